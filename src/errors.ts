@@ -1,0 +1,54 @@
+/**
+ * The one error type of Isthmus. Callers match on `code`, never on message text (as undici does).
+ * Retry is the default; an error marked `terminal` tells a work queue not to retry it
+ * (controller-runtime's TerminalError): retrying a malformed Link cannot make it valid.
+ */
+export type IsthmusErrorCode =
+  // API access (src/kube)
+  | 'KUBECONFIG_INVALID'
+  | 'KUBE_API_UNAVAILABLE'
+  | 'KUBE_CONFLICT'
+  | 'KUBE_NOT_FOUND'
+  | 'KUBE_FORBIDDEN'
+  | 'KUBE_UNAUTHORIZED'
+  | 'KUBE_INVALID'
+  | 'KUBE_GONE'
+  | 'KUBE_TOO_MANY_REQUESTS'
+  | 'KUBE_REQUEST_FAILED'
+  // identity
+  | 'CERT_INVALID'
+  | 'CERT_EXISTS'
+  | 'CSR_INVALID'
+  | 'IDENTITY_DENIED'
+  // gateway
+  | 'GATEWAY_CONNECT_TIMEOUT'
+  | 'GATEWAY_UNREACHABLE'
+  | 'TUNNEL_REFUSED'
+  | 'PORT_RANGE_EXHAUSTED'
+  // controllers
+  | 'LINK_INVALID'
+  | 'SPLIT_INVALID'
+  // cli
+  | 'USAGE';
+
+export class IsthmusError extends Error {
+  readonly code: IsthmusErrorCode;
+  readonly terminal: boolean;
+
+  constructor(code: IsthmusErrorCode, message: string, options: { cause?: unknown; terminal?: boolean } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'IsthmusError';
+    this.code = code;
+    this.terminal = options.terminal ?? false;
+  }
+}
+
+export function isIsthmusError(err: unknown, code?: IsthmusErrorCode): err is IsthmusError {
+  return err instanceof IsthmusError && (code === undefined || err.code === code);
+}
+
+/** A one-line description of any thrown value, for logs, conditions and events. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,45 @@
+/**
+ * Labels, annotations and names that the parts of Isthmus agree on (shared/DESIGN.md, "Names and
+ * keys"). Label keys are Linkerd's on purpose: tooling written for Linkerd multicluster keeps
+ * working against Isthmus mirrors.
+ */
+export const EXPORTED_LABEL = 'mirror.linkerd.io/exported';
+export const MIRRORED_SERVICE_LABEL = 'mirror.linkerd.io/mirrored-service';
+export const CLUSTER_NAME_LABEL = 'mirror.linkerd.io/cluster-name';
+export const HEADLESS_MIRROR_LABEL = 'mirror.linkerd.io/headless-mirror-svc-name';
+export const REMOTE_SVC_FQ_NAME_ANNOTATION = 'mirror.linkerd.io/remote-svc-fq-name';
+export const REMOTE_RESOURCE_VERSION_ANNOTATION = 'mirror.linkerd.io/remote-resource-version';
+export const REMOTE_GATEWAY_ANNOTATION = 'isthmus.dev/remote-gateway';
+export const EGRESS_PORTS_ANNOTATION = 'isthmus.dev/egress-ports';
+/** Label values may not contain '/', hence mirror.isthmus.dev rather than a path-like value. */
+export const MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
+export const MANAGED_BY_MIRROR = 'mirror.isthmus.dev';
+export const MANAGED_BY_FAILOVER = 'failover.isthmus.dev';
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
+export const FAILOVER_CONTROLLED_BY_LABEL = 'failover.linkerd.io/controlled-by';
+export const FAILOVER_CONTROLLED_BY_DEFAULT = 'linkerd-failover';
+export const FAILOVER_PRIMARY_ANNOTATION = 'failover.linkerd.io/primary-service';
+export const FAILOVER_RESTORE_AFTER_ANNOTATION = 'failover.isthmus.dev/restore-after';
+
+export const SYSTEM_NAMESPACE = 'isthmus-system';
+export const GATEWAY_SERVICE_NAME = 'isthmus-gateway';
+export const REMOTE_ACCESS_SERVICE_ACCOUNT = 'isthmus-remote-access';
+export const LINK_FINALIZER = 'multicluster.isthmus.dev/mirrors';
+/** Secret type of Link credentials, as Linkerd names it. */
+export const REMOTE_KUBECONFIG_SECRET_TYPE = 'mirror.linkerd.io/remote-kubeconfig';
+export const REMOTE_KUBECONFIG_KEY = 'kubeconfig';
+
+export const DEFAULT_EXPORT_SELECTOR = `${EXPORTED_LABEL}=true`;
+export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
+
+export const PORTS = {
+  ingress: 4143,
+  admin: 4191,
+  identity: 8080,
+  egressRange: { first: 20000, last: 29999 },
+} as const;
+
+export function gatewayIdentity(trustDomain: string, cluster: string): string {
+  return `spiffe://${trustDomain}/cluster/${cluster}/gateway`;
+}

@@ -1,0 +1,95 @@
+/**
+ * Typed objects for Isthmus's custom resources. Built-in kinds come from @kubernetes/client-node
+ * (V1Service, V1EndpointSlice, ...) and are re-exported here so that other parts import one module.
+ */
+import type { V1Condition, V1LabelSelector, V1ObjectMeta } from '@kubernetes/client-node';
+
+export type {
+  CoreV1Event,
+  V1Condition,
+  V1ConfigMap,
+  V1EndpointSlice,
+  V1Lease,
+  V1LabelSelector,
+  V1Namespace,
+  V1ObjectMeta,
+  V1Pod,
+  V1Secret,
+  V1Service,
+  V1ServicePort,
+} from '@kubernetes/client-node';
+
+/** Any object the API serves: what generic helpers (informers, apply) work on. */
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: V1ObjectMeta;
+}
+
+export const LINK_GROUP = 'multicluster.isthmus.dev';
+export const LINK_VERSION = 'v1alpha1';
+export const LINK_PLURAL = 'links';
+
+export interface ProbeSpec {
+  path?: string;
+  port?: number;
+  /** Go duration string, e.g. "3s". */
+  period?: string;
+  timeout?: string;
+  failureThreshold?: number;
+}
+
+export interface LinkSpec {
+  targetClusterName: string;
+  targetClusterDomain?: string;
+  clusterCredentialsSecret: string;
+  gatewayAddress: string;
+  gatewayPort?: number;
+  gatewayIdentity?: string;
+  probeSpec?: ProbeSpec;
+  /** Absent: mirror.linkerd.io/exported=true. Present but empty: mirrors nothing. */
+  selector?: V1LabelSelector;
+  excludedLabels?: string[];
+  excludedAnnotations?: string[];
+  mirrorHeadless?: boolean;
+}
+
+export interface ServiceMirrorStatus {
+  namespace: string;
+  name: string;
+  /** Reason the service is not mirrored (MissingNamespace, Conflict, InvalidService, ...), or Mirrored. */
+  reason: string;
+  message?: string;
+}
+
+export interface LinkStatus {
+  observedGeneration?: number;
+  conditions?: V1Condition[];
+  mirroredServices?: number;
+  gatewayAddresses?: string[];
+  services?: ServiceMirrorStatus[];
+}
+
+export interface Link extends KubeObject {
+  apiVersion?: `${typeof LINK_GROUP}/${typeof LINK_VERSION}`;
+  kind?: 'Link';
+  metadata?: V1ObjectMeta;
+  spec: LinkSpec;
+  status?: LinkStatus;
+}
+
+export const SPLIT_GROUP = 'split.smi-spec.io';
+export const SPLIT_VERSIONS = ['v1alpha2', 'v1alpha1'] as const;
+export const SPLIT_PLURAL = 'trafficsplits';
+
+export interface TrafficSplitBackend {
+  service: string;
+  /** v1alpha2: integer; v1alpha1: a quantity such as "500m" or 1. */
+  weight: number | string;
+}
+
+export interface TrafficSplit extends KubeObject {
+  metadata?: V1ObjectMeta;
+  spec: { service: string; backends: TrafficSplitBackend[] };
+  status?: { conditions?: V1Condition[]; activeBackends?: string[]; state?: string };
+}

@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    // Every wait in a test has its own deadline; these are the outer backstops.
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    teardownTimeout: 20_000,
+    pool: 'forks',
+    // Two cores: more workers than that only adds contention for the loopback servers.
+    maxWorkers: 2,
+    reporters: ['default'],
+  },
+});
