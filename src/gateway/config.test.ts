@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { isIsthmusError } from '../errors.js';
+import { type GatewayFlags, gatewayFlagsFromArgv, gatewayOptionsFromFlags } from './config.js';
+
+const files = { certFile: '/c/crt.pem', keyFile: '/c/key.pem', caFile: '/c/ca.pem' };
+const minimal: GatewayFlags = { cluster: 'west', kubeconfig: '/k/config', ...files };
+
+function usageMessage(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(isIsthmusError(err, 'USAGE')).toBe(true);
+    return (err as Error).message;
+  }
+  throw new Error('expected a USAGE error');
+}
+
+describe('gatewayOptionsFromFlags', () => {
+  it('fills the documented defaults', () => {
+    const config = gatewayOptionsFromFlags(minimal);
+    expect(config).toMatchObject({
+      clusterName: 'west',
+      clusterDomain: 'cluster.local',
+      systemNamespace: 'isthmus-system',
+      kube: { kind: 'kubeconfig', path: '/k/config' },
+      ingress: { host: '0.0.0.0', port: 4143 },
+      admin: { host: '0.0.0.0', port: 4191 },
+      egressHost: '0.0.0.0',
+      exportSelector: 'mirror.linkerd.io/exported=true',
+      allowedClusters: [],
+      certificates: { kind: 'files', ...files },
+    });
+  });
+
+  it('lets flags win over the environment', () => {
+    const config = gatewayOptionsFromFlags(
+      { ...minimal, adminPort: '0' },
+      { ISTHMUS_ADMIN_PORT: '9999', ISTHMUS_INGRESS_PORT: '4444', ISTHMUS_ALLOW_CLUSTERS: 'a, b' },
+    );
+    expect(config.admin.port).toBe(0);
+    expect(config.ingress.port).toBe(4444);
+    expect(config.allowedClusters).toEqual(['a', 'b']);
+  });
+
+  it('reads the certify source and prefers explicit cert files over an inherited identity address', () => {
+    const certify = gatewayOptionsFromFlags(
+      { cluster: 'east', inCluster: true },
+      { ISTHMUS_IDENTITY_ADDRESS: 'identity:8080', ISTHMUS_TOKEN_FILE: '/t' },
+    );
+    expect(certify.certificates).toEqual({
+      kind: 'certify',
+      identityAddress: 'identity:8080',
+      tokenFile: '/t',
+    });
+    expect(certify.kube).toEqual({ kind: 'in-cluster' });
+    const byFiles = gatewayOptionsFromFlags(minimal, { ISTHMUS_IDENTITY_ADDRESS: 'identity:8080' });
+    expect(byFiles.certificates.kind).toBe('files');
+  });
+
+  it.each<[string, GatewayFlags, string]>([
+    ['missing cluster', { ...minimal, cluster: undefined }, '--cluster is required'],
+    ['cluster not a DNS label', { ...minimal, cluster: 'West_1' }, 'not a DNS label'],
+    ['bad port', { ...minimal, ingressPort: '70000' }, '--ingress-port "70000" is not a port number'],
+    ['bad host', { ...minimal, egressHost: 'not a host' }, '--egress-host'],
+    ['no certificates', { cluster: 'west', kubeconfig: '/k' }, 'certificates: give'],
+    ['partial files', { cluster: 'west', kubeconfig: '/k', certFile: '/c' }, '--key-file is required'],
+    ['both sources', { ...minimal, identityAddress: 'x:1', tokenFile: '/t' }, 'choose either'],
+    [
+      'certify without token',
+      { cluster: 'w', kubeconfig: '/k', identityAddress: 'x:1' },
+      'needs --token-file',
+    ],
+    ['no kubeconfig', { cluster: 'west', ...files }, '--kubeconfig (or KUBECONFIG) is required'],
+    ['bad allowed cluster', { ...minimal, allowCluster: ['ok', 'Not OK'] }, '--allow-cluster "Not OK"'],
+    ['bad timeout', { ...minimal, connectTimeoutMs: '-1' }, '--connect-timeout-ms'],
+  ])('rejects %s', (_name, flags, message) => {
+    expect(usageMessage(() => gatewayOptionsFromFlags(flags))).toContain(message);
+  });
+
+  it('reports every problem at once', () => {
+    const message = usageMessage(() => gatewayOptionsFromFlags({ ingressPort: 'x' }));
+    expect(message).toContain('--cluster is required');
+    expect(message).toContain('--ingress-port');
+    expect(message).toContain('--kubeconfig');
+  });
+});
+
+describe('gatewayFlagsFromArgv', () => {
+  it('parses kebab-case flags, repeated lists and booleans', () => {
+    const flags = gatewayFlagsFromArgv([
+      '--cluster',
+      'west',
+      '--admin-port',
+      '0',
+      '--allow-cluster',
+      'east',
+      '--allow-cluster',
+      'north,south',
+      '--in-cluster',
+    ]);
+    expect(flags).toEqual({
+      cluster: 'west',
+      adminPort: '0',
+      allowCluster: ['east', 'north,south'],
+      inCluster: true,
+    });
+    expect(gatewayOptionsFromFlags({ ...flags, ...files }).allowedClusters).toEqual([
+      'east',
+      'north',
+      'south',
+    ]);
+  });
+
+  it('refuses unknown flags', () => {
+    expect(usageMessage(() => gatewayFlagsFromArgv(['--clutser', 'west']))).toContain('clutser');
+  });
+});

@@ -1,0 +1,328 @@
+/**
+ * The gateway's configuration: one validated, plain object built from flags and environment by a
+ * pure function, so the CLI (commander), `main.ts` (node:util parseArgs) and tests share one parser
+ * and one set of error messages. Every problem is reported at once, as a USAGE error.
+ */
+import { isIP } from 'node:net';
+import { parseArgs } from 'node:util';
+import { IsthmusError } from '../errors.js';
+import { DEFAULT_CLUSTER_DOMAIN, DEFAULT_EXPORT_SELECTOR, PORTS, SYSTEM_NAMESPACE } from '../kube/keys.js';
+
+export type CertificateSource =
+  /** Ask the identity service (`Certify`) for a certificate, authenticated by a projected token. */
+  | { kind: 'certify'; identityAddress: string; tokenFile: string }
+  /** PEM files written by `isthmus certs` (or a Secret mount); read once at start. */
+  | { kind: 'files'; certFile: string; keyFile: string; caFile: string };
+
+export type KubeSource = { kind: 'in-cluster' } | { kind: 'kubeconfig'; path: string; context?: string };
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface GatewayLimits {
+  /** How long the egress side waits for a remote gateway to answer a CONNECT. */
+  connectTimeoutMs: number;
+  /** Debounce of mirror changes before the egress listeners are re-applied. */
+  egressApplyDebounceMs: number;
+}
+
+export interface GatewayConfig {
+  clusterName: string;
+  trustDomain: string;
+  clusterDomain: string;
+  /** Namespace holding the Links whose target clusters the ingress admits. */
+  systemNamespace: string;
+  kube: KubeSource;
+  ingress: HostPort;
+  admin: HostPort;
+  /** Address the egress listeners bind (the pod IP, 0.0.0.0, or 127.0.x.y in the lab). */
+  egressHost: string;
+  /** Label selector (string form) of the Services this gateway exports. */
+  exportSelector: string;
+  /** Clusters admitted in addition to the targets of local Links. */
+  allowedClusters: string[];
+  certificates: CertificateSource;
+  limits: GatewayLimits;
+}
+
+/** Flags as the CLI hands them over: strings (or string lists), all optional. */
+export interface GatewayFlags {
+  cluster?: string;
+  trustDomain?: string;
+  clusterDomain?: string;
+  systemNamespace?: string;
+  kubeconfig?: string;
+  context?: string;
+  inCluster?: boolean;
+  ingressHost?: string;
+  ingressPort?: string | number;
+  adminHost?: string;
+  adminPort?: string | number;
+  egressHost?: string;
+  exportSelector?: string;
+  allowCluster?: string[] | string;
+  identityAddress?: string;
+  tokenFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  caFile?: string;
+  connectTimeoutMs?: string | number;
+}
+
+/** Environment variables read when a flag is absent (the Deployment sets these). */
+export const GATEWAY_ENV: Readonly<Record<keyof GatewayFlags, string>> = {
+  cluster: 'ISTHMUS_CLUSTER_NAME',
+  trustDomain: 'ISTHMUS_TRUST_DOMAIN',
+  clusterDomain: 'ISTHMUS_CLUSTER_DOMAIN',
+  systemNamespace: 'ISTHMUS_NAMESPACE',
+  kubeconfig: 'KUBECONFIG',
+  context: 'ISTHMUS_KUBE_CONTEXT',
+  inCluster: 'ISTHMUS_IN_CLUSTER',
+  ingressHost: 'ISTHMUS_INGRESS_HOST',
+  ingressPort: 'ISTHMUS_INGRESS_PORT',
+  adminHost: 'ISTHMUS_ADMIN_HOST',
+  adminPort: 'ISTHMUS_ADMIN_PORT',
+  egressHost: 'ISTHMUS_EGRESS_HOST',
+  exportSelector: 'ISTHMUS_EXPORT_SELECTOR',
+  allowCluster: 'ISTHMUS_ALLOW_CLUSTERS',
+  identityAddress: 'ISTHMUS_IDENTITY_ADDRESS',
+  tokenFile: 'ISTHMUS_TOKEN_FILE',
+  certFile: 'ISTHMUS_CERT_FILE',
+  keyFile: 'ISTHMUS_KEY_FILE',
+  caFile: 'ISTHMUS_CA_FILE',
+  connectTimeoutMs: 'ISTHMUS_CONNECT_TIMEOUT_MS',
+};
+
+/** RFC 1123 label: what Kubernetes accepts as a cluster-ish name and what fits in a SPIFFE path. */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** RFC 1123 subdomain, used for trust and cluster domains. */
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+const DEFAULT_EGRESS_DEBOUNCE_MS = 20;
+
+/**
+ * Builds a validated GatewayConfig. Flags win over environment variables; the environment is
+ * passed in (not read from process.env) so that the function stays pure.
+ */
+export function gatewayOptionsFromFlags(
+  flags: GatewayFlags,
+  env: Readonly<Record<string, string | undefined>> = {},
+): GatewayConfig {
+  const problems: string[] = [];
+  const pick = <K extends keyof GatewayFlags>(key: K): GatewayFlags[K] | string | undefined => {
+    const value = flags[key];
+    if (value !== undefined && value !== '') return value;
+    const fromEnv = env[GATEWAY_ENV[key]];
+    return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
+  };
+  const text = (key: keyof GatewayFlags): string | undefined => {
+    const v = pick(key);
+    return v === undefined ? undefined : String(v).trim();
+  };
+
+  const clusterName = text('cluster') ?? '';
+  if (clusterName === '') problems.push('--cluster is required');
+  else if (!DNS_LABEL.test(clusterName)) problems.push(`--cluster "${clusterName}" is not a DNS label`);
+
+  const trustDomain = text('trustDomain') ?? 'root.isthmus.dev';
+  if (!DNS_SUBDOMAIN.test(trustDomain)) problems.push(`--trust-domain "${trustDomain}" is not a DNS name`);
+  const clusterDomain = text('clusterDomain') ?? DEFAULT_CLUSTER_DOMAIN;
+  if (!DNS_SUBDOMAIN.test(clusterDomain))
+    problems.push(`--cluster-domain "${clusterDomain}" is not a DNS name`);
+  const systemNamespace = text('systemNamespace') ?? SYSTEM_NAMESPACE;
+  if (!DNS_LABEL.test(systemNamespace))
+    problems.push(`--system-namespace "${systemNamespace}" is not a DNS label`);
+
+  const kube = kubeSource(text('kubeconfig'), text('context'), parseBool(pick('inCluster')), problems);
+
+  const ingress = {
+    host: host(text('ingressHost') ?? '0.0.0.0', '--ingress-host', problems),
+    port: port(pick('ingressPort'), PORTS.ingress, '--ingress-port', problems),
+  };
+  const admin = {
+    host: host(text('adminHost') ?? '0.0.0.0', '--admin-host', problems),
+    port: port(pick('adminPort'), PORTS.admin, '--admin-port', problems),
+  };
+  const egressHost = host(text('egressHost') ?? '0.0.0.0', '--egress-host', problems);
+  const exportSelector = text('exportSelector') ?? DEFAULT_EXPORT_SELECTOR;
+  if (exportSelector === '') problems.push('--export-selector may not be empty');
+
+  const allowedClusters = splitList(pick('allowCluster'));
+  for (const c of allowedClusters) {
+    if (!DNS_LABEL.test(c)) problems.push(`--allow-cluster "${c}" is not a DNS label`);
+  }
+
+  const certificates = certificateSource(flags, text, problems);
+  const connectTimeoutMs = positiveInt(pick('connectTimeoutMs'), DEFAULT_CONNECT_TIMEOUT_MS, problems);
+
+  if (problems.length > 0) {
+    throw new IsthmusError('USAGE', `invalid gateway configuration: ${problems.join('; ')}`, {
+      terminal: true,
+    });
+  }
+  return {
+    clusterName,
+    trustDomain,
+    clusterDomain,
+    systemNamespace,
+    kube,
+    ingress,
+    admin,
+    egressHost,
+    exportSelector,
+    allowedClusters: [...new Set(allowedClusters)],
+    certificates,
+    limits: { connectTimeoutMs, egressApplyDebounceMs: DEFAULT_EGRESS_DEBOUNCE_MS },
+  };
+}
+
+function kubeSource(
+  path: string | undefined,
+  context: string | undefined,
+  inCluster: boolean,
+  problems: string[],
+): KubeSource {
+  if (inCluster) {
+    if (path !== undefined && context !== undefined)
+      problems.push('--in-cluster excludes --kubeconfig/--context');
+    return { kind: 'in-cluster' };
+  }
+  if (path === undefined) {
+    problems.push('--kubeconfig (or KUBECONFIG) is required unless --in-cluster');
+    return { kind: 'in-cluster' };
+  }
+  return context === undefined ? { kind: 'kubeconfig', path } : { kind: 'kubeconfig', path, context };
+}
+
+function certificateSource(
+  flags: GatewayFlags,
+  text: (key: keyof GatewayFlags) => string | undefined,
+  problems: string[],
+): CertificateSource {
+  const byFlag = { certify: flags.identityAddress !== undefined, files: hasFileFlag(flags) };
+  if (byFlag.certify && byFlag.files) {
+    problems.push('choose either --identity-address or --cert-file/--key-file/--ca-file');
+  }
+  // Flags beat the environment: an explicit --cert-file wins over an inherited identity address.
+  const useCertify = byFlag.certify || (!byFlag.files && text('identityAddress') !== undefined);
+  if (useCertify) {
+    const tokenFile = text('tokenFile');
+    if (tokenFile === undefined) problems.push('--identity-address needs --token-file');
+    return { kind: 'certify', identityAddress: text('identityAddress') ?? '', tokenFile: tokenFile ?? '' };
+  }
+  const files = { certFile: text('certFile'), keyFile: text('keyFile'), caFile: text('caFile') };
+  if (Object.values(files).every((f) => f === undefined)) {
+    problems.push(
+      'certificates: give --identity-address and --token-file, or --cert-file, --key-file and --ca-file',
+    );
+  } else {
+    if (files.certFile === undefined) problems.push('--cert-file is required with --key-file/--ca-file');
+    if (files.keyFile === undefined) problems.push('--key-file is required with --cert-file/--ca-file');
+    if (files.caFile === undefined) problems.push('--ca-file is required with --cert-file/--key-file');
+  }
+  return {
+    kind: 'files',
+    certFile: files.certFile ?? '',
+    keyFile: files.keyFile ?? '',
+    caFile: files.caFile ?? '',
+  };
+}
+
+function hasFileFlag(flags: GatewayFlags): boolean {
+  return flags.certFile !== undefined || flags.keyFile !== undefined || flags.caFile !== undefined;
+}
+
+function host(value: string, flag: string, problems: string[]): string {
+  if (isIP(value) !== 0 || value === 'localhost' || DNS_SUBDOMAIN.test(value)) return value;
+  problems.push(`${flag} "${value}" is not an IP address or host name`);
+  return value;
+}
+
+/** Port 0 is allowed: it asks the OS for a free port, which tests and the lab rely on. */
+function port(value: unknown, fallback: number, flag: string, problems: string[]): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    problems.push(`${flag} "${String(value)}" is not a port number`);
+    return fallback;
+  }
+  return n;
+}
+
+function positiveInt(value: unknown, fallback: number, problems: string[]): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) {
+    problems.push(`--connect-timeout-ms "${String(value)}" is not a positive integer`);
+    return fallback;
+  }
+  return n;
+}
+
+function parseBool(value: unknown): boolean {
+  if (typeof value === 'boolean') return value;
+  return value === 'true' || value === '1';
+}
+
+/** Accepts repeated flags and comma-separated values alike (`--allow-cluster a,b --allow-cluster c`). */
+function splitList(value: unknown): string[] {
+  if (value === undefined) return [];
+  const parts = Array.isArray(value) ? value.map(String) : [String(value)];
+  return parts
+    .flatMap((p) => p.split(','))
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+}
+
+/** Kebab-case command-line names of the flags, as `isthmus gateway` and `main.ts` accept them. */
+const FLAG_NAMES: Readonly<Record<keyof GatewayFlags, string>> = {
+  cluster: 'cluster',
+  trustDomain: 'trust-domain',
+  clusterDomain: 'cluster-domain',
+  systemNamespace: 'system-namespace',
+  kubeconfig: 'kubeconfig',
+  context: 'context',
+  inCluster: 'in-cluster',
+  ingressHost: 'ingress-host',
+  ingressPort: 'ingress-port',
+  adminHost: 'admin-host',
+  adminPort: 'admin-port',
+  egressHost: 'egress-host',
+  exportSelector: 'export-selector',
+  allowCluster: 'allow-cluster',
+  identityAddress: 'identity-address',
+  tokenFile: 'token-file',
+  certFile: 'cert-file',
+  keyFile: 'key-file',
+  caFile: 'ca-file',
+  connectTimeoutMs: 'connect-timeout-ms',
+};
+
+/**
+ * Parses `--flag value` arguments into GatewayFlags (node:util parseArgs, strict: an unknown flag
+ * is a USAGE error rather than silently ignored).
+ */
+export function gatewayFlagsFromArgv(argv: readonly string[]): GatewayFlags {
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {};
+  for (const [key, name] of Object.entries(FLAG_NAMES)) {
+    options[name] =
+      key === 'inCluster'
+        ? { type: 'boolean' }
+        : key === 'allowCluster'
+          ? { type: 'string', multiple: true }
+          : { type: 'string' };
+  }
+  let values: Record<string, unknown>;
+  try {
+    values = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new IsthmusError('USAGE', (err as Error).message, { cause: err, terminal: true });
+  }
+  const flags: Record<string, unknown> = {};
+  for (const [key, name] of Object.entries(FLAG_NAMES)) {
+    if (values[name] !== undefined) flags[key] = values[name];
+  }
+  return flags as GatewayFlags;
+}
