@@ -1,0 +1,87 @@
+/**
+ * Which peer gateways the ingress admits: the target clusters of the Links in the system namespace
+ * (a Link to west means west's traffic is expected here too, as Links are created pairwise) plus a
+ * configured `--allow-cluster` list. A peer proves its cluster with the URI SAN
+ * `spiffe://<trust-domain>/cluster/<cluster>/gateway` (shared/DESIGN.md, "The tunnel").
+ */
+import type { Link } from '../kube/types.js';
+
+export type PeerDecision =
+  | { allowed: true; cluster: string }
+  | { allowed: false; cluster?: string; reason: string };
+
+/** RFC 1123 label: a cluster name as it appears in a SPIFFE path segment. */
+const CLUSTER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/**
+ * The cluster named by a gateway SPIFFE ID of `trustDomain`, or null when `identity` is not one.
+ * Matching is exact (no case folding, no extra path segments): SPIFFE IDs compare byte for byte.
+ */
+export function gatewayClusterOf(identity: string, trustDomain: string): string | null {
+  const prefix = `spiffe://${trustDomain}/cluster/`;
+  const suffix = '/gateway';
+  if (!identity.startsWith(prefix) || !identity.endsWith(suffix)) return null;
+  const cluster = identity.slice(prefix.length, identity.length - suffix.length);
+  return CLUSTER_NAME.test(cluster) ? cluster : null;
+}
+
+/** Decides whether a peer presenting `identity` may open tunnels here. */
+export function authorizePeer(
+  identity: string | undefined,
+  allowed: ReadonlySet<string>,
+  trustDomain: string,
+): PeerDecision {
+  if (identity === undefined || identity === '') {
+    return { allowed: false, reason: 'peer certificate has no SPIFFE URI SAN' };
+  }
+  const cluster = gatewayClusterOf(identity, trustDomain);
+  if (cluster === null) {
+    return {
+      allowed: false,
+      reason: `"${identity}" is not a gateway identity of trust domain ${trustDomain}`,
+    };
+  }
+  if (!allowed.has(cluster)) {
+    return {
+      allowed: false,
+      cluster,
+      reason: `cluster "${cluster}" is not linked and not in --allow-cluster`,
+    };
+  }
+  return { allowed: true, cluster };
+}
+
+/** The admitted clusters: Link targets ∪ the static list. */
+export function allowedClusters(links: readonly Link[], staticClusters: readonly string[]): Set<string> {
+  const clusters = new Set(staticClusters);
+  for (const link of links) {
+    const target = link.spec?.targetClusterName;
+    if (typeof target === 'string' && target !== '') clusters.add(target);
+  }
+  return clusters;
+}
+
+/** What the peer policy needs of the Link informer (src/kube's `Informer<Link>`). */
+export interface LinkSource {
+  list(): Link[];
+}
+
+/**
+ * The live policy the ingress consults on each handshake. It re-reads the informer cache on each
+ * call (level-triggered, no copy to keep in step), which is cheap: a cluster has a handful of Links.
+ */
+export class PeerPolicy {
+  constructor(
+    private readonly links: LinkSource,
+    private readonly staticClusters: readonly string[],
+    private readonly trustDomain: string,
+  ) {}
+
+  allowed(): Set<string> {
+    return allowedClusters(this.links.list(), this.staticClusters);
+  }
+
+  authorize(identity: string | undefined): PeerDecision {
+    return authorizePeer(identity, this.allowed(), this.trustDomain);
+  }
+}

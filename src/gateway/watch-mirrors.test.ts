@@ -1,0 +1,140 @@
+import { describe, expect, it } from 'vitest';
+import type { V1Service } from '../kube/types.js';
+import { parseHostPort, routesFromMirror, routesFromMirrors } from './watch-mirrors.js';
+
+function mirror(
+  name: string,
+  annotations: Record<string, string>,
+  ports = [{ name: 'http', port: 9898 }],
+): V1Service {
+  return {
+    metadata: {
+      name,
+      namespace: 'test',
+      labels: { 'mirror.linkerd.io/mirrored-service': 'true', 'mirror.linkerd.io/cluster-name': 'west' },
+      annotations,
+    },
+    spec: { ports },
+  };
+}
+
+const good = {
+  'isthmus.dev/egress-ports': 'http=20001',
+  'isthmus.dev/remote-gateway': '127.0.2.1:4143',
+  'mirror.linkerd.io/remote-svc-fq-name': 'podinfo.test.svc.cluster.local',
+};
+
+describe('parseHostPort', () => {
+  it.each([
+    ['127.0.2.1:4143', { host: '127.0.2.1', port: 4143 }],
+    ['gw.west.example:443', { host: 'gw.west.example', port: 443 }],
+    ['[fd00::1]:4143', { host: 'fd00::1', port: 4143 }],
+    ['fd00::1:4143', null],
+    ['127.0.2.1', null],
+    ['127.0.2.1:0', null],
+    ['127.0.2.1:70000', null],
+    [':4143', null],
+  ])('%s', (input, expected) => {
+    expect(parseHostPort(input)).toEqual(expected);
+  });
+});
+
+describe('routesFromMirror', () => {
+  it('builds one route per egress port with the remote port in the authority', () => {
+    expect(routesFromMirror(mirror('podinfo-west', good))).toEqual({
+      routes: [
+        {
+          port: 20001,
+          remote: { host: '127.0.2.1', port: 4143 },
+          authority: 'podinfo.test.svc.cluster.local:9898',
+          mirror: 'test/podinfo-west',
+        },
+      ],
+      problems: [],
+    });
+  });
+
+  it('resolves ports by name or by number', () => {
+    const ports = [
+      { name: 'http', port: 9898 },
+      { name: 'grpc', port: 9999 },
+    ];
+    const result = routesFromMirror(
+      mirror('podinfo-west', { ...good, 'isthmus.dev/egress-ports': 'grpc=20002, 9898=20001' }, ports),
+    );
+    expect(result.problems).toEqual([]);
+    expect(result.routes.map((r) => [r.port, r.authority])).toEqual([
+      [20002, 'podinfo.test.svc.cluster.local:9999'],
+      [20001, 'podinfo.test.svc.cluster.local:9898'],
+    ]);
+  });
+
+  it.each<[string, Record<string, string>, string]>([
+    ['no egress ports', { ...good, 'isthmus.dev/egress-ports': '' }, 'no isthmus.dev/egress-ports'],
+    ['no gateway', omit(good, 'isthmus.dev/remote-gateway'), 'no isthmus.dev/remote-gateway'],
+    ['bad gateway', { ...good, 'isthmus.dev/remote-gateway': 'west' }, 'is not <address>:<port>'],
+    [
+      'no fq name',
+      omit(good, 'mirror.linkerd.io/remote-svc-fq-name'),
+      'no mirror.linkerd.io/remote-svc-fq-name',
+    ],
+    [
+      'unknown port name',
+      { ...good, 'isthmus.dev/egress-ports': 'grpc=20001' },
+      'names no port of the mirror',
+    ],
+    [
+      'unknown port number',
+      { ...good, 'isthmus.dev/egress-ports': '80=20001' },
+      'names no port of the mirror',
+    ],
+    [
+      'malformed entry',
+      { ...good, 'isthmus.dev/egress-ports': 'http:20001' },
+      'is not <portName or number>=<port>',
+    ],
+    ['egress port out of range', { ...good, 'isthmus.dev/egress-ports': 'http=0' }, 'is not <portName'],
+    [
+      'duplicate egress port',
+      { ...good, 'isthmus.dev/egress-ports': 'http=20001,9898=20001' },
+      'given twice',
+    ],
+  ])('reports %s', (_name, annotations, problem) => {
+    const result = routesFromMirror(mirror('podinfo-west', annotations));
+    expect(result.problems.join('\n')).toContain(problem);
+    expect(result.problems.every((p) => p.startsWith('test/podinfo-west: '))).toBe(true);
+  });
+
+  it('keeps the good entries of a partly bad annotation', () => {
+    const ports = [
+      { name: 'http', port: 9898 },
+      { name: 'grpc', port: 9999 },
+    ];
+    const result = routesFromMirror(
+      mirror('m', { ...good, 'isthmus.dev/egress-ports': 'nope=1,grpc=20002' }, ports),
+    );
+    expect(result.routes.map((r) => r.port)).toEqual([20002]);
+    expect(result.problems).toHaveLength(1);
+  });
+});
+
+describe('routesFromMirrors', () => {
+  it('gives a contested egress port to the mirror that sorts first, whatever the list order', () => {
+    const a = mirror('a-west', good);
+    const b = mirror('b-west', good);
+    for (const list of [
+      [a, b],
+      [b, a],
+    ]) {
+      const result = routesFromMirrors(list);
+      expect(result.routes.map((r) => r.mirror)).toEqual(['test/a-west']);
+      expect(result.problems).toEqual(['test/b-west: egress port 20001 is already used by test/a-west']);
+    }
+  });
+});
+
+function omit(record: Record<string, string>, key: string): Record<string, string> {
+  const copy = { ...record };
+  delete copy[key];
+  return copy;
+}

@@ -1,0 +1,121 @@
+/**
+ * Pure translation of mirror Services into egress routes. The mirror controller writes, on each
+ * mirror `<svc>-<cluster>`, which local egress port leads to which of the mirror's ports
+ * (`isthmus.dev/egress-ports`), which remote gateway the tunnel goes to (`isthmus.dev/remote-gateway`)
+ * and the remote Service's fully-qualified name (`mirror.linkerd.io/remote-svc-fq-name`); see
+ * shared/DESIGN.md, "Names and keys". A mirror's ports equal the remote Service's ports, so the
+ * tunnel `:authority` is `<fq name>:<mirror port>`.
+ */
+import {
+  EGRESS_PORTS_ANNOTATION,
+  REMOTE_GATEWAY_ANNOTATION,
+  REMOTE_SVC_FQ_NAME_ANNOTATION,
+} from '../kube/keys.js';
+import type { V1Service } from '../kube/types.js';
+
+/** Matches the colleague's `EgressRoute` in egress.ts (structural, so either may be imported). */
+export interface MirrorEgressRoute {
+  port: number;
+  remote: { host: string; port: number };
+  authority: string;
+  /** `namespace/name` of the mirror Service the route comes from. */
+  mirror: string;
+}
+
+export interface MirrorRoutes {
+  routes: MirrorEgressRoute[];
+  /** One sentence per thing ignored, with the reason; logged by the watcher. */
+  problems: string[];
+}
+
+/** Parses `<address>:<port>` (IPv6 in brackets: `[fd00::1]:4143`). */
+export function parseHostPort(value: string): { host: string; port: number } | null {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(value.trim());
+  if (m === null) return null;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return null;
+  return { host: (m[1] ?? m[2]) as string, port };
+}
+
+export function routesFromMirror(svc: V1Service): MirrorRoutes {
+  const key = `${svc.metadata?.namespace ?? ''}/${svc.metadata?.name ?? ''}`;
+  const annotations = svc.metadata?.annotations ?? {};
+  const problems: string[] = [];
+  const egressPorts = annotations[EGRESS_PORTS_ANNOTATION];
+  const gateway = annotations[REMOTE_GATEWAY_ANNOTATION];
+  const fqName = annotations[REMOTE_SVC_FQ_NAME_ANNOTATION];
+  if (egressPorts === undefined || egressPorts.trim() === '')
+    problems.push(`${key}: no ${EGRESS_PORTS_ANNOTATION}`);
+  if (fqName === undefined || fqName.trim() === '')
+    problems.push(`${key}: no ${REMOTE_SVC_FQ_NAME_ANNOTATION}`);
+  const remote = gateway === undefined ? null : parseHostPort(gateway);
+  if (gateway === undefined) problems.push(`${key}: no ${REMOTE_GATEWAY_ANNOTATION}`);
+  else if (remote === null)
+    problems.push(`${key}: ${REMOTE_GATEWAY_ANNOTATION} "${gateway}" is not <address>:<port>`);
+  if (problems.length > 0 || remote === null || egressPorts === undefined || fqName === undefined) {
+    return { routes: [], problems };
+  }
+
+  const routes: MirrorEgressRoute[] = [];
+  const seen = new Set<number>();
+  for (const entry of egressPorts.split(',').map((e) => e.trim())) {
+    if (entry === '') continue;
+    const m = /^([^=\s]+)=(\d{1,5})$/.exec(entry);
+    const egressPort = m === null ? Number.NaN : Number(m[2]);
+    if (m === null || egressPort < 1 || egressPort > 65535) {
+      problems.push(`${key}: egress port entry "${entry}" is not <portName or number>=<port>`);
+      continue;
+    }
+    const servicePort = findPort(svc, m[1] as string);
+    if (servicePort === undefined) {
+      problems.push(`${key}: egress port entry "${entry}" names no port of the mirror`);
+      continue;
+    }
+    if (seen.has(egressPort)) {
+      problems.push(`${key}: egress port ${egressPort} is given twice`);
+      continue;
+    }
+    seen.add(egressPort);
+    routes.push({ port: egressPort, remote, authority: `${fqName.trim()}:${servicePort}`, mirror: key });
+  }
+  return { routes, problems };
+}
+
+/** A port by name, else (for an all-digit reference) by number, as Service targetPort does. */
+function findPort(svc: V1Service, ref: string): number | undefined {
+  const ports = svc.spec?.ports ?? [];
+  const byName = ports.find((p) => p.name === ref);
+  if (byName !== undefined) return byName.port;
+  if (!/^\d+$/.test(ref)) return undefined;
+  return ports.find((p) => p.port === Number(ref))?.port;
+}
+
+/**
+ * All routes of all mirrors. Two mirrors claiming one egress port is a controller bug or a race
+ * during re-allocation; the mirror that sorts first keeps the port, so the outcome is stable
+ * whatever order the informer lists them in.
+ */
+export function routesFromMirrors(services: readonly V1Service[]): MirrorRoutes {
+  const sorted = [...services].sort((a, b) => mirrorKey(a).localeCompare(mirrorKey(b)));
+  const routes: MirrorEgressRoute[] = [];
+  const problems: string[] = [];
+  const owner = new Map<number, string>();
+  for (const svc of sorted) {
+    const result = routesFromMirror(svc);
+    problems.push(...result.problems);
+    for (const route of result.routes) {
+      const taken = owner.get(route.port);
+      if (taken !== undefined) {
+        problems.push(`${route.mirror}: egress port ${route.port} is already used by ${taken}`);
+        continue;
+      }
+      owner.set(route.port, route.mirror);
+      routes.push(route);
+    }
+  }
+  return { routes, problems };
+}
+
+function mirrorKey(svc: V1Service): string {
+  return `${svc.metadata?.namespace ?? ''}/${svc.metadata?.name ?? ''}`;
+}
