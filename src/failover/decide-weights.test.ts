@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+import { decideWeights, type FailoverMemory } from './decide-weights.js';
+import type { ParsedSplit } from './parse-split.js';
+
+function split(weights: [number, number, number], restoreAfterMs = 0): ParsedSplit {
+  return {
+    namespace: 'test',
+    name: 'podinfo',
+    apex: 'podinfo',
+    primary: 'podinfo',
+    restoreAfterMs,
+    backends: [
+      { service: 'podinfo', weight: weights[0] },
+      { service: 'podinfo-west', weight: weights[1] },
+      { service: 'podinfo-north', weight: weights[2] },
+    ],
+  };
+}
+
+const ready = (p: number, w: number, n: number) =>
+  new Map([
+    ['podinfo', p],
+    ['podinfo-west', w],
+    ['podinfo-north', n],
+  ]);
+
+const primaryMemory: FailoverMemory = { state: 'Primary', active: ['podinfo'] };
+const fallbackMemory: FailoverMemory = { state: 'Fallback', active: ['podinfo-west', 'podinfo-north'] };
+
+describe('decideWeights', () => {
+  it.each<[string, [number, number, number], Map<string, number>, FailoverMemory | undefined, object]>([
+    [
+      'healthy primary keeps all the weight',
+      [1, 0, 0],
+      ready(2, 1, 1),
+      primaryMemory,
+      { state: 'Primary', w: [1, 0, 0], changed: false, event: undefined },
+    ],
+    [
+      'a 50/50 split under failover control goes to the primary',
+      [50, 50, 0],
+      ready(2, 1, 1),
+      undefined,
+      { state: 'Primary', w: [1, 0, 0], changed: true, event: undefined },
+    ],
+    [
+      'primary down: every ready backup gets an equal share',
+      [1, 0, 0],
+      ready(0, 1, 3),
+      primaryMemory,
+      {
+        state: 'Fallback',
+        w: [0, 1, 1],
+        changed: true,
+        event: 'failing over to podinfo-west, podinfo-north',
+      },
+    ],
+    [
+      'primary down: a backup that is not ready gets nothing',
+      [1, 0, 0],
+      ready(0, 0, 1),
+      primaryMemory,
+      { state: 'Fallback', w: [0, 0, 1], changed: true, event: 'failing over to podinfo-north' },
+    ],
+    [
+      'nothing ready: weights unchanged, never all zero',
+      [0, 1, 1],
+      ready(0, 0, 0),
+      fallbackMemory,
+      {
+        state: 'NothingReady',
+        w: [0, 1, 1],
+        changed: false,
+        event: 'no backend of podinfo has a ready endpoint; weights left unchanged',
+      },
+    ],
+    [
+      'primary back: traffic returns at once without hysteresis',
+      [0, 1, 1],
+      ready(1, 1, 1),
+      fallbackMemory,
+      { state: 'Primary', w: [1, 0, 0], changed: true, event: 'restored to primary podinfo' },
+    ],
+    [
+      'fallback steady: no event, no change',
+      [0, 1, 1],
+      ready(0, 1, 1),
+      fallbackMemory,
+      { state: 'Fallback', w: [0, 1, 1], changed: false, event: undefined },
+    ],
+  ])('%s', (_name, weights, readiness, memory, expected) => {
+    const d = decideWeights(split(weights), readiness, 0, memory);
+    expect({
+      state: d.state,
+      w: d.weights.map((b) => b.weight),
+      changed: d.changed,
+      event: d.event?.message,
+    }).toEqual(expected);
+  });
+
+  it('holds traffic on the backups for restore-after, then returns it', () => {
+    const s = split([0, 1, 1], 30_000);
+    const first = decideWeights(s, ready(1, 1, 1), 1000, fallbackMemory);
+    expect([first.state, first.changed, first.requeueAfterMs, first.event]).toEqual([
+      'Fallback',
+      false,
+      30_000,
+      undefined,
+    ]);
+    const middle = decideWeights(s, ready(1, 1, 1), 21_000, first.memory);
+    expect([middle.state, middle.requeueAfterMs]).toEqual(['Fallback', 10_000]);
+    const done = decideWeights(s, ready(1, 1, 1), 31_000, middle.memory);
+    expect([done.state, done.changed, done.event?.message]).toEqual([
+      'Primary',
+      true,
+      'restored to primary podinfo',
+    ]);
+  });
+
+  it('a primary that flaps during restore-after starts the wait again', () => {
+    const s = split([0, 1, 1], 30_000);
+    const a = decideWeights(s, ready(1, 1, 1), 0, fallbackMemory);
+    const b = decideWeights(s, ready(0, 1, 1), 20_000, a.memory);
+    expect(b.memory.primaryReadySince).toBeUndefined();
+    const c = decideWeights(s, ready(1, 1, 1), 25_000, b.memory);
+    expect([c.state, c.requeueAfterMs]).toEqual(['Fallback', 30_000]);
+  });
+
+  it('restores at once, hysteresis or not, when the backups are gone too', () => {
+    const d = decideWeights(split([0, 1, 1], 30_000), ready(1, 0, 0), 0, fallbackMemory);
+    expect(d.state).toBe('Primary');
+  });
+
+  it('after nothing was ready, a returning primary counts as a restore', () => {
+    const s = split([0, 1, 1]);
+    const dark = decideWeights(s, ready(0, 0, 0), 0, fallbackMemory);
+    const back = decideWeights(s, ready(1, 0, 0), 1, dark.memory);
+    expect([back.state, back.event?.message]).toEqual(['Primary', 'restored to primary podinfo']);
+    const again = decideWeights(s, ready(0, 0, 0), 2, back.memory);
+    expect(again.event?.reason).toBe('NothingReady');
+    const still = decideWeights(s, ready(0, 0, 0), 3, again.memory);
+    expect(still.event).toBeUndefined();
+  });
+});
