@@ -4,25 +4,21 @@
  * configured `--allow-cluster` list. A peer proves its cluster with the URI SAN
  * `spiffe://<trust-domain>/cluster/<cluster>/gateway` (shared/DESIGN.md, "The tunnel").
  */
+import { isValidClusterName, parseSpiffeGatewayIdentity } from '../identity/spiffe.js';
 import type { Link } from '../kube/types.js';
 
 export type PeerDecision =
   | { allowed: true; cluster: string }
   | { allowed: false; cluster?: string; reason: string };
 
-/** RFC 1123 label: a cluster name as it appears in a SPIFFE path segment. */
-const CLUSTER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
 /**
  * The cluster named by a gateway SPIFFE ID of `trustDomain`, or null when `identity` is not one.
- * Matching is exact (no case folding, no extra path segments): SPIFFE IDs compare byte for byte.
+ * Matching is exact (no case folding): SPIFFE IDs compare byte for byte.
  */
 export function gatewayClusterOf(identity: string, trustDomain: string): string | null {
-  const prefix = `spiffe://${trustDomain}/cluster/`;
-  const suffix = '/gateway';
-  if (!identity.startsWith(prefix) || !identity.endsWith(suffix)) return null;
-  const cluster = identity.slice(prefix.length, identity.length - suffix.length);
-  return CLUSTER_NAME.test(cluster) ? cluster : null;
+  const parsed = parseSpiffeGatewayIdentity(identity);
+  if (parsed === undefined || parsed.trustDomain !== trustDomain) return null;
+  return isValidClusterName(parsed.cluster) ? parsed.cluster : null;
 }
 
 /** Decides whether a peer presenting `identity` may open tunnels here. */

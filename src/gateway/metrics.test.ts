@@ -1,0 +1,76 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  publishConnectError,
+  publishHandshakeRejected,
+  publishTunnelClose,
+  publishTunnelOpen,
+} from './diagnostics.js';
+import { connectResult, createGatewayMetrics, type GatewayMetrics } from './metrics.js';
+
+describe('connectResult', () => {
+  it.each([
+    [200, '', 'success'],
+    [400, '', 'bad_request'],
+    [403, '', 'forbidden'],
+    [502, '', 'bad_gateway'],
+    [0, 'connect timed out', 'timeout'],
+    [0, 'ECONNREFUSED', 'error'],
+    [503, '', 'status_503'],
+  ])('%i %s → %s', (status, reason, result) => {
+    expect(connectResult(status, reason)).toBe(result);
+  });
+});
+
+describe('createGatewayMetrics', () => {
+  const made: GatewayMetrics[] = [];
+  afterEach(() => {
+    for (const m of made.splice(0)) m.close();
+  });
+  const make = (): GatewayMetrics => {
+    const m = createGatewayMetrics({ trustDomain: 'root.isthmus.dev' });
+    made.push(m);
+    return m;
+  };
+
+  it('counts tunnels from the diagnostics channels', async () => {
+    const metrics = make();
+    publishTunnelOpen('egress', 'west', 'podinfo.test.svc.cluster.local:9898');
+    publishTunnelOpen('ingress', 'east', 'podinfo.test.svc.cluster.local:9898');
+    publishTunnelClose('egress', 10, 32, false);
+    publishConnectError({
+      direction: 'ingress',
+      peerCluster: 'east',
+      authority: 'x:1',
+      status: 403,
+      reason: 'no',
+    });
+    publishHandshakeRejected({
+      reason: 'not linked',
+      identity: 'spiffe://root.isthmus.dev/cluster/north/gateway',
+    });
+
+    const text = await metrics.render();
+    expect(text).toContain(
+      'isthmus_tunnel_connections_total{direction="egress",peer_cluster="west",result="success"} 1',
+    );
+    expect(text).toContain(
+      'isthmus_tunnel_connections_total{direction="ingress",peer_cluster="east",result="forbidden"} 1',
+    );
+    expect(text).toContain(
+      'isthmus_tunnel_connections_total{direction="ingress",peer_cluster="north",result="unauthorized"} 1',
+    );
+    expect(text).toContain('isthmus_tunnel_open{direction="egress"} 0');
+    expect(text).toContain('isthmus_tunnel_open{direction="ingress"} 1');
+    expect(text).toContain('isthmus_tunnel_bytes_total{direction="egress"} 42');
+    expect(text).toContain('isthmus_tunnel_connect_duration_ms');
+  });
+
+  it('keeps registries apart and stops counting once closed', async () => {
+    const a = make();
+    const b = make();
+    b.close();
+    publishTunnelOpen('egress', 'west', 'a:1');
+    expect(await a.render()).toContain('peer_cluster="west",result="success"} 1');
+    expect(await b.render()).not.toContain('peer_cluster="west"');
+  });
+});

@@ -1,0 +1,149 @@
+/**
+ * The gateway's Prometheus metrics (names from shared/DESIGN.md, "Metrics"). The tunnel hot path
+ * publishes on node:diagnostics_channel (diagnostics.ts); this module subscribes and counts, so the
+ * data path neither counts nor logs inline (STYLE.md §9). Each gateway gets its own Registry rather
+ * than prom-client's global one, so several gateways can run in one test process.
+ */
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import {
+  CHANNELS,
+  type ConnectErrorMessage,
+  type HandshakeRejectedMessage,
+  type TunnelCloseMessage,
+  type TunnelOpenMessage,
+} from './diagnostics.js';
+import { gatewayClusterOf } from './peers.js';
+
+/** The `result` label of isthmus_tunnel_connections_total. */
+export type ConnectResult =
+  | 'success'
+  | 'bad_request'
+  | 'forbidden'
+  | 'bad_gateway'
+  | 'unauthorized'
+  | 'timeout'
+  | 'error'
+  | `status_${number}`;
+
+/**
+ * Maps a CONNECT outcome to a bounded label value. Statuses per shared/DESIGN.md ("The tunnel"):
+ * 400 malformed, 403 not exported, 502 target refused; 0 means no HTTP answer at all.
+ */
+export function connectResult(status: number, reason = ''): ConnectResult {
+  switch (status) {
+    case 200:
+      return 'success';
+    case 400:
+      return 'bad_request';
+    case 403:
+      return 'forbidden';
+    case 502:
+      return 'bad_gateway';
+    case 0:
+      return /timed? ?out|timeout/i.test(reason) ? 'timeout' : 'error';
+    default:
+      return `status_${status}`;
+  }
+}
+
+/** Latency buckets in ms: a loopback CONNECT takes ~1 ms, a cross-region one 100+ ms. */
+const CONNECT_DURATION_BUCKETS_MS = [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
+
+export interface GatewayMetricsOptions {
+  /** Process metrics (CPU, memory, event loop); off in tests that run many gateways in one process. */
+  processMetrics?: boolean;
+  trustDomain?: string;
+}
+
+export interface GatewayMetrics {
+  readonly registry: Registry;
+  /** Prometheus text exposition of every metric in the registry. */
+  render(): Promise<string>;
+  /** Unsubscribes from the diagnostics channels. */
+  close(): void;
+}
+
+export function createGatewayMetrics(options: GatewayMetricsOptions = {}): GatewayMetrics {
+  const registry = new Registry();
+  const connections = new Counter({
+    name: 'isthmus_tunnel_connections_total',
+    help: 'Tunnel connection attempts by direction, peer cluster and result.',
+    labelNames: ['direction', 'peer_cluster', 'result'] as const,
+    registers: [registry],
+  });
+  const open = new Gauge({
+    name: 'isthmus_tunnel_open',
+    help: 'Tunnels currently open, by direction.',
+    labelNames: ['direction'] as const,
+    registers: [registry],
+  });
+  const bytes = new Counter({
+    name: 'isthmus_tunnel_bytes_total',
+    help: 'Bytes carried through tunnels (both ways, counted on the TCP side), by direction.',
+    labelNames: ['direction'] as const,
+    registers: [registry],
+  });
+  const connectDuration = new Histogram({
+    name: 'isthmus_tunnel_connect_duration_ms',
+    help: 'Time from accepting a connection to the tunnel being established, in milliseconds.',
+    labelNames: ['direction'] as const,
+    buckets: CONNECT_DURATION_BUCKETS_MS,
+    registers: [registry],
+  });
+  // Both directions appear from the first scrape, so dashboards and alerts see a 0, not a gap.
+  for (const direction of ['ingress', 'egress']) {
+    open.set({ direction }, 0);
+    bytes.inc({ direction }, 0);
+  }
+  if (options.processMetrics === true) collectDefaultMetrics({ register: registry });
+
+  const onOpen = (raw: unknown): void => {
+    const msg = raw as TunnelOpenMessage & { durationMs?: number };
+    connections.inc({ direction: msg.direction, peer_cluster: msg.peerCluster, result: 'success' });
+    open.inc({ direction: msg.direction });
+    if (typeof msg.durationMs === 'number')
+      connectDuration.observe({ direction: msg.direction }, msg.durationMs);
+  };
+  const onClose = (raw: unknown): void => {
+    const msg = raw as TunnelCloseMessage;
+    open.dec({ direction: msg.direction });
+    bytes.inc({ direction: msg.direction }, msg.bytesIn + msg.bytesOut);
+  };
+  const onConnectError = (raw: unknown): void => {
+    const msg = raw as ConnectErrorMessage;
+    connections.inc({
+      direction: msg.direction,
+      peer_cluster: msg.peerCluster ?? 'unknown',
+      result: connectResult(msg.status, msg.reason),
+    });
+  };
+  // A refused handshake is an ingress attempt too, and the metric says which peer tried.
+  const onHandshakeRejected = (raw: unknown): void => {
+    const msg = raw as HandshakeRejectedMessage;
+    const peer =
+      msg.identity !== undefined && options.trustDomain !== undefined
+        ? (gatewayClusterOf(msg.identity, options.trustDomain) ?? 'unknown')
+        : 'unknown';
+    connections.inc({ direction: 'ingress', peer_cluster: peer, result: 'unauthorized' });
+  };
+
+  const subscriptions: Array<[string, (msg: unknown, name: string | symbol) => void]> = [
+    [CHANNELS.tunnelOpen, onOpen],
+    [CHANNELS.tunnelClose, onClose],
+    [CHANNELS.connectError, onConnectError],
+    [CHANNELS.handshakeRejected, onHandshakeRejected],
+  ];
+  for (const [name, fn] of subscriptions) diagnosticsChannel.subscribe(name, fn);
+
+  let closed = false;
+  return {
+    registry,
+    render: () => registry.metrics(),
+    close() {
+      if (closed) return;
+      closed = true;
+      for (const [name, fn] of subscriptions) diagnosticsChannel.unsubscribe(name, fn);
+    },
+  };
+}
