@@ -1,0 +1,89 @@
+/**
+ * The diagnostics channels the tunnel hot path publishes to (STYLE.md §9, as undici does). The data
+ * path neither logs nor counts inline: metrics and logs subscribe here. Every publish is guarded by
+ * `hasSubscribers`, so an unobserved gateway pays no allocation for a message object.
+ */
+import diagnosticsChannel from 'node:diagnostics_channel';
+
+export type TunnelDirection = 'ingress' | 'egress';
+
+/** A tunnel was established: the ingress connected to a backend, or the egress got its 200. */
+export interface TunnelOpenMessage {
+  direction: TunnelDirection;
+  /** Cluster of the peer gateway (from its SPIFFE identity); the gateway address when unknown. */
+  peerCluster: string;
+  authority: string;
+}
+/** A tunnel ended; bytes are counted on the plain TCP side (client or backend socket). */
+export interface TunnelCloseMessage {
+  direction: TunnelDirection;
+  /** Bytes received from the TCP peer (client on egress, backend on ingress). */
+  bytesIn: number;
+  /** Bytes sent to the TCP peer. */
+  bytesOut: number;
+  /** Whether the tunnel ended with a reset (RST_STREAM or TCP RST) rather than both FINs. */
+  reset: boolean;
+}
+/** A tunnel could not be established. `status` is the HTTP status answered (ingress) or received (egress); 0 when none. */
+export interface ConnectErrorMessage {
+  direction: TunnelDirection;
+  peerCluster?: string;
+  authority?: string;
+  status: number;
+  reason: string;
+}
+/** The ingress refused a peer: TLS handshake failure, handshake timeout or an unauthorised identity. */
+export interface HandshakeRejectedMessage {
+  reason: string;
+  identity?: string;
+}
+/** A probe of a remote gateway over the tunnel path finished. */
+export interface ProbeMessage {
+  gateway: string;
+  alive: boolean;
+  latencyMs: number;
+  error?: string;
+}
+
+export const CHANNELS = {
+  tunnelOpen: 'isthmus:gateway:tunnel-open',
+  tunnelClose: 'isthmus:gateway:tunnel-close',
+  connectError: 'isthmus:gateway:connect-error',
+  handshakeRejected: 'isthmus:gateway:handshake-rejected',
+  probe: 'isthmus:gateway:probe',
+} as const;
+
+export const tunnelOpenChannel = diagnosticsChannel.channel(CHANNELS.tunnelOpen);
+export const tunnelCloseChannel = diagnosticsChannel.channel(CHANNELS.tunnelClose);
+export const connectErrorChannel = diagnosticsChannel.channel(CHANNELS.connectError);
+export const handshakeRejectedChannel = diagnosticsChannel.channel(CHANNELS.handshakeRejected);
+export const probeChannel = diagnosticsChannel.channel(CHANNELS.probe);
+
+export function publishTunnelOpen(direction: TunnelDirection, peerCluster: string, authority: string): void {
+  if (tunnelOpenChannel.hasSubscribers) {
+    tunnelOpenChannel.publish({ direction, peerCluster, authority } satisfies TunnelOpenMessage);
+  }
+}
+
+export function publishTunnelClose(
+  direction: TunnelDirection,
+  bytesIn: number,
+  bytesOut: number,
+  reset: boolean,
+): void {
+  if (tunnelCloseChannel.hasSubscribers) {
+    tunnelCloseChannel.publish({ direction, bytesIn, bytesOut, reset } satisfies TunnelCloseMessage);
+  }
+}
+
+export function publishConnectError(message: ConnectErrorMessage): void {
+  if (connectErrorChannel.hasSubscribers) connectErrorChannel.publish(message);
+}
+
+export function publishHandshakeRejected(message: HandshakeRejectedMessage): void {
+  if (handshakeRejectedChannel.hasSubscribers) handshakeRejectedChannel.publish(message);
+}
+
+export function publishProbe(message: ProbeMessage): void {
+  if (probeChannel.hasSubscribers) probeChannel.publish(message);
+}

@@ -1,0 +1,147 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { parseAuthority } from './authority.js';
+import { type EndpointView, ServiceIndex } from './service-index.js';
+
+const D = 'cluster.local';
+
+function target(authority: string) {
+  const r = parseAuthority(authority, D);
+  if (!r.ok) throw new Error(r.reason);
+  return r.target;
+}
+
+const ep = (
+  address: string,
+  ports: EndpointView['ports'],
+  extra: Partial<EndpointView> = {},
+): EndpointView => ({
+  address,
+  ready: true,
+  ports,
+  ...extra,
+});
+
+describe('ServiceIndex.resolve', () => {
+  let index: ServiceIndex;
+  beforeEach(() => {
+    index = new ServiceIndex();
+    index.upsertService({
+      namespace: 'test',
+      name: 'podinfo',
+      headless: false,
+      ports: [
+        { name: 'http', port: 9898 },
+        { name: 'grpc', port: 9999 },
+      ],
+    });
+    index.setSliceEndpoints('test', 'podinfo', 'podinfo-a', [
+      ep('10.0.0.1', [
+        { name: 'http', port: 8080 },
+        { name: 'grpc', port: 9090 },
+      ]),
+      ep('10.0.0.2', [
+        { name: 'http', port: 8080 },
+        { name: 'grpc', port: 9090 },
+      ]),
+      ep('10.0.0.3', [{ name: 'http', port: 8080 }], { ready: false }),
+    ]);
+    index.setSliceEndpoints('test', 'podinfo', 'podinfo-b', [
+      // the same endpoint in two slices during a hand-over
+      ep('10.0.0.2', [{ name: 'http', port: 8080 }]),
+    ]);
+    index.upsertService({ namespace: 'test', name: 'single', headless: false, ports: [{ port: 80 }] });
+    index.setSliceEndpoints('test', 'single', 's1', [ep('10.0.1.1', [{ name: '', port: 8000 }])]);
+    index.upsertService({
+      namespace: 'db',
+      name: 'web',
+      headless: true,
+      ports: [{ name: 'pg', port: 5432 }],
+    });
+    index.setSliceEndpoints('db', 'web', 'w1', [
+      ep('10.0.2.1', [{ name: 'pg', port: 5432 }], { hostname: 'web-0' }),
+      ep('10.0.2.2', [{ name: 'pg', port: 5432 }], { hostname: 'web-1', ready: false }),
+    ]);
+    index.upsertService({
+      namespace: 'test',
+      name: 'empty',
+      headless: false,
+      ports: [{ name: 'http', port: 80 }],
+    });
+  });
+
+  it.each([
+    [
+      'podinfo.test.svc.cluster.local:9898',
+      {
+        ok: true,
+        candidates: [
+          { host: '10.0.0.1', port: 8080 },
+          { host: '10.0.0.2', port: 8080 },
+        ],
+      },
+    ],
+    [
+      'podinfo.test.svc.cluster.local:9999',
+      {
+        ok: true,
+        candidates: [
+          { host: '10.0.0.1', port: 9090 },
+          { host: '10.0.0.2', port: 9090 },
+        ],
+      },
+    ],
+    ['single.test.svc.cluster.local:80', { ok: true, candidates: [{ host: '10.0.1.1', port: 8000 }] }],
+    ['web.db.svc.cluster.local:5432', { ok: true, candidates: [{ host: '10.0.2.1', port: 5432 }] }],
+    ['web-0.web.db.svc.cluster.local:5432', { ok: true, candidates: [{ host: '10.0.2.1', port: 5432 }] }],
+    ['web-1.web.db.svc.cluster.local:5432', { ok: false, status: 503 }],
+    ['web-9.web.db.svc.cluster.local:5432', { ok: false, status: 503 }],
+    ['podinfo.test.svc.cluster.local:8080', { ok: false, status: 403 }], // a target port is not a service port
+    ['podinfo.other.svc.cluster.local:9898', { ok: false, status: 403 }],
+    ['kubernetes.default.svc.cluster.local:443', { ok: false, status: 403 }],
+    ['empty.test.svc.cluster.local:80', { ok: false, status: 503 }],
+  ])('%s → %o', (authority, expected) => {
+    expect(index.resolve(target(authority))).toMatchObject(expected);
+  });
+
+  it('stops resolving a service once it is no longer exported, even with slices left', () => {
+    index.removeService('test', 'podinfo');
+    expect(index.resolve(target('podinfo.test.svc.cluster.local:9898'))).toMatchObject({
+      ok: false,
+      status: 403,
+    });
+  });
+
+  it('keeps slices that arrive before their service', () => {
+    index.setSliceEndpoints('late', 'svc', 's', [ep('10.1.0.1', [{ name: 'http', port: 80 }])]);
+    expect(index.resolve(target('svc.late.svc.cluster.local:80'))).toMatchObject({ ok: false, status: 403 });
+    index.upsertService({
+      namespace: 'late',
+      name: 'svc',
+      headless: false,
+      ports: [{ name: 'http', port: 80 }],
+    });
+    expect(index.resolve(target('svc.late.svc.cluster.local:80'))).toEqual({
+      ok: true,
+      candidates: [{ host: '10.1.0.1', port: 80 }],
+    });
+  });
+
+  it('drops endpoints of a removed slice', () => {
+    index.removeSlice('test', 'podinfo', 'podinfo-a');
+    expect(index.resolve(target('podinfo.test.svc.cluster.local:9898'))).toEqual({
+      ok: true,
+      candidates: [{ host: '10.0.0.2', port: 8080 }],
+    });
+    index.removeSlice('test', 'podinfo', 'podinfo-b');
+    expect(index.resolve(target('podinfo.test.svc.cluster.local:9898'))).toMatchObject({
+      ok: false,
+      status: 503,
+    });
+  });
+
+  it('counts exported services and forgets fully removed ones', () => {
+    expect(index.size()).toBe(4);
+    index.removeService('test', 'empty');
+    expect(index.size()).toBe(3);
+  });
+});

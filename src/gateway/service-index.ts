@@ -1,0 +1,134 @@
+/**
+ * The ingress's view of what it may open: exported Services and their EndpointSlices, fed by the
+ * watchers. Pure data, no I/O. `resolve` is the only way the ingress learns an address to dial, so
+ * the gateway can never become an open proxy (shared/DESIGN.md, "The tunnel").
+ */
+import type { ParsedAuthority } from './authority.js';
+
+export interface ExportedService {
+  namespace: string;
+  name: string;
+  ports: { name?: string; port: number; protocol?: string }[];
+  headless: boolean;
+}
+
+/** One endpoint of an EndpointSlice (labelled `kubernetes.io/service-name`), with the slice's ports. */
+export interface EndpointView {
+  address: string;
+  hostname?: string;
+  ready: boolean;
+  ports: { name?: string; port: number }[];
+}
+
+export interface Candidate {
+  host: string;
+  port: number;
+}
+
+export type ResolveResult =
+  | { ok: true; candidates: Candidate[] }
+  | { ok: false; status: 403 | 503; reason: string };
+
+interface ServiceEntry {
+  service?: ExportedService;
+  slices: Map<string, EndpointView[]>;
+}
+
+const key = (ns: string, name: string): string => `${ns}/${name}`;
+
+/** The Kubernetes API stores an unnamed port as '' or leaves it out; both mean "unnamed". */
+const portName = (name: string | undefined): string => name ?? '';
+
+export class ServiceIndex {
+  private readonly entries = new Map<string, ServiceEntry>();
+
+  upsertService(s: ExportedService): void {
+    this.entry(s.namespace, s.name).service = s;
+  }
+
+  removeService(ns: string, name: string): void {
+    const e = this.entries.get(key(ns, name));
+    if (!e) return;
+    e.service = undefined;
+    this.gc(ns, name, e);
+  }
+
+  /** Slices may arrive before their Service (watch order is not guaranteed); they are kept until removed. */
+  setSliceEndpoints(ns: string, service: string, sliceName: string, endpoints: EndpointView[]): void {
+    this.entry(ns, service).slices.set(sliceName, endpoints);
+  }
+
+  removeSlice(ns: string, service: string, sliceName: string): void {
+    const e = this.entries.get(key(ns, service));
+    if (!e) return;
+    e.slices.delete(sliceName);
+    this.gc(ns, service, e);
+  }
+
+  /** Number of exported services held (for readiness and tests). */
+  size(): number {
+    let n = 0;
+    for (const e of this.entries.values()) if (e.service) n++;
+    return n;
+  }
+
+  resolve(target: ParsedAuthority): ResolveResult {
+    const e = this.entries.get(key(target.namespace, target.service));
+    const svc = e?.service;
+    if (!e || !svc) {
+      return {
+        ok: false,
+        status: 403,
+        reason: `service ${target.namespace}/${target.service} is not exported`,
+      };
+    }
+    const servicePort = svc.ports.find((p) => p.port === target.port);
+    if (!servicePort) {
+      return {
+        ok: false,
+        status: 403,
+        reason: `service ${svc.namespace}/${svc.name} has no port ${target.port}`,
+      };
+    }
+    // kube-proxy maps a service port to the endpoint port of the same name in each slice.
+    const wanted = portName(servicePort.name);
+    const candidates: Candidate[] = [];
+    const seen = new Set<string>();
+    for (const endpoints of e.slices.values()) {
+      for (const ep of endpoints) {
+        if (!ep.ready) continue;
+        if (target.kind === 'pod' && ep.hostname !== target.hostname) continue;
+        const p = ep.ports.find((sp) => portName(sp.name) === wanted);
+        if (!p) continue;
+        // During a slice hand-over the same endpoint can sit in two slices: dial it once.
+        const id = `${ep.address}|${p.port}`;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        candidates.push({ host: ep.address, port: p.port });
+      }
+    }
+    if (candidates.length === 0) {
+      const what = target.kind === 'pod' ? `pod ${target.hostname} of ` : '';
+      return {
+        ok: false,
+        status: 503,
+        reason: `no ready endpoint for ${what}${svc.namespace}/${svc.name}:${target.port}`,
+      };
+    }
+    return { ok: true, candidates };
+  }
+
+  private entry(ns: string, name: string): ServiceEntry {
+    const k = key(ns, name);
+    let e = this.entries.get(k);
+    if (!e) {
+      e = { slices: new Map() };
+      this.entries.set(k, e);
+    }
+    return e;
+  }
+
+  private gc(ns: string, name: string, e: ServiceEntry): void {
+    if (!e.service && e.slices.size === 0) this.entries.delete(key(ns, name));
+  }
+}
