@@ -1,0 +1,126 @@
+/**
+ * Feeds the ingress's ServiceIndex from two informers in the gateway's own cluster: exported
+ * Services (the export selector, `mirror.linkerd.io/exported=true` by default) and EndpointSlices
+ * (every slice labelled `kubernetes.io/service-name`). The conversions are pure and table-tested;
+ * the watcher is level-triggered: each event re-reads the informer cache for that key, so a missed
+ * or reordered event is healed by the next one or by a relist.
+ */
+import { SERVICE_NAME_LABEL } from '../kube/keys.js';
+import type { V1EndpointSlice, V1Service } from '../kube/types.js';
+import type { EndpointView, ExportedService, ServiceIndex } from './service-index.js';
+/**
+ * What the watchers need of src/kube's `Informer<T>`: the cache and its change events. Structural,
+ * so unit tests drive the watchers with a plain in-memory stand-in.
+ */
+export interface WatchSource<T> {
+  list(): T[];
+  get(namespace: string | undefined, name: string): T | undefined;
+  /** Returns an unsubscribe function. */
+  onEvent(listener: (event: { type: 'add' | 'update' | 'delete'; object: T }) => void): () => void;
+}
+
+export function toExportedService(svc: V1Service): ExportedService | null {
+  const namespace = svc.metadata?.namespace;
+  const name = svc.metadata?.name;
+  if (!namespace || !name) return null;
+  const ports = (svc.spec?.ports ?? []).map((p) => {
+    const port: ExportedService['ports'][number] = { port: p.port };
+    if (p.name) port.name = p.name;
+    if (p.protocol) port.protocol = p.protocol;
+    return port;
+  });
+  return { namespace, name, ports, headless: svc.spec?.clusterIP === 'None' };
+}
+
+export interface SliceEndpoints {
+  namespace: string;
+  service: string;
+  slice: string;
+  endpoints: EndpointView[];
+}
+
+/**
+ * The endpoints of one EndpointSlice, or null when the slice belongs to no Service. Per the
+ * discovery.k8s.io/v1 API reference:
+ * - `conditions.ready` absent means ready ("a nil value should be interpreted as true"); `serving`
+ *   and `terminating` do not change that (a terminating endpoint is published with ready=false);
+ * - `addresses` are fungible and "clients may choose to only use the first element", as kube-proxy
+ *   does, so one view per endpoint with its first address;
+ * - a slice port with no `port` number means "unrestricted" and cannot be dialled: it is skipped.
+ */
+export function toEndpointViews(slice: V1EndpointSlice): SliceEndpoints | null {
+  const namespace = slice.metadata?.namespace;
+  const name = slice.metadata?.name;
+  const service = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
+  if (!namespace || !name || !service) return null;
+  const ports: EndpointView['ports'] = [];
+  for (const p of slice.ports ?? []) {
+    if (typeof p.port !== 'number') continue;
+    ports.push(p.name ? { name: p.name, port: p.port } : { port: p.port });
+  }
+  const endpoints: EndpointView[] = [];
+  for (const ep of slice.endpoints ?? []) {
+    const address = ep.addresses?.[0];
+    if (address === undefined || address === '') continue;
+    const view: EndpointView = { address, ready: ep.conditions?.ready !== false, ports };
+    if (ep.hostname) view.hostname = ep.hostname;
+    endpoints.push(view);
+  }
+  return { namespace, service, slice: name, endpoints };
+}
+
+/** The label selector of the EndpointSlice informer: any slice that belongs to a Service. */
+export const SLICE_SELECTOR = SERVICE_NAME_LABEL;
+
+/**
+ * Keeps `index` equal to what the two informers hold. Returns an unsubscribe function; the
+ * informers' lifecycle (start/stop) belongs to the caller.
+ */
+export function feedServiceIndex(
+  index: ServiceIndex,
+  services: WatchSource<V1Service>,
+  slices: WatchSource<V1EndpointSlice>,
+): () => void {
+  // Slices carry the service name only in a label, so remember where each slice was filed: a
+  // delete (or a relabel) must remove it from the service it was filed under.
+  const filedUnder = new Map<string, string>();
+
+  const syncService = (namespace: string, name: string): void => {
+    const current = services.get(namespace, name);
+    const exported = current === undefined ? null : toExportedService(current);
+    if (exported === null) index.removeService(namespace, name);
+    else index.upsertService(exported);
+  };
+
+  const syncSlice = (namespace: string, name: string): void => {
+    const key = `${namespace}/${name}`;
+    const current = slices.get(namespace, name);
+    const view = current === undefined ? null : toEndpointViews(current);
+    const previous = filedUnder.get(key);
+    if (previous !== undefined && previous !== view?.service) {
+      index.removeSlice(namespace, previous, name);
+      filedUnder.delete(key);
+    }
+    if (view !== null) {
+      index.setSliceEndpoints(namespace, view.service, name, view.endpoints);
+      filedUnder.set(key, view.service);
+    }
+  };
+
+  const offServices = services.onEvent((ev) => {
+    const { namespace, name } = ev.object.metadata ?? {};
+    if (namespace && name) syncService(namespace, name);
+  });
+  const offSlices = slices.onEvent((ev) => {
+    const { namespace, name } = ev.object.metadata ?? {};
+    if (namespace && name) syncSlice(namespace, name);
+  });
+  // Whatever the caches already hold (subscribing after the initial list is allowed).
+  for (const svc of services.list()) syncService(svc.metadata?.namespace ?? '', svc.metadata?.name ?? '');
+  for (const s of slices.list()) syncSlice(s.metadata?.namespace ?? '', s.metadata?.name ?? '');
+
+  return () => {
+    offServices();
+    offSlices();
+  };
+}
