@@ -1,0 +1,265 @@
+import { randomBytes } from 'node:crypto';
+import forge from 'node-forge';
+import { IsthmusError } from '../errors.js';
+import { joinPem, splitPem } from './pem.js';
+import { ANCHOR_KEY_BITS, generateRsaKey, LEAF_KEY_BITS } from './rsa-keys.js';
+import { gatewayIdentity, isValidClusterName, isValidTrustDomain } from './spiffe.js';
+
+/**
+ * The certificate authority: trust anchor → per-cluster issuer → short-lived gateway leaves, the
+ * same three tiers as Linkerd's identity. Pure apart from key generation; no files, no network.
+ * node-forge builds the certificates (it only puts RSA keys into X.509).
+ */
+export { certificateInfo, gatewayIdentityOf } from './certificate-info.js';
+export { parseSpiffeGatewayIdentity } from './spiffe.js';
+export { verifyChain } from './verify-chain.js';
+
+const { pki } = forge;
+
+export interface KeyPairPem {
+  certPem: string;
+  keyPem: string;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+export const DEFAULT_ANCHOR_VALIDITY_DAYS = 3650;
+export const DEFAULT_ISSUER_VALIDITY_DAYS = 365;
+/** 24 h, Linkerd's default `identity.issuer.issuanceLifetime`. */
+export const DEFAULT_LEAF_LIFETIME_MS = DAY_MS;
+/** notBefore is backdated by this much so a peer whose clock is behind still accepts a fresh
+ * certificate (Linkerd's default `identity.issuer.clockSkewAllowance` is 20 s). */
+export const CLOCK_SKEW_ALLOWANCE_MS = 20_000;
+/** RFC 5280 Appendix A: ub-common-name INTEGER ::= 64. */
+const MAX_COMMON_NAME = 64;
+
+/** GeneralName tags (RFC 5280 §4.2.1.6) as forge numbers them. */
+const SAN_DNS = 2;
+const SAN_URI = 6;
+
+export function createTrustAnchor(opts: {
+  trustDomain: string;
+  validityDays?: number;
+  commonName?: string;
+  /** 3072 by default; tests pass 2048 because a 3072-bit key takes ~0.7 s to generate. */
+  keyBits?: 2048 | 3072;
+}): KeyPairPem {
+  requireTrustDomain(opts.trustDomain);
+  const key = generateRsaKey(opts.keyBits ?? ANCHOR_KEY_BITS);
+  const now = Date.now();
+  const subject = [{ shortName: 'CN', value: opts.commonName ?? `root.${opts.trustDomain}` }];
+  const certPem = sign({
+    publicKeyPem: key.publicKeyPem,
+    subject,
+    issuer: undefined,
+    signingKeyPem: key.privateKeyPem,
+    notBefore: new Date(now - CLOCK_SKEW_ALLOWANCE_MS),
+    notAfter: new Date(now + (opts.validityDays ?? DEFAULT_ANCHOR_VALIDITY_DAYS) * DAY_MS),
+    // pathLen 1: anchor → issuer → leaf, nothing deeper (RFC 5280 §4.2.1.9).
+    extensions: caExtensions(1),
+  });
+  return { certPem, keyPem: key.privateKeyPem };
+}
+
+export function createIssuer(
+  anchor: KeyPairPem,
+  opts: { cluster: string; trustDomain: string; validityDays?: number },
+): KeyPairPem {
+  requireNames(opts.trustDomain, opts.cluster);
+  const key = generateRsaKey(LEAF_KEY_BITS);
+  const now = Date.now();
+  const certPem = sign({
+    publicKeyPem: key.publicKeyPem,
+    subject: [{ shortName: 'CN', value: `identity.${opts.cluster}.${opts.trustDomain}` }],
+    issuer: anchor,
+    notBefore: new Date(now - CLOCK_SKEW_ALLOWANCE_MS),
+    notAfter: new Date(now + (opts.validityDays ?? DEFAULT_ISSUER_VALIDITY_DAYS) * DAY_MS),
+    // pathLen 0: an issuer signs leaves only, never another CA.
+    extensions: caExtensions(0),
+  });
+  return { certPem, keyPem: key.privateKeyPem };
+}
+
+export interface LeafOptions {
+  uriSans: string[];
+  dnsSans?: string[];
+  commonName?: string;
+  notBefore?: Date;
+  notAfter?: Date;
+  /** Certify the holder of this key (from a CSR); else a new key is generated and returned. */
+  publicKeyPem?: string;
+  /** Only for tests that need a wrongly-issued "leaf" with the CA bit set. */
+  isCa?: boolean;
+}
+
+export function issueLeaf(issuer: KeyPairPem, opts: LeafOptions): { certPem: string; keyPem?: string } {
+  const key = opts.publicKeyPem === undefined ? generateRsaKey(LEAF_KEY_BITS) : undefined;
+  const now = Date.now();
+  const altNames = [
+    ...opts.uriSans.map((value) => ({ type: SAN_URI, value })),
+    ...(opts.dnsSans ?? []).map((value) => ({ type: SAN_DNS, value })),
+  ];
+  const subject = opts.commonName === undefined ? [] : [{ shortName: 'CN', value: opts.commonName }];
+  const extensions: ExtensionSpec[] = [
+    { name: 'basicConstraints', cA: opts.isCa === true, critical: true },
+    opts.isCa === true
+      ? { name: 'keyUsage', keyCertSign: true, digitalSignature: true, critical: true }
+      : // keyEncipherment for RSA key transport in TLS 1.2; TLS 1.3 needs digitalSignature only.
+        { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
+  ];
+  if (altNames.length > 0) {
+    // With an empty subject the SAN must be critical (RFC 5280 §4.2.1.6).
+    extensions.push({ name: 'subjectAltName', altNames, critical: subject.length === 0 });
+  }
+  const certPem = sign({
+    publicKeyPem: opts.publicKeyPem ?? key!.publicKeyPem,
+    subject,
+    issuer,
+    notBefore: opts.notBefore ?? new Date(now - CLOCK_SKEW_ALLOWANCE_MS),
+    notAfter: opts.notAfter ?? new Date(now + DEFAULT_LEAF_LIFETIME_MS),
+    extensions,
+  });
+  return key === undefined ? { certPem } : { certPem, keyPem: key.privateKeyPem };
+}
+
+export interface GatewayCertificate {
+  certPem: string;
+  keyPem: string;
+  /** The leaf followed by the issuer: what a TLS peer presents as `cert`. */
+  chainPem: string;
+  notAfter: Date;
+}
+
+export function issueGatewayCertificate(
+  issuer: KeyPairPem,
+  opts: { trustDomain: string; cluster: string; lifetimeMs?: number; now?: Date },
+): GatewayCertificate {
+  requireNames(opts.trustDomain, opts.cluster);
+  const now = (opts.now ?? new Date()).getTime();
+  const notAfter = leafNotAfter(now, opts.lifetimeMs ?? DEFAULT_LEAF_LIFETIME_MS);
+  const leaf = issueLeaf(issuer, {
+    uriSans: [gatewayIdentity(opts.trustDomain, opts.cluster)],
+    commonName: gatewayCommonName(opts.trustDomain, opts.cluster),
+    notBefore: new Date(now - CLOCK_SKEW_ALLOWANCE_MS),
+    notAfter,
+  });
+  return {
+    certPem: leaf.certPem,
+    keyPem: leaf.keyPem!,
+    chainPem: chainOf(leaf.certPem, issuer),
+    notAfter,
+  };
+}
+
+/** X.509 times have whole seconds (RFC 5280 §4.1.2.5.1), so round up: a lifetime is a minimum. */
+export function leafNotAfter(nowMs: number, lifetimeMs: number): Date {
+  return new Date(Math.ceil((nowMs + lifetimeMs) / 1000) * 1000);
+}
+
+/** `gateway.<cluster>.<td>`, like Linkerd's DNS-style identity names; omitted when too long for a CN. */
+export function gatewayCommonName(trustDomain: string, cluster: string): string | undefined {
+  const cn = `gateway.${cluster}.${trustDomain}`;
+  return cn.length <= MAX_COMMON_NAME ? cn : undefined;
+}
+
+/** Leaf plus every certificate of the issuer's file (an issuer may carry its own intermediates). */
+export function chainOf(leafPem: string, issuer: Pick<KeyPairPem, 'certPem'>): string {
+  return joinPem([...splitPem(leafPem), ...splitPem(issuer.certPem)]);
+}
+
+type ExtensionSpec = { name: string; critical?: boolean } & Record<string, unknown>;
+
+function caExtensions(pathLen: number): ExtensionSpec[] {
+  return [
+    { name: 'basicConstraints', cA: true, pathLenConstraint: pathLen, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
+  ];
+}
+
+interface SignSpec {
+  publicKeyPem: string;
+  subject: forge.pki.CertificateField[];
+  /** undefined: self-signed with `signingKeyPem`. */
+  issuer: KeyPairPem | undefined;
+  signingKeyPem?: string;
+  notBefore: Date;
+  notAfter: Date;
+  extensions: ExtensionSpec[];
+}
+
+function sign(spec: SignSpec): string {
+  const cert = pki.createCertificate();
+  try {
+    cert.publicKey = pki.publicKeyFromPem(spec.publicKeyPem);
+  } catch (err) {
+    throw new IsthmusError('CSR_INVALID', `public key is not an RSA key: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  cert.serialNumber = serialNumber();
+  cert.validity.notBefore = spec.notBefore;
+  cert.validity.notAfter = spec.notAfter;
+  cert.setSubject(spec.subject);
+  const issuerCert = spec.issuer === undefined ? undefined : forgeCertificate(spec.issuer.certPem);
+  cert.setIssuer(issuerCert === undefined ? spec.subject : issuerCert.subject.attributes);
+  // Key identifiers let OpenSSL pick the right signer when several share a name (RFC 5280 §4.2.1.1-2).
+  const authorityKeyId =
+    issuerCert === undefined ? cert.generateSubjectKeyIdentifier().getBytes() : subjectKeyIdOf(issuerCert);
+  cert.setExtensions([
+    ...spec.extensions,
+    { name: 'subjectKeyIdentifier' },
+    { name: 'authorityKeyIdentifier', keyIdentifier: authorityKeyId },
+  ]);
+  const signingKey = pki.privateKeyFromPem(spec.issuer?.keyPem ?? spec.signingKeyPem ?? '');
+  cert.sign(signingKey, forge.md.sha256.create());
+  return pki.certificateToPem(cert);
+}
+
+function forgeCertificate(pem: string): forge.pki.Certificate {
+  try {
+    return pki.certificateFromPem(pem);
+  } catch (err) {
+    throw new IsthmusError(
+      'CERT_INVALID',
+      `issuer certificate unreadable (RSA only): ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+/** The issuer's own SKI if it has one (it may come from another tool), else the RFC 5280 method 1 hash. */
+function subjectKeyIdOf(cert: forge.pki.Certificate): string {
+  const ext = cert.getExtension('subjectKeyIdentifier') as { subjectKeyIdentifier?: string } | undefined;
+  if (ext?.subjectKeyIdentifier) return forge.util.hexToBytes(ext.subjectKeyIdentifier);
+  return cert.generateSubjectKeyIdentifier().getBytes();
+}
+
+/** 128 random bits, first bit cleared so the DER INTEGER is positive (RFC 5280 §4.1.2.2). */
+function serialNumber(): string {
+  const bytes = randomBytes(16);
+  bytes[0] = bytes[0]! & 0x7f;
+  return bytes.toString('hex');
+}
+
+function requireNames(trustDomain: string, cluster: string): void {
+  requireTrustDomain(trustDomain);
+  if (!isValidClusterName(cluster)) {
+    throw new IsthmusError('USAGE', `cluster name "${cluster}" is not a valid DNS label (RFC 1123)`, {
+      terminal: true,
+    });
+  }
+}
+
+function requireTrustDomain(trustDomain: string): void {
+  if (!isValidTrustDomain(trustDomain)) {
+    throw new IsthmusError(
+      'USAGE',
+      `trust domain "${trustDomain}" is not valid (lower-case letters, digits, . - _)`,
+      {
+        terminal: true,
+      },
+    );
+  }
+}
