@@ -1,0 +1,172 @@
+import { describe, expect, it } from 'vitest';
+import { MANAGED_BY_FAILOVER, MANAGED_BY_LABEL, SERVICE_NAME_LABEL } from '../kube/keys.js';
+import type { V1EndpointSlice, V1Service } from '../kube/types.js';
+import type { ParsedBackend } from './parse-split.js';
+import { BACKEND_LABEL, planApexSlices, SPLIT_LABEL } from './plan-apex-slices.js';
+import { service, slice } from './test-builders.js';
+
+const ns = 'test';
+const owner = { apiVersion: 'split.smi-spec.io/v1alpha2', name: 'podinfo', uid: 'uid-1' };
+const apex = service(ns, 'podinfo', [{ name: 'http', port: 9898 }], { app: 'podinfo' });
+const gateway = '10.0.0.5';
+
+function slices(primaryReady: string[], opts: { westReady?: boolean; northReady?: boolean } = {}) {
+  return new Map<string, V1EndpointSlice[]>([
+    [
+      'podinfo',
+      [slice(ns, 'podinfo', { ready: primaryReady, notReady: primaryReady.length ? [] : ['10.1.0.7'] })],
+    ],
+    [
+      'podinfo-west',
+      [
+        slice(ns, 'podinfo-west', {
+          mirror: true,
+          port: 20001,
+          [opts.westReady === false ? 'notReady' : 'ready']: [gateway],
+        }),
+      ],
+    ],
+    [
+      'podinfo-north',
+      [
+        slice(ns, 'podinfo-north', {
+          mirror: true,
+          port: 20002,
+          [opts.northReady === false ? 'notReady' : 'ready']: [gateway],
+        }),
+      ],
+    ],
+  ]);
+}
+
+const w = (p: number, west: number, north: number): ParsedBackend[] => [
+  { service: 'podinfo', weight: p },
+  { service: 'podinfo-west', weight: west },
+  { service: 'podinfo-north', weight: north },
+];
+
+const summary = (s: V1EndpointSlice) => ({
+  name: s.metadata?.name,
+  ports: s.ports?.map((p) => `${p.name}=${p.port}`),
+  endpoints: s.endpoints.map((e) => `${e.addresses[0]}:${e.conditions?.ready}`),
+});
+
+describe('planApexSlices', () => {
+  it.each<[string, ParsedBackend[], Map<string, V1EndpointSlice[]>, object[]]>([
+    ['primary has all the weight: no Isthmus slice', w(1, 0, 0), slices(['10.1.0.7']), []],
+    [
+      'fallback to two backups: one slice each, apex port names mapped to each egress port',
+      w(0, 1, 1),
+      slices([]),
+      [
+        { name: 'podinfo-isthmus-podinfo-west', ports: ['http=20001'], endpoints: ['10.0.0.5:true'] },
+        { name: 'podinfo-isthmus-podinfo-north', ports: ['http=20002'], endpoints: ['10.0.0.5:true'] },
+      ],
+    ],
+    [
+      'a backup whose gateway is dead gets no slice',
+      w(0, 1, 1),
+      slices([], { northReady: false }),
+      [{ name: 'podinfo-isthmus-podinfo-west', ports: ['http=20001'], endpoints: ['10.0.0.5:true'] }],
+    ],
+    ['nothing ready: no slice to write', w(0, 1, 1), slices([], { westReady: false, northReady: false }), []],
+  ])('%s', (_name, weights, slicesByService, expected) => {
+    const plan = planApexSlices({ namespace: ns, apex, owner, weights, slicesByService });
+    expect(plan.ok && plan.slices.map(summary)).toEqual(expected);
+  });
+
+  it('labels slices for the apex, as Isthmus-managed, owned by the split', () => {
+    const plan = planApexSlices({
+      namespace: ns,
+      apex,
+      owner,
+      weights: w(0, 1, 0),
+      slicesByService: slices([]),
+    });
+    const [s] = plan.ok ? plan.slices : [];
+    expect(s?.metadata?.labels).toEqual({
+      [SERVICE_NAME_LABEL]: 'podinfo',
+      [MANAGED_BY_LABEL]: MANAGED_BY_FAILOVER,
+      [SPLIT_LABEL]: 'podinfo',
+      [BACKEND_LABEL]: 'podinfo-west',
+    });
+    expect(s?.metadata?.ownerReferences).toEqual([{ ...owner, kind: 'TrafficSplit', controller: true }]);
+  });
+
+  it('ignores its own slices when counting the primary, so a dead primary stays dead', () => {
+    const bySvc = slices([]);
+    const first = planApexSlices({ namespace: ns, apex, owner, weights: w(0, 1, 0), slicesByService: bySvc });
+    bySvc.set('podinfo', [...(bySvc.get('podinfo') ?? []), ...(first.ok ? first.slices : [])]);
+    const again = planApexSlices({ namespace: ns, apex, owner, weights: w(0, 1, 0), slicesByService: bySvc });
+    expect(again.ok && again.shares.map((s) => s.endpoints)).toEqual([0, 1, 0]);
+  });
+
+  it('50/50 over a selector-managed primary with two pods can only reach 67/33, and says so', () => {
+    const plan = planApexSlices({
+      namespace: ns,
+      apex,
+      owner,
+      weights: w(50, 50, 0),
+      slicesByService: slices(['10.1.0.7', '10.1.0.8']),
+    });
+    expect(plan.ok && plan.shares.map((s) => [s.service, s.endpoints])).toEqual([
+      ['podinfo', 2],
+      ['podinfo-west', 1],
+      ['podinfo-north', 0],
+    ]);
+    expect(plan.ok && plan.maxError).toBeCloseTo(1 / 6);
+  });
+
+  it('50/50 over a selector-less apex lists the primary too and is exact', () => {
+    const global = service(ns, 'podinfo-global');
+    const weights: ParsedBackend[] = [
+      { service: 'podinfo', weight: 50 },
+      { service: 'podinfo-west', weight: 50 },
+    ];
+    const plan = planApexSlices({
+      namespace: ns,
+      apex: global,
+      owner,
+      weights,
+      slicesByService: slices(['10.1.0.7', '10.1.0.8']),
+    });
+    expect(plan.ok && plan.slices.map(summary)).toEqual([
+      { name: 'podinfo-global-isthmus-podinfo', ports: ['http=9898'], endpoints: ['10.1.0.7:true'] },
+      { name: 'podinfo-global-isthmus-podinfo-west', ports: ['http=20001'], endpoints: ['10.0.0.5:true'] },
+    ]);
+    expect(plan.ok && plan.maxError).toBe(0);
+  });
+
+  it('an apex with no ports is refused with a reason', () => {
+    const bare: V1Service = { metadata: { namespace: ns, name: 'podinfo' }, spec: { ports: [] } };
+    expect(
+      planApexSlices({ namespace: ns, apex: bare, owner, weights: w(0, 1, 0), slicesByService: slices([]) }),
+    ).toEqual({
+      ok: false,
+      reason: 'ApexHasNoPorts',
+      message: 'apex Service podinfo has no ports',
+    });
+  });
+
+  it('a backend without a matching port is reported, the others still served', () => {
+    const apex2 = service(ns, 'podinfo', [
+      { name: 'http', port: 9898 },
+      { name: 'grpc', port: 9999 },
+    ]);
+    const bySvc = slices([]);
+    bySvc.set('podinfo-north', [
+      slice(ns, 'podinfo-north', { mirror: true, portName: 'metrics', ready: [gateway] }),
+    ]);
+    const plan = planApexSlices({
+      namespace: ns,
+      apex: apex2,
+      owner,
+      weights: w(0, 1, 1),
+      slicesByService: bySvc,
+    });
+    expect(plan.ok && plan.problems).toEqual([
+      "backend podinfo-north: no port matches the apex's (http, grpc)",
+    ]);
+    expect(plan.ok && plan.slices.map((s) => s.metadata?.name)).toEqual(['podinfo-isthmus-podinfo-west']);
+  });
+});

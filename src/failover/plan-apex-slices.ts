@@ -1,0 +1,192 @@
+/**
+ * Making a split real for callers without a mesh (see README.md, "Apex steering"). Nothing but a
+ * mesh proxy reads TrafficSplit weights, so Isthmus writes EndpointSlices for the apex Service
+ * itself, labelled `endpointslice.kubernetes.io/managed-by=failover.isthmus.dev`: the cluster's
+ * EndpointSlice controller leaves slices of other managers alone, and kube-proxy balances over the
+ * ready endpoints of all slices of a Service. Each slice lists some ready endpoints of one backend
+ * (for a mirror: the local gateway's egress listener for it) under the apex's port names.
+ *
+ * Pure: the planner takes the apex, the weights and the slices it knows, and returns the slices
+ * that should exist; the controller diffs and applies.
+ */
+import { MANAGED_BY_FAILOVER, MANAGED_BY_LABEL, SERVICE_NAME_LABEL } from '../kube/keys.js';
+import type { V1EndpointSlice, V1Service, V1ServicePort } from '../kube/types.js';
+import { type BackendShare, type CountCandidate, chooseCounts } from './choose-counts.js';
+import { isFailoverSlice, isReadyEndpoint, readyEndpointCount } from './endpoint-readiness.js';
+import type { ParsedBackend } from './parse-split.js';
+
+/** Label on Isthmus's apex slices: the TrafficSplit they realise (to find and clean them up). */
+export const SPLIT_LABEL = 'failover.isthmus.dev/split';
+/** Label on Isthmus's apex slices: the backend whose endpoints the slice carries. */
+export const BACKEND_LABEL = 'failover.isthmus.dev/backend';
+
+export interface SplitOwner {
+  apiVersion: string;
+  name: string;
+  uid: string;
+}
+
+export interface ApexPlanInput {
+  namespace: string;
+  apex: V1Service;
+  owner: SplitOwner;
+  /** Effective weights: the failover decision's, or the split's own for a steer-only split. */
+  weights: readonly ParsedBackend[];
+  /** Slices by `kubernetes.io/service-name`, for the apex and every backend (Isthmus's own are skipped). */
+  slicesByService: ReadonlyMap<string, readonly V1EndpointSlice[]>;
+}
+
+/**
+ * `ApexHasNoPorts` (condition reason): the apex Service declares no port, so there is nothing to
+ * map a backend's ports onto and no slice can be written.
+ */
+export type ApexPlan =
+  | { ok: true; slices: V1EndpointSlice[]; shares: BackendShare[]; maxError: number; problems: string[] }
+  | { ok: false; reason: 'ApexHasNoPorts'; message: string };
+
+interface MappedPort {
+  name: string;
+  port: number;
+  protocol: string;
+  appProtocol?: string;
+}
+
+interface Candidate {
+  address: string;
+  addressType: string;
+  ports: MappedPort[];
+}
+
+export function planApexSlices(input: ApexPlanInput): ApexPlan {
+  const apexName = input.apex.metadata?.name ?? '';
+  const apexPorts = input.apex.spec?.ports ?? [];
+  if (apexPorts.length === 0) {
+    return { ok: false, reason: 'ApexHasNoPorts', message: `apex Service ${apexName} has no ports` };
+  }
+  const problems: string[] = [];
+  const endpointsOf = new Map<string, Candidate[]>();
+  const countCandidates: CountCandidate[] = [];
+  const ownSlices = (input.slicesByService.get(apexName) ?? []).filter((s) => !isFailoverSlice(s));
+
+  for (const backend of input.weights) {
+    if (backend.service === apexName) {
+      // The apex's own (selector-managed) endpoints carry traffic whatever Isthmus lists.
+      countCandidates.push({ ...backend, available: readyEndpointCount(ownSlices), fixed: true });
+      continue;
+    }
+    const candidates = backendCandidates(apexPorts, input.slicesByService.get(backend.service) ?? []);
+    if (candidates === null) {
+      problems.push(`backend ${backend.service}: no port matches the apex's (${portNames(apexPorts)})`);
+    }
+    endpointsOf.set(backend.service, candidates ?? []);
+    countCandidates.push({ ...backend, available: candidates?.length ?? 0, fixed: false });
+  }
+  if (!input.weights.some((b) => b.service === apexName)) {
+    const own = readyEndpointCount(ownSlices);
+    if (own > 0) countCandidates.push({ service: apexName, weight: 0, available: own, fixed: true });
+  }
+
+  const choice = chooseCounts(countCandidates);
+  const slices: V1EndpointSlice[] = [];
+  for (const share of choice.shares) {
+    const chosen = (endpointsOf.get(share.service) ?? []).slice(0, share.endpoints);
+    slices.push(...slicesFor(input, apexName, share.service, chosen));
+  }
+  return { ok: true, slices, shares: choice.shares, maxError: choice.maxError, problems };
+}
+
+/** Name of an apex slice: stable, so an update replaces rather than piles up. */
+export function apexSliceName(apex: string, backend: string, index: number): string {
+  return `${apex}-isthmus-${backend}${index === 0 ? '' : `-${index}`}`.slice(0, 253);
+}
+
+function portNames(ports: readonly V1ServicePort[]): string {
+  return ports.map((p) => p.name || String(p.port)).join(', ');
+}
+
+/**
+ * Apex port → backend port: by name (a mirror's slice uses the service's port names), or, when
+ * both sides have exactly one port, that port. Null when no apex port maps.
+ */
+function mapPorts(apexPorts: readonly V1ServicePort[], slice: V1EndpointSlice): MappedPort[] | null {
+  const slicePorts = slice.ports ?? [];
+  const mapped: MappedPort[] = [];
+  for (const apexPort of apexPorts) {
+    const protocol = apexPort.protocol ?? 'TCP';
+    const name = apexPort.name ?? '';
+    const byName = slicePorts.find((p) => (p.name ?? '') === name && (p.protocol ?? 'TCP') === protocol);
+    const target = byName ?? (apexPorts.length === 1 && slicePorts.length === 1 ? slicePorts[0] : undefined);
+    if (target?.port === undefined) continue;
+    const port: MappedPort = { name, port: target.port, protocol };
+    if (apexPort.appProtocol) port.appProtocol = apexPort.appProtocol;
+    mapped.push(port);
+  }
+  return mapped.length > 0 ? mapped : null;
+}
+
+/** Ready endpoints of a backend that can serve the apex, sorted so choices are stable. */
+function backendCandidates(
+  apexPorts: readonly V1ServicePort[],
+  slices: readonly V1EndpointSlice[],
+): Candidate[] | null {
+  const out = new Map<string, Candidate>();
+  let anyMapped = slices.length === 0;
+  for (const slice of slices) {
+    if (isFailoverSlice(slice)) continue;
+    const ports = mapPorts(apexPorts, slice);
+    if (ports === null) continue;
+    anyMapped = true;
+    for (const ep of slice.endpoints ?? []) {
+      const address = ep.addresses?.[0];
+      if (address === undefined || !isReadyEndpoint(ep)) continue;
+      const key = `${address}|${JSON.stringify(ports)}`;
+      if (!out.has(key)) out.set(key, { address, addressType: slice.addressType, ports });
+    }
+  }
+  if (!anyMapped) return null;
+  return [...out.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, c]) => c);
+}
+
+/** One slice per (address type, port mapping): an EndpointSlice has one of each. */
+function slicesFor(
+  input: ApexPlanInput,
+  apex: string,
+  backend: string,
+  chosen: readonly Candidate[],
+): V1EndpointSlice[] {
+  const groups = new Map<string, Candidate[]>();
+  for (const c of chosen) {
+    const key = `${c.addressType}|${JSON.stringify(c.ports)}`;
+    groups.set(key, [...(groups.get(key) ?? []), c]);
+  }
+  return [...groups.values()].map((group, index) => ({
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: {
+      name: apexSliceName(apex, backend, index),
+      namespace: input.namespace,
+      labels: {
+        [SERVICE_NAME_LABEL]: apex,
+        [MANAGED_BY_LABEL]: MANAGED_BY_FAILOVER,
+        [SPLIT_LABEL]: input.owner.name,
+        [BACKEND_LABEL]: backend,
+      },
+      ownerReferences: [
+        {
+          apiVersion: input.owner.apiVersion,
+          kind: 'TrafficSplit',
+          name: input.owner.name,
+          uid: input.owner.uid,
+          controller: true,
+        },
+      ],
+    },
+    addressType: group[0]!.addressType,
+    ports: group[0]!.ports.map((p) => ({ ...p })),
+    // `ready` always explicit: the API reads an absent `ready` as true (DESIGN.md).
+    endpoints: group.map((c) => ({
+      addresses: [c.address],
+      conditions: { ready: true, serving: true, terminating: false },
+    })),
+  }));
+}

@@ -1,0 +1,71 @@
+/** Small builders for failover tests: Services, EndpointSlices and TrafficSplits with realistic addresses. */
+import {
+  FAILOVER_CONTROLLED_BY_DEFAULT,
+  FAILOVER_CONTROLLED_BY_LABEL,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_MIRROR,
+  SERVICE_NAME_LABEL,
+} from '../kube/keys.js';
+import type { TrafficSplit, V1EndpointSlice, V1Service } from '../kube/types.js';
+
+export function service(
+  namespace: string,
+  name: string,
+  ports: { name?: string; port: number }[] = [{ name: 'http', port: 9898 }],
+  selector?: Record<string, string>,
+): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { namespace, name },
+    spec: { ports: ports.map((p) => ({ ...p, protocol: 'TCP' })), ...(selector ? { selector } : {}) },
+  };
+}
+
+/** A slice of `service` listing `ready`/`notReady` addresses on one named port. */
+export function slice(
+  namespace: string,
+  serviceName: string,
+  opts: {
+    ready?: string[];
+    notReady?: string[];
+    port?: number;
+    portName?: string;
+    mirror?: boolean;
+    name?: string;
+  },
+): V1EndpointSlice {
+  const labels: Record<string, string> = { [SERVICE_NAME_LABEL]: serviceName };
+  if (opts.mirror) labels[MANAGED_BY_LABEL] = MANAGED_BY_MIRROR;
+  return {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { namespace, name: opts.name ?? `${serviceName}-abc12`, labels },
+    addressType: 'IPv4',
+    ports: [{ name: opts.portName ?? 'http', port: opts.port ?? 9898, protocol: 'TCP' }],
+    endpoints: [
+      ...(opts.ready ?? []).map((a) => ({ addresses: [a], conditions: { ready: true } })),
+      ...(opts.notReady ?? []).map((a) => ({ addresses: [a], conditions: { ready: false } })),
+    ],
+  };
+}
+
+export function trafficSplit(
+  namespace: string,
+  name: string,
+  apex: string,
+  backends: { service: string; weight: number | string }[],
+  opts: { annotations?: Record<string, string>; labels?: Record<string, string> } = {},
+): TrafficSplit {
+  return {
+    apiVersion: 'split.smi-spec.io/v1alpha2',
+    kind: 'TrafficSplit',
+    metadata: {
+      namespace,
+      name,
+      labels: opts.labels ?? { [FAILOVER_CONTROLLED_BY_LABEL]: FAILOVER_CONTROLLED_BY_DEFAULT },
+      annotations: opts.annotations ?? {},
+    },
+    spec: { service: apex, backends },
+  };
+}
