@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { parseDuration, parseLinkSpec, selectorMatches, selectorToQuery } from './link-config.js';
+import { linkObject } from './test-builders.js';
+
+describe('parseDuration', () => {
+  it.each([
+    ['3s', 3000],
+    ['500ms', 500],
+    ['1m30s', 90_000],
+    ['1.5s', 1500],
+    ['1h', 3_600_000],
+  ])('%s → %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
+  it.each(['', '3', 's', '3x', '-1s'])('rejects %j', (text) => expect(parseDuration(text)).toBeUndefined());
+});
+
+describe('parseLinkSpec', () => {
+  it('applies the CRD defaults', () => {
+    const parsed = parseLinkSpec(linkObject('west', { gatewayAddress: '10.1.0.1, gw.example.com' }));
+    expect(parsed.ok).toBe(true);
+    if (!parsed.ok) return;
+    expect(parsed.config).toMatchObject({
+      linkName: 'west',
+      clusterName: 'west',
+      clusterDomain: 'cluster.local',
+      gatewayAddresses: ['10.1.0.1', 'gw.example.com'],
+      gatewayPort: 4143,
+      probe: { path: '/ready', port: 4191, periodMs: 3000, timeoutMs: 2000, failureThreshold: 3 },
+      selector: { matchLabels: { 'mirror.linkerd.io/exported': 'true' } },
+      mirrorHeadless: false,
+    });
+  });
+
+  it('reads an empty selector as "mirror nothing"', () => {
+    const parsed = parseLinkSpec(linkObject('west', { selector: {} }));
+    expect(parsed.ok && parsed.config.selector).toBeNull();
+  });
+
+  it.each([
+    ['bad cluster name', { targetClusterName: 'West_1' }, /targetClusterName/],
+    ['no gateway', { gatewayAddress: ' , ' }, /gatewayAddress/],
+    ['bad port', { gatewayPort: 70000 }, /gatewayPort/],
+    ['bad period', { probeSpec: { period: 'soon' } }, /probeSpec.period/],
+    ['bad threshold', { probeSpec: { failureThreshold: 0 } }, /failureThreshold/],
+    ['bad operator', { selector: { matchExpressions: [{ key: 'a', operator: 'Near' }] } }, /operator/],
+    ['In without values', { selector: { matchExpressions: [{ key: 'a', operator: 'In' }] } }, /needs values/],
+    ['no credentials', { clusterCredentialsSecret: '' }, /clusterCredentialsSecret/],
+  ])('rejects %s with a reason', (_name, spec, reason) => {
+    const parsed = parseLinkSpec(linkObject('west', spec as never));
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.reason).toMatch(reason);
+  });
+});
+
+describe('selectors', () => {
+  const selector = {
+    matchLabels: { exported: 'true' },
+    matchExpressions: [
+      { key: 'tier', operator: 'In', values: ['web', 'api'] },
+      { key: 'legacy', operator: 'DoesNotExist' },
+    ],
+  };
+  it('renders the query form', () => {
+    expect(selectorToQuery(selector)).toBe('exported=true,tier in (web,api),!legacy');
+  });
+  it.each([
+    [{ exported: 'true', tier: 'web' }, true],
+    [{ exported: 'true', tier: 'db' }, false],
+    [{ exported: 'true', tier: 'web', legacy: 'x' }, false],
+    [{ tier: 'web' }, false],
+  ])('matches %j → %s', (labels, expected) => expect(selectorMatches(selector, labels)).toBe(expected));
+  it('null selector matches nothing', () => expect(selectorMatches(null, { a: 'b' })).toBe(false));
+});

@@ -1,0 +1,194 @@
+/**
+ * Turns a Link object into the validated, defaulted configuration a LinkWatcher runs on.
+ * Pure: an invalid Link yields a reason for its status condition, never a throw (a crash would take
+ * every other Link of the process down with it).
+ */
+import { DEFAULT_CLUSTER_DOMAIN, EXPORTED_LABEL, PORTS } from '../kube/keys.js';
+import type { Link, V1LabelSelector } from '../kube/types.js';
+
+export interface ProbeConfig {
+  path: string;
+  /** The remote gateway's admin port (informational: the local gateway's /probe chooses the route). */
+  port: number;
+  periodMs: number;
+  timeoutMs: number;
+  failureThreshold: number;
+}
+
+export interface LinkConfig {
+  linkNamespace: string;
+  linkName: string;
+  clusterName: string;
+  clusterDomain: string;
+  credentialsSecret: string;
+  /** From spec.gatewayAddress: the fallback when the remote isthmus-gateway Service has no LB ingress. */
+  gatewayAddresses: string[];
+  gatewayPort: number;
+  gatewayIdentity?: string;
+  probe: ProbeConfig;
+  /** null: the Link has an empty selector and mirrors nothing. */
+  selector: V1LabelSelector | null;
+  excludedLabels: string[];
+  excludedAnnotations: string[];
+  mirrorHeadless: boolean;
+}
+
+export type ParsedLink = { ok: true; config: LinkConfig } | { ok: false; reason: string };
+
+/** Defaults of the CRD (manifests/crds/links.multicluster.isthmus.dev.yaml), repeated for API servers that do not default. */
+export const PROBE_DEFAULTS: ProbeConfig = {
+  path: '/ready',
+  port: PORTS.admin,
+  periodMs: 3000,
+  timeoutMs: 2000,
+  failureThreshold: 3,
+};
+
+export const DEFAULT_SELECTOR: V1LabelSelector = { matchLabels: { [EXPORTED_LABEL]: 'true' } };
+
+// RFC 1123 label (Kubernetes DNS label): a cluster name ends up in every mirror name.
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const SELECTOR_OPERATORS = new Set(['In', 'NotIn', 'Exists', 'DoesNotExist']);
+const DURATION_UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses a Go duration ("3s", "1m30s", "500ms"); undefined when malformed. */
+export function parseDuration(text: string): number | undefined {
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(text)) return undefined;
+  let total = 0;
+  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
+    total += Number(m[1]) * (DURATION_UNIT_MS[m[2] ?? 's'] ?? 0);
+  }
+  return total;
+}
+
+export function parseLinkSpec(link: Link): ParsedLink {
+  const spec = link.spec;
+  const meta = link.metadata ?? {};
+  if (!spec || typeof spec !== 'object') return { ok: false, reason: 'spec is missing' };
+  const clusterName = spec.targetClusterName;
+  if (typeof clusterName !== 'string' || !DNS_LABEL.test(clusterName) || clusterName.length > 63) {
+    return { ok: false, reason: `targetClusterName ${JSON.stringify(clusterName)} is not a DNS label` };
+  }
+  const clusterDomain = spec.targetClusterDomain ?? DEFAULT_CLUSTER_DOMAIN;
+  if (!DNS_SUBDOMAIN.test(clusterDomain)) {
+    return { ok: false, reason: `targetClusterDomain ${JSON.stringify(clusterDomain)} is not a DNS name` };
+  }
+  if (typeof spec.clusterCredentialsSecret !== 'string' || spec.clusterCredentialsSecret === '') {
+    return { ok: false, reason: 'clusterCredentialsSecret is required' };
+  }
+  const gatewayAddresses = splitAddresses(spec.gatewayAddress);
+  if (gatewayAddresses.length === 0) return { ok: false, reason: 'gatewayAddress is required' };
+  const gatewayPort = spec.gatewayPort ?? PORTS.ingress;
+  if (!isPort(gatewayPort)) return { ok: false, reason: `gatewayPort ${gatewayPort} is out of range` };
+
+  const probe = parseProbe(spec.probeSpec ?? {});
+  if (typeof probe === 'string') return { ok: false, reason: probe };
+
+  const selector = parseSelector(spec.selector);
+  if (typeof selector === 'string') return { ok: false, reason: selector };
+
+  const config: LinkConfig = {
+    linkNamespace: meta.namespace ?? '',
+    linkName: meta.name ?? '',
+    clusterName,
+    clusterDomain,
+    credentialsSecret: spec.clusterCredentialsSecret,
+    gatewayAddresses,
+    gatewayPort,
+    probe,
+    selector,
+    excludedLabels: spec.excludedLabels ?? [],
+    excludedAnnotations: spec.excludedAnnotations ?? [],
+    mirrorHeadless: spec.mirrorHeadless === true,
+  };
+  if (spec.gatewayIdentity) config.gatewayIdentity = spec.gatewayIdentity;
+  return { ok: true, config };
+}
+
+export function splitAddresses(text: string | undefined): string[] {
+  if (typeof text !== 'string') return [];
+  return text
+    .split(',')
+    .map((a) => a.trim())
+    .filter((a) => a !== '');
+}
+
+function isPort(n: unknown): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 65535;
+}
+
+function parseProbe(spec: NonNullable<Link['spec']['probeSpec']>): ProbeConfig | string {
+  const probe = { ...PROBE_DEFAULTS };
+  if (spec.path !== undefined) {
+    if (!spec.path.startsWith('/')) return `probeSpec.path ${JSON.stringify(spec.path)} must start with /`;
+    probe.path = spec.path;
+  }
+  if (spec.port !== undefined) {
+    if (!isPort(spec.port)) return `probeSpec.port ${spec.port} is out of range`;
+    probe.port = spec.port;
+  }
+  for (const field of ['period', 'timeout'] as const) {
+    const text = spec[field];
+    if (text === undefined) continue;
+    const ms = parseDuration(text);
+    if (ms === undefined || ms <= 0) return `probeSpec.${field} ${JSON.stringify(text)} is not a duration`;
+    probe[field === 'period' ? 'periodMs' : 'timeoutMs'] = ms;
+  }
+  if (spec.failureThreshold !== undefined) {
+    if (!Number.isInteger(spec.failureThreshold) || spec.failureThreshold < 1) {
+      return `probeSpec.failureThreshold ${spec.failureThreshold} must be a positive integer`;
+    }
+    probe.failureThreshold = spec.failureThreshold;
+  }
+  return probe;
+}
+
+/** Absent → the default export label; present but empty → null (mirror nothing), as Linkerd does. */
+function parseSelector(selector: V1LabelSelector | undefined): V1LabelSelector | null | string {
+  if (selector === undefined) return DEFAULT_SELECTOR;
+  const labels = selector.matchLabels ?? {};
+  const exprs = selector.matchExpressions ?? [];
+  if (Object.keys(labels).length === 0 && exprs.length === 0) return null;
+  for (const e of exprs) {
+    if (!SELECTOR_OPERATORS.has(e.operator))
+      return `selector operator ${JSON.stringify(e.operator)} is not supported`;
+    const needsValues = e.operator === 'In' || e.operator === 'NotIn';
+    if (needsValues !== (e.values ?? []).length > 0) {
+      return `selector operator ${e.operator} on ${e.key} ${needsValues ? 'needs' : 'takes no'} values`;
+    }
+  }
+  return selector;
+}
+
+/** The selector as the `labelSelector` query parameter of a list/watch. */
+export function selectorToQuery(selector: V1LabelSelector): string {
+  const parts = Object.entries(selector.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+  for (const e of selector.matchExpressions ?? []) {
+    const values = (e.values ?? []).join(',');
+    if (e.operator === 'In') parts.push(`${e.key} in (${values})`);
+    else if (e.operator === 'NotIn') parts.push(`${e.key} notin (${values})`);
+    else if (e.operator === 'Exists') parts.push(e.key);
+    else parts.push(`!${e.key}`);
+  }
+  return parts.join(',');
+}
+
+/** In-memory evaluation of the same selector, for objects already in a cache. */
+export function selectorMatches(
+  selector: V1LabelSelector | null,
+  labels: Record<string, string> = {},
+): boolean {
+  if (selector === null) return false;
+  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
+  for (const e of selector.matchExpressions ?? []) {
+    const has = Object.hasOwn(labels, e.key);
+    const value = labels[e.key];
+    const inValues = has && value !== undefined && (e.values ?? []).includes(value);
+    if (e.operator === 'In' && !inValues) return false;
+    if (e.operator === 'NotIn' && inValues) return false;
+    if (e.operator === 'Exists' && !has) return false;
+    if (e.operator === 'DoesNotExist' && has) return false;
+  }
+  return true;
+}

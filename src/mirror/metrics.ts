@@ -1,0 +1,71 @@
+/**
+ * The mirror controller's Prometheus metrics (shared/DESIGN.md "Metrics", names close to Linkerd's).
+ * Registered once per registry and shared by every LinkWatcher of the process: a second
+ * runController on the same registry reuses them rather than failing on duplicate names.
+ */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export interface MirrorMetrics {
+  gatewayAlive: Gauge<'target_cluster_name'>;
+  probeLatency: Histogram<'target_cluster_name'>;
+  probes: Counter<'target_cluster_name' | 'result'>;
+  mirroredServices: Gauge<'target_cluster_name'>;
+  syncErrors: Counter<string>;
+  remoteApiUp: Gauge<'target_cluster_name'>;
+  exportToReady: Histogram<'target_cluster_name'>;
+}
+
+const cache = new WeakMap<Registry, MirrorMetrics>();
+
+export function mirrorMetrics(registry: Registry): MirrorMetrics {
+  const known = cache.get(registry);
+  if (known) return known;
+  const registers = [registry];
+  const metrics: MirrorMetrics = {
+    gatewayAlive: new Gauge({
+      name: 'gateway_alive',
+      help: '1 when the remote gateway answered its last probes, 0 when it is considered dead',
+      labelNames: ['target_cluster_name'],
+      registers,
+    }),
+    probeLatency: new Histogram({
+      name: 'gateway_probe_latency_ms',
+      help: 'Latency of successful probes of a remote gateway, in milliseconds',
+      labelNames: ['target_cluster_name'],
+      buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000],
+      registers,
+    }),
+    probes: new Counter({
+      name: 'gateway_probes_total',
+      help: 'Probes of remote gateways by result (success, failure)',
+      labelNames: ['target_cluster_name', 'result'],
+      registers,
+    }),
+    mirroredServices: new Gauge({
+      name: 'isthmus_mirrored_services',
+      help: 'Remote services currently mirrored',
+      labelNames: ['target_cluster_name'],
+      registers,
+    }),
+    syncErrors: new Counter({
+      name: 'isthmus_mirror_sync_errors_total',
+      help: 'Failed reconciliations of a mirror (each is retried with backoff)',
+      registers,
+    }),
+    remoteApiUp: new Gauge({
+      name: 'isthmus_remote_api_up',
+      help: '1 while the remote API server can be listed and watched',
+      labelNames: ['target_cluster_name'],
+      registers,
+    }),
+    exportToReady: new Histogram({
+      name: 'isthmus_export_to_ready_seconds',
+      help: 'From remote Service creation (or first sight) to ready local mirror endpoints',
+      labelNames: ['target_cluster_name'],
+      buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    }),
+  };
+  cache.set(registry, metrics);
+  return metrics;
+}

@@ -1,0 +1,210 @@
+/**
+ * Builders of the desired local objects for one remote Service, and the "is it ours" tests.
+ * Pure. What is built here is exactly the set of fields the controller owns and compares
+ * (house style 5): labels, annotations, ports, clusterIP None for headless; for slices the
+ * address type, endpoints and ports.
+ */
+import {
+  CLUSTER_NAME_LABEL,
+  EGRESS_PORTS_ANNOTATION,
+  HEADLESS_MIRROR_LABEL,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_MIRROR,
+  MIRRORED_SERVICE_LABEL,
+  REMOTE_GATEWAY_ANNOTATION,
+  REMOTE_RESOURCE_VERSION_ANNOTATION,
+  REMOTE_SVC_FQ_NAME_ANNOTATION,
+  SERVICE_NAME_LABEL,
+} from '../kube/keys.js';
+import type { V1EndpointSlice, V1Service, V1ServicePort } from '../kube/types.js';
+import type { LinkConfig } from './link-config.js';
+
+/** Linkerd's label namespace: never copied, so a mirror of a mirror cannot claim to be exported. */
+const LINKERD_MIRROR_PREFIX = 'mirror.linkerd.io/';
+/**
+ * Topology hints describe the remote cluster's zones and would mislead local kube-proxy
+ * (KEP-2433); last-applied-configuration describes the remote object, not the mirror.
+ */
+const STRIPPED_ANNOTATIONS = new Set([
+  'service.kubernetes.io/topology-aware-hints',
+  'service.kubernetes.io/topology-mode',
+  'kubectl.kubernetes.io/last-applied-configuration',
+]);
+/** A Service name is a DNS-1035 label (Kubernetes API conventions): at most 63 characters. */
+export const MAX_SERVICE_NAME = 63;
+
+export function mirrorName(name: string, cluster: string): string {
+  return `${name}-${cluster}`;
+}
+
+export function isHeadless(service: V1Service): boolean {
+  return service.spec?.clusterIP === 'None';
+}
+
+/** `prefix/*` matches every key under prefix/; anything else must match exactly. */
+export function matchesPattern(key: string, patterns: readonly string[]): boolean {
+  return patterns.some((p) => (p.endsWith('/*') ? key.startsWith(p.slice(0, -1)) : p === key));
+}
+
+/** The key a service port is known by in `isthmus.dev/egress-ports`: its name, or its number. */
+export function portKey(port: V1ServicePort): string {
+  return port.name ? port.name : String(port.port);
+}
+
+export function formatEgressPorts(ports: ReadonlyMap<string, number>): string {
+  return [...ports.entries()].map(([k, v]) => `${k}=${v}`).join(',');
+}
+
+/** Inverse of formatEgressPorts; malformed entries are ignored (they are re-allocated). */
+export function parseEgressPorts(text: string | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const entry of (text ?? '').split(',')) {
+    const eq = entry.lastIndexOf('=');
+    if (eq <= 0) continue;
+    const port = Number(entry.slice(eq + 1));
+    if (Number.isInteger(port) && port > 0 && port <= 65535) out.set(entry.slice(0, eq).trim(), port);
+  }
+  return out;
+}
+
+/** Ours = labelled as a mirror of this Link's cluster. Anything else of that name is never touched. */
+export function isOurService(service: V1Service | undefined, cluster: string): boolean {
+  const labels = service?.metadata?.labels ?? {};
+  return labels[MIRRORED_SERVICE_LABEL] === 'true' && labels[CLUSTER_NAME_LABEL] === cluster;
+}
+
+export function isOurSlice(slice: V1EndpointSlice | undefined, cluster: string): boolean {
+  const labels = slice?.metadata?.labels ?? {};
+  return labels[MANAGED_BY_LABEL] === MANAGED_BY_MIRROR && labels[CLUSTER_NAME_LABEL] === cluster;
+}
+
+export function mirrorLabels(remote: V1Service, link: LinkConfig): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(remote.metadata?.labels ?? {})) {
+    if (k.startsWith(LINKERD_MIRROR_PREFIX) || matchesPattern(k, link.excludedLabels)) continue;
+    out[k] = v;
+  }
+  out[MIRRORED_SERVICE_LABEL] = 'true';
+  out[CLUSTER_NAME_LABEL] = link.clusterName;
+  return out;
+}
+
+export function copiedAnnotations(remote: V1Service, link: LinkConfig): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(remote.metadata?.annotations ?? {})) {
+    if (STRIPPED_ANNOTATIONS.has(k) || matchesPattern(k, link.excludedAnnotations)) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+export interface MirrorServiceInput {
+  remote: V1Service;
+  link: LinkConfig;
+  name: string;
+  fqName: string;
+  remoteGateway: string;
+  egressPorts: ReadonlyMap<string, number>;
+  headless: boolean;
+  extraLabels?: Record<string, string>;
+}
+
+export function buildMirrorService(input: MirrorServiceInput): V1Service {
+  const { remote, link } = input;
+  const ports = (remote.spec?.ports ?? []).map((p) => mirrorPort(p, input.egressPorts));
+  const spec: V1Service['spec'] = { type: 'ClusterIP', ports };
+  if (input.headless) spec.clusterIP = 'None';
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name: input.name,
+      namespace: remote.metadata?.namespace ?? '',
+      labels: { ...mirrorLabels(remote, link), ...input.extraLabels },
+      annotations: {
+        ...copiedAnnotations(remote, link),
+        [REMOTE_SVC_FQ_NAME_ANNOTATION]: input.fqName,
+        [REMOTE_RESOURCE_VERSION_ANNOTATION]: remote.metadata?.resourceVersion ?? '',
+        [REMOTE_GATEWAY_ANNOTATION]: input.remoteGateway,
+        [EGRESS_PORTS_ANNOTATION]: formatEgressPorts(input.egressPorts),
+      },
+    },
+    spec,
+  };
+}
+
+/** Same name/port/protocol as the remote; targetPort records the egress port the slice points at. */
+function mirrorPort(p: V1ServicePort, egress: ReadonlyMap<string, number>): V1ServicePort {
+  const out: V1ServicePort = { port: p.port, protocol: p.protocol ?? 'TCP' };
+  if (p.name) out.name = p.name;
+  if (p.appProtocol) out.appProtocol = p.appProtocol;
+  const target = egress.get(portKey(p));
+  if (target !== undefined) out.targetPort = target as unknown as V1ServicePort['targetPort'];
+  return out;
+}
+
+export interface MirrorSliceInput {
+  service: V1Service;
+  cluster: string;
+  /** Local gateway pod addresses; empty → no endpoints. */
+  addresses: string[];
+  ready: boolean;
+  egressPorts: ReadonlyMap<string, number>;
+  /** Hostnames per address, for the headless parent's slice. */
+  hostnames?: Map<string, string>;
+  ownerUid?: string;
+}
+
+export function buildMirrorSlice(input: MirrorSliceInput): V1EndpointSlice {
+  const meta = input.service.metadata ?? {};
+  const name = meta.name ?? '';
+  const ipv6 = input.addresses.some((a) => a.includes(':'));
+  const slice: V1EndpointSlice = {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: {
+      name,
+      namespace: meta.namespace ?? '',
+      labels: {
+        [MANAGED_BY_LABEL]: MANAGED_BY_MIRROR,
+        [SERVICE_NAME_LABEL]: name,
+        [CLUSTER_NAME_LABEL]: input.cluster,
+      },
+    },
+    addressType: ipv6 ? 'IPv6' : 'IPv4',
+    // `ready` is always explicit: the API reads an absent condition as ready (discovery.k8s.io/v1).
+    endpoints: input.addresses.map((address) => {
+      const hostname = input.hostnames?.get(address);
+      return { addresses: [address], conditions: { ready: input.ready }, ...(hostname ? { hostname } : {}) };
+    }),
+    ports: (input.service.spec?.ports ?? []).map((p) => ({
+      name: p.name ?? '',
+      port: input.egressPorts.get(portKey(p)) ?? p.port,
+      protocol: p.protocol ?? 'TCP',
+    })),
+  };
+  if (input.ownerUid) {
+    slice.metadata!.ownerReferences = [
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        name,
+        uid: input.ownerUid,
+        controller: true,
+        blockOwnerDeletion: true,
+      },
+    ];
+  }
+  return slice;
+}
+
+/** The readiness an existing slice currently advertises, or undefined when it has no endpoint. */
+export function sliceReadiness(slice: V1EndpointSlice | undefined): boolean | undefined {
+  const first = slice?.endpoints?.[0];
+  if (!first) return undefined;
+  return first.conditions?.ready !== false;
+}
+
+export function headlessParentLabel(parent: string): Record<string, string> {
+  return { [HEADLESS_MIRROR_LABEL]: parent };
+}

@@ -1,0 +1,78 @@
+/**
+ * "Compare only the fields you own" (house style 5): the API server defaults clusterIP,
+ * sessionAffinity, ipFamilies, targetPort, ...; a deep compare against that would update forever.
+ * These functions look at what buildMirrorService / buildMirrorSlice set and nothing else.
+ */
+import type { V1EndpointSlice, V1Service } from '../kube/types.js';
+
+function sameMap(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
+  const ea = Object.entries(a ?? {});
+  if (ea.length !== Object.keys(b ?? {}).length) return false;
+  return ea.every(([k, v]) => b?.[k] === v);
+}
+
+function portsKey(ports: { name?: string; port?: number; protocol?: string; targetPort?: unknown }[] = []) {
+  return JSON.stringify(
+    ports.map((p) => [
+      p.name ?? '',
+      p.port ?? 0,
+      p.protocol ?? 'TCP',
+      p.targetPort === undefined ? null : String(p.targetPort),
+    ]),
+  );
+}
+
+export function serviceDiffers(existing: V1Service, desired: V1Service): boolean {
+  if (!sameMap(existing.metadata?.labels, desired.metadata?.labels)) return true;
+  if (!sameMap(existing.metadata?.annotations, desired.metadata?.annotations)) return true;
+  // clusterIP is immutable: headless-ness is compared so that a change is seen (it needs a re-create).
+  if ((existing.spec?.clusterIP === 'None') !== (desired.spec?.clusterIP === 'None')) return true;
+  return portsKey(existing.spec?.ports) !== portsKey(desired.spec?.ports);
+}
+
+/** True when the headless-ness changed: clusterIP cannot be updated in place (API validation). */
+export function serviceNeedsRecreate(existing: V1Service, desired: V1Service): boolean {
+  return (existing.spec?.clusterIP === 'None') !== (desired.spec?.clusterIP === 'None');
+}
+
+export function sliceDiffers(existing: V1EndpointSlice, desired: V1EndpointSlice): boolean {
+  if (!sameMap(existing.metadata?.labels, desired.metadata?.labels)) return true;
+  if (existing.addressType !== desired.addressType) return true;
+  const endpoints = (s: V1EndpointSlice) =>
+    JSON.stringify(
+      (s.endpoints ?? []).map((e) => [e.addresses, e.conditions?.ready ?? null, e.hostname ?? null]),
+    );
+  if (endpoints(existing) !== endpoints(desired)) return true;
+  const ports = (s: V1EndpointSlice) =>
+    JSON.stringify((s.ports ?? []).map((p) => [p.name ?? '', p.port ?? null, p.protocol ?? 'TCP']));
+  if (ports(existing) !== ports(desired)) return true;
+  const owner = (s: V1EndpointSlice) => s.metadata?.ownerReferences?.[0]?.uid;
+  return owner(desired) !== undefined && owner(existing) !== owner(desired);
+}
+
+/** The desired object laid over the stored one: keeps server-owned fields (clusterIP, resourceVersion). */
+export function mergeService(existing: V1Service, desired: V1Service): V1Service {
+  return {
+    ...existing,
+    metadata: {
+      ...existing.metadata,
+      labels: desired.metadata?.labels ?? {},
+      annotations: desired.metadata?.annotations ?? {},
+    },
+    spec: { ...existing.spec, ports: desired.spec?.ports ?? [] },
+  };
+}
+
+export function mergeSlice(existing: V1EndpointSlice, desired: V1EndpointSlice): V1EndpointSlice {
+  return {
+    ...existing,
+    metadata: {
+      ...existing.metadata,
+      labels: desired.metadata?.labels ?? {},
+      ownerReferences: desired.metadata?.ownerReferences ?? existing.metadata?.ownerReferences ?? [],
+    },
+    addressType: desired.addressType,
+    endpoints: desired.endpoints,
+    ports: desired.ports ?? [],
+  };
+}

@@ -1,0 +1,312 @@
+import { describe, expect, it } from 'vitest';
+import {
+  CLUSTER_NAME_LABEL,
+  EGRESS_PORTS_ANNOTATION,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_MIRROR,
+  MIRRORED_SERVICE_LABEL,
+  REMOTE_GATEWAY_ANNOTATION,
+  REMOTE_RESOURCE_VERSION_ANNOTATION,
+  REMOTE_SVC_FQ_NAME_ANNOTATION,
+} from '../kube/keys.js';
+import type { V1EndpointSlice, V1Service } from '../kube/types.js';
+import { buildMirrorSlice } from './mirror-objects.js';
+import { type MirrorPlanInput, planMirror } from './plan-mirror.js';
+import { foreignService, linkConfig, remoteService } from './test-builders.js';
+
+const link = linkConfig('west', { excludedLabels: ['team'], excludedAnnotations: ['secret.example.com/*'] });
+const egress = new Map([['http', 20001]]);
+
+function input(over: Partial<MirrorPlanInput> = {}): MirrorPlanInput {
+  return {
+    remote: { service: remoteService('podinfo'), readyEndpointCount: 2 },
+    link,
+    gateway: { alive: true, addresses: ['10.0.0.5', '10.0.0.6'], remote: '10.1.0.1:4143' },
+    local: { namespaceExists: true },
+    egressPorts: egress,
+    ...over,
+  };
+}
+
+/** What the API server would hold after applying a plan (plus server-defaulted fields). */
+function stored(plan: ReturnType<typeof planMirror>): { service: V1Service; slice: V1EndpointSlice } {
+  const svc = plan.actions.find((a) => a.kind === 'applyService');
+  const slice = plan.actions.find((a) => a.kind === 'applySlice');
+  if (svc?.kind !== 'applyService' || slice?.kind !== 'applySlice') throw new Error('incomplete plan');
+  const service = structuredClone(svc.service);
+  service.metadata!.uid = 'uid-1';
+  service.spec!.clusterIP = '10.96.0.10';
+  service.spec!.sessionAffinity = 'None';
+  const storedSlice = structuredClone(slice.slice);
+  // The applier points the slice at its Service (ownerReference) once the Service has a uid.
+  storedSlice.metadata!.ownerReferences = [
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      name: service.metadata!.name!,
+      uid: 'uid-1',
+      controller: true,
+      blockOwnerDeletion: true,
+    },
+  ];
+  return { service, slice: storedSlice };
+}
+
+const created = stored(planMirror(input()));
+
+describe('planMirror', () => {
+  it('creates a selectorless mirror with copied metadata and the egress annotations', () => {
+    const plan = planMirror(
+      input({
+        remote: {
+          service: remoteService('podinfo', {
+            labels: { app: 'podinfo', team: 'a', 'mirror.linkerd.io/extra': 'x' },
+            annotations: {
+              note: 'kept',
+              'service.kubernetes.io/topology-mode': 'Auto',
+              'secret.example.com/token': 'no',
+            },
+            resourceVersion: '42',
+          }),
+          readyEndpointCount: 1,
+        },
+      }),
+    );
+    expect(plan.status).toEqual({ namespace: 'default', name: 'podinfo', reason: 'Mirrored' });
+    expect(plan.actions.map((a) => a.kind)).toEqual(['applyService', 'applySlice']);
+    const { service, slice } = stored(plan);
+    expect(service.metadata).toMatchObject({ name: 'podinfo-west', namespace: 'default' });
+    expect(service.metadata?.labels).toEqual({
+      app: 'podinfo',
+      [MIRRORED_SERVICE_LABEL]: 'true',
+      [CLUSTER_NAME_LABEL]: 'west',
+    });
+    expect(service.metadata?.annotations).toEqual({
+      note: 'kept',
+      [REMOTE_SVC_FQ_NAME_ANNOTATION]: 'podinfo.default.svc.cluster.local',
+      [REMOTE_RESOURCE_VERSION_ANNOTATION]: '42',
+      [REMOTE_GATEWAY_ANNOTATION]: '10.1.0.1:4143',
+      [EGRESS_PORTS_ANNOTATION]: 'http=20001',
+    });
+    expect(service.spec?.selector).toBeUndefined();
+    expect(service.spec?.ports).toEqual([{ name: 'http', port: 80, protocol: 'TCP', targetPort: 20001 }]);
+    expect(slice.metadata?.labels?.[MANAGED_BY_LABEL]).toBe(MANAGED_BY_MIRROR);
+    expect(slice.endpoints).toEqual([
+      { addresses: ['10.0.0.5'], conditions: { ready: true } },
+      { addresses: ['10.0.0.6'], conditions: { ready: true } },
+    ]);
+    expect(slice.ports).toEqual([{ name: 'http', port: 20001, protocol: 'TCP' }]);
+    expect(plan.ready).toBe(true);
+  });
+
+  it.each<[string, Partial<MirrorPlanInput>, string[], string]>([
+    ['unchanged', {}, [], 'Mirrored'],
+    [
+      'remote label change updates the service only',
+      { remote: { service: remoteService('podinfo', { labels: { app: 'v2' } }), readyEndpointCount: 2 } },
+      ['applyService'],
+      'Mirrored',
+    ],
+    [
+      'excluded label change is invisible',
+      { remote: { service: remoteService('podinfo', { labels: { team: 'b' } }), readyEndpointCount: 2 } },
+      [],
+      'Mirrored',
+    ],
+    [
+      'excluded annotation change is invisible',
+      {
+        remote: {
+          service: remoteService('podinfo', { annotations: { 'secret.example.com/a': '1' } }),
+          readyEndpointCount: 2,
+        },
+      },
+      [],
+      'Mirrored',
+    ],
+    [
+      'topology hints are stripped',
+      {
+        remote: {
+          service: remoteService('podinfo', {
+            annotations: { 'service.kubernetes.io/topology-aware-hints': 'auto' },
+          }),
+          readyEndpointCount: 2,
+        },
+      },
+      [],
+      'Mirrored',
+    ],
+    [
+      'port number change updates the service only (the egress port is stable)',
+      {
+        remote: {
+          service: remoteService('podinfo', { ports: [{ name: 'http', port: 8080 }] }),
+          readyEndpointCount: 2,
+        },
+      },
+      ['applyService'],
+      'Mirrored',
+    ],
+    [
+      'new port gets its egress port on both',
+      {
+        remote: {
+          service: remoteService('podinfo', {
+            ports: [
+              { name: 'http', port: 80 },
+              { name: 'grpc', port: 9000 },
+            ],
+          }),
+          readyEndpointCount: 2,
+        },
+        egressPorts: new Map([
+          ['http', 20001],
+          ['grpc', 20002],
+        ]),
+      },
+      ['applyService', 'applySlice'],
+      'Mirrored',
+    ],
+    [
+      'gateway dead → slice update',
+      { gateway: { alive: false, addresses: ['10.0.0.5', '10.0.0.6'], remote: '10.1.0.1:4143' } },
+      ['applySlice'],
+      'Mirrored',
+    ],
+    [
+      'gateway unknown keeps ready:true',
+      { gateway: { alive: 'unknown', addresses: ['10.0.0.5', '10.0.0.6'], remote: '10.1.0.1:4143' } },
+      [],
+      'Mirrored',
+    ],
+    [
+      'no ready remote endpoints → slice emptied',
+      { remote: { service: remoteService('podinfo'), readyEndpointCount: 0 } },
+      ['applySlice'],
+      'Mirrored',
+    ],
+    [
+      'local gateway pod gone → slice update',
+      { gateway: { alive: true, addresses: ['10.0.0.5'], remote: '10.1.0.1:4143' } },
+      ['applySlice'],
+      'Mirrored',
+    ],
+    [
+      'remote gateway moved → service update',
+      { gateway: { alive: true, addresses: ['10.0.0.5', '10.0.0.6'], remote: '10.1.0.9:4143' } },
+      ['applyService'],
+      'Mirrored',
+    ],
+    ['namespace missing', { local: { namespaceExists: false } }, [], 'MissingNamespace'],
+    [
+      'not ours → Conflict',
+      { local: { namespaceExists: true, service: foreignService('podinfo-west') } },
+      [],
+      'Conflict',
+    ],
+    [
+      'long name → InvalidService',
+      {
+        remote: { service: remoteService('x'.repeat(60)), readyEndpointCount: 1 },
+        local: { namespaceExists: true },
+      },
+      [],
+      'InvalidService',
+    ],
+    [
+      'ExternalName → skipped',
+      { remote: { service: remoteService('podinfo', { type: 'ExternalName' }), readyEndpointCount: 1 } },
+      ['deleteSlice', 'deleteService'],
+      'UnsupportedServiceType',
+    ],
+    ['egress port missing → PortRangeExhausted', { egressPorts: new Map() }, [], 'PortRangeExhausted'],
+  ])('%s', (_name, over, kinds, reason) => {
+    const plan = planMirror(input({ local: { namespaceExists: true, ...created }, ...over }));
+    expect(plan.actions.map((a) => a.kind)).toEqual(kinds);
+    expect(plan.status.reason).toBe(reason);
+  });
+
+  it('a dead gateway writes ready:false explicitly', () => {
+    const plan = planMirror(input({ gateway: { alive: false, addresses: ['10.0.0.5'], remote: 'g:4143' } }));
+    const slice = plan.actions.find((a) => a.kind === 'applySlice');
+    expect(slice?.kind === 'applySlice' && slice.slice.endpoints).toEqual([
+      { addresses: ['10.0.0.5'], conditions: { ready: false } },
+    ]);
+    expect(plan.ready).toBe(false);
+  });
+
+  it.each([
+    ['ready:false', false],
+    ['ready:true', true],
+  ])('unknown after restart keeps the existing %s', (_n, readiness) => {
+    const slice = buildMirrorSlice({
+      service: created.service,
+      cluster: 'west',
+      addresses: ['10.0.0.5', '10.0.0.6'],
+      ready: readiness,
+      egressPorts: egress,
+      ownerUid: 'uid-1',
+    });
+    const plan = planMirror(
+      input({
+        gateway: { alive: 'unknown', addresses: ['10.0.0.5', '10.0.0.6'], remote: '10.1.0.1:4143' },
+        local: { namespaceExists: true, service: created.service, slice },
+      }),
+    );
+    expect(plan.actions).toEqual([]);
+    expect(plan.ready).toBe(readiness);
+  });
+
+  it('a new mirror with an unknown gateway starts not ready', () => {
+    const plan = planMirror(
+      input({ gateway: { alive: 'unknown', addresses: ['10.0.0.5'], remote: 'g:4143' } }),
+    );
+    const slice = plan.actions.find((a) => a.kind === 'applySlice');
+    expect(slice?.kind === 'applySlice' && slice.slice.endpoints?.[0]?.conditions).toEqual({ ready: false });
+  });
+
+  it('a slice that is not ours is a Conflict', () => {
+    const slice = { ...created.slice, metadata: { ...created.slice.metadata, labels: {} } };
+    const plan = planMirror(input({ local: { namespaceExists: true, service: created.service, slice } }));
+    expect(plan.status.reason).toBe('Conflict');
+    expect(plan.actions).toEqual([]);
+  });
+
+  it('per-pod mirrors of a headless service carry the pod authority', () => {
+    const plan = planMirror(
+      input({
+        remote: { service: remoteService('db', { headless: true }), readyEndpointCount: 1 },
+        target: { type: 'pod', hostname: 'db-0' },
+      }),
+    );
+    const { service } = stored(plan);
+    const desired = plan.actions[0]?.kind === 'applyService' ? plan.actions[0].service : undefined;
+    expect(service.metadata?.name).toBe('db-0-west');
+    expect(service.metadata?.annotations?.[REMOTE_SVC_FQ_NAME_ANNOTATION]).toBe(
+      'db-0.db.default.svc.cluster.local',
+    );
+    expect(service.metadata?.labels?.['mirror.linkerd.io/headless-mirror-svc-name']).toBe('db-west');
+    expect(desired?.spec?.clusterIP).toBeUndefined();
+  });
+
+  it('the headless parent points at the per-pod mirrors with hostnames', () => {
+    const plan = planMirror(
+      input({
+        remote: { service: remoteService('db', { headless: true }), readyEndpointCount: 2 },
+        target: {
+          type: 'headless',
+          pods: [{ hostname: 'db-0', clusterIP: '10.96.0.20' }, { hostname: 'db-1' }],
+        },
+        egressPorts: new Map(),
+      }),
+    );
+    const { service, slice } = stored(plan);
+    expect(service.spec?.clusterIP).toBe('10.96.0.10'); // set by stored(); the desired one was None
+    expect(plan.actions[0]?.kind === 'applyService' && plan.actions[0].service.spec?.clusterIP).toBe('None');
+    expect(slice.endpoints).toEqual([
+      { addresses: ['10.96.0.20'], conditions: { ready: true }, hostname: 'db-0' },
+    ]);
+    expect(slice.ports).toEqual([{ name: 'http', port: 80, protocol: 'TCP' }]);
+  });
+});

@@ -1,0 +1,186 @@
+/**
+ * The pure planner of one mirror (house style 1): from the remote Service, the Link, the gateway
+ * state and what exists locally, decide the writes. The applier does the I/O; the planner is tested
+ * with tables.
+ */
+import type { V1EndpointSlice, V1Service } from '../kube/types.js';
+import type { LinkConfig } from './link-config.js';
+import {
+  buildMirrorService,
+  buildMirrorSlice,
+  headlessParentLabel,
+  isOurService,
+  isOurSlice,
+  MAX_SERVICE_NAME,
+  mirrorName,
+  portKey,
+  sliceReadiness,
+} from './mirror-objects.js';
+import { serviceDiffers, sliceDiffers } from './owned-fields.js';
+import { type MirrorReason, skipReason } from './skip-reason.js';
+
+export type GatewayAlive = boolean | 'unknown';
+
+export type Action =
+  | { kind: 'applyService'; service: V1Service }
+  /** The applier sets the ownerReference to the mirror Service it just applied or finds. */
+  | { kind: 'applySlice'; slice: V1EndpointSlice }
+  | { kind: 'deleteService'; namespace: string; name: string }
+  | { kind: 'deleteSlice'; namespace: string; name: string };
+
+export interface ServiceMirrorStatus {
+  namespace: string;
+  name: string;
+  reason: MirrorReason;
+  message?: string;
+}
+
+/** What kind of mirror: a plain one, the headless parent, or one StatefulSet pod's mirror. */
+export type MirrorTarget =
+  | { type: 'service' }
+  | { type: 'headless'; pods: { hostname: string; clusterIP?: string }[] }
+  | { type: 'pod'; hostname: string };
+
+export interface MirrorPlanInput {
+  remote: { service: V1Service; readyEndpointCount: number };
+  link: LinkConfig;
+  /** alive: of the remote gateway; addresses: of the ready local gateway pods; remote: `<addr>:<port>`. */
+  gateway: { alive: GatewayAlive; addresses: string[]; remote: string };
+  local: { service?: V1Service; slice?: V1EndpointSlice; namespaceExists: boolean };
+  egressPorts: ReadonlyMap<string, number>;
+  target?: MirrorTarget;
+}
+
+export interface MirrorPlan {
+  name: string;
+  actions: Action[];
+  status: ServiceMirrorStatus;
+  /** Whether the mirror's endpoints are (or will be, once applied) ready: for export-to-ready timing. */
+  ready: boolean;
+}
+
+/** The name, authority and labels of the mirror for a target. */
+export function mirrorIdentity(
+  service: V1Service,
+  link: LinkConfig,
+  target: MirrorTarget = { type: 'service' },
+) {
+  const svc = service.metadata?.name ?? '';
+  const ns = service.metadata?.namespace ?? '';
+  const fqService = `${svc}.${ns}.svc.${link.clusterDomain}`;
+  if (target.type === 'pod') {
+    return {
+      name: mirrorName(target.hostname, link.clusterName),
+      fqName: `${target.hostname}.${fqService}`,
+      extraLabels: headlessParentLabel(mirrorName(svc, link.clusterName)),
+    };
+  }
+  return { name: mirrorName(svc, link.clusterName), fqName: fqService, extraLabels: {} };
+}
+
+/** Readiness: alive → true, dead → false, unknown → whatever the slice says now (restart keeps it). */
+export function endpointReadiness(alive: GatewayAlive, existing: V1EndpointSlice | undefined): boolean {
+  if (alive === 'unknown') return sliceReadiness(existing) ?? false;
+  return alive;
+}
+
+export function planMirror(input: MirrorPlanInput): MirrorPlan {
+  const { remote, link, gateway, local } = input;
+  const target = input.target ?? { type: 'service' };
+  const id = mirrorIdentity(remote.service, link, target);
+  const namespace = remote.service.metadata?.namespace ?? '';
+  const skipped = (reason: Exclude<MirrorReason, 'Mirrored'>, message: string, actions: Action[] = []) => ({
+    name: id.name,
+    actions,
+    status: { namespace, name: remote.service.metadata?.name ?? '', reason, message },
+    ready: false,
+  });
+
+  const skip = skipReason(remote.service, link);
+  if (skip)
+    return skipped(skip.reason, skip.message, planDelete(namespace, id.name, local, link.clusterName));
+  if (id.name.length > MAX_SERVICE_NAME) {
+    return skipped('InvalidService', `mirror name ${id.name} is longer than ${MAX_SERVICE_NAME} characters`);
+  }
+  if (!local.namespaceExists)
+    return skipped('MissingNamespace', `namespace ${namespace} does not exist locally`);
+  if (local.service && !isOurService(local.service, link.clusterName)) {
+    return skipped(
+      'Conflict',
+      `Service ${namespace}/${id.name} exists and is not a mirror of ${link.clusterName}`,
+    );
+  }
+  if (local.slice && !isOurSlice(local.slice, link.clusterName)) {
+    return skipped(
+      'Conflict',
+      `EndpointSlice ${namespace}/${id.name} exists and is not managed by the mirror`,
+    );
+  }
+
+  const headless = target.type === 'headless';
+  // The headless parent needs no egress port: its endpoints are the per-pod mirrors' cluster IPs.
+  const egressPorts = headless ? new Map<string, number>() : input.egressPorts;
+  if (!headless) {
+    const missing = (remote.service.spec?.ports ?? []).find((p) => !egressPorts.has(portKey(p)));
+    if (missing) return skipped('PortRangeExhausted', `no egress port left for port ${portKey(missing)}`);
+  }
+
+  const actions: Action[] = [];
+  const service = buildMirrorService({
+    remote: remote.service,
+    link,
+    name: id.name,
+    fqName: id.fqName,
+    remoteGateway: gateway.remote,
+    egressPorts,
+    headless,
+    extraLabels: id.extraLabels,
+  });
+  if (!local.service || serviceDiffers(local.service, service))
+    actions.push({ kind: 'applyService', service });
+
+  const ready = endpointReadiness(gateway.alive, local.slice);
+  let addresses: string[] = [];
+  const hostnames = new Map<string, string>();
+  if (headless) {
+    for (const pod of target.pods) {
+      if (!pod.clusterIP || pod.clusterIP === 'None') continue;
+      addresses.push(pod.clusterIP);
+      hostnames.set(pod.clusterIP, pod.hostname);
+    }
+  } else if (remote.readyEndpointCount > 0) {
+    addresses = gateway.addresses;
+  }
+  const ownerUid = local.service?.metadata?.uid;
+  const slice = buildMirrorSlice({
+    service,
+    cluster: link.clusterName,
+    addresses,
+    ready,
+    egressPorts,
+    hostnames,
+    ...(ownerUid ? { ownerUid } : {}),
+  });
+  if (!local.slice || sliceDiffers(local.slice, slice)) actions.push({ kind: 'applySlice', slice });
+
+  return {
+    name: id.name,
+    actions,
+    status: { namespace, name: remote.service.metadata?.name ?? '', reason: 'Mirrored' },
+    ready: ready && addresses.length > 0,
+  };
+}
+
+/** Removal of a mirror: only what is ours; a stranger's object of that name stays. */
+export function planDelete(
+  namespace: string,
+  name: string,
+  local: { service?: V1Service; slice?: V1EndpointSlice },
+  cluster: string,
+): Action[] {
+  const actions: Action[] = [];
+  if (local.slice && isOurSlice(local.slice, cluster)) actions.push({ kind: 'deleteSlice', namespace, name });
+  if (local.service && isOurService(local.service, cluster))
+    actions.push({ kind: 'deleteService', namespace, name });
+  return actions;
+}

@@ -1,0 +1,112 @@
+/**
+ * Egress port allocation. One allocator per local cluster (every Link's mirrors share the local
+ * gateway's listeners), keyed by owner `namespace/mirrorName` and port key. Ports are recovered from
+ * the `isthmus.dev/egress-ports` annotations of existing mirrors before anything new is allocated,
+ * so a restart never renumbers a listener that clients are connected to.
+ */
+import { PORTS } from '../kube/keys.js';
+
+export interface PortRange {
+  first: number;
+  last: number;
+}
+
+export const DEFAULT_EGRESS_RANGE: PortRange = { ...PORTS.egressRange };
+
+export class PortAllocator {
+  readonly range: PortRange;
+  /** port → owner */
+  private readonly byPort = new Map<number, string>();
+  /** owner → (port key → port) */
+  private readonly byOwner = new Map<string, Map<string, number>>();
+  private cursor: number;
+
+  constructor(range: PortRange = DEFAULT_EGRESS_RANGE) {
+    if (!(range.first >= 1 && range.last <= 65535 && range.first <= range.last)) {
+      throw new RangeError(`invalid egress port range ${range.first}-${range.last}`);
+    }
+    this.range = range;
+    this.cursor = range.first;
+  }
+
+  /**
+   * Takes over ports found on an existing mirror. A port outside the range or already held by
+   * another owner is not recovered (that owner keeps it; this key is re-allocated).
+   * Returns the keys that were not recovered.
+   */
+  recover(owner: string, ports: ReadonlyMap<string, number>): string[] {
+    const rejected: string[] = [];
+    for (const [key, port] of ports) {
+      const holder = this.byPort.get(port);
+      const inRange = port >= this.range.first && port <= this.range.last;
+      if (!inRange || (holder !== undefined && holder !== owner)) {
+        rejected.push(key);
+        continue;
+      }
+      this.take(owner, key, port);
+    }
+    return rejected;
+  }
+
+  /**
+   * Makes `owner` hold exactly one port per key: existing assignments are kept, keys no longer
+   * listed are freed, new keys get the next free port. When the range is exhausted the result lacks
+   * those keys; the caller reports PORT_RANGE_EXHAUSTED and retries later.
+   */
+  allocate(owner: string, keys: readonly string[]): Map<string, number> {
+    const held = this.byOwner.get(owner) ?? new Map<string, number>();
+    for (const [key, port] of [...held]) {
+      if (!keys.includes(key)) {
+        held.delete(key);
+        this.byPort.delete(port);
+      }
+    }
+    for (const key of keys) {
+      if (held.has(key)) continue;
+      const port = this.nextFree();
+      if (port === undefined) break;
+      this.take(owner, key, port);
+    }
+    const current = this.byOwner.get(owner);
+    if (current && current.size === 0) this.byOwner.delete(owner);
+    return new Map(current ?? []);
+  }
+
+  free(owner: string): void {
+    for (const port of this.byOwner.get(owner)?.values() ?? []) this.byPort.delete(port);
+    this.byOwner.delete(owner);
+  }
+
+  owned(owner: string): Map<string, number> {
+    return new Map(this.byOwner.get(owner) ?? []);
+  }
+
+  get size(): number {
+    return this.byPort.size;
+  }
+
+  private take(owner: string, key: string, port: number): void {
+    let held = this.byOwner.get(owner);
+    if (!held) {
+      held = new Map();
+      this.byOwner.set(owner, held);
+    }
+    const previous = held.get(key);
+    if (previous !== undefined && previous !== port) this.byPort.delete(previous);
+    held.set(key, port);
+    this.byPort.set(port, owner);
+  }
+
+  /** Round-robin from a cursor, so a just-freed port is not handed to a new mirror at once. */
+  private nextFree(): number | undefined {
+    const span = this.range.last - this.range.first + 1;
+    for (let i = 0; i < span; i++) {
+      const port = this.range.first + ((this.cursor - this.range.first + i) % span);
+      if (!this.byPort.has(port)) {
+        this.cursor = port === this.range.last ? this.range.first : port + 1;
+        return port;
+      }
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,63 @@
+/** Small builders of the objects the mirror tests need (house style 6). Test-only. */
+import { CLUSTER_NAME_LABEL, EXPORTED_LABEL, MIRRORED_SERVICE_LABEL } from '../kube/keys.js';
+import type { Link, V1Service } from '../kube/types.js';
+import { type LinkConfig, parseLinkSpec } from './link-config.js';
+
+export function remoteService(
+  name: string,
+  opts: {
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ports?: { name?: string; port: number }[];
+    headless?: boolean;
+    resourceVersion?: string;
+    type?: string;
+  } = {},
+): V1Service {
+  const svc: V1Service = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name,
+      namespace: opts.namespace ?? 'default',
+      labels: { [EXPORTED_LABEL]: 'true', ...opts.labels },
+      annotations: opts.annotations ?? {},
+      resourceVersion: opts.resourceVersion ?? '1',
+    },
+    spec: {
+      type: opts.type ?? 'ClusterIP',
+      ports: (opts.ports ?? [{ name: 'http', port: 80 }]).map((p) => ({ ...p, protocol: 'TCP' })),
+    },
+  };
+  if (opts.headless) svc.spec!.clusterIP = 'None';
+  return svc;
+}
+
+export function linkObject(cluster: string, spec: Partial<Link['spec']> = {}, name = cluster): Link {
+  return {
+    apiVersion: 'multicluster.isthmus.dev/v1alpha1',
+    kind: 'Link',
+    metadata: { name, namespace: 'isthmus-system' },
+    spec: {
+      targetClusterName: cluster,
+      clusterCredentialsSecret: `cluster-credentials-${cluster}`,
+      gatewayAddress: '10.1.0.1',
+      ...spec,
+    },
+  };
+}
+
+export function linkConfig(cluster = 'west', spec: Partial<Link['spec']> = {}): LinkConfig {
+  const parsed = parseLinkSpec(linkObject(cluster, spec));
+  if (!parsed.ok) throw new Error(parsed.reason);
+  return parsed.config;
+}
+
+export function foreignService(name: string, namespace = 'default'): V1Service {
+  return { metadata: { name, namespace, labels: { app: 'mine' } }, spec: { ports: [{ port: 80 }] } };
+}
+
+export function ourLabels(cluster: string): Record<string, string> {
+  return { [MIRRORED_SERVICE_LABEL]: 'true', [CLUSTER_NAME_LABEL]: cluster };
+}

@@ -1,0 +1,105 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { IsthmusError } from '../errors.js';
+import { waitFor } from './test-wait.js';
+import { backoffDelay, WorkQueue } from './work-queue.js';
+
+const queues: WorkQueue[] = [];
+afterEach(async () => {
+  await Promise.all(queues.splice(0).map((q) => q.stop()));
+});
+function queue(opts: ConstructorParameters<typeof WorkQueue>[0]): WorkQueue {
+  const q = new WorkQueue(opts);
+  queues.push(q);
+  return q;
+}
+
+describe('WorkQueue', () => {
+  it('collapses duplicate keys', async () => {
+    const seen: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const q = queue({
+      handler: async (key) => {
+        seen.push(key);
+        if (key === 'a') await gate;
+      },
+    });
+    q.add('a');
+    q.add('b');
+    q.add('b');
+    q.add('b');
+    release();
+    await waitFor(() => seen.length === 2);
+    await q.idle();
+    expect(seen).toEqual(['a', 'b']);
+  });
+
+  it('re-runs a key added while it is in flight, never concurrently', async () => {
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let runs = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const q = queue({
+      concurrency: 4,
+      handler: async () => {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        runs++;
+        if (runs === 1) await gate;
+        inFlight--;
+      },
+    });
+    q.add('k');
+    await waitFor(() => runs === 1);
+    q.add('k');
+    q.add('k');
+    release();
+    await waitFor(() => runs === 2);
+    await q.idle();
+    expect(maxInFlight).toBe(1);
+    expect(runs).toBe(2);
+  });
+
+  it('retries failures with backoff until they succeed', async () => {
+    let calls = 0;
+    const errors: number[] = [];
+    const q = queue({
+      backoff: { baseMs: 5, maxMs: 20 },
+      handler: async () => {
+        calls++;
+        if (calls < 4) throw new Error('transient');
+      },
+      onError: (_k, _e, n) => errors.push(n),
+    });
+    q.add('k');
+    await waitFor(() => calls === 4);
+    expect(errors).toEqual([1, 2, 3]);
+  });
+
+  it('reports a terminal error once and does not retry it', async () => {
+    let calls = 0;
+    const errors: unknown[] = [];
+    const q = queue({
+      backoff: { baseMs: 1, maxMs: 1 },
+      handler: async () => {
+        calls++;
+        throw new IsthmusError('LINK_INVALID', 'bad', { terminal: true });
+      },
+      onError: (_k, e) => errors.push(e),
+    });
+    q.add('k');
+    await waitFor(() => errors.length === 1);
+    await q.idle();
+    q.add('other'); // a later key still runs: the queue is alive
+    await waitFor(() => calls === 2);
+    expect(errors).toHaveLength(2);
+  });
+
+  it.each([
+    [1, 100],
+    [2, 200],
+    [5, 1600],
+    [20, 30_000],
+  ])('backoff after %d failures is %d ms', (n, ms) => expect(backoffDelay(n)).toBe(ms));
+});

@@ -1,0 +1,127 @@
+/**
+ * A keyed, de-duplicated work queue (client-go's workqueue, house style 2): keys in, the handler
+ * re-reads the caches. A key added while it is being processed runs again afterwards, never twice
+ * at once. Failures are retried with capped exponential backoff until they succeed; a terminal
+ * IsthmusError is reported and not retried (retrying cannot fix it), never silently dropped.
+ */
+import { isIsthmusError } from '../errors.js';
+
+export interface BackoffPolicy {
+  baseMs: number;
+  maxMs: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 100, maxMs: 30_000 };
+
+/** Delay before retry number `failures` (1-based): base·2^(n-1), capped. */
+export function backoffDelay(failures: number, policy: BackoffPolicy = DEFAULT_BACKOFF): number {
+  return Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, failures - 1));
+}
+
+export interface WorkQueueOptions {
+  handler: (key: string) => Promise<void>;
+  concurrency?: number;
+  backoff?: BackoffPolicy;
+  onError?: (key: string, err: unknown, failures: number) => void;
+}
+
+export class WorkQueue {
+  private readonly pending = new Set<string>();
+  private readonly active = new Set<string>();
+  private readonly dirty = new Set<string>();
+  private readonly failures = new Map<string, number>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly idleWaiters: (() => void)[] = [];
+  private running = 0;
+  private stopped = false;
+  private readonly opts: Required<WorkQueueOptions>;
+
+  constructor(opts: WorkQueueOptions) {
+    this.opts = { concurrency: 1, backoff: DEFAULT_BACKOFF, onError: () => {}, ...opts };
+  }
+
+  add(key: string): void {
+    if (this.stopped) return;
+    if (this.active.has(key)) {
+      this.dirty.add(key);
+      return;
+    }
+    const timer = this.timers.get(key);
+    if (timer) {
+      // A fresh event supersedes a scheduled retry; the failure count is kept for the backoff.
+      clearTimeout(timer);
+      this.timers.delete(key);
+    }
+    this.pending.add(key);
+    this.pump();
+  }
+
+  /** Keys queued, in flight or waiting for a retry. */
+  get length(): number {
+    return new Set([...this.pending, ...this.active, ...this.timers.keys()]).size;
+  }
+
+  /** Resolves when nothing is queued or in flight (scheduled retries do not count). */
+  idle(): Promise<void> {
+    if (this.pending.size === 0 && this.active.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Stops taking work and cancels retries; resolves once in-flight handlers have returned. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    this.pending.clear();
+    this.dirty.clear();
+    await this.idle();
+  }
+
+  private pump(): void {
+    while (!this.stopped && this.running < this.opts.concurrency) {
+      const key = this.pending.values().next().value;
+      if (key === undefined) break;
+      this.pending.delete(key);
+      this.active.add(key);
+      this.running++;
+      void this.process(key);
+    }
+    this.maybeIdle();
+  }
+
+  private async process(key: string): Promise<void> {
+    try {
+      await this.opts.handler(key);
+      this.failures.delete(key);
+    } catch (err) {
+      const n = (this.failures.get(key) ?? 0) + 1;
+      this.failures.set(key, n);
+      this.opts.onError(key, err, n);
+      if (!isIsthmusError(err) || !err.terminal) this.scheduleRetry(key, n);
+      else this.failures.delete(key);
+    } finally {
+      this.active.delete(key);
+      this.running--;
+      if (this.dirty.delete(key)) this.add(key);
+      this.pump();
+    }
+  }
+
+  private scheduleRetry(key: string, failures: number): void {
+    if (this.stopped || this.timers.has(key)) return;
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(key);
+        this.add(key);
+      },
+      backoffDelay(failures, this.opts.backoff),
+    );
+    timer.unref();
+    this.timers.set(key, timer);
+  }
+
+  private maybeIdle(): void {
+    if (this.pending.size > 0 || this.active.size > 0) return;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+}
