@@ -1,6 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { V1Service } from '../kube/types.js';
-import { parseHostPort, routesFromMirror, routesFromMirrors } from './watch-mirrors.js';
+import { MemorySource } from './e2e/memory-source.js';
+import {
+  type MirrorEgressRoute,
+  type MirrorWatcher,
+  parseHostPort,
+  routesFromMirror,
+  routesFromMirrors,
+  watchMirrors,
+} from './watch-mirrors.js';
 
 function mirror(
   name: string,
@@ -130,6 +138,90 @@ describe('routesFromMirrors', () => {
       expect(result.routes.map((r) => r.mirror)).toEqual(['test/a-west']);
       expect(result.problems).toEqual(['test/b-west: egress port 20001 is already used by test/a-west']);
     }
+  });
+});
+
+describe('watchMirrors', () => {
+  const watchers: MirrorWatcher[] = [];
+  afterEach(async () => {
+    for (const w of watchers.splice(0)) await w.close();
+  });
+
+  /** A sink whose applies can be held open, to observe serialisation. */
+  class RecordingSink {
+    applied: number[][] = [];
+    inFlight = 0;
+    maxInFlight = 0;
+    gate: Promise<void> = Promise.resolve();
+    async apply(routes: MirrorEgressRoute[]): Promise<void> {
+      this.inFlight++;
+      this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+      await this.gate;
+      this.applied.push(routes.map((r) => r.port));
+      this.inFlight--;
+    }
+  }
+
+  it('applies the initial state, then one apply per burst of changes', async () => {
+    const source = new MemorySource<V1Service>();
+    const sink = new RecordingSink();
+    const watcher = watchMirrors(source, sink, { debounceMs: 5 });
+    watchers.push(watcher);
+    await watcher.idle();
+    expect(sink.applied).toEqual([[]]);
+
+    source.put(mirror('a-west', good));
+    source.put(mirror('b-west', { ...good, 'isthmus.dev/egress-ports': 'http=20002' }));
+    await watcher.idle();
+    expect(sink.applied).toEqual([[], [20001, 20002]]);
+
+    source.remove(mirror('a-west', good));
+    await watcher.idle();
+    expect(sink.applied.at(-1)).toEqual([20002]);
+  });
+
+  it('never overlaps applies and re-applies a change made during an apply', async () => {
+    const source = new MemorySource<V1Service>();
+    const sink = new RecordingSink();
+    let release = (): void => {};
+    sink.gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const problems: string[][] = [];
+    const watcher = watchMirrors(source, sink, { debounceMs: 1, onProblems: (p) => problems.push(p) });
+    watchers.push(watcher);
+    const deadline = Date.now() + 5_000;
+    while (sink.inFlight === 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+    source.put(mirror('a-west', good));
+    source.put(mirror('bad-west', { ...good, 'isthmus.dev/remote-gateway': 'nope' }));
+    release();
+    await watcher.idle();
+    expect(sink.maxInFlight).toBe(1);
+    expect(sink.applied).toEqual([[], [20001]]);
+    expect(problems.at(-1)).toEqual([
+      'test/bad-west: isthmus.dev/remote-gateway "nope" is not <address>:<port>',
+    ]);
+  });
+
+  it('reports a failed apply and retries on the next change', async () => {
+    const source = new MemorySource<V1Service>();
+    const errors: unknown[] = [];
+    let fail = true;
+    const applied: number[][] = [];
+    const sink = {
+      apply(routes: MirrorEgressRoute[]) {
+        if (fail) throw new Error('EADDRINUSE');
+        applied.push(routes.map((r) => r.port));
+      },
+    };
+    const watcher = watchMirrors(source, sink, { debounceMs: 1, onError: (e) => errors.push(e) });
+    watchers.push(watcher);
+    await watcher.idle();
+    expect(errors).toHaveLength(1);
+    fail = false;
+    source.put(mirror('a-west', good));
+    await watcher.idle();
+    expect(applied).toEqual([[20001]]);
   });
 });
 

@@ -12,6 +12,7 @@ import {
   REMOTE_SVC_FQ_NAME_ANNOTATION,
 } from '../kube/keys.js';
 import type { V1Service } from '../kube/types.js';
+import type { WatchSource } from './watch-exports.js';
 
 /** Matches the colleague's `EgressRoute` in egress.ts (structural, so either may be imported). */
 export interface MirrorEgressRoute {
@@ -118,4 +119,99 @@ export function routesFromMirrors(services: readonly V1Service[]): MirrorRoutes 
 
 function mirrorKey(svc: V1Service): string {
   return `${svc.metadata?.namespace ?? ''}/${svc.metadata?.name ?? ''}`;
+}
+
+/** What the mirror watcher drives: the colleague's `EgressListeners` (egress.ts). */
+export interface RouteSink {
+  apply(routes: MirrorEgressRoute[]): unknown;
+}
+
+export interface MirrorWatcherOptions {
+  /** Mirror changes come in bursts (a Link's first sync writes many); one apply per burst. */
+  debounceMs: number;
+  /** Told the problems of each apply (the set, not a diff), e.g. to log them. */
+  onProblems?: (problems: string[]) => void;
+  /** Told when an apply throws; the next change retries (level-triggered). */
+  onError?: (err: unknown) => void;
+}
+
+export interface MirrorWatcher {
+  /** Resolves once no apply is pending or running (for readiness and tests). */
+  idle(): Promise<void>;
+  /** Stops reacting to events and waits for a running apply to finish. */
+  close(): Promise<void>;
+}
+
+/**
+ * Re-applies the full route set on every change, debounced and serialised: applies never overlap,
+ * and a change during an apply schedules exactly one more. The sink receives the complete desired
+ * state each time, so it can diff against what it listens on.
+ */
+export function watchMirrors(
+  source: WatchSource<V1Service>,
+  sink: RouteSink,
+  options: MirrorWatcherOptions,
+): MirrorWatcher {
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let dirty = false;
+  let closed = false;
+  const waiters: Array<() => void> = [];
+
+  const settle = (): void => {
+    if (timer !== undefined || running !== undefined) return;
+    for (const w of waiters.splice(0)) w();
+  };
+
+  const run = async (): Promise<void> => {
+    while (dirty && !closed) {
+      dirty = false;
+      const { routes, problems } = routesFromMirrors(source.list());
+      options.onProblems?.(problems);
+      try {
+        await sink.apply(routes);
+      } catch (err) {
+        options.onError?.(err);
+      }
+    }
+  };
+
+  const fire = (): void => {
+    timer = undefined;
+    if (running !== undefined || closed) {
+      settle();
+      return;
+    }
+    running = run().finally(() => {
+      running = undefined;
+      // A change that arrived while the last apply ran has set `dirty` and may have no timer.
+      if (dirty && !closed) schedule();
+      settle();
+    });
+  };
+
+  const schedule = (): void => {
+    dirty = true;
+    if (closed || timer !== undefined || running !== undefined) return;
+    timer = setTimeout(fire, options.debounceMs);
+  };
+
+  const off = source.onEvent(schedule);
+  schedule(); // the initial state, even if it is "no mirrors"
+
+  return {
+    idle: () =>
+      new Promise<void>((resolve) => {
+        waiters.push(resolve);
+        settle();
+      }),
+    async close() {
+      closed = true;
+      off();
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      await running;
+      settle();
+    },
+  };
 }
