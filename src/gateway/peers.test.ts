@@ -37,8 +37,8 @@ describe('authorizePeer', () => {
     ['', false, 'no SPIFFE URI SAN'],
   ])('%s → allowed=%s', (identity, ok, reason) => {
     const decision = authorizePeer(identity, allowed, TD);
-    expect(decision.allowed).toBe(ok);
-    if (!decision.allowed) expect(decision.reason).toContain(reason);
+    expect(decision.ok).toBe(ok);
+    if (!decision.ok) expect(decision.reason).toContain(reason);
     else expect(decision.cluster).toBe('west');
   });
 });
@@ -53,8 +53,8 @@ describe('allowedClusters and PeerPolicy', () => {
     const links: Link[] = [];
     const policy = new PeerPolicy({ list: () => links }, [], TD);
     const west = 'spiffe://root.isthmus.dev/cluster/west/gateway';
-    expect(policy.authorize(west).allowed).toBe(false);
+    expect(policy.authorize(west).ok).toBe(false);
     links.push(link('west'));
-    expect(policy.authorize(west)).toEqual({ allowed: true, cluster: 'west' });
+    expect(policy.authorize(west)).toEqual({ ok: true, cluster: 'west' });
   });
 });

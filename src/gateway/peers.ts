@@ -7,9 +7,8 @@
 import { isValidClusterName, parseSpiffeGatewayIdentity } from '../identity/spiffe.js';
 import type { Link } from '../kube/types.js';
 
-export type PeerDecision =
-  | { allowed: true; cluster: string }
-  | { allowed: false; cluster?: string; reason: string };
+/** Shaped as the ingress's `authorizePeer` option expects. */
+export type PeerDecision = { ok: true; cluster: string } | { ok: false; cluster?: string; reason: string };
 
 /**
  * The cluster named by a gateway SPIFFE ID of `trustDomain`, or null when `identity` is not one.
@@ -28,23 +27,23 @@ export function authorizePeer(
   trustDomain: string,
 ): PeerDecision {
   if (identity === undefined || identity === '') {
-    return { allowed: false, reason: 'peer certificate has no SPIFFE URI SAN' };
+    return { ok: false, reason: 'peer certificate has no SPIFFE URI SAN' };
   }
   const cluster = gatewayClusterOf(identity, trustDomain);
   if (cluster === null) {
     return {
-      allowed: false,
+      ok: false,
       reason: `"${identity}" is not a gateway identity of trust domain ${trustDomain}`,
     };
   }
   if (!allowed.has(cluster)) {
     return {
-      allowed: false,
+      ok: false,
       cluster,
       reason: `cluster "${cluster}" is not linked and not in --allow-cluster`,
     };
   }
-  return { allowed: true, cluster };
+  return { ok: true, cluster };
 }
 
 /** The admitted clusters: Link targets ∪ the static list. */
