@@ -1,0 +1,168 @@
+import { cp, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isIsthmusError } from '../errors.js';
+import { certificateInfo, verifyChain } from './ca.js';
+import { loadCertificates, loadIssuer, runCertsCommand, writeCertificates } from './files.js';
+import { foreignTestPki, testGatewayCertificate } from './testing.js';
+
+let root: string;
+/** Written once; tests that tamper work on copies of it. */
+let dir: string;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'isthmus-certs-'));
+  dir = join(root, 'certs');
+  await runCertsCommand({ outDir: dir, clusters: ['east', 'west'], anchorKeyBits: 2048 });
+});
+
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+async function copy(name: string): Promise<string> {
+  const target = join(root, name);
+  await cp(dir, target, { recursive: true });
+  return target;
+}
+
+async function loadError(opts: Parameters<typeof loadCertificates>[0]): Promise<Error> {
+  const err = await loadCertificates(opts).then(
+    () => undefined,
+    (e: unknown) => e as Error,
+  );
+  if (!err) throw new Error('expected loadCertificates to fail');
+  expect(isIsthmusError(err, 'CERT_INVALID')).toBe(true);
+  return err;
+}
+
+describe('writeCertificates', () => {
+  it('writes the anchor and one issuer per cluster, keys 0600 and directories 0700', async () => {
+    const mode = async (p: string) => (await stat(join(dir, p))).mode & 0o777;
+    expect(await mode('ca.key')).toBe(0o600);
+    expect(await mode('east/issuer.key')).toBe(0o600);
+    expect(await mode('west/issuer.key')).toBe(0o600);
+    expect(await mode('east')).toBe(0o700);
+    expect(await mode('.')).toBe(0o700);
+    expect(await mode('ca.crt')).toBe(0o644);
+    const loaded = await loadCertificates({ dir });
+    expect([...loaded.issuers.keys()]).toEqual(['east', 'west']);
+    expect(loaded.anchor.keyPem).toContain('PRIVATE KEY');
+    const east = loaded.issuers.get('east')!;
+    expect(certificateInfo(east.certPem).subject).toBe('CN=identity.east.cluster.local');
+    expect(verifyChain(east.certPem, [], [loaded.anchor.certPem])).toEqual({ ok: true });
+  });
+
+  it('never silently overwrites: lists the existing files, replaces them only with force', async () => {
+    const target = await copy('overwrite');
+    const before = await readFile(join(target, 'ca.crt'), 'utf8');
+    const err = await writeCertificates({ outDir: target, clusters: ['east'] }).catch((e: Error) => e);
+    expect(isIsthmusError(err, 'CERT_EXISTS')).toBe(true);
+    expect((err as Error).message).toContain(join(target, 'ca.key'));
+    expect((err as Error).message).toContain(join(target, 'east', 'issuer.crt'));
+    expect(await readFile(join(target, 'ca.crt'), 'utf8')).toBe(before);
+
+    const { written } = await writeCertificates({
+      outDir: target,
+      clusters: ['east'],
+      force: true,
+      anchorKeyBits: 2048,
+    });
+    expect(written).toHaveLength(4);
+    expect(await readFile(join(target, 'ca.crt'), 'utf8')).not.toBe(before);
+    expect((await stat(join(target, 'ca.key'))).mode & 0o777).toBe(0o600);
+    // west/ was not rewritten, so it no longer chains to the new anchor.
+    await expect(loadCertificates({ dir: target })).rejects.toThrow(
+      /west\/issuer\.crt: not signed by the trust anchor/,
+    );
+  });
+
+  it('reuseAnchor adds a cluster under the existing anchor', async () => {
+    const target = await copy('join');
+    const { written } = await writeCertificates({ outDir: target, clusters: ['north'], reuseAnchor: true });
+    expect(written).toEqual([join(target, 'north', 'issuer.crt'), join(target, 'north', 'issuer.key')]);
+    const loaded = await loadCertificates({ dir: target });
+    expect([...loaded.issuers.keys()]).toEqual(['east', 'north', 'west']);
+  });
+
+  it.each([
+    [{ clusters: [] }, /at least one cluster/],
+    [{ clusters: ['East'] }, /"East" is not a valid cluster name/],
+    [{ clusters: ['a', 'a'] }, /repeated: a/],
+    [{ clusters: ['a'], trustDomain: 'Not Valid' }, /trust domain/],
+  ])('refuses bad names %j', async (opts, message) => {
+    const err = await writeCertificates({ outDir: join(root, 'never'), ...opts }).catch((e: Error) => e);
+    expect(isIsthmusError(err, 'USAGE')).toBe(true);
+    expect((err as Error).message).toMatch(message);
+  });
+});
+
+describe('loadCertificates refuses bad material', () => {
+  it('garbage instead of a certificate', async () => {
+    const target = await copy('garbage');
+    await writeFile(join(target, 'east', 'issuer.crt'), 'hello\n');
+    const err = await loadError({ dir: target });
+    expect(err.message).toMatch(/east\/issuer\.crt: no PEM CERTIFICATE block/);
+  });
+
+  it('a key that does not match its certificate', async () => {
+    const target = await copy('mismatch');
+    await cp(join(target, 'west', 'issuer.key'), join(target, 'east', 'issuer.key'));
+    const err = await loadError({ dir: target, clusters: ['east'] });
+    expect(err.message).toMatch(/east\/issuer\.crt: the private key does not match the certificate/);
+  });
+
+  it('an issuer of a foreign anchor', async () => {
+    const target = await copy('foreign');
+    const foreign = foreignTestPki().issuers.east;
+    await writeFile(join(target, 'east', 'issuer.crt'), foreign.certPem);
+    await writeFile(join(target, 'east', 'issuer.key'), foreign.keyPem);
+    const err = await loadError({ dir: target });
+    expect(err.message).toMatch(/east\/issuer\.crt: not signed by the trust anchor/);
+  });
+
+  it('a leaf where an issuer belongs, and a garbage key', async () => {
+    const target = await copy('leaf');
+    const leaf = testGatewayCertificate('east');
+    await writeFile(join(target, 'east', 'issuer.crt'), leaf.certPem);
+    await writeFile(join(target, 'east', 'issuer.key'), leaf.keyPem);
+    await writeFile(join(target, 'west', 'issuer.key'), 'not a key');
+    const err = await loadError({ dir: target });
+    expect(err.message).toMatch(/east\/issuer\.crt: "CN=gateway\.east\.cluster\.local" is not a CA/);
+    expect(err.message).toMatch(/west\/issuer\.crt: not a readable private key/);
+  });
+
+  it('expired material', async () => {
+    const err = await loadError({ dir, at: new Date(Date.now() + 400 * 24 * 3600 * 1000) });
+    expect(err.message).toMatch(/issuer\.crt: expired at/);
+  });
+
+  it('a missing file', async () => {
+    const err = await loadError({ dir, clusters: ['south'] });
+    expect(err.message).toMatch(/cannot read .*south\/issuer\.crt/);
+  });
+});
+
+describe('loadIssuer', () => {
+  it('needs only the anchor certificate, not its key', async () => {
+    const { anchorPem, issuer } = await loadIssuer({
+      anchorFile: join(dir, 'ca.crt'),
+      certFile: join(dir, 'west', 'issuer.crt'),
+      keyFile: join(dir, 'west', 'issuer.key'),
+    });
+    expect(verifyChain(issuer.certPem, [], [anchorPem])).toEqual({ ok: true });
+  });
+
+  it('refuses an issuer of another anchor', async () => {
+    const target = await copy('loadIssuer');
+    await writeFile(join(target, 'east', 'issuer.crt'), foreignTestPki().issuers.east.certPem);
+    await expect(
+      loadIssuer({
+        anchorFile: join(target, 'ca.crt'),
+        certFile: join(target, 'east', 'issuer.crt'),
+        keyFile: join(target, 'east', 'issuer.key'),
+      }),
+    ).rejects.toThrow(/not signed by the trust anchor|does not match/);
+  });
+});

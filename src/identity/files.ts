@@ -1,0 +1,224 @@
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { IsthmusError } from '../errors.js';
+import { createIssuer, createTrustAnchor, type KeyPairPem } from './ca.js';
+import { isValidClusterName, isValidTrustDomain } from './spiffe.js';
+import { anchorProblems, issuerProblems } from './validate.js';
+
+/**
+ * The on-disk layout written by `isthmus certs` and read by `install` and the identity process:
+ *
+ *   <outDir>/ca.crt, ca.key                      trust anchor (the key should then go offline)
+ *   <outDir>/<cluster>/issuer.crt, issuer.key    one issuer per cluster
+ *
+ * Keys are 0600 and directories this code creates 0700: they are CA keys.
+ */
+export const ANCHOR_CERT_FILE = 'ca.crt';
+export const ANCHOR_KEY_FILE = 'ca.key';
+export const ISSUER_CERT_FILE = 'issuer.crt';
+export const ISSUER_KEY_FILE = 'issuer.key';
+const KEY_MODE = 0o600;
+const CERT_MODE = 0o644;
+const DIR_MODE = 0o700;
+
+export interface WriteCertificatesOptions {
+  outDir: string;
+  clusters: string[];
+  trustDomain?: string;
+  /** Replace existing files. Without it, any existing target file is an error (CERT_EXISTS). */
+  force?: boolean;
+  /** Keep an existing ca.crt/ca.key (validated) and only add issuers: how a cluster joins later. */
+  reuseAnchor?: boolean;
+  anchorValidityDays?: number;
+  issuerValidityDays?: number;
+  /** 3072 (default) or 2048 for tests. */
+  anchorKeyBits?: 2048 | 3072;
+}
+
+export async function writeCertificates(opts: WriteCertificatesOptions): Promise<{ written: string[] }> {
+  const trustDomain = opts.trustDomain ?? 'cluster.local';
+  checkNames(opts.clusters, trustDomain);
+  const anchorFiles = [join(opts.outDir, ANCHOR_CERT_FILE), join(opts.outDir, ANCHOR_KEY_FILE)] as const;
+  const issuerFiles = opts.clusters.map((c) => issuerPaths(opts.outDir, c));
+  const targets = [...(opts.reuseAnchor ? [] : anchorFiles), ...issuerFiles.flatMap((p) => [p.cert, p.key])];
+  if (!opts.force) {
+    const existing = await existingOf(targets);
+    if (existing.length > 0) {
+      throw new IsthmusError(
+        'CERT_EXISTS',
+        `refusing to overwrite existing files: ${existing.join(', ')} (pass --force to replace them)`,
+        { terminal: true },
+      );
+    }
+  }
+
+  const anchor = opts.reuseAnchor
+    ? await loadAnchor(opts.outDir, new Date(), true)
+    : createTrustAnchor({
+        trustDomain,
+        ...(opts.anchorValidityDays === undefined ? {} : { validityDays: opts.anchorValidityDays }),
+        ...(opts.anchorKeyBits === undefined ? {} : { keyBits: opts.anchorKeyBits }),
+      });
+  const written: string[] = [];
+  await mkdir(opts.outDir, { recursive: true, mode: DIR_MODE });
+  if (!opts.reuseAnchor) {
+    await writeAtomic(anchorFiles[0], anchor.certPem, CERT_MODE);
+    await writeAtomic(anchorFiles[1], anchor.keyPem!, KEY_MODE);
+    written.push(...anchorFiles);
+  }
+  for (const [index, cluster] of opts.clusters.entries()) {
+    const issuer = createIssuer(anchor as KeyPairPem, {
+      cluster,
+      trustDomain,
+      ...(opts.issuerValidityDays === undefined ? {} : { validityDays: opts.issuerValidityDays }),
+    });
+    const paths = issuerFiles[index]!;
+    await mkdir(paths.dir, { recursive: true, mode: DIR_MODE });
+    await writeAtomic(paths.cert, issuer.certPem, CERT_MODE);
+    await writeAtomic(paths.key, issuer.keyPem, KEY_MODE);
+    written.push(paths.cert, paths.key);
+  }
+  return { written };
+}
+
+export interface LoadedCertificates {
+  /** The anchor key is absent where it was kept offline (the usual case inside a cluster). */
+  anchor: { certPem: string; keyPem?: string };
+  issuers: Map<string, KeyPairPem>;
+}
+
+/**
+ * Reads and validates a directory written by writeCertificates. `clusters` defaults to every
+ * sub-directory holding an issuer.crt. Any problem → CERT_INVALID naming each file and reason.
+ */
+export async function loadCertificates(opts: {
+  dir: string;
+  clusters?: string[];
+  at?: Date;
+}): Promise<LoadedCertificates> {
+  const at = opts.at ?? new Date();
+  const anchor = await loadAnchor(opts.dir, at, false);
+  const clusters = opts.clusters ?? (await issuerDirectories(opts.dir));
+  const issuers = new Map<string, KeyPairPem>();
+  const problems: string[] = [];
+  for (const cluster of clusters) {
+    const paths = issuerPaths(opts.dir, cluster);
+    const pair = await readPair(paths.cert, paths.key, true);
+    const found = issuerProblems(pair.certPem, pair.keyPem!, anchor.certPem, at);
+    problems.push(...found.map((p) => `${paths.cert}: ${p}`));
+    issuers.set(cluster, pair as KeyPairPem);
+  }
+  if (problems.length > 0) throw invalid(problems);
+  return { anchor, issuers };
+}
+
+/**
+ * What the identity process needs: the anchor certificate and one issuer pair, from wherever they
+ * are mounted (the issuer Secret and the anchor ConfigMap are separate volumes in a cluster).
+ */
+export async function loadIssuer(opts: {
+  anchorFile: string;
+  certFile: string;
+  keyFile: string;
+  at?: Date;
+}): Promise<{ anchorPem: string; issuer: KeyPairPem }> {
+  const at = opts.at ?? new Date();
+  const anchorPem = await readText(opts.anchorFile);
+  const problems = anchorProblems(anchorPem, undefined, at).map((p) => `${opts.anchorFile}: ${p}`);
+  if (problems.length > 0) throw invalid(problems);
+  const issuer = (await readPair(opts.certFile, opts.keyFile, true)) as KeyPairPem;
+  const found = issuerProblems(issuer.certPem, issuer.keyPem, anchorPem, at).map(
+    (p) => `${opts.certFile}: ${p}`,
+  );
+  if (found.length > 0) throw invalid(found);
+  return { anchorPem, issuer };
+}
+
+export interface CertsCommandOptions extends WriteCertificatesOptions {}
+
+/** `isthmus certs`: write, then read back through the same validation `install` will use. */
+export async function runCertsCommand(opts: CertsCommandOptions): Promise<{ written: string[] }> {
+  const result = await writeCertificates(opts);
+  await loadCertificates({ dir: opts.outDir, clusters: opts.clusters });
+  return result;
+}
+
+function checkNames(clusters: string[], trustDomain: string): void {
+  const problems: string[] = [];
+  if (clusters.length === 0) problems.push('at least one cluster name is required');
+  if (!isValidTrustDomain(trustDomain)) problems.push(`trust domain "${trustDomain}" is not valid`);
+  for (const c of clusters) if (!isValidClusterName(c)) problems.push(`"${c}" is not a valid cluster name`);
+  const dupes = clusters.filter((c, i) => clusters.indexOf(c) !== i);
+  if (dupes.length > 0) problems.push(`cluster names repeated: ${[...new Set(dupes)].join(', ')}`);
+  if (problems.length > 0) throw new IsthmusError('USAGE', problems.join('; '), { terminal: true });
+}
+
+function issuerPaths(dir: string, cluster: string) {
+  const clusterDir = join(dir, cluster);
+  return {
+    dir: clusterDir,
+    cert: join(clusterDir, ISSUER_CERT_FILE),
+    key: join(clusterDir, ISSUER_KEY_FILE),
+  };
+}
+
+async function loadAnchor(dir: string, at: Date, requireKey: boolean): Promise<LoadedCertificates['anchor']> {
+  const certFile = join(dir, ANCHOR_CERT_FILE);
+  const pair = await readPair(certFile, join(dir, ANCHOR_KEY_FILE), requireKey);
+  const problems = anchorProblems(pair.certPem, pair.keyPem, at).map((p) => `${certFile}: ${p}`);
+  if (problems.length > 0) throw invalid(problems);
+  return pair;
+}
+
+async function readPair(certFile: string, keyFile: string, requireKey: boolean) {
+  const certPem = await readText(certFile);
+  const keyPem = requireKey ? await readText(keyFile) : await readText(keyFile).catch(() => undefined);
+  return keyPem === undefined ? { certPem } : { certPem, keyPem };
+}
+
+async function readText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw new IsthmusError('CERT_INVALID', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+async function issuerDirectories(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const found: string[] = [];
+  for (const e of entries) {
+    if (e.isDirectory() && (await exists(join(dir, e.name, ISSUER_CERT_FILE)))) found.push(e.name);
+  }
+  return found.sort();
+}
+
+async function existingOf(paths: readonly string[]): Promise<string[]> {
+  const found: string[] = [];
+  for (const p of paths) if (await exists(p)) found.push(p);
+  return found;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Write to a sibling temp file with the final mode, then rename: readers never see half a key. */
+async function writeAtomic(path: string, data: string, mode: number): Promise<void> {
+  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeFile(tmp, data, { mode, flag: 'wx' });
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+function invalid(problems: string[]): IsthmusError {
+  return new IsthmusError('CERT_INVALID', problems.join('; '), { terminal: true });
+}
