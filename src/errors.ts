@@ -25,6 +25,7 @@ export type IsthmusErrorCode =
   | 'GATEWAY_UNREACHABLE'
   | 'TUNNEL_REFUSED'
   | 'PORT_RANGE_EXHAUSTED'
+  | 'EGRESS_LISTEN_FAILED'
   // controllers
   | 'LINK_INVALID'
   | 'SPLIT_INVALID'
