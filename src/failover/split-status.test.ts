@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import type { TrafficSplit } from '../kube/types.js';
+import { desiredStatus, type SplitOutcome, sharesMessage } from './split-status.js';
+
+const t0 = new Date('2026-01-01T00:00:00.123Z');
+const t1 = new Date('2026-01-01T00:01:00Z');
+
+const fallback: SplitOutcome = {
+  generation: 2,
+  state: 'Fallback',
+  activeBackends: ['podinfo-west'],
+  conditions: {
+    Accepted: { status: true, reason: 'Valid', message: 'split is valid' },
+    Available: { status: true, reason: 'Fallback', message: 'traffic on podinfo-west' },
+  },
+};
+
+describe('desiredStatus', () => {
+  it('writes conditions with observedGeneration and a second-precision transition time', () => {
+    const { status, changed } = desiredStatus(undefined, fallback, t0);
+    expect(changed).toBe(true);
+    expect(status.conditions?.[1]).toEqual({
+      type: 'Available',
+      status: 'True',
+      reason: 'Fallback',
+      message: 'traffic on podinfo-west',
+      observedGeneration: 2,
+      lastTransitionTime: '2026-01-01T00:00:00Z',
+    });
+  });
+
+  it('reports no change when the owned fields are the same, whatever the time', () => {
+    const first = desiredStatus(undefined, fallback, t0).status;
+    expect(desiredStatus(first as TrafficSplit['status'], fallback, t1).changed).toBe(false);
+  });
+
+  it('keeps lastTransitionTime when only the reason changes, moves it when the status flips', () => {
+    const first = desiredStatus(undefined, fallback, t0).status as TrafficSplit['status'];
+    const primary: SplitOutcome = {
+      ...fallback,
+      state: 'Primary',
+      conditions: { ...fallback.conditions, Available: { status: true, reason: 'Primary', message: 'm' } },
+    };
+    const second = desiredStatus(first, primary, t1);
+    expect(second.changed).toBe(true);
+    expect(second.status.conditions?.[1]?.lastTransitionTime).toBe('2026-01-01T00:00:00Z');
+    const dark: SplitOutcome = {
+      ...fallback,
+      state: 'NothingReady',
+      conditions: {
+        ...fallback.conditions,
+        Available: { status: false, reason: 'NothingReady', message: 'm' },
+      },
+    };
+    const third = desiredStatus(second.status as TrafficSplit['status'], dark, t1);
+    expect(third.status.conditions?.[1]?.lastTransitionTime).toBe('2026-01-01T00:01:00Z');
+  });
+});
+
+describe('sharesMessage', () => {
+  it('says what kube-proxy will do and how far that is from the weights', () => {
+    expect(
+      sharesMessage(
+        [
+          { service: 'podinfo', desired: 0.5, endpoints: 2, achieved: 2 / 3 },
+          { service: 'podinfo-west', desired: 0.5, endpoints: 1, achieved: 1 / 3 },
+          { service: 'podinfo-north', desired: 0, endpoints: 0, achieved: 0 },
+        ],
+        1 / 6,
+      ),
+    ).toBe(
+      'podinfo 2 endpoint(s) 66.7% (weight 50%), podinfo-west 1 endpoint(s) 33.3% (weight 50%); max share error 16.7%',
+    );
+  });
+});

@@ -1,0 +1,120 @@
+/**
+ * The status the failover controller writes on a TrafficSplit (the CRD has a status subresource
+ * and keeps unknown status fields). Pure: outcome in, desired status out, plus whether it differs
+ * from the current one in a field we own, so the controller writes only on change
+ * (STYLE.md §5) and `lastTransitionTime` moves only when a condition's status flips
+ * (Kubernetes API conventions, "Typical status properties").
+ */
+import type { TrafficSplit, V1Condition } from '../kube/types.js';
+import type { BackendShare } from './choose-counts.js';
+import type { FailoverState } from './decide-weights.js';
+
+/**
+ * Condition types, all with `observedGeneration`:
+ * - `Accepted`: the split can be acted on. False reasons: the parse reasons of parse-split.ts,
+ *   `ApexNotFound` (no Service named like `spec.service`).
+ * - `ResolvedRefs`: every backend names an existing Service. False reason `BackendNotFound`; the
+ *   missing backends count as having no ready endpoint, the others keep working.
+ * - `Available`: some backend has a ready endpoint. True reasons `Primary`, `Fallback`, `Weighted`
+ *   (a steer-only split); False reason `NothingReady` (weights left as they were).
+ * - `Steered`: the apex's EndpointSlices follow the weights, for callers without a mesh. True
+ *   reason `Steered` (message: the shares kube-proxy will give, and the worst error against the
+ *   weights); False reasons `ApexHasNoPorts`, `PortMismatch` (a backend has no port of the apex),
+ *   `ApexNotFound`.
+ */
+export type ConditionType = 'Accepted' | 'ResolvedRefs' | 'Available' | 'Steered';
+
+export interface ConditionInput {
+  status: boolean;
+  reason: string;
+  message: string;
+}
+
+/** The status fields Isthmus owns on a TrafficSplit. */
+export interface SplitStatus {
+  observedGeneration?: number;
+  /** `Primary`, `Fallback`, `NothingReady`, `Weighted` (steer-only) or `Invalid`. */
+  state?: string;
+  activeBackends?: string[];
+  /** How the apex's endpoints are spread (desired vs what kube-proxy will do). */
+  apexShares?: { service: string; endpoints: number; desiredPercent: number; achievedPercent: number }[];
+  conditions?: V1Condition[];
+}
+
+export interface SplitOutcome {
+  generation?: number;
+  state: FailoverState | 'Weighted' | 'Invalid';
+  activeBackends: string[];
+  conditions: Partial<Record<ConditionType, ConditionInput>>;
+  shares?: readonly BackendShare[];
+}
+
+const percent = (x: number) => Math.round(x * 1000) / 10;
+
+export function sharesMessage(shares: readonly BackendShare[], maxError: number): string {
+  const listed = shares.filter((s) => s.endpoints > 0 || s.desired > 0);
+  const parts = listed.map(
+    (s) => `${s.service} ${s.endpoints} endpoint(s) ${percent(s.achieved)}% (weight ${percent(s.desired)}%)`,
+  );
+  return `${parts.join(', ') || 'no endpoints'}; max share error ${percent(maxError)}%`;
+}
+
+export function desiredStatus(
+  current: TrafficSplit['status'] | undefined,
+  outcome: SplitOutcome,
+  now: Date,
+): { status: SplitStatus; changed: boolean } {
+  const currentStatus = (current ?? {}) as SplitStatus;
+  const previous = currentStatus.conditions ?? [];
+  const conditions: V1Condition[] = [];
+  for (const [type, input] of Object.entries(outcome.conditions) as [ConditionType, ConditionInput][]) {
+    const status = input.status ? 'True' : 'False';
+    const old = previous.find((c) => c.type === type);
+    const condition: V1Condition = {
+      type,
+      status,
+      reason: input.reason,
+      message: input.message,
+      // metav1.Time is RFC 3339 to the second; the wire carries a string, whatever the type says.
+      lastTransitionTime: (old && old.status === status
+        ? old.lastTransitionTime
+        : now.toISOString().replace(/\.\d+Z$/, 'Z')) as unknown as Date,
+    };
+    if (outcome.generation !== undefined) condition.observedGeneration = outcome.generation;
+    conditions.push(condition);
+  }
+  const status: SplitStatus = {
+    state: outcome.state,
+    activeBackends: outcome.activeBackends,
+    conditions,
+  };
+  if (outcome.generation !== undefined) status.observedGeneration = outcome.generation;
+  if (outcome.shares) {
+    status.apexShares = outcome.shares
+      .filter((s) => s.endpoints > 0 || s.desired > 0)
+      .map((s) => ({
+        service: s.service,
+        endpoints: s.endpoints,
+        desiredPercent: percent(s.desired),
+        achievedPercent: percent(s.achieved),
+      }));
+  }
+  return { status, changed: !sameStatus(currentStatus, status) };
+}
+
+function sameStatus(a: SplitStatus, b: SplitStatus): boolean {
+  const strip = (s: SplitStatus) => ({
+    observedGeneration: s.observedGeneration,
+    state: s.state,
+    activeBackends: s.activeBackends ?? [],
+    apexShares: s.apexShares,
+    conditions: (s.conditions ?? []).map((c) => [
+      c.type,
+      c.status,
+      c.reason,
+      c.message,
+      c.observedGeneration,
+    ]),
+  });
+  return JSON.stringify(strip(a)) === JSON.stringify(strip(b));
+}

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { renderStatusTable, statusRow } from './status-view.js';
+import { trafficSplit } from './test-builders.js';
+
+const backends = (p: number, w: number) => [
+  { service: 'podinfo', weight: p },
+  { service: 'podinfo-west', weight: w },
+];
+
+describe('statusRow', () => {
+  it.each([
+    [
+      'weights on the primary',
+      trafficSplit('test', 'podinfo', 'podinfo', backends(1, 0)),
+      'Primary',
+      ['podinfo'],
+    ],
+    [
+      'weights on a backup',
+      trafficSplit('test', 'podinfo', 'podinfo', backends(0, 1)),
+      'Fallback',
+      ['podinfo-west'],
+    ],
+    [
+      'the state the controller wrote',
+      {
+        ...trafficSplit('test', 'podinfo', 'podinfo', backends(0, 1)),
+        status: { state: 'NothingReady', activeBackends: ['podinfo-west'] },
+      },
+      'NothingReady',
+      ['podinfo-west'],
+    ],
+    [
+      'an invalid split',
+      trafficSplit('test', 'podinfo', 'podinfo', [{ service: 'podinfo', weight: 'x' }]),
+      'Invalid',
+      [],
+    ],
+  ])('%s', (_name, split, status, active) => {
+    expect(statusRow(split)).toEqual({
+      namespace: 'test',
+      trafficSplit: 'podinfo',
+      status,
+      activeBackends: active,
+    });
+  });
+});
+
+describe('renderStatusTable', () => {
+  it('renders the linkerd-failover columns', () => {
+    const text = renderStatusTable([
+      {
+        namespace: 'test',
+        trafficSplit: 'podinfo',
+        status: 'Fallback',
+        activeBackends: ['podinfo-west', 'podinfo-north'],
+      },
+    ]);
+    const lines = text.split('\n');
+    expect(lines[0]).toMatch(/^NAMESPACE\s+TRAFFIC_SPLIT\s+STATUS\s+ACTIVE_BACKENDS$/);
+    expect(lines[1]).toMatch(/^test\s+podinfo\s+Fallback\s+podinfo-west,podinfo-north$/);
+  });
+});

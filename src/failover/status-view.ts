@@ -1,0 +1,84 @@
+/**
+ * `isthmus failover status` (for the CLI): one row per TrafficSplit the controller handles, as
+ * linkerd-failover's status view shows it (NAMESPACE, TRAFFIC_SPLIT, STATUS, ACTIVE_BACKENDS).
+ */
+import Table from 'cli-table3';
+import type { KubeClient } from '../kube/client.js';
+import { FAILOVER_CONTROLLED_BY_DEFAULT } from '../kube/keys.js';
+import { R } from '../kube/resources.js';
+import type { TrafficSplit } from '../kube/types.js';
+import { parseSplit, parseWeight } from './parse-split.js';
+import { splitMode } from './split-selection.js';
+
+export interface FailoverStatusRow {
+  namespace: string;
+  trafficSplit: string;
+  /** `Primary`, `Fallback`, `NothingReady`, `Weighted` (steer-only split) or `Invalid`. */
+  status: string;
+  activeBackends: string[];
+}
+
+/** A row from the split alone: its status when the controller wrote one, else its weights. */
+export function statusRow(split: TrafficSplit): FailoverStatusRow {
+  const namespace = split.metadata?.namespace ?? '';
+  const trafficSplit = split.metadata?.name ?? '';
+  const weighted = (split.spec?.backends ?? [])
+    .filter((b) => (parseWeight(b.weight) ?? 0) > 0)
+    .map((b) => b.service);
+  if (split.status?.state) {
+    return {
+      namespace,
+      trafficSplit,
+      status: split.status.state,
+      activeBackends: split.status.activeBackends ?? weighted,
+    };
+  }
+  const parsed = parseSplit(split);
+  if (!parsed.ok) return { namespace, trafficSplit, status: 'Invalid', activeBackends: [] };
+  const onPrimary = weighted.length === 1 && weighted[0] === parsed.split.primary;
+  return { namespace, trafficSplit, status: onPrimary ? 'Primary' : 'Fallback', activeBackends: weighted };
+}
+
+export async function failoverStatusRows(
+  client: KubeClient,
+  opts: { namespace?: string; controlledBy?: string } = {},
+): Promise<FailoverStatusRow[]> {
+  const controlledBy = opts.controlledBy ?? FAILOVER_CONTROLLED_BY_DEFAULT;
+  const listOpts = opts.namespace ? { namespace: opts.namespace } : {};
+  const { items } = await client.list<TrafficSplit>(R.trafficSplitsV1alpha2, listOpts);
+  return items
+    .filter((s) => splitMode(s, controlledBy) !== null)
+    .map(statusRow)
+    .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.trafficSplit.localeCompare(b.trafficSplit));
+}
+
+export function renderStatusTable(rows: readonly FailoverStatusRow[]): string {
+  const table = new Table({
+    head: ['NAMESPACE', 'TRAFFIC_SPLIT', 'STATUS', 'ACTIVE_BACKENDS'],
+    style: { head: [], border: [] },
+    chars: {
+      top: '',
+      'top-mid': '',
+      'top-left': '',
+      'top-right': '',
+      bottom: '',
+      'bottom-mid': '',
+      'bottom-left': '',
+      'bottom-right': '',
+      left: '',
+      'left-mid': '',
+      mid: '',
+      'mid-mid': '',
+      right: '',
+      'right-mid': '',
+      middle: '  ',
+    },
+  });
+  for (const r of rows)
+    table.push([r.namespace, r.trafficSplit, r.status, r.activeBackends.join(',') || '-']);
+  return table
+    .toString()
+    .split('\n')
+    .map((l) => l.trimEnd().replace(/^ /, ''))
+    .join('\n');
+}
