@@ -1,0 +1,154 @@
+/**
+ * Turns planned actions into API calls (house style 1: the thin I/O half of plan-then-apply) and
+ * reports what each did, with controller-runtime's CreateOrUpdate outcomes. Every write re-reads
+ * the object first and re-checks ownership, so a stale cache can neither overwrite a stranger's
+ * object nor cause a blind update; a replace carries the resourceVersion read, so a concurrent
+ * change gives 409 and the work queue retries from fresh state.
+ */
+
+import { IsthmusError } from '../errors.js';
+import type { KubeClient } from '../kube/client.js';
+import { R } from '../kube/resources.js';
+import type { V1EndpointSlice, V1Service } from '../kube/types.js';
+import { isOurService, isOurSlice } from './mirror-objects.js';
+import {
+  mergeService,
+  mergeSlice,
+  serviceDiffers,
+  serviceNeedsRecreate,
+  sliceDiffers,
+} from './owned-fields.js';
+import type { Action } from './plan-mirror.js';
+
+export type Outcome = 'created' | 'updated' | 'unchanged' | 'deleted';
+
+export interface AppliedAction {
+  action: Action['kind'];
+  namespace: string;
+  name: string;
+  outcome: Outcome;
+}
+
+/** The API calls the applier needs: a KubeClient, or a stand-in with the same methods. */
+export type ApplierClient = Pick<KubeClient, 'get' | 'create' | 'replace' | 'delete'>;
+
+function conflict(kind: string, namespace: string, name: string): IsthmusError {
+  // Not retried: the owner of that object has to remove it; the status says so.
+  return new IsthmusError('KUBE_CONFLICT', `${kind} ${namespace}/${name} exists and is not ours`, {
+    terminal: true,
+  });
+}
+
+export async function applyActions(
+  client: ApplierClient,
+  cluster: string,
+  actions: Action[],
+): Promise<AppliedAction[]> {
+  const done: AppliedAction[] = [];
+  // The Service applied in this batch, so that its slice can point at it without another GET.
+  let lastService: V1Service | undefined;
+  for (const action of actions) {
+    switch (action.kind) {
+      case 'applyService': {
+        const { service, outcome } = await applyService(client, cluster, action.service);
+        lastService = service;
+        done.push(record(action, action.service, outcome));
+        break;
+      }
+      case 'applySlice': {
+        const meta = action.slice.metadata ?? {};
+        const owner =
+          lastService?.metadata?.name === meta.name
+            ? lastService
+            : await client.get<V1Service>(R.services, meta.namespace, meta.name ?? '');
+        const outcome = await applySlice(client, cluster, withOwner(action.slice, owner));
+        done.push(record(action, action.slice, outcome));
+        break;
+      }
+      case 'deleteService':
+      case 'deleteSlice': {
+        const res = action.kind === 'deleteService' ? R.services : R.endpointSlices;
+        const existing = await client.get<V1Service | V1EndpointSlice>(res, action.namespace, action.name);
+        const ours =
+          action.kind === 'deleteService'
+            ? isOurService(existing as V1Service | undefined, cluster)
+            : isOurSlice(existing as V1EndpointSlice | undefined, cluster);
+        let outcome: Outcome = 'unchanged';
+        if (existing && ours) {
+          // Precondition on the version read: never delete an object that changed hands meanwhile.
+          const rv = existing.metadata?.resourceVersion;
+          const deleted = await client.delete(
+            res,
+            action.namespace,
+            action.name,
+            rv ? { resourceVersion: rv } : {},
+          );
+          if (deleted) outcome = 'deleted';
+        }
+        done.push({ action: action.kind, namespace: action.namespace, name: action.name, outcome });
+        break;
+      }
+    }
+  }
+  return done;
+}
+
+function record(action: Action, obj: { metadata?: { namespace?: string; name?: string } }, outcome: Outcome) {
+  return {
+    action: action.kind,
+    namespace: obj.metadata?.namespace ?? '',
+    name: obj.metadata?.name ?? '',
+    outcome,
+  };
+}
+
+function withOwner(slice: V1EndpointSlice, owner: V1Service | undefined): V1EndpointSlice {
+  const uid = owner?.metadata?.uid;
+  if (!uid) return slice;
+  const name = owner.metadata?.name ?? '';
+  return {
+    ...slice,
+    metadata: {
+      ...slice.metadata,
+      ownerReferences: [
+        { apiVersion: 'v1', kind: 'Service', name, uid, controller: true, blockOwnerDeletion: true },
+      ],
+    },
+  };
+}
+
+async function applyService(
+  client: ApplierClient,
+  cluster: string,
+  desired: V1Service,
+): Promise<{ service: V1Service; outcome: Outcome }> {
+  const { namespace = '', name = '' } = desired.metadata ?? {};
+  const existing = await client.get<V1Service>(R.services, namespace, name);
+  if (!existing) return { service: await client.create(R.services, desired), outcome: 'created' };
+  if (!isOurService(existing, cluster)) throw conflict('Service', namespace, name);
+  if (!serviceDiffers(existing, desired)) return { service: existing, outcome: 'unchanged' };
+  if (serviceNeedsRecreate(existing, desired)) {
+    // clusterIP is immutable (API validation): headless ↔ ClusterIP means delete and create.
+    const rv = existing.metadata?.resourceVersion;
+    await client.delete(R.services, namespace, name, rv ? { resourceVersion: rv } : {});
+    return { service: await client.create(R.services, desired), outcome: 'updated' };
+  }
+  return { service: await client.replace(R.services, mergeService(existing, desired)), outcome: 'updated' };
+}
+
+async function applySlice(
+  client: ApplierClient,
+  cluster: string,
+  desired: V1EndpointSlice,
+): Promise<Outcome> {
+  const { namespace = '', name = '' } = desired.metadata ?? {};
+  const existing = await client.get<V1EndpointSlice>(R.endpointSlices, namespace, name);
+  if (!existing) {
+    await client.create(R.endpointSlices, desired);
+    return 'created';
+  }
+  if (!isOurSlice(existing, cluster)) throw conflict('EndpointSlice', namespace, name);
+  if (!sliceDiffers(existing, desired)) return 'unchanged';
+  await client.replace(R.endpointSlices, mergeSlice(existing, desired));
+  return 'updated';
+}

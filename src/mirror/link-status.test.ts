@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { type LinkState, linkStatus, sameStatus } from './link-status.js';
+
+const base: LinkState = {
+  remoteSynced: true,
+  remoteApiUp: true,
+  gatewayAlive: true,
+  gatewayAddresses: ['10.1.0.1'],
+  mirrored: 2,
+  problems: [],
+};
+const t0 = new Date('2026-01-01T00:00:00Z');
+const t1 = new Date('2026-01-01T00:01:00Z');
+
+function cond(s: LinkState, type: string) {
+  return linkStatus(s, undefined, t0).conditions?.find((c) => c.type === type);
+}
+
+describe('linkStatus', () => {
+  it.each<[string, Partial<LinkState>, string, string, string]>([
+    ['healthy', {}, 'Ready', 'True', 'Synced'],
+    ['invalid', { invalid: 'bad port' }, 'Ready', 'False', 'LinkInvalid'],
+    ['no secret', { credentialsError: 'secret missing' }, 'Ready', 'False', 'CredentialsUnavailable'],
+    ['first list pending', { remoteSynced: false }, 'Ready', 'False', 'Syncing'],
+    [
+      'remote API down',
+      { remoteApiUp: false, remoteApiError: 'ECONNREFUSED' },
+      'RemoteAPIAvailable',
+      'False',
+      'Unreachable',
+    ],
+    ['gateway dead', { gatewayAlive: false }, 'GatewayAlive', 'False', 'ProbeFailed'],
+    ['gateway unknown', { gatewayAlive: 'unknown' }, 'GatewayAlive', 'Unknown', 'NotProbedYet'],
+  ])('%s', (_n, over, type, status, reason) => {
+    expect(cond({ ...base, ...over }, type)).toMatchObject({ status, reason });
+  });
+
+  it('keeps lastTransitionTime while a condition holds and compares without timestamps', () => {
+    const first = linkStatus(base, undefined, t0);
+    const second = linkStatus(base, first, t1);
+    expect(second.conditions?.[0]?.lastTransitionTime).toEqual(t0);
+    expect(sameStatus(first, JSON.parse(JSON.stringify(second)))).toBe(true);
+    const dead = linkStatus({ ...base, gatewayAlive: false }, second, t1);
+    expect(dead.conditions?.find((c) => c.type === 'GatewayAlive')?.lastTransitionTime).toEqual(t1);
+    expect(sameStatus(second, dead)).toBe(false);
+  });
+
+  it('lists per-service problems in a stable order', () => {
+    const s = linkStatus(
+      {
+        ...base,
+        problems: [
+          { namespace: 'b', name: 'x', reason: 'Conflict' },
+          { namespace: 'a', name: 'y', reason: 'MissingNamespace' },
+        ],
+      },
+      undefined,
+      t0,
+    );
+    expect(s.services?.map((p) => p.namespace)).toEqual(['a', 'b']);
+  });
+});

@@ -1,0 +1,127 @@
+/**
+ * The Link's status as a pure function of what the watcher knows, and the "has it changed" test
+ * that keeps status writes to real changes (a write per probe would flood the API server and wake
+ * every Link watcher in the cluster).
+ *
+ * Conditions (types and reasons):
+ * - Ready: True/Synced when the remote list is complete; False/LinkInvalid (spec rejected),
+ *   False/CredentialsUnavailable (Secret missing or unusable), False/Syncing (first list pending).
+ * - RemoteAPIAvailable: True/Connected; False/Unreachable while list/watch of the remote fails
+ *   (mirrors are kept meanwhile).
+ * - GatewayAlive: True/ProbeSucceeded; False/ProbeFailed after failureThreshold failures;
+ *   Unknown/NotProbedYet until the first probe decides.
+ */
+import type { LinkStatus, ServiceMirrorStatus, V1Condition } from '../kube/types.js';
+import type { GatewayAlive } from './plan-mirror.js';
+
+export interface LinkState {
+  generation?: number;
+  invalid?: string;
+  credentialsError?: string;
+  remoteSynced: boolean;
+  remoteApiUp: boolean;
+  remoteApiError?: string;
+  gatewayAlive: GatewayAlive;
+  probeError?: string;
+  gatewayAddresses: string[];
+  mirrored: number;
+  /** Services that are not mirrored, with the reason. */
+  problems: ServiceMirrorStatus[];
+}
+
+type Cond = Pick<V1Condition, 'type' | 'status' | 'reason' | 'message'>;
+
+function conditions(s: LinkState): Cond[] {
+  let ready: Cond;
+  if (s.invalid) ready = { type: 'Ready', status: 'False', reason: 'LinkInvalid', message: s.invalid };
+  else if (s.credentialsError)
+    ready = { type: 'Ready', status: 'False', reason: 'CredentialsUnavailable', message: s.credentialsError };
+  else if (!s.remoteSynced)
+    ready = {
+      type: 'Ready',
+      status: 'False',
+      reason: 'Syncing',
+      message: 'waiting for the first list of the remote cluster',
+    };
+  else
+    ready = { type: 'Ready', status: 'True', reason: 'Synced', message: `${s.mirrored} services mirrored` };
+  if (s.invalid) return [ready];
+  const api: Cond = s.remoteApiUp
+    ? { type: 'RemoteAPIAvailable', status: 'True', reason: 'Connected', message: 'remote API reachable' }
+    : {
+        type: 'RemoteAPIAvailable',
+        status: 'False',
+        reason: 'Unreachable',
+        message: s.remoteApiError ?? s.credentialsError ?? 'remote API not reachable',
+      };
+  const gateway: Cond =
+    s.gatewayAlive === 'unknown'
+      ? {
+          type: 'GatewayAlive',
+          status: 'Unknown',
+          reason: 'NotProbedYet',
+          message: 'no probe has answered yet',
+        }
+      : s.gatewayAlive
+        ? {
+            type: 'GatewayAlive',
+            status: 'True',
+            reason: 'ProbeSucceeded',
+            message: 'remote gateway answers probes',
+          }
+        : {
+            type: 'GatewayAlive',
+            status: 'False',
+            reason: 'ProbeFailed',
+            message: s.probeError ?? 'probe failed',
+          };
+  return [ready, api, gateway];
+}
+
+/** The status to write; lastTransitionTime is kept from `previous` for unchanged conditions. */
+export function linkStatus(
+  s: LinkState,
+  previous: LinkStatus | undefined,
+  now: Date = new Date(),
+): LinkStatus {
+  const before = new Map((previous?.conditions ?? []).map((c) => [c.type, c]));
+  const conds: V1Condition[] = conditions(s).map((c) => {
+    const old = before.get(c.type);
+    const lastTransitionTime = old && old.status === c.status ? old.lastTransitionTime : now;
+    return {
+      type: c.type,
+      status: c.status,
+      reason: c.reason,
+      message: c.message ?? '',
+      lastTransitionTime,
+      ...(s.generation !== undefined ? { observedGeneration: s.generation } : {}),
+    };
+  });
+  const status: LinkStatus = {
+    conditions: conds,
+    mirroredServices: s.mirrored,
+    gatewayAddresses: [...s.gatewayAddresses],
+    services: [...s.problems].sort((a, b) =>
+      `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`),
+    ),
+  };
+  if (s.generation !== undefined) status.observedGeneration = s.generation;
+  return status;
+}
+
+/** Same status apart from timestamps (which come back from the API as strings). */
+export function sameStatus(a: LinkStatus | undefined, b: LinkStatus | undefined): boolean {
+  const strip = (s: LinkStatus | undefined) =>
+    JSON.stringify({
+      ...s,
+      conditions: (s?.conditions ?? []).map((c) => [
+        c.type,
+        c.status,
+        c.reason,
+        c.message ?? '',
+        c.observedGeneration,
+      ]),
+      services: (s?.services ?? []).map((p) => [p.namespace, p.name, p.reason, p.message ?? '']),
+    });
+  return strip(a) === strip(b);
+}

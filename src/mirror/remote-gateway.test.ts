@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { gatewayHosts, hostPort, resolveHosts } from './remote-gateway.js';
+
+describe('remote gateway address', () => {
+  it.each([
+    [
+      'LB IPs win over the Link',
+      { ingress: [{ ip: '10.2.0.1' }, { hostname: 'gw.example.com' }] },
+      ['10.2.0.1', 'gw.example.com'],
+    ],
+    ['no ingress → the Link fallback', { ingress: [] }, ['10.1.0.1']],
+    ['no status → the Link fallback', undefined, ['10.1.0.1']],
+  ])('%s', (_n, lb, expected) => {
+    const svc = lb ? { status: { loadBalancer: lb } } : undefined;
+    expect(gatewayHosts(svc, ['10.1.0.1'])).toEqual(expected);
+  });
+
+  it('brackets IPv6', () => {
+    expect(hostPort('fd00::1', 4143)).toBe('[fd00::1]:4143');
+    expect(hostPort('10.0.0.1', 4143)).toBe('10.0.0.1:4143');
+  });
+
+  it('resolves hostnames and keeps unresolvable ones', async () => {
+    const resolve = async (host: string) => {
+      if (host === 'gw.example.com') return ['10.3.0.1', '10.3.0.2'];
+      throw new Error('ENOTFOUND');
+    };
+    expect(await resolveHosts(['10.2.0.1', 'gw.example.com', 'nope.invalid'], resolve)).toEqual([
+      '10.2.0.1',
+      '10.3.0.1',
+      '10.3.0.2',
+      'nope.invalid',
+    ]);
+  });
+});
