@@ -89,16 +89,15 @@ export function desiredStatus(
     conditions,
   };
   if (outcome.generation !== undefined) status.observedGeneration = outcome.generation;
-  if (outcome.shares) {
-    status.apexShares = outcome.shares
-      .filter((s) => s.endpoints > 0 || s.desired > 0)
-      .map((s) => ({
-        service: s.service,
-        endpoints: s.endpoints,
-        desiredPercent: percent(s.desired),
-        achievedPercent: percent(s.achieved),
-      }));
-  }
+  // Always written (empty when not steered) so a stale spread never outlives its cause.
+  status.apexShares = (outcome.shares ?? [])
+    .filter((s) => s.endpoints > 0 || s.desired > 0)
+    .map((s) => ({
+      service: s.service,
+      endpoints: s.endpoints,
+      desiredPercent: percent(s.desired),
+      achievedPercent: percent(s.achieved),
+    }));
   return { status, changed: !sameStatus(currentStatus, status) };
 }
 
@@ -107,7 +106,7 @@ function sameStatus(a: SplitStatus, b: SplitStatus): boolean {
     observedGeneration: s.observedGeneration,
     state: s.state,
     activeBackends: s.activeBackends ?? [],
-    apexShares: s.apexShares,
+    apexShares: s.apexShares ?? [],
     conditions: (s.conditions ?? []).map((c) => [
       c.type,
       c.status,

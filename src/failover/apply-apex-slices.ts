@@ -1,0 +1,70 @@
+/**
+ * The thin applier for planApexSlices: brings the apex's Isthmus-managed EndpointSlices of one
+ * split to the desired set. Only slices labelled `managed-by=failover.isthmus.dev` and
+ * `failover.isthmus.dev/split=<split>` are ever updated or deleted; a slice of the same name that
+ * is not ours is reported, never touched.
+ */
+import { createOrUpdate } from '../kube/apply.js';
+import type { KubeClient } from '../kube/client.js';
+import { isSubsetOf } from '../kube/owned-fields.js';
+import { R } from '../kube/resources.js';
+import type { V1EndpointSlice } from '../kube/types.js';
+import { isFailoverSlice } from './endpoint-readiness.js';
+import { SPLIT_LABEL } from './plan-apex-slices.js';
+
+export interface ApplySlicesResult {
+  created: number;
+  updated: number;
+  deleted: number;
+  /** Names of slices we wanted to write but that belong to someone else. */
+  notOwned: string[];
+}
+
+export function isSliceOfSplit(slice: V1EndpointSlice, namespace: string, split: string): boolean {
+  return (
+    slice.metadata?.namespace === namespace &&
+    isFailoverSlice(slice) &&
+    slice.metadata?.labels?.[SPLIT_LABEL] === split
+  );
+}
+
+/** The fields Isthmus owns on its slices; anything else is the API server's (STYLE.md §5). */
+function owned(slice: V1EndpointSlice) {
+  return {
+    metadata: { labels: slice.metadata?.labels, ownerReferences: slice.metadata?.ownerReferences },
+    ports: slice.ports,
+    endpoints: slice.endpoints,
+  };
+}
+
+/**
+ * `existing`: the split's slices as the informer cache has them. A slice the cache shows as
+ * already right is not written; createOrUpdate re-reads before writing, so a stale cache costs a
+ * GET, never a lost update.
+ */
+export async function applyApexSlices(
+  client: KubeClient,
+  namespace: string,
+  desired: readonly V1EndpointSlice[],
+  existing: readonly V1EndpointSlice[],
+): Promise<ApplySlicesResult> {
+  const result: ApplySlicesResult = { created: 0, updated: 0, deleted: 0, notOwned: [] };
+  const wanted = new Set(desired.map((s) => s.metadata?.name));
+  for (const slice of desired) {
+    const cached = existing.find((e) => e.metadata?.name === slice.metadata?.name);
+    if (cached && isSubsetOf(owned(slice), cached)) continue;
+    const outcome = await createOrUpdate<V1EndpointSlice>(client, R.endpointSlices, slice, {
+      isOwned: isFailoverSlice,
+      diff: (current, want) => (isSubsetOf(owned(want), current) ? null : owned(want)),
+    });
+    if (outcome === 'created') result.created++;
+    else if (outcome === 'updated') result.updated++;
+    else if (outcome === 'not-owned') result.notOwned.push(slice.metadata?.name ?? '');
+  }
+  for (const slice of existing) {
+    const name = slice.metadata?.name ?? '';
+    if (wanted.has(name)) continue;
+    if (await client.delete(R.endpointSlices, namespace, name)) result.deleted++;
+  }
+  return result;
+}

@@ -1,0 +1,185 @@
+/**
+ * The failover controller (run by `isthmus controller`, next to the mirror controller on the same
+ * KubeClient and prom-client Registry). Three informers — TrafficSplits, Services, EndpointSlices —
+ * feed one keyed work queue of split keys; a Service or slice event enqueues every split whose apex
+ * or backend it is. The handler is reconcile-split.ts.
+ */
+import diagnostics from 'node:diagnostics_channel';
+import type { Registry } from 'prom-client';
+import type { KubeClient } from '../kube/client.js';
+import { createInformer, type Informer, type InformerEvent } from '../kube/informer.js';
+import { cacheKey, objectKey } from '../kube/informer-store.js';
+import { FAILOVER_CONTROLLED_BY_DEFAULT, SERVICE_NAME_LABEL } from '../kube/keys.js';
+import { R } from '../kube/resources.js';
+import type { KubeObject, TrafficSplit, V1EndpointSlice, V1Service } from '../kube/types.js';
+import { WorkQueue } from '../mirror/work-queue.js';
+import { isSliceOfSplit } from './apply-apex-slices.js';
+import type { FailoverMemory } from './decide-weights.js';
+import { failoverMetrics } from './metrics.js';
+import { type EventSink, type FailoverCaches, reconcileSplit } from './reconcile-split.js';
+import { splitMode } from './split-selection.js';
+
+/** Published when a reconciliation fails (it is retried): `{ key, error, failures }`. */
+export const reconcileErrorChannel = diagnostics.channel('isthmus:failover:reconcile-error');
+
+export interface FailoverControllerOptions {
+  client: KubeClient;
+  registry: Registry;
+  recorder: EventSink;
+  /** Value of `failover.linkerd.io/controlled-by` this controller acts on. */
+  controlledBy?: string;
+  /** Re-reconcile everything this often, healing anything a missed event left behind. */
+  resyncMs?: number;
+  /** Clock, for tests of hysteresis. */
+  now?: () => number;
+}
+
+export interface FailoverController {
+  /** Resolves once every informer has listed once. */
+  readonly synced: Promise<void>;
+  /** Resolves when the queue is empty and nothing is in flight (tests). */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function runFailoverController(opts: FailoverControllerOptions): FailoverController {
+  const controlledBy = opts.controlledBy ?? FAILOVER_CONTROLLED_BY_DEFAULT;
+  const resync = opts.resyncMs === undefined ? {} : { resyncMs: opts.resyncMs };
+  // All splits, filtered here: a label selector could only pick one of the two labels we act on.
+  const splits = createInformer<TrafficSplit>(opts.client, R.trafficSplitsV1alpha2, resync);
+  const services = createInformer<V1Service>(opts.client, R.services);
+  const slices = createInformer<V1EndpointSlice>(opts.client, R.endpointSlices);
+  const informers = [splits, services, slices] as Informer<KubeObject>[];
+  const sliceIndex = new SliceIndex();
+  const metrics = failoverMetrics(opts.registry);
+  const timers = new Map<string, NodeJS.Timeout>();
+  const memories = new Map<string, FailoverMemory>();
+  let stopped = false;
+
+  const caches: FailoverCaches = {
+    split: (ns, name) => splits.get(ns, name),
+    service: (ns, name) => services.get(ns, name),
+    slicesOf: (ns, svc) => sliceIndex.of(ns, svc, slices),
+    splitSlices: (ns, split) =>
+      sliceIndex.of(ns, undefined, slices).filter((s) => isSliceOfSplit(s, ns, split)),
+  };
+
+  const queue = new WorkQueue({
+    handler: (key) =>
+      reconcileSplit(
+        {
+          client: opts.client,
+          caches,
+          recorder: opts.recorder,
+          metrics,
+          controlledBy,
+          now: opts.now ?? Date.now,
+          memories,
+          requeueAfter,
+        },
+        key,
+      ),
+    onError: (key, error, failures) => {
+      metrics.syncErrors.inc();
+      reconcileErrorChannel.publish({ key, error, failures });
+    },
+  });
+
+  function requeueAfter(key: string, ms: number): void {
+    if (stopped) return;
+    clearTimeout(timers.get(key));
+    const timer = setTimeout(() => {
+      timers.delete(key);
+      queue.add(key);
+    }, ms);
+    timer.unref();
+    timers.set(key, timer);
+  }
+
+  /** Splits in `namespace` whose apex or a backend is `service`. */
+  function splitsUsing(namespace: string, service: string): string[] {
+    return splits
+      .list()
+      .filter((s) => s.metadata?.namespace === namespace)
+      .filter(
+        (s) => s.spec?.service === service || (s.spec?.backends ?? []).some((b) => b.service === service),
+      )
+      .map(objectKey);
+  }
+
+  // Events before every cache is full are dropped: the sync above enqueues every split anyway.
+  const enqueue = (key: string) => {
+    if (informers.every((i) => i.hasSynced())) queue.add(key);
+  };
+
+  splits.onEvent((e) => {
+    // A split we stopped handling is still enqueued once, to withdraw its apex slices.
+    const mine = (s: TrafficSplit) => splitMode(s, controlledBy) !== null;
+    if (mine(e.object) || (e.type === 'update' && mine(e.old))) enqueue(objectKey(e.object));
+  });
+  services.onEvent((e) => {
+    for (const key of splitsUsing(e.object.metadata?.namespace ?? '', e.object.metadata?.name ?? ''))
+      enqueue(key);
+  });
+  slices.onEvent((e) => {
+    sliceIndex.apply(e);
+    const service = e.object.metadata?.labels?.[SERVICE_NAME_LABEL];
+    if (service) for (const key of splitsUsing(e.object.metadata?.namespace ?? '', service)) enqueue(key);
+  });
+
+  // Splits are reconciled only after all caches are full: deciding on a half-listed cache would
+  // see "no endpoints" and fail over for nothing.
+  const synced = (async () => {
+    for (const inf of informers) inf.start();
+    await Promise.all(informers.map((i) => i.synced));
+    for (const s of splits.list()) if (splitMode(s, controlledBy) !== null) queue.add(objectKey(s));
+  })();
+
+  return {
+    synced,
+    idle: () => queue.idle(),
+    async stop() {
+      stopped = true;
+      for (const t of timers.values()) clearTimeout(t);
+      timers.clear();
+      await Promise.all(informers.map((i) => i.stop()));
+      await queue.stop();
+    },
+  };
+}
+
+/** namespace/service → slice keys, so a split reads its backends' slices without a full scan. */
+class SliceIndex {
+  private readonly byService = new Map<string, Set<string>>();
+
+  apply(e: InformerEvent<V1EndpointSlice>): void {
+    const key = objectKey(e.object);
+    const service = cacheKey(
+      e.object.metadata?.namespace,
+      e.object.metadata?.labels?.[SERVICE_NAME_LABEL] ?? '',
+    );
+    if (e.type === 'update') {
+      const oldService = cacheKey(
+        e.old.metadata?.namespace,
+        e.old.metadata?.labels?.[SERVICE_NAME_LABEL] ?? '',
+      );
+      this.byService.get(oldService)?.delete(key);
+    }
+    if (e.type === 'delete') {
+      this.byService.get(service)?.delete(key);
+      return;
+    }
+    const set = this.byService.get(service) ?? new Set<string>();
+    set.add(key);
+    this.byService.set(service, set);
+  }
+
+  /** Slices of one service, or of the whole namespace when `service` is undefined. */
+  of(namespace: string, service: string | undefined, informer: Informer<V1EndpointSlice>): V1EndpointSlice[] {
+    if (service === undefined) return informer.list().filter((s) => s.metadata?.namespace === namespace);
+    const keys = this.byService.get(cacheKey(namespace, service)) ?? new Set<string>();
+    return [...keys]
+      .map((k) => informer.get(namespace, k.slice(namespace.length + 1)))
+      .filter((s) => s !== undefined);
+  }
+}

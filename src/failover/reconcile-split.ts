@@ -1,0 +1,217 @@
+/**
+ * One reconciliation of one TrafficSplit, keyed `namespace/name` and level-triggered: everything is
+ * re-read from the informer caches, decided by the pure functions of this folder, then applied
+ * (weights patch, apex slices, status, events, metric). A failed write throws, and the work queue
+ * retries it with backoff; nothing is remembered as done until it is.
+ */
+import { updateWithRetry } from '../kube/apply.js';
+import type { KubeClient } from '../kube/client.js';
+import { R } from '../kube/resources.js';
+import type { KubeObject, TrafficSplit, V1EndpointSlice, V1Service } from '../kube/types.js';
+import { applyApexSlices } from './apply-apex-slices.js';
+import { decideWeights, type FailoverMemory, type FailoverState } from './decide-weights.js';
+import { readyEndpointCount } from './endpoint-readiness.js';
+import type { FailoverMetrics } from './metrics.js';
+import { type ParsedBackend, type ParsedSplit, parseSplit } from './parse-split.js';
+import { planApexSlices } from './plan-apex-slices.js';
+import { splitMode } from './split-selection.js';
+import { type ConditionInput, desiredStatus, type SplitOutcome, sharesMessage } from './split-status.js';
+
+export interface FailoverCaches {
+  split(namespace: string, name: string): TrafficSplit | undefined;
+  service(namespace: string, name: string): V1Service | undefined;
+  /** Slices labelled `kubernetes.io/service-name=<service>`, Isthmus's own included. */
+  slicesOf(namespace: string, service: string): V1EndpointSlice[];
+  /** Isthmus's apex slices written for this split. */
+  splitSlices(namespace: string, split: string): V1EndpointSlice[];
+}
+
+export interface EventSink {
+  record(object: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
+}
+
+export interface ReconcileDeps {
+  client: KubeClient;
+  caches: FailoverCaches;
+  recorder: EventSink;
+  metrics: FailoverMetrics;
+  controlledBy: string;
+  now: () => number;
+  /** Per split key: the last decision that was applied (hysteresis and event state). */
+  memories: Map<string, FailoverMemory>;
+  requeueAfter: (key: string, ms: number) => void;
+}
+
+const ok = (reason: string, message: string): ConditionInput => ({ status: true, reason, message });
+const bad = (reason: string, message: string): ConditionInput => ({ status: false, reason, message });
+
+export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<void> {
+  const [namespace = '', name = ''] = key.split('/');
+  const split = deps.caches.split(namespace, name);
+  const mode = split ? splitMode(split, deps.controlledBy) : null;
+  if (!split || !mode) {
+    // Gone or no longer ours: withdraw the apex slices (traffic falls back to the apex's own
+    // endpoints) and forget it. Owner references would let a real cluster's GC do the first part.
+    await applyApexSlices(deps.client, namespace, [], deps.caches.splitSlices(namespace, name));
+    deps.memories.delete(key);
+    deps.metrics.active.remove({ namespace, split: name });
+    return;
+  }
+
+  const parsed = parseSplit(split);
+  if (!parsed.ok) {
+    // Invalid: weights and slices stay as they are; only the status and an event say why.
+    deps.metrics.active.set({ namespace, split: name }, 0);
+    const changed = await writeStatus(deps, split, {
+      generation: split.metadata?.generation,
+      state: 'Invalid',
+      activeBackends: [],
+      conditions: { Accepted: bad(parsed.reason, parsed.message) },
+    });
+    if (changed) await deps.recorder.record(split, 'Warning', parsed.reason, parsed.message);
+    return;
+  }
+  const s = parsed.split;
+  const conditions: SplitOutcome['conditions'] = {
+    Accepted: ok('Valid', `apex ${s.apex}, primary ${s.primary}`),
+  };
+  const warnings: [string, string][] = [];
+
+  const missing = s.backends.filter((b) => !deps.caches.service(namespace, b.service)).map((b) => b.service);
+  conditions.ResolvedRefs = missing.length
+    ? bad('BackendNotFound', `no Service named ${missing.join(', ')}; counted as having no ready endpoint`)
+    : ok('ResolvedRefs', 'every backend is a Service');
+  if (missing.length) warnings.push(['BackendNotFound', conditions.ResolvedRefs.message]);
+
+  const readiness = new Map(
+    s.backends.map((b) => [b.service, readyEndpointCount(deps.caches.slicesOf(namespace, b.service))]),
+  );
+
+  let state: FailoverState | 'Weighted';
+  let activeBackends: string[];
+  let weights: readonly ParsedBackend[];
+  let memory: FailoverMemory | undefined;
+  let event: { type: 'Normal' | 'Warning'; reason: string; message: string } | undefined;
+  if (mode === 'failover') {
+    const decision = decideWeights(
+      s,
+      readiness,
+      deps.now(),
+      deps.memories.get(key) ?? memoryFromStatus(split),
+    );
+    if (decision.changed) await patchWeights(deps.client, namespace, name, decision.weights);
+    if (decision.requeueAfterMs !== undefined) deps.requeueAfter(key, decision.requeueAfterMs);
+    ({ state, activeBackends, weights, memory, event } = decision);
+  } else {
+    activeBackends = s.backends
+      .filter((b) => b.weight > 0 && (readiness.get(b.service) ?? 0) > 0)
+      .map((b) => b.service);
+    state = activeBackends.length > 0 ? 'Weighted' : 'NothingReady';
+    weights = s.backends;
+  }
+  conditions.Available =
+    state === 'NothingReady'
+      ? bad('NothingReady', 'no backend has a ready endpoint; weights left as they were')
+      : ok(state, `traffic on ${activeBackends.join(', ')}`);
+
+  const steering = await steerApex(deps, split, s, weights);
+  conditions.Steered = steering.condition;
+  if (!steering.condition.status) warnings.push([steering.condition.reason, steering.condition.message]);
+
+  const changed = await writeStatus(deps, split, {
+    generation: split.metadata?.generation,
+    state,
+    activeBackends,
+    conditions,
+    ...(steering.shares ? { shares: steering.shares } : {}),
+  });
+  if (memory) deps.memories.set(key, memory);
+  deps.metrics.active.set({ namespace, split: name }, state === 'Fallback' ? 1 : 0);
+  if (event) await deps.recorder.record(split, event.type, event.reason, event.message);
+  if (changed)
+    for (const [reason, message] of warnings) await deps.recorder.record(split, 'Warning', reason, message);
+}
+
+/** After a restart, the state the split's status records is where hysteresis resumes from. */
+function memoryFromStatus(split: TrafficSplit): FailoverMemory | undefined {
+  const state = split.status?.state;
+  if (state !== 'Primary' && state !== 'Fallback' && state !== 'NothingReady') return undefined;
+  return { state, active: split.status?.activeBackends ?? [] };
+}
+
+async function steerApex(
+  deps: ReconcileDeps,
+  split: TrafficSplit,
+  s: ParsedSplit,
+  weights: readonly ParsedBackend[],
+): Promise<{ condition: ConditionInput; shares?: SplitOutcome['shares'] }> {
+  const apex = deps.caches.service(s.namespace, s.apex);
+  if (!apex) return { condition: bad('ApexNotFound', `no Service named ${s.apex}`) };
+  const slicesByService = new Map(
+    [s.apex, ...weights.map((b) => b.service)].map((svc) => [svc, deps.caches.slicesOf(s.namespace, svc)]),
+  );
+  const owner = {
+    apiVersion: split.apiVersion ?? 'split.smi-spec.io/v1alpha2',
+    name: s.name,
+    uid: split.metadata?.uid ?? '',
+  };
+  const plan = planApexSlices({ namespace: s.namespace, apex, owner, weights, slicesByService });
+  if (!plan.ok) return { condition: bad(plan.reason, plan.message) };
+  const applied = await applyApexSlices(
+    deps.client,
+    s.namespace,
+    plan.slices,
+    deps.caches.splitSlices(s.namespace, s.name),
+  );
+  const message = sharesMessage(plan.shares, plan.maxError);
+  if (applied.notOwned.length) {
+    return {
+      condition: bad('NotOwned', `EndpointSlice ${applied.notOwned.join(', ')} exists and is not Isthmus's`),
+    };
+  }
+  if (plan.problems.length)
+    return { condition: bad('PortMismatch', `${plan.problems.join('; ')}; ${message}`) };
+  return { condition: ok('Steered', message), shares: plan.shares };
+}
+
+/** Writes only the weights, by backend name, on the current object (409 → re-read, retry). */
+async function patchWeights(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  weights: readonly ParsedBackend[],
+): Promise<void> {
+  const byService = new Map(weights.map((w) => [w.service, w.weight]));
+  await updateWithRetry<TrafficSplit>(client, R.trafficSplitsV1alpha2, namespace, name, (current) => {
+    const backends = current.spec.backends.map((b) => ({
+      ...b,
+      weight: byService.get(b.service) ?? b.weight,
+    }));
+    if (backends.every((b, i) => b.weight === current.spec.backends[i]?.weight)) return null;
+    return { ...current, spec: { ...current.spec, backends } };
+  });
+}
+
+/** Writes the status when a field we own differs; true when it did. */
+async function writeStatus(
+  deps: ReconcileDeps,
+  split: TrafficSplit,
+  outcome: SplitOutcome,
+): Promise<boolean> {
+  const { status, changed } = desiredStatus(split.status, outcome, new Date(deps.now()));
+  if (!changed) return false;
+  const ns = split.metadata?.namespace;
+  const name = split.metadata?.name ?? '';
+  const result = await updateWithRetry<TrafficSplit>(
+    deps.client,
+    R.trafficSplitsV1alpha2,
+    ns,
+    name,
+    (current) => {
+      const next = desiredStatus(current.status, outcome, new Date(deps.now()));
+      return next.changed ? { ...current, status: { ...current.status, ...next.status } } : null;
+    },
+    { subresource: 'status' },
+  );
+  return result === 'updated';
+}
