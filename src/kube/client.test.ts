@@ -1,0 +1,129 @@
+/**
+ * Client behaviour that needs precise control over the server's answers (pagination, 429 with
+ * Retry-After, a refused connection), against a raw node:http stand-in. CRUD semantics are tested
+ * against the sandbox in client.sandbox.test.ts.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { KubeClient } from './client.js';
+import { R } from './resources.js';
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function kubeconfig(server: string): string {
+  return `apiVersion: v1
+kind: Config
+current-context: t
+clusters: [{ name: t, cluster: { server: "${server}" } }]
+users: [{ name: u, user: { token: secret-token } }]
+contexts: [{ name: t, context: { cluster: t, user: u } }]
+`;
+}
+
+async function serve(handler: Handler): Promise<{ client: KubeClient; paths: string[] }> {
+  const paths: string[] = [];
+  const server = http.createServer((req, res) => {
+    paths.push(req.url ?? '');
+    handler(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const client = KubeClient.fromKubeconfigString(kubeconfig(`http://127.0.0.1:${port}`));
+  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  cleanups.push(() => server.closeAllConnections());
+  cleanups.push(() => client.close());
+  return { client, paths };
+}
+
+function json(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+describe('KubeClient (stand-in server)', () => {
+  it('sends the bearer token and follows continue pages', async () => {
+    let auth = '';
+    const { client, paths } = await serve((req, res) => {
+      auth = req.headers.authorization ?? '';
+      const url = new URL(req.url ?? '', 'http://x');
+      const page = url.searchParams.get('continue');
+      if (!page)
+        json(res, 200, {
+          metadata: { resourceVersion: '10', continue: 'p2' },
+          items: [{ metadata: { name: 'a' } }],
+        });
+      else json(res, 200, { metadata: { resourceVersion: '10' }, items: [{ metadata: { name: 'b' } }] });
+    });
+    const out = await client.list(R.services, { namespace: 'default', labelSelector: 'a=b', limit: 1 });
+    expect(out.items.map((i) => i.metadata?.name)).toEqual(['a', 'b']);
+    expect(out.items[0]).toMatchObject({ apiVersion: 'v1', kind: 'Service' });
+    expect(out.resourceVersion).toBe('10');
+    expect(auth).toBe('Bearer secret-token');
+    expect(paths).toEqual([
+      '/api/v1/namespaces/default/services?labelSelector=a%3Db&limit=1',
+      '/api/v1/namespaces/default/services?labelSelector=a%3Db&limit=1&continue=p2',
+    ]);
+    expect(client.stats().byVerb.list).toBe(2);
+  });
+
+  it('retries a 429 after Retry-After, then succeeds', async () => {
+    let calls = 0;
+    const { client } = await serve((_req, res) => {
+      calls++;
+      if (calls === 1)
+        json(res, 429, { kind: 'Status', code: 429, message: 'slow down' }, { 'retry-after': '0' });
+      else json(res, 200, { metadata: { name: 'x' } });
+    });
+    await expect(client.get(R.configMaps, 'default', 'x')).resolves.toMatchObject({
+      metadata: { name: 'x' },
+    });
+    expect(client.stats().throttleRetries).toBe(1);
+  });
+
+  it('maps 404 to undefined on get and false on delete; 500 to KUBE_API_UNAVAILABLE', async () => {
+    const { client } = await serve((req, res) => {
+      if (req.url?.includes('boom')) json(res, 500, { kind: 'Status', code: 500, message: 'etcd down' });
+      else json(res, 404, { kind: 'Status', code: 404, reason: 'NotFound' });
+    });
+    await expect(client.get(R.services, 'default', 'nope')).resolves.toBeUndefined();
+    await expect(client.delete(R.services, 'default', 'nope')).resolves.toBe(false);
+    await expect(client.get(R.services, 'default', 'boom')).rejects.toMatchObject({
+      code: 'KUBE_API_UNAVAILABLE',
+      message: expect.stringContaining('etcd down'),
+    });
+  });
+
+  it('a refused connection is KUBE_API_UNAVAILABLE', async () => {
+    const { client } = await serve((_req, res) => json(res, 200, {}));
+    const port = new URL(client.server).port;
+    const dead = KubeClient.fromKubeconfigString(
+      kubeconfig(`http://127.0.0.1:${Number(port) === 1 ? 2 : 1}`),
+    );
+    cleanups.push(() => dead.close());
+    await expect(dead.version()).rejects.toMatchObject({ code: 'KUBE_API_UNAVAILABLE' });
+  });
+
+  it('rate limits every request including watch starts', async () => {
+    const { client: plain } = await serve((_req, res) => json(res, 200, {}));
+    const port = new URL(plain.server).port;
+    const limited = KubeClient.fromKubeconfigString(kubeconfig(`http://127.0.0.1:${port}`), undefined, {
+      rateLimit: { qps: 20, burst: 1 },
+    });
+    cleanups.push(() => limited.close());
+    const start = performance.now();
+    await Promise.all([limited.version(), limited.version(), limited.version()]);
+    expect(performance.now() - start).toBeGreaterThanOrEqual(80);
+    expect(limited.stats().rateLimitWaitMs).toBeGreaterThanOrEqual(100);
+  });
+});

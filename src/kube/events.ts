@@ -1,0 +1,151 @@
+/**
+ * Kubernetes Events (core/v1) for the objects controllers act on, so `kubectl describe link`
+ * shows why a service was skipped. Repeats are aggregated as client-go's EventCorrelator does: the
+ * same (object, type, reason, message) bumps `count` and `lastTimestamp` of the first Event instead
+ * of creating another. Recording never throws: an Event is a courtesy, not part of reconciliation.
+ */
+import diagnostics from 'node:diagnostics_channel';
+import type { KubeClient } from './client.js';
+import { isNotFound } from './errors.js';
+import { R } from './resources.js';
+import type { CoreV1Event, KubeObject } from './types.js';
+
+export type EventType = 'Normal' | 'Warning';
+
+/** Published when an Event could not be written: `{ reason, error }`. */
+export const eventErrorChannel = diagnostics.channel('isthmus:kube:event-error');
+
+/** Bounded memory of recent events, like client-go's LRU of 4096 entries. */
+const MAX_TRACKED = 4096;
+
+interface Tracked {
+  namespace: string;
+  name: string;
+  count: number;
+}
+
+export interface EventRecorderOptions {
+  /** `source.component`, e.g. `isthmus-mirror`. */
+  component: string;
+  host?: string;
+  /** Called with write failures in addition to the diagnostics channel (e.g. a logger). */
+  onError?: (err: unknown) => void;
+}
+
+export class EventRecorder {
+  private readonly tracked = new Map<string, Tracked>();
+  /** Writes for the same key are serialised so a burst of repeats cannot create duplicates. */
+  private readonly chains = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly opts: EventRecorderOptions,
+  ) {}
+
+  /** Resolves when the write finished or failed; never rejects. */
+  record(object: KubeObject, type: EventType, reason: string, message: string): Promise<void> {
+    const meta = object.metadata ?? {};
+    const key = [
+      meta.uid ?? '',
+      object.kind ?? '',
+      meta.namespace ?? '',
+      meta.name ?? '',
+      type,
+      reason,
+      message,
+    ].join('\u0000');
+    const prev = this.chains.get(key) ?? Promise.resolve();
+    const next = prev.then(() => this.write(key, object, type, reason, message));
+    this.chains.set(key, next);
+    void next.then(() => {
+      if (this.chains.get(key) === next) this.chains.delete(key);
+    });
+    return next;
+  }
+
+  private async write(
+    key: string,
+    object: KubeObject,
+    type: EventType,
+    reason: string,
+    message: string,
+  ): Promise<void> {
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    try {
+      const seen = this.tracked.get(key);
+      if (seen) {
+        try {
+          await this.client.patch(R.events, seen.namespace, seen.name, {
+            count: seen.count + 1,
+            lastTimestamp: now,
+          });
+          seen.count++;
+          return;
+        } catch (err) {
+          // The Event expired (the API server's TTL is 1h): start a new one.
+          if (!isNotFound(err)) throw err;
+          this.tracked.delete(key);
+        }
+      }
+      const created = await this.client.create<CoreV1Event>(
+        R.events,
+        this.build(object, type, reason, message, now),
+      );
+      this.remember(key, {
+        namespace: created.metadata?.namespace ?? '',
+        name: created.metadata?.name ?? '',
+        count: created.count ?? 1,
+      });
+    } catch (err) {
+      eventErrorChannel.publish({ reason, error: err });
+      this.opts.onError?.(err);
+    }
+  }
+
+  private remember(key: string, t: Tracked): void {
+    if (this.tracked.size >= MAX_TRACKED) {
+      const oldest = this.tracked.keys().next().value;
+      if (oldest !== undefined) this.tracked.delete(oldest);
+    }
+    this.tracked.set(key, t);
+  }
+
+  private build(
+    object: KubeObject,
+    type: EventType,
+    reason: string,
+    message: string,
+    now: string,
+  ): CoreV1Event {
+    const meta = object.metadata ?? {};
+    // Events of cluster-scoped objects live in `default`, as client-go's recorder puts them.
+    const namespace = meta.namespace || 'default';
+    return {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: {
+        // client-go names events <object>.<unix nanos in hex>; unique enough without a round trip.
+        name: `${meta.name ?? 'unknown'}.${(BigInt(Date.now()) * 1_000_000n + BigInt(Math.floor(Math.random() * 1e6))).toString(16)}`,
+        namespace,
+      },
+      involvedObject: {
+        apiVersion: object.apiVersion,
+        kind: object.kind,
+        name: meta.name,
+        namespace: meta.namespace,
+        uid: meta.uid,
+        resourceVersion: meta.resourceVersion,
+      },
+      type,
+      reason,
+      // events.k8s.io/v1 caps `note` at 1 kB; core Events are kept within the same bound.
+      message: message.length > 1024 ? `${message.slice(0, 1021)}...` : message,
+      count: 1,
+      firstTimestamp: now as unknown as Date,
+      lastTimestamp: now as unknown as Date,
+      source: { component: this.opts.component, host: this.opts.host },
+      reportingComponent: this.opts.component,
+      reportingInstance: this.opts.host ?? '',
+    };
+  }
+}

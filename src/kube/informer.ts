@@ -1,0 +1,299 @@
+/**
+ * A list-watch cache in the manner of client-go's Reflector + Informer: list, then watch from the
+ * list's resourceVersion with bookmarks; resume a dropped watch from the last version seen; relist
+ * on 410 Gone and emit the difference; back off with full jitter on errors. Handlers get events for
+ * an always-consistent cache and are expected to be level-triggered (STYLE.md §2).
+ */
+import diagnostics from 'node:diagnostics_channel';
+import type { IncomingMessage } from 'node:http';
+import { IsthmusError } from '../errors.js';
+import { Backoff, type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
+import type { KubeClient } from './client.js';
+import { errorFromTransport, errorFromWatchStatus, isGone } from './errors.js';
+import { type InformerEvent, InformerStore, type WatchEventType } from './informer-store.js';
+import { abortableDelay } from './rate-limiter.js';
+import { type ResourceRef, resourcePath } from './resources.js';
+import type { KubeObject } from './types.js';
+
+export type { InformerEvent } from './informer-store.js';
+
+export interface InformerHealth {
+  connected: boolean;
+  lastError?: unknown;
+}
+
+export interface Informer<T extends KubeObject> {
+  start(): void;
+  /** Ends the watch, timers and sleeps; resolves once nothing more can fire. */
+  stop(): Promise<void>;
+  /** Resolves after the first complete list; rejects only when stopped before that. */
+  readonly synced: Promise<void>;
+  hasSynced(): boolean;
+  list(): T[];
+  get(namespace: string | undefined, name: string): T | undefined;
+  onEvent(handler: (e: InformerEvent<T>) => void): () => void;
+  /** connected=false while list/watch fails; reported on every change. */
+  onHealth(handler: (h: InformerHealth) => void): () => void;
+  readonly resourceVersion: string;
+}
+
+export interface InformerOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Re-emit every cached object as `update` (old === object) this often; 0/absent: never. */
+  resyncMs?: number;
+  backoff?: BackoffPolicy;
+  /** Server-side watch timeout; default 5–10 min randomised, as client-go, to spread reconnects. */
+  watchTimeoutSeconds?: number;
+  /** List page size. */
+  pageSize?: number;
+}
+
+/** Published when a handler throws: the informer keeps going, observers can log it. */
+export const handlerErrorChannel = diagnostics.channel('isthmus:kube:informer-handler-error');
+/** Published on every health change: `{ resource, connected, lastError }`. */
+export const healthChannel = diagnostics.channel('isthmus:kube:informer-health');
+
+interface WatchLine {
+  type?: WatchEventType;
+  object?: KubeObject;
+}
+
+class ListWatchInformer<T extends KubeObject> implements Informer<T> {
+  readonly synced: Promise<void>;
+  private readonly store = new InformerStore<T>();
+  private readonly handlers = new Set<(e: InformerEvent<T>) => void>();
+  private readonly healthHandlers = new Set<(h: InformerHealth) => void>();
+  private readonly abort = new AbortController();
+  private readonly backoff: Backoff;
+  private rv = '';
+  private started = false;
+  private stopped = false;
+  private isSynced = false;
+  private connected: boolean | undefined;
+  private loop: Promise<void> | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private resolveSynced!: () => void;
+  private rejectSynced!: (err: unknown) => void;
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly res: ResourceRef,
+    private readonly opts: InformerOptions,
+  ) {
+    this.backoff = new Backoff(opts.backoff ?? DEFAULT_BACKOFF);
+    this.synced = new Promise<void>((resolve, reject) => {
+      this.resolveSynced = resolve;
+      this.rejectSynced = reject;
+    });
+    // Nobody may be awaiting `synced` when stop() rejects it; that must not crash the process.
+    this.synced.catch(() => {});
+  }
+
+  get resourceVersion(): string {
+    return this.rv;
+  }
+
+  hasSynced(): boolean {
+    return this.isSynced;
+  }
+
+  list(): T[] {
+    return this.store.list();
+  }
+
+  get(namespace: string | undefined, name: string): T | undefined {
+    return this.store.get(this.res.namespaced ? namespace : undefined, name);
+  }
+
+  onEvent(handler: (e: InformerEvent<T>) => void): () => void {
+    this.handlers.add(handler);
+    return () => this.handlers.delete(handler);
+  }
+
+  onHealth(handler: (h: InformerHealth) => void): () => void {
+    this.healthHandlers.add(handler);
+    return () => this.healthHandlers.delete(handler);
+  }
+
+  start(): void {
+    if (this.started || this.stopped) return;
+    this.started = true;
+    this.loop = this.run();
+    const resyncMs = this.opts.resyncMs ?? 0;
+    if (resyncMs > 0) this.resyncTimer = setInterval(() => this.resync(), resyncMs);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return this.loop;
+    this.stopped = true;
+    clearInterval(this.resyncTimer);
+    this.abort.abort(new IsthmusError('KUBE_REQUEST_FAILED', 'informer stopped'));
+    if (!this.isSynced)
+      this.rejectSynced(new IsthmusError('KUBE_REQUEST_FAILED', 'informer stopped before sync'));
+    await this.loop;
+  }
+
+  private emit(e: InformerEvent<T>): void {
+    for (const h of this.handlers) {
+      if (this.stopped) return;
+      try {
+        h(e);
+      } catch (err) {
+        handlerErrorChannel.publish({ resource: this.res.plural, event: e.type, error: err });
+      }
+    }
+  }
+
+  private setHealth(connected: boolean, lastError?: unknown): void {
+    if (this.stopped || this.connected === connected) return;
+    this.connected = connected;
+    const h: InformerHealth = connected ? { connected } : { connected, lastError };
+    healthChannel.publish({ resource: this.res.plural, ...h });
+    for (const handler of this.healthHandlers) handler(h);
+  }
+
+  private resync(): void {
+    if (!this.isSynced || this.stopped) return;
+    for (const object of this.store.list()) this.emit({ type: 'update', object, old: object });
+  }
+
+  private async run(): Promise<void> {
+    let needList = true;
+    let lastWasGone = false;
+    while (!this.stopped) {
+      try {
+        if (needList) {
+          await this.relist();
+          needList = false;
+        }
+        const { events, ms } = await this.watchOnce();
+        lastWasGone = false;
+        // A watch the server ends at once, repeatedly, must not become a hot loop.
+        if (events === 0 && ms < 1000) await this.sleep(this.backoff.next());
+      } catch (err) {
+        if (this.stopped) break;
+        if (isGone(err)) {
+          // Our resourceVersion left the server's window: relist now (once), and diff.
+          needList = true;
+          if (lastWasGone) await this.sleep(this.backoff.next());
+          lastWasGone = true;
+          continue;
+        }
+        this.setHealth(false, err);
+        await this.sleep(this.backoff.next());
+      }
+    }
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    await abortableDelay(ms, this.abort.signal).catch(() => {});
+  }
+
+  private async relist(): Promise<void> {
+    const { items, resourceVersion } = await this.client.list<T>(this.res, {
+      namespace: this.opts.namespace,
+      labelSelector: this.opts.labelSelector,
+      fieldSelector: this.opts.fieldSelector,
+      limit: this.opts.pageSize ?? 500,
+    });
+    if (this.stopped) return;
+    const events = this.store.replace(items);
+    this.rv = resourceVersion;
+    this.setHealth(true);
+    this.backoff.reset();
+    const first = !this.isSynced;
+    this.isSynced = true;
+    for (const e of events) this.emit(e);
+    if (first) this.resolveSynced();
+  }
+
+  private watchTimeout(): number {
+    return this.opts.watchTimeoutSeconds ?? Math.floor(300 * (1 + Math.random()));
+  }
+
+  /** One watch until the server ends it; counts applied events. Throws on 410 and on errors. */
+  private async watchOnce(): Promise<{ events: number; ms: number }> {
+    const start = performance.now();
+    const timeoutSeconds = this.watchTimeout();
+    const stream = await this.client.watch(this.res, {
+      namespace: this.opts.namespace,
+      labelSelector: this.opts.labelSelector,
+      fieldSelector: this.opts.fieldSelector,
+      resourceVersion: this.rv,
+      timeoutSeconds,
+      idleTimeoutMs: (timeoutSeconds + 60) * 1000,
+      signal: this.abort.signal,
+    });
+    this.setHealth(true);
+    let events = 0;
+    try {
+      events = await this.consume(stream);
+    } finally {
+      stream.destroy();
+    }
+    if (events > 0) this.backoff.reset();
+    return { events, ms: performance.now() - start };
+  }
+
+  private async consume(stream: IncomingMessage): Promise<number> {
+    stream.setEncoding('utf8');
+    let buf = '';
+    let events = 0;
+    try {
+      for await (const chunk of stream) {
+        buf += chunk as string;
+        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+          const line = buf.slice(0, nl).trim();
+          buf = buf.slice(nl + 1);
+          if (line !== '' && this.handleLine(line)) events++;
+          if (this.stopped) return events;
+        }
+      }
+    } catch (err) {
+      if (err instanceof IsthmusError) throw err;
+      // The connection broke mid-stream (server restart, dropped watch): like the server ending
+      // the watch, resume from the last version seen. A failing resume reports the error.
+      return events;
+    }
+    return events;
+  }
+
+  /** Applies one watch line; returns true when it was an object event. */
+  private handleLine(line: string): boolean {
+    let ev: WatchLine;
+    try {
+      ev = JSON.parse(line) as WatchLine;
+    } catch (err) {
+      throw errorFromTransport(err, { method: 'WATCH', path: resourcePath(this.res, this.opts.namespace) });
+    }
+    const version = ev.object?.metadata?.resourceVersion;
+    switch (ev.type) {
+      case 'BOOKMARK':
+        if (version) this.rv = version;
+        return false;
+      case 'ERROR':
+        throw errorFromWatchStatus(ev.object, resourcePath(this.res, this.opts.namespace));
+      case 'ADDED':
+      case 'MODIFIED':
+      case 'DELETED': {
+        if (!ev.object) return false;
+        const e = this.store.apply(ev.type, ev.object as T);
+        if (version) this.rv = version;
+        if (e) this.emit(e);
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+}
+
+export function createInformer<T extends KubeObject>(
+  client: KubeClient,
+  res: ResourceRef,
+  opts: InformerOptions = {},
+): Informer<T> {
+  return new ListWatchInformer<T>(client, res, opts);
+}

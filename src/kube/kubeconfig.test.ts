@@ -1,0 +1,99 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { KubeClient } from './client.js';
+import { loadKubeconfigSecret, loadKubeconfigString } from './kubeconfig.js';
+
+const good = `
+apiVersion: v1
+kind: Config
+current-context: east
+clusters:
+- name: east
+  cluster: { server: "https://127.0.0.1:6443" }
+users:
+- name: admin
+  user: { token: abc }
+contexts:
+- name: east
+  context: { cluster: east, user: admin }
+- name: nocluster
+  context: { cluster: missing, user: admin }
+`;
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+describe('kubeconfig loading', () => {
+  it('loads a valid kubeconfig and picks the context', () => {
+    const kc = loadKubeconfigString(good);
+    expect(kc.getCurrentCluster()?.server).toBe('https://127.0.0.1:6443');
+  });
+
+  it.each([
+    ['not YAML', 'clusters: [unclosed', /not YAML/],
+    ['a scalar', 'hello', /not a kubeconfig/],
+    ['no contexts', 'clusters: []\ncontexts: []', /no contexts/],
+    [
+      'no server',
+      good.replace('server: "https://127.0.0.1:6443"', 'insecure-skip-tls-verify: true'),
+      /has no server/,
+    ],
+    ['bad server', good.replace('https://127.0.0.1:6443', 'ftp://x'), /must be http/],
+    [
+      'unknown user',
+      good.replace('{ cluster: east, user: admin }', '{ cluster: east, user: ghost }'),
+      /user "ghost" not found/,
+    ],
+  ])('%s → KUBECONFIG_INVALID', (_name, text, message) => {
+    expect(() => loadKubeconfigString(text)).toThrow(message);
+    try {
+      loadKubeconfigString(text);
+    } catch (err) {
+      expect((err as { code?: string }).code).toBe('KUBECONFIG_INVALID');
+    }
+  });
+
+  it('names an unknown context and lists the known ones', () => {
+    expect(() => loadKubeconfigString(good, 'west')).toThrow(
+      'context "west" not found (contexts: east, nocluster)',
+    );
+    expect(() => loadKubeconfigString(good, 'nocluster')).toThrow('cluster "missing" not found');
+  });
+
+  it('reads a Link secret (base64 data) and names a missing key', () => {
+    const secret = {
+      metadata: { namespace: 'isthmus-system', name: 'cluster-credentials-west' },
+      type: 'mirror.linkerd.io/remote-kubeconfig',
+      data: { kubeconfig: Buffer.from(good).toString('base64') },
+    };
+    expect(loadKubeconfigSecret(secret).getCurrentContext()).toBe('east');
+    expect(() => loadKubeconfigSecret({ ...secret, data: { config: 'eA==' } })).toThrow(
+      'secret isthmus-system/cluster-credentials-west: missing key "kubeconfig" (keys: config)',
+    );
+  });
+
+  it('a missing file is a clear error, and KubeClient.fromKubeconfigFile uses the file', () => {
+    expect(() => KubeClient.fromKubeconfigFile('/nonexistent/kubeconfig')).toThrow(/cannot read: ENOENT/);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kc-'));
+    dirs.push(dir);
+    const file = path.join(dir, 'config');
+    fs.writeFileSync(file, good);
+    const client = KubeClient.fromKubeconfigFile(file);
+    expect(client.server).toBe('https://127.0.0.1:6443/');
+    client.close();
+  });
+
+  it('in-cluster without the environment says so', () => {
+    const saved = process.env.KUBERNETES_SERVICE_HOST;
+    delete process.env.KUBERNETES_SERVICE_HOST;
+    try {
+      expect(() => KubeClient.inCluster()).toThrow(/KUBERNETES_SERVICE_HOST/);
+    } finally {
+      if (saved !== undefined) process.env.KUBERNETES_SERVICE_HOST = saved;
+    }
+  });
+});

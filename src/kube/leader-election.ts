@@ -1,0 +1,185 @@
+/**
+ * Lease-based leader election (coordination.k8s.io/v1), the algorithm of client-go's
+ * leaderelection package: a candidate takes the Lease when it is free or its holder has not renewed
+ * within leaseDuration, the leader renews every retryPeriod and gives up if it cannot renew within
+ * renewDeadline. Every write carries the Lease's resourceVersion, so of two candidates racing for
+ * an expired Lease exactly one wins (the other gets 409). Expiry is judged by *our* clock from
+ * when we last saw the record change, not by the holder's renewTime, so clock skew cannot make two
+ * leaders.
+ */
+import { IsthmusError } from '../errors.js';
+import type { KubeClient } from './client.js';
+import { abortableDelay } from './rate-limiter.js';
+import { R } from './resources.js';
+import type { V1Lease } from './types.js';
+
+export interface LeaderElectionConfig {
+  namespace: string;
+  name: string;
+  identity: string;
+  /** client-go defaults: 15 s / 10 s / 2 s. */
+  leaseDurationSeconds?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+  onStartedLeading?: () => void;
+  onStoppedLeading?: () => void;
+  /** Release the Lease on stop so a successor need not wait for expiry (client-go ReleaseOnCancel). */
+  releaseOnStop?: boolean;
+}
+
+/** MicroTime: RFC 3339 with microseconds, as the API serialises it. */
+function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
+/** The decision for a read Lease; pure so the table of cases is testable. */
+export function canAcquire(
+  lease: V1Lease | undefined,
+  identity: string,
+  observedAtMs: number,
+  nowMs: number,
+): boolean {
+  const spec = lease?.spec;
+  if (!spec?.holderIdentity || spec.holderIdentity === identity) return true;
+  const durationMs = (spec.leaseDurationSeconds ?? 15) * 1000;
+  return observedAtMs + durationMs < nowMs;
+}
+
+export class LeaderElector {
+  private readonly abort = new AbortController();
+  private leading = false;
+  private loop: Promise<void> | undefined;
+  private observed: { key: string; at: number } | undefined;
+  private readonly leaseSeconds: number;
+  private readonly renewDeadlineMs: number;
+  private readonly retryMs: number;
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly cfg: LeaderElectionConfig,
+  ) {
+    this.leaseSeconds = cfg.leaseDurationSeconds ?? 15;
+    this.renewDeadlineMs = cfg.renewDeadlineMs ?? 10_000;
+    this.retryMs = cfg.retryPeriodMs ?? 2_000;
+    if (this.renewDeadlineMs >= this.leaseSeconds * 1000 || this.retryMs >= this.renewDeadlineMs) {
+      throw new IsthmusError('USAGE', 'leader election needs retryPeriod < renewDeadline < leaseDuration', {
+        terminal: true,
+      });
+    }
+  }
+
+  isLeader(): boolean {
+    return this.leading;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Stops campaigning; a leader releases the Lease and gets onStoppedLeading. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.loop;
+  }
+
+  private get stopped(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  /** client-go jitters the acquire retry by up to 1.2x so candidates do not move in lockstep. */
+  private async sleep(ms: number): Promise<void> {
+    await abortableDelay(ms, this.abort.signal).catch(() => {});
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      // Campaign until we hold the Lease.
+      while (!this.stopped && !(await this.tryAcquireOrRenew()))
+        await this.sleep(this.retryMs * (1 + Math.random() * 0.2));
+      if (this.stopped) break;
+      this.leading = true;
+      this.cfg.onStartedLeading?.();
+      // Renew until stopped or the deadline passes without a successful renewal.
+      let lastRenew = Date.now();
+      while (!this.stopped) {
+        await this.sleep(this.retryMs);
+        if (this.stopped) break;
+        if (await this.tryAcquireOrRenew()) lastRenew = Date.now();
+        else if (Date.now() - lastRenew > this.renewDeadlineMs) break;
+      }
+      if (this.stopped && this.cfg.releaseOnStop !== false) await this.release();
+      this.leading = false;
+      this.cfg.onStoppedLeading?.();
+    }
+  }
+
+  private observe(lease: V1Lease | undefined): number {
+    const key = `${lease?.spec?.holderIdentity ?? ''}|${lease?.spec?.renewTime ?? ''}|${lease?.metadata?.resourceVersion ?? ''}`;
+    if (this.observed?.key !== key) this.observed = { key, at: Date.now() };
+    return this.observed.at;
+  }
+
+  /** One round: true when we hold the Lease afterwards. API errors count as "not now". */
+  private async tryAcquireOrRenew(): Promise<boolean> {
+    const { namespace, name, identity } = this.cfg;
+    const now = Date.now();
+    try {
+      const lease = await this.client.get<V1Lease>(R.leases, namespace, name);
+      if (!lease) {
+        await this.client.create<V1Lease>(R.leases, {
+          metadata: { namespace, name },
+          spec: this.spec(now, now, 0),
+        });
+        this.observe(undefined);
+        return true;
+      }
+      const observedAt = this.observe(lease);
+      if (!canAcquire(lease, identity, observedAt, now)) return false;
+      const spec = lease.spec ?? {};
+      const ours = spec.holderIdentity === identity;
+      const acquireTime = ours && spec.acquireTime ? Date.parse(String(spec.acquireTime)) : now;
+      const transitions = (spec.leaseTransitions ?? 0) + (ours ? 0 : 1);
+      // PUT with the read resourceVersion: a concurrent candidate's write makes this 409.
+      const updated = await this.client.replace<V1Lease>(R.leases, {
+        ...lease,
+        spec: { ...spec, ...this.spec(acquireTime, now, transitions) },
+      });
+      this.observe(updated);
+      return true;
+    } catch {
+      // 409 (another candidate wrote first) and API failures alike mean "not this round"; a
+      // leader that keeps failing steps down when renewDeadline passes.
+      return false;
+    }
+  }
+
+  private spec(acquireMs: number, renewMs: number, transitions: number): NonNullable<V1Lease['spec']> {
+    return {
+      holderIdentity: this.cfg.identity,
+      leaseDurationSeconds: this.leaseSeconds,
+      acquireTime: microTime(acquireMs) as unknown as Date,
+      renewTime: microTime(renewMs) as unknown as Date,
+      leaseTransitions: transitions,
+    };
+  }
+
+  /** client-go's release: clear the holder and shorten the lease so a successor acquires at once. */
+  private async release(): Promise<void> {
+    try {
+      const lease = await this.client.get<V1Lease>(R.leases, this.cfg.namespace, this.cfg.name);
+      if (lease?.spec?.holderIdentity !== this.cfg.identity) return;
+      const now = Date.now();
+      await this.client.replace<V1Lease>(R.leases, {
+        ...lease,
+        spec: {
+          ...lease.spec,
+          holderIdentity: '',
+          leaseDurationSeconds: 1,
+          renewTime: microTime(now) as unknown as Date,
+        },
+      });
+    } catch {
+      // Best effort: the Lease expires on its own.
+    }
+  }
+}

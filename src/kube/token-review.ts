@@ -1,0 +1,43 @@
+/**
+ * TokenReview (authentication.k8s.io/v1): asks the API server who a bearer token belongs to.
+ * The identity service uses it to check that a CSR comes from the gateway's service account.
+ */
+import type { KubeClient } from './client.js';
+import { R, resourcePath } from './resources.js';
+
+export interface TokenReviewResult {
+  authenticated: boolean;
+  username?: string;
+  groups?: string[];
+  /** The server's explanation when not authenticated. */
+  error?: string;
+}
+
+interface TokenReviewStatus {
+  authenticated?: boolean;
+  user?: { username?: string; groups?: string[] };
+  audiences?: string[];
+  error?: string;
+}
+
+/**
+ * Returns a reviewer bound to `client`. An API failure throws (mapped IsthmusError) rather than
+ * answering "not authenticated": the caller must tell "denied" from "could not check".
+ */
+export function createTokenReviewer(
+  client: KubeClient,
+): (token: string, audiences?: string[]) => Promise<TokenReviewResult> {
+  return async (token, audiences) => {
+    const body = {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenReview',
+      spec: { token, ...(audiences && audiences.length > 0 ? { audiences } : {}) },
+    };
+    const res = await client.request('create', 'POST', resourcePath(R.tokenReviews), { body });
+    const status = ((res.body as { status?: TokenReviewStatus } | undefined)?.status ??
+      {}) as TokenReviewStatus;
+    if (!status.authenticated)
+      return { authenticated: false, error: status.error ?? 'token not authenticated' };
+    return { authenticated: true, username: status.user?.username, groups: status.user?.groups ?? [] };
+  };
+}
