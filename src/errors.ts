@@ -20,6 +20,7 @@ export type IsthmusErrorCode =
   | 'CERT_EXISTS'
   | 'CSR_INVALID'
   | 'IDENTITY_DENIED'
+  | 'IDENTITY_UNAVAILABLE'
   // gateway
   | 'GATEWAY_CONNECT_TIMEOUT'
   | 'GATEWAY_UNREACHABLE'
