@@ -1,0 +1,11 @@
+import type { Command } from 'commander';
+import { registerCerts } from './certs.js';
+import { registerInstall } from './install.js';
+import { registerSandbox } from './sandbox.js';
+
+/** Adds every verb to the program. Verbs load their implementation lazily inside their action. */
+export function registerCommands(program: Command): void {
+  registerCerts(program);
+  registerInstall(program);
+  registerSandbox(program);
+}

@@ -1,0 +1,101 @@
+import type { Command } from 'commander';
+import { IsthmusError } from '../../errors.js';
+import { INSTALL_DEFAULTS, type InstallOptions } from '../install/options.js';
+
+interface InstallFlags {
+  clusterName: string;
+  trustAnchor: string;
+  issuerCert: string;
+  issuerKey: string;
+  trustDomain: string;
+  clusterDomain: string;
+  image: string;
+  imagePullPolicy: string;
+  gatewayReplicas: string;
+  controllerReplicas: string;
+  gatewayServiceType: string;
+  failoverControlledBy: string;
+  egressPortRange: string;
+}
+
+export function registerInstall(program: Command): void {
+  program
+    .command('install')
+    .description('Print every manifest for one cluster: isthmus install ... | kubectl apply -f -')
+    .requiredOption('--cluster-name <name>', "this cluster's name (what linked clusters call it)")
+    .requiredOption('--trust-anchor <file>', 'the shared trust anchor certificate (ca.crt)')
+    .requiredOption('--issuer-cert <file>', "this cluster's issuer certificate")
+    .requiredOption('--issuer-key <file>', "this cluster's issuer key")
+    .option('--trust-domain <domain>', 'SPIFFE trust domain', INSTALL_DEFAULTS.trustDomain)
+    .option('--cluster-domain <domain>', 'cluster DNS domain', INSTALL_DEFAULTS.clusterDomain)
+    .option('--image <ref>', 'container image of isthmus', INSTALL_DEFAULTS.image)
+    .option('--image-pull-policy <policy>', 'Always, IfNotPresent or Never', INSTALL_DEFAULTS.imagePullPolicy)
+    .option('--gateway-replicas <n>', 'gateway replicas', String(INSTALL_DEFAULTS.gatewayReplicas))
+    .option(
+      '--controller-replicas <n>',
+      'controller replicas (leader-elected)',
+      String(INSTALL_DEFAULTS.controllerReplicas),
+    )
+    .option('--gateway-service-type <type>', 'LoadBalancer or NodePort', INSTALL_DEFAULTS.gatewayServiceType)
+    .option(
+      '--failover-controlled-by <value>',
+      'failover.linkerd.io/controlled-by value',
+      INSTALL_DEFAULTS.failoverControlledBy,
+    )
+    .option('--egress-port-range <first-last>', 'egress listener ports', '20000-29999')
+    .action(async (flags: InstallFlags) => {
+      const { loadIssuer } = await import('../../identity/files.js');
+      const { renderInstall } = await import('../install/render.js');
+      const { anchorPem, issuer } = await loadIssuer({
+        anchorFile: flags.trustAnchor,
+        certFile: flags.issuerCert,
+        keyFile: flags.issuerKey,
+      });
+      process.stdout.write(renderInstall(installOptionsFromFlags(flags, anchorPem, issuer)));
+    });
+}
+
+export function installOptionsFromFlags(
+  flags: InstallFlags,
+  trustAnchorPem: string,
+  issuer: { certPem: string; keyPem: string },
+): InstallOptions {
+  const problems: string[] = [];
+  const int = (name: string, text: string, min: number, max: number) => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min || n > max)
+      problems.push(`--${name} must be an integer from ${min} to ${max}`);
+    return n;
+  };
+  const range = /^(\d+)-(\d+)$/.exec(flags.egressPortRange);
+  const first = range ? Number(range[1]) : Number.NaN;
+  const last = range ? Number(range[2]) : Number.NaN;
+  if (!range || first < 1024 || last > 65535 || first > last) {
+    problems.push('--egress-port-range must be FIRST-LAST within 1024-65535');
+  }
+  const oneOf = <T extends string>(name: string, value: string, allowed: readonly T[]): T => {
+    if (!allowed.includes(value as T)) problems.push(`--${name} must be one of ${allowed.join(', ')}`);
+    return value as T;
+  };
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(flags.clusterName)) {
+    problems.push(`--cluster-name "${flags.clusterName}" is not a DNS-1123 label`);
+  }
+  const opts: InstallOptions = {
+    clusterName: flags.clusterName,
+    trustDomain: flags.trustDomain,
+    clusterDomain: flags.clusterDomain,
+    namespace: INSTALL_DEFAULTS.namespace,
+    image: flags.image,
+    imagePullPolicy: oneOf('image-pull-policy', flags.imagePullPolicy, ['Always', 'IfNotPresent', 'Never']),
+    trustAnchorPem,
+    issuerCertPem: issuer.certPem,
+    issuerKeyPem: issuer.keyPem,
+    gatewayReplicas: int('gateway-replicas', flags.gatewayReplicas, 1, 100),
+    controllerReplicas: int('controller-replicas', flags.controllerReplicas, 1, 10),
+    failoverControlledBy: flags.failoverControlledBy,
+    egressPortRange: { first, last },
+    gatewayServiceType: oneOf('gateway-service-type', flags.gatewayServiceType, ['LoadBalancer', 'NodePort']),
+  };
+  if (problems.length > 0) throw new IsthmusError('USAGE', problems.join('; '), { terminal: true });
+  return opts;
+}

@@ -1,0 +1,44 @@
+/** What `isthmus install` renders from: one cluster's name, its certificates and a few knobs. */
+export interface InstallOptions {
+  clusterName: string;
+  trustDomain: string;
+  clusterDomain: string;
+  namespace: string;
+  image: string;
+  imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+  /** PEM of the shared trust anchor (public part only: it never leaves the operator's machine). */
+  trustAnchorPem: string;
+  /** This cluster's issuer: the key lives only in the identity Deployment's Secret. */
+  issuerCertPem: string;
+  issuerKeyPem: string;
+  gatewayReplicas: number;
+  controllerReplicas: number;
+  /** Label value of TrafficSplits the failover controller acts on (linkerd-failover's default). */
+  failoverControlledBy: string;
+  egressPortRange: { first: number; last: number };
+  /** Service type of the gateway: LoadBalancer in real clusters; NodePort for bare labs. */
+  gatewayServiceType: 'LoadBalancer' | 'NodePort';
+}
+
+export const INSTALL_DEFAULTS = {
+  trustDomain: 'cluster.local',
+  clusterDomain: 'cluster.local',
+  namespace: 'isthmus-system',
+  image: 'ghcr.io/isthmus-dev/isthmus:0.1.0',
+  imagePullPolicy: 'IfNotPresent',
+  gatewayReplicas: 1,
+  controllerReplicas: 2,
+  failoverControlledBy: 'linkerd-failover',
+  egressPortRange: { first: 20000, last: 29999 },
+  gatewayServiceType: 'LoadBalancer',
+} as const;
+
+export const PART_OF = { 'app.kubernetes.io/part-of': 'isthmus' } as const;
+
+export function componentLabels(component: string): Record<string, string> {
+  return {
+    ...PART_OF,
+    'app.kubernetes.io/name': `isthmus-${component}`,
+    'app.kubernetes.io/component': component,
+  };
+}

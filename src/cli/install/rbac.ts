@@ -1,0 +1,133 @@
+/**
+ * Least-privilege RBAC for each process, plus the read-only identity that other clusters use to
+ * watch this one (`isthmus-remote-access`: its token goes into their Link credentials Secret).
+ */
+import { REMOTE_ACCESS_SERVICE_ACCOUNT } from '../../kube/keys.js';
+import { type InstallOptions, PART_OF } from './options.js';
+
+type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
+
+const READ = ['get', 'list', 'watch'];
+const WRITE = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
+
+/** Remote clusters see exported Services, their EndpointSlices and our gateway Service: nothing else. */
+export const REMOTE_ACCESS_RULES: Rule[] = [
+  { apiGroups: [''], resources: ['services', 'namespaces'], verbs: READ },
+  { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: READ },
+];
+
+const CONTROLLER_RULES: Rule[] = [
+  // Mirrors: Services and EndpointSlices written in the namespaces of the exported services.
+  { apiGroups: [''], resources: ['services'], verbs: WRITE },
+  { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: WRITE },
+  { apiGroups: [''], resources: ['namespaces'], verbs: READ },
+  { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch', 'update'] },
+  {
+    apiGroups: ['multicluster.isthmus.dev'],
+    resources: ['links'],
+    verbs: ['get', 'list', 'watch', 'update', 'patch'],
+  },
+  {
+    apiGroups: ['multicluster.isthmus.dev'],
+    resources: ['links/status', 'links/finalizers'],
+    verbs: ['update', 'patch'],
+  },
+  {
+    apiGroups: ['split.smi-spec.io'],
+    resources: ['trafficsplits'],
+    verbs: ['get', 'list', 'watch', 'update', 'patch'],
+  },
+  { apiGroups: ['split.smi-spec.io'], resources: ['trafficsplits/status'], verbs: ['update', 'patch'] },
+];
+
+/** Namespaced to isthmus-system: Link credentials and the leader-election Lease. */
+const CONTROLLER_SYSTEM_RULES: Rule[] = [
+  { apiGroups: [''], resources: ['secrets'], verbs: READ },
+  {
+    apiGroups: ['coordination.k8s.io'],
+    resources: ['leases'],
+    verbs: ['get', 'list', 'watch', 'create', 'update'],
+  },
+];
+
+const GATEWAY_RULES: Rule[] = [
+  { apiGroups: [''], resources: ['services'], verbs: READ },
+  { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: READ },
+  { apiGroups: ['multicluster.isthmus.dev'], resources: ['links'], verbs: READ },
+];
+
+const IDENTITY_RULES: Rule[] = [
+  { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+];
+
+function serviceAccount(name: string, namespace: string) {
+  return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace, labels: { ...PART_OF } } };
+}
+
+function clusterRoleWithBinding(name: string, rules: Rule[], sa: string, namespace: string) {
+  return [
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name, labels: { ...PART_OF } },
+      rules,
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name, labels: { ...PART_OF } },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+      subjects: [{ kind: 'ServiceAccount', name: sa, namespace }],
+    },
+  ];
+}
+
+function roleWithBinding(name: string, rules: Rule[], sa: string, namespace: string) {
+  return [
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name, namespace, labels: { ...PART_OF } },
+      rules,
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name, namespace, labels: { ...PART_OF } },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+      subjects: [{ kind: 'ServiceAccount', name: sa, namespace }],
+    },
+  ];
+}
+
+export function rbacManifests(opts: InstallOptions): object[] {
+  const ns = opts.namespace;
+  return [
+    serviceAccount('isthmus-identity', ns),
+    ...clusterRoleWithBinding('isthmus-identity', IDENTITY_RULES, 'isthmus-identity', ns),
+    serviceAccount('isthmus-gateway', ns),
+    ...clusterRoleWithBinding('isthmus-gateway', GATEWAY_RULES, 'isthmus-gateway', ns),
+    serviceAccount('isthmus-controller', ns),
+    ...clusterRoleWithBinding('isthmus-controller', CONTROLLER_RULES, 'isthmus-controller', ns),
+    ...roleWithBinding('isthmus-controller', CONTROLLER_SYSTEM_RULES, 'isthmus-controller', ns),
+    serviceAccount(REMOTE_ACCESS_SERVICE_ACCOUNT, ns),
+    ...clusterRoleWithBinding(
+      REMOTE_ACCESS_SERVICE_ACCOUNT,
+      REMOTE_ACCESS_RULES,
+      REMOTE_ACCESS_SERVICE_ACCOUNT,
+      ns,
+    ),
+    {
+      // The token controller fills in data.token; `isthmus link` reads it from here.
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'kubernetes.io/service-account-token',
+      metadata: {
+        name: `${REMOTE_ACCESS_SERVICE_ACCOUNT}-token`,
+        namespace: ns,
+        labels: { ...PART_OF },
+        annotations: { 'kubernetes.io/service-account.name': REMOTE_ACCESS_SERVICE_ACCOUNT },
+      },
+    },
+  ];
+}

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { installOptionsFromFlags } from '../commands/install.js';
+import { installManifests, renderInstall } from './render.js';
+
+const PEM = (label: string) => `-----BEGIN ${label}-----\nRklYVFVSRQ==\n-----END ${label}-----\n`;
+
+const flags = {
+  clusterName: 'east',
+  trustAnchor: 'ca.crt',
+  issuerCert: 'issuer.crt',
+  issuerKey: 'issuer.key',
+  trustDomain: 'cluster.local',
+  clusterDomain: 'cluster.local',
+  image: 'ghcr.io/isthmus-dev/isthmus:0.1.0',
+  imagePullPolicy: 'IfNotPresent',
+  gatewayReplicas: '1',
+  controllerReplicas: '2',
+  gatewayServiceType: 'LoadBalancer',
+  failoverControlledBy: 'linkerd-failover',
+  egressPortRange: '20000-29999',
+};
+const opts = installOptionsFromFlags(flags, PEM('CERTIFICATE'), {
+  certPem: PEM('CERTIFICATE'),
+  keyPem: PEM('PRIVATE KEY'),
+});
+
+describe('isthmus install', () => {
+  it('renders the golden manifests', async () => {
+    await expect(renderInstall(opts)).toMatchFileSnapshot('testdata/install-east.golden.yaml');
+  });
+
+  it('renders valid YAML documents, each with apiVersion, kind and a name', () => {
+    const docs = parseAllDocuments(renderInstall(opts));
+    expect(docs.every((d) => d.errors.length === 0)).toBe(true);
+    for (const d of docs) {
+      const o = d.toJS() as { apiVersion?: string; kind?: string; metadata?: { name?: string } };
+      expect(o.apiVersion && o.kind && o.metadata?.name, JSON.stringify(o).slice(0, 80)).toBeTruthy();
+    }
+  });
+
+  it('gives the remote-access identity read-only rights and nothing on secrets', () => {
+    const role = installManifests(opts).find(
+      (o) =>
+        (o as { kind: string; metadata: { name: string } }).kind === 'ClusterRole' &&
+        (o as { metadata: { name: string } }).metadata.name === 'isthmus-remote-access',
+    ) as { rules: { resources: string[]; verbs: string[] }[] };
+    const verbs = new Set(role.rules.flatMap((r) => r.verbs));
+    expect([...verbs].sort()).toEqual(['get', 'list', 'watch']);
+    expect(role.rules.flatMap((r) => r.resources)).not.toContain('secrets');
+  });
+
+  it.each([
+    [{ clusterName: 'East_1' }, /--cluster-name "East_1" is not a DNS-1123 label/],
+    [{ gatewayReplicas: 'two' }, /--gateway-replicas must be an integer/],
+    [{ egressPortRange: '30000-20000' }, /--egress-port-range/],
+    [{ imagePullPolicy: 'Sometimes' }, /--image-pull-policy must be one of/],
+    [{ gatewayServiceType: 'ClusterIP' }, /--gateway-service-type must be one of/],
+  ])('rejects bad flags %o with a clear message', (bad, message) => {
+    expect(() => installOptionsFromFlags({ ...flags, ...bad }, 'a', { certPem: 'b', keyPem: 'c' })).toThrow(
+      message,
+    );
+  });
+});

@@ -1,0 +1,49 @@
+/**
+ * `isthmus install`: every manifest for one cluster, as one multi-document YAML stream for
+ * `kubectl apply -f -`. Pure: the CLI reads the certificate files and hands their text in.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse, stringify } from 'yaml';
+import { type InstallOptions, PART_OF } from './options.js';
+import { rbacManifests } from './rbac.js';
+import { controllerManifests, gatewayManifests, identityManifests } from './workloads.js';
+
+const CRD_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'manifests', 'crds');
+
+/** The CRDs exactly as the sandbox serves them: one source of truth in manifests/crds. */
+export function crdManifests(): object[] {
+  return readdirSync(CRD_DIR)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .map((f) => parse(readFileSync(join(CRD_DIR, f), 'utf8')) as object);
+}
+
+export function installManifests(opts: InstallOptions): object[] {
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: {
+        name: opts.namespace,
+        labels: { ...PART_OF, 'isthmus.dev/cluster-name': opts.clusterName },
+      },
+    },
+    ...crdManifests(),
+    ...rbacManifests(opts),
+    ...identityManifests(opts),
+    ...gatewayManifests(opts),
+    ...controllerManifests(opts),
+  ];
+}
+
+export function toYamlStream(objects: object[]): string {
+  return objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');
+}
+
+export function renderInstall(opts: InstallOptions): string {
+  return `# Isthmus for cluster ${opts.clusterName}: isthmus install ... | kubectl apply -f -\n${toYamlStream(
+    installManifests(opts),
+  )}`;
+}

@@ -1,0 +1,182 @@
+/**
+ * The three Deployments (identity, gateway, controller), their Services and configuration.
+ * Every process runs the same image and reads its settings from flags rendered here.
+ */
+import { GATEWAY_SERVICE_NAME, PORTS } from '../../kube/keys.js';
+import { componentLabels, type InstallOptions, PART_OF } from './options.js';
+
+const SA_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+function podSecurity() {
+  return {
+    runAsNonRoot: true,
+    runAsUser: 65532,
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    capabilities: { drop: ['ALL'] },
+  };
+}
+
+function probes(port: number | string) {
+  return {
+    livenessProbe: { httpGet: { path: '/live', port }, periodSeconds: 10 },
+    readinessProbe: { httpGet: { path: '/ready', port }, periodSeconds: 2 },
+  };
+}
+
+function deployment(
+  opts: InstallOptions,
+  component: string,
+  replicas: number,
+  container: object,
+  volumes: object[] = [],
+) {
+  const labels = componentLabels(component);
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: `isthmus-${component}`, namespace: opts.namespace, labels },
+    spec: {
+      replicas,
+      selector: { matchLabels: { 'app.kubernetes.io/name': labels['app.kubernetes.io/name'] } },
+      template: {
+        metadata: { labels },
+        spec: {
+          serviceAccountName: `isthmus-${component}`,
+          securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [
+            {
+              name: component,
+              image: opts.image,
+              imagePullPolicy: opts.imagePullPolicy,
+              securityContext: podSecurity(),
+              resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+              ...container,
+            },
+          ],
+          ...(volumes.length > 0 ? { volumes } : {}),
+        },
+      },
+    },
+  };
+}
+
+function service(opts: InstallOptions, name: string, component: string, ports: object[], type = 'ClusterIP') {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace: opts.namespace, labels: componentLabels(component) },
+    spec: {
+      type,
+      selector: { 'app.kubernetes.io/name': `isthmus-${component}` },
+      ports,
+    },
+  };
+}
+
+const common = (opts: InstallOptions) => [
+  `--cluster=${opts.clusterName}`,
+  `--trust-domain=${opts.trustDomain}`,
+  `--cluster-domain=${opts.clusterDomain}`,
+];
+
+export function identityManifests(opts: InstallOptions): object[] {
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'isthmus-trust-anchor', namespace: opts.namespace, labels: { ...PART_OF } },
+      data: { 'ca.crt': opts.trustAnchorPem },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'kubernetes.io/tls',
+      metadata: { name: 'isthmus-issuer', namespace: opts.namespace, labels: { ...PART_OF } },
+      stringData: { 'tls.crt': opts.issuerCertPem, 'tls.key': opts.issuerKeyPem },
+    },
+    deployment(
+      opts,
+      'identity',
+      1,
+      {
+        args: [
+          'identity',
+          ...common(opts),
+          '--in-cluster',
+          `--listen=0.0.0.0:${PORTS.identity}`,
+          '--issuer-cert=/var/run/isthmus/issuer/tls.crt',
+          '--issuer-key=/var/run/isthmus/issuer/tls.key',
+          '--trust-anchor=/var/run/isthmus/anchor/ca.crt',
+        ],
+        ports: [{ name: 'grpc', containerPort: PORTS.identity }],
+        volumeMounts: [
+          { name: 'issuer', mountPath: '/var/run/isthmus/issuer', readOnly: true },
+          { name: 'anchor', mountPath: '/var/run/isthmus/anchor', readOnly: true },
+        ],
+        readinessProbe: { grpc: { port: PORTS.identity }, periodSeconds: 5 },
+      },
+      [
+        { name: 'issuer', secret: { secretName: 'isthmus-issuer' } },
+        { name: 'anchor', configMap: { name: 'isthmus-trust-anchor' } },
+      ],
+    ),
+    service(opts, 'isthmus-identity', 'identity', [
+      { name: 'grpc', port: PORTS.identity, targetPort: 'grpc' },
+    ]),
+  ];
+}
+
+export function gatewayManifests(opts: InstallOptions): object[] {
+  const identity = `isthmus-identity.${opts.namespace}.svc.${opts.clusterDomain}:${PORTS.identity}`;
+  return [
+    deployment(opts, 'gateway', opts.gatewayReplicas, {
+      args: [
+        'gateway',
+        ...common(opts),
+        '--in-cluster',
+        `--identity-address=${identity}`,
+        `--token-file=${SA_TOKEN}`,
+        `--ingress-port=${PORTS.ingress}`,
+        `--admin-port=${PORTS.admin}`,
+      ],
+      // Egress listeners bind the pod IP: mirror EndpointSlices point there.
+      env: [{ name: 'ISTHMUS_EGRESS_HOST', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
+      ports: [
+        { name: 'ingress', containerPort: PORTS.ingress },
+        { name: 'admin', containerPort: PORTS.admin },
+      ],
+      ...probes('admin'),
+    }),
+    service(
+      opts,
+      GATEWAY_SERVICE_NAME,
+      'gateway',
+      [{ name: 'ingress', port: PORTS.ingress, targetPort: 'ingress' }],
+      opts.gatewayServiceType,
+    ),
+    service(opts, `${GATEWAY_SERVICE_NAME}-admin`, 'gateway', [
+      { name: 'admin', port: PORTS.admin, targetPort: 'admin' },
+    ]),
+  ];
+}
+
+export function controllerManifests(opts: InstallOptions): object[] {
+  const admin = `http://${GATEWAY_SERVICE_NAME}-admin.${opts.namespace}.svc.${opts.clusterDomain}:${PORTS.admin}`;
+  return [
+    deployment(opts, 'controller', opts.controllerReplicas, {
+      args: [
+        'controller',
+        ...common(opts),
+        '--in-cluster',
+        `--gateway-admin=${admin}`,
+        `--egress-port-range=${opts.egressPortRange.first}-${opts.egressPortRange.last}`,
+        `--failover-controlled-by=${opts.failoverControlledBy}`,
+        `--admin-port=${PORTS.admin}`,
+      ],
+      env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+      ports: [{ name: 'admin', containerPort: PORTS.admin }],
+      ...probes('admin'),
+    }),
+  ];
+}

@@ -1,0 +1,30 @@
+/**
+ * The `isthmus` command. Each verb lives in its own module under src/cli/commands and is loaded
+ * only when used, so the long-running processes (`gateway`, `controller`) start without paying
+ * for the rest of the CLI.
+ */
+import { Command, CommanderError } from 'commander';
+import { describeError, isIsthmusError } from '../errors.js';
+import { registerCommands } from './commands/index.js';
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('isthmus')
+    .description('Multicluster federation gateway for Kubernetes: mirrored services, mTLS tunnels, failover.')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerCommands(program);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    const code = isIsthmusError(err) ? ` [${err.code}]` : '';
+    process.stderr.write(`error${code}: ${describeError(err)}\n`);
+    return 1;
+  }
+}
+
+// Run when executed directly (bin/isthmus.mjs imports this module).
+const exit = await main(process.argv.slice(2));
+if (exit !== 0) process.exitCode = exit;
