@@ -1,0 +1,165 @@
+/**
+ * The garbage collector and the namespace controller, reduced to what their observable effects are
+ * (kube-controller-manager `garbagecollector` and `namespace/deletion`): dependents of a deleted
+ * owner are deleted (background), orphaned (`orphan` finalizer) or deleted first (`foregroundDeletion`);
+ * a Terminating namespace is emptied, then its `kubernetes` finalizer is released.
+ * They run synchronously after each store event, so their writes follow the triggering one.
+ */
+import type { Registry } from './registry.js';
+import type { RestOps } from './rest-ops.js';
+import { type ResourceType, resourceKey } from './resource-types.js';
+import type { KObj, ObjectStore, StoreEvent } from './store.js';
+
+interface Dependent {
+  rt: ResourceType;
+  obj: KObj;
+}
+
+export class GarbageCollector {
+  constructor(
+    private readonly ops: RestOps,
+    private readonly store: ObjectStore,
+    private readonly registry: Registry,
+  ) {}
+
+  onEvent(ev: StoreEvent): void {
+    const rt = this.registry.byKey(ev.key);
+    if (!rt) return;
+    const obj = ev.obj;
+    if (ev.type === 'DELETED') {
+      this.collectDependentsOf(obj);
+      this.recheckForegroundOwners(obj);
+      if (obj.metadata.namespace) this.recheckNamespace(obj.metadata.namespace);
+      return;
+    }
+    if (obj.metadata.deletionTimestamp) {
+      if (obj.metadata.finalizers?.includes('orphan')) this.orphan(rt, obj);
+      else if (obj.metadata.finalizers?.includes('foregroundDeletion')) this.foreground(rt, obj);
+      if (rt.group === '' && rt.plural === 'namespaces') this.terminateNamespace(obj.metadata.name!);
+    }
+    if (ev.type === 'ADDED' && obj.metadata.ownerReferences?.length) this.deleteIfAllOwnersAbsent(rt, obj);
+  }
+
+  private dependentsOf(uid: string): Dependent[] {
+    const out: Dependent[] = [];
+    for (const key of this.store.keys()) {
+      const rt = this.registry.byKey(key);
+      if (!rt) continue;
+      for (const obj of this.store.list(key)) {
+        if (obj.metadata.ownerReferences?.some((r) => r.uid === uid)) out.push({ rt, obj });
+      }
+    }
+    return out;
+  }
+
+  /** An owner reference resolves when an object of that kind, name and uid exists. */
+  private ownerExists(dependent: KObj, ref: { apiVersion: string; kind: string; name: string; uid: string }): boolean | undefined {
+    const group = ref.apiVersion.includes('/') ? ref.apiVersion.split('/')[0]! : '';
+    const rt = this.registry.byKind(group, ref.kind);
+    if (!rt) return undefined; // unknown kind: the real GC cannot resolve it either and leaves it alone
+    const ns = rt.namespaced ? dependent.metadata.namespace : undefined;
+    return this.store.get(resourceKey(rt.group, rt.plural), ns, ref.name)?.metadata.uid === ref.uid;
+  }
+
+  private deleteIfAllOwnersAbsent(rt: ResourceType, obj: KObj): void {
+    const refs = obj.metadata.ownerReferences ?? [];
+    const states = refs.map((r) => this.ownerExists(obj, r));
+    if (states.every((s) => s === false)) this.deleteQuietly(rt, obj);
+  }
+
+  private collectDependentsOf(owner: KObj): void {
+    const uid = owner.metadata.uid;
+    if (!uid) return;
+    for (const { rt, obj } of this.dependentsOf(uid)) {
+      const others = (obj.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid);
+      if (others.some((r) => this.ownerExists(obj, r) !== false)) {
+        // Other owners are alive: only the dangling reference goes.
+        const next = structuredClone(obj);
+        next.metadata.ownerReferences = others;
+        this.store.put(resourceKey(rt.group, rt.plural), next);
+      } else {
+        this.deleteQuietly(rt, obj);
+      }
+    }
+  }
+
+  private orphan(rt: ResourceType, owner: KObj): void {
+    for (const dep of this.dependentsOf(owner.metadata.uid!)) {
+      const next = structuredClone(dep.obj);
+      const refs = (next.metadata.ownerReferences ?? []).filter((r) => r.uid !== owner.metadata.uid);
+      if (refs.length > 0) next.metadata.ownerReferences = refs;
+      else delete next.metadata.ownerReferences;
+      this.store.put(resourceKey(dep.rt.group, dep.rt.plural), next);
+    }
+    this.ops.releaseFinalizer(rt, owner, 'orphan');
+  }
+
+  private foreground(rt: ResourceType, owner: KObj): void {
+    const deps = this.dependentsOf(owner.metadata.uid!);
+    for (const dep of deps) {
+      if (!dep.obj.metadata.deletionTimestamp) this.deleteQuietly(dep.rt, dep.obj, 'Foreground');
+    }
+    const blocking = this.dependentsOf(owner.metadata.uid!).filter((d) =>
+      d.obj.metadata.ownerReferences?.some((r) => r.uid === owner.metadata.uid && r.blockOwnerDeletion),
+    );
+    const current = this.store.get(resourceKey(rt.group, rt.plural), owner.metadata.namespace, owner.metadata.name!);
+    if (blocking.length === 0 && current?.metadata.finalizers?.includes('foregroundDeletion')) {
+      this.ops.releaseFinalizer(rt, current, 'foregroundDeletion');
+    }
+  }
+
+  /** A dependent went away: an owner waiting in foreground deletion may now be released. */
+  private recheckForegroundOwners(dep: KObj): void {
+    for (const ref of dep.metadata.ownerReferences ?? []) {
+      const group = ref.apiVersion.includes('/') ? ref.apiVersion.split('/')[0]! : '';
+      const rt = this.registry.byKind(group, ref.kind);
+      if (!rt) continue;
+      const owner = this.store.get(resourceKey(rt.group, rt.plural), rt.namespaced ? dep.metadata.namespace : undefined, ref.name);
+      if (owner?.metadata.uid === ref.uid && owner.metadata.finalizers?.includes('foregroundDeletion') && owner.metadata.deletionTimestamp) {
+        this.foreground(rt, owner);
+      }
+    }
+  }
+
+  private deleteQuietly(rt: ResourceType, obj: KObj, policy: 'Background' | 'Foreground' = 'Background'): void {
+    try {
+      this.ops.delete(rt, obj.metadata.namespace, obj.metadata.name!, { propagationPolicy: policy });
+    } catch {
+      // Already gone or immortal: nothing for the collector to do.
+    }
+  }
+
+  private namespacedObjects(ns: string): Dependent[] {
+    const out: Dependent[] = [];
+    for (const key of this.store.keys()) {
+      const rt = this.registry.byKey(key);
+      if (!rt?.namespaced) continue;
+      for (const obj of this.store.list(key, ns)) out.push({ rt, obj });
+    }
+    return out;
+  }
+
+  private terminateNamespace(name: string): void {
+    for (const { rt, obj } of this.namespacedObjects(name)) {
+      if (!obj.metadata.deletionTimestamp) this.deleteQuietly(rt, obj);
+    }
+    this.recheckNamespace(name);
+  }
+
+  /** Releases the namespace's `kubernetes` finalizer once nothing is left in it. */
+  private recheckNamespace(name: string): void {
+    const nsRt = this.registry.byKey(resourceKey('', 'namespaces'))!;
+    const ns = this.store.get(resourceKey('', 'namespaces'), undefined, name);
+    if (!ns?.metadata.deletionTimestamp) return;
+    if (this.namespacedObjects(name).length > 0) return;
+    const spec = (ns.spec ?? {}) as { finalizers?: string[] };
+    if (!spec.finalizers?.includes('kubernetes')) return;
+    const next = structuredClone(ns);
+    next.spec = { ...spec, finalizers: spec.finalizers.filter((f) => f !== 'kubernetes') };
+    if ((next.metadata.finalizers ?? []).length === 0 && (next.spec as { finalizers: string[] }).finalizers.length === 0) {
+      this.ops.removeNow(nsRt, next);
+    } else {
+      this.store.put(resourceKey('', 'namespaces'), next);
+    }
+  }
+}

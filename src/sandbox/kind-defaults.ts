@@ -1,0 +1,152 @@
+/**
+ * Per-kind defaulting and create/update preparation, as kube-apiserver's `SetDefaults_*` functions
+ * and registry strategies (`PrepareForCreate`, `PrepareForUpdate`) do it. Pure: they mutate the
+ * object they are given and never touch the store.
+ */
+import type { KObj } from './store.js';
+
+type Obj = Record<string, unknown>;
+
+function rec(o: Obj, key: string): Obj {
+  const v = o[key];
+  if (v && typeof v === 'object' && !Array.isArray(v)) return v as Obj;
+  const fresh: Obj = {};
+  o[key] = fresh;
+  return fresh;
+}
+
+function arr(o: Obj | undefined, key: string): Obj[] {
+  const v = o?.[key];
+  return Array.isArray(v) ? (v.filter((x) => x && typeof x === 'object') as Obj[]) : [];
+}
+
+function dflt(o: Obj, key: string, value: unknown): void {
+  if (o[key] === undefined || o[key] === null || o[key] === '') o[key] = value;
+}
+
+function defaultPorts(list: Obj[]): void {
+  for (const p of list) dflt(p, 'protocol', 'TCP');
+}
+
+function defaultService(obj: KObj): void {
+  const spec = rec(obj, 'spec');
+  dflt(spec, 'type', 'ClusterIP');
+  if (spec.type === 'ExternalName') return;
+  dflt(spec, 'sessionAffinity', 'None');
+  for (const p of arr(spec, 'ports')) {
+    dflt(p, 'protocol', 'TCP');
+    if (p.targetPort === undefined || p.targetPort === 0 || p.targetPort === '') p.targetPort = p.port;
+  }
+  dflt(spec, 'internalTrafficPolicy', 'Cluster');
+  if (spec.type === 'NodePort' || spec.type === 'LoadBalancer') dflt(spec, 'externalTrafficPolicy', 'Cluster');
+  if (spec.type === 'LoadBalancer') dflt(spec, 'allocateLoadBalancerNodePorts', true);
+}
+
+function defaultContainer(c: Obj): void {
+  const image = typeof c.image === 'string' ? c.image : '';
+  const tag = image.includes('@') ? 'digest' : (/:([^/:]+)$/.exec(image)?.[1] ?? 'latest');
+  dflt(c, 'imagePullPolicy', tag === 'latest' ? 'Always' : 'IfNotPresent');
+  dflt(c, 'terminationMessagePath', '/dev/termination-log');
+  dflt(c, 'terminationMessagePolicy', 'File');
+  dflt(c, 'resources', {});
+  defaultPorts(arr(c, 'ports'));
+}
+
+/** SetDefaults_PodSpec (the subset visible in `kubectl get -o yaml`). */
+function defaultPodSpec(spec: Obj): void {
+  dflt(spec, 'restartPolicy', 'Always');
+  dflt(spec, 'dnsPolicy', 'ClusterFirst');
+  dflt(spec, 'terminationGracePeriodSeconds', 30);
+  dflt(spec, 'schedulerName', 'default-scheduler');
+  dflt(spec, 'securityContext', {});
+  for (const c of [...arr(spec, 'containers'), ...arr(spec, 'initContainers')]) defaultContainer(c);
+}
+
+function defaultDeployment(obj: KObj): void {
+  const spec = rec(obj, 'spec');
+  dflt(spec, 'replicas', 1);
+  dflt(spec, 'revisionHistoryLimit', 10);
+  dflt(spec, 'progressDeadlineSeconds', 600);
+  const strategy = rec(spec, 'strategy');
+  dflt(strategy, 'type', 'RollingUpdate');
+  if (strategy.type === 'RollingUpdate') {
+    const ru = rec(strategy, 'rollingUpdate');
+    dflt(ru, 'maxUnavailable', '25%');
+    dflt(ru, 'maxSurge', '25%');
+  }
+  const template = spec.template;
+  if (template && typeof template === 'object') defaultPodSpec(rec(template as Obj, 'spec'));
+}
+
+/** Secret.stringData is write-only: merged into data (base64) and dropped, as the internal conversion does. */
+function defaultSecret(obj: KObj): void {
+  dflt(obj, 'type', 'Opaque');
+  const sd = obj.stringData;
+  if (sd && typeof sd === 'object') {
+    const data = rec(obj, 'data');
+    for (const [k, v] of Object.entries(sd as Obj)) data[k] = Buffer.from(String(v), 'utf8').toString('base64');
+  }
+  delete obj.stringData;
+}
+
+const DEFAULTERS: Record<string, (obj: KObj) => void> = {
+  'v1/Service': defaultService,
+  'v1/Pod': (obj) => defaultPodSpec(rec(obj, 'spec')),
+  'v1/Secret': defaultSecret,
+  'v1/Endpoints': (obj) => {
+    for (const s of arr(obj, 'subsets')) defaultPorts(arr(s, 'ports'));
+  },
+  'discovery.k8s.io/v1/EndpointSlice': (obj) => defaultPorts(arr(obj, 'ports')),
+  'apps/v1/Deployment': defaultDeployment,
+  'v1/Namespace': (obj) => {
+    // Since 1.21 every namespace carries its own name as an immutable label.
+    obj.metadata.labels = { ...obj.metadata.labels, 'kubernetes.io/metadata.name': obj.metadata.name! };
+  },
+};
+
+/** Defaulting applied on every write (kube defaults on decode, so updates are defaulted too). */
+export function applyDefaults(gvk: string, obj: KObj): void {
+  DEFAULTERS[gvk]?.(obj);
+}
+
+/** PrepareForCreate: the status a new object starts with (clients cannot set status on create). */
+export function initialStatus(gvk: string, obj: KObj): void {
+  switch (gvk) {
+    case 'v1/Namespace':
+      obj.spec = { finalizers: ['kubernetes'] };
+      obj.status = { phase: 'Active' };
+      return;
+    case 'v1/Service':
+      obj.status = { loadBalancer: {} };
+      return;
+    case 'v1/Pod':
+      obj.status = { phase: 'Pending', qosClass: 'BestEffort' };
+      return;
+    case 'apps/v1/Deployment':
+      obj.status = {};
+      return;
+    case 'apiextensions.k8s.io/v1/CustomResourceDefinition':
+      obj.status = {};
+      return;
+    default:
+      delete obj.status;
+  }
+}
+
+/** Service update: an omitted clusterIP/clusterIPs/nodePorts keep their allocated values (patchAllocatedValues). */
+export function carryAllocatedValues(gvk: string, obj: KObj, old: KObj): void {
+  if (gvk !== 'v1/Service') return;
+  const spec = rec(obj, 'spec');
+  const oldSpec = rec(old, 'spec');
+  if (spec.type === 'ExternalName') return;
+  if (!spec.clusterIP && oldSpec.clusterIP) spec.clusterIP = oldSpec.clusterIP;
+  if (!spec.clusterIPs && oldSpec.clusterIPs) spec.clusterIPs = oldSpec.clusterIPs;
+  if (!spec.ipFamilies && oldSpec.ipFamilies) spec.ipFamilies = oldSpec.ipFamilies;
+  if (!spec.ipFamilyPolicy && oldSpec.ipFamilyPolicy) spec.ipFamilyPolicy = oldSpec.ipFamilyPolicy;
+  const oldPorts = arr(oldSpec, 'ports');
+  for (const p of arr(spec, 'ports')) {
+    if (p.nodePort) continue;
+    const match = oldPorts.find((o) => o.port === p.port && o.protocol === p.protocol);
+    if (match?.nodePort) p.nodePort = match.nodePort;
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * LIST as kube-apiserver serves it: namespace and selector filtering, `limit`/`continue` pages
+ * over one consistent snapshot (continue tokens carry the snapshot's resourceVersion, as the etcd3
+ * storage encodes them), `resourceVersion`/`resourceVersionMatch`, and List shaping (typed lists
+ * drop items' apiVersion/kind; unstructured CR lists keep them).
+ */
+import { badRequest, expired } from './api-status.js';
+import { asServed } from './object-meta.js';
+import type { ResourceType } from './resource-types.js';
+import { apiVersionOf, resourceKey } from './resource-types.js';
+import {
+  type FieldRequirement,
+  type LabelRequirement,
+  SelectorError,
+  matchesFields,
+  matchesLabels,
+  parseFieldSelector,
+  parseLabelSelector,
+} from './selectors.js';
+import type { KObj, ObjectStore } from './store.js';
+import { objKey } from './store.js';
+
+export interface Selectors {
+  labels: LabelRequirement[];
+  fields: FieldRequirement[];
+}
+
+export interface ListQuery {
+  labelSelector?: string | null;
+  fieldSelector?: string | null;
+  limit?: string | null;
+  continue?: string | null;
+  resourceVersion?: string | null;
+  resourceVersionMatch?: string | null;
+}
+
+export function supportedFields(rt: ResourceType): string[] {
+  return ['metadata.name', 'metadata.namespace', ...rt.extraFields];
+}
+
+export function parseSelectors(rt: ResourceType, q: ListQuery): Selectors {
+  try {
+    return {
+      labels: q.labelSelector ? parseLabelSelector(q.labelSelector) : [],
+      fields: q.fieldSelector ? parseFieldSelector(q.fieldSelector, supportedFields(rt)) : [],
+    };
+  } catch (err) {
+    if (err instanceof SelectorError) throw badRequest(err.message);
+    throw err;
+  }
+}
+
+export function matches(sel: Selectors, obj: KObj): boolean {
+  return matchesLabels(sel.labels, obj.metadata.labels) && matchesFields(sel.fields, obj);
+}
+
+interface ContinueToken {
+  v: string;
+  rv: number;
+  start: string;
+}
+
+function encodeContinue(rv: number, start: string): string {
+  const t: ContinueToken = { v: 'meta.k8s.io/v1', rv, start };
+  return Buffer.from(JSON.stringify(t)).toString('base64url');
+}
+
+function decodeContinue(token: string): ContinueToken {
+  try {
+    const t = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as ContinueToken;
+    if (t.v !== 'meta.k8s.io/v1' || typeof t.rv !== 'number' || typeof t.start !== 'string') throw new Error('bad');
+    return t;
+  } catch {
+    throw badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)');
+  }
+}
+
+/** storage.ErrExpired's text for a compacted continue token (kube-apiserver's ErrInvalidContinue). */
+const CONTINUE_EXPIRED =
+  'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.';
+
+export interface ListResult {
+  items: KObj[];
+  resourceVersion: string;
+  continue?: string;
+  remainingItemCount?: number;
+}
+
+export function listObjects(
+  store: ObjectStore,
+  rt: ResourceType,
+  version: string,
+  namespace: string | undefined,
+  q: ListQuery,
+): ListResult {
+  const sel = parseSelectors(rt, q);
+  const limit = q.limit ? Number(q.limit) : 0;
+  if (!Number.isInteger(limit) || limit < 0) throw badRequest(`invalid limit: ${q.limit}`);
+  const key = resourceKey(rt.group, rt.plural);
+  let rv = store.currentRv();
+  let start = '';
+  let objects: KObj[];
+  if (q.continue) {
+    if (q.resourceVersion) throw badRequest('specifying resource version is not allowed when using continue');
+    const t = decodeContinue(q.continue);
+    if (t.rv < store.compactedRv()) throw expired(CONTINUE_EXPIRED);
+    rv = t.rv;
+    start = t.start;
+    objects = store.snapshotAt(key, rv, namespace);
+  } else if (q.resourceVersionMatch === 'Exact' && q.resourceVersion) {
+    rv = Number(q.resourceVersion);
+    if (!Number.isInteger(rv)) throw badRequest(`invalid resource version: ${q.resourceVersion}`);
+    objects = store.snapshotAt(key, rv, namespace);
+  } else {
+    objects = store.list(key, namespace);
+  }
+  // resourceVersion=0 is served from the watch cache, which ignores limit (kube 1.25-1.30).
+  const pageLimit = q.resourceVersion === '0' && !q.continue ? 0 : limit;
+  const filtered = objects.filter((o) => objKey(o.metadata.namespace, o.metadata.name!) >= start && matches(sel, o));
+  const page = pageLimit > 0 ? filtered.slice(0, pageLimit) : filtered;
+  const result: ListResult = { items: page.map((o) => shapeItem(rt, o, version)), resourceVersion: String(rv) };
+  if (pageLimit > 0 && filtered.length > pageLimit) {
+    const last = page[page.length - 1]!;
+    result.continue = encodeContinue(rv, `${objKey(last.metadata.namespace, last.metadata.name!)}\u0000`);
+    if (sel.labels.length === 0 && sel.fields.length === 0) result.remainingItemCount = filtered.length - pageLimit;
+  }
+  return result;
+}
+
+/** Typed (built-in) lists serialize items without TypeMeta; unstructured CR lists keep it. */
+export function shapeItem(rt: ResourceType, obj: KObj, version: string): KObj {
+  const out = asServed(rt, obj, version);
+  if (!rt.crd) {
+    delete out.apiVersion;
+    delete out.kind;
+  }
+  return out;
+}
+
+export function listEnvelope(rt: ResourceType, version: string, r: ListResult): Record<string, unknown> {
+  const metadata: Record<string, unknown> = { resourceVersion: r.resourceVersion };
+  if (r.continue) metadata.continue = r.continue;
+  if (r.remainingItemCount !== undefined) metadata.remainingItemCount = r.remainingItemCount;
+  return { apiVersion: apiVersionOf(rt.group, version), kind: `${rt.kind}List`, metadata, items: r.items };
+}

@@ -1,0 +1,211 @@
+/**
+ * Resource requests after authentication: resolve the resource, check scope, subresource and verb
+ * (404/405 as kube-apiserver routes them), authorize, then run the verb against the registry
+ * operations and shape the answer (object, List, Table, Status; 200/201/202).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ApiError, badRequest, methodNotAllowed, notFound, pathNotFound, successStatus } from './api-status.js';
+import type { Auth, Principal } from './auth.js';
+import { listEnvelope, listObjects, matches, parseSelectors } from './list.js';
+import { asServed } from './object-meta.js';
+import { patchObject } from './patch-ops.js';
+import type { Registry } from './registry.js';
+import { type DeleteOptions, type RestOps, isFinalized } from './rest-ops.js';
+import type { ResourcePath } from './request-info.js';
+import { verbFor } from './request-info.js';
+import { type ResourceType, type Verb, groupResource, gvkOf, resourceKey } from './resource-types.js';
+import type { KObj } from './store.js';
+import { toTable, wantsTable } from './table.js';
+import type { WatchHub } from './watch.js';
+
+export interface Reply {
+  status: number;
+  body: unknown;
+}
+
+export interface HandlerDeps {
+  registry: Registry;
+  ops: RestOps;
+  auth: Auth;
+  watches: WatchHub;
+  countWrite: () => void;
+}
+
+function parseJson(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch (err) {
+    throw badRequest(`couldn't get version/kind; json parse error: ${(err as Error).message}`);
+  }
+}
+
+/** dryRun=All is the only accepted value (apiserver ValidateDryRun). */
+function dryRunOf(q: URLSearchParams): boolean {
+  const values = q.getAll('dryRun');
+  for (const v of values) if (v !== 'All') throw badRequest(`Invalid dryRun value: ${v}. Valid values are: "All"`);
+  return values.length > 0;
+}
+
+const PROPAGATION = new Set(['Background', 'Foreground', 'Orphan']);
+
+function deleteOptions(q: URLSearchParams, raw: string): DeleteOptions {
+  const body = (raw.trim() ? parseJson(raw) : {}) as Record<string, unknown>;
+  const policy = (q.get('propagationPolicy') ?? body.propagationPolicy) as string | undefined;
+  if (policy !== undefined && !PROPAGATION.has(policy)) {
+    throw new ApiError(422, 'Invalid', `DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan", "nil"`, {});
+  }
+  if (body.orphanDependents === true && policy === undefined) return { propagationPolicy: 'Orphan' };
+  const opts: DeleteOptions = { dryRun: dryRunOf(q) || (Array.isArray(body.dryRun) && body.dryRun.includes('All')) };
+  if (policy) opts.propagationPolicy = policy as DeleteOptions['propagationPolicy'];
+  if (body.preconditions && typeof body.preconditions === 'object') opts.preconditions = body.preconditions as DeleteOptions['preconditions'];
+  return opts;
+}
+
+export function handleResource(
+  deps: HandlerDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  info: ResourcePath,
+  q: URLSearchParams,
+  raw: string,
+  principal: Principal,
+): Reply | undefined {
+  const rt = deps.registry.find(info.group, info.version, info.plural);
+  if (!rt) throw pathNotFound();
+  if (info.subresource !== undefined) {
+    const ok = (info.subresource === 'status' && rt.hasStatus) || (info.subresource === 'finalize' && rt.plural === 'namespaces' && rt.group === '');
+    if (!ok || info.name === undefined) throw pathNotFound();
+  }
+  if (!rt.namespaced && info.namespace !== undefined) throw pathNotFound();
+  const verb = verbFor(req.method ?? 'GET', info, q.get('watch') === 'true' || q.get('watch') === '1');
+  if (!verb) throw methodNotAllowed(req.method ?? '', groupResource(rt));
+  if (info.subresource && !['get', 'update', 'patch'].includes(verb)) throw methodNotAllowed(verb, groupResource(rt));
+  if (!info.subresource && !rt.verbs.includes(verb as Verb)) throw methodNotAllowed(verb, groupResource(rt));
+  // Cluster-wide paths of namespaced resources serve list and watch only.
+  if (rt.namespaced && info.namespace === undefined && !['list', 'watch'].includes(verb)) throw pathNotFound();
+  deps.auth.authorize(principal, {
+    verb,
+    group: rt.group,
+    resource: rt.plural,
+    subresource: info.subresource,
+    namespace: rt.namespaced ? info.namespace : undefined,
+    name: info.name,
+  });
+  if (['create', 'update', 'patch', 'delete', 'deletecollection'].includes(verb)) deps.countWrite();
+  const { ops } = deps;
+  const v = info.version;
+  const ns = rt.namespaced ? info.namespace : undefined;
+  const served = (o: KObj) => asServed(rt, o, v);
+  const table = wantsTable(req.headers.accept);
+  const gvk = gvkOf(rt);
+  switch (verb) {
+    case 'get': {
+      const o = ops.store.get(resourceKey(rt.group, rt.plural), ns, info.name!);
+      if (!o) throw notFound(groupResource(rt), info.name!);
+      if (table) return { status: 200, body: toTable(rt, v, gvk, [served(o)], q.get('includeObject'), { resourceVersion: o.metadata.resourceVersion }) };
+      return { status: 200, body: served(o) };
+    }
+    case 'list': {
+      const r = listObjects(ops.store, rt, v, ns, Object.fromEntries(q));
+      if (table) {
+        const meta: Record<string, unknown> = { resourceVersion: r.resourceVersion };
+        if (r.continue) meta.continue = r.continue;
+        const full = r.items.map((o) => served(o));
+        return { status: 200, body: toTable(rt, v, gvk, full, q.get('includeObject'), meta) };
+      }
+      return { status: 200, body: listEnvelope(rt, v, r) };
+    }
+    case 'watch': {
+      const timeout = q.get('timeoutSeconds');
+      let first = true;
+      deps.watches.serve(res, {
+        rt,
+        version: v,
+        namespace: ns,
+        selectors: parseSelectors(rt, Object.fromEntries(q)),
+        resourceVersion: q.get('resourceVersion') ?? undefined,
+        allowBookmarks: q.get('allowWatchBookmarks') === 'true',
+        timeoutSeconds: timeout ? Number(timeout) : undefined,
+        ...(table
+          ? {
+              encode: (o: KObj) => {
+                const t = toTable(rt, v, gvk, [o], q.get('includeObject'), { resourceVersion: o.metadata.resourceVersion }, first);
+                first = false;
+                return t;
+              },
+            }
+          : {}),
+      });
+      return undefined;
+    }
+    case 'create': {
+      if (rt.group === 'authentication.k8s.io' && rt.plural === 'tokenreviews') return tokenReview(deps, raw);
+      const obj = ops.create(rt, v, ns, parseJson(raw), { dryRun: dryRunOf(q) });
+      return { status: 201, body: served(obj) };
+    }
+    case 'update': {
+      if (info.subresource === 'finalize') return finalizeNamespace(deps, rt, info.name!, raw);
+      const sub = info.subresource === 'status' ? 'status' : undefined;
+      const r = ops.update(rt, v, ns, info.name!, parseJson(raw), { dryRun: dryRunOf(q), subresource: sub });
+      return { status: r.created ? 201 : 200, body: served(r.obj) };
+    }
+    case 'patch': {
+      const sub = info.subresource === 'status' ? 'status' : undefined;
+      const r = patchObject(ops, rt, v, ns, info.name!, req.headers['content-type'] ?? '', raw, { dryRun: dryRunOf(q), subresource: sub });
+      return { status: r.created ? 201 : 200, body: served(r.obj) };
+    }
+    case 'delete': {
+      const r = ops.delete(rt, ns, info.name!, deleteOptions(q, raw));
+      if (!r.deleted) return { status: 202, body: served(r.obj) };
+      if (rt.returnDeletedObject) return { status: 200, body: served(r.obj) };
+      return {
+        status: 200,
+        body: successStatus({ name: info.name!, ...(rt.group ? { group: rt.group } : {}), kind: rt.plural, uid: r.obj.metadata.uid! }),
+      };
+    }
+    case 'deletecollection': {
+      const opts = deleteOptions(q, raw);
+      const sel = parseSelectors(rt, Object.fromEntries(q));
+      const items: KObj[] = [];
+      for (const o of ops.store.list(resourceKey(rt.group, rt.plural), ns)) {
+        if (!matches(sel, o)) continue;
+        try {
+          items.push(served(ops.delete(rt, o.metadata.namespace, o.metadata.name!, opts).obj));
+        } catch (err) {
+          if (!(err instanceof ApiError && err.code === 404)) throw err;
+        }
+      }
+      return { status: 200, body: listEnvelope(rt, v, { items, resourceVersion: String(ops.store.currentRv()) }) };
+    }
+    default:
+      throw methodNotAllowed(verb, groupResource(rt));
+  }
+}
+
+function tokenReview(deps: HandlerDeps, raw: string): Reply {
+  const body = parseJson(raw) as { apiVersion?: string; kind?: string; spec?: { token?: string } };
+  if (body?.kind !== undefined && body.kind !== 'TokenReview') throw badRequest(`${body.kind} cannot be handled as a TokenReview`);
+  const token = body?.spec?.token ?? '';
+  return {
+    status: 201,
+    body: {
+      kind: 'TokenReview',
+      apiVersion: 'authentication.k8s.io/v1',
+      metadata: { creationTimestamp: null },
+      spec: body.spec ?? {},
+      status: deps.auth.review(token),
+    },
+  };
+}
+
+/** PUT /api/v1/namespaces/<ns>/finalize: the only way spec.finalizers changes. */
+function finalizeNamespace(deps: HandlerDeps, rt: ResourceType, name: string, raw: string): Reply {
+  const body = parseJson(raw) as { spec?: { finalizers?: string[] } };
+  const key = resourceKey('', 'namespaces');
+  const current = deps.ops.store.get(key, undefined, name);
+  if (!current) throw notFound(groupResource(rt), name);
+  const next = structuredClone(current);
+  next.spec = { ...(next.spec as object), finalizers: body?.spec?.finalizers ?? [] };
+  if (next.metadata.deletionTimestamp && isFinalized(rt, next)) return { status: 200, body: deps.ops.removeNow(rt, next) };
+  return { status: 200, body: deps.ops.store.put(key, next) };
+}

@@ -1,0 +1,292 @@
+/**
+ * The write path of the generic registry (k8s.io/apiserver `registry/generic/registry/store.go` and
+ * `registry/rest/{create,update,delete}.go`): type-meta and namespace checks, system fields,
+ * defaulting, validation, optimistic concurrency, status subresource, no-op detection, finalizers.
+ * Every function throws ApiError with the Status kube-apiserver would send.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  ApiError,
+  alreadyExists,
+  badRequest,
+  conflict,
+  forbidden,
+  invalidObject,
+  notFound,
+  staleConflict,
+} from './api-status.js';
+import { invalid } from './field-errors.js';
+import { jsonEqual } from './json-values.js';
+import { applyDefaults, carryAllocatedValues, initialStatus } from './kind-defaults.js';
+import { pruneCustomResource, validateWrite, type WriteValidationOptions } from './object-validation.js';
+import { asStored, generateName, kubeNow, specPart, withoutFinalizer } from './object-meta.js';
+import type { Registry } from './registry.js';
+import { type ResourceType, apiVersionOf, groupResource, gvkOf, resourceKey } from './resource-types.js';
+import type { ServiceAllocations } from './service-allocations.js';
+import type { KObj, ObjectStore } from './store.js';
+
+export interface WriteOptions {
+  dryRun?: boolean;
+  subresource?: 'status' | undefined;
+}
+
+export interface DeleteOptions {
+  propagationPolicy?: 'Background' | 'Foreground' | 'Orphan';
+  preconditions?: { uid?: string; resourceVersion?: string };
+  dryRun?: boolean;
+}
+
+export interface DeleteResult {
+  obj: KObj;
+  /** false while finalizers hold the object (HTTP 202 Accepted, as kube answers). */
+  deleted: boolean;
+}
+
+/** Namespaces kube-apiserver refuses to delete (NamespaceLifecycle immortal namespaces). */
+const IMMORTAL_NAMESPACES = new Set(['default', 'kube-system', 'kube-public']);
+
+export class RestOps {
+  constructor(
+    readonly store: ObjectStore,
+    readonly registry: Registry,
+    private readonly services: ServiceAllocations,
+    private readonly validation: WriteValidationOptions,
+  ) {}
+
+  /** Decodes a body into an object of the URL's kind: kube's serializer + EnsureObjectNamespaceMatchesRequestNamespace. */
+  private decode(rt: ResourceType, version: string, namespace: string | undefined, body: unknown): KObj {
+    if (!body || typeof body !== 'object' || Array.isArray(body)) {
+      throw badRequest(`Object 'Kind' is missing in '${JSON.stringify(body)}'`);
+    }
+    const obj = structuredClone(body) as KObj;
+    const want = apiVersionOf(rt.group, version);
+    if (obj.kind === undefined || obj.kind === '' || obj.apiVersion === undefined || obj.apiVersion === '') {
+      // Built-in types default their GVK from the URL; unstructured (CR) decoding requires both.
+      if (rt.crd) throw badRequest(`Object 'Kind' is missing in '${JSON.stringify(body)}'`);
+      obj.kind ||= rt.kind;
+      obj.apiVersion ||= want;
+    }
+    if (obj.apiVersion !== want) {
+      throw badRequest(`the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${want})`);
+    }
+    if (obj.kind !== rt.kind) {
+      throw badRequest(`${String(obj.kind)} in version "${version}" cannot be handled as a ${rt.kind}: no kind "${String(obj.kind)}" is registered for version "${want}"`);
+    }
+    if (obj.metadata === undefined || obj.metadata === null) obj.metadata = {};
+    if (typeof obj.metadata !== 'object' || Array.isArray(obj.metadata)) {
+      throw badRequest(`${rt.kind} in version "${version}" cannot be handled as a ${rt.kind}: metadata must be an object`);
+    }
+    const ns = obj.metadata.namespace ?? '';
+    if (!rt.namespaced) delete obj.metadata.namespace;
+    else if (ns === '') obj.metadata.namespace = namespace;
+    else if (ns !== namespace) {
+      throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+    }
+    return obj;
+  }
+
+  /** NamespaceLifecycle admission: no new objects in a missing or terminating namespace. */
+  private admitNamespace(rt: ResourceType, namespace: string | undefined, name: string | undefined): void {
+    if (!rt.namespaced || namespace === undefined) return;
+    const ns = this.store.get(resourceKey('', 'namespaces'), undefined, namespace);
+    if (!ns) throw notFound({ group: '', resource: 'namespaces' }, namespace);
+    if (ns.metadata.deletionTimestamp) {
+      const err = forbidden(
+        groupResource(rt),
+        name,
+        `unable to create new content in namespace ${namespace} because it is being terminated`,
+      );
+      err.details!.causes = [
+        {
+          reason: 'NamespaceTerminating',
+          message: `namespace ${namespace} is being terminated`,
+          field: 'metadata.namespace',
+        },
+      ];
+      throw err;
+    }
+  }
+
+  private fail(rt: ResourceType, obj: KObj, causes: ReturnType<typeof validateWrite>): void {
+    if (causes.length > 0) throw invalidObject(rt.kind, rt.group, obj.metadata.name ?? '', causes);
+  }
+
+  create(rt: ResourceType, version: string, namespace: string | undefined, body: unknown, opts: WriteOptions = {}): KObj {
+    let obj = this.decode(rt, version, namespace, body);
+    const m = obj.metadata;
+    if (m.resourceVersion) throw badRequest('resourceVersion should not be set on objects to be created');
+    if (!m.name && m.generateName) m.name = generateName(m.generateName);
+    this.admitNamespace(rt, m.namespace, m.name);
+    const crdTerminating = rt.crd && this.isCrdTerminating(rt);
+    if (crdTerminating) {
+      throw new ApiError(405, 'MethodNotAllowed', `create not allowed while custom resource definition is terminating`, {});
+    }
+    m.uid = randomUUID();
+    m.creationTimestamp = kubeNow();
+    delete m.deletionTimestamp;
+    delete m.deletionGracePeriodSeconds;
+    if (rt.tracksGeneration) m.generation = 1;
+    else delete m.generation;
+    const gvk = gvkOf(rt);
+    if (rt.hasStatus || !rt.crd) initialStatus(gvk, obj);
+    applyDefaults(gvk, obj);
+    obj = pruneCustomResource(rt, version, obj);
+    this.fail(rt, obj, validateWrite(rt, version, obj, undefined, this.validation));
+    const key = resourceKey(rt.group, rt.plural);
+    if (this.store.get(key, m.namespace, m.name!)) throw alreadyExists(groupResource(rt), m.name!);
+    if (gvk === 'v1/Service') {
+      this.fail(rt, obj, this.services.allocate(obj, undefined));
+      if (opts.dryRun) this.services.release(obj);
+    }
+    asStored(rt, obj);
+    return opts.dryRun ? obj : this.store.put(key, obj);
+  }
+
+  private isCrdTerminating(rt: ResourceType): boolean {
+    const crd = this.store.get(resourceKey('apiextensions.k8s.io', 'customresourcedefinitions'), undefined, rt.crd!.name);
+    return Boolean(crd?.metadata.deletionTimestamp);
+  }
+
+  /** PUT (and the tail of PATCH). Returns whether the object was created (201). */
+  update(
+    rt: ResourceType,
+    version: string,
+    namespace: string | undefined,
+    name: string,
+    body: unknown,
+    opts: WriteOptions = {},
+  ): { obj: KObj; created: boolean } {
+    const input = this.decode(rt, version, namespace, body);
+    if (input.metadata.name !== name) {
+      throw badRequest(`the name of the object (${input.metadata.name ?? ''}) does not match the name on the URL (${name})`);
+    }
+    const key = resourceKey(rt.group, rt.plural);
+    const old = this.store.get(key, namespace, name);
+    if (!old) {
+      if (rt.allowCreateOnUpdate && !opts.subresource) {
+        const bodyCopy = structuredClone(input);
+        delete bodyCopy.metadata.resourceVersion;
+        return { obj: this.create(rt, version, namespace, bodyCopy, opts), created: true };
+      }
+      throw notFound(groupResource(rt), name);
+    }
+    const rv = input.metadata.resourceVersion;
+    if (rv !== undefined && rv !== '' && rv !== old.metadata.resourceVersion) throw staleConflict(groupResource(rt), name);
+    if ((rv === undefined || rv === '') && !rt.allowUnconditionalUpdate) {
+      throw invalidObject(rt.kind, rt.group, name, [
+        invalid('metadata.resourceVersion', '0x0', 'must be specified for an update'),
+      ]);
+    }
+    let obj: KObj;
+    if (opts.subresource === 'status') {
+      // Status strategy: only .status comes from the request (ResetObjectMetaForStatus keeps the rest).
+      obj = structuredClone(old);
+      if (input.status === undefined) delete obj.status;
+      else obj.status = input.status;
+    } else {
+      obj = input;
+      if (rt.hasStatus) {
+        if (old.status === undefined) delete obj.status;
+        else obj.status = structuredClone(old.status);
+      }
+      const m = obj.metadata;
+      m.uid ||= old.metadata.uid;
+      m.creationTimestamp = old.metadata.creationTimestamp;
+      if (old.metadata.deletionTimestamp) {
+        m.deletionTimestamp = old.metadata.deletionTimestamp;
+        m.deletionGracePeriodSeconds = old.metadata.deletionGracePeriodSeconds;
+      } else {
+        delete m.deletionTimestamp;
+        delete m.deletionGracePeriodSeconds;
+      }
+      if (old.metadata.generation !== undefined) m.generation = old.metadata.generation;
+      else delete m.generation;
+      const gvk = gvkOf(rt);
+      // Namespace spec.finalizers change only through /finalize (namespace strategy PrepareForUpdate).
+      if (gvk === 'v1/Namespace') obj.spec = structuredClone(old.spec);
+      carryAllocatedValues(gvk, obj, old);
+      applyDefaults(gvk, obj);
+      obj = pruneCustomResource(rt, version, obj);
+    }
+    obj.metadata.resourceVersion = old.metadata.resourceVersion;
+    asStored(rt, obj);
+    this.fail(rt, obj, validateWrite(rt, version, obj, old, this.validation));
+    if (gvkOf(rt) === 'v1/Service' && !opts.subresource) this.fail(rt, obj, this.services.allocate(obj, old));
+    if (rt.tracksGeneration && !jsonEqual(specPart(obj), specPart(old))) {
+      obj.metadata.generation = (old.metadata.generation ?? 0) + 1;
+    }
+    // An update that changes nothing is not written (GuaranteedUpdate compares bytes): no new RV, no event.
+    if (jsonEqual(obj, old)) return { obj: old, created: false };
+    if (opts.dryRun) return { obj, created: false };
+    if (obj.metadata.deletionTimestamp && isFinalized(rt, obj)) {
+      return { obj: this.removeNow(rt, obj), created: false };
+    }
+    return { obj: this.store.put(key, obj), created: false };
+  }
+
+  delete(rt: ResourceType, namespace: string | undefined, name: string, opts: DeleteOptions = {}): DeleteResult {
+    const key = resourceKey(rt.group, rt.plural);
+    const gr = groupResource(rt);
+    const old = this.store.get(key, namespace, name);
+    if (!old) throw notFound(gr, name);
+    const pre = opts.preconditions ?? {};
+    if (pre.uid && pre.uid !== old.metadata.uid) {
+      throw conflict(gr, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${old.metadata.uid}`);
+    }
+    if (pre.resourceVersion && pre.resourceVersion !== old.metadata.resourceVersion) {
+      throw conflict(
+        gr,
+        name,
+        `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${old.metadata.resourceVersion}`,
+      );
+    }
+    if (rt.group === '' && rt.plural === 'namespaces' && IMMORTAL_NAMESPACES.has(name)) {
+      throw forbidden(gr, name, 'this namespace may not be deleted');
+    }
+    const obj = structuredClone(old);
+    const finalizers = [...(obj.metadata.finalizers ?? [])];
+    if (opts.propagationPolicy === 'Foreground' && !finalizers.includes('foregroundDeletion')) {
+      finalizers.push('foregroundDeletion');
+    }
+    if (opts.propagationPolicy === 'Orphan' && !finalizers.includes('orphan')) finalizers.push('orphan');
+    const isNamespace = rt.group === '' && rt.plural === 'namespaces';
+    const nsFinalizers = isNamespace ? ((obj.spec as { finalizers?: string[] } | undefined)?.finalizers ?? []) : [];
+    if (finalizers.length === 0 && nsFinalizers.length === 0) {
+      if (opts.dryRun) return { obj, deleted: true };
+      return { obj: this.removeNow(rt, obj), deleted: true };
+    }
+    if (old.metadata.deletionTimestamp && jsonEqual(finalizers, old.metadata.finalizers ?? [])) {
+      return { obj: old, deleted: false };
+    }
+    obj.metadata.finalizers = finalizers.length > 0 ? finalizers : undefined;
+    if (!obj.metadata.finalizers) delete obj.metadata.finalizers;
+    obj.metadata.deletionTimestamp ??= kubeNow();
+    obj.metadata.deletionGracePeriodSeconds ??= 0;
+    if (isNamespace) obj.status = { ...(obj.status as object), phase: 'Terminating' };
+    if (opts.dryRun) return { obj, deleted: false };
+    return { obj: this.store.put(key, obj), deleted: false };
+  }
+
+  /** Controller write: drops one finalizer; the object goes away when nothing holds it any more. */
+  releaseFinalizer(rt: ResourceType, obj: KObj, finalizer: string): void {
+    const next = withoutFinalizer(obj, finalizer);
+    if (next.metadata.deletionTimestamp && isFinalized(rt, next)) this.removeNow(rt, next);
+    else this.store.put(resourceKey(rt.group, rt.plural), next);
+  }
+
+  /** Removes an object from storage and releases what its REST storage allocated. */
+  removeNow(rt: ResourceType, obj: KObj): KObj {
+    const gone = this.store.remove(resourceKey(rt.group, rt.plural), obj.metadata.namespace, obj.metadata.name!);
+    if (gvkOf(rt) === 'v1/Service') this.services.release(obj);
+    return gone ?? obj;
+  }
+}
+
+/** No finalizer holds the object any more (a namespace also waits for its spec.finalizers). */
+export function isFinalized(rt: ResourceType, obj: KObj): boolean {
+  if ((obj.metadata.finalizers ?? []).length > 0) return false;
+  if (rt.group === '' && rt.plural === 'namespaces') {
+    return ((obj.spec as { finalizers?: string[] } | undefined)?.finalizers ?? []).length === 0;
+  }
+  return true;
+}

@@ -1,0 +1,86 @@
+/**
+ * The Service REST storage's side effects: ClusterIP and NodePort allocation on create, release on
+ * delete, and immutability of an allocated ClusterIP on update (pkg/registry/core/service/storage).
+ */
+import { type StatusCause, invalid } from './field-errors.js';
+import { IpAllocator } from './ip-allocator.js';
+import type { KObj } from './store.js';
+
+type Obj = Record<string, unknown>;
+
+/** --service-node-port-range default. */
+const NODE_PORT_MIN = 30000;
+const NODE_PORT_MAX = 32767;
+
+function specOf(obj: KObj): Obj {
+  const s = obj.spec;
+  return s && typeof s === 'object' ? (s as Obj) : {};
+}
+
+function portsOf(spec: Obj): Obj[] {
+  return Array.isArray(spec.ports) ? (spec.ports as Obj[]) : [];
+}
+
+export class ServiceAllocations {
+  readonly ips: IpAllocator;
+  private readonly nodePorts = new Set<number>();
+  private nextNodePort = NODE_PORT_MIN;
+
+  constructor(cidr: string) {
+    this.ips = new IpAllocator(cidr);
+  }
+
+  /**
+   * Fills clusterIP(s), IP families and node ports of a Service being written. On update the
+   * values were carried over already; a changed clusterIP is rejected as immutable.
+   */
+  allocate(obj: KObj, old: KObj | undefined): StatusCause[] {
+    const spec = specOf(obj);
+    if (spec.type === 'ExternalName') return [];
+    const oldSpec = old ? specOf(old) : undefined;
+    const causes: StatusCause[] = [];
+    const requested = typeof spec.clusterIP === 'string' ? spec.clusterIP : '';
+    if (oldSpec) {
+      if (oldSpec.clusterIP && requested !== oldSpec.clusterIP) {
+        causes.push(invalid('spec.clusterIPs[0]', requested, 'may not change once set'));
+        return causes;
+      }
+    } else if (requested === 'None') {
+      spec.clusterIPs = ['None'];
+    } else if (requested) {
+      const cause = this.ips.reserve(requested);
+      if (cause) return [cause];
+      spec.clusterIPs = [requested];
+    } else {
+      const ip = this.ips.allocate();
+      if (!ip) return [invalid('spec.clusterIPs', [], 'failed to allocate IP: range is full')];
+      spec.clusterIP = ip;
+      spec.clusterIPs = [ip];
+    }
+    spec.ipFamilies ??= ['IPv4'];
+    spec.ipFamilyPolicy ??= 'SingleStack';
+    if (spec.type === 'NodePort' || (spec.type === 'LoadBalancer' && spec.allocateLoadBalancerNodePorts !== false)) {
+      for (const p of portsOf(spec)) if (!p.nodePort) p.nodePort = this.allocateNodePort();
+    }
+    return causes;
+  }
+
+  private allocateNodePort(): number {
+    for (let i = 0; i <= NODE_PORT_MAX - NODE_PORT_MIN; i++) {
+      const port = NODE_PORT_MIN + ((this.nextNodePort - NODE_PORT_MIN + i) % (NODE_PORT_MAX - NODE_PORT_MIN + 1));
+      if (!this.nodePorts.has(port)) {
+        this.nodePorts.add(port);
+        this.nextNodePort = port + 1;
+        return port;
+      }
+    }
+    return 0;
+  }
+
+  /** Returns a deleted Service's addresses and ports to the pools. */
+  release(obj: KObj): void {
+    const spec = specOf(obj);
+    if (typeof spec.clusterIP === 'string' && spec.clusterIP !== 'None') this.ips.release(spec.clusterIP);
+    for (const p of portsOf(spec)) if (typeof p.nodePort === 'number') this.nodePorts.delete(p.nodePort);
+  }
+}

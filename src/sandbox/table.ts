@@ -1,0 +1,164 @@
+/**
+ * Server-side printing (`Accept: application/json;as=Table;v=v1;g=meta.k8s.io`), which kubectl get
+ * asks for: a meta.k8s.io/v1 Table with the kind's columns (pkg/printers/internalversion for the
+ * built-ins Isthmus uses, additionalPrinterColumns for CRs, NAME/AGE otherwise) and each row's
+ * object as PartialObjectMetadata (includeObject=Metadata, the default) or the full object.
+ */
+import type { ResourceType } from './resource-types.js';
+import type { KObj } from './store.js';
+
+export function wantsTable(accept: string | undefined): boolean {
+  return /as=Table/.test(accept ?? '') && /g=meta\.k8s\.io/.test(accept ?? '');
+}
+
+interface Column {
+  name: string;
+  type: string;
+  format?: string;
+  description?: string;
+  priority?: number;
+  cell: (o: KObj) => unknown;
+}
+
+type Obj = Record<string, unknown>;
+const get = (o: unknown, path: string): unknown =>
+  path.split('.').reduce<unknown>((cur, k) => (cur && typeof cur === 'object' ? (cur as Obj)[k] : undefined), o);
+const list = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
+
+/** duration.HumanDuration, as kubectl shows AGE. */
+export function humanAge(ts: string | undefined, now = Date.now()): string {
+  if (!ts) return '<unknown>';
+  const s = Math.max(0, Math.floor((now - Date.parse(ts)) / 1000));
+  if (s < 120) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 10) return `${m}m${s % 60 ? `${s % 60}s` : ''}`;
+  if (m < 180) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 8) return `${h}h${m % 60 ? `${m % 60}m` : ''}`;
+  if (h < 48) return `${h}h`;
+  return `${Math.floor(h / 24)}d`;
+}
+
+const NAME: Column = { name: 'Name', type: 'string', format: 'name', cell: (o) => o.metadata.name };
+const AGE: Column = { name: 'Age', type: 'string', cell: (o) => humanAge(o.metadata.creationTimestamp) };
+
+function servicePorts(o: KObj): string {
+  const ports = list(get(o, 'spec.ports')).map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol ?? 'TCP'}`);
+  return ports.length ? ports.join(',') : '<none>';
+}
+
+function externalIp(o: KObj): string {
+  const ingress = list(get(o, 'status.loadBalancer.ingress')).map((i) => String(i.ip ?? i.hostname ?? ''));
+  if (get(o, 'spec.type') === 'LoadBalancer') return ingress.length ? ingress.join(',') : '<pending>';
+  return '<none>';
+}
+
+const BUILTIN_COLUMNS: Record<string, Column[]> = {
+  'v1/Service': [
+    NAME,
+    { name: 'Type', type: 'string', cell: (o) => get(o, 'spec.type') },
+    { name: 'Cluster-IP', type: 'string', cell: (o) => get(o, 'spec.clusterIP') ?? '<none>' },
+    { name: 'External-IP', type: 'string', cell: externalIp },
+    { name: 'Port(s)', type: 'string', cell: servicePorts },
+    AGE,
+  ],
+  'v1/Namespace': [NAME, { name: 'Status', type: 'string', cell: (o) => get(o, 'status.phase') }, AGE],
+  'v1/Pod': [
+    NAME,
+    {
+      name: 'Ready',
+      type: 'string',
+      cell: (o) => {
+        const cs = list(get(o, 'status.containerStatuses'));
+        return `${cs.filter((c) => c.ready).length}/${list(get(o, 'spec.containers')).length}`;
+      },
+    },
+    { name: 'Status', type: 'string', cell: (o) => get(o, 'status.phase') },
+    { name: 'Restarts', type: 'string', cell: () => '0' },
+    AGE,
+  ],
+  'discovery.k8s.io/v1/EndpointSlice': [
+    NAME,
+    { name: 'AddressType', type: 'string', cell: (o) => get(o, 'addressType') },
+    {
+      name: 'Ports',
+      type: 'string',
+      cell: (o) => list(get(o, 'ports')).map((p) => String(p.port ?? '')).join(',') || '<unset>',
+    },
+    {
+      name: 'Endpoints',
+      type: 'string',
+      cell: (o) => list(get(o, 'endpoints')).flatMap((e) => list(e.addresses) as unknown as string[]).join(',') || '<unset>',
+    },
+    AGE,
+  ],
+};
+
+/** A small JSONPath subset for printer columns: `.a.b`, `.a[0].b`, `.a[?(@.k=="v")].b`. */
+export function evalJsonPath(obj: unknown, path: string): unknown {
+  const tokens = path.replace(/^\./, '').match(/\[\?\(@\.[^)]*\)\]|\[\d+\]|[^.[\]]+/g) ?? [];
+  let cur: unknown[] = [obj];
+  for (const t of tokens) {
+    const next: unknown[] = [];
+    for (const c of cur) {
+      if (c === null || typeof c !== 'object') continue;
+      const filter = /^\[\?\(@\.([\w.]+)\s*==\s*["']?([^"')]*)["']?\)\]$/.exec(t);
+      const idx = /^\[(\d+)\]$/.exec(t);
+      if (filter) next.push(...list(c).filter((e) => String(get(e, filter[1]!)) === filter[2]));
+      else if (idx) next.push(list(c)[Number(idx[1])]);
+      else next.push((c as Obj)[t]);
+    }
+    cur = next.filter((x) => x !== undefined);
+  }
+  return cur.length === 0 ? undefined : cur.length === 1 ? cur[0] : cur;
+}
+
+function columnsFor(rt: ResourceType, version: string, gvk: string): Column[] {
+  const crdCols = rt.crd?.versions.find((v) => v.name === version)?.printerColumns;
+  if (crdCols) {
+    return [
+      NAME,
+      ...crdCols.map((c) => {
+        const col: Column = { name: c.name, type: c.type, cell: (o: KObj) => evalJsonPath(o, c.jsonPath) ?? null };
+        if (c.format) col.format = c.format;
+        if (c.description) col.description = c.description;
+        if (c.priority) col.priority = c.priority;
+        return col;
+      }),
+      ...(crdCols.some((c) => c.jsonPath === '.metadata.creationTimestamp') ? [] : [AGE]),
+    ];
+  }
+  return BUILTIN_COLUMNS[gvk] ?? [NAME, AGE];
+}
+
+export function toTable(
+  rt: ResourceType,
+  version: string,
+  gvk: string,
+  objects: KObj[],
+  includeObject: string | null,
+  listMeta: Record<string, unknown>,
+  withColumns = true,
+): Record<string, unknown> {
+  const cols = columnsFor(rt, version, gvk);
+  const rows = objects.map((o) => {
+    const row: Obj = { cells: cols.map((c) => c.cell(o) ?? null) };
+    if (includeObject === 'Object') row.object = o;
+    else if (includeObject !== 'None') {
+      row.object = { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata };
+    }
+    return row;
+  });
+  const table: Obj = { kind: 'Table', apiVersion: 'meta.k8s.io/v1', metadata: listMeta };
+  if (withColumns) {
+    table.columnDefinitions = cols.map((c) => ({
+      name: c.name,
+      type: c.type,
+      format: c.format ?? '',
+      description: c.description ?? '',
+      priority: c.priority ?? 0,
+    }));
+  }
+  table.rows = rows;
+  return table;
+}

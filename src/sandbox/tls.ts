@@ -1,0 +1,87 @@
+/**
+ * A self-signed CA and a serving certificate for one sandbox (what kubeadm does for a cluster:
+ * the CA goes into kubeconfig as certificate-authority-data). RSA keys come from node:crypto
+ * (fast native generation) and are reused within a process; certificates are signed with node-forge.
+ */
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
+import forge from 'node-forge';
+
+export interface ServingCerts {
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+}
+
+let keyCache: { ca: forge.pki.rsa.KeyPair; server: forge.pki.rsa.KeyPair; serverKeyPem: string } | undefined;
+
+function rsaPair(): { pair: forge.pki.rsa.KeyPair; pem: string } {
+  const { privateKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
+  const priv = forge.pki.privateKeyFromPem(privateKey) as forge.pki.rsa.PrivateKey;
+  const pub = forge.pki.setRsaPublicKey(priv.n, priv.e);
+  return { pair: { privateKey: priv, publicKey: pub }, pem: privateKey };
+}
+
+function keys() {
+  if (!keyCache) {
+    const server = rsaPair();
+    keyCache = { ca: rsaPair().pair, server: server.pair, serverKeyPem: server.pem };
+  }
+  return keyCache;
+}
+
+function serial(): string {
+  // Positive 16-byte serial (RFC 5280 §4.1.2.2).
+  const b = randomBytes(16);
+  b[0] = b[0]! & 0x7f;
+  return b.toString('hex');
+}
+
+function validity(cert: forge.pki.Certificate): void {
+  cert.validity.notBefore = new Date(Date.now() - 60_000);
+  cert.validity.notAfter = new Date(Date.now() + 365 * 24 * 3600_000);
+}
+
+export function makeServingCerts(clusterName: string, hosts: string[]): ServingCerts {
+  const k = keys();
+  const ca = forge.pki.createCertificate();
+  ca.publicKey = k.ca.publicKey;
+  ca.serialNumber = serial();
+  validity(ca);
+  const caSubject = [{ name: 'commonName', value: `${clusterName}-sandbox-ca` }];
+  ca.setSubject(caSubject);
+  ca.setIssuer(caSubject);
+  ca.setExtensions([
+    { name: 'basicConstraints', cA: true, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+  ]);
+  ca.sign(k.ca.privateKey, forge.md.sha256.create());
+
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = k.server.publicKey;
+  cert.serialNumber = serial();
+  validity(cert);
+  cert.setSubject([{ name: 'commonName', value: 'kube-apiserver' }]);
+  cert.setIssuer(caSubject);
+  const names = new Set(['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', '127.0.0.1', ...hosts]);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', serverAuth: true },
+    {
+      name: 'subjectAltName',
+      altNames: [...names].map((n) => (isIP(n) ? { type: 7, ip: n } : { type: 2, value: n })),
+    },
+  ]);
+  cert.sign(k.ca.privateKey, forge.md.sha256.create());
+  return {
+    caPem: forge.pki.certificateToPem(ca),
+    certPem: forge.pki.certificateToPem(cert),
+    keyPem: k.serverKeyPem,
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * WATCH streams (apiserver `endpoints/handlers/watch.go` over the watch cache): newline-delimited
+ * JSON events; without a resourceVersion (or with "0") synthetic ADDED events for the current
+ * state first; from a resourceVersion, a replay of the retained log or one ERROR event carrying a
+ * 410 Expired Status; selector transitions as the cacher reports them (leaving → DELETED, entering
+ * → ADDED); BOOKMARKs on request; the stream ends at timeoutSeconds.
+ */
+import type { ServerResponse } from 'node:http';
+import { ApiError, badRequest } from './api-status.js';
+import { type Selectors, matches } from './list.js';
+import { asServed } from './object-meta.js';
+import type { ResourceType } from './resource-types.js';
+import { apiVersionOf, resourceKey } from './resource-types.js';
+import type { EventType, KObj, ObjectStore, StoreEvent } from './store.js';
+
+export interface WatchParams {
+  rt: ResourceType;
+  version: string;
+  namespace: string | undefined;
+  selectors: Selectors;
+  resourceVersion: string | undefined;
+  allowBookmarks: boolean;
+  timeoutSeconds: number | undefined;
+  /** Turns a served object into what goes on the wire (a Table row when kubectl asks for one). */
+  encode?: (obj: KObj) => unknown;
+}
+
+type WireType = EventType | 'BOOKMARK' | 'ERROR';
+
+/** The default --min-request-timeout a watch without timeoutSeconds gets (1800 s in kube-apiserver). */
+const DEFAULT_WATCH_TIMEOUT_S = 1800;
+
+export class WatchHub {
+  private readonly sessions = new Set<() => void>();
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly bookmarkIntervalMs: number,
+  ) {}
+
+  get open(): number {
+    return this.sessions.size;
+  }
+
+  /** Closes every open watch (clients see the stream end and must re-watch). */
+  dropAll(): void {
+    for (const end of [...this.sessions]) end();
+  }
+
+  /** Validates the request, then takes over the response. Throws ApiError before any byte is written. */
+  serve(res: ServerResponse, p: WatchParams): void {
+    const key = resourceKey(p.rt.group, p.rt.plural);
+    const fromRv = p.resourceVersion === undefined || p.resourceVersion === '' || p.resourceVersion === '0' ? undefined : Number(p.resourceVersion);
+    if (fromRv !== undefined && !Number.isInteger(fromRv)) throw badRequest(`invalid resource version: ${p.resourceVersion}`);
+    const timeout = p.timeoutSeconds ?? DEFAULT_WATCH_TIMEOUT_S;
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private' });
+    res.flushHeaders();
+
+    const encode = p.encode ?? ((o: KObj) => o);
+    const send = (type: WireType, object: unknown) => {
+      if (!res.writableEnded) res.write(`${JSON.stringify({ type, object })}\n`);
+    };
+    const inScope = (o: KObj | undefined) =>
+      o !== undefined && (p.namespace === undefined || o.metadata.namespace === p.namespace) && matches(p.selectors, o);
+    const deliver = (ev: StoreEvent) => {
+      if (ev.key !== key) return;
+      const now = inScope(ev.obj);
+      const before = ev.type === 'MODIFIED' ? inScope(ev.prev) : now;
+      let type: EventType | undefined;
+      if (ev.type === 'MODIFIED') type = now && before ? 'MODIFIED' : now ? 'ADDED' : before ? 'DELETED' : undefined;
+      else if (now) type = ev.type;
+      if (type) send(type, encode(asServed(p.rt, ev.obj, p.version)));
+    };
+
+    let unsubscribe = () => {};
+    const timers: NodeJS.Timeout[] = [];
+    const end = () => {
+      unsubscribe();
+      for (const t of timers) clearTimeout(t);
+      this.sessions.delete(end);
+      if (!res.writableEnded) res.end();
+    };
+    this.sessions.add(end);
+    res.on('close', end);
+
+    if (fromRv === undefined) {
+      for (const o of this.store.list(key, p.namespace)) if (matches(p.selectors, o)) send('ADDED', encode(asServed(p.rt, o, p.version)));
+    } else {
+      try {
+        for (const ev of this.store.eventsSince(key, fromRv)) deliver(ev);
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        // kube-apiserver answers 200 and reports the expiry in-band (watch.go: ERROR event, 410 Expired).
+        send('ERROR', err.toStatus());
+        end();
+        return;
+      }
+    }
+    unsubscribe = this.store.subscribe(deliver);
+    timers.push(setTimeout(end, timeout * 1000));
+    if (p.allowBookmarks) {
+      const tick = () => {
+        send('BOOKMARK', {
+          kind: p.rt.kind,
+          apiVersion: apiVersionOf(p.rt.group, p.version),
+          metadata: { resourceVersion: String(this.store.currentRv()) },
+        });
+        timers[1] = setTimeout(tick, this.bookmarkIntervalMs);
+      };
+      timers[1] = setTimeout(tick, this.bookmarkIntervalMs);
+    }
+  }
+}
