@@ -1,0 +1,67 @@
+import type { Command } from 'commander';
+import { parseClusterList } from './sandbox.js';
+
+interface LinkFlags {
+  context: string;
+  kubeconfig?: string;
+  clusterName: string;
+  trustDomain: string;
+  clusterDomain: string;
+  apiServerAddress?: string;
+  gatewayAddresses?: string;
+}
+
+export function registerLink(program: Command): void {
+  program
+    .command('link')
+    .description(
+      'Read a remote cluster and print the credentials Secret and Link to apply in the local cluster',
+    )
+    .requiredOption('--context <name>', 'kubeconfig context of the REMOTE cluster')
+    .requiredOption('--cluster-name <name>', 'name of the remote cluster (mirrors are called <svc>-<name>)')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG or ~/.kube/config)')
+    .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
+    .option('--cluster-domain <domain>', 'DNS domain of the remote cluster', 'cluster.local')
+    .option(
+      '--api-server-address <url>',
+      "remote API server URL as seen from the local cluster (default: the context's)",
+    )
+    .option('--gateway-addresses <list>', 'remote gateway addresses (default: its LoadBalancer status)')
+    .action(async (flags: LinkFlags) => {
+      const [name] = parseClusterList(flags.clusterName);
+      const { KubeClient, R, SYSTEM_NAMESPACE, GATEWAY_SERVICE_NAME, REMOTE_ACCESS_SERVICE_ACCOUNT } =
+        await import('../../kube/index.js');
+      const { caDataOf, gatewayAddressesOf, gatewayPortOf, renderLink, tokenOf } = await import(
+        '../link/render.js'
+      );
+      const client = flags.kubeconfig
+        ? KubeClient.fromKubeconfigFile(flags.kubeconfig, flags.context)
+        : KubeClient.fromDefault(flags.context);
+      try {
+        const svc = await client.get(R.services, SYSTEM_NAMESPACE, GATEWAY_SERVICE_NAME);
+        const gw = flags.gatewayAddresses
+          ? { addresses: flags.gatewayAddresses.split(',').map((a) => a.trim()), port: gatewayPortOf(svc) }
+          : gatewayAddressesOf(svc, name!);
+        const secret = await client.get(
+          R.secrets,
+          SYSTEM_NAMESPACE,
+          `${REMOTE_ACCESS_SERVICE_ACCOUNT}-token`,
+        );
+        const cluster = client.config.getCurrentCluster();
+        process.stdout.write(
+          renderLink({
+            clusterName: name!,
+            trustDomain: flags.trustDomain,
+            clusterDomain: flags.clusterDomain,
+            apiServer: flags.apiServerAddress ?? client.server,
+            ...caDataOf(cluster),
+            token: tokenOf(secret, name!),
+            gatewayAddresses: gw.addresses,
+            gatewayPort: gw.port,
+          }),
+        );
+      } finally {
+        client.close();
+      }
+    });
+}

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { isIsthmusError } from '../../errors.js';
+import type { V1Service } from '../../kube/types.js';
+import { gatewayAddressesOf, linkManifests, type RemoteFacts, renderLink, tokenOf } from './render.js';
+
+const facts: RemoteFacts = {
+  clusterName: 'west',
+  trustDomain: 'cluster.local',
+  clusterDomain: 'cluster.local',
+  apiServer: 'https://203.0.113.10:6443',
+  caData: Buffer.from('-----BEGIN CERTIFICATE-----\nRklYVFVSRQ==\n-----END CERTIFICATE-----\n').toString(
+    'base64',
+  ),
+  token: 'remote-read-only-token',
+  gatewayAddresses: ['198.51.100.7'],
+  gatewayPort: 4143,
+};
+
+describe('isthmus link', () => {
+  it('renders the golden Secret and Link', async () => {
+    await expect(renderLink(facts)).toMatchFileSnapshot('testdata/link-west.golden.yaml');
+  });
+
+  it('puts a kubeconfig holding only the read-only token into the Secret', () => {
+    const [secret, link] = linkManifests(facts);
+    const kubeconfig = parse(Buffer.from(secret.data!.kubeconfig!, 'base64').toString()) as {
+      users: { user: { token: string } }[];
+      clusters: { cluster: { server: string } }[];
+    };
+    expect(kubeconfig.users[0]!.user).toEqual({ token: 'remote-read-only-token' });
+    expect(kubeconfig.clusters[0]!.cluster.server).toBe('https://203.0.113.10:6443');
+    expect(secret.type).toBe('mirror.linkerd.io/remote-kubeconfig');
+    expect(link.spec.clusterCredentialsSecret).toBe(secret.metadata!.name);
+    expect(link.spec.gatewayIdentity).toBe('spiffe://cluster.local/cluster/west/gateway');
+    expect(parseAllDocuments(renderLink(facts))).toHaveLength(2);
+  });
+
+  it.each<[string, V1Service | undefined, RegExp]>([
+    ['no gateway Service', undefined, /has no Service isthmus-system\/isthmus-gateway/],
+    [
+      'no LoadBalancer address yet',
+      { spec: { ports: [{ port: 4143 }] }, status: {} },
+      /no LoadBalancer address yet/,
+    ],
+  ])('fails clearly when the remote has %s', (_, svc, message) => {
+    expect(() => gatewayAddressesOf(svc, 'west')).toThrow(message);
+  });
+
+  it('takes LoadBalancer IPs and hostnames', () => {
+    const svc: V1Service = {
+      spec: { ports: [{ name: 'ingress', port: 4143 }] },
+      status: { loadBalancer: { ingress: [{ ip: '198.51.100.7' }, { hostname: 'gw.west.example' }] } },
+    };
+    expect(gatewayAddressesOf(svc, 'west')).toEqual({
+      addresses: ['198.51.100.7', 'gw.west.example'],
+      port: 4143,
+    });
+  });
+
+  it('fails clearly when the remote-access token is missing', () => {
+    let caught: unknown;
+    try {
+      tokenOf({ metadata: { name: 'isthmus-remote-access-token' } }, 'west');
+    } catch (err) {
+      caught = err;
+    }
+    expect(isIsthmusError(caught, 'LINK_INVALID')).toBe(true);
+    expect(String(caught)).toMatch(/no token in isthmus-system\/isthmus-remote-access-token/);
+  });
+});

@@ -1,0 +1,138 @@
+/**
+ * `isthmus link`: what the local cluster needs to mirror a remote one — a credentials Secret (a
+ * kubeconfig with the remote's read-only `isthmus-remote-access` token) and the `Link`. Pure: the
+ * command gathers the facts from the remote API and hands them in.
+ */
+import { readFileSync } from 'node:fs';
+import { stringify } from 'yaml';
+import { IsthmusError } from '../../errors.js';
+import {
+  gatewayIdentity,
+  PORTS,
+  REMOTE_KUBECONFIG_KEY,
+  REMOTE_KUBECONFIG_SECRET_TYPE,
+  SYSTEM_NAMESPACE,
+} from '../../kube/keys.js';
+import type { Link, V1Secret, V1Service } from '../../kube/types.js';
+import { toYamlStream } from '../install/render.js';
+
+export interface RemoteFacts {
+  clusterName: string;
+  trustDomain: string;
+  clusterDomain: string;
+  /** API server URL reachable from the local cluster, and its CA (base64 PEM) if TLS. */
+  apiServer: string;
+  caData?: string;
+  token: string;
+  gatewayAddresses: string[];
+  gatewayPort: number;
+}
+
+export function credentialsSecretName(cluster: string): string {
+  return `cluster-credentials-${cluster}`;
+}
+
+/** A kubeconfig for one remote cluster, holding only the read-only token. */
+export function remoteKubeconfig(f: RemoteFacts): string {
+  return stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [
+      {
+        name: f.clusterName,
+        cluster: { server: f.apiServer, ...(f.caData ? { 'certificate-authority-data': f.caData } : {}) },
+      },
+    ],
+    users: [{ name: 'isthmus-remote-access', user: { token: f.token } }],
+    contexts: [{ name: f.clusterName, context: { cluster: f.clusterName, user: 'isthmus-remote-access' } }],
+    'current-context': f.clusterName,
+  });
+}
+
+export function linkManifests(f: RemoteFacts): [V1Secret, Link] {
+  const secretName = credentialsSecretName(f.clusterName);
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: REMOTE_KUBECONFIG_SECRET_TYPE,
+      metadata: {
+        name: secretName,
+        namespace: SYSTEM_NAMESPACE,
+        labels: { 'app.kubernetes.io/part-of': 'isthmus' },
+      },
+      data: { [REMOTE_KUBECONFIG_KEY]: Buffer.from(remoteKubeconfig(f)).toString('base64') },
+    },
+    {
+      apiVersion: 'multicluster.isthmus.dev/v1alpha1',
+      kind: 'Link',
+      metadata: { name: f.clusterName, namespace: SYSTEM_NAMESPACE },
+      spec: {
+        targetClusterName: f.clusterName,
+        targetClusterDomain: f.clusterDomain,
+        clusterCredentialsSecret: secretName,
+        gatewayAddress: f.gatewayAddresses.join(','),
+        gatewayPort: f.gatewayPort,
+        gatewayIdentity: gatewayIdentity(f.trustDomain, f.clusterName),
+        probeSpec: { path: '/ready', port: PORTS.admin, period: '3s', timeout: '2s', failureThreshold: 3 },
+      },
+    },
+  ];
+}
+
+export function renderLink(f: RemoteFacts): string {
+  return `# Link to cluster ${f.clusterName}: isthmus link ... | kubectl --context <local> apply -f -\n${toYamlStream(
+    linkManifests(f),
+  )}`;
+}
+
+/** The gateway's externally reachable addresses: LoadBalancer ingress IPs or hostnames. */
+export function gatewayAddressesOf(
+  svc: V1Service | undefined,
+  cluster: string,
+): { addresses: string[]; port: number } {
+  if (!svc) {
+    throw new IsthmusError(
+      'LINK_INVALID',
+      `cluster ${cluster} has no Service ${SYSTEM_NAMESPACE}/isthmus-gateway: run "isthmus install" there first`,
+      { terminal: true },
+    );
+  }
+  const addresses = (svc.status?.loadBalancer?.ingress ?? [])
+    .map((i) => i.ip ?? i.hostname)
+    .filter((a): a is string => typeof a === 'string' && a !== '');
+  if (addresses.length === 0) {
+    throw new IsthmusError(
+      'LINK_INVALID',
+      `the gateway Service of cluster ${cluster} has no LoadBalancer address yet (status.loadBalancer.ingress is empty); ` +
+        'wait for the load balancer, or pass --gateway-addresses',
+      { terminal: true },
+    );
+  }
+  return { addresses, port: gatewayPortOf(svc) };
+}
+
+export function gatewayPortOf(svc: V1Service | undefined): number {
+  return svc?.spec?.ports?.find((p) => p.name === 'ingress')?.port ?? PORTS.ingress;
+}
+
+/** The remote API server's CA as base64 PEM, inline or read from the file the kubeconfig names. */
+export function caDataOf(cluster: { caData?: string; caFile?: string } | null): { caData?: string } {
+  if (cluster?.caData) return { caData: cluster.caData };
+  if (cluster?.caFile) return { caData: readFileSync(cluster.caFile).toString('base64') };
+  return {};
+}
+
+/** The token the token controller wrote into the remote-access Secret. */
+export function tokenOf(secret: V1Secret | undefined, cluster: string): string {
+  const data = secret?.data?.token;
+  if (!data) {
+    throw new IsthmusError(
+      'LINK_INVALID',
+      `cluster ${cluster} has no token in ${SYSTEM_NAMESPACE}/isthmus-remote-access-token yet: ` +
+        'is Isthmus installed there, and has the token controller filled the Secret?',
+      { terminal: true },
+    );
+  }
+  return Buffer.from(data, 'base64').toString('utf8');
+}
