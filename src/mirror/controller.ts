@@ -1,0 +1,172 @@
+/**
+ * runController: the mirror controller of one cluster, composable with the failover controller in
+ * the same process (shared KubeClient, metrics registry and leadership are passed in).
+ *
+ * Start-up order matters for stable egress ports: the local Service cache is listed first and every
+ * existing mirror's `isthmus.dev/egress-ports` is recovered into the allocator before any Link
+ * watcher may allocate, so a restart never renumbers a port.
+ */
+import { Registry } from 'prom-client';
+import { describeError } from '../errors.js';
+import type { BackoffPolicy } from '../kube/backoff.js';
+import { KubeClient } from '../kube/client.js';
+import { EventRecorder } from '../kube/events.js';
+import { createInformer, type Informer } from '../kube/informer.js';
+import {
+  EGRESS_PORTS_ANNOTATION,
+  GATEWAY_SERVICE_NAME,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_MIRROR,
+  MIRRORED_SERVICE_LABEL,
+  SERVICE_NAME_LABEL,
+  SYSTEM_NAMESPACE,
+} from '../kube/keys.js';
+import { R } from '../kube/resources.js';
+import type { Link, V1EndpointSlice, V1Namespace, V1Secret, V1Service } from '../kube/types.js';
+import { LinkManager } from './link-manager.js';
+import { mirrorMetrics } from './metrics.js';
+import { parseEgressPorts } from './mirror-objects.js';
+import { DEFAULT_EGRESS_RANGE, PortAllocator, type PortRange } from './port-allocator.js';
+import type { Resolve } from './remote-gateway.js';
+import { Leadership, type Logger, type SharedLocal, silentLogger } from './shared.js';
+
+export interface ControllerConfig {
+  /** The local API client (shared with other controllers of the process). */
+  client: KubeClient;
+  /** Base URL of the local gateway's admin server, e.g. http://127.0.1.1:4191. */
+  gatewayAdminUrl: string;
+  /** Static local gateway addresses (labs); absent: ready endpoints of isthmus-system/isthmus-gateway. */
+  gatewayEndpoints?: string[];
+  registry?: Registry;
+  leadership?: Leadership;
+  egressPortRange?: PortRange;
+  /** Namespace of the Links (default isthmus-system). */
+  namespace?: string;
+  log?: Logger;
+  /** Event recorder; false disables Events. Default: one on `client`. */
+  recorder?: EventRecorder | false;
+  remoteClient?: (secret: V1Secret) => KubeClient;
+  resolve?: Resolve;
+  resolveIntervalMs?: number;
+  remoteBackoff?: BackoffPolicy;
+  queueBackoff?: { baseMs: number; maxMs: number };
+}
+
+export interface RunningController {
+  /** Resolves once local caches are synced, ports recovered and Link watchers started. */
+  ready: Promise<void>;
+  manager(): LinkManager | undefined;
+  registry: Registry;
+  allocator: PortAllocator;
+  stop(): Promise<void>;
+}
+
+/** Ready addresses of the local gateway pods, from its EndpointSlices. */
+export function readyGatewayAddresses(slices: readonly V1EndpointSlice[]): string[] {
+  const out = new Set<string>();
+  for (const slice of slices) {
+    for (const ep of slice.endpoints ?? []) {
+      if (ep.conditions?.ready === false) continue;
+      for (const a of ep.addresses ?? []) out.add(a);
+    }
+  }
+  return [...out].sort();
+}
+
+export function runController(config: ControllerConfig): RunningController {
+  const { client } = config;
+  const registry = config.registry ?? new Registry();
+  const log = config.log ?? silentLogger;
+  const allocator = new PortAllocator(config.egressPortRange ?? DEFAULT_EGRESS_RANGE);
+  const linksNamespace = config.namespace ?? SYSTEM_NAMESPACE;
+
+  const services = createInformer<V1Service>(client, R.services);
+  const slices = createInformer<V1EndpointSlice>(client, R.endpointSlices, {
+    labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_MIRROR}`,
+  });
+  const namespaces = createInformer<V1Namespace>(client, R.namespaces);
+  const links = createInformer<Link>(client, R.links, { namespace: linksNamespace });
+  const gatewaySlices: Informer<V1EndpointSlice> | undefined = config.gatewayEndpoints
+    ? undefined
+    : createInformer<V1EndpointSlice>(client, R.endpointSlices, {
+        namespace: SYSTEM_NAMESPACE,
+        labelSelector: `${SERVICE_NAME_LABEL}=${GATEWAY_SERVICE_NAME}`,
+      });
+  const informers = [services, slices, namespaces, links, ...(gatewaySlices ? [gatewaySlices] : [])];
+
+  const gatewayListeners = new Set<() => void>();
+  let gatewayAddresses = config.gatewayEndpoints ? [...config.gatewayEndpoints] : [];
+  gatewaySlices?.onEvent(() => {
+    const next = readyGatewayAddresses(gatewaySlices.list());
+    if (next.join() === gatewayAddresses.join()) return;
+    gatewayAddresses = next;
+    log.info({ addresses: next }, 'local gateway endpoints changed');
+    for (const fn of gatewayListeners) fn();
+  });
+
+  const shared: SharedLocal = {
+    client,
+    services,
+    slices,
+    namespaces,
+    gatewayAddresses: () => gatewayAddresses,
+    onGatewayAddresses: (fn) => {
+      gatewayListeners.add(fn);
+      return () => gatewayListeners.delete(fn);
+    },
+    allocator,
+    metrics: mirrorMetrics(registry),
+    leadership: config.leadership ?? new Leadership(true),
+    adminUrl: config.gatewayAdminUrl,
+    log,
+    remoteClient: config.remoteClient ?? ((secret) => KubeClient.fromSecret(secret)),
+    resolveIntervalMs: config.resolveIntervalMs ?? 30_000,
+  };
+  if (config.recorder !== false) {
+    shared.recorder = config.recorder ?? new EventRecorder(client, { component: 'isthmus-mirror' });
+  }
+  if (config.resolve) shared.resolve = config.resolve;
+  if (config.remoteBackoff) shared.remoteBackoff = config.remoteBackoff;
+  if (config.queueBackoff) shared.queueBackoff = config.queueBackoff;
+
+  let manager: LinkManager | undefined;
+  let stopped = false;
+  for (const informer of informers) informer.start();
+
+  const ready = (async () => {
+    await Promise.all(informers.map((i) => i.synced));
+    if (stopped) return;
+    let recovered = 0;
+    for (const svc of services.list()) {
+      if (svc.metadata?.labels?.[MIRRORED_SERVICE_LABEL] !== 'true') continue;
+      const owner = `${svc.metadata?.namespace ?? ''}/${svc.metadata?.name ?? ''}`;
+      const rejected = allocator.recover(
+        owner,
+        parseEgressPorts(svc.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]),
+      );
+      recovered++;
+      if (rejected.length > 0)
+        log.warn({ mirror: owner, rejected }, 'egress ports not recovered; re-allocating');
+    }
+    log.info({ mirrors: recovered, ports: allocator.size }, 'egress ports recovered');
+    if (config.gatewayEndpoints === undefined && gatewaySlices) {
+      gatewayAddresses = readyGatewayAddresses(gatewaySlices.list());
+    }
+    manager = new LinkManager(links, shared);
+    manager.start();
+  })();
+  ready.catch((err) => log.error({ err: describeError(err) }, 'mirror controller failed to start'));
+
+  return {
+    ready,
+    registry,
+    allocator,
+    manager: () => manager,
+    async stop() {
+      stopped = true;
+      await manager?.stop();
+      await Promise.all(informers.map((i) => i.stop()));
+      await ready.catch(() => {});
+    },
+  };
+}

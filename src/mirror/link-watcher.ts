@@ -1,0 +1,375 @@
+/**
+ * One Link: watches the remote cluster's exported Services (and their EndpointSlices, and its
+ * gateway Service), keeps the local mirrors in line through a keyed work queue, probes the remote
+ * gateway and writes the Link's status when it changes. Linkerd's cluster_watcher.go plus the fixes
+ * listed in shared/DESIGN.md (orphans only after a complete list, conflicts never overwritten,
+ * mirrors kept through a remote outage, address of the remote gateway followed).
+ */
+import { describeError, IsthmusError } from '../errors.js';
+import type { KubeClient } from '../kube/client.js';
+import { createInformer, type Informer } from '../kube/informer.js';
+import { GATEWAY_SERVICE_NAME, SERVICE_NAME_LABEL, SYSTEM_NAMESPACE } from '../kube/keys.js';
+import { R } from '../kube/resources.js';
+import type { Link, LinkStatus, V1EndpointSlice, V1Secret, V1Service } from '../kube/types.js';
+import { type LinkConfig, selectorMatches, selectorToQuery } from './link-config.js';
+import { type LinkState, linkStatus, sameStatus } from './link-status.js';
+import { mirroredKeys, remoteKeyOf, removeMirrors, type SyncContext, syncService } from './mirror-sync.js';
+import type { ServiceMirrorStatus } from './plan-mirror.js';
+import { ProbeWorker } from './probe-worker.js';
+import { gatewayHosts, hostPort, resolveHosts } from './remote-gateway.js';
+import type { SharedLocal } from './shared.js';
+import { WorkQueue } from './work-queue.js';
+
+/** Queue keys that are not Services: connect to the remote API; write the Link status. */
+const CONNECT = '@connect';
+const STATUS = '@status';
+
+interface Remote {
+  client: KubeClient;
+  services?: Informer<V1Service>;
+  slices: Informer<V1EndpointSlice>;
+  gateway: Informer<V1Service>;
+  synced: boolean;
+}
+
+export class LinkWatcher {
+  private config: LinkConfig;
+  private link: Link;
+  private remote: Remote | undefined;
+  private readonly queue: WorkQueue;
+  private readonly probe: ProbeWorker;
+  private readonly statuses = new Map<string, ServiceMirrorStatus>();
+  private readonly firstSeen = new Map<string, number>();
+  private readonly readyObserved = new Set<string>();
+  private readonly unsubscribe: (() => void)[] = [];
+  private remoteAddresses: string[];
+  private remoteApiUp = false;
+  private remoteApiError: string | undefined;
+  private credentialsError: string | undefined;
+  private resolveTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    link: Link,
+    config: LinkConfig,
+    private readonly shared: SharedLocal,
+  ) {
+    this.link = link;
+    this.config = config;
+    this.remoteAddresses = [...config.gatewayAddresses];
+    this.queue = new WorkQueue({
+      concurrency: 4,
+      ...(shared.queueBackoff ? { backoff: shared.queueBackoff } : {}),
+      handler: (key) => this.handle(key),
+      onError: (key, err, failures) => {
+        shared.metrics.syncErrors.inc();
+        shared.log.warn(
+          { link: config.linkName, key, failures, err: describeError(err) },
+          'mirror sync failed',
+        );
+      },
+    });
+    this.probe = new ProbeWorker({
+      cluster: config.clusterName,
+      adminUrl: shared.adminUrl,
+      target: () => this.remoteGateway(),
+      path: config.probe.path,
+      periodMs: config.probe.periodMs,
+      timeoutMs: config.probe.timeoutMs,
+      failureThreshold: config.probe.failureThreshold,
+      metrics: shared.metrics,
+      onChange: (alive) => {
+        shared.log.info({ link: this.config.linkName, alive }, 'remote gateway liveness changed');
+        this.enqueueAll();
+      },
+    });
+  }
+
+  get clusterName(): string {
+    return this.config.clusterName;
+  }
+
+  start(): void {
+    const { shared } = this;
+    const cluster = () => this.config.clusterName;
+    this.unsubscribe.push(
+      shared.services.onEvent((e) => {
+        const key = remoteKeyOf(e.object, cluster());
+        if (key) this.queue.add(key);
+      }),
+      shared.slices.onEvent((e) => {
+        const key = remoteKeyOf({ metadata: e.object.metadata ?? {} } as V1Service, cluster());
+        if (key) this.queue.add(key);
+      }),
+      shared.namespaces.onEvent((e) => {
+        const ns = e.object.metadata?.name;
+        for (const svc of this.remote?.services?.list() ?? []) {
+          if (svc.metadata?.namespace === ns) this.queue.add(keyOf(svc));
+        }
+      }),
+      shared.onGatewayAddresses(() => this.enqueueAll()),
+      shared.leadership.subscribe((leading) => leading && this.enqueueAll()),
+    );
+    this.probe.start();
+    this.queue.add(CONNECT);
+    this.queue.add(STATUS);
+  }
+
+  /** Link edited: re-reconcile what changed, without tearing mirrors down. */
+  update(link: Link, config: LinkConfig): void {
+    const before = this.config;
+    this.link = link;
+    this.config = config;
+    this.probe.update({
+      path: config.probe.path,
+      periodMs: config.probe.periodMs,
+      timeoutMs: config.probe.timeoutMs,
+      failureThreshold: config.probe.failureThreshold,
+    });
+    const remoteChanged =
+      before.credentialsSecret !== config.credentialsSecret ||
+      JSON.stringify(before.selector) !== JSON.stringify(config.selector);
+    if (remoteChanged) {
+      void this.disconnect();
+      this.queue.add(CONNECT);
+    }
+    if (before.gatewayAddresses.join() !== config.gatewayAddresses.join()) void this.refreshGateway();
+    this.enqueueAll();
+  }
+
+  /** Link status as last computed (for tests and `isthmus check`). */
+  snapshot(): LinkStatus {
+    return linkStatus(this.state(), this.link.status);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const u of this.unsubscribe.splice(0)) u();
+    this.probe.stop();
+    clearInterval(this.resolveTimer);
+    await this.queue.stop();
+    await this.disconnect();
+    this.shared.metrics.remoteApiUp.remove({ target_cluster_name: this.config.clusterName });
+  }
+
+  /** Link deleted: remove every mirror of this cluster, then the caller releases the finalizer. */
+  async cleanup(): Promise<void> {
+    const ctx = this.context();
+    for (const key of mirroredKeys(ctx)) {
+      const [ns = '', name = ''] = key.split('/');
+      await removeMirrors(ctx, ns, name);
+    }
+    this.shared.metrics.mirroredServices.remove({ target_cluster_name: this.config.clusterName });
+  }
+
+  private enqueueAll(): void {
+    for (const svc of this.remote?.services?.list() ?? []) this.queue.add(keyOf(svc));
+    for (const key of mirroredKeys(this.context())) this.queue.add(key);
+    this.queue.add(STATUS);
+  }
+
+  private async handle(key: string): Promise<void> {
+    if (this.stopped) return;
+    if (key === CONNECT) return this.connect();
+    if (key === STATUS) return this.writeStatus();
+    if (!this.shared.leadership.isLeader()) return;
+    const [namespace = '', name = ''] = key.split('/');
+    const result = await syncService(this.context(), namespace, name);
+    this.record(key, result.status, result.ready);
+    this.queue.add(STATUS);
+    for (const a of result.applied) {
+      if (a.outcome !== 'unchanged')
+        this.shared.log.info({ link: this.config.linkName, ...a }, 'mirror applied');
+    }
+    if (result.status?.reason === 'PortRangeExhausted') {
+      throw new IsthmusError('PORT_RANGE_EXHAUSTED', result.status.message ?? 'egress port range exhausted');
+    }
+  }
+
+  private record(key: string, status: ServiceMirrorStatus | undefined, ready: boolean): void {
+    const before = this.statuses.get(key);
+    if (!status) {
+      this.statuses.delete(key);
+      this.firstSeen.delete(key);
+      this.readyObserved.delete(key);
+    } else {
+      this.statuses.set(key, status);
+      if (
+        status.reason !== 'Mirrored' &&
+        (before?.reason !== status.reason || before?.message !== status.message)
+      ) {
+        const message = `${key}: ${status.message ?? status.reason}`;
+        this.shared.log.warn({ link: this.config.linkName, key, reason: status.reason }, message);
+        void this.shared.recorder?.record(this.link, 'Warning', status.reason, message);
+      }
+      if (ready && !this.readyObserved.has(key)) {
+        this.readyObserved.add(key);
+        const svc = this.remote?.services?.get(...(key.split('/') as [string, string]));
+        const created = Date.parse(String(svc?.metadata?.creationTimestamp ?? ''));
+        const since = Number.isFinite(created) ? created : (this.firstSeen.get(key) ?? Date.now());
+        const seconds = Math.max(0, (Date.now() - since) / 1000);
+        this.shared.metrics.exportToReady.observe({ target_cluster_name: this.config.clusterName }, seconds);
+      }
+    }
+    const mirrored = [...this.statuses.values()].filter((s) => s.reason === 'Mirrored').length;
+    this.shared.metrics.mirroredServices.set({ target_cluster_name: this.config.clusterName }, mirrored);
+  }
+
+  private state(): LinkState {
+    const s: LinkState = {
+      remoteSynced: this.remote?.synced ?? false,
+      remoteApiUp: this.remoteApiUp,
+      gatewayAlive: this.probe.alive,
+      gatewayAddresses: this.remoteAddresses,
+      mirrored: [...this.statuses.values()].filter((x) => x.reason === 'Mirrored').length,
+      problems: [...this.statuses.values()].filter((x) => x.reason !== 'Mirrored'),
+    };
+    if (this.link.metadata?.generation !== undefined) s.generation = this.link.metadata.generation;
+    if (this.credentialsError) s.credentialsError = this.credentialsError;
+    if (this.remoteApiError) s.remoteApiError = this.remoteApiError;
+    if (this.probe.lastError) s.probeError = this.probe.lastError;
+    return s;
+  }
+
+  private async writeStatus(): Promise<void> {
+    if (!this.shared.leadership.isLeader()) return;
+    const current = this.shared.client;
+    const link = await current.get<Link>(R.links, this.config.linkNamespace, this.config.linkName);
+    if (!link || link.metadata?.deletionTimestamp) return;
+    const status = linkStatus(this.state(), link.status);
+    if (sameStatus(link.status, status)) return;
+    await current.patchStatus(R.links, this.config.linkNamespace, this.config.linkName, { status });
+  }
+
+  private context(): SyncContext {
+    return {
+      config: this.config,
+      shared: this.shared,
+      remoteSynced: () => this.remote?.synced ?? false,
+      remoteService: (ns, name) => {
+        const svc = this.remote?.services?.get(ns, name);
+        return svc && selectorMatches(this.config.selector, svc.metadata?.labels) ? svc : undefined;
+      },
+      remoteEndpoints: (ns, name) => {
+        let ready = 0;
+        const hostnames: string[] = [];
+        for (const slice of this.remote?.slices.list() ?? []) {
+          if (slice.metadata?.namespace !== ns || slice.metadata?.labels?.[SERVICE_NAME_LABEL] !== name)
+            continue;
+          for (const ep of slice.endpoints ?? []) {
+            // An absent `ready` means ready (discovery.k8s.io/v1 EndpointConditions).
+            if (ep.conditions?.ready === false) continue;
+            ready++;
+            if (ep.hostname && !hostnames.includes(ep.hostname)) hostnames.push(ep.hostname);
+          }
+        }
+        return { ready, hostnames: hostnames.sort() };
+      },
+      gateway: () => ({
+        alive: this.probe.alive,
+        addresses: this.shared.gatewayAddresses(),
+        remote: this.remoteGateway() ?? '',
+      }),
+    };
+  }
+
+  private remoteGateway(): string | undefined {
+    const first = this.remoteAddresses[0];
+    return first === undefined ? undefined : hostPort(first, this.config.gatewayPort);
+  }
+
+  /** Reads the credentials Secret and starts the remote informers; retried by the queue on failure. */
+  private async connect(): Promise<void> {
+    if (this.remote || this.stopped) return;
+    const { shared, config } = this;
+    let client: KubeClient;
+    try {
+      const secret = await shared.client.get<V1Secret>(
+        R.secrets,
+        config.linkNamespace,
+        config.credentialsSecret,
+      );
+      if (!secret)
+        throw new IsthmusError('KUBECONFIG_INVALID', `Secret ${config.credentialsSecret} not found`);
+      client = shared.remoteClient(secret);
+      this.credentialsError = undefined;
+    } catch (err) {
+      this.credentialsError = describeError(err);
+      this.queue.add(STATUS);
+      throw err;
+    }
+    const opts = shared.remoteBackoff ? { backoff: shared.remoteBackoff } : {};
+    const services = config.selector
+      ? createInformer<V1Service>(client, R.services, {
+          labelSelector: selectorToQuery(config.selector),
+          ...opts,
+        })
+      : undefined;
+    const remote: Remote = {
+      client,
+      slices: createInformer<V1EndpointSlice>(client, R.endpointSlices, opts),
+      gateway: createInformer<V1Service>(client, R.services, {
+        namespace: SYSTEM_NAMESPACE,
+        fieldSelector: `metadata.name=${GATEWAY_SERVICE_NAME}`,
+        ...opts,
+      }),
+      synced: false,
+      ...(services ? { services } : {}),
+    };
+    this.remote = remote;
+    const onHealth = (h: { connected: boolean; lastError?: unknown }) => {
+      if (this.remote !== remote) return;
+      this.remoteApiUp = h.connected;
+      this.remoteApiError = h.connected ? undefined : describeError(h.lastError);
+      shared.metrics.remoteApiUp.set({ target_cluster_name: this.config.clusterName }, h.connected ? 1 : 0);
+      this.queue.add(STATUS);
+    };
+    const primary = services ?? remote.slices;
+    primary.onHealth(onHealth);
+    services?.onEvent((e) => this.queue.add(keyOf(e.object)));
+    remote.slices.onEvent((e) => {
+      const name = e.object.metadata?.labels?.[SERVICE_NAME_LABEL];
+      const ns = e.object.metadata?.namespace ?? '';
+      if (name && services?.get(ns, name)) this.queue.add(`${ns}/${name}`);
+    });
+    remote.gateway.onEvent(() => void this.refreshGateway());
+    services?.start();
+    remote.slices.start();
+    remote.gateway.start();
+    // Orphans are judged only on a complete remote list: wait for every remote cache.
+    void Promise.all([services?.synced, remote.slices.synced])
+      .then(() => {
+        if (this.remote !== remote) return;
+        remote.synced = true;
+        onHealth({ connected: true });
+        this.enqueueAll();
+      })
+      .catch(() => {});
+    this.resolveTimer = setInterval(() => void this.refreshGateway(), shared.resolveIntervalMs);
+    this.resolveTimer.unref();
+  }
+
+  private async refreshGateway(): Promise<void> {
+    const svc = this.remote?.gateway.get(SYSTEM_NAMESPACE, GATEWAY_SERVICE_NAME);
+    const hosts = gatewayHosts(svc, this.config.gatewayAddresses);
+    const addresses = await resolveHosts(hosts, this.shared.resolve);
+    if (this.stopped || addresses.join() === this.remoteAddresses.join()) return;
+    this.shared.log.info({ link: this.config.linkName, addresses }, 'remote gateway address changed');
+    this.remoteAddresses = addresses;
+    this.probe.trigger();
+    this.enqueueAll();
+  }
+
+  private async disconnect(): Promise<void> {
+    const remote = this.remote;
+    this.remote = undefined;
+    clearInterval(this.resolveTimer);
+    if (!remote) return;
+    await Promise.all([remote.services?.stop(), remote.slices.stop(), remote.gateway.stop()]);
+    remote.client.close();
+  }
+}
+
+function keyOf(svc: V1Service): string {
+  return `${svc.metadata?.namespace ?? ''}/${svc.metadata?.name ?? ''}`;
+}

@@ -1,0 +1,200 @@
+/**
+ * One reconcile of one remote Service key (`namespace/name`): read the caches, allocate egress
+ * ports, plan, apply. Level-triggered: it works from current state only, so any missed event is
+ * healed by the next pass over the key.
+ */
+import { IsthmusError } from '../errors.js';
+import { HEADLESS_MIRROR_LABEL, MIRRORED_SERVICE_LABEL } from '../kube/keys.js';
+import type { V1Service } from '../kube/types.js';
+import { type AppliedAction, applyActions } from './applier.js';
+import type { LinkConfig } from './link-config.js';
+import { isHeadless, isOurService, mirrorName, portKey } from './mirror-objects.js';
+import {
+  type Action,
+  type GatewayAlive,
+  type MirrorPlan,
+  type MirrorTarget,
+  mirrorIdentity,
+  planDelete,
+  planMirror,
+  type ServiceMirrorStatus,
+} from './plan-mirror.js';
+import type { SharedLocal } from './shared.js';
+
+export interface RemoteEndpoints {
+  ready: number;
+  /** Hostnames of ready endpoints (StatefulSet pods of a headless Service). */
+  hostnames: string[];
+}
+
+export interface SyncContext {
+  config: LinkConfig;
+  shared: SharedLocal;
+  remoteSynced(): boolean;
+  /** The remote Service if it exists and matches the Link's selector. */
+  remoteService(namespace: string, name: string): V1Service | undefined;
+  remoteEndpoints(namespace: string, name: string): RemoteEndpoints;
+  gateway(): { alive: GatewayAlive; addresses: string[]; remote: string };
+}
+
+export interface SyncResult {
+  /** undefined: the service is not (or no longer) a mirror candidate; its status entry goes. */
+  status?: ServiceMirrorStatus;
+  ready: boolean;
+  applied: AppliedAction[];
+}
+
+export async function syncService(ctx: SyncContext, namespace: string, name: string): Promise<SyncResult> {
+  if (!ctx.remoteSynced()) return { ready: false, applied: [] }; // nothing is decided on a partial view
+  const remote = ctx.remoteService(namespace, name);
+  if (!remote) return { applied: await removeMirrors(ctx, namespace, name), ready: false };
+  if (isHeadless(remote) && ctx.config.mirrorHeadless) return syncHeadless(ctx, remote);
+  const endpoints = ctx.remoteEndpoints(namespace, name);
+  const { plan, applied } = await planAndApply(ctx, remote, endpoints.ready, { type: 'service' });
+  return { status: plan.status, ready: plan.ready, applied };
+}
+
+/** Ours, for this Link's cluster, in the local cache. */
+function localMirror(ctx: SyncContext, namespace: string, name: string) {
+  const service = ctx.shared.services.get(namespace, name);
+  const slice = ctx.shared.slices.get(namespace, name);
+  return { service, slice };
+}
+
+async function planAndApply(
+  ctx: SyncContext,
+  remote: V1Service,
+  readyEndpoints: number,
+  target: MirrorTarget,
+): Promise<{ plan: MirrorPlan; applied: AppliedAction[] }> {
+  const { config, shared } = ctx;
+  const namespace = remote.metadata?.namespace ?? '';
+  const id = mirrorIdentity(remote, config, target);
+  const local = localMirror(ctx, namespace, id.name);
+  const namespaceExists = shared.namespaces.get(undefined, namespace) !== undefined;
+  const owner = `${namespace}/${id.name}`;
+  // Ports are allocated only for mirrors we may write; a conflict or a missing namespace holds none.
+  const mayWrite =
+    target.type !== 'headless' &&
+    namespaceExists &&
+    (!local.service || isOurService(local.service, config.clusterName));
+  const egressPorts = mayWrite
+    ? shared.allocator.allocate(owner, (remote.spec?.ports ?? []).map(portKey))
+    : shared.allocator.owned(owner);
+  const plan = planMirror({
+    remote: { service: remote, readyEndpointCount: readyEndpoints },
+    link: config,
+    gateway: ctx.gateway(),
+    local: { ...local, namespaceExists },
+    egressPorts,
+    target,
+  });
+  if (plan.status.reason !== 'Mirrored' && plan.status.reason !== 'PortRangeExhausted')
+    shared.allocator.free(owner);
+  try {
+    return { plan, applied: await applyActions(shared.client, config.clusterName, plan.actions) };
+  } catch (err) {
+    // The applier re-reads before writing: a stranger's object that the cache did not show yet.
+    if (err instanceof IsthmusError && err.code === 'KUBE_CONFLICT' && err.terminal) {
+      shared.allocator.free(owner);
+      return {
+        plan: { ...plan, ready: false, status: { ...plan.status, reason: 'Conflict', message: err.message } },
+        applied: [],
+      };
+    }
+    throw err;
+  }
+}
+
+async function syncHeadless(ctx: SyncContext, remote: V1Service): Promise<SyncResult> {
+  const namespace = remote.metadata?.namespace ?? '';
+  const name = remote.metadata?.name ?? '';
+  const endpoints = ctx.remoteEndpoints(namespace, name);
+  const applied: AppliedAction[] = [];
+  const pods: { hostname: string; clusterIP?: string }[] = [];
+  for (const hostname of endpoints.hostnames) {
+    const result = await planAndApply(ctx, remote, 1, { type: 'pod', hostname });
+    applied.push(...result.applied);
+    if (result.plan.status.reason !== 'Mirrored') continue;
+    const clusterIP = ctx.shared.services.get(namespace, result.plan.name)?.spec?.clusterIP;
+    pods.push(clusterIP ? { hostname, clusterIP } : { hostname });
+  }
+  // Per-pod mirrors of pods that went away.
+  const parent = mirrorName(name, ctx.config.clusterName);
+  const wanted = new Set(endpoints.hostnames.map((h) => mirrorName(h, ctx.config.clusterName)));
+  for (const svc of podMirrors(ctx, namespace, parent)) {
+    const podName = svc.metadata?.name ?? '';
+    if (!wanted.has(podName)) applied.push(...(await deleteMirror(ctx, namespace, podName)));
+  }
+  const { plan, applied: parentApplied } = await planAndApply(ctx, remote, endpoints.ready, {
+    type: 'headless',
+    pods,
+  });
+  applied.push(...parentApplied);
+  return { status: plan.status, ready: plan.ready, applied };
+}
+
+function podMirrors(ctx: SyncContext, namespace: string, parent: string): V1Service[] {
+  return ctx.shared.services
+    .list()
+    .filter(
+      (s) =>
+        s.metadata?.namespace === namespace &&
+        s.metadata?.labels?.[HEADLESS_MIRROR_LABEL] === parent &&
+        isOurService(s, ctx.config.clusterName),
+    );
+}
+
+async function deleteMirror(ctx: SyncContext, namespace: string, name: string): Promise<AppliedAction[]> {
+  const actions: Action[] = planDelete(
+    namespace,
+    name,
+    localMirror(ctx, namespace, name),
+    ctx.config.clusterName,
+  );
+  const applied = await applyActions(ctx.shared.client, ctx.config.clusterName, actions);
+  ctx.shared.allocator.free(`${namespace}/${name}`);
+  return applied;
+}
+
+/** The remote Service is gone (or unexported): its mirror and per-pod mirrors go too. */
+export async function removeMirrors(
+  ctx: SyncContext,
+  namespace: string,
+  name: string,
+): Promise<AppliedAction[]> {
+  const parent = mirrorName(name, ctx.config.clusterName);
+  const applied: AppliedAction[] = [];
+  for (const pod of podMirrors(ctx, namespace, parent)) {
+    applied.push(...(await deleteMirror(ctx, namespace, pod.metadata?.name ?? '')));
+  }
+  applied.push(...(await deleteMirror(ctx, namespace, parent)));
+  return applied;
+}
+
+/**
+ * The remote key a local object belongs to: `namespace/<svc>` for a mirror `<svc>-<cluster>`, its
+ * per-pod mirrors (through the headless parent label) and a stranger holding a mirror's name.
+ */
+export function remoteKeyOf(service: V1Service, cluster: string): string | undefined {
+  const meta = service.metadata ?? {};
+  const suffix = `-${cluster}`;
+  const labels = meta.labels ?? {};
+  const local = labels[HEADLESS_MIRROR_LABEL] ?? meta.name ?? '';
+  if (labels[MIRRORED_SERVICE_LABEL] === 'true' && !isOurService(service, cluster)) return undefined;
+  if (!local.endsWith(suffix) || local.length === suffix.length) return undefined;
+  return `${meta.namespace ?? ''}/${local.slice(0, -suffix.length)}`;
+}
+
+/** All remote keys that have a local mirror of this cluster (for orphan sweeps and clean-up). */
+export function mirroredKeys(ctx: Pick<SyncContext, 'shared' | 'config'>): string[] {
+  const keys = new Set<string>();
+  for (const svc of ctx.shared.services.list()) {
+    if (!isOurService(svc, ctx.config.clusterName)) continue;
+    const key = remoteKeyOf(svc, ctx.config.clusterName);
+    if (key) keys.add(key);
+  }
+  return [...keys];
+}
+
+export { mirrorIdentity };

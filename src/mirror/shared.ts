@@ -1,0 +1,76 @@
+/**
+ * What every LinkWatcher of one controller process shares: the local client and caches, the egress
+ * port allocator, metrics, events, leadership. Shared so that N Links cost one watch per local
+ * resource, and so that egress ports are unique across all Links (one local gateway serves them all).
+ */
+import type { BackoffPolicy } from '../kube/backoff.js';
+import type { KubeClient } from '../kube/client.js';
+import type { EventRecorder } from '../kube/events.js';
+import type { Informer } from '../kube/informer.js';
+import type { V1EndpointSlice, V1Namespace, V1Secret, V1Service } from '../kube/types.js';
+import type { MirrorMetrics } from './metrics.js';
+import type { PortAllocator } from './port-allocator.js';
+import type { Resolve } from './remote-gateway.js';
+
+export interface Logger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+export const silentLogger: Logger = { info() {}, warn() {}, error() {}, debug() {} };
+
+/** Who may write. Only the leader writes; followers keep caches warm and take over at once. */
+export class Leadership {
+  private leading: boolean;
+  private readonly subscribers = new Set<(leading: boolean) => void>();
+
+  constructor(leading = true) {
+    this.leading = leading;
+  }
+
+  isLeader(): boolean {
+    return this.leading;
+  }
+
+  set(leading: boolean): void {
+    if (leading === this.leading) return;
+    this.leading = leading;
+    for (const s of this.subscribers) s(leading);
+  }
+
+  subscribe(fn: (leading: boolean) => void): () => void {
+    this.subscribers.add(fn);
+    return () => this.subscribers.delete(fn);
+  }
+}
+
+export interface SharedLocal {
+  client: KubeClient;
+  /** Every local Service: mirrors, and strangers that hold a mirror's name (conflicts). */
+  services: Informer<V1Service>;
+  /** Local EndpointSlices labelled managed-by=mirror.isthmus.dev. */
+  slices: Informer<V1EndpointSlice>;
+  namespaces: Informer<V1Namespace>;
+  /** Addresses of the ready local gateway pods (or the configured static list). */
+  gatewayAddresses(): string[];
+  /** Subscribe to changes of gatewayAddresses(). */
+  onGatewayAddresses(fn: () => void): () => void;
+  allocator: PortAllocator;
+  metrics: MirrorMetrics;
+  recorder?: EventRecorder;
+  leadership: Leadership;
+  /** Base URL of the local gateway admin server, for /probe. */
+  adminUrl: string;
+  log: Logger;
+  /** Builds the remote API client from a Link's credentials Secret. */
+  remoteClient(secret: V1Secret): KubeClient;
+  resolve?: Resolve;
+  /** How often gateway hostnames are re-resolved. */
+  resolveIntervalMs: number;
+  /** Passed to remote informers: how fast they retry a failing remote API. */
+  remoteBackoff?: BackoffPolicy;
+  /** Retry policy of the per-Link work queues. */
+  queueBackoff?: { baseMs: number; maxMs: number };
+}

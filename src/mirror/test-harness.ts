@@ -1,0 +1,190 @@
+/**
+ * Scenario fixture for the mirror controller (test-only): a local sandbox cluster and remote
+ * sandbox clusters, a read-only remote token in a Link credentials Secret, a stub gateway admin
+ * `/probe` server whose answer the test flips, and a running controller.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Registry } from 'prom-client';
+import { KubeClient } from '../kube/client.js';
+import {
+  GATEWAY_SERVICE_NAME,
+  REMOTE_KUBECONFIG_KEY,
+  REMOTE_KUBECONFIG_SECRET_TYPE,
+  SERVICE_NAME_LABEL,
+  SYSTEM_NAMESPACE,
+} from '../kube/keys.js';
+import { R } from '../kube/resources.js';
+import type { Link, V1EndpointSlice, V1Service } from '../kube/types.js';
+import { type Sandbox, startSandbox } from '../sandbox/index.js';
+import { type ControllerConfig, type RunningController, runController } from './controller.js';
+import { Leadership } from './shared.js';
+import { linkObject, remoteService } from './test-builders.js';
+
+export { waitFor } from './test-wait.js';
+
+/** A stub of the local gateway's admin /probe: alive per remote gateway address, flipped by tests. */
+export class ProbeStub {
+  readonly dead = new Set<string>();
+  readonly seen: string[] = [];
+  private server: Server | undefined;
+  url = '';
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      const gateway = new URL(req.url ?? '/', 'http://x').searchParams.get('gateway') ?? '';
+      this.seen.push(gateway);
+      const alive = !this.dead.has(gateway) && !this.dead.has('*');
+      res.writeHead(alive ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(alive ? { alive, latencyMs: 1 } : { alive, error: 'stub: gateway dead' }));
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async close(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    if (s) await new Promise((r) => s.close(r));
+  }
+}
+
+export interface Cluster {
+  sandbox: Sandbox;
+  client: KubeClient;
+}
+
+export async function startCluster(name: string): Promise<Cluster> {
+  const sandbox = await startSandbox({ name, bookmarkIntervalMs: 200 });
+  const client = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
+  await client.create(R.namespaces, { metadata: { name: SYSTEM_NAMESPACE } });
+  return { sandbox, client };
+}
+
+export async function closeCluster(c: Cluster | undefined): Promise<void> {
+  if (!c) return;
+  c.client.close();
+  await c.sandbox.close();
+}
+
+/** Links `local` to `remote` with a read-only token (what `isthmus link` would write). */
+export async function link(
+  local: Cluster,
+  remote: Cluster,
+  cluster: string,
+  spec: Partial<Link['spec']> = {},
+) {
+  const token = `reader-${cluster}-${Math.random().toString(36).slice(2)}`;
+  remote.sandbox.addToken(token, {
+    username: 'remote-reader',
+    rules: [{ verbs: ['get', 'list', 'watch'], resources: ['services', 'endpointslices', 'namespaces'] }],
+  });
+  const secret = `cluster-credentials-${cluster}`;
+  await local.client.create(R.secrets, {
+    metadata: { name: secret, namespace: SYSTEM_NAMESPACE },
+    type: REMOTE_KUBECONFIG_SECRET_TYPE,
+    stringData: { [REMOTE_KUBECONFIG_KEY]: remote.sandbox.kubeconfig({ token, user: 'remote-reader' }) },
+  });
+  return local.client.create<Link>(
+    R.links,
+    linkObject(cluster, { clusterCredentialsSecret: secret, ...spec }),
+  );
+}
+
+/** A remote exported Service with an EndpointSlice of `ready` ready pods (10.x addresses). */
+export async function exportService(
+  remote: Cluster,
+  name: string,
+  opts: Parameters<typeof remoteService>[1] & { ready?: number; hostnames?: string[] } = {},
+): Promise<V1Service> {
+  const svc = remoteService(name, opts);
+  delete svc.metadata!.resourceVersion;
+  const namespace = svc.metadata!.namespace!;
+  if (!(await remote.client.get(R.namespaces, undefined, namespace))) {
+    await remote.client.create(R.namespaces, { metadata: { name: namespace } });
+  }
+  const created = await remote.client.create(R.services, svc);
+  await setRemoteEndpoints(remote, namespace, name, opts.ready ?? 1, opts.hostnames);
+  return created;
+}
+
+export async function setRemoteEndpoints(
+  remote: Cluster,
+  namespace: string,
+  name: string,
+  ready: number,
+  hostnames?: string[],
+): Promise<void> {
+  const count = hostnames?.length ?? Math.max(ready, 1);
+  const slice: V1EndpointSlice = {
+    metadata: { name: `${name}-abc`, namespace, labels: { [SERVICE_NAME_LABEL]: name } },
+    addressType: 'IPv4',
+    endpoints: Array.from({ length: count }, (_, i) => ({
+      addresses: [`10.244.1.${10 + i}`],
+      conditions: { ready: i < ready },
+      ...(hostnames?.[i] ? { hostname: hostnames[i] } : {}),
+    })),
+    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+  };
+  const existing = await remote.client.get<V1EndpointSlice>(
+    R.endpointSlices,
+    namespace,
+    slice.metadata!.name!,
+  );
+  if (existing) await remote.client.replace(R.endpointSlices, { ...existing, endpoints: slice.endpoints });
+  else await remote.client.create(R.endpointSlices, slice);
+}
+
+/** The remote gateway's LoadBalancer Service, with the given ingress IPs. */
+export async function setRemoteGatewayLB(remote: Cluster, ips: string[]): Promise<void> {
+  let svc = await remote.client.get<V1Service>(R.services, SYSTEM_NAMESPACE, GATEWAY_SERVICE_NAME);
+  if (!svc) {
+    svc = await remote.client.create<V1Service>(R.services, {
+      metadata: { name: GATEWAY_SERVICE_NAME, namespace: SYSTEM_NAMESPACE },
+      spec: { type: 'LoadBalancer', ports: [{ name: 'ingress', port: 4143, targetPort: 4143 }] },
+    });
+  }
+  await remote.client.replaceStatus(R.services, {
+    ...svc,
+    status: { loadBalancer: { ingress: ips.map((ip) => ({ ip })) } },
+  });
+}
+
+export function startController(local: Cluster, probe: ProbeStub, over: Partial<ControllerConfig> = {}) {
+  const client = KubeClient.fromKubeconfigString(local.sandbox.kubeconfig());
+  const ctl: RunningController = runController({
+    client,
+    gatewayAdminUrl: probe.url,
+    gatewayEndpoints: ['10.0.0.5'],
+    registry: new Registry(),
+    leadership: new Leadership(true),
+    remoteBackoff: { initialMs: 50, maxMs: 300 },
+    queueBackoff: { baseMs: 20, maxMs: 300 },
+    resolveIntervalMs: 60_000,
+    ...over,
+  });
+  return {
+    ctl,
+    client,
+    async stop() {
+      await ctl.stop();
+      client.close();
+    },
+  };
+}
+
+export async function getService(c: Cluster, namespace: string, name: string) {
+  return c.client.get<V1Service>(R.services, namespace, name);
+}
+
+export async function getSlice(c: Cluster, namespace: string, name: string) {
+  return c.client.get<V1EndpointSlice>(R.endpointSlices, namespace, name);
+}
+
+export async function getLink(c: Cluster, name: string) {
+  return c.client.get<Link>(R.links, SYSTEM_NAMESPACE, name);
+}
+
+export function condition(l: Link | undefined, type: string) {
+  return l?.status?.conditions?.find((c) => c.type === type);
+}
