@@ -76,7 +76,7 @@ export interface DeleteOptions {
 export class KubeClient {
   private readonly transport: Transport;
   private readonly limiter: RateLimiter;
-  private readonly closed = new AbortController();
+  private readonly closedSignal = new AbortController();
   private readonly counters = {
     requests: 0,
     errors: 0,
@@ -144,20 +144,20 @@ export class KubeClient {
     opts: { query?: Query; body?: unknown; contentType?: string } = {},
   ): Promise<RawResponse> {
     for (let attempt = 0; ; attempt++) {
-      await this.limiter.acquire(this.closed.signal);
+      await this.limiter.acquire(this.closedSignal.signal);
       this.count(verb);
       try {
         return await this.transport.request({
           method,
           path,
           ...opts,
-          signal: this.closed.signal,
+          signal: this.closedSignal.signal,
           timeoutMs: this.timeoutMs,
         });
       } catch (err) {
         if (isIsthmusError(err, 'KUBE_TOO_MANY_REQUESTS') && attempt < this.maxThrottleRetries) {
           this.counters.throttleRetries++;
-          await abortableDelay(Math.min(retryAfterMs(err) ?? 1000, 10_000), this.closed.signal);
+          await abortableDelay(Math.min(retryAfterMs(err) ?? 1000, 10_000), this.closedSignal.signal);
           continue;
         }
         if (!isNotFound(err)) this.counters.errors++;
@@ -286,9 +286,11 @@ export class KubeClient {
    * aborts `signal` to stop.
    */
   async watch(res: ResourceRef, opts: WatchOptions): Promise<IncomingMessage> {
-    await this.limiter.acquire(this.closed.signal);
+    await this.limiter.acquire(this.closedSignal.signal);
     this.count('watch');
-    const signal = opts.signal ? AbortSignal.any([opts.signal, this.closed.signal]) : this.closed.signal;
+    const signal = opts.signal
+      ? AbortSignal.any([opts.signal, this.closedSignal.signal])
+      : this.closedSignal.signal;
     try {
       return await this.transport.stream({
         method: 'GET',
@@ -310,9 +312,13 @@ export class KubeClient {
     }
   }
 
+  get closed(): boolean {
+    return this.closedSignal.signal.aborted;
+  }
+
   /** Aborts in-flight requests and rate-limit waits and closes pooled sockets. */
   close(): void {
-    this.closed.abort(new Error('KubeClient closed'));
+    this.closedSignal.abort(new Error('KubeClient closed'));
     this.transport.close();
   }
 }

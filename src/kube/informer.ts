@@ -162,7 +162,8 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
   private async run(): Promise<void> {
     let needList = true;
     let lastWasGone = false;
-    while (!this.stopped) {
+    // A closed client cannot recover; the owner forgot to stop us first, so end quietly.
+    while (!this.stopped && !this.client.closed) {
       try {
         if (needList) {
           await this.relist();
