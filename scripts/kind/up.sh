@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Two kind clusters (east, west) linked both ways by Isthmus, with the podinfo example.
+#
+# Usage: scripts/kind/up.sh [--dry-run]
+#   --dry-run  print every command it would run, run nothing
+#
+# Needs Docker, kind and kubectl. Pod and Service CIDRs do not overlap between the clusters;
+# MetalLB gives each gateway a LoadBalancer address from its own slice of the kind network.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+parse_common_flags "$@"
+require docker kind kubectl node
+
+create_cluster() {
+  local name=$1 i
+  i=$(cluster_index "$name")
+  log "kind cluster $name (pods 10.$((240 + i)).0.0/16, services 10.$((250 + i)).0.0/16)"
+  run_sh "kind get clusters 2>/dev/null | grep -qx $name || kind create cluster --name $name --wait 120s --config - <<'KIND'
+kind: Cluster
+apiVersion: kind.x-k8s.io/v1alpha4
+networking:
+  podSubnet: 10.$((240 + i)).0.0/16
+  serviceSubnet: 10.$((250 + i)).0.0/16
+KIND"
+}
+
+install_metallb() {
+  local name=$1 i subnet prefix
+  i=$(cluster_index "$name")
+  log "MetalLB in $name"
+  run kubectl --context "$(ctx "$name")" apply -f "https://raw.githubusercontent.com/metallb/metallb/$METALLB_VERSION/config/manifests/metallb-native.yaml"
+  run kubectl --context "$(ctx "$name")" -n metallb-system wait --for=condition=Available deployment/controller --timeout=180s
+  run kubectl --context "$(ctx "$name")" -n metallb-system wait --for=condition=Ready pod -l component=speaker --timeout=180s
+  # A separate pool per cluster, from the top of the kind Docker network (IPv4).
+  if [[ $DRY_RUN -eq 1 ]]; then
+    subnet="172.18.0.0/16"
+  else
+    subnet=$(docker network inspect kind -f '{{range .IPAM.Config}}{{.Subnet}} {{end}}' | tr ' ' '\n' | grep -m1 '\.')
+  fi
+  prefix=$(echo "$subnet" | cut -d. -f1-2)
+  run_sh "kubectl --context $(ctx "$name") apply -f - <<'POOL'
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: isthmus-lab, namespace: metallb-system}
+spec:
+  addresses: [$prefix.255.$((200 + 20 * i))-$prefix.255.$((219 + 20 * i))]
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: isthmus-lab, namespace: metallb-system}
+POOL"
+}
+
+build_image() {
+  log "image $IMAGE, loaded into both clusters"
+  run docker build -t "$IMAGE" "$ROOT"
+  for c in "${CLUSTERS[@]}"; do run kind load docker-image "$IMAGE" --name "$c"; done
+}
+
+install_isthmus() {
+  local name=$1
+  log "isthmus install in $name"
+  run_sh "${ISTHMUS[*]} install --cluster-name $name --trust-domain $TRUST_DOMAIN --image $IMAGE --image-pull-policy Never \
+    --trust-anchor $LAB_DIR/certs/ca.crt --issuer-cert $LAB_DIR/certs/$name/issuer.crt --issuer-key $LAB_DIR/certs/$name/issuer.key \
+    | kubectl --context $(ctx "$name") apply -f -"
+  for d in identity gateway controller; do
+    run kubectl --context "$(ctx "$name")" -n isthmus-system rollout status "deployment/isthmus-$d" --timeout=180s
+  done
+  run kubectl --context "$(ctx "$name")" -n isthmus-system wait --for=jsonpath='{.status.loadBalancer.ingress}' service/isthmus-gateway --timeout=120s
+}
+
+link() {
+  local from=$1 to=$2
+  log "link $from -> $to"
+  # Pods of $from reach $to's API server by its control-plane container name on the kind network.
+  run_sh "${ISTHMUS[*]} link --context $(ctx "$to") --cluster-name $to --trust-domain $TRUST_DOMAIN \
+    --api-server-address https://$to-control-plane:6443 | kubectl --context $(ctx "$from") apply -f -"
+}
+
+deploy_example() {
+  local name=$1
+  log "podinfo example in $name"
+  run kubectl --context "$(ctx "$name")" apply -k "$ROOT/examples/podinfo/overlays/$name"
+  run kubectl --context "$(ctx "$name")" -n test rollout status deployment/podinfo --timeout=180s
+}
+
+run mkdir -p "$LAB_DIR"
+for c in "${CLUSTERS[@]}"; do create_cluster "$c"; done
+for c in "${CLUSTERS[@]}"; do install_metallb "$c"; done
+if [[ -f "$LAB_DIR/certs/ca.crt" ]]; then
+  log "reusing certificates in $LAB_DIR/certs"
+else
+  run "${ISTHMUS[@]}" certs --out "$LAB_DIR/certs" --clusters "$(IFS=,; echo "${CLUSTERS[*]}")" --trust-domain "$TRUST_DOMAIN"
+fi
+build_image
+for c in "${CLUSTERS[@]}"; do install_isthmus "$c"; done
+link east west
+link west east
+for c in "${CLUSTERS[@]}"; do deploy_example "$c"; done
+log "ready: kubectl --context kind-east -n test get svc podinfo-west   |   scripts/kind/verify.sh"

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Check the kind lab end to end: the frontend in east reaches podinfo in both clusters; with
+# east's podinfo scaled to zero, the TrafficSplit fails over and every request is served by west;
+# scaled back, traffic returns to east.
+#
+# Usage: scripts/kind/verify.sh [--dry-run]
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+parse_common_flags "$@"
+require kubectl
+
+EAST=$(ctx east)
+
+# Ask the frontend in east for N answers; print the distinct podinfo messages (they name the cluster).
+sample() {
+  run_sh "kubectl --context $EAST -n test exec deploy/frontend -- sh -c 'for i in \$(seq 20); do curl -s http://podinfo:9898/; echo; done' | grep -o '\"message\": *\"[^\"]*\"' | sort | uniq -c"
+}
+
+log "mirror podinfo-west exists in east"
+run kubectl --context "$EAST" -n test get svc podinfo-west
+run kubectl --context "$EAST" -n test get endpointslices -l kubernetes.io/service-name=podinfo-west
+
+log "direct call east -> west through the tunnel"
+run_sh "kubectl --context $EAST -n test exec deploy/frontend -- curl -sf http://podinfo-west:9898/ | grep -q west"
+
+log "primary (east) serves while healthy"
+sample
+
+log "scale east podinfo to 0: failover to west"
+run kubectl --context "$EAST" -n test scale deployment/podinfo --replicas=0
+run kubectl --context "$EAST" -n test wait --for=jsonpath='{.status.state}'=Fallback trafficsplit/podinfo --timeout=30s
+sample
+
+log "scale back: traffic returns to east"
+run kubectl --context "$EAST" -n test scale deployment/podinfo --replicas=1
+run kubectl --context "$EAST" -n test rollout status deployment/podinfo --timeout=120s
+run kubectl --context "$EAST" -n test wait --for=jsonpath='{.status.state}'=Primary trafficsplit/podinfo --timeout=60s
+sample
+log "verified"
