@@ -3,7 +3,7 @@
  * `pkg/api/errors/errors.go`), thrown as `ApiError` from anywhere in the request path and written by
  * the server. Clients (client-node, kubectl) match on `reason` and `code`, so both must be exact.
  */
-import { type StatusCause, invalidStatusMessage } from './field-errors.js';
+import { invalidStatusMessage, type StatusCause } from './field-errors.js';
 
 export type StatusReason =
   | 'BadRequest'
@@ -90,7 +90,12 @@ function detailsFor(gr: GroupResource, name?: string): StatusDetails {
 }
 
 export function notFound(gr: GroupResource, name: string): ApiError {
-  return new ApiError(404, 'NotFound', `${qualified(gr)} ${JSON.stringify(name)} not found`, detailsFor(gr, name));
+  return new ApiError(
+    404,
+    'NotFound',
+    `${qualified(gr)} ${JSON.stringify(name)} not found`,
+    detailsFor(gr, name),
+  );
 }
 
 /** A URL the server does not serve at all (no such resource or group). */
@@ -152,7 +157,12 @@ export function methodNotAllowed(verb: string, gr: GroupResource): ApiError {
 }
 
 export function unsupportedMediaType(contentType: string): ApiError {
-  return new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got ${contentType})`, {});
+  return new ApiError(
+    415,
+    'UnsupportedMediaType',
+    `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got ${contentType})`,
+    {},
+  );
 }
 
 /** 410 with reason Expired: what a list with a compacted continue token or a watch from an old RV gets. */

@@ -6,12 +6,12 @@
  */
 import { forbidden, unauthorized } from './api-status.js';
 import {
+  forbiddenMessage,
   type PolicyRule,
   type ResourceAttributes,
-  type UserInfo,
-  forbiddenMessage,
   rbacAllows,
   staticRuleAllows,
+  type UserInfo,
 } from './rbac.js';
 import type { ObjectStore } from './store.js';
 import type { SystemControllers } from './system-controllers.js';

@@ -3,7 +3,7 @@
  * versions with their schemas, status subresource and printer columns; plus the CRD's own
  * validation (the subset of apiextensions/validation that a hand-written CRD can trip over).
  */
-import { type StatusCause, invalid, required } from './field-errors.js';
+import { invalid, required, type StatusCause } from './field-errors.js';
 import type { CrdVersionInfo, PrinterColumn, ResourceType } from './resource-types.js';
 import { ALL_VERBS } from './resource-types.js';
 import type { KObj } from './store.js';
@@ -82,26 +82,51 @@ export function validateCrd(crd: KObj): StatusCause[] {
   const names = asObj(spec.names);
   const group = typeof spec.group === 'string' ? spec.group : '';
   if (!group) causes.push(required('spec.group'));
-  else if (!group.includes('.')) causes.push(invalid('spec.group', group, 'should be a domain with at least one dot'));
+  else if (!group.includes('.'))
+    causes.push(invalid('spec.group', group, 'should be a domain with at least one dot'));
   if (!names.plural) causes.push(required('spec.names.plural'));
-  else if (!DNS_LABEL.test(String(names.plural))) causes.push(invalid('spec.names.plural', names.plural, 'a lowercase RFC 1123 label must consist of lower case alphanumeric characters or \'-\', and must start and end with an alphanumeric character'));
+  else if (!DNS_LABEL.test(String(names.plural)))
+    causes.push(
+      invalid(
+        'spec.names.plural',
+        names.plural,
+        "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
+      ),
+    );
   if (!names.kind) causes.push(required('spec.names.kind'));
   if (spec.scope !== 'Namespaced' && spec.scope !== 'Cluster') {
-    causes.push({ reason: 'FieldValueNotSupported', field: 'spec.scope', message: `Unsupported value: ${JSON.stringify(spec.scope ?? '')}: supported values: "Cluster", "Namespaced"` });
+    causes.push({
+      reason: 'FieldValueNotSupported',
+      field: 'spec.scope',
+      message: `Unsupported value: ${JSON.stringify(spec.scope ?? '')}: supported values: "Cluster", "Namespaced"`,
+    });
   }
   const expected = `${String(names.plural ?? '')}.${group}`;
   if (crd.metadata.name !== expected) {
     causes.push(invalid('metadata.name', crd.metadata.name, `must be spec.names.plural+"."+spec.group`));
   }
   const versions = asArr(spec.versions);
-  if (versions.length === 0) causes.push(required('spec.versions', 'must have exactly one version marked as storage version'));
+  if (versions.length === 0)
+    causes.push(required('spec.versions', 'must have exactly one version marked as storage version'));
   const storageCount = versions.filter((v) => v.storage === true).length;
   if (versions.length > 0 && storageCount !== 1) {
-    causes.push(invalid('spec.versions', versions.map((v) => v.name), 'must have exactly one version marked as storage version'));
+    causes.push(
+      invalid(
+        'spec.versions',
+        versions.map((v) => v.name),
+        'must have exactly one version marked as storage version',
+      ),
+    );
   }
   versions.forEach((v, i) => {
     if (typeof v.name !== 'string' || !VERSION_NAME.test(v.name)) {
-      causes.push(invalid(`spec.versions[${i}].name`, v.name, 'a DNS-1035 label must consist of lower case alphanumeric characters or \'-\''));
+      causes.push(
+        invalid(
+          `spec.versions[${i}].name`,
+          v.name,
+          "a DNS-1035 label must consist of lower case alphanumeric characters or '-'",
+        ),
+      );
     }
     if (!asObj(v.schema).openAPIV3Schema) {
       causes.push(required(`spec.versions[${i}].schema.openAPIV3Schema`, 'schemas are required'));

@@ -4,7 +4,7 @@
  * answer is a plain application/json document, as it does against servers before 1.26.
  */
 import type { Registry } from './registry.js';
-import { type ResourceType, apiVersionOf } from './resource-types.js';
+import { apiVersionOf, type ResourceType } from './resource-types.js';
 
 /** The Kubernetes version the sandbox claims: within kubectl's supported skew. */
 export const SERVER_VERSION = {
@@ -61,15 +61,31 @@ function resourceEntries(rt: ResourceType): Record<string, unknown>[] {
   if (rt.categories.length) main.categories = rt.categories;
   const out = [main];
   if (rt.hasStatus) {
-    out.push({ name: `${rt.plural}/status`, singularName: '', namespaced: rt.namespaced, kind: rt.kind, verbs: ['get', 'patch', 'update'] });
+    out.push({
+      name: `${rt.plural}/status`,
+      singularName: '',
+      namespaced: rt.namespaced,
+      kind: rt.kind,
+      verbs: ['get', 'patch', 'update'],
+    });
   }
   if (rt.group === '' && rt.plural === 'namespaces') {
-    out.push({ name: 'namespaces/finalize', singularName: '', namespaced: false, kind: 'Namespace', verbs: ['update'] });
+    out.push({
+      name: 'namespaces/finalize',
+      singularName: '',
+      namespaced: false,
+      kind: 'Namespace',
+      verbs: ['update'],
+    });
   }
   return out;
 }
 
-export function apiResourceList(registry: Registry, group: string, version: string): Record<string, unknown> | undefined {
+export function apiResourceList(
+  registry: Registry,
+  group: string,
+  version: string,
+): Record<string, unknown> | undefined {
   const types = registry.inGroupVersion(group, version);
   if (types.length === 0) return undefined;
   return {

@@ -6,8 +6,8 @@
  * They run synchronously after each store event, so their writes follow the triggering one.
  */
 import type { Registry } from './registry.js';
-import type { RestOps } from './rest-ops.js';
 import { type ResourceType, resourceKey } from './resource-types.js';
+import type { RestOps } from './rest-ops.js';
 import type { KObj, ObjectStore, StoreEvent } from './store.js';
 
 interface Dependent {
@@ -53,7 +53,10 @@ export class GarbageCollector {
   }
 
   /** An owner reference resolves when an object of that kind, name and uid exists. */
-  private ownerExists(dependent: KObj, ref: { apiVersion: string; kind: string; name: string; uid: string }): boolean | undefined {
+  private ownerExists(
+    dependent: KObj,
+    ref: { apiVersion: string; kind: string; name: string; uid: string },
+  ): boolean | undefined {
     const group = ref.apiVersion.includes('/') ? ref.apiVersion.split('/')[0]! : '';
     const rt = this.registry.byKind(group, ref.kind);
     if (!rt) return undefined; // unknown kind: the real GC cannot resolve it either and leaves it alone
@@ -102,7 +105,11 @@ export class GarbageCollector {
     const blocking = this.dependentsOf(owner.metadata.uid!).filter((d) =>
       d.obj.metadata.ownerReferences?.some((r) => r.uid === owner.metadata.uid && r.blockOwnerDeletion),
     );
-    const current = this.store.get(resourceKey(rt.group, rt.plural), owner.metadata.namespace, owner.metadata.name!);
+    const current = this.store.get(
+      resourceKey(rt.group, rt.plural),
+      owner.metadata.namespace,
+      owner.metadata.name!,
+    );
     if (blocking.length === 0 && current?.metadata.finalizers?.includes('foregroundDeletion')) {
       this.ops.releaseFinalizer(rt, current, 'foregroundDeletion');
     }
@@ -114,14 +121,26 @@ export class GarbageCollector {
       const group = ref.apiVersion.includes('/') ? ref.apiVersion.split('/')[0]! : '';
       const rt = this.registry.byKind(group, ref.kind);
       if (!rt) continue;
-      const owner = this.store.get(resourceKey(rt.group, rt.plural), rt.namespaced ? dep.metadata.namespace : undefined, ref.name);
-      if (owner?.metadata.uid === ref.uid && owner.metadata.finalizers?.includes('foregroundDeletion') && owner.metadata.deletionTimestamp) {
+      const owner = this.store.get(
+        resourceKey(rt.group, rt.plural),
+        rt.namespaced ? dep.metadata.namespace : undefined,
+        ref.name,
+      );
+      if (
+        owner?.metadata.uid === ref.uid &&
+        owner.metadata.finalizers?.includes('foregroundDeletion') &&
+        owner.metadata.deletionTimestamp
+      ) {
         this.foreground(rt, owner);
       }
     }
   }
 
-  private deleteQuietly(rt: ResourceType, obj: KObj, policy: 'Background' | 'Foreground' = 'Background'): void {
+  private deleteQuietly(
+    rt: ResourceType,
+    obj: KObj,
+    policy: 'Background' | 'Foreground' = 'Background',
+  ): void {
     try {
       this.ops.delete(rt, obj.metadata.namespace, obj.metadata.name!, { propagationPolicy: policy });
     } catch {
@@ -156,7 +175,10 @@ export class GarbageCollector {
     if (!spec.finalizers?.includes('kubernetes')) return;
     const next = structuredClone(ns);
     next.spec = { ...spec, finalizers: spec.finalizers.filter((f) => f !== 'kubernetes') };
-    if ((next.metadata.finalizers ?? []).length === 0 && (next.spec as { finalizers: string[] }).finalizers.length === 0) {
+    if (
+      (next.metadata.finalizers ?? []).length === 0 &&
+      (next.spec as { finalizers: string[] }).finalizers.length === 0
+    ) {
       this.ops.removeNow(nsRt, next);
     } else {
       this.store.put(resourceKey('', 'namespaces'), next);

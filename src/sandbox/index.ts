@@ -6,15 +6,15 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { Auth } from './auth.js';
 import { FaultState } from './faults.js';
 import { GarbageCollector } from './gc-controller.js';
 import { type KubeconfigEntry, renderKubeconfig } from './kubeconfig.js';
 import type { PolicyRule } from './rbac.js';
 import { Registry } from './registry.js';
-import { RestOps } from './rest-ops.js';
 import { resourceKey } from './resource-types.js';
+import { RestOps } from './rest-ops.js';
 import { SandboxListener } from './server.js';
 import { ServiceAllocations } from './service-allocations.js';
 import { ObjectStore } from './store.js';
@@ -70,7 +70,9 @@ function loadCrdDocuments(): unknown[] {
   const dir = crdManifestDir();
   if (!dir) return [];
   const docs: unknown[] = [];
-  for (const f of readdirSync(dir).filter((n) => n.endsWith('.yaml') || n.endsWith('.yml')).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((n) => n.endsWith('.yaml') || n.endsWith('.yml'))
+    .sort()) {
     for (const d of parseAllDocuments(readFileSync(join(dir, f), 'utf8'))) {
       const v = d.toJS();
       if (v) docs.push(v);
@@ -97,7 +99,9 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
   const store = new ObjectStore(opts.watchWindow ?? 10_000);
   const registry = new Registry();
   const services = new ServiceAllocations(opts.serviceCidr ?? '10.96.0.0/12');
-  const ops = new RestOps(store, registry, services, { allowLoopbackEndpoints: opts.allowLoopbackEndpoints ?? false });
+  const ops = new RestOps(store, registry, services, {
+    allowLoopbackEndpoints: opts.allowLoopbackEndpoints ?? false,
+  });
   const controllers = new SystemControllers(ops, store, registry, caPem ?? '');
   const gc = new GarbageCollector(ops, store, registry);
   const guard = (fn: () => void) => {
@@ -112,7 +116,11 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
     guard(() => gc.onEvent(ev));
   });
   const auth = new Auth(store, controllers);
-  auth.addToken(adminToken, { username: 'kubernetes-admin', groups: ['kubeadm:cluster-admins'], rules: 'admin' });
+  auth.addToken(adminToken, {
+    username: 'kubernetes-admin',
+    groups: ['kubeadm:cluster-admins'],
+    rules: 'admin',
+  });
   const watches = new WatchHub(store, opts.bookmarkIntervalMs ?? 1000);
   const faultState = new FaultState();
   let requests = 0;

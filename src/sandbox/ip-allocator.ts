@@ -56,7 +56,11 @@ export class IpAllocator {
     const n = ipToInt(ip);
     if (n === undefined || n <= this.base || n >= this.base + this.size - 1) return this.outOfRange(ip);
     if (this.used.has(n)) {
-      return invalid('spec.clusterIPs', [ip], `failed to allocate IP ${ip}: provided IP is already allocated`);
+      return invalid(
+        'spec.clusterIPs',
+        [ip],
+        `failed to allocate IP ${ip}: provided IP is already allocated`,
+      );
     }
     this.used.add(n);
     return undefined;

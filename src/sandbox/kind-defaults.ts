@@ -38,7 +38,8 @@ function defaultService(obj: KObj): void {
     if (p.targetPort === undefined || p.targetPort === 0 || p.targetPort === '') p.targetPort = p.port;
   }
   dflt(spec, 'internalTrafficPolicy', 'Cluster');
-  if (spec.type === 'NodePort' || spec.type === 'LoadBalancer') dflt(spec, 'externalTrafficPolicy', 'Cluster');
+  if (spec.type === 'NodePort' || spec.type === 'LoadBalancer')
+    dflt(spec, 'externalTrafficPolicy', 'Cluster');
   if (spec.type === 'LoadBalancer') dflt(spec, 'allocateLoadBalancerNodePorts', true);
 }
 
@@ -84,7 +85,8 @@ function defaultSecret(obj: KObj): void {
   const sd = obj.stringData;
   if (sd && typeof sd === 'object') {
     const data = rec(obj, 'data');
-    for (const [k, v] of Object.entries(sd as Obj)) data[k] = Buffer.from(String(v), 'utf8').toString('base64');
+    for (const [k, v] of Object.entries(sd as Obj))
+      data[k] = Buffer.from(String(v), 'utf8').toString('base64');
   }
   delete obj.stringData;
 }

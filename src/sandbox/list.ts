@@ -11,11 +11,11 @@ import { apiVersionOf, resourceKey } from './resource-types.js';
 import {
   type FieldRequirement,
   type LabelRequirement,
-  SelectorError,
   matchesFields,
   matchesLabels,
   parseFieldSelector,
   parseLabelSelector,
+  SelectorError,
 } from './selectors.js';
 import type { KObj, ObjectStore } from './store.js';
 import { objKey } from './store.js';
@@ -68,10 +68,13 @@ function encodeContinue(rv: number, start: string): string {
 function decodeContinue(token: string): ContinueToken {
   try {
     const t = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as ContinueToken;
-    if (t.v !== 'meta.k8s.io/v1' || typeof t.rv !== 'number' || typeof t.start !== 'string') throw new Error('bad');
+    if (t.v !== 'meta.k8s.io/v1' || typeof t.rv !== 'number' || typeof t.start !== 'string')
+      throw new Error('bad');
     return t;
   } catch {
-    throw badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)');
+    throw badRequest(
+      'continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)',
+    );
   }
 }
 
@@ -116,13 +119,19 @@ export function listObjects(
   }
   // resourceVersion=0 is served from the watch cache, which ignores limit (kube 1.25-1.30).
   const pageLimit = q.resourceVersion === '0' && !q.continue ? 0 : limit;
-  const filtered = objects.filter((o) => objKey(o.metadata.namespace, o.metadata.name!) >= start && matches(sel, o));
+  const filtered = objects.filter(
+    (o) => objKey(o.metadata.namespace, o.metadata.name!) >= start && matches(sel, o),
+  );
   const page = pageLimit > 0 ? filtered.slice(0, pageLimit) : filtered;
-  const result: ListResult = { items: page.map((o) => shapeItem(rt, o, version)), resourceVersion: String(rv) };
+  const result: ListResult = {
+    items: page.map((o) => shapeItem(rt, o, version)),
+    resourceVersion: String(rv),
+  };
   if (pageLimit > 0 && filtered.length > pageLimit) {
     const last = page[page.length - 1]!;
     result.continue = encodeContinue(rv, `${objKey(last.metadata.namespace, last.metadata.name!)}\u0000`);
-    if (sel.labels.length === 0 && sel.fields.length === 0) result.remainingItemCount = filtered.length - pageLimit;
+    if (sel.labels.length === 0 && sel.fields.length === 0)
+      result.remainingItemCount = filtered.length - pageLimit;
   }
   return result;
 }

@@ -3,14 +3,15 @@
  * rules, or — for custom resources — the CRD's structural schema after pruning and defaulting,
  * exactly the order kube-apiserver applies them (decode → prune → default → validate).
  */
+
+import { validateCrd } from './crds.js';
 import type { StatusCause } from './field-errors.js';
 import { invalid } from './field-errors.js';
-import { pruneAndDefault, validateWithSchema } from './openapi-schema.js';
 import type { ResourceType } from './resource-types.js';
 import { gvkOf } from './resource-types.js';
+import { pruneAndDefault, validateWithSchema } from './schema-standin.js';
 import type { KObj } from './store.js';
 import { nameRuleFor, validateBuiltin, validateObjectMeta } from './validation.js';
-import { validateCrd } from './crds.js';
 
 export interface WriteValidationOptions {
   allowLoopbackEndpoints: boolean;

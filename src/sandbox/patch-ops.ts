@@ -7,8 +7,8 @@ import { parse as parseYaml } from 'yaml';
 import { ApiError, badRequest, notFound, staleConflict, unsupportedMediaType } from './api-status.js';
 import { asServed } from './object-meta.js';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PatchError } from './patch.js';
+import { groupResource, gvkOf, type ResourceType, resourceKey } from './resource-types.js';
 import type { RestOps, WriteOptions } from './rest-ops.js';
-import { type ResourceType, groupResource, gvkOf, resourceKey } from './resource-types.js';
 import type { KObj } from './store.js';
 
 export const PATCH_TYPES = {
@@ -84,7 +84,8 @@ export function patchObject(
   const obj = result as KObj;
   obj.metadata ??= {};
   const rv = obj.metadata.resourceVersion;
-  if (rv !== undefined && rv !== existing.metadata.resourceVersion) throw staleConflict(groupResource(rt), name);
+  if (rv !== undefined && rv !== existing.metadata.resourceVersion)
+    throw staleConflict(groupResource(rt), name);
   obj.metadata.resourceVersion = existing.metadata.resourceVersion;
   return ops.update(rt, version, namespace, name, obj, opts);
 }

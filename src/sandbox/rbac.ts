@@ -4,8 +4,9 @@
  * ClusterRoleBinding — covers its verb, API group, resource (`x/status` for subresources,
  * `*`, or `*` on any resource with that subresource) and, when the rule names any, resourceNames. Also the static-token rules.
  */
-import type { ObjectStore } from './store.js';
+
 import { resourceKey } from './resource-types.js';
+import type { ObjectStore } from './store.js';
 
 export interface PolicyRule {
   verbs: string[];
@@ -31,7 +32,8 @@ export interface ResourceAttributes {
   name: string | undefined;
 }
 
-const has = (list: readonly string[] | undefined, v: string) => list !== undefined && (list.includes('*') || list.includes(v));
+const has = (list: readonly string[] | undefined, v: string) =>
+  list !== undefined && (list.includes('*') || list.includes(v));
 
 /** rbacv1helpers ResourceMatches: `*`, `resource/subresource`, and `*` + `/subresource`. */
 function resourceMatches(rule: PolicyRule, a: ResourceAttributes): boolean {
@@ -82,7 +84,11 @@ interface Binding {
   roleRef?: { kind: string; name: string };
 }
 
-function rulesOf(store: ObjectStore, ref: { kind: string; name: string }, namespace: string | undefined): PolicyRule[] {
+function rulesOf(
+  store: ObjectStore,
+  ref: { kind: string; name: string },
+  namespace: string | undefined,
+): PolicyRule[] {
   const role =
     ref.kind === 'ClusterRole'
       ? store.get(resourceKey('rbac.authorization.k8s.io', 'clusterroles'), undefined, ref.name)
@@ -92,12 +98,17 @@ function rulesOf(store: ObjectStore, ref: { kind: string; name: string }, namesp
 
 export function rbacAllows(store: ObjectStore, user: UserInfo, a: ResourceAttributes): boolean {
   // Cluster-wide rules apply to every namespace and to cluster-scoped requests.
-  for (const b of store.list(resourceKey('rbac.authorization.k8s.io', 'clusterrolebindings')) as unknown as Binding[]) {
+  for (const b of store.list(
+    resourceKey('rbac.authorization.k8s.io', 'clusterrolebindings'),
+  ) as unknown as Binding[]) {
     if (!b.roleRef || !(b.subjects ?? []).some((s) => subjectMatches(s, user, undefined))) continue;
     if (rulesOf(store, b.roleRef, undefined).some((r) => ruleAllows(withResources(r), a))) return true;
   }
   if (a.namespace === undefined) return false;
-  for (const b of store.list(resourceKey('rbac.authorization.k8s.io', 'rolebindings'), a.namespace) as unknown as Binding[]) {
+  for (const b of store.list(
+    resourceKey('rbac.authorization.k8s.io', 'rolebindings'),
+    a.namespace,
+  ) as unknown as Binding[]) {
     if (!b.roleRef || !(b.subjects ?? []).some((s) => subjectMatches(s, user, a.namespace))) continue;
     if (rulesOf(store, b.roleRef, a.namespace).some((r) => ruleAllows(withResources(r), a))) return true;
   }

@@ -28,7 +28,10 @@ export type ParsedPath =
   | { type: 'other'; path: string };
 
 export function parsePath(pathname: string): ParsedPath {
-  const parts = pathname.split('/').filter((p) => p !== '').map(decodeURIComponent);
+  const parts = pathname
+    .split('/')
+    .filter((p) => p !== '')
+    .map(decodeURIComponent);
   let group: string;
   let version: string | undefined;
   let rest: string[];
@@ -36,14 +39,17 @@ export function parsePath(pathname: string): ParsedPath {
     group = '';
     version = parts[1];
     rest = parts.slice(2);
-    if (version === undefined) return { type: 'discovery', info: { group: undefined, version: undefined, legacy: true } };
+    if (version === undefined)
+      return { type: 'discovery', info: { group: undefined, version: undefined, legacy: true } };
     if (rest.length === 0) return { type: 'discovery', info: { group: '', version, legacy: true } };
   } else if (parts[0] === 'apis') {
-    if (parts[1] === undefined) return { type: 'discovery', info: { group: undefined, version: undefined, legacy: false } };
+    if (parts[1] === undefined)
+      return { type: 'discovery', info: { group: undefined, version: undefined, legacy: false } };
     group = parts[1];
     version = parts[2];
     rest = parts.slice(3);
-    if (version === undefined) return { type: 'discovery', info: { group, version: undefined, legacy: false } };
+    if (version === undefined)
+      return { type: 'discovery', info: { group, version: undefined, legacy: false } };
     if (rest.length === 0) return { type: 'discovery', info: { group, version, legacy: false } };
   } else {
     return { type: 'other', path: pathname };

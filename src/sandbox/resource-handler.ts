@@ -4,16 +4,23 @@
  * operations and shape the answer (object, List, Table, Status; 200/201/202).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ApiError, badRequest, methodNotAllowed, notFound, pathNotFound, successStatus } from './api-status.js';
+import {
+  ApiError,
+  badRequest,
+  methodNotAllowed,
+  notFound,
+  pathNotFound,
+  successStatus,
+} from './api-status.js';
 import type { Auth, Principal } from './auth.js';
 import { listEnvelope, listObjects, matches, parseSelectors } from './list.js';
 import { asServed } from './object-meta.js';
 import { patchObject } from './patch-ops.js';
 import type { Registry } from './registry.js';
-import { type DeleteOptions, type RestOps, isFinalized } from './rest-ops.js';
 import type { ResourcePath } from './request-info.js';
 import { verbFor } from './request-info.js';
-import { type ResourceType, type Verb, groupResource, gvkOf, resourceKey } from './resource-types.js';
+import { groupResource, gvkOf, type ResourceType, resourceKey, type Verb } from './resource-types.js';
+import { type DeleteOptions, isFinalized, type RestOps } from './rest-ops.js';
 import type { KObj } from './store.js';
 import { toTable, wantsTable } from './table.js';
 import type { WatchHub } from './watch.js';
@@ -42,7 +49,8 @@ function parseJson(raw: string): unknown {
 /** dryRun=All is the only accepted value (apiserver ValidateDryRun). */
 function dryRunOf(q: URLSearchParams): boolean {
   const values = q.getAll('dryRun');
-  for (const v of values) if (v !== 'All') throw badRequest(`Invalid dryRun value: ${v}. Valid values are: "All"`);
+  for (const v of values)
+    if (v !== 'All') throw badRequest(`Invalid dryRun value: ${v}. Valid values are: "All"`);
   return values.length > 0;
 }
 
@@ -52,12 +60,20 @@ function deleteOptions(q: URLSearchParams, raw: string): DeleteOptions {
   const body = (raw.trim() ? parseJson(raw) : {}) as Record<string, unknown>;
   const policy = (q.get('propagationPolicy') ?? body.propagationPolicy) as string | undefined;
   if (policy !== undefined && !PROPAGATION.has(policy)) {
-    throw new ApiError(422, 'Invalid', `DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan", "nil"`, {});
+    throw new ApiError(
+      422,
+      'Invalid',
+      `DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan", "nil"`,
+      {},
+    );
   }
   if (body.orphanDependents === true && policy === undefined) return { propagationPolicy: 'Orphan' };
-  const opts: DeleteOptions = { dryRun: dryRunOf(q) || (Array.isArray(body.dryRun) && body.dryRun.includes('All')) };
+  const opts: DeleteOptions = {
+    dryRun: dryRunOf(q) || (Array.isArray(body.dryRun) && body.dryRun.includes('All')),
+  };
   if (policy) opts.propagationPolicy = policy as DeleteOptions['propagationPolicy'];
-  if (body.preconditions && typeof body.preconditions === 'object') opts.preconditions = body.preconditions as DeleteOptions['preconditions'];
+  if (body.preconditions && typeof body.preconditions === 'object')
+    opts.preconditions = body.preconditions as DeleteOptions['preconditions'];
   return opts;
 }
 
@@ -73,16 +89,20 @@ export function handleResource(
   const rt = deps.registry.find(info.group, info.version, info.plural);
   if (!rt) throw pathNotFound();
   if (info.subresource !== undefined) {
-    const ok = (info.subresource === 'status' && rt.hasStatus) || (info.subresource === 'finalize' && rt.plural === 'namespaces' && rt.group === '');
+    const ok =
+      (info.subresource === 'status' && rt.hasStatus) ||
+      (info.subresource === 'finalize' && rt.plural === 'namespaces' && rt.group === '');
     if (!ok || info.name === undefined) throw pathNotFound();
   }
   if (!rt.namespaced && info.namespace !== undefined) throw pathNotFound();
   const verb = verbFor(req.method ?? 'GET', info, q.get('watch') === 'true' || q.get('watch') === '1');
   if (!verb) throw methodNotAllowed(req.method ?? '', groupResource(rt));
-  if (info.subresource && !['get', 'update', 'patch'].includes(verb)) throw methodNotAllowed(verb, groupResource(rt));
+  if (info.subresource && !['get', 'update', 'patch'].includes(verb))
+    throw methodNotAllowed(verb, groupResource(rt));
   if (!info.subresource && !rt.verbs.includes(verb as Verb)) throw methodNotAllowed(verb, groupResource(rt));
   // Cluster-wide paths of namespaced resources serve list and watch only.
-  if (rt.namespaced && info.namespace === undefined && !['list', 'watch'].includes(verb)) throw pathNotFound();
+  if (rt.namespaced && info.namespace === undefined && !['list', 'watch'].includes(verb))
+    throw pathNotFound();
   deps.auth.authorize(principal, {
     verb,
     group: rt.group,
@@ -102,7 +122,13 @@ export function handleResource(
     case 'get': {
       const o = ops.store.get(resourceKey(rt.group, rt.plural), ns, info.name!);
       if (!o) throw notFound(groupResource(rt), info.name!);
-      if (table) return { status: 200, body: toTable(rt, v, gvk, [served(o)], q.get('includeObject'), { resourceVersion: o.metadata.resourceVersion }) };
+      if (table)
+        return {
+          status: 200,
+          body: toTable(rt, v, gvk, [served(o)], q.get('includeObject'), {
+            resourceVersion: o.metadata.resourceVersion,
+          }),
+        };
       return { status: 200, body: served(o) };
     }
     case 'list': {
@@ -129,7 +155,15 @@ export function handleResource(
         ...(table
           ? {
               encode: (o: KObj) => {
-                const t = toTable(rt, v, gvk, [o], q.get('includeObject'), { resourceVersion: o.metadata.resourceVersion }, first);
+                const t = toTable(
+                  rt,
+                  v,
+                  gvk,
+                  [o],
+                  q.get('includeObject'),
+                  { resourceVersion: o.metadata.resourceVersion },
+                  first,
+                );
                 first = false;
                 return t;
               },
@@ -151,7 +185,10 @@ export function handleResource(
     }
     case 'patch': {
       const sub = info.subresource === 'status' ? 'status' : undefined;
-      const r = patchObject(ops, rt, v, ns, info.name!, req.headers['content-type'] ?? '', raw, { dryRun: dryRunOf(q), subresource: sub });
+      const r = patchObject(ops, rt, v, ns, info.name!, req.headers['content-type'] ?? '', raw, {
+        dryRun: dryRunOf(q),
+        subresource: sub,
+      });
       return { status: r.created ? 201 : 200, body: served(r.obj) };
     }
     case 'delete': {
@@ -160,7 +197,12 @@ export function handleResource(
       if (rt.returnDeletedObject) return { status: 200, body: served(r.obj) };
       return {
         status: 200,
-        body: successStatus({ name: info.name!, ...(rt.group ? { group: rt.group } : {}), kind: rt.plural, uid: r.obj.metadata.uid! }),
+        body: successStatus({
+          name: info.name!,
+          ...(rt.group ? { group: rt.group } : {}),
+          kind: rt.plural,
+          uid: r.obj.metadata.uid!,
+        }),
       };
     }
     case 'deletecollection': {
@@ -175,7 +217,10 @@ export function handleResource(
           if (!(err instanceof ApiError && err.code === 404)) throw err;
         }
       }
-      return { status: 200, body: listEnvelope(rt, v, { items, resourceVersion: String(ops.store.currentRv()) }) };
+      return {
+        status: 200,
+        body: listEnvelope(rt, v, { items, resourceVersion: String(ops.store.currentRv()) }),
+      };
     }
     default:
       throw methodNotAllowed(verb, groupResource(rt));
@@ -184,7 +229,8 @@ export function handleResource(
 
 function tokenReview(deps: HandlerDeps, raw: string): Reply {
   const body = parseJson(raw) as { apiVersion?: string; kind?: string; spec?: { token?: string } };
-  if (body?.kind !== undefined && body.kind !== 'TokenReview') throw badRequest(`${body.kind} cannot be handled as a TokenReview`);
+  if (body?.kind !== undefined && body.kind !== 'TokenReview')
+    throw badRequest(`${body.kind} cannot be handled as a TokenReview`);
   const token = body?.spec?.token ?? '';
   return {
     status: 201,
@@ -206,6 +252,7 @@ function finalizeNamespace(deps: HandlerDeps, rt: ResourceType, name: string, ra
   if (!current) throw notFound(groupResource(rt), name);
   const next = structuredClone(current);
   next.spec = { ...(next.spec as object), finalizers: body?.spec?.finalizers ?? [] };
-  if (next.metadata.deletionTimestamp && isFinalized(rt, next)) return { status: 200, body: deps.ops.removeNow(rt, next) };
+  if (next.metadata.deletionTimestamp && isFinalized(rt, next))
+    return { status: 200, body: deps.ops.removeNow(rt, next) };
   return { status: 200, body: deps.ops.store.put(key, next) };
 }

@@ -183,7 +183,12 @@ export const BUILTIN_TYPES: readonly ResourceType[] = [
       'type',
     ],
   }),
-  builtin({ group: 'discovery.k8s.io', plural: 'endpointslices', kind: 'EndpointSlice', extraFields: ['addressType'] }),
+  builtin({
+    group: 'discovery.k8s.io',
+    plural: 'endpointslices',
+    kind: 'EndpointSlice',
+    extraFields: ['addressType'],
+  }),
   builtin({ group: 'coordination.k8s.io', plural: 'leases', kind: 'Lease', allowCreateOnUpdate: true }),
   builtin({
     group: 'apps',
@@ -196,7 +201,13 @@ export const BUILTIN_TYPES: readonly ResourceType[] = [
   }),
   builtin({ group: RBAC, plural: 'roles', kind: 'Role', allowCreateOnUpdate: true }),
   builtin({ group: RBAC, plural: 'rolebindings', kind: 'RoleBinding', allowCreateOnUpdate: true }),
-  builtin({ group: RBAC, plural: 'clusterroles', kind: 'ClusterRole', namespaced: false, allowCreateOnUpdate: true }),
+  builtin({
+    group: RBAC,
+    plural: 'clusterroles',
+    kind: 'ClusterRole',
+    namespaced: false,
+    allowCreateOnUpdate: true,
+  }),
   builtin({
     group: RBAC,
     plural: 'clusterrolebindings',

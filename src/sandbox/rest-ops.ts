@@ -18,10 +18,10 @@ import {
 import { invalid } from './field-errors.js';
 import { jsonEqual } from './json-values.js';
 import { applyDefaults, carryAllocatedValues, initialStatus } from './kind-defaults.js';
-import { pruneCustomResource, validateWrite, type WriteValidationOptions } from './object-validation.js';
 import { asStored, generateName, kubeNow, specPart, withoutFinalizer } from './object-meta.js';
+import { pruneCustomResource, validateWrite, type WriteValidationOptions } from './object-validation.js';
 import type { Registry } from './registry.js';
-import { type ResourceType, apiVersionOf, groupResource, gvkOf, resourceKey } from './resource-types.js';
+import { apiVersionOf, groupResource, gvkOf, type ResourceType, resourceKey } from './resource-types.js';
 import type { ServiceAllocations } from './service-allocations.js';
 import type { KObj, ObjectStore } from './store.js';
 
@@ -67,20 +67,28 @@ export class RestOps {
       obj.apiVersion ||= want;
     }
     if (obj.apiVersion !== want) {
-      throw badRequest(`the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${want})`);
+      throw badRequest(
+        `the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${want})`,
+      );
     }
     if (obj.kind !== rt.kind) {
-      throw badRequest(`${String(obj.kind)} in version "${version}" cannot be handled as a ${rt.kind}: no kind "${String(obj.kind)}" is registered for version "${want}"`);
+      throw badRequest(
+        `${String(obj.kind)} in version "${version}" cannot be handled as a ${rt.kind}: no kind "${String(obj.kind)}" is registered for version "${want}"`,
+      );
     }
     if (obj.metadata === undefined || obj.metadata === null) obj.metadata = {};
     if (typeof obj.metadata !== 'object' || Array.isArray(obj.metadata)) {
-      throw badRequest(`${rt.kind} in version "${version}" cannot be handled as a ${rt.kind}: metadata must be an object`);
+      throw badRequest(
+        `${rt.kind} in version "${version}" cannot be handled as a ${rt.kind}: metadata must be an object`,
+      );
     }
     const ns = obj.metadata.namespace ?? '';
     if (!rt.namespaced) delete obj.metadata.namespace;
     else if (ns === '') obj.metadata.namespace = namespace;
     else if (ns !== namespace) {
-      throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+      throw badRequest(
+        'the namespace of the provided object does not match the namespace sent on the request',
+      );
     }
     return obj;
   }
@@ -111,7 +119,13 @@ export class RestOps {
     if (causes.length > 0) throw invalidObject(rt.kind, rt.group, obj.metadata.name ?? '', causes);
   }
 
-  create(rt: ResourceType, version: string, namespace: string | undefined, body: unknown, opts: WriteOptions = {}): KObj {
+  create(
+    rt: ResourceType,
+    version: string,
+    namespace: string | undefined,
+    body: unknown,
+    opts: WriteOptions = {},
+  ): KObj {
     let obj = this.decode(rt, version, namespace, body);
     const m = obj.metadata;
     if (m.resourceVersion) throw badRequest('resourceVersion should not be set on objects to be created');
@@ -119,7 +133,12 @@ export class RestOps {
     this.admitNamespace(rt, m.namespace, m.name);
     const crdTerminating = rt.crd && this.isCrdTerminating(rt);
     if (crdTerminating) {
-      throw new ApiError(405, 'MethodNotAllowed', `create not allowed while custom resource definition is terminating`, {});
+      throw new ApiError(
+        405,
+        'MethodNotAllowed',
+        `create not allowed while custom resource definition is terminating`,
+        {},
+      );
     }
     m.uid = randomUUID();
     m.creationTimestamp = kubeNow();
@@ -143,7 +162,11 @@ export class RestOps {
   }
 
   private isCrdTerminating(rt: ResourceType): boolean {
-    const crd = this.store.get(resourceKey('apiextensions.k8s.io', 'customresourcedefinitions'), undefined, rt.crd!.name);
+    const crd = this.store.get(
+      resourceKey('apiextensions.k8s.io', 'customresourcedefinitions'),
+      undefined,
+      rt.crd!.name,
+    );
     return Boolean(crd?.metadata.deletionTimestamp);
   }
 
@@ -158,7 +181,9 @@ export class RestOps {
   ): { obj: KObj; created: boolean } {
     const input = this.decode(rt, version, namespace, body);
     if (input.metadata.name !== name) {
-      throw badRequest(`the name of the object (${input.metadata.name ?? ''}) does not match the name on the URL (${name})`);
+      throw badRequest(
+        `the name of the object (${input.metadata.name ?? ''}) does not match the name on the URL (${name})`,
+      );
     }
     const key = resourceKey(rt.group, rt.plural);
     const old = this.store.get(key, namespace, name);
@@ -171,7 +196,8 @@ export class RestOps {
       throw notFound(groupResource(rt), name);
     }
     const rv = input.metadata.resourceVersion;
-    if (rv !== undefined && rv !== '' && rv !== old.metadata.resourceVersion) throw staleConflict(groupResource(rt), name);
+    if (rv !== undefined && rv !== '' && rv !== old.metadata.resourceVersion)
+      throw staleConflict(groupResource(rt), name);
     if ((rv === undefined || rv === '') && !rt.allowUnconditionalUpdate) {
       throw invalidObject(rt.kind, rt.group, name, [
         invalid('metadata.resourceVersion', '0x0', 'must be specified for an update'),
@@ -224,14 +250,23 @@ export class RestOps {
     return { obj: this.store.put(key, obj), created: false };
   }
 
-  delete(rt: ResourceType, namespace: string | undefined, name: string, opts: DeleteOptions = {}): DeleteResult {
+  delete(
+    rt: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    opts: DeleteOptions = {},
+  ): DeleteResult {
     const key = resourceKey(rt.group, rt.plural);
     const gr = groupResource(rt);
     const old = this.store.get(key, namespace, name);
     if (!old) throw notFound(gr, name);
     const pre = opts.preconditions ?? {};
     if (pre.uid && pre.uid !== old.metadata.uid) {
-      throw conflict(gr, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${old.metadata.uid}`);
+      throw conflict(
+        gr,
+        name,
+        `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${old.metadata.uid}`,
+      );
     }
     if (pre.resourceVersion && pre.resourceVersion !== old.metadata.resourceVersion) {
       throw conflict(
@@ -250,7 +285,9 @@ export class RestOps {
     }
     if (opts.propagationPolicy === 'Orphan' && !finalizers.includes('orphan')) finalizers.push('orphan');
     const isNamespace = rt.group === '' && rt.plural === 'namespaces';
-    const nsFinalizers = isNamespace ? ((obj.spec as { finalizers?: string[] } | undefined)?.finalizers ?? []) : [];
+    const nsFinalizers = isNamespace
+      ? ((obj.spec as { finalizers?: string[] } | undefined)?.finalizers ?? [])
+      : [];
     if (finalizers.length === 0 && nsFinalizers.length === 0) {
       if (opts.dryRun) return { obj, deleted: true };
       return { obj: this.removeNow(rt, obj), deleted: true };
@@ -276,7 +313,11 @@ export class RestOps {
 
   /** Removes an object from storage and releases what its REST storage allocated. */
   removeNow(rt: ResourceType, obj: KObj): KObj {
-    const gone = this.store.remove(resourceKey(rt.group, rt.plural), obj.metadata.namespace, obj.metadata.name!);
+    const gone = this.store.remove(
+      resourceKey(rt.group, rt.plural),
+      obj.metadata.namespace,
+      obj.metadata.name!,
+    );
     if (gvkOf(rt) === 'v1/Service') this.services.release(obj);
     return gone ?? obj;
   }

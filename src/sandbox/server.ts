@@ -8,11 +8,11 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import { ApiError, internalError, pathNotFound, tooLarge } from './api-status.js';
 import type { Auth } from './auth.js';
-import { SERVER_VERSION, apiGroup, apiGroupList, apiResourceList, apiVersions } from './discovery.js';
+import { apiGroup, apiGroupList, apiResourceList, apiVersions, SERVER_VERSION } from './discovery.js';
 import type { FaultState } from './faults.js';
 import type { Registry } from './registry.js';
 import { parsePath } from './request-info.js';
-import { type HandlerDeps, type Reply, handleResource } from './resource-handler.js';
+import { type HandlerDeps, handleResource, type Reply } from './resource-handler.js';
 
 /** kube-apiserver's maximum request body (apiserver DefaultMaxRequestSizeBytes, 3 MiB). */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -48,7 +48,12 @@ function readBody(req: http.IncomingMessage): Promise<string> {
   });
 }
 
-function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function send(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent) {
     if (!res.writableEnded) res.end();
     return;
@@ -121,7 +126,9 @@ export class SandboxListener {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
       handle(deps, req, res).catch((err) => sendError(res, err));
     };
-    this.server = tls ? https.createServer({ cert: tls.certPem, key: tls.keyPem }, handler) : http.createServer(handler);
+    this.server = tls
+      ? https.createServer({ cert: tls.certPem, key: tls.keyPem }, handler)
+      : http.createServer(handler);
     // Long watches must not be cut by Node's defaults; kube-apiserver ends them at timeoutSeconds.
     this.server.requestTimeout = 0;
     this.server.headersTimeout = 60_000;

@@ -2,7 +2,7 @@
  * The Service REST storage's side effects: ClusterIP and NodePort allocation on create, release on
  * delete, and immutability of an allocated ClusterIP on update (pkg/registry/core/service/storage).
  */
-import { type StatusCause, invalid } from './field-errors.js';
+import { invalid, type StatusCause } from './field-errors.js';
 import { IpAllocator } from './ip-allocator.js';
 import type { KObj } from './store.js';
 
@@ -59,7 +59,10 @@ export class ServiceAllocations {
     }
     spec.ipFamilies ??= ['IPv4'];
     spec.ipFamilyPolicy ??= 'SingleStack';
-    if (spec.type === 'NodePort' || (spec.type === 'LoadBalancer' && spec.allocateLoadBalancerNodePorts !== false)) {
+    if (
+      spec.type === 'NodePort' ||
+      (spec.type === 'LoadBalancer' && spec.allocateLoadBalancerNodePorts !== false)
+    ) {
       for (const p of portsOf(spec)) if (!p.nodePort) p.nodePort = this.allocateNodePort();
     }
     return causes;
@@ -67,7 +70,8 @@ export class ServiceAllocations {
 
   private allocateNodePort(): number {
     for (let i = 0; i <= NODE_PORT_MAX - NODE_PORT_MIN; i++) {
-      const port = NODE_PORT_MIN + ((this.nextNodePort - NODE_PORT_MIN + i) % (NODE_PORT_MAX - NODE_PORT_MIN + 1));
+      const port =
+        NODE_PORT_MIN + ((this.nextNodePort - NODE_PORT_MIN + i) % (NODE_PORT_MAX - NODE_PORT_MIN + 1));
       if (!this.nodePorts.has(port)) {
         this.nodePorts.add(port);
         this.nextNodePort = port + 1;

@@ -25,7 +25,14 @@ export interface ObjMeta {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   finalizers?: string[];
-  ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; blockOwnerDeletion?: boolean; controller?: boolean }>;
+  ownerReferences?: Array<{
+    apiVersion: string;
+    kind: string;
+    name: string;
+    uid: string;
+    blockOwnerDeletion?: boolean;
+    controller?: boolean;
+  }>;
   [k: string]: unknown;
 }
 
@@ -82,7 +89,8 @@ export class ObjectStore {
     const m = this.objects.get(key);
     if (!m) return [];
     const out: Array<[string, KObj]> = [];
-    for (const [k, o] of m) if (namespace === undefined || o.metadata.namespace === namespace) out.push([k, o]);
+    for (const [k, o] of m)
+      if (namespace === undefined || o.metadata.namespace === namespace) out.push([k, o]);
     return out;
   }
 

@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { CRD_CLEANUP_FINALIZER, crdToResourceType, establishedStatus } from './crds.js';
 import { kubeNow } from './object-meta.js';
 import type { Registry } from './registry.js';
-import type { RestOps } from './rest-ops.js';
 import { resourceKey } from './resource-types.js';
+import type { RestOps } from './rest-ops.js';
 import type { KObj, ObjectStore, StoreEvent } from './store.js';
 
 export const SA_TOKEN_TYPE = 'kubernetes.io/service-account-token';
@@ -88,7 +88,13 @@ export class SystemControllers {
     const name = ns.metadata.name!;
     this.createQuietly('serviceaccounts', name, { metadata: { name: 'default' } });
     this.createQuietly('configmaps', name, {
-      metadata: { name: 'kube-root-ca.crt', annotations: { 'kubernetes.io/description': 'Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.' } },
+      metadata: {
+        name: 'kube-root-ca.crt',
+        annotations: {
+          'kubernetes.io/description':
+            'Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.',
+        },
+      },
       data: { 'ca.crt': this.caPem },
     });
   }
@@ -97,7 +103,8 @@ export class SystemControllers {
     const s = ev.obj;
     if (s.type !== SA_TOKEN_TYPE) return;
     for (const [token, entry] of this.tokens) {
-      if (entry.namespace === s.metadata.namespace && entry.secret === s.metadata.name) this.tokens.delete(token);
+      if (entry.namespace === s.metadata.namespace && entry.secret === s.metadata.name)
+        this.tokens.delete(token);
     }
     if (ev.type === 'DELETED') return;
     const data = (s.data ?? {}) as Record<string, string>;
@@ -114,7 +121,11 @@ export class SystemControllers {
   private fillPendingSecrets(sa: KObj): void {
     for (const s of this.store.list(SECRETS, sa.metadata.namespace)) {
       const data = (s.data ?? {}) as Record<string, string>;
-      if (s.type === SA_TOKEN_TYPE && !data.token && s.metadata.annotations?.[SA_NAME_ANNOTATION] === sa.metadata.name) {
+      if (
+        s.type === SA_TOKEN_TYPE &&
+        !data.token &&
+        s.metadata.annotations?.[SA_NAME_ANNOTATION] === sa.metadata.name
+      ) {
         this.fill(s);
       }
     }
@@ -130,7 +141,12 @@ export class SystemControllers {
     const next = structuredClone(secret);
     const token = mintToken(ns, saName, secret.metadata.name!, sa.metadata.uid!);
     next.metadata.annotations = { ...next.metadata.annotations, [SA_UID_ANNOTATION]: sa.metadata.uid! };
-    next.data = { ...(next.data as object), token: b64(token), 'ca.crt': b64(this.caPem), namespace: b64(ns) };
+    next.data = {
+      ...(next.data as object),
+      token: b64(token),
+      'ca.crt': b64(this.caPem),
+      namespace: b64(ns),
+    };
     this.store.put(SECRETS, next);
   }
 
@@ -148,7 +164,8 @@ export class SystemControllers {
       if (!conditions?.length || needsFinalizer) {
         const next = structuredClone(crd);
         if (!conditions?.length) next.status = establishedStatus(crd, kubeNow());
-        if (needsFinalizer) next.metadata.finalizers = [...(next.metadata.finalizers ?? []), CRD_CLEANUP_FINALIZER];
+        if (needsFinalizer)
+          next.metadata.finalizers = [...(next.metadata.finalizers ?? []), CRD_CLEANUP_FINALIZER];
         this.store.put(CRDS, next);
       }
       return;

@@ -22,7 +22,9 @@ interface Column {
 
 type Obj = Record<string, unknown>;
 const get = (o: unknown, path: string): unknown =>
-  path.split('.').reduce<unknown>((cur, k) => (cur && typeof cur === 'object' ? (cur as Obj)[k] : undefined), o);
+  path
+    .split('.')
+    .reduce<unknown>((cur, k) => (cur && typeof cur === 'object' ? (cur as Obj)[k] : undefined), o);
 const list = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
 
 /** duration.HumanDuration, as kubectl shows AGE. */
@@ -43,7 +45,9 @@ const NAME: Column = { name: 'Name', type: 'string', format: 'name', cell: (o) =
 const AGE: Column = { name: 'Age', type: 'string', cell: (o) => humanAge(o.metadata.creationTimestamp) };
 
 function servicePorts(o: KObj): string {
-  const ports = list(get(o, 'spec.ports')).map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol ?? 'TCP'}`);
+  const ports = list(get(o, 'spec.ports')).map(
+    (p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol ?? 'TCP'}`,
+  );
   return ports.length ? ports.join(',') : '<none>';
 }
 
@@ -83,12 +87,18 @@ const BUILTIN_COLUMNS: Record<string, Column[]> = {
     {
       name: 'Ports',
       type: 'string',
-      cell: (o) => list(get(o, 'ports')).map((p) => String(p.port ?? '')).join(',') || '<unset>',
+      cell: (o) =>
+        list(get(o, 'ports'))
+          .map((p) => String(p.port ?? ''))
+          .join(',') || '<unset>',
     },
     {
       name: 'Endpoints',
       type: 'string',
-      cell: (o) => list(get(o, 'endpoints')).flatMap((e) => list(e.addresses) as unknown as string[]).join(',') || '<unset>',
+      cell: (o) =>
+        list(get(o, 'endpoints'))
+          .flatMap((e) => list(e.addresses) as unknown as string[])
+          .join(',') || '<unset>',
     },
     AGE,
   ],
@@ -119,7 +129,11 @@ function columnsFor(rt: ResourceType, version: string, gvk: string): Column[] {
     return [
       NAME,
       ...crdCols.map((c) => {
-        const col: Column = { name: c.name, type: c.type, cell: (o: KObj) => evalJsonPath(o, c.jsonPath) ?? null };
+        const col: Column = {
+          name: c.name,
+          type: c.type,
+          cell: (o: KObj) => evalJsonPath(o, c.jsonPath) ?? null,
+        };
         if (c.format) col.format = c.format;
         if (c.description) col.description = c.description;
         if (c.priority) col.priority = c.priority;

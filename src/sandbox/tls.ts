@@ -68,7 +68,14 @@ export function makeServingCerts(clusterName: string, hosts: string[]): ServingC
   validity(cert);
   cert.setSubject([{ name: 'commonName', value: 'kube-apiserver' }]);
   cert.setIssuer(caSubject);
-  const names = new Set(['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', '127.0.0.1', ...hosts]);
+  const names = new Set([
+    'localhost',
+    'kubernetes',
+    'kubernetes.default',
+    'kubernetes.default.svc',
+    '127.0.0.1',
+    ...hosts,
+  ]);
   cert.setExtensions([
     { name: 'basicConstraints', cA: false },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },

@@ -7,7 +7,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { ApiError, badRequest } from './api-status.js';
-import { type Selectors, matches } from './list.js';
+import { matches, type Selectors } from './list.js';
 import { asServed } from './object-meta.js';
 import type { ResourceType } from './resource-types.js';
 import { apiVersionOf, resourceKey } from './resource-types.js';
@@ -50,8 +50,12 @@ export class WatchHub {
   /** Validates the request, then takes over the response. Throws ApiError before any byte is written. */
   serve(res: ServerResponse, p: WatchParams): void {
     const key = resourceKey(p.rt.group, p.rt.plural);
-    const fromRv = p.resourceVersion === undefined || p.resourceVersion === '' || p.resourceVersion === '0' ? undefined : Number(p.resourceVersion);
-    if (fromRv !== undefined && !Number.isInteger(fromRv)) throw badRequest(`invalid resource version: ${p.resourceVersion}`);
+    const fromRv =
+      p.resourceVersion === undefined || p.resourceVersion === '' || p.resourceVersion === '0'
+        ? undefined
+        : Number(p.resourceVersion);
+    if (fromRv !== undefined && !Number.isInteger(fromRv))
+      throw badRequest(`invalid resource version: ${p.resourceVersion}`);
     const timeout = p.timeoutSeconds ?? DEFAULT_WATCH_TIMEOUT_S;
     res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private' });
     res.flushHeaders();
@@ -61,13 +65,16 @@ export class WatchHub {
       if (!res.writableEnded) res.write(`${JSON.stringify({ type, object })}\n`);
     };
     const inScope = (o: KObj | undefined) =>
-      o !== undefined && (p.namespace === undefined || o.metadata.namespace === p.namespace) && matches(p.selectors, o);
+      o !== undefined &&
+      (p.namespace === undefined || o.metadata.namespace === p.namespace) &&
+      matches(p.selectors, o);
     const deliver = (ev: StoreEvent) => {
       if (ev.key !== key) return;
       const now = inScope(ev.obj);
       const before = ev.type === 'MODIFIED' ? inScope(ev.prev) : now;
       let type: EventType | undefined;
-      if (ev.type === 'MODIFIED') type = now && before ? 'MODIFIED' : now ? 'ADDED' : before ? 'DELETED' : undefined;
+      if (ev.type === 'MODIFIED')
+        type = now && before ? 'MODIFIED' : now ? 'ADDED' : before ? 'DELETED' : undefined;
       else if (now) type = ev.type;
       if (type) send(type, encode(asServed(p.rt, ev.obj, p.version)));
     };
@@ -84,7 +91,8 @@ export class WatchHub {
     res.on('close', end);
 
     if (fromRv === undefined) {
-      for (const o of this.store.list(key, p.namespace)) if (matches(p.selectors, o)) send('ADDED', encode(asServed(p.rt, o, p.version)));
+      for (const o of this.store.list(key, p.namespace))
+        if (matches(p.selectors, o)) send('ADDED', encode(asServed(p.rt, o, p.version)));
     } else {
       try {
         for (const ev of this.store.eventsSince(key, fromRv)) deliver(ev);

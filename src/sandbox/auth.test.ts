@@ -1,0 +1,146 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Sandbox, startSandbox } from './index.js';
+import { call, closeAgent, eventually, svc } from './test-support.js';
+
+let sb: Sandbox;
+beforeAll(async () => {
+  sb = await startSandbox({ name: 'auth', tls: false, loadCrds: false });
+});
+afterAll(async () => {
+  await closeAgent(sb);
+  await sb.close();
+});
+
+describe('authentication', () => {
+  it('answers 401 without a token or with an unknown one', async () => {
+    for (const token of [null, 'nope']) {
+      const r = await call(sb, 'GET', '/api/v1/namespaces', undefined, { token });
+      expect(r.status).toBe(401);
+      expect(r.body).toMatchObject({ kind: 'Status', reason: 'Unauthorized', code: 401 });
+    }
+  });
+});
+
+describe('static token rules', () => {
+  it('allow what the rules name and answer 403 worded like kube-apiserver otherwise', async () => {
+    sb.addToken('reader', {
+      username: 'reader',
+      rules: [{ verbs: ['get', 'list', 'watch'], resources: ['services'], namespaces: ['default'] }],
+    });
+    expect(
+      (await call(sb, 'GET', '/api/v1/namespaces/default/services', undefined, { token: 'reader' })).status,
+    ).toBe(200);
+    const other = await call(sb, 'GET', '/api/v1/namespaces/kube-system/services', undefined, {
+      token: 'reader',
+    });
+    expect(other.status).toBe(403);
+    expect(other.body.message).toBe(
+      'services is forbidden: User "reader" cannot list resource "services" in API group "" in the namespace "kube-system"',
+    );
+    const write = await call(sb, 'POST', '/api/v1/namespaces/default/services', svc('x'), {
+      token: 'reader',
+    });
+    expect(write.status).toBe(403);
+    const status = await call(sb, 'GET', '/api/v1/namespaces/default/services/kubernetes/status', undefined, {
+      token: 'reader',
+    });
+    expect(status.status).toBe(403);
+    expect(status.body.message).toContain('cannot get resource "services/status"');
+    const cluster = await call(sb, 'GET', '/api/v1/namespaces', undefined, { token: 'reader' });
+    expect(cluster.body.message).toBe(
+      'namespaces is forbidden: User "reader" cannot list resource "namespaces" in API group "" at the cluster scope',
+    );
+  });
+});
+
+describe('ServiceAccount tokens and RBAC', () => {
+  it('fills a service-account-token Secret, authenticates with it, and evaluates Role bindings', async () => {
+    await call(sb, 'POST', '/api/v1/namespaces/default/serviceaccounts', { metadata: { name: 'mirror' } });
+    await call(sb, 'POST', '/api/v1/namespaces/default/secrets', {
+      metadata: { name: 'mirror-token', annotations: { 'kubernetes.io/service-account.name': 'mirror' } },
+      type: 'kubernetes.io/service-account-token',
+    });
+    const secret = await eventually(async () => {
+      const r = await call(sb, 'GET', '/api/v1/namespaces/default/secrets/mirror-token');
+      return r.body.data?.token ? r.body : undefined;
+    });
+    expect(Buffer.from(secret.data.namespace, 'base64').toString()).toBe('default');
+    const token = Buffer.from(secret.data.token, 'base64').toString();
+
+    const denied = await call(sb, 'GET', '/api/v1/namespaces/default/services', undefined, { token });
+    expect(denied.status).toBe(403);
+    expect(denied.body.message).toContain(
+      'User "system:serviceaccount:default:mirror" cannot list resource "services"',
+    );
+
+    const rbac = '/apis/rbac.authorization.k8s.io/v1/namespaces/default';
+    await call(sb, 'POST', `${rbac}/roles`, {
+      metadata: { name: 'svc-reader' },
+      rules: [
+        { apiGroups: [''], resources: ['services'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: [''], resources: ['services/status'], verbs: ['patch'], resourceNames: ['kubernetes'] },
+      ],
+    });
+    await call(sb, 'POST', `${rbac}/rolebindings`, {
+      metadata: { name: 'mirror-svc-reader' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'svc-reader' },
+      subjects: [{ kind: 'ServiceAccount', name: 'mirror', namespace: 'default' }],
+    });
+    expect((await call(sb, 'GET', '/api/v1/namespaces/default/services', undefined, { token })).status).toBe(
+      200,
+    );
+    expect(
+      (await call(sb, 'GET', '/api/v1/namespaces/kube-system/services', undefined, { token })).status,
+    ).toBe(403);
+    expect(
+      (await call(sb, 'DELETE', '/api/v1/namespaces/default/services/kubernetes', undefined, { token }))
+        .status,
+    ).toBe(403);
+    const patch = (name: string) =>
+      call(
+        sb,
+        'PATCH',
+        `/api/v1/namespaces/default/services/${name}/status`,
+        { status: {} },
+        {
+          token,
+          contentType: 'application/merge-patch+json',
+        },
+      );
+    expect((await patch('kubernetes')).status).toBe(200);
+    expect((await patch('other')).status).toBe(403);
+
+    // ClusterRoleBinding to cluster-admin grants everything.
+    await call(sb, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
+      metadata: { name: 'mirror-admin' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+      subjects: [{ kind: 'ServiceAccount', name: 'mirror', namespace: 'default' }],
+    });
+    expect((await call(sb, 'GET', '/api/v1/namespaces', undefined, { token })).status).toBe(200);
+
+    // TokenReview answers for the SA token and for unknown tokens.
+    const review = await call(sb, 'POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenReview',
+      spec: { token },
+    });
+    expect(review.status).toBe(201);
+    expect(review.body.status).toMatchObject({
+      authenticated: true,
+      user: {
+        username: 'system:serviceaccount:default:mirror',
+        groups: expect.arrayContaining(['system:serviceaccounts']),
+      },
+    });
+    const bad = await call(sb, 'POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
+      spec: { token: 'nope' },
+    });
+    expect(bad.body.status.authenticated).toBe(false);
+
+    // Deleting the Secret revokes the token.
+    await call(sb, 'DELETE', '/api/v1/namespaces/default/secrets/mirror-token');
+    expect((await call(sb, 'GET', '/api/v1/namespaces/default/services', undefined, { token })).status).toBe(
+      401,
+    );
+  });
+});

@@ -1,0 +1,382 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Sandbox, startSandbox } from './index.js';
+import { call, closeAgent, svc } from './test-support.js';
+
+let sb: Sandbox;
+beforeAll(async () => {
+  sb = await startSandbox({ name: 'rest', tls: false });
+});
+afterAll(async () => {
+  await closeAgent(sb);
+  await sb.close();
+});
+
+const SVC = '/api/v1/namespaces/default/services';
+
+describe('create', () => {
+  it('stamps uid, creationTimestamp and resourceVersion and allocates a ClusterIP in 10.96.0.0/12', async () => {
+    const r = await call(sb, 'POST', SVC, svc('alloc'));
+    expect(r.status).toBe(201);
+    expect(r.body.metadata.uid).toMatch(/^[0-9a-f-]{36}$/);
+    expect(r.body.metadata.creationTimestamp).toMatch(/Z$/);
+    expect(Number(r.body.metadata.resourceVersion)).toBeGreaterThan(0);
+    expect(r.body.metadata.generation).toBeUndefined();
+    expect(r.body.spec.clusterIP).toMatch(/^10\.(9[6-9]|10[0-9]|11[01])\./);
+    expect(r.body.spec.clusterIPs).toEqual([r.body.spec.clusterIP]);
+    expect(r.body.spec.ports[0]).toMatchObject({ protocol: 'TCP', targetPort: 80 });
+    expect(r.body.spec.type).toBe('ClusterIP');
+  });
+
+  it('keeps headless services headless', async () => {
+    const r = await call(sb, 'POST', SVC, svc('headless', { spec: { clusterIP: 'None' } }));
+    expect(r.status).toBe(201);
+    expect(r.body.spec.clusterIPs).toEqual(['None']);
+  });
+
+  it('answers 409 AlreadyExists for a second create', async () => {
+    await call(sb, 'POST', SVC, svc('twice'));
+    const r = await call(sb, 'POST', SVC, svc('twice'));
+    expect(r.status).toBe(409);
+    expect(r.body).toMatchObject({
+      kind: 'Status',
+      reason: 'AlreadyExists',
+      message: 'services "twice" already exists',
+    });
+  });
+
+  it('generates names from generateName', async () => {
+    const r = await call(sb, 'POST', '/api/v1/namespaces/default/configmaps', {
+      metadata: { generateName: 'gen-' },
+    });
+    expect(r.status).toBe(201);
+    expect(r.body.metadata.name).toMatch(/^gen-[a-z0-9]{5}$/);
+  });
+
+  it('rejects a bad name, a bad label value and a bad port with 422 and causes', async () => {
+    const r = await call(sb, 'POST', SVC, {
+      metadata: { name: 'Bad_Name', labels: { ok: 'not valid!' } },
+      spec: { ports: [{ port: 70000 }] },
+    });
+    expect(r.status).toBe(422);
+    expect(r.body.reason).toBe('Invalid');
+    expect(r.body.message).toMatch(/^Service "Bad_Name" is invalid: \[/);
+    const fields = (r.body.details.causes as Array<{ field: string }>).map((c) => c.field);
+    expect(fields).toEqual(
+      expect.arrayContaining(['metadata.name', 'metadata.labels', 'spec.ports[0].port']),
+    );
+    expect((await call(sb, 'GET', `${SVC}/Bad_Name`)).status).toBe(404);
+  });
+
+  it('rejects loopback endpoint addresses unless the sandbox relaxes it', async () => {
+    const slice = {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: 'lo' },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: ['127.0.0.1'] }],
+      ports: [{ port: 80 }],
+    };
+    const path = '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices';
+    const r = await call(sb, 'POST', path, slice);
+    expect(r.status).toBe(422);
+    expect(r.body.details.causes[0].field).toBe('endpoints[0].addresses[0]');
+    const lab = await startSandbox({
+      name: 'lab',
+      tls: false,
+      allowLoopbackEndpoints: true,
+      loadCrds: false,
+    });
+    try {
+      expect((await call(lab, 'POST', path, slice)).status).toBe(201);
+    } finally {
+      await closeAgent(lab);
+      await lab.close();
+    }
+  });
+
+  it('answers 400 for malformed JSON, a kind that does not match the URL, and a foreign namespace', async () => {
+    const bad = await call(sb, 'POST', SVC, undefined, { rawBody: '{"metadata": {' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.reason).toBe('BadRequest');
+    const kind = await call(sb, 'POST', SVC, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'x' },
+    });
+    expect(kind.status).toBe(400);
+    const ns = await call(sb, 'POST', SVC, svc('x', { metadata: { namespace: 'kube-system' } }));
+    expect(ns.status).toBe(400);
+    expect(ns.body.message).toBe(
+      'the namespace of the provided object does not match the namespace sent on the request',
+    );
+  });
+
+  it('answers 413 for bodies over 3 MiB and keeps serving', async () => {
+    const big = { metadata: { name: 'big' }, data: { k: 'x'.repeat(3 * 1024 * 1024 + 10) } };
+    const r = await call(sb, 'POST', '/api/v1/namespaces/default/configmaps', big);
+    expect(r.status).toBe(413);
+    expect(r.body.reason).toBe('RequestEntityTooLarge');
+    expect((await call(sb, 'GET', '/api/v1/namespaces/default/configmaps/big')).status).toBe(404);
+  });
+
+  it('answers 404 for a missing namespace and unknown resources', async () => {
+    const r = await call(sb, 'POST', '/api/v1/namespaces/nope/services', svc('a'));
+    expect(r.status).toBe(404);
+    expect(r.body.message).toBe('namespaces "nope" not found');
+    expect((await call(sb, 'GET', '/api/v1/namespaces/default/widgets')).status).toBe(404);
+    expect((await call(sb, 'GET', '/apis/nope.io/v1/things')).status).toBe(404);
+  });
+
+  it('does not store anything on dryRun=All', async () => {
+    const r = await call(sb, 'POST', `${SVC}?dryRun=All`, svc('dry'));
+    expect(r.status).toBe(201);
+    expect((await call(sb, 'GET', `${SVC}/dry`)).status).toBe(404);
+  });
+});
+
+describe('update and patch', () => {
+  it('answers 409 Conflict on a stale resourceVersion', async () => {
+    const created = (await call(sb, 'POST', SVC, svc('stale'))).body;
+    const first = await call(sb, 'PUT', `${SVC}/stale`, {
+      ...created,
+      metadata: { ...created.metadata, labels: { a: '1' } },
+    });
+    expect(first.status).toBe(200);
+    const second = await call(sb, 'PUT', `${SVC}/stale`, {
+      ...created,
+      metadata: { ...created.metadata, labels: { a: '2' } },
+    });
+    expect(second.status).toBe(409);
+    expect(second.body.message).toBe(
+      'Operation cannot be fulfilled on services "stale": the object has been modified; please apply your changes to the latest version and try again',
+    );
+  });
+
+  it('accepts an unconditional update of a built-in, keeps the ClusterIP and rejects changing it', async () => {
+    const created = (await call(sb, 'POST', SVC, svc('uncond'))).body;
+    const r = await call(sb, 'PUT', `${SVC}/uncond`, svc('uncond', { metadata: { labels: { x: 'y' } } }));
+    expect(r.status).toBe(200);
+    expect(r.body.spec.clusterIP).toBe(created.spec.clusterIP);
+    const changed = await call(
+      sb,
+      'PUT',
+      `${SVC}/uncond`,
+      svc('uncond', { spec: { clusterIP: '10.96.99.99' } }),
+    );
+    expect(changed.status).toBe(422);
+  });
+
+  it('does not write a no-op update (same resourceVersion)', async () => {
+    const created = (await call(sb, 'POST', SVC, svc('noop'))).body;
+    const r = await call(sb, 'PUT', `${SVC}/noop`, created);
+    expect(r.status).toBe(200);
+    expect(r.body.metadata.resourceVersion).toBe(created.metadata.resourceVersion);
+  });
+
+  it('applies merge, JSON and strategic merge patches', async () => {
+    await call(sb, 'POST', SVC, svc('patched'));
+    const merge = await call(
+      sb,
+      'PATCH',
+      `${SVC}/patched`,
+      { metadata: { labels: { m: '1' } } },
+      {
+        contentType: 'application/merge-patch+json',
+      },
+    );
+    expect(merge.body.metadata.labels).toEqual({ m: '1' });
+    const json = await call(
+      sb,
+      'PATCH',
+      `${SVC}/patched`,
+      [{ op: 'add', path: '/metadata/annotations', value: { j: '1' } }],
+      {
+        contentType: 'application/json-patch+json',
+      },
+    );
+    expect(json.body.metadata.annotations).toEqual({ j: '1' });
+    const smp = await call(
+      sb,
+      'PATCH',
+      `${SVC}/patched`,
+      { spec: { ports: [{ port: 81, name: 'extra' }] } },
+      {
+        contentType: 'application/strategic-merge-patch+json',
+      },
+    );
+    expect(smp.status).toBe(200);
+    expect((smp.body.spec.ports as unknown[]).length).toBe(2);
+    const stale = await call(
+      sb,
+      'PATCH',
+      `${SVC}/patched`,
+      { metadata: { resourceVersion: '1' } },
+      {
+        contentType: 'application/merge-patch+json',
+      },
+    );
+    expect(stale.status).toBe(409);
+    expect((await call(sb, 'PATCH', `${SVC}/patched`, {}, { contentType: 'text/plain' })).status).toBe(415);
+  });
+
+  it('status subresource: main endpoint ignores status, /status changes only status', async () => {
+    await call(sb, 'POST', SVC, svc('lb', { spec: { type: 'LoadBalancer' } }));
+    const ingress = { loadBalancer: { ingress: [{ ip: '192.0.2.10' }] } };
+    const main = await call(
+      sb,
+      'PATCH',
+      `${SVC}/lb`,
+      { status: ingress },
+      { contentType: 'application/merge-patch+json' },
+    );
+    expect(main.body.status).toEqual({ loadBalancer: {} });
+    const st = await call(
+      sb,
+      'PATCH',
+      `${SVC}/lb/status`,
+      { status: ingress, metadata: { labels: { no: 'pe' } } },
+      {
+        contentType: 'application/merge-patch+json',
+      },
+    );
+    expect(st.status).toBe(200);
+    expect(st.body.status).toEqual(ingress);
+    expect(st.body.metadata.labels).toBeUndefined();
+  });
+
+  it('bumps generation on spec changes only (Deployment)', async () => {
+    const path = '/apis/apps/v1/namespaces/default/deployments';
+    const dep = {
+      metadata: { name: 'web' },
+      spec: {
+        selector: { matchLabels: { app: 'web' } },
+        template: {
+          metadata: { labels: { app: 'web' } },
+          spec: { containers: [{ name: 'c', image: 'nginx:1' }] },
+        },
+      },
+    };
+    const c = await call(sb, 'POST', path, dep);
+    expect(c.status).toBe(201);
+    expect(c.body.metadata.generation).toBe(1);
+    const label = await call(
+      sb,
+      'PATCH',
+      `${path}/web`,
+      { metadata: { labels: { a: 'b' } } },
+      {
+        contentType: 'application/merge-patch+json',
+      },
+    );
+    expect(label.body.metadata.generation).toBe(1);
+    const scale = await call(
+      sb,
+      'PATCH',
+      `${path}/web`,
+      { spec: { replicas: 3 } },
+      {
+        contentType: 'application/merge-patch+json',
+      },
+    );
+    expect(scale.body.metadata.generation).toBe(2);
+    const status = await call(
+      sb,
+      'PATCH',
+      `${path}/web/status`,
+      { status: { replicas: 3 } },
+      {
+        contentType: 'application/merge-patch+json',
+      },
+    );
+    expect(status.body.metadata.generation).toBe(2);
+  });
+});
+
+describe('list', () => {
+  it('filters by label and field selector and pages with limit/continue', async () => {
+    await call(sb, 'POST', '/api/v1/namespaces', { metadata: { name: 'pages' } });
+    for (const i of [1, 2, 3, 4, 5]) {
+      await call(sb, 'POST', '/api/v1/namespaces/pages/configmaps', {
+        metadata: { name: `cm${i}`, labels: { odd: String(i % 2 === 1) } },
+      });
+    }
+    const odd = await call(sb, 'GET', '/api/v1/namespaces/pages/configmaps?labelSelector=odd%3Dtrue');
+    expect(odd.body.items.map((i: any) => i.metadata.name)).toEqual(['cm1', 'cm3', 'cm5']);
+    expect(odd.body.kind).toBe('ConfigMapList');
+    expect(odd.body.items[0].kind).toBeUndefined();
+    const byName = await call(sb, 'GET', '/api/v1/configmaps?fieldSelector=metadata.name%3Dcm2');
+    expect(byName.body.items.map((i: any) => i.metadata.namespace)).toEqual(['pages']);
+    const p1 = await call(sb, 'GET', '/api/v1/namespaces/pages/configmaps?limit=2&labelSelector=odd');
+    expect(p1.body.items.length).toBe(2);
+    // A write between pages does not leak into the continued (snapshot) list.
+    await call(sb, 'POST', '/api/v1/namespaces/pages/configmaps', {
+      metadata: { name: 'cm9', labels: { odd: 'true' } },
+    });
+    const p2 = await call(
+      sb,
+      'GET',
+      `/api/v1/namespaces/pages/configmaps?limit=10&labelSelector=odd&continue=${p1.body.metadata.continue}`,
+    );
+    expect(p2.body.items.map((i: any) => i.metadata.name)).toEqual(['cm3', 'cm4', 'cm5']);
+    expect(p2.body.metadata.continue).toBeUndefined();
+  });
+
+  it('answers 400 for bad selectors and unsupported field labels', async () => {
+    const label = await call(sb, 'GET', '/api/v1/services?labelSelector=a%20in%20(');
+    expect(label.status).toBe(400);
+    const field = await call(sb, 'GET', '/api/v1/services?fieldSelector=spec.type%3DClusterIP');
+    expect(field.status).toBe(400);
+    expect(field.body.message).toContain('field label not supported: spec.type');
+  });
+});
+
+describe('delete', () => {
+  it('checks preconditions and returns the Status or object', async () => {
+    const cm = (
+      await call(sb, 'POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: 'gone' } })
+    ).body;
+    const pre = await call(sb, 'DELETE', '/api/v1/namespaces/default/configmaps/gone', {
+      preconditions: { uid: 'not-the-uid' },
+    });
+    expect(pre.status).toBe(409);
+    const ok = await call(sb, 'DELETE', '/api/v1/namespaces/default/configmaps/gone', {
+      preconditions: { uid: cm.metadata.uid },
+    });
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({
+      kind: 'Status',
+      status: 'Success',
+      details: { name: 'gone', kind: 'configmaps' },
+    });
+    expect((await call(sb, 'DELETE', '/api/v1/namespaces/default/configmaps/gone')).status).toBe(404);
+  });
+
+  it('keeps an object with finalizers until the last one is removed, and refuses new ones meanwhile', async () => {
+    const cm = { metadata: { name: 'held', finalizers: ['example.com/hold'] } };
+    await call(sb, 'POST', '/api/v1/namespaces/default/configmaps', cm);
+    const del = await call(sb, 'DELETE', '/api/v1/namespaces/default/configmaps/held');
+    expect(del.status).toBe(202);
+    expect(del.body.metadata.deletionTimestamp).toBeTruthy();
+    const add = await call(
+      sb,
+      'PATCH',
+      '/api/v1/namespaces/default/configmaps/held',
+      { metadata: { finalizers: ['example.com/hold', 'x.io/more'] } },
+      {
+        contentType: 'application/merge-patch+json',
+      },
+    );
+    expect(add.status).toBe(422);
+    const release = await call(
+      sb,
+      'PATCH',
+      '/api/v1/namespaces/default/configmaps/held',
+      { metadata: { finalizers: null } },
+      {
+        contentType: 'application/merge-patch+json',
+      },
+    );
+    expect(release.status).toBe(200);
+    expect((await call(sb, 'GET', '/api/v1/namespaces/default/configmaps/held')).status).toBe(404);
+  });
+});
