@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { parseDurationFlag, parseListen } from './common-flags.js';
+
+describe('parseListen', () => {
+  it.each([
+    ['127.0.1.1:4143', { host: '127.0.1.1', port: 4143 }],
+    [':8080', { host: '0.0.0.0', port: 8080 }],
+    ['8080', { host: '0.0.0.0', port: 8080 }],
+    ['[::1]:4191', { host: '::1', port: 4191 }],
+  ])('%s', (text, want) => expect(parseListen(text, '--listen')).toEqual(want));
+
+  it.each(['', 'host:', 'host:70000', 'a:b'])('rejects %j', (text) => {
+    expect(() => parseListen(text, '--listen')).toThrow(/--listen must be HOST:PORT/);
+  });
+});
+
+describe('parseDurationFlag', () => {
+  it.each([
+    ['24h', 86_400_000],
+    ['90s', 90_000],
+    ['1h30m', 5_400_000],
+    ['500ms', 500],
+  ])('%s', (text, ms) => expect(parseDurationFlag(text, '--x')).toBe(ms));
+
+  it.each(['', '10', '5 s', '-1s', '0s', 'soon'])('rejects %j', (text) => {
+    expect(() => parseDurationFlag(text, '--x')).toThrow(/--x must be a duration/);
+  });
+});
