@@ -1,0 +1,162 @@
+/**
+ * The egress: one plain TCP listener per mirror port. Each accepted connection becomes one CONNECT
+ * stream on a pooled session to the mirror's remote gateway (shared/DESIGN.md, "The tunnel"), so a
+ * new client connection costs a stream, never a TLS handshake. If the tunnel cannot be opened the
+ * client is reset at once rather than left hanging. `apply()` follows the mirrors live.
+ */
+import { constants as h2 } from 'node:http2';
+import net from 'node:net';
+import { IsthmusError } from '../errors.js';
+import { publishConnectError, publishTunnelClose, publishTunnelOpen } from './diagnostics.js';
+import { splice } from './pipe.js';
+import type { SessionPool } from './session-pool.js';
+
+export interface EgressRoute {
+  port: number;
+  remote: { host: string; port: number };
+  authority: string;
+  /** `namespace/name` of the mirror Service. */
+  mirror: string;
+}
+
+interface Listener {
+  server: net.Server;
+  /** Replaced in place when the mirror changes: new connections use the new route. */
+  route: EgressRoute;
+  sockets: Set<net.Socket>;
+}
+
+const noop = (): void => {};
+
+export class EgressListeners {
+  private readonly listeners = new Map<number, Listener>();
+  /** Removed listeners whose connections are still draining. */
+  private readonly draining = new Set<Listener>();
+  private queue: Promise<void> = Promise.resolve();
+  private tunnels = 0;
+
+  constructor(private readonly opts: { host: string; pool: Pick<SessionPool, 'tunnel'> }) {}
+
+  /**
+   * Makes the listeners match `routes` (keyed by port): opens new ones, closes removed ones (their
+   * connections finish), updates changed ones in place. Calls are serialised. Rejects with
+   * EGRESS_LISTEN_FAILED naming the ports that could not be opened; the others are applied.
+   */
+  apply(routes: EgressRoute[]): Promise<void> {
+    const run = this.queue.then(() => this.applyNow(routes));
+    this.queue = run.catch(noop);
+    return run;
+  }
+
+  /** Ports currently listening. */
+  listening(): number[] {
+    return [...this.listeners.keys()].sort((a, b) => a - b);
+  }
+
+  /** Tunnels currently piping bytes. */
+  openTunnels(): number {
+    return this.tunnels;
+  }
+
+  /** Client connections currently accepted (tunnelled or waiting for their tunnel). */
+  connections(): number {
+    let n = 0;
+    for (const l of [...this.listeners.values(), ...this.draining]) n += l.sockets.size;
+    return n;
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+    const all = [...this.listeners.values(), ...this.draining];
+    this.listeners.clear();
+    this.draining.clear();
+    await Promise.all(all.map((l) => closeListener(l, true)));
+  }
+
+  private async applyNow(routes: EgressRoute[]): Promise<void> {
+    const wanted = new Map<number, EgressRoute>();
+    for (const r of routes) wanted.set(r.port, r);
+    for (const [port, listener] of this.listeners) {
+      if (wanted.has(port)) continue;
+      this.listeners.delete(port);
+      this.draining.add(listener);
+      void closeListener(listener, false).then(() => this.draining.delete(listener));
+    }
+    const failures: string[] = [];
+    await Promise.all(
+      [...wanted.values()].map(async (route) => {
+        const existing = this.listeners.get(route.port);
+        if (existing) {
+          existing.route = route;
+          return;
+        }
+        try {
+          this.listeners.set(route.port, await this.listen(route));
+        } catch (err) {
+          failures.push(`${route.port} (${route.mirror}): ${(err as Error).message}`);
+        }
+      }),
+    );
+    if (failures.length > 0) {
+      throw new IsthmusError('EGRESS_LISTEN_FAILED', `cannot listen on ${failures.join('; ')}`);
+    }
+  }
+
+  private listen(route: EgressRoute): Promise<Listener> {
+    // allowHalfOpen: a client's FIN travels as END_STREAM while the answer keeps flowing back.
+    const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: false });
+    const listener: Listener = { server, route, sockets: new Set() };
+    server.on('connection', (socket) => this.accept(listener, socket));
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: this.opts.host, port: route.port }, () => {
+        server.off('error', reject);
+        server.on('error', noop);
+        resolve(listener);
+      });
+    });
+  }
+
+  private accept(listener: Listener, socket: net.Socket): void {
+    const { route } = listener;
+    listener.sockets.add(socket);
+    socket.once('close', () => listener.sockets.delete(socket));
+    socket.on('error', noop);
+    this.opts.pool.tunnel(route.remote, route.authority, (err, stream, peerCluster) => {
+      if (err) {
+        const status = err.code === 'TUNNEL_REFUSED' ? statusOf(err) : 0;
+        publishConnectError({ direction: 'egress', authority: route.authority, status, reason: err.message });
+        // Fail fast: the client sees a reset now rather than a hang or an empty answer.
+        if (!socket.destroyed) socket.resetAndDestroy();
+        return;
+      }
+      if (socket.destroyed) {
+        stream!.close(h2.NGHTTP2_CANCEL);
+        return;
+      }
+      this.tunnels++;
+      publishTunnelOpen(
+        'egress',
+        peerCluster ?? `${route.remote.host}:${route.remote.port}`,
+        route.authority,
+      );
+      splice(stream!, socket, (result) => {
+        this.tunnels--;
+        publishTunnelClose('egress', result.bytesIn, result.bytesOut, result.reset);
+      });
+    });
+  }
+}
+
+function statusOf(err: IsthmusError): number {
+  const cause = err.cause as { status?: unknown } | undefined;
+  return typeof cause?.status === 'number' ? cause.status : 0;
+}
+
+/** Stops accepting; with `cut`, also destroys the connections, else waits for them to finish. */
+function closeListener(listener: Listener, cut: boolean): Promise<void> {
+  return new Promise((resolve) => {
+    listener.server.close(() => resolve());
+    if (cut) for (const s of listener.sockets) s.destroy();
+  });
+}

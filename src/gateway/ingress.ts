@@ -1,0 +1,307 @@
+/**
+ * The ingress: an mTLS HTTP/2 server (TLS 1.3, ALPN h2, client certificate required) that answers
+ * `CONNECT <svc>.<ns>.svc.<domain>:<port>` by dialing one ready endpoint of that exported Service and
+ * piping bytes (shared/DESIGN.md, "The tunnel"; RFC 9113 §8.5). It dials only what `resolve`
+ * returns, so it is never an open proxy. The only other request it answers is the probe path.
+ */
+
+import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
+import http2, { constants as h2 } from 'node:http2';
+import net from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { ConnectionCounter, type Endpoint, pickTwoChoices } from './balancer.js';
+import {
+  publishConnectError,
+  publishHandshakeRejected,
+  publishTunnelClose,
+  publishTunnelOpen,
+} from './diagnostics.js';
+import { splice } from './pipe.js';
+import {
+  ALPN_H2,
+  MAX_FRAME_BYTES,
+  MAX_SESSION_MEMORY_MB,
+  peerCertificateOf,
+  SESSION_WINDOW_BYTES,
+  STREAM_WINDOW_BYTES,
+  spiffeIdOf,
+  type TunnelSecureContext,
+  tlsContextOptions,
+} from './tunnel-settings.js';
+
+/** What `resolve` answers: candidates to dial, or the status to refuse with. */
+export type TunnelResolution =
+  | { ok: true; candidates: Endpoint[] }
+  | { ok: false; status: 400 | 403 | 503; reason: string };
+
+export interface IngressOptions {
+  host: string;
+  port: number;
+  secureContext: TunnelSecureContext;
+  /** Decides, after the handshake, whether the peer's identity (its SPIFFE URI SAN) may open tunnels. */
+  authorizePeer: (
+    identity: string | undefined,
+    certPem: string,
+  ) => { ok: true; cluster: string } | { ok: false; reason: string };
+  /** `:authority` → endpoints; compose parseAuthority with a ServiceIndex (see resolver.ts). */
+  resolve: (authority: string) => TunnelResolution;
+  /** GET <path> over the mTLS session → 200 / 503: the only non-CONNECT request answered. */
+  probe: { path: string; isReady: () => boolean };
+  limits?: {
+    /** A TLS client that has not finished its handshake by then is cut (slowloris). Default 10 s. */
+    handshakeTimeoutMs?: number;
+    /** SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9113 §6.5.2). Default 1000. */
+    maxConcurrentStreams?: number;
+    /** SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113 §6.5.2). Default 16 KiB. */
+    maxHeaderListSize?: number;
+    /** Per backend dial. Default 5 s. */
+    connectTimeoutMs?: number;
+    /** A session with no open stream for this long gets a GOAWAY. Default: never. */
+    idleSessionTimeoutMs?: number;
+  };
+}
+
+export interface Ingress {
+  readonly address: { host: string; port: number };
+  /** New handshakes use the new certificate; established sessions keep theirs. */
+  setSecureContext(ctx: TunnelSecureContext): void;
+  /** Sends GOAWAY, waits up to `graceMs` (default 0) for tunnels to finish, then cuts the rest. */
+  close(graceMs?: number): Promise<void>;
+  /** Tunnels currently piping bytes. */
+  openTunnels(): number;
+  /** TCP connections accepted and not yet closed (handshaking or carrying a session). */
+  connections(): number;
+  /** Authorised HTTP/2 sessions currently open. */
+  sessions(): number;
+}
+
+const DEFAULTS = {
+  handshakeTimeoutMs: 10_000,
+  maxConcurrentStreams: 1000,
+  maxHeaderListSize: 16 * 1024,
+  connectTimeoutMs: 5_000,
+};
+
+const noop = (): void => {};
+
+export async function startIngress(opts: IngressOptions): Promise<Ingress> {
+  const limits = { ...DEFAULTS, ...opts.limits };
+  const counter = new ConnectionCounter();
+  const sockets = new Set<net.Socket>();
+  const sessions = new Set<ServerHttp2Session>();
+  let tunnels = 0;
+
+  const server = http2.createSecureServer({
+    ...tlsContextOptions(opts.secureContext),
+    requestCert: true,
+    rejectUnauthorized: true,
+    ALPNProtocols: [ALPN_H2],
+    allowHTTP1: false,
+    handshakeTimeout: limits.handshakeTimeoutMs,
+    maxSessionMemory: MAX_SESSION_MEMORY_MB,
+    settings: {
+      enablePush: false,
+      maxConcurrentStreams: limits.maxConcurrentStreams,
+      maxHeaderListSize: limits.maxHeaderListSize,
+      initialWindowSize: STREAM_WINDOW_BYTES,
+      maxFrameSize: MAX_FRAME_BYTES,
+    },
+  });
+
+  server.on('connection', (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.setNoDelay(true);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  // Handshake failures: no/foreign/expired certificate, wrong protocol version, handshake timeout.
+  server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
+    publishHandshakeRejected({ reason: err.code ?? err.message });
+    socket.destroy();
+  });
+  // A peer that did not negotiate h2 (RFC 9113 §3.3).
+  server.on('unknownProtocol', (socket: TLSSocket) => {
+    publishHandshakeRejected({ reason: 'ALPN h2 not negotiated' });
+    socket.destroy();
+  });
+  server.on('session', (session: ServerHttp2Session) => {
+    const cert = peerCertificateOf(session.socket as TLSSocket);
+    const identity = spiffeIdOf(cert);
+    const decision = opts.authorizePeer(identity, cert?.toString() ?? '');
+    if (!decision.ok) {
+      publishHandshakeRejected(
+        identity === undefined ? { reason: decision.reason } : { reason: decision.reason, identity },
+      );
+      session.destroy();
+      return;
+    }
+    const cluster = decision.cluster;
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+    session.on('error', noop);
+    session.setLocalWindowSize(SESSION_WINDOW_BYTES);
+    if (limits.idleSessionTimeoutMs !== undefined) watchIdle(session, limits.idleSessionTimeoutMs);
+    session.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) =>
+      onStream(stream, headers, cluster),
+    );
+  });
+
+  function onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, cluster: string): void {
+    stream.on('error', noop);
+    const method = headers[h2.HTTP2_HEADER_METHOD];
+    if (method !== 'CONNECT') {
+      answerNonConnect(stream, method, headers[h2.HTTP2_HEADER_PATH]);
+      return;
+    }
+    // RFC 9113 §8.5: a CONNECT request carries only :method and :authority (nghttp2 enforces it).
+    const authority = headers[h2.HTTP2_HEADER_AUTHORITY];
+    if (typeof authority !== 'string') {
+      refuse(stream, 400, 'CONNECT without :authority', cluster, undefined);
+      return;
+    }
+    const resolution = opts.resolve(authority);
+    if (!resolution.ok) {
+      refuse(stream, resolution.status, resolution.reason, cluster, authority);
+      return;
+    }
+    dial(stream, resolution.candidates, cluster, authority, '');
+  }
+
+  function answerNonConnect(
+    stream: ServerHttp2Stream,
+    method: string | string[] | undefined,
+    path: unknown,
+  ): void {
+    if ((method === 'GET' || method === 'HEAD') && path === opts.probe.path) {
+      const ready = opts.probe.isReady();
+      stream.respond(
+        { [h2.HTTP2_HEADER_STATUS]: ready ? 200 : 503, 'content-type': 'text/plain' },
+        { endStream: method === 'HEAD' },
+      );
+      if (method === 'GET') stream.end(ready ? 'ready\n' : 'not ready\n');
+      return;
+    }
+    // RFC 9110 §15.5.6: 405 carries Allow.
+    stream.respond({ [h2.HTTP2_HEADER_STATUS]: 405, allow: 'CONNECT' }, { endStream: true });
+  }
+
+  function refuse(
+    stream: ServerHttp2Stream,
+    status: number,
+    reason: string,
+    cluster: string,
+    authority: string | undefined,
+  ): void {
+    publishConnectError(
+      authority === undefined
+        ? { direction: 'ingress', peerCluster: cluster, status, reason }
+        : { direction: 'ingress', peerCluster: cluster, authority, status, reason },
+    );
+    if (stream.closed || stream.destroyed) return;
+    stream.respond({ [h2.HTTP2_HEADER_STATUS]: status }, { endStream: true });
+  }
+
+  /** Dials a candidate chosen by P2C; on failure tries the others; 502 when none answers. */
+  function dial(
+    stream: ServerHttp2Stream,
+    candidates: Endpoint[],
+    cluster: string,
+    authority: string,
+    lastError: string,
+  ): void {
+    if (stream.closed || stream.destroyed) return;
+    if (candidates.length === 0) {
+      refuse(stream, 502, `no endpoint accepted the connection: ${lastError}`, cluster, authority);
+      return;
+    }
+    const index = pickTwoChoices(candidates, counter.load);
+    const target = candidates[index]!;
+    const socket = net.connect({ host: target.host, port: target.port, allowHalfOpen: true, noDelay: true });
+    socket.setTimeout(limits.connectTimeoutMs);
+    const onEarlyClose = (): void => {
+      socket.destroy();
+    };
+    const onTimeout = (): void => {
+      socket.destroy(new Error(`connect to ${target.host}:${target.port} timed out`));
+    };
+    const onError = (err: Error): void => {
+      stream.off('close', onEarlyClose);
+      socket.off('timeout', onTimeout);
+      const rest = candidates.filter((_, i) => i !== index);
+      dial(stream, rest, cluster, authority, err.message);
+    };
+    stream.once('close', onEarlyClose);
+    socket.once('timeout', onTimeout);
+    socket.once('error', onError);
+    socket.once('connect', () => {
+      stream.off('close', onEarlyClose);
+      socket.off('timeout', onTimeout);
+      socket.off('error', onError);
+      socket.setTimeout(0);
+      if (stream.closed || stream.destroyed) {
+        socket.destroy();
+        return;
+      }
+      const release = counter.acquire(target);
+      tunnels++;
+      stream.respond({ [h2.HTTP2_HEADER_STATUS]: 200 });
+      publishTunnelOpen('ingress', cluster, authority);
+      splice(stream, socket, (result) => {
+        release();
+        tunnels--;
+        publishTunnelClose('ingress', result.bytesIn, result.bytesOut, result.reset);
+      });
+    });
+  }
+
+  function watchIdle(session: ServerHttp2Session, idleMs: number): void {
+    let open = 0;
+    session.on('stream', (stream: ServerHttp2Stream) => {
+      open++;
+      stream.once('close', () => open--);
+    });
+    // Node restarts the timer on every frame; an idle session with live tunnels is kept.
+    session.setTimeout(idleMs, () => {
+      if (open === 0) session.close();
+    });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address() as net.AddressInfo;
+
+  return {
+    address: { host: bound.address, port: bound.port },
+    setSecureContext(ctx) {
+      server.setSecureContext(tlsContextOptions(ctx));
+    },
+    openTunnels: () => tunnels,
+    connections: () => sockets.size,
+    sessions: () => sessions.size,
+    async close(graceMs = 0) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const session of sessions) session.close();
+      if (graceMs > 0 && sockets.size > 0) await drained(sockets, graceMs);
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
+}
+
+/** Resolves when every socket has closed or `ms` has passed. */
+function drained(sockets: Set<net.Socket>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const check = (): void => {
+      if (sockets.size === 0) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    for (const socket of sockets) socket.once('close', () => setImmediate(check));
+  });
+}

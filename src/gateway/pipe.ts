@@ -1,0 +1,104 @@
+/**
+ * Joins a CONNECT tunnel's HTTP/2 stream and a plain TCP socket, both ways, with the semantics of
+ * RFC 9113 §8.5:
+ * - a FIN on the TCP side becomes END_STREAM, END_STREAM becomes a FIN (half-close both ways, so
+ *   the socket must be created with `allowHalfOpen: true`);
+ * - a TCP error or reset becomes RST_STREAM(CONNECT_ERROR), and a RST_STREAM becomes a TCP reset.
+ * Streams that end cleanly end with END_STREAM only: resets are counted by the peer's rapid-reset
+ * protection (CVE-2023-44487), and a GOAWAY from it would take every tunnel on the session down.
+ *
+ * Bytes move through `pipe`, which handles backpressure in native-backed streams without a JS
+ * callback per chunk of ours; byte counts are read from the socket at the end, not counted inline.
+ */
+
+import type { Http2Stream } from 'node:http2';
+import { constants as h2 } from 'node:http2';
+import type { Socket } from 'node:net';
+
+export interface SpliceResult {
+  /** Bytes read from the TCP socket. */
+  bytesIn: number;
+  /** Bytes written to the TCP socket. */
+  bytesOut: number;
+  /** True when either side ended with a reset rather than both FINs. */
+  reset: boolean;
+}
+
+export function splice(stream: Http2Stream, socket: Socket, onClose: (result: SpliceResult) => void): void {
+  let reset = false;
+  let streamClosed = false;
+  let socketClosed = false;
+
+  const finish = (): void => {
+    if (streamClosed && socketClosed) {
+      onClose({ bytesIn: socket.bytesRead, bytesOut: socket.bytesWritten, reset });
+    }
+  };
+
+  socket.on('error', () => {
+    // ECONNRESET, EPIPE, ETIMEDOUT …: RFC 9113 §8.5 asks for CONNECT_ERROR on the stream.
+    reset = true;
+    resetStream(stream, h2.NGHTTP2_CONNECT_ERROR);
+  });
+  socket.on('close', () => {
+    socketClosed = true;
+    // Closed without reading the peer's FIN: the tunnel cannot carry on normally.
+    if (!socket.readableEnded && !stream.closed && !stream.destroyed) {
+      reset = true;
+      resetStream(stream, h2.NGHTTP2_CONNECT_ERROR);
+    }
+    finish();
+  });
+
+  // A stream error (RST_STREAM received, session torn down) is handled on 'close' below.
+  stream.on('error', () => {
+    reset = true;
+  });
+  stream.on('close', () => {
+    streamClosed = true;
+    if (!socket.destroyed) {
+      if (wasReset(stream)) {
+        reset = true;
+        // libuv cannot reset after a FIN was sent (uv_tcp_close_reset → EINVAL): then just close.
+        if (socket.writableEnded) socket.destroy();
+        else socket.resetAndDestroy();
+      } else if (!socket.readableEnded || !socket.writableEnded) {
+        // Closed "cleanly" before both directions finished (the session went away): drop the socket.
+        socket.destroy();
+      }
+    }
+    finish();
+  });
+
+  // Node ends an HTTP/2 stream's readable side on RST_STREAM too, so `pipe` would turn a reset into
+  // a FIN. The end is forwarded here instead, as a FIN or a reset depending on how the stream ended.
+  stream.once('end', () => {
+    if (socket.destroyed) return;
+    if (wasReset(stream)) {
+      reset = true;
+      socket.resetAndDestroy();
+    } else {
+      socket.end();
+    }
+  });
+  stream.pipe(socket, { end: false });
+  socket.pipe(stream);
+}
+
+/** Whether the stream was closed by RST_STREAM (either side) with an error code. */
+function wasReset(stream: Http2Stream): boolean {
+  return stream.rstCode !== undefined && stream.rstCode !== h2.NGHTTP2_NO_ERROR;
+}
+
+/**
+ * RST_STREAM(code) with no END_STREAM before it. Http2Stream.close() first ends the writable side,
+ * and when a write is in flight Node sends that END_STREAM ahead of the deferred RST_STREAM: the
+ * peer would see a clean FIN, forward it, and only then the reset. Marking the writable side as
+ * ending makes close() skip that end() and reset straight away.
+ */
+export function resetStream(stream: Http2Stream, code: number): void {
+  if (stream.closed || stream.destroyed) return;
+  const state = (stream as unknown as { _writableState?: { ending: boolean } })._writableState;
+  if (state) state.ending = true;
+  stream.close(code);
+}

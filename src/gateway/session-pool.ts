@@ -1,0 +1,370 @@
+/**
+ * Pooled mTLS HTTP/2 sessions to remote gateways: one session per remote (more only when the
+ * peer's SETTINGS_MAX_CONCURRENT_STREAMS is reached), reused by every tunnel, so a client connection
+ * costs one stream, not a TLS handshake. A remote that cannot be reached fails fast: callers get
+ * the error at once during a capped, jittered backoff instead of queueing behind a dead address.
+ * After GOAWAY or close, new tunnels open a new session while streams on the old one finish.
+ */
+
+import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
+import http2, { constants as h2 } from 'node:http2';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import { IsthmusError } from '../errors.js';
+import { publishProbe } from './diagnostics.js';
+import {
+  ALPN_H2,
+  clusterOfIdentity,
+  MAX_FRAME_BYTES,
+  MAX_SESSION_MEMORY_MB,
+  SESSION_WINDOW_BYTES,
+  STREAM_WINDOW_BYTES,
+  spiffeIdOf,
+  spiffeIdOfSan,
+  type TunnelSecureContext,
+  tlsContextOptions,
+} from './tunnel-settings.js';
+
+export interface GatewayAddress {
+  host: string;
+  port: number;
+}
+
+export interface SessionPoolOptions {
+  secureContext: () => TunnelSecureContext;
+  /** Checks the remote gateway's SPIFFE identity; without it any certificate chaining to the anchor is accepted. */
+  expectPeer?: (identity: string | undefined) => boolean;
+  /** TCP + TLS + the peer's SETTINGS. Default 5 s. */
+  connectTimeoutMs?: number;
+  /** From CONNECT sent to the remote's answer (it dials the backend meanwhile). Default 15 s. */
+  responseTimeoutMs?: number;
+  /** Reconnect backoff after a failed connect: base × 2^(failures-1), capped, with full jitter. */
+  backoff?: { baseMs?: number; maxMs?: number };
+}
+
+/** Called once: an error, or the tunnel stream after the remote answered 200. */
+export type TunnelCallback = (
+  err: IsthmusError | null,
+  stream?: ClientHttp2Stream,
+  peerCluster?: string,
+) => void;
+
+interface PooledSession {
+  session: ClientHttp2Session;
+  streams: number;
+  /** GOAWAY received or closing: no new streams. */
+  draining: boolean;
+  /** Peer cluster from its certificate, for event labels; the address when unknown. */
+  peer: string;
+}
+
+type SessionCallback = (err: IsthmusError | null, pooled?: PooledSession) => void;
+
+interface Remote {
+  address: GatewayAddress;
+  label: string;
+  sessions: PooledSession[];
+  connecting: boolean;
+  waiters: SessionCallback[];
+  failures: number;
+  retryAt: number;
+  lastError: IsthmusError | undefined;
+}
+
+export class SessionPool {
+  private readonly remotes = new Map<string, Remote>();
+  private contextOverride: TunnelSecureContext | undefined;
+  private closed = false;
+  private readonly connectTimeoutMs: number;
+  private readonly responseTimeoutMs: number;
+  private readonly backoffBaseMs: number;
+  private readonly backoffMaxMs: number;
+
+  constructor(private readonly opts: SessionPoolOptions) {
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 5_000;
+    this.responseTimeoutMs = opts.responseTimeoutMs ?? 15_000;
+    this.backoffBaseMs = opts.backoff?.baseMs ?? 100;
+    this.backoffMaxMs = opts.backoff?.maxMs ?? 2_000;
+  }
+
+  /** Resolves with the tunnel once the remote answered 200. */
+  openTunnel(gateway: GatewayAddress, authority: string): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      this.tunnel(gateway, authority, (err, stream) => (err ? reject(err) : resolve(stream!)));
+    });
+  }
+
+  /** Callback form of openTunnel for the per-connection path (no promise allocation per accept). */
+  tunnel(gateway: GatewayAddress, authority: string, cb: TunnelCallback): void {
+    this.session(gateway, false, (err, pooled) => {
+      if (err) {
+        cb(err);
+        return;
+      }
+      this.connect(pooled!, authority, cb);
+    });
+  }
+
+  /** GET `path` over the tunnel path: alive means the remote ingress answered 200 within the timeout. */
+  probe(
+    gateway: GatewayAddress,
+    path: string,
+    timeoutMs: number,
+  ): Promise<{ alive: boolean; latencyMs: number; error?: string }> {
+    const started = performance.now();
+    const label = `${gateway.host}:${gateway.port}`;
+    return new Promise((resolve) => {
+      let settled = false;
+      let stream: ClientHttp2Stream | undefined;
+      const done = (alive: boolean, error?: string): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (stream && !stream.closed) stream.close(h2.NGHTTP2_CANCEL);
+        const latencyMs = performance.now() - started;
+        const result = error === undefined ? { alive, latencyMs } : { alive, latencyMs, error };
+        publishProbe({ gateway: label, ...result });
+        resolve(result);
+      };
+      const timer = setTimeout(() => done(false, `no answer within ${timeoutMs} ms`), timeoutMs);
+      // Probes ignore the backoff: they are how a recovered remote is noticed.
+      this.session(gateway, true, (err, pooled) => {
+        if (err) return done(false, err.message);
+        if (settled) return;
+        stream = pooled!.session.request({ [h2.HTTP2_HEADER_PATH]: path }, { endStream: true });
+        stream.on('error', (e: Error) => done(false, e.message));
+        stream.once('response', (headers) => {
+          const status = Number(headers[h2.HTTP2_HEADER_STATUS]);
+          stream!.resume();
+          stream!.once('end', () => done(status === 200, status === 200 ? undefined : `status ${status}`));
+        });
+        stream.once('close', () => done(false, 'stream closed before an answer'));
+      });
+    });
+  }
+
+  /** New sessions use `ctx`; existing sessions keep running with the certificate they shook hands with. */
+  setSecureContext(ctx: TunnelSecureContext): void {
+    this.contextOverride = ctx;
+  }
+
+  /** Open sessions across all remotes (for tests and metrics). */
+  sessionCount(): number {
+    let n = 0;
+    for (const r of this.remotes.values()) n += r.sessions.length;
+    return n;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const closing: Promise<void>[] = [];
+    for (const remote of this.remotes.values()) {
+      this.failWaiters(remote, new IsthmusError('GATEWAY_UNREACHABLE', 'session pool closed'));
+      for (const { session } of remote.sessions) {
+        if (session.destroyed) continue;
+        closing.push(new Promise((resolve) => session.once('close', () => resolve())));
+        session.destroy();
+      }
+    }
+    this.remotes.clear();
+    await Promise.all(closing);
+  }
+
+  private connect(pooled: PooledSession, authority: string, cb: TunnelCallback): void {
+    let stream: ClientHttp2Stream;
+    try {
+      // RFC 9113 §8.5: CONNECT carries only :method and :authority.
+      stream = pooled.session.request(
+        { [h2.HTTP2_HEADER_METHOD]: 'CONNECT', [h2.HTTP2_HEADER_AUTHORITY]: authority },
+        { endStream: false },
+      );
+    } catch (err) {
+      cb(
+        new IsthmusError('GATEWAY_UNREACHABLE', `cannot open a stream: ${(err as Error).message}`, {
+          cause: err,
+        }),
+      );
+      return;
+    }
+    pooled.streams++;
+    let answered = false;
+    const timer = setTimeout(() => {
+      fail(
+        new IsthmusError(
+          'GATEWAY_CONNECT_TIMEOUT',
+          `no answer to CONNECT ${authority} within ${this.responseTimeoutMs} ms`,
+        ),
+      );
+      stream.close(h2.NGHTTP2_CANCEL);
+    }, this.responseTimeoutMs);
+    const fail = (err: IsthmusError): void => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timer);
+      cb(err);
+    };
+    stream.on('error', (err: Error) => {
+      fail(
+        new IsthmusError('GATEWAY_UNREACHABLE', `tunnel to ${authority} failed: ${err.message}`, {
+          cause: err,
+        }),
+      );
+    });
+    stream.once('close', () => {
+      pooled.streams--;
+      fail(new IsthmusError('GATEWAY_UNREACHABLE', `tunnel stream to ${authority} closed before an answer`));
+    });
+    stream.once('response', (headers) => {
+      const status = Number(headers[h2.HTTP2_HEADER_STATUS]);
+      if (status === 200) {
+        if (answered) return;
+        answered = true;
+        clearTimeout(timer);
+        cb(null, stream, pooled.peer);
+        return;
+      }
+      fail(
+        new IsthmusError('TUNNEL_REFUSED', `remote gateway refused ${authority} with ${status}`, {
+          cause: { status },
+        }),
+      );
+      // End our side cleanly (END_STREAM, no RST): the remote already ended its side.
+      stream.resume();
+      stream.end();
+    });
+  }
+
+  /** A session with a free stream slot, connecting one when needed. */
+  private session(gateway: GatewayAddress, ignoreBackoff: boolean, cb: SessionCallback): void {
+    if (this.closed) {
+      cb(new IsthmusError('GATEWAY_UNREACHABLE', 'session pool closed'));
+      return;
+    }
+    const key = `${gateway.host}|${gateway.port}`;
+    let remote = this.remotes.get(key);
+    if (!remote) {
+      remote = {
+        address: { host: gateway.host, port: gateway.port },
+        label: `${gateway.host}:${gateway.port}`,
+        sessions: [],
+        connecting: false,
+        waiters: [],
+        failures: 0,
+        retryAt: 0,
+        lastError: undefined,
+      };
+      this.remotes.set(key, remote);
+    }
+    for (const pooled of remote.sessions) {
+      if (!pooled.draining && pooled.streams < maxStreams(pooled.session)) {
+        cb(null, pooled);
+        return;
+      }
+    }
+    if (!ignoreBackoff && !remote.connecting && remote.lastError && Date.now() < remote.retryAt) {
+      cb(remote.lastError);
+      return;
+    }
+    remote.waiters.push(cb);
+    if (!remote.connecting) this.dial(remote);
+  }
+
+  private dial(remote: Remote): void {
+    remote.connecting = true;
+    const { host, port } = remote.address;
+    const ctx = this.contextOverride ?? this.opts.secureContext();
+    const expectPeer = this.opts.expectPeer;
+    const authorityHost = net.isIPv6(host) ? `[${host}]` : host;
+    const session = http2.connect(`https://${authorityHost}:${port}`, {
+      createConnection: () => {
+        const socket = tls.connect({
+          host,
+          port,
+          ...tlsContextOptions(ctx),
+          ALPNProtocols: [ALPN_H2],
+          // SNI is for names only (RFC 6066 §3).
+          ...(net.isIP(host) === 0 ? { servername: host } : {}),
+          // The chain is verified against the anchor by OpenSSL; the name check is the SPIFFE identity.
+          checkServerIdentity: (_name, cert) => {
+            if (!expectPeer) return undefined;
+            const identity = spiffeIdOfSan(cert.subjectaltname);
+            return expectPeer(identity)
+              ? undefined
+              : new Error(`unexpected gateway identity ${identity ?? '(none)'}`);
+          },
+        });
+        socket.setNoDelay(true);
+        return socket;
+      },
+      maxSessionMemory: MAX_SESSION_MEMORY_MB,
+      settings: { enablePush: false, initialWindowSize: STREAM_WINDOW_BYTES, maxFrameSize: MAX_FRAME_BYTES },
+    });
+    const pooled: PooledSession = { session, streams: 0, draining: false, peer: remote.label };
+    let established = false;
+    const timer = setTimeout(() => {
+      session.destroy(
+        new IsthmusError(
+          'GATEWAY_CONNECT_TIMEOUT',
+          `no session with ${remote.label} within ${this.connectTimeoutMs} ms`,
+        ),
+      );
+    }, this.connectTimeoutMs);
+    let failure: Error | undefined;
+    session.on('error', (err: Error) => {
+      failure ??= err;
+    });
+    session.once('connect', () => {
+      session.setLocalWindowSize(SESSION_WINDOW_BYTES);
+      const socket = session.socket as tls.TLSSocket;
+      const cert = socket.getPeerX509Certificate();
+      pooled.peer = clusterOfIdentity(spiffeIdOf(cert)) ?? remote.label;
+    });
+    // The peer's SETTINGS arrive only after it verified our certificate and authorised us (TLS 1.3
+    // lets a client consider the handshake done before the server has checked its certificate).
+    session.once('remoteSettings', () => {
+      established = true;
+      clearTimeout(timer);
+      remote.connecting = false;
+      remote.failures = 0;
+      remote.lastError = undefined;
+      remote.sessions.push(pooled);
+      const waiters = remote.waiters.splice(0);
+      // More waiters than free slots: the rest trigger another session through session().
+      for (const w of waiters) {
+        if (pooled.streams < maxStreams(session) && !pooled.draining) w(null, pooled);
+        else this.session(remote.address, true, w);
+      }
+    });
+    session.once('goaway', () => {
+      pooled.draining = true;
+    });
+    session.once('close', () => {
+      clearTimeout(timer);
+      pooled.draining = true;
+      const i = remote.sessions.indexOf(pooled);
+      if (i >= 0) remote.sessions.splice(i, 1);
+      if (established) return;
+      remote.connecting = false;
+      remote.failures++;
+      const delay = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** (remote.failures - 1));
+      remote.retryAt = Date.now() + Math.random() * delay;
+      remote.lastError = classify(failure, remote.label);
+      this.failWaiters(remote, remote.lastError);
+    });
+  }
+
+  private failWaiters(remote: Remote, err: IsthmusError): void {
+    for (const w of remote.waiters.splice(0)) w(err);
+  }
+}
+
+function maxStreams(session: ClientHttp2Session): number {
+  return session.remoteSettings.maxConcurrentStreams ?? 100;
+}
+
+function classify(err: Error | undefined, label: string): IsthmusError {
+  if (err instanceof IsthmusError) return err;
+  const detail = err === undefined ? 'connection closed during setup' : err.message;
+  return new IsthmusError('GATEWAY_UNREACHABLE', `gateway ${label} unreachable: ${detail}`, { cause: err });
+}

@@ -1,0 +1,42 @@
+/** Loopback backends for the data-path tests; each tracks its sockets so tests can assert none leak. */
+import net from 'node:net';
+
+export interface TcpBackend {
+  port: number;
+  sockets: Set<net.Socket>;
+  accepted: number;
+  close(): Promise<void>;
+}
+
+/** A TCP server on 127.0.0.1:0 running `handler` for each connection (half-open allowed). */
+export function startTcpBackend(handler: (socket: net.Socket) => void): Promise<TcpBackend> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    backend.accepted++;
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.once('close', () => sockets.delete(socket));
+    handler(socket);
+  });
+  const backend: TcpBackend = {
+    port: 0,
+    sockets,
+    accepted: 0,
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      backend.port = (server.address() as net.AddressInfo).port;
+      resolve(backend);
+    });
+  });
+}
+
+/** Echoes bytes back and answers the client's FIN with its own once everything was echoed. */
+export const echo = (socket: net.Socket): void => {
+  socket.pipe(socket);
+};

@@ -1,0 +1,73 @@
+/**
+ * Certificates for the data-path tests, minted with src/identity: one trust anchor, one issuer per
+ * cluster, gateway leaves; plus the misfits the refusal tests need (foreign CA, expired, not yet
+ * valid, non-gateway identity). Key generation is the slow part, so build once per test file.
+ */
+import {
+  chainOf,
+  createIssuer,
+  createTrustAnchor,
+  issueGatewayCertificate,
+  issueLeaf,
+  type KeyPairPem,
+} from '../../identity/ca.js';
+import type { TunnelSecureContext } from '../tunnel-settings.js';
+
+export const TRUST_DOMAIN = 'cluster.local';
+
+export interface TestPki {
+  anchor: KeyPairPem;
+  issuer(cluster: string): KeyPairPem;
+  /** The gateway certificate of `cluster` (minted once), as the ingress and pool take it. */
+  gateway(cluster: string): TunnelSecureContext;
+  /** A new gateway certificate of `cluster` (rotation). */
+  freshGateway(cluster: string): TunnelSecureContext;
+  /** A leaf of `cluster`'s issuer with arbitrary URI SANs and validity. */
+  leaf(cluster: string, opts: { uriSans: string[]; notBefore?: Date; notAfter?: Date }): TunnelSecureContext;
+  /** A gateway certificate from an unrelated trust anchor, presenting `cluster`'s identity. */
+  foreign(cluster: string): TunnelSecureContext;
+}
+
+export function makePki(): TestPki {
+  const anchor = createTrustAnchor({ trustDomain: TRUST_DOMAIN });
+  const issuers = new Map<string, KeyPairPem>();
+  const issuer = (cluster: string): KeyPairPem => {
+    let i = issuers.get(cluster);
+    if (!i) {
+      i = createIssuer(anchor, { cluster, trustDomain: TRUST_DOMAIN });
+      issuers.set(cluster, i);
+    }
+    return i;
+  };
+  let foreignAnchor: KeyPairPem | undefined;
+  const gateways = new Map<string, TunnelSecureContext>();
+  const freshGateway = (cluster: string): TunnelSecureContext => {
+    const cert = issueGatewayCertificate(issuer(cluster), { trustDomain: TRUST_DOMAIN, cluster });
+    return { key: cert.keyPem, cert: cert.chainPem, ca: anchor.certPem };
+  };
+  return {
+    anchor,
+    issuer,
+    freshGateway,
+    gateway(cluster) {
+      let ctx = gateways.get(cluster);
+      if (!ctx) {
+        ctx = freshGateway(cluster);
+        gateways.set(cluster, ctx);
+      }
+      return ctx;
+    },
+    leaf(cluster, opts) {
+      const iss = issuer(cluster);
+      const leaf = issueLeaf(iss, opts);
+      return { key: leaf.keyPem!, cert: chainOf(leaf.certPem, iss), ca: anchor.certPem };
+    },
+    foreign(cluster) {
+      foreignAnchor ??= createTrustAnchor({ trustDomain: TRUST_DOMAIN, commonName: 'foreign root' });
+      const iss = createIssuer(foreignAnchor, { cluster, trustDomain: TRUST_DOMAIN });
+      const cert = issueGatewayCertificate(iss, { trustDomain: TRUST_DOMAIN, cluster });
+      // Trusts the real anchor (so it can verify our server) but presents a foreign chain.
+      return { key: cert.keyPem, cert: cert.chainPem, ca: anchor.certPem };
+    },
+  };
+}

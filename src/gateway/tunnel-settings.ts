@@ -1,0 +1,85 @@
+/**
+ * TLS and HTTP/2 settings both ends of a tunnel share (shared/DESIGN.md, "The tunnel"): TLS 1.3
+ * only, ALPN `h2`, certificates chaining to the shared trust anchor. Kept in one place so the
+ * ingress and the session pool cannot drift apart.
+ */
+import type { X509Certificate } from 'node:crypto';
+import type { SecureContextOptions, TLSSocket } from 'node:tls';
+
+export interface TunnelSecureContext {
+  key: string;
+  /** Leaf followed by its issuer chain. */
+  cert: string;
+  /** The trust anchor. */
+  ca: string;
+}
+
+/** RFC 7301 ALPN id of HTTP/2 over TLS (RFC 9113 §3.2). */
+export const ALPN_H2 = 'h2';
+
+export function tlsContextOptions(ctx: TunnelSecureContext): SecureContextOptions {
+  return { key: ctx.key, cert: ctx.cert, ca: ctx.ca, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' };
+}
+
+/**
+ * Flow-control windows (RFC 9113 §6.9). The default 64 KiB stream window caps a tunnel at one
+ * window per round trip; 1 MiB lets a single tunnel fill a fast link. Windows are credit, not
+ * allocations: an idle tunnel costs nothing for them, and the session window (set per session with
+ * setLocalWindowSize) bounds what all streams of a session can have in flight together.
+ */
+export const STREAM_WINDOW_BYTES = 1 << 20;
+export const SESSION_WINDOW_BYTES = 32 << 20;
+/** RFC 9113 §4.2 allows up to 2^24-1; 64 KiB frames cut per-frame overhead on bulk transfers. */
+export const MAX_FRAME_BYTES = 1 << 16;
+/** nghttp2's per-session memory cap in MB (Node's default 10 is reached by ~1,000 busy tunnels). */
+export const MAX_SESSION_MEMORY_MB = 128;
+
+/** The SPIFFE URI SAN a peer presented, or undefined. Node ≥ 17 quotes SAN values with special characters as JSON strings. */
+export function spiffeIdOf(cert: X509Certificate | undefined): string | undefined {
+  return spiffeIdOfSan(cert?.subjectAltName);
+}
+
+/** Same, from the `subjectAltName` text of an X509Certificate or the `subjectaltname` of a PeerCertificate. */
+export function spiffeIdOfSan(san: string | undefined): string | undefined {
+  if (!san) return undefined;
+  for (const entry of splitSan(san)) {
+    if (!entry.startsWith('URI:')) continue;
+    let value = entry.slice(4);
+    if (value.startsWith('"')) {
+      try {
+        value = JSON.parse(value) as string;
+      } catch {
+        continue;
+      }
+    }
+    if (value.startsWith('spiffe://')) return value;
+  }
+  return undefined;
+}
+
+/** Splits `URI:a, DNS:b` on the separators outside quoted values. */
+function splitSan(san: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  let quoted = false;
+  for (let i = 0; i < san.length; i++) {
+    const c = san[i];
+    if (c === '"' && san[i - 1] !== '\\') quoted = !quoted;
+    else if (c === ',' && !quoted) {
+      out.push(san.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  out.push(san.slice(start).trim());
+  return out;
+}
+
+export function peerCertificateOf(socket: TLSSocket): X509Certificate | undefined {
+  return socket.getPeerX509Certificate() ?? undefined;
+}
+
+/** `spiffe://<td>/cluster/<cluster>/gateway` → `<cluster>`; used only to label events. */
+export function clusterOfIdentity(identity: string | undefined): string | undefined {
+  const m = identity === undefined ? null : /^spiffe:\/\/[^/]+\/cluster\/([^/]+)\/gateway$/.exec(identity);
+  return m?.[1];
+}
