@@ -17,7 +17,13 @@ import {
 } from './ca.js';
 import { parseSubjectAltName } from './certificate-info.js';
 import { splitPem } from './pem.js';
-import { foreignTestPki, TEST_TRUST_DOMAIN, testGatewayCertificate, testPki } from './testing.js';
+import {
+  foreignTestPki,
+  TEST_TRUST_DOMAIN,
+  testGatewayCertificate,
+  testLeafKey,
+  testPki,
+} from './testing.js';
 
 const run = promisify(execFile);
 const EAST_ID = 'spiffe://cluster.local/cluster/east/gateway';
@@ -84,9 +90,13 @@ describe('gateway certificates', () => {
 
   it('gatewayIdentityOf ignores certificates that are not a single gateway identity', () => {
     const issuer = testPki().issuers.east;
-    const twoUris = issueLeaf(issuer, { uriSans: [EAST_ID, WEST_ID] });
-    const workload = issueLeaf(issuer, { uriSans: ['spiffe://cluster.local/ns/default/sa/web'] });
-    const ca = issueLeaf(issuer, { uriSans: [EAST_ID], isCa: true });
+    const { publicKeyPem } = testLeafKey();
+    const twoUris = issueLeaf(issuer, { uriSans: [EAST_ID, WEST_ID], publicKeyPem });
+    const workload = issueLeaf(issuer, {
+      uriSans: ['spiffe://cluster.local/ns/default/sa/web'],
+      publicKeyPem,
+    });
+    const ca = issueLeaf(issuer, { uriSans: [EAST_ID], isCa: true, publicKeyPem });
     expect(gatewayIdentityOf(twoUris.certPem)).toBeUndefined();
     expect(gatewayIdentityOf(workload.certPem)).toBeUndefined();
     expect(gatewayIdentityOf(ca.certPem)).toBeUndefined();
@@ -106,12 +116,15 @@ describe('arbitrary leaves for tests', () => {
   it('mints expired and not-yet-valid leaves that verifyChain refuses with the reason', () => {
     const { anchor, issuers } = testPki();
     const hour = 3600_000;
+    const { publicKeyPem } = testLeafKey();
     const expired = issueLeaf(issuers.east, {
+      publicKeyPem,
       uriSans: [EAST_ID],
       notBefore: new Date(Date.now() - 2 * hour),
       notAfter: new Date(Date.now() - hour),
     });
     const future = issueLeaf(issuers.east, {
+      publicKeyPem,
       uriSans: [EAST_ID],
       dnsSans: ['gateway.east.example'],
       notBefore: new Date(Date.now() + hour),
@@ -164,7 +177,7 @@ describe('accepted by OpenSSL', () => {
     dir = await mkdtemp(join(tmpdir(), 'isthmus-ca-'));
     const { anchor, issuers } = testPki();
     // A leaf with no subject at all: OpenSSL then requires the SAN to be critical.
-    const bare = issueLeaf(issuers.east, { uriSans: [EAST_ID] });
+    const bare = issueLeaf(issuers.east, { uriSans: [EAST_ID], publicKeyPem: testLeafKey().publicKeyPem });
     await writeFile(join(dir, 'ca.crt'), anchor.certPem);
     await writeFile(join(dir, 'issuer.crt'), issuers.east.certPem);
     await writeFile(join(dir, 'leaf.crt'), testGatewayCertificate('east').certPem);

@@ -212,7 +212,8 @@ function sign(spec: SignSpec): string {
   ]);
   const signingKey = pki.privateKeyFromPem(spec.issuer?.keyPem ?? spec.signingKeyPem ?? '');
   cert.sign(signingKey, forge.md.sha256.create());
-  return pki.certificateToPem(cert);
+  // forge writes CRLF line ends; LF is what openssl, kubectl and Secrets show.
+  return pki.certificateToPem(cert).replace(/\r\n/g, '\n');
 }
 
 function forgeCertificate(pem: string): forge.pki.Certificate {

@@ -6,7 +6,7 @@ const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n[\s\S]*?\r?\n-----END \1----
 export function splitPem(text: string, label = 'CERTIFICATE'): string[] {
   const blocks: string[] = [];
   for (const match of text.matchAll(PEM_BLOCK)) {
-    if (match[1] === label) blocks.push(`${match[0]}\n`);
+    if (match[1] === label) blocks.push(`${match[0].replace(/\r\n/g, '\n')}\n`);
   }
   return blocks;
 }

@@ -1,4 +1,5 @@
 import { createIssuer, createTrustAnchor, issueGatewayCertificate, type KeyPairPem } from './ca.js';
+import { generateRsaKey, type RsaKeyPem } from './rsa-keys.js';
 
 /**
  * Shared certificate fixtures for tests (this part's and other parts'). RSA keys cost 50–200 ms each,
@@ -43,4 +44,15 @@ export function testGatewayCertificate(cluster: 'east' | 'west'): ReturnType<typ
     gatewayCerts.set(cluster, cert);
   }
   return cert;
+}
+
+let leafKey: RsaKeyPem | undefined;
+
+/**
+ * One key pair to certify again and again (`issueLeaf(issuer, { publicKeyPem: testLeafKey().publicKeyPem })`)
+ * where a test needs a certificate but does not care whose key it holds.
+ */
+export function testLeafKey(): RsaKeyPem {
+  leafKey ??= generateRsaKey();
+  return leafKey;
 }

@@ -1,0 +1,140 @@
+import diagnostics from 'node:diagnostics_channel';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isIsthmusError } from '../errors.js';
+import { certificateInfo, gatewayIdentityOf, verifyChain } from './ca.js';
+import { requestCertificate } from './certify-client.js';
+import {
+  certifyChannel,
+  type IdentityServer,
+  startIdentityServer,
+  type TokenReviewer,
+} from './certify-service.js';
+import { checkHealth, ServingStatus } from './health.js';
+import { splitPem } from './pem.js';
+import { TEST_TRUST_DOMAIN, testPki } from './testing.js';
+
+const EAST = 'spiffe://cluster.local/cluster/east/gateway';
+const WEST = 'spiffe://cluster.local/cluster/west/gateway';
+
+/** A stand-in for the TokenReview API: a fixed table of tokens. */
+const tokens: Record<string, string> = {
+  'gateway-token': 'system:serviceaccount:isthmus-system:isthmus-gateway',
+  'web-token': 'system:serviceaccount:default:web',
+};
+const reviewer: TokenReviewer = async (token) => {
+  if (token === 'explode') throw new Error('connect ECONNREFUSED 10.96.0.1:443');
+  const username = tokens[token];
+  return username ? { authenticated: true, username } : { authenticated: false, error: 'token expired' };
+};
+
+let server: IdentityServer;
+let address: string;
+const events: unknown[] = [];
+const onEvent = (e: unknown) => events.push(e);
+
+beforeAll(async () => {
+  server = await startIdentityServer({
+    issuer: testPki().issuers.east,
+    trustDomain: TEST_TRUST_DOMAIN,
+    cluster: 'east',
+    reviewer,
+    host: '127.0.0.1',
+    port: 0,
+    lifetimeMs: 60 * 60 * 1000,
+  });
+  address = `127.0.0.1:${server.port}`;
+  diagnostics.subscribe(certifyChannel.name, onEvent);
+});
+
+afterAll(async () => {
+  diagnostics.unsubscribe(certifyChannel.name, onEvent);
+  await server?.close();
+});
+
+async function failure(opts: Parameters<typeof requestCertificate>[0]) {
+  return requestCertificate(opts).then(
+    () => {
+      throw new Error('expected the request to fail');
+    },
+    (err: unknown) => err as Error & { code: string; cause: { code: number; details: string } },
+  );
+}
+
+describe('Certify', () => {
+  it('signs a good CSR with the issuer: the gateway identity, the configured lifetime, chained to the anchor', async () => {
+    const issued = await requestCertificate({ address, token: 'gateway-token', identity: EAST });
+    expect(gatewayIdentityOf(issued.certPem)).toBe(EAST);
+    const info = certificateInfo(issued.certPem);
+    expect(info.isCa).toBe(false);
+    expect(Math.abs(info.notAfter.getTime() - Date.now() - 3600_000)).toBeLessThan(5_000);
+    expect(issued.notAfter.getTime()).toBe(info.notAfter.getTime());
+    const chain = splitPem(issued.chainPem);
+    expect(chain[0]).toBe(issued.certPem);
+    expect(verifyChain(chain[0]!, chain.slice(1), [testPki().anchor.certPem])).toEqual({ ok: true });
+    expect(events).toContainEqual({ outcome: 'issued', identity: EAST });
+  });
+
+  it('assigns the identity when the CSR names none', async () => {
+    const issued = await requestCertificate({ address, token: 'gateway-token' });
+    expect(gatewayIdentityOf(issued.certPem)).toBe(EAST);
+  });
+
+  it("refuses a CSR for someone else's identity with PERMISSION_DENIED", async () => {
+    const err = await failure({ address, token: 'gateway-token', identity: WEST });
+    expect(isIsthmusError(err, 'IDENTITY_DENIED')).toBe(true);
+    expect(err.cause.code).toBe(7); // PERMISSION_DENIED
+    expect(err.message).toContain(`may only hold ${EAST}`);
+  });
+
+  it('refuses an account that may hold no identity with PERMISSION_DENIED', async () => {
+    const err = await failure({ address, token: 'web-token' });
+    expect(err.cause.code).toBe(7);
+    expect(err.message).toContain('system:serviceaccount:default:web may not hold any identity');
+  });
+
+  it.each([
+    ['a token the API rejects', 'stolen', /token not accepted: token expired/],
+    ['no token', '', /no token/],
+  ])('refuses %s with UNAUTHENTICATED', async (_what, token, message) => {
+    const err = await failure({ address, token });
+    expect(isIsthmusError(err, 'IDENTITY_DENIED')).toBe(true);
+    expect(err.cause.code).toBe(16); // UNAUTHENTICATED
+    expect(err.message).toMatch(message);
+  });
+
+  it('answers UNAVAILABLE when the token cannot be reviewed', async () => {
+    const err = await failure({ address, token: 'explode' });
+    expect(isIsthmusError(err, 'IDENTITY_UNAVAILABLE')).toBe(true);
+    expect(err.cause.code).toBe(14);
+    expect(err.message).toContain('ECONNREFUSED');
+  });
+
+  it('answers INVALID_ARGUMENT to a garbage CSR', async () => {
+    const { callUnary } = await import('./grpc-util.js');
+    const { identityServiceDefinition } = await import('./protocol.js');
+    const err = await callUnary(
+      address,
+      identityServiceDefinition.Certify,
+      { token: 'gateway-token', csrPem: 'junk' },
+      5000,
+    )
+      .then(() => undefined)
+      .catch((e: { code: number; details: string }) => e);
+    expect(err).toMatchObject({ code: 3, details: expect.stringMatching(/not a PEM PKCS#10/) });
+  });
+
+  it('reports an unreachable service as IDENTITY_UNAVAILABLE within the deadline', async () => {
+    const err = await failure({ address: '127.0.0.1:1', token: 'gateway-token', timeoutMs: 500 });
+    expect(isIsthmusError(err, 'IDENTITY_UNAVAILABLE')).toBe(true);
+  });
+});
+
+describe('health', () => {
+  it('is SERVING for the server and the Identity service, NOT_FOUND for others', async () => {
+    expect(await checkHealth(address)).toBe(ServingStatus.SERVING);
+    expect(await checkHealth(address, { service: 'isthmus.identity.v1.Identity' })).toBe(
+      ServingStatus.SERVING,
+    );
+    await expect(checkHealth(address, { service: 'nope' })).rejects.toMatchObject({ code: 5 });
+  });
+});

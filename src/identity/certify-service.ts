@@ -1,0 +1,166 @@
+import diagnostics from 'node:diagnostics_channel';
+import { Server, type ServiceError, status } from '@grpc/grpc-js';
+import { describeError } from '../errors.js';
+import { PORTS } from '../kube/keys.js';
+import {
+  CLOCK_SKEW_ALLOWANCE_MS,
+  chainOf,
+  DEFAULT_LEAF_LIFETIME_MS,
+  issueLeaf,
+  type KeyPairPem,
+  leafNotAfter,
+} from './ca.js';
+import { certificateInfo } from './certificate-info.js';
+import { checkCsr } from './csr.js';
+import { bindServer, shutdownServer } from './grpc-util.js';
+import { addHealthService } from './health.js';
+import { allowedIdentityFor, defaultIdentityRules, type IdentityRule } from './identity-policy.js';
+import {
+  type CertifyRequest,
+  type CertifyResponse,
+  identityServiceDefinition,
+  ServingStatus,
+} from './protocol.js';
+
+/**
+ * The identity service: signs gateway CSRs with this cluster's issuer, whose key lives only in this
+ * process. Callers prove who they are with a service account token, checked by an injected
+ * TokenReviewer (the kube-backed one is src/kube/token-review.ts).
+ */
+export type TokenReviewer = (
+  token: string,
+) => Promise<{ authenticated: boolean; username?: string; error?: string }>;
+
+/** Published once per Certify call: `{ outcome, username?, identity?, reason? }`. */
+export const certifyChannel = diagnostics.channel('isthmus:identity:certify');
+export type CertifyOutcome = 'issued' | 'unauthenticated' | 'denied' | 'invalid' | 'unavailable';
+
+export interface CertifyDeps {
+  issuer: KeyPairPem;
+  trustDomain: string;
+  cluster: string;
+  reviewer: TokenReviewer;
+  /** Default: the gateway service account holds this cluster's gateway identity. */
+  rules?: IdentityRule[];
+  lifetimeMs?: number;
+  now?: () => Date;
+}
+
+export type CertifyResult =
+  | { ok: true; response: CertifyResponse; identity: string }
+  | { ok: false; code: status; outcome: Exclude<CertifyOutcome, 'issued'>; message: string };
+
+/** The Certify decision and signing, without gRPC: what the tests table-drive. */
+export function createCertifyHandler(deps: CertifyDeps): (req: CertifyRequest) => Promise<CertifyResult> {
+  const rules = deps.rules ?? defaultIdentityRules(deps.trustDomain, deps.cluster);
+  const lifetimeMs = deps.lifetimeMs ?? DEFAULT_LEAF_LIFETIME_MS;
+  const issuerNotAfter = certificateInfo(deps.issuer.certPem).notAfter;
+  const fail = (
+    code: status,
+    outcome: Exclude<CertifyOutcome, 'issued'>,
+    message: string,
+  ): CertifyResult => ({
+    ok: false,
+    code,
+    outcome,
+    message,
+  });
+
+  return async (req) => {
+    if (req.token === '') return fail(status.UNAUTHENTICATED, 'unauthenticated', 'no token in the request');
+    let review: Awaited<ReturnType<TokenReviewer>>;
+    try {
+      review = await deps.reviewer(req.token);
+    } catch (err) {
+      // The token may be fine: the API server is what failed, so the caller should retry.
+      return fail(status.UNAVAILABLE, 'unavailable', `token review failed: ${describeError(err)}`);
+    }
+    if (!review.authenticated || !review.username) {
+      return fail(
+        status.UNAUTHENTICATED,
+        'unauthenticated',
+        `token not accepted: ${review.error ?? 'not authenticated'}`,
+      );
+    }
+    const identity = allowedIdentityFor(review.username, rules);
+    if (identity === undefined) {
+      return fail(
+        status.PERMISSION_DENIED,
+        'denied',
+        `${review.username} may not hold any identity in this cluster`,
+      );
+    }
+    const decision = checkCsr(req.csrPem, identity);
+    if (!decision.ok) {
+      return decision.status === 'invalid'
+        ? fail(status.INVALID_ARGUMENT, 'invalid', decision.reason)
+        : fail(status.PERMISSION_DENIED, 'denied', `${review.username}: ${decision.reason}`);
+    }
+    const now = (deps.now?.() ?? new Date()).getTime();
+    // A leaf outliving its issuer would be refused by every peer anyway; stop at the issuer's end.
+    const notAfter = new Date(Math.min(leafNotAfter(now, lifetimeMs).getTime(), issuerNotAfter.getTime()));
+    const leaf = issueLeaf(deps.issuer, {
+      uriSans: [identity],
+      publicKeyPem: decision.publicKeyPem,
+      notBefore: new Date(now - CLOCK_SKEW_ALLOWANCE_MS),
+      notAfter,
+    });
+    return {
+      ok: true,
+      identity,
+      response: {
+        certPem: leaf.certPem,
+        chainPem: chainOf(leaf.certPem, deps.issuer),
+        notAfterUnixMs: notAfter.getTime(),
+      },
+    };
+  };
+}
+
+export interface IdentityServerOptions extends CertifyDeps {
+  /** Default 0.0.0.0. */
+  host?: string;
+  /** Default 8080 (shared/DESIGN.md, Ports); 0 picks a free port. */
+  port?: number;
+}
+
+export interface IdentityServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startIdentityServer(opts: IdentityServerOptions): Promise<IdentityServer> {
+  const handle = createCertifyHandler(opts);
+  const server = new Server();
+  server.addService(identityServiceDefinition, {
+    Certify: (
+      call: { request: CertifyRequest },
+      callback: (err: Partial<ServiceError> | null, res?: CertifyResponse) => void,
+    ) => {
+      handle(call.request).then(
+        (result) => {
+          if (result.ok) {
+            publish({ outcome: 'issued', identity: result.identity });
+            callback(null, result.response);
+          } else {
+            publish({ outcome: result.outcome, reason: result.message });
+            callback({ code: result.code, details: result.message });
+          }
+        },
+        (err: unknown) => {
+          publish({ outcome: 'unavailable', reason: describeError(err) });
+          callback({ code: status.INTERNAL, details: `signing failed: ${describeError(err)}` });
+        },
+      );
+    },
+  });
+  addHealthService(server, (service) =>
+    service === '' || service === 'isthmus.identity.v1.Identity' ? ServingStatus.SERVING : undefined,
+  );
+  const port = await bindServer(server, opts.host ?? '0.0.0.0', opts.port ?? PORTS.identity);
+  return { port, close: () => shutdownServer(server) };
+}
+
+function publish(event: { outcome: CertifyOutcome; identity?: string; reason?: string }): void {
+  if (certifyChannel.hasSubscribers) certifyChannel.publish(event);
+}

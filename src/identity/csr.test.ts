@@ -1,0 +1,119 @@
+import forge from 'node-forge';
+import { describe, expect, it } from 'vitest';
+import { checkCsr, createCsr } from './csr.js';
+import { allowedIdentityFor, defaultIdentityRules, parseServiceAccountUsername } from './identity-policy.js';
+import { generateRsaKey } from './rsa-keys.js';
+
+const EAST = 'spiffe://cluster.local/cluster/east/gateway';
+const WEST = 'spiffe://cluster.local/cluster/west/gateway';
+const key = generateRsaKey();
+
+/** A CSR with arbitrary requested extensions, signed by `key`. */
+function csrWith(extensions: object[], signer = key.privateKeyPem): string {
+  const privateKey = forge.pki.privateKeyFromPem(signer) as forge.pki.rsa.PrivateKey;
+  const csr = forge.pki.createCertificationRequest();
+  csr.publicKey = forge.pki.setRsaPublicKey(privateKey.n, privateKey.e);
+  csr.setSubject([{ shortName: 'CN', value: 'anything' }]);
+  if (extensions.length > 0) csr.setAttributes([{ name: 'extensionRequest', extensions }]);
+  csr.sign(privateKey, forge.md.sha256.create());
+  return forge.pki.certificationRequestToPem(csr);
+}
+const san = (...altNames: object[]) => ({ name: 'subjectAltName', altNames });
+
+describe('checkCsr', () => {
+  it('accepts a CSR naming the allowed identity, and one naming none', () => {
+    for (const pem of [createCsr(key.privateKeyPem, EAST), createCsr(key.privateKeyPem)]) {
+      const decision = checkCsr(pem, EAST);
+      expect(decision).toEqual({ ok: true, publicKeyPem: expect.stringContaining('PUBLIC KEY') });
+    }
+  });
+
+  it.each([
+    [
+      'another gateway identity',
+      [san({ type: 6, value: WEST })],
+      /asks for URI:spiffe:\/\/cluster.local\/cluster\/west\/gateway/,
+    ],
+    [
+      'its identity plus another',
+      [san({ type: 6, value: EAST }, { type: 6, value: WEST })],
+      /asks for URI:.*west/,
+    ],
+    [
+      'an extra DNS name',
+      [san({ type: 6, value: EAST }, { type: 2, value: 'evil.example' })],
+      /DNS:evil\.example/,
+    ],
+    ['an IP address', [san({ type: 7, ip: '10.0.0.1' })], /IP:10\.0\.0\.1/],
+    ['a CA certificate', [{ name: 'basicConstraints', cA: true }], /asks for a CA certificate/],
+    ['certificate signing', [{ name: 'keyUsage', keyCertSign: true }], /certificate-signing key usage/],
+  ])('denies %s', (_what, extensions, reason) => {
+    const decision = checkCsr(csrWith(extensions), EAST);
+    expect(decision).toMatchObject({ ok: false, status: 'denied', reason: expect.stringMatching(reason) });
+  });
+
+  it('names the allowed identity in a denial', () => {
+    const decision = checkCsr(csrWith([san({ type: 6, value: WEST })]), EAST);
+    expect(decision.ok === false && decision.reason).toContain(`may only hold ${EAST}`);
+  });
+
+  it.each([
+    ['garbage', 'hello', /not a PEM PKCS#10/],
+    ['empty', '', /not a PEM PKCS#10/],
+    [
+      'a certificate instead of a CSR',
+      '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n',
+      /not a PEM/,
+    ],
+  ])('refuses %s as invalid', (_what, pem, reason) => {
+    expect(checkCsr(pem, EAST)).toMatchObject({
+      ok: false,
+      status: 'invalid',
+      reason: expect.stringMatching(reason),
+    });
+  });
+
+  it('refuses a CSR whose signature does not verify (no proof of possession)', () => {
+    const pem = createCsr(key.privateKeyPem, EAST);
+    const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+    der[der.length - 1] = der[der.length - 1]! ^ 0xff; // the last byte belongs to the signature
+    const tampered = `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`;
+    expect(checkCsr(tampered, EAST)).toMatchObject({
+      ok: false,
+      status: 'invalid',
+      reason: /does not verify/,
+    });
+  });
+
+  it('refuses keys shorter than 2048 bits', () => {
+    const small = generateRsaKey(1024);
+    expect(checkCsr(createCsr(small.privateKeyPem, EAST), EAST)).toMatchObject({
+      ok: false,
+      status: 'invalid',
+      reason: /at least 2048/,
+    });
+  });
+});
+
+describe('identity policy', () => {
+  const rules = defaultIdentityRules('cluster.local', 'east');
+
+  it.each([
+    ['system:serviceaccount:isthmus-system:isthmus-gateway', EAST],
+    ['system:serviceaccount:default:isthmus-gateway', undefined],
+    ['system:serviceaccount:isthmus-system:default', undefined],
+    ['system:serviceaccount:isthmus-system:isthmus-gateway:x', undefined],
+    ['kubernetes-admin', undefined],
+    ['system:serviceaccount::isthmus-gateway', undefined],
+  ])('%s may hold %s', (username, identity) => {
+    expect(allowedIdentityFor(username, rules)).toBe(identity);
+  });
+
+  it('parses service account usernames', () => {
+    expect(parseServiceAccountUsername('system:serviceaccount:ns:sa')).toEqual({
+      namespace: 'ns',
+      serviceAccount: 'sa',
+    });
+    expect(parseServiceAccountUsername('system:node:foo')).toBeUndefined();
+  });
+});
