@@ -1,0 +1,159 @@
+import net from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type AdminOptions,
+  type AdminServer,
+  parseProbeQuery,
+  type Readiness,
+  sniffProtocol,
+  startAdmin,
+} from './admin.js';
+import { type HealthCheckResponse, healthPackage } from './health-service.js';
+
+describe('sniffProtocol', () => {
+  it.each([
+    ['PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'grpc'],
+    ['PRI * HTTP/2.0', 'grpc'],
+    ['PRI', 'undecided'],
+    ['', 'undecided'],
+    ['GET /ready HTTP/1.1\r\n', 'http'],
+    ['PRIX', 'http'],
+    ['P', 'undecided'],
+  ])('%j → %s', (head, verdict) => {
+    expect(sniffProtocol(Buffer.from(head))).toBe(verdict);
+  });
+});
+
+describe('parseProbeQuery', () => {
+  it.each([
+    [
+      'gateway=127.0.2.1:4143',
+      { ok: true, gateway: { host: '127.0.2.1', port: 4143 }, path: '/ready', timeoutMs: 2000 },
+    ],
+    [
+      'gateway=gw:1&path=/live&timeoutMs=50',
+      { ok: true, gateway: { host: 'gw', port: 1 }, path: '/live', timeoutMs: 50 },
+    ],
+    ['', { ok: false, error: 'gateway=<host>:<port> is required' }],
+    ['gateway=nope', { ok: false, error: 'gateway "nope" is not <host>:<port>' }],
+    ['gateway=a:1&path=ready', { ok: false, error: 'path "ready" is invalid' }],
+    ['gateway=a:1&timeoutMs=0', { ok: false, error: 'timeoutMs must be an integer in 1..30000' }],
+    ['gateway=a:1&timeoutMs=99999', { ok: false, error: 'timeoutMs must be an integer in 1..30000' }],
+  ])('%s', (query, expected) => {
+    expect(parseProbeQuery(new URLSearchParams(query))).toEqual(expected);
+  });
+});
+
+describe('startAdmin', () => {
+  let admin: AdminServer | undefined;
+  const clients: grpc.Client[] = [];
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.close();
+    await admin?.close();
+    admin = undefined;
+  });
+
+  const state: Readiness = { ready: false, reasons: ['certificates not loaded'] };
+  const start = async (overrides: Partial<AdminOptions> = {}): Promise<string> => {
+    state.ready = false;
+    state.reasons = ['certificates not loaded'];
+    admin = await startAdmin({
+      host: '127.0.0.1',
+      port: 0,
+      readiness: () => ({ ...state }),
+      metrics: async () => 'isthmus_tunnel_open{direction="egress"} 0\n',
+      probe: async (gateway, path, timeoutMs) =>
+        gateway.host === '127.0.2.1'
+          ? { alive: true, latencyMs: 3 }
+          : { alive: false, latencyMs: timeoutMs, error: `no answer on ${path}` },
+      ...overrides,
+    });
+    return `http://127.0.0.1:${admin.address.port}`;
+  };
+
+  it('answers /live, /ready (with the reason), /metrics and 404', async () => {
+    const base = await start();
+    expect((await fetch(`${base}/live`)).status).toBe(200);
+    const notReady = await fetch(`${base}/ready`);
+    expect(notReady.status).toBe(503);
+    expect(await notReady.text()).toContain('certificates not loaded');
+    state.ready = true;
+    expect((await fetch(`${base}/ready`)).status).toBe(200);
+    const metrics = await fetch(`${base}/metrics`);
+    expect(metrics.headers.get('content-type')).toContain('text/plain; version=0.0.4');
+    expect(await metrics.text()).toContain('isthmus_tunnel_open');
+    expect((await fetch(`${base}/nope`)).status).toBe(404);
+    expect((await fetch(`${base}/live`, { method: 'POST' })).status).toBe(405);
+  });
+
+  it('answers /probe with the pool verdict: 200 alive, 503 dead, 400 malformed, 503 on a throw', async () => {
+    const base = await start();
+    const alive = await fetch(`${base}/probe?gateway=127.0.2.1:4143`);
+    expect(alive.status).toBe(200);
+    expect(await alive.json()).toEqual({ alive: true, latencyMs: 3 });
+    const dead = await fetch(`${base}/probe?gateway=127.0.3.1:4143&path=/ready&timeoutMs=100`);
+    expect(dead.status).toBe(503);
+    expect(await dead.json()).toEqual({ alive: false, latencyMs: 100, error: 'no answer on /ready' });
+    expect((await fetch(`${base}/probe?gateway=x`)).status).toBe(400);
+    await admin?.close();
+    const thrown = await start({
+      probe: async () => {
+        throw new Error('pool closed');
+      },
+    });
+    const res = await fetch(`${thrown}/probe?gateway=127.0.2.1:4143`);
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ alive: false, error: 'pool closed' });
+  });
+
+  it('serves grpc.health.v1.Health Check and Watch on the same port', async () => {
+    await start();
+    const { Client } = healthPackage();
+    const client = new Client(`127.0.0.1:${admin?.address.port}`, grpc.credentials.createInsecure());
+    clients.push(client);
+    const check = (service = ''): Promise<HealthCheckResponse> =>
+      new Promise((resolve, reject) => {
+        client.Check(
+          { service },
+          { deadline: Date.now() + 5_000 },
+          (err: Error | null, res: HealthCheckResponse) => (err ? reject(err) : resolve(res)),
+        );
+      });
+    expect(await check()).toEqual({ status: 'NOT_SERVING' });
+    await expect(check('other')).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+
+    const seen: string[] = [];
+    const call = client.Watch({ service: '' }) as grpc.ClientReadableStream<HealthCheckResponse>;
+    call.on('data', (m: HealthCheckResponse) => seen.push(m.status));
+    call.on('error', () => {});
+    await waitFor(() => seen.length === 1);
+    state.ready = true;
+    admin?.refresh();
+    await waitFor(() => seen.length === 2);
+    expect(seen).toEqual(['NOT_SERVING', 'SERVING']);
+    expect(await check()).toEqual({ status: 'SERVING' });
+    call.cancel();
+
+    // HTTP/1.1 still works beside the gRPC session.
+    expect((await fetch(`http://127.0.0.1:${admin?.address.port}/ready`)).status).toBe(200);
+  });
+
+  it('closes with open idle connections and a silent client', async () => {
+    await start();
+    const silent = net.connect(admin?.address.port ?? 0, '127.0.0.1');
+    await new Promise((resolve) => silent.once('connect', resolve));
+    const closed = new Promise((resolve) => silent.once('close', resolve));
+    await admin?.close();
+    await closed;
+    admin = undefined;
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met before the deadline');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
