@@ -9,7 +9,7 @@ import {
   sniffProtocol,
   startAdmin,
 } from './admin.js';
-import { type HealthCheckResponse, healthPackage } from './health-service.js';
+import { checkHealth, createHealthClient, type HealthCheckResponse } from './health-service.js';
 
 describe('sniffProtocol', () => {
   it.each([
@@ -109,22 +109,13 @@ describe('startAdmin', () => {
 
   it('serves grpc.health.v1.Health Check and Watch on the same port', async () => {
     await start();
-    const { Client } = healthPackage();
-    const client = new Client(`127.0.0.1:${admin?.address.port}`, grpc.credentials.createInsecure());
+    const client = createHealthClient(`127.0.0.1:${admin?.address.port}`);
     clients.push(client);
-    const check = (service = ''): Promise<HealthCheckResponse> =>
-      new Promise((resolve, reject) => {
-        client.Check(
-          { service },
-          { deadline: Date.now() + 5_000 },
-          (err: Error | null, res: HealthCheckResponse) => (err ? reject(err) : resolve(res)),
-        );
-      });
-    expect(await check()).toEqual({ status: 'NOT_SERVING' });
-    await expect(check('other')).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+    expect(await checkHealth(client)).toBe('NOT_SERVING');
+    await expect(checkHealth(client, 'other')).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
 
     const seen: string[] = [];
-    const call = client.Watch({ service: '' }) as grpc.ClientReadableStream<HealthCheckResponse>;
+    const call = client.Watch({ service: '' });
     call.on('data', (m: HealthCheckResponse) => seen.push(m.status));
     call.on('error', () => {});
     await waitFor(() => seen.length === 1);
@@ -132,7 +123,7 @@ describe('startAdmin', () => {
     admin?.refresh();
     await waitFor(() => seen.length === 2);
     expect(seen).toEqual(['NOT_SERVING', 'SERVING']);
-    expect(await check()).toEqual({ status: 'SERVING' });
+    expect(await checkHealth(client)).toBe('SERVING');
     call.cancel();
 
     // HTTP/1.1 still works beside the gRPC session.

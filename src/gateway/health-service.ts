@@ -61,7 +61,10 @@ let loaded: HealthPackage | undefined;
 export function healthPackage(): HealthPackage {
   if (loaded === undefined) {
     // enums: String gives `status: 'SERVING'` in decoded messages; defaults: an empty request still has `service: ''`.
-    const def = protoLoader.fromJSON(HEALTH_SCHEMA, { enums: String, defaults: true });
+    const def = protoLoader.fromJSON(HEALTH_SCHEMA as Parameters<typeof protoLoader.fromJSON>[0], {
+      enums: String,
+      defaults: true,
+    });
     const root = grpc.loadPackageDefinition(def) as unknown as {
       grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
     };
@@ -69,6 +72,38 @@ export function healthPackage(): HealthPackage {
     loaded = { service: Client.service, Client };
   }
   return loaded;
+}
+
+/** The client side, typed: used by tests and by anything that checks a gateway over gRPC. */
+export interface HealthClient extends grpc.Client {
+  Check(
+    request: HealthCheckRequest,
+    options: grpc.CallOptions,
+    callback: (err: grpc.ServiceError | null, response?: HealthCheckResponse) => void,
+  ): grpc.ClientUnaryCall;
+  Watch(
+    request: HealthCheckRequest,
+    options?: grpc.CallOptions,
+  ): grpc.ClientReadableStream<HealthCheckResponse>;
+}
+
+/** A plaintext health client for `<host>:<port>` (the admin port). Close it with `close()`. */
+export function createHealthClient(address: string): HealthClient {
+  const { Client } = healthPackage();
+  return new Client(address, grpc.credentials.createInsecure()) as unknown as HealthClient;
+}
+
+/** One Check with a deadline; resolves to the status name. */
+export function checkHealth(
+  client: HealthClient,
+  service = '',
+  timeoutMs = 5_000,
+): Promise<ServingStatusName> {
+  return new Promise((resolve, reject) => {
+    client.Check({ service }, { deadline: Date.now() + timeoutMs }, (err, res) =>
+      err || res === undefined ? reject(err ?? new Error('empty health response')) : resolve(res.status),
+    );
+  });
 }
 
 /**
