@@ -45,12 +45,13 @@ describe('gatewayOptionsFromFlags', () => {
   it('reads the certify source and prefers explicit cert files over an inherited identity address', () => {
     const certify = gatewayOptionsFromFlags(
       { cluster: 'east', inCluster: true },
-      { ISTHMUS_IDENTITY_ADDRESS: 'identity:8080', ISTHMUS_TOKEN_FILE: '/t' },
+      { ISTHMUS_IDENTITY_ADDRESS: 'identity:8080', ISTHMUS_TOKEN_FILE: '/t', ISTHMUS_CA_FILE: '/ca' },
     );
     expect(certify.certificates).toEqual({
       kind: 'certify',
       identityAddress: 'identity:8080',
       tokenFile: '/t',
+      caFile: '/ca',
     });
     expect(certify.kube).toEqual({ kind: 'in-cluster' });
     const byFiles = gatewayOptionsFromFlags(minimal, { ISTHMUS_IDENTITY_ADDRESS: 'identity:8080' });
@@ -64,6 +65,11 @@ describe('gatewayOptionsFromFlags', () => {
     ['bad host', { ...minimal, egressHost: 'not a host' }, '--egress-host'],
     ['no certificates', { cluster: 'west', kubeconfig: '/k' }, 'certificates: give'],
     ['partial files', { cluster: 'west', kubeconfig: '/k', certFile: '/c' }, '--key-file is required'],
+    [
+      'no anchor',
+      { cluster: 'west', kubeconfig: '/k', certFile: '/c', keyFile: '/k' },
+      '--ca-file (the trust anchor)',
+    ],
     ['both sources', { ...minimal, identityAddress: 'x:1', tokenFile: '/t' }, 'choose either'],
     [
       'certify without token',

@@ -10,8 +10,8 @@ import { DEFAULT_CLUSTER_DOMAIN, DEFAULT_EXPORT_SELECTOR, PORTS, SYSTEM_NAMESPAC
 
 export type CertificateSource =
   /** Ask the identity service (`Certify`) for a certificate, authenticated by a projected token. */
-  | { kind: 'certify'; identityAddress: string; tokenFile: string }
-  /** PEM files written by `isthmus certs` (or a Secret mount); read once at start. */
+  | { kind: 'certify'; identityAddress: string; tokenFile: string; caFile: string }
+  /** PEM files written by `isthmus certs` (or a Secret mount); re-read at each renewal. */
   | { kind: 'files'; certFile: string; keyFile: string; caFile: string };
 
 export type KubeSource = { kind: 'in-cluster' } | { kind: 'kubeconfig'; path: string; context?: string };
@@ -196,42 +196,44 @@ function kubeSource(
   return context === undefined ? { kind: 'kubeconfig', path } : { kind: 'kubeconfig', path, context };
 }
 
+/**
+ * Where the gateway certificate comes from. `--ca-file` (the trust anchor, a ConfigMap mount in a
+ * cluster) is needed either way: it is what peers are verified against.
+ */
 function certificateSource(
   flags: GatewayFlags,
   text: (key: keyof GatewayFlags) => string | undefined,
   problems: string[],
 ): CertificateSource {
-  const byFlag = { certify: flags.identityAddress !== undefined, files: hasFileFlag(flags) };
-  if (byFlag.certify && byFlag.files) {
-    problems.push('choose either --identity-address or --cert-file/--key-file/--ca-file');
-  }
+  const byFlag = {
+    certify: flags.identityAddress !== undefined,
+    files: flags.certFile !== undefined || flags.keyFile !== undefined,
+  };
+  if (byFlag.certify && byFlag.files)
+    problems.push('choose either --identity-address or --cert-file/--key-file');
+  const caFile = text('caFile');
+  if (caFile === undefined) problems.push('--ca-file (the trust anchor) is required');
   // Flags beat the environment: an explicit --cert-file wins over an inherited identity address.
   const useCertify = byFlag.certify || (!byFlag.files && text('identityAddress') !== undefined);
   if (useCertify) {
     const tokenFile = text('tokenFile');
     if (tokenFile === undefined) problems.push('--identity-address needs --token-file');
-    return { kind: 'certify', identityAddress: text('identityAddress') ?? '', tokenFile: tokenFile ?? '' };
+    return {
+      kind: 'certify',
+      identityAddress: text('identityAddress') ?? '',
+      tokenFile: tokenFile ?? '',
+      caFile: caFile ?? '',
+    };
   }
-  const files = { certFile: text('certFile'), keyFile: text('keyFile'), caFile: text('caFile') };
-  if (Object.values(files).every((f) => f === undefined)) {
-    problems.push(
-      'certificates: give --identity-address and --token-file, or --cert-file, --key-file and --ca-file',
-    );
+  const certFile = text('certFile');
+  const keyFile = text('keyFile');
+  if (certFile === undefined && keyFile === undefined) {
+    problems.push('certificates: give --identity-address and --token-file, or --cert-file and --key-file');
   } else {
-    if (files.certFile === undefined) problems.push('--cert-file is required with --key-file/--ca-file');
-    if (files.keyFile === undefined) problems.push('--key-file is required with --cert-file/--ca-file');
-    if (files.caFile === undefined) problems.push('--ca-file is required with --cert-file/--key-file');
+    if (certFile === undefined) problems.push('--cert-file is required with --key-file');
+    if (keyFile === undefined) problems.push('--key-file is required with --cert-file');
   }
-  return {
-    kind: 'files',
-    certFile: files.certFile ?? '',
-    keyFile: files.keyFile ?? '',
-    caFile: files.caFile ?? '',
-  };
-}
-
-function hasFileFlag(flags: GatewayFlags): boolean {
-  return flags.certFile !== undefined || flags.keyFile !== undefined || flags.caFile !== undefined;
+  return { kind: 'files', certFile: certFile ?? '', keyFile: keyFile ?? '', caFile: caFile ?? '' };
 }
 
 function host(value: string, flag: string, problems: string[]): string {
