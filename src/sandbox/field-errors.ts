@@ -11,6 +11,7 @@ export interface StatusCause {
     | 'FieldValueNotSupported'
     | 'FieldValueDuplicate'
     | 'FieldValueTooLong'
+    | 'FieldValueTooMany'
     | 'FieldValueForbidden'
     | 'FieldValueTypeInvalid';
   message: string;
@@ -78,6 +79,15 @@ export function notSupported(field: string, value: unknown, supported: readonly 
 /** field.TooLong: the value itself is omitted from the body, as kube does. */
 export function tooLong(field: string, maxLength: number): StatusCause {
   return { reason: 'FieldValueTooLong', field, message: `Too long: may not be more than ${maxLength} bytes` };
+}
+
+/** field.TooMany: a list (or map) with more items than allowed. */
+export function tooMany(field: string, actual: number, max: number): StatusCause {
+  return {
+    reason: 'FieldValueTooMany',
+    field,
+    message: `Too many: ${actual}: must have at most ${max} items`,
+  };
 }
 
 /** One cause as `field: message`, the form kube joins into a Status message. */

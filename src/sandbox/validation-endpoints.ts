@@ -14,6 +14,7 @@ import {
   notSupported,
   required,
   type StatusCause,
+  tooMany,
   typeInvalid,
 } from './field-errors.js';
 import { isRecord } from './json-values.js';
@@ -154,7 +155,7 @@ function sliceEndpoint(
       out.push(typeInvalid(addrPath, addresses, 'must be a list of strings'));
     } else out.push(required(addrPath, 'must contain at least 1 address'));
   } else if (addresses.length > MAX_ADDRESSES) {
-    out.push(invalid(addrPath, addresses.length, `must have at most ${MAX_ADDRESSES} items`));
+    out.push(tooMany(addrPath, addresses.length, MAX_ADDRESSES));
   }
   if (Array.isArray(addresses)) {
     addresses.forEach((a, i) => {
@@ -175,13 +176,7 @@ function sliceEndpoint(
   }
   const topology = ep.deprecatedTopology;
   if (isRecord(topology) && Object.keys(topology).length > MAX_TOPOLOGY_LABELS) {
-    out.push(
-      invalid(
-        child(path, 'deprecatedTopology'),
-        Object.keys(topology).length,
-        `must have at most ${MAX_TOPOLOGY_LABELS} items`,
-      ),
-    );
+    out.push(tooMany(child(path, 'deprecatedTopology'), Object.keys(topology).length, MAX_TOPOLOGY_LABELS));
   }
   out.push(...validateLabels(topology, child(path, 'deprecatedTopology')));
   if (ep.hostname !== undefined && ep.hostname !== null)
@@ -197,7 +192,7 @@ function sliceEndpoint(
 function slicePorts(ports: unknown, path: string): StatusCause[] {
   if (ports === undefined || ports === null) return [];
   if (!Array.isArray(ports)) return [typeInvalid(path, ports, 'must be a list')];
-  if (ports.length > MAX_PORTS) return [invalid(path, ports.length, `must have at most ${MAX_PORTS} items`)];
+  if (ports.length > MAX_PORTS) return [tooMany(path, ports.length, MAX_PORTS)];
   const out: StatusCause[] = [];
   const names = new Set<string>();
   ports.forEach((p, i) => {
@@ -238,7 +233,7 @@ export function validateEndpointSlice(slice: unknown, old: unknown, opts: Valida
   const endpoints = slice.endpoints;
   if (Array.isArray(endpoints)) {
     if (endpoints.length > MAX_ENDPOINTS) {
-      out.push(invalid('endpoints', endpoints.length, `must have at most ${MAX_ENDPOINTS} items`));
+      out.push(tooMany('endpoints', endpoints.length, MAX_ENDPOINTS));
     } else
       endpoints.forEach((ep, i) => {
         out.push(...sliceEndpoint(ep, addressType, index('endpoints', i), opts));
