@@ -98,7 +98,11 @@ export class LinkWatcher {
         if (key) this.queue.add(key);
       }),
       shared.slices.onEvent((e) => {
-        const key = remoteKeyOf({ metadata: e.object.metadata ?? {} } as V1Service, cluster());
+        // A slice is named after its mirror Service, whose labels say which remote key it serves.
+        const meta = e.object.metadata ?? {};
+        const owner =
+          shared.services.get(meta.namespace, meta.name ?? '') ?? ({ metadata: meta } as V1Service);
+        const key = remoteKeyOf(owner, cluster());
         if (key) this.queue.add(key);
       }),
       shared.namespaces.onEvent((e) => {

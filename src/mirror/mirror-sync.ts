@@ -168,7 +168,11 @@ export async function removeMirrors(
   for (const pod of podMirrors(ctx, namespace, parent)) {
     applied.push(...(await deleteMirror(ctx, namespace, pod.metadata?.name ?? '')));
   }
-  applied.push(...(await deleteMirror(ctx, namespace, parent)));
+  // A per-pod mirror `<hostname>-<cluster>` may share this name: it belongs to its headless parent.
+  const own = ctx.shared.services.get(namespace, parent);
+  if (!own || remoteKeyOf(own, ctx.config.clusterName) === `${namespace}/${name}`) {
+    applied.push(...(await deleteMirror(ctx, namespace, parent)));
+  }
   return applied;
 }
 

@@ -21,7 +21,9 @@ import { type ControllerConfig, type RunningController, runController } from './
 import { Leadership } from './shared.js';
 import { linkObject, remoteService } from './test-builders.js';
 
-export { waitFor } from './test-wait.js';
+import { waitFor } from './test-wait.js';
+
+export { waitFor };
 
 /** A stub of the local gateway's admin /probe: alive per remote gateway address, flipped by tests. */
 export class ProbeStub {
@@ -187,4 +189,55 @@ export async function getLink(c: Cluster, name: string) {
 
 export function condition(l: Link | undefined, type: string) {
   return l?.status?.conditions?.find((c) => c.type === type);
+}
+
+/** A test's world: clusters by name, the probe stub, controllers; `close()` tears all down. */
+export class World {
+  readonly clusters = new Map<string, Cluster>();
+  readonly probe = new ProbeStub();
+  private readonly controllers: { stop(): Promise<void> }[] = [];
+
+  static async start(names: string[]): Promise<World> {
+    const w = new World();
+    await w.probe.start();
+    const started = await Promise.all(names.map((n) => startCluster(n)));
+    for (const [i, n] of names.entries()) w.clusters.set(n, started[i]!);
+    return w;
+  }
+
+  c(name: string): Cluster {
+    const c = this.clusters.get(name);
+    if (!c) throw new Error(`no cluster ${name}`);
+    return c;
+  }
+
+  controller(local: string, over: Partial<ControllerConfig> = {}) {
+    const ctl = startController(this.c(local), this.probe, over);
+    this.controllers.push(ctl);
+    return ctl;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.controllers.splice(0).map((c) => c.stop()));
+    await Promise.all([...this.clusters.values()].map((c) => closeCluster(c)));
+    await this.probe.close();
+  }
+}
+
+/** Waits until the mirror's slice advertises `ready` for its endpoints. */
+export async function waitReady(
+  local: Cluster,
+  namespace: string,
+  name: string,
+  ready = true,
+  timeoutMs = 10_000,
+) {
+  return waitFor(
+    async () => {
+      const s = await getSlice(local, namespace, name);
+      const eps = s?.endpoints ?? [];
+      return eps.length > 0 && eps.every((e) => e.conditions?.ready === ready) ? s : undefined;
+    },
+    { timeoutMs, what: `${namespace}/${name} ready=${ready}` },
+  );
 }

@@ -1,0 +1,161 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { EGRESS_PORTS_ANNOTATION, REMOTE_SVC_FQ_NAME_ANNOTATION } from '../kube/keys.js';
+import { R } from '../kube/resources.js';
+import type { CoreV1Event, Link, V1Service } from '../kube/types.js';
+import { foreignService } from './test-builders.js';
+import {
+  condition,
+  exportService,
+  getLink,
+  getService,
+  getSlice,
+  link,
+  World,
+  waitFor,
+  waitReady,
+} from './test-harness.js';
+
+let world: World | undefined;
+afterEach(async () => {
+  await world?.close();
+  world = undefined;
+});
+
+describe('mirror lifecycle', () => {
+  it('follows port changes and deletion of the remote service', async () => {
+    world = await World.start(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'podinfo', { ready: 1 });
+    await link(east, west, 'west');
+    world.controller('east');
+    await waitReady(east, 'default', 'podinfo-west');
+
+    const svc = await getService(west, 'default', 'podinfo');
+    await west.client.replace(R.services, {
+      ...svc,
+      spec: {
+        ...svc!.spec,
+        ports: [
+          { name: 'http', port: 9898, protocol: 'TCP' },
+          { name: 'grpc', port: 9999, protocol: 'TCP' },
+        ],
+      },
+    });
+    const mirror = await waitFor(async () => {
+      const m = await getService(east, 'default', 'podinfo-west');
+      return m?.spec?.ports?.length === 2 ? m : undefined;
+    });
+    expect(mirror.spec?.ports?.map((p) => p.port)).toEqual([9898, 9999]);
+    expect(mirror.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]).toBe('http=20000,grpc=20001');
+    await waitFor(async () => (await getSlice(east, 'default', 'podinfo-west'))?.ports?.length === 2);
+
+    await west.client.delete(R.services, 'default', 'podinfo');
+    await waitFor(async () => !(await getService(east, 'default', 'podinfo-west')), {
+      what: 'mirror deleted',
+    });
+    expect(await getSlice(east, 'default', 'podinfo-west')).toBeUndefined();
+  });
+
+  it('waits for a missing namespace, then mirrors as soon as it appears', async () => {
+    world = await World.start(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'api', { namespace: 'shop', ready: 1 });
+    await link(east, west, 'west');
+    world.controller('east');
+    await waitFor(
+      async () =>
+        (await getLink(east, 'west'))?.status?.services?.some((s) => s.reason === 'MissingNamespace'),
+      { what: 'MissingNamespace status' },
+    );
+    expect(await getService(east, 'shop', 'api-west')).toBeUndefined();
+    await east.client.create(R.namespaces, { metadata: { name: 'shop' } });
+    await waitReady(east, 'shop', 'api-west');
+    await waitFor(async () => (await getLink(east, 'west'))?.status?.services?.length === 0);
+  });
+
+  it('never overwrites a local object that is not ours (Conflict + Warning Event) and rejects long names', async () => {
+    world = await World.start(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    const stranger = await east.client.create<V1Service>(R.services, foreignService('web-west'));
+    await exportService(west, 'web', { ready: 1 });
+    const long = 'a'.repeat(60);
+    await exportService(west, long, { ready: 1 });
+    await exportService(west, 'ok', { ready: 1 });
+    await link(east, west, 'west');
+    world.controller('east');
+    await waitReady(east, 'default', 'ok-west');
+    const l = await waitFor(async () => {
+      const got = await getLink(east, 'west');
+      return (got?.status?.services?.length ?? 0) >= 2 ? got : undefined;
+    });
+    expect(l.status?.services?.map((s) => [s.name, s.reason])).toEqual([
+      [long, 'InvalidService'],
+      ['web', 'Conflict'],
+    ]);
+    const after = await getService(east, 'default', 'web-west');
+    expect(after?.metadata?.resourceVersion).toBe(stranger.metadata?.resourceVersion);
+    const events = await waitFor(async () => {
+      const list = await east.client.list<CoreV1Event>(R.events, { namespace: 'isthmus-system' });
+      return list.items.some((e) => e.reason === 'Conflict' && e.type === 'Warning') ? list.items : undefined;
+    });
+    expect(events.find((e) => e.reason === 'Conflict')?.involvedObject.kind).toBe('Link');
+  });
+
+  it('mirrors headless services with per-pod mirrors when the Link opts in', async () => {
+    world = await World.start(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'db', { headless: true, ready: 2, hostnames: ['db-0', 'db-1'] });
+    await link(east, west, 'west', { mirrorHeadless: true });
+    world.controller('east');
+    const parent = await waitFor(
+      async () => {
+        const s = await getSlice(east, 'default', 'db-west');
+        return s?.endpoints?.length === 2 ? s : undefined;
+      },
+      { what: 'headless parent slice' },
+    );
+    const pod0 = await getService(east, 'default', 'db-0-west');
+    expect(pod0?.metadata?.annotations?.[REMOTE_SVC_FQ_NAME_ANNOTATION]).toBe(
+      'db-0.db.default.svc.cluster.local',
+    );
+    expect((await getService(east, 'default', 'db-west'))?.spec?.clusterIP).toBe('None');
+    expect(parent.endpoints?.map((e) => e.hostname).sort()).toEqual(['db-0', 'db-1']);
+    expect(parent.endpoints?.find((e) => e.hostname === 'db-0')?.addresses).toEqual([pod0?.spec?.clusterIP]);
+    await waitReady(east, 'default', 'db-1-west');
+  });
+
+  it('an edited Link re-reconciles in place; a deleted Link takes its mirrors and releases the finalizer', async () => {
+    world = await World.start(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'podinfo', { ready: 1, labels: { team: 'a' } });
+    await link(east, west, 'west');
+    world.controller('east');
+    await waitReady(east, 'default', 'podinfo-west');
+    const before = await getService(east, 'default', 'podinfo-west');
+    expect(before?.metadata?.labels?.team).toBe('a');
+
+    const l = await getLink(east, 'west');
+    await east.client.replace<Link>(R.links, { ...l!, spec: { ...l!.spec, excludedLabels: ['team'] } });
+    await waitFor(
+      async () => (await getService(east, 'default', 'podinfo-west'))?.metadata?.labels?.team === undefined,
+    );
+    expect((await getService(east, 'default', 'podinfo-west'))?.metadata?.uid).toBe(before?.metadata?.uid);
+
+    await east.client.delete(R.links, 'isthmus-system', 'west');
+    await waitFor(async () => !(await getLink(east, 'west')), { what: 'Link gone after clean-up' });
+    expect(await getService(east, 'default', 'podinfo-west')).toBeUndefined();
+    expect(await getSlice(east, 'default', 'podinfo-west')).toBeUndefined();
+  });
+
+  it('reports an invalid Link in its status instead of crashing', async () => {
+    world = await World.start(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    // Passes the CRD schema, fails the controller's checks: In needs values.
+    await link(east, west, 'west', { selector: { matchExpressions: [{ key: 'tier', operator: 'In' }] } });
+    world.controller('east');
+    await waitFor(async () => condition(await getLink(east, 'west'), 'Ready')?.reason === 'LinkInvalid', {
+      what: 'LinkInvalid',
+    });
+    expect(condition(await getLink(east, 'west'), 'Ready')?.message).toMatch(/needs values/);
+  });
+});
