@@ -7,9 +7,9 @@
 import { validateCrd } from './crds.js';
 import type { StatusCause } from './field-errors.js';
 import { invalid } from './field-errors.js';
+import { pruneAndDefault, validateWithSchema } from './openapi-schema.js';
 import type { ResourceType } from './resource-types.js';
 import { gvkOf } from './resource-types.js';
-import { pruneAndDefault, validateWithSchema } from './schema-standin.js';
 import type { KObj } from './store.js';
 import { nameRuleFor, validateBuiltin, validateObjectMeta } from './validation.js';
 

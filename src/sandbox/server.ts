@@ -10,6 +10,8 @@ import { ApiError, internalError, pathNotFound, tooLarge } from './api-status.js
 import type { Auth } from './auth.js';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, SERVER_VERSION } from './discovery.js';
 import type { FaultState } from './faults.js';
+import { openapiGroupVersion, openapiRoot, parseOpenapiPath } from './openapi.js';
+import { decodeProtobufObject, isProtobuf } from './protobuf.js';
 import type { Registry } from './registry.js';
 import { parsePath } from './request-info.js';
 import { type HandlerDeps, handleResource, type Reply } from './resource-handler.js';
@@ -27,7 +29,7 @@ export interface ServerDeps extends HandlerDeps {
 
 class BodyTooLarge extends Error {}
 
-function readBody(req: http.IncomingMessage): Promise<string> {
+function readBody(req: http.IncomingMessage): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > MAX_BODY_BYTES) return Promise.reject(new BodyTooLarge());
   return new Promise((resolve, reject) => {
@@ -43,7 +45,7 @@ function readBody(req: http.IncomingMessage): Promise<string> {
       }
       chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
@@ -94,9 +96,9 @@ async function handle(deps: ServerDeps, req: http.IncomingMessage, res: http.Ser
   const url = new URL(req.url ?? '/', 'http://sandbox');
   try {
     if (deps.faults.delayMs > 0) await new Promise((r) => setTimeout(r, deps.faults.delayMs));
-    let raw: string;
+    let body: Buffer;
     try {
-      raw = await readBody(req);
+      body = await readBody(req);
     } catch (err) {
       if (err instanceof BodyTooLarge) throw tooLarge(MAX_BODY_BYTES);
       throw err;
@@ -106,10 +108,21 @@ async function handle(deps: ServerDeps, req: http.IncomingMessage, res: http.Ser
     if (HEALTH_PATHS.has(url.pathname)) return send(res, 200, 'ok');
     const principal = deps.auth.authenticate(req.headers.authorization);
     if (url.pathname === '/version' || url.pathname === '/version/') return send(res, 200, SERVER_VERSION);
+    if (url.pathname === '/openapi/v3' || url.pathname === '/openapi/v3/')
+      return send(res, 200, openapiRoot(deps.registry));
+    const gv = parseOpenapiPath(url.pathname);
+    if (gv) {
+      const doc = openapiGroupVersion(deps.registry, gv[0], gv[1]);
+      if (!doc) throw pathNotFound();
+      return send(res, 200, doc);
+    }
     const disc = discoveryReply(deps, url.pathname);
     if (disc) return send(res, disc.status, disc.body);
     const parsed = parsePath(url.pathname);
     if (parsed.type !== 'resource') throw pathNotFound();
+    const raw = isProtobuf(req.headers['content-type'])
+      ? JSON.stringify(decodeProtobufObject(body))
+      : body.toString('utf8');
     const reply = handleResource(deps, req, res, parsed.info, url.searchParams, raw, principal);
     if (reply) send(res, reply.status, reply.body);
   } catch (err) {

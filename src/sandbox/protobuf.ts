@@ -1,0 +1,263 @@
+/**
+ * Request bodies in `application/vnd.kubernetes.protobuf`, which kubectl's typed clients send
+ * (`kubectl create namespace|configmap|secret|serviceaccount|service|role|rolebinding...`).
+ * The envelope is the `k8s\0` magic plus a runtime.Unknown (apimachinery runtime/generated.proto);
+ * the object is decoded with the field numbers of k8s.io/api generated.proto for the kinds below.
+ * Any field this table does not know is refused (415), never silently dropped.
+ */
+import { ApiError } from './api-status.js';
+
+export const PROTOBUF_CONTENT_TYPE = 'application/vnd.kubernetes.protobuf';
+const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
+
+type Field =
+  | { name: string; t: 'string' | 'bool' | 'int' | 'bytes' }
+  | { name: string; t: 'msg'; schema: Schema }
+  | { name: string; t: 'rstring' }
+  | { name: string; t: 'rmsg'; schema: Schema }
+  | { name: string; t: 'map'; values: 'string' | 'bytes' }
+  | { name: string; t: 'intstr' }
+  | { name: string; t: 'skip' };
+type Schema = Record<number, Field>;
+
+const s = (name: string): Field => ({ name, t: 'string' });
+const OWNER_REF: Schema = {
+  1: s('kind'),
+  3: s('name'),
+  4: s('uid'),
+  5: s('apiVersion'),
+  6: { name: 'controller', t: 'bool' },
+  7: { name: 'blockOwnerDeletion', t: 'bool' },
+};
+const OBJECT_META: Schema = {
+  1: s('name'),
+  2: s('generateName'),
+  3: s('namespace'),
+  5: s('uid'),
+  6: s('resourceVersion'),
+  7: { name: 'generation', t: 'int' },
+  8: { name: 'creationTimestamp', t: 'skip' },
+  11: { name: 'labels', t: 'map', values: 'string' },
+  12: { name: 'annotations', t: 'map', values: 'string' },
+  13: { name: 'ownerReferences', t: 'rmsg', schema: OWNER_REF },
+  14: { name: 'finalizers', t: 'rstring' },
+  17: { name: 'managedFields', t: 'skip' },
+};
+const META: Field = { name: 'metadata', t: 'msg', schema: OBJECT_META };
+const OBJECT_REF: Schema = {
+  1: s('kind'),
+  2: s('namespace'),
+  3: s('name'),
+  4: s('uid'),
+  5: s('apiVersion'),
+  6: s('resourceVersion'),
+  7: s('fieldPath'),
+};
+const POLICY_RULE: Schema = {
+  1: { name: 'verbs', t: 'rstring' },
+  2: { name: 'apiGroups', t: 'rstring' },
+  3: { name: 'resources', t: 'rstring' },
+  4: { name: 'resourceNames', t: 'rstring' },
+  5: { name: 'nonResourceURLs', t: 'rstring' },
+};
+const BINDING: Schema = {
+  1: META,
+  2: {
+    name: 'subjects',
+    t: 'rmsg',
+    schema: { 1: s('kind'), 2: s('apiGroup'), 3: s('name'), 4: s('namespace') },
+  },
+  3: { name: 'roleRef', t: 'msg', schema: { 1: s('apiGroup'), 2: s('kind'), 3: s('name') } },
+};
+const SERVICE_PORT: Schema = {
+  1: s('name'),
+  2: s('protocol'),
+  3: { name: 'port', t: 'int' },
+  4: { name: 'targetPort', t: 'intstr' },
+  5: { name: 'nodePort', t: 'int' },
+  6: s('appProtocol'),
+};
+
+const KINDS: Record<string, Schema> = {
+  // Status (field 3) is reset on create anyway (PrepareForCreate), so it is not decoded.
+  'v1/Namespace': {
+    1: META,
+    2: { name: 'spec', t: 'msg', schema: { 1: { name: 'finalizers', t: 'rstring' } } },
+    3: { name: 'status', t: 'skip' },
+  },
+  'v1/ConfigMap': {
+    1: META,
+    2: { name: 'data', t: 'map', values: 'string' },
+    3: { name: 'binaryData', t: 'map', values: 'bytes' },
+    4: { name: 'immutable', t: 'bool' },
+  },
+  'v1/Secret': {
+    1: META,
+    2: { name: 'data', t: 'map', values: 'bytes' },
+    3: s('type'),
+    4: { name: 'stringData', t: 'map', values: 'string' },
+    5: { name: 'immutable', t: 'bool' },
+  },
+  'v1/ServiceAccount': {
+    1: META,
+    2: { name: 'secrets', t: 'rmsg', schema: OBJECT_REF },
+    3: { name: 'imagePullSecrets', t: 'rmsg', schema: { 1: s('name') } },
+    4: { name: 'automountServiceAccountToken', t: 'bool' },
+  },
+  'v1/Service': {
+    1: META,
+    2: {
+      name: 'spec',
+      t: 'msg',
+      schema: {
+        1: { name: 'ports', t: 'rmsg', schema: SERVICE_PORT },
+        2: { name: 'selector', t: 'map', values: 'string' },
+        3: s('clusterIP'),
+        4: s('type'),
+        10: s('externalName'),
+      },
+    },
+    3: { name: 'status', t: 'skip' },
+  },
+  'rbac.authorization.k8s.io/v1/Role': { 1: META, 2: { name: 'rules', t: 'rmsg', schema: POLICY_RULE } },
+  'rbac.authorization.k8s.io/v1/ClusterRole': {
+    1: META,
+    2: { name: 'rules', t: 'rmsg', schema: POLICY_RULE },
+  },
+  'rbac.authorization.k8s.io/v1/RoleBinding': BINDING,
+  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': BINDING,
+};
+
+function unsupported(what: string): ApiError {
+  return new ApiError(
+    415,
+    'UnsupportedMediaType',
+    `the sandbox cannot decode ${what} from protobuf; send application/json`,
+    {},
+  );
+}
+
+class Reader {
+  pos = 0;
+  constructor(readonly buf: Buffer) {}
+  done(): boolean {
+    return this.pos >= this.buf.length;
+  }
+  varint(): number {
+    let result = 0;
+    let mul = 1;
+    for (;;) {
+      if (this.pos >= this.buf.length) throw new ApiError(400, 'BadRequest', 'truncated protobuf body', {});
+      const b = this.buf[this.pos++]!;
+      result += (b & 0x7f) * mul;
+      if ((b & 0x80) === 0) return result;
+      mul *= 128;
+    }
+  }
+  bytes(): Buffer {
+    const n = this.varint();
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+  skip(wire: number): void {
+    if (wire === 0) this.varint();
+    else if (wire === 2) this.bytes();
+    else if (wire === 1) this.pos += 8;
+    else if (wire === 5) this.pos += 4;
+    else throw new ApiError(400, 'BadRequest', 'unsupported protobuf wire type', {});
+  }
+}
+
+function decodeMessage(buf: Buffer, schema: Schema, where: string): Record<string, unknown> {
+  const r = new Reader(buf);
+  const out: Record<string, unknown> = {};
+  while (!r.done()) {
+    const tag = r.varint();
+    const num = Math.floor(tag / 8);
+    const wire = tag & 7;
+    const f = schema[num];
+    if (!f) {
+      // gogo-protobuf writes every non-pointer field, zero or not; only a set value would be lost.
+      const start = r.pos;
+      r.skip(wire);
+      const zero = wire === 0 ? r.buf[start] === 0 : wire === 2 ? r.buf[start] === 0 : false;
+      if (!zero) throw unsupported(`field ${num} of ${where}`);
+      continue;
+    }
+    switch (f.t) {
+      case 'skip':
+        r.skip(wire);
+        break;
+      case 'string':
+        out[f.name] = r.bytes().toString('utf8');
+        break;
+      case 'bytes':
+        out[f.name] = r.bytes().toString('base64');
+        break;
+      case 'bool':
+        out[f.name] = r.varint() !== 0;
+        break;
+      case 'int':
+        out[f.name] = r.varint();
+        break;
+      case 'msg':
+        out[f.name] = decodeMessage(r.bytes(), f.schema, `${where}.${f.name}`);
+        break;
+      case 'rstring':
+        ((out[f.name] ??= []) as unknown[]).push(r.bytes().toString('utf8'));
+        break;
+      case 'rmsg':
+        ((out[f.name] ??= []) as unknown[]).push(decodeMessage(r.bytes(), f.schema, `${where}.${f.name}`));
+        break;
+      case 'intstr': {
+        const v = decodeMessage(
+          r.bytes(),
+          { 1: { name: 'type', t: 'int' }, 2: { name: 'intVal', t: 'int' }, 3: s('strVal') },
+          where,
+        );
+        out[f.name] = v.type === 1 ? v.strVal : (v.intVal ?? 0);
+        break;
+      }
+      case 'map': {
+        const entry = decodeMessage(
+          r.bytes(),
+          { 1: s('key'), 2: { name: 'value', t: f.values } },
+          `${where}.${f.name}`,
+        );
+        ((out[f.name] ??= {}) as Record<string, unknown>)[String(entry.key ?? '')] = entry.value ?? '';
+        break;
+      }
+    }
+  }
+  // omitempty: zero scalars decode to absent fields, as the JSON of the same object would have them.
+  for (const [k, v] of Object.entries(out)) if (v === '' || v === 0 || v === false) delete out[k];
+  return out;
+}
+
+export function isProtobuf(contentType: string | undefined): boolean {
+  return (contentType ?? '').split(';')[0]!.trim().toLowerCase() === PROTOBUF_CONTENT_TYPE;
+}
+
+/** Decodes a `k8s\0`-enveloped body into the JSON object it stands for. */
+export function decodeProtobufObject(body: Buffer): Record<string, unknown> {
+  if (body.length < 4 || !body.subarray(0, 4).equals(MAGIC)) {
+    throw new ApiError(400, 'BadRequest', 'provided protobuf body is missing the k8s\\x00 prefix', {});
+  }
+  const unknown = decodeMessage(
+    body.subarray(4),
+    {
+      1: { name: 'typeMeta', t: 'msg', schema: { 1: s('apiVersion'), 2: s('kind') } },
+      2: { name: 'raw', t: 'bytes' },
+      3: s('contentEncoding'),
+      4: s('contentType'),
+    },
+    'runtime.Unknown',
+  );
+  const tm = (unknown.typeMeta ?? {}) as { apiVersion?: string; kind?: string };
+  const gvk = `${tm.apiVersion ?? ''}/${tm.kind ?? ''}`;
+  const schema = KINDS[gvk];
+  if (!schema) throw unsupported(gvk);
+  const obj = decodeMessage(Buffer.from(String(unknown.raw ?? ''), 'base64'), schema, tm.kind ?? 'object');
+  return { apiVersion: tm.apiVersion, kind: tm.kind, ...obj };
+}
