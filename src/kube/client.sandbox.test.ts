@@ -1,0 +1,158 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type Sandbox, startSandbox } from '../sandbox/index.js';
+import { KubeClient } from './client.js';
+import { R } from './resources.js';
+import { service } from './test-support.js';
+import type { V1ConfigMap, V1EndpointSlice, V1Service } from './types.js';
+
+let sandbox: Sandbox;
+let client: KubeClient;
+
+beforeEach(async () => {
+  sandbox = await startSandbox({ name: 'east' });
+  client = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
+});
+afterEach(async () => {
+  client.close();
+  await sandbox.close();
+});
+
+describe('KubeClient against the sandbox', () => {
+  it('create, get, list by selector, replace, patch, delete', async () => {
+    const created = await client.create<V1Service>(
+      R.services,
+      service('default', 'podinfo', { exported: 'true' }),
+    );
+    expect(created.metadata?.resourceVersion).toBeTruthy();
+    await client.create<V1Service>(R.services, service('default', 'other'));
+
+    const got = await client.get<V1Service>(R.services, 'default', 'podinfo');
+    expect(got?.spec?.clusterIP).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    const listed = await client.list<V1Service>(R.services, {
+      namespace: 'default',
+      labelSelector: 'exported=true',
+    });
+    expect(listed.items.map((s) => s.metadata?.name)).toEqual(['podinfo']);
+    expect(Number(listed.resourceVersion)).toBeGreaterThan(0);
+
+    const replaced = await client.replace<V1Service>(R.services, {
+      ...(got as V1Service),
+      metadata: { ...got?.metadata, labels: { exported: 'false' } },
+    });
+    expect(replaced.metadata?.labels).toEqual({ exported: 'false' });
+
+    const patched = await client.patch<V1Service>(R.services, 'default', 'podinfo', {
+      metadata: { annotations: { a: 'b' } },
+    });
+    expect(patched.metadata?.annotations).toMatchObject({ a: 'b' });
+    const jsonPatched = await client.patch<V1Service>(
+      R.services,
+      'default',
+      'podinfo',
+      [{ op: 'add', path: '/metadata/labels/tier', value: 'web' }],
+      'json',
+    );
+    expect(jsonPatched.metadata?.labels).toMatchObject({ tier: 'web' });
+
+    expect(await client.delete(R.services, 'default', 'podinfo')).toBe(true);
+    expect(await client.get(R.services, 'default', 'podinfo')).toBeUndefined();
+    expect(await client.delete(R.services, 'default', 'podinfo')).toBe(false);
+  });
+
+  it('a stale replace is KUBE_CONFLICT; an invalid object is a terminal KUBE_INVALID with causes', async () => {
+    const cm = await client.create<V1ConfigMap>(R.configMaps, {
+      metadata: { namespace: 'default', name: 'cfg' },
+      data: { a: '1' },
+    });
+    await client.patch(R.configMaps, 'default', 'cfg', { data: { a: '2' } });
+    await expect(client.replace(R.configMaps, { ...cm, data: { a: '3' } })).rejects.toMatchObject({
+      code: 'KUBE_CONFLICT',
+    });
+    const bad: V1EndpointSlice = {
+      metadata: { namespace: 'default', name: 'bad-slice' },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
+      ports: [{ name: 'http', port: 9898, protocol: 'TCP' }],
+    };
+    const err = await client.create(R.endpointSlices, bad).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'KUBE_INVALID', terminal: true });
+    expect((err as { causes: unknown[] }).causes.length).toBeGreaterThan(0);
+    const good = {
+      ...bad,
+      metadata: { ...bad.metadata, name: 'good-slice' },
+      endpoints: [{ addresses: ['10.42.0.7'], conditions: { ready: true } }],
+    };
+    await expect(client.create(R.endpointSlices, good)).resolves.toBeTruthy();
+  });
+
+  it('creating an existing object is a conflict; status is written through the subresource', async () => {
+    await client.create(R.services, service('default', 'dup'));
+    await expect(client.create(R.services, service('default', 'dup'))).rejects.toMatchObject({
+      code: 'KUBE_CONFLICT',
+      reason: 'AlreadyExists',
+    });
+    const svc = await client.get<V1Service>(R.services, 'default', 'dup');
+    const withStatus = await client.replaceStatus<V1Service>(R.services, {
+      ...(svc as V1Service),
+      status: { loadBalancer: { ingress: [{ ip: '192.0.2.10' }] } },
+    });
+    expect(withStatus.status?.loadBalancer?.ingress?.[0]?.ip).toBe('192.0.2.10');
+    const patched = await client.patchStatus<V1Service>(R.services, 'default', 'dup', {
+      status: { loadBalancer: { ingress: [{ ip: '192.0.2.11' }] } },
+    });
+    expect(patched.status?.loadBalancer?.ingress?.[0]?.ip).toBe('192.0.2.11');
+  });
+
+  it('paginates with a small limit and returns version info', async () => {
+    for (let i = 0; i < 7; i++)
+      await client.create(R.configMaps, { metadata: { namespace: 'default', name: `cm-${i}` } });
+    const all = await client.list<V1ConfigMap>(R.configMaps, { namespace: 'default', limit: 2 });
+    expect(all.items.filter((c) => c.metadata?.name?.startsWith('cm-'))).toHaveLength(7);
+    expect(client.stats().byVerb.list).toBeGreaterThanOrEqual(4);
+    expect((await client.version()).gitVersion).toBeTruthy();
+  });
+
+  it('a token without permission gets a terminal KUBE_FORBIDDEN; an unknown token KUBE_UNAUTHORIZED', async () => {
+    sandbox.addToken('reader', {
+      username: 'reader',
+      rules: [{ verbs: ['get', 'list', 'watch'], resources: ['services'] }],
+    });
+    const reader = KubeClient.fromKubeconfigString(sandbox.kubeconfig({ token: 'reader' }));
+    const stranger = KubeClient.fromKubeconfigString(sandbox.kubeconfig({ token: 'nobody-knows-me' }));
+    try {
+      await expect(reader.list(R.services, { namespace: 'default' })).resolves.toBeTruthy();
+      await expect(reader.create(R.services, service('default', 'x'))).rejects.toMatchObject({
+        code: 'KUBE_FORBIDDEN',
+        terminal: true,
+      });
+      await expect(stranger.list(R.services)).rejects.toMatchObject({ code: 'KUBE_UNAUTHORIZED' });
+    } finally {
+      reader.close();
+      stranger.close();
+    }
+  });
+
+  it('a Link secret without the kubeconfig key is refused clearly', () => {
+    expect(() =>
+      KubeClient.fromSecret({ metadata: { namespace: 'isthmus-system', name: 'creds' }, data: {} }),
+    ).toThrow(/missing key "kubeconfig"/);
+    const ok = KubeClient.fromSecret({
+      metadata: { namespace: 'isthmus-system', name: 'creds' },
+      data: { kubeconfig: Buffer.from(sandbox.kubeconfig()).toString('base64') },
+    });
+    ok.close();
+  });
+
+  it('speaks TLS with the CA from the kubeconfig', async () => {
+    const secure = await startSandbox({ name: 'tls', tls: true });
+    const tlsClient = KubeClient.fromKubeconfigString(secure.kubeconfig());
+    try {
+      expect(tlsClient.server).toMatch(/^https:/);
+      await tlsClient.create(R.services, service('default', 'over-tls'));
+      expect(await tlsClient.get(R.services, 'default', 'over-tls')).toBeTruthy();
+    } finally {
+      tlsClient.close();
+      await secure.close();
+    }
+  });
+});

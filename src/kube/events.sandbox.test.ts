@@ -1,0 +1,72 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startSandbox } from '../sandbox/index.js';
+import { KubeClient } from './client.js';
+import { EventRecorder } from './events.js';
+import { R } from './resources.js';
+import { service } from './test-support.js';
+import { createTokenReviewer } from './token-review.js';
+import type { CoreV1Event, V1Service } from './types.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function setup() {
+  const sandbox = await startSandbox({ name: 'east' });
+  cleanups.push(() => sandbox.close());
+  const client = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
+  cleanups.push(() => client.close());
+  return { sandbox, client };
+}
+
+describe('EventRecorder', () => {
+  it('aggregates repeats into one Event with a count', async () => {
+    const { client } = await setup();
+    const svc = await client.create<V1Service>(R.services, service('default', 'podinfo'));
+    const rec = new EventRecorder(client, { component: 'isthmus-mirror' });
+    await Promise.all([
+      rec.record(svc, 'Warning', 'GatewayUnreachable', 'gateway 10.0.0.1:4143 not alive'),
+      rec.record(svc, 'Warning', 'GatewayUnreachable', 'gateway 10.0.0.1:4143 not alive'),
+      rec.record(svc, 'Warning', 'GatewayUnreachable', 'gateway 10.0.0.1:4143 not alive'),
+    ]);
+    await rec.record(svc, 'Normal', 'Mirrored', 'mirrored as podinfo-west');
+    const { items } = await client.list<CoreV1Event>(R.events, { namespace: 'default' });
+    const warn = items.filter((e) => e.reason === 'GatewayUnreachable');
+    expect(warn).toHaveLength(1);
+    expect(warn[0]).toMatchObject({
+      count: 3,
+      type: 'Warning',
+      involvedObject: { kind: 'Service', name: 'podinfo', uid: svc.metadata?.uid },
+      source: { component: 'isthmus-mirror' },
+    });
+    expect(items.filter((e) => e.reason === 'Mirrored')).toHaveLength(1);
+  });
+
+  it('never throws when the API is gone', async () => {
+    const { sandbox, client } = await setup();
+    const errors: unknown[] = [];
+    const rec = new EventRecorder(client, { component: 'c', onError: (e) => errors.push(e) });
+    await sandbox.faults.goOffline();
+    await expect(rec.record(service('default', 'x'), 'Normal', 'R', 'm')).resolves.toBeUndefined();
+    expect(errors).toHaveLength(1);
+  });
+});
+
+describe('TokenReview', () => {
+  it('authenticates a known token and refuses an unknown one', async () => {
+    const { sandbox, client } = await setup();
+    sandbox.addToken('gateway-token', {
+      username: 'system:serviceaccount:isthmus-system:isthmus-gateway',
+      rules: [],
+    });
+    const review = createTokenReviewer(client);
+    await expect(review('gateway-token')).resolves.toMatchObject({
+      authenticated: true,
+      username: 'system:serviceaccount:isthmus-system:isthmus-gateway',
+    });
+    const denied = await review('forged');
+    expect(denied.authenticated).toBe(false);
+    expect(denied.error).toBeTruthy();
+  });
+});
