@@ -1,0 +1,168 @@
+/**
+ * The real kubectl against a TLS sandbox: discovery, tables, apply (client-side, strategic merge
+ * PATCH with last-applied), create from flags (protobuf bodies), label/annotate, delete, CRDs, -w.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Sandbox, startSandbox } from './index.js';
+
+let sb: Sandbox;
+let dir: string;
+let kubeconfig: string;
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  sb = await startSandbox({ name: 'kubectl-east' });
+  dir = mkdtempSync(join(tmpdir(), 'sandbox-kubectl-'));
+  kubeconfig = join(dir, 'kubeconfig');
+  writeFileSync(kubeconfig, sb.kubeconfig());
+});
+afterAll(async () => {
+  for (const c of children) c.kill('SIGKILL');
+  await sb.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function kubectl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      'kubectl',
+      ['--kubeconfig', kubeconfig, '--cache-dir', join(dir, 'cache'), ...args],
+      { timeout: 20_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+async function ok(...args: string[]): Promise<string> {
+  const r = await kubectl(...args);
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+function file(name: string, content: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, content);
+  return p;
+}
+
+const service = (port: number) => `apiVersion: v1
+kind: Service
+metadata:
+  name: podinfo
+  namespace: default
+  labels: {app: podinfo}
+spec:
+  selector: {app: podinfo}
+  ports:
+  - name: http
+    port: ${port}
+`;
+
+describe('kubectl', () => {
+  it('get namespaces prints the server-side table', async () => {
+    const out = await ok('get', 'namespaces');
+    expect(out).toMatch(/^NAME\s+STATUS\s+AGE/);
+    expect(out).toMatch(/default\s+Active/);
+  });
+
+  it('apply creates, re-apply patches with the last-applied configuration', async () => {
+    expect(await ok('apply', '-f', file('svc.yaml', service(9898)))).toContain('service/podinfo created');
+    expect(await ok('apply', '-f', file('svc.yaml', service(9899)))).toContain('service/podinfo configured');
+    const svc = JSON.parse(await ok('get', 'service', 'podinfo', '-o', 'json'));
+    expect(svc.spec.ports).toEqual([{ name: 'http', port: 9899, protocol: 'TCP', targetPort: 9899 }]);
+    expect(svc.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration']).toContain('9899');
+    expect(await ok('apply', '-f', file('svc.yaml', service(9899)))).toContain('service/podinfo unchanged');
+  });
+
+  it('get -o yaml, label, annotate, selectors', async () => {
+    await ok('label', 'service', 'podinfo', 'mirror.linkerd.io/exported=true');
+    await ok('annotate', 'service', 'podinfo', 'example.com/note=hi');
+    const yaml = await ok('get', 'service', 'podinfo', '-o', 'yaml');
+    expect(yaml).toContain('mirror.linkerd.io/exported: "true"');
+    expect(yaml).toContain('example.com/note: hi');
+    expect(await ok('get', 'svc', '-l', 'mirror.linkerd.io/exported=true', '-o', 'name')).toBe(
+      'service/podinfo\n',
+    );
+    const bad = await kubectl('label', 'service', 'podinfo', 'bad key=x');
+    expect(bad.code).not.toBe(0);
+  });
+
+  it('create from flags (protobuf bodies) and from a file; delete', async () => {
+    await ok('create', 'namespace', 'isthmus-system');
+    await ok('create', 'configmap', 'cfg', '--from-literal=a=b', '-n', 'isthmus-system');
+    expect(await ok('get', 'configmap', 'cfg', '-n', 'isthmus-system', '-o', 'jsonpath={.data.a}')).toBe('b');
+    await ok(
+      'create',
+      '-f',
+      file('cm.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-file}\ndata: {k: v}\n'),
+    );
+    const dup = await kubectl('create', '-f', join(dir, 'cm.yaml'));
+    expect(dup.stderr).toContain('AlreadyExists');
+    expect(await ok('delete', 'configmap', 'from-file')).toContain('deleted');
+    const gone = await kubectl('get', 'configmap', 'from-file');
+    expect(gone.stderr).toContain('configmaps "from-file" not found');
+  });
+
+  it('serves the Link CRD: apply, defaults, printer columns, schema errors', async () => {
+    const link = (extra = '') => `apiVersion: multicluster.isthmus.dev/v1alpha1
+kind: Link
+metadata:
+  name: west
+  namespace: isthmus-system
+spec:
+  targetClusterName: west
+  clusterCredentialsSecret: cluster-credentials-west
+  gatewayAddress: 127.0.0.2
+${extra}`;
+    await ok('apply', '-f', file('link.yaml', link()));
+    const table = await ok('get', 'links', '-n', 'isthmus-system');
+    expect(table).toMatch(/^NAME\s+CLUSTER\s+GATEWAY\s+ALIVE\s+SERVICES\s+AGE/);
+    expect(table).toMatch(/west\s+west\s+127\.0\.0\.2/);
+    const obj = JSON.parse(await ok('get', 'link', 'west', '-n', 'isthmus-system', '-o', 'json'));
+    expect(obj.spec.gatewayPort).toBe(4143);
+    const bad = await kubectl(
+      'apply',
+      '-f',
+      file('bad-link.yaml', link('  gatewayPort: 70000\n').replace('name: west', 'name: east')),
+    );
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('spec.gatewayPort');
+  });
+
+  it('get -w prints changes as they happen', async () => {
+    const child = spawn('kubectl', [
+      '--kubeconfig',
+      kubeconfig,
+      '--cache-dir',
+      join(dir, 'cache'),
+      'get',
+      'configmaps',
+      '-w',
+      '-o',
+      'name',
+    ]);
+    children.push(child);
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    const waitFor = async (text: string) => {
+      const deadline = Date.now() + 10_000;
+      while (!out.includes(text)) {
+        if (Date.now() > deadline) throw new Error(`kubectl get -w never printed ${text}: ${out}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+    await waitFor('configmap/kube-root-ca.crt');
+    await ok('create', 'configmap', 'watched');
+    await waitFor('configmap/watched');
+    child.kill('SIGKILL');
+  });
+});
