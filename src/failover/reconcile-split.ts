@@ -99,7 +99,7 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
       deps.now(),
       deps.memories.get(key) ?? memoryFromStatus(split),
     );
-    if (decision.changed) await patchWeights(deps.client, namespace, name, decision.weights);
+    if (decision.changed) await patchWeights(deps.client, split, decision.weights);
     if (decision.requeueAfterMs !== undefined) deps.requeueAfter(key, decision.requeueAfterMs);
     ({ state, activeBackends, weights, memory, event } = decision);
   } else {
@@ -130,6 +130,15 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
   if (event) await deps.recorder.record(split, event.type, event.reason, event.message);
   if (changed)
     for (const [reason, message] of warnings) await deps.recorder.record(split, 'Warning', reason, message);
+}
+
+/**
+ * The version to write a split through: v1alpha2 declares weights integers, so a split holding a
+ * v1alpha1 quantity ("500m") would fail its schema on write; v1alpha1 (int-or-string) takes both.
+ */
+export function writeResourceFor(split: TrafficSplit) {
+  const quantities = (split.spec?.backends ?? []).some((b) => typeof b.weight !== 'number');
+  return quantities ? R.trafficSplitsV1alpha1 : R.trafficSplitsV1alpha2;
 }
 
 /** After a restart, the state the split's status records is where hysteresis resumes from. */
@@ -177,12 +186,12 @@ async function steerApex(
 /** Writes only the weights, by backend name, on the current object (409 → re-read, retry). */
 async function patchWeights(
   client: KubeClient,
-  namespace: string,
-  name: string,
+  split: TrafficSplit,
   weights: readonly ParsedBackend[],
 ): Promise<void> {
   const byService = new Map(weights.map((w) => [w.service, w.weight]));
-  await updateWithRetry<TrafficSplit>(client, R.trafficSplitsV1alpha2, namespace, name, (current) => {
+  const { namespace, name = '' } = split.metadata ?? {};
+  await updateWithRetry<TrafficSplit>(client, writeResourceFor(split), namespace, name, (current) => {
     const backends = current.spec.backends.map((b) => ({
       ...b,
       weight: byService.get(b.service) ?? b.weight,
@@ -204,7 +213,7 @@ async function writeStatus(
   const name = split.metadata?.name ?? '';
   const result = await updateWithRetry<TrafficSplit>(
     deps.client,
-    R.trafficSplitsV1alpha2,
+    writeResourceFor(split),
     ns,
     name,
     (current) => {

@@ -1,0 +1,351 @@
+/**
+ * The failover controller against the strict sandbox API server (realistic 10.x pod IPs, loopback
+ * endpoints refused). Slices of the primary are written as the EndpointSlice controller would;
+ * mirror slices as the mirror controller would (gateway pod 10.0.0.5 at egress ports).
+ */
+import { Registry } from 'prom-client';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { IsthmusError } from '../errors.js';
+import { KubeClient } from '../kube/client.js';
+import { EventRecorder } from '../kube/events.js';
+import { FAILOVER_RESTORE_AFTER_ANNOTATION, MANAGED_BY_LABEL } from '../kube/keys.js';
+import { R } from '../kube/resources.js';
+import type { CoreV1Event, TrafficSplit, V1EndpointSlice, V1Service } from '../kube/types.js';
+import { waitFor } from '../mirror/test-wait.js';
+import { type Sandbox, startSandbox } from '../sandbox/index.js';
+import { type FailoverController, runFailoverController } from './controller.js';
+import { SPLIT_LABEL } from './plan-apex-slices.js';
+import { STEER_LABEL } from './split-selection.js';
+import { failoverStatusRows } from './status-view.js';
+import { service, slice, trafficSplit } from './test-builders.js';
+
+const GATEWAY_POD = '10.0.0.5';
+const PRIMARY_PODS = ['10.1.0.7', '10.1.0.8'];
+
+let sandbox: Sandbox;
+let client: KubeClient;
+let controller: FailoverController | undefined;
+let registry: Registry;
+let ns: string;
+let nsCounter = 0;
+let clock = Date.now();
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ name: 'east' });
+  client = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
+});
+
+afterAll(async () => {
+  client?.close();
+  await sandbox?.close();
+});
+
+beforeEach(async () => {
+  ns = `failover-${++nsCounter}`;
+  clock = Date.now();
+  registry = new Registry();
+  await client.create(R.namespaces, { metadata: { name: ns } });
+});
+
+afterEach(async () => {
+  await controller?.stop();
+  controller = undefined;
+});
+
+/** The real client, except that its first `n` writes of TrafficSplit weights fail (a 503). */
+class FlakyClient extends KubeClient {
+  constructor(
+    kubeconfig: string,
+    public failuresLeft: number,
+  ) {
+    super(KubeClient.fromKubeconfigString(kubeconfig).config);
+  }
+
+  override request(...args: Parameters<KubeClient['request']>): ReturnType<KubeClient['request']> {
+    const [, method, path] = args;
+    if (method === 'PUT' && /trafficsplits\/[^/]+$/.test(path) && this.failuresLeft > 0) {
+      this.failuresLeft--;
+      return Promise.reject(new IsthmusError('KUBE_API_UNAVAILABLE', 'injected: weights write failed'));
+    }
+    return super.request(...args);
+  }
+}
+
+function start(opts: { controlledBy?: string; client?: KubeClient } = {}): FailoverController {
+  controller = runFailoverController({
+    client,
+    registry,
+    recorder: new EventRecorder(client, { component: 'isthmus-failover' }),
+    now: () => clock,
+    ...opts,
+  });
+  return controller;
+}
+
+const primarySlice = (ready: boolean) => ({
+  ...slice(ns, 'podinfo', ready ? { ready: PRIMARY_PODS } : { notReady: PRIMARY_PODS }),
+  metadata: {
+    namespace: ns,
+    name: 'podinfo-abc12',
+    labels: {
+      'kubernetes.io/service-name': 'podinfo',
+      [MANAGED_BY_LABEL]: 'endpointslice-controller.k8s.io',
+    },
+  },
+});
+const mirrorSlice = (svc: string, port: number, ready: boolean) =>
+  slice(ns, svc, { mirror: true, port, name: `${svc}-gw`, [ready ? 'ready' : 'notReady']: [GATEWAY_POD] });
+
+/** Apex podinfo (selecting the primary pods), backends podinfo, podinfo-west, podinfo-north. */
+async function fixture(
+  opts: { weights?: [number, number, number]; annotations?: Record<string, string> } = {},
+) {
+  await client.create(R.services, service(ns, 'podinfo', [{ name: 'http', port: 9898 }], { app: 'podinfo' }));
+  await client.create(R.services, service(ns, 'podinfo-west'));
+  await client.create(R.services, service(ns, 'podinfo-north'));
+  await client.create(R.endpointSlices, primarySlice(true));
+  await client.create(R.endpointSlices, mirrorSlice('podinfo-west', 20001, true));
+  await client.create(R.endpointSlices, mirrorSlice('podinfo-north', 20002, true));
+  const [p, w, n] = opts.weights ?? [1, 0, 0];
+  const backends = [
+    { service: 'podinfo', weight: p },
+    { service: 'podinfo-west', weight: w },
+    { service: 'podinfo-north', weight: n },
+  ];
+  await client.create(R.trafficSplitsV1alpha2, trafficSplit(ns, 'podinfo', 'podinfo', backends, opts));
+}
+
+async function setReady(sliceName: string, ready: boolean): Promise<void> {
+  const current = await client.get<V1EndpointSlice>(R.endpointSlices, ns, sliceName);
+  const endpoints = (current?.endpoints ?? []).map((e) => ({ ...e, conditions: { ready } }));
+  await client.patch(R.endpointSlices, ns, sliceName, { endpoints });
+}
+
+const getSplit = (name = 'podinfo') => client.get<TrafficSplit>(R.trafficSplitsV1alpha2, ns, name);
+const weightsOf = async (name = 'podinfo') => (await getSplit(name))?.spec.backends.map((b) => b.weight);
+const conditionOf = async (type: string, name = 'podinfo') =>
+  (await getSplit(name))?.status?.conditions?.find((c) => c.type === type);
+const apexSlices = async (split = 'podinfo') =>
+  (
+    await client.list<V1EndpointSlice>(R.endpointSlices, {
+      namespace: ns,
+      labelSelector: `${SPLIT_LABEL}=${split}`,
+    })
+  ).items;
+const eventMessages = async () =>
+  (await client.list<CoreV1Event>(R.events, { namespace: ns })).items.map((e) => `${e.reason}: ${e.message}`);
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+async function activeMetric(split = 'podinfo'): Promise<number | undefined> {
+  const metric = await registry.getSingleMetric('isthmus_failover_active')?.get();
+  return metric?.values.find((v) => v.labels.namespace === ns && v.labels.split === split)?.value;
+}
+
+describe('failover controller', () => {
+  it('healthy primary: all the weight on it, no apex slice, status Primary', async () => {
+    await fixture({ weights: [50, 50, 0] });
+    await start().synced;
+    await waitFor(async () => same(await weightsOf(), [1, 0, 0]), { what: 'weights on the primary' });
+    await waitFor(async () => (await getSplit())?.status?.state === 'Primary', { what: 'status Primary' });
+    expect(await apexSlices()).toEqual([]);
+    expect(await activeMetric()).toBe(0);
+  });
+
+  it('primary not ready: equal share to ready backups, apex slices to the gateway egress, within 1 s', async () => {
+    await fixture();
+    const c = start();
+    await c.synced;
+    await waitFor(async () => (await getSplit())?.status?.state === 'Primary', { what: 'status Primary' });
+    const t0 = Date.now();
+    await setReady('podinfo-abc12', false);
+    await waitFor(async () => (await apexSlices()).length === 2, {
+      timeoutMs: 1000,
+      what: 'apex slices within 1 s',
+    });
+    expect(Date.now() - t0).toBeLessThan(1000);
+    await waitFor(async () => same(await weightsOf(), [0, 1, 1]), { what: 'weights on the backups' });
+    const slices = (await apexSlices()).map((s) => ({
+      service: s.metadata?.labels?.['kubernetes.io/service-name'],
+      ports: s.ports?.map((p) => `${p.name}=${p.port}`),
+      endpoints: s.endpoints.map((e) => `${e.addresses[0]}:${e.conditions?.ready}`),
+      owner: s.metadata?.ownerReferences?.[0]?.kind,
+    }));
+    expect(slices.sort((a, b) => String(a.ports).localeCompare(String(b.ports)))).toEqual([
+      {
+        service: 'podinfo',
+        ports: ['http=20001'],
+        endpoints: [`${GATEWAY_POD}:true`],
+        owner: 'TrafficSplit',
+      },
+      {
+        service: 'podinfo',
+        ports: ['http=20002'],
+        endpoints: [`${GATEWAY_POD}:true`],
+        owner: 'TrafficSplit',
+      },
+    ]);
+    await waitFor(async () => (await activeMetric()) === 1, { what: 'metric 1' });
+    await waitFor(
+      async () => (await eventMessages()).includes('Failover: failing over to podinfo-west, podinfo-north'),
+      {
+        what: 'failover event',
+      },
+    );
+    expect(await failoverStatusRows(client, { namespace: ns })).toEqual([
+      {
+        namespace: ns,
+        trafficSplit: 'podinfo',
+        status: 'Fallback',
+        activeBackends: ['podinfo-west', 'podinfo-north'],
+      },
+    ]);
+
+    // The primary returns: weights back, Isthmus's slices withdrawn.
+    await setReady('podinfo-abc12', true);
+    await waitFor(async () => same(await weightsOf(), [1, 0, 0]), { what: 'weights restored' });
+    await waitFor(async () => (await apexSlices()).length === 0, { what: 'apex slices removed' });
+    await waitFor(async () => (await eventMessages()).includes('Failover: restored to primary podinfo'), {
+      what: 'restore event',
+    });
+    expect(await activeMetric()).toBe(0);
+  });
+
+  it('restore-after holds traffic on the backups until the primary has been ready long enough', async () => {
+    await fixture({ annotations: { [FAILOVER_RESTORE_AFTER_ANNOTATION]: '30s' } });
+    const c = start();
+    await c.synced;
+    await setReady('podinfo-abc12', false);
+    await waitFor(async () => same(await weightsOf(), [0, 1, 1]), { what: 'failover' });
+    await setReady('podinfo-abc12', true);
+    await waitFor(async () => (await conditionOf('Available'))?.reason === 'Fallback', {
+      what: 'still fallback',
+    });
+    await c.idle();
+    expect(await weightsOf()).toEqual([0, 1, 1]);
+    clock += 31_000;
+    // Any event re-runs the level-triggered decision; the requeue timer would too, after 30 s.
+    await client.patch(R.services, ns, 'podinfo-west', { metadata: { labels: { touched: 'yes' } } });
+    await waitFor(async () => same(await weightsOf(), [1, 0, 0]), { what: 'restored after the wait' });
+  });
+
+  it('nothing ready: weights unchanged (never all zero), condition NothingReady, apex slices withdrawn', async () => {
+    await fixture();
+    const c = start();
+    await c.synced;
+    await setReady('podinfo-abc12', false);
+    await waitFor(async () => same(await weightsOf(), [0, 1, 1]), { what: 'failover' });
+    await setReady('podinfo-west-gw', false);
+    await waitFor(async () => same(await weightsOf(), [0, 0, 1]), { what: 'west dropped' });
+    await setReady('podinfo-north-gw', false);
+    await waitFor(async () => (await conditionOf('Available'))?.reason === 'NothingReady', {
+      what: 'NothingReady',
+    });
+    expect((await conditionOf('Available'))?.status).toBe('False');
+    expect(await weightsOf()).toEqual([0, 0, 1]);
+    await waitFor(async () => (await apexSlices()).length === 0, { what: 'no ready endpoint listed' });
+    await waitFor(async () => (await eventMessages()).some((m) => m.startsWith('NothingReady:')), {
+      what: 'event',
+    });
+  });
+
+  it('a failed weight patch is retried until it lands', async () => {
+    await fixture();
+    const flaky = new FlakyClient(sandbox.kubeconfig(), 2);
+    try {
+      const c = start({ client: flaky });
+      await c.synced;
+      await waitFor(async () => (await getSplit())?.status?.state === 'Primary', { what: 'status Primary' });
+      await setReady('podinfo-abc12', false);
+      await waitFor(async () => same(await weightsOf(), [0, 1, 1]), { what: 'weights after retries' });
+      expect(flaky.failuresLeft).toBe(0);
+      const errors = await registry.getSingleMetric('isthmus_failover_sync_errors_total')?.get();
+      expect(errors?.values[0]?.value).toBe(2);
+    } finally {
+      await controller?.stop();
+      controller = undefined;
+      flaky.close();
+    }
+  });
+
+  it('bad input gets a condition and an event, and other splits keep working', async () => {
+    await fixture();
+    // Non-numeric weight: only v1alpha1 (int-or-string) admits it.
+    await client.create(R.trafficSplitsV1alpha1, {
+      ...trafficSplit(ns, 'heavy', 'podinfo', [{ service: 'podinfo', weight: 'heavy' }]),
+      apiVersion: 'split.smi-spec.io/v1alpha1',
+    });
+    await client.create(
+      R.trafficSplitsV1alpha2,
+      trafficSplit(ns, 'ghost', 'podinfo', [
+        { service: 'podinfo', weight: 1 },
+        { service: 'podinfo-south', weight: 0 },
+      ]),
+    );
+    const headless: V1Service = {
+      metadata: { namespace: ns, name: 'portless' },
+      spec: { clusterIP: 'None', selector: { app: 'portless' } },
+    };
+    await client.create(R.services, headless);
+    await client.create(
+      R.trafficSplitsV1alpha2,
+      trafficSplit(ns, 'portless', 'portless', [
+        { service: 'podinfo', weight: 1 },
+        { service: 'podinfo-west', weight: 0 },
+      ]),
+    );
+    const c = start();
+    await c.synced;
+    await waitFor(async () => (await conditionOf('Accepted', 'heavy'))?.reason === 'InvalidWeight', {
+      what: 'InvalidWeight',
+    });
+    await waitFor(async () => (await conditionOf('ResolvedRefs', 'ghost'))?.reason === 'BackendNotFound', {
+      what: 'BackendNotFound',
+    });
+    await waitFor(async () => (await conditionOf('Steered', 'portless'))?.reason === 'ApexHasNoPorts', {
+      what: 'ApexHasNoPorts',
+    });
+    await waitFor(
+      async () => {
+        const events = await eventMessages();
+        return ['InvalidWeight:', 'BackendNotFound:', 'ApexHasNoPorts:'].every((p) =>
+          events.some((m) => m.startsWith(p)),
+        );
+      },
+      { what: 'warning events' },
+    );
+    // The good split still fails over.
+    await setReady('podinfo-abc12', false);
+    await waitFor(async () => same(await weightsOf(), [0, 1, 1]), { what: 'good split fails over' });
+  });
+
+  it('a steer-only 50/50 split keeps its weights and reports the share it can reach', async () => {
+    await fixture();
+    await client.create(
+      R.trafficSplitsV1alpha2,
+      trafficSplit(
+        ns,
+        'shift',
+        'podinfo',
+        [
+          { service: 'podinfo', weight: 50 },
+          { service: 'podinfo-west', weight: 50 },
+        ],
+        { labels: { [STEER_LABEL]: 'true' } },
+      ),
+    );
+    const c = start();
+    await c.synced;
+    await waitFor(async () => (await conditionOf('Steered', 'shift'))?.status === 'True', {
+      what: 'steered',
+    });
+    expect(await weightsOf('shift')).toEqual([50, 50]);
+    expect((await getSplit('shift'))?.status?.state).toBe('Weighted');
+    expect((await apexSlices('shift')).map((s) => s.endpoints.length)).toEqual([1]);
+    expect((await conditionOf('Steered', 'shift'))?.message).toBe(
+      'podinfo 2 endpoint(s) 66.7% (weight 50%), podinfo-west 1 endpoint(s) 33.3% (weight 50%); max share error 16.7%',
+    );
+    // Deleting the split withdraws its slices.
+    await client.delete(R.trafficSplitsV1alpha2, ns, 'shift');
+    await waitFor(async () => (await apexSlices('shift')).length === 0, { what: 'slices withdrawn' });
+  });
+});
