@@ -140,13 +140,25 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
     session.on('error', noop);
     session.setLocalWindowSize(SESSION_WINDOW_BYTES);
     if (limits.idleSessionTimeoutMs !== undefined) watchIdle(session, limits.idleSessionTimeoutMs);
-    session.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) =>
-      onStream(stream, headers, cluster),
+    session.on(
+      'stream',
+      (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, raw: string[]) =>
+        onStream(stream, headers, raw, cluster),
     );
   });
 
-  function onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, cluster: string): void {
+  function onStream(
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+    raw: string[],
+    cluster: string,
+  ): void {
     stream.on('error', noop);
+    // nghttp2 advertises SETTINGS_MAX_HEADER_LIST_SIZE but does not enforce it on what it receives.
+    if (headerListSize(raw) > limits.maxHeaderListSize) {
+      refuse(stream, 431, 'request header list too large', cluster, undefined);
+      return;
+    }
     const method = headers[h2.HTTP2_HEADER_METHOD];
     if (method !== 'CONNECT') {
       answerNonConnect(stream, method, headers[h2.HTTP2_HEADER_PATH]);
@@ -290,6 +302,13 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
       await closed;
     },
   };
+}
+
+/** RFC 9113 §6.5.2: the size of a header list is the sum of name + value + 32 octets per field. */
+function headerListSize(raw: string[]): number {
+  let size = 0;
+  for (let i = 0; i < raw.length; i++) size += raw[i]!.length + (i % 2 === 0 ? 32 : 0);
+  return size;
 }
 
 /** Resolves when every socket has closed or `ms` has passed. */

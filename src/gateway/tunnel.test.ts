@@ -6,7 +6,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import * as grpc from '@grpc/grpc-js';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { echo, startTcpBackend, type TcpBackend } from './test-support/backends.js';
 import { type Harness, startHarness } from './test-support/harness.js';
 import { makePki, type TestPki } from './test-support/pki.js';
@@ -191,5 +192,159 @@ describe('opaque TCP', () => {
     await waitFor(() => backendError !== undefined, 'backend connection');
     expect((await within(backendError!, 5_000, 'backend reset')).code).toBe('ECONNRESET');
     await expectNoLeaks(b);
+  });
+});
+
+describe('protocols', () => {
+  it('HTTP/1.1 keep-alive requests share one tunnel', async () => {
+    await harness();
+    const server = http.createServer((req, res) => {
+      res.setHeader('x-remote-port', String(req.socket.remotePort));
+      res.end(`hello ${req.url}`);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    cleanups.push(() => server.closeAllConnections());
+    h.exportService('test', 'web', 80, [(server.address() as net.AddressInfo).port]);
+    const port = await h.route('test', 'web', 80);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    cleanups.push(() => agent.destroy());
+    const get = (path: string) =>
+      new Promise<{ body: string; peer: string }>((resolve, reject) => {
+        http
+          .get({ host: '127.0.0.1', port, path, agent }, (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => {
+              body += c;
+            });
+            res.on('end', () => resolve({ body, peer: String(res.headers['x-remote-port']) }));
+          })
+          .once('error', reject);
+      });
+    const first = await within(get('/a'), 5_000, 'first request');
+    const second = await within(get('/b'), 5_000, 'second request');
+    expect(first.body).toBe('hello /a');
+    expect(second.body).toBe('hello /b');
+    expect(second.peer).toBe(first.peer);
+    agent.destroy();
+    await expectNoLeaks();
+  });
+
+  it('h2c (prior knowledge) streams through the tunnel', async () => {
+    await harness();
+    const server = http2.createServer();
+    server.on('stream', (stream, headers) => {
+      stream.respond({ ':status': 200 });
+      stream.end(`h2c ${headers[':path']}`);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const sessions = new Set<http2.Http2Session>();
+    server.on('session', (s) => sessions.add(s));
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          for (const s of sessions) s.destroy();
+          server.close(() => r());
+        }),
+    );
+    h.exportService('test', 'h2c', 8080, [(server.address() as net.AddressInfo).port]);
+    const port = await h.route('test', 'h2c', 8080);
+    const client = http2.connect(`http://127.0.0.1:${port}`);
+    cleanups.push(() => {
+      client.destroy();
+    });
+    const get = (path: string) =>
+      new Promise<string>((resolve, reject) => {
+        const req = client.request({ ':path': path });
+        let body = '';
+        req.setEncoding('utf8');
+        req.on('data', (c: string) => {
+          body += c;
+        });
+        req.on('end', () => resolve(body));
+        req.on('error', reject);
+      });
+    expect(await within(Promise.all([get('/one'), get('/two')]), 5_000, 'h2c')).toEqual([
+      'h2c /one',
+      'h2c /two',
+    ]);
+    client.close();
+    await expectNoLeaks();
+  });
+
+  it('gRPC unary and server-streaming calls work through the tunnel', async () => {
+    await harness();
+    const identity = (b: Buffer) => b;
+    const service: grpc.ServiceDefinition = {
+      Echo: {
+        path: '/isthmus.test.Echo/Echo',
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: identity,
+        requestDeserialize: identity,
+        responseSerialize: identity,
+        responseDeserialize: identity,
+      },
+      Repeat: {
+        path: '/isthmus.test.Echo/Repeat',
+        requestStream: false,
+        responseStream: true,
+        requestSerialize: identity,
+        requestDeserialize: identity,
+        responseSerialize: identity,
+        responseDeserialize: identity,
+      },
+    };
+    const server = new grpc.Server();
+    server.addService(service, {
+      Echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) =>
+        cb(null, call.request),
+      Repeat: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
+        for (let i = 0; i < 3; i++) call.write(Buffer.from(`${call.request.toString()} ${i}`));
+        call.end();
+      },
+    });
+    const grpcPort = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
+    );
+    cleanups.push(() => {
+      server.forceShutdown();
+    });
+    h.exportService('test', 'grpc', 9090, [grpcPort]);
+    const port = await h.route('test', 'grpc', 9090);
+    const Client = grpc.makeGenericClientConstructor(service, 'Echo');
+    const client = new Client(
+      `127.0.0.1:${port}`,
+      grpc.credentials.createInsecure(),
+    ) as unknown as grpc.Client & {
+      Echo: (req: Buffer, cb: (err: Error | null, res?: Buffer) => void) => void;
+      Repeat: (req: Buffer) => grpc.ClientReadableStream<Buffer>;
+    };
+    cleanups.push(() => client.close());
+    const echoed = await within(
+      new Promise<Buffer>((resolve, reject) =>
+        client.Echo(Buffer.from('ping'), (err, res) => (err ? reject(err) : resolve(res!))),
+      ),
+      10_000,
+      'gRPC unary',
+    );
+    expect(echoed.toString()).toBe('ping');
+    const repeated = await within(
+      new Promise<string[]>((resolve, reject) => {
+        const out: string[] = [];
+        const call = client.Repeat(Buffer.from('hi'));
+        call.on('data', (b: Buffer) => out.push(b.toString()));
+        call.on('end', () => resolve(out));
+        call.on('error', reject);
+      }),
+      10_000,
+      'gRPC server streaming',
+    );
+    expect(repeated).toEqual(['hi 0', 'hi 1', 'hi 2']);
+    client.close();
+    await expectNoLeaks();
   });
 });

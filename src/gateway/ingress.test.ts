@@ -1,0 +1,350 @@
+/**
+ * What the ingress refuses, each case on its own, with real TLS on loopback. After every refusal:
+ * nothing leaked (connections and tunnels back to 0) and good traffic still flows.
+ */
+import diagnosticsChannel from 'node:diagnostics_channel';
+import net from 'node:net';
+import tls from 'node:tls';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { gatewayIdentity } from '../kube/keys.js';
+import { CHANNELS } from './diagnostics.js';
+import { type Ingress, type IngressOptions, startIngress } from './ingress.js';
+import { resolverFor } from './resolver.js';
+import { ServiceIndex } from './service-index.js';
+import { echo, startTcpBackend, type TcpBackend } from './test-support/backends.js';
+import { ask, type ClientTls, connectTo, h2connect } from './test-support/h2-client.js';
+import { authorizeClusters, CLUSTER_DOMAIN, PROBE_PATH } from './test-support/harness.js';
+import { makePki, type TestPki, TRUST_DOMAIN } from './test-support/pki.js';
+import { FRAME, type Frame, rawH2 } from './test-support/raw-h2.js';
+import { waitFor, within } from './test-support/wait.js';
+
+const ECHO = `echo.test.svc.${CLUSTER_DOMAIN}:7000`;
+const HOUR = 3_600_000;
+
+let pki: TestPki;
+let east: ClientTls;
+let backend: TcpBackend;
+let ingress: Ingress;
+let index: ServiceIndex;
+const ready = { value: true };
+const rejected: { reason: string; identity?: string }[] = [];
+const onRejected = (m: unknown) => rejected.push(m as { reason: string });
+const sessions: { destroy(): void }[] = [];
+
+beforeAll(async () => {
+  pki = makePki();
+  east = pki.gateway('east');
+  backend = await startTcpBackend(echo);
+  diagnosticsChannel.subscribe(CHANNELS.handshakeRejected, onRejected);
+});
+afterAll(async () => {
+  diagnosticsChannel.unsubscribe(CHANNELS.handshakeRejected, onRejected);
+  await backend.close();
+});
+
+async function start(limits?: IngressOptions['limits']): Promise<void> {
+  index = new ServiceIndex();
+  index.upsertService({
+    namespace: 'test',
+    name: 'echo',
+    headless: false,
+    ports: [{ name: 'tcp', port: 7000 }],
+  });
+  index.setSliceEndpoints('test', 'echo', 's', [
+    { address: '127.0.0.1', ready: true, ports: [{ name: 'tcp', port: backend.port }] },
+  ]);
+  ingress = await startIngress({
+    host: '127.0.0.1',
+    port: 0,
+    secureContext: pki.gateway('west'),
+    authorizePeer: authorizeClusters(['east']),
+    resolve: resolverFor(index, CLUSTER_DOMAIN),
+    probe: { path: PROBE_PATH, isReady: () => ready.value },
+    limits: { handshakeTimeoutMs: 500, ...limits },
+  });
+}
+
+beforeEach(async () => {
+  rejected.length = 0;
+  ready.value = true;
+  await start();
+});
+afterEach(async () => {
+  for (const s of sessions.splice(0)) s.destroy();
+  await ingress.close();
+});
+
+function client(creds: ClientTls, options = {}) {
+  const s = h2connect(ingress.address, creds, options);
+  sessions.push(s);
+  return s;
+}
+
+/** A good peer can still tunnel bytes through, and then nothing is left open. */
+async function expectHealthy(): Promise<void> {
+  for (const old of sessions.splice(0)) old.destroy();
+  await waitFor(() => ingress.connections() === 0, 'earlier connections to close');
+  const s = client(east);
+  const stream = s.request(connectTo(ECHO), { endStream: false });
+  const got = new Promise<string>((resolve, reject) => {
+    let body = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (c: string) => {
+      body += c;
+    });
+    stream.on('end', () => resolve(body));
+    stream.on('error', reject);
+  });
+  stream.end('still fine');
+  expect(await within(got, 5_000, 'good tunnel')).toBe('still fine');
+  s.close();
+  await waitFor(
+    () => ingress.connections() === 0 && ingress.openTunnels() === 0,
+    'ingress to drop all connections',
+  );
+  await waitFor(() => backend.sockets.size === 0, 'backend sockets to close');
+}
+
+/** The peer's session dies without ever answering a request. */
+async function expectSessionRefused(creds: ClientTls): Promise<void> {
+  const s = client(creds);
+  const answer = await within(ask(s, connectTo(ECHO)), 5_000, 'refused session');
+  expect(answer).toHaveProperty('error');
+  await waitFor(() => rejected.length > 0, 'handshake-rejected event');
+  await waitFor(() => ingress.connections() === 0, 'refused connection to close');
+  expect(ingress.openTunnels()).toBe(0);
+  expect(backend.sockets.size).toBe(0);
+}
+
+describe('peers', () => {
+  it('admits a linked gateway', async () => {
+    await expectHealthy();
+    expect(rejected).toEqual([]);
+  });
+
+  it('refuses a client without a certificate', async () => {
+    await expectSessionRefused({ ca: pki.anchor.certPem });
+    await expectHealthy();
+  });
+
+  it('refuses a gateway certificate from a foreign CA', async () => {
+    await expectSessionRefused(pki.foreign('east'));
+    await expectHealthy();
+  });
+
+  it('refuses an expired certificate', async () => {
+    const now = Date.now();
+    const expired = pki.leaf('east', {
+      uriSans: [gatewayIdentity(TRUST_DOMAIN, 'east')],
+      notBefore: new Date(now - 2 * HOUR),
+      notAfter: new Date(now - HOUR),
+    });
+    await expectSessionRefused(expired);
+    await expectHealthy();
+  });
+
+  it('refuses a certificate that is not valid yet', async () => {
+    const now = Date.now();
+    const early = pki.leaf('east', {
+      uriSans: [gatewayIdentity(TRUST_DOMAIN, 'east')],
+      notBefore: new Date(now + HOUR),
+      notAfter: new Date(now + 2 * HOUR),
+    });
+    await expectSessionRefused(early);
+    await expectHealthy();
+  });
+
+  it('refuses a valid chain that is not a gateway identity', async () => {
+    const workload = pki.leaf('east', { uriSans: [`spiffe://${TRUST_DOMAIN}/ns/default/sa/web`] });
+    await expectSessionRefused(workload);
+    expect(rejected[0]?.identity).toBe(`spiffe://${TRUST_DOMAIN}/ns/default/sa/web`);
+    await expectHealthy();
+  });
+
+  it('refuses the gateway identity of a cluster that is not linked', async () => {
+    await expectSessionRefused(pki.gateway('north'));
+    await expectHealthy();
+  });
+
+  it('cuts a TLS client that never finishes its handshake (slowloris) at the handshake timeout', async () => {
+    const started = Date.now();
+    const raw = net.connect(ingress.address.port, '127.0.0.1');
+    raw.on('error', () => {});
+    sessions.push(raw);
+    await new Promise((r) => raw.once('connect', r));
+    raw.write(Buffer.from([0x16, 0x03, 0x01])); // the first bytes of a ClientHello, then nothing
+    await within(new Promise((r) => raw.once('close', r)), 5_000, 'slowloris cut');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(400);
+    await waitFor(() => rejected.some((r) => r.reason === 'ERR_TLS_HANDSHAKE_TIMEOUT'), 'timeout event');
+    await waitFor(() => ingress.connections() === 0, 'slowloris connection to close');
+    await expectHealthy();
+  });
+
+  it('refuses a peer that does not negotiate h2', async () => {
+    const socket = tls.connect({
+      host: '127.0.0.1',
+      port: ingress.address.port,
+      ...east,
+      ALPNProtocols: ['http/1.1'],
+      checkServerIdentity: () => undefined,
+    });
+    sessions.push(socket);
+    socket.on('error', () => {});
+    await within(new Promise((r) => socket.once('close', r)), 5_000, 'ALPN refusal');
+    await waitFor(() => ingress.connections() === 0, 'connection to close');
+    await expectHealthy();
+  });
+});
+
+describe('requests', () => {
+  it.each([
+    ['a service that is not exported', `other.test.svc.${CLUSTER_DOMAIN}:7000`, 403],
+    ['a port the service does not have', `echo.test.svc.${CLUSTER_DOMAIN}:7001`, 403],
+    ['an IPv4 literal', '127.0.0.1:7000', 403],
+    ['an IPv6 literal', '[::1]:7000', 403],
+    ['a name outside svc.<domain>', 'example.com:443', 403],
+    ['the API server', `kubernetes.default.svc.${CLUSTER_DOMAIN}:443`, 403],
+    ['an authority without a port', `echo.test.svc.${CLUSTER_DOMAIN}`, 400],
+    ['a malformed authority', `ec_ho.test.svc.${CLUSTER_DOMAIN}:7000`, 400],
+    ['a bad port', `echo.test.svc.${CLUSTER_DOMAIN}:99999`, 400],
+  ])('answers CONNECT to %s with the right status', async (_what, authority, status) => {
+    const s = client(east);
+    expect(await within(ask(s, connectTo(authority)), 5_000, 'refusal')).toMatchObject({ status });
+    expect(backend.accepted).toBeGreaterThanOrEqual(0);
+    expect(ingress.openTunnels()).toBe(0);
+    await expectHealthy();
+  });
+
+  it('never dials an address it was not given by the index', async () => {
+    const bait = await startTcpBackend(echo);
+    try {
+      const s = client(east);
+      expect(await ask(s, connectTo(`127.0.0.1:${bait.port}`))).toMatchObject({ status: 403 });
+      expect(await ask(s, connectTo(`localhost:${bait.port}`))).toMatchObject({ status: 403 });
+      expect(bait.accepted).toBe(0);
+    } finally {
+      await bait.close();
+    }
+  });
+
+  it('answers 503 when the service has no ready endpoint', async () => {
+    index.setSliceEndpoints('test', 'echo', 's', [
+      { address: '127.0.0.1', ready: false, ports: [{ name: 'tcp', port: backend.port }] },
+    ]);
+    const s = client(east);
+    expect(await ask(s, connectTo(ECHO))).toMatchObject({ status: 503 });
+  });
+
+  it('answers 502 when every endpoint refuses, and tries the next endpoint first', async () => {
+    const closed = await startTcpBackend(echo);
+    await closed.close(); // a port nobody listens on
+    index.setSliceEndpoints('test', 'echo', 's', [
+      { address: '127.0.0.1', ready: true, ports: [{ name: 'tcp', port: closed.port }] },
+    ]);
+    const s = client(east);
+    expect(await ask(s, connectTo(ECHO))).toMatchObject({ status: 502 });
+    index.setSliceEndpoints('test', 'echo', 's', [
+      { address: '127.0.0.1', ready: true, ports: [{ name: 'tcp', port: closed.port }] },
+      { address: '127.0.0.1', ready: true, ports: [{ name: 'tcp', port: backend.port }] },
+    ]);
+    for (let i = 0; i < 5; i++) expect(await ask(s, connectTo(ECHO))).toMatchObject({ status: 200 });
+    await waitFor(() => ingress.openTunnels() === 0, 'tunnels to close');
+    s.close();
+    await expectHealthy();
+  });
+
+  it('answers 405 to methods other than CONNECT', async () => {
+    const s = client(east);
+    expect(await ask(s, { ':method': 'GET', ':path': '/' })).toMatchObject({ status: 405 });
+    expect(await ask(s, { ':method': 'POST', ':path': PROBE_PATH })).toMatchObject({ status: 405 });
+    await expectHealthy();
+  });
+
+  it('answers the probe path with 200 when ready and 503 when not', async () => {
+    const s = client(east);
+    expect(await ask(s, { ':path': PROBE_PATH })).toMatchObject({ status: 200 });
+    ready.value = false;
+    expect(await ask(s, { ':path': PROBE_PATH })).toMatchObject({ status: 503 });
+  });
+
+  it('refuses oversized headers and keeps the session', async () => {
+    const s = client(east);
+    const answer = await ask(s, { ...connectTo(ECHO), 'x-big': 'a'.repeat(32 * 1024) });
+    expect(answer).toMatchObject({ status: 431 });
+    expect(ingress.openTunnels()).toBe(0);
+    expect(backend.accepted).toBeGreaterThanOrEqual(0);
+    await expectHealthy();
+  });
+});
+
+describe('limits', () => {
+  /** Opens a tunnel on a separate, well-behaved session and returns it once answered. */
+  async function bystander() {
+    const s = client(east);
+    const steady = s.request(connectTo(ECHO), { endStream: false });
+    steady.setEncoding('utf8');
+    await within(new Promise((r) => steady.once('response', r)), 5_000, 'bystander tunnel');
+    return async () => {
+      const echoed = new Promise<string>((r) => steady.once('data', r));
+      steady.write('bystander');
+      expect(await within(echoed, 5_000, 'bystander echo')).toBe('bystander');
+    };
+  }
+
+  const answered = (frames: Frame[], id: number) =>
+    frames.some((f) => f.streamId === id && (f.type === FRAME.HEADERS || f.type === FRAME.RST_STREAM));
+
+  it('a stream flood beyond maxConcurrentStreams is refused stream by stream; the session and other tunnels survive', async () => {
+    await ingress.close();
+    await start({ maxConcurrentStreams: 10 });
+    const stillWorks = await bystander();
+    // The flood races the SETTINGS (as a client assuming the default 100 streams would): nghttp2
+    // answers each stream over the limit with RST_STREAM(REFUSED_STREAM), RFC 9113 §5.1.2.
+    const flood = rawH2(ingress.address, east, { holdAck: true });
+    sessions.push(flood);
+    await within(flood.ready, 5_000, 'raw session');
+    const ids = Array.from({ length: 40 }, (_, i) => 2 * i + 1);
+    for (const id of ids) flood.connect(id, ECHO);
+    flood.ack();
+    await waitFor(
+      () => ids.every((id) => answered(flood.frames, id)),
+      'every flood stream to be answered or refused',
+    );
+    const accepted = ids.filter((id) =>
+      flood.frames.some((f) => f.streamId === id && f.type === FRAME.HEADERS),
+    );
+    const refused = flood.frames.filter((f) => f.type === FRAME.RST_STREAM);
+    expect(accepted.length).toBe(10);
+    expect(refused).toHaveLength(30);
+    expect(refused.every((f) => f.payload.readUInt32BE(0) === 7 /* REFUSED_STREAM */)).toBe(true);
+    expect(flood.frames.some((f) => f.type === FRAME.GOAWAY)).toBe(false);
+    expect(ingress.openTunnels()).toBe(11);
+
+    // The flooding session still carries bytes on an accepted stream, and so does the bystander.
+    const id = accepted[0]!;
+    flood.data(id, Buffer.from('after the flood'));
+    await waitFor(
+      () =>
+        flood.frames.some(
+          (f) => f.streamId === id && f.type === FRAME.DATA && f.payload.toString() === 'after the flood',
+        ),
+      'echo on the flooding session',
+    );
+    await stillWorks();
+    await expectHealthy();
+  });
+
+  it('a peer that ignores the acknowledged stream limit loses only its own session', async () => {
+    await ingress.close();
+    await start({ maxConcurrentStreams: 10 });
+    const stillWorks = await bystander();
+    const flood = rawH2(ingress.address, east);
+    sessions.push(flood);
+    await within(flood.ready, 5_000, 'raw session');
+    for (let i = 0; i < 40; i++) flood.connect(2 * i + 1, ECHO);
+    // nghttp2 treats this as a connection error (RFC 9113 §5.1.2 allows either).
+    await within(flood.closed, 5_000, 'flooding session to be closed');
+    await stillWorks();
+    await expectHealthy();
+  });
+});
