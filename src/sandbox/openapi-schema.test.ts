@@ -37,6 +37,7 @@ function link(spec: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** What the apiserver does on create: prune, default, validate. */
+// biome-ignore lint/suspicious/noExplicitAny: assertions walk arbitrary stored JSON
 function admit(schema: unknown, obj: unknown): { stored: any; causes: StatusCause[] } {
   const stored = pruneAndDefault(schema, obj);
   return { stored, causes: validateWithSchema(schema, stored) };

@@ -70,6 +70,8 @@ const workload = (extra: Record<string, PatchMeta> = {}): PatchMeta =>
 
 /** Keyed by `apiVersion/Kind`. Kinds listed here accept strategic merge patch; others get a 415. */
 export const STRATEGIC_PATCH_META: Readonly<Record<string, PatchMeta>> = {
+  // ServiceSpec.Ports carries patchMergeKey:"port"; port+protocol is only its SSA list-map key, so a
+  // strategic patch cannot tell 53/TCP from 53/UDP — kube's long-standing behaviour, kept.
   'v1/Service': kind({ fields: { ports: mergeBy('port') } }, { fields: { conditions } }),
   'v1/Pod': kind(podSpec, podStatus),
   'v1/PodTemplate': kind(undefined, undefined, { template: podTemplate }),

@@ -205,6 +205,7 @@ const deployment = {
 };
 
 describe('applyStrategicMergePatch', () => {
+  // biome-ignore lint/suspicious/noExplicitAny: assertions walk arbitrary patched JSON
   it.each<[string, string, unknown, unknown, (r: any) => void]>([
     [
       'kubectl label adds and removes labels',
