@@ -3,7 +3,7 @@
  * the CA goes into kubeconfig as certificate-authority-data). RSA keys come from node:crypto
  * (fast native generation) and are reused within a process; certificates are signed with node-forge.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { constants, generateKeyPairSync, privateEncrypt, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import forge from 'node-forge';
 
@@ -13,7 +13,30 @@ export interface ServingCerts {
   keyPem: string;
 }
 
-let keyCache: { ca: forge.pki.rsa.KeyPair; server: forge.pki.rsa.KeyPair; serverKeyPem: string } | undefined;
+let keyCache:
+  | { ca: forge.pki.rsa.KeyPair; caKeyPem: string; server: forge.pki.rsa.KeyPair; serverKeyPem: string }
+  | undefined;
+
+/** DER prefix of a SHA-256 DigestInfo (RFC 8017 §9.2 note 1). */
+const SHA256_DIGEST_INFO = Buffer.from('3031300d060960864801650304020105000420', 'hex');
+
+/**
+ * A forge-compatible signer backed by node:crypto: forge's RSA in pure JS takes ~100 ms per
+ * signature, which every sandbox start would pay twice. PKCS#1 v1.5 = private-key "encryption"
+ * of the DigestInfo with type-1 padding.
+ */
+function nativeSigner(keyPem: string): forge.pki.rsa.PrivateKey {
+  return {
+    sign: (md: forge.md.MessageDigest) => {
+      const digest = Buffer.from(md.digest().getBytes(), 'binary');
+      const sig = privateEncrypt(
+        { key: keyPem, padding: constants.RSA_PKCS1_PADDING },
+        Buffer.concat([SHA256_DIGEST_INFO, digest]),
+      );
+      return sig.toString('binary');
+    },
+  } as unknown as forge.pki.rsa.PrivateKey;
+}
 
 function rsaPair(): { pair: forge.pki.rsa.KeyPair; pem: string } {
   const { privateKey } = generateKeyPairSync('rsa', {
@@ -29,7 +52,8 @@ function rsaPair(): { pair: forge.pki.rsa.KeyPair; pem: string } {
 function keys() {
   if (!keyCache) {
     const server = rsaPair();
-    keyCache = { ca: rsaPair().pair, server: server.pair, serverKeyPem: server.pem };
+    const ca = rsaPair();
+    keyCache = { ca: ca.pair, caKeyPem: ca.pem, server: server.pair, serverKeyPem: server.pem };
   }
   return keyCache;
 }
@@ -60,7 +84,7 @@ export function makeServingCerts(clusterName: string, hosts: string[]): ServingC
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
     { name: 'subjectKeyIdentifier' },
   ]);
-  ca.sign(k.ca.privateKey, forge.md.sha256.create());
+  ca.sign(nativeSigner(k.caKeyPem), forge.md.sha256.create());
 
   const cert = forge.pki.createCertificate();
   cert.publicKey = k.server.publicKey;
@@ -85,7 +109,7 @@ export function makeServingCerts(clusterName: string, hosts: string[]): ServingC
       altNames: [...names].map((n) => (isIP(n) ? { type: 7, ip: n } : { type: 2, value: n })),
     },
   ]);
-  cert.sign(k.ca.privateKey, forge.md.sha256.create());
+  cert.sign(nativeSigner(k.caKeyPem), forge.md.sha256.create());
   return {
     caPem: forge.pki.certificateToPem(ca),
     certPem: forge.pki.certificateToPem(cert),
