@@ -1,0 +1,197 @@
+/**
+ * Builders and helpers for the gateway's end-to-end tests: objects as the mirror controller and a
+ * user would write them, certificates minted under one test anchor and written to files (as a
+ * Secret mount would hold them), loopback servers, and polling with deadlines.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { testGatewayCertificate, testPki } from '../../identity/testing.js';
+import {
+  CLUSTER_NAME_LABEL,
+  EGRESS_PORTS_ANNOTATION,
+  EXPORTED_LABEL,
+  MIRRORED_SERVICE_LABEL,
+  REMOTE_GATEWAY_ANNOTATION,
+  REMOTE_SVC_FQ_NAME_ANNOTATION,
+  SERVICE_NAME_LABEL,
+  SYSTEM_NAMESPACE,
+} from '../../kube/keys.js';
+import type { Link, V1EndpointSlice, V1Namespace, V1Service } from '../../kube/types.js';
+
+export const namespace = (name: string): V1Namespace => ({
+  apiVersion: 'v1',
+  kind: 'Namespace',
+  metadata: { name },
+});
+
+export function exportedService(ns: string, name: string, port: number, exported = true): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { namespace: ns, name, labels: exported ? { [EXPORTED_LABEL]: 'true' } : {} },
+    spec: { ports: [{ name: 'http', port, targetPort: port, protocol: 'TCP' }], selector: { app: name } },
+  };
+}
+
+export function endpointSlice(ns: string, service: string, address: string, port: number): V1EndpointSlice {
+  return {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { namespace: ns, name: `${service}-abcde`, labels: { [SERVICE_NAME_LABEL]: service } },
+    addressType: 'IPv4',
+    endpoints: [{ addresses: [address], conditions: { ready: true } }],
+    ports: [{ name: 'http', port, protocol: 'TCP' }],
+  };
+}
+
+/** A mirror `<svc>-<cluster>` as the mirror controller writes it (shared/DESIGN.md, "Names and keys"). */
+export function mirrorService(opts: {
+  ns: string;
+  service: string;
+  cluster: string;
+  port: number;
+  egressPort: number;
+  gateway: string;
+  clusterDomain?: string;
+}): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      namespace: opts.ns,
+      name: `${opts.service}-${opts.cluster}`,
+      labels: { [MIRRORED_SERVICE_LABEL]: 'true', [CLUSTER_NAME_LABEL]: opts.cluster },
+      annotations: {
+        [EGRESS_PORTS_ANNOTATION]: `http=${opts.egressPort}`,
+        [REMOTE_GATEWAY_ANNOTATION]: opts.gateway,
+        [REMOTE_SVC_FQ_NAME_ANNOTATION]: `${opts.service}.${opts.ns}.svc.${opts.clusterDomain ?? 'cluster.local'}`,
+      },
+    },
+    spec: { ports: [{ name: 'http', port: opts.port, protocol: 'TCP' }] },
+  };
+}
+
+export function link(target: string, gatewayAddress: string): Link {
+  return {
+    apiVersion: 'multicluster.isthmus.dev/v1alpha1',
+    kind: 'Link',
+    metadata: { namespace: SYSTEM_NAMESPACE, name: target },
+    spec: {
+      targetClusterName: target,
+      clusterCredentialsSecret: `cluster-credentials-${target}`,
+      gatewayAddress,
+    },
+  };
+}
+
+export interface CertFiles {
+  dir: string;
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+  remove(): Promise<void>;
+}
+
+/** The cluster's gateway certificate (under the shared test anchor) written to a temporary folder. */
+export async function writeGatewayCertFiles(cluster: 'east' | 'west'): Promise<CertFiles> {
+  const dir = await mkdtemp(join(tmpdir(), `isthmus-gw-${cluster}-`));
+  const cert = testGatewayCertificate(cluster);
+  const files = {
+    certFile: join(dir, 'tls.crt'),
+    keyFile: join(dir, 'tls.key'),
+    caFile: join(dir, 'ca.crt'),
+  };
+  await writeFile(files.certFile, cert.chainPem);
+  await writeFile(files.keyFile, cert.keyPem, { mode: 0o600 });
+  await writeFile(files.caFile, testPki().anchor.certPem);
+  return { dir, ...files, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** A port free on `host` right now (for listeners whose port must be known before they start). */
+export async function freePort(host: string): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, resolve);
+  });
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** A loopback HTTP backend that says who it is. */
+export async function startBackend(name: string): Promise<{ port: number; close(): Promise<void> }> {
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', connection: 'close' });
+    res.end(`hello from ${name}`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** One GET on a fresh connection (no agent, so no pooled socket outlives the test). */
+export function httpGet(
+  host: string,
+  port: number,
+  path = '/',
+  timeoutMs = 5_000,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host, port, path, agent: false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${host}:${port}${path} timed out`)));
+    req.on('error', reject);
+  });
+}
+
+/** Polls `check` until it returns a truthy value; throws with `what` (and the last error) at the deadline. */
+export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Whether a TCP connection to host:port is accepted. */
+export function canConnect(host: string, port: number, timeoutMs = 2_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}

@@ -1,0 +1,229 @@
+/**
+ * Two simulated clusters, east and west, each with its own sandbox API server and its own gateway
+ * on its own loopback address, certificates under one anchor. West exports `podinfo`; east has
+ * the mirror `podinfo-west` as the mirror controller would write it. The tests walk the data path
+ * and the admin surface of the gateways as a user and the controller see them.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeClient } from '../../kube/client.js';
+import { EXPORTED_LABEL, SYSTEM_NAMESPACE } from '../../kube/keys.js';
+import { R } from '../../kube/resources.js';
+import type { V1Service } from '../../kube/types.js';
+import { type Sandbox, startSandbox } from '../../sandbox/index.js';
+import { gatewayOptionsFromFlags } from '../config.js';
+import { checkHealth, createHealthClient } from '../health-service.js';
+import { type RunningGateway, runGateway } from '../run-gateway.js';
+import {
+  type CertFiles,
+  canConnect,
+  endpointSlice,
+  exportedService,
+  freePort,
+  httpGet,
+  link,
+  mirrorService,
+  namespace,
+  startBackend,
+  waitFor,
+  writeGatewayCertFiles,
+} from './fixtures.js';
+
+/** Loopback "cluster addresses" of this file; other test files use other 127.x addresses. */
+const EAST_HOST = '127.0.41.1';
+const WEST_HOST = '127.0.42.1';
+const WEST_SPARE_HOST = '127.0.42.2';
+const TRUST_DOMAIN = 'cluster.local';
+const NS = 'test';
+const SERVICE_PORT = 9898;
+const AUTHORITY = `podinfo.${NS}.svc.cluster.local:${SERVICE_PORT}`;
+
+interface Cluster {
+  sandbox: Sandbox;
+  kube: KubeClient;
+  kubeconfigFile: string;
+  certs: CertFiles;
+}
+
+async function startCluster(name: 'east' | 'west'): Promise<Cluster> {
+  const sandbox = await startSandbox({ name, allowLoopbackEndpoints: true });
+  const certs = await writeGatewayCertFiles(name);
+  const kubeconfigFile = join(certs.dir, 'kubeconfig');
+  await writeFile(kubeconfigFile, sandbox.kubeconfig());
+  const kube = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
+  return { sandbox, kube, kubeconfigFile, certs };
+}
+
+function startGateway(cluster: Cluster, name: string, host: string): Promise<RunningGateway> {
+  const config = gatewayOptionsFromFlags({
+    cluster: name,
+    trustDomain: TRUST_DOMAIN,
+    kubeconfig: cluster.kubeconfigFile,
+    ingressHost: host,
+    ingressPort: 0,
+    adminHost: host,
+    adminPort: 0,
+    egressHost: host,
+    certFile: cluster.certs.certFile,
+    keyFile: cluster.certs.keyFile,
+    caFile: cluster.certs.caFile,
+  });
+  return runGateway(config, { logger: pino({ level: 'silent' }), processMetrics: false });
+}
+
+const adminUrl = (gw: RunningGateway, path: string): string =>
+  `http://${gw.admin.address.host}:${gw.admin.address.port}${path}`;
+
+describe('two clusters, one gateway each', () => {
+  let east: Cluster;
+  let west: Cluster;
+  let eastGw: RunningGateway;
+  let westGw: RunningGateway;
+  let backend: Awaited<ReturnType<typeof startBackend>>;
+  let egressPort: number;
+  const cleanups: Array<() => unknown> = [];
+
+  beforeAll(async () => {
+    [east, west] = await Promise.all([startCluster('east'), startCluster('west')]);
+    cleanups.push(
+      () => east.sandbox.close(),
+      () => west.sandbox.close(),
+      () => east.kube.close(),
+      () => west.kube.close(),
+      () => east.certs.remove(),
+      () => west.certs.remove(),
+    );
+    backend = await startBackend('west');
+    cleanups.push(() => backend.close());
+
+    // West: the exported service with a loopback endpoint, and a Link back to east (pairwise linking),
+    // which is what admits east's gateway at west's ingress.
+    await west.kube.create(R.namespaces, namespace(NS));
+    await west.kube.create(R.namespaces, namespace(SYSTEM_NAMESPACE));
+    await west.kube.create(R.links, link('east', EAST_HOST));
+    await west.kube.create(R.services, exportedService(NS, 'podinfo', SERVICE_PORT));
+    await west.kube.create(R.endpointSlices, endpointSlice(NS, 'podinfo', '127.0.0.1', backend.port));
+    westGw = await startGateway(west, 'west', WEST_HOST);
+    cleanups.push(() => westGw.stop());
+
+    await east.kube.create(R.namespaces, namespace(NS));
+    eastGw = await startGateway(east, 'east', EAST_HOST);
+    cleanups.push(() => eastGw.stop());
+    egressPort = await freePort(EAST_HOST);
+    await east.kube.create(
+      R.services,
+      mirrorService({
+        ns: NS,
+        service: 'podinfo',
+        cluster: 'west',
+        port: SERVICE_PORT,
+        egressPort,
+        gateway: `${WEST_HOST}:${westGw.ingress.address.port}`,
+      }),
+    );
+    await waitFor('both gateways ready', () => eastGw.readiness().ready && westGw.readiness().ready);
+    await waitFor('east egress listening', () => eastGw.egress.listening().includes(egressPort));
+  });
+
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
+  it('carries a request from east egress to the backend behind west', async () => {
+    const res = await httpGet(EAST_HOST, egressPort, '/');
+    expect(res).toEqual({ status: 200, body: 'hello from west' });
+  });
+
+  it('answers /live and /ready, and reports tunnels on /metrics', async () => {
+    expect((await fetch(adminUrl(eastGw, '/live'))).status).toBe(200);
+    expect((await fetch(adminUrl(eastGw, '/ready'))).status).toBe(200);
+    await httpGet(EAST_HOST, egressPort, '/');
+    const text = await (await fetch(adminUrl(eastGw, '/metrics'))).text();
+    expect(text).toMatch(
+      /isthmus_tunnel_connections_total\{direction="egress",peer_cluster="west",result="success"\} [1-9]/,
+    );
+    expect(text).toMatch(
+      /isthmus_tunnel_connections_total\{direction="ingress",peer_cluster="east",result="success"\} [1-9]/,
+    );
+    expect(text).toMatch(/isthmus_tunnel_bytes_total\{direction="egress"\} [1-9]/);
+    expect(text).toContain('isthmus_tunnel_open{direction="egress"}');
+  });
+
+  it('answers gRPC health SERVING on the admin port', async () => {
+    const client = createHealthClient(`${WEST_HOST}:${westGw.admin.address.port}`);
+    try {
+      expect(await checkHealth(client)).toBe('SERVING');
+    } finally {
+      client.close();
+    }
+  });
+
+  it('probes west through the mTLS path: /probe alive', async () => {
+    const res = await fetch(
+      adminUrl(eastGw, `/probe?gateway=${WEST_HOST}:${westGw.ingress.address.port}&path=/ready`),
+    );
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ alive: true });
+  });
+
+  it('refuses CONNECT with 403 once the service is unexported, and serves it again when re-exported', async () => {
+    const westIngress = { host: WEST_HOST, port: westGw.ingress.address.port };
+    const current = (await west.kube.get<V1Service>(R.services, NS, 'podinfo'))!;
+    const labels = { ...current.metadata?.labels };
+    delete labels[EXPORTED_LABEL];
+    await west.kube.replace(R.services, { ...current, metadata: { ...current.metadata, labels } });
+    await waitFor('west to stop serving podinfo', () => westGw.index.size() === 0);
+    await expect(eastGw.pool.openTunnel(westIngress, AUTHORITY)).rejects.toMatchObject({
+      code: 'TUNNEL_REFUSED',
+    });
+    await expect(eastGw.pool.openTunnel(westIngress, AUTHORITY)).rejects.toThrow(/403/);
+    await expect(httpGet(EAST_HOST, egressPort, '/')).rejects.toThrow();
+
+    await west.kube.patch(
+      R.services,
+      NS,
+      'podinfo',
+      { metadata: { labels: { [EXPORTED_LABEL]: 'true' } } },
+      'merge',
+    );
+    await waitFor(
+      'podinfo served again',
+      async () => (await httpGet(EAST_HOST, egressPort, '/')).status === 200,
+    );
+  });
+
+  it('flips /ready with the watchers sync', async () => {
+    await west.sandbox.faults.goOffline();
+    let spare: RunningGateway | undefined;
+    try {
+      spare = await startGateway(west, 'west', WEST_SPARE_HOST);
+      const notReady = await fetch(adminUrl(spare, '/ready'));
+      expect(notReady.status).toBe(503);
+      expect(await notReady.text()).toMatch(/not synced/);
+      await west.sandbox.faults.goOnline();
+      await waitFor(
+        'spare gateway ready',
+        async () => (await fetch(adminUrl(spare!, '/ready'))).status === 200,
+      );
+    } finally {
+      await west.sandbox.faults.goOnline();
+      await spare?.stop();
+    }
+  });
+
+  it('closes the egress listener when the mirror is deleted', async () => {
+    await east.kube.delete(R.services, NS, 'podinfo-west');
+    await waitFor('egress listener closed', () => !eastGw.egress.listening().includes(egressPort));
+    expect(await canConnect(EAST_HOST, egressPort)).toBe(false);
+  });
+
+  it('reports west dead on /probe once west stops', async () => {
+    const westIngress = `${WEST_HOST}:${westGw.ingress.address.port}`;
+    await westGw.stop();
+    const res = await fetch(adminUrl(eastGw, `/probe?gateway=${westIngress}&timeoutMs=1000`));
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ alive: false });
+  });
+});

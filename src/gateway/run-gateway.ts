@@ -1,0 +1,259 @@
+/**
+ * Assembles a gateway from its parts: certificates (with rotation), the watchers of its own
+ * cluster, the ingress, the egress listeners and the admin port. Startup order follows what each
+ * part needs: the admin port first (so `/live` answers and `/ready` explains what is missing while
+ * certificates are fetched), then certificates, then everything that speaks TLS. `stop()` closes in
+ * reverse order and leaves no socket, timer or watch behind.
+ */
+import { readFile } from 'node:fs/promises';
+import { type Logger, pino } from 'pino';
+import { describeError } from '../errors.js';
+import {
+  CertificateRotator,
+  certifySource,
+  fileSource,
+  type CertificateSource as RotatorSource,
+  type TlsMaterial,
+} from '../identity/rotation.js';
+import { KubeClient } from '../kube/client.js';
+import { createInformer, type Informer } from '../kube/informer.js';
+import { gatewayIdentity, MIRRORED_SERVICE_LABEL } from '../kube/keys.js';
+import { R } from '../kube/resources.js';
+import type { Link, V1EndpointSlice, V1Service } from '../kube/types.js';
+import { type AdminServer, type Readiness, startAdmin } from './admin.js';
+import type { GatewayConfig } from './config.js';
+import { EgressListeners } from './egress.js';
+import { type Ingress, startIngress } from './ingress.js';
+import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
+import { gatewayClusterOf, PeerPolicy } from './peers.js';
+import { resolverFor } from './resolver.js';
+import { ServiceIndex } from './service-index.js';
+import { SessionPool } from './session-pool.js';
+import type { TunnelSecureContext } from './tunnel-settings.js';
+import { feedServiceIndex, SLICE_SELECTOR } from './watch-exports.js';
+import { type MirrorWatcher, watchMirrors } from './watch-mirrors.js';
+
+/** The path a remote gateway's probe asks for (Link `probeSpec.path` default). */
+const PROBE_PATH = '/ready';
+
+export interface RunGatewayDeps {
+  /** An API client to use instead of one built from `config.kube` (tests, the embedded lab). */
+  kube?: KubeClient;
+  logger?: Logger;
+  /** Process metrics on /metrics (default true; tests running many gateways turn them off). */
+  processMetrics?: boolean;
+  /** Aborting before startup completes stops what was started and rejects. */
+  signal?: AbortSignal;
+}
+
+export interface RunningGateway {
+  readonly ingress: Ingress;
+  readonly admin: AdminServer;
+  readonly egress: EgressListeners;
+  readonly pool: SessionPool;
+  readonly index: ServiceIndex;
+  readonly metrics: GatewayMetrics;
+  readiness(): Readiness;
+  /** Closes everything; safe to call more than once. */
+  stop(): Promise<void>;
+}
+
+export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {}): Promise<RunningGateway> {
+  const log = deps.logger ?? pino({ name: 'isthmus-gateway' });
+  const closers: Array<{ what: string; close: () => unknown }> = [];
+  const onStop = (what: string, close: () => unknown): void => {
+    closers.push({ what, close });
+  };
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      for (const { what, close } of closers.reverse()) {
+        try {
+          await close();
+        } catch (err) {
+          log.warn({ err: describeError(err) }, `closing ${what} failed`);
+        }
+      }
+    })();
+    return stopping;
+  };
+
+  try {
+    const metrics = createGatewayMetrics({
+      processMetrics: deps.processMetrics ?? true,
+      trustDomain: config.trustDomain,
+    });
+    onStop('metrics', () => metrics.close());
+
+    const kube = deps.kube ?? kubeClientFor(config);
+    if (deps.kube === undefined) onStop('API client', () => kube.close());
+
+    const informers = {
+      exports: createInformer<V1Service>(kube, R.services, { labelSelector: config.exportSelector }),
+      slices: createInformer<V1EndpointSlice>(kube, R.endpointSlices, { labelSelector: SLICE_SELECTOR }),
+      mirrors: createInformer<V1Service>(kube, R.services, {
+        labelSelector: `${MIRRORED_SERVICE_LABEL}=true`,
+      }),
+      links: createInformer<Link>(kube, R.links, { namespace: config.systemNamespace }),
+    };
+    const state = { certificates: false, egressApplied: false };
+    const readiness = (): Readiness => readinessOf(state, informers);
+
+    let pool: SessionPool | undefined;
+    const admin = await startAdmin({
+      host: config.admin.host,
+      port: config.admin.port,
+      readiness,
+      metrics: () => metrics.render(),
+      probe: (gateway, path, timeoutMs) =>
+        pool === undefined
+          ? Promise.resolve({ alive: false, latencyMs: 0, error: 'certificates not loaded' })
+          : pool.probe(gateway, path, timeoutMs),
+    });
+    onStop('admin server', () => admin.close());
+    log.info({ address: admin.address }, 'admin listening');
+
+    for (const [name, informer] of Object.entries(informers)) {
+      informer.onHealth((h) => {
+        if (!h.connected)
+          log.warn({ informer: name, err: describeError(h.lastError) }, 'watch failing; serving from cache');
+        admin.refresh();
+      });
+      informer.synced.then(() => admin.refresh()).catch(() => {});
+      informer.start();
+      onStop(`${name} informer`, () => informer.stop());
+    }
+
+    const index = new ServiceIndex();
+    onStop('service index feed', feedServiceIndex(index, informers.exports, informers.slices));
+
+    const rotator = new CertificateRotator({
+      source: rotatorSource(config),
+      anchorPem: await readFile(config.certificates.caFile, 'utf8'),
+    });
+    onStop('certificate rotator', () => rotator.stop());
+    rotator.on('error', (err) =>
+      log.error({ err: err.message, code: err.code }, 'certificate renewal failed'),
+    );
+    const abort = (): void => rotator.stop();
+    deps.signal?.addEventListener('abort', abort, { once: true });
+    let material: TlsMaterial;
+    try {
+      if (deps.signal?.aborted) rotator.stop();
+      material = await rotator.start();
+    } finally {
+      deps.signal?.removeEventListener('abort', abort);
+    }
+    let secureContext = tunnelContextOf(material);
+    state.certificates = true;
+    admin.refresh();
+
+    const ownIdentity = gatewayIdentity(config.trustDomain, config.clusterName);
+    const tunnelPool = new SessionPool({
+      secureContext: () => secureContext,
+      // Any gateway of this trust domain except ourselves: the mirror says which address, the
+      // certificate must at least be a gateway's (a workload certificate is never a tunnel end).
+      expectPeer: (identity) =>
+        identity !== undefined &&
+        identity !== ownIdentity &&
+        gatewayClusterOf(identity, config.trustDomain) !== null,
+      connectTimeoutMs: config.limits.connectTimeoutMs,
+    });
+    pool = tunnelPool;
+    onStop('session pool', () => tunnelPool.close());
+
+    const policy = new PeerPolicy(informers.links, config.allowedClusters, config.trustDomain);
+    const ingress = await startIngress({
+      host: config.ingress.host,
+      port: config.ingress.port,
+      secureContext,
+      authorizePeer: (identity) => policy.authorize(identity),
+      resolve: resolverFor(index, config.clusterDomain),
+      probe: { path: PROBE_PATH, isReady: () => readiness().ready },
+      limits: { connectTimeoutMs: config.limits.connectTimeoutMs },
+    });
+    onStop('ingress', () => ingress.close());
+    log.info({ address: ingress.address }, 'ingress listening');
+
+    // Rotation swaps the context for new handshakes only: established sessions and their tunnels
+    // keep the certificate they were made with, so no tunnel is dropped.
+    rotator.on('rotated', (next) => {
+      secureContext = tunnelContextOf(next);
+      ingress.setSecureContext(secureContext);
+      tunnelPool.setSecureContext(secureContext);
+      log.info({ notAfter: next.notAfter.toISOString() }, 'certificate rotated');
+    });
+
+    const egress = new EgressListeners({ host: config.egressHost, pool: tunnelPool });
+    onStop('egress listeners', () => egress.close());
+    let lastProblems = '';
+    const mirrorWatcher: MirrorWatcher = watchMirrors(informers.mirrors, egress, {
+      debounceMs: config.limits.egressApplyDebounceMs,
+      onProblems: (problems) => {
+        const text = problems.join('\n');
+        if (text !== lastProblems && problems.length > 0)
+          log.warn({ problems }, 'mirrors with unusable routes');
+        lastProblems = text;
+      },
+      onError: (err) => log.error({ err: describeError(err) }, 'egress listeners not fully applied'),
+    });
+    onStop('mirror watcher', () => mirrorWatcher.close());
+    // The first apply (after the mirror list is known) is what "egress ready" means.
+    informers.mirrors.synced
+      .then(() => mirrorWatcher.idle())
+      .then(() => {
+        state.egressApplied = true;
+        admin.refresh();
+      })
+      .catch(() => {});
+
+    return {
+      ingress,
+      admin,
+      egress,
+      pool: tunnelPool,
+      index,
+      metrics,
+      readiness,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** Ready = certificates loaded, every watcher has listed once, and the egress follows the mirrors. */
+export function readinessOf(
+  state: { certificates: boolean; egressApplied: boolean },
+  informers: Record<string, Pick<Informer<never>, 'hasSynced'>>,
+): Readiness {
+  const reasons: string[] = [];
+  if (!state.certificates) reasons.push('certificates not loaded');
+  for (const [name, informer] of Object.entries(informers)) {
+    if (!informer.hasSynced()) reasons.push(`${name} not synced`);
+  }
+  if (state.certificates && !state.egressApplied) reasons.push('egress listeners not applied');
+  return { ready: reasons.length === 0, reasons };
+}
+
+function kubeClientFor(config: GatewayConfig): KubeClient {
+  return config.kube.kind === 'in-cluster'
+    ? KubeClient.inCluster()
+    : KubeClient.fromKubeconfigFile(config.kube.path, config.kube.context);
+}
+
+function rotatorSource(config: GatewayConfig): RotatorSource {
+  const c = config.certificates;
+  return c.kind === 'files'
+    ? fileSource({ certFile: c.certFile, keyFile: c.keyFile })
+    : certifySource({
+        address: c.identityAddress,
+        tokenFile: c.tokenFile,
+        identity: gatewayIdentity(config.trustDomain, config.clusterName),
+      });
+}
+
+function tunnelContextOf(m: TlsMaterial): TunnelSecureContext {
+  return { key: m.keyPem, cert: m.chainPem, ca: m.anchorPem };
+}
