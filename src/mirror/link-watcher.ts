@@ -43,7 +43,8 @@ export class LinkWatcher {
   private readonly readyObserved = new Set<string>();
   private readonly unsubscribe: (() => void)[] = [];
   private remoteAddresses: string[];
-  private remoteApiUp = false;
+  /** undefined until the remote API has answered or failed once. */
+  private remoteApiUp: boolean | undefined;
   private remoteApiError: string | undefined;
   private credentialsError: string | undefined;
   private resolveTimer: NodeJS.Timeout | undefined;
@@ -222,7 +223,7 @@ export class LinkWatcher {
   private state(): LinkState {
     const s: LinkState = {
       remoteSynced: this.remote?.synced ?? false,
-      remoteApiUp: this.remoteApiUp,
+      remoteApiUp: this.remoteApiUp === true,
       gatewayAlive: this.probe.alive,
       gatewayAddresses: this.remoteAddresses,
       mirrored: [...this.statuses.values()].filter((x) => x.reason === 'Mirrored').length,
@@ -240,9 +241,28 @@ export class LinkWatcher {
     const current = this.shared.client;
     const link = await current.get<Link>(R.links, this.config.linkNamespace, this.config.linkName);
     if (!link || link.metadata?.deletionTimestamp) return;
+    if (!this.statusDecided(link)) return;
     const status = linkStatus(this.state(), link.status);
     if (sameStatus(link.status, status)) return;
     await current.patchStatus(R.links, this.config.linkNamespace, this.config.linkName, { status });
+  }
+
+  /**
+   * A restarted controller keeps the status it finds until it knows better (as it keeps endpoint
+   * readiness): no Ready=False/Syncing or GatewayAlive=Unknown flap on every restart.
+   */
+  private statusDecided(link: Link): boolean {
+    if (!link.status?.conditions?.length) return true;
+    if (this.credentialsError || this.remoteApiUp === false) return true;
+    if (!this.remote?.synced) return false;
+    return this.probe.alive !== 'unknown';
+  }
+
+  /** True once the remote list is complete and no work is queued: for tests and benchmarks. */
+  async settled(): Promise<boolean> {
+    if (!this.remote?.synced || this.probe.alive === 'unknown') return false;
+    await this.queue.idle();
+    return this.queue.length === 0;
   }
 
   private context(): SyncContext {

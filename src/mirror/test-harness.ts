@@ -56,8 +56,12 @@ export interface Cluster {
   client: KubeClient;
 }
 
-export async function startCluster(name: string): Promise<Cluster> {
-  const sandbox = await startSandbox({ name, bookmarkIntervalMs: 200 });
+export async function startCluster(name: string, watchWindow?: number): Promise<Cluster> {
+  const sandbox = await startSandbox({
+    name,
+    bookmarkIntervalMs: 200,
+    ...(watchWindow ? { watchWindow } : {}),
+  });
   const client = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
   await client.create(R.namespaces, { metadata: { name: SYSTEM_NAMESPACE } });
   return { sandbox, client };
@@ -197,10 +201,10 @@ export class World {
   readonly probe = new ProbeStub();
   private readonly controllers: { stop(): Promise<void> }[] = [];
 
-  static async start(names: string[]): Promise<World> {
+  static async start(names: string[], opts: { watchWindow?: number } = {}): Promise<World> {
     const w = new World();
     await w.probe.start();
-    const started = await Promise.all(names.map((n) => startCluster(n)));
+    const started = await Promise.all(names.map((n) => startCluster(n, opts.watchWindow)));
     for (const [i, n] of names.entries()) w.clusters.set(n, started[i]!);
     return w;
   }
@@ -240,4 +244,21 @@ export async function waitReady(
     },
     { timeoutMs, what: `${namespace}/${name} ready=${ready}` },
   );
+}
+
+/** Our mirror Services of one remote cluster in the local cluster. */
+export async function mirrorsOf(local: Cluster, cluster: string): Promise<V1Service[]> {
+  const list = await local.client.list<V1Service>(R.services, {
+    labelSelector: `mirror.linkerd.io/cluster-name=${cluster}`,
+  });
+  return list.items;
+}
+
+/** One metric sample's value from a prom-client registry. */
+export async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}) {
+  const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === name);
+  const sample = (metric?.values ?? []).find((v) =>
+    Object.entries(labels).every(([k, val]) => String((v.labels as Record<string, unknown>)[k]) === val),
+  );
+  return sample?.value;
 }

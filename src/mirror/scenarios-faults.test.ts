@@ -1,0 +1,122 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { REMOTE_GATEWAY_ANNOTATION } from '../kube/keys.js';
+import { R } from '../kube/resources.js';
+import {
+  condition,
+  exportService,
+  getLink,
+  getService,
+  link,
+  metricValue,
+  mirrorsOf,
+  setRemoteGatewayLB,
+  World,
+  waitFor,
+  waitReady,
+} from './test-harness.js';
+
+let world: World | undefined;
+afterEach(async () => {
+  await world?.close();
+  world = undefined;
+});
+
+const fastProbe = { probeSpec: { period: '100ms', timeout: '500ms', failureThreshold: 2 } };
+
+describe('mirror controller under failures', () => {
+  it('marks endpoints not ready while the remote gateway is dead, ready again when it answers', async () => {
+    world = await World.start(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'podinfo', { ready: 1 });
+    await link(east, west, 'west', fastProbe);
+    const { ctl } = world.controller('east');
+    await waitReady(east, 'default', 'podinfo-west', true);
+
+    world.probe.dead.add('10.1.0.1:4143');
+    await waitReady(east, 'default', 'podinfo-west', false);
+    await waitFor(async () => condition(await getLink(east, 'west'), 'GatewayAlive')?.status === 'False');
+    expect(await metricValue(ctl.registry, 'gateway_alive', { target_cluster_name: 'west' })).toBe(0);
+
+    world.probe.dead.clear();
+    await waitReady(east, 'default', 'podinfo-west', true);
+    await waitFor(async () => condition(await getLink(east, 'west'), 'GatewayAlive')?.status === 'True');
+    expect(await metricValue(ctl.registry, 'gateway_alive', { target_cluster_name: 'west' })).toBe(1);
+    expect(
+      await metricValue(ctl.registry, 'isthmus_mirrored_services', { target_cluster_name: 'west' }),
+    ).toBe(1);
+  });
+
+  it("follows the remote gateway's LoadBalancer address and probes the new one", async () => {
+    world = await World.start(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'podinfo', { ready: 1 });
+    await link(east, west, 'west', fastProbe);
+    world.controller('east');
+    await waitReady(east, 'default', 'podinfo-west');
+    const annotation = async () =>
+      (await getService(east, 'default', 'podinfo-west'))?.metadata?.annotations?.[REMOTE_GATEWAY_ANNOTATION];
+    expect(await annotation()).toBe('10.1.0.1:4143');
+
+    await setRemoteGatewayLB(west, ['10.2.0.7']);
+    await waitFor(async () => (await annotation()) === '10.2.0.7:4143', { what: 'LB address followed' });
+    await waitFor(() => world!.probe.seen.includes('10.2.0.7:4143'), { what: 'new address probed' });
+
+    // The new address is dead: readiness follows the gateway the mirror now leads to.
+    world.probe.dead.add('10.2.0.7:4143');
+    await waitReady(east, 'default', 'podinfo-west', false);
+    await setRemoteGatewayLB(west, ['10.2.0.8']);
+    await waitFor(async () => (await annotation()) === '10.2.0.8:4143');
+    await waitReady(east, 'default', 'podinfo-west', true);
+  });
+
+  it('keeps mirrors through dropped watches, 410s, 500s and an offline remote API; none lost or duplicated', async () => {
+    world = await World.start(['east', 'west'], { watchWindow: 5 });
+    const [east, west] = [world.c('east'), world.c('west')];
+    for (const name of ['a', 'b', 'c']) await exportService(west, name, { ready: 1 });
+    await link(east, west, 'west');
+    const { ctl } = world.controller('east');
+    await waitFor(async () => (await mirrorsOf(east, 'west')).length === 3, { what: '3 mirrors' });
+
+    // Dropped watches while more than the watch window of writes happens: resume gives 410 → relist.
+    west.sandbox.faults.dropWatches();
+    await exportService(west, 'd', { ready: 1 });
+    await west.client.delete(R.services, 'default', 'a');
+    for (let i = 0; i < 8; i++) {
+      await west.client.create(R.configMaps, { metadata: { name: `noise-${i}`, namespace: 'default' } });
+    }
+    await waitFor(
+      async () =>
+        (await mirrorsOf(east, 'west'))
+          .map((s) => s.metadata?.name)
+          .sort()
+          .join() === 'b-west,c-west,d-west',
+      { what: 'converged after 410' },
+    );
+
+    // A burst of 500s, then the API goes away entirely.
+    west.sandbox.faults.failNext(5, 500);
+    west.sandbox.faults.dropWatches();
+    await west.sandbox.faults.goOffline();
+    await waitFor(
+      async () => condition(await getLink(east, 'west'), 'RemoteAPIAvailable')?.status === 'False',
+      {
+        what: 'RemoteAPIAvailable=False',
+      },
+    );
+    expect(await metricValue(ctl.registry, 'isthmus_remote_api_up', { target_cluster_name: 'west' })).toBe(0);
+    expect((await mirrorsOf(east, 'west')).length).toBe(3);
+
+    await west.sandbox.faults.goOnline();
+    await waitFor(
+      async () => condition(await getLink(east, 'west'), 'RemoteAPIAvailable')?.status === 'True',
+      {
+        what: 'RemoteAPIAvailable=True',
+      },
+    );
+    await exportService(west, 'e', { ready: 1 });
+    await waitFor(async () => (await mirrorsOf(east, 'west')).length === 4, { what: 'mirror after outage' });
+    const names = (await mirrorsOf(east, 'west')).map((s) => s.metadata?.name).sort();
+    expect(names).toEqual(['b-west', 'c-west', 'd-west', 'e-west']);
+    expect(await metricValue(ctl.registry, 'isthmus_remote_api_up', { target_cluster_name: 'west' })).toBe(1);
+  });
+});
