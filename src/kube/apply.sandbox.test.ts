@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../sandbox/index.js';
 import { createOrUpdate, updateWithRetry } from './apply.js';
 import { KubeClient } from './client.js';
@@ -10,13 +10,18 @@ import type { KubeObject, V1ConfigMap, V1Service } from './types.js';
 
 let sandbox: Sandbox;
 let client: KubeClient;
-beforeEach(async () => {
+// One sandbox for the file; each test starts without the mirror.
+beforeAll(async () => {
   sandbox = await startSandbox({ name: 'east' });
   client = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
 });
-afterEach(async () => {
+afterAll(async () => {
   client.close();
   await sandbox.close();
+});
+
+beforeEach(async () => {
+  await client.delete(R.services, 'default', 'podinfo-west');
 });
 
 const owned = { fields: ['spec.ports'], ownedLabels: [MIRRORED_SERVICE_LABEL] };

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../sandbox/index.js';
 import { KubeClient } from './client.js';
 import { R } from './resources.js';
@@ -8,11 +8,12 @@ import type { V1ConfigMap, V1EndpointSlice, V1Service } from './types.js';
 let sandbox: Sandbox;
 let client: KubeClient;
 
-beforeEach(async () => {
+// One sandbox for the file: each test uses its own object names.
+beforeAll(async () => {
   sandbox = await startSandbox({ name: 'east' });
   client = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
 });
-afterEach(async () => {
+afterAll(async () => {
   client.close();
   await sandbox.close();
 });

@@ -34,6 +34,8 @@ export interface ListOptions {
   fieldSelector?: string;
   /** Page size; the client follows `continue` until the list is complete. */
   limit?: number;
+  /** Aborts the list (an informer being stopped); the client's own close aborts it too. */
+  signal?: AbortSignal;
 }
 
 export interface WatchOptions {
@@ -128,6 +130,10 @@ export class KubeClient {
     };
   }
 
+  private signalWith(other: AbortSignal | undefined): AbortSignal {
+    return other ? AbortSignal.any([other, this.closedSignal.signal]) : this.closedSignal.signal;
+  }
+
   private count(verb: string): void {
     this.counters.requests++;
     this.counters.byVerb[verb] = (this.counters.byVerb[verb] ?? 0) + 1;
@@ -141,23 +147,26 @@ export class KubeClient {
     verb: string,
     method: string,
     path: string,
-    opts: { query?: Query; body?: unknown; contentType?: string } = {},
+    opts: { query?: Query; body?: unknown; contentType?: string; signal?: AbortSignal } = {},
   ): Promise<RawResponse> {
+    const signal = this.signalWith(opts.signal);
     for (let attempt = 0; ; attempt++) {
-      await this.limiter.acquire(this.closedSignal.signal);
+      await this.limiter.acquire(signal);
       this.count(verb);
       try {
         return await this.transport.request({
           method,
           path,
-          ...opts,
-          signal: this.closedSignal.signal,
+          query: opts.query,
+          body: opts.body,
+          contentType: opts.contentType,
+          signal,
           timeoutMs: this.timeoutMs,
         });
       } catch (err) {
         if (isIsthmusError(err, 'KUBE_TOO_MANY_REQUESTS') && attempt < this.maxThrottleRetries) {
           this.counters.throttleRetries++;
-          await abortableDelay(Math.min(retryAfterMs(err) ?? 1000, 10_000), this.closedSignal.signal);
+          await abortableDelay(Math.min(retryAfterMs(err) ?? 1000, 10_000), signal);
           continue;
         }
         if (!isNotFound(err)) this.counters.errors++;
@@ -195,6 +204,7 @@ export class KubeClient {
           limit: opts.limit,
           continue: cont,
         },
+        signal: opts.signal,
       });
       const page = body as { items?: T[]; metadata?: { resourceVersion?: string; continue?: string } };
       // List items carry no apiVersion/kind; fill them so objects look the same from list and watch.
@@ -286,11 +296,9 @@ export class KubeClient {
    * aborts `signal` to stop.
    */
   async watch(res: ResourceRef, opts: WatchOptions): Promise<IncomingMessage> {
-    await this.limiter.acquire(this.closedSignal.signal);
+    const signal = this.signalWith(opts.signal);
+    await this.limiter.acquire(signal);
     this.count('watch');
-    const signal = opts.signal
-      ? AbortSignal.any([opts.signal, this.closedSignal.signal])
-      : this.closedSignal.signal;
     try {
       return await this.transport.stream({
         method: 'GET',

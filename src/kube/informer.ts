@@ -198,6 +198,7 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
       labelSelector: this.opts.labelSelector,
       fieldSelector: this.opts.fieldSelector,
       limit: this.opts.pageSize ?? 500,
+      signal: this.abort.signal,
     });
     if (this.stopped) return;
     const events = this.store.replace(items);
