@@ -166,3 +166,22 @@ ${extra}`;
     child.kill('SIGKILL');
   });
 });
+
+describe('kubectl strict field validation', () => {
+  it('refuses unknown fields of a custom resource (kubectl sends fieldValidation=Strict)', async () => {
+    const r = await kubectl(
+      'apply',
+      '-f',
+      file(
+        'typo.yaml',
+        `apiVersion: multicluster.isthmus.dev/v1alpha1
+kind: Link
+metadata: {name: typo, namespace: default}
+spec: {targetClusterName: west, clusterCredentialsSecret: c, gatewayAddress: 127.0.0.2, gatewayProt: 1}
+`,
+      ),
+    );
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('unknown field "spec.gatewayProt"');
+  });
+});

@@ -4,6 +4,7 @@
  * exactly the order kube-apiserver applies them (decode → prune → default → validate).
  */
 
+import { badRequest } from './api-status.js';
 import { validateCrd } from './crds.js';
 import type { StatusCause } from './field-errors.js';
 import { invalid } from './field-errors.js';
@@ -23,17 +24,47 @@ export function crSchema(rt: ResourceType, version: string): unknown {
 }
 
 /** Structural pruning and defaulting of a custom resource; built-ins are returned unchanged. */
-export function pruneCustomResource(rt: ResourceType, version: string, obj: KObj): KObj {
+export function pruneCustomResource(rt: ResourceType, version: string, obj: KObj, strict = false): KObj {
   if (!rt.crd) return obj;
   const schema = crSchema(rt, version);
   if (!schema) return obj;
   const out = pruneAndDefault(schema, obj) as KObj;
+  if (strict) {
+    const { metadata: _m, ...rest } = obj;
+    const unknown = prunedPaths(rest, out).filter((p) => p !== 'apiVersion' && p !== 'kind');
+    if (unknown.length > 0) {
+      throw badRequest(
+        `strict decoding error: ${unknown.map((p) => `unknown field ${JSON.stringify(p)}`).join(', ')}`,
+      );
+    }
+  }
   // apiVersion, kind and metadata are never pruned (apiextensions-apiserver keeps them aside).
   out.apiVersion = obj.apiVersion;
   out.kind = obj.kind;
   out.metadata = obj.metadata;
   return out;
 }
+
+/**
+ * Paths present in `before` and gone from `after`: the fields structural pruning dropped, which
+ * fieldValidation=Strict turns into `strict decoding error: unknown field "spec.x"` (kube 1.25+).
+ */
+export function prunedPaths(before: unknown, after: unknown, prefix = ''): string[] {
+  if (Array.isArray(before) && Array.isArray(after)) {
+    return before.flatMap((v, i) => prunedPaths(v, after[i], `${prefix}[${i}]`));
+  }
+  if (!isObj(before) || !isObj(after)) return [];
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(before)) {
+    const path = prefix ? `${prefix}.${k}` : k;
+    if (!(k in after)) out.push(path);
+    else out.push(...prunedPaths(v, after[k], path));
+  }
+  return out;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
 
 export function validateWrite(
   rt: ResourceType,

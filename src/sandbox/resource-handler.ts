@@ -47,6 +47,17 @@ function parseJson(raw: string): unknown {
 }
 
 /** dryRun=All is the only accepted value (apiserver ValidateDryRun). */
+/** fieldValidation: Ignore | Warn (default) | Strict (apiserver ValidateFieldValidation). */
+function strictOf(q: URLSearchParams): boolean {
+  const v = q.get('fieldValidation');
+  if (v !== null && !['Ignore', 'Warn', 'Strict'].includes(v)) {
+    throw badRequest(
+      `fieldValidation must be one of "Ignore", "Warn", or "Strict", got ${JSON.stringify(v)}`,
+    );
+  }
+  return v === 'Strict';
+}
+
 function dryRunOf(q: URLSearchParams): boolean {
   const values = q.getAll('dryRun');
   for (const v of values)
@@ -57,7 +68,13 @@ function dryRunOf(q: URLSearchParams): boolean {
 const PROPAGATION = new Set(['Background', 'Foreground', 'Orphan']);
 
 function deleteOptions(q: URLSearchParams, raw: string): DeleteOptions {
-  const body = (raw.trim() ? parseJson(raw) : {}) as Record<string, unknown>;
+  const parsed = raw.trim() ? parseJson(raw) : {};
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw badRequest(
+      `json: cannot unmarshal ${JSON.stringify(parsed)} into Go value of type v1.DeleteOptions`,
+    );
+  }
+  const body = parsed as Record<string, unknown>;
   const policy = (q.get('propagationPolicy') ?? body.propagationPolicy) as string | undefined;
   if (policy !== undefined && !PROPAGATION.has(policy)) {
     throw new ApiError(
@@ -100,6 +117,8 @@ export function handleResource(
   if (info.subresource && !['get', 'update', 'patch'].includes(verb))
     throw methodNotAllowed(verb, groupResource(rt));
   if (!info.subresource && !rt.verbs.includes(verb as Verb)) throw methodNotAllowed(verb, groupResource(rt));
+  // POST is served on collections only.
+  if (verb === 'create' && info.name !== undefined) throw methodNotAllowed('create', groupResource(rt));
   // Cluster-wide paths of namespaced resources serve list and watch only.
   if (rt.namespaced && info.namespace === undefined && !['list', 'watch'].includes(verb))
     throw pathNotFound();
@@ -174,19 +193,24 @@ export function handleResource(
     }
     case 'create': {
       if (rt.group === 'authentication.k8s.io' && rt.plural === 'tokenreviews') return tokenReview(deps, raw);
-      const obj = ops.create(rt, v, ns, parseJson(raw), { dryRun: dryRunOf(q) });
+      const obj = ops.create(rt, v, ns, parseJson(raw), { dryRun: dryRunOf(q), strictFields: strictOf(q) });
       return { status: 201, body: served(obj) };
     }
     case 'update': {
       if (info.subresource === 'finalize') return finalizeNamespace(deps, rt, info.name!, raw);
       const sub = info.subresource === 'status' ? 'status' : undefined;
-      const r = ops.update(rt, v, ns, info.name!, parseJson(raw), { dryRun: dryRunOf(q), subresource: sub });
+      const r = ops.update(rt, v, ns, info.name!, parseJson(raw), {
+        dryRun: dryRunOf(q),
+        strictFields: strictOf(q),
+        subresource: sub,
+      });
       return { status: r.created ? 201 : 200, body: served(r.obj) };
     }
     case 'patch': {
       const sub = info.subresource === 'status' ? 'status' : undefined;
       const r = patchObject(ops, rt, v, ns, info.name!, req.headers['content-type'] ?? '', raw, {
         dryRun: dryRunOf(q),
+        strictFields: strictOf(q),
         subresource: sub,
       });
       return { status: r.created ? 201 : 200, body: served(r.obj) };

@@ -27,6 +27,8 @@ import type { KObj, ObjectStore } from './store.js';
 
 export interface WriteOptions {
   dryRun?: boolean;
+  /** `fieldValidation=Strict`: unknown (pruned) fields of a custom resource are a 400. */
+  strictFields?: boolean;
   subresource?: 'status' | undefined;
 }
 
@@ -149,7 +151,7 @@ export class RestOps {
     const gvk = gvkOf(rt);
     if (rt.hasStatus || !rt.crd) initialStatus(gvk, obj);
     applyDefaults(gvk, obj);
-    obj = pruneCustomResource(rt, version, obj);
+    obj = pruneCustomResource(rt, version, obj, opts.strictFields);
     this.fail(rt, obj, validateWrite(rt, version, obj, undefined, this.validation));
     const key = resourceKey(rt.group, rt.plural);
     if (this.store.get(key, m.namespace, m.name!)) throw alreadyExists(groupResource(rt), m.name!);
@@ -196,6 +198,9 @@ export class RestOps {
       throw notFound(groupResource(rt), name);
     }
     const rv = input.metadata.resourceVersion;
+    if (rv !== undefined && rv !== '' && !/^\d+$/.test(String(rv))) {
+      throw badRequest(`invalid resource version: ${JSON.stringify(rv)}`);
+    }
     if (rv !== undefined && rv !== '' && rv !== old.metadata.resourceVersion)
       throw staleConflict(groupResource(rt), name);
     if ((rv === undefined || rv === '') && !rt.allowUnconditionalUpdate) {
@@ -232,7 +237,7 @@ export class RestOps {
       if (gvk === 'v1/Namespace') obj.spec = structuredClone(old.spec);
       carryAllocatedValues(gvk, obj, old);
       applyDefaults(gvk, obj);
-      obj = pruneCustomResource(rt, version, obj);
+      obj = pruneCustomResource(rt, version, obj, opts.strictFields);
     }
     obj.metadata.resourceVersion = old.metadata.resourceVersion;
     asStored(rt, obj);
