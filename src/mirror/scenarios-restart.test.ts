@@ -1,0 +1,110 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { KubeClient } from '../kube/client.js';
+import { EGRESS_PORTS_ANNOTATION } from '../kube/keys.js';
+import { electLeader } from './leadership.js';
+import {
+  condition,
+  exportService,
+  getLink,
+  link,
+  mirrorsOf,
+  waitFor,
+  waitReady,
+  World,
+} from './test-harness.js';
+
+let world: World | undefined;
+const closers: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of closers.splice(0).reverse()) await c();
+  await world?.close();
+  world = undefined;
+});
+
+function egressPorts(svcs: Awaited<ReturnType<typeof mirrorsOf>>) {
+  return Object.fromEntries(svcs.map((s) => [s.metadata?.name, s.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]]));
+}
+
+describe('restarts and replicas', () => {
+  it('a controller stopped mid-sync converges after restart, and a restart in sync writes nothing', async () => {
+    world = await World.start(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    const names = Array.from({ length: 12 }, (_, i) => `svc-${i}`);
+    for (const n of names) await exportService(west, n, { ready: 1 });
+    await link(east, west, 'west');
+
+    const first = world.controller('east');
+    await waitFor(async () => (await mirrorsOf(east, 'west')).length >= 1, { what: 'first mirror' });
+    await first.stop(); // mid-sync: some mirrors exist, some not
+    const second = world.controller('east');
+    await waitFor(async () => (await mirrorsOf(east, 'west')).length === names.length, { what: 'all mirrors' });
+    for (const n of names) await waitReady(east, 'default', `${n}-west`);
+    const watcher = () => second.ctl.manager()?.watcher('isthmus-system', 'west');
+    await waitFor(async () => condition(await getLink(east, 'west'), 'GatewayAlive')?.status === 'True');
+    await waitFor(() => watcher()?.settled());
+    const ports = egressPorts(await mirrorsOf(east, 'west'));
+    expect(new Set(Object.values(ports)).size).toBe(names.length); // unique
+
+    await second.stop();
+    const writesBefore = east.sandbox.stats().writes;
+    const third = world.controller('east');
+    await waitFor(() => third.ctl.manager()?.watcher('isthmus-system', 'west')?.settled(), { what: 'settled' });
+    expect(east.sandbox.stats().writes).toBe(writesBefore);
+    expect(egressPorts(await mirrorsOf(east, 'west'))).toEqual(ports);
+  });
+
+  it('links to two remote clusters with unique egress ports', async () => {
+    world = await World.start(['east', 'west', 'north']);
+    const [east, west, north] = [world.c('east'), world.c('west'), world.c('north')];
+    await exportService(west, 'podinfo', { ready: 1 });
+    await exportService(north, 'podinfo', { ready: 1 });
+    await link(east, west, 'west');
+    await link(east, north, 'north');
+    world.controller('east');
+    await waitReady(east, 'default', 'podinfo-west');
+    await waitReady(east, 'default', 'podinfo-north');
+    const all = [...(await mirrorsOf(east, 'west')), ...(await mirrorsOf(east, 'north'))];
+    const ports = all.map((s) => s.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]);
+    expect(new Set(ports).size).toBe(2);
+  });
+
+  it('two replicas: only the Lease holder writes; the other takes over when it stops', async () => {
+    world = await World.start(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'podinfo', { ready: 1 });
+    await link(east, west, 'west');
+    const replica = () => {
+      const electionClient = KubeClient.fromKubeconfigString(east.sandbox.kubeconfig());
+      const { leadership, elector } = electLeader(electionClient, {
+        leaseDurationSeconds: 2,
+        renewDeadlineMs: 1500,
+        retryPeriodMs: 200,
+      });
+      const ctl = world!.controller('east', { leadership });
+      const stop = async () => {
+        await ctl.stop();
+        await elector.stop();
+        electionClient.close();
+      };
+      closers.push(stop);
+      return { ctl, leadership, stop };
+    };
+    const a = replica();
+    const b = replica();
+    await waitReady(east, 'default', 'podinfo-west');
+    const [leader, follower] = a.leadership.isLeader() ? [a, b] : [b, a];
+    expect(follower.leadership.isLeader()).toBe(false);
+    const writes = (c: typeof a) => {
+      const v = c.ctl.client.stats().byVerb;
+      return (v.create ?? 0) + (v.update ?? 0) + (v.patch ?? 0) + (v.delete ?? 0);
+    };
+    expect(writes(leader)).toBeGreaterThan(0);
+    expect(writes(follower)).toBe(0);
+
+    await leader.stop();
+    await waitFor(() => follower.leadership.isLeader(), { what: 'takeover' });
+    await exportService(west, 'api', { ready: 1 });
+    await waitReady(east, 'default', 'api-west');
+    expect(writes(follower)).toBeGreaterThan(0);
+  });
+});
