@@ -8,7 +8,8 @@ import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { testGatewayCertificate, testPki } from '../../identity/testing.js';
+import { TEST_TRUST_DOMAIN, testGatewayCertificate, testPki } from '../../identity/testing.js';
+import { KubeClient } from '../../kube/client.js';
 import {
   CLUSTER_NAME_LABEL,
   EGRESS_PORTS_ANNOTATION,
@@ -20,6 +21,8 @@ import {
   SYSTEM_NAMESPACE,
 } from '../../kube/keys.js';
 import type { Link, V1EndpointSlice, V1Namespace, V1Service } from '../../kube/types.js';
+import { type Sandbox, startSandbox } from '../../sandbox/index.js';
+import type { GatewayFlags } from '../config.js';
 
 export const namespace = (name: string): V1Namespace => ({
   apiVersion: 'v1',
@@ -194,4 +197,43 @@ export function canConnect(host: string, port: number, timeoutMs = 2_000): Promi
     socket.once('connect', () => done(true));
     socket.once('error', () => done(false));
   });
+}
+
+/** A simulated cluster: its API server, an admin client, a kubeconfig file and the gateway's certificates. */
+export interface Cluster {
+  sandbox: Sandbox;
+  kube: KubeClient;
+  kubeconfigFile: string;
+  certs: CertFiles;
+}
+
+export async function startCluster(name: 'east' | 'west'): Promise<Cluster> {
+  const sandbox = await startSandbox({ name, allowLoopbackEndpoints: true });
+  const certs = await writeGatewayCertFiles(name);
+  const kubeconfigFile = join(certs.dir, 'kubeconfig');
+  await writeFile(kubeconfigFile, sandbox.kubeconfig());
+  const kube = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
+  return { sandbox, kube, kubeconfigFile, certs };
+}
+
+/** Flags of a gateway of `cluster` whose three faces all listen on `host` (port 0 unless given). */
+export function gatewayFlags(
+  cluster: Cluster,
+  name: string,
+  host: string,
+  ports: { ingress?: number; admin?: number } = {},
+): GatewayFlags {
+  return {
+    cluster: name,
+    trustDomain: TEST_TRUST_DOMAIN,
+    kubeconfig: cluster.kubeconfigFile,
+    ingressHost: host,
+    ingressPort: ports.ingress ?? 0,
+    adminHost: host,
+    adminPort: ports.admin ?? 0,
+    egressHost: host,
+    certFile: cluster.certs.certFile,
+    keyFile: cluster.certs.keyFile,
+    caFile: cluster.certs.caFile,
+  };
 }

@@ -4,72 +4,40 @@
  * the mirror `podinfo-west` as the mirror controller would write it. The tests walk the data path
  * and the admin surface of the gateways as a user and the controller see them.
  */
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KubeClient } from '../../kube/client.js';
 import { EXPORTED_LABEL, SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { V1Service } from '../../kube/types.js';
-import { type Sandbox, startSandbox } from '../../sandbox/index.js';
 import { gatewayOptionsFromFlags } from '../config.js';
 import { checkHealth, createHealthClient } from '../health-service.js';
 import { type RunningGateway, runGateway } from '../run-gateway.js';
 import {
-  type CertFiles,
+  type Cluster,
   canConnect,
   endpointSlice,
   exportedService,
   freePort,
+  gatewayFlags,
   httpGet,
   link,
   mirrorService,
   namespace,
   startBackend,
+  startCluster,
   waitFor,
-  writeGatewayCertFiles,
 } from './fixtures.js';
 
 /** Loopback "cluster addresses" of this file; other test files use other 127.x addresses. */
 const EAST_HOST = '127.0.41.1';
 const WEST_HOST = '127.0.42.1';
 const WEST_SPARE_HOST = '127.0.42.2';
-const TRUST_DOMAIN = 'cluster.local';
 const NS = 'test';
 const SERVICE_PORT = 9898;
 const AUTHORITY = `podinfo.${NS}.svc.cluster.local:${SERVICE_PORT}`;
 
-interface Cluster {
-  sandbox: Sandbox;
-  kube: KubeClient;
-  kubeconfigFile: string;
-  certs: CertFiles;
-}
-
-async function startCluster(name: 'east' | 'west'): Promise<Cluster> {
-  const sandbox = await startSandbox({ name, allowLoopbackEndpoints: true });
-  const certs = await writeGatewayCertFiles(name);
-  const kubeconfigFile = join(certs.dir, 'kubeconfig');
-  await writeFile(kubeconfigFile, sandbox.kubeconfig());
-  const kube = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
-  return { sandbox, kube, kubeconfigFile, certs };
-}
-
 function startGateway(cluster: Cluster, name: string, host: string): Promise<RunningGateway> {
-  const config = gatewayOptionsFromFlags({
-    cluster: name,
-    trustDomain: TRUST_DOMAIN,
-    kubeconfig: cluster.kubeconfigFile,
-    ingressHost: host,
-    ingressPort: 0,
-    adminHost: host,
-    adminPort: 0,
-    egressHost: host,
-    certFile: cluster.certs.certFile,
-    keyFile: cluster.certs.keyFile,
-    caFile: cluster.certs.caFile,
-  });
+  const config = gatewayOptionsFromFlags(gatewayFlags(cluster, name, host));
   return runGateway(config, { logger: pino({ level: 'silent' }), processMetrics: false });
 }
 

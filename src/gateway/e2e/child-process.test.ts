@@ -1,0 +1,150 @@
+/**
+ * West's gateway as a real process (`node --import tsx src/gateway/main.ts …`), east's in this
+ * process: the process starts from flags alone, becomes ready, carries traffic, and exits 0 on
+ * SIGTERM.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
+import { R } from '../../kube/resources.js';
+import { type GatewayFlags, gatewayOptionsFromFlags } from '../config.js';
+import { type RunningGateway, runGateway } from '../run-gateway.js';
+import {
+  type Cluster,
+  endpointSlice,
+  exportedService,
+  freePort,
+  gatewayFlags,
+  httpGet,
+  link,
+  mirrorService,
+  namespace,
+  startBackend,
+  startCluster,
+  waitFor,
+} from './fixtures.js';
+
+const EAST_HOST = '127.0.51.1';
+const WEST_HOST = '127.0.52.1';
+const NS = 'test';
+const SERVICE_PORT = 9898;
+const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** `--flag value` arguments for main.ts from GatewayFlags. */
+function argv(flags: GatewayFlags): string[] {
+  const args: string[] = [];
+  for (const [key, value] of Object.entries(flags)) {
+    if (value === undefined) continue;
+    args.push(`--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, String(value));
+  }
+  return args;
+}
+
+describe('west gateway as a child process', () => {
+  let east: Cluster;
+  let west: Cluster;
+  let eastGw: RunningGateway;
+  let child: ChildProcess | undefined;
+  let childOutput = '';
+  let ports: { ingress: number; admin: number };
+  const cleanups: Array<() => unknown> = [];
+
+  beforeAll(async () => {
+    [east, west] = await Promise.all([startCluster('east'), startCluster('west')]);
+    cleanups.push(
+      () => east.sandbox.close(),
+      () => west.sandbox.close(),
+      () => east.kube.close(),
+      () => west.kube.close(),
+      () => east.certs.remove(),
+      () => west.certs.remove(),
+    );
+    const backend = await startBackend('west-process');
+    cleanups.push(() => backend.close());
+    await west.kube.create(R.namespaces, namespace(NS));
+    await west.kube.create(R.namespaces, namespace(SYSTEM_NAMESPACE));
+    await west.kube.create(R.links, link('east', EAST_HOST));
+    await west.kube.create(R.services, exportedService(NS, 'podinfo', SERVICE_PORT));
+    await west.kube.create(R.endpointSlices, endpointSlice(NS, 'podinfo', '127.0.0.1', backend.port));
+    await east.kube.create(R.namespaces, namespace(NS));
+    eastGw = await runGateway(gatewayOptionsFromFlags(gatewayFlags(east, 'east', EAST_HOST)), {
+      logger: pino({ level: 'silent' }),
+      processMetrics: false,
+    });
+    cleanups.push(() => eastGw.stop());
+    ports = { ingress: await freePort(WEST_HOST), admin: await freePort(WEST_HOST) };
+  });
+
+  afterAll(async () => {
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    }
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
+  it('becomes ready, carries traffic and exits cleanly on SIGTERM', async () => {
+    const proc = spawn(
+      process.execPath,
+      ['--import', 'tsx', MAIN, ...argv(gatewayFlags(west, 'west', WEST_HOST, ports))],
+      {
+        cwd: REPO,
+        env: { ...process.env, ISTHMUS_LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    child = proc;
+    proc.stdout?.on('data', (d: Buffer) => {
+      childOutput += d.toString();
+    });
+    proc.stderr?.on('data', (d: Buffer) => {
+      childOutput += d.toString();
+    });
+    const admin = `http://${WEST_HOST}:${ports.admin}`;
+    await waitFor(
+      `the child's /ready (output so far: ${childOutput})`,
+      async () => {
+        if (proc.exitCode !== null) throw new Error(`child exited ${proc.exitCode}: ${childOutput}`);
+        return (await fetch(`${admin}/ready`)).status === 200;
+      },
+      30_000,
+    );
+
+    const egressPort = await freePort(EAST_HOST);
+    await east.kube.create(
+      R.services,
+      mirrorService({
+        ns: NS,
+        service: 'podinfo',
+        cluster: 'west',
+        port: SERVICE_PORT,
+        egressPort,
+        gateway: `${WEST_HOST}:${ports.ingress}`,
+      }),
+    );
+    await waitFor('east egress listening', () => eastGw.egress.listening().includes(egressPort));
+    expect(await httpGet(EAST_HOST, egressPort, '/')).toEqual({
+      status: 200,
+      body: 'hello from west-process',
+    });
+    const probe = await fetch(
+      `http://${EAST_HOST}:${eastGw.admin.address.port}/probe?gateway=${WEST_HOST}:${ports.ingress}`,
+    );
+    expect(probe.status).toBe(200);
+
+    const exited = once(proc, 'exit');
+    proc.kill('SIGTERM');
+    const deadline = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+    const [code, signal] = (await exited) as [number | null, NodeJS.Signals | null];
+    clearTimeout(deadline);
+    expect({ code, signal, output: code === 0 ? '' : childOutput }).toEqual({
+      code: 0,
+      signal: null,
+      output: '',
+    });
+  });
+});
