@@ -28,10 +28,15 @@ export type ParsedPath =
   | { type: 'other'; path: string };
 
 export function parsePath(pathname: string): ParsedPath {
-  const parts = pathname
-    .split('/')
-    .filter((p) => p !== '')
-    .map(decodeURIComponent);
+  let parts: string[];
+  try {
+    parts = pathname
+      .split('/')
+      .filter((p) => p !== '')
+      .map(decodeURIComponent);
+  } catch {
+    return { type: 'other', path: pathname }; // malformed %-escape: no such resource
+  }
   let group: string;
   let version: string | undefined;
   let rest: string[];

@@ -380,3 +380,50 @@ describe('delete', () => {
     expect((await call(sb, 'GET', '/api/v1/namespaces/default/configmaps/held')).status).toBe(404);
   });
 });
+
+describe('robustness', () => {
+  it('answers every malformed request with a Status and keeps serving', async () => {
+    const cases: Array<[string, string, unknown, Parameters<typeof call>[4]]> = [
+      ['POST', '/api/v1/namespaces/default/configmaps', undefined, { rawBody: '\u0000\u0001garbage' }],
+      [
+        'POST',
+        '/api/v1/namespaces/default/configmaps',
+        undefined,
+        { rawBody: 'k8s\u0000garbage', contentType: 'application/vnd.kubernetes.protobuf' },
+      ],
+      ['POST', '/api/v1/namespaces/default/configmaps', { metadata: 'str' }, {}],
+      ['POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: 'x', labels: 'no' } }, {}],
+      ['POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: 'x', finalizers: 'no' } }, {}],
+      ['POST', '/api/v1/namespaces/default/services', { metadata: { name: 'x' }, spec: 'no' }, {}],
+      ['POST', '/api/v1/namespaces/default/services', { metadata: { name: 'x' }, spec: { ports: 'no' } }, {}],
+      [
+        'PUT',
+        '/api/v1/namespaces/default/services/kubernetes',
+        { metadata: { name: 'kubernetes' }, spec: null },
+        {},
+      ],
+      [
+        'PATCH',
+        '/api/v1/namespaces/default/services/kubernetes',
+        'x',
+        { contentType: 'application/merge-patch+json' },
+      ],
+      [
+        'PATCH',
+        '/api/v1/namespaces/default/services/kubernetes',
+        { spec: { ports: 5 } },
+        { contentType: 'application/strategic-merge-patch+json' },
+      ],
+      ['GET', '/api/v1/namespaces/%zz/services', undefined, {}],
+      ['GET', '/apis', undefined, { accept: 'application/vnd.kubernetes.protobuf' }],
+      ['DELETE', '/api/v1/namespaces/default/services', '[]', {}],
+    ];
+    for (const [method, path, body, opts] of cases) {
+      const r = await call(sb, method as 'GET', path, body, opts);
+      expect(r.status, `${method} ${path} ${JSON.stringify(body)}`).toBeLessThan(500);
+      if (r.status >= 400) expect(r.body.kind).toBe('Status');
+    }
+    const svc = await call(sb, 'GET', '/api/v1/namespaces/default/services/kubernetes');
+    expect(svc.body.spec.clusterIP).toBe('10.96.0.1');
+  });
+});

@@ -61,6 +61,15 @@ export class SystemControllers {
     else if (ev.key === SECRETS) this.onSecret(ev);
     else if (ev.key === SERVICE_ACCOUNTS && ev.type === 'ADDED') this.fillPendingSecrets(ev.obj);
     else if (ev.key === CRDS) this.onCrd(ev);
+    else if (ev.type === 'DELETED') this.recheckTerminatingCrd(ev.key);
+  }
+
+  /** A custom resource went away: its CRD may be waiting for exactly that to finish deleting. */
+  private recheckTerminatingCrd(key: string): void {
+    const crdName = this.registry.byKey(key)?.crd?.name;
+    const crd = crdName ? this.store.get(CRDS, undefined, crdName) : undefined;
+    if (crd?.metadata.deletionTimestamp)
+      this.onCrd({ rv: 0, type: 'MODIFIED', key: CRDS, obj: crd, prev: crd });
   }
 
   /** The ServiceAccount a bearer token belongs to, if its Secret and ServiceAccount still exist. */
