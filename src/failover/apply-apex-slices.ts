@@ -53,8 +53,10 @@ export async function applyApexSlices(
   for (const slice of desired) {
     const cached = existing.find((e) => e.metadata?.name === slice.metadata?.name);
     if (cached && isSubsetOf(owned(slice), cached)) continue;
+    const split = slice.metadata?.labels?.[SPLIT_LABEL] ?? '';
     const outcome = await createOrUpdate<V1EndpointSlice>(client, R.endpointSlices, slice, {
-      isOwned: isFailoverSlice,
+      // Another split's slice (two splits on one apex) is reported, not fought over.
+      isOwned: (current) => isSliceOfSplit(current, namespace, split),
       diff: (current, want) => (isSubsetOf(owned(want), current) ? null : owned(want)),
     });
     if (outcome === 'created') result.created++;
