@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../sandbox/index.js';
-import { KubeClient } from './client.js';
+import { KubeClient, type KubeRequestEvent, requestChannel } from './client.js';
 import { R } from './resources.js';
 import { service } from './test-support.js';
 import type { V1ConfigMap, V1EndpointSlice, V1Service } from './types.js';
@@ -155,5 +155,23 @@ describe('KubeClient against the sandbox', () => {
       tlsClient.close();
       await secure.close();
     }
+  });
+
+  it('publishes every request on the diagnostics channel', async () => {
+    const seen: KubeRequestEvent[] = [];
+    const listener = (m: unknown) => seen.push(m as KubeRequestEvent);
+    requestChannel.subscribe(listener);
+    try {
+      await client.get(R.services, 'default', 'no-such-service');
+    } finally {
+      requestChannel.unsubscribe(listener);
+    }
+    expect(seen).toEqual([
+      expect.objectContaining({
+        verb: 'get',
+        path: '/api/v1/namespaces/default/services/no-such-service',
+        status: 404,
+      }),
+    ]);
   });
 });

@@ -3,10 +3,11 @@
  * pagination, watch streams, client-side rate limiting (applied to every request, watch starts
  * included) and request counters for metrics and benchmarks.
  */
+import diagnostics from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { isIsthmusError } from '../errors.js';
-import { isNotFound, retryAfterMs } from './errors.js';
+import { isNotFound, KubeApiError, retryAfterMs } from './errors.js';
 import {
   loadDefault,
   loadInCluster,
@@ -18,6 +19,20 @@ import { abortableDelay, DEFAULT_RATE_LIMIT, type RateLimit, RateLimiter } from 
 import { apiVersionOf, type ResourceRef, resourcePath } from './resources.js';
 import { type Query, type RawResponse, Transport } from './transport.js';
 import type { KubeObject, V1Secret } from './types.js';
+
+/** One finished API request (watch starts excluded), for metrics and debug logs. */
+export interface KubeRequestEvent {
+  server: string;
+  verb: string;
+  path: string;
+  /** HTTP status, absent when the request never got an answer. */
+  status?: number;
+  durationMs: number;
+  error?: unknown;
+}
+
+/** Published after every request when someone subscribes (node:diagnostics_channel, STYLE.md §9). */
+export const requestChannel = diagnostics.channel('isthmus:kube:request');
 
 export interface KubeClientOptions {
   rateLimit?: RateLimit;
@@ -134,6 +149,18 @@ export class KubeClient {
     return other ? AbortSignal.any([other, this.closedSignal.signal]) : this.closedSignal.signal;
   }
 
+  private publish(verb: string, path: string, started: number, status?: number, error?: unknown): void {
+    if (!requestChannel.hasSubscribers) return;
+    requestChannel.publish({
+      server: this.transport.server.host,
+      verb,
+      path,
+      status,
+      durationMs: performance.now() - started,
+      error,
+    } satisfies KubeRequestEvent);
+  }
+
   private count(verb: string): void {
     this.counters.requests++;
     this.counters.byVerb[verb] = (this.counters.byVerb[verb] ?? 0) + 1;
@@ -153,8 +180,9 @@ export class KubeClient {
     for (let attempt = 0; ; attempt++) {
       await this.limiter.acquire(signal);
       this.count(verb);
+      const started = performance.now();
       try {
-        return await this.transport.request({
+        const res = await this.transport.request({
           method,
           path,
           query: opts.query,
@@ -163,7 +191,10 @@ export class KubeClient {
           signal,
           timeoutMs: this.timeoutMs,
         });
+        this.publish(verb, path, started, res.status);
+        return res;
       } catch (err) {
+        this.publish(verb, path, started, err instanceof KubeApiError ? err.status : undefined, err);
         if (isIsthmusError(err, 'KUBE_TOO_MANY_REQUESTS') && attempt < this.maxThrottleRetries) {
           this.counters.throttleRetries++;
           await abortableDelay(Math.min(retryAfterMs(err) ?? 1000, 10_000), signal);

@@ -12,8 +12,10 @@ export {
   type DeleteOptions,
   KubeClient,
   type KubeClientOptions,
+  type KubeRequestEvent,
   type ListOptions,
   type PatchType,
+  requestChannel,
   type WatchOptions,
 } from './client.js';
 export {

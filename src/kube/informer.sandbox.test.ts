@@ -161,4 +161,31 @@ describe('informer against the sandbox', () => {
     await inf.stop();
     await expect(inf.synced).rejects.toThrow(/stopped before sync/);
   });
+
+  it('stop() during a slow list returns promptly', async () => {
+    const { sandbox, reader } = await setup();
+    sandbox.faults.setDelay(20_000);
+    const inf = start(reader);
+    await waitFor('the list is in flight', () => reader.stats().byVerb.list === 1);
+    const t0 = performance.now();
+    await inf.stop();
+    expect(performance.now() - t0).toBeLessThan(2_000);
+    sandbox.faults.setDelay(0);
+  });
+
+  it('bookmarks advance the resourceVersion; a throwing handler does not stop the others', async () => {
+    const { writer, reader } = await setup();
+    const inf = start(reader);
+    inf.onEvent(() => {
+      throw new Error('handler bug');
+    });
+    const t = track(inf);
+    await inf.synced;
+    const listed = Number(inf.resourceVersion);
+    // Writes elsewhere produce no events here, but bookmarks carry the newer version.
+    await writer.create(R.configMaps, { metadata: { namespace: 'default', name: 'elsewhere' } });
+    await waitFor('a bookmark past the write', () => Number(inf.resourceVersion) > listed, 5_000);
+    await writer.create(R.services, service(NS, 'seen-despite-bug'));
+    await waitFor('add delivered to the healthy handler', () => t.seen('add', 'seen-despite-bug'));
+  });
 });

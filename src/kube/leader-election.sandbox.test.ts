@@ -98,4 +98,21 @@ describe('LeaderElector against the sandbox', () => {
     // The lease lasts 1 s from b's first observation of it.
     expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(700);
   });
+
+  it('a leader that cannot renew steps down within the renew deadline', async () => {
+    const sandbox = await startSandbox({ name: 'east' });
+    cleanups.push(() => sandbox.close());
+    const { a } = await candidates(sandbox);
+    a.elector.start();
+    await waitFor('a leads', () => a.state.leading);
+    await sandbox.faults.goOffline();
+    const offlineAt = Date.now();
+    await waitFor('a steps down', () => !a.state.leading, 5_000);
+    // renewDeadline 600 ms + one retry period; well before the 1 s lease could let another in.
+    expect(Date.now() - offlineAt).toBeLessThan(1_000 + 500);
+    expect(a.elector.isLeader()).toBe(false);
+    await sandbox.faults.goOnline();
+    await waitFor('a leads again', () => a.state.leading, 5_000);
+    expect(a.state.started).toBe(2);
+  });
 });
