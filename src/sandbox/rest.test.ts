@@ -301,11 +301,15 @@ describe('list', () => {
       });
     }
     const odd = await call(sb, 'GET', '/api/v1/namespaces/pages/configmaps?labelSelector=odd%3Dtrue');
-    expect(odd.body.items.map((i: any) => i.metadata.name)).toEqual(['cm1', 'cm3', 'cm5']);
+    expect(
+      odd.body.items.map((i: { metadata: { name: string; namespace: string } }) => i.metadata.name),
+    ).toEqual(['cm1', 'cm3', 'cm5']);
     expect(odd.body.kind).toBe('ConfigMapList');
     expect(odd.body.items[0].kind).toBeUndefined();
     const byName = await call(sb, 'GET', '/api/v1/configmaps?fieldSelector=metadata.name%3Dcm2');
-    expect(byName.body.items.map((i: any) => i.metadata.namespace)).toEqual(['pages']);
+    expect(
+      byName.body.items.map((i: { metadata: { name: string; namespace: string } }) => i.metadata.namespace),
+    ).toEqual(['pages']);
     const p1 = await call(sb, 'GET', '/api/v1/namespaces/pages/configmaps?limit=2&labelSelector=odd');
     expect(p1.body.items.length).toBe(2);
     // A write between pages does not leak into the continued (snapshot) list.
@@ -317,7 +321,9 @@ describe('list', () => {
       'GET',
       `/api/v1/namespaces/pages/configmaps?limit=10&labelSelector=odd&continue=${p1.body.metadata.continue}`,
     );
-    expect(p2.body.items.map((i: any) => i.metadata.name)).toEqual(['cm3', 'cm4', 'cm5']);
+    expect(
+      p2.body.items.map((i: { metadata: { name: string; namespace: string } }) => i.metadata.name),
+    ).toEqual(['cm3', 'cm4', 'cm5']);
     expect(p2.body.metadata.continue).toBeUndefined();
   });
 

@@ -5,7 +5,11 @@
 import { Agent, type Dispatcher, request } from 'undici';
 import type { Sandbox } from './index.js';
 
-export interface ApiResponse<T = Record<string, any>> {
+/** Decoded JSON bodies: tests index into them freely, as into the YAML a user reads. */
+// biome-ignore lint/suspicious/noExplicitAny: arbitrary JSON from the server
+export type Json = Record<string, any>;
+
+export interface ApiResponse<T = Json> {
   status: number;
   body: T;
   headers: Record<string, string | string[] | undefined>;
@@ -35,7 +39,7 @@ export interface CallOptions {
   rawBody?: string | Buffer;
 }
 
-export async function call<T = Record<string, any>>(
+export async function call<T = Json>(
   sb: Sandbox,
   method: Dispatcher.HttpMethod,
   path: string,
@@ -69,7 +73,7 @@ export async function call<T = Record<string, any>>(
 
 export interface WatchEvent {
   type: string;
-  object: Record<string, any>;
+  object: Json;
 }
 
 /** An open watch stream; next() waits for one event (or stream end → undefined) with a deadline. */
