@@ -8,9 +8,9 @@ import {
   getLink,
   link,
   mirrorsOf,
+  World,
   waitFor,
   waitReady,
-  World,
 } from './test-harness.js';
 
 let world: World | undefined;
@@ -22,7 +22,9 @@ afterEach(async () => {
 });
 
 function egressPorts(svcs: Awaited<ReturnType<typeof mirrorsOf>>) {
-  return Object.fromEntries(svcs.map((s) => [s.metadata?.name, s.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]]));
+  return Object.fromEntries(
+    svcs.map((s) => [s.metadata?.name, s.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]]),
+  );
 }
 
 describe('restarts and replicas', () => {
@@ -37,7 +39,9 @@ describe('restarts and replicas', () => {
     await waitFor(async () => (await mirrorsOf(east, 'west')).length >= 1, { what: 'first mirror' });
     await first.stop(); // mid-sync: some mirrors exist, some not
     const second = world.controller('east');
-    await waitFor(async () => (await mirrorsOf(east, 'west')).length === names.length, { what: 'all mirrors' });
+    await waitFor(async () => (await mirrorsOf(east, 'west')).length === names.length, {
+      what: 'all mirrors',
+    });
     for (const n of names) await waitReady(east, 'default', `${n}-west`);
     const watcher = () => second.ctl.manager()?.watcher('isthmus-system', 'west');
     await waitFor(async () => condition(await getLink(east, 'west'), 'GatewayAlive')?.status === 'True');
@@ -48,7 +52,9 @@ describe('restarts and replicas', () => {
     await second.stop();
     const writesBefore = east.sandbox.stats().writes;
     const third = world.controller('east');
-    await waitFor(() => third.ctl.manager()?.watcher('isthmus-system', 'west')?.settled(), { what: 'settled' });
+    await waitFor(() => third.ctl.manager()?.watcher('isthmus-system', 'west')?.settled(), {
+      what: 'settled',
+    });
     expect(east.sandbox.stats().writes).toBe(writesBefore);
     expect(egressPorts(await mirrorsOf(east, 'west'))).toEqual(ports);
   });

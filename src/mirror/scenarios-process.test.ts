@@ -1,0 +1,96 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { GATEWAY_SERVICE_NAME, SERVICE_NAME_LABEL, SYSTEM_NAMESPACE } from '../kube/keys.js';
+import { R } from '../kube/resources.js';
+import type { V1EndpointSlice } from '../kube/types.js';
+import { exportService, getSlice, link, metricValue, World, waitFor, waitReady } from './test-harness.js';
+
+let world: World | undefined;
+let child: ChildProcess | undefined;
+let dir: string | undefined;
+afterEach(async () => {
+  if (child && child.exitCode === null) {
+    child.kill('SIGKILL');
+    await new Promise((r) => child!.once('exit', r));
+  }
+  child = undefined;
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  dir = undefined;
+  await world?.close();
+  world = undefined;
+});
+
+function gatewaySlice(ready: Record<string, boolean>): V1EndpointSlice {
+  return {
+    metadata: {
+      name: `${GATEWAY_SERVICE_NAME}-x1`,
+      namespace: SYSTEM_NAMESPACE,
+      labels: { [SERVICE_NAME_LABEL]: GATEWAY_SERVICE_NAME },
+    },
+    addressType: 'IPv4',
+    endpoints: Object.entries(ready).map(([ip, r]) => ({ addresses: [ip], conditions: { ready: r } })),
+    ports: [{ name: 'egress', port: 20000, protocol: 'TCP' }],
+  };
+}
+
+describe('controller process and local gateway discovery', () => {
+  it('points mirrors at the ready pods of the local isthmus-gateway and times export → ready', async () => {
+    world = await World.start(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    const created = await east.client.create(
+      R.endpointSlices,
+      gatewaySlice({ '10.0.0.7': true, '10.0.0.8': false }),
+    );
+    await exportService(west, 'podinfo', { ready: 1 });
+    await link(east, west, 'west');
+    const { ctl } = world.controller('east', { gatewayEndpoints: undefined });
+    const slice = await waitReady(east, 'default', 'podinfo-west');
+    expect(slice.endpoints?.map((e) => e.addresses[0])).toEqual(['10.0.0.7']);
+
+    await east.client.replace(R.endpointSlices, {
+      ...created,
+      ...gatewaySlice({ '10.0.0.7': true, '10.0.0.8': true }),
+      metadata: created.metadata,
+    });
+    await waitFor(async () => (await getSlice(east, 'default', 'podinfo-west'))?.endpoints?.length === 2, {
+      what: 'second gateway pod',
+    });
+    const metrics = await ctl.registry.getMetricsAsJSON();
+    const hist = metrics.find((m) => m.name === 'isthmus_export_to_ready_seconds');
+    const count = hist?.values.find((v) => (v as { metricName?: string }).metricName?.endsWith('_count'));
+    expect(count?.value).toBe(1);
+    expect(
+      await metricValue(ctl.registry, 'isthmus_mirrored_services', { target_cluster_name: 'west' }),
+    ).toBe(1);
+  });
+
+  it('main.ts runs as a process and stops cleanly on SIGTERM', async () => {
+    world = await World.start(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'podinfo', { ready: 1 });
+    await link(east, west, 'west');
+    dir = mkdtempSync(join(tmpdir(), 'isthmus-mirror-'));
+    const kubeconfig = join(dir, 'east.yaml');
+    writeFileSync(kubeconfig, east.sandbox.kubeconfig());
+    const main = new URL('./main.ts', import.meta.url).pathname;
+    const args = ['--import', 'tsx', main, '--cluster', 'east', '--kubeconfig', kubeconfig];
+    args.push('--gateway-admin', world.probe.url, '--gateway-endpoints', '10.0.0.5', '--log-level', 'warn');
+    child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr?.on('data', (d) => {
+      stderr += String(d);
+    });
+    // Start-up includes tsx compiling the import graph: slow on a busy two-core machine.
+    await waitReady(east, 'default', 'podinfo-west', true, 45_000);
+    const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    const code = await Promise.race([
+      exited,
+      new Promise<string>((r) => setTimeout(() => r('timeout'), 15_000).unref()),
+    ]);
+    expect(code, stderr).toBe(0);
+  });
+});
