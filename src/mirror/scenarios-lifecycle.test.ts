@@ -158,4 +158,23 @@ describe('mirror lifecycle', () => {
     });
     expect(condition(await getLink(east, 'west'), 'Ready')?.message).toMatch(/needs values/);
   });
+
+  it('reports egress port exhaustion in the status and mirrors once a port is freed', async () => {
+    world = await World.start(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'one', { ready: 1 });
+    await link(east, west, 'west');
+    world.controller('east', { egressPortRange: { first: 20000, last: 20000 } });
+    await waitReady(east, 'default', 'one-west');
+    await exportService(west, 'two', { ready: 1 });
+    await waitFor(
+      async () =>
+        (await getLink(east, 'west'))?.status?.services?.some((p) => p.reason === 'PortRangeExhausted'),
+      { what: 'PortRangeExhausted status' },
+    );
+    expect(await getService(east, 'default', 'two-west')).toBeUndefined();
+    await west.client.delete(R.services, 'default', 'one');
+    const svc = await waitFor(async () => getService(east, 'default', 'two-west'), { what: 'two mirrored' });
+    expect(svc.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]).toBe('http=20000');
+  });
 });
