@@ -5,13 +5,15 @@ import { certificateInfo, gatewayIdentityOf, verifyChain } from './ca.js';
 import { requestCertificate } from './certify-client.js';
 import {
   certifyChannel,
+  createCertifyHandler,
   type IdentityServer,
   startIdentityServer,
   type TokenReviewer,
 } from './certify-service.js';
+import { createCsr } from './csr.js';
 import { checkHealth, ServingStatus } from './health.js';
 import { splitPem } from './pem.js';
-import { TEST_TRUST_DOMAIN, testPki } from './testing.js';
+import { TEST_TRUST_DOMAIN, testLeafKey, testPki } from './testing.js';
 
 const EAST = 'spiffe://cluster.local/cluster/east/gateway';
 const WEST = 'spiffe://cluster.local/cluster/west/gateway';
@@ -136,5 +138,25 @@ describe('health', () => {
       ServingStatus.SERVING,
     );
     await expect(checkHealth(address, { service: 'nope' })).rejects.toMatchObject({ code: 5 });
+  });
+});
+
+describe('createCertifyHandler', () => {
+  it('never issues past the issuer: the leaf stops when the issuer does', async () => {
+    const issuer = testPki().issuers.east;
+    const issuerNotAfter = certificateInfo(issuer.certPem).notAfter;
+    const handle = createCertifyHandler({
+      issuer,
+      trustDomain: TEST_TRUST_DOMAIN,
+      cluster: 'east',
+      reviewer,
+      now: () => new Date(issuerNotAfter.getTime() - 3600_000),
+    });
+    const result = await handle({
+      token: 'gateway-token',
+      csrPem: createCsr(testLeafKey().privateKeyPem, EAST),
+    });
+    expect(result.ok && result.response.notAfterUnixMs).toBe(issuerNotAfter.getTime());
+    expect(result.ok && certificateInfo(result.response.certPem).notAfter).toEqual(issuerNotAfter);
   });
 });

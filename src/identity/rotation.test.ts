@@ -43,6 +43,17 @@ async function until(predicate: () => boolean, ms: number, what: string): Promis
   }
 }
 
+/** `promise`, or a rejection once `ms` pass: a test never waits on the rotator unboundedly. */
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  const signal = AbortSignal.timeout(ms);
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) =>
+      signal.addEventListener('abort', () => reject(new Error(`no result in ${ms} ms`))),
+    ),
+  ]);
+}
+
 const mintEast = (lifetimeMs?: number) =>
   issueGatewayCertificate(testPki().issuers.east, {
     trustDomain: TEST_TRUST_DOMAIN,
@@ -71,7 +82,7 @@ describe('CertificateRotator', () => {
       calls.push(Date.now());
       return certify();
     });
-    const first = await r.start();
+    const first = await withDeadline(r.start(), 10_000);
     const started = Date.now();
     const [second] = (await once(r, 'rotated', { signal: AbortSignal.timeout(10_000) })) as [TlsMaterial];
     // The renewal starts at ~70% of the remaining lifetime: well after issuance, well before expiry.
@@ -100,7 +111,7 @@ describe('CertificateRotator', () => {
       },
       { policy: { retryInitialMs: 20 } },
     );
-    const material = await r.start();
+    const material = await withDeadline(r.start(), 10_000);
     expect(gatewayIdentityOf(material.certPem)).toBe(EAST);
     expect(errors.map((e) => e.message)).toEqual([
       expect.stringMatching(/attempt 1; no certificate yet\): identity service down \(1\)/),
@@ -115,7 +126,7 @@ describe('CertificateRotator', () => {
     });
     const queue = [testGatewayCertificate('east'), foreign];
     const { r, errors } = rotator(async () => queue.shift() ?? testGatewayCertificate('east'));
-    const first = await r.start();
+    const first = await withDeadline(r.start(), 10_000);
     expect(await r.renewNow()).toBe(first);
     expect(errors).toHaveLength(1);
     expect(errors[0]!.code).toBe('CERT_INVALID');
@@ -124,16 +135,26 @@ describe('CertificateRotator', () => {
 
   it('never lets a certificate expire silently: errors keep coming and say EXPIRED', async () => {
     let calls = 0;
+    let offsetMs = 0;
     const { r, errors } = rotator(
       async () => {
-        if (calls++ === 0) return mintEast(1000);
+        if (calls++ === 0) return testGatewayCertificate('east');
         throw new Error('issuer unreachable');
       },
-      { policy: { retryInitialMs: 50, retryMaxMs: 200 } },
+      { policy: { retryInitialMs: 20, retryMaxMs: 40 }, now: () => Date.now() + offsetMs },
     );
-    await r.start();
-    await until(() => errors.some((e) => /EXPIRED at/.test(e.message)), 10_000, 'an EXPIRED error');
-    expect(errors[0]!.message).toMatch(/the current certificate expires at .*: issuer unreachable/);
+    const first = await withDeadline(r.start(), 10_000);
+    await r.renewNow();
+    expect(errors[0]!.message).toMatch(
+      /attempt 1; the current certificate expires at .*: issuer unreachable/,
+    );
+    offsetMs = first.notAfter.getTime() - Date.now() + 60_000; // the clock passes notAfter
+    await until(
+      () => errors.filter((e) => /EXPIRED at/.test(e.message)).length >= 3,
+      10_000,
+      'EXPIRED errors',
+    );
+    expect(r.current).toBe(first);
   });
 
   it('retries an unchanged --cert/--key quietly while fresh, loudly near expiry', async () => {
@@ -149,7 +170,7 @@ describe('CertificateRotator', () => {
         now: () => Date.now() + offsetMs,
       },
     );
-    const first = await r.start();
+    const first = await withDeadline(r.start(), 10_000);
     expect(first.chainPem).toBe(cert.chainPem);
     await r.renewNow();
     expect(errors).toEqual([]);
@@ -171,7 +192,7 @@ describe('CertificateRotator', () => {
 describe('rotation under a live TLS server', () => {
   it('setSecureContext keeps an open tunnel up and serves new connections the new certificate', async () => {
     const { r } = rotator(async () => mintEast());
-    const first = await r.start();
+    const first = await withDeadline(r.start(), 10_000);
     const client = testGatewayCertificate('west');
     const serverSockets: tls.TLSSocket[] = [];
     const server = tls.createServer(
