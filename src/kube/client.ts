@@ -1,13 +1,11 @@
 /**
- * KubeClient: every API call of Isthmus goes through here. Typed CRUD on a ResourceRef, list
- * pagination, watch streams, client-side rate limiting (applied to every request, watch starts
- * included) and request counters for metrics and benchmarks.
+ * KubeClient: every API call of Isthmus goes through here. Typed verbs on a ResourceRef (CRUD,
+ * status subresource, patches, paginated lists, watch streams); rate limiting, counters and
+ * retries of 429 live in the RequestPipeline underneath.
  */
-import diagnostics from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { isIsthmusError } from '../errors.js';
-import { isNotFound, KubeApiError, retryAfterMs } from './errors.js';
+import { isNotFound } from './errors.js';
 import {
   loadDefault,
   loadInCluster,
@@ -15,33 +13,15 @@ import {
   loadKubeconfigSecret,
   loadKubeconfigString,
 } from './kubeconfig.js';
-import { abortableDelay, DEFAULT_RATE_LIMIT, type RateLimit, RateLimiter } from './rate-limiter.js';
+import {
+  type ClientStats,
+  type KubeClientOptions,
+  type PipelineRequest,
+  RequestPipeline,
+} from './request-pipeline.js';
 import { apiVersionOf, type ResourceRef, resourcePath } from './resources.js';
-import { type Query, type RawResponse, Transport } from './transport.js';
+import type { RawResponse } from './transport.js';
 import type { KubeObject, V1Secret } from './types.js';
-
-/** One finished API request (watch starts excluded), for metrics and debug logs. */
-export interface KubeRequestEvent {
-  server: string;
-  verb: string;
-  path: string;
-  /** HTTP status, absent when the request never got an answer. */
-  status?: number;
-  durationMs: number;
-  error?: unknown;
-}
-
-/** Published after every request when someone subscribes (node:diagnostics_channel, STYLE.md §9). */
-export const requestChannel = diagnostics.channel('isthmus:kube:request');
-
-export interface KubeClientOptions {
-  rateLimit?: RateLimit;
-  /** Per-request inactivity timeout (not for watches). */
-  timeoutMs?: number;
-  /** Times a 429 is retried after its Retry-After before the error reaches the caller. */
-  maxThrottleRetries?: number;
-  userAgent?: string;
-}
 
 export interface ListOptions {
   namespace?: string;
@@ -74,15 +54,6 @@ const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
   strategic: 'application/strategic-merge-patch+json',
 };
 
-export interface ClientStats {
-  requests: number;
-  /** Requests per verb: get, list, create, update, patch, delete, watch, other. */
-  byVerb: Record<string, number>;
-  errors: number;
-  throttleRetries: number;
-  rateLimitWaitMs: number;
-}
-
 export interface DeleteOptions {
   propagationPolicy?: 'Orphan' | 'Background' | 'Foreground';
   gracePeriodSeconds?: number;
@@ -91,26 +62,13 @@ export interface DeleteOptions {
 }
 
 export class KubeClient {
-  private readonly transport: Transport;
-  private readonly limiter: RateLimiter;
-  private readonly closedSignal = new AbortController();
-  private readonly counters = {
-    requests: 0,
-    errors: 0,
-    throttleRetries: 0,
-    byVerb: {} as Record<string, number>,
-  };
-  private readonly timeoutMs: number;
-  private readonly maxThrottleRetries: number;
+  private readonly pipeline: RequestPipeline;
 
   constructor(
     readonly config: KubeConfig,
     opts: KubeClientOptions = {},
   ) {
-    this.transport = new Transport(config, opts.userAgent);
-    this.limiter = new RateLimiter(opts.rateLimit ?? DEFAULT_RATE_LIMIT);
-    this.timeoutMs = opts.timeoutMs ?? 30_000;
-    this.maxThrottleRetries = opts.maxThrottleRetries ?? 3;
+    this.pipeline = new RequestPipeline(config, opts);
   }
 
   static fromKubeconfigFile(path: string, context?: string, opts?: KubeClientOptions): KubeClient {
@@ -132,78 +90,20 @@ export class KubeClient {
 
   /** The API server URL, for messages and `isthmus check`. */
   get server(): string {
-    return this.transport.server.toString();
+    return this.pipeline.server.toString();
+  }
+
+  get closed(): boolean {
+    return this.pipeline.closed;
   }
 
   stats(): ClientStats {
-    return {
-      requests: this.counters.requests,
-      byVerb: { ...this.counters.byVerb },
-      errors: this.counters.errors,
-      throttleRetries: this.counters.throttleRetries,
-      rateLimitWaitMs: this.limiter.waitedMs,
-    };
+    return this.pipeline.stats();
   }
 
-  private signalWith(other: AbortSignal | undefined): AbortSignal {
-    return other ? AbortSignal.any([other, this.closedSignal.signal]) : this.closedSignal.signal;
-  }
-
-  private publish(verb: string, path: string, started: number, status?: number, error?: unknown): void {
-    if (!requestChannel.hasSubscribers) return;
-    requestChannel.publish({
-      server: this.transport.server.host,
-      verb,
-      path,
-      status,
-      durationMs: performance.now() - started,
-      error,
-    } satisfies KubeRequestEvent);
-  }
-
-  private count(verb: string): void {
-    this.counters.requests++;
-    this.counters.byVerb[verb] = (this.counters.byVerb[verb] ?? 0) + 1;
-  }
-
-  /**
-   * One rate-limited request. A 429 is retried after its Retry-After (bounded): the server did not
-   * process the request, so this is safe for every verb.
-   */
-  async request(
-    verb: string,
-    method: string,
-    path: string,
-    opts: { query?: Query; body?: unknown; contentType?: string; signal?: AbortSignal } = {},
-  ): Promise<RawResponse> {
-    const signal = this.signalWith(opts.signal);
-    for (let attempt = 0; ; attempt++) {
-      await this.limiter.acquire(signal);
-      this.count(verb);
-      const started = performance.now();
-      try {
-        const res = await this.transport.request({
-          method,
-          path,
-          query: opts.query,
-          body: opts.body,
-          contentType: opts.contentType,
-          signal,
-          timeoutMs: this.timeoutMs,
-        });
-        this.publish(verb, path, started, res.status);
-        return res;
-      } catch (err) {
-        this.publish(verb, path, started, err instanceof KubeApiError ? err.status : undefined, err);
-        if (isIsthmusError(err, 'KUBE_TOO_MANY_REQUESTS') && attempt < this.maxThrottleRetries) {
-          this.counters.throttleRetries++;
-          await abortableDelay(Math.min(retryAfterMs(err) ?? 1000, 10_000), signal);
-          continue;
-        }
-        if (!isNotFound(err)) this.counters.errors++;
-        throw err;
-      }
-    }
+  /** A raw request for what the typed verbs do not cover (TokenReview, discovery). */
+  request(verb: string, method: string, path: string, opts: PipelineRequest = {}): Promise<RawResponse> {
+    return this.pipeline.request(verb, method, path, opts);
   }
 
   async get<T extends KubeObject>(
@@ -327,37 +227,27 @@ export class KubeClient {
    * aborts `signal` to stop.
    */
   async watch(res: ResourceRef, opts: WatchOptions): Promise<IncomingMessage> {
-    const signal = this.signalWith(opts.signal);
-    await this.limiter.acquire(signal);
-    this.count('watch');
-    try {
-      return await this.transport.stream({
-        method: 'GET',
-        path: resourcePath(res, opts.namespace),
-        query: {
-          watch: 1,
-          resourceVersion: opts.resourceVersion,
-          allowWatchBookmarks: true,
-          labelSelector: opts.labelSelector || undefined,
-          fieldSelector: opts.fieldSelector || undefined,
-          timeoutSeconds: opts.timeoutSeconds,
-        },
-        signal,
-        timeoutMs: opts.idleTimeoutMs ?? 5 * 60_000,
-      });
-    } catch (err) {
-      this.counters.errors++;
-      throw err;
-    }
-  }
-
-  get closed(): boolean {
-    return this.closedSignal.signal.aborted;
+    const query = {
+      watch: 1,
+      resourceVersion: opts.resourceVersion,
+      allowWatchBookmarks: true,
+      labelSelector: opts.labelSelector || undefined,
+      fieldSelector: opts.fieldSelector || undefined,
+      timeoutSeconds: opts.timeoutSeconds,
+    };
+    return this.pipeline.stream(
+      resourcePath(res, opts.namespace),
+      query,
+      opts.idleTimeoutMs ?? 5 * 60_000,
+      opts.signal,
+    );
   }
 
   /** Aborts in-flight requests and rate-limit waits and closes pooled sockets. */
   close(): void {
-    this.closedSignal.abort(new Error('KubeClient closed'));
-    this.transport.close();
+    this.pipeline.close();
   }
 }
+
+export type { ClientStats, KubeClientOptions, KubeRequestEvent } from './request-pipeline.js';
+export { requestChannel } from './request-pipeline.js';
