@@ -20,6 +20,7 @@ describe('gatewayOptionsFromFlags', () => {
     const config = gatewayOptionsFromFlags(minimal);
     expect(config).toMatchObject({
       clusterName: 'west',
+      trustDomain: 'cluster.local',
       clusterDomain: 'cluster.local',
       systemNamespace: 'isthmus-system',
       kube: { kind: 'kubeconfig', path: '/k/config' },

@@ -99,6 +99,7 @@ export const GATEWAY_ENV: Readonly<Record<keyof GatewayFlags, string>> = {
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 /** RFC 1123 subdomain, used for trust and cluster domains. */
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DEFAULT_TRUST_DOMAIN = 'cluster.local';
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 const DEFAULT_EGRESS_DEBOUNCE_MS = 20;
 
@@ -126,7 +127,8 @@ export function gatewayOptionsFromFlags(
   if (clusterName === '') problems.push('--cluster is required');
   else if (!DNS_LABEL.test(clusterName)) problems.push(`--cluster "${clusterName}" is not a DNS label`);
 
-  const trustDomain = text('trustDomain') ?? 'root.isthmus.dev';
+  // Linkerd's default trust domain, and what `isthmus certs`/`install` default to.
+  const trustDomain = text('trustDomain') ?? DEFAULT_TRUST_DOMAIN;
   if (!DNS_SUBDOMAIN.test(trustDomain)) problems.push(`--trust-domain "${trustDomain}" is not a DNS name`);
   const clusterDomain = text('clusterDomain') ?? DEFAULT_CLUSTER_DOMAIN;
   if (!DNS_SUBDOMAIN.test(clusterDomain))

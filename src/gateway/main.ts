@@ -1,20 +1,18 @@
 /**
  * Standalone entry of the gateway process: `node --import tsx src/gateway/main.ts --cluster west …`
- * (flags in config.ts; environment variables fill in what flags leave out). The `isthmus gateway`
- * command does the same through commander. SIGTERM/SIGINT stop it cleanly: listeners close, watches
- * end, and the process exits 0 once nothing is left; a second signal exits at once.
+ * (flags in config.ts; environment variables fill in what flags leave out), the same as
+ * `isthmus gateway`. SIGTERM/SIGINT stop it cleanly (listeners close, watches end, exit 0); a second
+ * signal exits at once. SIGHUP re-reads the certificate (e.g. after the files were replaced).
  */
 import { pino } from 'pino';
+import { runUntilSignal } from '../cli/shutdown.js';
 import { describeError, isIsthmusError } from '../errors.js';
-import { gatewayFlagsFromArgv, gatewayOptionsFromFlags } from './config.js';
+import { type GatewayConfig, gatewayFlagsFromArgv, gatewayOptionsFromFlags } from './config.js';
 import { runGateway } from './run-gateway.js';
-
-/** Kubernetes' default terminationGracePeriodSeconds is 30 s; finish well inside it. */
-const STOP_DEADLINE_MS = 20_000;
 
 async function main(): Promise<void> {
   const log = pino({ name: 'isthmus-gateway', level: process.env.ISTHMUS_LOG_LEVEL ?? 'info' });
-  let config: ReturnType<typeof gatewayOptionsFromFlags>;
+  let config: GatewayConfig;
   try {
     config = gatewayOptionsFromFlags(gatewayFlagsFromArgv(process.argv.slice(2)), process.env);
   } catch (err) {
@@ -22,28 +20,22 @@ async function main(): Promise<void> {
     process.exitCode = isIsthmusError(err, 'USAGE') ? 2 : 1;
     return;
   }
-
-  const startup = new AbortController();
-  let stopGateway: (() => Promise<void>) | undefined;
-  let signalled = false;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (signalled) process.exit(1);
-    signalled = true;
-    log.info({ signal }, 'stopping');
-    startup.abort();
-    const deadline = setTimeout(() => {
-      log.error('stop deadline passed; exiting');
-      process.exit(1);
-    }, STOP_DEADLINE_MS);
-    deadline.unref();
-    void stopGateway?.();
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-
-  const gateway = await runGateway(config, { logger: log, signal: startup.signal });
-  stopGateway = gateway.stop;
-  if (signalled) await gateway.stop();
+  await runUntilSignal(async (signal) => {
+    const gateway = await runGateway(config, { logger: log, signal });
+    const onHangup = (): void => {
+      gateway.renewCertificates().then(
+        (renewed) => log.info({ renewed }, 'certificate re-read on SIGHUP'),
+        (err: unknown) => log.error({ err: describeError(err) }, 'certificate re-read failed'),
+      );
+    };
+    process.on('SIGHUP', onHangup);
+    return {
+      stop: async () => {
+        process.off('SIGHUP', onHangup);
+        await gateway.stop();
+      },
+    };
+  });
 }
 
 main().catch((err: unknown) => {

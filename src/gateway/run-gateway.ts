@@ -54,6 +54,11 @@ export interface RunningGateway {
   readonly index: ServiceIndex;
   readonly metrics: GatewayMetrics;
   readiness(): Readiness;
+  /**
+   * Fetches a certificate now (SIGHUP after replacing --cert-file/--key-file); resolves true when a
+   * new one is in use. Established sessions keep theirs; new handshakes use the new one.
+   */
+  renewCertificates(): Promise<boolean>;
   /** Closes everything; safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -215,6 +220,11 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
       index,
       metrics,
       readiness,
+      renewCertificates: async () => {
+        const before = rotator.current;
+        const after = await rotator.renewNow();
+        return after !== undefined && after !== before;
+      },
       stop,
     };
   } catch (err) {

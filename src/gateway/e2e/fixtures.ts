@@ -125,10 +125,10 @@ export async function freePort(host: string): Promise<number> {
   return port;
 }
 
-/** A loopback HTTP backend that says who it is. */
+/** A loopback HTTP backend that says who it is (keep-alive, so one connection can carry many requests). */
 export async function startBackend(name: string): Promise<{ port: number; close(): Promise<void> }> {
   const server = http.createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain', connection: 'close' });
+    res.writeHead(200, { 'content-type': 'text/plain' });
     res.end(`hello from ${name}`);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

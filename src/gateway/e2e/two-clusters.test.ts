@@ -4,8 +4,14 @@
  * the mirror `podinfo-west` as the mirror controller would write it. The tests walk the data path
  * and the admin surface of the gateways as a user and the controller see them.
  */
+import { X509Certificate } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import tls from 'node:tls';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { issueGatewayCertificate } from '../../identity/ca.js';
+import { TEST_TRUST_DOMAIN, testPki } from '../../identity/testing.js';
 import { EXPORTED_LABEL, SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { V1Service } from '../../kube/types.js';
@@ -13,6 +19,7 @@ import { gatewayOptionsFromFlags } from '../config.js';
 import { checkHealth, createHealthClient } from '../health-service.js';
 import { type RunningGateway, runGateway } from '../run-gateway.js';
 import {
+  type CertFiles,
   type Cluster,
   canConnect,
   endpointSlice,
@@ -43,6 +50,46 @@ function startGateway(cluster: Cluster, name: string, host: string): Promise<Run
 
 const adminUrl = (gw: RunningGateway, path: string): string =>
   `http://${gw.admin.address.host}:${gw.admin.address.port}${path}`;
+
+/** Collects what a raw socket receives; `until` waits for the n-th occurrence of a text. */
+function responseReader(socket: net.Socket): { until(text: string, count: number): Promise<void> } {
+  let received = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    received += chunk;
+  });
+  return {
+    until: async (text, count) => {
+      await waitFor(`${count}× "${text}"`, () => received.split(text).length - 1 >= count, 5_000);
+    },
+  };
+}
+
+/** Serial number of the certificate a TLS server presents to a client holding `client`'s certificate. */
+async function servedSerial(host: string, port: number, client: CertFiles): Promise<string> {
+  const [cert, key, ca] = await Promise.all(
+    [client.certFile, client.keyFile, client.caFile].map((f) => readFile(f, 'utf8')),
+  );
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({
+      host,
+      port,
+      cert,
+      key,
+      ca,
+      ALPNProtocols: ['h2'],
+      // Gateways are verified by chain and SPIFFE ID, not host name (as the session pool does).
+      checkServerIdentity: () => undefined,
+    });
+    socket.setTimeout(5_000, () => socket.destroy(new Error('TLS handshake timed out')));
+    socket.once('secureConnect', () => {
+      const serial = socket.getPeerX509Certificate()?.serialNumber ?? '';
+      socket.destroy();
+      resolve(serial);
+    });
+    socket.once('error', reject);
+  });
+}
 
 describe('two clusters, one gateway each', () => {
   let east: Cluster;
@@ -134,6 +181,32 @@ describe('two clusters, one gateway each', () => {
     );
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ alive: true });
+  });
+
+  it('rotates west certificate without dropping an open tunnel', async () => {
+    const client = net.connect({ host: EAST_HOST, port: egressPort });
+    try {
+      const reader = responseReader(client);
+      client.write('GET /1 HTTP/1.1\r\nhost: podinfo-west\r\n\r\n');
+      await reader.until('hello from west', 1);
+
+      const next = issueGatewayCertificate(testPki().issuers.west, {
+        trustDomain: TEST_TRUST_DOMAIN,
+        cluster: 'west',
+        lifetimeMs: 48 * 3600_000, // outlives the current one, as a renewal does
+      });
+      await writeFile(west.certs.certFile, next.chainPem);
+      await writeFile(west.certs.keyFile, next.keyPem);
+      expect(await westGw.renewCertificates()).toBe(true);
+
+      client.write('GET /2 HTTP/1.1\r\nhost: podinfo-west\r\n\r\n');
+      await reader.until('hello from west', 2);
+      expect(await servedSerial(WEST_HOST, westGw.ingress.address.port, east.certs)).toBe(
+        new X509Certificate(next.certPem).serialNumber,
+      );
+    } finally {
+      client.destroy();
+    }
   });
 
   it('refuses CONNECT with 403 once the service is unexported, and serves it again when re-exported', async () => {
