@@ -4,7 +4,7 @@
  * storage encodes them), `resourceVersion`/`resourceVersionMatch`, and List shaping (typed lists
  * drop items' apiVersion/kind; unstructured CR lists keep them).
  */
-import { badRequest, expired } from './api-status.js';
+import { ApiError, badRequest, expired } from './api-status.js';
 import { asServed } from './object-meta.js';
 import type { ResourceType } from './resource-types.js';
 import { apiVersionOf, resourceKey } from './resource-types.js';
@@ -110,6 +110,12 @@ export function listObjects(
     rv = t.rv;
     start = t.start;
     objects = store.snapshotAt(key, rv, namespace);
+  } else if (q.resourceVersion && q.resourceVersion !== '0' && Number(q.resourceVersion) > rv) {
+    // The cacher waits up to 3 s for a future version, then gives up with 504 (storage.NewTooLargeResourceVersionError).
+    throw new ApiError(504, 'Timeout', `Too large resource version: ${q.resourceVersion}, current: ${rv}`, {
+      causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
+      retryAfterSeconds: 1,
+    });
   } else if (q.resourceVersionMatch === 'Exact' && q.resourceVersion) {
     rv = Number(q.resourceVersion);
     if (!Number.isInteger(rv)) throw badRequest(`invalid resource version: ${q.resourceVersion}`);

@@ -49,6 +49,14 @@ export function patchObject(
 ): { obj: KObj; created: boolean } {
   const type = contentType.split(';')[0]!.trim().toLowerCase();
   if (!Object.values(PATCH_TYPES).includes(type as never)) throw unsupportedMediaType(type);
+  if (type === PATCH_TYPES.apply && !opts.fieldManager) {
+    throw new ApiError(
+      422,
+      'Invalid',
+      'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+      {},
+    );
+  }
   const patch = parseBody(type, raw);
   const existing = ops.store.get(resourceKey(rt.group, rt.plural), namespace, name);
   if (!existing) {

@@ -203,6 +203,7 @@ export function handleResource(
         dryRun: dryRunOf(q),
         strictFields: strictOf(q),
         subresource: sub,
+        fieldManager: q.get('fieldManager') ?? undefined,
       });
       return { status: r.created ? 201 : 200, body: served(r.obj) };
     }
@@ -212,6 +213,7 @@ export function handleResource(
         dryRun: dryRunOf(q),
         strictFields: strictOf(q),
         subresource: sub,
+        fieldManager: q.get('fieldManager') ?? undefined,
       });
       return { status: r.created ? 201 : 200, body: served(r.obj) };
     }

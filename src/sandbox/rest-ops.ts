@@ -29,6 +29,8 @@ export interface WriteOptions {
   dryRun?: boolean;
   /** `fieldValidation=Strict`: unknown (pruned) fields of a custom resource are a 400. */
   strictFields?: boolean;
+  /** `fieldManager` query parameter (required for server-side apply). */
+  fieldManager?: string | undefined;
   subresource?: 'status' | undefined;
 }
 

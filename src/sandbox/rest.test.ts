@@ -433,3 +433,26 @@ describe('robustness', () => {
     expect(svc.body.spec.clusterIP).toBe('10.96.0.1');
   });
 });
+
+describe('server-side apply (approximation) and list versions', () => {
+  it('needs a fieldManager, creates when missing, merges when present', async () => {
+    const path = '/api/v1/namespaces/default/configmaps/ssa';
+    const body = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  a: "1"\n';
+    const opts = { rawBody: body, contentType: 'application/apply-patch+yaml' };
+    expect((await call(sb, 'PATCH', path, undefined, opts)).status).toBe(422);
+    const created = await call(sb, 'PATCH', `${path}?fieldManager=test`, undefined, opts);
+    expect(created.status).toBe(201);
+    const updated = await call(sb, 'PATCH', `${path}?fieldManager=test`, undefined, {
+      ...opts,
+      rawBody: body.replace('"1"', '"2"'),
+    });
+    expect(updated.status).toBe(200);
+    expect(updated.body.data).toEqual({ a: '2' });
+  });
+
+  it('answers 504 for a list at a future resourceVersion', async () => {
+    const r = await call(sb, 'GET', '/api/v1/namespaces/default/configmaps?resourceVersion=999999999');
+    expect(r.status).toBe(504);
+    expect(r.body.details.causes[0].reason).toBe('ResourceVersionTooLarge');
+  });
+});
