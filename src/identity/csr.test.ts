@@ -1,5 +1,11 @@
+import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import forge from 'node-forge';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { checkCsr, createCsr } from './csr.js';
 import { allowedIdentityFor, defaultIdentityRules, parseServiceAccountUsername } from './identity-policy.js';
 import { generateRsaKey } from './rsa-keys.js';
@@ -115,5 +121,40 @@ describe('identity policy', () => {
       serviceAccount: 'sa',
     });
     expect(parseServiceAccountUsername('system:node:foo')).toBeUndefined();
+  });
+});
+
+describe('CSRs made by openssl', () => {
+  const run = promisify(execFile);
+  let dir: string | undefined;
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  async function opensslCsr(keyPem: string, ...extra: string[]): Promise<string> {
+    dir ??= await mkdtemp(join(tmpdir(), 'isthmus-csr-'));
+    const keyFile = join(dir, `${Math.random().toString(36).slice(2)}.key`);
+    await writeFile(keyFile, keyPem, { mode: 0o600 });
+    const { stdout } = await run('openssl', ['req', '-new', '-key', keyFile, '-subj', '/CN=gw', ...extra]);
+    return stdout;
+  }
+
+  it('accepts an RSA CSR naming the identity', async () => {
+    const pem = await opensslCsr(key.privateKeyPem, '-addext', `subjectAltName=URI:${EAST}`);
+    expect(checkCsr(pem, EAST)).toMatchObject({ ok: true });
+    expect(checkCsr(pem, WEST)).toMatchObject({ ok: false, status: 'denied' });
+  });
+
+  it('refuses an ECDSA CSR as invalid: issued certificates are RSA only', async () => {
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+      type: 'pkcs8',
+      format: 'pem',
+    });
+    const pem = await opensslCsr(String(ec));
+    expect(checkCsr(pem, EAST)).toMatchObject({
+      ok: false,
+      status: 'invalid',
+      reason: expect.stringMatching(/RSA/),
+    });
   });
 });
