@@ -50,7 +50,7 @@ async function servedBy(proxy: ServiceProxy): Promise<string> {
 }
 
 /** `n` requests, `concurrency` at a time; counts by who answered. */
-async function tally(proxy: ServiceProxy, n: number, concurrency = 16): Promise<Record<string, number>> {
+async function tally(proxy: ServiceProxy, n: number, concurrency = 32): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   let next = 0;
   await Promise.all(
@@ -119,11 +119,13 @@ describe('failover on the data path (three clusters, real gateways)', () => {
     );
     const proxy = await world.proxyFor('podinfo-global');
     await waitFor(() => proxy.endpoints().length === 2, { what: 'two endpoints on the global apex' });
-    const counts = await tally(proxy, 1_000);
-    console.info(`50/50 split over 1000 requests: ${JSON.stringify(counts)}`);
-    expect((counts.east ?? 0) + (counts.west ?? 0)).toBe(1_000);
-    expect(counts.east).toBeGreaterThanOrEqual(400);
-    expect(counts.west).toBeGreaterThanOrEqual(400);
+    // 500 requests: the endpoint counts are exact (1 + 1); what is measured is kube-proxy's
+    // random pick, σ ≈ 2.2% here, so ±10% is a 4.5σ bound.
+    const counts = await tally(proxy, 500);
+    console.info(`50/50 split over 500 requests: ${JSON.stringify(counts)}`);
+    expect((counts.east ?? 0) + (counts.west ?? 0)).toBe(500);
+    expect(counts.east).toBeGreaterThanOrEqual(200);
+    expect(counts.west).toBeGreaterThanOrEqual(200);
     await world.east.kube.delete(R.trafficSplitsV1alpha2, NS, 'global');
   });
 
