@@ -1,15 +1,21 @@
 import type { Command } from 'commander';
 import { registerCerts } from './certs.js';
+import { registerController } from './controller.js';
+import { registerGateway } from './gateway.js';
 import { registerIdentity } from './identity.js';
 import { registerInstall } from './install.js';
+import { registerLab } from './lab.js';
 import { registerLink } from './link.js';
 import { registerSandbox } from './sandbox.js';
 
 /** Adds every verb to the program. Verbs load their implementation lazily inside their action. */
 export function registerCommands(program: Command): void {
+  registerLab(program);
   registerCerts(program);
-  registerIdentity(program);
   registerInstall(program);
   registerLink(program);
+  registerGateway(program);
+  registerController(program);
+  registerIdentity(program);
   registerSandbox(program);
 }

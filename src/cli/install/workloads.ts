@@ -130,24 +130,32 @@ export function identityManifests(opts: InstallOptions): object[] {
 export function gatewayManifests(opts: InstallOptions): object[] {
   const identity = `isthmus-identity.${opts.namespace}.svc.${opts.clusterDomain}:${PORTS.identity}`;
   return [
-    deployment(opts, 'gateway', opts.gatewayReplicas, {
-      args: [
-        'gateway',
-        ...common(opts),
-        '--in-cluster',
-        `--identity-address=${identity}`,
-        `--token-file=${SA_TOKEN}`,
-        `--ingress-port=${PORTS.ingress}`,
-        `--admin-port=${PORTS.admin}`,
-      ],
-      // Egress listeners bind the pod IP: mirror EndpointSlices point there.
-      env: [{ name: 'ISTHMUS_EGRESS_HOST', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
-      ports: [
-        { name: 'ingress', containerPort: PORTS.ingress },
-        { name: 'admin', containerPort: PORTS.admin },
-      ],
-      ...probes('admin'),
-    }),
+    deployment(
+      opts,
+      'gateway',
+      opts.gatewayReplicas,
+      {
+        args: [
+          'gateway',
+          ...common(opts),
+          '--in-cluster',
+          `--identity-address=${identity}`,
+          `--token-file=${SA_TOKEN}`,
+          `--ingress-port=${PORTS.ingress}`,
+          `--admin-port=${PORTS.admin}`,
+          '--ca-file=/var/run/isthmus/anchor/ca.crt',
+        ],
+        volumeMounts: [{ name: 'anchor', mountPath: '/var/run/isthmus/anchor', readOnly: true }],
+        // Egress listeners bind the pod IP: mirror EndpointSlices point there.
+        env: [{ name: 'ISTHMUS_EGRESS_HOST', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
+        ports: [
+          { name: 'ingress', containerPort: PORTS.ingress },
+          { name: 'admin', containerPort: PORTS.admin },
+        ],
+        ...probes('admin'),
+      },
+      [{ name: 'anchor', configMap: { name: 'isthmus-trust-anchor' } }],
+    ),
     service(
       opts,
       GATEWAY_SERVICE_NAME,

@@ -1,0 +1,68 @@
+import type { Command } from 'commander';
+import { FAILOVER_CONTROLLED_BY_DEFAULT, PORTS } from '../../kube/keys.js';
+import { addKubeFlags, type KubeFlags, kubeClientFromFlags, parseListen } from '../common-flags.js';
+import { runUntilSignal } from '../shutdown.js';
+
+interface ControllerFlags extends KubeFlags {
+  cluster: string;
+  trustDomain: string;
+  clusterDomain: string;
+  gatewayAdmin: string;
+  gatewayEndpoints?: string;
+  egressPortRange: string;
+  failoverControlledBy: string;
+  leaderElect: boolean;
+  adminHost: string;
+  adminPort: string;
+  logLevel: string;
+}
+
+export function registerController(program: Command): void {
+  addKubeFlags(
+    program
+      .command('controller')
+      .description('Run the mirror and failover controllers of one cluster (leader-elected)')
+      .requiredOption('--cluster <name>', "this cluster's name")
+      .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
+      .option('--cluster-domain <domain>', 'cluster DNS domain', 'cluster.local')
+      .option(
+        '--gateway-admin <url>',
+        'local gateway admin URL (serves /probe)',
+        `http://127.0.0.1:${PORTS.admin}`,
+      )
+      .option(
+        '--gateway-endpoints <addresses>',
+        'static local gateway addresses (default: its EndpointSlices)',
+      )
+      .option('--egress-port-range <first-last>', 'egress ports to allocate', '20000-29999')
+      .option(
+        '--failover-controlled-by <value>',
+        'failover.linkerd.io/controlled-by value to act on',
+        FAILOVER_CONTROLLED_BY_DEFAULT,
+      )
+      .option('--no-leader-elect', 'write without holding the Lease (one replica only)')
+      .option('--admin-host <address>', 'admin address (/live, /ready, /metrics)', '0.0.0.0')
+      .option('--admin-port <port>', 'admin port', String(PORTS.admin))
+      .option('--log-level <level>', 'log level', 'info'),
+  ).action(async (flags: ControllerFlags) => {
+    const { parsePortRange } = await import('../../mirror/main.js');
+    const { splitAddresses } = await import('../../mirror/link-config.js');
+    const { runControllerProcess } = await import('../controller/run-controller-process.js');
+    const admin = parseListen(`${flags.adminHost}:${flags.adminPort}`, '--admin-host/--admin-port');
+    const egressPortRange = parsePortRange(flags.egressPortRange);
+    const client = await kubeClientFromFlags(flags);
+    await runUntilSignal(() =>
+      runControllerProcess({
+        cluster: flags.cluster,
+        client,
+        gatewayAdminUrl: flags.gatewayAdmin,
+        gatewayEndpoints: splitAddresses(flags.gatewayEndpoints),
+        egressPortRange,
+        failoverControlledBy: flags.failoverControlledBy,
+        leaderElect: flags.leaderElect,
+        admin,
+        logLevel: flags.logLevel,
+      }),
+    );
+  });
+}

@@ -1,0 +1,49 @@
+import type { Command } from 'commander';
+import { PORTS } from '../../kube/keys.js';
+import { runUntilSignal } from '../shutdown.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function registerGateway(program: Command): void {
+  program
+    .command('gateway')
+    .description(
+      'Run the gateway: mTLS ingress for exported Services, egress listeners for mirrors, admin server',
+    )
+    .option('--cluster <name>', "this cluster's name (env ISTHMUS_CLUSTER_NAME)")
+    .option('--trust-domain <domain>', 'SPIFFE trust domain (default cluster.local)')
+    .option('--cluster-domain <domain>', 'cluster DNS domain (default cluster.local)')
+    .option('--system-namespace <ns>', 'namespace of the Links (default isthmus-system)')
+    .option('--in-cluster', "use the pod's service account")
+    .option('--kubeconfig <path>', 'kubeconfig of the local cluster')
+    .option('--context <name>', 'kubeconfig context')
+    .option('--ingress-host <address>', 'ingress address (default 0.0.0.0)')
+    .option('--ingress-port <port>', `ingress port (default ${PORTS.ingress})`)
+    .option('--admin-host <address>', 'admin address (default 0.0.0.0)')
+    .option('--admin-port <port>', `admin port (default ${PORTS.admin})`)
+    .option(
+      '--egress-host <address>',
+      'address the egress listeners bind (the pod IP; env ISTHMUS_EGRESS_HOST)',
+    )
+    .option(
+      '--export-selector <selector>',
+      'label selector of exported Services (default mirror.linkerd.io/exported=true)',
+    )
+    .option(
+      '--allow-cluster <name>',
+      'admit this peer cluster besides the targets of local Links (repeatable)',
+      collect,
+    )
+    .option('--identity-address <host:port>', 'identity service to request certificates from')
+    .option('--token-file <path>', 'service account token presented to the identity service')
+    .option('--cert-file <path>', 'certificate chain file (instead of the identity service)')
+    .option('--key-file <path>', 'private key file (with --cert-file)')
+    .option('--ca-file <path>', 'trust anchor file')
+    .option('--connect-timeout-ms <ms>', 'how long egress waits for a remote gateway')
+    .action(async (flags: Record<string, unknown>) => {
+      const { gatewayOptionsFromFlags } = await import('../../gateway/config.js');
+      const { runGateway } = await import('../../gateway/run-gateway.js');
+      const config = gatewayOptionsFromFlags(flags, process.env);
+      await runUntilSignal((signal) => runGateway(config, { signal }));
+    });
+}

@@ -1,0 +1,94 @@
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { IsthmusError } from '../../errors.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+interface LabFlags {
+  dir: string;
+  base: string;
+  trustDomain: string;
+  kind?: boolean;
+  local?: boolean;
+  dryRun?: boolean;
+}
+
+/** kind needs a working Docker engine, not just the docker client. */
+export function dockerAndKindWork(): boolean {
+  const ok = (cmd: string, args: string[]) =>
+    spawnSync(cmd, args, { stdio: 'ignore', timeout: 10_000 }).status === 0;
+  return ok('kind', ['version']) && ok('docker', ['info']);
+}
+
+function useKind(flags: LabFlags): boolean {
+  if (flags.local) return false;
+  return flags.kind === true || dockerAndKindWork();
+}
+
+function runKindScript(script: 'up.sh' | 'down.sh' | 'verify.sh', dryRun: boolean): void {
+  const result = spawnSync(
+    'bash',
+    [join(ROOT, 'scripts', 'kind', script), ...(dryRun ? ['--dry-run'] : [])],
+    {
+      stdio: 'inherit',
+    },
+  );
+  if (result.status !== 0)
+    throw new IsthmusError('USAGE', `scripts/kind/${script} failed (exit ${result.status})`);
+}
+
+export function registerLab(program: Command): void {
+  const lab = program
+    .command('lab')
+    .description(
+      'A two-cluster lab (east, west): local sandboxes and real processes, or kind when Docker works',
+    );
+  const common = (cmd: Command) =>
+    cmd
+      .option('--dir <path>', 'state directory (certificates, kubeconfig, logs)', '.lab/local')
+      .option('--kind', 'use the kind lab (scripts/kind) even if Docker was not detected')
+      .option('--local', 'use the local sandbox lab even if Docker and kind work')
+      .option('--dry-run', 'with kind: print the commands instead of running them');
+
+  common(lab.command('up').description('Start the lab in the foreground; Ctrl-C stops everything'))
+    .option('--base <octet>', "third octet of east's loopback /24 (west uses the next)", '1')
+    .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
+    .action(async (flags: LabFlags) => {
+      if (useKind(flags)) return runKindScript('up.sh', flags.dryRun === true);
+      const base = Number(flags.base);
+      if (!Number.isInteger(base) || base < 1 || base > 250)
+        throw new IsthmusError('USAGE', '--base must be 1-250');
+      const { startLocalLab } = await import('../lab/local-lab.js');
+      const { waitForShutdown } = await import('../shutdown.js');
+      const { printLabReady } = await import('../lab/lab-report.js');
+      const progress = (line: string) => process.stdout.write(`✓ ${line}\n`);
+      const lab = await startLocalLab({ dir: flags.dir, base, trustDomain: flags.trustDomain, progress });
+      printLabReady(lab.state, (line) => process.stdout.write(`${line}\n`));
+      const reason = await Promise.race([waitForShutdown().then(() => undefined), lab.failed]);
+      if (reason) process.stderr.write(`lab: ${reason}; stopping\n`);
+      process.stdout.write('stopping the lab…\n');
+      await lab.stop();
+      process.stdout.write('lab stopped\n');
+      if (reason) process.exitCode = 1;
+    });
+
+  common(lab.command('down').description('Stop a running lab (or delete the kind clusters)')).action(
+    async (flags: LabFlags) => {
+      if (useKind(flags)) return runKindScript('down.sh', flags.dryRun === true);
+      const { stopLocalLab } = await import('../lab/lab-report.js');
+      process.stdout.write(`${await stopLocalLab(flags.dir)}\n`);
+    },
+  );
+
+  common(lab.command('status').description('Show what the lab is running')).action(
+    async (flags: LabFlags) => {
+      if (useKind(flags)) return runKindScript('verify.sh', flags.dryRun === true);
+      const { labStatusLines } = await import('../lab/lab-report.js');
+      const { lines, healthy } = await labStatusLines(flags.dir);
+      for (const l of lines) process.stdout.write(`${l}\n`);
+      if (!healthy) process.exitCode = 1;
+    },
+  );
+}

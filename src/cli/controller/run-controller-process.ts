@@ -1,0 +1,107 @@
+/**
+ * `isthmus controller`: the mirror and failover controllers of one cluster in one process, sharing
+ * one API client, one metrics registry and one Lease. Every replica keeps its caches and probes
+ * warm; only the Lease holder writes (the mirror checks leadership per write; the failover
+ * controller runs only while leading).
+ */
+import { pino } from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { type FailoverController, runFailoverController } from '../../failover/controller.js';
+import type { KubeClient } from '../../kube/client.js';
+import { EventRecorder } from '../../kube/events.js';
+import { runController } from '../../mirror/controller.js';
+import { electLeader } from '../../mirror/leadership.js';
+import type { PortRange } from '../../mirror/port-allocator.js';
+import { Leadership } from '../../mirror/shared.js';
+import { type AdminServer, startAdminServer } from './admin-server.js';
+
+export interface ControllerProcessOptions {
+  cluster: string;
+  client: KubeClient;
+  gatewayAdminUrl: string;
+  gatewayEndpoints?: string[];
+  egressPortRange: PortRange;
+  failoverControlledBy: string;
+  leaderElect: boolean;
+  admin: { host: string; port: number };
+  logLevel: string;
+}
+
+export async function runControllerProcess(
+  opts: ControllerProcessOptions,
+): Promise<{ stop(): Promise<void> }> {
+  const log = pino(
+    { level: opts.logLevel, base: { component: 'controller', cluster: opts.cluster } },
+    pino.destination(2),
+  );
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const election = opts.leaderElect ? electLeader(opts.client) : undefined;
+  const leadership = election?.leadership ?? new Leadership(true);
+  const recorder = new EventRecorder(opts.client, { component: 'isthmus-controller' });
+
+  const mirror = runController({
+    client: opts.client,
+    gatewayAdminUrl: opts.gatewayAdminUrl,
+    ...(opts.gatewayEndpoints?.length ? { gatewayEndpoints: opts.gatewayEndpoints } : {}),
+    egressPortRange: opts.egressPortRange,
+    registry,
+    leadership,
+    recorder,
+    log,
+  });
+
+  // The failover controller writes on every reconcile, so it runs only on the leader.
+  let failover: FailoverController | undefined;
+  let failoverChain = Promise.resolve();
+  const onLeadership = (leading: boolean) => {
+    log.info({ leading }, 'leadership changed');
+    failoverChain = failoverChain.then(async () => {
+      if (leading && !failover) {
+        failover = runFailoverController({
+          client: opts.client,
+          registry,
+          recorder,
+          controlledBy: opts.failoverControlledBy,
+        });
+      } else if (!leading && failover) {
+        const f = failover;
+        failover = undefined;
+        await f.stop();
+      }
+    });
+  };
+  const unsubscribe = leadership.subscribe(onLeadership);
+  if (leadership.isLeader()) onLeadership(true);
+
+  let mirrorReady = false;
+  let admin: AdminServer | undefined;
+  try {
+    admin = await startAdminServer({
+      ...opts.admin,
+      registry,
+      ready: () => (mirrorReady ? null : 'caches not synced yet'),
+    });
+    await mirror.ready;
+    mirrorReady = true;
+    log.info({ gatewayAdmin: opts.gatewayAdminUrl }, 'controller started');
+  } catch (err) {
+    await mirror.stop();
+    await admin?.close();
+    throw err;
+  }
+
+  return {
+    async stop() {
+      unsubscribe();
+      await failoverChain;
+      await failover?.stop();
+      await mirror.stop();
+      await election?.elector.stop();
+      await admin?.close();
+      opts.client.close();
+      log.info({}, 'controller stopped');
+      log.flush();
+    },
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * Create-or-replace for rendered manifests, the way `kubectl apply` would for a first install,
+ * without needing kubectl on the machine: the lab applies `isthmus install`'s own output.
+ */
+import { IsthmusError } from '../../errors.js';
+import type { KubeClient } from '../../kube/client.js';
+import { R, type ResourceRef } from '../../kube/resources.js';
+import type { KubeObject } from '../../kube/types.js';
+import { DEPLOYMENTS } from './lab-kubelet.js';
+
+const rbac = (plural: string, kind: string, namespaced: boolean): ResourceRef => ({
+  group: 'rbac.authorization.k8s.io',
+  version: 'v1',
+  plural,
+  kind,
+  namespaced,
+});
+
+const BY_KIND: Record<string, ResourceRef> = {
+  Namespace: R.namespaces,
+  Service: R.services,
+  Secret: R.secrets,
+  ConfigMap: R.configMaps,
+  ServiceAccount: R.serviceAccounts,
+  EndpointSlice: R.endpointSlices,
+  CustomResourceDefinition: R.crds,
+  Link: R.links,
+  TrafficSplit: R.trafficSplitsV1alpha2,
+  Deployment: DEPLOYMENTS,
+  Role: rbac('roles', 'Role', true),
+  RoleBinding: rbac('rolebindings', 'RoleBinding', true),
+  ClusterRole: rbac('clusterroles', 'ClusterRole', false),
+  ClusterRoleBinding: rbac('clusterrolebindings', 'ClusterRoleBinding', false),
+};
+
+export function resourceOf(obj: KubeObject): ResourceRef {
+  const res = obj.kind ? BY_KIND[obj.kind] : undefined;
+  if (!res) throw new IsthmusError('USAGE', `the lab cannot apply objects of kind ${obj.kind ?? '(none)'}`);
+  return res;
+}
+
+/** Creates each object, or replaces it (keeping its resourceVersion) when it exists already. */
+export async function applyObjects(client: KubeClient, objects: readonly KubeObject[]): Promise<void> {
+  for (const obj of objects) {
+    const res = resourceOf(obj);
+    const existing = await client.get(res, obj.metadata?.namespace, obj.metadata?.name ?? '');
+    if (!existing) await client.create(res, obj);
+    else if (obj.kind !== 'CustomResourceDefinition') {
+      await client.replace(res, {
+        ...obj,
+        metadata: { ...obj.metadata, resourceVersion: existing.metadata?.resourceVersion },
+      });
+    }
+  }
+}

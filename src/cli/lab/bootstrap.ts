@@ -1,0 +1,118 @@
+/**
+ * Puts one lab cluster in the state a real cluster reaches after `isthmus install | kubectl apply`:
+ * the same rendered manifests are applied, and the lab plays the parts a real cluster's own
+ * controllers would — the cloud controller (the gateway's LoadBalancer address), the EndpointSlice
+ * controller (endpoints of the isthmus Services) and the token controller (done by the sandbox).
+ */
+import { IsthmusError } from '../../errors.js';
+import type { KubeClient } from '../../kube/client.js';
+import { GATEWAY_SERVICE_NAME, SERVICE_NAME_LABEL, SYSTEM_NAMESPACE } from '../../kube/keys.js';
+import { R } from '../../kube/resources.js';
+import type { V1EndpointSlice, V1Secret } from '../../kube/types.js';
+import { INSTALL_DEFAULTS, type InstallOptions } from '../install/options.js';
+import { installManifests } from '../install/render.js';
+import { applyObjects } from './apply-objects.js';
+import type { LabCluster } from './topology.js';
+
+export function labInstallOptions(
+  cluster: LabCluster,
+  certs: { anchorPem: string; issuerCertPem: string; issuerKeyPem: string },
+): InstallOptions {
+  return {
+    ...INSTALL_DEFAULTS,
+    egressPortRange: { ...INSTALL_DEFAULTS.egressPortRange },
+    clusterName: cluster.name,
+    trustAnchorPem: certs.anchorPem,
+    issuerCertPem: certs.issuerCertPem,
+    issuerKeyPem: certs.issuerKeyPem,
+    controllerReplicas: 1,
+  };
+}
+
+function endpointSlice(
+  service: string,
+  address: string,
+  ports: { name: string; port: number }[],
+): V1EndpointSlice {
+  return {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: {
+      name: `${service}-lab`,
+      namespace: SYSTEM_NAMESPACE,
+      labels: {
+        [SERVICE_NAME_LABEL]: service,
+        'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io',
+      },
+    },
+    addressType: 'IPv4',
+    endpoints: [{ addresses: [address], conditions: { ready: true, serving: true, terminating: false } }],
+    ports: ports.map((p) => ({ ...p, protocol: 'TCP' })),
+  };
+}
+
+/** The objects the lab's controllers-in-place-of-real-ones add after install. */
+export function clusterPlumbing(cluster: LabCluster): V1EndpointSlice[] {
+  return [
+    endpointSlice(GATEWAY_SERVICE_NAME, cluster.gateway.host, [
+      { name: 'ingress', port: cluster.gateway.ingressPort },
+    ]),
+    endpointSlice(`${GATEWAY_SERVICE_NAME}-admin`, cluster.gateway.host, [
+      { name: 'admin', port: cluster.gateway.adminPort },
+    ]),
+    endpointSlice('isthmus-identity', cluster.identity.host, [{ name: 'grpc', port: cluster.identity.port }]),
+  ];
+}
+
+/** A service-account token Secret, as `kubectl create token` would hand out for a pod. */
+function tokenSecret(serviceAccount: string): V1Secret {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'kubernetes.io/service-account-token',
+    metadata: {
+      name: `${serviceAccount}-lab-token`,
+      namespace: SYSTEM_NAMESPACE,
+      annotations: { 'kubernetes.io/service-account.name': serviceAccount },
+    },
+  };
+}
+
+/** Reads the token the sandbox's token controller wrote, waiting for it with a deadline. */
+export async function serviceAccountToken(
+  client: KubeClient,
+  serviceAccount: string,
+  timeoutMs = 5000,
+): Promise<string> {
+  const secret = tokenSecret(serviceAccount);
+  await applyObjects(client, [secret]);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const got = await client.get<V1Secret>(R.secrets, SYSTEM_NAMESPACE, secret.metadata!.name!);
+    const token = got?.data?.token;
+    if (token) return Buffer.from(token, 'base64').toString('utf8');
+    if (Date.now() > deadline) {
+      throw new IsthmusError(
+        'KUBE_REQUEST_FAILED',
+        `no token was issued for service account ${serviceAccount}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function bootstrapCluster(
+  client: KubeClient,
+  cluster: LabCluster,
+  opts: InstallOptions,
+): Promise<void> {
+  await applyObjects(client, installManifests(opts));
+  await applyObjects(client, clusterPlumbing(cluster));
+  await client.patchStatus(
+    R.services,
+    SYSTEM_NAMESPACE,
+    GATEWAY_SERVICE_NAME,
+    { status: { loadBalancer: { ingress: [{ ip: cluster.gateway.host }] } } },
+    'merge',
+  );
+}

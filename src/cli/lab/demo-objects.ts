@@ -1,0 +1,67 @@
+/**
+ * The lab's copy of examples/podinfo: namespace `test`, the podinfo Deployment and Service (exported
+ * from west), and in east the frontend and linkerd-failover's TrafficSplit. Same names, labels and
+ * annotations as the kustomize overlays, so the two labs tell the same story.
+ */
+import {
+  FAILOVER_CONTROLLED_BY_DEFAULT,
+  FAILOVER_CONTROLLED_BY_LABEL,
+  FAILOVER_PRIMARY_ANNOTATION,
+  FAILOVER_RESTORE_AFTER_ANNOTATION,
+} from '../../kube/keys.js';
+import type { KubeObject } from '../../kube/types.js';
+import { LAB_NAMESPACE, PODINFO_PORT } from './topology.js';
+
+function deployment(name: string, image: string): KubeObject {
+  const d = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: LAB_NAMESPACE, labels: { app: name } },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name, image }] } },
+    },
+  };
+  return d;
+}
+
+export function demoObjects(
+  cluster: string,
+  serviceLabels: Record<string, string>,
+  withFrontend: boolean,
+): KubeObject[] {
+  const objects: KubeObject[] = [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: LAB_NAMESPACE } },
+    deployment('podinfo', 'ghcr.io/stefanprodan/podinfo:6.7.1'),
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'podinfo', namespace: LAB_NAMESPACE, labels: { app: 'podinfo', ...serviceLabels } },
+      spec: {
+        selector: { app: 'podinfo' },
+        ports: [{ name: 'http', port: PODINFO_PORT, targetPort: 'http' }],
+      },
+    } as KubeObject,
+  ];
+  if (withFrontend) {
+    objects.push(deployment('frontend', 'curlimages/curl:8.10.1'), {
+      apiVersion: 'split.smi-spec.io/v1alpha2',
+      kind: 'TrafficSplit',
+      metadata: {
+        name: 'podinfo',
+        namespace: LAB_NAMESPACE,
+        labels: { [FAILOVER_CONTROLLED_BY_LABEL]: FAILOVER_CONTROLLED_BY_DEFAULT },
+        annotations: { [FAILOVER_PRIMARY_ANNOTATION]: 'podinfo', [FAILOVER_RESTORE_AFTER_ANNOTATION]: '5s' },
+      },
+      spec: {
+        service: 'podinfo',
+        backends: [
+          { service: 'podinfo', weight: 100 },
+          { service: `podinfo-${cluster === 'east' ? 'west' : 'east'}`, weight: 0 },
+        ],
+      },
+    } as KubeObject);
+  }
+  return objects;
+}

@@ -1,0 +1,128 @@
+/**
+ * The lab's stand-in for the kubelet and the EndpointSlice controller, for one Deployment: it runs
+ * `spec.replicas` podinfo servers on the cluster's loopback addresses and keeps the Service's
+ * EndpointSlice listing them. So `kubectl scale deployment/podinfo --replicas=0` in the lab does
+ * what it does in a real cluster: the endpoints go away and failover kicks in.
+ */
+import type { KubeClient } from '../../kube/client.js';
+import { createInformer, type Informer } from '../../kube/informer.js';
+import { SERVICE_NAME_LABEL } from '../../kube/keys.js';
+import type { ResourceRef } from '../../kube/resources.js';
+import { R } from '../../kube/resources.js';
+import type { V1EndpointSlice } from '../../kube/types.js';
+import { type RunningServer, startPodinfo } from './demo-apps.js';
+import type { LabCluster } from './topology.js';
+
+export const DEPLOYMENTS: ResourceRef = {
+  group: 'apps',
+  version: 'v1',
+  plural: 'deployments',
+  kind: 'Deployment',
+  namespaced: true,
+};
+
+/** What the real EndpointSlice controller names its manager. */
+const ENDPOINTSLICE_CONTROLLER = 'endpointslice-controller.k8s.io';
+
+interface Deployment {
+  metadata?: { name?: string; namespace?: string };
+  spec?: { replicas?: number };
+}
+
+export function podinfoSlice(
+  namespace: string,
+  service: string,
+  addresses: string[],
+  port: number,
+): V1EndpointSlice {
+  return {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: {
+      name: `${service}-lab`,
+      namespace,
+      labels: {
+        [SERVICE_NAME_LABEL]: service,
+        'endpointslice.kubernetes.io/managed-by': ENDPOINTSLICE_CONTROLLER,
+      },
+    },
+    addressType: 'IPv4',
+    ports: [{ name: 'http', port, protocol: 'TCP' }],
+    endpoints: addresses.map((a, i) => ({
+      addresses: [a],
+      hostname: `${service}-${i}`,
+      conditions: { ready: true, serving: true, terminating: false },
+    })),
+  };
+}
+
+export class LabKubelet {
+  private readonly replicas: RunningServer[] = [];
+  private readonly informer: Informer<Deployment>;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly cluster: LabCluster,
+    private readonly namespace: string,
+    private readonly name: string,
+  ) {
+    this.informer = createInformer<Deployment>(client, DEPLOYMENTS, {
+      namespace,
+      fieldSelector: `metadata.name=${name}`,
+    });
+    // Serialised: a scale from 3 to 0 to 2 applies in order, never interleaved.
+    this.informer.onEvent(() => {
+      this.chain = this.chain.then(() => this.reconcile()).catch(() => undefined);
+    });
+  }
+
+  async start(): Promise<void> {
+    this.informer.start();
+    await this.informer.synced;
+    await this.chain;
+  }
+
+  /** Current number of running replicas (for status lines and tests). */
+  running(): number {
+    return this.replicas.length;
+  }
+
+  private async reconcile(): Promise<void> {
+    const want = Math.min(
+      this.informer.get(this.namespace, this.name)?.spec?.replicas ?? 0,
+      this.cluster.podinfo.maxReplicas,
+    );
+    while (this.replicas.length > want) await this.replicas.pop()!.close();
+    while (this.replicas.length < want) {
+      const i = this.replicas.length;
+      this.replicas.push(
+        await startPodinfo({
+          host: this.cluster.podinfo.hostOf(i),
+          port: this.cluster.podinfo.port,
+          hostname: `${this.name}-${this.cluster.name}-${i}`,
+          message: `greetings from ${this.cluster.name}`,
+        }),
+      );
+    }
+    const addresses = this.replicas.map((_, i) => this.cluster.podinfo.hostOf(i));
+    const desired = podinfoSlice(this.namespace, this.name, addresses, this.cluster.podinfo.port);
+    const existing = await this.client.get<V1EndpointSlice>(
+      R.endpointSlices,
+      this.namespace,
+      desired.metadata!.name!,
+    );
+    if (!existing) await this.client.create(R.endpointSlices, desired);
+    else
+      await this.client.replace(R.endpointSlices, {
+        ...desired,
+        metadata: { ...desired.metadata, resourceVersion: existing.metadata?.resourceVersion },
+      });
+  }
+
+  async stop(): Promise<void> {
+    await this.informer.stop();
+    await this.chain;
+    await Promise.all(this.replicas.splice(0).map((r) => r.close()));
+  }
+}

@@ -1,0 +1,342 @@
+/**
+ * `isthmus lab up` without Docker: two sandbox API servers (east, west), and per cluster the real
+ * identity, gateway and controller processes, linked both ways, with podinfo in both clusters
+ * (exported from west), a frontend in east and a failover TrafficSplit — the story of the kind lab,
+ * on loopback addresses of this one host.
+ */
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { request } from 'undici';
+import { IsthmusError } from '../../errors.js';
+import { loadCertificates, writeCertificates } from '../../identity/files.js';
+import { KubeClient } from '../../kube/client.js';
+import { createInformer } from '../../kube/informer.js';
+import { EXPORTED_LABEL, SERVICE_NAME_LABEL, SYSTEM_NAMESPACE } from '../../kube/keys.js';
+import { R } from '../../kube/resources.js';
+import type { KubeObject, V1EndpointSlice, V1Secret, V1Service } from '../../kube/types.js';
+import { mergeKubeconfigs, type Sandbox, startSandbox } from '../../sandbox/index.js';
+import { gatewayAddressesOf, linkManifests, tokenOf } from '../link/render.js';
+import { applyObjects } from './apply-objects.js';
+import { bootstrapCluster, labInstallOptions, serviceAccountToken } from './bootstrap.js';
+import { type RunningServer, startFrontend } from './demo-apps.js';
+import { demoObjects } from './demo-objects.js';
+import { LabKubelet } from './lab-kubelet.js';
+import { ProcessGroup } from './processes.js';
+import { LAB_NAMESPACE, type LabCluster, labTopology } from './topology.js';
+
+export interface LocalLabOptions {
+  dir: string;
+  /** Third octet of east's loopback /24; west uses the next one. */
+  base: number;
+  trustDomain: string;
+  progress: (line: string) => void;
+}
+
+export interface LabState {
+  pid: number;
+  kubeconfig: string;
+  clusters: { name: string; api: string; gatewayAdmin: string; controllerAdmin: string }[];
+  frontend: string;
+  processes: Record<string, number | undefined>;
+}
+
+export interface RunningLab {
+  state: LabState;
+  /** Resolves (with a reason) if a lab process dies on its own. */
+  failed: Promise<string>;
+  stop(): Promise<void>;
+}
+
+const REMOTE_ACCESS_SECRET = 'isthmus-remote-access-token';
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new IsthmusError(
+        'GATEWAY_CONNECT_TIMEOUT',
+        `timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function httpOk(url: string): Promise<true | undefined> {
+  const res = await request(url, { headersTimeout: 2000, bodyTimeout: 2000 });
+  await res.body.dump();
+  return res.statusCode === 200 ? true : undefined;
+}
+
+async function ensureCertificates(dir: string, trustDomain: string, names: string[]) {
+  try {
+    return await loadCertificates({ dir, clusters: names });
+  } catch (err) {
+    if (!(err instanceof IsthmusError) || err.code !== 'CERT_INVALID') throw err;
+    await writeCertificates({ outDir: dir, clusters: names, trustDomain, force: true });
+    return loadCertificates({ dir, clusters: names });
+  }
+}
+
+export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> {
+  const dir = resolve(opts.dir);
+  const logs = join(dir, 'logs');
+  await mkdir(logs, { recursive: true });
+  const topology = labTopology(opts.base);
+  const names = topology.map((c) => c.name);
+  const closers: (() => Promise<void>)[] = [];
+  let failedReason: (r: string) => void = () => undefined;
+  const failed = new Promise<string>((r) => {
+    failedReason = r;
+  });
+  const procs = new ProcessGroup((p, code) =>
+    failedReason(`${p.name} exited (code ${code}); see ${p.logFile}`),
+  );
+  const stop = async () => {
+    await procs.stopAll();
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+    await rm(join(dir, 'state.json'), { force: true });
+  };
+
+  try {
+    const certs = await ensureCertificates(join(dir, 'certs'), opts.trustDomain, names);
+    opts.progress(`certificates: trust anchor and issuers for ${names.join(', ')} in ${join(dir, 'certs')}`);
+
+    const sandboxes = new Map<string, Sandbox>();
+    const admins = new Map<string, KubeClient>();
+    for (const c of topology) {
+      const sandbox = await startSandbox({
+        name: c.name,
+        host: c.api.host,
+        port: c.api.port,
+        allowLoopbackEndpoints: true,
+      });
+      closers.push(() => sandbox.close());
+      sandboxes.set(c.name, sandbox);
+      const admin = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
+      closers.push(async () => admin.close());
+      admins.set(c.name, admin);
+      opts.progress(`cluster ${c.name}: API server ${sandbox.url} (sandbox, loopback endpoints admitted)`);
+    }
+    const kubeconfig = join(dir, 'kubeconfig');
+    await writeFile(kubeconfig, mergeKubeconfigs([...sandboxes.values()]), { mode: 0o600 });
+
+    for (const c of topology) {
+      const issuer = certs.issuers.get(c.name)!;
+      await bootstrapCluster(
+        admins.get(c.name)!,
+        c,
+        labInstallOptions(c, {
+          anchorPem: certs.anchor.certPem,
+          issuerCertPem: issuer.certPem,
+          issuerKeyPem: issuer.keyPem,
+        }),
+      );
+      await startClusterProcesses(
+        c,
+        sandboxes.get(c.name)!,
+        admins.get(c.name)!,
+        procs,
+        dir,
+        opts.trustDomain,
+      );
+      opts.progress(`cluster ${c.name}: installed; identity, gateway and controller processes started`);
+    }
+    for (const c of topology) await waitForProcesses(c);
+    opts.progress('identity, gateways and controllers ready in both clusters');
+
+    for (const from of topology) {
+      for (const to of topology) {
+        if (from.name === to.name) continue;
+        await applyObjects(
+          admins.get(from.name)!,
+          await linkObjects(to, sandboxes.get(to.name)!, admins.get(to.name)!, opts.trustDomain),
+        );
+        opts.progress(`link ${from.name} → ${to.name}`);
+      }
+    }
+
+    for (const c of topology) {
+      const admin = admins.get(c.name)!;
+      await applyObjects(
+        admin,
+        demoObjects(c.name, c.name === 'west' ? { [EXPORTED_LABEL]: 'true' } : {}, c.name === 'east'),
+      );
+      const kubelet = new LabKubelet(admin, c, LAB_NAMESPACE, 'podinfo');
+      await kubelet.start();
+      closers.push(() => kubelet.stop());
+    }
+    const east = topology[0]!;
+    const frontend = await startEastFrontend(east, admins.get(east.name)!, closers);
+    opts.progress(
+      `podinfo running in both clusters (exported from west); frontend in east at ${frontend.url}`,
+    );
+
+    await waitFor('podinfo-west to be mirrored into east with a ready endpoint', 20_000, async () => {
+      const slices = await admins.get('east')!.list<V1EndpointSlice>(R.endpointSlices, {
+        namespace: LAB_NAMESPACE,
+        labelSelector: `${SERVICE_NAME_LABEL}=podinfo-west`,
+      });
+      return slices.items.some((s) => s.endpoints?.some((e) => e.conditions?.ready === true))
+        ? true
+        : undefined;
+    });
+    opts.progress('podinfo-west mirrored into east and ready');
+
+    const state: LabState = {
+      pid: process.pid,
+      kubeconfig,
+      clusters: topology.map((c) => ({
+        name: c.name,
+        api: sandboxes.get(c.name)!.url,
+        gatewayAdmin: `http://${c.gateway.host}:${c.gateway.adminPort}`,
+        controllerAdmin: `http://${c.controller.host}:${c.controller.adminPort}`,
+      })),
+      frontend: frontend.url,
+      processes: procs.pids(),
+    };
+    await writeFile(join(dir, 'state.json'), `${JSON.stringify(state, null, 2)}\n`);
+    return { state, failed, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+async function startClusterProcesses(
+  c: LabCluster,
+  sandbox: Sandbox,
+  admin: KubeClient,
+  procs: ProcessGroup,
+  dir: string,
+  trustDomain: string,
+): Promise<void> {
+  // Each process talks to the API as its own service account, so the installed RBAC is what it gets.
+  const kubeconfigFor = async (sa: string) => {
+    const token = await serviceAccountToken(admin, sa);
+    const path = join(dir, `${c.name}-${sa}.kubeconfig`);
+    await writeFile(path, sandbox.kubeconfig({ token, user: sa }), { mode: 0o600 });
+    return { path, token };
+  };
+  const certs = join(dir, 'certs');
+  const log = (part: string) => join(dir, 'logs', `${c.name}-${part}.log`);
+  const common = [`--cluster=${c.name}`, `--trust-domain=${trustDomain}`];
+
+  const identity = await kubeconfigFor('isthmus-identity');
+  procs.start(
+    `${c.name}/identity`,
+    [
+      'identity',
+      ...common,
+      `--kubeconfig=${identity.path}`,
+      `--listen=${c.identity.host}:${c.identity.port}`,
+      `--issuer-cert=${join(certs, c.name, 'issuer.crt')}`,
+      `--issuer-key=${join(certs, c.name, 'issuer.key')}`,
+      `--trust-anchor=${join(certs, 'ca.crt')}`,
+    ],
+    log('identity'),
+  );
+
+  const gateway = await kubeconfigFor('isthmus-gateway');
+  const tokenFile = join(dir, `${c.name}-gateway.token`);
+  await writeFile(tokenFile, gateway.token, { mode: 0o600 });
+  procs.start(
+    `${c.name}/gateway`,
+    [
+      'gateway',
+      ...common,
+      `--kubeconfig=${gateway.path}`,
+      `--ingress-host=${c.gateway.host}`,
+      `--ingress-port=${c.gateway.ingressPort}`,
+      `--admin-host=${c.gateway.host}`,
+      `--admin-port=${c.gateway.adminPort}`,
+      `--egress-host=${c.gateway.host}`,
+      `--identity-address=${c.identity.host}:${c.identity.port}`,
+      `--token-file=${tokenFile}`,
+      `--ca-file=${join(certs, 'ca.crt')}`,
+    ],
+    log('gateway'),
+  );
+
+  const controller = await kubeconfigFor('isthmus-controller');
+  procs.start(
+    `${c.name}/controller`,
+    [
+      'controller',
+      ...common,
+      `--kubeconfig=${controller.path}`,
+      `--gateway-admin=http://${c.gateway.host}:${c.gateway.adminPort}`,
+      `--admin-host=${c.controller.host}`,
+      `--admin-port=${c.controller.adminPort}`,
+    ],
+    log('controller'),
+  );
+}
+
+async function waitForProcesses(c: LabCluster): Promise<void> {
+  await waitFor(`the ${c.name} gateway to be ready`, 90_000, () =>
+    httpOk(`http://${c.gateway.host}:${c.gateway.adminPort}/ready`),
+  );
+  await waitFor(`the ${c.name} controller to be ready`, 90_000, () =>
+    httpOk(`http://${c.controller.host}:${c.controller.adminPort}/ready`),
+  );
+}
+
+/** What `isthmus link --context <to>` prints, gathered from `to` exactly as the command does. */
+async function linkObjects(
+  to: LabCluster,
+  sandbox: Sandbox,
+  admin: KubeClient,
+  trustDomain: string,
+): Promise<KubeObject[]> {
+  const svc = await admin.get<V1Service>(R.services, SYSTEM_NAMESPACE, 'isthmus-gateway');
+  const gw = gatewayAddressesOf(svc, to.name);
+  const secret = await waitFor(`the ${to.name} remote-access token`, 5000, async () => {
+    const s = await admin.get<V1Secret>(R.secrets, SYSTEM_NAMESPACE, REMOTE_ACCESS_SECRET);
+    return s?.data?.token ? s : undefined;
+  });
+  return linkManifests({
+    clusterName: to.name,
+    trustDomain,
+    clusterDomain: 'cluster.local',
+    apiServer: sandbox.url,
+    ...(sandbox.caPem ? { caData: Buffer.from(sandbox.caPem).toString('base64') } : {}),
+    token: tokenOf(secret, to.name),
+    gatewayAddresses: gw.addresses,
+    gatewayPort: gw.port,
+  });
+}
+
+async function startEastFrontend(
+  c: LabCluster,
+  admin: KubeClient,
+  closers: (() => Promise<void>)[],
+): Promise<RunningServer> {
+  const slices = createInformer<V1EndpointSlice>(admin, R.endpointSlices, { namespace: LAB_NAMESPACE });
+  slices.start();
+  closers.push(() => slices.stop());
+  await slices.synced;
+  const frontend = await startFrontend({
+    host: c.frontend.host,
+    port: c.frontend.port,
+    cluster: c.name,
+    slices,
+  });
+  closers.push(() => frontend.close());
+  return frontend;
+}
+
+export async function readLabState(dir: string): Promise<LabState | undefined> {
+  try {
+    return JSON.parse(await readFile(join(resolve(dir), 'state.json'), 'utf8')) as LabState;
+  } catch {
+    return undefined;
+  }
+}
