@@ -7,16 +7,15 @@
  */
 import { describeError, IsthmusError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
-import { createInformer, type Informer } from '../kube/informer.js';
-import { GATEWAY_SERVICE_NAME, SERVICE_NAME_LABEL, SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
-import type { Link, LinkStatus, V1EndpointSlice, V1Secret, V1Service } from '../kube/types.js';
-import { type LinkConfig, selectorMatches, selectorToQuery } from './link-config.js';
+import type { Link, LinkStatus, V1Secret, V1Service } from '../kube/types.js';
+import type { LinkConfig } from './link-config.js';
 import { type LinkState, linkStatus, sameStatus } from './link-status.js';
 import { mirroredKeys, remoteKeyOf, removeMirrors, type SyncContext, syncService } from './mirror-sync.js';
 import type { ServiceMirrorStatus } from './plan-mirror.js';
 import { ProbeWorker } from './probe-worker.js';
-import { gatewayHosts, hostPort, resolveHosts } from './remote-gateway.js';
+import { RemoteCluster } from './remote-cluster.js';
+import { hostPort } from './remote-gateway.js';
 import type { SharedLocal } from './shared.js';
 import { WorkQueue } from './work-queue.js';
 
@@ -24,30 +23,20 @@ import { WorkQueue } from './work-queue.js';
 const CONNECT = '@connect';
 const STATUS = '@status';
 
-interface Remote {
-  client: KubeClient;
-  services?: Informer<V1Service>;
-  slices: Informer<V1EndpointSlice>;
-  gateway: Informer<V1Service>;
-  synced: boolean;
-}
-
 export class LinkWatcher {
   private config: LinkConfig;
   private link: Link;
-  private remote: Remote | undefined;
+  private remote: RemoteCluster | undefined;
   private readonly queue: WorkQueue;
   private readonly probe: ProbeWorker;
   private readonly statuses = new Map<string, ServiceMirrorStatus>();
   private readonly firstSeen = new Map<string, number>();
   private readonly readyObserved = new Set<string>();
   private readonly unsubscribe: (() => void)[] = [];
-  private remoteAddresses: string[];
   /** undefined until the remote API has answered or failed once. */
   private remoteApiUp: boolean | undefined;
   private remoteApiError: string | undefined;
   private credentialsError: string | undefined;
-  private resolveTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(
@@ -57,7 +46,6 @@ export class LinkWatcher {
   ) {
     this.link = link;
     this.config = config;
-    this.remoteAddresses = [...config.gatewayAddresses];
     this.queue = new WorkQueue({
       concurrency: 4,
       ...(shared.queueBackoff ? { backoff: shared.queueBackoff } : {}),
@@ -108,9 +96,7 @@ export class LinkWatcher {
       }),
       shared.namespaces.onEvent((e) => {
         const ns = e.object.metadata?.name;
-        for (const svc of this.remote?.services?.list() ?? []) {
-          if (svc.metadata?.namespace === ns) this.queue.add(keyOf(svc));
-        }
+        for (const key of this.remote?.serviceKeys(ns) ?? []) this.queue.add(key);
       }),
       shared.onGatewayAddresses(() => this.enqueueAll()),
       shared.leadership.subscribe((leading) => leading && this.enqueueAll()),
@@ -138,7 +124,9 @@ export class LinkWatcher {
       void this.disconnect();
       this.queue.add(CONNECT);
     }
-    if (before.gatewayAddresses.join() !== config.gatewayAddresses.join()) void this.refreshGateway();
+    if (before.gatewayAddresses.join() !== config.gatewayAddresses.join()) {
+      this.remote?.setFallback(config.gatewayAddresses);
+    }
     this.enqueueAll();
   }
 
@@ -151,7 +139,6 @@ export class LinkWatcher {
     this.stopped = true;
     for (const u of this.unsubscribe.splice(0)) u();
     this.probe.stop();
-    clearInterval(this.resolveTimer);
     await this.queue.stop();
     await this.disconnect();
     this.shared.metrics.remoteApiUp.remove({ target_cluster_name: this.config.clusterName });
@@ -168,7 +155,7 @@ export class LinkWatcher {
   }
 
   private enqueueAll(): void {
-    for (const svc of this.remote?.services?.list() ?? []) this.queue.add(keyOf(svc));
+    for (const key of this.remote?.serviceKeys() ?? []) this.queue.add(key);
     for (const key of mirroredKeys(this.context())) this.queue.add(key);
     this.queue.add(STATUS);
   }
@@ -209,7 +196,8 @@ export class LinkWatcher {
       }
       if (ready && !this.readyObserved.has(key)) {
         this.readyObserved.add(key);
-        const svc = this.remote?.services?.get(...(key.split('/') as [string, string]));
+        const [ns = '', name = ''] = key.split('/');
+        const svc = this.remote?.service(ns, name);
         const created = Date.parse(String(svc?.metadata?.creationTimestamp ?? ''));
         const since = Number.isFinite(created) ? created : (this.firstSeen.get(key) ?? Date.now());
         const seconds = Math.max(0, (Date.now() - since) / 1000);
@@ -222,10 +210,10 @@ export class LinkWatcher {
 
   private state(): LinkState {
     const s: LinkState = {
-      remoteSynced: this.remote?.synced ?? false,
+      remoteSynced: this.remote?.isSynced ?? false,
       remoteApiUp: this.remoteApiUp === true,
       gatewayAlive: this.probe.alive,
-      gatewayAddresses: this.remoteAddresses,
+      gatewayAddresses: this.remote?.addresses ?? this.config.gatewayAddresses,
       mirrored: [...this.statuses.values()].filter((x) => x.reason === 'Mirrored').length,
       problems: [...this.statuses.values()].filter((x) => x.reason !== 'Mirrored'),
     };
@@ -254,13 +242,13 @@ export class LinkWatcher {
   private statusDecided(link: Link): boolean {
     if (!link.status?.conditions?.length) return true;
     if (this.credentialsError || this.remoteApiUp === false) return true;
-    if (!this.remote?.synced) return false;
+    if (!this.remote?.isSynced) return false;
     return this.probe.alive !== 'unknown';
   }
 
   /** True once the remote list is complete and no work is queued: for tests and benchmarks. */
   async settled(): Promise<boolean> {
-    if (!this.remote?.synced || this.probe.alive === 'unknown') return false;
+    if (!this.remote?.isSynced || this.probe.alive === 'unknown') return false;
     await this.queue.idle();
     return this.queue.length === 0;
   }
@@ -269,26 +257,9 @@ export class LinkWatcher {
     return {
       config: this.config,
       shared: this.shared,
-      remoteSynced: () => this.remote?.synced ?? false,
-      remoteService: (ns, name) => {
-        const svc = this.remote?.services?.get(ns, name);
-        return svc && selectorMatches(this.config.selector, svc.metadata?.labels) ? svc : undefined;
-      },
-      remoteEndpoints: (ns, name) => {
-        let ready = 0;
-        const hostnames: string[] = [];
-        for (const slice of this.remote?.slices.list() ?? []) {
-          if (slice.metadata?.namespace !== ns || slice.metadata?.labels?.[SERVICE_NAME_LABEL] !== name)
-            continue;
-          for (const ep of slice.endpoints ?? []) {
-            // An absent `ready` means ready (discovery.k8s.io/v1 EndpointConditions).
-            if (ep.conditions?.ready === false) continue;
-            ready++;
-            if (ep.hostname && !hostnames.includes(ep.hostname)) hostnames.push(ep.hostname);
-          }
-        }
-        return { ready, hostnames: hostnames.sort() };
-      },
+      remoteSynced: () => this.remote?.isSynced ?? false,
+      remoteService: (ns, name) => this.remote?.service(ns, name),
+      remoteEndpoints: (ns, name) => this.remote?.endpoints(ns, name) ?? { ready: 0, hostnames: [] },
       gateway: () => ({
         alive: this.probe.alive,
         addresses: this.shared.gatewayAddresses(),
@@ -298,7 +269,7 @@ export class LinkWatcher {
   }
 
   private remoteGateway(): string | undefined {
-    const first = this.remoteAddresses[0];
+    const first = (this.remote?.addresses ?? this.config.gatewayAddresses)[0];
     return first === undefined ? undefined : hostPort(first, this.config.gatewayPort);
   }
 
@@ -322,78 +293,29 @@ export class LinkWatcher {
       this.queue.add(STATUS);
       throw err;
     }
-    const opts = shared.remoteBackoff ? { backoff: shared.remoteBackoff } : {};
-    const services = config.selector
-      ? createInformer<V1Service>(client, R.services, {
-          labelSelector: selectorToQuery(config.selector),
-          ...opts,
-        })
-      : undefined;
-    const remote: Remote = {
-      client,
-      slices: createInformer<V1EndpointSlice>(client, R.endpointSlices, opts),
-      gateway: createInformer<V1Service>(client, R.services, {
-        namespace: SYSTEM_NAMESPACE,
-        fieldSelector: `metadata.name=${GATEWAY_SERVICE_NAME}`,
-        ...opts,
-      }),
-      synced: false,
-      ...(services ? { services } : {}),
-    };
-    this.remote = remote;
-    const onHealth = (h: { connected: boolean; lastError?: unknown }) => {
-      if (this.remote !== remote) return;
-      this.remoteApiUp = h.connected;
-      this.remoteApiError = h.connected ? undefined : describeError(h.lastError);
-      shared.metrics.remoteApiUp.set({ target_cluster_name: this.config.clusterName }, h.connected ? 1 : 0);
-      this.queue.add(STATUS);
-    };
-    const primary = services ?? remote.slices;
-    primary.onHealth(onHealth);
-    services?.onEvent((e) => this.queue.add(keyOf(e.object)));
-    remote.slices.onEvent((e) => {
-      const name = e.object.metadata?.labels?.[SERVICE_NAME_LABEL];
-      const ns = e.object.metadata?.namespace ?? '';
-      if (name && services?.get(ns, name)) this.queue.add(`${ns}/${name}`);
-    });
-    remote.gateway.onEvent(() => void this.refreshGateway());
-    services?.start();
-    remote.slices.start();
-    remote.gateway.start();
-    // Orphans are judged only on a complete remote list: wait for every remote cache.
-    void Promise.all([services?.synced, remote.slices.synced])
-      .then(() => {
+    const remote: RemoteCluster = new RemoteCluster(client, config, shared, {
+      changed: (key) => this.queue.add(key),
+      synced: () => this.enqueueAll(),
+      health: (connected, error) => {
         if (this.remote !== remote) return;
-        remote.synced = true;
-        onHealth({ connected: true });
+        this.remoteApiUp = connected;
+        this.remoteApiError = error;
+        shared.metrics.remoteApiUp.set({ target_cluster_name: this.config.clusterName }, connected ? 1 : 0);
+        this.queue.add(STATUS);
+      },
+      gatewayAddresses: (addresses) => {
+        shared.log.info({ link: this.config.linkName, addresses }, 'remote gateway address changed');
+        this.probe.trigger();
         this.enqueueAll();
-      })
-      .catch(() => {});
-    this.resolveTimer = setInterval(() => void this.refreshGateway(), shared.resolveIntervalMs);
-    this.resolveTimer.unref();
-  }
-
-  private async refreshGateway(): Promise<void> {
-    const svc = this.remote?.gateway.get(SYSTEM_NAMESPACE, GATEWAY_SERVICE_NAME);
-    const hosts = gatewayHosts(svc, this.config.gatewayAddresses);
-    const addresses = await resolveHosts(hosts, this.shared.resolve);
-    if (this.stopped || addresses.join() === this.remoteAddresses.join()) return;
-    this.shared.log.info({ link: this.config.linkName, addresses }, 'remote gateway address changed');
-    this.remoteAddresses = addresses;
-    this.probe.trigger();
-    this.enqueueAll();
+      },
+    });
+    this.remote = remote;
+    remote.start();
   }
 
   private async disconnect(): Promise<void> {
     const remote = this.remote;
     this.remote = undefined;
-    clearInterval(this.resolveTimer);
-    if (!remote) return;
-    await Promise.all([remote.services?.stop(), remote.slices.stop(), remote.gateway.stop()]);
-    remote.client.close();
+    await remote?.stop();
   }
-}
-
-function keyOf(svc: V1Service): string {
-  return `${svc.metadata?.namespace ?? ''}/${svc.metadata?.name ?? ''}`;
 }

@@ -1,0 +1,142 @@
+/**
+ * The remote side of one Link: informers on the remote API (exported Services, their
+ * EndpointSlices, the remote `isthmus-gateway` Service) and the remote gateway's current addresses.
+ * Reports through callbacks; owns no local state, so the LinkWatcher can swap it when the Link's
+ * credentials or selector change.
+ */
+import { describeError } from '../errors.js';
+import type { KubeClient } from '../kube/client.js';
+import { createInformer, type Informer } from '../kube/informer.js';
+import { GATEWAY_SERVICE_NAME, SERVICE_NAME_LABEL, SYSTEM_NAMESPACE } from '../kube/keys.js';
+import { R } from '../kube/resources.js';
+import type { V1EndpointSlice, V1Service } from '../kube/types.js';
+import { type LinkConfig, selectorMatches, selectorToQuery } from './link-config.js';
+import type { RemoteEndpoints } from './mirror-sync.js';
+import { gatewayHosts, resolveHosts } from './remote-gateway.js';
+import type { SharedLocal } from './shared.js';
+
+export interface RemoteClusterEvents {
+  /** A remote Service (`namespace/name`) or one of its EndpointSlices changed. */
+  changed(key: string): void;
+  /** Every remote cache holds a complete list: orphans may now be judged. */
+  synced(): void;
+  health(connected: boolean, error?: string): void;
+  gatewayAddresses(addresses: string[]): void;
+}
+
+export class RemoteCluster {
+  private readonly services: Informer<V1Service> | undefined;
+  private readonly slices: Informer<V1EndpointSlice>;
+  private readonly gateway: Informer<V1Service>;
+  private resolveTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private fallback: string[];
+  isSynced = false;
+  addresses: string[];
+
+  constructor(
+    readonly client: KubeClient,
+    private readonly config: LinkConfig,
+    private readonly shared: SharedLocal,
+    private readonly events: RemoteClusterEvents,
+  ) {
+    this.fallback = [...config.gatewayAddresses];
+    this.addresses = [...config.gatewayAddresses];
+    const opts = shared.remoteBackoff ? { backoff: shared.remoteBackoff } : {};
+    // An empty selector mirrors nothing: no Service watch at all, an always-empty (complete) list.
+    this.services = config.selector
+      ? createInformer<V1Service>(client, R.services, {
+          labelSelector: selectorToQuery(config.selector),
+          ...opts,
+        })
+      : undefined;
+    this.slices = createInformer<V1EndpointSlice>(client, R.endpointSlices, opts);
+    this.gateway = createInformer<V1Service>(client, R.services, {
+      namespace: SYSTEM_NAMESPACE,
+      fieldSelector: `metadata.name=${GATEWAY_SERVICE_NAME}`,
+      ...opts,
+    });
+  }
+
+  start(): void {
+    const { services, slices, gateway, events } = this;
+    (services ?? slices).onHealth((h) => {
+      if (!this.stopped) events.health(h.connected, h.connected ? undefined : describeError(h.lastError));
+    });
+    services?.onEvent((e) => events.changed(keyOf(e.object)));
+    slices.onEvent((e) => {
+      const name = e.object.metadata?.labels?.[SERVICE_NAME_LABEL];
+      const ns = e.object.metadata?.namespace ?? '';
+      if (name && services?.get(ns, name)) events.changed(`${ns}/${name}`);
+    });
+    gateway.onEvent(() => void this.refreshGateway());
+    services?.start();
+    slices.start();
+    gateway.start();
+    // Orphans are judged only on a complete remote list: wait for every remote cache.
+    void Promise.all([services?.synced, slices.synced])
+      .then(() => {
+        if (this.stopped) return;
+        this.isSynced = true;
+        events.health(true);
+        events.synced();
+      })
+      .catch(() => {});
+    this.resolveTimer = setInterval(() => void this.refreshGateway(), this.shared.resolveIntervalMs);
+    this.resolveTimer.unref();
+    void this.refreshGateway();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.resolveTimer);
+    await Promise.all([this.services?.stop(), this.slices.stop(), this.gateway.stop()]);
+    this.client.close();
+  }
+
+  /** The Link's `gatewayAddress` changed: the fallback used while the LB Service has no ingress. */
+  setFallback(addresses: string[]): void {
+    this.fallback = [...addresses];
+    void this.refreshGateway();
+  }
+
+  /** The remote Service if it exists and matches the Link's selector. */
+  service(namespace: string, name: string): V1Service | undefined {
+    const svc = this.services?.get(namespace, name);
+    return svc && selectorMatches(this.config.selector, svc.metadata?.labels) ? svc : undefined;
+  }
+
+  serviceKeys(namespace?: string): string[] {
+    return (this.services?.list() ?? [])
+      .filter((s) => namespace === undefined || s.metadata?.namespace === namespace)
+      .map(keyOf);
+  }
+
+  endpoints(namespace: string, name: string): RemoteEndpoints {
+    let ready = 0;
+    const hostnames: string[] = [];
+    for (const slice of this.slices.list()) {
+      if (slice.metadata?.namespace !== namespace || slice.metadata?.labels?.[SERVICE_NAME_LABEL] !== name)
+        continue;
+      for (const ep of slice.endpoints ?? []) {
+        // An absent `ready` means ready (discovery.k8s.io/v1 EndpointConditions).
+        if (ep.conditions?.ready === false) continue;
+        ready++;
+        if (ep.hostname && !hostnames.includes(ep.hostname)) hostnames.push(ep.hostname);
+      }
+    }
+    return { ready, hostnames: hostnames.sort() };
+  }
+
+  private async refreshGateway(): Promise<void> {
+    const svc = this.gateway.get(SYSTEM_NAMESPACE, GATEWAY_SERVICE_NAME);
+    const addresses = await resolveHosts(gatewayHosts(svc, this.fallback), this.shared.resolve);
+    if (this.stopped || addresses.join() === this.addresses.join()) return;
+    this.addresses = addresses;
+    this.events.gatewayAddresses(addresses);
+  }
+}
+
+export function keyOf(svc: V1Service): string {
+  return `${svc.metadata?.namespace ?? ''}/${svc.metadata?.name ?? ''}`;
+}
