@@ -135,6 +135,13 @@ describe('west gateway as a child process', () => {
       `http://${EAST_HOST}:${eastGw.admin.address.port}/probe?gateway=${WEST_HOST}:${ports.ingress}`,
     );
     expect(probe.status).toBe(200);
+    // The process's own registry: only its own tunnels, plus process metrics.
+    const metrics = await (await fetch(`${admin}/metrics`)).text();
+    expect(metrics).toMatch(
+      /isthmus_tunnel_connections_total\{direction="ingress",peer_cluster="east",result="success"\} 1\n/,
+    );
+    expect(metrics).not.toContain('direction="egress",peer_cluster="west"');
+    expect(metrics).toContain('process_cpu_user_seconds_total');
 
     const exited = once(proc, 'exit');
     proc.kill('SIGTERM');

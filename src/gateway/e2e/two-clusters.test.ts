@@ -155,14 +155,17 @@ describe('two clusters, one gateway each', () => {
     expect((await fetch(adminUrl(eastGw, '/live'))).status).toBe(200);
     expect((await fetch(adminUrl(eastGw, '/ready'))).status).toBe(200);
     await httpGet(EAST_HOST, egressPort, '/');
-    const text = await (await fetch(adminUrl(eastGw, '/metrics'))).text();
-    expect(text).toMatch(
+    // Each side's counters on its own /metrics (diagnostics channels are process-wide, so in this
+    // shared test process both registries see both sides; a real gateway has its own process).
+    const eastText = await (await fetch(adminUrl(eastGw, '/metrics'))).text();
+    expect(eastText).toMatch(
       /isthmus_tunnel_connections_total\{direction="egress",peer_cluster="west",result="success"\} [1-9]/,
     );
+    expect(eastText).toMatch(/isthmus_tunnel_bytes_total\{direction="egress"\} [1-9]/);
+    const text = await (await fetch(adminUrl(westGw, '/metrics'))).text();
     expect(text).toMatch(
       /isthmus_tunnel_connections_total\{direction="ingress",peer_cluster="east",result="success"\} [1-9]/,
     );
-    expect(text).toMatch(/isthmus_tunnel_bytes_total\{direction="egress"\} [1-9]/);
     expect(text).toContain('isthmus_tunnel_open{direction="egress"}');
   });
 

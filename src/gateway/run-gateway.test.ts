@@ -1,0 +1,82 @@
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SYSTEM_NAMESPACE } from '../kube/keys.js';
+import { R } from '../kube/resources.js';
+import { gatewayOptionsFromFlags } from './config.js';
+import { type Cluster, canConnect, freePort, gatewayFlags, namespace, startCluster } from './e2e/fixtures.js';
+import { readinessOf, runGateway } from './run-gateway.js';
+
+const HOST = '127.0.61.1';
+
+describe('readinessOf', () => {
+  const synced = { hasSynced: () => true };
+  const pending = { hasSynced: () => false };
+  it.each([
+    [{ certificates: true, egressApplied: true }, { exports: synced, links: synced }, []],
+    [{ certificates: false, egressApplied: false }, { exports: synced }, ['certificates not loaded']],
+    [{ certificates: true, egressApplied: false }, { exports: synced }, ['egress listeners not applied']],
+    [
+      { certificates: true, egressApplied: true },
+      { exports: pending, links: pending },
+      ['exports not synced', 'links not synced'],
+    ],
+  ])('%j %#', (state, informers, reasons) => {
+    expect(readinessOf(state, informers)).toEqual({ ready: reasons.length === 0, reasons });
+  });
+});
+
+describe('runGateway start-up failures leave nothing behind', () => {
+  let cluster: Cluster;
+  beforeAll(async () => {
+    cluster = await startCluster('west');
+    await cluster.kube.create(R.namespaces, namespace(SYSTEM_NAMESPACE));
+  });
+  afterAll(async () => {
+    cluster.kube.close();
+    await cluster.sandbox.close();
+    await cluster.certs.remove();
+  });
+  const silent = pino({ level: 'silent' });
+
+  it('rejects on an unreadable trust anchor and closes the admin port it opened', async () => {
+    const admin = await freePort(HOST);
+    const flags = {
+      ...gatewayFlags(cluster, 'west', HOST, { admin }),
+      caFile: `${cluster.certs.dir}/missing.crt`,
+    };
+    await expect(
+      runGateway(gatewayOptionsFromFlags(flags), { logger: silent, processMetrics: false }),
+    ).rejects.toThrow(/ENOENT/);
+    expect(await canConnect(HOST, admin)).toBe(false);
+  });
+
+  it('stops waiting for a certificate when aborted', async () => {
+    const admin = await freePort(HOST);
+    const { certFile: _c, keyFile: _k, ...rest } = gatewayFlags(cluster, 'west', HOST, { admin });
+    // An identity service that is not there: the rotator retries until the abort.
+    const identity = `${HOST}:${await freePort(HOST)}`;
+    const config = gatewayOptionsFromFlags({
+      ...rest,
+      identityAddress: identity,
+      tokenFile: cluster.kubeconfigFile,
+    });
+    const abort = new AbortController();
+    const running = runGateway(config, { logger: silent, processMetrics: false, signal: abort.signal });
+    const observed = running.catch((err: unknown) => err);
+    // The admin port answers (and says why not ready) while the certificate is awaited.
+    let notReady = '';
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const res = await fetch(`http://${HOST}:${admin}/ready`).catch(() => undefined);
+      if (res !== undefined) {
+        notReady = await res.text();
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(notReady).toContain('certificates not loaded');
+    abort.abort();
+    expect(await observed).toBeInstanceOf(Error);
+    expect(await canConnect(HOST, admin)).toBe(false);
+  });
+});
