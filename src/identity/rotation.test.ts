@@ -181,11 +181,25 @@ describe('CertificateRotator', () => {
     expect(r.current).toBe(first);
   });
 
+  it('a rotated listener that throws is reported, and the new material stays current', async () => {
+    const { r, errors } = rotator(async () => mintEast());
+    await withDeadline(r.start(), 10_000);
+    r.on('rotated', () => {
+      throw new Error('bad key for setSecureContext');
+    });
+    const renewed = await r.renewNow();
+    expect(r.current).toBe(renewed);
+    expect(errors.map((e) => e.message)).toEqual([
+      expect.stringMatching(/applying the renewed certificate failed: bad key/),
+    ]);
+  });
+
   it('stop() before the first certificate rejects start()', async () => {
     const { r } = rotator(() => new Promise<IssuedCertificate>(() => {}));
     const started = r.start();
     r.stop();
     await expect(started).rejects.toThrow(/stopped before the first certificate/);
+    await expect(r.start()).rejects.toThrow(/is stopped/);
   });
 });
 

@@ -104,6 +104,8 @@ export class CertificateRotator extends EventEmitter<CertificateRotatorEvents> {
   /** Resolves with the first valid material (retrying until then); rejects only if stopped first. */
   start(): Promise<TlsMaterial> {
     if (this.#current) return Promise.resolve(this.#current);
+    if (this.#stopped)
+      return Promise.reject(new IsthmusError('CERT_INVALID', 'certificate rotator is stopped'));
     this.#first ??= new Promise<TlsMaterial>((resolve, reject) => {
       this.#firstWaiter = { resolve, reject };
       void this.#attempt();
@@ -161,7 +163,8 @@ export class CertificateRotator extends EventEmitter<CertificateRotatorEvents> {
     }
     if (this.#stopped) return undefined;
     const previous = this.#current;
-    if (previous && material.notAfter.getTime() <= previous.notAfter.getTime()) {
+    const older = previous && material.notAfter.getTime() < previous.notAfter.getTime();
+    if (previous && (older || material.certPem.trim() === previous.certPem.trim())) {
       // Same certificate again (a file source nobody updated): not yet an error while time is left.
       this.#failed(
         new IsthmusError('CERT_INVALID', 'the certificate source returned no newer certificate'),
@@ -172,7 +175,20 @@ export class CertificateRotator extends EventEmitter<CertificateRotatorEvents> {
     this.#current = material;
     this.#failures = 0;
     this.#schedule(renewalDelay(this.#now(), material.notAfter.getTime(), this.#policy));
-    if (previous) this.emit('rotated', material);
+    if (previous) {
+      try {
+        this.emit('rotated', material);
+      } catch (err) {
+        // A listener could not apply it (e.g. setSecureContext refused it): say so, but the
+        // material stays current and renewal stays scheduled; throwing here would only surface
+        // as an unhandled rejection from the timer.
+        this.#report(
+          new IsthmusError('CERT_INVALID', `applying the renewed certificate failed: ${describeError(err)}`, {
+            cause: err,
+          }),
+        );
+      }
+    }
     return material;
   }
 
@@ -203,6 +219,10 @@ export class CertificateRotator extends EventEmitter<CertificateRotatorEvents> {
       `certificate renewal failed (attempt ${this.#failures}; ${state}): ${describeError(err)}`,
       { cause: err },
     );
+    this.#report(error);
+  }
+
+  #report(error: IsthmusError): void {
     if (this.listenerCount('error') > 0) this.emit('error', error);
     else process.emitWarning(error.message, { code: error.code });
   }
