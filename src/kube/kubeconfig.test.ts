@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KubeClient } from './client.js';
-import { loadKubeconfigSecret, loadKubeconfigString } from './kubeconfig.js';
+import { loadDefault, loadInCluster, loadKubeconfigSecret, loadKubeconfigString } from './kubeconfig.js';
 
 const good = `
 apiVersion: v1
@@ -94,6 +94,48 @@ describe('kubeconfig loading', () => {
       expect(() => KubeClient.inCluster()).toThrow(/KUBERNETES_SERVICE_HOST/);
     } finally {
       if (saved !== undefined) process.env.KUBERNETES_SERVICE_HOST = saved;
+    }
+  });
+
+  it('fromDefault follows $KUBECONFIG and names missing files', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kc-'));
+    dirs.push(dir);
+    const file = path.join(dir, 'config');
+    fs.writeFileSync(file, good);
+    const saved = process.env.KUBECONFIG;
+    try {
+      process.env.KUBECONFIG = [path.join(dir, 'absent'), file].join(path.delimiter);
+      expect(loadDefault().getCurrentCluster()?.server).toBe('https://127.0.0.1:6443');
+      process.env.KUBECONFIG = path.join(dir, 'absent');
+      expect(() => KubeClient.fromDefault()).toThrow(/\$KUBECONFIG: none of .*absent exists/);
+    } finally {
+      if (saved === undefined) delete process.env.KUBECONFIG;
+      else process.env.KUBECONFIG = saved;
+    }
+  });
+
+  it('in-cluster reads the service account token file', () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sa-'));
+    dirs.push(root);
+    const sa = path.join(root, 'var/run/secrets/kubernetes.io/serviceaccount');
+    fs.mkdirSync(sa, { recursive: true });
+    fs.writeFileSync(path.join(sa, 'token'), 'sa-token');
+    fs.writeFileSync(path.join(sa, 'ca.crt'), 'not checked until connect');
+    const saved = { host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT };
+    process.env.KUBERNETES_SERVICE_HOST = '10.96.0.1';
+    process.env.KUBERNETES_SERVICE_PORT = '443';
+    try {
+      const kc = loadInCluster(root);
+      expect(kc.getCurrentCluster()?.server).toBe('https://10.96.0.1:443');
+      expect(() => loadInCluster(path.join(root, 'elsewhere'))).toThrow(/token does not exist/);
+    } finally {
+      for (const [k, v] of [
+        ['KUBERNETES_SERVICE_HOST', saved.host],
+        ['KUBERNETES_SERVICE_PORT', saved.port],
+      ] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
     }
   });
 });
