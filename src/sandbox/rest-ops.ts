@@ -5,6 +5,7 @@
  * Every function throws ApiError with the Status kube-apiserver would send.
  */
 import { randomUUID } from 'node:crypto';
+import { admitNamespace, decodeBody } from './admission.js';
 import {
   ApiError,
   alreadyExists,
@@ -21,7 +22,7 @@ import { applyDefaults, carryAllocatedValues, initialStatus } from './kind-defau
 import { asStored, generateName, kubeNow, specPart, withoutFinalizer } from './object-meta.js';
 import { pruneCustomResource, validateWrite, type WriteValidationOptions } from './object-validation.js';
 import type { Registry } from './registry.js';
-import { apiVersionOf, groupResource, gvkOf, type ResourceType, resourceKey } from './resource-types.js';
+import { groupResource, gvkOf, type ResourceType, resourceKey } from './resource-types.js';
 import type { ServiceAllocations } from './service-allocations.js';
 import type { KObj, ObjectStore } from './store.js';
 
@@ -57,68 +58,6 @@ export class RestOps {
     private readonly validation: WriteValidationOptions,
   ) {}
 
-  /** Decodes a body into an object of the URL's kind: kube's serializer + EnsureObjectNamespaceMatchesRequestNamespace. */
-  private decode(rt: ResourceType, version: string, namespace: string | undefined, body: unknown): KObj {
-    if (!body || typeof body !== 'object' || Array.isArray(body)) {
-      throw badRequest(`Object 'Kind' is missing in '${JSON.stringify(body)}'`);
-    }
-    const obj = structuredClone(body) as KObj;
-    const want = apiVersionOf(rt.group, version);
-    if (obj.kind === undefined || obj.kind === '' || obj.apiVersion === undefined || obj.apiVersion === '') {
-      // Built-in types default their GVK from the URL; unstructured (CR) decoding requires both.
-      if (rt.crd) throw badRequest(`Object 'Kind' is missing in '${JSON.stringify(body)}'`);
-      obj.kind ||= rt.kind;
-      obj.apiVersion ||= want;
-    }
-    if (obj.apiVersion !== want) {
-      throw badRequest(
-        `the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${want})`,
-      );
-    }
-    if (obj.kind !== rt.kind) {
-      throw badRequest(
-        `${String(obj.kind)} in version "${version}" cannot be handled as a ${rt.kind}: no kind "${String(obj.kind)}" is registered for version "${want}"`,
-      );
-    }
-    if (obj.metadata === undefined || obj.metadata === null) obj.metadata = {};
-    if (typeof obj.metadata !== 'object' || Array.isArray(obj.metadata)) {
-      throw badRequest(
-        `${rt.kind} in version "${version}" cannot be handled as a ${rt.kind}: metadata must be an object`,
-      );
-    }
-    const ns = obj.metadata.namespace ?? '';
-    if (!rt.namespaced) delete obj.metadata.namespace;
-    else if (ns === '') obj.metadata.namespace = namespace;
-    else if (ns !== namespace) {
-      throw badRequest(
-        'the namespace of the provided object does not match the namespace sent on the request',
-      );
-    }
-    return obj;
-  }
-
-  /** NamespaceLifecycle admission: no new objects in a missing or terminating namespace. */
-  private admitNamespace(rt: ResourceType, namespace: string | undefined, name: string | undefined): void {
-    if (!rt.namespaced || namespace === undefined) return;
-    const ns = this.store.get(resourceKey('', 'namespaces'), undefined, namespace);
-    if (!ns) throw notFound({ group: '', resource: 'namespaces' }, namespace);
-    if (ns.metadata.deletionTimestamp) {
-      const err = forbidden(
-        groupResource(rt),
-        name,
-        `unable to create new content in namespace ${namespace} because it is being terminated`,
-      );
-      err.details!.causes = [
-        {
-          reason: 'NamespaceTerminating',
-          message: `namespace ${namespace} is being terminated`,
-          field: 'metadata.namespace',
-        },
-      ];
-      throw err;
-    }
-  }
-
   private fail(rt: ResourceType, obj: KObj, causes: ReturnType<typeof validateWrite>): void {
     if (causes.length > 0) throw invalidObject(rt.kind, rt.group, obj.metadata.name ?? '', causes);
   }
@@ -130,11 +69,11 @@ export class RestOps {
     body: unknown,
     opts: WriteOptions = {},
   ): KObj {
-    let obj = this.decode(rt, version, namespace, body);
+    let obj = decodeBody(rt, version, namespace, body);
     const m = obj.metadata;
     if (m.resourceVersion) throw badRequest('resourceVersion should not be set on objects to be created');
     if (!m.name && m.generateName) m.name = generateName(m.generateName);
-    this.admitNamespace(rt, m.namespace, m.name);
+    admitNamespace(this.store, rt, m.namespace, m.name);
     const crdTerminating = rt.crd && this.isCrdTerminating(rt);
     if (crdTerminating) {
       throw new ApiError(
@@ -183,7 +122,7 @@ export class RestOps {
     body: unknown,
     opts: WriteOptions = {},
   ): { obj: KObj; created: boolean } {
-    const input = this.decode(rt, version, namespace, body);
+    const input = decodeBody(rt, version, namespace, body);
     if (input.metadata.name !== name) {
       throw badRequest(
         `the name of the object (${input.metadata.name ?? ''}) does not match the name on the URL (${name})`,
