@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { isIsthmusError } from '../errors.js';
-import { type GatewayFlags, gatewayFlagsFromArgv, gatewayOptionsFromFlags } from './config.js';
+import {
+  type GatewayFlags,
+  gatewayArgvFromFlags,
+  gatewayFlagsFromArgv,
+  gatewayOptionsFromFlags,
+} from './config.js';
 
 const files = { certFile: '/c/crt.pem', keyFile: '/c/key.pem', caFile: '/c/ca.pem' };
 const minimal: GatewayFlags = { cluster: 'west', kubeconfig: '/k/config', ...files };
@@ -116,6 +121,18 @@ describe('gatewayFlagsFromArgv', () => {
       'north',
       'south',
     ]);
+  });
+
+  it('round-trips through gatewayArgvFromFlags', () => {
+    const flags: GatewayFlags = {
+      ...minimal,
+      adminPort: 0,
+      allowCluster: ['a', 'b'],
+      inCluster: true,
+      trustDomain: 'td',
+    };
+    expect(gatewayArgvFromFlags(flags)).toContain('--trust-domain');
+    expect(gatewayFlagsFromArgv(gatewayArgvFromFlags(flags))).toEqual({ ...flags, adminPort: '0' });
   });
 
   it('refuses unknown flags', () => {

@@ -280,29 +280,12 @@ function splitList(value: unknown): string[] {
     .filter((p) => p !== '');
 }
 
-/** Kebab-case command-line names of the flags, as `isthmus gateway` and `main.ts` accept them. */
-const FLAG_NAMES: Readonly<Record<keyof GatewayFlags, string>> = {
-  cluster: 'cluster',
-  trustDomain: 'trust-domain',
-  clusterDomain: 'cluster-domain',
-  systemNamespace: 'system-namespace',
-  kubeconfig: 'kubeconfig',
-  context: 'context',
-  inCluster: 'in-cluster',
-  ingressHost: 'ingress-host',
-  ingressPort: 'ingress-port',
-  adminHost: 'admin-host',
-  adminPort: 'admin-port',
-  egressHost: 'egress-host',
-  exportSelector: 'export-selector',
-  allowCluster: 'allow-cluster',
-  identityAddress: 'identity-address',
-  tokenFile: 'token-file',
-  certFile: 'cert-file',
-  keyFile: 'key-file',
-  caFile: 'ca-file',
-  connectTimeoutMs: 'connect-timeout-ms',
-};
+/** The command-line name of a flag: `--allow-cluster` for `allowCluster`, as commander derives it. */
+export function flagName(key: keyof GatewayFlags): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+const FLAG_KEYS = Object.keys(GATEWAY_ENV) as Array<keyof GatewayFlags>;
 
 /**
  * Parses `--flag value` arguments into GatewayFlags (node:util parseArgs, strict: an unknown flag
@@ -310,8 +293,8 @@ const FLAG_NAMES: Readonly<Record<keyof GatewayFlags, string>> = {
  */
 export function gatewayFlagsFromArgv(argv: readonly string[]): GatewayFlags {
   const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {};
-  for (const [key, name] of Object.entries(FLAG_NAMES)) {
-    options[name] =
+  for (const key of FLAG_KEYS) {
+    options[flagName(key)] =
       key === 'inCluster'
         ? { type: 'boolean' }
         : key === 'allowCluster'
@@ -325,8 +308,20 @@ export function gatewayFlagsFromArgv(argv: readonly string[]): GatewayFlags {
     throw new IsthmusError('USAGE', (err as Error).message, { cause: err, terminal: true });
   }
   const flags: Record<string, unknown> = {};
-  for (const [key, name] of Object.entries(FLAG_NAMES)) {
-    if (values[name] !== undefined) flags[key] = values[name];
+  for (const key of FLAG_KEYS) {
+    if (values[flagName(key)] !== undefined) flags[key] = values[flagName(key)];
   }
   return flags as GatewayFlags;
+}
+
+/** The inverse of gatewayFlagsFromArgv: arguments that start a gateway process (tests, the lab). */
+export function gatewayArgvFromFlags(flags: GatewayFlags): string[] {
+  const args: string[] = [];
+  for (const key of FLAG_KEYS) {
+    const value = flags[key];
+    if (value === undefined || value === false) continue;
+    if (value === true) args.push(`--${flagName(key)}`);
+    else for (const v of Array.isArray(value) ? value : [value]) args.push(`--${flagName(key)}`, String(v));
+  }
+  return args;
 }

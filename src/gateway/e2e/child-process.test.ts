@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
-import { type GatewayFlags, gatewayOptionsFromFlags } from '../config.js';
+import { gatewayArgvFromFlags, gatewayOptionsFromFlags } from '../config.js';
 import { type RunningGateway, runGateway } from '../run-gateway.js';
 import {
   type Cluster,
@@ -33,16 +33,6 @@ const NS = 'test';
 const SERVICE_PORT = 9898;
 const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-
-/** `--flag value` arguments for main.ts from GatewayFlags. */
-function argv(flags: GatewayFlags): string[] {
-  const args: string[] = [];
-  for (const [key, value] of Object.entries(flags)) {
-    if (value === undefined) continue;
-    args.push(`--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, String(value));
-  }
-  return args;
-}
 
 describe('west gateway as a child process', () => {
   let east: Cluster;
@@ -90,7 +80,7 @@ describe('west gateway as a child process', () => {
   it('becomes ready, carries traffic and exits cleanly on SIGTERM', async () => {
     const proc = spawn(
       process.execPath,
-      ['--import', 'tsx', MAIN, ...argv(gatewayFlags(west, 'west', WEST_HOST, ports))],
+      ['--import', 'tsx', MAIN, ...gatewayArgvFromFlags(gatewayFlags(west, 'west', WEST_HOST, ports))],
       {
         cwd: REPO,
         env: { ...process.env, ISTHMUS_LOG_LEVEL: 'warn' },
