@@ -94,6 +94,13 @@ function deleteOptions(q: URLSearchParams, raw: string): DeleteOptions {
   return opts;
 }
 
+/** A watch on an item path (`.../services/web?watch=1`) is a watch with `metadata.name=web` (apiserver watch.go). */
+function watchSelectors(rt: ResourceType, q: URLSearchParams, name: string | undefined) {
+  const sel = parseSelectors(rt, Object.fromEntries(q));
+  if (name !== undefined) sel.fields.push({ field: 'metadata.name', operator: 'Equals', value: name });
+  return sel;
+}
+
 export function handleResource(
   deps: HandlerDeps,
   req: IncomingMessage,
@@ -167,7 +174,7 @@ export function handleResource(
         rt,
         version: v,
         namespace: ns,
-        selectors: parseSelectors(rt, Object.fromEntries(q)),
+        selectors: watchSelectors(rt, q, info.name),
         resourceVersion: q.get('resourceVersion') ?? undefined,
         allowBookmarks: q.get('allowWatchBookmarks') === 'true',
         timeoutSeconds: timeout ? Number(timeout) : undefined,

@@ -128,3 +128,24 @@ describe('watch', () => {
     expect(sb.stats().openWatches).toBe(0);
   });
 });
+
+describe('watch on an item path and deletecollection', () => {
+  it('watches one object by name and deletes a labelled collection', async () => {
+    const sb = await sandbox();
+    for (const n of ['one', 'two'])
+      await call(sb, 'POST', CM, { metadata: { name: n, labels: { batch: 'x' } } });
+    const w = await watch(sb, `${CM}/two?watch=true`);
+    expect((await w.next())?.object.metadata.name).toBe('two');
+    const del = await call(sb, 'DELETE', `${CM}?labelSelector=batch%3Dx`);
+    expect(del.status).toBe(200);
+    expect(del.body.items.map((i: { metadata: { name: string } }) => i.metadata.name)).toEqual([
+      'one',
+      'two',
+    ]);
+    expect(await w.next()).toMatchObject({ type: 'DELETED', object: { metadata: { name: 'two' } } });
+    const left = await call(sb, 'GET', CM);
+    expect(left.body.items.map((i: { metadata: { name: string } }) => i.metadata.name)).toEqual([
+      'kube-root-ca.crt',
+    ]);
+  });
+});
