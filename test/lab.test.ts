@@ -1,0 +1,130 @@
+/**
+ * The README's main job, end to end: `isthmus lab up` as a real process, a request east → west
+ * through the tunnel, failover through the TrafficSplit, then Ctrl-C — and nothing left running.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEPLOYMENTS } from '../src/cli/lab/lab-kubelet.js';
+import type { LabState } from '../src/cli/lab/local-lab.js';
+import { KubeClient } from '../src/kube/client.js';
+
+const BASE = 41; // east 127.0.41.x, west 127.0.42.x: apart from every other test's addresses
+const dir = mkdtempSync(join(tmpdir(), 'isthmus-lab-'));
+let lab: ChildProcess;
+let output = '';
+let state: LabState;
+
+function alive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined> | T | undefined,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await Promise.resolve()
+      .then(probe)
+      .catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}\n--- lab output ---\n${output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function getJson(url: string): Promise<{ status: number; body: { upstream?: { message?: string } } }> {
+  const res = await request(url, { headersTimeout: 5000, bodyTimeout: 5000 });
+  return { status: res.statusCode, body: (await res.body.json()) as { upstream?: { message?: string } } };
+}
+
+beforeAll(async () => {
+  lab = spawn(
+    process.execPath,
+    ['bin/isthmus.mjs', 'lab', 'up', '--local', '--dir', dir, '--base', String(BASE)],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  lab.stdout!.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  lab.stderr!.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  await until('the lab to come up', 150_000, () => (output.includes('The lab is up') ? true : undefined));
+  const { readLabState } = await import('../src/cli/lab/local-lab.js');
+  state = (await readLabState(dir))!;
+}, 160_000);
+
+afterAll(async () => {
+  if (lab && lab.exitCode === null) {
+    lab.kill('SIGKILL');
+    for (const pid of Object.values(state?.processes ?? {})) if (alive(pid)) process.kill(pid!, 'SIGKILL');
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('isthmus lab', () => {
+  it('serves east → west through the tunnel', async () => {
+    const res = await getJson(`${state.frontend}/podinfo-west`);
+    expect(res.status).toBe(200);
+    expect(res.body.upstream?.message).toBe('greetings from west');
+  });
+
+  it('fails the podinfo apex over to west when east has no replicas, and back', async () => {
+    expect((await getJson(`${state.frontend}/`)).body.upstream?.message).toBe('greetings from east');
+    const east = KubeClient.fromKubeconfigFile(state.kubeconfig, 'east');
+    try {
+      await east.patch(DEPLOYMENTS, 'test', 'podinfo', { spec: { replicas: 0 } }, 'merge');
+      await until('requests to the apex to be served by west', 20_000, async () => {
+        const r = await getJson(`${state.frontend}/`);
+        return r.body.upstream?.message === 'greetings from west' ? true : undefined;
+      });
+      await east.patch(DEPLOYMENTS, 'test', 'podinfo', { spec: { replicas: 1 } }, 'merge');
+      await until('traffic to return to east', 30_000, async () => {
+        const r = await getJson(`${state.frontend}/`);
+        return r.body.upstream?.message === 'greetings from east' ? true : undefined;
+      });
+    } finally {
+      east.close();
+    }
+  });
+
+  it('reports every part ready in lab status', async () => {
+    const status = spawn(process.execPath, ['bin/isthmus.mjs', 'lab', 'status', '--local', '--dir', dir]);
+    let text = '';
+    status.stdout.on('data', (d: Buffer) => {
+      text += d.toString();
+    });
+    const code = await new Promise<number | null>((r) => status.once('exit', r));
+    expect(code, text).toBe(0);
+    expect(text).toMatch(/east: .*gateway ready {2}controller ready/);
+    expect(text).toMatch(/west: .*gateway ready {2}controller ready/);
+  });
+
+  it('stops everything on Ctrl-C, leaving no process behind', async () => {
+    const children = Object.values(state.processes);
+    expect(children.length).toBe(6);
+    expect(children.every(alive)).toBe(true);
+    lab.kill('SIGINT');
+    const code = await until('the lab to exit', 40_000, () =>
+      lab.exitCode === null ? undefined : lab.exitCode,
+    );
+    expect(code).toBe(0);
+    expect(output).toContain('lab stopped');
+    expect(children.filter(alive)).toEqual([]);
+  });
+});
