@@ -66,15 +66,13 @@ export class LinkManager {
     const parsed = parseLinkSpec(link);
     if (link.metadata?.deletionTimestamp) {
       if (!leader) return;
-      if ((link.metadata.finalizers ?? []).includes(LINK_FINALIZER)) {
-        if (parsed.ok) {
-          const watcher = current?.watcher ?? new LinkWatcher(link, parsed.config, this.shared);
-          await watcher.cleanup();
-        }
-        await this.releaseFinalizer(link);
-      }
+      // Stop first: a running watcher could re-create a mirror that clean-up just deleted.
       this.watchers.delete(key);
       await current?.watcher.stop();
+      if ((link.metadata.finalizers ?? []).includes(LINK_FINALIZER)) {
+        if (parsed.ok) await new LinkWatcher(link, parsed.config, this.shared).cleanup();
+        await this.releaseFinalizer(link);
+      }
       return;
     }
     if (leader && !(link.metadata?.finalizers ?? []).includes(LINK_FINALIZER)) {

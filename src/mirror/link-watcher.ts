@@ -167,7 +167,9 @@ export class LinkWatcher {
     if (!this.shared.leadership.isLeader()) return;
     const [namespace = '', name = ''] = key.split('/');
     const result = await syncService(this.context(), namespace, name);
-    this.record(key, result.status, result.ready);
+    // A mirror found ready and left as it was is not a new export: nothing to time.
+    const sliceWritten = result.applied.some((a) => a.action === 'applySlice' && a.outcome !== 'unchanged');
+    this.record(key, result.status, result.ready, sliceWritten);
     this.queue.add(STATUS);
     for (const a of result.applied) {
       if (a.outcome !== 'unchanged')
@@ -178,7 +180,12 @@ export class LinkWatcher {
     }
   }
 
-  private record(key: string, status: ServiceMirrorStatus | undefined, ready: boolean): void {
+  private record(
+    key: string,
+    status: ServiceMirrorStatus | undefined,
+    ready: boolean,
+    sliceWritten: boolean,
+  ): void {
     const before = this.statuses.get(key);
     if (!status) {
       this.statuses.delete(key);
@@ -186,6 +193,7 @@ export class LinkWatcher {
       this.readyObserved.delete(key);
     } else {
       this.statuses.set(key, status);
+      if (!this.firstSeen.has(key)) this.firstSeen.set(key, Date.now());
       if (
         status.reason !== 'Mirrored' &&
         (before?.reason !== status.reason || before?.message !== status.message)
@@ -196,16 +204,21 @@ export class LinkWatcher {
       }
       if (ready && !this.readyObserved.has(key)) {
         this.readyObserved.add(key);
-        const [ns = '', name = ''] = key.split('/');
-        const svc = this.remote?.service(ns, name);
-        const created = Date.parse(String(svc?.metadata?.creationTimestamp ?? ''));
-        const since = Number.isFinite(created) ? created : (this.firstSeen.get(key) ?? Date.now());
-        const seconds = Math.max(0, (Date.now() - since) / 1000);
-        this.shared.metrics.exportToReady.observe({ target_cluster_name: this.config.clusterName }, seconds);
+        if (sliceWritten) this.observeExportToReady(key);
       }
     }
     const mirrored = [...this.statuses.values()].filter((s) => s.reason === 'Mirrored').length;
     this.shared.metrics.mirroredServices.set({ target_cluster_name: this.config.clusterName }, mirrored);
+  }
+
+  /** From the remote Service's creation (or, without it, first sight) to ready local endpoints. */
+  private observeExportToReady(key: string): void {
+    const [ns = '', name = ''] = key.split('/');
+    const svc = this.remote?.service(ns, name);
+    const created = Date.parse(String(svc?.metadata?.creationTimestamp ?? ''));
+    const since = Number.isFinite(created) ? created : (this.firstSeen.get(key) ?? Date.now());
+    const seconds = Math.max(0, (Date.now() - since) / 1000);
+    this.shared.metrics.exportToReady.observe({ target_cluster_name: this.config.clusterName }, seconds);
   }
 
   private state(): LinkState {

@@ -57,6 +57,13 @@ describe('restarts and replicas', () => {
     });
     expect(east.sandbox.stats().writes).toBe(writesBefore);
     expect(egressPorts(await mirrorsOf(east, 'west'))).toEqual(ports);
+    // Mirrors found ready are not new exports: the export-to-ready histogram stays empty.
+    const hist = (await third.ctl.registry.getMetricsAsJSON()).find(
+      (m) => m.name === 'isthmus_export_to_ready_seconds',
+    );
+    expect(
+      hist?.values.find((v) => (v as { metricName?: string }).metricName?.endsWith('_count'))?.value ?? 0,
+    ).toBe(0);
   });
 
   it('links to two remote clusters with unique egress ports', async () => {
