@@ -5,6 +5,7 @@
  * certificates are fetched), then certificates, then everything that speaks TLS. `stop()` closes in
  * reverse order and leaves no socket, timer or watch behind.
  */
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { readFile } from 'node:fs/promises';
 import { type Logger, pino } from 'pino';
 import { describeError } from '../errors.js';
@@ -22,6 +23,7 @@ import { R } from '../kube/resources.js';
 import type { Link, V1EndpointSlice, V1Service } from '../kube/types.js';
 import { type AdminServer, type Readiness, startAdmin } from './admin.js';
 import type { GatewayConfig } from './config.js';
+import { CHANNELS, type ConnectErrorMessage, type HandshakeRejectedMessage } from './diagnostics.js';
 import { EgressListeners } from './egress.js';
 import { type Ingress, startIngress } from './ingress.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
@@ -89,6 +91,7 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
       trustDomain: config.trustDomain,
     });
     onStop('metrics', () => metrics.close());
+    onStop('diagnostics log', logRefusals(log));
 
     const kube = deps.kube ?? kubeClientFor(config);
     if (deps.kube === undefined) onStop('API client', () => kube.close());
@@ -245,6 +248,30 @@ export function readinessOf(
   }
   if (state.certificates && !state.egressApplied) reasons.push('egress listeners not applied');
   return { ready: reasons.length === 0, reasons };
+}
+
+/**
+ * The logger subscribes to the hot path's refusals (STYLE.md §9): a refused peer is a trust or
+ * Link problem an operator must see; a refused CONNECT is routine (unexported service) and debug.
+ */
+function logRefusals(log: Logger): () => void {
+  const onRejected = (msg: unknown): void => {
+    const m = msg as HandshakeRejectedMessage;
+    log.warn({ identity: m.identity, reason: m.reason }, 'peer gateway refused');
+  };
+  const onConnectError = (msg: unknown): void => {
+    const m = msg as ConnectErrorMessage;
+    log.debug(
+      { direction: m.direction, peer: m.peerCluster, authority: m.authority, status: m.status },
+      m.reason,
+    );
+  };
+  diagnosticsChannel.subscribe(CHANNELS.handshakeRejected, onRejected);
+  diagnosticsChannel.subscribe(CHANNELS.connectError, onConnectError);
+  return () => {
+    diagnosticsChannel.unsubscribe(CHANNELS.handshakeRejected, onRejected);
+    diagnosticsChannel.unsubscribe(CHANNELS.connectError, onConnectError);
+  };
 }
 
 function kubeClientFor(config: GatewayConfig): KubeClient {

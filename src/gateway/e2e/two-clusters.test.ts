@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import tls from 'node:tls';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueGatewayCertificate } from '../../identity/ca.js';
 import { TEST_TRUST_DOMAIN, testPki } from '../../identity/testing.js';
@@ -43,9 +43,19 @@ const NS = 'test';
 const SERVICE_PORT = 9898;
 const AUTHORITY = `podinfo.${NS}.svc.cluster.local:${SERVICE_PORT}`;
 
-function startGateway(cluster: Cluster, name: string, host: string): Promise<RunningGateway> {
+function startGateway(
+  cluster: Cluster,
+  name: string,
+  host: string,
+  logger: Logger = pino({ level: 'silent' }),
+): Promise<RunningGateway> {
   const config = gatewayOptionsFromFlags(gatewayFlags(cluster, name, host));
-  return runGateway(config, { logger: pino({ level: 'silent' }), processMetrics: false });
+  return runGateway(config, { logger, processMetrics: false });
+}
+
+/** A logger whose lines (warn and above) land in `lines`, for asserting what an operator sees. */
+function capturingLogger(lines: string[]): Logger {
+  return pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
 }
 
 const adminUrl = (gw: RunningGateway, path: string): string =>
@@ -99,6 +109,7 @@ describe('two clusters, one gateway each', () => {
   let backend: Awaited<ReturnType<typeof startBackend>>;
   let egressPort: number;
   const cleanups: Array<() => unknown> = [];
+  const eastLog: string[] = [];
 
   beforeAll(async () => {
     [east, west] = await Promise.all([startCluster('east'), startCluster('west')]);
@@ -124,7 +135,7 @@ describe('two clusters, one gateway each', () => {
     cleanups.push(() => westGw.stop());
 
     await east.kube.create(R.namespaces, namespace(NS));
-    eastGw = await startGateway(east, 'east', EAST_HOST);
+    eastGw = await startGateway(east, 'east', EAST_HOST, capturingLogger(eastLog));
     cleanups.push(() => eastGw.stop());
     egressPort = await freePort(EAST_HOST);
     await east.kube.create(
@@ -210,6 +221,18 @@ describe('two clusters, one gateway each', () => {
     } finally {
       client.destroy();
     }
+  });
+
+  it('refuses a gateway whose cluster is not linked, and says so in metrics and the log', async () => {
+    // East has no Link to west, so west's gateway may not open tunnels into east.
+    const eastIngress = { host: EAST_HOST, port: eastGw.ingress.address.port };
+    await expect(westGw.pool.openTunnel(eastIngress, AUTHORITY)).rejects.toThrow();
+    await waitFor('the refusal in east log', () => eastLog.some((l) => l.includes('peer gateway refused')));
+    expect(eastLog.join('')).toContain('spiffe://cluster.local/cluster/west/gateway');
+    const text = await (await fetch(adminUrl(eastGw, '/metrics'))).text();
+    expect(text).toMatch(
+      /isthmus_tunnel_connections_total\{direction="ingress",peer_cluster="west",result="unauthorized"\} [1-9]/,
+    );
   });
 
   it('refuses CONNECT with 403 once the service is unexported, and serves it again when re-exported', async () => {
