@@ -16,6 +16,7 @@ import {
   notFound,
   staleConflict,
 } from './api-status.js';
+import { decodeBuiltinFields } from './builtin-fields.js';
 import { invalid } from './field-errors.js';
 import { jsonEqual } from './json-values.js';
 import { applyDefaults, carryAllocatedValues, initialStatus } from './kind-defaults.js';
@@ -70,6 +71,7 @@ export class RestOps {
     opts: WriteOptions = {},
   ): KObj {
     let obj = decodeBody(rt, version, namespace, body);
+    if (!rt.crd) decodeBuiltinFields(gvkOf(rt), rt.kind, obj, opts.strictFields ?? false);
     const m = obj.metadata;
     if (m.resourceVersion) throw badRequest('resourceVersion should not be set on objects to be created');
     if (!m.name && m.generateName) m.name = generateName(m.generateName);
@@ -123,6 +125,7 @@ export class RestOps {
     opts: WriteOptions = {},
   ): { obj: KObj; created: boolean } {
     const input = decodeBody(rt, version, namespace, body);
+    if (!rt.crd) decodeBuiltinFields(gvkOf(rt), rt.kind, input, opts.strictFields ?? false);
     if (input.metadata.name !== name) {
       throw badRequest(
         `the name of the object (${input.metadata.name ?? ''}) does not match the name on the URL (${name})`,

@@ -456,3 +456,23 @@ describe('server-side apply (approximation) and list versions', () => {
     expect(r.body.details.causes[0].reason).toBe('ResourceVersionTooLarge');
   });
 });
+
+describe('decoding built-ins like Go structs', () => {
+  it('drops unknown fields, refuses them with fieldValidation=Strict, and refuses wrong JSON types', async () => {
+    const body = svc('typo', { spec: { prots: [1] } });
+    const strict = await call(sb, 'POST', `${SVC}?fieldValidation=Strict`, body);
+    expect(strict.status).toBe(400);
+    expect(strict.body.message).toBe('strict decoding error: unknown field "spec.prots"');
+    const lax = await call(sb, 'POST', SVC, body);
+    expect(lax.status).toBe(201);
+    expect(lax.body.spec.prots).toBeUndefined();
+    const wrong = await call(sb, 'POST', SVC, {
+      metadata: { name: 'wrong' },
+      spec: { ports: [{ port: '80' }] },
+    });
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.message).toBe(
+      'Service in version "v1" cannot be handled as a Service: json: cannot unmarshal string into Go struct field ServicePort.spec.ports.port of type int32',
+    );
+  });
+});
