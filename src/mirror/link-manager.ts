@@ -70,7 +70,8 @@ export class LinkManager {
       this.watchers.delete(key);
       await current?.watcher.stop();
       if ((link.metadata.finalizers ?? []).includes(LINK_FINALIZER)) {
-        if (parsed.ok) await new LinkWatcher(link, parsed.config, this.shared).cleanup();
+        const config = parsed.ok ? parsed.config : cleanupConfig(link);
+        if (config) await new LinkWatcher(link, config, this.shared).cleanup();
         await this.releaseFinalizer(link);
       }
       return;
@@ -140,6 +141,19 @@ export class LinkManager {
     await this.shared.client.patchStatus(R.links, meta.namespace, meta.name ?? '', { status });
     void this.shared.recorder?.record(link, 'Warning', 'LinkInvalid', reason);
   }
+}
+
+/**
+ * Clean-up needs only the cluster name: a Link made invalid by an edit still had mirrors, and its
+ * deletion must remove them. Other fields get harmless placeholders.
+ */
+function cleanupConfig(link: Link): LinkConfig | undefined {
+  const spec = link.spec ?? ({} as Link['spec']);
+  const parsed = parseLinkSpec({
+    ...link,
+    spec: { targetClusterName: spec.targetClusterName, clusterCredentialsSecret: '-', gatewayAddress: '-' },
+  });
+  return parsed.ok ? parsed.config : undefined;
 }
 
 function keyOf(link: Link): string {

@@ -80,21 +80,26 @@ export async function link(
   cluster: string,
   spec: Partial<Link['spec']> = {},
 ) {
-  const token = `reader-${cluster}-${Math.random().toString(36).slice(2)}`;
+  const secret = await credentialsSecret(local, remote, `cluster-credentials-${cluster}`);
+  return local.client.create<Link>(
+    R.links,
+    linkObject(cluster, { clusterCredentialsSecret: secret, ...spec }),
+  );
+}
+
+/** A `mirror.linkerd.io/remote-kubeconfig` Secret holding a read-only kubeconfig of `remote`. */
+export async function credentialsSecret(local: Cluster, remote: Cluster, secret: string): Promise<string> {
+  const token = `reader-${secret}-${Math.random().toString(36).slice(2)}`;
   remote.sandbox.addToken(token, {
     username: 'remote-reader',
     rules: [{ verbs: ['get', 'list', 'watch'], resources: ['services', 'endpointslices', 'namespaces'] }],
   });
-  const secret = `cluster-credentials-${cluster}`;
   await local.client.create(R.secrets, {
     metadata: { name: secret, namespace: SYSTEM_NAMESPACE },
     type: REMOTE_KUBECONFIG_SECRET_TYPE,
     stringData: { [REMOTE_KUBECONFIG_KEY]: remote.sandbox.kubeconfig({ token, user: 'remote-reader' }) },
   });
-  return local.client.create<Link>(
-    R.links,
-    linkObject(cluster, { clusterCredentialsSecret: secret, ...spec }),
-  );
+  return secret;
 }
 
 /** A remote exported Service with an EndpointSlice of `ready` ready pods (10.x addresses). */

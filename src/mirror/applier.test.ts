@@ -1,0 +1,139 @@
+import { describe, expect, it } from 'vitest';
+import { IsthmusError } from '../errors.js';
+import type { ResourceRef } from '../kube/resources.js';
+import type { KubeObject, V1EndpointSlice, V1Service } from '../kube/types.js';
+import { type ApplierClient, applyActions } from './applier.js';
+import { buildMirrorSlice } from './mirror-objects.js';
+import { planMirror } from './plan-mirror.js';
+import { foreignService, linkConfig, remoteService } from './test-builders.js';
+
+/**
+ * A small in-memory stand-in for the four calls the applier makes; the controller itself is
+ * tested against the strict sandbox (scenarios-*.test.ts). This one records calls.
+ */
+class MemoryClient implements ApplierClient {
+  readonly objects = new Map<string, KubeObject>();
+  readonly calls: string[] = [];
+  private rv = 1;
+  private uid = 1;
+
+  private key(res: ResourceRef, ns: string | undefined, name: string) {
+    return `${res.plural}/${ns ?? ''}/${name}`;
+  }
+  async get<T extends KubeObject>(res: ResourceRef, ns: string | undefined, name: string) {
+    return structuredClone(this.objects.get(this.key(res, ns, name))) as T | undefined;
+  }
+  async create<T extends KubeObject>(res: ResourceRef, obj: T) {
+    this.calls.push(`create ${res.plural}/${obj.metadata?.name}`);
+    const stored = structuredClone(obj);
+    stored.metadata = { ...stored.metadata, resourceVersion: String(this.rv++), uid: `uid-${this.uid++}` };
+    this.objects.set(this.key(res, obj.metadata?.namespace, obj.metadata?.name ?? ''), stored);
+    return structuredClone(stored);
+  }
+  async replace<T extends KubeObject>(res: ResourceRef, obj: T) {
+    this.calls.push(`replace ${res.plural}/${obj.metadata?.name}`);
+    const k = this.key(res, obj.metadata?.namespace, obj.metadata?.name ?? '');
+    if (this.objects.get(k)?.metadata?.resourceVersion !== obj.metadata?.resourceVersion) {
+      throw new IsthmusError('KUBE_CONFLICT', 'stale');
+    }
+    const stored = structuredClone(obj);
+    stored.metadata = { ...stored.metadata, resourceVersion: String(this.rv++) };
+    this.objects.set(k, stored);
+    return structuredClone(stored);
+  }
+  async delete(res: ResourceRef, ns: string | undefined, name: string) {
+    this.calls.push(`delete ${res.plural}/${name}`);
+    return this.objects.delete(this.key(res, ns, name));
+  }
+}
+
+const link = linkConfig('west');
+const egress = new Map([['http', 20000]]);
+function plan(
+  service = remoteService('podinfo'),
+  local: { service?: V1Service; slice?: V1EndpointSlice } = {},
+) {
+  return planMirror({
+    remote: { service, readyEndpointCount: 1 },
+    link,
+    gateway: { alive: true, addresses: ['10.0.0.5'], remote: '10.1.0.1:4143' },
+    local: { namespaceExists: true, ...local },
+    egressPorts: egress,
+  });
+}
+
+describe('applyActions', () => {
+  it('creates the Service, then its slice owned by it; a second pass is unchanged', async () => {
+    const client = new MemoryClient();
+    const first = await applyActions(client, 'west', plan().actions);
+    expect(first.map((a) => a.outcome)).toEqual(['created', 'created']);
+    const svc = (await client.get<V1Service>(
+      { plural: 'services' } as ResourceRef,
+      'default',
+      'podinfo-west',
+    ))!;
+    const slice = (await client.get<V1EndpointSlice>(
+      { plural: 'endpointslices' } as ResourceRef,
+      'default',
+      'podinfo-west',
+    ))!;
+    expect(slice.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'Service', uid: svc.metadata?.uid });
+    // Replaying the same actions against the stored state changes nothing.
+    const again = await applyActions(client, 'west', plan().actions);
+    expect(again.map((a) => a.outcome)).toEqual(['unchanged', 'unchanged']);
+    expect(plan(remoteService('podinfo'), { service: svc, slice }).actions).toEqual([]);
+  });
+
+  it('refuses to overwrite a stranger found on re-read (terminal KUBE_CONFLICT)', async () => {
+    const client = new MemoryClient();
+    await client.create({ plural: 'services' } as ResourceRef, foreignService('podinfo-west'));
+    const err = await applyActions(client, 'west', plan().actions).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IsthmusError);
+    expect((err as IsthmusError).terminal).toBe(true);
+    expect(client.calls).toEqual(['create services/podinfo-west']); // only the test's own create
+  });
+
+  it('re-creates the Service when it turns headless (clusterIP is immutable)', async () => {
+    const client = new MemoryClient();
+    await applyActions(client, 'west', plan().actions);
+    const existing = await client.get<V1Service>(
+      { plural: 'services' } as ResourceRef,
+      'default',
+      'podinfo-west',
+    );
+    const headless = planMirror({
+      remote: { service: remoteService('podinfo', { headless: true }), readyEndpointCount: 1 },
+      link,
+      gateway: { alive: true, addresses: [], remote: '10.1.0.1:4143' },
+      local: { namespaceExists: true, ...(existing ? { service: existing } : {}) },
+      egressPorts: egress,
+      target: { type: 'headless', pods: [] },
+    });
+    const done = await applyActions(client, 'west', headless.actions);
+    expect(done[0]?.outcome).toBe('updated');
+    expect(client.calls.slice(-3)).toEqual([
+      'delete services/podinfo-west',
+      'create services/podinfo-west',
+      'replace endpointslices/podinfo-west',
+    ]);
+  });
+
+  it('deletes only what is ours', async () => {
+    const client = new MemoryClient();
+    await applyActions(client, 'west', plan().actions);
+    const stranger = buildMirrorSlice({
+      service: foreignService('x-west'),
+      cluster: 'north',
+      addresses: ['10.0.0.9'],
+      ready: true,
+      egressPorts: new Map(),
+    });
+    await client.create({ plural: 'endpointslices' } as ResourceRef, stranger);
+    const done = await applyActions(client, 'west', [
+      { kind: 'deleteSlice', namespace: 'default', name: 'x-west' },
+      { kind: 'deleteSlice', namespace: 'default', name: 'podinfo-west' },
+      { kind: 'deleteService', namespace: 'default', name: 'podinfo-west' },
+    ]);
+    expect(done.map((d) => d.outcome)).toEqual(['unchanged', 'deleted', 'deleted']);
+  });
+});

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import type { V1Service } from '../kube/types.js';
+import { formatEgressPorts, matchesPattern, parseEgressPorts } from './mirror-objects.js';
+import { remoteKeyOf } from './mirror-sync.js';
+import { foreignService, ourLabels } from './test-builders.js';
+
+describe('mirror objects', () => {
+  it.each([
+    ['team', ['team'], true],
+    ['team', ['tea'], false],
+    ['secret.example.com/token', ['secret.example.com/*'], true],
+    ['secret.example.com', ['secret.example.com/*'], false],
+    ['other.io/x', ['secret.example.com/*'], false],
+  ])('%s against %j → %s', (key, patterns, expected) => expect(matchesPattern(key, patterns)).toBe(expected));
+
+  it('round-trips the egress ports annotation and ignores malformed entries', () => {
+    const ports = new Map([
+      ['http', 20000],
+      ['9000', 20001],
+    ]);
+    expect(formatEgressPorts(ports)).toBe('http=20000,9000=20001');
+    expect(parseEgressPorts('http=20000,9000=20001')).toEqual(ports);
+    expect(parseEgressPorts('http=,=5,grpc=70000,ok=20002')).toEqual(new Map([['ok', 20002]]));
+    expect(parseEgressPorts(undefined)).toEqual(new Map());
+  });
+
+  const svc = (name: string, labels: Record<string, string>): V1Service => ({
+    metadata: { name, namespace: 'shop', labels },
+  });
+  it.each<[string, V1Service, string | undefined]>([
+    ['our mirror', svc('api-west', ourLabels('west')), 'shop/api'],
+    [
+      'a per-pod mirror maps to its parent',
+      svc('db-0-west', { ...ourLabels('west'), 'mirror.linkerd.io/headless-mirror-svc-name': 'db-west' }),
+      'shop/db',
+    ],
+    ["another cluster's mirror", svc('api-west', ourLabels('north')), undefined],
+    ['a stranger holding a mirror name', { ...foreignService('api-west', 'shop') }, 'shop/api'],
+    ['an unrelated service', svc('api', {}), undefined],
+  ])('remoteKeyOf: %s', (_n, service, key) => expect(remoteKeyOf(service, 'west')).toBe(key));
+});

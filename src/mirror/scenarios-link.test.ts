@@ -1,0 +1,84 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { REMOTE_GATEWAY_ANNOTATION } from '../kube/keys.js';
+import { R } from '../kube/resources.js';
+import type { Link } from '../kube/types.js';
+import { linkObject } from './test-builders.js';
+import {
+  condition,
+  credentialsSecret,
+  exportService,
+  getLink,
+  getService,
+  link,
+  mirrorsOf,
+  World,
+  waitFor,
+  waitReady,
+} from './test-harness.js';
+
+let world: World | undefined;
+afterEach(async () => {
+  await world?.close();
+  world = undefined;
+});
+
+describe('Link behaviour', () => {
+  it('a selector edit re-lists the remote and removes only what no longer matches', async () => {
+    world = await World.start(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'web', { ready: 1, labels: { tier: 'web' } });
+    await exportService(west, 'db', { ready: 1, labels: { tier: 'db' } });
+    await link(east, west, 'west');
+    world.controller('east');
+    await waitReady(east, 'default', 'web-west');
+    await waitReady(east, 'default', 'db-west');
+    const webUid = (await getService(east, 'default', 'web-west'))?.metadata?.uid;
+
+    const l = await getLink(east, 'west');
+    await east.client.replace<Link>(R.links, {
+      ...l!,
+      spec: { ...l!.spec, selector: { matchLabels: { 'mirror.linkerd.io/exported': 'true', tier: 'web' } } },
+    });
+    await waitFor(async () => !(await getService(east, 'default', 'db-west')), { what: 'db mirror removed' });
+    expect((await getService(east, 'default', 'web-west'))?.metadata?.uid).toBe(webUid);
+
+    // An empty selector mirrors nothing.
+    const l2 = await getLink(east, 'west');
+    await east.client.replace<Link>(R.links, { ...l2!, spec: { ...l2!.spec, selector: {} } });
+    await waitFor(async () => (await mirrorsOf(east, 'west')).length === 0, { what: 'all mirrors removed' });
+  });
+
+  it('reports missing credentials, then connects once the Secret appears', async () => {
+    world = await World.start(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'podinfo', { ready: 1 });
+    await east.client.create<Link>(R.links, linkObject('west', { clusterCredentialsSecret: 'creds-west' }));
+    world.controller('east');
+    await waitFor(
+      async () => condition(await getLink(east, 'west'), 'Ready')?.reason === 'CredentialsUnavailable',
+      {
+        what: 'CredentialsUnavailable',
+      },
+    );
+    await credentialsSecret(east, west, 'creds-west');
+    await waitReady(east, 'default', 'podinfo-west', true, 15_000);
+    await waitFor(async () => condition(await getLink(east, 'west'), 'Ready')?.status === 'True');
+  });
+
+  it('re-resolves a gateway hostname periodically and follows its address', async () => {
+    world = await World.start(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'podinfo', { ready: 1 });
+    await link(east, west, 'west', { gatewayAddress: 'gw.west.example' });
+    let ip = '10.5.0.1';
+    world.controller('east', {
+      resolve: async (host) => (host === 'gw.west.example' ? [ip] : []),
+      resolveIntervalMs: 50,
+    });
+    const annotation = async () =>
+      (await getService(east, 'default', 'podinfo-west'))?.metadata?.annotations?.[REMOTE_GATEWAY_ANNOTATION];
+    await waitFor(async () => (await annotation()) === '10.5.0.1:4143', { what: 'resolved address' });
+    ip = '10.5.0.2';
+    await waitFor(async () => (await annotation()) === '10.5.0.2:4143', { what: 're-resolved address' });
+  });
+});
