@@ -68,12 +68,18 @@ function walk(value: unknown, type: string, path: string, f: Finding, goType: st
     f.typeError ??= `json: cannot unmarshal ${jsonKind(value)} into Go struct field ${goType}.${path} of type ${want}`;
   };
   if (arr) {
-    if (!Array.isArray(value)) return mismatch(`[]${arr[1]}`);
-    value.forEach((v, i) => walk(v, arr[1]!, path, f, goType));
+    if (!Array.isArray(value)) {
+      mismatch(`[]${arr[1]}`);
+      return;
+    }
+    for (const v of value) walk(v, arr[1]!, path, f, goType);
     return;
   }
   if (map) {
-    if (!isPlainObject(value)) return mismatch(`map[string]${map[1]}`);
+    if (!isPlainObject(value)) {
+      mismatch(`map[string]${map[1]}`);
+      return;
+    }
     for (const v of Object.values(value)) walk(v, map[1]!, path, f, goType);
     return;
   }
@@ -94,7 +100,10 @@ function walk(value: unknown, type: string, path: string, f: Finding, goType: st
   }
   const attrs = attributes(type);
   if (!attrs) return; // a model we cannot see into: leave it alone
-  if (!isPlainObject(value)) return mismatch(type.replace(/^(V1|CoreV1)/, ''));
+  if (!isPlainObject(value)) {
+    mismatch(type.replace(/^(V1|CoreV1)/, ''));
+    return;
+  }
   for (const key of Object.keys(value)) {
     const child = path ? `${path}.${key}` : key;
     const attr = attrs.get(key);
