@@ -169,6 +169,16 @@ class Reader {
   }
 }
 
+function listField(out: Record<string, unknown>, name: string): unknown[] {
+  if (!Array.isArray(out[name])) out[name] = [];
+  return out[name] as unknown[];
+}
+
+function mapField(out: Record<string, unknown>, name: string): Record<string, unknown> {
+  if (!out[name] || typeof out[name] !== 'object') out[name] = {};
+  return out[name] as Record<string, unknown>;
+}
+
 function decodeMessage(buf: Buffer, schema: Schema, where: string): Record<string, unknown> {
   const r = new Reader(buf);
   const out: Record<string, unknown> = {};
@@ -205,10 +215,10 @@ function decodeMessage(buf: Buffer, schema: Schema, where: string): Record<strin
         out[f.name] = decodeMessage(r.bytes(), f.schema, `${where}.${f.name}`);
         break;
       case 'rstring':
-        ((out[f.name] ??= []) as unknown[]).push(r.bytes().toString('utf8'));
+        listField(out, f.name).push(r.bytes().toString('utf8'));
         break;
       case 'rmsg':
-        ((out[f.name] ??= []) as unknown[]).push(decodeMessage(r.bytes(), f.schema, `${where}.${f.name}`));
+        listField(out, f.name).push(decodeMessage(r.bytes(), f.schema, `${where}.${f.name}`));
         break;
       case 'intstr': {
         const v = decodeMessage(
@@ -225,7 +235,7 @@ function decodeMessage(buf: Buffer, schema: Schema, where: string): Record<strin
           { 1: s('key'), 2: { name: 'value', t: f.values } },
           `${where}.${f.name}`,
         );
-        ((out[f.name] ??= {}) as Record<string, unknown>)[String(entry.key ?? '')] = entry.value ?? '';
+        mapField(out, f.name)[String(entry.key ?? '')] = entry.value ?? '';
         break;
       }
     }
