@@ -165,6 +165,8 @@ export class LinkWatcher {
     if (key === CONNECT) return this.connect();
     if (key === STATUS) return this.writeStatus();
     if (!this.shared.leadership.isLeader()) return;
+    // Nothing is decided on a partial view; the complete list re-queues every key.
+    if (!this.remote?.isSynced) return;
     const [namespace = '', name = ''] = key.split('/');
     const result = await syncService(this.context(), namespace, name);
     // A mirror found ready and left as it was is not a new export: nothing to time.

@@ -6,7 +6,7 @@
  * same options as `isthmus controller`; `buildCommand` is exported for that.
  */
 import { pathToFileURL } from 'node:url';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { describeError } from '../errors.js';
@@ -51,7 +51,11 @@ export function buildCommand(): Command {
     .option('--context <name>', 'kubeconfig context')
     .option('--gateway-admin <url>', 'local gateway admin base URL (serves /probe)', 'http://127.0.0.1:4191')
     .option('--gateway-endpoints <addresses>', 'static local gateway addresses, comma separated (labs)')
-    .option('--egress-ports <range>', 'egress port range', parsePortRange, DEFAULT_EGRESS_RANGE)
+    .addOption(
+      new Option('--egress-ports <range>', 'egress port range, <first>-<last>')
+        .argParser(parsePortRange)
+        .default(DEFAULT_EGRESS_RANGE, `${DEFAULT_EGRESS_RANGE.first}-${DEFAULT_EGRESS_RANGE.last}`),
+    )
     .option('--no-leader-elect', 'write without holding the Lease (single replica only)')
     .option('--log-level <level>', 'pino log level', 'info');
 }
