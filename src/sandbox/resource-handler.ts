@@ -65,6 +65,14 @@ function dryRunOf(q: URLSearchParams): boolean {
   return values.length > 0;
 }
 
+function orphanDependentsFalse(raw: string): boolean {
+  try {
+    return (JSON.parse(raw) as { orphanDependents?: unknown })?.orphanDependents === false;
+  } catch {
+    return false;
+  }
+}
+
 const PROPAGATION = new Set(['Background', 'Foreground', 'Orphan']);
 
 function deleteOptions(q: URLSearchParams, raw: string): DeleteOptions {
@@ -226,7 +234,9 @@ export function handleResource(
     }
     case 'delete': {
       const r = ops.delete(rt, ns, info.name!, deleteOptions(q, raw));
-      if (!r.deleted) return { status: 202, body: served(r.obj) };
+      // delete.go answers 202 for a pending deletion only when orphanDependents=false was sent
+      // (kept for old clients); namespace, finalizer and foreground deletions are 200.
+      if (!r.deleted) return { status: orphanDependentsFalse(raw) ? 202 : 200, body: served(r.obj) };
       if (rt.returnDeletedObject) return { status: 200, body: served(r.obj) };
       return {
         status: 200,

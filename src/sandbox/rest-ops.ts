@@ -44,7 +44,7 @@ export interface DeleteOptions {
 
 export interface DeleteResult {
   obj: KObj;
-  /** false while finalizers hold the object (HTTP 202 Accepted, as kube answers). */
+  /** false while finalizers hold the object (deletionTimestamp set, object still stored). */
   deleted: boolean;
 }
 
