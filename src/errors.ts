@@ -31,7 +31,8 @@ export type IsthmusErrorCode =
   | 'LINK_INVALID'
   | 'SPLIT_INVALID'
   // cli
-  | 'USAGE';
+  | 'USAGE'
+  | 'WAIT_TIMEOUT';
 
 export class IsthmusError extends Error {
   readonly code: IsthmusErrorCode;
