@@ -2,6 +2,7 @@
 # Delete the kind lab's clusters and its local state.
 #
 # Usage: scripts/kind/down.sh [--dry-run]
+# shellcheck source=scripts/kind/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 parse_common_flags "$@"
 require kind

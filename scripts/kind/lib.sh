@@ -6,8 +6,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 LAB_DIR="${LAB_DIR:-$ROOT/.lab/kind}"
 CLUSTERS=(east west)
-IMAGE="${ISTHMUS_IMAGE:-isthmus:dev}"
+export IMAGE="${ISTHMUS_IMAGE:-isthmus:dev}"
 TRUST_DOMAIN="${TRUST_DOMAIN:-cluster.local}"
+# shellcheck disable=SC2034 # used by the scripts that source this file
 ISTHMUS=(node "$ROOT/bin/isthmus.mjs")
 METALLB_VERSION="${METALLB_VERSION:-v0.14.9}"
 DRY_RUN=0

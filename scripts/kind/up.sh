@@ -6,6 +6,7 @@
 #
 # Needs Docker, kind and kubectl. Pod and Service CIDRs do not overlap between the clusters;
 # MetalLB gives each gateway a LoadBalancer address from its own slice of the kind network.
+# shellcheck source=scripts/kind/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 parse_common_flags "$@"
 require docker kind kubectl node

@@ -4,6 +4,7 @@
 # scaled back, traffic returns to east.
 #
 # Usage: scripts/kind/verify.sh [--dry-run]
+# shellcheck source=scripts/kind/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 parse_common_flags "$@"
 require kubectl

@@ -238,3 +238,23 @@ describe('validateObjectMeta', () => {
     ).toEqual([]);
   });
 });
+
+describe('finalizers of built-ins versus CRDs and custom resources', () => {
+  const meta = (finalizers: string[]) => ({ name: 'x', namespace: 'ns', finalizers });
+  it('built-in kinds accept only standard unqualified finalizers', () => {
+    const causes = validateObjectMeta(meta(['customresourcecleanup.apiextensions.k8s.io']), {
+      namespaced: true,
+      nameRule: 'dns1123-subdomain',
+    });
+    expect(causes.map((c) => c.message).join()).toMatch(/neither a standard finalizer name nor is it fully qualified/);
+  });
+  it('CRDs and custom resources accept any qualified name (apimachinery rule only)', () => {
+    expect(
+      validateObjectMeta(meta(['customresourcecleanup.apiextensions.k8s.io', 'example.com/x']), {
+        namespaced: true,
+        nameRule: 'dns1123-subdomain',
+        standardFinalizers: false,
+      }),
+    ).toEqual([]);
+  });
+});

@@ -96,7 +96,7 @@ export function validateAnnotations(annotations: unknown, field: string): Status
 /** Finalizers kube itself understands without a domain prefix. */
 const STANDARD_FINALIZERS = new Set(['kubernetes', 'orphan', 'foregroundDeletion']);
 
-function validateFinalizers(finalizers: unknown, field: string): StatusCause[] {
+function validateFinalizers(finalizers: unknown, field: string, standardOnly: boolean): StatusCause[] {
   if (finalizers === undefined || finalizers === null) return [];
   if (!Array.isArray(finalizers)) return [typeInvalid(field, finalizers, 'must be a list of strings')];
   const out: StatusCause[] = [];
@@ -108,7 +108,7 @@ function validateFinalizers(finalizers: unknown, field: string): StatusCause[] {
     }
     const errs = isQualifiedName(f);
     for (const msg of errs) out.push(invalid(path, f, msg));
-    if (errs.length === 0 && !f.includes('/') && !STANDARD_FINALIZERS.has(f)) {
+    if (standardOnly && errs.length === 0 && !f.includes('/') && !STANDARD_FINALIZERS.has(f)) {
       out.push(invalid(path, f, 'name is neither a standard finalizer name nor is it fully qualified'));
     }
   });
@@ -159,6 +159,13 @@ export interface ObjectMetaOptions {
   nameRule: NameRule;
   /** The create path before the server has turned generateName into a name. */
   generateNameAllowed?: boolean;
+  /**
+   * Built-in kinds (pkg/apis/core/validation) also require an unqualified finalizer to be one of
+   * the standard ones; CRDs and custom resources are checked by apimachinery alone, which only
+   * asks for a qualified name (so `customresourcecleanup.apiextensions.k8s.io` is fine there).
+   * Default true.
+   */
+  standardFinalizers?: boolean;
 }
 
 /** ValidateObjectMetaAccessor, field paths under `metadata`. */
@@ -189,7 +196,7 @@ export function validateObjectMeta(meta: unknown, opts: ObjectMetaOptions): Stat
   out.push(...validateLabels(meta.labels, 'metadata.labels'));
   out.push(...validateAnnotations(meta.annotations, 'metadata.annotations'));
   out.push(...validateOwnerReferences(meta.ownerReferences, 'metadata.ownerReferences'));
-  out.push(...validateFinalizers(meta.finalizers, 'metadata.finalizers'));
+  out.push(...validateFinalizers(meta.finalizers, 'metadata.finalizers', opts.standardFinalizers ?? true));
   return out;
 }
 

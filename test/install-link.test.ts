@@ -1,0 +1,120 @@
+/**
+ * `isthmus install` output goes through the real `kubectl apply -f` into a strict sandbox, and
+ * `isthmus link` reads what install created (after the cloud controller's part) to print a Link
+ * that the real `kubectl` applies in the other cluster — a first-time user's path, minus Docker.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeCertificates } from '../src/identity/files.js';
+import { KubeClient } from '../src/kube/client.js';
+import { R } from '../src/kube/resources.js';
+import type { Link, V1Secret } from '../src/kube/types.js';
+import { mergeKubeconfigs, type Sandbox, startSandbox } from '../src/sandbox/index.js';
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'isthmus-install-'));
+const kubeconfig = join(dir, 'kubeconfig');
+let east: Sandbox;
+let west: Sandbox;
+
+function isthmus(args: string[]) {
+  return run(process.execPath, ['bin/isthmus.mjs', ...args], { timeout: 60_000, maxBuffer: 16 << 20 });
+}
+function kubectl(args: string[], input?: string) {
+  return new Promise<{ stdout: string; stderr: string }>((resolve, reject) => {
+    const child = execFile('kubectl', ['--kubeconfig', kubeconfig, ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
+      err ? reject(Object.assign(err, { stdout, stderr })) : resolve({ stdout, stderr }),
+    );
+    child.stdin!.end(input ?? '');
+  });
+}
+
+beforeAll(async () => {
+  east = await startSandbox({ name: 'east' });
+  west = await startSandbox({ name: 'west' });
+  writeFileSync(kubeconfig, mergeKubeconfigs([east, west]));
+  await writeCertificates({ outDir: join(dir, 'certs'), clusters: ['east', 'west'], trustDomain: 'cluster.local' });
+});
+
+afterAll(async () => {
+  await Promise.all([east?.close(), west?.close()]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function install(cluster: string) {
+  const { stdout } = await isthmus([
+    'install',
+    '--cluster-name',
+    cluster,
+    '--trust-anchor',
+    join(dir, 'certs', 'ca.crt'),
+    '--issuer-cert',
+    join(dir, 'certs', cluster, 'issuer.crt'),
+    '--issuer-key',
+    join(dir, 'certs', cluster, 'issuer.key'),
+  ]);
+  return kubectl(['--context', cluster, 'apply', '-f', '-'], stdout);
+}
+
+describe('install and link with the real kubectl', () => {
+  it('applies every installed manifest without error, and again idempotently', async () => {
+    const first = await install('west');
+    expect(first.stdout).toMatch(/namespace\/isthmus-system created/);
+    expect(first.stdout).toMatch(/deployment\.apps\/isthmus-gateway created/);
+    expect(first.stdout).toMatch(/clusterrole\.rbac\.authorization\.k8s\.io\/isthmus-remote-access created/);
+    const again = await install('west');
+    expect(again.stdout).not.toMatch(/created/);
+    await install('east');
+  });
+
+  it('refuses to link while the gateway has no LoadBalancer address, with a clear message', async () => {
+    const err = await isthmus(['link', '--kubeconfig', kubeconfig, '--context', 'west', '--cluster-name', 'west']).catch(
+      (e: { stderr: string; code: number }) => e,
+    );
+    expect(err).toMatchObject({ code: 1 });
+    expect((err as { stderr: string }).stderr).toMatch(/no LoadBalancer address yet/);
+  });
+
+  it('links east to west once the load balancer has an address; the token is read-only', async () => {
+    const westAdmin = KubeClient.fromKubeconfigString(west.kubeconfig());
+    const eastAdmin = KubeClient.fromKubeconfigString(east.kubeconfig());
+    try {
+      await westAdmin.patchStatus(
+        R.services,
+        'isthmus-system',
+        'isthmus-gateway',
+        { status: { loadBalancer: { ingress: [{ ip: '198.51.100.7' }] } } },
+        'merge',
+      );
+      const { stdout } = await isthmus(['link', '--kubeconfig', kubeconfig, '--context', 'west', '--cluster-name', 'west']);
+      await kubectl(['--context', 'east', 'apply', '-f', '-'], stdout);
+
+      const link = await eastAdmin.get<Link>(R.links, 'isthmus-system', 'west');
+      expect(link?.spec).toMatchObject({
+        targetClusterName: 'west',
+        gatewayAddress: '198.51.100.7',
+        gatewayPort: 4143,
+        gatewayIdentity: 'spiffe://cluster.local/cluster/west/gateway',
+      });
+      const secret = await eastAdmin.get<V1Secret>(R.secrets, 'isthmus-system', link!.spec.clusterCredentialsSecret);
+      const remote = KubeClient.fromSecret(secret!);
+      try {
+        const services = await remote.list(R.services, { namespace: 'isthmus-system' });
+        expect(services.items.map((s) => s.metadata?.name)).toContain('isthmus-gateway');
+        await expect(remote.list(R.secrets, { namespace: 'isthmus-system' })).rejects.toMatchObject({ code: 'KUBE_FORBIDDEN' });
+        await expect(
+          remote.create(R.services, { metadata: { name: 'x', namespace: 'default' }, spec: { ports: [{ port: 80 }] } }),
+        ).rejects.toMatchObject({ code: 'KUBE_FORBIDDEN' });
+      } finally {
+        remote.close();
+      }
+    } finally {
+      westAdmin.close();
+      eastAdmin.close();
+    }
+  });
+});

@@ -1,0 +1,82 @@
+/**
+ * The kind lab cannot run here (no Docker engine), so it is kept correct by reading: syntax,
+ * shellcheck, the exact commands of a dry run, and the example manifests rendered by kubectl's
+ * own kustomize.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { parseAllDocuments } from 'yaml';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const SCRIPTS = ['lib.sh', 'up.sh', 'down.sh', 'verify.sh'].map((s) => `scripts/kind/${s}`);
+
+async function dryRun(script: string): Promise<string> {
+  const { stdout } = await run('bash', [`scripts/kind/${script}`, '--dry-run'], { timeout: 30_000 });
+  return stdout;
+}
+
+describe('kind lab scripts', () => {
+  it.each(SCRIPTS)('%s parses (bash -n)', async (script) => {
+    await expect(run('bash', ['-n', script], { timeout: 10_000 })).resolves.toBeDefined();
+  });
+
+  it('pass shellcheck', async () => {
+    const result = await run('shellcheck', ['-x', ...SCRIPTS, 'scripts/ensure-test-tools.sh'], { timeout: 30_000 }).catch(
+      (err: { stdout: string }) => ({ stdout: err.stdout, failed: true }),
+    );
+    expect(result.stdout).toBe('');
+  });
+
+  it('up --dry-run creates both clusters with non-overlapping CIDRs, installs, links both ways, deploys podinfo', async () => {
+    const out = await dryRun('up.sh');
+    expect(out).toContain('kind create cluster --name east');
+    expect(out).toContain('kind create cluster --name west');
+    expect(out).toMatch(/podSubnet: 10\.240\.0\.0\/16[\s\S]*podSubnet: 10\.241\.0\.0\/16/);
+    expect(out).toMatch(/serviceSubnet: 10\.250\.0\.0\/16[\s\S]*serviceSubnet: 10\.251\.0\.0\/16/);
+    // A separate MetalLB pool per cluster.
+    expect(out).toMatch(/172\.18\.255\.200-172\.18\.255\.219[\s\S]*172\.18\.255\.220-172\.18\.255\.239/);
+    expect(out).toMatch(/docker build -t isthmus:dev/);
+    expect(out).toMatch(/kind load docker-image isthmus:dev --name east/);
+    expect(out).toMatch(/install --cluster-name east .*\| kubectl --context kind-east apply -f -/s);
+    expect(out).toMatch(/link --context kind-west --cluster-name west .*\| kubectl --context kind-east apply -f -/s);
+    expect(out).toMatch(/link --context kind-east --cluster-name east .*\| kubectl --context kind-west apply -f -/s);
+    expect(out).toContain('apply -k');
+    expect(out).toContain('examples/podinfo/overlays/west');
+  });
+
+  it('verify --dry-run scales east podinfo to zero and waits for Fallback, then back to Primary', async () => {
+    const out = await dryRun('verify.sh');
+    expect(out).toMatch(/scale deployment\/podinfo --replicas=0[\s\S]*=Fallback[\s\S]*--replicas=1[\s\S]*=Primary/);
+  });
+
+  it('down --dry-run deletes both clusters', async () => {
+    const out = await dryRun('down.sh');
+    expect(out).toContain('kind delete cluster --name east');
+    expect(out).toContain('kind delete cluster --name west');
+  });
+
+  it('rejects unknown arguments', async () => {
+    await expect(run('bash', ['scripts/kind/up.sh', '--bogus'], { timeout: 10_000 })).rejects.toMatchObject({ code: 2 });
+  });
+});
+
+describe('examples/podinfo', () => {
+  async function render(overlay: string) {
+    const { stdout } = await run('kubectl', ['kustomize', `examples/podinfo/overlays/${overlay}`], { timeout: 30_000 });
+    return parseAllDocuments(stdout).map((d) => d.toJS() as { kind: string; metadata: { name: string; labels?: Record<string, string> } });
+  }
+
+  it('exports podinfo from west', async () => {
+    const svc = (await render('west')).find((o) => o.kind === 'Service' && o.metadata.name === 'podinfo');
+    expect(svc?.metadata.labels?.['mirror.linkerd.io/exported']).toBe('true');
+  });
+
+  it('puts a linkerd-failover TrafficSplit in east', async () => {
+    const split = (await render('east')).find((o) => o.kind === 'TrafficSplit') as
+      | { metadata: { labels: Record<string, string> }; spec: { backends: { service: string }[] } }
+      | undefined;
+    expect(split?.metadata.labels['failover.linkerd.io/controlled-by']).toBe('linkerd-failover');
+    expect(split?.spec.backends.map((b) => b.service)).toEqual(['podinfo', 'podinfo-west']);
+  });
+});
