@@ -1,0 +1,47 @@
+/** The Grafana dashboard charts every metric of the contract (shared/DESIGN.md, "Metrics"). */
+import { readFileSync } from 'node:fs';
+import { Registry } from 'prom-client';
+import { afterAll, describe, expect, it } from 'vitest';
+import { failoverMetrics } from '../src/failover/metrics.js';
+import { createGatewayMetrics } from '../src/gateway/metrics.js';
+import { mirrorMetrics } from '../src/mirror/metrics.js';
+
+const CONTRACT_METRICS = [
+  'gateway_alive',
+  'gateway_probe_latency_ms',
+  'isthmus_mirrored_services',
+  'isthmus_mirror_sync_errors_total',
+  'isthmus_tunnel_connections_total',
+  'isthmus_tunnel_open',
+  'isthmus_tunnel_bytes_total',
+  'isthmus_tunnel_connect_duration_ms',
+  'isthmus_failover_active',
+  'isthmus_export_to_ready_seconds',
+  'isthmus_remote_api_up',
+];
+
+describe('grafana/isthmus-dashboard.json', () => {
+  const dashboard = JSON.parse(readFileSync('grafana/isthmus-dashboard.json', 'utf8')) as {
+    panels: { targets: { expr: string }[] }[];
+  };
+  const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)).join('\n');
+  it.each(CONTRACT_METRICS)('charts %s', (metric) => {
+    expect(exprs).toMatch(new RegExp(`\\b${metric}(_bucket)?\\b`));
+  });
+});
+
+describe('the metrics the parts register', () => {
+  const gateway = createGatewayMetrics({ processMetrics: false });
+  const controller = new Registry();
+  mirrorMetrics(controller);
+  failoverMetrics(controller);
+  afterAll(() => gateway.close());
+
+  it.each(CONTRACT_METRICS)('%s is registered by the gateway or the controller', async (metric) => {
+    const names = [
+      ...(await gateway.registry.getMetricsAsJSON()),
+      ...(await controller.getMetricsAsJSON()),
+    ].map((m) => m.name);
+    expect(names).toContain(metric);
+  });
+});
