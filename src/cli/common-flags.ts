@@ -1,26 +1,53 @@
 /** Flags shared by the long-running verbs: which cluster, which API server, how to be reached. */
 import type { Command } from 'commander';
 import { IsthmusError } from '../errors.js';
-import type { KubeClient } from '../kube/client.js';
+import type { KubeClient, KubeClientOptions } from '../kube/client.js';
+import { DEFAULT_RATE_LIMIT } from '../kube/rate-limiter.js';
 
 export interface KubeFlags {
   inCluster?: boolean;
   kubeconfig?: string;
   context?: string;
+  /** Client-side rate limit (`--kube-qps`, `--kube-burst`); absent: the KubeClient default. */
+  kubeQps?: string;
+  kubeBurst?: string;
 }
 
-export function addKubeFlags(cmd: Command): Command {
-  return cmd
+export function addKubeFlags(cmd: Command, opts: { rateLimit?: boolean } = {}): Command {
+  cmd
     .option('--in-cluster', "use the pod's service account", false)
     .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG or ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context');
+  return opts.rateLimit ? addRateLimitFlags(cmd) : cmd;
+}
+
+/** Client-side QPS/burst, so a controller can be polite to a busy API server (client-go's --kube-api-qps). */
+export function addRateLimitFlags(cmd: Command): Command {
+  return cmd
+    .option('--kube-qps <n>', 'API requests per second, sustained (0: no client-side limit)')
+    .option('--kube-burst <n>', 'API requests allowed in a burst above --kube-qps');
+}
+
+/** The rate limit the flags ask for, or undefined for the KubeClient default (50 qps, burst 100). */
+export function rateLimitFromFlags(flags: KubeFlags): KubeClientOptions['rateLimit'] {
+  if (flags.kubeQps === undefined && flags.kubeBurst === undefined) return undefined;
+  const number = (text: string | undefined, flag: string, fallback: number) => {
+    const n = text === undefined ? fallback : Number(text);
+    if (!Number.isFinite(n) || n < 0)
+      throw new IsthmusError('USAGE', `${flag} must be a number >= 0, got "${text}"`, { terminal: true });
+    return n;
+  };
+  const qps = number(flags.kubeQps, '--kube-qps', DEFAULT_RATE_LIMIT.qps);
+  return { qps, burst: number(flags.kubeBurst, '--kube-burst', Math.max(DEFAULT_RATE_LIMIT.burst, qps)) };
 }
 
 export async function kubeClientFromFlags(flags: KubeFlags): Promise<KubeClient> {
   const { KubeClient } = await import('../kube/client.js');
-  if (flags.inCluster) return KubeClient.inCluster();
-  if (flags.kubeconfig) return KubeClient.fromKubeconfigFile(flags.kubeconfig, flags.context);
-  return KubeClient.fromDefault(flags.context);
+  const rateLimit = rateLimitFromFlags(flags);
+  const opts = rateLimit ? { rateLimit } : {};
+  if (flags.inCluster) return KubeClient.inCluster(opts);
+  if (flags.kubeconfig) return KubeClient.fromKubeconfigFile(flags.kubeconfig, flags.context, opts);
+  return KubeClient.fromDefault(flags.context, opts);
 }
 
 /** `host:port` → parts; `:port` or `port` means all interfaces. */

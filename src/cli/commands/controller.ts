@@ -44,6 +44,7 @@ export function registerController(program: Command): void {
       .option('--admin-host <address>', 'admin address (/live, /ready, /metrics)', '0.0.0.0')
       .option('--admin-port <port>', 'admin port', String(PORTS.admin))
       .option('--log-level <level>', 'log level', 'info'),
+    { rateLimit: true },
   ).action(async (flags: ControllerFlags) => {
     const { parsePortRange } = await import('../../mirror/main.js');
     const { splitAddresses } = await import('../../mirror/link-config.js');
