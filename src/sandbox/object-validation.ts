@@ -24,19 +24,26 @@ export function crSchema(rt: ResourceType, version: string): unknown {
 }
 
 /** Structural pruning and defaulting of a custom resource; built-ins are returned unchanged. */
-export function pruneCustomResource(rt: ResourceType, version: string, obj: KObj, strict = false): KObj {
+export function pruneCustomResource(
+  rt: ResourceType,
+  version: string,
+  obj: KObj,
+  strict = false,
+  warnings?: string[],
+): KObj {
   if (!rt.crd) return obj;
   const schema = crSchema(rt, version);
   if (!schema) return obj;
   const out = pruneAndDefault(schema, obj) as KObj;
-  if (strict) {
+  if (strict || warnings) {
     const { metadata: _m, ...rest } = obj;
     const unknown = prunedPaths(rest, out).filter((p) => p !== 'apiVersion' && p !== 'kind');
-    if (unknown.length > 0) {
+    if (strict && unknown.length > 0) {
       throw badRequest(
         `strict decoding error: ${unknown.map((p) => `unknown field ${JSON.stringify(p)}`).join(', ')}`,
       );
     }
+    warnings?.push(...unknown.map((p) => `unknown field ${JSON.stringify(p)}`));
   }
   // apiVersion, kind and metadata are never pruned (apiextensions-apiserver keeps them aside).
   out.apiVersion = obj.apiVersion;
@@ -79,6 +86,7 @@ export function validateWrite(
     namespaced: rt.namespaced,
     nameRule,
     generateNameAllowed: old === undefined,
+    standardFinalizers: !rt.crd && rt.kind !== 'CustomResourceDefinition',
   });
   if (old) causes.push(...immutableMeta(obj, old));
   if (rt.crd) {

@@ -28,6 +28,8 @@ import type { WatchHub } from './watch.js';
 export interface Reply {
   status: number;
   body: unknown;
+  /** RFC 7234 §5.5 Warning texts (kube sends them as `299 - "text"`). */
+  warnings?: string[];
 }
 
 export interface HandlerDeps {
@@ -152,6 +154,7 @@ export function handleResource(
   const served = (o: KObj) => asServed(rt, o, v);
   const table = wantsTable(req.headers.accept);
   const gvk = gvkOf(rt);
+  const warnings: string[] | undefined = q.get('fieldValidation') === 'Ignore' ? undefined : [];
   switch (verb) {
     case 'get': {
       const o = ops.store.get(resourceKey(rt.group, rt.plural), ns, info.name!);
@@ -208,8 +211,12 @@ export function handleResource(
     }
     case 'create': {
       if (rt.group === 'authentication.k8s.io' && rt.plural === 'tokenreviews') return tokenReview(deps, raw);
-      const obj = ops.create(rt, v, ns, parseJson(raw), { dryRun: dryRunOf(q), strictFields: strictOf(q) });
-      return { status: 201, body: served(obj) };
+      const obj = ops.create(rt, v, ns, parseJson(raw), {
+        dryRun: dryRunOf(q),
+        strictFields: strictOf(q),
+        warnings,
+      });
+      return { status: 201, body: served(obj), warnings };
     }
     case 'update': {
       if (info.subresource === 'finalize') return finalizeNamespace(deps, rt, info.name!, raw);
@@ -219,8 +226,9 @@ export function handleResource(
         strictFields: strictOf(q),
         subresource: sub,
         fieldManager: q.get('fieldManager') ?? undefined,
+        warnings,
       });
-      return { status: r.created ? 201 : 200, body: served(r.obj) };
+      return { status: r.created ? 201 : 200, body: served(r.obj), warnings };
     }
     case 'patch': {
       const sub = info.subresource === 'status' ? 'status' : undefined;
@@ -229,8 +237,9 @@ export function handleResource(
         strictFields: strictOf(q),
         subresource: sub,
         fieldManager: q.get('fieldManager') ?? undefined,
+        warnings,
       });
-      return { status: r.created ? 201 : 200, body: served(r.obj) };
+      return { status: r.created ? 201 : 200, body: served(r.obj), warnings };
     }
     case 'delete': {
       const r = ops.delete(rt, ns, info.name!, deleteOptions(q, raw));

@@ -31,6 +31,8 @@ export interface WriteOptions {
   dryRun?: boolean;
   /** `fieldValidation=Strict`: unknown (pruned) fields of a custom resource are a 400. */
   strictFields?: boolean;
+  /** Collects `Warning` headers (fieldValidation=Warn, the default: dropped unknown fields). */
+  warnings?: string[];
   /** `fieldManager` query parameter (required for server-side apply). */
   fieldManager?: string | undefined;
   subresource?: 'status' | undefined;
@@ -71,7 +73,7 @@ export class RestOps {
     opts: WriteOptions = {},
   ): KObj {
     let obj = decodeBody(rt, version, namespace, body);
-    if (!rt.crd) decodeBuiltinFields(gvkOf(rt), rt.kind, obj, opts.strictFields ?? false);
+    if (!rt.crd) warnUnknown(opts, decodeBuiltinFields(gvkOf(rt), rt.kind, obj, opts.strictFields ?? false));
     const m = obj.metadata;
     if (m.resourceVersion) throw badRequest('resourceVersion should not be set on objects to be created');
     if (!m.name && m.generateName) m.name = generateName(m.generateName);
@@ -94,7 +96,7 @@ export class RestOps {
     const gvk = gvkOf(rt);
     if (rt.hasStatus || !rt.crd) initialStatus(gvk, obj);
     applyDefaults(gvk, obj);
-    obj = pruneCustomResource(rt, version, obj, opts.strictFields);
+    obj = pruneCustomResource(rt, version, obj, opts.strictFields, opts.warnings);
     this.fail(rt, obj, validateWrite(rt, version, obj, undefined, this.validation));
     const key = resourceKey(rt.group, rt.plural);
     if (this.store.get(key, m.namespace, m.name!)) throw alreadyExists(groupResource(rt), m.name!);
@@ -125,7 +127,8 @@ export class RestOps {
     opts: WriteOptions = {},
   ): { obj: KObj; created: boolean } {
     const input = decodeBody(rt, version, namespace, body);
-    if (!rt.crd) decodeBuiltinFields(gvkOf(rt), rt.kind, input, opts.strictFields ?? false);
+    if (!rt.crd)
+      warnUnknown(opts, decodeBuiltinFields(gvkOf(rt), rt.kind, input, opts.strictFields ?? false));
     if (input.metadata.name !== name) {
       throw badRequest(
         `the name of the object (${input.metadata.name ?? ''}) does not match the name on the URL (${name})`,
@@ -181,7 +184,7 @@ export class RestOps {
       if (gvk === 'v1/Namespace') obj.spec = structuredClone(old.spec);
       carryAllocatedValues(gvk, obj, old);
       applyDefaults(gvk, obj);
-      obj = pruneCustomResource(rt, version, obj, opts.strictFields);
+      obj = pruneCustomResource(rt, version, obj, opts.strictFields, opts.warnings);
     }
     obj.metadata.resourceVersion = old.metadata.resourceVersion;
     asStored(rt, obj);
@@ -270,6 +273,10 @@ export class RestOps {
     if (gvkOf(rt) === 'v1/Service') this.services.release(obj);
     return gone ?? obj;
   }
+}
+
+function warnUnknown(opts: WriteOptions, paths: string[]): void {
+  opts.warnings?.push(...paths.map((p) => `unknown field ${JSON.stringify(p)}`));
 }
 
 /** No finalizer holds the object any more (a namespace also waits for its spec.finalizers). */

@@ -466,6 +466,7 @@ describe('decoding built-ins like Go structs', () => {
     const lax = await call(sb, 'POST', SVC, body);
     expect(lax.status).toBe(201);
     expect(lax.body.spec.prots).toBeUndefined();
+    expect(lax.headers.warning).toBe('299 - "unknown field \\"spec.prots\\""');
     const wrong = await call(sb, 'POST', SVC, {
       metadata: { name: 'wrong' },
       spec: { ports: [{ port: '80' }] },

@@ -124,7 +124,11 @@ async function handle(deps: ServerDeps, req: http.IncomingMessage, res: http.Ser
       ? JSON.stringify(decodeProtobufObject(body))
       : body.toString('utf8');
     const reply = handleResource(deps, req, res, parsed.info, url.searchParams, raw, principal);
-    if (reply) send(res, reply.status, reply.body);
+    if (reply) {
+      const warnings = reply.warnings?.map((w) => `299 - ${JSON.stringify(w)}`) ?? [];
+      if (warnings.length > 0) res.setHeader('Warning', warnings);
+      send(res, reply.status, reply.body);
+    }
   } catch (err) {
     sendError(res, err);
   }
