@@ -1,12 +1,16 @@
 import type { Command } from 'commander';
 import { registerCerts } from './certs.js';
+import { registerCheck } from './check.js';
 import { registerController } from './controller.js';
 import { registerGateway } from './gateway.js';
+import { registerGateways } from './gateways.js';
 import { registerIdentity } from './identity.js';
 import { registerInstall } from './install.js';
 import { registerLab } from './lab.js';
 import { registerLink } from './link.js';
 import { registerSandbox } from './sandbox.js';
+import { registerStatus } from './status.js';
+import { registerUnlink } from './unlink.js';
 
 /** Adds every verb to the program. Verbs load their implementation lazily inside their action. */
 export function registerCommands(program: Command): void {
@@ -18,4 +22,8 @@ export function registerCommands(program: Command): void {
   registerController(program);
   registerIdentity(program);
   registerSandbox(program);
+  registerUnlink(program);
+  registerCheck(program);
+  registerGateways(program);
+  registerStatus(program);
 }

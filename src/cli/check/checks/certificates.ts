@@ -1,0 +1,76 @@
+/**
+ * Trust anchor and this cluster's issuer (isthmus-system/isthmus-issuer `tls.crt`; the key is never
+ * needed) are valid now and not close to expiry. Gateway leaves are short-lived and rotated by the
+ * gateway itself, so they are not checked here.
+ */
+import { certificateInfo, verifyChain } from '../../../identity/index.js';
+import type { CheckFacts, CheckResult, Fetched } from '../types.js';
+import { resultOf } from './result.js';
+
+const WHAT = 'trust anchor and issuer certificates are not near expiry';
+const DAY_MS = 86_400_000;
+/** Linkerd warns 60 days ahead; 30 days is still a month to rotate a long-lived certificate. */
+export const EXPIRY_WARNING_MS = 30 * DAY_MS;
+/** For short-lived certificates 30 days would warn all their life: 10% of it is the bound then. */
+export const EXPIRY_WARNING_FRACTION = 0.1;
+
+export type ExpiryVerdict = { status: 'ok' | 'warn' | 'fail'; message: string };
+
+function days(ms: number): string {
+  const d = ms / DAY_MS;
+  return d >= 2 ? `${Math.floor(d)} days` : `${Math.max(0, Math.floor(ms / 3_600_000))} hours`;
+}
+
+/** Pure: warns when less than min(30 days, 10% of the lifetime) remains. */
+export function expiryVerdict(notBefore: Date, notAfter: Date, now: Date): ExpiryVerdict {
+  const left = notAfter.getTime() - now.getTime();
+  if (now < notBefore) return { status: 'fail', message: `not valid before ${notBefore.toISOString()}` };
+  if (left <= 0) return { status: 'fail', message: `expired at ${notAfter.toISOString()}` };
+  const life = notAfter.getTime() - notBefore.getTime();
+  const threshold = Math.min(EXPIRY_WARNING_MS, life * EXPIRY_WARNING_FRACTION);
+  if (left < threshold) {
+    return { status: 'warn', message: `expires in ${days(left)} (${notAfter.toISOString()})` };
+  }
+  return { status: 'ok', message: `valid until ${notAfter.toISOString()}` };
+}
+
+export function checkCertificates(facts: CheckFacts): CheckResult {
+  const failures: string[] = [];
+  const warnings: string[] = [];
+  const inspect = (what: string, pem: Fetched<string>, renew: string) => {
+    if (!pem.ok) {
+      failures.push(`cannot read the ${what}: ${pem.error}`);
+      return;
+    }
+    let verdict: ExpiryVerdict;
+    try {
+      const info = certificateInfo(pem.value);
+      verdict = expiryVerdict(info.notBefore, info.notAfter, facts.now);
+    } catch (err) {
+      failures.push(`the ${what} is not a certificate: ${(err as Error).message}`);
+      return;
+    }
+    if (verdict.status === 'fail') failures.push(`the ${what} ${verdict.message}; ${renew}`);
+    if (verdict.status === 'warn') warnings.push(`the ${what} ${verdict.message}; ${renew}`);
+  };
+  inspect(
+    'trust anchor (isthmus-system/isthmus-trust-anchor ca.crt)',
+    facts.anchorPem,
+    'rotate the anchor in every linked cluster (isthmus certs)',
+  );
+  inspect(
+    'issuer certificate (isthmus-system/isthmus-issuer tls.crt)',
+    facts.issuerPem,
+    'issue a new issuer under the same anchor (isthmus certs) and re-install',
+  );
+  // An issuer from another anchor signs gateway certificates no linked cluster will accept.
+  if (facts.anchorPem.ok && facts.issuerPem.ok) {
+    const chained = verifyChain(facts.issuerPem.value, [], [facts.anchorPem.value], facts.now);
+    if (!chained.ok && failures.length === 0) {
+      failures.push(
+        `the issuer does not chain to the trust anchor (${chained.reason}); re-install with matching certificates`,
+      );
+    }
+  }
+  return resultOf(WHAT, failures, warnings);
+}

@@ -1,0 +1,402 @@
+import { describe, expect, it } from 'vitest';
+import { issueGatewayCertificate, splitPem } from '../../../identity/index.js';
+import { foreignTestPki, testGatewayCertificate, testPki } from '../../../identity/testing.js';
+import { HEALTHY_CONDITIONS, healthyFacts, link, mirror, NOW } from '../test-builders.js';
+import type { CheckFacts, CheckResult } from '../types.js';
+import {
+  CHECKS,
+  checkCertificates,
+  checkController,
+  checkCrds,
+  checkCredentials,
+  checkExportsMirrored,
+  checkGatewaysAlive,
+  checkLinksValid,
+  checkMirrorEndpoints,
+  checkMirrorsOwned,
+  checkTrustAnchor,
+  expiryVerdict,
+  runChecks,
+} from './index.js';
+
+const pki = {
+  anchorPem: testPki().anchor.certPem,
+  issuerPem: testPki().issuers.east.certPem,
+  westChain: splitPem(testGatewayCertificate('west').chainPem),
+};
+const foreignChain = splitPem(
+  issueGatewayCertificate(foreignTestPki().issuers.west, { trustDomain: 'cluster.local', cluster: 'west' })
+    .chainPem,
+);
+
+function facts(change: (f: CheckFacts) => void = () => {}): CheckFacts {
+  const f = healthyFacts(pki);
+  change(f);
+  return f;
+}
+
+const links = (f: CheckFacts) => (f.links.ok ? f.links.value : []);
+
+describe('a healthy setup', () => {
+  it('passes every check', () => {
+    expect(runChecks(facts()).map((r) => [r.description, r.status, r.hints])).toEqual(
+      CHECKS.map((c) => [c(facts()).description, 'ok', []]),
+    );
+  });
+});
+
+type Case = [string, (f: CheckFacts) => void, CheckResult['status'], RegExp | null];
+
+describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
+  [
+    'CRDs',
+    checkCrds,
+    [
+      ['both installed', () => {}, 'ok', null],
+      [
+        'Link CRD missing',
+        (f) => {
+          f.crds = { ok: true, value: { 'trafficsplits.split.smi-spec.io': true } };
+        },
+        'fail',
+        /CRD links\.multicluster\.isthmus\.dev is missing/,
+      ],
+      [
+        'cannot read',
+        (f) => {
+          f.crds = { ok: false, error: '403 Forbidden' };
+        },
+        'fail',
+        /cannot read CustomResourceDefinitions: 403/,
+      ],
+    ],
+  ],
+  [
+    'Links valid',
+    checkLinksValid,
+    [
+      [
+        'spec invalid (caught without the controller)',
+        (f) => {
+          links(f)[0]!.link.spec.targetClusterName = 'West_1';
+        },
+        'fail',
+        /invalid spec: targetClusterName "West_1" is not a DNS label/,
+      ],
+      [
+        'controller reports LinkInvalid',
+        (f) => {
+          links(f)[0]!.link = link('west', {
+            conditions: [{ type: 'Ready', status: 'False', reason: 'LinkInvalid', message: 'bad selector' }],
+          });
+        },
+        'fail',
+        /the controller rejects it: bad selector/,
+      ],
+      [
+        'no status yet',
+        (f) => {
+          delete links(f)[0]!.link.status;
+        },
+        'warn',
+        /no status yet/,
+      ],
+      [
+        'credentials unavailable is not an invalid Link',
+        (f) => {
+          links(f)[0]!.link = link('west', {
+            conditions: [{ type: 'Ready', status: 'False', reason: 'CredentialsUnavailable', message: 'x' }],
+          });
+        },
+        'ok',
+        null,
+      ],
+    ],
+  ],
+  [
+    'credentials',
+    checkCredentials,
+    [
+      [
+        '401',
+        (f) => {
+          links(f)[0]!.remote = {
+            ok: false,
+            kind: 'unauthorized',
+            message: 'GET /version: 401 Unauthorized',
+          };
+        },
+        'fail',
+        /rejects the token in isthmus-system\/cluster-credentials-west \(401.*isthmus link --context <west> --cluster-name west/,
+      ],
+      [
+        '403',
+        (f) => {
+          links(f)[0]!.remote = { ok: false, kind: 'forbidden', message: 'list services: 403' };
+        },
+        'fail',
+        /may not list services.*isthmus-remote-access RBAC/,
+      ],
+      [
+        'unreachable',
+        (f) => {
+          links(f)[0]!.remote = { ok: false, kind: 'unreachable', message: 'ECONNREFUSED' };
+        },
+        'fail',
+        /remote API server is unreachable \(ECONNREFUSED\)/,
+      ],
+      [
+        'Secret missing',
+        (f) => {
+          links(f)[0]!.remote = { ok: false, kind: 'secret-missing', message: 'not found' };
+        },
+        'fail',
+        /credentials Secret isthmus-system\/cluster-credentials-west does not exist/,
+      ],
+    ],
+  ],
+  [
+    'trust anchor',
+    checkTrustAnchor,
+    [
+      [
+        'gateway from another PKI',
+        (f) => {
+          links(f)[0]!.gatewayChain = { ok: true, address: '10.0.0.7:4143', chainPem: foreignChain };
+        },
+        'fail',
+        /gateway 10\.0\.0\.7:4143 does not chain to the local trust anchor \(.*not signed by any given trust anchor/,
+      ],
+      [
+        'local anchor replaced',
+        (f) => {
+          f.anchorPem = { ok: true, value: foreignTestPki().anchor.certPem };
+        },
+        'fail',
+        /does not chain to the local trust anchor/,
+      ],
+      [
+        'identity differs from the Link',
+        (f) => {
+          links(f)[0]!.link.spec.gatewayIdentity = 'spiffe://cluster.local/cluster/north/gateway';
+        },
+        'fail',
+        /presents identity spiffe:\/\/cluster\.local\/cluster\/west\/gateway, the Link expects .*north/,
+      ],
+      [
+        'gateway unreachable: cannot compare',
+        (f) => {
+          links(f)[0]!.gatewayChain = { ok: false, address: '10.0.0.7:4143', error: 'ECONNREFUSED' };
+        },
+        'warn',
+        /cannot compare, no TLS handshake with gateway 10\.0\.0\.7:4143: ECONNREFUSED/,
+      ],
+      [
+        'anchor unreadable',
+        (f) => {
+          f.anchorPem = { ok: false, error: 'ConfigMap not found' };
+        },
+        'fail',
+        /cannot read ConfigMap isthmus-system\/isthmus-trust-anchor: ConfigMap not found/,
+      ],
+    ],
+  ],
+  [
+    'controller',
+    checkController,
+    [
+      [
+        'no Lease',
+        (f) => {
+          f.lease = { ok: true, value: undefined };
+        },
+        'fail',
+        /no Lease isthmus-system\/isthmus-mirror/,
+      ],
+      [
+        'no holder',
+        (f) => {
+          f.lease = { ok: true, value: { leaseDurationSeconds: 15 } };
+        },
+        'fail',
+        /has no holder/,
+      ],
+      [
+        'expired',
+        (f) => {
+          const renewTime = new Date(NOW.getTime() - 60_000).toISOString();
+          f.lease = { ok: true, value: { holder: 'c-0', renewTime, leaseDurationSeconds: 15 } };
+        },
+        'fail',
+        /held by c-0 expired 45s ago/,
+      ],
+      [
+        'renewed 14 s ago with a 15 s lease',
+        (f) => {
+          const renewTime = new Date(NOW.getTime() - 14_000).toISOString();
+          f.lease = { ok: true, value: { holder: 'c-0', renewTime, leaseDurationSeconds: 15 } };
+        },
+        'ok',
+        null,
+      ],
+    ],
+  ],
+  [
+    'gateways alive',
+    checkGatewaysAlive,
+    [
+      [
+        'probe failed',
+        (f) => {
+          links(f)[0]!.link = link('west', {
+            conditions: [
+              HEALTHY_CONDITIONS[0]!,
+              { type: 'GatewayAlive', status: 'False', reason: 'ProbeFailed', message: 'ECONNREFUSED' },
+            ],
+          });
+        },
+        'fail',
+        /gateway 10\.0\.0\.7:4143 is not alive \(ECONNREFUSED\)/,
+      ],
+      [
+        'not probed yet',
+        (f) => {
+          links(f)[0]!.link = link('west', {
+            conditions: [{ type: 'GatewayAlive', status: 'Unknown', reason: 'NotProbedYet' }],
+          });
+        },
+        'warn',
+        /not probed yet/,
+      ],
+      [
+        'invalid Link is skipped',
+        (f) => {
+          links(f)[0]!.link = link('west', { conditions: [], spec: { gatewayAddress: '' } });
+        },
+        'ok',
+        null,
+      ],
+    ],
+  ],
+  [
+    'mirror endpoints',
+    checkMirrorEndpoints,
+    [
+      [
+        'endpoints not ready',
+        (f) => {
+          f.mirrors = { ok: true, value: [mirror('podinfo-west', 'west', 0, 1)] };
+        },
+        'fail',
+        /test\/podinfo-west: 1 endpoint\(s\), none ready: the gateway of cluster west is not alive/,
+      ],
+      [
+        'no endpoints',
+        (f) => {
+          f.mirrors = { ok: true, value: [mirror('podinfo-west', 'west', 0, 0)] };
+        },
+        'fail',
+        /no endpoints: the service has no ready endpoint in cluster west/,
+      ],
+      ['no mirrors at all', (f) => (f.mirrors = { ok: true, value: [] }), 'ok', null],
+    ],
+  ],
+  [
+    'mirrors belong to a Link',
+    checkMirrorsOwned,
+    [
+      [
+        'orphan',
+        (f) => {
+          f.mirrors = { ok: true, value: [mirror('podinfo-west'), mirror('db-north', 'north')] };
+        },
+        'fail',
+        /test\/db-north: cluster "north" has no Link; delete the mirror/,
+      ],
+    ],
+  ],
+  [
+    'exports mirrored',
+    checkExportsMirrored,
+    [
+      [
+        'missing namespace',
+        (f) => {
+          links(f)[0]!.link.status!.services = [
+            {
+              namespace: 'shop',
+              name: 'cart',
+              reason: 'MissingNamespace',
+              message: 'namespace shop does not exist',
+            },
+          ];
+        },
+        'warn',
+        /Link west: shop\/cart is not mirrored \(MissingNamespace: namespace shop does not exist\)/,
+      ],
+    ],
+  ],
+  [
+    'certificates',
+    checkCertificates,
+    [
+      [
+        'issuer unreadable',
+        (f) => {
+          f.issuerPem = { ok: false, error: 'Secret not found' };
+        },
+        'fail',
+        /cannot read the issuer certificate.*Secret not found/,
+      ],
+      [
+        'garbage',
+        (f) => {
+          f.anchorPem = { ok: true, value: 'hello' };
+        },
+        'fail',
+        /trust anchor .* is not a certificate/,
+      ],
+      [
+        'issuer from another anchor',
+        (f) => {
+          f.issuerPem = { ok: true, value: foreignTestPki().issuers.east.certPem };
+        },
+        'fail',
+        /the issuer does not chain to the trust anchor/,
+      ],
+      [
+        'issuer seen a year later',
+        (f) => {
+          f.now = new Date(NOW.getTime() + 366 * 86_400_000);
+        },
+        'fail',
+        /issuer certificate .* expired at/,
+      ],
+    ],
+  ],
+])('%s', (_name, check, cases) => {
+  it.each(cases)('%s', (_case, change, status, hint) => {
+    const result = check(facts(change));
+    expect(result.status, result.hints.join('\n')).toBe(status);
+    if (hint) expect(result.hints.join('\n')).toMatch(hint);
+    else expect(result.hints).toEqual([]);
+  });
+});
+
+describe('expiryVerdict', () => {
+  const day = 86_400_000;
+  const from = new Date('2030-01-01T00:00:00Z');
+  const at = (days: number) => new Date(from.getTime() + days * day);
+  it.each([
+    ['a year-long issuer with 60 days left', 365, 305, 'ok'],
+    ['a year-long issuer with 29 days left', 365, 336, 'warn'],
+    ['a 10-year anchor with 31 days left', 3650, 3619, 'ok'],
+    ['a 10-year anchor with 29 days left', 3650, 3621, 'warn'],
+    ['a 7-day certificate with 1 day left (over 10%)', 7, 6, 'ok'],
+    ['a 7-day certificate with 0.5 days left (under 10%)', 7, 6.5, 'warn'],
+    ['expired', 365, 366, 'fail'],
+    ['not valid yet', 365, -1, 'fail'],
+  ])('%s → %s', (_name, lifeDays, nowDays, status) => {
+    expect(expiryVerdict(from, at(lifeDays), at(nowDays)).status).toBe(status);
+  });
+});

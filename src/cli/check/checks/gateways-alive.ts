@@ -1,0 +1,28 @@
+/** Remote gateways alive, as the controller's probes see them (the Link's GatewayAlive condition). */
+import { parseLinkSpec } from '../../../mirror/link-config.js';
+import { type CheckFacts, type CheckResult, condition, linkLabel } from '../types.js';
+import { resultOf, unreadable } from './result.js';
+
+const WHAT = 'remote gateways are alive';
+
+export function checkGatewaysAlive(facts: CheckFacts): CheckResult {
+  const blocked = unreadable(WHAT, 'Links', facts.links);
+  if (blocked || !facts.links.ok) return blocked!;
+  const failures: string[] = [];
+  const warnings: string[] = [];
+  for (const { link } of facts.links.value) {
+    if (!parseLinkSpec(link).ok) continue; // reported by "every Link is valid"; never probed
+    const name = linkLabel(link);
+    const gw = `${link.spec.gatewayAddress}:${link.spec.gatewayPort ?? 4143}`;
+    const alive = condition(link, 'GatewayAlive');
+    if (alive?.status === 'True') continue;
+    if (alive?.status === 'False') {
+      failures.push(
+        `Link ${name}: gateway ${gw} is not alive (${alive.message || alive.reason}); check that the ${name} gateway runs and that its port is reachable from here`,
+      );
+    } else {
+      warnings.push(`Link ${name}: gateway ${gw} not probed yet; run the check again in a few seconds`);
+    }
+  }
+  return resultOf(WHAT, failures, warnings);
+}

@@ -1,0 +1,41 @@
+/** The checks of `isthmus check`, in the order they are printed (each a pure function of the facts). */
+import type { Check, CheckFacts, CheckResult } from '../types.js';
+import { checkCertificates } from './certificates.js';
+import { checkController } from './controller.js';
+import { checkCrds } from './crds.js';
+import { checkCredentials } from './credentials.js';
+import { checkGatewaysAlive } from './gateways-alive.js';
+import { checkExportsMirrored, checkLinksValid } from './links.js';
+import { checkMirrorEndpoints, checkMirrorsOwned } from './mirrors.js';
+import { checkTrustAnchor } from './trust-anchor.js';
+
+export const CHECKS: readonly Check[] = [
+  checkCrds,
+  checkLinksValid,
+  checkCredentials,
+  checkTrustAnchor,
+  checkController,
+  checkGatewaysAlive,
+  checkMirrorEndpoints,
+  checkMirrorsOwned,
+  checkExportsMirrored,
+  checkCertificates,
+];
+
+export function runChecks(facts: CheckFacts, checks: readonly Check[] = CHECKS): CheckResult[] {
+  return checks.map((check) => check(facts));
+}
+
+export { expiryVerdict } from './certificates.js';
+export {
+  checkCertificates,
+  checkController,
+  checkCrds,
+  checkCredentials,
+  checkExportsMirrored,
+  checkGatewaysAlive,
+  checkLinksValid,
+  checkMirrorEndpoints,
+  checkMirrorsOwned,
+  checkTrustAnchor,
+};

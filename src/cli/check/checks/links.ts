@@ -1,0 +1,46 @@
+/**
+ * Link-level checks from what the mirror controller reports in each Link's status
+ * (src/mirror/link-status.ts: Ready/LinkInvalid, per-service reasons) plus our own reading of the
+ * spec, so an invalid Link is caught even when no controller has looked at it yet.
+ */
+import { parseLinkSpec } from '../../../mirror/link-config.js';
+import { type CheckFacts, type CheckResult, condition, linkLabel } from '../types.js';
+import { resultOf, unreadable } from './result.js';
+
+const VALID = 'every Link is valid';
+const EXPORTS = 'every exported service is mirrored';
+
+export function checkLinksValid(facts: CheckFacts): CheckResult {
+  const blocked = unreadable(VALID, 'Links', facts.links);
+  if (blocked || !facts.links.ok) return blocked!;
+  const failures: string[] = [];
+  const warnings: string[] = [];
+  for (const { link } of facts.links.value) {
+    const name = linkLabel(link);
+    const parsed = parseLinkSpec(link);
+    const ready = condition(link, 'Ready');
+    if (!parsed.ok) {
+      failures.push(`Link ${name}: invalid spec: ${parsed.reason}; fix it and re-apply`);
+    } else if (ready?.status === 'False' && ready.reason === 'LinkInvalid') {
+      failures.push(`Link ${name}: the controller rejects it: ${ready.message ?? ''}`);
+    } else if (!ready) {
+      warnings.push(`Link ${name}: no status yet: is isthmus-controller running?`);
+    }
+  }
+  return resultOf(VALID, failures, warnings);
+}
+
+/** Services a Link selects but could not mirror (MissingNamespace, Conflict, ...): warnings. */
+export function checkExportsMirrored(facts: CheckFacts): CheckResult {
+  const blocked = unreadable(EXPORTS, 'Links', facts.links);
+  if (blocked || !facts.links.ok) return blocked!;
+  const warnings: string[] = [];
+  for (const { link } of facts.links.value) {
+    for (const s of link.status?.services ?? []) {
+      if (s.reason === 'Mirrored') continue;
+      const why = s.message ? `${s.reason}: ${s.message}` : s.reason;
+      warnings.push(`Link ${linkLabel(link)}: ${s.namespace}/${s.name} is not mirrored (${why})`);
+    }
+  }
+  return resultOf(EXPORTS, [], warnings);
+}

@@ -1,0 +1,87 @@
+/**
+ * `isthmus gateways` (Linkerd's `multicluster gateways`): one row per Link — is the remote gateway
+ * alive, how many services are mirrored from it, and the latency of its probes. Alive and NUM_SVC
+ * come from the Link status the controller writes (src/mirror/link-status.ts), with the
+ * controller's gauges as fallback; latency percentiles from its `gateway_probe_latency_ms`
+ * histogram (successful probes only), over a window or since the controller started.
+ */
+import type { Link } from '../../kube/types.js';
+import { plainTable } from './plain-table.js';
+import {
+  type Bucket,
+  bucketDelta,
+  gaugeValues,
+  histogramBuckets,
+  histogramQuantile,
+} from './prom-histogram.js';
+import { condition } from './types.js';
+
+export interface GatewayRow {
+  cluster: string;
+  /** null: not probed yet / unknown. */
+  alive: boolean | null;
+  numServices: number | null;
+  /** Milliseconds; null when no probe succeeded in the window (or no metrics were read). */
+  latencyP50Ms: number | null;
+  latencyP95Ms: number | null;
+}
+
+/** What the controller's /metrics said, per target cluster. */
+export interface ControllerMetrics {
+  latency: Map<string, Bucket[]>;
+  alive: Map<string, number>;
+  mirrored: Map<string, number>;
+}
+
+export function controllerMetrics(text: string, earlier?: string): ControllerMetrics {
+  const latency = histogramBuckets(text, 'gateway_probe_latency_ms', 'target_cluster_name');
+  if (earlier !== undefined) {
+    const before = histogramBuckets(earlier, 'gateway_probe_latency_ms', 'target_cluster_name');
+    for (const [cluster, buckets] of latency)
+      latency.set(cluster, bucketDelta(before.get(cluster) ?? [], buckets));
+  }
+  return {
+    latency,
+    alive: gaugeValues(text, 'gateway_alive', 'target_cluster_name'),
+    mirrored: gaugeValues(text, 'isthmus_mirrored_services', 'target_cluster_name'),
+  };
+}
+
+function roundMs(ms: number | undefined): number | null {
+  return ms === undefined ? null : Math.round(ms * 10) / 10;
+}
+
+export function gatewayRows(links: readonly Link[], metrics?: ControllerMetrics): GatewayRow[] {
+  return links
+    .map((link) => {
+      const cluster = link.spec?.targetClusterName ?? link.metadata?.name ?? '';
+      const cond = condition(link, 'GatewayAlive')?.status;
+      const gauge = metrics?.alive.get(cluster);
+      const alive =
+        cond === 'True' ? true : cond === 'False' ? false : gauge === undefined ? null : gauge === 1;
+      const buckets = metrics?.latency.get(cluster) ?? [];
+      return {
+        cluster,
+        alive,
+        numServices: link.status?.mirroredServices ?? metrics?.mirrored.get(cluster) ?? null,
+        latencyP50Ms: roundMs(histogramQuantile(0.5, buckets)),
+        latencyP95Ms: roundMs(histogramQuantile(0.95, buckets)),
+      };
+    })
+    .sort((a, b) => a.cluster.localeCompare(b.cluster));
+}
+
+const ms = (v: number | null) => (v === null ? '-' : `${v}ms`);
+
+export function renderGatewaysTable(rows: readonly GatewayRow[]): string {
+  return plainTable(
+    ['CLUSTER', 'ALIVE', 'NUM_SVC', 'LATENCY_P50', 'LATENCY_P95'],
+    rows.map((r) => [
+      r.cluster,
+      r.alive === null ? 'Unknown' : r.alive ? 'True' : 'False',
+      r.numServices === null ? '-' : String(r.numServices),
+      ms(r.latencyP50Ms),
+      ms(r.latencyP95Ms),
+    ]),
+  );
+}

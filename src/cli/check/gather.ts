@@ -1,0 +1,200 @@
+/**
+ * The I/O half of `isthmus check`: reads everything the checks decide on, once, in parallel, and
+ * turns every failed read into data (Fetched / RemoteAccess / PeerChain) so one broken part never
+ * hides the verdicts of the others.
+ */
+import { describeError, isIsthmusError } from '../../errors.js';
+import type { KubeClient } from '../../kube/client.js';
+import {
+  CLUSTER_NAME_LABEL,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_MIRROR,
+  MIRRORED_SERVICE_LABEL,
+  PORTS,
+  REMOTE_KUBECONFIG_KEY,
+  SERVICE_NAME_LABEL,
+  SYSTEM_NAMESPACE,
+} from '../../kube/keys.js';
+import { R } from '../../kube/resources.js';
+import type { Link, V1ConfigMap, V1EndpointSlice, V1Lease, V1Secret, V1Service } from '../../kube/types.js';
+import { MIRROR_LEASE_NAME } from '../../mirror/leadership.js';
+import { splitAddresses } from '../../mirror/link-config.js';
+import { REQUIRED_CRDS } from './checks/crds.js';
+import { fetchPeerChain } from './peer-chain.js';
+import type {
+  CheckFacts,
+  Fetched,
+  LeaseFacts,
+  LinkFacts,
+  MirrorFacts,
+  PeerChain,
+  RemoteAccess,
+} from './types.js';
+
+export interface GatherOptions {
+  /** Deadline of each remote call (remote API, gateway handshake). */
+  remoteTimeoutMs?: number;
+  /** How to build a client from a credentials Secret (tests substitute; default KubeClient.fromSecret). */
+  clientFromSecret?: (secret: V1Secret, timeoutMs: number) => Promise<KubeClient>;
+}
+
+async function fetched<T>(read: () => Promise<T>): Promise<Fetched<T>> {
+  try {
+    return { ok: true, value: await read() };
+  } catch (err) {
+    return { ok: false, error: describeError(err) };
+  }
+}
+
+const REMOTE_KIND = {
+  KUBE_UNAUTHORIZED: 'unauthorized',
+  KUBE_FORBIDDEN: 'forbidden',
+  KUBE_API_UNAVAILABLE: 'unreachable',
+  KUBECONFIG_INVALID: 'secret-invalid',
+} as const;
+
+function remoteFailure(err: unknown): RemoteAccess {
+  const code = isIsthmusError(err) ? err.code : undefined;
+  const kind = (code && REMOTE_KIND[code as keyof typeof REMOTE_KIND]) || 'error';
+  return { ok: false, kind, message: describeError(err) };
+}
+
+async function defaultClientFromSecret(secret: V1Secret, timeoutMs: number): Promise<KubeClient> {
+  const { KubeClient } = await import('../../kube/client.js');
+  return KubeClient.fromSecret(secret, { timeoutMs, maxThrottleRetries: 1 });
+}
+
+/** Uses the Link's credentials as the controller does: /version, then list services. */
+export async function remoteAccess(
+  local: KubeClient,
+  link: Link,
+  opts: Required<GatherOptions>,
+): Promise<RemoteAccess> {
+  const ns = link.metadata?.namespace ?? SYSTEM_NAMESPACE;
+  let secret: V1Secret | undefined;
+  try {
+    secret = await local.get<V1Secret>(R.secrets, ns, link.spec.clusterCredentialsSecret);
+  } catch (err) {
+    return { ok: false, kind: 'error', message: `cannot read the Secret: ${describeError(err)}` };
+  }
+  if (!secret) return { ok: false, kind: 'secret-missing', message: 'not found' };
+  if (!secret.data?.[REMOTE_KUBECONFIG_KEY]) {
+    return { ok: false, kind: 'secret-invalid', message: `no "${REMOTE_KUBECONFIG_KEY}" key` };
+  }
+  let remote: KubeClient | undefined;
+  try {
+    remote = await opts.clientFromSecret(secret, opts.remoteTimeoutMs);
+    const version = await remote.version();
+    const { items } = await remote.list(R.services, { namespace: SYSTEM_NAMESPACE });
+    return { ok: true, version: version.gitVersion ?? '', services: items.length };
+  } catch (err) {
+    return remoteFailure(err);
+  } finally {
+    remote?.close();
+  }
+}
+
+/** The first of the Link's gateway addresses that completes a TLS handshake. */
+export async function gatewayChain(link: Link, timeoutMs: number): Promise<PeerChain> {
+  const port = link.spec.gatewayPort ?? PORTS.ingress;
+  const hosts = splitAddresses(link.spec.gatewayAddress);
+  let last: PeerChain = { ok: false, address: `:${port}`, error: 'the Link has no gatewayAddress' };
+  for (const host of hosts) {
+    last = await fetchPeerChain(host, port, { timeoutMs });
+    if (last.ok) return last;
+  }
+  return last;
+}
+
+/** Mirror services with their endpoint counts, from the EndpointSlices the mirror controller writes. */
+export function mirrorFacts(services: V1Service[], slices: V1EndpointSlice[]): MirrorFacts[] {
+  const counts = new Map<string, { endpoints: number; ready: number }>();
+  for (const slice of slices) {
+    const key = `${slice.metadata?.namespace}/${slice.metadata?.labels?.[SERVICE_NAME_LABEL]}`;
+    const c = counts.get(key) ?? { endpoints: 0, ready: 0 };
+    for (const e of slice.endpoints ?? []) {
+      c.endpoints++;
+      // An absent `ready` means ready (discovery.k8s.io/v1 EndpointConditions).
+      if (e.conditions?.ready !== false) c.ready++;
+    }
+    counts.set(key, c);
+  }
+  return services
+    .map((s) => {
+      const namespace = s.metadata?.namespace ?? '';
+      const name = s.metadata?.name ?? '';
+      const c = counts.get(`${namespace}/${name}`);
+      return {
+        namespace,
+        name,
+        cluster: s.metadata?.labels?.[CLUSTER_NAME_LABEL] ?? '',
+        endpoints: c?.endpoints ?? 0,
+        readyEndpoints: c?.ready ?? 0,
+      };
+    })
+    .sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+}
+
+export async function gatherFacts(client: KubeClient, options: GatherOptions = {}): Promise<CheckFacts> {
+  const opts: Required<GatherOptions> = {
+    remoteTimeoutMs: options.remoteTimeoutMs ?? 5000,
+    clientFromSecret: options.clientFromSecret ?? defaultClientFromSecret,
+  };
+  const crds = fetched(async () => {
+    const found = await Promise.all(REQUIRED_CRDS.map((name) => client.get(R.crds, undefined, name)));
+    return Object.fromEntries(REQUIRED_CRDS.map((name, i) => [name, found[i] !== undefined]));
+  });
+  const links = fetched(async () => {
+    const { items } = await client.list<Link>(R.links, { namespace: SYSTEM_NAMESPACE });
+    return Promise.all(
+      items.map(
+        async (link): Promise<LinkFacts> => ({
+          link,
+          remote: await remoteAccess(client, link, opts),
+          gatewayChain: await gatewayChain(link, opts.remoteTimeoutMs),
+        }),
+      ),
+    );
+  });
+  const lease = fetched(async (): Promise<LeaseFacts | undefined> => {
+    const l = await client.get<V1Lease>(R.leases, SYSTEM_NAMESPACE, MIRROR_LEASE_NAME);
+    if (!l) return undefined;
+    const renew = l.spec?.renewTime as unknown;
+    return {
+      ...(l.spec?.holderIdentity ? { holder: l.spec.holderIdentity } : {}),
+      // client-node types MicroTime as Date; the wire (and our client) gives a string.
+      ...(renew ? { renewTime: renew instanceof Date ? renew.toISOString() : String(renew) } : {}),
+      ...(l.spec?.leaseDurationSeconds ? { leaseDurationSeconds: l.spec.leaseDurationSeconds } : {}),
+    };
+  });
+  const mirrors = fetched(async () => {
+    const [services, slices] = await Promise.all([
+      client.list<V1Service>(R.services, { labelSelector: `${MIRRORED_SERVICE_LABEL}=true` }),
+      client.list<V1EndpointSlice>(R.endpointSlices, {
+        labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_MIRROR}`,
+      }),
+    ]);
+    return mirrorFacts(services.items, slices.items);
+  });
+  const anchorPem = fetched(async () => {
+    const cm = await client.get<V1ConfigMap>(R.configMaps, SYSTEM_NAMESPACE, 'isthmus-trust-anchor');
+    const pem = cm?.data?.['ca.crt'];
+    if (!pem) throw new Error(cm ? 'no ca.crt in the ConfigMap' : 'ConfigMap not found');
+    return pem;
+  });
+  const issuerPem = fetched(async () => {
+    const secret = await client.get<V1Secret>(R.secrets, SYSTEM_NAMESPACE, 'isthmus-issuer');
+    const b64 = secret?.data?.['tls.crt'];
+    if (!b64) throw new Error(secret ? 'no tls.crt in the Secret' : 'Secret not found');
+    return Buffer.from(b64, 'base64').toString('utf8');
+  });
+  return {
+    now: new Date(),
+    crds: await crds,
+    links: await links,
+    lease: await lease,
+    mirrors: await mirrors,
+    anchorPem: await anchorPem,
+    issuerPem: await issuerPem,
+  };
+}

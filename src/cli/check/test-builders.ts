@@ -1,0 +1,83 @@
+/** Facts for the check tests: a healthy two-way setup as the baseline, each case changing one thing. */
+import type { V1Condition } from '../../kube/types.js';
+import { LINK_GROUP, LINK_VERSION, type Link } from '../../kube/types.js';
+import type { CheckFacts, LinkFacts, MirrorFacts } from './types.js';
+
+/** Now: the test certificates are minted at run time, so the facts are dated at run time too. */
+export const NOW = new Date();
+
+type Cond = Pick<V1Condition, 'type' | 'status' | 'reason'> & { message?: string };
+
+export const HEALTHY_CONDITIONS: Cond[] = [
+  { type: 'Ready', status: 'True', reason: 'Synced', message: '1 services mirrored' },
+  { type: 'RemoteAPIAvailable', status: 'True', reason: 'Connected', message: 'remote API reachable' },
+  {
+    type: 'GatewayAlive',
+    status: 'True',
+    reason: 'ProbeSucceeded',
+    message: 'remote gateway answers probes',
+  },
+];
+
+export function link(
+  cluster: string,
+  opts: { conditions?: Cond[]; spec?: Partial<Link['spec']> } = {},
+): Link {
+  return {
+    apiVersion: `${LINK_GROUP}/${LINK_VERSION}`,
+    kind: 'Link',
+    metadata: { name: cluster, namespace: 'isthmus-system' },
+    spec: {
+      targetClusterName: cluster,
+      clusterCredentialsSecret: `cluster-credentials-${cluster}`,
+      gatewayAddress: '10.0.0.7',
+      gatewayPort: 4143,
+      gatewayIdentity: `spiffe://cluster.local/cluster/${cluster}/gateway`,
+      ...opts.spec,
+    },
+    status: {
+      conditions: (opts.conditions ?? HEALTHY_CONDITIONS).map((c) => ({
+        ...c,
+        message: c.message ?? '',
+        lastTransitionTime: NOW,
+      })),
+      mirroredServices: 1,
+    },
+  };
+}
+
+export function linkFacts(l: Link, chainPem: string[] = [], changes: Partial<LinkFacts> = {}): LinkFacts {
+  return {
+    link: l,
+    remote: { ok: true, version: 'v1.31.0', services: 2 },
+    gatewayChain: { ok: true, address: '10.0.0.7:4143', chainPem },
+    ...changes,
+  };
+}
+
+export function mirror(name: string, cluster = 'west', ready = 1, endpoints = ready): MirrorFacts {
+  return { namespace: 'test', name, cluster, endpoints, readyEndpoints: ready };
+}
+
+/** All checks pass on these (with `anchorPem`/`chainPem` from one PKI). */
+export function healthyFacts(pki: { anchorPem: string; issuerPem: string; westChain: string[] }): CheckFacts {
+  return {
+    now: NOW,
+    crds: {
+      ok: true,
+      value: { 'links.multicluster.isthmus.dev': true, 'trafficsplits.split.smi-spec.io': true },
+    },
+    links: { ok: true, value: [linkFacts(link('west'), pki.westChain)] },
+    lease: {
+      ok: true,
+      value: {
+        holder: 'controller-0',
+        renewTime: new Date(NOW.getTime() - 2000).toISOString(),
+        leaseDurationSeconds: 15,
+      },
+    },
+    mirrors: { ok: true, value: [mirror('podinfo-west')] },
+    anchorPem: { ok: true, value: pki.anchorPem },
+    issuerPem: { ok: true, value: pki.issuerPem },
+  };
+}

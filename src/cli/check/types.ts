@@ -1,0 +1,78 @@
+/**
+ * What `isthmus check` gathers (facts) and what each check decides (results). The gatherer does all
+ * the I/O and records failures as data, so every check is a pure function of the facts and the
+ * tables of cases in the tests need no API server.
+ */
+import type { Link, V1Condition } from '../../kube/types.js';
+
+/** `warn` does not fail the run (linkerd's ‼); `fail` makes the exit status non-zero. */
+export type CheckStatus = 'ok' | 'warn' | 'fail';
+
+export interface CheckResult {
+  description: string;
+  status: CheckStatus;
+  /** One line per problem, each saying what to do about it. */
+  hints: string[];
+}
+
+export type Check = (facts: CheckFacts) => CheckResult;
+
+/** A read that may have failed: the value, or why it could not be had. */
+export type Fetched<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/** Outcome of using a Link's credentials against the remote API server. */
+export type RemoteAccess =
+  | { ok: true; version: string; services: number }
+  | {
+      ok: false;
+      /** secret-missing/secret-invalid: local problem; the others: what the remote API answered. */
+      kind: 'secret-missing' | 'secret-invalid' | 'unauthorized' | 'forbidden' | 'unreachable' | 'error';
+      message: string;
+    };
+
+/** Certificates a remote gateway presented in a TLS handshake (leaf first), or why none came. */
+export type PeerChain =
+  | { ok: true; address: string; chainPem: string[] }
+  | { ok: false; address: string; error: string };
+
+export interface LinkFacts {
+  link: Link;
+  remote: RemoteAccess;
+  gatewayChain: PeerChain;
+}
+
+export interface LeaseFacts {
+  holder?: string;
+  /** RFC 3339 MicroTime, as the API serves it. */
+  renewTime?: string;
+  leaseDurationSeconds?: number;
+}
+
+export interface MirrorFacts {
+  namespace: string;
+  name: string;
+  /** The `mirror.linkerd.io/cluster-name` label ('' when absent). */
+  cluster: string;
+  endpoints: number;
+  readyEndpoints: number;
+}
+
+export interface CheckFacts {
+  now: Date;
+  /** CRD name → installed. */
+  crds: Fetched<Record<string, boolean>>;
+  links: Fetched<LinkFacts[]>;
+  /** undefined value: no such Lease. */
+  lease: Fetched<LeaseFacts | undefined>;
+  mirrors: Fetched<MirrorFacts[]>;
+  anchorPem: Fetched<string>;
+  issuerPem: Fetched<string>;
+}
+
+export function condition(link: Link, type: string): V1Condition | undefined {
+  return link.status?.conditions?.find((c) => c.type === type);
+}
+
+export function linkLabel(link: Link): string {
+  return link.spec?.targetClusterName || link.metadata?.name || '?';
+}

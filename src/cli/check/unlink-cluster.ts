@@ -1,0 +1,76 @@
+/**
+ * `isthmus unlink` (Linkerd's `multicluster unlink`): delete the Link and its credentials Secret.
+ * The mirrors are not deleted here: the controller holds the finalizer
+ * multicluster.isthmus.dev/mirrors on the Link and releases it only after removing them, so the
+ * Link disappearing *is* the signal that the mirrors are gone (src/mirror/link-manager.ts).
+ */
+import { IsthmusError } from '../../errors.js';
+import type { KubeClient } from '../../kube/client.js';
+import {
+  CLUSTER_NAME_LABEL,
+  LINK_FINALIZER,
+  MIRRORED_SERVICE_LABEL,
+  SYSTEM_NAMESPACE,
+} from '../../kube/keys.js';
+import { R } from '../../kube/resources.js';
+import type { Link } from '../../kube/types.js';
+
+export interface UnlinkOptions {
+  wait: boolean;
+  timeoutMs: number;
+  progress: (line: string) => void;
+  /** Between two looks at the Link while waiting. */
+  pollMs?: number;
+}
+
+export interface UnlinkOutcome {
+  linkName: string;
+  /** Set with `wait`: mirror Services of the cluster before minus after. */
+  mirrorsRemoved?: number;
+}
+
+async function countMirrors(client: KubeClient, cluster: string): Promise<number> {
+  const { items } = await client.list(R.services, {
+    labelSelector: `${MIRRORED_SERVICE_LABEL}=true,${CLUSTER_NAME_LABEL}=${cluster}`,
+  });
+  return items.length;
+}
+
+export async function unlinkCluster(
+  client: KubeClient,
+  cluster: string,
+  opts: UnlinkOptions,
+): Promise<UnlinkOutcome> {
+  const { items } = await client.list<Link>(R.links, { namespace: SYSTEM_NAMESPACE });
+  const link = items.find((l) => l.spec?.targetClusterName === cluster);
+  if (!link?.metadata?.name) {
+    const known = items.map((l) => l.spec?.targetClusterName).filter(Boolean);
+    throw new IsthmusError(
+      'KUBE_NOT_FOUND',
+      `no Link to cluster "${cluster}" in ${SYSTEM_NAMESPACE} (linked: ${known.join(', ') || 'none'})`,
+      { terminal: true },
+    );
+  }
+  const linkName = link.metadata.name;
+  const before = opts.wait ? await countMirrors(client, cluster) : 0;
+  await client.delete(R.links, SYSTEM_NAMESPACE, linkName);
+  opts.progress(`link.multicluster.isthmus.dev "${linkName}" deleted`);
+  // The controller's clean-up is local (it deletes mirrors here), so the credentials can go at once.
+  const secret = link.spec.clusterCredentialsSecret;
+  if (secret && (await client.delete(R.secrets, SYSTEM_NAMESPACE, secret))) {
+    opts.progress(`secret "${secret}" deleted`);
+  }
+  if (!opts.wait) return { linkName };
+
+  const deadline = Date.now() + opts.timeoutMs;
+  while (await client.get(R.links, SYSTEM_NAMESPACE, linkName)) {
+    if (Date.now() > deadline) {
+      throw new IsthmusError(
+        'WAIT_TIMEOUT',
+        `Link ${linkName} still exists after ${Math.round(opts.timeoutMs / 1000)}s: the controller releases its finalizer ${LINK_FINALIZER} after deleting the mirrors; is isthmus-controller running?`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, opts.pollMs ?? 250));
+  }
+  return { linkName, mirrorsRemoved: Math.max(0, before - (await countMirrors(client, cluster))) };
+}

@@ -1,0 +1,35 @@
+import type { Command } from 'commander';
+import { addKubeFlags, type KubeFlags, kubeClientFromFlags, parseDurationFlag } from '../common-flags.js';
+import { type OutputFormat, outputOption, renderOutput } from '../output.js';
+
+interface CheckFlags extends KubeFlags {
+  output: OutputFormat;
+  remoteTimeout: string;
+}
+
+export function registerCheck(program: Command): void {
+  addKubeFlags(
+    program
+      .command('check')
+      .description(
+        'Check the multicluster setup of this cluster: CRDs, Links, remote credentials, shared trust anchor, controller, gateways, mirrors, certificate expiry (exit status 1 on any failure)',
+      )
+      .addOption(outputOption())
+      .option('--remote-timeout <duration>', 'deadline of each call to a remote API server or gateway', '5s'),
+  ).action(async (flags: CheckFlags) => {
+    const remoteTimeoutMs = parseDurationFlag(flags.remoteTimeout, '--remote-timeout');
+    const { gatherFacts } = await import('../check/gather.js');
+    const { runChecks } = await import('../check/checks/index.js');
+    const { checkReport, checksPassed, renderCheckText } = await import('../check/render.js');
+    const client = await kubeClientFromFlags(flags);
+    try {
+      const results = runChecks(await gatherFacts(client, { remoteTimeoutMs }));
+      process.stdout.write(
+        await renderOutput(flags.output, checkReport(results), () => renderCheckText(results)),
+      );
+      if (!checksPassed(results)) process.exitCode = 1;
+    } finally {
+      client.close();
+    }
+  });
+}

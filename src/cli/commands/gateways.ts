@@ -1,0 +1,51 @@
+import type { Command } from 'commander';
+import type { Link } from '../../kube/types.js';
+import { addKubeFlags, type KubeFlags, kubeClientFromFlags, parseDurationFlag } from '../common-flags.js';
+import { type OutputFormat, outputOption, renderOutput } from '../output.js';
+
+interface GatewaysFlags extends KubeFlags {
+  output: OutputFormat;
+  controllerAdmin?: string;
+  window?: string;
+}
+
+export function registerGateways(program: Command): void {
+  addKubeFlags(
+    program
+      .command('gateways')
+      .description(
+        'Per linked cluster: is its gateway alive, how many services are mirrored from it, and the p50/p95 latency of its probes (since the controller started, or over --window)',
+      )
+      .addOption(outputOption())
+      .option(
+        '--controller-admin <url>',
+        'controller admin URL for probe latencies (default: an isthmus-controller pod through the API server proxy)',
+      )
+      .option('--window <duration>', 'latency of the probes of the last <duration> only (scrapes twice)'),
+  ).action(async (flags: GatewaysFlags) => {
+    const windowMs = flags.window ? parseDurationFlag(flags.window, '--window') : 0;
+    const { R, SYSTEM_NAMESPACE } = await import('../../kube/index.js');
+    const { controllerMetrics, gatewayRows, renderGatewaysTable } = await import('../check/gateways-view.js');
+    const { scrapeControllerMetrics } = await import('../check/controller-scrape.js');
+    const client = await kubeClientFromFlags(flags);
+    try {
+      const { items: links } = await client.list<Link>(R.links, { namespace: SYSTEM_NAMESPACE });
+      let metrics: ReturnType<typeof controllerMetrics> | undefined;
+      try {
+        const first = await scrapeControllerMetrics(client, flags.controllerAdmin);
+        if (windowMs > 0) {
+          await new Promise((r) => setTimeout(r, windowMs));
+          metrics = controllerMetrics(await scrapeControllerMetrics(client, flags.controllerAdmin), first);
+        } else {
+          metrics = controllerMetrics(first);
+        }
+      } catch (err) {
+        process.stderr.write(`note: probe latencies unavailable: ${(err as Error).message}\n`);
+      }
+      const rows = gatewayRows(links, metrics);
+      process.stdout.write(await renderOutput(flags.output, rows, () => renderGatewaysTable(rows)));
+    } finally {
+      client.close();
+    }
+  });
+}

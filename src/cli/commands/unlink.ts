@@ -1,0 +1,40 @@
+import type { Command } from 'commander';
+import { addKubeFlags, type KubeFlags, kubeClientFromFlags, parseDurationFlag } from '../common-flags.js';
+
+interface UnlinkFlags extends KubeFlags {
+  clusterName: string;
+  wait: boolean;
+  timeout: string;
+}
+
+export function registerUnlink(program: Command): void {
+  addKubeFlags(
+    program
+      .command('unlink')
+      .description(
+        "Remove the link to a cluster: deletes its Link (the controller's finalizer then deletes the mirrors) and its credentials Secret",
+      )
+      .requiredOption('--cluster-name <name>', 'the linked cluster to remove')
+      .option('--wait', 'wait until the Link is gone and report the mirrors removed', false)
+      .option('--timeout <duration>', 'how long --wait waits', '60s'),
+  ).action(async (flags: UnlinkFlags) => {
+    const timeoutMs = parseDurationFlag(flags.timeout, '--timeout');
+    const { unlinkCluster } = await import('../check/unlink-cluster.js');
+    const client = await kubeClientFromFlags(flags);
+    try {
+      const outcome = await unlinkCluster(client, flags.clusterName, {
+        wait: flags.wait,
+        timeoutMs,
+        progress: (line) => process.stdout.write(`${line}\n`),
+      });
+      if (outcome.mirrorsRemoved !== undefined) {
+        const n = outcome.mirrorsRemoved;
+        process.stdout.write(
+          `Link ${outcome.linkName} is gone; ${n} mirror service${n === 1 ? '' : 's'} removed\n`,
+        );
+      }
+    } finally {
+      client.close();
+    }
+  });
+}
