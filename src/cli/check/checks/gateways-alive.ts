@@ -18,7 +18,7 @@ export function checkGatewaysAlive(facts: CheckFacts): CheckResult {
     if (alive?.status === 'True') continue;
     if (alive?.status === 'False') {
       failures.push(
-        `Link ${name}: gateway ${gw} is not alive (${alive.message || alive.reason}); check that the ${name} gateway runs and that its port is reachable from here`,
+        `Link ${name}: gateway ${gw} is not alive (${alive.message || alive.reason}); check that the ${name} gateway runs and that this cluster's gateway can reach its port`,
       );
     } else {
       warnings.push(`Link ${name}: gateway ${gw} not probed yet; run the check again in a few seconds`);

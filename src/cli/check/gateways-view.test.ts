@@ -1,0 +1,48 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { controllerMetrics, gatewayRows, renderGatewaysTable } from './gateways-view.js';
+import { link } from './test-builders.js';
+
+const scrape = readFileSync(join(import.meta.dirname, 'testdata', 'controller-metrics.txt'), 'utf8');
+const links = [
+  link('west'),
+  link('north', {
+    conditions: [{ type: 'GatewayAlive', status: 'False', reason: 'ProbeFailed', message: 'ECONNREFUSED' }],
+  }),
+  link('south', { conditions: [{ type: 'GatewayAlive', status: 'Unknown', reason: 'NotProbedYet' }] }),
+];
+
+describe('isthmus gateways', () => {
+  it('renders alive, mirrored services and probe latency percentiles', async () => {
+    const rows = gatewayRows(links, controllerMetrics(scrape));
+    expect(rows.find((r) => r.cluster === 'west')).toEqual({
+      cluster: 'west',
+      alive: true,
+      numServices: 1,
+      latencyP50Ms: 3.5,
+      latencyP95Ms: 41.7,
+    });
+    await expect(`${renderGatewaysTable(rows)}\n`).toMatchFileSnapshot('testdata/gateways.golden.txt');
+  });
+
+  it('shows no latency without metrics, and falls back to the gauges without Link status', () => {
+    const bare = link('north');
+    delete bare.status;
+    expect(gatewayRows([bare])).toEqual([
+      { cluster: 'north', alive: null, numServices: null, latencyP50Ms: null, latencyP95Ms: null },
+    ]);
+    expect(gatewayRows([bare], controllerMetrics(scrape))[0]).toMatchObject({ alive: false, numServices: 4 });
+  });
+
+  it('over a window, counts only the probes between the two scrapes', () => {
+    const later = scrape.replace(
+      /gateway_probe_latency_ms_bucket\{le="(\d+|\+Inf)",target_cluster_name="west"\} (\d+)/g,
+      (_m, le: string, n: string) =>
+        `gateway_probe_latency_ms_bucket{le="${le}",target_cluster_name="west"} ${Number(n) + (le === '1' ? 0 : 10)}`,
+    );
+    const [west] = gatewayRows([link('west')], controllerMetrics(later, scrape));
+    // Ten new probes, all between 1 and 2 ms.
+    expect(west).toMatchObject({ latencyP50Ms: 1.5, latencyP95Ms: 2 });
+  });
+});

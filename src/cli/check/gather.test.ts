@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import type { V1EndpointSlice, V1Service } from '../../kube/types.js';
+import { mirrorFacts } from './gather.js';
+
+const svc = (name: string, cluster?: string): V1Service => ({
+  metadata: { name, namespace: 'test', labels: cluster ? { 'mirror.linkerd.io/cluster-name': cluster } : {} },
+});
+const slice = (service: string, ready: (boolean | undefined)[]): V1EndpointSlice => ({
+  addressType: 'IPv4',
+  metadata: { name: `${service}-x`, namespace: 'test', labels: { 'kubernetes.io/service-name': service } },
+  endpoints: ready.map((r) => ({ addresses: ['10.0.0.1'], conditions: r === undefined ? {} : { ready: r } })),
+});
+
+describe('mirrorFacts', () => {
+  it.each<[string, V1EndpointSlice[], { endpoints: number; readyEndpoints: number }]>([
+    ['no slice', [], { endpoints: 0, readyEndpoints: 0 }],
+    ['one ready endpoint', [slice('a-west', [true])], { endpoints: 1, readyEndpoints: 1 }],
+    ['not ready (gateway dead)', [slice('a-west', [false])], { endpoints: 1, readyEndpoints: 0 }],
+    ['absent ready reads as ready', [slice('a-west', [undefined])], { endpoints: 1, readyEndpoints: 1 }],
+    [
+      'counts across slices',
+      [slice('a-west', [true, false]), slice('a-west', [true])],
+      { endpoints: 3, readyEndpoints: 2 },
+    ],
+    ['slices of other services do not count', [slice('b-west', [true])], { endpoints: 0, readyEndpoints: 0 }],
+  ])('%s', (_name, slices, counts) => {
+    expect(mirrorFacts([svc('a-west', 'west')], slices)).toEqual([
+      { namespace: 'test', name: 'a-west', cluster: 'west', ...counts },
+    ]);
+  });
+
+  it('sorts by namespace/name and keeps mirrors without a cluster label', () => {
+    expect(mirrorFacts([svc('z'), svc('a', 'west')], []).map((m) => [m.name, m.cluster])).toEqual([
+      ['a', 'west'],
+      ['z', ''],
+    ]);
+  });
+});

@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { issueGatewayCertificate, splitPem } from '../../identity/index.js';
+import { foreignTestPki, testGatewayCertificate, testPki } from '../../identity/testing.js';
+import { runChecks } from './checks/index.js';
+import { checkReport, checksPassed, renderCheckText } from './render.js';
+import { HEALTHY_CONDITIONS, healthyFacts, link, linkFacts, mirror } from './test-builders.js';
+import type { CheckFacts } from './types.js';
+
+const pki = {
+  anchorPem: testPki().anchor.certPem,
+  issuerPem: testPki().issuers.east.certPem,
+  westChain: splitPem(testGatewayCertificate('west').chainPem),
+};
+
+/** West healthy; north with a revoked token, a gateway from another PKI that is down; a stray mirror. */
+function brokenFacts(): CheckFacts {
+  const f = healthyFacts(pki);
+  const west = link('west');
+  west.status!.services = [
+    { namespace: 'shop', name: 'cart', reason: 'MissingNamespace', message: 'namespace shop does not exist' },
+  ];
+  const north = link('north', {
+    conditions: [
+      HEALTHY_CONDITIONS[0]!,
+      { type: 'GatewayAlive', status: 'False', reason: 'ProbeFailed', message: 'probe answered 503' },
+    ],
+  });
+  const foreign = issueGatewayCertificate(foreignTestPki().issuers.west, {
+    trustDomain: 'cluster.local',
+    cluster: 'north',
+  });
+  f.links = {
+    ok: true,
+    value: [
+      linkFacts(west, pki.westChain),
+      linkFacts(north, splitPem(foreign.chainPem), {
+        remote: { ok: false, kind: 'unauthorized', message: 'GET /version: 401 Unauthorized' },
+      }),
+    ],
+  };
+  f.mirrors = {
+    ok: true,
+    value: [mirror('podinfo-west'), mirror('db-north', 'north', 0, 1), mirror('old-south', 'south')],
+  };
+  return f;
+}
+
+describe('isthmus check output', () => {
+  it('all √ on a healthy setup', async () => {
+    const results = runChecks(healthyFacts(pki));
+    expect(checksPassed(results)).toBe(true);
+    await expect(renderCheckText(results)).toMatchFileSnapshot('testdata/check-healthy.golden.txt');
+  });
+
+  it('× with a hint under each failing check, ‼ for warnings', async () => {
+    const results = runChecks(brokenFacts());
+    expect(checksPassed(results)).toBe(false);
+    await expect(renderCheckText(results)).toMatchFileSnapshot('testdata/check-broken.golden.txt');
+  });
+
+  it('-o json carries the same verdicts', () => {
+    const report = checkReport(runChecks(brokenFacts()));
+    expect(report.success).toBe(false);
+    expect(report.checks.map((c) => c.result)).toEqual([
+      'success',
+      'success',
+      'error',
+      'error',
+      'success',
+      'error',
+      'error',
+      'error',
+      'warning',
+      'success',
+    ]);
+  });
+
+  it('warnings alone do not fail the run', () => {
+    const f = healthyFacts(pki);
+    if (f.links.ok)
+      f.links.value[0]!.link.status!.services = [{ namespace: 'a', name: 'b', reason: 'Conflict' }];
+    const results = runChecks(f);
+    expect(results.some((r) => r.status === 'warn')).toBe(true);
+    expect(checksPassed(results)).toBe(true);
+    expect(renderCheckText(results)).toContain(
+      '‼ every exported service is mirrored\n    Link west: a/b is not mirrored (Conflict)',
+    );
+  });
+});

@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isIsthmusError } from '../../errors.js';
+import { KubeClient } from '../../kube/client.js';
+import {
+  CLUSTER_NAME_LABEL,
+  LINK_FINALIZER,
+  MIRRORED_SERVICE_LABEL,
+  SYSTEM_NAMESPACE,
+} from '../../kube/keys.js';
+import { R } from '../../kube/resources.js';
+import type { Link, V1Service } from '../../kube/types.js';
+import { type Sandbox, startSandbox } from '../../sandbox/index.js';
+import { link } from './test-builders.js';
+import { unlinkCluster } from './unlink-cluster.js';
+
+let sandbox: Sandbox;
+let client: KubeClient;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ name: 'east' });
+  client = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
+  for (const name of [SYSTEM_NAMESPACE, 'test']) await client.create(R.namespaces, { metadata: { name } });
+});
+
+afterAll(async () => {
+  client?.close();
+  await sandbox?.close();
+});
+
+async function createLink(cluster: string, finalizers: string[] = []): Promise<void> {
+  const l = link(cluster);
+  delete l.status;
+  l.metadata = { ...l.metadata, finalizers };
+  await client.create(R.links, l);
+  await client.create(R.secrets, {
+    metadata: { name: `cluster-credentials-${cluster}`, namespace: SYSTEM_NAMESPACE },
+    stringData: { kubeconfig: 'apiVersion: v1\nkind: Config\n' },
+  } as never);
+}
+
+async function createMirror(name: string, cluster: string): Promise<void> {
+  await client.create<V1Service>(R.services, {
+    metadata: {
+      name,
+      namespace: 'test',
+      labels: { [MIRRORED_SERVICE_LABEL]: 'true', [CLUSTER_NAME_LABEL]: cluster },
+    },
+    spec: { ports: [{ port: 80 }] },
+  });
+}
+
+const quiet = { progress: () => {}, pollMs: 20 };
+
+describe('unlinkCluster', () => {
+  it('names the linked clusters when there is no Link to the one asked for', async () => {
+    await createLink('south');
+    const err = await unlinkCluster(client, 'nowhere', { wait: false, timeoutMs: 1000, ...quiet }).catch(
+      (e: unknown) => e,
+    );
+    expect(isIsthmusError(err, 'KUBE_NOT_FOUND')).toBe(true);
+    expect(String(err)).toContain('no Link to cluster "nowhere" in isthmus-system (linked: south)');
+  });
+
+  it('deletes the Link and its credentials Secret, and reports the mirrors the finalizer holder removed', async () => {
+    await createLink('west', [LINK_FINALIZER]);
+    await createMirror('podinfo-west', 'west');
+    await createMirror('db-west', 'west');
+    const lines: string[] = [];
+    // Stands in for the controller: once deletion starts, delete the mirrors, release the finalizer.
+    let controller: Promise<void> | undefined;
+    const unlinking = unlinkCluster(client, 'west', {
+      wait: true,
+      timeoutMs: 10_000,
+      pollMs: 20,
+      progress: (line) => {
+        lines.push(line);
+        if (line.startsWith('link.')) {
+          controller = (async () => {
+            for (const name of ['podinfo-west', 'db-west']) await client.delete(R.services, 'test', name);
+            await client.patch<Link>(R.links, SYSTEM_NAMESPACE, 'west', { metadata: { finalizers: null } });
+          })();
+        }
+      },
+    });
+    const outcome = await unlinking;
+    await controller;
+    expect(outcome).toEqual({ linkName: 'west', mirrorsRemoved: 2 });
+    expect(lines).toEqual([
+      'link.multicluster.isthmus.dev "west" deleted',
+      'secret "cluster-credentials-west" deleted',
+    ]);
+    expect(await client.get(R.secrets, SYSTEM_NAMESPACE, 'cluster-credentials-west')).toBeUndefined();
+  });
+
+  it('gives up at its deadline when no controller releases the finalizer', async () => {
+    await createLink('north', [LINK_FINALIZER]);
+    const err = await unlinkCluster(client, 'north', { wait: true, timeoutMs: 300, ...quiet }).catch(
+      (e: unknown) => e,
+    );
+    expect(isIsthmusError(err, 'WAIT_TIMEOUT')).toBe(true);
+    expect(String(err)).toContain('is isthmus-controller running?');
+    await client.patch<Link>(R.links, SYSTEM_NAMESPACE, 'north', { metadata: { finalizers: null } });
+  });
+});
