@@ -1,0 +1,197 @@
+/**
+ * `npm run bench:gateway`: client → backend directly, through the Isthmus gateway pair, and through
+ * an haproxy mTLS pair doing the same two hops, in one run on this machine. Prints the report and
+ * writes it to docs/benchmarks.md (section `## Gateway`). See bench/lib/* for each piece.
+ *
+ * Flags: --quick (short runs, for a smoke test), --skip-build (use dist/ as it is), --no-write
+ * (print only), --profile (gateways run with --cpu-prof; profiles kept in --profile-dir).
+ */
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { writeBenchCerts } from './lib/certs.js';
+import { runFixedRate } from './lib/h2load.js';
+import { startHaproxyPair } from './lib/haproxy.js';
+import { REPO, startIsthmusPair } from './lib/isthmus-pair.js';
+import { BACKEND_BODY, startNginx } from './lib/nginx.js';
+import { installSignalCleanup, runToEnd, stopAll, waitFor } from './lib/procs.js';
+import {
+  type GatewayBenchReport,
+  type PathName,
+  type PathResult,
+  renderGatewaySection,
+  replaceSection,
+} from './lib/report.js';
+import { measureIdleTunnels } from './lib/rss.js';
+import { freePort, httpGet } from './lib/sockets.js';
+import { ensureTools, machine, toolVersions } from './lib/tools.js';
+import { runWrk } from './lib/wrk.js';
+
+// Loopback addresses by role (DESIGN.md: clusters as 127.0.x.y), so every listener is on its own address.
+const HOSTS = {
+  isthmusEast: '127.0.61.1',
+  haproxyEast: '127.0.61.2',
+  isthmusWest: '127.0.62.1',
+  haproxyWest: '127.0.62.2',
+  nginx: '127.0.63.1',
+} as const;
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    'skip-build': { type: 'boolean', default: false },
+    'no-write': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    'profile-dir': { type: 'string', default: join(REPO, 'bench', 'profiles') },
+    threads: { type: 'string', default: '2' },
+    connections: { type: 'string', default: '64' },
+  },
+});
+
+const quick = flags.quick === true;
+const SETTINGS = {
+  threads: Number(flags.threads),
+  connections: Number(flags.connections),
+  closeConnections: 32,
+  durationSec: quick ? 3 : 10,
+  warmupSec: quick ? 1 : 2,
+  rate: 1_000,
+  rateRuns: 10,
+  rateDurationSec: quick ? 3 : 10,
+  rateWarmupMs: 1_000,
+  idleTunnels: quick ? 200 : 1_000,
+};
+
+const log = (line: string): void => console.log(`[bench:gateway] ${line}`);
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'isthmus-bench-'));
+  installSignalCleanup(() => rm(dir, { recursive: true, force: true }));
+  try {
+    const installed = ensureTools(log);
+    if (installed.length > 0) log(`installed: ${installed.join(' ')}`);
+    if (!flags['skip-build']) {
+      log('npm run build (gateways run from dist/)');
+      await runToEnd('build', 'npm', ['run', '--silent', 'build'], 300_000);
+    }
+    await runBench(dir);
+  } finally {
+    await stopAll();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function runBench(dir: string): Promise<void> {
+  const certs = await writeBenchCerts(dir);
+  const nginxPort = await freePort(HOSTS.nginx);
+  await startNginx({ host: HOSTS.nginx, port: nginxPort, dir });
+  const backend = { host: HOSTS.nginx, port: nginxPort };
+  const haproxyPorts = { east: await freePort(HOSTS.haproxyEast), west: await freePort(HOSTS.haproxyWest) };
+  const haproxy = await startHaproxyPair({
+    dir,
+    caFile: certs.caFile,
+    east: { host: HOSTS.haproxyEast, port: haproxyPorts.east, pemFile: certs.east.pemFile },
+    west: { host: HOSTS.haproxyWest, port: haproxyPorts.west, pemFile: certs.west.pemFile },
+    backend,
+  });
+  const profileDir = resolve(flags['profile-dir'] ?? 'bench/profiles');
+  if (flags.profile) await mkdir(profileDir, { recursive: true });
+  const isthmus = await startIsthmusPair({
+    dir,
+    certs,
+    eastHost: HOSTS.isthmusEast,
+    westHost: HOSTS.isthmusWest,
+    backend,
+    nodeArgs: flags.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
+  });
+
+  const targets: Record<PathName, { host: string; port: number; pids: number[] }> = {
+    direct: { ...backend, pids: [] },
+    isthmus: { ...isthmus.egress, pids: [isthmus.east.child.pid!, isthmus.west.child.pid!] },
+    haproxy: {
+      host: HOSTS.haproxyEast,
+      port: haproxyPorts.east,
+      pids: [haproxy.east.child.pid!, haproxy.west.child.pid!],
+    },
+  };
+  for (const [name, t] of Object.entries(targets)) {
+    // The first request through a pair also proves the whole path (mTLS, authorisation, backend).
+    await waitFor(
+      `a response through ${name}`,
+      async () => (await httpGet(t.host, t.port)).body === BACKEND_BODY,
+      20_000,
+    );
+    for (let i = 0; i < 20; i++) await httpGet(t.host, t.port);
+    log(`${name}: ${t.host}:${t.port} answers`);
+  }
+
+  // Idle memory first, on processes that have carried almost nothing yet.
+  const idle: Partial<Record<PathName, PathResult['idle']>> = {};
+  for (const name of ['isthmus', 'haproxy'] as const) {
+    const t = targets[name];
+    idle[name] = await measureIdleTunnels({ ...t, count: SETTINGS.idleTunnels, expect: BACKEND_BODY });
+    log(`${name}: ${idle[name]?.perTunnelKiB.toFixed(1)} KiB per idle tunnel`);
+  }
+
+  const paths = {} as Record<PathName, PathResult>;
+  for (const name of ['direct', 'isthmus', 'haproxy'] as const) {
+    const url = `http://${targets[name].host}:${targets[name].port}/`;
+    const wrk = { url, threads: SETTINGS.threads };
+    await runWrk({ ...wrk, connections: SETTINGS.connections, durationSec: SETTINGS.warmupSec });
+    const keepAlive = await runWrk({
+      ...wrk,
+      connections: SETTINGS.connections,
+      durationSec: SETTINGS.durationSec,
+    });
+    log(`${name}: keep-alive ${Math.round(keepAlive.requestsPerSec)} req/s`);
+    const newConnections = await runWrk({
+      ...wrk,
+      connections: SETTINGS.closeConnections,
+      durationSec: SETTINGS.durationSec,
+      close: true,
+    });
+    log(`${name}: new connections ${Math.round(newConnections.requestsPerSec)}/s`);
+    const latency = await runFixedRate({
+      url,
+      dir,
+      rate: SETTINGS.rate,
+      runs: SETTINGS.rateRuns,
+      durationSec: SETTINGS.rateDurationSec,
+      warmupMs: SETTINGS.rateWarmupMs,
+    });
+    log(
+      `${name}: p50 ${latency.p50Ms.toFixed(3)} ms, p99 ${latency.p99Ms.toFixed(3)} ms at ${Math.round(latency.rate)} req/s`,
+    );
+    const pathIdle = idle[name];
+    paths[name] = { keepAlive, newConnections, latency, ...(pathIdle ? { idle: pathIdle } : {}) };
+  }
+
+  await isthmus.stop();
+  const report: GatewayBenchReport = {
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    machine: machine(),
+    tools: toolVersions(),
+    settings: {
+      keepAlive: `\`wrk -t${SETTINGS.threads} -c${SETTINGS.connections} -d${SETTINGS.durationSec}s\` after a ${SETTINGS.warmupSec} s warm-up`,
+      newConnections: `\`wrk -t${SETTINGS.threads} -c${SETTINGS.closeConnections} -d${SETTINGS.durationSec}s -H 'Connection: close'\``,
+      latency: `${SETTINGS.rateRuns} staggered \`h2load --h1 -c 1 --rps ${SETTINGS.rate / SETTINGS.rateRuns}\` runs (${SETTINGS.rate} req/s in all) for ${SETTINGS.rateDurationSec} s; exact percentiles over the merged per-request \`--log-file\`s, first ${SETTINGS.rateWarmupMs} ms dropped`,
+      idleTunnels: SETTINGS.idleTunnels,
+    },
+    paths,
+    notes: quick ? ['**--quick run**: short durations, fewer idle tunnels; not for comparison.'] : [],
+  };
+  const section = renderGatewaySection(report);
+  console.log(`\n${section}`);
+  if (!flags['no-write']) {
+    const file = join(REPO, 'docs', 'benchmarks.md');
+    const existing = await readFile(file, 'utf8').catch(() => '');
+    await writeFile(file, replaceSection(existing, 'Gateway', section));
+    log(`written to ${file}`);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`[bench:gateway] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,174 @@
+/**
+ * The gateway bench's report: one markdown section (`## Gateway`) with the table of the three
+ * paths, the ratios to haproxy and each target met (✓) or missed (×). Pure: data in, text out;
+ * `replaceSection` swaps the section into docs/benchmarks.md leaving other sections intact.
+ */
+import type { LatencyResult } from './h2load.js';
+import type { IdleMemory } from './rss.js';
+import type { WrkResult } from './wrk.js';
+
+export type PathName = 'direct' | 'isthmus' | 'haproxy';
+
+export interface PathResult {
+  keepAlive: WrkResult;
+  newConnections: WrkResult;
+  latency: LatencyResult;
+  /** Absent for the direct path (nothing in between to measure). */
+  idle?: IdleMemory;
+}
+
+export interface GatewayBenchReport {
+  date: string;
+  machine: { nproc: number; cpu: string; node: string };
+  tools: Record<string, string>;
+  settings: {
+    keepAlive: string;
+    newConnections: string;
+    latency: string;
+    idleTunnels: number;
+  };
+  paths: Record<PathName, PathResult>;
+  notes: string[];
+}
+
+/** From the issue: what the product must reach, and what a rough prototype already reached. */
+export const TARGETS = {
+  keepAliveRatio: { target: 1.0, prototype: 0.86 },
+  newConnectionsRatio: { target: 3.0, prototype: 3.7 },
+  p50Ms: { target: 0.25, prototype: 0.28 },
+  p99Ms: { target: 0.6, prototype: 0.72 },
+  idleKiBPerTunnel: { target: 45, prototype: 45 },
+} as const;
+
+export interface TargetCheck {
+  name: string;
+  measured: number;
+  target: string;
+  prototype: string;
+  met: boolean;
+}
+
+export function checkTargets(r: GatewayBenchReport): TargetCheck[] {
+  const i = r.paths.isthmus;
+  const h = r.paths.haproxy;
+  const keepAlive = i.keepAlive.requestsPerSec / h.keepAlive.requestsPerSec;
+  const newConns = i.newConnections.requestsPerSec / h.newConnections.requestsPerSec;
+  const idle = i.idle?.perTunnelKiB ?? Number.NaN;
+  const t = TARGETS;
+  return [
+    {
+      name: 'keep-alive throughput vs haproxy',
+      measured: keepAlive,
+      target: `≥ ${t.keepAliveRatio.target.toFixed(2)}×`,
+      prototype: `${t.keepAliveRatio.prototype}×`,
+      met: keepAlive >= t.keepAliveRatio.target,
+    },
+    {
+      name: 'new connections/s vs haproxy',
+      measured: newConns,
+      target: `≥ ${t.newConnectionsRatio.target.toFixed(1)}×`,
+      prototype: `${t.newConnectionsRatio.prototype}×`,
+      met: newConns >= t.newConnectionsRatio.target,
+    },
+    {
+      name: 'p50 at 1,000 req/s (ms)',
+      measured: i.latency.p50Ms,
+      target: `≤ ${t.p50Ms.target}`,
+      prototype: `${t.p50Ms.prototype}`,
+      met: i.latency.p50Ms <= t.p50Ms.target,
+    },
+    {
+      name: 'p99 at 1,000 req/s (ms)',
+      measured: i.latency.p99Ms,
+      target: `≤ ${t.p99Ms.target}`,
+      prototype: `${t.p99Ms.prototype}`,
+      met: i.latency.p99Ms <= t.p99Ms.target,
+    },
+    {
+      name: 'memory per idle tunnel (KiB)',
+      measured: idle,
+      target: `≤ ${t.idleKiBPerTunnel.target}`,
+      prototype: `~${t.idleKiBPerTunnel.prototype}`,
+      met: idle <= t.idleKiBPerTunnel.target,
+    },
+  ];
+}
+
+const LABELS: Record<PathName, string> = {
+  direct: '(a) direct: wrk → nginx',
+  isthmus: '(b) Isthmus pair: east egress → mTLS h2 tunnel → west ingress → nginx',
+  haproxy: '(c) haproxy pair: east → TLS 1.3 mTLS → west → nginx',
+};
+
+const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+const ms = (n: number): string => n.toFixed(3);
+const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}×`;
+
+export function renderGatewaySection(r: GatewayBenchReport): string {
+  const h = r.paths.haproxy;
+  const rows = (Object.keys(LABELS) as PathName[]).map((name) => {
+    const p = r.paths[name];
+    const flags = [p.keepAlive, p.newConnections].some((w) => w.socketErrors > 0 || w.non2xx > 0) ? ' ⚠' : '';
+    return `| ${LABELS[name]}${flags} | ${int(p.keepAlive.requestsPerSec)} | ${int(p.newConnections.requestsPerSec)} | ${ms(p.latency.p50Ms)} | ${ms(p.latency.p99Ms)} | ${int(p.latency.rate)} | ${p.idle ? p.idle.perTunnelKiB.toFixed(1) : '—'} |`;
+  });
+  const ratios = (['direct', 'isthmus'] as const).map((name) => {
+    const p = r.paths[name];
+    return `| ${name} ÷ haproxy | ${ratio(p.keepAlive.requestsPerSec, h.keepAlive.requestsPerSec)} | ${ratio(p.newConnections.requestsPerSec, h.newConnections.requestsPerSec)} | ${ratio(p.latency.p50Ms, h.latency.p50Ms)} | ${ratio(p.latency.p99Ms, h.latency.p99Ms)} | ${p.idle && h.idle ? ratio(p.idle.perTunnelKiB, h.idle.perTunnelKiB) : '—'} |`;
+  });
+  const targets = checkTargets(r).map(
+    (c) =>
+      `| ${c.name} | ${c.name.includes('vs') ? `${c.measured.toFixed(2)}×` : c.measured.toFixed(c.name.includes('KiB') ? 1 : 3)} | ${c.target} | ${c.prototype} | ${c.met ? '✓' : '×'} |`,
+  );
+  const idle = (['isthmus', 'haproxy'] as const).map((name) => {
+    const m = r.paths[name].idle;
+    return m
+      ? `${name}: RSS ${int(m.beforeKiB)} → ${int(m.afterKiB)} KiB for ${r.settings.idleTunnels} idle tunnels`
+      : `${name}: not measured`;
+  });
+  return [
+    '## Gateway',
+    '',
+    `Run ${r.date} by \`npm run bench:gateway\` (bench/gateway.ts). Machine: ${r.machine.nproc} × ${r.machine.cpu}, Node ${r.machine.node}.`,
+    `Tools: ${Object.values(r.tools).join('; ')}.`,
+    '',
+    'Everything runs on this one machine over loopback: the load generator, nginx (1 worker), and the two',
+    'proxies of each pair all share the same cores, so every number includes that contention.',
+    '',
+    `- keep-alive throughput: ${r.settings.keepAlive}`,
+    `- new connection per request: ${r.settings.newConnections} (req/s = new connections/s)`,
+    `- latency: ${r.settings.latency}`,
+    `- idle tunnels: ${r.settings.idleTunnels} keep-alive connections opened through the pair (one request each, then idle); (RSS after − RSS before) ÷ ${r.settings.idleTunnels}, both processes of the pair summed`,
+    '',
+    '| path | keep-alive req/s | new conn/s | p50 ms @1k | p99 ms @1k | achieved req/s | KiB / idle tunnel |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows,
+    '',
+    '| ratio | keep-alive | new conn/s | p50 | p99 | KiB / idle tunnel |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    ...ratios,
+    '',
+    '| target (Isthmus pair) | measured | target | prototype | met |',
+    '| --- | ---: | ---: | ---: | :---: |',
+    ...targets,
+    '',
+    ...idle.map((l) => `- ${l}`),
+    ...r.notes.map((n) => `- ${n}`),
+    '',
+  ].join('\n');
+}
+
+/** Replaces (or appends) the `## <heading>` section of a markdown document, keeping the rest. */
+export function replaceSection(doc: string, heading: string, section: string): string {
+  const base = doc.trim() === '' ? '# Benchmarks\n' : doc;
+  const lines = base.split('\n');
+  const start = lines.findIndex((l) => l.trim() === `## ${heading}`);
+  const body = section.trimEnd().split('\n');
+  if (start === -1) return `${base.trimEnd()}\n\n${body.join('\n')}\n`;
+  let end = lines.findIndex((l, i) => i > start && /^## /.test(l));
+  if (end === -1) end = lines.length;
+  const after = lines.slice(end);
+  return (
+    [...lines.slice(0, start), ...body, ...(after.length > 0 ? ['', ...after] : [])].join('\n').trimEnd() +
+    '\n'
+  );
+}
