@@ -8,6 +8,15 @@ import { apiVersionOf, groupResource, type ResourceType, resourceKey } from './r
 import type { KObj, ObjectStore } from './store.js';
 
 /** Decodes a body into an object of the URL's kind: kube's serializer + EnsureObjectNamespaceMatchesRequestNamespace. */
+/** A JSON request body; malformed JSON is the serializer's 400. */
+export function parseJsonBody(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch (err) {
+    throw badRequest(`couldn't get version/kind; json parse error: ${(err as Error).message}`);
+  }
+}
+
 export function decodeBody(
   rt: ResourceType,
   version: string,

@@ -4,6 +4,7 @@
  * operations and shape the answer (object, List, Table, Status; 200/201/202).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parseJsonBody } from './admission.js';
 import {
   ApiError,
   badRequest,
@@ -20,7 +21,8 @@ import type { Registry } from './registry.js';
 import type { ResourcePath } from './request-info.js';
 import { verbFor } from './request-info.js';
 import { groupResource, gvkOf, type ResourceType, resourceKey, type Verb } from './resource-types.js';
-import { type DeleteOptions, isFinalized, type RestOps } from './rest-ops.js';
+import type { DeleteOptions, RestOps } from './rest-ops.js';
+import { finalizeNamespace, tokenReview } from './special-endpoints.js';
 import type { KObj } from './store.js';
 import { toTable, wantsTable } from './table.js';
 import type { WatchHub } from './watch.js';
@@ -38,14 +40,6 @@ export interface HandlerDeps {
   auth: Auth;
   watches: WatchHub;
   countWrite: () => void;
-}
-
-function parseJson(raw: string): unknown {
-  try {
-    return JSON.parse(raw);
-  } catch (err) {
-    throw badRequest(`couldn't get version/kind; json parse error: ${(err as Error).message}`);
-  }
 }
 
 /** dryRun=All is the only accepted value (apiserver ValidateDryRun). */
@@ -78,7 +72,7 @@ function orphanDependentsFalse(raw: string): boolean {
 const PROPAGATION = new Set(['Background', 'Foreground', 'Orphan']);
 
 function deleteOptions(q: URLSearchParams, raw: string): DeleteOptions {
-  const parsed = raw.trim() ? parseJson(raw) : {};
+  const parsed = raw.trim() ? parseJsonBody(raw) : {};
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw badRequest(
       `json: cannot unmarshal ${JSON.stringify(parsed)} into Go value of type v1.DeleteOptions`,
@@ -211,7 +205,7 @@ export function handleResource(
     }
     case 'create': {
       if (rt.group === 'authentication.k8s.io' && rt.plural === 'tokenreviews') return tokenReview(deps, raw);
-      const obj = ops.create(rt, v, ns, parseJson(raw), {
+      const obj = ops.create(rt, v, ns, parseJsonBody(raw), {
         dryRun: dryRunOf(q),
         strictFields: strictOf(q),
         warnings,
@@ -221,7 +215,7 @@ export function handleResource(
     case 'update': {
       if (info.subresource === 'finalize') return finalizeNamespace(deps, rt, info.name!, raw);
       const sub = info.subresource === 'status' ? 'status' : undefined;
-      const r = ops.update(rt, v, ns, info.name!, parseJson(raw), {
+      const r = ops.update(rt, v, ns, info.name!, parseJsonBody(raw), {
         dryRun: dryRunOf(q),
         strictFields: strictOf(q),
         subresource: sub,
@@ -277,34 +271,4 @@ export function handleResource(
     default:
       throw methodNotAllowed(verb, groupResource(rt));
   }
-}
-
-function tokenReview(deps: HandlerDeps, raw: string): Reply {
-  const body = parseJson(raw) as { apiVersion?: string; kind?: string; spec?: { token?: string } };
-  if (body?.kind !== undefined && body.kind !== 'TokenReview')
-    throw badRequest(`${body.kind} cannot be handled as a TokenReview`);
-  const token = body?.spec?.token ?? '';
-  return {
-    status: 201,
-    body: {
-      kind: 'TokenReview',
-      apiVersion: 'authentication.k8s.io/v1',
-      metadata: { creationTimestamp: null },
-      spec: body.spec ?? {},
-      status: deps.auth.review(token),
-    },
-  };
-}
-
-/** PUT /api/v1/namespaces/<ns>/finalize: the only way spec.finalizers changes. */
-function finalizeNamespace(deps: HandlerDeps, rt: ResourceType, name: string, raw: string): Reply {
-  const body = parseJson(raw) as { spec?: { finalizers?: string[] } };
-  const key = resourceKey('', 'namespaces');
-  const current = deps.ops.store.get(key, undefined, name);
-  if (!current) throw notFound(groupResource(rt), name);
-  const next = structuredClone(current);
-  next.spec = { ...(next.spec as object), finalizers: body?.spec?.finalizers ?? [] };
-  if (next.metadata.deletionTimestamp && isFinalized(rt, next))
-    return { status: 200, body: deps.ops.removeNow(rt, next) };
-  return { status: 200, body: deps.ops.store.put(key, next) };
 }
