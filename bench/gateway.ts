@@ -63,10 +63,12 @@ const SETTINGS = {
   idleTunnels: quick ? 200 : 1_000,
 };
 
+let loadavgAtStart = '';
 const log = (line: string): void => console.log(`[bench:gateway] ${line}`);
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'isthmus-bench-'));
+  loadavgAtStart = machine().loadavg;
   installSignalCleanup(() => rm(dir, { recursive: true, force: true }));
   try {
     const installed = ensureTools(log);
@@ -171,6 +173,7 @@ async function runBench(dir: string): Promise<void> {
   const report: GatewayBenchReport = {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     machine: machine(),
+    loadavgAtStart,
     tools: toolVersions(),
     settings: {
       keepAlive: `\`wrk -t${SETTINGS.threads} -c${SETTINGS.connections} -d${SETTINGS.durationSec}s\` after a ${SETTINGS.warmupSec} s warm-up`,

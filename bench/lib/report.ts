@@ -19,7 +19,9 @@ export interface PathResult {
 
 export interface GatewayBenchReport {
   date: string;
-  machine: { nproc: number; cpu: string; node: string };
+  machine: { nproc: number; cpu: string; node: string; loadavg: string };
+  /** Load average (1/5/15 min) when the run started. */
+  loadavgAtStart: string;
   tools: Record<string, string>;
   settings: {
     keepAlive: string;
@@ -108,7 +110,8 @@ export function renderGatewaySection(r: GatewayBenchReport): string {
   const h = r.paths.haproxy;
   const rows = (Object.keys(LABELS) as PathName[]).map((name) => {
     const p = r.paths[name];
-    const flags = [p.keepAlive, p.newConnections].some((w) => w.socketErrors > 0 || w.non2xx > 0) ? ' ⚠' : '';
+    const failed = [p.keepAlive, p.newConnections].some((w) => w.socketErrors > 0 || w.non2xx > 0);
+    const flags = failed || p.latency.errors > 0 ? ' ⚠' : '';
     return `| ${LABELS[name]}${flags} | ${int(p.keepAlive.requestsPerSec)} | ${int(p.newConnections.requestsPerSec)} | ${ms(p.latency.p50Ms)} | ${ms(p.latency.p99Ms)} | ${int(p.latency.rate)} | ${p.idle ? p.idle.perTunnelKiB.toFixed(1) : '—'} |`;
   });
   const ratios = (['direct', 'isthmus'] as const).map((name) => {
@@ -133,6 +136,7 @@ export function renderGatewaySection(r: GatewayBenchReport): string {
     '',
     'Everything runs on this one machine over loopback: the load generator, nginx (1 worker), and the two',
     'proxies of each pair all share the same cores, so every number includes that contention.',
+    `Load average (1/5/15 min) at the start: ${r.loadavgAtStart}; at the end: ${r.machine.loadavg} (other work on the machine competes too).`,
     '',
     `- keep-alive throughput: ${r.settings.keepAlive}`,
     `- new connection per request: ${r.settings.newConnections} (req/s = new connections/s)`,

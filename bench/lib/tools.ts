@@ -4,7 +4,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg as loadavgOf } from 'node:os';
 
 interface Tool {
   binary: string;
@@ -68,6 +68,10 @@ function firstLine(text: string): string {
   return (text.split('\n').find((l) => l.trim() !== '') ?? '').trim().replace(/\s+Copyright.*$/, '');
 }
 
-export function machine(): { nproc: number; cpu: string; node: string } {
-  return { nproc: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version };
+export function machine(): { nproc: number; cpu: string; node: string; loadavg: string } {
+  // The load average says how much else was running: on a shared machine it colours every number.
+  const loadavg = loadavgOf()
+    .map((n) => n.toFixed(1))
+    .join(' / ');
+  return { nproc: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, loadavg };
 }
