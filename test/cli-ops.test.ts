@@ -1,0 +1,189 @@
+/**
+ * The operator verbs against a running two-cluster lab, through the real command line:
+ * `check`, `gateways`, `status`, `unlink`. The lab starts healthy; each broken state is made,
+ * observed and repaired in turn, ordered so that no step depends on an earlier breakage
+ * (the gateway is killed last but one: a dead gateway hides the trust-anchor comparison).
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningLab } from '../src/cli/lab/local-lab.js';
+import { createTrustAnchor } from '../src/identity/index.js';
+import { KubeClient } from '../src/kube/client.js';
+import { R } from '../src/kube/resources.js';
+import type { Link, V1ConfigMap, V1Secret } from '../src/kube/types.js';
+
+const BASE = 51; // east 127.0.51.x, west 127.0.52.x: apart from every other test's addresses
+const ROOT = join(import.meta.dirname, '..');
+const dir = mkdtempSync(join(tmpdir(), 'isthmus-cli-ops-'));
+const progress: string[] = [];
+let lab: RunningLab | undefined;
+let east: KubeClient;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** `isthmus <args>` as a user runs it, against the east cluster of the lab. */
+function isthmus(...args: string[]): Promise<Run> {
+  const kube = ['--kubeconfig', lab!.state.kubeconfig, '--context', 'east'];
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['bin/isthmus.mjs', ...args, ...kube],
+      { cwd: ROOT, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** The line of a check and the hints under it. */
+function section(output: string, description: string): string {
+  const lines = output.split('\n');
+  const at = lines.findIndex((l) => l.slice(2) === description);
+  if (at < 0) return '';
+  const end = lines.findIndex((l, i) => i > at && !l.startsWith('    '));
+  return lines.slice(at, end < 0 ? undefined : end).join('\n');
+}
+
+beforeAll(async () => {
+  const { startLocalLab } = await import('../src/cli/lab/local-lab.js');
+  lab = await startLocalLab({
+    dir,
+    base: BASE,
+    trustDomain: 'cluster.local',
+    progress: (l) => progress.push(l),
+  });
+  east = KubeClient.fromKubeconfigFile(lab.state.kubeconfig, 'east');
+}, 120_000);
+
+afterAll(async () => {
+  east?.close();
+  await lab?.stop();
+  rmSync(dir, { recursive: true, force: true });
+}, 30_000);
+
+describe('isthmus operator verbs on the lab', () => {
+  it('check: every check √ and exit status 0 on the healthy lab', async () => {
+    // The controller writes the Link's status shortly after the mirror is ready: poll for it.
+    const run = await until('isthmus check to pass', 20_000, async () => {
+      const r = await isthmus('check');
+      return r.code === 0 ? r : undefined;
+    });
+    expect(run.stdout).not.toContain('×');
+    expect(run.stdout.match(/^√ /gm)?.length).toBe(10);
+    expect(run.stdout).toContain('Status check results are √');
+  });
+
+  it('gateways: west alive, one service, probe latencies', async () => {
+    const admin = ['--controller-admin', lab!.state.clusters[0]!.controllerAdmin];
+    const table = await isthmus('gateways', ...admin);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^CLUSTER\s+ALIVE\s+NUM_SVC\s+LATENCY_P50\s+LATENCY_P95$/m);
+    expect(table.stdout).toMatch(/^west\s+True\s+1\s+[\d.]+ms\s+[\d.]+ms$/m);
+    const json = JSON.parse((await isthmus('gateways', '-o', 'json', ...admin)).stdout) as unknown[];
+    expect(json).toEqual([expect.objectContaining({ cluster: 'west', alive: true, numServices: 1 })]);
+  });
+
+  it('status: podinfo served by its primary', async () => {
+    const run = await isthmus('status', '-n', 'test');
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^test\s+podinfo\s+Primary\s+podinfo$/m);
+    const yaml = await isthmus('status', '-o', 'yaml');
+    expect(yaml.stdout).toContain('trafficSplit: podinfo\n  status: Primary');
+  });
+
+  it('check: × on remote credentials when the Link token is wrong', async () => {
+    const name = 'cluster-credentials-west';
+    const original = (await east.get<V1Secret>(R.secrets, 'isthmus-system', name))!;
+    const kubeconfig = Buffer.from(original.data!.kubeconfig!, 'base64').toString('utf8');
+    const bad = kubeconfig.replace(/token: .*/, 'token: not-a-valid-token');
+    expect(bad).not.toBe(kubeconfig);
+    await east.patch(R.secrets, 'isthmus-system', name, {
+      data: { kubeconfig: Buffer.from(bad).toString('base64') },
+    });
+    try {
+      const run = await isthmus('check');
+      expect(run.code).toBe(1);
+      expect(section(run.stdout, "every Link's remote API credentials work")).toMatch(
+        /^× .*\n {4}Link west: the remote API server rejects the token in isthmus-system\/cluster-credentials-west \(401/,
+      );
+    } finally {
+      await east.patch(R.secrets, 'isthmus-system', name, {
+        data: { kubeconfig: original.data!.kubeconfig },
+      });
+    }
+  });
+
+  it('check: × on the trust anchor when the local anchor is not the one the remote gateway chains to', async () => {
+    const original = (await east.get<V1ConfigMap>(R.configMaps, 'isthmus-system', 'isthmus-trust-anchor'))!;
+    const other = createTrustAnchor({ trustDomain: 'cluster.local', keyBits: 2048 }).certPem;
+    await east.patch(R.configMaps, 'isthmus-system', 'isthmus-trust-anchor', { data: { 'ca.crt': other } });
+    try {
+      const run = await isthmus('check');
+      expect(run.code).toBe(1);
+      const anchor = section(run.stdout, 'linked clusters share the trust anchor');
+      expect(anchor).toMatch(/^× /);
+      expect(anchor).toContain('Link west: gateway 127.0.52.2:4143 does not chain to the local trust anchor');
+      expect(anchor).toContain('compared by a TLS handshake');
+    } finally {
+      await east.patch(R.configMaps, 'isthmus-system', 'isthmus-trust-anchor', {
+        data: { 'ca.crt': original.data!['ca.crt'] },
+      });
+    }
+  });
+
+  it('check and gateways: × and ALIVE False once the west gateway is dead', async () => {
+    const pid = lab!.state.processes['west/gateway'];
+    expect(pid).toBeGreaterThan(0);
+    process.kill(pid!, 'SIGKILL');
+    await until('east to mark the west gateway dead', 30_000, async () => {
+      const link = await east.get<Link>(R.links, 'isthmus-system', 'west');
+      const alive = link?.status?.conditions?.find((c) => c.type === 'GatewayAlive');
+      return alive?.status === 'False' ? true : undefined;
+    });
+    const run = await isthmus('check');
+    expect(run.code).toBe(1);
+    expect(section(run.stdout, 'remote gateways are alive')).toMatch(
+      /^× remote gateways are alive\n {4}Link west: gateway 127\.0\.52\.2:4143 is not alive/,
+    );
+    const table = await isthmus('gateways');
+    expect(table.stdout).toMatch(/^west\s+False\s+1\s/m);
+  });
+
+  it('unlink --wait: the Link, its Secret and the podinfo-west mirror are gone', async () => {
+    expect(await east.get(R.services, 'test', 'podinfo-west')).toBeDefined();
+    const run = await isthmus('unlink', '--cluster-name', 'west', '--wait', '--timeout', '30s');
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('Link west is gone; 1 mirror service removed');
+    expect(await east.get(R.links, 'isthmus-system', 'west')).toBeUndefined();
+    expect(await east.get(R.secrets, 'isthmus-system', 'cluster-credentials-west')).toBeUndefined();
+    expect(await east.get(R.services, 'test', 'podinfo-west')).toBeUndefined();
+    const again = await isthmus('unlink', '--cluster-name', 'west');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('no Link to cluster "west"');
+  });
+});
