@@ -26,8 +26,12 @@ function isthmus(args: string[]) {
 }
 function kubectl(args: string[], input?: string) {
   return new Promise<{ stdout: string; stderr: string }>((resolve, reject) => {
-    const child = execFile('kubectl', ['--kubeconfig', kubeconfig, ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
-      err ? reject(Object.assign(err, { stdout, stderr })) : resolve({ stdout, stderr }),
+    const child = execFile(
+      'kubectl',
+      ['--kubeconfig', kubeconfig, ...args],
+      { timeout: 60_000 },
+      (err, stdout, stderr) =>
+        err ? reject(Object.assign(err, { stdout, stderr })) : resolve({ stdout, stderr }),
     );
     child.stdin!.end(input ?? '');
   });
@@ -37,7 +41,11 @@ beforeAll(async () => {
   east = await startSandbox({ name: 'east' });
   west = await startSandbox({ name: 'west' });
   writeFileSync(kubeconfig, mergeKubeconfigs([east, west]));
-  await writeCertificates({ outDir: join(dir, 'certs'), clusters: ['east', 'west'], trustDomain: 'cluster.local' });
+  await writeCertificates({
+    outDir: join(dir, 'certs'),
+    clusters: ['east', 'west'],
+    trustDomain: 'cluster.local',
+  });
 });
 
 afterAll(async () => {
@@ -72,9 +80,15 @@ describe('install and link with the real kubectl', () => {
   });
 
   it('refuses to link while the gateway has no LoadBalancer address, with a clear message', async () => {
-    const err = await isthmus(['link', '--kubeconfig', kubeconfig, '--context', 'west', '--cluster-name', 'west']).catch(
-      (e: { stderr: string; code: number }) => e,
-    );
+    const err = await isthmus([
+      'link',
+      '--kubeconfig',
+      kubeconfig,
+      '--context',
+      'west',
+      '--cluster-name',
+      'west',
+    ]).catch((e: { stderr: string; code: number }) => e);
     expect(err).toMatchObject({ code: 1 });
     expect((err as { stderr: string }).stderr).toMatch(/no LoadBalancer address yet/);
   });
@@ -90,7 +104,15 @@ describe('install and link with the real kubectl', () => {
         { status: { loadBalancer: { ingress: [{ ip: '198.51.100.7' }] } } },
         'merge',
       );
-      const { stdout } = await isthmus(['link', '--kubeconfig', kubeconfig, '--context', 'west', '--cluster-name', 'west']);
+      const { stdout } = await isthmus([
+        'link',
+        '--kubeconfig',
+        kubeconfig,
+        '--context',
+        'west',
+        '--cluster-name',
+        'west',
+      ]);
       await kubectl(['--context', 'east', 'apply', '-f', '-'], stdout);
 
       const link = await eastAdmin.get<Link>(R.links, 'isthmus-system', 'west');
@@ -100,14 +122,23 @@ describe('install and link with the real kubectl', () => {
         gatewayPort: 4143,
         gatewayIdentity: 'spiffe://cluster.local/cluster/west/gateway',
       });
-      const secret = await eastAdmin.get<V1Secret>(R.secrets, 'isthmus-system', link!.spec.clusterCredentialsSecret);
+      const secret = await eastAdmin.get<V1Secret>(
+        R.secrets,
+        'isthmus-system',
+        link!.spec.clusterCredentialsSecret,
+      );
       const remote = KubeClient.fromSecret(secret!);
       try {
         const services = await remote.list(R.services, { namespace: 'isthmus-system' });
         expect(services.items.map((s) => s.metadata?.name)).toContain('isthmus-gateway');
-        await expect(remote.list(R.secrets, { namespace: 'isthmus-system' })).rejects.toMatchObject({ code: 'KUBE_FORBIDDEN' });
+        await expect(remote.list(R.secrets, { namespace: 'isthmus-system' })).rejects.toMatchObject({
+          code: 'KUBE_FORBIDDEN',
+        });
         await expect(
-          remote.create(R.services, { metadata: { name: 'x', namespace: 'default' }, spec: { ports: [{ port: 80 }] } }),
+          remote.create(R.services, {
+            metadata: { name: 'x', namespace: 'default' },
+            spec: { ports: [{ port: 80 }] },
+          }),
         ).rejects.toMatchObject({ code: 'KUBE_FORBIDDEN' });
       } finally {
         remote.close();

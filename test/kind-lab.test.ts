@@ -5,8 +5,8 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 
 const run = promisify(execFile);
 const SCRIPTS = ['lib.sh', 'up.sh', 'down.sh', 'verify.sh'].map((s) => `scripts/kind/${s}`);
@@ -22,9 +22,9 @@ describe('kind lab scripts', () => {
   });
 
   it('pass shellcheck', async () => {
-    const result = await run('shellcheck', ['-x', ...SCRIPTS, 'scripts/ensure-test-tools.sh'], { timeout: 30_000 }).catch(
-      (err: { stdout: string }) => ({ stdout: err.stdout, failed: true }),
-    );
+    const result = await run('shellcheck', ['-x', ...SCRIPTS, 'scripts/ensure-test-tools.sh'], {
+      timeout: 30_000,
+    }).catch((err: { stdout: string }) => ({ stdout: err.stdout, failed: true }));
     expect(result.stdout).toBe('');
   });
 
@@ -39,15 +39,21 @@ describe('kind lab scripts', () => {
     expect(out).toMatch(/docker build -t isthmus:dev/);
     expect(out).toMatch(/kind load docker-image isthmus:dev --name east/);
     expect(out).toMatch(/install --cluster-name east .*\| kubectl --context kind-east apply -f -/s);
-    expect(out).toMatch(/link --context kind-west --cluster-name west .*\| kubectl --context kind-east apply -f -/s);
-    expect(out).toMatch(/link --context kind-east --cluster-name east .*\| kubectl --context kind-west apply -f -/s);
+    expect(out).toMatch(
+      /link --context kind-west --cluster-name west .*\| kubectl --context kind-east apply -f -/s,
+    );
+    expect(out).toMatch(
+      /link --context kind-east --cluster-name east .*\| kubectl --context kind-west apply -f -/s,
+    );
     expect(out).toContain('apply -k');
     expect(out).toContain('examples/podinfo/overlays/west');
   });
 
   it('verify --dry-run scales east podinfo to zero and waits for Fallback, then back to Primary', async () => {
     const out = await dryRun('verify.sh');
-    expect(out).toMatch(/scale deployment\/podinfo --replicas=0[\s\S]*=Fallback[\s\S]*--replicas=1[\s\S]*=Primary/);
+    expect(out).toMatch(
+      /scale deployment\/podinfo --replicas=0[\s\S]*=Fallback[\s\S]*--replicas=1[\s\S]*=Primary/,
+    );
   });
 
   it('down --dry-run deletes both clusters', async () => {
@@ -57,14 +63,20 @@ describe('kind lab scripts', () => {
   });
 
   it('rejects unknown arguments', async () => {
-    await expect(run('bash', ['scripts/kind/up.sh', '--bogus'], { timeout: 10_000 })).rejects.toMatchObject({ code: 2 });
+    await expect(run('bash', ['scripts/kind/up.sh', '--bogus'], { timeout: 10_000 })).rejects.toMatchObject({
+      code: 2,
+    });
   });
 });
 
 describe('examples/podinfo', () => {
   async function render(overlay: string) {
-    const { stdout } = await run('kubectl', ['kustomize', `examples/podinfo/overlays/${overlay}`], { timeout: 30_000 });
-    return parseAllDocuments(stdout).map((d) => d.toJS() as { kind: string; metadata: { name: string; labels?: Record<string, string> } });
+    const { stdout } = await run('kubectl', ['kustomize', `examples/podinfo/overlays/${overlay}`], {
+      timeout: 30_000,
+    });
+    return parseAllDocuments(stdout).map(
+      (d) => d.toJS() as { kind: string; metadata: { name: string; labels?: Record<string, string> } },
+    );
   }
 
   it('exports podinfo from west', async () => {
