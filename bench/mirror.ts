@@ -1,0 +1,136 @@
+/**
+ * `npm run bench:mirror`: the mirror controller against 2 remote clusters of N exported Services
+ * each (default 5,000), compared with a floor measured in the same run on the same kind of API
+ * server. Every API server and the controller run as their own processes; the controller runs from
+ * built JS (`npm run build` first). Prints a table and rewrites the `## Mirror` section of
+ * docs/benchmarks.md. Options:
+ *   --services N     exported Services per remote (default 5000)
+ *   --exports N      single exports timed one at a time (default 50)
+ *   --modes LIST     client-side rate limits to run: off,default (default both)
+ *   --cpu-prof       write V8 CPU profiles of the controller under the work directory
+ *   --no-docs        print only
+ *   --no-build       use dist/ as it is
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import Table from 'cli-table3';
+import { adminClient, populateRemote } from './mirror/fixtures.js';
+import { FLOOR_CONCURRENCY, runFloor } from './mirror/floor.js';
+import { startProbeStub } from './mirror/probe-stub.js';
+import { Children, REPO, startSandboxProcess } from './mirror/processes.js';
+import { markdownTable, rows, writeSection } from './mirror/report.js';
+import { runScenario, type ScenarioResult } from './mirror/scenario.js';
+
+const { values } = parseArgs({
+  options: {
+    services: { type: 'string', default: '5000' },
+    exports: { type: 'string', default: '50' },
+    modes: { type: 'string', default: 'off,default' },
+    'cpu-prof': { type: 'boolean', default: false },
+    'no-docs': { type: 'boolean', default: false },
+    'no-build': { type: 'boolean', default: false },
+  },
+});
+const perCluster = Number(values.services);
+const exports = Number(values.exports);
+const modes = values.modes.split(',').map((m) => m.trim());
+const REMOTES = ['west', 'north'];
+
+const children = new Children();
+const workDir = mkdtempSync(join(tmpdir(), 'isthmus-bench-mirror-'));
+const log = (msg: string) =>
+  process.stdout.write(`[bench:mirror ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    children.killAll('SIGKILL');
+    process.exit(130);
+  });
+}
+
+async function main(): Promise<void> {
+  log(`work directory ${workDir}`);
+  if (!values['no-build']) execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO, stdio: 'inherit' });
+
+  log(
+    `floor: ${2 * perCluster * REMOTES.length} creates at concurrency ${FLOOR_CONCURRENCY} on a fresh sandbox`,
+  );
+  const floor = await runFloor(children, REMOTES, perCluster, 30 * 60_000);
+  log(`floor: ${floor.seconds.toFixed(1)} s, ${floor.writesPerSecond.toFixed(0)} writes/s`);
+
+  const probe = await startProbeStub();
+  const remotes = [];
+  for (const name of REMOTES) remotes.push(await startSandboxProcess(children, name));
+  const remoteClients = remotes.map(adminClient);
+  const results: ScenarioResult[] = [];
+  try {
+    log(`populating ${REMOTES.join(', ')} with ${perCluster} exported Services each`);
+    await Promise.all(remoteClients.map((c) => populateRemote(c, perCluster)));
+    for (const mode of modes) {
+      const qps = mode === 'off' ? 0 : mode === 'default' ? undefined : Number(mode);
+      log(`controller run, client-side rate limit ${mode}`);
+      const result = await runScenario(children, {
+        label: mode,
+        ...(qps === undefined ? {} : { qps }),
+        perCluster,
+        exports,
+        remotes,
+        remoteClients,
+        probeUrl: probe.url,
+        workDir,
+        // 4 requests per mirror (2 reads, 2 writes) at 50 qps, with margin; unlimited runs are far faster.
+        syncTimeoutMs: qps === 0 ? 15 * 60_000 : 60 * 60_000,
+        cpuProf: values['cpu-prof'],
+      });
+      log(`${mode}: sync ${result.syncSeconds.toFixed(1)} s, ${result.syncWrites} writes`);
+      results.push(result);
+    }
+  } finally {
+    for (const c of remoteClients) c.close();
+    await probe.close();
+    await children.stopAll();
+  }
+
+  const mirrored = perCluster * REMOTES.length;
+  const table = rows(floor, results, mirrored);
+  const t = new Table({ head: ['metric', 'target', ...results.map((r) => `rate limit ${r.qps}`)] });
+  for (const r of table) t.push([r.metric, r.target, ...r.values]);
+  process.stdout.write(`${t.toString()}\n`);
+  process.stdout.write(
+    `work directory (controller logs${values['cpu-prof'] ? ', CPU profiles' : ''}): ${workDir}\n`,
+  );
+
+  if (!values['no-docs']) {
+    const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`;
+    const notes = readFileSync(join(import.meta.dirname, 'mirror', 'notes.md'), 'utf8');
+    const body = [
+      `\`npm run bench:mirror\` — ${new Date().toISOString().slice(0, 10)}, ${machine}.`,
+      '',
+      `${perCluster.toLocaleString('en')} exported Services (each with a ready EndpointSlice of three 10.x pods) in each of ${REMOTES.length} remote clusters (${REMOTES.join(', ')}), mirrored into a fresh local cluster (east). ` +
+        `Every API server is a sandbox in its own process; the controller runs from built JS (\`node dist/cli/main.js controller --no-leader-elect\`). ` +
+        `Floor, same run: a bare script making the same ${floor.creates.toLocaleString('en')} creates (each mirror Service, then its EndpointSlice) at concurrency ${FLOOR_CONCURRENCY} on a fresh sandbox of the same kind: ` +
+        `**${floor.seconds.toFixed(1)} s, ${floor.writesPerSecond.toFixed(0)} writes/s** (server counted ${floor.serverWrites} writes).`,
+      '',
+      markdownTable(results, table),
+      '',
+      `Restart: back to every mirror reported in ${results.map((r) => `${r.restartReadySeconds.toFixed(1)} s (${r.qps})`).join(', ')}; writes after it by resource: ${results.map((r) => JSON.stringify(r.restartWritesByResource)).join(', ')}. ` +
+        `Writes counted by the API server during the sync (Links excluded): ${results.map((r) => `${r.serverWritesDuringSync} (${r.qps})`).join(', ')}; sync until the last (trailing) write: ${results.map((r) => `${r.syncSettledSeconds.toFixed(1)} s (${r.qps})`).join(', ')}.`,
+      '',
+      notes.trim(),
+    ].join('\n');
+    writeSection(join(REPO, 'docs', 'benchmarks.md'), body);
+    log('wrote the Mirror section of docs/benchmarks.md');
+  }
+}
+
+try {
+  await main();
+} catch (err) {
+  process.stderr.write(
+    `bench:mirror failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
+  children.killAll('SIGKILL');
+  process.exitCode = 1;
+}

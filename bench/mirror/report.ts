@@ -1,0 +1,99 @@
+/**
+ * Renders the mirror benchmark's results: a console table and the `## Mirror` section of
+ * docs/benchmarks.md (only that section is replaced; the Gateway section belongs to another bench).
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { FloorResult } from './floor.js';
+import { exportPercentiles, type ScenarioResult } from './scenario.js';
+
+/** Targets from the issue ("Benchmark", `npm run bench:mirror`). */
+export const TARGETS = {
+  syncRatio: 1.25,
+  writesPerService: 2,
+  restartWrites: 0,
+  exportP99Ms: 500,
+  rssMb: 250,
+} as const;
+
+export interface Row {
+  metric: string;
+  target: string;
+  values: string[];
+}
+
+const mark = (ok: boolean) => (ok ? '✓' : '×');
+const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+
+export function rows(floor: FloorResult, runs: readonly ScenarioResult[], mirrored: number): Row[] {
+  const cell = (fn: (r: ScenarioResult) => string) => runs.map(fn);
+  return [
+    {
+      metric: 'initial sync (s), to every mirror ready',
+      target: `≤ ${TARGETS.syncRatio}× floor (${fmt(floor.seconds)} s)`,
+      values: cell((r) => {
+        const ratio = r.syncSeconds / floor.seconds;
+        return `${fmt(r.syncSeconds)} s = ${fmt(ratio, 2)}× ${mark(ratio <= TARGETS.syncRatio)}`;
+      }),
+    },
+    {
+      metric: 'API writes per mirrored Service (sync)',
+      target: `${TARGETS.writesPerService} (1 Service + 1 EndpointSlice)`,
+      values: cell((r) => {
+        const per = r.syncWrites / mirrored;
+        return `${fmt(per, 3)} ${mark(per <= TARGETS.writesPerService + 0.01)}`;
+      }),
+    },
+    {
+      metric: 'writes by resource (sync)',
+      target: 'status batched',
+      values: cell((r) =>
+        Object.entries(r.syncWritesByResource)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join(', '),
+      ),
+    },
+    {
+      metric: 'writes after a restart in sync',
+      target: String(TARGETS.restartWrites),
+      values: cell((r) => `${r.restartWrites} ${mark(r.restartWrites <= TARGETS.restartWrites)}`),
+    },
+    {
+      metric: 'single export → local ready p50 / p99 (ms)',
+      target: `p99 ≤ ${TARGETS.exportP99Ms}`,
+      values: cell((r) => {
+        const p = exportPercentiles(r.exportMs);
+        return `${fmt(p.p50, 0)} / ${fmt(p.p99, 0)} ${mark(p.p99 <= TARGETS.exportP99Ms)}`;
+      }),
+    },
+    {
+      metric: 'controller RSS peak / steady (MB)',
+      target: `≤ ${TARGETS.rssMb}`,
+      values: cell(
+        (r) => `${fmt(r.peakRssMb, 0)} / ${fmt(r.steadyRssMb, 0)} ${mark(r.peakRssMb <= TARGETS.rssMb)}`,
+      ),
+    },
+  ];
+}
+
+export function markdownTable(runs: readonly ScenarioResult[], table: readonly Row[]): string {
+  const header = `| metric | target | ${runs.map((r) => `rate limit ${r.qps}`).join(' | ')} |`;
+  const rule = `| --- | --- | ${runs.map(() => '---').join(' | ')} |`;
+  return [header, rule, ...table.map((r) => `| ${r.metric} | ${r.target} | ${r.values.join(' | ')} |`)].join(
+    '\n',
+  );
+}
+
+/** Replaces (or appends) the `## Mirror` section, leaving every other section as it was. */
+export function replaceSection(doc: string, heading: string, body: string): string {
+  const section = `${heading}\n\n${body.trim()}\n`;
+  const start = doc.indexOf(`${heading}\n`);
+  if (start < 0) return `${doc.trimEnd()}\n\n${section}`;
+  const next = doc.indexOf('\n## ', start + heading.length);
+  const end = next < 0 ? doc.length : next + 1;
+  return `${doc.slice(0, start)}${section}${next < 0 ? '' : `\n${doc.slice(end)}`}`;
+}
+
+export function writeSection(path: string, body: string): void {
+  const doc = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
+  writeFileSync(path, replaceSection(doc, '## Mirror', body));
+}
