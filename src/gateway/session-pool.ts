@@ -97,12 +97,24 @@ export class SessionPool {
 
   /** Callback form of openTunnel for the per-connection path (no promise allocation per accept). */
   tunnel(gateway: GatewayAddress, authority: string, cb: TunnelCallback): void {
+    this.attempt(gateway, authority, cb, 0);
+  }
+
+  private attempt(gateway: GatewayAddress, authority: string, cb: TunnelCallback, retry: number): void {
     this.session(gateway, false, (err, pooled) => {
       if (err) {
         cb(err);
         return;
       }
-      this.connect(pooled!, authority, cb);
+      this.connect(pooled!, authority, (connectErr, stream, peer) => {
+        // RFC 9113 §8.7: a REFUSED_STREAM stream was not processed (e.g. it crossed a GOAWAY), so it
+        // is safe to retry; the refusing session is draining by now, so this picks another one.
+        if (connectErr && isRefusedStream(connectErr) && retry < MAX_REFUSED_RETRIES) {
+          this.attempt(gateway, authority, cb, retry + 1);
+          return;
+        }
+        cb(connectErr, stream, peer);
+      });
     });
   }
 
@@ -205,15 +217,19 @@ export class SessionPool {
       cb(err);
     };
     stream.on('error', (err: Error) => {
+      const cause = stream.rstCode === h2.NGHTTP2_REFUSED_STREAM ? REFUSED_STREAM : err;
       fail(
-        new IsthmusError('GATEWAY_UNREACHABLE', `tunnel to ${authority} failed: ${err.message}`, {
-          cause: err,
-        }),
+        new IsthmusError('GATEWAY_UNREACHABLE', `tunnel to ${authority} failed: ${err.message}`, { cause }),
       );
     });
     stream.once('close', () => {
       pooled.streams--;
-      fail(new IsthmusError('GATEWAY_UNREACHABLE', `tunnel stream to ${authority} closed before an answer`));
+      const cause = stream.rstCode === h2.NGHTTP2_REFUSED_STREAM ? REFUSED_STREAM : undefined;
+      fail(
+        new IsthmusError('GATEWAY_UNREACHABLE', `tunnel stream to ${authority} closed before an answer`, {
+          cause,
+        }),
+      );
     });
     stream.once('response', (headers) => {
       const status = Number(headers[h2.HTTP2_HEADER_STATUS]);
@@ -320,21 +336,25 @@ export class SessionPool {
       const cert = socket.getPeerX509Certificate();
       pooled.peer = clusterOfIdentity(spiffeIdOf(cert)) ?? remote.label;
     });
-    // The peer's SETTINGS arrive only after it verified our certificate and authorised us (TLS 1.3
-    // lets a client consider the handshake done before the server has checked its certificate).
-    session.once('remoteSettings', () => {
-      established = true;
-      clearTimeout(timer);
-      remote.connecting = false;
-      remote.failures = 0;
-      remote.lastError = undefined;
-      remote.sessions.push(pooled);
-      const waiters = remote.waiters.splice(0);
-      // More waiters than free slots: the rest trigger another session through session().
-      for (const w of waiters) {
-        if (pooled.streams < maxStreams(session) && !pooled.draining) w(null, pooled);
-        else this.session(remote.address, true, w);
-      }
+    // Established = the peer answered a PING. Its SETTINGS are no proof: a server sends them as the
+    // session starts, before it has looked at our certificate, and then may still turn us away (and
+    // with TLS 1.3 the client's handshake completes before the server has verified the client).
+    session.once('connect', () => {
+      session.ping((err) => {
+        if (err || session.destroyed || session.closed) return; // 'close' reports the failure
+        established = true;
+        clearTimeout(timer);
+        remote.connecting = false;
+        remote.failures = 0;
+        remote.lastError = undefined;
+        remote.sessions.push(pooled);
+        const waiters = remote.waiters.splice(0);
+        // More waiters than free slots: the rest get another session through session().
+        for (const w of waiters) {
+          if (pooled.streams < maxStreams(session) && !pooled.draining) w(null, pooled);
+          else this.session(remote.address, true, w);
+        }
+      });
     });
     session.once('goaway', () => {
       pooled.draining = true;
@@ -357,6 +377,15 @@ export class SessionPool {
   private failWaiters(remote: Remote, err: IsthmusError): void {
     for (const w of remote.waiters.splice(0)) w(err);
   }
+}
+
+/** Marks an error whose stream the peer refused unprocessed. */
+const REFUSED_STREAM = Symbol('REFUSED_STREAM');
+/** Bounded, so a peer that refuses every stream cannot keep us looping. */
+const MAX_REFUSED_RETRIES = 2;
+
+function isRefusedStream(err: IsthmusError): boolean {
+  return err.cause === REFUSED_STREAM;
 }
 
 function maxStreams(session: ClientHttp2Session): number {

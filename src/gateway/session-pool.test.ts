@@ -1,0 +1,332 @@
+/**
+ * The session pool against a real ingress (and a few hand-made servers): reuse, extra sessions at
+ * the peer's stream limit, failing fast, identity checks, GOAWAY and certificate rotation.
+ */
+import { X509Certificate } from 'node:crypto';
+import http2, { type ServerHttp2Session } from 'node:http2';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { isIsthmusError } from '../errors.js';
+import { gatewayIdentity } from '../kube/keys.js';
+import { type Ingress, startIngress } from './ingress.js';
+import { resolverFor } from './resolver.js';
+import { ServiceIndex } from './service-index.js';
+import { SessionPool } from './session-pool.js';
+import { echo, startTcpBackend, type TcpBackend } from './test-support/backends.js';
+import { authorizeClusters, CLUSTER_DOMAIN, PROBE_PATH } from './test-support/harness.js';
+import { makePki, type TestPki, TRUST_DOMAIN } from './test-support/pki.js';
+import { waitFor, within } from './test-support/wait.js';
+import type { TunnelSecureContext } from './tunnel-settings.js';
+
+const ECHO = `echo.test.svc.${CLUSTER_DOMAIN}:7000`;
+
+let pki: TestPki;
+const cleanups: (() => Promise<void> | void)[] = [];
+beforeAll(() => {
+  pki = makePki();
+});
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function echoBackend(): Promise<TcpBackend> {
+  const b = await startTcpBackend(echo);
+  cleanups.push(() => b.close());
+  return b;
+}
+
+/** A real ingress exporting echo.test:7000; records the certificate of every admitted peer. */
+async function ingressFor(backend: TcpBackend, maxConcurrentStreams = 1000) {
+  const index = new ServiceIndex();
+  index.upsertService({
+    namespace: 'test',
+    name: 'echo',
+    headless: false,
+    ports: [{ name: 'tcp', port: 7000 }],
+  });
+  index.setSliceEndpoints('test', 'echo', 's', [
+    { address: '127.0.0.1', ready: true, ports: [{ name: 'tcp', port: backend.port }] },
+  ]);
+  const peerCerts: string[] = [];
+  const authorize = authorizeClusters(['east']);
+  const ready = { value: true };
+  const ingress = await startIngress({
+    host: '127.0.0.1',
+    port: 0,
+    secureContext: pki.gateway('west'),
+    authorizePeer: (identity, certPem) => {
+      peerCerts.push(certPem);
+      return authorize(identity, certPem);
+    },
+    resolve: resolverFor(index, CLUSTER_DOMAIN),
+    probe: { path: PROBE_PATH, isReady: () => ready.value },
+    limits: { maxConcurrentStreams },
+  });
+  cleanups.push(() => ingress.close());
+  return { ingress, peerCerts, ready };
+}
+
+function pool(ctx: TunnelSecureContext = pki.gateway('east'), extra = {}): SessionPool {
+  const p = new SessionPool({ secureContext: () => ctx, connectTimeoutMs: 2_000, ...extra });
+  cleanups.push(() => p.close());
+  return p;
+}
+
+async function roundTrip(stream: Duplex, text: string): Promise<void> {
+  const got = new Promise<string>((r) => stream.once('data', (c: Buffer) => r(c.toString())));
+  stream.write(text);
+  expect(await within(got, 5_000, `echo of ${text}`)).toBe(text);
+}
+
+function closeTunnel(stream: Duplex): Promise<void> {
+  stream.resume();
+  const closed = new Promise<void>((r) => stream.once('close', () => r()));
+  stream.end();
+  return within(closed, 5_000, 'tunnel close');
+}
+
+/** A port with nothing listening. */
+async function deadPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as net.AddressInfo;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+describe('SessionPool', () => {
+  it('reuses one session for sequential and concurrent tunnels', async () => {
+    const { ingress } = await ingressFor(await echoBackend());
+    const p = pool();
+    const tunnels = await Promise.all([1, 2, 3].map(() => p.openTunnel(ingress.address, ECHO)));
+    for (const [i, t] of tunnels.entries()) await roundTrip(t, `t${i}`);
+    expect(p.sessionCount()).toBe(1);
+    expect(ingress.sessions()).toBe(1);
+    await Promise.all(tunnels.map(closeTunnel));
+    await roundTrip(await p.openTunnel(ingress.address, ECHO), 'again');
+    expect(ingress.sessions()).toBe(1);
+  });
+
+  it("opens another session when the peer's SETTINGS_MAX_CONCURRENT_STREAMS is reached", async () => {
+    const { ingress } = await ingressFor(await echoBackend(), 4);
+    const p = pool();
+    const tunnels = await within(
+      Promise.all(Array.from({ length: 10 }, () => p.openTunnel(ingress.address, ECHO))),
+      10_000,
+      '10 tunnels with a limit of 4 streams per session',
+    );
+    expect(p.sessionCount()).toBe(3);
+    for (const [i, t] of tunnels.entries()) await roundTrip(t, `t${i}`);
+    await Promise.all(tunnels.map(closeTunnel));
+    await waitFor(() => ingress.openTunnels() === 0, 'tunnels to close');
+  });
+
+  it('rejects with TUNNEL_REFUSED and the status for a service the remote does not export', async () => {
+    const { ingress } = await ingressFor(await echoBackend());
+    const p = pool();
+    const err = await p.openTunnel(ingress.address, `nope.test.svc.${CLUSTER_DOMAIN}:7000`).catch((e) => e);
+    expect(isIsthmusError(err, 'TUNNEL_REFUSED')).toBe(true);
+    expect(err.cause).toEqual({ status: 403 });
+    // The refusal ended the stream cleanly: the session is still the one in use.
+    await roundTrip(await p.openTunnel(ingress.address, ECHO), 'after refusal');
+    expect(ingress.sessions()).toBe(1);
+  });
+
+  it('fails fast with GATEWAY_UNREACHABLE when nothing listens, and keeps failing fast during backoff', async () => {
+    const p = pool(undefined, { backoff: { baseMs: 60_000, maxMs: 60_000 } });
+    const port = await deadPort();
+    const started = Date.now();
+    const first = await p.openTunnel({ host: '127.0.0.1', port }, ECHO).catch((e) => e);
+    expect(isIsthmusError(first, 'GATEWAY_UNREACHABLE')).toBe(true);
+    const second = await p.openTunnel({ host: '127.0.0.1', port }, ECHO).catch((e) => e);
+    expect(second).toBe(first);
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it('reconnects after the backoff once the remote is back', async () => {
+    const backend = await echoBackend();
+    const p = pool(undefined, { backoff: { baseMs: 50, maxMs: 50 } });
+    const port = await deadPort();
+    expect(await p.openTunnel({ host: '127.0.0.1', port }, ECHO).catch((e) => e.code)).toBe(
+      'GATEWAY_UNREACHABLE',
+    );
+    const { ingress } = await ingressFor(backend);
+    // A later attempt (past the 50 ms backoff) reaches the live ingress.
+    let tunnel: Duplex | undefined;
+    const until = Date.now() + 5_000;
+    while (!tunnel && Date.now() < until) {
+      tunnel = await p.openTunnel(ingress.address, ECHO).catch(() => undefined);
+    }
+    expect(tunnel).toBeDefined();
+    await roundTrip(tunnel!, 'back');
+  });
+
+  it('times out with GATEWAY_CONNECT_TIMEOUT when the remote accepts TCP but never speaks TLS', async () => {
+    const silent = net.createServer(() => {});
+    const held = new Set<net.Socket>();
+    silent.on('connection', (s) => held.add(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          for (const s of held) s.destroy();
+          silent.close(() => r());
+        }),
+    );
+    const p = pool(undefined, { connectTimeoutMs: 300 });
+    const started = Date.now();
+    const err = await p
+      .openTunnel({ host: '127.0.0.1', port: (silent.address() as net.AddressInfo).port }, ECHO)
+      .catch((e) => e);
+    expect(err.code).toBe('GATEWAY_CONNECT_TIMEOUT');
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('refuses a remote whose identity is not the expected gateway', async () => {
+    const { ingress } = await ingressFor(await echoBackend());
+    const p = pool(undefined, {
+      expectPeer: (id: string | undefined) => id === gatewayIdentity(TRUST_DOMAIN, 'south'),
+    });
+    const err = await p.openTunnel(ingress.address, ECHO).catch((e) => e);
+    expect(err.code).toBe('GATEWAY_UNREACHABLE');
+    expect(err.message).toMatch(/unexpected gateway identity/);
+    const ok = pool(undefined, {
+      expectPeer: (id: string | undefined) => id === gatewayIdentity(TRUST_DOMAIN, 'west'),
+    });
+    await roundTrip(await ok.openTunnel(ingress.address, ECHO), 'expected peer');
+  });
+
+  it('refuses a remote whose certificate does not chain to the anchor', async () => {
+    const impostor = http2.createSecureServer({ ...pki.foreign('west'), allowHTTP1: false });
+    impostor.on('stream', (s) => s.respond({ ':status': 200 }));
+    const sessions = new Set<ServerHttp2Session>();
+    impostor.on('session', (s) => sessions.add(s));
+    await new Promise<void>((r) => impostor.listen(0, '127.0.0.1', r));
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          for (const s of sessions) s.destroy();
+          impostor.close(() => r());
+        }),
+    );
+    const p = pool();
+    const err = await p
+      .openTunnel({ host: '127.0.0.1', port: (impostor.address() as net.AddressInfo).port }, ECHO)
+      .catch((e) => e);
+    expect(err.code).toBe('GATEWAY_UNREACHABLE');
+  });
+
+  it('rejects (never hangs) when the remote ingress does not admit our cluster', async () => {
+    const { ingress } = await ingressFor(await echoBackend());
+    const p = pool(pki.gateway('north'));
+    const err = await within(
+      p.openTunnel(ingress.address, ECHO).catch((e) => e),
+      5_000,
+      'refusal',
+    );
+    expect(err.code).toBe('GATEWAY_UNREACHABLE');
+    await waitFor(() => ingress.connections() === 0, 'refused session to close');
+  });
+
+  it('GOAWAY mid-tunnel keeps the tunnel; new tunnels open a new session', async () => {
+    const backend = await echoBackend();
+    // A stand-in ingress whose sessions the test can send GOAWAY on.
+    const west = pki.gateway('west');
+    const server = http2.createSecureServer({ ...west, requestCert: true, allowHTTP1: false });
+    const sessions = new Set<ServerHttp2Session>();
+    server.on('session', (s) => {
+      sessions.add(s);
+      s.once('close', () => sessions.delete(s));
+    });
+    server.on('stream', (stream) => {
+      const socket = net.connect({ port: backend.port, host: '127.0.0.1' }, () => {
+        stream.respond({ ':status': 200 });
+        stream.pipe(socket).pipe(stream);
+      });
+      socket.on('error', () => stream.close(http2.constants.NGHTTP2_CONNECT_ERROR));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          for (const s of sessions) s.destroy();
+          server.close(() => r());
+        }),
+    );
+    const address = { host: '127.0.0.1', port: (server.address() as net.AddressInfo).port };
+    const p = pool();
+    const old = await p.openTunnel(address, ECHO);
+    await roundTrip(old, 'before');
+    const [first] = [...sessions];
+    first!.goaway(http2.constants.NGHTTP2_NO_ERROR, 1);
+    // Sent at once, this CONNECT usually crosses the GOAWAY and is refused unprocessed: it is retried.
+    const fresh = await within(p.openTunnel(address, ECHO), 5_000, 'tunnel after GOAWAY');
+    expect(sessions.size).toBe(2);
+    await roundTrip(fresh, 'new session');
+    await roundTrip(old, 'old tunnel still works');
+  });
+
+  it('probes over the tunnel path: alive on 200, not alive on 503 or when unreachable', async () => {
+    const { ingress, ready } = await ingressFor(await echoBackend());
+    const p = pool();
+    const alive = await p.probe(ingress.address, PROBE_PATH, 2_000);
+    expect(alive).toMatchObject({ alive: true });
+    expect(alive.latencyMs).toBeGreaterThan(0);
+    ready.value = false;
+    expect(await p.probe(ingress.address, PROBE_PATH, 2_000)).toMatchObject({
+      alive: false,
+      error: 'status 503',
+    });
+    expect(await p.probe({ host: '127.0.0.1', port: await deadPort() }, PROBE_PATH, 2_000)).toMatchObject({
+      alive: false,
+    });
+    // A peer that does not trust us is not alive either, even though its port is open.
+    const stranger = pool(pki.gateway('north'));
+    ready.value = true;
+    expect(await stranger.probe(ingress.address, PROBE_PATH, 2_000)).toMatchObject({ alive: false });
+  });
+});
+
+describe('certificate rotation', () => {
+  it('setSecureContext: a long-lived tunnel survives and a new session presents the new certificate', async () => {
+    const { ingress, peerCerts } = await ingressFor(await echoBackend(), 1);
+    const before = pki.gateway('east');
+    const p = pool(before);
+    const longLived = await p.openTunnel(ingress.address, ECHO);
+    await roundTrip(longLived, 'before rotation');
+    const rotated = pki.freshGateway('east');
+    p.setSecureContext(rotated);
+    // One stream per session: the next tunnel needs a new session, which must use the new cert.
+    const next = await p.openTunnel(ingress.address, ECHO);
+    await roundTrip(next, 'after rotation');
+    await roundTrip(longLived, 'long-lived after rotation');
+    const serial = (pem: string) => new X509Certificate(pem).serialNumber;
+    expect(peerCerts.map(serial)).toEqual([serial(before.cert), serial(rotated.cert)]);
+  });
+
+  it('Ingress.setSecureContext: established tunnels survive, new handshakes get the new certificate', async () => {
+    const { ingress } = await ingressFor(await echoBackend());
+    const p = pool();
+    const longLived = await p.openTunnel(ingress.address, ECHO);
+    const rotated = pki.freshGateway('west');
+    ingress.setSecureContext(rotated);
+    await roundTrip(longLived, 'survives');
+    const tls = await import('node:tls');
+    const serial = await new Promise<string>((resolve, reject) => {
+      const s = tls.connect({
+        host: '127.0.0.1',
+        port: ingress.address.port,
+        ...pki.gateway('east'),
+        ALPNProtocols: ['h2'],
+        checkServerIdentity: () => undefined,
+      });
+      s.once('secureConnect', () => {
+        resolve(s.getPeerX509Certificate()!.serialNumber);
+        s.destroy();
+      });
+      s.once('error', reject);
+    });
+    expect(serial).toBe(new X509Certificate(rotated.cert).serialNumber);
+  });
+});
