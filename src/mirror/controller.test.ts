@@ -29,7 +29,12 @@ let controller: Awaited<ReturnType<typeof startController>> | undefined;
 beforeEach(async () => {
   probe = new ProbeStub();
   await probe.start();
-  [east, west] = await Promise.all([startCluster('east'), startCluster('west')]);
+  // TLS here (the other scenarios use plain HTTP for speed): the remote client is built from the
+  // credentials Secret's kubeconfig, CA included, as in production.
+  [east, west] = await Promise.all([
+    startCluster('east', { tls: true }),
+    startCluster('west', { tls: true }),
+  ]);
 });
 
 afterEach(async () => {
