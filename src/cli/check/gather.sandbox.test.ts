@@ -1,0 +1,75 @@
+/**
+ * The gatherer against a strict sandbox API server (which here is also the "remote" cluster the
+ * Links point at): every failure becomes a fact with the right kind, nothing throws.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeClient } from '../../kube/client.js';
+import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
+import { R } from '../../kube/resources.js';
+import type { V1Secret } from '../../kube/types.js';
+import { type Sandbox, startSandbox } from '../../sandbox/index.js';
+import { gatherFacts } from './gather.js';
+import { link } from './test-builders.js';
+
+let sandbox: Sandbox;
+let client: KubeClient;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ name: 'east' });
+  client = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
+  await client.create(R.namespaces, { metadata: { name: SYSTEM_NAMESPACE } });
+  sandbox.addToken('only-namespaces', {
+    username: 'reader',
+    rules: [{ verbs: ['get', 'list'], resources: ['namespaces'], apiGroups: [''] }],
+  });
+  const credentials: [string, string | undefined][] = [
+    ['good', undefined],
+    ['revoked', 'no-such-token'],
+    ['narrow', 'only-namespaces'],
+    ['down', undefined],
+  ];
+  for (const [cluster, token] of credentials) {
+    const l = link(cluster, { spec: { gatewayAddress: '127.0.0.1', gatewayPort: 1 } });
+    delete l.status;
+    await client.create(R.links, l);
+    let kubeconfig = sandbox.kubeconfig(token ? { token, user: cluster } : {});
+    if (cluster === 'down') kubeconfig = kubeconfig.replace(sandbox.url, 'https://127.0.0.1:1');
+    await client.create<V1Secret>(R.secrets, {
+      metadata: { name: `cluster-credentials-${cluster}`, namespace: SYSTEM_NAMESPACE },
+      data: { kubeconfig: Buffer.from(kubeconfig).toString('base64') },
+    });
+  }
+  await client.create(R.links, link('lost'));
+});
+
+afterAll(async () => {
+  client?.close();
+  await sandbox?.close();
+});
+
+describe('gatherFacts', () => {
+  it('classifies what each Link credential gets from the remote API', async () => {
+    const facts = await gatherFacts(client, { remoteTimeoutMs: 2000 });
+    expect(facts.crds).toEqual({
+      ok: true,
+      value: { 'links.multicluster.isthmus.dev': true, 'trafficsplits.split.smi-spec.io': true },
+    });
+    const byCluster = Object.fromEntries(
+      (facts.links.ok ? facts.links.value : []).map((l) => [l.link.spec.targetClusterName, l]),
+    );
+    expect(byCluster.good?.remote).toMatchObject({ ok: true, services: 0 });
+    expect(byCluster.revoked?.remote).toMatchObject({ ok: false, kind: 'unauthorized' });
+    expect(byCluster.narrow?.remote).toMatchObject({ ok: false, kind: 'forbidden' });
+    expect(byCluster.down?.remote).toMatchObject({ ok: false, kind: 'unreachable' });
+    expect(byCluster.lost?.remote).toEqual({ ok: false, kind: 'secret-missing', message: 'not found' });
+    expect(byCluster.good?.gatewayChain).toMatchObject({ ok: false, address: '127.0.0.1:1' });
+  });
+
+  it('records absent objects as facts rather than throwing', async () => {
+    const facts = await gatherFacts(client, { remoteTimeoutMs: 2000 });
+    expect(facts.lease).toEqual({ ok: true, value: undefined });
+    expect(facts.mirrors).toEqual({ ok: true, value: [] });
+    expect(facts.anchorPem).toEqual({ ok: false, error: 'ConfigMap not found' });
+    expect(facts.issuerPem).toEqual({ ok: false, error: 'Secret not found' });
+  });
+});
