@@ -195,6 +195,33 @@ describe('opaque TCP', () => {
   });
 });
 
+describe('connection churn', () => {
+  it('short tunnels end with END_STREAM, so rapid-reset protection never sends GOAWAY', async () => {
+    await harness();
+    const b = await backend(echo);
+    h.exportService('test', 'echo', 7000, [b.port]);
+    const port = await h.route('test', 'echo', 7000);
+    // nghttp2 allows a burst of 1,000 received RST_STREAMs, then 33/s: 1,500 resets would trip it.
+    for (let batch = 0; batch < 30; batch++) {
+      await within(
+        Promise.all(
+          Array.from({ length: 50 }, async () => {
+            const s = await connect(port);
+            const got = readAll(s);
+            s.end('x');
+            return (await got).toString();
+          }),
+        ),
+        10_000,
+        `batch ${batch}`,
+      );
+    }
+    expect(h.pool.sessionCount()).toBe(1);
+    expect(h.ingress.sessions()).toBe(1);
+    await expectNoLeaks(b);
+  });
+});
+
 describe('protocols', () => {
   it('HTTP/1.1 keep-alive requests share one tunnel', async () => {
     await harness();

@@ -1,0 +1,140 @@
+/**
+ * Egress listeners follow the mirrors live (open, update in place, close) and fail fast: a client
+ * whose tunnel cannot be opened is reset at once instead of hanging.
+ */
+import net from 'node:net';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { isIsthmusError } from '../errors.js';
+import type { EgressRoute } from './egress.js';
+import { startTcpBackend, type TcpBackend } from './test-support/backends.js';
+import { CLUSTER_DOMAIN, type Harness, startHarness } from './test-support/harness.js';
+import { makePki, type TestPki } from './test-support/pki.js';
+import { freePort, waitFor, within } from './test-support/wait.js';
+
+let pki: TestPki;
+const cleanups: (() => Promise<void> | void)[] = [];
+beforeAll(() => {
+  pki = makePki();
+});
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** A backend that greets each connection with `name` and then echoes. */
+async function named(name: string): Promise<TcpBackend> {
+  const b = await startTcpBackend((s) => {
+    s.write(`${name}\n`);
+    s.pipe(s);
+  });
+  cleanups.push(() => b.close());
+  return b;
+}
+
+async function harness(): Promise<Harness> {
+  const h = await startHarness(pki);
+  cleanups.push(() => h.close());
+  return h;
+}
+
+/** Connects and reads the greeting line, or reports how the connection ended. */
+function greet(port: number): Promise<{ greeting: string; socket: net.Socket } | { failed: string }> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    cleanups.push(() => {
+      socket.destroy();
+    });
+    let buf = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (c: string) => {
+      buf += c;
+      if (buf.includes('\n')) resolve({ greeting: buf.trim(), socket });
+    });
+    socket.once('error', (e: NodeJS.ErrnoException) => resolve({ failed: e.code ?? e.message }));
+    socket.once('close', () => resolve({ failed: 'closed' }));
+  });
+}
+
+const route = (port: number, h: Harness, name: string, extra: Partial<EgressRoute> = {}): EgressRoute => ({
+  port,
+  remote: h.ingress.address,
+  authority: `${name}.test.svc.${CLUSTER_DOMAIN}:7000`,
+  mirror: `test/${name}-west`,
+  ...extra,
+});
+
+describe('EgressListeners', () => {
+  it('opens, updates in place and closes listeners as the routes change', async () => {
+    const h = await harness();
+    h.exportService('test', 'a', 7000, [(await named('a')).port]);
+    h.exportService('test', 'b', 7000, [(await named('b')).port]);
+    const [p1, p2] = [await freePort(), await freePort()];
+
+    await h.egress.apply([route(p1, h, 'a'), route(p2, h, 'b')]);
+    expect(h.egress.listening()).toEqual([p1, p2].sort((x, y) => x - y));
+    const kept = await greet(p1);
+    expect(kept).toMatchObject({ greeting: 'a' });
+    expect(await greet(p2)).toMatchObject({ greeting: 'b' });
+
+    // p1 now leads to service b: new connections follow, the open one stays where it was.
+    await h.egress.apply([route(p1, h, 'b')]);
+    expect(h.egress.listening()).toEqual([p1]);
+    expect(await greet(p1)).toMatchObject({ greeting: 'b' });
+    if (!('socket' in kept)) throw new Error('no socket');
+    const echoed = new Promise<string>((r) => kept.socket.once('data', (c: string) => r(c)));
+    kept.socket.write('still a\n');
+    expect(await within(echoed, 5_000, 'old connection')).toBe('still a\n');
+    // p2 was removed: nothing listens there any more.
+    expect(await greet(p2)).toMatchObject({ failed: 'ECONNREFUSED' });
+
+    await h.egress.apply([]);
+    expect(h.egress.listening()).toEqual([]);
+    expect(await greet(p1)).toMatchObject({ failed: 'ECONNREFUSED' });
+  });
+
+  it('follows a mirror whose remote gateway changed', async () => {
+    const h = await harness();
+    const other = await startHarness(pki);
+    cleanups.push(() => other.close());
+    h.exportService('test', 'svc', 7000, [(await named('first')).port]);
+    other.exportService('test', 'svc', 7000, [(await named('second')).port]);
+    const port = await freePort();
+    await h.egress.apply([route(port, h, 'svc')]);
+    expect(await greet(port)).toMatchObject({ greeting: 'first' });
+    await h.egress.apply([route(port, h, 'svc', { remote: other.ingress.address })]);
+    expect(await greet(port)).toMatchObject({ greeting: 'second' });
+  });
+
+  it('resets the client at once when the remote gateway is unreachable', async () => {
+    const h = await harness();
+    const port = await freePort();
+    await h.egress.apply([route(port, h, 'svc', { remote: { host: '127.0.0.1', port: await freePort() } })]);
+    const started = Date.now();
+    expect(await within(greet(port), 2_000, 'fail fast')).toMatchObject({ failed: 'ECONNRESET' });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    await waitFor(() => h.egress.connections() === 0, 'egress connection to close');
+  });
+
+  it('resets the client at once when the remote refuses the tunnel', async () => {
+    const h = await harness();
+    const port = await freePort();
+    await h.egress.apply([route(port, h, 'not-exported')]);
+    expect(await within(greet(port), 2_000, 'refusal')).toMatchObject({ failed: 'ECONNRESET' });
+    await waitFor(() => h.egress.connections() === 0, 'egress connection to close');
+    expect(h.ingress.openTunnels()).toBe(0);
+  });
+
+  it('reports ports it cannot listen on and still opens the others', async () => {
+    const h = await harness();
+    h.exportService('test', 'a', 7000, [(await named('a')).port]);
+    const squatter = net.createServer();
+    await new Promise<void>((r) => squatter.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => squatter.close(() => r())));
+    const taken = (squatter.address() as net.AddressInfo).port;
+    const free = await freePort();
+    const err = await h.egress.apply([route(taken, h, 'a'), route(free, h, 'a')]).catch((e) => e);
+    expect(isIsthmusError(err, 'EGRESS_LISTEN_FAILED')).toBe(true);
+    expect(err.message).toContain(String(taken));
+    expect(h.egress.listening()).toEqual([free]);
+    expect(await greet(free)).toMatchObject({ greeting: 'a' });
+  });
+});
