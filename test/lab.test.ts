@@ -2,16 +2,18 @@
  * The README's main job, end to end: `isthmus lab up` as a real process, a request east → west
  * through the tunnel, failover through the TrafficSplit, then Ctrl-C — and nothing left running.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEPLOYMENTS } from '../src/cli/lab/lab-kubelet.js';
 import type { LabState } from '../src/cli/lab/local-lab.js';
 import { KubeClient } from '../src/kube/client.js';
 
+const run = promisify(execFile);
 const BASE = 41; // east 127.0.41.x, west 127.0.42.x: apart from every other test's addresses
 const dir = mkdtempSync(join(tmpdir(), 'isthmus-lab-'));
 let lab: ChildProcess;
@@ -88,7 +90,24 @@ describe('isthmus lab', () => {
     expect((await getJson(`${state.frontend}/`)).body.upstream?.message).toBe('greetings from east');
     const east = KubeClient.fromKubeconfigFile(state.kubeconfig, 'east');
     try {
-      await east.patch(DEPLOYMENTS, 'test', 'podinfo', { spec: { replicas: 0 } }, 'merge');
+      // What the README tells a user to type.
+      await run(
+        'kubectl',
+        [
+          '--kubeconfig',
+          state.kubeconfig,
+          '--context',
+          'east',
+          '-n',
+          'test',
+          'scale',
+          'deployment/podinfo',
+          '--replicas=0',
+        ],
+        {
+          timeout: 30_000,
+        },
+      );
       await until('requests to the apex to be served by west', 20_000, async () => {
         const r = await getJson(`${state.frontend}/`);
         return r.body.upstream?.message === 'greetings from west' ? true : undefined;

@@ -5,6 +5,7 @@
  */
 import type { Registry } from './registry.js';
 import { apiVersionOf, type ResourceType } from './resource-types.js';
+import { hasScale } from './scale.js';
 
 /** The Kubernetes version the sandbox claims: within kubectl's supported skew. */
 export const SERVER_VERSION = {
@@ -66,6 +67,17 @@ function resourceEntries(rt: ResourceType): Record<string, unknown>[] {
       singularName: '',
       namespaced: rt.namespaced,
       kind: rt.kind,
+      verbs: ['get', 'patch', 'update'],
+    });
+  }
+  if (hasScale(rt)) {
+    out.push({
+      name: `${rt.plural}/scale`,
+      singularName: '',
+      namespaced: rt.namespaced,
+      group: 'autoscaling',
+      version: 'v1',
+      kind: 'Scale',
       verbs: ['get', 'patch', 'update'],
     });
   }

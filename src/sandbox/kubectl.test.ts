@@ -185,3 +185,42 @@ spec: {targetClusterName: west, clusterCredentialsSecret: c, gatewayAddress: 127
     expect(r.stderr).toContain('unknown field "spec.gatewayProt"');
   });
 });
+
+describe('kubectl scale (deployments/scale, autoscaling/v1 Scale)', () => {
+  it('scales through the subresource, honours --current-replicas and rejects negatives', async () => {
+    const manifest = file(
+      'web.yaml',
+      `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: nginx}]}
+`,
+    );
+    await ok('apply', '-f', manifest);
+    expect(await ok('scale', 'deployment/web', '--replicas=3')).toContain('deployment.apps/web scaled');
+    expect(await ok('get', 'deployment', 'web', '-o', 'jsonpath={.spec.replicas}')).toBe('3');
+    const stale = await kubectl('scale', 'deployment/web', '--replicas=0', '--current-replicas=2');
+    expect(stale.code).not.toBe(0);
+    expect(stale.stderr).toContain('Expected replicas to be 2, was 3');
+    const scale = JSON.parse(
+      await ok('get', '--raw', '/apis/apps/v1/namespaces/default/deployments/web/scale'),
+    );
+    expect(scale).toMatchObject({ kind: 'Scale', spec: { replicas: 3 }, status: { selector: 'app=web' } });
+    const negative = await kubectl(
+      'patch',
+      'deployment/web',
+      '--subresource=scale',
+      '--type=merge',
+      '-p',
+      '{"spec":{"replicas":-1}}',
+    );
+    expect(negative.code).not.toBe(0);
+    expect(negative.stderr).toContain('must be greater than or equal to 0');
+    expect(await ok('get', 'deployment', 'web', '-o', 'jsonpath={.spec.replicas}')).toBe('3');
+  });
+});

@@ -18,7 +18,7 @@ export const PATCH_TYPES = {
   apply: 'application/apply-patch+yaml',
 } as const;
 
-function parseBody(contentType: string, raw: string): unknown {
+export function parseBody(contentType: string, raw: string): unknown {
   try {
     return contentType === PATCH_TYPES.apply ? parseYaml(raw) : JSON.parse(raw);
   } catch (err) {
@@ -26,7 +26,7 @@ function parseBody(contentType: string, raw: string): unknown {
   }
 }
 
-function patchFailure(err: unknown): never {
+export function patchFailure(err: unknown): never {
   if (err instanceof PatchError) {
     if (err.status === 415) {
       throw new ApiError(415, 'UnsupportedMediaType', err.message, {});

@@ -22,6 +22,7 @@ import type { ResourcePath } from './request-info.js';
 import { verbFor } from './request-info.js';
 import { groupResource, gvkOf, type ResourceType, resourceKey, type Verb } from './resource-types.js';
 import type { DeleteOptions, RestOps } from './rest-ops.js';
+import { handleScale, hasScale } from './scale.js';
 import { finalizeNamespace, tokenReview } from './special-endpoints.js';
 import type { KObj } from './store.js';
 import { toTable, wantsTable } from './table.js';
@@ -119,6 +120,7 @@ export function handleResource(
   if (info.subresource !== undefined) {
     const ok =
       (info.subresource === 'status' && rt.hasStatus) ||
+      (info.subresource === 'scale' && hasScale(rt)) ||
       (info.subresource === 'finalize' && rt.plural === 'namespaces' && rt.group === '');
     if (!ok || info.name === undefined) throw pathNotFound();
   }
@@ -149,6 +151,10 @@ export function handleResource(
   const table = wantsTable(req.headers.accept);
   const gvk = gvkOf(rt);
   const warnings: string[] | undefined = q.get('fieldValidation') === 'Ignore' ? undefined : [];
+  if (info.subresource === 'scale') {
+    const contentType = req.headers['content-type'] ?? '';
+    return { status: 200, body: handleScale(ops, rt, v, ns, info.name!, verb as 'get', contentType, raw) };
+  }
   switch (verb) {
     case 'get': {
       const o = ops.store.get(resourceKey(rt.group, rt.plural), ns, info.name!);
