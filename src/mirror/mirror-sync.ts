@@ -51,6 +51,10 @@ export async function syncService(ctx: SyncContext, namespace: string, name: str
   if (isHeadless(remote) && ctx.config.mirrorHeadless) return syncHeadless(ctx, remote);
   const endpoints = ctx.remoteEndpoints(namespace, name);
   const { plan, applied } = await planAndApply(ctx, remote, endpoints.ready, { type: 'service' });
+  // Per-pod mirrors left from when this was a headless mirror (Service or Link changed).
+  for (const pod of podMirrors(ctx, namespace, mirrorName(name, ctx.config.clusterName))) {
+    applied.push(...(await deleteMirror(ctx, namespace, pod.metadata?.name ?? '')));
+  }
   return { status: plan.status, ready: plan.ready, applied };
 }
 

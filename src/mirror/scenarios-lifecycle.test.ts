@@ -122,6 +122,22 @@ describe('mirror lifecycle', () => {
     expect(parent.endpoints?.map((e) => e.hostname).sort()).toEqual(['db-0', 'db-1']);
     expect(parent.endpoints?.find((e) => e.hostname === 'db-0')?.addresses).toEqual([pod0?.spec?.clusterIP]);
     await waitReady(east, 'default', 'db-1-west');
+
+    // Opting out turns the mirror into a plain one and removes the per-pod mirrors.
+    const l = await getLink(east, 'west');
+    await east.client.replace<Link>(R.links, { ...l!, spec: { ...l!.spec, mirrorHeadless: false } });
+    await waitFor(async () => !(await getService(east, 'default', 'db-0-west')), {
+      what: 'per-pod mirrors gone',
+    });
+    const plain = await waitFor(
+      async () => {
+        const s = await getService(east, 'default', 'db-west');
+        return s?.spec?.clusterIP && s.spec.clusterIP !== 'None' ? s : undefined;
+      },
+      { what: 'plain mirror' },
+    );
+    expect(plain.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]).toMatch(/^http=\d+$/);
+    await waitReady(east, 'default', 'db-west');
   });
 
   it('an edited Link re-reconciles in place; a deleted Link takes its mirrors and releases the finalizer', async () => {
