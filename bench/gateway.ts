@@ -6,6 +6,7 @@
  * Flags: --quick (short runs, for a smoke test), --skip-build (use dist/ as it is), --no-write
  * (print only), --profile (gateways run with --cpu-prof; profiles kept in --profile-dir).
  */
+import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -174,6 +175,7 @@ async function runBench(dir: string): Promise<void> {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     machine: machine(),
     loadavgAtStart,
+    revision: revision(),
     tools: toolVersions(),
     settings: {
       keepAlive: `\`wrk -t${SETTINGS.threads} -c${SETTINGS.connections} -d${SETTINGS.durationSec}s\` after a ${SETTINGS.warmupSec} s warm-up`,
@@ -192,6 +194,14 @@ async function runBench(dir: string): Promise<void> {
     await writeFile(file, replaceSection(existing, 'Gateway', section));
     log(`written to ${file}`);
   }
+}
+
+/** The commit the gateways were built from, `-dirty` when src/ differs from it. */
+function revision(): string {
+  const git = (...args: string[]): string =>
+    spawnSync('git', args, { cwd: REPO, encoding: 'utf8', timeout: 5_000 }).stdout?.trim() ?? '';
+  const head = git('rev-parse', '--short', 'HEAD') || 'unknown';
+  return git('status', '--porcelain', '--', 'src') === '' ? head : `${head}-dirty`;
 }
 
 main().catch((err: unknown) => {

@@ -5,7 +5,7 @@
  * `--log-file` (per request: start µs since epoch, status, µs to end of response) and exact
  * percentiles are computed over all runs merged.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runToEnd } from './procs.js';
 import { which } from './tools.js';
@@ -73,15 +73,21 @@ export interface FixedRateOptions {
   warmupMs: number;
 }
 
+let seriesCount = 0;
+
 export async function runFixedRate(o: FixedRateOptions): Promise<LatencyResult> {
   const perRun = o.rate / o.runs;
   if (!Number.isInteger(perRun)) throw new Error(`rate ${o.rate} does not split evenly over ${o.runs} runs`);
-  // Run i starts i/runs of one request interval after run 0: their requests interleave evenly.
+  // Run i starts i/runs of one request interval after run 0 so that their requests interleave; process
+  // start-up jitter (milliseconds on a busy machine) blurs this, which leaves the phases spread at random.
   const offsetMs = 1_000 / perRun / o.runs;
   const bin = which('h2load') ?? 'h2load';
+  const series = ++seriesCount;
   const runs = Array.from({ length: o.runs }, async (_, i) => {
     await new Promise((r) => setTimeout(r, i * offsetMs));
-    const logFile = join(o.dir, `h2load-${i}.log`);
+    // h2load appends to an existing --log-file: every run gets a file of its own, emptied first.
+    const logFile = join(o.dir, `h2load-${series}-${i}.log`);
+    await rm(logFile, { force: true });
     const n = perRun * o.durationSec;
     await runToEnd(
       `h2load-${i}`,

@@ -20,6 +20,8 @@ export interface PathResult {
 export interface GatewayBenchReport {
   date: string;
   machine: { nproc: number; cpu: string; node: string; loadavg: string };
+  /** `git describe` of the tree the gateways were built from (`-dirty` when src/ had local changes). */
+  revision: string;
   /** Load average (1/5/15 min) when the run started. */
   loadavgAtStart: string;
   tools: Record<string, string>;
@@ -133,6 +135,7 @@ export function renderGatewaySection(r: GatewayBenchReport): string {
     '',
     `Run ${r.date} by \`npm run bench:gateway\` (bench/gateway.ts). Machine: ${r.machine.nproc} × ${r.machine.cpu}, Node ${r.machine.node}.`,
     `Tools: ${Object.values(r.tools).join('; ')}.`,
+    `Gateways built from \`${r.revision}\` (dist/, plain JavaScript; one process per gateway).`,
     '',
     'Everything runs on this one machine over loopback: the load generator, nginx (1 worker), and the two',
     'proxies of each pair all share the same cores, so every number includes that contention.',
@@ -156,6 +159,7 @@ export function renderGatewaySection(r: GatewayBenchReport): string {
     ...targets,
     '',
     ...idle.map((l) => `- ${l}`),
+    '- ⚠ marks a path with socket errors, non-2xx answers or failed requests in a run.',
     ...r.notes.map((n) => `- ${n}`),
     '',
   ].join('\n');
