@@ -96,23 +96,27 @@ describe('isthmus operator verbs on the lab', () => {
     expect(run.stdout).not.toContain('×');
     expect(run.stdout.match(/^√ /gm)?.length).toBe(10);
     expect(run.stdout).toContain('Status check results are √');
+    const json = JSON.parse((await isthmus('check', '-o', 'json')).stdout) as { success: boolean };
+    expect(json).toMatchObject({ success: true });
   });
 
   it('gateways: west alive, one service, probe latencies', async () => {
     const admin = ['--controller-admin', lab!.state.clusters[0]!.controllerAdmin];
-    const table = await isthmus('gateways', ...admin);
+    const [table, asJson] = await Promise.all([
+      isthmus('gateways', ...admin),
+      isthmus('gateways', '-o', 'json', ...admin),
+    ]);
     expect(table.code, table.stderr).toBe(0);
     expect(table.stdout).toMatch(/^CLUSTER\s+ALIVE\s+NUM_SVC\s+LATENCY_P50\s+LATENCY_P95$/m);
     expect(table.stdout).toMatch(/^west\s+True\s+1\s+[\d.]+ms\s+[\d.]+ms$/m);
-    const json = JSON.parse((await isthmus('gateways', '-o', 'json', ...admin)).stdout) as unknown[];
+    const json = JSON.parse(asJson.stdout) as unknown[];
     expect(json).toEqual([expect.objectContaining({ cluster: 'west', alive: true, numServices: 1 })]);
   });
 
   it('status: podinfo served by its primary', async () => {
-    const run = await isthmus('status', '-n', 'test');
+    const [run, yaml] = await Promise.all([isthmus('status', '-n', 'test'), isthmus('status', '-o', 'yaml')]);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^test\s+podinfo\s+Primary\s+podinfo$/m);
-    const yaml = await isthmus('status', '-o', 'yaml');
     expect(yaml.stdout).toContain('trafficSplit: podinfo\n  status: Primary');
   });
 
