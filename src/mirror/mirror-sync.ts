@@ -78,6 +78,8 @@ async function planAndApply(
   const namespaceExists = shared.namespaces.get(undefined, namespace) !== undefined;
   const owner = `${namespace}/${id.name}`;
   // Ports are allocated only for mirrors we may write; a conflict or a missing namespace holds none.
+  // The headless parent has no egress ports; one that used to be a plain mirror gives its ports back.
+  if (target.type === 'headless') shared.allocator.free(owner);
   const mayWrite =
     target.type !== 'headless' &&
     namespaceExists &&
