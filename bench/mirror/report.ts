@@ -83,14 +83,15 @@ export function markdownTable(runs: readonly ScenarioResult[], table: readonly R
   );
 }
 
-/** Replaces (or appends) the `## Mirror` section, leaving every other section as it was. */
+/** Replaces (or appends) the `heading` section, leaving every other section as it was. */
 export function replaceSection(doc: string, heading: string, body: string): string {
   const section = `${heading}\n\n${body.trim()}\n`;
-  const start = doc.indexOf(`${heading}\n`);
-  if (start < 0) return `${doc.trimEnd()}\n\n${section}`;
-  const next = doc.indexOf('\n## ', start + heading.length);
-  const end = next < 0 ? doc.length : next + 1;
-  return `${doc.slice(0, start)}${section}${next < 0 ? '' : `\n${doc.slice(end)}`}`;
+  // Only a whole heading line counts: `### Mirror details` or `## Mirrors` are not this section.
+  const found = `\n${doc}`.indexOf(`\n${heading}\n`);
+  if (found < 0) return `${doc.trimEnd()}\n\n${section}`;
+  const at = found;
+  const next = doc.indexOf('\n## ', at + heading.length);
+  return next < 0 ? `${doc.slice(0, at)}${section}` : `${doc.slice(0, at)}${section}${doc.slice(next)}`;
 }
 
 export function writeSection(path: string, body: string): void {
