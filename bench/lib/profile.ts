@@ -13,6 +13,7 @@ interface CallFrame {
 interface ProfileNode {
   id: number;
   callFrame: CallFrame;
+  children?: number[];
 }
 
 export interface CpuProfile {
@@ -72,12 +73,56 @@ export function hotSpots(
 
 export async function summariseProfileFile(file: string, limit = 25): Promise<string> {
   const { totalMs, idleMs, top } = hotSpots(JSON.parse(await readFile(file, 'utf8')) as CpuProfile, limit);
+  const own = ownInclusive(JSON.parse(await readFile(file, 'utf8')) as CpuProfile);
   const lines = [
     `${file}: ${(totalMs / 1_000).toFixed(1)} s sampled, ${((1 - idleMs / totalMs) * 100).toFixed(0)}% busy; self time (share of busy):`,
     ...top.map(
       (s) =>
         `  ${(s.share * 100).toFixed(1).padStart(5)}%  ${s.selfMs.toFixed(0).padStart(7)} ms  ${s.function}  ${s.location}`,
     ),
+    'inclusive time of our own functions (share of busy):',
+    ...own.map(
+      (s) =>
+        `  ${(s.share * 100).toFixed(1).padStart(5)}%  ${s.selfMs.toFixed(0).padStart(7)} ms  ${s.function}  ${s.location}`,
+    ),
   ];
   return lines.join('\n');
+}
+
+/**
+ * Inclusive time of the project's own functions (frames under dist/): self time says where the CPU
+ * went, this says which of our code paths sent it there.
+ */
+export function ownInclusive(profile: CpuProfile, limit = 15): HotSpot[] {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const total = new Map<string, HotSpot>();
+  let busyUs = 0;
+  profile.samples.forEach((id, i) => {
+    const us = profile.timeDeltas[i] ?? 0;
+    if (byId.get(id)?.callFrame.functionName === '(idle)') return;
+    busyUs += us;
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const frame = byId.get(at)?.callFrame;
+      if (!frame?.url.includes('/dist/')) continue;
+      const location = `${shorten(frame.url)}:${frame.lineNumber + 1}`;
+      const key = `${frame.functionName} ${location}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const spot = total.get(key) ?? {
+        function: frame.functionName || '(anonymous)',
+        location,
+        selfMs: 0,
+        share: 0,
+      };
+      spot.selfMs += us / 1_000;
+      total.set(key, spot);
+    }
+  });
+  return [...total.values()]
+    .sort((a, b) => b.selfMs - a.selfMs)
+    .slice(0, limit)
+    .map((s) => ({ ...s, share: busyUs > 0 ? s.selfMs / (busyUs / 1_000) : 0 }));
 }
