@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isIsthmusError } from '../errors.js';
 import { gatewayIdentity } from '../kube/keys.js';
-import { type Ingress, startIngress } from './ingress.js';
+import { startIngress } from './ingress.js';
 import { resolverFor } from './resolver.js';
 import { ServiceIndex } from './service-index.js';
 import { SessionPool } from './session-pool.js';

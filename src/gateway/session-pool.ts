@@ -217,6 +217,7 @@ export class SessionPool {
       cb(err);
     };
     stream.on('error', (err: Error) => {
+      if (answered) return;
       const cause = stream.rstCode === h2.NGHTTP2_REFUSED_STREAM ? REFUSED_STREAM : err;
       fail(
         new IsthmusError('GATEWAY_UNREACHABLE', `tunnel to ${authority} failed: ${err.message}`, { cause }),
@@ -224,6 +225,7 @@ export class SessionPool {
     });
     stream.once('close', () => {
       pooled.streams--;
+      if (answered) return; // the common case: no error object to build
       const cause = stream.rstCode === h2.NGHTTP2_REFUSED_STREAM ? REFUSED_STREAM : undefined;
       fail(
         new IsthmusError('GATEWAY_UNREACHABLE', `tunnel stream to ${authority} closed before an answer`, {
