@@ -12,6 +12,7 @@ import type { V1EndpointSlice, V1Secret } from '../../kube/types.js';
 import { INSTALL_DEFAULTS, type InstallOptions } from '../install/options.js';
 import { installManifests } from '../install/render.js';
 import { applyObjects } from './apply-objects.js';
+import { labEndpointSlice } from './lab-kubelet.js';
 import type { LabCluster } from './topology.js';
 
 export function labInstallOptions(
@@ -29,38 +30,27 @@ export function labInstallOptions(
   };
 }
 
-function endpointSlice(
-  service: string,
-  address: string,
-  ports: { name: string; port: number }[],
-): V1EndpointSlice {
-  return {
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: {
-      name: `${service}-lab`,
-      namespace: SYSTEM_NAMESPACE,
-      labels: {
-        [SERVICE_NAME_LABEL]: service,
-        'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io',
-      },
-    },
-    addressType: 'IPv4',
-    endpoints: [{ addresses: [address], conditions: { ready: true, serving: true, terminating: false } }],
-    ports: ports.map((p) => ({ ...p, protocol: 'TCP' })),
-  };
-}
-
 /** The objects the lab's controllers-in-place-of-real-ones add after install. */
 export function clusterPlumbing(cluster: LabCluster): V1EndpointSlice[] {
   return [
-    endpointSlice(GATEWAY_SERVICE_NAME, cluster.gateway.host, [
-      { name: 'ingress', port: cluster.gateway.ingressPort },
-    ]),
-    endpointSlice(`${GATEWAY_SERVICE_NAME}-admin`, cluster.gateway.host, [
-      { name: 'admin', port: cluster.gateway.adminPort },
-    ]),
-    endpointSlice('isthmus-identity', cluster.identity.host, [{ name: 'grpc', port: cluster.identity.port }]),
+    labEndpointSlice(
+      SYSTEM_NAMESPACE,
+      GATEWAY_SERVICE_NAME,
+      [cluster.gateway.host],
+      [{ name: 'ingress', port: cluster.gateway.ingressPort }],
+    ),
+    labEndpointSlice(
+      SYSTEM_NAMESPACE,
+      `${GATEWAY_SERVICE_NAME}-admin`,
+      [cluster.gateway.host],
+      [{ name: 'admin', port: cluster.gateway.adminPort }],
+    ),
+    labEndpointSlice(
+      SYSTEM_NAMESPACE,
+      'isthmus-identity',
+      [cluster.identity.host],
+      [{ name: 'grpc', port: cluster.identity.port }],
+    ),
   ];
 }
 

@@ -29,11 +29,13 @@ interface Deployment {
   spec?: { replicas?: number };
 }
 
-export function podinfoSlice(
+/** An EndpointSlice as the real EndpointSlice controller writes it: every address ready. */
+export function labEndpointSlice(
   namespace: string,
   service: string,
   addresses: string[],
-  port: number,
+  ports: { name: string; port: number }[],
+  hostnames = false,
 ): V1EndpointSlice {
   return {
     apiVersion: 'discovery.k8s.io/v1',
@@ -47,10 +49,10 @@ export function podinfoSlice(
       },
     },
     addressType: 'IPv4',
-    ports: [{ name: 'http', port, protocol: 'TCP' }],
+    ports: ports.map((p) => ({ ...p, protocol: 'TCP' })),
     endpoints: addresses.map((a, i) => ({
       addresses: [a],
-      hostname: `${service}-${i}`,
+      ...(hostnames ? { hostname: `${service}-${i}` } : {}),
       conditions: { ready: true, serving: true, terminating: false },
     })),
   };
@@ -106,7 +108,13 @@ export class LabKubelet {
       );
     }
     const addresses = this.replicas.map((_, i) => this.cluster.podinfo.hostOf(i));
-    const desired = podinfoSlice(this.namespace, this.name, addresses, this.cluster.podinfo.port);
+    const desired = labEndpointSlice(
+      this.namespace,
+      this.name,
+      addresses,
+      [{ name: 'http', port: this.cluster.podinfo.port }],
+      true,
+    );
     const existing = await this.client.get<V1EndpointSlice>(
       R.endpointSlices,
       this.namespace,
