@@ -6,12 +6,23 @@ import { type AuthorityResult, parseAuthority } from './authority.js';
 import type { TunnelResolution } from './ingress.js';
 import type { ServiceIndex } from './service-index.js';
 
+/** Bound on remembered parses, so a peer sending random names cannot grow the cache. */
+const MAX_CACHED_AUTHORITIES = 1024;
+
 export function resolverFor(
   index: ServiceIndex,
   clusterDomain: string,
 ): (authority: string) => TunnelResolution {
+  // Parsing is pure and a gateway sees few distinct authorities, so parses are remembered; the
+  // index is asked afresh every time (endpoints change).
+  const parsedCache = new Map<string, AuthorityResult>();
   return (authority) => {
-    const parsed = parseAuthority(authority, clusterDomain);
+    let parsed = parsedCache.get(authority);
+    if (parsed === undefined) {
+      parsed = parseAuthority(authority, clusterDomain);
+      if (parsedCache.size >= MAX_CACHED_AUTHORITIES) parsedCache.clear();
+      parsedCache.set(authority, parsed);
+    }
     return parsed.ok ? index.resolve(parsed.target) : parsed;
   };
 }
