@@ -15,6 +15,7 @@ import { writeBenchCerts } from './lib/certs.js';
 import { runFixedRate } from './lib/h2load.js';
 import { startHaproxyPair } from './lib/haproxy.js';
 import { REPO, startIsthmusPair } from './lib/isthmus-pair.js';
+import { describeGateways } from './lib/metrics-text.js';
 import { BACKEND_BODY, startNginx } from './lib/nginx.js';
 import { installSignalCleanup, runToEnd, stopAll, waitFor } from './lib/procs.js';
 import {
@@ -133,7 +134,12 @@ async function runBench(dir: string): Promise<void> {
   const idle: Partial<Record<PathName, PathResult['idle']>> = {};
   for (const name of ['isthmus', 'haproxy'] as const) {
     const t = targets[name];
-    idle[name] = await measureIdleTunnels({ ...t, count: SETTINGS.idleTunnels, expect: BACKEND_BODY });
+    idle[name] = await measureIdleTunnels({
+      ...t,
+      count: SETTINGS.idleTunnels,
+      expect: BACKEND_BODY,
+      ...(name === 'isthmus' ? { inspect: () => describeGateways(isthmus.admin) } : {}),
+    });
     log(`${name}: ${idle[name]?.perTunnelKiB.toFixed(1)} KiB per idle tunnel`);
   }
 
@@ -185,6 +191,7 @@ async function runBench(dir: string): Promise<void> {
     },
     paths,
     notes: quick ? ['**--quick run**: short durations, fewer idle tunnels; not for comparison.'] : [],
+    analysis: await readFile(join(REPO, 'bench', 'gateway-analysis.md'), 'utf8').catch(() => ''),
   };
   const section = renderGatewaySection(report);
   console.log(`\n${section}`);

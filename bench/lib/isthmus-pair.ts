@@ -47,6 +47,8 @@ export interface IsthmusPair {
   west: Managed;
   /** Where clients connect: east's egress listener for the nginx mirror. */
   egress: { host: string; port: number };
+  /** Admin base URLs (`/metrics`) of east and west. */
+  admin: string[];
   stop(): Promise<void>;
 }
 
@@ -135,7 +137,13 @@ export async function startIsthmusPair(o: IsthmusPairOptions): Promise<IsthmusPa
         gateway: `${o.westHost}:${ports.west.ingress}`,
       }),
     );
-    return { east: eastProc, west: westProc, egress: { host: o.eastHost, port: egressPort }, stop };
+    return {
+      east: eastProc,
+      west: westProc,
+      egress: { host: o.eastHost, port: egressPort },
+      admin: [`http://${o.eastHost}:${ports.east.admin}`, `http://${o.westHost}:${ports.west.admin}`],
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

@@ -33,6 +33,8 @@ export interface GatewayBenchReport {
   };
   paths: Record<PathName, PathResult>;
   notes: string[];
+  /** Hand-written analysis (bench/gateway-analysis.md: profile findings), kept across runs. */
+  analysis: string;
 }
 
 /** From the issue: what the product must reach, and what a rough prototype already reached. */
@@ -159,8 +161,13 @@ export function renderGatewaySection(r: GatewayBenchReport): string {
     ...targets,
     '',
     ...idle.map((l) => `- ${l}`),
+    ...(['isthmus', 'haproxy'] as const).flatMap((name) => {
+      const inspected = r.paths[name].idle?.inspected;
+      return inspected ? [`- ${name} gateways' own metrics: ${inspected}`] : [];
+    }),
     '- ⚠ marks a path with socket errors, non-2xx answers or failed requests in a run.',
     ...r.notes.map((n) => `- ${n}`),
+    ...(r.analysis.trim() === '' ? [] : ['', r.analysis.trim()]),
     '',
   ].join('\n');
 }

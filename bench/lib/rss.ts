@@ -109,6 +109,8 @@ export interface IdleMemory {
   beforeKiB: number;
   afterKiB: number;
   perTunnelKiB: number;
+  /** What `inspect` (e.g. the gateways' own metrics) said with the tunnels open. */
+  inspected?: string;
 }
 
 /** (RSS after − RSS before) / count, over the processes in `pids`, summed. */
@@ -118,12 +120,19 @@ export async function measureIdleTunnels(opts: {
   port: number;
   count: number;
   expect: string;
+  /** Read before and after (with the tunnels still open), reported as is. */
+  inspect?: () => Promise<string>;
 }): Promise<IdleMemory> {
   const beforeKiB = await settledRssKiB(opts.pids);
+  const inspectedBefore = await opts.inspect?.();
   const tunnels = await openIdleTunnels(opts);
   try {
     const afterKiB = await settledRssKiB(opts.pids);
-    return { beforeKiB, afterKiB, perTunnelKiB: (afterKiB - beforeKiB) / opts.count };
+    const inspectedAfter = await opts.inspect?.();
+    const result = { beforeKiB, afterKiB, perTunnelKiB: (afterKiB - beforeKiB) / opts.count };
+    return inspectedAfter === undefined
+      ? result
+      : { ...result, inspected: `before: ${inspectedBefore}; with the tunnels open: ${inspectedAfter}` };
   } finally {
     tunnels.close();
   }
