@@ -65,6 +65,9 @@ function localMirror(ctx: SyncContext, namespace: string, name: string) {
   return { service, slice };
 }
 
+/** Outcomes after which the mirror name holds nothing of ours: its egress ports go back. */
+const RELEASES_PORTS = new Set(['MissingNamespace', 'InvalidService', 'UnsupportedServiceType']);
+
 async function planAndApply(
   ctx: SyncContext,
   remote: V1Service,
@@ -83,7 +86,9 @@ async function planAndApply(
   const mayWrite =
     target.type !== 'headless' &&
     namespaceExists &&
-    (!local.service || isOurService(local.service, config.clusterName));
+    (!local.service ||
+      (isOurService(local.service, config.clusterName) &&
+        local.service.metadata?.labels?.[HEADLESS_MIRROR_LABEL] === id.extraLabels[HEADLESS_MIRROR_LABEL]));
   const egressPorts = mayWrite
     ? shared.allocator.allocate(owner, (remote.spec?.ports ?? []).map(portKey))
     : shared.allocator.owned(owner);
@@ -95,8 +100,8 @@ async function planAndApply(
     egressPorts,
     target,
   });
-  if (plan.status.reason !== 'Mirrored' && plan.status.reason !== 'PortRangeExhausted')
-    shared.allocator.free(owner);
+  // Not on Conflict: the name's holder may be another of our mirrors, whose ports these are.
+  if (RELEASES_PORTS.has(plan.status.reason)) shared.allocator.free(owner);
   try {
     return { plan, applied: await applyActions(shared.client, config.clusterName, plan.actions) };
   } catch (err) {

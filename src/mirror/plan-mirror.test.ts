@@ -266,6 +266,14 @@ describe('planMirror', () => {
     expect(slice?.kind === 'applySlice' && slice.slice.endpoints?.[0]?.conditions).toEqual({ ready: false });
   });
 
+  it("a plain mirror never takes over another Service's per-pod mirror of the same name", () => {
+    const podMirror = structuredClone(created.service);
+    podMirror.metadata!.labels!['mirror.linkerd.io/headless-mirror-svc-name'] = 'db-west';
+    const plan = planMirror(input({ local: { namespaceExists: true, service: podMirror } }));
+    expect(plan.status.reason).toBe('Conflict');
+    expect(plan.actions).toEqual([]);
+  });
+
   it('a slice that is not ours is a Conflict', () => {
     const slice = { ...created.slice, metadata: { ...created.slice.metadata, labels: {} } };
     const plan = planMirror(input({ local: { namespaceExists: true, service: created.service, slice } }));

@@ -3,6 +3,7 @@
  * state and what exists locally, decide the writes. The applier does the I/O; the planner is tested
  * with tables.
  */
+import { HEADLESS_MIRROR_LABEL } from '../kube/keys.js';
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
 import type { LinkConfig } from './link-config.js';
 import {
@@ -75,7 +76,11 @@ export function mirrorIdentity(
       extraLabels: headlessParentLabel(mirrorName(svc, link.clusterName)),
     };
   }
-  return { name: mirrorName(svc, link.clusterName), fqName: fqService, extraLabels: {} };
+  return {
+    name: mirrorName(svc, link.clusterName),
+    fqName: fqService,
+    extraLabels: {} as Record<string, string>,
+  };
 }
 
 /** Readiness: alive → true, dead → false, unknown → whatever the slice says now (restart keeps it). */
@@ -109,6 +114,12 @@ export function planMirror(input: MirrorPlanInput): MirrorPlan {
       'Conflict',
       `Service ${namespace}/${id.name} exists and is not a mirror of ${link.clusterName}`,
     );
+  }
+  // `<hostname>-<cluster>` of a StatefulSet pod can equal `<svc>-<cluster>` of another Service:
+  // the first one keeps the name.
+  const parentLabel = local.service?.metadata?.labels?.[HEADLESS_MIRROR_LABEL];
+  if (local.service && parentLabel !== id.extraLabels[HEADLESS_MIRROR_LABEL]) {
+    return skipped('Conflict', `Service ${namespace}/${id.name} mirrors another remote Service`);
   }
   if (local.slice && !isOurSlice(local.slice, link.clusterName)) {
     return skipped(
