@@ -87,6 +87,14 @@ export class LinkManager {
       if (leader) await this.writeInvalid(link, parsed.reason);
       return;
     }
+    if (current && current.config.clusterName !== parsed.config.clusterName) {
+      // A new target cluster is a new set of mirrors: the old cluster's mirrors go first.
+      this.watchers.delete(key);
+      await current.watcher.stop();
+      if (leader) await new LinkWatcher(link, current.config, this.shared).cleanup();
+      this.queue.add(key);
+      return;
+    }
     if (!current) {
       const watcher = new LinkWatcher(link, parsed.config, this.shared);
       this.watchers.set(key, { watcher, config: parsed.config });

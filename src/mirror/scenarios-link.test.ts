@@ -81,4 +81,24 @@ describe('Link behaviour', () => {
     ip = '10.5.0.2';
     await waitFor(async () => (await annotation()) === '10.5.0.2:4143', { what: 're-resolved address' });
   });
+
+  it('retargeting a Link to another cluster replaces the old mirrors with the new ones', async () => {
+    world = await World.start(['east', 'west', 'north']);
+    const [east, west, north] = [world.c('east'), world.c('west'), world.c('north')];
+    await exportService(west, 'podinfo', { ready: 1 });
+    await exportService(north, 'podinfo', { ready: 1 });
+    await link(east, west, 'west');
+    world.controller('east');
+    await waitReady(east, 'default', 'podinfo-west');
+    const secret = await credentialsSecret(east, north, 'cluster-credentials-north');
+    const l = await getLink(east, 'west');
+    await east.client.replace<Link>(R.links, {
+      ...l!,
+      spec: { ...l!.spec, targetClusterName: 'north', clusterCredentialsSecret: secret },
+    });
+    await waitReady(east, 'default', 'podinfo-north');
+    await waitFor(async () => !(await getService(east, 'default', 'podinfo-west')), {
+      what: 'old mirror removed',
+    });
+  });
 });
