@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
 import { adminClient, populateRemote } from './mirror/fixtures.js';
-import { FLOOR_CONCURRENCY, runFloor } from './mirror/floor.js';
+import { FLOOR_CONCURRENCY, type FloorResult, runFloor } from './mirror/floor.js';
 import { startProbeStub } from './mirror/probe-stub.js';
 import { Children, REPO, startSandboxProcess } from './mirror/processes.js';
 import { markdownTable, rows, writeSection } from './mirror/report.js';
@@ -54,22 +54,27 @@ async function main(): Promise<void> {
   log(`work directory ${workDir}`);
   if (!values['no-build']) execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO, stdio: 'inherit' });
 
-  log(
-    `floor: ${2 * perCluster * REMOTES.length} creates at concurrency ${FLOOR_CONCURRENCY} on a fresh sandbox`,
-  );
-  const floor = await runFloor(children, REMOTES, perCluster, 30 * 60_000);
-  log(`floor: ${floor.seconds.toFixed(1)} s, ${floor.writesPerSecond.toFixed(0)} writes/s`);
-
   const probe = await startProbeStub();
   const remotes = [];
   for (const name of REMOTES) remotes.push(await startSandboxProcess(children, name));
   const remoteClients = remotes.map(adminClient);
   const results: ScenarioResult[] = [];
+  const floors: FloorResult[] = [];
   try {
     log(`populating ${REMOTES.join(', ')} with ${perCluster} exported Services each`);
     await Promise.all(remoteClients.map((c) => populateRemote(c, perCluster)));
     for (const mode of modes) {
       const qps = mode === 'off' ? 0 : mode === 'default' ? undefined : Number(mode);
+      // The floor is measured right before each controller run: this machine is shared, and a floor
+      // taken minutes apart would compare against a different background load.
+      log(
+        `floor: ${2 * perCluster * REMOTES.length} creates at concurrency ${FLOOR_CONCURRENCY}, fresh sandbox`,
+      );
+      const floor = await runFloor(children, REMOTES, perCluster, 30 * 60_000);
+      floors.push(floor);
+      log(
+        `floor: ${floor.seconds.toFixed(1)} s, ${floor.writesPerSecond.toFixed(0)} writes/s, load ${floor.load}`,
+      );
       log(`controller run, client-side rate limit ${mode}`);
       const result = await runScenario(children, {
         label: mode,
@@ -84,7 +89,9 @@ async function main(): Promise<void> {
         syncTimeoutMs: qps === 0 ? 15 * 60_000 : 60 * 60_000,
         cpuProf: values['cpu-prof'],
       });
-      log(`${mode}: sync ${result.syncSeconds.toFixed(1)} s, ${result.syncWrites} writes`);
+      log(
+        `${mode}: sync ${result.syncSeconds.toFixed(1)} s, ${result.syncWrites} writes, load ${result.load}`,
+      );
       results.push(result);
     }
   } finally {
@@ -94,7 +101,7 @@ async function main(): Promise<void> {
   }
 
   const mirrored = perCluster * REMOTES.length;
-  const table = rows(floor, results, mirrored);
+  const table = rows(floors, results, mirrored);
   const t = new Table({ head: ['metric', 'target', ...results.map((r) => `rate limit ${r.qps}`)] });
   for (const r of table) t.push([r.metric, r.target, ...r.values]);
   process.stdout.write(`${t.toString()}\n`);
@@ -110,8 +117,14 @@ async function main(): Promise<void> {
       '',
       `${perCluster.toLocaleString('en')} exported Services (each with a ready EndpointSlice of three 10.x pods) in each of ${REMOTES.length} remote clusters (${REMOTES.join(', ')}), mirrored into a fresh local cluster (east). ` +
         `Every API server is a sandbox in its own process; the controller runs from built JS (\`node dist/cli/main.js controller --no-leader-elect\`). ` +
-        `Floor, same run: a bare script making the same ${floor.creates.toLocaleString('en')} creates (each mirror Service, then its EndpointSlice) at concurrency ${FLOOR_CONCURRENCY} on a fresh sandbox of the same kind: ` +
-        `**${floor.seconds.toFixed(1)} s, ${floor.writesPerSecond.toFixed(0)} writes/s** (server counted ${floor.serverWrites} writes).`,
+        `Floor, same run, measured right before each controller run: a bare script making the same ${(2 * mirrored).toLocaleString('en')} creates (each mirror Service, then its EndpointSlice) at concurrency ${FLOOR_CONCURRENCY} on a fresh sandbox of the same kind: ` +
+        floors
+          .map(
+            (f, i) =>
+              `**${f.seconds.toFixed(1)} s, ${f.writesPerSecond.toFixed(0)} writes/s** before the ${results[i]?.qps} run (server counted ${f.serverWrites} writes; load average ${f.load})`,
+          )
+          .join('; ') +
+        `. Load average during the sync: ${results.map((r) => `${r.load} (${r.qps})`).join(', ')}.`,
       '',
       markdownTable(results, table),
       '',

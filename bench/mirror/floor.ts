@@ -5,6 +5,7 @@
  * against a fresh sandbox of the same kind as the local cluster of the controller run, with the
  * same watch open, and stops on the same condition (every mirror slice seen ready).
  */
+import { loadavg } from 'node:os';
 import { R } from '../../src/kube/resources.js';
 import type { V1Service } from '../../src/kube/types.js';
 import { adminClient, ensureNamespaces, floorObjects, NAMESPACES } from './fixtures.js';
@@ -20,6 +21,8 @@ export interface FloorResult {
   writesPerSecond: number;
   /** Writes the API server counted (should equal `creates`). */
   serverWrites: number;
+  /** 1-minute load average at the end: this machine is shared with other benches and test runs. */
+  load: string;
 }
 
 export async function runFloor(
@@ -47,7 +50,13 @@ export async function runFloor(
     await tracker.waitForCount(total, timeoutMs);
     const seconds = (performance.now() - started) / 1000;
     const serverWrites = (await sandbox.stats()).writes - before;
-    return { creates: 2 * total, seconds, writesPerSecond: (2 * total) / seconds, serverWrites };
+    return {
+      creates: 2 * total,
+      seconds,
+      writesPerSecond: (2 * total) / seconds,
+      serverWrites,
+      load: loadavg()[0]!.toFixed(1),
+    };
   } finally {
     await tracker.stop();
     client.close();

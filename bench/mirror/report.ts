@@ -24,15 +24,20 @@ export interface Row {
 const mark = (ok: boolean) => (ok ? '✓' : '×');
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 
-export function rows(floor: FloorResult, runs: readonly ScenarioResult[], mirrored: number): Row[] {
+export function rows(
+  floors: readonly FloorResult[],
+  runs: readonly ScenarioResult[],
+  mirrored: number,
+): Row[] {
   const cell = (fn: (r: ScenarioResult) => string) => runs.map(fn);
   return [
     {
       metric: 'initial sync (s), to every mirror ready',
-      target: `≤ ${TARGETS.syncRatio}× floor (${fmt(floor.seconds)} s)`,
-      values: cell((r) => {
-        const ratio = r.syncSeconds / floor.seconds;
-        return `${fmt(r.syncSeconds)} s = ${fmt(ratio, 2)}× ${mark(ratio <= TARGETS.syncRatio)}`;
+      target: `≤ ${TARGETS.syncRatio}× floor`,
+      values: runs.map((r, i) => {
+        const floor = floors[i]?.seconds ?? Number.NaN;
+        const ratio = r.syncSeconds / floor;
+        return `${fmt(r.syncSeconds)} s = ${fmt(ratio, 2)}× the floor's ${fmt(floor)} s ${mark(ratio <= TARGETS.syncRatio)}`;
       }),
     },
     {

@@ -4,6 +4,7 @@
  * exports while the rest is steady, and the controller's memory throughout.
  */
 import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { KubeClient } from '../../src/kube/client.js';
 import { SYSTEM_NAMESPACE } from '../../src/kube/keys.js';
@@ -60,6 +61,8 @@ export interface ScenarioResult {
   exportMs: number[];
   peakRssMb: number;
   steadyRssMb: number;
+  /** 1-minute load average when the sync finished. */
+  load: string;
 }
 
 export async function runScenario(children: Children, o: ScenarioOptions): Promise<ScenarioResult> {
@@ -99,6 +102,7 @@ export async function runScenario(children: Children, o: ScenarioOptions): Promi
     }
     await tracker.waitForCount(expected, o.syncTimeoutMs);
     const syncSeconds = (performance.now() - t0) / 1000;
+    const load = loadavg()[0]!.toFixed(1);
     const settleMs = await waitQuiet(async () => (await local.stats()).writes, {
       quietMs: 3000,
       timeoutMs: 120_000,
@@ -177,6 +181,7 @@ export async function runScenario(children: Children, o: ScenarioOptions): Promi
       exportMs,
       peakRssMb: Math.max(firstPeak, peakMb),
       steadyRssMb,
+      load,
     };
   } finally {
     await tracker.stop();
