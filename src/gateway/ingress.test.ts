@@ -348,3 +348,22 @@ describe('limits', () => {
     await expectHealthy();
   });
 });
+
+describe('idle sessions', () => {
+  it('closes a session only once it has no tunnel left for idleSessionTimeoutMs', async () => {
+    await ingress.close();
+    await start({ idleSessionTimeoutMs: 150 });
+    const s = client(east);
+    const tunnel = s.request(connectTo(ECHO), { endStream: false });
+    await within(new Promise((r) => tunnel.once('response', r)), 5_000, 'tunnel');
+    const goaway = new Promise((r) => s.once('goaway', r));
+    // Well past the idle timeout, the session with a live (if silent) tunnel is kept.
+    const idleSince = Date.now();
+    await waitFor(() => Date.now() - idleSince > 500, 'idle period');
+    expect(ingress.sessions()).toBe(1);
+    tunnel.resume();
+    tunnel.end();
+    await within(goaway, 5_000, 'GOAWAY once idle');
+    await waitFor(() => ingress.sessions() === 0 && ingress.connections() === 0, 'idle session to close');
+  });
+});

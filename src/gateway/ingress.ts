@@ -25,6 +25,7 @@ import {
   SESSION_WINDOW_BYTES,
   STREAM_WINDOW_BYTES,
   spiffeIdOf,
+  TCP_KEEPALIVE_MS,
   type TunnelSecureContext,
   tlsContextOptions,
 } from './tunnel-settings.js';
@@ -111,6 +112,8 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
   server.on('connection', (socket: net.Socket) => {
     sockets.add(socket);
     socket.setNoDelay(true);
+    // Peers that vanish without a FIN are found by the kernel rather than kept forever.
+    socket.setKeepAlive(true, TCP_KEEPALIVE_MS);
     socket.once('close', () => sockets.delete(socket));
   });
   // Handshake failures: no/foreign/expired certificate, wrong protocol version, handshake timeout.
@@ -272,7 +275,9 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
       stream.once('close', () => open--);
     });
     // Node restarts the timer on every frame; an idle session with live tunnels is kept.
-    session.setTimeout(idleMs, () => {
+    // (setTimeout's own callback is registered with `once`; the timer re-arms on every frame.)
+    session.setTimeout(idleMs);
+    session.on('timeout', () => {
       if (open === 0) session.close();
     });
   }

@@ -267,6 +267,36 @@ describe('SessionPool', () => {
     await roundTrip(old, 'old tunnel still works');
   });
 
+  it('drops a session whose peer stopped answering (no FIN) once a keepalive PING goes unanswered', async () => {
+    const { ingress } = await ingressFor(await echoBackend());
+    // A TCP relay that can freeze: bytes stop flowing both ways, but nothing is closed.
+    const pairs: net.Socket[][] = [];
+    const relay = net.createServer((client) => {
+      const upstream = net.connect(ingress.address.port, '127.0.0.1');
+      client.on('error', () => {});
+      upstream.on('error', () => {});
+      client.pipe(upstream).pipe(client);
+      pairs.push([client, upstream]);
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          for (const s of pairs.flat()) s.destroy();
+          relay.close(() => r());
+        }),
+    );
+    const address = { host: '127.0.0.1', port: (relay.address() as net.AddressInfo).port };
+    const p = pool(undefined, { keepaliveMs: 150 });
+    await roundTrip(await p.openTunnel(address, ECHO), 'through the relay');
+    expect(p.sessionCount()).toBe(1);
+    for (const [client, upstream] of pairs) {
+      client!.unpipe();
+      upstream!.unpipe();
+    }
+    await waitFor(() => p.sessionCount() === 0, 'the silent session to be dropped', 3_000);
+  });
+
   it('probes over the tunnel path: alive on 200, not alive on 503 or when unreachable', async () => {
     const { ingress, ready } = await ingressFor(await echoBackend());
     const p = pool();

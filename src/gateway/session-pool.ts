@@ -22,6 +22,7 @@ import {
   STREAM_WINDOW_BYTES,
   spiffeIdOf,
   spiffeIdOfSan,
+  TCP_KEEPALIVE_MS,
   type TunnelSecureContext,
   tlsContextOptions,
 } from './tunnel-settings.js';
@@ -41,6 +42,12 @@ export interface SessionPoolOptions {
   responseTimeoutMs?: number;
   /** Reconnect backoff after a failed connect: base × 2^(failures-1), capped, with full jitter. */
   backoff?: { baseMs?: number; maxMs?: number };
+  /**
+   * Every this often an established session is PINGed; no answer within the same time and it is
+   * dropped, so a peer that vanished without a FIN (node lost, network partition) fails new tunnels
+   * fast instead of swallowing them until the response timeout. Default 10 s; 0 disables.
+   */
+  keepaliveMs?: number;
 }
 
 /** Called once: an error, or the tunnel stream after the remote answered 200. */
@@ -80,12 +87,14 @@ export class SessionPool {
   private readonly responseTimeoutMs: number;
   private readonly backoffBaseMs: number;
   private readonly backoffMaxMs: number;
+  private readonly keepaliveMs: number;
 
   constructor(private readonly opts: SessionPoolOptions) {
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 5_000;
     this.responseTimeoutMs = opts.responseTimeoutMs ?? 15_000;
     this.backoffBaseMs = opts.backoff?.baseMs ?? 100;
     this.backoffMaxMs = opts.backoff?.maxMs ?? 2_000;
+    this.keepaliveMs = opts.keepaliveMs ?? 10_000;
   }
 
   /** Resolves with the tunnel once the remote answered 200. */
@@ -313,6 +322,7 @@ export class SessionPool {
           },
         });
         socket.setNoDelay(true);
+        socket.setKeepAlive(true, TCP_KEEPALIVE_MS);
         return socket;
       },
       maxSessionMemory: MAX_SESSION_MEMORY_MB,
@@ -350,6 +360,7 @@ export class SessionPool {
         remote.failures = 0;
         remote.lastError = undefined;
         remote.sessions.push(pooled);
+        if (this.keepaliveMs > 0) keepAlive(session, this.keepaliveMs);
         const waiters = remote.waiters.splice(0);
         // More waiters than free slots: the rest get another session through session().
         for (const w of waiters) {
@@ -379,6 +390,24 @@ export class SessionPool {
   private failWaiters(remote: Remote, err: IsthmusError): void {
     for (const w of remote.waiters.splice(0)) w(err);
   }
+}
+
+/** PINGs `session` every `ms`; destroys it when an answer takes longer than `ms`. */
+function keepAlive(session: ClientHttp2Session, ms: number): void {
+  let waiting = false;
+  const interval = setInterval(() => {
+    if (waiting) {
+      session.destroy(new IsthmusError('GATEWAY_UNREACHABLE', `no PING answer within ${ms} ms`));
+      return;
+    }
+    waiting = true;
+    session.ping((err) => {
+      if (!err) waiting = false;
+    });
+  }, ms);
+  // The pool must not keep a process alive on its own.
+  interval.unref();
+  session.once('close', () => clearInterval(interval));
 }
 
 /** Marks an error whose stream the peer refused unprocessed. */

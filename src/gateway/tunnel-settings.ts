@@ -34,6 +34,9 @@ export const MAX_FRAME_BYTES = 1 << 16;
 /** nghttp2's per-session memory cap in MB (Node's default 10 is reached by ~1,000 busy tunnels). */
 export const MAX_SESSION_MEMORY_MB = 128;
 
+/** Idle time before the first TCP keepalive probe on gateway-to-gateway connections. */
+export const TCP_KEEPALIVE_MS = 30_000;
+
 /** The SPIFFE URI SAN a peer presented, or undefined. Node ≥ 17 quotes SAN values with special characters as JSON strings. */
 export function spiffeIdOf(cert: X509Certificate | undefined): string | undefined {
   return spiffeIdOfSan(cert?.subjectAltName);
