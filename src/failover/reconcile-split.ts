@@ -207,7 +207,7 @@ async function writeStatus(
   split: TrafficSplit,
   outcome: SplitOutcome,
 ): Promise<boolean> {
-  const { status, changed } = desiredStatus(split.status, outcome, new Date(deps.now()));
+  const { changed } = desiredStatus(split.status, outcome, new Date(deps.now()));
   if (!changed) return false;
   const ns = split.metadata?.namespace;
   const name = split.metadata?.name ?? '';

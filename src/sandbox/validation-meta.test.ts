@@ -246,7 +246,9 @@ describe('finalizers of built-ins versus CRDs and custom resources', () => {
       namespaced: true,
       nameRule: 'dns1123-subdomain',
     });
-    expect(causes.map((c) => c.message).join()).toMatch(/neither a standard finalizer name nor is it fully qualified/);
+    expect(causes.map((c) => c.message).join()).toMatch(
+      /neither a standard finalizer name nor is it fully qualified/,
+    );
   });
   it('CRDs and custom resources accept any qualified name (apimachinery rule only)', () => {
     expect(
