@@ -38,7 +38,11 @@ export class IsthmusError extends Error {
   readonly code: IsthmusErrorCode;
   readonly terminal: boolean;
 
-  constructor(code: IsthmusErrorCode, message: string, options: { cause?: unknown; terminal?: boolean } = {}) {
+  constructor(
+    code: IsthmusErrorCode,
+    message: string,
+    options: { cause?: unknown; terminal?: boolean } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'IsthmusError';
     this.code = code;

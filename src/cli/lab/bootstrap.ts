@@ -6,7 +6,7 @@
  */
 import { IsthmusError } from '../../errors.js';
 import type { KubeClient } from '../../kube/client.js';
-import { GATEWAY_SERVICE_NAME, SERVICE_NAME_LABEL, SYSTEM_NAMESPACE } from '../../kube/keys.js';
+import { GATEWAY_SERVICE_NAME, SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { V1EndpointSlice, V1Secret } from '../../kube/types.js';
 import { INSTALL_DEFAULTS, type InstallOptions } from '../install/options.js';
