@@ -9,6 +9,7 @@ import { loadavg } from 'node:os';
 import { R } from '../../src/kube/resources.js';
 import type { V1Service } from '../../src/kube/types.js';
 import { adminClient, ensureNamespaces, floorObjects, NAMESPACES } from './fixtures.js';
+import { cpuSecondsOf } from './observe.js';
 import { runPool } from './pool.js';
 import { type Children, startSandboxProcess } from './processes.js';
 import { ReadyTracker } from './tracker.js';
@@ -23,6 +24,8 @@ export interface FloorResult {
   serverWrites: number;
   /** 1-minute load average at the end: this machine is shared with other benches and test runs. */
   load: string;
+  /** CPU seconds the API server process spent on it (independent of the machine's other load). */
+  serverCpuSeconds: number;
 }
 
 export async function runFloor(
@@ -38,6 +41,7 @@ export async function runFloor(
     await ensureNamespaces(client, NAMESPACES);
     await tracker.start();
     const before = (await sandbox.stats()).writes;
+    const cpuBefore = cpuSecondsOf(sandbox.child.pid ?? 0);
     const total = clusters.length * perCluster;
     const started = performance.now();
     const creates = runPool(total, FLOOR_CONCURRENCY, async (k) => {
@@ -50,12 +54,14 @@ export async function runFloor(
     await tracker.waitForCount(total, timeoutMs);
     const seconds = (performance.now() - started) / 1000;
     const serverWrites = (await sandbox.stats()).writes - before;
+    const serverCpuSeconds = cpuSecondsOf(sandbox.child.pid ?? 0) - cpuBefore;
     return {
       creates: 2 * total,
       seconds,
       writesPerSecond: (2 * total) / seconds,
       serverWrites,
       load: loadavg()[0]!.toFixed(1),
+      serverCpuSeconds,
     };
   } finally {
     await tracker.stop();

@@ -11,6 +11,17 @@ export function memoryOf(pid: number): { rssMb: number; peakMb: number } {
   return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
 }
 
+/**
+ * CPU seconds (user + system) a live process has used (/proc/<pid>/stat fields 14 and 15, in clock
+ * ticks of 100 Hz on Linux). Unlike wall-clock time this does not depend on what else the machine runs.
+ */
+export function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may contain spaces; count fields after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** Sum of the samples of `name` whose labels include `labels`, from Prometheus text format. */
 export function metricSum(text: string, name: string, labels: Record<string, string> = {}): number {
   let sum = 0;

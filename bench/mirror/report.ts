@@ -41,6 +41,14 @@ export function rows(
       }),
     },
     {
+      metric: 'API server CPU during sync (s)',
+      target: 'vs the floor’s server CPU',
+      values: runs.map((r, i) => {
+        const floor = floors[i]?.serverCpuSeconds ?? Number.NaN;
+        return `${fmt(r.serverCpuSeconds)} s = ${fmt(r.serverCpuSeconds / floor, 2)}× the floor's ${fmt(floor)} s (controller ${fmt(r.controllerCpuSeconds)} s)`;
+      }),
+    },
+    {
       metric: 'API writes per mirrored Service (sync)',
       target: `${TARGETS.writesPerService} (1 Service + 1 EndpointSlice)`,
       values: cell((r) => {

@@ -19,7 +19,7 @@ import {
   remoteSlice,
   serviceRef,
 } from './fixtures.js';
-import { memoryOf, metricSum, percentile, scrape, total, writesByResource } from './observe.js';
+import { cpuSecondsOf, memoryOf, metricSum, percentile, scrape, total, writesByResource } from './observe.js';
 import { freePort } from './probe-stub.js';
 import {
   type Children,
@@ -63,6 +63,9 @@ export interface ScenarioResult {
   steadyRssMb: number;
   /** 1-minute load average when the sync finished. */
   load: string;
+  /** CPU seconds during the initial sync (to every mirror ready): local API server, controller. */
+  serverCpuSeconds: number;
+  controllerCpuSeconds: number;
 }
 
 export async function runScenario(children: Children, o: ScenarioOptions): Promise<ScenarioResult> {
@@ -95,6 +98,8 @@ export async function runScenario(children: Children, o: ScenarioOptions): Promi
     for (const remote of o.remotes) await credentialsSecret(client, remote);
     const serverBefore = (await local.stats()).writes;
     const countsBefore = await ctl.requestCounts();
+    const serverPid = local.child.pid ?? 0;
+    const cpu0 = { server: cpuSecondsOf(serverPid), controller: cpuSecondsOf(ctl.pid) };
     const t0 = performance.now();
     for (const remote of o.remotes) {
       const secret = `cluster-credentials-${remote.name}`;
@@ -103,6 +108,8 @@ export async function runScenario(children: Children, o: ScenarioOptions): Promi
     await tracker.waitForCount(expected, o.syncTimeoutMs);
     const syncSeconds = (performance.now() - t0) / 1000;
     const load = loadavg()[0]!.toFixed(1);
+    const serverCpuSeconds = cpuSecondsOf(serverPid) - cpu0.server;
+    const controllerCpuSeconds = cpuSecondsOf(ctl.pid) - cpu0.controller;
     const settleMs = await waitQuiet(async () => (await local.stats()).writes, {
       quietMs: 3000,
       timeoutMs: 120_000,
@@ -182,6 +189,8 @@ export async function runScenario(children: Children, o: ScenarioOptions): Promi
       peakRssMb: Math.max(firstPeak, peakMb),
       steadyRssMb,
       load,
+      serverCpuSeconds,
+      controllerCpuSeconds,
     };
   } finally {
     await tracker.stop();
