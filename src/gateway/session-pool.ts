@@ -14,6 +14,14 @@ import tls from 'node:tls';
 import { IsthmusError } from '../errors.js';
 import { publishProbe } from './diagnostics.js';
 import {
+  classify,
+  isRefusedStream,
+  keepAlive,
+  MAX_REFUSED_RETRIES,
+  maxStreams,
+  REFUSED_STREAM,
+} from './session-support.js';
+import {
   ALPN_H2,
   clusterOfIdentity,
   MAX_FRAME_BYTES,
@@ -390,41 +398,4 @@ export class SessionPool {
   private failWaiters(remote: Remote, err: IsthmusError): void {
     for (const w of remote.waiters.splice(0)) w(err);
   }
-}
-
-/** PINGs `session` every `ms`; destroys it when an answer takes longer than `ms`. */
-function keepAlive(session: ClientHttp2Session, ms: number): void {
-  let waiting = false;
-  const interval = setInterval(() => {
-    if (waiting) {
-      session.destroy(new IsthmusError('GATEWAY_UNREACHABLE', `no PING answer within ${ms} ms`));
-      return;
-    }
-    waiting = true;
-    session.ping((err) => {
-      if (!err) waiting = false;
-    });
-  }, ms);
-  // The pool must not keep a process alive on its own.
-  interval.unref();
-  session.once('close', () => clearInterval(interval));
-}
-
-/** Marks an error whose stream the peer refused unprocessed. */
-const REFUSED_STREAM = Symbol('REFUSED_STREAM');
-/** Bounded, so a peer that refuses every stream cannot keep us looping. */
-const MAX_REFUSED_RETRIES = 2;
-
-function isRefusedStream(err: IsthmusError): boolean {
-  return err.cause === REFUSED_STREAM;
-}
-
-function maxStreams(session: ClientHttp2Session): number {
-  return session.remoteSettings.maxConcurrentStreams ?? 100;
-}
-
-function classify(err: Error | undefined, label: string): IsthmusError {
-  if (err instanceof IsthmusError) return err;
-  const detail = err === undefined ? 'connection closed during setup' : err.message;
-  return new IsthmusError('GATEWAY_UNREACHABLE', `gateway ${label} unreachable: ${detail}`, { cause: err });
 }
