@@ -14,6 +14,7 @@ import { createTrustAnchor } from '../src/identity/index.js';
 import { KubeClient } from '../src/kube/client.js';
 import { R } from '../src/kube/resources.js';
 import type { Link, V1ConfigMap, V1Secret } from '../src/kube/types.js';
+import { waitFor } from '../src/wait-for.js';
 
 const BASE = 51; // east 127.0.51.x, west 127.0.52.x: apart from every other test's addresses
 const ROOT = join(import.meta.dirname, '..');
@@ -42,22 +43,6 @@ function isthmus(...args: string[]): Promise<Run> {
       },
     );
   });
-}
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 /** The line of a check and the hints under it. */
@@ -89,10 +74,14 @@ afterAll(async () => {
 describe('isthmus operator verbs on the lab', () => {
   it('check: every check √ and exit status 0 on the healthy lab', async () => {
     // The controller writes the Link's status shortly after the mirror is ready: poll for it.
-    const run = await until('isthmus check to pass', 20_000, async () => {
-      const r = await isthmus('check');
-      return r.code === 0 ? r : undefined;
-    });
+    const run = await waitFor(
+      'isthmus check to pass',
+      async () => {
+        const r = await isthmus('check');
+        return r.code === 0 ? r : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 250 },
+    );
     expect(run.stdout).not.toContain('×');
     expect(run.stdout.match(/^√ /gm)?.length).toBe(10);
     expect(run.stdout).toContain('Status check results are √');
@@ -164,11 +153,15 @@ describe('isthmus operator verbs on the lab', () => {
     const pid = lab!.state.processes['west/gateway'];
     expect(pid).toBeGreaterThan(0);
     process.kill(pid!, 'SIGKILL');
-    await until('east to mark the west gateway dead', 30_000, async () => {
-      const link = await east.get<Link>(R.links, 'isthmus-system', 'west');
-      const alive = link?.status?.conditions?.find((c) => c.type === 'GatewayAlive');
-      return alive?.status === 'False' ? true : undefined;
-    });
+    await waitFor(
+      'east to mark the west gateway dead',
+      async () => {
+        const link = await east.get<Link>(R.links, 'isthmus-system', 'west');
+        const alive = link?.status?.conditions?.find((c) => c.type === 'GatewayAlive');
+        return alive?.status === 'False' ? true : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
     const run = await isthmus('check');
     expect(run.code).toBe(1);
     expect(section(run.stdout, 'remote gateways are alive')).toMatch(

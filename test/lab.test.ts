@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEPLOYMENTS } from '../src/cli/lab/lab-kubelet.js';
 import type { LabState } from '../src/cli/lab/local-lab.js';
 import { KubeClient } from '../src/kube/client.js';
+import { waitFor } from '../src/wait-for.js';
 
 const run = promisify(execFile);
 const BASE = 41; // east 127.0.41.x, west 127.0.42.x: apart from every other test's addresses
@@ -27,23 +28,6 @@ function alive(pid: number | undefined): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function until<T>(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<T | undefined> | T | undefined,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await Promise.resolve()
-      .then(probe)
-      .catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}\n--- lab output ---\n${output}`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -66,7 +50,12 @@ beforeAll(async () => {
   lab.stderr!.on('data', (d: Buffer) => {
     output += d.toString();
   });
-  await until('the lab to come up', 150_000, () => (output.includes('The lab is up') ? true : undefined));
+  await waitFor('the lab to come up', () => output.includes('The lab is up'), {
+    timeoutMs: 150_000,
+    intervalMs: 100,
+  }).catch((err: unknown) => {
+    throw new Error(`${String(err)}\n--- lab output ---\n${output}`);
+  });
   const { readLabState } = await import('../src/cli/lab/local-lab.js');
   state = (await readLabState(dir))!;
 }, 160_000);
@@ -108,15 +97,23 @@ describe('isthmus lab', () => {
           timeout: 30_000,
         },
       );
-      await until('requests to the apex to be served by west', 20_000, async () => {
-        const r = await getJson(`${state.frontend}/`);
-        return r.body.upstream?.message === 'greetings from west' ? true : undefined;
-      });
+      await waitFor(
+        'requests to the apex to be served by west',
+        async () => {
+          const r = await getJson(`${state.frontend}/`);
+          return r.body.upstream?.message === 'greetings from west' ? true : undefined;
+        },
+        { timeoutMs: 20_000, intervalMs: 100 },
+      );
       await east.patch(DEPLOYMENTS, 'test', 'podinfo', { spec: { replicas: 1 } }, 'merge');
-      await until('traffic to return to east', 30_000, async () => {
-        const r = await getJson(`${state.frontend}/`);
-        return r.body.upstream?.message === 'greetings from east' ? true : undefined;
-      });
+      await waitFor(
+        'traffic to return to east',
+        async () => {
+          const r = await getJson(`${state.frontend}/`);
+          return r.body.upstream?.message === 'greetings from east' ? true : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 100 },
+      );
     } finally {
       east.close();
     }
@@ -139,10 +136,15 @@ describe('isthmus lab', () => {
     expect(children.length).toBe(6);
     expect(children.every(alive)).toBe(true);
     lab.kill('SIGINT');
-    const code = await until('the lab to exit', 40_000, () =>
-      lab.exitCode === null ? undefined : lab.exitCode,
+    const exit = await waitFor(
+      'the lab to exit',
+      () => (lab.exitCode === null ? undefined : { code: lab.exitCode }),
+      {
+        timeoutMs: 40_000,
+        intervalMs: 100,
+      },
     );
-    expect(code).toBe(0);
+    expect(exit.code).toBe(0);
     expect(output).toContain('lab stopped');
     expect(children.filter(alive)).toEqual([]);
   });

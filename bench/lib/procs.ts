@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { waitFor as sharedWaitFor } from '../../src/wait-for.js';
 
 export interface Managed {
   name: string;
@@ -131,21 +132,10 @@ export async function runToEnd(
 }
 
 /** Polls `check` until truthy; throws with `what` at the deadline. */
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
+export function waitFor<T>(
+  what: string,
+  check: () => T | Promise<T>,
+  timeoutMs = 15_000,
+): Promise<NonNullable<T>> {
+  return sharedWaitFor(what, check, { timeoutMs, intervalMs: 25 });
 }

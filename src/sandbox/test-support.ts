@@ -3,6 +3,7 @@
  * token, and a watch reader that yields events with a deadline on every wait.
  */
 import { Agent, type Dispatcher, request } from 'undici';
+import { waitFor } from '../wait-for.js';
 import type { Sandbox } from './index.js';
 
 /** Decoded JSON bodies: tests index into them freely, as into the YAML a user reads. */
@@ -155,17 +156,11 @@ export class WatchReader {
 }
 
 /** Polls a condition until it holds, failing after the deadline. */
-export async function eventually<T>(
+export function eventually<T>(
   fn: () => Promise<T | undefined | false> | T | undefined | false,
   timeoutMs = 5000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  return waitFor('condition', fn, timeoutMs) as Promise<T>;
 }
 
 export function svc(name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {

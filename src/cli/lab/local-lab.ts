@@ -15,6 +15,7 @@ import { EXPORTED_LABEL, SERVICE_NAME_LABEL, SYSTEM_NAMESPACE } from '../../kube
 import { R } from '../../kube/resources.js';
 import type { KubeObject, V1EndpointSlice, V1Secret, V1Service } from '../../kube/types.js';
 import { mergeKubeconfigs, type Sandbox, startSandbox } from '../../sandbox/index.js';
+import { waitFor } from '../../wait-for.js';
 import { gatewayAddressesOf, linkManifests, tokenOf } from '../link/render.js';
 import { applyObjects } from './apply-objects.js';
 import { bootstrapCluster, labInstallOptions, serviceAccountToken } from './bootstrap.js';
@@ -48,26 +49,6 @@ export interface RunningLab {
 }
 
 const REMOTE_ACCESS_SECRET = 'isthmus-remote-access-token';
-
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new IsthmusError(
-        'GATEWAY_CONNECT_TIMEOUT',
-        `timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function httpOk(url: string): Promise<true | undefined> {
   const res = await request(url, { headersTimeout: 2000, bodyTimeout: 2000 });
@@ -179,15 +160,19 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
       `podinfo running in both clusters (exported from west); frontend in east at ${frontend.url}`,
     );
 
-    await waitFor('podinfo-west to be mirrored into east with a ready endpoint', 20_000, async () => {
-      const slices = await admins.get('east')!.list<V1EndpointSlice>(R.endpointSlices, {
-        namespace: LAB_NAMESPACE,
-        labelSelector: `${SERVICE_NAME_LABEL}=podinfo-west`,
-      });
-      return slices.items.some((s) => s.endpoints?.some((e) => e.conditions?.ready === true))
-        ? true
-        : undefined;
-    });
+    await waitFor(
+      'podinfo-west to be mirrored into east with a ready endpoint',
+      async () => {
+        const slices = await admins.get('east')!.list<V1EndpointSlice>(R.endpointSlices, {
+          namespace: LAB_NAMESPACE,
+          labelSelector: `${SERVICE_NAME_LABEL}=podinfo-west`,
+        });
+        return slices.items.some((s) => s.endpoints?.some((e) => e.conditions?.ready === true))
+          ? true
+          : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 100 },
+    );
     opts.progress('podinfo-west mirrored into east and ready');
 
     const state: LabState = {
@@ -281,11 +266,15 @@ async function startClusterProcesses(
 }
 
 async function waitForProcesses(c: LabCluster): Promise<void> {
-  await waitFor(`the ${c.name} gateway to be ready`, 90_000, () =>
-    httpOk(`http://${c.gateway.host}:${c.gateway.adminPort}/ready`),
+  await waitFor(
+    `the ${c.name} gateway to be ready`,
+    () => httpOk(`http://${c.gateway.host}:${c.gateway.adminPort}/ready`),
+    { timeoutMs: 90_000, intervalMs: 100 },
   );
-  await waitFor(`the ${c.name} controller to be ready`, 90_000, () =>
-    httpOk(`http://${c.controller.host}:${c.controller.adminPort}/ready`),
+  await waitFor(
+    `the ${c.name} controller to be ready`,
+    () => httpOk(`http://${c.controller.host}:${c.controller.adminPort}/ready`),
+    { timeoutMs: 90_000, intervalMs: 100 },
   );
 }
 
@@ -298,10 +287,14 @@ async function linkObjects(
 ): Promise<KubeObject[]> {
   const svc = await admin.get<V1Service>(R.services, SYSTEM_NAMESPACE, 'isthmus-gateway');
   const gw = gatewayAddressesOf(svc, to.name);
-  const secret = await waitFor(`the ${to.name} remote-access token`, 5000, async () => {
-    const s = await admin.get<V1Secret>(R.secrets, SYSTEM_NAMESPACE, REMOTE_ACCESS_SECRET);
-    return s?.data?.token ? s : undefined;
-  });
+  const secret = await waitFor(
+    `the ${to.name} remote-access token`,
+    async () => {
+      const s = await admin.get<V1Secret>(R.secrets, SYSTEM_NAMESPACE, REMOTE_ACCESS_SECRET);
+      return s?.data?.token ? s : undefined;
+    },
+    { timeoutMs: 5000, intervalMs: 100 },
+  );
   return linkManifests({
     clusterName: to.name,
     trustDomain,

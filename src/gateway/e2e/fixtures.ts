@@ -165,25 +165,7 @@ export function httpGet(
   });
 }
 
-/** Polls `check` until it returns a truthy value; throws with `what` (and the last error) at the deadline. */
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { waitFor } from '../../wait-for.js';
 
 /** Whether a TCP connection to host:port is accepted. */
 export function canConnect(host: string, port: number, timeoutMs = 2_000): Promise<boolean> {
