@@ -82,7 +82,8 @@ export function rows(
       metric: 'controller RSS peak / steady (MB)',
       target: `≤ ${TARGETS.rssMb}`,
       values: cell(
-        (r) => `${fmt(r.peakRssMb, 0)} / ${fmt(r.steadyRssMb, 0)} ${mark(r.peakRssMb <= TARGETS.rssMb)}`,
+        (r) =>
+          `${fmt(r.peakRssMb, 0)} / ${fmt(r.steadyRssMb, 0)} (V8 heap ${fmt(r.steadyHeapMb, 0)}) ${mark(r.peakRssMb <= TARGETS.rssMb)}`,
       ),
     },
   ];

@@ -61,6 +61,8 @@ export interface ScenarioResult {
   exportMs: number[];
   peakRssMb: number;
   steadyRssMb: number;
+  /** V8 heap in use at steady state (prom-client's nodejs_heap_size_used_bytes), MB. */
+  steadyHeapMb: number;
   /** 1-minute load average when the sync finished. */
   load: string;
   /** CPU seconds during the initial sync (to every mirror ready): local API server, controller. */
@@ -166,6 +168,7 @@ export async function runScenario(children: Children, o: ScenarioOptions): Promi
       exportMs.push(performance.now() - e0);
     }
     const { rssMb: steadyRssMb, peakMb } = memoryOf(ctl.pid);
+    const steadyHeapMb = metricSum(await scrape(ctl.adminUrl), 'nodejs_heap_size_used_bytes') / 2 ** 20;
 
     // The next run starts from the same N per remote.
     for (let i = 0; i < o.exports; i++) {
@@ -188,6 +191,7 @@ export async function runScenario(children: Children, o: ScenarioOptions): Promi
       exportMs,
       peakRssMb: Math.max(firstPeak, peakMb),
       steadyRssMb,
+      steadyHeapMb,
       load,
       serverCpuSeconds,
       controllerCpuSeconds,
