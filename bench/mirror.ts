@@ -128,7 +128,8 @@ async function main(): Promise<void> {
       '',
       markdownTable(results, table),
       '',
-      `Restart: back to every mirror reported in ${results.map((r) => `${r.restartReadySeconds.toFixed(1)} s (${r.qps})`).join(', ')}; writes after it by resource: ${results.map((r) => JSON.stringify(r.restartWritesByResource)).join(', ')}. ` +
+      `API requests to the local server per single export: ${results.map((r) => `${JSON.stringify(r.exportRequests)} (${r.qps})`).join('; ')}. ` +
+        `Restart: back to every mirror reported in ${results.map((r) => `${r.restartReadySeconds.toFixed(1)} s (${r.qps})`).join(', ')}; writes after it by resource: ${results.map((r) => JSON.stringify(r.restartWritesByResource)).join(', ')}. ` +
         `Writes counted by the API server during the sync (Links excluded): ${results.map((r) => `${r.serverWritesDuringSync} (${r.qps})`).join(', ')}; sync until the last (trailing) write: ${results.map((r) => `${r.syncSettledSeconds.toFixed(1)} s (${r.qps})`).join(', ')}.`,
       '',
       notes.trim(),

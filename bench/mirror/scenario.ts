@@ -59,6 +59,8 @@ export interface ScenarioResult {
   restartWritesByResource: Record<string, number>;
   restartReadySeconds: number;
   exportMs: number[];
+  /** Local API requests (reads included) per single export, by `verb resource`. */
+  exportRequests: Record<string, number>;
   peakRssMb: number;
   steadyRssMb: number;
   /** V8 heap in use at steady state (prom-client's nodejs_heap_size_used_bytes), MB. */
@@ -156,6 +158,7 @@ export async function runScenario(children: Children, o: ScenarioOptions): Promi
 
     // --- single exports, one at a time, while the rest is steady.
     const exportMs: number[] = [];
+    const exportCounts0 = await ctl.requestCounts();
     for (let i = 0; i < o.exports; i++) {
       const k = i % o.remotes.length;
       const remote = o.remoteClients[k]!;
@@ -167,6 +170,7 @@ export async function runScenario(children: Children, o: ScenarioOptions): Promi
       await ready;
       exportMs.push(performance.now() - e0);
     }
+    const exportRequests = requestsPer(exportCounts0, await ctl.requestCounts(), serverHost, o.exports);
     const { rssMb: steadyRssMb, peakMb } = memoryOf(ctl.pid);
     const steadyHeapMb = metricSum(await scrape(ctl.adminUrl), 'nodejs_heap_size_used_bytes') / 2 ** 20;
 
@@ -189,6 +193,7 @@ export async function runScenario(children: Children, o: ScenarioOptions): Promi
       restartWritesByResource,
       restartReadySeconds,
       exportMs,
+      exportRequests,
       peakRssMb: Math.max(firstPeak, peakMb),
       steadyRssMb,
       steadyHeapMb,
@@ -202,6 +207,22 @@ export async function runScenario(children: Children, o: ScenarioOptions): Promi
     if (ctl) await children.stop(ctl.child);
     await children.stop(local.child);
   }
+}
+
+/** Requests to `server` between two counter snapshots, by `verb resource`, divided by `per`. */
+function requestsPer(
+  before: Record<string, number>,
+  after: Record<string, number>,
+  server: string,
+  per: number,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, n] of Object.entries(after)) {
+    const [host, ...rest] = key.split(' ');
+    const delta = n - (before[key] ?? 0);
+    if (host === server && delta > 0) out[rest.join(' ')] = Math.round((100 * delta) / per) / 100;
+  }
+  return out;
 }
 
 export function exportPercentiles(ms: readonly number[]): { p50: number; p99: number; max: number } {
