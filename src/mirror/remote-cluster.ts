@@ -6,7 +6,7 @@
  */
 import { describeError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
-import { createInformer, type Informer } from '../kube/informer.js';
+import { createInformer, type Informer, type InformerEvent } from '../kube/informer.js';
 import { GATEWAY_SERVICE_NAME, SERVICE_NAME_LABEL, SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
@@ -28,6 +28,12 @@ export class RemoteCluster {
   private readonly services: Informer<V1Service> | undefined;
   private readonly slices: Informer<V1EndpointSlice>;
   private readonly gateway: Informer<V1Service>;
+  /**
+   * Remote slices by the Service they serve (`namespace/service-name`), kept from the slice events:
+   * endpoints() runs on every sync, and scanning every slice there made an initial sync O(N²)
+   * (37% of the controller's CPU for 2 × 5,000 Services in the mirror benchmark).
+   */
+  private readonly slicesByService = new Map<string, Map<string, V1EndpointSlice>>();
   private resolveTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private fallback: string[];
@@ -65,6 +71,7 @@ export class RemoteCluster {
     });
     services?.onEvent((e) => events.changed(keyOf(e.object)));
     slices.onEvent((e) => {
+      this.indexSlice(e);
       const name = e.object.metadata?.labels?.[SERVICE_NAME_LABEL];
       const ns = e.object.metadata?.namespace ?? '';
       if (name && services?.get(ns, name)) events.changed(`${ns}/${name}`);
@@ -115,9 +122,7 @@ export class RemoteCluster {
   endpoints(namespace: string, name: string): RemoteEndpoints {
     let ready = 0;
     const hostnames: string[] = [];
-    for (const slice of this.slices.list()) {
-      if (slice.metadata?.namespace !== namespace || slice.metadata?.labels?.[SERVICE_NAME_LABEL] !== name)
-        continue;
+    for (const slice of this.slicesByService.get(`${namespace}/${name}`)?.values() ?? []) {
       for (const ep of slice.endpoints ?? []) {
         // An absent `ready` means ready (discovery.k8s.io/v1 EndpointConditions).
         if (ep.conditions?.ready === false) continue;
@@ -126,6 +131,23 @@ export class RemoteCluster {
       }
     }
     return { ready, hostnames: hostnames.sort() };
+  }
+
+  /** Keeps `slicesByService` in step with one slice event (a relabelled slice moves entries). */
+  private indexSlice(e: InformerEvent<V1EndpointSlice>): void {
+    const serviceKey = (s: V1EndpointSlice) =>
+      `${s.metadata?.namespace ?? ''}/${s.metadata?.labels?.[SERVICE_NAME_LABEL] ?? ''}`;
+    const sliceName = e.object.metadata?.name ?? '';
+    const gone = e.type === 'update' ? e.old : e.type === 'delete' ? e.object : undefined;
+    if (gone) {
+      const entry = this.slicesByService.get(serviceKey(gone));
+      entry?.delete(sliceName);
+      if (entry?.size === 0) this.slicesByService.delete(serviceKey(gone));
+    }
+    if (e.type === 'delete' || !e.object.metadata?.labels?.[SERVICE_NAME_LABEL]) return;
+    const key = serviceKey(e.object);
+    const entry = this.slicesByService.get(key) ?? new Map<string, V1EndpointSlice>();
+    this.slicesByService.set(key, entry.set(sliceName, e.object));
   }
 
   private async refreshGateway(): Promise<void> {
