@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { IsthmusError } from '../errors.js';
+import { KubeApiError } from '../kube/errors.js';
 import type { ResourceRef } from '../kube/resources.js';
 import type { KubeObject, V1EndpointSlice, V1Service } from '../kube/types.js';
 import { type ApplierClient, applyActions } from './applier.js';
@@ -21,10 +22,14 @@ class MemoryClient implements ApplierClient {
     return `${res.plural}/${ns ?? ''}/${name}`;
   }
   async get<T extends KubeObject>(res: ResourceRef, ns: string | undefined, name: string) {
+    this.calls.push(`get ${res.plural}/${name}`);
     return structuredClone(this.objects.get(this.key(res, ns, name))) as T | undefined;
   }
   async create<T extends KubeObject>(res: ResourceRef, obj: T) {
     this.calls.push(`create ${res.plural}/${obj.metadata?.name}`);
+    if (this.objects.has(this.key(res, obj.metadata?.namespace, obj.metadata?.name ?? ''))) {
+      throw new KubeApiError('KUBE_CONFLICT', 'already exists', 409, 'AlreadyExists', [], undefined);
+    }
     const stored = structuredClone(obj);
     stored.metadata = { ...stored.metadata, resourceVersion: String(this.rv++), uid: `uid-${this.uid++}` };
     this.objects.set(this.key(res, obj.metadata?.namespace, obj.metadata?.name ?? ''), stored);
@@ -90,7 +95,8 @@ describe('applyActions', () => {
     const err = await applyActions(client, 'west', plan().actions).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(IsthmusError);
     expect((err as IsthmusError).terminal).toBe(true);
-    expect(client.calls).toEqual(['create services/podinfo-west']); // only the test's own create
+    // Only the test's own create, then the applier's re-read: nothing written over the stranger.
+    expect(client.calls).toEqual(['create services/podinfo-west', 'get services/podinfo-west']);
   });
 
   it('re-creates the Service when it turns headless (clusterIP is immutable)', async () => {
@@ -111,7 +117,7 @@ describe('applyActions', () => {
     });
     const done = await applyActions(client, 'west', headless.actions);
     expect(done[0]?.outcome).toBe('updated');
-    expect(client.calls.slice(-3)).toEqual([
+    expect(client.calls.filter((c) => !c.startsWith('get ')).slice(-3)).toEqual([
       'delete services/podinfo-west',
       'create services/podinfo-west',
       'replace endpointslices/podinfo-west',
@@ -135,5 +141,41 @@ describe('applyActions', () => {
       { kind: 'deleteService', namespace: 'default', name: 'podinfo-west' },
     ]);
     expect(done.map((d) => d.outcome)).toEqual(['unchanged', 'deleted', 'deleted']);
+  });
+
+  describe('with a cache view', () => {
+    const empty = { has: () => false };
+
+    it('creates what the cache does not hold without reading first', async () => {
+      const client = new MemoryClient();
+      const done = await applyActions(client, 'west', plan().actions, empty);
+      expect(done.map((a) => a.outcome)).toEqual(['created', 'created']);
+      expect(client.calls).toEqual(['create services/podinfo-west', 'create endpointslices/podinfo-west']);
+    });
+
+    it('falls back to read-and-check when the cache was behind (409 AlreadyExists)', async () => {
+      const client = new MemoryClient();
+      await applyActions(client, 'west', plan().actions);
+      client.calls.length = 0;
+      const done = await applyActions(client, 'west', plan().actions, empty);
+      expect(done.map((a) => a.outcome)).toEqual(['unchanged', 'unchanged']);
+      expect(client.calls).toEqual([
+        'create services/podinfo-west',
+        'get services/podinfo-west',
+        'create endpointslices/podinfo-west',
+        'get endpointslices/podinfo-west',
+      ]);
+    });
+
+    it('never overwrites a stranger the cache does not see (terminal KUBE_CONFLICT)', async () => {
+      const client = new MemoryClient();
+      await client.create({ plural: 'services' } as ResourceRef, foreignService('podinfo-west'));
+      const err = await applyActions(client, 'west', plan().actions, empty).catch((e: unknown) => e);
+      expect((err as IsthmusError).terminal).toBe(true);
+      expect(
+        (await client.get<V1Service>({ plural: 'services' } as ResourceRef, 'default', 'podinfo-west'))
+          ?.metadata?.labels,
+      ).toEqual({ app: 'mine' });
+    });
   });
 });

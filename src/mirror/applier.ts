@@ -8,6 +8,7 @@
 
 import { IsthmusError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
+import { isAlreadyExists } from '../kube/errors.js';
 import { R } from '../kube/resources.js';
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
 import { isOurService, isOurSlice } from './mirror-objects.js';
@@ -32,6 +33,17 @@ export interface AppliedAction {
 /** The API calls the applier needs: a KubeClient, or a stand-in with the same methods. */
 export type ApplierClient = Pick<KubeClient, 'get' | 'create' | 'replace' | 'delete'>;
 
+/**
+ * What the caller's informer cache holds. An object the cache does not have is created straight
+ * away instead of read first: the create cannot overwrite anything (a name taken meanwhile, or a
+ * stranger's object the cache does not see, answers 409 AlreadyExists, and the applier then reads
+ * and checks as usual). This halves the requests of an initial sync, which matters most under a
+ * client-side rate limit (mirror benchmark: 4 → 2 requests per new mirror).
+ */
+export interface CacheView {
+  has(kind: 'Service' | 'EndpointSlice', namespace: string, name: string): boolean;
+}
+
 function conflict(kind: string, namespace: string, name: string): IsthmusError {
   // Not retried: the owner of that object has to remove it; the status says so.
   return new IsthmusError('KUBE_CONFLICT', `${kind} ${namespace}/${name} exists and is not ours`, {
@@ -43,6 +55,7 @@ export async function applyActions(
   client: ApplierClient,
   cluster: string,
   actions: Action[],
+  cache?: CacheView,
 ): Promise<AppliedAction[]> {
   const done: AppliedAction[] = [];
   // The Service applied in this batch, so that its slice can point at it without another GET.
@@ -50,7 +63,7 @@ export async function applyActions(
   for (const action of actions) {
     switch (action.kind) {
       case 'applyService': {
-        const { service, outcome } = await applyService(client, cluster, action.service);
+        const { service, outcome } = await applyService(client, cluster, action.service, cache);
         lastService = service;
         done.push(record(action, action.service, outcome));
         break;
@@ -61,7 +74,7 @@ export async function applyActions(
           lastService?.metadata?.name === meta.name
             ? lastService
             : await client.get<V1Service>(R.services, meta.namespace, meta.name ?? '');
-        const outcome = await applySlice(client, cluster, withOwner(action.slice, owner));
+        const outcome = await applySlice(client, cluster, withOwner(action.slice, owner), cache);
         done.push(record(action, action.slice, outcome));
         break;
       }
@@ -121,8 +134,13 @@ async function applyService(
   client: ApplierClient,
   cluster: string,
   desired: V1Service,
+  cache: CacheView | undefined,
 ): Promise<{ service: V1Service; outcome: Outcome }> {
   const { namespace = '', name = '' } = desired.metadata ?? {};
+  if (cache && !cache.has('Service', namespace, name)) {
+    const created = await createUnlessExists(() => client.create(R.services, desired));
+    if (created) return { service: created, outcome: 'created' };
+  }
   const existing = await client.get<V1Service>(R.services, namespace, name);
   if (!existing) return { service: await client.create(R.services, desired), outcome: 'created' };
   if (!isOurService(existing, cluster)) throw conflict('Service', namespace, name);
@@ -140,8 +158,12 @@ async function applySlice(
   client: ApplierClient,
   cluster: string,
   desired: V1EndpointSlice,
+  cache: CacheView | undefined,
 ): Promise<Outcome> {
   const { namespace = '', name = '' } = desired.metadata ?? {};
+  if (cache && !cache.has('EndpointSlice', namespace, name)) {
+    if (await createUnlessExists(() => client.create(R.endpointSlices, desired))) return 'created';
+  }
   const existing = await client.get<V1EndpointSlice>(R.endpointSlices, namespace, name);
   if (!existing) {
     await client.create(R.endpointSlices, desired);
@@ -151,4 +173,14 @@ async function applySlice(
   if (!sliceDiffers(existing, desired)) return 'unchanged';
   await client.replace(R.endpointSlices, mergeSlice(existing, desired));
   return 'updated';
+}
+
+/** The created object, or undefined when the name is taken (409 AlreadyExists): read and check then. */
+async function createUnlessExists<T>(create: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await create();
+  } catch (err) {
+    if (isAlreadyExists(err)) return undefined;
+    throw err;
+  }
 }

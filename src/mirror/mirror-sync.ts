@@ -6,7 +6,7 @@
 import { IsthmusError } from '../errors.js';
 import { HEADLESS_MIRROR_LABEL, MIRRORED_SERVICE_LABEL } from '../kube/keys.js';
 import type { V1Service } from '../kube/types.js';
-import { type AppliedAction, applyActions } from './applier.js';
+import { type AppliedAction, applyActions, type CacheView } from './applier.js';
 import type { LinkConfig } from './link-config.js';
 import { isHeadless, isOurService, mirrorName, portKey } from './mirror-objects.js';
 import {
@@ -58,6 +58,14 @@ export async function syncService(ctx: SyncContext, namespace: string, name: str
   return { status: plan.status, ready: plan.ready, applied };
 }
 
+/** The local informer caches, so the applier creates what they do not hold without reading first. */
+function cacheView(shared: SharedLocal): CacheView {
+  return {
+    has: (kind, namespace, name) =>
+      (kind === 'Service' ? shared.services : shared.slices).get(namespace, name) !== undefined,
+  };
+}
+
 /** Ours, for this Link's cluster, in the local cache. */
 function localMirror(ctx: SyncContext, namespace: string, name: string) {
   const service = ctx.shared.services.get(namespace, name);
@@ -103,7 +111,10 @@ async function planAndApply(
   // Not on Conflict: the name's holder may be another of our mirrors, whose ports these are.
   if (RELEASES_PORTS.has(plan.status.reason)) shared.allocator.free(owner);
   try {
-    return { plan, applied: await applyActions(shared.client, config.clusterName, plan.actions) };
+    return {
+      plan,
+      applied: await applyActions(shared.client, config.clusterName, plan.actions, cacheView(shared)),
+    };
   } catch (err) {
     // The applier re-reads before writing: a stranger's object that the cache did not show yet.
     if (err instanceof IsthmusError && err.code === 'KUBE_CONFLICT' && err.terminal) {
