@@ -16,6 +16,7 @@ import {
   mirrorService,
   namespace,
 } from '../../src/gateway/e2e/fixtures.js';
+import { GATEWAY_NODE_FLAGS } from '../../src/gateway/process-flags.js';
 import { TEST_TRUST_DOMAIN } from '../../src/identity/testing.js';
 import { KubeClient } from '../../src/kube/client.js';
 import { SYSTEM_NAMESPACE } from '../../src/kube/keys.js';
@@ -38,7 +39,7 @@ export interface IsthmusPairOptions {
   eastHost: string;
   westHost: string;
   backend: { host: string; port: number };
-  /** Extra node flags for both gateway processes (e.g. `--cpu-prof`). */
+  /** Extra node flags for both gateway processes (e.g. `--cpu-prof`), after GATEWAY_NODE_FLAGS. */
   nodeArgs?: string[];
 }
 
@@ -103,7 +104,8 @@ export async function startIsthmusPair(o: IsthmusPairOptions): Promise<IsthmusPa
       const proc = startProcess(
         `isthmus-${name}`,
         process.execPath,
-        [...(o.nodeArgs ?? []), GATEWAY_MAIN, ...gatewayArgvFromFlags(flags)],
+        // Started as the product starts them: with the gateway's V8 flags (src/gateway/process-flags.ts).
+        [...GATEWAY_NODE_FLAGS, ...(o.nodeArgs ?? []), GATEWAY_MAIN, ...gatewayArgvFromFlags(flags)],
         { cwd: o.dir, env: { ...process.env, ISTHMUS_LOG_LEVEL: 'warn', NODE_ENV: 'production' } },
       );
       cleanups.push(() => proc.stop(10_000));
