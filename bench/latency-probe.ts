@@ -76,6 +76,13 @@ async function closedLoop(host: string, port: number, n: number, gapMs = 0): Pro
   return out.sort((a, b) => a - b);
 }
 
+/** utime + stime of a process in clock ticks (USER_HZ, 100 on Linux). */
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
 const fmt = (us: number): string => (us / 1_000).toFixed(3);
 
 async function main(): Promise<void> {
@@ -94,21 +101,21 @@ async function main(): Promise<void> {
       backend,
       nodeArgs: (flags['node-args'] ?? '').split(' ').filter((a) => a !== ''),
     });
-    const targets: Array<[string, { host: string; port: number }]> = [
-      ['direct', backend],
-      ['isthmus', pair.egress],
+    const targets: Array<[string, { host: string; port: number; pids: number[] }]> = [
+      ['direct', { ...backend, pids: [] }],
+      ['isthmus', { ...pair.egress, pids: [pair.east.child.pid!, pair.west.child.pid!] }],
     ];
     if (flags.haproxy) {
       const east = { host: '127.0.61.2', port: await freePort('127.0.61.2') };
       const west = { host: '127.0.62.2', port: await freePort('127.0.62.2') };
-      await startHaproxyPair({
+      const haproxy = await startHaproxyPair({
         dir,
         caFile: certs.caFile,
         east: { ...east, pemFile: certs.east.pemFile },
         west: { ...west, pemFile: certs.west.pemFile },
         backend,
       });
-      targets.push(['haproxy', east]);
+      targets.push(['haproxy', { ...east, pids: [haproxy.east.child.pid!, haproxy.west.child.pid!] }]);
     }
     // The mirror's egress listener opens shortly after the pair is up.
     for (let deadline = Date.now() + 20_000; ; ) {
@@ -140,9 +147,14 @@ async function main(): Promise<void> {
           `${name.padEnd(8)} keep-alive ${Math.round(ka.requestsPerSec)} req/s, new connections ${Math.round(nc.requestsPerSec)}/s`,
         );
       }
+      const cpuBefore = t.pids.map(cpuTicks);
       const loop = await closedLoop(t.host, t.port, Number(flags.loop));
+      // CPU per request of each proxy process: independent of how busy the rest of the machine is.
+      const cpuUs = t.pids.map((pid, i) =>
+        (((cpuTicks(pid) - cpuBefore[i]!) * 10_000) / loop.length).toFixed(1),
+      );
       console.log(
-        `${name.padEnd(8)} closed loop: p50 ${fmt(percentile(loop, 50))} p90 ${fmt(percentile(loop, 90))} p99 ${fmt(percentile(loop, 99))} ms`,
+        `${name.padEnd(8)} closed loop: p50 ${fmt(percentile(loop, 50))} p90 ${fmt(percentile(loop, 90))} p99 ${fmt(percentile(loop, 99))} ms; CPU µs/request ${cpuUs.join(' + ') || '-'}`,
       );
       if (Number(flags['gap-ms']) > 0) {
         const gap = await closedLoop(t.host, t.port, Number(flags['gap-n']), Number(flags['gap-ms']));
