@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeBenchCerts } from './lib/certs.js';
+import { runClosedLoop } from './lib/closed-loop.js';
 import { runFixedRate } from './lib/h2load.js';
 import { startHaproxyPair } from './lib/haproxy.js';
 import { REPO, startIsthmusPair } from './lib/isthmus-pair.js';
@@ -63,6 +64,7 @@ const SETTINGS = {
   rateDurationSec: quick ? 3 : 10,
   rateWarmupMs: 1_000,
   idleTunnels: quick ? 200 : 1_000,
+  closedLoopRequests: quick ? 2_000 : 10_000,
 };
 
 let loadavgAtStart = '';
@@ -172,8 +174,22 @@ async function runBench(dir: string): Promise<void> {
     log(
       `${name}: p50 ${latency.p50Ms.toFixed(3)} ms, p99 ${latency.p99Ms.toFixed(3)} ms at ${Math.round(latency.rate)} req/s`,
     );
+    const closedLoop = await runClosedLoop({
+      ...targets[name],
+      bodyBytes: Buffer.byteLength(BACKEND_BODY),
+      requests: SETTINGS.closedLoopRequests,
+    });
+    log(
+      `${name}: closed loop p50 ${closedLoop.p50Ms.toFixed(3)} ms, p99 ${closedLoop.p99Ms.toFixed(3)} ms, CPU µs/request ${closedLoop.cpuUsPerRequest.map((us) => us.toFixed(1)).join(' + ') || '-'}`,
+    );
     const pathIdle = idle[name];
-    paths[name] = { keepAlive, newConnections, latency, ...(pathIdle ? { idle: pathIdle } : {}) };
+    paths[name] = {
+      keepAlive,
+      newConnections,
+      latency,
+      closedLoop,
+      ...(pathIdle ? { idle: pathIdle } : {}),
+    };
   }
 
   await isthmus.stop();
@@ -188,6 +204,7 @@ async function runBench(dir: string): Promise<void> {
       newConnections: `\`wrk -t${SETTINGS.threads} -c${SETTINGS.closeConnections} -d${SETTINGS.durationSec}s -H 'Connection: close'\``,
       latency: `${SETTINGS.rateRuns} staggered \`h2load --h1 -c 1 --rps ${SETTINGS.rate / SETTINGS.rateRuns}\` runs (${SETTINGS.rate} req/s in all) for ${SETTINGS.rateDurationSec} s; exact percentiles over the merged per-request \`--log-file\`s, first ${SETTINGS.rateWarmupMs} ms dropped`,
       idleTunnels: SETTINGS.idleTunnels,
+      closedLoop: `${SETTINGS.closedLoopRequests.toLocaleString('en-US')} requests one after another over one keep-alive connection (bench/lib/closed-loop.ts), after 200 unmeasured; CPU time of each proxy process over them from /proc/<pid>/stat (10 ms ticks)`,
     },
     paths,
     notes: quick ? ['**--quick run**: short durations, fewer idle tunnels; not for comparison.'] : [],

@@ -10,15 +10,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeBenchCerts } from './lib/certs.js';
+import { type ClosedLoopResult, runClosedLoop } from './lib/closed-loop.js';
 import { percentile, runFixedRate } from './lib/h2load.js';
 import { startHaproxyPair } from './lib/haproxy.js';
 import { startIsthmusPair } from './lib/isthmus-pair.js';
-import { startNginx } from './lib/nginx.js';
+import { BACKEND_BODY, startNginx } from './lib/nginx.js';
 import { stopAll } from './lib/procs.js';
 import { freePort } from './lib/sockets.js';
 import { machine } from './lib/tools.js';
@@ -38,52 +38,10 @@ const { values: flags } = parseArgs({
   },
 });
 
-const REQUEST = Buffer.from('GET / HTTP/1.1\r\nHost: bench\r\n\r\n');
-
-/** Sequential requests over one keep-alive connection; per-request latency in µs, sorted. */
-async function closedLoop(host: string, port: number, n: number, gapMs = 0): Promise<number[]> {
-  const socket = net.connect({ host, port, noDelay: true });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
-  const out: number[] = [];
-  try {
-    for (let i = 0; i < n + 200; i++) {
-      if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
-      const t0 = process.hrtime.bigint();
-      await new Promise<void>((resolve, reject) => {
-        let got = '';
-        const onData = (chunk: Buffer): void => {
-          got += chunk.toString('latin1');
-          // nginx's answer: headers + 17-byte body with Content-Length; done when the body is in.
-          const end = got.indexOf('\r\n\r\n');
-          if (end >= 0 && got.length >= end + 4 + 17) {
-            socket.off('data', onData);
-            socket.off('error', reject);
-            resolve();
-          }
-        };
-        socket.on('data', onData);
-        socket.once('error', reject);
-        socket.write(REQUEST);
-      });
-      if (i >= 200) out.push(Number(process.hrtime.bigint() - t0) / 1_000);
-    }
-  } finally {
-    socket.destroy();
-  }
-  return out.sort((a, b) => a - b);
-}
-
-/** utime + stime of a process in clock ticks (USER_HZ, 100 on Linux). */
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-const fmt = (us: number): string => (us / 1_000).toFixed(3);
+const BODY_BYTES = Buffer.byteLength(BACKEND_BODY);
+const fmt = (ms: number): string => ms.toFixed(3);
+const loopLine = (r: ClosedLoopResult): string =>
+  `p50 ${fmt(r.p50Ms)} p90 ${fmt(r.p90Ms)} p99 ${fmt(r.p99Ms)} ms`;
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'isthmus-latency-'));
@@ -120,7 +78,7 @@ async function main(): Promise<void> {
     // The mirror's egress listener opens shortly after the pair is up.
     for (let deadline = Date.now() + 20_000; ; ) {
       try {
-        await closedLoop(pair.egress.host, pair.egress.port, 10);
+        await runClosedLoop({ ...pair.egress, bodyBytes: BODY_BYTES, requests: 10, warmup: 0 });
         break;
       } catch (err) {
         if (Date.now() > deadline) throw err;
@@ -147,20 +105,18 @@ async function main(): Promise<void> {
           `${name.padEnd(8)} keep-alive ${Math.round(ka.requestsPerSec)} req/s, new connections ${Math.round(nc.requestsPerSec)}/s`,
         );
       }
-      const cpuBefore = t.pids.map(cpuTicks);
-      const loop = await closedLoop(t.host, t.port, Number(flags.loop));
-      // CPU per request of each proxy process: independent of how busy the rest of the machine is.
-      const cpuUs = t.pids.map((pid, i) =>
-        (((cpuTicks(pid) - cpuBefore[i]!) * 10_000) / loop.length).toFixed(1),
-      );
-      console.log(
-        `${name.padEnd(8)} closed loop: p50 ${fmt(percentile(loop, 50))} p90 ${fmt(percentile(loop, 90))} p99 ${fmt(percentile(loop, 99))} ms; CPU µs/request ${cpuUs.join(' + ') || '-'}`,
-      );
+      const loop = await runClosedLoop({ ...t, bodyBytes: BODY_BYTES, requests: Number(flags.loop) });
+      const cpu = loop.cpuUsPerRequest.map((us) => us.toFixed(1)).join(' + ') || '-';
+      console.log(`${name.padEnd(8)} closed loop: ${loopLine(loop)}; CPU µs/request ${cpu}`);
       if (Number(flags['gap-ms']) > 0) {
-        const gap = await closedLoop(t.host, t.port, Number(flags['gap-n']), Number(flags['gap-ms']));
-        console.log(
-          `${name.padEnd(8)} ${flags['gap-ms']} ms gaps:  p50 ${fmt(percentile(gap, 50))} p90 ${fmt(percentile(gap, 90))} p99 ${fmt(percentile(gap, 99))} ms`,
-        );
+        const gapMs = Number(flags['gap-ms']);
+        const gap = await runClosedLoop({
+          ...t,
+          bodyBytes: BODY_BYTES,
+          requests: Number(flags['gap-n']),
+          gapMs,
+        });
+        console.log(`${name.padEnd(8)} ${gapMs} ms gaps:  ${loopLine(gap)}`);
       }
       if (flags['skip-rate']) continue;
       const r = await runFixedRate({

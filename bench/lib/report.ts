@@ -3,6 +3,7 @@
  * paths, the ratios to haproxy and each target met (✓) or missed (×). Pure: data in, text out;
  * `replaceSection` swaps the section into docs/benchmarks.md leaving other sections intact.
  */
+import type { ClosedLoopResult } from './closed-loop.js';
 import type { LatencyResult } from './h2load.js';
 import type { IdleMemory } from './rss.js';
 import type { WrkResult } from './wrk.js';
@@ -13,6 +14,8 @@ export interface PathResult {
   keepAlive: WrkResult;
   newConnections: WrkResult;
   latency: LatencyResult;
+  /** One connection, requests back to back: the path's own latency and its CPU cost per request. */
+  closedLoop?: ClosedLoopResult;
   /** Absent for the direct path (nothing in between to measure). */
   idle?: IdleMemory;
 }
@@ -30,6 +33,7 @@ export interface GatewayBenchReport {
     newConnections: string;
     latency: string;
     idleTunnels: number;
+    closedLoop?: string;
   };
   paths: Record<PathName, PathResult>;
   notes: string[];
@@ -156,6 +160,7 @@ export function renderGatewaySection(r: GatewayBenchReport): string {
     '| --- | ---: | ---: | ---: | ---: | ---: |',
     ...ratios,
     '',
+    ...closedLoopTable(r),
     '| target (Isthmus pair) | measured | target | prototype | met |',
     '| --- | ---: | ---: | ---: | :---: |',
     ...targets,
@@ -170,6 +175,27 @@ export function renderGatewaySection(r: GatewayBenchReport): string {
     ...(r.analysis.trim() === '' ? [] : ['', r.analysis.trim()]),
     '',
   ].join('\n');
+}
+
+/**
+ * The closed-loop table: latency with every process awake and no load-generator timer, and the CPU
+ * time each proxy process spends per request, which competing jobs inflate far less than latency.
+ */
+function closedLoopTable(r: GatewayBenchReport): string[] {
+  const measured = (Object.keys(LABELS) as PathName[]).filter((n) => r.paths[n].closedLoop);
+  if (measured.length === 0) return [];
+  return [
+    `Closed loop: ${r.settings.closedLoop ?? 'one connection, requests back to back'}.`,
+    '',
+    '| path | p50 ms | p90 ms | p99 ms | CPU µs per request (east + west) |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...measured.map((name) => {
+      const c = r.paths[name].closedLoop!;
+      const cpu = c.cpuUsPerRequest.map((us) => us.toFixed(1)).join(' + ') || '—';
+      return `| ${name} | ${ms(c.p50Ms)} | ${ms(c.p90Ms)} | ${ms(c.p99Ms)} | ${cpu} |`;
+    }),
+    '',
+  ];
 }
 
 /** Replaces (or appends) the `## <heading>` section of a markdown document, keeping the rest. */
