@@ -26,6 +26,7 @@ import type { Link, V1EndpointSlice, V1Namespace, V1Secret, V1Service } from '..
 import { LinkManager } from './link-manager.js';
 import { mirrorMetrics } from './metrics.js';
 import { parseEgressPorts } from './mirror-objects.js';
+import { indexPodMirrors } from './pod-mirror-index.js';
 import { DEFAULT_EGRESS_RANGE, PortAllocator, type PortRange } from './port-allocator.js';
 import type { Resolve } from './remote-gateway.js';
 import { Leadership, type Logger, type SharedLocal, silentLogger } from './shared.js';
@@ -107,6 +108,7 @@ export function runController(config: ControllerConfig): RunningController {
   const shared: SharedLocal = {
     client,
     services,
+    podMirrors: indexPodMirrors(services),
     slices,
     namespaces,
     gatewayAddresses: () => gatewayAddresses,

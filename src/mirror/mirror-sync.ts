@@ -157,14 +157,14 @@ async function syncHeadless(ctx: SyncContext, remote: V1Service): Promise<SyncRe
 }
 
 function podMirrors(ctx: SyncContext, namespace: string, parent: string): V1Service[] {
-  return ctx.shared.services
-    .list()
-    .filter(
-      (s) =>
-        s.metadata?.namespace === namespace &&
-        s.metadata?.labels?.[HEADLESS_MIRROR_LABEL] === parent &&
-        isOurService(s, ctx.config.clusterName),
-    );
+  const candidates =
+    ctx.shared.podMirrors?.(namespace, parent) ??
+    ctx.shared.services
+      .list()
+      .filter(
+        (s) => s.metadata?.namespace === namespace && s.metadata?.labels?.[HEADLESS_MIRROR_LABEL] === parent,
+      );
+  return candidates.filter((s) => isOurService(s, ctx.config.clusterName));
 }
 
 async function deleteMirror(ctx: SyncContext, namespace: string, name: string): Promise<AppliedAction[]> {

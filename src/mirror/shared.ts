@@ -9,6 +9,7 @@ import type { EventRecorder } from '../kube/events.js';
 import type { Informer } from '../kube/informer.js';
 import type { V1EndpointSlice, V1Namespace, V1Secret, V1Service } from '../kube/types.js';
 import type { MirrorMetrics } from './metrics.js';
+import type { PodMirrorLookup } from './pod-mirror-index.js';
 import type { PortAllocator } from './port-allocator.js';
 import type { Resolve } from './remote-gateway.js';
 
@@ -50,6 +51,8 @@ export interface SharedLocal {
   client: KubeClient;
   /** Every local Service: mirrors, and strangers that hold a mirror's name (conflicts). */
   services: Informer<V1Service>;
+  /** Per-pod mirrors of a headless parent, from an index (absent: scan `services`). */
+  podMirrors?: PodMirrorLookup;
   /** Local EndpointSlices labelled managed-by=mirror.isthmus.dev. */
   slices: Informer<V1EndpointSlice>;
   namespaces: Informer<V1Namespace>;
