@@ -4,6 +4,7 @@
  * diagnostics channel, and one abort signal that ends everything when the client closes.
  */
 import diagnostics from 'node:diagnostics_channel';
+import { setMaxListeners } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { isIsthmusError } from '../errors.js';
@@ -54,7 +55,7 @@ export interface PipelineRequest {
 export class RequestPipeline {
   private readonly transport: Transport;
   private readonly limiter: RateLimiter;
-  private readonly closer = new AbortController();
+  private readonly closer = closeSignal();
   private readonly counters = {
     requests: 0,
     errors: 0,
@@ -174,4 +175,14 @@ export class RequestPipeline {
     this.closer.abort(new Error('KubeClient closed'));
     this.transport.close();
   }
+}
+
+/**
+ * One controller whose signal every in-flight request listens to: a controller syncing thousands
+ * of objects has far more than Node's default of 10 listeners on it, which is by design, not a leak.
+ */
+function closeSignal(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }
