@@ -2,6 +2,7 @@
  * The three Deployments (identity, gateway, controller), their Services and configuration.
  * Every process runs the same image and reads its settings from flags rendered here.
  */
+import { GATEWAY_NODE_OPTIONS } from '../../gateway/process-flags.js';
 import { GATEWAY_SERVICE_NAME, PORTS } from '../../kube/keys.js';
 import { componentLabels, type InstallOptions, PART_OF } from './options.js';
 
@@ -147,7 +148,11 @@ export function gatewayManifests(opts: InstallOptions): object[] {
         ],
         volumeMounts: [{ name: 'anchor', mountPath: '/var/run/isthmus/anchor', readOnly: true }],
         // Egress listeners bind the pod IP: mirror EndpointSlices point there.
-        env: [{ name: 'ISTHMUS_EGRESS_HOST', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
+        env: [
+          { name: 'ISTHMUS_EGRESS_HOST', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+          // V8 sizes its heap before our code runs, so the gateway's flags travel in NODE_OPTIONS.
+          { name: 'NODE_OPTIONS', value: GATEWAY_NODE_OPTIONS },
+        ],
         ports: [
           { name: 'ingress', containerPort: PORTS.ingress },
           { name: 'admin', containerPort: PORTS.admin },

@@ -8,6 +8,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { IsthmusError } from '../../errors.js';
+import { GATEWAY_NODE_FLAGS } from '../../gateway/process-flags.js';
 import { loadCertificates, writeCertificates } from '../../identity/files.js';
 import { KubeClient } from '../../kube/client.js';
 import { createInformer } from '../../kube/informer.js';
@@ -248,6 +249,7 @@ async function startClusterProcesses(
       `--ca-file=${join(certs, 'ca.crt')}`,
     ],
     log('gateway'),
+    GATEWAY_NODE_FLAGS,
   );
 
   const controller = await kubeconfigFor('isthmus-controller');

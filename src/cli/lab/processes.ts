@@ -24,9 +24,9 @@ export class ProcessGroup {
   constructor(private readonly onUnexpectedExit: (p: LabProcess, code: number | null) => void) {}
 
   /** Starts `isthmus <args>` with stdout and stderr appended to `logFile`. */
-  start(name: string, args: string[], logFile: string): LabProcess {
+  start(name: string, args: string[], logFile: string, nodeFlags: readonly string[] = []): LabProcess {
     const fd = openSync(logFile, 'a');
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(process.execPath, [...nodeFlags, BIN, ...args], {
       stdio: ['ignore', fd, fd],
       env: { ...process.env, NODE_NO_WARNINGS: '1' },
     });
