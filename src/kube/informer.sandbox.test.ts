@@ -57,6 +57,33 @@ function start(reader: KubeClient, opts: Parameters<typeof createInformer>[2] = 
 }
 
 describe('informer against the sandbox', () => {
+  it('applies the transform to listed and watched objects before they are cached or emitted', async () => {
+    const { writer, reader } = await setup();
+    const annotated = (name: string) => {
+      const svc = service(NS, name);
+      return { ...svc, metadata: { ...svc.metadata, annotations: { keep: 'yes', drop: 'no' } } };
+    };
+    await writer.create(R.services, annotated('listed'));
+    const seenByTransform: string[] = [];
+    const inf = start(reader, {
+      transform: (obj) => {
+        seenByTransform.push(obj.metadata?.name ?? '');
+        const { drop: _drop, ...kept } = obj.metadata?.annotations ?? {};
+        return { ...obj, metadata: { ...obj.metadata, annotations: kept } };
+      },
+    });
+    const t = track(inf);
+    await inf.synced;
+    await writer.create(R.services, annotated('watched'));
+    await waitFor('add of watched', () => t.seen('add', 'watched'));
+    for (const name of ['listed', 'watched']) {
+      expect(inf.get(NS, name)?.metadata?.annotations).toEqual({ keep: 'yes' });
+      expect(inf.get(NS, name)?.metadata?.resourceVersion).toBeTruthy();
+    }
+    for (const e of t.events) expect(e.object.metadata?.annotations).toEqual({ keep: 'yes' });
+    expect(seenByTransform).toEqual(['listed', 'watched']);
+  });
+
   it('syncs, then delivers add, update and delete', async () => {
     const { writer, reader } = await setup();
     await writer.create(R.services, service(NS, 'before'));

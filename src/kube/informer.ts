@@ -37,7 +37,7 @@ export interface Informer<T extends KubeObject> {
   readonly resourceVersion: string;
 }
 
-export interface InformerOptions {
+export interface InformerOptions<T extends KubeObject = KubeObject> {
   namespace?: string;
   labelSelector?: string;
   fieldSelector?: string;
@@ -48,6 +48,12 @@ export interface InformerOptions {
   watchTimeoutSeconds?: number;
   /** List page size. */
   pageSize?: number;
+  /**
+   * Applied to every listed or watched object before it is cached or emitted (client-go's
+   * SetTransform): drop what no handler reads, so a large cache holds only that. Must keep
+   * metadata.name/namespace/resourceVersion; may mutate and return its argument (it is a fresh parse).
+   */
+  transform?: (obj: T) => T;
 }
 
 /** Published when a handler throws: the informer keeps going, observers can log it. */
@@ -80,7 +86,7 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
   constructor(
     private readonly client: KubeClient,
     private readonly res: ResourceRef,
-    private readonly opts: InformerOptions,
+    private readonly opts: InformerOptions<T>,
   ) {
     this.backoff = new Backoff(opts.backoff ?? DEFAULT_BACKOFF);
     this.synced = new Promise<void>((resolve, reject) => {
@@ -201,7 +207,7 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
       signal: this.abort.signal,
     });
     if (this.stopped) return;
-    const events = this.store.replace(items);
+    const events = this.store.replace(this.opts.transform ? items.map((i) => this.transformed(i)) : items);
     this.rv = resourceVersion;
     this.setHealth(true);
     this.backoff.reset();
@@ -209,6 +215,10 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
     this.isSynced = true;
     for (const e of events) this.emit(e);
     if (first) this.resolveSynced();
+  }
+
+  private transformed(obj: T): T {
+    return this.opts.transform ? this.opts.transform(obj) : obj;
   }
 
   private watchTimeout(): number {
@@ -281,7 +291,7 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
       case 'MODIFIED':
       case 'DELETED': {
         if (!ev.object) return false;
-        const e = this.store.apply(ev.type, ev.object as T);
+        const e = this.store.apply(ev.type, this.transformed(ev.object as T));
         if (version) this.rv = version;
         if (e) this.emit(e);
         return true;
@@ -295,7 +305,7 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
 export function createInformer<T extends KubeObject>(
   client: KubeClient,
   res: ResourceRef,
-  opts: InformerOptions = {},
+  opts: InformerOptions<T> = {},
 ): Informer<T> {
   return new ListWatchInformer<T>(client, res, opts);
 }

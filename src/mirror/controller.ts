@@ -23,6 +23,7 @@ import {
 } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { Link, V1EndpointSlice, V1Namespace, V1Secret, V1Service } from '../kube/types.js';
+import { dropManagedFields, trimLocalService } from './cache-trim.js';
 import { LinkManager } from './link-manager.js';
 import { mirrorMetrics } from './metrics.js';
 import { parseEgressPorts } from './mirror-objects.js';
@@ -81,11 +82,13 @@ export function runController(config: ControllerConfig): RunningController {
   const allocator = new PortAllocator(config.egressPortRange ?? DEFAULT_EGRESS_RANGE);
   const linksNamespace = config.namespace ?? SYSTEM_NAMESPACE;
 
-  const services = createInformer<V1Service>(client, R.services);
+  // Trimmed caches (cache-trim.ts): the local mirrors' owned fields stay whole for comparison.
+  const services = createInformer<V1Service>(client, R.services, { transform: trimLocalService });
   const slices = createInformer<V1EndpointSlice>(client, R.endpointSlices, {
     labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_MIRROR}`,
+    transform: dropManagedFields,
   });
-  const namespaces = createInformer<V1Namespace>(client, R.namespaces);
+  const namespaces = createInformer<V1Namespace>(client, R.namespaces, { transform: dropManagedFields });
   const links = createInformer<Link>(client, R.links, { namespace: linksNamespace });
   const gatewaySlices: Informer<V1EndpointSlice> | undefined = config.gatewayEndpoints
     ? undefined

@@ -10,6 +10,7 @@ import { createInformer, type Informer, type InformerEvent } from '../kube/infor
 import { GATEWAY_SERVICE_NAME, SERVICE_NAME_LABEL, SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
+import { dropManagedFields, trimRemoteService, trimRemoteSlice } from './cache-trim.js';
 import { type LinkConfig, selectorMatches, selectorToQuery } from './link-config.js';
 import type { RemoteEndpoints } from './mirror-sync.js';
 import { gatewayHosts, resolveHosts } from './remote-gateway.js';
@@ -53,13 +54,19 @@ export class RemoteCluster {
     this.services = config.selector
       ? createInformer<V1Service>(client, R.services, {
           labelSelector: selectorToQuery(config.selector),
+          transform: trimRemoteService,
           ...opts,
         })
       : undefined;
-    this.slices = createInformer<V1EndpointSlice>(client, R.endpointSlices, opts);
+    this.slices = createInformer<V1EndpointSlice>(client, R.endpointSlices, {
+      transform: trimRemoteSlice,
+      ...opts,
+    });
     this.gateway = createInformer<V1Service>(client, R.services, {
       namespace: SYSTEM_NAMESPACE,
       fieldSelector: `metadata.name=${GATEWAY_SERVICE_NAME}`,
+      // status.loadBalancer is the gateway address: only managedFields go.
+      transform: dropManagedFields,
       ...opts,
     });
   }
