@@ -6,6 +6,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { join } from 'node:path';
+import { CONTROLLER_NODE_FLAGS } from '../../src/cli/controller/process-flags.js';
 import type { PolicyRule } from '../../src/sandbox/index.js';
 import { waitUntil } from './wait.js';
 
@@ -143,6 +144,7 @@ export async function startControllerProcess(
   const child = children.add(
     fork(join(REPO, 'dist', 'cli', 'main.js'), args, {
       execArgv: [
+        ...CONTROLLER_NODE_FLAGS,
         '--import',
         join(HERE, 'request-counter.mjs'),
         ...(a.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', a.cpuProfDir] : []),

@@ -17,6 +17,7 @@ import { R } from '../../kube/resources.js';
 import type { KubeObject, V1EndpointSlice, V1Secret, V1Service } from '../../kube/types.js';
 import { mergeKubeconfigs, type Sandbox, startSandbox } from '../../sandbox/index.js';
 import { waitFor } from '../../wait-for.js';
+import { CONTROLLER_NODE_FLAGS } from '../controller/process-flags.js';
 import { gatewayAddressesOf, linkManifests, tokenOf } from '../link/render.js';
 import { applyObjects } from './apply-objects.js';
 import { bootstrapCluster, labInstallOptions, serviceAccountToken } from './bootstrap.js';
@@ -264,6 +265,7 @@ async function startClusterProcesses(
       `--admin-port=${c.controller.adminPort}`,
     ],
     log('controller'),
+    CONTROLLER_NODE_FLAGS,
   );
 }
 
