@@ -3,7 +3,7 @@
  * status subresource, patches, paginated lists, watch streams); rate limiting, counters and
  * retries of 429 live in the RequestPipeline underneath.
  */
-import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { isNotFound } from './errors.js';
 import {
@@ -226,7 +226,7 @@ export class KubeClient {
    * like any request. The caller reads newline-delimited JSON events from the response and
    * aborts `signal` to stop.
    */
-  async watch(res: ResourceRef, opts: WatchOptions): Promise<IncomingMessage> {
+  async watch(res: ResourceRef, opts: WatchOptions): Promise<Readable> {
     const query = {
       watch: 1,
       resourceVersion: opts.resourceVersion,

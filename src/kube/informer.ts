@@ -5,7 +5,7 @@
  * an always-consistent cache and are expected to be level-triggered (STYLE.md §2).
  */
 import diagnostics from 'node:diagnostics_channel';
-import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import { IsthmusError } from '../errors.js';
 import { Backoff, type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
 import type { KubeClient } from './client.js';
@@ -249,7 +249,7 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
     return { events, ms: performance.now() - start };
   }
 
-  private async consume(stream: IncomingMessage): Promise<number> {
+  private async consume(stream: Readable): Promise<number> {
     stream.setEncoding('utf8');
     let buf = '';
     let events = 0;

@@ -5,7 +5,7 @@
  */
 import diagnostics from 'node:diagnostics_channel';
 import { setMaxListeners } from 'node:events';
-import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { isIsthmusError } from '../errors.js';
 import { isNotFound, KubeApiError, retryAfterMs } from './errors.js';
@@ -147,23 +147,19 @@ export class RequestPipeline {
   }
 
   /** A rate-limited streaming GET (watch); `idleTimeoutMs` bounds the silence between chunks. */
-  async stream(
-    path: string,
-    query: Query,
-    idleTimeoutMs: number,
-    signal?: AbortSignal,
-  ): Promise<IncomingMessage> {
+  async stream(path: string, query: Query, idleTimeoutMs: number, signal?: AbortSignal): Promise<Readable> {
     const combined = this.signalWith(signal);
     await this.limiter.acquire(combined);
     this.count('watch');
     try {
-      return await this.transport.stream({
+      const res = await this.transport.stream({
         method: 'GET',
         path,
         query,
         signal: combined,
         timeoutMs: idleTimeoutMs,
       });
+      return res.body;
     } catch (err) {
       this.counters.errors++;
       throw err;
