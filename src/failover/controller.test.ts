@@ -11,6 +11,7 @@ import { EventRecorder } from '../kube/events.js';
 import { FAILOVER_RESTORE_AFTER_ANNOTATION, MANAGED_BY_LABEL } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { CoreV1Event, TrafficSplit, V1EndpointSlice, V1Service } from '../kube/types.js';
+import { createLocalInformers } from '../mirror/controller.js';
 import { waitFor } from '../mirror/test-wait.js';
 import { type Sandbox, startSandbox } from '../sandbox/index.js';
 import { type FailoverController, runFailoverController } from './controller.js';
@@ -208,6 +209,38 @@ describe('failover controller', () => {
       what: 'restore event',
     });
     expect(await activeMetric()).toBe(0);
+  });
+
+  it('on the process shared informers, listed before it started (a new leader): decides on what they hold, leaves them running when it stops', async () => {
+    await fixture();
+    const shared = createLocalInformers(client);
+    shared.services.start();
+    shared.slices.start();
+    try {
+      await Promise.all([shared.services.synced, shared.slices.synced]);
+      const c = start({ informers: shared });
+      await c.synced;
+      // Primary, not Fallback: the primary's slice, listed before the controller existed, was indexed.
+      await waitFor(async () => (await getSplit())?.status?.state === 'Primary', { what: 'status Primary' });
+      await setReady('podinfo-abc12', false);
+      await waitFor(async () => same(await weightsOf(), [0, 1, 1]), { what: 'weights on the backups' });
+
+      await c.stop();
+      controller = undefined;
+      await client.create(R.services, service(ns, 'after-stop'));
+      await waitFor(() => shared.services.get(ns, 'after-stop') !== undefined, {
+        what: 'shared informer still watching after the controller stopped',
+      });
+      await setReady('podinfo-abc12', true);
+      await waitFor(
+        () => shared.slices.get(ns, 'podinfo-abc12')?.endpoints?.[0]?.conditions?.ready === true,
+        { what: 'shared slice informer still watching' },
+      );
+      // Nobody acts on the split any more: the weights stay where the stopped controller left them.
+      expect(await weightsOf()).toEqual([0, 1, 1]);
+    } finally {
+      await Promise.all([shared.services.stop(), shared.slices.stop()]);
+    }
   });
 
   it('restore-after holds traffic on the backups until the primary has been ready long enough', async () => {

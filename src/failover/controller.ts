@@ -28,6 +28,11 @@ export interface FailoverControllerOptions {
   recorder: EventSink;
   /** Value of `failover.linkerd.io/controlled-by` this controller acts on. */
   controlledBy?: string;
+  /**
+   * Informers of every Service and EndpointSlice shared with the process's other controllers,
+   * started and stopped by their owner. Absent: this controller watches them itself.
+   */
+  informers?: { services: Informer<V1Service>; slices: Informer<V1EndpointSlice> };
   /** Re-reconcile everything this often, healing anything a missed event left behind. */
   resyncMs?: number;
   /** Clock, for tests of hysteresis. */
@@ -47,9 +52,11 @@ export function runFailoverController(opts: FailoverControllerOptions): Failover
   const resync = opts.resyncMs === undefined ? {} : { resyncMs: opts.resyncMs };
   // All splits, filtered here: a label selector could only pick one of the two labels we act on.
   const splits = createInformer<TrafficSplit>(opts.client, R.trafficSplitsV1alpha2, resync);
-  const services = createInformer<V1Service>(opts.client, R.services);
-  const slices = createInformer<V1EndpointSlice>(opts.client, R.endpointSlices);
+  const services = opts.informers?.services ?? createInformer<V1Service>(opts.client, R.services);
+  const slices = opts.informers?.slices ?? createInformer<V1EndpointSlice>(opts.client, R.endpointSlices);
   const informers = [splits, services, slices] as Informer<KubeObject>[];
+  const owned = opts.informers ? [splits] : informers;
+  const unsubscribe: (() => void)[] = [];
   const sliceIndex = new SliceIndex();
   const metrics = failoverMetrics(opts.registry);
   const timers = new Map<string, NodeJS.Timeout>();
@@ -112,25 +119,34 @@ export function runFailoverController(opts: FailoverControllerOptions): Failover
     if (informers.every((i) => i.hasSynced())) queue.add(key);
   };
 
-  splits.onEvent((e) => {
-    // A split we stopped handling is still enqueued once, to withdraw its apex slices.
-    const mine = (s: TrafficSplit) => splitMode(s, controlledBy) !== null;
-    if (mine(e.object) || (e.type === 'update' && mine(e.old))) enqueue(objectKey(e.object));
-  });
-  services.onEvent((e) => {
-    for (const key of splitsUsing(e.object.metadata?.namespace ?? '', e.object.metadata?.name ?? ''))
-      enqueue(key);
-  });
-  slices.onEvent((e) => {
-    sliceIndex.apply(e);
-    const service = e.object.metadata?.labels?.[SERVICE_NAME_LABEL];
-    if (service) for (const key of splitsUsing(e.object.metadata?.namespace ?? '', service)) enqueue(key);
-  });
+  unsubscribe.push(
+    splits.onEvent((e) => {
+      // A split we stopped handling is still enqueued once, to withdraw its apex slices.
+      const mine = (s: TrafficSplit) => splitMode(s, controlledBy) !== null;
+      if (mine(e.object) || (e.type === 'update' && mine(e.old))) enqueue(objectKey(e.object));
+    }),
+  );
+  unsubscribe.push(
+    services.onEvent((e) => {
+      for (const key of splitsUsing(e.object.metadata?.namespace ?? '', e.object.metadata?.name ?? ''))
+        enqueue(key);
+    }),
+  );
+  unsubscribe.push(
+    slices.onEvent((e) => {
+      sliceIndex.apply(e);
+      const service = e.object.metadata?.labels?.[SERVICE_NAME_LABEL];
+      if (service) for (const key of splitsUsing(e.object.metadata?.namespace ?? '', service)) enqueue(key);
+    }),
+  );
+  // A shared informer may have listed before this controller started (it starts on leadership):
+  // index what it already holds; events from here on keep the index current.
+  for (const object of slices.list()) sliceIndex.apply({ type: 'add', object });
 
   // Splits are reconciled only after all caches are full: deciding on a half-listed cache would
   // see "no endpoints" and fail over for nothing.
   const synced = (async () => {
-    for (const inf of informers) inf.start();
+    for (const inf of owned) inf.start();
     await Promise.all(informers.map((i) => i.synced));
     for (const s of splits.list()) if (splitMode(s, controlledBy) !== null) queue.add(objectKey(s));
   })();
@@ -142,7 +158,8 @@ export function runFailoverController(opts: FailoverControllerOptions): Failover
       stopped = true;
       for (const t of timers.values()) clearTimeout(t);
       timers.clear();
-      await Promise.all(informers.map((i) => i.stop()));
+      for (const off of unsubscribe) off();
+      await Promise.all(owned.map((i) => i.stop()));
       await queue.stop();
     },
   };

@@ -11,6 +11,7 @@ import { describeError } from '../errors.js';
 import type { BackoffPolicy } from '../kube/backoff.js';
 import { KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
+import { filteredInformer } from '../kube/filtered-informer.js';
 import { createInformer, type Informer } from '../kube/informer.js';
 import {
   EGRESS_PORTS_ANNOTATION,
@@ -52,7 +53,31 @@ export interface ControllerConfig {
   resolveIntervalMs?: number;
   remoteBackoff?: BackoffPolicy;
   queueBackoff?: { baseMs: number; maxMs: number };
+  /**
+   * The process's shared informers of every local Service and EndpointSlice (`createLocalInformers`),
+   * which the failover controller reads too; started and stopped by their owner, not here.
+   * Absent: the mirror controller watches what it needs itself.
+   */
+  localInformers?: LocalInformers;
 }
+
+/** Every local Service and EndpointSlice, trimmed (cache-trim.ts); one list-watch each per process. */
+export interface LocalInformers {
+  services: Informer<V1Service>;
+  slices: Informer<V1EndpointSlice>;
+}
+
+export function createLocalInformers(client: KubeClient): LocalInformers {
+  return {
+    services: createInformer<V1Service>(client, R.services, { transform: trimLocalService }),
+    slices: createInformer<V1EndpointSlice>(client, R.endpointSlices, { transform: dropManagedFields }),
+  };
+}
+
+const isMirrorSlice = (s: V1EndpointSlice) => s.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_MIRROR;
+const isGatewaySlice = (s: V1EndpointSlice) =>
+  s.metadata?.namespace === SYSTEM_NAMESPACE &&
+  s.metadata?.labels?.[SERVICE_NAME_LABEL] === GATEWAY_SERVICE_NAME;
 
 export interface RunningController {
   /** Resolves once local caches are synced, ports recovered and Link watchers started. */
@@ -83,20 +108,28 @@ export function runController(config: ControllerConfig): RunningController {
   const linksNamespace = config.namespace ?? SYSTEM_NAMESPACE;
 
   // Trimmed caches (cache-trim.ts): the local mirrors' owned fields stay whole for comparison.
-  const services = createInformer<V1Service>(client, R.services, { transform: trimLocalService });
-  const slices = createInformer<V1EndpointSlice>(client, R.endpointSlices, {
-    labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_MIRROR}`,
-    transform: dropManagedFields,
-  });
+  const shared = config.localInformers;
+  const services =
+    shared?.services ?? createInformer<V1Service>(client, R.services, { transform: trimLocalService });
+  const slices = shared
+    ? filteredInformer(shared.slices, isMirrorSlice)
+    : createInformer<V1EndpointSlice>(client, R.endpointSlices, {
+        labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_MIRROR}`,
+        transform: dropManagedFields,
+      });
   const namespaces = createInformer<V1Namespace>(client, R.namespaces, { transform: dropManagedFields });
   const links = createInformer<Link>(client, R.links, { namespace: linksNamespace });
   const gatewaySlices: Informer<V1EndpointSlice> | undefined = config.gatewayEndpoints
     ? undefined
-    : createInformer<V1EndpointSlice>(client, R.endpointSlices, {
-        namespace: SYSTEM_NAMESPACE,
-        labelSelector: `${SERVICE_NAME_LABEL}=${GATEWAY_SERVICE_NAME}`,
-      });
+    : shared
+      ? filteredInformer(shared.slices, isGatewaySlice)
+      : createInformer<V1EndpointSlice>(client, R.endpointSlices, {
+          namespace: SYSTEM_NAMESPACE,
+          labelSelector: `${SERVICE_NAME_LABEL}=${GATEWAY_SERVICE_NAME}`,
+        });
+  // Shared informers are in this list only to be waited for; their owner starts and stops them.
   const informers = [services, slices, namespaces, links, ...(gatewaySlices ? [gatewaySlices] : [])];
+  const owned = informers.filter((i) => i !== shared?.services);
 
   const gatewayListeners = new Set<() => void>();
   let gatewayAddresses = config.gatewayEndpoints ? [...config.gatewayEndpoints] : [];
@@ -108,7 +141,7 @@ export function runController(config: ControllerConfig): RunningController {
     for (const fn of gatewayListeners) fn();
   });
 
-  const shared: SharedLocal = {
+  const sharedLocal: SharedLocal = {
     client,
     services,
     podMirrors: indexPodMirrors(services),
@@ -128,15 +161,15 @@ export function runController(config: ControllerConfig): RunningController {
     resolveIntervalMs: config.resolveIntervalMs ?? 30_000,
   };
   if (config.recorder !== false) {
-    shared.recorder = config.recorder ?? new EventRecorder(client, { component: 'isthmus-mirror' });
+    sharedLocal.recorder = config.recorder ?? new EventRecorder(client, { component: 'isthmus-mirror' });
   }
-  if (config.resolve) shared.resolve = config.resolve;
-  if (config.remoteBackoff) shared.remoteBackoff = config.remoteBackoff;
-  if (config.queueBackoff) shared.queueBackoff = config.queueBackoff;
+  if (config.resolve) sharedLocal.resolve = config.resolve;
+  if (config.remoteBackoff) sharedLocal.remoteBackoff = config.remoteBackoff;
+  if (config.queueBackoff) sharedLocal.queueBackoff = config.queueBackoff;
 
   let manager: LinkManager | undefined;
   let stopped = false;
-  for (const informer of informers) informer.start();
+  for (const informer of owned) informer.start();
 
   const ready = (async () => {
     await Promise.all(informers.map((i) => i.synced));
@@ -157,7 +190,7 @@ export function runController(config: ControllerConfig): RunningController {
     if (config.gatewayEndpoints === undefined && gatewaySlices) {
       gatewayAddresses = readyGatewayAddresses(gatewaySlices.list());
     }
-    manager = new LinkManager(links, shared);
+    manager = new LinkManager(links, sharedLocal);
     manager.start();
   })();
   ready.catch((err) => log.error({ err: describeError(err) }, 'mirror controller failed to start'));
@@ -170,7 +203,7 @@ export function runController(config: ControllerConfig): RunningController {
     async stop() {
       stopped = true;
       await manager?.stop();
-      await Promise.all(informers.map((i) => i.stop()));
+      await Promise.all(owned.map((i) => i.stop()));
       await ready.catch(() => {});
     },
   };

@@ -9,7 +9,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { type FailoverController, runFailoverController } from '../../failover/controller.js';
 import type { KubeClient } from '../../kube/client.js';
 import { EventRecorder } from '../../kube/events.js';
-import { runController } from '../../mirror/controller.js';
+import { createLocalInformers, runController } from '../../mirror/controller.js';
 import { electLeader } from '../../mirror/leadership.js';
 import type { PortRange } from '../../mirror/port-allocator.js';
 import { Leadership } from '../../mirror/shared.js';
@@ -40,8 +40,14 @@ export async function runControllerProcess(
   const leadership = election?.leadership ?? new Leadership(true);
   const recorder = new EventRecorder(opts.client, { component: 'isthmus-controller' });
 
+  // One list-watch of every Service and EndpointSlice for both controllers (each would otherwise
+  // have its own: every mirror write would be streamed, parsed and cached twice).
+  const localInformers = createLocalInformers(opts.client);
+  const ownedInformers = [localInformers.services, localInformers.slices];
+  for (const informer of ownedInformers) informer.start();
   const mirror = runController({
     client: opts.client,
+    localInformers,
     gatewayAdminUrl: opts.gatewayAdminUrl,
     ...(opts.gatewayEndpoints?.length ? { gatewayEndpoints: opts.gatewayEndpoints } : {}),
     egressPortRange: opts.egressPortRange,
@@ -63,6 +69,7 @@ export async function runControllerProcess(
           registry,
           recorder,
           controlledBy: opts.failoverControlledBy,
+          informers: localInformers,
         });
       } else if (!leading && failover) {
         const f = failover;
@@ -87,6 +94,7 @@ export async function runControllerProcess(
     log.info({ gatewayAdmin: opts.gatewayAdminUrl }, 'controller started');
   } catch (err) {
     await mirror.stop();
+    await Promise.all(ownedInformers.map((i) => i.stop()));
     await admin?.close();
     throw err;
   }
@@ -97,6 +105,7 @@ export async function runControllerProcess(
       await failoverChain;
       await failover?.stop();
       await mirror.stop();
+      await Promise.all(ownedInformers.map((i) => i.stop()));
       await election?.elector.stop();
       await admin?.close();
       opts.client.close();
