@@ -30,6 +30,26 @@ type WireType = EventType | 'BOOKMARK' | 'ERROR';
 /** The default --min-request-timeout a watch without timeoutSeconds gets (1800 s in kube-apiserver). */
 const DEFAULT_WATCH_TIMEOUT_S = 1800;
 
+/**
+ * Encoded lines of each store event by `type version`: kube-apiserver serialises an event once for
+ * all its watchers (the watch cache's cachingObject), so N watchers of a resource cost one encoding.
+ */
+const encodedEvents = new WeakMap<StoreEvent, Map<string, string>>();
+
+function encodeOnce(ev: StoreEvent, type: EventType, version: string, encode: () => string): string {
+  const lines = encodedEvents.get(ev) ?? new Map<string, string>();
+  encodedEvents.set(ev, lines);
+  const key = `${type} ${version}`;
+  const line = lines.get(key) ?? encode();
+  lines.set(key, line);
+  return line;
+}
+
+/** The served form on the wire: apiVersion and kind of the requested version; no copy is kept. */
+function servedLine(type: WireType, rt: ResourceType, obj: KObj, version: string): string {
+  return `${JSON.stringify({ type, object: { ...obj, apiVersion: apiVersionOf(rt.group, version), kind: rt.kind } })}\n`;
+}
+
 export class WatchHub {
   private readonly sessions = new Set<() => void>();
 
@@ -60,9 +80,26 @@ export class WatchHub {
     res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private' });
     res.flushHeaders();
 
-    const encode = p.encode ?? ((o: KObj) => o);
-    const send = (type: WireType, object: unknown) => {
-      if (!res.writableEnded) res.write(`${JSON.stringify({ type, object })}\n`);
+    // Events of one burst (one store transaction, a replay) leave in one write, as kube-apiserver
+    // flushes only when no further event is queued.
+    let corked = false;
+    const write = (line: string) => {
+      if (res.writableEnded) return;
+      if (!corked) {
+        corked = true;
+        res.cork();
+        process.nextTick(() => {
+          corked = false;
+          res.uncork();
+        });
+      }
+      res.write(line);
+    };
+    const send = (type: WireType, object: unknown) => write(`${JSON.stringify({ type, object })}\n`);
+    const sendObject = (type: EventType, obj: KObj, ev?: StoreEvent) => {
+      if (p.encode) send(type, p.encode(asServed(p.rt, obj, p.version)));
+      else if (ev) write(encodeOnce(ev, type, p.version, () => servedLine(type, p.rt, obj, p.version)));
+      else write(servedLine(type, p.rt, obj, p.version));
     };
     const inScope = (o: KObj | undefined) =>
       o !== undefined &&
@@ -76,7 +113,7 @@ export class WatchHub {
       if (ev.type === 'MODIFIED')
         type = now && before ? 'MODIFIED' : now ? 'ADDED' : before ? 'DELETED' : undefined;
       else if (now) type = ev.type;
-      if (type) send(type, encode(asServed(p.rt, ev.obj, p.version)));
+      if (type) sendObject(type, ev.obj, ev);
     };
 
     let unsubscribe = () => {};
@@ -91,8 +128,7 @@ export class WatchHub {
     res.on('close', end);
 
     if (fromRv === undefined) {
-      for (const o of this.store.list(key, p.namespace))
-        if (matches(p.selectors, o)) send('ADDED', encode(asServed(p.rt, o, p.version)));
+      for (const o of this.store.list(key, p.namespace)) if (matches(p.selectors, o)) sendObject('ADDED', o);
     } else {
       try {
         for (const ev of this.store.eventsSince(key, fromRv)) deliver(ev);
