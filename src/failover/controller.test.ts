@@ -14,7 +14,11 @@ import type { CoreV1Event, TrafficSplit, V1EndpointSlice, V1Service } from '../k
 import { createLocalInformers } from '../mirror/controller.js';
 import { waitFor } from '../mirror/test-wait.js';
 import { type Sandbox, startSandbox } from '../sandbox/index.js';
-import { type FailoverController, runFailoverController } from './controller.js';
+import {
+  type FailoverController,
+  type FailoverControllerOptions,
+  runFailoverController,
+} from './controller.js';
 import { SPLIT_LABEL } from './plan-apex-slices.js';
 import { STEER_LABEL } from './split-selection.js';
 import { failoverStatusRows } from './status-view.js';
@@ -72,7 +76,9 @@ class FlakyClient extends KubeClient {
   }
 }
 
-function start(opts: { controlledBy?: string; client?: KubeClient } = {}): FailoverController {
+function start(
+  opts: Pick<FailoverControllerOptions, 'controlledBy' | 'informers'> & { client?: KubeClient } = {},
+): FailoverController {
   controller = runFailoverController({
     client,
     registry,

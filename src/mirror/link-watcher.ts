@@ -317,7 +317,11 @@ export class LinkWatcher {
     }
     const remote: RemoteCluster = new RemoteCluster(client, config, shared, {
       changed: (key) => this.queue.add(key),
-      synced: () => this.enqueueAll(),
+      synced: () => {
+        const services = remote.serviceKeys().length;
+        shared.log.info({ link: this.config.linkName, services }, 'remote caches synced');
+        this.enqueueAll();
+      },
       health: (connected, error) => {
         if (this.remote !== remote) return;
         this.remoteApiUp = connected;
