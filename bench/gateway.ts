@@ -204,7 +204,7 @@ async function runBench(dir: string): Promise<void> {
       newConnections: `\`wrk -t${SETTINGS.threads} -c${SETTINGS.closeConnections} -d${SETTINGS.durationSec}s -H 'Connection: close'\``,
       latency: `${SETTINGS.rateRuns} staggered \`h2load --h1 -c 1 --rps ${SETTINGS.rate / SETTINGS.rateRuns}\` runs (${SETTINGS.rate} req/s in all) for ${SETTINGS.rateDurationSec} s; exact percentiles over the merged per-request \`--log-file\`s, first ${SETTINGS.rateWarmupMs} ms dropped`,
       idleTunnels: SETTINGS.idleTunnels,
-      closedLoop: `${SETTINGS.closedLoopRequests.toLocaleString('en-US')} requests one after another over one keep-alive connection (bench/lib/closed-loop.ts), after 200 unmeasured; CPU time of each proxy process over them from /proc/<pid>/stat (10 ms ticks)`,
+      closedLoop: `${SETTINGS.closedLoopRequests.toLocaleString('en-US')} requests one after another over one keep-alive connection (bench/lib/closed-loop.ts), after 200 unmeasured; CPU time of each proxy process over them (all threads) from /proc/<pid>/task/<tid>/schedstat`,
     },
     paths,
     notes: quick ? ['**--quick run**: short durations, fewer idle tunnels; not for comparison.'] : [],

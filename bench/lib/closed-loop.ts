@@ -1,10 +1,11 @@
 /**
  * Latency without a load generator's timer in the way: one keep-alive connection, one request at
  * a time, the next sent as soon as the answer is complete. Every process on the path is awake, so
- * this is the path's own cost, and the CPU time each proxy process spends per request (from
- * /proc/<pid>/stat) is a figure that other jobs on the machine inflate far less than latency.
+ * this is the path's own cost, and the CPU time each proxy process spends per request (all its
+ * threads, from schedstat in ns) is a figure that other jobs on the machine inflate far less than
+ * latency.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { percentile } from './h2load.js';
 
@@ -45,7 +46,7 @@ export async function runClosedLoop(o: ClosedLoopOptions): Promise<ClosedLoopRes
   let cpuBefore: number[] = [];
   try {
     for (let i = 0; i < warmup + o.requests; i++) {
-      if (i === warmup) cpuBefore = pids.map(cpuTicks);
+      if (i === warmup) cpuBefore = pids.map(cpuNs);
       if (o.gapMs) await new Promise((r) => setTimeout(r, o.gapMs));
       const t0 = process.hrtime.bigint();
       await exchange(socket, o.bodyBytes);
@@ -54,8 +55,7 @@ export async function runClosedLoop(o: ClosedLoopOptions): Promise<ClosedLoopRes
   } finally {
     socket.destroy();
   }
-  // USER_HZ is 100 on Linux: one tick is 10 ms.
-  const cpuUsPerRequest = pids.map((pid, i) => ((cpuTicks(pid) - cpuBefore[i]!) * 10_000) / o.requests);
+  const cpuUsPerRequest = pids.map((pid, i) => (cpuNs(pid) - cpuBefore[i]!) / 1_000 / o.requests);
   const sorted = latenciesUs.sort((a, b) => a - b);
   return {
     requests: sorted.length,
@@ -66,11 +66,19 @@ export async function runClosedLoop(o: ClosedLoopOptions): Promise<ClosedLoopRes
   };
 }
 
+/** No answer within this: the path is stuck, and the loop fails rather than hang. */
+const EXCHANGE_DEADLINE_MS = 10_000;
+
 /** One request, resolved when the whole answer (headers + `bodyBytes`) is in. */
 function exchange(socket: net.Socket, bodyBytes: number): Promise<void> {
   return new Promise((resolve, reject) => {
     let got = '';
+    const timer = setTimeout(
+      () => done(new Error(`no complete answer within ${EXCHANGE_DEADLINE_MS} ms (got ${got.length} bytes)`)),
+      EXCHANGE_DEADLINE_MS,
+    );
     const done = (err?: Error): void => {
+      clearTimeout(timer);
       socket.off('data', onData);
       socket.off('error', done);
       socket.off('close', onClose);
@@ -90,10 +98,15 @@ function exchange(socket: net.Socket, bodyBytes: number): Promise<void> {
   });
 }
 
-/** utime + stime of a process, in clock ticks. */
-export function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may contain spaces): state is field 3, utime 14, stime 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
+/** CPU time of a process so far, in ns: the sum over its threads of /proc/<pid>/task/<tid>/schedstat's first field. */
+export function cpuNs(pid: number): number {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // The thread exited between the listing and the read.
+    }
+  }
+  return ns;
 }

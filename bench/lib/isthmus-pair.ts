@@ -41,6 +41,8 @@ export interface IsthmusPairOptions {
   backend: { host: string; port: number };
   /** Extra node flags for both gateway processes (e.g. `--cpu-prof`), after GATEWAY_NODE_FLAGS. */
   nodeArgs?: string[];
+  /** The gateway entry point; default GATEWAY_MAIN (an A/B run passes a snapshot of dist/). */
+  main?: string;
 }
 
 export interface IsthmusPair {
@@ -54,7 +56,8 @@ export interface IsthmusPair {
 }
 
 export async function startIsthmusPair(o: IsthmusPairOptions): Promise<IsthmusPair> {
-  if (!existsSync(GATEWAY_MAIN)) throw new Error(`${GATEWAY_MAIN} missing: run npm run build first`);
+  const main = o.main ?? GATEWAY_MAIN;
+  if (!existsSync(main)) throw new Error(`${main} missing: run npm run build first`);
   const cleanups: Array<() => unknown> = [];
   const stop = async (): Promise<void> => {
     for (const c of cleanups.splice(0).reverse()) await c();
@@ -105,7 +108,7 @@ export async function startIsthmusPair(o: IsthmusPairOptions): Promise<IsthmusPa
         `isthmus-${name}`,
         process.execPath,
         // Started as the product starts them: with the gateway's V8 flags (src/gateway/process-flags.ts).
-        [...GATEWAY_NODE_FLAGS, ...(o.nodeArgs ?? []), GATEWAY_MAIN, ...gatewayArgvFromFlags(flags)],
+        [...GATEWAY_NODE_FLAGS, ...(o.nodeArgs ?? []), main, ...gatewayArgvFromFlags(flags)],
         { cwd: o.dir, env: { ...process.env, ISTHMUS_LOG_LEVEL: 'warn', NODE_ENV: 'production' } },
       );
       cleanups.push(() => proc.stop(10_000));

@@ -1,0 +1,135 @@
+/**
+ * `node --import tsx bench/gateway-ab.ts --variant A=<dist dir> --variant B=<dist dir> [--batches 15]
+ * [--requests 3000] [--node-arg=<flag>…]`:
+ * A/B of gateway builds on the figure that other load moves least, the closed loop's CPU time per
+ * request of each gateway (bench/lib/closed-loop.ts). Each variant is a snapshot of `dist/` (e.g.
+ * `cp -r dist dist/.ab/A` after a build; inside dist/ so node_modules still resolve). Every
+ * variant's gateway pair runs at once and short batches alternate between them, so a burst of other
+ * load on the shared machine lands on all variants alike; medians over the batches are printed.
+ * Run it under `flock /tmp/isthmus-bench.lock` like every bench.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { writeBenchCerts } from './lib/certs.js';
+import { runClosedLoop } from './lib/closed-loop.js';
+import { type IsthmusPair, startIsthmusPair } from './lib/isthmus-pair.js';
+import { BACKEND_BODY, startNginx } from './lib/nginx.js';
+import { installSignalCleanup, stopAll, waitFor } from './lib/procs.js';
+import { freePort, httpGet } from './lib/sockets.js';
+
+const { values: flags } = parseArgs({
+  options: {
+    variant: { type: 'string', multiple: true, default: [] },
+    batches: { type: 'string', default: '15' },
+    requests: { type: 'string', default: '3000' },
+    /** Extra node flag for every gateway (repeatable), e.g. --node-arg=--cpu-prof. */
+    'node-arg': { type: 'string', multiple: true, default: [] },
+  },
+});
+
+const variants = (flags.variant ?? []).map((v) => {
+  const [name, dir] = v.split('=');
+  if (!name || !dir) throw new Error(`--variant ${v}: expected name=<dist dir>`);
+  return { name, main: join(resolve(dir), 'gateway', 'main.js') };
+});
+
+interface Sample {
+  east: number;
+  west: number;
+  p50Ms: number;
+}
+
+const HOSTS = { east: '127.0.61.1', west: '127.0.62.1', nginx: '127.0.63.1' };
+
+async function main(): Promise<void> {
+  if (variants.length === 0) throw new Error('give at least one --variant name=<dist dir>');
+  const dir = await mkdtemp(join(tmpdir(), 'isthmus-ab-'));
+  installSignalCleanup(() => rm(dir, { recursive: true, force: true }));
+  try {
+    const certs = await writeBenchCerts(dir);
+    const backend = { host: HOSTS.nginx, port: await freePort(HOSTS.nginx) };
+    await startNginx({ ...backend, dir });
+    const pairs: IsthmusPair[] = [];
+    for (const v of variants) {
+      const pair = await startIsthmusPair({
+        dir,
+        certs,
+        eastHost: HOSTS.east,
+        westHost: HOSTS.west,
+        backend,
+        main: v.main,
+        nodeArgs: flags['node-arg'] ?? [],
+      });
+      pairs.push(pair);
+      await warm(pair);
+      console.log(`[ab] ${v.name}: pair up and warm`);
+    }
+    const samples = variants.map(() => [] as Sample[]);
+    for (let batch = 0; batch < Number(flags.batches); batch++) {
+      // Rotate the order so no variant always runs first after a pause.
+      for (let k = 0; k < variants.length; k++) {
+        const i = (batch + k) % variants.length;
+        samples[i]!.push(await measure(pairs[i]!));
+      }
+    }
+    const first = samples[0]!;
+    variants.forEach((v, i) => {
+      const list = samples[i]!;
+      // Paired with the first variant's batch of the same round: drift in other load cancels out.
+      const diff = (f: (s: Sample) => number): string => {
+        const d = median(list.map((s, b) => f(s) - f(first[b]!)));
+        return `${d >= 0 ? '+' : ''}${d.toFixed(1)}`;
+      };
+      const med = (f: (s: Sample) => number): number => median(list.map(f));
+      console.log(
+        `[ab] ${v.name} median of ${list.length} batches of ${flags.requests}: east ${med((s) => s.east).toFixed(1)} µs, west ${med((s) => s.west).toFixed(1)} µs, p50 ${med((s) => s.p50Ms).toFixed(3)} ms` +
+          ` (east ${range(list.map((s) => s.east))}, west ${range(list.map((s) => s.west))})` +
+          (i === 0
+            ? ''
+            : `; paired vs ${variants[0]!.name}: east ${diff((s) => s.east)}, west ${diff((s) => s.west)} µs`),
+      );
+    });
+  } finally {
+    await stopAll();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The pair answers, and its JIT has seen the path (runClosedLoop warms its own tunnel too). */
+async function warm(pair: IsthmusPair): Promise<void> {
+  const { egress } = pair;
+  await waitFor(
+    'a response through the pair',
+    async () => (await httpGet(egress.host, egress.port)).body === BACKEND_BODY,
+    20_000,
+  );
+  for (let i = 0; i < 20; i++) await httpGet(egress.host, egress.port);
+  await measure(pair, 5_000);
+}
+
+async function measure(pair: IsthmusPair, requests = Number(flags.requests)): Promise<Sample> {
+  const r = await runClosedLoop({
+    ...pair.egress,
+    bodyBytes: Buffer.byteLength(BACKEND_BODY),
+    requests,
+    pids: [pair.east.child.pid!, pair.west.child.pid!],
+  });
+  return { east: r.cpuUsPerRequest[0]!, west: r.cpuUsPerRequest[1]!, p50Ms: r.p50Ms };
+}
+
+function range(xs: number[]): string {
+  return `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}`;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+main().catch((err: unknown) => {
+  console.error(`[ab] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exitCode = 1;
+});
