@@ -17,6 +17,7 @@ import {
   publishTunnelOpen,
 } from './diagnostics.js';
 import { splice } from './pipe.js';
+import { socketReader } from './socket-reader.js';
 import {
   ALPN_H2,
   MAX_FRAME_BYTES,
@@ -230,7 +231,14 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
     }
     const index = pickTwoChoices(candidates, counter.load);
     const target = candidates[index]!;
-    const socket = net.connect({ host: target.host, port: target.port, allowHalfOpen: true, noDelay: true });
+    const reader = socketReader();
+    const socket = net.connect({
+      host: target.host,
+      port: target.port,
+      allowHalfOpen: true,
+      noDelay: true,
+      onread: reader.onread,
+    });
     socket.setTimeout(limits.connectTimeoutMs);
     const onEarlyClose = (): void => {
       socket.destroy();
@@ -260,11 +268,16 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
       tunnels++;
       stream.respond({ [h2.HTTP2_HEADER_STATUS]: 200 });
       publishTunnelOpen('ingress', cluster, authority);
-      splice(stream, socket, (result) => {
-        release();
-        tunnels--;
-        publishTunnelClose('ingress', result.bytesIn, result.bytesOut, result.reset);
-      });
+      splice(
+        stream,
+        socket,
+        (result) => {
+          release();
+          tunnels--;
+          publishTunnelClose('ingress', result.bytesIn, result.bytesOut, result.reset);
+        },
+        reader,
+      );
     });
   }
 

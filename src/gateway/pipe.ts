@@ -7,13 +7,16 @@
  * Streams that end cleanly end with END_STREAM only: resets are counted by the peer's rapid-reset
  * protection (CVE-2023-44487), and a GOAWAY from it would take every tunnel on the session down.
  *
- * Bytes move through `pipe`, which handles backpressure in native-backed streams without a JS
- * callback per chunk of ours; byte counts are read from the socket at the end, not counted inline.
+ * Bytes move by direct `write` calls with manual backpressure (a `false` from `write` pauses the
+ * other side until 'drain'), which is cheaper per chunk than `pipe`. The socket side may be read
+ * through a SocketReader (`onread`, no per-read allocation) when the gateway created the socket.
+ * Byte counts are read from the socket at the end, not counted inline.
  */
 
 import type { Http2Stream } from 'node:http2';
 import { constants as h2 } from 'node:http2';
 import type { Socket } from 'node:net';
+import type { SocketReader } from './socket-reader.js';
 
 export interface SpliceResult {
   /** Bytes read from the TCP socket. */
@@ -24,7 +27,12 @@ export interface SpliceResult {
   reset: boolean;
 }
 
-export function splice(stream: Http2Stream, socket: Socket, onClose: (result: SpliceResult) => void): void {
+export function splice(
+  stream: Http2Stream,
+  socket: Socket,
+  onClose: (result: SpliceResult) => void,
+  reader?: SocketReader,
+): void {
   let reset = false;
   let streamClosed = false;
   let socketClosed = false;
@@ -70,8 +78,8 @@ export function splice(stream: Http2Stream, socket: Socket, onClose: (result: Sp
     finish();
   });
 
-  // Node ends an HTTP/2 stream's readable side on RST_STREAM too, so `pipe` would turn a reset into
-  // a FIN. The end is forwarded here instead, as a FIN or a reset depending on how the stream ended.
+  // Node ends an HTTP/2 stream's readable side on RST_STREAM too, so that end is forwarded as a FIN
+  // or a reset depending on how the stream ended.
   stream.once('end', () => {
     if (socket.destroyed) return;
     if (wasReset(stream)) {
@@ -81,8 +89,19 @@ export function splice(stream: Http2Stream, socket: Socket, onClose: (result: Sp
       socket.end();
     }
   });
-  stream.pipe(socket, { end: false });
-  socket.pipe(stream);
+  stream.on('data', (chunk: Buffer) => {
+    if (!socket.write(chunk)) stream.pause();
+  });
+  socket.on('drain', () => stream.resume());
+
+  const toStream = (chunk: Buffer): void => {
+    if (!stream.write(chunk)) socket.pause();
+  };
+  if (reader) reader.attach(toStream);
+  else socket.on('data', toStream);
+  stream.on('drain', () => socket.resume());
+  // The socket's FIN (its 'end', also in `onread` mode) becomes END_STREAM.
+  socket.once('end', () => stream.end());
 }
 
 /** Whether the stream was closed by RST_STREAM (either side) with an error code. */
