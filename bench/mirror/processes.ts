@@ -79,7 +79,14 @@ export interface SandboxProcess {
 export async function startSandboxProcess(children: Children, name: string): Promise<SandboxProcess> {
   const child = children.add(
     fork(join(HERE, 'sandbox-process.ts'), [name], {
-      execArgv: ['--import', 'tsx'],
+      // ISTHMUS_BENCH_SANDBOX_PROF=<dir>: V8 CPU profiles of the API servers, to see what a write costs.
+      execArgv: [
+        '--import',
+        'tsx',
+        ...(process.env.ISTHMUS_BENCH_SANDBOX_PROF
+          ? ['--cpu-prof', `--cpu-prof-dir=${process.env.ISTHMUS_BENCH_SANDBOX_PROF}`]
+          : []),
+      ],
       cwd: REPO,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     }),

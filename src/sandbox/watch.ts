@@ -31,17 +31,18 @@ type WireType = EventType | 'BOOKMARK' | 'ERROR';
 const DEFAULT_WATCH_TIMEOUT_S = 1800;
 
 /**
- * Encoded lines of each store event by `type version`: kube-apiserver serialises an event once for
- * all its watchers (the watch cache's cachingObject), so N watchers of a resource cost one encoding.
+ * The encoded lines of the event being delivered, by `type version`: kube-apiserver serialises an
+ * event once for all its watchers (the watch cache's cachingObject), so N watchers of a resource
+ * cost one encoding. One slot: the store delivers an event to every watcher before the next, and
+ * keeping encodings of the whole retained log would cost more memory (and GC) than it saves.
  */
-const encodedEvents = new WeakMap<StoreEvent, Map<string, string>>();
+let memo: { ev: StoreEvent; lines: Map<string, string> } | undefined;
 
 function encodeOnce(ev: StoreEvent, type: EventType, version: string, encode: () => string): string {
-  const lines = encodedEvents.get(ev) ?? new Map<string, string>();
-  encodedEvents.set(ev, lines);
+  if (memo?.ev !== ev) memo = { ev, lines: new Map() };
   const key = `${type} ${version}`;
-  const line = lines.get(key) ?? encode();
-  lines.set(key, line);
+  const line = memo.lines.get(key) ?? encode();
+  memo.lines.set(key, line);
   return line;
 }
 
