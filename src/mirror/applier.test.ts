@@ -153,6 +153,21 @@ describe('applyActions', () => {
       expect(client.calls).toEqual(['create services/podinfo-west', 'create endpointslices/podinfo-west']);
     });
 
+    it('tells the view of each object it wrote, as the server answered, and of nothing it left alone', async () => {
+      const client = new MemoryClient();
+      const wrote: string[] = [];
+      const view = {
+        has: () => false,
+        wrote: (kind: string, o: V1Service) =>
+          wrote.push(`${kind} ${o.metadata?.name} rv=${o.metadata?.resourceVersion !== undefined}`),
+      };
+      await applyActions(client, 'west', plan().actions, view);
+      expect(wrote).toEqual(['Service podinfo-west rv=true', 'EndpointSlice podinfo-west rv=true']);
+      wrote.length = 0;
+      await applyActions(client, 'west', plan().actions, view);
+      expect(wrote).toEqual([]);
+    });
+
     it('falls back to read-and-check when the cache was behind (409 AlreadyExists)', async () => {
       const client = new MemoryClient();
       await applyActions(client, 'west', plan().actions);

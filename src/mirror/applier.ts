@@ -10,8 +10,9 @@ import { IsthmusError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { isAlreadyExists } from '../kube/errors.js';
 import { R } from '../kube/resources.js';
-import type { V1EndpointSlice, V1Service } from '../kube/types.js';
+import type { KubeObject, V1EndpointSlice, V1Service } from '../kube/types.js';
 import { isOurService, isOurSlice } from './mirror-objects.js';
+import type { WrittenKind } from './own-writes.js';
 import {
   mergeService,
   mergeSlice,
@@ -41,7 +42,9 @@ export type ApplierClient = Pick<KubeClient, 'get' | 'create' | 'replace' | 'del
  * client-side rate limit (mirror benchmark: 4 → 2 requests per new mirror).
  */
 export interface CacheView {
-  has(kind: 'Service' | 'EndpointSlice', namespace: string, name: string): boolean;
+  has(kind: WrittenKind, namespace: string, name: string): boolean;
+  /** Told of every object created or updated, as the API server answered (own-writes.ts). */
+  wrote?(kind: WrittenKind, written: KubeObject): void;
 }
 
 function conflict(kind: string, namespace: string, name: string): IsthmusError {
@@ -136,22 +139,26 @@ async function applyService(
   desired: V1Service,
   cache: CacheView | undefined,
 ): Promise<{ service: V1Service; outcome: Outcome }> {
+  const written = (service: V1Service, outcome: Outcome) => {
+    cache?.wrote?.('Service', service);
+    return { service, outcome };
+  };
   const { namespace = '', name = '' } = desired.metadata ?? {};
   if (cache && !cache.has('Service', namespace, name)) {
     const created = await createUnlessExists(() => client.create(R.services, desired));
-    if (created) return { service: created, outcome: 'created' };
+    if (created) return written(created, 'created');
   }
   const existing = await client.get<V1Service>(R.services, namespace, name);
-  if (!existing) return { service: await client.create(R.services, desired), outcome: 'created' };
+  if (!existing) return written(await client.create(R.services, desired), 'created');
   if (!isOurService(existing, cluster)) throw conflict('Service', namespace, name);
   if (!serviceDiffers(existing, desired)) return { service: existing, outcome: 'unchanged' };
   if (serviceNeedsRecreate(existing, desired)) {
     // clusterIP is immutable (API validation): headless ↔ ClusterIP means delete and create.
     const rv = existing.metadata?.resourceVersion;
     await client.delete(R.services, namespace, name, rv ? { resourceVersion: rv } : {});
-    return { service: await client.create(R.services, desired), outcome: 'updated' };
+    return written(await client.create(R.services, desired), 'updated');
   }
-  return { service: await client.replace(R.services, mergeService(existing, desired)), outcome: 'updated' };
+  return written(await client.replace(R.services, mergeService(existing, desired)), 'updated');
 }
 
 async function applySlice(
@@ -160,19 +167,20 @@ async function applySlice(
   desired: V1EndpointSlice,
   cache: CacheView | undefined,
 ): Promise<Outcome> {
+  const written = (slice: V1EndpointSlice, outcome: Outcome) => {
+    cache?.wrote?.('EndpointSlice', slice);
+    return outcome;
+  };
   const { namespace = '', name = '' } = desired.metadata ?? {};
   if (cache && !cache.has('EndpointSlice', namespace, name)) {
-    if (await createUnlessExists(() => client.create(R.endpointSlices, desired))) return 'created';
+    const created = await createUnlessExists(() => client.create(R.endpointSlices, desired));
+    if (created) return written(created, 'created');
   }
   const existing = await client.get<V1EndpointSlice>(R.endpointSlices, namespace, name);
-  if (!existing) {
-    await client.create(R.endpointSlices, desired);
-    return 'created';
-  }
+  if (!existing) return written(await client.create(R.endpointSlices, desired), 'created');
   if (!isOurSlice(existing, cluster)) throw conflict('EndpointSlice', namespace, name);
   if (!sliceDiffers(existing, desired)) return 'unchanged';
-  await client.replace(R.endpointSlices, mergeSlice(existing, desired));
-  return 'updated';
+  return written(await client.replace(R.endpointSlices, mergeSlice(existing, desired)), 'updated');
 }
 
 /** The created object, or undefined when the name is taken (409 AlreadyExists): read and check then. */

@@ -28,6 +28,7 @@ import { dropManagedFields, trimLocalService } from './cache-trim.js';
 import { LinkManager } from './link-manager.js';
 import { mirrorMetrics } from './metrics.js';
 import { parseEgressPorts } from './mirror-objects.js';
+import { OwnWrites } from './own-writes.js';
 import { indexPodMirrors } from './pod-mirror-index.js';
 import { DEFAULT_EGRESS_RANGE, PortAllocator, type PortRange } from './port-allocator.js';
 import type { Resolve } from './remote-gateway.js';
@@ -159,6 +160,7 @@ export function runController(config: ControllerConfig): RunningController {
     log,
     remoteClient: config.remoteClient ?? ((secret) => KubeClient.fromSecret(secret)),
     resolveIntervalMs: config.resolveIntervalMs ?? 30_000,
+    ownWrites: new OwnWrites(),
   };
   if (config.recorder !== false) {
     sharedLocal.recorder = config.recorder ?? new EventRecorder(client, { component: 'isthmus-mirror' });

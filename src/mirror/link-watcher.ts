@@ -84,9 +84,10 @@ export class LinkWatcher {
     const { shared } = this;
     const cluster = () => this.config.clusterName;
     this.unsubscribe.push(
+      // Our own writes come back as events; their echoes need no sync (own-writes.ts).
       shared.services.onEvent((e) => {
         const key = remoteKeyOf(e.object, cluster());
-        if (key) this.queue.add(key);
+        if (key && !shared.ownWrites?.isEcho('Service', e)) this.queue.add(key);
       }),
       shared.slices.onEvent((e) => {
         // A slice is named after its mirror Service, whose labels say which remote key it serves.
@@ -94,7 +95,7 @@ export class LinkWatcher {
         const owner =
           shared.services.get(meta.namespace, meta.name ?? '') ?? ({ metadata: meta } as V1Service);
         const key = remoteKeyOf(owner, cluster());
-        if (key) this.queue.add(key);
+        if (key && !shared.ownWrites?.isEcho('EndpointSlice', e)) this.queue.add(key);
       }),
       shared.namespaces.onEvent((e) => {
         const ns = e.object.metadata?.name;

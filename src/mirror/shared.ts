@@ -3,12 +3,14 @@
  * port allocator, metrics, events, leadership. Shared so that N Links cost one watch per local
  * resource, and so that egress ports are unique across all Links (one local gateway serves them all).
  */
+
 import type { BackoffPolicy } from '../kube/backoff.js';
 import type { KubeClient } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { Informer } from '../kube/informer.js';
 import type { V1EndpointSlice, V1Namespace, V1Secret, V1Service } from '../kube/types.js';
 import type { MirrorMetrics } from './metrics.js';
+import type { OwnWrites } from './own-writes.js';
 import type { PodMirrorLookup } from './pod-mirror-index.js';
 import type { PortAllocator } from './port-allocator.js';
 import type { Resolve } from './remote-gateway.js';
@@ -76,4 +78,6 @@ export interface SharedLocal {
   remoteBackoff?: BackoffPolicy;
   /** Retry policy of the per-Link work queues. */
   queueBackoff?: { baseMs: number; maxMs: number };
+  /** Our own writes, whose watch echoes need no sync (absent: every event syncs). */
+  ownWrites?: OwnWrites;
 }
