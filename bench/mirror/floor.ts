@@ -11,7 +11,7 @@ import type { V1Service } from '../../src/kube/types.js';
 import { adminClient, ensureNamespaces, floorObjects, NAMESPACES } from './fixtures.js';
 import { cpuSecondsOf } from './observe.js';
 import { runPool } from './pool.js';
-import { type Children, startSandboxProcess } from './processes.js';
+import { type Children, profiledWindow, startSandboxProcess } from './processes.js';
 import { ReadyTracker } from './tracker.js';
 
 export const FLOOR_CONCURRENCY = 32;
@@ -44,14 +44,15 @@ export async function runFloor(
     const cpuBefore = cpuSecondsOf(sandbox.child.pid ?? 0);
     const total = clusters.length * perCluster;
     const started = performance.now();
-    const creates = runPool(total, FLOOR_CONCURRENCY, async (k) => {
-      const cluster = clusters[Math.floor(k / perCluster)]!;
-      const { service, slice } = floorObjects(cluster, k % perCluster);
-      const created = await client.create<V1Service>(R.services, service);
-      await client.create(R.endpointSlices, slice(created.metadata?.uid ?? ''));
+    await profiledWindow(sandbox, 'floor', async () => {
+      await runPool(total, FLOOR_CONCURRENCY, async (k) => {
+        const cluster = clusters[Math.floor(k / perCluster)]!;
+        const { service, slice } = floorObjects(cluster, k % perCluster);
+        const created = await client.create<V1Service>(R.services, service);
+        await client.create(R.endpointSlices, slice(created.metadata?.uid ?? ''));
+      });
+      await tracker.waitForCount(total, timeoutMs);
     });
-    await creates;
-    await tracker.waitForCount(total, timeoutMs);
     const seconds = (performance.now() - started) / 1000;
     const serverWrites = (await sandbox.stats()).writes - before;
     const serverCpuSeconds = cpuSecondsOf(sandbox.child.pid ?? 0) - cpuBefore;

@@ -74,6 +74,8 @@ export interface SandboxProcess {
   child: ChildProcess;
   stats(): Promise<{ requests: number; writes: number; openWatches: number }>;
   addToken(token: string, username: string, rules: PolicyRule[]): Promise<void>;
+  /** Starts a CPU profile of the API server; with `file`, stops it and writes it there. */
+  profile(file?: string): Promise<void>;
 }
 
 export async function startSandboxProcess(children: Children, name: string): Promise<SandboxProcess> {
@@ -108,6 +110,9 @@ export async function startSandboxProcess(children: Children, name: string): Pro
     stats: () => ipcCall(child, 'stats'),
     addToken: async (token, username, rules) => {
       await ipcCall(child, 'addToken', { token, username, rules });
+    },
+    profile: async (file) => {
+      await ipcCall(child, 'profile', file ? { file } : {});
     },
   };
 }
@@ -152,6 +157,8 @@ export async function startControllerProcess(
     fork(join(REPO, 'dist', 'cli', 'main.js'), args, {
       execArgv: [
         ...CONTROLLER_NODE_FLAGS,
+        // ISTHMUS_BENCH_CONTROLLER_FLAGS="--trace-gc …": extra V8/Node flags, for A/B runs.
+        ...(process.env.ISTHMUS_BENCH_CONTROLLER_FLAGS?.split(/\s+/).filter(Boolean) ?? []),
         '--import',
         join(HERE, 'request-counter.mjs'),
         ...(a.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', a.cpuProfDir] : []),
@@ -176,4 +183,23 @@ export async function startControllerProcess(
     adminUrl,
     requestCounts: () => ipcCall(child, 'requestCounts'),
   };
+}
+
+/**
+ * ISTHMUS_BENCH_SANDBOX_WINDOW_PROF=<dir>: a CPU profile of the local API server over exactly the
+ * measured window (floor creates, initial sync), written as <dir>/<label>.cpuprofile.
+ */
+export async function profiledWindow<T>(
+  sandbox: SandboxProcess,
+  label: string,
+  run: () => Promise<T>,
+): Promise<T> {
+  const dir = process.env.ISTHMUS_BENCH_SANDBOX_WINDOW_PROF;
+  if (!dir) return run();
+  await sandbox.profile();
+  try {
+    return await run();
+  } finally {
+    await sandbox.profile(join(dir, `${label}-${Date.now()}.cpuprofile`));
+  }
 }

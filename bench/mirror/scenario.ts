@@ -24,6 +24,7 @@ import { freePort } from './probe-stub.js';
 import {
   type Children,
   type ControllerProcess,
+  profiledWindow,
   type SandboxProcess,
   startControllerProcess,
   startSandboxProcess,
@@ -53,6 +54,8 @@ export interface ScenarioResult {
   /** Until the API server saw no more writes (trailing status writes included). */
   syncSettledSeconds: number;
   syncWrites: number;
+  /** Service keys the controller reconciled (isthmus_mirror_syncs_total) up to the end of the sync. */
+  syncs: number;
   syncWritesByResource: Record<string, number>;
   serverWritesDuringSync: number;
   restartWrites: number;
@@ -105,11 +108,13 @@ export async function runScenario(children: Children, o: ScenarioOptions): Promi
     const serverPid = local.child.pid ?? 0;
     const cpu0 = { server: cpuSecondsOf(serverPid), controller: cpuSecondsOf(ctl.pid) };
     const t0 = performance.now();
-    for (const remote of o.remotes) {
-      const secret = `cluster-credentials-${remote.name}`;
-      await client.create(R.links, linkObject(remote.name, secret));
-    }
-    await tracker.waitForCount(expected, o.syncTimeoutMs);
+    await profiledWindow(local, `sync-${o.label}`, async () => {
+      for (const remote of o.remotes) {
+        const secret = `cluster-credentials-${remote.name}`;
+        await client.create(R.links, linkObject(remote.name, secret));
+      }
+      await tracker.waitForCount(expected, o.syncTimeoutMs);
+    });
     const syncSeconds = (performance.now() - t0) / 1000;
     const load = loadavg()[0]!.toFixed(1);
     const serverCpuSeconds = cpuSecondsOf(serverPid) - cpu0.server;
@@ -128,6 +133,7 @@ export async function runScenario(children: Children, o: ScenarioOptions): Promi
     if (mirrors.items.length !== expected)
       throw new Error(`expected ${expected} mirror Services, found ${mirrors.items.length}`);
     const firstPeak = memoryOf(ctl.pid).peakMb;
+    const syncs = metricSum(await scrape(ctl.adminUrl), 'isthmus_mirror_syncs_total');
 
     // --- restart with everything in sync: ready, every Link synced again, then quiet.
     await children.stop(ctl.child);
@@ -188,6 +194,7 @@ export async function runScenario(children: Children, o: ScenarioOptions): Promi
       syncSettledSeconds,
       syncWrites: total(syncWritesByResource),
       syncWritesByResource,
+      syncs,
       serverWritesDuringSync,
       restartWrites,
       restartWritesByResource,

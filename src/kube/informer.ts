@@ -250,18 +250,27 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
   }
 
   private async consume(stream: Readable): Promise<number> {
-    stream.setEncoding('utf8');
-    let buf = '';
+    // Lines are cut from the raw bytes ('\n' never occurs inside a UTF-8 sequence) and decoded
+    // once each: no decoder state, no string concatenation per chunk.
+    let partial: Buffer[] = [];
     let events = 0;
     try {
-      for await (const chunk of stream) {
-        buf += chunk as string;
-        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-          const line = buf.slice(0, nl).trim();
-          buf = buf.slice(nl + 1);
-          if (line !== '' && this.handleLine(line)) events++;
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        let start = 0;
+        for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, start)) {
+          let line: string;
+          if (partial.length > 0) {
+            partial.push(chunk.subarray(0, nl));
+            line = Buffer.concat(partial).toString('utf8');
+            partial = [];
+          } else {
+            line = chunk.toString('utf8', start, nl);
+          }
+          start = nl + 1;
+          if (line.trim() !== '' && this.handleLine(line)) events++;
           if (this.stopped) return events;
         }
+        if (start < chunk.length) partial.push(chunk.subarray(start));
       }
     } catch (err) {
       if (err instanceof IsthmusError) throw err;

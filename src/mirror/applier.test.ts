@@ -3,7 +3,7 @@ import { IsthmusError } from '../errors.js';
 import { KubeApiError } from '../kube/errors.js';
 import type { ResourceRef } from '../kube/resources.js';
 import type { KubeObject, V1EndpointSlice, V1Service } from '../kube/types.js';
-import { type ApplierClient, applyActions } from './applier.js';
+import { type ApplierClient, applyActions, type CacheView } from './applier.js';
 import { buildMirrorSlice } from './mirror-objects.js';
 import { planMirror } from './plan-mirror.js';
 import { foreignService, linkConfig, remoteService } from './test-builders.js';
@@ -153,13 +153,16 @@ describe('applyActions', () => {
       expect(client.calls).toEqual(['create services/podinfo-west', 'create endpointslices/podinfo-west']);
     });
 
-    it('tells the view of each object it wrote, as the server answered, and of nothing it left alone', async () => {
+    it('runs each write through the view, which sees the server’s answers, and nothing it left alone', async () => {
       const client = new MemoryClient();
       const wrote: string[] = [];
-      const view = {
+      const view: CacheView = {
         has: () => false,
-        wrote: (kind: string, o: V1Service) =>
-          wrote.push(`${kind} ${o.metadata?.name} rv=${o.metadata?.resourceVersion !== undefined}`),
+        track: async (kind, _namespace, name, write) => {
+          const o = await write();
+          wrote.push(`${kind} ${name} rv=${o.metadata?.resourceVersion !== undefined}`);
+          return o;
+        },
       };
       await applyActions(client, 'west', plan().actions, view);
       expect(wrote).toEqual(['Service podinfo-west rv=true', 'EndpointSlice podinfo-west rv=true']);

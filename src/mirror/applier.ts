@@ -43,8 +43,24 @@ export type ApplierClient = Pick<KubeClient, 'get' | 'create' | 'replace' | 'del
  */
 export interface CacheView {
   has(kind: WrittenKind, namespace: string, name: string): boolean;
-  /** Told of every object created or updated, as the API server answered (own-writes.ts). */
-  wrote?(kind: WrittenKind, written: KubeObject): void;
+  /** Runs every create and update, so that their watch echoes can be told apart (own-writes.ts). */
+  track?<T extends KubeObject>(
+    kind: WrittenKind,
+    namespace: string,
+    name: string,
+    write: () => Promise<T>,
+  ): Promise<T>;
+}
+
+/** One create or update, through the view's `track` when it has one. */
+function tracked<T extends KubeObject>(
+  cache: CacheView | undefined,
+  kind: WrittenKind,
+  obj: T,
+  write: () => Promise<T>,
+): Promise<T> {
+  const { namespace = '', name = '' } = obj.metadata ?? {};
+  return cache?.track ? cache.track(kind, namespace, name, write) : write();
 }
 
 function conflict(kind: string, namespace: string, name: string): IsthmusError {
@@ -139,26 +155,26 @@ async function applyService(
   desired: V1Service,
   cache: CacheView | undefined,
 ): Promise<{ service: V1Service; outcome: Outcome }> {
-  const written = (service: V1Service, outcome: Outcome) => {
-    cache?.wrote?.('Service', service);
-    return { service, outcome };
-  };
+  const write = (service: V1Service, call: () => Promise<V1Service>) =>
+    tracked(cache, 'Service', service, call);
+  const create = () => write(desired, () => client.create(R.services, desired));
   const { namespace = '', name = '' } = desired.metadata ?? {};
   if (cache && !cache.has('Service', namespace, name)) {
-    const created = await createUnlessExists(() => client.create(R.services, desired));
-    if (created) return written(created, 'created');
+    const created = await createUnlessExists(create);
+    if (created) return { service: created, outcome: 'created' };
   }
   const existing = await client.get<V1Service>(R.services, namespace, name);
-  if (!existing) return written(await client.create(R.services, desired), 'created');
+  if (!existing) return { service: await create(), outcome: 'created' };
   if (!isOurService(existing, cluster)) throw conflict('Service', namespace, name);
   if (!serviceDiffers(existing, desired)) return { service: existing, outcome: 'unchanged' };
   if (serviceNeedsRecreate(existing, desired)) {
     // clusterIP is immutable (API validation): headless ↔ ClusterIP means delete and create.
     const rv = existing.metadata?.resourceVersion;
     await client.delete(R.services, namespace, name, rv ? { resourceVersion: rv } : {});
-    return written(await client.create(R.services, desired), 'updated');
+    return { service: await create(), outcome: 'updated' };
   }
-  return written(await client.replace(R.services, mergeService(existing, desired)), 'updated');
+  const merged = mergeService(existing, desired);
+  return { service: await write(merged, () => client.replace(R.services, merged)), outcome: 'updated' };
 }
 
 async function applySlice(
@@ -167,20 +183,22 @@ async function applySlice(
   desired: V1EndpointSlice,
   cache: CacheView | undefined,
 ): Promise<Outcome> {
-  const written = (slice: V1EndpointSlice, outcome: Outcome) => {
-    cache?.wrote?.('EndpointSlice', slice);
-    return outcome;
-  };
+  const create = () =>
+    tracked(cache, 'EndpointSlice', desired, () => client.create(R.endpointSlices, desired));
   const { namespace = '', name = '' } = desired.metadata ?? {};
   if (cache && !cache.has('EndpointSlice', namespace, name)) {
-    const created = await createUnlessExists(() => client.create(R.endpointSlices, desired));
-    if (created) return written(created, 'created');
+    if (await createUnlessExists(create)) return 'created';
   }
   const existing = await client.get<V1EndpointSlice>(R.endpointSlices, namespace, name);
-  if (!existing) return written(await client.create(R.endpointSlices, desired), 'created');
+  if (!existing) {
+    await create();
+    return 'created';
+  }
   if (!isOurSlice(existing, cluster)) throw conflict('EndpointSlice', namespace, name);
   if (!sliceDiffers(existing, desired)) return 'unchanged';
-  return written(await client.replace(R.endpointSlices, mergeSlice(existing, desired)), 'updated');
+  const merged = mergeSlice(existing, desired);
+  await tracked(cache, 'EndpointSlice', merged, () => client.replace(R.endpointSlices, merged));
+  return 'updated';
 }
 
 /** The created object, or undefined when the name is taken (409 AlreadyExists): read and check then. */

@@ -87,7 +87,7 @@ export class LinkWatcher {
       // Our own writes come back as events; their echoes need no sync (own-writes.ts).
       shared.services.onEvent((e) => {
         const key = remoteKeyOf(e.object, cluster());
-        if (key && !shared.ownWrites?.isEcho('Service', e)) this.queue.add(key);
+        if (key && !shared.ownWrites?.isEcho('Service', e, () => this.queue.add(key))) this.queue.add(key);
       }),
       shared.slices.onEvent((e) => {
         // A slice is named after its mirror Service, whose labels say which remote key it serves.
@@ -95,7 +95,8 @@ export class LinkWatcher {
         const owner =
           shared.services.get(meta.namespace, meta.name ?? '') ?? ({ metadata: meta } as V1Service);
         const key = remoteKeyOf(owner, cluster());
-        if (key && !shared.ownWrites?.isEcho('EndpointSlice', e)) this.queue.add(key);
+        if (key && !shared.ownWrites?.isEcho('EndpointSlice', e, () => this.queue.add(key)))
+          this.queue.add(key);
       }),
       shared.namespaces.onEvent((e) => {
         const ns = e.object.metadata?.name;
@@ -171,6 +172,7 @@ export class LinkWatcher {
     // Nothing is decided on a partial view; the complete list re-queues every key.
     if (!this.remote?.isSynced) return;
     const [namespace = '', name = ''] = key.split('/');
+    this.shared.metrics.syncs.inc({ target_cluster_name: this.config.clusterName });
     const result = await syncService(this.context(), namespace, name);
     // A mirror found ready and left as it was is not a new export: nothing to time.
     const sliceWritten = result.applied.some((a) => a.action === 'applySlice' && a.outcome !== 'unchanged');

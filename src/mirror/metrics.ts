@@ -10,6 +10,7 @@ export interface MirrorMetrics {
   probeLatency: Histogram<'target_cluster_name'>;
   probes: Counter<'target_cluster_name' | 'result'>;
   mirroredServices: Gauge<'target_cluster_name'>;
+  syncs: Counter<'target_cluster_name'>;
   syncErrors: Counter<string>;
   remoteApiUp: Gauge<'target_cluster_name'>;
   exportToReady: Histogram<'target_cluster_name'>;
@@ -44,6 +45,12 @@ export function mirrorMetrics(registry: Registry): MirrorMetrics {
     mirroredServices: new Gauge({
       name: 'isthmus_mirrored_services',
       help: 'Remote services currently mirrored',
+      labelNames: ['target_cluster_name'],
+      registers,
+    }),
+    syncs: new Counter({
+      name: 'isthmus_mirror_syncs_total',
+      help: 'Reconciliations of one remote Service key (controller-runtime reconcile_total), errors included',
       labelNames: ['target_cluster_name'],
       registers,
     }),

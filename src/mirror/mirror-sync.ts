@@ -63,7 +63,7 @@ function cacheView(shared: SharedLocal): CacheView {
   return {
     has: (kind, namespace, name) =>
       (kind === 'Service' ? shared.services : shared.slices).get(namespace, name) !== undefined,
-    wrote: (kind, written) => shared.ownWrites?.note(kind, written),
+    ...(shared.ownWrites ? { track: shared.ownWrites.track.bind(shared.ownWrites) } : {}),
   };
 }
 

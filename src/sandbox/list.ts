@@ -5,7 +5,6 @@
  * drop items' apiVersion/kind; unstructured CR lists keep them).
  */
 import { ApiError, badRequest, expired } from './api-status.js';
-import { asServed } from './object-meta.js';
 import type { ResourceType } from './resource-types.js';
 import { apiVersionOf, resourceKey } from './resource-types.js';
 import {
@@ -17,7 +16,7 @@ import {
   parseLabelSelector,
   SelectorError,
 } from './selectors.js';
-import type { KObj, ObjectStore } from './store.js';
+import type { KObj, ObjectStore, SortedObjects } from './store.js';
 import { objKey } from './store.js';
 
 export interface Selectors {
@@ -102,14 +101,14 @@ export function listObjects(
   const key = resourceKey(rt.group, rt.plural);
   let rv = store.currentRv();
   let start = '';
-  let objects: KObj[];
+  let sorted: SortedObjects;
   if (q.continue) {
     if (q.resourceVersion) throw badRequest('specifying resource version is not allowed when using continue');
     const t = decodeContinue(q.continue);
     if (t.rv < store.compactedRv()) throw expired(CONTINUE_EXPIRED);
     rv = t.rv;
     start = t.start;
-    objects = store.snapshotAt(key, rv, namespace);
+    sorted = sortedAt(store, key, rv);
   } else if (q.resourceVersion && q.resourceVersion !== '0' && Number(q.resourceVersion) > rv) {
     // The cacher waits up to 3 s for a future version, then gives up with 504 (storage.NewTooLargeResourceVersionError).
     throw new ApiError(504, 'Timeout', `Too large resource version: ${q.resourceVersion}, current: ${rv}`, {
@@ -119,37 +118,70 @@ export function listObjects(
   } else if (q.resourceVersionMatch === 'Exact' && q.resourceVersion) {
     rv = Number(q.resourceVersion);
     if (!Number.isInteger(rv)) throw badRequest(`invalid resource version: ${q.resourceVersion}`);
-    objects = store.snapshotAt(key, rv, namespace);
+    sorted = sortedAt(store, key, rv);
   } else {
-    objects = store.list(key, namespace);
+    sorted = store.sortedOf(key);
   }
   // resourceVersion=0 is served from the watch cache, which ignores limit (kube 1.25-1.30).
   const pageLimit = q.resourceVersion === '0' && !q.continue ? 0 : limit;
-  const filtered = objects.filter(
-    (o) => objKey(o.metadata.namespace, o.metadata.name!) >= start && matches(sel, o),
-  );
-  const page = pageLimit > 0 ? filtered.slice(0, pageLimit) : filtered;
+  // Keys sort namespace by namespace, so one namespace is one run of keys: the page is read from
+  // where the continue token points, without filtering what came before.
+  const prefix = namespace === undefined ? '' : objKey(namespace, '');
+  const end = namespace === undefined ? sorted.keys.length : lowerBound(sorted.keys, prefixEnd(prefix));
+  const page: KObj[] = [];
+  let i = lowerBound(sorted.keys, start > prefix ? start : prefix);
+  for (; i < end; i++) {
+    const o = sorted.objects[i]!;
+    if (!matches(sel, o)) continue;
+    if (pageLimit > 0 && page.length === pageLimit) break;
+    page.push(o);
+  }
   const result: ListResult = {
     items: page.map((o) => shapeItem(rt, o, version)),
     resourceVersion: String(rv),
   };
-  if (pageLimit > 0 && filtered.length > pageLimit) {
+  if (i < end) {
     const last = page[page.length - 1]!;
     result.continue = encodeContinue(rv, `${objKey(last.metadata.namespace, last.metadata.name!)}\u0000`);
-    if (sel.labels.length === 0 && sel.fields.length === 0)
-      result.remainingItemCount = filtered.length - pageLimit;
+    if (sel.labels.length === 0 && sel.fields.length === 0) result.remainingItemCount = end - i;
   }
   return result;
 }
 
-/** Typed (built-in) lists serialize items without TypeMeta; unstructured CR lists keep it. */
-export function shapeItem(rt: ResourceType, obj: KObj, version: string): KObj {
-  const out = asServed(rt, obj, version);
-  if (!rt.crd) {
-    delete out.apiVersion;
-    delete out.kind;
+/** The resource's objects at `rv`, sorted: the shared sorted view when nothing changed since. */
+function sortedAt(store: ObjectStore, key: string, rv: number): SortedObjects {
+  if (store.unchangedSince(key, rv)) return store.sortedOf(key);
+  const objects = store.snapshotAt(key, rv);
+  return { keys: objects.map((o) => objKey(o.metadata.namespace, o.metadata.name!)), objects };
+}
+
+/** Index of the first key >= `k` in ascending `keys`. */
+function lowerBound(keys: readonly string[], k: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid]! < k) lo = mid + 1;
+    else hi = mid;
   }
-  return out;
+  return lo;
+}
+
+/** The least string above every string that starts with `prefix` ("ns/" → "ns0"). */
+function prefixEnd(prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+}
+
+/**
+ * Typed (built-in) lists serialize items without TypeMeta; unstructured CR lists keep it. A shallow
+ * copy: the item is only serialized, and its nested parts are the stored object's (read-only).
+ */
+export function shapeItem(rt: ResourceType, obj: KObj, version: string): KObj {
+  if (!rt.crd) {
+    const { apiVersion: _a, kind: _k, ...rest } = obj;
+    return rest as KObj;
+  }
+  return { ...obj, apiVersion: apiVersionOf(rt.group, version), kind: rt.kind };
 }
 
 export function listEnvelope(rt: ResourceType, version: string, r: ListResult): Record<string, unknown> {

@@ -327,6 +327,52 @@ describe('list', () => {
     expect(p2.body.metadata.continue).toBeUndefined();
   });
 
+  it('pages one namespace among neighbours with remainingItemCount, and sees writes between lists', async () => {
+    const names = (r: { body: unknown }) =>
+      (r.body as { items: { metadata: { name: string } }[] }).items.map((i) => i.metadata.name);
+    // "pg-a/…" and "pg0/…" sort right before and after "pg/…": the namespace's run of keys.
+    for (const ns of ['pg', 'pg-a', 'pg0']) {
+      await call(sb, 'POST', '/api/v1/namespaces', { metadata: { name: ns } });
+      for (const i of [1, 2, 3]) {
+        await call(sb, 'POST', `/api/v1/namespaces/${ns}/configmaps`, { metadata: { name: `${ns}-${i}` } });
+      }
+    }
+    // Each namespace also holds the kube-root-ca.crt ConfigMap the sandbox publishes, as kube does.
+    const p1 = await call(sb, 'GET', '/api/v1/namespaces/pg/configmaps?limit=3');
+    expect(names(p1)).toEqual(['kube-root-ca.crt', 'pg-1', 'pg-2']);
+    expect(p1.body.metadata.remainingItemCount).toBe(1);
+    const p2 = await call(
+      sb,
+      'GET',
+      `/api/v1/namespaces/pg/configmaps?limit=3&continue=${p1.body.metadata.continue}`,
+    );
+    expect(names(p2)).toEqual(['pg-3']);
+    expect(p2.body.metadata.continue).toBeUndefined();
+    const exact = await call(sb, 'GET', '/api/v1/namespaces/pg/configmaps?limit=4');
+    expect(exact.body.metadata.continue).toBeUndefined();
+    // The sorted view a list reads is rebuilt after a write and a delete.
+    await call(sb, 'POST', '/api/v1/namespaces/pg/configmaps', { metadata: { name: 'pg-0' } });
+    await call(sb, 'DELETE', '/api/v1/namespaces/pg/configmaps/pg-2');
+    expect(names(await call(sb, 'GET', '/api/v1/namespaces/pg/configmaps'))).toEqual([
+      'kube-root-ca.crt',
+      'pg-0',
+      'pg-1',
+      'pg-3',
+    ]);
+    const all = await call(sb, 'GET', '/api/v1/configmaps?limit=100');
+    expect(names(all).filter((n) => n.startsWith('pg'))).toEqual([
+      'pg-a-1',
+      'pg-a-2',
+      'pg-a-3',
+      'pg-0',
+      'pg-1',
+      'pg-3',
+      'pg0-1',
+      'pg0-2',
+      'pg0-3',
+    ]);
+  });
+
   it('answers 400 for bad selectors and unsupported field labels', async () => {
     const label = await call(sb, 'GET', '/api/v1/services?labelSelector=a%20in%20(');
     expect(label.status).toBe(400);

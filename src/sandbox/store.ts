@@ -48,6 +48,11 @@ export interface StoreEvent {
   prev: KObj | undefined;
 }
 
+export interface SortedObjects {
+  keys: readonly string[];
+  objects: readonly KObj[];
+}
+
 export function objKey(namespace: string | undefined, name: string): string {
   return `${namespace ?? ''}/${name}`;
 }
@@ -55,6 +60,8 @@ export function objKey(namespace: string | undefined, name: string): string {
 export class ObjectStore {
   private rv: number;
   private readonly objects = new Map<string, Map<string, KObj>>();
+  /** Per resource, its objects in key order; dropped on every write of that resource. */
+  private readonly sorted = new Map<string, SortedObjects>();
   private readonly log: StoreEvent[] = [];
   /** Every event with rv <= compactedRv is gone from the log. */
   private compacted: number;
@@ -82,7 +89,30 @@ export class ObjectStore {
 
   /** Current objects of a resource (optionally one namespace), sorted by namespace/name like etcd keys. */
   list(key: string, namespace?: string): KObj[] {
-    return sortByKey(this.entries(key, namespace)).map(([, o]) => o);
+    const all = this.sortedOf(key).objects;
+    return namespace === undefined ? all.slice() : all.filter((o) => o.metadata.namespace === namespace);
+  }
+
+  /**
+   * The objects of a resource in key order and their keys, shared until the next write of that
+   * resource (the watch cache's sorted snapshot): a paged list reads it once per page without a
+   * re-sort. Callers must not modify it.
+   */
+  sortedOf(key: string): SortedObjects {
+    let s = this.sorted.get(key);
+    if (!s) {
+      const entries = sortByKey(this.entries(key));
+      s = { keys: entries.map(([k]) => k), objects: entries.map(([, o]) => o) };
+      this.sorted.set(key, s);
+    }
+    return s;
+  }
+
+  /** True when no event of the resource is newer than `rv` (its current state is its state at rv). */
+  unchangedSince(key: string, rv: number): boolean {
+    for (let i = this.log.length - 1; i >= 0 && this.log[i]!.rv > rv; i--)
+      if (this.log[i]!.key === key) return false;
+    return true;
   }
 
   private entries(key: string, namespace?: string): Array<[string, KObj]> {
@@ -128,6 +158,7 @@ export class ObjectStore {
     const stored = structuredClone(obj);
     stored.metadata.resourceVersion = String(++this.rv);
     m.set(k, stored);
+    this.sorted.delete(key);
     this.append({ rv: this.rv, type: prev ? 'MODIFIED' : 'ADDED', key, obj: stored, prev });
     return stored;
   }
@@ -139,6 +170,7 @@ export class ObjectStore {
     const prev = m?.get(k);
     if (!m || !prev) return undefined;
     m.delete(k);
+    this.sorted.delete(key);
     if (m.size === 0) this.objects.delete(key);
     const gone = structuredClone(prev);
     gone.metadata.resourceVersion = String(++this.rv);

@@ -81,15 +81,16 @@ export class WatchHub {
     res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private' });
     res.flushHeaders();
 
-    // Events of one burst (one store transaction, a replay) leave in one write, as kube-apiserver
-    // flushes only when no further event is queued.
+    // Events of one burst leave in one write, as kube-apiserver flushes only when no further event
+    // is queued: a burst is everything written until the event loop's check phase (one store
+    // transaction, a replay, every request read in the same poll).
     let corked = false;
     const write = (line: string) => {
       if (res.writableEnded) return;
       if (!corked) {
         corked = true;
         res.cork();
-        process.nextTick(() => {
+        setImmediate(() => {
           corked = false;
           res.uncork();
         });
