@@ -204,6 +204,9 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
       labelSelector: this.opts.labelSelector,
       fieldSelector: this.opts.fieldSelector,
       limit: this.opts.pageSize ?? 500,
+      // As client-go's Reflector: the first list takes any recent state ("0", one answer from the
+      // API server's watch cache); a relist after 410 Gone reads consistently, page by page.
+      ...(this.isSynced ? {} : { resourceVersion: '0' }),
       signal: this.abort.signal,
     });
     if (this.stopped) return;

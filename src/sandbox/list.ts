@@ -5,6 +5,7 @@
  * drop items' apiVersion/kind; unstructured CR lists keep them).
  */
 import { ApiError, badRequest, expired } from './api-status.js';
+import { servedView } from './object-meta.js';
 import type { ResourceType } from './resource-types.js';
 import { apiVersionOf, resourceKey } from './resource-types.js';
 import {
@@ -181,7 +182,7 @@ export function shapeItem(rt: ResourceType, obj: KObj, version: string): KObj {
     const { apiVersion: _a, kind: _k, ...rest } = obj;
     return rest as KObj;
   }
-  return { ...obj, apiVersion: apiVersionOf(rt.group, version), kind: rt.kind };
+  return servedView(rt, obj, version);
 }
 
 export function listEnvelope(rt: ResourceType, version: string, r: ListResult): Record<string, unknown> {

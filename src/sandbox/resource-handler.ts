@@ -15,7 +15,7 @@ import {
 } from './api-status.js';
 import type { Auth, Principal } from './auth.js';
 import { listEnvelope, listObjects, matches, parseSelectors } from './list.js';
-import { asServed } from './object-meta.js';
+import { servedView } from './object-meta.js';
 import { patchObject } from './patch-ops.js';
 import type { Registry } from './registry.js';
 import type { ResourcePath } from './request-info.js';
@@ -147,7 +147,7 @@ export function handleResource(
   const { ops } = deps;
   const v = info.version;
   const ns = rt.namespaced ? info.namespace : undefined;
-  const served = (o: KObj) => asServed(rt, o, v);
+  const served = (o: KObj) => servedView(rt, o, v);
   const table = wantsTable(req.headers.accept);
   const gvk = gvkOf(rt);
   const warnings: string[] | undefined = q.get('fieldValidation') === 'Ignore' ? undefined : [];
