@@ -57,6 +57,11 @@ export function rows(
       }),
     },
     {
+      metric: 'syncs per mirrored Service (sync)',
+      target: '1 (echoes of its own writes queue none)',
+      values: cell((r) => fmt(r.syncs / mirrored, 3)),
+    },
+    {
       metric: 'writes by resource (sync)',
       target: 'status batched',
       values: cell((r) =>
