@@ -90,7 +90,7 @@ async function main(): Promise<void> {
         cpuProf: values['cpu-prof'],
       });
       log(
-        `${mode}: sync ${result.syncSeconds.toFixed(1)} s, ${result.syncWrites} writes, ${result.syncs} syncs, server CPU ${result.serverCpuSeconds.toFixed(1)} s, controller CPU ${result.controllerCpuSeconds.toFixed(1)} s, load ${result.load}`,
+        `${mode}: sync ${result.syncSeconds.toFixed(1)} s, ${result.syncWrites} writes, ${result.syncs} syncs, server CPU ${result.serverCpuSeconds.toFixed(1)} s, controller CPU ${result.controllerCpuSeconds.toFixed(1)} s, load ${result.load}, peak RSS ${result.syncPeakRssMb} MB (sync) / ${result.restartPeakRssMb} MB (restarted)`,
       );
       results.push(result);
     }

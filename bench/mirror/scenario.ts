@@ -65,6 +65,9 @@ export interface ScenarioResult {
   /** Local API requests (reads included) per single export, by `verb resource`. */
   exportRequests: Record<string, number>;
   peakRssMb: number;
+  /** Peak RSS of the controller that did the initial sync, and of the restarted one. */
+  syncPeakRssMb: number;
+  restartPeakRssMb: number;
   steadyRssMb: number;
   /** V8 heap in use at steady state (prom-client's nodejs_heap_size_used_bytes), MB. */
   steadyHeapMb: number;
@@ -202,6 +205,8 @@ export async function runScenario(children: Children, o: ScenarioOptions): Promi
       exportMs,
       exportRequests,
       peakRssMb: Math.max(firstPeak, peakMb),
+      syncPeakRssMb: firstPeak,
+      restartPeakRssMb: peakMb,
       steadyRssMb,
       steadyHeapMb,
       load,

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KubeClient } from './client.js';
 import { R } from './resources.js';
+import { waitFor } from './test-support.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -112,6 +113,48 @@ describe('KubeClient (stand-in server)', () => {
     );
     cleanups.push(() => dead.close());
     await expect(dead.version()).rejects.toMatchObject({ code: 'KUBE_API_UNAVAILABLE' });
+  });
+
+  it('an answer that never comes ends at the request timeout, and closing the client ends a request at once', async () => {
+    const held: http.ServerResponse[] = [];
+    const { client } = await serve((req, res) => {
+      if (req.url?.includes('slow')) held.push(res);
+      else res.end();
+    });
+    const port = new URL(client.server).port;
+    const timed = KubeClient.fromKubeconfigString(kubeconfig(`http://127.0.0.1:${port}`), undefined, {
+      timeoutMs: 200,
+    });
+    cleanups.push(() => timed.close());
+    await expect(timed.get(R.services, 'default', 'slow')).rejects.toMatchObject({
+      code: 'KUBE_API_UNAVAILABLE',
+    });
+    const closing = KubeClient.fromKubeconfigString(kubeconfig(`http://127.0.0.1:${port}`));
+    const pending = closing.get(R.services, 'default', 'slow-too');
+    await waitFor('the second request to reach the server', () => held.length === 2, 5000);
+    const t0 = performance.now();
+    closing.close();
+    await expect(pending).rejects.toThrow('KubeClient closed');
+    // Well under the 30 s default timeout: the close aborted it.
+    expect(performance.now() - t0).toBeLessThan(5000);
+  });
+
+  it('reads an answer that arrives in many small chunks, multi-byte characters split among them', async () => {
+    const text = JSON.stringify({
+      metadata: { name: 'ü-svc', annotations: { note: 'grüße ✓ 🚀'.repeat(50) } },
+    });
+    const bytes = Buffer.from(text, 'utf8');
+    const { client } = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      for (let i = 0; i < bytes.length; i += 7) res.write(bytes.subarray(i, i + 7));
+      res.end();
+    });
+    const svc = await client.get<{ metadata: { name: string; annotations: { note: string } } }>(
+      R.services,
+      'default',
+      'x',
+    );
+    expect(svc?.metadata.annotations.note).toBe('grüße ✓ 🚀'.repeat(50));
   });
 
   it('rate limits every request including watch starts', async () => {

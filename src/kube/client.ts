@@ -29,11 +29,6 @@ export interface ListOptions {
   fieldSelector?: string;
   /** Page size; the client follows `continue` until the list is complete. */
   limit?: number;
-  /**
-   * '0': any recent state, which kube-apiserver serves from its watch cache in one answer (the
-   * limit is ignored); absent: a consistent (quorum) read, paged.
-   */
-  resourceVersion?: string;
   /** Aborts the list (an informer being stopped); the client's own close aborts it too. */
   signal?: AbortSignal;
 }
@@ -139,8 +134,6 @@ export class KubeClient {
           fieldSelector: opts.fieldSelector || undefined,
           limit: opts.limit,
           continue: cont,
-          // Only the first request: a continued page must not name a version (400 otherwise).
-          resourceVersion: cont ? undefined : opts.resourceVersion,
         },
         signal: opts.signal,
       });

@@ -105,11 +105,11 @@ export class Transport {
     return headers;
   }
 
-  private async start(spec: RequestSpec): Promise<Dispatcher.ResponseData> {
-    const ctx = { method: spec.method, path: spec.path };
-    let headers: Record<string, string>;
+  /** Headers and body of a request, credentials included. */
+  private async prepare(spec: RequestSpec): Promise<{ headers: Record<string, string>; payload?: string }> {
+    let auth: Record<string, string>;
     try {
-      headers = await this.authHeaders();
+      auth = await this.authHeaders();
     } catch (err) {
       throw new IsthmusError(
         'KUBE_UNAUTHORIZED',
@@ -120,40 +120,71 @@ export class Transport {
       );
     }
     const payload = spec.body === undefined ? undefined : JSON.stringify(spec.body);
-    try {
-      return await this.pool.request({
-        method: spec.method as Dispatcher.HttpMethod,
-        path: this.basePath + withQuery(spec.path, spec.query),
-        signal: spec.signal,
-        // Both bound silence, as a socket inactivity timeout would: the wait for the answer's head,
-        // then each gap between body chunks (for a watch, between events).
-        headersTimeout: spec.timeoutMs,
-        bodyTimeout: spec.timeoutMs,
-        headers: {
-          ...headers,
-          accept: 'application/json',
-          'user-agent': this.userAgent,
-          ...(payload === undefined ? {} : { 'content-type': spec.contentType ?? 'application/json' }),
-        },
-        body: payload,
-      });
-    } catch (err) {
-      throw spec.signal?.aborted ? spec.signal.reason : errorFromTransport(err, ctx);
-    }
+    const headers: Record<string, string> = {
+      ...auth,
+      accept: 'application/json',
+      'user-agent': this.userAgent,
+    };
+    if (payload !== undefined) headers['content-type'] = spec.contentType ?? 'application/json';
+    return payload === undefined ? { headers } : { headers, payload };
   }
 
-  private async readBody(
-    res: Dispatcher.ResponseData,
-    ctx: { method: string; path: string },
-  ): Promise<unknown> {
-    let text: string;
-    try {
-      text = await res.body.text();
-    } catch (err) {
-      throw errorFromTransport(err, ctx);
-    }
+  private options(spec: RequestSpec, prepared: { headers: Record<string, string>; payload?: string }) {
+    return {
+      method: spec.method as Dispatcher.HttpMethod,
+      path: this.basePath + withQuery(spec.path, spec.query),
+      // Both bound silence, as a socket inactivity timeout would: the wait for the answer's head,
+      // then each gap between body chunks (for a watch, between events).
+      headersTimeout: spec.timeoutMs,
+      bodyTimeout: spec.timeoutMs,
+      headers: prepared.headers,
+      body: prepared.payload,
+    };
+  }
+
+  /**
+   * One complete exchange through undici's dispatcher API: the answer is collected as bytes, with
+   * no Readable, stream events or promise chain per response (a controller's initial sync makes
+   * thousands of small requests, and that machinery was a visible part of its CPU).
+   */
+  private exchange(spec: RequestSpec, prepared: { headers: Record<string, string>; payload?: string }) {
+    return new Promise<{ status: number; headers: ResponseHeaders; body: Buffer }>((resolve, reject) => {
+      const { signal } = spec;
+      let status = 0;
+      let headers: ResponseHeaders = {};
+      let chunks: Buffer[] = [];
+      let abort: ((reason: Error) => void) | undefined;
+      const onAbort = () => abort?.(signal?.reason);
+      const done = () => signal?.removeEventListener('abort', onAbort);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.pool.dispatch(this.options(spec, prepared), {
+        onRequestStart: (controller) => {
+          if (signal?.aborted) controller.abort(signal.reason);
+          else abort = (reason) => controller.abort(reason);
+        },
+        onResponseStart: (_c, statusCode, responseHeaders) => {
+          status = statusCode;
+          headers = responseHeaders as ResponseHeaders;
+          chunks = [];
+        },
+        onResponseData: (_c, chunk) => {
+          chunks.push(chunk);
+        },
+        onResponseEnd: () => {
+          done();
+          resolve({ status, headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) });
+        },
+        onResponseError: (_c, err) => {
+          done();
+          reject(err);
+        },
+      });
+    });
+  }
+
+  private parseBody(text: string, headers: ResponseHeaders, ctx: { method: string; path: string }): unknown {
     if (text === '') return undefined;
-    if (String(res.headers['content-type'] ?? '').includes('json')) {
+    if (String(headers['content-type'] ?? '').includes('json')) {
       try {
         return JSON.parse(text);
       } catch (err) {
@@ -166,22 +197,39 @@ export class Transport {
   /** A complete request; non-2xx answers become mapped errors. */
   async request(spec: RequestSpec): Promise<RawResponse> {
     const ctx = { method: spec.method, path: spec.path };
-    const res = await this.start(spec);
-    const body = await this.readBody(res, ctx);
-    const status = res.statusCode;
-    if (status < 200 || status >= 300) {
-      throw errorFromResponse(status, body, { ...ctx, retryAfter: retryAfterHeader(res.headers) });
+    const prepared = await this.prepare(spec);
+    let res: { status: number; headers: ResponseHeaders; body: Buffer };
+    try {
+      res = await this.exchange(spec, prepared);
+    } catch (err) {
+      throw spec.signal?.aborted ? spec.signal.reason : errorFromTransport(err, ctx);
     }
-    return { status, headers: res.headers, body };
+    const body = this.parseBody(res.body.toString('utf8'), res.headers, ctx);
+    if (res.status < 200 || res.status >= 300) {
+      throw errorFromResponse(res.status, body, { ...ctx, retryAfter: retryAfterHeader(res.headers) });
+    }
+    return { status: res.status, headers: res.headers, body };
   }
 
   /** A streaming request (watch): resolves with the open 2xx response; errors are mapped as above. */
   async stream(spec: RequestSpec): Promise<StreamResponse> {
-    const res = await this.start(spec);
+    const ctx = { method: spec.method, path: spec.path };
+    const prepared = await this.prepare(spec);
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.pool.request({ ...this.options(spec, prepared), signal: spec.signal });
+    } catch (err) {
+      throw spec.signal?.aborted ? spec.signal.reason : errorFromTransport(err, ctx);
+    }
     const status = res.statusCode;
     if (status < 200 || status >= 300) {
-      const ctx = { method: spec.method, path: spec.path };
-      const body = await this.readBody(res, ctx);
+      let text: string;
+      try {
+        text = await res.body.text();
+      } catch (err) {
+        throw errorFromTransport(err, ctx);
+      }
+      const body = this.parseBody(text, res.headers, ctx);
       throw errorFromResponse(status, body, { ...ctx, retryAfter: retryAfterHeader(res.headers) });
     }
     return { headers: res.headers, body: res.body };

@@ -49,6 +49,8 @@ export function registerController(program: Command): void {
     const { parsePortRange } = await import('../../mirror/main.js');
     const { splitAddresses } = await import('../../mirror/link-config.js');
     const { runControllerProcess } = await import('../controller/run-controller-process.js');
+    const { applyControllerV8Flags } = await import('../controller/process-flags.js');
+    applyControllerV8Flags();
     const admin = parseListen(`${flags.adminHost}:${flags.adminPort}`, '--admin-host/--admin-port');
     const egressPortRange = parsePortRange(flags.egressPortRange);
     const client = await kubeClientFromFlags(flags);
