@@ -60,6 +60,29 @@ describe('KubeClient against the sandbox', () => {
     expect(await client.delete(R.services, 'default', 'podinfo')).toBe(false);
   });
 
+  it('createForMetadata and replaceForMetadata answer metadata only; the objects are stored whole', async () => {
+    const created = await client.createForMetadata(R.services, service('default', 'meta-only'));
+    expect(created.kind).toBe('PartialObjectMetadata');
+    expect(created.metadata?.uid).toBeTruthy();
+    expect((created as V1Service).spec).toBeUndefined();
+    const stored = await client.get<V1Service>(R.services, 'default', 'meta-only');
+    expect(stored?.spec?.ports).toHaveLength(1);
+    expect(stored?.metadata?.resourceVersion).toBe(created.metadata?.resourceVersion);
+    const replaced = await client.replaceForMetadata(R.services, {
+      ...(stored as V1Service),
+      metadata: { ...stored?.metadata, labels: { v: '2' } },
+    });
+    expect(replaced).toMatchObject({ kind: 'PartialObjectMetadata', metadata: { labels: { v: '2' } } });
+    expect(Number(replaced.metadata?.resourceVersion)).toBeGreaterThan(
+      Number(created.metadata?.resourceVersion),
+    );
+    // A stale replace still fails as a conflict: the Accept header changes the answer, not the write.
+    const stale = await client
+      .replaceForMetadata(R.services, stored as V1Service)
+      .catch((e: unknown) => e as { code?: string });
+    expect(stale).toMatchObject({ code: 'KUBE_CONFLICT' });
+  });
+
   it('a stale replace is KUBE_CONFLICT; an invalid object is a terminal KUBE_INVALID with causes', async () => {
     const cm = await client.create<V1ConfigMap>(R.configMaps, {
       metadata: { namespace: 'default', name: 'cfg' },

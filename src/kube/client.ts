@@ -54,6 +54,13 @@ const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
   strategic: 'application/strategic-merge-patch+json',
 };
 
+/**
+ * Accept for metadata-only answers: kube-apiserver transforms any answer that is one object into a
+ * meta.k8s.io PartialObjectMetadata (handlers/response.go); a server without it answers the plain
+ * object, which carries the same metadata.
+ */
+const METADATA_ANSWER = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json';
+
 export interface DeleteOptions {
   propagationPolicy?: 'Orphan' | 'Background' | 'Foreground';
   gracePeriodSeconds?: number;
@@ -158,10 +165,27 @@ export class KubeClient {
     ).body as T;
   }
 
+  /**
+   * A create answered with the new object's metadata only (uid, resourceVersion…), for writers that
+   * need nothing else back: the API server skips serialising the rest and the client parsing it.
+   */
+  async createForMetadata(res: ResourceRef, obj: KubeObject): Promise<KubeObject> {
+    const path = resourcePath(res, obj.metadata?.namespace);
+    const body = this.withTypeMeta(res, obj);
+    return (await this.request('create', 'POST', path, { body, accept: METADATA_ANSWER })).body as KubeObject;
+  }
+
   /** PUT: the object's metadata.resourceVersion, when set, makes this a compare-and-swap (409 if stale). */
   async replace<T extends KubeObject>(res: ResourceRef, obj: T): Promise<T> {
     const path = resourcePath(res, obj.metadata?.namespace, obj.metadata?.name ?? '');
     return (await this.request('update', 'PUT', path, { body: this.withTypeMeta(res, obj) })).body as T;
+  }
+
+  /** A replace answered with metadata only, as `createForMetadata`. */
+  async replaceForMetadata(res: ResourceRef, obj: KubeObject): Promise<KubeObject> {
+    const path = resourcePath(res, obj.metadata?.namespace, obj.metadata?.name ?? '');
+    const body = this.withTypeMeta(res, obj);
+    return (await this.request('update', 'PUT', path, { body, accept: METADATA_ANSWER })).body as KubeObject;
   }
 
   async replaceStatus<T extends KubeObject>(res: ResourceRef, obj: T): Promise<T> {

@@ -49,6 +49,8 @@ export interface PipelineRequest {
   query?: Query;
   body?: unknown;
   contentType?: string;
+  /** The Accept header; JSON objects when absent. */
+  accept?: string;
   signal?: AbortSignal;
 }
 
@@ -128,6 +130,7 @@ export class RequestPipeline {
           query: opts.query,
           body: opts.body,
           contentType: opts.contentType,
+          accept: opts.accept,
           signal,
           timeoutMs: this.timeoutMs,
         });

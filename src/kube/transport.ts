@@ -33,6 +33,7 @@ export interface RequestSpec {
   query?: Query;
   body?: unknown;
   contentType?: string;
+  accept?: string;
   signal?: AbortSignal;
   /** Socket inactivity limit; for watches this is the idle limit between events. */
   timeoutMs: number;
@@ -122,7 +123,7 @@ export class Transport {
     const payload = spec.body === undefined ? undefined : JSON.stringify(spec.body);
     const headers: Record<string, string> = {
       ...auth,
-      accept: 'application/json',
+      accept: spec.accept ?? 'application/json',
       'user-agent': this.userAgent,
     };
     if (payload !== undefined) headers['content-type'] = spec.contentType ?? 'application/json';

@@ -25,7 +25,8 @@ class MemoryClient implements ApplierClient {
     this.calls.push(`get ${res.plural}/${name}`);
     return structuredClone(this.objects.get(this.key(res, ns, name))) as T | undefined;
   }
-  async create<T extends KubeObject>(res: ResourceRef, obj: T) {
+  // Writes answer metadata only, as the real client's *ForMetadata calls do.
+  async createForMetadata(res: ResourceRef, obj: KubeObject) {
     this.calls.push(`create ${res.plural}/${obj.metadata?.name}`);
     if (this.objects.has(this.key(res, obj.metadata?.namespace, obj.metadata?.name ?? ''))) {
       throw new KubeApiError('KUBE_CONFLICT', 'already exists', 409, 'AlreadyExists', [], undefined);
@@ -33,9 +34,9 @@ class MemoryClient implements ApplierClient {
     const stored = structuredClone(obj);
     stored.metadata = { ...stored.metadata, resourceVersion: String(this.rv++), uid: `uid-${this.uid++}` };
     this.objects.set(this.key(res, obj.metadata?.namespace, obj.metadata?.name ?? ''), stored);
-    return structuredClone(stored);
+    return { metadata: structuredClone(stored.metadata) };
   }
-  async replace<T extends KubeObject>(res: ResourceRef, obj: T) {
+  async replaceForMetadata(res: ResourceRef, obj: KubeObject) {
     this.calls.push(`replace ${res.plural}/${obj.metadata?.name}`);
     const k = this.key(res, obj.metadata?.namespace, obj.metadata?.name ?? '');
     if (this.objects.get(k)?.metadata?.resourceVersion !== obj.metadata?.resourceVersion) {
@@ -44,7 +45,7 @@ class MemoryClient implements ApplierClient {
     const stored = structuredClone(obj);
     stored.metadata = { ...stored.metadata, resourceVersion: String(this.rv++) };
     this.objects.set(k, stored);
-    return structuredClone(stored);
+    return { metadata: structuredClone(stored.metadata) };
   }
   async delete(res: ResourceRef, ns: string | undefined, name: string) {
     this.calls.push(`delete ${res.plural}/${name}`);
@@ -91,7 +92,7 @@ describe('applyActions', () => {
 
   it('refuses to overwrite a stranger found on re-read (terminal KUBE_CONFLICT)', async () => {
     const client = new MemoryClient();
-    await client.create({ plural: 'services' } as ResourceRef, foreignService('podinfo-west'));
+    await client.createForMetadata({ plural: 'services' } as ResourceRef, foreignService('podinfo-west'));
     const err = await applyActions(client, 'west', plan().actions).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(IsthmusError);
     expect((err as IsthmusError).terminal).toBe(true);
@@ -134,7 +135,7 @@ describe('applyActions', () => {
       ready: true,
       egressPorts: new Map(),
     });
-    await client.create({ plural: 'endpointslices' } as ResourceRef, stranger);
+    await client.createForMetadata({ plural: 'endpointslices' } as ResourceRef, stranger);
     const done = await applyActions(client, 'west', [
       { kind: 'deleteSlice', namespace: 'default', name: 'x-west' },
       { kind: 'deleteSlice', namespace: 'default', name: 'podinfo-west' },
@@ -187,7 +188,7 @@ describe('applyActions', () => {
 
     it('never overwrites a stranger the cache does not see (terminal KUBE_CONFLICT)', async () => {
       const client = new MemoryClient();
-      await client.create({ plural: 'services' } as ResourceRef, foreignService('podinfo-west'));
+      await client.createForMetadata({ plural: 'services' } as ResourceRef, foreignService('podinfo-west'));
       const err = await applyActions(client, 'west', plan().actions, empty).catch((e: unknown) => e);
       expect((err as IsthmusError).terminal).toBe(true);
       expect(

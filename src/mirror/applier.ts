@@ -31,8 +31,13 @@ export interface AppliedAction {
   outcome: Outcome;
 }
 
-/** The API calls the applier needs: a KubeClient, or a stand-in with the same methods. */
-export type ApplierClient = Pick<KubeClient, 'get' | 'create' | 'replace' | 'delete'>;
+/**
+ * The API calls the applier needs: a KubeClient, or a stand-in with the same methods. Writes are
+ * answered with metadata only: the applier needs back only the new resourceVersion (own-writes.ts)
+ * and a Service's uid (its slice's owner), and 20,000 full answers were a visible part of an
+ * initial sync's CPU on both sides.
+ */
+export type ApplierClient = Pick<KubeClient, 'get' | 'createForMetadata' | 'replaceForMetadata' | 'delete'>;
 
 /**
  * What the caller's informer cache holds. An object the cache does not have is created straight
@@ -44,21 +49,21 @@ export type ApplierClient = Pick<KubeClient, 'get' | 'create' | 'replace' | 'del
 export interface CacheView {
   has(kind: WrittenKind, namespace: string, name: string): boolean;
   /** Runs every create and update, so that their watch echoes can be told apart (own-writes.ts). */
-  track?<T extends KubeObject>(
+  track?(
     kind: WrittenKind,
     namespace: string,
     name: string,
-    write: () => Promise<T>,
-  ): Promise<T>;
+    write: () => Promise<KubeObject>,
+  ): Promise<KubeObject>;
 }
 
 /** One create or update, through the view's `track` when it has one. */
-function tracked<T extends KubeObject>(
+function tracked(
   cache: CacheView | undefined,
   kind: WrittenKind,
-  obj: T,
-  write: () => Promise<T>,
-): Promise<T> {
+  obj: KubeObject,
+  write: () => Promise<KubeObject>,
+): Promise<KubeObject> {
   const { namespace = '', name = '' } = obj.metadata ?? {};
   return cache?.track ? cache.track(kind, namespace, name, write) : write();
 }
@@ -77,8 +82,9 @@ export async function applyActions(
   cache?: CacheView,
 ): Promise<AppliedAction[]> {
   const done: AppliedAction[] = [];
-  // The Service applied in this batch, so that its slice can point at it without another GET.
-  let lastService: V1Service | undefined;
+  // The Service applied in this batch (its metadata), so that its slice can point at it without
+  // another GET.
+  let lastService: KubeObject | undefined;
   for (const action of actions) {
     switch (action.kind) {
       case 'applyService': {
@@ -134,7 +140,7 @@ function record(action: Action, obj: { metadata?: { namespace?: string; name?: s
   };
 }
 
-function withOwner(slice: V1EndpointSlice, owner: V1Service | undefined): V1EndpointSlice {
+function withOwner(slice: V1EndpointSlice, owner: KubeObject | undefined): V1EndpointSlice {
   const uid = owner?.metadata?.uid;
   if (!uid) return slice;
   const name = owner.metadata?.name ?? '';
@@ -154,10 +160,10 @@ async function applyService(
   cluster: string,
   desired: V1Service,
   cache: CacheView | undefined,
-): Promise<{ service: V1Service; outcome: Outcome }> {
-  const write = (service: V1Service, call: () => Promise<V1Service>) =>
+): Promise<{ service: KubeObject; outcome: Outcome }> {
+  const write = (service: V1Service, call: () => Promise<KubeObject>) =>
     tracked(cache, 'Service', service, call);
-  const create = () => write(desired, () => client.create(R.services, desired));
+  const create = () => write(desired, () => client.createForMetadata(R.services, desired));
   const { namespace = '', name = '' } = desired.metadata ?? {};
   if (cache && !cache.has('Service', namespace, name)) {
     const created = await createUnlessExists(create);
@@ -174,7 +180,8 @@ async function applyService(
     return { service: await create(), outcome: 'updated' };
   }
   const merged = mergeService(existing, desired);
-  return { service: await write(merged, () => client.replace(R.services, merged)), outcome: 'updated' };
+  const updated = await write(merged, () => client.replaceForMetadata(R.services, merged));
+  return { service: updated, outcome: 'updated' };
 }
 
 async function applySlice(
@@ -184,7 +191,7 @@ async function applySlice(
   cache: CacheView | undefined,
 ): Promise<Outcome> {
   const create = () =>
-    tracked(cache, 'EndpointSlice', desired, () => client.create(R.endpointSlices, desired));
+    tracked(cache, 'EndpointSlice', desired, () => client.createForMetadata(R.endpointSlices, desired));
   const { namespace = '', name = '' } = desired.metadata ?? {};
   if (cache && !cache.has('EndpointSlice', namespace, name)) {
     if (await createUnlessExists(create)) return 'created';
@@ -197,7 +204,7 @@ async function applySlice(
   if (!isOurSlice(existing, cluster)) throw conflict('EndpointSlice', namespace, name);
   if (!sliceDiffers(existing, desired)) return 'unchanged';
   const merged = mergeSlice(existing, desired);
-  await tracked(cache, 'EndpointSlice', merged, () => client.replace(R.endpointSlices, merged));
+  await tracked(cache, 'EndpointSlice', merged, () => client.replaceForMetadata(R.endpointSlices, merged));
   return 'updated';
 }
 

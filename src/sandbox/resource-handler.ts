@@ -15,6 +15,7 @@ import {
 } from './api-status.js';
 import type { Auth, Principal } from './auth.js';
 import { listEnvelope, listObjects, matches, parseSelectors } from './list.js';
+import { asPartialObjectMetadata, asPartialObjectMetadataList, negotiate } from './negotiation.js';
 import { servedView } from './object-meta.js';
 import { patchObject } from './patch-ops.js';
 import type { Registry } from './registry.js';
@@ -25,7 +26,7 @@ import type { DeleteOptions, RestOps } from './rest-ops.js';
 import { handleScale, hasScale } from './scale.js';
 import { finalizeNamespace, tokenReview } from './special-endpoints.js';
 import type { KObj } from './store.js';
-import { toTable, wantsTable } from './table.js';
+import { toTable } from './table.js';
 import type { WatchHub } from './watch.js';
 
 export interface Reply {
@@ -143,12 +144,16 @@ export function handleResource(
     namespace: rt.namespaced ? info.namespace : undefined,
     name: info.name,
   });
+  // Negotiated before anything is written: a 406 changes nothing.
+  const answer = negotiate(req.headers.accept, verb === 'list' || verb === 'deletecollection', rt.kind);
   if (['create', 'update', 'patch', 'delete', 'deletecollection'].includes(verb)) deps.countWrite();
   const { ops } = deps;
   const v = info.version;
   const ns = rt.namespaced ? info.namespace : undefined;
-  const served = (o: KObj) => servedView(rt, o, v);
-  const table = wantsTable(req.headers.accept);
+  const metadataOnly = answer.shape === 'PartialObjectMetadata';
+  const served = (o: KObj) =>
+    metadataOnly ? asPartialObjectMetadata(servedView(rt, o, v), answer.apiVersion) : servedView(rt, o, v);
+  const table = answer.shape === 'Table';
   const gvk = gvkOf(rt);
   const warnings: string[] | undefined = q.get('fieldValidation') === 'Ignore' ? undefined : [];
   if (info.subresource === 'scale') {
@@ -176,7 +181,12 @@ export function handleResource(
         const full = r.items.map((o) => served(o));
         return { status: 200, body: toTable(rt, v, gvk, full, q.get('includeObject'), meta) };
       }
-      return { status: 200, body: listEnvelope(rt, v, r) };
+      const envelope = listEnvelope(rt, v, r);
+      if (answer.shape === 'PartialObjectMetadataList') {
+        const body = asPartialObjectMetadataList(r.items, envelope.metadata, answer.apiVersion);
+        return { status: 200, body };
+      }
+      return { status: 200, body: envelope };
     }
     case 'watch': {
       const timeout = q.get('timeoutSeconds');
@@ -204,6 +214,13 @@ export function handleResource(
                 first = false;
                 return t;
               },
+            }
+          : {}),
+        ...(metadataOnly
+          ? {
+              encode: (o: KObj) => asPartialObjectMetadata(o, answer.apiVersion),
+              bookmark: (resourceVersion: string) =>
+                asPartialObjectMetadata({ metadata: { resourceVersion } } as KObj, answer.apiVersion),
             }
           : {}),
       });
@@ -269,10 +286,13 @@ export function handleResource(
           if (!(err instanceof ApiError && err.code === 404)) throw err;
         }
       }
-      return {
-        status: 200,
-        body: listEnvelope(rt, v, { items, resourceVersion: String(ops.store.currentRv()) }),
-      };
+      const envelope = listEnvelope(rt, v, { items, resourceVersion: String(ops.store.currentRv()) });
+      if (answer.shape === 'PartialObjectMetadataList')
+        return {
+          status: 200,
+          body: asPartialObjectMetadataList(items, envelope.metadata, answer.apiVersion),
+        };
+      return { status: 200, body: envelope };
     }
     default:
       throw methodNotAllowed(verb, groupResource(rt));

@@ -7,10 +7,6 @@
 import type { ResourceType } from './resource-types.js';
 import type { KObj } from './store.js';
 
-export function wantsTable(accept: string | undefined): boolean {
-  return /as=Table/.test(accept ?? '') && /g=meta\.k8s\.io/.test(accept ?? '');
-}
-
 interface Column {
   name: string;
   type: string;

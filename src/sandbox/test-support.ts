@@ -86,11 +86,16 @@ export class WatchReader {
 
   private constructor(private readonly abort: AbortController) {}
 
-  static async open(sb: Sandbox, path: string, token: string = sb.adminToken): Promise<WatchReader> {
+  static async open(
+    sb: Sandbox,
+    path: string,
+    token: string = sb.adminToken,
+    accept?: string,
+  ): Promise<WatchReader> {
     const ac = new AbortController();
     const reader = new WatchReader(ac);
     const res = await request(`${sb.url}${path}`, {
-      headers: { authorization: `Bearer ${token}` },
+      headers: { authorization: `Bearer ${token}`, ...(accept ? { accept } : {}) },
       dispatcher: agentFor(sb),
       signal: ac.signal,
       bodyTimeout: 0,

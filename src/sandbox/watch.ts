@@ -23,6 +23,8 @@ export interface WatchParams {
   timeoutSeconds: number | undefined;
   /** Turns a served object into what goes on the wire (a Table row when kubectl asks for one). */
   encode?: (obj: KObj) => unknown;
+  /** The bookmark object for a resourceVersion, when the objects are transformed (PartialObjectMetadata). */
+  bookmark?: (resourceVersion: string) => unknown;
 }
 
 type WireType = EventType | 'BOOKMARK' | 'ERROR';
@@ -146,11 +148,15 @@ export class WatchHub {
     timers.push(setTimeout(end, timeout * 1000));
     if (p.allowBookmarks) {
       const tick = () => {
-        send('BOOKMARK', {
-          kind: p.rt.kind,
-          apiVersion: apiVersionOf(p.rt.group, p.version),
-          metadata: { resourceVersion: String(this.store.currentRv()) },
-        });
+        const resourceVersion = String(this.store.currentRv());
+        send(
+          'BOOKMARK',
+          p.bookmark?.(resourceVersion) ?? {
+            kind: p.rt.kind,
+            apiVersion: apiVersionOf(p.rt.group, p.version),
+            metadata: { resourceVersion },
+          },
+        );
         timers[1] = setTimeout(tick, this.bookmarkIntervalMs);
       };
       timers[1] = setTimeout(tick, this.bookmarkIntervalMs);
