@@ -73,7 +73,7 @@ async function main(): Promise<void> {
       const floor = await runFloor(children, REMOTES, perCluster, 30 * 60_000);
       floors.push(floor);
       log(
-        `floor: ${floor.seconds.toFixed(1)} s, ${floor.writesPerSecond.toFixed(0)} writes/s, server CPU ${floor.serverCpuSeconds.toFixed(1)} s, load ${floor.load}`,
+        `floor: ${floor.seconds.toFixed(1)} s, ${floor.writesPerSecond.toFixed(0)} writes/s, server CPU ${floor.serverCpuSeconds.toFixed(1)} s, client CPU ${floor.clientCpuSeconds.toFixed(1)} s, load ${floor.load}`,
       );
       log(`controller run, client-side rate limit ${mode}`);
       const result = await runScenario(children, {

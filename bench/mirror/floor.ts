@@ -26,6 +26,8 @@ export interface FloorResult {
   load: string;
   /** CPU seconds the API server process spent on it (independent of the machine's other load). */
   serverCpuSeconds: number;
+  /** CPU seconds of the bare client: this process (the creates and the ready watch). */
+  clientCpuSeconds: number;
 }
 
 export async function runFloor(
@@ -42,6 +44,7 @@ export async function runFloor(
     await tracker.start();
     const before = (await sandbox.stats()).writes;
     const cpuBefore = cpuSecondsOf(sandbox.child.pid ?? 0);
+    const clientBefore = process.cpuUsage();
     const total = clusters.length * perCluster;
     const started = performance.now();
     await profiledWindow(sandbox, 'floor', async () => {
@@ -56,6 +59,7 @@ export async function runFloor(
     const seconds = (performance.now() - started) / 1000;
     const serverWrites = (await sandbox.stats()).writes - before;
     const serverCpuSeconds = cpuSecondsOf(sandbox.child.pid ?? 0) - cpuBefore;
+    const clientCpu = process.cpuUsage(clientBefore);
     return {
       creates: 2 * total,
       seconds,
@@ -63,6 +67,7 @@ export async function runFloor(
       serverWrites,
       load: loadavg()[0]!.toFixed(1),
       serverCpuSeconds,
+      clientCpuSeconds: (clientCpu.user + clientCpu.system) / 1e6,
     };
   } finally {
     await tracker.stop();
