@@ -49,7 +49,9 @@ function offer(entry: string): Negotiated | undefined {
 
 /**
  * The answer a request gets. `list` says whether the verb answers a list (list, deletecollection);
- * a watch's objects are single objects. `kind` names the Go type in 406 messages, as kube does.
+ * a watch's objects are single objects. `kind` names the type in 406 messages, as kube does.
+ * kube-apiserver negotiates the media type before a write but finds a list/object mismatch only
+ * when it transforms the answer, after the write happened; here both are refused before.
  */
 export function negotiate(accept: string | undefined, list: boolean, kind: string): Negotiated {
   const header = (accept ?? '').trim();
