@@ -158,7 +158,8 @@ export function handleResource(
   const warnings: string[] | undefined = q.get('fieldValidation') === 'Ignore' ? undefined : [];
   if (info.subresource === 'scale') {
     const contentType = req.headers['content-type'] ?? '';
-    return { status: 200, body: handleScale(ops, rt, v, ns, info.name!, verb as 'get', contentType, raw) };
+    const scale = handleScale(ops, rt, v, ns, info.name!, verb as 'get', contentType, raw);
+    return { status: 200, body: metadataOnly ? asPartialObjectMetadata(scale, answer.apiVersion) : scale };
   }
   switch (verb) {
     case 'get': {
