@@ -148,4 +148,14 @@ describe('406 NotAcceptable', () => {
     const anything = await call(sb, 'GET', SVC, undefined, { accept: '*/*' });
     expect(anything.body.kind).toBe('ServiceList');
   });
+
+  it('answers garbage Accept headers with a Status, and keeps serving', async () => {
+    for (const accept of [';;;,,,', 'application/json;as=', 'application/json;q=0', '=,=;=']) {
+      const r = await call(sb, 'GET', SVC, undefined, { accept });
+      expect(r.status, accept).toBe(406);
+      expect(r.body).toMatchObject({ kind: 'Status', reason: 'NotAcceptable' });
+    }
+    const empties = await call(sb, 'GET', SVC, undefined, { accept: ' , application/json' });
+    expect(empties.body.kind).toBe('ServiceList');
+  });
 });
