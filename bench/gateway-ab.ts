@@ -1,11 +1,12 @@
 /**
- * `node --import tsx bench/gateway-ab.ts --variant A=<dist dir> --variant B=<dist dir> [--batches 15]
+ * `node --import tsx bench/gateway-ab.ts --variant A=<dist dir>[@<node binary>] --variant B=… [--batches 15]
  * [--requests 3000] [--node-arg=<flag>…]`:
  * A/B of gateway builds on the figure that other load moves least, the closed loop's CPU time per
  * request of each gateway (bench/lib/closed-loop.ts). Each variant is a snapshot of `dist/` (e.g.
  * `cp -r dist dist/.ab/A` after a build; inside dist/ so node_modules still resolve). Every
  * variant's gateway pair runs at once and short batches alternate between them, so a burst of other
  * load on the shared machine lands on all variants alike; medians over the batches are printed.
+ * `@<node binary>` runs that variant's gateways under another Node (e.g. the image's Node 22).
  * Run it under `flock /tmp/isthmus-bench.lock` like every bench.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -30,9 +31,10 @@ const { values: flags } = parseArgs({
 });
 
 const variants = (flags.variant ?? []).map((v) => {
-  const [name, dir] = v.split('=');
-  if (!name || !dir) throw new Error(`--variant ${v}: expected name=<dist dir>`);
-  return { name, main: join(resolve(dir), 'gateway', 'main.js') };
+  const [name, target] = v.split('=');
+  const [dir, node] = (target ?? '').split('@');
+  if (!name || !dir) throw new Error(`--variant ${v}: expected name=<dist dir>[@<node binary>]`);
+  return { name, main: join(resolve(dir), 'gateway', 'main.js'), node: node || undefined };
 });
 
 interface Sample {
@@ -60,6 +62,7 @@ async function main(): Promise<void> {
         westHost: HOSTS.west,
         backend,
         main: v.main,
+        node: v.node,
         nodeArgs: flags['node-arg'] ?? [],
       });
       pairs.push(pair);

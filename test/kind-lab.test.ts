@@ -22,9 +22,13 @@ describe('kind lab scripts', () => {
   });
 
   it('pass shellcheck', async () => {
-    const result = await run('shellcheck', ['-x', ...SCRIPTS, 'scripts/ensure-test-tools.sh'], {
-      timeout: 30_000,
-    }).catch((err: { stdout: string }) => ({ stdout: err.stdout, failed: true }));
+    const result = await run(
+      'shellcheck',
+      ['-x', ...SCRIPTS, 'scripts/ensure-test-tools.sh', 'scripts/test-node-versions.sh'],
+      {
+        timeout: 30_000,
+      },
+    ).catch((err: { stdout: string }) => ({ stdout: err.stdout, failed: true }));
     expect(result.stdout).toBe('');
   });
 

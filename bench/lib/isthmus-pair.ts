@@ -43,6 +43,8 @@ export interface IsthmusPairOptions {
   nodeArgs?: string[];
   /** The gateway entry point; default GATEWAY_MAIN (an A/B run passes a snapshot of dist/). */
   main?: string;
+  /** The node binary that runs both gateways; default this process's own. */
+  node?: string;
 }
 
 export interface IsthmusPair {
@@ -106,7 +108,7 @@ export async function startIsthmusPair(o: IsthmusPairOptions): Promise<IsthmusPa
       };
       const proc = startProcess(
         `isthmus-${name}`,
-        process.execPath,
+        o.node ?? process.execPath,
         // Started as the product starts them: with the gateway's V8 flags (src/gateway/process-flags.ts).
         [...GATEWAY_NODE_FLAGS, ...(o.nodeArgs ?? []), main, ...gatewayArgvFromFlags(flags)],
         { cwd: o.dir, env: { ...process.env, ISTHMUS_LOG_LEVEL: 'warn', NODE_ENV: 'production' } },

@@ -126,7 +126,13 @@ export class WatchHub {
       unsubscribe();
       for (const t of timers) clearTimeout(t);
       this.sessions.delete(end);
-      if (!res.writableEnded) res.end();
+      if (res.writableEnded) return;
+      // Flush a pending burst first: on Node 22 and 24, end() after flushHeaders() loses what is corked.
+      if (corked) {
+        corked = false;
+        res.uncork();
+      }
+      res.end();
     };
     this.sessions.add(end);
     res.on('close', end);
