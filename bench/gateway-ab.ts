@@ -49,11 +49,11 @@ async function main(): Promise<void> {
   if (variants.length === 0) throw new Error('give at least one --variant name=<dist dir>');
   const dir = await mkdtemp(join(tmpdir(), 'isthmus-ab-'));
   installSignalCleanup(() => rm(dir, { recursive: true, force: true }));
+  const pairs: IsthmusPair[] = [];
   try {
     const certs = await writeBenchCerts(dir);
     const backend = { host: HOSTS.nginx, port: await freePort(HOSTS.nginx) };
     await startNginx({ ...backend, dir });
-    const pairs: IsthmusPair[] = [];
     for (const v of variants) {
       const pair = await startIsthmusPair({
         dir,
@@ -95,6 +95,8 @@ async function main(): Promise<void> {
       );
     });
   } finally {
+    // Each pair's sandboxes and clients too: they would keep this process alive.
+    for (const pair of pairs) await pair.stop();
     await stopAll();
     await rm(dir, { recursive: true, force: true });
   }
