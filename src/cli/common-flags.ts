@@ -21,6 +21,20 @@ export function addKubeFlags(cmd: Command, opts: { rateLimit?: boolean } = {}): 
   return opts.rateLimit ? addRateLimitFlags(cmd) : cmd;
 }
 
+export interface ClusterFlags {
+  cluster: string;
+  trustDomain: string;
+  clusterDomain: string;
+}
+
+/** Who this process is: its cluster's name, SPIFFE trust domain and DNS domain (controller, identity). */
+export function addClusterFlags(cmd: Command): Command {
+  return cmd
+    .requiredOption('--cluster <name>', "this cluster's name")
+    .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
+    .option('--cluster-domain <domain>', 'cluster DNS domain', 'cluster.local');
+}
+
 /** Client-side QPS/burst, so a controller can be polite to a busy API server (client-go's --kube-api-qps). */
 export function addRateLimitFlags(cmd: Command): Command {
   return cmd

@@ -200,9 +200,7 @@ export class KubeClient {
     body: unknown,
     type: PatchType = 'merge',
   ): Promise<T> {
-    const path = resourcePath(res, namespace, name);
-    return (await this.request('patch', 'PATCH', path, { body, contentType: PATCH_CONTENT_TYPE[type] }))
-      .body as T;
+    return this.patchPath<T>(resourcePath(res, namespace, name), body, type);
   }
 
   async patchStatus<T extends KubeObject>(
@@ -212,7 +210,10 @@ export class KubeClient {
     body: unknown,
     type: PatchType = 'merge',
   ): Promise<T> {
-    const path = `${resourcePath(res, namespace, name)}/status`;
+    return this.patchPath<T>(`${resourcePath(res, namespace, name)}/status`, body, type);
+  }
+
+  private async patchPath<T>(path: string, body: unknown, type: PatchType): Promise<T> {
     return (await this.request('patch', 'PATCH', path, { body, contentType: PATCH_CONTENT_TYPE[type] }))
       .body as T;
   }

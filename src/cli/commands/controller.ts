@@ -1,12 +1,16 @@
 import type { Command } from 'commander';
 import { FAILOVER_CONTROLLED_BY_DEFAULT, PORTS } from '../../kube/keys.js';
-import { addKubeFlags, type KubeFlags, kubeClientFromFlags, parseListen } from '../common-flags.js';
+import {
+  addClusterFlags,
+  addKubeFlags,
+  type ClusterFlags,
+  type KubeFlags,
+  kubeClientFromFlags,
+  parseListen,
+} from '../common-flags.js';
 import { runUntilSignal } from '../shutdown.js';
 
-interface ControllerFlags extends KubeFlags {
-  cluster: string;
-  trustDomain: string;
-  clusterDomain: string;
+interface ControllerFlags extends KubeFlags, ClusterFlags {
   gatewayAdmin: string;
   gatewayEndpoints?: string;
   egressPortRange: string;
@@ -19,12 +23,11 @@ interface ControllerFlags extends KubeFlags {
 
 export function registerController(program: Command): void {
   addKubeFlags(
-    program
-      .command('controller')
-      .description('Run the mirror and failover controllers of one cluster (leader-elected)')
-      .requiredOption('--cluster <name>', "this cluster's name")
-      .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
-      .option('--cluster-domain <domain>', 'cluster DNS domain', 'cluster.local')
+    addClusterFlags(
+      program
+        .command('controller')
+        .description('Run the mirror and failover controllers of one cluster (leader-elected)'),
+    )
       .option(
         '--gateway-admin <url>',
         'local gateway admin URL (serves /probe)',

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { PORTS } from '../../kube/keys.js';
 import {
+  addClusterFlags,
   addKubeFlags,
+  type ClusterFlags,
   type KubeFlags,
   kubeClientFromFlags,
   parseDurationFlag,
@@ -9,10 +11,7 @@ import {
 } from '../common-flags.js';
 import { waitForShutdown } from '../shutdown.js';
 
-interface IdentityFlags extends KubeFlags {
-  cluster: string;
-  trustDomain: string;
-  clusterDomain: string;
+interface IdentityFlags extends KubeFlags, ClusterFlags {
   listen: string;
   issuerCert: string;
   issuerKey: string;
@@ -22,12 +21,11 @@ interface IdentityFlags extends KubeFlags {
 
 export function registerIdentity(program: Command): void {
   addKubeFlags(
-    program
-      .command('identity')
-      .description('Run the identity service: signs gateway CSRs (gRPC Certify) after a TokenReview')
-      .requiredOption('--cluster <name>', "this cluster's name")
-      .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
-      .option('--cluster-domain <domain>', 'cluster DNS domain', 'cluster.local')
+    addClusterFlags(
+      program
+        .command('identity')
+        .description('Run the identity service: signs gateway CSRs (gRPC Certify) after a TokenReview'),
+    )
       .option(
         '--listen <host:port>',
         'gRPC address (plaintext, cluster-internal)',
