@@ -2,7 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    // bench/: the benchmarks' own pure helpers (parsers, report rendering), not the benchmarks.
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'bench/**/*.test.ts'],
     // Every wait in a test has its own deadline; these are the outer backstops.
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeBenchCerts } from './lib/certs.js';
 import { runClosedLoop } from './lib/closed-loop.js';
+import { stealMeter } from './lib/cpu-steal.js';
 import { runFixedRate } from './lib/h2load.js';
 import { startHaproxyPair } from './lib/haproxy.js';
 import { REPO, startIsthmusPair } from './lib/isthmus-pair.js';
@@ -68,11 +69,13 @@ const SETTINGS = {
 };
 
 let loadavgAtStart = '';
+let stolen: () => string = () => 'n/a';
 const log = (line: string): void => console.log(`[bench:gateway] ${line}`);
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'isthmus-bench-'));
   loadavgAtStart = machine().loadavg;
+  stolen = stealMeter();
   installSignalCleanup(() => rm(dir, { recursive: true, force: true }));
   try {
     const installed = ensureTools(log);
@@ -197,6 +200,7 @@ async function runBench(dir: string): Promise<void> {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     machine: machine(),
     loadavgAtStart,
+    stolenCpu: stolen(),
     revision: revision(),
     tools: toolVersions(),
     settings: {

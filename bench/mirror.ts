@@ -109,7 +109,7 @@ async function main(): Promise<void> {
     );
     const floor = await runFloor(children, REMOTES, perCluster, 30 * 60_000);
     log(
-      `floor: ${floor.seconds.toFixed(1)} s, ${floor.writesPerSecond.toFixed(0)} writes/s, server CPU ${floor.serverCpuSeconds.toFixed(1)} s, client CPU ${floor.clientCpuSeconds.toFixed(1)} s, load ${floor.load}`,
+      `floor: ${floor.seconds.toFixed(1)} s, ${floor.writesPerSecond.toFixed(0)} writes/s, server CPU ${floor.serverCpuSeconds.toFixed(1)} s, client CPU ${floor.clientCpuSeconds.toFixed(1)} s, load ${floor.load}, CPU stolen ${floor.stolen}`,
     );
     log(`controller run, client-side rate limit ${mode}`);
     const result = await runScenario(children, {
@@ -126,7 +126,7 @@ async function main(): Promise<void> {
       cpuProf: values['cpu-prof'],
     });
     log(
-      `${mode}: sync ${result.syncSeconds.toFixed(1)} s, ${result.syncWrites} writes, ${result.syncs} syncs, server CPU ${result.serverCpuSeconds.toFixed(1)} s, controller CPU ${result.controllerCpuSeconds.toFixed(1)} s, load ${result.load}, peak RSS ${result.syncPeakRssMb} MB (sync) / ${result.restartPeakRssMb} MB (restarted)`,
+      `${mode}: sync ${result.syncSeconds.toFixed(1)} s, ${result.syncWrites} writes, ${result.syncs} syncs, server CPU ${result.serverCpuSeconds.toFixed(1)} s, controller CPU ${result.controllerCpuSeconds.toFixed(1)} s, load ${result.load}, CPU stolen ${result.stolen}, peak RSS ${result.syncPeakRssMb} MB (sync) / ${result.restartPeakRssMb} MB (restarted)`,
     );
     return { floor, result };
   }
@@ -152,10 +152,10 @@ async function main(): Promise<void> {
         floors
           .map(
             (f, i) =>
-              `**${f.seconds.toFixed(1)} s, ${f.writesPerSecond.toFixed(0)} writes/s** before the ${results[i]?.qps} run (server counted ${f.serverWrites} writes; load average ${f.load})`,
+              `**${f.seconds.toFixed(1)} s, ${f.writesPerSecond.toFixed(0)} writes/s** before the ${results[i]?.qps} run (server counted ${f.serverWrites} writes; load average ${f.load}; CPU stolen by the hypervisor ${f.stolen})`,
           )
           .join('; ') +
-        `. Load average during the sync: ${results.map((r) => `${r.load} (${r.qps})`).join(', ')}.` +
+        `. Load average and CPU stolen by the hypervisor during the sync: ${results.map((r) => `${r.load}, ${r.stolen} (${r.qps})`).join('; ')}.` +
         [...spreads]
           .map(
             ([mode, ratios]) =>

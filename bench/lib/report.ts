@@ -27,6 +27,8 @@ export interface GatewayBenchReport {
   revision: string;
   /** Load average (1/5/15 min) when the run started. */
   loadavgAtStart: string;
+  /** Share of all CPU time the hypervisor gave to other guests during the run (/proc/stat steal). */
+  stolenCpu: string;
   tools: Record<string, string>;
   settings: {
     keepAlive: string;
@@ -146,6 +148,7 @@ export function renderGatewaySection(r: GatewayBenchReport): string {
     'Everything runs on this one machine over loopback: the load generator, nginx (1 worker), and the two',
     'proxies of each pair all share the same cores, so every number includes that contention.',
     `Load average (1/5/15 min) at the start: ${r.loadavgAtStart}; at the end: ${r.machine.loadavg} (other work on the machine competes too).`,
+    `CPU time stolen by the hypervisor during the run: ${r.stolenCpu} of all CPU time (other guests of this VM's host; 0 on a machine of one's own).`,
     '',
     `- keep-alive throughput: ${r.settings.keepAlive}`,
     `- new connection per request: ${r.settings.newConnections} (req/s = new connections/s)`,

@@ -8,6 +8,7 @@
 import { loadavg } from 'node:os';
 import { R } from '../../src/kube/resources.js';
 import type { V1Service } from '../../src/kube/types.js';
+import { stealMeter } from '../lib/cpu-steal.js';
 import { adminClient, ensureNamespaces, floorObjects, NAMESPACES } from './fixtures.js';
 import { cpuSecondsOf } from './observe.js';
 import { runPool } from './pool.js';
@@ -24,6 +25,8 @@ export interface FloorResult {
   serverWrites: number;
   /** 1-minute load average at the end: this machine is shared with other benches and test runs. */
   load: string;
+  /** Share of all CPU time stolen by the hypervisor during the creates (bench/lib/cpu-steal.ts). */
+  stolen: string;
   /** CPU seconds the API server process spent on it (independent of the machine's other load). */
   serverCpuSeconds: number;
   /** CPU seconds of the bare client: this process (the creates and the ready watch). */
@@ -45,6 +48,7 @@ export async function runFloor(
     const before = (await sandbox.stats()).writes;
     const cpuBefore = cpuSecondsOf(sandbox.child.pid ?? 0);
     const clientBefore = process.cpuUsage();
+    const stolen = stealMeter();
     const total = clusters.length * perCluster;
     const started = performance.now();
     await profiledWindow(sandbox, 'floor', async () => {
@@ -66,6 +70,7 @@ export async function runFloor(
       writesPerSecond: (2 * total) / seconds,
       serverWrites,
       load: loadavg()[0]!.toFixed(1),
+      stolen: stolen(),
       serverCpuSeconds,
       clientCpuSeconds: (clientCpu.user + clientCpu.system) / 1e6,
     };

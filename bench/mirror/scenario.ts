@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { KubeClient } from '../../src/kube/client.js';
 import { SYSTEM_NAMESPACE } from '../../src/kube/keys.js';
 import { R } from '../../src/kube/resources.js';
+import { stealMeter } from '../lib/cpu-steal.js';
 import {
   adminClient,
   credentialsSecret,
@@ -73,6 +74,8 @@ export interface ScenarioResult {
   steadyHeapMb: number;
   /** 1-minute load average when the sync finished. */
   load: string;
+  /** Share of all CPU time stolen by the hypervisor during the initial sync. */
+  stolen: string;
   /** CPU seconds during the initial sync (to every mirror ready): local API server, controller. */
   serverCpuSeconds: number;
   controllerCpuSeconds: number;
@@ -111,6 +114,7 @@ export async function runScenario(children: Children, o: ScenarioOptions): Promi
     const serverPid = local.child.pid ?? 0;
     const cpu0 = { server: cpuSecondsOf(serverPid), controller: cpuSecondsOf(ctl.pid) };
     const t0 = performance.now();
+    const stolen = stealMeter();
     await profiledWindow(local, `sync-${o.label}`, async () => {
       for (const remote of o.remotes) {
         const secret = `cluster-credentials-${remote.name}`;
@@ -120,6 +124,7 @@ export async function runScenario(children: Children, o: ScenarioOptions): Promi
     });
     const syncSeconds = (performance.now() - t0) / 1000;
     const load = loadavg()[0]!.toFixed(1);
+    const stolenDuringSync = stolen();
     const serverCpuSeconds = cpuSecondsOf(serverPid) - cpu0.server;
     const controllerCpuSeconds = cpuSecondsOf(ctl.pid) - cpu0.controller;
     const settleMs = await waitQuiet(async () => (await local.stats()).writes, {
@@ -210,6 +215,7 @@ export async function runScenario(children: Children, o: ScenarioOptions): Promi
       steadyRssMb,
       steadyHeapMb,
       load,
+      stolen: stolenDuringSync,
       serverCpuSeconds,
       controllerCpuSeconds,
     };
