@@ -7,6 +7,8 @@
  * variant's gateway pair runs at once and short batches alternate between them, so a burst of other
  * load on the shared machine lands on all variants alike; medians over the batches are printed.
  * `@<node binary>` runs that variant's gateways under another Node (e.g. the image's Node 22).
+ * `--measure new-connections` compares the CPU per new client connection instead (wrk with
+ * `Connection: close` for `--seconds` per batch; CPU from /proc/<pid>/stat).
  * Run it under `flock /tmp/isthmus-bench.lock` like every bench.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -19,12 +21,16 @@ import { type IsthmusPair, startIsthmusPair } from './lib/isthmus-pair.js';
 import { BACKEND_BODY, startNginx } from './lib/nginx.js';
 import { installSignalCleanup, stopAll, waitFor } from './lib/procs.js';
 import { freePort, httpGet } from './lib/sockets.js';
+import { runWrk } from './lib/wrk.js';
+import { cpuSecondsOf } from './mirror/observe.js';
 
 const { values: flags } = parseArgs({
   options: {
     variant: { type: 'string', multiple: true, default: [] },
     batches: { type: 'string', default: '15' },
     requests: { type: 'string', default: '3000' },
+    measure: { type: 'string', default: 'closed-loop' },
+    seconds: { type: 'string', default: '5' },
     /** Extra node flag for every gateway (repeatable), e.g. --node-arg=--cpu-prof. */
     'node-arg': { type: 'string', multiple: true, default: [] },
   },
@@ -38,10 +44,16 @@ const variants = (flags.variant ?? []).map((v) => {
 });
 
 interface Sample {
+  /** CPU µs per request (closed loop) or per connection (new connections), each gateway. */
   east: number;
   west: number;
-  p50Ms: number;
+  /** Closed loop: p50 latency in ms; new connections: connections per second. */
+  figure: number;
 }
+
+if (!['closed-loop', 'new-connections'].includes(flags.measure ?? ''))
+  throw new Error(`--measure ${flags.measure}: expected closed-loop or new-connections`);
+const perConnection = flags.measure === 'new-connections';
 
 const HOSTS = { east: '127.0.61.1', west: '127.0.62.1', nginx: '127.0.63.1' };
 
@@ -86,8 +98,12 @@ async function main(): Promise<void> {
         return `${d >= 0 ? '+' : ''}${d.toFixed(1)}`;
       };
       const med = (f: (s: Sample) => number): number => median(list.map(f));
+      const batch = perConnection ? `${flags.seconds} s of new connections` : `${flags.requests} requests`;
+      const figure = perConnection
+        ? `${med((s) => s.figure).toFixed(0)} connections/s`
+        : `p50 ${med((s) => s.figure).toFixed(3)} ms`;
       console.log(
-        `[ab] ${v.name} median of ${list.length} batches of ${flags.requests}: east ${med((s) => s.east).toFixed(1)} µs, west ${med((s) => s.west).toFixed(1)} µs, p50 ${med((s) => s.p50Ms).toFixed(3)} ms` +
+        `[ab] ${v.name} median of ${list.length} batches of ${batch}: east ${med((s) => s.east).toFixed(1)} µs, west ${med((s) => s.west).toFixed(1)} µs, ${figure}` +
           ` (east ${range(list.map((s) => s.east))}, west ${range(list.map((s) => s.west))})` +
           (i === 0
             ? ''
@@ -115,13 +131,30 @@ async function warm(pair: IsthmusPair): Promise<void> {
 }
 
 async function measure(pair: IsthmusPair, requests = Number(flags.requests)): Promise<Sample> {
+  if (perConnection) return measureNewConnections(pair);
   const r = await runClosedLoop({
     ...pair.egress,
     bodyBytes: Buffer.byteLength(BACKEND_BODY),
     requests,
     pids: [pair.east.child.pid!, pair.west.child.pid!],
   });
-  return { east: r.cpuUsPerRequest[0]!, west: r.cpuUsPerRequest[1]!, p50Ms: r.p50Ms };
+  return { east: r.cpuUsPerRequest[0]!, west: r.cpuUsPerRequest[1]!, figure: r.p50Ms };
+}
+
+async function measureNewConnections(pair: IsthmusPair): Promise<Sample> {
+  const pids = [pair.east.child.pid!, pair.west.child.pid!];
+  const before = pids.map(cpuSecondsOf);
+  const r = await runWrk({
+    url: `http://${pair.egress.host}:${pair.egress.port}/`,
+    threads: 2,
+    connections: 32,
+    durationSec: Number(flags.seconds),
+    close: true,
+  });
+  if (r.socketErrors > 0 || r.non2xx > 0)
+    throw new Error(`wrk: ${r.socketErrors} socket errors, ${r.non2xx} non-2xx`);
+  const [east, west] = pids.map((pid, i) => ((cpuSecondsOf(pid) - before[i]!) * 1e6) / r.requests);
+  return { east: east!, west: west!, figure: r.requestsPerSec };
 }
 
 function range(xs: number[]): string {

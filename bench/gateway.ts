@@ -4,24 +4,28 @@
  * writes it to docs/benchmarks.md (section `## Gateway`). See bench/lib/* for each piece.
  *
  * Flags: --quick (short runs, for a smoke test), --skip-build (use dist/ as it is), --no-write
- * (print only), --profile (gateways run with --cpu-prof; profiles kept in --profile-dir).
+ * (print only), --profile (gateways run with --cpu-prof; profiles kept in --profile-dir),
+ * --no-image-node (skip the second Isthmus pair, run under the container image's Node major, which
+ * scripts/fetch-node.sh fetches from the npm registry; the targets are checked on the first pair,
+ * under this machine's Node, and shown for the image's beside them).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { writeBenchCerts } from './lib/certs.js';
+import { type BenchCerts, writeBenchCerts } from './lib/certs.js';
 import { runClosedLoop } from './lib/closed-loop.js';
 import { stealMeter } from './lib/cpu-steal.js';
 import { runFixedRate } from './lib/h2load.js';
 import { startHaproxyPair } from './lib/haproxy.js';
-import { REPO, startIsthmusPair } from './lib/isthmus-pair.js';
+import { type IsthmusPair, REPO, startIsthmusPair } from './lib/isthmus-pair.js';
 import { describeGateways } from './lib/metrics-text.js';
 import { BACKEND_BODY, startNginx } from './lib/nginx.js';
 import { installSignalCleanup, runToEnd, stopAll, waitFor } from './lib/procs.js';
 import {
   type GatewayBenchReport,
+  ORDER,
   type PathName,
   type PathResult,
   renderGatewaySection,
@@ -37,6 +41,8 @@ const HOSTS = {
   isthmusEast: '127.0.61.1',
   haproxyEast: '127.0.61.2',
   isthmusWest: '127.0.62.1',
+  isthmusImageEast: '127.0.61.3',
+  isthmusImageWest: '127.0.62.3',
   haproxyWest: '127.0.62.2',
   nginx: '127.0.63.1',
 } as const;
@@ -47,6 +53,7 @@ const { values: flags } = parseArgs({
     'skip-build': { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
+    'no-image-node': { type: 'boolean', default: false },
     'profile-dir': { type: 'string', default: join(REPO, 'bench', 'profiles') },
     threads: { type: 'string', default: '2' },
     connections: { type: 'string', default: '64' },
@@ -115,14 +122,27 @@ async function runBench(dir: string): Promise<void> {
     nodeArgs: flags.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
   });
 
-  const targets: Record<PathName, { host: string; port: number; pids: number[] }> = {
+  const image = flags['no-image-node'] ? undefined : await startImageNodePair(dir, certs, backend);
+
+  const pairTarget = (pair: IsthmusPair) => ({
+    ...pair.egress,
+    pids: [pair.east.child.pid!, pair.west.child.pid!],
+  });
+  const targets: Partial<Record<PathName, { host: string; port: number; pids: number[] }>> = {
     direct: { ...backend, pids: [] },
-    isthmus: { ...isthmus.egress, pids: [isthmus.east.child.pid!, isthmus.west.child.pid!] },
+    isthmus: pairTarget(isthmus),
+    ...(image ? { isthmusImage: pairTarget(image.pair) } : {}),
     haproxy: {
       host: HOSTS.haproxyEast,
       port: haproxyPorts.east,
       pids: [haproxy.east.child.pid!, haproxy.west.child.pid!],
     },
+  };
+  const names = (Object.keys(targets) as PathName[]).sort((a, b) => ORDER.indexOf(a) - ORDER.indexOf(b));
+  const targetOf = (name: PathName) => {
+    const t = targets[name];
+    if (!t) throw new Error(`no ${name} path`);
+    return t;
   };
   for (const [name, t] of Object.entries(targets)) {
     // The first request through a pair also proves the whole path (mTLS, authorisation, backend).
@@ -137,20 +157,24 @@ async function runBench(dir: string): Promise<void> {
 
   // Idle memory first, on processes that have carried almost nothing yet.
   const idle: Partial<Record<PathName, PathResult['idle']>> = {};
-  for (const name of ['isthmus', 'haproxy'] as const) {
-    const t = targets[name];
+  const admins: Partial<Record<PathName, string[]>> = {
+    isthmus: isthmus.admin,
+    ...(image ? { isthmusImage: image.pair.admin } : {}),
+  };
+  for (const name of names.filter((n) => n !== 'direct')) {
+    const admin = admins[name];
     idle[name] = await measureIdleTunnels({
-      ...t,
+      ...targetOf(name),
       count: SETTINGS.idleTunnels,
       expect: BACKEND_BODY,
-      ...(name === 'isthmus' ? { inspect: () => describeGateways(isthmus.admin) } : {}),
+      ...(admin ? { inspect: () => describeGateways(admin) } : {}),
     });
     log(`${name}: ${idle[name]?.perTunnelKiB.toFixed(1)} KiB per idle tunnel`);
   }
 
-  const paths = {} as Record<PathName, PathResult>;
-  for (const name of ['direct', 'isthmus', 'haproxy'] as const) {
-    const url = `http://${targets[name].host}:${targets[name].port}/`;
+  const paths = {} as GatewayBenchReport['paths'];
+  for (const name of names) {
+    const url = `http://${targetOf(name).host}:${targetOf(name).port}/`;
     const wrk = { url, threads: SETTINGS.threads };
     await runWrk({ ...wrk, connections: SETTINGS.connections, durationSec: SETTINGS.warmupSec });
     const keepAlive = await runWrk({
@@ -178,7 +202,7 @@ async function runBench(dir: string): Promise<void> {
       `${name}: p50 ${latency.p50Ms.toFixed(3)} ms, p99 ${latency.p99Ms.toFixed(3)} ms at ${Math.round(latency.rate)} req/s`,
     );
     const closedLoop = await runClosedLoop({
-      ...targets[name],
+      ...targetOf(name),
       bodyBytes: Buffer.byteLength(BACKEND_BODY),
       requests: SETTINGS.closedLoopRequests,
     });
@@ -196,6 +220,7 @@ async function runBench(dir: string): Promise<void> {
   }
 
   await isthmus.stop();
+  await image?.pair.stop();
   const report: GatewayBenchReport = {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     machine: machine(),
@@ -211,6 +236,7 @@ async function runBench(dir: string): Promise<void> {
       closedLoop: `${SETTINGS.closedLoopRequests.toLocaleString('en-US')} requests one after another over one keep-alive connection (bench/lib/closed-loop.ts), after 200 unmeasured; CPU time of each proxy process over them (all threads) from /proc/<pid>/task/<tid>/schedstat`,
     },
     paths,
+    ...(image ? { imageNode: image.version } : {}),
     notes: quick ? ['**--quick run**: short durations, fewer idle tunnels; not for comparison.'] : [],
     analysis: await readFile(join(REPO, 'bench', 'gateway-analysis.md'), 'utf8').catch(() => ''),
   };
@@ -222,6 +248,38 @@ async function runBench(dir: string): Promise<void> {
     await writeFile(file, replaceSection(existing, 'Gateway', section));
     log(`written to ${file}`);
   }
+}
+
+/** The Node major of the container image (Dockerfile: `FROM node:22-…`), pinned by scripts/fetch-node.sh. */
+const IMAGE_NODE_MAJOR = '22';
+
+/** A second Isthmus pair, the same dist/, run by the container image's Node: what users deploy. */
+async function startImageNodePair(
+  dir: string,
+  certs: BenchCerts,
+  backend: { host: string; port: number },
+): Promise<{ pair: IsthmusPair; version: string }> {
+  const fetched = spawnSync('bash', [join(REPO, 'scripts', 'fetch-node.sh'), IMAGE_NODE_MAJOR], {
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  const node = fetched.stdout?.trim();
+  if (fetched.status !== 0 || !node) {
+    throw new Error(
+      `scripts/fetch-node.sh ${IMAGE_NODE_MAJOR} failed (--no-image-node skips this pair): ${fetched.stderr}`,
+    );
+  }
+  const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
+  log(`image's Node: ${version} (${node})`);
+  const pair = await startIsthmusPair({
+    dir,
+    certs,
+    eastHost: HOSTS.isthmusImageEast,
+    westHost: HOSTS.isthmusImageWest,
+    backend,
+    node,
+  });
+  return { pair, version };
 }
 
 /** The commit the gateways were built from, `-dirty` when src/ differs from it. */

@@ -8,7 +8,9 @@ import type { LatencyResult } from './h2load.js';
 import type { IdleMemory } from './rss.js';
 import type { WrkResult } from './wrk.js';
 
-export type PathName = 'direct' | 'isthmus' | 'haproxy';
+export type PathName = 'direct' | 'isthmus' | 'isthmusImage' | 'haproxy';
+/** The paths every run measures; `isthmusImage` (the pair under the container image's Node) is optional. */
+type CorePath = Exclude<PathName, 'isthmusImage'>;
 
 export interface PathResult {
   keepAlive: WrkResult;
@@ -37,7 +39,9 @@ export interface GatewayBenchReport {
     idleTunnels: number;
     closedLoop?: string;
   };
-  paths: Record<PathName, PathResult>;
+  paths: Record<CorePath, PathResult> & { isthmusImage?: PathResult };
+  /** `node --version` of the container image's Node, which ran the `isthmusImage` pair. */
+  imageNode?: string;
   notes: string[];
   /** Hand-written analysis (bench/gateway-analysis.md: profile findings), kept across runs. */
   analysis: string;
@@ -60,8 +64,8 @@ export interface TargetCheck {
   met: boolean;
 }
 
-export function checkTargets(r: GatewayBenchReport): TargetCheck[] {
-  const i = r.paths.isthmus;
+/** The targets, checked on one Isthmus pair: the machine's Node (`isthmus`) or the image's. */
+export function checkTargets(r: GatewayBenchReport, i: PathResult = r.paths.isthmus): TargetCheck[] {
   const h = r.paths.haproxy;
   const keepAlive = i.keepAlive.requestsPerSec / h.keepAlive.requestsPerSec;
   const newConns = i.newConnections.requestsPerSec / h.newConnections.requestsPerSec;
@@ -106,11 +110,32 @@ export function checkTargets(r: GatewayBenchReport): TargetCheck[] {
   ];
 }
 
-const LABELS: Record<PathName, string> = {
-  direct: '(a) direct: wrk → nginx',
-  isthmus: '(b) Isthmus pair: east egress → mTLS h2 tunnel → west ingress → nginx',
-  haproxy: '(c) haproxy pair: east → TLS 1.3 mTLS → west → nginx',
-};
+export const ORDER: PathName[] = ['direct', 'isthmus', 'isthmusImage', 'haproxy'];
+
+/** The paths this report holds, in table order. */
+function pathsOf(r: GatewayBenchReport): PathName[] {
+  return ORDER.filter((name) => r.paths[name] !== undefined);
+}
+
+function pathOf(r: GatewayBenchReport, name: PathName): PathResult {
+  const p = r.paths[name];
+  if (!p) throw new Error(`no ${name} path in this report`);
+  return p;
+}
+
+function label(r: GatewayBenchReport, name: PathName): string {
+  const labels: Record<PathName, string> = {
+    direct: '(a) direct: wrk → nginx',
+    isthmus: `(b) Isthmus pair (Node ${r.machine.node}): east egress → mTLS h2 tunnel → west ingress → nginx`,
+    isthmusImage: `(b′) the same Isthmus pair under Node ${r.imageNode ?? '?'}, the container image's runtime`,
+    haproxy: '(c) haproxy pair: east → TLS 1.3 mTLS → west → nginx',
+  };
+  return labels[name];
+}
+
+function shortName(r: GatewayBenchReport, name: PathName): string {
+  return name === 'isthmusImage' ? `isthmus on Node ${r.imageNode ?? '?'}` : name;
+}
 
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 const ms = (n: number): string => n.toFixed(3);
@@ -118,25 +143,31 @@ const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}×`;
 
 export function renderGatewaySection(r: GatewayBenchReport): string {
   const h = r.paths.haproxy;
-  const rows = (Object.keys(LABELS) as PathName[]).map((name) => {
-    const p = r.paths[name];
+  const rows = pathsOf(r).map((name) => {
+    const p = pathOf(r, name);
     const failed = [p.keepAlive, p.newConnections].some((w) => w.socketErrors > 0 || w.non2xx > 0);
     const flags = failed || p.latency.errors > 0 ? ' ⚠' : '';
-    return `| ${LABELS[name]}${flags} | ${int(p.keepAlive.requestsPerSec)} | ${int(p.newConnections.requestsPerSec)} | ${ms(p.latency.p50Ms)} | ${ms(p.latency.p99Ms)} | ${int(p.latency.rate)} | ${p.idle ? p.idle.perTunnelKiB.toFixed(1) : '—'} |`;
+    return `| ${label(r, name)}${flags} | ${int(p.keepAlive.requestsPerSec)} | ${int(p.newConnections.requestsPerSec)} | ${ms(p.latency.p50Ms)} | ${ms(p.latency.p99Ms)} | ${int(p.latency.rate)} | ${p.idle ? p.idle.perTunnelKiB.toFixed(1) : '—'} |`;
   });
-  const ratios = (['direct', 'isthmus'] as const).map((name) => {
-    const p = r.paths[name];
-    return `| ${name} ÷ haproxy | ${ratio(p.keepAlive.requestsPerSec, h.keepAlive.requestsPerSec)} | ${ratio(p.newConnections.requestsPerSec, h.newConnections.requestsPerSec)} | ${ratio(p.latency.p50Ms, h.latency.p50Ms)} | ${ratio(p.latency.p99Ms, h.latency.p99Ms)} | ${p.idle && h.idle ? ratio(p.idle.perTunnelKiB, h.idle.perTunnelKiB) : '—'} |`;
+  const ratios = pathsOf(r)
+    .filter((name) => name !== 'haproxy')
+    .map((name) => {
+      const p = pathOf(r, name);
+      return `| ${shortName(r, name)} ÷ haproxy | ${ratio(p.keepAlive.requestsPerSec, h.keepAlive.requestsPerSec)} | ${ratio(p.newConnections.requestsPerSec, h.newConnections.requestsPerSec)} | ${ratio(p.latency.p50Ms, h.latency.p50Ms)} | ${ratio(p.latency.p99Ms, h.latency.p99Ms)} | ${p.idle && h.idle ? ratio(p.idle.perTunnelKiB, h.idle.perTunnelKiB) : '—'} |`;
+    });
+  const shown = (c: TargetCheck): string =>
+    c.name.includes('vs') ? `${c.measured.toFixed(2)}×` : c.measured.toFixed(c.name.includes('KiB') ? 1 : 3);
+  const onImage = r.paths.isthmusImage ? checkTargets(r, r.paths.isthmusImage) : undefined;
+  const targets = checkTargets(r).map((c, k) => {
+    const image = onImage?.[k];
+    return `| ${c.name} | ${shown(c)} | ${c.target} | ${c.prototype} | ${c.met ? '✓' : '×'} |${image ? ` ${shown(image)} ${image.met ? '✓' : '×'} |` : ''}`;
   });
-  const targets = checkTargets(r).map(
-    (c) =>
-      `| ${c.name} | ${c.name.includes('vs') ? `${c.measured.toFixed(2)}×` : c.measured.toFixed(c.name.includes('KiB') ? 1 : 3)} | ${c.target} | ${c.prototype} | ${c.met ? '✓' : '×'} |`,
-  );
-  const idle = (['isthmus', 'haproxy'] as const).map((name) => {
-    const m = r.paths[name].idle;
+  const proxies = pathsOf(r).filter((name) => name !== 'direct');
+  const idle = proxies.map((name) => {
+    const m = pathOf(r, name).idle;
     return m
-      ? `${name}: RSS ${int(m.beforeKiB)} → ${int(m.afterKiB)} KiB for ${r.settings.idleTunnels} idle tunnels`
-      : `${name}: not measured`;
+      ? `${shortName(r, name)}: RSS ${int(m.beforeKiB)} → ${int(m.afterKiB)} KiB for ${r.settings.idleTunnels} idle tunnels`
+      : `${shortName(r, name)}: not measured`;
   });
   return [
     '## Gateway',
@@ -154,6 +185,11 @@ export function renderGatewaySection(r: GatewayBenchReport): string {
     `- new connection per request: ${r.settings.newConnections} (req/s = new connections/s)`,
     `- latency: ${r.settings.latency}`,
     `- idle tunnels: ${r.settings.idleTunnels} keep-alive connections opened through the pair (one request each, then idle); (RSS after − RSS before) ÷ ${r.settings.idleTunnels}, both processes of the pair summed`,
+    ...(onImage
+      ? [
+          `- (b′) runs the same dist/ under Node ${r.imageNode}, the major the container image ships (Dockerfile); the targets are checked on (b), under this machine's Node, and shown for (b′) in the last column.`,
+        ]
+      : []),
     '',
     '| path | keep-alive req/s | new conn/s | p50 ms @1k | p99 ms @1k | achieved req/s | KiB / idle tunnel |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -164,14 +200,16 @@ export function renderGatewaySection(r: GatewayBenchReport): string {
     ...ratios,
     '',
     ...closedLoopTable(r),
-    '| target (Isthmus pair) | measured | target | prototype | met |',
-    '| --- | ---: | ---: | ---: | :---: |',
+    onImage
+      ? `| target (Isthmus pair) | measured (Node ${r.machine.node}) | target | prototype | met | Node ${r.imageNode} (image) |`
+      : '| target (Isthmus pair) | measured | target | prototype | met |',
+    onImage ? '| --- | ---: | ---: | ---: | :---: | ---: |' : '| --- | ---: | ---: | ---: | :---: |',
     ...targets,
     '',
     ...idle.map((l) => `- ${l}`),
-    ...(['isthmus', 'haproxy'] as const).flatMap((name) => {
-      const inspected = r.paths[name].idle?.inspected;
-      return inspected ? [`- ${name} gateways' own metrics: ${inspected}`] : [];
+    ...proxies.flatMap((name) => {
+      const inspected = pathOf(r, name).idle?.inspected;
+      return inspected ? [`- ${shortName(r, name)} gateways' own metrics: ${inspected}`] : [];
     }),
     '- ⚠ marks a path with socket errors, non-2xx answers or failed requests in a run.',
     ...r.notes.map((n) => `- ${n}`),
@@ -185,7 +223,7 @@ export function renderGatewaySection(r: GatewayBenchReport): string {
  * time each proxy process spends per request, which competing jobs inflate far less than latency.
  */
 function closedLoopTable(r: GatewayBenchReport): string[] {
-  const measured = (Object.keys(LABELS) as PathName[]).filter((n) => r.paths[n].closedLoop);
+  const measured = pathsOf(r).filter((n) => r.paths[n]?.closedLoop);
   if (measured.length === 0) return [];
   return [
     `Closed loop: ${r.settings.closedLoop ?? 'one connection, requests back to back'}.`,
@@ -193,9 +231,9 @@ function closedLoopTable(r: GatewayBenchReport): string[] {
     '| path | p50 ms | p90 ms | p99 ms | CPU µs per request (east + west) |',
     '| --- | ---: | ---: | ---: | ---: |',
     ...measured.map((name) => {
-      const c = r.paths[name].closedLoop!;
+      const c = pathOf(r, name).closedLoop!;
       const cpu = c.cpuUsPerRequest.map((us) => us.toFixed(1)).join(' + ') || '—';
-      return `| ${name} | ${ms(c.p50Ms)} | ${ms(c.p90Ms)} | ${ms(c.p99Ms)} | ${cpu} |`;
+      return `| ${shortName(r, name)} | ${ms(c.p50Ms)} | ${ms(c.p90Ms)} | ${ms(c.p99Ms)} | ${cpu} |`;
     }),
     '',
   ];
