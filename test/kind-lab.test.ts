@@ -24,7 +24,13 @@ describe('kind lab scripts', () => {
   it('pass shellcheck', async () => {
     const result = await run(
       'shellcheck',
-      ['-x', ...SCRIPTS, 'scripts/ensure-test-tools.sh', 'scripts/test-node-versions.sh', 'scripts/fetch-node.sh'],
+      [
+        '-x',
+        ...SCRIPTS,
+        'scripts/ensure-test-tools.sh',
+        'scripts/test-node-versions.sh',
+        'scripts/fetch-node.sh',
+      ],
       {
         timeout: 30_000,
       },
