@@ -6,7 +6,7 @@
  * `cp -r dist dist/.ab/A` after a build; inside dist/ so node_modules still resolve). Every
  * variant's gateway pair runs at once and short batches alternate between them, so a burst of other
  * load on the shared machine lands on all variants alike; medians over the batches are printed.
- * `@<node binary>` runs that variant's gateways under another Node (e.g. the image's Node 22).
+ * `@<node binary>` runs that variant's gateways under another Node (e.g. the image's Node 24).
  * `--measure new-connections` compares the CPU per new client connection instead (wrk with
  * `Connection: close` for `--seconds` per batch; CPU from /proc/<pid>/stat).
  * Run it under `flock /tmp/isthmus-bench.lock` like every bench.

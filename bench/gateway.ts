@@ -250,8 +250,8 @@ async function runBench(dir: string): Promise<void> {
   }
 }
 
-/** The Node major of the container image (Dockerfile: `FROM node:22-…`), pinned by scripts/fetch-node.sh. */
-const IMAGE_NODE_MAJOR = '22';
+/** The Node major of the container image (Dockerfile: `FROM node:24-…`), pinned by scripts/fetch-node.sh. */
+const IMAGE_NODE_MAJOR = '24';
 
 /** A second Isthmus pair, the same dist/, run by the container image's Node: what users deploy. */
 async function startImageNodePair(

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# One pin per major, so CI is reproducible. 22 is the container image's major (Dockerfile).
+# One pin per major, so CI is reproducible. 24 is the container image's major (Dockerfile).
 declare -A PINNED=([22]=22.23.3 [24]=24.21.0 [26]=26.10.0)
 
 major=${1:?usage: fetch-node.sh <major>}

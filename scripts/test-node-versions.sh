@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the vitest suite again under the other Node.js majors package.json's `engines` accepts
-# (20 is the machines' own; 22 is the container image's). Node's http, http2, tls and net change
+# (20 is the machines' own; 24 is the container image's). Node's http, http2, tls and net change
 # between majors in ways that only show at run time: on 22 and 24, for one, a corked write followed
 # by end() after flushHeaders() is lost, which broke the sandbox's in-band 410 watch errors.
 #
