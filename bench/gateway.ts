@@ -34,7 +34,7 @@ import {
 import { measureIdleTunnels } from './lib/rss.js';
 import { freePort, httpGet } from './lib/sockets.js';
 import { ensureTools, machine, toolVersions } from './lib/tools.js';
-import { runWrk } from './lib/wrk.js';
+import { medianRun, runWrk, type WrkResult } from './lib/wrk.js';
 
 // Loopback addresses by role (DESIGN.md: clusters as 127.0.x.y), so every listener is on its own address.
 const HOSTS = {
@@ -65,7 +65,9 @@ const SETTINGS = {
   threads: Number(flags.threads),
   connections: Number(flags.connections),
   closeConnections: 32,
-  durationSec: quick ? 3 : 10,
+  durationSec: quick ? 3 : 5,
+  /** Throughput rounds per path, alternating between paths; the median round is reported. */
+  rounds: quick ? 1 : 3,
   warmupSec: quick ? 1 : 2,
   rate: 1_000,
   rateRuns: 10,
@@ -172,26 +174,50 @@ async function runBench(dir: string): Promise<void> {
     log(`${name}: ${idle[name]?.perTunnelKiB.toFixed(1)} KiB per idle tunnel`);
   }
 
-  const paths = {} as GatewayBenchReport['paths'];
+  // Throughput in rounds that rotate through the paths, median per path: a burst of other load (or
+  // of CPU stolen by the hypervisor) then hits every path alike instead of one path's whole run.
+  const urlOf = (name: PathName) => `http://${targetOf(name).host}:${targetOf(name).port}/`;
+  const rounds = async (what: string, run: (name: PathName) => Promise<WrkResult>) => {
+    const results = new Map<PathName, WrkResult[]>(names.map((n) => [n, []]));
+    for (let round = 0; round < SETTINGS.rounds; round++) {
+      for (const name of [...names.slice(round % names.length), ...names.slice(0, round % names.length)]) {
+        const r = await run(name);
+        results.get(name)!.push(r);
+        log(`${name}: ${what} ${Math.round(r.requestsPerSec)}/s (round ${round + 1})`);
+      }
+    }
+    return new Map([...results].map(([name, runs]) => [name, medianRun(runs)]));
+  };
   for (const name of names) {
-    const url = `http://${targetOf(name).host}:${targetOf(name).port}/`;
-    const wrk = { url, threads: SETTINGS.threads };
-    await runWrk({ ...wrk, connections: SETTINGS.connections, durationSec: SETTINGS.warmupSec });
-    const keepAlive = await runWrk({
-      ...wrk,
+    await runWrk({
+      url: urlOf(name),
+      threads: SETTINGS.threads,
+      connections: SETTINGS.connections,
+      durationSec: SETTINGS.warmupSec,
+    });
+  }
+  const keepAlive = await rounds('keep-alive', (name) =>
+    runWrk({
+      url: urlOf(name),
+      threads: SETTINGS.threads,
       connections: SETTINGS.connections,
       durationSec: SETTINGS.durationSec,
-    });
-    log(`${name}: keep-alive ${Math.round(keepAlive.requestsPerSec)} req/s`);
-    const newConnections = await runWrk({
-      ...wrk,
+    }),
+  );
+  const newConnections = await rounds('new connections', (name) =>
+    runWrk({
+      url: urlOf(name),
+      threads: SETTINGS.threads,
       connections: SETTINGS.closeConnections,
       durationSec: SETTINGS.durationSec,
       close: true,
-    });
-    log(`${name}: new connections ${Math.round(newConnections.requestsPerSec)}/s`);
+    }),
+  );
+
+  const paths = {} as GatewayBenchReport['paths'];
+  for (const name of names) {
     const latency = await runFixedRate({
-      url,
+      url: urlOf(name),
       dir,
       rate: SETTINGS.rate,
       runs: SETTINGS.rateRuns,
@@ -211,8 +237,8 @@ async function runBench(dir: string): Promise<void> {
     );
     const pathIdle = idle[name];
     paths[name] = {
-      keepAlive,
-      newConnections,
+      keepAlive: keepAlive.get(name)!,
+      newConnections: newConnections.get(name)!,
       latency,
       closedLoop,
       ...(pathIdle ? { idle: pathIdle } : {}),
@@ -229,8 +255,8 @@ async function runBench(dir: string): Promise<void> {
     revision: revision(),
     tools: toolVersions(),
     settings: {
-      keepAlive: `\`wrk -t${SETTINGS.threads} -c${SETTINGS.connections} -d${SETTINGS.durationSec}s\` after a ${SETTINGS.warmupSec} s warm-up`,
-      newConnections: `\`wrk -t${SETTINGS.threads} -c${SETTINGS.closeConnections} -d${SETTINGS.durationSec}s -H 'Connection: close'\``,
+      keepAlive: `\`wrk -t${SETTINGS.threads} -c${SETTINGS.connections} -d${SETTINGS.durationSec}s\` after a ${SETTINGS.warmupSec} s warm-up; the median of ${SETTINGS.rounds} rounds that rotate through the paths`,
+      newConnections: `\`wrk -t${SETTINGS.threads} -c${SETTINGS.closeConnections} -d${SETTINGS.durationSec}s -H 'Connection: close'\`, the median of ${SETTINGS.rounds} rounds likewise`,
       latency: `${SETTINGS.rateRuns} staggered \`h2load --h1 -c 1 --rps ${SETTINGS.rate / SETTINGS.rateRuns}\` runs (${SETTINGS.rate} req/s in all) for ${SETTINGS.rateDurationSec} s; exact percentiles over the merged per-request \`--log-file\`s, first ${SETTINGS.rateWarmupMs} ms dropped`,
       idleTunnels: SETTINGS.idleTunnels,
       closedLoop: `${SETTINGS.closedLoopRequests.toLocaleString('en-US')} requests one after another over one keep-alive connection (bench/lib/closed-loop.ts), after 200 unmeasured; CPU time of each proxy process over them (all threads) from /proc/<pid>/task/<tid>/schedstat`,

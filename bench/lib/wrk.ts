@@ -44,3 +44,15 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult> {
   const { stdout } = await runToEnd('wrk', which('wrk') ?? 'wrk', args, (o.durationSec + 30) * 1_000);
   return parseWrk(stdout);
 }
+
+/**
+ * One figure from several rounds of the same run: the round with the median req/s, carrying the
+ * errors of every round (a failure in any round must still mark the path).
+ */
+export function medianRun(runs: WrkResult[]): WrkResult {
+  if (runs.length === 0) throw new Error('medianRun: no runs');
+  const sorted = [...runs].sort((a, b) => a.requestsPerSec - b.requestsPerSec);
+  const median = sorted[(sorted.length - 1) >> 1]!;
+  const sum = (f: (r: WrkResult) => number) => runs.reduce((total, r) => total + f(r), 0);
+  return { ...median, socketErrors: sum((r) => r.socketErrors), non2xx: sum((r) => r.non2xx) };
+}
