@@ -62,3 +62,15 @@ describe('gateway report', () => {
     expect(rows.map((l) => l.slice(2, 6))).toEqual(['(a) ', '(b) ', '(b′)', '(c) ']);
   });
 });
+
+describe('idle tunnel memory', () => {
+  it('does not count a fallen RSS as a met target', () => {
+    const r = report(true);
+    r.paths.isthmusImage = path(50_000, 4_000, 0.24, 0.5, -3);
+    const [, , , , memory] = checkTargets(r, r.paths.isthmusImage);
+    expect(memory?.met).toBe(false);
+    const text = renderGatewaySection(r);
+    expect(text).toContain('| 999 | n/a (RSS fell) |'.replace('999', '1,000'));
+    expect(text).toContain('| memory per idle tunnel (KiB) | 12.0 | ≤ 45 | ~45 | ✓ | n/a ? |');
+  });
+});
