@@ -18,8 +18,9 @@ import { type BenchCerts, writeBenchCerts } from './lib/certs.js';
 import { runClosedLoop } from './lib/closed-loop.js';
 import { stealMeter } from './lib/cpu-steal.js';
 import { runFixedRate } from './lib/h2load.js';
-import { startHaproxyPair } from './lib/haproxy.js';
+import { startReferencePair } from './lib/haproxy.js';
 import { type IsthmusPair, REPO, startIsthmusPair } from './lib/isthmus-pair.js';
+import { withLoadCost } from './lib/load-cost.js';
 import { describeGateways } from './lib/metrics-text.js';
 import { BACKEND_BODY, startNginx } from './lib/nginx.js';
 import { installSignalCleanup, runToEnd, stopAll, waitFor } from './lib/procs.js';
@@ -105,12 +106,10 @@ async function runBench(dir: string): Promise<void> {
   const nginxPort = await freePort(HOSTS.nginx);
   await startNginx({ host: HOSTS.nginx, port: nginxPort, dir });
   const backend = { host: HOSTS.nginx, port: nginxPort };
-  const haproxyPorts = { east: await freePort(HOSTS.haproxyEast), west: await freePort(HOSTS.haproxyWest) };
-  const haproxy = await startHaproxyPair({
+  const haproxy = await startReferencePair({
     dir,
-    caFile: certs.caFile,
-    east: { host: HOSTS.haproxyEast, port: haproxyPorts.east, pemFile: certs.east.pemFile },
-    west: { host: HOSTS.haproxyWest, port: haproxyPorts.west, pemFile: certs.west.pemFile },
+    certs,
+    hosts: { east: HOSTS.haproxyEast, west: HOSTS.haproxyWest },
     backend,
   });
   const profileDir = resolve(flags['profile-dir'] ?? 'bench/profiles');
@@ -134,11 +133,7 @@ async function runBench(dir: string): Promise<void> {
     direct: { ...backend, pids: [] },
     isthmus: pairTarget(isthmus),
     ...(image ? { isthmusImage: pairTarget(image.pair) } : {}),
-    haproxy: {
-      host: HOSTS.haproxyEast,
-      port: haproxyPorts.east,
-      pids: [haproxy.east.child.pid!, haproxy.west.child.pid!],
-    },
+    haproxy: { ...haproxy.egress, pids: haproxy.pids },
   };
   const names = (Object.keys(targets) as PathName[]).sort((a, b) => ORDER.indexOf(a) - ORDER.indexOf(b));
   const targetOf = (name: PathName) => {
@@ -197,12 +192,14 @@ async function runBench(dir: string): Promise<void> {
     });
   }
   const keepAlive = await rounds('keep-alive', (name) =>
-    runWrk({
-      url: urlOf(name),
-      threads: SETTINGS.threads,
-      connections: SETTINGS.connections,
-      durationSec: SETTINGS.durationSec,
-    }),
+    withLoadCost(targetOf(name).pids, () =>
+      runWrk({
+        url: urlOf(name),
+        threads: SETTINGS.threads,
+        connections: SETTINGS.connections,
+        durationSec: SETTINGS.durationSec,
+      }),
+    ),
   );
   const newConnections = await rounds('new connections', (name) =>
     runWrk({

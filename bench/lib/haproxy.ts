@@ -6,8 +6,9 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { BenchCerts } from './certs.js';
 import { isAlive, type Managed, startProcess, waitFor } from './procs.js';
-import { canConnect } from './sockets.js';
+import { canConnect, freePort } from './sockets.js';
 import { which } from './tools.js';
 
 export interface HaproxyPairOptions {
@@ -71,4 +72,25 @@ export async function startHaproxyPair(o: HaproxyPairOptions): Promise<{ east: M
   const west = await start('west', westConfig(o), o.west.host, o.west.port);
   const east = await start('east', eastConfig(o), o.east.host, o.east.port);
   return { east, west };
+}
+
+/** The benches' reference pair: free ports on the given hosts, the bench certificates, one backend. */
+export async function startReferencePair(o: {
+  dir: string;
+  certs: BenchCerts;
+  hosts: { east: string; west: string };
+  backend: { host: string; port: number };
+}): Promise<{ egress: { host: string; port: number }; pids: number[] }> {
+  const ports = { east: await freePort(o.hosts.east), west: await freePort(o.hosts.west) };
+  const pair = await startHaproxyPair({
+    dir: o.dir,
+    caFile: o.certs.caFile,
+    east: { host: o.hosts.east, port: ports.east, pemFile: o.certs.east.pemFile },
+    west: { host: o.hosts.west, port: ports.west, pemFile: o.certs.west.pemFile },
+    backend: o.backend,
+  });
+  return {
+    egress: { host: o.hosts.east, port: ports.east },
+    pids: [pair.east.child.pid!, pair.west.child.pid!],
+  };
 }

@@ -63,6 +63,25 @@ describe('gateway report', () => {
   });
 });
 
+describe('cost under load', () => {
+  it("tabulates each proxy pair's CPU and sleeps per request and the idle share, only when measured", () => {
+    const r = report(false);
+    expect(renderGatewaySection(r)).not.toContain('Under the keep-alive load');
+    r.paths.isthmus.keepAlive.cost = {
+      cpuUsPerRequest: [16.71, 15.04],
+      sleepsPerRequest: [0.0312, 0.029],
+      idlePercent: 18.24,
+    };
+    r.paths.haproxy.keepAlive.cost = { cpuUsPerRequest: [14.7, 15], sleepsPerRequest: [0.02, 0.03] };
+    r.paths.direct.keepAlive.cost = { cpuUsPerRequest: [], sleepsPerRequest: [], idlePercent: 5 };
+    const text = renderGatewaySection(r);
+    expect(text).toContain('| isthmus | 16.7 + 15.0 | 0.031 + 0.029 | 18.2 % |');
+    expect(text).toContain('| haproxy | 14.7 + 15.0 | 0.020 + 0.030 | n/a |');
+    // The direct path has no proxy to cost.
+    expect(text).not.toMatch(/^\| direct \| — \|/m);
+  });
+});
+
 describe('idle tunnel memory', () => {
   it('does not count a fallen RSS as a met target', () => {
     const r = report(true);

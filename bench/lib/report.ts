@@ -213,6 +213,7 @@ export function renderGatewaySection(r: GatewayBenchReport): string {
     ...ratios,
     '',
     ...closedLoopTable(r),
+    ...loadCostTable(r),
     onImage
       ? `| target (Isthmus pair) | measured (Node ${r.machine.node}) | target | prototype | met | Node ${r.imageNode} (image) |`
       : '| target (Isthmus pair) | measured | target | prototype | met |',
@@ -245,11 +246,35 @@ function closedLoopTable(r: GatewayBenchReport): string[] {
     '| --- | ---: | ---: | ---: | ---: |',
     ...measured.map((name) => {
       const c = pathOf(r, name).closedLoop!;
-      const cpu = c.cpuUsPerRequest.map((us) => us.toFixed(1)).join(' + ') || '—';
-      return `| ${shortName(r, name)} | ${ms(c.p50Ms)} | ${ms(c.p90Ms)} | ${ms(c.p99Ms)} | ${cpu} |`;
+      return `| ${shortName(r, name)} | ${ms(c.p50Ms)} | ${ms(c.p90Ms)} | ${ms(c.p99Ms)} | ${perProxy(c.cpuUsPerRequest, 1)} |`;
     }),
     '',
   ];
+}
+
+/**
+ * The keep-alive rounds' cost (median round): CPU per request of each proxy under load, how often
+ * each went to sleep, and the cores left idle while wrk kept 64 requests in flight.
+ */
+function loadCostTable(r: GatewayBenchReport): string[] {
+  const measured = pathsOf(r).filter((n) => r.paths[n]?.keepAlive.cost && n !== 'direct');
+  if (measured.length === 0) return [];
+  return [
+    "Under the keep-alive load (the median round above): CPU time of each proxy process per request (/proc/<pid>/stat), its voluntary context switches (sleeps) per request, and the share of the machine's CPU left idle (/proc/stat).",
+    '',
+    '| path | CPU µs per request (east + west) | sleeps per request (east + west) | machine idle |',
+    '| --- | ---: | ---: | ---: |',
+    ...measured.map((name) => {
+      const c = pathOf(r, name).keepAlive.cost!;
+      const idle = c.idlePercent === undefined ? 'n/a' : `${c.idlePercent.toFixed(1)} %`;
+      return `| ${shortName(r, name)} | ${perProxy(c.cpuUsPerRequest, 1)} | ${perProxy(c.sleepsPerRequest, 3)} | ${idle} |`;
+    }),
+    '',
+  ];
+}
+
+function perProxy(values: number[], digits: number): string {
+  return values.map((v) => v.toFixed(digits)).join(' + ') || '—';
 }
 
 /** Replaces (or appends) the `## <heading>` section of a markdown document, keeping the rest. */

@@ -2,6 +2,7 @@
  * Throughput with wrk: keep-alive (every connection reused) and one new connection per request
  * (`Connection: close`, so req/s = new connections/s). Output parsed from wrk's summary.
  */
+import type { LoadCost } from './load-cost.js';
 import { runToEnd } from './procs.js';
 import { which } from './tools.js';
 
@@ -11,6 +12,8 @@ export interface WrkResult {
   /** connect + read + write + timeout socket errors; non-zero means the number is suspect. */
   socketErrors: number;
   non2xx: number;
+  /** What the run cost the proxies (bench/lib/load-cost.ts), when measured. */
+  cost?: LoadCost;
 }
 
 export function parseWrk(output: string): WrkResult {
