@@ -35,6 +35,8 @@ const { values: flags } = parseArgs({
     requests: { type: 'string', default: '3000' },
     measure: { type: 'string', default: 'closed-loop' },
     seconds: { type: 'string', default: '5' },
+    /** wrk connections (default: 64 keep-alive, 32 new connections, as bench:gateway). */
+    connections: { type: 'string' },
     /** Also measure the haproxy mTLS pair of bench:gateway, as a reference (never the baseline). */
     haproxy: { type: 'boolean', default: false },
     /** Extra node flag for every gateway (repeatable), e.g. --node-arg=--cpu-prof. */
@@ -202,7 +204,7 @@ async function measureWrk({ egress, pids }: Target, close: boolean): Promise<Sam
     runWrk({
       url: `http://${egress.host}:${egress.port}/`,
       threads: 2,
-      connections: close ? 32 : 64,
+      connections: Number(flags.connections ?? (close ? 32 : 64)),
       durationSec: Number(flags.seconds),
       close,
     }),

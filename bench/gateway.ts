@@ -66,6 +66,8 @@ const SETTINGS = {
   threads: Number(flags.threads),
   connections: Number(flags.connections),
   closeConnections: 32,
+  /** Keep-alive throughput again at these concurrencies: one tunnel session vs one TLS connection each. */
+  sweepConnections: quick ? [] : [16, 256],
   durationSec: quick ? 3 : 5,
   /** Throughput rounds per path, alternating between paths; the median round is reported. */
   rounds: quick ? 1 : 3,
@@ -191,16 +193,20 @@ async function runBench(dir: string): Promise<void> {
       durationSec: SETTINGS.warmupSec,
     });
   }
-  const keepAlive = await rounds('keep-alive', (name) =>
-    withLoadCost(targetOf(name).pids, () =>
-      runWrk({
-        url: urlOf(name),
-        threads: SETTINGS.threads,
-        connections: SETTINGS.connections,
-        durationSec: SETTINGS.durationSec,
-      }),
-    ),
-  );
+  const keepAliveAt = (connections: number) =>
+    rounds(`keep-alive -c${connections}`, (name) =>
+      withLoadCost(targetOf(name).pids, () =>
+        runWrk({
+          url: urlOf(name),
+          threads: SETTINGS.threads,
+          connections,
+          durationSec: SETTINGS.durationSec,
+        }),
+      ),
+    );
+  const keepAlive = await keepAliveAt(SETTINGS.connections);
+  const sweep = new Map<number, Map<PathName, WrkResult>>();
+  for (const connections of SETTINGS.sweepConnections) sweep.set(connections, await keepAliveAt(connections));
   const newConnections = await rounds('new connections', (name) =>
     runWrk({
       url: urlOf(name),
@@ -235,6 +241,13 @@ async function runBench(dir: string): Promise<void> {
     const pathIdle = idle[name];
     paths[name] = {
       keepAlive: keepAlive.get(name)!,
+      ...(sweep.size > 0
+        ? {
+            keepAliveByConnections: Object.fromEntries(
+              [...sweep].map(([c, byPath]) => [c, byPath.get(name)!]),
+            ),
+          }
+        : {}),
       newConnections: newConnections.get(name)!,
       latency,
       closedLoop,
@@ -256,6 +269,7 @@ async function runBench(dir: string): Promise<void> {
       newConnections: `\`wrk -t${SETTINGS.threads} -c${SETTINGS.closeConnections} -d${SETTINGS.durationSec}s -H 'Connection: close'\`, the median of ${SETTINGS.rounds} rounds likewise`,
       latency: `${SETTINGS.rateRuns} staggered \`h2load --h1 -c 1 --rps ${SETTINGS.rate / SETTINGS.rateRuns}\` runs (${SETTINGS.rate} req/s in all) for ${SETTINGS.rateDurationSec} s; exact percentiles over the merged per-request \`--log-file\`s, first ${SETTINGS.rateWarmupMs} ms dropped`,
       idleTunnels: SETTINGS.idleTunnels,
+      keepAliveConnections: SETTINGS.connections,
       closedLoop: `${SETTINGS.closedLoopRequests.toLocaleString('en-US')} requests one after another over one keep-alive connection (bench/lib/closed-loop.ts), after 200 unmeasured; CPU time of each proxy process over them (all threads) from /proc/<pid>/task/<tid>/schedstat`,
     },
     paths,

@@ -82,6 +82,31 @@ describe('cost under load', () => {
   });
 });
 
+describe('concurrency sweep', () => {
+  it('puts the main keep-alive run among the extra concurrencies, with ratios to haproxy', () => {
+    const r = report(true);
+    expect(renderGatewaySection(r)).not.toContain('by concurrency');
+    r.settings.keepAliveConnections = 64;
+    const wrk = (requestsPerSec: number, idlePercent?: number) => ({
+      requests: requestsPerSec * 5,
+      requestsPerSec,
+      socketErrors: 0,
+      non2xx: 0,
+      ...(idlePercent === undefined
+        ? {}
+        : { cost: { cpuUsPerRequest: [], sleepsPerRequest: [], idlePercent } }),
+    });
+    r.paths.isthmus.keepAliveByConnections = { 16: wrk(30_000, 19.4), 256: wrk(44_000) };
+    r.paths.haproxy.keepAliveByConnections = { 16: wrk(50_000), 256: wrk(40_000, 10.2) };
+    const text = renderGatewaySection(r);
+    expect(text).toContain('| path | 16 connections | 64 connections | 256 connections |');
+    expect(text).toContain('| isthmus | 30,000 (0.60×), 19 % idle | 40,000 (0.80×) | 44,000 (1.10×) |');
+    expect(text).toContain('| haproxy | 50,000 | 50,000 | 40,000, 10 % idle |');
+    // A pair without the sweep (here the image's) shows only the main column.
+    expect(text).toContain('| isthmus on Node v22.23.3 | — | 50,000 (1.00×) | — |');
+  });
+});
+
 describe('idle tunnel memory', () => {
   it('does not count a fallen RSS as a met target', () => {
     const r = report(true);

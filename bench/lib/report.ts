@@ -14,6 +14,8 @@ type CorePath = Exclude<PathName, 'isthmusImage'>;
 
 export interface PathResult {
   keepAlive: WrkResult;
+  /** The keep-alive test again at other wrk concurrencies (the median round of each), by connections. */
+  keepAliveByConnections?: Record<number, WrkResult>;
   newConnections: WrkResult;
   latency: LatencyResult;
   /** One connection, requests back to back: the path's own latency and its CPU cost per request. */
@@ -38,6 +40,8 @@ export interface GatewayBenchReport {
     latency: string;
     idleTunnels: number;
     closedLoop?: string;
+    /** wrk connections of the keep-alive test (the table's main column). */
+    keepAliveConnections?: number;
   };
   paths: Record<CorePath, PathResult> & { isthmusImage?: PathResult };
   /** `node --version` of the container image's Node, which ran the `isthmusImage` pair. */
@@ -214,6 +218,7 @@ export function renderGatewaySection(r: GatewayBenchReport): string {
     '',
     ...closedLoopTable(r),
     ...loadCostTable(r),
+    ...sweepTable(r),
     onImage
       ? `| target (Isthmus pair) | measured (Node ${r.machine.node}) | target | prototype | met | Node ${r.imageNode} (image) |`
       : '| target (Isthmus pair) | measured | target | prototype | met |',
@@ -268,6 +273,38 @@ function loadCostTable(r: GatewayBenchReport): string[] {
       const c = pathOf(r, name).keepAlive.cost!;
       const idle = c.idlePercent === undefined ? 'n/a' : `${c.idlePercent.toFixed(1)} %`;
       return `| ${shortName(r, name)} | ${perProxy(c.cpuUsPerRequest, 1)} | ${perProxy(c.sleepsPerRequest, 3)} | ${idle} |`;
+    }),
+    '',
+  ];
+}
+
+/**
+ * Keep-alive throughput by wrk concurrency: the pair carries every connection as a stream of one
+ * TLS session, haproxy opens a TLS connection per client connection, so the two scale differently.
+ */
+function sweepTable(r: GatewayBenchReport): string[] {
+  const h = r.paths.haproxy;
+  const extra = Object.keys(h.keepAliveByConnections ?? {}).map(Number);
+  if (extra.length === 0) return [];
+  const main = r.settings.keepAliveConnections;
+  const columns = [...new Set([...extra, ...(main === undefined ? [] : [main])])].sort((a, b) => a - b);
+  const at = (p: PathResult, c: number): WrkResult | undefined =>
+    c === main ? p.keepAlive : p.keepAliveByConnections?.[c];
+  const cell = (w: WrkResult | undefined, vs: WrkResult | undefined, name: PathName): string => {
+    if (!w) return '—';
+    const share =
+      vs && name !== 'haproxy' && name !== 'direct' ? ` (${ratio(w.requestsPerSec, vs.requestsPerSec)})` : '';
+    const cost = w.cost?.idlePercent === undefined ? '' : `, ${w.cost.idlePercent.toFixed(0)} % idle`;
+    return `${int(w.requestsPerSec)}${share}${cost}`;
+  };
+  return [
+    'Keep-alive throughput by concurrency (`wrk -c<n>`, otherwise as above; in brackets the ratio to haproxy, then the share of the machine left idle):',
+    '',
+    `| path | ${columns.map((c) => `${c} connections`).join(' | ')} |`,
+    `| --- | ${columns.map(() => '---:').join(' | ')} |`,
+    ...pathsOf(r).map((name) => {
+      const p = pathOf(r, name);
+      return `| ${shortName(r, name)} | ${columns.map((c) => cell(at(p, c), at(h, c), name)).join(' | ')} |`;
     }),
     '',
   ];
