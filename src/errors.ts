@@ -18,6 +18,7 @@ export type IsthmusErrorCode =
   // identity
   | 'CERT_INVALID'
   | 'CERT_EXISTS'
+  | 'CRL_INVALID'
   | 'CSR_INVALID'
   | 'IDENTITY_DENIED'
   | 'IDENTITY_UNAVAILABLE'

@@ -11,6 +11,9 @@ export async function main(argv: string[]): Promise<number> {
   const program = new Command('isthmus')
     .description('Multicluster federation gateway for Kubernetes: mirrored services, mTLS tunnels, failover.')
     .version('0.1.0')
+    // Needed for `certs revoke`, whose --out is its own, not `certs`'s (commander requires it on
+    // every ancestor); the program has no options besides --version and --help.
+    .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerCommands(program);

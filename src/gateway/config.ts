@@ -44,6 +44,8 @@ export interface GatewayConfig {
   /** Clusters admitted in addition to the targets of local Links. */
   allowedClusters: string[];
   certificates: CertificateSource;
+  /** PEM bundle of CRLs (trust anchor's and issuers'), re-read when it changes; absent: none. */
+  crlFile?: string;
   limits: GatewayLimits;
 }
 
@@ -68,6 +70,7 @@ export interface GatewayFlags {
   certFile?: string;
   keyFile?: string;
   caFile?: string;
+  crlFile?: string;
   connectTimeoutMs?: string | number;
 }
 
@@ -92,6 +95,7 @@ export const GATEWAY_ENV: Readonly<Record<keyof GatewayFlags, string>> = {
   certFile: 'ISTHMUS_CERT_FILE',
   keyFile: 'ISTHMUS_KEY_FILE',
   caFile: 'ISTHMUS_CA_FILE',
+  crlFile: 'ISTHMUS_CRL_FILE',
   connectTimeoutMs: 'ISTHMUS_CONNECT_TIMEOUT_MS',
 };
 
@@ -157,6 +161,7 @@ export function gatewayOptionsFromFlags(
   }
 
   const certificates = certificateSource(flags, text, problems);
+  const crlFile = text('crlFile');
   const connectTimeoutMs = positiveInt(pick('connectTimeoutMs'), DEFAULT_CONNECT_TIMEOUT_MS, problems);
 
   if (problems.length > 0) {
@@ -176,6 +181,7 @@ export function gatewayOptionsFromFlags(
     exportSelector,
     allowedClusters: [...new Set(allowedClusters)],
     certificates,
+    ...(crlFile === undefined ? {} : { crlFile }),
     limits: { connectTimeoutMs, egressApplyDebounceMs: DEFAULT_EGRESS_DEBOUNCE_MS },
   };
 }

@@ -5,6 +5,7 @@
  * returns, so it is never an open proxy. The only other request it answers is the probe path.
  */
 
+import type { X509Certificate } from 'node:crypto';
 import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
 import http2, { constants as h2 } from 'node:http2';
 import net from 'node:net';
@@ -40,10 +41,14 @@ export interface IngressOptions {
   host: string;
   port: number;
   secureContext: TunnelSecureContext;
-  /** Decides, after the handshake, whether the peer's identity (its SPIFFE URI SAN) may open tunnels. */
+  /**
+   * Decides, after the handshake, whether the peer's identity (its SPIFFE URI SAN) may open
+   * tunnels; its certificate and the issuer that signed it, for revocation checks.
+   */
   authorizePeer: (
     identity: string | undefined,
-    certPem: string,
+    cert: X509Certificate | undefined,
+    issuer: X509Certificate | undefined,
   ) => { ok: true; cluster: string } | { ok: false; reason: string };
   /** `:authority` → endpoints; compose parseAuthority with a ServiceIndex (see resolver.ts). */
   resolve: (authority: string) => TunnelResolution;
@@ -75,6 +80,11 @@ export interface Ingress {
   connections(): number;
   /** Authorised HTTP/2 sessions currently open. */
   sessions(): number;
+  /**
+   * Asks `authorizePeer` again about every open session (after a CRL update or an unlink) and
+   * cuts those it now refuses, with their tunnels; returns how many were cut.
+   */
+  revalidate(): number;
 }
 
 const DEFAULTS = {
@@ -127,18 +137,31 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
     publishHandshakeRejected({ reason: 'ALPN h2 not negotiated' });
     socket.destroy();
   });
-  server.on('session', (session: ServerHttp2Session) => {
-    const cert = peerCertificateOf(session.socket as TLSSocket);
-    const identity = spiffeIdOf(cert);
-    const decision = opts.authorizePeer(identity, cert?.toString() ?? '');
-    if (!decision.ok) {
-      publishHandshakeRejected(
-        identity === undefined ? { reason: decision.reason } : { reason: decision.reason, identity },
-      );
-      session.destroy();
-      return;
+  // The peer's chain as verified at the handshake: OpenSSL keeps the issuer only until then.
+  const chains = new WeakMap<ServerHttp2Session, { cert?: X509Certificate; issuer?: X509Certificate }>();
+  /** The peer's cluster, or undefined after refusing (and destroying) the session. */
+  const admit = (session: ServerHttp2Session): string | undefined => {
+    let chain = chains.get(session);
+    if (!chain) {
+      const cert = peerCertificateOf(session.socket as TLSSocket);
+      chain = {
+        ...(cert ? { cert } : {}),
+        ...(cert?.issuerCertificate ? { issuer: cert.issuerCertificate } : {}),
+      };
+      chains.set(session, chain);
     }
-    const cluster = decision.cluster;
+    const identity = spiffeIdOf(chain.cert);
+    const decision = opts.authorizePeer(identity, chain.cert, chain.issuer);
+    if (decision.ok) return decision.cluster;
+    publishHandshakeRejected(
+      identity === undefined ? { reason: decision.reason } : { reason: decision.reason, identity },
+    );
+    session.destroy();
+    return undefined;
+  };
+  server.on('session', (session: ServerHttp2Session) => {
+    const cluster = admit(session);
+    if (cluster === undefined) return;
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
     session.on('error', noop);
@@ -312,6 +335,11 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
     openTunnels: () => tunnels,
     connections: () => sockets.size,
     sessions: () => sessions.size,
+    revalidate() {
+      let cut = 0;
+      for (const session of [...sessions]) if (admit(session) === undefined) cut++;
+      return cut;
+    },
     async close(graceMs = 0) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const session of sessions) session.close();

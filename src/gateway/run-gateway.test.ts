@@ -1,5 +1,7 @@
+import { writeFile } from 'node:fs/promises';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isIsthmusError } from '../errors.js';
 import { SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import { gatewayOptionsFromFlags } from './config.js';
@@ -47,6 +49,20 @@ describe('runGateway start-up failures leave nothing behind', () => {
     await expect(
       runGateway(gatewayOptionsFromFlags(flags), { logger: silent, processMetrics: false }),
     ).rejects.toThrow(/ENOENT/);
+    expect(await canConnect(HOST, admin)).toBe(false);
+  });
+
+  it('rejects on a malformed CRL file, naming it, and closes the admin port it opened', async () => {
+    const admin = await freePort(HOST);
+    const crlFile = `${cluster.certs.dir}/crl.pem`;
+    await writeFile(crlFile, '-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n');
+    const flags = { ...gatewayFlags(cluster, 'west', HOST, { admin }), crlFile };
+    const err = await runGateway(gatewayOptionsFromFlags(flags), {
+      logger: silent,
+      processMetrics: false,
+    }).catch((e) => e);
+    expect(isIsthmusError(err, 'CRL_INVALID')).toBe(true);
+    expect(err.message).toContain(crlFile);
     expect(await canConnect(HOST, admin)).toBe(false);
   });
 

@@ -5,6 +5,8 @@
  * certificates are fetched), then certificates, then everything that speaks TLS. `stop()` closes in
  * reverse order and leaves no socket, timer or watch behind.
  */
+
+import type { X509Certificate } from 'node:crypto';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { readFile } from 'node:fs/promises';
 import { type Logger, pino } from 'pino';
@@ -23,6 +25,7 @@ import { R } from '../kube/resources.js';
 import type { Link, V1EndpointSlice, V1Service } from '../kube/types.js';
 import { type AdminServer, type Readiness, startAdmin } from './admin.js';
 import type { GatewayConfig } from './config.js';
+import { type CrlWatcher, watchCrlFile } from './crl-watch.js';
 import { CHANNELS, type ConnectErrorMessage, type HandshakeRejectedMessage } from './diagnostics.js';
 import { EgressListeners } from './egress.js';
 import { type Ingress, startIngress } from './ingress.js';
@@ -135,10 +138,8 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
     const index = new ServiceIndex();
     onStop('service index feed', feedServiceIndex(index, informers.exports, informers.slices));
 
-    const rotator = new CertificateRotator({
-      source: rotatorSource(config),
-      anchorPem: await readFile(config.certificates.caFile, 'utf8'),
-    });
+    const anchorPem = await readFile(config.certificates.caFile, 'utf8');
+    const rotator = new CertificateRotator({ source: rotatorSource(config), anchorPem });
     onStop('certificate rotator', () => rotator.stop());
     rotator.on('error', (err) =>
       log.error({ err: err.message, code: err.code }, 'certificate renewal failed'),
@@ -156,8 +157,16 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
     state.certificates = true;
     admin.refresh();
 
+    // Revocation: refused at each handshake, both ways; a CRL update also cuts open sessions.
+    let revalidate = (): number => 0;
+    const revocations = await watchRevocations(config, anchorPem, log, () => revalidate());
+    if (revocations) onStop('CRL watch', () => revocations.stop());
+    const revoked = (leaf: X509Certificate, issuer: X509Certificate | undefined): string | undefined =>
+      revocations?.current().check(leaf, issuer);
+
     const ownIdentity = gatewayIdentity(config.trustDomain, config.clusterName);
     const tunnelPool = new SessionPool({
+      checkPeerCertificate: revoked,
       secureContext: () => secureContext,
       // Any gateway of this trust domain except ourselves: the mirror says which address, the
       // certificate must at least be a gateway's (a workload certificate is never a tunnel end).
@@ -175,13 +184,17 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
       host: config.ingress.host,
       port: config.ingress.port,
       secureContext,
-      authorizePeer: (identity) => policy.authorize(identity),
+      authorizePeer: (identity, cert, issuer) => {
+        const reason = cert && revoked(cert, issuer);
+        return reason ? { ok: false, reason } : policy.authorize(identity);
+      },
       resolve: resolverFor(index, config.clusterDomain),
       probe: { path: PROBE_PATH, isReady: () => readiness().ready },
       limits: { connectTimeoutMs: config.limits.connectTimeoutMs },
     });
     onStop('ingress', () => ingress.close());
     log.info({ address: ingress.address }, 'ingress listening');
+    revalidate = () => ingress.revalidate() + tunnelPool.revalidate();
 
     // Rotation swaps the context for new handshakes only: established sessions and their tunnels
     // keep the certificate they were made with, so no tunnel is dropped.
@@ -293,4 +306,26 @@ function rotatorSource(config: GatewayConfig): RotatorSource {
 
 function tunnelContextOf(m: TlsMaterial): TunnelSecureContext {
   return { key: m.keyPem, cert: m.chainPem, ca: m.anchorPem };
+}
+
+/** The CRL watch of `--crl-file`, or undefined without one; a bad file stops the start. */
+async function watchRevocations(
+  config: GatewayConfig,
+  anchorPem: string,
+  log: Logger,
+  revalidate: () => number,
+): Promise<CrlWatcher | undefined> {
+  if (config.crlFile === undefined) return undefined;
+  const watcher = await watchCrlFile({
+    file: config.crlFile,
+    anchorPem,
+    onChange: (list) => {
+      const cut = revalidate();
+      log.info({ file: config.crlFile, revoked: list.size(), sessionsCut: cut }, 'CRL reloaded');
+    },
+    onError: (err) => log.error({ err: err.message }, 'CRL update refused; the list in force stays'),
+  });
+  if (watcher.present()) log.info({ file: config.crlFile, revoked: watcher.current().size() }, 'CRL loaded');
+  else log.warn({ file: config.crlFile }, 'no CRL file (yet): nothing is revoked until it appears');
+  return watcher;
 }

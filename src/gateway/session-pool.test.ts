@@ -48,16 +48,16 @@ async function ingressFor(backend: TcpBackend, maxConcurrentStreams = 1000) {
   index.setSliceEndpoints('test', 'echo', 's', [
     { address: '127.0.0.1', ready: true, ports: [{ name: 'tcp', port: backend.port }] },
   ]);
-  const peerCerts: string[] = [];
+  const peerCerts: Array<X509Certificate | undefined> = [];
   const authorize = authorizeClusters(['east']);
   const ready = { value: true };
   const ingress = await startIngress({
     host: '127.0.0.1',
     port: 0,
     secureContext: pki.gateway('west'),
-    authorizePeer: (identity, certPem) => {
-      peerCerts.push(certPem);
-      return authorize(identity, certPem);
+    authorizePeer: (identity, cert, issuer) => {
+      peerCerts.push(cert);
+      return authorize(identity, cert, issuer);
     },
     resolve: resolverFor(index, CLUSTER_DOMAIN),
     probe: { path: PROBE_PATH, isReady: () => ready.value },
@@ -332,7 +332,7 @@ describe('certificate rotation', () => {
     await roundTrip(next, 'after rotation');
     await roundTrip(longLived, 'long-lived after rotation');
     const serial = (pem: string) => new X509Certificate(pem).serialNumber;
-    expect(peerCerts.map(serial)).toEqual([serial(before.cert), serial(rotated.cert)]);
+    expect(peerCerts.map((c) => c?.serialNumber)).toEqual([serial(before.cert), serial(rotated.cert)]);
   });
 
   it('Ingress.setSecureContext: established tunnels survive, new handshakes get the new certificate', async () => {

@@ -6,6 +6,7 @@
  * After GOAWAY or close, new tunnels open a new session while streams on the old one finish.
  */
 
+import { X509Certificate } from 'node:crypto';
 import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
 import http2, { constants as h2 } from 'node:http2';
 import net from 'node:net';
@@ -44,6 +45,11 @@ export interface SessionPoolOptions {
   secureContext: () => TunnelSecureContext;
   /** Checks the remote gateway's SPIFFE identity; without it any certificate chaining to the anchor is accepted. */
   expectPeer?: (identity: string | undefined) => boolean;
+  /**
+   * Why the remote's certificate must be refused though its chain verified (revoked), or
+   * undefined; asked at each handshake and again by revalidate().
+   */
+  checkPeerCertificate?: (leaf: X509Certificate, issuer: X509Certificate | undefined) => string | undefined;
   /** TCP + TLS + the peer's SETTINGS. Default 5 s. */
   connectTimeoutMs?: number;
   /** From CONNECT sent to the remote's answer (it dials the backend meanwhile). Default 15 s. */
@@ -67,6 +73,8 @@ export type TunnelCallback = (
 
 interface PooledSession {
   session: ClientHttp2Session;
+  /** The remote's chain as verified at the handshake (OpenSSL keeps the issuer only until then). */
+  chain: { leaf?: X509Certificate; issuer?: X509Certificate };
   streams: number;
   /** GOAWAY received or closing: no new streams. */
   draining: boolean;
@@ -176,6 +184,30 @@ export class SessionPool {
   /** New sessions use `ctx`; existing sessions keep running with the certificate they shook hands with. */
   setSecureContext(ctx: TunnelSecureContext): void {
     this.contextOverride = ctx;
+  }
+
+  /**
+   * Asks checkPeerCertificate again about every open session (after a CRL update) and destroys
+   * those it now refuses, with their tunnels; returns how many.
+   */
+  revalidate(): number {
+    let cut = 0;
+    for (const remote of this.remotes.values()) {
+      for (const pooled of [...remote.sessions]) {
+        if (this.refusal(pooled.chain.leaf, pooled.chain.issuer) === undefined) continue;
+        pooled.draining = true;
+        pooled.session.destroy();
+        cut++;
+      }
+    }
+    return cut;
+  }
+
+  private refusal(
+    leaf: X509Certificate | undefined,
+    issuer: X509Certificate | undefined,
+  ): string | undefined {
+    return leaf && this.opts.checkPeerCertificate?.(leaf, issuer);
   }
 
   /** Open sessions across all remotes (for tests and metrics). */
@@ -311,6 +343,7 @@ export class SessionPool {
     const ctx = this.contextOverride ?? this.opts.secureContext();
     const expectPeer = this.opts.expectPeer;
     const authorityHost = net.isIPv6(host) ? `[${host}]` : host;
+    const chain: PooledSession['chain'] = {};
     const session = http2.connect(`https://${authorityHost}:${port}`, {
       createConnection: () => {
         const socket = tls.connect({
@@ -322,11 +355,15 @@ export class SessionPool {
           ...(net.isIP(host) === 0 ? { servername: host } : {}),
           // The chain is verified against the anchor by OpenSSL; the name check is the SPIFFE identity.
           checkServerIdentity: (_name, cert) => {
-            if (!expectPeer) return undefined;
             const identity = spiffeIdOfSan(cert.subjectaltname);
-            return expectPeer(identity)
-              ? undefined
-              : new Error(`unexpected gateway identity ${identity ?? '(none)'}`);
+            if (expectPeer && !expectPeer(identity))
+              return new Error(`unexpected gateway identity ${identity ?? '(none)'}`);
+            // Node passes the detailed form here: the chain as the peer sent it, through issuerCertificate.
+            const issuer = (cert as tls.DetailedPeerCertificate).issuerCertificate;
+            chain.leaf = x509Of(cert);
+            chain.issuer = x509Of(issuer);
+            const revoked = this.refusal(chain.leaf, chain.issuer);
+            return revoked === undefined ? undefined : new Error(revoked);
           },
         });
         socket.setNoDelay(true);
@@ -336,7 +373,7 @@ export class SessionPool {
       maxSessionMemory: MAX_SESSION_MEMORY_MB,
       settings: { enablePush: false, initialWindowSize: STREAM_WINDOW_BYTES, maxFrameSize: MAX_FRAME_BYTES },
     });
-    const pooled: PooledSession = { session, streams: 0, draining: false, peer: remote.label };
+    const pooled: PooledSession = { session, chain, streams: 0, draining: false, peer: remote.label };
     let established = false;
     const timer = setTimeout(() => {
       session.destroy(
@@ -398,4 +435,9 @@ export class SessionPool {
   private failWaiters(remote: Remote, err: IsthmusError): void {
     for (const w of remote.waiters.splice(0)) w(err);
   }
+}
+
+/** A PeerCertificate's DER as an X509Certificate (undefined when absent or self-referencing). */
+function x509Of(cert: tls.PeerCertificate | undefined): X509Certificate | undefined {
+  return cert?.raw ? new X509Certificate(cert.raw) : undefined;
 }

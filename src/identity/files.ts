@@ -163,7 +163,11 @@ function issuerPaths(dir: string, cluster: string) {
   };
 }
 
-async function loadAnchor(dir: string, at: Date, requireKey: boolean): Promise<LoadedCertificates['anchor']> {
+export async function loadAnchor(
+  dir: string,
+  at: Date,
+  requireKey: boolean,
+): Promise<LoadedCertificates['anchor']> {
   const certFile = join(dir, ANCHOR_CERT_FILE);
   const pair = await readPair(certFile, join(dir, ANCHOR_KEY_FILE), requireKey);
   const problems = anchorProblems(pair.certPem, pair.keyPem, at).map((p) => `${certFile}: ${p}`);
@@ -185,7 +189,7 @@ async function readText(path: string): Promise<string> {
   }
 }
 
-async function issuerDirectories(dir: string): Promise<string[]> {
+export async function issuerDirectories(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
   const found: string[] = [];
   for (const e of entries) {
@@ -200,7 +204,7 @@ async function existingOf(paths: readonly string[]): Promise<string[]> {
   return found;
 }
 
-async function exists(path: string): Promise<boolean> {
+export async function exists(path: string): Promise<boolean> {
   return lstat(path).then(
     () => true,
     () => false,
@@ -208,7 +212,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** Write to a sibling temp file with the final mode, then rename: readers never see half a key. */
-async function writeAtomic(path: string, data: string, mode: number): Promise<void> {
+export async function writeAtomic(path: string, data: string, mode: number): Promise<void> {
   const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     await writeFile(tmp, data, { mode, flag: 'wx' });

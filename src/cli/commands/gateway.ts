@@ -39,6 +39,7 @@ export function registerGateway(program: Command): void {
     .option('--cert-file <path>', 'certificate chain file (instead of the identity service)')
     .option('--key-file <path>', 'private key file (with --cert-file)')
     .option('--ca-file <path>', 'trust anchor file')
+    .option('--crl-file <path>', 'PEM bundle of CRLs (isthmus certs revoke); re-read when it changes')
     .option('--connect-timeout-ms <ms>', 'how long egress waits for a remote gateway')
     .action(async (flags: Record<string, unknown>) => {
       const { gatewayOptionsFromFlags } = await import('../../gateway/config.js');

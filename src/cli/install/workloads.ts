@@ -8,6 +8,9 @@ import { CONTROLLER_NODE_OPTIONS } from '../controller/process-flags.js';
 import { componentLabels, type InstallOptions, PART_OF } from './options.js';
 
 const SA_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+/** The CRL bundle (`isthmus certs revoke` writes crl.pem) as a ConfigMap the gateways mount. */
+export const CRL_CONFIGMAP = 'isthmus-crl';
+const CRL_MOUNT = '/var/run/isthmus/crl';
 
 function podSecurity() {
   return {
@@ -146,8 +149,12 @@ export function gatewayManifests(opts: InstallOptions): object[] {
           `--ingress-port=${PORTS.ingress}`,
           `--admin-port=${PORTS.admin}`,
           '--ca-file=/var/run/isthmus/anchor/ca.crt',
+          `--crl-file=${CRL_MOUNT}/crl.pem`,
         ],
-        volumeMounts: [{ name: 'anchor', mountPath: '/var/run/isthmus/anchor', readOnly: true }],
+        volumeMounts: [
+          { name: 'anchor', mountPath: '/var/run/isthmus/anchor', readOnly: true },
+          { name: 'crl', mountPath: CRL_MOUNT, readOnly: true },
+        ],
         // Egress listeners bind the pod IP: mirror EndpointSlices point there.
         env: [
           { name: 'ISTHMUS_EGRESS_HOST', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
@@ -162,7 +169,12 @@ export function gatewayManifests(opts: InstallOptions): object[] {
         ],
         ...probes('admin'),
       },
-      [{ name: 'anchor', configMap: { name: 'isthmus-trust-anchor' } }],
+      [
+        { name: 'anchor', configMap: { name: 'isthmus-trust-anchor' } },
+        // Optional and never rendered here: `isthmus certs revoke` says how to create it, and
+        // re-applying the install must not empty it. Until it exists nothing is revoked.
+        { name: 'crl', configMap: { name: CRL_CONFIGMAP, optional: true } },
+      ],
     ),
     service(
       opts,

@@ -4,12 +4,14 @@
  * (exported from west), a frontend in east and a failover TrafficSplit — the story of the kind lab,
  * on loopback addresses of this one host.
  */
+
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { IsthmusError } from '../../errors.js';
 import { GATEWAY_NODE_FLAGS } from '../../gateway/process-flags.js';
-import { loadCertificates, writeCertificates } from '../../identity/files.js';
+import { exists, loadCertificates, writeCertificates } from '../../identity/files.js';
+import { CRL_BUNDLE_FILE } from '../../identity/revoke.js';
 import { KubeClient } from '../../kube/client.js';
 import { createInformer } from '../../kube/informer.js';
 import { EXPORTED_LABEL, SERVICE_NAME_LABEL, SYSTEM_NAMESPACE } from '../../kube/keys.js';
@@ -91,6 +93,13 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
   try {
     const certs = await ensureCertificates(join(dir, 'certs'), opts.trustDomain, names);
     opts.progress(`certificates: trust anchor and issuers for ${names.join(', ')} in ${join(dir, 'certs')}`);
+    // Revocations outlive a lab restart, as in a real cluster: say so, or a revoked lab looks broken.
+    const crl = join(dir, 'certs', CRL_BUNDLE_FILE);
+    if (await exists(crl)) {
+      opts.progress(
+        `certificates: ${crl} from \`isthmus certs revoke\` is in force (delete it to revoke nothing)`,
+      );
+    }
 
     const sandboxes = new Map<string, Sandbox>();
     const admins = new Map<string, KubeClient>();
@@ -248,6 +257,8 @@ async function startClusterProcesses(
       `--identity-address=${c.identity.host}:${c.identity.port}`,
       `--token-file=${tokenFile}`,
       `--ca-file=${join(certs, 'ca.crt')}`,
+      // What `isthmus certs revoke --out <certs>` writes: revocation works in the lab as installed.
+      `--crl-file=${join(certs, CRL_BUNDLE_FILE)}`,
     ],
     log('gateway'),
     GATEWAY_NODE_FLAGS,

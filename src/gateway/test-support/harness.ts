@@ -48,6 +48,8 @@ export async function startHarness(
     pool?: Partial<SessionPoolOptions>;
     ingressContext?: TunnelSecureContext;
     allowed?: string[];
+    /** Instead of admitting `allowed` by identity alone. */
+    authorizePeer?: IngressOptions['authorizePeer'];
   } = {},
 ): Promise<Harness> {
   const index = new ServiceIndex();
@@ -56,7 +58,7 @@ export async function startHarness(
     host: '127.0.0.1',
     port: 0,
     secureContext: opts.ingressContext ?? pki.gateway('west'),
-    authorizePeer: authorizeClusters(opts.allowed ?? ['east']),
+    authorizePeer: opts.authorizePeer ?? authorizeClusters(opts.allowed ?? ['east']),
     resolve: resolverFor(index, CLUSTER_DOMAIN),
     probe: { path: PROBE_PATH, isReady: () => ready.value },
     ...(opts.limits ? { limits: opts.limits } : {}),

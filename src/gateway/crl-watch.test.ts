@@ -1,0 +1,110 @@
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { isIsthmusError } from '../errors.js';
+import { createCrl } from '../identity/crl.js';
+import type { RevocationList } from '../identity/revocation.js';
+import { testGatewayCertificate, testPki } from '../identity/testing.js';
+import { watchCrlFile } from './crl-watch.js';
+import { waitFor } from './test-support/wait.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'isthmus-crl-watch-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const anchorPem = testPki().anchor.certPem;
+
+function crlRevoking(...serials: string[]): string {
+  const issuer = testPki().issuers.east;
+  return (
+    issuer.certPem +
+    createCrl({
+      issuerCertPem: issuer.certPem,
+      issuerKeyPem: issuer.keyPem,
+      revoked: serials.map((serial) => ({ serial, revokedAt: new Date() })),
+      crlNumber: BigInt(serials.length + 1),
+    })
+  );
+}
+
+/** A fast-ticking watch of `file` that records what it reports. */
+async function watching(file: string) {
+  const changes: RevocationList[] = [];
+  const errors: string[] = [];
+  const watch = await watchCrlFile({
+    file,
+    anchorPem,
+    intervalMs: 10,
+    onChange: (list) => changes.push(list),
+    onError: (err) => errors.push(err.message),
+  });
+  return { watch, changes, errors };
+}
+
+/** As kubelet updates a ConfigMap mount: a new file swapped in, never a half-written one. */
+function replace(file: string, text: string): void {
+  writeFileSync(`${file}.tmp`, text);
+  renameSync(`${file}.tmp`, file);
+}
+
+describe('CRL file watch', () => {
+  it('refuses to start on a malformed file, naming it', async () => {
+    const garbage = join(dir, 'garbage.pem');
+    writeFileSync(garbage, 'not a CRL\n');
+    const err = await watchCrlFile({ file: garbage, anchorPem, onChange: () => {}, onError: () => {} }).catch(
+      (e) => e,
+    );
+    expect(isIsthmusError(err, 'CRL_INVALID')).toBe(true);
+    expect(err.message).toContain(garbage);
+    expect(err.message).toMatch(/no "-----BEGIN X509 CRL-----" block/);
+  });
+
+  it('starts with nothing revoked while the file does not exist, and loads it when it appears', async () => {
+    const file = join(dir, 'later.pem');
+    const leaf = new X509Certificate(testGatewayCertificate('east').certPem);
+    const issuer = new X509Certificate(testPki().issuers.east.certPem);
+    const { watch, changes, errors } = await watching(file);
+    try {
+      expect(watch.present()).toBe(false);
+      expect(watch.current().check(leaf, issuer)).toBeUndefined();
+      replace(file, crlRevoking(leaf.serialNumber));
+      await waitFor(() => changes.length === 1, 'the CRL loaded once it appeared');
+      expect(watch.present()).toBe(true);
+      expect(watch.current().check(leaf, issuer)).toMatch(/revoked/);
+      // Vanishing again (a ConfigMap deleted by mistake) keeps the revocations in force.
+      rmSync(file);
+      await waitFor(() => errors.length === 1, 'the missing file reported');
+      expect(errors[0]).toMatch(/ENOENT/);
+      expect(watch.current().check(leaf, issuer)).toMatch(/revoked/);
+    } finally {
+      watch.stop();
+    }
+  });
+
+  it('follows updates, and keeps the list in force when an update is bad', async () => {
+    const file = join(dir, 'crl.pem');
+    const leaf = new X509Certificate(testGatewayCertificate('east').certPem);
+    const issuer = new X509Certificate(testPki().issuers.east.certPem);
+    replace(file, crlRevoking('01'));
+    const { watch, changes, errors } = await watching(file);
+    try {
+      expect(watch.current().check(leaf, issuer)).toBeUndefined();
+
+      replace(file, crlRevoking('01', leaf.serialNumber));
+      await waitFor(() => changes.length === 1, 'the new CRL loaded');
+      expect(watch.current().check(leaf, issuer)).toMatch(/revoked/);
+
+      replace(file, '-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n');
+      await waitFor(() => errors.length === 1, 'the bad update reported');
+      expect(errors[0]).toMatch(/CRL #1 of the bundle/);
+      expect(watch.current().check(leaf, issuer)).toMatch(/revoked/); // still in force
+
+      replace(file, crlRevoking('02'));
+      await waitFor(() => changes.length === 2, 'the fixed CRL loaded');
+      expect(watch.current().check(leaf, issuer)).toBeUndefined();
+      expect(errors).toHaveLength(1); // the bad version was reported once, not at every tick
+    } finally {
+      watch.stop();
+    }
+  });
+});

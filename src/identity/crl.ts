@@ -1,0 +1,281 @@
+/**
+ * X.509 certificate revocation lists (RFC 5280 §5), made and read without OpenSSL's CLI: node-forge
+ * encodes the ASN.1 (it has no CRL support of its own), node:crypto signs and verifies. An issuer
+ * revokes gateway leaves with its CRL; the trust anchor revokes a cluster's issuer with its own.
+ * Pure: no files, no network.
+ */
+import { createPublicKey, sign, verify, type X509Certificate } from 'node:crypto';
+import forge from 'node-forge';
+import { IsthmusError } from '../errors.js';
+import { splitPem } from './pem.js';
+
+const { asn1 } = forge;
+const T = asn1.Type;
+const U = asn1.Class.UNIVERSAL;
+
+const OID_SHA256_WITH_RSA = '1.2.840.113549.1.1.11';
+const OID_CRL_NUMBER = '2.5.29.20';
+const OID_AUTHORITY_KEY_ID = '2.5.29.35';
+const OID_REASON_CODE = '2.5.29.21';
+const PEM_LABEL = 'X509 CRL';
+
+/** RFC 5280 §5.3.1 CRLReason, the values an operator picks from. */
+export const REVOCATION_REASONS = {
+  unspecified: 0,
+  keyCompromise: 1,
+  cACompromise: 2,
+  affiliationChanged: 3,
+  superseded: 4,
+  cessationOfOperation: 5,
+} as const;
+export type RevocationReason = keyof typeof REVOCATION_REASONS;
+
+export interface RevokedEntry {
+  /** Serial number as hex (any case, leading zeros ignored), as `openssl x509 -serial` prints it. */
+  serial: string;
+  revokedAt: Date;
+  reason?: RevocationReason;
+}
+
+export interface Crl {
+  /** DER of the issuer Name, compared byte for byte with a certificate's issuer/subject. */
+  issuerDer: Buffer;
+  thisUpdate: Date;
+  nextUpdate: Date | undefined;
+  crlNumber: bigint | undefined;
+  /** Normalised serial (lower-case hex, no leading zeros) → entry. */
+  revoked: Map<string, RevokedEntry>;
+  tbsDer: Buffer;
+  signature: Buffer;
+  pem: string;
+}
+
+/** Lower-case hex without leading zeros: `00AB` and `ab` are the same serial. */
+export function normaliseSerial(serial: string): string {
+  const hex = serial.replace(/[:\s]/g, '').toLowerCase();
+  if (!/^[0-9a-f]+$/.test(hex))
+    throw new IsthmusError('CRL_INVALID', `"${serial}" is not a hex serial number`);
+  return hex.replace(/^0+(?=.)/, '');
+}
+
+/** Signs a CRL with the issuer's key; `revoked` lists every revoked serial (CRLs are complete). */
+export function createCrl(opts: {
+  issuerCertPem: string;
+  issuerKeyPem: string;
+  revoked: readonly RevokedEntry[];
+  crlNumber: bigint;
+  thisUpdate?: Date;
+  /** When relying parties should expect a newer list. Default thisUpdate + 7 days. */
+  nextUpdate?: Date;
+}): string {
+  const issuer = forge.pki.certificateFromPem(opts.issuerCertPem);
+  const thisUpdate = opts.thisUpdate ?? new Date();
+  const nextUpdate = opts.nextUpdate ?? new Date(thisUpdate.getTime() + 7 * 24 * 3600 * 1000);
+  const algorithm = asn1.create(U, T.SEQUENCE, true, [
+    asn1.create(U, T.OID, false, asn1.oidToDer(OID_SHA256_WITH_RSA).getBytes()),
+    asn1.create(U, T.NULL, false, ''),
+  ]);
+  const entries = opts.revoked.map((entry) =>
+    asn1.create(U, T.SEQUENCE, true, [
+      integer(normaliseSerial(entry.serial)),
+      time(entry.revokedAt),
+      ...(entry.reason === undefined
+        ? []
+        : [
+            asn1.create(U, T.SEQUENCE, true, [
+              extension(
+                OID_REASON_CODE,
+                asn1.create(U, T.ENUMERATED, false, String.fromCharCode(REVOCATION_REASONS[entry.reason])),
+              ),
+            ]),
+          ]),
+    ]),
+  );
+  const keyId = (issuer.getExtension('subjectKeyIdentifier') as { subjectKeyIdentifier?: string } | null)
+    ?.subjectKeyIdentifier;
+  const extensions = [
+    ...(keyId
+      ? [
+          extension(
+            OID_AUTHORITY_KEY_ID,
+            asn1.create(U, T.SEQUENCE, true, [
+              asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, false, forge.util.hexToBytes(keyId)),
+            ]),
+          ),
+        ]
+      : []),
+    extension(OID_CRL_NUMBER, integer(opts.crlNumber.toString(16))),
+  ];
+  const tbs = asn1.create(U, T.SEQUENCE, true, [
+    asn1.create(U, T.INTEGER, false, '\x01'), // v2: required by extensions (RFC 5280 §5.1.2.1)
+    algorithm,
+    forge.pki.distinguishedNameToAsn1(issuer.subject),
+    time(thisUpdate),
+    time(nextUpdate),
+    ...(entries.length > 0 ? [asn1.create(U, T.SEQUENCE, true, entries)] : []),
+    asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [asn1.create(U, T.SEQUENCE, true, extensions)]),
+  ]);
+  const tbsDer = Buffer.from(asn1.toDer(tbs).getBytes(), 'binary');
+  const signature = sign('sha256', tbsDer, opts.issuerKeyPem);
+  const list = asn1.create(U, T.SEQUENCE, true, [
+    tbs,
+    algorithm,
+    asn1.create(U, T.BITSTRING, false, `\x00${signature.toString('binary')}`),
+  ]);
+  const der = Buffer.from(asn1.toDer(list).getBytes(), 'binary');
+  return toPem(der);
+}
+
+/** Every CRL of a PEM bundle; a clear error naming the block that is not one. */
+export function parseCrlBundle(text: string): Crl[] {
+  const blocks = splitPem(text, PEM_LABEL);
+  if (blocks.length === 0 && text.trim() !== '') {
+    throw new IsthmusError('CRL_INVALID', `no "-----BEGIN ${PEM_LABEL}-----" block in the CRL file`);
+  }
+  return blocks.map((pem, i) => {
+    try {
+      return parseCrl(pem);
+    } catch (err) {
+      throw new IsthmusError('CRL_INVALID', `CRL #${i + 1} of the bundle: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  });
+}
+
+export function parseCrl(pem: string): Crl {
+  const body = pem.replace(/-----(BEGIN|END) X509 CRL-----/g, '').replace(/\s+/g, '');
+  const der = Buffer.from(body, 'base64');
+  const list = asn1.fromDer(forge.util.createBuffer(der.toString('binary')), true);
+  const [tbs, algorithm, signatureBits] = children(list, 'CertificateList', 3);
+  if (oidOf(children(algorithm!, 'signatureAlgorithm', 1)[0]!) !== OID_SHA256_WITH_RSA) {
+    throw new Error('only sha256WithRSAEncryption CRLs are supported (the identity CA signs with RSA)');
+  }
+  const fields = children(tbs!, 'TBSCertList', 4);
+  let i = 0;
+  if (fields[i]!.type === T.INTEGER && fields[i]!.tagClass === U) i++; // version
+  i++; // signature algorithm (checked on the outer one)
+  const issuer = fields[i++]!;
+  const thisUpdate = dateOf(fields[i++]!);
+  let nextUpdate: Date | undefined;
+  if (fields[i] && isTime(fields[i]!)) nextUpdate = dateOf(fields[i++]!);
+  const revoked = new Map<string, RevokedEntry>();
+  if (fields[i] && fields[i]!.tagClass === U && fields[i]!.type === T.SEQUENCE) {
+    for (const entry of children(fields[i++]!, 'revokedCertificates', 0)) {
+      const [serial, date, exts] = children(entry, 'revoked entry', 2);
+      const hex = normaliseSerial(forge.util.bytesToHex(serial!.value as string) || '0');
+      const reasonCode = exts ? reasonOf(exts) : undefined;
+      revoked.set(hex, {
+        serial: hex,
+        revokedAt: dateOf(date!),
+        ...(reasonCode ? { reason: reasonCode } : {}),
+      });
+    }
+  }
+  let crlNumber: bigint | undefined;
+  if (fields[i] && fields[i]!.tagClass === asn1.Class.CONTEXT_SPECIFIC) {
+    const [exts] = children(fields[i]!, 'crlExtensions', 1);
+    for (const ext of children(exts!, 'Extensions', 0)) {
+      const parts = children(ext, 'Extension', 2);
+      if (oidOf(parts[0]!) !== OID_CRL_NUMBER) continue;
+      const value = asn1.fromDer(forge.util.createBuffer(parts.at(-1)!.value as string));
+      crlNumber = BigInt(`0x${forge.util.bytesToHex(value.value as string) || '0'}`);
+    }
+  }
+  const bits = signatureBits!.value as string;
+  return {
+    issuerDer: Buffer.from(asn1.toDer(issuer).getBytes(), 'binary'),
+    thisUpdate,
+    nextUpdate,
+    crlNumber,
+    revoked,
+    tbsDer: Buffer.from(asn1.toDer(tbs!).getBytes(), 'binary'),
+    signature: Buffer.from(bits.slice(1), 'binary'),
+    pem: toPem(der),
+  };
+}
+
+/** Whether `crl` was issued by `ca`: the same Name and a signature its key verifies. */
+export function isIssuedBy(crl: Crl, ca: X509Certificate): boolean {
+  if (!crl.issuerDer.equals(subjectDerOf(ca))) return false;
+  try {
+    return verify(
+      'sha256',
+      crl.tbsDer,
+      createPublicKey(ca.publicKey.export({ type: 'spki', format: 'pem' })),
+      crl.signature,
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** DER of a certificate's subject Name, read from its TBSCertificate (any key type). */
+function subjectDerOf(cert: X509Certificate): Buffer {
+  const parsed = asn1.fromDer(forge.util.createBuffer(cert.raw.toString('binary')));
+  const tbs = children(parsed, 'Certificate', 1)[0]!;
+  const fields = children(tbs, 'TBSCertificate', 6);
+  // [0] version is explicit and optional; then serial, signature, issuer, validity, subject.
+  const offset = fields[0]!.tagClass === asn1.Class.CONTEXT_SPECIFIC ? 1 : 0;
+  return Buffer.from(asn1.toDer(fields[offset + 4]!).getBytes(), 'binary');
+}
+
+function toPem(der: Buffer): string {
+  const lines = der.toString('base64').match(/.{1,64}/g) ?? [];
+  return `-----BEGIN ${PEM_LABEL}-----\n${lines.join('\n')}\n-----END ${PEM_LABEL}-----\n`;
+}
+
+/** A positive INTEGER from hex (a leading 00 when the high bit is set, DER's two's complement). */
+function integer(hex: string): forge.asn1.Asn1 {
+  const even = hex.length % 2 ? `0${hex}` : hex;
+  const bytes = forge.util.hexToBytes(/^[89a-f]/i.test(even) ? `00${even}` : even);
+  return asn1.create(U, T.INTEGER, false, bytes);
+}
+
+/** UTCTime until 2049, GeneralizedTime after (RFC 5280 §5.1.2.4). */
+function time(date: Date): forge.asn1.Asn1 {
+  return date.getUTCFullYear() < 2050
+    ? asn1.create(U, T.UTCTIME, false, asn1.dateToUtcTime(date))
+    : asn1.create(U, T.GENERALIZEDTIME, false, asn1.dateToGeneralizedTime(date));
+}
+
+function extension(oid: string, value: forge.asn1.Asn1): forge.asn1.Asn1 {
+  return asn1.create(U, T.SEQUENCE, true, [
+    asn1.create(U, T.OID, false, asn1.oidToDer(oid).getBytes()),
+    asn1.create(U, T.OCTETSTRING, false, asn1.toDer(value).getBytes()),
+  ]);
+}
+
+function children(node: forge.asn1.Asn1, what: string, atLeast: number): forge.asn1.Asn1[] {
+  if (!Array.isArray(node.value) || node.value.length < atLeast) throw new Error(`malformed ${what}`);
+  return node.value;
+}
+
+function oidOf(node: forge.asn1.Asn1): string {
+  return asn1.derToOid(forge.util.createBuffer(node.value as string));
+}
+
+function isTime(node: forge.asn1.Asn1): boolean {
+  return node.tagClass === U && (node.type === T.UTCTIME || node.type === T.GENERALIZEDTIME);
+}
+
+function dateOf(node: forge.asn1.Asn1): Date {
+  if (!isTime(node)) throw new Error('malformed time');
+  return node.type === T.UTCTIME
+    ? asn1.utcTimeToDate(node.value as string)
+    : asn1.generalizedTimeToDate(node.value as string);
+}
+
+function reasonOf(exts: forge.asn1.Asn1): RevocationReason | undefined {
+  for (const ext of children(exts, 'crlEntryExtensions', 0)) {
+    const parts = children(ext, 'Extension', 2);
+    if (oidOf(parts[0]!) !== OID_REASON_CODE) continue;
+    const code = (
+      asn1.fromDer(forge.util.createBuffer(parts.at(-1)!.value as string)).value as string
+    ).charCodeAt(0);
+    return (Object.keys(REVOCATION_REASONS) as RevocationReason[]).find(
+      (r) => REVOCATION_REASONS[r] === code,
+    );
+  }
+  return undefined;
+}
