@@ -65,6 +65,19 @@ describe('createGatewayMetrics', () => {
     expect(text).toContain('isthmus_tunnel_connect_duration_ms');
   });
 
+  it('reports the CRL in force and refused updates, from 0 on the first scrape', async () => {
+    const metrics = make();
+    const first = await metrics.render();
+    expect(first).toContain('isthmus_gateway_crl_revoked_certificates 0');
+    expect(first).toContain('isthmus_gateway_crl_reloads_total{result="refused"} 0');
+    metrics.crlReloaded('ok', 3);
+    metrics.crlReloaded('refused');
+    const text = await metrics.render();
+    expect(text).toContain('isthmus_gateway_crl_revoked_certificates 3');
+    expect(text).toContain('isthmus_gateway_crl_reloads_total{result="ok"} 1');
+    expect(text).toContain('isthmus_gateway_crl_reloads_total{result="refused"} 1');
+  });
+
   it('keeps registries apart and stops counting once closed', async () => {
     const a = make();
     const b = make();

@@ -60,6 +60,8 @@ export interface GatewayMetrics {
   readonly registry: Registry;
   /** Prometheus text exposition of every metric in the registry. */
   render(): Promise<string>;
+  /** A CRL file was loaded (`revoked` serials now in force) or an update of it was refused. */
+  crlReloaded(result: 'ok' | 'refused', revoked?: number): void;
   /** Unsubscribes from the diagnostics channels. */
   close(): void;
 }
@@ -91,6 +93,19 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     buckets: CONNECT_DURATION_BUCKETS_MS,
     registers: [registry],
   });
+  const crlRevoked = new Gauge({
+    name: 'isthmus_gateway_crl_revoked_certificates',
+    help: 'Serials revoked by the CRLs in force (--crl-file); 0 without one.',
+    registers: [registry],
+  });
+  const crlReloads = new Counter({
+    name: 'isthmus_gateway_crl_reloads_total',
+    help: 'CRL file loads: ok, or refused (malformed or vanished; the list in force stays).',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  crlRevoked.set(0);
+  for (const result of ['ok', 'refused']) crlReloads.inc({ result }, 0);
   // Both directions appear from the first scrape, so dashboards and alerts see a 0, not a gap.
   for (const direction of ['ingress', 'egress']) {
     open.set({ direction }, 0);
@@ -140,6 +155,10 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
   return {
     registry,
     render: () => registry.metrics(),
+    crlReloaded(result, revoked) {
+      crlReloads.inc({ result });
+      if (revoked !== undefined) crlRevoked.set(revoked);
+    },
     close() {
       if (closed) return;
       closed = true;

@@ -159,7 +159,7 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
 
     // Revocation: refused at each handshake, both ways; a CRL update also cuts open sessions.
     let revalidate = (): number => 0;
-    const revocations = await watchRevocations(config, anchorPem, log, () => revalidate());
+    const revocations = await watchRevocations(config, anchorPem, log, metrics, () => revalidate());
     if (revocations) onStop('CRL watch', () => revocations.stop());
     const revoked = (leaf: X509Certificate, issuer: X509Certificate | undefined): string | undefined =>
       revocations?.current().check(leaf, issuer);
@@ -313,6 +313,7 @@ async function watchRevocations(
   config: GatewayConfig,
   anchorPem: string,
   log: Logger,
+  metrics: GatewayMetrics,
   revalidate: () => number,
 ): Promise<CrlWatcher | undefined> {
   if (config.crlFile === undefined) return undefined;
@@ -321,10 +322,15 @@ async function watchRevocations(
     anchorPem,
     onChange: (list) => {
       const cut = revalidate();
+      metrics.crlReloaded('ok', list.size());
       log.info({ file: config.crlFile, revoked: list.size(), sessionsCut: cut }, 'CRL reloaded');
     },
-    onError: (err) => log.error({ err: err.message }, 'CRL update refused; the list in force stays'),
+    onError: (err) => {
+      metrics.crlReloaded('refused');
+      log.error({ err: err.message }, 'CRL update refused; the list in force stays');
+    },
   });
+  if (watcher.present()) metrics.crlReloaded('ok', watcher.current().size());
   if (watcher.present()) log.info({ file: config.crlFile, revoked: watcher.current().size() }, 'CRL loaded');
   else log.warn({ file: config.crlFile }, 'no CRL file (yet): nothing is revoked until it appears');
   return watcher;
