@@ -5,12 +5,13 @@
  * (the gateway is killed last but one: a dead gateway hides the trust-anchor comparison).
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningLab } from '../src/cli/lab/local-lab.js';
 import { createTrustAnchor } from '../src/identity/index.js';
+import { revokeCertificate } from '../src/identity/revoke.js';
 import { KubeClient } from '../src/kube/client.js';
 import { R } from '../src/kube/resources.js';
 import type { Link, V1ConfigMap, V1Secret } from '../src/kube/types.js';
@@ -83,7 +84,7 @@ describe('isthmus operator verbs on the lab', () => {
       { timeoutMs: 20_000, intervalMs: 250 },
     );
     expect(run.stdout).not.toContain('×');
-    expect(run.stdout.match(/^√ /gm)?.length).toBe(10);
+    expect(run.stdout.match(/^√ /gm)?.length).toBe(11);
     expect(run.stdout).toContain('Status check results are √');
     const json = JSON.parse((await isthmus('check', '-o', 'json')).stdout) as { success: boolean };
     expect(json).toMatchObject({ success: true });
@@ -146,6 +147,35 @@ describe('isthmus operator verbs on the lab', () => {
       await east.patch(R.configMaps, 'isthmus-system', 'isthmus-trust-anchor', {
         data: { 'ca.crt': original.data!['ca.crt'] },
       });
+    }
+  });
+
+  it("check: × on revocation when isthmus-crl revokes west's issuer", async () => {
+    // Revoked in a copy of the lab's certificates: the lab's gateways read their own crl.pem and
+    // must stay untouched for the tests after this one; the check reads the ConfigMap.
+    const copy = join(dir, 'certs-copy');
+    cpSync(join(dir, 'certs'), copy, { recursive: true });
+    const { bundleFile } = await revokeCertificate({
+      dir: copy,
+      issuerOf: 'west',
+      certFile: join(copy, 'west', 'issuer.crt'),
+      reason: 'cessationOfOperation',
+    });
+    const crl = {
+      metadata: { name: 'isthmus-crl', namespace: 'isthmus-system' },
+      data: { 'crl.pem': readFileSync(bundleFile, 'utf8') },
+    };
+    await east.create(R.configMaps, crl);
+    try {
+      const run = await isthmus('check');
+      expect(run.code).toBe(1);
+      const revoked = section(run.stdout, 'no linked gateway is revoked');
+      expect(revoked).toMatch(/^× /);
+      expect(revoked).toMatch(
+        /Link west: gateway 127\.0\.52\.2:4143 is revoked here \(issuer "CN=identity\.west\.cluster\.local" \(serial [0-9A-F]+\) is revoked by the trust anchor's CRL \(cessationOfOperation/,
+      );
+    } finally {
+      await east.delete(R.configMaps, 'isthmus-system', 'isthmus-crl');
     }
   });
 

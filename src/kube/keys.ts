@@ -23,6 +23,8 @@ export const FAILOVER_PRIMARY_ANNOTATION = 'failover.linkerd.io/primary-service'
 export const FAILOVER_RESTORE_AFTER_ANNOTATION = 'failover.isthmus.dev/restore-after';
 
 export const SYSTEM_NAMESPACE = 'isthmus-system';
+/** The CRL bundle (`isthmus certs revoke` writes crl.pem) as a ConfigMap the gateways mount. */
+export const CRL_CONFIGMAP = 'isthmus-crl';
 export const GATEWAY_SERVICE_NAME = 'isthmus-gateway';
 export const REMOTE_ACCESS_SERVICE_ACCOUNT = 'isthmus-remote-access';
 export const LINK_FINALIZER = 'multicluster.isthmus.dev/mirrors';

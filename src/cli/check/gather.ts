@@ -7,6 +7,7 @@ import { describeError, isIsthmusError } from '../../errors.js';
 import type { KubeClient } from '../../kube/client.js';
 import {
   CLUSTER_NAME_LABEL,
+  CRL_CONFIGMAP,
   MANAGED_BY_LABEL,
   MANAGED_BY_MIRROR,
   MIRRORED_SERVICE_LABEL,
@@ -188,6 +189,13 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     if (!b64) throw new Error(secret ? 'no tls.crt in the Secret' : 'Secret not found');
     return Buffer.from(b64, 'base64').toString('utf8');
   });
+  const crlPem = fetched(async () => {
+    const cm = await client.get<V1ConfigMap>(R.configMaps, SYSTEM_NAMESPACE, CRL_CONFIGMAP);
+    if (!cm) return undefined;
+    const pem = cm.data?.['crl.pem'];
+    if (pem === undefined) throw new Error('no crl.pem in the ConfigMap');
+    return pem;
+  });
   return {
     now: new Date(),
     crds: await crds,
@@ -196,5 +204,6 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     mirrors: await mirrors,
     anchorPem: await anchorPem,
     issuerPem: await issuerPem,
+    crlPem: await crlPem,
   };
 }

@@ -66,6 +66,7 @@ describe('isthmus check output', () => {
       'success',
       'error',
       'error',
+      'success', // no linked gateway is revoked
       'success',
       'error',
       'error',

@@ -79,5 +79,6 @@ export function healthyFacts(pki: { anchorPem: string; issuerPem: string; westCh
     mirrors: { ok: true, value: [mirror('podinfo-west')] },
     anchorPem: { ok: true, value: pki.anchorPem },
     issuerPem: { ok: true, value: pki.issuerPem },
+    crlPem: { ok: true, value: undefined },
   };
 }

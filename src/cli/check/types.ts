@@ -67,6 +67,8 @@ export interface CheckFacts {
   mirrors: Fetched<MirrorFacts[]>;
   anchorPem: Fetched<string>;
   issuerPem: Fetched<string>;
+  /** The CRL bundle the gateways load; undefined value: no isthmus-crl ConfigMap (nothing revoked). */
+  crlPem: Fetched<string | undefined>;
 }
 
 export function condition(link: Link, type: string): V1Condition | undefined {

@@ -3,13 +3,11 @@
  * Every process runs the same image and reads its settings from flags rendered here.
  */
 import { GATEWAY_NODE_OPTIONS } from '../../gateway/process-flags.js';
-import { GATEWAY_SERVICE_NAME, PORTS } from '../../kube/keys.js';
+import { CRL_CONFIGMAP, GATEWAY_SERVICE_NAME, PORTS } from '../../kube/keys.js';
 import { CONTROLLER_NODE_OPTIONS } from '../controller/process-flags.js';
 import { componentLabels, type InstallOptions, PART_OF } from './options.js';
 
 const SA_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
-/** The CRL bundle (`isthmus certs revoke` writes crl.pem) as a ConfigMap the gateways mount. */
-export const CRL_CONFIGMAP = 'isthmus-crl';
 const CRL_MOUNT = '/var/run/isthmus/crl';
 
 function podSecurity() {

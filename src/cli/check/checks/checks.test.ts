@@ -1,4 +1,6 @@
+import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { createCrl } from '../../../identity/crl.js';
 import { issueGatewayCertificate, splitPem } from '../../../identity/index.js';
 import { foreignTestPki, testGatewayCertificate, testPki } from '../../../identity/testing.js';
 import { HEALTHY_CONDITIONS, healthyFacts, link, mirror, NOW } from '../test-builders.js';
@@ -14,6 +16,7 @@ import {
   checkLinksValid,
   checkMirrorEndpoints,
   checkMirrorsOwned,
+  checkRevocation,
   checkTrustAnchor,
   expiryVerdict,
   runChecks,
@@ -28,6 +31,18 @@ const foreignChain = splitPem(
   issueGatewayCertificate(foreignTestPki().issuers.west, { trustDomain: 'cluster.local', cluster: 'west' })
     .chainPem,
 );
+
+/** West issuer's CRL, alone (the gateways refuse it) or in a bundle as `certs revoke` writes it. */
+function createWestCrl(serials: string[]): string {
+  const issuer = testPki().issuers.west;
+  return createCrl({
+    issuerCertPem: issuer.certPem,
+    issuerKeyPem: issuer.keyPem,
+    revoked: serials.map((serial) => ({ serial, revokedAt: NOW, reason: 'keyCompromise' as const })),
+    crlNumber: 1n,
+  });
+}
+const westCrl = (serials: string[]) => testPki().issuers.west.certPem + createWestCrl(serials);
 
 function facts(change: (f: CheckFacts) => void = () => {}): CheckFacts {
   const f = healthyFacts(pki);
@@ -198,6 +213,44 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         },
         'fail',
         /cannot read ConfigMap isthmus-system\/isthmus-trust-anchor: ConfigMap not found/,
+      ],
+    ],
+  ],
+  [
+    'revocation',
+    checkRevocation,
+    [
+      [
+        "CRL of west's issuer revoking its gateway",
+        (f) => {
+          f.crlPem = { ok: true, value: westCrl([new X509Certificate(pki.westChain[0]!).serialNumber]) };
+        },
+        'fail',
+        /Link west: gateway 10\.0\.0\.7:4143 is revoked here \(certificate serial [0-9A-F]+ is revoked by its issuer's CRL \(keyCompromise/,
+      ],
+      [
+        'CRL revoking someone else',
+        (f) => {
+          f.crlPem = { ok: true, value: westCrl(['01']) };
+        },
+        'ok',
+        null,
+      ],
+      [
+        'bundle the gateways refuse',
+        (f) => {
+          f.crlPem = { ok: true, value: createWestCrl(['01']) }; // without west's issuer certificate
+        },
+        'fail',
+        /the gateways refuse the CRL bundle in isthmus-crl \(CRL #1 of the bundle is signed by neither/,
+      ],
+      [
+        'ConfigMap without crl.pem',
+        (f) => {
+          f.crlPem = { ok: false, error: 'no crl.pem in the ConfigMap' };
+        },
+        'fail',
+        /cannot read ConfigMap isthmus-system\/isthmus-crl: no crl.pem/,
       ],
     ],
   ],

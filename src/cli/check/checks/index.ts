@@ -7,6 +7,7 @@ import { checkCredentials } from './credentials.js';
 import { checkGatewaysAlive } from './gateways-alive.js';
 import { checkExportsMirrored, checkLinksValid } from './links.js';
 import { checkMirrorEndpoints, checkMirrorsOwned } from './mirrors.js';
+import { checkRevocation } from './revocation.js';
 import { checkTrustAnchor } from './trust-anchor.js';
 
 export const CHECKS: readonly Check[] = [
@@ -14,6 +15,7 @@ export const CHECKS: readonly Check[] = [
   checkLinksValid,
   checkCredentials,
   checkTrustAnchor,
+  checkRevocation,
   checkController,
   checkGatewaysAlive,
   checkMirrorEndpoints,
@@ -37,5 +39,6 @@ export {
   checkLinksValid,
   checkMirrorEndpoints,
   checkMirrorsOwned,
+  checkRevocation,
   checkTrustAnchor,
 };
