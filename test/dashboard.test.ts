@@ -20,12 +20,15 @@ const CONTRACT_METRICS = [
   'isthmus_remote_api_up',
 ];
 
+/** Beyond the contract: the gateway's revocation metrics (README, "Revoking a certificate"). */
+const MORE_CHARTED = ['isthmus_gateway_crl_revoked_certificates', 'isthmus_gateway_crl_reloads_total'];
+
 describe('grafana/isthmus-dashboard.json', () => {
   const dashboard = JSON.parse(readFileSync('grafana/isthmus-dashboard.json', 'utf8')) as {
     panels: { targets: { expr: string }[] }[];
   };
   const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)).join('\n');
-  it.each(CONTRACT_METRICS)('charts %s', (metric) => {
+  it.each([...CONTRACT_METRICS, ...MORE_CHARTED])('charts %s', (metric) => {
     expect(exprs).toMatch(new RegExp(`\\b${metric}(_bucket)?\\b`));
   });
 });
