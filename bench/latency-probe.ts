@@ -153,7 +153,9 @@ async function main(): Promise<void> {
         console.log(
           `${proc.name}: ${lines.length} GCs, pauses p50 ${percentile(pauses, 50)} max ${pauses.at(-1)} ms`,
         );
-        console.log(lines.slice(-3).join('\n'));
+        // The long ones are what a tail is made of: print every pause over 2 ms, with its kind.
+        for (const l of lines)
+          if (Number(/, ([\d.]+) \/ [\d.]+ ms/.exec(l)?.[1] ?? 0) > 2) console.log(l.trim());
       }
     }
     await pair.stop();

@@ -21,6 +21,9 @@ const kubeconfig = join(dir, 'kubeconfig');
 let east: Sandbox;
 let west: Sandbox;
 
+/** `isthmus link` of west, run against the merged kubeconfig. */
+const LINK_WEST = ['link', '--kubeconfig', kubeconfig, '--context', 'west', '--cluster-name', 'west'];
+
 function isthmus(args: string[]) {
   return run(process.execPath, ['bin/isthmus.mjs', ...args], { timeout: 60_000, maxBuffer: 16 << 20 });
 }
@@ -80,15 +83,7 @@ describe('install and link with the real kubectl', () => {
   });
 
   it('refuses to link while the gateway has no LoadBalancer address, with a clear message', async () => {
-    const err = await isthmus([
-      'link',
-      '--kubeconfig',
-      kubeconfig,
-      '--context',
-      'west',
-      '--cluster-name',
-      'west',
-    ]).catch((e: { stderr: string; code: number }) => e);
+    const err = await isthmus(LINK_WEST).catch((e: { stderr: string; code: number }) => e);
     expect(err).toMatchObject({ code: 1 });
     expect((err as { stderr: string }).stderr).toMatch(/no LoadBalancer address yet/);
   });
@@ -104,15 +99,7 @@ describe('install and link with the real kubectl', () => {
         { status: { loadBalancer: { ingress: [{ ip: '198.51.100.7' }] } } },
         'merge',
       );
-      const { stdout } = await isthmus([
-        'link',
-        '--kubeconfig',
-        kubeconfig,
-        '--context',
-        'west',
-        '--cluster-name',
-        'west',
-      ]);
+      const { stdout } = await isthmus(LINK_WEST);
       await kubectl(['--context', 'east', 'apply', '-f', '-'], stdout);
 
       const link = await eastAdmin.get<Link>(R.links, 'isthmus-system', 'west');
@@ -145,6 +132,50 @@ describe('install and link with the real kubectl', () => {
       }
     } finally {
       westAdmin.close();
+      eastAdmin.close();
+    }
+  });
+
+  it('carries the Link flags into the applied Link, and refuses a bad one before reading the remote', async () => {
+    const eastAdmin = KubeClient.fromKubeconfigString(east.kubeconfig());
+    try {
+      const { stdout } = await isthmus([
+        ...LINK_WEST,
+        '--selector',
+        'mirror.linkerd.io/exported=true,tier!=internal',
+        '--excluded-labels',
+        'team.example.com/*',
+        '--mirror-headless',
+        '--probe-period',
+        '10s',
+        '--probe-failure-threshold',
+        '5',
+      ]);
+      // kubectl apply through the sandbox's CRD schema: the converted selector is a valid LabelSelector.
+      await kubectl(['--context', 'east', 'apply', '-f', '-'], stdout);
+      const link = await eastAdmin.get<Link>(R.links, 'isthmus-system', 'west');
+      expect(link?.spec).toMatchObject({
+        selector: {
+          matchLabels: { 'mirror.linkerd.io/exported': 'true' },
+          matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['internal'] }],
+        },
+        excludedLabels: ['team.example.com/*'],
+        mirrorHeadless: true,
+        probeSpec: { period: '10s', timeout: '2s', failureThreshold: 5 },
+      });
+
+      const err = await isthmus([
+        ...LINK_WEST,
+        '--kubeconfig',
+        '/nonexistent',
+        '--selector',
+        'replicas>2',
+      ]).catch((e: { stdout: string; stderr: string; code: number }) => e);
+      expect(err).toMatchObject({ code: 1, stdout: '' });
+      expect((err as { stderr: string }).stderr).toMatch(
+        /replicas > … is not supported in a Link's label selector/,
+      );
+    } finally {
       eastAdmin.close();
     }
   });

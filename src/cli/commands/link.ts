@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
+import type { LinkFlagValues } from '../link/options.js';
 import { parseClusterList } from './sandbox.js';
 
-interface LinkFlags {
+interface LinkFlags extends LinkFlagValues {
   context: string;
   kubeconfig?: string;
   clusterName: string;
@@ -27,8 +28,28 @@ export function registerLink(program: Command): void {
       "remote API server URL as seen from the local cluster (default: the context's)",
     )
     .option('--gateway-addresses <list>', 'remote gateway addresses (default: its LoadBalancer status)')
+    .option('--gateway-port <port>', "remote gateway's mTLS port (default: its Service's ingress port)")
+    .option(
+      '--selector <selector>',
+      'remote Services to mirror, in kubectl -l syntax (default: mirror.linkerd.io/exported=true)',
+    )
+    .option(
+      '--excluded-labels <list>',
+      'label keys not copied to mirrors, comma-separated (prefix/* wildcards)',
+    )
+    .option(
+      '--excluded-annotations <list>',
+      'annotation keys not copied to mirrors, comma-separated (prefix/* wildcards)',
+    )
+    .option('--mirror-headless', 'mirror headless Services, with per-pod Services for StatefulSet hostnames')
+    .option('--probe-period <duration>', 'how often the remote gateway is probed (default: 3s)')
+    .option('--probe-timeout <duration>', 'how long a probe may take (default: 2s)')
+    .option('--probe-failure-threshold <n>', 'failed probes in a row before the gateway is dead (default: 3)')
     .action(async (flags: LinkFlags) => {
       const [name] = parseClusterList(flags.clusterName);
+      // Flags first: a typo is reported before the remote cluster is read.
+      const { linkSpecOptions } = await import('../link/options.js');
+      const options = linkSpecOptions(flags);
       const { KubeClient, R, SYSTEM_NAMESPACE, GATEWAY_SERVICE_NAME, REMOTE_ACCESS_SERVICE_ACCOUNT } =
         await import('../../kube/index.js');
       const { caDataOf, gatewayAddressesOf, gatewayPortOf, renderLink, tokenOf } = await import(
@@ -42,6 +63,7 @@ export function registerLink(program: Command): void {
         const gw = flags.gatewayAddresses
           ? { addresses: flags.gatewayAddresses.split(',').map((a) => a.trim()), port: gatewayPortOf(svc) }
           : gatewayAddressesOf(svc, name!);
+        const { gatewayPort = gw.port, ...rest } = options;
         const secret = await client.get(
           R.secrets,
           SYSTEM_NAMESPACE,
@@ -57,7 +79,8 @@ export function registerLink(program: Command): void {
             ...caDataOf(cluster),
             token: tokenOf(secret, name!),
             gatewayAddresses: gw.addresses,
-            gatewayPort: gw.port,
+            gatewayPort,
+            options: rest,
           }),
         );
       } finally {

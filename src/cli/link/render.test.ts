@@ -68,4 +68,31 @@ describe('isthmus link', () => {
     expect(isIsthmusError(caught, 'LINK_INVALID')).toBe(true);
     expect(String(caught)).toMatch(/no token in isthmus-system\/isthmus-remote-access-token/);
   });
+
+  it('adds what the flags set to the Link, keeping the probe defaults it does not override', () => {
+    const [, link] = linkManifests({
+      ...facts,
+      options: {
+        selector: { matchExpressions: [{ key: 'app', operator: 'In', values: ['web'] }] },
+        excludedLabels: ['team/*'],
+        mirrorHeadless: true,
+        probe: { period: '10s' },
+      },
+    });
+    expect(link.spec).toMatchObject({
+      selector: { matchExpressions: [{ key: 'app', operator: 'In', values: ['web'] }] },
+      excludedLabels: ['team/*'],
+      mirrorHeadless: true,
+      probeSpec: { path: '/ready', period: '10s', timeout: '2s', failureThreshold: 3 },
+    });
+  });
+
+  it('refuses to print a Link the controller would mark invalid', () => {
+    expect(() =>
+      linkManifests({
+        ...facts,
+        options: { selector: { matchExpressions: [{ key: 'app', operator: 'In', values: [] }] } },
+      }),
+    ).toThrow(/the Link would be invalid: selector operator In on app needs values/);
+  });
 });

@@ -14,7 +14,9 @@ import {
   SYSTEM_NAMESPACE,
 } from '../../kube/keys.js';
 import type { Link, V1Secret, V1Service } from '../../kube/types.js';
+import { parseLinkSpec } from '../../mirror/link-config.js';
 import { toYamlStream } from '../install/render.js';
+import type { LinkSpecOptions } from './options.js';
 
 export interface RemoteFacts {
   clusterName: string;
@@ -26,6 +28,8 @@ export interface RemoteFacts {
   token: string;
   gatewayAddresses: string[];
   gatewayPort: number;
+  /** What the user set by flag (isthmus link --selector …); the rest keeps the CRD defaults. */
+  options?: LinkSpecOptions;
 }
 
 export function credentialsSecretName(cluster: string): string {
@@ -51,7 +55,8 @@ export function remoteKubeconfig(f: RemoteFacts): string {
 
 export function linkManifests(f: RemoteFacts): [V1Secret, Link] {
   const secretName = credentialsSecretName(f.clusterName);
-  return [
+  const { probe, ...options } = f.options ?? {};
+  const manifests: [V1Secret, Link] = [
     {
       apiVersion: 'v1',
       kind: 'Secret',
@@ -74,10 +79,23 @@ export function linkManifests(f: RemoteFacts): [V1Secret, Link] {
         gatewayAddress: f.gatewayAddresses.join(','),
         gatewayPort: f.gatewayPort,
         gatewayIdentity: gatewayIdentity(f.trustDomain, f.clusterName),
-        probeSpec: { path: '/ready', port: PORTS.admin, period: '3s', timeout: '2s', failureThreshold: 3 },
+        probeSpec: {
+          path: '/ready',
+          port: PORTS.admin,
+          period: '3s',
+          timeout: '2s',
+          failureThreshold: 3,
+          ...probe,
+        },
+        ...options,
       },
     },
   ];
+  // The controller's own validation: never print a Link it would only mark invalid.
+  const parsed = parseLinkSpec(manifests[1]);
+  if (!parsed.ok)
+    throw new IsthmusError('LINK_INVALID', `the Link would be invalid: ${parsed.reason}`, { terminal: true });
+  return manifests;
 }
 
 export function renderLink(f: RemoteFacts): string {

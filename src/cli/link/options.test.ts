@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { isIsthmusError } from '../../errors.js';
+import { matchesLabelSelector } from '../../kube/label-selector.js';
+import { keyPatternList, labelSelectorFromString, linkSpecOptions } from './options.js';
+
+function usageError(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(isIsthmusError(err, 'USAGE')).toBe(true);
+    return String(err);
+  }
+  throw new Error('expected a USAGE error');
+}
+
+describe('isthmus link flags', () => {
+  it('turns a kubectl -l selector into the LabelSelector that selects the same Services', () => {
+    const text = 'app in (api,web),tier!=internal,mirror.linkerd.io/exported=true,!legacy,team';
+    const sel = labelSelectorFromString(text);
+    expect(sel).toEqual({
+      matchLabels: { 'mirror.linkerd.io/exported': 'true' },
+      matchExpressions: [
+        { key: 'app', operator: 'In', values: ['api', 'web'] },
+        { key: 'legacy', operator: 'DoesNotExist' },
+        { key: 'team', operator: 'Exists' },
+        { key: 'tier', operator: 'NotIn', values: ['internal'] },
+      ],
+    });
+    const base = { 'mirror.linkerd.io/exported': 'true', app: 'web', team: 'a' };
+    expect(matchesLabelSelector(sel, base)).toBe(true);
+    expect(matchesLabelSelector(sel, { ...base, tier: 'internal' })).toBe(false);
+    expect(matchesLabelSelector(sel, { ...base, tier: 'edge' })).toBe(true);
+    expect(matchesLabelSelector(sel, { ...base, legacy: 'yes' })).toBe(false);
+    expect(matchesLabelSelector(sel, { ...base, app: 'db' })).toBe(false);
+  });
+
+  it.each([
+    ['', /empty: a Link with an empty selector mirrors nothing/],
+    ['app in (a', /unable to parse requirement|expected/],
+    ['replicas>2', /replicas > … is not supported/],
+    ['app=a,app=b', /app cannot equal both a and b/],
+    ['-bad=1', /Invalid value/],
+  ])('refuses the selector %j with the reason', (text, reason) => {
+    expect(usageError(() => labelSelectorFromString(text))).toMatch(reason);
+  });
+
+  it('takes label keys and prefix/* wildcards, and refuses anything else', () => {
+    expect(keyPatternList('--excluded-labels', ' team, example.com/*,app.kubernetes.io/name ')).toEqual([
+      'team',
+      'example.com/*',
+      'app.kubernetes.io/name',
+    ]);
+    for (const bad of ['*', 'a b', 'Example.com/*', 'x/y/z']) {
+      expect(usageError(() => keyPatternList('--excluded-labels', bad))).toMatch(
+        /is neither a label key nor a prefix\/\* wildcard/,
+      );
+    }
+  });
+
+  it('sets only what was given, and checks durations and numbers', () => {
+    expect(linkSpecOptions({})).toEqual({});
+    expect(
+      linkSpecOptions({
+        gatewayPort: '8443',
+        mirrorHeadless: true,
+        probePeriod: '10s',
+        probeFailureThreshold: '5',
+        excludedAnnotations: 'internal.example.com/*',
+      }),
+    ).toEqual({
+      gatewayPort: 8443,
+      mirrorHeadless: true,
+      excludedAnnotations: ['internal.example.com/*'],
+      probe: { period: '10s', failureThreshold: 5 },
+    });
+    expect(usageError(() => linkSpecOptions({ probePeriod: '3' }))).toMatch(
+      /--probe-period "3": expected a duration/,
+    );
+    expect(usageError(() => linkSpecOptions({ probeTimeout: '0s' }))).toMatch(/--probe-timeout/);
+    expect(usageError(() => linkSpecOptions({ gatewayPort: '70000' }))).toMatch(/from 1 to 65535/);
+    expect(usageError(() => linkSpecOptions({ probeFailureThreshold: '1.5' }))).toMatch(/an integer/);
+  });
+});

@@ -1,0 +1,137 @@
+/**
+ * The Link settings `isthmus link` takes as flags (the ones `linkerd multicluster link` users set:
+ * which Services to mirror, what not to copy, headless mirroring, the gateway probe), turned into
+ * Link spec fields. Pure, and strict: a flag the controller would reject is refused here with the
+ * reason, before anything is printed for `kubectl apply`.
+ */
+import { IsthmusError } from '../../errors.js';
+import type { Link, V1LabelSelector } from '../../kube/types.js';
+import { parseDuration } from '../../mirror/link-config.js';
+import { parseLabelSelector, SelectorError } from '../../sandbox/selectors.js';
+
+export interface LinkFlagValues {
+  selector?: string;
+  gatewayPort?: string;
+  excludedLabels?: string;
+  excludedAnnotations?: string;
+  mirrorHeadless?: boolean;
+  probePeriod?: string;
+  probeTimeout?: string;
+  probeFailureThreshold?: string;
+}
+
+/** The optional part of a Link spec that flags control; fields left out keep the CRD defaults. */
+export type LinkSpecOptions = Partial<
+  Pick<Link['spec'], 'selector' | 'gatewayPort' | 'excludedLabels' | 'excludedAnnotations' | 'mirrorHeadless'>
+> & { probe?: { period?: string; timeout?: string; failureThreshold?: number } };
+
+function usage(message: string): IsthmusError {
+  return new IsthmusError('USAGE', message, { terminal: true });
+}
+
+/**
+ * A selector in the syntax of `kubectl -l` as a metav1.LabelSelector, like apimachinery's
+ * ParseToLabelSelector (which `linkerd multicluster link --selector` uses). `a!=b` becomes
+ * `NotIn [b]`, which selects the same Services; `>`/`<` have no LabelSelector form.
+ */
+export function labelSelectorFromString(text: string): V1LabelSelector {
+  if (text.trim() === '') {
+    throw usage('--selector is empty: a Link with an empty selector mirrors nothing (use isthmus unlink)');
+  }
+  let reqs: ReturnType<typeof parseLabelSelector>;
+  try {
+    reqs = parseLabelSelector(text);
+  } catch (err) {
+    if (err instanceof SelectorError) throw usage(`--selector ${JSON.stringify(text)}: ${err.message}`);
+    throw err;
+  }
+  const matchLabels: Record<string, string> = {};
+  const matchExpressions: NonNullable<V1LabelSelector['matchExpressions']> = [];
+  for (const { key, operator, values } of reqs) {
+    switch (operator) {
+      case 'Equals': {
+        const previous = matchLabels[key];
+        if (previous !== undefined && previous !== values[0]) {
+          throw usage(
+            `--selector ${JSON.stringify(text)}: ${key} cannot equal both ${previous} and ${values[0]}`,
+          );
+        }
+        matchLabels[key] = values[0]!;
+        break;
+      }
+      case 'NotEquals':
+        matchExpressions.push({ key, operator: 'NotIn', values });
+        break;
+      case 'In':
+      case 'NotIn':
+        matchExpressions.push({ key, operator, values });
+        break;
+      case 'Exists':
+      case 'DoesNotExist':
+        matchExpressions.push({ key, operator });
+        break;
+      default:
+        throw usage(
+          `--selector ${JSON.stringify(text)}: ${key} ${operator === 'GreaterThan' ? '>' : '<'} … is not supported in a Link's label selector`,
+        );
+    }
+  }
+  return {
+    ...(Object.keys(matchLabels).length > 0 ? { matchLabels } : {}),
+    ...(matchExpressions.length > 0 ? { matchExpressions } : {}),
+  };
+}
+
+// A label or annotation key (DNS-subdomain prefix, then a name), or `prefix/*` for every key under it.
+const KEY_PATTERN =
+  /^(([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)\/)?([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?|\*)$/;
+
+/** A comma-separated list of keys or `prefix/*` wildcards, as `excludedLabels`/`excludedAnnotations` take them. */
+export function keyPatternList(flag: string, text: string): string[] {
+  const items = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+  for (const p of items) {
+    if (!KEY_PATTERN.test(p) || p === '*') {
+      throw usage(`${flag}: ${JSON.stringify(p)} is neither a label key nor a prefix/* wildcard`);
+    }
+  }
+  return items;
+}
+
+function duration(flag: string, text: string): string {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0)
+    throw usage(`${flag} ${JSON.stringify(text)}: expected a duration such as 3s or 500ms`);
+  return text;
+}
+
+function positiveInteger(flag: string, text: string, max: number): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > max)
+    throw usage(`${flag} ${JSON.stringify(text)}: expected an integer from 1 to ${max}`);
+  return n;
+}
+
+/** Flag values → Link spec fields; only what was given. */
+export function linkSpecOptions(flags: LinkFlagValues): LinkSpecOptions {
+  const out: LinkSpecOptions = {};
+  if (flags.selector !== undefined) out.selector = labelSelectorFromString(flags.selector);
+  if (flags.gatewayPort !== undefined)
+    out.gatewayPort = positiveInteger('--gateway-port', flags.gatewayPort, 65535);
+  if (flags.excludedLabels !== undefined)
+    out.excludedLabels = keyPatternList('--excluded-labels', flags.excludedLabels);
+  if (flags.excludedAnnotations !== undefined) {
+    out.excludedAnnotations = keyPatternList('--excluded-annotations', flags.excludedAnnotations);
+  }
+  if (flags.mirrorHeadless) out.mirrorHeadless = true;
+  const probe: NonNullable<LinkSpecOptions['probe']> = {};
+  if (flags.probePeriod !== undefined) probe.period = duration('--probe-period', flags.probePeriod);
+  if (flags.probeTimeout !== undefined) probe.timeout = duration('--probe-timeout', flags.probeTimeout);
+  if (flags.probeFailureThreshold !== undefined) {
+    probe.failureThreshold = positiveInteger('--probe-failure-threshold', flags.probeFailureThreshold, 1000);
+  }
+  if (Object.keys(probe).length > 0) out.probe = probe;
+  return out;
+}
