@@ -35,6 +35,21 @@ describe('gatewayOptionsFromFlags', () => {
       exportSelector: 'mirror.linkerd.io/exported=true',
       allowedClusters: [],
       certificates: { kind: 'files', ...files },
+      // Stops at once unless told to drain (the install's Deployment does).
+      shutdown: { drainDelayMs: 0, graceMs: 0 },
+    });
+  });
+
+  it('reads the graceful-shutdown settings from flags or the environment', () => {
+    expect(
+      gatewayOptionsFromFlags({ ...minimal, drainDelayMs: '5000', shutdownGraceMs: '25000' }).shutdown,
+    ).toEqual({
+      drainDelayMs: 5000,
+      graceMs: 25000,
+    });
+    expect(gatewayOptionsFromFlags(minimal, { ISTHMUS_SHUTDOWN_GRACE_MS: '1000' }).shutdown).toEqual({
+      drainDelayMs: 0,
+      graceMs: 1000,
     });
   });
 
@@ -85,6 +100,21 @@ describe('gatewayOptionsFromFlags', () => {
     ['no kubeconfig', { cluster: 'west', ...files }, '--kubeconfig (or KUBECONFIG) is required'],
     ['bad allowed cluster', { ...minimal, allowCluster: ['ok', 'Not OK'] }, '--allow-cluster "Not OK"'],
     ['bad timeout', { ...minimal, connectTimeoutMs: '-1' }, '--connect-timeout-ms'],
+    [
+      'zero timeout',
+      { ...minimal, connectTimeoutMs: '0' },
+      '--connect-timeout-ms "0" is not a positive integer',
+    ],
+    [
+      'negative drain delay',
+      { ...minimal, drainDelayMs: '-5' },
+      '--drain-delay-ms "-5" is not a non-negative',
+    ],
+    [
+      'a drain delay longer than the grace',
+      { ...minimal, drainDelayMs: '5000', shutdownGraceMs: '1000' },
+      '--drain-delay-ms 5000 exceeds --shutdown-grace-ms 1000 (the grace includes the delay)',
+    ],
   ])('rejects %s', (_name, flags, message) => {
     expect(usageMessage(() => gatewayOptionsFromFlags(flags))).toContain(message);
   });

@@ -28,6 +28,14 @@ export interface GatewayLimits {
   egressApplyDebounceMs: number;
 }
 
+/** A graceful stop (SIGTERM): see RunningGateway.shutdown. */
+export interface ShutdownConfig {
+  /** Not ready, still serving, for this long after the signal: load balancers and endpoints catch up. */
+  drainDelayMs: number;
+  /** From the signal until the tunnels still open are cut (the drain delay included). */
+  graceMs: number;
+}
+
 export interface GatewayConfig {
   clusterName: string;
   trustDomain: string;
@@ -47,6 +55,7 @@ export interface GatewayConfig {
   /** PEM bundle of CRLs (trust anchor's and issuers'), re-read when it changes; absent: none. */
   crlFile?: string;
   limits: GatewayLimits;
+  shutdown: ShutdownConfig;
 }
 
 /** Flags as the CLI hands them over: strings (or string lists), all optional. */
@@ -72,6 +81,8 @@ export interface GatewayFlags {
   caFile?: string;
   crlFile?: string;
   connectTimeoutMs?: string | number;
+  drainDelayMs?: string | number;
+  shutdownGraceMs?: string | number;
 }
 
 /** Environment variables read when a flag is absent (the Deployment sets these). */
@@ -97,6 +108,8 @@ export const GATEWAY_ENV: Readonly<Record<keyof GatewayFlags, string>> = {
   caFile: 'ISTHMUS_CA_FILE',
   crlFile: 'ISTHMUS_CRL_FILE',
   connectTimeoutMs: 'ISTHMUS_CONNECT_TIMEOUT_MS',
+  drainDelayMs: 'ISTHMUS_DRAIN_DELAY_MS',
+  shutdownGraceMs: 'ISTHMUS_SHUTDOWN_GRACE_MS',
 };
 
 /** RFC 1123 label: what Kubernetes accepts as a cluster-ish name and what fits in a SPIFFE path. */
@@ -162,7 +175,23 @@ export function gatewayOptionsFromFlags(
 
   const certificates = certificateSource(flags, text, problems);
   const crlFile = text('crlFile');
-  const connectTimeoutMs = positiveInt(pick('connectTimeoutMs'), DEFAULT_CONNECT_TIMEOUT_MS, problems);
+  const connectTimeoutMs = integer(
+    pick('connectTimeoutMs'),
+    DEFAULT_CONNECT_TIMEOUT_MS,
+    1,
+    '--connect-timeout-ms',
+    problems,
+  );
+  // 0/0, the default, stops at once: right for a lab or a test; the install's Deployment drains.
+  const shutdown = {
+    drainDelayMs: integer(pick('drainDelayMs'), 0, 0, '--drain-delay-ms', problems),
+    graceMs: integer(pick('shutdownGraceMs'), 0, 0, '--shutdown-grace-ms', problems),
+  };
+  if (shutdown.drainDelayMs > shutdown.graceMs) {
+    problems.push(
+      `--drain-delay-ms ${shutdown.drainDelayMs} exceeds --shutdown-grace-ms ${shutdown.graceMs} (the grace includes the delay)`,
+    );
+  }
 
   if (problems.length > 0) {
     throw new IsthmusError('USAGE', `invalid gateway configuration: ${problems.join('; ')}`, {
@@ -183,6 +212,7 @@ export function gatewayOptionsFromFlags(
     certificates,
     ...(crlFile === undefined ? {} : { crlFile }),
     limits: { connectTimeoutMs, egressApplyDebounceMs: DEFAULT_EGRESS_DEBOUNCE_MS },
+    shutdown,
   };
 }
 
@@ -261,11 +291,12 @@ function port(value: unknown, fallback: number, flag: string, problems: string[]
   return n;
 }
 
-function positiveInt(value: unknown, fallback: number, problems: string[]): number {
+/** An integer of milliseconds, at least `min`. */
+function integer(value: unknown, fallback: number, min: number, flag: string, problems: string[]): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) {
-    problems.push(`--connect-timeout-ms "${String(value)}" is not a positive integer`);
+  if (!Number.isInteger(n) || n < min) {
+    problems.push(`${flag} "${String(value)}" is not ${min > 0 ? 'a positive' : 'a non-negative'} integer`);
     return fallback;
   }
   return n;

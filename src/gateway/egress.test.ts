@@ -104,6 +104,23 @@ describe('EgressListeners', () => {
     expect(await greet(port)).toMatchObject({ greeting: 'second' });
   });
 
+  it('leaves no tunnel behind when the client hangs up before its tunnel is open', async () => {
+    const h = await harness();
+    h.exportService('test', 'svc', 7000, [(await named('svc')).port]);
+    const port = await freePort();
+    await h.egress.apply([route(port, h, 'svc')]);
+    for (const hangUp of ['end', 'destroy'] as const) {
+      const socket = net.connect({ port, host: '127.0.0.1' });
+      socket.on('error', () => {});
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket[hangUp]();
+      await waitFor(
+        () => h.egress.connections() === 0 && h.egress.openTunnels() === 0,
+        `egress connection and tunnel to close after ${hangUp}()`,
+      );
+    }
+  });
+
   it('resets the client at once when the remote gateway is unreachable', async () => {
     const h = await harness();
     const port = await freePort();

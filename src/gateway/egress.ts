@@ -8,6 +8,7 @@ import { constants as h2 } from 'node:http2';
 import net from 'node:net';
 import { IsthmusError } from '../errors.js';
 import { publishConnectError, publishTunnelClose, publishTunnelOpen } from './diagnostics.js';
+import { cutSockets, socketsClosed } from './drain.js';
 import { splice } from './pipe.js';
 import type { SessionPool } from './session-pool.js';
 
@@ -34,6 +35,8 @@ export class EgressListeners {
   private readonly draining = new Set<Listener>();
   private queue: Promise<void> = Promise.resolve();
   private tunnels = 0;
+  /** After close(): apply() opens nothing any more (a mirror change during a shutdown's drain). */
+  private closed = false;
 
   constructor(private readonly opts: { host: string; pool: Pick<SessionPool, 'tunnel'> }) {}
 
@@ -65,22 +68,34 @@ export class EgressListeners {
     return n;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops accepting on every port; open connections get up to `graceMs` (default 0) to finish,
+   * then the rest are cut. Resolves with the number cut.
+   */
+  async close(graceMs = 0): Promise<number> {
+    this.closed = true;
     await this.queue;
     const all = [...this.listeners.values(), ...this.draining];
     this.listeners.clear();
-    this.draining.clear();
-    await Promise.all(all.map((l) => closeListener(l, true)));
+    // Kept in `draining` until their connections are gone, so connections() stays true meanwhile.
+    for (const l of all) this.draining.add(l);
+    const closed = Promise.all(all.map((l) => closeListener(l).then(() => this.draining.delete(l))));
+    const groups = all.map((l) => l.sockets);
+    await socketsClosed(groups, graceMs);
+    const cut = cutSockets(groups);
+    await closed;
+    return cut;
   }
 
   private async applyNow(routes: EgressRoute[]): Promise<void> {
+    if (this.closed) return;
     const wanted = new Map<number, EgressRoute>();
     for (const r of routes) wanted.set(r.port, r);
     for (const [port, listener] of this.listeners) {
       if (wanted.has(port)) continue;
       this.listeners.delete(port);
       this.draining.add(listener);
-      void closeListener(listener, false).then(() => this.draining.delete(listener));
+      void closeListener(listener).then(() => this.draining.delete(listener));
     }
     const failures: string[] = [];
     await Promise.all(
@@ -153,10 +168,7 @@ function statusOf(err: IsthmusError): number {
   return typeof cause?.status === 'number' ? cause.status : 0;
 }
 
-/** Stops accepting; with `cut`, also destroys the connections, else waits for them to finish. */
-function closeListener(listener: Listener, cut: boolean): Promise<void> {
-  return new Promise((resolve) => {
-    listener.server.close(() => resolve());
-    if (cut) for (const s of listener.sockets) s.destroy();
-  });
+/** Stops accepting; resolves once its connections have finished (net.Server.close waits for them). */
+function closeListener(listener: Listener): Promise<void> {
+  return new Promise((resolve) => listener.server.close(() => resolve()));
 }

@@ -17,6 +17,7 @@ import {
   publishTunnelClose,
   publishTunnelOpen,
 } from './diagnostics.js';
+import { cutSockets, socketsClosed } from './drain.js';
 import { splice } from './pipe.js';
 import { socketReader } from './socket-reader.js';
 import {
@@ -72,8 +73,11 @@ export interface Ingress {
   readonly address: { host: string; port: number };
   /** New handshakes use the new certificate; established sessions keep theirs. */
   setSecureContext(ctx: TunnelSecureContext): void;
-  /** Sends GOAWAY, waits up to `graceMs` (default 0) for tunnels to finish, then cuts the rest. */
-  close(graceMs?: number): Promise<void>;
+  /**
+   * Stops accepting, sends GOAWAY, waits up to `graceMs` (default 0) for tunnels to finish, then
+   * cuts the rest; resolves with the number of connections cut.
+   */
+  close(graceMs?: number): Promise<number>;
   /** Tunnels currently piping bytes. */
   openTunnels(): number;
   /** TCP connections accepted and not yet closed (handshaking or carrying a session). */
@@ -342,10 +346,13 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
     },
     async close(graceMs = 0) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // GOAWAY: a remote pool opens its next tunnels on a new session (another replica behind the
+      // load balancer) while the streams in flight finish here.
       for (const session of sessions) session.close();
-      if (graceMs > 0 && sockets.size > 0) await drained(sockets, graceMs);
-      for (const socket of sockets) socket.destroy();
+      await socketsClosed([sockets], graceMs);
+      const cut = cutSockets([sockets]);
       await closed;
+      return cut;
     },
   };
 }
@@ -355,18 +362,4 @@ function headerListSize(raw: string[]): number {
   let size = 0;
   for (let i = 0; i < raw.length; i++) size += raw[i]!.length + (i % 2 === 0 ? 32 : 0);
   return size;
-}
-
-/** Resolves when every socket has closed or `ms` has passed. */
-function drained(sockets: Set<net.Socket>, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    const check = (): void => {
-      if (sockets.size === 0) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    for (const socket of sockets) socket.once('close', () => setImmediate(check));
-  });
 }

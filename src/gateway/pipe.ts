@@ -100,8 +100,10 @@ export function splice(
   if (reader) reader.attach(toStream);
   else socket.on('data', toStream);
   stream.on('drain', () => socket.resume());
-  // The socket's FIN (its 'end', also in `onread` mode) becomes END_STREAM.
-  socket.once('end', () => stream.end());
+  // The socket's FIN (its 'end', also in `onread` mode) becomes END_STREAM. A client that sent its
+  // FIN, with no data, while its tunnel was being opened has had its 'end' already.
+  if (socket.readableEnded) stream.end();
+  else socket.once('end', () => stream.end());
 }
 
 /** Whether the stream was closed by RST_STREAM (either side) with an error code. */

@@ -9,6 +9,7 @@
 import type { X509Certificate } from 'node:crypto';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { readFile } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import { type Logger, pino } from 'pino';
 import { describeError } from '../errors.js';
 import {
@@ -64,7 +65,16 @@ export interface RunningGateway {
    * new one is in use. Established sessions keep theirs; new handshakes use the new one.
    */
   renewCertificates(): Promise<boolean>;
-  /** Closes everything; safe to call more than once. */
+  /**
+   * The graceful stop of a SIGTERM (config.shutdown): /ready turns 503 at once, so the gateway
+   * leaves its Service's endpoints and the mirrors' EndpointSlices, while it keeps serving for the
+   * drain delay (load balancers and kube-proxy catch up). Then it stops accepting on both sides and
+   * sends GOAWAY to remote pools, whose next tunnels go to another replica; tunnels in flight have
+   * until the grace period ends, then the rest are cut, and everything is stopped. Safe to call more
+   * than once.
+   */
+  shutdown(): Promise<void>;
+  /** Closes everything at once; safe to call more than once. */
   stop(): Promise<void>;
 }
 
@@ -107,7 +117,7 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
       }),
       links: createInformer<Link>(kube, R.links, { namespace: config.systemNamespace }),
     };
-    const state = { certificates: false, egressApplied: false };
+    const state = { certificates: false, egressApplied: false, draining: false };
     const readiness = (): Readiness => readinessOf(state, informers);
 
     let pool: SessionPool | undefined;
@@ -189,7 +199,8 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
         return reason ? { ok: false, reason } : policy.authorize(identity);
       },
       resolve: resolverFor(index, config.clusterDomain),
-      probe: { path: PROBE_PATH, isReady: () => readiness().ready },
+      // The path still works while draining: a remote's probe must not call this cluster dead for it.
+      probe: { path: PROBE_PATH, isReady: () => readinessOf({ ...state, draining: false }, informers).ready },
       limits: { connectTimeoutMs: config.limits.connectTimeoutMs },
     });
     onStop('ingress', () => ingress.close());
@@ -228,6 +239,29 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
       })
       .catch(() => {});
 
+    let shuttingDown: Promise<void> | undefined;
+    const shutdown = (): Promise<void> => {
+      shuttingDown ??= (async () => {
+        const { drainDelayMs, graceMs } = config.shutdown;
+        const started = Date.now();
+        state.draining = true;
+        admin.refresh();
+        log.info(
+          { tunnels: ingress.openTunnels() + egress.openTunnels(), drainDelayMs, graceMs },
+          'shutting down: not ready, draining',
+        );
+        await delay(drainDelayMs);
+        await mirrorWatcher.close();
+        const left = Math.max(0, graceMs - (Date.now() - started));
+        const [cutIn, cutOut] = await Promise.all([ingress.close(left), egress.close(left)]);
+        if (cutIn + cutOut > 0)
+          log.warn({ ingress: cutIn, egress: cutOut }, 'grace period over: connections cut');
+        else log.info('drained: every tunnel finished');
+        await stop();
+      })();
+      return shuttingDown;
+    };
+
     return {
       ingress,
       admin,
@@ -236,6 +270,7 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
       index,
       metrics,
       readiness,
+      shutdown,
       renewCertificates: async () => {
         const before = rotator.current;
         const after = await rotator.renewNow();
@@ -249,12 +284,16 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
   }
 }
 
-/** Ready = certificates loaded, every watcher has listed once, and the egress follows the mirrors. */
+/**
+ * Ready = certificates loaded, every watcher has listed once, the egress follows the mirrors, and
+ * not shutting down.
+ */
 export function readinessOf(
-  state: { certificates: boolean; egressApplied: boolean },
+  state: { certificates: boolean; egressApplied: boolean; draining?: boolean },
   informers: Record<string, Pick<Informer<never>, 'hasSynced'>>,
 ): Readiness {
   const reasons: string[] = [];
+  if (state.draining) reasons.push('shutting down: draining tunnels');
   if (!state.certificates) reasons.push('certificates not loaded');
   for (const [name, informer] of Object.entries(informers)) {
     if (!informer.hasSynced()) reasons.push(`${name} not synced`);

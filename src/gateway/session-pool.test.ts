@@ -63,7 +63,9 @@ async function ingressFor(backend: TcpBackend, maxConcurrentStreams = 1000) {
     probe: { path: PROBE_PATH, isReady: () => ready.value },
     limits: { maxConcurrentStreams },
   });
-  cleanups.push(() => ingress.close());
+  cleanups.push(async () => {
+    await ingress.close();
+  });
   return { ingress, peerCerts, ready };
 }
 

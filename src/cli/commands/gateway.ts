@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { PORTS } from '../../kube/keys.js';
-import { runUntilSignal } from '../shutdown.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -41,10 +40,17 @@ export function registerGateway(program: Command): void {
     .option('--ca-file <path>', 'trust anchor file')
     .option('--crl-file <path>', 'PEM bundle of CRLs (isthmus certs revoke); re-read when it changes')
     .option('--connect-timeout-ms <ms>', 'how long egress waits for a remote gateway')
+    .option(
+      '--drain-delay-ms <ms>',
+      'on SIGTERM, stay unready but serving this long before refusing new connections (default 0)',
+    )
+    .option(
+      '--shutdown-grace-ms <ms>',
+      'on SIGTERM, how long open tunnels may finish before they are cut, delay included (default 0)',
+    )
     .action(async (flags: Record<string, unknown>) => {
       const { gatewayOptionsFromFlags } = await import('../../gateway/config.js');
-      const { runGateway } = await import('../../gateway/run-gateway.js');
-      const config = gatewayOptionsFromFlags(flags, process.env);
-      await runUntilSignal((signal) => runGateway(config, { signal }));
+      const { serveGateway } = await import('../../gateway/serve.js');
+      await serveGateway(gatewayOptionsFromFlags(flags, process.env));
     });
 }

@@ -7,6 +7,9 @@ import { CRL_CONFIGMAP, GATEWAY_SERVICE_NAME, PORTS } from '../../kube/keys.js';
 import { CONTROLLER_NODE_OPTIONS } from '../controller/process-flags.js';
 import { componentLabels, type InstallOptions, PART_OF } from './options.js';
 
+/** The gateway's graceful shutdown in a cluster (flags of `isthmus gateway`). */
+export const GATEWAY_DRAIN = { delayMs: 5_000, graceMs: 25_000 };
+
 const SA_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 const CRL_MOUNT = '/var/run/isthmus/crl';
 
@@ -33,6 +36,7 @@ function deployment(
   replicas: number,
   container: object,
   volumes: object[] = [],
+  pod: object = {},
 ) {
   const labels = componentLabels(component);
   return {
@@ -58,6 +62,7 @@ function deployment(
             },
           ],
           ...(volumes.length > 0 ? { volumes } : {}),
+          ...pod,
         },
       },
     },
@@ -148,6 +153,10 @@ export function gatewayManifests(opts: InstallOptions): object[] {
           `--admin-port=${PORTS.admin}`,
           '--ca-file=/var/run/isthmus/anchor/ca.crt',
           `--crl-file=${CRL_MOUNT}/crl.pem`,
+          // SIGTERM (rolling update, node drain): unready but serving while endpoints and load
+          // balancers catch up, then open tunnels get the rest of the grace before they are cut.
+          `--drain-delay-ms=${GATEWAY_DRAIN.delayMs}`,
+          `--shutdown-grace-ms=${GATEWAY_DRAIN.graceMs}`,
         ],
         volumeMounts: [
           { name: 'anchor', mountPath: '/var/run/isthmus/anchor', readOnly: true },
@@ -173,6 +182,8 @@ export function gatewayManifests(opts: InstallOptions): object[] {
         // re-applying the install must not empty it. Until it exists nothing is revoked.
         { name: 'crl', configMap: { name: CRL_CONFIGMAP, optional: true } },
       ],
+      // Room for the drain, then a clean stop, before the kubelet's SIGKILL.
+      { terminationGracePeriodSeconds: GATEWAY_DRAIN.graceMs / 1000 + 5 },
     ),
     service(
       opts,

@@ -5,25 +5,24 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
-import { gatewayArgvFromFlags, gatewayOptionsFromFlags } from '../config.js';
+import { type GatewayFlags, gatewayArgvFromFlags, gatewayOptionsFromFlags } from '../config.js';
 import { type RunningGateway, runGateway } from '../run-gateway.js';
 import {
   type Cluster,
+  canConnect,
   endpointSlice,
   exportedService,
   freePort,
   gatewayFlags,
   httpGet,
-  link,
   mirrorService,
-  namespace,
   startBackend,
-  startCluster,
+  startLinkedClusters,
   waitFor,
 } from './fixtures.js';
 
@@ -41,26 +40,15 @@ describe('west gateway as a child process', () => {
   let child: ChildProcess | undefined;
   let childOutput = '';
   let ports: { ingress: number; admin: number };
+  let egressPort: number;
   const cleanups: Array<() => unknown> = [];
 
   beforeAll(async () => {
-    [east, west] = await Promise.all([startCluster('east'), startCluster('west')]);
-    cleanups.push(
-      () => east.sandbox.close(),
-      () => west.sandbox.close(),
-      () => east.kube.close(),
-      () => west.kube.close(),
-      () => east.certs.remove(),
-      () => west.certs.remove(),
-    );
+    ({ east, west } = await startLinkedClusters(EAST_HOST, NS, cleanups));
     const backend = await startBackend('west-process');
     cleanups.push(() => backend.close());
-    await west.kube.create(R.namespaces, namespace(NS));
-    await west.kube.create(R.namespaces, namespace(SYSTEM_NAMESPACE));
-    await west.kube.create(R.links, link('east', EAST_HOST));
     await west.kube.create(R.services, exportedService(NS, 'podinfo', SERVICE_PORT));
     await west.kube.create(R.endpointSlices, endpointSlice(NS, 'podinfo', '127.0.0.1', backend.port));
-    await east.kube.create(R.namespaces, namespace(NS));
     eastGw = await runGateway(gatewayOptionsFromFlags(gatewayFlags(east, 'east', EAST_HOST)), {
       logger: pino({ level: 'silent' }),
       processMetrics: false,
@@ -77,10 +65,17 @@ describe('west gateway as a child process', () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
 
-  it('becomes ready, carries traffic and exits cleanly on SIGTERM', async () => {
+  /** Starts west's gateway as a child process with the given flags on top, and waits for /ready. */
+  async function spawnWest(extra: Partial<GatewayFlags> = {}): Promise<ChildProcess> {
+    childOutput = '';
     const proc = spawn(
       process.execPath,
-      ['--import', 'tsx', MAIN, ...gatewayArgvFromFlags(gatewayFlags(west, 'west', WEST_HOST, ports))],
+      [
+        '--import',
+        'tsx',
+        MAIN,
+        ...gatewayArgvFromFlags({ ...gatewayFlags(west, 'west', WEST_HOST, ports), ...extra }),
+      ],
       {
         cwd: REPO,
         env: { ...process.env, ISTHMUS_LOG_LEVEL: 'warn' },
@@ -94,17 +89,34 @@ describe('west gateway as a child process', () => {
     proc.stderr?.on('data', (d: Buffer) => {
       childOutput += d.toString();
     });
-    const admin = `http://${WEST_HOST}:${ports.admin}`;
     await waitFor(
       `the child's /ready (output so far: ${childOutput})`,
       async () => {
         if (proc.exitCode !== null) throw new Error(`child exited ${proc.exitCode}: ${childOutput}`);
-        return (await fetch(`${admin}/ready`)).status === 200;
+        return (await fetch(`http://${WEST_HOST}:${ports.admin}/ready`)).status === 200;
       },
       30_000,
     );
+    return proc;
+  }
 
-    const egressPort = await freePort(EAST_HOST);
+  /** Waits for the child's exit (SIGKILL past a deadline) and expects a clean one. */
+  async function expectCleanExit(proc: ChildProcess, exited: Promise<unknown[]>): Promise<void> {
+    const deadline = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+    const [code, signal] = (await exited) as [number | null, NodeJS.Signals | null];
+    clearTimeout(deadline);
+    expect({ code, signal, output: code === 0 ? '' : childOutput }).toEqual({
+      code: 0,
+      signal: null,
+      output: '',
+    });
+  }
+
+  it('becomes ready, carries traffic and exits cleanly on SIGTERM', async () => {
+    const proc = await spawnWest();
+    const admin = `http://${WEST_HOST}:${ports.admin}`;
+
+    egressPort = await freePort(EAST_HOST);
     await east.kube.create(
       R.services,
       mirrorService({
@@ -135,13 +147,37 @@ describe('west gateway as a child process', () => {
 
     const exited = once(proc, 'exit');
     proc.kill('SIGTERM');
-    const deadline = setTimeout(() => proc.kill('SIGKILL'), 15_000);
-    const [code, signal] = (await exited) as [number | null, NodeJS.Signals | null];
-    clearTimeout(deadline);
-    expect({ code, signal, output: code === 0 ? '' : childOutput }).toEqual({
-      code: 0,
-      signal: null,
-      output: '',
+    await expectCleanExit(proc, exited);
+  });
+
+  it('on SIGTERM with a shutdown grace, drains: unready, the open tunnel keeps working, exit once it ends', async () => {
+    const proc = await spawnWest({ drainDelayMs: '100', shutdownGraceMs: '60000' });
+    // One keep-alive HTTP connection through east's egress, the tunnel to west's child.
+    const conn = net.connect({ host: EAST_HOST, port: egressPort });
+    conn.setEncoding('utf8');
+    let received = '';
+    conn.on('data', (d: string) => {
+      received += d;
     });
+    const answered = async (n: number): Promise<void> => {
+      conn.write('GET / HTTP/1.1\r\nHost: podinfo\r\n\r\n');
+      await waitFor(`answer ${n}`, () => received.split('hello from west-process').length - 1 === n, 10_000);
+    };
+    await answered(1);
+
+    const exited = once(proc, 'exit');
+    proc.kill('SIGTERM');
+    await waitFor(
+      'the child unready',
+      async () => (await fetch(`http://${WEST_HOST}:${ports.admin}/ready`)).status === 503,
+    );
+    await waitFor(
+      'the ingress closed after the drain delay',
+      async () => !(await canConnect(WEST_HOST, ports.ingress)),
+    );
+    await answered(2);
+    expect(proc.exitCode).toBeNull();
+    conn.end();
+    await expectCleanExit(proc, exited);
   });
 });

@@ -20,6 +20,7 @@ import {
   SERVICE_NAME_LABEL,
   SYSTEM_NAMESPACE,
 } from '../../kube/keys.js';
+import { R } from '../../kube/resources.js';
 import type { Link, V1EndpointSlice, V1Namespace, V1Service } from '../../kube/types.js';
 import { type Sandbox, startSandbox } from '../../sandbox/index.js';
 import type { GatewayFlags } from '../config.js';
@@ -196,6 +197,30 @@ export async function startCluster(name: 'east' | 'west'): Promise<Cluster> {
   await writeFile(kubeconfigFile, sandbox.kubeconfig());
   const kube = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
   return { sandbox, kube, kubeconfigFile, certs };
+}
+
+/**
+ * East and west, ready for east's gateway (at `eastHost`) to tunnel into west: namespace `ns` on
+ * both sides, and west's Link back to east, which is what admits east at west's ingress. Their
+ * clean-ups go onto `cleanups`.
+ */
+export async function startLinkedClusters(
+  eastHost: string,
+  ns: string,
+  cleanups: Array<() => unknown>,
+): Promise<{ east: Cluster; west: Cluster }> {
+  const [east, west] = await Promise.all([startCluster('east'), startCluster('west')]);
+  for (const c of [east, west])
+    cleanups.push(
+      () => c.sandbox.close(),
+      () => c.kube.close(),
+      () => c.certs.remove(),
+    );
+  await west.kube.create(R.namespaces, namespace(ns));
+  await west.kube.create(R.namespaces, namespace(SYSTEM_NAMESPACE));
+  await west.kube.create(R.links, link('east', eastHost));
+  await east.kube.create(R.namespaces, namespace(ns));
+  return { east, west };
 }
 
 /** Flags of a gateway of `cluster` whose three faces all listen on `host` (port 0 unless given). */

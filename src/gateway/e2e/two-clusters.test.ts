@@ -27,11 +27,9 @@ import {
   freePort,
   gatewayFlags,
   httpGet,
-  link,
   mirrorService,
-  namespace,
   startBackend,
-  startCluster,
+  startLinkedClusters,
   waitFor,
 } from './fixtures.js';
 
@@ -112,29 +110,17 @@ describe('two clusters, one gateway each', () => {
   const eastLog: string[] = [];
 
   beforeAll(async () => {
-    [east, west] = await Promise.all([startCluster('east'), startCluster('west')]);
-    cleanups.push(
-      () => east.sandbox.close(),
-      () => west.sandbox.close(),
-      () => east.kube.close(),
-      () => west.kube.close(),
-      () => east.certs.remove(),
-      () => west.certs.remove(),
-    );
+    // West links back to east (pairwise linking), which is what admits east's gateway at west's ingress.
+    ({ east, west } = await startLinkedClusters(EAST_HOST, NS, cleanups));
     backend = await startBackend('west');
     cleanups.push(() => backend.close());
 
-    // West: the exported service with a loopback endpoint, and a Link back to east (pairwise linking),
-    // which is what admits east's gateway at west's ingress.
-    await west.kube.create(R.namespaces, namespace(NS));
-    await west.kube.create(R.namespaces, namespace(SYSTEM_NAMESPACE));
-    await west.kube.create(R.links, link('east', EAST_HOST));
+    // West: the exported service with a loopback endpoint.
     await west.kube.create(R.services, exportedService(NS, 'podinfo', SERVICE_PORT));
     await west.kube.create(R.endpointSlices, endpointSlice(NS, 'podinfo', '127.0.0.1', backend.port));
     westGw = await startGateway(west, 'west', WEST_HOST);
     cleanups.push(() => westGw.stop());
 
-    await east.kube.create(R.namespaces, namespace(NS));
     eastGw = await startGateway(east, 'east', EAST_HOST, capturingLogger(eastLog));
     cleanups.push(() => eastGw.stop());
     egressPort = await freePort(EAST_HOST);

@@ -1,0 +1,38 @@
+/**
+ * A gateway as a long-running process, shared by `isthmus gateway` and `src/gateway/main.ts`: it
+ * runs until SIGTERM or SIGINT, which start the graceful shutdown of `--drain-delay-ms` /
+ * `--shutdown-grace-ms` (a second signal exits at once). SIGHUP re-reads the certificate, e.g.
+ * after the files of `--cert-file`/`--key-file` were replaced.
+ */
+import { type Logger, pino } from 'pino';
+import { runUntilSignal, STOP_DEADLINE_MS } from '../cli/shutdown.js';
+import { describeError } from '../errors.js';
+import type { GatewayConfig } from './config.js';
+import { runGateway } from './run-gateway.js';
+
+export function gatewayLogger(): Logger {
+  return pino({ name: 'isthmus-gateway', level: process.env.ISTHMUS_LOG_LEVEL ?? 'info' });
+}
+
+export function serveGateway(config: GatewayConfig, log: Logger = gatewayLogger()): Promise<void> {
+  return runUntilSignal(
+    async (signal) => {
+      const gateway = await runGateway(config, { logger: log, signal });
+      const onHangup = (): void => {
+        gateway.renewCertificates().then(
+          (renewed) => log.info({ renewed }, 'certificate re-read on SIGHUP'),
+          (err: unknown) => log.error({ err: describeError(err) }, 'certificate re-read failed'),
+        );
+      };
+      process.on('SIGHUP', onHangup);
+      return {
+        stop: async () => {
+          process.off('SIGHUP', onHangup);
+          await gateway.shutdown();
+        },
+      };
+    },
+    // The drain may take the whole grace period; closing after it has the usual deadline.
+    config.shutdown.graceMs + STOP_DEADLINE_MS,
+  );
+}
