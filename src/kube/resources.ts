@@ -30,6 +30,7 @@ export const R = {
   serviceAccounts: ref('', 'v1', 'serviceaccounts', 'ServiceAccount'),
   endpointSlices: ref('discovery.k8s.io', 'v1', 'endpointslices', 'EndpointSlice'),
   leases: ref('coordination.k8s.io', 'v1', 'leases', 'Lease'),
+  podDisruptionBudgets: ref('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget'),
   links: ref(LINK_GROUP, LINK_VERSION, LINK_PLURAL, 'Link'),
   trafficSplitsV1alpha2: ref(SPLIT_GROUP, 'v1alpha2', SPLIT_PLURAL, 'TrafficSplit'),
   trafficSplitsV1alpha1: ref(SPLIT_GROUP, 'v1alpha1', SPLIT_PLURAL, 'TrafficSplit'),

@@ -28,6 +28,7 @@ const TOP_LEVEL: Record<string, string> = {
   'discovery.k8s.io/v1/EndpointSlice': 'V1EndpointSlice',
   'coordination.k8s.io/v1/Lease': 'V1Lease',
   'apps/v1/Deployment': 'V1Deployment',
+  'policy/v1/PodDisruptionBudget': 'V1PodDisruptionBudget',
   'rbac.authorization.k8s.io/v1/Role': 'V1Role',
   'rbac.authorization.k8s.io/v1/RoleBinding': 'V1RoleBinding',
   'rbac.authorization.k8s.io/v1/ClusterRole': 'V1ClusterRole',

@@ -199,6 +199,14 @@ export const BUILTIN_TYPES: readonly ResourceType[] = [
     hasStatus: true,
     tracksGeneration: true,
   }),
+  builtin({
+    group: 'policy',
+    plural: 'poddisruptionbudgets',
+    kind: 'PodDisruptionBudget',
+    shortNames: ['pdb'],
+    hasStatus: true,
+    tracksGeneration: true,
+  }),
   builtin({ group: RBAC, plural: 'roles', kind: 'Role', allowCreateOnUpdate: true }),
   builtin({ group: RBAC, plural: 'rolebindings', kind: 'RoleBinding', allowCreateOnUpdate: true }),
   builtin({

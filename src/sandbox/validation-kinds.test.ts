@@ -244,6 +244,57 @@ describe('Deployment', () => {
   });
 });
 
+describe('PodDisruptionBudget', () => {
+  const PDB = 'policy/v1/PodDisruptionBudget';
+  const pdb = (spec: Record<string, unknown>) => ({
+    metadata: meta,
+    spec: { selector: { matchLabels: { app: 'web' } }, ...spec },
+  });
+  it.each([{ maxUnavailable: 1 }, { minAvailable: '50%' }, { minAvailable: 0 }, { maxUnavailable: '100%' }])(
+    'accepts %j',
+    (spec) => {
+      expect(check(PDB, pdb(spec))).toEqual([]);
+    },
+  );
+  it.each<[string, Record<string, unknown>, Partial<StatusCause>]>([
+    [
+      'both minAvailable and maxUnavailable',
+      { minAvailable: 1, maxUnavailable: 1 },
+      {
+        field: 'spec',
+        message: expect.stringContaining('minAvailable and maxUnavailable cannot be both set'),
+      },
+    ],
+    [
+      'a negative number',
+      { maxUnavailable: -1 },
+      { field: 'spec.maxUnavailable', message: 'Invalid value: -1: must be greater than or equal to 0' },
+    ],
+    [
+      'a string that is not a percent',
+      { minAvailable: 'half' },
+      { field: 'spec.minAvailable', message: expect.stringContaining('a valid percent string must be') },
+    ],
+    [
+      'over 100%',
+      { minAvailable: '150%' },
+      { field: 'spec.minAvailable', message: 'Invalid value: "150%": must not be greater than 100%' },
+    ],
+    [
+      'an unknown eviction policy',
+      { maxUnavailable: 1, unhealthyPodEvictionPolicy: 'Sometimes' },
+      { field: 'spec.unhealthyPodEvictionPolicy', reason: 'FieldValueNotSupported' },
+    ],
+    [
+      'In without values',
+      { maxUnavailable: 1, selector: { matchExpressions: [{ key: 'app', operator: 'In' }] } },
+      { field: 'spec.selector.matchExpressions[0].values', reason: 'FieldValueRequired' },
+    ],
+  ])('refuses %s', (_what, spec, want) => {
+    expect(check(PDB, pdb(spec))).toContainEqual(expect.objectContaining(want));
+  });
+});
+
 describe('Lease', () => {
   it('accepts a held lease', () => {
     expect(

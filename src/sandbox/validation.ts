@@ -7,6 +7,7 @@ import type { StatusCause } from './field-errors.js';
 import { validateConfigMap, validateNamespace, validateSecret } from './validation-config.js';
 import { type ValidationOptions, validateEndpointSlice, validateEndpoints } from './validation-endpoints.js';
 import type { NameRule } from './validation-meta.js';
+import { validatePodDisruptionBudget } from './validation-policy.js';
 import { validateService } from './validation-service.js';
 import {
   validateDeployment,
@@ -41,6 +42,7 @@ const VALIDATORS: Record<string, KindValidator> = {
   'v1/Event': (o) => validateEvent(o),
   'apps/v1/Deployment': (o, old) => validateDeployment(o, old),
   'coordination.k8s.io/v1/Lease': (o) => validateLease(o),
+  'policy/v1/PodDisruptionBudget': (o) => validatePodDisruptionBudget(o),
   [`${RBAC}/Role`]: (o) => validateRbacRules(o, true),
   [`${RBAC}/ClusterRole`]: (o) => validateRbacRules(o, false),
   [`${RBAC}/RoleBinding`]: (o, old) => validateRoleBinding(o, old, true),

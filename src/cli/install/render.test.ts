@@ -50,6 +50,42 @@ describe('isthmus install', () => {
     expect(role.rules.flatMap((r) => r.resources)).not.toContain('secrets');
   });
 
+  it('budgets disruptions and spreads replicas only where there are two or more', () => {
+    type Obj = { kind: string; metadata: { name: string }; spec: Record<string, unknown> };
+    const render = (gatewayReplicas: string, controllerReplicas: string) =>
+      installManifests(
+        installOptionsFromFlags({ ...flags, gatewayReplicas, controllerReplicas }, PEM('CERTIFICATE'), {
+          certPem: PEM('CERTIFICATE'),
+          keyPem: PEM('PRIVATE KEY'),
+        }),
+      ) as Obj[];
+    const budgets = (objs: Obj[]) =>
+      objs.filter((o) => o.kind === 'PodDisruptionBudget').map((o) => [o.metadata.name, o.spec]);
+    const spread = (objs: Obj[], name: string) => {
+      const dep = objs.find((o) => o.kind === 'Deployment' && o.metadata.name === name)!;
+      return (dep.spec.template as { spec: { topologySpreadConstraints?: unknown[] } }).spec
+        .topologySpreadConstraints;
+    };
+    const ha = render('3', '2');
+    const selector = (c: string) => ({ matchLabels: { 'app.kubernetes.io/name': `isthmus-${c}` } });
+    expect(budgets(ha)).toEqual([
+      ['isthmus-gateway', { maxUnavailable: 1, selector: selector('gateway') }],
+      ['isthmus-controller', { maxUnavailable: 1, selector: selector('controller') }],
+    ]);
+    expect(spread(ha, 'isthmus-gateway')).toEqual([
+      {
+        maxSkew: 1,
+        topologyKey: 'kubernetes.io/hostname',
+        whenUnsatisfiable: 'ScheduleAnyway',
+        labelSelector: selector('gateway'),
+      },
+    ]);
+    // A budget over a single replica would block every node drain: none is rendered.
+    const single = render('1', '1');
+    expect(budgets(single)).toEqual([]);
+    expect(spread(single, 'isthmus-gateway')).toBeUndefined();
+  });
+
   it.each([
     [{ clusterName: 'East_1' }, /--cluster-name "East_1" is not a DNS-1123 label/],
     [{ gatewayReplicas: 'two' }, /--gateway-replicas must be an integer/],

@@ -39,7 +39,7 @@ export function installManifests(opts: InstallOptions): object[] {
 }
 
 export function toYamlStream(objects: object[]): string {
-  return objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');
+  return objects.map((o) => stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n');
 }
 
 export function renderInstall(opts: InstallOptions): string {

@@ -39,13 +39,28 @@ function deployment(
   pod: object = {},
 ) {
   const labels = componentLabels(component);
+  const selector = { matchLabels: { 'app.kubernetes.io/name': labels['app.kubernetes.io/name'] } };
+  // Replicas on different nodes when the scheduler can, so one node's loss or drain takes one.
+  const spread =
+    replicas > 1
+      ? {
+          topologySpreadConstraints: [
+            {
+              maxSkew: 1,
+              topologyKey: 'kubernetes.io/hostname',
+              whenUnsatisfiable: 'ScheduleAnyway',
+              labelSelector: selector,
+            },
+          ],
+        }
+      : {};
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: { name: `isthmus-${component}`, namespace: opts.namespace, labels },
     spec: {
       replicas,
-      selector: { matchLabels: { 'app.kubernetes.io/name': labels['app.kubernetes.io/name'] } },
+      selector,
       template: {
         metadata: { labels },
         spec: {
@@ -62,11 +77,32 @@ function deployment(
             },
           ],
           ...(volumes.length > 0 ? { volumes } : {}),
+          ...spread,
           ...pod,
         },
       },
     },
   };
+}
+
+/**
+ * With two replicas or more, voluntary evictions (node drains, cluster upgrades) take one at a
+ * time. None for a single replica: a budget that forbids its only eviction blocks every drain.
+ */
+function disruptionBudget(opts: InstallOptions, component: string, replicas: number): object[] {
+  if (replicas < 2) return [];
+  const labels = componentLabels(component);
+  return [
+    {
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: { name: `isthmus-${component}`, namespace: opts.namespace, labels },
+      spec: {
+        maxUnavailable: 1,
+        selector: { matchLabels: { 'app.kubernetes.io/name': labels['app.kubernetes.io/name'] } },
+      },
+    },
+  ];
 }
 
 function service(opts: InstallOptions, name: string, component: string, ports: object[], type = 'ClusterIP') {
@@ -185,6 +221,7 @@ export function gatewayManifests(opts: InstallOptions): object[] {
       // Room for the drain, then a clean stop, before the kubelet's SIGKILL.
       { terminationGracePeriodSeconds: GATEWAY_DRAIN.graceMs / 1000 + 5 },
     ),
+    ...disruptionBudget(opts, 'gateway', opts.gatewayReplicas),
     service(
       opts,
       GATEWAY_SERVICE_NAME,
@@ -220,5 +257,6 @@ export function controllerManifests(opts: InstallOptions): object[] {
       ports: [{ name: 'admin', containerPort: PORTS.admin }],
       ...probes('admin'),
     }),
+    ...disruptionBudget(opts, 'controller', opts.controllerReplicas),
   ];
 }

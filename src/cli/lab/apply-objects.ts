@@ -27,6 +27,7 @@ const BY_KIND: Record<string, ResourceRef> = {
   Link: R.links,
   TrafficSplit: R.trafficSplitsV1alpha2,
   Deployment: DEPLOYMENTS,
+  PodDisruptionBudget: R.podDisruptionBudgets,
   Role: rbac('roles', 'Role', true),
   RoleBinding: rbac('rolebindings', 'RoleBinding', true),
   ClusterRole: rbac('clusterroles', 'ClusterRole', false),
