@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { IsthmusError } from '../errors.js';
 import { createIssuer, createTrustAnchor, type KeyPairPem } from './ca.js';
 import { isValidClusterName, isValidTrustDomain } from './spiffe.js';
-import { anchorProblems, issuerProblems } from './validate.js';
+import { anchorBundleProblems, anchorProblems, issuerProblems } from './validate.js';
 
 /**
  * The on-disk layout written by `isthmus certs` and read by `install` and the identity process:
@@ -125,7 +125,7 @@ export async function loadIssuer(opts: {
 }): Promise<{ anchorPem: string; issuer: KeyPairPem }> {
   const at = opts.at ?? new Date();
   const anchorPem = await readText(opts.anchorFile);
-  const problems = anchorProblems(anchorPem, undefined, at).map((p) => `${opts.anchorFile}: ${p}`);
+  const problems = anchorBundleProblems(anchorPem, at).map((p) => `${opts.anchorFile}: ${p}`);
   if (problems.length > 0) throw invalid(problems);
   const issuer = (await readPair(opts.certFile, opts.keyFile, true)) as KeyPairPem;
   const found = issuerProblems(issuer.certPem, issuer.keyPem, anchorPem, at).map(

@@ -21,17 +21,18 @@ interface VerifiedCrl {
 
 export class RevocationList {
   private constructor(
-    private readonly anchor: X509Certificate,
+    /** One, or while the anchor is rotated the old and the new. */
+    private readonly anchors: readonly X509Certificate[],
     private readonly issuers: readonly X509Certificate[],
     private readonly lists: readonly VerifiedCrl[],
   ) {}
 
   /** Parses and verifies the bundle; throws CRL_INVALID naming what does not check out. */
   static fromPem(bundle: string, anchorPem: string): RevocationList {
-    const anchor = new X509Certificate(anchorPem);
+    const anchors = anchorsOf(anchorPem);
     const issuers = splitPem(bundle).map((pem, i) => {
       const cert = new X509Certificate(pem);
-      if (!cert.checkIssued(anchor) || !cert.verify(anchor.publicKey)) {
+      if (!anchors.some((a) => cert.checkIssued(a) && cert.verify(a.publicKey))) {
         throw new IsthmusError(
           'CRL_INVALID',
           `certificate #${i + 1} of the CRL bundle (${oneLine(cert.subject)}) is not an issuer under this trust anchor`,
@@ -40,7 +41,7 @@ export class RevocationList {
       return cert;
     });
     const lists = parseCrlBundle(bundle).map((crl, i) => {
-      const ca = [anchor, ...issuers].find((c) => isIssuedBy(crl, c));
+      const ca = [...anchors, ...issuers].find((c) => isIssuedBy(crl, c));
       if (!ca) {
         throw new IsthmusError(
           'CRL_INVALID',
@@ -49,11 +50,11 @@ export class RevocationList {
       }
       return { crl, ca };
     });
-    return new RevocationList(anchor, issuers, lists);
+    return new RevocationList(anchors, issuers, lists);
   }
 
   static empty(anchorPem: string): RevocationList {
-    return new RevocationList(new X509Certificate(anchorPem), [], []);
+    return new RevocationList(anchorsOf(anchorPem), [], []);
   }
 
   /** Revoked serials in all, for logs. */
@@ -72,15 +73,19 @@ export class RevocationList {
    */
   check(leaf: X509Certificate, issuer?: X509Certificate): string | undefined {
     const ca = issuer ?? this.issuerOf(leaf);
-    if (ca === undefined || ca.fingerprint256 === this.anchor.fingerprint256) {
-      const direct = this.listedBy(this.anchor, leaf);
+    const anchor = (c: X509Certificate) =>
+      this.anchors.find((a) => c.checkIssued(a) && c.verify(a.publicKey));
+    if (ca === undefined || this.anchors.some((a) => a.fingerprint256 === ca.fingerprint256)) {
+      const signer = anchor(leaf);
+      const direct = signer ? this.listedBy(signer, leaf) : '';
       return direct
         ? `certificate serial ${leaf.serialNumber} is revoked by the trust anchor's CRL${direct}`
         : undefined;
     }
     const own = this.listedBy(ca, leaf);
     if (own) return `certificate serial ${leaf.serialNumber} is revoked by its issuer's CRL${own}`;
-    const up = this.listedBy(this.anchor, ca);
+    const signer = anchor(ca);
+    const up = signer ? this.listedBy(signer, ca) : '';
     return up
       ? `issuer "${oneLine(ca.subject)}" (serial ${ca.serialNumber}) is revoked by the trust anchor's CRL${up}`
       : undefined;
@@ -101,6 +106,11 @@ export class RevocationList {
     }
     return '';
   }
+}
+
+function anchorsOf(anchorPem: string): X509Certificate[] {
+  const pems = splitPem(anchorPem);
+  return (pems.length > 0 ? pems : [anchorPem]).map((pem) => new X509Certificate(pem));
 }
 
 function oneLine(name: string): string {

@@ -8,6 +8,7 @@ import type { IsthmusError } from '../errors.js';
 import { certificateInfo, gatewayIdentityOf, issueGatewayCertificate } from './ca.js';
 import type { IssuedCertificate } from './certify-client.js';
 import { type IdentityServer, startIdentityServer } from './certify-service.js';
+import { joinPem } from './pem.js';
 import {
   CertificateRotator,
   certifySource,
@@ -131,6 +132,23 @@ describe('CertificateRotator', () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]!.code).toBe('CERT_INVALID');
     expect(errors[0]!.message).toMatch(/new certificate refused: .* not signed by any given trust anchor/);
+  });
+
+  it('accepts material under either anchor of a bundle (a trust-anchor rotation)', async () => {
+    const bundle = joinPem([foreignTestPki().anchor.certPem, testPki().anchor.certPem]);
+    let next: IssuedCertificate = testGatewayCertificate('east');
+    const { r, errors } = rotator(async () => next, { anchorPem: bundle });
+    await withDeadline(r.start(), 10_000);
+    // Issued after the first, so it is the newer one: from an issuer under the other anchor.
+    next = issueGatewayCertificate(foreignTestPki().issuers.east, {
+      trustDomain: TEST_TRUST_DOMAIN,
+      cluster: 'east',
+    });
+    const renewed = await r.renewNow();
+    expect(errors).toEqual([]);
+    expect(certificateInfo(renewed!.certPem).fingerprintSha256).toBe(
+      certificateInfo(next.certPem).fingerprintSha256,
+    );
   });
 
   it('never lets a certificate expire silently: errors keep coming and say EXPIRED', async () => {

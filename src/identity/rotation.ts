@@ -197,7 +197,7 @@ export class CertificateRotator extends EventEmitter<CertificateRotatorEvents> {
     const leaf = chain[0] ?? m.certPem;
     const mismatch = keyMismatch(parseCertificate(leaf), m.keyPem);
     if (mismatch) return mismatch;
-    const verdict = verifyChain(leaf, chain.slice(1), [this.#anchorPem], new Date(this.#now()));
+    const verdict = verifyChain(leaf, chain.slice(1), splitPem(this.#anchorPem), new Date(this.#now()));
     return verdict.ok ? undefined : `new certificate refused: ${verdict.reason}`;
   }
 

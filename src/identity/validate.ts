@@ -1,6 +1,7 @@
 import { createPrivateKey, createPublicKey, type X509Certificate } from 'node:crypto';
 import { describeError } from '../errors.js';
 import { oneLineName, parseCertificate } from './certificate-info.js';
+import { splitPem } from './pem.js';
 import { verifyChain } from './verify-chain.js';
 
 /**
@@ -35,11 +36,25 @@ export function anchorProblems(certPem: string, keyPem: string | undefined, at: 
   return verdict.ok ? [] : ['the trust anchor is not self-signed'];
 }
 
-/** Problems with an issuer: a CA pair whose certificate chains to the anchor. */
+/**
+ * Problems with a trust-anchor file as gateways, identity and install read it: one self-signed CA,
+ * or, while the anchor is being rotated, a bundle of them (the old one and the new one).
+ */
+export function anchorBundleProblems(bundlePem: string, at: Date): string[] {
+  const anchors = splitPem(bundlePem);
+  if (anchors.length === 0) return ['no PEM certificate in the trust anchor file'];
+  return anchors.flatMap((pem, i) =>
+    anchorProblems(pem, undefined, at).map((p) =>
+      anchors.length > 1 ? `anchor #${i + 1} of the bundle: ${p}` : p,
+    ),
+  );
+}
+
+/** Problems with an issuer: a CA pair whose certificate chains to the anchor (or one of a bundle's). */
 export function issuerProblems(certPem: string, keyPem: string, anchorPem: string, at: Date): string[] {
   const problems = caPairProblems(certPem, keyPem, at);
   if (problems.length > 0) return problems;
-  const verdict = verifyChain(certPem, [], [anchorPem], at);
+  const verdict = verifyChain(certPem, [], splitPem(anchorPem), at);
   return verdict.ok ? [] : [`not signed by the trust anchor: ${verdict.reason}`];
 }
 

@@ -35,6 +35,30 @@ export function registerCerts(program: Command): void {
     });
 
   certs
+    .command('new-anchor')
+    .description(
+      'Rotate the trust anchor: a new anchor and new issuers, the old ones kept in <dir>/previous/ and trusted alongside through <dir>/ca-bundle.crt until --finish',
+    )
+    .requiredOption('--out <dir>', 'the directory `isthmus certs` wrote')
+    .option('--trust-domain <domain>', 'SPIFFE trust domain of the gateway identities', 'cluster.local')
+    .option('--finish', 'end the rotation: remove <dir>/previous/ and <dir>/ca-bundle.crt', false)
+    .action(async (opts: { out: string; trustDomain: string; finish: boolean }) => {
+      const rotation = await import('../../identity/anchor-rotation.js');
+      if (opts.finish) {
+        const { removed, hadCrl } = await rotation.finishAnchorRotation(opts.out);
+        for (const f of removed) process.stdout.write(`removed ${f}\n`);
+        process.stdout.write(
+          `${hadCrl ? 'Delete the isthmus-crl ConfigMap in every cluster first (it revokes under the old anchor). ' : ''}` +
+            'Now install every cluster with --trust-anchor <dir>/ca.crt and restart its gateways.\n',
+        );
+        return;
+      }
+      const r = await rotation.startAnchorRotation({ dir: opts.out, trustDomain: opts.trustDomain });
+      for (const f of r.written) process.stdout.write(`wrote ${f}\n`);
+      process.stdout.write(rotation.rotationSteps(opts.out, r.clusters, r.movedCrl));
+    });
+
+  certs
     .command('revoke')
     .description(
       "Revoke a gateway certificate (in its cluster issuer's CRL) or a cluster's issuer (in the trust anchor's CRL), and rebuild <dir>/crl.pem for the gateways' --crl-file",

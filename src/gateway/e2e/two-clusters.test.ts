@@ -12,7 +12,7 @@ import { type Logger, pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueGatewayCertificate } from '../../identity/ca.js';
 import { TEST_TRUST_DOMAIN, testPki } from '../../identity/testing.js';
-import { EXPORTED_LABEL, SYSTEM_NAMESPACE } from '../../kube/keys.js';
+import { EXPORTED_LABEL } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { V1Service } from '../../kube/types.js';
 import { gatewayOptionsFromFlags } from '../config.js';

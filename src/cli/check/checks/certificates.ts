@@ -3,7 +3,7 @@
  * needed) are valid now and not close to expiry. Gateway leaves are short-lived and rotated by the
  * gateway itself, so they are not checked here.
  */
-import { certificateInfo, verifyChain } from '../../../identity/index.js';
+import { certificateInfo, splitPem, verifyChain } from '../../../identity/index.js';
 import type { CheckFacts, CheckResult, Fetched } from '../types.js';
 import { resultOf } from './result.js';
 
@@ -53,11 +53,19 @@ export function checkCertificates(facts: CheckFacts): CheckResult {
     if (verdict.status === 'fail') failures.push(`the ${what} ${verdict.message}; ${renew}`);
     if (verdict.status === 'warn') warnings.push(`the ${what} ${verdict.message}; ${renew}`);
   };
-  inspect(
-    'trust anchor (isthmus-system/isthmus-trust-anchor ca.crt)',
-    facts.anchorPem,
-    'rotate the anchor in every linked cluster (isthmus certs)',
-  );
+  // During an anchor rotation ca.crt bundles the old anchor and the new one: each is inspected.
+  const anchors = facts.anchorPem.ok ? splitPem(facts.anchorPem.value) : [];
+  const anchorFiles: Fetched<string>[] =
+    anchors.length > 0 ? anchors.map((pem) => ({ ok: true, value: pem })) : [facts.anchorPem];
+  for (const [i, pem] of anchorFiles.entries()) {
+    inspect(
+      `trust anchor${anchorFiles.length > 1 ? ` #${i + 1} of ${anchorFiles.length}` : ''} (isthmus-system/isthmus-trust-anchor ca.crt)`,
+      pem,
+      anchorFiles.length > 1
+        ? 'finish the rotation: drop the old anchor from the bundle (isthmus certs new-anchor --finish)'
+        : 'rotate the anchor in every linked cluster (isthmus certs new-anchor)',
+    );
+  }
   inspect(
     'issuer certificate (isthmus-system/isthmus-issuer tls.crt)',
     facts.issuerPem,
@@ -65,7 +73,7 @@ export function checkCertificates(facts: CheckFacts): CheckResult {
   );
   // An issuer from another anchor signs gateway certificates no linked cluster will accept.
   if (facts.anchorPem.ok && facts.issuerPem.ok) {
-    const chained = verifyChain(facts.issuerPem.value, [], [facts.anchorPem.value], facts.now);
+    const chained = verifyChain(facts.issuerPem.value, [], splitPem(facts.anchorPem.value), facts.now);
     if (!chained.ok && failures.length === 0) {
       failures.push(
         `the issuer does not chain to the trust anchor (${chained.reason}); re-install with matching certificates`,

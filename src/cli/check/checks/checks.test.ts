@@ -42,6 +42,8 @@ function createWestCrl(serials: string[]): string {
     crlNumber: 1n,
   });
 }
+/** ca.crt during a rotation: the new anchor (here the "foreign" PKI's) and the old one. */
+const anchorBundle = foreignTestPki().anchor.certPem + testPki().anchor.certPem;
 const westCrl = (serials: string[]) => testPki().issuers.west.certPem + createWestCrl(serials);
 
 function facts(change: (f: CheckFacts) => void = () => {}): CheckFacts {
@@ -189,6 +191,15 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         },
         'fail',
         /does not chain to the local trust anchor/,
+      ],
+      [
+        'an anchor rotation: the bundle accepts a gateway under the new anchor',
+        (f) => {
+          f.anchorPem = { ok: true, value: anchorBundle };
+          links(f)[0]!.gatewayChain = { ok: true, address: '10.0.0.7:4143', chainPem: foreignChain };
+        },
+        'ok',
+        null,
       ],
       [
         'identity differs from the Link',
@@ -408,6 +419,26 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         },
         'fail',
         /trust anchor .* is not a certificate/,
+      ],
+      [
+        'an anchor rotation: each anchor of the bundle is inspected, the issuer chains to one',
+        (f) => {
+          f.anchorPem = { ok: true, value: anchorBundle };
+          f.issuerPem = { ok: true, value: foreignTestPki().issuers.east.certPem };
+        },
+        'ok',
+        null,
+      ],
+      [
+        'an anchor rotation: garbage in the bundle',
+        (f) => {
+          f.anchorPem = {
+            ok: true,
+            value: `${anchorBundle}-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n`,
+          };
+        },
+        'fail',
+        /trust anchor #3 of 3 .* is not a certificate/,
       ],
       [
         'issuer from another anchor',

@@ -4,7 +4,7 @@
  * check needs no extra privilege: it verifies the certificate chain the remote gateway presents in a
  * TLS handshake against the local anchor — exactly what our gateway's tunnel will do.
  */
-import { gatewayIdentityOf, verifyChain } from '../../../identity/index.js';
+import { gatewayIdentityOf, splitPem, verifyChain } from '../../../identity/index.js';
 import { type CheckFacts, type CheckResult, linkLabel } from '../types.js';
 import { resultOf, unreadable } from './result.js';
 
@@ -33,7 +33,7 @@ export function checkTrustAnchor(facts: CheckFacts): CheckResult {
       failures.push(`Link ${name}: gateway ${chain.address} presented no certificate`);
       continue;
     }
-    const verdict = verifyChain(leaf, intermediates, [anchor], facts.now);
+    const verdict = verifyChain(leaf, intermediates, splitPem(anchor), facts.now);
     if (!verdict.ok) {
       failures.push(
         `Link ${name}: gateway ${chain.address} does not chain to the local trust anchor (${verdict.reason}); install both clusters with the same ca.crt`,

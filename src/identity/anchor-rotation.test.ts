@@ -1,0 +1,148 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { isIsthmusError } from '../errors.js';
+import {
+  ANCHOR_BUNDLE_FILE,
+  finishAnchorRotation,
+  PREVIOUS_DIR,
+  rotationSteps,
+  startAnchorRotation,
+} from './anchor-rotation.js';
+import { issueGatewayCertificate } from './ca.js';
+import { loadCertificates, loadIssuer, writeCertificates } from './files.js';
+import { splitPem } from './pem.js';
+import { RevocationList } from './revocation.js';
+import { revokeCertificate } from './revoke.js';
+
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+});
+
+async function certsDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'isthmus-anchor-'));
+  dirs.push(dir);
+  await writeCertificates({ outDir: dir, clusters: ['east', 'west'], anchorKeyBits: 2048 });
+  return dir;
+}
+
+const read = (dir: string, ...path: string[]) => readFile(join(dir, ...path), 'utf8');
+/** The new anchor alone, as every cluster has it after the rotation. */
+const next = (dir: string) => readFileSync(join(dir, 'ca.crt'), 'utf8');
+
+async function errorOf(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('trust anchor rotation', () => {
+  it('keeps the old set in previous/, writes a new one and a bundle both install phases accept', async () => {
+    const dir = await certsDir();
+    const before = { anchor: await read(dir, 'ca.crt'), east: await read(dir, 'east', 'issuer.crt') };
+    await writeFile(join(dir, 'crl.pem'), 'old revocations');
+
+    const r = await startAnchorRotation({ dir, anchorKeyBits: 2048 });
+    expect(r.clusters).toEqual(['east', 'west']);
+    expect(r.movedCrl).toBe(true);
+    expect(await read(dir, PREVIOUS_DIR, 'ca.crt')).toBe(before.anchor);
+    expect(await read(dir, PREVIOUS_DIR, 'east', 'issuer.crt')).toBe(before.east);
+    expect(await read(dir, PREVIOUS_DIR, 'crl.pem')).toBe('old revocations');
+    const next = await read(dir, 'ca.crt');
+    expect(next).not.toBe(before.anchor);
+    expect(splitPem(await read(dir, ANCHOR_BUNDLE_FILE))).toEqual([next, before.anchor]);
+
+    const bundle = join(dir, ANCHOR_BUNDLE_FILE);
+    // Phase 1: the bundle with the old issuer; phase 2: the bundle with the new one.
+    for (const issuerDir of [join(dir, PREVIOUS_DIR), dir]) {
+      await loadIssuer({
+        anchorFile: bundle,
+        certFile: join(issuerDir, 'east', 'issuer.crt'),
+        keyFile: join(issuerDir, 'east', 'issuer.key'),
+      });
+    }
+    // The old anchor alone does not accept the new issuer: why the bundle comes first.
+    const err = await errorOf(
+      loadIssuer({
+        anchorFile: join(dir, PREVIOUS_DIR, 'ca.crt'),
+        certFile: join(dir, 'east', 'issuer.crt'),
+        keyFile: join(dir, 'east', 'issuer.key'),
+      }),
+    );
+    expect(isIsthmusError(err, 'CERT_INVALID')).toBe(true);
+    expect(String(err)).toMatch(/not signed by the trust anchor/);
+  });
+
+  it('keeps old revocations in force under the bundle, and says why they must go at --finish', async () => {
+    const dir = await certsDir();
+    const issuer = {
+      certPem: await read(dir, 'east', 'issuer.crt'),
+      keyPem: await read(dir, 'east', 'issuer.key'),
+    };
+    const leaf = issueGatewayCertificate(issuer, { trustDomain: 'cluster.local', cluster: 'east' });
+    const leafFile = join(dir, 'leaf.crt');
+    await writeFile(leafFile, leaf.certPem);
+    await revokeCertificate({ dir, cluster: 'east', certFile: leafFile });
+    await startAnchorRotation({ dir, anchorKeyBits: 2048 });
+
+    const oldCrl = await read(dir, PREVIOUS_DIR, 'crl.pem');
+    const list = RevocationList.fromPem(oldCrl, await read(dir, ANCHOR_BUNDLE_FILE));
+    expect(list.check(new X509Certificate(leaf.certPem))).toMatch(/revoked by its issuer's CRL/);
+    const err = await errorOf(Promise.resolve().then(() => RevocationList.fromPem(oldCrl, next(dir))));
+    expect(isIsthmusError(err, 'CRL_INVALID')).toBe(true);
+  });
+
+  it('refuses to start a second rotation before the first is finished, changing nothing', async () => {
+    const dir = await certsDir();
+    await startAnchorRotation({ dir, anchorKeyBits: 2048 });
+    const files = async () => (await readdir(dir, { recursive: true })).sort();
+    const listed = await files();
+    const anchor = await read(dir, 'ca.crt');
+    const err = await errorOf(startAnchorRotation({ dir, anchorKeyBits: 2048 }));
+    expect(isIsthmusError(err, 'CERT_EXISTS')).toBe(true);
+    expect(String(err)).toMatch(/rotation is in progress .* --finish/);
+    expect(await files()).toEqual(listed);
+    expect(await read(dir, 'ca.crt')).toBe(anchor);
+  });
+
+  it('finishes by removing the old set and the bundle; the new set stands alone', async () => {
+    const dir = await certsDir();
+    await startAnchorRotation({ dir, anchorKeyBits: 2048 });
+    const { hadCrl } = await finishAnchorRotation(dir);
+    expect(hadCrl).toBe(false);
+    expect((await readdir(dir)).sort()).toEqual(['ca.crt', 'ca.key', 'east', 'west']);
+    const loaded = await loadCertificates({ dir });
+    expect([...loaded.issuers.keys()]).toEqual(['east', 'west']);
+    const again = await errorOf(finishAnchorRotation(dir));
+    expect(isIsthmusError(again, 'USAGE')).toBe(true);
+    expect(String(again)).toMatch(/no anchor rotation in progress/);
+  });
+
+  it('refuses to rotate without the anchor key', async () => {
+    const dir = await certsDir();
+    await rm(join(dir, 'ca.key'));
+    const err = await errorOf(startAnchorRotation({ dir, anchorKeyBits: 2048 }));
+    expect(String(err)).toMatch(/ca\.key/);
+    expect(await readdir(dir)).not.toContain(PREVIOUS_DIR);
+  });
+
+  it('prints the three steps for every cluster, in order', () => {
+    const text = rotationSteps('certs', ['east', 'west'], true);
+    const step = (n: number) => text.indexOf(`${n}. `);
+    expect(step(1)).toBeLessThan(step(2));
+    expect(step(2)).toBeLessThan(step(3));
+    expect(text).toContain(
+      'isthmus install --cluster-name west --trust-anchor certs/ca-bundle.crt --issuer-cert certs/previous/west/issuer.crt',
+    );
+    expect(text).toContain('rollout restart deployment/isthmus-identity deployment/isthmus-gateway');
+    expect(text).toContain('isthmus certs new-anchor --out certs --finish');
+    expect(text).toMatch(/delete the isthmus-crl ConfigMap/);
+  });
+});
