@@ -30,13 +30,32 @@ function probes(port: number | string) {
   };
 }
 
+/**
+ * Where Prometheus finds a pod's metrics: the `prometheus.io/*` annotations that the Prometheus
+ * community chart's `kubernetes-pods` job (and many other setups) discover pods by.
+ */
+function scrapeAnnotations(port: number) {
+  return {
+    'prometheus.io/scrape': 'true',
+    'prometheus.io/port': String(port),
+    'prometheus.io/path': '/metrics',
+  };
+}
+
+/** What some Deployments add to the pod besides their container. */
+interface PodExtras {
+  volumes?: object[];
+  /** Extra pod spec fields. */
+  spec?: object;
+  annotations?: Record<string, string>;
+}
+
 function deployment(
   opts: InstallOptions,
   component: string,
   replicas: number,
   container: object,
-  volumes: object[] = [],
-  pod: object = {},
+  { volumes = [], spec = {}, annotations = {} }: PodExtras = {},
 ) {
   const labels = componentLabels(component);
   const selector = { matchLabels: { 'app.kubernetes.io/name': labels['app.kubernetes.io/name'] } };
@@ -62,7 +81,10 @@ function deployment(
       replicas,
       selector,
       template: {
-        metadata: { labels },
+        metadata: {
+          labels,
+          ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
+        },
         spec: {
           serviceAccountName: `isthmus-${component}`,
           securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
@@ -78,7 +100,7 @@ function deployment(
           ],
           ...(volumes.length > 0 ? { volumes } : {}),
           ...spread,
-          ...pod,
+          ...spec,
         },
       },
     },
@@ -160,10 +182,12 @@ export function identityManifests(opts: InstallOptions): object[] {
         ],
         readinessProbe: { grpc: { port: PORTS.identity }, periodSeconds: 5 },
       },
-      [
-        { name: 'issuer', secret: { secretName: 'isthmus-issuer' } },
-        { name: 'anchor', configMap: { name: 'isthmus-trust-anchor' } },
-      ],
+      {
+        volumes: [
+          { name: 'issuer', secret: { secretName: 'isthmus-issuer' } },
+          { name: 'anchor', configMap: { name: 'isthmus-trust-anchor' } },
+        ],
+      },
     ),
     service(opts, 'isthmus-identity', 'identity', [
       { name: 'grpc', port: PORTS.identity, targetPort: 'grpc' },
@@ -212,14 +236,17 @@ export function gatewayManifests(opts: InstallOptions): object[] {
         ],
         ...probes('admin'),
       },
-      [
-        { name: 'anchor', configMap: { name: 'isthmus-trust-anchor' } },
-        // Optional and never rendered here: `isthmus certs revoke` says how to create it, and
-        // re-applying the install must not empty it. Until it exists nothing is revoked.
-        { name: 'crl', configMap: { name: CRL_CONFIGMAP, optional: true } },
-      ],
-      // Room for the drain, then a clean stop, before the kubelet's SIGKILL.
-      { terminationGracePeriodSeconds: GATEWAY_DRAIN.graceMs / 1000 + 5 },
+      {
+        volumes: [
+          { name: 'anchor', configMap: { name: 'isthmus-trust-anchor' } },
+          // Optional and never rendered here: `isthmus certs revoke` says how to create it, and
+          // re-applying the install must not empty it. Until it exists nothing is revoked.
+          { name: 'crl', configMap: { name: CRL_CONFIGMAP, optional: true } },
+        ],
+        // Room for the drain, then a clean stop, before the kubelet's SIGKILL.
+        spec: { terminationGracePeriodSeconds: GATEWAY_DRAIN.graceMs / 1000 + 5 },
+        annotations: scrapeAnnotations(PORTS.admin),
+      },
     ),
     ...disruptionBudget(opts, 'gateway', opts.gatewayReplicas),
     service(
@@ -238,25 +265,31 @@ export function gatewayManifests(opts: InstallOptions): object[] {
 export function controllerManifests(opts: InstallOptions): object[] {
   const admin = `http://${GATEWAY_SERVICE_NAME}-admin.${opts.namespace}.svc.${opts.clusterDomain}:${PORTS.admin}`;
   return [
-    deployment(opts, 'controller', opts.controllerReplicas, {
-      args: [
-        'controller',
-        ...common(opts),
-        '--in-cluster',
-        `--gateway-admin=${admin}`,
-        `--egress-port-range=${opts.egressPortRange.first}-${opts.egressPortRange.last}`,
-        `--failover-controlled-by=${opts.failoverControlledBy}`,
-        `--admin-port=${PORTS.admin}`,
-      ],
-      env: [
-        { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-        { name: 'NODE_OPTIONS', value: CONTROLLER_NODE_OPTIONS },
-      ],
-      // Measured: ~250 MB RSS at peak for 2 × 5,000 mirrored services (docs/benchmarks.md).
-      resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
-      ports: [{ name: 'admin', containerPort: PORTS.admin }],
-      ...probes('admin'),
-    }),
+    deployment(
+      opts,
+      'controller',
+      opts.controllerReplicas,
+      {
+        args: [
+          'controller',
+          ...common(opts),
+          '--in-cluster',
+          `--gateway-admin=${admin}`,
+          `--egress-port-range=${opts.egressPortRange.first}-${opts.egressPortRange.last}`,
+          `--failover-controlled-by=${opts.failoverControlledBy}`,
+          `--admin-port=${PORTS.admin}`,
+        ],
+        env: [
+          { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+          { name: 'NODE_OPTIONS', value: CONTROLLER_NODE_OPTIONS },
+        ],
+        // Measured: ~250 MB RSS at peak for 2 × 5,000 mirrored services (docs/benchmarks.md).
+        resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
+        ports: [{ name: 'admin', containerPort: PORTS.admin }],
+        ...probes('admin'),
+      },
+      { annotations: scrapeAnnotations(PORTS.admin) },
+    ),
     ...disruptionBudget(opts, 'controller', opts.controllerReplicas),
   ];
 }
