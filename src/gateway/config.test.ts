@@ -139,13 +139,18 @@ describe('gatewayFlagsFromArgv', () => {
       '--allow-cluster',
       'north,south',
       '--in-cluster',
+      '--access-log',
     ]);
     expect(flags).toEqual({
       cluster: 'west',
       adminPort: '0',
       allowCluster: ['east', 'north,south'],
       inCluster: true,
+      accessLog: true,
     });
+    expect(gatewayOptionsFromFlags({ ...flags, ...files }).accessLog).toBe(true);
+    expect(gatewayOptionsFromFlags({ ...minimal }, { ISTHMUS_ACCESS_LOG: 'true' }).accessLog).toBe(true);
+    expect(gatewayOptionsFromFlags(minimal).accessLog).toBe(false);
     expect(gatewayOptionsFromFlags({ ...flags, ...files }).allowedClusters).toEqual([
       'east',
       'north',

@@ -56,6 +56,8 @@ export interface GatewayConfig {
   crlFile?: string;
   limits: GatewayLimits;
   shutdown: ShutdownConfig;
+  /** One info line per tunnel (and per refused one), as Envoy's and Linkerd's access logs give. */
+  accessLog: boolean;
 }
 
 /** Flags as the CLI hands them over: strings (or string lists), all optional. */
@@ -83,6 +85,7 @@ export interface GatewayFlags {
   connectTimeoutMs?: string | number;
   drainDelayMs?: string | number;
   shutdownGraceMs?: string | number;
+  accessLog?: boolean;
 }
 
 /** Environment variables read when a flag is absent (the Deployment sets these). */
@@ -110,6 +113,7 @@ export const GATEWAY_ENV: Readonly<Record<keyof GatewayFlags, string>> = {
   connectTimeoutMs: 'ISTHMUS_CONNECT_TIMEOUT_MS',
   drainDelayMs: 'ISTHMUS_DRAIN_DELAY_MS',
   shutdownGraceMs: 'ISTHMUS_SHUTDOWN_GRACE_MS',
+  accessLog: 'ISTHMUS_ACCESS_LOG',
 };
 
 /** RFC 1123 label: what Kubernetes accepts as a cluster-ish name and what fits in a SPIFFE path. */
@@ -213,6 +217,7 @@ export function gatewayOptionsFromFlags(
     ...(crlFile === undefined ? {} : { crlFile }),
     limits: { connectTimeoutMs, egressApplyDebounceMs: DEFAULT_EGRESS_DEBOUNCE_MS },
     shutdown,
+    accessLog: parseBool(pick('accessLog')),
   };
 }
 
@@ -332,7 +337,7 @@ export function gatewayFlagsFromArgv(argv: readonly string[]): GatewayFlags {
   const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {};
   for (const key of FLAG_KEYS) {
     options[flagName(key)] =
-      key === 'inCluster'
+      key === 'inCluster' || key === 'accessLog'
         ? { type: 'boolean' }
         : key === 'allowCluster'
           ? { type: 'string', multiple: true }

@@ -17,6 +17,12 @@ export interface TunnelOpenMessage {
 /** A tunnel ended; bytes are counted on the plain TCP side (client or backend socket). */
 export interface TunnelCloseMessage {
   direction: TunnelDirection;
+  peerCluster: string;
+  authority: string;
+  /** The plain TCP side's address: the client (egress) or the backend endpoint (ingress). */
+  endpoint: string;
+  /** From the tunnel's establishment to its end. */
+  durationMs: number;
   /** Bytes received from the TCP peer (client on egress, backend on ingress). */
   bytesIn: number;
   /** Bytes sent to the TCP peer. */
@@ -65,15 +71,8 @@ export function publishTunnelOpen(direction: TunnelDirection, peerCluster: strin
   }
 }
 
-export function publishTunnelClose(
-  direction: TunnelDirection,
-  bytesIn: number,
-  bytesOut: number,
-  reset: boolean,
-): void {
-  if (tunnelCloseChannel.hasSubscribers) {
-    tunnelCloseChannel.publish({ direction, bytesIn, bytesOut, reset } satisfies TunnelCloseMessage);
-  }
+export function publishTunnelClose(message: TunnelCloseMessage): void {
+  if (tunnelCloseChannel.hasSubscribers) tunnelCloseChannel.publish(message);
 }
 
 export function publishConnectError(message: ConnectErrorMessage): void {

@@ -150,14 +150,21 @@ export class EgressListeners {
         return;
       }
       this.tunnels++;
-      publishTunnelOpen(
-        'egress',
-        peerCluster ?? `${route.remote.host}:${route.remote.port}`,
-        route.authority,
-      );
+      const peer = peerCluster ?? `${route.remote.host}:${route.remote.port}`;
+      publishTunnelOpen('egress', peer, route.authority);
+      const opened = performance.now();
+      // Read now: once the socket is closed its peer address is gone.
+      const client = `${socket.remoteAddress}:${socket.remotePort}`;
       splice(stream!, socket, (result) => {
         this.tunnels--;
-        publishTunnelClose('egress', result.bytesIn, result.bytesOut, result.reset);
+        publishTunnelClose({
+          direction: 'egress',
+          peerCluster: peer,
+          authority: route.authority,
+          endpoint: client,
+          durationMs: performance.now() - opened,
+          ...result,
+        });
       });
     });
   }

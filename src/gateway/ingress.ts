@@ -295,13 +295,21 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
       tunnels++;
       stream.respond({ [h2.HTTP2_HEADER_STATUS]: 200 });
       publishTunnelOpen('ingress', cluster, authority);
+      const opened = performance.now();
       splice(
         stream,
         socket,
         (result) => {
           release();
           tunnels--;
-          publishTunnelClose('ingress', result.bytesIn, result.bytesOut, result.reset);
+          publishTunnelClose({
+            direction: 'ingress',
+            peerCluster: cluster,
+            authority,
+            endpoint: `${target.host}:${target.port}`,
+            durationMs: performance.now() - opened,
+            ...result,
+          });
         },
         reader,
       );

@@ -36,7 +36,16 @@ describe('createGatewayMetrics', () => {
     const metrics = make();
     publishTunnelOpen('egress', 'west', 'podinfo.test.svc.cluster.local:9898');
     publishTunnelOpen('ingress', 'east', 'podinfo.test.svc.cluster.local:9898');
-    publishTunnelClose('egress', 10, 32, false);
+    publishTunnelClose({
+      direction: 'egress',
+      peerCluster: 'west',
+      authority: 'podinfo.test.svc.cluster.local:9898',
+      endpoint: '10.0.0.9:51234',
+      durationMs: 3,
+      bytesIn: 10,
+      bytesOut: 32,
+      reset: false,
+    });
     publishConnectError({
       direction: 'ingress',
       peerCluster: 'east',

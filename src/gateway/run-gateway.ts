@@ -27,7 +27,12 @@ import type { Link, V1EndpointSlice, V1Service } from '../kube/types.js';
 import { type AdminServer, type Readiness, startAdmin } from './admin.js';
 import type { GatewayConfig } from './config.js';
 import { type CrlWatcher, watchCrlFile } from './crl-watch.js';
-import { CHANNELS, type ConnectErrorMessage, type HandshakeRejectedMessage } from './diagnostics.js';
+import {
+  CHANNELS,
+  type ConnectErrorMessage,
+  type HandshakeRejectedMessage,
+  type TunnelCloseMessage,
+} from './diagnostics.js';
 import { EgressListeners } from './egress.js';
 import { type Ingress, startIngress } from './ingress.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
@@ -104,7 +109,8 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
       trustDomain: config.trustDomain,
     });
     onStop('metrics', () => metrics.close());
-    onStop('diagnostics log', logRefusals(log));
+    onStop('diagnostics log', logRefusals(log, config.accessLog));
+    if (config.accessLog) onStop('access log', logTunnels(log));
 
     const kube = deps.kube ?? kubeClientFor(config);
     if (deps.kube === undefined) onStop('API client', () => kube.close());
@@ -304,19 +310,19 @@ export function readinessOf(
 
 /**
  * The logger subscribes to the hot path's refusals (STYLE.md §9): a refused peer is a trust or
- * Link problem an operator must see; a refused CONNECT is routine (unexported service) and debug.
+ * Link problem an operator must see; a refused CONNECT is routine (unexported service) and debug,
+ * except in the access log, which has a line for every tunnel, refused ones included.
  */
-function logRefusals(log: Logger): () => void {
+function logRefusals(log: Logger, accessLog: boolean): () => void {
   const onRejected = (msg: unknown): void => {
     const m = msg as HandshakeRejectedMessage;
     log.warn({ identity: m.identity, reason: m.reason }, 'peer gateway refused');
   };
   const onConnectError = (msg: unknown): void => {
     const m = msg as ConnectErrorMessage;
-    log.debug(
-      { direction: m.direction, peer: m.peerCluster, authority: m.authority, status: m.status },
-      m.reason,
-    );
+    const fields = { direction: m.direction, peer: m.peerCluster, authority: m.authority, status: m.status };
+    if (accessLog) log.info({ ...fields, reason: m.reason }, 'tunnel refused');
+    else log.debug(fields, m.reason);
   };
   diagnosticsChannel.subscribe(CHANNELS.handshakeRejected, onRejected);
   diagnosticsChannel.subscribe(CHANNELS.connectError, onConnectError);
@@ -324,6 +330,28 @@ function logRefusals(log: Logger): () => void {
     diagnosticsChannel.unsubscribe(CHANNELS.handshakeRejected, onRejected);
     diagnosticsChannel.unsubscribe(CHANNELS.connectError, onConnectError);
   };
+}
+
+/** The access log (--access-log): one line per tunnel when it ends. */
+function logTunnels(log: Logger): () => void {
+  const onClose = (msg: unknown): void => {
+    const m = msg as TunnelCloseMessage;
+    log.info(
+      {
+        direction: m.direction,
+        peer: m.peerCluster,
+        authority: m.authority,
+        [m.direction === 'egress' ? 'client' : 'endpoint']: m.endpoint,
+        bytesIn: m.bytesIn,
+        bytesOut: m.bytesOut,
+        durationMs: Math.round(m.durationMs * 10) / 10,
+        result: m.reset ? 'reset' : 'closed',
+      },
+      'tunnel',
+    );
+  };
+  diagnosticsChannel.subscribe(CHANNELS.tunnelClose, onClose);
+  return () => diagnosticsChannel.unsubscribe(CHANNELS.tunnelClose, onClose);
 }
 
 function kubeClientFor(config: GatewayConfig): KubeClient {

@@ -41,6 +41,10 @@ export function registerGateway(program: Command): void {
     .option('--crl-file <path>', 'PEM bundle of CRLs (isthmus certs revoke); re-read when it changes')
     .option('--connect-timeout-ms <ms>', 'how long egress waits for a remote gateway')
     .option(
+      '--access-log',
+      'log one line per tunnel and per refused tunnel, at info (env ISTHMUS_ACCESS_LOG)',
+    )
+    .option(
       '--drain-delay-ms <ms>',
       'on SIGTERM, stay unready but serving this long before refusing new connections (default 0)',
     )

@@ -46,14 +46,20 @@ function startGateway(
   name: string,
   host: string,
   logger: Logger = pino({ level: 'silent' }),
+  accessLog = false,
 ): Promise<RunningGateway> {
-  const config = gatewayOptionsFromFlags(gatewayFlags(cluster, name, host));
+  const config = gatewayOptionsFromFlags({ ...gatewayFlags(cluster, name, host), accessLog });
   return runGateway(config, { logger, processMetrics: false });
 }
 
-/** A logger whose lines (warn and above) land in `lines`, for asserting what an operator sees. */
-function capturingLogger(lines: string[]): Logger {
-  return pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
+/** A logger whose lines land in `lines`, for asserting what an operator sees. */
+function capturingLogger(lines: string[], level = 'warn'): Logger {
+  return pino({ level }, { write: (line: string) => lines.push(line) });
+}
+
+/** The access-log lines ("tunnel", "tunnel refused") among captured log lines. */
+function accessLines(lines: string[], msg: string): Array<Record<string, unknown>> {
+  return lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === msg);
 }
 
 const adminUrl = (gw: RunningGateway, path: string): string =>
@@ -108,6 +114,7 @@ describe('two clusters, one gateway each', () => {
   let egressPort: number;
   const cleanups: Array<() => unknown> = [];
   const eastLog: string[] = [];
+  const westLog: string[] = [];
 
   beforeAll(async () => {
     // West links back to east (pairwise linking), which is what admits east's gateway at west's ingress.
@@ -118,10 +125,10 @@ describe('two clusters, one gateway each', () => {
     // West: the exported service with a loopback endpoint.
     await west.kube.create(R.services, exportedService(NS, 'podinfo', SERVICE_PORT));
     await west.kube.create(R.endpointSlices, endpointSlice(NS, 'podinfo', '127.0.0.1', backend.port));
-    westGw = await startGateway(west, 'west', WEST_HOST);
+    westGw = await startGateway(west, 'west', WEST_HOST, capturingLogger(westLog, 'info'), true);
     cleanups.push(() => westGw.stop());
 
-    eastGw = await startGateway(east, 'east', EAST_HOST, capturingLogger(eastLog));
+    eastGw = await startGateway(east, 'east', EAST_HOST, capturingLogger(eastLog, 'info'), true);
     cleanups.push(() => eastGw.stop());
     egressPort = await freePort(EAST_HOST);
     await east.kube.create(
@@ -146,6 +153,45 @@ describe('two clusters, one gateway each', () => {
   it('carries a request from east egress to the backend behind west', async () => {
     const res = await httpGet(EAST_HOST, egressPort, '/');
     expect(res).toEqual({ status: 200, body: 'hello from west' });
+  });
+
+  it('writes an access-log line for each tunnel on both gateways, and for a refused one', async () => {
+    const egressLines = () => accessLines(eastLog, 'tunnel').filter((l) => l.direction === 'egress');
+    const ingressLines = () => accessLines(westLog, 'tunnel');
+    const before = { egress: egressLines().length, ingress: ingressLines().length };
+    expect(await httpGet(EAST_HOST, egressPort, '/')).toMatchObject({ status: 200 });
+    await waitFor(
+      'both gateways logged the tunnel',
+      () => egressLines().length > before.egress && ingressLines().length > before.ingress,
+    );
+    expect(egressLines().at(-1)).toMatchObject({
+      level: 30,
+      peer: 'west',
+      authority: AUTHORITY,
+      client: expect.stringMatching(/^127\.\d+\.\d+\.\d+:\d+$/),
+      bytesIn: expect.any(Number),
+      bytesOut: expect.any(Number),
+      durationMs: expect.any(Number),
+      result: 'closed',
+    });
+    expect(ingressLines().at(-1)).toMatchObject({
+      direction: 'ingress',
+      peer: 'east',
+      authority: AUTHORITY,
+      endpoint: `127.0.0.1:${backend.port}`,
+      result: 'closed',
+    });
+    // What one side counted going out, the other counted coming in.
+    expect(egressLines().at(-1)!.bytesIn).toBeGreaterThan(0);
+    expect(ingressLines().at(-1)!.bytesOut).toBe(egressLines().at(-1)!.bytesIn);
+
+    const westIngress = { host: WEST_HOST, port: westGw.ingress.address.port };
+    await expect(eastGw.pool.openTunnel(westIngress, `nothing.${NS}.svc.cluster.local:80`)).rejects.toThrow(
+      /403/,
+    );
+    await waitFor('the refusal in the access log', () =>
+      accessLines(westLog, 'tunnel refused').some((l) => l.status === 403 && l.peer === 'east'),
+    );
   });
 
   it('answers /live and /ready, and reports tunnels on /metrics', async () => {
