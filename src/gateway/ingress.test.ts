@@ -196,6 +196,25 @@ describe('peers', () => {
   });
 });
 
+describe('early END_STREAM', () => {
+  it('a CONNECT that ends its stream before the backend has answered still gives the backend its FIN', async () => {
+    const accepted = backend.accepted;
+    const s = client(east);
+    // HEADERS with END_STREAM: the peer has nothing to send, and says so before the dial is done.
+    const stream = s.request(connectTo(ECHO), { endStream: true });
+    const status = new Promise<number>((resolve) =>
+      stream.once('response', (h) => resolve(Number(h[':status']))),
+    );
+    const ended = new Promise<void>((resolve) => stream.once('end', () => resolve()));
+    stream.resume();
+    expect(await within(status, 5_000, 'the 200')).toBe(200);
+    // The echo backend answers a FIN with its own, which ends the stream: nothing stays open.
+    await within(ended, 5_000, "the backend's FIN back");
+    expect(backend.accepted).toBe(accepted + 1);
+    await waitFor(() => ingress.openTunnels() === 0 && backend.sockets.size === 0, 'the tunnel to close');
+  });
+});
+
 describe('requests', () => {
   it.each([
     ['a service that is not exported', `other.test.svc.${CLUSTER_DOMAIN}:7000`, 403],
