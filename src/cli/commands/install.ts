@@ -11,8 +11,10 @@ interface InstallFlags {
   clusterDomain: string;
   image: string;
   imagePullPolicy: string;
-  gatewayReplicas: string;
+  /** Absent: 1, or 2 with --ha. */
+  gatewayReplicas?: string;
   controllerReplicas: string;
+  ha?: boolean;
   gatewayServiceType: string;
   failoverControlledBy: string;
   egressPortRange: string;
@@ -30,7 +32,14 @@ export function registerInstall(program: Command): void {
     .option('--cluster-domain <domain>', 'cluster DNS domain', INSTALL_DEFAULTS.clusterDomain)
     .option('--image <ref>', 'container image of isthmus', INSTALL_DEFAULTS.image)
     .option('--image-pull-policy <policy>', 'Always, IfNotPresent or Never', INSTALL_DEFAULTS.imagePullPolicy)
-    .option('--gateway-replicas <n>', 'gateway replicas', String(INSTALL_DEFAULTS.gatewayReplicas))
+    .option(
+      '--gateway-replicas <n>',
+      `gateway replicas (default: ${INSTALL_DEFAULTS.gatewayReplicas}, or 2 with --ha)`,
+    )
+    .option(
+      '--ha',
+      'high availability, as linkerd install --ha: 2 gateway replicas at least, each component with 2+ replicas spread across nodes under a PodDisruptionBudget',
+    )
     .option(
       '--controller-replicas <n>',
       'controller replicas (leader-elected)',
@@ -90,8 +99,13 @@ export function installOptionsFromFlags(
     trustAnchorPem,
     issuerCertPem: issuer.certPem,
     issuerKeyPem: issuer.keyPem,
-    gatewayReplicas: int('gateway-replicas', flags.gatewayReplicas, 1, 100),
-    controllerReplicas: int('controller-replicas', flags.controllerReplicas, 1, 10),
+    gatewayReplicas: int(
+      'gateway-replicas',
+      flags.gatewayReplicas ?? String(flags.ha ? 2 : INSTALL_DEFAULTS.gatewayReplicas),
+      flags.ha ? 2 : 1,
+      100,
+    ),
+    controllerReplicas: int('controller-replicas', flags.controllerReplicas, flags.ha ? 2 : 1, 10),
     failoverControlledBy: flags.failoverControlledBy,
     egressPortRange: { first, last },
     gatewayServiceType: oneOf('gateway-service-type', flags.gatewayServiceType, ['LoadBalancer', 'NodePort']),

@@ -86,6 +86,26 @@ describe('isthmus install', () => {
     expect(spread(single, 'isthmus-gateway')).toBeUndefined();
   });
 
+  it('--ha gives the gateway 2 replicas unless told more, and refuses fewer than 2 anywhere', () => {
+    const pem = { certPem: PEM('CERTIFICATE'), keyPem: PEM('PRIVATE KEY') };
+    const { gatewayReplicas: _, ...withoutGateway } = flags;
+    expect(installOptionsFromFlags({ ...withoutGateway, ha: true }, PEM('CERTIFICATE'), pem)).toMatchObject({
+      gatewayReplicas: 2,
+      controllerReplicas: 2,
+    });
+    expect(installOptionsFromFlags({ ...withoutGateway }, PEM('CERTIFICATE'), pem).gatewayReplicas).toBe(1);
+    expect(
+      installOptionsFromFlags({ ...flags, gatewayReplicas: '3', ha: true }, PEM('CERTIFICATE'), pem)
+        .gatewayReplicas,
+    ).toBe(3);
+    expect(() => installOptionsFromFlags({ ...flags, gatewayReplicas: '1', ha: true }, 'a', pem)).toThrow(
+      /--gateway-replicas must be an integer from 2 to 100/,
+    );
+    expect(() => installOptionsFromFlags({ ...flags, controllerReplicas: '1', ha: true }, 'a', pem)).toThrow(
+      /--controller-replicas must be an integer from 2 to 10/,
+    );
+  });
+
   it.each([
     [{ clusterName: 'East_1' }, /--cluster-name "East_1" is not a DNS-1123 label/],
     [{ gatewayReplicas: 'two' }, /--gateway-replicas must be an integer/],
