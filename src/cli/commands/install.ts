@@ -38,7 +38,7 @@ export function registerInstall(program: Command): void {
     )
     .option(
       '--ha',
-      'high availability, as linkerd install --ha: 2 gateway replicas at least, each component with 2+ replicas spread across nodes under a PodDisruptionBudget',
+      'high availability, as linkerd install --ha: at least 2 replicas of the gateway, the controller and identity, spread across nodes, each under a PodDisruptionBudget',
     )
     .option(
       '--controller-replicas <n>',
@@ -106,6 +106,7 @@ export function installOptionsFromFlags(
       100,
     ),
     controllerReplicas: int('controller-replicas', flags.controllerReplicas, flags.ha ? 2 : 1, 10),
+    identityReplicas: flags.ha ? 2 : INSTALL_DEFAULTS.identityReplicas,
     failoverControlledBy: flags.failoverControlledBy,
     egressPortRange: { first, last },
     gatewayServiceType: oneOf('gateway-service-type', flags.gatewayServiceType, ['LoadBalancer', 'NodePort']),

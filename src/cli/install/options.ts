@@ -13,6 +13,8 @@ export interface InstallOptions {
   issuerKeyPem: string;
   gatewayReplicas: number;
   controllerReplicas: number;
+  /** Stateless (it only signs), so --ha runs 2: renewals keep working through a node drain. */
+  identityReplicas: number;
   /** Label value of TrafficSplits the failover controller acts on (linkerd-failover's default). */
   failoverControlledBy: string;
   egressPortRange: { first: number; last: number };
@@ -28,6 +30,7 @@ export const INSTALL_DEFAULTS = {
   imagePullPolicy: 'IfNotPresent',
   gatewayReplicas: 1,
   controllerReplicas: 2,
+  identityReplicas: 1,
   failoverControlledBy: 'linkerd-failover',
   egressPortRange: { first: 20000, last: 29999 },
   gatewayServiceType: 'LoadBalancer',

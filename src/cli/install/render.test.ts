@@ -92,6 +92,7 @@ describe('isthmus install', () => {
     expect(installOptionsFromFlags({ ...withoutGateway, ha: true }, PEM('CERTIFICATE'), pem)).toMatchObject({
       gatewayReplicas: 2,
       controllerReplicas: 2,
+      identityReplicas: 2,
     });
     expect(installOptionsFromFlags({ ...withoutGateway }, PEM('CERTIFICATE'), pem).gatewayReplicas).toBe(1);
     expect(

@@ -164,7 +164,7 @@ export function identityManifests(opts: InstallOptions): object[] {
     deployment(
       opts,
       'identity',
-      1,
+      opts.identityReplicas,
       {
         args: [
           'identity',
@@ -189,6 +189,7 @@ export function identityManifests(opts: InstallOptions): object[] {
         ],
       },
     ),
+    ...disruptionBudget(opts, 'identity', opts.identityReplicas),
     service(opts, 'isthmus-identity', 'identity', [
       { name: 'grpc', port: PORTS.identity, targetPort: 'grpc' },
     ]),
