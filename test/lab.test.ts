@@ -3,7 +3,7 @@
  * through the tunnel, failover through the TrafficSplit, then Ctrl-C — and nothing left running.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -69,10 +69,27 @@ afterAll(async () => {
 });
 
 describe('isthmus lab', () => {
-  it('serves east → west through the tunnel', async () => {
+  it('serves east → west through the tunnel, and both gateways log it in their access log', async () => {
     const res = await getJson(`${state.frontend}/podinfo-west`);
     expect(res.status).toBe(200);
     expect(res.body.upstream?.message).toBe('greetings from west');
+    // A line is written when a tunnel ends: the frontend's keep-alive connection to podinfo-west
+    // ends once it has been idle for the HTTP client's keep-alive timeout (a few seconds).
+    const tunnels = (side: string) =>
+      readFileSync(join(dir, 'logs', `${side}-gateway.log`), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"msg":"tunnel"') && l.includes('podinfo.test.svc.cluster.local'));
+    expect(output).toContain(join(dir, 'logs', 'east-gateway.log'));
+    await waitFor(
+      'an access-log line on both gateways',
+      () => tunnels('east').length > 0 && tunnels('west').length > 0,
+      {
+        timeoutMs: 30_000,
+        intervalMs: 200,
+      },
+    );
+    expect(JSON.parse(tunnels('east')[0]!)).toMatchObject({ direction: 'egress', peer: 'west' });
+    expect(JSON.parse(tunnels('west')[0]!)).toMatchObject({ direction: 'ingress', peer: 'east' });
   });
 
   it('fails the podinfo apex over to west when east has no replicas, and back', async () => {

@@ -1,4 +1,5 @@
 /** What `lab up` prints once ready, and the `lab status` / `lab down` verbs on a running lab. */
+import { dirname, join } from 'node:path';
 import { request } from 'undici';
 import { type LabState, readLabState } from './local-lab.js';
 
@@ -18,6 +19,7 @@ export function printLabReady(state: LabState, out: (line: string) => void): voi
     `  curl ${state.frontend}/                          # the podinfo apex (TrafficSplit; fails over to west)`,
   );
   out('  kubectl --context east -n test scale deployment/podinfo --replicas=0   # then curl the apex again');
+  out(`  tail -f ${join(dirname(kc), 'logs', 'east-gateway.log')}   # the access log: a line per tunnel`);
   out(`  node bin/isthmus.mjs check --kubeconfig ${kc} --context east`);
   out('Ctrl-C stops everything.');
 }

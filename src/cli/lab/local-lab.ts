@@ -259,6 +259,8 @@ async function startClusterProcesses(
       `--ca-file=${join(certs, 'ca.crt')}`,
       // What `isthmus certs revoke --out <certs>` writes: revocation works in the lab as installed.
       `--crl-file=${join(certs, CRL_BUNDLE_FILE)}`,
+      // A line per tunnel in logs/<cluster>-gateway.log: what crosses is there to see.
+      '--access-log',
     ],
     log('gateway'),
     GATEWAY_NODE_FLAGS,
