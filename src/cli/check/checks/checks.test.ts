@@ -202,6 +202,16 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         null,
       ],
       [
+        'an anchor rotation whose old anchor nothing uses any more: time to finish it',
+        (f) => {
+          f.anchorPem = { ok: true, value: anchorBundle };
+          f.issuerPem = { ok: true, value: foreignTestPki().issuers.east.certPem };
+          links(f)[0]!.gatewayChain = { ok: true, address: '10.0.0.7:4143', chainPem: foreignChain };
+        },
+        'warn',
+        /anchor #2 of the 2 in ca\.crt signs neither this cluster's issuer nor any linked gateway: .*new-anchor --finish/,
+      ],
+      [
         'identity differs from the Link',
         (f) => {
           links(f)[0]!.link.spec.gatewayIdentity = 'spiffe://cluster.local/cluster/north/gateway';

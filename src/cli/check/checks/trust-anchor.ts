@@ -49,5 +49,27 @@ export function checkTrustAnchor(facts: CheckFacts): CheckResult {
     }
   }
   if (failures.length + warnings.length > 0) warnings.push(TRUST_ANCHOR_METHOD);
+  else warnings.push(...unusedAnchors(facts, anchor));
   return resultOf(WHAT, failures, warnings);
+}
+
+/**
+ * During an anchor rotation ca.crt bundles the old anchor and the new one. Once neither this
+ * cluster's issuer nor any linked gateway chains to one of them, it is only waiting to be dropped:
+ * say so, as a warning, because only the operator knows whether every cluster has moved.
+ */
+function unusedAnchors(facts: CheckFacts, bundle: string): string[] {
+  const anchors = splitPem(bundle);
+  if (anchors.length < 2 || !facts.issuerPem.ok || !facts.links.ok) return [];
+  const chains: string[][] = [[facts.issuerPem.value]];
+  for (const { gatewayChain } of facts.links.value) if (gatewayChain.ok) chains.push(gatewayChain.chainPem);
+  const used = (anchor: string) =>
+    chains.some(([leaf, ...rest]) => leaf !== undefined && verifyChain(leaf, rest, [anchor], facts.now).ok);
+  return anchors.flatMap((anchor, i) =>
+    used(anchor)
+      ? []
+      : [
+          `anchor #${i + 1} of the ${anchors.length} in ca.crt signs neither this cluster's issuer nor any linked gateway: once every cluster issues from the new anchor, finish the rotation (isthmus certs new-anchor --finish, then install with the new ca.crt)`,
+        ],
+  );
 }
