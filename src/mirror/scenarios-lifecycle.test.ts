@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { EGRESS_PORTS_ANNOTATION, REMOTE_SVC_FQ_NAME_ANNOTATION } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
-import type { CoreV1Event, Link, V1Service } from '../kube/types.js';
+import type { CoreV1Event, V1Service } from '../kube/types.js';
 import { foreignService } from './test-builders.js';
 import {
   condition,
+  editLinkSpec,
   exportService,
   getLink,
   getService,
@@ -124,8 +125,7 @@ describe('mirror lifecycle', () => {
     await waitReady(east, 'default', 'db-1-west');
 
     // Opting out turns the mirror into a plain one and removes the per-pod mirrors.
-    const l = await getLink(east, 'west');
-    await east.client.replace<Link>(R.links, { ...l!, spec: { ...l!.spec, mirrorHeadless: false } });
+    await editLinkSpec(east, 'west', (spec) => ({ ...spec, mirrorHeadless: false }));
     await waitFor(async () => !(await getService(east, 'default', 'db-0-west')), {
       what: 'per-pod mirrors gone',
     });
@@ -150,8 +150,7 @@ describe('mirror lifecycle', () => {
     const before = await getService(east, 'default', 'podinfo-west');
     expect(before?.metadata?.labels?.team).toBe('a');
 
-    const l = await getLink(east, 'west');
-    await east.client.replace<Link>(R.links, { ...l!, spec: { ...l!.spec, excludedLabels: ['team'] } });
+    await editLinkSpec(east, 'west', (spec) => ({ ...spec, excludedLabels: ['team'] }));
     await waitFor(
       async () => (await getService(east, 'default', 'podinfo-west'))?.metadata?.labels?.team === undefined,
     );

@@ -6,6 +6,7 @@ import { linkObject } from './test-builders.js';
 import {
   condition,
   credentialsSecret,
+  editLinkSpec,
   exportService,
   getLink,
   getService,
@@ -34,17 +35,15 @@ describe('Link behaviour', () => {
     await waitReady(east, 'default', 'db-west');
     const webUid = (await getService(east, 'default', 'web-west'))?.metadata?.uid;
 
-    const l = await getLink(east, 'west');
-    await east.client.replace<Link>(R.links, {
-      ...l!,
-      spec: { ...l!.spec, selector: { matchLabels: { 'mirror.linkerd.io/exported': 'true', tier: 'web' } } },
-    });
+    await editLinkSpec(east, 'west', (spec) => ({
+      ...spec,
+      selector: { matchLabels: { 'mirror.linkerd.io/exported': 'true', tier: 'web' } },
+    }));
     await waitFor(async () => !(await getService(east, 'default', 'db-west')), { what: 'db mirror removed' });
     expect((await getService(east, 'default', 'web-west'))?.metadata?.uid).toBe(webUid);
 
     // An empty selector mirrors nothing.
-    const l2 = await getLink(east, 'west');
-    await east.client.replace<Link>(R.links, { ...l2!, spec: { ...l2!.spec, selector: {} } });
+    await editLinkSpec(east, 'west', (spec) => ({ ...spec, selector: {} }));
     await waitFor(async () => (await mirrorsOf(east, 'west')).length === 0, { what: 'all mirrors removed' });
   });
 
@@ -91,11 +90,11 @@ describe('Link behaviour', () => {
     world.controller('east');
     await waitReady(east, 'default', 'podinfo-west');
     const secret = await credentialsSecret(east, north, 'cluster-credentials-north');
-    const l = await getLink(east, 'west');
-    await east.client.replace<Link>(R.links, {
-      ...l!,
-      spec: { ...l!.spec, targetClusterName: 'north', clusterCredentialsSecret: secret },
-    });
+    await editLinkSpec(east, 'west', (spec) => ({
+      ...spec,
+      targetClusterName: 'north',
+      clusterCredentialsSecret: secret,
+    }));
     await waitReady(east, 'default', 'podinfo-north');
     await waitFor(async () => !(await getService(east, 'default', 'podinfo-west')), {
       what: 'old mirror removed',

@@ -3,9 +3,11 @@
  * sandbox clusters, a read-only remote token in a Link credentials Secret, a stub gateway admin
  * `/probe` server whose answer the test flips, and a running controller.
  */
+
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
+import { updateWithRetry } from '../kube/apply.js';
 import { KubeClient } from '../kube/client.js';
 import {
   GATEWAY_SERVICE_NAME,
@@ -200,6 +202,17 @@ export async function getSlice(c: Cluster, namespace: string, name: string) {
 
 export async function getLink(c: Cluster, name: string) {
   return c.client.get<Link>(R.links, SYSTEM_NAMESPACE, name);
+}
+
+/**
+ * Edits a Link's spec as a user's tool would: read, change, write, and again on 409 Conflict (the
+ * controller writes the Link's status and finalizer meanwhile).
+ */
+export async function editLinkSpec(c: Cluster, name: string, change: (spec: Link['spec']) => Link['spec']) {
+  await updateWithRetry<Link>(c.client, R.links, SYSTEM_NAMESPACE, name, (l) => ({
+    ...l,
+    spec: change(l.spec),
+  }));
 }
 
 export function condition(l: Link | undefined, type: string) {
