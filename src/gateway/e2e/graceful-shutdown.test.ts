@@ -123,7 +123,7 @@ describe('graceful shutdown of a gateway', () => {
 
   it('lets a tunnel in flight finish while it stops taking new ones (ingress side)', async () => {
     const westGw = await startGateway(west, 'west', WEST_HOST, {
-      drainDelayMs: 300,
+      drainDelayMs: 2_000,
       shutdownGraceMs: 60_000,
     });
     const port = await route('drain-in', westGw, eastGw);
@@ -139,6 +139,7 @@ describe('graceful shutdown of a gateway', () => {
     expect(ready.status).toBe(503);
     expect(await ready.text()).toContain('shutting down: draining tunnels');
     // The path itself still works: a remote probe through mTLS must not call west dead for this.
+    // (The drain delay is long enough for this to happen inside it on a loaded machine.)
     expect((await eastGw.pool.probe(westGw.ingress.address, '/ready', 5_000)).alive).toBe(true);
 
     // After the drain delay: no new TLS connections, so east's next tunnel fails fast …
