@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEPLOYMENTS } from '../src/cli/lab/lab-kubelet.js';
 import type { LabState } from '../src/cli/lab/local-lab.js';
 import { KubeClient } from '../src/kube/client.js';
+import { R } from '../src/kube/resources.js';
 import { waitFor } from '../src/wait-for.js';
 
 const run = promisify(execFile);
@@ -79,7 +79,8 @@ describe('isthmus lab', () => {
       readFileSync(join(dir, 'logs', `${side}-gateway.log`), 'utf8')
         .split('\n')
         .filter((l) => l.includes('"msg":"tunnel"') && l.includes('podinfo.test.svc.cluster.local'));
-    expect(output).toContain(join(dir, 'logs', 'east-gateway.log'));
+    expect(output).toContain('logs -f deploy/isthmus-gateway');
+    expect(output).toContain(`${join(dir, 'logs')}, e.g. east-gateway.log`);
     await waitFor(
       'an access-log line on both gateways',
       () => tunnels('east').length > 0 && tunnels('west').length > 0,
@@ -122,7 +123,7 @@ describe('isthmus lab', () => {
         },
         { timeoutMs: 20_000, intervalMs: 100 },
       );
-      await east.patch(DEPLOYMENTS, 'test', 'podinfo', { spec: { replicas: 1 } }, 'merge');
+      await east.patch(R.deployments, 'test', 'podinfo', { spec: { replicas: 1 } }, 'merge');
       await waitFor(
         'traffic to return to east',
         async () => {
@@ -134,6 +135,38 @@ describe('isthmus lab', () => {
     } finally {
       east.close();
     }
+  });
+
+  it('shows its pods as a cluster would: kubectl get pods and logs, isthmus gateways through the pod proxy', async () => {
+    const kubectl = async (...args: string[]) =>
+      (
+        await run('kubectl', ['--kubeconfig', state.kubeconfig, '--context', 'east', ...args], {
+          timeout: 30_000,
+        })
+      ).stdout;
+    const pods = await kubectl('-n', 'isthmus-system', 'get', 'pods', '-o', 'wide', '--no-headers');
+    const rows = pods
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/\s+/));
+    expect(rows.map((r) => [r[0]!.replace(/-[a-z0-9]+-[a-z0-9]+$/, ''), r[1], r[2], r[5]])).toEqual([
+      ['isthmus-controller', '1/1', 'Running', '127.0.41.4'],
+      ['isthmus-gateway', '1/1', 'Running', '127.0.41.2'],
+      ['isthmus-identity', '1/1', 'Running', '127.0.41.3'],
+    ]);
+    expect(await kubectl('-n', 'test', 'get', 'deploy', 'frontend', '--no-headers')).toMatch(
+      /^frontend\s+1\/1\s+1\s+1\s/,
+    );
+    const logs = await kubectl('-n', 'isthmus-system', 'logs', 'deploy/isthmus-gateway');
+    expect(logs).toContain('"msg":"ingress listening"');
+    expect(logs.split('\n')[0]).toContain('"name":"isthmus-gateway"');
+    // No --controller-admin: the command finds the controller pod and reads it through the API server.
+    const { stdout } = await run(
+      process.execPath,
+      ['bin/isthmus.mjs', 'gateways', '--kubeconfig', state.kubeconfig, '--context', 'east'],
+      { timeout: 30_000 },
+    );
+    expect(stdout).toMatch(/^west\s+True\s+1\s+[\d.]+ms\s+[\d.]+ms\s*$/m);
   });
 
   it('reports every part ready in lab status', async () => {

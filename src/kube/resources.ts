@@ -26,6 +26,7 @@ export const R = {
   namespaces: ref('', 'v1', 'namespaces', 'Namespace', false),
   events: ref('', 'v1', 'events', 'Event'),
   pods: ref('', 'v1', 'pods', 'Pod'),
+  deployments: ref('apps', 'v1', 'deployments', 'Deployment'),
   configMaps: ref('', 'v1', 'configmaps', 'ConfigMap'),
   serviceAccounts: ref('', 'v1', 'serviceaccounts', 'ServiceAccount'),
   endpointSlices: ref('discovery.k8s.io', 'v1', 'endpointslices', 'EndpointSlice'),

@@ -21,6 +21,7 @@ export type StatusReason =
   | 'RequestEntityTooLarge'
   | 'TooManyRequests'
   | 'InternalError'
+  | 'ServiceUnavailable'
   | 'Timeout';
 
 export interface StatusDetails {
@@ -187,6 +188,11 @@ export function tooManyRequests(retryAfterSeconds: number): ApiError {
   return new ApiError(429, 'TooManyRequests', 'Too many requests, please try again later.', {
     retryAfterSeconds,
   });
+}
+
+/** What the proxy subresources answer when the target cannot be reached (apierrors.NewServiceUnavailable). */
+export function serviceUnavailable(message: string): ApiError {
+  return new ApiError(503, 'ServiceUnavailable', message);
 }
 
 export function internalError(message: string): ApiError {

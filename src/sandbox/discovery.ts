@@ -81,6 +81,19 @@ function resourceEntries(rt: ResourceType): Record<string, unknown>[] {
       verbs: ['get', 'patch', 'update'],
     });
   }
+  if (rt.group === '' && rt.plural === 'pods') {
+    // As kube-apiserver lists them: the log is a Pod-kind GET, the proxy a PodProxyOptions connect.
+    out.push(
+      { name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] },
+      {
+        name: 'pods/proxy',
+        singularName: '',
+        namespaced: true,
+        kind: 'PodProxyOptions',
+        verbs: ['create', 'delete', 'get', 'patch', 'update'],
+      },
+    );
+  }
   if (rt.group === '' && rt.plural === 'namespaces') {
     out.push({
       name: 'namespaces/finalize',

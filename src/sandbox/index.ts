@@ -11,6 +11,7 @@ import { Auth } from './auth.js';
 import { FaultState } from './faults.js';
 import { GarbageCollector } from './gc-controller.js';
 import { type KubeconfigEntry, renderKubeconfig } from './kubeconfig.js';
+import type { PodLogSources } from './pod-logs.js';
 import type { PolicyRule } from './rbac.js';
 import { Registry } from './registry.js';
 import { resourceKey } from './resource-types.js';
@@ -22,6 +23,7 @@ import { SystemControllers } from './system-controllers.js';
 import { makeServingCerts } from './tls.js';
 import { WatchHub } from './watch.js';
 
+export type { PodLogRequest, PodLogSource, PodLogSources } from './pod-logs.js';
 export type { PolicyRule } from './rbac.js';
 
 export interface SandboxOptions {
@@ -35,6 +37,8 @@ export interface SandboxOptions {
   serviceCidr?: string;
   loadCrds?: boolean;
   adminToken?: string;
+  /** Where `kubectl logs` finds a pod's output (the lab's processes); no logs are served without it. */
+  podLogs?: PodLogSources;
 }
 
 export interface Sandbox {
@@ -157,6 +161,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
         requests++;
       },
       serverAddress: () => `${host}:${port}`,
+      pods: { allowLoopback: opts.allowLoopbackEndpoints ?? false, logSources: opts.podLogs },
     },
     certs,
   );

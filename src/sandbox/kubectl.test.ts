@@ -2,12 +2,13 @@
  * The real kubectl against a TLS sandbox: discovery, tables, apply (client-side, strategic merge
  * PATCH with last-applied), create from flags (protobuf bodies), label/annotate, delete, CRDs, -w.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from './index.js';
+import { kubectlWith } from './test-support.js';
 
 let sb: Sandbox;
 let dir: string;
@@ -26,19 +27,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function kubectl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      'kubectl',
-      ['--kubeconfig', kubeconfig, '--cache-dir', join(dir, 'cache'), ...args],
-      { timeout: 20_000 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
+const kubectl = (...args: string[]) => kubectlWith(kubeconfig, dir)(...args);
 
 async function ok(...args: string[]): Promise<string> {
   const r = await kubectl(...args);

@@ -13,6 +13,8 @@ export interface ResourcePath {
   subresource: string | undefined;
   /** /api/v1/watch/... (deprecated form of ?watch=true) */
   watchPrefix: boolean;
+  /** What follows a `proxy` subresource, still %-escaped (`/metrics` of `.../pods/p:4191/proxy/metrics`). */
+  proxyPath?: string;
 }
 
 /** Discovery document paths: `/api`, `/apis/<g>` etc. (group/version only, no resource). */
@@ -74,6 +76,11 @@ export function parsePath(pathname: string): ParsedPath {
     plural = rest[2]!;
     name = rest[3];
     subresource = rest[4];
+    if (subresource === 'proxy') {
+      const info = { group, version, plural, namespace, name, subresource, watchPrefix };
+      const proxyPath = proxyRemainder(pathname, parts.length - rest.length + 5);
+      return { type: 'resource', info: { ...info, proxyPath } };
+    }
     if (rest.length > 5) return { type: 'other', path: pathname };
   } else {
     plural = rest[0]!;
@@ -82,6 +89,18 @@ export function parsePath(pathname: string): ParsedPath {
     if (rest.length > 3) return { type: 'other', path: pathname };
   }
   return { type: 'resource', info: { group, version, plural, namespace, name, subresource, watchPrefix } };
+}
+
+/**
+ * The raw path after the `proxy` segment, which is the `skip`-th non-empty one (kube's proxy
+ * handler forwards it as received, trailing slash included); `/` when nothing follows.
+ */
+function proxyRemainder(pathname: string, skip: number): string {
+  const segments = pathname.split('/');
+  let seen = 0;
+  let i = 0;
+  while (i < segments.length && seen < skip) if (segments[i++] !== '') seen++;
+  return `/${segments.slice(i).join('/')}`;
 }
 
 export function verbFor(method: string, info: ResourcePath, watchParam: boolean): string {

@@ -18,6 +18,8 @@ import { listEnvelope, listObjects, matches, parseSelectors } from './list.js';
 import { asPartialObjectMetadata, asPartialObjectMetadataList, negotiate } from './negotiation.js';
 import { servedView } from './object-meta.js';
 import { patchObject } from './patch-ops.js';
+import { type PodLogSources, parseLogOptions, resolveLogSource, servePodLog } from './pod-logs.js';
+import { podLocation, proxyToPod } from './pod-proxy.js';
 import type { Registry } from './registry.js';
 import type { ResourcePath } from './request-info.js';
 import { verbFor } from './request-info.js';
@@ -42,6 +44,8 @@ export interface HandlerDeps {
   auth: Auth;
   watches: WatchHub;
   countWrite: () => void;
+  /** What the kubelet-facing subresources (pods/proxy, pods/log) may reach. */
+  pods: { allowLoopback: boolean; logSources: PodLogSources | undefined };
 }
 
 /** dryRun=All is the only accepted value (apiserver ValidateDryRun). */
@@ -115,11 +119,14 @@ export function handleResource(
   q: URLSearchParams,
   raw: string,
   principal: Principal,
+  body: Buffer = Buffer.from(raw),
 ): Reply | undefined {
   const rt = deps.registry.find(info.group, info.version, info.plural);
   if (!rt) throw pathNotFound();
   if (info.subresource !== undefined) {
+    const pods = rt.group === '' && rt.plural === 'pods';
     const ok =
+      (pods && (info.subresource === 'proxy' || info.subresource === 'log')) ||
       (info.subresource === 'status' && rt.hasStatus) ||
       (info.subresource === 'scale' && hasScale(rt)) ||
       (info.subresource === 'finalize' && rt.plural === 'namespaces' && rt.group === '');
@@ -128,11 +135,15 @@ export function handleResource(
   if (!rt.namespaced && info.namespace !== undefined) throw pathNotFound();
   const verb = verbFor(req.method ?? 'GET', info, q.get('watch') === 'true' || q.get('watch') === '1');
   if (!verb) throw methodNotAllowed(req.method ?? '', groupResource(rt));
-  if (info.subresource && !['get', 'update', 'patch'].includes(verb))
+  if (info.subresource === 'proxy' && ['list', 'watch', 'deletecollection'].includes(verb))
+    throw methodNotAllowed(verb, groupResource(rt));
+  if (info.subresource === 'log' && verb !== 'get') throw methodNotAllowed(verb, groupResource(rt));
+  if (info.subresource && !['get', 'update', 'patch'].includes(verb) && info.subresource !== 'proxy')
     throw methodNotAllowed(verb, groupResource(rt));
   if (!info.subresource && !rt.verbs.includes(verb as Verb)) throw methodNotAllowed(verb, groupResource(rt));
   // POST is served on collections only.
-  if (verb === 'create' && info.name !== undefined) throw methodNotAllowed('create', groupResource(rt));
+  if (verb === 'create' && info.name !== undefined && info.subresource !== 'proxy')
+    throw methodNotAllowed('create', groupResource(rt));
   // Cluster-wide paths of namespaced resources serve list and watch only.
   if (rt.namespaced && info.namespace === undefined && !['list', 'watch'].includes(verb))
     throw pathNotFound();
@@ -144,6 +155,17 @@ export function handleResource(
     namespace: rt.namespaced ? info.namespace : undefined,
     name: info.name,
   });
+  if (info.subresource === 'proxy') {
+    const location = podLocation(deps.ops.store, info.namespace!, info.name!, deps.pods.allowLoopback);
+    void proxyToPod(req, res, location, info.proxyPath ?? '/', q, body);
+    return undefined;
+  }
+  if (info.subresource === 'log') {
+    const opts = parseLogOptions(q);
+    const source = resolveLogSource(deps.ops.store, info.namespace!, info.name!, opts, deps.pods.logSources);
+    void servePodLog(res, source, opts);
+    return undefined;
+  }
   // Negotiated before anything is written: a 406 changes nothing.
   const answer = negotiate(req.headers.accept, verb === 'list' || verb === 'deletecollection', rt.kind);
   if (['create', 'update', 'patch', 'delete', 'deletecollection'].includes(verb)) deps.countWrite();

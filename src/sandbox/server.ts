@@ -6,7 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
-import { ApiError, internalError, pathNotFound, tooLarge } from './api-status.js';
+import { pathNotFound, tooLarge } from './api-status.js';
 import type { Auth } from './auth.js';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, SERVER_VERSION } from './discovery.js';
 import type { FaultState } from './faults.js';
@@ -15,6 +15,7 @@ import { decodeProtobufObject, isProtobuf } from './protobuf.js';
 import type { Registry } from './registry.js';
 import { parsePath } from './request-info.js';
 import { type HandlerDeps, handleResource, type Reply } from './resource-handler.js';
+import { send, sendError } from './respond.js';
 
 /** kube-apiserver's maximum request body (apiserver DefaultMaxRequestSizeBytes, 3 MiB). */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -48,32 +49,6 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
-}
-
-function send(
-  res: http.ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  if (res.headersSent) {
-    if (!res.writableEnded) res.end();
-    return;
-  }
-  const text = typeof body === 'string' ? body : JSON.stringify(body);
-  res.writeHead(status, {
-    'Content-Type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json',
-    'Cache-Control': 'no-cache, private',
-    ...headers,
-  });
-  res.end(text);
-}
-
-function sendError(res: http.ServerResponse, err: unknown): void {
-  const e = err instanceof ApiError ? err : internalError(err instanceof Error ? err.message : String(err));
-  const headers: Record<string, string> = {};
-  if (e.details?.retryAfterSeconds) headers['Retry-After'] = String(e.details.retryAfterSeconds);
-  send(res, e.code, e.toStatus(), headers);
 }
 
 const HEALTH_PATHS = new Set(['/healthz', '/livez', '/readyz']);
@@ -123,7 +98,7 @@ async function handle(deps: ServerDeps, req: http.IncomingMessage, res: http.Ser
     const raw = isProtobuf(req.headers['content-type'])
       ? JSON.stringify(decodeProtobufObject(body))
       : body.toString('utf8');
-    const reply = handleResource(deps, req, res, parsed.info, url.searchParams, raw, principal);
+    const reply = handleResource(deps, req, res, parsed.info, url.searchParams, raw, principal, body);
     if (reply) {
       const warnings = reply.warnings?.map((w) => `299 - ${JSON.stringify(w)}`) ?? [];
       if (warnings.length > 0) res.setHeader('Warning', warnings);

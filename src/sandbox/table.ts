@@ -53,6 +53,15 @@ function externalIp(o: KObj): string {
   return '<none>';
 }
 
+/** A wide column listing one field of every container in a workload's pod template. */
+function templateContainers(name: string, field: 'name' | 'image'): Column {
+  const cell = (o: KObj) =>
+    list(get(o, 'spec.template.spec.containers'))
+      .map((c) => c[field])
+      .join(',');
+  return { name, type: 'string', priority: 1, cell };
+}
+
 const BUILTIN_COLUMNS: Record<string, Column[]> = {
   'v1/Service': [
     NAME,
@@ -74,8 +83,28 @@ const BUILTIN_COLUMNS: Record<string, Column[]> = {
       },
     },
     { name: 'Status', type: 'string', cell: (o) => get(o, 'status.phase') },
-    { name: 'Restarts', type: 'string', cell: () => '0' },
+    {
+      name: 'Restarts',
+      type: 'string',
+      cell: (o) =>
+        String(list(get(o, 'status.containerStatuses')).reduce((n, c) => n + Number(c.restartCount ?? 0), 0)),
+    },
     AGE,
+    { name: 'IP', type: 'string', priority: 1, cell: (o) => get(o, 'status.podIP') ?? '<none>' },
+    { name: 'Node', type: 'string', priority: 1, cell: (o) => get(o, 'spec.nodeName') ?? '<none>' },
+  ],
+  'apps/v1/Deployment': [
+    NAME,
+    {
+      name: 'Ready',
+      type: 'string',
+      cell: (o) => `${get(o, 'status.readyReplicas') ?? 0}/${get(o, 'spec.replicas') ?? 1}`,
+    },
+    { name: 'Up-to-date', type: 'integer', cell: (o) => get(o, 'status.updatedReplicas') ?? 0 },
+    { name: 'Available', type: 'integer', cell: (o) => get(o, 'status.availableReplicas') ?? 0 },
+    AGE,
+    templateContainers('Containers', 'name'),
+    templateContainers('Images', 'image'),
   ],
   'discovery.k8s.io/v1/EndpointSlice': [
     NAME,

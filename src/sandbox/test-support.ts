@@ -2,6 +2,8 @@
  * Test helpers for talking to a sandbox over real HTTP: JSON requests with the admin (or any)
  * token, and a watch reader that yields events with a deadline on every wait.
  */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { Agent, type Dispatcher, request } from 'undici';
 import { waitFor } from '../wait-for.js';
 import type { Sandbox } from './index.js';
@@ -175,4 +177,26 @@ export function svc(name: string, extra: Record<string, unknown> = {}): Record<s
     metadata: { name, ...((extra.metadata as object) ?? {}) },
     spec: { ports: [{ name: 'http', port: 80 }], ...((extra.spec as object) ?? {}) },
   };
+}
+
+export interface KubectlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The real kubectl with this kubeconfig (discovery cached under `dir`), 20 s deadline per call. */
+export function kubectlWith(kubeconfig: string, dir: string) {
+  return (...args: string[]): Promise<KubectlResult> =>
+    new Promise((resolve) => {
+      execFile(
+        'kubectl',
+        ['--kubeconfig', kubeconfig, '--cache-dir', join(dir, 'cache'), ...args],
+        { timeout: 20_000 },
+        (err, stdout, stderr) => {
+          const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+          resolve({ code, stdout, stderr });
+        },
+      );
+    });
 }

@@ -1,6 +1,6 @@
 /**
- * Reads the controller's Prometheus page: from `--controller-admin` when given (the lab, a
- * port-forward), else through the API server's pod proxy to a running isthmus-controller pod
+ * Reads the controller's Prometheus page: from `--controller-admin` when given (a port-forward),
+ * else through the API server's pod proxy to a running isthmus-controller pod
  * (any replica will do: followers keep probing too, src/mirror/leadership.ts).
  */
 import type { KubeClient } from '../../kube/client.js';

@@ -6,7 +6,6 @@ import { IsthmusError } from '../../errors.js';
 import type { KubeClient } from '../../kube/client.js';
 import { R, type ResourceRef } from '../../kube/resources.js';
 import type { KubeObject } from '../../kube/types.js';
-import { DEPLOYMENTS } from './lab-kubelet.js';
 
 const rbac = (plural: string, kind: string, namespaced: boolean): ResourceRef => ({
   group: 'rbac.authorization.k8s.io',
@@ -26,7 +25,7 @@ const BY_KIND: Record<string, ResourceRef> = {
   CustomResourceDefinition: R.crds,
   Link: R.links,
   TrafficSplit: R.trafficSplitsV1alpha2,
-  Deployment: DEPLOYMENTS,
+  Deployment: R.deployments,
   PodDisruptionBudget: R.podDisruptionBudgets,
   Role: rbac('roles', 'Role', true),
   RoleBinding: rbac('rolebindings', 'RoleBinding', true),

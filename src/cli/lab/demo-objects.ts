@@ -10,9 +10,9 @@ import {
   FAILOVER_RESTORE_AFTER_ANNOTATION,
 } from '../../kube/keys.js';
 import type { KubeObject } from '../../kube/types.js';
-import { LAB_NAMESPACE, PODINFO_PORT } from './topology.js';
+import { FRONTEND_PORT, LAB_NAMESPACE, PODINFO_PORT } from './topology.js';
 
-function deployment(name: string, image: string): KubeObject {
+function deployment(name: string, image: string, port: number): KubeObject {
   const d = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -20,7 +20,10 @@ function deployment(name: string, image: string): KubeObject {
     spec: {
       replicas: 1,
       selector: { matchLabels: { app: name } },
-      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name, image }] } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name, image, ports: [{ name: 'http', containerPort: port }] }] },
+      },
     },
   };
   return d;
@@ -33,7 +36,7 @@ export function demoObjects(
 ): KubeObject[] {
   const objects: KubeObject[] = [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: LAB_NAMESPACE } },
-    deployment('podinfo', 'ghcr.io/stefanprodan/podinfo:6.7.1'),
+    deployment('podinfo', 'ghcr.io/stefanprodan/podinfo:6.7.1', PODINFO_PORT),
     {
       apiVersion: 'v1',
       kind: 'Service',
@@ -45,7 +48,7 @@ export function demoObjects(
     } as KubeObject,
   ];
   if (withFrontend) {
-    objects.push(deployment('frontend', 'curlimages/curl:8.10.1'), {
+    objects.push(deployment('frontend', 'curlimages/curl:8.10.1', FRONTEND_PORT), {
       apiVersion: 'split.smi-spec.io/v1alpha2',
       kind: 'TrafficSplit',
       metadata: {

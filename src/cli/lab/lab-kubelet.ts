@@ -1,25 +1,17 @@
 /**
  * The lab's stand-in for the kubelet and the EndpointSlice controller, for one Deployment: it runs
  * `spec.replicas` podinfo servers on the cluster's loopback addresses and keeps the Service's
- * EndpointSlice listing them. So `kubectl scale deployment/podinfo --replicas=0` in the lab does
+ * EndpointSlice listing them and a Pod per replica. So `kubectl scale deployment/podinfo --replicas=0` in the lab does
  * what it does in a real cluster: the endpoints go away and failover kicks in.
  */
 import type { KubeClient } from '../../kube/client.js';
 import { createInformer, type Informer } from '../../kube/informer.js';
 import { SERVICE_NAME_LABEL } from '../../kube/keys.js';
-import type { ResourceRef } from '../../kube/resources.js';
 import { R } from '../../kube/resources.js';
 import type { V1EndpointSlice } from '../../kube/types.js';
 import { type RunningServer, startPodinfo } from './demo-apps.js';
-import type { LabCluster } from './topology.js';
-
-export const DEPLOYMENTS: ResourceRef = {
-  group: 'apps',
-  version: 'v1',
-  plural: 'deployments',
-  kind: 'Deployment',
-  namespaced: true,
-};
+import { syncDeploymentPods } from './lab-pods.js';
+import { type LabCluster, labNode } from './topology.js';
 
 /** What the real EndpointSlice controller names its manager. */
 const ENDPOINTSLICE_CONTROLLER = 'endpointslice-controller.k8s.io';
@@ -69,7 +61,7 @@ export class LabKubelet {
     private readonly namespace: string,
     private readonly name: string,
   ) {
-    this.informer = createInformer<Deployment>(client, DEPLOYMENTS, {
+    this.informer = createInformer<Deployment>(client, R.deployments, {
       namespace,
       fieldSelector: `metadata.name=${name}`,
     });
@@ -126,6 +118,7 @@ export class LabKubelet {
         ...desired,
         metadata: { ...desired.metadata, resourceVersion: existing.metadata?.resourceVersion },
       });
+    await syncDeploymentPods(this.client, this.namespace, this.name, addresses, labNode(this.cluster));
   }
 
   async stop(): Promise<void> {

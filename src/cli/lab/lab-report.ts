@@ -19,8 +19,14 @@ export function printLabReady(state: LabState, out: (line: string) => void): voi
     `  curl ${state.frontend}/                          # the podinfo apex (TrafficSplit; fails over to west)`,
   );
   out('  kubectl --context east -n test scale deployment/podinfo --replicas=0   # then curl the apex again');
-  out(`  tail -f ${join(dirname(kc), 'logs', 'east-gateway.log')}   # the access log: a line per tunnel`);
+  out(
+    '  kubectl --context east -n isthmus-system logs -f deploy/isthmus-gateway   # the access log: a line per tunnel',
+  );
+  out(`    (every process logs to ${join(dirname(kc), 'logs')}, e.g. east-gateway.log)`);
   out(`  node bin/isthmus.mjs check --kubeconfig ${kc} --context east`);
+  out(
+    `  node bin/isthmus.mjs gateways --kubeconfig ${kc} --context east   # remote gateways: alive, latency`,
+  );
   out('Ctrl-C stops everything.');
 }
 

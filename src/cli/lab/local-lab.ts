@@ -17,7 +17,7 @@ import { createInformer } from '../../kube/informer.js';
 import { EXPORTED_LABEL, SERVICE_NAME_LABEL, SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { KubeObject, V1EndpointSlice, V1Secret, V1Service } from '../../kube/types.js';
-import { mergeKubeconfigs, type Sandbox, startSandbox } from '../../sandbox/index.js';
+import { mergeKubeconfigs, type PodLogSource, type Sandbox, startSandbox } from '../../sandbox/index.js';
 import { waitFor } from '../../wait-for.js';
 import { CONTROLLER_NODE_FLAGS } from '../controller/process-flags.js';
 import { gatewayAddressesOf, linkManifests, tokenOf } from '../link/render.js';
@@ -26,8 +26,9 @@ import { bootstrapCluster, labInstallOptions, serviceAccountToken } from './boot
 import { type RunningServer, startFrontend } from './demo-apps.js';
 import { demoObjects } from './demo-objects.js';
 import { LabKubelet } from './lab-kubelet.js';
-import { ProcessGroup } from './processes.js';
-import { LAB_NAMESPACE, type LabCluster, labTopology } from './topology.js';
+import { syncDeploymentPods } from './lab-pods.js';
+import { type LabProcess, ProcessGroup } from './processes.js';
+import { LAB_NAMESPACE, type LabCluster, labNode, labTopology } from './topology.js';
 
 export interface LocalLabOptions {
   dir: string;
@@ -101,6 +102,8 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
       );
     }
 
+    // `kubectl logs` of the isthmus-system pods reads the processes' log files (from this run on).
+    const logSources = new Map<string, PodLogSource>();
     const sandboxes = new Map<string, Sandbox>();
     const admins = new Map<string, KubeClient>();
     for (const c of topology) {
@@ -109,6 +112,10 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
         host: c.api.host,
         port: c.api.port,
         allowLoopbackEndpoints: true,
+        podLogs: (req) =>
+          req.namespace === SYSTEM_NAMESPACE
+            ? logSources.get(`${c.name}/${req.labels['app.kubernetes.io/name']}`)
+            : undefined,
       });
       closers.push(() => sandbox.close());
       sandboxes.set(c.name, sandbox);
@@ -131,7 +138,7 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
           issuerKeyPem: issuer.keyPem,
         }),
       );
-      await startClusterProcesses(
+      const started = await startClusterProcesses(
         c,
         sandboxes.get(c.name)!,
         admins.get(c.name)!,
@@ -139,9 +146,14 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
         dir,
         opts.trustDomain,
       );
+      for (const [app, p] of Object.entries(started))
+        logSources.set(`${c.name}/${app}`, { file: p.logFile, offset: p.logOffset });
       opts.progress(`cluster ${c.name}: installed; identity, gateway and controller processes started`);
     }
-    for (const c of topology) await waitForProcesses(c);
+    for (const c of topology) {
+      await waitForProcesses(c);
+      await registerSystemPods(admins.get(c.name)!, c);
+    }
     opts.progress('identity, gateways and controllers ready in both clusters');
 
     for (const from of topology) {
@@ -213,7 +225,7 @@ async function startClusterProcesses(
   procs: ProcessGroup,
   dir: string,
   trustDomain: string,
-): Promise<void> {
+): Promise<Record<string, LabProcess>> {
   // Each process talks to the API as its own service account, so the installed RBAC is what it gets.
   const kubeconfigFor = async (sa: string) => {
     const token = await serviceAccountToken(admin, sa);
@@ -226,7 +238,7 @@ async function startClusterProcesses(
   const common = [`--cluster=${c.name}`, `--trust-domain=${trustDomain}`];
 
   const identity = await kubeconfigFor('isthmus-identity');
-  procs.start(
+  const identityProc = procs.start(
     `${c.name}/identity`,
     [
       'identity',
@@ -243,7 +255,7 @@ async function startClusterProcesses(
   const gateway = await kubeconfigFor('isthmus-gateway');
   const tokenFile = join(dir, `${c.name}-gateway.token`);
   await writeFile(tokenFile, gateway.token, { mode: 0o600 });
-  procs.start(
+  const gatewayProc = procs.start(
     `${c.name}/gateway`,
     [
       'gateway',
@@ -267,7 +279,7 @@ async function startClusterProcesses(
   );
 
   const controller = await kubeconfigFor('isthmus-controller');
-  procs.start(
+  const controllerProc = procs.start(
     `${c.name}/controller`,
     [
       'controller',
@@ -280,6 +292,20 @@ async function startClusterProcesses(
     log('controller'),
     CONTROLLER_NODE_FLAGS,
   );
+  // Keyed by the pods' app.kubernetes.io/name label.
+  return {
+    'isthmus-identity': identityProc,
+    'isthmus-gateway': gatewayProc,
+    'isthmus-controller': controllerProc,
+  };
+}
+
+/** The isthmus-system pods as the kubelet would report them: Running, at each process's address. */
+async function registerSystemPods(admin: KubeClient, c: LabCluster): Promise<void> {
+  const node = labNode(c);
+  await syncDeploymentPods(admin, SYSTEM_NAMESPACE, 'isthmus-identity', [c.identity.host], node);
+  await syncDeploymentPods(admin, SYSTEM_NAMESPACE, 'isthmus-gateway', [c.gateway.host], node);
+  await syncDeploymentPods(admin, SYSTEM_NAMESPACE, 'isthmus-controller', [c.controller.host], node);
 }
 
 async function waitForProcesses(c: LabCluster): Promise<void> {
@@ -340,6 +366,7 @@ async function startEastFrontend(
     slices,
   });
   closers.push(() => frontend.close());
+  await syncDeploymentPods(admin, LAB_NAMESPACE, 'frontend', [c.frontend.host], labNode(c));
   return frontend;
 }
 

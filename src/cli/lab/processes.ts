@@ -4,7 +4,7 @@
  * so that Ctrl-C never leaves anything behind.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { fstatSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,6 +14,8 @@ export interface LabProcess {
   name: string;
   child: ChildProcess;
   logFile: string;
+  /** Size of the log file when this process started: what `kubectl logs` shows begins there. */
+  logOffset: number;
   exited: Promise<number | null>;
 }
 
@@ -26,12 +28,13 @@ export class ProcessGroup {
   /** Starts `isthmus <args>` with stdout and stderr appended to `logFile`. */
   start(name: string, args: string[], logFile: string, nodeFlags: readonly string[] = []): LabProcess {
     const fd = openSync(logFile, 'a');
+    const logOffset = fstatSync(fd).size;
     const child = spawn(process.execPath, [...nodeFlags, BIN, ...args], {
       stdio: ['ignore', fd, fd],
       env: { ...process.env, NODE_NO_WARNINGS: '1' },
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const proc = { name, child, logFile, exited };
+    const proc = { name, child, logFile, logOffset, exited };
     exited.then((code) => {
       if (!this.stopping) this.onUnexpectedExit(proc, code);
     });

@@ -24,6 +24,7 @@ export interface LabCluster {
 export const LAB_CLUSTERS = ['east', 'west'] as const;
 export const LAB_NAMESPACE = 'test';
 export const PODINFO_PORT = 9898;
+export const FRONTEND_PORT = 8080;
 
 export function labCluster(name: string, octet: number): LabCluster {
   const ip = (last: number) => `127.0.${octet}.${last}`;
@@ -35,11 +36,16 @@ export function labCluster(name: string, octet: number): LabCluster {
     identity: { host: ip(3), port: PORTS.identity },
     controller: { host: ip(4), adminPort: PORTS.admin },
     podinfo: { hostOf: (replica) => ip(10 + replica), port: PODINFO_PORT, maxReplicas: 8 },
-    frontend: { host: ip(20), port: 8080 },
+    frontend: { host: ip(20), port: FRONTEND_PORT },
   };
 }
 
 /** east at 127.0.<base>.x, west at 127.0.<base+1>.x. */
 export function labTopology(base: number): LabCluster[] {
   return LAB_CLUSTERS.map((name, i) => labCluster(name, base + i));
+}
+
+/** The one node of a lab cluster, named as kind names it, at the API server's address. */
+export function labNode(c: LabCluster): { name: string; ip: string } {
+  return { name: `${c.name}-control-plane`, ip: c.api.host };
 }

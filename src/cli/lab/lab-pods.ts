@@ -1,0 +1,158 @@
+/**
+ * The lab's stand-in for the ReplicaSet controller and the kubelet's status updates: for a
+ * Deployment whose replicas the lab runs (as processes or in-process servers), one Pod per replica
+ * built from the pod template, reported Running and Ready with the replica's address as its pod IP,
+ * and the Deployment's status counting them. So `kubectl get pods,deploy`, `kubectl logs
+ * deploy/isthmus-gateway` and the API server's pod proxy (`isthmus gateways`) work in the lab as in
+ * a real cluster.
+ */
+import { createHash } from 'node:crypto';
+import type { KubeClient } from '../../kube/client.js';
+import { R } from '../../kube/resources.js';
+import type { V1Pod } from '../../kube/types.js';
+
+interface LabDeployment {
+  metadata?: { generation?: number };
+  spec?: {
+    selector?: { matchLabels?: Record<string, string> };
+    template?: {
+      metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+      spec?: V1Pod['spec'];
+    };
+  };
+}
+
+// The alphabet kube uses for generated name suffixes (no vowels, no look-alike characters).
+const ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+
+function encode(seed: string, length: number): string {
+  const digest = createHash('sha256').update(seed).digest();
+  let out = '';
+  for (let i = 0; i < length; i++) out += ALPHABET[digest[i]! % ALPHABET.length];
+  return out;
+}
+
+/** `pod-template-hash`, and the pod names, derived from the template: stable across lab restarts. */
+export function podNames(
+  deployment: string,
+  template: unknown,
+  replicas: number,
+): { hash: string; names: string[] } {
+  const hash = encode(JSON.stringify(template), 10);
+  const names = Array.from(
+    { length: replicas },
+    (_, i) => `${deployment}-${hash}-${encode(`${hash}/${i}`, 5)}`,
+  );
+  return { hash, names };
+}
+
+function selectorOf(d: LabDeployment): string {
+  return Object.entries(d.spec?.selector?.matchLabels ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}
+
+/** As the kubelet reports a started pod (timestamps as the JSON strings the API carries). */
+function runningStatus(pod: V1Pod, ip: string, hostIP: string, now: string): Record<string, unknown> {
+  const conditions = ['PodReadyToStartContainers', 'Initialized', 'Ready', 'ContainersReady', 'PodScheduled'];
+  return {
+    phase: 'Running',
+    hostIP,
+    hostIPs: [{ ip: hostIP }],
+    podIP: ip,
+    podIPs: [{ ip }],
+    startTime: now,
+    qosClass: 'BestEffort',
+    conditions: conditions.map((type) => ({ type, status: 'True', lastTransitionTime: now })),
+    containerStatuses: (pod.spec?.containers ?? []).map((c) => ({
+      name: c.name,
+      image: c.image ?? '',
+      imageID: '',
+      ready: true,
+      started: true,
+      restartCount: 0,
+      state: { running: { startedAt: now } },
+    })),
+  };
+}
+
+export interface LabNode {
+  name: string;
+  ip: string;
+}
+
+/**
+ * Makes the Pods of `namespace/deployment` match `replicaIPs` (one Ready pod per address, in order)
+ * and writes the Deployment's replica counts. Pods the selector matches beyond those go, as a
+ * ReplicaSet scaling down would delete them.
+ */
+export async function syncDeploymentPods(
+  client: KubeClient,
+  namespace: string,
+  deployment: string,
+  replicaIPs: string[],
+  node: LabNode,
+): Promise<void> {
+  const d = await client.get<LabDeployment>(R.deployments, namespace, deployment);
+  const template = d?.spec?.template;
+  if (!d || !template) return;
+  const { hash, names } = podNames(deployment, template, replicaIPs.length);
+  const existing = await client.list<V1Pod>(R.pods, { namespace, labelSelector: selectorOf(d) });
+  for (const p of existing.items)
+    if (!names.includes(p.metadata?.name ?? '')) await client.delete(R.pods, namespace, p.metadata!.name!);
+  const now = new Date().toISOString();
+  for (const [i, name] of names.entries()) {
+    if (existing.items.some((p) => p.metadata?.name === name && p.status?.podIP === replicaIPs[i])) continue;
+    let pod = await client.get<V1Pod>(R.pods, namespace, name);
+    pod ??= await client.create<V1Pod>(R.pods, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name,
+        namespace,
+        labels: { ...template.metadata?.labels, 'pod-template-hash': hash },
+        ...(template.metadata?.annotations ? { annotations: template.metadata.annotations } : {}),
+      },
+      spec: { ...template.spec!, nodeName: node.name },
+    });
+    await client.patchStatus(
+      R.pods,
+      namespace,
+      name,
+      { status: runningStatus(pod, replicaIPs[i]!, node.ip, now) },
+      'merge',
+    );
+  }
+  const n = replicaIPs.length;
+  const counts = n > 0 ? { replicas: n, updatedReplicas: n, readyReplicas: n, availableReplicas: n } : {};
+  const available = n > 0 || (d.spec as { replicas?: number }).replicas === 0;
+  await client.patchStatus(
+    R.deployments,
+    namespace,
+    deployment,
+    {
+      status: {
+        observedGeneration: d.metadata?.generation ?? 1,
+        // A merge patch sets absent counts to null, which is how kube omits zeros.
+        replicas: null,
+        updatedReplicas: null,
+        readyReplicas: null,
+        availableReplicas: null,
+        ...counts,
+        conditions: [
+          {
+            type: 'Available',
+            status: available ? 'True' : 'False',
+            reason: available ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable',
+            message: available
+              ? 'Deployment has minimum availability.'
+              : 'Deployment does not have minimum availability.',
+            lastUpdateTime: now,
+            lastTransitionTime: now,
+          },
+        ],
+      },
+    },
+    'merge',
+  );
+}
