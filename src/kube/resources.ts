@@ -37,6 +37,13 @@ export const R = {
   trafficSplitsV1alpha1: ref(SPLIT_GROUP, 'v1alpha1', SPLIT_PLURAL, 'TrafficSplit'),
   crds: ref('apiextensions.k8s.io', 'v1', 'customresourcedefinitions', 'CustomResourceDefinition', false),
   tokenReviews: ref('authentication.k8s.io', 'v1', 'tokenreviews', 'TokenReview', false),
+  subjectAccessReviews: ref(
+    'authorization.k8s.io',
+    'v1',
+    'subjectaccessreviews',
+    'SubjectAccessReview',
+    false,
+  ),
 } as const satisfies Record<string, ResourceRef>;
 
 /** `apiVersion` as written in objects of this resource: `v1` or `<group>/<version>`. */

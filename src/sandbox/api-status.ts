@@ -141,7 +141,9 @@ export function invalidObject(
   const details: StatusDetails = { name, kind };
   if (group) details.group = group;
   details.causes = causes.map((c) => ({ reason: c.reason, message: c.message, field: c.field }));
-  return new ApiError(422, 'Invalid', invalidStatusMessage(kind, name, causes), details);
+  // The message names the GroupKind (`Deployment.apps`, `Link.multicluster.isthmus.dev`).
+  const qualifiedKind = group ? `${kind}.${group}` : kind;
+  return new ApiError(422, 'Invalid', invalidStatusMessage(qualifiedKind, name, causes), details);
 }
 
 export function badRequest(message: string): ApiError {

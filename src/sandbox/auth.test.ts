@@ -144,3 +144,60 @@ describe('ServiceAccount tokens and RBAC', () => {
     );
   });
 });
+
+describe('SubjectAccessReview', () => {
+  const review = (spec: Record<string, unknown>) =>
+    call(sb, 'POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SubjectAccessReview',
+      spec,
+    });
+  const sa = { user: 'system:serviceaccount:default:prober', groups: ['system:serviceaccounts'] };
+  const can = async (resourceAttributes: Record<string, unknown>, who: Record<string, unknown> = sa) => {
+    const r = await review({ ...who, resourceAttributes });
+    expect(r.status).toBe(201);
+    return r.body.status.allowed as boolean;
+  };
+
+  it('answers from RBAC for the named user: a Role binds in its namespace only, masters may do anything', async () => {
+    const rbac = '/apis/rbac.authorization.k8s.io/v1';
+    await call(sb, 'POST', `${rbac}/namespaces/default/roles`, {
+      metadata: { name: 'prober' },
+      rules: [{ apiGroups: [''], resources: ['pods/proxy'], verbs: ['get'] }],
+    });
+    await call(sb, 'POST', `${rbac}/namespaces/default/rolebindings`, {
+      metadata: { name: 'prober' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'prober' },
+      subjects: [{ kind: 'ServiceAccount', name: 'prober', namespace: 'default' }],
+    });
+    const proxy = { verb: 'get', resource: 'pods', subresource: 'proxy' };
+    expect(await can({ ...proxy, namespace: 'default' })).toBe(true);
+    expect(await can({ ...proxy, namespace: 'kube-system' })).toBe(false);
+    expect(await can(proxy)).toBe(false); // cluster-wide: the Role does not reach
+    expect(await can({ verb: 'get', resource: 'pods', namespace: 'default' })).toBe(false);
+    expect(
+      await can({ verb: 'delete', resource: 'nodes' }, { user: 'root', groups: ['system:masters'] }),
+    ).toBe(true);
+  });
+
+  it('refuses a spec kube-apiserver refuses (422), and answers non-resource questions with a denial', async () => {
+    const neither = await review({ user: 'x' });
+    expect(neither.status).toBe(422);
+    expect(neither.body.message).toBe(
+      'SubjectAccessReview.authorization.k8s.io "" is invalid: spec.resourceAttributes: Invalid value: "null": exactly one of nonResourceAttributes or resourceAttributes must be specified',
+    );
+    const nobody = await review({ resourceAttributes: { verb: 'get', resource: 'pods' } });
+    expect(nobody.status).toBe(422);
+    expect(nobody.body.message).toContain(
+      'spec.user: Invalid value: "": at least one of user or group must be specified',
+    );
+    const both = await review({
+      user: 'x',
+      resourceAttributes: {},
+      nonResourceAttributes: { path: '/x', verb: 'get' },
+    });
+    expect(both.body.message).toContain('cannot be specified in combination with resourceAttributes');
+    const nonResource = await review({ ...sa, nonResourceAttributes: { path: '/healthz', verb: 'get' } });
+    expect(nonResource.body.status).toEqual({ allowed: false });
+  });
+});

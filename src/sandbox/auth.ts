@@ -81,6 +81,14 @@ export class Auth {
     throw forbidden({ group: a.group, resource: a.resource }, a.name, forbiddenMessage(p.user, a));
   }
 
+  /**
+   * SubjectAccessReview for a user the caller names (not a token): RBAC, with system:masters
+   * allowed everything as the bootstrap policy does. Static test tokens are not users here.
+   */
+  reviewAccess(user: UserInfo, a: ResourceAttributes): boolean {
+    return user.groups.includes('system:masters') || rbacAllows(this.store, user, a);
+  }
+
   /** TokenReview status for a token (authentication.k8s.io/v1). */
   review(token: string): Record<string, unknown> {
     const p = this.lookup(token);

@@ -231,6 +231,13 @@ export const BUILTIN_TYPES: readonly ResourceType[] = [
     verbs: ['create'],
   }),
   builtin({
+    group: 'authorization.k8s.io',
+    plural: 'subjectaccessreviews',
+    kind: 'SubjectAccessReview',
+    namespaced: false,
+    verbs: ['create'],
+  }),
+  builtin({
     group: 'apiextensions.k8s.io',
     plural: 'customresourcedefinitions',
     kind: 'CustomResourceDefinition',

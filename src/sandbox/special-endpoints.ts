@@ -1,10 +1,13 @@
 /**
- * Endpoints that are not plain storage: TokenReview (authentication.k8s.io/v1, answered, never
- * stored) and a Namespace's /finalize subresource.
+ * Endpoints that are not plain storage: TokenReview (authentication.k8s.io/v1) and
+ * SubjectAccessReview (authorization.k8s.io/v1), answered, never stored, and a Namespace's
+ * /finalize subresource.
  */
 
 import { parseJsonBody } from './admission.js';
-import { badRequest, notFound } from './api-status.js';
+import { badRequest, invalidObject, notFound } from './api-status.js';
+import { invalid, type StatusCause } from './field-errors.js';
+import { isRecord } from './json-values.js';
 import type { HandlerDeps, Reply } from './resource-handler.js';
 import { groupResource, type ResourceType, resourceKey } from './resource-types.js';
 import { isFinalized } from './rest-ops.js';
@@ -22,6 +25,77 @@ export function tokenReview(deps: HandlerDeps, raw: string): Reply {
       metadata: { creationTimestamp: null },
       spec: body.spec ?? {},
       status: deps.auth.review(token),
+    },
+  };
+}
+
+interface SarSpec {
+  user?: string;
+  groups?: string[];
+  uid?: string;
+  resourceAttributes?: Record<string, unknown>;
+  nonResourceAttributes?: Record<string, unknown>;
+}
+
+/** ValidateSubjectAccessReviewSpec (pkg/apis/authorization/validation), messages verbatim. */
+function sarProblems(spec: SarSpec): StatusCause[] {
+  const causes: StatusCause[] = [];
+  const res = spec.resourceAttributes !== undefined && spec.resourceAttributes !== null;
+  const nonRes = spec.nonResourceAttributes !== undefined && spec.nonResourceAttributes !== null;
+  if (res && nonRes) {
+    causes.push(
+      invalid(
+        'spec.nonResourceAttributes',
+        spec.nonResourceAttributes,
+        'cannot be specified in combination with resourceAttributes',
+      ),
+    );
+  }
+  if (!res && !nonRes) {
+    causes.push(
+      invalid(
+        'spec.resourceAttributes',
+        null,
+        'exactly one of nonResourceAttributes or resourceAttributes must be specified',
+      ),
+    );
+  }
+  if (!spec.user && (spec.groups ?? []).length === 0)
+    causes.push(invalid('spec.user', '', 'at least one of user or group must be specified'));
+  return causes;
+}
+
+/** POST subjectaccessreviews: may this user do this? (RBAC only; non-resource URLs are denied.) */
+export function subjectAccessReview(deps: HandlerDeps, raw: string): Reply {
+  const body = parseJsonBody(raw) as { kind?: string; spec?: SarSpec };
+  if (body?.kind !== undefined && body.kind !== 'SubjectAccessReview')
+    throw badRequest(`${body.kind} cannot be handled as a SubjectAccessReview`);
+  const spec: SarSpec = isRecord(body?.spec) ? (body.spec as SarSpec) : {};
+  const causes = sarProblems(spec);
+  if (causes.length > 0) throw invalidObject('SubjectAccessReview', 'authorization.k8s.io', '', causes);
+  const ra = spec.resourceAttributes;
+  const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+  const allowed =
+    ra !== undefined &&
+    deps.auth.reviewAccess(
+      { username: spec.user ?? '', groups: spec.groups ?? [] },
+      {
+        verb: str(ra.verb) ?? '',
+        group: str(ra.group) ?? '',
+        resource: str(ra.resource) ?? '',
+        subresource: str(ra.subresource),
+        namespace: str(ra.namespace),
+        name: str(ra.name),
+      },
+    );
+  return {
+    status: 201,
+    body: {
+      kind: 'SubjectAccessReview',
+      apiVersion: 'authorization.k8s.io/v1',
+      metadata: { creationTimestamp: null },
+      spec,
+      status: { allowed, ...(allowed ? { reason: 'RBAC: allowed' } : {}) },
     },
   };
 }

@@ -6,9 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeClient } from '../../kube/client.js';
 import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
-import type { V1Secret } from '../../kube/types.js';
+import type { KubeObject, V1Secret } from '../../kube/types.js';
 import { type Sandbox, startSandbox } from '../../sandbox/index.js';
+import { INSTALL_DEFAULTS } from '../install/options.js';
+import { rbacManifests } from '../install/rbac.js';
+import { applyObjects, resourceOf } from '../lab/apply-objects.js';
+import { checkPermissions } from './checks/permissions.js';
 import { gatherFacts } from './gather.js';
+import { requiredPermissions } from './permissions.js';
 import { link } from './test-builders.js';
 
 let sandbox: Sandbox;
@@ -71,5 +76,48 @@ describe('gatherFacts', () => {
     expect(facts.mirrors).toEqual({ ok: true, value: [] });
     expect(facts.anchorPem).toEqual({ ok: false, error: 'ConfigMap not found' });
     expect(facts.issuerPem).toEqual({ ok: false, error: 'Secret not found' });
+  });
+
+  it('asks the API server whether each service account holds what install grants it', async () => {
+    const facts = await gatherFacts(client, { remoteTimeoutMs: 2000 });
+    // Nothing installed yet: every permission is denied.
+    expect(facts.deniedPermissions).toEqual({ ok: true, value: requiredPermissions(SYSTEM_NAMESPACE) });
+
+    const rbac = rbacManifests({ ...INSTALL_DEFAULTS, namespace: SYSTEM_NAMESPACE } as never) as KubeObject[];
+    await applyObjects(client, rbac);
+    const installed = await gatherFacts(client, { remoteTimeoutMs: 2000 });
+    expect(installed.deniedPermissions).toEqual({ ok: true, value: [] });
+    expect(checkPermissions(installed).status).toBe('ok');
+
+    // Someone trims the controller's ClusterRole: it loses its Link status and finalizer writes.
+    const clusterRoles = resourceOf({ kind: 'ClusterRole' });
+    const role = await client.get<KubeObject & { rules: { resources: string[] }[] }>(
+      clusterRoles,
+      undefined,
+      'isthmus-controller',
+    );
+    role!.rules = role!.rules.filter((r) => !r.resources.includes('links/status'));
+    await client.replace(clusterRoles, role!);
+    const trimmed = await gatherFacts(client, { remoteTimeoutMs: 2000 });
+    const result = checkPermissions(trimmed);
+    expect(result.status).toBe('fail');
+    expect(result.hints).toEqual([
+      'isthmus-controller may not update links/status (multicluster.isthmus.dev) cluster-wide, patch links/status (multicluster.isthmus.dev) cluster-wide, update links/finalizers (multicluster.isthmus.dev) cluster-wide, patch links/finalizers (multicluster.isthmus.dev) cluster-wide: its role or binding was changed; re-apply the RBAC of `isthmus install`',
+    ]);
+  });
+
+  it('reports a user who may not ask as an unreadable fact', async () => {
+    const narrow = KubeClient.fromKubeconfigString(
+      sandbox.kubeconfig({ token: 'only-namespaces', user: 'reader' }),
+    );
+    try {
+      const facts = await gatherFacts(narrow, { remoteTimeoutMs: 2000 });
+      expect(facts.deniedPermissions).toMatchObject({ ok: false });
+      expect(checkPermissions(facts).hints[0]).toMatch(
+        /^cannot read permissions \(SubjectAccessReview\): .*subjectaccessreviews/,
+      );
+    } finally {
+      narrow.close();
+    }
   });
 });

@@ -22,6 +22,7 @@ import { MIRROR_LEASE_NAME } from '../../mirror/leadership.js';
 import { splitAddresses } from '../../mirror/link-config.js';
 import { REQUIRED_CRDS } from './checks/crds.js';
 import { fetchPeerChain } from './peer-chain.js';
+import { deniedPermissions } from './permissions.js';
 import type {
   CheckFacts,
   Fetched,
@@ -196,6 +197,7 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     if (pem === undefined) throw new Error('no crl.pem in the ConfigMap');
     return pem;
   });
+  const denied = fetched(() => deniedPermissions(client, SYSTEM_NAMESPACE));
   return {
     now: new Date(),
     crds: await crds,
@@ -205,5 +207,6 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     anchorPem: await anchorPem,
     issuerPem: await issuerPem,
     crlPem: await crlPem,
+    deniedPermissions: await denied,
   };
 }

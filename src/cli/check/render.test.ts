@@ -42,6 +42,10 @@ function brokenFacts(): CheckFacts {
     ok: true,
     value: [mirror('podinfo-west'), mirror('db-north', 'north', 0, 1), mirror('old-south', 'south')],
   };
+  f.deniedPermissions = {
+    ok: true,
+    value: [{ serviceAccount: 'isthmus-gateway', verb: 'watch', group: '', resource: 'services' }],
+  };
   return f;
 }
 
@@ -67,6 +71,7 @@ describe('isthmus check output', () => {
       'error',
       'error',
       'success', // no linked gateway is revoked
+      'error', // permissions
       'success',
       'error',
       'error',

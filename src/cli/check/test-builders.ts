@@ -68,6 +68,7 @@ export function healthyFacts(pki: { anchorPem: string; issuerPem: string; westCh
       value: { 'links.multicluster.isthmus.dev': true, 'trafficsplits.split.smi-spec.io': true },
     },
     links: { ok: true, value: [linkFacts(link('west'), pki.westChain)] },
+    deniedPermissions: { ok: true, value: [] },
     lease: {
       ok: true,
       value: {

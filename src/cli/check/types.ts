@@ -57,6 +57,16 @@ export interface MirrorFacts {
   readyEndpoints: number;
 }
 
+/** One verb on one resource, for a service account of the install (cluster-wide without namespace). */
+export interface Permission {
+  serviceAccount: string;
+  verb: string;
+  group: string;
+  resource: string;
+  subresource?: string;
+  namespace?: string;
+}
+
 export interface CheckFacts {
   now: Date;
   /** CRD name → installed. */
@@ -69,6 +79,8 @@ export interface CheckFacts {
   issuerPem: Fetched<string>;
   /** The CRL bundle the gateways load; undefined value: no isthmus-crl ConfigMap (nothing revoked). */
   crlPem: Fetched<string | undefined>;
+  /** What the API server denies of the installed grants (SubjectAccessReview per permission). */
+  deniedPermissions: Fetched<Permission[]>;
 }
 
 export function condition(link: Link, type: string): V1Condition | undefined {

@@ -5,7 +5,7 @@
 import { REMOTE_ACCESS_SERVICE_ACCOUNT } from '../../kube/keys.js';
 import { type InstallOptions, PART_OF } from './options.js';
 
-type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
+export type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
 
 const READ = ['get', 'list', 'watch'];
 const WRITE = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
@@ -100,23 +100,37 @@ function roleWithBinding(name: string, rules: Rule[], sa: string, namespace: str
   ];
 }
 
+/**
+ * Who is granted what: a ClusterRole (cluster-wide) or a Role in the install namespace, each named
+ * and bound after its service account. `isthmus check` asks the API server about each of these
+ * rules (SubjectAccessReview), so an edited role shows up as a failed check.
+ */
+export interface Grant {
+  serviceAccount: string;
+  scope: 'cluster' | 'namespace';
+  rules: readonly Rule[];
+}
+
+export const GRANTS: readonly Grant[] = [
+  { serviceAccount: 'isthmus-identity', scope: 'cluster', rules: IDENTITY_RULES },
+  { serviceAccount: 'isthmus-gateway', scope: 'cluster', rules: GATEWAY_RULES },
+  { serviceAccount: 'isthmus-controller', scope: 'cluster', rules: CONTROLLER_RULES },
+  { serviceAccount: 'isthmus-controller', scope: 'namespace', rules: CONTROLLER_SYSTEM_RULES },
+  { serviceAccount: REMOTE_ACCESS_SERVICE_ACCOUNT, scope: 'cluster', rules: REMOTE_ACCESS_RULES },
+];
+
 export function rbacManifests(opts: InstallOptions): object[] {
   const ns = opts.namespace;
+  const accounts = new Set<string>();
+  const objects: object[] = [];
+  for (const g of GRANTS) {
+    if (!accounts.has(g.serviceAccount)) objects.push(serviceAccount(g.serviceAccount, ns));
+    accounts.add(g.serviceAccount);
+    const withBinding = g.scope === 'cluster' ? clusterRoleWithBinding : roleWithBinding;
+    objects.push(...withBinding(g.serviceAccount, [...g.rules], g.serviceAccount, ns));
+  }
   return [
-    serviceAccount('isthmus-identity', ns),
-    ...clusterRoleWithBinding('isthmus-identity', IDENTITY_RULES, 'isthmus-identity', ns),
-    serviceAccount('isthmus-gateway', ns),
-    ...clusterRoleWithBinding('isthmus-gateway', GATEWAY_RULES, 'isthmus-gateway', ns),
-    serviceAccount('isthmus-controller', ns),
-    ...clusterRoleWithBinding('isthmus-controller', CONTROLLER_RULES, 'isthmus-controller', ns),
-    ...roleWithBinding('isthmus-controller', CONTROLLER_SYSTEM_RULES, 'isthmus-controller', ns),
-    serviceAccount(REMOTE_ACCESS_SERVICE_ACCOUNT, ns),
-    ...clusterRoleWithBinding(
-      REMOTE_ACCESS_SERVICE_ACCOUNT,
-      REMOTE_ACCESS_RULES,
-      REMOTE_ACCESS_SERVICE_ACCOUNT,
-      ns,
-    ),
+    ...objects,
     {
       // The token controller fills in data.token; `isthmus link` reads it from here.
       apiVersion: 'v1',

@@ -16,6 +16,7 @@ import {
   checkLinksValid,
   checkMirrorEndpoints,
   checkMirrorsOwned,
+  checkPermissions,
   checkRevocation,
   checkTrustAnchor,
   expiryVerdict,
@@ -272,6 +273,48 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         },
         'fail',
         /cannot read ConfigMap isthmus-system\/isthmus-crl: no crl.pem/,
+      ],
+    ],
+  ],
+  [
+    'permissions',
+    checkPermissions,
+    [
+      [
+        'a status subresource lost',
+        (f) => {
+          const denied = (verb: string) => ({
+            serviceAccount: 'isthmus-controller',
+            verb,
+            group: 'multicluster.isthmus.dev',
+            resource: 'links',
+            subresource: 'status',
+          });
+          f.deniedPermissions = {
+            ok: true,
+            value: [
+              denied('update'),
+              denied('patch'),
+              {
+                serviceAccount: 'isthmus-gateway',
+                verb: 'watch',
+                group: '',
+                resource: 'secrets',
+                namespace: 'isthmus-system',
+              },
+            ],
+          };
+        },
+        'fail',
+        /isthmus-controller may not update links\/status \(multicluster\.isthmus\.dev\) cluster-wide, patch links\/status \(multicluster\.isthmus\.dev\) cluster-wide: .*re-apply the RBAC of `isthmus install`\nisthmus-gateway may not watch secrets in isthmus-system/,
+      ],
+      [
+        'cannot ask',
+        (f) => {
+          f.deniedPermissions = { ok: false, error: '403 Forbidden: cannot create subjectaccessreviews' };
+        },
+        'fail',
+        /cannot read permissions \(SubjectAccessReview\): 403/,
       ],
     ],
   ],

@@ -7,6 +7,7 @@ import { checkCredentials } from './credentials.js';
 import { checkGatewaysAlive } from './gateways-alive.js';
 import { checkExportsMirrored, checkLinksValid } from './links.js';
 import { checkMirrorEndpoints, checkMirrorsOwned } from './mirrors.js';
+import { checkPermissions } from './permissions.js';
 import { checkRevocation } from './revocation.js';
 import { checkTrustAnchor } from './trust-anchor.js';
 
@@ -16,6 +17,7 @@ export const CHECKS: readonly Check[] = [
   checkCredentials,
   checkTrustAnchor,
   checkRevocation,
+  checkPermissions,
   checkController,
   checkGatewaysAlive,
   checkMirrorEndpoints,
@@ -39,6 +41,7 @@ export {
   checkLinksValid,
   checkMirrorEndpoints,
   checkMirrorsOwned,
+  checkPermissions,
   checkRevocation,
   checkTrustAnchor,
 };
