@@ -44,6 +44,13 @@ export const R = {
     'SubjectAccessReview',
     false,
   ),
+  selfSubjectAccessReviews: ref(
+    'authorization.k8s.io',
+    'v1',
+    'selfsubjectaccessreviews',
+    'SelfSubjectAccessReview',
+    false,
+  ),
 } as const satisfies Record<string, ResourceRef>;
 
 /** `apiVersion` as written in objects of this resource: `v1` or `<group>/<version>`. */

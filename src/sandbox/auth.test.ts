@@ -1,6 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from './index.js';
-import { call, closeAgent, eventually, svc } from './test-support.js';
+import { call, closeAgent, eventually, kubectlWith, svc } from './test-support.js';
 
 let sb: Sandbox;
 beforeAll(async () => {
@@ -199,5 +202,46 @@ describe('SubjectAccessReview', () => {
     expect(both.body.message).toContain('cannot be specified in combination with resourceAttributes');
     const nonResource = await review({ ...sa, nonResourceAttributes: { path: '/healthz', verb: 'get' } });
     expect(nonResource.body.status).toEqual({ allowed: false });
+  });
+
+  it('SelfSubjectAccessReview answers for the caller, and kubectl auth can-i (protobuf) works on it', async () => {
+    // kubectl sends no bearer token over plain HTTP: this one runs on a TLS sandbox.
+    const tls = await startSandbox({ name: 'can-i', loadCrds: false });
+    const dir = mkdtempSync(join(tmpdir(), 'sandbox-can-i-'));
+    try {
+      tls.addToken('ns-reader', {
+        username: 'ns-reader',
+        rules: [{ verbs: ['list'], resources: ['services'], namespaces: ['default'] }],
+      });
+      const self = (namespace: string) =>
+        call(
+          tls,
+          'POST',
+          '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
+          {
+            kind: 'SelfSubjectAccessReview',
+            spec: { resourceAttributes: { verb: 'list', resource: 'services', namespace } },
+          },
+          { token: 'ns-reader' },
+        );
+      expect((await self('default')).body.status.allowed).toBe(true);
+      expect((await self('kube-system')).body.status.allowed).toBe(false);
+
+      const kubeconfig = join(dir, 'kubeconfig');
+      writeFileSync(kubeconfig, tls.kubeconfig({ token: 'ns-reader', user: 'ns-reader' }));
+      const canI = kubectlWith(kubeconfig, dir);
+      const yes = await canI('auth', 'can-i', 'list', 'services', '-n', 'default');
+      expect({ code: yes.code, out: yes.stdout.trim(), err: yes.stderr }).toEqual({
+        code: 0,
+        out: 'yes',
+        err: '',
+      });
+      const no = await canI('auth', 'can-i', 'list', 'services', '-n', 'kube-system');
+      expect({ code: no.code, out: no.stdout.trim() }).toEqual({ code: 1, out: 'no' });
+    } finally {
+      await closeAgent(tls);
+      await tls.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

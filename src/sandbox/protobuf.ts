@@ -78,6 +78,26 @@ const SERVICE_PORT: Schema = {
   6: s('appProtocol'),
 };
 
+// k8s.io/api/authorization/v1: what `kubectl auth can-i` sends. Field and label selectors (8, 9)
+// are not decoded, so a question carrying them is refused rather than answered too broadly.
+const ACCESS_ATTRIBUTES: Schema = {
+  1: {
+    name: 'resourceAttributes',
+    t: 'msg',
+    schema: {
+      1: s('namespace'),
+      2: s('verb'),
+      3: s('group'),
+      4: s('version'),
+      5: s('resource'),
+      6: s('subresource'),
+      7: s('name'),
+    },
+  },
+  2: { name: 'nonResourceAttributes', t: 'msg', schema: { 1: s('path'), 2: s('verb') } },
+};
+const ACCESS_REVIEW_STATUS: Field = { name: 'status', t: 'skip' };
+
 const KINDS: Record<string, Schema> = {
   // Status (field 3) is reset on create anyway (PrepareForCreate), so it is not decoded.
   'v1/Namespace': {
@@ -123,6 +143,20 @@ const KINDS: Record<string, Schema> = {
   'rbac.authorization.k8s.io/v1/ClusterRole': {
     1: META,
     2: { name: 'rules', t: 'rmsg', schema: POLICY_RULE },
+  },
+  'authorization.k8s.io/v1/SelfSubjectAccessReview': {
+    1: META,
+    2: { name: 'spec', t: 'msg', schema: ACCESS_ATTRIBUTES },
+    3: ACCESS_REVIEW_STATUS,
+  },
+  'authorization.k8s.io/v1/SubjectAccessReview': {
+    1: META,
+    2: {
+      name: 'spec',
+      t: 'msg',
+      schema: { ...ACCESS_ATTRIBUTES, 3: s('user'), 4: { name: 'groups', t: 'rstring' }, 6: s('uid') },
+    },
+    3: ACCESS_REVIEW_STATUS,
   },
   'rbac.authorization.k8s.io/v1/RoleBinding': BINDING,
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': BINDING,

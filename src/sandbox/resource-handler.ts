@@ -26,7 +26,12 @@ import { verbFor } from './request-info.js';
 import { groupResource, gvkOf, type ResourceType, resourceKey, type Verb } from './resource-types.js';
 import type { DeleteOptions, RestOps } from './rest-ops.js';
 import { handleScale, hasScale } from './scale.js';
-import { finalizeNamespace, subjectAccessReview, tokenReview } from './special-endpoints.js';
+import {
+  finalizeNamespace,
+  selfSubjectAccessReview,
+  subjectAccessReview,
+  tokenReview,
+} from './special-endpoints.js';
 import type { KObj } from './store.js';
 import { toTable } from './table.js';
 import type { WatchHub } from './watch.js';
@@ -253,6 +258,8 @@ export function handleResource(
       if (rt.group === 'authentication.k8s.io' && rt.plural === 'tokenreviews') return tokenReview(deps, raw);
       if (rt.group === 'authorization.k8s.io' && rt.plural === 'subjectaccessreviews')
         return subjectAccessReview(deps, raw);
+      if (rt.group === 'authorization.k8s.io' && rt.plural === 'selfsubjectaccessreviews')
+        return selfSubjectAccessReview(deps, raw, principal);
       const obj = ops.create(rt, v, ns, parseJsonBody(raw), {
         dryRun: dryRunOf(q),
         strictFields: strictOf(q),

@@ -232,6 +232,13 @@ export const BUILTIN_TYPES: readonly ResourceType[] = [
   }),
   builtin({
     group: 'authorization.k8s.io',
+    plural: 'selfsubjectaccessreviews',
+    kind: 'SelfSubjectAccessReview',
+    namespaced: false,
+    verbs: ['create'],
+  }),
+  builtin({
+    group: 'authorization.k8s.io',
     plural: 'subjectaccessreviews',
     kind: 'SubjectAccessReview',
     namespaced: false,

@@ -6,8 +6,10 @@
 
 import { parseJsonBody } from './admission.js';
 import { badRequest, invalidObject, notFound } from './api-status.js';
+import type { Principal } from './auth.js';
 import { invalid, type StatusCause } from './field-errors.js';
 import { isRecord } from './json-values.js';
+import type { ResourceAttributes } from './rbac.js';
 import type { HandlerDeps, Reply } from './resource-handler.js';
 import { groupResource, type ResourceType, resourceKey } from './resource-types.js';
 import { isFinalized } from './rest-ops.js';
@@ -65,39 +67,64 @@ function sarProblems(spec: SarSpec): StatusCause[] {
   return causes;
 }
 
-/** POST subjectaccessreviews: may this user do this? (RBAC only; non-resource URLs are denied.) */
-export function subjectAccessReview(deps: HandlerDeps, raw: string): Reply {
-  const body = parseJsonBody(raw) as { kind?: string; spec?: SarSpec };
-  if (body?.kind !== undefined && body.kind !== 'SubjectAccessReview')
-    throw badRequest(`${body.kind} cannot be handled as a SubjectAccessReview`);
-  const spec: SarSpec = isRecord(body?.spec) ? (body.spec as SarSpec) : {};
-  const causes = sarProblems(spec);
-  if (causes.length > 0) throw invalidObject('SubjectAccessReview', 'authorization.k8s.io', '', causes);
-  const ra = spec.resourceAttributes;
+function attributesOf(ra: Record<string, unknown>): ResourceAttributes {
   const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
-  const allowed =
-    ra !== undefined &&
-    deps.auth.reviewAccess(
-      { username: spec.user ?? '', groups: spec.groups ?? [] },
-      {
-        verb: str(ra.verb) ?? '',
-        group: str(ra.group) ?? '',
-        resource: str(ra.resource) ?? '',
-        subresource: str(ra.subresource),
-        namespace: str(ra.namespace),
-        name: str(ra.name),
-      },
-    );
+  return {
+    verb: str(ra.verb) ?? '',
+    group: str(ra.group) ?? '',
+    resource: str(ra.resource) ?? '',
+    subresource: str(ra.subresource),
+    namespace: str(ra.namespace),
+    name: str(ra.name),
+  };
+}
+
+function reviewBody(kind: string, raw: string): SarSpec {
+  const body = parseJsonBody(raw) as { kind?: string; spec?: SarSpec };
+  if (body?.kind !== undefined && body.kind !== kind)
+    throw badRequest(`${body.kind} cannot be handled as a ${kind}`);
+  return isRecord(body?.spec) ? (body.spec as SarSpec) : {};
+}
+
+function reviewReply(kind: string, spec: SarSpec, allowed: boolean): Reply {
   return {
     status: 201,
     body: {
-      kind: 'SubjectAccessReview',
+      kind,
       apiVersion: 'authorization.k8s.io/v1',
       metadata: { creationTimestamp: null },
       spec,
       status: { allowed, ...(allowed ? { reason: 'RBAC: allowed' } : {}) },
     },
   };
+}
+
+/** POST subjectaccessreviews: may this user do this? (RBAC only; non-resource URLs are denied.) */
+export function subjectAccessReview(deps: HandlerDeps, raw: string): Reply {
+  const spec = reviewBody('SubjectAccessReview', raw);
+  const causes = sarProblems(spec);
+  if (causes.length > 0) throw invalidObject('SubjectAccessReview', 'authorization.k8s.io', '', causes);
+  const ra = spec.resourceAttributes;
+  const user = { username: spec.user ?? '', groups: spec.groups ?? [] };
+  const allowed = ra !== undefined && deps.auth.reviewAccess(user, attributesOf(ra));
+  return reviewReply('SubjectAccessReview', spec, allowed);
+}
+
+/** POST selfsubjectaccessreviews: may I do this? Answered for the caller, static token rules included. */
+export function selfSubjectAccessReview(deps: HandlerDeps, raw: string, principal: Principal): Reply {
+  const spec = reviewBody('SelfSubjectAccessReview', raw);
+  const res = isRecord(spec.resourceAttributes);
+  if (res === isRecord(spec.nonResourceAttributes)) {
+    throw invalidObject('SelfSubjectAccessReview', 'authorization.k8s.io', '', [
+      invalid(
+        'spec.resourceAttributes',
+        'null',
+        'exactly one of nonResourceAttributes or resourceAttributes must be specified',
+      ),
+    ]);
+  }
+  const allowed = res && deps.auth.allows(principal, attributesOf(spec.resourceAttributes!));
+  return reviewReply('SelfSubjectAccessReview', spec, allowed);
 }
 
 /** PUT /api/v1/namespaces/<ns>/finalize: the only way spec.finalizers changes. */

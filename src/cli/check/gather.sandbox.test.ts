@@ -27,10 +27,23 @@ beforeAll(async () => {
     username: 'reader',
     rules: [{ verbs: ['get', 'list'], resources: ['namespaces'], apiGroups: [''] }],
   });
+  // Reads the gateway's namespace, but not the Services and slices of the whole cluster.
+  sandbox.addToken('system-only', {
+    username: 'system-reader',
+    rules: [
+      {
+        verbs: ['get', 'list', 'watch'],
+        resources: ['services'],
+        apiGroups: [''],
+        namespaces: [SYSTEM_NAMESPACE],
+      },
+    ],
+  });
   const credentials: [string, string | undefined][] = [
     ['good', undefined],
     ['revoked', 'no-such-token'],
     ['narrow', 'only-namespaces'],
+    ['partial', 'system-only'],
     ['down', undefined],
   ];
   for (const [cluster, token] of credentials) {
@@ -65,6 +78,12 @@ describe('gatherFacts', () => {
     expect(byCluster.good?.remote).toMatchObject({ ok: true, services: 0 });
     expect(byCluster.revoked?.remote).toMatchObject({ ok: false, kind: 'unauthorized' });
     expect(byCluster.narrow?.remote).toMatchObject({ ok: false, kind: 'forbidden' });
+    expect(byCluster.partial?.remote).toEqual({
+      ok: false,
+      kind: 'forbidden',
+      message:
+        'may not get services cluster-wide, list services cluster-wide, watch services cluster-wide, get namespaces cluster-wide, list namespaces cluster-wide, watch namespaces cluster-wide, get endpointslices (discovery.k8s.io) cluster-wide, list endpointslices (discovery.k8s.io) cluster-wide, watch endpointslices (discovery.k8s.io) cluster-wide',
+    });
     expect(byCluster.down?.remote).toMatchObject({ ok: false, kind: 'unreachable' });
     expect(byCluster.lost?.remote).toEqual({ ok: false, kind: 'secret-missing', message: 'not found' });
     expect(byCluster.good?.gatewayChain).toMatchObject({ ok: false, address: '127.0.0.1:1' });

@@ -22,7 +22,12 @@ import { MIRROR_LEASE_NAME } from '../../mirror/leadership.js';
 import { splitAddresses } from '../../mirror/link-config.js';
 import { REQUIRED_CRDS } from './checks/crds.js';
 import { fetchPeerChain } from './peer-chain.js';
-import { deniedPermissions } from './permissions.js';
+import {
+  deniedPermissions,
+  deniedToSelf,
+  describePermission,
+  remoteAccessPermissions,
+} from './permissions.js';
 import type {
   CheckFacts,
   Fetched,
@@ -88,6 +93,16 @@ export async function remoteAccess(
     remote = await opts.clientFromSecret(secret, opts.remoteTimeoutMs);
     const version = await remote.version();
     const { items } = await remote.list(R.services, { namespace: SYSTEM_NAMESPACE });
+    // Reading isthmus-system is not enough: the controller watches Services and EndpointSlices
+    // across the whole remote cluster.
+    const missing = await deniedToSelf(remote, remoteAccessPermissions(SYSTEM_NAMESPACE));
+    if (missing.length > 0) {
+      return {
+        ok: false,
+        kind: 'forbidden',
+        message: `may not ${missing.map(describePermission).join(', ')}`,
+      };
+    }
     return { ok: true, version: version.gitVersion ?? '', services: items.length };
   } catch (err) {
     return remoteFailure(err);

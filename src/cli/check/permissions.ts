@@ -1,35 +1,50 @@
 /**
  * Does each Isthmus service account still hold what `isthmus install` grants it? The grants are
  * expanded into single permissions (one verb on one resource of one group, in one scope) and each
- * is put to the API server as a SubjectAccessReview for that service account, as `linkerd
- * multicluster check` verifies the service mirror's permissions. The API server's answer counts,
- * not the Role objects: an aggregated, edited or missing binding is caught the same way.
+ * is put to the API server as an access review, as `linkerd multicluster check` verifies the
+ * service mirror's permissions. The API server's answer counts, not the Role objects: an
+ * aggregated, edited or missing binding is caught the same way.
+ * - Locally, a SubjectAccessReview per permission, for the service account that holds it.
+ * - On a remote cluster, a SelfSubjectAccessReview with the Link's own token: every authenticated
+ *   user may ask about itself (the bootstrap policy's system:basic-user), so the read-only remote
+ *   identity needs nothing more for it.
  */
 import type { KubeClient } from '../../kube/client.js';
-import { R } from '../../kube/resources.js';
-import { GRANTS } from '../install/rbac.js';
+import { REMOTE_ACCESS_SERVICE_ACCOUNT } from '../../kube/keys.js';
+import { R, type ResourceRef } from '../../kube/resources.js';
+import { GRANTS, type Grant } from '../install/rbac.js';
 import type { Permission } from './types.js';
 
-/** Every permission the installed RBAC grants, one per verb × group × resource. */
-export function requiredPermissions(namespace: string): Permission[] {
-  return GRANTS.flatMap((g) =>
-    g.rules.flatMap((rule) =>
-      rule.apiGroups.flatMap((group) =>
-        rule.resources.flatMap((res) => {
-          const [resource, subresource] = res.split('/') as [string, string | undefined];
-          return rule.verbs.map(
-            (verb): Permission => ({
-              serviceAccount: g.serviceAccount,
-              verb,
-              group,
-              resource,
-              ...(subresource ? { subresource } : {}),
-              ...(g.scope === 'namespace' ? { namespace } : {}),
-            }),
-          );
-        }),
-      ),
+/** The single permissions of one grant, one per verb × group × resource. */
+function permissionsOf(g: Grant, namespace: string): Permission[] {
+  return g.rules.flatMap((rule) =>
+    rule.apiGroups.flatMap((group) =>
+      rule.resources.flatMap((res) => {
+        const [resource, subresource] = res.split('/') as [string, string | undefined];
+        return rule.verbs.map(
+          (verb): Permission => ({
+            serviceAccount: g.serviceAccount,
+            verb,
+            group,
+            resource,
+            ...(subresource ? { subresource } : {}),
+            ...(g.scope === 'namespace' ? { namespace } : {}),
+          }),
+        );
+      }),
     ),
+  );
+}
+
+/** Every permission the installed RBAC grants. */
+export function requiredPermissions(namespace: string): Permission[] {
+  return GRANTS.flatMap((g) => permissionsOf(g, namespace));
+}
+
+/** What the remote-access identity (a Link's token, in the remote cluster) must be able to do. */
+export function remoteAccessPermissions(namespace: string): Permission[] {
+  return GRANTS.filter((g) => g.serviceAccount === REMOTE_ACCESS_SERVICE_ACCOUNT).flatMap((g) =>
+    permissionsOf(g, namespace),
   );
 }
 
@@ -40,7 +55,7 @@ export function describePermission(p: Permission): string {
   return `${p.verb} ${res}${group} ${p.namespace ? `in ${p.namespace}` : 'cluster-wide'}`;
 }
 
-interface SubjectAccessReview {
+interface AccessReview {
   apiVersion: string;
   kind: string;
   spec: Record<string, unknown>;
@@ -49,33 +64,52 @@ interface SubjectAccessReview {
 
 const CONCURRENCY = 8;
 
-/** The permissions the API server denies (empty: all held). */
-export async function deniedPermissions(client: KubeClient, namespace: string): Promise<Permission[]> {
-  const wanted = requiredPermissions(namespace);
+function resourceAttributes(p: Permission) {
+  return {
+    verb: p.verb,
+    group: p.group,
+    resource: p.resource,
+    ...(p.subresource ? { subresource: p.subresource } : {}),
+    ...(p.namespace ? { namespace: p.namespace } : {}),
+  };
+}
+
+/** Asks about each permission (8 at a time) and returns those the API server denies. */
+async function denied(
+  client: KubeClient,
+  wanted: Permission[],
+  resource: ResourceRef,
+  spec: (p: Permission) => Record<string, unknown>,
+): Promise<Permission[]> {
   const allowed: boolean[] = new Array(wanted.length);
   let next = 0;
   const worker = async () => {
     while (next < wanted.length) {
       const i = next++;
-      const p = wanted[i]!;
-      const review = await client.create<SubjectAccessReview>(R.subjectAccessReviews, {
+      const review = await client.create<AccessReview>(resource, {
         apiVersion: 'authorization.k8s.io/v1',
-        kind: 'SubjectAccessReview',
-        spec: {
-          user: `system:serviceaccount:${namespace}:${p.serviceAccount}`,
-          groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'],
-          resourceAttributes: {
-            verb: p.verb,
-            group: p.group,
-            resource: p.resource,
-            ...(p.subresource ? { subresource: p.subresource } : {}),
-            ...(p.namespace ? { namespace: p.namespace } : {}),
-          },
-        },
+        kind: resource.kind,
+        spec: spec(wanted[i]!),
       });
       allowed[i] = review.status?.allowed === true;
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   return wanted.filter((_, i) => !allowed[i]);
+}
+
+/** The installed permissions the API server denies to the service accounts holding them. */
+export function deniedPermissions(client: KubeClient, namespace: string): Promise<Permission[]> {
+  return denied(client, requiredPermissions(namespace), R.subjectAccessReviews, (p) => ({
+    user: `system:serviceaccount:${namespace}:${p.serviceAccount}`,
+    groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'],
+    resourceAttributes: resourceAttributes(p),
+  }));
+}
+
+/** Of `wanted`, what the client's own identity may not do. */
+export function deniedToSelf(client: KubeClient, wanted: Permission[]): Promise<Permission[]> {
+  return denied(client, wanted, R.selfSubjectAccessReviews, (p) => ({
+    resourceAttributes: resourceAttributes(p),
+  }));
 }

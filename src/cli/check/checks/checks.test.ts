@@ -153,7 +153,7 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
           links(f)[0]!.remote = { ok: false, kind: 'forbidden', message: 'list services: 403' };
         },
         'fail',
-        /may not list services.*isthmus-remote-access RBAC/,
+        /lacks permissions \(403: list services: 403\).*isthmus-remote-access RBAC/,
       ],
       [
         'unreachable',

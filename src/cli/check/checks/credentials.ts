@@ -14,7 +14,7 @@ function hint(cluster: string, secret: string, r: Exclude<RemoteAccess, { ok: tr
     case 'unauthorized':
       return `Link ${cluster}: the remote API server rejects the token in ${secret} (401: ${r.message}); the token was revoked or is wrong: ${relink}`;
     case 'forbidden':
-      return `Link ${cluster}: the remote identity may not list services (403: ${r.message}); apply the isthmus-remote-access RBAC in ${cluster} (isthmus install)`;
+      return `Link ${cluster}: the remote identity lacks permissions (403: ${r.message}); apply the isthmus-remote-access RBAC in ${cluster} (isthmus install)`;
     case 'unreachable':
       return `Link ${cluster}: the remote API server is unreachable (${r.message}); check the server address in ${secret} and the network path`;
     default:
