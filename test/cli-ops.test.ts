@@ -84,7 +84,7 @@ describe('isthmus operator verbs on the lab', () => {
       { timeoutMs: 20_000, intervalMs: 250 },
     );
     expect(run.stdout).not.toContain('×');
-    expect(run.stdout.match(/^√ /gm)?.length).toBe(12);
+    expect(run.stdout.match(/^√ /gm)?.length).toBe(13);
     expect(run.stdout).toContain('Status check results are √');
     const json = JSON.parse((await isthmus('check', '-o', 'json')).stdout) as { success: boolean };
     expect(json).toMatchObject({ success: true });

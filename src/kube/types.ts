@@ -8,6 +8,7 @@ export type {
   CoreV1Event,
   V1Condition,
   V1ConfigMap,
+  V1Deployment,
   V1EndpointSlice,
   V1LabelSelector,
   V1LabelSelectorRequirement,

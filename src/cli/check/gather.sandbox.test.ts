@@ -92,6 +92,7 @@ describe('gatherFacts', () => {
   it('records absent objects as facts rather than throwing', async () => {
     const facts = await gatherFacts(client, { remoteTimeoutMs: 2000 });
     expect(facts.lease).toEqual({ ok: true, value: undefined });
+    expect(facts.deployments).toEqual({ ok: true, value: [] });
     expect(facts.mirrors).toEqual({ ok: true, value: [] });
     expect(facts.anchorPem).toEqual({ ok: false, error: 'ConfigMap not found' });
     expect(facts.issuerPem).toEqual({ ok: false, error: 'Secret not found' });

@@ -17,7 +17,15 @@ import {
   SYSTEM_NAMESPACE,
 } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
-import type { Link, V1ConfigMap, V1EndpointSlice, V1Lease, V1Secret, V1Service } from '../../kube/types.js';
+import type {
+  Link,
+  V1ConfigMap,
+  V1Deployment,
+  V1EndpointSlice,
+  V1Lease,
+  V1Secret,
+  V1Service,
+} from '../../kube/types.js';
 import { MIRROR_LEASE_NAME } from '../../mirror/leadership.js';
 import { splitAddresses } from '../../mirror/link-config.js';
 import { REQUIRED_CRDS } from './checks/crds.js';
@@ -213,6 +221,14 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     return pem;
   });
   const denied = fetched(() => deniedPermissions(client, SYSTEM_NAMESPACE));
+  const deployments = fetched(async () => {
+    const { items } = await client.list<V1Deployment>(R.deployments, { namespace: SYSTEM_NAMESPACE });
+    return items.map((d) => ({
+      name: d.metadata?.name ?? '',
+      replicas: d.spec?.replicas ?? 1,
+      available: d.status?.availableReplicas ?? 0,
+    }));
+  });
   return {
     now: new Date(),
     crds: await crds,
@@ -223,5 +239,6 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     issuerPem: await issuerPem,
     crlPem: await crlPem,
     deniedPermissions: await denied,
+    deployments: await deployments,
   };
 }

@@ -42,6 +42,7 @@ function brokenFacts(): CheckFacts {
     ok: true,
     value: [mirror('podinfo-west'), mirror('db-north', 'north', 0, 1), mirror('old-south', 'south')],
   };
+  if (f.deployments.ok) f.deployments.value[1] = { name: 'isthmus-gateway', replicas: 2, available: 1 };
   f.deniedPermissions = {
     ok: true,
     value: [{ serviceAccount: 'isthmus-gateway', verb: 'watch', group: '', resource: 'services' }],
@@ -67,6 +68,7 @@ describe('isthmus check output', () => {
     expect(report.success).toBe(false);
     expect(report.checks.map((c) => c.result)).toEqual([
       'success',
+      'warning', // one of two gateway replicas available
       'success',
       'error',
       'error',

@@ -69,6 +69,14 @@ export function healthyFacts(pki: { anchorPem: string; issuerPem: string; westCh
     },
     links: { ok: true, value: [linkFacts(link('west'), pki.westChain)] },
     deniedPermissions: { ok: true, value: [] },
+    deployments: {
+      ok: true,
+      value: ['isthmus-identity', 'isthmus-gateway', 'isthmus-controller'].map((name) => ({
+        name,
+        replicas: 1,
+        available: 1,
+      })),
+    },
     lease: {
       ok: true,
       value: {

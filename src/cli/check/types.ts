@@ -67,6 +67,14 @@ export interface Permission {
   namespace?: string;
 }
 
+export interface DeploymentFacts {
+  name: string;
+  /** spec.replicas (1 when unset, as the API defaults it). */
+  replicas: number;
+  /** status.availableReplicas (0 when unset). */
+  available: number;
+}
+
 export interface CheckFacts {
   now: Date;
   /** CRD name → installed. */
@@ -79,6 +87,8 @@ export interface CheckFacts {
   issuerPem: Fetched<string>;
   /** The CRL bundle the gateways load; undefined value: no isthmus-crl ConfigMap (nothing revoked). */
   crlPem: Fetched<string | undefined>;
+  /** The Deployments in isthmus-system. */
+  deployments: Fetched<DeploymentFacts[]>;
   /** What the API server denies of the installed grants (SubjectAccessReview per permission). */
   deniedPermissions: Fetched<Permission[]>;
 }

@@ -11,6 +11,7 @@ import {
   checkController,
   checkCrds,
   checkCredentials,
+  checkDeployments,
   checkExportsMirrored,
   checkGatewaysAlive,
   checkLinksValid,
@@ -273,6 +274,47 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         },
         'fail',
         /cannot read ConfigMap isthmus-system\/isthmus-crl: no crl.pem/,
+      ],
+    ],
+  ],
+  [
+    'deployments',
+    checkDeployments,
+    [
+      [
+        'gateway missing',
+        (f) => {
+          if (f.deployments.ok)
+            f.deployments.value = f.deployments.value.filter((d) => d.name !== 'isthmus-gateway');
+        },
+        'fail',
+        /^Deployment isthmus-gateway does not exist: run `isthmus install/,
+      ],
+      [
+        'controller has nothing available',
+        (f) => {
+          if (f.deployments.ok)
+            f.deployments.value[2] = { name: 'isthmus-controller', replicas: 2, available: 0 };
+        },
+        'fail',
+        /isthmus-controller has no available replica \(0\/2\); see `kubectl -n isthmus-system describe deployment\/isthmus-controller`/,
+      ],
+      [
+        'one of two gateways available',
+        (f) => {
+          if (f.deployments.ok)
+            f.deployments.value[1] = { name: 'isthmus-gateway', replicas: 2, available: 1 };
+        },
+        'warn',
+        /isthmus-gateway has 1\/2 replicas available/,
+      ],
+      [
+        'cannot read',
+        (f) => {
+          f.deployments = { ok: false, error: '403 Forbidden' };
+        },
+        'fail',
+        /cannot read Deployments in isthmus-system: 403/,
       ],
     ],
   ],

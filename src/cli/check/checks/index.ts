@@ -4,6 +4,7 @@ import { checkCertificates } from './certificates.js';
 import { checkController } from './controller.js';
 import { checkCrds } from './crds.js';
 import { checkCredentials } from './credentials.js';
+import { checkDeployments } from './deployments.js';
 import { checkGatewaysAlive } from './gateways-alive.js';
 import { checkExportsMirrored, checkLinksValid } from './links.js';
 import { checkMirrorEndpoints, checkMirrorsOwned } from './mirrors.js';
@@ -13,6 +14,7 @@ import { checkTrustAnchor } from './trust-anchor.js';
 
 export const CHECKS: readonly Check[] = [
   checkCrds,
+  checkDeployments,
   checkLinksValid,
   checkCredentials,
   checkTrustAnchor,
@@ -36,6 +38,7 @@ export {
   checkController,
   checkCrds,
   checkCredentials,
+  checkDeployments,
   checkExportsMirrored,
   checkGatewaysAlive,
   checkLinksValid,

@@ -1,0 +1,30 @@
+/**
+ * Are the Isthmus processes running? Linkerd's check starts with its control-plane pods; here the
+ * three Deployments of `isthmus install` must each have an available replica (the Deployment
+ * controller counts a pod available once Ready for minReadySeconds). Fewer available than wanted
+ * still works, so it only warns: a rollout in progress or a pod being rescheduled.
+ */
+import type { CheckFacts, CheckResult } from '../types.js';
+import { resultOf, unreadable } from './result.js';
+
+export const ISTHMUS_DEPLOYMENTS = ['isthmus-identity', 'isthmus-gateway', 'isthmus-controller'] as const;
+
+const WHAT = 'the identity, gateway and controller Deployments are available';
+
+export function checkDeployments(facts: CheckFacts): CheckResult {
+  const blocked = unreadable(WHAT, 'Deployments in isthmus-system', facts.deployments);
+  if (blocked || !facts.deployments.ok) return blocked!;
+  const failures: string[] = [];
+  const warnings: string[] = [];
+  for (const name of ISTHMUS_DEPLOYMENTS) {
+    const d = facts.deployments.value.find((x) => x.name === name);
+    const look = `see \`kubectl -n isthmus-system describe deployment/${name}\` and its pods' logs`;
+    if (!d)
+      failures.push(`Deployment ${name} does not exist: run \`isthmus install ... | kubectl apply -f -\``);
+    else if (d.available === 0)
+      failures.push(`Deployment ${name} has no available replica (0/${d.replicas}); ${look}`);
+    else if (d.available < d.replicas)
+      warnings.push(`Deployment ${name} has ${d.available}/${d.replicas} replicas available; ${look}`);
+  }
+  return resultOf(WHAT, failures, warnings);
+}
