@@ -61,6 +61,7 @@ describe('kind lab scripts', () => {
 
   it('verify --dry-run scales east podinfo to zero and waits for Fallback, then back to Primary', async () => {
     const out = await dryRun('verify.sh');
+    expect(out).toMatch(/bin\/isthmus\.mjs gateways --context kind-east \| grep -E '\^west \+True'/);
     expect(out).toMatch(
       /scale deployment\/podinfo --replicas=0[\s\S]*=Fallback[\s\S]*--replicas=1[\s\S]*=Primary/,
     );

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Check the kind lab end to end: the frontend in east reaches podinfo in both clusters; with
 # east's podinfo scaled to zero, the TrafficSplit fails over and every request is served by west;
-# scaled back, traffic returns to east.
+# scaled back, traffic returns to east. First, `isthmus gateways` in east: west's gateway is alive
+# (read from the controller pod through the API server's pod proxy). Not `isthmus check`: the Links
+# name the remote API servers by their kind node names (west-control-plane), which resolve inside
+# the Docker network, where the controllers run, but not on the host.
 #
 # Usage: scripts/kind/verify.sh [--dry-run]
 # shellcheck source=scripts/kind/lib.sh
@@ -15,6 +18,9 @@ EAST=$(ctx east)
 sample() {
   run_sh "kubectl --context $EAST -n test exec deploy/frontend -- sh -c 'for i in \$(seq 20); do curl -s http://podinfo:9898/; echo; done' | grep -o '\"message\": *\"[^\"]*\"' | sort | uniq -c"
 }
+
+log "isthmus gateways in east: west alive"
+run_sh "${ISTHMUS[*]} gateways --context $EAST | grep -E '^west +True'"
 
 log "mirror podinfo-west exists in east"
 run kubectl --context "$EAST" -n test get svc podinfo-west
