@@ -62,6 +62,7 @@ beforeAll(async () => {
     base: BASE,
     trustDomain: 'cluster.local',
     progress: (l) => progress.push(l),
+    notice: (l) => progress.push(l),
   });
   east = KubeClient.fromKubeconfigFile(lab.state.kubeconfig, 'east');
 }, 120_000);
@@ -179,10 +180,34 @@ describe('isthmus operator verbs on the lab', () => {
     }
   });
 
-  it('check and gateways: × and ALIVE False once the west gateway is dead', async () => {
-    const pid = lab!.state.processes['west/gateway'];
-    expect(pid).toBeGreaterThan(0);
-    process.kill(pid!, 'SIGKILL');
+  it('check and gateways: × and ALIVE False once the west gateway is scaled to zero', async () => {
+    const pid = lab!.state.processes['west/gateway']!;
+    // What a user does to take a gateway down: the lab stops the process (a crash would be restarted).
+    const west = KubeClient.fromKubeconfigFile(lab!.state.kubeconfig, 'west');
+    try {
+      await west.patch(
+        R.deployments,
+        'isthmus-system',
+        'isthmus-gateway',
+        { spec: { replicas: 0 } },
+        'merge',
+      );
+      await waitFor(
+        'the west gateway pod to go',
+        async () => {
+          const { items } = await west.list(R.pods, {
+            namespace: 'isthmus-system',
+            labelSelector: 'app.kubernetes.io/name=isthmus-gateway',
+          });
+          return items.length === 0 ? true : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 100 },
+      );
+    } finally {
+      west.close();
+    }
+    expect(() => process.kill(pid, 0)).toThrow();
+    expect(progress).toContain('west/gateway stopped: deployment/isthmus-gateway scaled to 0');
     await waitFor(
       'east to mark the west gateway dead',
       async () => {

@@ -36,6 +36,26 @@ async function getJson(url: string): Promise<{ status: number; body: { upstream?
   return { status: res.statusCode, body: (await res.body.json()) as { upstream?: { message?: string } } };
 }
 
+/** Waits until east's frontend reaches podinfo in west through the tunnel (after a gateway restart). */
+async function tunnelServesAgain(): Promise<void> {
+  await waitFor(
+    'east → west through the tunnel again',
+    async () =>
+      (await getJson(`${state.frontend}/podinfo-west`).catch(() => undefined))?.status === 200
+        ? true
+        : undefined,
+    { timeoutMs: 30_000, intervalMs: 200 },
+  );
+}
+
+/** The real kubectl against one lab cluster; stdout. */
+async function kubectlIn(cluster: string, ...args: string[]): Promise<string> {
+  const r = await run('kubectl', ['--kubeconfig', state.kubeconfig, '--context', cluster, ...args], {
+    timeout: 30_000,
+  });
+  return r.stdout;
+}
+
 beforeAll(async () => {
   lab = spawn(
     process.execPath,
@@ -138,12 +158,7 @@ describe('isthmus lab', () => {
   });
 
   it('shows its pods as a cluster would: kubectl get pods and logs, isthmus gateways through the pod proxy', async () => {
-    const kubectl = async (...args: string[]) =>
-      (
-        await run('kubectl', ['--kubeconfig', state.kubeconfig, '--context', 'east', ...args], {
-          timeout: 30_000,
-        })
-      ).stdout;
+    const kubectl = (...args: string[]) => kubectlIn('east', ...args);
     const pods = await kubectl('-n', 'isthmus-system', 'get', 'pods', '-o', 'wide', '--no-headers');
     const rows = pods
       .trim()
@@ -169,6 +184,75 @@ describe('isthmus lab', () => {
     expect(stdout).toMatch(/^west\s+True\s+1\s+[\d.]+ms\s+[\d.]+ms\s*$/m);
   });
 
+  it('restarts a process that dies, as a kubelet would: the pod shows it, logs --previous, traffic flows again', async () => {
+    const { readLabState } = await import('../src/cli/lab/local-lab.js');
+    const before = (await readLabState(dir))!.processes['west/gateway']!;
+    process.kill(before, 'SIGKILL');
+    const after = await waitFor(
+      'the west gateway to be restarted',
+      async () => {
+        const pid = (await readLabState(dir))?.processes['west/gateway'];
+        return pid !== undefined && pid !== before && alive(pid) ? pid : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
+    expect(output).toContain('west/gateway exited (signal SIGKILL); restarting in 1s');
+    const west = (...args: string[]) => kubectlIn('west', '-n', 'isthmus-system', ...args);
+    const gatewayPods = (...out: string[]) =>
+      west('get', 'pods', '-l', 'app.kubernetes.io/name=isthmus-gateway', ...out);
+    const status =
+      '{.items[0].status.containerStatuses[0].restartCount} {.items[0].status.containerStatuses[0].ready} {.items[0].status.containerStatuses[0].lastState.terminated.exitCode}';
+    await waitFor(
+      'the west gateway pod to be ready again after one restart',
+      async () => {
+        const out = await gatewayPods('-o', `jsonpath=${status}`);
+        return out === '1 true 137' ? true : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
+    const row = await gatewayPods('--no-headers');
+    expect(row).toMatch(/^isthmus-gateway-\S+\s+1\/1\s+Running\s+1 \(\d+s ago\)\s/);
+    const previous = await west('logs', 'deploy/isthmus-gateway', '--previous');
+    expect(previous).toContain(`"pid":${before}`);
+    expect(previous).not.toContain(`"pid":${after}`);
+    const current = await west('logs', 'deploy/isthmus-gateway');
+    expect(current).toContain(`"pid":${after}`);
+    expect(current).not.toContain(`"pid":${before}`);
+    await tunnelServesAgain();
+  });
+
+  it('kubectl scale of the west gateway to 0 stops it (pod gone), and back to 1 starts a fresh one', async () => {
+    const { readLabState } = await import('../src/cli/lab/local-lab.js');
+    const west = (...args: string[]) => kubectlIn('west', '-n', 'isthmus-system', ...args);
+    const before = (await readLabState(dir))!.processes['west/gateway']!;
+    await west('scale', 'deployment/isthmus-gateway', '--replicas=0');
+    await waitFor('the west gateway process to stop', () => !alive(before), {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    });
+    await waitFor(
+      'its pod to go',
+      async () =>
+        (await west('get', 'pods', '-l', 'app.kubernetes.io/name=isthmus-gateway', '-o', 'name')) === ''
+          ? true
+          : undefined,
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+    await west('scale', 'deployment/isthmus-gateway', '--replicas=1');
+    await waitFor(
+      'a fresh gateway pod, ready, no restarts',
+      async () => {
+        const out = await west('get', 'pods', '-l', 'app.kubernetes.io/name=isthmus-gateway', '--no-headers');
+        return /^isthmus-gateway-\S+\s+1\/1\s+Running\s+0\s/.test(out) ? true : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
+    expect(await west('get', 'deployment', 'isthmus-gateway', '--no-headers')).toMatch(
+      /^isthmus-gateway\s+1\/1\s/,
+    );
+    await tunnelServesAgain();
+  });
+
   it('reports every part ready in lab status', async () => {
     const status = spawn(process.execPath, ['bin/isthmus.mjs', 'lab', 'status', '--local', '--dir', dir]);
     let text = '';
@@ -182,7 +266,9 @@ describe('isthmus lab', () => {
   });
 
   it('stops everything on Ctrl-C, leaving no process behind', async () => {
-    const children = Object.values(state.processes);
+    const { readLabState } = await import('../src/cli/lab/local-lab.js');
+    // Re-read: a process restarted by an earlier test has a new pid.
+    const children = Object.values((await readLabState(dir))!.processes);
     expect(children.length).toBe(6);
     expect(children.every(alive)).toBe(true);
     lab.kill('SIGINT');

@@ -24,6 +24,10 @@ export interface PodLogSource {
   file: string;
   /** Byte offset where this container's output starts (earlier bytes belong to a previous run). */
   offset?: number;
+  /** Where the output ends, for a terminated run (no end: the run is current and may grow). */
+  end?: number;
+  /** The previous (terminated) run of the container, for `kubectl logs --previous`. */
+  previous?: { offset: number; end: number };
 }
 
 export type PodLogSources = (req: PodLogRequest) => PodLogSource | undefined;
@@ -105,9 +109,12 @@ export function resolveLogSource(
   if (!containers.includes(container))
     throw badRequest(`container ${container} is not valid for pod ${name}`);
   if (!pod.spec?.nodeName) throw badRequest(`pod ${name} does not have a host assigned`);
-  if (opts.previous)
-    throw badRequest(`previous terminated container "${container}" in pod "${name}" not found`);
   const source = sources?.({ namespace, pod: name, labels: pod.metadata.labels ?? {}, container });
+  if (opts.previous) {
+    if (!source?.previous)
+      throw badRequest(`previous terminated container "${container}" in pod "${name}" not found`);
+    return { file: source.file, offset: source.previous.offset, end: source.previous.end };
+  }
   if (!source)
     throw badRequest(
       `no log is kept for container "${container}" in pod "${name}" (this API server has no kubelet)`,
@@ -128,6 +135,13 @@ class LineCutter {
     const parts = (this.partial + text).split('\n');
     this.partial = parts.pop()!;
     return parts.map((line) => ({ line, ms: this.stamp(line) }));
+  }
+
+  /** The unterminated tail, as a last line (a log read to its end shows it too). */
+  flush(): { line: string; ms: number }[] {
+    const tail = this.partial;
+    this.partial = '';
+    return tail === '' ? [] : [{ line: tail, ms: this.stamp(tail) }];
   }
 
   private stamp(line: string): number {
@@ -169,18 +183,20 @@ export async function servePodLog(
         return true;
       };
       const readNew = async () => {
-        const { size } = await file.stat();
+        const size = Math.min((await file.stat()).size, source.end ?? Number.POSITIVE_INFINITY);
         if (size <= position) return '';
         const buf = Buffer.alloc(size - position);
         const { bytesRead } = await file.read(buf, 0, buf.length, position);
         position += bytesRead;
         return buf.subarray(0, bytesRead).toString('utf8');
       };
+      const following = opts.follow && source.end === undefined;
       let lines = cutter.push(await readNew());
+      if (!following) lines.push(...cutter.flush());
       if (opts.tailLines !== undefined) lines = opts.tailLines === 0 ? [] : lines.slice(-opts.tailLines);
       let more = emit(lines);
       // follow: poll the file until the client hangs up (or the sandbox closes its connection).
-      while (more && opts.follow && !closed) {
+      while (more && following && !closed) {
         await new Promise((r) => setTimeout(r, POLL_MS));
         if (!closed) more = emit(cutter.push(await readNew()));
       }

@@ -92,9 +92,8 @@ beforeAll(async () => {
     allowLoopbackEndpoints: true,
     podLogs: (req) => {
       logRequests.push(req);
-      return req.pod === 'web' || req.labels.app === 'multi'
-        ? { file: logFile, offset: logOffset }
-        : undefined;
+      if (req.pod !== 'web' && req.labels.app !== 'multi') return undefined;
+      return { file: logFile, offset: logOffset, previous: { offset: 0, end: logOffset } };
     },
   });
   strict = await startSandbox({ name: 'pods-strict' });
@@ -255,6 +254,12 @@ describe('pods/log', () => {
     expect(since.body).toBe(`${logLine(2, 'line 2')}\n${logLine(3, 'line 3')}\nnot json\n`);
   });
 
+  it('kubectl logs --previous shows the terminated run, and only it', async () => {
+    const r = await kubectl(relaxed, 'logs', 'web', '--previous');
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`${logLine(0, 'previous run')}\n`);
+  });
+
   it('kubectl logs deploy/<name> finds the pod by the Deployment selector', async () => {
     const deploy = {
       apiVersion: 'apps/v1',
@@ -306,7 +311,12 @@ describe('pods/log', () => {
         'a container name must be specified for pod multi, choose one of: [app sidecar]',
       ],
       [relaxed, 'web/log?container=nope', 400, 'container nope is not valid for pod web'],
-      [relaxed, 'web/log?previous=true', 400, 'previous terminated container "app" in pod "web" not found'],
+      [
+        relaxed,
+        'quiet/log?previous=true',
+        400,
+        'previous terminated container "app" in pod "quiet" not found',
+      ],
       [relaxed, 'web/log?tailLines=-1', 400, 'tailLines: Invalid value: must be greater than or equal to 0'],
       [
         relaxed,
@@ -336,5 +346,35 @@ describe('pods/log', () => {
       (await call(relaxed, 'GET', '/api/v1/namespaces/default/pods/multi/log?container=sidecar')).status,
     ).toBe(200);
     expect((await call(relaxed, 'POST', '/api/v1/namespaces/default/pods/web/log', {})).status).toBe(405);
+  });
+});
+
+describe('kubectl get pods', () => {
+  it('shows a waiting container reason as STATUS and the last restart in RESTARTS, as kubectl prints them', async () => {
+    await createPod(relaxed, pod('crashy', '127.0.0.1'));
+    const current = await call(relaxed, 'GET', '/api/v1/namespaces/default/pods/crashy');
+    const finishedAt = new Date(Date.now() - 30_000).toISOString();
+    const res = await call(relaxed, 'PUT', '/api/v1/namespaces/default/pods/crashy/status', {
+      ...current.body,
+      status: {
+        ...current.body.status,
+        containerStatuses: [
+          {
+            name: 'app',
+            image: 'example/app:1',
+            imageID: '',
+            ready: false,
+            restartCount: 2,
+            state: {
+              waiting: { reason: 'CrashLoopBackOff', message: 'back-off 2s restarting failed container' },
+            },
+            lastState: { terminated: { exitCode: 137, reason: 'Error', startedAt: finishedAt, finishedAt } },
+          },
+        ],
+      },
+    });
+    expect(res.status).toBe(200);
+    const row = (await kubectl(relaxed, 'get', 'pod', 'crashy', '--no-headers')).stdout;
+    expect(row).toMatch(/^crashy\s+0\/1\s+CrashLoopBackOff\s+2 \(3\ds ago\)\s/);
   });
 });

@@ -53,6 +53,27 @@ function externalIp(o: KObj): string {
   return '<none>';
 }
 
+/** printPod's STATUS: a waiting or terminated container's reason wins over the phase. */
+function podStatusReason(o: KObj): unknown {
+  for (const c of list(get(o, 'status.containerStatuses'))) {
+    const reason = get(c, 'state.waiting.reason') ?? get(c, 'state.terminated.reason');
+    if (reason) return reason;
+  }
+  return get(o, 'status.phase');
+}
+
+/** printPod's RESTARTS: the sum, and how long ago the last one ended (`1 (12s ago)`). */
+function podRestarts(o: KObj): string {
+  const statuses = list(get(o, 'status.containerStatuses'));
+  const n = statuses.reduce((sum, c) => sum + Number(c.restartCount ?? 0), 0);
+  const last = statuses
+    .map((c) => get(c, 'lastState.terminated.finishedAt'))
+    .filter((t): t is string => typeof t === 'string')
+    .sort()
+    .at(-1);
+  return n > 0 && last ? `${n} (${humanAge(last)} ago)` : String(n);
+}
+
 /** A wide column listing one field of every container in a workload's pod template. */
 function templateContainers(name: string, field: 'name' | 'image'): Column {
   const cell = (o: KObj) =>
@@ -82,13 +103,8 @@ const BUILTIN_COLUMNS: Record<string, Column[]> = {
         return `${cs.filter((c) => c.ready).length}/${list(get(o, 'spec.containers')).length}`;
       },
     },
-    { name: 'Status', type: 'string', cell: (o) => get(o, 'status.phase') },
-    {
-      name: 'Restarts',
-      type: 'string',
-      cell: (o) =>
-        String(list(get(o, 'status.containerStatuses')).reduce((n, c) => n + Number(c.restartCount ?? 0), 0)),
-    },
+    { name: 'Status', type: 'string', cell: podStatusReason },
+    { name: 'Restarts', type: 'string', cell: podRestarts },
     AGE,
     { name: 'IP', type: 'string', priority: 1, cell: (o) => get(o, 'status.podIP') ?? '<none>' },
     { name: 'Node', type: 'string', priority: 1, cell: (o) => get(o, 'spec.nodeName') ?? '<none>' },

@@ -64,14 +64,20 @@ export function registerLab(program: Command): void {
       const { waitForShutdown } = await import('../shutdown.js');
       const { printLabReady } = await import('../lab/lab-report.js');
       const progress = (line: string) => process.stdout.write(`✓ ${line}\n`);
-      const lab = await startLocalLab({ dir: flags.dir, base, trustDomain: flags.trustDomain, progress });
+      // A process that dies is restarted, as a kubelet would: the lab runs until Ctrl-C.
+      const notice = (line: string) => process.stderr.write(`lab: ${line}\n`);
+      const lab = await startLocalLab({
+        dir: flags.dir,
+        base,
+        trustDomain: flags.trustDomain,
+        progress,
+        notice,
+      });
       printLabReady(lab.state, (line) => process.stdout.write(`${line}\n`));
-      const reason = await Promise.race([waitForShutdown().then(() => undefined), lab.failed]);
-      if (reason) process.stderr.write(`lab: ${reason}; stopping\n`);
+      await waitForShutdown();
       process.stdout.write('stopping the lab…\n');
       await lab.stop();
       process.stdout.write('lab stopped\n');
-      if (reason) process.exitCode = 1;
     });
 
   common(lab.command('down').description('Stop a running lab (or delete the kind clusters)')).action(

@@ -52,26 +52,66 @@ function selectorOf(d: LabDeployment): string {
     .join(',');
 }
 
-/** As the kubelet reports a started pod (timestamps as the JSON strings the API carries). */
-function runningStatus(pod: V1Pod, ip: string, hostIP: string, now: string): Record<string, unknown> {
-  const conditions = ['PodReadyToStartContainers', 'Initialized', 'Ready', 'ContainersReady', 'PodScheduled'];
+/**
+ * What the kubelet knows of a pod's (single-process) container: running and ready, or waiting to be
+ * restarted after it terminated. Defaults: a first run, ready.
+ */
+export interface ContainerRuntime {
+  ready: boolean;
+  restartCount: number;
+  startedAt?: Date;
+  /** Set while the container waits for its restart (kubelet: CrashLoopBackOff). */
+  waiting?: { reason: string; message: string };
+  lastTerminated?: { exitCode: number | null; signal: string | null; startedAt: Date; finishedAt: Date };
+}
+
+const RUNNING: ContainerRuntime = { ready: true, restartCount: 0 };
+
+/** The terminated state as the kubelet words it (a signal shows as 128 + its number, reason Error). */
+function terminated(t: NonNullable<ContainerRuntime['lastTerminated']>) {
+  const signals: Record<string, number> = { SIGKILL: 9, SIGTERM: 15, SIGINT: 2, SIGABRT: 6, SIGSEGV: 11 };
+  const exitCode = t.exitCode ?? 128 + (signals[t.signal ?? ''] ?? 0);
+  return {
+    terminated: {
+      exitCode,
+      ...(t.signal ? { signal: signals[t.signal] ?? 0 } : {}),
+      reason: exitCode === 0 ? 'Completed' : 'Error',
+      startedAt: t.startedAt.toISOString(),
+      finishedAt: t.finishedAt.toISOString(),
+    },
+  };
+}
+
+/** As the kubelet reports the pod (timestamps as the JSON strings the API carries). */
+function podStatus(pod: V1Pod, ip: string, hostIP: string, rt: ContainerRuntime): Record<string, unknown> {
+  const now = new Date().toISOString();
+  const started = (rt.startedAt ?? new Date()).toISOString();
+  const ready = rt.ready ? 'True' : 'False';
+  const conditions: [string, string][] = [
+    ['PodReadyToStartContainers', 'True'],
+    ['Initialized', 'True'],
+    ['Ready', ready],
+    ['ContainersReady', ready],
+    ['PodScheduled', 'True'],
+  ];
   return {
     phase: 'Running',
     hostIP,
     hostIPs: [{ ip: hostIP }],
     podIP: ip,
     podIPs: [{ ip }],
-    startTime: now,
+    startTime: pod.status?.startTime ?? now,
     qosClass: 'BestEffort',
-    conditions: conditions.map((type) => ({ type, status: 'True', lastTransitionTime: now })),
+    conditions: conditions.map(([type, status]) => ({ type, status, lastTransitionTime: now })),
     containerStatuses: (pod.spec?.containers ?? []).map((c) => ({
       name: c.name,
       image: c.image ?? '',
       imageID: '',
-      ready: true,
-      started: true,
-      restartCount: 0,
-      state: { running: { startedAt: now } },
+      ready: rt.ready,
+      started: rt.waiting === undefined,
+      restartCount: rt.restartCount,
+      state: rt.waiting ? { waiting: rt.waiting } : { running: { startedAt: started } },
+      ...(rt.lastTerminated ? { lastState: terminated(rt.lastTerminated) } : {}),
     })),
   };
 }
@@ -92,6 +132,7 @@ export async function syncDeploymentPods(
   deployment: string,
   replicaIPs: string[],
   node: LabNode,
+  runtime: ContainerRuntime = RUNNING,
 ): Promise<void> {
   const d = await client.get<LabDeployment>(R.deployments, namespace, deployment);
   const template = d?.spec?.template;
@@ -101,8 +142,11 @@ export async function syncDeploymentPods(
   for (const p of existing.items)
     if (!names.includes(p.metadata?.name ?? '')) await client.delete(R.pods, namespace, p.metadata!.name!);
   const now = new Date().toISOString();
+  // A runtime other than a plain first run is news even for a pod already at its address.
+  const news = runtime !== RUNNING;
   for (const [i, name] of names.entries()) {
-    if (existing.items.some((p) => p.metadata?.name === name && p.status?.podIP === replicaIPs[i])) continue;
+    const same = existing.items.some((p) => p.metadata?.name === name && p.status?.podIP === replicaIPs[i]);
+    if (same && !news) continue;
     let pod = await client.get<V1Pod>(R.pods, namespace, name);
     pod ??= await client.create<V1Pod>(R.pods, {
       apiVersion: 'v1',
@@ -119,13 +163,17 @@ export async function syncDeploymentPods(
       R.pods,
       namespace,
       name,
-      { status: runningStatus(pod, replicaIPs[i]!, node.ip, now) },
+      { status: podStatus(pod, replicaIPs[i]!, node.ip, runtime) },
       'merge',
     );
   }
-  const n = replicaIPs.length;
-  const counts = n > 0 ? { replicas: n, updatedReplicas: n, readyReplicas: n, availableReplicas: n } : {};
-  const available = n > 0 || (d.spec as { replicas?: number }).replicas === 0;
+  const pods = replicaIPs.length;
+  const ready = runtime.ready ? pods : 0;
+  const counts = {
+    ...(pods > 0 ? { replicas: pods, updatedReplicas: pods } : {}),
+    ...(ready > 0 ? { readyReplicas: ready, availableReplicas: ready } : {}),
+  };
+  const available = ready > 0 || (d.spec as { replicas?: number }).replicas === 0;
   await client.patchStatus(
     R.deployments,
     namespace,

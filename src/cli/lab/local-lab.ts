@@ -6,6 +6,7 @@
  */
 
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { IsthmusError } from '../../errors.js';
@@ -14,7 +15,7 @@ import { exists, loadCertificates, writeCertificates } from '../../identity/file
 import { CRL_BUNDLE_FILE } from '../../identity/revoke.js';
 import { KubeClient } from '../../kube/client.js';
 import { createInformer } from '../../kube/informer.js';
-import { EXPORTED_LABEL, SERVICE_NAME_LABEL, SYSTEM_NAMESPACE } from '../../kube/keys.js';
+import { EXPORTED_LABEL, PORTS, SERVICE_NAME_LABEL, SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { KubeObject, V1EndpointSlice, V1Secret, V1Service } from '../../kube/types.js';
 import { mergeKubeconfigs, type PodLogSource, type Sandbox, startSandbox } from '../../sandbox/index.js';
@@ -28,6 +29,7 @@ import { demoObjects } from './demo-objects.js';
 import { LabKubelet } from './lab-kubelet.js';
 import { syncDeploymentPods } from './lab-pods.js';
 import { type LabProcess, ProcessGroup } from './processes.js';
+import { SystemKubelet } from './system-kubelet.js';
 import { LAB_NAMESPACE, type LabCluster, labNode, labTopology } from './topology.js';
 
 export interface LocalLabOptions {
@@ -36,6 +38,8 @@ export interface LocalLabOptions {
   base: number;
   trustDomain: string;
   progress: (line: string) => void;
+  /** What happens later, while the lab runs (a process exited and is restarted, ...). */
+  notice: (line: string) => void;
 }
 
 export interface LabState {
@@ -48,8 +52,6 @@ export interface LabState {
 
 export interface RunningLab {
   state: LabState;
-  /** Resolves (with a reason) if a lab process dies on its own. */
-  failed: Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -78,15 +80,25 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
   const topology = labTopology(opts.base);
   const names = topology.map((c) => c.name);
   const closers: (() => Promise<void>)[] = [];
-  let failedReason: (r: string) => void = () => undefined;
-  const failed = new Promise<string>((r) => {
-    failedReason = r;
+  // `kubectl logs` of the isthmus-system pods reads the processes' log files (from this run on).
+  const logSources = new Map<string, PodLogSource>();
+  let state: LabState | undefined;
+  const kubelet = new SystemKubelet(opts.notice, (p) => {
+    logSources.set(p.name, {
+      file: p.logFile,
+      offset: p.logOffset,
+      ...(p.previous ? { previous: { offset: p.previous.logOffset, end: p.previous.logEnd } } : {}),
+    });
+    if (state) {
+      state.processes = procs.pids();
+      void writeState(dir, state);
+    }
   });
-  const procs = new ProcessGroup((p, code) =>
-    failedReason(`${p.name} exited (code ${code}); see ${p.logFile}`),
-  );
+  const procs = new ProcessGroup(kubelet);
+  kubelet.manage(procs);
   const stop = async () => {
     await procs.stopAll();
+    await kubelet.stop();
     for (const close of closers.reverse()) await close().catch(() => undefined);
     await rm(join(dir, 'state.json'), { force: true });
   };
@@ -102,8 +114,6 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
       );
     }
 
-    // `kubectl logs` of the isthmus-system pods reads the processes' log files (from this run on).
-    const logSources = new Map<string, PodLogSource>();
     const sandboxes = new Map<string, Sandbox>();
     const admins = new Map<string, KubeClient>();
     for (const c of topology) {
@@ -112,10 +122,10 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
         host: c.api.host,
         port: c.api.port,
         allowLoopbackEndpoints: true,
-        podLogs: (req) =>
-          req.namespace === SYSTEM_NAMESPACE
-            ? logSources.get(`${c.name}/${req.labels['app.kubernetes.io/name']}`)
-            : undefined,
+        podLogs: (req) => {
+          const part = (req.labels['app.kubernetes.io/name'] ?? '').replace(/^isthmus-/, '');
+          return req.namespace === SYSTEM_NAMESPACE ? logSources.get(`${c.name}/${part}`) : undefined;
+        },
       });
       closers.push(() => sandbox.close());
       sandboxes.set(c.name, sandbox);
@@ -146,13 +156,13 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
         dir,
         opts.trustDomain,
       );
-      for (const [app, p] of Object.entries(started))
-        logSources.set(`${c.name}/${app}`, { file: p.logFile, offset: p.logOffset });
+      for (const p of started) logSources.set(p.name, { file: p.logFile, offset: p.logOffset });
       opts.progress(`cluster ${c.name}: installed; identity, gateway and controller processes started`);
     }
     for (const c of topology) {
       await waitForProcesses(c);
-      await registerSystemPods(admins.get(c.name)!, c);
+      await registerSystemPods(admins.get(c.name)!, c, kubelet);
+      kubelet.watchScale(admins.get(c.name)!, c.name);
     }
     opts.progress('identity, gateways and controllers ready in both clusters');
 
@@ -198,7 +208,7 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
     );
     opts.progress('podinfo-west mirrored into east and ready');
 
-    const state: LabState = {
+    state = {
       pid: process.pid,
       kubeconfig,
       clusters: topology.map((c) => ({
@@ -210,8 +220,8 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
       frontend: frontend.url,
       processes: procs.pids(),
     };
-    await writeFile(join(dir, 'state.json'), `${JSON.stringify(state, null, 2)}\n`);
-    return { state, failed, stop };
+    await writeState(dir, state);
+    return { state, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -225,7 +235,7 @@ async function startClusterProcesses(
   procs: ProcessGroup,
   dir: string,
   trustDomain: string,
-): Promise<Record<string, LabProcess>> {
+): Promise<LabProcess[]> {
   // Each process talks to the API as its own service account, so the installed RBAC is what it gets.
   const kubeconfigFor = async (sa: string) => {
     const token = await serviceAccountToken(admin, sa);
@@ -292,20 +302,54 @@ async function startClusterProcesses(
     log('controller'),
     CONTROLLER_NODE_FLAGS,
   );
-  // Keyed by the pods' app.kubernetes.io/name label.
-  return {
-    'isthmus-identity': identityProc,
-    'isthmus-gateway': gatewayProc,
-    'isthmus-controller': controllerProc,
-  };
+  return [identityProc, gatewayProc, controllerProc];
 }
 
-/** The isthmus-system pods as the kubelet would report them: Running, at each process's address. */
-async function registerSystemPods(admin: KubeClient, c: LabCluster): Promise<void> {
+/**
+ * The isthmus-system pods as the kubelet would report them: Running, at each process's address,
+ * and registered for restarts, each with the readiness check its Deployment's probe makes.
+ */
+async function registerSystemPods(admin: KubeClient, c: LabCluster, kubelet: SystemKubelet): Promise<void> {
   const node = labNode(c);
-  await syncDeploymentPods(admin, SYSTEM_NAMESPACE, 'isthmus-identity', [c.identity.host], node);
-  await syncDeploymentPods(admin, SYSTEM_NAMESPACE, 'isthmus-gateway', [c.gateway.host], node);
-  await syncDeploymentPods(admin, SYSTEM_NAMESPACE, 'isthmus-controller', [c.controller.host], node);
+  const admin4191 = (host: string) => () => httpReady(`http://${host}:${PORTS.admin}/ready`);
+  const parts = [
+    { part: 'identity', host: c.identity.host, ready: () => tcpOpen(c.identity.host, c.identity.port) },
+    { part: 'gateway', host: c.gateway.host, ready: admin4191(c.gateway.host) },
+    { part: 'controller', host: c.controller.host, ready: admin4191(c.controller.host) },
+  ];
+  for (const { part, host, ready } of parts) {
+    const deployment = `isthmus-${part}`;
+    await syncDeploymentPods(admin, SYSTEM_NAMESPACE, deployment, [host], node);
+    kubelet.register(`${c.name}/${part}`, {
+      admin,
+      cluster: c.name,
+      deployment,
+      host,
+      node,
+      ready,
+    });
+  }
+}
+
+async function httpReady(url: string): Promise<boolean> {
+  return (await httpOk(url).catch(() => undefined)) === true;
+}
+
+function tcpOpen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 2000 });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.once('timeout', () => done(false));
+  });
+}
+
+async function writeState(dir: string, state: LabState): Promise<void> {
+  await writeFile(join(dir, 'state.json'), `${JSON.stringify(state, null, 2)}\n`);
 }
 
 async function waitForProcesses(c: LabCluster): Promise<void> {

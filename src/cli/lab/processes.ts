@@ -1,64 +1,175 @@
 /**
  * The lab's child processes (identity, gateway, controller per cluster): real processes running
- * the real `isthmus` verbs, logging to files, stopped with SIGTERM and — past a deadline — SIGKILL,
- * so that Ctrl-C never leaves anything behind.
+ * the real `isthmus` verbs, logging to files. Like a kubelet with `restartPolicy: Always`, the group
+ * restarts a process that exits on its own, after a back-off that doubles from 1 s to 30 s (kubelet:
+ * 10 s to 5 min; shorter here so a lab recovers while you watch) and resets once a run lasted a
+ * minute. A process can also be paused and resumed (its Deployment scaled to zero and back). Ctrl-C
+ * stops them with SIGTERM and, past a deadline, SIGKILL, so nothing is left behind.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { fstatSync, openSync } from 'node:fs';
+import { fstatSync, openSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'isthmus.mjs');
 
+const FIRST_BACKOFF_MS = 1000;
+const MAX_BACKOFF_MS = 30_000;
+/** A run this long counts as healthy: the next crash starts the back-off over. */
+const STABLE_RUN_MS = 60_000;
+
+export interface Termination {
+  exitCode: number | null;
+  signal: string | null;
+  /** The terminated run's output: [offset, end) of the log file. */
+  logOffset: number;
+  logEnd: number;
+  startedAt: Date;
+  finishedAt: Date;
+}
+
 export interface LabProcess {
   name: string;
-  child: ChildProcess;
   logFile: string;
-  /** Size of the log file when this process started: what `kubectl logs` shows begins there. */
+  /** The current run. */
+  child: ChildProcess;
+  /** Size of the log file when the current run started: what `kubectl logs` shows begins there. */
   logOffset: number;
-  exited: Promise<number | null>;
+  startedAt: Date;
+  restarts: number;
+  /** The run before this one, once there was one (`kubectl logs --previous`). */
+  previous?: Termination;
+}
+
+export interface ProcessEvents {
+  /** A process exited on its own; it is restarted after `backoffMs`. */
+  exited(p: LabProcess, t: Termination, backoffMs: number): void;
+  /** A process was started again (p.child is the new run). */
+  restarted(p: LabProcess): void;
+}
+
+interface Supervised {
+  proc: LabProcess;
+  args: string[];
+  nodeFlags: readonly string[];
+  backoffMs: number;
+  timer?: NodeJS.Timeout;
+  /** Stopped on purpose (its Deployment scaled to zero): not restarted. */
+  paused: boolean;
 }
 
 export class ProcessGroup {
-  private readonly procs: LabProcess[] = [];
+  private readonly procs: Supervised[] = [];
   private stopping = false;
 
-  constructor(private readonly onUnexpectedExit: (p: LabProcess, code: number | null) => void) {}
+  constructor(private readonly events: ProcessEvents) {}
 
-  /** Starts `isthmus <args>` with stdout and stderr appended to `logFile`. */
+  /** Starts `isthmus <args>` with stdout and stderr appended to `logFile`, restarted if it exits. */
   start(name: string, args: string[], logFile: string, nodeFlags: readonly string[] = []): LabProcess {
-    const fd = openSync(logFile, 'a');
-    const logOffset = fstatSync(fd).size;
-    const child = spawn(process.execPath, [...nodeFlags, BIN, ...args], {
+    const s: Supervised = {
+      proc: { name, logFile, restarts: 0 } as LabProcess,
+      args,
+      nodeFlags,
+      backoffMs: FIRST_BACKOFF_MS,
+      paused: false,
+    };
+    this.spawn(s);
+    this.procs.push(s);
+    return s.proc;
+  }
+
+  private spawn(s: Supervised): void {
+    const fd = openSync(s.proc.logFile, 'a');
+    s.proc.logOffset = fstatSync(fd).size;
+    s.proc.startedAt = new Date();
+    const child = spawn(process.execPath, [...s.nodeFlags, BIN, ...s.args], {
       stdio: ['ignore', fd, fd],
       env: { ...process.env, NODE_NO_WARNINGS: '1' },
     });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const proc = { name, child, logFile, logOffset, exited };
-    exited.then((code) => {
-      if (!this.stopping) this.onUnexpectedExit(proc, code);
+    s.proc.child = child;
+    child.once('exit', (code, signal) => {
+      if (this.stopping || s.paused) return;
+      const finishedAt = new Date();
+      const t: Termination = {
+        exitCode: code,
+        signal,
+        logOffset: s.proc.logOffset,
+        logEnd: statSync(s.proc.logFile).size,
+        startedAt: s.proc.startedAt,
+        finishedAt,
+      };
+      if (finishedAt.getTime() - t.startedAt.getTime() >= STABLE_RUN_MS) s.backoffMs = FIRST_BACKOFF_MS;
+      const wait = s.backoffMs;
+      s.backoffMs = Math.min(s.backoffMs * 2, MAX_BACKOFF_MS);
+      s.proc.previous = t;
+      this.events.exited(s.proc, t, wait);
+      s.timer = setTimeout(() => {
+        if (this.stopping || s.paused) return;
+        s.proc.restarts++;
+        this.spawn(s);
+        this.events.restarted(s.proc);
+      }, wait);
     });
-    this.procs.push(proc);
-    return proc;
+  }
+
+  /** Stops a process for good (SIGTERM, SIGKILL past `graceMs`) until resume(); a new run then starts afresh. */
+  async pause(name: string, graceMs = 5000): Promise<void> {
+    const s = this.find(name);
+    if (s.paused) return;
+    s.paused = true;
+    clearTimeout(s.timer);
+    await terminate([s.proc.child], graceMs);
+  }
+
+  /** Starts a paused process again: a new pod's first run (no restarts, no previous run). */
+  resume(name: string): LabProcess {
+    const s = this.find(name);
+    if (!s.paused || this.stopping) return s.proc;
+    s.paused = false;
+    s.backoffMs = FIRST_BACKOFF_MS;
+    s.proc.restarts = 0;
+    delete s.proc.previous;
+    this.spawn(s);
+    return s.proc;
+  }
+
+  isPaused(name: string): boolean {
+    return this.find(name).paused;
+  }
+
+  private find(name: string): Supervised {
+    const s = this.procs.find((x) => x.proc.name === name);
+    if (!s) throw new Error(`no lab process ${name}`);
+    return s;
   }
 
   pids(): Record<string, number | undefined> {
-    return Object.fromEntries(this.procs.map((p) => [p.name, p.child.pid]));
+    return Object.fromEntries(this.procs.map((s) => [s.proc.name, s.proc.child.pid]));
   }
 
   /** SIGTERM everyone, wait up to `graceMs`, SIGKILL the rest, and wait for every exit. */
   async stopAll(graceMs = 5000): Promise<void> {
     this.stopping = true;
-    const alive = this.procs.filter((p) => p.child.exitCode === null && p.child.signalCode === null);
-    for (const p of alive) p.child.kill('SIGTERM');
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, graceMs);
-    });
-    await Promise.race([Promise.all(alive.map((p) => p.exited)), deadline]);
-    clearTimeout(timer);
-    for (const p of alive)
-      if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-    await Promise.all(alive.map((p) => p.exited));
+    for (const s of this.procs) clearTimeout(s.timer);
+    await terminate(
+      this.procs.map((s) => s.proc.child),
+      graceMs,
+    );
   }
+}
+
+/** SIGTERM the running ones, SIGKILL what is left after `graceMs`, and wait for every exit. */
+async function terminate(children: ChildProcess[], graceMs: number): Promise<void> {
+  const running = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
+  const alive = children.filter(running);
+  const exited = alive.map((c) => new Promise<void>((resolve) => c.once('exit', () => resolve())));
+  for (const c of alive) c.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, graceMs);
+  });
+  await Promise.race([Promise.all(exited), deadline]);
+  clearTimeout(timer);
+  for (const c of alive) if (running(c)) c.kill('SIGKILL');
+  await Promise.all(exited);
 }

@@ -1,0 +1,153 @@
+/**
+ * The lab's kubelet for the isthmus-system processes (identity, gateway, controller), for what a
+ * user does to them in a real cluster:
+ * - a process that exits on its own is restarted by the ProcessGroup; its pod shows it meanwhile
+ *   (not ready, waiting in CrashLoopBackOff, `lastState.terminated` with the exit code, the
+ *   Deployment unavailable), and is Ready again with its restart count once the new run answers
+ *   its readiness check. `kubectl logs --previous` reads the run that died.
+ * - `kubectl scale deployment/isthmus-gateway --replicas=0` stops the process (SIGTERM, so the
+ *   gateway drains) and deletes its pod; scaling back to 1 starts a fresh one. One replica at most:
+ *   each process has one address in the lab.
+ */
+import type { KubeClient } from '../../kube/client.js';
+import { createInformer, type Informer } from '../../kube/informer.js';
+import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
+import { R } from '../../kube/resources.js';
+import { waitFor } from '../../wait-for.js';
+import { type ContainerRuntime, type LabNode, syncDeploymentPods } from './lab-pods.js';
+import type { LabProcess, ProcessEvents, ProcessGroup, Termination } from './processes.js';
+
+export interface SupervisedPod {
+  admin: KubeClient;
+  cluster: string;
+  deployment: string;
+  /** The process's address: its pod IP. */
+  host: string;
+  node: LabNode;
+  /** The readiness probe: true once the process serves. */
+  ready: () => Promise<boolean>;
+}
+
+interface Scalable {
+  spec?: { replicas?: number };
+  metadata?: { name?: string };
+}
+
+/** How long a (re)started process may take to become ready before its pod is left not ready. */
+const READY_DEADLINE_MS = 90_000;
+
+function lastTerminated(t: Termination): ContainerRuntime['lastTerminated'] {
+  return { exitCode: t.exitCode, signal: t.signal, startedAt: t.startedAt, finishedAt: t.finishedAt };
+}
+
+export class SystemKubelet implements ProcessEvents {
+  private procs: ProcessGroup | undefined;
+  /** By process name (`east/gateway`). */
+  private readonly pods = new Map<string, SupervisedPod>();
+  /** Per process, so an exit, a restart and a scale update its pod in order. */
+  private readonly chains = new Map<string, Promise<void>>();
+  private readonly informers: Informer<Scalable>[] = [];
+
+  constructor(
+    private readonly notice: (line: string) => void,
+    /** A new run started (restart or scale up): its log offsets and pid changed. */
+    private readonly onStart: (p: LabProcess) => void,
+  ) {}
+
+  manage(procs: ProcessGroup): void {
+    this.procs = procs;
+  }
+
+  register(processName: string, pod: SupervisedPod): void {
+    this.pods.set(processName, pod);
+  }
+
+  /** Follows the replicas of the cluster's isthmus-system Deployments (scale to zero and back). */
+  watchScale(admin: KubeClient, cluster: string): void {
+    const informer = createInformer<Scalable>(admin, R.deployments, { namespace: SYSTEM_NAMESPACE });
+    informer.onEvent((e) => {
+      if (e.type === 'delete') return;
+      const entry = [...this.pods].find(
+        ([, p]) => p.cluster === cluster && p.deployment === e.object.metadata?.name,
+      );
+      if (entry) this.scale(entry[0], e.object.spec?.replicas ?? 1);
+    });
+    informer.start();
+    this.informers.push(informer);
+  }
+
+  exited(p: LabProcess, t: Termination, backoffMs: number): void {
+    const how = t.signal ? `signal ${t.signal}` : `code ${t.exitCode}`;
+    this.notice(`${p.name} exited (${how}); restarting in ${backoffMs / 1000}s; see ${p.logFile}`);
+    const pod = this.pods.get(p.name);
+    if (!pod) return;
+    const runtime: ContainerRuntime = {
+      ready: false,
+      restartCount: p.restarts,
+      waiting: {
+        reason: 'CrashLoopBackOff',
+        message: `back-off ${backoffMs / 1000}s restarting failed container`,
+      },
+      lastTerminated: lastTerminated(t),
+    };
+    this.enqueue(p.name, () => this.write(pod, [pod.host], runtime));
+  }
+
+  restarted(p: LabProcess): void {
+    this.onStart(p);
+    this.enqueue(p.name, () => this.whenReady(p));
+  }
+
+  private scale(name: string, replicas: number): void {
+    const procs = this.procs;
+    const pod = this.pods.get(name);
+    if (!procs || !pod) return;
+    this.enqueue(name, async () => {
+      if (replicas === 0 && !procs.isPaused(name)) {
+        await procs.pause(name);
+        this.notice(`${name} stopped: deployment/${pod.deployment} scaled to 0`);
+        await this.write(pod, [], { ready: false, restartCount: 0 });
+      } else if (replicas > 0 && procs.isPaused(name)) {
+        const p = procs.resume(name);
+        this.onStart(p);
+        this.notice(`${name} started: deployment/${pod.deployment} scaled to ${replicas}`);
+        await this.whenReady(p);
+      }
+    });
+  }
+
+  /** Marks the pod Ready once this run answers its probe; gives up if the run exits first. */
+  private async whenReady(p: LabProcess): Promise<void> {
+    const pod = this.pods.get(p.name);
+    if (!pod) return;
+    const child = p.child;
+    const ready = await waitFor(
+      `${p.name} to be ready`,
+      async () =>
+        child.exitCode !== null || child.signalCode !== null ? 'exited' : (await pod.ready()) || undefined,
+      { timeoutMs: READY_DEADLINE_MS, intervalMs: 250 },
+    ).catch(() => false);
+    if (ready !== true) return;
+    const runtime: ContainerRuntime = { ready: true, restartCount: p.restarts, startedAt: p.startedAt };
+    if (p.previous) runtime.lastTerminated = lastTerminated(p.previous);
+    await this.write(pod, [pod.host], runtime);
+    if (p.restarts > 0) this.notice(`${p.name} is ready again (restart ${p.restarts})`);
+  }
+
+  private write(pod: SupervisedPod, ips: string[], runtime: ContainerRuntime): Promise<void> {
+    return syncDeploymentPods(pod.admin, SYSTEM_NAMESPACE, pod.deployment, ips, pod.node, runtime);
+  }
+
+  private enqueue(name: string, task: () => Promise<void>): void {
+    const next = (this.chains.get(name) ?? Promise.resolve()).then(task).catch((err: unknown) => {
+      this.notice(`${name}: could not update its pod: ${err instanceof Error ? err.message : String(err)}`);
+    });
+    this.chains.set(name, next);
+  }
+
+  /** Stops watching and waits for the pod updates in flight (the lab stops its API servers next). */
+  async stop(): Promise<void> {
+    await Promise.all(this.informers.splice(0).map((i) => i.stop()));
+    await Promise.all(this.chains.values());
+  }
+}
