@@ -253,6 +253,50 @@ describe('isthmus lab', () => {
     await tunnelServesAgain();
   });
 
+  it('kubectl delete pod and kubectl rollout restart replace the process, as in a cluster', async () => {
+    const { readLabState } = await import('../src/cli/lab/local-lab.js');
+    const east = (...args: string[]) => kubectlIn('east', '-n', 'isthmus-system', ...args);
+    const pid = async (name: string) => (await readLabState(dir))!.processes[name]!;
+    const replaced = (name: string, before: number) =>
+      waitFor(
+        `${name} to be replaced`,
+        async () => {
+          const now = await pid(name);
+          return now !== before && alive(now) && !alive(before) ? now : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 100 },
+      );
+
+    const controller = await pid('east/controller');
+    await east('delete', 'pod', '-l', 'app.kubernetes.io/name=isthmus-controller');
+    await replaced('east/controller', controller);
+    expect(output).toContain('east/controller replaced: its pod was deleted');
+    await waitFor(
+      'the controller pod back, ready',
+      async () =>
+        /\s1\/1\s+Running\s+0\s/.test(
+          await east('get', 'pods', '-l', 'app.kubernetes.io/name=isthmus-controller', '--no-headers'),
+        )
+          ? true
+          : undefined,
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
+
+    const gateway = await pid('east/gateway');
+    const oldPod = (
+      await east('get', 'pods', '-l', 'app.kubernetes.io/name=isthmus-gateway', '-o', 'name')
+    ).trim();
+    await east('rollout', 'restart', 'deployment/isthmus-gateway');
+    await replaced('east/gateway', gateway);
+    await east('rollout', 'status', 'deployment/isthmus-gateway', '--timeout=60s');
+    const newPod = (
+      await east('get', 'pods', '-l', 'app.kubernetes.io/name=isthmus-gateway', '-o', 'name')
+    ).trim();
+    expect(newPod).toMatch(/^pod\/isthmus-gateway-/);
+    expect(newPod).not.toBe(oldPod);
+    await tunnelServesAgain();
+  });
+
   it('reports every part ready in lab status', async () => {
     const status = spawn(process.execPath, ['bin/isthmus.mjs', 'lab', 'status', '--local', '--dir', dir]);
     let text = '';

@@ -162,7 +162,7 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
     for (const c of topology) {
       await waitForProcesses(c);
       await registerSystemPods(admins.get(c.name)!, c, kubelet);
-      kubelet.watchScale(admins.get(c.name)!, c.name);
+      kubelet.watch(admins.get(c.name)!, c.name);
     }
     opts.progress('identity, gateways and controllers ready in both clusters');
 

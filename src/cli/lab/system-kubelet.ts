@@ -8,13 +8,16 @@
  * - `kubectl scale deployment/isthmus-gateway --replicas=0` stops the process (SIGTERM, so the
  *   gateway drains) and deletes its pod; scaling back to 1 starts a fresh one. One replica at most:
  *   each process has one address in the lab.
+ * - `kubectl delete pod` and `kubectl rollout restart` (a new pod template) replace the process:
+ *   SIGTERM to the old run, a fresh run, a new pod once it is ready. As in a cluster with one
+ *   replica, the old run is gone before the new one serves.
  */
 import type { KubeClient } from '../../kube/client.js';
 import { createInformer, type Informer } from '../../kube/informer.js';
 import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import { waitFor } from '../../wait-for.js';
-import { type ContainerRuntime, type LabNode, syncDeploymentPods } from './lab-pods.js';
+import { type ContainerRuntime, type LabNode, podNames, syncDeploymentPods } from './lab-pods.js';
 import type { LabProcess, ProcessEvents, ProcessGroup, Termination } from './processes.js';
 
 export interface SupervisedPod {
@@ -28,8 +31,12 @@ export interface SupervisedPod {
   ready: () => Promise<boolean>;
 }
 
-interface Scalable {
-  spec?: { replicas?: number };
+interface LabDeployment {
+  spec?: { replicas?: number; template?: unknown };
+  metadata?: { name?: string };
+}
+
+interface NamedObject {
   metadata?: { name?: string };
 }
 
@@ -46,7 +53,9 @@ export class SystemKubelet implements ProcessEvents {
   private readonly pods = new Map<string, SupervisedPod>();
   /** Per process, so an exit, a restart and a scale update its pod in order. */
   private readonly chains = new Map<string, Promise<void>>();
-  private readonly informers: Informer<Scalable>[] = [];
+  private readonly informers: Informer<LabDeployment | NamedObject>[] = [];
+  /** The pod name each process's pod has under its Deployment's current template. */
+  private readonly currentPod = new Map<string, string>();
 
   constructor(
     private readonly notice: (line: string) => void,
@@ -62,18 +71,37 @@ export class SystemKubelet implements ProcessEvents {
     this.pods.set(processName, pod);
   }
 
-  /** Follows the replicas of the cluster's isthmus-system Deployments (scale to zero and back). */
-  watchScale(admin: KubeClient, cluster: string): void {
-    const informer = createInformer<Scalable>(admin, R.deployments, { namespace: SYSTEM_NAMESPACE });
-    informer.onEvent((e) => {
-      if (e.type === 'delete') return;
-      const entry = [...this.pods].find(
-        ([, p]) => p.cluster === cluster && p.deployment === e.object.metadata?.name,
-      );
-      if (entry) this.scale(entry[0], e.object.spec?.replicas ?? 1);
+  /**
+   * Follows the cluster's isthmus-system Deployments (replicas, pod template) and Pods (deleted by
+   * a user): scale to zero and back, rollout restart, pod deletion.
+   */
+  watch(admin: KubeClient, cluster: string): void {
+    const deployments = createInformer<LabDeployment>(admin, R.deployments, { namespace: SYSTEM_NAMESPACE });
+    const processOf = (deployment: string | undefined) =>
+      [...this.pods].find(([, p]) => p.cluster === cluster && p.deployment === deployment)?.[0];
+    deployments.onEvent((e) => {
+      const name = processOf(e.object.metadata?.name);
+      if (e.type === 'delete' || !name) return;
+      const podName = podNames(e.object.metadata?.name ?? '', e.object.spec?.template, 1).names[0]!;
+      const before = this.currentPod.get(name);
+      this.currentPod.set(name, podName);
+      const replicas = e.object.spec?.replicas ?? 1;
+      if (before !== undefined && before !== podName && replicas > 0)
+        this.replace(name, 'its pod template changed');
+      else this.scale(name, replicas);
     });
-    informer.start();
-    this.informers.push(informer);
+    const pods = createInformer<NamedObject>(admin, R.pods, { namespace: SYSTEM_NAMESPACE });
+    pods.onEvent((e) => {
+      if (e.type !== 'delete') return;
+      // Only the current pod counts: the lab itself deletes pods of an old template or of a scale to 0.
+      const name = [...this.currentPod].find(([, pod]) => pod === e.object.metadata?.name)?.[0];
+      if (name?.startsWith(`${cluster}/`) && !this.procs?.isPaused(name))
+        this.replace(name, 'its pod was deleted');
+    });
+    for (const informer of [deployments, pods]) {
+      informer.start();
+      this.informers.push(informer);
+    }
   }
 
   exited(p: LabProcess, t: Termination, backoffMs: number): void {
@@ -96,6 +124,20 @@ export class SystemKubelet implements ProcessEvents {
   restarted(p: LabProcess): void {
     this.onStart(p);
     this.enqueue(p.name, () => this.whenReady(p));
+  }
+
+  /** A new pod for the process: the old run gets SIGTERM, a fresh one starts. */
+  private replace(name: string, why: string): void {
+    const procs = this.procs;
+    if (!procs) return;
+    this.enqueue(name, async () => {
+      if (procs.isPaused(name)) return;
+      await procs.pause(name);
+      const p = procs.resume(name);
+      this.onStart(p);
+      this.notice(`${name} replaced: ${why}`);
+      await this.whenReady(p);
+    });
   }
 
   private scale(name: string, replicas: number): void {
