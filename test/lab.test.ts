@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LabState } from '../src/cli/lab/local-lab.js';
+import { type LabState, readLabState } from '../src/cli/lab/lab-state.js';
 import { KubeClient } from '../src/kube/client.js';
 import { R } from '../src/kube/resources.js';
 import { waitFor } from '../src/wait-for.js';
@@ -76,7 +76,6 @@ beforeAll(async () => {
   }).catch((err: unknown) => {
     throw new Error(`${String(err)}\n--- lab output ---\n${output}`);
   });
-  const { readLabState } = await import('../src/cli/lab/local-lab.js');
   state = (await readLabState(dir))!;
 }, 160_000);
 
@@ -185,7 +184,6 @@ describe('isthmus lab', () => {
   });
 
   it('restarts a process that dies, as a kubelet would: the pod shows it, logs --previous, traffic flows again', async () => {
-    const { readLabState } = await import('../src/cli/lab/local-lab.js');
     const before = (await readLabState(dir))!.processes['west/gateway']!;
     process.kill(before, 'SIGKILL');
     const after = await waitFor(
@@ -222,7 +220,6 @@ describe('isthmus lab', () => {
   });
 
   it('kubectl scale of the west gateway to 0 stops it (pod gone), and back to 1 starts a fresh one', async () => {
-    const { readLabState } = await import('../src/cli/lab/local-lab.js');
     const west = (...args: string[]) => kubectlIn('west', '-n', 'isthmus-system', ...args);
     const before = (await readLabState(dir))!.processes['west/gateway']!;
     await west('scale', 'deployment/isthmus-gateway', '--replicas=0');
@@ -254,7 +251,6 @@ describe('isthmus lab', () => {
   });
 
   it('kubectl delete pod and kubectl rollout restart replace the process, as in a cluster', async () => {
-    const { readLabState } = await import('../src/cli/lab/local-lab.js');
     const east = (...args: string[]) => kubectlIn('east', '-n', 'isthmus-system', ...args);
     const pid = async (name: string) => (await readLabState(dir))!.processes[name]!;
     const replaced = (name: string, before: number) =>
@@ -297,6 +293,33 @@ describe('isthmus lab', () => {
     await tunnelServesAgain();
   });
 
+  it('refuses a second lab up with a clear error, and leaves the running lab and its state alone', async () => {
+    const up = (labDir: string) =>
+      run(
+        process.execPath,
+        ['bin/isthmus.mjs', 'lab', 'up', '--local', '--dir', labDir, '--base', String(BASE)],
+        {
+          timeout: 60_000,
+        },
+      ).then(
+        () => ({ code: 0, stderr: '' }),
+        (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
+      );
+    const same = await up(dir);
+    expect(same.code).toBe(1);
+    expect(same.stderr).toContain(`a lab is already running from ${dir} (pid ${state.pid})`);
+    const otherDir = mkdtempSync(join(tmpdir(), 'isthmus-lab-2-'));
+    try {
+      const other = await up(otherDir);
+      expect(other.code).toBe(1);
+      expect(other.stderr).toContain(`127.0.${BASE}.1:6443 is in use: another lab with the same --base`);
+    } finally {
+      rmSync(otherDir, { recursive: true, force: true });
+    }
+    expect((await readLabState(dir))?.pid).toBe(state.pid);
+    expect((await getJson(`${state.frontend}/podinfo-west`)).status).toBe(200);
+  });
+
   it('reports every part ready in lab status', async () => {
     const status = spawn(process.execPath, ['bin/isthmus.mjs', 'lab', 'status', '--local', '--dir', dir]);
     let text = '';
@@ -310,7 +333,6 @@ describe('isthmus lab', () => {
   });
 
   it('stops everything on Ctrl-C, leaving no process behind', async () => {
-    const { readLabState } = await import('../src/cli/lab/local-lab.js');
     // Re-read: a process restarted by an earlier test has a new pid.
     const children = Object.values((await readLabState(dir))!.processes);
     expect(children.length).toBe(6);

@@ -1,7 +1,7 @@
 /** What `lab up` prints once ready, and the `lab status` / `lab down` verbs on a running lab. */
 import { dirname, join } from 'node:path';
 import { request } from 'undici';
-import { type LabState, readLabState } from './local-lab.js';
+import { processAlive as alive, type LabState, readLabState } from './lab-state.js';
 
 export function printLabReady(state: LabState, out: (line: string) => void): void {
   const kc = state.kubeconfig;
@@ -28,15 +28,6 @@ export function printLabReady(state: LabState, out: (line: string) => void): voi
     `  node bin/isthmus.mjs gateways --kubeconfig ${kc} --context east   # remote gateways: alive, latency`,
   );
   out('Ctrl-C stops everything.');
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function ready(url: string): Promise<boolean> {

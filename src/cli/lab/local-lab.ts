@@ -28,6 +28,7 @@ import { type RunningServer, startFrontend } from './demo-apps.js';
 import { demoObjects } from './demo-objects.js';
 import { LabKubelet } from './lab-kubelet.js';
 import { syncDeploymentPods } from './lab-pods.js';
+import { type LabState, runningLab, stateFile, writeLabState } from './lab-state.js';
 import { type LabProcess, ProcessGroup } from './processes.js';
 import { SystemKubelet } from './system-kubelet.js';
 import { LAB_NAMESPACE, type LabCluster, labNode, labTopology } from './topology.js';
@@ -40,14 +41,6 @@ export interface LocalLabOptions {
   progress: (line: string) => void;
   /** What happens later, while the lab runs (a process exited and is restarted, ...). */
   notice: (line: string) => void;
-}
-
-export interface LabState {
-  pid: number;
-  kubeconfig: string;
-  clusters: { name: string; api: string; gatewayAdmin: string; controllerAdmin: string }[];
-  frontend: string;
-  processes: Record<string, number | undefined>;
 }
 
 export interface RunningLab {
@@ -91,7 +84,7 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
     });
     if (state) {
       state.processes = procs.pids();
-      void writeState(dir, state);
+      void writeLabState(dir, state);
     }
   });
   const procs = new ProcessGroup(kubelet);
@@ -100,9 +93,17 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
     await procs.stopAll();
     await kubelet.stop();
     for (const close of closers.reverse()) await close().catch(() => undefined);
-    await rm(join(dir, 'state.json'), { force: true });
+    // Only the lab that wrote the state removes it: a second `lab up` that failed leaves it alone.
+    if (state) await rm(stateFile(dir), { force: true });
   };
 
+  const other = await runningLab(dir);
+  if (other) {
+    throw new IsthmusError(
+      'USAGE',
+      `a lab is already running from ${dir} (pid ${other.pid}); stop it with \`isthmus lab down\`, or start another with --dir and --base`,
+    );
+  }
   try {
     const certs = await ensureCertificates(join(dir, 'certs'), opts.trustDomain, names);
     opts.progress(`certificates: trust anchor and issuers for ${names.join(', ')} in ${join(dir, 'certs')}`);
@@ -126,6 +127,8 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
           const part = (req.labels['app.kubernetes.io/name'] ?? '').replace(/^isthmus-/, '');
           return req.namespace === SYSTEM_NAMESPACE ? logSources.get(`${c.name}/${part}`) : undefined;
         },
+      }).catch((err: unknown) => {
+        throw addressInUse(err, `${c.api.host}:${c.api.port}`);
       });
       closers.push(() => sandbox.close());
       sandboxes.set(c.name, sandbox);
@@ -220,7 +223,7 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
       frontend: frontend.url,
       processes: procs.pids(),
     };
-    await writeState(dir, state);
+    await writeLabState(dir, state);
     return { state, stop };
   } catch (err) {
     await stop();
@@ -331,6 +334,15 @@ async function registerSystemPods(admin: KubeClient, c: LabCluster, kubelet: Sys
   }
 }
 
+/** EADDRINUSE, said so that the user knows what to do; any other error as it is. */
+function addressInUse(err: unknown, address: string): unknown {
+  if ((err as { code?: string }).code !== 'EADDRINUSE') return err;
+  return new IsthmusError(
+    'USAGE',
+    `${address} is in use: another lab with the same --base (in another --dir), or another process; pick another --base`,
+  );
+}
+
 async function httpReady(url: string): Promise<boolean> {
   return (await httpOk(url).catch(() => undefined)) === true;
 }
@@ -346,10 +358,6 @@ function tcpOpen(host: string, port: number): Promise<boolean> {
     socket.once('error', () => done(false));
     socket.once('timeout', () => done(false));
   });
-}
-
-async function writeState(dir: string, state: LabState): Promise<void> {
-  await writeFile(join(dir, 'state.json'), `${JSON.stringify(state, null, 2)}\n`);
 }
 
 async function waitForProcesses(c: LabCluster): Promise<void> {
@@ -412,12 +420,4 @@ async function startEastFrontend(
   closers.push(() => frontend.close());
   await syncDeploymentPods(admin, LAB_NAMESPACE, 'frontend', [c.frontend.host], labNode(c));
   return frontend;
-}
-
-export async function readLabState(dir: string): Promise<LabState | undefined> {
-  try {
-    return JSON.parse(await readFile(join(resolve(dir), 'state.json'), 'utf8')) as LabState;
-  } catch {
-    return undefined;
-  }
 }
