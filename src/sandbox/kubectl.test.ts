@@ -61,6 +61,25 @@ describe('kubectl', () => {
     expect(out).toMatch(/default\s+Active/);
   });
 
+  it('get events prints LAST SEEN, TYPE, REASON, OBJECT and MESSAGE, as kubectl shows them', async () => {
+    const event = `apiVersion: v1
+kind: Event
+metadata: {name: podinfo.1, namespace: default}
+involvedObject: {apiVersion: split.smi-spec.io/v1alpha2, kind: TrafficSplit, name: podinfo, namespace: default}
+type: Warning
+reason: NothingReady
+message: no backend of podinfo has a ready endpoint
+count: 1
+lastTimestamp: "${new Date(Date.now() - 5000).toISOString().replace(/\.\d+Z$/, 'Z')}"
+`;
+    await ok('create', '-f', file('event.yaml', event));
+    const out = await ok('get', 'events', '-n', 'default');
+    expect(out).toMatch(/^LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+MESSAGE\n/);
+    expect(out).toMatch(
+      /\n\d+s\s+Warning\s+NothingReady\s+trafficsplit\/podinfo\s+no backend of podinfo has a ready endpoint\n/,
+    );
+  });
+
   it('apply creates, re-apply patches with the last-applied configuration', async () => {
     expect(await ok('apply', '-f', file('svc.yaml', service(9898)))).toContain('service/podinfo created');
     expect(await ok('apply', '-f', file('svc.yaml', service(9899)))).toContain('service/podinfo configured');

@@ -109,6 +109,28 @@ const BUILTIN_COLUMNS: Record<string, Column[]> = {
     { name: 'IP', type: 'string', priority: 1, cell: (o) => get(o, 'status.podIP') ?? '<none>' },
     { name: 'Node', type: 'string', priority: 1, cell: (o) => get(o, 'spec.nodeName') ?? '<none>' },
   ],
+  // printEvent: LAST SEEN, TYPE, REASON, OBJECT (kind/name, kind lower-cased), MESSAGE.
+  'v1/Event': [
+    {
+      name: 'Last Seen',
+      type: 'string',
+      cell: (o) =>
+        humanAge(
+          (get(o, 'lastTimestamp') ?? get(o, 'eventTime') ?? o.metadata.creationTimestamp) as
+            | string
+            | undefined,
+        ),
+    },
+    { name: 'Type', type: 'string', cell: (o) => get(o, 'type') },
+    { name: 'Reason', type: 'string', cell: (o) => get(o, 'reason') },
+    {
+      name: 'Object',
+      type: 'string',
+      cell: (o) =>
+        `${String(get(o, 'involvedObject.kind') ?? '').toLowerCase()}/${get(o, 'involvedObject.name') ?? ''}`,
+    },
+    { name: 'Message', type: 'string', cell: (o) => get(o, 'message') },
+  ],
   'apps/v1/Deployment': [
     NAME,
     {
