@@ -210,6 +210,12 @@ describe('isthmus lab', () => {
     );
     const row = await gatewayPods('--no-headers');
     expect(row).toMatch(/^isthmus-gateway-\S+\s+1\/1\s+Running\s+1 \(\d+s ago\)\s/);
+    // The kubelet's events, as `kubectl describe pod` and `get events` show them.
+    const events = await west('get', 'events');
+    expect(events).toMatch(
+      /Warning\s+BackOff\s+pod\/isthmus-gateway-\S+\s+Back-off restarting failed container gateway in pod isthmus-gateway-/,
+    );
+    expect(events).toMatch(/Normal\s+Started\s+pod\/isthmus-gateway-\S+\s+Started container gateway/);
     const previous = await west('logs', 'deploy/isthmus-gateway', '--previous');
     expect(previous).toContain(`"pid":${before}`);
     expect(previous).not.toContain(`"pid":${after}`);
@@ -283,6 +289,16 @@ describe('isthmus lab', () => {
       await east('get', 'pods', '-l', 'app.kubernetes.io/name=isthmus-gateway', '-o', 'name')
     ).trim();
     await east('rollout', 'restart', 'deployment/isthmus-gateway');
+    await waitFor(
+      'the kubelet to stop the old gateway',
+      async () =>
+        /Normal\s+Killing\s+pod\/isthmus-gateway-\S+\s+Stopping container gateway/.test(
+          await east('get', 'events'),
+        )
+          ? true
+          : undefined,
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
     await replaced('east/gateway', gateway);
     await east('rollout', 'status', 'deployment/isthmus-gateway', '--timeout=60s');
     const newPod = (

@@ -133,10 +133,10 @@ export async function syncDeploymentPods(
   replicaIPs: string[],
   node: LabNode,
   runtime: ContainerRuntime = RUNNING,
-): Promise<void> {
+): Promise<V1Pod[]> {
   const d = await client.get<LabDeployment>(R.deployments, namespace, deployment);
   const template = d?.spec?.template;
-  if (!d || !template) return;
+  if (!d || !template) return [];
   const { hash, names } = podNames(deployment, template, replicaIPs.length);
   const existing = await client.list<V1Pod>(R.pods, { namespace, labelSelector: selectorOf(d) });
   for (const p of existing.items)
@@ -144,6 +144,7 @@ export async function syncDeploymentPods(
   const now = new Date().toISOString();
   // A runtime other than a plain first run is news even for a pod already at its address.
   const news = runtime !== RUNNING;
+  const written: V1Pod[] = [];
   for (const [i, name] of names.entries()) {
     const same = existing.items.some((p) => p.metadata?.name === name && p.status?.podIP === replicaIPs[i]);
     if (same && !news) continue;
@@ -159,12 +160,14 @@ export async function syncDeploymentPods(
       },
       spec: { ...template.spec!, nodeName: node.name },
     });
-    await client.patchStatus(
-      R.pods,
-      namespace,
-      name,
-      { status: podStatus(pod, replicaIPs[i]!, node.ip, runtime) },
-      'merge',
+    written.push(
+      await client.patchStatus(
+        R.pods,
+        namespace,
+        name,
+        { status: podStatus(pod, replicaIPs[i]!, node.ip, runtime) },
+        'merge',
+      ),
     );
   }
   const pods = replicaIPs.length;
@@ -203,4 +206,5 @@ export async function syncDeploymentPods(
     },
     'merge',
   );
+  return written;
 }

@@ -13,9 +13,11 @@
  *   replica, the old run is gone before the new one serves.
  */
 import type { KubeClient } from '../../kube/client.js';
+import { EventRecorder, type EventType } from '../../kube/events.js';
 import { createInformer, type Informer } from '../../kube/informer.js';
 import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
+import type { V1Pod } from '../../kube/types.js';
 import { waitFor } from '../../wait-for.js';
 import { type ContainerRuntime, type LabNode, podNames, syncDeploymentPods } from './lab-pods.js';
 import type { LabProcess, ProcessEvents, ProcessGroup, Termination } from './processes.js';
@@ -54,6 +56,7 @@ export class SystemKubelet implements ProcessEvents {
   /** Per process, so an exit, a restart and a scale update its pod in order. */
   private readonly chains = new Map<string, Promise<void>>();
   private readonly informers: Informer<LabDeployment | NamedObject>[] = [];
+  private readonly recorders = new Map<KubeClient, EventRecorder>();
   /** The pod name each process's pod has under its Deployment's current template. */
   private readonly currentPod = new Map<string, string>();
 
@@ -118,7 +121,16 @@ export class SystemKubelet implements ProcessEvents {
       },
       lastTerminated: lastTerminated(t),
     };
-    this.enqueue(p.name, () => this.write(pod, [pod.host], runtime));
+    this.enqueue(p.name, async () => {
+      const pods = await this.write(pod, [pod.host], runtime);
+      await this.event(
+        pod,
+        pods,
+        'Warning',
+        'BackOff',
+        (c, n) => `Back-off restarting failed container ${c} in pod ${n}`,
+      );
+    });
   }
 
   restarted(p: LabProcess): void {
@@ -132,6 +144,15 @@ export class SystemKubelet implements ProcessEvents {
     if (!procs) return;
     this.enqueue(name, async () => {
       if (procs.isPaused(name)) return;
+      const pod = this.pods.get(name);
+      if (pod)
+        await this.event(
+          pod,
+          await this.currentPods(pod),
+          'Normal',
+          'Killing',
+          (c) => `Stopping container ${c}`,
+        );
       await procs.pause(name);
       const p = procs.resume(name);
       this.onStart(p);
@@ -146,6 +167,13 @@ export class SystemKubelet implements ProcessEvents {
     if (!procs || !pod) return;
     this.enqueue(name, async () => {
       if (replicas === 0 && !procs.isPaused(name)) {
+        await this.event(
+          pod,
+          await this.currentPods(pod),
+          'Normal',
+          'Killing',
+          (c) => `Stopping container ${c}`,
+        );
         await procs.pause(name);
         this.notice(`${name} stopped: deployment/${pod.deployment} scaled to 0`);
         await this.write(pod, [], { ready: false, restartCount: 0 });
@@ -172,12 +200,46 @@ export class SystemKubelet implements ProcessEvents {
     if (ready !== true) return;
     const runtime: ContainerRuntime = { ready: true, restartCount: p.restarts, startedAt: p.startedAt };
     if (p.previous) runtime.lastTerminated = lastTerminated(p.previous);
-    await this.write(pod, [pod.host], runtime);
+    const pods = await this.write(pod, [pod.host], runtime);
+    await this.event(pod, pods, 'Normal', 'Started', (c) => `Started container ${c}`);
     if (p.restarts > 0) this.notice(`${p.name} is ready again (restart ${p.restarts})`);
   }
 
-  private write(pod: SupervisedPod, ips: string[], runtime: ContainerRuntime): Promise<void> {
+  private write(pod: SupervisedPod, ips: string[], runtime: ContainerRuntime): Promise<V1Pod[]> {
     return syncDeploymentPods(pod.admin, SYSTEM_NAMESPACE, pod.deployment, ips, pod.node, runtime);
+  }
+
+  /** An event on the pods, worded as the kubelet words it (`kubectl describe pod` shows them). */
+  private async event(
+    pod: SupervisedPod,
+    pods: V1Pod[],
+    type: EventType,
+    reason: string,
+    message: (container: string, pod: string) => string,
+  ): Promise<void> {
+    let recorder = this.recorders.get(pod.admin);
+    if (!recorder) {
+      recorder = new EventRecorder(pod.admin, { component: 'kubelet', host: pod.node.name });
+      this.recorders.set(pod.admin, recorder);
+    }
+    for (const p of pods) {
+      const container = p.spec?.containers?.[0]?.name ?? '';
+      await recorder.record(
+        { apiVersion: 'v1', kind: 'Pod', ...p },
+        type,
+        reason,
+        message(container, p.metadata?.name ?? ''),
+      );
+    }
+  }
+
+  /** The pods of a process as they are now (to hang an event on before they change). */
+  private async currentPods(pod: SupervisedPod): Promise<V1Pod[]> {
+    const { items } = await pod.admin.list<V1Pod>(R.pods, {
+      namespace: SYSTEM_NAMESPACE,
+      labelSelector: `app.kubernetes.io/name=${pod.deployment}`,
+    });
+    return items;
   }
 
   private enqueue(name: string, task: () => Promise<void>): void {
