@@ -144,16 +144,7 @@ export class SystemKubelet implements ProcessEvents {
     if (!procs) return;
     this.enqueue(name, async () => {
       if (procs.isPaused(name)) return;
-      const pod = this.pods.get(name);
-      if (pod)
-        await this.event(
-          pod,
-          await this.currentPods(pod),
-          'Normal',
-          'Killing',
-          (c) => `Stopping container ${c}`,
-        );
-      await procs.pause(name);
+      await this.stopContainer(procs, name);
       const p = procs.resume(name);
       this.onStart(p);
       this.notice(`${name} replaced: ${why}`);
@@ -167,14 +158,7 @@ export class SystemKubelet implements ProcessEvents {
     if (!procs || !pod) return;
     this.enqueue(name, async () => {
       if (replicas === 0 && !procs.isPaused(name)) {
-        await this.event(
-          pod,
-          await this.currentPods(pod),
-          'Normal',
-          'Killing',
-          (c) => `Stopping container ${c}`,
-        );
-        await procs.pause(name);
+        await this.stopContainer(procs, name);
         this.notice(`${name} stopped: deployment/${pod.deployment} scaled to 0`);
         await this.write(pod, [], { ready: false, restartCount: 0 });
       } else if (replicas > 0 && procs.isPaused(name)) {
@@ -184,6 +168,16 @@ export class SystemKubelet implements ProcessEvents {
         await this.whenReady(p);
       }
     });
+  }
+
+  /** SIGTERM to the process (SIGKILL past the grace), after the kubelet's Killing event on its pod. */
+  private async stopContainer(procs: ProcessGroup, name: string): Promise<void> {
+    const pod = this.pods.get(name);
+    if (pod) {
+      const pods = await this.currentPods(pod);
+      await this.event(pod, pods, 'Normal', 'Killing', (c) => `Stopping container ${c}`);
+    }
+    await procs.pause(name);
   }
 
   /** Marks the pod Ready once this run answers its probe; gives up if the run exits first. */
