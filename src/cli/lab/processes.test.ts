@@ -1,0 +1,61 @@
+/**
+ * The lab's process supervision with a real `isthmus` process that fails at once (an unknown
+ * verb): it is restarted with a doubling back-off, each run's output range is kept for
+ * `kubectl logs --previous`, and a paused process stays down until resumed.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../wait-for.js';
+import { type LabProcess, ProcessGroup, type Termination } from './processes.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'isthmus-procs-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('ProcessGroup', () => {
+  it('restarts a process that exits, doubling the back-off, and keeps the previous run', async () => {
+    const exits: { t: Termination; backoffMs: number; restarts: number }[] = [];
+    const starts: number[] = [];
+    const group = new ProcessGroup({
+      exited: (p: LabProcess, t, backoffMs) => exits.push({ t, backoffMs, restarts: p.restarts }),
+      restarted: (p: LabProcess) => starts.push(p.restarts),
+    });
+    const log = join(dir, 'crashy.log');
+    const p = group.start('test/crashy', ['no-such-verb'], log);
+    try {
+      await waitFor('three exits', () => exits.length >= 3 || undefined, {
+        timeoutMs: 30_000,
+        intervalMs: 50,
+      });
+      expect(exits.map((e) => e.backoffMs)).toEqual([1000, 2000, 4000]);
+      expect(exits.map((e) => e.restarts)).toEqual([0, 1, 2]);
+      expect(starts.slice(0, 2)).toEqual([1, 2]);
+      expect(exits[0]!.t.exitCode).not.toBe(0);
+      // Each run's output is its own byte range of the one log file.
+      const text = readFileSync(log, 'utf8');
+      const first = exits[0]!.t;
+      const second = exits[1]!.t;
+      expect(first.logOffset).toBe(0);
+      expect(second.logOffset).toBe(first.logEnd);
+      expect(text.slice(first.logOffset, first.logEnd)).toContain('no-such-verb');
+      expect(text.slice(second.logOffset, second.logEnd)).toContain('no-such-verb');
+      expect(p.previous).toEqual(exits[2]!.t);
+
+      // Paused: no restart, however long it waits (the next back-off, 8 s, is cancelled).
+      await group.pause('test/crashy');
+      expect(group.isPaused('test/crashy')).toBe(true);
+      const resumed = group.resume('test/crashy');
+      expect(resumed.restarts).toBe(0);
+      expect(resumed.previous).toBeUndefined();
+      await waitFor('the resumed run to exit', () => exits.length >= 4 || undefined, {
+        timeoutMs: 30_000,
+        intervalMs: 50,
+      });
+      // A fresh pod's back-off starts over.
+      expect(exits[3]!.backoffMs).toBe(1000);
+    } finally {
+      await group.stopAll();
+    }
+  }, 60_000);
+});
