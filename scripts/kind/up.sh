@@ -60,6 +60,7 @@ build_image() {
 install_isthmus() {
   local name=$1
   log "isthmus install in $name"
+  run "${ISTHMUS[@]}" check --pre --context "$(ctx "$name")"
   run_sh "${ISTHMUS[*]} install --cluster-name $name --trust-domain $TRUST_DOMAIN --image $IMAGE --image-pull-policy Never \
     --trust-anchor $LAB_DIR/certs/ca.crt --issuer-cert $LAB_DIR/certs/$name/issuer.crt --issuer-key $LAB_DIR/certs/$name/issuer.key \
     | kubectl --context $(ctx "$name") apply -f -"

@@ -1,10 +1,17 @@
 import type { Command } from 'commander';
+import type { KubeClient } from '../../kube/client.js';
 import { addKubeFlags, type KubeFlags, kubeClientFromFlags, parseDurationFlag } from '../common-flags.js';
 import { type OutputFormat, outputOption, renderOutput } from '../output.js';
 
 interface CheckFlags extends KubeFlags {
   output: OutputFormat;
   remoteTimeout: string;
+  pre?: boolean;
+}
+
+async function preInstallResults(client: KubeClient) {
+  const { gatherPreFacts, runPreChecks } = await import('../check/pre-install.js');
+  return runPreChecks(await gatherPreFacts(client));
 }
 
 export function registerCheck(program: Command): void {
@@ -15,7 +22,11 @@ export function registerCheck(program: Command): void {
         'Check the multicluster setup of this cluster: CRDs, Links, remote credentials, shared trust anchor, controller, gateways, mirrors, certificate expiry (exit status 1 on any failure)',
       )
       .addOption(outputOption())
-      .option('--remote-timeout <duration>', 'deadline of each call to a remote API server or gateway', '5s'),
+      .option('--remote-timeout <duration>', 'deadline of each call to a remote API server or gateway', '5s')
+      .option(
+        '--pre',
+        'before installing: API version, your permission to create what install applies, CRDs or namespace already there',
+      ),
   ).action(async (flags: CheckFlags) => {
     const remoteTimeoutMs = parseDurationFlag(flags.remoteTimeout, '--remote-timeout');
     const { gatherFacts } = await import('../check/gather.js');
@@ -23,7 +34,9 @@ export function registerCheck(program: Command): void {
     const { checkReport, checksPassed, renderCheckText } = await import('../check/render.js');
     const client = await kubeClientFromFlags(flags);
     try {
-      const results = runChecks(await gatherFacts(client, { remoteTimeoutMs }));
+      const results = flags.pre
+        ? await preInstallResults(client)
+        : runChecks(await gatherFacts(client, { remoteTimeoutMs }));
       process.stdout.write(
         await renderOutput(flags.output, checkReport(results), () => renderCheckText(results)),
       );
