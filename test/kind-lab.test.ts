@@ -55,7 +55,9 @@ describe('kind lab scripts', () => {
     expect(out).toMatch(
       /link --context kind-east --cluster-name east .*\| kubectl --context kind-west apply -f -/s,
     );
-    expect(out).toMatch(/bin\/isthmus\.mjs check --pre --context kind-east\n[\s\S]*install --cluster-name east/);
+    expect(out).toMatch(
+      /bin\/isthmus\.mjs check --pre --context kind-east\n[\s\S]*install --cluster-name east/,
+    );
     expect(out).toContain('apply -k');
     expect(out).toContain('examples/podinfo/overlays/west');
   });
