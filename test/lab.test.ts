@@ -284,6 +284,31 @@ describe('isthmus lab', () => {
       { timeoutMs: 60_000, intervalMs: 250 },
     );
 
+    // The demo's pods come back too (new objects), as their ReplicaSets would bring them back.
+    const uids = () =>
+      kubectlIn(
+        'east',
+        '-n',
+        'test',
+        'get',
+        'pods',
+        '-l',
+        'app in (podinfo,frontend)',
+        '-o',
+        'jsonpath={.items[*].metadata.uid}',
+      );
+    const before = (await uids()).split(' ');
+    expect(before).toHaveLength(2);
+    await kubectlIn('east', '-n', 'test', 'delete', 'pod', '-l', 'app in (podinfo,frontend)');
+    await waitFor(
+      'new podinfo and frontend pods',
+      async () => {
+        const now = (await uids()).split(' ').filter((u) => u !== '');
+        return now.length === 2 && now.every((u) => !before.includes(u)) ? true : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+
     const gateway = await pid('east/gateway');
     const oldPod = (
       await east('get', 'pods', '-l', 'app.kubernetes.io/name=isthmus-gateway', '-o', 'name')

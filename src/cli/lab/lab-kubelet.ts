@@ -8,9 +8,9 @@ import type { KubeClient } from '../../kube/client.js';
 import { createInformer, type Informer } from '../../kube/informer.js';
 import { SERVICE_NAME_LABEL } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
-import type { V1EndpointSlice } from '../../kube/types.js';
+import type { V1EndpointSlice, V1Pod } from '../../kube/types.js';
 import { type RunningServer, startPodinfo } from './demo-apps.js';
-import { syncDeploymentPods } from './lab-pods.js';
+import { keepPods, syncDeploymentPods } from './lab-pods.js';
 import { type LabCluster, labNode } from './topology.js';
 
 /** What the real EndpointSlice controller names its manager. */
@@ -53,6 +53,7 @@ export function labEndpointSlice(
 export class LabKubelet {
   private readonly replicas: RunningServer[] = [];
   private readonly informer: Informer<Deployment>;
+  private pods: Informer<V1Pod> | undefined;
   private chain: Promise<void> = Promise.resolve();
 
   constructor(
@@ -65,16 +66,20 @@ export class LabKubelet {
       namespace,
       fieldSelector: `metadata.name=${name}`,
     });
-    // Serialised: a scale from 3 to 0 to 2 applies in order, never interleaved.
-    this.informer.onEvent(() => {
-      this.chain = this.chain.then(() => this.reconcile()).catch(() => undefined);
-    });
+    this.informer.onEvent(() => this.enqueue());
+  }
+
+  /** Serialised: a scale from 3 to 0 to 2 applies in order, never interleaved. */
+  private enqueue(): void {
+    this.chain = this.chain.then(() => this.reconcile()).catch(() => undefined);
   }
 
   async start(): Promise<void> {
     this.informer.start();
     await this.informer.synced;
     await this.chain;
+    // A deleted pod comes back, as its ReplicaSet would bring it back.
+    this.pods = keepPods(this.client, this.namespace, `app=${this.name}`, () => this.enqueue());
   }
 
   /** Current number of running replicas (for status lines and tests). */
@@ -122,6 +127,7 @@ export class LabKubelet {
   }
 
   async stop(): Promise<void> {
+    await this.pods?.stop();
     await this.informer.stop();
     await this.chain;
     await Promise.all(this.replicas.splice(0).map((r) => r.close()));

@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { KubeClient } from '../../kube/client.js';
+import { createInformer, type Informer } from '../../kube/informer.js';
 import { R } from '../../kube/resources.js';
 import type { V1Pod } from '../../kube/types.js';
 
@@ -207,4 +208,22 @@ export async function syncDeploymentPods(
     'merge',
   );
   return written;
+}
+
+/**
+ * The ReplicaSet controller's part for a Deployment the lab runs: when one of its pods is deleted,
+ * `resync` writes the pods again. The lab's own deletions (a scale down) resync to the same state.
+ */
+export function keepPods(
+  client: KubeClient,
+  namespace: string,
+  labelSelector: string,
+  resync: () => void,
+): Informer<V1Pod> {
+  const pods = createInformer<V1Pod>(client, R.pods, { namespace, labelSelector });
+  pods.onEvent((e) => {
+    if (e.type === 'delete') resync();
+  });
+  pods.start();
+  return pods;
 }

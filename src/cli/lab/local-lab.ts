@@ -27,7 +27,7 @@ import { bootstrapCluster, labInstallOptions, serviceAccountToken } from './boot
 import { type RunningServer, startFrontend } from './demo-apps.js';
 import { demoObjects } from './demo-objects.js';
 import { LabKubelet } from './lab-kubelet.js';
-import { syncDeploymentPods } from './lab-pods.js';
+import { keepPods, syncDeploymentPods } from './lab-pods.js';
 import { type LabState, runningLab, stateFile, writeLabState } from './lab-state.js';
 import { type LabProcess, ProcessGroup } from './processes.js';
 import { SystemKubelet } from './system-kubelet.js';
@@ -418,6 +418,9 @@ async function startEastFrontend(
     slices,
   });
   closers.push(() => frontend.close());
-  await syncDeploymentPods(admin, LAB_NAMESPACE, 'frontend', [c.frontend.host], labNode(c));
+  const sync = () => syncDeploymentPods(admin, LAB_NAMESPACE, 'frontend', [c.frontend.host], labNode(c));
+  await sync();
+  const pods = keepPods(admin, LAB_NAMESPACE, 'app=frontend', () => void sync().catch(() => undefined));
+  closers.push(() => pods.stop());
   return frontend;
 }
