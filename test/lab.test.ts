@@ -254,6 +254,25 @@ describe('isthmus lab', () => {
       /^isthmus-gateway\s+1\/1\s/,
     );
     await tunnelServesAgain();
+
+    // Stopped, then one apply that changes the pod template and asks for a replica: it starts.
+    const gatewayPods = () =>
+      west('get', 'pods', '-l', 'app.kubernetes.io/name=isthmus-gateway', '-o', 'name');
+    const oldPod = (await gatewayPods()).trim();
+    await west('scale', 'deployment/isthmus-gateway', '--replicas=0');
+    await waitFor('its pod to go again', async () => ((await gatewayPods()) === '' ? true : undefined), {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+    });
+    const patch = {
+      spec: { replicas: 1, template: { metadata: { annotations: { 'lab.isthmus.dev/poke': '1' } } } },
+    };
+    await west('patch', 'deployment/isthmus-gateway', '-p', JSON.stringify(patch));
+    await west('rollout', 'status', 'deployment/isthmus-gateway', '--timeout=60s');
+    const newPod = (await gatewayPods()).trim();
+    expect(newPod).toMatch(/^pod\/isthmus-gateway-/);
+    expect(newPod).not.toBe(oldPod);
+    await tunnelServesAgain();
   });
 
   it('kubectl delete pod and kubectl rollout restart replace the process, as in a cluster', async () => {

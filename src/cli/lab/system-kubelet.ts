@@ -90,7 +90,7 @@ export class SystemKubelet implements ProcessEvents {
       this.currentPod.set(name, podName);
       const replicas = e.object.spec?.replicas ?? 1;
       if (before !== undefined && before !== podName && replicas > 0)
-        this.replace(name, 'its pod template changed');
+        this.replace(name, 'its pod template changed', true);
       else this.scale(name, replicas);
     });
     const pods = createInformer<NamedObject>(admin, R.pods, { namespace: SYSTEM_NAMESPACE });
@@ -99,7 +99,7 @@ export class SystemKubelet implements ProcessEvents {
       // Only the current pod counts: the lab itself deletes pods of an old template or of a scale to 0.
       const name = [...this.currentPod].find(([, pod]) => pod === e.object.metadata?.name)?.[0];
       if (name?.startsWith(`${cluster}/`) && !this.procs?.isPaused(name))
-        this.replace(name, 'its pod was deleted');
+        this.replace(name, 'its pod was deleted', false);
     });
     for (const informer of [deployments, pods]) {
       informer.start();
@@ -138,13 +138,17 @@ export class SystemKubelet implements ProcessEvents {
     this.enqueue(p.name, () => this.whenReady(p));
   }
 
-  /** A new pod for the process: the old run gets SIGTERM, a fresh one starts. */
-  private replace(name: string, why: string): void {
+  /**
+   * A new pod for the process: the old run gets SIGTERM, a fresh one starts. A stopped process
+   * (scaled to 0) stays stopped when its pod is deleted, but starts with a template change that
+   * also asks for replicas.
+   */
+  private replace(name: string, why: string, startIfStopped: boolean): void {
     const procs = this.procs;
     if (!procs) return;
     this.enqueue(name, async () => {
-      if (procs.isPaused(name)) return;
-      await this.stopContainer(procs, name);
+      if (!procs.isPaused(name)) await this.stopContainer(procs, name);
+      else if (!startIfStopped) return;
       const p = procs.resume(name);
       this.onStart(p);
       this.notice(`${name} replaced: ${why}`);
