@@ -23,6 +23,9 @@ export function printLabReady(state: LabState, out: (line: string) => void): voi
     '  kubectl --context east -n isthmus-system logs -f deploy/isthmus-gateway   # the access log: a line per tunnel',
   );
   out(`    (every process logs to ${join(dirname(kc), 'logs')}, e.g. east-gateway.log)`);
+  out(
+    "  kubectl --context west -n isthmus-system scale deployment/isthmus-gateway --replicas=0   # take west's gateway down (1 brings it back)",
+  );
   out(`  node bin/isthmus.mjs check --kubeconfig ${kc} --context east`);
   out(
     `  node bin/isthmus.mjs gateways --kubeconfig ${kc} --context east   # remote gateways: alive, latency`,
