@@ -30,6 +30,7 @@ export type IsthmusErrorCode =
   | 'EGRESS_LISTEN_FAILED'
   // controllers
   | 'LINK_INVALID'
+  | 'MIRROR_NAMESPACE_FORBIDDEN'
   | 'SPLIT_INVALID'
   // cli
   | 'USAGE'

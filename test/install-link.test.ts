@@ -56,7 +56,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function install(cluster: string) {
+async function install(cluster: string, ...flags: string[]) {
   const { stdout } = await isthmus([
     'install',
     '--cluster-name',
@@ -67,6 +67,7 @@ async function install(cluster: string) {
     join(dir, 'certs', cluster, 'issuer.crt'),
     '--issuer-key',
     join(dir, 'certs', cluster, 'issuer.key'),
+    ...flags,
   ]);
   return kubectl(['--context', cluster, 'apply', '-f', '-'], stdout);
 }
@@ -79,7 +80,12 @@ describe('install and link with the real kubectl', () => {
     expect(first.stdout).toMatch(/clusterrole\.rbac\.authorization\.k8s\.io\/isthmus-remote-access created/);
     const again = await install('west');
     expect(again.stdout).not.toMatch(/created/);
-    await install('east');
+    expect(first.stdout).not.toMatch(/namespace-creation/);
+    // East lets its controller create mirror namespaces (for Links with enableNamespaceCreation).
+    const east = await install('east', '--enable-namespace-creation');
+    expect(east.stdout).toMatch(
+      /clusterrolebinding\.rbac\.authorization\.k8s\.io\/isthmus-controller-namespace-creation created/,
+    );
   });
 
   it('refuses to link while the gateway has no LoadBalancer address, with a clear message', async () => {
@@ -146,6 +152,7 @@ describe('install and link with the real kubectl', () => {
         '--excluded-labels',
         'team.example.com/*',
         '--mirror-headless',
+        '--enable-namespace-creation',
         '--probe-period',
         '10s',
         '--probe-failure-threshold',
@@ -161,6 +168,7 @@ describe('install and link with the real kubectl', () => {
         },
         excludedLabels: ['team.example.com/*'],
         mirrorHeadless: true,
+        enableNamespaceCreation: true,
         probeSpec: { period: '10s', timeout: '2s', failureThreshold: 5 },
       });
 

@@ -54,6 +54,8 @@ export interface LinkSpec {
   excludedLabels?: string[];
   excludedAnnotations?: string[];
   mirrorHeadless?: boolean;
+  /** Create a missing local namespace for a mirror instead of waiting for it (Linkerd's enableNamespaceCreation). */
+  enableNamespaceCreation?: boolean;
 }
 
 export interface ServiceMirrorStatus {

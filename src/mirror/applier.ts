@@ -6,11 +6,11 @@
  * change gives 409 and the work queue retries from fresh state.
  */
 
-import { IsthmusError } from '../errors.js';
+import { IsthmusError, isIsthmusError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { isAlreadyExists } from '../kube/errors.js';
 import { R } from '../kube/resources.js';
-import type { KubeObject, V1EndpointSlice, V1Service } from '../kube/types.js';
+import type { KubeObject, V1EndpointSlice, V1Namespace, V1Service } from '../kube/types.js';
 import { isOurService, isOurSlice } from './mirror-objects.js';
 import type { WrittenKind } from './own-writes.js';
 import {
@@ -87,6 +87,11 @@ export async function applyActions(
   let lastService: KubeObject | undefined;
   for (const action of actions) {
     switch (action.kind) {
+      case 'createNamespace': {
+        const created = await createNamespace(client, action.namespace);
+        done.push(record(action, action.namespace, created ? 'created' : 'unchanged'));
+        break;
+      }
       case 'applyService': {
         const { service, outcome } = await applyService(client, cluster, action.service, cache);
         lastService = service;
@@ -206,6 +211,26 @@ async function applySlice(
   const merged = mergeSlice(existing, desired);
   await tracked(cache, 'EndpointSlice', merged, () => client.replaceForMetadata(R.endpointSlices, merged));
   return 'updated';
+}
+
+/**
+ * Creates a mirror's missing namespace; false when it exists already (another Link, or a person,
+ * was first). Without the RBAC grant the error says which one is missing; it is retried with
+ * backoff, so granting it later heals the mirror without a restart.
+ */
+async function createNamespace(client: ApplierClient, namespace: V1Namespace): Promise<boolean> {
+  const name = namespace.metadata?.name ?? '';
+  try {
+    return (await createUnlessExists(() => client.createForMetadata(R.namespaces, namespace))) !== undefined;
+  } catch (err) {
+    if (!isIsthmusError(err, 'KUBE_FORBIDDEN')) throw err;
+    throw new IsthmusError(
+      'MIRROR_NAMESPACE_FORBIDDEN',
+      `namespace ${name} does not exist locally and the controller may not create it ` +
+        `(isthmus install --enable-namespace-creation grants it): ${err.message}`,
+      { cause: err },
+    );
+  }
 }
 
 /** The created object, or undefined when the name is taken (409 AlreadyExists): read and check then. */

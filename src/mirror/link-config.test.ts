@@ -27,7 +27,10 @@ describe('parseLinkSpec', () => {
       probe: { path: '/ready', port: 4191, periodMs: 3000, timeoutMs: 2000, failureThreshold: 3 },
       selector: { matchLabels: { 'mirror.linkerd.io/exported': 'true' } },
       mirrorHeadless: false,
+      enableNamespaceCreation: false,
     });
+    const opted = parseLinkSpec(linkObject('west', { enableNamespaceCreation: true }));
+    expect(opted.ok && opted.config.enableNamespaceCreation).toBe(true);
   });
 
   it('reads an empty selector as "mirror nothing"', () => {

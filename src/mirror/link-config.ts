@@ -31,6 +31,8 @@ export interface LinkConfig {
   excludedLabels: string[];
   excludedAnnotations: string[];
   mirrorHeadless: boolean;
+  /** Create a mirror's missing namespace (labelled as a mirror of this cluster) instead of waiting. */
+  enableNamespaceCreation: boolean;
 }
 
 export type ParsedLink = { ok: true; config: LinkConfig } | { ok: false; reason: string };
@@ -101,6 +103,7 @@ export function parseLinkSpec(link: Link): ParsedLink {
     excludedLabels: spec.excludedLabels ?? [],
     excludedAnnotations: spec.excludedAnnotations ?? [],
     mirrorHeadless: spec.mirrorHeadless === true,
+    enableNamespaceCreation: spec.enableNamespaceCreation === true,
   };
   if (spec.gatewayIdentity) config.gatewayIdentity = spec.gatewayIdentity;
   return { ok: true, config };

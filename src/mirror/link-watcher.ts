@@ -183,6 +183,7 @@ export class LinkWatcher {
         // Debug: two lines per new mirror were ~7% of the controller's CPU in a 10,000-mirror sync.
         this.shared.log.debug({ link: this.config.linkName, ...a }, 'mirror applied');
     }
+    if (result.retry) throw result.retry;
     if (result.status?.reason === 'PortRangeExhausted') {
       throw new IsthmusError('PORT_RANGE_EXHAUSTED', result.status.message ?? 'egress port range exhausted');
     }

@@ -16,7 +16,7 @@ import {
   REMOTE_SVC_FQ_NAME_ANNOTATION,
   SERVICE_NAME_LABEL,
 } from '../kube/keys.js';
-import type { V1EndpointSlice, V1Service, V1ServicePort } from '../kube/types.js';
+import type { V1EndpointSlice, V1Namespace, V1Service, V1ServicePort } from '../kube/types.js';
 import type { LinkConfig } from './link-config.js';
 
 /** Linkerd's label namespace: never copied, so a mirror of a mirror cannot claim to be exported. */
@@ -76,6 +76,19 @@ export function isOurService(service: V1Service | undefined, cluster: string): b
 export function isOurSlice(slice: V1EndpointSlice | undefined, cluster: string): boolean {
   const labels = slice?.metadata?.labels ?? {};
   return labels[MANAGED_BY_LABEL] === MANAGED_BY_MIRROR && labels[CLUSTER_NAME_LABEL] === cluster;
+}
+
+/**
+ * A namespace created for a mirror (Link `enableNamespaceCreation`), labelled as Linkerd's service
+ * mirror labels it, so that `kubectl get ns -l mirror.linkerd.io/cluster-name=west` finds it. It is
+ * never deleted by the controller: by then it may hold things that are not ours.
+ */
+export function buildMirrorNamespace(name: string, cluster: string): V1Namespace {
+  return {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name, labels: { [MIRRORED_SERVICE_LABEL]: 'true', [CLUSTER_NAME_LABEL]: cluster } },
+  };
 }
 
 export function mirrorLabels(remote: V1Service, link: LinkConfig): Record<string, string> {

@@ -3,7 +3,7 @@
  * ports, plan, apply. Level-triggered: it works from current state only, so any missed event is
  * healed by the next pass over the key.
  */
-import { IsthmusError } from '../errors.js';
+import { IsthmusError, isIsthmusError } from '../errors.js';
 import { HEADLESS_MIRROR_LABEL, MIRRORED_SERVICE_LABEL } from '../kube/keys.js';
 import type { V1Service } from '../kube/types.js';
 import { type AppliedAction, applyActions, type CacheView } from './applier.js';
@@ -42,6 +42,8 @@ export interface SyncResult {
   status?: ServiceMirrorStatus;
   ready: boolean;
   applied: AppliedAction[];
+  /** Recorded in the status and to be retried with backoff (the key stays queued). */
+  retry?: IsthmusError;
 }
 
 export async function syncService(ctx: SyncContext, namespace: string, name: string): Promise<SyncResult> {
@@ -50,12 +52,12 @@ export async function syncService(ctx: SyncContext, namespace: string, name: str
   if (!remote) return { applied: await removeMirrors(ctx, namespace, name), ready: false };
   if (isHeadless(remote) && ctx.config.mirrorHeadless) return syncHeadless(ctx, remote);
   const endpoints = ctx.remoteEndpoints(namespace, name);
-  const { plan, applied } = await planAndApply(ctx, remote, endpoints.ready, { type: 'service' });
+  const { plan, applied, retry } = await planAndApply(ctx, remote, endpoints.ready, { type: 'service' });
   // Per-pod mirrors left from when this was a headless mirror (Service or Link changed).
   for (const pod of podMirrors(ctx, namespace, mirrorName(name, ctx.config.clusterName))) {
     applied.push(...(await deleteMirror(ctx, namespace, pod.metadata?.name ?? '')));
   }
-  return { status: plan.status, ready: plan.ready, applied };
+  return { status: plan.status, ready: plan.ready, applied, ...(retry ? { retry } : {}) };
 }
 
 /** The local informer caches, so the applier creates what they do not hold without reading first. */
@@ -82,7 +84,7 @@ async function planAndApply(
   remote: V1Service,
   readyEndpoints: number,
   target: MirrorTarget,
-): Promise<{ plan: MirrorPlan; applied: AppliedAction[] }> {
+): Promise<{ plan: MirrorPlan; applied: AppliedAction[]; retry?: IsthmusError }> {
   const { config, shared } = ctx;
   const namespace = remote.metadata?.namespace ?? '';
   const id = mirrorIdentity(remote, config, target);
@@ -94,7 +96,7 @@ async function planAndApply(
   if (target.type === 'headless') shared.allocator.free(owner);
   const mayWrite =
     target.type !== 'headless' &&
-    namespaceExists &&
+    (namespaceExists || config.enableNamespaceCreation) &&
     (!local.service ||
       (isOurService(local.service, config.clusterName) &&
         local.service.metadata?.labels?.[HEADLESS_MIRROR_LABEL] === id.extraLabels[HEADLESS_MIRROR_LABEL]));
@@ -125,6 +127,11 @@ async function planAndApply(
         applied: [],
       };
     }
+    if (isIsthmusError(err, 'MIRROR_NAMESPACE_FORBIDDEN')) {
+      shared.allocator.free(owner);
+      const status = { ...plan.status, reason: 'MissingNamespace' as const, message: err.message };
+      return { plan: { ...plan, ready: false, status }, applied: [], retry: err };
+    }
     throw err;
   }
 }
@@ -135,9 +142,11 @@ async function syncHeadless(ctx: SyncContext, remote: V1Service): Promise<SyncRe
   const endpoints = ctx.remoteEndpoints(namespace, name);
   const applied: AppliedAction[] = [];
   const pods: { hostname: string; clusterIP?: string }[] = [];
+  let retry: IsthmusError | undefined;
   for (const hostname of endpoints.hostnames) {
     const result = await planAndApply(ctx, remote, 1, { type: 'pod', hostname });
     applied.push(...result.applied);
+    retry ??= result.retry;
     if (result.plan.status.reason !== 'Mirrored') continue;
     const clusterIP = ctx.shared.services.get(namespace, result.plan.name)?.spec?.clusterIP;
     pods.push(clusterIP ? { hostname, clusterIP } : { hostname });
@@ -149,12 +158,11 @@ async function syncHeadless(ctx: SyncContext, remote: V1Service): Promise<SyncRe
     const podName = svc.metadata?.name ?? '';
     if (!wanted.has(podName)) applied.push(...(await deleteMirror(ctx, namespace, podName)));
   }
-  const { plan, applied: parentApplied } = await planAndApply(ctx, remote, endpoints.ready, {
-    type: 'headless',
-    pods,
-  });
-  applied.push(...parentApplied);
-  return { status: plan.status, ready: plan.ready, applied };
+  const parentResult = await planAndApply(ctx, remote, endpoints.ready, { type: 'headless', pods });
+  const { plan } = parentResult;
+  applied.push(...parentResult.applied);
+  retry ??= parentResult.retry;
+  return { status: plan.status, ready: plan.ready, applied, ...(retry ? { retry } : {}) };
 }
 
 function podMirrors(ctx: SyncContext, namespace: string, parent: string): V1Service[] {

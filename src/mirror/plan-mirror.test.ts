@@ -227,6 +227,40 @@ describe('planMirror', () => {
     expect(plan.status.reason).toBe(reason);
   });
 
+  it('creates a missing namespace first, labelled as a mirror of the cluster, when the Link enables it', () => {
+    const plan = planMirror(
+      input({
+        link: { ...link, enableNamespaceCreation: true },
+        remote: { service: remoteService('api', { namespace: 'shop' }), readyEndpointCount: 1 },
+        local: { namespaceExists: false },
+      }),
+    );
+    expect(plan.status.reason).toBe('Mirrored');
+    expect(plan.actions.map((a) => a.kind)).toEqual(['createNamespace', 'applyService', 'applySlice']);
+    expect(plan.actions[0]).toEqual({
+      kind: 'createNamespace',
+      namespace: {
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: {
+          name: 'shop',
+          labels: { [MIRRORED_SERVICE_LABEL]: 'true', [CLUSTER_NAME_LABEL]: 'west' },
+        },
+      },
+    });
+    // Only a missing namespace is created; and what would not be mirrored creates none.
+    const present = planMirror(input({ link: { ...link, enableNamespaceCreation: true } }));
+    expect(present.actions.map((a) => a.kind)).toEqual(['applyService', 'applySlice']);
+    const tooLong = planMirror(
+      input({
+        link: { ...link, enableNamespaceCreation: true },
+        remote: { service: remoteService('x'.repeat(60), { namespace: 'shop' }), readyEndpointCount: 1 },
+        local: { namespaceExists: false },
+      }),
+    );
+    expect(tooLong).toMatchObject({ actions: [], status: { reason: 'InvalidService' } });
+  });
+
   it('a dead gateway writes ready:false explicitly', () => {
     const plan = planMirror(input({ gateway: { alive: false, addresses: ['10.0.0.5'], remote: 'g:4143' } }));
     const slice = plan.actions.find((a) => a.kind === 'applySlice');

@@ -4,9 +4,10 @@
  * with tables.
  */
 import { HEADLESS_MIRROR_LABEL } from '../kube/keys.js';
-import type { V1EndpointSlice, V1Service } from '../kube/types.js';
+import type { V1EndpointSlice, V1Namespace, V1Service } from '../kube/types.js';
 import type { LinkConfig } from './link-config.js';
 import {
+  buildMirrorNamespace,
   buildMirrorService,
   buildMirrorSlice,
   headlessParentLabel,
@@ -23,6 +24,8 @@ import { type MirrorReason, skipReason } from './skip-reason.js';
 export type GatewayAlive = boolean | 'unknown';
 
 export type Action =
+  /** A missing namespace, with the Link's `enableNamespaceCreation`: created before the mirror. */
+  | { kind: 'createNamespace'; namespace: V1Namespace }
   | { kind: 'applyService'; service: V1Service }
   /** The applier sets the ownerReference to the mirror Service it just applied or finds. */
   | { kind: 'applySlice'; slice: V1EndpointSlice }
@@ -107,8 +110,12 @@ export function planMirror(input: MirrorPlanInput): MirrorPlan {
   if (id.name.length > MAX_SERVICE_NAME) {
     return skipped('InvalidService', `mirror name ${id.name} is longer than ${MAX_SERVICE_NAME} characters`);
   }
-  if (!local.namespaceExists)
-    return skipped('MissingNamespace', `namespace ${namespace} does not exist locally`);
+  const actions: Action[] = [];
+  if (!local.namespaceExists) {
+    if (!link.enableNamespaceCreation)
+      return skipped('MissingNamespace', `namespace ${namespace} does not exist locally`);
+    actions.push({ kind: 'createNamespace', namespace: buildMirrorNamespace(namespace, link.clusterName) });
+  }
   if (local.service && !isOurService(local.service, link.clusterName)) {
     return skipped(
       'Conflict',
@@ -136,7 +143,6 @@ export function planMirror(input: MirrorPlanInput): MirrorPlan {
     if (missing) return skipped('PortRangeExhausted', `no egress port left for port ${portKey(missing)}`);
   }
 
-  const actions: Action[] = [];
   const service = buildMirrorService({
     remote: remote.service,
     link,

@@ -1,7 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { EGRESS_PORTS_ANNOTATION, REMOTE_SVC_FQ_NAME_ANNOTATION } from '../kube/keys.js';
+import { rbacManifests } from '../cli/install/rbac.js';
+import { applyObjects } from '../cli/lab/apply-objects.js';
+import { serviceAccountToken } from '../cli/lab/bootstrap.js';
+import { KubeClient } from '../kube/client.js';
+import { EGRESS_PORTS_ANNOTATION, REMOTE_SVC_FQ_NAME_ANNOTATION, SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
-import type { CoreV1Event, V1Service } from '../kube/types.js';
+import type { CoreV1Event, V1Namespace, V1Service } from '../kube/types.js';
 import { foreignService } from './test-builders.js';
 import {
   condition,
@@ -72,6 +76,57 @@ describe('mirror lifecycle', () => {
     await east.client.create(R.namespaces, { metadata: { name: 'shop' } });
     await waitReady(east, 'shop', 'api-west');
     await waitFor(async () => (await getLink(east, 'west'))?.status?.services?.length === 0);
+  });
+
+  it('creates a missing namespace for a Link that enables it, once the install grants it; the namespace outlives the Link', async () => {
+    world = await World.start(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    // The controller runs as its service account, under the RBAC `isthmus install` renders.
+    const installRbac = (enableNamespaceCreation: boolean) =>
+      applyObjects(east.client, rbacManifests({ namespace: SYSTEM_NAMESPACE, enableNamespaceCreation }));
+    await installRbac(false);
+    const token = await serviceAccountToken(east.client, 'isthmus-controller');
+    const client = KubeClient.fromKubeconfigString(east.sandbox.kubeconfig({ token, user: 'controller' }));
+    try {
+      await exportService(west, 'api', { namespace: 'shop', ready: 1 });
+      await exportService(west, 'web', { namespace: 'shop', ready: 1 });
+      await link(east, west, 'west', { enableNamespaceCreation: true });
+      world.controller('east', { client });
+      const refused = await waitFor(
+        async () => {
+          const services = (await getLink(east, 'west'))?.status?.services ?? [];
+          return services.length === 2 && services.every((s) => s.reason === 'MissingNamespace')
+            ? services
+            : undefined;
+        },
+        { what: 'MissingNamespace without the grant' },
+      );
+      expect(refused[0]?.message).toMatch(
+        /namespace shop does not exist locally and the controller may not create it \(isthmus install --enable-namespace-creation grants it\): .*forbidden/,
+      );
+      expect(await east.client.get(R.namespaces, undefined, 'shop')).toBeUndefined();
+
+      // Granted later: the retries (with backoff) mirror both, without a restart.
+      await installRbac(true);
+      await waitReady(east, 'shop', 'api-west');
+      await waitReady(east, 'shop', 'web-west');
+      const ns = await east.client.get<V1Namespace>(R.namespaces, undefined, 'shop');
+      expect(ns?.metadata?.labels).toMatchObject({
+        'mirror.linkerd.io/mirrored-service': 'true',
+        'mirror.linkerd.io/cluster-name': 'west',
+      });
+      await waitFor(async () => (await getLink(east, 'west'))?.status?.services?.length === 0, {
+        what: 'no service left unmirrored',
+      });
+
+      // Unlinking removes the mirrors, never the namespace: it may hold things that are not ours.
+      await east.client.delete(R.links, SYSTEM_NAMESPACE, 'west');
+      await waitFor(async () => !(await getLink(east, 'west')), { what: 'Link finalized' });
+      expect(await getService(east, 'shop', 'api-west')).toBeUndefined();
+      expect(await east.client.get(R.namespaces, undefined, 'shop')).toBeDefined();
+    } finally {
+      client.close();
+    }
   });
 
   it('never overwrites a local object that is not ours (Conflict + Warning Event) and rejects long names', async () => {

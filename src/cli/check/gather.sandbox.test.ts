@@ -8,7 +8,6 @@ import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { KubeObject, V1Secret } from '../../kube/types.js';
 import { type Sandbox, startSandbox } from '../../sandbox/index.js';
-import { INSTALL_DEFAULTS } from '../install/options.js';
 import { rbacManifests } from '../install/rbac.js';
 import { applyObjects, resourceOf } from '../lab/apply-objects.js';
 import { checkPermissions } from './checks/permissions.js';
@@ -103,11 +102,17 @@ describe('gatherFacts', () => {
     // Nothing installed yet: every permission is denied.
     expect(facts.deniedPermissions).toEqual({ ok: true, value: requiredPermissions(SYSTEM_NAMESPACE) });
 
-    const rbac = rbacManifests({ ...INSTALL_DEFAULTS, namespace: SYSTEM_NAMESPACE } as never) as KubeObject[];
-    await applyObjects(client, rbac);
+    const rbac = (enableNamespaceCreation: boolean) =>
+      rbacManifests({ namespace: SYSTEM_NAMESPACE, enableNamespaceCreation }) as KubeObject[];
+    await applyObjects(client, rbac(false));
     const installed = await gatherFacts(client, { remoteTimeoutMs: 2000 });
     expect(installed.deniedPermissions).toEqual({ ok: true, value: [] });
     expect(checkPermissions(installed).status).toBe('ok');
+    // The opt-in grant is not part of a default install, and is seen once installed.
+    expect(installed.controllerMayCreateNamespaces).toEqual({ ok: true, value: false });
+    await applyObjects(client, rbac(true));
+    const optedIn = await gatherFacts(client, { remoteTimeoutMs: 2000 });
+    expect(optedIn.controllerMayCreateNamespaces).toEqual({ ok: true, value: true });
 
     // Someone trims the controller's ClusterRole: it loses its Link status and finalizer writes.
     const clusterRoles = resourceOf({ kind: 'ClusterRole' });

@@ -31,6 +31,7 @@ import { splitAddresses } from '../../mirror/link-config.js';
 import { REQUIRED_CRDS } from './checks/crds.js';
 import { fetchPeerChain } from './peer-chain.js';
 import {
+  controllerMayCreateNamespaces,
   deniedPermissions,
   deniedToSelf,
   describePermission,
@@ -221,6 +222,7 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     return pem;
   });
   const denied = fetched(() => deniedPermissions(client, SYSTEM_NAMESPACE));
+  const createNamespaces = fetched(() => controllerMayCreateNamespaces(client, SYSTEM_NAMESPACE));
   const deployments = fetched(async () => {
     const { items } = await client.list<V1Deployment>(R.deployments, { namespace: SYSTEM_NAMESPACE });
     return items.map((d) => ({
@@ -239,6 +241,7 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     issuerPem: await issuerPem,
     crlPem: await crlPem,
     deniedPermissions: await denied,
+    controllerMayCreateNamespaces: await createNamespaces,
     deployments: await deployments,
   };
 }

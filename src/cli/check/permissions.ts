@@ -12,7 +12,7 @@
 import type { KubeClient } from '../../kube/client.js';
 import { REMOTE_ACCESS_SERVICE_ACCOUNT } from '../../kube/keys.js';
 import { R, type ResourceRef } from '../../kube/resources.js';
-import { GRANTS, type Grant } from '../install/rbac.js';
+import { GRANTS, type Grant, NAMESPACE_CREATION_GRANT } from '../install/rbac.js';
 import type { Permission } from './types.js';
 
 /** The single permissions of one grant, one per verb × group × resource. */
@@ -98,13 +98,28 @@ async function denied(
   return wanted.filter((_, i) => !allowed[i]);
 }
 
-/** The installed permissions the API server denies to the service accounts holding them. */
-export function deniedPermissions(client: KubeClient, namespace: string): Promise<Permission[]> {
-  return denied(client, requiredPermissions(namespace), R.subjectAccessReviews, (p) => ({
+/** Of `wanted`, what the API server denies to the service accounts holding them. */
+function deniedToAccounts(
+  client: KubeClient,
+  namespace: string,
+  wanted: Permission[],
+): Promise<Permission[]> {
+  return denied(client, wanted, R.subjectAccessReviews, (p) => ({
     user: `system:serviceaccount:${namespace}:${p.serviceAccount}`,
     groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'],
     resourceAttributes: resourceAttributes(p),
   }));
+}
+
+/** The installed permissions the API server denies to the service accounts holding them. */
+export function deniedPermissions(client: KubeClient, namespace: string): Promise<Permission[]> {
+  return deniedToAccounts(client, namespace, requiredPermissions(namespace));
+}
+
+/** Whether the controller holds the opt-in grant of `isthmus install --enable-namespace-creation`. */
+export async function controllerMayCreateNamespaces(client: KubeClient, namespace: string): Promise<boolean> {
+  const wanted = permissionsOf(NAMESPACE_CREATION_GRANT, namespace);
+  return (await deniedToAccounts(client, namespace, wanted)).length === 0;
 }
 
 /** Of `wanted`, what the client's own identity may not do. */

@@ -69,6 +69,7 @@ export function healthyFacts(pki: { anchorPem: string; issuerPem: string; westCh
     },
     links: { ok: true, value: [linkFacts(link('west'), pki.westChain)] },
     deniedPermissions: { ok: true, value: [] },
+    controllerMayCreateNamespaces: { ok: true, value: false },
     deployments: {
       ok: true,
       value: ['isthmus-identity', 'isthmus-gateway', 'isthmus-controller'].map((name) => ({

@@ -91,6 +91,8 @@ export interface CheckFacts {
   deployments: Fetched<DeploymentFacts[]>;
   /** What the API server denies of the installed grants (SubjectAccessReview per permission). */
   deniedPermissions: Fetched<Permission[]>;
+  /** Whether the controller may create namespaces (the opt-in grant Links with enableNamespaceCreation need). */
+  controllerMayCreateNamespaces: Fetched<boolean>;
 }
 
 export function condition(link: Link, type: string): V1Condition | undefined {

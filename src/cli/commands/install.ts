@@ -18,6 +18,7 @@ interface InstallFlags {
   gatewayServiceType: string;
   failoverControlledBy: string;
   egressPortRange: string;
+  enableNamespaceCreation?: boolean;
 }
 
 export function registerInstall(program: Command): void {
@@ -52,6 +53,10 @@ export function registerInstall(program: Command): void {
       INSTALL_DEFAULTS.failoverControlledBy,
     )
     .option('--egress-port-range <first-last>', 'egress listener ports', '20000-29999')
+    .option(
+      '--enable-namespace-creation',
+      "let the controller create a mirror's missing namespace, for Links with enableNamespaceCreation (grants create namespaces)",
+    )
     .action(async (flags: InstallFlags) => {
       const { loadIssuer } = await import('../../identity/files.js');
       const { renderInstall } = await import('../install/render.js');
@@ -110,6 +115,7 @@ export function installOptionsFromFlags(
     failoverControlledBy: flags.failoverControlledBy,
     egressPortRange: { first, last },
     gatewayServiceType: oneOf('gateway-service-type', flags.gatewayServiceType, ['LoadBalancer', 'NodePort']),
+    enableNamespaceCreation: flags.enableNamespaceCreation === true,
   };
   if (problems.length > 0) throw new IsthmusError('USAGE', problems.join('; '), { terminal: true });
   return opts;

@@ -42,6 +42,10 @@ export function registerLink(program: Command): void {
       'annotation keys not copied to mirrors, comma-separated (prefix/* wildcards)',
     )
     .option('--mirror-headless', 'mirror headless Services, with per-pod Services for StatefulSet hostnames')
+    .option(
+      '--enable-namespace-creation',
+      "create a mirror's namespace when it does not exist locally (the local install needs --enable-namespace-creation too)",
+    )
     .option('--probe-period <duration>', 'how often the remote gateway is probed (default: 3s)')
     .option('--probe-timeout <duration>', 'how long a probe may take (default: 2s)')
     .option('--probe-failure-threshold <n>', 'failed probes in a row before the gateway is dead (default: 3)')

@@ -20,6 +20,8 @@ export interface InstallOptions {
   egressPortRange: { first: number; last: number };
   /** Service type of the gateway: LoadBalancer in real clusters; NodePort for bare labs. */
   gatewayServiceType: 'LoadBalancer' | 'NodePort';
+  /** Grants the controller `create namespaces`, for Links with `enableNamespaceCreation`. */
+  enableNamespaceCreation: boolean;
 }
 
 export const INSTALL_DEFAULTS = {
@@ -34,6 +36,7 @@ export const INSTALL_DEFAULTS = {
   failoverControlledBy: 'linkerd-failover',
   egressPortRange: { first: 20000, last: 29999 },
   gatewayServiceType: 'LoadBalancer',
+  enableNamespaceCreation: false,
 } as const;
 
 export const PART_OF = { 'app.kubernetes.io/part-of': 'isthmus' } as const;

@@ -109,6 +109,8 @@ export interface Grant {
   serviceAccount: string;
   scope: 'cluster' | 'namespace';
   rules: readonly Rule[];
+  /** The Role's name, when it is not the service account's own (an opt-in grant beside it). */
+  role?: string;
 }
 
 export const GRANTS: readonly Grant[] = [
@@ -119,15 +121,32 @@ export const GRANTS: readonly Grant[] = [
   { serviceAccount: REMOTE_ACCESS_SERVICE_ACCOUNT, scope: 'cluster', rules: REMOTE_ACCESS_RULES },
 ];
 
-export function rbacManifests(opts: InstallOptions): object[] {
+/**
+ * Opt-in (`isthmus install --enable-namespace-creation`), as Linkerd grants it only with
+ * enableNamespaceCreation: Links with `enableNamespaceCreation` create a mirror's missing namespace.
+ * Cluster-wide namespace creation is more than most controllers should hold, so it is not a default.
+ */
+export const NAMESPACE_CREATION_GRANT: Grant = {
+  serviceAccount: 'isthmus-controller',
+  scope: 'cluster',
+  role: 'isthmus-controller-namespace-creation',
+  rules: [{ apiGroups: [''], resources: ['namespaces'], verbs: ['create'] }],
+};
+
+/** What one install grants: the fixed table plus the opt-in grants its options ask for. */
+export function installGrants(opts: Pick<InstallOptions, 'enableNamespaceCreation'>): Grant[] {
+  return opts.enableNamespaceCreation ? [...GRANTS, NAMESPACE_CREATION_GRANT] : [...GRANTS];
+}
+
+export function rbacManifests(opts: Pick<InstallOptions, 'namespace' | 'enableNamespaceCreation'>): object[] {
   const ns = opts.namespace;
   const accounts = new Set<string>();
   const objects: object[] = [];
-  for (const g of GRANTS) {
+  for (const g of installGrants(opts)) {
     if (!accounts.has(g.serviceAccount)) objects.push(serviceAccount(g.serviceAccount, ns));
     accounts.add(g.serviceAccount);
     const withBinding = g.scope === 'cluster' ? clusterRoleWithBinding : roleWithBinding;
-    objects.push(...withBinding(g.serviceAccount, [...g.rules], g.serviceAccount, ns));
+    objects.push(...withBinding(g.role ?? g.serviceAccount, [...g.rules], g.serviceAccount, ns));
   }
   return [
     ...objects,

@@ -50,6 +50,27 @@ describe('isthmus install', () => {
     expect(role.rules.flatMap((r) => r.resources)).not.toContain('secrets');
   });
 
+  it('grants the controller namespace creation only with --enable-namespace-creation', () => {
+    type Obj = { kind: string; metadata: { name: string }; rules?: unknown; subjects?: unknown };
+    const grantOf = (objs: object[]) =>
+      (objs as Obj[])
+        .filter((o) => o.metadata.name === 'isthmus-controller-namespace-creation')
+        .map((o) => [o.kind, o.rules ?? o.subjects]);
+    const withIt = installManifests({ ...opts, enableNamespaceCreation: true });
+    expect(grantOf(withIt)).toEqual([
+      ['ClusterRole', [{ apiGroups: [''], resources: ['namespaces'], verbs: ['create'] }]],
+      [
+        'ClusterRoleBinding',
+        [{ kind: 'ServiceAccount', name: 'isthmus-controller', namespace: 'isthmus-system' }],
+      ],
+    ]);
+    expect(grantOf(installManifests(opts))).toEqual([]);
+    // One service account, however many roles it is bound to.
+    expect((withIt as Obj[]).filter((o) => o.kind === 'ServiceAccount').length).toBe(
+      (installManifests(opts) as Obj[]).filter((o) => o.kind === 'ServiceAccount').length,
+    );
+  });
+
   it('budgets disruptions and spreads replicas only where there are two or more', () => {
     type Obj = { kind: string; metadata: { name: string }; spec: Record<string, unknown> };
     const render = (gatewayReplicas: string, controllerReplicas: string) =>

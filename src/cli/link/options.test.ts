@@ -63,6 +63,7 @@ describe('isthmus link flags', () => {
       linkSpecOptions({
         gatewayPort: '8443',
         mirrorHeadless: true,
+        enableNamespaceCreation: true,
         probePeriod: '10s',
         probeFailureThreshold: '5',
         excludedAnnotations: 'internal.example.com/*',
@@ -70,6 +71,7 @@ describe('isthmus link flags', () => {
     ).toEqual({
       gatewayPort: 8443,
       mirrorHeadless: true,
+      enableNamespaceCreation: true,
       excludedAnnotations: ['internal.example.com/*'],
       probe: { period: '10s', failureThreshold: 5 },
     });

@@ -15,6 +15,7 @@ export interface LinkFlagValues {
   excludedLabels?: string;
   excludedAnnotations?: string;
   mirrorHeadless?: boolean;
+  enableNamespaceCreation?: boolean;
   probePeriod?: string;
   probeTimeout?: string;
   probeFailureThreshold?: string;
@@ -22,7 +23,15 @@ export interface LinkFlagValues {
 
 /** The optional part of a Link spec that flags control; fields left out keep the CRD defaults. */
 export type LinkSpecOptions = Partial<
-  Pick<Link['spec'], 'selector' | 'gatewayPort' | 'excludedLabels' | 'excludedAnnotations' | 'mirrorHeadless'>
+  Pick<
+    Link['spec'],
+    | 'selector'
+    | 'gatewayPort'
+    | 'excludedLabels'
+    | 'excludedAnnotations'
+    | 'mirrorHeadless'
+    | 'enableNamespaceCreation'
+  >
 > & { probe?: { period?: string; timeout?: string; failureThreshold?: number } };
 
 function usage(message: string): IsthmusError {
@@ -126,6 +135,7 @@ export function linkSpecOptions(flags: LinkFlagValues): LinkSpecOptions {
     out.excludedAnnotations = keyPatternList('--excluded-annotations', flags.excludedAnnotations);
   }
   if (flags.mirrorHeadless) out.mirrorHeadless = true;
+  if (flags.enableNamespaceCreation) out.enableNamespaceCreation = true;
   const probe: NonNullable<LinkSpecOptions['probe']> = {};
   if (flags.probePeriod !== undefined) probe.period = duration('--probe-period', flags.probePeriod);
   if (flags.probeTimeout !== undefined) probe.timeout = duration('--probe-timeout', flags.probeTimeout);

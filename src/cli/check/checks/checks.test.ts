@@ -130,6 +130,23 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         'ok',
         null,
       ],
+      [
+        'enableNamespaceCreation without the grant',
+        (f) => {
+          links(f)[0]!.link.spec.enableNamespaceCreation = true;
+        },
+        'fail',
+        /Link west: enableNamespaceCreation is set, but isthmus-controller may not create namespaces: re-install with `isthmus install --enable-namespace-creation`/,
+      ],
+      [
+        'enableNamespaceCreation with the grant',
+        (f) => {
+          links(f)[0]!.link.spec.enableNamespaceCreation = true;
+          f.controllerMayCreateNamespaces = { ok: true, value: true };
+        },
+        'ok',
+        null,
+      ],
     ],
   ],
   [

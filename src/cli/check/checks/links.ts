@@ -26,6 +26,12 @@ export function checkLinksValid(facts: CheckFacts): CheckResult {
     } else if (!ready) {
       warnings.push(`Link ${name}: no status yet: is isthmus-controller running?`);
     }
+    const grant = facts.controllerMayCreateNamespaces;
+    if (parsed.ok && parsed.config.enableNamespaceCreation && grant.ok && !grant.value) {
+      failures.push(
+        `Link ${name}: enableNamespaceCreation is set, but isthmus-controller may not create namespaces: re-install with \`isthmus install --enable-namespace-creation\``,
+      );
+    }
   }
   return resultOf(VALID, failures, warnings);
 }
