@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeCertificates } from '../src/identity/files.js';
 import { KubeClient } from '../src/kube/client.js';
 import { R } from '../src/kube/resources.js';
-import type { Link, V1Secret } from '../src/kube/types.js';
+import type { Link, V1Secret, V1Service } from '../src/kube/types.js';
 import { mergeKubeconfigs, type Sandbox, startSandbox } from '../src/sandbox/index.js';
 
 const run = promisify(execFile);
@@ -81,11 +81,54 @@ describe('install and link with the real kubectl', () => {
     const again = await install('west');
     expect(again.stdout).not.toMatch(/created/);
     expect(first.stdout).not.toMatch(/namespace-creation/);
-    // East lets its controller create mirror namespaces (for Links with enableNamespaceCreation).
-    const east = await install('east', '--enable-namespace-creation');
-    expect(east.stdout).toMatch(
+    // East lets its controller create mirror namespaces (for Links with enableNamespaceCreation),
+    // and exposes its gateway as on a cloud: an annotated, source-restricted load balancer.
+    const eastApplied = await install(
+      'east',
+      '--enable-namespace-creation',
+      '--gateway-service-annotation',
+      'service.beta.kubernetes.io/aws-load-balancer-type=nlb',
+      '--gateway-load-balancer-source-ranges',
+      '203.0.113.0/24,198.51.100.0/24',
+      '--gateway-external-traffic-policy',
+      'Local',
+      '--gateway-node-port',
+      '31443',
+    );
+    expect(eastApplied.stdout).toMatch(
       /clusterrolebinding\.rbac\.authorization\.k8s\.io\/isthmus-controller-namespace-creation created/,
     );
+    const eastAdmin = KubeClient.fromKubeconfigString(east.kubeconfig());
+    try {
+      const gw = await eastAdmin.get<V1Service>(R.services, 'isthmus-system', 'isthmus-gateway');
+      expect(gw?.metadata?.annotations).toMatchObject({
+        'service.beta.kubernetes.io/aws-load-balancer-type': 'nlb',
+      });
+      expect(gw?.spec).toMatchObject({
+        type: 'LoadBalancer',
+        loadBalancerSourceRanges: ['203.0.113.0/24', '198.51.100.0/24'],
+        externalTrafficPolicy: 'Local',
+        ports: [{ name: 'ingress', port: 4143, nodePort: 31443 }],
+      });
+    } finally {
+      eastAdmin.close();
+    }
+    // A value the API server would refuse stops install before anything is printed.
+    const bad = await isthmus([
+      'install',
+      '--cluster-name',
+      'east',
+      '--trust-anchor',
+      join(dir, 'certs', 'ca.crt'),
+      '--issuer-cert',
+      join(dir, 'certs', 'east', 'issuer.crt'),
+      '--issuer-key',
+      join(dir, 'certs', 'east', 'issuer.key'),
+      '--gateway-load-balancer-source-ranges',
+      '203.0.113.0/33',
+    ]).catch((e: { stdout: string; stderr: string; code: number }) => e);
+    expect(bad).toMatchObject({ code: 1, stdout: '' });
+    expect((bad as { stderr: string }).stderr).toMatch(/"203.0.113.0\/33" is not a CIDR/);
   });
 
   it('refuses to link while the gateway has no LoadBalancer address, with a clear message', async () => {

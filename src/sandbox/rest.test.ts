@@ -166,6 +166,32 @@ describe('update and patch', () => {
     expect(changed.status).toBe(422);
   });
 
+  it('checks requested node ports against the range and the ports other Services hold', async () => {
+    const nodePort = (name: string, port: number, type = 'NodePort') =>
+      svc(name, { spec: { type, ports: [{ name: 'http', port: 80, nodePort: port }] } });
+    const low = await call(sb, 'POST', SVC, nodePort('np-low', 80));
+    expect(low.status).toBe(422);
+    expect(low.body.message).toBe(
+      'Service "np-low" is invalid: spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. The range of valid ports is 30000-32767',
+    );
+    const first = await call(sb, 'POST', SVC, nodePort('np-a', 31080, 'LoadBalancer'));
+    expect(first.status).toBe(201);
+    expect(first.body.spec.ports[0].nodePort).toBe(31080);
+    const taken = await call(sb, 'POST', SVC, nodePort('np-b', 31080));
+    expect(taken.status).toBe(422);
+    expect(taken.body.message).toMatch(
+      /spec.ports\[0\].nodePort: Invalid value: 31080: provided port is already allocated/,
+    );
+    // An update keeps its own port; a port it gives up is free for others.
+    const kept = await call(sb, 'PUT', `${SVC}/np-a`, nodePort('np-a', 31080, 'LoadBalancer'));
+    expect(kept.status).toBe(200);
+    const moved = await call(sb, 'PUT', `${SVC}/np-a`, nodePort('np-a', 31081, 'LoadBalancer'));
+    expect(moved.status).toBe(200);
+    expect((await call(sb, 'POST', SVC, nodePort('np-b', 31080))).status).toBe(201);
+    await call(sb, 'DELETE', `${SVC}/np-a`);
+    expect((await call(sb, 'POST', SVC, nodePort('np-c', 31081))).status).toBe(201);
+  });
+
   it('does not write a no-op update (same resourceVersion)', async () => {
     const created = (await call(sb, 'POST', SVC, svc('noop'))).body;
     const r = await call(sb, 'PUT', `${SVC}/noop`, created);

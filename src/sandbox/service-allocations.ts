@@ -63,8 +63,43 @@ export class ServiceAllocations {
       spec.type === 'NodePort' ||
       (spec.type === 'LoadBalancer' && spec.allocateLoadBalancerNodePorts !== false)
     ) {
-      for (const p of portsOf(spec)) if (!p.nodePort) p.nodePort = this.allocateNodePort();
+      causes.push(...this.allocateNodePorts(spec, oldSpec));
     }
+    return causes;
+  }
+
+  /**
+   * Requested node ports are checked against the range and the ports other Services hold
+   * (kube's portallocator: "provided port is not in the valid range" / "is already allocated");
+   * the rest are allocated. An update keeps its own ports and gives back those it dropped.
+   */
+  private allocateNodePorts(spec: Obj, oldSpec: Obj | undefined): StatusCause[] {
+    const causes: StatusCause[] = [];
+    const own = new Set(oldSpec ? portsOf(oldSpec).map((p) => p.nodePort) : []);
+    const ports = portsOf(spec);
+    ports.forEach((p, i) => {
+      const port = p.nodePort;
+      if (typeof port !== 'number' || port === 0 || own.has(port)) return;
+      const path = `spec.ports[${i}].nodePort`;
+      if (port < NODE_PORT_MIN || port > NODE_PORT_MAX) {
+        causes.push(
+          invalid(
+            path,
+            port,
+            `provided port is not in the valid range. The range of valid ports is ${NODE_PORT_MIN}-${NODE_PORT_MAX}`,
+          ),
+        );
+      } else if (this.nodePorts.has(port)) {
+        causes.push(invalid(path, port, 'provided port is already allocated'));
+      }
+    });
+    if (causes.length > 0) return causes;
+    for (const p of ports) {
+      if (typeof p.nodePort === 'number' && p.nodePort !== 0) this.nodePorts.add(p.nodePort);
+      else p.nodePort = this.allocateNodePort();
+    }
+    const kept = new Set(ports.map((p) => p.nodePort));
+    for (const port of own) if (typeof port === 'number' && !kept.has(port)) this.nodePorts.delete(port);
     return causes;
   }
 

@@ -57,6 +57,16 @@ describe('Service validation', () => {
       { ipFamilyPolicy: 'PreferDualStack', ipFamilies: ['IPv4', 'IPv6'], ports: [{ port: 80 }] },
     ],
     ['allocated clusterIP', { clusterIP: '10.96.0.10', clusterIPs: ['10.96.0.10'], ports: [{ port: 80 }] }],
+    [
+      'a load balancer restricted to source ranges (space-padded too), with a class',
+      {
+        type: 'LoadBalancer',
+        loadBalancerSourceRanges: ['10.0.0.0/8', ' 2001:db8::/64 '],
+        loadBalancerClass: 'service.k8s.aws/nlb',
+        externalTrafficPolicy: 'Local',
+        ports: [{ port: 4143 }],
+      },
+    ],
   ])('accepts %s', (_what, spec) => {
     expect(check(spec)).toEqual([]);
   });
@@ -222,6 +232,36 @@ describe('Service validation', () => {
       { field: 'spec.externalIPs[0]', reason: 'FieldValueInvalid' },
     ],
     [
+      'source ranges on a ClusterIP Service',
+      { loadBalancerSourceRanges: ['10.0.0.0/8'], ports: [{ port: 80 }] },
+      {
+        field: 'spec.LoadBalancerSourceRanges',
+        message: "Forbidden: may only be used when `type` is 'LoadBalancer'",
+      },
+    ],
+    [
+      'a source range that is no CIDR',
+      { type: 'LoadBalancer', loadBalancerSourceRanges: ['10.0.0.0/33'], ports: [{ port: 80 }] },
+      {
+        field: 'spec.LoadBalancerSourceRanges[0]',
+        message:
+          'Invalid value: "10.0.0.0/33": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)',
+      },
+    ],
+    [
+      'a class on a NodePort Service',
+      { type: 'NodePort', loadBalancerClass: 'example.com/lb', ports: [{ port: 80 }] },
+      {
+        field: 'spec.loadBalancerClass',
+        message: "Forbidden: may only be used when `type` is 'LoadBalancer'",
+      },
+    ],
+    [
+      'a class that is no qualified name',
+      { type: 'LoadBalancer', loadBalancerClass: 'a/b/c', ports: [{ port: 80 }] },
+      { field: 'spec.loadBalancerClass', reason: 'FieldValueInvalid' },
+    ],
+    [
       'externalTrafficPolicy on ClusterIP',
       { externalTrafficPolicy: 'Local', ports: [{ port: 80 }] },
       { field: 'spec.externalTrafficPolicy' },
@@ -243,6 +283,17 @@ describe('Service validation', () => {
     });
     it('keeps the allocated clusterIP when the update leaves it out', () => {
       expect(check({ ports: [{ port: 81 }] }, old)).toEqual([]);
+    });
+    it("refuses a change of a load balancer's class", () => {
+      const lb = { type: 'LoadBalancer', loadBalancerClass: 'a.example.com/lb', ports: [{ port: 80 }] };
+      expect(check({ ...lb, loadBalancerClass: 'b.example.com/lb' }, lb)).toEqual([
+        {
+          reason: 'FieldValueInvalid',
+          field: 'spec.loadBalancerClass',
+          message: 'Invalid value: "b.example.com/lb": may not change once set',
+        },
+      ]);
+      expect(check(lb, lb)).toEqual([]);
     });
     it('allows the change to ExternalName and back', () => {
       expect(check({ type: 'ExternalName', externalName: 'x.example.com' }, old)).toEqual([]);

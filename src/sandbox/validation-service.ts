@@ -229,7 +229,44 @@ export function validateService(svc: unknown, old: unknown): StatusCause[] {
     );
   }
   out.push(...oneOf(spec.internalTrafficPolicy, TRAFFIC_POLICIES, 'spec.internalTrafficPolicy'));
+  out.push(...validateLoadBalancerFields(spec, type));
   if (isRecord(old)) out.push(...validateServiceUpdate(spec, isRecord(old.spec) ? old.spec : {}));
+  return out;
+}
+
+/** netutils.ParseCIDRSloppy, as IsValidCIDR uses it: an IP, a slash and a prefix length in range. */
+export function isValidCIDR(value: string): boolean {
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(value);
+  if (!m) return false;
+  const family = isIP(m[1]!);
+  return family !== 0 && Number(m[2]) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * loadBalancerSourceRanges (its field path keeps kube's historical capital L) and
+ * loadBalancerClass (validateLoadBalancerClassField): both only for type LoadBalancer.
+ */
+function validateLoadBalancerFields(spec: Record<string, unknown>, type: string): StatusCause[] {
+  const out: StatusCause[] = [];
+  const ranges = spec.loadBalancerSourceRanges;
+  if (Array.isArray(ranges) && ranges.length > 0) {
+    const path = 'spec.LoadBalancerSourceRanges';
+    if (type !== 'LoadBalancer') out.push(forbidden(path, "may only be used when `type` is 'LoadBalancer'"));
+    ranges.forEach((value, i) => {
+      // Space-padded values are allowed: an accident of the field's origin as an annotation.
+      if (typeof value !== 'string' || !isValidCIDR(value.trim())) {
+        out.push(
+          invalid(index(path, i), value, 'must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)'),
+        );
+      }
+    });
+  }
+  const cls = spec.loadBalancerClass;
+  if (cls !== undefined && cls !== null) {
+    const path = 'spec.loadBalancerClass';
+    if (type !== 'LoadBalancer') out.push(forbidden(path, "may only be used when `type` is 'LoadBalancer'"));
+    else for (const msg of isQualifiedName(String(cls))) out.push(invalid(path, cls, msg));
+  }
   return out;
 }
 
@@ -243,9 +280,19 @@ function validateServiceUpdate(
 ): StatusCause[] {
   const type = spec.type ?? 'ClusterIP';
   const oldType = oldSpec.type ?? 'ClusterIP';
-  if (type === 'ExternalName' || oldType === 'ExternalName') return [];
+  const out: StatusCause[] = [];
+  // A load balancer's class picks its implementation: it may not change while it stays one.
+  if (
+    type === 'LoadBalancer' &&
+    oldType === 'LoadBalancer' &&
+    (spec.loadBalancerClass ?? null) !== (oldSpec.loadBalancerClass ?? null)
+  ) {
+    out.push(invalid('spec.loadBalancerClass', spec.loadBalancerClass ?? null, 'may not change once set'));
+  }
+  if (type === 'ExternalName' || oldType === 'ExternalName') return out;
   const oldIP = oldSpec.clusterIP;
   const newIP = spec.clusterIP;
-  if (typeof oldIP !== 'string' || oldIP === '' || newIP === undefined || newIP === '') return [];
-  return newIP === oldIP ? [] : [immutable('spec.clusterIP', newIP)];
+  if (typeof oldIP !== 'string' || oldIP === '' || newIP === undefined || newIP === '') return out;
+  if (newIP !== oldIP) out.push(immutable('spec.clusterIP', newIP));
+  return out;
 }

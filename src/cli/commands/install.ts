@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { IsthmusError } from '../../errors.js';
+import { type GatewayExposureFlags, gatewayExposureFromFlags } from '../install/gateway-exposure.js';
 import { INSTALL_DEFAULTS, type InstallOptions } from '../install/options.js';
 
-interface InstallFlags {
+interface InstallFlags extends GatewayExposureFlags {
   clusterName: string;
   trustAnchor: string;
   issuerCert: string;
@@ -47,6 +48,21 @@ export function registerInstall(program: Command): void {
       String(INSTALL_DEFAULTS.controllerReplicas),
     )
     .option('--gateway-service-type <type>', 'LoadBalancer or NodePort', INSTALL_DEFAULTS.gatewayServiceType)
+    .option(
+      '--gateway-service-annotation <key=value>',
+      'annotation of the gateway Service, repeatable (e.g. service.beta.kubernetes.io/aws-load-balancer-type=nlb)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .option(
+      '--gateway-load-balancer-source-ranges <cidrs>',
+      "networks allowed to reach the gateway's load balancer, comma-separated (the peer clusters' egress)",
+    )
+    .option('--gateway-load-balancer-class <class>', "the gateway Service's loadBalancerClass")
+    .option(
+      '--gateway-external-traffic-policy <policy>',
+      'Cluster or Local (Local keeps the client address and skips the extra node hop)',
+    )
+    .option('--gateway-node-port <port>', "the ingress port's nodePort (NodePort or LoadBalancer)")
     .option(
       '--failover-controlled-by <value>',
       'failover.linkerd.io/controlled-by value',
@@ -115,6 +131,7 @@ export function installOptionsFromFlags(
     failoverControlledBy: flags.failoverControlledBy,
     egressPortRange: { first, last },
     gatewayServiceType: oneOf('gateway-service-type', flags.gatewayServiceType, ['LoadBalancer', 'NodePort']),
+    gatewayExposure: gatewayExposureFromFlags(flags, flags.gatewayServiceType, problems),
     enableNamespaceCreation: flags.enableNamespaceCreation === true,
   };
   if (problems.length > 0) throw new IsthmusError('USAGE', problems.join('; '), { terminal: true });

@@ -1,3 +1,5 @@
+import type { GatewayExposure } from './gateway-exposure.js';
+
 /** What `isthmus install` renders from: one cluster's name, its certificates and a few knobs. */
 export interface InstallOptions {
   clusterName: string;
@@ -20,6 +22,8 @@ export interface InstallOptions {
   egressPortRange: { first: number; last: number };
   /** Service type of the gateway: LoadBalancer in real clusters; NodePort for bare labs. */
   gatewayServiceType: 'LoadBalancer' | 'NodePort';
+  /** Cloud load-balancer annotations, source ranges, class, traffic policy, node port. */
+  gatewayExposure: GatewayExposure;
   /** Grants the controller `create namespaces`, for Links with `enableNamespaceCreation`. */
   enableNamespaceCreation: boolean;
 }
@@ -36,6 +40,7 @@ export const INSTALL_DEFAULTS = {
   failoverControlledBy: 'linkerd-failover',
   egressPortRange: { first: 20000, last: 29999 },
   gatewayServiceType: 'LoadBalancer',
+  gatewayExposure: { annotations: {}, loadBalancerSourceRanges: [] as string[] },
   enableNamespaceCreation: false,
 } as const;
 

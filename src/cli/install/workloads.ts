@@ -2,9 +2,11 @@
  * The three Deployments (identity, gateway, controller), their Services and configuration.
  * Every process runs the same image and reads its settings from flags rendered here.
  */
+
 import { GATEWAY_NODE_OPTIONS } from '../../gateway/process-flags.js';
 import { CRL_CONFIGMAP, GATEWAY_SERVICE_NAME, PORTS } from '../../kube/keys.js';
 import { CONTROLLER_NODE_OPTIONS } from '../controller/process-flags.js';
+import { exposureFields } from './gateway-exposure.js';
 import { componentLabels, type InstallOptions, PART_OF } from './options.js';
 
 /** The gateway's graceful shutdown in a cluster (flags of `isthmus gateway`). */
@@ -140,6 +142,24 @@ function service(opts: InstallOptions, name: string, component: string, ports: o
   };
 }
 
+/** The gateway's LoadBalancer (or NodePort) Service, with the cloud settings the install was given. */
+function gatewayService(opts: InstallOptions) {
+  const { nodePort } = opts.gatewayExposure;
+  const ingress = {
+    name: 'ingress',
+    port: PORTS.ingress,
+    targetPort: 'ingress',
+    ...(nodePort ? { nodePort } : {}),
+  };
+  const base = service(opts, GATEWAY_SERVICE_NAME, 'gateway', [ingress], opts.gatewayServiceType);
+  const { annotations, spec } = exposureFields(opts.gatewayExposure);
+  return {
+    ...base,
+    metadata: { ...base.metadata, ...(annotations ? { annotations } : {}) },
+    spec: { ...base.spec, ...spec },
+  };
+}
+
 const common = (opts: InstallOptions) => [
   `--cluster=${opts.clusterName}`,
   `--trust-domain=${opts.trustDomain}`,
@@ -250,13 +270,7 @@ export function gatewayManifests(opts: InstallOptions): object[] {
       },
     ),
     ...disruptionBudget(opts, 'gateway', opts.gatewayReplicas),
-    service(
-      opts,
-      GATEWAY_SERVICE_NAME,
-      'gateway',
-      [{ name: 'ingress', port: PORTS.ingress, targetPort: 'ingress' }],
-      opts.gatewayServiceType,
-    ),
+    gatewayService(opts),
     service(opts, `${GATEWAY_SERVICE_NAME}-admin`, 'gateway', [
       { name: 'admin', port: PORTS.admin, targetPort: 'admin' },
     ]),

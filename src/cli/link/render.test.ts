@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { isIsthmusError } from '../../errors.js';
 import type { V1Service } from '../../kube/types.js';
-import { gatewayAddressesOf, linkManifests, type RemoteFacts, renderLink, tokenOf } from './render.js';
+import {
+  gatewayAddressesOf,
+  gatewayPortOf,
+  linkManifests,
+  type RemoteFacts,
+  renderLink,
+  tokenOf,
+} from './render.js';
 
 const facts: RemoteFacts = {
   clusterName: 'west',
@@ -56,6 +63,13 @@ describe('isthmus link', () => {
       addresses: ['198.51.100.7', 'gw.west.example'],
       port: 4143,
     });
+  });
+
+  it('dials a NodePort gateway at its nodePort, a load balancer at the ingress port', () => {
+    const ports = [{ name: 'ingress', port: 4143, nodePort: 31443 }];
+    expect(gatewayPortOf({ spec: { type: 'NodePort', ports } })).toBe(31443);
+    expect(gatewayPortOf({ spec: { type: 'LoadBalancer', ports } })).toBe(4143);
+    expect(gatewayPortOf(undefined)).toBe(4143);
   });
 
   it('fails clearly when the remote-access token is missing', () => {

@@ -130,8 +130,14 @@ export function gatewayAddressesOf(
   return { addresses, port: gatewayPortOf(svc) };
 }
 
+/**
+ * The port peers dial: the ingress port behind a load balancer, its nodePort when the gateway is
+ * exposed as a NodePort Service (then `--gateway-addresses` names the nodes).
+ */
 export function gatewayPortOf(svc: V1Service | undefined): number {
-  return svc?.spec?.ports?.find((p) => p.name === 'ingress')?.port ?? PORTS.ingress;
+  const ingress = svc?.spec?.ports?.find((p) => p.name === 'ingress');
+  if (svc?.spec?.type === 'NodePort' && ingress?.nodePort) return ingress.nodePort;
+  return ingress?.port ?? PORTS.ingress;
 }
 
 /** The remote API server's CA as base64 PEM, inline or read from the file the kubeconfig names. */
