@@ -14,6 +14,7 @@ import { KubeClient } from '../src/kube/client.js';
 import { R } from '../src/kube/resources.js';
 import type { Link, V1Secret, V1Service } from '../src/kube/types.js';
 import { mergeKubeconfigs, type Sandbox, startSandbox } from '../src/sandbox/index.js';
+import { waitFor } from '../src/wait-for.js';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'isthmus-install-'));
@@ -226,6 +227,79 @@ describe('install and link with the real kubectl', () => {
       expect((err as { stderr: string }).stderr).toMatch(
         /replicas > … is not supported in a Link's label selector/,
       );
+    } finally {
+      eastAdmin.close();
+    }
+  });
+
+  it('uninstalls: refuses while a Link or a TrafficSplit would be lost, then kubectl delete leaves nothing', async () => {
+    const eastAdmin = KubeClient.fromKubeconfigString(east.kubeconfig());
+    const uninstall = (...flags: string[]) =>
+      isthmus(['uninstall', '--kubeconfig', kubeconfig, '--context', 'east', ...flags]);
+    const refusal = (p: Promise<unknown>) =>
+      p.then(
+        () => ({ code: 0, stdout: '', stderr: '' }),
+        (e: { stdout: string; stderr: string; code: number }) => e,
+      );
+    try {
+      const withLink = await refusal(uninstall());
+      expect(withLink).toMatchObject({ code: 1, stdout: '' });
+      expect(withLink.stderr).toMatch(
+        /Link isthmus-system\/west remains: unlink it first \(isthmus unlink --cluster-name west --wait\)/,
+      );
+      await isthmus(['unlink', '--kubeconfig', kubeconfig, '--context', 'east', '--cluster-name', 'west']);
+
+      // The user's TrafficSplit would go with the CRD; a mirror no controller removed is ours.
+      await eastAdmin.create(R.namespaces, { metadata: { name: 'test' } });
+      await eastAdmin.create(R.trafficSplitsV1alpha2, {
+        metadata: { name: 'podinfo', namespace: 'test' },
+        spec: { service: 'podinfo', backends: [{ service: 'podinfo', weight: 1 }] },
+      });
+      await eastAdmin.create(R.services, {
+        metadata: {
+          name: 'api-north',
+          namespace: 'test',
+          labels: { 'mirror.linkerd.io/mirrored-service': 'true', 'mirror.linkerd.io/cluster-name': 'north' },
+        },
+        spec: { ports: [{ port: 80 }] },
+      });
+      const withSplit = await refusal(uninstall());
+      expect(withSplit).toMatchObject({ code: 1, stdout: '' });
+      expect(withSplit.stderr).toMatch(
+        /1 TrafficSplit\(s\) \(test\/podinfo\) would be deleted with the TrafficSplit CRD/,
+      );
+      await eastAdmin.delete(R.trafficSplitsV1alpha2, 'test', 'podinfo');
+
+      const { stdout, stderr } = await uninstall();
+      expect(stderr).toMatch(/also deleting 1 mirror or failover object\(s\)/);
+      const deleted = await kubectl(['--context', 'east', 'delete', '-f', '-'], stdout);
+      expect(deleted.stdout).toMatch(/deployment\.apps "isthmus-gateway" deleted/);
+      expect(deleted.stdout).toMatch(
+        /clusterrole\.rbac\.authorization\.k8s\.io "isthmus-controller-namespace-creation" deleted/,
+      );
+      expect(deleted.stdout).toMatch(/namespace "isthmus-system" deleted/);
+
+      // Nothing of Isthmus is left: no labelled cluster object, no CRD, no mirror, no namespace.
+      const leftover = await kubectl([
+        '--context',
+        'east',
+        'get',
+        'clusterroles,clusterrolebindings,customresourcedefinitions,services',
+        '-A',
+        '-l',
+        'app.kubernetes.io/part-of=isthmus',
+        '-o',
+        'name',
+      ]);
+      expect(leftover.stdout).toBe('');
+      expect(await eastAdmin.get(R.services, 'test', 'api-north')).toBeUndefined();
+      await waitFor(
+        'isthmus-system deleted',
+        async () => (await eastAdmin.get(R.namespaces, undefined, 'isthmus-system')) === undefined,
+        10_000,
+      );
+      // Run again, it finds nothing left to print.
+      expect((await uninstall()).stdout).toBe('');
     } finally {
       eastAdmin.close();
     }

@@ -10,6 +10,7 @@ import { registerLab } from './lab.js';
 import { registerLink } from './link.js';
 import { registerSandbox } from './sandbox.js';
 import { registerStatus } from './status.js';
+import { registerUninstall } from './uninstall.js';
 import { registerUnlink } from './unlink.js';
 
 /** Adds every verb to the program. Verbs load their implementation lazily inside their action. */
@@ -23,6 +24,7 @@ export function registerCommands(program: Command): void {
   registerIdentity(program);
   registerSandbox(program);
   registerUnlink(program);
+  registerUninstall(program);
   registerCheck(program);
   registerGateways(program);
   registerStatus(program);

@@ -1,0 +1,64 @@
+/** What `isthmus uninstall` reads before deciding (plan-uninstall.ts decides). */
+import type { KubeClient } from '../../kube/client.js';
+import { isNotFound } from '../../kube/errors.js';
+import {
+  CLUSTER_NAME_LABEL,
+  MANAGED_BY_FAILOVER,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_MIRROR,
+  MIRRORED_SERVICE_LABEL,
+  SYSTEM_NAMESPACE,
+} from '../../kube/keys.js';
+import { apiVersionOf, R, type ResourceRef } from '../../kube/resources.js';
+import type { KubeObject, Link, TrafficSplit } from '../../kube/types.js';
+import { INSTALL_KINDS } from '../check/pre-install.js';
+import { PART_OF } from '../install/options.js';
+import { resourceOf } from '../lab/apply-objects.js';
+import type { UninstallFacts } from './plan-uninstall.js';
+
+const PART_OF_SELECTOR = Object.entries(PART_OF)
+  .map(([k, v]) => `${k}=${v}`)
+  .join(',');
+
+/** A list whose resource is not served (its CRD is gone already) is empty, not an error. */
+async function listOf<T extends KubeObject>(
+  client: KubeClient,
+  res: ResourceRef,
+  opts: { namespace?: string; labelSelector?: string } = {},
+): Promise<T[]> {
+  try {
+    const { items } = await client.list<T>(res, opts);
+    // List items of built-in kinds carry no apiVersion/kind; the delete manifest needs both.
+    return items.map((o) => ({ ...o, apiVersion: apiVersionOf(res), kind: res.kind }));
+  } catch (err) {
+    if (isNotFound(err)) return [];
+    throw err;
+  }
+}
+
+export async function gatherUninstallFacts(client: KubeClient): Promise<UninstallFacts> {
+  const installed = await Promise.all(
+    INSTALL_KINDS.map((kind) => {
+      const res = resourceOf({ kind } as KubeObject);
+      return listOf(client, res, {
+        ...(res.namespaced ? { namespace: SYSTEM_NAMESPACE } : {}),
+        labelSelector: PART_OF_SELECTOR,
+      });
+    }),
+  );
+  const [links, trafficSplits, mirrors, mirrorSlices, apexSlices, namespaces] = await Promise.all([
+    listOf<Link>(client, R.links, { namespace: SYSTEM_NAMESPACE }),
+    listOf<TrafficSplit>(client, R.trafficSplitsV1alpha2),
+    listOf(client, R.services, { labelSelector: `${MIRRORED_SERVICE_LABEL}=true` }),
+    listOf(client, R.endpointSlices, { labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_MIRROR}` }),
+    listOf(client, R.endpointSlices, { labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_FAILOVER}` }),
+    listOf(client, R.namespaces, { labelSelector: `${MIRRORED_SERVICE_LABEL}=true,${CLUSTER_NAME_LABEL}` }),
+  ]);
+  return {
+    links,
+    trafficSplits,
+    installed: installed.flat(),
+    leftovers: [...mirrors, ...mirrorSlices, ...apexSlices],
+    mirrorNamespaces: namespaces.map((n) => n.metadata?.name ?? ''),
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * `isthmus uninstall` (Linkerd's `multicluster uninstall`): what to delete, decided from what the
+ * cluster holds. Pure. It refuses while deleting would lose something or strand it:
+ * - a Link: the controller removes a Link's mirrors only while it runs, so unlink first;
+ * - a TrafficSplit under the TrafficSplit CRD the install created: deleting the CRD deletes
+ *   every TrafficSplit with it, and they are the user's, not ours.
+ * What is deleted besides the install's own objects: mirrors left behind (a controller that was
+ * down when a Link went) and the failover controller's apex EndpointSlices, which would keep
+ * steering an apex Service to egress ports nobody serves. Namespaces created for mirrors
+ * (`enableNamespaceCreation`) are kept: they may hold more than mirrors by now.
+ */
+import type { KubeObject, Link, TrafficSplit } from '../../kube/types.js';
+
+export const TRAFFIC_SPLIT_CRD = 'trafficsplits.split.smi-spec.io';
+
+export interface UninstallFacts {
+  links: Link[];
+  trafficSplits: TrafficSplit[];
+  /** Objects labelled app.kubernetes.io/part-of=isthmus, of the kinds `isthmus install` renders. */
+  installed: KubeObject[];
+  /** Mirror Services and EndpointSlices, and the failover controller's apex EndpointSlices. */
+  leftovers: KubeObject[];
+  /** Namespaces labelled as created for mirrors. */
+  mirrorNamespaces: string[];
+}
+
+export type UninstallPlan =
+  | { ok: true; objects: KubeObject[]; notes: string[] }
+  | { ok: false; problems: string[] };
+
+/** Deletion order: what runs first, what it runs as next, definitions and the namespace last. */
+const ORDER = [
+  'Deployment',
+  'PodDisruptionBudget',
+  'Service',
+  'EndpointSlice',
+  'ConfigMap',
+  'Secret',
+  'RoleBinding',
+  'Role',
+  'ClusterRoleBinding',
+  'ClusterRole',
+  'ServiceAccount',
+  'CustomResourceDefinition',
+  'Namespace',
+];
+
+const nameOf = (o: KubeObject) =>
+  o.metadata?.namespace ? `${o.metadata.namespace}/${o.metadata.name ?? ''}` : (o.metadata?.name ?? '');
+
+function listed(names: string[], max = 5): string {
+  const shown = names.slice(0, max).join(', ');
+  return names.length > max ? `${shown} and ${names.length - max} more` : shown;
+}
+
+export function planUninstall(facts: UninstallFacts, opts: { keepTrafficSplitCrd: boolean }): UninstallPlan {
+  const problems: string[] = [];
+  for (const link of facts.links) {
+    const cluster = link.spec?.targetClusterName ?? link.metadata?.name ?? '';
+    problems.push(
+      `Link ${nameOf(link)} remains: unlink it first (isthmus unlink --cluster-name ${cluster} --wait), so that the controller removes its mirrors`,
+    );
+  }
+  const deletesSplitCrd =
+    !opts.keepTrafficSplitCrd &&
+    facts.installed.some(
+      (o) => o.kind === 'CustomResourceDefinition' && o.metadata?.name === TRAFFIC_SPLIT_CRD,
+    );
+  if (deletesSplitCrd && facts.trafficSplits.length > 0) {
+    problems.push(
+      `${facts.trafficSplits.length} TrafficSplit(s) (${listed(facts.trafficSplits.map(nameOf))}) would be deleted with the TrafficSplit CRD: delete them first, or keep the CRD with --keep-traffic-split-crd`,
+    );
+  }
+  if (problems.length > 0) return { ok: false, problems };
+
+  const objects = [...facts.installed, ...facts.leftovers]
+    .filter(
+      (o) =>
+        !(
+          opts.keepTrafficSplitCrd &&
+          o.kind === 'CustomResourceDefinition' &&
+          o.metadata?.name === TRAFFIC_SPLIT_CRD
+        ),
+    )
+    .map((o) => ({
+      apiVersion: o.apiVersion ?? '',
+      kind: o.kind ?? '',
+      metadata: {
+        name: o.metadata?.name ?? '',
+        ...(o.metadata?.namespace ? { namespace: o.metadata.namespace } : {}),
+      },
+    }))
+    .sort((a, b) => rank(a.kind) - rank(b.kind));
+  const notes: string[] = [];
+  if (facts.leftovers.length > 0) {
+    notes.push(
+      `also deleting ${facts.leftovers.length} mirror or failover object(s) no controller owns any more`,
+    );
+  }
+  if (opts.keepTrafficSplitCrd) notes.push(`keeping the CRD ${TRAFFIC_SPLIT_CRD} and its TrafficSplits`);
+  if (facts.mirrorNamespaces.length > 0) {
+    notes.push(`keeping namespace(s) created for mirrors: ${listed(facts.mirrorNamespaces)}`);
+  }
+  return { ok: true, objects, notes };
+}
+
+function rank(kind: string): number {
+  const i = ORDER.indexOf(kind);
+  return i < 0 ? ORDER.length : i;
+}
