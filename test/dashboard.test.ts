@@ -20,8 +20,13 @@ const CONTRACT_METRICS = [
   'isthmus_remote_api_up',
 ];
 
-/** Beyond the contract: the gateway's revocation metrics (README, "Revoking a certificate"). */
-const MORE_CHARTED = ['isthmus_gateway_crl_revoked_certificates', 'isthmus_gateway_crl_reloads_total'];
+/** Beyond the contract: the gateway's revocation metrics (README, "Revoking a certificate") and per-Service tunnels. */
+const MORE_CHARTED = [
+  'isthmus_gateway_crl_revoked_certificates',
+  'isthmus_gateway_crl_reloads_total',
+  'isthmus_service_tunnels_total',
+  'isthmus_service_tunnel_bytes_total',
+];
 
 describe('grafana/isthmus-dashboard.json', () => {
   const dashboard = JSON.parse(readFileSync('grafana/isthmus-dashboard.json', 'utf8')) as {

@@ -5,7 +5,7 @@ import {
   publishTunnelClose,
   publishTunnelOpen,
 } from './diagnostics.js';
-import { connectResult, createGatewayMetrics, type GatewayMetrics } from './metrics.js';
+import { connectResult, createGatewayMetrics, type GatewayMetrics, serviceOfAuthority } from './metrics.js';
 
 describe('connectResult', () => {
   it.each([
@@ -20,6 +20,20 @@ describe('connectResult', () => {
     expect(connectResult(status, reason)).toBe(result);
   });
 });
+
+/** An egress tunnel to west ends after 10 bytes in and 32 out. */
+function closeEgressTunnel(authority: string): void {
+  publishTunnelClose({
+    direction: 'egress',
+    peerCluster: 'west',
+    authority,
+    endpoint: '10.0.0.9:51234',
+    durationMs: 3,
+    bytesIn: 10,
+    bytesOut: 32,
+    reset: false,
+  });
+}
 
 describe('createGatewayMetrics', () => {
   const made: GatewayMetrics[] = [];
@@ -36,16 +50,7 @@ describe('createGatewayMetrics', () => {
     const metrics = make();
     publishTunnelOpen('egress', 'west', 'podinfo.test.svc.cluster.local:9898');
     publishTunnelOpen('ingress', 'east', 'podinfo.test.svc.cluster.local:9898');
-    publishTunnelClose({
-      direction: 'egress',
-      peerCluster: 'west',
-      authority: 'podinfo.test.svc.cluster.local:9898',
-      endpoint: '10.0.0.9:51234',
-      durationMs: 3,
-      bytesIn: 10,
-      bytesOut: 32,
-      reset: false,
-    });
+    closeEgressTunnel('podinfo.test.svc.cluster.local:9898');
     publishConnectError({
       direction: 'ingress',
       peerCluster: 'east',
@@ -72,6 +77,57 @@ describe('createGatewayMetrics', () => {
     expect(text).toContain('isthmus_tunnel_open{direction="ingress"} 1');
     expect(text).toContain('isthmus_tunnel_bytes_total{direction="egress"} 42');
     expect(text).toContain('isthmus_tunnel_connect_duration_ms');
+  });
+
+  it('counts per Service only what names an exported or mirrored Service', async () => {
+    const metrics = make();
+    const podinfo = 'podinfo.test.svc.cluster.local:9898';
+    publishTunnelOpen('egress', 'west', podinfo);
+    publishTunnelOpen('ingress', 'east', 'web-0.db.shop.svc.cluster.local:5432');
+    closeEgressTunnel(podinfo);
+    publishConnectError({
+      direction: 'egress',
+      peerCluster: 'west',
+      authority: podinfo,
+      status: 0,
+      reason: 'ECONNREFUSED',
+    });
+    publishConnectError({
+      direction: 'ingress',
+      peerCluster: 'east',
+      authority: podinfo,
+      status: 503,
+      reason: 'no ready endpoint',
+    });
+    // What a peer may send freely never becomes a label value.
+    for (const status of [400, 403]) {
+      publishConnectError({
+        direction: 'ingress',
+        peerCluster: 'east',
+        authority: `random-${status}.ns.svc.cluster.local:1`,
+        status,
+        reason: 'no',
+      });
+    }
+    const text = await metrics.render();
+    const series = text.split('\n').filter((l) => l.startsWith('isthmus_service_'));
+    expect(series).toEqual([
+      'isthmus_service_tunnels_total{direction="egress",peer_cluster="west",namespace="test",service="podinfo",result="success"} 1',
+      'isthmus_service_tunnels_total{direction="ingress",peer_cluster="east",namespace="shop",service="db",result="success"} 1',
+      'isthmus_service_tunnels_total{direction="egress",peer_cluster="west",namespace="test",service="podinfo",result="error"} 1',
+      'isthmus_service_tunnels_total{direction="ingress",peer_cluster="east",namespace="test",service="podinfo",result="status_503"} 1',
+      'isthmus_service_tunnel_bytes_total{direction="egress",namespace="test",service="podinfo"} 42',
+    ]);
+  });
+
+  it.each([
+    ['podinfo.test.svc.cluster.local:9898', { namespace: 'test', service: 'podinfo' }],
+    ['web-0.db.shop.svc.example.org:5432', { namespace: 'shop', service: 'db' }],
+    ['PodInfo.Test.svc.cluster.local.:9898', { namespace: 'test', service: 'podinfo' }],
+    ['x:1', undefined],
+    ['a.b.c.d.svc.cluster.local:1', undefined],
+  ])('serviceOfAuthority(%s)', (authority, want) => {
+    expect(serviceOfAuthority(authority)).toEqual(want);
   });
 
   it('reports the CRL in force and refused updates, from 0 on the first scrape', async () => {

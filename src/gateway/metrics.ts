@@ -47,6 +47,32 @@ export function connectResult(status: number, reason = ''): ConnectResult {
   }
 }
 
+/**
+ * The Service a tunnel's `:authority` names (`[<hostname>.]<svc>.<ns>.svc.<domain>:<port>`), for
+ * per-service labels. Label values must stay bounded, so callers use it only for authorities that
+ * resolved to an exported Service (ingress) or came from a mirror's route (egress).
+ */
+export function serviceOfAuthority(
+  authority: string | undefined,
+): { namespace: string; service: string } | undefined {
+  // DNS names are case-insensitive and the resolver accepts any case: one Service, one label value.
+  const name = authority?.toLowerCase();
+  const at = name?.indexOf('.svc.') ?? -1;
+  if (name === undefined || at < 0) return undefined;
+  const local = name.slice(0, at).split('.');
+  if (local.length < 2 || local.length > 3) return undefined;
+  return { namespace: local[local.length - 1]!, service: local[local.length - 2]! };
+}
+
+/**
+ * Ingress outcomes reached only after the authority resolved to an exported Service: 503 (no ready
+ * endpoint) and 502 (none accepted). A 400 or 403 may name anything a peer sent, so it is never a
+ * label value; every egress authority comes from a mirror's route.
+ */
+function namesKnownService(direction: string, status: number): boolean {
+  return direction === 'egress' || status === 502 || status === 503;
+}
+
 /** Latency buckets in ms: a loopback CONNECT takes ~1 ms, a cross-region one 100+ ms. */
 const CONNECT_DURATION_BUCKETS_MS = [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
 
@@ -93,6 +119,18 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     buckets: CONNECT_DURATION_BUCKETS_MS,
     registers: [registry],
   });
+  const serviceTunnels = new Counter({
+    name: 'isthmus_service_tunnels_total',
+    help: 'Tunnels by the Service they lead to (egress: the remote Service of a mirror; ingress: the exported Service), peer cluster and result.',
+    labelNames: ['direction', 'peer_cluster', 'namespace', 'service', 'result'] as const,
+    registers: [registry],
+  });
+  const serviceBytes = new Counter({
+    name: 'isthmus_service_tunnel_bytes_total',
+    help: 'Bytes carried through tunnels (both ways, counted on the TCP side), by direction and Service.',
+    labelNames: ['direction', 'namespace', 'service'] as const,
+    registers: [registry],
+  });
   const crlRevoked = new Gauge({
     name: 'isthmus_gateway_crl_revoked_certificates',
     help: 'Serials revoked by the CRLs in force (--crl-file); 0 without one.',
@@ -113,9 +151,20 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
   }
   if (options.processMetrics === true) collectDefaultMetrics({ register: registry });
 
+  /** One tunnel outcome, in the totals and, when the authority names a Service, per Service. */
+  const countTunnel = (
+    direction: string,
+    peer: string,
+    result: string,
+    svc: ReturnType<typeof serviceOfAuthority>,
+  ): void => {
+    connections.inc({ direction, peer_cluster: peer, result });
+    if (svc) serviceTunnels.inc({ direction, peer_cluster: peer, ...svc, result });
+  };
+
   const onOpen = (raw: unknown): void => {
     const msg = raw as TunnelOpenMessage & { durationMs?: number };
-    connections.inc({ direction: msg.direction, peer_cluster: msg.peerCluster, result: 'success' });
+    countTunnel(msg.direction, msg.peerCluster, 'success', serviceOfAuthority(msg.authority));
     open.inc({ direction: msg.direction });
     if (typeof msg.durationMs === 'number')
       connectDuration.observe({ direction: msg.direction }, msg.durationMs);
@@ -124,14 +173,13 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     const msg = raw as TunnelCloseMessage;
     open.dec({ direction: msg.direction });
     bytes.inc({ direction: msg.direction }, msg.bytesIn + msg.bytesOut);
+    const svc = serviceOfAuthority(msg.authority);
+    if (svc) serviceBytes.inc({ direction: msg.direction, ...svc }, msg.bytesIn + msg.bytesOut);
   };
   const onConnectError = (raw: unknown): void => {
     const msg = raw as ConnectErrorMessage;
-    connections.inc({
-      direction: msg.direction,
-      peer_cluster: msg.peerCluster ?? 'unknown',
-      result: connectResult(msg.status, msg.reason),
-    });
+    const svc = namesKnownService(msg.direction, msg.status) ? serviceOfAuthority(msg.authority) : undefined;
+    countTunnel(msg.direction, msg.peerCluster ?? 'unknown', connectResult(msg.status, msg.reason), svc);
   };
   // A refused handshake is an ingress attempt too, and the metric says which peer tried.
   const onHandshakeRejected = (raw: unknown): void => {

@@ -210,6 +210,20 @@ describe('two clusters, one gateway each', () => {
       /isthmus_tunnel_connections_total\{direction="ingress",peer_cluster="east",result="success"\} [1-9]/,
     );
     expect(text).toContain('isthmus_tunnel_open{direction="egress"}');
+    // Per Service: the mirror's remote Service on egress, the exported Service on ingress.
+    const podinfo = (direction: string, peer: string) =>
+      new RegExp(
+        `isthmus_service_tunnels_total\\{direction="${direction}",peer_cluster="${peer}",namespace="${NS}",service="podinfo",result="success"\\} [1-9]`,
+      );
+    expect(eastText).toMatch(podinfo('egress', 'west'));
+    expect(text).toMatch(podinfo('ingress', 'east'));
+    expect(text).toMatch(
+      new RegExp(
+        `isthmus_service_tunnel_bytes_total\\{direction="ingress",namespace="${NS}",service="podinfo"\\} [1-9]`,
+      ),
+    );
+    // The 403 of the earlier test named a Service that is not exported: never a label value.
+    expect(text).not.toMatch(/service="nothing"/);
   });
 
   it('answers gRPC health SERVING on the admin port', async () => {
