@@ -119,6 +119,18 @@ describe('mirror lifecycle', () => {
         what: 'no service left unmirrored',
       });
 
+      // Deleted while the Link still mirrors into it, the namespace comes back with its mirrors.
+      const before = ns?.metadata?.uid;
+      await east.client.delete(R.namespaces, undefined, 'shop');
+      await waitFor(
+        async () => {
+          const again = await east.client.get<V1Namespace>(R.namespaces, undefined, 'shop');
+          return again && again.metadata?.uid !== before && !again.metadata?.deletionTimestamp;
+        },
+        { what: 'shop re-created' },
+      );
+      await waitReady(east, 'shop', 'api-west');
+
       // Unlinking removes the mirrors, never the namespace: it may hold things that are not ours.
       await east.client.delete(R.links, SYSTEM_NAMESPACE, 'west');
       await waitFor(async () => !(await getLink(east, 'west')), { what: 'Link finalized' });
