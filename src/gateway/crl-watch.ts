@@ -5,8 +5,9 @@
  * until it appears. A bad update, or the file vanishing, keeps the list in force and is reported:
  * revocations are never dropped by a typo.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { describeError, IsthmusError } from '../errors.js';
+import { filesVersion, MISSING_FILE, watchFiles } from '../file-watch.js';
 import { RevocationList } from '../identity/revocation.js';
 
 export interface CrlWatcher {
@@ -26,51 +27,26 @@ export interface CrlWatchOptions {
 }
 
 export async function watchCrlFile(opts: CrlWatchOptions): Promise<CrlWatcher> {
-  const load = async (): Promise<{ list: RevocationList; version: string }> => {
+  const load = async (): Promise<RevocationList> => {
     try {
-      const version = await versionOf(opts.file);
-      const list = RevocationList.fromPem(await readFile(opts.file, 'utf8'), opts.anchorPem);
-      return { list, version };
+      return RevocationList.fromPem(await readFile(opts.file, 'utf8'), opts.anchorPem);
     } catch (err) {
       throw new IsthmusError('CRL_INVALID', `CRL file ${opts.file}: ${describeError(err)}`, { cause: err });
     }
   };
-  let { list, version } = (await exists(opts.file))
-    ? await load()
-    : { list: RevocationList.empty(opts.anchorPem), version: MISSING };
-  /** The file version that failed to load: reported once, not at every tick. */
-  let failed = '';
-  let busy = false;
-  const timer = setInterval(async () => {
-    if (busy) return;
-    busy = true;
-    const now = await versionOf(opts.file).catch(() => MISSING);
-    try {
-      if (now === version || now === failed) return;
-      ({ list, version } = await load());
-      failed = '';
+  const since = await filesVersion([opts.file]);
+  let present = since !== MISSING_FILE;
+  let list = present ? await load() : RevocationList.empty(opts.anchorPem);
+  const stop = watchFiles({
+    files: [opts.file],
+    since,
+    intervalMs: opts.intervalMs ?? 10_000,
+    apply: async () => {
+      list = await load();
+      present = true;
       opts.onChange(list);
-    } catch (err) {
-      failed = now;
-      opts.onError(err as IsthmusError);
-    } finally {
-      busy = false;
-    }
-  }, opts.intervalMs ?? 10_000);
-  timer.unref();
-  return { current: () => list, present: () => version !== MISSING, stop: () => clearInterval(timer) };
-}
-
-const MISSING = 'missing';
-
-function exists(file: string): Promise<boolean> {
-  return stat(file).then(
-    () => true,
-    () => false,
-  );
-}
-
-async function versionOf(file: string): Promise<string> {
-  const s = await stat(file);
-  return `${s.mtimeMs}:${s.size}:${s.ino}`;
+    },
+    onError: (err) => opts.onError(err as IsthmusError),
+  });
+  return { current: () => list, present: () => present, stop };
 }

@@ -36,7 +36,8 @@ export const certifyChannel = diagnostics.channel('isthmus:identity:certify');
 export type CertifyOutcome = 'issued' | 'unauthenticated' | 'denied' | 'invalid' | 'unavailable';
 
 export interface CertifyDeps {
-  issuer: KeyPairPem;
+  /** The issuer, or where to read the one in force at each request (it is reloaded when renewed). */
+  issuer: KeyPairPem | (() => KeyPairPem);
   trustDomain: string;
   cluster: string;
   reviewer: TokenReviewer;
@@ -54,7 +55,7 @@ export type CertifyResult =
 export function createCertifyHandler(deps: CertifyDeps): (req: CertifyRequest) => Promise<CertifyResult> {
   const rules = deps.rules ?? defaultIdentityRules(deps.trustDomain, deps.cluster);
   const lifetimeMs = deps.lifetimeMs ?? DEFAULT_LEAF_LIFETIME_MS;
-  const issuerNotAfter = certificateInfo(deps.issuer.certPem).notAfter;
+  const issuerOf = typeof deps.issuer === 'function' ? deps.issuer : () => deps.issuer as KeyPairPem;
   const fail = (
     code: status,
     outcome: Exclude<CertifyOutcome, 'issued'>,
@@ -97,9 +98,11 @@ export function createCertifyHandler(deps: CertifyDeps): (req: CertifyRequest) =
         : fail(status.PERMISSION_DENIED, 'denied', `${review.username}: ${decision.reason}`);
     }
     const now = (deps.now?.() ?? new Date()).getTime();
+    const issuer = issuerOf();
     // A leaf outliving its issuer would be refused by every peer anyway; stop at the issuer's end.
+    const issuerNotAfter = certificateInfo(issuer.certPem).notAfter;
     const notAfter = new Date(Math.min(leafNotAfter(now, lifetimeMs).getTime(), issuerNotAfter.getTime()));
-    const leaf = issueLeaf(deps.issuer, {
+    const leaf = issueLeaf(issuer, {
       uriSans: [identity],
       publicKeyPem: decision.publicKeyPem,
       notBefore: new Date(now - CLOCK_SKEW_ALLOWANCE_MS),
@@ -110,7 +113,7 @@ export function createCertifyHandler(deps: CertifyDeps): (req: CertifyRequest) =
       identity,
       response: {
         certPem: leaf.certPem,
-        chainPem: chainOf(leaf.certPem, deps.issuer),
+        chainPem: chainOf(leaf.certPem, issuer),
         notAfterUnixMs: notAfter.getTime(),
       },
     };

@@ -3,6 +3,7 @@ import { lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/
 import { join } from 'node:path';
 import { IsthmusError } from '../errors.js';
 import { createIssuer, createTrustAnchor, type KeyPairPem } from './ca.js';
+import { splitPem } from './pem.js';
 import { isValidClusterName, isValidTrustDomain } from './spiffe.js';
 import { anchorBundleProblems, anchorProblems, issuerProblems } from './validate.js';
 
@@ -117,6 +118,14 @@ export async function loadCertificates(opts: {
  * What the identity process needs: the anchor certificate and one issuer pair, from wherever they
  * are mounted (the issuer Secret and the anchor ConfigMap are separate volumes in a cluster).
  */
+/** The trust anchor file: one anchor, or a bundle during a rotation, each a valid self-signed CA. */
+export async function loadAnchorBundle(anchorFile: string, at = new Date()): Promise<string> {
+  const anchorPem = await readText(anchorFile);
+  const problems = anchorBundleProblems(anchorPem, at).map((p) => `${anchorFile}: ${p}`);
+  if (problems.length > 0) throw invalid(problems);
+  return anchorPem;
+}
+
 export async function loadIssuer(opts: {
   anchorFile: string;
   certFile: string;
@@ -124,10 +133,10 @@ export async function loadIssuer(opts: {
   at?: Date;
 }): Promise<{ anchorPem: string; issuer: KeyPairPem }> {
   const at = opts.at ?? new Date();
-  const anchorPem = await readText(opts.anchorFile);
-  const problems = anchorBundleProblems(anchorPem, at).map((p) => `${opts.anchorFile}: ${p}`);
-  if (problems.length > 0) throw invalid(problems);
-  const issuer = (await readPair(opts.certFile, opts.keyFile, true)) as KeyPairPem;
+  const anchorPem = await loadAnchorBundle(opts.anchorFile, at);
+  const pair = (await readPair(opts.certFile, opts.keyFile, true)) as KeyPairPem;
+  // cert-manager writes the issuer followed by its CA into tls.crt: the issuer is the first.
+  const issuer = { ...pair, certPem: splitPem(pair.certPem)[0] ?? pair.certPem };
   const found = issuerProblems(issuer.certPem, issuer.keyPem, anchorPem, at).map(
     (p) => `${opts.certFile}: ${p}`,
   );

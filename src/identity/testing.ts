@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createIssuer, createTrustAnchor, issueGatewayCertificate, type KeyPairPem } from './ca.js';
 import { generateRsaKey, type RsaKeyPem } from './rsa-keys.js';
 
@@ -55,4 +58,26 @@ let leafKey: RsaKeyPem | undefined;
 export function testLeafKey(): RsaKeyPem {
   leafKey ??= generateRsaKey();
   return leafKey;
+}
+
+/**
+ * A Secret volume as kubelet writes it: the files are symlinks through `..data`, which points at a
+ * timestamped directory; an update writes a new directory and renames one symlink over `..data`.
+ */
+export class SecretVolume {
+  readonly dir = mkdtempSync(join(tmpdir(), 'isthmus-issuer-'));
+  private generation = 0;
+
+  constructor(files: Record<string, string>) {
+    this.publish(files);
+    for (const name of Object.keys(files)) symlinkSync(join('..data', name), join(this.dir, name));
+  }
+
+  publish(files: Record<string, string>): void {
+    const version = `..${++this.generation}`;
+    mkdirSync(join(this.dir, version));
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(this.dir, version, name), text);
+    symlinkSync(version, join(this.dir, '..data_tmp'));
+    renameSync(join(this.dir, '..data_tmp'), join(this.dir, '..data'));
+  }
 }

@@ -4,6 +4,7 @@
  * hides the verdicts of the others.
  */
 import { describeError, isIsthmusError } from '../../errors.js';
+import { splitPem } from '../../identity/pem.js';
 import type { KubeClient } from '../../kube/client.js';
 import {
   CLUSTER_NAME_LABEL,
@@ -212,7 +213,9 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     const secret = await client.get<V1Secret>(R.secrets, SYSTEM_NAMESPACE, 'isthmus-issuer');
     const b64 = secret?.data?.['tls.crt'];
     if (!b64) throw new Error(secret ? 'no tls.crt in the Secret' : 'Secret not found');
-    return Buffer.from(b64, 'base64').toString('utf8');
+    // cert-manager (--external-issuer) writes the issuer followed by its CA: the issuer is the first.
+    const pem = Buffer.from(b64, 'base64').toString('utf8');
+    return splitPem(pem)[0] ?? pem;
   });
   const crlPem = fetched(async () => {
     const cm = await client.get<V1ConfigMap>(R.configMaps, SYSTEM_NAMESPACE, CRL_CONFIGMAP);

@@ -17,6 +17,7 @@ interface IdentityFlags extends KubeFlags, ClusterFlags {
   issuerKey: string;
   trustAnchor: string;
   certLifetime: string;
+  issuerCheckInterval: string;
 }
 
 export function registerIdentity(program: Command): void {
@@ -34,21 +35,38 @@ export function registerIdentity(program: Command): void {
       .requiredOption('--issuer-cert <file>', 'issuer certificate')
       .requiredOption('--issuer-key <file>', 'issuer key (it never leaves this process)')
       .requiredOption('--trust-anchor <file>', 'trust anchor certificate')
-      .option('--cert-lifetime <duration>', 'lifetime of issued gateway certificates', '24h'),
+      .option('--cert-lifetime <duration>', 'lifetime of issued gateway certificates', '24h')
+      .option(
+        '--issuer-check-interval <duration>',
+        'how often the issuer and anchor files are checked for a renewal (a Secret or ConfigMap update)',
+        '10s',
+      ),
   ).action(async (flags: IdentityFlags) => {
     const listen = parseListen(flags.listen, '--listen');
     const lifetimeMs = parseDurationFlag(flags.certLifetime, '--cert-lifetime');
-    const { loadIssuer } = await import('../../identity/files.js');
+    const { watchIssuer } = await import('../../identity/issuer-watch.js');
+    const { certificateInfo } = await import('../../identity/certificate-info.js');
     const { startIdentityServer } = await import('../../identity/certify-service.js');
     const { createTokenReviewer } = await import('../../kube/token-review.js');
-    const { issuer } = await loadIssuer({
+    const describe = (certPem: string) => {
+      const info = certificateInfo(certPem);
+      return `${info.subject}, serial ${info.serialNumber}, valid until ${info.notAfter.toISOString()}`;
+    };
+    const issuer = await watchIssuer({
       anchorFile: flags.trustAnchor,
       certFile: flags.issuerCert,
       keyFile: flags.issuerKey,
+      intervalMs: parseDurationFlag(flags.issuerCheckInterval, '--issuer-check-interval'),
+      onChange: (next) => process.stdout.write(`identity: issuer reloaded: ${describe(next.certPem)}\n`),
+      onError: (err) =>
+        process.stderr.write(
+          `identity: issuer update refused, the issuer in force keeps signing: ${err.message}\n`,
+        ),
     });
+    process.stdout.write(`identity: issuer ${describe(issuer.current().certPem)}\n`);
     const client = await kubeClientFromFlags(flags);
     const server = await startIdentityServer({
-      issuer,
+      issuer: issuer.current,
       trustDomain: flags.trustDomain,
       cluster: flags.cluster,
       reviewer: createTokenReviewer(client),
@@ -58,6 +76,7 @@ export function registerIdentity(program: Command): void {
     });
     process.stdout.write(`identity: serving Certify on ${listen.host}:${server.port}\n`);
     await waitForShutdown();
+    issuer.stop();
     await server.close();
     client.close();
   });

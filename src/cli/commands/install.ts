@@ -6,8 +6,9 @@ import { INSTALL_DEFAULTS, type InstallOptions } from '../install/options.js';
 interface InstallFlags extends GatewayExposureFlags {
   clusterName: string;
   trustAnchor: string;
-  issuerCert: string;
-  issuerKey: string;
+  issuerCert?: string;
+  issuerKey?: string;
+  externalIssuer?: boolean;
   trustDomain: string;
   clusterDomain: string;
   image: string;
@@ -28,8 +29,12 @@ export function registerInstall(program: Command): void {
     .description('Print every manifest for one cluster: isthmus install ... | kubectl apply -f -')
     .requiredOption('--cluster-name <name>', "this cluster's name (what linked clusters call it)")
     .requiredOption('--trust-anchor <file>', 'the shared trust anchor certificate (ca.crt)')
-    .requiredOption('--issuer-cert <file>', "this cluster's issuer certificate")
-    .requiredOption('--issuer-key <file>', "this cluster's issuer key")
+    .option('--issuer-cert <file>', "this cluster's issuer certificate (required unless --external-issuer)")
+    .option('--issuer-key <file>', "this cluster's issuer key (required unless --external-issuer)")
+    .option(
+      '--external-issuer',
+      'the isthmus-issuer Secret (kubernetes.io/tls) is managed outside, e.g. by cert-manager: render none',
+    )
     .option('--trust-domain <domain>', 'SPIFFE trust domain', INSTALL_DEFAULTS.trustDomain)
     .option('--cluster-domain <domain>', 'cluster DNS domain', INSTALL_DEFAULTS.clusterDomain)
     .option('--image <ref>', 'container image of isthmus', INSTALL_DEFAULTS.image)
@@ -74,21 +79,40 @@ export function registerInstall(program: Command): void {
       "let the controller create a mirror's missing namespace, for Links with enableNamespaceCreation (grants create namespaces)",
     )
     .action(async (flags: InstallFlags) => {
-      const { loadIssuer } = await import('../../identity/files.js');
+      const { loadAnchorBundle, loadIssuer } = await import('../../identity/files.js');
       const { renderInstall } = await import('../install/render.js');
-      const { anchorPem, issuer } = await loadIssuer({
-        anchorFile: flags.trustAnchor,
-        certFile: flags.issuerCert,
-        keyFile: flags.issuerKey,
-      });
+      const files = issuerFiles(flags);
+      const { anchorPem, issuer } = files
+        ? await loadIssuer({ anchorFile: flags.trustAnchor, ...files })
+        : { anchorPem: await loadAnchorBundle(flags.trustAnchor), issuer: undefined };
       process.stdout.write(renderInstall(installOptionsFromFlags(flags, anchorPem, issuer)));
     });
+}
+
+/** The issuer's files, or undefined with --external-issuer; a usage error for any other mix. */
+export function issuerFiles(flags: InstallFlags): { certFile: string; keyFile: string } | undefined {
+  if (flags.externalIssuer) {
+    if (flags.issuerCert || flags.issuerKey) {
+      throw new IsthmusError('USAGE', '--external-issuer takes no --issuer-cert or --issuer-key', {
+        terminal: true,
+      });
+    }
+    return undefined;
+  }
+  if (!flags.issuerCert || !flags.issuerKey) {
+    throw new IsthmusError(
+      'USAGE',
+      '--issuer-cert and --issuer-key are required, or --external-issuer when the isthmus-issuer Secret is managed elsewhere',
+      { terminal: true },
+    );
+  }
+  return { certFile: flags.issuerCert, keyFile: flags.issuerKey };
 }
 
 export function installOptionsFromFlags(
   flags: InstallFlags,
   trustAnchorPem: string,
-  issuer: { certPem: string; keyPem: string },
+  issuer: { certPem: string; keyPem: string } | undefined,
 ): InstallOptions {
   const problems: string[] = [];
   const int = (name: string, text: string, min: number, max: number) => {
@@ -118,8 +142,7 @@ export function installOptionsFromFlags(
     image: flags.image,
     imagePullPolicy: oneOf('image-pull-policy', flags.imagePullPolicy, ['Always', 'IfNotPresent', 'Never']),
     trustAnchorPem,
-    issuerCertPem: issuer.certPem,
-    issuerKeyPem: issuer.keyPem,
+    ...(issuer ? { issuerCertPem: issuer.certPem, issuerKeyPem: issuer.keyPem } : {}),
     gatewayReplicas: int(
       'gateway-replicas',
       flags.gatewayReplicas ?? String(flags.ha ? 2 : INSTALL_DEFAULTS.gatewayReplicas),

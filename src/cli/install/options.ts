@@ -10,9 +10,12 @@ export interface InstallOptions {
   imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
   /** PEM of the shared trust anchor (public part only: it never leaves the operator's machine). */
   trustAnchorPem: string;
-  /** This cluster's issuer: the key lives only in the identity Deployment's Secret. */
-  issuerCertPem: string;
-  issuerKeyPem: string;
+  /**
+   * This cluster's issuer: the key lives only in the identity Deployment's Secret. Absent with
+   * `--external-issuer`: the `isthmus-issuer` Secret is someone else's to write (cert-manager).
+   */
+  issuerCertPem?: string;
+  issuerKeyPem?: string;
   gatewayReplicas: number;
   controllerReplicas: number;
   /** Stateless (it only signs), so --ha runs 2: renewals keep working through a node drain. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { installOptionsFromFlags } from '../commands/install.js';
+import { installOptionsFromFlags, issuerFiles } from '../commands/install.js';
 import { installManifests, renderInstall } from './render.js';
 
 const PEM = (label: string) => `-----BEGIN ${label}-----\nRklYVFVSRQ==\n-----END ${label}-----\n`;
@@ -48,6 +48,28 @@ describe('isthmus install', () => {
     const verbs = new Set(role.rules.flatMap((r) => r.verbs));
     expect([...verbs].sort()).toEqual(['get', 'list', 'watch']);
     expect(role.rules.flatMap((r) => r.resources)).not.toContain('secrets');
+  });
+
+  it('renders no issuer Secret with --external-issuer, and refuses a mix of both ways', () => {
+    type Obj = { kind: string; metadata: { name: string } };
+    const external = installManifests(
+      installOptionsFromFlags({ ...flags, externalIssuer: true }, PEM('CERTIFICATE'), undefined),
+    ) as Obj[];
+    const names = (objs: Obj[]) => objs.map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(names(installManifests(opts) as Obj[])).toContain('Secret/isthmus-issuer');
+    // Everything else stays, the identity Deployment still mounting isthmus-issuer.
+    expect(names(external)).toEqual(
+      names(installManifests(opts) as Obj[]).filter((n) => n !== 'Secret/isthmus-issuer'),
+    );
+    const { issuerCert: _c, issuerKey: _k, ...bare } = flags;
+    expect(issuerFiles({ ...bare, externalIssuer: true })).toBeUndefined();
+    expect(issuerFiles(flags)).toEqual({ certFile: 'issuer.crt', keyFile: 'issuer.key' });
+    expect(() => issuerFiles({ ...flags, externalIssuer: true })).toThrow(
+      /--external-issuer takes no --issuer-cert or --issuer-key/,
+    );
+    expect(() => issuerFiles(bare)).toThrow(
+      /--issuer-cert and --issuer-key are required, or --external-issuer/,
+    );
   });
 
   it('grants the controller namespace creation only with --enable-namespace-creation', () => {

@@ -174,13 +174,17 @@ export function identityManifests(opts: InstallOptions): object[] {
       metadata: { name: 'isthmus-trust-anchor', namespace: opts.namespace, labels: { ...PART_OF } },
       data: { 'ca.crt': opts.trustAnchorPem },
     },
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      type: 'kubernetes.io/tls',
-      metadata: { name: 'isthmus-issuer', namespace: opts.namespace, labels: { ...PART_OF } },
-      stringData: { 'tls.crt': opts.issuerCertPem, 'tls.key': opts.issuerKeyPem },
-    },
+    ...(opts.issuerCertPem && opts.issuerKeyPem
+      ? [
+          {
+            apiVersion: 'v1',
+            kind: 'Secret',
+            type: 'kubernetes.io/tls',
+            metadata: { name: 'isthmus-issuer', namespace: opts.namespace, labels: { ...PART_OF } },
+            stringData: { 'tls.crt': opts.issuerCertPem, 'tls.key': opts.issuerKeyPem },
+          },
+        ]
+      : []),
     deployment(
       opts,
       'identity',

@@ -1,0 +1,103 @@
+/**
+ * The real `isthmus identity` process follows its issuer Secret: kubelet-style updates of the
+ * mounted files (a `..data` symlink swap) make it sign with the renewed issuer without a restart,
+ * and a bad update is refused on stderr while the issuer in force keeps signing.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serviceAccountToken } from '../cli/lab/bootstrap.js';
+import { KubeClient } from '../kube/client.js';
+import { SYSTEM_NAMESPACE } from '../kube/keys.js';
+import { R } from '../kube/resources.js';
+import { type Sandbox, startSandbox } from '../sandbox/index.js';
+import { waitFor } from '../wait-for.js';
+import { createIssuer } from './ca.js';
+import { requestCertificate } from './certify-client.js';
+import { splitPem } from './pem.js';
+import { SecretVolume, TEST_TRUST_DOMAIN, testPki } from './testing.js';
+
+const pki = testPki();
+let sandbox: Sandbox;
+let admin: KubeClient;
+let child: ChildProcess | undefined;
+let out = '';
+let err = '';
+const volumes: SecretVolume[] = [];
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ name: 'east', tls: false });
+  admin = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
+  await admin.create(R.namespaces, { metadata: { name: SYSTEM_NAMESPACE } });
+  await admin.create(R.serviceAccounts, {
+    metadata: { name: 'isthmus-gateway', namespace: SYSTEM_NAMESPACE },
+  });
+});
+
+afterAll(async () => {
+  child?.kill('SIGKILL');
+  admin?.close();
+  await sandbox?.close();
+  for (const v of volumes) rmSync(v.dir, { recursive: true, force: true });
+});
+
+/** The issuer certificate in the chain the identity process answers with. */
+async function signerOf(address: string, token: string): Promise<string | undefined> {
+  const issued = await requestCertificate({ address, token, timeoutMs: 5000 });
+  return splitPem(issued.chainPem)[1];
+}
+
+describe('isthmus identity', () => {
+  it('signs with a renewed issuer once its Secret mount is updated, and refuses a bad update', async () => {
+    const anchor = new SecretVolume({ 'ca.crt': pki.anchor.certPem });
+    const a = pki.issuers.east;
+    const secret = new SecretVolume({ 'tls.crt': a.certPem, 'tls.key': a.keyPem });
+    volumes.push(anchor, secret);
+    const kubeconfig = join(secret.dir, '..kubeconfig');
+    writeFileSync(kubeconfig, sandbox.kubeconfig());
+    child = spawn(
+      process.execPath,
+      [
+        'bin/isthmus.mjs',
+        'identity',
+        '--cluster=east',
+        `--trust-domain=${TEST_TRUST_DOMAIN}`,
+        `--kubeconfig=${kubeconfig}`,
+        '--listen=127.0.0.1:0',
+        `--issuer-cert=${join(secret.dir, 'tls.crt')}`,
+        `--issuer-key=${join(secret.dir, 'tls.key')}`,
+        `--trust-anchor=${join(anchor.dir, 'ca.crt')}`,
+        '--issuer-check-interval=100ms',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    const port = await waitFor(
+      'identity serving',
+      () => /serving Certify on 127\.0\.0\.1:(\d+)/.exec(out)?.[1],
+      {
+        timeoutMs: 30_000,
+        intervalMs: 50,
+      },
+    );
+    const address = `127.0.0.1:${port}`;
+    const token = await serviceAccountToken(admin, 'isthmus-gateway');
+    expect(await signerOf(address, token)).toBe(a.certPem);
+
+    const b = createIssuer(pki.anchor, { cluster: 'east', trustDomain: TEST_TRUST_DOMAIN });
+    secret.publish({ 'tls.crt': b.certPem, 'tls.key': b.keyPem });
+    await waitFor('issuer reloaded', () => out.includes('issuer reloaded'), 10_000);
+    expect(await signerOf(address, token)).toBe(b.certPem);
+
+    secret.publish({ 'tls.crt': b.certPem, 'tls.key': a.keyPem });
+    await waitFor('update refused', () => err.includes('issuer update refused'), 10_000);
+    expect(err).toMatch(/the issuer in force keeps signing: .*does not match the certificate/);
+    expect(await signerOf(address, token)).toBe(b.certPem);
+  });
+});

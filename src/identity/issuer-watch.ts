@@ -1,0 +1,54 @@
+/**
+ * The identity process's issuer, followed as its files change: kubelet updates the `isthmus-issuer`
+ * Secret mount when the Secret is replaced (`isthmus certs` and a re-applied install, or
+ * cert-manager renewing an issuer Certificate), and the trust-anchor ConfigMap mount during an
+ * anchor rotation. Each change is validated as at start (a CA, the key matching, chained to an
+ * anchor of the bundle, within its validity) before it signs anything; a bad update is refused
+ * and reported, and the issuer in force keeps signing. Without this, a renewed issuer would wait
+ * for a restart of the pod, and the old one would meanwhile expire under the gateways' renewals.
+ */
+import { describeError, IsthmusError } from '../errors.js';
+import { filesVersion, watchFiles } from '../file-watch.js';
+import type { KeyPairPem } from './ca.js';
+import { loadIssuer } from './files.js';
+
+export interface IssuerFiles {
+  anchorFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
+export interface IssuerWatcher {
+  current(): KeyPairPem;
+  stop(): void;
+}
+
+export interface IssuerWatchOptions extends IssuerFiles {
+  /** How often the files are looked at. Default 10 s (kubelet's own sync is ~1 min). */
+  intervalMs?: number;
+  onChange: (issuer: KeyPairPem) => void;
+  onError: (err: IsthmusError) => void;
+}
+
+/** Loads the issuer (a bad one stops the start, with the reason) and follows its files. */
+export async function watchIssuer(opts: IssuerWatchOptions): Promise<IssuerWatcher> {
+  const files = [opts.anchorFile, opts.certFile, opts.keyFile];
+  const since = await filesVersion(files);
+  let issuer = (await loadIssuer(opts)).issuer;
+  const stop = watchFiles({
+    files,
+    since,
+    intervalMs: opts.intervalMs ?? 10_000,
+    apply: async () => {
+      issuer = (await loadIssuer(opts)).issuer;
+      opts.onChange(issuer);
+    },
+    onError: (err) =>
+      opts.onError(
+        err instanceof IsthmusError
+          ? err
+          : new IsthmusError('CERT_INVALID', `issuer update: ${describeError(err)}`, { cause: err }),
+      ),
+  });
+  return { current: () => issuer, stop };
+}
