@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDurationFlag, parseListen } from './common-flags.js';
+import { parseDurationFlag, parseIntegerFlag, parseListen } from './common-flags.js';
 
 describe('parseListen', () => {
   it.each([
@@ -11,6 +11,17 @@ describe('parseListen', () => {
 
   it.each(['', 'host:', 'host:70000', 'a:b'])('rejects %j', (text) => {
     expect(() => parseListen(text, '--listen')).toThrow(/--listen must be HOST:PORT/);
+  });
+});
+
+describe('parseIntegerFlag', () => {
+  it('takes whole numbers in range and names the flag otherwise', () => {
+    expect(parseIntegerFlag('16', '--mirror-workers', 1, 256)).toBe(16);
+    for (const bad of ['0', '257', '1.5', '-1', '', 'x']) {
+      expect(() => parseIntegerFlag(bad, '--mirror-workers', 1, 256)).toThrow(
+        `--mirror-workers must be an integer from 1 to 256, got "${bad}"`,
+      );
+    }
   });
 });
 

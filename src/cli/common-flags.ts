@@ -74,6 +74,17 @@ export function parseListen(text: string, flag: string): { host: string; port: n
   return { host: host === '' ? '0.0.0.0' : host, port };
 }
 
+/** A whole number in [min, max], or a usage error naming the flag. */
+export function parseIntegerFlag(text: string, flag: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min || n > max) {
+    throw new IsthmusError('USAGE', `${flag} must be an integer from ${min} to ${max}, got "${text}"`, {
+      terminal: true,
+    });
+  }
+  return n;
+}
+
 /** Go-style durations as the CRDs write them: 24h, 90s, 1h30m, 500ms. */
 export function parseDurationFlag(text: string, flag: string): number {
   const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;

@@ -25,6 +25,7 @@ import {
 import { R } from '../kube/resources.js';
 import type { Link, V1EndpointSlice, V1Namespace, V1Secret, V1Service } from '../kube/types.js';
 import { dropManagedFields, trimLocalService } from './cache-trim.js';
+import { DEFAULT_MIRROR_WORKERS } from './link-config.js';
 import { LinkManager } from './link-manager.js';
 import { mirrorMetrics } from './metrics.js';
 import { parseEgressPorts } from './mirror-objects.js';
@@ -54,6 +55,8 @@ export interface ControllerConfig {
   resolveIntervalMs?: number;
   remoteBackoff?: BackoffPolicy;
   queueBackoff?: { baseMs: number; maxMs: number };
+  /** Syncs in flight per Link (default DEFAULT_MIRROR_WORKERS). */
+  workers?: number;
   /**
    * The process's shared informers of every local Service and EndpointSlice (`createLocalInformers`),
    * which the failover controller reads too; started and stopped by their owner, not here.
@@ -161,6 +164,7 @@ export function runController(config: ControllerConfig): RunningController {
     remoteClient: config.remoteClient ?? ((secret) => KubeClient.fromSecret(secret)),
     resolveIntervalMs: config.resolveIntervalMs ?? 30_000,
     ownWrites: new OwnWrites(),
+    workers: config.workers ?? DEFAULT_MIRROR_WORKERS,
   };
   if (config.recorder !== false) {
     sharedLocal.recorder = config.recorder ?? new EventRecorder(client, { component: 'isthmus-mirror' });

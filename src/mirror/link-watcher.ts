@@ -49,7 +49,7 @@ export class LinkWatcher {
     this.link = link;
     this.config = config;
     this.queue = new WorkQueue({
-      concurrency: 4,
+      concurrency: shared.workers,
       ...(shared.queueBackoff ? { backoff: shared.queueBackoff } : {}),
       handler: (key) => this.handle(key),
       onError: (key, err, failures) => {

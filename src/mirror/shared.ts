@@ -78,6 +78,8 @@ export interface SharedLocal {
   remoteBackoff?: BackoffPolicy;
   /** Retry policy of the per-Link work queues. */
   queueBackoff?: { baseMs: number; maxMs: number };
+  /** Remote Service keys synced at once per Link (each sync is a few sequential API calls). */
+  workers: number;
   /** Our own writes, whose watch echoes need no sync (absent: every event syncs). */
   ownWrites?: OwnWrites;
 }

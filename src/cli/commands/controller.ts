@@ -1,11 +1,13 @@
 import type { Command } from 'commander';
 import { FAILOVER_CONTROLLED_BY_DEFAULT, PORTS } from '../../kube/keys.js';
+import { DEFAULT_MIRROR_WORKERS } from '../../mirror/link-config.js';
 import {
   addClusterFlags,
   addKubeFlags,
   type ClusterFlags,
   type KubeFlags,
   kubeClientFromFlags,
+  parseIntegerFlag,
   parseListen,
 } from '../common-flags.js';
 import { runUntilSignal } from '../shutdown.js';
@@ -14,6 +16,7 @@ interface ControllerFlags extends KubeFlags, ClusterFlags {
   gatewayAdmin: string;
   gatewayEndpoints?: string;
   egressPortRange: string;
+  mirrorWorkers: string;
   failoverControlledBy: string;
   leaderElect: boolean;
   adminHost: string;
@@ -39,6 +42,11 @@ export function registerController(program: Command): void {
       )
       .option('--egress-port-range <first-last>', 'egress ports to allocate', '20000-29999')
       .option(
+        '--mirror-workers <n>',
+        'remote Services synced at once per Link (as kube-controller-manager --concurrent-*-syncs)',
+        String(DEFAULT_MIRROR_WORKERS),
+      )
+      .option(
         '--failover-controlled-by <value>',
         'failover.linkerd.io/controlled-by value to act on',
         FAILOVER_CONTROLLED_BY_DEFAULT,
@@ -56,6 +64,7 @@ export function registerController(program: Command): void {
     applyControllerV8Flags();
     const admin = parseListen(`${flags.adminHost}:${flags.adminPort}`, '--admin-host/--admin-port');
     const egressPortRange = parsePortRange(flags.egressPortRange);
+    const mirrorWorkers = parseIntegerFlag(flags.mirrorWorkers, '--mirror-workers', 1, 256);
     const client = await kubeClientFromFlags(flags);
     await runUntilSignal(() =>
       runControllerProcess({
@@ -64,6 +73,7 @@ export function registerController(program: Command): void {
         gatewayAdminUrl: flags.gatewayAdmin,
         gatewayEndpoints: splitAddresses(flags.gatewayEndpoints),
         egressPortRange,
+        mirrorWorkers,
         failoverControlledBy: flags.failoverControlledBy,
         leaderElect: flags.leaderElect,
         admin,

@@ -21,6 +21,8 @@ export interface ControllerProcessOptions {
   gatewayAdminUrl: string;
   gatewayEndpoints?: string[];
   egressPortRange: PortRange;
+  /** Syncs in flight per Link (default: the mirror controller's). */
+  mirrorWorkers?: number;
   failoverControlledBy: string;
   leaderElect: boolean;
   admin: { host: string; port: number };
@@ -51,6 +53,7 @@ export async function runControllerProcess(
     gatewayAdminUrl: opts.gatewayAdminUrl,
     ...(opts.gatewayEndpoints?.length ? { gatewayEndpoints: opts.gatewayEndpoints } : {}),
     egressPortRange: opts.egressPortRange,
+    ...(opts.mirrorWorkers ? { workers: opts.mirrorWorkers } : {}),
     registry,
     leadership,
     recorder,
