@@ -9,6 +9,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import { Duplex } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
+import type { EgressRoute } from './egress.js';
 import { HealthImplementation, healthPackage } from './health-service.js';
 import { parseHostPort } from './watch-mirrors.js';
 
@@ -38,6 +39,8 @@ export interface AdminOptions {
   metrics: () => Promise<string>;
   /** Probes a remote gateway through the tunnel path (SessionPool.probe). */
   probe: (gateway: { host: string; port: number }, path: string, timeoutMs: number) => Promise<ProbeResult>;
+  /** The egress listeners and where each leads, for `/routes` (`isthmus check` compares them with the mirrors). */
+  routes?: () => EgressRoute[];
 }
 
 export interface AdminServer {
@@ -184,6 +187,13 @@ async function handleHttp(req: IncomingMessage, res: ServerResponse, opts: Admin
     }
     case '/probe':
       await handleProbe(url.searchParams, res, opts);
+      return;
+    case '/routes':
+      if (opts.routes) {
+        sendJson(res, 200, { routes: opts.routes() });
+        return;
+      }
+      sendText(res, 404, 'not found\n');
       return;
     default:
       sendText(res, 404, 'not found\n');

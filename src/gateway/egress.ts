@@ -51,6 +51,11 @@ export class EgressListeners {
     return run;
   }
 
+  /** The route of each listening port, by port: what `/routes` on the admin port shows. */
+  routes(): EgressRoute[] {
+    return [...this.listeners.values()].map((l) => l.route).sort((a, b) => a.port - b.port);
+  }
+
   /** Ports currently listening. */
   listening(): number[] {
     return [...this.listeners.keys()].sort((a, b) => a - b);

@@ -127,6 +127,7 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
     const readiness = (): Readiness => readinessOf(state, informers);
 
     let pool: SessionPool | undefined;
+    let egressListeners: EgressListeners | undefined;
     const admin = await startAdmin({
       host: config.admin.host,
       port: config.admin.port,
@@ -136,6 +137,7 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
         pool === undefined
           ? Promise.resolve({ alive: false, latencyMs: 0, error: 'certificates not loaded' })
           : pool.probe(gateway, path, timeoutMs),
+      routes: () => egressListeners?.routes() ?? [],
     });
     onStop('admin server', () => admin.close());
     log.info({ address: admin.address }, 'admin listening');
@@ -223,6 +225,7 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
     });
 
     const egress = new EgressListeners({ host: config.egressHost, pool: tunnelPool });
+    egressListeners = egress;
     onStop('egress listeners', () => egress.close());
     let lastProblems = '';
     const mirrorWatcher: MirrorWatcher = watchMirrors(informers.mirrors, egress, {

@@ -1,14 +1,59 @@
 /**
- * Reads the controller's Prometheus page: from `--controller-admin` when given (a port-forward),
- * else through the API server's pod proxy to a running isthmus-controller pod
- * (any replica will do: followers keep probing too, src/mirror/leadership.ts).
+ * Reads the admin port of Isthmus pods through the API server's pod proxy, as `linkerd multicluster
+ * gateways` does: the controller's Prometheus page (any replica will do: followers keep probing
+ * too, src/mirror/leadership.ts), or `--controller-admin` when given (a port-forward); and every
+ * running gateway's `/routes`.
  */
+import { describeError } from '../../errors.js';
 import type { KubeClient } from '../../kube/client.js';
 import { PORTS, SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { V1Pod } from '../../kube/types.js';
+import type { GatewayListeners } from './types.js';
 
 const CONTROLLER_SELECTOR = 'app.kubernetes.io/name=isthmus-controller';
+const GATEWAY_SELECTOR = 'app.kubernetes.io/name=isthmus-gateway';
+
+async function runningPods(client: KubeClient, selector: string): Promise<string[]> {
+  const { items } = await client.list<V1Pod>(R.pods, {
+    namespace: SYSTEM_NAMESPACE,
+    labelSelector: selector,
+  });
+  return items.flatMap((p) => (p.status?.phase === 'Running' && p.metadata?.name ? [p.metadata.name] : []));
+}
+
+/** GET `path` on a pod's admin port through the pod proxy. */
+async function podAdminGet(
+  client: KubeClient,
+  pod: string,
+  path: string,
+  timeoutMs: number,
+): Promise<unknown> {
+  const url = `/api/v1/namespaces/${SYSTEM_NAMESPACE}/pods/${pod}:${PORTS.admin}/proxy${path}`;
+  const { body } = await client.request('get', 'GET', url, { signal: AbortSignal.timeout(timeoutMs) });
+  return body;
+}
+
+/** Each running gateway pod's egress ports; a pod that does not answer is reported, not fatal. */
+export async function readGatewayListeners(
+  client: KubeClient,
+  timeoutMs = 5000,
+): Promise<GatewayListeners[]> {
+  const pods = await runningPods(client, GATEWAY_SELECTOR);
+  return Promise.all(
+    pods.map(async (pod): Promise<GatewayListeners> => {
+      try {
+        const body = await podAdminGet(client, pod, '/routes', timeoutMs);
+        const parsed = (typeof body === 'string' ? JSON.parse(body) : body) as {
+          routes?: { port: number }[];
+        };
+        return { pod, ports: (parsed.routes ?? []).map((r) => r.port) };
+      } catch (err) {
+        return { pod, error: describeError(err) };
+      }
+    }),
+  );
+}
 
 export async function scrapeControllerMetrics(
   client: KubeClient,
@@ -20,14 +65,8 @@ export async function scrapeControllerMetrics(
     if (!res.ok) throw new Error(`${adminUrl}/metrics answered ${res.status}`);
     return res.text();
   }
-  const { items } = await client.list<V1Pod>(R.pods, {
-    namespace: SYSTEM_NAMESPACE,
-    labelSelector: CONTROLLER_SELECTOR,
-  });
-  const pod = items.find((p) => p.status?.phase === 'Running');
-  if (!pod?.metadata?.name)
-    throw new Error('no running isthmus-controller pod (pass --controller-admin URL)');
-  const path = `/api/v1/namespaces/${SYSTEM_NAMESPACE}/pods/${pod.metadata.name}:${PORTS.admin}/proxy/metrics`;
-  const { body } = await client.request('get', 'GET', path, { signal: AbortSignal.timeout(timeoutMs) });
+  const [pod] = await runningPods(client, CONTROLLER_SELECTOR);
+  if (!pod) throw new Error('no running isthmus-controller pod (pass --controller-admin URL)');
+  const body = await podAdminGet(client, pod, '/metrics', timeoutMs);
   return typeof body === 'string' ? body : '';
 }

@@ -25,8 +25,14 @@ describe('mirrorFacts', () => {
     ['slices of other services do not count', [slice('b-west', [true])], { endpoints: 0, readyEndpoints: 0 }],
   ])('%s', (_name, slices, counts) => {
     expect(mirrorFacts([svc('a-west', 'west')], slices)).toEqual([
-      { namespace: 'test', name: 'a-west', cluster: 'west', ...counts },
+      { namespace: 'test', name: 'a-west', cluster: 'west', egressPorts: [], ...counts },
     ]);
+  });
+
+  it('reads the egress ports a mirror advertises', () => {
+    const mirror = svc('a-west', 'west');
+    mirror.metadata!.annotations = { 'isthmus.dev/egress-ports': 'http=20001,9999=20002' };
+    expect(mirrorFacts([mirror], [])[0]?.egressPorts).toEqual([20001, 20002]);
   });
 
   it('sorts by namespace/name and keeps mirrors without a cluster label', () => {

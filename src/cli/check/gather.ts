@@ -9,6 +9,7 @@ import type { KubeClient } from '../../kube/client.js';
 import {
   CLUSTER_NAME_LABEL,
   CRL_CONFIGMAP,
+  EGRESS_PORTS_ANNOTATION,
   MANAGED_BY_LABEL,
   MANAGED_BY_MIRROR,
   MIRRORED_SERVICE_LABEL,
@@ -29,7 +30,9 @@ import type {
 } from '../../kube/types.js';
 import { MIRROR_LEASE_NAME } from '../../mirror/leadership.js';
 import { splitAddresses } from '../../mirror/link-config.js';
+import { parseEgressPorts } from '../../mirror/mirror-objects.js';
 import { REQUIRED_CRDS } from './checks/crds.js';
+import { readGatewayListeners } from './controller-scrape.js';
 import { fetchPeerChain } from './peer-chain.js';
 import {
   controllerMayCreateNamespaces,
@@ -157,6 +160,7 @@ export function mirrorFacts(services: V1Service[], slices: V1EndpointSlice[]): M
         cluster: s.metadata?.labels?.[CLUSTER_NAME_LABEL] ?? '',
         endpoints: c?.endpoints ?? 0,
         readyEndpoints: c?.ready ?? 0,
+        egressPorts: [...parseEgressPorts(s.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]).values()],
       };
     })
     .sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
@@ -226,6 +230,7 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
   });
   const denied = fetched(() => deniedPermissions(client, SYSTEM_NAMESPACE));
   const createNamespaces = fetched(() => controllerMayCreateNamespaces(client, SYSTEM_NAMESPACE));
+  const gatewayListeners = fetched(() => readGatewayListeners(client, opts.remoteTimeoutMs));
   const deployments = fetched(async () => {
     const { items } = await client.list<V1Deployment>(R.deployments, { namespace: SYSTEM_NAMESPACE });
     return items.map((d) => ({
@@ -245,6 +250,7 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     crlPem: await crlPem,
     deniedPermissions: await denied,
     controllerMayCreateNamespaces: await createNamespaces,
+    gatewayListeners: await gatewayListeners,
     deployments: await deployments,
   };
 }

@@ -77,6 +77,7 @@ describe('isthmus check output', () => {
       'success',
       'error',
       'error',
+      'success', // every gateway pod listens on the mirrors' egress ports
       'error',
       'warning',
       'success',

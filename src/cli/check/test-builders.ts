@@ -56,7 +56,7 @@ export function linkFacts(l: Link, chainPem: string[] = [], changes: Partial<Lin
 }
 
 export function mirror(name: string, cluster = 'west', ready = 1, endpoints = ready): MirrorFacts {
-  return { namespace: 'test', name, cluster, endpoints, readyEndpoints: ready };
+  return { namespace: 'test', name, cluster, endpoints, readyEndpoints: ready, egressPorts: [20000] };
 }
 
 /** All checks pass on these (with `anchorPem`/`chainPem` from one PKI). */
@@ -70,6 +70,7 @@ export function healthyFacts(pki: { anchorPem: string; issuerPem: string; westCh
     links: { ok: true, value: [linkFacts(link('west'), pki.westChain)] },
     deniedPermissions: { ok: true, value: [] },
     controllerMayCreateNamespaces: { ok: true, value: false },
+    gatewayListeners: { ok: true, value: [{ pod: 'isthmus-gateway-7d9f-abcde', ports: [20000] }] },
     deployments: {
       ok: true,
       value: ['isthmus-identity', 'isthmus-gateway', 'isthmus-controller'].map((name) => ({

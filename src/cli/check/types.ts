@@ -55,6 +55,16 @@ export interface MirrorFacts {
   cluster: string;
   endpoints: number;
   readyEndpoints: number;
+  /** The egress ports of its `isthmus.dev/egress-ports` annotation. */
+  egressPorts: number[];
+}
+
+/** One running gateway pod and the egress ports it listens on (its admin `/routes`). */
+export interface GatewayListeners {
+  pod: string;
+  /** Absent when `/routes` could not be read; `error` says why. */
+  ports?: number[];
+  error?: string;
 }
 
 /** One verb on one resource, for a service account of the install (cluster-wide without namespace). */
@@ -91,6 +101,8 @@ export interface CheckFacts {
   deployments: Fetched<DeploymentFacts[]>;
   /** What the API server denies of the installed grants (SubjectAccessReview per permission). */
   deniedPermissions: Fetched<Permission[]>;
+  /** Every running gateway pod's egress listeners, read through the API server's pod proxy. */
+  gatewayListeners: Fetched<GatewayListeners[]>;
   /** Whether the controller may create namespaces (the opt-in grant Links with enableNamespaceCreation need). */
   controllerMayCreateNamespaces: Fetched<boolean>;
 }

@@ -194,6 +194,18 @@ describe('two clusters, one gateway each', () => {
     );
   });
 
+  it('lists its egress listeners on /routes', async () => {
+    const body = (await (await fetch(adminUrl(eastGw, '/routes'))).json()) as { routes: unknown[] };
+    expect(body.routes).toContainEqual({
+      port: egressPort,
+      remote: { host: WEST_HOST, port: westGw.ingress.address.port },
+      authority: AUTHORITY,
+      mirror: expect.stringMatching(new RegExp(`^${NS}/`)),
+    });
+    // The ingress-only side has no egress listeners.
+    expect(await (await fetch(adminUrl(westGw, '/routes'))).json()).toEqual({ routes: [] });
+  });
+
   it('answers /live and /ready, and reports tunnels on /metrics', async () => {
     expect((await fetch(adminUrl(eastGw, '/live'))).status).toBe(200);
     expect((await fetch(adminUrl(eastGw, '/ready'))).status).toBe(200);

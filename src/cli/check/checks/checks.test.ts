@@ -13,6 +13,7 @@ import {
   checkCredentials,
   checkDeployments,
   checkExportsMirrored,
+  checkGatewayListeners,
   checkGatewaysAlive,
   checkLinksValid,
   checkMirrorEndpoints,
@@ -475,6 +476,66 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /no endpoints: the service has no ready endpoint in cluster west/,
       ],
       ['no mirrors at all', (f) => (f.mirrors = { ok: true, value: [] }), 'ok', null],
+    ],
+  ],
+  [
+    'gateway listeners',
+    checkGatewayListeners,
+    [
+      [
+        'a pod missing a listener',
+        (f) => {
+          f.mirrors = {
+            ok: true,
+            value: [mirror('podinfo-west'), { ...mirror('api-west'), egressPorts: [20001, 20002] }],
+          };
+          f.gatewayListeners = {
+            ok: true,
+            value: [
+              { pod: 'isthmus-gateway-a', ports: [20000, 20001, 20002] },
+              { pod: 'isthmus-gateway-b', ports: [20000] },
+            ],
+          };
+        },
+        'fail',
+        /^isthmus-gateway-b does not listen on 20001 \(test\/api-west\), 20002 \(test\/api-west\): see its log/,
+      ],
+      [
+        'a pod that does not answer',
+        (f) => {
+          f.gatewayListeners = {
+            ok: true,
+            value: [{ pod: 'isthmus-gateway-a', error: '503 Service Unavailable' }],
+          };
+        },
+        'warn',
+        /isthmus-gateway-a: cannot read its listeners \(\/routes on the admin port\): 503 Service Unavailable/,
+      ],
+      [
+        'no gateway pod',
+        (f) => {
+          f.gatewayListeners = { ok: true, value: [] };
+        },
+        'warn',
+        /no running isthmus-gateway pod/,
+      ],
+      [
+        'no mirrors, no gateway: nothing to check',
+        (f) => {
+          f.mirrors = { ok: true, value: [] };
+          f.gatewayListeners = { ok: true, value: [] };
+        },
+        'ok',
+        null,
+      ],
+      [
+        'pods unreadable',
+        (f) => {
+          f.gatewayListeners = { ok: false, error: '403 Forbidden' };
+        },
+        'fail',
+        /cannot read gateway pods: 403 Forbidden/,
+      ],
     ],
   ],
   [

@@ -5,6 +5,7 @@ import { checkController } from './controller.js';
 import { checkCrds } from './crds.js';
 import { checkCredentials } from './credentials.js';
 import { checkDeployments } from './deployments.js';
+import { checkGatewayListeners } from './gateway-listeners.js';
 import { checkGatewaysAlive } from './gateways-alive.js';
 import { checkExportsMirrored, checkLinksValid } from './links.js';
 import { checkMirrorEndpoints, checkMirrorsOwned } from './mirrors.js';
@@ -23,6 +24,7 @@ export const CHECKS: readonly Check[] = [
   checkController,
   checkGatewaysAlive,
   checkMirrorEndpoints,
+  checkGatewayListeners,
   checkMirrorsOwned,
   checkExportsMirrored,
   checkCertificates,
@@ -40,6 +42,7 @@ export {
   checkCredentials,
   checkDeployments,
   checkExportsMirrored,
+  checkGatewayListeners,
   checkGatewaysAlive,
   checkLinksValid,
   checkMirrorEndpoints,

@@ -1,0 +1,43 @@
+/**
+ * Do the local gateways listen on every mirror's egress ports? A mirror's EndpointSlice sends
+ * callers to `<gateway pod>:<egress port>`; a gateway that failed to open that listener (a port
+ * taken, a watch it lost) leaves the mirror ready on paper and refusing connections. Each running
+ * gateway pod is asked (its admin `/routes`, through the API server's pod proxy), because callers
+ * reach every ready pod.
+ */
+import type { CheckFacts, CheckResult } from '../types.js';
+import { resultOf, unreadable } from './result.js';
+
+const WHAT = "the gateways listen on every mirror's egress ports";
+
+export function checkGatewayListeners(facts: CheckFacts): CheckResult {
+  const blocked =
+    unreadable(WHAT, 'mirror Services', facts.mirrors) ??
+    unreadable(WHAT, 'gateway pods', facts.gatewayListeners);
+  if (blocked || !facts.mirrors.ok || !facts.gatewayListeners.ok) return blocked!;
+  const wanted = new Map<number, string>();
+  for (const m of facts.mirrors.value)
+    for (const p of m.egressPorts) wanted.set(p, `${m.namespace}/${m.name}`);
+  if (wanted.size === 0) return resultOf(WHAT, []);
+  const pods = facts.gatewayListeners.value;
+  if (pods.length === 0) {
+    return resultOf(WHAT, [], ['no running isthmus-gateway pod to ask: mirrors have nowhere to go']);
+  }
+  const failures: string[] = [];
+  const warnings: string[] = [];
+  for (const pod of pods) {
+    if (pod.ports === undefined) {
+      warnings.push(`${pod.pod}: cannot read its listeners (/routes on the admin port): ${pod.error ?? ''}`);
+      continue;
+    }
+    const listening = new Set(pod.ports);
+    const missing = [...wanted].filter(([port]) => !listening.has(port));
+    if (missing.length === 0) continue;
+    const shown = missing.slice(0, 5).map(([port, mirror]) => `${port} (${mirror})`);
+    const more = missing.length > 5 ? ` and ${missing.length - 5} more` : '';
+    failures.push(
+      `${pod.pod} does not listen on ${shown.join(', ')}${more}: see its log ("egress listeners not fully applied")`,
+    );
+  }
+  return resultOf(WHAT, failures, warnings);
+}
