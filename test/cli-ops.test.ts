@@ -6,6 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -91,6 +92,51 @@ describe('isthmus operator verbs on the lab', () => {
     expect(run.stdout).toContain('Status check results are √');
     const json = JSON.parse((await isthmus('check', '-o', 'json')).stdout) as { success: boolean };
     expect(json).toMatchObject({ success: true });
+  });
+
+  it("check: × on the listeners when a gateway cannot open a mirror's egress port", async () => {
+    // Something else holds a port on the east gateway's address; then a mirror asks for it. The
+    // Service names a cluster no Link has, so the controller leaves it alone; the gateway, which
+    // opens a listener for every mirror, fails to bind it.
+    const host = new URL(lab!.state.clusters[0]!.gatewayAdmin).hostname;
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, host, r));
+    const port = (blocker.address() as net.AddressInfo).port;
+    await east.create(R.services, {
+      metadata: {
+        name: 'blocked-nowhere',
+        namespace: 'test',
+        labels: { 'mirror.linkerd.io/mirrored-service': 'true', 'mirror.linkerd.io/cluster-name': 'nowhere' },
+        annotations: {
+          'isthmus.dev/egress-ports': `http=${port}`,
+          'isthmus.dev/remote-gateway': '192.0.2.1:4143',
+          'mirror.linkerd.io/remote-svc-fq-name': 'blocked.test.svc.cluster.local',
+        },
+      },
+      spec: { ports: [{ name: 'http', port: 80 }] },
+    });
+    const what = "the gateways listen on every mirror's egress ports";
+    try {
+      const run = await waitFor(
+        'the listener check to fail',
+        async () => {
+          const r = await isthmus('check');
+          return section(r.stdout, what).startsWith('×') ? r : undefined;
+        },
+        { timeoutMs: 20_000, intervalMs: 500 },
+      );
+      expect(run.code).toBe(1);
+      expect(section(run.stdout, what)).toMatch(
+        new RegExp(`isthmus-gateway-\\S+ does not listen on ${port} \\(test/blocked-nowhere\\)`),
+      );
+    } finally {
+      await east.delete(R.services, 'test', 'blocked-nowhere');
+      await new Promise((r) => blocker.close(r));
+    }
+    await waitFor('the check to pass again', async () => (await isthmus('check')).code === 0, {
+      timeoutMs: 20_000,
+      intervalMs: 500,
+    });
   });
 
   it('gateways: west alive, one service, probe latencies', async () => {
