@@ -1,0 +1,63 @@
+/** The example alerting rules parse, and every metric they query is one the parts register. */
+import { readFileSync } from 'node:fs';
+import { Registry } from 'prom-client';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { failoverMetrics } from '../src/failover/metrics.js';
+import { createGatewayMetrics } from '../src/gateway/metrics.js';
+import { mirrorMetrics } from '../src/mirror/metrics.js';
+
+interface Rule {
+  alert: string;
+  expr: string;
+  for?: string;
+  labels: { severity: string };
+  annotations: { summary: string };
+}
+
+const doc = parse(readFileSync('examples/prometheus/isthmus-alerts.yaml', 'utf8')) as {
+  kind: string;
+  spec: { groups: { name: string; rules: Rule[] }[] };
+};
+const rules = doc.spec.groups.flatMap((g) => g.rules);
+
+/** Metric names in a PromQL expression: identifiers left once grouping clauses, label matchers and functions are gone. */
+function metricsOf(expr: string): string[] {
+  const bare = expr.replace(/\b(by|without)\s*\([^)]*\)/g, ' ').replace(/\{[^}]*\}/g, ' ');
+  const functions = new Set(['sum', 'max', 'rate', 'increase', 'histogram_quantile']);
+  const words = bare.match(/[a-zA-Z_:][a-zA-Z0-9_:]*/g) ?? [];
+  return [...new Set(words.filter((w) => w.includes('_') && !functions.has(w)))];
+}
+
+describe('examples/prometheus/isthmus-alerts.yaml', () => {
+  const gateway = createGatewayMetrics({ processMetrics: false });
+  const controller = new Registry();
+  mirrorMetrics(controller);
+  failoverMetrics(controller);
+  afterAll(() => gateway.close());
+
+  it('is a PrometheusRule whose rules each have an expression, a severity and a summary', () => {
+    expect(doc.kind).toBe('PrometheusRule');
+    expect(rules.length).toBeGreaterThanOrEqual(8);
+    for (const r of rules) {
+      expect(r.alert).toMatch(/^Isthmus[A-Z]/);
+      expect(r.expr.trim()).not.toBe('');
+      expect(['critical', 'warning', 'info']).toContain(r.labels.severity);
+      expect(r.annotations.summary).not.toBe('');
+    }
+  });
+
+  it.each(rules.map((r) => [r.alert, r.expr] as const))(
+    '%s queries only registered metrics',
+    async (_alert, expr) => {
+      const registered = new Set(
+        [...(await gateway.registry.getMetricsAsJSON()), ...(await controller.getMetricsAsJSON())].map(
+          (m) => m.name,
+        ),
+      );
+      const used = metricsOf(expr).map((m) => m.replace(/_bucket$/, ''));
+      expect(used.length).toBeGreaterThan(0);
+      for (const m of used) expect(registered, m).toContain(m);
+    },
+  );
+});
