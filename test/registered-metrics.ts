@@ -1,0 +1,18 @@
+/** Every metric name the gateway and the controller register (for tests of dashboards and alerts). */
+import { Registry } from 'prom-client';
+import { failoverMetrics } from '../src/failover/metrics.js';
+import { createGatewayMetrics } from '../src/gateway/metrics.js';
+import { mirrorMetrics } from '../src/mirror/metrics.js';
+
+export async function registeredMetricNames(): Promise<Set<string>> {
+  const gateway = createGatewayMetrics({ processMetrics: false });
+  try {
+    const controller = new Registry();
+    mirrorMetrics(controller);
+    failoverMetrics(controller);
+    const all = [...(await gateway.registry.getMetricsAsJSON()), ...(await controller.getMetricsAsJSON())];
+    return new Set(all.map((m) => m.name));
+  } finally {
+    gateway.close();
+  }
+}
