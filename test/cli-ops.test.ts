@@ -15,7 +15,7 @@ import { createTrustAnchor } from '../src/identity/index.js';
 import { revokeCertificate } from '../src/identity/revoke.js';
 import { KubeClient } from '../src/kube/client.js';
 import { R } from '../src/kube/resources.js';
-import type { Link, V1ConfigMap, V1Secret } from '../src/kube/types.js';
+import type { Link, V1ConfigMap, V1Secret, V1Service } from '../src/kube/types.js';
 import { waitFor } from '../src/wait-for.js';
 
 const BASE = 51; // east 127.0.51.x, west 127.0.52.x: apart from every other test's addresses
@@ -150,6 +150,28 @@ describe('isthmus operator verbs on the lab', () => {
     expect(table.stdout).toMatch(/^west\s+True\s+1\s+[\d.]+ms\s+[\d.]+ms$/m);
     const json = JSON.parse(asJson.stdout) as unknown[];
     expect(json).toEqual([expect.objectContaining({ cluster: 'west', alive: true, numServices: 1 })]);
+  });
+
+  it("routes: the east gateway's egress listener for podinfo-west, through the pod proxy", async () => {
+    const [table, asJson] = await Promise.all([isthmus('routes'), isthmus('routes', '-o', 'json')]);
+    expect(table.code, table.stderr).toBe(0);
+    const westGateway = new URL(lab!.state.clusters[1]!.gatewayAdmin).hostname;
+    expect(table.stdout).toMatch(
+      new RegExp(
+        `isthmus-gateway-\\S+\\s+\\d+\\s+test/podinfo-west\\s+podinfo\\.test\\.svc\\.cluster\\.local:\\d+\\s+${westGateway.replaceAll('.', '\\.')}:\\d+`,
+      ),
+    );
+    const rows = JSON.parse(asJson.stdout) as { mirror: string; port: number }[];
+    const mirror = await east.get<V1Service>(R.services, 'test', 'podinfo-west');
+    const advertised = (mirror?.metadata?.annotations?.['isthmus.dev/egress-ports'] ?? '')
+      .split(',')
+      .map((e) => Number(e.split('=')[1]));
+    expect(
+      rows
+        .filter((r) => r.mirror === 'test/podinfo-west')
+        .map((r) => r.port)
+        .sort(),
+    ).toEqual(advertised.sort());
   });
 
   it('status: podinfo served by its primary', async () => {

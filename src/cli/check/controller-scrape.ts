@@ -34,24 +34,40 @@ async function podAdminGet(
   return body;
 }
 
-/** Each running gateway pod's egress ports; a pod that does not answer is reported, not fatal. */
-export async function readGatewayListeners(
+/** One egress listener as a gateway's admin `/routes` lists it. */
+export interface GatewayRoute {
+  port: number;
+  remote: { host: string; port: number };
+  authority: string;
+  mirror: string;
+}
+
+/** Each running gateway pod's egress routes; a pod that does not answer is reported, not fatal. */
+export async function readGatewayRoutes(
   client: KubeClient,
   timeoutMs = 5000,
-): Promise<GatewayListeners[]> {
+): Promise<{ pod: string; routes?: GatewayRoute[]; error?: string }[]> {
   const pods = await runningPods(client, GATEWAY_SELECTOR);
   return Promise.all(
-    pods.map(async (pod): Promise<GatewayListeners> => {
+    pods.map(async (pod) => {
       try {
         const body = await podAdminGet(client, pod, '/routes', timeoutMs);
-        const parsed = (typeof body === 'string' ? JSON.parse(body) : body) as {
-          routes?: { port: number }[];
-        };
-        return { pod, ports: (parsed.routes ?? []).map((r) => r.port) };
+        const parsed = (typeof body === 'string' ? JSON.parse(body) : body) as { routes?: GatewayRoute[] };
+        return { pod, routes: parsed.routes ?? [] };
       } catch (err) {
         return { pod, error: describeError(err) };
       }
     }),
+  );
+}
+
+/** Each running gateway pod's egress ports (what `isthmus check` compares with the mirrors). */
+export async function readGatewayListeners(
+  client: KubeClient,
+  timeoutMs = 5000,
+): Promise<GatewayListeners[]> {
+  return (await readGatewayRoutes(client, timeoutMs)).map(({ pod, routes, error }) =>
+    routes ? { pod, ports: routes.map((r) => r.port) } : { pod, error: error ?? '' },
   );
 }
 

@@ -8,6 +8,7 @@ import { registerIdentity } from './identity.js';
 import { registerInstall } from './install.js';
 import { registerLab } from './lab.js';
 import { registerLink } from './link.js';
+import { registerRoutes } from './routes.js';
 import { registerSandbox } from './sandbox.js';
 import { registerStatus } from './status.js';
 import { registerUninstall } from './uninstall.js';
@@ -27,5 +28,6 @@ export function registerCommands(program: Command): void {
   registerUninstall(program);
   registerCheck(program);
   registerGateways(program);
+  registerRoutes(program);
   registerStatus(program);
 }

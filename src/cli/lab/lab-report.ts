@@ -30,6 +30,7 @@ export function printLabReady(state: LabState, out: (line: string) => void): voi
   out(
     `  node bin/isthmus.mjs gateways --kubeconfig ${kc} --context east   # remote gateways: alive, latency`,
   );
+  out(`  node bin/isthmus.mjs routes --kubeconfig ${kc} --context east     # egress port → remote Service`);
   out('Ctrl-C stops everything.');
 }
 

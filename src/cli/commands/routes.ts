@@ -1,0 +1,32 @@
+import type { Command } from 'commander';
+import { addKubeFlags, type KubeFlags, kubeClientFromFlags } from '../common-flags.js';
+import { type OutputFormat, outputOption, renderOutput } from '../output.js';
+
+interface RoutesFlags extends KubeFlags {
+  output: OutputFormat;
+}
+
+export function registerRoutes(program: Command): void {
+  addKubeFlags(
+    program
+      .command('routes')
+      .description(
+        "Each gateway pod's egress listeners: which port leads, through which remote gateway, to which remote Service (read through the API server's pod proxy)",
+      )
+      .addOption(outputOption()),
+  ).action(async (flags: RoutesFlags) => {
+    const { readGatewayRoutes } = await import('../check/controller-scrape.js');
+    const { routeRows, renderRoutesTable } = await import('../check/routes-view.js');
+    const client = await kubeClientFromFlags(flags);
+    try {
+      const pods = await readGatewayRoutes(client);
+      for (const p of pods) {
+        if (p.error !== undefined) process.stderr.write(`note: ${p.pod}: cannot read /routes: ${p.error}\n`);
+      }
+      const rows = routeRows(pods);
+      process.stdout.write(await renderOutput(flags.output, rows, () => renderRoutesTable(rows)));
+    } finally {
+      client.close();
+    }
+  });
+}
