@@ -17,6 +17,26 @@ export const MANAGED_BY_MIRROR = 'mirror.isthmus.dev';
 export const MANAGED_BY_FAILOVER = 'failover.isthmus.dev';
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
+/**
+ * Federated services (Linkerd 2.17's label): a Service labelled `mirror.linkerd.io/federated=member`
+ * in any linked cluster, and in the local one, joins `<name>-federated`, whose endpoints are the
+ * union of every member's (see src/federation).
+ */
+export const FEDERATED_LABEL = 'mirror.linkerd.io/federated';
+export const FEDERATED_MEMBER = 'member';
+export const DEFAULT_FEDERATED_SELECTOR = `${FEDERATED_LABEL}=${FEDERATED_MEMBER}`;
+/** On the mirror of a remote federated member: the federation (the remote Service's name) it serves. */
+export const FEDERATION_LABEL = 'isthmus.dev/federation';
+/** On a `<name>-federated` Service that Isthmus owns. */
+export const FEDERATED_SERVICE_LABEL = 'isthmus.dev/federated-service';
+/** On a `<name>-federated` Service: the member clusters whose endpoints it carries, comma-separated. */
+export const FEDERATION_MEMBERS_ANNOTATION = 'isthmus.dev/federation-members';
+export const MANAGED_BY_FEDERATION = 'federation.isthmus.dev';
+
+export function federatedServiceName(name: string): string {
+  return `${name}-federated`;
+}
+
 export const FAILOVER_CONTROLLED_BY_LABEL = 'failover.linkerd.io/controlled-by';
 export const FAILOVER_CONTROLLED_BY_DEFAULT = 'linkerd-failover';
 export const FAILOVER_PRIMARY_ANNOTATION = 'failover.linkerd.io/primary-service';
