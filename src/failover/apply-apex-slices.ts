@@ -1,6 +1,6 @@
 /**
  * The thin applier for planApexSlices: brings the apex's Isthmus-managed EndpointSlices of one
- * split to the desired set. Only slices labelled `managed-by=failover.isthmus.dev` and
+ * split (or one federation) to the desired set. Only slices labelled `managed-by=failover.isthmus.dev` and
  * `failover.isthmus.dev/split=<split>` are ever updated or deleted; a slice of the same name that
  * is not ours is reported, never touched.
  */
@@ -38,25 +38,25 @@ function owned(slice: V1EndpointSlice) {
 }
 
 /**
- * `existing`: the split's slices as the informer cache has them. A slice the cache shows as
+ * `existing`: the owner's slices as the informer cache has them. A slice the cache shows as
  * already right is not written; createOrUpdate re-reads before writing, so a stale cache costs a
- * GET, never a lost update.
+ * GET, never a lost update. `isOwned` tells the owner's slices from a stranger's of the same name
+ * (another split's on the same apex is reported, not fought over).
  */
 export async function applyApexSlices(
   client: KubeClient,
   namespace: string,
   desired: readonly V1EndpointSlice[],
   existing: readonly V1EndpointSlice[],
+  isOwned: (slice: V1EndpointSlice) => boolean,
 ): Promise<ApplySlicesResult> {
   const result: ApplySlicesResult = { created: 0, updated: 0, deleted: 0, notOwned: [] };
   const wanted = new Set(desired.map((s) => s.metadata?.name));
   for (const slice of desired) {
     const cached = existing.find((e) => e.metadata?.name === slice.metadata?.name);
     if (cached && isSubsetOf(owned(slice), cached)) continue;
-    const split = slice.metadata?.labels?.[SPLIT_LABEL] ?? '';
     const outcome = await createOrUpdate<V1EndpointSlice>(client, R.endpointSlices, slice, {
-      // Another split's slice (two splits on one apex) is reported, not fought over.
-      isOwned: (current) => isSliceOfSplit(current, namespace, split),
+      isOwned,
       diff: (current, want) => (isSubsetOf(owned(want), current) ? null : owned(want)),
     });
     if (outcome === 'created') result.created++;

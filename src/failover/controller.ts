@@ -7,8 +7,8 @@
 import diagnostics from 'node:diagnostics_channel';
 import type { Registry } from 'prom-client';
 import type { KubeClient } from '../kube/client.js';
-import { createInformer, type Informer, type InformerEvent } from '../kube/informer.js';
-import { cacheKey, objectKey } from '../kube/informer-store.js';
+import { createInformer, type Informer } from '../kube/informer.js';
+import { objectKey } from '../kube/informer-store.js';
 import { FAILOVER_CONTROLLED_BY_DEFAULT, SERVICE_NAME_LABEL } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { KubeObject, TrafficSplit, V1EndpointSlice, V1Service } from '../kube/types.js';
@@ -17,6 +17,7 @@ import { isSliceOfSplit } from './apply-apex-slices.js';
 import type { FailoverMemory } from './decide-weights.js';
 import { failoverMetrics } from './metrics.js';
 import { type EventSink, type FailoverCaches, reconcileSplit } from './reconcile-split.js';
+import { SliceIndex } from './slice-index.js';
 import { splitMode } from './split-selection.js';
 
 /** Published when a reconciliation fails (it is retried): `{ key, error, failures }`. */
@@ -163,40 +164,4 @@ export function runFailoverController(opts: FailoverControllerOptions): Failover
       await queue.stop();
     },
   };
-}
-
-/** namespace/service → slice keys, so a split reads its backends' slices without a full scan. */
-class SliceIndex {
-  private readonly byService = new Map<string, Set<string>>();
-
-  apply(e: InformerEvent<V1EndpointSlice>): void {
-    const key = objectKey(e.object);
-    const service = cacheKey(
-      e.object.metadata?.namespace,
-      e.object.metadata?.labels?.[SERVICE_NAME_LABEL] ?? '',
-    );
-    if (e.type === 'update') {
-      const oldService = cacheKey(
-        e.old.metadata?.namespace,
-        e.old.metadata?.labels?.[SERVICE_NAME_LABEL] ?? '',
-      );
-      this.byService.get(oldService)?.delete(key);
-    }
-    if (e.type === 'delete') {
-      this.byService.get(service)?.delete(key);
-      return;
-    }
-    const set = this.byService.get(service) ?? new Set<string>();
-    set.add(key);
-    this.byService.set(service, set);
-  }
-
-  /** Slices of one service, or of the whole namespace when `service` is undefined. */
-  of(namespace: string, service: string | undefined, informer: Informer<V1EndpointSlice>): V1EndpointSlice[] {
-    if (service === undefined) return informer.list().filter((s) => s.metadata?.namespace === namespace);
-    const keys = this.byService.get(cacheKey(namespace, service)) ?? new Set<string>();
-    return [...keys]
-      .map((k) => informer.get(namespace, k.slice(namespace.length + 1)))
-      .filter((s) => s !== undefined);
-  }
 }

@@ -3,11 +3,17 @@
  * out: they point at the backups, so counting them as the apex's (= the primary's) endpoints
  * would make a dead primary look alive and flip traffic back and forth.
  */
-import { MANAGED_BY_FAILOVER, MANAGED_BY_LABEL } from '../kube/keys.js';
+import { MANAGED_BY_FAILOVER, MANAGED_BY_FEDERATION, MANAGED_BY_LABEL } from '../kube/keys.js';
 import type { V1EndpointSlice } from '../kube/types.js';
 
 export function isFailoverSlice(slice: V1EndpointSlice): boolean {
   return slice.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_FAILOVER;
+}
+
+/** Slices Isthmus writes for a Service from other Services' endpoints: a split's apex, a federation. */
+export function isApexSlice(slice: V1EndpointSlice): boolean {
+  const manager = slice.metadata?.labels?.[MANAGED_BY_LABEL];
+  return manager === MANAGED_BY_FAILOVER || manager === MANAGED_BY_FEDERATION;
 }
 
 /**
@@ -22,7 +28,7 @@ export function isReadyEndpoint(endpoint: V1EndpointSlice['endpoints'][number]):
 export function readyEndpointCount(slices: readonly V1EndpointSlice[]): number {
   const seen = new Set<string>();
   for (const slice of slices) {
-    if (isFailoverSlice(slice)) continue;
+    if (isApexSlice(slice)) continue;
     for (const ep of slice.endpoints ?? []) {
       if (!isReadyEndpoint(ep)) continue;
       // The API reads only the first address of an endpoint (EndpointSlice API: "consumers

@@ -2,7 +2,8 @@
  * The failover controller's Prometheus metrics (shared/DESIGN.md "Metrics"). Registered once per
  * registry, so the failover and mirror controllers can share one process and one /metrics.
  */
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
+import { perRegistry } from '../per-registry.js';
 
 export interface FailoverMetrics {
   /** 1 while a split's traffic is on its backups (state Fallback), else 0. */
@@ -11,12 +12,7 @@ export interface FailoverMetrics {
   syncErrors: Counter<string>;
 }
 
-const cache = new WeakMap<Registry, FailoverMetrics>();
-
-export function failoverMetrics(registry: Registry): FailoverMetrics {
-  const known = cache.get(registry);
-  if (known) return known;
-  const registers = [registry];
+export const failoverMetrics = perRegistry((registers): FailoverMetrics => {
   const metrics: FailoverMetrics = {
     active: new Gauge({
       name: 'isthmus_failover_active',
@@ -30,6 +26,5 @@ export function failoverMetrics(registry: Registry): FailoverMetrics {
       registers,
     }),
   };
-  cache.set(registry, metrics);
   return metrics;
-}
+});

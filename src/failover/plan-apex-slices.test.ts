@@ -2,11 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { MANAGED_BY_FAILOVER, MANAGED_BY_LABEL, SERVICE_NAME_LABEL } from '../kube/keys.js';
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
 import type { ParsedBackend } from './parse-split.js';
-import { BACKEND_LABEL, planApexSlices, SPLIT_LABEL } from './plan-apex-slices.js';
+import { BACKEND_LABEL, planApexSlices, SPLIT_LABEL, splitSliceLabels } from './plan-apex-slices.js';
 import { service, slice } from './test-builders.js';
 
 const ns = 'test';
-const owner = { apiVersion: 'split.smi-spec.io/v1alpha2', name: 'podinfo', uid: 'uid-1' };
+const owner = {
+  apiVersion: 'split.smi-spec.io/v1alpha2',
+  kind: 'TrafficSplit',
+  name: 'podinfo',
+  uid: 'uid-1',
+  labels: splitSliceLabels('podinfo'),
+};
 const apex = service(ns, 'podinfo', [{ name: 'http', port: 9898 }], { app: 'podinfo' });
 const gateway = '10.0.0.5';
 
@@ -90,7 +96,8 @@ describe('planApexSlices', () => {
       [SPLIT_LABEL]: 'podinfo',
       [BACKEND_LABEL]: 'podinfo-west',
     });
-    expect(s?.metadata?.ownerReferences).toEqual([{ ...owner, kind: 'TrafficSplit', controller: true }]);
+    const { labels: _labels, ...reference } = owner;
+    expect(s?.metadata?.ownerReferences).toEqual([{ ...reference, controller: true }]);
   });
 
   it('ignores its own slices when counting the primary, so a dead primary stays dead', () => {

@@ -12,7 +12,7 @@
 import { MANAGED_BY_FAILOVER, MANAGED_BY_LABEL, SERVICE_NAME_LABEL } from '../kube/keys.js';
 import type { V1EndpointSlice, V1Service, V1ServicePort } from '../kube/types.js';
 import { type BackendShare, type CountCandidate, chooseCounts } from './choose-counts.js';
-import { isFailoverSlice, isReadyEndpoint, readyEndpointCount } from './endpoint-readiness.js';
+import { isApexSlice, isReadyEndpoint, readyEndpointCount } from './endpoint-readiness.js';
 import type { ParsedBackend } from './parse-split.js';
 
 /** Label on Isthmus's apex slices: the TrafficSplit they realise (to find and clean them up). */
@@ -20,16 +20,25 @@ export const SPLIT_LABEL = 'failover.isthmus.dev/split';
 /** Label on Isthmus's apex slices: the backend whose endpoints the slice carries. */
 export const BACKEND_LABEL = 'failover.isthmus.dev/backend';
 
-export interface SplitOwner {
+/** Who the slices belong to: a TrafficSplit (failover), or a federated Service (src/federation). */
+export interface SliceOwner {
   apiVersion: string;
+  kind: string;
   name: string;
   uid: string;
+  /** Labels that mark a slice as this owner's, besides the apex and backend: managed-by and a group. */
+  labels: Record<string, string>;
+}
+
+/** The owner labels of a split's apex slices. */
+export function splitSliceLabels(split: string): Record<string, string> {
+  return { [MANAGED_BY_LABEL]: MANAGED_BY_FAILOVER, [SPLIT_LABEL]: split };
 }
 
 export interface ApexPlanInput {
   namespace: string;
   apex: V1Service;
-  owner: SplitOwner;
+  owner: SliceOwner;
   /** Effective weights: the failover decision's, or the split's own for a steer-only split. */
   weights: readonly ParsedBackend[];
   /** Slices by `kubernetes.io/service-name`, for the apex and every backend (Isthmus's own are skipped). */
@@ -66,7 +75,7 @@ export function planApexSlices(input: ApexPlanInput): ApexPlan {
   const problems: string[] = [];
   const endpointsOf = new Map<string, Candidate[]>();
   const countCandidates: CountCandidate[] = [];
-  const ownSlices = (input.slicesByService.get(apexName) ?? []).filter((s) => !isFailoverSlice(s));
+  const ownSlices = (input.slicesByService.get(apexName) ?? []).filter((s) => !isApexSlice(s));
 
   for (const backend of input.weights) {
     if (backend.service === apexName) {
@@ -132,7 +141,7 @@ function backendCandidates(
   const out = new Map<string, Candidate>();
   let anyMapped = slices.length === 0;
   for (const slice of slices) {
-    if (isFailoverSlice(slice)) continue;
+    if (isApexSlice(slice)) continue;
     const ports = mapPorts(apexPorts, slice);
     if (ports === null) continue;
     anyMapped = true;
@@ -167,14 +176,13 @@ function slicesFor(
       namespace: input.namespace,
       labels: {
         [SERVICE_NAME_LABEL]: apex,
-        [MANAGED_BY_LABEL]: MANAGED_BY_FAILOVER,
-        [SPLIT_LABEL]: input.owner.name,
+        ...input.owner.labels,
         [BACKEND_LABEL]: backend,
       },
       ownerReferences: [
         {
           apiVersion: input.owner.apiVersion,
-          kind: 'TrafficSplit',
+          kind: input.owner.kind,
           name: input.owner.name,
           uid: input.owner.uid,
           controller: true,

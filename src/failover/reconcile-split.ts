@@ -8,12 +8,12 @@ import { updateWithRetry } from '../kube/apply.js';
 import type { KubeClient } from '../kube/client.js';
 import { R } from '../kube/resources.js';
 import type { KubeObject, TrafficSplit, V1EndpointSlice, V1Service } from '../kube/types.js';
-import { applyApexSlices } from './apply-apex-slices.js';
+import { applyApexSlices, isSliceOfSplit } from './apply-apex-slices.js';
 import { decideWeights, type FailoverMemory, type FailoverState } from './decide-weights.js';
 import { readyEndpointCount } from './endpoint-readiness.js';
 import type { FailoverMetrics } from './metrics.js';
 import { type ParsedBackend, type ParsedSplit, parseSplit } from './parse-split.js';
-import { planApexSlices } from './plan-apex-slices.js';
+import { planApexSlices, splitSliceLabels } from './plan-apex-slices.js';
 import { splitMode } from './split-selection.js';
 import { type ConditionInput, desiredStatus, type SplitOutcome, sharesMessage } from './split-status.js';
 
@@ -52,7 +52,8 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
   if (!split || !mode) {
     // Gone or no longer ours: withdraw the apex slices (traffic falls back to the apex's own
     // endpoints) and forget it. Owner references would let a real cluster's GC do the first part.
-    await applyApexSlices(deps.client, namespace, [], deps.caches.splitSlices(namespace, name));
+    const ours = (slice: V1EndpointSlice) => isSliceOfSplit(slice, namespace, name);
+    await applyApexSlices(deps.client, namespace, [], deps.caches.splitSlices(namespace, name), ours);
     deps.memories.delete(key);
     deps.metrics.active.remove({ namespace, split: name });
     return;
@@ -161,8 +162,10 @@ async function steerApex(
   );
   const owner = {
     apiVersion: split.apiVersion ?? 'split.smi-spec.io/v1alpha2',
+    kind: 'TrafficSplit',
     name: s.name,
     uid: split.metadata?.uid ?? '',
+    labels: splitSliceLabels(s.name),
   };
   const plan = planApexSlices({ namespace: s.namespace, apex, owner, weights, slicesByService });
   if (!plan.ok) return { condition: bad(plan.reason, plan.message) };
@@ -171,6 +174,7 @@ async function steerApex(
     s.namespace,
     plan.slices,
     deps.caches.splitSlices(s.namespace, s.name),
+    (slice) => isSliceOfSplit(slice, s.namespace, s.name),
   );
   const message = sharesMessage(plan.shares, plan.maxError);
   if (applied.notOwned.length) {

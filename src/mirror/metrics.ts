@@ -3,7 +3,8 @@
  * Registered once per registry and shared by every LinkWatcher of the process: a second
  * runController on the same registry reuses them rather than failing on duplicate names.
  */
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { perRegistry } from '../per-registry.js';
 
 export interface MirrorMetrics {
   gatewayAlive: Gauge<'target_cluster_name'>;
@@ -16,12 +17,7 @@ export interface MirrorMetrics {
   exportToReady: Histogram<'target_cluster_name'>;
 }
 
-const cache = new WeakMap<Registry, MirrorMetrics>();
-
-export function mirrorMetrics(registry: Registry): MirrorMetrics {
-  const known = cache.get(registry);
-  if (known) return known;
-  const registers = [registry];
+export const mirrorMetrics = perRegistry((registers): MirrorMetrics => {
   const metrics: MirrorMetrics = {
     gatewayAlive: new Gauge({
       name: 'gateway_alive',
@@ -73,6 +69,5 @@ export function mirrorMetrics(registry: Registry): MirrorMetrics {
       registers,
     }),
   };
-  cache.set(registry, metrics);
   return metrics;
-}
+});

@@ -33,8 +33,20 @@ import { type ServiceProxy, startServiceProxy } from './service-proxy.js';
 
 export const NS = 'test';
 export const SERVICE_PORT = 9898;
-/** Loopback "cluster addresses" of these tests; other test files use other 127.x ranges. */
-const HOSTS = { east: '127.0.71.1', west: '127.0.72.1', north: '127.0.73.1', proxy: '127.0.71.10' } as const;
+/** Loopback "cluster addresses" of one world; test files that run at once use different 127.x ranges. */
+export interface WorldHosts {
+  east: string;
+  west: string;
+  north: string;
+  /** Where the kube-proxy stand-ins listen. */
+  proxy: string;
+}
+const DEFAULT_HOSTS: WorldHosts = {
+  east: '127.0.71.1',
+  west: '127.0.72.1',
+  north: '127.0.73.1',
+  proxy: '127.0.71.10',
+};
 
 type Backend = Awaited<ReturnType<typeof startBackend>>;
 
@@ -69,7 +81,7 @@ export function primarySlice(backendPort: number, ready: boolean): V1EndpointSli
   return slice;
 }
 
-export async function startWorld(): Promise<World> {
+export async function startWorld(hosts: WorldHosts = DEFAULT_HOSTS): Promise<World> {
   const cleanups: (() => unknown)[] = [];
   const close = async () => {
     for (const fn of cleanups.reverse()) await fn();
@@ -92,9 +104,9 @@ export async function startWorld(): Promise<World> {
         await kube.create(R.services, exportedService(NS, 'podinfo', SERVICE_PORT));
         await kube.create(R.endpointSlices, endpointSlice(NS, 'podinfo', '127.0.0.1', backend.port));
         // Pairwise linking: the remote's ingress admits east's gateway because of this Link.
-        await kube.create(R.links, linkTo('east', HOSTS.east, 4143));
+        await kube.create(R.links, linkTo('east', hosts.east, 4143));
       }
-      const gateway = await startGateway(sandbox, name, certDir);
+      const gateway = await startGateway(sandbox, name, certDir, hosts[name]);
       cleanups.push(() => gateway.stop());
       return { name, sandbox, kube, gateway, backend };
     };
@@ -102,12 +114,12 @@ export async function startWorld(): Promise<World> {
     const west = await start('west');
     const north = await start('north');
 
-    for (const remote of [west, north]) await linkEast(east, remote);
+    for (const remote of [west, north]) await linkEast(east, remote, hosts[remote.name]);
     const registry = new Registry();
     const mirror = runController({
       client: east.kube,
-      gatewayAdminUrl: `http://${HOSTS.east}:${east.gateway.admin.address.port}`,
-      gatewayEndpoints: [HOSTS.east],
+      gatewayAdminUrl: `http://${hosts.east}:${east.gateway.admin.address.port}`,
+      gatewayEndpoints: [hosts.east],
       registry,
       recorder: false,
       remoteBackoff: { initialMs: 50, maxMs: 300 },
@@ -134,7 +146,7 @@ export async function startWorld(): Promise<World> {
         namespace: NS,
         service,
         portName: 'http',
-        host: HOSTS.proxy,
+        host: hosts.proxy,
       });
       cleanups.push(() => proxy.close());
       return proxy;
@@ -173,7 +185,7 @@ function linkTo(cluster: string, host: string, port: number): Link {
 }
 
 /** What `isthmus link` writes in east for a remote: a read-only token in a Secret, and the Link. */
-async function linkEast(east: Cluster, remote: Cluster): Promise<void> {
+async function linkEast(east: Cluster, remote: Cluster, remoteHost: string): Promise<void> {
   const token = `reader-${remote.name}-${Math.random().toString(36).slice(2)}`;
   remote.sandbox.addToken(token, {
     username: 'remote-reader',
@@ -184,16 +196,14 @@ async function linkEast(east: Cluster, remote: Cluster): Promise<void> {
     type: REMOTE_KUBECONFIG_SECRET_TYPE,
     stringData: { [REMOTE_KUBECONFIG_KEY]: remote.sandbox.kubeconfig({ token, user: 'remote-reader' }) },
   });
-  await east.kube.create(
-    R.links,
-    linkTo(remote.name, HOSTS[remote.name], remote.gateway.ingress.address.port),
-  );
+  await east.kube.create(R.links, linkTo(remote.name, remoteHost, remote.gateway.ingress.address.port));
 }
 
 async function startGateway(
   sandbox: Sandbox,
   cluster: Cluster['name'],
   dir: string,
+  host: string,
 ): Promise<RunningGateway> {
   const issuer = createIssuer(testPki().anchor, { cluster, trustDomain: TEST_TRUST_DOMAIN });
   const cert = issueGatewayCertificate(issuer, { trustDomain: TEST_TRUST_DOMAIN, cluster });
@@ -207,7 +217,6 @@ async function startGateway(
   await writeFile(files.keyFile, cert.keyPem, { mode: 0o600 });
   await writeFile(files.caFile, testPki().anchor.certPem);
   await writeFile(files.kubeconfig, sandbox.kubeconfig(), { mode: 0o600 });
-  const host = HOSTS[cluster];
   const config = gatewayOptionsFromFlags({
     cluster,
     trustDomain: TEST_TRUST_DOMAIN,
