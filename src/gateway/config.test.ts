@@ -33,6 +33,7 @@ describe('gatewayOptionsFromFlags', () => {
       admin: { host: '0.0.0.0', port: 4191 },
       egressHost: '0.0.0.0',
       exportSelector: 'mirror.linkerd.io/exported=true',
+      federatedSelector: 'mirror.linkerd.io/federated=member',
       allowedClusters: [],
       certificates: { kind: 'files', ...files },
       // Stops at once unless told to drain (the install's Deployment does).
@@ -51,6 +52,28 @@ describe('gatewayOptionsFromFlags', () => {
       drainDelayMs: 0,
       graceMs: 1000,
     });
+  });
+
+  it.each<[string, GatewayFlags, Record<string, string>, string]>([
+    ['a flag', { federatedSelector: ' team=a,tier in (web) ' }, {}, 'team=a,tier in (web)'],
+    ['the environment', {}, { ISTHMUS_FEDERATED_SELECTOR: 'team=a' }, 'team=a'],
+    [
+      'a flag over the environment',
+      { federatedSelector: 'team=b' },
+      { ISTHMUS_FEDERATED_SELECTOR: 'team=a' },
+      'team=b',
+    ],
+    // '' is not "unset" here: it turns federated admission off, from a flag or the environment.
+    ['an empty flag: off', { federatedSelector: '' }, {}, ''],
+    [
+      'an empty flag over the environment: off',
+      { federatedSelector: '' },
+      { ISTHMUS_FEDERATED_SELECTOR: 'a=b' },
+      '',
+    ],
+    ['an empty variable: off', {}, { ISTHMUS_FEDERATED_SELECTOR: '' }, ''],
+  ])('takes the federated selector from %s', (_name, flags, env, expected) => {
+    expect(gatewayOptionsFromFlags({ ...minimal, ...flags }, env).federatedSelector).toBe(expected);
   });
 
   it('lets flags win over the environment', () => {
@@ -101,6 +124,16 @@ describe('gatewayOptionsFromFlags', () => {
     ['bad allowed cluster', { ...minimal, allowCluster: ['ok', 'Not OK'] }, '--allow-cluster "Not OK"'],
     ['bad timeout', { ...minimal, connectTimeoutMs: '-1' }, '--connect-timeout-ms'],
     [
+      'a malformed export selector',
+      { ...minimal, exportSelector: 'exported true' },
+      '--export-selector "exported true": unable to parse requirement',
+    ],
+    [
+      'a malformed federated selector',
+      { ...minimal, federatedSelector: '=member' },
+      `--federated-selector "=member": found '='`,
+    ],
+    [
       'zero timeout',
       { ...minimal, connectTimeoutMs: '0' },
       '--connect-timeout-ms "0" is not a positive integer',
@@ -140,6 +173,8 @@ describe('gatewayFlagsFromArgv', () => {
       'north,south',
       '--in-cluster',
       '--access-log',
+      '--federated-selector',
+      '',
     ]);
     expect(flags).toEqual({
       cluster: 'west',
@@ -147,7 +182,9 @@ describe('gatewayFlagsFromArgv', () => {
       allowCluster: ['east', 'north,south'],
       inCluster: true,
       accessLog: true,
+      federatedSelector: '',
     });
+    expect(gatewayOptionsFromFlags({ ...flags, ...files }).federatedSelector).toBe('');
     expect(gatewayOptionsFromFlags({ ...flags, ...files }).accessLog).toBe(true);
     expect(gatewayOptionsFromFlags({ ...minimal }, { ISTHMUS_ACCESS_LOG: 'true' }).accessLog).toBe(true);
     expect(gatewayOptionsFromFlags(minimal).accessLog).toBe(false);
@@ -165,6 +202,7 @@ describe('gatewayFlagsFromArgv', () => {
       allowCluster: ['a', 'b'],
       inCluster: true,
       trustDomain: 'td',
+      federatedSelector: '',
     };
     expect(gatewayArgvFromFlags(flags)).toContain('--trust-domain');
     expect(gatewayFlagsFromArgv(gatewayArgvFromFlags(flags))).toEqual({ ...flags, adminPort: '0' });

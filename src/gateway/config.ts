@@ -6,7 +6,14 @@
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { IsthmusError } from '../errors.js';
-import { DEFAULT_CLUSTER_DOMAIN, DEFAULT_EXPORT_SELECTOR, PORTS, SYSTEM_NAMESPACE } from '../kube/keys.js';
+import {
+  DEFAULT_CLUSTER_DOMAIN,
+  DEFAULT_EXPORT_SELECTOR,
+  DEFAULT_FEDERATED_SELECTOR,
+  PORTS,
+  SYSTEM_NAMESPACE,
+} from '../kube/keys.js';
+import { parseLabelSelector, SelectorError } from '../sandbox/selectors.js';
 
 export type CertificateSource =
   /** Ask the identity service (`Certify`) for a certificate, authenticated by a projected token. */
@@ -49,6 +56,11 @@ export interface GatewayConfig {
   egressHost: string;
   /** Label selector (string form) of the Services this gateway exports. */
   exportSelector: string;
+  /**
+   * Label selector of federated member Services, admitted at the ingress like exported ones;
+   * '' turns federated admission off.
+   */
+  federatedSelector: string;
   /** Clusters admitted in addition to the targets of local Links. */
   allowedClusters: string[];
   certificates: CertificateSource;
@@ -75,6 +87,7 @@ export interface GatewayFlags {
   adminPort?: string | number;
   egressHost?: string;
   exportSelector?: string;
+  federatedSelector?: string;
   allowCluster?: string[] | string;
   identityAddress?: string;
   tokenFile?: string;
@@ -103,6 +116,7 @@ export const GATEWAY_ENV: Readonly<Record<keyof GatewayFlags, string>> = {
   adminPort: 'ISTHMUS_ADMIN_PORT',
   egressHost: 'ISTHMUS_EGRESS_HOST',
   exportSelector: 'ISTHMUS_EXPORT_SELECTOR',
+  federatedSelector: 'ISTHMUS_FEDERATED_SELECTOR',
   allowCluster: 'ISTHMUS_ALLOW_CLUSTERS',
   identityAddress: 'ISTHMUS_IDENTITY_ADDRESS',
   tokenFile: 'ISTHMUS_TOKEN_FILE',
@@ -171,6 +185,9 @@ export function gatewayOptionsFromFlags(
   const egressHost = host(text('egressHost') ?? '0.0.0.0', '--egress-host', problems);
   const exportSelector = text('exportSelector') ?? DEFAULT_EXPORT_SELECTOR;
   if (exportSelector === '') problems.push('--export-selector may not be empty');
+  else checkSelector(exportSelector, '--export-selector', problems);
+  const federatedSelector = federatedSelectorOf(flags, env);
+  if (federatedSelector !== '') checkSelector(federatedSelector, '--federated-selector', problems);
 
   const allowedClusters = splitList(pick('allowCluster'));
   for (const c of allowedClusters) {
@@ -212,6 +229,7 @@ export function gatewayOptionsFromFlags(
     admin,
     egressHost,
     exportSelector,
+    federatedSelector,
     allowedClusters: [...new Set(allowedClusters)],
     certificates,
     ...(crlFile === undefined ? {} : { crlFile }),
@@ -277,6 +295,28 @@ function certificateSource(
     if (keyFile === undefined) problems.push('--key-file is required with --cert-file');
   }
   return { kind: 'files', certFile: certFile ?? '', keyFile: keyFile ?? '', caFile: caFile ?? '' };
+}
+
+/**
+ * Unlike other flags, an empty value is not "absent" here: '' (flag or environment) turns federated
+ * admission off, so only an unset flag and an unset variable give the default.
+ */
+function federatedSelectorOf(flags: GatewayFlags, env: Readonly<Record<string, string | undefined>>): string {
+  const given = flags.federatedSelector ?? env[GATEWAY_ENV.federatedSelector];
+  return given === undefined ? DEFAULT_FEDERATED_SELECTOR : String(given).trim();
+}
+
+/**
+ * Parsed as kube-apiserver parses `labelSelector` (apimachinery's labels.Parse): a typo stops the
+ * start here instead of failing every list with 400 and leaving the gateway unready for good.
+ */
+function checkSelector(value: string, flag: string, problems: string[]): void {
+  try {
+    parseLabelSelector(value);
+  } catch (err) {
+    if (!(err instanceof SelectorError)) throw err;
+    problems.push(`${flag} ${JSON.stringify(value)}: ${err.message}`);
+  }
 }
 
 function host(value: string, flag: string, problems: string[]): string {

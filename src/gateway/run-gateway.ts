@@ -41,6 +41,7 @@ import { resolverFor } from './resolver.js';
 import { ServiceIndex } from './service-index.js';
 import { SessionPool } from './session-pool.js';
 import type { TunnelSecureContext } from './tunnel-settings.js';
+import { unionSource } from './union-source.js';
 import { feedServiceIndex, SLICE_SELECTOR } from './watch-exports.js';
 import { type MirrorWatcher, watchMirrors } from './watch-mirrors.js';
 
@@ -115,8 +116,14 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
     const kube = deps.kube ?? kubeClientFor(config);
     if (deps.kube === undefined) onStop('API client', () => kube.close());
 
+    // Federated members are admitted like exported Services; '' turns that off (no informer at all).
+    const federated =
+      config.federatedSelector === ''
+        ? undefined
+        : createInformer<V1Service>(kube, R.services, { labelSelector: config.federatedSelector });
     const informers = {
       exports: createInformer<V1Service>(kube, R.services, { labelSelector: config.exportSelector }),
+      ...(federated === undefined ? {} : { federated }),
       slices: createInformer<V1EndpointSlice>(kube, R.endpointSlices, { labelSelector: SLICE_SELECTOR }),
       mirrors: createInformer<V1Service>(kube, R.services, {
         labelSelector: `${MIRRORED_SERVICE_LABEL}=true`,
@@ -154,7 +161,8 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
     }
 
     const index = new ServiceIndex();
-    onStop('service index feed', feedServiceIndex(index, informers.exports, informers.slices));
+    const admitted = federated === undefined ? informers.exports : unionSource(informers.exports, federated);
+    onStop('service index feed', feedServiceIndex(index, admitted, informers.slices));
 
     const anchorPem = await readFile(config.certificates.caFile, 'utf8');
     const rotator = new CertificateRotator({ source: rotatorSource(config), anchorPem });

@@ -79,7 +79,7 @@ export class ServiceIndex {
       return {
         ok: false,
         status: 403,
-        reason: `service ${target.namespace}/${target.service} is not exported`,
+        reason: `service ${target.namespace}/${target.service} is neither exported nor a federated member`,
       };
     }
     const servicePort = svc.ports.find((p) => p.port === target.port);

@@ -7,7 +7,7 @@ export function registerGateway(program: Command): void {
   program
     .command('gateway')
     .description(
-      'Run the gateway: mTLS ingress for exported Services, egress listeners for mirrors, admin server',
+      'Run the gateway: mTLS ingress for exported and federated Services, egress listeners for mirrors, admin server',
     )
     .option('--cluster <name>', "this cluster's name (env ISTHMUS_CLUSTER_NAME)")
     .option('--trust-domain <domain>', 'SPIFFE trust domain (default cluster.local)')
@@ -27,6 +27,10 @@ export function registerGateway(program: Command): void {
     .option(
       '--export-selector <selector>',
       'label selector of exported Services (default mirror.linkerd.io/exported=true)',
+    )
+    .option(
+      '--federated-selector <selector>',
+      'label selector of federated member Services, admitted like exported ones (default mirror.linkerd.io/federated=member; "" admits none)',
     )
     .option(
       '--allow-cluster <name>',

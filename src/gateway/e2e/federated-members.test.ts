@@ -1,0 +1,152 @@
+/**
+ * West's ingress admits federated members (`mirror.linkerd.io/federated=member`) as it admits
+ * exported Services: east's gateway reaches a member through the pair with the same authority
+ * form, a Service in neither set gets 403, and `--federated-selector ""` turns admission off.
+ */
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXPORTED_LABEL, FEDERATED_LABEL, FEDERATED_MEMBER } from '../../kube/keys.js';
+import { R } from '../../kube/resources.js';
+import type { V1Service } from '../../kube/types.js';
+import { type GatewayFlags, gatewayOptionsFromFlags } from '../config.js';
+import { type RunningGateway, runGateway } from '../run-gateway.js';
+import {
+  type Cluster,
+  endpointSlice,
+  exportedService,
+  freePort,
+  gatewayFlags,
+  httpGet,
+  mirrorService,
+  startBackend,
+  startLinkedClusters,
+  waitFor,
+} from './fixtures.js';
+
+/** Loopback "cluster addresses" of this file; other test files use other 127.x addresses. */
+const EAST_HOST = '127.0.43.1';
+const WEST_HOST = '127.0.44.1';
+const WEST_SPARE_HOST = '127.0.44.2';
+const NS = 'test';
+const PORT = 9898;
+const MEMBER = 'members';
+const authority = (service: string): string => `${service}.${NS}.svc.cluster.local:${PORT}`;
+
+function startGateway(
+  cluster: Cluster,
+  name: string,
+  host: string,
+  extra: GatewayFlags = {},
+): Promise<RunningGateway> {
+  const config = gatewayOptionsFromFlags({ ...gatewayFlags(cluster, name, host), ...extra });
+  return runGateway(config, { logger: pino({ level: 'silent' }), processMetrics: false });
+}
+
+/** A Service with exactly these labels (none: neither exported nor a member). */
+function labelledService(name: string, labels: Record<string, string>): V1Service {
+  const svc = exportedService(NS, name, PORT, false);
+  return { ...svc, metadata: { ...svc.metadata, labels } };
+}
+
+describe('federated members through a gateway pair', () => {
+  let west: Cluster;
+  let eastGw: RunningGateway;
+  let westGw: RunningGateway;
+  let egressPort: number;
+  const cleanups: Array<() => unknown> = [];
+  const westIngress = () => ({ host: WEST_HOST, port: westGw.ingress.address.port });
+  const relabel = (name: string, labels: Record<string, string | null>) =>
+    west.kube.patch(R.services, NS, name, { metadata: { labels } }, 'merge');
+  /** In the ingress's index, endpoints or not: anything but the 403 of a Service it may not open. */
+  const admitted = (gw: RunningGateway, service: string): boolean => {
+    const result = gw.index.resolve({ kind: 'service', namespace: NS, service, port: PORT });
+    return result.ok || result.status !== 403;
+  };
+
+  beforeAll(async () => {
+    let east: Cluster;
+    ({ east, west } = await startLinkedClusters(EAST_HOST, NS, cleanups));
+    const backend = await startBackend('west');
+    cleanups.push(() => backend.close());
+    for (const [name, labels] of [
+      [MEMBER, { [FEDERATED_LABEL]: FEDERATED_MEMBER }],
+      ['plain', {}],
+    ] as const) {
+      await west.kube.create(R.services, labelledService(name, labels));
+      await west.kube.create(R.endpointSlices, endpointSlice(NS, name, '127.0.0.1', backend.port));
+    }
+    westGw = await startGateway(west, 'west', WEST_HOST);
+    cleanups.push(() => westGw.stop());
+    eastGw = await startGateway(east, 'east', EAST_HOST);
+    cleanups.push(() => eastGw.stop());
+    egressPort = await freePort(EAST_HOST);
+    const gateway = `${WEST_HOST}:${westGw.ingress.address.port}`;
+    await east.kube.create(
+      R.services,
+      mirrorService({ ns: NS, service: MEMBER, cluster: 'west', port: PORT, egressPort, gateway }),
+    );
+    await waitFor('both gateways ready', () => eastGw.readiness().ready && westGw.readiness().ready);
+    await waitFor('east egress listening', () => eastGw.egress.listening().includes(egressPort));
+  });
+
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
+  it('carries a request to a Service labelled only as a federated member', async () => {
+    expect(await httpGet(EAST_HOST, egressPort, '/')).toEqual({ status: 200, body: 'hello from west' });
+  });
+
+  it('refuses CONNECT with 403 to a Service neither exported nor a member', async () => {
+    await expect(eastGw.pool.openTunnel(westIngress(), authority('plain'))).rejects.toThrow(/403/);
+  });
+
+  it('refuses new CONNECTs with 403 once the member label is removed', async () => {
+    await relabel(MEMBER, { [FEDERATED_LABEL]: null });
+    await waitFor('west to stop admitting the member', () => !admitted(westGw, MEMBER));
+    await expect(eastGw.pool.openTunnel(westIngress(), authority(MEMBER))).rejects.toThrow(/403/);
+    await expect(httpGet(EAST_HOST, egressPort, '/')).rejects.toThrow();
+  });
+
+  it('keeps a Service that leaves the member set while exported, until it leaves both', async () => {
+    await relabel(MEMBER, { [FEDERATED_LABEL]: FEDERATED_MEMBER, [EXPORTED_LABEL]: 'true' });
+    await waitFor('admitted again', async () => (await httpGet(EAST_HOST, egressPort, '/')).status === 200);
+    await relabel(MEMBER, { [FEDERATED_LABEL]: null });
+    // One watch stream is ordered: once a later member is admitted, the member informer has seen
+    // the relabel too, so the 200 below is not a race won before it.
+    await west.kube.create(R.services, labelledService('marker', { [FEDERATED_LABEL]: FEDERATED_MEMBER }));
+    await waitFor('the marker admitted', () => admitted(westGw, 'marker'));
+    expect(await httpGet(EAST_HOST, egressPort, '/')).toMatchObject({ status: 200 });
+
+    await relabel(MEMBER, { [EXPORTED_LABEL]: null });
+    await waitFor('west to stop admitting it', () => !admitted(westGw, MEMBER));
+    await expect(eastGw.pool.openTunnel(westIngress(), authority(MEMBER))).rejects.toThrow(/403/);
+  });
+
+  it('admits no member with --federated-selector ""', async () => {
+    await relabel(MEMBER, { [FEDERATED_LABEL]: FEDERATED_MEMBER, [EXPORTED_LABEL]: null });
+    await waitFor('the member admitted', () => admitted(westGw, MEMBER));
+    const spare = await startGateway(west, 'west', WEST_SPARE_HOST, { federatedSelector: '' });
+    try {
+      await waitFor('spare gateway ready', () => spare.readiness().ready);
+      const spareIngress = { host: WEST_SPARE_HOST, port: spare.ingress.address.port };
+      await expect(eastGw.pool.openTunnel(spareIngress, authority(MEMBER))).rejects.toThrow(/403/);
+    } finally {
+      await spare.stop();
+    }
+  });
+
+  it('is not ready until the member informer has synced', async () => {
+    await west.sandbox.faults.goOffline();
+    let spare: RunningGateway | undefined;
+    try {
+      spare = await startGateway(west, 'west', WEST_SPARE_HOST);
+      expect(spare.readiness().reasons).toContain('federated not synced');
+      await west.sandbox.faults.goOnline();
+      await waitFor('spare gateway ready', () => spare?.readiness().ready);
+    } finally {
+      await west.sandbox.faults.goOnline();
+      await spare?.stop();
+    }
+  });
+});
