@@ -51,6 +51,8 @@ export interface LinkSpec {
   probeSpec?: ProbeSpec;
   /** Absent: mirror.linkerd.io/exported=true. Present but empty: mirrors nothing. */
   selector?: V1LabelSelector;
+  /** Remote federated members to mirror. Absent: mirror.linkerd.io/federated=member. Present but empty: none. */
+  federatedServiceSelector?: V1LabelSelector;
   excludedLabels?: string[];
   excludedAnnotations?: string[];
   mirrorHeadless?: boolean;

@@ -26,6 +26,7 @@ describe('parseLinkSpec', () => {
       gatewayPort: 4143,
       probe: { path: '/ready', port: 4191, periodMs: 3000, timeoutMs: 2000, failureThreshold: 3 },
       selector: { matchLabels: { 'mirror.linkerd.io/exported': 'true' } },
+      federatedServiceSelector: { matchLabels: { 'mirror.linkerd.io/federated': 'member' } },
       mirrorHeadless: false,
       enableNamespaceCreation: false,
     });
@@ -38,6 +39,20 @@ describe('parseLinkSpec', () => {
     expect(parsed.ok && parsed.config.selector).toBeNull();
   });
 
+  it('reads an empty federatedServiceSelector as "no federated members", keeping the export selector', () => {
+    const parsed = parseLinkSpec(linkObject('west', { federatedServiceSelector: {} }));
+    expect(parsed.ok && parsed.config.federatedServiceSelector).toBeNull();
+    expect(parsed.ok && parsed.config.selector).toEqual({
+      matchLabels: { 'mirror.linkerd.io/exported': 'true' },
+    });
+  });
+
+  it('keeps a given federatedServiceSelector', () => {
+    const selector = { matchExpressions: [{ key: 'federation', operator: 'In', values: ['payments'] }] };
+    const parsed = parseLinkSpec(linkObject('west', { federatedServiceSelector: selector }));
+    expect(parsed.ok && parsed.config.federatedServiceSelector).toEqual(selector);
+  });
+
   it.each([
     ['bad cluster name', { targetClusterName: 'West_1' }, /targetClusterName/],
     ['no gateway', { gatewayAddress: ' , ' }, /gatewayAddress/],
@@ -46,6 +61,16 @@ describe('parseLinkSpec', () => {
     ['bad threshold', { probeSpec: { failureThreshold: 0 } }, /failureThreshold/],
     ['bad operator', { selector: { matchExpressions: [{ key: 'a', operator: 'Near' }] } }, /operator/],
     ['In without values', { selector: { matchExpressions: [{ key: 'a', operator: 'In' }] } }, /needs values/],
+    [
+      'bad federated operator',
+      { federatedServiceSelector: { matchExpressions: [{ key: 'a', operator: 'Near' }] } },
+      /^federatedServiceSelector operator "Near" is not supported$/,
+    ],
+    [
+      'federated Exists with values',
+      { federatedServiceSelector: { matchExpressions: [{ key: 'a', operator: 'Exists', values: ['x'] }] } },
+      /^federatedServiceSelector operator Exists on a takes no values$/,
+    ],
     ['no credentials', { clusterCredentialsSecret: '' }, /clusterCredentialsSecret/],
   ])('rejects %s with a reason', (_name, spec, reason) => {
     const parsed = parseLinkSpec(linkObject('west', spec as never));

@@ -3,7 +3,13 @@
  * Pure: an invalid Link yields a reason for its status condition, never a throw (a crash would take
  * every other Link of the process down with it).
  */
-import { DEFAULT_CLUSTER_DOMAIN, EXPORTED_LABEL, PORTS } from '../kube/keys.js';
+import {
+  DEFAULT_CLUSTER_DOMAIN,
+  EXPORTED_LABEL,
+  FEDERATED_LABEL,
+  FEDERATED_MEMBER,
+  PORTS,
+} from '../kube/keys.js';
 import type { Link, V1LabelSelector } from '../kube/types.js';
 
 export interface ProbeConfig {
@@ -28,6 +34,8 @@ export interface LinkConfig {
   probe: ProbeConfig;
   /** null: the Link has an empty selector and mirrors nothing. */
   selector: V1LabelSelector | null;
+  /** Remote federated members (mirrored too, and labelled with their federation); null: none. */
+  federatedServiceSelector: V1LabelSelector | null;
   excludedLabels: string[];
   excludedAnnotations: string[];
   mirrorHeadless: boolean;
@@ -56,6 +64,10 @@ export const PROBE_DEFAULTS: ProbeConfig = {
 };
 
 export const DEFAULT_SELECTOR: V1LabelSelector = { matchLabels: { [EXPORTED_LABEL]: 'true' } };
+/** Linkerd 2.17's default `federatedServiceSelector`. */
+export const DEFAULT_FEDERATED_SERVICE_SELECTOR: V1LabelSelector = {
+  matchLabels: { [FEDERATED_LABEL]: FEDERATED_MEMBER },
+};
 
 // RFC 1123 label (Kubernetes DNS label): a cluster name ends up in every mirror name.
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -96,8 +108,14 @@ export function parseLinkSpec(link: Link): ParsedLink {
   const probe = parseProbe(spec.probeSpec ?? {});
   if (typeof probe === 'string') return { ok: false, reason: probe };
 
-  const selector = parseSelector(spec.selector);
+  const selector = parseSelector('selector', spec.selector, DEFAULT_SELECTOR);
   if (typeof selector === 'string') return { ok: false, reason: selector };
+  const federatedServiceSelector = parseSelector(
+    'federatedServiceSelector',
+    spec.federatedServiceSelector,
+    DEFAULT_FEDERATED_SERVICE_SELECTOR,
+  );
+  if (typeof federatedServiceSelector === 'string') return { ok: false, reason: federatedServiceSelector };
 
   const config: LinkConfig = {
     linkNamespace: meta.namespace ?? '',
@@ -109,6 +127,7 @@ export function parseLinkSpec(link: Link): ParsedLink {
     gatewayPort,
     probe,
     selector,
+    federatedServiceSelector,
     excludedLabels: spec.excludedLabels ?? [],
     excludedAnnotations: spec.excludedAnnotations ?? [],
     mirrorHeadless: spec.mirrorHeadless === true,
@@ -156,18 +175,22 @@ function parseProbe(spec: NonNullable<Link['spec']['probeSpec']>): ProbeConfig |
   return probe;
 }
 
-/** Absent → the default export label; present but empty → null (mirror nothing), as Linkerd does. */
-function parseSelector(selector: V1LabelSelector | undefined): V1LabelSelector | null | string {
-  if (selector === undefined) return DEFAULT_SELECTOR;
+/** Absent → the default; present but empty → null (select nothing), as Linkerd does. */
+function parseSelector(
+  field: string,
+  selector: V1LabelSelector | undefined,
+  fallback: V1LabelSelector,
+): V1LabelSelector | null | string {
+  if (selector === undefined) return fallback;
   const labels = selector.matchLabels ?? {};
   const exprs = selector.matchExpressions ?? [];
   if (Object.keys(labels).length === 0 && exprs.length === 0) return null;
   for (const e of exprs) {
     if (!SELECTOR_OPERATORS.has(e.operator))
-      return `selector operator ${JSON.stringify(e.operator)} is not supported`;
+      return `${field} operator ${JSON.stringify(e.operator)} is not supported`;
     const needsValues = e.operator === 'In' || e.operator === 'NotIn';
     if (needsValues !== (e.values ?? []).length > 0) {
-      return `selector operator ${e.operator} on ${e.key} ${needsValues ? 'needs' : 'takes no'} values`;
+      return `${field} operator ${e.operator} on ${e.key} ${needsValues ? 'needs' : 'takes no'} values`;
     }
   }
   return selector;

@@ -1,9 +1,10 @@
 /**
- * One Link: watches the remote cluster's exported Services (and their EndpointSlices, and its
- * gateway Service), keeps the local mirrors in line through a keyed work queue, probes the remote
- * gateway and writes the Link's status when it changes. Linkerd's cluster_watcher.go plus the fixes
- * listed in shared/DESIGN.md (orphans only after a complete list, conflicts never overwritten,
- * mirrors kept through a remote outage, address of the remote gateway followed).
+ * One Link: watches the remote cluster's exported and federated member Services (and their
+ * EndpointSlices, and its gateway Service), keeps the local mirrors in line through a keyed work
+ * queue, probes the remote gateway and writes the Link's status when it changes. Linkerd's
+ * cluster_watcher.go plus the fixes listed in shared/DESIGN.md (orphans only after a complete list,
+ * conflicts never overwritten, mirrors kept through a remote outage, address of the remote gateway
+ * followed).
  */
 import { describeError, IsthmusError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
@@ -123,7 +124,8 @@ export class LinkWatcher {
     });
     const remoteChanged =
       before.credentialsSecret !== config.credentialsSecret ||
-      JSON.stringify(before.selector) !== JSON.stringify(config.selector);
+      JSON.stringify(before.selector) !== JSON.stringify(config.selector) ||
+      JSON.stringify(before.federatedServiceSelector) !== JSON.stringify(config.federatedServiceSelector);
     if (remoteChanged) {
       void this.disconnect();
       this.queue.add(CONNECT);

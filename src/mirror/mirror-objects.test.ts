@@ -1,8 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import { FEDERATED_LABEL, FEDERATION_LABEL } from '../kube/keys.js';
 import type { V1Service } from '../kube/types.js';
-import { formatEgressPorts, matchesPattern, parseEgressPorts } from './mirror-objects.js';
+import {
+  federationLabel,
+  formatEgressPorts,
+  matchesPattern,
+  mirrorLabels,
+  parseEgressPorts,
+} from './mirror-objects.js';
 import { remoteKeyOf } from './mirror-sync.js';
-import { foreignService, ourLabels } from './test-builders.js';
+import { foreignService, linkConfig, ourLabels, remoteService } from './test-builders.js';
 
 describe('mirror objects', () => {
   it.each([
@@ -22,6 +29,14 @@ describe('mirror objects', () => {
     expect(parseEgressPorts('http=20000,9000=20001')).toEqual(ports);
     expect(parseEgressPorts('http=,=5,grpc=70000,ok=20002')).toEqual(new Map([['ok', 20002]]));
     expect(parseEgressPorts(undefined)).toEqual(new Map());
+  });
+
+  it('copies neither Linkerd labels nor a remote federation label: both are ours to set', () => {
+    const remote = remoteService('api', {
+      labels: { app: 'api', [FEDERATED_LABEL]: 'member', [FEDERATION_LABEL]: 'other' },
+    });
+    expect(mirrorLabels(remote, linkConfig('west'))).toEqual({ app: 'api', ...ourLabels('west') });
+    expect(federationLabel('api')).toEqual({ [FEDERATION_LABEL]: 'api' });
   });
 
   const svc = (name: string, labels: Record<string, string>): V1Service => ({

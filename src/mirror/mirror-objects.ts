@@ -7,6 +7,7 @@
 import {
   CLUSTER_NAME_LABEL,
   EGRESS_PORTS_ANNOTATION,
+  FEDERATION_LABEL,
   HEADLESS_MIRROR_LABEL,
   MANAGED_BY_LABEL,
   MANAGED_BY_MIRROR,
@@ -94,7 +95,13 @@ export function buildMirrorNamespace(name: string, cluster: string): V1Namespace
 export function mirrorLabels(remote: V1Service, link: LinkConfig): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(remote.metadata?.labels ?? {})) {
-    if (k.startsWith(LINKERD_MIRROR_PREFIX) || matchesPattern(k, link.excludedLabels)) continue;
+    // The federation label is ours (the planner sets it on members only): a remote copy never counts.
+    if (
+      k.startsWith(LINKERD_MIRROR_PREFIX) ||
+      k === FEDERATION_LABEL ||
+      matchesPattern(k, link.excludedLabels)
+    )
+      continue;
     out[k] = v;
   }
   out[MIRRORED_SERVICE_LABEL] = 'true';
@@ -220,4 +227,9 @@ export function sliceReadiness(slice: V1EndpointSlice | undefined): boolean | un
 
 export function headlessParentLabel(parent: string): Record<string, string> {
   return { [HEADLESS_MIRROR_LABEL]: parent };
+}
+
+/** Marks the mirror of a remote federated member with its federation: the remote Service's name. */
+export function federationLabel(federation: string): Record<string, string> {
+  return { [FEDERATION_LABEL]: federation };
 }

@@ -31,7 +31,7 @@ export interface SyncContext {
   config: LinkConfig;
   shared: SharedLocal;
   remoteSynced(): boolean;
-  /** The remote Service if it exists and matches the Link's selector. */
+  /** The remote Service if it exists and matches the Link's selector or federated selector. */
   remoteService(namespace: string, name: string): V1Service | undefined;
   remoteEndpoints(namespace: string, name: string): RemoteEndpoints;
   gateway(): { alive: GatewayAlive; addresses: string[]; remote: string };

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   CLUSTER_NAME_LABEL,
   EGRESS_PORTS_ANNOTATION,
+  FEDERATED_LABEL,
+  FEDERATION_LABEL,
   MANAGED_BY_LABEL,
   MANAGED_BY_MIRROR,
   MIRRORED_SERVICE_LABEL,
@@ -9,9 +11,9 @@ import {
   REMOTE_RESOURCE_VERSION_ANNOTATION,
   REMOTE_SVC_FQ_NAME_ANNOTATION,
 } from '../kube/keys.js';
-import type { V1EndpointSlice, V1Service } from '../kube/types.js';
+import type { Link, V1EndpointSlice, V1Service } from '../kube/types.js';
 import { buildMirrorSlice } from './mirror-objects.js';
-import { type MirrorPlanInput, planMirror } from './plan-mirror.js';
+import { type Action, type MirrorPlanInput, planMirror } from './plan-mirror.js';
 import { foreignService, linkConfig, remoteService } from './test-builders.js';
 
 const link = linkConfig('west', { excludedLabels: ['team'], excludedAnnotations: ['secret.example.com/*'] });
@@ -350,5 +352,91 @@ describe('planMirror', () => {
       { addresses: ['10.96.0.20'], conditions: { ready: true }, hostname: 'db-0' },
     ]);
     expect(slice.ports).toEqual([{ name: 'http', port: 80, protocol: 'TCP' }]);
+  });
+
+  describe('federated members', () => {
+    const member = { [FEDERATED_LABEL]: 'member' };
+    const desiredLabels = (actions: Action[]) =>
+      actions.find((a) => a.kind === 'applyService')?.service.metadata?.labels ?? {};
+
+    it.each<[string, Parameters<typeof remoteService>[1], Partial<Link['spec']>, string | undefined]>([
+      ['exported only: no label', {}, {}, undefined],
+      ['member only: labelled with its name', { exported: false, labels: member }, {}, 'podinfo'],
+      ['exported and member: one mirror, labelled', { labels: member }, {}, 'podinfo'],
+      ['another federated value is not a member', { labels: { [FEDERATED_LABEL]: 'other' } }, {}, undefined],
+      ['a remote copy of the label on a non-member', { labels: { [FEDERATION_LABEL]: 'x' } }, {}, undefined],
+      [
+        'a remote copy of the label on a member',
+        { labels: { ...member, [FEDERATION_LABEL]: 'x' } },
+        {},
+        'podinfo',
+      ],
+      [
+        'federatedServiceSelector {}: no members',
+        { labels: member },
+        { federatedServiceSelector: {} },
+        undefined,
+      ],
+      [
+        'a custom federatedServiceSelector',
+        { labels: { federation: 'pay' } },
+        { federatedServiceSelector: { matchLabels: { federation: 'pay' } } },
+        'podinfo',
+      ],
+    ])('%s', (_name, remote, spec, federation) => {
+      const plan = planMirror(
+        input({
+          link: linkConfig('west', spec),
+          remote: { service: remoteService('podinfo', remote), readyEndpointCount: 1 },
+        }),
+      );
+      expect(plan.status.reason).toBe('Mirrored');
+      const labels = desiredLabels(plan.actions);
+      expect(labels[FEDERATION_LABEL]).toBe(federation);
+      // Linkerd's labels (exported, federated) are still never copied.
+      expect(Object.keys(labels).filter((k) => k.startsWith('mirror.linkerd.io/'))).toEqual([
+        MIRRORED_SERVICE_LABEL,
+        CLUSTER_NAME_LABEL,
+      ]);
+    });
+
+    const asMember = remoteService('podinfo', { labels: member });
+    const memberMirror = stored(planMirror(input({ remote: { service: asMember, readyEndpointCount: 2 } })));
+    it.each<
+      [string, V1Service, { service: V1Service; slice: V1EndpointSlice }, string[], string | undefined]
+    >([
+      ['joining the federation updates the service only', asMember, created, ['applyService'], 'podinfo'],
+      [
+        'leaving it but staying exported drops the label',
+        remoteService('podinfo'),
+        memberMirror,
+        ['applyService'],
+        undefined,
+      ],
+      ['a member unchanged: nothing to write', asMember, memberMirror, [], 'podinfo'],
+    ])('%s', (_name, service, local, kinds, federation) => {
+      const plan = planMirror(
+        input({ remote: { service, readyEndpointCount: 2 }, local: { namespaceExists: true, ...local } }),
+      );
+      expect(plan.actions.map((a) => a.kind)).toEqual(kinds);
+      const labels = kinds.length > 0 ? desiredLabels(plan.actions) : local.service.metadata?.labels;
+      expect(labels?.[FEDERATION_LABEL]).toBe(federation);
+    });
+
+    it('a headless member: the parent mirror is labelled, its per-pod mirrors are not', () => {
+      const db = remoteService('db', { headless: true, labels: member });
+      const pod = planMirror(
+        input({ remote: { service: db, readyEndpointCount: 1 }, target: { type: 'pod', hostname: 'db-0' } }),
+      );
+      const parent = planMirror(
+        input({
+          remote: { service: db, readyEndpointCount: 1 },
+          target: { type: 'headless', pods: [{ hostname: 'db-0', clusterIP: '10.96.0.20' }] },
+          egressPorts: new Map(),
+        }),
+      );
+      expect(desiredLabels(pod.actions)[FEDERATION_LABEL]).toBeUndefined();
+      expect(desiredLabels(parent.actions)[FEDERATION_LABEL]).toBe('db');
+    });
   });
 });

@@ -5,11 +5,12 @@
  */
 import { HEADLESS_MIRROR_LABEL } from '../kube/keys.js';
 import type { V1EndpointSlice, V1Namespace, V1Service } from '../kube/types.js';
-import type { LinkConfig } from './link-config.js';
+import { type LinkConfig, selectorMatches } from './link-config.js';
 import {
   buildMirrorNamespace,
   buildMirrorService,
   buildMirrorSlice,
+  federationLabel,
   headlessParentLabel,
   isOurService,
   isOurSlice,
@@ -82,8 +83,17 @@ export function mirrorIdentity(
   return {
     name: mirrorName(svc, link.clusterName),
     fqName: fqService,
-    extraLabels: {} as Record<string, string>,
+    extraLabels: isFederatedMember(service, link) ? federationLabel(svc) : {},
   };
+}
+
+/**
+ * A remote federated member: its mirror (the plain or headless parent one, not per-pod mirrors)
+ * is labelled with the federation, which src/federation reads. Decided from the remote labels, so
+ * a Service that leaves the federation but stays exported loses the label.
+ */
+function isFederatedMember(service: V1Service, link: LinkConfig): boolean {
+  return selectorMatches(link.federatedServiceSelector, service.metadata?.labels);
 }
 
 /** Readiness: alive → true, dead → false, unknown → whatever the slice says now (restart keeps it). */

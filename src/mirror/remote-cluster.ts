@@ -1,15 +1,16 @@
 /**
- * The remote side of one Link: informers on the remote API (exported Services, their
- * EndpointSlices, the remote `isthmus-gateway` Service) and the remote gateway's current addresses.
- * Reports through callbacks; owns no local state, so the LinkWatcher can swap it when the Link's
- * credentials or selector change.
+ * The remote side of one Link: informers on the remote API (exported Services, federated member
+ * Services, their EndpointSlices, the remote `isthmus-gateway` Service) and the remote gateway's
+ * current addresses. Reports through callbacks; owns no local state, so the LinkWatcher can swap it
+ * when the Link's credentials or selectors change.
  */
 import { describeError } from '../errors.js';
+import type { BackoffPolicy } from '../kube/backoff.js';
 import type { KubeClient } from '../kube/client.js';
 import { createInformer, type Informer, type InformerEvent } from '../kube/informer.js';
 import { GATEWAY_SERVICE_NAME, SERVICE_NAME_LABEL, SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
-import type { V1EndpointSlice, V1Service } from '../kube/types.js';
+import type { V1EndpointSlice, V1LabelSelector, V1Service } from '../kube/types.js';
 import { dropManagedFields, trimRemoteService, trimRemoteSlice } from './cache-trim.js';
 import { type LinkConfig, selectorMatches, selectorToQuery } from './link-config.js';
 import type { RemoteEndpoints } from './mirror-sync.js';
@@ -27,6 +28,11 @@ export interface RemoteClusterEvents {
 
 export class RemoteCluster {
   private readonly services: Informer<V1Service> | undefined;
+  /**
+   * Federated members, a watch of its own: it lists only members, so a cluster without any pays one
+   * empty list-watch per Link, and exported Services are not listed twice.
+   */
+  private readonly federated: Informer<V1Service> | undefined;
   private readonly slices: Informer<V1EndpointSlice>;
   private readonly gateway: Informer<V1Service>;
   /**
@@ -50,14 +56,8 @@ export class RemoteCluster {
     this.fallback = [...config.gatewayAddresses];
     this.addresses = [...config.gatewayAddresses];
     const opts = shared.remoteBackoff ? { backoff: shared.remoteBackoff } : {};
-    // An empty selector mirrors nothing: no Service watch at all, an always-empty (complete) list.
-    this.services = config.selector
-      ? createInformer<V1Service>(client, R.services, {
-          labelSelector: selectorToQuery(config.selector),
-          transform: trimRemoteService,
-          ...opts,
-        })
-      : undefined;
+    this.services = serviceInformer(client, config.selector, opts);
+    this.federated = serviceInformer(client, config.federatedServiceSelector, opts);
     this.slices = createInformer<V1EndpointSlice>(client, R.endpointSlices, {
       transform: trimRemoteSlice,
       ...opts,
@@ -72,23 +72,25 @@ export class RemoteCluster {
   }
 
   start(): void {
-    const { services, slices, gateway, events } = this;
+    const { services, federated, slices, gateway, events } = this;
     (services ?? slices).onHealth((h) => {
       if (!this.stopped) events.health(h.connected, h.connected ? undefined : describeError(h.lastError));
     });
-    services?.onEvent((e) => events.changed(keyOf(e.object)));
+    for (const informer of [services, federated]) {
+      informer?.onEvent((e) => events.changed(keyOf(e.object)));
+      informer?.start();
+    }
     slices.onEvent((e) => {
       this.indexSlice(e);
       const name = e.object.metadata?.labels?.[SERVICE_NAME_LABEL];
       const ns = e.object.metadata?.namespace ?? '';
-      if (name && services?.get(ns, name)) events.changed(`${ns}/${name}`);
+      if (name && (services?.get(ns, name) ?? federated?.get(ns, name))) events.changed(`${ns}/${name}`);
     });
     gateway.onEvent(() => void this.refreshGateway());
-    services?.start();
     slices.start();
     gateway.start();
     // Orphans are judged only on a complete remote list: wait for every remote cache.
-    void Promise.all([services?.synced, slices.synced])
+    void Promise.all([services?.synced, federated?.synced, slices.synced])
       .then(() => {
         if (this.stopped) return;
         this.isSynced = true;
@@ -104,7 +106,12 @@ export class RemoteCluster {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.resolveTimer);
-    await Promise.all([this.services?.stop(), this.slices.stop(), this.gateway.stop()]);
+    await Promise.all([
+      this.services?.stop(),
+      this.federated?.stop(),
+      this.slices.stop(),
+      this.gateway.stop(),
+    ]);
     this.client.close();
   }
 
@@ -114,16 +121,24 @@ export class RemoteCluster {
     void this.refreshGateway();
   }
 
-  /** The remote Service if it exists and matches the Link's selector. */
+  /** The remote Service if it exists and matches the Link's selector or its federated selector. */
   service(namespace: string, name: string): V1Service | undefined {
-    const svc = this.services?.get(namespace, name);
-    return svc && selectorMatches(this.config.selector, svc.metadata?.labels) ? svc : undefined;
+    const exported = this.services?.get(namespace, name);
+    if (exported && selectorMatches(this.config.selector, exported.metadata?.labels)) return exported;
+    const member = this.federated?.get(namespace, name);
+    const { federatedServiceSelector } = this.config;
+    return member && selectorMatches(federatedServiceSelector, member.metadata?.labels) ? member : undefined;
   }
 
+  /** Keys of both caches, each once (a Service both exported and federated is in both). */
   serviceKeys(namespace?: string): string[] {
-    return (this.services?.list() ?? [])
-      .filter((s) => namespace === undefined || s.metadata?.namespace === namespace)
-      .map(keyOf);
+    const keys = new Set<string>();
+    for (const informer of [this.services, this.federated]) {
+      for (const s of informer?.list() ?? []) {
+        if (namespace === undefined || s.metadata?.namespace === namespace) keys.add(keyOf(s));
+      }
+    }
+    return [...keys];
   }
 
   endpoints(namespace: string, name: string): RemoteEndpoints {
@@ -164,6 +179,20 @@ export class RemoteCluster {
     this.addresses = addresses;
     this.events.gatewayAddresses(addresses);
   }
+}
+
+/** An empty selector selects nothing: no watch at all, an always-empty (complete) list. */
+function serviceInformer(
+  client: KubeClient,
+  selector: V1LabelSelector | null,
+  opts: { backoff?: BackoffPolicy },
+): Informer<V1Service> | undefined {
+  if (!selector) return undefined;
+  return createInformer<V1Service>(client, R.services, {
+    labelSelector: selectorToQuery(selector),
+    transform: trimRemoteService,
+    ...opts,
+  });
 }
 
 export function keyOf(svc: V1Service): string {

@@ -13,6 +13,8 @@ export function remoteService(
     headless?: boolean;
     resourceVersion?: string;
     type?: string;
+    /** false: without `mirror.linkerd.io/exported=true` (e.g. a federated member only). */
+    exported?: boolean;
   } = {},
 ): V1Service {
   const svc: V1Service = {
@@ -21,7 +23,7 @@ export function remoteService(
     metadata: {
       name,
       namespace: opts.namespace ?? 'default',
-      labels: { [EXPORTED_LABEL]: 'true', ...opts.labels },
+      labels: { ...(opts.exported === false ? {} : { [EXPORTED_LABEL]: 'true' }), ...opts.labels },
       annotations: opts.annotations ?? {},
       resourceVersion: opts.resourceVersion ?? '1',
     },

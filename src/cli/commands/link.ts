@@ -34,6 +34,10 @@ export function registerLink(program: Command): void {
       'remote Services to mirror, in kubectl -l syntax (default: mirror.linkerd.io/exported=true)',
     )
     .option(
+      '--federated-service-selector <selector>',
+      'remote federated member Services, in kubectl -l syntax; "" for none (default: mirror.linkerd.io/federated=member)',
+    )
+    .option(
       '--excluded-labels <list>',
       'label keys not copied to mirrors, comma-separated (prefix/* wildcards)',
     )

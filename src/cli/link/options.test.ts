@@ -44,6 +44,16 @@ describe('isthmus link flags', () => {
     expect(usageError(() => labelSelectorFromString(text))).toMatch(reason);
   });
 
+  it('takes a federated service selector, empty meaning no members, and names its flag in errors', () => {
+    expect(linkSpecOptions({ federatedServiceSelector: 'federation=payments' })).toEqual({
+      federatedServiceSelector: { matchLabels: { federation: 'payments' } },
+    });
+    expect(linkSpecOptions({ federatedServiceSelector: '' })).toEqual({ federatedServiceSelector: {} });
+    expect(usageError(() => linkSpecOptions({ federatedServiceSelector: 'replicas>2' }))).toMatch(
+      /--federated-service-selector "replicas>2": replicas > … is not supported/,
+    );
+  });
+
   it('takes label keys and prefix/* wildcards, and refuses anything else', () => {
     expect(keyPatternList('--excluded-labels', ' team, example.com/*,app.kubernetes.io/name ')).toEqual([
       'team',

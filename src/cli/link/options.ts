@@ -11,6 +11,7 @@ import { parseLabelSelector, SelectorError } from '../../sandbox/selectors.js';
 
 export interface LinkFlagValues {
   selector?: string;
+  federatedServiceSelector?: string;
   gatewayPort?: string;
   excludedLabels?: string;
   excludedAnnotations?: string;
@@ -26,6 +27,7 @@ export type LinkSpecOptions = Partial<
   Pick<
     Link['spec'],
     | 'selector'
+    | 'federatedServiceSelector'
     | 'gatewayPort'
     | 'excludedLabels'
     | 'excludedAnnotations'
@@ -43,15 +45,15 @@ function usage(message: string): IsthmusError {
  * ParseToLabelSelector (which `linkerd multicluster link --selector` uses). `a!=b` becomes
  * `NotIn [b]`, which selects the same Services; `>`/`<` have no LabelSelector form.
  */
-export function labelSelectorFromString(text: string): V1LabelSelector {
+export function labelSelectorFromString(text: string, flag = '--selector'): V1LabelSelector {
   if (text.trim() === '') {
-    throw usage('--selector is empty: a Link with an empty selector mirrors nothing (use isthmus unlink)');
+    throw usage(`${flag} is empty: a Link with an empty selector mirrors nothing (use isthmus unlink)`);
   }
   let reqs: ReturnType<typeof parseLabelSelector>;
   try {
     reqs = parseLabelSelector(text);
   } catch (err) {
-    if (err instanceof SelectorError) throw usage(`--selector ${JSON.stringify(text)}: ${err.message}`);
+    if (err instanceof SelectorError) throw usage(`${flag} ${JSON.stringify(text)}: ${err.message}`);
     throw err;
   }
   const matchLabels: Record<string, string> = {};
@@ -62,7 +64,7 @@ export function labelSelectorFromString(text: string): V1LabelSelector {
         const previous = matchLabels[key];
         if (previous !== undefined && previous !== values[0]) {
           throw usage(
-            `--selector ${JSON.stringify(text)}: ${key} cannot equal both ${previous} and ${values[0]}`,
+            `${flag} ${JSON.stringify(text)}: ${key} cannot equal both ${previous} and ${values[0]}`,
           );
         }
         matchLabels[key] = values[0]!;
@@ -81,7 +83,7 @@ export function labelSelectorFromString(text: string): V1LabelSelector {
         break;
       default:
         throw usage(
-          `--selector ${JSON.stringify(text)}: ${key} ${operator === 'GreaterThan' ? '>' : '<'} … is not supported in a Link's label selector`,
+          `${flag} ${JSON.stringify(text)}: ${key} ${operator === 'GreaterThan' ? '>' : '<'} … is not supported in a Link's label selector`,
         );
     }
   }
@@ -127,6 +129,12 @@ function positiveInteger(flag: string, text: string, max: number): number {
 export function linkSpecOptions(flags: LinkFlagValues): LinkSpecOptions {
   const out: LinkSpecOptions = {};
   if (flags.selector !== undefined) out.selector = labelSelectorFromString(flags.selector);
+  const federated = flags.federatedServiceSelector;
+  // Empty is meaningful here (no federated members, the Link's `{}`), unlike an empty --selector.
+  if (federated !== undefined) {
+    out.federatedServiceSelector =
+      federated.trim() === '' ? {} : labelSelectorFromString(federated, '--federated-service-selector');
+  }
   if (flags.gatewayPort !== undefined)
     out.gatewayPort = positiveInteger('--gateway-port', flags.gatewayPort, 65535);
   if (flags.excludedLabels !== undefined)
