@@ -17,12 +17,14 @@ const CONTRACT_METRICS = [
   'isthmus_remote_api_up',
 ];
 
-/** Beyond the contract: the gateway's revocation metrics (README, "Revoking a certificate") and per-Service tunnels. */
+/** Beyond the contract: the gateway's revocation metrics (README, "Revoking a certificate"), per-Service tunnels, federated services. */
 const MORE_CHARTED = [
   'isthmus_gateway_crl_revoked_certificates',
   'isthmus_gateway_crl_reloads_total',
   'isthmus_service_tunnels_total',
   'isthmus_service_tunnel_bytes_total',
+  'isthmus_federation_members',
+  'isthmus_federation_ready_members',
 ];
 
 describe('grafana/isthmus-dashboard.json', () => {

@@ -263,6 +263,15 @@ describe('install and link with the real kubectl', () => {
         },
         spec: { ports: [{ port: 80 }] },
       });
+      // A federated Service the controller kept for a local member outlives the Links.
+      await eastAdmin.create(R.services, {
+        metadata: {
+          name: 'cart-federated',
+          namespace: 'test',
+          labels: { 'isthmus.dev/federated-service': 'true' },
+        },
+        spec: { ports: [{ port: 80 }] },
+      });
       const withSplit = await refusal(uninstall());
       expect(withSplit).toMatchObject({ code: 1, stdout: '' });
       expect(withSplit.stderr).toMatch(
@@ -271,7 +280,7 @@ describe('install and link with the real kubectl', () => {
       await eastAdmin.delete(R.trafficSplitsV1alpha2, 'test', 'podinfo');
 
       const { stdout, stderr } = await uninstall();
-      expect(stderr).toMatch(/also deleting 1 mirror or failover object\(s\)/);
+      expect(stderr).toMatch(/also deleting 2 mirror, failover or federation object\(s\)/);
       const deleted = await kubectl(['--context', 'east', 'delete', '-f', '-'], stdout);
       expect(deleted.stdout).toMatch(/deployment\.apps "isthmus-gateway" deleted/);
       expect(deleted.stdout).toMatch(
@@ -293,6 +302,7 @@ describe('install and link with the real kubectl', () => {
       ]);
       expect(leftover.stdout).toBe('');
       expect(await eastAdmin.get(R.services, 'test', 'api-north')).toBeUndefined();
+      expect(await eastAdmin.get(R.services, 'test', 'cart-federated')).toBeUndefined();
       await waitFor(
         'isthmus-system deleted',
         async () => (await eastAdmin.get(R.namespaces, undefined, 'isthmus-system')) === undefined,

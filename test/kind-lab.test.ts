@@ -98,6 +98,13 @@ describe('examples/podinfo', () => {
     expect(svc?.metadata.labels?.['mirror.linkerd.io/exported']).toBe('true');
   });
 
+  it('makes podinfo a federation member in both clusters', async () => {
+    for (const overlay of ['east', 'west']) {
+      const svc = (await render(overlay)).find((o) => o.kind === 'Service' && o.metadata.name === 'podinfo');
+      expect(svc?.metadata.labels?.['mirror.linkerd.io/federated']).toBe('member');
+    }
+  });
+
   it('puts a linkerd-failover TrafficSplit in east', async () => {
     const split = (await render('east')).find((o) => o.kind === 'TrafficSplit') as
       | { metadata: { labels: Record<string, string> }; spec: { backends: { service: string }[] } }

@@ -88,6 +88,20 @@ afterAll(async () => {
 });
 
 describe('isthmus lab', () => {
+  it('podinfo-federated in east is answered by east and, through the tunnel, by west', async () => {
+    expect(output).toContain('/podinfo-federated');
+    const seen = new Set<string | undefined>();
+    await waitFor(
+      'answers from both members of podinfo-federated',
+      async () => {
+        const res = await getJson(`${state.frontend}/podinfo-federated`).catch(() => undefined);
+        if (res?.status === 200) seen.add(res.body.upstream?.message);
+        return seen.has('greetings from east') && seen.has('greetings from west') ? true : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 20 },
+    );
+  });
+
   it('serves east → west through the tunnel, and both gateways log it in their access log', async () => {
     const res = await getJson(`${state.frontend}/podinfo-west`);
     expect(res.status).toBe(200);

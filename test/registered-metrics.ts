@@ -1,6 +1,7 @@
 /** Every metric name the gateway and the controller register (for tests of dashboards and alerts). */
 import { Registry } from 'prom-client';
 import { failoverMetrics } from '../src/failover/metrics.js';
+import { federationMetrics } from '../src/federation/metrics.js';
 import { createGatewayMetrics } from '../src/gateway/metrics.js';
 import { mirrorMetrics } from '../src/mirror/metrics.js';
 
@@ -10,6 +11,7 @@ export async function registeredMetricNames(): Promise<Set<string>> {
     const controller = new Registry();
     mirrorMetrics(controller);
     failoverMetrics(controller);
+    federationMetrics(controller);
     const all = [...(await gateway.registry.getMetricsAsJSON()), ...(await controller.getMetricsAsJSON())];
     return new Set(all.map((m) => m.name));
   } finally {

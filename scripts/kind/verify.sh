@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Check the kind lab end to end: the frontend in east reaches podinfo in both clusters; with
 # east's podinfo scaled to zero, the TrafficSplit fails over and every request is served by west;
-# scaled back, traffic returns to east. First, `isthmus gateways` in east: west's gateway is alive
+# scaled back, traffic returns to east. podinfo is a federation member in both clusters, so east
+# has podinfo-federated over east's pod and west's (through the gateways). First, `isthmus gateways` in east: west's gateway is alive
 # (read from the controller pod through the API server's pod proxy). Not `isthmus check`: the Links
 # name the remote API servers by their kind node names (west-control-plane), which resolve inside
 # the Docker network, where the controllers run, but not on the host.
@@ -28,6 +29,10 @@ run kubectl --context "$EAST" -n test get endpointslices -l kubernetes.io/servic
 
 log "direct call east -> west through the tunnel"
 run_sh "kubectl --context $EAST -n test exec deploy/frontend -- curl -sf http://podinfo-west:9898/ | grep -q west"
+
+log "federated podinfo-federated in east: its endpoints are east's pod and west through the gateway"
+run_sh "for i in \$(seq 30); do kubectl --context $EAST -n test get svc podinfo-federated -o jsonpath='{.metadata.annotations.isthmus\\.dev/federation-members}' 2>/dev/null | grep -qx east,west && exit 0; sleep 2; done; exit 1"
+run_sh "kubectl --context $EAST -n test exec deploy/frontend -- sh -c 'for i in \$(seq 20); do curl -s http://podinfo-federated:9898/; echo; done' | grep -o '\"message\": *\"[^\"]*\"' | sort | uniq -c"
 
 log "primary (east) serves while healthy"
 sample

@@ -1,12 +1,13 @@
 /**
- * `isthmus controller`: the mirror and failover controllers of one cluster in one process, sharing
- * one API client, one metrics registry and one Lease. Every replica keeps its caches and probes
- * warm; only the Lease holder writes (the mirror checks leadership per write; the failover
- * controller runs only while leading).
+ * `isthmus controller`: the mirror, failover and federation controllers of one cluster in one
+ * process, sharing one API client, one metrics registry and one Lease. Every replica keeps its
+ * caches and probes warm; only the Lease holder writes (the mirror checks leadership per write; the
+ * failover and federation controllers run only while leading).
  */
 import { pino } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { type FailoverController, runFailoverController } from '../../failover/controller.js';
+import { type FederationController, runFederationController } from '../../federation/controller.js';
 import type { KubeClient } from '../../kube/client.js';
 import { EventRecorder } from '../../kube/events.js';
 import { createLocalInformers, runController } from '../../mirror/controller.js';
@@ -42,7 +43,7 @@ export async function runControllerProcess(
   const leadership = election?.leadership ?? new Leadership(true);
   const recorder = new EventRecorder(opts.client, { component: 'isthmus-controller' });
 
-  // One list-watch of every Service and EndpointSlice for both controllers (each would otherwise
+  // One list-watch of every Service and EndpointSlice for all three controllers (each would otherwise
   // have its own: every mirror write would be streamed, parsed and cached twice).
   const localInformers = createLocalInformers(opts.client);
   const ownedInformers = [localInformers.services, localInformers.slices];
@@ -60,24 +61,25 @@ export async function runControllerProcess(
     log,
   });
 
-  // The failover controller writes on every reconcile, so it runs only on the leader.
-  let failover: FailoverController | undefined;
-  let failoverChain = Promise.resolve();
+  // The failover and federation controllers write on every reconcile, so they run only on the leader.
+  let leaderOnly: [FailoverController, FederationController] | undefined;
+  let leadershipChain = Promise.resolve();
+  const stopLeaderOnly = async () => {
+    const running = leaderOnly;
+    leaderOnly = undefined;
+    await Promise.all((running ?? []).map((c) => c.stop()));
+  };
   const onLeadership = (leading: boolean) => {
     log.info({ leading }, 'leadership changed');
-    failoverChain = failoverChain.then(async () => {
-      if (leading && !failover) {
-        failover = runFailoverController({
-          client: opts.client,
-          registry,
-          recorder,
-          controlledBy: opts.failoverControlledBy,
-          informers: localInformers,
-        });
-      } else if (!leading && failover) {
-        const f = failover;
-        failover = undefined;
-        await f.stop();
+    leadershipChain = leadershipChain.then(async () => {
+      if (leading && !leaderOnly) {
+        const shared = { client: opts.client, registry, recorder, informers: localInformers };
+        leaderOnly = [
+          runFailoverController({ ...shared, controlledBy: opts.failoverControlledBy }),
+          runFederationController({ ...shared, localCluster: opts.cluster }),
+        ];
+      } else if (!leading) {
+        await stopLeaderOnly();
       }
     });
   };
@@ -105,8 +107,8 @@ export async function runControllerProcess(
   return {
     async stop() {
       unsubscribe();
-      await failoverChain;
-      await failover?.stop();
+      await leadershipChain;
+      await stopLeaderOnly();
       await mirror.stop();
       await Promise.all(ownedInformers.map((i) => i.stop()));
       await election?.elector.stop();

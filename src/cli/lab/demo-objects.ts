@@ -1,6 +1,6 @@
 /**
  * The lab's copy of examples/podinfo: namespace `test`, the podinfo Deployment and Service (exported
- * from west), and in east the frontend and linkerd-failover's TrafficSplit. Same names, labels and
+ * from west, a federation member in both), and in east the frontend and linkerd-failover's TrafficSplit. Same names, labels and
  * annotations as the kustomize overlays, so the two labs tell the same story.
  */
 import {
@@ -8,6 +8,8 @@ import {
   FAILOVER_CONTROLLED_BY_LABEL,
   FAILOVER_PRIMARY_ANNOTATION,
   FAILOVER_RESTORE_AFTER_ANNOTATION,
+  FEDERATED_LABEL,
+  FEDERATED_MEMBER,
 } from '../../kube/keys.js';
 import type { KubeObject } from '../../kube/types.js';
 import { FRONTEND_PORT, LAB_NAMESPACE, PODINFO_PORT } from './topology.js';
@@ -40,7 +42,11 @@ export function demoObjects(
     {
       apiVersion: 'v1',
       kind: 'Service',
-      metadata: { name: 'podinfo', namespace: LAB_NAMESPACE, labels: { app: 'podinfo', ...serviceLabels } },
+      metadata: {
+        name: 'podinfo',
+        namespace: LAB_NAMESPACE,
+        labels: { app: 'podinfo', [FEDERATED_LABEL]: FEDERATED_MEMBER, ...serviceLabels },
+      },
       spec: {
         selector: { app: 'podinfo' },
         ports: [{ name: 'http', port: PODINFO_PORT, targetPort: 'http' }],

@@ -3,7 +3,9 @@ import type { KubeClient } from '../../kube/client.js';
 import { isNotFound } from '../../kube/errors.js';
 import {
   CLUSTER_NAME_LABEL,
+  FEDERATED_SERVICE_LABEL,
   MANAGED_BY_FAILOVER,
+  MANAGED_BY_FEDERATION,
   MANAGED_BY_LABEL,
   MANAGED_BY_MIRROR,
   MIRRORED_SERVICE_LABEL,
@@ -46,19 +48,21 @@ export async function gatherUninstallFacts(client: KubeClient): Promise<Uninstal
       });
     }),
   );
-  const [links, trafficSplits, mirrors, mirrorSlices, apexSlices, namespaces] = await Promise.all([
+  const sliceOf = (manager: string) =>
+    listOf(client, R.endpointSlices, { labelSelector: `${MANAGED_BY_LABEL}=${manager}` });
+  const [links, trafficSplits, mirrors, federated, sliceLists, namespaces] = await Promise.all([
     listOf<Link>(client, R.links, { namespace: SYSTEM_NAMESPACE }),
     listOf<TrafficSplit>(client, R.trafficSplitsV1alpha2),
     listOf(client, R.services, { labelSelector: `${MIRRORED_SERVICE_LABEL}=true` }),
-    listOf(client, R.endpointSlices, { labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_MIRROR}` }),
-    listOf(client, R.endpointSlices, { labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_FAILOVER}` }),
+    listOf(client, R.services, { labelSelector: `${FEDERATED_SERVICE_LABEL}=true` }),
+    Promise.all([MANAGED_BY_MIRROR, MANAGED_BY_FAILOVER, MANAGED_BY_FEDERATION].map(sliceOf)),
     listOf(client, R.namespaces, { labelSelector: `${MIRRORED_SERVICE_LABEL}=true,${CLUSTER_NAME_LABEL}` }),
   ]);
   return {
     links,
     trafficSplits,
     installed: installed.flat(),
-    leftovers: [...mirrors, ...mirrorSlices, ...apexSlices],
+    leftovers: [...mirrors, ...federated, ...sliceLists.flat()],
     mirrorNamespaces: namespaces.map((n) => n.metadata?.name ?? ''),
   };
 }

@@ -91,7 +91,7 @@ describe('planUninstall', () => {
     );
     expect(kinds(plan)).toContain('EndpointSlice/api-west');
     expect(plan.ok && plan.notes).toEqual([
-      'also deleting 2 mirror or failover object(s) no controller owns any more',
+      'also deleting 2 mirror, failover or federation object(s) no controller owns any more',
       'keeping namespace(s) created for mirrors: shop',
     ]);
   });

@@ -5,8 +5,9 @@
  * - a TrafficSplit under the TrafficSplit CRD the install created: deleting the CRD deletes
  *   every TrafficSplit with it, and they are the user's, not ours.
  * What is deleted besides the install's own objects: mirrors left behind (a controller that was
- * down when a Link went) and the failover controller's apex EndpointSlices, which would keep
- * steering an apex Service to egress ports nobody serves. Namespaces created for mirrors
+ * down when a Link went), the failover controller's apex EndpointSlices, which would keep
+ * steering an apex Service to egress ports nobody serves, and federated Services (`<name>-federated`)
+ * with their slices. Namespaces created for mirrors
  * (`enableNamespaceCreation`) are kept: they may hold more than mirrors by now.
  */
 import type { KubeObject, Link, TrafficSplit } from '../../kube/types.js';
@@ -18,7 +19,7 @@ export interface UninstallFacts {
   trafficSplits: TrafficSplit[];
   /** Objects labelled app.kubernetes.io/part-of=isthmus, of the kinds `isthmus install` renders. */
   installed: KubeObject[];
-  /** Mirror Services and EndpointSlices, and the failover controller's apex EndpointSlices. */
+  /** Mirror Services and EndpointSlices, the failover controller's apex EndpointSlices, federated Services and theirs. */
   leftovers: KubeObject[];
   /** Namespaces labelled as created for mirrors. */
   mirrorNamespaces: string[];
@@ -94,7 +95,7 @@ export function planUninstall(facts: UninstallFacts, opts: { keepTrafficSplitCrd
   const notes: string[] = [];
   if (facts.leftovers.length > 0) {
     notes.push(
-      `also deleting ${facts.leftovers.length} mirror or failover object(s) no controller owns any more`,
+      `also deleting ${facts.leftovers.length} mirror, failover or federation object(s) no controller owns any more`,
     );
   }
   if (opts.keepTrafficSplitCrd) notes.push(`keeping the CRD ${TRAFFIC_SPLIT_CRD} and its TrafficSplits`);

@@ -1,0 +1,222 @@
+/**
+ * The federation controller against the strict sandbox API server (realistic 10.x pod IPs,
+ * loopback endpoints refused). The local member's slice is written as the EndpointSlice controller
+ * would; the mirrors of remote members as the mirror controller would (gateway pod 10.0.0.5 at
+ * egress ports).
+ */
+import { Registry } from 'prom-client';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { service, slice } from '../failover/test-builders.js';
+import { KubeClient } from '../kube/client.js';
+import { EventRecorder } from '../kube/events.js';
+import {
+  CLUSTER_NAME_LABEL,
+  FEDERATED_LABEL,
+  FEDERATION_LABEL,
+  FEDERATION_MEMBERS_ANNOTATION,
+  MANAGED_BY_LABEL,
+  MIRRORED_SERVICE_LABEL,
+  SERVICE_NAME_LABEL,
+} from '../kube/keys.js';
+import { R } from '../kube/resources.js';
+import type { CoreV1Event, V1EndpointSlice, V1Service } from '../kube/types.js';
+import { createLocalInformers, type LocalInformers } from '../mirror/controller.js';
+import { waitFor } from '../mirror/test-wait.js';
+import { type Sandbox, startSandbox } from '../sandbox/index.js';
+import { type FederationController, runFederationController } from './controller.js';
+
+const GATEWAY_POD = '10.0.0.5';
+const CART_PODS = ['10.1.0.7', '10.1.0.8'];
+
+let sandbox: Sandbox;
+let client: KubeClient;
+let informers: LocalInformers;
+let controller: FederationController | undefined;
+let registry: Registry;
+let ns: string;
+let nsCounter = 0;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ name: 'east' });
+  client = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
+});
+
+afterAll(async () => {
+  client?.close();
+  await sandbox?.close();
+});
+
+beforeEach(async () => {
+  ns = `federation-${++nsCounter}`;
+  registry = new Registry();
+  await client.create(R.namespaces, { metadata: { name: ns } });
+});
+
+afterEach(async () => {
+  await controller?.stop();
+  controller = undefined;
+  await Promise.all([informers?.services.stop(), informers?.slices.stop()]);
+});
+
+function start(): FederationController {
+  informers = createLocalInformers(client);
+  informers.services.start();
+  informers.slices.start();
+  controller = runFederationController({
+    client,
+    registry,
+    recorder: new EventRecorder(client, { component: 'isthmus-federation' }),
+    localCluster: 'east',
+    informers,
+  });
+  return controller;
+}
+
+const localMember = (): V1Service => ({
+  ...service(ns, 'cart', [{ name: 'http', port: 8080 }], { app: 'cart' }),
+  metadata: { namespace: ns, name: 'cart', labels: { [FEDERATED_LABEL]: 'member' } },
+});
+const localSlice = (): V1EndpointSlice => ({
+  ...slice(ns, 'cart', { ready: CART_PODS, port: 8080 }),
+  metadata: {
+    namespace: ns,
+    name: 'cart-abc12',
+    labels: { [SERVICE_NAME_LABEL]: 'cart', [MANAGED_BY_LABEL]: 'endpointslice-controller.k8s.io' },
+  },
+});
+const memberMirror = (cluster: string): V1Service => ({
+  ...service(ns, `cart-${cluster}`, [{ name: 'http', port: 8080 }]),
+  metadata: {
+    namespace: ns,
+    name: `cart-${cluster}`,
+    labels: { [MIRRORED_SERVICE_LABEL]: 'true', [CLUSTER_NAME_LABEL]: cluster, [FEDERATION_LABEL]: 'cart' },
+  },
+});
+const mirrorSlice = (cluster: string, port: number, ready = true) =>
+  slice(ns, `cart-${cluster}`, {
+    mirror: true,
+    port,
+    name: `cart-${cluster}-gw`,
+    [ready ? 'ready' : 'notReady']: [GATEWAY_POD],
+  });
+
+async function fixture(): Promise<void> {
+  await client.create(R.services, localMember());
+  await client.create(R.endpointSlices, localSlice());
+  await client.create(R.services, memberMirror('west'));
+  await client.create(R.endpointSlices, mirrorSlice('west', 20001));
+  await client.create(R.services, memberMirror('north'));
+  await client.create(R.endpointSlices, mirrorSlice('north', 20002));
+}
+
+const federated = () => client.get<V1Service>(R.services, ns, 'cart-federated');
+/** What kube-proxy would balance over for `cart-federated`: every ready address:port of its slices. */
+async function endpoints(): Promise<string[]> {
+  const { items } = await client.list<V1EndpointSlice>(R.endpointSlices, {
+    namespace: ns,
+    labelSelector: `${SERVICE_NAME_LABEL}=cart-federated`,
+  });
+  return items
+    .flatMap((s) =>
+      s.endpoints.filter((e) => e.conditions?.ready).map((e) => `${e.addresses[0]}:${s.ports?.[0]?.port}`),
+    )
+    .sort();
+}
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+const eventMessages = async () =>
+  (await client.list<CoreV1Event>(R.events, { namespace: ns })).items.map((e) => `${e.reason}: ${e.message}`);
+
+async function metric(name: string): Promise<number | undefined> {
+  const m = await registry.getSingleMetric(name)?.get();
+  return m?.values.find((v) => v.labels.namespace === ns && v.labels.service === 'cart')?.value;
+}
+
+describe('federation controller', () => {
+  it('cart-federated carries the local pods and each remote member through the gateway', async () => {
+    await fixture();
+    await start().synced;
+    const all = [`${GATEWAY_POD}:20001`, `${GATEWAY_POD}:20002`, ...CART_PODS.map((p) => `${p}:8080`)].sort();
+    await waitFor(async () => same(await endpoints(), all), { what: 'federated endpoints' });
+    const svc = await federated();
+    expect(svc?.spec?.selector).toBeUndefined();
+    expect(svc?.spec?.ports?.map((p) => `${p.name}=${p.port}`)).toEqual(['http=8080']);
+    expect(svc?.metadata?.annotations?.[FEDERATION_MEMBERS_ANNOTATION]).toBe('east,north,west');
+    const { items } = await client.list<V1EndpointSlice>(R.endpointSlices, {
+      namespace: ns,
+      labelSelector: `${SERVICE_NAME_LABEL}=cart-federated`,
+    });
+    for (const s of items) {
+      expect(s.metadata?.ownerReferences).toEqual([
+        expect.objectContaining({
+          kind: 'Service',
+          name: 'cart-federated',
+          uid: svc?.metadata?.uid,
+          controller: true,
+        }),
+      ]);
+    }
+    expect(await metric('isthmus_federation_members')).toBe(3);
+    expect(await metric('isthmus_federation_ready_members')).toBe(3);
+  });
+
+  it('follows the members: an unready remote drops out, a local Service that leaves is removed, the last one takes the Service with it', async () => {
+    await fixture();
+    await start().synced;
+    await waitFor(async () => (await endpoints()).length === 4, { what: 'four endpoints' });
+
+    await client.patch(R.endpointSlices, ns, 'cart-north-gw', {
+      endpoints: [{ addresses: [GATEWAY_POD], conditions: { ready: false } }],
+    });
+    await waitFor(async () => !(await endpoints()).includes(`${GATEWAY_POD}:20002`), {
+      what: 'north withdrawn',
+    });
+    expect(await metric('isthmus_federation_ready_members')).toBe(2);
+
+    await client.patch(R.services, ns, 'cart', { metadata: { labels: { [FEDERATED_LABEL]: null } } });
+    await waitFor(async () => same(await endpoints(), [`${GATEWAY_POD}:20001`]), {
+      what: 'local member withdrawn',
+    });
+    await waitFor(
+      async () =>
+        (await federated())?.metadata?.annotations?.[FEDERATION_MEMBERS_ANNOTATION] === 'north,west',
+      { what: 'members annotation without east' },
+    );
+
+    await client.delete(R.services, ns, 'cart-west');
+    await client.delete(R.services, ns, 'cart-north');
+    await waitFor(async () => (await federated()) === undefined, { what: 'cart-federated deleted' });
+    await waitFor(async () => (await endpoints()).length === 0, { what: 'its slices gone' });
+    expect(await metric('isthmus_federation_members')).toBeUndefined();
+  });
+
+  it('puts back a federated Service deleted by hand', async () => {
+    await fixture();
+    await start().synced;
+    await waitFor(async () => (await endpoints()).length === 4, { what: 'four endpoints' });
+    const before = (await federated())?.metadata?.uid;
+    await client.delete(R.services, ns, 'cart-federated');
+    await waitFor(
+      async () => {
+        const uid = (await federated())?.metadata?.uid;
+        return uid !== undefined && uid !== before && (await endpoints()).length === 4;
+      },
+      { what: 'recreated with its endpoints' },
+    );
+  });
+
+  it("leaves a stranger's cart-federated alone and says why", async () => {
+    const stranger: V1Service = {
+      ...service(ns, 'cart-federated', [{ name: 'web', port: 80 }], { app: 'other' }),
+    };
+    await client.create(R.services, stranger);
+    await fixture();
+    await start().synced;
+    await waitFor(async () => (await eventMessages()).some((m) => m.startsWith('NotOwned:')), {
+      what: 'a NotOwned event',
+    });
+    const svc = await federated();
+    expect(svc?.spec?.selector).toEqual({ app: 'other' });
+    expect(svc?.spec?.ports?.map((p) => p.port)).toEqual([80]);
+    expect(await endpoints()).toEqual([]);
+  });
+});

@@ -1,0 +1,133 @@
+/**
+ * The federation controller (run by `isthmus controller` on the leader, next to the mirror and
+ * failover controllers, on their shared Service and EndpointSlice informers). Service and slice
+ * events become federation keys (`namespace/name`) in one work queue; the handler is
+ * reconcile-federation.ts.
+ */
+import diagnostics from 'node:diagnostics_channel';
+import type { Registry } from 'prom-client';
+import type { EventSink } from '../failover/reconcile-split.js';
+import { SliceIndex } from '../failover/slice-index.js';
+import type { KubeClient } from '../kube/client.js';
+import type { Informer } from '../kube/informer.js';
+import { cacheKey } from '../kube/informer-store.js';
+import { SERVICE_NAME_LABEL } from '../kube/keys.js';
+import type { V1EndpointSlice, V1Service } from '../kube/types.js';
+import { WorkQueue } from '../mirror/work-queue.js';
+import { federationMetrics } from './metrics.js';
+import { federationsOf, memberFederation } from './plan-federation.js';
+import { type FederationCaches, reconcileFederation } from './reconcile-federation.js';
+
+/** Published when a reconciliation fails (it is retried): `{ key, error, failures }`. */
+export const federationErrorChannel = diagnostics.channel('isthmus:federation:reconcile-error');
+
+export interface FederationControllerOptions {
+  client: KubeClient;
+  registry: Registry;
+  recorder: EventSink;
+  /** This cluster's name, listed among the members when it has a local member. */
+  localCluster: string;
+  /** Every local Service and EndpointSlice, shared with the process's other controllers. */
+  informers: { services: Informer<V1Service>; slices: Informer<V1EndpointSlice> };
+}
+
+export interface FederationController {
+  /** Resolves once the informers have listed and every federation was queued. */
+  readonly synced: Promise<void>;
+  /** Resolves when the queue is empty and nothing is in flight (tests). */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function runFederationController(opts: FederationControllerOptions): FederationController {
+  const { services, slices } = opts.informers;
+  const members = new MemberIndex();
+  const sliceIndex = new SliceIndex();
+  const metrics = federationMetrics(opts.registry);
+  const reported = new Map<string, string>();
+
+  const caches: FederationCaches = {
+    service: (ns, name) => services.get(ns, name),
+    members: (ns, name) =>
+      members
+        .of(ns, name)
+        .map((svc) => services.get(ns, svc))
+        .filter((s): s is V1Service => s !== undefined && memberFederation(s) === name),
+    slicesOf: (ns, svc) => sliceIndex.of(ns, svc, slices),
+  };
+  const deps = {
+    client: opts.client,
+    caches,
+    recorder: opts.recorder,
+    metrics,
+    localCluster: opts.localCluster,
+    reported,
+  };
+  const queue = new WorkQueue({
+    handler: (key) => reconcileFederation(deps, key),
+    onError: (key, error, failures) => {
+      metrics.syncErrors.inc();
+      federationErrorChannel.publish({ key, error, failures });
+    },
+  });
+
+  // Events before both caches are full are dropped: the sync below queues every federation anyway.
+  const synced = () => services.hasSynced() && slices.hasSynced();
+  const enqueueFor = (svc: V1Service | undefined) => {
+    const ns = svc?.metadata?.namespace ?? '';
+    if (synced()) for (const name of federationsOf(svc)) queue.add(cacheKey(ns, name));
+  };
+  const unsubscribe = [
+    services.onEvent((e) => {
+      if (e.type === 'update') {
+        members.apply(e.old, false);
+        enqueueFor(e.old);
+      }
+      members.apply(e.object, e.type !== 'delete');
+      enqueueFor(e.object);
+    }),
+    slices.onEvent((e) => {
+      sliceIndex.apply(e);
+      const ns = e.object.metadata?.namespace ?? '';
+      const service = e.object.metadata?.labels?.[SERVICE_NAME_LABEL];
+      if (service) enqueueFor(services.get(ns, service));
+    }),
+  ];
+  // Shared informers may have listed before this controller started (it starts on leadership).
+  for (const object of slices.list()) sliceIndex.apply({ type: 'add', object });
+  for (const svc of services.list()) members.apply(svc, true);
+
+  const ready = (async () => {
+    await Promise.all([services.synced, slices.synced]);
+    for (const svc of services.list()) enqueueFor(svc);
+  })();
+
+  return {
+    synced: ready,
+    idle: () => queue.idle(),
+    async stop() {
+      for (const off of unsubscribe) off();
+      await queue.stop();
+    },
+  };
+}
+
+/** `namespace/federation` → names of the member Services (the local one, mirrors of remote ones). */
+class MemberIndex {
+  private readonly byFederation = new Map<string, Set<string>>();
+
+  apply(svc: V1Service, present: boolean): void {
+    const federation = memberFederation(svc);
+    if (!federation) return;
+    const key = cacheKey(svc.metadata?.namespace, federation);
+    const set = this.byFederation.get(key) ?? new Set<string>();
+    if (present) set.add(svc.metadata?.name ?? '');
+    else set.delete(svc.metadata?.name ?? '');
+    if (set.size) this.byFederation.set(key, set);
+    else this.byFederation.delete(key);
+  }
+
+  of(namespace: string, federation: string): string[] {
+    return [...(this.byFederation.get(cacheKey(namespace, federation)) ?? [])];
+  }
+}

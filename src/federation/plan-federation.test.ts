@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import { service, slice } from '../failover/test-builders.js';
+import {
+  CLUSTER_NAME_LABEL,
+  FEDERATED_LABEL,
+  FEDERATED_SERVICE_LABEL,
+  FEDERATION_LABEL,
+  FEDERATION_MEMBERS_ANNOTATION,
+  MIRRORED_SERVICE_LABEL,
+} from '../kube/keys.js';
+import type { V1Service } from '../kube/types.js';
+import { federationsOf, federationWeights, memberFederation, planFederation } from './plan-federation.js';
+
+const ns = 'shop';
+const withLabels = (svc: V1Service, labels: Record<string, string>): V1Service => ({
+  ...svc,
+  metadata: { ...svc.metadata, labels },
+});
+const local = withLabels(service(ns, 'cart', [{ name: 'http', port: 8080 }], { app: 'cart' }), {
+  [FEDERATED_LABEL]: 'member',
+});
+const mirror = (cluster: string, ports = [{ name: 'http', port: 8080 }]) =>
+  withLabels(service(ns, `cart-${cluster}`, ports), {
+    [MIRRORED_SERVICE_LABEL]: 'true',
+    [CLUSTER_NAME_LABEL]: cluster,
+    [FEDERATION_LABEL]: 'cart',
+  });
+const base = { namespace: ns, name: 'cart', localCluster: 'east' };
+
+describe('planFederation', () => {
+  it('a local member and two remote ones: cart-federated with the local ports, members local first', () => {
+    const plan = planFederation({ ...base, local, mirrors: [mirror('west'), mirror('north')] });
+    expect(plan).toMatchObject({
+      kind: 'service',
+      members: [
+        { cluster: 'east', service: 'cart' },
+        { cluster: 'north', service: 'cart-north' },
+        { cluster: 'west', service: 'cart-west' },
+      ],
+      problems: [],
+      service: {
+        metadata: {
+          name: 'cart-federated',
+          namespace: ns,
+          labels: { [FEDERATED_SERVICE_LABEL]: 'true' },
+          annotations: { [FEDERATION_MEMBERS_ANNOTATION]: 'east,north,west' },
+        },
+        spec: { type: 'ClusterIP', ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] },
+      },
+    });
+    expect(plan.kind === 'service' && plan.service.spec?.selector).toBeUndefined();
+  });
+
+  it('remote members only: the first cluster by name defines the ports', () => {
+    const plan = planFederation({
+      ...base,
+      mirrors: [mirror('west', [{ name: 'grpc', port: 9090 }]), mirror('north')],
+    });
+    expect(plan.kind === 'service' && plan.service.spec?.ports).toEqual([
+      { name: 'http', port: 8080, protocol: 'TCP' },
+    ]);
+    expect(plan.kind === 'service' && plan.problems).toEqual([
+      'member cart-west (cluster west) has ports grpc=9090, not http=8080: only ports of the same name carry its traffic',
+    ]);
+  });
+
+  it('no member left: absent', () => {
+    expect(planFederation({ ...base, mirrors: [] })).toEqual({ kind: 'absent' });
+  });
+
+  it("a Service of that name that is not Isthmus's is never taken over", () => {
+    const stranger = service(ns, 'cart-federated');
+    expect(planFederation({ ...base, local, mirrors: [], existing: stranger })).toMatchObject({
+      kind: 'conflict',
+      reason: 'NotOwned',
+    });
+  });
+
+  it('a name that cannot take the -federated suffix is refused with the reason', () => {
+    const long = 'x'.repeat(60);
+    const plan = planFederation({
+      ...base,
+      name: long,
+      local: withLabels(service(ns, long), { [FEDERATED_LABEL]: 'member' }),
+      mirrors: [],
+    });
+    expect(plan).toMatchObject({ kind: 'conflict', reason: 'NameTooLong' });
+  });
+});
+
+describe('federation membership', () => {
+  it.each<[string, V1Service, string | undefined, string[]]>([
+    ['the local member', local, 'cart', ['cart']],
+    ['a mirror of a remote member', mirror('west'), 'cart', ['cart']],
+    ['a plain Service', service(ns, 'cart'), undefined, []],
+    [
+      'our federated Service serves its federation',
+      withLabels(service(ns, 'cart-federated'), { [FEDERATED_SERVICE_LABEL]: 'true' }),
+      undefined,
+      ['cart'],
+    ],
+    [
+      "a mirror carrying Linkerd's member label is still only a mirror",
+      withLabels(mirror('west'), { [MIRRORED_SERVICE_LABEL]: 'true', [FEDERATED_LABEL]: 'member' }),
+      undefined,
+      [],
+    ],
+  ])('%s', (_name, svc, member, federations) => {
+    expect(memberFederation(svc)).toBe(member);
+    expect(federationsOf(svc)).toEqual(federations);
+  });
+});
+
+describe('federationWeights', () => {
+  it('weighs each member by its ready endpoints, so every one of them is listed', () => {
+    const members = [
+      { cluster: 'east', service: 'cart' },
+      { cluster: 'west', service: 'cart-west' },
+      { cluster: 'north', service: 'cart-north' },
+    ];
+    const slices = new Map([
+      ['cart', [slice(ns, 'cart', { ready: ['10.1.0.7', '10.1.0.8'], notReady: ['10.1.0.9'] })]],
+      ['cart-west', [slice(ns, 'cart-west', { mirror: true, ready: ['10.0.0.5'], port: 20001 })]],
+      ['cart-north', [slice(ns, 'cart-north', { mirror: true, notReady: ['10.0.0.5'], port: 20002 })]],
+    ]);
+    expect(federationWeights(members, slices)).toEqual([
+      { service: 'cart', weight: 2 },
+      { service: 'cart-west', weight: 1 },
+      { service: 'cart-north', weight: 0 },
+    ]);
+  });
+});

@@ -1,0 +1,192 @@
+/**
+ * What one federated Service should be. Pure: the controller gathers the members from its caches,
+ * asks here, and applies.
+ *
+ * A federation is named after its members: every Service `<name>` labelled
+ * `mirror.linkerd.io/federated=member`, here and in the linked clusters. Remote members reach this
+ * cluster as mirrors `<name>-<cluster>` labelled `isthmus.dev/federation=<name>` (src/mirror), whose
+ * endpoints are the local gateway's egress listeners; the local member's are its pods.
+ * `<name>-federated` gets the union of their ready endpoints (plan-apex-slices.ts writes them).
+ */
+
+import { readyEndpointCount } from '../failover/endpoint-readiness.js';
+import type { ParsedBackend } from '../failover/parse-split.js';
+import {
+  CLUSTER_NAME_LABEL,
+  FEDERATED_LABEL,
+  FEDERATED_MEMBER,
+  FEDERATED_SERVICE_LABEL,
+  FEDERATION_LABEL,
+  FEDERATION_MEMBERS_ANNOTATION,
+  federatedServiceName,
+  MANAGED_BY_FEDERATION,
+  MANAGED_BY_LABEL,
+  MIRRORED_SERVICE_LABEL,
+} from '../kube/keys.js';
+import type { V1EndpointSlice, V1Service, V1ServicePort } from '../kube/types.js';
+
+/** A Service name is a DNS-1035 label: at most 63 characters. */
+const MAX_SERVICE_NAME = 63;
+const FEDERATED_SUFFIX = federatedServiceName('');
+
+export interface Member {
+  /** The cluster the member's endpoints live in. */
+  cluster: string;
+  /** The local Service that carries them: the member itself, or its mirror. */
+  service: string;
+}
+
+export interface FederationInput {
+  namespace: string;
+  /** The federation's name: the member Services' name. */
+  name: string;
+  localCluster: string;
+  /** The local Service `<name>` when it is a member. */
+  local?: V1Service;
+  /** Mirrors of remote members (`isthmus.dev/federation=<name>`). */
+  mirrors: readonly V1Service[];
+  /** Whatever holds the name `<name>-federated` now. */
+  existing?: V1Service;
+}
+
+export type FederationPlan =
+  /** No member left: the federated Service and its slices go (only if ours). */
+  | { kind: 'absent' }
+  | { kind: 'conflict'; reason: 'NotOwned' | 'NameTooLong'; message: string }
+  | { kind: 'service'; service: V1Service; members: Member[]; problems: string[] };
+
+/** The federation a Service is a member of: its own name for the local member, the label on a mirror. */
+export function memberFederation(service: V1Service | undefined): string | undefined {
+  const labels = service?.metadata?.labels ?? {};
+  if (isLocalMember(service)) return service?.metadata?.name;
+  if (labels[MIRRORED_SERVICE_LABEL] === 'true') return labels[FEDERATION_LABEL] || undefined;
+  return undefined;
+}
+
+/** Which federations a Service's events concern: the one it is a member of, or the one it serves. */
+export function federationsOf(service: V1Service | undefined): string[] {
+  const name = service?.metadata?.name ?? '';
+  const member = memberFederation(service);
+  const out = member ? [member] : [];
+  if (isOurFederatedService(service) && name.endsWith(FEDERATED_SUFFIX)) {
+    out.push(name.slice(0, -FEDERATED_SUFFIX.length));
+  }
+  return out;
+}
+
+/** A local member: labelled so by its owner, and not a mirror (mirrors never carry Linkerd's label). */
+export function isLocalMember(service: V1Service | undefined): boolean {
+  const labels = service?.metadata?.labels ?? {};
+  return labels[FEDERATED_LABEL] === FEDERATED_MEMBER && labels[MIRRORED_SERVICE_LABEL] !== 'true';
+}
+
+export function isOurFederatedService(service: V1Service | undefined): boolean {
+  return service?.metadata?.labels?.[FEDERATED_SERVICE_LABEL] === 'true';
+}
+
+/** Labels that mark an EndpointSlice as the federation's (see SliceOwner). */
+export function federationSliceLabels(name: string): Record<string, string> {
+  return { [MANAGED_BY_LABEL]: MANAGED_BY_FEDERATION, [FEDERATION_LABEL]: name };
+}
+
+export function isFederationSlice(slice: V1EndpointSlice, namespace: string, name: string): boolean {
+  const labels = slice.metadata?.labels ?? {};
+  return (
+    slice.metadata?.namespace === namespace &&
+    labels[MANAGED_BY_LABEL] === MANAGED_BY_FEDERATION &&
+    labels[FEDERATION_LABEL] === name
+  );
+}
+
+export function planFederation(input: FederationInput): FederationPlan {
+  const members = membersOf(input);
+  const first = members[0];
+  if (!first) return { kind: 'absent' };
+  const serviceName = federatedServiceName(input.name);
+  if (serviceName.length > MAX_SERVICE_NAME) {
+    return {
+      kind: 'conflict',
+      reason: 'NameTooLong',
+      message: `${serviceName} would be longer than ${MAX_SERVICE_NAME} characters; rename the member Services`,
+    };
+  }
+  if (input.existing && !isOurFederatedService(input.existing)) {
+    return {
+      kind: 'conflict',
+      reason: 'NotOwned',
+      message: `Service ${input.namespace}/${serviceName} exists and is not Isthmus's; it is left alone`,
+    };
+  }
+  // The first member's ports (the local one, else the first cluster by name) define the Service.
+  const byService = new Map([input.local, ...input.mirrors].map((s) => [s?.metadata?.name ?? '', s]));
+  const reference = portsOf(byService.get(first.service));
+  const problems = members
+    .filter((m) => portsKey(portsOf(byService.get(m.service))) !== portsKey(reference))
+    .map(
+      (m) =>
+        `member ${m.service} (cluster ${m.cluster}) has ports ${describePorts(portsOf(byService.get(m.service)))}, not ${describePorts(reference)}: only ports of the same name carry its traffic`,
+    );
+  return {
+    kind: 'service',
+    members,
+    problems,
+    service: {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: {
+        name: serviceName,
+        namespace: input.namespace,
+        labels: { [FEDERATED_SERVICE_LABEL]: 'true' },
+        annotations: { [FEDERATION_MEMBERS_ANNOTATION]: members.map((m) => m.cluster).join(',') },
+      },
+      // No selector: the endpoints are Isthmus's slices, as for a mirror.
+      spec: { type: 'ClusterIP', ports: reference },
+    },
+  };
+}
+
+/**
+ * Weights that make the apex planner list every ready endpoint of every member: kube-proxy then
+ * spreads connections evenly over local pods and the gateway endpoints of each remote member.
+ */
+export function federationWeights(
+  members: readonly Member[],
+  slicesByService: ReadonlyMap<string, readonly V1EndpointSlice[]>,
+): ParsedBackend[] {
+  return members.map((m) => ({
+    service: m.service,
+    weight: readyEndpointCount(slicesByService.get(m.service) ?? []),
+  }));
+}
+
+function membersOf(input: FederationInput): Member[] {
+  const remote = input.mirrors
+    .map((s) => ({
+      cluster: s.metadata?.labels?.[CLUSTER_NAME_LABEL] ?? '',
+      service: s.metadata?.name ?? '',
+    }))
+    .sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0));
+  const local = input.local ? [{ cluster: input.localCluster, service: input.name }] : [];
+  return [...local, ...remote];
+}
+
+/** The fields of a port the federated Service copies (targetPort is the slices' business). */
+function portsOf(service: V1Service | undefined): V1ServicePort[] {
+  return (service?.spec?.ports ?? []).map((p) => {
+    const port: V1ServicePort = { port: p.port, protocol: p.protocol ?? 'TCP' };
+    if (p.name) port.name = p.name;
+    if (p.appProtocol) port.appProtocol = p.appProtocol;
+    return port;
+  });
+}
+
+function portsKey(ports: readonly V1ServicePort[]): string {
+  return ports
+    .map((p) => `${p.name ?? ''}/${p.port}/${p.protocol}`)
+    .sort()
+    .join(',');
+}
+
+function describePorts(ports: readonly V1ServicePort[]): string {
+  return ports.map((p) => (p.name ? `${p.name}=${p.port}` : String(p.port))).join(', ') || '(none)';
+}
