@@ -1,7 +1,8 @@
 /**
- * Ready endpoints of a Service, read from its EndpointSlices. Isthmus's own apex slices are left
- * out: they point at the backups, so counting them as the apex's (= the primary's) endpoints
- * would make a dead primary look alive and flip traffic back and forth.
+ * Ready endpoints of a Service, read from its EndpointSlices. The failover controller's apex slices
+ * are left out: they point at the backups, so counting them as the apex's (= the primary's)
+ * endpoints would make a dead primary look alive and flip traffic back and forth. A federated
+ * Service's slices are counted: they are its only endpoints (it can be a split's backend).
  */
 import { MANAGED_BY_FAILOVER, MANAGED_BY_FEDERATION, MANAGED_BY_LABEL } from '../kube/keys.js';
 import type { V1EndpointSlice } from '../kube/types.js';
@@ -10,7 +11,10 @@ export function isFailoverSlice(slice: V1EndpointSlice): boolean {
   return slice.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_FAILOVER;
 }
 
-/** Slices Isthmus writes for a Service from other Services' endpoints: a split's apex, a federation. */
+/**
+ * Slices Isthmus writes for a Service from other Services' endpoints: a split's apex, a federation.
+ * None of them is the Service's own (selector) endpoints when it is planned as an apex.
+ */
 export function isApexSlice(slice: V1EndpointSlice): boolean {
   const manager = slice.metadata?.labels?.[MANAGED_BY_LABEL];
   return manager === MANAGED_BY_FAILOVER || manager === MANAGED_BY_FEDERATION;
@@ -28,7 +32,7 @@ export function isReadyEndpoint(endpoint: V1EndpointSlice['endpoints'][number]):
 export function readyEndpointCount(slices: readonly V1EndpointSlice[]): number {
   const seen = new Set<string>();
   for (const slice of slices) {
-    if (isApexSlice(slice)) continue;
+    if (isFailoverSlice(slice)) continue;
     for (const ep of slice.endpoints ?? []) {
       if (!isReadyEndpoint(ep)) continue;
       // The API reads only the first address of an endpoint (EndpointSlice API: "consumers

@@ -176,4 +176,29 @@ describe('planApexSlices', () => {
     ]);
     expect(plan.ok && plan.slices.map((s) => s.metadata?.name)).toEqual(['podinfo-isthmus-podinfo-west']);
   });
+
+  it("a federated Service as a backup: its federation's slices are its endpoints", () => {
+    const federated = {
+      ...slice(ns, 'podinfo-federated', { ready: ['10.1.0.9', gateway], port: 9898 }),
+      metadata: {
+        namespace: ns,
+        name: 'podinfo-federated-isthmus-podinfo',
+        labels: { [SERVICE_NAME_LABEL]: 'podinfo-federated', [MANAGED_BY_LABEL]: 'federation.isthmus.dev' },
+      },
+    };
+    const bySvc = slices([]);
+    bySvc.set('podinfo-federated', [federated]);
+    const weights = [
+      { service: 'podinfo', weight: 0 },
+      { service: 'podinfo-federated', weight: 1 },
+    ];
+    const plan = planApexSlices({ namespace: ns, apex, owner, weights, slicesByService: bySvc });
+    expect(plan.ok && plan.slices.map(summary)).toEqual([
+      {
+        name: 'podinfo-isthmus-podinfo-federated',
+        ports: ['http=9898'],
+        endpoints: ['10.0.0.5:true', '10.1.0.9:true'],
+      },
+    ]);
+  });
 });

@@ -12,7 +12,7 @@
 import { MANAGED_BY_FAILOVER, MANAGED_BY_LABEL, SERVICE_NAME_LABEL } from '../kube/keys.js';
 import type { V1EndpointSlice, V1Service, V1ServicePort } from '../kube/types.js';
 import { type BackendShare, type CountCandidate, chooseCounts } from './choose-counts.js';
-import { isApexSlice, isReadyEndpoint, readyEndpointCount } from './endpoint-readiness.js';
+import { isApexSlice, isFailoverSlice, isReadyEndpoint, readyEndpointCount } from './endpoint-readiness.js';
 import type { ParsedBackend } from './parse-split.js';
 
 /** Label on Isthmus's apex slices: the TrafficSplit they realise (to find and clean them up). */
@@ -75,6 +75,7 @@ export function planApexSlices(input: ApexPlanInput): ApexPlan {
   const problems: string[] = [];
   const endpointsOf = new Map<string, Candidate[]>();
   const countCandidates: CountCandidate[] = [];
+  // The apex's own endpoints are its selector's, not what Isthmus wrote for it (a split's or a federation's).
   const ownSlices = (input.slicesByService.get(apexName) ?? []).filter((s) => !isApexSlice(s));
 
   for (const backend of input.weights) {
@@ -141,7 +142,7 @@ function backendCandidates(
   const out = new Map<string, Candidate>();
   let anyMapped = slices.length === 0;
   for (const slice of slices) {
-    if (isApexSlice(slice)) continue;
+    if (isFailoverSlice(slice)) continue;
     const ports = mapPorts(apexPorts, slice);
     if (ports === null) continue;
     anyMapped = true;

@@ -6,6 +6,8 @@ import {
   FEDERATED_SERVICE_LABEL,
   FEDERATION_LABEL,
   FEDERATION_MEMBERS_ANNOTATION,
+  MANAGED_BY_FAILOVER,
+  MANAGED_BY_LABEL,
   MIRRORED_SERVICE_LABEL,
 } from '../kube/keys.js';
 import type { V1Service } from '../kube/types.js';
@@ -127,6 +129,17 @@ describe('federationWeights', () => {
       { service: 'cart', weight: 2 },
       { service: 'cart-west', weight: 1 },
       { service: 'cart-north', weight: 0 },
+    ]);
+  });
+
+  it("leaves out a member's failover apex slices: they point at other clusters, not at its pods", () => {
+    const steered = {
+      ...slice(ns, 'cart', { ready: ['10.0.0.5'], port: 20001, name: 'cart-isthmus-cart-west' }),
+    };
+    steered.metadata!.labels![MANAGED_BY_LABEL] = MANAGED_BY_FAILOVER;
+    const slices = new Map([['cart', [slice(ns, 'cart', { notReady: ['10.1.0.7'] }), steered]]]);
+    expect(federationWeights([{ cluster: 'east', service: 'cart' }], slices)).toEqual([
+      { service: 'cart', weight: 0 },
     ]);
   });
 });
