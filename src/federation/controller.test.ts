@@ -145,6 +145,12 @@ describe('federation controller', () => {
       namespace: ns,
       labelSelector: `${SERVICE_NAME_LABEL}=cart-federated`,
     });
+    const clusterOf = (s: V1EndpointSlice) => s.metadata?.labels?.[CLUSTER_NAME_LABEL];
+    expect(items.map((s) => `${clusterOf(s)}: ${s.endpoints.length}`).sort()).toEqual([
+      'east: 2',
+      'north: 1',
+      'west: 1',
+    ]);
     for (const s of items) {
       expect(s.metadata?.ownerReferences).toEqual([
         expect.objectContaining({

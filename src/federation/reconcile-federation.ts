@@ -5,11 +5,11 @@
  * queue retries it with backoff.
  */
 import { applyApexSlices } from '../failover/apply-apex-slices.js';
-import { planApexSlices } from '../failover/plan-apex-slices.js';
+import { BACKEND_LABEL, planApexSlices } from '../failover/plan-apex-slices.js';
 import type { EventSink } from '../failover/reconcile-split.js';
 import { createOrUpdate } from '../kube/apply.js';
 import type { KubeClient } from '../kube/client.js';
-import { federatedServiceName } from '../kube/keys.js';
+import { CLUSTER_NAME_LABEL, federatedServiceName } from '../kube/keys.js';
 import { isSubsetOf } from '../kube/owned-fields.js';
 import { R } from '../kube/resources.js';
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
@@ -19,6 +19,7 @@ import {
   federationWeights,
   isFederationSlice,
   isOurFederatedService,
+  type Member,
   planFederation,
 } from './plan-federation.js';
 
@@ -87,13 +88,8 @@ export async function reconcileFederation(deps: FederationDeps, key: string): Pr
     labels: federationSliceLabels(name),
   };
   const slices = planApexSlices({ namespace, apex, owner, weights, slicesByService });
-  const applied = await applyApexSlices(
-    deps.client,
-    namespace,
-    slices.ok ? slices.slices : [],
-    ourSlices,
-    ours,
-  );
+  const desired = slices.ok ? slices.slices.map((s) => withMemberCluster(s, plan.members)) : [];
+  const applied = await applyApexSlices(deps.client, namespace, desired, ourSlices, ours);
   deps.metrics.set(namespace, name, plan.members.length, weights.filter((w) => w.weight > 0).length);
 
   const problems = [...plan.problems, ...(slices.ok ? slices.problems : [slices.message])];
@@ -110,6 +106,14 @@ function owned(service: V1Service) {
     metadata: { labels: service.metadata?.labels, annotations: service.metadata?.annotations },
     spec: { type: service.spec?.type, ports: service.spec?.ports },
   };
+}
+
+/** Which member cluster a slice's endpoints serve, for `isthmus federated` and `kubectl get -l`. */
+function withMemberCluster(slice: V1EndpointSlice, members: readonly Member[]): V1EndpointSlice {
+  const backend = slice.metadata?.labels?.[BACKEND_LABEL];
+  const cluster = members.find((m) => m.service === backend)?.cluster ?? '';
+  const labels = { ...slice.metadata?.labels, [CLUSTER_NAME_LABEL]: cluster };
+  return { ...slice, metadata: { ...slice.metadata, labels } };
 }
 
 function localAndMirrors(members: readonly V1Service[], name: string) {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerCerts } from './certs.js';
 import { registerCheck } from './check.js';
 import { registerController } from './controller.js';
+import { registerFederated } from './federated.js';
 import { registerGateway } from './gateway.js';
 import { registerGateways } from './gateways.js';
 import { registerIdentity } from './identity.js';
@@ -30,4 +31,5 @@ export function registerCommands(program: Command): void {
   registerGateways(program);
   registerRoutes(program);
   registerStatus(program);
+  registerFederated(program);
 }

@@ -32,6 +32,9 @@ export function printLabReady(state: LabState, out: (line: string) => void): voi
     `  node bin/isthmus.mjs gateways --kubeconfig ${kc} --context east   # remote gateways: alive, latency`,
   );
   out(`  node bin/isthmus.mjs routes --kubeconfig ${kc} --context east     # egress port → remote Service`);
+  out(
+    `  node bin/isthmus.mjs federated --kubeconfig ${kc} --context east  # podinfo-federated: what each cluster serves`,
+  );
   out('Ctrl-C stops everything.');
 }
 

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { service, slice } from '../../failover/test-builders.js';
+import {
+  CLUSTER_NAME_LABEL,
+  FEDERATED_SERVICE_LABEL,
+  FEDERATION_MEMBERS_ANNOTATION,
+  MANAGED_BY_FEDERATION,
+  MANAGED_BY_LABEL,
+} from '../../kube/keys.js';
+import type { V1EndpointSlice, V1Service } from '../../kube/types.js';
+import { federatedRows, renderFederatedTable } from './federated-view.js';
+
+const federated = (ns: string, name: string, members: string): V1Service => ({
+  ...service(ns, name),
+  metadata: {
+    namespace: ns,
+    name,
+    labels: { [FEDERATED_SERVICE_LABEL]: 'true' },
+    annotations: { [FEDERATION_MEMBERS_ANNOTATION]: members },
+  },
+});
+const memberSlice = (ns: string, svc: string, cluster: string, ready: string[], notReady: string[] = []) => {
+  const s: V1EndpointSlice = slice(ns, svc, { ready, notReady, name: `${svc}-isthmus-${cluster}` });
+  s.metadata!.labels = {
+    ...s.metadata!.labels,
+    [MANAGED_BY_LABEL]: MANAGED_BY_FEDERATION,
+    [CLUSTER_NAME_LABEL]: cluster,
+  };
+  return s;
+};
+
+describe('isthmus federated', () => {
+  const rows = federatedRows(
+    [federated('shop', 'cart-federated', 'east,north,west'), federated('default', 'api-federated', 'west')],
+    [
+      memberSlice('shop', 'cart-federated', 'east', ['10.1.0.7', '10.1.0.8']),
+      memberSlice('shop', 'cart-federated', 'west', ['10.0.0.5'], ['10.0.0.6']),
+      memberSlice('default', 'api-federated', 'west', [], ['10.0.0.5']),
+    ],
+  );
+
+  it('counts ready endpoints per member cluster; a member with none serves 0', () => {
+    expect(rows).toEqual([
+      { namespace: 'default', service: 'api-federated', members: ['west'], serving: {} },
+      {
+        namespace: 'shop',
+        service: 'cart-federated',
+        members: ['east', 'north', 'west'],
+        serving: { east: 2, west: 1 },
+      },
+    ]);
+  });
+
+  it('renders a kubectl-style table, and says so when there is nothing', () => {
+    expect(renderFederatedTable(rows).split('\n')).toEqual([
+      'NAMESPACE  SERVICE         MEMBERS          SERVING (ENDPOINTS)',
+      'default    api-federated   west             west (0)',
+      'shop       cart-federated  east,north,west  east (2), north (0), west (1)',
+    ]);
+    expect(renderFederatedTable([])).toMatch(/^No federated services/);
+  });
+});

@@ -1,0 +1,74 @@
+/**
+ * `isthmus federated`: one row per federated Service (`<name>-federated`): its member clusters,
+ * and the clusters whose endpoints it lists now with how many (pure rows, for a table or JSON/YAML).
+ */
+import type { KubeClient } from '../../kube/client.js';
+import {
+  CLUSTER_NAME_LABEL,
+  FEDERATED_SERVICE_LABEL,
+  FEDERATION_MEMBERS_ANNOTATION,
+  MANAGED_BY_FEDERATION,
+  MANAGED_BY_LABEL,
+  SERVICE_NAME_LABEL,
+} from '../../kube/keys.js';
+import { R } from '../../kube/resources.js';
+import type { V1EndpointSlice, V1Service } from '../../kube/types.js';
+import { plainTable } from './plain-table.js';
+
+export interface FederatedRow {
+  namespace: string;
+  service: string;
+  members: string[];
+  /** Ready endpoints listed per member cluster; a member without any is not serving. */
+  serving: Record<string, number>;
+}
+
+export function federatedRows(
+  services: readonly V1Service[],
+  slices: readonly V1EndpointSlice[],
+): FederatedRow[] {
+  return services
+    .map((svc) => {
+      const namespace = svc.metadata?.namespace ?? '';
+      const service = svc.metadata?.name ?? '';
+      const serving: Record<string, number> = {};
+      for (const slice of slices) {
+        const labels = slice.metadata?.labels ?? {};
+        if (slice.metadata?.namespace !== namespace || labels[SERVICE_NAME_LABEL] !== service) continue;
+        const ready = (slice.endpoints ?? []).filter((e) => e.conditions?.ready !== false).length;
+        const cluster = labels[CLUSTER_NAME_LABEL] ?? '?';
+        if (ready > 0) serving[cluster] = (serving[cluster] ?? 0) + ready;
+      }
+      const members = (svc.metadata?.annotations?.[FEDERATION_MEMBERS_ANNOTATION] ?? '')
+        .split(',')
+        .filter(Boolean);
+      return { namespace, service, members, serving };
+    })
+    .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.service.localeCompare(b.service));
+}
+
+export async function readFederatedRows(client: KubeClient, namespace?: string): Promise<FederatedRow[]> {
+  const scope = namespace ? { namespace } : {};
+  const [services, slices] = await Promise.all([
+    client.list<V1Service>(R.services, { ...scope, labelSelector: `${FEDERATED_SERVICE_LABEL}=true` }),
+    client.list<V1EndpointSlice>(R.endpointSlices, {
+      ...scope,
+      labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_FEDERATION}`,
+    }),
+  ]);
+  return federatedRows(services.items, slices.items);
+}
+
+export function renderFederatedTable(rows: readonly FederatedRow[]): string {
+  if (rows.length === 0)
+    return 'No federated services: no Service labelled mirror.linkerd.io/federated=member here or in a linked cluster.\n';
+  return plainTable(
+    ['NAMESPACE', 'SERVICE', 'MEMBERS', 'SERVING (ENDPOINTS)'],
+    rows.map((r) => [
+      r.namespace,
+      r.service,
+      r.members.join(',') || '-',
+      r.members.map((m) => `${m} (${r.serving[m] ?? 0})`).join(', ') || '-',
+    ]),
+  );
+}
