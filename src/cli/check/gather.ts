@@ -3,6 +3,7 @@
  * turns every failed read into data (Fetched / RemoteAccess / PeerChain) so one broken part never
  * hides the verdicts of the others.
  */
+
 import { describeError, isIsthmusError } from '../../errors.js';
 import { splitPem } from '../../identity/pem.js';
 import type { KubeClient } from '../../kube/client.js';
@@ -33,6 +34,7 @@ import { splitAddresses } from '../../mirror/link-config.js';
 import { parseEgressPorts } from '../../mirror/mirror-objects.js';
 import { REQUIRED_CRDS } from './checks/crds.js';
 import { readGatewayListeners } from './controller-scrape.js';
+import { readFederatedRows } from './federated-view.js';
 import { fetchPeerChain } from './peer-chain.js';
 import {
   controllerMayCreateNamespaces,
@@ -231,6 +233,7 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
   const denied = fetched(() => deniedPermissions(client, SYSTEM_NAMESPACE));
   const createNamespaces = fetched(() => controllerMayCreateNamespaces(client, SYSTEM_NAMESPACE));
   const gatewayListeners = fetched(() => readGatewayListeners(client, opts.remoteTimeoutMs));
+  const federated = fetched(() => readFederatedRows(client));
   const deployments = fetched(async () => {
     const { items } = await client.list<V1Deployment>(R.deployments, { namespace: SYSTEM_NAMESPACE });
     return items.map((d) => ({
@@ -251,6 +254,7 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     deniedPermissions: await denied,
     controllerMayCreateNamespaces: await createNamespaces,
     gatewayListeners: await gatewayListeners,
+    federated: await federated,
     deployments: await deployments,
   };
 }

@@ -47,6 +47,13 @@ function brokenFacts(): CheckFacts {
     ok: true,
     value: [{ serviceAccount: 'isthmus-gateway', verb: 'watch', group: '', resource: 'services' }],
   };
+  // north's gateway is down, so its member of the federation serves nothing.
+  f.federated = {
+    ok: true,
+    value: [
+      { namespace: 'shop', service: 'cart-federated', members: ['east', 'north'], serving: { east: 2 } },
+    ],
+  };
   return f;
 }
 
@@ -80,6 +87,7 @@ describe('isthmus check output', () => {
       'success', // every gateway pod listens on the mirrors' egress ports
       'error',
       'warning',
+      'warning', // a federation member (north) serves nothing
       'success',
     ]);
   });

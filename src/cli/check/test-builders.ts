@@ -71,6 +71,7 @@ export function healthyFacts(pki: { anchorPem: string; issuerPem: string; westCh
     deniedPermissions: { ok: true, value: [] },
     controllerMayCreateNamespaces: { ok: true, value: false },
     gatewayListeners: { ok: true, value: [{ pod: 'isthmus-gateway-7d9f-abcde', ports: [20000] }] },
+    federated: { ok: true, value: [] },
     deployments: {
       ok: true,
       value: ['isthmus-identity', 'isthmus-gateway', 'isthmus-controller'].map((name) => ({

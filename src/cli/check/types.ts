@@ -3,7 +3,9 @@
  * the I/O and records failures as data, so every check is a pure function of the facts and the
  * tables of cases in the tests need no API server.
  */
+
 import type { Link, V1Condition } from '../../kube/types.js';
+import type { FederatedRow } from './federated-view.js';
 
 /** `warn` does not fail the run (linkerd's ‼); `fail` makes the exit status non-zero. */
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -105,6 +107,8 @@ export interface CheckFacts {
   gatewayListeners: Fetched<GatewayListeners[]>;
   /** Whether the controller may create namespaces (the opt-in grant Links with enableNamespaceCreation need). */
   controllerMayCreateNamespaces: Fetched<boolean>;
+  /** Federated Services (`<name>-federated`) and what each member cluster serves. */
+  federated: Fetched<FederatedRow[]>;
 }
 
 export function condition(link: Link, type: string): V1Condition | undefined {

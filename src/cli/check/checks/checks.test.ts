@@ -5,6 +5,7 @@ import { issueGatewayCertificate, splitPem } from '../../../identity/index.js';
 import { foreignTestPki, testGatewayCertificate, testPki } from '../../../identity/testing.js';
 import { HEALTHY_CONDITIONS, healthyFacts, link, mirror, NOW } from '../test-builders.js';
 import type { CheckFacts, CheckResult } from '../types.js';
+
 import {
   CHECKS,
   checkCertificates,
@@ -13,6 +14,7 @@ import {
   checkCredentials,
   checkDeployments,
   checkExportsMirrored,
+  checkFederated,
   checkGatewayListeners,
   checkGatewaysAlive,
   checkLinksValid,
@@ -24,6 +26,13 @@ import {
   expiryVerdict,
   runChecks,
 } from './index.js';
+
+const federatedRow = (serving: Record<string, number>) => ({
+  namespace: 'shop',
+  service: 'cart-federated',
+  members: ['east', 'west'],
+  serving,
+});
 
 const pki = {
   anchorPem: testPki().anchor.certPem,
@@ -570,6 +579,44 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         },
         'warn',
         /Link west: shop\/cart is not mirrored \(MissingNamespace: namespace shop does not exist\)/,
+      ],
+    ],
+  ],
+  [
+    'federated services',
+    checkFederated,
+    [
+      [
+        'a member without ready endpoints: a warning naming it',
+        (f) => {
+          f.federated = { ok: true, value: [federatedRow({ east: 2 })] };
+        },
+        'warn',
+        /^shop\/cart-federated: member west has no ready endpoint/,
+      ],
+      [
+        'no member serves: a failure',
+        (f) => {
+          f.federated = { ok: true, value: [federatedRow({})] };
+        },
+        'fail',
+        /^shop\/cart-federated: no member cluster has a ready endpoint \(members: east, west\)/,
+      ],
+      [
+        'every member serves',
+        (f) => {
+          f.federated = { ok: true, value: [federatedRow({ east: 2, west: 1 })] };
+        },
+        'ok',
+        null,
+      ],
+      [
+        'unreadable',
+        (f) => {
+          f.federated = { ok: false, error: '403 Forbidden' };
+        },
+        'fail',
+        /cannot read federated Services: 403 Forbidden/,
       ],
     ],
   ],

@@ -5,6 +5,7 @@ import { checkController } from './controller.js';
 import { checkCrds } from './crds.js';
 import { checkCredentials } from './credentials.js';
 import { checkDeployments } from './deployments.js';
+import { checkFederated } from './federated.js';
 import { checkGatewayListeners } from './gateway-listeners.js';
 import { checkGatewaysAlive } from './gateways-alive.js';
 import { checkExportsMirrored, checkLinksValid } from './links.js';
@@ -27,6 +28,7 @@ export const CHECKS: readonly Check[] = [
   checkGatewayListeners,
   checkMirrorsOwned,
   checkExportsMirrored,
+  checkFederated,
   checkCertificates,
 ];
 
@@ -42,6 +44,7 @@ export {
   checkCredentials,
   checkDeployments,
   checkExportsMirrored,
+  checkFederated,
   checkGatewayListeners,
   checkGatewaysAlive,
   checkLinksValid,
