@@ -104,19 +104,27 @@ describe('federated service on the data path (three clusters, real gateways)', (
   it('every member answers through cart-federated', async () => {
     await waitFor(async () => proxy.endpoints().length === 3, { timeoutMs: 10_000, what: 'three endpoints' });
     const counts = await tally(150);
+    console.info(`cart-federated over 150 requests: ${JSON.stringify(counts)}`);
     expect(Object.keys(counts).sort()).toEqual(['east', 'north', 'west']);
     // kube-proxy picks uniformly: each of the 3 endpoints gets a third; 20 of 150 is far below.
     for (const who of ['east', 'north', 'west']) expect(counts[who]).toBeGreaterThan(20);
   });
 
   it('a remote member without ready endpoints drops out; it rejoins when they return', async () => {
+    const t0 = Date.now();
     await setMemberReady(world.west, false);
     await waitFor(async () => proxy.endpoints().length === 2, { timeoutMs: 10_000, what: 'west withdrawn' });
+    // Remote slice → west's mirror slice (mirror controller) → cart-federated's slices (federation).
+    console.info(
+      `west's member withdrawn from cart-federated ${Date.now() - t0} ms after its pods went unready`,
+    );
     const counts = await tally(60);
     expect(Object.keys(counts).sort()).toEqual(['east', 'north']);
 
+    const t1 = Date.now();
     await setMemberReady(world.west, true);
     await waitFor(async () => proxy.endpoints().length === 3, { timeoutMs: 10_000, what: 'west back' });
+    console.info(`west's member back in cart-federated ${Date.now() - t1} ms after its pods were ready`);
     await waitFor(async () => (await servedBy()) === 'west', {
       timeoutMs: 10_000,
       what: 'west answering again',
