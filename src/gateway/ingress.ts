@@ -51,8 +51,11 @@ export interface IngressOptions {
     cert: X509Certificate | undefined,
     issuer: X509Certificate | undefined,
   ) => { ok: true; cluster: string } | { ok: false; reason: string };
-  /** `:authority` → endpoints; compose parseAuthority with a ServiceIndex (see resolver.ts). */
-  resolve: (authority: string) => TunnelResolution;
+  /**
+   * `:authority` and the peer's cluster (from its verified identity) → endpoints; compose
+   * parseAuthority with a ServiceIndex (see resolver.ts).
+   */
+  resolve: (authority: string, peerCluster: string) => TunnelResolution;
   /** GET <path> over the mTLS session → 200 / 503: the only non-CONNECT request answered. */
   probe: { path: string; isReady: () => boolean };
   limits?: {
@@ -201,7 +204,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
       refuse(stream, 400, 'CONNECT without :authority', cluster, undefined);
       return;
     }
-    const resolution = opts.resolve(authority);
+    const resolution = opts.resolve(authority, cluster);
     if (!resolution.ok) {
       refuse(stream, resolution.status, resolution.reason, cluster, authority);
       return;

@@ -12,17 +12,17 @@ const MAX_CACHED_AUTHORITIES = 1024;
 export function resolverFor(
   index: ServiceIndex,
   clusterDomain: string,
-): (authority: string) => TunnelResolution {
+): (authority: string, peerCluster?: string) => TunnelResolution {
   // Parsing is pure and a gateway sees few distinct authorities, so parses are remembered; the
   // index is asked afresh every time (endpoints change).
   const parsedCache = new Map<string, AuthorityResult>();
-  return (authority) => {
+  return (authority, peerCluster) => {
     let parsed = parsedCache.get(authority);
     if (parsed === undefined) {
       parsed = parseAuthority(authority, clusterDomain);
       if (parsedCache.size >= MAX_CACHED_AUTHORITIES) parsedCache.clear();
       parsedCache.set(authority, parsed);
     }
-    return parsed.ok ? index.resolve(parsed.target) : parsed;
+    return parsed.ok ? index.resolve(parsed.target, peerCluster) : parsed;
   };
 }

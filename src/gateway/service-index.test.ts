@@ -103,6 +103,31 @@ describe('ServiceIndex.resolve', () => {
     expect(index.resolve(target(authority))).toMatchObject(expected);
   });
 
+  it('admits only the clusters of isthmus.dev/allowed-clusters when the Service names them', () => {
+    index.upsertService({
+      namespace: 'test',
+      name: 'podinfo',
+      headless: false,
+      ports: [{ name: 'http', port: 9898 }],
+      allowedClusters: ['east', 'north'],
+    });
+    const podinfo = target('podinfo.test.svc.cluster.local:9898');
+    expect(index.resolve(podinfo, 'east')).toMatchObject({ ok: true });
+    expect(index.resolve(podinfo, 'west')).toEqual({
+      ok: false,
+      status: 403,
+      reason: 'cluster west may not reach test/podinfo (isthmus.dev/allowed-clusters: east,north)',
+    });
+    index.upsertService({
+      namespace: 'test',
+      name: 'podinfo',
+      headless: false,
+      ports: [],
+      allowedClusters: [],
+    });
+    expect(index.resolve(podinfo, 'east')).toMatchObject({ ok: false, status: 403 });
+  });
+
   it('stops resolving a service once it is no longer exported, even with slices left', () => {
     index.removeService('test', 'podinfo');
     expect(index.resolve(target('podinfo.test.svc.cluster.local:9898'))).toMatchObject({

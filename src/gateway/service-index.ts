@@ -10,6 +10,8 @@ export interface ExportedService {
   name: string;
   ports: { name?: string; port: number; protocol?: string }[];
   headless: boolean;
+  /** `isthmus.dev/allowed-clusters`: the only peer clusters it admits; absent: every linked one. */
+  allowedClusters?: string[];
 }
 
 /** One endpoint of an EndpointSlice (labelled `kubernetes.io/service-name`), with the slice's ports. */
@@ -72,7 +74,7 @@ export class ServiceIndex {
     return n;
   }
 
-  resolve(target: ParsedAuthority): ResolveResult {
+  resolve(target: ParsedAuthority, peerCluster?: string): ResolveResult {
     const e = this.entries.get(key(target.namespace, target.service));
     const svc = e?.service;
     if (!e || !svc) {
@@ -80,6 +82,13 @@ export class ServiceIndex {
         ok: false,
         status: 403,
         reason: `service ${target.namespace}/${target.service} is neither exported nor a federated member`,
+      };
+    }
+    if (svc.allowedClusters && !svc.allowedClusters.includes(peerCluster ?? '')) {
+      return {
+        ok: false,
+        status: 403,
+        reason: `cluster ${peerCluster ?? '?'} may not reach ${svc.namespace}/${svc.name} (isthmus.dev/allowed-clusters: ${svc.allowedClusters.join(',')})`,
       };
     }
     const servicePort = svc.ports.find((p) => p.port === target.port);

@@ -33,6 +33,16 @@ describe('toExportedService', () => {
       },
     );
     expect(toExportedService(service([], 'None'))?.headless).toBe(true);
+    const restricted = {
+      ...service([]),
+      metadata: {
+        namespace: 'test',
+        name: 'p',
+        annotations: { 'isthmus.dev/allowed-clusters': ' east, north ,' },
+      },
+    };
+    expect(toExportedService(restricted)?.allowedClusters).toEqual(['east', 'north']);
+    expect(toExportedService(service([]))).not.toHaveProperty('allowedClusters');
     expect(toExportedService({ metadata: { name: 'x' } })).toBeNull();
   });
 });

@@ -6,7 +6,7 @@
  * the watcher is level-triggered: each event re-reads the informer cache for that key, so a missed
  * or reordered event is healed by the next one or by a relist.
  */
-import { SERVICE_NAME_LABEL } from '../kube/keys.js';
+import { allowedClustersOf, SERVICE_NAME_LABEL } from '../kube/keys.js';
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
 import type { EndpointView, ExportedService, ServiceIndex } from './service-index.js';
 /**
@@ -30,7 +30,14 @@ export function toExportedService(svc: V1Service): ExportedService | null {
     if (p.protocol) port.protocol = p.protocol;
     return port;
   });
-  return { namespace, name, ports, headless: svc.spec?.clusterIP === 'None' };
+  const allowedClusters = allowedClustersOf(svc.metadata?.annotations);
+  return {
+    namespace,
+    name,
+    ports,
+    headless: svc.spec?.clusterIP === 'None',
+    ...(allowedClusters ? { allowedClusters } : {}),
+  };
 }
 
 export interface SliceEndpoints {

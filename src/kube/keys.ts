@@ -37,6 +37,23 @@ export function federatedServiceName(name: string): string {
   return `${name}-federated`;
 }
 
+/**
+ * On an exported Service (or federated member): the only clusters that may reach it, comma-separated.
+ * Absent: every linked cluster. The ingress refuses other peers (403) by their mTLS identity, and
+ * their mirror controllers do not mirror it (`NotAllowed`).
+ */
+export const ALLOWED_CLUSTERS_ANNOTATION = 'isthmus.dev/allowed-clusters';
+
+/** The clusters an exported Service admits, or undefined for every linked cluster. */
+export function allowedClustersOf(annotations: Record<string, string> | undefined): string[] | undefined {
+  const value = annotations?.[ALLOWED_CLUSTERS_ANNOTATION];
+  if (value === undefined) return undefined;
+  return value
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c !== '');
+}
+
 export const FAILOVER_CONTROLLED_BY_LABEL = 'failover.linkerd.io/controlled-by';
 export const FAILOVER_CONTROLLED_BY_DEFAULT = 'linkerd-failover';
 export const FAILOVER_PRIMARY_ANNOTATION = 'failover.linkerd.io/primary-service';

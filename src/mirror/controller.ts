@@ -38,6 +38,11 @@ import { Leadership, type Logger, type SharedLocal, silentLogger } from './share
 export interface ControllerConfig {
   /** The local API client (shared with other controllers of the process). */
   client: KubeClient;
+  /**
+   * This cluster's name, for exports that name the clusters they admit
+   * (`isthmus.dev/allowed-clusters`); absent: every export is mirrored and the remote ingress decides.
+   */
+  cluster?: string;
   /** Base URL of the local gateway's admin server, e.g. http://127.0.1.1:4191. */
   gatewayAdminUrl: string;
   /** Static local gateway addresses (labs); absent: ready endpoints of isthmus-system/isthmus-gateway. */
@@ -147,6 +152,7 @@ export function runController(config: ControllerConfig): RunningController {
 
   const sharedLocal: SharedLocal = {
     client,
+    ...(config.cluster ? { localCluster: config.cluster } : {}),
     services,
     podMirrors: indexPodMirrors(services),
     slices,

@@ -210,8 +210,12 @@ export class LinkWatcher {
         (before?.reason !== status.reason || before?.message !== status.message)
       ) {
         const message = `${key}: ${status.message ?? status.reason}`;
-        this.shared.log.warn({ link: this.config.linkName, key, reason: status.reason }, message);
-        void this.shared.recorder?.record(this.link, 'Warning', status.reason, message);
+        // NotAllowed is what the export's owner asked for (isthmus.dev/allowed-clusters), not a fault.
+        const intended = status.reason === 'NotAllowed';
+        const fields = { link: this.config.linkName, key, reason: status.reason };
+        if (intended) this.shared.log.info(fields, message);
+        else this.shared.log.warn(fields, message);
+        void this.shared.recorder?.record(this.link, intended ? 'Normal' : 'Warning', status.reason, message);
       }
       if (ready && !this.readyObserved.has(key)) {
         this.readyObserved.add(key);

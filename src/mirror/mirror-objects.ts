@@ -5,6 +5,7 @@
  * address type, endpoints and ports.
  */
 import {
+  ALLOWED_CLUSTERS_ANNOTATION,
   CLUSTER_NAME_LABEL,
   EGRESS_PORTS_ANNOTATION,
   FEDERATION_LABEL,
@@ -30,6 +31,8 @@ const STRIPPED_ANNOTATIONS = new Set([
   'service.kubernetes.io/topology-aware-hints',
   'service.kubernetes.io/topology-mode',
   'kubectl.kubernetes.io/last-applied-configuration',
+  // Which clusters may reach the remote Service: enforced there, meaningless on the mirror.
+  ALLOWED_CLUSTERS_ANNOTATION,
 ]);
 /** A Service name is a DNS-1035 label (Kubernetes API conventions): at most 63 characters. */
 export const MAX_SERVICE_NAME = 63;

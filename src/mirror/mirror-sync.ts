@@ -77,7 +77,12 @@ function localMirror(ctx: SyncContext, namespace: string, name: string) {
 }
 
 /** Outcomes after which the mirror name holds nothing of ours: its egress ports go back. */
-const RELEASES_PORTS = new Set(['MissingNamespace', 'InvalidService', 'UnsupportedServiceType']);
+const RELEASES_PORTS = new Set([
+  'MissingNamespace',
+  'InvalidService',
+  'UnsupportedServiceType',
+  'NotAllowed',
+]);
 
 async function planAndApply(
   ctx: SyncContext,
@@ -110,6 +115,7 @@ async function planAndApply(
     local: { ...local, namespaceExists },
     egressPorts,
     target,
+    ...(shared.localCluster ? { localCluster: shared.localCluster } : {}),
   });
   // Not on Conflict: the name's holder may be another of our mirrors, whose ports these are.
   if (RELEASES_PORTS.has(plan.status.reason)) shared.allocator.free(owner);

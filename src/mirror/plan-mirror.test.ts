@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  ALLOWED_CLUSTERS_ANNOTATION,
   CLUSTER_NAME_LABEL,
   EGRESS_PORTS_ANNOTATION,
   FEDERATED_LABEL,
@@ -18,6 +19,8 @@ import { foreignService, linkConfig, remoteService } from './test-builders.js';
 
 const link = linkConfig('west', { excludedLabels: ['team'], excludedAnnotations: ['secret.example.com/*'] });
 const egress = new Map([['http', 20001]]);
+const restrictedTo = (clusters: string) =>
+  remoteService('podinfo', { annotations: { [ALLOWED_CLUSTERS_ANNOTATION]: clusters } });
 
 function input(over: Partial<MirrorPlanInput> = {}): MirrorPlanInput {
   return {
@@ -223,6 +226,30 @@ describe('planMirror', () => {
       'UnsupportedServiceType',
     ],
     ['egress port missing → PortRangeExhausted', { egressPorts: new Map() }, [], 'PortRangeExhausted'],
+    [
+      'an export that admits this cluster is mirrored, without the allow-list on the mirror',
+      { remote: { service: restrictedTo('north,east'), readyEndpointCount: 2 }, localCluster: 'east' },
+      [],
+      'Mirrored',
+    ],
+    [
+      'an export that does not admit this cluster → NotAllowed, the mirror goes',
+      { remote: { service: restrictedTo('north'), readyEndpointCount: 2 }, localCluster: 'east' },
+      ['deleteSlice', 'deleteService'],
+      'NotAllowed',
+    ],
+    [
+      'an empty allow-list admits nobody',
+      { remote: { service: restrictedTo(''), readyEndpointCount: 2 }, localCluster: 'east' },
+      ['deleteSlice', 'deleteService'],
+      'NotAllowed',
+    ],
+    [
+      'a controller that does not know its cluster leaves the decision to the remote ingress',
+      { remote: { service: restrictedTo('north'), readyEndpointCount: 2 } },
+      [],
+      'Mirrored',
+    ],
   ])('%s', (_name, over, kinds, reason) => {
     const plan = planMirror(input({ local: { namespaceExists: true, ...created }, ...over }));
     expect(plan.actions.map((a) => a.kind)).toEqual(kinds);

@@ -54,6 +54,8 @@ export interface MirrorPlanInput {
   local: { service?: V1Service; slice?: V1EndpointSlice; namespaceExists: boolean };
   egressPorts: ReadonlyMap<string, number>;
   target?: MirrorTarget;
+  /** This cluster's name; absent: `isthmus.dev/allowed-clusters` is left to the remote ingress. */
+  localCluster?: string;
 }
 
 export interface MirrorPlan {
@@ -114,7 +116,7 @@ export function planMirror(input: MirrorPlanInput): MirrorPlan {
     ready: false,
   });
 
-  const skip = skipReason(remote.service, link);
+  const skip = skipReason(remote.service, link, input.localCluster);
   if (skip)
     return skipped(skip.reason, skip.message, planDelete(namespace, id.name, local, link.clusterName));
   if (id.name.length > MAX_SERVICE_NAME) {

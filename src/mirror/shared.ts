@@ -51,6 +51,8 @@ export class Leadership {
 
 export interface SharedLocal {
   client: KubeClient;
+  /** This cluster's name, when known (exports may admit only some clusters). */
+  localCluster?: string;
   /** Every local Service: mirrors, and strangers that hold a mirror's name (conflicts). */
   services: Informer<V1Service>;
   /** Per-pod mirrors of a headless parent, from an index (absent: scan `services`). */

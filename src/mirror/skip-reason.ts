@@ -3,6 +3,7 @@
  * reason string goes to the Link status, the Warning Event and the log (house style 4; Linkerd's
  * service mirror reports MissingNamespace / InvalidService the same way).
  */
+import { allowedClustersOf } from '../kube/keys.js';
 import type { V1Service } from '../kube/types.js';
 import type { LinkConfig } from './link-config.js';
 import { MAX_SERVICE_NAME, mirrorName } from './mirror-objects.js';
@@ -15,6 +16,8 @@ import { MAX_SERVICE_NAME, mirrorName } from './mirror-objects.js';
  * - InvalidService: the mirror's name would exceed 63 characters, or the Service has no ports.
  * - UnsupportedServiceType: ExternalName Services have no endpoints to tunnel to.
  * - PortRangeExhausted: no egress port left in the configured range.
+ * - NotAllowed: the export names the clusters it admits (`isthmus.dev/allowed-clusters`), and this
+ *   one is not among them: its gateway would refuse every tunnel, so there is no mirror.
  */
 export type MirrorReason =
   | 'Mirrored'
@@ -22,16 +25,25 @@ export type MirrorReason =
   | 'Conflict'
   | 'InvalidService'
   | 'UnsupportedServiceType'
-  | 'PortRangeExhausted';
+  | 'PortRangeExhausted'
+  | 'NotAllowed';
 
 export interface Skip {
   reason: Exclude<MirrorReason, 'Mirrored'>;
   message: string;
 }
 
-type Check = (service: V1Service, link: LinkConfig) => Skip | null;
+type Check = (service: V1Service, link: LinkConfig, localCluster: string | undefined) => Skip | null;
 
 const CHECKS: Check[] = [
+  (svc, _link, localCluster) => {
+    const allowed = allowedClustersOf(svc.metadata?.annotations);
+    if (!allowed || localCluster === undefined || allowed.includes(localCluster)) return null;
+    return {
+      reason: 'NotAllowed',
+      message: `the Service admits only cluster(s) ${allowed.join(', ') || '(none)'} (isthmus.dev/allowed-clusters), not ${localCluster}`,
+    };
+  },
   (svc) =>
     svc.spec?.type === 'ExternalName'
       ? { reason: 'UnsupportedServiceType', message: 'ExternalName Services are not mirrored' }
@@ -51,9 +63,9 @@ const CHECKS: Check[] = [
   },
 ];
 
-export function skipReason(service: V1Service, link: LinkConfig): Skip | null {
+export function skipReason(service: V1Service, link: LinkConfig, localCluster?: string): Skip | null {
   for (const check of CHECKS) {
-    const skip = check(service, link);
+    const skip = check(service, link, localCluster);
     if (skip) return skip;
   }
   return null;

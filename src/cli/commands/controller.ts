@@ -29,7 +29,7 @@ export function registerController(program: Command): void {
     addClusterFlags(
       program
         .command('controller')
-        .description('Run the mirror and failover controllers of one cluster (leader-elected)'),
+        .description('Run the mirror, failover and federation controllers of one cluster (leader-elected)'),
     )
       .option(
         '--gateway-admin <url>',

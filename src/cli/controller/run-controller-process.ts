@@ -50,6 +50,7 @@ export async function runControllerProcess(
   for (const informer of ownedInformers) informer.start();
   const mirror = runController({
     client: opts.client,
+    cluster: opts.cluster,
     localInformers,
     gatewayAdminUrl: opts.gatewayAdminUrl,
     ...(opts.gatewayEndpoints?.length ? { gatewayEndpoints: opts.gatewayEndpoints } : {}),

@@ -1,11 +1,17 @@
 /**
  * West's ingress admits federated members (`mirror.linkerd.io/federated=member`) as it admits
  * exported Services: east's gateway reaches a member through the pair with the same authority
- * form, a Service in neither set gets 403, and `--federated-selector ""` turns admission off.
+ * form, a Service in neither set gets 403, and `--federated-selector ""` turns admission off. An
+ * export that names its clusters (`isthmus.dev/allowed-clusters`) admits only those peers.
  */
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXPORTED_LABEL, FEDERATED_LABEL, FEDERATED_MEMBER } from '../../kube/keys.js';
+import {
+  ALLOWED_CLUSTERS_ANNOTATION,
+  EXPORTED_LABEL,
+  FEDERATED_LABEL,
+  FEDERATED_MEMBER,
+} from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { V1Service } from '../../kube/types.js';
 import { type GatewayFlags, gatewayOptionsFromFlags } from '../config.js';
@@ -53,11 +59,17 @@ describe('federated members through a gateway pair', () => {
   let eastGw: RunningGateway;
   let westGw: RunningGateway;
   let egressPort: number;
+  let backendPort: number;
   const cleanups: Array<() => unknown> = [];
   const westIngress = () => ({ host: WEST_HOST, port: westGw.ingress.address.port });
   const relabel = (name: string, labels: Record<string, string | null>) =>
     west.kube.patch(R.services, NS, name, { metadata: { labels } }, 'merge');
   /** In the ingress's index, endpoints or not: anything but the 403 of a Service it may not open. */
+  /** The same, for one peer cluster: what an allow-list makes of it. */
+  const admittedFor = (gw: RunningGateway, service: string, peer: string): boolean => {
+    const result = gw.index.resolve({ kind: 'service', namespace: NS, service, port: PORT }, peer);
+    return result.ok || result.status !== 403;
+  };
   const admitted = (gw: RunningGateway, service: string): boolean => {
     const result = gw.index.resolve({ kind: 'service', namespace: NS, service, port: PORT });
     return result.ok || result.status !== 403;
@@ -68,6 +80,7 @@ describe('federated members through a gateway pair', () => {
     ({ east, west } = await startLinkedClusters(EAST_HOST, NS, cleanups));
     const backend = await startBackend('west');
     cleanups.push(() => backend.close());
+    backendPort = backend.port;
     for (const [name, labels] of [
       [MEMBER, { [FEDERATED_LABEL]: FEDERATED_MEMBER }],
       ['plain', {}],
@@ -134,6 +147,34 @@ describe('federated members through a gateway pair', () => {
     } finally {
       await spare.stop();
     }
+  });
+
+  it('admits only the clusters an export names in isthmus.dev/allowed-clusters, by their mTLS identity', async () => {
+    const restricted = labelledService('restricted', { [EXPORTED_LABEL]: 'true' });
+    restricted.metadata!.annotations = { [ALLOWED_CLUSTERS_ANNOTATION]: 'north' };
+    await west.kube.create(R.services, restricted);
+    await west.kube.create(R.endpointSlices, endpointSlice(NS, 'restricted', '127.0.0.1', backendPort));
+    await waitFor(
+      'west to admit it for north only',
+      () => admittedFor(westGw, 'restricted', 'north') && !admittedFor(westGw, 'restricted', 'east'),
+    );
+    await expect(eastGw.pool.openTunnel(westIngress(), authority('restricted'))).rejects.toThrow(/403/);
+
+    await west.kube.patch(
+      R.services,
+      NS,
+      'restricted',
+      { metadata: { annotations: { [ALLOWED_CLUSTERS_ANNOTATION]: 'north,east' } } },
+      'merge',
+    );
+    await waitFor('east admitted', () => admittedFor(westGw, 'restricted', 'east'));
+    const tunnel = await eastGw.pool.openTunnel(westIngress(), authority('restricted'));
+    const answer = new Promise<string>((resolve) =>
+      tunnel.once('data', (b: Buffer) => resolve(b.toString())),
+    );
+    tunnel.write('GET / HTTP/1.1\r\nHost: restricted\r\nConnection: close\r\n\r\n');
+    expect(await answer).toMatch(/^HTTP\/1\.1 200/);
+    tunnel.destroy();
   });
 
   it('is not ready until the member informer has synced', async () => {

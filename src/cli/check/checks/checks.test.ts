@@ -580,6 +580,16 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         'warn',
         /Link west: shop\/cart is not mirrored \(MissingNamespace: namespace shop does not exist\)/,
       ],
+      [
+        "an export that does not admit this cluster is the owner's choice, not a fault",
+        (f) => {
+          links(f)[0]!.link.status!.services = [
+            { namespace: 'shop', name: 'cart', reason: 'NotAllowed', message: 'admits only north' },
+          ];
+        },
+        'ok',
+        null,
+      ],
     ],
   ],
   [

@@ -43,7 +43,8 @@ export function checkExportsMirrored(facts: CheckFacts): CheckResult {
   const warnings: string[] = [];
   for (const { link } of facts.links.value) {
     for (const s of link.status?.services ?? []) {
-      if (s.reason === 'Mirrored') continue;
+      // NotAllowed is the export's owner's choice (isthmus.dev/allowed-clusters), not a fault.
+      if (s.reason === 'Mirrored' || s.reason === 'NotAllowed') continue;
       const why = s.message ? `${s.reason}: ${s.message}` : s.reason;
       warnings.push(`Link ${linkLabel(link)}: ${s.namespace}/${s.name} is not mirrored (${why})`);
     }

@@ -1,0 +1,57 @@
+/**
+ * Exports that name the clusters they admit (`isthmus.dev/allowed-clusters`): a controller that
+ * knows it is `east` mirrors only exports that admit east, reports the others as NotAllowed (a
+ * Normal event, not a Warning: it is the owner's choice), and follows the annotation as it changes.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { ALLOWED_CLUSTERS_ANNOTATION } from '../kube/keys.js';
+import { R } from '../kube/resources.js';
+import type { CoreV1Event } from '../kube/types.js';
+import { exportService, getLink, getService, link, World, waitFor, waitReady } from './test-harness.js';
+
+let world: World | undefined;
+afterEach(async () => {
+  await world?.close();
+  world = undefined;
+});
+
+const allow = (clusters: string) => ({ annotations: { [ALLOWED_CLUSTERS_ANNOTATION]: clusters } });
+const reasonOf = async (east: ReturnType<World['c']>, name: string) =>
+  (await getLink(east, 'west'))?.status?.services?.find((s) => s.name === name)?.reason;
+
+describe('exports restricted to some clusters', () => {
+  it('mirrors what admits east, reports the rest as NotAllowed, and follows the annotation', async () => {
+    world = await World.start(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'open', { ready: 1 });
+    await exportService(west, 'ours', { ready: 1, ...allow('east,north') });
+    await exportService(west, 'theirs', { ready: 1, ...allow('north') });
+    await link(east, west, 'west');
+    world.controller('east', { cluster: 'east' });
+
+    await waitReady(east, 'default', 'open-west');
+    await waitReady(east, 'default', 'ours-west');
+    await waitFor(async () => (await reasonOf(east, 'theirs')) === 'NotAllowed', {
+      what: 'theirs NotAllowed',
+    });
+    expect(await getService(east, 'default', 'theirs-west')).toBeUndefined();
+    // The allow-list is the remote Service's business: not copied onto the mirror.
+    const ours = await getService(east, 'default', 'ours-west');
+    expect(ours?.metadata?.annotations?.[ALLOWED_CLUSTERS_ANNOTATION]).toBeUndefined();
+    const events = (await east.client.list<CoreV1Event>(R.events, { namespace: 'isthmus-system' })).items;
+    expect(events.find((e) => e.reason === 'NotAllowed')).toMatchObject({
+      type: 'Normal',
+      message:
+        'default/theirs: the Service admits only cluster(s) north (isthmus.dev/allowed-clusters), not east',
+    });
+
+    // Admitting east brings the mirror; withdrawing it takes the mirror away again.
+    await west.client.patch(R.services, 'default', 'theirs', { metadata: allow('north,east') });
+    await waitReady(east, 'default', 'theirs-west');
+    await west.client.patch(R.services, 'default', 'ours', { metadata: allow('north') });
+    await waitFor(async () => !(await getService(east, 'default', 'ours-west')), {
+      what: 'ours-west deleted',
+    });
+    await waitReady(east, 'default', 'open-west');
+  });
+});
