@@ -6,7 +6,7 @@
  * the watcher is level-triggered: each event re-reads the informer cache for that key, so a missed
  * or reordered event is healed by the next one or by a relist.
  */
-import { allowedClustersOf, SERVICE_NAME_LABEL } from '../kube/keys.js';
+import { allowedClustersOf, NOT_ISTHMUS_SLICES, SERVICE_NAME_LABEL } from '../kube/keys.js';
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
 import type { EndpointView, ExportedService, ServiceIndex } from './service-index.js';
 /**
@@ -77,8 +77,11 @@ export function toEndpointViews(slice: V1EndpointSlice): SliceEndpoints | null {
   return { namespace, service, slice: name, endpoints };
 }
 
-/** The label selector of the EndpointSlice informer: any slice that belongs to a Service. */
-export const SLICE_SELECTOR = SERVICE_NAME_LABEL;
+/**
+ * The label selector of the EndpointSlice informer: any slice that belongs to a Service and lists
+ * its pods, never one Isthmus wrote (NOT_ISTHMUS_SLICES): the ingress never re-tunnels.
+ */
+export const SLICE_SELECTOR = `${SERVICE_NAME_LABEL},${NOT_ISTHMUS_SLICES}`;
 
 /**
  * Keeps `index` equal to what the two informers hold. Returns an unsubscribe function; the

@@ -33,6 +33,15 @@ export const FEDERATED_SERVICE_LABEL = 'isthmus.dev/federated-service';
 export const FEDERATION_MEMBERS_ANNOTATION = 'isthmus.dev/federation-members';
 export const MANAGED_BY_FEDERATION = 'federation.isthmus.dev';
 
+/**
+ * EndpointSlices Isthmus did not write (`notin` also matches slices without the label). A mirror's,
+ * a split apex's or a federated Service's slices list gateway egress listeners and other Services'
+ * endpoints, not pods: a gateway dialing them, or a remote controller counting them as ready
+ * endpoints, would chain tunnels across clusters, and two clusters failing over to each other
+ * would loop. Gateways and remote readers watch only the others.
+ */
+export const NOT_ISTHMUS_SLICES = `${MANAGED_BY_LABEL} notin (${MANAGED_BY_MIRROR},${MANAGED_BY_FAILOVER},${MANAGED_BY_FEDERATION})`;
+
 export function federatedServiceName(name: string): string {
   return `${name}-federated`;
 }

@@ -8,7 +8,12 @@ import { describeError } from '../errors.js';
 import type { BackoffPolicy } from '../kube/backoff.js';
 import type { KubeClient } from '../kube/client.js';
 import { createInformer, type Informer, type InformerEvent } from '../kube/informer.js';
-import { GATEWAY_SERVICE_NAME, SERVICE_NAME_LABEL, SYSTEM_NAMESPACE } from '../kube/keys.js';
+import {
+  GATEWAY_SERVICE_NAME,
+  NOT_ISTHMUS_SLICES,
+  SERVICE_NAME_LABEL,
+  SYSTEM_NAMESPACE,
+} from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { V1EndpointSlice, V1LabelSelector, V1Service } from '../kube/types.js';
 import { dropManagedFields, trimRemoteService, trimRemoteSlice } from './cache-trim.js';
@@ -59,6 +64,8 @@ export class RemoteCluster {
     this.services = serviceInformer(client, config.selector, opts);
     this.federated = serviceInformer(client, config.federatedServiceSelector, opts);
     this.slices = createInformer<V1EndpointSlice>(client, R.endpointSlices, {
+      // Only slices of pods: a remote apex's or mirror's slices would make its Service look ready.
+      labelSelector: NOT_ISTHMUS_SLICES,
       transform: trimRemoteSlice,
       ...opts,
     });

@@ -11,6 +11,8 @@ import {
   EXPORTED_LABEL,
   FEDERATED_LABEL,
   FEDERATED_MEMBER,
+  MANAGED_BY_FAILOVER,
+  MANAGED_BY_LABEL,
 } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { V1Service } from '../../kube/types.js';
@@ -175,6 +177,26 @@ describe('federated members through a gateway pair', () => {
     tunnel.write('GET / HTTP/1.1\r\nHost: restricted\r\nConnection: close\r\n\r\n');
     expect(await answer).toMatch(/^HTTP\/1\.1 200/);
     tunnel.destroy();
+  });
+
+  it("never dials the endpoints of a slice Isthmus wrote (a split's apex): no tunnel chains through it", async () => {
+    await west.kube.create(R.services, labelledService('steered', { [EXPORTED_LABEL]: 'true' }));
+    const apexSlice = endpointSlice(NS, 'steered', '127.0.0.1', backendPort);
+    apexSlice.metadata!.labels![MANAGED_BY_LABEL] = MANAGED_BY_FAILOVER;
+    await west.kube.create(R.endpointSlices, apexSlice);
+    await waitFor('west to admit steered', () => admitted(westGw, 'steered'));
+    await expect(eastGw.pool.openTunnel(westIngress(), authority('steered'))).rejects.toThrow(/503/);
+
+    // A slice of its own pods (the EndpointSlice controller's) is dialled as usual.
+    const podSlice = endpointSlice(NS, 'steered', '127.0.0.1', backendPort);
+    podSlice.metadata!.name = 'steered-pods';
+    podSlice.metadata!.labels![MANAGED_BY_LABEL] = 'endpointslice-controller.k8s.io';
+    await west.kube.create(R.endpointSlices, podSlice);
+    await waitFor(
+      'steered resolvable',
+      () => westGw.index.resolve({ kind: 'service', namespace: NS, service: 'steered', port: PORT }).ok,
+    );
+    (await eastGw.pool.openTunnel(westIngress(), authority('steered'))).destroy();
   });
 
   it('is not ready until the member informer has synced', async () => {

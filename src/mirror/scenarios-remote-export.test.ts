@@ -1,13 +1,30 @@
 /**
- * Exports that name the clusters they admit (`isthmus.dev/allowed-clusters`): a controller that
- * knows it is `east` mirrors only exports that admit east, reports the others as NotAllowed (a
- * Normal event, not a Warning: it is the owner's choice), and follows the annotation as it changes.
+ * What of a remote export the mirror controller takes into account. Exports that name the clusters
+ * they admit (`isthmus.dev/allowed-clusters`): a controller that knows it is `east` mirrors only
+ * exports that admit east, reports the others as NotAllowed (a Normal event, not a Warning: it is
+ * the owner's choice), and follows the annotation as it changes. And only the remote Service's own
+ * endpoints count: slices Isthmus wrote there (a split's apex) never make a mirror ready.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ALLOWED_CLUSTERS_ANNOTATION } from '../kube/keys.js';
+import {
+  ALLOWED_CLUSTERS_ANNOTATION,
+  MANAGED_BY_FAILOVER,
+  MANAGED_BY_LABEL,
+  SERVICE_NAME_LABEL,
+} from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { CoreV1Event } from '../kube/types.js';
-import { exportService, getLink, getService, link, World, waitFor, waitReady } from './test-harness.js';
+import {
+  exportService,
+  getLink,
+  getService,
+  getSlice,
+  link,
+  setRemoteEndpoints,
+  World,
+  waitFor,
+  waitReady,
+} from './test-harness.js';
 
 let world: World | undefined;
 afterEach(async () => {
@@ -53,5 +70,31 @@ describe('exports restricted to some clusters', () => {
       what: 'ours-west deleted',
     });
     await waitReady(east, 'default', 'open-west');
+  });
+
+  it("counts only a remote Service's own endpoints: an apex slice Isthmus wrote there never makes its mirror ready", async () => {
+    world = await World.start(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'podinfo', { ready: 1 });
+    // West's failover controller steers its podinfo to a backup: a slice listing west's own gateway.
+    await west.client.create(R.endpointSlices, {
+      metadata: {
+        name: 'podinfo-isthmus-podinfo-north',
+        namespace: 'default',
+        labels: { [SERVICE_NAME_LABEL]: 'podinfo', [MANAGED_BY_LABEL]: MANAGED_BY_FAILOVER },
+      },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: ['10.0.0.9'], conditions: { ready: true } }],
+      ports: [{ name: 'http', port: 20001, protocol: 'TCP' }],
+    });
+    await link(east, west, 'west');
+    world.controller('east', { cluster: 'east' });
+    await waitReady(east, 'default', 'podinfo-west');
+
+    // West's pods go: only the apex slice has a ready endpoint now, and east must not count it.
+    await setRemoteEndpoints(west, 'default', 'podinfo', 0);
+    await waitFor(async () => (await getSlice(east, 'default', 'podinfo-west'))?.endpoints?.length === 0, {
+      what: 'podinfo-west without endpoints',
+    });
   });
 });
