@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { REMOTE_GATEWAY_ANNOTATION } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import {
@@ -10,22 +10,18 @@ import {
   metricValue,
   mirrorsOf,
   setRemoteGatewayLB,
-  World,
   waitFor,
   waitReady,
+  worldPerTest,
 } from './test-harness.js';
 
-let world: World | undefined;
-afterEach(async () => {
-  await world?.close();
-  world = undefined;
-});
+const startWorld = worldPerTest();
 
 const fastProbe = { probeSpec: { period: '100ms', timeout: '500ms', failureThreshold: 2 } };
 
 describe('mirror controller under failures', () => {
   it('marks endpoints not ready while the remote gateway is dead, ready again when it answers', async () => {
-    world = await World.start(['east', 'west']);
+    const world = await startWorld(['east', 'west']);
     const [east, west] = [world.c('east'), world.c('west')];
     await exportService(west, 'podinfo', { ready: 1 });
     await link(east, west, 'west', fastProbe);
@@ -47,7 +43,7 @@ describe('mirror controller under failures', () => {
   });
 
   it("follows the remote gateway's LoadBalancer address and probes the new one", async () => {
-    world = await World.start(['east', 'west']);
+    const world = await startWorld(['east', 'west']);
     const [east, west] = [world.c('east'), world.c('west')];
     await exportService(west, 'podinfo', { ready: 1 });
     await link(east, west, 'west', fastProbe);
@@ -70,7 +66,7 @@ describe('mirror controller under failures', () => {
   });
 
   it('keeps mirrors through dropped watches, 410s, 500s and an offline remote API; none lost or duplicated', async () => {
-    world = await World.start(['east', 'west'], { watchWindow: 5 });
+    const world = await startWorld(['east', 'west'], { watchWindow: 5 });
     const [east, west] = [world.c('east'), world.c('west')];
     for (const name of ['a', 'b', 'c']) await exportService(west, name, { ready: 1 });
     await link(east, west, 'west');

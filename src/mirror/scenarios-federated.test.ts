@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { updateWithRetry } from '../kube/apply.js';
 import { FEDERATED_LABEL, FEDERATED_MEMBER, FEDERATION_LABEL } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
@@ -10,18 +10,14 @@ import {
   getService,
   link,
   mirrorsOf,
-  World,
   waitFor,
   waitReady,
+  worldPerTest,
 } from './test-harness.js';
 
 const member = { [FEDERATED_LABEL]: FEDERATED_MEMBER };
 
-let world: World | undefined;
-afterEach(async () => {
-  await world?.close();
-  world = undefined;
-});
+const startWorld = worldPerTest();
 
 /** Drops the federated member label from a remote Service, as a user leaving the federation would. */
 async function leaveFederation(remote: Cluster, name: string): Promise<void> {
@@ -37,7 +33,7 @@ async function federationOf(local: Cluster, mirror: string): Promise<string | un
 
 /** East mirrors west's `pay` (a federated member only) and `web` (exported and a member). */
 async function federatedWorld(): Promise<{ east: Cluster; west: Cluster }> {
-  world = await World.start(['east', 'west']);
+  const world = await startWorld(['east', 'west']);
   const [east, west] = [world.c('east'), world.c('west')];
   await exportService(west, 'pay', { ready: 1, exported: false, labels: member });
   await exportService(west, 'web', { ready: 1, labels: member });

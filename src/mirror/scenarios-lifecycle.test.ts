@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { rbacManifests } from '../cli/install/rbac.js';
 import { applyObjects } from '../cli/lab/apply-objects.js';
 import { serviceAccountToken } from '../cli/lab/bootstrap.js';
@@ -15,20 +15,16 @@ import {
   getService,
   getSlice,
   link,
-  World,
   waitFor,
   waitReady,
+  worldPerTest,
 } from './test-harness.js';
 
-let world: World | undefined;
-afterEach(async () => {
-  await world?.close();
-  world = undefined;
-});
+const startWorld = worldPerTest();
 
 describe('mirror lifecycle', () => {
   it('follows port changes and deletion of the remote service', async () => {
-    world = await World.start(['east', 'west']);
+    const world = await startWorld(['east', 'west']);
     const [east, west] = [world.c('east'), world.c('west')];
     await exportService(west, 'podinfo', { ready: 1 });
     await link(east, west, 'west');
@@ -62,7 +58,7 @@ describe('mirror lifecycle', () => {
   });
 
   it('waits for a missing namespace, then mirrors as soon as it appears', async () => {
-    world = await World.start(['east', 'west']);
+    const world = await startWorld(['east', 'west']);
     const [east, west] = [world.c('east'), world.c('west')];
     await exportService(west, 'api', { namespace: 'shop', ready: 1 });
     await link(east, west, 'west');
@@ -79,7 +75,7 @@ describe('mirror lifecycle', () => {
   });
 
   it('creates a missing namespace for a Link that enables it, once the install grants it; the namespace outlives the Link', async () => {
-    world = await World.start(['east', 'west']);
+    const world = await startWorld(['east', 'west']);
     const [east, west] = [world.c('east'), world.c('west')];
     // The controller runs as its service account, under the RBAC `isthmus install` renders.
     const installRbac = (enableNamespaceCreation: boolean) =>
@@ -142,7 +138,7 @@ describe('mirror lifecycle', () => {
   });
 
   it('never overwrites a local object that is not ours (Conflict + Warning Event) and rejects long names', async () => {
-    world = await World.start(['east', 'west']);
+    const world = await startWorld(['east', 'west']);
     const [east, west] = [world.c('east'), world.c('west')];
     const stranger = await east.client.create<V1Service>(R.services, foreignService('web-west'));
     await exportService(west, 'web', { ready: 1 });
@@ -170,7 +166,7 @@ describe('mirror lifecycle', () => {
   });
 
   it('mirrors headless services with per-pod mirrors when the Link opts in', async () => {
-    world = await World.start(['east', 'west']);
+    const world = await startWorld(['east', 'west']);
     const [east, west] = [world.c('east'), world.c('west')];
     await exportService(west, 'db', { headless: true, ready: 2, hostnames: ['db-0', 'db-1'] });
     await link(east, west, 'west', { mirrorHeadless: true });
@@ -208,7 +204,7 @@ describe('mirror lifecycle', () => {
   });
 
   it('an edited Link re-reconciles in place; a deleted Link takes its mirrors and releases the finalizer', async () => {
-    world = await World.start(['east', 'west']);
+    const world = await startWorld(['east', 'west']);
     const [east, west] = [world.c('east'), world.c('west')];
     await exportService(west, 'podinfo', { ready: 1, labels: { team: 'a' } });
     await link(east, west, 'west');
@@ -230,7 +226,7 @@ describe('mirror lifecycle', () => {
   });
 
   it('reports an invalid Link in its status instead of crashing', async () => {
-    world = await World.start(['east', 'west']);
+    const world = await startWorld(['east', 'west']);
     const [east, west] = [world.c('east'), world.c('west')];
     // Passes the CRD schema, fails the controller's checks: In needs values.
     await link(east, west, 'west', { selector: { matchExpressions: [{ key: 'tier', operator: 'In' }] } });
@@ -242,7 +238,7 @@ describe('mirror lifecycle', () => {
   });
 
   it('reports egress port exhaustion in the status and mirrors once a port is freed', async () => {
-    world = await World.start(['east', 'west']);
+    const world = await startWorld(['east', 'west']);
     const [east, west] = [world.c('east'), world.c('west')];
     await exportService(west, 'one', { ready: 1 });
     await link(east, west, 'west');

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { REMOTE_GATEWAY_ANNOTATION } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { Link } from '../kube/types.js';
@@ -12,20 +12,16 @@ import {
   getService,
   link,
   mirrorsOf,
-  World,
   waitFor,
   waitReady,
+  worldPerTest,
 } from './test-harness.js';
 
-let world: World | undefined;
-afterEach(async () => {
-  await world?.close();
-  world = undefined;
-});
+const startWorld = worldPerTest();
 
 describe('Link behaviour', () => {
   it('a selector edit re-lists the remote and removes only what no longer matches', async () => {
-    world = await World.start(['east', 'west']);
+    const world = await startWorld(['east', 'west']);
     const [east, west] = [world.c('east'), world.c('west')];
     await exportService(west, 'web', { ready: 1, labels: { tier: 'web' } });
     await exportService(west, 'db', { ready: 1, labels: { tier: 'db' } });
@@ -48,7 +44,7 @@ describe('Link behaviour', () => {
   });
 
   it('reports missing credentials, then connects once the Secret appears', async () => {
-    world = await World.start(['east', 'west']);
+    const world = await startWorld(['east', 'west']);
     const [east, west] = [world.c('east'), world.c('west')];
     await exportService(west, 'podinfo', { ready: 1 });
     await east.client.create<Link>(R.links, linkObject('west', { clusterCredentialsSecret: 'creds-west' }));
@@ -65,7 +61,7 @@ describe('Link behaviour', () => {
   });
 
   it('re-resolves a gateway hostname periodically and follows its address', async () => {
-    world = await World.start(['east', 'west']);
+    const world = await startWorld(['east', 'west']);
     const [east, west] = [world.c('east'), world.c('west')];
     await exportService(west, 'podinfo', { ready: 1 });
     await link(east, west, 'west', { gatewayAddress: 'gw.west.example' });
@@ -82,7 +78,7 @@ describe('Link behaviour', () => {
   });
 
   it('retargeting a Link to another cluster replaces the old mirrors with the new ones', async () => {
-    world = await World.start(['east', 'west', 'north']);
+    const world = await startWorld(['east', 'west', 'north']);
     const [east, west, north] = [world.c('east'), world.c('west'), world.c('north')];
     await exportService(west, 'podinfo', { ready: 1 });
     await exportService(north, 'podinfo', { ready: 1 });

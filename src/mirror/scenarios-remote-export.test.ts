@@ -5,7 +5,7 @@
  * the owner's choice), and follows the annotation as it changes. And only the remote Service's own
  * endpoints count: slices Isthmus wrote there (a split's apex) never make a mirror ready.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ALLOWED_CLUSTERS_ANNOTATION,
   MANAGED_BY_FAILOVER,
@@ -15,30 +15,27 @@ import {
 import { R } from '../kube/resources.js';
 import type { CoreV1Event } from '../kube/types.js';
 import {
+  type Cluster,
   exportService,
   getLink,
   getService,
   getSlice,
   link,
   setRemoteEndpoints,
-  World,
   waitFor,
   waitReady,
+  worldPerTest,
 } from './test-harness.js';
 
-let world: World | undefined;
-afterEach(async () => {
-  await world?.close();
-  world = undefined;
-});
+const startWorld = worldPerTest();
 
 const allow = (clusters: string) => ({ annotations: { [ALLOWED_CLUSTERS_ANNOTATION]: clusters } });
-const reasonOf = async (east: ReturnType<World['c']>, name: string) =>
+const reasonOf = async (east: Cluster, name: string) =>
   (await getLink(east, 'west'))?.status?.services?.find((s) => s.name === name)?.reason;
 
 describe('exports restricted to some clusters', () => {
   it('mirrors what admits east, reports the rest as NotAllowed, and follows the annotation', async () => {
-    world = await World.start(['east', 'west']);
+    const world = await startWorld(['east', 'west']);
     const [east, west] = [world.c('east'), world.c('west')];
     await exportService(west, 'open', { ready: 1 });
     await exportService(west, 'ours', { ready: 1, ...allow('east,north') });
@@ -73,7 +70,7 @@ describe('exports restricted to some clusters', () => {
   });
 
   it("counts only a remote Service's own endpoints: an apex slice Isthmus wrote there never makes its mirror ready", async () => {
-    world = await World.start(['east', 'west']);
+    const world = await startWorld(['east', 'west']);
     const [east, west] = [world.c('east'), world.c('west')];
     await exportService(west, 'podinfo', { ready: 1 });
     // West's failover controller steers its podinfo to a backup: a slice listing west's own gateway.

@@ -7,6 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
+import { afterEach } from 'vitest';
 import { updateWithRetry } from '../kube/apply.js';
 import { KubeClient } from '../kube/client.js';
 import {
@@ -250,6 +251,19 @@ export class World {
     await Promise.all([...this.clusters.values()].map((c) => closeCluster(c)));
     await this.probe.close();
   }
+}
+
+/** Starts one World per test and closes it after the test (for scenario files). */
+export function worldPerTest(): (...args: Parameters<typeof World.start>) => Promise<World> {
+  let world: World | undefined;
+  afterEach(async () => {
+    await world?.close();
+    world = undefined;
+  });
+  return async (...args) => {
+    world = await World.start(...args);
+    return world;
+  };
 }
 
 /** Waits until the mirror's slice advertises `ready` for its endpoints. */
