@@ -12,6 +12,7 @@ import { EventRecorder } from '../kube/events.js';
 import {
   CLUSTER_NAME_LABEL,
   FEDERATED_LABEL,
+  FEDERATION_AFFINITY_ANNOTATION,
   FEDERATION_LABEL,
   FEDERATION_MEMBERS_ANNOTATION,
   MANAGED_BY_LABEL,
@@ -193,6 +194,30 @@ describe('federation controller', () => {
     await waitFor(async () => (await federated()) === undefined, { what: 'cart-federated deleted' });
     await waitFor(async () => (await endpoints()).length === 0, { what: 'its slices gone' });
     expect(await metric('isthmus_federation_members')).toBeUndefined();
+  });
+
+  it('affinity local on the local member: its pods alone while one is ready, the remote members then', async () => {
+    await fixture();
+    await client.patch(R.services, ns, 'cart', {
+      metadata: { annotations: { [FEDERATION_AFFINITY_ANNOTATION]: 'local' } },
+    });
+    await start().synced;
+    const local = CART_PODS.map((p) => `${p}:8080`).sort();
+    const remote = [`${GATEWAY_POD}:20001`, `${GATEWAY_POD}:20002`];
+    await waitFor(async () => same(await endpoints(), local), { what: 'the local pods alone' });
+    expect((await federated())?.metadata?.annotations?.[FEDERATION_AFFINITY_ANNOTATION]).toBe('local');
+    expect(await metric('isthmus_federation_ready_members')).toBe(3);
+
+    await client.patch(R.endpointSlices, ns, 'cart-abc12', {
+      endpoints: CART_PODS.map((a) => ({ addresses: [a], conditions: { ready: false } })),
+    });
+    await waitFor(async () => same(await endpoints(), remote), {
+      what: 'the remote members once no local pod is ready',
+    });
+    await client.patch(R.endpointSlices, ns, 'cart-abc12', {
+      endpoints: CART_PODS.map((a) => ({ addresses: [a], conditions: { ready: true } })),
+    });
+    await waitFor(async () => same(await endpoints(), local), { what: 'back to the local pods' });
   });
 
   it('puts back a federated Service deleted by hand', async () => {

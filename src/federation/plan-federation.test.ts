@@ -4,6 +4,7 @@ import {
   CLUSTER_NAME_LABEL,
   FEDERATED_LABEL,
   FEDERATED_SERVICE_LABEL,
+  FEDERATION_AFFINITY_ANNOTATION,
   FEDERATION_LABEL,
   FEDERATION_MEMBERS_ANNOTATION,
   MANAGED_BY_FAILOVER,
@@ -35,9 +36,9 @@ describe('planFederation', () => {
     expect(plan).toMatchObject({
       kind: 'service',
       members: [
-        { cluster: 'east', service: 'cart' },
-        { cluster: 'north', service: 'cart-north' },
-        { cluster: 'west', service: 'cart-west' },
+        { cluster: 'east', local: true, service: 'cart' },
+        { cluster: 'north', local: false, service: 'cart-north' },
+        { cluster: 'west', local: false, service: 'cart-west' },
       ],
       problems: [],
       service: {
@@ -116,9 +117,9 @@ describe('federation membership', () => {
 describe('federationWeights', () => {
   it('weighs each member by its ready endpoints, so every one of them is listed', () => {
     const members = [
-      { cluster: 'east', service: 'cart' },
-      { cluster: 'west', service: 'cart-west' },
-      { cluster: 'north', service: 'cart-north' },
+      { cluster: 'east', local: true, service: 'cart' },
+      { cluster: 'west', local: false, service: 'cart-west' },
+      { cluster: 'north', local: false, service: 'cart-north' },
     ];
     const slices = new Map([
       ['cart', [slice(ns, 'cart', { ready: ['10.1.0.7', '10.1.0.8'], notReady: ['10.1.0.9'] })]],
@@ -138,8 +139,61 @@ describe('federationWeights', () => {
     };
     steered.metadata!.labels![MANAGED_BY_LABEL] = MANAGED_BY_FAILOVER;
     const slices = new Map([['cart', [slice(ns, 'cart', { notReady: ['10.1.0.7'] }), steered]]]);
-    expect(federationWeights([{ cluster: 'east', service: 'cart' }], slices)).toEqual([
+    expect(federationWeights([{ cluster: 'east', local: true, service: 'cart' }], slices)).toEqual([
       { service: 'cart', weight: 0 },
     ]);
+  });
+
+  describe('with an affinity', () => {
+    const members = [
+      { cluster: 'east', local: true, service: 'cart' },
+      { cluster: 'west', local: false, service: 'cart-west' },
+    ];
+    const slices = (localReady: string[], westReady: boolean) =>
+      new Map([
+        ['cart', [slice(ns, 'cart', { ready: localReady, notReady: localReady.length ? [] : ['10.1.0.9'] })]],
+        [
+          'cart-west',
+          [slice(ns, 'cart-west', { mirror: true, [westReady ? 'ready' : 'notReady']: ['10.0.0.5'] })],
+        ],
+      ]);
+    it.each<[string, 'local' | 'remote', string[], boolean, number[]]>([
+      ['local: the local pods alone while one is ready', 'local', ['10.1.0.7', '10.1.0.8'], true, [2, 0]],
+      ['local: the remote members once no local pod is ready', 'local', [], true, [0, 1]],
+      ['remote: the remote members alone while one serves', 'remote', ['10.1.0.7'], true, [0, 1]],
+      ['remote: the local pods once no remote member serves', 'remote', ['10.1.0.7'], false, [1, 0]],
+    ])('%s', (_name, affinity, localReady, westReady, weights) => {
+      expect(
+        federationWeights(members, slices(localReady, westReady), affinity).map((w) => w.weight),
+      ).toEqual(weights);
+    });
+  });
+});
+
+describe('federation affinity', () => {
+  const annotated = (value: string) => ({
+    ...local,
+    metadata: { ...local.metadata, annotations: { [FEDERATION_AFFINITY_ANNOTATION]: value } },
+  });
+  it('is read from the local member and shown on the federated Service', () => {
+    const plan = planFederation({ ...base, local: annotated('local'), mirrors: [mirror('west')] });
+    expect(plan).toMatchObject({
+      kind: 'service',
+      affinity: 'local',
+      problems: [],
+      service: { metadata: { annotations: { [FEDERATION_AFFINITY_ANNOTATION]: 'local' } } },
+    });
+  });
+
+  it('an unknown value is reported and treated as none', () => {
+    const plan = planFederation({ ...base, local: annotated('nearby'), mirrors: [mirror('west')] });
+    expect(plan).toMatchObject({
+      kind: 'service',
+      affinity: 'none',
+      problems: ['isthmus.dev/federation-affinity "nearby" is not one of none, local, remote: using none'],
+    });
+    expect(plan.kind === 'service' && plan.service.metadata?.annotations).not.toHaveProperty(
+      FEDERATION_AFFINITY_ANNOTATION,
+    );
   });
 });

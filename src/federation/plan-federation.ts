@@ -16,6 +16,7 @@ import {
   FEDERATED_LABEL,
   FEDERATED_MEMBER,
   FEDERATED_SERVICE_LABEL,
+  FEDERATION_AFFINITY_ANNOTATION,
   FEDERATION_LABEL,
   FEDERATION_MEMBERS_ANNOTATION,
   federatedServiceName,
@@ -32,6 +33,8 @@ const FEDERATED_SUFFIX = federatedServiceName('');
 export interface Member {
   /** The cluster the member's endpoints live in. */
   cluster: string;
+  /** The local member (this cluster's own `<name>`), not a mirror. */
+  local: boolean;
   /** The local Service that carries them: the member itself, or its mirror. */
   service: string;
 }
@@ -53,7 +56,11 @@ export type FederationPlan =
   /** No member left: the federated Service and its slices go (only if ours). */
   | { kind: 'absent' }
   | { kind: 'conflict'; reason: 'NotOwned' | 'NameTooLong'; message: string }
-  | { kind: 'service'; service: V1Service; members: Member[]; problems: string[] };
+  | { kind: 'service'; service: V1Service; members: Member[]; affinity: Affinity; problems: string[] };
+
+/** Which members take traffic while they have ready endpoints (FEDERATION_AFFINITY_ANNOTATION). */
+export type Affinity = 'none' | 'local' | 'remote';
+const AFFINITIES: readonly string[] = ['none', 'local', 'remote'];
 
 /** The federation a Service is a member of: its own name for the local member, the label on a mirror. */
 export function memberFederation(service: V1Service | undefined): string | undefined {
@@ -126,9 +133,21 @@ export function planFederation(input: FederationInput): FederationPlan {
       (m) =>
         `member ${m.service} (cluster ${m.cluster}) has ports ${describePorts(portsOf(byService.get(m.service)))}, not ${describePorts(reference)}: only ports of the same name carry its traffic`,
     );
+  const asked = input.local?.metadata?.annotations?.[FEDERATION_AFFINITY_ANNOTATION];
+  const affinity = (asked !== undefined && AFFINITIES.includes(asked) ? asked : 'none') as Affinity;
+  if (asked !== undefined && affinity !== asked) {
+    problems.push(
+      `${FEDERATION_AFFINITY_ANNOTATION} "${asked}" is not one of ${AFFINITIES.join(', ')}: using none`,
+    );
+  }
+  const annotations: Record<string, string> = {
+    [FEDERATION_MEMBERS_ANNOTATION]: members.map((m) => m.cluster).join(','),
+  };
+  if (affinity !== 'none') annotations[FEDERATION_AFFINITY_ANNOTATION] = affinity;
   return {
     kind: 'service',
     members,
+    affinity,
     problems,
     service: {
       apiVersion: 'v1',
@@ -137,7 +156,7 @@ export function planFederation(input: FederationInput): FederationPlan {
         name: serviceName,
         namespace: input.namespace,
         labels: { [FEDERATED_SERVICE_LABEL]: 'true' },
-        annotations: { [FEDERATION_MEMBERS_ANNOTATION]: members.map((m) => m.cluster).join(',') },
+        annotations,
       },
       // No selector: the endpoints are Isthmus's slices, as for a mirror.
       spec: { type: 'ClusterIP', ports: reference },
@@ -146,16 +165,21 @@ export function planFederation(input: FederationInput): FederationPlan {
 }
 
 /**
- * Weights that make the apex planner list every ready endpoint of every member: kube-proxy then
- * spreads connections evenly over local pods and the gateway endpoints of each remote member.
+ * Weights that make the apex planner list every ready endpoint of every member that takes traffic:
+ * kube-proxy then spreads connections evenly over local pods and the gateway endpoints of each
+ * remote member. With an affinity, the preferred side alone while it has a ready endpoint.
  */
 export function federationWeights(
   members: readonly Member[],
   slicesByService: ReadonlyMap<string, readonly V1EndpointSlice[]>,
+  affinity: Affinity = 'none',
 ): ParsedBackend[] {
-  return members.map((m) => ({
+  const ready = members.map((m) => readyEndpointCount(slicesByService.get(m.service) ?? []));
+  const preferred = (m: Member) => affinity === 'none' || m.local === (affinity === 'local');
+  const preferredServes = members.some((m, i) => preferred(m) && ready[i]! > 0);
+  return members.map((m, i) => ({
     service: m.service,
-    weight: readyEndpointCount(slicesByService.get(m.service) ?? []),
+    weight: preferredServes && !preferred(m) ? 0 : ready[i]!,
   }));
 }
 
@@ -163,10 +187,11 @@ function membersOf(input: FederationInput): Member[] {
   const remote = input.mirrors
     .map((s) => ({
       cluster: s.metadata?.labels?.[CLUSTER_NAME_LABEL] ?? '',
+      local: false,
       service: s.metadata?.name ?? '',
     }))
     .sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0));
-  const local = input.local ? [{ cluster: input.localCluster, service: input.name }] : [];
+  const local = input.local ? [{ cluster: input.localCluster, local: true, service: input.name }] : [];
   return [...local, ...remote];
 }
 

@@ -5,6 +5,7 @@
  * queue retries it with backoff.
  */
 import { applyApexSlices } from '../failover/apply-apex-slices.js';
+import { readyEndpointCount } from '../failover/endpoint-readiness.js';
 import { BACKEND_LABEL, planApexSlices } from '../failover/plan-apex-slices.js';
 import type { EventSink } from '../failover/reconcile-split.js';
 import { createOrUpdate } from '../kube/apply.js';
@@ -79,7 +80,7 @@ export async function reconcileFederation(deps: FederationDeps, key: string): Pr
   const slicesByService = new Map(
     [serviceName, ...plan.members.map((m) => m.service)].map((s) => [s, deps.caches.slicesOf(namespace, s)]),
   );
-  const weights = federationWeights(plan.members, slicesByService);
+  const weights = federationWeights(plan.members, slicesByService, plan.affinity);
   const owner = {
     apiVersion: 'v1',
     kind: 'Service',
@@ -90,7 +91,11 @@ export async function reconcileFederation(deps: FederationDeps, key: string): Pr
   const slices = planApexSlices({ namespace, apex, owner, weights, slicesByService });
   const desired = slices.ok ? slices.slices.map((s) => withMemberCluster(s, plan.members)) : [];
   const applied = await applyApexSlices(deps.client, namespace, desired, ourSlices, ours);
-  deps.metrics.set(namespace, name, plan.members.length, weights.filter((w) => w.weight > 0).length);
+  // Ready, not serving: a member an affinity keeps on standby is ready all the same.
+  const readyMembers = plan.members.filter(
+    (m) => readyEndpointCount(slicesByService.get(m.service) ?? []) > 0,
+  );
+  deps.metrics.set(namespace, name, plan.members.length, readyMembers.length);
 
   const problems = [...plan.problems, ...(slices.ok ? slices.problems : [slices.message])];
   if (applied.notOwned.length) {

@@ -32,6 +32,12 @@ export const FEDERATED_SERVICE_LABEL = 'isthmus.dev/federated-service';
 /** On a `<name>-federated` Service: the member clusters whose endpoints it carries, comma-separated. */
 export const FEDERATION_MEMBERS_ANNOTATION = 'isthmus.dev/federation-members';
 export const MANAGED_BY_FEDERATION = 'federation.isthmus.dev';
+/**
+ * On the local member (and copied onto `<name>-federated`): `local` sends traffic to the local pods
+ * while any is ready and to the remote members only then, `remote` the other way round, `none`
+ * (the default) to all at once; as Cilium's `service.cilium.io/affinity` on a global Service.
+ */
+export const FEDERATION_AFFINITY_ANNOTATION = 'isthmus.dev/federation-affinity';
 
 /**
  * EndpointSlices Isthmus did not write (`notin` also matches slices without the label). A mirror's,

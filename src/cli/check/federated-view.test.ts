@@ -3,6 +3,7 @@ import { service, slice } from '../../failover/test-builders.js';
 import {
   CLUSTER_NAME_LABEL,
   FEDERATED_SERVICE_LABEL,
+  FEDERATION_AFFINITY_ANNOTATION,
   FEDERATION_MEMBERS_ANNOTATION,
   MANAGED_BY_FEDERATION,
   MANAGED_BY_LABEL,
@@ -41,11 +42,12 @@ describe('isthmus federated', () => {
 
   it('counts ready endpoints per member cluster; a member with none serves 0', () => {
     expect(rows).toEqual([
-      { namespace: 'default', service: 'api-federated', members: ['west'], serving: {} },
+      { namespace: 'default', service: 'api-federated', members: ['west'], affinity: 'none', serving: {} },
       {
         namespace: 'shop',
         service: 'cart-federated',
         members: ['east', 'north', 'west'],
+        affinity: 'none',
         serving: { east: 2, west: 1 },
       },
     ]);
@@ -53,10 +55,19 @@ describe('isthmus federated', () => {
 
   it('renders a kubectl-style table, and says so when there is nothing', () => {
     expect(renderFederatedTable(rows).split('\n')).toEqual([
-      'NAMESPACE  SERVICE         MEMBERS          SERVING (ENDPOINTS)',
-      'default    api-federated   west             west (0)',
-      'shop       cart-federated  east,north,west  east (2), north (0), west (1)',
+      'NAMESPACE  SERVICE         MEMBERS          AFFINITY  SERVING (ENDPOINTS)',
+      'default    api-federated   west             none      west (0)',
+      'shop       cart-federated  east,north,west  none      east (2), north (0), west (1)',
     ]);
     expect(renderFederatedTable([])).toMatch(/^No federated services/);
+  });
+
+  it('shows a member an affinity leaves out while the other side serves as standby', () => {
+    const svc = federated('shop', 'cart-federated', 'east,west');
+    svc.metadata!.annotations![FEDERATION_AFFINITY_ANNOTATION] = 'local';
+    const local = federatedRows([svc], [memberSlice('shop', 'cart-federated', 'east', ['10.1.0.7'])]);
+    expect(renderFederatedTable(local).split('\n')[1]).toBe(
+      'shop       cart-federated  east,west  local     east (1), west (standby)',
+    );
   });
 });

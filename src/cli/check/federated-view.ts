@@ -6,6 +6,7 @@ import type { KubeClient } from '../../kube/client.js';
 import {
   CLUSTER_NAME_LABEL,
   FEDERATED_SERVICE_LABEL,
+  FEDERATION_AFFINITY_ANNOTATION,
   FEDERATION_MEMBERS_ANNOTATION,
   MANAGED_BY_FEDERATION,
   MANAGED_BY_LABEL,
@@ -19,6 +20,8 @@ export interface FederatedRow {
   namespace: string;
   service: string;
   members: string[];
+  /** `none`, or the side that takes traffic while it can (`isthmus.dev/federation-affinity`). */
+  affinity: string;
   /** Ready endpoints listed per member cluster; a member without any is not serving. */
   serving: Record<string, number>;
 }
@@ -42,7 +45,8 @@ export function federatedRows(
       const members = (svc.metadata?.annotations?.[FEDERATION_MEMBERS_ANNOTATION] ?? '')
         .split(',')
         .filter(Boolean);
-      return { namespace, service, members, serving };
+      const affinity = svc.metadata?.annotations?.[FEDERATION_AFFINITY_ANNOTATION] ?? 'none';
+      return { namespace, service, members, affinity, serving };
     })
     .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.service.localeCompare(b.service));
 }
@@ -63,12 +67,20 @@ export function renderFederatedTable(rows: readonly FederatedRow[]): string {
   if (rows.length === 0)
     return 'No federated services: no Service labelled mirror.linkerd.io/federated=member here or in a linked cluster.\n';
   return plainTable(
-    ['NAMESPACE', 'SERVICE', 'MEMBERS', 'SERVING (ENDPOINTS)'],
+    ['NAMESPACE', 'SERVICE', 'MEMBERS', 'AFFINITY', 'SERVING (ENDPOINTS)'],
     rows.map((r) => [
       r.namespace,
       r.service,
       r.members.join(',') || '-',
-      r.members.map((m) => `${m} (${r.serving[m] ?? 0})`).join(', ') || '-',
+      r.affinity,
+      r.members.map((m) => `${m} (${servingLabel(r, m)})`).join(', ') || '-',
     ]),
   );
+}
+
+/** What a member contributes; with an affinity, one left out while the other side serves is on standby. */
+export function servingLabel(row: FederatedRow, member: string): string {
+  const n = row.serving[member] ?? 0;
+  if (n > 0 || row.affinity === 'none') return String(n);
+  return Object.values(row.serving).some((v) => v > 0) ? 'standby' : '0';
 }

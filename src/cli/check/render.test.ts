@@ -51,7 +51,13 @@ function brokenFacts(): CheckFacts {
   f.federated = {
     ok: true,
     value: [
-      { namespace: 'shop', service: 'cart-federated', members: ['east', 'north'], serving: { east: 2 } },
+      {
+        namespace: 'shop',
+        service: 'cart-federated',
+        members: ['east', 'north'],
+        affinity: 'none',
+        serving: { east: 2 },
+      },
     ],
   };
   return f;

@@ -10,7 +10,12 @@ import type { ServiceProxy } from '../../failover/e2e/service-proxy.js';
 import { NS, SERVICE_PORT, startWorld, type World } from '../../failover/e2e/world.js';
 import { endpointSlice, exportedService, httpGet } from '../../gateway/e2e/fixtures.js';
 import { EventRecorder } from '../../kube/events.js';
-import { FEDERATED_LABEL, FEDERATION_LABEL, MANAGED_BY_LABEL } from '../../kube/keys.js';
+import {
+  FEDERATED_LABEL,
+  FEDERATION_AFFINITY_ANNOTATION,
+  FEDERATION_LABEL,
+  MANAGED_BY_LABEL,
+} from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { V1Service } from '../../kube/types.js';
 import { createLocalInformers, type LocalInformers } from '../../mirror/controller.js';
@@ -138,5 +143,26 @@ describe('federated service on the data path (three clusters, real gateways)', (
     await waitFor(async () => proxy.endpoints().length === 2, { timeoutMs: 10_000, what: 'north withdrawn' });
     const counts = await tally(60);
     expect(Object.keys(counts).sort()).toEqual(['east', 'west']);
+  });
+
+  it('affinity local: east answers alone while its pods are ready, west while they are not', async () => {
+    await world.east.kube.patch(R.services, NS, 'cart', {
+      metadata: { annotations: { [FEDERATION_AFFINITY_ANNOTATION]: 'local' } },
+    });
+    const eastPod = `127.0.0.1:${world.east.backend.port}`;
+    await waitFor(async () => proxy.endpoints().join() === eastPod, {
+      timeoutMs: 10_000,
+      what: 'only the local pod',
+    });
+    expect(await tally(30)).toEqual({ east: 30 });
+
+    await setMemberReady(world.east, false);
+    await waitFor(async () => proxy.endpoints().length === 1 && !proxy.endpoints().includes(eastPod), {
+      timeoutMs: 10_000,
+      what: "west's gateway endpoint alone",
+    });
+    expect(await tally(30)).toEqual({ west: 30 });
+    await setMemberReady(world.east, true);
+    await waitFor(async () => (await servedBy()) === 'east', { timeoutMs: 10_000, what: 'east back' });
   });
 });

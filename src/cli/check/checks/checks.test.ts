@@ -27,10 +27,11 @@ import {
   runChecks,
 } from './index.js';
 
-const federatedRow = (serving: Record<string, number>) => ({
+const federatedRow = (serving: Record<string, number>, affinity = 'none') => ({
   namespace: 'shop',
   service: 'cart-federated',
   members: ['east', 'west'],
+  affinity,
   serving,
 });
 
@@ -611,6 +612,22 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         },
         'fail',
         /^shop\/cart-federated: no member cluster has a ready endpoint \(members: east, west\)/,
+      ],
+      [
+        'affinity local: a remote member on standby while the local pods serve is no warning',
+        (f) => {
+          f.federated = { ok: true, value: [federatedRow({ east: 2 }, 'local')] };
+        },
+        'ok',
+        null,
+      ],
+      [
+        'affinity local, nothing serves: a failure still',
+        (f) => {
+          f.federated = { ok: true, value: [federatedRow({}, 'local')] };
+        },
+        'fail',
+        /no member cluster has a ready endpoint/,
       ],
       [
         'every member serves',

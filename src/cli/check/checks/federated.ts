@@ -3,6 +3,7 @@
  * member without a ready endpoint is a warning (its pods are gone, or the gateway of its cluster
  * does not answer: `isthmus gateways`), a federated Service that nobody serves is a failure.
  */
+import { servingLabel } from '../federated-view.js';
 import type { CheckFacts, CheckResult } from '../types.js';
 import { resultOf, unreadable } from './result.js';
 
@@ -15,8 +16,8 @@ export function checkFederated(facts: CheckFacts): CheckResult {
   const warnings: string[] = [];
   for (const row of facts.federated.value) {
     const name = `${row.namespace}/${row.service}`;
-    const idle = row.members.filter((m) => !(row.serving[m] ?? 0));
-    if (idle.length === row.members.length) {
+    const idle = row.members.filter((m) => servingLabel(row, m) === '0');
+    if (row.members.every((m) => !(row.serving[m] ?? 0))) {
       failures.push(
         `${name}: no member cluster has a ready endpoint (members: ${row.members.join(', ') || 'none'})`,
       );
