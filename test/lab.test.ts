@@ -105,8 +105,8 @@ describe('isthmus lab', () => {
       ['bin/isthmus.mjs', 'federated', '--kubeconfig', state.kubeconfig, '--context', 'east'],
       { timeout: 30_000 },
     );
-    expect(stdout).toMatch(/^NAMESPACE\s+SERVICE\s+MEMBERS\s+SERVING \(ENDPOINTS\)$/m);
-    expect(stdout).toMatch(/^test\s+podinfo-federated\s+east,west\s+east \(1\), west \(1\)$/m);
+    expect(stdout).toMatch(/^NAMESPACE\s+SERVICE\s+MEMBERS\s+AFFINITY\s+SERVING \(ENDPOINTS\)$/m);
+    expect(stdout).toMatch(/^test\s+podinfo-federated\s+east,west\s+none\s+east \(1\), west \(1\)$/m);
   });
 
   it('serves east → west through the tunnel, and both gateways log it in their access log', async () => {
