@@ -218,6 +218,18 @@ describe('federation controller', () => {
       endpoints: CART_PODS.map((a) => ({ addresses: [a], conditions: { ready: true } })),
     });
     await waitFor(async () => same(await endpoints(), local), { what: 'back to the local pods' });
+
+    // Dropping the annotation lists every member again and takes it off cart-federated.
+    await client.patch(R.services, ns, 'cart', {
+      metadata: { annotations: { [FEDERATION_AFFINITY_ANNOTATION]: null } },
+    });
+    await waitFor(async () => same(await endpoints(), [...remote, ...local].sort()), {
+      what: 'all members again',
+    });
+    await waitFor(
+      async () => (await federated())?.metadata?.annotations?.[FEDERATION_AFFINITY_ANNOTATION] === undefined,
+      { what: 'the affinity annotation gone from cart-federated' },
+    );
   });
 
   it('puts back a federated Service deleted by hand', async () => {

@@ -10,7 +10,7 @@ import { BACKEND_LABEL, planApexSlices } from '../failover/plan-apex-slices.js';
 import type { EventSink } from '../failover/reconcile-split.js';
 import { createOrUpdate } from '../kube/apply.js';
 import type { KubeClient } from '../kube/client.js';
-import { CLUSTER_NAME_LABEL, federatedServiceName } from '../kube/keys.js';
+import { CLUSTER_NAME_LABEL, FEDERATION_AFFINITY_ANNOTATION, federatedServiceName } from '../kube/keys.js';
 import { isSubsetOf } from '../kube/owned-fields.js';
 import { R } from '../kube/resources.js';
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
@@ -70,7 +70,7 @@ export async function reconcileFederation(deps: FederationDeps, key: string): Pr
 
   await createOrUpdate<V1Service>(deps.client, R.services, plan.service, {
     isOwned: isOurFederatedService,
-    diff: (current, want) => (isSubsetOf(owned(want), current) ? null : owned(want)),
+    diff: serviceDiff,
   });
   // The slices' owner reference needs the Service's uid: a Service just created reaches the cache
   // with its watch event, which queues this key again.
@@ -103,6 +103,21 @@ export async function reconcileFederation(deps: FederationDeps, key: string): Pr
   }
   if (problems.length) await report(deps, key, apex, 'FederationProblem', problems.join('; '));
   else deps.reported.delete(key);
+}
+
+/**
+ * The merge patch for a federated Service: the owned fields when they differ, and a null for an
+ * affinity annotation the local member no longer asks for (a subset test cannot see a removal).
+ */
+function serviceDiff(current: V1Service, want: V1Service): Record<string, unknown> | null {
+  const stale =
+    current.metadata?.annotations?.[FEDERATION_AFFINITY_ANNOTATION] !== undefined &&
+    want.metadata?.annotations?.[FEDERATION_AFFINITY_ANNOTATION] === undefined;
+  if (!stale && isSubsetOf(owned(want), current)) return null;
+  const patch = owned(want);
+  if (!stale) return patch;
+  const annotations = { ...patch.metadata.annotations, [FEDERATION_AFFINITY_ANNOTATION]: null };
+  return { ...patch, metadata: { ...patch.metadata, annotations } };
 }
 
 /** The fields Isthmus owns on a federated Service (STYLE.md §5): the rest is the API server's. */
