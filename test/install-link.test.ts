@@ -197,6 +197,8 @@ describe('install and link with the real kubectl', () => {
         'team.example.com/*',
         '--mirror-headless',
         '--enable-namespace-creation',
+        '--federated-service-selector',
+        'mirror.linkerd.io/federated=member,tier in (web)',
         '--probe-period',
         '10s',
         '--probe-failure-threshold',
@@ -213,6 +215,10 @@ describe('install and link with the real kubectl', () => {
         excludedLabels: ['team.example.com/*'],
         mirrorHeadless: true,
         enableNamespaceCreation: true,
+        federatedServiceSelector: {
+          matchLabels: { 'mirror.linkerd.io/federated': 'member' },
+          matchExpressions: [{ key: 'tier', operator: 'In', values: ['web'] }],
+        },
         probeSpec: { period: '10s', timeout: '2s', failureThreshold: 5 },
       });
 
