@@ -222,6 +222,11 @@ describe('install and link with the real kubectl', () => {
         probeSpec: { period: '10s', timeout: '2s', failureThreshold: 5 },
       });
 
+      // A selector the remote gateway would not admit everything of: said on stderr, the Link still printed.
+      const loose = await isthmus([...LINK_WEST, '--selector', 'app=podinfo']);
+      expect(loose.stderr).toMatch(/^note: --selector does not require mirror\.linkerd\.io\/exported=true/m);
+      expect(loose.stdout).toContain('kind: Link');
+
       const err = await isthmus([
         ...LINK_WEST,
         '--kubeconfig',

@@ -56,8 +56,9 @@ export function registerLink(program: Command): void {
     .action(async (flags: LinkFlags) => {
       const [name] = parseClusterList(flags.clusterName);
       // Flags first: a typo is reported before the remote cluster is read.
-      const { linkSpecOptions } = await import('../link/options.js');
+      const { linkSpecOptions, linkSpecWarnings } = await import('../link/options.js');
       const options = linkSpecOptions(flags);
+      for (const warning of linkSpecWarnings(options)) process.stderr.write(`note: ${warning}\n`);
       const { KubeClient, R, SYSTEM_NAMESPACE, GATEWAY_SERVICE_NAME, REMOTE_ACCESS_SERVICE_ACCOUNT } =
         await import('../../kube/index.js');
       const { caDataOf, gatewayAddressesOf, gatewayPortOf, renderLink, tokenOf } = await import(

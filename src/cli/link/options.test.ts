@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isIsthmusError } from '../../errors.js';
 import { matchesLabelSelector } from '../../kube/label-selector.js';
-import { keyPatternList, labelSelectorFromString, linkSpecOptions } from './options.js';
+import { keyPatternList, labelSelectorFromString, linkSpecOptions, linkSpecWarnings } from './options.js';
 
 function usageError(fn: () => unknown): string {
   try {
@@ -52,6 +52,21 @@ describe('isthmus link flags', () => {
     expect(usageError(() => linkSpecOptions({ federatedServiceSelector: 'replicas>2' }))).toMatch(
       /--federated-service-selector "replicas>2": replicas > … is not supported/,
     );
+  });
+
+  it('warns about a selector that picks Services the remote gateway will refuse', () => {
+    expect(linkSpecWarnings(linkSpecOptions({ selector: 'app=podinfo' }))).toEqual([
+      expect.stringMatching(
+        /^--selector does not require mirror\.linkerd\.io\/exported=true: .* refused \(403\)$/,
+      ),
+    ]);
+    for (const selector of [
+      'mirror.linkerd.io/exported=true,tier!=internal',
+      'mirror.linkerd.io/exported in (true)',
+    ]) {
+      expect(linkSpecWarnings(linkSpecOptions({ selector }))).toEqual([]);
+    }
+    expect(linkSpecWarnings(linkSpecOptions({}))).toEqual([]);
   });
 
   it('takes label keys and prefix/* wildcards, and refuses anything else', () => {

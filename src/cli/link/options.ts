@@ -5,6 +5,7 @@
  * reason, before anything is printed for `kubectl apply`.
  */
 import { IsthmusError } from '../../errors.js';
+import { EXPORTED_LABEL } from '../../kube/keys.js';
 import type { Link, V1LabelSelector } from '../../kube/types.js';
 import { parseDuration } from '../../mirror/link-config.js';
 import { parseLabelSelector, SelectorError } from '../../sandbox/selectors.js';
@@ -152,4 +153,26 @@ export function linkSpecOptions(flags: LinkFlagValues): LinkSpecOptions {
   }
   if (Object.keys(probe).length > 0) out.probe = probe;
   return out;
+}
+
+/**
+ * What the remote gateway admits is its own `--export-selector` (by default
+ * `mirror.linkerd.io/exported=true`) and federated members, not the Link's selector. A selector
+ * that does not require the export label picks Services that are mirrored but refused (403) on
+ * every connection: said once, at the moment the mistake is made.
+ */
+export function linkSpecWarnings(options: LinkSpecOptions): string[] {
+  const selector = options.selector;
+  if (!selector || requiresExported(selector)) return [];
+  return [
+    `--selector does not require ${EXPORTED_LABEL}=true: the remote gateway admits only exported Services (its --export-selector) and federated members, so a Service this selector picks without the label is mirrored, but every connection to it is refused (403)`,
+  ];
+}
+
+function requiresExported(selector: V1LabelSelector): boolean {
+  if (selector.matchLabels?.[EXPORTED_LABEL] === 'true') return true;
+  return (selector.matchExpressions ?? []).some(
+    (e) =>
+      e.key === EXPORTED_LABEL && e.operator === 'In' && e.values?.length === 1 && e.values[0] === 'true',
+  );
 }
