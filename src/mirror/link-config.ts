@@ -227,3 +227,15 @@ export function selectorMatches(
   }
   return true;
 }
+
+/**
+ * Whether a Link selector picks only exported Services: the remote gateway admits exported Services
+ * (and federated members), whatever a Link selects, so a wider selector makes refused mirrors.
+ */
+export function selectorRequiresExport(selector: V1LabelSelector): boolean {
+  if (selector.matchLabels?.[EXPORTED_LABEL] === 'true') return true;
+  return (selector.matchExpressions ?? []).some(
+    (e) =>
+      e.key === EXPORTED_LABEL && e.operator === 'In' && e.values?.length === 1 && e.values[0] === 'true',
+  );
+}

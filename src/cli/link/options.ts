@@ -7,7 +7,7 @@
 import { IsthmusError } from '../../errors.js';
 import { EXPORTED_LABEL } from '../../kube/keys.js';
 import type { Link, V1LabelSelector } from '../../kube/types.js';
-import { parseDuration } from '../../mirror/link-config.js';
+import { parseDuration, selectorRequiresExport } from '../../mirror/link-config.js';
 import { parseLabelSelector, SelectorError } from '../../sandbox/selectors.js';
 
 export interface LinkFlagValues {
@@ -163,16 +163,8 @@ export function linkSpecOptions(flags: LinkFlagValues): LinkSpecOptions {
  */
 export function linkSpecWarnings(options: LinkSpecOptions): string[] {
   const selector = options.selector;
-  if (!selector || requiresExported(selector)) return [];
+  if (!selector || selectorRequiresExport(selector)) return [];
   return [
     `--selector does not require ${EXPORTED_LABEL}=true: the remote gateway admits only exported Services (its --export-selector) and federated members, so a Service this selector picks without the label is mirrored, but every connection to it is refused (403)`,
   ];
-}
-
-function requiresExported(selector: V1LabelSelector): boolean {
-  if (selector.matchLabels?.[EXPORTED_LABEL] === 'true') return true;
-  return (selector.matchExpressions ?? []).some(
-    (e) =>
-      e.key === EXPORTED_LABEL && e.operator === 'In' && e.values?.length === 1 && e.values[0] === 'true',
-  );
 }

@@ -124,6 +124,25 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /the controller rejects it: bad selector/,
       ],
       [
+        'a selector wider than what the remote gateway admits',
+        (f) => {
+          links(f)[0]!.link.spec.selector = { matchLabels: { app: 'podinfo' } };
+        },
+        'warn',
+        /Link west: its selector does not require mirror\.linkerd\.io\/exported=true: the remote gateway refuses \(403\)/,
+      ],
+      [
+        'a narrowed selector is fine',
+        (f) => {
+          links(f)[0]!.link.spec.selector = {
+            matchLabels: { 'mirror.linkerd.io/exported': 'true' },
+            matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['internal'] }],
+          };
+        },
+        'ok',
+        null,
+      ],
+      [
         'no status yet',
         (f) => {
           delete links(f)[0]!.link.status;

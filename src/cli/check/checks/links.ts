@@ -3,7 +3,7 @@
  * (src/mirror/link-status.ts: Ready/LinkInvalid, per-service reasons) plus our own reading of the
  * spec, so an invalid Link is caught even when no controller has looked at it yet.
  */
-import { parseLinkSpec } from '../../../mirror/link-config.js';
+import { parseLinkSpec, selectorRequiresExport } from '../../../mirror/link-config.js';
 import { type CheckFacts, type CheckResult, condition, linkLabel } from '../types.js';
 import { resultOf, unreadable } from './result.js';
 
@@ -25,6 +25,11 @@ export function checkLinksValid(facts: CheckFacts): CheckResult {
       failures.push(`Link ${name}: the controller rejects it: ${ready.message ?? ''}`);
     } else if (!ready) {
       warnings.push(`Link ${name}: no status yet: is isthmus-controller running?`);
+    }
+    if (parsed.ok && parsed.config.selector && !selectorRequiresExport(parsed.config.selector)) {
+      warnings.push(
+        `Link ${name}: its selector does not require mirror.linkerd.io/exported=true: the remote gateway refuses (403) every connection to a Service it mirrors without that label`,
+      );
     }
     const grant = facts.controllerMayCreateNamespaces;
     if (parsed.ok && parsed.config.enableNamespaceCreation && grant.ok && !grant.value) {
