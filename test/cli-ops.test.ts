@@ -139,7 +139,7 @@ describe('isthmus operator verbs on the lab', () => {
     });
   });
 
-  it('gateways: west alive, one service, probe latencies', async () => {
+  it('gateways: west alive, two services (podinfo-west and podinfo-direct-west), probe latencies', async () => {
     const admin = ['--controller-admin', lab!.state.clusters[0]!.controllerAdmin];
     const [table, asJson] = await Promise.all([
       isthmus('gateways', ...admin),
@@ -147,9 +147,9 @@ describe('isthmus operator verbs on the lab', () => {
     ]);
     expect(table.code, table.stderr).toBe(0);
     expect(table.stdout).toMatch(/^CLUSTER\s+ALIVE\s+NUM_SVC\s+LATENCY_P50\s+LATENCY_P95$/m);
-    expect(table.stdout).toMatch(/^west\s+True\s+1\s+[\d.]+ms\s+[\d.]+ms$/m);
+    expect(table.stdout).toMatch(/^west\s+True\s+2\s+[\d.]+ms\s+[\d.]+ms$/m);
     const json = JSON.parse(asJson.stdout) as unknown[];
-    expect(json).toEqual([expect.objectContaining({ cluster: 'west', alive: true, numServices: 1 })]);
+    expect(json).toEqual([expect.objectContaining({ cluster: 'west', alive: true, numServices: 2 })]);
   });
 
   it("routes: the east gateway's egress listener for podinfo-west, through the pod proxy", async () => {
@@ -293,17 +293,18 @@ describe('isthmus operator verbs on the lab', () => {
       /^× remote gateways are alive\n {4}Link west: gateway 127\.0\.52\.2:4143 is not alive/,
     );
     const table = await isthmus('gateways');
-    expect(table.stdout).toMatch(/^west\s+False\s+1\s/m);
+    expect(table.stdout).toMatch(/^west\s+False\s+2\s/m);
   });
 
-  it('unlink --wait: the Link, its Secret and the podinfo-west mirror are gone', async () => {
+  it('unlink --wait: the Link, its Secret and the mirrors of west are gone', async () => {
     expect(await east.get(R.services, 'test', 'podinfo-west')).toBeDefined();
     const run = await isthmus('unlink', '--cluster-name', 'west', '--wait', '--timeout', '30s');
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toContain('Link west is gone; 1 mirror service removed');
+    expect(run.stdout).toContain('Link west is gone; 2 mirror services removed');
     expect(await east.get(R.links, 'isthmus-system', 'west')).toBeUndefined();
     expect(await east.get(R.secrets, 'isthmus-system', 'cluster-credentials-west')).toBeUndefined();
     expect(await east.get(R.services, 'test', 'podinfo-west')).toBeUndefined();
+    expect(await east.get(R.services, 'test', 'podinfo-direct-west')).toBeUndefined();
     const again = await isthmus('unlink', '--cluster-name', 'west');
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('no Link to cluster "west"');

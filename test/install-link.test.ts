@@ -199,6 +199,8 @@ describe('install and link with the real kubectl', () => {
         '--enable-namespace-creation',
         '--federated-service-selector',
         'mirror.linkerd.io/federated=member,tier in (web)',
+        '--remote-discovery-selector',
+        'mirror.linkerd.io/exported=remote-discovery,!legacy',
         '--probe-period',
         '10s',
         '--probe-failure-threshold',
@@ -218,6 +220,10 @@ describe('install and link with the real kubectl', () => {
         federatedServiceSelector: {
           matchLabels: { 'mirror.linkerd.io/federated': 'member' },
           matchExpressions: [{ key: 'tier', operator: 'In', values: ['web'] }],
+        },
+        remoteDiscoverySelector: {
+          matchLabels: { 'mirror.linkerd.io/exported': 'remote-discovery' },
+          matchExpressions: [{ key: 'legacy', operator: 'DoesNotExist' }],
         },
         probeSpec: { period: '10s', timeout: '2s', failureThreshold: 5 },
       });

@@ -109,6 +109,40 @@ describe('isthmus lab', () => {
     expect(stdout).toMatch(/^test\s+podinfo-federated\s+east,west\s+none\s+east \(1\), west \(1\)$/m);
   });
 
+  it("podinfo-direct-west reaches west's pod itself: remote discovery, no gateway on the path", async () => {
+    expect(output).toContain('/podinfo-direct-west');
+    const res = await waitFor(
+      'podinfo-direct-west answering',
+      async () => {
+        const r = await getJson(`${state.frontend}/podinfo-direct-west`).catch(() => undefined);
+        return r?.status === 200 ? r : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 50 },
+    );
+    expect(res.body.upstream?.message).toBe('greetings from west');
+    const addresses = '-o=jsonpath={.endpoints[*].addresses[0]}';
+    const mirrored = await kubectlIn(
+      'east',
+      '-n',
+      'test',
+      'get',
+      'endpointslice',
+      'podinfo-direct-west',
+      addresses,
+    );
+    const pods = await kubectlIn(
+      'west',
+      '-n',
+      'test',
+      'get',
+      'endpointslice',
+      'podinfo-direct-lab',
+      addresses,
+    );
+    expect(mirrored).not.toBe('');
+    expect(mirrored).toBe(pods);
+  });
+
   it('serves east → west through the tunnel, and both gateways log it in their access log', async () => {
     const res = await getJson(`${state.frontend}/podinfo-west`);
     expect(res.status).toBe(200);
@@ -201,7 +235,8 @@ describe('isthmus lab', () => {
       ['bin/isthmus.mjs', 'gateways', '--kubeconfig', state.kubeconfig, '--context', 'east'],
       { timeout: 30_000 },
     );
-    expect(stdout).toMatch(/^west\s+True\s+1\s+[\d.]+ms\s+[\d.]+ms\s*$/m);
+    // podinfo-west and podinfo-direct-west: NUM_SVC counts every mirror of the Link.
+    expect(stdout).toMatch(/^west\s+True\s+2\s+[\d.]+ms\s+[\d.]+ms\s*$/m);
   });
 
   it('restarts a process that dies, as a kubelet would: the pod shows it, logs --previous, traffic flows again', async () => {

@@ -21,7 +21,7 @@ import {
 } from '../identity/rotation.js';
 import { KubeClient } from '../kube/client.js';
 import { createInformer, type Informer } from '../kube/informer.js';
-import { gatewayIdentity, MIRRORED_SERVICE_LABEL } from '../kube/keys.js';
+import { gatewayIdentity, MIRRORED_SERVICE_LABEL, REMOTE_DISCOVERY_LABEL } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { Link, V1EndpointSlice, V1Service } from '../kube/types.js';
 import { type AdminServer, type Readiness, startAdmin } from './admin.js';
@@ -125,8 +125,9 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
       exports: createInformer<V1Service>(kube, R.services, { labelSelector: config.exportSelector }),
       ...(federated === undefined ? {} : { federated }),
       slices: createInformer<V1EndpointSlice>(kube, R.endpointSlices, { labelSelector: SLICE_SELECTOR }),
+      // Remote-discovery mirrors point at remote pods directly: no egress listener to open.
       mirrors: createInformer<V1Service>(kube, R.services, {
-        labelSelector: `${MIRRORED_SERVICE_LABEL}=true`,
+        labelSelector: `${MIRRORED_SERVICE_LABEL}=true,!${REMOTE_DISCOVERY_LABEL}`,
       }),
       links: createInformer<Link>(kube, R.links, { namespace: config.systemNamespace }),
     };

@@ -25,6 +25,15 @@ export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 export const FEDERATED_LABEL = 'mirror.linkerd.io/federated';
 export const FEDERATED_MEMBER = 'member';
 export const DEFAULT_FEDERATED_SELECTOR = `${FEDERATED_LABEL}=${FEDERATED_MEMBER}`;
+/**
+ * Remote discovery (Linkerd 2.14's pod-to-pod mode): a Service labelled
+ * `mirror.linkerd.io/exported=remote-discovery` is mirrored with the remote pods' own addresses as
+ * its endpoints, for clusters whose pod networks reach each other (flat network, as Cilium
+ * ClusterMesh needs): no gateway hop and no tunnel. The mirror carries Linkerd's two labels.
+ */
+export const REMOTE_DISCOVERY_EXPORT = 'remote-discovery';
+export const REMOTE_DISCOVERY_LABEL = 'mirror.linkerd.io/remote-discovery';
+export const REMOTE_SERVICE_LABEL = 'mirror.linkerd.io/remote-service';
 /** On the mirror of a remote federated member: the federation (the remote Service's name) it serves. */
 export const FEDERATION_LABEL = 'isthmus.dev/federation';
 /** On a `<name>-federated` Service that Isthmus owns. */

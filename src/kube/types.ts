@@ -53,6 +53,11 @@ export interface LinkSpec {
   selector?: V1LabelSelector;
   /** Remote federated members to mirror. Absent: mirror.linkerd.io/federated=member. Present but empty: none. */
   federatedServiceSelector?: V1LabelSelector;
+  /**
+   * Remote Services mirrored with their pods' own addresses (flat network, no gateway). Absent:
+   * mirror.linkerd.io/exported=remote-discovery. Present but empty: none.
+   */
+  remoteDiscoverySelector?: V1LabelSelector;
   excludedLabels?: string[];
   excludedAnnotations?: string[];
   mirrorHeadless?: boolean;

@@ -49,7 +49,7 @@ describe('cache trims', () => {
     expect(out.status).toBeUndefined();
   });
 
-  it('remote slices keep identity, labels, readiness and hostnames only', () => {
+  it('remote slices keep identity, labels, addresses, conditions, hostnames and ports only', () => {
     const slice: V1EndpointSlice = {
       metadata: {
         name: 'web-x',
@@ -62,22 +62,30 @@ describe('cache trims', () => {
       addressType: 'IPv4',
       endpoints: [
         { addresses: ['10.0.0.1'], conditions: { ready: true }, hostname: 'web-0', nodeName: 'n1' },
-        { addresses: ['10.0.0.2'], conditions: { ready: false }, targetRef: { kind: 'Pod', name: 'p' } },
+        {
+          addresses: ['10.0.0.2'],
+          conditions: { ready: false, serving: true, terminating: true },
+          targetRef: { kind: 'Pod', name: 'p' },
+          zone: 'z1',
+        },
         { addresses: ['10.0.0.3'] },
       ],
-      ports: [{ name: 'http', port: 8080 }],
+      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
     };
     const out = trimRemoteSlice(slice);
-    // Bare entries are shared between slices: no three objects per endpoint.
-    expect(out.endpoints?.[2]).toBe(trimRemoteSlice(slice).endpoints?.[2]);
+    const again = trimRemoteSlice(structuredClone(slice));
+    // Conditions and port lists are shared between slices: one small object per endpoint.
+    expect(out.endpoints?.[0]?.conditions).toBe(again.endpoints?.[0]?.conditions);
+    expect(out.ports).toBe(again.ports);
     expect(out).toEqual({
       metadata: { name: 'web-x', namespace: 'apps', resourceVersion: '9', labels: slice.metadata?.labels },
       addressType: 'IPv4',
       endpoints: [
-        { addresses: [], conditions: { ready: true }, hostname: 'web-0' },
-        { addresses: [], conditions: { ready: false } },
-        { addresses: [] },
+        { addresses: ['10.0.0.1'], conditions: { ready: true }, hostname: 'web-0' },
+        { addresses: ['10.0.0.2'], conditions: { ready: false, serving: true, terminating: true } },
+        { addresses: ['10.0.0.3'] },
       ],
+      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
     });
   });
 });

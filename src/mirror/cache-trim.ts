@@ -47,36 +47,72 @@ export function trimRemoteService(svc: V1Service): V1Service {
 }
 
 type Endpoint = NonNullable<V1EndpointSlice['endpoints']>[number];
+type Conditions = NonNullable<Endpoint['conditions']>;
+type SlicePort = NonNullable<V1EndpointSlice['ports']>[number];
 
-/** Shared, frozen entries: three small objects per endpoint were most of a trimmed slice. */
-const BARE_ENDPOINT: Record<'true' | 'false' | 'undefined', Endpoint> = {
-  true: Object.freeze({
-    addresses: Object.freeze([]) as unknown as string[],
-    conditions: Object.freeze({ ready: true }),
-  }),
-  false: Object.freeze({
-    addresses: Object.freeze([]) as unknown as string[],
-    conditions: Object.freeze({ ready: false }),
-  }),
-  undefined: Object.freeze({ addresses: Object.freeze([]) as unknown as string[] }),
-};
+/**
+ * Interned, frozen conditions and port lists: a remote cluster's slices share a handful of each,
+ * so a trimmed endpoint costs one small object plus its address array (already parsed).
+ */
+const CONDITIONS = new Map<string, Conditions>();
+const PORT_LISTS = new Map<string, SlicePort[]>();
+/** Bounds the port-list interning (distinct lists are few; a pathological cluster stops sharing). */
+const MAX_INTERNED_PORT_LISTS = 1024;
 
-function bareEndpoint(ep: Endpoint): Endpoint {
-  const ready = ep.conditions?.ready;
-  if (!ep.hostname) return BARE_ENDPOINT[String(ready) as 'true' | 'false' | 'undefined'];
-  return { addresses: [], ...(ready === undefined ? {} : { conditions: { ready } }), hostname: ep.hostname };
+function internConditions(c: Conditions | undefined): Conditions | undefined {
+  if (!c) return undefined;
+  const { ready, serving, terminating } = c;
+  const key = `${ready}/${serving}/${terminating}`;
+  let shared = CONDITIONS.get(key);
+  if (!shared) {
+    shared = Object.freeze({
+      ...(ready === undefined ? {} : { ready }),
+      ...(serving === undefined ? {} : { serving }),
+      ...(terminating === undefined ? {} : { terminating }),
+    });
+    CONDITIONS.set(key, shared);
+  }
+  return shared;
+}
+
+function internPorts(ports: SlicePort[] | undefined): SlicePort[] | undefined {
+  if (!ports) return undefined;
+  const bare = ports.map(({ name, port, protocol, appProtocol }) => ({
+    ...(name === undefined ? {} : { name }),
+    ...(port === undefined ? {} : { port }),
+    ...(protocol === undefined ? {} : { protocol }),
+    ...(appProtocol === undefined ? {} : { appProtocol }),
+  }));
+  const key = JSON.stringify(bare);
+  const shared = PORT_LISTS.get(key);
+  if (shared) return shared;
+  const frozen = Object.freeze(bare.map((p) => Object.freeze(p))) as SlicePort[];
+  if (PORT_LISTS.size < MAX_INTERNED_PORT_LISTS) PORT_LISTS.set(key, frozen);
+  return frozen;
+}
+
+function trimEndpoint(ep: Endpoint): Endpoint {
+  const conditions = internConditions(ep.conditions);
+  return {
+    addresses: ep.addresses,
+    ...(conditions ? { conditions } : {}),
+    ...(ep.hostname ? { hostname: ep.hostname } : {}),
+  };
 }
 
 /**
- * Remote EndpointSlices (all of them, exported or not): only the count of ready endpoints and
- * their hostnames are read (`RemoteCluster.endpoints`); addresses, targetRef, zone and ports are
- * the remote cluster's and never reach a mirror. Handlers must treat the entries as read-only.
+ * Remote EndpointSlices (all of them, exported or not). Read: the ready count and hostnames
+ * (`RemoteCluster.endpoints`), and for remote-discovery mirrors the addresses, conditions and
+ * ports, which become the mirror's own endpoints. targetRef, nodeName, zone and hints are the
+ * remote cluster's and never reach a mirror. Handlers must treat the entries as read-only.
  */
 export function trimRemoteSlice(slice: V1EndpointSlice): V1EndpointSlice {
   const { name, namespace, resourceVersion, labels } = slice.metadata ?? {};
+  const ports = internPorts(slice.ports);
   return {
     metadata: { name, namespace, resourceVersion, labels },
     addressType: slice.addressType,
-    endpoints: (slice.endpoints ?? []).map(bareEndpoint),
+    endpoints: (slice.endpoints ?? []).map(trimEndpoint),
+    ...(ports ? { ports } : {}),
   };
 }

@@ -27,6 +27,7 @@ describe('parseLinkSpec', () => {
       probe: { path: '/ready', port: 4191, periodMs: 3000, timeoutMs: 2000, failureThreshold: 3 },
       selector: { matchLabels: { 'mirror.linkerd.io/exported': 'true' } },
       federatedServiceSelector: { matchLabels: { 'mirror.linkerd.io/federated': 'member' } },
+      remoteDiscoverySelector: { matchLabels: { 'mirror.linkerd.io/exported': 'remote-discovery' } },
       mirrorHeadless: false,
       enableNamespaceCreation: false,
     });
@@ -45,6 +46,11 @@ describe('parseLinkSpec', () => {
     expect(parsed.ok && parsed.config.selector).toEqual({
       matchLabels: { 'mirror.linkerd.io/exported': 'true' },
     });
+  });
+
+  it('reads an empty remoteDiscoverySelector as "no remote discovery"', () => {
+    const parsed = parseLinkSpec(linkObject('west', { remoteDiscoverySelector: {} }));
+    expect(parsed.ok && parsed.config.remoteDiscoverySelector).toBeNull();
   });
 
   it('keeps a given federatedServiceSelector', () => {
@@ -70,6 +76,11 @@ describe('parseLinkSpec', () => {
       'federated Exists with values',
       { federatedServiceSelector: { matchExpressions: [{ key: 'a', operator: 'Exists', values: ['x'] }] } },
       /^federatedServiceSelector operator Exists on a takes no values$/,
+    ],
+    [
+      'bad remote-discovery operator',
+      { remoteDiscoverySelector: { matchExpressions: [{ key: 'a', operator: 'Near' }] } },
+      /^remoteDiscoverySelector operator "Near" is not supported$/,
     ],
     ['no credentials', { clusterCredentialsSecret: '' }, /clusterCredentialsSecret/],
   ])('rejects %s with a reason', (_name, spec, reason) => {

@@ -9,6 +9,7 @@ import {
   FEDERATED_LABEL,
   FEDERATED_MEMBER,
   PORTS,
+  REMOTE_DISCOVERY_EXPORT,
 } from '../kube/keys.js';
 import type { Link, V1LabelSelector } from '../kube/types.js';
 
@@ -36,6 +37,11 @@ export interface LinkConfig {
   selector: V1LabelSelector | null;
   /** Remote federated members (mirrored too, and labelled with their federation); null: none. */
   federatedServiceSelector: V1LabelSelector | null;
+  /**
+   * Remote Services mirrored in remote-discovery mode: their endpoints are the remote pods'
+   * addresses, dialled directly (flat network), not the local gateway; null: none.
+   */
+  remoteDiscoverySelector: V1LabelSelector | null;
   excludedLabels: string[];
   excludedAnnotations: string[];
   mirrorHeadless: boolean;
@@ -67,6 +73,10 @@ export const DEFAULT_SELECTOR: V1LabelSelector = { matchLabels: { [EXPORTED_LABE
 /** Linkerd 2.17's default `federatedServiceSelector`. */
 export const DEFAULT_FEDERATED_SERVICE_SELECTOR: V1LabelSelector = {
   matchLabels: { [FEDERATED_LABEL]: FEDERATED_MEMBER },
+};
+/** Linkerd 2.14's default `remoteDiscoverySelector`. */
+export const DEFAULT_REMOTE_DISCOVERY_SELECTOR: V1LabelSelector = {
+  matchLabels: { [EXPORTED_LABEL]: REMOTE_DISCOVERY_EXPORT },
 };
 
 // RFC 1123 label (Kubernetes DNS label): a cluster name ends up in every mirror name.
@@ -116,6 +126,12 @@ export function parseLinkSpec(link: Link): ParsedLink {
     DEFAULT_FEDERATED_SERVICE_SELECTOR,
   );
   if (typeof federatedServiceSelector === 'string') return { ok: false, reason: federatedServiceSelector };
+  const remoteDiscoverySelector = parseSelector(
+    'remoteDiscoverySelector',
+    spec.remoteDiscoverySelector,
+    DEFAULT_REMOTE_DISCOVERY_SELECTOR,
+  );
+  if (typeof remoteDiscoverySelector === 'string') return { ok: false, reason: remoteDiscoverySelector };
 
   const config: LinkConfig = {
     linkNamespace: meta.namespace ?? '',
@@ -128,6 +144,7 @@ export function parseLinkSpec(link: Link): ParsedLink {
     probe,
     selector,
     federatedServiceSelector,
+    remoteDiscoverySelector,
     excludedLabels: spec.excludedLabels ?? [],
     excludedAnnotations: spec.excludedAnnotations ?? [],
     mirrorHeadless: spec.mirrorHeadless === true,

@@ -10,6 +10,7 @@ import { describeError, IsthmusError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { R } from '../kube/resources.js';
 import type { Link, LinkStatus, V1Secret, V1Service } from '../kube/types.js';
+import { NO_DIRECT_ENDPOINTS } from './direct-endpoints.js';
 import type { LinkConfig } from './link-config.js';
 import { type LinkState, linkStatus, sameStatus } from './link-status.js';
 import { mirroredKeys, remoteKeyOf, removeMirrors, type SyncContext, syncService } from './mirror-sync.js';
@@ -125,7 +126,8 @@ export class LinkWatcher {
     const remoteChanged =
       before.credentialsSecret !== config.credentialsSecret ||
       JSON.stringify(before.selector) !== JSON.stringify(config.selector) ||
-      JSON.stringify(before.federatedServiceSelector) !== JSON.stringify(config.federatedServiceSelector);
+      JSON.stringify(before.federatedServiceSelector) !== JSON.stringify(config.federatedServiceSelector) ||
+      JSON.stringify(before.remoteDiscoverySelector) !== JSON.stringify(config.remoteDiscoverySelector);
     if (remoteChanged) {
       void this.disconnect();
       this.queue.add(CONNECT);
@@ -290,8 +292,9 @@ export class LinkWatcher {
       config: this.config,
       shared: this.shared,
       remoteSynced: () => this.remote?.isSynced ?? false,
-      remoteService: (ns, name) => this.remote?.service(ns, name),
+      remoteService: (ns, name) => this.remote?.lookup(ns, name),
       remoteEndpoints: (ns, name) => this.remote?.endpoints(ns, name) ?? { ready: 0, hostnames: [] },
+      directEndpoints: (ns, name) => this.remote?.directEndpoints(ns, name) ?? NO_DIRECT_ENDPOINTS,
       gateway: () => ({
         alive: this.probe.alive,
         addresses: this.shared.gatewayAddresses(),

@@ -13,12 +13,15 @@ import {
   MANAGED_BY_LABEL,
   MANAGED_BY_MIRROR,
   MIRRORED_SERVICE_LABEL,
+  REMOTE_DISCOVERY_LABEL,
   REMOTE_GATEWAY_ANNOTATION,
   REMOTE_RESOURCE_VERSION_ANNOTATION,
+  REMOTE_SERVICE_LABEL,
   REMOTE_SVC_FQ_NAME_ANNOTATION,
   SERVICE_NAME_LABEL,
 } from '../kube/keys.js';
 import type { V1EndpointSlice, V1Namespace, V1Service, V1ServicePort } from '../kube/types.js';
+import type { DirectEndpoints } from './direct-endpoints.js';
 import type { LinkConfig } from './link-config.js';
 
 /** Linkerd's label namespace: never copied, so a mirror of a mirror cannot claim to be exported. */
@@ -126,7 +129,8 @@ export interface MirrorServiceInput {
   link: LinkConfig;
   name: string;
   fqName: string;
-  remoteGateway: string;
+  /** `<address>:<port>` of the remote gateway; absent for a remote-discovery mirror, which has none. */
+  remoteGateway?: string;
   egressPorts: ReadonlyMap<string, number>;
   headless: boolean;
   extraLabels?: Record<string, string>;
@@ -148,8 +152,12 @@ export function buildMirrorService(input: MirrorServiceInput): V1Service {
         ...copiedAnnotations(remote, link),
         [REMOTE_SVC_FQ_NAME_ANNOTATION]: input.fqName,
         [REMOTE_RESOURCE_VERSION_ANNOTATION]: remote.metadata?.resourceVersion ?? '',
-        [REMOTE_GATEWAY_ANNOTATION]: input.remoteGateway,
-        [EGRESS_PORTS_ANNOTATION]: formatEgressPorts(input.egressPorts),
+        ...(input.remoteGateway === undefined
+          ? {}
+          : {
+              [REMOTE_GATEWAY_ANNOTATION]: input.remoteGateway,
+              [EGRESS_PORTS_ANNOTATION]: formatEgressPorts(input.egressPorts),
+            }),
       },
     },
     spec,
@@ -179,21 +187,11 @@ export interface MirrorSliceInput {
 }
 
 export function buildMirrorSlice(input: MirrorSliceInput): V1EndpointSlice {
-  const meta = input.service.metadata ?? {};
-  const name = meta.name ?? '';
   const ipv6 = input.addresses.some((a) => a.includes(':'));
-  const slice: V1EndpointSlice = {
+  return {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
-    metadata: {
-      name,
-      namespace: meta.namespace ?? '',
-      labels: {
-        [MANAGED_BY_LABEL]: MANAGED_BY_MIRROR,
-        [SERVICE_NAME_LABEL]: name,
-        [CLUSTER_NAME_LABEL]: input.cluster,
-      },
-    },
+    metadata: mirrorSliceMeta(input.service, input.cluster, input.ownerUid),
     addressType: ipv6 ? 'IPv6' : 'IPv4',
     // `ready` is always explicit: the API reads an absent condition as ready (discovery.k8s.io/v1).
     endpoints: input.addresses.map((address) => {
@@ -206,19 +204,55 @@ export function buildMirrorSlice(input: MirrorSliceInput): V1EndpointSlice {
       protocol: p.protocol ?? 'TCP',
     })),
   };
-  if (input.ownerUid) {
-    slice.metadata!.ownerReferences = [
-      {
-        apiVersion: 'v1',
-        kind: 'Service',
-        name,
-        uid: input.ownerUid,
-        controller: true,
-        blockOwnerDeletion: true,
-      },
-    ];
-  }
-  return slice;
+}
+
+/** A remote-discovery mirror's slice: the remote pods' addresses and ports (direct-endpoints.ts). */
+export function buildDirectSlice(
+  service: V1Service,
+  cluster: string,
+  direct: DirectEndpoints,
+  ownerUid?: string,
+): V1EndpointSlice {
+  return {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: mirrorSliceMeta(service, cluster, ownerUid),
+    addressType: direct.addressType,
+    endpoints: direct.endpoints,
+    ports: direct.ports,
+  };
+}
+
+/** Named after its mirror, labelled as ours, owned by the mirror Service once its uid is known. */
+function mirrorSliceMeta(
+  service: V1Service,
+  cluster: string,
+  ownerUid?: string,
+): V1EndpointSlice['metadata'] {
+  const name = service.metadata?.name ?? '';
+  return {
+    name,
+    namespace: service.metadata?.namespace ?? '',
+    labels: {
+      [MANAGED_BY_LABEL]: MANAGED_BY_MIRROR,
+      [SERVICE_NAME_LABEL]: name,
+      [CLUSTER_NAME_LABEL]: cluster,
+    },
+    ...(ownerUid
+      ? {
+          ownerReferences: [
+            {
+              apiVersion: 'v1',
+              kind: 'Service',
+              name,
+              uid: ownerUid,
+              controller: true,
+              blockOwnerDeletion: true,
+            },
+          ],
+        }
+      : {}),
+  };
 }
 
 /** The readiness an existing slice currently advertises, or undefined when it has no endpoint. */
@@ -230,6 +264,11 @@ export function sliceReadiness(slice: V1EndpointSlice | undefined): boolean | un
 
 export function headlessParentLabel(parent: string): Record<string, string> {
   return { [HEADLESS_MIRROR_LABEL]: parent };
+}
+
+/** Linkerd's labels of a remote-discovery mirror: the cluster and the remote Service it resolves to. */
+export function remoteDiscoveryLabels(cluster: string, service: string): Record<string, string> {
+  return { [REMOTE_DISCOVERY_LABEL]: cluster, [REMOTE_SERVICE_LABEL]: service };
 }
 
 /** Marks the mirror of a remote federated member with its federation: the remote Service's name. */

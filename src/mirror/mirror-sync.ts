@@ -7,6 +7,7 @@ import { IsthmusError, isIsthmusError } from '../errors.js';
 import { HEADLESS_MIRROR_LABEL, MIRRORED_SERVICE_LABEL } from '../kube/keys.js';
 import type { V1Service } from '../kube/types.js';
 import { type AppliedAction, applyActions, type CacheView } from './applier.js';
+import type { DirectEndpoints } from './direct-endpoints.js';
 import type { LinkConfig } from './link-config.js';
 import { isHeadless, isOurService, mirrorName, portKey } from './mirror-objects.js';
 import {
@@ -27,13 +28,20 @@ export interface RemoteEndpoints {
   hostnames: string[];
 }
 
+/** A remote Service one of the Link's selectors picks, and whether it goes through the gateways. */
+export interface RemoteService {
+  service: V1Service;
+  mode: 'gateway' | 'remote-discovery';
+}
+
 export interface SyncContext {
   config: LinkConfig;
   shared: SharedLocal;
   remoteSynced(): boolean;
-  /** The remote Service if it exists and matches the Link's selector or federated selector. */
-  remoteService(namespace: string, name: string): V1Service | undefined;
+  remoteService(namespace: string, name: string): RemoteService | undefined;
   remoteEndpoints(namespace: string, name: string): RemoteEndpoints;
+  /** The remote pods of a remote-discovery Service (only asked for those). */
+  directEndpoints(namespace: string, name: string): DirectEndpoints;
   gateway(): { alive: GatewayAlive; addresses: string[]; remote: string };
 }
 
@@ -48,11 +56,16 @@ export interface SyncResult {
 
 export async function syncService(ctx: SyncContext, namespace: string, name: string): Promise<SyncResult> {
   if (!ctx.remoteSynced()) return { ready: false, applied: [] }; // nothing is decided on a partial view
-  const remote = ctx.remoteService(namespace, name);
-  if (!remote) return { applied: await removeMirrors(ctx, namespace, name), ready: false };
-  if (isHeadless(remote) && ctx.config.mirrorHeadless) return syncHeadless(ctx, remote);
+  const found = ctx.remoteService(namespace, name);
+  if (!found) return { applied: await removeMirrors(ctx, namespace, name), ready: false };
+  const remote = found.service;
+  const direct = found.mode === 'remote-discovery';
+  if (!direct && isHeadless(remote) && ctx.config.mirrorHeadless) return syncHeadless(ctx, remote);
   const endpoints = ctx.remoteEndpoints(namespace, name);
-  const { plan, applied, retry } = await planAndApply(ctx, remote, endpoints.ready, { type: 'service' });
+  const target: MirrorTarget = direct
+    ? { type: 'direct', endpoints: ctx.directEndpoints(namespace, name) }
+    : { type: 'service' };
+  const { plan, applied, retry } = await planAndApply(ctx, remote, endpoints.ready, target);
   // Per-pod mirrors left from when this was a headless mirror (Service or Link changed).
   for (const pod of podMirrors(ctx, namespace, mirrorName(name, ctx.config.clusterName))) {
     applied.push(...(await deleteMirror(ctx, namespace, pod.metadata?.name ?? '')));
@@ -97,10 +110,12 @@ async function planAndApply(
   const namespaceExists = shared.namespaces.get(undefined, namespace) !== undefined;
   const owner = `${namespace}/${id.name}`;
   // Ports are allocated only for mirrors we may write; a conflict or a missing namespace holds none.
-  // The headless parent has no egress ports; one that used to be a plain mirror gives its ports back.
-  if (target.type === 'headless') shared.allocator.free(owner);
+  // The headless parent and a remote-discovery mirror have no egress ports; one that used to be a
+  // plain mirror gives its ports back.
+  const tunnelled = target.type !== 'headless' && target.type !== 'direct';
+  if (!tunnelled) shared.allocator.free(owner);
   const mayWrite =
-    target.type !== 'headless' &&
+    tunnelled &&
     (namespaceExists || config.enableNamespaceCreation) &&
     (!local.service ||
       (isOurService(local.service, config.clusterName) &&

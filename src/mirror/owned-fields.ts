@@ -17,7 +17,8 @@ function portsKey(ports: { name?: string; port?: number; protocol?: string; targ
       p.name ?? '',
       p.port ?? 0,
       p.protocol ?? 'TCP',
-      p.targetPort === undefined ? null : String(p.targetPort),
+      // The API server defaults an absent targetPort to the port: compare with what it will store.
+      String(p.targetPort ?? p.port ?? 0),
     ]),
   );
 }
@@ -40,11 +41,19 @@ export function sliceDiffers(existing: V1EndpointSlice, desired: V1EndpointSlice
   if (existing.addressType !== desired.addressType) return true;
   const endpoints = (s: V1EndpointSlice) =>
     JSON.stringify(
-      (s.endpoints ?? []).map((e) => [e.addresses, e.conditions?.ready ?? null, e.hostname ?? null]),
+      (s.endpoints ?? []).map((e) => [
+        e.addresses,
+        e.conditions?.ready ?? null,
+        e.conditions?.serving ?? null,
+        e.conditions?.terminating ?? null,
+        e.hostname ?? null,
+      ]),
     );
   if (endpoints(existing) !== endpoints(desired)) return true;
   const ports = (s: V1EndpointSlice) =>
-    JSON.stringify((s.ports ?? []).map((p) => [p.name ?? '', p.port ?? null, p.protocol ?? 'TCP']));
+    JSON.stringify(
+      (s.ports ?? []).map((p) => [p.name ?? '', p.port ?? null, p.protocol ?? 'TCP', p.appProtocol ?? null]),
+    );
   if (ports(existing) !== ports(desired)) return true;
   const owner = (s: V1EndpointSlice) => s.metadata?.ownerReferences?.[0]?.uid;
   return owner(desired) !== undefined && owner(existing) !== owner(desired);

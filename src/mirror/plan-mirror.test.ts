@@ -3,18 +3,22 @@ import {
   ALLOWED_CLUSTERS_ANNOTATION,
   CLUSTER_NAME_LABEL,
   EGRESS_PORTS_ANNOTATION,
+  EXPORTED_LABEL,
   FEDERATED_LABEL,
   FEDERATION_LABEL,
   MANAGED_BY_LABEL,
   MANAGED_BY_MIRROR,
   MIRRORED_SERVICE_LABEL,
+  REMOTE_DISCOVERY_LABEL,
   REMOTE_GATEWAY_ANNOTATION,
   REMOTE_RESOURCE_VERSION_ANNOTATION,
+  REMOTE_SERVICE_LABEL,
   REMOTE_SVC_FQ_NAME_ANNOTATION,
 } from '../kube/keys.js';
 import type { Link, V1EndpointSlice, V1Service } from '../kube/types.js';
+import { directEndpoints } from './direct-endpoints.js';
 import { buildMirrorSlice } from './mirror-objects.js';
-import { type Action, type MirrorPlanInput, planMirror } from './plan-mirror.js';
+import { type Action, type GatewayAlive, type MirrorPlanInput, planMirror } from './plan-mirror.js';
 import { foreignService, linkConfig, remoteService } from './test-builders.js';
 
 const link = linkConfig('west', { excludedLabels: ['team'], excludedAnnotations: ['secret.example.com/*'] });
@@ -464,6 +468,94 @@ describe('planMirror', () => {
       );
       expect(desiredLabels(pod.actions)[FEDERATION_LABEL]).toBeUndefined();
       expect(desiredLabels(parent.actions)[FEDERATION_LABEL]).toBe('db');
+    });
+  });
+
+  describe('remote discovery (the remote pods as endpoints, no gateway)', () => {
+    const db = remoteService('db', { exported: false, labels: { [EXPORTED_LABEL]: 'remote-discovery' } });
+    const pods = directEndpoints([
+      {
+        addressType: 'IPv4',
+        endpoints: [
+          { addresses: ['10.244.1.11'], conditions: { ready: false } },
+          { addresses: ['10.244.1.10'], conditions: { ready: true } },
+        ],
+        ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+      },
+    ]);
+    const direct = (over: Partial<MirrorPlanInput> = {}) =>
+      planMirror(
+        input({
+          remote: { service: db, readyEndpointCount: 1 },
+          target: { type: 'direct', endpoints: pods },
+          egressPorts: new Map(),
+          ...over,
+        }),
+      );
+
+    it("writes a mirror with Linkerd's remote-discovery labels and no gateway annotations", () => {
+      const plan = direct();
+      expect(plan).toMatchObject({ name: 'db-west', ready: true, status: { reason: 'Mirrored' } });
+      const svc = plan.actions.find((a) => a.kind === 'applyService')?.service;
+      expect(svc?.metadata?.labels).toMatchObject({
+        [REMOTE_DISCOVERY_LABEL]: 'west',
+        [REMOTE_SERVICE_LABEL]: 'db',
+        [MIRRORED_SERVICE_LABEL]: 'true',
+      });
+      expect(svc?.metadata?.annotations).not.toHaveProperty(EGRESS_PORTS_ANNOTATION);
+      expect(svc?.metadata?.annotations).not.toHaveProperty(REMOTE_GATEWAY_ANNOTATION);
+      expect(svc?.metadata?.annotations?.[REMOTE_SVC_FQ_NAME_ANNOTATION]).toBe(
+        'db.default.svc.cluster.local',
+      );
+      expect(svc?.spec?.ports).toEqual([{ name: 'http', port: 80, protocol: 'TCP' }]);
+      const slice = plan.actions.find((a) => a.kind === 'applySlice')?.slice;
+      expect(slice?.endpoints).toEqual(pods.endpoints);
+      expect(slice?.ports).toEqual([{ name: 'http', port: 8080, protocol: 'TCP' }]);
+    });
+
+    it.each<[string, GatewayAlive]>([
+      ['a dead gateway', false],
+      ['an unknown gateway', 'unknown'],
+    ])("readiness is the remote pods' alone, with %s", (_name, alive) => {
+      const plan = direct({ gateway: { alive, addresses: [], remote: '' } });
+      expect(plan.ready).toBe(true);
+      const slice = plan.actions.find((a) => a.kind === 'applySlice')?.slice;
+      expect(slice?.endpoints?.map((e) => e.conditions?.ready)).toEqual([true, false]);
+    });
+
+    it('no ready pod: not ready; a headless remote Service: a headless mirror', () => {
+      const none = directEndpoints([]);
+      expect(direct({ target: { type: 'direct', endpoints: none } }).ready).toBe(false);
+      const headless = remoteService('db', { headless: true });
+      const svc = direct({ remote: { service: headless, readyEndpointCount: 1 } }).actions.find(
+        (a) => a.kind === 'applyService',
+      )?.service;
+      expect(svc?.spec?.clusterIP).toBe('None');
+    });
+
+    it('an existing mirror in the same state writes nothing (the API defaults targetPort to the port)', () => {
+      const local = stored(direct());
+      local.service.spec!.ports = local.service.spec!.ports!.map((p) => ({
+        ...p,
+        targetPort: p.port as never,
+      }));
+      expect(direct({ local: { namespaceExists: true, ...local } }).actions).toEqual([]);
+    });
+
+    it('a tunnelled mirror turning into a remote-discovery one is updated in place, and back', () => {
+      const asDirect = direct({ local: { namespaceExists: true, ...created } });
+      expect(asDirect.actions.map((a) => a.kind)).toEqual(['applyService', 'applySlice']);
+      const back = planMirror(input({ local: { namespaceExists: true, ...stored(direct()) } }));
+      expect(back.actions.map((a) => a.kind)).toEqual(['applyService', 'applySlice']);
+    });
+
+    it('skip reasons still apply: not allowed here, or a name that is not ours', () => {
+      const only = remoteService('db', { annotations: { [ALLOWED_CLUSTERS_ANNOTATION]: 'north' } });
+      const refused = direct({ remote: { service: only, readyEndpointCount: 1 }, localCluster: 'east' });
+      expect(refused.status.reason).toBe('NotAllowed');
+      const stranger = direct({ local: { namespaceExists: true, service: foreignService('db-west') } });
+      expect(stranger.status.reason).toBe('Conflict');
+      expect(stranger.actions).toEqual([]);
     });
   });
 });

@@ -5,18 +5,22 @@
  */
 import { HEADLESS_MIRROR_LABEL } from '../kube/keys.js';
 import type { V1EndpointSlice, V1Namespace, V1Service } from '../kube/types.js';
+import type { DirectEndpoints } from './direct-endpoints.js';
 import { type LinkConfig, selectorMatches } from './link-config.js';
 import {
+  buildDirectSlice,
   buildMirrorNamespace,
   buildMirrorService,
   buildMirrorSlice,
   federationLabel,
   headlessParentLabel,
+  isHeadless,
   isOurService,
   isOurSlice,
   MAX_SERVICE_NAME,
   mirrorName,
   portKey,
+  remoteDiscoveryLabels,
   sliceReadiness,
 } from './mirror-objects.js';
 import { serviceDiffers, sliceDiffers } from './owned-fields.js';
@@ -40,11 +44,15 @@ export interface ServiceMirrorStatus {
   message?: string;
 }
 
-/** What kind of mirror: a plain one, the headless parent, or one StatefulSet pod's mirror. */
+/**
+ * What kind of mirror: a plain one, the headless parent, one StatefulSet pod's mirror, or a
+ * remote-discovery mirror whose endpoints are the remote pods (headless if the remote Service is).
+ */
 export type MirrorTarget =
   | { type: 'service' }
   | { type: 'headless'; pods: { hostname: string; clusterIP?: string }[] }
-  | { type: 'pod'; hostname: string };
+  | { type: 'pod'; hostname: string }
+  | { type: 'direct'; endpoints: DirectEndpoints };
 
 export interface MirrorPlanInput {
   remote: { service: V1Service; readyEndpointCount: number };
@@ -80,6 +88,13 @@ export function mirrorIdentity(
       name: mirrorName(target.hostname, link.clusterName),
       fqName: `${target.hostname}.${fqService}`,
       extraLabels: headlessParentLabel(mirrorName(svc, link.clusterName)),
+    };
+  }
+  if (target.type === 'direct') {
+    return {
+      name: mirrorName(svc, link.clusterName),
+      fqName: fqService,
+      extraLabels: remoteDiscoveryLabels(link.clusterName, svc),
     };
   }
   return {
@@ -147,6 +162,21 @@ export function planMirror(input: MirrorPlanInput): MirrorPlan {
     );
   }
 
+  // Remote discovery: no gateway, so no egress ports; the remote pods are the endpoints.
+  if (target.type === 'direct') {
+    const service = buildMirrorService({
+      remote: remote.service,
+      link,
+      name: id.name,
+      fqName: id.fqName,
+      egressPorts: new Map(),
+      headless: isHeadless(remote.service),
+      extraLabels: id.extraLabels,
+    });
+    const slice = buildDirectSlice(service, link.clusterName, target.endpoints, local.service?.metadata?.uid);
+    return finishPlan(id.name, remote.service, local, actions, service, slice);
+  }
+
   const headless = target.type === 'headless';
   // The headless parent needs no egress port: its endpoints are the per-pod mirrors' cluster IPs.
   const egressPorts = headless ? new Map<string, number>() : input.egressPorts;
@@ -165,9 +195,6 @@ export function planMirror(input: MirrorPlanInput): MirrorPlan {
     headless,
     extraLabels: id.extraLabels,
   });
-  if (!local.service || serviceDiffers(local.service, service))
-    actions.push({ kind: 'applyService', service });
-
   const ready = endpointReadiness(gateway.alive, local.slice);
   let addresses: string[] = [];
   const hostnames = new Map<string, string>();
@@ -190,13 +217,30 @@ export function planMirror(input: MirrorPlanInput): MirrorPlan {
     hostnames,
     ...(ownerUid ? { ownerUid } : {}),
   });
-  if (!local.slice || sliceDiffers(local.slice, slice)) actions.push({ kind: 'applySlice', slice });
+  return finishPlan(id.name, remote.service, local, actions, service, slice);
+}
 
+/** The writes for a desired Service and slice that differ from what exists, and the outcome. */
+function finishPlan(
+  name: string,
+  remote: V1Service,
+  local: MirrorPlanInput['local'],
+  actions: Action[],
+  service: V1Service,
+  slice: V1EndpointSlice,
+): MirrorPlan {
+  if (!local.service || serviceDiffers(local.service, service))
+    actions.push({ kind: 'applyService', service });
+  if (!local.slice || sliceDiffers(local.slice, slice)) actions.push({ kind: 'applySlice', slice });
   return {
-    name: id.name,
+    name,
     actions,
-    status: { namespace, name: remote.service.metadata?.name ?? '', reason: 'Mirrored' },
-    ready: ready && addresses.length > 0,
+    status: {
+      namespace: remote.metadata?.namespace ?? '',
+      name: remote.metadata?.name ?? '',
+      reason: 'Mirrored',
+    },
+    ready: (slice.endpoints ?? []).some((e) => e.conditions?.ready === true),
   };
 }
 

@@ -1,6 +1,6 @@
 /**
  * The remote side of one Link: informers on the remote API (exported Services, federated member
- * Services, their EndpointSlices, the remote `isthmus-gateway` Service) and the remote gateway's
+ * Services, remote-discovery Services, their EndpointSlices, the remote `isthmus-gateway` Service) and the remote gateway's
  * current addresses. Reports through callbacks; owns no local state, so the LinkWatcher can swap it
  * when the Link's credentials or selectors change.
  */
@@ -17,8 +17,9 @@ import {
 import { R } from '../kube/resources.js';
 import type { V1EndpointSlice, V1LabelSelector, V1Service } from '../kube/types.js';
 import { dropManagedFields, trimRemoteService, trimRemoteSlice } from './cache-trim.js';
+import { type DirectEndpoints, directEndpoints } from './direct-endpoints.js';
 import { type LinkConfig, selectorMatches, selectorToQuery } from './link-config.js';
-import type { RemoteEndpoints } from './mirror-sync.js';
+import type { RemoteEndpoints, RemoteService } from './mirror-sync.js';
 import { gatewayHosts, resolveHosts } from './remote-gateway.js';
 import type { SharedLocal } from './shared.js';
 
@@ -38,6 +39,8 @@ export class RemoteCluster {
    * empty list-watch per Link, and exported Services are not listed twice.
    */
   private readonly federated: Informer<V1Service> | undefined;
+  /** Remote-discovery Services (`remoteDiscoverySelector`), a label-selected watch of its own too. */
+  private readonly discovered: Informer<V1Service> | undefined;
   private readonly slices: Informer<V1EndpointSlice>;
   private readonly gateway: Informer<V1Service>;
   /**
@@ -63,6 +66,7 @@ export class RemoteCluster {
     const opts = shared.remoteBackoff ? { backoff: shared.remoteBackoff } : {};
     this.services = serviceInformer(client, config.selector, opts);
     this.federated = serviceInformer(client, config.federatedServiceSelector, opts);
+    this.discovered = serviceInformer(client, config.remoteDiscoverySelector, opts);
     this.slices = createInformer<V1EndpointSlice>(client, R.endpointSlices, {
       // Only slices of pods: a remote apex's or mirror's slices would make its Service look ready.
       labelSelector: NOT_ISTHMUS_SLICES,
@@ -79,11 +83,11 @@ export class RemoteCluster {
   }
 
   start(): void {
-    const { services, federated, slices, gateway, events } = this;
+    const { services, federated, discovered, slices, gateway, events } = this;
     (services ?? slices).onHealth((h) => {
       if (!this.stopped) events.health(h.connected, h.connected ? undefined : describeError(h.lastError));
     });
-    for (const informer of [services, federated]) {
+    for (const informer of [services, federated, discovered]) {
       informer?.onEvent((e) => events.changed(keyOf(e.object)));
       informer?.start();
     }
@@ -91,13 +95,14 @@ export class RemoteCluster {
       this.indexSlice(e);
       const name = e.object.metadata?.labels?.[SERVICE_NAME_LABEL];
       const ns = e.object.metadata?.namespace ?? '';
-      if (name && (services?.get(ns, name) ?? federated?.get(ns, name))) events.changed(`${ns}/${name}`);
+      if (name && (services?.get(ns, name) ?? federated?.get(ns, name) ?? discovered?.get(ns, name)))
+        events.changed(`${ns}/${name}`);
     });
     gateway.onEvent(() => void this.refreshGateway());
     slices.start();
     gateway.start();
     // Orphans are judged only on a complete remote list: wait for every remote cache.
-    void Promise.all([services?.synced, federated?.synced, slices.synced])
+    void Promise.all([services?.synced, federated?.synced, discovered?.synced, slices.synced])
       .then(() => {
         if (this.stopped) return;
         this.isSynced = true;
@@ -116,6 +121,7 @@ export class RemoteCluster {
     await Promise.all([
       this.services?.stop(),
       this.federated?.stop(),
+      this.discovered?.stop(),
       this.slices.stop(),
       this.gateway.stop(),
     ]);
@@ -128,24 +134,43 @@ export class RemoteCluster {
     void this.refreshGateway();
   }
 
-  /** The remote Service if it exists and matches the Link's selector or its federated selector. */
-  service(namespace: string, name: string): V1Service | undefined {
+  /**
+   * The remote Service if it exists and one of the Link's selectors picks it, and how it is
+   * mirrored. Exported Services and federated members go through the gateways even when the
+   * remote-discovery selector picks them too: the tunnel is the mode that needs no flat network.
+   */
+  lookup(namespace: string, name: string): RemoteService | undefined {
+    const { selector, federatedServiceSelector, remoteDiscoverySelector } = this.config;
     const exported = this.services?.get(namespace, name);
-    if (exported && selectorMatches(this.config.selector, exported.metadata?.labels)) return exported;
+    if (exported && selectorMatches(selector, exported.metadata?.labels))
+      return { service: exported, mode: 'gateway' };
     const member = this.federated?.get(namespace, name);
-    const { federatedServiceSelector } = this.config;
-    return member && selectorMatches(federatedServiceSelector, member.metadata?.labels) ? member : undefined;
+    if (member && selectorMatches(federatedServiceSelector, member.metadata?.labels))
+      return { service: member, mode: 'gateway' };
+    const direct = this.discovered?.get(namespace, name);
+    if (direct && selectorMatches(remoteDiscoverySelector, direct.metadata?.labels))
+      return { service: direct, mode: 'remote-discovery' };
+    return undefined;
   }
 
-  /** Keys of both caches, each once (a Service both exported and federated is in both). */
+  service(namespace: string, name: string): V1Service | undefined {
+    return this.lookup(namespace, name)?.service;
+  }
+
+  /** Keys of every cache, each once (a Service can be in more than one). */
   serviceKeys(namespace?: string): string[] {
     const keys = new Set<string>();
-    for (const informer of [this.services, this.federated]) {
+    for (const informer of [this.services, this.federated, this.discovered]) {
       for (const s of informer?.list() ?? []) {
         if (namespace === undefined || s.metadata?.namespace === namespace) keys.add(keyOf(s));
       }
     }
     return [...keys];
+  }
+
+  /** The remote pods of a remote-discovery Service, as its mirror's slice lists them. */
+  directEndpoints(namespace: string, name: string): DirectEndpoints {
+    return directEndpoints(this.slicesByService.get(`${namespace}/${name}`)?.values() ?? []);
   }
 
   endpoints(namespace: string, name: string): RemoteEndpoints {

@@ -29,6 +29,15 @@ describe('mirrorFacts', () => {
     ]);
   });
 
+  it('marks remote-discovery mirrors', () => {
+    const mirror = svc('a-west', 'west');
+    mirror.metadata!.labels!['mirror.linkerd.io/remote-discovery'] = 'west';
+    expect(mirrorFacts([mirror, svc('b-west', 'west')], []).map((m) => m.remoteDiscovery)).toEqual([
+      true,
+      undefined,
+    ]);
+  });
+
   it('reads the egress ports a mirror advertises', () => {
     const mirror = svc('a-west', 'west');
     mirror.metadata!.annotations = { 'isthmus.dev/egress-ports': 'http=20001,9999=20002' };

@@ -15,6 +15,7 @@ import {
   MANAGED_BY_MIRROR,
   MIRRORED_SERVICE_LABEL,
   PORTS,
+  REMOTE_DISCOVERY_LABEL,
   REMOTE_KUBECONFIG_KEY,
   SERVICE_NAME_LABEL,
   SYSTEM_NAMESPACE,
@@ -163,6 +164,7 @@ export function mirrorFacts(services: V1Service[], slices: V1EndpointSlice[]): M
         endpoints: c?.endpoints ?? 0,
         readyEndpoints: c?.ready ?? 0,
         egressPorts: [...parseEgressPorts(s.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]).values()],
+        ...(s.metadata?.labels?.[REMOTE_DISCOVERY_LABEL] ? { remoteDiscovery: true } : {}),
       };
     })
     .sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));

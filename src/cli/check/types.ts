@@ -59,6 +59,8 @@ export interface MirrorFacts {
   readyEndpoints: number;
   /** The egress ports of its `isthmus.dev/egress-ports` annotation. */
   egressPorts: number[];
+  /** A remote-discovery mirror (`mirror.linkerd.io/remote-discovery`): its endpoints are remote pods. */
+  remoteDiscovery?: boolean;
 }
 
 /** One running gateway pod and the egress ports it listens on (its admin `/routes`). */

@@ -38,6 +38,10 @@ export function registerLink(program: Command): void {
       'remote federated member Services, in kubectl -l syntax; "" for none (default: mirror.linkerd.io/federated=member)',
     )
     .option(
+      '--remote-discovery-selector <selector>',
+      'remote Services mirrored with their pods\' own addresses, for flat pod networks (no gateway, no mTLS); "" for none (default: mirror.linkerd.io/exported=remote-discovery)',
+    )
+    .option(
       '--excluded-labels <list>',
       'label keys not copied to mirrors, comma-separated (prefix/* wildcards)',
     )

@@ -1,15 +1,17 @@
 /**
  * The lab's copy of examples/podinfo: namespace `test`, the podinfo Deployment and Service (exported
- * from west, a federation member in both), and in east the frontend and linkerd-failover's TrafficSplit. Same names, labels and
+ * from west, a federation member in both; in the local lab also west's `podinfo-direct`), and in east the frontend and linkerd-failover's TrafficSplit. Same names, labels and
  * annotations as the kustomize overlays, so the two labs tell the same story.
  */
 import {
+  EXPORTED_LABEL,
   FAILOVER_CONTROLLED_BY_DEFAULT,
   FAILOVER_CONTROLLED_BY_LABEL,
   FAILOVER_PRIMARY_ANNOTATION,
   FAILOVER_RESTORE_AFTER_ANNOTATION,
   FEDERATED_LABEL,
   FEDERATED_MEMBER,
+  REMOTE_DISCOVERY_EXPORT,
 } from '../../kube/keys.js';
 import type { KubeObject } from '../../kube/types.js';
 import { FRONTEND_PORT, LAB_NAMESPACE, PODINFO_PORT } from './topology.js';
@@ -31,28 +33,38 @@ function deployment(name: string, image: string, port: number): KubeObject {
   return d;
 }
 
+/** The podinfo pods under another name, exported in remote-discovery mode (`isthmus lab` only). */
+export const DIRECT_SERVICE = 'podinfo-direct';
+
+function podinfoService(name: string, labels: Record<string, string>): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace: LAB_NAMESPACE, labels: { app: 'podinfo', ...labels } },
+    spec: {
+      selector: { app: 'podinfo' },
+      ports: [{ name: 'http', port: PODINFO_PORT, targetPort: 'http' }],
+    },
+  } as KubeObject;
+}
+
+/**
+ * `direct`: also `podinfo-direct`, labelled `mirror.linkerd.io/exported=remote-discovery`. The
+ * local lab's "pods" share one host's loopback, a flat network; kind's clusters do not share a
+ * pod network, so the kind overlays leave it out.
+ */
 export function demoObjects(
   cluster: string,
   serviceLabels: Record<string, string>,
   withFrontend: boolean,
+  direct = false,
 ): KubeObject[] {
   const objects: KubeObject[] = [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: LAB_NAMESPACE } },
     deployment('podinfo', 'ghcr.io/stefanprodan/podinfo:6.7.1', PODINFO_PORT),
-    {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: {
-        name: 'podinfo',
-        namespace: LAB_NAMESPACE,
-        labels: { app: 'podinfo', [FEDERATED_LABEL]: FEDERATED_MEMBER, ...serviceLabels },
-      },
-      spec: {
-        selector: { app: 'podinfo' },
-        ports: [{ name: 'http', port: PODINFO_PORT, targetPort: 'http' }],
-      },
-    } as KubeObject,
+    podinfoService('podinfo', { [FEDERATED_LABEL]: FEDERATED_MEMBER, ...serviceLabels }),
   ];
+  if (direct) objects.push(podinfoService(DIRECT_SERVICE, { [EXPORTED_LABEL]: REMOTE_DISCOVERY_EXPORT }));
   if (withFrontend) {
     objects.push(deployment('frontend', 'curlimages/curl:8.10.1', FRONTEND_PORT), {
       apiVersion: 'split.smi-spec.io/v1alpha2',

@@ -61,6 +61,8 @@ export class LabKubelet {
     private readonly cluster: LabCluster,
     private readonly namespace: string,
     private readonly name: string,
+    /** Other Services selecting the same pods: each gets its own slice of them. */
+    private readonly otherServices: string[] = [],
   ) {
     this.informer = createInformer<Deployment>(client, R.deployments, {
       namespace,
@@ -105,9 +107,15 @@ export class LabKubelet {
       );
     }
     const addresses = this.replicas.map((_, i) => this.cluster.podinfo.hostOf(i));
+    for (const service of [this.name, ...this.otherServices]) await this.writeSlice(service, addresses);
+    await syncDeploymentPods(this.client, this.namespace, this.name, addresses, labNode(this.cluster));
+  }
+
+  /** The slice the EndpointSlice controller would keep for one Service of these pods. */
+  private async writeSlice(service: string, addresses: string[]): Promise<void> {
     const desired = labEndpointSlice(
       this.namespace,
-      this.name,
+      service,
       addresses,
       [{ name: 'http', port: this.cluster.podinfo.port }],
       true,
@@ -123,7 +131,6 @@ export class LabKubelet {
         ...desired,
         metadata: { ...desired.metadata, resourceVersion: existing.metadata?.resourceVersion },
       });
-    await syncDeploymentPods(this.client, this.namespace, this.name, addresses, labNode(this.cluster));
   }
 
   async stop(): Promise<void> {

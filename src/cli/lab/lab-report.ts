@@ -19,6 +19,9 @@ export function printLabReady(state: LabState, out: (line: string) => void): voi
     `  curl ${state.frontend}/                          # the podinfo apex (TrafficSplit; fails over to west)`,
   );
   out(`  curl ${state.frontend}/podinfo-federated         # federated podinfo: answered by east or by west`);
+  out(
+    `  curl ${state.frontend}/podinfo-direct-west       # remote discovery: east frontend → west pod directly, no gateway`,
+  );
   out('  kubectl --context east -n test scale deployment/podinfo --replicas=0   # then curl the apex again');
   out(
     '  kubectl --context east -n isthmus-system logs -f deploy/isthmus-gateway   # the access log: a line per tunnel',

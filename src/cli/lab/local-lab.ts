@@ -25,7 +25,7 @@ import { gatewayAddressesOf, linkManifests, tokenOf } from '../link/render.js';
 import { applyObjects } from './apply-objects.js';
 import { bootstrapCluster, labInstallOptions, serviceAccountToken } from './bootstrap.js';
 import { type RunningServer, startFrontend } from './demo-apps.js';
-import { demoObjects } from './demo-objects.js';
+import { DIRECT_SERVICE, demoObjects } from './demo-objects.js';
 import { LabKubelet } from './lab-kubelet.js';
 import { keepPods, syncDeploymentPods } from './lab-pods.js';
 import { type LabState, runningLab, stateFile, writeLabState } from './lab-state.js';
@@ -182,11 +182,12 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
 
     for (const c of topology) {
       const admin = admins.get(c.name)!;
+      const west = c.name === 'west';
       await applyObjects(
         admin,
-        demoObjects(c.name, c.name === 'west' ? { [EXPORTED_LABEL]: 'true' } : {}, c.name === 'east'),
+        demoObjects(c.name, west ? { [EXPORTED_LABEL]: 'true' } : {}, c.name === 'east', west),
       );
-      const kubelet = new LabKubelet(admin, c, LAB_NAMESPACE, 'podinfo');
+      const kubelet = new LabKubelet(admin, c, LAB_NAMESPACE, 'podinfo', west ? [DIRECT_SERVICE] : []);
       await kubelet.start();
       closers.push(() => kubelet.stop());
     }

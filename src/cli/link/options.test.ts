@@ -54,6 +54,16 @@ describe('isthmus link flags', () => {
     );
   });
 
+  it('takes a remote-discovery selector, empty meaning none, and names its flag in errors', () => {
+    expect(linkSpecOptions({ remoteDiscoverySelector: 'flat=yes' })).toEqual({
+      remoteDiscoverySelector: { matchLabels: { flat: 'yes' } },
+    });
+    expect(linkSpecOptions({ remoteDiscoverySelector: ' ' })).toEqual({ remoteDiscoverySelector: {} });
+    expect(usageError(() => linkSpecOptions({ remoteDiscoverySelector: 'a in (' }))).toMatch(
+      /--remote-discovery-selector "a in \(": unable to parse/,
+    );
+  });
+
   it('warns about a selector that picks Services the remote gateway will refuse', () => {
     expect(linkSpecWarnings(linkSpecOptions({ selector: 'app=podinfo' }))).toEqual([
       expect.stringMatching(

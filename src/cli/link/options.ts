@@ -13,6 +13,7 @@ import { parseLabelSelector, SelectorError } from '../../sandbox/selectors.js';
 export interface LinkFlagValues {
   selector?: string;
   federatedServiceSelector?: string;
+  remoteDiscoverySelector?: string;
   gatewayPort?: string;
   excludedLabels?: string;
   excludedAnnotations?: string;
@@ -29,6 +30,7 @@ export type LinkSpecOptions = Partial<
     Link['spec'],
     | 'selector'
     | 'federatedServiceSelector'
+    | 'remoteDiscoverySelector'
     | 'gatewayPort'
     | 'excludedLabels'
     | 'excludedAnnotations'
@@ -126,16 +128,21 @@ function positiveInteger(flag: string, text: string, max: number): number {
   return n;
 }
 
+/** A selector flag where "" means `{}` (select none); undefined when the flag was not given. */
+function optionalSelector(text: string | undefined, flag: string): V1LabelSelector | undefined {
+  if (text === undefined) return undefined;
+  return text.trim() === '' ? {} : labelSelectorFromString(text, flag);
+}
+
 /** Flag values → Link spec fields; only what was given. */
 export function linkSpecOptions(flags: LinkFlagValues): LinkSpecOptions {
   const out: LinkSpecOptions = {};
   if (flags.selector !== undefined) out.selector = labelSelectorFromString(flags.selector);
-  const federated = flags.federatedServiceSelector;
-  // Empty is meaningful here (no federated members, the Link's `{}`), unlike an empty --selector.
-  if (federated !== undefined) {
-    out.federatedServiceSelector =
-      federated.trim() === '' ? {} : labelSelectorFromString(federated, '--federated-service-selector');
-  }
+  // Empty is meaningful for these two (none, the Link's `{}`), unlike an empty --selector.
+  const federated = optionalSelector(flags.federatedServiceSelector, '--federated-service-selector');
+  if (federated) out.federatedServiceSelector = federated;
+  const discovery = optionalSelector(flags.remoteDiscoverySelector, '--remote-discovery-selector');
+  if (discovery) out.remoteDiscoverySelector = discovery;
   if (flags.gatewayPort !== undefined)
     out.gatewayPort = positiveInteger('--gateway-port', flags.gatewayPort, 65535);
   if (flags.excludedLabels !== undefined)

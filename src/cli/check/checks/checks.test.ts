@@ -497,6 +497,14 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /test\/podinfo-west: 1 endpoint\(s\), none ready: the gateway of cluster west is not alive/,
       ],
       [
+        'remote pods not ready (remote discovery: no gateway involved)',
+        (f) => {
+          f.mirrors = { ok: true, value: [{ ...mirror('db-west', 'west', 0, 2), remoteDiscovery: true }] };
+        },
+        'fail',
+        /^test\/db-west: 2 remote pod\(s\) of cluster west, none ready$/,
+      ],
+      [
         'no endpoints',
         (f) => {
           f.mirrors = { ok: true, value: [mirror('podinfo-west', 'west', 0, 0)] };

@@ -15,10 +15,13 @@ export function checkMirrorEndpoints(facts: CheckFacts): CheckResult {
   const failures: string[] = [];
   for (const m of facts.mirrors.value) {
     if (m.readyEndpoints > 0) continue;
+    const cluster = m.cluster || '?';
     failures.push(
       m.endpoints === 0
-        ? `${m.namespace}/${m.name}: no endpoints: the service has no ready endpoint in cluster ${m.cluster || '?'}`
-        : `${m.namespace}/${m.name}: ${m.endpoints} endpoint(s), none ready: the gateway of cluster ${m.cluster || '?'} is not alive`,
+        ? `${m.namespace}/${m.name}: no endpoints: the service has no ready endpoint in cluster ${cluster}`
+        : m.remoteDiscovery
+          ? `${m.namespace}/${m.name}: ${m.endpoints} remote pod(s) of cluster ${cluster}, none ready`
+          : `${m.namespace}/${m.name}: ${m.endpoints} endpoint(s), none ready: the gateway of cluster ${cluster} is not alive`,
     );
   }
   return resultOf(ENDPOINTS, failures);

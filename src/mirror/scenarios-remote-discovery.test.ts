@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest';
+import { updateWithRetry } from '../kube/apply.js';
+import {
+  EGRESS_PORTS_ANNOTATION,
+  EXPORTED_LABEL,
+  REMOTE_DISCOVERY_EXPORT,
+  REMOTE_DISCOVERY_LABEL,
+  REMOTE_GATEWAY_ANNOTATION,
+  REMOTE_SERVICE_LABEL,
+} from '../kube/keys.js';
+import { R } from '../kube/resources.js';
+import type { V1EndpointSlice, V1Service } from '../kube/types.js';
+import {
+  type Cluster,
+  editLinkSpec,
+  exportService,
+  getService,
+  getSlice,
+  link,
+  setRemoteEndpoints,
+  waitFor,
+  waitReady,
+  worldPerTest,
+} from './test-harness.js';
+
+const discovery = { exported: false, labels: { [EXPORTED_LABEL]: REMOTE_DISCOVERY_EXPORT } };
+
+const startWorld = worldPerTest();
+
+/** `address=ready` per endpoint of the local mirror's slice, sorted as the controller writes them. */
+function endpointsOf(slice: V1EndpointSlice | undefined): string[] {
+  return (slice?.endpoints ?? []).map((e) => `${e.addresses[0]}=${e.conditions?.ready}`);
+}
+
+async function waitEndpoints(local: Cluster, name: string, want: string[]): Promise<V1EndpointSlice> {
+  return waitFor(
+    async () => {
+      const slice = await getSlice(local, 'default', name);
+      return endpointsOf(slice).join() === want.join() ? slice : undefined;
+    },
+    { what: `${name} endpoints ${want.join(' ')}` },
+  );
+}
+
+async function setExportValue(remote: Cluster, name: string, value: string): Promise<void> {
+  await updateWithRetry<V1Service>(remote.client, R.services, 'default', name, (svc) => ({
+    ...svc,
+    metadata: { ...svc.metadata, labels: { ...svc.metadata?.labels, [EXPORTED_LABEL]: value } },
+  }));
+}
+
+describe('remote discovery (mirror.linkerd.io/exported=remote-discovery)', () => {
+  it("mirrors the remote pods' own addresses, follows their readiness and ignores the gateway", async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'db', { ...discovery, ready: 2 });
+    await exportService(west, 'web', { ready: 1 });
+    await link(east, west, 'west', { probeSpec: { period: '100ms', timeout: '500ms', failureThreshold: 2 } });
+    world.controller('east');
+
+    const slice = await waitEndpoints(east, 'db-west', ['10.244.1.10=true', '10.244.1.11=true']);
+    expect(slice.ports).toEqual([{ name: 'http', port: 8080, protocol: 'TCP' }]);
+    const svc = await getService(east, 'default', 'db-west');
+    expect(svc?.metadata?.labels).toMatchObject({
+      [REMOTE_DISCOVERY_LABEL]: 'west',
+      [REMOTE_SERVICE_LABEL]: 'db',
+    });
+    // No gateway: no egress port allocated, no remote gateway to tunnel to.
+    expect(svc?.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]).toBeUndefined();
+    expect(svc?.metadata?.annotations?.[REMOTE_GATEWAY_ANNOTATION]).toBeUndefined();
+
+    // A pod goes unready in west: the mirror says so for that address alone.
+    await updateWithRetry<V1EndpointSlice>(west.client, R.endpointSlices, 'default', 'db-abc', (s) => ({
+      ...s,
+      endpoints: (s.endpoints ?? []).map((e, i) => (i === 1 ? { ...e, conditions: { ready: false } } : e)),
+    }));
+    await waitEndpoints(east, 'db-west', ['10.244.1.10=true', '10.244.1.11=false']);
+
+    // The gateway dies: the tunnelled mirror goes unready, the remote-discovery one does not.
+    world.probe.dead.add('*');
+    await waitReady(east, 'default', 'web-west', false);
+    expect(endpointsOf(await getSlice(east, 'default', 'db-west'))).toEqual([
+      '10.244.1.10=true',
+      '10.244.1.11=false',
+    ]);
+
+    // The last ready pod goes unready too.
+    await setRemoteEndpoints(west, 'default', 'db', 0);
+    await waitEndpoints(east, 'db-west', ['10.244.1.10=false']);
+  });
+
+  it('a headless remote Service gets a headless mirror whose DNS names are the remote pods', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'kafka', {
+      ...discovery,
+      headless: true,
+      ready: 2,
+      hostnames: ['kafka-0', 'kafka-1'],
+    });
+    await link(east, west, 'west');
+    world.controller('east');
+    const slice = await waitEndpoints(east, 'kafka-west', ['10.244.1.10=true', '10.244.1.11=true']);
+    expect(slice.endpoints?.map((e) => e.hostname)).toEqual(['kafka-0', 'kafka-1']);
+    expect((await getService(east, 'default', 'kafka-west'))?.spec?.clusterIP).toBe('None');
+    // No per-pod mirrors: the pods' addresses are reachable as they are.
+    expect(await getService(east, 'default', 'kafka-0-west')).toBeUndefined();
+  });
+
+  it('moving an export between the tunnel and remote discovery rewrites its mirror in place', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'web', { ready: 1 });
+    await link(east, west, 'west');
+    world.controller('east');
+    await waitEndpoints(east, 'web-west', ['10.0.0.5=true']);
+    const uid = (await getService(east, 'default', 'web-west'))?.metadata?.uid;
+    expect((await getService(east, 'default', 'web-west'))?.metadata?.annotations).toHaveProperty(
+      EGRESS_PORTS_ANNOTATION,
+    );
+
+    await setExportValue(west, 'web', REMOTE_DISCOVERY_EXPORT);
+    await waitEndpoints(east, 'web-west', ['10.244.1.10=true']);
+    const direct = await getService(east, 'default', 'web-west');
+    expect(direct?.metadata?.uid).toBe(uid);
+    expect(direct?.metadata?.annotations).not.toHaveProperty(EGRESS_PORTS_ANNOTATION);
+    expect(direct?.metadata?.labels?.[REMOTE_DISCOVERY_LABEL]).toBe('west');
+
+    await setExportValue(west, 'web', 'true');
+    await waitEndpoints(east, 'web-west', ['10.0.0.5=true']);
+    const tunnelled = await getService(east, 'default', 'web-west');
+    expect(tunnelled?.metadata?.labels).not.toHaveProperty(REMOTE_DISCOVERY_LABEL);
+    expect(tunnelled?.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]).toMatch(/^http=\d+$/);
+  });
+
+  it('an empty remoteDiscoverySelector on the Link removes those mirrors', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'db', { ...discovery, ready: 1 });
+    await link(east, west, 'west');
+    world.controller('east');
+    await waitEndpoints(east, 'db-west', ['10.244.1.10=true']);
+    await editLinkSpec(east, 'west', (spec) => ({ ...spec, remoteDiscoverySelector: {} }));
+    await waitFor(async () => !(await getService(east, 'default', 'db-west')), { what: 'db-west deleted' });
+  });
+});
