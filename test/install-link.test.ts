@@ -13,6 +13,7 @@ import { writeCertificates } from '../src/identity/files.js';
 import { KubeClient } from '../src/kube/client.js';
 import { R } from '../src/kube/resources.js';
 import type { Link, V1Secret, V1Service } from '../src/kube/types.js';
+import { parseLinkSpec } from '../src/mirror/link-config.js';
 import { mergeKubeconfigs, type Sandbox, startSandbox } from '../src/sandbox/index.js';
 import { waitFor } from '../src/wait-for.js';
 
@@ -227,6 +228,19 @@ describe('install and link with the real kubectl', () => {
         },
         probeSpec: { period: '10s', timeout: '2s', failureThreshold: 5 },
       });
+
+      // --no-gateway: a Link the CRD schema and the controller accept without any gateway field.
+      const flat = await isthmus([...LINK_WEST, '--no-gateway']);
+      await kubectl(['--context', 'east', 'apply', '-f', '-'], flat.stdout);
+      const flatLink = await eastAdmin.get<Link>(R.links, 'isthmus-system', 'west');
+      expect(flatLink?.spec).not.toHaveProperty('gatewayAddress');
+      expect(flatLink?.spec).not.toHaveProperty('probeSpec');
+      expect(parseLinkSpec(flatLink!)).toMatchObject({ ok: true, config: { hasGateway: false } });
+      const mixed = await isthmus([...LINK_WEST, '--no-gateway', '--selector', 'a=b']).catch(
+        (e: { stderr: string; code: number }) => e,
+      );
+      expect(mixed).toMatchObject({ code: 1 });
+      expect((mixed as { stderr: string }).stderr).toMatch(/--no-gateway cannot be combined with --selector/);
 
       // A selector the remote gateway would not admit everything of: said on stderr, the Link still printed.
       const loose = await isthmus([...LINK_WEST, '--selector', 'app=podinfo']);

@@ -45,7 +45,8 @@ export interface LinkSpec {
   targetClusterName: string;
   targetClusterDomain?: string;
   clusterCredentialsSecret: string;
-  gatewayAddress: string;
+  /** Absent: a Link without a gateway (remote-discovery Services only). */
+  gatewayAddress?: string;
   gatewayPort?: number;
   gatewayIdentity?: string;
   probeSpec?: ProbeSpec;

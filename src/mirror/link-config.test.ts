@@ -53,6 +53,33 @@ describe('parseLinkSpec', () => {
     expect(parsed.ok && parsed.config.remoteDiscoverySelector).toBeNull();
   });
 
+  it('a Link without gatewayAddress has no gateway and mirrors remote-discovery Services only', () => {
+    const spec = linkObject('west').spec;
+    const { gatewayAddress: _none, ...gatewayless } = spec;
+    const parsed = parseLinkSpec({ ...linkObject('west'), spec: gatewayless });
+    expect(parsed.ok).toBe(true);
+    if (!parsed.ok) return;
+    expect(parsed.config).toMatchObject({
+      hasGateway: false,
+      gatewayAddresses: [],
+      selector: null,
+      federatedServiceSelector: null,
+      remoteDiscoverySelector: { matchLabels: { 'mirror.linkerd.io/exported': 'remote-discovery' } },
+    });
+    // An explicit {} is the same; a selector that needs the tunnel is refused with the reason.
+    expect(parseLinkSpec({ ...linkObject('west'), spec: { ...gatewayless, selector: {} } }).ok).toBe(true);
+    const refused = parseLinkSpec({
+      ...linkObject('west'),
+      spec: { ...gatewayless, federatedServiceSelector: { matchLabels: { team: 'a' } } },
+    });
+    expect(!refused.ok && refused.reason).toMatch(
+      /^federatedServiceSelector picks Services reached through the remote gateway, and the Link has no gatewayAddress/,
+    );
+    expect(parseLinkSpec(linkObject('west')).ok && parseLinkSpec(linkObject('west'))).toMatchObject({
+      config: { hasGateway: true },
+    });
+  });
+
   it('keeps a given federatedServiceSelector', () => {
     const selector = { matchExpressions: [{ key: 'federation', operator: 'In', values: ['payments'] }] };
     const parsed = parseLinkSpec(linkObject('west', { federatedServiceSelector: selector }));

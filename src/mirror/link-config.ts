@@ -28,6 +28,12 @@ export interface LinkConfig {
   clusterName: string;
   clusterDomain: string;
   credentialsSecret: string;
+  /**
+   * false: the Link has no `gatewayAddress` (`isthmus link --no-gateway`, Linkerd's
+   * `--gateway=false`): a flat network where only remote-discovery Services are mirrored, and no
+   * remote gateway is watched or probed.
+   */
+  hasGateway: boolean;
   /** From spec.gatewayAddress: the fallback when the remote isthmus-gateway Service has no LB ingress. */
   gatewayAddresses: string[];
   gatewayPort: number;
@@ -110,22 +116,36 @@ export function parseLinkSpec(link: Link): ParsedLink {
   if (typeof spec.clusterCredentialsSecret !== 'string' || spec.clusterCredentialsSecret === '') {
     return { ok: false, reason: 'clusterCredentialsSecret is required' };
   }
+  const hasGateway = spec.gatewayAddress !== undefined;
   const gatewayAddresses = splitAddresses(spec.gatewayAddress);
-  if (gatewayAddresses.length === 0) return { ok: false, reason: 'gatewayAddress is required' };
+  if (hasGateway && gatewayAddresses.length === 0) {
+    return {
+      ok: false,
+      reason: 'gatewayAddress lists no address (leave it out for a Link without a gateway)',
+    };
+  }
   const gatewayPort = spec.gatewayPort ?? PORTS.ingress;
   if (!isPort(gatewayPort)) return { ok: false, reason: `gatewayPort ${gatewayPort} is out of range` };
 
   const probe = parseProbe(spec.probeSpec ?? {});
   if (typeof probe === 'string') return { ok: false, reason: probe };
 
-  const selector = parseSelector('selector', spec.selector, DEFAULT_SELECTOR);
+  // Without a gateway, exports and federated members (both reached through it) default to none.
+  const selector = parseSelector('selector', spec.selector, hasGateway ? DEFAULT_SELECTOR : null);
   if (typeof selector === 'string') return { ok: false, reason: selector };
   const federatedServiceSelector = parseSelector(
     'federatedServiceSelector',
     spec.federatedServiceSelector,
-    DEFAULT_FEDERATED_SERVICE_SELECTOR,
+    hasGateway ? DEFAULT_FEDERATED_SERVICE_SELECTOR : null,
   );
   if (typeof federatedServiceSelector === 'string') return { ok: false, reason: federatedServiceSelector };
+  if (!hasGateway && (selector || federatedServiceSelector)) {
+    const field = selector ? 'selector' : 'federatedServiceSelector';
+    return {
+      ok: false,
+      reason: `${field} picks Services reached through the remote gateway, and the Link has no gatewayAddress: give it one, or leave ${field} out (a Link without a gateway mirrors remote-discovery Services only)`,
+    };
+  }
   const remoteDiscoverySelector = parseSelector(
     'remoteDiscoverySelector',
     spec.remoteDiscoverySelector,
@@ -139,6 +159,7 @@ export function parseLinkSpec(link: Link): ParsedLink {
     clusterName,
     clusterDomain,
     credentialsSecret: spec.clusterCredentialsSecret,
+    hasGateway,
     gatewayAddresses,
     gatewayPort,
     probe,
@@ -196,7 +217,7 @@ function parseProbe(spec: NonNullable<Link['spec']['probeSpec']>): ProbeConfig |
 function parseSelector(
   field: string,
   selector: V1LabelSelector | undefined,
-  fallback: V1LabelSelector,
+  fallback: V1LabelSelector | null,
 ): V1LabelSelector | null | string {
   if (selector === undefined) return fallback;
   const labels = selector.matchLabels ?? {};

@@ -35,6 +35,13 @@ describe('linkStatus', () => {
     expect(cond({ ...base, ...over }, type)).toMatchObject({ status, reason });
   });
 
+  it('a Link without a gateway has no GatewayAlive condition', () => {
+    const types = linkStatus({ ...base, gatewayAlive: undefined }, undefined, t0).conditions?.map(
+      (c) => c.type,
+    );
+    expect(types).toEqual(['Ready', 'RemoteAPIAvailable']);
+  });
+
   it('keeps lastTransitionTime while a condition holds and compares without timestamps', () => {
     const first = linkStatus(base, undefined, t0);
     const second = linkStatus(base, first, t1);

@@ -9,7 +9,7 @@
  * - RemoteAPIAvailable: True/Connected; False/Unreachable while list/watch of the remote fails
  *   (mirrors are kept meanwhile).
  * - GatewayAlive: True/ProbeSucceeded; False/ProbeFailed after failureThreshold failures;
- *   Unknown/NotProbedYet until the first probe decides.
+ *   Unknown/NotProbedYet until the first probe decides. Absent on a Link without a gateway.
  */
 import type { LinkStatus, ServiceMirrorStatus, V1Condition } from '../kube/types.js';
 import type { GatewayAlive } from './plan-mirror.js';
@@ -21,7 +21,8 @@ export interface LinkState {
   remoteSynced: boolean;
   remoteApiUp: boolean;
   remoteApiError?: string;
-  gatewayAlive: GatewayAlive;
+  /** undefined: the Link has no gateway (nothing probed, no GatewayAlive condition). */
+  gatewayAlive: GatewayAlive | undefined;
   probeError?: string;
   gatewayAddresses: string[];
   mirrored: number;
@@ -54,6 +55,7 @@ function conditions(s: LinkState): Cond[] {
         reason: 'Unreachable',
         message: s.remoteApiError ?? s.credentialsError ?? 'remote API not reachable',
       };
+  if (s.gatewayAlive === undefined) return [ready, api];
   const gateway: Cond =
     s.gatewayAlive === 'unknown'
       ? {

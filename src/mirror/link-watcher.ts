@@ -107,7 +107,7 @@ export class LinkWatcher {
       shared.onGatewayAddresses(() => this.enqueueAll()),
       shared.leadership.subscribe((leading) => leading && this.enqueueAll()),
     );
-    this.probe.start();
+    if (this.config.hasGateway) this.probe.start();
     this.queue.add(CONNECT);
     this.queue.add(STATUS);
   }
@@ -123,7 +123,10 @@ export class LinkWatcher {
       timeoutMs: config.probe.timeoutMs,
       failureThreshold: config.probe.failureThreshold,
     });
+    if (config.hasGateway) this.probe.start();
+    else this.probe.stop();
     const remoteChanged =
+      before.hasGateway !== config.hasGateway ||
       before.credentialsSecret !== config.credentialsSecret ||
       JSON.stringify(before.selector) !== JSON.stringify(config.selector) ||
       JSON.stringify(before.federatedServiceSelector) !== JSON.stringify(config.federatedServiceSelector) ||
@@ -246,7 +249,7 @@ export class LinkWatcher {
     const s: LinkState = {
       remoteSynced: this.remote?.isSynced ?? false,
       remoteApiUp: this.remoteApiUp === true,
-      gatewayAlive: this.probe.alive,
+      gatewayAlive: this.config.hasGateway ? this.probe.alive : undefined,
       gatewayAddresses: this.remote?.addresses ?? this.config.gatewayAddresses,
       mirrored: this.mirroredCount,
       problems: [...this.statuses.values()].filter((x) => x.reason !== 'Mirrored'),
@@ -277,12 +280,12 @@ export class LinkWatcher {
     if (!link.status?.conditions?.length) return true;
     if (this.credentialsError || this.remoteApiUp === false) return true;
     if (!this.remote?.isSynced) return false;
-    return this.probe.alive !== 'unknown';
+    return !this.config.hasGateway || this.probe.alive !== 'unknown';
   }
 
   /** True once the remote list is complete and no work is queued: for tests and benchmarks. */
   async settled(): Promise<boolean> {
-    if (!this.remote?.isSynced || this.probe.alive === 'unknown') return false;
+    if (!this.remote?.isSynced || (this.config.hasGateway && this.probe.alive === 'unknown')) return false;
     await this.queue.idle();
     return this.queue.length === 0;
   }

@@ -42,7 +42,8 @@ export class RemoteCluster {
   /** Remote-discovery Services (`remoteDiscoverySelector`), a label-selected watch of its own too. */
   private readonly discovered: Informer<V1Service> | undefined;
   private readonly slices: Informer<V1EndpointSlice>;
-  private readonly gateway: Informer<V1Service>;
+  /** The remote `isthmus-gateway` Service; none for a Link without a gateway. */
+  private readonly gateway: Informer<V1Service> | undefined;
   /**
    * Remote slices by the Service they serve (`namespace/service-name`), kept from the slice events:
    * endpoints() runs on every sync, and scanning every slice there made an initial sync O(N²)
@@ -73,13 +74,15 @@ export class RemoteCluster {
       transform: trimRemoteSlice,
       ...opts,
     });
-    this.gateway = createInformer<V1Service>(client, R.services, {
-      namespace: SYSTEM_NAMESPACE,
-      fieldSelector: `metadata.name=${GATEWAY_SERVICE_NAME}`,
-      // status.loadBalancer is the gateway address: only managedFields go.
-      transform: dropManagedFields,
-      ...opts,
-    });
+    this.gateway = config.hasGateway
+      ? createInformer<V1Service>(client, R.services, {
+          namespace: SYSTEM_NAMESPACE,
+          fieldSelector: `metadata.name=${GATEWAY_SERVICE_NAME}`,
+          // status.loadBalancer is the gateway address: only managedFields go.
+          transform: dropManagedFields,
+          ...opts,
+        })
+      : undefined;
   }
 
   start(): void {
@@ -98,9 +101,9 @@ export class RemoteCluster {
       if (name && (services?.get(ns, name) ?? federated?.get(ns, name) ?? discovered?.get(ns, name)))
         events.changed(`${ns}/${name}`);
     });
-    gateway.onEvent(() => void this.refreshGateway());
+    gateway?.onEvent(() => void this.refreshGateway());
     slices.start();
-    gateway.start();
+    gateway?.start();
     // Orphans are judged only on a complete remote list: wait for every remote cache.
     void Promise.all([services?.synced, federated?.synced, discovered?.synced, slices.synced])
       .then(() => {
@@ -110,6 +113,7 @@ export class RemoteCluster {
         events.synced();
       })
       .catch(() => {});
+    if (!gateway) return;
     this.resolveTimer = setInterval(() => void this.refreshGateway(), this.shared.resolveIntervalMs);
     this.resolveTimer.unref();
     void this.refreshGateway();
@@ -123,7 +127,7 @@ export class RemoteCluster {
       this.federated?.stop(),
       this.discovered?.stop(),
       this.slices.stop(),
-      this.gateway.stop(),
+      this.gateway?.stop(),
     ]);
     this.client.close();
   }
@@ -205,7 +209,7 @@ export class RemoteCluster {
   }
 
   private async refreshGateway(): Promise<void> {
-    const svc = this.gateway.get(SYSTEM_NAMESPACE, GATEWAY_SERVICE_NAME);
+    const svc = this.gateway?.get(SYSTEM_NAMESPACE, GATEWAY_SERVICE_NAME);
     const addresses = await resolveHosts(gatewayHosts(svc, this.fallback), this.shared.resolve);
     if (this.stopped || addresses.join() === this.addresses.join()) return;
     this.addresses = addresses;

@@ -12,8 +12,10 @@ import { R } from '../kube/resources.js';
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
 import {
   type Cluster,
+  condition,
   editLinkSpec,
   exportService,
+  getLink,
   getService,
   getSlice,
   link,
@@ -142,5 +144,26 @@ describe('remote discovery (mirror.linkerd.io/exported=remote-discovery)', () =>
     await waitEndpoints(east, 'db-west', ['10.244.1.10=true']);
     await editLinkSpec(east, 'west', (spec) => ({ ...spec, remoteDiscoverySelector: {} }));
     await waitFor(async () => !(await getService(east, 'default', 'db-west')), { what: 'db-west deleted' });
+  });
+
+  it('a Link without a gateway mirrors remote-discovery Services only, and probes nothing', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'db', { ...discovery, ready: 1 });
+    await exportService(west, 'web', { ready: 1 });
+    await link(east, west, 'west', { gatewayAddress: undefined });
+    world.controller('east');
+    await waitEndpoints(east, 'db-west', ['10.244.1.10=true']);
+    const synced = await waitFor(
+      async () => {
+        const l = await getLink(east, 'west');
+        return condition(l, 'Ready')?.status === 'True' && l?.status?.mirroredServices === 1 ? l : undefined;
+      },
+      { what: 'Link west Ready with 1 service mirrored' },
+    );
+    expect(synced.status?.conditions?.map((c) => c.type)).toEqual(['Ready', 'RemoteAPIAvailable']);
+    // `web` is exported through the gateways, which this Link does not have.
+    expect(await getService(east, 'default', 'web-west')).toBeUndefined();
+    expect(world.probe.seen).toEqual([]);
   });
 });

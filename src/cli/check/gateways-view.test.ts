@@ -18,6 +18,7 @@ describe('isthmus gateways', () => {
     const rows = gatewayRows(links, controllerMetrics(scrape));
     expect(rows.find((r) => r.cluster === 'west')).toEqual({
       cluster: 'west',
+      gateway: true,
       alive: true,
       numServices: 1,
       latencyP50Ms: 3.5,
@@ -30,9 +31,23 @@ describe('isthmus gateways', () => {
     const bare = link('north');
     delete bare.status;
     expect(gatewayRows([bare])).toEqual([
-      { cluster: 'north', alive: null, numServices: null, latencyP50Ms: null, latencyP95Ms: null },
+      {
+        cluster: 'north',
+        gateway: true,
+        alive: null,
+        numServices: null,
+        latencyP50Ms: null,
+        latencyP95Ms: null,
+      },
     ]);
     expect(gatewayRows([bare], controllerMetrics(scrape))[0]).toMatchObject({ alive: false, numServices: 4 });
+  });
+
+  it('a Link without a gateway shows - for ALIVE, whatever a stale gauge says', () => {
+    const flat = link('east', { spec: { gatewayAddress: undefined } });
+    const [row] = gatewayRows([flat], controllerMetrics(scrape.replaceAll('"north"', '"east"')));
+    expect(row).toMatchObject({ gateway: false, alive: null });
+    expect(renderGatewaysTable([row!])).toMatch(/^east\s+-\s+1\s+-\s+-$/m);
   });
 
   it('over a window, counts only the probes between the two scrapes', () => {

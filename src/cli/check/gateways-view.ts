@@ -18,7 +18,9 @@ import { condition } from './types.js';
 
 export interface GatewayRow {
   cluster: string;
-  /** null: not probed yet / unknown. */
+  /** false: the Link has no gateway (remote discovery only); ALIVE shows `-`. */
+  gateway: boolean;
+  /** null: not probed yet / unknown, or no gateway. */
   alive: boolean | null;
   numServices: number | null;
   /** Milliseconds; null when no probe succeeded in the window (or no metrics were read). */
@@ -60,9 +62,11 @@ export function gatewayRows(links: readonly Link[], metrics?: ControllerMetrics)
       const alive =
         cond === 'True' ? true : cond === 'False' ? false : gauge === undefined ? null : gauge === 1;
       const buckets = metrics?.latency.get(cluster) ?? [];
+      const gateway = link.spec?.gatewayAddress !== undefined;
       return {
         cluster,
-        alive,
+        gateway,
+        alive: gateway ? alive : null,
         numServices: link.status?.mirroredServices ?? metrics?.mirrored.get(cluster) ?? null,
         latencyP50Ms: roundMs(histogramQuantile(0.5, buckets)),
         latencyP95Ms: roundMs(histogramQuantile(0.95, buckets)),
@@ -78,7 +82,7 @@ export function renderGatewaysTable(rows: readonly GatewayRow[]): string {
     ['CLUSTER', 'ALIVE', 'NUM_SVC', 'LATENCY_P50', 'LATENCY_P95'],
     rows.map((r) => [
       r.cluster,
-      r.alive === null ? 'Unknown' : r.alive ? 'True' : 'False',
+      !r.gateway ? '-' : r.alive === null ? 'Unknown' : r.alive ? 'True' : 'False',
       r.numServices === null ? '-' : String(r.numServices),
       ms(r.latencyP50Ms),
       ms(r.latencyP95Ms),

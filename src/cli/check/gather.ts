@@ -186,7 +186,9 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
         async (link): Promise<LinkFacts> => ({
           link,
           remote: await remoteAccess(client, link, opts),
-          gatewayChain: await gatewayChain(link, opts.remoteTimeoutMs),
+          ...(link.spec.gatewayAddress === undefined
+            ? {}
+            : { gatewayChain: await gatewayChain(link, opts.remoteTimeoutMs) }),
         }),
       ),
     );

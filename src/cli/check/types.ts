@@ -40,7 +40,8 @@ export type PeerChain =
 export interface LinkFacts {
   link: Link;
   remote: RemoteAccess;
-  gatewayChain: PeerChain;
+  /** undefined: the Link has no gateway (remote discovery only), so there is nothing to handshake with. */
+  gatewayChain?: PeerChain;
 }
 
 export interface LeaseFacts {

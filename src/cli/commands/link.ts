@@ -27,6 +27,10 @@ export function registerLink(program: Command): void {
       '--api-server-address <url>',
       "remote API server URL as seen from the local cluster (default: the context's)",
     )
+    .option(
+      '--no-gateway',
+      "a Link without a gateway, for a flat pod network: it mirrors remote-discovery Services only (Linkerd's --gateway=false)",
+    )
     .option('--gateway-addresses <list>', 'remote gateway addresses (default: its LoadBalancer status)')
     .option('--gateway-port <port>', "remote gateway's mTLS port (default: its Service's ingress port)")
     .option(
@@ -72,11 +76,15 @@ export function registerLink(program: Command): void {
         ? KubeClient.fromKubeconfigFile(flags.kubeconfig, flags.context)
         : KubeClient.fromDefault(flags.context);
       try {
-        const svc = await client.get(R.services, SYSTEM_NAMESPACE, GATEWAY_SERVICE_NAME);
-        const gw = flags.gatewayAddresses
-          ? { addresses: flags.gatewayAddresses.split(',').map((a) => a.trim()), port: gatewayPortOf(svc) }
-          : gatewayAddressesOf(svc, name!);
-        const { gatewayPort = gw.port, ...rest } = options;
+        const { gatewayPort, ...rest } = options;
+        let gateway: { addresses: string[]; port: number } | undefined;
+        if (flags.gateway !== false) {
+          const svc = await client.get(R.services, SYSTEM_NAMESPACE, GATEWAY_SERVICE_NAME);
+          const gw = flags.gatewayAddresses
+            ? { addresses: flags.gatewayAddresses.split(',').map((a) => a.trim()), port: gatewayPortOf(svc) }
+            : gatewayAddressesOf(svc, name!);
+          gateway = { addresses: gw.addresses, port: gatewayPort ?? gw.port };
+        }
         const secret = await client.get(
           R.secrets,
           SYSTEM_NAMESPACE,
@@ -91,8 +99,7 @@ export function registerLink(program: Command): void {
             apiServer: flags.apiServerAddress ?? client.server,
             ...caDataOf(cluster),
             token: tokenOf(secret, name!),
-            gatewayAddresses: gw.addresses,
-            gatewayPort,
+            ...(gateway ? { gateway } : {}),
             options: rest,
           }),
         );

@@ -398,8 +398,7 @@ async function linkObjects(
     apiServer: sandbox.url,
     ...(sandbox.caPem ? { caData: Buffer.from(sandbox.caPem).toString('base64') } : {}),
     token: tokenOf(secret, to.name),
-    gatewayAddresses: gw.addresses,
-    gatewayPort: gw.port,
+    gateway: gw,
   });
 }
 

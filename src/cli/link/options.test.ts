@@ -64,6 +64,17 @@ describe('isthmus link flags', () => {
     );
   });
 
+  it('--no-gateway refuses the flags of what such a Link does not have, naming them', () => {
+    expect(linkSpecOptions({ gateway: false, remoteDiscoverySelector: 'flat=yes' })).toEqual({
+      remoteDiscoverySelector: { matchLabels: { flat: 'yes' } },
+    });
+    expect(
+      usageError(() =>
+        linkSpecOptions({ gateway: false, selector: 'a=b', probePeriod: '1s', gatewayAddresses: 'x' }),
+      ),
+    ).toMatch(/--no-gateway cannot be combined with --gateway-addresses, --selector, --probe-period: /);
+  });
+
   it('warns about a selector that picks Services the remote gateway will refuse', () => {
     expect(linkSpecWarnings(linkSpecOptions({ selector: 'app=podinfo' }))).toEqual([
       expect.stringMatching(

@@ -11,6 +11,9 @@ import { parseDuration, selectorRequiresExport } from '../../mirror/link-config.
 import { parseLabelSelector, SelectorError } from '../../sandbox/selectors.js';
 
 export interface LinkFlagValues {
+  /** false: `--no-gateway`, a Link for a flat pod network (remote-discovery Services only). */
+  gateway?: boolean;
+  gatewayAddresses?: string;
   selector?: string;
   federatedServiceSelector?: string;
   remoteDiscoverySelector?: string;
@@ -134,8 +137,27 @@ function optionalSelector(text: string | undefined, flag: string): V1LabelSelect
   return text.trim() === '' ? {} : labelSelectorFromString(text, flag);
 }
 
+/** Flags that set up what a Link without a gateway does not have: the tunnel, its probe, its selectors. */
+const GATEWAY_FLAGS: [keyof LinkFlagValues, string][] = [
+  ['gatewayAddresses', '--gateway-addresses'],
+  ['gatewayPort', '--gateway-port'],
+  ['selector', '--selector'],
+  ['federatedServiceSelector', '--federated-service-selector'],
+  ['probePeriod', '--probe-period'],
+  ['probeTimeout', '--probe-timeout'],
+  ['probeFailureThreshold', '--probe-failure-threshold'],
+];
+
 /** Flag values → Link spec fields; only what was given. */
 export function linkSpecOptions(flags: LinkFlagValues): LinkSpecOptions {
+  if (flags.gateway === false) {
+    const given = GATEWAY_FLAGS.filter(([key]) => flags[key] !== undefined).map(([, flag]) => flag);
+    if (given.length > 0) {
+      throw usage(
+        `--no-gateway cannot be combined with ${given.join(', ')}: a Link without a gateway mirrors remote-discovery Services only, and probes nothing`,
+      );
+    }
+  }
   const out: LinkSpecOptions = {};
   if (flags.selector !== undefined) out.selector = labelSelectorFromString(flags.selector);
   // Empty is meaningful for these two (none, the Link's `{}`), unlike an empty --selector.

@@ -20,13 +20,22 @@ const facts: RemoteFacts = {
     'base64',
   ),
   token: 'remote-read-only-token',
-  gatewayAddresses: ['198.51.100.7'],
-  gatewayPort: 4143,
+  gateway: { addresses: ['198.51.100.7'], port: 4143 },
 };
 
 describe('isthmus link', () => {
   it('renders the golden Secret and Link', async () => {
     await expect(renderLink(facts)).toMatchFileSnapshot('testdata/link-west.golden.yaml');
+  });
+
+  it('without a gateway: no gateway address, port, identity or probe in the Link', () => {
+    const { gateway: _gw, ...gatewayless } = facts;
+    const [, link] = linkManifests(gatewayless);
+    expect(Object.keys(link.spec).sort()).toEqual([
+      'clusterCredentialsSecret',
+      'targetClusterDomain',
+      'targetClusterName',
+    ]);
   });
 
   it('puts a kubeconfig holding only the read-only token into the Secret', () => {

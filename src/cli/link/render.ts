@@ -26,8 +26,8 @@ export interface RemoteFacts {
   apiServer: string;
   caData?: string;
   token: string;
-  gatewayAddresses: string[];
-  gatewayPort: number;
+  /** Absent: a Link without a gateway (`isthmus link --no-gateway`). */
+  gateway?: { addresses: string[]; port: number };
   /** What the user set by flag (isthmus link --selector …); the rest keeps the CRD defaults. */
   options?: LinkSpecOptions;
 }
@@ -76,17 +76,21 @@ export function linkManifests(f: RemoteFacts): [V1Secret, Link] {
         targetClusterName: f.clusterName,
         targetClusterDomain: f.clusterDomain,
         clusterCredentialsSecret: secretName,
-        gatewayAddress: f.gatewayAddresses.join(','),
-        gatewayPort: f.gatewayPort,
-        gatewayIdentity: gatewayIdentity(f.trustDomain, f.clusterName),
-        probeSpec: {
-          path: '/ready',
-          port: PORTS.admin,
-          period: '3s',
-          timeout: '2s',
-          failureThreshold: 3,
-          ...probe,
-        },
+        ...(f.gateway
+          ? {
+              gatewayAddress: f.gateway.addresses.join(','),
+              gatewayPort: f.gateway.port,
+              gatewayIdentity: gatewayIdentity(f.trustDomain, f.clusterName),
+              probeSpec: {
+                path: '/ready',
+                port: PORTS.admin,
+                period: '3s',
+                timeout: '2s',
+                failureThreshold: 3,
+                ...probe,
+              },
+            }
+          : {}),
         ...options,
       },
     },

@@ -226,6 +226,15 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
     checkTrustAnchor,
     [
       [
+        'a Link without a gateway: no handshake, nothing to compare, no warning',
+        (f) => {
+          const { gatewayChain: _none, ...rest } = links(f)[0]!;
+          links(f)[0] = rest;
+        },
+        'ok',
+        null,
+      ],
+      [
         'gateway from another PKI',
         (f) => {
           links(f)[0]!.gatewayChain = { ok: true, address: '10.0.0.7:4143', chainPem: foreignChain };
@@ -478,6 +487,17 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         'invalid Link is skipped',
         (f) => {
           links(f)[0]!.link = link('west', { conditions: [], spec: { gatewayAddress: '' } });
+        },
+        'ok',
+        null,
+      ],
+      [
+        'a Link without a gateway is skipped: nothing to probe',
+        (f) => {
+          links(f)[0]!.link = link('west', {
+            conditions: HEALTHY_CONDITIONS.slice(0, 2),
+            spec: { gatewayAddress: undefined },
+          });
         },
         'ok',
         null,

@@ -11,7 +11,9 @@ export function checkGatewaysAlive(facts: CheckFacts): CheckResult {
   const failures: string[] = [];
   const warnings: string[] = [];
   for (const { link } of facts.links.value) {
-    if (!parseLinkSpec(link).ok) continue; // reported by "every Link is valid"; never probed
+    const parsed = parseLinkSpec(link);
+    // Invalid: reported by "every Link is valid", never probed. No gateway: nothing to probe.
+    if (!parsed.ok || !parsed.config.hasGateway) continue;
     const name = linkLabel(link);
     const gw = `${link.spec.gatewayAddress}:${link.spec.gatewayPort ?? 4143}`;
     const alive = condition(link, 'GatewayAlive');

@@ -29,7 +29,7 @@ export function checkRevocation(facts: CheckFacts): CheckResult {
   }
   const failures: string[] = [];
   for (const { link, gatewayChain: chain } of facts.links.value) {
-    if (!chain.ok || chain.chainPem.length === 0) continue; // the trust-anchor check reports these
+    if (!chain?.ok || chain.chainPem.length === 0) continue; // the trust-anchor check reports these
     const [leaf, issuer] = chain.chainPem.map((pem) => new X509Certificate(pem));
     const reason = list.check(leaf!, issuer);
     if (reason) {

@@ -22,6 +22,7 @@ export function checkTrustAnchor(facts: CheckFacts): CheckResult {
   const warnings: string[] = [];
   for (const { link, gatewayChain: chain } of facts.links.value) {
     const name = linkLabel(link);
+    if (!chain) continue; // no gateway: nothing of the remote's is verified against our anchor
     if (!chain.ok) {
       warnings.push(
         `Link ${name}: cannot compare, no TLS handshake with gateway ${chain.address}: ${chain.error}`,
@@ -62,7 +63,7 @@ function unusedAnchors(facts: CheckFacts, bundle: string): string[] {
   const anchors = splitPem(bundle);
   if (anchors.length < 2 || !facts.issuerPem.ok || !facts.links.ok) return [];
   const chains: string[][] = [[facts.issuerPem.value]];
-  for (const { gatewayChain } of facts.links.value) if (gatewayChain.ok) chains.push(gatewayChain.chainPem);
+  for (const { gatewayChain } of facts.links.value) if (gatewayChain?.ok) chains.push(gatewayChain.chainPem);
   const used = (anchor: string) =>
     chains.some(([leaf, ...rest]) => leaf !== undefined && verifyChain(leaf, rest, [anchor], facts.now).ok);
   return anchors.flatMap((anchor, i) =>
