@@ -17,6 +17,7 @@ import {
   FEDERATION_MEMBERS_ANNOTATION,
   MANAGED_BY_LABEL,
   MIRRORED_SERVICE_LABEL,
+  REMOTE_DISCOVERY_LABEL,
   SERVICE_NAME_LABEL,
 } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
@@ -164,6 +165,22 @@ describe('federation controller', () => {
     }
     expect(await metric('isthmus_federation_members')).toBe(3);
     expect(await metric('isthmus_federation_ready_members')).toBe(3);
+  });
+
+  it('a member mirrored in remote-discovery mode (a Link without a gateway): its remote pods, not a gateway', async () => {
+    await client.create(R.services, localMember());
+    await client.create(R.endpointSlices, localSlice());
+    const direct = memberMirror('west');
+    direct.metadata!.labels![REMOTE_DISCOVERY_LABEL] = 'west';
+    await client.create(R.services, direct);
+    await client.create(
+      R.endpointSlices,
+      slice(ns, 'cart-west', { mirror: true, port: 8080, name: 'cart-west', ready: ['10.2.0.9'] }),
+    );
+    await start().synced;
+    const all = ['10.2.0.9:8080', ...CART_PODS.map((p) => `${p}:8080`)].sort();
+    await waitFor(async () => same(await endpoints(), all), { what: 'local and remote pods' });
+    expect((await federated())?.metadata?.annotations?.[FEDERATION_MEMBERS_ANNOTATION]).toBe('east,west');
   });
 
   it('follows the members: an unready remote drops out, a local Service that leaves is removed, the last one takes the Service with it', async () => {

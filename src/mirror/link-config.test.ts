@@ -53,7 +53,7 @@ describe('parseLinkSpec', () => {
     expect(parsed.ok && parsed.config.remoteDiscoverySelector).toBeNull();
   });
 
-  it('a Link without gatewayAddress has no gateway and mirrors remote-discovery Services only', () => {
+  it('a Link without gatewayAddress has no gateway and mirrors remote-discovery Services and members only', () => {
     const spec = linkObject('west').spec;
     const { gatewayAddress: _none, ...gatewayless } = spec;
     const parsed = parseLinkSpec({ ...linkObject('west'), spec: gatewayless });
@@ -63,17 +63,17 @@ describe('parseLinkSpec', () => {
       hasGateway: false,
       gatewayAddresses: [],
       selector: null,
-      federatedServiceSelector: null,
+      federatedServiceSelector: { matchLabels: { 'mirror.linkerd.io/federated': 'member' } },
       remoteDiscoverySelector: { matchLabels: { 'mirror.linkerd.io/exported': 'remote-discovery' } },
     });
     // An explicit {} is the same; a selector that needs the tunnel is refused with the reason.
     expect(parseLinkSpec({ ...linkObject('west'), spec: { ...gatewayless, selector: {} } }).ok).toBe(true);
     const refused = parseLinkSpec({
       ...linkObject('west'),
-      spec: { ...gatewayless, federatedServiceSelector: { matchLabels: { team: 'a' } } },
+      spec: { ...gatewayless, selector: { matchLabels: { team: 'a' } } },
     });
     expect(!refused.ok && refused.reason).toMatch(
-      /^federatedServiceSelector picks Services reached through the remote gateway, and the Link has no gatewayAddress/,
+      /^selector picks Services reached through the remote gateway, and the Link has no gatewayAddress/,
     );
     expect(parseLinkSpec(linkObject('west')).ok && parseLinkSpec(linkObject('west'))).toMatchObject({
       config: { hasGateway: true },

@@ -30,8 +30,8 @@ export interface LinkConfig {
   credentialsSecret: string;
   /**
    * false: the Link has no `gatewayAddress` (`isthmus link --no-gateway`, Linkerd's
-   * `--gateway=false`): a flat network where only remote-discovery Services are mirrored, and no
-   * remote gateway is watched or probed.
+   * `--gateway=false`): a flat network where only remote-discovery Services and federated members
+   * are mirrored, both with the remote pods as endpoints, and no remote gateway is watched or probed.
    */
   hasGateway: boolean;
   /** From spec.gatewayAddress: the fallback when the remote isthmus-gateway Service has no LB ingress. */
@@ -130,22 +130,23 @@ export function parseLinkSpec(link: Link): ParsedLink {
   const probe = parseProbe(spec.probeSpec ?? {});
   if (typeof probe === 'string') return { ok: false, reason: probe };
 
-  // Without a gateway, exports and federated members (both reached through it) default to none.
+  // Without a gateway, exports (reached through it) default to none; federated members are then
+  // mirrored in remote-discovery mode (RemoteCluster.lookup), as Linkerd's always are.
   const selector = parseSelector('selector', spec.selector, hasGateway ? DEFAULT_SELECTOR : null);
   if (typeof selector === 'string') return { ok: false, reason: selector };
+  if (!hasGateway && selector) {
+    return {
+      ok: false,
+      reason:
+        'selector picks Services reached through the remote gateway, and the Link has no gatewayAddress: give it one, or leave selector out (a Link without a gateway mirrors remote-discovery Services and federated members only)',
+    };
+  }
   const federatedServiceSelector = parseSelector(
     'federatedServiceSelector',
     spec.federatedServiceSelector,
-    hasGateway ? DEFAULT_FEDERATED_SERVICE_SELECTOR : null,
+    DEFAULT_FEDERATED_SERVICE_SELECTOR,
   );
   if (typeof federatedServiceSelector === 'string') return { ok: false, reason: federatedServiceSelector };
-  if (!hasGateway && (selector || federatedServiceSelector)) {
-    const field = selector ? 'selector' : 'federatedServiceSelector';
-    return {
-      ok: false,
-      reason: `${field} picks Services reached through the remote gateway, and the Link has no gatewayAddress: give it one, or leave ${field} out (a Link without a gateway mirrors remote-discovery Services only)`,
-    };
-  }
   const remoteDiscoverySelector = parseSelector(
     'remoteDiscoverySelector',
     spec.remoteDiscoverySelector,

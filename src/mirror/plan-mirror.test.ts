@@ -549,6 +549,17 @@ describe('planMirror', () => {
       expect(back.actions.map((a) => a.kind)).toEqual(['applyService', 'applySlice']);
     });
 
+    it('a federated member mirrored this way (a Link without a gateway) carries its federation too', () => {
+      const member = remoteService('cart', { exported: false, labels: { [FEDERATED_LABEL]: 'member' } });
+      const svc = direct({ remote: { service: member, readyEndpointCount: 1 } }).actions.find(
+        (a) => a.kind === 'applyService',
+      )?.service;
+      expect(svc?.metadata?.labels).toMatchObject({
+        [FEDERATION_LABEL]: 'cart',
+        [REMOTE_DISCOVERY_LABEL]: 'west',
+      });
+    });
+
     it('skip reasons still apply: not allowed here, or a name that is not ours', () => {
       const only = remoteService('db', { annotations: { [ALLOWED_CLUSTERS_ANNOTATION]: 'north' } });
       const refused = direct({ remote: { service: only, readyEndpointCount: 1 }, localCluster: 'east' });

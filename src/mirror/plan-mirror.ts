@@ -90,17 +90,13 @@ export function mirrorIdentity(
       extraLabels: headlessParentLabel(mirrorName(svc, link.clusterName)),
     };
   }
-  if (target.type === 'direct') {
-    return {
-      name: mirrorName(svc, link.clusterName),
-      fqName: fqService,
-      extraLabels: remoteDiscoveryLabels(link.clusterName, svc),
-    };
-  }
   return {
     name: mirrorName(svc, link.clusterName),
     fqName: fqService,
-    extraLabels: isFederatedMember(service, link) ? federationLabel(svc) : {},
+    extraLabels: {
+      ...(target.type === 'direct' ? remoteDiscoveryLabels(link.clusterName, svc) : {}),
+      ...(isFederatedMember(service, link) ? federationLabel(svc) : {}),
+    },
   };
 }
 

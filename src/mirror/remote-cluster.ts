@@ -142,15 +142,16 @@ export class RemoteCluster {
    * The remote Service if it exists and one of the Link's selectors picks it, and how it is
    * mirrored. Exported Services and federated members go through the gateways even when the
    * remote-discovery selector picks them too: the tunnel is the mode that needs no flat network.
+   * On a Link without a gateway, federated members are mirrored in remote-discovery mode.
    */
   lookup(namespace: string, name: string): RemoteService | undefined {
-    const { selector, federatedServiceSelector, remoteDiscoverySelector } = this.config;
+    const { selector, federatedServiceSelector, remoteDiscoverySelector, hasGateway } = this.config;
     const exported = this.services?.get(namespace, name);
     if (exported && selectorMatches(selector, exported.metadata?.labels))
       return { service: exported, mode: 'gateway' };
     const member = this.federated?.get(namespace, name);
     if (member && selectorMatches(federatedServiceSelector, member.metadata?.labels))
-      return { service: member, mode: 'gateway' };
+      return { service: member, mode: hasGateway ? 'gateway' : 'remote-discovery' };
     const direct = this.discovered?.get(namespace, name);
     if (direct && selectorMatches(remoteDiscoverySelector, direct.metadata?.labels))
       return { service: direct, mode: 'remote-discovery' };

@@ -3,6 +3,9 @@ import { updateWithRetry } from '../kube/apply.js';
 import {
   EGRESS_PORTS_ANNOTATION,
   EXPORTED_LABEL,
+  FEDERATED_LABEL,
+  FEDERATED_MEMBER,
+  FEDERATION_LABEL,
   REMOTE_DISCOVERY_EXPORT,
   REMOTE_DISCOVERY_LABEL,
   REMOTE_GATEWAY_ANNOTATION,
@@ -165,5 +168,18 @@ describe('remote discovery (mirror.linkerd.io/exported=remote-discovery)', () =>
     // `web` is exported through the gateways, which this Link does not have.
     expect(await getService(east, 'default', 'web-west')).toBeUndefined();
     expect(world.probe.seen).toEqual([]);
+  });
+
+  it("on a Link without a gateway, a federated member's mirror lists its pods, labelled with its federation", async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'cart', { exported: false, labels: { [FEDERATED_LABEL]: FEDERATED_MEMBER } });
+    await link(east, west, 'west', { gatewayAddress: undefined });
+    world.controller('east');
+    await waitEndpoints(east, 'cart-west', ['10.244.1.10=true']);
+    expect((await getService(east, 'default', 'cart-west'))?.metadata?.labels).toMatchObject({
+      [FEDERATION_LABEL]: 'cart',
+      [REMOTE_DISCOVERY_LABEL]: 'west',
+    });
   });
 });

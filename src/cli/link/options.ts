@@ -137,12 +137,11 @@ function optionalSelector(text: string | undefined, flag: string): V1LabelSelect
   return text.trim() === '' ? {} : labelSelectorFromString(text, flag);
 }
 
-/** Flags that set up what a Link without a gateway does not have: the tunnel, its probe, its selectors. */
+/** Flags that set up what a Link without a gateway does not have: the tunnel, its probe, its exports. */
 const GATEWAY_FLAGS: [keyof LinkFlagValues, string][] = [
   ['gatewayAddresses', '--gateway-addresses'],
   ['gatewayPort', '--gateway-port'],
   ['selector', '--selector'],
-  ['federatedServiceSelector', '--federated-service-selector'],
   ['probePeriod', '--probe-period'],
   ['probeTimeout', '--probe-timeout'],
   ['probeFailureThreshold', '--probe-failure-threshold'],
@@ -154,7 +153,7 @@ export function linkSpecOptions(flags: LinkFlagValues): LinkSpecOptions {
     const given = GATEWAY_FLAGS.filter(([key]) => flags[key] !== undefined).map(([, flag]) => flag);
     if (given.length > 0) {
       throw usage(
-        `--no-gateway cannot be combined with ${given.join(', ')}: a Link without a gateway mirrors remote-discovery Services only, and probes nothing`,
+        `--no-gateway cannot be combined with ${given.join(', ')}: a Link without a gateway mirrors remote-discovery Services and federated members only, and probes nothing`,
       );
     }
   }
