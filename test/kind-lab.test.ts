@@ -60,6 +60,9 @@ describe('kind lab scripts', () => {
     );
     expect(out).toContain('apply -k');
     expect(out).toContain('examples/podinfo/overlays/west');
+    // A flat pod network for remote discovery: each node routes the other cluster's pod CIDR.
+    expect(out).toMatch(/docker exec east-control-plane ip route replace 10\.241\.0\.0\/16 via /);
+    expect(out).toMatch(/docker exec west-control-plane ip route replace 10\.240\.0\.0\/16 via /);
   });
 
   it('verify --dry-run scales east podinfo to zero and waits for Fallback, then back to Primary', async () => {
@@ -68,6 +71,7 @@ describe('kind lab scripts', () => {
     expect(out).toMatch(
       /scale deployment\/podinfo --replicas=0[\s\S]*=Fallback[\s\S]*--replicas=1[\s\S]*=Primary/,
     );
+    expect(out).toContain('curl -sf http://podinfo-direct-west:9898/ | grep -q west');
   });
 
   it('down --dry-run deletes both clusters', async () => {
@@ -96,6 +100,15 @@ describe('examples/podinfo', () => {
   it('exports podinfo from west', async () => {
     const svc = (await render('west')).find((o) => o.kind === 'Service' && o.metadata.name === 'podinfo');
     expect(svc?.metadata.labels?.['mirror.linkerd.io/exported']).toBe('true');
+  });
+
+  it('exports podinfo-direct from west in remote-discovery mode, selecting the same pods', async () => {
+    const svc = (await render('west')).find(
+      (o) => o.kind === 'Service' && o.metadata.name === 'podinfo-direct',
+    ) as { metadata: { labels?: Record<string, string> }; spec: { selector: unknown } } | undefined;
+    expect(svc?.metadata.labels?.['mirror.linkerd.io/exported']).toBe('remote-discovery');
+    expect(svc?.spec.selector).toEqual({ app: 'podinfo' });
+    expect((await render('east')).some((o) => o.metadata.name === 'podinfo-direct')).toBe(false);
   });
 
   it('makes podinfo a federation member in both clusters', async () => {

@@ -4,7 +4,8 @@
 # Usage: scripts/kind/up.sh [--dry-run]
 #   --dry-run  print every command it would run, run nothing
 #
-# Needs Docker, kind and kubectl. Pod and Service CIDRs do not overlap between the clusters;
+# Needs Docker, kind and kubectl. Pod and Service CIDRs do not overlap between the clusters, and
+# each node routes the other cluster's pod CIDR (a flat pod network, for remote discovery);
 # MetalLB gives each gateway a LoadBalancer address from its own slice of the kind network.
 # shellcheck source=scripts/kind/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -22,6 +23,20 @@ networking:
   podSubnet: 10.$((240 + i)).0.0/16
   serviceSubnet: 10.$((250 + i)).0.0/16
 KIND"
+}
+
+# Remote discovery (podinfo-direct) needs a flat pod network: each kind cluster is one node, so a
+# route on it sends the other cluster's pod CIDR to the other node over the kind Docker network.
+connect_pod_networks() {
+  local from=$1 to=$2 i via
+  i=$(cluster_index "$to")
+  if [[ $DRY_RUN -eq 1 ]]; then
+    via="<$to-control-plane address>"
+  else
+    via=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$to-control-plane")
+  fi
+  log "route $from -> pods of $to (10.$((240 + i)).0.0/16 via $via)"
+  run docker exec "$from-control-plane" ip route replace "10.$((240 + i)).0.0/16" via "$via"
 }
 
 install_metallb() {
@@ -87,6 +102,7 @@ deploy_example() {
 
 run mkdir -p "$LAB_DIR"
 for c in "${CLUSTERS[@]}"; do create_cluster "$c"; done
+for c in "${CLUSTERS[@]}"; do connect_pod_networks "$c" "$(other_cluster "$c")"; done
 for c in "${CLUSTERS[@]}"; do install_metallb "$c"; done
 if [[ -f "$LAB_DIR/certs/ca.crt" ]]; then
   log "reusing certificates in $LAB_DIR/certs"

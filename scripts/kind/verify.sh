@@ -2,7 +2,8 @@
 # Check the kind lab end to end: the frontend in east reaches podinfo in both clusters; with
 # east's podinfo scaled to zero, the TrafficSplit fails over and every request is served by west;
 # scaled back, traffic returns to east. podinfo is a federation member in both clusters, so east
-# has podinfo-federated over east's pod and west's (through the gateways). First, `isthmus gateways` in east: west's gateway is alive
+# has podinfo-federated over east's pod and west's (through the gateways), and podinfo-direct-west
+# reaches west's pod directly (remote discovery over the routed pod networks). First, `isthmus gateways` in east: west's gateway is alive
 # (read from the controller pod through the API server's pod proxy). Not `isthmus check`: the Links
 # name the remote API servers by their kind node names (west-control-plane), which resolve inside
 # the Docker network, where the controllers run, but not on the host.
@@ -33,6 +34,10 @@ run_sh "kubectl --context $EAST -n test exec deploy/frontend -- curl -sf http://
 log "federated podinfo-federated in east: its endpoints are east's pod and west through the gateway"
 run_sh "for i in \$(seq 30); do kubectl --context $EAST -n test get svc podinfo-federated -o jsonpath='{.metadata.annotations.isthmus\\.dev/federation-members}' 2>/dev/null | grep -qx east,west && exit 0; sleep 2; done; exit 1"
 run_sh "kubectl --context $EAST -n test exec deploy/frontend -- sh -c 'for i in \$(seq 20); do curl -s http://podinfo-federated:9898/; echo; done' | grep -o '\"message\": *\"[^\"]*\"' | sort | uniq -c"
+
+log "remote discovery: podinfo-direct-west in east lists west's pods, reached without the gateways"
+run kubectl --context "$EAST" -n test get endpointslices -l kubernetes.io/service-name=podinfo-direct-west
+run_sh "kubectl --context $EAST -n test exec deploy/frontend -- curl -sf http://podinfo-direct-west:9898/ | grep -q west"
 
 log "primary (east) serves while healthy"
 sample

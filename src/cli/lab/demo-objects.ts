@@ -49,9 +49,9 @@ function podinfoService(name: string, labels: Record<string, string>): KubeObjec
 }
 
 /**
- * `direct`: also `podinfo-direct`, labelled `mirror.linkerd.io/exported=remote-discovery`. The
- * local lab's "pods" share one host's loopback, a flat network; kind's clusters do not share a
- * pod network, so the kind overlays leave it out.
+ * `direct`: also `podinfo-direct`, labelled `mirror.linkerd.io/exported=remote-discovery`, as the
+ * kind lab's west overlay has it. The local lab's "pods" share one host's loopback, a flat network;
+ * the kind lab routes each cluster's pod CIDR to the other.
  */
 export function demoObjects(
   cluster: string,
