@@ -52,7 +52,11 @@ export function registerInstall(program: Command): void {
       'controller replicas (leader-elected)',
       String(INSTALL_DEFAULTS.controllerReplicas),
     )
-    .option('--gateway-service-type <type>', 'LoadBalancer or NodePort', INSTALL_DEFAULTS.gatewayServiceType)
+    .option(
+      '--gateway-service-type <type>',
+      'LoadBalancer, NodePort, or ClusterIP (not reachable from other clusters: for clusters linked to this one with --no-gateway only)',
+      INSTALL_DEFAULTS.gatewayServiceType,
+    )
     .option(
       '--gateway-service-annotation <key=value>',
       'annotation of the gateway Service, repeatable (e.g. service.beta.kubernetes.io/aws-load-balancer-type=nlb)',
@@ -153,7 +157,11 @@ export function installOptionsFromFlags(
     identityReplicas: flags.ha ? 2 : INSTALL_DEFAULTS.identityReplicas,
     failoverControlledBy: flags.failoverControlledBy,
     egressPortRange: { first, last },
-    gatewayServiceType: oneOf('gateway-service-type', flags.gatewayServiceType, ['LoadBalancer', 'NodePort']),
+    gatewayServiceType: oneOf('gateway-service-type', flags.gatewayServiceType, [
+      'LoadBalancer',
+      'NodePort',
+      'ClusterIP',
+    ]),
     gatewayExposure: gatewayExposureFromFlags(flags, flags.gatewayServiceType, problems),
     enableNamespaceCreation: flags.enableNamespaceCreation === true,
   };

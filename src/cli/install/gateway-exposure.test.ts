@@ -62,4 +62,15 @@ describe('gateway exposure flags', () => {
       '--gateway-node-port must be a port number (by default the API server takes 30000-32767)',
     ]);
   });
+
+  it('a ClusterIP gateway takes no load balancer or node port settings', () => {
+    const { problems } = parse(
+      { gatewayServiceAnnotation: ['a=b'], gatewayExternalTrafficPolicy: 'Local', gatewayNodePort: '30443' },
+      'ClusterIP',
+    );
+    expect(problems).toEqual([
+      '--gateway-external-traffic-policy needs --gateway-service-type LoadBalancer or NodePort',
+      '--gateway-node-port needs --gateway-service-type LoadBalancer or NodePort',
+    ]);
+  });
 });

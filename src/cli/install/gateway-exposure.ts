@@ -38,6 +38,11 @@ export function gatewayExposureFromFlags(
   const lbOnly = (flag: string) => {
     if (serviceType !== 'LoadBalancer') problems.push(`${flag} needs --gateway-service-type LoadBalancer`);
   };
+  // The API server allows these on externally reachable Services only (not ClusterIP).
+  const externalOnly = (flag: string) => {
+    if (serviceType === 'ClusterIP')
+      problems.push(`${flag} needs --gateway-service-type LoadBalancer or NodePort`);
+  };
   for (const item of flags.gatewayServiceAnnotation ?? []) {
     const eq = item.indexOf('=');
     const key = eq < 0 ? item : item.slice(0, eq);
@@ -64,10 +69,12 @@ export function gatewayExposureFromFlags(
   }
   const policy = flags.gatewayExternalTrafficPolicy;
   if (policy !== undefined) {
+    externalOnly('--gateway-external-traffic-policy');
     if (policy === 'Cluster' || policy === 'Local') out.externalTrafficPolicy = policy;
     else problems.push('--gateway-external-traffic-policy must be Cluster or Local');
   }
   if (flags.gatewayNodePort !== undefined) {
+    externalOnly('--gateway-node-port');
     // The API server judges its own --service-node-port-range; only a non-port is refused here.
     const n = Number(flags.gatewayNodePort);
     if (!/^\d+$/.test(flags.gatewayNodePort) || n < 1 || n > 65535) {

@@ -24,7 +24,8 @@ export interface InstallOptions {
   failoverControlledBy: string;
   egressPortRange: { first: number; last: number };
   /** Service type of the gateway: LoadBalancer in real clusters; NodePort for bare labs. */
-  gatewayServiceType: 'LoadBalancer' | 'NodePort';
+  /** ClusterIP: not reachable from other clusters (Links to this one use --no-gateway, or your own exposure). */
+  gatewayServiceType: 'LoadBalancer' | 'NodePort' | 'ClusterIP';
   /** Cloud load-balancer annotations, source ranges, class, traffic policy, node port. */
   gatewayExposure: GatewayExposure;
   /** Grants the controller `create namespaces`, for Links with `enableNamespaceCreation`. */

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import type { V1Service } from '../../kube/types.js';
+import { validateService } from '../../sandbox/validation-service.js';
 import { installOptionsFromFlags, issuerFiles } from '../commands/install.js';
 import { installManifests, renderInstall } from './render.js';
 
@@ -37,6 +39,23 @@ describe('isthmus install', () => {
       const o = d.toJS() as { apiVersion?: string; kind?: string; metadata?: { name?: string } };
       expect(o.apiVersion && o.kind && o.metadata?.name, JSON.stringify(o).slice(0, 80)).toBeTruthy();
     }
+  });
+
+  it('--gateway-service-type ClusterIP: a gateway Service the API server accepts, reachable in-cluster only', () => {
+    const clusterIP = installOptionsFromFlags(
+      { ...flags, gatewayServiceType: 'ClusterIP' },
+      PEM('CERTIFICATE'),
+      {
+        certPem: PEM('CERTIFICATE'),
+        keyPem: PEM('PRIVATE KEY'),
+      },
+    );
+    const svc = (installManifests(clusterIP) as V1Service[]).find(
+      (o) => o.kind === 'Service' && o.metadata?.name === 'isthmus-gateway',
+    );
+    expect(svc?.spec?.type).toBe('ClusterIP');
+    expect(svc?.spec?.ports?.[0]).not.toHaveProperty('nodePort');
+    expect(validateService(svc, undefined)).toEqual([]);
   });
 
   it('gives the remote-access identity read-only rights and nothing on secrets', () => {
@@ -155,7 +174,11 @@ describe('isthmus install', () => {
     [{ gatewayReplicas: 'two' }, /--gateway-replicas must be an integer/],
     [{ egressPortRange: '30000-20000' }, /--egress-port-range/],
     [{ imagePullPolicy: 'Sometimes' }, /--image-pull-policy must be one of/],
-    [{ gatewayServiceType: 'ClusterIP' }, /--gateway-service-type must be one of/],
+    [{ gatewayServiceType: 'ExternalName' }, /--gateway-service-type must be one of/],
+    [
+      { gatewayServiceType: 'ClusterIP', gatewayNodePort: '30443' },
+      /--gateway-node-port needs --gateway-service-type LoadBalancer or NodePort/,
+    ],
   ])('rejects bad flags %o with a clear message', (bad, message) => {
     expect(() => installOptionsFromFlags({ ...flags, ...bad }, 'a', { certPem: 'b', keyPem: 'c' })).toThrow(
       message,

@@ -142,7 +142,7 @@ function service(opts: InstallOptions, name: string, component: string, ports: o
   };
 }
 
-/** The gateway's LoadBalancer (or NodePort) Service, with the cloud settings the install was given. */
+/** The gateway's LoadBalancer (or NodePort, or ClusterIP) Service, with the cloud settings the install was given. */
 function gatewayService(opts: InstallOptions) {
   const { nodePort } = opts.gatewayExposure;
   const ingress = {

@@ -59,6 +59,11 @@ describe('isthmus link', () => {
       { spec: { ports: [{ port: 4143 }] }, status: {} },
       /no LoadBalancer address yet/,
     ],
+    [
+      'a ClusterIP gateway (--gateway-service-type ClusterIP)',
+      { spec: { type: 'ClusterIP', ports: [{ port: 4143 }] }, status: {} },
+      /is ClusterIP .* no other cluster can reach it: link with --no-gateway/,
+    ],
   ])('fails clearly when the remote has %s', (_, svc, message) => {
     expect(() => gatewayAddressesOf(svc, 'west')).toThrow(message);
   });

@@ -123,6 +123,14 @@ export function gatewayAddressesOf(
   const addresses = (svc.status?.loadBalancer?.ingress ?? [])
     .map((i) => i.ip ?? i.hostname)
     .filter((a): a is string => typeof a === 'string' && a !== '');
+  if (addresses.length === 0 && svc.spec?.type === 'ClusterIP') {
+    throw new IsthmusError(
+      'LINK_INVALID',
+      `the gateway Service of cluster ${cluster} is ClusterIP (installed with --gateway-service-type ClusterIP), so no other cluster can reach it: ` +
+        'link with --no-gateway (a flat pod network), or pass --gateway-addresses of your own exposure',
+      { terminal: true },
+    );
+  }
   if (addresses.length === 0) {
     throw new IsthmusError(
       'LINK_INVALID',
