@@ -81,6 +81,20 @@ describe('directEndpoints', () => {
     expect(out.endpoints.filter((e) => e.conditions?.ready)).toHaveLength(Math.ceil(many.length / 2));
   });
 
+  it('drops what the API server never accepts in a slice, keeping loopback for it to judge', () => {
+    const out = directEndpoints([
+      slice([
+        ep('169.254.169.254', true),
+        ep('not-an-ip', true),
+        ep('0.0.0.0', true),
+        ep('224.0.0.1', true),
+        ep('127.0.0.1', true),
+        ep('10.0.0.1', true),
+      ]),
+    ]);
+    expect(out.endpoints.map((e) => e.addresses[0])).toEqual(['10.0.0.1', '127.0.0.1']);
+  });
+
   it('no slices: no endpoints and no ports', () => {
     expect(directEndpoints([])).toEqual({ addressType: 'IPv4', ports: [], endpoints: [] });
   });

@@ -4,6 +4,7 @@
  * and ports the mirror's single EndpointSlice carries.
  */
 import type { V1EndpointSlice } from '../kube/types.js';
+import { nonSpecialIPErrors } from '../sandbox/validation-endpoints.js';
 
 type Endpoint = NonNullable<V1EndpointSlice['endpoints']>[number];
 type SlicePort = NonNullable<V1EndpointSlice['ports']>[number];
@@ -47,7 +48,7 @@ export function directEndpoints(slices: Iterable<V1EndpointSlice>): DirectEndpoi
     groups.set(key, group);
     for (const ep of slice.endpoints ?? []) {
       const address = ep.addresses?.[0];
-      if (!address) continue;
+      if (!address || !mayList(address)) continue;
       const seen = group.byAddress.get(address);
       // A pod listed by two slices while it moves between them: the ready entry wins.
       if (!seen || (!isReady(seen) && isReady(ep))) group.byAddress.set(address, ep);
@@ -75,6 +76,16 @@ export function directEndpoints(slices: Iterable<V1EndpointSlice>): DirectEndpoi
     })),
     endpoints: kept,
   };
+}
+
+/**
+ * Addresses the API server never accepts in an EndpointSlice (not an IP, unspecified, link-local,
+ * link-local multicast: its ValidateNonSpecialIP) are dropped, so one bad entry from a remote
+ * cluster cannot block the whole mirror; a real remote API server would not have stored them.
+ * Loopback is left to the local API server, which refuses it unless it is the lab's sandbox.
+ */
+function mayList(address: string): boolean {
+  return nonSpecialIPErrors(address, { allowLoopbackEndpoints: true }).length === 0;
 }
 
 /** An absent `ready` means ready (discovery.k8s.io/v1 EndpointConditions). */

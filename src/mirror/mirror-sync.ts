@@ -148,6 +148,15 @@ async function planAndApply(
         applied: [],
       };
     }
+    // 422: the local API server refuses what we would write (a remote-discovery mirror's remote
+    // address this cluster does not accept). Retrying cannot help until the remote changes, which
+    // queues the key again; the status says why.
+    if (isIsthmusError(err, 'KUBE_INVALID')) {
+      shared.allocator.free(owner);
+      const message = `the local API server refused the mirror: ${err.message}`;
+      const status = { ...plan.status, reason: 'InvalidService' as const, message };
+      return { plan: { ...plan, ready: false, status }, applied: [] };
+    }
     if (isIsthmusError(err, 'MIRROR_NAMESPACE_FORBIDDEN')) {
       shared.allocator.free(owner);
       const status = { ...plan.status, reason: 'MissingNamespace' as const, message: err.message };

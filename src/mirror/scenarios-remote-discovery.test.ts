@@ -23,6 +23,7 @@ import {
   getSlice,
   link,
   setRemoteEndpoints,
+  startCluster,
   waitFor,
   waitReady,
   worldPerTest,
@@ -181,5 +182,31 @@ describe('remote discovery (mirror.linkerd.io/exported=remote-discovery)', () =>
       [FEDERATION_LABEL]: 'cart',
       [REMOTE_DISCOVERY_LABEL]: 'west',
     });
+  });
+
+  it('a remote address this API server refuses: InvalidService with its reason, healed when the pod moves', async () => {
+    const world = await startWorld(['east']);
+    // West's API server admits loopback endpoints (as the lab's sandbox does); east's refuses them.
+    world.clusters.set('west', await startCluster('west', { allowLoopbackEndpoints: true }));
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'db', { ...discovery, ready: 1 });
+    const moveTo = (address: string) =>
+      updateWithRetry<V1EndpointSlice>(west.client, R.endpointSlices, 'default', 'db-abc', (s) => ({
+        ...s,
+        endpoints: [{ addresses: [address], conditions: { ready: true } }],
+      }));
+    await moveTo('127.0.0.1');
+    await link(east, west, 'west');
+    world.controller('east');
+    const entry = await waitFor(
+      async () => (await getLink(east, 'west'))?.status?.services?.find((x) => x.name === 'db'),
+      { what: 'db reported in the Link status' },
+    );
+    expect(entry).toMatchObject({ reason: 'InvalidService' });
+    expect(entry.message).toMatch(/^the local API server refused the mirror: .*loopback/);
+    expect(await getSlice(east, 'default', 'db-west')).toBeUndefined();
+
+    await moveTo('10.244.1.10');
+    await waitEndpoints(east, 'db-west', ['10.244.1.10=true']);
   });
 });

@@ -13,7 +13,8 @@ import { MAX_SERVICE_NAME, mirrorName } from './mirror-objects.js';
  * - Mirrored: the mirror and its EndpointSlice are in place.
  * - MissingNamespace: the namespace does not exist locally; mirrored as soon as it appears.
  * - Conflict: a local object of the mirror's name is not ours; never overwritten.
- * - InvalidService: the mirror's name would exceed 63 characters, or the Service has no ports.
+ * - InvalidService: the mirror's name would exceed 63 characters, the Service has no ports, or the
+ *   local API server refused the mirror (422: e.g. a remote-discovery address it does not accept).
  * - UnsupportedServiceType: ExternalName Services have no endpoints to tunnel to.
  * - PortRangeExhausted: no egress port left in the configured range.
  * - NotAllowed: the export names the clusters it admits (`isthmus.dev/allowed-clusters`), and this

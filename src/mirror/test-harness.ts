@@ -61,7 +61,7 @@ export interface Cluster {
 
 export async function startCluster(
   name: string,
-  opts: { watchWindow?: number; tls?: boolean } = {},
+  opts: { watchWindow?: number; tls?: boolean; allowLoopbackEndpoints?: boolean } = {},
 ): Promise<Cluster> {
   // Plain HTTP: minting serving certificates (RSA in node-forge) dominated scenario time, and TLS
   // to the API server is src/kube's and src/sandbox's to test, not the mirror's.
@@ -70,6 +70,7 @@ export async function startCluster(
     tls: opts.tls ?? false,
     bookmarkIntervalMs: 200,
     ...(opts.watchWindow ? { watchWindow: opts.watchWindow } : {}),
+    ...(opts.allowLoopbackEndpoints ? { allowLoopbackEndpoints: true } : {}),
   });
   const client = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
   await client.create(R.namespaces, { metadata: { name: SYSTEM_NAMESPACE } });
