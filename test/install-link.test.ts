@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 import { writeCertificates } from '../src/identity/files.js';
 import { KubeClient } from '../src/kube/client.js';
 import { R } from '../src/kube/resources.js';
@@ -182,6 +183,55 @@ describe('install and link with the real kubectl', () => {
         remote.close();
       }
     } finally {
+      westAdmin.close();
+      eastAdmin.close();
+    }
+  });
+
+  it('allow: a read-only account per linking cluster, revoked alone by deleting it', async () => {
+    const westAdmin = KubeClient.fromKubeconfigString(west.kubeconfig());
+    const eastAdmin = KubeClient.fromKubeconfigString(east.kubeconfig());
+    const clients: KubeClient[] = [];
+    try {
+      const allow = (name: string) =>
+        isthmus(['allow', '--kubeconfig', kubeconfig, '--context', 'west', '--service-account-name', name]);
+      const allowed = await allow('east-reader');
+      await kubectl(['--context', 'west', 'apply', '-f', '-'], allowed.stdout);
+      const { stdout } = await isthmus([...LINK_WEST, '--service-account-name', 'east-reader']);
+      const link = parseAllDocuments(stdout)
+        .map((d) => d.toJS() as V1Secret)
+        .find((o) => o.kind === 'Secret')!;
+      const perPeer = KubeClient.fromSecret(link);
+      const shared = KubeClient.fromSecret(
+        (await eastAdmin.get<V1Secret>(R.secrets, 'isthmus-system', 'cluster-credentials-west'))!,
+      );
+      clients.push(perPeer, shared);
+      // Read-only like the install's shared account: services yes, secrets no.
+      expect((await perPeer.list(R.services, { namespace: 'isthmus-system' })).items.length).toBeGreaterThan(
+        0,
+      );
+      await expect(perPeer.list(R.secrets, { namespace: 'isthmus-system' })).rejects.toMatchObject({
+        code: 'KUBE_FORBIDDEN',
+      });
+      // Deleting east's account revokes east's token only: the shared one still works.
+      await westAdmin.delete(R.serviceAccounts, 'isthmus-system', 'east-reader');
+      await expect(perPeer.list(R.services, { namespace: 'isthmus-system' })).rejects.toMatchObject({
+        code: 'KUBE_UNAUTHORIZED',
+      });
+      expect((await shared.list(R.services, { namespace: 'isthmus-system' })).items.length).toBeGreaterThan(
+        0,
+      );
+      // Clear errors: a name that is not one, and a link to an account that was never allowed.
+      const badName = await allow('East_1').catch((e: { stderr: string; code: number }) => e);
+      expect(badName).toMatchObject({ code: 1 });
+      const missing = await isthmus([...LINK_WEST, '--service-account-name', 'north-reader']).catch(
+        (e: { stderr: string; code: number }) => e,
+      );
+      expect((missing as { stderr: string }).stderr).toMatch(
+        /no token in isthmus-system\/north-reader-token yet: did `isthmus allow --service-account-name north-reader` run there/,
+      );
+    } finally {
+      for (const c of clients) c.close();
       westAdmin.close();
       eastAdmin.close();
     }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerAllow } from './allow.js';
 import { registerCerts } from './certs.js';
 import { registerCheck } from './check.js';
 import { registerController } from './controller.js';
@@ -20,6 +21,7 @@ export function registerCommands(program: Command): void {
   registerLab(program);
   registerCerts(program);
   registerInstall(program);
+  registerAllow(program);
   registerLink(program);
   registerGateway(program);
   registerController(program);

@@ -10,6 +10,7 @@ interface LinkFlags extends LinkFlagValues {
   clusterDomain: string;
   apiServerAddress?: string;
   gatewayAddresses?: string;
+  serviceAccountName?: string;
 }
 
 export function registerLink(program: Command): void {
@@ -26,6 +27,10 @@ export function registerLink(program: Command): void {
     .option(
       '--api-server-address <url>',
       "remote API server URL as seen from the local cluster (default: the context's)",
+    )
+    .option(
+      '--service-account-name <name>',
+      "the remote read-only account whose token the Link uses, made by `isthmus allow` there (default: the install's shared isthmus-remote-access)",
     )
     .option(
       '--no-gateway',
@@ -85,11 +90,8 @@ export function registerLink(program: Command): void {
             : gatewayAddressesOf(svc, name!);
           gateway = { addresses: gw.addresses, port: gatewayPort ?? gw.port };
         }
-        const secret = await client.get(
-          R.secrets,
-          SYSTEM_NAMESPACE,
-          `${REMOTE_ACCESS_SERVICE_ACCOUNT}-token`,
-        );
+        const account = flags.serviceAccountName ?? REMOTE_ACCESS_SERVICE_ACCOUNT;
+        const secret = await client.get(R.secrets, SYSTEM_NAMESPACE, `${account}-token`);
         const cluster = client.config.getCurrentCluster();
         process.stdout.write(
           renderLink({
@@ -98,7 +100,7 @@ export function registerLink(program: Command): void {
             clusterDomain: flags.clusterDomain,
             apiServer: flags.apiServerAddress ?? client.server,
             ...caDataOf(cluster),
-            token: tokenOf(secret, name!),
+            token: tokenOf(secret, name!, account),
             ...(gateway ? { gateway } : {}),
             options: rest,
           }),

@@ -9,6 +9,7 @@ import { IsthmusError } from '../../errors.js';
 import {
   gatewayIdentity,
   PORTS,
+  REMOTE_ACCESS_SERVICE_ACCOUNT,
   REMOTE_KUBECONFIG_KEY,
   REMOTE_KUBECONFIG_SECRET_TYPE,
   SYSTEM_NAMESPACE,
@@ -159,14 +160,22 @@ export function caDataOf(cluster: { caData?: string; caFile?: string } | null): 
   return {};
 }
 
-/** The token the token controller wrote into the remote-access Secret. */
-export function tokenOf(secret: V1Secret | undefined, cluster: string): string {
+/** The token the token controller wrote into a read-only account's Secret (`<account>-token`). */
+export function tokenOf(
+  secret: V1Secret | undefined,
+  cluster: string,
+  account: string = REMOTE_ACCESS_SERVICE_ACCOUNT,
+): string {
   const data = secret?.data?.token;
   if (!data) {
+    const how =
+      account === REMOTE_ACCESS_SERVICE_ACCOUNT
+        ? 'is Isthmus installed there'
+        : `did \`isthmus allow --service-account-name ${account}\` run there`;
     throw new IsthmusError(
       'LINK_INVALID',
-      `cluster ${cluster} has no token in ${SYSTEM_NAMESPACE}/isthmus-remote-access-token yet: ` +
-        'is Isthmus installed there, and has the token controller filled the Secret?',
+      `cluster ${cluster} has no token in ${SYSTEM_NAMESPACE}/${account}-token yet: ` +
+        `${how}, and has the token controller filled the Secret?`,
       { terminal: true },
     );
   }

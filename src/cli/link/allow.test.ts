@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { allowManifests } from './allow.js';
+
+type Obj = {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  roleRef?: unknown;
+  subjects?: unknown;
+};
+
+describe('isthmus allow', () => {
+  it("an account, its token Secret, and a binding to the install's read-only role", () => {
+    const objs = allowManifests('east-reader') as Obj[];
+    expect(objs.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      'ServiceAccount/east-reader',
+      'Secret/east-reader-token',
+      'ClusterRoleBinding/isthmus-remote-access-east-reader',
+    ]);
+    expect(objs[2]).toMatchObject({
+      roleRef: { kind: 'ClusterRole', name: 'isthmus-remote-access' },
+      subjects: [{ kind: 'ServiceAccount', name: 'east-reader', namespace: 'isthmus-system' }],
+    });
+  });
+
+  it.each([
+    ['East_1', /--service-account-name "East_1": /],
+    ['isthmus-remote-access', /is the install's own shared account/],
+  ])('refuses %s with the reason', (name, reason) => {
+    expect(() => allowManifests(name)).toThrow(reason);
+  });
+});
