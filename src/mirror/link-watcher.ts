@@ -124,7 +124,7 @@ export class LinkWatcher {
       failureThreshold: config.probe.failureThreshold,
     });
     if (config.hasGateway) this.probe.start();
-    else this.probe.stop();
+    else this.stopProbing();
     const remoteChanged =
       before.hasGateway !== config.hasGateway ||
       before.credentialsSecret !== config.credentialsSecret ||
@@ -149,10 +149,19 @@ export class LinkWatcher {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const u of this.unsubscribe.splice(0)) u();
-    this.probe.stop();
+    this.stopProbing();
     await this.queue.stop();
     await this.disconnect();
     this.shared.metrics.remoteApiUp.remove({ target_cluster_name: this.config.clusterName });
+  }
+
+  /**
+   * No gateway to probe any more (Link deleted, or left without one): its `gateway_alive` series
+   * goes too, or a last 0 would keep a gateway-down alert firing for a gateway nobody uses.
+   */
+  private stopProbing(): void {
+    this.probe.stop();
+    this.shared.metrics.gatewayAlive.remove({ target_cluster_name: this.config.clusterName });
   }
 
   /** Link deleted: remove every mirror of this cluster, then the caller releases the finalizer. */

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { REMOTE_GATEWAY_ANNOTATION } from '../kube/keys.js';
+import { REMOTE_GATEWAY_ANNOTATION, SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import {
   condition,
+  editLinkSpec,
   exportService,
   getLink,
   getService,
@@ -40,6 +41,24 @@ describe('mirror controller under failures', () => {
     expect(
       await metricValue(ctl.registry, 'isthmus_mirrored_services', { target_cluster_name: 'west' }),
     ).toBe(1);
+  });
+
+  it('a dead gateway no longer linked (Link deleted, or left without a gateway) leaves no gateway_alive series', async () => {
+    const world = await startWorld(['east', 'west', 'north']);
+    const [east, west, north] = [world.c('east'), world.c('west'), world.c('north')];
+    await link(east, west, 'west', fastProbe);
+    await link(east, north, 'north', fastProbe);
+    const { ctl } = world.controller('east');
+    world.probe.dead.add('*');
+    const alive = (cluster: string) =>
+      metricValue(ctl.registry, 'gateway_alive', { target_cluster_name: cluster });
+    await waitFor(async () => (await alive('west')) === 0 && (await alive('north')) === 0, {
+      what: 'both gateways dead',
+    });
+    await editLinkSpec(east, 'west', ({ gatewayAddress: _gone, probeSpec: _p, ...spec }) => spec);
+    await waitFor(async () => (await alive('west')) === undefined, { what: "west's series removed" });
+    await east.client.delete(R.links, SYSTEM_NAMESPACE, 'north');
+    await waitFor(async () => (await alive('north')) === undefined, { what: "north's series removed" });
   });
 
   it("follows the remote gateway's LoadBalancer address and probes the new one", async () => {
