@@ -50,7 +50,7 @@ describe('kind lab scripts', () => {
     expect(out).toMatch(/kind load docker-image isthmus:dev --name east/);
     expect(out).toMatch(/install --cluster-name east .*\| kubectl --context kind-east apply -f -/s);
     expect(out).toMatch(
-      /link --context kind-west --cluster-name west .*\| kubectl --context kind-east apply -f -/s,
+      /allow --context kind-west --service-account-name east-reader \| kubectl --context kind-west apply -f -\n.*secret\/east-reader-token.*\n[^\n]*link --context kind-west --cluster-name west .*--service-account-name east-reader .*\| kubectl --context kind-east apply -f -/s,
     );
     expect(out).toMatch(
       /link --context kind-east --cluster-name east .*\| kubectl --context kind-west apply -f -/s,

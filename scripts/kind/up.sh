@@ -88,9 +88,12 @@ install_isthmus() {
 link() {
   local from=$1 to=$2
   log "link $from -> $to"
+  # A read-only account in $to for $from alone: deleting it revokes $from without touching others.
+  run_sh "${ISTHMUS[*]} allow --context $(ctx "$to") --service-account-name $from-reader | kubectl --context $(ctx "$to") apply -f -"
+  run kubectl --context "$(ctx "$to")" -n isthmus-system wait --for=jsonpath='{.data.token}' "secret/$from-reader-token" --timeout=60s
   # Pods of $from reach $to's API server by its control-plane container name on the kind network.
   run_sh "${ISTHMUS[*]} link --context $(ctx "$to") --cluster-name $to --trust-domain $TRUST_DOMAIN \
-    --api-server-address https://$to-control-plane:6443 | kubectl --context $(ctx "$from") apply -f -"
+    --service-account-name $from-reader --api-server-address https://$to-control-plane:6443 | kubectl --context $(ctx "$from") apply -f -"
 }
 
 deploy_example() {

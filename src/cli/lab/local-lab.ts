@@ -21,6 +21,7 @@ import type { KubeObject, V1EndpointSlice, V1Secret, V1Service } from '../../kub
 import { mergeKubeconfigs, type PodLogSource, type Sandbox, startSandbox } from '../../sandbox/index.js';
 import { waitFor } from '../../wait-for.js';
 import { CONTROLLER_NODE_FLAGS } from '../controller/process-flags.js';
+import { allowManifests, tokenSecretName } from '../link/allow.js';
 import { gatewayAddressesOf, linkManifests, tokenOf } from '../link/render.js';
 import { applyObjects } from './apply-objects.js';
 import { bootstrapCluster, labInstallOptions, serviceAccountToken } from './bootstrap.js';
@@ -47,8 +48,6 @@ export interface RunningLab {
   state: LabState;
   stop(): Promise<void>;
 }
-
-const REMOTE_ACCESS_SECRET = 'isthmus-remote-access-token';
 
 async function httpOk(url: string): Promise<true | undefined> {
   const res = await request(url, { headersTimeout: 2000, bodyTimeout: 2000 });
@@ -172,9 +171,12 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
     for (const from of topology) {
       for (const to of topology) {
         if (from.name === to.name) continue;
+        // As `isthmus allow` then `isthmus link --service-account-name`: an account per peer.
+        const account = `${from.name}-reader`;
+        await applyObjects(admins.get(to.name)!, allowManifests(account) as KubeObject[]);
         await applyObjects(
           admins.get(from.name)!,
-          await linkObjects(to, sandboxes.get(to.name)!, admins.get(to.name)!, opts.trustDomain),
+          await linkObjects(to, sandboxes.get(to.name)!, admins.get(to.name)!, opts.trustDomain, account),
         );
         opts.progress(`link ${from.name} → ${to.name}`);
       }
@@ -374,19 +376,20 @@ async function waitForProcesses(c: LabCluster): Promise<void> {
   );
 }
 
-/** What `isthmus link --context <to>` prints, gathered from `to` exactly as the command does. */
+/** What `isthmus link --context <to> --service-account-name <account>` prints, gathered as it does. */
 async function linkObjects(
   to: LabCluster,
   sandbox: Sandbox,
   admin: KubeClient,
   trustDomain: string,
+  account: string,
 ): Promise<KubeObject[]> {
   const svc = await admin.get<V1Service>(R.services, SYSTEM_NAMESPACE, 'isthmus-gateway');
   const gw = gatewayAddressesOf(svc, to.name);
   const secret = await waitFor(
-    `the ${to.name} remote-access token`,
+    `the ${to.name} token of ${account}`,
     async () => {
-      const s = await admin.get<V1Secret>(R.secrets, SYSTEM_NAMESPACE, REMOTE_ACCESS_SECRET);
+      const s = await admin.get<V1Secret>(R.secrets, SYSTEM_NAMESPACE, tokenSecretName(account));
       return s?.data?.token ? s : undefined;
     },
     { timeoutMs: 5000, intervalMs: 100 },
@@ -397,7 +400,7 @@ async function linkObjects(
     clusterDomain: 'cluster.local',
     apiServer: sandbox.url,
     ...(sandbox.caPem ? { caData: Buffer.from(sandbox.caPem).toString('base64') } : {}),
-    token: tokenOf(secret, to.name),
+    token: tokenOf(secret, to.name, account),
     gateway: gw,
   });
 }
