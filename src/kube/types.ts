@@ -45,7 +45,7 @@ export interface LinkSpec {
   targetClusterName: string;
   targetClusterDomain?: string;
   clusterCredentialsSecret: string;
-  /** Absent: a Link without a gateway (remote-discovery Services only). */
+  /** Absent: a Link without a gateway (remote-discovery Services and federated members only). */
   gatewayAddress?: string;
   gatewayPort?: number;
   gatewayIdentity?: string;

@@ -18,7 +18,7 @@ import { condition } from './types.js';
 
 export interface GatewayRow {
   cluster: string;
-  /** false: the Link has no gateway (remote discovery only); ALIVE shows `-`. */
+  /** false: the Link has no gateway (a flat network); ALIVE shows `-`. */
   gateway: boolean;
   /** null: not probed yet / unknown, or no gateway. */
   alive: boolean | null;

@@ -40,7 +40,7 @@ export type PeerChain =
 export interface LinkFacts {
   link: Link;
   remote: RemoteAccess;
-  /** undefined: the Link has no gateway (remote discovery only), so there is nothing to handshake with. */
+  /** undefined: the Link has no gateway (a flat network), so there is nothing to handshake with. */
   gatewayChain?: PeerChain;
 }
 

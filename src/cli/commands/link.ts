@@ -34,7 +34,7 @@ export function registerLink(program: Command): void {
     )
     .option(
       '--no-gateway',
-      "a Link without a gateway, for a flat pod network: it mirrors remote-discovery Services only (Linkerd's --gateway=false)",
+      "a Link without a gateway, for a flat pod network: it mirrors remote-discovery Services and federated members, both as their remote pods (Linkerd's --gateway=false)",
     )
     .option('--gateway-addresses <list>', 'remote gateway addresses (default: its LoadBalancer status)')
     .option('--gateway-port <port>', "remote gateway's mTLS port (default: its Service's ingress port)")

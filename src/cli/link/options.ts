@@ -11,7 +11,7 @@ import { parseDuration, selectorRequiresExport } from '../../mirror/link-config.
 import { parseLabelSelector, SelectorError } from '../../sandbox/selectors.js';
 
 export interface LinkFlagValues {
-  /** false: `--no-gateway`, a Link for a flat pod network (remote-discovery Services only). */
+  /** false: `--no-gateway`, a Link for a flat pod network (remote-discovery Services and federated members). */
   gateway?: boolean;
   gatewayAddresses?: string;
   selector?: string;
