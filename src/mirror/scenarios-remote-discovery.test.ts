@@ -169,6 +169,15 @@ describe('remote discovery (mirror.linkerd.io/exported=remote-discovery)', () =>
     // `web` is exported through the gateways, which this Link does not have.
     expect(await getService(east, 'default', 'web-west')).toBeUndefined();
     expect(world.probe.seen).toEqual([]);
+
+    // Given a gateway later, the same Link probes it and mirrors the export through it.
+    await editLinkSpec(east, 'west', (spec) => ({ ...spec, gatewayAddress: '10.1.0.1' }));
+    await waitEndpoints(east, 'web-west', ['10.0.0.5=true']);
+    await waitFor(async () => condition(await getLink(east, 'west'), 'GatewayAlive')?.status === 'True', {
+      what: 'GatewayAlive=True once the Link has a gateway',
+    });
+    expect(world.probe.seen).toContain('10.1.0.1:4143');
+    await waitEndpoints(east, 'db-west', ['10.244.1.10=true']);
   });
 
   it("on a Link without a gateway, a federated member's mirror lists its pods, labelled with its federation", async () => {
