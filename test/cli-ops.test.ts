@@ -301,6 +301,10 @@ describe('isthmus operator verbs on the lab', () => {
     const run = await isthmus('unlink', '--cluster-name', 'west', '--wait', '--timeout', '30s');
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('Link west is gone; 2 mirror services removed');
+    // The lab links with an account per peer (isthmus allow): unlink says it outlives the Link.
+    expect(run.stdout).toContain(
+      'note: cluster west still has the read-only account isthmus-system/east-reader',
+    );
     expect(await east.get(R.links, 'isthmus-system', 'west')).toBeUndefined();
     expect(await east.get(R.secrets, 'isthmus-system', 'cluster-credentials-west')).toBeUndefined();
     expect(await east.get(R.services, 'test', 'podinfo-west')).toBeUndefined();

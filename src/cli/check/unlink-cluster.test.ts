@@ -27,14 +27,18 @@ afterAll(async () => {
   await sandbox?.close();
 });
 
-async function createLink(cluster: string, finalizers: string[] = []): Promise<void> {
+async function createLink(
+  cluster: string,
+  finalizers: string[] = [],
+  kubeconfig = 'apiVersion: v1\nkind: Config\n',
+): Promise<void> {
   const l = link(cluster);
   delete l.status;
   l.metadata = { ...l.metadata, finalizers };
   await client.create(R.links, l);
   await client.create(R.secrets, {
     metadata: { name: `cluster-credentials-${cluster}`, namespace: SYSTEM_NAMESPACE },
-    stringData: { kubeconfig: 'apiVersion: v1\nkind: Config\n' },
+    stringData: { kubeconfig },
   } as never);
 }
 
@@ -100,5 +104,25 @@ describe('unlinkCluster', () => {
     expect(isIsthmusError(err, 'WAIT_TIMEOUT')).toBe(true);
     expect(String(err)).toContain('is isthmus-controller running?');
     await client.patch<Link>(R.links, SYSTEM_NAMESPACE, 'north', { metadata: { finalizers: null } });
+  });
+
+  it('reminds that an account made by isthmus allow for this cluster lives on in the remote one', async () => {
+    const claims = { 'kubernetes.io/serviceaccount/service-account.name': 'east-reader' };
+    const token = `e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.c2ln`;
+    await createLink(
+      'north',
+      [],
+      `apiVersion: v1\nkind: Config\nusers:\n  - name: r\n    user: {token: ${token}}\n`,
+    );
+    const lines: string[] = [];
+    await unlinkCluster(client, 'north', {
+      wait: false,
+      timeoutMs: 1000,
+      pollMs: 20,
+      progress: (l) => lines.push(l),
+    });
+    expect(lines).toContain(
+      'note: cluster north still has the read-only account isthmus-system/east-reader made for this one; to revoke its token, run there: kubectl -n isthmus-system delete serviceaccount east-reader',
+    );
   });
 });

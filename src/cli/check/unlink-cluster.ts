@@ -10,10 +10,12 @@ import {
   CLUSTER_NAME_LABEL,
   LINK_FINALIZER,
   MIRRORED_SERVICE_LABEL,
+  REMOTE_KUBECONFIG_KEY,
   SYSTEM_NAMESPACE,
 } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
-import type { Link } from '../../kube/types.js';
+import type { Link, V1Secret } from '../../kube/types.js';
+import { peerAccountOf } from '../link/allow.js';
 
 export interface UnlinkOptions {
   wait: boolean;
@@ -53,12 +55,21 @@ export async function unlinkCluster(
   }
   const linkName = link.metadata.name;
   const before = opts.wait ? await countMirrors(client, cluster) : 0;
+  const secret = link.spec.clusterCredentialsSecret;
+  const credentials = secret ? await client.get<V1Secret>(R.secrets, SYSTEM_NAMESPACE, secret) : undefined;
   await client.delete(R.links, SYSTEM_NAMESPACE, linkName);
   opts.progress(`link.multicluster.isthmus.dev "${linkName}" deleted`);
   // The controller's clean-up is local (it deletes mirrors here), so the credentials can go at once.
-  const secret = link.spec.clusterCredentialsSecret;
   if (secret && (await client.delete(R.secrets, SYSTEM_NAMESPACE, secret))) {
     opts.progress(`secret "${secret}" deleted`);
+  }
+  // An account `isthmus allow` made for this cluster lives on in the remote one until deleted there.
+  const kubeconfig = credentials?.data?.[REMOTE_KUBECONFIG_KEY];
+  const account = kubeconfig ? peerAccountOf(Buffer.from(kubeconfig, 'base64').toString('utf8')) : undefined;
+  if (account) {
+    opts.progress(
+      `note: cluster ${cluster} still has the read-only account ${SYSTEM_NAMESPACE}/${account} made for this one; to revoke its token, run there: kubectl -n ${SYSTEM_NAMESPACE} delete serviceaccount ${account}`,
+    );
   }
   if (!opts.wait) return { linkName };
 
