@@ -87,6 +87,12 @@ export const SYSTEM_NAMESPACE = 'isthmus-system';
 /** The CRL bundle (`isthmus certs revoke` writes crl.pem) as a ConfigMap the gateways mount. */
 export const CRL_CONFIGMAP = 'isthmus-crl';
 export const GATEWAY_SERVICE_NAME = 'isthmus-gateway';
+/**
+ * On the install namespace, `false` when `isthmus install --no-gateway` made it: no gateway, no
+ * identity, so every Link of this cluster and to it is a Link without a gateway. `isthmus check`
+ * and `isthmus link` read it.
+ */
+export const INSTALL_GATEWAY_LABEL = 'isthmus.dev/gateway';
 export const REMOTE_ACCESS_SERVICE_ACCOUNT = 'isthmus-remote-access';
 export const LINK_FINALIZER = 'multicluster.isthmus.dev/mirrors';
 /** Secret type of Link credentials, as Linkerd names it. */

@@ -47,6 +47,11 @@ export interface ControllerConfig {
   gatewayAdminUrl: string;
   /** Static local gateway addresses (labs); absent: ready endpoints of isthmus-system/isthmus-gateway. */
   gatewayEndpoints?: string[];
+  /**
+   * false (`isthmus controller --no-gateway`): this cluster runs no gateway, so a Link with one is
+   * invalid (its mirrors would have nowhere to send callers) and no gateway endpoints are watched.
+   */
+  localGateway?: boolean;
   registry?: Registry;
   leadership?: Leadership;
   egressPortRange?: PortRange;
@@ -128,20 +133,22 @@ export function runController(config: ControllerConfig): RunningController {
       });
   const namespaces = createInformer<V1Namespace>(client, R.namespaces, { transform: dropManagedFields });
   const links = createInformer<Link>(client, R.links, { namespace: linksNamespace });
-  const gatewaySlices: Informer<V1EndpointSlice> | undefined = config.gatewayEndpoints
-    ? undefined
-    : shared
-      ? filteredInformer(shared.slices, isGatewaySlice)
-      : createInformer<V1EndpointSlice>(client, R.endpointSlices, {
-          namespace: SYSTEM_NAMESPACE,
-          labelSelector: `${SERVICE_NAME_LABEL}=${GATEWAY_SERVICE_NAME}`,
-        });
+  const localGateway = config.localGateway !== false;
+  const gatewaySlices: Informer<V1EndpointSlice> | undefined =
+    config.gatewayEndpoints || !localGateway
+      ? undefined
+      : shared
+        ? filteredInformer(shared.slices, isGatewaySlice)
+        : createInformer<V1EndpointSlice>(client, R.endpointSlices, {
+            namespace: SYSTEM_NAMESPACE,
+            labelSelector: `${SERVICE_NAME_LABEL}=${GATEWAY_SERVICE_NAME}`,
+          });
   // Shared informers are in this list only to be waited for; their owner starts and stops them.
   const informers = [services, slices, namespaces, links, ...(gatewaySlices ? [gatewaySlices] : [])];
   const owned = informers.filter((i) => i !== shared?.services);
 
   const gatewayListeners = new Set<() => void>();
-  let gatewayAddresses = config.gatewayEndpoints ? [...config.gatewayEndpoints] : [];
+  let gatewayAddresses = localGateway && config.gatewayEndpoints ? [...config.gatewayEndpoints] : [];
   gatewaySlices?.onEvent(() => {
     const next = readyGatewayAddresses(gatewaySlices.list());
     if (next.join() === gatewayAddresses.join()) return;
@@ -157,6 +164,7 @@ export function runController(config: ControllerConfig): RunningController {
     podMirrors: indexPodMirrors(services),
     slices,
     namespaces,
+    localGateway,
     gatewayAddresses: () => gatewayAddresses,
     onGatewayAddresses: (fn) => {
       gatewayListeners.add(fn);

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration, parseLinkSpec, selectorMatches, selectorToQuery } from './link-config.js';
+import {
+  NO_LOCAL_GATEWAY_REASON,
+  parseDuration,
+  parseLinkSpec,
+  selectorMatches,
+  selectorToQuery,
+} from './link-config.js';
 import { linkObject } from './test-builders.js';
 
 describe('parseDuration', () => {
@@ -78,6 +84,15 @@ describe('parseLinkSpec', () => {
     expect(parseLinkSpec(linkObject('west')).ok && parseLinkSpec(linkObject('west'))).toMatchObject({
       config: { hasGateway: true },
     });
+  });
+
+  it('in a cluster without a gateway of its own, a Link with one is invalid and says how to relink', () => {
+    const noGateway = { localGateway: false };
+    const refused = parseLinkSpec(linkObject('west'), noGateway);
+    expect(!refused.ok && refused.reason).toBe(NO_LOCAL_GATEWAY_REASON);
+    expect(NO_LOCAL_GATEWAY_REASON).toContain('isthmus link --no-gateway');
+    const { gatewayAddress: _none, ...gatewayless } = linkObject('west').spec;
+    expect(parseLinkSpec({ ...linkObject('west'), spec: gatewayless }, noGateway).ok).toBe(true);
   });
 
   it('keeps a given federatedServiceSelector', () => {

@@ -101,7 +101,18 @@ export function parseDuration(text: string): number | undefined {
   return total;
 }
 
-export function parseLinkSpec(link: Link): ParsedLink {
+/**
+ * What a Link needs of the local cluster. `localGateway: false`: this cluster has no gateway
+ * (`isthmus install --no-gateway`), so a Link with one has nothing to send its callers through.
+ */
+export interface LocalCapabilities {
+  localGateway: boolean;
+}
+
+export const NO_LOCAL_GATEWAY_REASON =
+  'gatewayAddress is set, but this cluster has no gateway of its own (isthmus install --no-gateway) to reach it through: re-link with `isthmus link --no-gateway`, or install a gateway here';
+
+export function parseLinkSpec(link: Link, local: LocalCapabilities = { localGateway: true }): ParsedLink {
   const spec = link.spec;
   const meta = link.metadata ?? {};
   if (!spec || typeof spec !== 'object') return { ok: false, reason: 'spec is missing' };
@@ -117,6 +128,7 @@ export function parseLinkSpec(link: Link): ParsedLink {
     return { ok: false, reason: 'clusterCredentialsSecret is required' };
   }
   const hasGateway = spec.gatewayAddress !== undefined;
+  if (hasGateway && !local.localGateway) return { ok: false, reason: NO_LOCAL_GATEWAY_REASON };
   const gatewayAddresses = splitAddresses(spec.gatewayAddress);
   if (hasGateway && gatewayAddresses.length === 0) {
     return {

@@ -63,7 +63,7 @@ export class LinkManager {
       return;
     }
     const leader = this.shared.leadership.isLeader();
-    const parsed = parseLinkSpec(link);
+    const parsed = parseLinkSpec(link, { localGateway: this.shared.localGateway !== false });
     if (link.metadata?.deletionTimestamp) {
       if (!leader) return;
       // Stop first: a running watcher could re-create a mirror that clean-up just deleted.

@@ -79,7 +79,10 @@ describe('mirror lifecycle', () => {
     const [east, west] = [world.c('east'), world.c('west')];
     // The controller runs as its service account, under the RBAC `isthmus install` renders.
     const installRbac = (enableNamespaceCreation: boolean) =>
-      applyObjects(east.client, rbacManifests({ namespace: SYSTEM_NAMESPACE, enableNamespaceCreation }));
+      applyObjects(
+        east.client,
+        rbacManifests({ namespace: SYSTEM_NAMESPACE, enableNamespaceCreation, gateway: true }),
+      );
     await installRbac(false);
     const token = await serviceAccountToken(east.client, 'isthmus-controller');
     const client = KubeClient.fromKubeconfigString(east.sandbox.kubeconfig({ token, user: 'controller' }));

@@ -180,6 +180,39 @@ describe('remote discovery (mirror.linkerd.io/exported=remote-discovery)', () =>
     await waitEndpoints(east, 'db-west', ['10.244.1.10=true']);
   });
 
+  it('a cluster without a gateway (--no-gateway): a Link with one is invalid and mirrors nothing; relinked without, it mirrors', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'db', { ...discovery, ready: 1 });
+    await exportService(west, 'web', { ready: 1 });
+    await link(east, west, 'west');
+    world.controller('east', { localGateway: false });
+    const invalid = await waitFor(
+      async () => {
+        const ready = condition(await getLink(east, 'west'), 'Ready');
+        return ready?.reason === 'LinkInvalid' ? ready : undefined;
+      },
+      { what: 'Link west LinkInvalid' },
+    );
+    expect(invalid.message).toContain('isthmus link --no-gateway');
+    expect(world.probe.seen).toEqual([]);
+    expect(await getService(east, 'default', 'db-west')).toBeUndefined();
+    expect(await getService(east, 'default', 'web-west')).toBeUndefined();
+
+    // The Link made again without a gateway: its remote-discovery Service is mirrored, the export is not.
+    await editLinkSpec(
+      east,
+      'west',
+      ({ gatewayAddress: _, gatewayPort: __, gatewayIdentity: ___, ...spec }) => spec,
+    );
+    await waitEndpoints(east, 'db-west', ['10.244.1.10=true']);
+    await waitFor(async () => condition(await getLink(east, 'west'), 'Ready')?.status === 'True', {
+      what: 'Link west Ready',
+    });
+    expect(await getService(east, 'default', 'web-west')).toBeUndefined();
+    expect(world.probe.seen).toEqual([]);
+  });
+
   it("on a Link without a gateway, a federated member's mirror lists its pods, labelled with its federation", async () => {
     const world = await startWorld(['east', 'west']);
     const [east, west] = [world.c('east'), world.c('west')];

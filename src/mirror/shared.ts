@@ -60,6 +60,8 @@ export interface SharedLocal {
   /** Local EndpointSlices labelled managed-by=mirror.isthmus.dev. */
   slices: Informer<V1EndpointSlice>;
   namespaces: Informer<V1Namespace>;
+  /** false: this cluster has no gateway (`--no-gateway`), so only Links without one are valid. */
+  localGateway?: boolean;
   /** Addresses of the ready local gateway pods (or the configured static list). */
   gatewayAddresses(): string[];
   /** Subscribe to changes of gatewayAddresses(). */

@@ -103,7 +103,7 @@ describe('gatherFacts', () => {
     expect(facts.deniedPermissions).toEqual({ ok: true, value: requiredPermissions(SYSTEM_NAMESPACE) });
 
     const rbac = (enableNamespaceCreation: boolean) =>
-      rbacManifests({ namespace: SYSTEM_NAMESPACE, enableNamespaceCreation }) as KubeObject[];
+      rbacManifests({ namespace: SYSTEM_NAMESPACE, enableNamespaceCreation, gateway: true }) as KubeObject[];
     await applyObjects(client, rbac(false));
     const installed = await gatherFacts(client, { remoteTimeoutMs: 2000 });
     expect(installed.deniedPermissions).toEqual({ ok: true, value: [] });

@@ -11,6 +11,7 @@ import {
   CLUSTER_NAME_LABEL,
   CRL_CONFIGMAP,
   EGRESS_PORTS_ANNOTATION,
+  INSTALL_GATEWAY_LABEL,
   MANAGED_BY_LABEL,
   MANAGED_BY_MIRROR,
   MIRRORED_SERVICE_LABEL,
@@ -27,6 +28,7 @@ import type {
   V1Deployment,
   V1EndpointSlice,
   V1Lease,
+  V1Namespace,
   V1Secret,
   V1Service,
 } from '../../kube/types.js';
@@ -170,11 +172,22 @@ export function mirrorFacts(services: V1Service[], slices: V1EndpointSlice[]): M
     .sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
 }
 
+/**
+ * Whether the install has a gateway: only the label `isthmus install --no-gateway` puts on the
+ * namespace says no. A namespace that cannot be read is taken as the default install, and the
+ * checks that need it say what they could not read.
+ */
+async function installHasGateway(client: KubeClient): Promise<boolean> {
+  const ns = await client.get<V1Namespace>(R.namespaces, undefined, SYSTEM_NAMESPACE).catch(() => undefined);
+  return ns?.metadata?.labels?.[INSTALL_GATEWAY_LABEL] !== 'false';
+}
+
 export async function gatherFacts(client: KubeClient, options: GatherOptions = {}): Promise<CheckFacts> {
   const opts: Required<GatherOptions> = {
     remoteTimeoutMs: options.remoteTimeoutMs ?? 5000,
     clientFromSecret: options.clientFromSecret ?? defaultClientFromSecret,
   };
+  const gatewayInstalled = await installHasGateway(client);
   const crds = fetched(async () => {
     const found = await Promise.all(REQUIRED_CRDS.map((name) => client.get(R.crds, undefined, name)));
     return Object.fromEntries(REQUIRED_CRDS.map((name, i) => [name, found[i] !== undefined]));
@@ -234,7 +247,7 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     if (pem === undefined) throw new Error('no crl.pem in the ConfigMap');
     return pem;
   });
-  const denied = fetched(() => deniedPermissions(client, SYSTEM_NAMESPACE));
+  const denied = fetched(() => deniedPermissions(client, SYSTEM_NAMESPACE, gatewayInstalled));
   const createNamespaces = fetched(() => controllerMayCreateNamespaces(client, SYSTEM_NAMESPACE));
   const gatewayListeners = fetched(() => readGatewayListeners(client, opts.remoteTimeoutMs));
   const federated = fetched(() => readFederatedRows(client));
@@ -248,6 +261,7 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
   });
   return {
     now: new Date(),
+    gatewayInstalled,
     crds: await crds,
     links: await links,
     lease: await lease,

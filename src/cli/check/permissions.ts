@@ -12,7 +12,7 @@
 import type { KubeClient } from '../../kube/client.js';
 import { REMOTE_ACCESS_SERVICE_ACCOUNT } from '../../kube/keys.js';
 import { R, type ResourceRef } from '../../kube/resources.js';
-import { GRANTS, type Grant, NAMESPACE_CREATION_GRANT } from '../install/rbac.js';
+import { GRANTS, type Grant, installGrants, NAMESPACE_CREATION_GRANT } from '../install/rbac.js';
 import type { Permission } from './types.js';
 
 /** The single permissions of one grant, one per verb × group × resource. */
@@ -36,9 +36,11 @@ function permissionsOf(g: Grant, namespace: string): Permission[] {
   );
 }
 
-/** Every permission the installed RBAC grants. */
-export function requiredPermissions(namespace: string): Permission[] {
-  return GRANTS.flatMap((g) => permissionsOf(g, namespace));
+/** Every permission the installed RBAC grants (without the gateway's and identity's after `--no-gateway`). */
+export function requiredPermissions(namespace: string, gateway = true): Permission[] {
+  return installGrants({ gateway, enableNamespaceCreation: false }).flatMap((g) =>
+    permissionsOf(g, namespace),
+  );
 }
 
 /** What the remote-access identity (a Link's token, in the remote cluster) must be able to do. */
@@ -112,8 +114,12 @@ function deniedToAccounts(
 }
 
 /** The installed permissions the API server denies to the service accounts holding them. */
-export function deniedPermissions(client: KubeClient, namespace: string): Promise<Permission[]> {
-  return deniedToAccounts(client, namespace, requiredPermissions(namespace));
+export function deniedPermissions(
+  client: KubeClient,
+  namespace: string,
+  gateway: boolean,
+): Promise<Permission[]> {
+  return deniedToAccounts(client, namespace, requiredPermissions(namespace, gateway));
 }
 
 /** Whether the controller holds the opt-in grant of `isthmus install --enable-namespace-creation`. */

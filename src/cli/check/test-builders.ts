@@ -63,6 +63,7 @@ export function mirror(name: string, cluster = 'west', ready = 1, endpoints = re
 export function healthyFacts(pki: { anchorPem: string; issuerPem: string; westChain: string[] }): CheckFacts {
   return {
     now: NOW,
+    gatewayInstalled: true,
     crds: {
       ok: true,
       value: { 'links.multicluster.isthmus.dev': true, 'trafficsplits.split.smi-spec.io': true },

@@ -92,6 +92,8 @@ export interface DeploymentFacts {
 
 export interface CheckFacts {
   now: Date;
+  /** false: installed with `isthmus install --no-gateway` (no gateway, no identity, no certificates). */
+  gatewayInstalled: boolean;
   /** CRD name → installed. */
   crds: Fetched<Record<string, boolean>>;
   links: Fetched<LinkFacts[]>;

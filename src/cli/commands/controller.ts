@@ -15,6 +15,8 @@ import { runUntilSignal } from '../shutdown.js';
 interface ControllerFlags extends KubeFlags, ClusterFlags {
   gatewayAdmin: string;
   gatewayEndpoints?: string;
+  /** false: --no-gateway. */
+  gateway: boolean;
   egressPortRange: string;
   mirrorWorkers: string;
   failoverControlledBy: string;
@@ -39,6 +41,10 @@ export function registerController(program: Command): void {
       .option(
         '--gateway-endpoints <addresses>',
         'static local gateway addresses (default: its EndpointSlices)',
+      )
+      .option(
+        '--no-gateway',
+        'this cluster runs no gateway (isthmus install --no-gateway): Links with a gatewayAddress are invalid, only remote-discovery Services and federated members are mirrored',
       )
       .option('--egress-port-range <first-last>', 'egress ports to allocate', '20000-29999')
       .option(
@@ -72,6 +78,7 @@ export function registerController(program: Command): void {
         client,
         gatewayAdminUrl: flags.gatewayAdmin,
         gatewayEndpoints: splitAddresses(flags.gatewayEndpoints),
+        localGateway: flags.gateway,
         egressPortRange,
         mirrorWorkers,
         failoverControlledBy: flags.failoverControlledBy,

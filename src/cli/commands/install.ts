@@ -3,9 +3,12 @@ import { IsthmusError } from '../../errors.js';
 import { type GatewayExposureFlags, gatewayExposureFromFlags } from '../install/gateway-exposure.js';
 import { INSTALL_DEFAULTS, type InstallOptions } from '../install/options.js';
 
-interface InstallFlags extends GatewayExposureFlags {
+export interface InstallFlags extends GatewayExposureFlags {
   clusterName: string;
-  trustAnchor: string;
+  /** false: --no-gateway. */
+  gateway?: boolean;
+  /** Required unless --no-gateway. */
+  trustAnchor?: string;
   issuerCert?: string;
   issuerKey?: string;
   externalIssuer?: boolean;
@@ -17,9 +20,11 @@ interface InstallFlags extends GatewayExposureFlags {
   gatewayReplicas?: string;
   controllerReplicas: string;
   ha?: boolean;
-  gatewayServiceType: string;
+  /** Absent: LoadBalancer. */
+  gatewayServiceType?: string;
   failoverControlledBy: string;
-  egressPortRange: string;
+  /** Absent: 20000-29999. */
+  egressPortRange?: string;
   enableNamespaceCreation?: boolean;
 }
 
@@ -28,12 +33,19 @@ export function registerInstall(program: Command): void {
     .command('install')
     .description('Print every manifest for one cluster: isthmus install ... | kubectl apply -f -')
     .requiredOption('--cluster-name <name>', "this cluster's name (what linked clusters call it)")
-    .requiredOption('--trust-anchor <file>', 'the shared trust anchor certificate (ca.crt)')
+    .option(
+      '--trust-anchor <file>',
+      'the shared trust anchor certificate (ca.crt); required unless --no-gateway',
+    )
     .option('--issuer-cert <file>', "this cluster's issuer certificate (required unless --external-issuer)")
     .option('--issuer-key <file>', "this cluster's issuer key (required unless --external-issuer)")
     .option(
       '--external-issuer',
       'the isthmus-issuer Secret (kubernetes.io/tls) is managed outside, e.g. by cert-manager: render none',
+    )
+    .option(
+      '--no-gateway',
+      "no gateway and no identity service, for a flat pod network (Linkerd's --gateway=false): every Link of this cluster and to it is made with isthmus link --no-gateway; takes no certificates",
     )
     .option('--trust-domain <domain>', 'SPIFFE trust domain', INSTALL_DEFAULTS.trustDomain)
     .option('--cluster-domain <domain>', 'cluster DNS domain', INSTALL_DEFAULTS.clusterDomain)
@@ -54,8 +66,7 @@ export function registerInstall(program: Command): void {
     )
     .option(
       '--gateway-service-type <type>',
-      'LoadBalancer, NodePort, or ClusterIP (not reachable from other clusters: for clusters linked to this one with --no-gateway only)',
-      INSTALL_DEFAULTS.gatewayServiceType,
+      `LoadBalancer, NodePort, or ClusterIP (not reachable from other clusters: for clusters linked to this one with --no-gateway only) (default: "${INSTALL_DEFAULTS.gatewayServiceType}")`,
     )
     .option(
       '--gateway-service-annotation <key=value>',
@@ -77,7 +88,10 @@ export function registerInstall(program: Command): void {
       'failover.linkerd.io/controlled-by value',
       INSTALL_DEFAULTS.failoverControlledBy,
     )
-    .option('--egress-port-range <first-last>', 'egress listener ports', '20000-29999')
+    .option(
+      '--egress-port-range <first-last>',
+      `egress listener ports (default: "${INSTALL_DEFAULTS.egressPortRange.first}-${INSTALL_DEFAULTS.egressPortRange.last}")`,
+    )
     .option(
       '--enable-namespace-creation',
       "let the controller create a mirror's missing namespace, for Links with enableNamespaceCreation (grants create namespaces)",
@@ -85,6 +99,17 @@ export function registerInstall(program: Command): void {
     .action(async (flags: InstallFlags) => {
       const { loadAnchorBundle, loadIssuer } = await import('../../identity/files.js');
       const { renderInstall } = await import('../install/render.js');
+      if (flags.gateway === false) {
+        process.stdout.write(renderInstall(installOptionsFromFlags(flags, undefined, undefined)));
+        return;
+      }
+      if (!flags.trustAnchor) {
+        throw new IsthmusError(
+          'USAGE',
+          '--trust-anchor is required (the shared ca.crt of `isthmus certs`), unless --no-gateway',
+          { terminal: true },
+        );
+      }
       const files = issuerFiles(flags);
       const { anchorPem, issuer } = files
         ? await loadIssuer({ anchorFile: flags.trustAnchor, ...files })
@@ -113,19 +138,52 @@ export function issuerFiles(flags: InstallFlags): { certFile: string; keyFile: s
   return { certFile: flags.issuerCert, keyFile: flags.issuerKey };
 }
 
+/** What `--no-gateway` has no use for: certificates and everything about the gateway. */
+const GATEWAY_FLAGS: [keyof InstallFlags, string][] = [
+  ['trustAnchor', '--trust-anchor'],
+  ['issuerCert', '--issuer-cert'],
+  ['issuerKey', '--issuer-key'],
+  ['externalIssuer', '--external-issuer'],
+  ['gatewayReplicas', '--gateway-replicas'],
+  ['gatewayServiceType', '--gateway-service-type'],
+  ['gatewayServiceAnnotation', '--gateway-service-annotation'],
+  ['gatewayLoadBalancerSourceRanges', '--gateway-load-balancer-source-ranges'],
+  ['gatewayLoadBalancerClass', '--gateway-load-balancer-class'],
+  ['gatewayExternalTrafficPolicy', '--gateway-external-traffic-policy'],
+  ['gatewayNodePort', '--gateway-node-port'],
+  ['egressPortRange', '--egress-port-range'],
+];
+
+/**
+ * Flags → options. `trustAnchorPem` is undefined only with --no-gateway, which refuses every flag
+ * about certificates or the gateway: a flag that would silently do nothing is a mistake.
+ */
 export function installOptionsFromFlags(
   flags: InstallFlags,
-  trustAnchorPem: string,
+  trustAnchorPem: string | undefined,
   issuer: { certPem: string; keyPem: string } | undefined,
 ): InstallOptions {
   const problems: string[] = [];
+  const gateway = flags.gateway !== false;
+  if (!gateway) {
+    const given = GATEWAY_FLAGS.filter(([key]) => flags[key] !== undefined).map(([, flag]) => flag);
+    if (given.length > 0) {
+      problems.push(
+        `--no-gateway installs no gateway and no identity service, so it takes no ${given.join(', ')}`,
+      );
+    }
+  }
+  const serviceType = flags.gatewayServiceType ?? INSTALL_DEFAULTS.gatewayServiceType;
+  const portRange =
+    flags.egressPortRange ??
+    `${INSTALL_DEFAULTS.egressPortRange.first}-${INSTALL_DEFAULTS.egressPortRange.last}`;
   const int = (name: string, text: string, min: number, max: number) => {
     const n = Number(text);
     if (!Number.isInteger(n) || n < min || n > max)
       problems.push(`--${name} must be an integer from ${min} to ${max}`);
     return n;
   };
-  const range = /^(\d+)-(\d+)$/.exec(flags.egressPortRange);
+  const range = /^(\d+)-(\d+)$/.exec(portRange);
   const first = range ? Number(range[1]) : Number.NaN;
   const last = range ? Number(range[2]) : Number.NaN;
   if (!range || first < 1024 || last > 65535 || first > last) {
@@ -145,7 +203,8 @@ export function installOptionsFromFlags(
     namespace: INSTALL_DEFAULTS.namespace,
     image: flags.image,
     imagePullPolicy: oneOf('image-pull-policy', flags.imagePullPolicy, ['Always', 'IfNotPresent', 'Never']),
-    trustAnchorPem,
+    gateway,
+    ...(trustAnchorPem !== undefined && gateway ? { trustAnchorPem } : {}),
     ...(issuer ? { issuerCertPem: issuer.certPem, issuerKeyPem: issuer.keyPem } : {}),
     gatewayReplicas: int(
       'gateway-replicas',
@@ -157,12 +216,8 @@ export function installOptionsFromFlags(
     identityReplicas: flags.ha ? 2 : INSTALL_DEFAULTS.identityReplicas,
     failoverControlledBy: flags.failoverControlledBy,
     egressPortRange: { first, last },
-    gatewayServiceType: oneOf('gateway-service-type', flags.gatewayServiceType, [
-      'LoadBalancer',
-      'NodePort',
-      'ClusterIP',
-    ]),
-    gatewayExposure: gatewayExposureFromFlags(flags, flags.gatewayServiceType, problems),
+    gatewayServiceType: oneOf('gateway-service-type', serviceType, ['LoadBalancer', 'NodePort', 'ClusterIP']),
+    gatewayExposure: gatewayExposureFromFlags(flags, serviceType, problems),
     enableNamespaceCreation: flags.enableNamespaceCreation === true,
   };
   if (problems.length > 0) throw new IsthmusError('USAGE', problems.join('; '), { terminal: true });

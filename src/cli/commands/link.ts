@@ -74,9 +74,14 @@ export function registerLink(program: Command): void {
       for (const warning of linkSpecWarnings(options)) process.stderr.write(`note: ${warning}\n`);
       const { KubeClient, R, SYSTEM_NAMESPACE, GATEWAY_SERVICE_NAME, REMOTE_ACCESS_SERVICE_ACCOUNT } =
         await import('../../kube/index.js');
-      const { caDataOf, gatewayAddressesOf, gatewayPortOf, renderLink, tokenOf } = await import(
-        '../link/render.js'
-      );
+      const {
+        caDataOf,
+        gatewayAddressesOf,
+        gatewayPortOf,
+        refuseLinkWithoutRemoteGateway,
+        renderLink,
+        tokenOf,
+      } = await import('../link/render.js');
       const client = flags.kubeconfig
         ? KubeClient.fromKubeconfigFile(flags.kubeconfig, flags.context)
         : KubeClient.fromDefault(flags.context);
@@ -84,7 +89,11 @@ export function registerLink(program: Command): void {
         const { gatewayPort, ...rest } = options;
         let gateway: { addresses: string[]; port: number } | undefined;
         if (flags.gateway !== false) {
-          const svc = await client.get(R.services, SYSTEM_NAMESPACE, GATEWAY_SERVICE_NAME);
+          const [svc, namespace] = await Promise.all([
+            client.get(R.services, SYSTEM_NAMESPACE, GATEWAY_SERVICE_NAME),
+            client.get(R.namespaces, undefined, SYSTEM_NAMESPACE),
+          ]);
+          refuseLinkWithoutRemoteGateway(namespace, name!);
           const gw = flags.gatewayAddresses
             ? { addresses: flags.gatewayAddresses.split(',').map((a) => a.trim()), port: gatewayPortOf(svc) }
             : gatewayAddressesOf(svc, name!);

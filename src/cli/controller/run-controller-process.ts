@@ -21,6 +21,8 @@ export interface ControllerProcessOptions {
   client: KubeClient;
   gatewayAdminUrl: string;
   gatewayEndpoints?: string[];
+  /** false: this cluster runs no gateway (`--no-gateway`): only Links without one are valid. */
+  localGateway?: boolean;
   egressPortRange: PortRange;
   /** Syncs in flight per Link (default: the mirror controller's). */
   mirrorWorkers?: number;
@@ -54,6 +56,7 @@ export async function runControllerProcess(
     localInformers,
     gatewayAdminUrl: opts.gatewayAdminUrl,
     ...(opts.gatewayEndpoints?.length ? { gatewayEndpoints: opts.gatewayEndpoints } : {}),
+    ...(opts.localGateway === false ? { localGateway: false } : {}),
     egressPortRange: opts.egressPortRange,
     ...(opts.mirrorWorkers ? { workers: opts.mirrorWorkers } : {}),
     registry,
@@ -97,7 +100,10 @@ export async function runControllerProcess(
     });
     await mirror.ready;
     mirrorReady = true;
-    log.info({ gatewayAdmin: opts.gatewayAdminUrl }, 'controller started');
+    log.info(
+      opts.localGateway === false ? { gateway: 'none' } : { gatewayAdmin: opts.gatewayAdminUrl },
+      'controller started',
+    );
   } catch (err) {
     await mirror.stop();
     await Promise.all(ownedInformers.map((i) => i.stop()));

@@ -8,8 +8,16 @@ export interface InstallOptions {
   namespace: string;
   image: string;
   imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
-  /** PEM of the shared trust anchor (public part only: it never leaves the operator's machine). */
-  trustAnchorPem: string;
+  /**
+   * false (`--no-gateway`, Linkerd's `--gateway=false`): no gateway and no identity service, for a
+   * flat pod network where every Link is one without a gateway. Nothing needs certificates then.
+   */
+  gateway: boolean;
+  /**
+   * PEM of the shared trust anchor (public part only: it never leaves the operator's machine).
+   * Absent with `--no-gateway`.
+   */
+  trustAnchorPem?: string;
   /**
    * This cluster's issuer: the key lives only in the identity Deployment's Secret. Absent with
    * `--external-issuer`: the `isthmus-issuer` Secret is someone else's to write (cert-manager).
@@ -41,6 +49,7 @@ export const INSTALL_DEFAULTS = {
   gatewayReplicas: 1,
   controllerReplicas: 2,
   identityReplicas: 1,
+  gateway: true,
   failoverControlledBy: 'linkerd-failover',
   egressPortRange: { first: 20000, last: 29999 },
   gatewayServiceType: 'LoadBalancer',

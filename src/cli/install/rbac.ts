@@ -133,12 +133,21 @@ export const NAMESPACE_CREATION_GRANT: Grant = {
   rules: [{ apiGroups: [''], resources: ['namespaces'], verbs: ['create'] }],
 };
 
-/** What one install grants: the fixed table plus the opt-in grants its options ask for. */
-export function installGrants(opts: Pick<InstallOptions, 'enableNamespaceCreation'>): Grant[] {
-  return opts.enableNamespaceCreation ? [...GRANTS, NAMESPACE_CREATION_GRANT] : [...GRANTS];
+/** The accounts of the processes `--no-gateway` does not install. */
+const GATEWAY_ACCOUNTS: ReadonlySet<string> = new Set(['isthmus-identity', 'isthmus-gateway']);
+
+/**
+ * What one install grants: the fixed table, minus the gateway's and identity's without a gateway,
+ * plus the opt-in grants its options ask for.
+ */
+export function installGrants(opts: Pick<InstallOptions, 'enableNamespaceCreation' | 'gateway'>): Grant[] {
+  const fixed = opts.gateway ? GRANTS : GRANTS.filter((g) => !GATEWAY_ACCOUNTS.has(g.serviceAccount));
+  return opts.enableNamespaceCreation ? [...fixed, NAMESPACE_CREATION_GRANT] : [...fixed];
 }
 
-export function rbacManifests(opts: Pick<InstallOptions, 'namespace' | 'enableNamespaceCreation'>): object[] {
+export function rbacManifests(
+  opts: Pick<InstallOptions, 'namespace' | 'enableNamespaceCreation' | 'gateway'>,
+): object[] {
   const ns = opts.namespace;
   const accounts = new Set<string>();
   const objects: object[] = [];

@@ -58,6 +58,58 @@ describe('isthmus install', () => {
     expect(validateService(svc, undefined)).toEqual([]);
   });
 
+  describe('--no-gateway (a flat pod network)', () => {
+    const bare = {
+      clusterName: 'west',
+      gateway: false,
+      trustDomain: 'cluster.local',
+      clusterDomain: 'cluster.local',
+      image: 'ghcr.io/isthmus-dev/isthmus:0.1.0',
+      imagePullPolicy: 'IfNotPresent',
+      controllerReplicas: '2',
+      failoverControlledBy: 'linkerd-failover',
+    };
+    type Obj = { kind: string; metadata: { name: string; labels?: Record<string, string> } };
+    const flat = installOptionsFromFlags(bare, undefined, undefined);
+
+    it('renders the golden manifests: the controller alone, no certificates', async () => {
+      await expect(renderInstall(flat)).toMatchFileSnapshot('testdata/install-west-no-gateway.golden.yaml');
+    });
+
+    it('leaves out the gateway, the identity service, their accounts and every certificate', () => {
+      const names = (installManifests(flat) as Obj[]).map((o) => `${o.kind}/${o.metadata.name}`);
+      expect(names.filter((n) => /gateway|identity|trust-anchor|issuer/.test(n))).toEqual([]);
+      expect(names).toEqual(
+        expect.arrayContaining([
+          'Namespace/isthmus-system',
+          'ServiceAccount/isthmus-controller',
+          'ServiceAccount/isthmus-remote-access',
+          'Secret/isthmus-remote-access-token',
+          'Deployment/isthmus-controller',
+        ]),
+      );
+      const ns = (installManifests(flat) as Obj[]).find((o) => o.kind === 'Namespace');
+      expect(ns?.metadata.labels).toMatchObject({ 'isthmus.dev/gateway': 'false' });
+      expect(renderInstall(flat)).toMatch(/- --no-gateway\n/);
+      expect(renderInstall(opts)).not.toMatch(/no-gateway|isthmus\.dev\/gateway/);
+    });
+
+    it.each([
+      [{ trustAnchor: 'ca.crt' }, '--trust-anchor'],
+      [{ issuerCert: 'i.crt', issuerKey: 'i.key' }, '--issuer-cert, --issuer-key'],
+      [{ externalIssuer: true }, '--external-issuer'],
+      [{ gatewayReplicas: '2' }, '--gateway-replicas'],
+      [{ gatewayServiceType: 'NodePort' }, '--gateway-service-type'],
+      [{ gatewayServiceAnnotation: ['a=b'] }, '--gateway-service-annotation'],
+      [{ gatewayNodePort: '30443' }, '--gateway-node-port'],
+      [{ egressPortRange: '20000-20999' }, '--egress-port-range'],
+    ])('refuses %o, which would do nothing without a gateway', (extra, named) => {
+      expect(() => installOptionsFromFlags({ ...bare, ...extra }, undefined, undefined)).toThrow(
+        `--no-gateway installs no gateway and no identity service, so it takes no ${named}`,
+      );
+    });
+  });
+
   it('gives the remote-access identity read-only rights and nothing on secrets', () => {
     const role = installManifests(opts).find(
       (o) =>

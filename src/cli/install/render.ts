@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
+import { INSTALL_GATEWAY_LABEL } from '../../kube/keys.js';
 import { type InstallOptions, PART_OF } from './options.js';
 import { rbacManifests } from './rbac.js';
 import { controllerManifests, gatewayManifests, identityManifests } from './workloads.js';
@@ -27,13 +28,18 @@ export function installManifests(opts: InstallOptions): object[] {
       kind: 'Namespace',
       metadata: {
         name: opts.namespace,
-        labels: { ...PART_OF, 'isthmus.dev/cluster-name': opts.clusterName },
+        labels: {
+          ...PART_OF,
+          'isthmus.dev/cluster-name': opts.clusterName,
+          ...(opts.gateway ? {} : { [INSTALL_GATEWAY_LABEL]: 'false' }),
+        },
       },
     },
     ...crdManifests(),
     ...rbacManifests(opts),
-    ...identityManifests(opts),
-    ...gatewayManifests(opts),
+    ...(opts.gateway && opts.trustAnchorPem !== undefined
+      ? [...identityManifests(opts, opts.trustAnchorPem), ...gatewayManifests(opts)]
+      : []),
     ...controllerManifests(opts),
   ];
 }

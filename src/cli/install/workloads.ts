@@ -166,13 +166,13 @@ const common = (opts: InstallOptions) => [
   `--cluster-domain=${opts.clusterDomain}`,
 ];
 
-export function identityManifests(opts: InstallOptions): object[] {
+export function identityManifests(opts: InstallOptions, trustAnchorPem: string): object[] {
   return [
     {
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: { name: 'isthmus-trust-anchor', namespace: opts.namespace, labels: { ...PART_OF } },
-      data: { 'ca.crt': opts.trustAnchorPem },
+      data: { 'ca.crt': trustAnchorPem },
     },
     ...(opts.issuerCertPem && opts.issuerKeyPem
       ? [
@@ -293,8 +293,12 @@ export function controllerManifests(opts: InstallOptions): object[] {
           'controller',
           ...common(opts),
           '--in-cluster',
-          `--gateway-admin=${admin}`,
-          `--egress-port-range=${opts.egressPortRange.first}-${opts.egressPortRange.last}`,
+          ...(opts.gateway
+            ? [
+                `--gateway-admin=${admin}`,
+                `--egress-port-range=${opts.egressPortRange.first}-${opts.egressPortRange.last}`,
+              ]
+            : ['--no-gateway']),
           `--failover-controlled-by=${opts.failoverControlledBy}`,
           `--admin-port=${PORTS.admin}`,
         ],

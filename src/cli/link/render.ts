@@ -8,13 +8,14 @@ import { stringify } from 'yaml';
 import { IsthmusError } from '../../errors.js';
 import {
   gatewayIdentity,
+  INSTALL_GATEWAY_LABEL,
   PORTS,
   REMOTE_ACCESS_SERVICE_ACCOUNT,
   REMOTE_KUBECONFIG_KEY,
   REMOTE_KUBECONFIG_SECRET_TYPE,
   SYSTEM_NAMESPACE,
 } from '../../kube/keys.js';
-import type { Link, V1Secret, V1Service } from '../../kube/types.js';
+import type { Link, V1Namespace, V1Secret, V1Service } from '../../kube/types.js';
 import { parseLinkSpec } from '../../mirror/link-config.js';
 import { toYamlStream } from '../install/render.js';
 import type { LinkSpecOptions } from './options.js';
@@ -107,6 +108,19 @@ export function renderLink(f: RemoteFacts): string {
   return `# Link to cluster ${f.clusterName}: isthmus link ... | kubectl --context <local> apply -f -\n${toYamlStream(
     linkManifests(f),
   )}`;
+}
+
+/**
+ * A cluster installed with `--no-gateway` (its namespace says so) has nothing to tunnel to: a Link
+ * to it is made with `--no-gateway`, whatever addresses are given.
+ */
+export function refuseLinkWithoutRemoteGateway(namespace: V1Namespace | undefined, cluster: string): void {
+  if (namespace?.metadata?.labels?.[INSTALL_GATEWAY_LABEL] !== 'false') return;
+  throw new IsthmusError(
+    'LINK_INVALID',
+    `cluster ${cluster} was installed without a gateway (isthmus install --no-gateway): link with --no-gateway, which mirrors its remote-discovery Services and federated members as their pods`,
+    { terminal: true },
+  );
 }
 
 /** The gateway's externally reachable addresses: LoadBalancer ingress IPs or hostnames. */

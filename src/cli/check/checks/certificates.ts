@@ -5,7 +5,7 @@
  */
 import { certificateInfo, splitPem, verifyChain } from '../../../identity/index.js';
 import type { CheckFacts, CheckResult, Fetched } from '../types.js';
-import { resultOf } from './result.js';
+import { resultOf, withoutGateway } from './result.js';
 
 const WHAT = 'trust anchor and issuer certificates are not near expiry';
 const DAY_MS = 86_400_000;
@@ -35,6 +35,7 @@ export function expiryVerdict(notBefore: Date, notAfter: Date, now: Date): Expir
 }
 
 export function checkCertificates(facts: CheckFacts): CheckResult {
+  if (!facts.gatewayInstalled) return withoutGateway(WHAT);
   const failures: string[] = [];
   const warnings: string[] = [];
   const inspect = (what: string, pem: Fetched<string>, renew: string) => {

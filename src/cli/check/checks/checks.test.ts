@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createCrl } from '../../../identity/crl.js';
 import { issueGatewayCertificate, splitPem } from '../../../identity/index.js';
 import { foreignTestPki, testGatewayCertificate, testPki } from '../../../identity/testing.js';
-import { HEALTHY_CONDITIONS, healthyFacts, link, mirror, NOW } from '../test-builders.js';
+import { HEALTHY_CONDITIONS, healthyFacts, link, linkFacts, mirror, NOW } from '../test-builders.js';
 import type { CheckFacts, CheckResult } from '../types.js';
 
 import {
@@ -758,6 +758,71 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
     expect(result.status, result.hints.join('\n')).toBe(status);
     if (hint) expect(result.hints.join('\n')).toMatch(hint);
     else expect(result.hints).toEqual([]);
+  });
+});
+
+describe('an install without a gateway (isthmus install --no-gateway)', () => {
+  /** A flat-network cluster: the controller alone, one gateway-less Link, a remote-discovery mirror. */
+  const flat = (change: (f: CheckFacts) => void = () => {}) =>
+    facts((f) => {
+      const { gatewayAddress: _a, gatewayPort: _p, gatewayIdentity: _i, ...spec } = link('west').spec;
+      const conditions = HEALTHY_CONDITIONS.filter((c) => c.type !== 'GatewayAlive');
+      f.gatewayInstalled = false;
+      f.links = {
+        ok: true,
+        value: [{ link: { ...link('west', { conditions }), spec }, remote: links(f)[0]!.remote }],
+      };
+      f.deployments = { ok: true, value: [{ name: 'isthmus-controller', replicas: 2, available: 2 }] };
+      f.anchorPem = { ok: false, error: 'ConfigMap not found' };
+      f.issuerPem = { ok: false, error: 'Secret not found' };
+      f.gatewayListeners = { ok: true, value: [] };
+      f.mirrors = { ok: true, value: [{ ...mirror('db-west'), egressPorts: [], remoteDiscovery: true }] };
+      change(f);
+    });
+
+  it('passes every check, and says which ones had nothing to check', () => {
+    const results = runChecks(flat());
+    expect(results.filter((r) => r.status !== 'ok').map((r) => [r.description, r.hints])).toEqual([]);
+    expect(results.filter((r) => r.description.endsWith('no gateway installed (--no-gateway)')).length).toBe(
+      4,
+    );
+    expect(checkDeployments(flat()).description).toBe(
+      'the controller Deployment is available (no gateway installed)',
+    );
+    expect(checkGatewaysAlive(flat()).description).toBe('remote gateways are alive: no Link has a gateway');
+  });
+
+  it('fails a Link with a gateway: nothing here can reach it', () => {
+    const f = flat((x) => {
+      x.links = { ok: true, value: [linkFacts(link('west'), pki.westChain)] };
+    });
+    const result = checkLinksValid(f);
+    expect(result.status).toBe('fail');
+    expect(result.hints.join()).toMatch(
+      /Link west: invalid spec: gatewayAddress is set, but this cluster has no gateway of its own .*isthmus link --no-gateway/,
+    );
+    // Not also reported as a dead gateway: it is never probed.
+    expect(checkGatewaysAlive(f).status).toBe('ok');
+  });
+
+  it('fails mirrors that still send callers to egress ports, and a controller that is not running', () => {
+    const stale = flat((x) => {
+      x.mirrors = { ok: true, value: [mirror('web-west')] };
+    });
+    expect(checkGatewayListeners(stale)).toMatchObject({
+      status: 'fail',
+      hints: [
+        expect.stringMatching(
+          /no gateway \(--no-gateway\), yet mirrors send callers to egress ports: test\/web-west \(20000\)/,
+        ),
+      ],
+    });
+    const down = flat((x) => {
+      x.deployments = { ok: true, value: [{ name: 'isthmus-controller', replicas: 2, available: 0 }] };
+    });
+    expect(checkDeployments(down).hints).toEqual([
+      expect.stringMatching(/^Deployment isthmus-controller has no available replica \(0\/2\)/),
+    ]);
   });
 });
 

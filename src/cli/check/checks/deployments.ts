@@ -10,13 +10,17 @@ import { resultOf, unreadable } from './result.js';
 export const ISTHMUS_DEPLOYMENTS = ['isthmus-identity', 'isthmus-gateway', 'isthmus-controller'] as const;
 
 const WHAT = 'the identity, gateway and controller Deployments are available';
+/** `isthmus install --no-gateway` runs the controller alone. */
+const WHAT_WITHOUT_GATEWAY = 'the controller Deployment is available (no gateway installed)';
 
 export function checkDeployments(facts: CheckFacts): CheckResult {
-  const blocked = unreadable(WHAT, 'Deployments in isthmus-system', facts.deployments);
+  const what = facts.gatewayInstalled ? WHAT : WHAT_WITHOUT_GATEWAY;
+  const blocked = unreadable(what, 'Deployments in isthmus-system', facts.deployments);
   if (blocked || !facts.deployments.ok) return blocked!;
   const failures: string[] = [];
   const warnings: string[] = [];
-  for (const name of ISTHMUS_DEPLOYMENTS) {
+  const wanted = facts.gatewayInstalled ? ISTHMUS_DEPLOYMENTS : (['isthmus-controller'] as const);
+  for (const name of wanted) {
     const d = facts.deployments.value.find((x) => x.name === name);
     const look = `see \`kubectl -n isthmus-system describe deployment/${name}\` and its pods' logs`;
     if (!d)
@@ -26,5 +30,5 @@ export function checkDeployments(facts: CheckFacts): CheckResult {
     else if (d.available < d.replicas)
       warnings.push(`Deployment ${name} has ${d.available}/${d.replicas} replicas available; ${look}`);
   }
-  return resultOf(WHAT, failures, warnings);
+  return resultOf(what, failures, warnings);
 }

@@ -6,7 +6,7 @@
  * reach every ready pod.
  */
 import type { CheckFacts, CheckResult } from '../types.js';
-import { resultOf, unreadable } from './result.js';
+import { resultOf, unreadable, withoutGateway } from './result.js';
 
 const WHAT = "the gateways listen on every mirror's egress ports";
 
@@ -18,6 +18,15 @@ export function checkGatewayListeners(facts: CheckFacts): CheckResult {
   const wanted = new Map<number, string>();
   for (const m of facts.mirrors.value)
     for (const p of m.egressPorts) wanted.set(p, `${m.namespace}/${m.name}`);
+  if (!facts.gatewayInstalled) {
+    // Only a mirror made while this cluster had a gateway (or by another controller) has ports.
+    const stale = [...wanted].slice(0, 5).map(([port, mirror]) => `${mirror} (${port})`);
+    return wanted.size === 0
+      ? withoutGateway(WHAT)
+      : resultOf(WHAT, [
+          `this cluster has no gateway (--no-gateway), yet mirrors send callers to egress ports: ${stale.join(', ')}; unlink the Links that have a gatewayAddress, or install a gateway`,
+        ]);
+  }
   if (wanted.size === 0) return resultOf(WHAT, []);
   const pods = facts.gatewayListeners.value;
   if (pods.length === 0) {

@@ -10,10 +10,12 @@ export function checkGatewaysAlive(facts: CheckFacts): CheckResult {
   if (blocked || !facts.links.ok) return blocked!;
   const failures: string[] = [];
   const warnings: string[] = [];
+  let probed = 0;
   for (const { link } of facts.links.value) {
-    const parsed = parseLinkSpec(link);
+    const parsed = parseLinkSpec(link, { localGateway: facts.gatewayInstalled });
     // Invalid: reported by "every Link is valid", never probed. No gateway: nothing to probe.
     if (!parsed.ok || !parsed.config.hasGateway) continue;
+    probed++;
     const name = linkLabel(link);
     const gw = `${link.spec.gatewayAddress}:${link.spec.gatewayPort ?? 4143}`;
     const alive = condition(link, 'GatewayAlive');
@@ -26,5 +28,7 @@ export function checkGatewaysAlive(facts: CheckFacts): CheckResult {
       warnings.push(`Link ${name}: gateway ${gw} not probed yet; run the check again in a few seconds`);
     }
   }
+  // Links without a gateway (a flat pod network) have nothing to probe: say so rather than tick it.
+  if (probed === 0 && facts.links.value.length > 0) return resultOf(`${WHAT}: no Link has a gateway`, []);
   return resultOf(WHAT, failures, warnings);
 }

@@ -17,7 +17,7 @@ export function checkLinksValid(facts: CheckFacts): CheckResult {
   const warnings: string[] = [];
   for (const { link } of facts.links.value) {
     const name = linkLabel(link);
-    const parsed = parseLinkSpec(link);
+    const parsed = parseLinkSpec(link, { localGateway: facts.gatewayInstalled });
     const ready = condition(link, 'Ready');
     if (!parsed.ok) {
       failures.push(`Link ${name}: invalid spec: ${parsed.reason}; fix it and re-apply`);

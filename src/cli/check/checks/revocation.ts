@@ -8,11 +8,12 @@ import { X509Certificate } from 'node:crypto';
 import { describeError } from '../../../errors.js';
 import { RevocationList } from '../../../identity/revocation.js';
 import { type CheckFacts, type CheckResult, linkLabel } from '../types.js';
-import { resultOf, unreadable } from './result.js';
+import { resultOf, unreadable, withoutGateway } from './result.js';
 
 const WHAT = 'no linked gateway is revoked';
 
 export function checkRevocation(facts: CheckFacts): CheckResult {
+  if (!facts.gatewayInstalled) return withoutGateway(WHAT);
   const blocked =
     unreadable(WHAT, 'ConfigMap isthmus-system/isthmus-crl', facts.crlPem) ??
     unreadable(WHAT, 'ConfigMap isthmus-system/isthmus-trust-anchor', facts.anchorPem) ??

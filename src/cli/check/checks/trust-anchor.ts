@@ -6,13 +6,14 @@
  */
 import { gatewayIdentityOf, splitPem, verifyChain } from '../../../identity/index.js';
 import { type CheckFacts, type CheckResult, linkLabel } from '../types.js';
-import { resultOf, unreadable } from './result.js';
+import { resultOf, unreadable, withoutGateway } from './result.js';
 
 const WHAT = 'linked clusters share the trust anchor';
 export const TRUST_ANCHOR_METHOD =
   'compared by a TLS handshake with each remote gateway against the local isthmus-system/isthmus-trust-anchor (the Link credentials cannot read ConfigMaps)';
 
 export function checkTrustAnchor(facts: CheckFacts): CheckResult {
+  if (!facts.gatewayInstalled) return withoutGateway(WHAT);
   const blocked =
     unreadable(WHAT, 'Links', facts.links) ??
     unreadable(WHAT, 'ConfigMap isthmus-system/isthmus-trust-anchor', facts.anchorPem);

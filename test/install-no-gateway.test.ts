@@ -1,0 +1,184 @@
+/**
+ * A flat pod network, installed as a user would: `isthmus install --no-gateway` in both clusters
+ * through the real `kubectl apply`, `isthmus link --no-gateway`, a real `isthmus controller
+ * --no-gateway` process, then `isthmus check`. Strict sandboxes, realistic pod IPs that nothing dials.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeClient } from '../src/kube/client.js';
+import { EXPORTED_LABEL, INSTALL_GATEWAY_LABEL, REMOTE_DISCOVERY_EXPORT } from '../src/kube/keys.js';
+import { R } from '../src/kube/resources.js';
+import type { KubeObject, Link, V1Deployment, V1EndpointSlice, V1Namespace } from '../src/kube/types.js';
+import { mergeKubeconfigs, type Sandbox, startSandbox } from '../src/sandbox/index.js';
+import { waitFor } from '../src/wait-for.js';
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'isthmus-flat-'));
+const kubeconfig = join(dir, 'kubeconfig');
+let east: Sandbox;
+let west: Sandbox;
+let eastAdmin: KubeClient;
+let westAdmin: KubeClient;
+let controller: ChildProcess | undefined;
+let controllerLog = '';
+
+function isthmus(args: string[]) {
+  return run(process.execPath, ['bin/isthmus.mjs', ...args], { timeout: 60_000, maxBuffer: 16 << 20 });
+}
+/** A command's exit code and output, whether it failed or not. */
+function outcome(p: Promise<{ stdout: string; stderr: string }>) {
+  return p.then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => e,
+  );
+}
+function kubectl(args: string[], input: string) {
+  return new Promise<{ stdout: string }>((resolve, reject) => {
+    const child = execFile(
+      'kubectl',
+      ['--kubeconfig', kubeconfig, ...args],
+      { timeout: 60_000 },
+      (err, stdout) => (err ? reject(err) : resolve({ stdout })),
+    );
+    child.stdin!.end(input);
+  });
+}
+async function install(cluster: string) {
+  const { stdout } = await isthmus(['install', '--no-gateway', '--cluster-name', cluster]);
+  return kubectl(['--context', cluster, 'apply', '-f', '-'], stdout);
+}
+
+beforeAll(async () => {
+  east = await startSandbox({ name: 'east' });
+  west = await startSandbox({ name: 'west' });
+  writeFileSync(kubeconfig, mergeKubeconfigs([east, west]));
+  eastAdmin = KubeClient.fromKubeconfigString(east.kubeconfig());
+  westAdmin = KubeClient.fromKubeconfigString(west.kubeconfig());
+});
+
+afterAll(async () => {
+  if (controller && controller.exitCode === null) {
+    const exited = new Promise((r) => controller!.once('exit', r));
+    controller.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000).unref())]);
+  }
+  eastAdmin?.close();
+  westAdmin?.close();
+  await Promise.all([east?.close(), west?.close()]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('isthmus install --no-gateway: a flat pod network end to end', () => {
+  it('applies the controller alone, with no certificates, and again idempotently', async () => {
+    const first = await install('west');
+    await install('east');
+    expect(first.stdout).toMatch(/deployment\.apps\/isthmus-controller created/);
+    expect(first.stdout).toMatch(/clusterrole\.rbac\.authorization\.k8s\.io\/isthmus-remote-access created/);
+    expect(first.stdout).not.toMatch(/isthmus-gateway|isthmus-identity|isthmus-trust-anchor|isthmus-issuer/);
+    // Unchanged, but for the PodDisruptionBudget: its selector's patch strategy is "replace", so
+    // kubectl's computed patch is never empty and it says "configured" against any API server.
+    const again = (await install('west')).stdout.trim().split('\n');
+    expect(again.filter((l) => !/ unchanged$/.test(l))).toEqual([
+      'poddisruptionbudget.policy/isthmus-controller configured',
+    ]);
+
+    const ns = await westAdmin.get<V1Namespace>(R.namespaces, undefined, 'isthmus-system');
+    expect(ns?.metadata?.labels?.[INSTALL_GATEWAY_LABEL]).toBe('false');
+    const deployment = await westAdmin.get<V1Deployment>(
+      R.deployments,
+      'isthmus-system',
+      'isthmus-controller',
+    );
+    const args = deployment?.spec?.template?.spec?.containers?.[0]?.args ?? [];
+    expect(args).toContain('--no-gateway');
+    expect(args.some((a) => a.startsWith('--gateway-admin'))).toBe(false);
+
+    // Certificates or gateway settings would do nothing here: refused before anything is printed.
+    const mixed = await outcome(
+      isthmus(['install', '--no-gateway', '--cluster-name', 'west', '--trust-anchor', 'ca.crt']),
+    );
+    expect(mixed).toMatchObject({ code: 1, stdout: '' });
+    expect(mixed.stderr).toMatch(
+      /--no-gateway installs no gateway and no identity service, so it takes no --trust-anchor/,
+    );
+    // Without --no-gateway, the trust anchor is still required.
+    const bare = await outcome(isthmus(['install', '--cluster-name', 'west']));
+    expect(bare.stderr).toMatch(/--trust-anchor is required .*unless --no-gateway/);
+  });
+
+  it('link: refused with a gateway (west has none), printed and applied with --no-gateway', async () => {
+    const linkWest = ['link', '--kubeconfig', kubeconfig, '--context', 'west', '--cluster-name', 'west'];
+    const refused = await outcome(isthmus(linkWest));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/cluster west was installed without a gateway .*link with --no-gateway/);
+
+    const { stdout } = await isthmus([...linkWest, '--no-gateway']);
+    await kubectl(['--context', 'east', 'apply', '-f', '-'], stdout);
+    const link = await eastAdmin.get<Link>(R.links, 'isthmus-system', 'west');
+    expect(link?.spec).not.toHaveProperty('gatewayAddress');
+  });
+
+  it("the controller mirrors west's remote-discovery Service as its pods, and isthmus check passes", async () => {
+    await westAdmin.create(R.services, {
+      metadata: { name: 'db', namespace: 'default', labels: { [EXPORTED_LABEL]: REMOTE_DISCOVERY_EXPORT } },
+      spec: { ports: [{ name: 'pg', port: 5432 }], selector: { app: 'db' } },
+    });
+    await westAdmin.create<V1EndpointSlice>(R.endpointSlices, {
+      metadata: { name: 'db-abc', namespace: 'default', labels: { 'kubernetes.io/service-name': 'db' } },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: ['10.245.0.12'], conditions: { ready: true } }],
+      ports: [{ name: 'pg', port: 5432, protocol: 'TCP' }],
+    });
+
+    const eastConfig = join(dir, 'east.yaml');
+    writeFileSync(eastConfig, east.kubeconfig());
+    controller = spawn(
+      process.execPath,
+      ['bin/isthmus.mjs', 'controller', '--no-gateway', '--cluster', 'east', '--kubeconfig', eastConfig],
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env } },
+    );
+    controller.stderr!.on('data', (d) => {
+      controllerLog += String(d);
+    });
+    controller.once('exit', (code) => {
+      controllerLog += `\n(exited ${code})`;
+    });
+    // Start-up includes tsx compiling the import graph: slow on a busy two-core machine.
+    const slice = await waitFor(
+      `db-west's slice`,
+      async () => {
+        const { items } = await eastAdmin.list<V1EndpointSlice>(R.endpointSlices, {
+          namespace: 'default',
+          labelSelector: 'kubernetes.io/service-name=db-west',
+        });
+        return items[0]?.endpoints?.length ? items[0] : undefined;
+      },
+      45_000,
+    );
+    expect(slice.endpoints?.map((e) => e.addresses[0])).toEqual(['10.245.0.12']);
+    expect(controllerLog).toMatch(/"gateway":"none".*controller started/);
+
+    // The kubelet's part, which the sandbox has no controller for: the controller pod is available.
+    const deployment = await eastAdmin.get<V1Deployment>(
+      R.deployments,
+      'isthmus-system',
+      'isthmus-controller',
+    );
+    await eastAdmin.replaceStatus(R.deployments, {
+      ...(deployment as KubeObject),
+      status: { replicas: 2, readyReplicas: 2, availableReplicas: 2 },
+    });
+    const { code, stdout, stderr } = await outcome(
+      isthmus(['check', '--kubeconfig', kubeconfig, '--context', 'east']),
+    );
+    expect(code, stdout + stderr).toBe(0);
+    expect(stdout).toMatch(/the controller Deployment is available \(no gateway installed\)/);
+    expect(stdout).toMatch(/linked clusters share the trust anchor: no gateway installed/);
+    expect(stdout).toMatch(/remote gateways are alive: no Link has a gateway/);
+    expect(stdout).not.toMatch(/isthmus-gateway|isthmus-identity/);
+  });
+});
