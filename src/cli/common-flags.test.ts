@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDurationFlag, parseIntegerFlag, parseListen } from './common-flags.js';
+import { parseDurationFlag, parseIntegerFlag, parseListen, parsePortRangeFlag } from './common-flags.js';
 
 describe('parseListen', () => {
   it.each([
@@ -23,6 +23,19 @@ describe('parseIntegerFlag', () => {
       );
     }
   });
+});
+
+describe('parsePortRangeFlag', () => {
+  it.each([
+    ['20000-29999', { first: 20000, last: 29999 }],
+    ['4000-4000', { first: 4000, last: 4000 }],
+  ])('parses %s', (text, range) => expect(parsePortRangeFlag(text, '--egress-port-range')).toEqual(range));
+
+  it.each(['', '20000', '2-1', '0-10', '1-70000', 'a-b'])('refuses %j, naming the flag', (text) =>
+    expect(() => parsePortRangeFlag(text, '--egress-port-range')).toThrow(
+      `--egress-port-range must be FIRST-LAST within 1-65535, got "${text}"`,
+    ),
+  );
 });
 
 describe('parseDurationFlag', () => {

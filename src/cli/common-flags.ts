@@ -85,6 +85,19 @@ export function parseIntegerFlag(text: string, flag: string, min: number, max: n
   return n;
 }
 
+/** `FIRST-LAST`, a range of TCP ports (the egress listeners'). */
+export function parsePortRangeFlag(text: string, flag: string): { first: number; last: number } {
+  const m = /^(\d{1,5})-(\d{1,5})$/.exec(text.trim());
+  const first = Number(m?.[1]);
+  const last = Number(m?.[2]);
+  if (!m || first < 1 || last > 65535 || first > last) {
+    throw new IsthmusError('USAGE', `${flag} must be FIRST-LAST within 1-65535, got "${text}"`, {
+      terminal: true,
+    });
+  }
+  return { first, last };
+}
+
 /** Go-style durations as the CRDs write them: 24h, 90s, 1h30m, 500ms. */
 export function parseDurationFlag(text: string, flag: string): number {
   const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;

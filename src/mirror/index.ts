@@ -11,7 +11,6 @@ export {
 export { electLeader, MIRROR_LEASE_NAME } from './leadership.js';
 export { type LinkConfig, type ParsedLink, parseLinkSpec } from './link-config.js';
 export { type LinkState, linkStatus } from './link-status.js';
-export { buildCommand, type MirrorOptions, parsePortRange, runMirrorProcess } from './main.js';
 export { type MirrorMetrics, mirrorMetrics } from './metrics.js';
 export { formatEgressPorts, mirrorName, parseEgressPorts } from './mirror-objects.js';
 export { type Action, type MirrorPlan, type MirrorPlanInput, planMirror } from './plan-mirror.js';

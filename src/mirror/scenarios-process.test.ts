@@ -67,7 +67,7 @@ describe('controller process and local gateway discovery', () => {
     ).toBe(1);
   });
 
-  it('main.ts runs as a process and stops cleanly on SIGTERM', async () => {
+  it('`isthmus controller` runs as a process and stops cleanly on SIGTERM', async () => {
     world = await World.start(['east', 'west']);
     const [east, west] = [world.c('east'), world.c('west')];
     await exportService(west, 'podinfo', { ready: 1 });
@@ -75,9 +75,10 @@ describe('controller process and local gateway discovery', () => {
     dir = mkdtempSync(join(tmpdir(), 'isthmus-mirror-'));
     const kubeconfig = join(dir, 'east.yaml');
     writeFileSync(kubeconfig, east.sandbox.kubeconfig());
-    const main = new URL('./main.ts', import.meta.url).pathname;
-    const args = ['--import', 'tsx', main, '--cluster', 'east', '--kubeconfig', kubeconfig];
-    args.push('--gateway-admin', world.probe.url, '--gateway-endpoints', '10.0.0.5', '--log-level', 'warn');
+    const bin = new URL('../../bin/isthmus.mjs', import.meta.url).pathname;
+    const args = [bin, 'controller', '--cluster', 'east', '--kubeconfig', kubeconfig, '--log-level', 'warn'];
+    args.push('--gateway-admin', world.probe.url, '--gateway-endpoints', '10.0.0.5');
+    args.push('--admin-host', '127.0.0.1', '--admin-port', '0');
     child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr?.on('data', (d) => {

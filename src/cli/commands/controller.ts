@@ -9,6 +9,7 @@ import {
   kubeClientFromFlags,
   parseIntegerFlag,
   parseListen,
+  parsePortRangeFlag,
 } from '../common-flags.js';
 import { runUntilSignal } from '../shutdown.js';
 
@@ -63,13 +64,12 @@ export function registerController(program: Command): void {
       .option('--log-level <level>', 'log level', 'info'),
     { rateLimit: true },
   ).action(async (flags: ControllerFlags) => {
-    const { parsePortRange } = await import('../../mirror/main.js');
     const { splitAddresses } = await import('../../mirror/link-config.js');
     const { runControllerProcess } = await import('../controller/run-controller-process.js');
     const { applyControllerV8Flags } = await import('../controller/process-flags.js');
     applyControllerV8Flags();
     const admin = parseListen(`${flags.adminHost}:${flags.adminPort}`, '--admin-host/--admin-port');
-    const egressPortRange = parsePortRange(flags.egressPortRange);
+    const egressPortRange = parsePortRangeFlag(flags.egressPortRange, '--egress-port-range');
     const mirrorWorkers = parseIntegerFlag(flags.mirrorWorkers, '--mirror-workers', 1, 256);
     const client = await kubeClientFromFlags(flags);
     await runUntilSignal(() =>
