@@ -25,6 +25,7 @@ import {
 import { R } from '../kube/resources.js';
 import type { Link, V1EndpointSlice, V1Namespace, V1Secret, V1Service } from '../kube/types.js';
 import { dropManagedFields, trimLocalService } from './cache-trim.js';
+import { readyGatewayAddresses } from './gateway-addresses.js';
 import { DEFAULT_MIRROR_WORKERS } from './link-config.js';
 import { LinkManager } from './link-manager.js';
 import { mirrorMetrics } from './metrics.js';
@@ -100,18 +101,6 @@ export interface RunningController {
   registry: Registry;
   allocator: PortAllocator;
   stop(): Promise<void>;
-}
-
-/** Ready addresses of the local gateway pods, from its EndpointSlices. */
-export function readyGatewayAddresses(slices: readonly V1EndpointSlice[]): string[] {
-  const out = new Set<string>();
-  for (const slice of slices) {
-    for (const ep of slice.endpoints ?? []) {
-      if (ep.conditions?.ready === false) continue;
-      for (const a of ep.addresses ?? []) out.add(a);
-    }
-  }
-  return [...out].sort();
 }
 
 export function runController(config: ControllerConfig): RunningController {

@@ -5,9 +5,9 @@
 export {
   type ControllerConfig,
   type RunningController,
-  readyGatewayAddresses,
   runController,
 } from './controller.js';
+export { readyGatewayAddresses } from './gateway-addresses.js';
 export { electLeader, MIRROR_LEASE_NAME } from './leadership.js';
 export { type LinkConfig, type ParsedLink, parseLinkSpec } from './link-config.js';
 export { type LinkState, linkStatus } from './link-status.js';
