@@ -138,17 +138,30 @@ describe('isthmus install --no-gateway: a flat pod network end to end', () => {
     writeFileSync(eastConfig, east.kubeconfig());
     controller = spawn(
       process.execPath,
-      ['bin/isthmus.mjs', 'controller', '--no-gateway', '--cluster', 'east', '--kubeconfig', eastConfig],
+      // An admin port of its own: tests in other workers run controllers and gateways too.
+      [
+        'bin/isthmus.mjs',
+        'controller',
+        '--no-gateway',
+        '--cluster',
+        'east',
+        '--kubeconfig',
+        eastConfig,
+        '--admin-host',
+        '127.0.0.1',
+        '--admin-port',
+        '0',
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env } },
     );
     controller.stderr!.on('data', (d) => {
       controllerLog += String(d);
     });
-    controller.once('exit', (code) => {
-      controllerLog += `\n(exited ${code})`;
-    });
+    const exited = new Promise<never>((_, reject) =>
+      controller!.once('exit', (code) => reject(new Error(`the controller exited (${code})`))),
+    );
     // Start-up includes tsx compiling the import graph: slow on a busy two-core machine.
-    const slice = await waitFor(
+    const found = waitFor(
       `db-west's slice`,
       async () => {
         const { items } = await eastAdmin.list<V1EndpointSlice>(R.endpointSlices, {
@@ -159,6 +172,9 @@ describe('isthmus install --no-gateway: a flat pod network end to end', () => {
       },
       45_000,
     );
+    const slice = await Promise.race([found, exited]).catch((err: Error) => {
+      throw new Error(`${err.message}; controller log:\n${controllerLog.slice(-2000)}`);
+    });
     expect(slice.endpoints?.map((e) => e.addresses[0])).toEqual(['10.245.0.12']);
     expect(controllerLog).toMatch(/"gateway":"none".*controller started/);
 

@@ -54,7 +54,19 @@ export async function applyApexSlices(
   const wanted = new Set(desired.map((s) => s.metadata?.name));
   for (const slice of desired) {
     const cached = existing.find((e) => e.metadata?.name === slice.metadata?.name);
-    if (cached && isSubsetOf(owned(slice), cached)) continue;
+    if (cached && cached.addressType === slice.addressType && isSubsetOf(owned(slice), cached)) continue;
+    if (cached && cached.addressType !== slice.addressType && isOwned(cached)) {
+      // addressType is immutable (API validation): a backend whose pods changed family gets its
+      // slice deleted and created again. The delete is conditional, so a newer write is not lost.
+      const rv = cached.metadata?.resourceVersion;
+      await client.delete(
+        R.endpointSlices,
+        namespace,
+        slice.metadata?.name ?? '',
+        rv ? { resourceVersion: rv } : {},
+      );
+      result.deleted++;
+    }
     const outcome = await createOrUpdate<V1EndpointSlice>(client, R.endpointSlices, slice, {
       isOwned,
       diff: (current, want) => (isSubsetOf(owned(want), current) ? null : owned(want)),

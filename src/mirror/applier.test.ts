@@ -125,6 +125,39 @@ describe('applyActions', () => {
     ]);
   });
 
+  it('re-creates the slice when its address family changes (addressType is immutable)', async () => {
+    const client = new MemoryClient();
+    await applyActions(client, 'west', plan().actions);
+    const local = {
+      service: await client.get<V1Service>({ plural: 'services' } as ResourceRef, 'default', 'podinfo-west'),
+      slice: await client.get<V1EndpointSlice>(
+        { plural: 'endpointslices' } as ResourceRef,
+        'default',
+        'podinfo-west',
+      ),
+    };
+    const ipv6 = planMirror({
+      remote: { service: remoteService('podinfo'), readyEndpointCount: 1 },
+      link,
+      gateway: { alive: true, addresses: ['fd00::5'], remote: '10.1.0.1:4143' },
+      local: { namespaceExists: true, service: local.service!, slice: local.slice! },
+      egressPorts: egress,
+    });
+    const done = await applyActions(client, 'west', ipv6.actions);
+    expect(done.map((a) => a.outcome)).toEqual(['updated']);
+    expect(client.calls.filter((c) => !c.startsWith('get ')).slice(-2)).toEqual([
+      'delete endpointslices/podinfo-west',
+      'create endpointslices/podinfo-west',
+    ]);
+    const slice = await client.get<V1EndpointSlice>(
+      { plural: 'endpointslices' } as ResourceRef,
+      'default',
+      'podinfo-west',
+    );
+    expect(slice).toMatchObject({ addressType: 'IPv6', endpoints: [{ addresses: ['fd00::5'] }] });
+    expect(slice?.metadata?.ownerReferences?.[0]?.uid).toBe(local.service?.metadata?.uid);
+  });
+
   it('deletes only what is ours', async () => {
     const client = new MemoryClient();
     await applyActions(client, 'west', plan().actions);

@@ -208,6 +208,14 @@ async function applySlice(
   }
   if (!isOurSlice(existing, cluster)) throw conflict('EndpointSlice', namespace, name);
   if (!sliceDiffers(existing, desired)) return 'unchanged';
+  if (existing.addressType !== desired.addressType) {
+    // addressType is immutable (API validation): remote pods or gateways of the other family
+    // (a dual-stack migration, a move between remote discovery and the tunnel) mean delete and create.
+    const rv = existing.metadata?.resourceVersion;
+    await client.delete(R.endpointSlices, namespace, name, rv ? { resourceVersion: rv } : {});
+    await create();
+    return 'updated';
+  }
   const merged = mergeSlice(existing, desired);
   await tracked(cache, 'EndpointSlice', merged, () => client.replaceForMetadata(R.endpointSlices, merged));
   return 'updated';

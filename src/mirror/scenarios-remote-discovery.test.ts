@@ -55,6 +55,16 @@ async function setExportValue(remote: Cluster, name: string, value: string): Pro
   }));
 }
 
+/** East linked to west, whose `db` (one ready pod) is mirrored in remote-discovery mode. */
+async function dbMirrored(): Promise<{ east: Cluster; west: Cluster; slice: V1EndpointSlice }> {
+  const world = await startWorld(['east', 'west']);
+  const [east, west] = [world.c('east'), world.c('west')];
+  await exportService(west, 'db', { ...discovery, ready: 1 });
+  await link(east, west, 'west');
+  world.controller('east');
+  return { east, west, slice: await waitEndpoints(east, 'db-west', ['10.244.1.10=true']) };
+}
+
 describe('remote discovery (mirror.linkerd.io/exported=remote-discovery)', () => {
   it("mirrors the remote pods' own addresses, follows their readiness and ignores the gateway", async () => {
     const world = await startWorld(['east', 'west']);
@@ -113,6 +123,22 @@ describe('remote discovery (mirror.linkerd.io/exported=remote-discovery)', () =>
     expect(await getService(east, 'default', 'kafka-0-west')).toBeUndefined();
   });
 
+  it("remote pods that move to IPv6 (a dual-stack migration): the mirror's slice is re-created in that family", async () => {
+    const { east, west, slice: before } = await dbMirrored();
+    // West's EndpointSlice controller replaces the IPv4 slice by an IPv6 one (addressType is immutable).
+    await west.client.delete(R.endpointSlices, 'default', 'db-abc');
+    await west.client.create<V1EndpointSlice>(R.endpointSlices, {
+      metadata: { name: 'db-v6', namespace: 'default', labels: { 'kubernetes.io/service-name': 'db' } },
+      addressType: 'IPv6',
+      endpoints: [{ addresses: ['fd00:10:244::10'], conditions: { ready: true } }],
+      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    });
+    const after = await waitEndpoints(east, 'db-west', ['fd00:10:244::10=true']);
+    expect(after.addressType).toBe('IPv6');
+    expect(after.metadata?.uid).not.toBe(before.metadata?.uid);
+    expect(condition(await getLink(east, 'west'), 'Ready')?.status).toBe('True');
+  });
+
   it('moving an export between the tunnel and remote discovery rewrites its mirror in place', async () => {
     const world = await startWorld(['east', 'west']);
     const [east, west] = [world.c('east'), world.c('west')];
@@ -140,12 +166,7 @@ describe('remote discovery (mirror.linkerd.io/exported=remote-discovery)', () =>
   });
 
   it('an empty remoteDiscoverySelector on the Link removes those mirrors', async () => {
-    const world = await startWorld(['east', 'west']);
-    const [east, west] = [world.c('east'), world.c('west')];
-    await exportService(west, 'db', { ...discovery, ready: 1 });
-    await link(east, west, 'west');
-    world.controller('east');
-    await waitEndpoints(east, 'db-west', ['10.244.1.10=true']);
+    const { east } = await dbMirrored();
     await editLinkSpec(east, 'west', (spec) => ({ ...spec, remoteDiscoverySelector: {} }));
     await waitFor(async () => !(await getService(east, 'default', 'db-west')), { what: 'db-west deleted' });
   });
