@@ -88,6 +88,8 @@ export async function startSandboxProcess(children: Children, name: string): Pro
         ...(process.env.ISTHMUS_BENCH_SANDBOX_PROF
           ? ['--cpu-prof', `--cpu-prof-dir=${process.env.ISTHMUS_BENCH_SANDBOX_PROF}`]
           : []),
+        // ISTHMUS_BENCH_SANDBOX_FLAGS="--trace-gc …": V8 flags of the API servers, for probes.
+        ...(process.env.ISTHMUS_BENCH_SANDBOX_FLAGS?.split(' ').filter(Boolean) ?? []),
       ],
       cwd: REPO,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
