@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeCertificates } from '../src/identity/files.js';
 import { KubeClient } from '../src/kube/client.js';
 import { EXPORTED_LABEL, INSTALL_GATEWAY_LABEL, REMOTE_DISCOVERY_EXPORT } from '../src/kube/keys.js';
 import { R } from '../src/kube/resources.js';
@@ -21,6 +22,8 @@ const dir = mkdtempSync(join(tmpdir(), 'isthmus-flat-'));
 const kubeconfig = join(dir, 'kubeconfig');
 let east: Sandbox;
 let west: Sandbox;
+/** Installed with a gateway first, then moved to --no-gateway. */
+let north: Sandbox;
 let eastAdmin: KubeClient;
 let westAdmin: KubeClient;
 let controller: ChildProcess | undefined;
@@ -55,7 +58,8 @@ async function install(cluster: string) {
 beforeAll(async () => {
   east = await startSandbox({ name: 'east' });
   west = await startSandbox({ name: 'west' });
-  writeFileSync(kubeconfig, mergeKubeconfigs([east, west]));
+  north = await startSandbox({ name: 'north' });
+  writeFileSync(kubeconfig, mergeKubeconfigs([east, west, north]));
   eastAdmin = KubeClient.fromKubeconfigString(east.kubeconfig());
   westAdmin = KubeClient.fromKubeconfigString(west.kubeconfig());
 });
@@ -68,7 +72,7 @@ afterAll(async () => {
   }
   eastAdmin?.close();
   westAdmin?.close();
-  await Promise.all([east?.close(), west?.close()]);
+  await Promise.all([east?.close(), west?.close(), north?.close()]);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -196,5 +200,50 @@ describe('isthmus install --no-gateway: a flat pod network end to end', () => {
     expect(stdout).toMatch(/linked clusters share the trust anchor: no gateway installed/);
     expect(stdout).toMatch(/remote gateways are alive: no Link has a gateway/);
     expect(stdout).not.toMatch(/isthmus-gateway|isthmus-identity/);
+  });
+
+  it('uninstall --gateway: an install that had a gateway drops it once it is --no-gateway', async () => {
+    const certs = join(dir, 'certs');
+    await writeCertificates({ outDir: certs, clusters: ['north'], trustDomain: 'cluster.local' });
+    const withGateway = await isthmus([
+      'install',
+      '--cluster-name',
+      'north',
+      '--trust-anchor',
+      join(certs, 'ca.crt'),
+      '--issuer-cert',
+      join(certs, 'north', 'issuer.crt'),
+      '--issuer-key',
+      join(certs, 'north', 'issuer.key'),
+    ]);
+    await kubectl(['--context', 'north', 'apply', '-f', '-'], withGateway.stdout);
+    const uninstallGateway = ['uninstall', '--gateway', '--kubeconfig', kubeconfig, '--context', 'north'];
+    const early = await outcome(isthmus(uninstallGateway));
+    expect(early).toMatchObject({ code: 1, stdout: '' });
+    expect(early.stderr).toMatch(
+      /this install still has a gateway: apply `isthmus install --no-gateway \.\.\.` first/,
+    );
+
+    await install('north');
+    const { stdout, stderr } = await isthmus(uninstallGateway);
+    expect(stderr).toMatch(/clusters linked to this one through its gateway lose their tunnels/);
+    const deleted = await kubectl(['--context', 'north', 'delete', '-f', '-'], stdout);
+    expect(deleted.stdout).toMatch(/deployment\.apps "isthmus-gateway" deleted/);
+    expect(deleted.stdout).toMatch(/secret "isthmus-issuer" deleted/);
+
+    const left = await kubectl(
+      ['--context', 'north', '-n', 'isthmus-system', 'get', 'deploy,svc,cm,secret,sa', '-o', 'name'],
+      '',
+    );
+    expect(left.stdout.trim().split('\n').sort()).toEqual([
+      'configmap/kube-root-ca.crt',
+      'deployment.apps/isthmus-controller',
+      'secret/isthmus-remote-access-token',
+      'serviceaccount/default',
+      'serviceaccount/isthmus-controller',
+      'serviceaccount/isthmus-remote-access',
+    ]);
+    // Nothing of the gateway comes back with the next apply of the flat install.
+    expect((await install('north')).stdout).not.toMatch(/created/);
   });
 });

@@ -4,6 +4,7 @@ import { addKubeFlags, type KubeFlags, kubeClientFromFlags } from '../common-fla
 
 interface UninstallFlags extends KubeFlags {
   keepTrafficSplitCrd?: boolean;
+  gateway?: boolean;
 }
 
 export function registerUninstall(program: Command): void {
@@ -16,16 +17,22 @@ export function registerUninstall(program: Command): void {
       .option(
         '--keep-traffic-split-crd',
         'keep the TrafficSplit CRD (and the TrafficSplits under it), e.g. when another tool uses them',
+      )
+      .option(
+        '--gateway',
+        'only the gateway and the identity service, once the install is `isthmus install --no-gateway` (kubectl apply prunes nothing)',
       ),
   ).action(async (flags: UninstallFlags) => {
     const { gatherUninstallFacts } = await import('../uninstall/gather-uninstall.js');
     const { planUninstall } = await import('../uninstall/plan-uninstall.js');
+    const { planGatewayRemoval } = await import('../uninstall/plan-gateway-removal.js');
     const { stringify } = await import('yaml');
     const client = await kubeClientFromFlags(flags);
     try {
-      const plan = planUninstall(await gatherUninstallFacts(client), {
-        keepTrafficSplitCrd: flags.keepTrafficSplitCrd === true,
-      });
+      const facts = await gatherUninstallFacts(client);
+      const plan = flags.gateway
+        ? planGatewayRemoval(facts)
+        : planUninstall(facts, { keepTrafficSplitCrd: flags.keepTrafficSplitCrd === true });
       if (!plan.ok) {
         throw new IsthmusError('USAGE', `nothing printed:\n  ${plan.problems.join('\n  ')}`, {
           terminal: true,

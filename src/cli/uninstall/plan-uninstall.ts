@@ -46,10 +46,10 @@ const ORDER = [
   'Namespace',
 ];
 
-const nameOf = (o: KubeObject) =>
+export const nameOf = (o: KubeObject) =>
   o.metadata?.namespace ? `${o.metadata.namespace}/${o.metadata.name ?? ''}` : (o.metadata?.name ?? '');
 
-function listed(names: string[], max = 5): string {
+export function listed(names: string[], max = 5): string {
   const shown = names.slice(0, max).join(', ');
   return names.length > max ? `${shown} and ${names.length - max} more` : shown;
 }
@@ -74,24 +74,16 @@ export function planUninstall(facts: UninstallFacts, opts: { keepTrafficSplitCrd
   }
   if (problems.length > 0) return { ok: false, problems };
 
-  const objects = [...facts.installed, ...facts.leftovers]
-    .filter(
+  const objects = deletionList(
+    [...facts.installed, ...facts.leftovers].filter(
       (o) =>
         !(
           opts.keepTrafficSplitCrd &&
           o.kind === 'CustomResourceDefinition' &&
           o.metadata?.name === TRAFFIC_SPLIT_CRD
         ),
-    )
-    .map((o) => ({
-      apiVersion: o.apiVersion ?? '',
-      kind: o.kind ?? '',
-      metadata: {
-        name: o.metadata?.name ?? '',
-        ...(o.metadata?.namespace ? { namespace: o.metadata.namespace } : {}),
-      },
-    }))
-    .sort((a, b) => rank(a.kind) - rank(b.kind));
+    ),
+  );
   const notes: string[] = [];
   if (facts.leftovers.length > 0) {
     notes.push(
@@ -103,6 +95,20 @@ export function planUninstall(facts: UninstallFacts, opts: { keepTrafficSplitCrd
     notes.push(`keeping namespace(s) created for mirrors: ${listed(facts.mirrorNamespaces)}`);
   }
   return { ok: true, objects, notes };
+}
+
+/** Bare references (what `kubectl delete -f` needs), in deletion order. */
+export function deletionList(objects: readonly KubeObject[]): KubeObject[] {
+  return objects
+    .map((o) => ({
+      apiVersion: o.apiVersion ?? '',
+      kind: o.kind ?? '',
+      metadata: {
+        name: o.metadata?.name ?? '',
+        ...(o.metadata?.namespace ? { namespace: o.metadata.namespace } : {}),
+      },
+    }))
+    .sort((a, b) => rank(a.kind) - rank(b.kind));
 }
 
 function rank(kind: string): number {
