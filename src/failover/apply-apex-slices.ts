@@ -10,7 +10,7 @@ import { isSubsetOf } from '../kube/owned-fields.js';
 import { R } from '../kube/resources.js';
 import type { V1EndpointSlice } from '../kube/types.js';
 import { isFailoverSlice } from './endpoint-readiness.js';
-import { SPLIT_LABEL } from './plan-apex-slices.js';
+import { SPLIT_LABEL, splitLabelValue } from './plan-apex-slices.js';
 
 export interface ApplySlicesResult {
   created: number;
@@ -24,7 +24,7 @@ export function isSliceOfSplit(slice: V1EndpointSlice, namespace: string, split:
   return (
     slice.metadata?.namespace === namespace &&
     isFailoverSlice(slice) &&
-    slice.metadata?.labels?.[SPLIT_LABEL] === split
+    slice.metadata?.labels?.[SPLIT_LABEL] === splitLabelValue(split)
   );
 }
 

@@ -19,7 +19,7 @@ import {
   type FailoverControllerOptions,
   runFailoverController,
 } from './controller.js';
-import { SPLIT_LABEL } from './plan-apex-slices.js';
+import { SPLIT_LABEL, splitLabelValue } from './plan-apex-slices.js';
 import { STEER_LABEL } from './split-selection.js';
 import { failoverStatusRows } from './status-view.js';
 import { service, slice, trafficSplit } from './test-builders.js';
@@ -105,7 +105,7 @@ const mirrorSlice = (svc: string, port: number, ready: boolean) =>
 
 /** Apex podinfo (selecting the primary pods), backends podinfo, podinfo-west, podinfo-north. */
 async function fixture(
-  opts: { weights?: [number, number, number]; annotations?: Record<string, string> } = {},
+  opts: { weights?: [number, number, number]; annotations?: Record<string, string>; name?: string } = {},
 ) {
   await client.create(R.services, service(ns, 'podinfo', [{ name: 'http', port: 9898 }], { app: 'podinfo' }));
   await client.create(R.services, service(ns, 'podinfo-west'));
@@ -119,7 +119,10 @@ async function fixture(
     { service: 'podinfo-west', weight: w },
     { service: 'podinfo-north', weight: n },
   ];
-  await client.create(R.trafficSplitsV1alpha2, trafficSplit(ns, 'podinfo', 'podinfo', backends, opts));
+  await client.create(
+    R.trafficSplitsV1alpha2,
+    trafficSplit(ns, opts.name ?? 'podinfo', 'podinfo', backends, opts),
+  );
 }
 
 async function setReady(sliceName: string, ready: boolean): Promise<void> {
@@ -284,6 +287,22 @@ describe('failover controller', () => {
     await waitFor(async () => (await apexSlices()).length === 0, { what: 'no ready endpoint listed' });
     await waitFor(async () => (await eventMessages()).some((m) => m.startsWith('NothingReady:')), {
       what: 'event',
+    });
+  });
+
+  it('a split named past 63 characters steers too: its slices carry a shortened, hashed label', async () => {
+    const long = `podinfo-${'failover-'.repeat(8)}split`;
+    expect(long.length).toBeGreaterThan(63);
+    await fixture({ name: long });
+    await start().synced;
+    await setReady('podinfo-abc12', false);
+    await waitFor(async () => same(await weightsOf(long), [0, 1, 1]), { what: 'weights on the backups' });
+    await waitFor(async () => (await apexSlices(splitLabelValue(long))).length === 2, {
+      what: 'apex slices',
+    });
+    await setReady('podinfo-abc12', true);
+    await waitFor(async () => (await apexSlices(splitLabelValue(long))).length === 0, {
+      what: 'apex slices withdrawn',
     });
   });
 

@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { MANAGED_BY_FAILOVER, MANAGED_BY_LABEL, SERVICE_NAME_LABEL } from '../kube/keys.js';
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
 import type { ParsedBackend } from './parse-split.js';
-import { BACKEND_LABEL, planApexSlices, SPLIT_LABEL, splitSliceLabels } from './plan-apex-slices.js';
+import {
+  BACKEND_LABEL,
+  planApexSlices,
+  SPLIT_LABEL,
+  splitLabelValue,
+  splitSliceLabels,
+} from './plan-apex-slices.js';
 import { service, slice } from './test-builders.js';
 
 const ns = 'test';
@@ -200,5 +206,19 @@ describe('planApexSlices', () => {
         endpoints: ['10.0.0.5:true', '10.1.0.9:true'],
       },
     ]);
+  });
+});
+
+describe('splitLabelValue', () => {
+  it('is the name when a label value can hold it, else 52 characters and a hash: valid and distinct', () => {
+    expect(splitLabelValue('podinfo')).toBe('podinfo');
+    const long = (tail: string) => `${'a-very-long-traffic-split-name-'.repeat(3)}${tail}`;
+    const [a, b] = [splitLabelValue(long('one')), splitLabelValue(long('two'))];
+    for (const value of [a, b]) {
+      expect(value).toHaveLength(63);
+      expect(value).toMatch(/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/);
+    }
+    expect(a).not.toBe(b);
+    expect(splitLabelValue(long('one'))).toBe(a);
   });
 });

@@ -9,6 +9,7 @@
  * Pure: the planner takes the apex, the weights and the slices it knows, and returns the slices
  * that should exist; the controller diffs and applies.
  */
+import { createHash } from 'node:crypto';
 import { MANAGED_BY_FAILOVER, MANAGED_BY_LABEL, SERVICE_NAME_LABEL } from '../kube/keys.js';
 import type { V1EndpointSlice, V1Service, V1ServicePort } from '../kube/types.js';
 import { type BackendShare, type CountCandidate, chooseCounts } from './choose-counts.js';
@@ -30,9 +31,19 @@ export interface SliceOwner {
   labels: Record<string, string>;
 }
 
+/**
+ * The split label's value: the split's name, or for a name past the 63 characters a label value
+ * may hold (object names may have 253), its first 52 and a hash of the whole, so that long names
+ * that share a prefix still differ.
+ */
+export function splitLabelValue(split: string): string {
+  if (split.length <= 63) return split;
+  return `${split.slice(0, 52)}-${createHash('sha256').update(split).digest('hex').slice(0, 10)}`;
+}
+
 /** The owner labels of a split's apex slices. */
 export function splitSliceLabels(split: string): Record<string, string> {
-  return { [MANAGED_BY_LABEL]: MANAGED_BY_FAILOVER, [SPLIT_LABEL]: split };
+  return { [MANAGED_BY_LABEL]: MANAGED_BY_FAILOVER, [SPLIT_LABEL]: splitLabelValue(split) };
 }
 
 export interface ApexPlanInput {
