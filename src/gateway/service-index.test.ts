@@ -103,6 +103,35 @@ describe('ServiceIndex.resolve', () => {
     expect(index.resolve(target(authority))).toMatchObject(expected);
   });
 
+  it('reaches the TCP port of a number that a UDP port shares, and refuses a UDP-only port', () => {
+    index.upsertService({
+      namespace: 'kube-system',
+      name: 'dns',
+      headless: false,
+      ports: [
+        { name: 'dns', port: 53, protocol: 'UDP' },
+        { name: 'dns-tcp', port: 53, protocol: 'TCP' },
+        { name: 'syslog', port: 514, protocol: 'UDP' },
+      ],
+    });
+    index.setSliceEndpoints('kube-system', 'dns', 'd1', [
+      ep('10.0.3.1', [
+        { name: 'dns', port: 5353 },
+        { name: 'dns-tcp', port: 5354 },
+        { name: 'syslog', port: 514 },
+      ]),
+    ]);
+    expect(index.resolve(target('dns.kube-system.svc.cluster.local:53'))).toEqual({
+      ok: true,
+      candidates: [{ host: '10.0.3.1', port: 5354 }],
+    });
+    expect(index.resolve(target('dns.kube-system.svc.cluster.local:514'))).toEqual({
+      ok: false,
+      status: 403,
+      reason: 'port 514 of service kube-system/dns is UDP: only TCP crosses the tunnel',
+    });
+  });
+
   it('admits only the clusters of isthmus.dev/allowed-clusters when the Service names them', () => {
     index.upsertService({
       namespace: 'test',

@@ -91,12 +91,16 @@ export class ServiceIndex {
         reason: `cluster ${peerCluster ?? '?'} may not reach ${svc.namespace}/${svc.name} (isthmus.dev/allowed-clusters: ${svc.allowedClusters.join(',')})`,
       };
     }
-    const servicePort = svc.ports.find((p) => p.port === target.port);
+    // The tunnel carries a TCP stream: a UDP or SCTP port of that number is not what it can reach.
+    const servicePort = svc.ports.find((p) => p.port === target.port && (p.protocol ?? 'TCP') === 'TCP');
     if (!servicePort) {
+      const other = svc.ports.find((p) => p.port === target.port);
       return {
         ok: false,
         status: 403,
-        reason: `service ${svc.namespace}/${svc.name} has no port ${target.port}`,
+        reason: other
+          ? `port ${target.port} of service ${svc.namespace}/${svc.name} is ${other.protocol}: only TCP crosses the tunnel`
+          : `service ${svc.namespace}/${svc.name} has no port ${target.port}`,
       };
     }
     // kube-proxy maps a service port to the endpoint port of the same name in each slice.

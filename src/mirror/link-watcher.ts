@@ -219,17 +219,19 @@ export class LinkWatcher {
     } else {
       this.statuses.set(key, status);
       if (!this.firstSeen.has(key)) this.firstSeen.set(key, Date.now());
+      // Worth telling: not mirrored, or mirrored without some of its ports (a message says which).
       if (
-        status.reason !== 'Mirrored' &&
+        (status.reason !== 'Mirrored' || status.message) &&
         (before?.reason !== status.reason || before?.message !== status.message)
       ) {
         const message = `${key}: ${status.message ?? status.reason}`;
+        const reason = status.reason === 'Mirrored' ? 'PortsNotMirrored' : status.reason;
         // NotAllowed is what the export's owner asked for (isthmus.dev/allowed-clusters), not a fault.
         const intended = status.reason === 'NotAllowed';
-        const fields = { link: this.config.linkName, key, reason: status.reason };
+        const fields = { link: this.config.linkName, key, reason };
         if (intended) this.shared.log.info(fields, message);
         else this.shared.log.warn(fields, message);
-        void this.shared.recorder?.record(this.link, intended ? 'Normal' : 'Warning', status.reason, message);
+        void this.shared.recorder?.record(this.link, intended ? 'Normal' : 'Warning', reason, message);
       }
       if (ready && !this.readyObserved.has(key)) {
         this.readyObserved.add(key);

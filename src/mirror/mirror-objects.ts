@@ -53,6 +53,15 @@ export function matchesPattern(key: string, patterns: readonly string[]): boolea
   return patterns.some((p) => (p.endsWith('/*') ? key.startsWith(p.slice(0, -1)) : p === key));
 }
 
+/**
+ * The ports a mirror through the gateways carries: TCP only, since a tunnel is one TCP stream (and
+ * the egress listeners are TCP). A remote-discovery mirror, whose callers reach the pods directly,
+ * keeps every port.
+ */
+export function tunnelledPorts(service: V1Service): V1ServicePort[] {
+  return (service.spec?.ports ?? []).filter((p) => (p.protocol ?? 'TCP') === 'TCP');
+}
+
 /** The key a service port is known by in `isthmus.dev/egress-ports`: its name, or its number. */
 export function portKey(port: V1ServicePort): string {
   return port.name ? port.name : String(port.port);
@@ -134,11 +143,13 @@ export interface MirrorServiceInput {
   egressPorts: ReadonlyMap<string, number>;
   headless: boolean;
   extraLabels?: Record<string, string>;
+  /** The remote ports the mirror carries (default: all; `tunnelledPorts` through the gateways). */
+  ports?: readonly V1ServicePort[];
 }
 
 export function buildMirrorService(input: MirrorServiceInput): V1Service {
   const { remote, link } = input;
-  const ports = (remote.spec?.ports ?? []).map((p) => mirrorPort(p, input.egressPorts));
+  const ports = (input.ports ?? remote.spec?.ports ?? []).map((p) => mirrorPort(p, input.egressPorts));
   const spec: V1Service['spec'] = { type: 'ClusterIP', ports };
   if (input.headless) spec.clusterIP = 'None';
   return {

@@ -9,7 +9,7 @@ import type { V1Service } from '../kube/types.js';
 import { type AppliedAction, applyActions, type CacheView } from './applier.js';
 import type { DirectEndpoints } from './direct-endpoints.js';
 import type { LinkConfig } from './link-config.js';
-import { isHeadless, isOurService, mirrorName, portKey } from './mirror-objects.js';
+import { isHeadless, isOurService, mirrorName, portKey, tunnelledPorts } from './mirror-objects.js';
 import {
   type Action,
   type GatewayAlive,
@@ -121,7 +121,7 @@ async function planAndApply(
       (isOurService(local.service, config.clusterName) &&
         local.service.metadata?.labels?.[HEADLESS_MIRROR_LABEL] === id.extraLabels[HEADLESS_MIRROR_LABEL]));
   const egressPorts = mayWrite
-    ? shared.allocator.allocate(owner, (remote.spec?.ports ?? []).map(portKey))
+    ? shared.allocator.allocate(owner, tunnelledPorts(remote).map(portKey))
     : shared.allocator.owned(owner);
   const plan = planMirror({
     remote: { service: remote, readyEndpointCount: readyEndpoints },

@@ -260,6 +260,34 @@ describe('planMirror', () => {
     expect(plan.status.reason).toBe(reason);
   });
 
+  it('carries TCP ports only through the gateways, says which were left out, and refuses a Service with none', () => {
+    const dns = (ports: { name: string; port: number; protocol: string }[]) =>
+      input({ remote: { service: remoteService('dns', { ports }), readyEndpointCount: 1 } });
+    const mixed = planMirror({
+      ...dns([
+        { name: 'dns', port: 53, protocol: 'UDP' },
+        { name: 'dns-tcp', port: 53, protocol: 'TCP' },
+      ]),
+      egressPorts: new Map([['dns-tcp', 20007]]),
+    });
+    expect(mixed.status).toEqual({
+      namespace: 'default',
+      name: 'dns',
+      reason: 'Mirrored',
+      message: 'dns (53/UDP) not mirrored: only TCP crosses the gateways',
+    });
+    const { service, slice } = stored(mixed);
+    expect(service.spec?.ports).toEqual([{ name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: 20007 }]);
+    expect(slice.ports).toEqual([{ name: 'dns-tcp', port: 20007, protocol: 'TCP' }]);
+
+    const udpOnly = planMirror(dns([{ name: 'syslog', port: 514, protocol: 'UDP' }]));
+    expect(udpOnly.actions).toEqual([]);
+    expect(udpOnly.status).toMatchObject({ reason: 'InvalidService' });
+    expect(udpOnly.status.message).toMatch(
+      /^no TCP port \(syslog \(514\/UDP\)\): only TCP crosses the gateways; on a flat pod network, export it with mirror\.linkerd\.io\/exported=remote-discovery/,
+    );
+  });
+
   it('creates a missing namespace first, labelled as a mirror of the cluster, when the Link enables it', () => {
     const plan = planMirror(
       input({
@@ -511,6 +539,18 @@ describe('planMirror', () => {
       const slice = plan.actions.find((a) => a.kind === 'applySlice')?.slice;
       expect(slice?.endpoints).toEqual(pods.endpoints);
       expect(slice?.ports).toEqual([{ name: 'http', port: 8080, protocol: 'TCP' }]);
+    });
+
+    it('keeps UDP ports: its callers reach the remote pods without a tunnel', () => {
+      const syslog = remoteService('syslog', {
+        exported: false,
+        labels: { [EXPORTED_LABEL]: 'remote-discovery' },
+        ports: [{ name: 'syslog', port: 514, protocol: 'UDP' }],
+      });
+      const plan = direct({ remote: { service: syslog, readyEndpointCount: 1 } });
+      expect(plan.status).toEqual({ namespace: 'default', name: 'syslog', reason: 'Mirrored' });
+      const svc = plan.actions.find((a) => a.kind === 'applyService')?.service;
+      expect(svc?.spec?.ports).toEqual([{ name: 'syslog', port: 514, protocol: 'UDP' }]);
     });
 
     it.each<[string, GatewayAlive]>([

@@ -3,8 +3,8 @@
  * state and what exists locally, decide the writes. The applier does the I/O; the planner is tested
  * with tables.
  */
-import { HEADLESS_MIRROR_LABEL } from '../kube/keys.js';
-import type { V1EndpointSlice, V1Namespace, V1Service } from '../kube/types.js';
+import { EXPORTED_LABEL, HEADLESS_MIRROR_LABEL, REMOTE_DISCOVERY_EXPORT } from '../kube/keys.js';
+import type { V1EndpointSlice, V1Namespace, V1Service, V1ServicePort } from '../kube/types.js';
 import type { DirectEndpoints } from './direct-endpoints.js';
 import { type LinkConfig, selectorMatches } from './link-config.js';
 import {
@@ -22,6 +22,7 @@ import {
   portKey,
   remoteDiscoveryLabels,
   sliceReadiness,
+  tunnelledPorts,
 } from './mirror-objects.js';
 import { serviceDiffers, sliceDiffers } from './owned-fields.js';
 import { type MirrorReason, skipReason } from './skip-reason.js';
@@ -174,10 +175,19 @@ export function planMirror(input: MirrorPlanInput): MirrorPlan {
   }
 
   const headless = target.type === 'headless';
+  const ports = tunnelledPorts(remote.service);
+  const untunnelled = (remote.service.spec?.ports ?? []).filter((p) => !ports.includes(p));
+  if (ports.length === 0) {
+    return skipped(
+      'InvalidService',
+      `no TCP port (${untunnelled.map(describePort).join(', ')}): only TCP crosses the gateways; on a flat pod network, export it with ${EXPORTED_LABEL}=${REMOTE_DISCOVERY_EXPORT}`,
+      planDelete(namespace, id.name, local, link.clusterName),
+    );
+  }
   // The headless parent needs no egress port: its endpoints are the per-pod mirrors' cluster IPs.
   const egressPorts = headless ? new Map<string, number>() : input.egressPorts;
   if (!headless) {
-    const missing = (remote.service.spec?.ports ?? []).find((p) => !egressPorts.has(portKey(p)));
+    const missing = ports.find((p) => !egressPorts.has(portKey(p)));
     if (missing) return skipped('PortRangeExhausted', `no egress port left for port ${portKey(missing)}`);
   }
 
@@ -190,6 +200,7 @@ export function planMirror(input: MirrorPlanInput): MirrorPlan {
     egressPorts,
     headless,
     extraLabels: id.extraLabels,
+    ports,
   });
   const ready = endpointReadiness(gateway.alive, local.slice);
   let addresses: string[] = [];
@@ -213,7 +224,17 @@ export function planMirror(input: MirrorPlanInput): MirrorPlan {
     hostnames,
     ...(ownerUid ? { ownerUid } : {}),
   });
-  return finishPlan(id.name, remote.service, local, actions, service, slice);
+  const plan = finishPlan(id.name, remote.service, local, actions, service, slice);
+  if (untunnelled.length > 0) {
+    plan.status.message = `${untunnelled.map(describePort).join(', ')} not mirrored: only TCP crosses the gateways`;
+  }
+  return plan;
+}
+
+/** `dns (53/UDP)`, or `53/UDP` for an unnamed port. */
+function describePort(p: V1ServicePort): string {
+  const spec = `${p.port}/${p.protocol ?? 'TCP'}`;
+  return p.name ? `${p.name} (${spec})` : spec;
 }
 
 /** The writes for a desired Service and slice that differ from what exists, and the outcome. */

@@ -57,6 +57,42 @@ describe('mirror lifecycle', () => {
     expect(await getSlice(east, 'default', 'podinfo-west')).toBeUndefined();
   });
 
+  it('mirrors only the TCP ports through the gateways (a Warning says which were left), none for UDP alone', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    const dnsPorts = [
+      { name: 'dns', port: 53, protocol: 'UDP' },
+      { name: 'dns-tcp', port: 53, protocol: 'TCP' },
+    ];
+    await exportService(west, 'dns', { ready: 1, ports: dnsPorts });
+    await exportService(west, 'syslog', {
+      ready: 1,
+      ports: [{ name: 'syslog', port: 514, protocol: 'UDP' }],
+    });
+    await link(east, west, 'west');
+    world.controller('east');
+    const slice = await waitReady(east, 'default', 'dns-west');
+    expect(slice.ports).toEqual([{ name: 'dns-tcp', port: 20000, protocol: 'TCP' }]);
+    const mirror = await getService(east, 'default', 'dns-west');
+    expect(mirror?.spec?.ports?.map((p) => `${p.name} ${p.port}/${p.protocol}`)).toEqual(['dns-tcp 53/TCP']);
+    expect(mirror?.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]).toBe('dns-tcp=20000');
+    const l = await waitFor(async () => {
+      const got = await getLink(east, 'west');
+      return got?.status?.services?.length ? got : undefined;
+    });
+    expect(l.status?.services?.map((s) => [s.name, s.reason])).toEqual([['syslog', 'InvalidService']]);
+    expect(await getService(east, 'default', 'syslog-west')).toBeUndefined();
+    await waitFor(async () => {
+      const list = await east.client.list<CoreV1Event>(R.events, { namespace: 'isthmus-system' });
+      return list.items.some(
+        (e) =>
+          e.reason === 'PortsNotMirrored' &&
+          e.type === 'Warning' &&
+          e.message === 'default/dns: dns (53/UDP) not mirrored: only TCP crosses the gateways',
+      );
+    });
+  });
+
   it('waits for a missing namespace, then mirrors as soon as it appears', async () => {
     const world = await startWorld(['east', 'west']);
     const [east, west] = [world.c('east'), world.c('west')];

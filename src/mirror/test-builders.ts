@@ -9,7 +9,7 @@ export function remoteService(
     namespace?: string;
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
-    ports?: { name?: string; port: number }[];
+    ports?: { name?: string; port: number; protocol?: string }[];
     headless?: boolean;
     resourceVersion?: string;
     type?: string;
@@ -29,7 +29,7 @@ export function remoteService(
     },
     spec: {
       type: opts.type ?? 'ClusterIP',
-      ports: (opts.ports ?? [{ name: 'http', port: 80 }]).map((p) => ({ ...p, protocol: 'TCP' })),
+      ports: (opts.ports ?? [{ name: 'http', port: 80 }]).map((p) => ({ protocol: 'TCP', ...p })),
     },
   };
   if (opts.headless) svc.spec!.clusterIP = 'None';
