@@ -91,6 +91,19 @@ describe('toEndpointViews', () => {
     expect(views?.endpoints[0]?.ports).toEqual([{ name: 'http', port: 8080 }, { port: 9090 }]);
   });
 
+  it('dials IPs only, as kube-proxy: no FQDN slice, no name in an IP slice, an IPv6 slice its IPv6 addresses', () => {
+    const fqdn = { ...slice([{ addresses: ['db.example.com'] }]), addressType: 'FQDN' };
+    expect(toEndpointViews(fqdn)?.endpoints).toEqual([]);
+    const named = slice([
+      { addresses: ['metadata.internal'] },
+      { addresses: ['fd00::1'] },
+      { addresses: ['10.0.0.1'] },
+    ]);
+    expect(toEndpointViews(named)?.endpoints.map((e) => e.address)).toEqual(['10.0.0.1']);
+    const v6 = { ...slice([{ addresses: ['fd00::1'] }, { addresses: ['10.0.0.1'] }]), addressType: 'IPv6' };
+    expect(toEndpointViews(v6)?.endpoints.map((e) => e.address)).toEqual(['fd00::1']);
+  });
+
   it('returns null for a slice of no Service', () => {
     const s = slice([{ addresses: ['10.0.0.1'] }]);
     s.metadata = { namespace: 'test', name: 'orphan' };

@@ -6,6 +6,7 @@
  * the watcher is level-triggered: each event re-reads the informer cache for that key, so a missed
  * or reordered event is healed by the next one or by a relist.
  */
+import { isIP } from 'node:net';
 import { allowedClustersOf, NOT_ISTHMUS_SLICES, SERVICE_NAME_LABEL } from '../kube/keys.js';
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
 import type { EndpointView, ExportedService, ServiceIndex } from './service-index.js';
@@ -54,13 +55,16 @@ export interface SliceEndpoints {
  *   and `terminating` do not change that (a terminating endpoint is published with ready=false);
  * - `addresses` are fungible and "clients may choose to only use the first element", as kube-proxy
  *   does, so one view per endpoint with its first address;
- * - a slice port with no `port` number means "unrestricted" and cannot be dialled: it is skipped.
+ * - a slice port with no `port` number means "unrestricted" and cannot be dialled: it is skipped;
+ * - as kube-proxy, only IP addresses of IPv4 and IPv6 slices count: an FQDN slice (or a name in
+ *   an address) would have the gateway resolve and dial whatever a name points at.
  */
 export function toEndpointViews(slice: V1EndpointSlice): SliceEndpoints | null {
   const namespace = slice.metadata?.namespace;
   const name = slice.metadata?.name;
   const service = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
   if (!namespace || !name || !service) return null;
+  const family = slice.addressType === 'IPv4' ? 4 : slice.addressType === 'IPv6' ? 6 : 0;
   const ports: EndpointView['ports'] = [];
   for (const p of slice.ports ?? []) {
     if (typeof p.port !== 'number') continue;
@@ -69,7 +73,7 @@ export function toEndpointViews(slice: V1EndpointSlice): SliceEndpoints | null {
   const endpoints: EndpointView[] = [];
   for (const ep of slice.endpoints ?? []) {
     const address = ep.addresses?.[0];
-    if (address === undefined || address === '') continue;
+    if (address === undefined || family === 0 || isIP(address) !== family) continue;
     const view: EndpointView = { address, ready: ep.conditions?.ready !== false, ports };
     if (ep.hostname) view.hostname = ep.hostname;
     endpoints.push(view);
