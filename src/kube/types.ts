@@ -79,7 +79,10 @@ export interface LinkStatus {
   conditions?: V1Condition[];
   mirroredServices?: number;
   gatewayAddresses?: string[];
+  /** The first MAX_LISTED_SERVICES of the Services not mirrored, with the reason. */
   services?: ServiceMirrorStatus[];
+  /** How many Services are not mirrored in all; present when `services` does not list them all. */
+  servicesNotMirrored?: number;
 }
 
 export interface Link extends KubeObject {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type LinkState, linkStatus, sameStatus } from './link-status.js';
+import { type LinkState, linkStatus, MAX_LISTED_SERVICES, sameStatus } from './link-status.js';
 
 const base: LinkState = {
   remoteSynced: true,
@@ -65,5 +65,24 @@ describe('linkStatus', () => {
       t0,
     );
     expect(s.services?.map((p) => p.namespace)).toEqual(['a', 'b']);
+  });
+
+  it('names the first 100 Services not mirrored and counts them all, so the Link stays storable', () => {
+    const problems = Array.from({ length: 5000 }, (_, i) => ({
+      namespace: `team-${String(i).padStart(4, '0')}`,
+      name: 'api',
+      reason: 'MissingNamespace' as const,
+      message: `namespace team-${i} does not exist locally`,
+    }));
+    const s = linkStatus({ ...base, problems }, undefined, t0);
+    expect(s.services).toHaveLength(MAX_LISTED_SERVICES);
+    expect(s.services?.[0]?.namespace).toBe('team-0000');
+    expect(s.servicesNotMirrored).toBe(5000);
+    expect(JSON.stringify(s).length).toBeLessThan(20_000);
+    expect(sameStatus(s, linkStatus({ ...base, problems: problems.slice(1) }, undefined, t0))).toBe(false);
+    // Under the limit, the list is the whole story and there is no count.
+    expect(linkStatus({ ...base, problems: problems.slice(0, 3) }, undefined, t0)).not.toHaveProperty(
+      'servicesNotMirrored',
+    );
   });
 });

@@ -14,6 +14,13 @@
 import type { LinkStatus, ServiceMirrorStatus, V1Condition } from '../kube/types.js';
 import type { GatewayAlive } from './plan-mirror.js';
 
+/**
+ * Services not mirrored that the status lists by name. Past that, a count: a remote cluster whose
+ * thousands of exports all lack a local namespace must not grow the Link past what the API server
+ * stores (etcd takes 1.5 MiB per object), or no status would be written at all.
+ */
+export const MAX_LISTED_SERVICES = 100;
+
 export interface LinkState {
   generation?: number;
   invalid?: string;
@@ -99,14 +106,16 @@ export function linkStatus(
       ...(s.generation !== undefined ? { observedGeneration: s.generation } : {}),
     };
   });
+  const problems = [...s.problems].sort((a, b) =>
+    `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`),
+  );
   const status: LinkStatus = {
     conditions: conds,
     mirroredServices: s.mirrored,
     gatewayAddresses: [...s.gatewayAddresses],
-    services: [...s.problems].sort((a, b) =>
-      `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`),
-    ),
+    services: problems.slice(0, MAX_LISTED_SERVICES),
   };
+  if (problems.length > MAX_LISTED_SERVICES) status.servicesNotMirrored = problems.length;
   if (s.generation !== undefined) status.observedGeneration = s.generation;
   return status;
 }

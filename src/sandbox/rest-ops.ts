@@ -53,6 +53,20 @@ export interface DeleteResult {
 /** Namespaces kube-apiserver refuses to delete (NamespaceLifecycle immortal namespaces). */
 const IMMORTAL_NAMESPACES = new Set(['default', 'kube-system', 'kube-public']);
 
+/**
+ * etcd's default --max-request-bytes. kube-apiserver takes bodies up to 3 MiB (its JSON may shrink
+ * to protobuf), but an object larger than this once stored is refused by etcd, and the API server
+ * passes that on as a 500 (kubernetes#112152). Measured here on the stored JSON.
+ */
+export const MAX_STORED_BYTES = 1.5 * 1024 * 1024;
+
+function storable(obj: KObj): KObj {
+  if (JSON.stringify(obj).length > MAX_STORED_BYTES) {
+    throw new ApiError(500, 'InternalError', 'etcdserver: request is too large');
+  }
+  return obj;
+}
+
 export class RestOps {
   constructor(
     readonly store: ObjectStore,
@@ -105,7 +119,7 @@ export class RestOps {
       if (opts.dryRun) this.services.release(obj);
     }
     asStored(rt, obj);
-    return opts.dryRun ? obj : this.store.put(key, obj);
+    return opts.dryRun ? obj : this.store.put(key, storable(obj));
   }
 
   private isCrdTerminating(rt: ResourceType): boolean {
@@ -199,7 +213,7 @@ export class RestOps {
     if (obj.metadata.deletionTimestamp && isFinalized(rt, obj)) {
       return { obj: this.removeNow(rt, obj), created: false };
     }
-    return { obj: this.store.put(key, obj), created: false };
+    return { obj: this.store.put(key, storable(obj)), created: false };
   }
 
   delete(

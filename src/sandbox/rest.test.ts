@@ -119,6 +119,39 @@ describe('create', () => {
     expect((await call(sb, 'GET', '/api/v1/namespaces/default/configmaps/big')).status).toBe(404);
   });
 
+  it('refuses what etcd could not store (over 1.5 MiB) with its 500, on create and on a status that grows', async () => {
+    const LINKS = '/apis/multicluster.isthmus.dev/v1alpha1/namespaces/default/links';
+    const link = (name: string, excludedLabels: string[] = []) => ({
+      apiVersion: 'multicluster.isthmus.dev/v1alpha1',
+      kind: 'Link',
+      metadata: { name },
+      spec: { targetClusterName: 'west', clusterCredentialsSecret: 'creds', excludedLabels },
+    });
+    const tooBig = await call(sb, 'POST', LINKS, link('huge', ['x'.repeat(1600 * 1024)]));
+    expect(tooBig.status).toBe(500);
+    expect(tooBig.body.message).toBe('etcdserver: request is too large');
+    expect((await call(sb, 'GET', `${LINKS}/huge`)).status).toBe(404);
+
+    const ok = await call(sb, 'POST', LINKS, link('grows'));
+    expect(ok.status).toBe(201);
+    const services = Array.from({ length: 20_000 }, (_, i) => ({
+      namespace: `team-${i}`,
+      name: 'api',
+      reason: 'MissingNamespace',
+      message: `namespace team-${i} does not exist locally`,
+    }));
+    const grown = await call(
+      sb,
+      'PATCH',
+      `${LINKS}/grows/status`,
+      { status: { services } },
+      { contentType: 'application/merge-patch+json' },
+    );
+    expect(grown.status).toBe(500);
+    const after = await call(sb, 'GET', `${LINKS}/grows`);
+    expect(after.body.metadata.resourceVersion).toBe(ok.body.metadata.resourceVersion);
+  });
+
   it('answers 404 for a missing namespace and unknown resources', async () => {
     const r = await call(sb, 'POST', '/api/v1/namespaces/nope/services', svc('a'));
     expect(r.status).toBe(404);

@@ -638,6 +638,16 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         'ok',
         null,
       ],
+      [
+        'more than the status lists: the rest are counted',
+        (f) => {
+          const status = links(f)[0]!.link.status!;
+          status.services = [{ namespace: 'shop', name: 'cart', reason: 'MissingNamespace' }];
+          status.servicesNotMirrored = 4200;
+        },
+        'warn',
+        /Link west: 4199 more services are not mirrored \(the Link's status names the first 1; `kubectl describe link west -n isthmus-system` shows the controller's Warning events\)/,
+      ],
     ],
   ],
   [
