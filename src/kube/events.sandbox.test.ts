@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSandbox } from '../sandbox/index.js';
 import { KubeClient } from './client.js';
-import { EventRecorder } from './events.js';
+import { EventRecorder, SPAM_BURST, SPAM_REFILL_MS } from './events.js';
 import { R } from './resources.js';
 import { service } from './test-support.js';
 import { createTokenReviewer } from './token-review.js';
@@ -41,6 +41,39 @@ describe('EventRecorder', () => {
       source: { component: 'isthmus-mirror' },
     });
     expect(items.filter((e) => e.reason === 'Mirrored')).toHaveLength(1);
+  });
+
+  it('filters spam per object, as client-go: a burst of 25, then one every 5 minutes', async () => {
+    const { client } = await setup();
+    const link = await client.create<V1Service>(R.services, service('default', 'busy'));
+    const quiet = await client.create<V1Service>(R.services, service('default', 'quiet'));
+    let now = Date.parse('2026-11-22T12:00:00Z');
+    const rec = new EventRecorder(client, { component: 'isthmus-mirror', now: () => now });
+    const burst = Array.from({ length: 40 }, (_, i) =>
+      rec.record(
+        link,
+        'Warning',
+        'MissingNamespace',
+        `team-${i}/api: namespace team-${i} does not exist locally`,
+      ),
+    );
+    await Promise.all(burst);
+    const about = async (name: string) =>
+      (await client.list<CoreV1Event>(R.events, { namespace: 'default' })).items.filter(
+        (e) => e.involvedObject.name === name,
+      );
+    expect(await about('busy')).toHaveLength(SPAM_BURST);
+    // Another object has its own bucket.
+    await rec.record(quiet, 'Warning', 'Conflict', 'quiet: not ours');
+    expect(await about('quiet')).toHaveLength(1);
+    // Refilled one token per 5 minutes.
+    await rec.record(link, 'Warning', 'MissingNamespace', 'still dropped');
+    now += SPAM_REFILL_MS;
+    await rec.record(link, 'Warning', 'MissingNamespace', 'let through after 5 minutes');
+    await rec.record(link, 'Warning', 'MissingNamespace', 'dropped again');
+    expect((await about('busy')).map((e) => e.message).filter((m) => !m?.startsWith('team-'))).toEqual([
+      'let through after 5 minutes',
+    ]);
   });
 
   it('never throws when the API is gone', async () => {

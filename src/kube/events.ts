@@ -1,8 +1,12 @@
 /**
  * Kubernetes Events (core/v1) for the objects controllers act on, so `kubectl describe link`
- * shows why a service was skipped. Repeats are aggregated as client-go's EventCorrelator does: the
- * same (object, type, reason, message) bumps `count` and `lastTimestamp` of the first Event instead
- * of creating another. Recording never throws: an Event is a courtesy, not part of reconciliation.
+ * shows why a service was skipped. As client-go's EventCorrelator:
+ * - repeats are aggregated: the same (object, type, reason, message) bumps `count` and
+ *   `lastTimestamp` of the first Event instead of creating another;
+ * - spam is filtered per object: a burst of 25, then one every 5 minutes. A Link whose thousands
+ *   of remote Services all lack their namespace would otherwise write thousands of Events at one
+ *   initial sync (the log and the Link's status still name every one).
+ * Recording never throws: an Event is a courtesy, not part of reconciliation.
  */
 import diagnostics from 'node:diagnostics_channel';
 import type { KubeClient } from './client.js';
@@ -17,6 +21,14 @@ export const eventErrorChannel = diagnostics.channel('isthmus:kube:event-error')
 
 /** Bounded memory of recent events, like client-go's LRU of 4096 entries. */
 const MAX_TRACKED = 4096;
+/** client-go's defaultSpamBurst and defaultSpamQPS (1/300 s). */
+export const SPAM_BURST = 25;
+export const SPAM_REFILL_MS = 300_000;
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
 
 interface Tracked {
   namespace: string;
@@ -30,10 +42,14 @@ export interface EventRecorderOptions {
   host?: string;
   /** Called with write failures in addition to the diagnostics channel (e.g. a logger). */
   onError?: (err: unknown) => void;
+  /** The clock of the spam filter (tests); default Date.now. */
+  now?: () => number;
 }
 
 export class EventRecorder {
   private readonly tracked = new Map<string, Tracked>();
+  /** Spam filter: tokens per involved object, as client-go's EventSourceObjectSpamFilter. */
+  private readonly buckets = new Map<string, Bucket>();
   /** Writes for the same key are serialised so a burst of repeats cannot create duplicates. */
   private readonly chains = new Map<string, Promise<void>>();
 
@@ -45,6 +61,11 @@ export class EventRecorder {
   /** Resolves when the write finished or failed; never rejects. */
   record(object: KubeObject, type: EventType, reason: string, message: string): Promise<void> {
     const meta = object.metadata ?? {};
+    if (
+      !this.admit([meta.uid ?? '', object.kind ?? '', meta.namespace ?? '', meta.name ?? ''].join('\u0000'))
+    ) {
+      return Promise.resolve();
+    }
     const key = [
       meta.uid ?? '',
       object.kind ?? '',
@@ -100,6 +121,22 @@ export class EventRecorder {
       eventErrorChannel.publish({ reason, error: err });
       this.opts.onError?.(err);
     }
+  }
+
+  /** Takes a token of the object's bucket, refilled one per SPAM_REFILL_MS up to SPAM_BURST. */
+  private admit(object: string): boolean {
+    const now = (this.opts.now ?? Date.now)();
+    const b = this.buckets.get(object) ?? { tokens: SPAM_BURST, at: now };
+    b.tokens = Math.min(SPAM_BURST, b.tokens + (now - b.at) / SPAM_REFILL_MS);
+    b.at = now;
+    if (this.buckets.size >= MAX_TRACKED && !this.buckets.has(object)) {
+      const oldest = this.buckets.keys().next().value;
+      if (oldest !== undefined) this.buckets.delete(oldest);
+    }
+    this.buckets.set(object, b);
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
   }
 
   private remember(key: string, t: Tracked): void {
