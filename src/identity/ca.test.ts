@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, X509Certificate } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
+import forge from 'node-forge';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   certificateInfo,
@@ -13,6 +14,7 @@ import {
   issueGatewayCertificate,
   issueLeaf,
   parseSpiffeGatewayIdentity,
+  serialNumber,
   verifyChain,
 } from './ca.js';
 import { parseSubjectAltName } from './certificate-info.js';
@@ -195,6 +197,30 @@ describe('accepted by OpenSSL', () => {
     await expect(
       run('openssl', ['verify', '-CAfile', join(dir, 'ca.crt'), join(dir, 'leaf.crt')]),
     ).rejects.toThrow();
+  });
+});
+
+describe('serial numbers', () => {
+  it('are positive, minimal DER INTEGERs of 16 bytes: the first byte is 0x40-0x7f', () => {
+    const firsts = new Set<number>();
+    for (let i = 0; i < 4000; i++) {
+      const hex = serialNumber();
+      expect(hex).toMatch(/^[0-9a-f]{32}$/);
+      const first = Number.parseInt(hex.slice(0, 2), 16);
+      expect(first).toBeGreaterThanOrEqual(0x40);
+      expect(first).toBeLessThanOrEqual(0x7f);
+      firsts.add(first);
+    }
+    // All 64 first bytes turn up: the bits left are random.
+    expect(firsts.size).toBe(64);
+  });
+
+  it('why: node-forge drops one redundant leading zero but not two, and OpenSSL refuses the rest', () => {
+    const issued = forge.pki.certificateFromPem(testGatewayCertificate('east').certPem);
+    issued.serialNumber = `0000${'11'.repeat(14)}`;
+    issued.sign(forge.pki.privateKeyFromPem(testPki().issuers.east.keyPem), forge.md.sha256.create());
+    expect(() => new X509Certificate(forge.pki.certificateToPem(issued))).toThrow(/illegal padding/);
+    expect(new X509Certificate(testGatewayCertificate('east').certPem).serialNumber).toMatch(/^[4-7]/);
   });
 });
 

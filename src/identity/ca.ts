@@ -237,10 +237,16 @@ function subjectKeyIdOf(cert: forge.pki.Certificate): string {
   return cert.generateSubjectKeyIdentifier().getBytes();
 }
 
-/** 128 random bits, first bit cleared so the DER INTEGER is positive (RFC 5280 §4.1.2.2). */
-function serialNumber(): string {
+/**
+ * 16 random bytes as a positive DER INTEGER in minimal form (RFC 5280 §4.1.2.2, X.690 §8.3.2):
+ * the first byte is 0x40–0x7f, 126 random bits. node-forge drops one redundant leading zero byte
+ * but not two, so a serial starting 00 00 (and then under 0x80) was encoded non-minimally, which
+ * OpenSSL refuses ("illegal padding"): one certificate in 65,536 would not parse, nor pass a TLS
+ * handshake. A CI run drew one for a test trust anchor.
+ */
+export function serialNumber(): string {
   const bytes = randomBytes(16);
-  bytes[0] = bytes[0]! & 0x7f;
+  bytes[0] = (bytes[0]! & 0x3f) | 0x40;
   return bytes.toString('hex');
 }
 
