@@ -93,6 +93,8 @@ export const GATEWAY_SERVICE_NAME = 'isthmus-gateway';
  * and `isthmus link` read it.
  */
 export const INSTALL_GATEWAY_LABEL = 'isthmus.dev/gateway';
+/** On the install namespace: the name `isthmus install --cluster-name` gave this cluster. */
+export const INSTALL_CLUSTER_NAME_LABEL = 'isthmus.dev/cluster-name';
 export const REMOTE_ACCESS_SERVICE_ACCOUNT = 'isthmus-remote-access';
 export const LINK_FINALIZER = 'multicluster.isthmus.dev/mirrors';
 /** Secret type of Link credentials, as Linkerd names it. */

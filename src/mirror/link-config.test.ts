@@ -95,6 +95,14 @@ describe('parseLinkSpec', () => {
     expect(parseLinkSpec({ ...linkObject('west'), spec: gatewayless }, noGateway).ok).toBe(true);
   });
 
+  it('refuses a Link to this cluster itself, when its name is known', () => {
+    const self = parseLinkSpec(linkObject('east'), { localGateway: true, localCluster: 'east' });
+    expect(!self.ok && self.reason).toMatch(
+      /^targetClusterName east is this cluster: a cluster is not linked to itself/,
+    );
+    expect(parseLinkSpec(linkObject('west'), { localGateway: true, localCluster: 'east' }).ok).toBe(true);
+  });
+
   it('keeps a given federatedServiceSelector', () => {
     const selector = { matchExpressions: [{ key: 'federation', operator: 'In', values: ['payments'] }] };
     const parsed = parseLinkSpec(linkObject('west', { federatedServiceSelector: selector }));

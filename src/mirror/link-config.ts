@@ -107,6 +107,8 @@ export function parseDuration(text: string): number | undefined {
  */
 export interface LocalCapabilities {
   localGateway: boolean;
+  /** This cluster's name, when known: a Link to it would mirror its own Services back into it. */
+  localCluster?: string;
 }
 
 export const NO_LOCAL_GATEWAY_REASON =
@@ -119,6 +121,12 @@ export function parseLinkSpec(link: Link, local: LocalCapabilities = { localGate
   const clusterName = spec.targetClusterName;
   if (typeof clusterName !== 'string' || !DNS_LABEL.test(clusterName) || clusterName.length > 63) {
     return { ok: false, reason: `targetClusterName ${JSON.stringify(clusterName)} is not a DNS label` };
+  }
+  if (local.localCluster !== undefined && clusterName === local.localCluster) {
+    return {
+      ok: false,
+      reason: `targetClusterName ${clusterName} is this cluster: a cluster is not linked to itself (was \`isthmus link\` given the wrong --context?)`,
+    };
   }
   const clusterDomain = spec.targetClusterDomain ?? DEFAULT_CLUSTER_DOMAIN;
   if (!DNS_SUBDOMAIN.test(clusterDomain)) {

@@ -63,7 +63,10 @@ export class LinkManager {
       return;
     }
     const leader = this.shared.leadership.isLeader();
-    const parsed = parseLinkSpec(link, { localGateway: this.shared.localGateway !== false });
+    const parsed = parseLinkSpec(link, {
+      localGateway: this.shared.localGateway !== false,
+      ...(this.shared.localCluster ? { localCluster: this.shared.localCluster } : {}),
+    });
     if (link.metadata?.deletionTimestamp) {
       if (!leader) return;
       // Stop first: a running watcher could re-create a mirror that clean-up just deleted.

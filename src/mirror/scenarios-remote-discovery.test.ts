@@ -234,6 +234,23 @@ describe('remote discovery (mirror.linkerd.io/exported=remote-discovery)', () =>
     expect(world.probe.seen).toEqual([]);
   });
 
+  it('a Link to the cluster itself is invalid and mirrors nothing', async () => {
+    const world = await startWorld(['east']);
+    const east = world.c('east');
+    await exportService(east, 'db', { ...discovery, ready: 1 });
+    await link(east, east, 'east', { gatewayAddress: undefined });
+    world.controller('east', { cluster: 'east' });
+    const ready = await waitFor(
+      async () => {
+        const c = condition(await getLink(east, 'east'), 'Ready');
+        return c?.reason === 'LinkInvalid' ? c : undefined;
+      },
+      { what: 'Link east LinkInvalid' },
+    );
+    expect(ready.message).toMatch(/is this cluster: a cluster is not linked to itself/);
+    expect(await getService(east, 'default', 'db-east')).toBeUndefined();
+  });
+
   it("on a Link without a gateway, a federated member's mirror lists its pods, labelled with its federation", async () => {
     const world = await startWorld(['east', 'west']);
     const [east, west] = [world.c('east'), world.c('west')];

@@ -11,6 +11,7 @@ import {
   CLUSTER_NAME_LABEL,
   CRL_CONFIGMAP,
   EGRESS_PORTS_ANNOTATION,
+  INSTALL_CLUSTER_NAME_LABEL,
   INSTALL_GATEWAY_LABEL,
   MANAGED_BY_LABEL,
   MANAGED_BY_MIRROR,
@@ -173,13 +174,21 @@ export function mirrorFacts(services: V1Service[], slices: V1EndpointSlice[]): M
 }
 
 /**
- * Whether the install has a gateway: only the label `isthmus install --no-gateway` puts on the
- * namespace says no. A namespace that cannot be read is taken as the default install, and the
- * checks that need it say what they could not read.
+ * What the install's namespace says of it: whether it has a gateway (only the label
+ * `isthmus install --no-gateway` puts there says no) and this cluster's name. A namespace that
+ * cannot be read is taken as the default install, and the checks that need it say what they could
+ * not read.
  */
-async function installHasGateway(client: KubeClient): Promise<boolean> {
+async function installFacts(
+  client: KubeClient,
+): Promise<{ gatewayInstalled: boolean; localCluster?: string }> {
   const ns = await client.get<V1Namespace>(R.namespaces, undefined, SYSTEM_NAMESPACE).catch(() => undefined);
-  return ns?.metadata?.labels?.[INSTALL_GATEWAY_LABEL] !== 'false';
+  const labels = ns?.metadata?.labels ?? {};
+  const localCluster = labels[INSTALL_CLUSTER_NAME_LABEL];
+  return {
+    gatewayInstalled: labels[INSTALL_GATEWAY_LABEL] !== 'false',
+    ...(localCluster ? { localCluster } : {}),
+  };
 }
 
 export async function gatherFacts(client: KubeClient, options: GatherOptions = {}): Promise<CheckFacts> {
@@ -187,7 +196,8 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     remoteTimeoutMs: options.remoteTimeoutMs ?? 5000,
     clientFromSecret: options.clientFromSecret ?? defaultClientFromSecret,
   };
-  const gatewayInstalled = await installHasGateway(client);
+  const install = await installFacts(client);
+  const { gatewayInstalled } = install;
   const crds = fetched(async () => {
     const found = await Promise.all(REQUIRED_CRDS.map((name) => client.get(R.crds, undefined, name)));
     return Object.fromEntries(REQUIRED_CRDS.map((name, i) => [name, found[i] !== undefined]));
@@ -261,7 +271,7 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
   });
   return {
     now: new Date(),
-    gatewayInstalled,
+    ...install,
     crds: await crds,
     links: await links,
     lease: await lease,

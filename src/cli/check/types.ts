@@ -94,6 +94,8 @@ export interface CheckFacts {
   now: Date;
   /** false: installed with `isthmus install --no-gateway` (no gateway, no identity, no certificates). */
   gatewayInstalled: boolean;
+  /** This cluster's name, from the install namespace's `isthmus.dev/cluster-name` label. */
+  localCluster?: string;
   /** CRD name → installed. */
   crds: Fetched<Record<string, boolean>>;
   links: Fetched<LinkFacts[]>;

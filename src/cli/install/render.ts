@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
-import { INSTALL_GATEWAY_LABEL } from '../../kube/keys.js';
+import { INSTALL_CLUSTER_NAME_LABEL, INSTALL_GATEWAY_LABEL } from '../../kube/keys.js';
 import { type InstallOptions, PART_OF } from './options.js';
 import { rbacManifests } from './rbac.js';
 import { controllerManifests, gatewayManifests, identityManifests } from './workloads.js';
@@ -30,7 +30,7 @@ export function installManifests(opts: InstallOptions): object[] {
         name: opts.namespace,
         labels: {
           ...PART_OF,
-          'isthmus.dev/cluster-name': opts.clusterName,
+          [INSTALL_CLUSTER_NAME_LABEL]: opts.clusterName,
           ...(opts.gateway ? {} : { [INSTALL_GATEWAY_LABEL]: 'false' }),
         },
       },

@@ -114,6 +114,14 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /invalid spec: targetClusterName "West_1" is not a DNS label/,
       ],
       [
+        "a Link to this cluster itself (its name from the install's namespace label)",
+        (f) => {
+          f.localCluster = 'west';
+        },
+        'fail',
+        /Link west: invalid spec: targetClusterName west is this cluster/,
+      ],
+      [
         'controller reports LinkInvalid',
         (f) => {
           links(f)[0]!.link = link('west', {

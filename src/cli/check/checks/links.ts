@@ -17,7 +17,10 @@ export function checkLinksValid(facts: CheckFacts): CheckResult {
   const warnings: string[] = [];
   for (const { link } of facts.links.value) {
     const name = linkLabel(link);
-    const parsed = parseLinkSpec(link, { localGateway: facts.gatewayInstalled });
+    const parsed = parseLinkSpec(link, {
+      localGateway: facts.gatewayInstalled,
+      ...(facts.localCluster ? { localCluster: facts.localCluster } : {}),
+    });
     const ready = condition(link, 'Ready');
     if (!parsed.ok) {
       failures.push(`Link ${name}: invalid spec: ${parsed.reason}; fix it and re-apply`);
