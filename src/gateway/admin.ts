@@ -9,9 +9,9 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import { Duplex } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
+import { parseHostPort } from '../host-port.js';
 import type { EgressRoute } from './egress.js';
 import { HealthImplementation, healthPackage } from './health-service.js';
-import { parseHostPort } from './watch-mirrors.js';
 
 /** RFC 9113 §3.4: the client connection preface starts with this; "PRI " is no HTTP/1.1 method in use. */
 const H2_PREFACE_START = Buffer.from('PRI * HTTP/2.0');

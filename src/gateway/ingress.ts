@@ -10,6 +10,7 @@ import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 
 import http2, { constants as h2 } from 'node:http2';
 import net from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { hostPort } from '../host-port.js';
 import { ConnectionCounter, type Endpoint, pickTwoChoices } from './balancer.js';
 import {
   publishConnectError,
@@ -309,7 +310,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
             direction: 'ingress',
             peerCluster: cluster,
             authority,
-            endpoint: `${target.host}:${target.port}`,
+            endpoint: hostPort(target.host, target.port),
             durationMs: performance.now() - opened,
             ...result,
           });

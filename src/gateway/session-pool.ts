@@ -13,6 +13,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { IsthmusError } from '../errors.js';
+import { hostPort } from '../host-port.js';
 import { publishProbe } from './diagnostics.js';
 import {
   classify,
@@ -150,7 +151,7 @@ export class SessionPool {
     timeoutMs: number,
   ): Promise<{ alive: boolean; latencyMs: number; error?: string }> {
     const started = performance.now();
-    const label = `${gateway.host}:${gateway.port}`;
+    const label = hostPort(gateway.host, gateway.port);
     return new Promise((resolve) => {
       let settled = false;
       let stream: ClientHttp2Stream | undefined;
@@ -313,7 +314,7 @@ export class SessionPool {
     if (!remote) {
       remote = {
         address: { host: gateway.host, port: gateway.port },
-        label: `${gateway.host}:${gateway.port}`,
+        label: hostPort(gateway.host, gateway.port),
         sessions: [],
         connecting: false,
         waiters: [],

@@ -4,7 +4,6 @@ import { MemorySource } from './e2e/memory-source.js';
 import {
   type MirrorEgressRoute,
   type MirrorWatcher,
-  parseHostPort,
   routesFromMirror,
   routesFromMirrors,
   watchMirrors,
@@ -31,21 +30,6 @@ const good = {
   'isthmus.dev/remote-gateway': '127.0.2.1:4143',
   'mirror.linkerd.io/remote-svc-fq-name': 'podinfo.test.svc.cluster.local',
 };
-
-describe('parseHostPort', () => {
-  it.each([
-    ['127.0.2.1:4143', { host: '127.0.2.1', port: 4143 }],
-    ['gw.west.example:443', { host: 'gw.west.example', port: 443 }],
-    ['[fd00::1]:4143', { host: 'fd00::1', port: 4143 }],
-    ['fd00::1:4143', null],
-    ['127.0.2.1', null],
-    ['127.0.2.1:0', null],
-    ['127.0.2.1:70000', null],
-    [':4143', null],
-  ])('%s', (input, expected) => {
-    expect(parseHostPort(input)).toEqual(expected);
-  });
-});
 
 describe('routesFromMirror', () => {
   it('builds one route per egress port with the remote port in the authority', () => {

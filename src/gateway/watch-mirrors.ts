@@ -6,6 +6,8 @@
  * shared/DESIGN.md, "Names and keys". A mirror's ports equal the remote Service's ports, so the
  * tunnel `:authority` is `<fq name>:<mirror port>`.
  */
+
+import { parseHostPort } from '../host-port.js';
 import {
   EGRESS_PORTS_ANNOTATION,
   REMOTE_GATEWAY_ANNOTATION,
@@ -27,15 +29,6 @@ export interface MirrorRoutes {
   routes: MirrorEgressRoute[];
   /** One sentence per thing ignored, with the reason; logged by the watcher. */
   problems: string[];
-}
-
-/** Parses `<address>:<port>` (IPv6 in brackets: `[fd00::1]:4143`). */
-export function parseHostPort(value: string): { host: string; port: number } | null {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(value.trim());
-  if (m === null) return null;
-  const port = Number(m[3]);
-  if (port < 1 || port > 65535) return null;
-  return { host: (m[1] ?? m[2]) as string, port };
 }
 
 export function routesFromMirror(svc: V1Service): MirrorRoutes {

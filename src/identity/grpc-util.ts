@@ -6,20 +6,16 @@ import {
   ServerCredentials,
   type ServiceError,
 } from '@grpc/grpc-js';
+import { hostPort } from '../host-port.js';
 
 /** Small shared pieces of gRPC plumbing for the identity and health services. */
-
-/** `host:port` for grpc-js, bracketing IPv6 literals. */
-export function grpcAddress(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
 
 /** Binds `server` and resolves with the port actually bound (port 0 picks a free one). */
 export function bindServer(server: Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     // Plaintext on purpose: like Linkerd's identity on 8080, it is reached only inside the cluster,
     // the token authenticates the caller and the response holds nothing secret (no private key).
-    server.bindAsync(grpcAddress(host, port), ServerCredentials.createInsecure(), (err, bound) =>
+    server.bindAsync(hostPort(host, port), ServerCredentials.createInsecure(), (err, bound) =>
       err ? reject(err) : resolve(bound),
     );
   });

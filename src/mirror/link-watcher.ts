@@ -7,6 +7,7 @@
  * followed).
  */
 import { describeError, IsthmusError } from '../errors.js';
+import { hostPort } from '../host-port.js';
 import type { KubeClient } from '../kube/client.js';
 import { R } from '../kube/resources.js';
 import type { Link, LinkStatus, V1Secret, V1Service } from '../kube/types.js';
@@ -17,7 +18,6 @@ import { mirroredKeys, remoteKeyOf, removeMirrors, type SyncContext, syncService
 import type { ServiceMirrorStatus } from './plan-mirror.js';
 import { ProbeWorker } from './probe-worker.js';
 import { RemoteCluster } from './remote-cluster.js';
-import { hostPort } from './remote-gateway.js';
 import type { SharedLocal } from './shared.js';
 import { WorkQueue } from './work-queue.js';
 

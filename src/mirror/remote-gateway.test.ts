@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gatewayHosts, hostPort, resolveHosts } from './remote-gateway.js';
+import { gatewayHosts, resolveHosts } from './remote-gateway.js';
 
 describe('remote gateway address', () => {
   it.each([
@@ -13,11 +13,6 @@ describe('remote gateway address', () => {
   ])('%s', (_n, lb, expected) => {
     const svc = lb ? { status: { loadBalancer: lb } } : undefined;
     expect(gatewayHosts(svc, ['10.1.0.1'])).toEqual(expected);
-  });
-
-  it('brackets IPv6', () => {
-    expect(hostPort('fd00::1', 4143)).toBe('[fd00::1]:4143');
-    expect(hostPort('10.0.0.1', 4143)).toBe('10.0.0.1:4143');
   });
 
   it('resolves hostnames and keeps unresolvable ones', async () => {

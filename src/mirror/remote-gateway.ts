@@ -18,11 +18,6 @@ export function gatewayHosts(service: V1Service | undefined, fallback: readonly 
   return hosts.length > 0 ? hosts : [...fallback];
 }
 
-/** `<address>:<port>`, with IPv6 in brackets (RFC 3986 §3.2.2), as the gateway's parser expects. */
-export function hostPort(address: string, port: number): string {
-  return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
-}
-
 export type Resolve = (host: string) => Promise<string[]>;
 
 export const resolveHost: Resolve = async (host) => {

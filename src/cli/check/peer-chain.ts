@@ -9,6 +9,7 @@
  * anchor it cares about, so it can say *why* a chain does not fit instead of "handshake failed".
  */
 import { connect, type DetailedPeerCertificate } from 'node:tls';
+import { hostPort } from '../../host-port.js';
 import type { PeerChain } from './types.js';
 
 const DEFAULT_TIMEOUT_MS = 5000;
@@ -36,7 +37,7 @@ export function fetchPeerChain(
   port: number,
   opts: { timeoutMs?: number; alpn?: string[] } = {},
 ): Promise<PeerChain> {
-  const address = `${host}:${port}`;
+  const address = hostPort(host, port);
   return new Promise((resolve) => {
     let settled = false;
     const socket = connect({

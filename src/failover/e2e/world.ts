@@ -13,6 +13,7 @@ import { Registry } from 'prom-client';
 import { gatewayOptionsFromFlags } from '../../gateway/config.js';
 import { endpointSlice, exportedService, startBackend } from '../../gateway/e2e/fixtures.js';
 import { type RunningGateway, runGateway } from '../../gateway/run-gateway.js';
+import { hostPort } from '../../host-port.js';
 import { createIssuer, issueGatewayCertificate } from '../../identity/ca.js';
 import { TEST_TRUST_DOMAIN, testPki } from '../../identity/testing.js';
 import { KubeClient } from '../../kube/client.js';
@@ -40,6 +41,8 @@ export interface WorldHosts {
   north: string;
   /** Where the kube-proxy stand-ins listen. */
   proxy: string;
+  /** Where every cluster's backend listens, which its slices list (default 127.0.0.1). */
+  backend?: string;
 }
 const DEFAULT_HOSTS: WorldHosts = {
   east: '127.0.71.1',
@@ -74,10 +77,10 @@ export interface World {
 }
 
 /** The primary's slice as the EndpointSlice controller would write it. */
-export function primarySlice(backendPort: number, ready: boolean): V1EndpointSlice {
-  const slice = endpointSlice(NS, 'podinfo', '127.0.0.1', backendPort);
+export function primarySlice(backendPort: number, ready: boolean, address = '127.0.0.1'): V1EndpointSlice {
+  const slice = endpointSlice(NS, 'podinfo', address, backendPort);
   slice.metadata!.labels![MANAGED_BY_LABEL] = 'endpointslice-controller.k8s.io';
-  slice.endpoints = [{ addresses: ['127.0.0.1'], conditions: { ready } }];
+  slice.endpoints = [{ addresses: [address], conditions: { ready } }];
   return slice;
 }
 
@@ -95,14 +98,15 @@ export async function startWorld(hosts: WorldHosts = DEFAULT_HOSTS): Promise<Wor
       const kube = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
       cleanups.push(() => kube.close());
       for (const ns of [NS, SYSTEM_NAMESPACE]) await kube.create(R.namespaces, { metadata: { name: ns } });
-      const backend = await startBackend(name);
+      const backendHost = hosts.backend ?? '127.0.0.1';
+      const backend = await startBackend(name, backendHost);
       cleanups.push(() => backend.close());
       if (name === 'east') {
         await kube.create(R.services, exportedService(NS, 'podinfo', SERVICE_PORT, false));
-        await kube.create(R.endpointSlices, primarySlice(backend.port, true));
+        await kube.create(R.endpointSlices, primarySlice(backend.port, true, backendHost));
       } else {
         await kube.create(R.services, exportedService(NS, 'podinfo', SERVICE_PORT));
-        await kube.create(R.endpointSlices, endpointSlice(NS, 'podinfo', '127.0.0.1', backend.port));
+        await kube.create(R.endpointSlices, endpointSlice(NS, 'podinfo', backendHost, backend.port));
         // Pairwise linking: the remote's ingress admits east's gateway because of this Link.
         await kube.create(R.links, linkTo('east', hosts.east, 4143));
       }
@@ -118,7 +122,7 @@ export async function startWorld(hosts: WorldHosts = DEFAULT_HOSTS): Promise<Wor
     const registry = new Registry();
     const mirror = runController({
       client: east.kube,
-      gatewayAdminUrl: `http://${hosts.east}:${east.gateway.admin.address.port}`,
+      gatewayAdminUrl: `http://${hostPort(hosts.east, east.gateway.admin.address.port)}`,
       gatewayEndpoints: [hosts.east],
       registry,
       recorder: false,

@@ -45,7 +45,7 @@ export function endpointSlice(ns: string, service: string, address: string, port
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
     metadata: { namespace: ns, name: `${service}-abcde`, labels: { [SERVICE_NAME_LABEL]: service } },
-    addressType: 'IPv4',
+    addressType: net.isIPv6(address) ? 'IPv6' : 'IPv4',
     endpoints: [{ addresses: [address], conditions: { ready: true } }],
     ports: [{ name: 'http', port, protocol: 'TCP' }],
   };
@@ -127,12 +127,15 @@ export async function freePort(host: string): Promise<number> {
 }
 
 /** A loopback HTTP backend that says who it is (keep-alive, so one connection can carry many requests). */
-export async function startBackend(name: string): Promise<{ port: number; close(): Promise<void> }> {
+export async function startBackend(
+  name: string,
+  host = '127.0.0.1',
+): Promise<{ port: number; close(): Promise<void> }> {
   const server = http.createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain' });
     res.end(`hello from ${name}`);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as net.AddressInfo;
   return {
     port,
