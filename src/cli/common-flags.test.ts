@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { anyAddress } from '../host-port.js';
 import { parseDurationFlag, parseIntegerFlag, parseListen, parsePortRangeFlag } from './common-flags.js';
 
 describe('parseListen', () => {
   it.each([
     ['127.0.1.1:4143', { host: '127.0.1.1', port: 4143 }],
-    [':8080', { host: '0.0.0.0', port: 8080 }],
-    ['8080', { host: '0.0.0.0', port: 8080 }],
+    [':8080', { host: anyAddress(), port: 8080 }],
+    ['8080', { host: anyAddress(), port: 8080 }],
     ['[::1]:4191', { host: '::1', port: 4191 }],
   ])('%s', (text, want) => expect(parseListen(text, '--listen')).toEqual(want));
 

@@ -1,6 +1,8 @@
 /** Flags shared by the long-running verbs: which cluster, which API server, how to be reached. */
+
 import type { Command } from 'commander';
 import { IsthmusError } from '../errors.js';
+import { anyAddress } from '../host-port.js';
 import type { KubeClient, KubeClientOptions } from '../kube/client.js';
 import { DEFAULT_RATE_LIMIT } from '../kube/rate-limiter.js';
 
@@ -64,14 +66,14 @@ export async function kubeClientFromFlags(flags: KubeFlags): Promise<KubeClient>
   return KubeClient.fromDefault(flags.context, opts);
 }
 
-/** `host:port` → parts; `:port` or `port` means all interfaces. */
+/** `host:port` → parts; `:port` or `port` means all interfaces (IPv4 and IPv6: `anyAddress`). */
 export function parseListen(text: string, flag: string): { host: string; port: number } {
   const m = /^(?:(.*):)?(\d{1,5})$/.exec(text);
   const port = m ? Number(m[2]) : Number.NaN;
   if (!m || port > 65535)
     throw new IsthmusError('USAGE', `${flag} must be HOST:PORT, got "${text}"`, { terminal: true });
   const host = (m[1] ?? '').replace(/^\[(.*)\]$/, '$1');
-  return { host: host === '' ? '0.0.0.0' : host, port };
+  return { host: host === '' ? anyAddress() : host, port };
 }
 
 /** A whole number in [min, max], or a usage error naming the flag. */

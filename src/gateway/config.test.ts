@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isIsthmusError } from '../errors.js';
+import { anyAddress } from '../host-port.js';
 import {
   type GatewayFlags,
   gatewayArgvFromFlags,
@@ -29,9 +30,9 @@ describe('gatewayOptionsFromFlags', () => {
       clusterDomain: 'cluster.local',
       systemNamespace: 'isthmus-system',
       kube: { kind: 'kubeconfig', path: '/k/config' },
-      ingress: { host: '0.0.0.0', port: 4143 },
-      admin: { host: '0.0.0.0', port: 4191 },
-      egressHost: '0.0.0.0',
+      ingress: { host: anyAddress(), port: 4143 },
+      admin: { host: anyAddress(), port: 4191 },
+      egressHost: anyAddress(),
       exportSelector: 'mirror.linkerd.io/exported=true',
       federatedSelector: 'mirror.linkerd.io/federated=member',
       allowedClusters: [],

@@ -3,9 +3,11 @@
  * pure function, so the CLI (commander), `main.ts` (node:util parseArgs) and tests share one parser
  * and one set of error messages. Every problem is reported at once, as a USAGE error.
  */
+
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { IsthmusError } from '../errors.js';
+import { anyAddress } from '../host-port.js';
 import {
   DEFAULT_CLUSTER_DOMAIN,
   DEFAULT_EXPORT_SELECTOR,
@@ -52,7 +54,7 @@ export interface GatewayConfig {
   kube: KubeSource;
   ingress: HostPort;
   admin: HostPort;
-  /** Address the egress listeners bind (the pod IP, 0.0.0.0, or 127.0.x.y in the lab). */
+  /** Address the egress listeners bind (all of the pod's by default, or 127.0.x.y in the lab). */
   egressHost: string;
   /** Label selector (string form) of the Services this gateway exports. */
   exportSelector: string;
@@ -175,14 +177,14 @@ export function gatewayOptionsFromFlags(
   const kube = kubeSource(text('kubeconfig'), text('context'), parseBool(pick('inCluster')), problems);
 
   const ingress = {
-    host: host(text('ingressHost') ?? '0.0.0.0', '--ingress-host', problems),
+    host: host(text('ingressHost') ?? anyAddress(), '--ingress-host', problems),
     port: port(pick('ingressPort'), PORTS.ingress, '--ingress-port', problems),
   };
   const admin = {
-    host: host(text('adminHost') ?? '0.0.0.0', '--admin-host', problems),
+    host: host(text('adminHost') ?? anyAddress(), '--admin-host', problems),
     port: port(pick('adminPort'), PORTS.admin, '--admin-port', problems),
   };
-  const egressHost = host(text('egressHost') ?? '0.0.0.0', '--egress-host', problems);
+  const egressHost = host(text('egressHost') ?? anyAddress(), '--egress-host', problems);
   const exportSelector = text('exportSelector') ?? DEFAULT_EXPORT_SELECTOR;
   if (exportSelector === '') problems.push('--export-selector may not be empty');
   else checkSelector(exportSelector, '--export-selector', problems);

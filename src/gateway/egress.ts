@@ -7,7 +7,7 @@
 import { constants as h2 } from 'node:http2';
 import net from 'node:net';
 import { IsthmusError } from '../errors.js';
-import { hostPort } from '../host-port.js';
+import { hostPort, unmapped } from '../host-port.js';
 import { publishConnectError, publishTunnelClose, publishTunnelOpen } from './diagnostics.js';
 import { cutSockets, socketsClosed } from './drain.js';
 import { splice } from './pipe.js';
@@ -160,7 +160,7 @@ export class EgressListeners {
       publishTunnelOpen('egress', peer, route.authority);
       const opened = performance.now();
       // Read now: once the socket is closed its peer address is gone.
-      const client = hostPort(socket.remoteAddress ?? '', socket.remotePort ?? 0);
+      const client = hostPort(unmapped(socket.remoteAddress ?? ''), socket.remotePort ?? 0);
       splice(stream!, socket, (result) => {
         this.tunnels--;
         publishTunnelClose({

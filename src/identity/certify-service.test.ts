@@ -139,6 +139,22 @@ describe('health', () => {
     );
     await expect(checkHealth(address, { service: 'nope' })).rejects.toMatchObject({ code: 5 });
   });
+
+  it('listens on every interface when no host is given: IPv4 and IPv6 callers (an IPv6-only cluster) both reach it', async () => {
+    const anywhere = await startIdentityServer({
+      issuer: testPki().issuers.east,
+      trustDomain: TEST_TRUST_DOMAIN,
+      cluster: 'east',
+      reviewer,
+      port: 0,
+    });
+    try {
+      expect(await checkHealth(`127.0.0.1:${anywhere.port}`)).toBe(ServingStatus.SERVING);
+      expect(await checkHealth(`[::1]:${anywhere.port}`)).toBe(ServingStatus.SERVING);
+    } finally {
+      await anywhere.close();
+    }
+  });
 });
 
 describe('createCertifyHandler', () => {

@@ -1,6 +1,7 @@
 import diagnostics from 'node:diagnostics_channel';
 import { Server, type ServiceError, status } from '@grpc/grpc-js';
 import { describeError } from '../errors.js';
+import { anyAddress } from '../host-port.js';
 import { PORTS } from '../kube/keys.js';
 import {
   CLOCK_SKEW_ALLOWANCE_MS,
@@ -121,7 +122,7 @@ export function createCertifyHandler(deps: CertifyDeps): (req: CertifyRequest) =
 }
 
 export interface IdentityServerOptions extends CertifyDeps {
-  /** Default 0.0.0.0. */
+  /** Default: all interfaces (`anyAddress`). */
   host?: string;
   /** Default 8080 (shared/DESIGN.md, Ports); 0 picks a free port. */
   port?: number;
@@ -160,7 +161,7 @@ export async function startIdentityServer(opts: IdentityServerOptions): Promise<
   addHealthService(server, (service) =>
     service === '' || service === 'isthmus.identity.v1.Identity' ? ServingStatus.SERVING : undefined,
   );
-  const port = await bindServer(server, opts.host ?? '0.0.0.0', opts.port ?? PORTS.identity);
+  const port = await bindServer(server, opts.host ?? anyAddress(), opts.port ?? PORTS.identity);
   return { port, close: () => shutdownServer(server) };
 }
 

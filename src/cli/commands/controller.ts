@@ -22,7 +22,7 @@ interface ControllerFlags extends KubeFlags, ClusterFlags {
   mirrorWorkers: string;
   failoverControlledBy: string;
   leaderElect: boolean;
-  adminHost: string;
+  adminHost?: string;
   adminPort: string;
   logLevel: string;
 }
@@ -59,7 +59,7 @@ export function registerController(program: Command): void {
         FAILOVER_CONTROLLED_BY_DEFAULT,
       )
       .option('--no-leader-elect', 'write without holding the Lease (one replica only)')
-      .option('--admin-host <address>', 'admin address (/live, /ready, /metrics)', '0.0.0.0')
+      .option('--admin-host <address>', 'admin address (/live, /ready, /metrics; default: every interface)')
       .option('--admin-port <port>', 'admin port', String(PORTS.admin))
       .option('--log-level <level>', 'log level', 'info'),
     { rateLimit: true },
@@ -68,7 +68,7 @@ export function registerController(program: Command): void {
     const { runControllerProcess } = await import('../controller/run-controller-process.js');
     const { applyControllerV8Flags } = await import('../controller/process-flags.js');
     applyControllerV8Flags();
-    const admin = parseListen(`${flags.adminHost}:${flags.adminPort}`, '--admin-host/--admin-port');
+    const admin = parseListen(`${flags.adminHost ?? ''}:${flags.adminPort}`, '--admin-host/--admin-port');
     const egressPortRange = parsePortRangeFlag(flags.egressPortRange, '--egress-port-range');
     const mirrorWorkers = parseIntegerFlag(flags.mirrorWorkers, '--mirror-workers', 1, 256);
     const client = await kubeClientFromFlags(flags);

@@ -16,13 +16,13 @@ export function registerGateway(program: Command): void {
     .option('--in-cluster', "use the pod's service account")
     .option('--kubeconfig <path>', 'kubeconfig of the local cluster')
     .option('--context <name>', 'kubeconfig context')
-    .option('--ingress-host <address>', 'ingress address (default 0.0.0.0)')
+    .option('--ingress-host <address>', 'ingress address (default: every interface, IPv4 and IPv6)')
     .option('--ingress-port <port>', `ingress port (default ${PORTS.ingress})`)
-    .option('--admin-host <address>', 'admin address (default 0.0.0.0)')
+    .option('--admin-host <address>', 'admin address (default: every interface, IPv4 and IPv6)')
     .option('--admin-port <port>', `admin port (default ${PORTS.admin})`)
     .option(
       '--egress-host <address>',
-      'address the egress listeners bind (the pod IP; env ISTHMUS_EGRESS_HOST)',
+      'address the egress listeners bind (default: every interface; env ISTHMUS_EGRESS_HOST)',
     )
     .option(
       '--export-selector <selector>',

@@ -29,8 +29,8 @@ export function registerIdentity(program: Command): void {
     )
       .option(
         '--listen <host:port>',
-        'gRPC address (plaintext, cluster-internal)',
-        `0.0.0.0:${PORTS.identity}`,
+        'gRPC address (plaintext, cluster-internal; no host: every interface, IPv4 and IPv6)',
+        `:${PORTS.identity}`,
       )
       .requiredOption('--issuer-cert <file>', 'issuer certificate')
       .requiredOption('--issuer-key <file>', 'issuer key (it never leaves this process)')

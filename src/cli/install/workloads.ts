@@ -194,7 +194,7 @@ export function identityManifests(opts: InstallOptions, trustAnchorPem: string):
           'identity',
           ...common(opts),
           '--in-cluster',
-          `--listen=0.0.0.0:${PORTS.identity}`,
+          `--listen=:${PORTS.identity}`,
           '--issuer-cert=/var/run/isthmus/issuer/tls.crt',
           '--issuer-key=/var/run/isthmus/issuer/tls.key',
           '--trust-anchor=/var/run/isthmus/anchor/ca.crt',
@@ -247,9 +247,9 @@ export function gatewayManifests(opts: InstallOptions): object[] {
           { name: 'anchor', mountPath: '/var/run/isthmus/anchor', readOnly: true },
           { name: 'crl', mountPath: CRL_MOUNT, readOnly: true },
         ],
-        // Egress listeners bind the pod IP: mirror EndpointSlices point there.
+        // Every listener binds all of the pod's addresses (IPv4 and IPv6): mirror EndpointSlices
+        // point at the family of the gateway Service's slices, which need not be the pod's primary.
         env: [
-          { name: 'ISTHMUS_EGRESS_HOST', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
           // V8 sizes its heap before our code runs, so the gateway's flags travel in NODE_OPTIONS.
           { name: 'NODE_OPTIONS', value: GATEWAY_NODE_OPTIONS },
         ],
