@@ -48,6 +48,25 @@ describe('PortAllocator', () => {
     expect(got).toEqual(new Map([['http', 20000]]));
   });
 
+  it("never hands out or recovers the gateway's own ingress and admin ports", () => {
+    const a = new PortAllocator({ first: 4142, last: 4192 });
+    const ports = [
+      ...a
+        .allocate(
+          'default/a-west',
+          Array.from({ length: 49 }, (_, i) => `p${i}`),
+        )
+        .values(),
+    ];
+    expect(ports).toHaveLength(49);
+    expect(ports).not.toContain(4143);
+    expect(ports).not.toContain(4191);
+    expect(a.allocate('default/b-west', ['http']).size).toBe(0); // 51 ports, 2 reserved: all taken
+    expect(
+      new PortAllocator({ first: 4100, last: 4200 }).recover('default/c-west', new Map([['http', 4143]])),
+    ).toEqual(['http']);
+  });
+
   it('rejects an inverted range', () => {
     expect(() => new PortAllocator({ first: 2, last: 1 })).toThrow(RangeError);
   });

@@ -13,6 +13,13 @@ export interface PortRange {
 
 export const DEFAULT_EGRESS_RANGE: PortRange = { ...PORTS.egressRange };
 
+/**
+ * The gateway's own listeners on the same pod addresses as the egress ones (shared/DESIGN.md,
+ * "Ports"): never handed to a mirror, even by a range that spans them, or that mirror's listener
+ * could never open.
+ */
+export const RESERVED_PORTS: ReadonlySet<number> = new Set([PORTS.ingress, PORTS.admin]);
+
 export class PortAllocator {
   readonly range: PortRange;
   /** port → owner */
@@ -30,15 +37,15 @@ export class PortAllocator {
   }
 
   /**
-   * Takes over ports found on an existing mirror. A port outside the range or already held by
-   * another owner is not recovered (that owner keeps it; this key is re-allocated).
+   * Takes over ports found on an existing mirror. A port outside the range, reserved, or already
+   * held by another owner is not recovered (that owner keeps it; this key is re-allocated).
    * Returns the keys that were not recovered.
    */
   recover(owner: string, ports: ReadonlyMap<string, number>): string[] {
     const rejected: string[] = [];
     for (const [key, port] of ports) {
       const holder = this.byPort.get(port);
-      const inRange = port >= this.range.first && port <= this.range.last;
+      const inRange = port >= this.range.first && port <= this.range.last && !RESERVED_PORTS.has(port);
       if (!inRange || (holder !== undefined && holder !== owner)) {
         rejected.push(key);
         continue;
@@ -102,7 +109,7 @@ export class PortAllocator {
     const span = this.range.last - this.range.first + 1;
     for (let i = 0; i < span; i++) {
       const port = this.range.first + ((this.cursor - this.range.first + i) % span);
-      if (!this.byPort.has(port)) {
+      if (!this.byPort.has(port) && !RESERVED_PORTS.has(port)) {
         this.cursor = port === this.range.last ? this.range.first : port + 1;
         return port;
       }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { IsthmusError } from '../../errors.js';
+import { PORTS } from '../../kube/keys.js';
 import { type GatewayExposureFlags, gatewayExposureFromFlags } from '../install/gateway-exposure.js';
 import { INSTALL_DEFAULTS, type InstallOptions } from '../install/options.js';
 
@@ -188,6 +189,10 @@ export function installOptionsFromFlags(
   const last = range ? Number(range[2]) : Number.NaN;
   if (!range || first < 1024 || last > 65535 || first > last) {
     problems.push('--egress-port-range must be FIRST-LAST within 1024-65535');
+  } else {
+    const own = [PORTS.ingress, PORTS.admin].filter((p) => p >= first && p <= last);
+    if (own.length > 0)
+      problems.push(`--egress-port-range ${portRange} includes the gateway's own port ${own.join(' and ')}`);
   }
   const oneOf = <T extends string>(name: string, value: string, allowed: readonly T[]): T => {
     if (!allowed.includes(value as T)) problems.push(`--${name} must be one of ${allowed.join(', ')}`);

@@ -225,6 +225,10 @@ describe('isthmus install', () => {
     [{ clusterName: 'East_1' }, /--cluster-name "East_1" is not a DNS-1123 label/],
     [{ gatewayReplicas: 'two' }, /--gateway-replicas must be an integer/],
     [{ egressPortRange: '30000-20000' }, /--egress-port-range/],
+    [
+      { egressPortRange: '4000-4999' },
+      /--egress-port-range 4000-4999 includes the gateway's own port 4143 and 4191/,
+    ],
     [{ imagePullPolicy: 'Sometimes' }, /--image-pull-policy must be one of/],
     [{ gatewayServiceType: 'ExternalName' }, /--gateway-service-type must be one of/],
     [
