@@ -34,6 +34,12 @@ export const DEFAULT_FEDERATED_SELECTOR = `${FEDERATED_LABEL}=${FEDERATED_MEMBER
 export const REMOTE_DISCOVERY_EXPORT = 'remote-discovery';
 export const REMOTE_DISCOVERY_LABEL = 'mirror.linkerd.io/remote-discovery';
 export const REMOTE_SERVICE_LABEL = 'mirror.linkerd.io/remote-service';
+/**
+ * On every gateway mirror Linkerd's own service mirror writes, never on Isthmus's. Linkerd's
+ * mirrors carry the same two labels as ours (the contract's keys are Linkerd's), so this is what
+ * tells them apart while both run: Isthmus leaves such a Service alone (`Conflict`).
+ */
+export const LINKERD_GATEWAY_IDENTITY_ANNOTATION = 'mirror.linkerd.io/remote-gateway-identity';
 /** On the mirror of a remote federated member: the federation (the remote Service's name) it serves. */
 export const FEDERATION_LABEL = 'isthmus.dev/federation';
 /** On a `<name>-federated` Service that Isthmus owns. */

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { FEDERATED_LABEL, FEDERATION_LABEL } from '../kube/keys.js';
+import {
+  FEDERATED_LABEL,
+  FEDERATION_LABEL,
+  LINKERD_GATEWAY_IDENTITY_ANNOTATION,
+  REMOTE_SVC_FQ_NAME_ANNOTATION,
+} from '../kube/keys.js';
 import type { V1Service } from '../kube/types.js';
 import {
+  copiedAnnotations,
   federationLabel,
   formatEgressPorts,
   matchesPattern,
@@ -9,7 +15,7 @@ import {
   parseEgressPorts,
 } from './mirror-objects.js';
 import { remoteKeyOf } from './mirror-sync.js';
-import { foreignService, linkConfig, ourLabels, remoteService } from './test-builders.js';
+import { foreignService, linkConfig, linkerdMirror, ourLabels, remoteService } from './test-builders.js';
 
 describe('mirror objects', () => {
   it.each([
@@ -29,6 +35,17 @@ describe('mirror objects', () => {
     expect(parseEgressPorts('http=20000,9000=20001')).toEqual(ports);
     expect(parseEgressPorts('http=,=5,grpc=70000,ok=20002')).toEqual(new Map([['ok', 20002]]));
     expect(parseEgressPorts(undefined)).toEqual(new Map());
+  });
+
+  it("copies no Linkerd annotation of the remote: a remote mirror's would make ours look like Linkerd's", () => {
+    const remote = remoteService('api', {
+      annotations: {
+        team: 'a',
+        [LINKERD_GATEWAY_IDENTITY_ANNOTATION]: 'gw.linkerd',
+        [REMOTE_SVC_FQ_NAME_ANNOTATION]: 'x',
+      },
+    });
+    expect(copiedAnnotations(remote, linkConfig('west'))).toEqual({ team: 'a' });
   });
 
   it('copies neither Linkerd labels nor a remote federation label: both are ours to set', () => {
@@ -51,6 +68,12 @@ describe('mirror objects', () => {
     ],
     ["another cluster's mirror", svc('api-west', ourLabels('north')), undefined],
     ['a stranger holding a mirror name', { ...foreignService('api-west', 'shop') }, 'shop/api'],
+    [
+      "Linkerd's mirror of this cluster, which ours replaces once it goes",
+      linkerdMirror('api-west', 'west', 'shop'),
+      'shop/api',
+    ],
+    ["Linkerd's mirror of another cluster", linkerdMirror('api-west', 'north', 'shop'), undefined],
     ['an unrelated service', svc('api', {}), undefined],
   ])('remoteKeyOf: %s', (_n, service, key) => expect(remoteKeyOf(service, 'west')).toBe(key));
 });

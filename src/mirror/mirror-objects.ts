@@ -10,6 +10,7 @@ import {
   EGRESS_PORTS_ANNOTATION,
   FEDERATION_LABEL,
   HEADLESS_MIRROR_LABEL,
+  LINKERD_GATEWAY_IDENTITY_ANNOTATION,
   MANAGED_BY_LABEL,
   MANAGED_BY_MIRROR,
   MIRRORED_SERVICE_LABEL,
@@ -86,7 +87,20 @@ export function parseEgressPorts(text: string | undefined): Map<string, number> 
 /** Ours = labelled as a mirror of this Link's cluster. Anything else of that name is never touched. */
 export function isOurService(service: V1Service | undefined, cluster: string): boolean {
   const labels = service?.metadata?.labels ?? {};
-  return labels[MIRRORED_SERVICE_LABEL] === 'true' && labels[CLUSTER_NAME_LABEL] === cluster;
+  return (
+    labels[MIRRORED_SERVICE_LABEL] === 'true' &&
+    labels[CLUSTER_NAME_LABEL] === cluster &&
+    !isLinkerdMirror(service)
+  );
+}
+
+/**
+ * A mirror written by Linkerd's service mirror (still linked to the same cluster, mid-migration):
+ * same labels as ours, but Linkerd's gateway identity annotation, which Isthmus neither writes nor
+ * copies. Overwriting it would start a write war with Linkerd; deleting it would break its callers.
+ */
+export function isLinkerdMirror(service: V1Service | undefined): boolean {
+  return service?.metadata?.annotations?.[LINKERD_GATEWAY_IDENTITY_ANNOTATION] !== undefined;
 }
 
 export function isOurSlice(slice: V1EndpointSlice | undefined, cluster: string): boolean {
@@ -127,7 +141,13 @@ export function mirrorLabels(remote: V1Service, link: LinkConfig): Record<string
 export function copiedAnnotations(remote: V1Service, link: LinkConfig): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(remote.metadata?.annotations ?? {})) {
-    if (STRIPPED_ANNOTATIONS.has(k) || matchesPattern(k, link.excludedAnnotations)) continue;
+    // Linkerd's annotations on the remote (it may be a mirror itself) describe that object, not ours.
+    if (
+      STRIPPED_ANNOTATIONS.has(k) ||
+      k.startsWith(LINKERD_MIRROR_PREFIX) ||
+      matchesPattern(k, link.excludedAnnotations)
+    )
+      continue;
     out[k] = v;
   }
   return out;

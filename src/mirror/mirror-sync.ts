@@ -4,12 +4,19 @@
  * healed by the next pass over the key.
  */
 import { IsthmusError, isIsthmusError } from '../errors.js';
-import { HEADLESS_MIRROR_LABEL, MIRRORED_SERVICE_LABEL } from '../kube/keys.js';
+import { CLUSTER_NAME_LABEL, HEADLESS_MIRROR_LABEL, MIRRORED_SERVICE_LABEL } from '../kube/keys.js';
 import type { V1Service } from '../kube/types.js';
 import { type AppliedAction, applyActions, type CacheView } from './applier.js';
 import type { DirectEndpoints } from './direct-endpoints.js';
 import type { LinkConfig } from './link-config.js';
-import { isHeadless, isOurService, mirrorName, portKey, tunnelledPorts } from './mirror-objects.js';
+import {
+  isHeadless,
+  isLinkerdMirror,
+  isOurService,
+  mirrorName,
+  portKey,
+  tunnelledPorts,
+} from './mirror-objects.js';
 import {
   type Action,
   type GatewayAlive,
@@ -239,14 +246,17 @@ export async function removeMirrors(
 
 /**
  * The remote key a local object belongs to: `namespace/<svc>` for a mirror `<svc>-<cluster>`, its
- * per-pod mirrors (through the headless parent label) and a stranger holding a mirror's name.
+ * per-pod mirrors (through the headless parent label) and a stranger holding a mirror's name —
+ * Linkerd's mirror of this cluster included, so the moment Linkerd lets go of it, ours is made.
  */
 export function remoteKeyOf(service: V1Service, cluster: string): string | undefined {
   const meta = service.metadata ?? {};
   const suffix = `-${cluster}`;
   const labels = meta.labels ?? {};
   const local = labels[HEADLESS_MIRROR_LABEL] ?? meta.name ?? '';
-  if (labels[MIRRORED_SERVICE_LABEL] === 'true' && !isOurService(service, cluster)) return undefined;
+  const linkerds = isLinkerdMirror(service) && labels[CLUSTER_NAME_LABEL] === cluster;
+  if (labels[MIRRORED_SERVICE_LABEL] === 'true' && !isOurService(service, cluster) && !linkerds)
+    return undefined;
   if (!local.endsWith(suffix) || local.length === suffix.length) return undefined;
   return `${meta.namespace ?? ''}/${local.slice(0, -suffix.length)}`;
 }

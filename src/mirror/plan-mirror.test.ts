@@ -19,7 +19,7 @@ import type { Link, V1EndpointSlice, V1Service } from '../kube/types.js';
 import { directEndpoints } from './direct-endpoints.js';
 import { buildMirrorSlice } from './mirror-objects.js';
 import { type Action, type GatewayAlive, type MirrorPlanInput, planMirror } from './plan-mirror.js';
-import { foreignService, linkConfig, remoteService } from './test-builders.js';
+import { foreignService, linkConfig, linkerdMirror, remoteService } from './test-builders.js';
 
 const link = linkConfig('west', { excludedLabels: ['team'], excludedAnnotations: ['secret.example.com/*'] });
 const egress = new Map([['http', 20001]]);
@@ -211,6 +211,12 @@ describe('planMirror', () => {
     [
       'not ours → Conflict',
       { local: { namespaceExists: true, service: foreignService('podinfo-west') } },
+      [],
+      'Conflict',
+    ],
+    [
+      "Linkerd's mirror of the same cluster → Conflict",
+      { local: { namespaceExists: true, service: linkerdMirror('podinfo-west', 'west') } },
       [],
       'Conflict',
     ],

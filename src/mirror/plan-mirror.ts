@@ -15,6 +15,7 @@ import {
   federationLabel,
   headlessParentLabel,
   isHeadless,
+  isLinkerdMirror,
   isOurService,
   isOurSlice,
   MAX_SERVICE_NAME,
@@ -143,7 +144,9 @@ export function planMirror(input: MirrorPlanInput): MirrorPlan {
   if (local.service && !isOurService(local.service, link.clusterName)) {
     return skipped(
       'Conflict',
-      `Service ${namespace}/${id.name} exists and is not a mirror of ${link.clusterName}`,
+      isLinkerdMirror(local.service)
+        ? `Service ${namespace}/${id.name} is Linkerd's mirror of ${link.clusterName}: unlink ${link.clusterName} from Linkerd multicluster first`
+        : `Service ${namespace}/${id.name} exists and is not a mirror of ${link.clusterName}`,
     );
   }
   // `<hostname>-<cluster>` of a StatefulSet pod can equal `<svc>-<cluster>` of another Service:

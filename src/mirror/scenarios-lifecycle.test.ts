@@ -6,7 +6,7 @@ import { KubeClient } from '../kube/client.js';
 import { EGRESS_PORTS_ANNOTATION, REMOTE_SVC_FQ_NAME_ANNOTATION, SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { CoreV1Event, V1Namespace, V1Service } from '../kube/types.js';
-import { foreignService } from './test-builders.js';
+import { foreignService, linkerdMirror } from './test-builders.js';
 import {
   condition,
   editLinkSpec,
@@ -202,6 +202,51 @@ describe('mirror lifecycle', () => {
       return list.items.some((e) => e.reason === 'Conflict' && e.type === 'Warning') ? list.items : undefined;
     });
     expect(events.find((e) => e.reason === 'Conflict')?.involvedObject.kind).toBe('Link');
+  });
+
+  it("leaves Linkerd's mirrors of the same cluster alone mid-migration, and takes over each one Linkerd lets go", async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    const linkerds = {
+      web: await east.client.create<V1Service>(R.services, linkerdMirror('web-west', 'west')),
+      api: await east.client.create<V1Service>(R.services, linkerdMirror('api-west', 'west')),
+    };
+    for (const name of ['web', 'api', 'ok']) await exportService(west, name, { ready: 1 });
+    await link(east, west, 'west');
+    world.controller('east');
+    await waitReady(east, 'default', 'ok-west');
+    const l = await waitFor(async () => {
+      const got = await getLink(east, 'west');
+      return got?.status?.services?.length === 2 ? got : undefined;
+    });
+    for (const name of ['api', 'web'])
+      expect(l.status?.services).toContainEqual(
+        expect.objectContaining({
+          name,
+          reason: 'Conflict',
+          message: expect.stringContaining('unlink west from Linkerd multicluster first'),
+        }),
+      );
+    expect(await getSlice(east, 'default', 'web-west')).toBeUndefined();
+    expect((await getService(east, 'default', 'web-west'))?.metadata?.resourceVersion).toBe(
+      linkerds.web.metadata?.resourceVersion,
+    );
+
+    // `linkerd multicluster unlink` deletes Linkerd's mirror: ours follows at once, no resync needed.
+    await east.client.delete(R.services, 'default', 'web-west');
+    await waitReady(east, 'default', 'web-west');
+    expect((await getService(east, 'default', 'web-west'))?.metadata?.annotations).toHaveProperty(
+      EGRESS_PORTS_ANNOTATION,
+    );
+
+    // Deleting our Link takes our mirrors and leaves Linkerd's.
+    await east.client.delete(R.links, SYSTEM_NAMESPACE, 'west');
+    await waitFor(async () => !(await getLink(east, 'west')), { what: 'Link finalized' });
+    expect(await getService(east, 'default', 'web-west')).toBeUndefined();
+    expect(await getService(east, 'default', 'ok-west')).toBeUndefined();
+    expect((await getService(east, 'default', 'api-west'))?.metadata?.resourceVersion).toBe(
+      linkerds.api.metadata?.resourceVersion,
+    );
   });
 
   it('mirrors headless services with per-pod mirrors when the Link opts in', async () => {

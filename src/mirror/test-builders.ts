@@ -1,5 +1,11 @@
 /** Small builders of the objects the mirror tests need (house style 6). Test-only. */
-import { CLUSTER_NAME_LABEL, EXPORTED_LABEL, MIRRORED_SERVICE_LABEL } from '../kube/keys.js';
+import {
+  CLUSTER_NAME_LABEL,
+  EXPORTED_LABEL,
+  LINKERD_GATEWAY_IDENTITY_ANNOTATION,
+  MIRRORED_SERVICE_LABEL,
+  REMOTE_SVC_FQ_NAME_ANNOTATION,
+} from '../kube/keys.js';
 import type { Link, V1Service } from '../kube/types.js';
 import { type LinkConfig, parseLinkSpec } from './link-config.js';
 
@@ -58,6 +64,22 @@ export function linkConfig(cluster = 'west', spec: Partial<Link['spec']> = {}): 
 
 export function foreignService(name: string, namespace = 'default'): V1Service {
   return { metadata: { name, namespace, labels: { app: 'mine' } }, spec: { ports: [{ port: 80 }] } };
+}
+
+/** A gateway mirror as Linkerd's own service mirror writes it: our two labels, its identity annotation. */
+export function linkerdMirror(name: string, cluster: string, namespace = 'default'): V1Service {
+  return {
+    metadata: {
+      name,
+      namespace,
+      labels: ourLabels(cluster),
+      annotations: {
+        [LINKERD_GATEWAY_IDENTITY_ANNOTATION]: `linkerd-gateway.linkerd-multicluster.serviceaccount.identity.linkerd.${cluster}.local`,
+        [REMOTE_SVC_FQ_NAME_ANNOTATION]: `${name}.${namespace}.svc.cluster.local`,
+      },
+    },
+    spec: { ports: [{ name: 'http', port: 80 }] },
+  };
 }
 
 export function ourLabels(cluster: string): Record<string, string> {
