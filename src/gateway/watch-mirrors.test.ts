@@ -46,6 +46,15 @@ describe('routesFromMirror', () => {
     });
   });
 
+  it("ignores Linkerd's own mirrors without a word: no route, no problem to log (mid-migration)", () => {
+    const linkerds = mirror('web-west', {
+      'mirror.linkerd.io/remote-gateway-identity':
+        'linkerd-gateway.linkerd-multicluster.serviceaccount.identity.linkerd.cluster.local',
+      'mirror.linkerd.io/remote-svc-fq-name': 'web.test.svc.cluster.local',
+    });
+    expect(routesFromMirror(linkerds)).toEqual({ routes: [], problems: [] });
+  });
+
   it('resolves ports by name or by number', () => {
     const ports = [
       { name: 'http', port: 9898 },

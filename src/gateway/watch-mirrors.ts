@@ -13,6 +13,7 @@ import {
   REMOTE_GATEWAY_ANNOTATION,
   REMOTE_SVC_FQ_NAME_ANNOTATION,
 } from '../kube/keys.js';
+import { isLinkerdMirror } from '../kube/linkerd-mirror.js';
 import type { V1Service } from '../kube/types.js';
 import type { WatchSource } from './watch-exports.js';
 
@@ -33,6 +34,8 @@ export interface MirrorRoutes {
 
 export function routesFromMirror(svc: V1Service): MirrorRoutes {
   const key = `${svc.metadata?.namespace ?? ''}/${svc.metadata?.name ?? ''}`;
+  // Linkerd's service mirror still owns it (mid-migration): not ours to route, nothing to report.
+  if (isLinkerdMirror(svc)) return { routes: [], problems: [] };
   const annotations = svc.metadata?.annotations ?? {};
   const problems: string[] = [];
   const egressPorts = annotations[EGRESS_PORTS_ANNOTATION];

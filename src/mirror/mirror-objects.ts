@@ -10,7 +10,6 @@ import {
   EGRESS_PORTS_ANNOTATION,
   FEDERATION_LABEL,
   HEADLESS_MIRROR_LABEL,
-  LINKERD_GATEWAY_IDENTITY_ANNOTATION,
   MANAGED_BY_LABEL,
   MANAGED_BY_MIRROR,
   MIRRORED_SERVICE_LABEL,
@@ -21,6 +20,7 @@ import {
   REMOTE_SVC_FQ_NAME_ANNOTATION,
   SERVICE_NAME_LABEL,
 } from '../kube/keys.js';
+import { isLinkerdMirror } from '../kube/linkerd-mirror.js';
 import type { V1EndpointSlice, V1Namespace, V1Service, V1ServicePort } from '../kube/types.js';
 import type { DirectEndpoints } from './direct-endpoints.js';
 import type { LinkConfig } from './link-config.js';
@@ -92,15 +92,6 @@ export function isOurService(service: V1Service | undefined, cluster: string): b
     labels[CLUSTER_NAME_LABEL] === cluster &&
     !isLinkerdMirror(service)
   );
-}
-
-/**
- * A mirror written by Linkerd's service mirror (still linked to the same cluster, mid-migration):
- * same labels as ours, but Linkerd's gateway identity annotation, which Isthmus neither writes nor
- * copies. Overwriting it would start a write war with Linkerd; deleting it would break its callers.
- */
-export function isLinkerdMirror(service: V1Service | undefined): boolean {
-  return service?.metadata?.annotations?.[LINKERD_GATEWAY_IDENTITY_ANNOTATION] !== undefined;
 }
 
 export function isOurSlice(slice: V1EndpointSlice | undefined, cluster: string): boolean {

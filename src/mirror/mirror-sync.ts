@@ -5,18 +5,12 @@
  */
 import { IsthmusError, isIsthmusError } from '../errors.js';
 import { CLUSTER_NAME_LABEL, HEADLESS_MIRROR_LABEL, MIRRORED_SERVICE_LABEL } from '../kube/keys.js';
+import { isLinkerdMirror } from '../kube/linkerd-mirror.js';
 import type { V1Service } from '../kube/types.js';
 import { type AppliedAction, applyActions, type CacheView } from './applier.js';
 import type { DirectEndpoints } from './direct-endpoints.js';
 import type { LinkConfig } from './link-config.js';
-import {
-  isHeadless,
-  isLinkerdMirror,
-  isOurService,
-  mirrorName,
-  portKey,
-  tunnelledPorts,
-} from './mirror-objects.js';
+import { isHeadless, isOurService, mirrorName, portKey, tunnelledPorts } from './mirror-objects.js';
 import {
   type Action,
   type GatewayAlive,

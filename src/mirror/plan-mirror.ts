@@ -4,6 +4,7 @@
  * with tables.
  */
 import { EXPORTED_LABEL, HEADLESS_MIRROR_LABEL, REMOTE_DISCOVERY_EXPORT } from '../kube/keys.js';
+import { isLinkerdMirror } from '../kube/linkerd-mirror.js';
 import type { V1EndpointSlice, V1Namespace, V1Service, V1ServicePort } from '../kube/types.js';
 import type { DirectEndpoints } from './direct-endpoints.js';
 import { type LinkConfig, selectorMatches } from './link-config.js';
@@ -15,7 +16,6 @@ import {
   federationLabel,
   headlessParentLabel,
   isHeadless,
-  isLinkerdMirror,
   isOurService,
   isOurSlice,
   MAX_SERVICE_NAME,

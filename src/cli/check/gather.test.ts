@@ -44,6 +44,12 @@ describe('mirrorFacts', () => {
     expect(mirrorFacts([mirror], [])[0]?.egressPorts).toEqual([20001, 20002]);
   });
 
+  it("leaves out Linkerd's own mirrors (mid-migration): their egress ports are none of the gateway's business", () => {
+    const linkerds = svc('b-west', 'west');
+    linkerds.metadata!.annotations = { 'mirror.linkerd.io/remote-gateway-identity': 'gw.linkerd' };
+    expect(mirrorFacts([svc('a-west', 'west'), linkerds], []).map((m) => m.name)).toEqual(['a-west']);
+  });
+
   it('sorts by namespace/name and keeps mirrors without a cluster label', () => {
     expect(mirrorFacts([svc('z'), svc('a', 'west')], []).map((m) => [m.name, m.cluster])).toEqual([
       ['a', 'west'],

@@ -22,6 +22,7 @@ import {
   SERVICE_NAME_LABEL,
   SYSTEM_NAMESPACE,
 } from '../../kube/keys.js';
+import { isLinkerdMirror } from '../../kube/linkerd-mirror.js';
 import { R } from '../../kube/resources.js';
 import type {
   Link,
@@ -156,6 +157,7 @@ export function mirrorFacts(services: V1Service[], slices: V1EndpointSlice[]): M
     counts.set(key, c);
   }
   return services
+    .filter((s) => !isLinkerdMirror(s)) // still Linkerd's, mid-migration: the Link reports it
     .map((s) => {
       const namespace = s.metadata?.namespace ?? '';
       const name = s.metadata?.name ?? '';

@@ -13,8 +13,9 @@ import {
   REMOTE_KUBECONFIG_KEY,
   SYSTEM_NAMESPACE,
 } from '../../kube/keys.js';
+import { isLinkerdMirror } from '../../kube/linkerd-mirror.js';
 import { R } from '../../kube/resources.js';
-import type { Link, V1Secret } from '../../kube/types.js';
+import type { Link, V1Secret, V1Service } from '../../kube/types.js';
 import { peerAccountOf } from '../link/allow.js';
 
 export interface UnlinkOptions {
@@ -32,10 +33,10 @@ export interface UnlinkOutcome {
 }
 
 async function countMirrors(client: KubeClient, cluster: string): Promise<number> {
-  const { items } = await client.list(R.services, {
+  const { items } = await client.list<V1Service>(R.services, {
     labelSelector: `${MIRRORED_SERVICE_LABEL}=true,${CLUSTER_NAME_LABEL}=${cluster}`,
   });
-  return items.length;
+  return items.filter((s) => !isLinkerdMirror(s)).length;
 }
 
 export async function unlinkCluster(
