@@ -138,8 +138,10 @@ export function runController(config: ControllerConfig): RunningController {
 
   const gatewayListeners = new Set<() => void>();
   let gatewayAddresses = localGateway && config.gatewayEndpoints ? [...config.gatewayEndpoints] : [];
+  // The family a Service without ipFamilies gets here: the `kubernetes` Service's (see gateway-addresses.ts).
+  const clusterFamily = () => services.get('default', 'kubernetes')?.spec?.ipFamilies?.[0];
   gatewaySlices?.onEvent(() => {
-    const next = readyGatewayAddresses(gatewaySlices.list());
+    const next = readyGatewayAddresses(gatewaySlices.list(), clusterFamily());
     if (next.join() === gatewayAddresses.join()) return;
     gatewayAddresses = next;
     log.info({ addresses: next }, 'local gateway endpoints changed');
@@ -197,7 +199,7 @@ export function runController(config: ControllerConfig): RunningController {
     }
     log.info({ mirrors: recovered, ports: allocator.size }, 'egress ports recovered');
     if (config.gatewayEndpoints === undefined && gatewaySlices) {
-      gatewayAddresses = readyGatewayAddresses(gatewaySlices.list());
+      gatewayAddresses = readyGatewayAddresses(gatewaySlices.list(), clusterFamily());
     }
     manager = new LinkManager(links, sharedLocal);
     manager.start();

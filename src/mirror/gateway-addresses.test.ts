@@ -31,4 +31,12 @@ describe('readyGatewayAddresses', () => {
     expect(readyGatewayAddresses([v6, slice('IPv4', { '10.0.0.7': false })])).toEqual([]);
     expect(readyGatewayAddresses([slice('FQDN', { 'gw.example': true })])).toEqual([]);
   });
+
+  it("keeps the cluster's own family when the gateway Service is dual-stack (mirror Services get that family)", () => {
+    const both = [slice('IPv4', { '10.0.0.7': true }), slice('IPv6', { 'fd00::7': true })];
+    expect(readyGatewayAddresses(both, 'IPv6')).toEqual(['fd00::7']);
+    expect(readyGatewayAddresses(both, 'IPv4')).toEqual(['10.0.0.7']);
+    // A family the gateway has no slice of does not empty the mirror: its own family, as before.
+    expect(readyGatewayAddresses([slice('IPv4', { '10.0.0.7': true })], 'IPv6')).toEqual(['10.0.0.7']);
+  });
 });

@@ -21,6 +21,30 @@ function portsOf(spec: Obj): Obj[] {
   return Array.isArray(spec.ports) ? (spec.ports as Obj[]) : [];
 }
 
+/**
+ * The sandbox is a single-stack IPv4 cluster (one service CIDR), and kube-apiserver refuses what
+ * such a cluster cannot allocate (pkg/registry/core/service/storage/alloc.go): an IPv6 family, or a
+ * policy that requires two. PreferDualStack is accepted and gets IPv4 alone.
+ */
+function unconfiguredFamilies(spec: Obj): StatusCause[] {
+  const causes: StatusCause[] = [];
+  const families = Array.isArray(spec.ipFamilies) ? spec.ipFamilies : [];
+  families.forEach((family, i) => {
+    if (family !== 'IPv4')
+      causes.push(invalid(`spec.ipFamilies[${i}]`, family, 'not configured on this cluster'));
+  });
+  if (spec.ipFamilyPolicy === 'RequireDualStack') {
+    causes.push(
+      invalid(
+        'spec.ipFamilyPolicy',
+        spec.ipFamilyPolicy,
+        'this cluster is not configured for dual-stack services',
+      ),
+    );
+  }
+  return causes;
+}
+
 export class ServiceAllocations {
   readonly ips: IpAllocator;
   private readonly nodePorts = new Set<number>();
@@ -38,7 +62,8 @@ export class ServiceAllocations {
     const spec = specOf(obj);
     if (spec.type === 'ExternalName') return [];
     const oldSpec = old ? specOf(old) : undefined;
-    const causes: StatusCause[] = [];
+    const causes = unconfiguredFamilies(spec);
+    if (causes.length > 0) return causes;
     const requested = typeof spec.clusterIP === 'string' ? spec.clusterIP : '';
     if (oldSpec) {
       if (oldSpec.clusterIP && requested !== oldSpec.clusterIP) {
