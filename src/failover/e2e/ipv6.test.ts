@@ -1,7 +1,8 @@
 /**
  * The whole data path on IPv6, as in an IPv6-only or IPv6-first dual-stack cluster: every
- * gateway, backend and kube-proxy stand-in of the three clusters listens on ::1, the backends'
- * EndpointSlices are IPv6 slices, and the Links name the remote gateways by IPv6 address. The
+ * API server, gateway, backend and kube-proxy stand-in of the three clusters listens on ::1 (so the
+ * Links' credentials point at `https://[::1]:<port>`), the backends' EndpointSlices are IPv6
+ * slices, and the Links name the remote gateways by IPv6 address. The
  * real mirror controller (probing through east's gateway), the real gateways and the failover
  * controller, as in data-path.test.ts.
  */
@@ -18,7 +19,7 @@ const V6 = '::1';
 let world: World;
 
 beforeAll(async () => {
-  world = await startWorld({ east: V6, west: V6, north: V6, proxy: V6, backend: V6 });
+  world = await startWorld({ east: V6, west: V6, north: V6, proxy: V6, backend: V6, api: V6 });
 }, 60_000);
 
 afterAll(async () => {
@@ -35,6 +36,7 @@ const mirrorSlices = async (mirror: string) =>
 
 describe('the data path on IPv6 (three clusters on ::1)', () => {
   it('mirrors a remote Service as an IPv6 slice of the local gateway, with the remote gateway in brackets', async () => {
+    expect(world.west.sandbox.url).toMatch(/^https:\/\/\[::1\]:\d+$/);
     for (const remote of [world.west, world.north]) {
       const mirror = await world.east.kube.get<V1Service>(R.services, NS, `podinfo-${remote.name}`);
       expect(mirror?.metadata?.annotations?.[REMOTE_GATEWAY_ANNOTATION]).toBe(

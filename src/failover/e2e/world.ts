@@ -43,6 +43,8 @@ export interface WorldHosts {
   proxy: string;
   /** Where every cluster's backend listens, which its slices list (default 127.0.0.1). */
   backend?: string;
+  /** Where every cluster's API server listens (default 127.0.0.1). */
+  api?: string;
 }
 const DEFAULT_HOSTS: WorldHosts = {
   east: '127.0.71.1',
@@ -93,7 +95,12 @@ export async function startWorld(hosts: WorldHosts = DEFAULT_HOSTS): Promise<Wor
     const certDir = await mkdtemp(join(tmpdir(), 'isthmus-failover-'));
     cleanups.push(() => rm(certDir, { recursive: true, force: true }));
     const start = async (name: Cluster['name']): Promise<Cluster> => {
-      const sandbox = await startSandbox({ name, allowLoopbackEndpoints: true, bookmarkIntervalMs: 200 });
+      const sandbox = await startSandbox({
+        name,
+        allowLoopbackEndpoints: true,
+        bookmarkIntervalMs: 200,
+        ...(hosts.api ? { host: hosts.api } : {}),
+      });
       cleanups.push(() => sandbox.close());
       const kube = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
       cleanups.push(() => kube.close());
