@@ -22,6 +22,7 @@ import {
   SERVICE_NAME_LABEL,
   SYSTEM_NAMESPACE,
 } from '../kube/keys.js';
+import { isLinkerdMirror } from '../kube/linkerd-mirror.js';
 import { R } from '../kube/resources.js';
 import type { Link, V1EndpointSlice, V1Namespace, V1Secret, V1Service } from '../kube/types.js';
 import { dropManagedFields, trimLocalService } from './cache-trim.js';
@@ -187,7 +188,7 @@ export function runController(config: ControllerConfig): RunningController {
     if (stopped) return;
     let recovered = 0;
     for (const svc of services.list()) {
-      if (svc.metadata?.labels?.[MIRRORED_SERVICE_LABEL] !== 'true') continue;
+      if (svc.metadata?.labels?.[MIRRORED_SERVICE_LABEL] !== 'true' || isLinkerdMirror(svc)) continue;
       const owner = `${svc.metadata?.namespace ?? ''}/${svc.metadata?.name ?? ''}`;
       const rejected = allocator.recover(
         owner,
