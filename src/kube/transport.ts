@@ -10,6 +10,7 @@ import { bufferFromFileOrString, KubeConfig } from '@kubernetes/client-node';
 import { type Dispatcher, Pool } from 'undici';
 import { IsthmusError } from '../errors.js';
 import { errorFromResponse, errorFromTransport } from './errors.js';
+import { checkServerIdentity } from './server-identity.js';
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
@@ -90,6 +91,7 @@ export class Transport {
               key: bufferFromFileOrString(user?.keyFile, user?.keyData) ?? undefined,
               servername: cluster.tlsServerName,
               rejectUnauthorized: !cluster.skipTLSVerify,
+              checkServerIdentity,
             }
           : {},
     });
