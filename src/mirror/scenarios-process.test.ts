@@ -6,7 +6,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { GATEWAY_SERVICE_NAME, SERVICE_NAME_LABEL, SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { V1EndpointSlice } from '../kube/types.js';
-import { exportService, getSlice, link, metricValue, World, waitFor, waitReady } from './test-harness.js';
+import {
+  exportService,
+  getService,
+  getSlice,
+  link,
+  metricValue,
+  World,
+  waitFor,
+  waitReady,
+} from './test-harness.js';
 
 let world: World | undefined;
 let child: ChildProcess | undefined;
@@ -23,14 +32,14 @@ afterEach(async () => {
   world = undefined;
 });
 
-function gatewaySlice(ready: Record<string, boolean>): V1EndpointSlice {
+function gatewaySlice(ready: Record<string, boolean>, addressType = 'IPv4'): V1EndpointSlice {
   return {
     metadata: {
-      name: `${GATEWAY_SERVICE_NAME}-x1`,
+      name: `${GATEWAY_SERVICE_NAME}-${addressType.toLowerCase()}`,
       namespace: SYSTEM_NAMESPACE,
       labels: { [SERVICE_NAME_LABEL]: GATEWAY_SERVICE_NAME },
     },
-    addressType: 'IPv4',
+    addressType,
     endpoints: Object.entries(ready).map(([ip, r]) => ({ addresses: [ip], conditions: { ready: r } })),
     ports: [{ name: 'egress', port: 20000, protocol: 'TCP' }],
   };
@@ -65,6 +74,34 @@ describe('controller process and local gateway discovery', () => {
     expect(
       await metricValue(ctl.registry, 'isthmus_mirrored_services', { target_cluster_name: 'west' }),
     ).toBe(1);
+  });
+
+  it("in an IPv6-first dual-stack cluster, mirrors are IPv6 Services served by the gateway pods' IPv6 addresses", async () => {
+    world = await World.start(['east', 'west'], { serviceCidr: 'fd00:10:96::/112,10.96.0.0/16' });
+    const [east, west] = [world.c('east'), world.c('west')];
+    // A dual-stack gateway Service: the EndpointSlice controller writes one slice per family.
+    await east.client.create(R.services, {
+      metadata: { name: GATEWAY_SERVICE_NAME, namespace: SYSTEM_NAMESPACE },
+      spec: {
+        type: 'LoadBalancer',
+        ipFamilyPolicy: 'PreferDualStack',
+        selector: { app: GATEWAY_SERVICE_NAME },
+        ports: [{ name: 'ingress', port: 4143 }],
+      },
+    });
+    await east.client.create(R.endpointSlices, gatewaySlice({ '10.244.0.7': true }));
+    await east.client.create(R.endpointSlices, gatewaySlice({ 'fd00:10:244::7': true }, 'IPv6'));
+    await exportService(west, 'podinfo', { ready: 1 });
+    await link(east, west, 'west');
+    world.controller('east', { gatewayEndpoints: undefined });
+
+    const slice = await waitReady(east, 'default', 'podinfo-west');
+    expect(slice.addressType).toBe('IPv6');
+    expect(slice.endpoints?.map((e) => e.addresses[0])).toEqual(['fd00:10:244::7']);
+    // kube-proxy serves a Service of one family from slices of that family only: the mirror's is IPv6.
+    const mirror = await getService(east, 'default', 'podinfo-west');
+    expect(mirror?.spec?.ipFamilies).toEqual(['IPv6']);
+    expect(mirror?.spec?.clusterIP).toMatch(/^fd00:10:96::/);
   });
 
   it('`isthmus controller` runs as a process and stops cleanly on SIGTERM', async () => {

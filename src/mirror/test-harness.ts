@@ -59,10 +59,15 @@ export interface Cluster {
   client: KubeClient;
 }
 
-export async function startCluster(
-  name: string,
-  opts: { watchWindow?: number; tls?: boolean; allowLoopbackEndpoints?: boolean } = {},
-): Promise<Cluster> {
+export interface ClusterOptions {
+  watchWindow?: number;
+  tls?: boolean;
+  allowLoopbackEndpoints?: boolean;
+  /** The sandbox's service CIDR(s): two make a dual-stack cluster whose default family is the first. */
+  serviceCidr?: string;
+}
+
+export async function startCluster(name: string, opts: ClusterOptions = {}): Promise<Cluster> {
   // Plain HTTP: minting serving certificates (RSA in node-forge) dominated scenario time, and TLS
   // to the API server is src/kube's and src/sandbox's to test, not the mirror's.
   const sandbox = await startSandbox({
@@ -71,6 +76,7 @@ export async function startCluster(
     bookmarkIntervalMs: 200,
     ...(opts.watchWindow ? { watchWindow: opts.watchWindow } : {}),
     ...(opts.allowLoopbackEndpoints ? { allowLoopbackEndpoints: true } : {}),
+    ...(opts.serviceCidr ? { serviceCidr: opts.serviceCidr } : {}),
   });
   const client = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
   await client.create(R.namespaces, { metadata: { name: SYSTEM_NAMESPACE } });
@@ -227,7 +233,10 @@ export class World {
   readonly probe = new ProbeStub();
   private readonly controllers: { stop(): Promise<void> }[] = [];
 
-  static async start(names: string[], opts: { watchWindow?: number } = {}): Promise<World> {
+  static async start(
+    names: string[],
+    opts: Pick<ClusterOptions, 'watchWindow' | 'serviceCidr'> = {},
+  ): Promise<World> {
     const w = new World();
     await w.probe.start();
     const started = await Promise.all(names.map((n) => startCluster(n, opts)));

@@ -34,6 +34,10 @@ export interface SandboxOptions {
   allowLoopbackEndpoints?: boolean;
   watchWindow?: number;
   bookmarkIntervalMs?: number;
+  /**
+   * kube-apiserver's `--service-cluster-ip-range`: one CIDR (default 10.96.0.0/12, single-stack
+   * IPv4), or an IPv4 and an IPv6 CIDR for a dual-stack cluster whose default family is the first.
+   */
   serviceCidr?: string;
   loadCrds?: boolean;
   adminToken?: string;
@@ -137,7 +141,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
   }
   ops.create(rt('', 'services'), 'v1', 'default', {
     metadata: { name: 'kubernetes', labels: { component: 'apiserver', provider: 'kubernetes' } },
-    spec: { clusterIP: services.ips.firstAddress(), ports: [{ name: 'https', port: 443, targetPort: 6443 }] },
+    spec: { clusterIP: services.firstAddress(), ports: [{ name: 'https', port: 443, targetPort: 6443 }] },
   });
   ops.create(rt('rbac.authorization.k8s.io', 'clusterroles'), 'v1', undefined, CLUSTER_ADMIN_ROLE);
   if (opts.loadCrds ?? true) {

@@ -111,6 +111,7 @@ export class RestOps {
     if (rt.hasStatus || !rt.crd) initialStatus(gvk, obj);
     applyDefaults(gvk, obj);
     obj = pruneCustomResource(rt, version, obj, opts.strictFields, opts.warnings);
+    if (gvk === 'v1/Service') this.fail(rt, obj, this.services.settleFamilies(obj, undefined));
     this.fail(rt, obj, validateWrite(rt, version, obj, undefined, this.validation));
     const key = resourceKey(rt.group, rt.plural);
     if (this.store.get(key, m.namespace, m.name!)) throw alreadyExists(groupResource(rt), m.name!);
@@ -202,8 +203,10 @@ export class RestOps {
     }
     obj.metadata.resourceVersion = old.metadata.resourceVersion;
     asStored(rt, obj);
+    const service = gvkOf(rt) === 'v1/Service' && !opts.subresource;
+    if (service) this.fail(rt, obj, this.services.settleFamilies(obj, old));
     this.fail(rt, obj, validateWrite(rt, version, obj, old, this.validation));
-    if (gvkOf(rt) === 'v1/Service' && !opts.subresource) this.fail(rt, obj, this.services.allocate(obj, old));
+    if (service) this.fail(rt, obj, this.services.allocate(obj, old));
     if (rt.tracksGeneration && !jsonEqual(specPart(obj), specPart(old))) {
       obj.metadata.generation = (old.metadata.generation ?? 0) + 1;
     }

@@ -225,24 +225,6 @@ describe('update and patch', () => {
     expect((await call(sb, 'POST', SVC, nodePort('np-c', 31081))).status).toBe(201);
   });
 
-  it('is a single-stack IPv4 cluster: refuses IPv6 and RequireDualStack, gives PreferDualStack IPv4 alone', async () => {
-    const family = (name: string, spec: Record<string, unknown>) =>
-      call(sb, 'POST', SVC, svc(name, { spec: { ports: [{ port: 80 }], ...spec } }));
-    const v6 = await family('v6', { ipFamilies: ['IPv6'] });
-    expect(v6.status).toBe(422);
-    expect(v6.body.message).toBe(
-      'Service "v6" is invalid: spec.ipFamilies[0]: Invalid value: "IPv6": not configured on this cluster',
-    );
-    const required = await family('dual-required', { ipFamilyPolicy: 'RequireDualStack' });
-    expect(required.status).toBe(422);
-    expect(required.body.message).toMatch(
-      /spec.ipFamilyPolicy: Invalid value: "RequireDualStack": this cluster is not configured for dual-stack services/,
-    );
-    const preferred = await family('dual-preferred', { ipFamilyPolicy: 'PreferDualStack' });
-    expect(preferred.status).toBe(201);
-    expect(preferred.body.spec).toMatchObject({ ipFamilyPolicy: 'PreferDualStack', ipFamilies: ['IPv4'] });
-  });
-
   it('does not write a no-op update (same resourceVersion)', async () => {
     const created = (await call(sb, 'POST', SVC, svc('noop'))).body;
     const r = await call(sb, 'PUT', `${SVC}/noop`, created);

@@ -1,9 +1,11 @@
 /**
  * The Service REST storage's side effects: ClusterIP and NodePort allocation on create, release on
- * delete, and immutability of an allocated ClusterIP on update (pkg/registry/core/service/storage).
+ * delete, and immutability of an allocated ClusterIP on update (pkg/registry/core/service/storage),
+ * on a single-stack or dual-stack cluster.
  */
 import { invalid, type StatusCause } from './field-errors.js';
-import { IpAllocator } from './ip-allocator.js';
+import { familyOf, type IPFamily, IpAllocator } from './ip-allocator.js';
+import { initIPFamilies } from './service-ip-families.js';
 import type { KObj } from './store.js';
 
 type Obj = Record<string, unknown>;
@@ -21,69 +23,62 @@ function portsOf(spec: Obj): Obj[] {
   return Array.isArray(spec.ports) ? (spec.ports as Obj[]) : [];
 }
 
-/**
- * The sandbox is a single-stack IPv4 cluster (one service CIDR), and kube-apiserver refuses what
- * such a cluster cannot allocate (pkg/registry/core/service/storage/alloc.go): an IPv6 family, or a
- * policy that requires two. PreferDualStack is accepted and gets IPv4 alone.
- */
-function unconfiguredFamilies(spec: Obj): StatusCause[] {
-  const causes: StatusCause[] = [];
-  const families = Array.isArray(spec.ipFamilies) ? spec.ipFamilies : [];
-  families.forEach((family, i) => {
-    if (family !== 'IPv4')
-      causes.push(invalid(`spec.ipFamilies[${i}]`, family, 'not configured on this cluster'));
-  });
-  if (spec.ipFamilyPolicy === 'RequireDualStack') {
-    causes.push(
-      invalid(
-        'spec.ipFamilyPolicy',
-        spec.ipFamilyPolicy,
-        'this cluster is not configured for dual-stack services',
-      ),
-    );
-  }
-  return causes;
-}
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x) => typeof x === 'string') : []);
 
 export class ServiceAllocations {
-  readonly ips: IpAllocator;
+  /** One allocator per configured family, the primary (the default family) first. */
+  private readonly pools: IpAllocator[];
   private readonly nodePorts = new Set<number>();
   private nextNodePort = NODE_PORT_MIN;
 
-  constructor(cidr: string) {
-    this.ips = new IpAllocator(cidr);
+  /** `cidrs`: kube-apiserver's `--service-cluster-ip-range`, one CIDR or a dual-stack pair. */
+  constructor(cidrs: string) {
+    this.pools = cidrs.split(',').map((c) => new IpAllocator(c.trim()));
+    const [first, second, ...rest] = this.pools;
+    if (!first || rest.length > 0 || (second && second.family === first.family)) {
+      throw new Error(`service CIDRs ${cidrs}: one CIDR, or one IPv4 and one IPv6`);
+    }
+  }
+
+  /** The families this cluster serves, the default first. */
+  get families(): IPFamily[] {
+    return this.pools.map((p) => p.family);
+  }
+
+  /** The `kubernetes` Service's address: the first of the primary range. */
+  firstAddress(): string {
+    return this.pools[0]!.firstAddress();
+  }
+
+  private pool(family: IPFamily): IpAllocator | undefined {
+    return this.pools.find((p) => p.family === family);
   }
 
   /**
-   * Fills clusterIP(s), IP families and node ports of a Service being written. On update the
-   * values were carried over already; a changed clusterIP is rejected as immutable.
+   * Settles ipFamilyPolicy and ipFamilies of a Service being written, before it is validated, as
+   * kube-apiserver's create and update hooks do; what this cluster cannot serve comes back as causes.
+   */
+  settleFamilies(obj: KObj, old: KObj | undefined): StatusCause[] {
+    return initIPFamilies(specOf(obj), old ? specOf(old) : undefined, this.families);
+  }
+
+  /**
+   * Fills clusterIP(s) and node ports of a validated Service being written (families settled). On
+   * update the values were carried over already; a changed clusterIP is rejected as immutable, and a
+   * change of policy adds or releases the secondary address.
    */
   allocate(obj: KObj, old: KObj | undefined): StatusCause[] {
     const spec = specOf(obj);
     if (spec.type === 'ExternalName') return [];
     const oldSpec = old ? specOf(old) : undefined;
-    const causes = unconfiguredFamilies(spec);
-    if (causes.length > 0) return causes;
+    const causes: StatusCause[] = [];
     const requested = typeof spec.clusterIP === 'string' ? spec.clusterIP : '';
-    if (oldSpec) {
-      if (oldSpec.clusterIP && requested !== oldSpec.clusterIP) {
-        causes.push(invalid('spec.clusterIPs[0]', requested, 'may not change once set'));
-        return causes;
-      }
-    } else if (requested === 'None') {
-      spec.clusterIPs = ['None'];
-    } else if (requested) {
-      const cause = this.ips.reserve(requested);
-      if (cause) return [cause];
-      spec.clusterIPs = [requested];
-    } else {
-      const ip = this.ips.allocate();
-      if (!ip) return [invalid('spec.clusterIPs', [], 'failed to allocate IP: range is full')];
-      spec.clusterIP = ip;
-      spec.clusterIPs = [ip];
+    if (oldSpec?.clusterIP && requested !== oldSpec.clusterIP) {
+      return [invalid('spec.clusterIPs[0]', requested, 'may not change once set')];
     }
-    spec.ipFamilies ??= ['IPv4'];
-    spec.ipFamilyPolicy ??= 'SingleStack';
+    if (requested === 'None') spec.clusterIPs = ['None'];
+    else causes.push(...this.allocateIPs(spec, oldSpec ? strings(oldSpec.clusterIPs) : []));
+    if (causes.length > 0) return causes;
     if (
       spec.type === 'NodePort' ||
       (spec.type === 'LoadBalancer' && spec.allocateLoadBalancerNodePorts !== false)
@@ -91,6 +86,57 @@ export class ServiceAllocations {
       causes.push(...this.allocateNodePorts(spec, oldSpec));
     }
     return causes;
+  }
+
+  /**
+   * One cluster IP per family, in the order of ipFamilies: a requested one is reserved, a missing
+   * one allocated, one the Service held already kept. What an update no longer lists is released.
+   */
+  private allocateIPs(spec: Obj, held: string[]): StatusCause[] {
+    const families = strings(spec.ipFamilies) as IPFamily[];
+    const wanted = strings(spec.clusterIPs);
+    if (wanted.length === 0 && typeof spec.clusterIP === 'string' && spec.clusterIP)
+      wanted.push(spec.clusterIP);
+    const got: string[] = [];
+    const taken: string[] = [];
+    const fail = (cause: StatusCause) => {
+      for (const ip of taken) this.release1(ip);
+      return [cause];
+    };
+    for (const [i, family] of families.entries()) {
+      const ip = wanted[i] ?? '';
+      if (held[i] !== undefined) {
+        if (ip && ip !== held[i])
+          return fail(invalid(`spec.clusterIPs[${i}]`, ip, 'may not change once set'));
+        got.push(held[i]!);
+        continue;
+      }
+      const pool = this.pool(family)!;
+      if (ip && familyOf(ip) !== family) {
+        return fail(
+          invalid(
+            `spec.clusterIPs[${i}]`,
+            wanted,
+            `expected an ${family} value as indicated by \`ipFamilies[${i}]\``,
+          ),
+        );
+      }
+      const allocated = ip || pool.allocate();
+      if (!allocated) return fail(invalid('spec.clusterIPs', [], 'failed to allocate IP: range is full'));
+      const cause = ip ? pool.reserve(ip) : undefined;
+      if (cause) return fail(cause);
+      taken.push(allocated);
+      got.push(allocated);
+    }
+    for (const ip of held.slice(families.length)) this.release1(ip);
+    spec.clusterIP = got[0];
+    spec.clusterIPs = got;
+    return [];
+  }
+
+  private release1(ip: string): void {
+    const family = familyOf(ip);
+    if (family) this.pool(family)?.release(ip);
   }
 
   /**
@@ -144,7 +190,7 @@ export class ServiceAllocations {
   /** Returns a deleted Service's addresses and ports to the pools. */
   release(obj: KObj): void {
     const spec = specOf(obj);
-    if (typeof spec.clusterIP === 'string' && spec.clusterIP !== 'None') this.ips.release(spec.clusterIP);
+    for (const ip of strings(spec.clusterIPs)) if (ip !== 'None') this.release1(ip);
     for (const p of portsOf(spec)) if (typeof p.nodePort === 'number') this.nodePorts.delete(p.nodePort);
   }
 }

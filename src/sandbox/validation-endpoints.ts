@@ -17,6 +17,7 @@ import {
   tooMany,
   typeInvalid,
 } from './field-errors.js';
+import { ipBytes } from './ip-bytes.js';
 import { isRecord } from './json-values.js';
 import { validateLabels } from './validation-meta.js';
 import { isDNS1123Label, isDNS1123Subdomain, isQualifiedName, isValidPortNum } from './validation-strings.js';
@@ -35,28 +36,6 @@ const MAX_ENDPOINTS = 1000;
 const MAX_ADDRESSES = 100;
 const MAX_PORTS = 100;
 const MAX_TOPOLOGY_LABELS = 16;
-
-/** The 16 bytes of an IPv6 address, or the 4 of an IPv4 one (IPv4-mapped IPv6 folded to IPv4, as Go does). */
-function ipBytes(ip: string): number[] | undefined {
-  if (isIPv4(ip)) return ip.split('.').map(Number);
-  if (!isIPv6(ip)) return undefined;
-  let text = ip.toLowerCase();
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  let tail: number[] = [];
-  if (v4) {
-    tail = v4[1]!.split('.').map(Number);
-    text = `${text.slice(0, -v4[1]!.length)}0:0`;
-  }
-  const [head = '', rest] = text.split('::');
-  const groups = (s: string): number[] => (s ? s.split(':').map((g) => Number.parseInt(g, 16)) : []);
-  const hi = groups(head);
-  const lo = groups(rest ?? '');
-  const words = rest === undefined ? hi : [...hi, ...new Array(8 - hi.length - lo.length).fill(0), ...lo];
-  const bytes = words.flatMap((w) => [w >> 8, w & 0xff]);
-  if (tail.length) bytes.splice(12, 4, ...tail);
-  const mapped = bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
-  return mapped ? bytes.slice(12) : bytes;
-}
 
 export function isLoopbackIP(ip: string): boolean {
   const b = ipBytes(ip);
