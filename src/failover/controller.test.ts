@@ -407,3 +407,62 @@ describe('failover controller', () => {
     await waitFor(async () => (await apexSlices('shift')).length === 0, { what: 'slices withdrawn' });
   });
 });
+
+describe('failover controller in an IPv6-first dual-stack cluster', () => {
+  it("steers the IPv6 apex to a dual-stack backup through the backup's IPv6 endpoints alone", async () => {
+    const dual = await startSandbox({ name: 'dual', serviceCidr: 'fd00:10:96::/112,10.96.0.0/16' });
+    const dualClient = KubeClient.fromKubeconfigString(dual.kubeconfig());
+    try {
+      const space = 'dual';
+      await dualClient.create(R.namespaces, { metadata: { name: space } });
+      const apex = await dualClient.create<V1Service>(
+        R.services,
+        service(space, 'podinfo', [{ name: 'http', port: 9898 }], { app: 'podinfo' }),
+      );
+      expect(apex.spec?.ipFamilies).toEqual(['IPv6']);
+      const canary = service(space, 'podinfo-canary', [{ name: 'http', port: 9898 }], { app: 'canary' });
+      canary.spec!.ipFamilyPolicy = 'PreferDualStack';
+      await dualClient.create(R.services, canary);
+      // What the EndpointSlice controller writes: one slice per family of each Service.
+      await dualClient.create(R.endpointSlices, slice(space, 'podinfo', { notReady: ['fd00:1::7'] }));
+      for (const [name, ready] of [
+        ['canary-v4', ['10.1.0.9', '10.1.0.10']],
+        ['canary-v6', ['fd00:1::9', 'fd00:1::a']],
+      ] as const) {
+        await dualClient.create(
+          R.endpointSlices,
+          slice(space, 'podinfo-canary', { name, ready: [...ready] }),
+        );
+      }
+      const backends = [
+        { service: 'podinfo', weight: 1 },
+        { service: 'podinfo-canary', weight: 0 },
+      ];
+      await dualClient.create(R.trafficSplitsV1alpha2, trafficSplit(space, 'podinfo', 'podinfo', backends));
+      const recorder = new EventRecorder(dualClient, { component: 'isthmus-failover' });
+      controller = runFailoverController({ client: dualClient, registry, recorder, now: () => clock });
+      await controller.synced;
+      const steered = await waitFor(
+        async () => {
+          const items = (
+            await dualClient.list<V1EndpointSlice>(R.endpointSlices, {
+              namespace: space,
+              labelSelector: `${SPLIT_LABEL}=podinfo`,
+            })
+          ).items;
+          return items.length > 0 ? items : undefined;
+        },
+        { what: 'apex slices' },
+      );
+      // kube-proxy serves the IPv6 apex from IPv6 slices only: an IPv4 slice would be dead weight.
+      expect(steered.map((s) => [s.addressType, s.endpoints.map((e) => e.addresses[0])])).toEqual([
+        ['IPv6', ['fd00:1::9', 'fd00:1::a']],
+      ]);
+    } finally {
+      await controller?.stop();
+      controller = undefined;
+      dualClient.close();
+      await dual.close();
+    }
+  });
+});

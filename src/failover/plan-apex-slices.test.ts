@@ -180,6 +180,7 @@ describe('planApexSlices', () => {
     expect(plan.ok && plan.problems).toEqual([
       "backend podinfo-north: no port matches the apex's (http, grpc)",
     ]);
+    expect(plan.ok && plan.problemReason).toBe('PortMismatch');
     expect(plan.ok && plan.slices.map((s) => s.metadata?.name)).toEqual(['podinfo-isthmus-podinfo-west']);
   });
 
@@ -206,6 +207,101 @@ describe('planApexSlices', () => {
         endpoints: ['10.0.0.5:true', '10.1.0.9:true'],
       },
     ]);
+  });
+});
+
+describe('planApexSlices in dual-stack clusters', () => {
+  const planFor = (
+    apex: V1Service,
+    weights: ParsedBackend[],
+    slicesByService: Map<string, V1EndpointSlice[]>,
+  ) => planApexSlices({ namespace: ns, apex, owner, weights, slicesByService });
+  const v6apex = (
+    families: string[],
+    name = 'podinfo',
+    selector: Record<string, string> | undefined = { app: 'podinfo' },
+  ) => {
+    const svc = service(ns, name, [{ name: 'http', port: 9898 }], selector);
+    svc.spec!.ipFamilies = families;
+    return svc;
+  };
+  /** The primary's pods as the EndpointSlice controller lists a dual-stack Service: one slice per family. */
+  const dualStackPrimary = (n: number) => [
+    slice(ns, 'podinfo', {
+      name: 'podinfo-v4',
+      ready: Array.from({ length: n }, (_, i) => `10.1.0.${i + 7}`),
+    }),
+    slice(ns, 'podinfo', {
+      name: 'podinfo-v6',
+      ready: Array.from({ length: n }, (_, i) => `fd00:1::${i + 7}`),
+    }),
+  ];
+
+  it('counts a dual-stack pod once: 50/50 against two pods is 2 : 1, not 4 : 1', () => {
+    const bySvc = new Map([
+      ['podinfo', dualStackPrimary(2)],
+      ['podinfo-west', [slice(ns, 'podinfo-west', { mirror: true, port: 20001, ready: ['fd00:2::5'] })]],
+    ]);
+    const plan = planFor(
+      v6apex(['IPv6', 'IPv4']),
+      [
+        { service: 'podinfo', weight: 50 },
+        { service: 'podinfo-west', weight: 50 },
+      ],
+      bySvc,
+    );
+    expect(plan.ok && plan.shares.map((s) => [s.service, s.endpoints])).toEqual([
+      ['podinfo', 2],
+      ['podinfo-west', 1],
+    ]);
+  });
+
+  it("lists, for each family the apex serves, the share of that family's endpoints", () => {
+    const bySvc = new Map([
+      ['podinfo', []],
+      [
+        'podinfo-backup',
+        dualStackPrimary(2).map((s) => ({
+          ...s,
+          metadata: { ...s.metadata, labels: { [SERVICE_NAME_LABEL]: 'podinfo-backup' } },
+        })),
+      ],
+    ]);
+    const weights = [
+      { service: 'podinfo', weight: 0 },
+      { service: 'podinfo-backup', weight: 1 },
+    ];
+    const dual = planFor(v6apex(['IPv6', 'IPv4']), weights, bySvc);
+    expect(dual.ok && dual.slices.map(summary)).toEqual([
+      {
+        name: 'podinfo-isthmus-podinfo-backup',
+        ports: ['http=9898'],
+        endpoints: ['fd00:1::7:true', 'fd00:1::8:true'],
+      },
+      {
+        name: 'podinfo-isthmus-podinfo-backup-1',
+        ports: ['http=9898'],
+        endpoints: ['10.1.0.7:true', '10.1.0.8:true'],
+      },
+    ]);
+    expect(dual.ok && dual.slices.map((s) => s.addressType)).toEqual(['IPv6', 'IPv4']);
+    // A single-stack IPv6 apex gets IPv6 endpoints only: kube-proxy would ignore IPv4 ones.
+    const v6 = planFor(v6apex(['IPv6']), weights, bySvc);
+    expect(v6.ok && v6.slices.map((s) => s.addressType)).toEqual(['IPv6']);
+  });
+
+  it('a backup whose endpoints are all of a family the apex does not serve is reported and gets nothing', () => {
+    const bySvc = new Map([
+      ['podinfo', [slice(ns, 'podinfo', { notReady: ['10.1.0.7'] })]],
+      ['podinfo-west', [slice(ns, 'podinfo-west', { mirror: true, port: 20001, ready: ['fd00:2::5'] })]],
+    ]);
+    const plan = planFor(v6apex(['IPv4']), w(0, 1, 0), bySvc);
+    expect(plan.ok && plan.problems).toEqual([
+      'backend podinfo-west: its ready endpoints are IPv6, the apex serves IPv4',
+    ]);
+    expect(plan.ok && plan.problemReason).toBe('FamilyMismatch');
+    expect(plan.ok && plan.slices).toEqual([]);
+    expect(plan.ok && plan.shares.find((s) => s.service === 'podinfo-west')?.endpoints).toBe(0);
   });
 });
 

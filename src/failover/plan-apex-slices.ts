@@ -61,7 +61,15 @@ export interface ApexPlanInput {
  * map a backend's ports onto and no slice can be written.
  */
 export type ApexPlan =
-  | { ok: true; slices: V1EndpointSlice[]; shares: BackendShare[]; maxError: number; problems: string[] }
+  | {
+      ok: true;
+      slices: V1EndpointSlice[];
+      shares: BackendShare[];
+      maxError: number;
+      problems: string[];
+      /** The condition reason for `problems`: a port no backend maps, else a family the apex lacks. */
+      problemReason: 'PortMismatch' | 'FamilyMismatch';
+    }
   | { ok: false; reason: 'ApexHasNoPorts'; message: string };
 
 interface MappedPort {
@@ -83,37 +91,70 @@ export function planApexSlices(input: ApexPlanInput): ApexPlan {
   if (apexPorts.length === 0) {
     return { ok: false, reason: 'ApexHasNoPorts', message: `apex Service ${apexName} has no ports` };
   }
+  const families = servedFamilies(input.apex);
   const problems: string[] = [];
-  const endpointsOf = new Map<string, Candidate[]>();
+  let problemReason: 'PortMismatch' | 'FamilyMismatch' = 'FamilyMismatch';
+  const endpointsOf = new Map<string, Candidate[][]>();
   const countCandidates: CountCandidate[] = [];
   // The apex's own endpoints are its selector's, not what Isthmus wrote for it (a split's or a federation's).
   const ownSlices = (input.slicesByService.get(apexName) ?? []).filter((s) => !isApexSlice(s));
+  const ownReady = Math.max(
+    0,
+    ...families.map((f) => readyEndpointCount(ownSlices.filter((s) => s.addressType === f))),
+  );
 
   for (const backend of input.weights) {
     if (backend.service === apexName) {
       // The apex's own (selector-managed) endpoints carry traffic whatever Isthmus lists.
-      countCandidates.push({ ...backend, available: readyEndpointCount(ownSlices), fixed: true });
+      countCandidates.push({ ...backend, available: ownReady, fixed: true });
       continue;
     }
     const candidates = backendCandidates(apexPorts, input.slicesByService.get(backend.service) ?? []);
     if (candidates === null) {
       problems.push(`backend ${backend.service}: no port matches the apex's (${portNames(apexPorts)})`);
+      problemReason = 'PortMismatch';
     }
-    endpointsOf.set(backend.service, candidates ?? []);
-    countCandidates.push({ ...backend, available: candidates?.length ?? 0, fixed: false });
+    const perFamily = families.map((f) => (candidates ?? []).filter((c) => c.addressType === f));
+    if (candidates?.length && perFamily.every((c) => c.length === 0)) {
+      problems.push(
+        `backend ${backend.service}: its ready endpoints are ${familiesOf(candidates)}, the apex serves ${families.join(', ')}`,
+      );
+    }
+    endpointsOf.set(backend.service, perFamily);
+    // A dual-stack backend lists each pod once per family: count pods, not addresses.
+    countCandidates.push({
+      ...backend,
+      available: Math.max(0, ...perFamily.map((c) => c.length)),
+      fixed: false,
+    });
   }
   if (!input.weights.some((b) => b.service === apexName)) {
-    const own = readyEndpointCount(ownSlices);
-    if (own > 0) countCandidates.push({ service: apexName, weight: 0, available: own, fixed: true });
+    if (ownReady > 0)
+      countCandidates.push({ service: apexName, weight: 0, available: ownReady, fixed: true });
   }
 
   const choice = chooseCounts(countCandidates);
   const slices: V1EndpointSlice[] = [];
   for (const share of choice.shares) {
-    const chosen = (endpointsOf.get(share.service) ?? []).slice(0, share.endpoints);
+    // kube-proxy serves each family of the apex from that family's slices alone, so each family
+    // gets the share's count of its own endpoints.
+    const chosen = (endpointsOf.get(share.service) ?? []).flatMap((c) => c.slice(0, share.endpoints));
     slices.push(...slicesFor(input, apexName, share.service, chosen));
   }
-  return { ok: true, slices, shares: choice.shares, maxError: choice.maxError, problems };
+  return { ok: true, slices, shares: choice.shares, maxError: choice.maxError, problems, problemReason };
+}
+
+/**
+ * The address families the apex Service is served in, its primary first. Every Service the API
+ * server returns lists them; a Service without (a test's, a headless one) takes both IP families.
+ */
+function servedFamilies(apex: V1Service): string[] {
+  const families = apex.spec?.ipFamilies ?? [];
+  return families.length > 0 ? [...families] : ['IPv4', 'IPv6'];
+}
+
+function familiesOf(candidates: readonly Candidate[]): string {
+  return [...new Set(candidates.map((c) => c.addressType))].join(', ');
 }
 
 /** Name of an apex slice: stable, so an update replaces rather than piles up. */

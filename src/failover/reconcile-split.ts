@@ -183,7 +183,7 @@ async function steerApex(
     };
   }
   if (plan.problems.length)
-    return { condition: bad('PortMismatch', `${plan.problems.join('; ')}; ${message}`) };
+    return { condition: bad(plan.problemReason, `${plan.problems.join('; ')}; ${message}`) };
   return { condition: ok('Steered', message), shares: plan.shares };
 }
 

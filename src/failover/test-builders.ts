@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 /** Small builders for failover tests: Services, EndpointSlices and TrafficSplits with realistic addresses. */
 import {
   FAILOVER_CONTROLLED_BY_DEFAULT,
@@ -41,7 +42,7 @@ export function slice(
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
     metadata: { namespace, name: opts.name ?? `${serviceName}-abc12`, labels },
-    addressType: 'IPv4',
+    addressType: isIP([...(opts.ready ?? []), ...(opts.notReady ?? [])][0] ?? '') === 6 ? 'IPv6' : 'IPv4',
     ports: [{ name: opts.portName ?? 'http', port: opts.port ?? 9898, protocol: 'TCP' }],
     endpoints: [
       ...(opts.ready ?? []).map((a) => ({ addresses: [a], conditions: { ready: true } })),

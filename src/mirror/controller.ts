@@ -158,6 +158,7 @@ export function runController(config: ControllerConfig): RunningController {
     namespaces,
     localGateway,
     gatewayAddresses: () => gatewayAddresses,
+    clusterFamily,
     onGatewayAddresses: (fn) => {
       gatewayListeners.add(fn);
       return () => gatewayListeners.delete(fn);

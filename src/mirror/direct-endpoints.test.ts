@@ -72,6 +72,19 @@ describe('directEndpoints', () => {
     expect(directEndpoints([fqdn])).toEqual({ addressType: 'IPv4', ports: [], endpoints: [] });
   });
 
+  it("takes the local cluster's family from a dual-stack remote, even with fewer ready pods", () => {
+    const v4 = slice([ep('10.0.0.1', true), ep('10.0.0.2', true)], { name: 'v4' });
+    const v6 = slice([ep('fd00::1', true), ep('fd00::2', false)], { addressType: 'IPv6', name: 'v6' });
+    expect(directEndpoints([v4, v6], 'IPv6').endpoints.map((e) => e.addresses[0])).toEqual([
+      'fd00::1',
+      'fd00::2',
+    ]);
+    expect(directEndpoints([v4, v6], 'IPv4').addressType).toBe('IPv4');
+    expect(directEndpoints([v4, v6]).addressType).toBe('IPv4');
+    // A remote of the other family alone is still listed: nothing better exists.
+    expect(directEndpoints([v4], 'IPv6').addressType).toBe('IPv4');
+  });
+
   it(`cuts at the API's ${MAX_SLICE_ENDPOINTS} endpoints per slice, ready pods first`, () => {
     const many = Array.from({ length: MAX_SLICE_ENDPOINTS + 5 }, (_, i) =>
       ep(`10.1.${i >> 8}.${i & 255}`, i % 2 === 0),

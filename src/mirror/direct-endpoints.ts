@@ -34,10 +34,11 @@ interface Group {
 /**
  * All endpoints of one EndpointSlice share its ports, and a Service's slices can differ in them
  * (a named targetPort mid-rollout) or in address family (dual-stack). The mirror has one slice,
- * so it takes the group with the most ready endpoints (for dual-stack, the IPv4 one). FQDN slices
- * have no pod address to dial and are skipped.
+ * so it takes a group of `clusterFamily` when there is one (the family the mirror Service gets
+ * here: kube-proxy serves a Service from slices of its own family only), and of those the one
+ * with the most ready endpoints. FQDN slices have no pod address to dial and are skipped.
  */
-export function directEndpoints(slices: Iterable<V1EndpointSlice>): DirectEndpoints {
+export function directEndpoints(slices: Iterable<V1EndpointSlice>, clusterFamily?: string): DirectEndpoints {
   const groups = new Map<string, Group>();
   for (const slice of slices) {
     const addressType = slice.addressType;
@@ -55,7 +56,10 @@ export function directEndpoints(slices: Iterable<V1EndpointSlice>): DirectEndpoi
     }
   }
   const best = [...groups.entries()].sort(
-    ([ka, a], [kb, b]) => compareGroups(a, b) || ka.localeCompare(kb),
+    ([ka, a], [kb, b]) =>
+      Number(b.addressType === clusterFamily) - Number(a.addressType === clusterFamily) ||
+      compareGroups(a, b) ||
+      ka.localeCompare(kb),
   )[0];
   if (!best) return NO_DIRECT_ENDPOINTS;
   const group = best[1];

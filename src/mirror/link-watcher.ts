@@ -308,7 +308,8 @@ export class LinkWatcher {
       remoteSynced: () => this.remote?.isSynced ?? false,
       remoteService: (ns, name) => this.remote?.lookup(ns, name),
       remoteEndpoints: (ns, name) => this.remote?.endpoints(ns, name) ?? { ready: 0, hostnames: [] },
-      directEndpoints: (ns, name) => this.remote?.directEndpoints(ns, name) ?? NO_DIRECT_ENDPOINTS,
+      directEndpoints: (ns, name) =>
+        this.remote?.directEndpoints(ns, name, this.shared.clusterFamily()) ?? NO_DIRECT_ENDPOINTS,
       gateway: () => ({
         alive: this.probe.alive,
         addresses: this.shared.gatewayAddresses(),

@@ -174,8 +174,8 @@ export class RemoteCluster {
   }
 
   /** The remote pods of a remote-discovery Service, as its mirror's slice lists them. */
-  directEndpoints(namespace: string, name: string): DirectEndpoints {
-    return directEndpoints(this.slicesByService.get(`${namespace}/${name}`)?.values() ?? []);
+  directEndpoints(namespace: string, name: string, clusterFamily?: string): DirectEndpoints {
+    return directEndpoints(this.slicesByService.get(`${namespace}/${name}`)?.values() ?? [], clusterFamily);
   }
 
   endpoints(namespace: string, name: string): RemoteEndpoints {

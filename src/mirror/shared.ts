@@ -64,6 +64,8 @@ export interface SharedLocal {
   localGateway?: boolean;
   /** Addresses of the ready local gateway pods (or the configured static list). */
   gatewayAddresses(): string[];
+  /** The IP family a Service gets here by default (the `kubernetes` Service's), when known. */
+  clusterFamily(): string | undefined;
   /** Subscribe to changes of gatewayAddresses(). */
   onGatewayAddresses(fn: () => void): () => void;
   allocator: PortAllocator;

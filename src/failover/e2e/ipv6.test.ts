@@ -1,8 +1,8 @@
 /**
- * The whole data path on IPv6, as in an IPv6-only or IPv6-first dual-stack cluster: every
- * API server, gateway, backend and kube-proxy stand-in of the three clusters listens on ::1 (so the
- * Links' credentials point at `https://[::1]:<port>`), the backends' EndpointSlices are IPv6
- * slices, and the Links name the remote gateways by IPv6 address. The
+ * The whole data path on IPv6, as in an IPv6-only cluster: every API server, gateway, backend and
+ * kube-proxy stand-in of the three clusters listens on ::1 (so the Links' credentials point at
+ * `https://[::1]:<port>`), the Services get IPv6 cluster IPs from an IPv6 service CIDR, the
+ * backends' EndpointSlices are IPv6 slices, and the Links name the remote gateways by IPv6 address. The
  * real mirror controller (probing through east's gateway), the real gateways and the failover
  * controller, as in data-path.test.ts.
  */
@@ -42,6 +42,8 @@ describe('the data path on IPv6 (three clusters on ::1)', () => {
       expect(mirror?.metadata?.annotations?.[REMOTE_GATEWAY_ANNOTATION]).toBe(
         `[::1]:${remote.gateway.ingress.address.port}`,
       );
+      // An IPv6-only cluster gives the mirror Service IPv6, the family its slice must have.
+      expect(mirror?.spec?.ipFamilies).toEqual(['IPv6']);
       const slices = await mirrorSlices(`podinfo-${remote.name}`);
       expect(slices).toHaveLength(1);
       expect(slices[0]).toMatchObject({

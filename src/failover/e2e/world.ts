@@ -5,7 +5,9 @@
  * controller (Links to both remotes, probes through its gateway) and the failover controller;
  * a kube-proxy stand-in plays the apex Service's ClusterIP.
  */
+
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { isIPv6 } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -95,17 +97,19 @@ export async function startWorld(hosts: WorldHosts = DEFAULT_HOSTS): Promise<Wor
     const certDir = await mkdtemp(join(tmpdir(), 'isthmus-failover-'));
     cleanups.push(() => rm(certDir, { recursive: true, force: true }));
     const start = async (name: Cluster['name']): Promise<Cluster> => {
+      const backendHost = hosts.backend ?? '127.0.0.1';
       const sandbox = await startSandbox({
         name,
         allowLoopbackEndpoints: true,
         bookmarkIntervalMs: 200,
         ...(hosts.api ? { host: hosts.api } : {}),
+        // The Services' family is the pods': an IPv6 world is an IPv6-only cluster.
+        ...(isIPv6(backendHost) ? { serviceCidr: 'fd00:10:96::/112' } : {}),
       });
       cleanups.push(() => sandbox.close());
       const kube = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
       cleanups.push(() => kube.close());
       for (const ns of [NS, SYSTEM_NAMESPACE]) await kube.create(R.namespaces, { metadata: { name: ns } });
-      const backendHost = hosts.backend ?? '127.0.0.1';
       const backend = await startBackend(name, backendHost);
       cleanups.push(() => backend.close());
       if (name === 'east') {
