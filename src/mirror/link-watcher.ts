@@ -18,6 +18,7 @@ import { mirroredKeys, remoteKeyOf, removeMirrors, type SyncContext, syncService
 import type { ServiceMirrorStatus } from './plan-mirror.js';
 import { ProbeWorker } from './probe-worker.js';
 import { RemoteCluster } from './remote-cluster.js';
+import { preferredGateway } from './remote-gateway.js';
 import type { SharedLocal } from './shared.js';
 import { WorkQueue } from './work-queue.js';
 
@@ -319,8 +320,9 @@ export class LinkWatcher {
   }
 
   private remoteGateway(): string | undefined {
-    const first = (this.remote?.addresses ?? this.config.gatewayAddresses)[0];
-    return first === undefined ? undefined : hostPort(first, this.config.gatewayPort);
+    const addresses = this.remote?.addresses ?? this.config.gatewayAddresses;
+    const chosen = preferredGateway(addresses, this.shared.clusterFamily());
+    return chosen === undefined ? undefined : hostPort(chosen, this.config.gatewayPort);
   }
 
   /** Reads the credentials Secret and starts the remote informers; retried by the queue on failure. */

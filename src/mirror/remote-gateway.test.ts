@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gatewayHosts, resolveHosts } from './remote-gateway.js';
+import { gatewayHosts, preferredGateway, resolveHosts } from './remote-gateway.js';
 
 describe('remote gateway address', () => {
   it.each([
@@ -26,5 +26,14 @@ describe('remote gateway address', () => {
       '10.3.0.2',
       'nope.invalid',
     ]);
+  });
+
+  it("dials the first address of the local cluster's family, else the first", () => {
+    const both = ['fd00::5', 'gw.example', '10.0.0.5', '10.0.0.6'];
+    expect(preferredGateway(both, 'IPv4')).toBe('10.0.0.5');
+    expect(preferredGateway(both, 'IPv6')).toBe('fd00::5');
+    expect(preferredGateway(['10.0.0.5'], 'IPv6')).toBe('10.0.0.5');
+    expect(preferredGateway(['gw.example', '10.0.0.5'], undefined)).toBe('gw.example');
+    expect(preferredGateway([], 'IPv4')).toBeUndefined();
   });
 });

@@ -18,6 +18,19 @@ export function gatewayHosts(service: V1Service | undefined, fallback: readonly 
   return hosts.length > 0 ? hosts : [...fallback];
 }
 
+/**
+ * The address to dial of a remote gateway's addresses: the first of the local cluster's family,
+ * else the first. A dual-stack remote LoadBalancer (or a hostname with A and AAAA records) lists
+ * both families, in its own cluster's order, and an IPv4-only pod cannot reach the IPv6 one.
+ */
+export function preferredGateway(
+  addresses: readonly string[],
+  family: string | undefined,
+): string | undefined {
+  const version = family === 'IPv6' ? 6 : family === 'IPv4' ? 4 : 0;
+  return addresses.find((a) => version !== 0 && isIP(a) === version) ?? addresses[0];
+}
+
 export type Resolve = (host: string) => Promise<string[]>;
 
 export const resolveHost: Resolve = async (host) => {

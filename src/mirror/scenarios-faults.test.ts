@@ -82,6 +82,10 @@ describe('mirror controller under failures', () => {
     await setRemoteGatewayLB(west, ['10.2.0.8']);
     await waitFor(async () => (await annotation()) === '10.2.0.8:4143');
     await waitReady(east, 'default', 'podinfo-west', true);
+
+    // A dual-stack remote LB lists IPv6 first; east is an IPv4 cluster, so its gateway dials IPv4.
+    await setRemoteGatewayLB(west, ['fd00:2::9', '10.2.0.9']);
+    await waitFor(async () => (await annotation()) === '10.2.0.9:4143', { what: "the LB's IPv4 address" });
   });
 
   it('keeps mirrors through dropped watches, 410s, 500s and an offline remote API; none lost or duplicated', async () => {
