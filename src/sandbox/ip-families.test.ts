@@ -185,4 +185,20 @@ describe('a dual-stack cluster, IPv6 first', () => {
     });
     expect(again.status).toBe(201);
   });
+
+  it('gives the addresses back when a Service becomes an ExternalName', async () => {
+    const ips = (await create('renamed', { ipFamilyPolicy: 'RequireDualStack' })).body.spec
+      .clusterIPs as string[];
+    const external = await call(sb, 'PUT', `${SVC}/renamed`, {
+      ...svc('renamed', { spec: { type: 'ExternalName', externalName: 'db.example.com', clusterIP: '' } }),
+    });
+    expect(external.status).toBe(200);
+    expect(external.body.spec.clusterIPs).toBeUndefined();
+    const again = await create('takes-them', {
+      ipFamilyPolicy: 'RequireDualStack',
+      clusterIP: ips[0],
+      clusterIPs: ips,
+    });
+    expect(again.status).toBe(201);
+  });
 });

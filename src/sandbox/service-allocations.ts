@@ -69,7 +69,11 @@ export class ServiceAllocations {
    */
   allocate(obj: KObj, old: KObj | undefined): StatusCause[] {
     const spec = specOf(obj);
-    if (spec.type === 'ExternalName') return [];
+    if (spec.type === 'ExternalName') {
+      // An ExternalName Service holds no address or node port: a Service turned into one gives its back.
+      if (old) this.release(old);
+      return [];
+    }
     const oldSpec = old ? specOf(old) : undefined;
     const causes: StatusCause[] = [];
     const requested = typeof spec.clusterIP === 'string' ? spec.clusterIP : '';
