@@ -201,4 +201,17 @@ describe('a dual-stack cluster, IPv6 first', () => {
     });
     expect(again.status).toBe(201);
   });
+
+  it("refuses a change of a Service's primary family, and a reordering", async () => {
+    await create('fixed', { ipFamilyPolicy: 'PreferDualStack' });
+    const swapped = await patch('fixed', { ipFamilies: ['IPv4', 'IPv6'] });
+    expect(swapped.status).toBe(422);
+    expect(swapped.body.message).toMatch(/spec.ipFamilies\[0\]: Invalid value: .*may not change once set/);
+    const single = (await create('fixed-single')).body;
+    const moved = await patch('fixed-single', { ipFamilies: ['IPv4'], clusterIP: '', clusterIPs: [] });
+    expect(moved.status).toBe(422);
+    // Nothing changed.
+    const kept = await call(sb, 'GET', `${SVC}/fixed-single`);
+    expect(kept.body.spec.clusterIPs).toEqual(single.spec.clusterIPs);
+  });
 });

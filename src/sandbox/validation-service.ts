@@ -271,6 +271,24 @@ function validateLoadBalancerFields(spec: Record<string, unknown>, type: string)
 }
 
 /**
+ * A Service's IP families are fixed once set (ValidateServiceUpdate's family checks):
+ * a secondary may be added or released, the primary never changes, and equal lists may not be reordered; headless
+ * Services, and a change to or from headless, are exempt.
+ */
+function primaryFamilyUpdate(spec: Record<string, unknown>, oldSpec: Record<string, unknown>): StatusCause[] {
+  const headless = (s: Record<string, unknown>) => s.clusterIP === 'None';
+  if (headless(spec) || headless(oldSpec)) return [];
+  const families = Array.isArray(spec.ipFamilies) ? spec.ipFamilies : [];
+  const oldFamilies = Array.isArray(oldSpec.ipFamilies) ? oldSpec.ipFamilies : [];
+  if (oldFamilies.length === 0 || families.length === 0) return [];
+  const changed =
+    families.length === oldFamilies.length
+      ? families.some((f, i) => f !== oldFamilies[i])
+      : families[0] !== oldFamilies[0];
+  return changed ? [invalid('spec.ipFamilies[0]', families, 'may not change once set')] : [];
+}
+
+/**
  * clusterIP is immutable once allocated, except across a change to or from ExternalName. An update
  * that leaves clusterIP empty keeps the allocated one (kube copies it before validating).
  */
@@ -290,6 +308,7 @@ function validateServiceUpdate(
     out.push(invalid('spec.loadBalancerClass', spec.loadBalancerClass ?? null, 'may not change once set'));
   }
   if (type === 'ExternalName' || oldType === 'ExternalName') return out;
+  out.push(...primaryFamilyUpdate(spec, oldSpec));
   const oldIP = oldSpec.clusterIP;
   const newIP = spec.clusterIP;
   if (typeof oldIP !== 'string' || oldIP === '' || newIP === undefined || newIP === '') return out;
