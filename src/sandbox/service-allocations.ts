@@ -104,7 +104,7 @@ export class ServiceAllocations {
     const got: string[] = [];
     const taken: string[] = [];
     const fail = (cause: StatusCause) => {
-      for (const ip of taken) this.release1(ip);
+      for (const ip of taken) this.releaseIP(ip);
       return [cause];
     };
     for (const [i, family] of families.entries()) {
@@ -132,13 +132,13 @@ export class ServiceAllocations {
       taken.push(allocated);
       got.push(allocated);
     }
-    for (const ip of held.slice(families.length)) this.release1(ip);
+    for (const ip of held.slice(families.length)) this.releaseIP(ip);
     spec.clusterIP = got[0];
     spec.clusterIPs = got;
     return [];
   }
 
-  private release1(ip: string): void {
+  private releaseIP(ip: string): void {
     const family = familyOf(ip);
     if (family) this.pool(family)?.release(ip);
   }
@@ -194,7 +194,7 @@ export class ServiceAllocations {
   /** Returns a deleted Service's addresses and ports to the pools. */
   release(obj: KObj): void {
     const spec = specOf(obj);
-    for (const ip of strings(spec.clusterIPs)) if (ip !== 'None') this.release1(ip);
+    for (const ip of strings(spec.clusterIPs)) if (ip !== 'None') this.releaseIP(ip);
     for (const p of portsOf(spec)) if (typeof p.nodePort === 'number') this.nodePorts.delete(p.nodePort);
   }
 }
