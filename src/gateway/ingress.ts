@@ -275,7 +275,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
       socket.destroy();
     };
     const onTimeout = (): void => {
-      socket.destroy(new Error(`connect to ${target.host}:${target.port} timed out`));
+      socket.destroy(new Error(`connect to ${hostPort(target.host, target.port)} timed out`));
     };
     const onError = (err: Error): void => {
       stream.off('close', onEarlyClose);

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { hostPort } from '../host-port.js';
 import { Auth } from './auth.js';
 import { FaultState } from './faults.js';
 import { GarbageCollector } from './gc-controller.js';
@@ -164,13 +165,13 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
       countRequest: () => {
         requests++;
       },
-      serverAddress: () => `${host}:${port}`,
+      serverAddress: () => hostPort(host, port),
       pods: { allowLoopback: opts.allowLoopbackEndpoints ?? false, logSources: opts.podLogs },
     },
     certs,
   );
   port = await listener.listen(host, port);
-  const url = `${useTls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const url = `${useTls ? 'https' : 'http'}://${hostPort(host, port)}`;
   let closed = false;
 
   const sandbox: Sandbox = {

@@ -21,7 +21,7 @@ export const HEALTHY_CONDITIONS: Cond[] = [
 
 export function link(
   cluster: string,
-  opts: { conditions?: Cond[]; spec?: Partial<Link['spec']> } = {},
+  opts: { conditions?: Cond[]; spec?: Partial<Link['spec']>; gatewayAddresses?: string[] } = {},
 ): Link {
   return {
     apiVersion: `${LINK_GROUP}/${LINK_VERSION}`,
@@ -42,6 +42,7 @@ export function link(
         lastTransitionTime: NOW,
       })),
       mirroredServices: 1,
+      ...(opts.gatewayAddresses ? { gatewayAddresses: opts.gatewayAddresses } : {}),
     },
   };
 }

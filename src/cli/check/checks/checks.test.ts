@@ -492,6 +492,19 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /not probed yet/,
       ],
       [
+        'names the followed addresses, IPv6 in brackets',
+        (f) => {
+          links(f)[0]!.link = link('west', {
+            conditions: [
+              { type: 'GatewayAlive', status: 'False', reason: 'ProbeFailed', message: 'timeout' },
+            ],
+            gatewayAddresses: ['fd00:2::9', '10.2.0.9'],
+          });
+        },
+        'fail',
+        /gateway \[fd00:2::9\]:4143, 10\.2\.0\.9:4143 is not alive \(timeout\)/,
+      ],
+      [
         'invalid Link is skipped',
         (f) => {
           links(f)[0]!.link = link('west', { conditions: [], spec: { gatewayAddress: '' } });

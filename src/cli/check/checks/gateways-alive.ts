@@ -1,5 +1,6 @@
 /** Remote gateways alive, as the controller's probes see them (the Link's GatewayAlive condition). */
-import { parseLinkSpec } from '../../../mirror/link-config.js';
+import { hostPort } from '../../../host-port.js';
+import { parseLinkSpec, splitAddresses } from '../../../mirror/link-config.js';
 import { type CheckFacts, type CheckResult, condition, linkLabel } from '../types.js';
 import { resultOf, unreadable } from './result.js';
 
@@ -17,7 +18,10 @@ export function checkGatewaysAlive(facts: CheckFacts): CheckResult {
     if (!parsed.ok || !parsed.config.hasGateway) continue;
     probed++;
     const name = linkLabel(link);
-    const gw = `${link.spec.gatewayAddress}:${link.spec.gatewayPort ?? 4143}`;
+    // The addresses the controller follows (the remote LoadBalancer's), else the Link's own.
+    const followed = link.status?.gatewayAddresses ?? [];
+    const addresses = followed.length > 0 ? followed : splitAddresses(link.spec.gatewayAddress);
+    const gw = addresses.map((a) => hostPort(a, link.spec.gatewayPort ?? 4143)).join(', ');
     const alive = condition(link, 'GatewayAlive');
     if (alive?.status === 'True') continue;
     if (alive?.status === 'False') {
