@@ -156,6 +156,8 @@ export interface MirrorServiceInput {
   extraLabels?: Record<string, string>;
   /** The remote ports the mirror carries (default: all; `tunnelledPorts` through the gateways). */
   ports?: readonly V1ServicePort[];
+  /** A single family other than the cluster's default (remote discovery of pods of that family). */
+  ipFamily?: 'IPv4' | 'IPv6';
 }
 
 export function buildMirrorService(input: MirrorServiceInput): V1Service {
@@ -163,6 +165,10 @@ export function buildMirrorService(input: MirrorServiceInput): V1Service {
   const ports = (input.ports ?? remote.spec?.ports ?? []).map((p) => mirrorPort(p, input.egressPorts));
   const spec: V1Service['spec'] = { type: 'ClusterIP', ports };
   if (input.headless) spec.clusterIP = 'None';
+  if (input.ipFamily) {
+    spec.ipFamilies = [input.ipFamily];
+    spec.ipFamilyPolicy = 'SingleStack';
+  }
   return {
     apiVersion: 'v1',
     kind: 'Service',

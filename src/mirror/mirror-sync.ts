@@ -132,6 +132,7 @@ async function planAndApply(
     egressPorts,
     target,
     ...(shared.localCluster ? { localCluster: shared.localCluster } : {}),
+    clusterFamily: shared.clusterFamily(),
   });
   // Not on Conflict: the name's holder may be another of our mirrors, whose ports these are.
   if (RELEASES_PORTS.has(plan.status.reason)) shared.allocator.free(owner);

@@ -28,12 +28,25 @@ export function serviceDiffers(existing: V1Service, desired: V1Service): boolean
   if (!sameMap(existing.metadata?.annotations, desired.metadata?.annotations)) return true;
   // clusterIP is immutable: headless-ness is compared so that a change is seen (it needs a re-create).
   if ((existing.spec?.clusterIP === 'None') !== (desired.spec?.clusterIP === 'None')) return true;
+  if (familyChanged(existing, desired)) return true;
   return portsKey(existing.spec?.ports) !== portsKey(desired.spec?.ports);
 }
 
-/** True when the headless-ness changed: clusterIP cannot be updated in place (API validation). */
+/** A family the mirror asks for explicitly (remote discovery) that the existing one lacks as primary. */
+function familyChanged(existing: V1Service, desired: V1Service): boolean {
+  const wanted = desired.spec?.ipFamilies?.[0];
+  return wanted !== undefined && existing.spec?.ipFamilies?.[0] !== wanted;
+}
+
+/**
+ * True when the headless-ness or the primary IP family changed: neither clusterIP nor the primary
+ * family can be updated in place (API validation).
+ */
 export function serviceNeedsRecreate(existing: V1Service, desired: V1Service): boolean {
-  return (existing.spec?.clusterIP === 'None') !== (desired.spec?.clusterIP === 'None');
+  return (
+    (existing.spec?.clusterIP === 'None') !== (desired.spec?.clusterIP === 'None') ||
+    familyChanged(existing, desired)
+  );
 }
 
 export function sliceDiffers(existing: V1EndpointSlice, desired: V1EndpointSlice): boolean {

@@ -18,6 +18,7 @@ import {
 import type { Link, V1EndpointSlice, V1Service } from '../kube/types.js';
 import { directEndpoints } from './direct-endpoints.js';
 import { buildMirrorSlice } from './mirror-objects.js';
+import { serviceNeedsRecreate } from './owned-fields.js';
 import { type Action, type GatewayAlive, type MirrorPlanInput, planMirror } from './plan-mirror.js';
 import { foreignService, linkConfig, linkerdMirror, remoteService } from './test-builders.js';
 
@@ -577,6 +578,44 @@ describe('planMirror', () => {
         (a) => a.kind === 'applyService',
       )?.service;
       expect(svc?.spec?.clusterIP).toBe('None');
+    });
+
+    it('remote pods only of the other family: a mirror Service of their family, re-created if it had the default', () => {
+      const v6pods = directEndpoints([
+        {
+          addressType: 'IPv6',
+          endpoints: [{ addresses: ['fd00:1::10'], conditions: { ready: true } }],
+          ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+        },
+      ]);
+      const serviceOf = (plan: ReturnType<typeof planMirror>) =>
+        plan.actions.find((a) => a.kind === 'applyService')?.service;
+      const v6 = direct({ target: { type: 'direct', endpoints: v6pods }, clusterFamily: 'IPv4' });
+      expect(serviceOf(v6)?.spec).toMatchObject({ ipFamilies: ['IPv6'], ipFamilyPolicy: 'SingleStack' });
+      // The cluster's own family, no pods yet, or a headless mirror: the API server's default.
+      expect(serviceOf(direct({ clusterFamily: 'IPv4' }))?.spec?.ipFamilies).toBeUndefined();
+      const none = { type: 'direct' as const, endpoints: directEndpoints([]) };
+      expect(serviceOf(direct({ target: none, clusterFamily: 'IPv6' }))?.spec?.ipFamilies).toBeUndefined();
+      const headless = remoteService('db', { headless: true });
+      const headlessPlan = direct({
+        remote: { service: headless, readyEndpointCount: 1 },
+        target: { type: 'direct', endpoints: v6pods },
+        clusterFamily: 'IPv4',
+      });
+      expect(serviceOf(headlessPlan)?.spec?.ipFamilies).toBeUndefined();
+
+      // A mirror made before, of the default family: the primary family cannot change in place.
+      const old = stored(direct());
+      old.service.spec!.ipFamilies = ['IPv4'];
+      expect(serviceNeedsRecreate(old.service, serviceOf(v6)!)).toBe(true);
+      const current = stored(v6);
+      expect(
+        direct({
+          local: { namespaceExists: true, ...current },
+          target: { type: 'direct', endpoints: v6pods },
+          clusterFamily: 'IPv4',
+        }).actions,
+      ).toEqual([]);
     });
 
     it('an existing mirror in the same state writes nothing (the API defaults targetPort to the port)', () => {

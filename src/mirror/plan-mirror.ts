@@ -66,6 +66,8 @@ export interface MirrorPlanInput {
   target?: MirrorTarget;
   /** This cluster's name; absent: `isthmus.dev/allowed-clusters` is left to the remote ingress. */
   localCluster?: string;
+  /** The IP family a Service gets here by default (the `kubernetes` Service's), when known. */
+  clusterFamily?: string;
 }
 
 export interface MirrorPlan {
@@ -172,6 +174,7 @@ export function planMirror(input: MirrorPlanInput): MirrorPlan {
       egressPorts: new Map(),
       headless: isHeadless(remote.service),
       extraLabels: id.extraLabels,
+      ...directFamily(target.endpoints, isHeadless(remote.service), input.clusterFamily),
     });
     const slice = buildDirectSlice(service, link.clusterName, target.endpoints, local.service?.metadata?.uid);
     return finishPlan(id.name, remote.service, local, actions, service, slice);
@@ -232,6 +235,23 @@ export function planMirror(input: MirrorPlanInput): MirrorPlan {
     plan.status.message = `${untunnelled.map(describePort).join(', ')} not mirrored: only TCP crosses the gateways`;
   }
   return plan;
+}
+
+/**
+ * kube-proxy serves a Service from the slices of its own family. Remote pods of another family
+ * than the one this cluster gives a Service by default (the remote has no other) need a mirror
+ * Service of their family: a dual-stack cluster allocates it, a single-stack one refuses it (422,
+ * reported as InvalidService), where a Service of the default family would have silently no route.
+ * Headless mirrors have no cluster IP to route; without endpoints the family is not known yet.
+ */
+function directFamily(
+  endpoints: DirectEndpoints,
+  headless: boolean,
+  clusterFamily: string | undefined,
+): { ipFamily?: DirectEndpoints['addressType'] } {
+  const family = endpoints.addressType;
+  if (headless || endpoints.endpoints.length === 0 || !clusterFamily || family === clusterFamily) return {};
+  return { ipFamily: family };
 }
 
 /** `dns (53/UDP)`, or `53/UDP` for an unnamed port. */

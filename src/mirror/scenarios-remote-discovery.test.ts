@@ -123,8 +123,15 @@ describe('remote discovery (mirror.linkerd.io/exported=remote-discovery)', () =>
     expect(await getService(east, 'default', 'kafka-0-west')).toBeUndefined();
   });
 
-  it("remote pods that move to IPv6 (a dual-stack migration): the mirror's slice is re-created in that family", async () => {
-    const { east, west, slice: before } = await dbMirrored();
+  it('remote pods that move to IPv6 (a dual-stack migration): the mirror is re-created in that family', async () => {
+    const world = await startWorld(['east', 'west'], { serviceCidr: '10.96.0.0/16,fd00:10:96::/112' });
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'db', { ...discovery, ready: 1 });
+    await link(east, west, 'west');
+    world.controller('east');
+    const before = await waitEndpoints(east, 'db-west', ['10.244.1.10=true']);
+    const service = await getService(east, 'default', 'db-west');
+    expect(service?.spec?.ipFamilies).toEqual(['IPv4']);
     // West's EndpointSlice controller replaces the IPv4 slice by an IPv6 one (addressType is immutable).
     await west.client.delete(R.endpointSlices, 'default', 'db-abc');
     await west.client.create<V1EndpointSlice>(R.endpointSlices, {
@@ -136,6 +143,11 @@ describe('remote discovery (mirror.linkerd.io/exported=remote-discovery)', () =>
     const after = await waitEndpoints(east, 'db-west', ['fd00:10:244::10=true']);
     expect(after.addressType).toBe('IPv6');
     expect(after.metadata?.uid).not.toBe(before.metadata?.uid);
+    // kube-proxy would not route IPv6 pods behind an IPv4 Service: the mirror Service is IPv6 now
+    // (a Service's primary family is immutable, so it was re-created).
+    const v6 = await getService(east, 'default', 'db-west');
+    expect(v6?.spec?.ipFamilies).toEqual(['IPv6']);
+    expect(v6?.metadata?.uid).not.toBe(service?.metadata?.uid);
     expect(condition(await getLink(east, 'west'), 'Ready')?.status).toBe('True');
   });
 
@@ -288,5 +300,31 @@ describe('remote discovery (mirror.linkerd.io/exported=remote-discovery)', () =>
 
     await moveTo('10.244.1.10');
     await waitEndpoints(east, 'db-west', ['10.244.1.10=true']);
+  });
+
+  it('remote pods of the other family: a mirror Service of their family when this cluster is dual-stack, InvalidService when it cannot be', async () => {
+    const world = await startWorld(['west']);
+    world.clusters.set('east', await startCluster('east', { serviceCidr: 'fd00:10:96::/112,10.96.0.0/16' }));
+    world.clusters.set('south', await startCluster('south', { serviceCidr: 'fd00:10:96::/112' }));
+    const [east, south, west] = [world.c('east'), world.c('south'), world.c('west')];
+    await exportService(west, 'db', { ...discovery, ready: 1 });
+    for (const local of [east, south]) await link(local, west, 'west');
+    world.controller('east');
+    world.controller('south');
+
+    // East (IPv6 first) gives the mirror IPv4, the family of the pods it lists: kube-proxy routes it.
+    await waitEndpoints(east, 'db-west', ['10.244.1.10=true']);
+    const svc = await getService(east, 'default', 'db-west');
+    expect(svc?.spec?.ipFamilies).toEqual(['IPv4']);
+    expect(svc?.spec?.clusterIP).toMatch(/^10\.96\./);
+
+    // South is IPv6 only: no mirror that could never route, and the reason is in the Link status.
+    const entry = await waitFor(
+      async () => (await getLink(south, 'west'))?.status?.services?.find((x) => x.name === 'db'),
+      { what: 'db reported in south' },
+    );
+    expect(entry).toMatchObject({ reason: 'InvalidService' });
+    expect(entry.message).toMatch(/"IPv4": not configured on this cluster/);
+    expect(await getService(south, 'default', 'db-west')).toBeUndefined();
   });
 });
