@@ -3,9 +3,6 @@ import type { V1Condition } from '../../kube/types.js';
 import { LINK_GROUP, LINK_VERSION, type Link } from '../../kube/types.js';
 import type { CheckFacts, LinkFacts, MirrorFacts } from './types.js';
 
-/** Now: the test certificates are minted at run time, so the facts are dated at run time too. */
-export const NOW = new Date();
-
 type Cond = Pick<V1Condition, 'type' | 'status' | 'reason'> & { message?: string };
 
 export const HEALTHY_CONDITIONS: Cond[] = [
@@ -39,7 +36,7 @@ export function link(
       conditions: (opts.conditions ?? HEALTHY_CONDITIONS).map((c) => ({
         ...c,
         message: c.message ?? '',
-        lastTransitionTime: NOW,
+        lastTransitionTime: new Date(),
       })),
       mirroredServices: 1,
       ...(opts.gatewayAddresses ? { gatewayAddresses: opts.gatewayAddresses } : {}),
@@ -60,10 +57,17 @@ export function mirror(name: string, cluster = 'west', ready = 1, endpoints = re
   return { namespace: 'test', name, cluster, endpoints, readyEndpoints: ready, egressPorts: [20000] };
 }
 
-/** All checks pass on these (with `anchorPem`/`chainPem` from one PKI). */
-export function healthyFacts(pki: { anchorPem: string; issuerPem: string; westChain: string[] }): CheckFacts {
+/**
+ * All checks pass on these (with `anchorPem`/`chainPem` from one PKI). Dated when built, not when
+ * this module loaded: the test certificates are minted at run time, possibly by a later test file
+ * sharing the module cache, and a `now` before their notBefore would make them not yet valid.
+ */
+export function healthyFacts(
+  pki: { anchorPem: string; issuerPem: string; westChain: string[] },
+  now = new Date(),
+): CheckFacts {
   return {
-    now: NOW,
+    now,
     gatewayInstalled: true,
     crds: {
       ok: true,
@@ -86,7 +90,7 @@ export function healthyFacts(pki: { anchorPem: string; issuerPem: string; westCh
       ok: true,
       value: {
         holder: 'controller-0',
-        renewTime: new Date(NOW.getTime() - 2000).toISOString(),
+        renewTime: new Date(now.getTime() - 2000).toISOString(),
         leaseDurationSeconds: 15,
       },
     },

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createCrl } from '../../../identity/crl.js';
 import { issueGatewayCertificate, splitPem } from '../../../identity/index.js';
 import { foreignTestPki, testGatewayCertificate, testPki } from '../../../identity/testing.js';
-import { HEALTHY_CONDITIONS, healthyFacts, link, linkFacts, mirror, NOW } from '../test-builders.js';
+import { HEALTHY_CONDITIONS, healthyFacts, link, linkFacts, mirror } from '../test-builders.js';
 import type { CheckFacts, CheckResult } from '../types.js';
 
 import {
@@ -51,7 +51,7 @@ function createWestCrl(serials: string[]): string {
   return createCrl({
     issuerCertPem: issuer.certPem,
     issuerKeyPem: issuer.keyPem,
-    revoked: serials.map((serial) => ({ serial, revokedAt: NOW, reason: 'keyCompromise' as const })),
+    revoked: serials.map((serial) => ({ serial, revokedAt: new Date(), reason: 'keyCompromise' as const })),
     crlNumber: 1n,
   });
 }
@@ -447,7 +447,7 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
       [
         'expired',
         (f) => {
-          const renewTime = new Date(NOW.getTime() - 60_000).toISOString();
+          const renewTime = new Date(f.now.getTime() - 60_000).toISOString();
           f.lease = { ok: true, value: { holder: 'c-0', renewTime, leaseDurationSeconds: 15 } };
         },
         'fail',
@@ -456,7 +456,7 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
       [
         'renewed 14 s ago with a 15 s lease',
         (f) => {
-          const renewTime = new Date(NOW.getTime() - 14_000).toISOString();
+          const renewTime = new Date(f.now.getTime() - 14_000).toISOString();
           f.lease = { ok: true, value: { holder: 'c-0', renewTime, leaseDurationSeconds: 15 } };
         },
         'ok',
@@ -776,7 +776,7 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
       [
         'issuer seen a year later',
         (f) => {
-          f.now = new Date(NOW.getTime() + 366 * 86_400_000);
+          f.now = new Date(f.now.getTime() + 366 * 86_400_000);
         },
         'fail',
         /issuer certificate .* expired at/,
