@@ -3,9 +3,12 @@
  * the CA goes into kubeconfig as certificate-authority-data). RSA keys come from node:crypto
  * (fast native generation) and are reused within a process; certificates are signed with node-forge.
  */
-import { constants, generateKeyPairSync, privateEncrypt, randomBytes } from 'node:crypto';
+import { constants, generateKeyPairSync, privateEncrypt } from 'node:crypto';
 import { isIP } from 'node:net';
 import forge from 'node-forge';
+// The identity CA's serials: minimal DER. `& 0x7f` alone let one serial in ~131,000 start
+// 00 00 and fail to parse ("illegal padding"), which a shuffled test run hit in a sandbox.
+import { serialNumber } from '../identity/ca.js';
 
 export interface ServingCerts {
   caPem: string;
@@ -58,13 +61,6 @@ function keys() {
   return keyCache;
 }
 
-function serial(): string {
-  // Positive 16-byte serial (RFC 5280 §4.1.2.2).
-  const b = randomBytes(16);
-  b[0] = b[0]! & 0x7f;
-  return b.toString('hex');
-}
-
 function validity(cert: forge.pki.Certificate): void {
   cert.validity.notBefore = new Date(Date.now() - 60_000);
   cert.validity.notAfter = new Date(Date.now() + 365 * 24 * 3600_000);
@@ -74,7 +70,7 @@ export function makeServingCerts(clusterName: string, hosts: string[]): ServingC
   const k = keys();
   const ca = forge.pki.createCertificate();
   ca.publicKey = k.ca.publicKey;
-  ca.serialNumber = serial();
+  ca.serialNumber = serialNumber();
   validity(ca);
   const caSubject = [{ name: 'commonName', value: `${clusterName}-sandbox-ca` }];
   ca.setSubject(caSubject);
@@ -88,7 +84,7 @@ export function makeServingCerts(clusterName: string, hosts: string[]): ServingC
 
   const cert = forge.pki.createCertificate();
   cert.publicKey = k.server.publicKey;
-  cert.serialNumber = serial();
+  cert.serialNumber = serialNumber();
   validity(cert);
   cert.setSubject([{ name: 'commonName', value: 'kube-apiserver' }]);
   cert.setIssuer(caSubject);
