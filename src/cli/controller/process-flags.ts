@@ -8,8 +8,9 @@
  * young generation (up to 16 MiB per semi-space) keeps that many pages touched afterwards: RSS
  * peak/steady 282/264 MB without the flag, 251/204 MB at 2 MiB. 2 MiB cost CPU, though: the
  * sync's main-thread GC was ~1.2 s at 2 MiB, ~0.5 s at 16 MiB (CPU profiles), and per unit of the
- * API server's CPU in the same sync the controller needed 1.07–1.10× at 4 MiB against 1.12–1.27×
- * (median 1.15×) at 2 MiB, with peak RSS 207–234 MB against 224–242 MB (2026-11-23).
+ * API server's CPU in the same sync the controller needed 1.02–1.14× (median 1.07×, 12 runs) at
+ * 4 MiB against 1.12–1.27× (median 1.15×, 8 runs) at 2 MiB, with peak RSS 207–234 MB against
+ * 224–242 MB (2026-11-23; bench/mirror/notes.md).
  *
  * Runtime flags (`applyControllerV8Flags`, because NODE_OPTIONS refuses them):
  * `--heap-growing-percent=60`: a full GC whenever the old generation has grown 60 % past what the
