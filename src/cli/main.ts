@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { describeError, isIsthmusError } from '../errors.js';
+import { registerSlimClientNode } from '../kube/client-node-slim.js';
 import { registerCommands } from './commands/index.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -28,6 +29,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-// Run when executed directly (bin/isthmus.mjs imports this module).
+// Run when executed directly (bin/isthmus.mjs imports this module). Before any verb loads
+// client-node: without its generated API (src/kube/client-node-slim.ts).
+registerSlimClientNode();
 const exit = await main(process.argv.slice(2));
 if (exit !== 0) process.exitCode = exit;

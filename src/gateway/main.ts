@@ -6,10 +6,14 @@
  * SIGHUP re-reads the certificate (e.g. after the files were replaced).
  */
 import { describeError, isIsthmusError } from '../errors.js';
-import { type GatewayConfig, gatewayFlagsFromArgv, gatewayOptionsFromFlags } from './config.js';
-import { serveGateway } from './serve.js';
+import { registerSlimClientNode } from '../kube/client-node-slim.js';
+import type { GatewayConfig } from './config.js';
 
 async function main(): Promise<void> {
+  // Before anything loads client-node: without its generated API (src/kube/client-node-slim.ts).
+  registerSlimClientNode();
+  const { gatewayFlagsFromArgv, gatewayOptionsFromFlags } = await import('./config.js');
+  const { serveGateway } = await import('./serve.js');
   let config: GatewayConfig;
   try {
     config = gatewayOptionsFromFlags(gatewayFlagsFromArgv(process.argv.slice(2)), process.env);

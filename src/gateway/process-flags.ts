@@ -9,7 +9,10 @@
  * young-generation pages touched. Capped at 4 MiB, measured with bench/latency-probe.ts: idle RSS
  * ~137 → ~117 MiB per gateway, scavenges more frequent but shorter (~2.5 ms instead of up to ~10 ms
  * at wrk load), keep-alive throughput unchanged within this machine's noise. 2 MiB saves another
- * ~8 MiB but cost ~10 % keep-alive throughput in the same runs.
+ * ~8 MiB but cost ~10 % keep-alive throughput in the same runs. Since the gateway loads
+ * client-node without its generated models (src/kube/client-node-slim.ts) the flag saves less:
+ * idle RSS 108/103 MiB (east/west) with it against 107/107 without, 101–105 against ~112 MiB after
+ * a closed-loop run (2026-11-23, one run each).
  */
 export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
 

@@ -6,7 +6,7 @@
  * timeouts, and streaming for watches.
  */
 import type { Readable } from 'node:stream';
-import { bufferFromFileOrString, KubeConfig } from '@kubernetes/client-node';
+import { bufferFromFileOrString, KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { type Dispatcher, Pool } from 'undici';
 import { IsthmusError } from '../errors.js';
 import { errorFromResponse, errorFromTransport } from './errors.js';

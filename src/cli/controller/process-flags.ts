@@ -4,13 +4,14 @@
  *
  * Start-up flags (NODE_OPTIONS in the controller Deployment, the lab's spawner, the mirror
  * benchmark; V8 sizes its heap before our code runs):
- * `--max-semi-space-size=4` (MiB): a 10,000-mirror initial sync allocates fast, and V8's default
- * young generation (up to 16 MiB per semi-space) keeps that many pages touched afterwards: RSS
- * peak/steady 282/264 MB without the flag, 251/204 MB at 2 MiB. 2 MiB cost CPU, though: the
- * sync's main-thread GC was ~1.2 s at 2 MiB, ~0.5 s at 16 MiB (CPU profiles), and per unit of the
- * API server's CPU in the same sync the controller needed 1.02–1.14× (median 1.07×, 12 runs) at
- * 4 MiB against 1.12–1.27× (median 1.15×, 8 runs) at 2 MiB, with peak RSS 207–234 MB against
- * 224–242 MB (2026-11-23; bench/mirror/notes.md).
+ * `--max-semi-space-size=16` (MiB, V8's own maximum; set so that no Node default moves it): the
+ * young generation. A 10,000-mirror initial sync allocates ~100 KB per mirror, and every scavenge
+ * copies what is in flight, so a small young generation costs CPU: per unit of the API server's
+ * CPU in the same sync the controller needed 1.15× at 2 MiB, 1.07× at 4 MiB and 1.02× at 16 MiB
+ * (medians, 2026-11-23; main-thread GC ~1.2 s at 2 MiB, ~0.5 s at 16 MiB). It used to be 2, then
+ * 4, to hold peak RSS under 250 MB (16 MiB peaked at 234–261 MB). Since the CLI loads client-node
+ * without its generated API (src/kube/client-node-slim.ts), 16 MiB peaks at 208–218 MB and 4 MiB
+ * at 188–194 MB (bench/mirror/notes.md).
  *
  * Runtime flags (`applyControllerV8Flags`, because NODE_OPTIONS refuses them):
  * `--heap-growing-percent=60`: a full GC whenever the old generation has grown 60 % past what the
@@ -20,7 +21,7 @@
  */
 import { setFlagsFromString } from 'node:v8';
 
-export const CONTROLLER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+export const CONTROLLER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16'];
 
 /** The same as a NODE_OPTIONS value. */
 export const CONTROLLER_NODE_OPTIONS = CONTROLLER_NODE_FLAGS.join(' ');
