@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../sandbox/index.js';
-import { SLIM_HOOKS_URL } from './client-node-slim.js';
+import { resolve as resolveInProcess, SLIM_HOOKS_URL } from './client-node-slim.js';
 
 const run = promisify(execFile);
 const RECORDER = join(import.meta.dirname, 'testdata', 'record-client-node-loads.mjs');
@@ -24,16 +24,25 @@ function loaded(stderr: string): string[] {
 }
 const generatedModels = (modules: string[]) => modules.filter((m) => m.startsWith('dist/gen/models/'));
 
-describe('the resolve hook', () => {
-  type Resolve = (
-    specifier: string,
-    context: { parentURL?: string },
-    next: (specifier: string, context: { parentURL?: string }) => unknown,
-  ) => Promise<{ url: string; shortCircuit?: boolean } | string>;
+type Resolve = (
+  specifier: string,
+  context: { parentURL?: string },
+  next: (specifier: string, context?: { parentURL?: string }) => unknown,
+) => unknown;
+
+// The hook as registered in-thread (Node 22/24), and as Node 20's loader thread runs it: rebuilt
+// from its source text.
+describe.each([
+  ['in-thread', async (): Promise<Resolve> => resolveInProcess],
+  [
+    'from its data: URL',
+    async (): Promise<Resolve> => ((await import(SLIM_HOOKS_URL)) as { resolve: Resolve }).resolve,
+  ],
+])('the resolve hook, %s', (_how, load) => {
   const passedOn = (specifier: string) => `next:${specifier}`;
   let resolve: Resolve;
   beforeAll(async () => {
-    ({ resolve } = (await import(SLIM_HOOKS_URL)) as { resolve: Resolve });
+    resolve = await load();
   });
 
   it('answers config.js asking for the generated API with the two names it imports', async () => {
@@ -50,18 +59,14 @@ describe('the resolve hook', () => {
 
   it('passes every other import on', async () => {
     // The package root and its API module load the generated API as usual.
-    expect(await resolve('./gen/index.js', { parentURL: `${CLIENT_NODE}/index.js` }, passedOn)).toBe(
-      'next:./gen/index.js',
-    );
-    expect(await resolve('./gen/index.js', { parentURL: `${CLIENT_NODE}/api.js` }, passedOn)).toBe(
-      'next:./gen/index.js',
-    );
-    expect(await resolve('./config_types.js', { parentURL: `${CLIENT_NODE}/config.js` }, passedOn)).toBe(
-      'next:./config_types.js',
-    );
-    expect(await resolve('./gen/index.js', { parentURL: 'file:///app/src/config.js' }, passedOn)).toBe(
-      'next:./gen/index.js',
-    );
+    for (const [specifier, parentURL] of [
+      ['./gen/index.js', `${CLIENT_NODE}/index.js`],
+      ['./gen/index.js', `${CLIENT_NODE}/api.js`],
+      ['./config_types.js', `${CLIENT_NODE}/config.js`],
+      ['./gen/index.js', 'file:///app/src/config.js'],
+    ] as const) {
+      expect(await resolve(specifier, { parentURL }, passedOn)).toBe(`next:${specifier}`);
+    }
     expect(await resolve('./gen/index.js', {}, passedOn)).toBe('next:./gen/index.js');
   });
 });
