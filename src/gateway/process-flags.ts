@@ -12,7 +12,9 @@
  * ~8 MiB but cost ~10 % keep-alive throughput in the same runs. Since the gateway loads
  * client-node without its generated models (src/kube/client-node-slim.ts) the flag saves less:
  * idle RSS 108/103 MiB (east/west) with it against 107/107 without, 101–105 against ~112 MiB after
- * a closed-loop run (2026-11-23, one run each).
+ * a closed-loop run (2026-11-23, one run each). 8 and 16 MiB were measured against it again
+ * (bench/gateway-analysis.md, "Idle memory"): at best a few per cent more new connections per
+ * second at 16 MiB, but 34–42 KiB of RSS per idle tunnel against 9–16 KiB, near the 45 KiB target.
  */
 export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
 
