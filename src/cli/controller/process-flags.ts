@@ -11,7 +11,7 @@
  * (medians, 2026-11-23; main-thread GC ~1.2 s at 2 MiB, ~0.5 s at 16 MiB). It used to be 2, then
  * 4, to hold peak RSS under 250 MB (16 MiB peaked at 234–261 MB). Since the CLI loads client-node
  * without its generated API (src/kube/client-node-slim.ts), 16 MiB peaks at 207–216 MB (213–224 MB
- * for a restarted controller) and 4 MiB at 184–194 MB (bench/mirror/notes.md).
+ * for a restarted controller) and 4 MiB at 188–194 MB (bench/mirror/notes.md).
  *
  * Runtime flags (`applyControllerV8Flags`, because NODE_OPTIONS refuses them):
  * `--heap-growing-percent=60`: a full GC whenever the old generation has grown 60 % past what the
