@@ -13,14 +13,19 @@ export interface TunnelOpenMessage {
   /** Cluster of the peer gateway (from its SPIFFE identity); the gateway address when unknown. */
   peerCluster: string;
   authority: string;
+  /** From accepting the client's connection (egress) or receiving the CONNECT (ingress) to now. */
+  connectMs: number;
 }
 /** A tunnel ended; bytes are counted on the plain TCP side (client or backend socket). */
 export interface TunnelCloseMessage {
   direction: TunnelDirection;
   peerCluster: string;
   authority: string;
-  /** The plain TCP side's address: the client (egress) or the backend endpoint (ingress). */
-  endpoint: string;
+  /**
+   * The plain TCP side's address: the backend endpoint (ingress), or the client (egress, only when
+   * it records client addresses: see EgressListeners).
+   */
+  endpoint?: string;
   /** From the tunnel's establishment to its end. */
   durationMs: number;
   /** Bytes received from the TCP peer (client on egress, backend on ingress). */
@@ -65,9 +70,14 @@ export const connectErrorChannel = diagnosticsChannel.channel(CHANNELS.connectEr
 export const handshakeRejectedChannel = diagnosticsChannel.channel(CHANNELS.handshakeRejected);
 export const probeChannel = diagnosticsChannel.channel(CHANNELS.probe);
 
-export function publishTunnelOpen(direction: TunnelDirection, peerCluster: string, authority: string): void {
+export function publishTunnelOpen(
+  direction: TunnelDirection,
+  peerCluster: string,
+  authority: string,
+  connectMs: number,
+): void {
   if (tunnelOpenChannel.hasSubscribers) {
-    tunnelOpenChannel.publish({ direction, peerCluster, authority } satisfies TunnelOpenMessage);
+    tunnelOpenChannel.publish({ direction, peerCluster, authority, connectMs } satisfies TunnelOpenMessage);
   }
 }
 

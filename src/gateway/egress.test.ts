@@ -2,9 +2,11 @@
  * Egress listeners follow the mirrors live (open, update in place, close) and fail fast: a client
  * whose tunnel cannot be opened is reset at once instead of hanging.
  */
+import diagnosticsChannel from 'node:diagnostics_channel';
 import net from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isIsthmusError } from '../errors.js';
+import { CHANNELS, type TunnelCloseMessage } from './diagnostics.js';
 import type { EgressRoute } from './egress.js';
 import { startTcpBackend, type TcpBackend } from './test-support/backends.js';
 import { CLUSTER_DOMAIN, type Harness, startHarness } from './test-support/harness.js';
@@ -119,6 +121,32 @@ describe('EgressListeners', () => {
         `egress connection and tunnel to close after ${hangUp}()`,
       );
     }
+  });
+
+  it.each([
+    ['only when asked to (the access log)', true],
+    ['not by default: no getpeername(2) per connection', false],
+  ])('names the client in the tunnel-close message %s', async (_, clientAddresses) => {
+    const h = await startHarness(pki, { clientAddresses });
+    cleanups.push(() => h.close());
+    const closed: TunnelCloseMessage[] = [];
+    const onClose = (m: unknown): void => {
+      if ((m as TunnelCloseMessage).direction === 'egress') closed.push(m as TunnelCloseMessage);
+    };
+    diagnosticsChannel.subscribe(CHANNELS.tunnelClose, onClose);
+    cleanups.push(() => {
+      diagnosticsChannel.unsubscribe(CHANNELS.tunnelClose, onClose);
+    });
+    h.exportService('test', 'svc', 7000, [(await named('svc')).port]);
+    const port = await freePort();
+    await h.egress.apply([route(port, h, 'svc')]);
+    const first = await greet(port);
+    if (!('socket' in first)) throw new Error(`no tunnel: ${first.failed}`);
+    const client = `127.0.0.1:${first.socket.localPort}`;
+    first.socket.end();
+    await waitFor(() => closed.length === 1, 'the egress tunnel to close');
+    expect(closed[0]).toMatchObject({ authority: `svc.test.svc.${CLUSTER_DOMAIN}:7000`, reset: false });
+    expect(closed[0]!.endpoint).toBe(clientAddresses ? client : undefined);
   });
 
   it('resets the client at once when the remote gateway is unreachable', async () => {

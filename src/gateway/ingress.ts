@@ -36,7 +36,7 @@ import {
 
 /** What `resolve` answers: candidates to dial, or the status to refuse with. */
 export type TunnelResolution =
-  | { ok: true; candidates: Endpoint[] }
+  | { ok: true; candidates: readonly Endpoint[] }
   | { ok: false; status: 400 | 403 | 503; reason: string };
 
 export interface IngressOptions {
@@ -188,6 +188,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
     raw: string[],
     cluster: string,
   ): void {
+    const received = performance.now();
     stream.on('error', noop);
     // nghttp2 advertises SETTINGS_MAX_HEADER_LIST_SIZE but does not enforce it on what it receives.
     if (headerListSize(raw) > limits.maxHeaderListSize) {
@@ -210,7 +211,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
       refuse(stream, resolution.status, resolution.reason, cluster, authority);
       return;
     }
-    dial(stream, resolution.candidates, cluster, authority, '');
+    dial(stream, resolution.candidates, cluster, authority, '', received);
   }
 
   function answerNonConnect(
@@ -247,13 +248,17 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
     stream.respond({ [h2.HTTP2_HEADER_STATUS]: status }, { endStream: true });
   }
 
-  /** Dials a candidate chosen by P2C; on failure tries the others; 502 when none answers. */
+  /**
+   * Dials a candidate chosen by P2C; on failure tries the others; 502 when none answers. `received`:
+   * when the CONNECT arrived (performance.now()).
+   */
   function dial(
     stream: ServerHttp2Stream,
-    candidates: Endpoint[],
+    candidates: readonly Endpoint[],
     cluster: string,
     authority: string,
     lastError: string,
+    received: number,
   ): void {
     if (stream.closed || stream.destroyed) return;
     if (candidates.length === 0) {
@@ -281,7 +286,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
       stream.off('close', onEarlyClose);
       socket.off('timeout', onTimeout);
       const rest = candidates.filter((_, i) => i !== index);
-      dial(stream, rest, cluster, authority, err.message);
+      dial(stream, rest, cluster, authority, err.message, received);
     };
     stream.once('close', onEarlyClose);
     socket.once('timeout', onTimeout);
@@ -298,8 +303,8 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
       const release = counter.acquire(target);
       tunnels++;
       stream.respond({ [h2.HTTP2_HEADER_STATUS]: 200 });
-      publishTunnelOpen('ingress', cluster, authority);
       const opened = performance.now();
+      publishTunnelOpen('ingress', cluster, authority, opened - received);
       splice(
         stream,
         socket,

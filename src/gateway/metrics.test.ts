@@ -48,8 +48,8 @@ describe('createGatewayMetrics', () => {
 
   it('counts tunnels from the diagnostics channels', async () => {
     const metrics = make();
-    publishTunnelOpen('egress', 'west', 'podinfo.test.svc.cluster.local:9898');
-    publishTunnelOpen('ingress', 'east', 'podinfo.test.svc.cluster.local:9898');
+    publishTunnelOpen('egress', 'west', 'podinfo.test.svc.cluster.local:9898', 3.5);
+    publishTunnelOpen('ingress', 'east', 'podinfo.test.svc.cluster.local:9898', 0.25);
     closeEgressTunnel('podinfo.test.svc.cluster.local:9898');
     publishConnectError({
       direction: 'ingress',
@@ -76,14 +76,20 @@ describe('createGatewayMetrics', () => {
     expect(text).toContain('isthmus_tunnel_open{direction="egress"} 0');
     expect(text).toContain('isthmus_tunnel_open{direction="ingress"} 1');
     expect(text).toContain('isthmus_tunnel_bytes_total{direction="egress"} 42');
-    expect(text).toContain('isthmus_tunnel_connect_duration_ms');
+    // Each side's time to establish its tunnel (accept → 200 on the egress, CONNECT → dialled on
+    // the ingress).
+    expect(text).toContain('isthmus_tunnel_connect_duration_ms_count{direction="egress"} 1');
+    expect(text).toContain('isthmus_tunnel_connect_duration_ms_sum{direction="egress"} 3.5');
+    expect(text).toContain('isthmus_tunnel_connect_duration_ms_sum{direction="ingress"} 0.25');
+    expect(text).toContain('isthmus_tunnel_connect_duration_ms_bucket{le="5",direction="egress"} 1');
+    expect(text).toContain('isthmus_tunnel_connect_duration_ms_bucket{le="2.5",direction="egress"} 0');
   });
 
   it('counts per Service only what names an exported or mirrored Service', async () => {
     const metrics = make();
     const podinfo = 'podinfo.test.svc.cluster.local:9898';
-    publishTunnelOpen('egress', 'west', podinfo);
-    publishTunnelOpen('ingress', 'east', 'web-0.db.shop.svc.cluster.local:5432');
+    publishTunnelOpen('egress', 'west', podinfo, 1);
+    publishTunnelOpen('ingress', 'east', 'web-0.db.shop.svc.cluster.local:5432', 1);
     closeEgressTunnel(podinfo);
     publishConnectError({
       direction: 'egress',
@@ -147,7 +153,7 @@ describe('createGatewayMetrics', () => {
     const a = make();
     const b = make();
     b.close();
-    publishTunnelOpen('egress', 'west', 'a:1');
+    publishTunnelOpen('egress', 'west', 'a:1', 1);
     expect(await a.render()).toContain('peer_cluster="west",result="success"} 1');
     expect(await b.render()).not.toContain('peer_cluster="west"');
   });

@@ -203,12 +203,12 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
   };
 
   const onOpen = (raw: unknown): void => {
-    const msg = raw as TunnelOpenMessage & { durationMs?: number };
+    const msg = raw as TunnelOpenMessage;
     const s = seriesOf(msg.direction, msg.peerCluster, msg.authority);
     s.success.inc();
     s.serviceSuccess?.inc();
     s.open.inc();
-    if (typeof msg.durationMs === 'number') s.connectDuration.observe(msg.durationMs);
+    s.connectDuration.observe(msg.connectMs);
   };
   const onClose = (raw: unknown): void => {
     const msg = raw as TunnelCloseMessage;

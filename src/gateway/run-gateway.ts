@@ -233,7 +233,11 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
       log.info({ notAfter: next.notAfter.toISOString() }, 'certificate rotated');
     });
 
-    const egress = new EgressListeners({ host: config.egressHost, pool: tunnelPool });
+    const egress = new EgressListeners({
+      host: config.egressHost,
+      pool: tunnelPool,
+      clientAddresses: config.accessLog,
+    });
     egressListeners = egress;
     onStop('egress listeners', () => egress.close());
     let lastProblems = '';

@@ -2,11 +2,13 @@
  * A gateway as a long-running process, shared by `isthmus gateway` and `src/gateway/main.ts`: it
  * runs until SIGTERM or SIGINT, which start the graceful shutdown of `--drain-delay-ms` /
  * `--shutdown-grace-ms` (a second signal exits at once). SIGHUP re-reads the certificate, e.g.
- * after the files of `--cert-file`/`--key-file` were replaced.
+ * after the files of `--cert-file`/`--key-file` were replaced. Process-wide tuning that an embedded
+ * gateway must not impose on its host process is applied here, not in `runGateway`.
  */
 import { type Logger, pino } from 'pino';
 import { runUntilSignal, STOP_DEADLINE_MS } from '../cli/shutdown.js';
 import { describeError } from '../errors.js';
+import { installCheapAsyncResourceBind } from './async-resource-bind.js';
 import type { GatewayConfig } from './config.js';
 import { runGateway } from './run-gateway.js';
 
@@ -15,6 +17,7 @@ export function gatewayLogger(): Logger {
 }
 
 export function serveGateway(config: GatewayConfig, log: Logger = gatewayLogger()): Promise<void> {
+  installCheapAsyncResourceBind(); // one AsyncResource.bind per tunnel (src/gateway/async-resource-bind.ts)
   return runUntilSignal(
     async (signal) => {
       const gateway = await runGateway(config, { logger: log, signal });

@@ -193,6 +193,66 @@ describe('ServiceIndex.resolve', () => {
     });
   });
 
+  it('answers from what it resolved until the Service or one of its slices changes', () => {
+    const podinfo = target('podinfo.test.svc.cluster.local:9898');
+    const first = index.resolve(podinfo);
+    expect(index.resolve(podinfo)).toBe(first);
+    const hosts = () => {
+      const r = index.resolve(podinfo, 'east');
+      return r.ok ? r.candidates.map((c) => c.host) : r.status;
+    };
+    index.setSliceEndpoints('test', 'podinfo', 'podinfo-b', [
+      ep('10.0.0.2', [{ name: 'http', port: 8080 }]),
+      ep('10.0.0.4', [{ name: 'http', port: 8080 }]),
+    ]);
+    expect(hosts()).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.4']);
+    index.setSliceEndpoints('test', 'podinfo', 'podinfo-a', [
+      ep('10.0.0.1', [{ name: 'http', port: 8080 }], { ready: false }),
+    ]);
+    expect(hosts()).toEqual(['10.0.0.2', '10.0.0.4']);
+    // A cached answer does not outlive the Service's admission rules or its ports.
+    index.upsertService({
+      namespace: 'test',
+      name: 'podinfo',
+      headless: false,
+      ports: [{ name: 'http', port: 9898 }],
+      allowedClusters: ['north'],
+    });
+    expect(hosts()).toBe(403);
+    expect(index.resolve(podinfo, 'north')).toMatchObject({ ok: true });
+    index.upsertService({
+      namespace: 'test',
+      name: 'podinfo',
+      headless: false,
+      ports: [{ name: 'http', port: 80 }],
+    });
+    expect(hosts()).toBe(403);
+    index.upsertService({
+      namespace: 'test',
+      name: 'podinfo',
+      headless: false,
+      ports: [{ name: 'http', port: 9898 }],
+    });
+    expect(hosts()).toEqual(['10.0.0.2', '10.0.0.4']);
+    index.removeSlice('test', 'podinfo', 'podinfo-b');
+    expect(hosts()).toBe(503);
+    index.removeService('test', 'podinfo');
+    expect(hosts()).toBe(403);
+  });
+
+  it('keeps a pod target’s answer apart from its service’s', () => {
+    const pod = target('web-0.web.db.svc.cluster.local:5432');
+    const service = target('web.db.svc.cluster.local:5432');
+    expect(index.resolve(service)).toMatchObject({ ok: true, candidates: [{ host: '10.0.2.1' }] });
+    expect(index.resolve(pod)).toMatchObject({ ok: true, candidates: [{ host: '10.0.2.1' }] });
+    expect(index.resolve(target('web-1.web.db.svc.cluster.local:5432'))).toMatchObject({ status: 503 });
+    index.setSliceEndpoints('db', 'web', 'w1', [
+      ep('10.0.2.2', [{ name: 'pg', port: 5432 }], { hostname: 'web-1' }),
+    ]);
+    expect(index.resolve(pod)).toMatchObject({ ok: false, status: 503 });
+    expect(index.resolve(service)).toMatchObject({ ok: true, candidates: [{ host: '10.0.2.2' }] });
+  });
+
   it('counts exported services and forgets fully removed ones', () => {
     expect(index.size()).toBe(4);
     index.removeService('test', 'empty');

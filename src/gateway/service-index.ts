@@ -28,12 +28,17 @@ export interface Candidate {
 }
 
 export type ResolveResult =
-  | { ok: true; candidates: Candidate[] }
+  | { ok: true; candidates: readonly Candidate[] }
   | { ok: false; status: 403 | 503; reason: string };
 
 interface ServiceEntry {
   service?: ExportedService;
   slices: Map<string, EndpointView[]>;
+  /**
+   * Successful resolutions by endpoint port name (and pod hostname), until the Service or a slice
+   * changes: a CONNECT then costs a map lookup, not a walk over every endpoint of every slice.
+   */
+  resolved: Map<string, ResolveResult & { ok: true }>;
 }
 
 const key = (ns: string, name: string): string => `${ns}/${name}`;
@@ -45,25 +50,31 @@ export class ServiceIndex {
   private readonly entries = new Map<string, ServiceEntry>();
 
   upsertService(s: ExportedService): void {
-    this.entry(s.namespace, s.name).service = s;
+    const e = this.entry(s.namespace, s.name);
+    e.service = s;
+    e.resolved.clear();
   }
 
   removeService(ns: string, name: string): void {
     const e = this.entries.get(key(ns, name));
     if (!e) return;
     e.service = undefined;
+    e.resolved.clear();
     this.gc(ns, name, e);
   }
 
   /** Slices may arrive before their Service (watch order is not guaranteed); they are kept until removed. */
   setSliceEndpoints(ns: string, service: string, sliceName: string, endpoints: EndpointView[]): void {
-    this.entry(ns, service).slices.set(sliceName, endpoints);
+    const e = this.entry(ns, service);
+    e.slices.set(sliceName, endpoints);
+    e.resolved.clear();
   }
 
   removeSlice(ns: string, service: string, sliceName: string): void {
     const e = this.entries.get(key(ns, service));
     if (!e) return;
     e.slices.delete(sliceName);
+    e.resolved.clear();
     this.gc(ns, service, e);
   }
 
@@ -105,6 +116,9 @@ export class ServiceIndex {
     }
     // kube-proxy maps a service port to the endpoint port of the same name in each slice.
     const wanted = portName(servicePort.name);
+    const cacheKey = target.kind === 'pod' ? `${wanted}\0${target.hostname}` : wanted;
+    const cached = e.resolved.get(cacheKey);
+    if (cached) return cached;
     const candidates: Candidate[] = [];
     const seen = new Set<string>();
     for (const endpoints of e.slices.values()) {
@@ -128,14 +142,17 @@ export class ServiceIndex {
         reason: `no ready endpoint for ${what}${svc.namespace}/${svc.name}:${target.port}`,
       };
     }
-    return { ok: true, candidates };
+    // Only hits are kept: they are bounded by the real ports and hostnames, misses by nothing.
+    const result = { ok: true as const, candidates };
+    e.resolved.set(cacheKey, result);
+    return result;
   }
 
   private entry(ns: string, name: string): ServiceEntry {
     const k = key(ns, name);
     let e = this.entries.get(k);
     if (!e) {
-      e = { slices: new Map() };
+      e = { slices: new Map(), resolved: new Map() };
       this.entries.set(k, e);
     }
     return e;

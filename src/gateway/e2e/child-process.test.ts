@@ -142,6 +142,7 @@ describe('west gateway as a child process', () => {
     expect(metrics).toMatch(
       /isthmus_tunnel_connections_total\{direction="ingress",peer_cluster="east",result="success"\} 1\n/,
     );
+    expect(metrics).toMatch(/isthmus_tunnel_connect_duration_ms_count\{direction="ingress"\} 1\n/);
     expect(metrics).not.toContain('direction="egress",peer_cluster="west"');
     expect(metrics).toContain('process_cpu_user_seconds_total');
 

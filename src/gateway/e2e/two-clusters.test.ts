@@ -217,11 +217,13 @@ describe('two clusters, one gateway each', () => {
       /isthmus_tunnel_connections_total\{direction="egress",peer_cluster="west",result="success"\} [1-9]/,
     );
     expect(eastText).toMatch(/isthmus_tunnel_bytes_total\{direction="egress"\} [1-9]/);
+    expect(eastText).toMatch(/isthmus_tunnel_connect_duration_ms_count\{direction="egress"\} [1-9]/);
     const text = await (await fetch(adminUrl(westGw, '/metrics'))).text();
     expect(text).toMatch(
       /isthmus_tunnel_connections_total\{direction="ingress",peer_cluster="east",result="success"\} [1-9]/,
     );
     expect(text).toContain('isthmus_tunnel_open{direction="egress"}');
+    expect(text).toMatch(/isthmus_tunnel_connect_duration_ms_count\{direction="ingress"\} [1-9]/);
     // Per Service: the mirror's remote Service on egress, the exported Service on ingress.
     const podinfo = (direction: string, peer: string) =>
       new RegExp(

@@ -50,6 +50,8 @@ export async function startHarness(
     allowed?: string[];
     /** Instead of admitting `allowed` by identity alone. */
     authorizePeer?: IngressOptions['authorizePeer'];
+    /** EgressListeners' option of that name. */
+    clientAddresses?: boolean;
   } = {},
 ): Promise<Harness> {
   const index = new ServiceIndex();
@@ -65,7 +67,11 @@ export async function startHarness(
   });
   const eastContext = pki.gateway('east');
   const pool = new SessionPool({ secureContext: () => eastContext, ...opts.pool });
-  const egress = new EgressListeners({ host: '127.0.0.1', pool });
+  const egress = new EgressListeners({
+    host: '127.0.0.1',
+    pool,
+    clientAddresses: opts.clientAddresses ?? false,
+  });
   const routes: EgressRoute[] = [];
   return {
     index,
