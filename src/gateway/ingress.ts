@@ -33,6 +33,7 @@ import {
   type TunnelSecureContext,
   tlsContextOptions,
 } from './tunnel-settings.js';
+import { socketOptions } from './v8-spread-cliff.js';
 
 /** What `resolve` answers: candidates to dial, or the status to refuse with. */
 export type TunnelResolution =
@@ -381,16 +382,4 @@ function headerListSize(raw: string[]): number {
   let size = 0;
   for (let i = 0; i < raw.length; i++) size += raw[i]!.length + (i % 2 === 0 ? 32 : 0);
   return size;
-}
-
-/**
- * Options for `net.connect`, on a null prototype where that is cheaper. Node 20's `net.Socket`
- * copies its options with `{ ...options }` and adds to the copy; V8 11.3 then misses its inline
- * caches on every copy of a plain object (megamorphic loads, prototype validity cells): ~7.8 µs per
- * socket on this VM, ~2.1 µs from a null-prototype object, which V8 copies by its generic path.
- * From V8 12 (Node 22) the plain object is the cheap one (0.3–0.7 µs against ~2 µs).
- */
-const SPREAD_COPIES_ARE_SLOW = Number(process.versions.v8.split('.')[0]) < 12;
-function socketOptions<T extends object>(options: T): T {
-  return SPREAD_COPIES_ARE_SLOW ? Object.assign(Object.create(null) as T, options) : options;
 }

@@ -36,6 +36,7 @@ import {
   type TunnelSecureContext,
   tlsContextOptions,
 } from './tunnel-settings.js';
+import { CONNECT_REQUEST_OPTIONS } from './v8-spread-cliff.js';
 
 export interface GatewayAddress {
   host: string;
@@ -239,7 +240,7 @@ export class SessionPool {
       // RFC 9113 §8.5: CONNECT carries only :method and :authority.
       stream = pooled.session.request(
         { [h2.HTTP2_HEADER_METHOD]: 'CONNECT', [h2.HTTP2_HEADER_AUTHORITY]: authority },
-        { endStream: false },
+        CONNECT_REQUEST_OPTIONS,
       );
     } catch (err) {
       cb(
