@@ -138,4 +138,28 @@ describe('mirror controller under failures', () => {
     expect(names).toEqual(['b-west', 'c-west', 'd-west', 'e-west']);
     expect(await metricValue(ctl.registry, 'isthmus_remote_api_up', { target_cluster_name: 'west' })).toBe(1);
   });
+
+  it('counts failed syncs in isthmus_mirror_sync_errors_total and retries them into a mirror', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'a', { ready: 1 });
+    await link(east, west, 'west');
+    const { ctl } = world.controller('east');
+    await waitFor(async () => (await mirrorsOf(east, 'west')).length === 1, { what: 'the first mirror' });
+    expect((await metricValue(ctl.registry, 'isthmus_mirror_sync_errors_total')) ?? 0).toBe(0);
+
+    // The local API server fails the next writes: the new mirror's sync fails, is counted, retried.
+    east.sandbox.faults.failNext(3, 500);
+    await exportService(west, 'b', { ready: 1 });
+    await waitFor(
+      async () => ((await metricValue(ctl.registry, 'isthmus_mirror_sync_errors_total')) ?? 0) >= 1,
+      {
+        what: 'a counted sync error',
+      },
+    );
+    await waitFor(async () => (await mirrorsOf(east, 'west')).length === 2, {
+      what: 'the mirror after retries',
+    });
+    await waitReady(east, 'default', 'b-west');
+  });
 });
