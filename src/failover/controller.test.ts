@@ -5,9 +5,9 @@
  */
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { IsthmusError } from '../errors.js';
 import { KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
+import { FlakyClient } from '../kube/flaky-client.js';
 import { FAILOVER_RESTORE_AFTER_ANNOTATION, MANAGED_BY_LABEL } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { CoreV1Event, TrafficSplit, V1EndpointSlice, V1Service } from '../kube/types.js';
@@ -56,25 +56,6 @@ afterEach(async () => {
   await controller?.stop();
   controller = undefined;
 });
-
-/** The real client, except that its first `n` writes of TrafficSplit weights fail (a 503). */
-class FlakyClient extends KubeClient {
-  constructor(
-    kubeconfig: string,
-    public failuresLeft: number,
-  ) {
-    super(KubeClient.fromKubeconfigString(kubeconfig).config);
-  }
-
-  override request(...args: Parameters<KubeClient['request']>): ReturnType<KubeClient['request']> {
-    const [, method, path] = args;
-    if (method === 'PUT' && /trafficsplits\/[^/]+$/.test(path) && this.failuresLeft > 0) {
-      this.failuresLeft--;
-      return Promise.reject(new IsthmusError('KUBE_API_UNAVAILABLE', 'injected: weights write failed'));
-    }
-    return super.request(...args);
-  }
-}
 
 function start(
   opts: Pick<FailoverControllerOptions, 'controlledBy' | 'informers'> & { client?: KubeClient } = {},
@@ -308,7 +289,11 @@ describe('failover controller', () => {
 
   it('a failed weight patch is retried until it lands', async () => {
     await fixture();
-    const flaky = new FlakyClient(sandbox.kubeconfig(), 2);
+    const flaky = new FlakyClient(
+      sandbox.kubeconfig(),
+      2,
+      (method, path) => method === 'PUT' && /trafficsplits\/[^/]+$/.test(path),
+    );
     try {
       const c = start({ client: flaky });
       await c.synced;

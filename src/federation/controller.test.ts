@@ -5,10 +5,11 @@
  * egress ports).
  */
 import { Registry } from 'prom-client';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { service, slice } from '../failover/test-builders.js';
 import { KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
+import { FlakyClient } from '../kube/flaky-client.js';
 import {
   CLUSTER_NAME_LABEL,
   FEDERATED_LABEL,
@@ -60,12 +61,12 @@ afterEach(async () => {
   await Promise.all([informers?.services.stop(), informers?.slices.stop()]);
 });
 
-function start(): FederationController {
+function start(writer: KubeClient = client): FederationController {
   informers = createLocalInformers(client);
   informers.services.start();
   informers.slices.start();
   controller = runFederationController({
-    client,
+    client: writer,
     registry,
     recorder: new EventRecorder(client, { component: 'isthmus-federation' }),
     localCluster: 'east',
@@ -262,6 +263,24 @@ describe('federation controller', () => {
       },
       { what: 'recreated with its endpoints' },
     );
+  });
+
+  it('counts failed syncs in isthmus_federation_sync_errors_total and retries them into the Service', async () => {
+    await fixture();
+    // The controller's first two writes of the federated Service fail, as an API server that is
+    // briefly unavailable refuses them.
+    const flaky = new FlakyClient(
+      sandbox.kubeconfig(),
+      2,
+      (method, path) => method !== 'GET' && path.includes('/services'),
+    );
+    onTestFinished(() => flaky.close()); // after afterEach has stopped the controller using it
+    await start(flaky).synced;
+    await waitFor(async () => (await endpoints()).length === 4, { what: 'four endpoints after the retries' });
+    expect(flaky.failuresLeft).toBe(0);
+    expect(await registry.getSingleMetric('isthmus_federation_sync_errors_total')?.get()).toMatchObject({
+      values: [{ value: 2 }],
+    });
   });
 
   it("leaves a stranger's cart-federated alone and says why", async () => {

@@ -147,6 +147,10 @@ describe('mirror controller under failures', () => {
     const { ctl } = world.controller('east');
     await waitFor(async () => (await mirrorsOf(east, 'west')).length === 1, { what: 'the first mirror' });
     expect((await metricValue(ctl.registry, 'isthmus_mirror_sync_errors_total')) ?? 0).toBe(0);
+    const syncs = async () =>
+      (await metricValue(ctl.registry, 'isthmus_mirror_syncs_total', { target_cluster_name: 'west' })) ?? 0;
+    const syncsBefore = await syncs();
+    expect(syncsBefore).toBeGreaterThan(0);
 
     // The local API server fails the next writes: the new mirror's sync fails, is counted, retried.
     east.sandbox.faults.failNext(3, 500);
@@ -161,5 +165,7 @@ describe('mirror controller under failures', () => {
       what: 'the mirror after retries',
     });
     await waitReady(east, 'default', 'b-west');
+    // b's syncs (the failed ones included: controller-runtime's reconcile_total) were counted.
+    expect(await syncs()).toBeGreaterThan(syncsBefore);
   });
 });
