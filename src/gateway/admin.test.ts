@@ -40,6 +40,11 @@ describe('parseProbeQuery', () => {
     ['gateway=a:1&path=ready', { ok: false, error: 'path "ready" is invalid' }],
     ['gateway=a:1&timeoutMs=0', { ok: false, error: 'timeoutMs must be an integer in 1..30000' }],
     ['gateway=a:1&timeoutMs=99999', { ok: false, error: 'timeoutMs must be an integer in 1..30000' }],
+    [
+      'gateway=gw:1&cluster=west',
+      { ok: true, gateway: { host: 'gw', port: 1 }, path: '/ready', timeoutMs: 2000, cluster: 'west' },
+    ],
+    ['gateway=a:1&cluster=We%20st', { ok: false, error: 'cluster "We st" is not a cluster name' }],
   ])('%s', (query, expected) => {
     expect(parseProbeQuery(new URLSearchParams(query))).toEqual(expected);
   });

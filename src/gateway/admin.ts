@@ -10,6 +10,7 @@ import net from 'node:net';
 import { Duplex } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { parseHostPort } from '../host-port.js';
+import { isValidClusterName } from '../identity/spiffe.js';
 import type { EgressRoute } from './egress.js';
 import { HealthImplementation, healthPackage } from './health-service.js';
 
@@ -38,7 +39,12 @@ export interface AdminOptions {
   readiness: () => Readiness;
   metrics: () => Promise<string>;
   /** Probes a remote gateway through the tunnel path (SessionPool.probe). */
-  probe: (gateway: { host: string; port: number }, path: string, timeoutMs: number) => Promise<ProbeResult>;
+  probe: (
+    gateway: { host: string; port: number },
+    path: string,
+    timeoutMs: number,
+    cluster?: string,
+  ) => Promise<ProbeResult>;
   /** The egress listeners and where each leads, for `/routes` (`isthmus check` compares them with the mirrors). */
   routes?: () => EgressRoute[];
 }
@@ -201,10 +207,13 @@ async function handleHttp(req: IncomingMessage, res: ServerResponse, opts: Admin
 }
 
 export type ProbeQuery =
-  | { ok: true; gateway: { host: string; port: number }; path: string; timeoutMs: number }
+  | { ok: true; gateway: { host: string; port: number }; path: string; timeoutMs: number; cluster?: string }
   | { ok: false; error: string };
 
-/** Validates `/probe?gateway=<host>:<port>&path=/ready&timeoutMs=2000`. */
+/**
+ * Validates `/probe?gateway=<host>:<port>&path=/ready&timeoutMs=2000[&cluster=<name>]`. With
+ * `cluster`, the gateway must also hold that cluster's gateway identity to count as alive.
+ */
 export function parseProbeQuery(params: URLSearchParams): ProbeQuery {
   const gatewayParam = params.get('gateway');
   if (gatewayParam === null) return { ok: false, error: 'gateway=<host>:<port> is required' };
@@ -218,7 +227,10 @@ export function parseProbeQuery(params: URLSearchParams): ProbeQuery {
   if (!Number.isInteger(timeoutMs) || timeoutMs <= 0 || timeoutMs > MAX_PROBE_TIMEOUT_MS) {
     return { ok: false, error: `timeoutMs must be an integer in 1..${MAX_PROBE_TIMEOUT_MS}` };
   }
-  return { ok: true, gateway, path, timeoutMs };
+  const cluster = params.get('cluster');
+  if (cluster === null) return { ok: true, gateway, path, timeoutMs };
+  if (!isValidClusterName(cluster)) return { ok: false, error: `cluster "${cluster}" is not a cluster name` };
+  return { ok: true, gateway, path, timeoutMs, cluster };
 }
 
 async function handleProbe(params: URLSearchParams, res: ServerResponse, opts: AdminOptions): Promise<void> {
@@ -229,7 +241,7 @@ async function handleProbe(params: URLSearchParams, res: ServerResponse, opts: A
   }
   let result: ProbeResult;
   try {
-    result = await opts.probe(query.gateway, query.path, query.timeoutMs);
+    result = await opts.probe(query.gateway, query.path, query.timeoutMs, query.cluster);
   } catch (err) {
     // A probe that throws is a dead gateway, never an admin error: the caller asked "alive?".
     result = { alive: false, latencyMs: 0, error: err instanceof Error ? err.message : String(err) };

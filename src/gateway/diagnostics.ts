@@ -42,6 +42,8 @@ export interface ConnectErrorMessage {
   authority?: string;
   status: number;
   reason: string;
+  /** The IsthmusError code behind an egress failure (e.g. GATEWAY_IDENTITY_MISMATCH). */
+  code?: string;
 }
 /** The ingress refused a peer: TLS handshake failure, handshake timeout or an unauthorised identity. */
 export interface HandshakeRejectedMessage {

@@ -6,7 +6,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import net from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isIsthmusError } from '../errors.js';
-import { CHANNELS, type TunnelCloseMessage } from './diagnostics.js';
+import { CHANNELS, type ConnectErrorMessage, type TunnelCloseMessage } from './diagnostics.js';
 import type { EgressRoute } from './egress.js';
 import { startTcpBackend, type TcpBackend } from './test-support/backends.js';
 import { CLUSTER_DOMAIN, type Harness, startHarness } from './test-support/harness.js';
@@ -61,6 +61,7 @@ const route = (port: number, h: Harness, name: string, extra: Partial<EgressRout
   remote: h.ingress.address,
   authority: `${name}.test.svc.${CLUSTER_DOMAIN}:7000`,
   mirror: `test/${name}-west`,
+  cluster: 'west',
   ...extra,
 });
 
@@ -147,6 +148,38 @@ describe('EgressListeners', () => {
     await waitFor(() => closed.length === 1, 'the egress tunnel to close');
     expect(closed[0]).toMatchObject({ authority: `svc.test.svc.${CLUSTER_DOMAIN}:7000`, reset: false });
     expect(closed[0]!.endpoint).toBe(clientAddresses ? client : undefined);
+  });
+
+  it("opens no tunnel when the mirror's address leads to another cluster's gateway", async () => {
+    // The harness's ingress holds west's identity; this mirror says it comes from north.
+    const h = await harness();
+    const backend = await named('svc');
+    h.exportService('test', 'svc', 7000, [backend.port]);
+    const errors: ConnectErrorMessage[] = [];
+    const onError = (m: unknown): void => {
+      errors.push(m as ConnectErrorMessage);
+    };
+    diagnosticsChannel.subscribe(CHANNELS.connectError, onError);
+    cleanups.push(() => {
+      diagnosticsChannel.unsubscribe(CHANNELS.connectError, onError);
+    });
+    const port = await freePort();
+    await h.egress.apply([route(port, h, 'svc', { cluster: 'north' })]);
+    expect(await greet(port)).toMatchObject({ failed: expect.stringMatching(/ECONNRESET|closed/) });
+    expect(errors.filter((e) => e.direction === 'egress')).toEqual([
+      {
+        direction: 'egress',
+        peerCluster: 'north',
+        authority: `svc.test.svc.${CLUSTER_DOMAIN}:7000`,
+        status: 0,
+        reason: expect.stringContaining('holds the gateway identity of cluster west, not of cluster north'),
+        code: 'GATEWAY_IDENTITY_MISMATCH',
+      },
+    ]);
+    expect(backend.accepted).toBe(0); // the CONNECT was never sent
+    // The same address for west's mirror is fine: the session stays usable.
+    await h.egress.apply([route(port, h, 'svc')]);
+    expect(await greet(port)).toMatchObject({ greeting: 'svc' });
   });
 
   it('resets the client at once when the remote gateway is unreachable', async () => {

@@ -19,6 +19,11 @@ export interface EgressRoute {
   authority: string;
   /** `namespace/name` of the mirror Service. */
   mirror: string;
+  /**
+   * The cluster the mirror comes from (`mirror.linkerd.io/cluster-name`): the remote gateway must
+   * hold that cluster's gateway identity, and it labels the tunnel's metrics.
+   */
+  cluster: string;
 }
 
 interface Listener {
@@ -155,36 +160,48 @@ export class EgressListeners {
     listener.sockets.add(socket);
     socket.once('close', () => listener.sockets.delete(socket));
     socket.on('error', noop);
-    this.opts.pool.tunnel(route.remote, route.authority, (err, stream, peerCluster) => {
-      if (err) {
-        const status = err.code === 'TUNNEL_REFUSED' ? statusOf(err) : 0;
-        publishConnectError({ direction: 'egress', authority: route.authority, status, reason: err.message });
-        // Fail fast: the client sees a reset now rather than a hang or an empty answer.
-        if (!socket.destroyed) socket.resetAndDestroy();
-        return;
-      }
-      if (socket.destroyed) {
-        stream!.close(h2.NGHTTP2_CANCEL);
-        return;
-      }
-      this.tunnels++;
-      const peer = peerCluster ?? hostPort(route.remote.host, route.remote.port);
-      const opened = performance.now();
-      publishTunnelOpen('egress', peer, route.authority, opened - accepted);
-      // Read now: once the socket is closed its peer address is gone.
-      const client = this.opts.clientAddresses ? clientAddress(socket) : undefined;
-      splice(stream!, socket, (result) => {
-        this.tunnels--;
-        publishTunnelClose({
-          direction: 'egress',
-          peerCluster: peer,
-          authority: route.authority,
-          ...(client === undefined ? {} : { endpoint: client }),
-          durationMs: performance.now() - opened,
-          ...result,
+    this.opts.pool.tunnel(
+      route.remote,
+      route.authority,
+      (err, stream) => {
+        if (err) {
+          const status = err.code === 'TUNNEL_REFUSED' ? statusOf(err) : 0;
+          publishConnectError({
+            direction: 'egress',
+            peerCluster: route.cluster,
+            authority: route.authority,
+            status,
+            reason: err.message,
+            code: err.code,
+          });
+          // Fail fast: the client sees a reset now rather than a hang or an empty answer.
+          if (!socket.destroyed) socket.resetAndDestroy();
+          return;
+        }
+        if (socket.destroyed) {
+          stream!.close(h2.NGHTTP2_CANCEL);
+          return;
+        }
+        this.tunnels++;
+        const peer = route.cluster;
+        const opened = performance.now();
+        publishTunnelOpen('egress', peer, route.authority, opened - accepted);
+        // Read now: once the socket is closed its peer address is gone.
+        const client = this.opts.clientAddresses ? clientAddress(socket) : undefined;
+        splice(stream!, socket, (result) => {
+          this.tunnels--;
+          publishTunnelClose({
+            direction: 'egress',
+            peerCluster: peer,
+            authority: route.authority,
+            ...(client === undefined ? {} : { endpoint: client }),
+            durationMs: performance.now() - opened,
+            ...result,
+          });
         });
-      });
-    });
+      },
+      route.cluster,
+    );
   }
 }
 

@@ -19,6 +19,12 @@ describe('connectResult', () => {
   ])('%i %s → %s', (status, reason, result) => {
     expect(connectResult(status, reason)).toBe(result);
   });
+
+  it("counts another cluster's gateway at a mirror's address as unauthorized", () => {
+    expect(connectResult(0, 'holds the gateway identity of cluster north', 'GATEWAY_IDENTITY_MISMATCH')).toBe(
+      'unauthorized',
+    );
+  });
 });
 
 /** An egress tunnel to west ends after 10 bytes in and 32 out. */

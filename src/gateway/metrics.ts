@@ -28,9 +28,12 @@ export type ConnectResult =
 
 /**
  * Maps a CONNECT outcome to a bounded label value. Statuses per shared/DESIGN.md ("The tunnel"):
- * 400 malformed, 403 not exported, 502 target refused; 0 means no HTTP answer at all.
+ * 400 malformed, 403 not exported, 502 target refused; 0 means no HTTP answer at all. An egress
+ * that found another cluster's gateway at the mirror's address (`code` GATEWAY_IDENTITY_MISMATCH)
+ * counts it as unauthorized, like the ingress counts a peer it refuses.
  */
-export function connectResult(status: number, reason = ''): ConnectResult {
+export function connectResult(status: number, reason = '', code?: string): ConnectResult {
+  if (code === 'GATEWAY_IDENTITY_MISMATCH') return 'unauthorized';
   switch (status) {
     case 200:
       return 'success';
@@ -220,7 +223,12 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
   const onConnectError = (raw: unknown): void => {
     const msg = raw as ConnectErrorMessage;
     const svc = namesKnownService(msg.direction, msg.status) ? serviceOfAuthority(msg.authority) : undefined;
-    countTunnel(msg.direction, msg.peerCluster ?? 'unknown', connectResult(msg.status, msg.reason), svc);
+    countTunnel(
+      msg.direction,
+      msg.peerCluster ?? 'unknown',
+      connectResult(msg.status, msg.reason, msg.code),
+      svc,
+    );
   };
   // A refused handshake is an ingress attempt too, and the metric says which peer tried.
   const onHandshakeRejected = (raw: unknown): void => {

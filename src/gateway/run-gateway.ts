@@ -141,10 +141,10 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
       port: config.admin.port,
       readiness,
       metrics: () => metrics.render(),
-      probe: (gateway, path, timeoutMs) =>
+      probe: (gateway, path, timeoutMs, cluster) =>
         pool === undefined
           ? Promise.resolve({ alive: false, latencyMs: 0, error: 'certificates not loaded' })
-          : pool.probe(gateway, path, timeoutMs),
+          : pool.probe(gateway, path, timeoutMs, cluster),
       routes: () => egressListeners?.routes() ?? [],
     });
     onStop('admin server', () => admin.close());

@@ -318,6 +318,21 @@ describe('SessionPool', () => {
     ready.value = true;
     expect(await stranger.probe(ingress.address, PROBE_PATH, 2_000)).toMatchObject({ alive: false });
   });
+
+  it("is not alive, nor opens a tunnel, for a cluster whose gateway identity the address's gateway lacks", async () => {
+    const { ingress } = await ingressFor(await echoBackend()); // west's gateway
+    const p = pool();
+    expect(await p.probe(ingress.address, PROBE_PATH, 2_000, 'west')).toMatchObject({ alive: true });
+    expect(await p.probe(ingress.address, PROBE_PATH, 2_000, 'north')).toMatchObject({
+      alive: false,
+      error: expect.stringContaining('holds the gateway identity of cluster west, not of cluster north'),
+    });
+    await expect(p.openTunnel(ingress.address, ECHO, 'north')).rejects.toMatchObject({
+      code: 'GATEWAY_IDENTITY_MISMATCH',
+    });
+    const tunnel = await p.openTunnel(ingress.address, ECHO, 'west');
+    tunnel.destroy();
+  });
 });
 
 describe('certificate rotation', () => {

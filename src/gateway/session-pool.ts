@@ -82,6 +82,8 @@ interface PooledSession {
   draining: boolean;
   /** Peer cluster from its certificate, for event labels; the address when unknown. */
   peer: string;
+  /** The cluster of the peer's gateway identity, once connected (undefined: not a cluster's). */
+  cluster?: string;
 }
 
 type SessionCallback = (err: IsthmusError | null, pooled?: PooledSession) => void;
@@ -116,28 +118,49 @@ export class SessionPool {
   }
 
   /** Resolves with the tunnel once the remote answered 200. */
-  openTunnel(gateway: GatewayAddress, authority: string): Promise<Duplex> {
+  openTunnel(gateway: GatewayAddress, authority: string, expectedCluster?: string): Promise<Duplex> {
     return new Promise((resolve, reject) => {
-      this.tunnel(gateway, authority, (err, stream) => (err ? reject(err) : resolve(stream!)));
+      this.tunnel(
+        gateway,
+        authority,
+        (err, stream) => (err ? reject(err) : resolve(stream!)),
+        expectedCluster,
+      );
     });
   }
 
-  /** Callback form of openTunnel for the per-connection path (no promise allocation per accept). */
-  tunnel(gateway: GatewayAddress, authority: string, cb: TunnelCallback): void {
-    this.attempt(gateway, authority, cb, 0);
+  /**
+   * Callback form of openTunnel for the per-connection path (no promise allocation per accept).
+   * With `expectedCluster`, the gateway at that address must hold that cluster's gateway identity
+   * (as Linkerd checks a Link's gatewayIdentity): an address that leads to another cluster's
+   * gateway, under the same trust anchor, gets no tunnel (GATEWAY_IDENTITY_MISMATCH).
+   */
+  tunnel(gateway: GatewayAddress, authority: string, cb: TunnelCallback, expectedCluster?: string): void {
+    this.attempt(gateway, authority, cb, 0, expectedCluster);
   }
 
-  private attempt(gateway: GatewayAddress, authority: string, cb: TunnelCallback, retry: number): void {
+  private attempt(
+    gateway: GatewayAddress,
+    authority: string,
+    cb: TunnelCallback,
+    retry: number,
+    expectedCluster: string | undefined,
+  ): void {
     this.session(gateway, false, (err, pooled) => {
       if (err) {
         cb(err);
+        return;
+      }
+      const mismatch = identityMismatch(pooled!, gateway, expectedCluster);
+      if (mismatch) {
+        cb(mismatch, undefined, pooled!.peer);
         return;
       }
       this.connect(pooled!, authority, (connectErr, stream, peer) => {
         // RFC 9113 §8.7: a REFUSED_STREAM stream was not processed (e.g. it crossed a GOAWAY), so it
         // is safe to retry; the refusing session is draining by now, so this picks another one.
         if (connectErr && isRefusedStream(connectErr) && retry < MAX_REFUSED_RETRIES) {
-          this.attempt(gateway, authority, cb, retry + 1);
+          this.attempt(gateway, authority, cb, retry + 1, expectedCluster);
           return;
         }
         cb(connectErr, stream, peer);
@@ -145,11 +168,15 @@ export class SessionPool {
     });
   }
 
-  /** GET `path` over the tunnel path: alive means the remote ingress answered 200 within the timeout. */
+  /**
+   * GET `path` over the tunnel path: alive means the remote ingress answered 200 within the timeout,
+   * and, with `expectedCluster`, that it holds that cluster's gateway identity.
+   */
   probe(
     gateway: GatewayAddress,
     path: string,
     timeoutMs: number,
+    expectedCluster?: string,
   ): Promise<{ alive: boolean; latencyMs: number; error?: string }> {
     const started = performance.now();
     const label = hostPort(gateway.host, gateway.port);
@@ -171,6 +198,8 @@ export class SessionPool {
       this.session(gateway, true, (err, pooled) => {
         if (err) return done(false, err.message);
         if (settled) return;
+        const mismatch = identityMismatch(pooled!, gateway, expectedCluster);
+        if (mismatch) return done(false, mismatch.message);
         stream = pooled!.session.request({ [h2.HTTP2_HEADER_PATH]: path }, { endStream: true });
         stream.on('error', (e: Error) => done(false, e.message));
         stream.once('response', (headers) => {
@@ -393,7 +422,9 @@ export class SessionPool {
       session.setLocalWindowSize(SESSION_WINDOW_BYTES);
       const socket = session.socket as tls.TLSSocket;
       const cert = socket.getPeerX509Certificate();
-      pooled.peer = clusterOfIdentity(spiffeIdOf(cert)) ?? remote.label;
+      const cluster = clusterOfIdentity(spiffeIdOf(cert));
+      pooled.peer = cluster ?? remote.label;
+      if (cluster !== undefined) pooled.cluster = cluster;
     });
     // Established = the peer answered a PING. Its SETTINGS are no proof: a server sends them as the
     // session starts, before it has looked at our certificate, and then may still turn us away (and
@@ -442,4 +473,18 @@ export class SessionPool {
 /** A PeerCertificate's DER as an X509Certificate (undefined when absent or self-referencing). */
 function x509Of(cert: tls.PeerCertificate | undefined): X509Certificate | undefined {
   return cert?.raw ? new X509Certificate(cert.raw) : undefined;
+}
+
+/** Why `pooled` may not carry a tunnel meant for `expected`'s gateway; undefined when it may. */
+function identityMismatch(
+  pooled: PooledSession,
+  gateway: GatewayAddress,
+  expected: string | undefined,
+): IsthmusError | undefined {
+  if (expected === undefined || pooled.cluster === expected) return undefined;
+  const holder = pooled.cluster === undefined ? 'no cluster' : `cluster ${pooled.cluster}`;
+  return new IsthmusError(
+    'GATEWAY_IDENTITY_MISMATCH',
+    `the gateway at ${hostPort(gateway.host, gateway.port)} holds the gateway identity of ${holder}, not of cluster ${expected}`,
+  );
 }

@@ -40,6 +40,7 @@ describe('routesFromMirror', () => {
           remote: { host: '127.0.2.1', port: 4143 },
           authority: 'podinfo.test.svc.cluster.local:9898',
           mirror: 'test/podinfo-west',
+          cluster: 'west',
         },
       ],
       problems: [],
@@ -104,6 +105,15 @@ describe('routesFromMirror', () => {
     const result = routesFromMirror(mirror('podinfo-west', annotations));
     expect(result.problems.join('\n')).toContain(problem);
     expect(result.problems.every((p) => p.startsWith('test/podinfo-west: '))).toBe(true);
+  });
+
+  it('reports a mirror without its cluster-name label: no cluster, no identity to expect', () => {
+    const svc = mirror('podinfo-west', good);
+    delete svc.metadata!.labels!['mirror.linkerd.io/cluster-name'];
+    expect(routesFromMirror(svc)).toEqual({
+      routes: [],
+      problems: ['test/podinfo-west: no mirror.linkerd.io/cluster-name label'],
+    });
   });
 
   it('keeps the good entries of a partly bad annotation', () => {

@@ -9,6 +9,7 @@
 
 import { parseHostPort } from '../host-port.js';
 import {
+  CLUSTER_NAME_LABEL,
   EGRESS_PORTS_ANNOTATION,
   REMOTE_GATEWAY_ANNOTATION,
   REMOTE_SVC_FQ_NAME_ANNOTATION,
@@ -24,6 +25,8 @@ export interface MirrorEgressRoute {
   authority: string;
   /** `namespace/name` of the mirror Service the route comes from. */
   mirror: string;
+  /** The cluster the mirror comes from: the remote gateway must hold its gateway identity. */
+  cluster: string;
 }
 
 export interface MirrorRoutes {
@@ -41,6 +44,8 @@ export function routesFromMirror(svc: V1Service): MirrorRoutes {
   const egressPorts = annotations[EGRESS_PORTS_ANNOTATION];
   const gateway = annotations[REMOTE_GATEWAY_ANNOTATION];
   const fqName = annotations[REMOTE_SVC_FQ_NAME_ANNOTATION];
+  const cluster = svc.metadata?.labels?.[CLUSTER_NAME_LABEL];
+  if (cluster === undefined || cluster.trim() === '') problems.push(`${key}: no ${CLUSTER_NAME_LABEL} label`);
   if (egressPorts === undefined || egressPorts.trim() === '')
     problems.push(`${key}: no ${EGRESS_PORTS_ANNOTATION}`);
   if (fqName === undefined || fqName.trim() === '')
@@ -49,7 +54,13 @@ export function routesFromMirror(svc: V1Service): MirrorRoutes {
   if (gateway === undefined) problems.push(`${key}: no ${REMOTE_GATEWAY_ANNOTATION}`);
   else if (remote === null)
     problems.push(`${key}: ${REMOTE_GATEWAY_ANNOTATION} "${gateway}" is not <address>:<port>`);
-  if (problems.length > 0 || remote === null || egressPorts === undefined || fqName === undefined) {
+  if (
+    problems.length > 0 ||
+    remote === null ||
+    egressPorts === undefined ||
+    fqName === undefined ||
+    cluster === undefined
+  ) {
     return { routes: [], problems };
   }
 
@@ -73,7 +84,13 @@ export function routesFromMirror(svc: V1Service): MirrorRoutes {
       continue;
     }
     seen.add(egressPort);
-    routes.push({ port: egressPort, remote, authority: `${fqName.trim()}:${servicePort}`, mirror: key });
+    routes.push({
+      port: egressPort,
+      remote,
+      authority: `${fqName.trim()}:${servicePort}`,
+      mirror: key,
+      cluster: cluster.trim(),
+    });
   }
   return { routes, problems };
 }

@@ -52,7 +52,7 @@ describe('ProbeWorker', () => {
     });
     worker.start();
     await waitFor(() => worker!.alive === true);
-    expect(queries[0]).toBe('/probe?gateway=10.1.0.1%3A4143&path=%2Fready&timeoutMs=500');
+    expect(queries[0]).toBe('/probe?gateway=10.1.0.1%3A4143&cluster=west&path=%2Fready&timeoutMs=500');
     alive = false;
     await waitFor(() => worker!.alive === false);
     expect(worker.lastError).toBe('refused');

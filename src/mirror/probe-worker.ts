@@ -51,9 +51,12 @@ export async function probeOnce(
   gateway: string,
   path: string,
   timeoutMs: number,
+  cluster?: string,
 ): Promise<ProbeResult> {
   const url = new URL('/probe', adminUrl);
   url.searchParams.set('gateway', gateway);
+  // The gateway at that address must hold this cluster's gateway identity, as tunnels check too.
+  if (cluster !== undefined) url.searchParams.set('cluster', cluster);
   url.searchParams.set('path', path);
   url.searchParams.set('timeoutMs', String(timeoutMs));
   try {
@@ -121,7 +124,7 @@ export class ProbeWorker {
     const { metrics, cluster } = this.opts;
     const target = this.opts.target();
     const result: ProbeResult = target
-      ? await probeOnce(this.opts.adminUrl, target, this.opts.path, this.opts.timeoutMs)
+      ? await probeOnce(this.opts.adminUrl, target, this.opts.path, this.opts.timeoutMs, this.opts.cluster)
       : { success: false, error: 'no remote gateway address' };
     if (!this.ticker) return; // stopped while the probe was in flight
     metrics.probes.inc({ target_cluster_name: cluster, result: result.success ? 'success' : 'failure' });

@@ -201,6 +201,7 @@ describe('two clusters, one gateway each', () => {
       remote: { host: WEST_HOST, port: westGw.ingress.address.port },
       authority: AUTHORITY,
       mirror: expect.stringMatching(new RegExp(`^${NS}/`)),
+      cluster: 'west',
     });
     // The ingress-only side has no egress listeners.
     expect(await (await fetch(adminUrl(westGw, '/routes'))).json()).toEqual({ routes: [] });

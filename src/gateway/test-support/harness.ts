@@ -94,6 +94,8 @@ export async function startHarness(
         port: local,
         remote: ingress.address,
         authority: `${name}.${ns}.svc.${CLUSTER_DOMAIN}:${port}`,
+        // The harness's ingress holds west's gateway certificate (ingressContext may change that).
+        cluster: 'west',
         mirror: `${ns}/${name}-west`,
       });
       await egress.apply([...routes]);
