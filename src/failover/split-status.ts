@@ -11,8 +11,7 @@ import type { FailoverState } from './decide-weights.js';
 
 /**
  * Condition types, all with `observedGeneration`:
- * - `Accepted`: the split can be acted on. False reasons: the parse reasons of parse-split.ts,
- *   `ApexNotFound` (no Service named like `spec.service`).
+ * - `Accepted`: the split can be acted on. False reasons: the parse reasons of parse-split.ts.
  * - `ResolvedRefs`: every backend names an existing Service. False reason `BackendNotFound`; the
  *   missing backends count as having no ready endpoint, the others keep working.
  * - `Available`: some backend has a ready endpoint. True reasons `Primary`, `Fallback`, `Weighted`
@@ -20,8 +19,8 @@ import type { FailoverState } from './decide-weights.js';
  * - `Steered`: the apex's EndpointSlices follow the weights, for callers without a mesh. True
  *   reason `Steered` (message: the shares kube-proxy will give, and the worst error against the
  *   weights); False reasons `ApexHasNoPorts`, `PortMismatch` (a backend has no port of the apex), `FamilyMismatch`
- *   (a backend's endpoints are all of an IP family the apex does not serve),
- *   `ApexNotFound`.
+ *   (a backend's endpoints are all of an IP family the apex does not serve), `ApexNotFound` (no
+ *   Service named like `spec.service`), `NotOwned` (an EndpointSlice of that name is not Isthmus's).
  */
 export type ConditionType = 'Accepted' | 'ResolvedRefs' | 'Available' | 'Steered';
 

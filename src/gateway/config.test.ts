@@ -122,6 +122,16 @@ describe('gatewayOptionsFromFlags', () => {
       'needs --token-file',
     ],
     ['no kubeconfig', { cluster: 'west', ...files }, '--kubeconfig (or KUBECONFIG) is required'],
+    [
+      'in-cluster with a kubeconfig',
+      { ...minimal, inCluster: true },
+      '--in-cluster excludes --kubeconfig (or KUBECONFIG) and --context',
+    ],
+    [
+      'in-cluster with a context',
+      { cluster: 'west', ...files, inCluster: true, context: 'kind-west' },
+      '--in-cluster excludes',
+    ],
     ['bad allowed cluster', { ...minimal, allowCluster: ['ok', 'Not OK'] }, '--allow-cluster "Not OK"'],
     ['bad timeout', { ...minimal, connectTimeoutMs: '-1' }, '--connect-timeout-ms'],
     [

@@ -248,8 +248,9 @@ function kubeSource(
   problems: string[],
 ): KubeSource {
   if (inCluster) {
-    if (path !== undefined && context !== undefined)
-      problems.push('--in-cluster excludes --kubeconfig/--context');
+    // Either one alone would otherwise be dropped without a word.
+    if (path !== undefined || context !== undefined)
+      problems.push('--in-cluster excludes --kubeconfig (or KUBECONFIG) and --context');
     return { kind: 'in-cluster' };
   }
   if (path === undefined) {

@@ -32,7 +32,7 @@ export type TokenReviewer = (
   token: string,
 ) => Promise<{ authenticated: boolean; username?: string; error?: string }>;
 
-/** Published once per Certify call: `{ outcome, username?, identity?, reason? }`. */
+/** Published once per Certify call: `{ outcome, identity?, reason? }`. */
 export const certifyChannel = diagnostics.channel('isthmus:identity:certify');
 export type CertifyOutcome = 'issued' | 'unauthenticated' | 'denied' | 'invalid' | 'unavailable';
 

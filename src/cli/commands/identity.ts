@@ -1,3 +1,4 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
 import type { Command } from 'commander';
 import { PORTS } from '../../kube/keys.js';
 import {
@@ -75,9 +76,33 @@ export function registerIdentity(program: Command): void {
       port: listen.port,
     });
     process.stdout.write(`identity: serving Certify on ${listen.host}:${server.port}\n`);
+    const stopLog = logCertifyOutcomes();
     await waitForShutdown();
+    stopLog();
     issuer.stop();
     await server.close();
     client.close();
   });
+}
+
+/** `certifyChannel` of src/identity/certify-service.ts. */
+const CERTIFY_CHANNEL = 'isthmus:identity:certify';
+
+/**
+ * One line per Certify call: who got a certificate, and why a request was refused (a gateway
+ * asking for another cluster's identity, an invalid token or CSR), which otherwise only the
+ * refused gateway would see.
+ */
+export function logCertifyOutcomes(
+  out: (line: string) => void = (l) => process.stdout.write(l),
+  err: (line: string) => void = (l) => process.stderr.write(l),
+): () => void {
+  const onCertify = (raw: unknown): void => {
+    const m = raw as { outcome: string; identity?: string; reason?: string };
+    if (m.outcome === 'issued') out(`identity: issued a certificate for ${m.identity ?? '?'}\n`);
+    else err(`identity: Certify ${m.outcome}: ${m.reason ?? 'no reason given'}\n`);
+  };
+  // By name: the CLI loads the identity service (and gRPC) only when this command runs.
+  diagnosticsChannel.subscribe(CERTIFY_CHANNEL, onCertify);
+  return () => diagnosticsChannel.unsubscribe(CERTIFY_CHANNEL, onCertify);
 }

@@ -15,6 +15,7 @@ import { electLeader } from '../../mirror/leadership.js';
 import type { PortRange } from '../../mirror/port-allocator.js';
 import { Leadership } from '../../mirror/shared.js';
 import { type AdminServer, startAdminServer } from './admin-server.js';
+import { logControllerDiagnostics } from './log-diagnostics.js';
 
 export interface ControllerProcessOptions {
   cluster: string;
@@ -39,6 +40,7 @@ export async function runControllerProcess(
     { level: opts.logLevel, base: { component: 'controller', cluster: opts.cluster } },
     pino.destination(2),
   );
+  const stopLogging = logControllerDiagnostics(log);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const election = opts.leaderElect ? electLeader(opts.client) : undefined;
@@ -108,6 +110,7 @@ export async function runControllerProcess(
     await mirror.stop();
     await Promise.all(ownedInformers.map((i) => i.stop()));
     await admin?.close();
+    stopLogging();
     throw err;
   }
 
@@ -121,6 +124,7 @@ export async function runControllerProcess(
       await election?.elector.stop();
       await admin?.close();
       opts.client.close();
+      stopLogging();
       log.info({}, 'controller stopped');
       log.flush();
     },
