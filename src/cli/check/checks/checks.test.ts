@@ -286,6 +286,14 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /presents identity spiffe:\/\/cluster\.local\/cluster\/west\/gateway, the Link expects .*north/,
       ],
       [
+        "a Link named after another cluster than its gateway's identity",
+        (f) => {
+          links(f)[0]!.link.spec.targetClusterName = 'w2';
+        },
+        'fail',
+        /holds cluster west's identity, but this Link's mirrors name cluster w2: tunnels and probes expect w2's gateway identity/,
+      ],
+      [
         'gateway unreachable: cannot compare',
         (f) => {
           links(f)[0]!.gatewayChain = { ok: false, address: '10.0.0.7:4143', error: 'ECONNREFUSED' };

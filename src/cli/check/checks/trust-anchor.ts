@@ -4,7 +4,12 @@
  * check needs no extra privilege: it verifies the certificate chain the remote gateway presents in a
  * TLS handshake against the local anchor — exactly what our gateway's tunnel will do.
  */
-import { gatewayIdentityOf, splitPem, verifyChain } from '../../../identity/index.js';
+import {
+  gatewayIdentityOf,
+  parseSpiffeGatewayIdentity,
+  splitPem,
+  verifyChain,
+} from '../../../identity/index.js';
 import { type CheckFacts, type CheckResult, linkLabel } from '../types.js';
 import { resultOf, unreadable, withoutGateway } from './result.js';
 
@@ -47,6 +52,16 @@ export function checkTrustAnchor(facts: CheckFacts): CheckResult {
     if (expected && presented !== expected) {
       failures.push(
         `Link ${name}: gateway ${chain.address} presents identity ${presented ?? '(none)'}, the Link expects ${expected}`,
+      );
+      continue;
+    }
+    // Tunnels and probes expect the gateway identity of the cluster named on the mirrors
+    // (mirror.linkerd.io/cluster-name = the Link's targetClusterName), not a name given elsewhere.
+    const target = link.spec?.targetClusterName;
+    const holder = presented && parseSpiffeGatewayIdentity(presented)?.cluster;
+    if (target && holder && holder !== target) {
+      failures.push(
+        `Link ${name}: gateway ${chain.address} holds cluster ${holder}'s identity, but this Link's mirrors name cluster ${target}: tunnels and probes expect ${target}'s gateway identity, so name the Link ${holder}`,
       );
     }
   }
