@@ -25,16 +25,14 @@ export function addKubeFlags(cmd: Command, opts: { rateLimit?: boolean } = {}): 
 
 export interface ClusterFlags {
   cluster: string;
-  trustDomain: string;
-  clusterDomain: string;
 }
 
-/** Who this process is: its cluster's name, SPIFFE trust domain and DNS domain (controller, identity). */
-export function addClusterFlags(cmd: Command): Command {
-  return cmd
-    .requiredOption('--cluster <name>', "this cluster's name")
-    .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
-    .option('--cluster-domain <domain>', 'cluster DNS domain', 'cluster.local');
+/**
+ * Which cluster this process serves (controller, identity). Each verb declares only the flags it
+ * acts on: the gateway and identity add their own --trust-domain, the gateway --cluster-domain.
+ */
+export function addClusterFlag(cmd: Command): Command {
+  return cmd.requiredOption('--cluster <name>', "this cluster's name");
 }
 
 /** Client-side QPS/burst, so a controller can be polite to a busy API server (client-go's --kube-api-qps). */

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { FAILOVER_CONTROLLED_BY_DEFAULT, PORTS } from '../../kube/keys.js';
 import { DEFAULT_MIRROR_WORKERS } from '../../mirror/link-config.js';
 import {
-  addClusterFlags,
+  addClusterFlag,
   addKubeFlags,
   type ClusterFlags,
   type KubeFlags,
@@ -29,7 +29,7 @@ interface ControllerFlags extends KubeFlags, ClusterFlags {
 
 export function registerController(program: Command): void {
   addKubeFlags(
-    addClusterFlags(
+    addClusterFlag(
       program
         .command('controller')
         .description('Run the mirror, failover and federation controllers of one cluster (leader-elected)'),

@@ -2,7 +2,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import type { Command } from 'commander';
 import { PORTS } from '../../kube/keys.js';
 import {
-  addClusterFlags,
+  addClusterFlag,
   addKubeFlags,
   type ClusterFlags,
   type KubeFlags,
@@ -13,6 +13,7 @@ import {
 import { waitForShutdown } from '../shutdown.js';
 
 interface IdentityFlags extends KubeFlags, ClusterFlags {
+  trustDomain: string;
   listen: string;
   issuerCert: string;
   issuerKey: string;
@@ -23,11 +24,12 @@ interface IdentityFlags extends KubeFlags, ClusterFlags {
 
 export function registerIdentity(program: Command): void {
   addKubeFlags(
-    addClusterFlags(
+    addClusterFlag(
       program
         .command('identity')
         .description('Run the identity service: signs gateway CSRs (gRPC Certify) after a TokenReview'),
     )
+      .option('--trust-domain <domain>', 'SPIFFE trust domain of the identities it signs', 'cluster.local')
       .option(
         '--listen <host:port>',
         'gRPC address (plaintext, cluster-internal; no host: every interface, IPv4 and IPv6)',

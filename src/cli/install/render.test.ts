@@ -1,7 +1,9 @@
+import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { V1Service } from '../../kube/types.js';
 import { validateService } from '../../sandbox/validation-service.js';
+import { registerCommands } from '../commands/index.js';
 import { installOptionsFromFlags, issuerFiles } from '../commands/install.js';
 import { installManifests, renderInstall } from './render.js';
 
@@ -198,6 +200,42 @@ describe('isthmus install', () => {
     const single = render('1', '1');
     expect(budgets(single)).toEqual([]);
     expect(spread(single, 'isthmus-gateway')).toBeUndefined();
+  });
+
+  it('starts every part with flags its own verb declares, and only those it acts on', () => {
+    type Deployment = {
+      kind: string;
+      metadata: { name: string };
+      spec: { template: { spec: { containers: Array<{ args: string[] }> } } };
+    };
+    const program = new Command('isthmus').enablePositionalOptions();
+    registerCommands(program);
+    const parsed = (installManifests(opts) as Deployment[])
+      .filter((o) => o.kind === 'Deployment')
+      .map((d) => {
+        const [verb, ...args] = d.spec.template.spec.containers[0]!.args;
+        const cmd = program.commands.find((c) => c.name() === verb);
+        if (!cmd) throw new Error(`${d.metadata.name} runs an unknown verb "${verb}"`);
+        const given = (flag: string) => args.some((a) => a === flag || a.startsWith(`${flag}=`));
+        const missing = cmd.options.filter((o) => o.mandatory && !given(o.long!)).map((o) => o.long);
+        return {
+          verb,
+          unknown: cmd.parseOptions(args).unknown,
+          missing,
+          args: args.map((a) => a.split('=')[0] ?? a),
+        };
+      });
+    expect(parsed.map((p) => [p.verb, p.unknown, p.missing])).toEqual([
+      ['identity', [], []],
+      ['gateway', [], []],
+      ['controller', [], []],
+    ]);
+    // No domain flag where the verb would ignore it: the controller acts on neither.
+    const domains = (verb: string) =>
+      parsed.find((p) => p.verb === verb)!.args.filter((a) => a.endsWith('-domain'));
+    expect(domains('identity')).toEqual(['--trust-domain']);
+    expect(domains('gateway')).toEqual(['--trust-domain', '--cluster-domain']);
+    expect(domains('controller')).toEqual([]);
   });
 
   it('--ha gives the gateway 2 replicas unless told more, and refuses fewer than 2 anywhere', () => {

@@ -160,11 +160,10 @@ function gatewayService(opts: InstallOptions) {
   };
 }
 
-const common = (opts: InstallOptions) => [
-  `--cluster=${opts.clusterName}`,
-  `--trust-domain=${opts.trustDomain}`,
-  `--cluster-domain=${opts.clusterDomain}`,
-];
+// Each part gets only the identity flags it acts on: the controller needs no domain, identity
+// signs SPIFFE IDs in the trust domain, the gateway also checks :authority against the DNS domain.
+const clusterArg = (opts: InstallOptions) => `--cluster=${opts.clusterName}`;
+const trustDomainArg = (opts: InstallOptions) => `--trust-domain=${opts.trustDomain}`;
 
 export function identityManifests(opts: InstallOptions, trustAnchorPem: string): object[] {
   return [
@@ -192,7 +191,8 @@ export function identityManifests(opts: InstallOptions, trustAnchorPem: string):
       {
         args: [
           'identity',
-          ...common(opts),
+          clusterArg(opts),
+          trustDomainArg(opts),
           '--in-cluster',
           `--listen=:${PORTS.identity}`,
           '--issuer-cert=/var/run/isthmus/issuer/tls.crt',
@@ -230,7 +230,9 @@ export function gatewayManifests(opts: InstallOptions): object[] {
       {
         args: [
           'gateway',
-          ...common(opts),
+          clusterArg(opts),
+          trustDomainArg(opts),
+          `--cluster-domain=${opts.clusterDomain}`,
           '--in-cluster',
           `--identity-address=${identity}`,
           `--token-file=${SA_TOKEN}`,
@@ -291,7 +293,7 @@ export function controllerManifests(opts: InstallOptions): object[] {
       {
         args: [
           'controller',
-          ...common(opts),
+          clusterArg(opts),
           '--in-cluster',
           ...(opts.gateway
             ? [

@@ -251,14 +251,16 @@ async function startClusterProcesses(
   };
   const certs = join(dir, 'certs');
   const log = (part: string) => join(dir, 'logs', `${c.name}-${part}.log`);
-  const common = [`--cluster=${c.name}`, `--trust-domain=${trustDomain}`];
+  const cluster = `--cluster=${c.name}`;
+  const trustDomainArg = `--trust-domain=${trustDomain}`;
 
   const identity = await kubeconfigFor('isthmus-identity');
   const identityProc = procs.start(
     `${c.name}/identity`,
     [
       'identity',
-      ...common,
+      cluster,
+      trustDomainArg,
       `--kubeconfig=${identity.path}`,
       `--listen=${c.identity.host}:${c.identity.port}`,
       `--issuer-cert=${join(certs, c.name, 'issuer.crt')}`,
@@ -275,7 +277,8 @@ async function startClusterProcesses(
     `${c.name}/gateway`,
     [
       'gateway',
-      ...common,
+      cluster,
+      trustDomainArg,
       `--kubeconfig=${gateway.path}`,
       `--ingress-host=${c.gateway.host}`,
       `--ingress-port=${c.gateway.ingressPort}`,
@@ -299,7 +302,7 @@ async function startClusterProcesses(
     `${c.name}/controller`,
     [
       'controller',
-      ...common,
+      cluster,
       `--kubeconfig=${controller.path}`,
       `--gateway-admin=http://${c.gateway.host}:${c.gateway.adminPort}`,
       `--admin-host=${c.controller.host}`,
