@@ -18,11 +18,21 @@ export function electLeader(
   const elector = new LeaderElector(client, {
     namespace: SYSTEM_NAMESPACE,
     name: MIRROR_LEASE_NAME,
-    identity: `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+    identity: leaseHolderIdentity(process.env, hostname(), Math.random().toString(36).slice(2, 8)),
     ...opts,
     onStartedLeading: () => leadership.set(true),
     onStoppedLeading: () => leadership.set(false),
   });
   elector.start();
   return { leadership, elector };
+}
+
+/**
+ * Who holds the Lease, as client-go's leader election names it: the pod (`POD_NAME` from the
+ * install's downward API, else the hostname, which is the pod's name unless the pod sets one) and a
+ * suffix unique to this run, so a restarted container is a new holder and not its own ghost.
+ * `isthmus check` prints it: the name says which pod leads.
+ */
+export function leaseHolderIdentity(env: NodeJS.ProcessEnv, host: string, suffix: string): string {
+  return `${env.POD_NAME || host}_${suffix}`;
 }
