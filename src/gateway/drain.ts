@@ -3,6 +3,7 @@
  * accepting and gives its open tunnels a grace period before it cuts what is left.
  */
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 
 /** Resolves when every socket of `groups` has closed, or after `ms`, whichever comes first. */
 export function socketsClosed(groups: ReadonlyArray<ReadonlySet<Socket>>, ms: number): Promise<void> {
@@ -20,14 +21,26 @@ export function socketsClosed(groups: ReadonlyArray<ReadonlySet<Socket>>, ms: nu
   });
 }
 
-/** Destroys every socket still open; returns how many there were. */
+/** Aborts every socket still open (a cut tunnel is not a finished one); returns how many there were. */
 export function cutSockets(groups: ReadonlyArray<ReadonlySet<Socket>>): number {
   let cut = 0;
   for (const group of groups) {
     for (const socket of [...group]) {
-      socket.destroy();
+      abortSocket(socket);
       cut++;
     }
   }
   return cut;
+}
+
+/**
+ * Ends a connection as an abort: RST on a plain TCP socket that has not sent its FIN, so the peer
+ * cannot take a cut transfer for a complete one. After a FIN libuv cannot reset any more
+ * (uv_tcp_close_reset → EINVAL), and a TLS socket has no TCP handle of its own to reset: those are
+ * just destroyed.
+ */
+export function abortSocket(socket: Socket): void {
+  if (socket.destroyed) return;
+  if (socket.writableEnded || socket instanceof TLSSocket) socket.destroy();
+  else socket.resetAndDestroy();
 }

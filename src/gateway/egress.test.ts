@@ -7,7 +7,9 @@ import net from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isIsthmusError } from '../errors.js';
 import { CHANNELS, type ConnectErrorMessage, type TunnelCloseMessage } from './diagnostics.js';
-import type { EgressRoute } from './egress.js';
+import { EgressListeners, type EgressRoute } from './egress.js';
+import { createGatewayMetrics } from './metrics.js';
+import { SessionPool } from './session-pool.js';
 import { startTcpBackend, type TcpBackend } from './test-support/backends.js';
 import { CLUSTER_DOMAIN, type Harness, startHarness } from './test-support/harness.js';
 import { makePki, type TestPki } from './test-support/pki.js';
@@ -190,6 +192,48 @@ describe('EgressListeners', () => {
     expect(await within(greet(port), 2_000, 'fail fast')).toMatchObject({ failed: 'ECONNRESET' });
     expect(Date.now() - started).toBeLessThan(1_000);
     await waitFor(() => h.egress.connections() === 0, 'egress connection to close');
+  });
+
+  it('resets the client when the remote gateway accepts TCP and never answers, and counts a timeout', async () => {
+    const silent = new Set<net.Socket>();
+    const blackHole = net.createServer((socket) => {
+      silent.add(socket);
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((r) => blackHole.listen(0, '127.0.0.1', r));
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          for (const socket of silent) socket.destroy();
+          blackHole.close(() => r());
+        }),
+    );
+    const metrics = createGatewayMetrics({ processMetrics: false });
+    cleanups.push(() => metrics.close());
+    const east = pki.gateway('east');
+    const pool = new SessionPool({ secureContext: () => east, connectTimeoutMs: 300 });
+    cleanups.push(() => pool.close());
+    const egress = new EgressListeners({ host: '127.0.0.1', pool });
+    cleanups.push(async () => {
+      await egress.close();
+    });
+    const port = await freePort();
+    const remote = { host: '127.0.0.1', port: (blackHole.address() as net.AddressInfo).port };
+    await egress.apply([
+      {
+        port,
+        remote,
+        authority: `svc.test.svc.${CLUSTER_DOMAIN}:7000`,
+        mirror: 'test/svc-west',
+        cluster: 'west',
+      },
+    ]);
+    expect(await within(greet(port), 5_000, 'the reset after the connect deadline')).toMatchObject({
+      failed: 'ECONNRESET',
+    });
+    expect(await metrics.render()).toContain(
+      'isthmus_tunnel_connections_total{direction="egress",peer_cluster="west",result="timeout"} 1',
+    );
   });
 
   it('resets the client at once when the remote refuses the tunnel', async () => {

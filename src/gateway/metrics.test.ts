@@ -20,6 +20,19 @@ describe('connectResult', () => {
     expect(connectResult(status, reason)).toBe(result);
   });
 
+  it("counts the pool's deadlines (no session, no answer to CONNECT) as timeouts", () => {
+    expect(connectResult(0, 'no session with 10.0.0.9:4143 within 5000 ms', 'GATEWAY_CONNECT_TIMEOUT')).toBe(
+      'timeout',
+    );
+    expect(
+      connectResult(
+        0,
+        'no answer to CONNECT a.b.svc.cluster.local:80 within 15000 ms',
+        'GATEWAY_CONNECT_TIMEOUT',
+      ),
+    ).toBe('timeout');
+  });
+
   it("counts another cluster's gateway at a mirror's address as unauthorized", () => {
     expect(connectResult(0, 'holds the gateway identity of cluster north', 'GATEWAY_IDENTITY_MISMATCH')).toBe(
       'unauthorized',

@@ -16,6 +16,7 @@
 import type { Http2Stream } from 'node:http2';
 import { constants as h2 } from 'node:http2';
 import type { Socket } from 'node:net';
+import { abortSocket } from './drain.js';
 import type { SocketReader } from './socket-reader.js';
 
 export interface SpliceResult {
@@ -64,27 +65,24 @@ export function splice(
   });
   stream.on('close', () => {
     streamClosed = true;
-    if (!socket.destroyed) {
-      if (wasReset(stream)) {
-        reset = true;
-        // libuv cannot reset after a FIN was sent (uv_tcp_close_reset → EINVAL): then just close.
-        if (socket.writableEnded) socket.destroy();
-        else socket.resetAndDestroy();
-      } else if (!socket.readableEnded || !socket.writableEnded) {
-        // Closed "cleanly" before both directions finished (the session went away): drop the socket.
-        socket.destroy();
-      }
+    // A reset, or a close before both directions finished (the session was destroyed: cut, revoked,
+    // pool closed), aborts the TCP side too (RFC 9113 §8.5): a FIN would read as a complete
+    // transfer and silently truncate close-delimited data.
+    if (!socket.destroyed && (wasReset(stream) || !socket.readableEnded || !socket.writableEnded)) {
+      reset = true;
+      abortSocket(socket);
     }
     finish();
   });
 
-  // Node ends an HTTP/2 stream's readable side on RST_STREAM too, so that end is forwarded as a FIN
-  // or a reset depending on how the stream ended.
+  // Node ends an HTTP/2 stream's readable side on RST_STREAM too, and when it destroys the stream
+  // with its session (no code: a cut, a revoked peer, the pool closing): only the peer's
+  // END_STREAM, which ends a live stream, is forwarded as a FIN; the rest are resets.
   stream.once('end', () => {
     if (socket.destroyed) return;
-    if (wasReset(stream)) {
+    if (wasReset(stream) || stream.destroyed) {
       reset = true;
-      socket.resetAndDestroy();
+      abortSocket(socket);
     } else {
       socket.end();
     }

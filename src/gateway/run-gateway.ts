@@ -223,6 +223,16 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
     onStop('ingress', () => ingress.close());
     log.info({ address: ingress.address }, 'ingress listening');
     revalidate = () => ingress.revalidate() + tunnelPool.revalidate();
+    // An unlink (a Link deleted or retargeted) withdraws the admission now: sessions of clusters no
+    // longer admitted are cut, not left to open tunnels for as long as keepalives hold them open.
+    onStop(
+      'link policy',
+      informers.links.onEvent(() => {
+        if (!informers.links.hasSynced()) return;
+        const cut = ingress.revalidate();
+        if (cut > 0) log.warn({ sessions: cut }, 'cut the sessions of clusters no longer linked');
+      }),
+    );
 
     // Rotation swaps the context for new handshakes only: established sessions and their tunnels
     // keep the certificate they were made with, so no tunnel is dropped.

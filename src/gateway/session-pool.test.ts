@@ -3,7 +3,7 @@
  * the peer's stream limit, failing fast, identity checks, GOAWAY and certificate rotation.
  */
 import { X509Certificate } from 'node:crypto';
-import http2, { type ServerHttp2Session } from 'node:http2';
+import http2, { type ClientHttp2Stream, type ServerHttp2Session } from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -86,6 +86,49 @@ function closeTunnel(stream: Duplex): Promise<void> {
   const closed = new Promise<void>((r) => stream.once('close', () => r()));
   stream.end();
   return within(closed, 5_000, 'tunnel close');
+}
+
+/**
+ * A TCP relay to `port` that counts its connections and can stop bytes both ways without closing
+ * anything: `held` at the start (a dial then hangs in its TLS handshake until `release()`), or
+ * `freeze()` later (a peer gone silent, no FIN).
+ */
+async function relayTo(port: number, held = false) {
+  const pairs: net.Socket[][] = [];
+  let accepted = 0;
+  const join = ([client, upstream]: net.Socket[]) => client!.pipe(upstream!).pipe(client!);
+  const relay = net.createServer((client) => {
+    accepted++;
+    const upstream = net.connect(port, '127.0.0.1');
+    client.on('error', () => {});
+    upstream.on('error', () => {});
+    pairs.push([client, upstream]);
+    if (!held) join([client, upstream]);
+  });
+  await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+  cleanups.push(
+    () =>
+      new Promise<void>((r) => {
+        for (const s of pairs.flat()) s.destroy();
+        relay.close(() => r());
+      }),
+  );
+  return {
+    address: { host: '127.0.0.1', port: (relay.address() as net.AddressInfo).port },
+    accepted: () => accepted,
+    /** Client connections not yet closed. */
+    open: () => pairs.filter(([client]) => !client!.destroyed && !client!.readableEnded).length,
+    release: () => {
+      held = false;
+      for (const pair of pairs) join(pair);
+    },
+    freeze: () => {
+      for (const [client, upstream] of pairs) {
+        client!.unpipe();
+        upstream!.unpipe();
+      }
+    },
+  };
 }
 
 /** A port with nothing listening. */
@@ -271,32 +314,51 @@ describe('SessionPool', () => {
 
   it('drops a session whose peer stopped answering (no FIN) once a keepalive PING goes unanswered', async () => {
     const { ingress } = await ingressFor(await echoBackend());
-    // A TCP relay that can freeze: bytes stop flowing both ways, but nothing is closed.
-    const pairs: net.Socket[][] = [];
-    const relay = net.createServer((client) => {
-      const upstream = net.connect(ingress.address.port, '127.0.0.1');
-      client.on('error', () => {});
-      upstream.on('error', () => {});
-      client.pipe(upstream).pipe(client);
-      pairs.push([client, upstream]);
-    });
-    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
-    cleanups.push(
-      () =>
-        new Promise<void>((r) => {
-          for (const s of pairs.flat()) s.destroy();
-          relay.close(() => r());
-        }),
-    );
-    const address = { host: '127.0.0.1', port: (relay.address() as net.AddressInfo).port };
+    const relay = await relayTo(ingress.address.port);
     const p = pool(undefined, { keepaliveMs: 150 });
-    await roundTrip(await p.openTunnel(address, ECHO), 'through the relay');
+    await roundTrip(await p.openTunnel(relay.address, ECHO), 'through the relay');
     expect(p.sessionCount()).toBe(1);
-    for (const [client, upstream] of pairs) {
-      client!.unpipe();
-      upstream!.unpipe();
-    }
+    relay.freeze();
     await waitFor(() => p.sessionCount() === 0, 'the silent session to be dropped', 3_000);
+  });
+
+  it('moves to a new session once a session has used up its stream IDs', async () => {
+    const { ingress } = await ingressFor(await echoBackend());
+    const p = pool();
+    const first = (await p.openTunnel(ingress.address, ECHO)) as ClientHttp2Stream;
+    // 2^31 − 1 is the last client stream ID (RFC 9113 §5.1.1): one more tunnel fits, then Node
+    // fails every request() on that session with ERR_HTTP2_OUT_OF_STREAMS.
+    // setNextStreamID (Node ≥ 18.8) is missing from @types/node.
+    (first.session as unknown as { setNextStreamID(id: number): void }).setNextStreamID(2 ** 31 - 1);
+    await closeTunnel(first);
+    const last = await p.openTunnel(ingress.address, ECHO);
+    await roundTrip(last, 'the last stream ID');
+    const fresh = await within(p.openTunnel(ingress.address, ECHO), 5_000, 'a tunnel after the IDs ran out');
+    await roundTrip(fresh, 'on a new session');
+    // The spent session took no more streams, and closes once its last tunnel ends.
+    expect(ingress.sessions()).toBe(2);
+    await closeTunnel(last);
+    await waitFor(() => ingress.sessions() === 1 && p.sessionCount() === 1, 'the spent session to close');
+    await roundTrip(fresh, 'still on the new session');
+  });
+
+  it('close() also ends a session still being set up, so none outlives the pool', async () => {
+    const { ingress } = await ingressFor(await echoBackend());
+    const relay = await relayTo(ingress.address.port, true);
+    const p = pool(undefined, { connectTimeoutMs: 30_000 });
+    const answer = new Promise<string>((resolve) =>
+      p.tunnel(relay.address, ECHO, (err, stream) => {
+        stream?.destroy();
+        resolve(err?.message ?? 'a tunnel');
+      }),
+    );
+    await waitFor(() => relay.accepted() === 1, 'the dial to reach the relay');
+    await within(p.close(), 2_000, 'pool.close()');
+    expect(await within(answer, 2_000, 'the waiting tunnel')).toBe('session pool closed');
+    // Had the handshake been left running, it would complete now and keep its session alive.
+    relay.release();
+    await waitFor(() => relay.open() === 0, 'the half-made session to be closed', 3_000);
+    expect(ingress.sessions()).toBe(0);
   });
 
   it('probes over the tunnel path: alive on 200, not alive on 503 or when unreachable', async () => {

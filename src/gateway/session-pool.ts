@@ -101,6 +101,8 @@ interface Remote {
 
 export class SessionPool {
   private readonly remotes = new Map<string, Remote>();
+  /** Sessions dialled but not yet established: close() must end them too, or they outlive the pool. */
+  private readonly dialing = new Set<ClientHttp2Session>();
   private contextOverride: TunnelSecureContext | undefined;
   private closed = false;
   private readonly connectTimeoutMs: number;
@@ -201,7 +203,10 @@ export class SessionPool {
         const mismatch = identityMismatch(pooled!, gateway, expectedCluster);
         if (mismatch) return done(false, mismatch.message);
         stream = pooled!.session.request({ [h2.HTTP2_HEADER_PATH]: path }, { endStream: true });
-        stream.on('error', (e: Error) => done(false, e.message));
+        stream.on('error', (e: Error) => {
+          retireIfOutOfStreams(pooled!, e);
+          done(false, e.message);
+        });
         stream.once('response', (headers) => {
           const status = Number(headers[h2.HTTP2_HEADER_STATUS]);
           stream!.resume();
@@ -259,6 +264,11 @@ export class SessionPool {
         session.destroy();
       }
     }
+    for (const session of this.dialing) {
+      closing.push(new Promise((resolve) => session.once('close', () => resolve())));
+      session.destroy();
+    }
+    this.dialing.clear();
     this.remotes.clear();
     await Promise.all(closing);
   }
@@ -298,7 +308,11 @@ export class SessionPool {
     };
     stream.on('error', (err: Error) => {
       if (answered) return;
-      const cause = stream.rstCode === h2.NGHTTP2_REFUSED_STREAM ? REFUSED_STREAM : err;
+      // A stream that never left (no ID left) is as safe to retry as a refused one.
+      const cause =
+        stream.rstCode === h2.NGHTTP2_REFUSED_STREAM || retireIfOutOfStreams(pooled, err)
+          ? REFUSED_STREAM
+          : err;
       fail(
         new IsthmusError('GATEWAY_UNREACHABLE', `tunnel to ${authority} failed: ${err.message}`, { cause }),
       );
@@ -405,6 +419,7 @@ export class SessionPool {
       settings: { enablePush: false, initialWindowSize: STREAM_WINDOW_BYTES, maxFrameSize: MAX_FRAME_BYTES },
     });
     const pooled: PooledSession = { session, chain, streams: 0, draining: false, peer: remote.label };
+    this.dialing.add(session);
     let established = false;
     const timer = setTimeout(() => {
       session.destroy(
@@ -432,6 +447,7 @@ export class SessionPool {
     session.once('connect', () => {
       session.ping((err) => {
         if (err || session.destroyed || session.closed) return; // 'close' reports the failure
+        this.dialing.delete(session);
         established = true;
         clearTimeout(timer);
         remote.connecting = false;
@@ -452,6 +468,7 @@ export class SessionPool {
     });
     session.once('close', () => {
       clearTimeout(timer);
+      this.dialing.delete(session);
       pooled.draining = true;
       const i = remote.sessions.indexOf(pooled);
       if (i >= 0) remote.sessions.splice(i, 1);
@@ -487,4 +504,16 @@ function identityMismatch(
     'GATEWAY_IDENTITY_MISMATCH',
     `the gateway at ${hostPort(gateway.host, gateway.port)} holds the gateway identity of ${holder}, not of cluster ${expected}`,
   );
+}
+
+/**
+ * A session whose client stream IDs are spent (2^31 − 1, odd only: RFC 9113 §5.1.1; ~1 billion
+ * tunnels) cannot open another stream, and Node leaves it open: it takes no new streams from then
+ * on and closes once the tunnels on it end, so the next tunnel gets a fresh session.
+ */
+function retireIfOutOfStreams(pooled: PooledSession, err: Error): boolean {
+  if ((err as NodeJS.ErrnoException).code !== 'ERR_HTTP2_OUT_OF_STREAMS') return false;
+  pooled.draining = true;
+  if (!pooled.session.closed) pooled.session.close();
+  return true;
 }

@@ -1,0 +1,114 @@
+/**
+ * Unlinking withdraws a cluster's admission at once: when west deletes its Link to east, east's
+ * established ingress session (kept open by keepalive PINGs) is cut, so east can open no more
+ * tunnels on it, not only no new sessions.
+ */
+import net from 'node:net';
+import { pino } from 'pino';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { testGatewayCertificate, testPki } from '../../identity/testing.js';
+import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
+import { R } from '../../kube/resources.js';
+import { gatewayOptionsFromFlags } from '../config.js';
+import { type RunningGateway, runGateway } from '../run-gateway.js';
+import { SessionPool } from '../session-pool.js';
+import { echo, startTcpBackend } from '../test-support/backends.js';
+import {
+  type Cluster,
+  endpointSlice,
+  exportedService,
+  freePort,
+  gatewayFlags,
+  mirrorService,
+  startLinkedClusters,
+  waitFor,
+} from './fixtures.js';
+
+const EAST_HOST = '127.0.56.1';
+const WEST_HOST = '127.0.57.1';
+const NS = 'test';
+const PORT = 7000;
+
+const cleanups: Array<() => unknown> = [];
+let east: Cluster;
+let west: Cluster;
+let eastGw: RunningGateway;
+let westGw: RunningGateway;
+const quiet = { logger: pino({ level: 'silent' }), processMetrics: false };
+
+beforeAll(async () => {
+  ({ east, west } = await startLinkedClusters(EAST_HOST, NS, cleanups));
+  const backend = await startTcpBackend(echo);
+  cleanups.push(() => backend.close());
+  westGw = await runGateway(gatewayOptionsFromFlags(gatewayFlags(west, 'west', WEST_HOST)), quiet);
+  cleanups.push(() => westGw.stop());
+  eastGw = await runGateway(gatewayOptionsFromFlags(gatewayFlags(east, 'east', EAST_HOST)), quiet);
+  cleanups.push(() => eastGw.stop());
+  await waitFor('gateways ready', () => westGw.readiness().ready && eastGw.readiness().ready, 15_000);
+  await west.kube.create(R.services, exportedService(NS, 'echo', PORT));
+  await west.kube.create(R.endpointSlices, endpointSlice(NS, 'echo', '127.0.0.1', backend.port));
+}, 60_000);
+
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+/** One round trip through east's egress port; true when the text came back. */
+function roundTrip(port: number, text: string, ms = 3_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: EAST_HOST, port });
+    let got = '';
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), ms);
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      got += d;
+      if (got === text) done(true);
+    });
+    socket.on('error', () => done(false));
+    socket.on('close', () => done(got === text));
+    socket.write(text);
+  });
+}
+
+it('an unlinked cluster can open no tunnel, not even on the session it had before the unlink', async () => {
+  const egressPort = await freePort(EAST_HOST);
+  const gateway = `${westGw.ingress.address.host}:${westGw.ingress.address.port}`;
+  await east.kube.create(
+    R.services,
+    mirrorService({ ns: NS, service: 'echo', cluster: 'west', port: PORT, egressPort, gateway }),
+  );
+  await waitFor('egress port open', () => eastGw.egress.listening().includes(egressPort), 10_000);
+  await waitFor('tunnel works', () => roundTrip(egressPort, 'before'), 10_000);
+  expect(westGw.ingress.sessions()).toBe(1);
+
+  // A probe on a fresh session (a new pool each time, so nothing is reused).
+  const eastCert = testGatewayCertificate('east');
+  const host = westGw.ingress.address.host;
+  const port = westGw.ingress.address.port;
+  const freshProbe = async (): Promise<boolean> => {
+    const fresh = new SessionPool({
+      secureContext: () => ({ key: eastCert.keyPem, cert: eastCert.chainPem, ca: testPki().anchor.certPem }),
+      connectTimeoutMs: 2_000,
+    });
+    try {
+      return (await fresh.probe({ host, port }, '/ready', 2_000)).alive;
+    } finally {
+      await fresh.close();
+    }
+  };
+  expect(await freshProbe(), 'a fresh session from east is admitted while linked').toBe(true);
+
+  // West unlinks east: west's ingress must no longer admit east.
+  await west.kube.delete(R.links, SYSTEM_NAMESPACE, 'east');
+  // Wait until west's policy has seen it: a *new* session from east is refused.
+  await waitFor('west refuses new sessions from east', async () => !(await freshProbe()), 10_000);
+
+  // The old, pooled session: a new client connection through east's egress.
+  const stillTunnels = await roundTrip(egressPort, 'after-unlink');
+  expect(stillTunnels, 'a new tunnel from the unlinked cluster was still admitted').toBe(false);
+});
