@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { V1Service } from '../kube/types.js';
 import { MemorySource } from './e2e/memory-source.js';
+import { waitFor } from './test-support/wait.js';
 import {
   type MirrorEgressRoute,
   type MirrorWatcher,
@@ -224,6 +225,29 @@ describe('watchMirrors', () => {
     fail = false;
     source.put(mirror('a-west', good));
     await watcher.idle();
+    expect(applied).toEqual([[20001]]);
+  });
+
+  it('retries a failed apply on a timer too, when no mirror changes again', async () => {
+    const source = new MemorySource<V1Service>();
+    source.put(mirror('a-west', good));
+    const errors: unknown[] = [];
+    const applied: number[][] = [];
+    const sink = {
+      apply(routes: MirrorEgressRoute[]) {
+        // The port is taken for the first two tries, then freed.
+        if (errors.length < 2) throw new Error('EADDRINUSE');
+        applied.push(routes.map((r) => r.port));
+      },
+    };
+    const watcher = watchMirrors(source, sink, {
+      debounceMs: 1,
+      retryMs: 10,
+      onError: (e) => errors.push(e),
+    });
+    watchers.push(watcher);
+    await waitFor(() => applied.length > 0, 'the apply once the port is free');
+    expect(errors).toHaveLength(2);
     expect(applied).toEqual([[20001]]);
   });
 });

@@ -144,8 +144,13 @@ export interface MirrorWatcherOptions {
   debounceMs: number;
   /** Told the problems of each apply (the set, not a diff), e.g. to log them. */
   onProblems?: (problems: string[]) => void;
-  /** Told when an apply throws; the next change retries (level-triggered). */
+  /**
+   * Told when an apply throws (a port another process holds, say). The next change retries, and
+   * so does a timer after `retryMs` (default 5 s): a mirror that never changes again still gets
+   * its listener once the port is free.
+   */
   onError?: (err: unknown) => void;
+  retryMs?: number;
 }
 
 export interface MirrorWatcher {
@@ -166,6 +171,7 @@ export function watchMirrors(
   options: MirrorWatcherOptions,
 ): MirrorWatcher {
   let timer: NodeJS.Timeout | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let dirty = false;
   let closed = false;
@@ -177,15 +183,26 @@ export function watchMirrors(
   };
 
   const run = async (): Promise<void> => {
+    let failed = false;
     while (dirty && !closed) {
       dirty = false;
       const { routes, problems } = routesFromMirrors(source.list());
       options.onProblems?.(problems);
       try {
         await sink.apply(routes);
+        failed = false;
       } catch (err) {
+        failed = true;
         options.onError?.(err);
       }
+    }
+    // Not part of idle(): readiness waits for an apply, not for a port to come free.
+    if (failed && !closed && retryTimer === undefined) {
+      retryTimer = setTimeout(() => {
+        retryTimer = undefined;
+        schedule();
+      }, options.retryMs ?? 5_000);
+      retryTimer.unref();
     }
   };
 
@@ -222,6 +239,7 @@ export function watchMirrors(
       closed = true;
       off();
       if (timer !== undefined) clearTimeout(timer);
+      clearTimeout(retryTimer);
       timer = undefined;
       await running;
       settle();
