@@ -17,6 +17,7 @@ import { ask, type ClientTls, connectTo, h2connect } from './test-support/h2-cli
 import { authorizeClusters, CLUSTER_DOMAIN, PROBE_PATH } from './test-support/harness.js';
 import { makePki, type TestPki, TRUST_DOMAIN } from './test-support/pki.js';
 import { FRAME, type Frame, rawH2 } from './test-support/raw-h2.js';
+import { startRelay } from './test-support/relay.js';
 import { waitFor, within } from './test-support/wait.js';
 
 const ECHO = `echo.test.svc.${CLUSTER_DOMAIN}:7000`;
@@ -369,6 +370,22 @@ describe('limits', () => {
     await within(flood.closed, 5_000, 'flooding session to be closed');
     await stillWorks();
     await expectHealthy();
+  });
+});
+
+describe('close', () => {
+  it('sends GOAWAY to a session whose handshake finishes after close() began', async () => {
+    const relay = await startRelay(ingress.address.port, true);
+    const s = h2connect(relay.address, east);
+    sessions.push(s, { destroy: () => void relay.close() });
+    const goaway = new Promise((r) => s.once('goaway', r));
+    await waitFor(() => relay.accepted() === 1, 'the connection to reach the relay');
+    const closed = ingress.close(5_000);
+    relay.release();
+    await within(goaway, 5_000, 'GOAWAY for the late session');
+    s.destroy();
+    await within(closed, 5_000, 'close() once the late session is gone');
+    await start(); // afterEach closes the ingress of each test
   });
 });
 

@@ -120,6 +120,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
   const sockets = new Set<net.Socket>();
   const sessions = new Set<ServerHttp2Session>();
   let tunnels = 0;
+  let closing = false;
 
   const server = http2.createSecureServer({
     ...tlsContextOptions(opts.secureContext),
@@ -182,6 +183,8 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
     if (cluster === undefined) return;
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
+    // A handshake that finished after close() began: GOAWAY at once, like the sessions before it.
+    if (closing) session.close();
     session.on('error', noop);
     session.setLocalWindowSize(SESSION_WINDOW_BYTES);
     if (limits.idleSessionTimeoutMs !== undefined) watchIdle(session, limits.idleSessionTimeoutMs);
@@ -374,6 +377,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
       return cut;
     },
     async close(graceMs = 0) {
+      closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // GOAWAY: a remote pool opens its next tunnels on a new session (another replica behind the
       // load balancer) while the streams in flight finish here.

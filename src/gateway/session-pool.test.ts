@@ -16,6 +16,7 @@ import { SessionPool } from './session-pool.js';
 import { echo, startTcpBackend, type TcpBackend } from './test-support/backends.js';
 import { authorizeClusters, CLUSTER_DOMAIN, PROBE_PATH } from './test-support/harness.js';
 import { makePki, type TestPki, TRUST_DOMAIN } from './test-support/pki.js';
+import { type Relay, startRelay } from './test-support/relay.js';
 import { waitFor, within } from './test-support/wait.js';
 import type { TunnelSecureContext } from './tunnel-settings.js';
 
@@ -88,47 +89,10 @@ function closeTunnel(stream: Duplex): Promise<void> {
   return within(closed, 5_000, 'tunnel close');
 }
 
-/**
- * A TCP relay to `port` that counts its connections and can stop bytes both ways without closing
- * anything: `held` at the start (a dial then hangs in its TLS handshake until `release()`), or
- * `freeze()` later (a peer gone silent, no FIN).
- */
-async function relayTo(port: number, held = false) {
-  const pairs: net.Socket[][] = [];
-  let accepted = 0;
-  const join = ([client, upstream]: net.Socket[]) => client!.pipe(upstream!).pipe(client!);
-  const relay = net.createServer((client) => {
-    accepted++;
-    const upstream = net.connect(port, '127.0.0.1');
-    client.on('error', () => {});
-    upstream.on('error', () => {});
-    pairs.push([client, upstream]);
-    if (!held) join([client, upstream]);
-  });
-  await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
-  cleanups.push(
-    () =>
-      new Promise<void>((r) => {
-        for (const s of pairs.flat()) s.destroy();
-        relay.close(() => r());
-      }),
-  );
-  return {
-    address: { host: '127.0.0.1', port: (relay.address() as net.AddressInfo).port },
-    accepted: () => accepted,
-    /** Client connections not yet closed. */
-    open: () => pairs.filter(([client]) => !client!.destroyed && !client!.readableEnded).length,
-    release: () => {
-      held = false;
-      for (const pair of pairs) join(pair);
-    },
-    freeze: () => {
-      for (const [client, upstream] of pairs) {
-        client!.unpipe();
-        upstream!.unpipe();
-      }
-    },
-  };
+async function relayTo(port: number, held = false): Promise<Relay> {
+  const relay = await startRelay(port, held);
+  cleanups.push(() => relay.close());
+  return relay;
 }
 
 /** A port with nothing listening. */
