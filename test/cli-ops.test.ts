@@ -96,8 +96,9 @@ describe('isthmus operator verbs on the lab', () => {
 
   it("check: × on the listeners when a gateway cannot open a mirror's egress port", async () => {
     // Something else holds a port on the east gateway's address; then a mirror asks for it. The
-    // Service names a cluster no Link has, so the controller leaves it alone; the gateway, which
-    // opens a listener for every mirror, fails to bind it.
+    // Service names a cluster no Link has, so no Link watcher touches it (the controller sweeps
+    // such mirrors only at start-up, on gaining leadership and when a Link's target changes, none
+    // of which happens here); the gateway, which opens a listener for every mirror, fails to bind it.
     const host = new URL(lab!.state.clusters[0]!.gatewayAdmin).hostname;
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(0, host, r));

@@ -4,7 +4,8 @@
  *
  * Start-up order matters for stable egress ports: the local Service cache is listed first and every
  * existing mirror's `isthmus.dev/egress-ports` is recovered into the allocator before any Link
- * watcher may allocate, so a restart never renumbers a port.
+ * watcher may allocate, so a restart never renumbers a port. A follower recovers again when it
+ * becomes the leader: the mirrors the old leader made meanwhile hold ports this allocator never saw.
  */
 import { Registry } from 'prom-client';
 import { describeError } from '../errors.js';
@@ -183,23 +184,18 @@ export function runController(config: ControllerConfig): RunningController {
   let manager: LinkManager | undefined;
   let stopped = false;
   for (const informer of owned) informer.start();
+  // Subscribed before any LinkWatcher, so this runs first; the watchers' syncs are queued work that
+  // runs after it. Before start-up recovery (no manager yet) there is nothing to redo.
+  const unsubscribe = sharedLocal.leadership.subscribe((leading) => {
+    if (!leading || !manager) return;
+    allocator.clear();
+    recoverPorts(allocator, services.list(), log);
+  });
 
   const ready = (async () => {
     await Promise.all(informers.map((i) => i.synced));
     if (stopped) return;
-    let recovered = 0;
-    for (const svc of services.list()) {
-      if (svc.metadata?.labels?.[MIRRORED_SERVICE_LABEL] !== 'true' || isLinkerdMirror(svc)) continue;
-      const owner = `${svc.metadata?.namespace ?? ''}/${svc.metadata?.name ?? ''}`;
-      const rejected = allocator.recover(
-        owner,
-        parseEgressPorts(svc.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]),
-      );
-      recovered++;
-      if (rejected.length > 0)
-        log.warn({ mirror: owner, rejected }, 'egress ports not recovered; re-allocating');
-    }
-    log.info({ mirrors: recovered, ports: allocator.size }, 'egress ports recovered');
+    recoverPorts(allocator, services.list(), log);
     if (config.gatewayEndpoints === undefined && gatewaySlices) {
       gatewayAddresses = readyGatewayAddresses(gatewaySlices.list(), clusterFamily());
     }
@@ -215,9 +211,27 @@ export function runController(config: ControllerConfig): RunningController {
     manager: () => manager,
     async stop() {
       stopped = true;
+      unsubscribe();
       await manager?.stop();
       await Promise.all(owned.map((i) => i.stop()));
       await ready.catch(() => {});
     },
   };
+}
+
+/** Takes over the egress ports of every mirror of ours, as its `isthmus.dev/egress-ports` says. */
+function recoverPorts(allocator: PortAllocator, services: V1Service[], log: Logger): void {
+  let recovered = 0;
+  for (const svc of services) {
+    if (svc.metadata?.labels?.[MIRRORED_SERVICE_LABEL] !== 'true' || isLinkerdMirror(svc)) continue;
+    const owner = `${svc.metadata?.namespace ?? ''}/${svc.metadata?.name ?? ''}`;
+    const rejected = allocator.recover(
+      owner,
+      parseEgressPorts(svc.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]),
+    );
+    recovered++;
+    if (rejected.length > 0)
+      log.warn({ mirror: owner, rejected }, 'egress ports not recovered; re-allocating');
+  }
+  log.info({ mirrors: recovered, ports: allocator.size }, 'egress ports recovered');
 }

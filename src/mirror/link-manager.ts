@@ -2,18 +2,26 @@
  * One per controller process: watches the Links of its cluster and runs one LinkWatcher per Link.
  * A new Link starts a watcher; an edited Link updates it in place (no teardown); a deleted Link has
  * its mirrors removed before the finalizer `multicluster.isthmus.dev/mirrors` is released, which
- * Linkerd does not do (its mirrors outlive the Link). An invalid Link gets a status condition.
+ * Linkerd does not do (its mirrors outlive the Link). An invalid Link gets a status condition, and
+ * so does a second Link to a cluster another Link already mirrors (link-claims.ts). Mirrors of a
+ * cluster no Link targets any more are swept: process memory alone would forget a Link retargeted
+ * while the controller was down.
  */
 import { describeError } from '../errors.js';
-import type { Informer } from '../kube/informer.js';
+import type { Informer, InformerEvent } from '../kube/informer.js';
 import { LINK_FINALIZER } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { Link } from '../kube/types.js';
-import { type LinkConfig, parseLinkSpec } from './link-config.js';
+import { cleanupConfig, removeClusterMirrors } from './cluster-cleanup.js';
+import { claimConflict, clusterHolder, type LinkClaim, orphanClusters, sameLink } from './link-claims.js';
+import { type LinkConfig, type ParsedLink, parseLinkSpec } from './link-config.js';
 import { linkStatus, sameStatus } from './link-status.js';
 import { LinkWatcher } from './link-watcher.js';
 import type { SharedLocal } from './shared.js';
 import { WorkQueue } from './work-queue.js';
+
+/** Queue key (Link keys are `namespace/name`): remove the mirrors of clusters no Link targets. */
+const SWEEP = '@sweep';
 
 export class LinkManager {
   private readonly watchers = new Map<string, { watcher: LinkWatcher; config: LinkConfig }>();
@@ -26,19 +34,33 @@ export class LinkManager {
   ) {
     this.queue = new WorkQueue({
       ...(shared.queueBackoff ? { backoff: shared.queueBackoff } : {}),
-      handler: (key) => this.sync(key),
+      handler: (key) => (key === SWEEP ? this.sweep() : this.sync(key)),
       onError: (key, err) => shared.log.warn({ link: key, err: describeError(err) }, 'link sync failed'),
     });
   }
 
   start(): void {
     this.unsubscribe.push(
-      this.links.onEvent((e) => this.queue.add(keyOf(e.object))),
+      this.links.onEvent((e) => this.onLinkEvent(e)),
       this.shared.leadership.subscribe((leading) => {
-        if (leading) for (const link of this.links.list()) this.queue.add(keyOf(link));
+        if (leading) this.queueAll();
       }),
     );
+    this.queueAll();
+  }
+
+  /** Links first: the sweep spares clusters that a watcher serves. */
+  private queueAll(): void {
     for (const link of this.links.list()) this.queue.add(keyOf(link));
+    this.queue.add(SWEEP);
+  }
+
+  private onLinkEvent(e: InformerEvent<Link>): void {
+    this.queue.add(keyOf(e.object));
+    const targets = new Set([target(e.object), ...(e.type === 'update' ? [target(e.old)] : [])]);
+    // Another Link to the same cluster may now hold it, or lose it.
+    for (const link of this.links.list()) if (targets.has(target(link))) this.queue.add(keyOf(link));
+    if (e.type !== 'update' || target(e.old) !== target(e.object)) this.queue.add(SWEEP);
   }
 
   watcher(namespace: string, name: string): LinkWatcher | undefined {
@@ -57,24 +79,28 @@ export class LinkManager {
     const link = this.links.get(namespace, name);
     const current = this.watchers.get(key);
     if (!link) {
-      // Gone without our finalizer (or after we released it): nothing left to clean.
-      this.watchers.delete(key);
-      await current?.watcher.stop();
+      // Gone after we released the finalizer, or without it: then the sweep finds its mirrors.
+      await this.stopWatcher(key);
       return;
     }
     const leader = this.shared.leadership.isLeader();
-    const parsed = parseLinkSpec(link, {
-      localGateway: this.shared.localGateway !== false,
-      ...(this.shared.localCluster ? { localCluster: this.shared.localCluster } : {}),
-    });
+    const parsed = this.parse(link);
+    const claims = this.claims();
     if (link.metadata?.deletionTimestamp) {
       if (!leader) return;
       // Stop first: a running watcher could re-create a mirror that clean-up just deleted.
-      this.watchers.delete(key);
-      await current?.watcher.stop();
+      await this.stopWatcher(key);
       if ((link.metadata.finalizers ?? []).includes(LINK_FINALIZER)) {
-        const config = parsed.ok ? parsed.config : cleanupConfig(link);
-        if (config) await new LinkWatcher(link, config, this.shared).cleanup();
+        const meta = link.metadata;
+        const config = parsed.ok
+          ? parsed.config
+          : cleanupConfig(meta.namespace ?? '', meta.name ?? '', link.spec?.targetClusterName);
+        // Another Link to the cluster holds its mirrors, or takes them over once this one is gone
+        // (no delete and re-create, which would give every mirror a new cluster IP); one being
+        // deleted too takes nothing over.
+        const others = claims.filter((c) => !sameLink(c.link, link) && !c.link.metadata?.deletionTimestamp);
+        if (config && !clusterHolder(others, config.clusterName))
+          await removeClusterMirrors(this.shared, config);
         await this.releaseFinalizer(link);
       }
       return;
@@ -83,32 +109,81 @@ export class LinkManager {
       await this.addFinalizer(link);
       return; // the update comes back as an event
     }
-    if (!parsed.ok) {
-      this.watchers.delete(key);
-      await current?.watcher.stop();
-      this.shared.log.warn({ link: key, reason: parsed.reason }, 'invalid Link');
-      if (leader) await this.writeInvalid(link, parsed.reason);
+    const conflict = parsed.ok ? claimConflict(link, parsed.config.clusterName, claims) : undefined;
+    const valid: ParsedLink = conflict ? { ok: false, reason: conflict } : parsed;
+    if (!valid.ok) {
+      await this.stopWatcher(key);
+      this.shared.log.warn({ link: key, reason: valid.reason }, 'invalid Link');
+      if (leader) await this.writeInvalid(link, valid.reason);
       return;
     }
-    if (current && current.config.clusterName !== parsed.config.clusterName) {
-      // A new target cluster is a new set of mirrors: the old cluster's mirrors go first.
-      this.watchers.delete(key);
-      await current.watcher.stop();
-      if (leader) await new LinkWatcher(link, current.config, this.shared).cleanup();
+    if (current && current.config.clusterName !== valid.config.clusterName) {
+      // A new target cluster is a new set of mirrors: the old cluster's mirrors go first, unless
+      // another Link holds that cluster now and takes them over.
+      await this.stopWatcher(key);
+      if (leader && !clusterHolder(claims, current.config.clusterName))
+        await removeClusterMirrors(this.shared, current.config);
       this.queue.add(key);
       return;
     }
     if (!current) {
-      const watcher = new LinkWatcher(link, parsed.config, this.shared);
-      this.watchers.set(key, { watcher, config: parsed.config });
+      // One watcher per cluster: a Link that lost it (made invalid, or younger) may still run one.
+      for (const [other, w] of this.watchers) {
+        if (w.config.clusterName === valid.config.clusterName) await this.stopWatcher(other);
+      }
+      const watcher = new LinkWatcher(link, valid.config, this.shared);
+      this.watchers.set(key, { watcher, config: valid.config });
       watcher.start();
-      this.shared.log.info({ link: key, cluster: parsed.config.clusterName }, 'watching linked cluster');
+      this.shared.log.info({ link: key, cluster: valid.config.clusterName }, 'watching linked cluster');
       return;
     }
-    if (JSON.stringify(current.config) !== JSON.stringify(parsed.config)) {
-      current.config = parsed.config;
-      current.watcher.update(link, parsed.config);
-      this.shared.log.info({ link: key }, 'Link changed');
+    if (JSON.stringify(current.config) === JSON.stringify(valid.config)) {
+      current.watcher.setLink(link);
+      return;
+    }
+    current.config = valid.config;
+    current.watcher.update(link, valid.config);
+    this.shared.log.info({ link: key }, 'Link changed');
+  }
+
+  private parse(link: Link): ParsedLink {
+    return parseLinkSpec(link, {
+      localGateway: this.shared.localGateway !== false,
+      ...(this.shared.localCluster ? { localCluster: this.shared.localCluster } : {}),
+    });
+  }
+
+  /** The valid Links and their clusters (Links are few: one per remote cluster). */
+  private claims(): LinkClaim[] {
+    return this.links.list().flatMap((link) => {
+      const parsed = this.parse(link);
+      return parsed.ok ? [{ link, cluster: parsed.config.clusterName }] : [];
+    });
+  }
+
+  /** A stopped watcher leaves its mirrors: the sweep decides whether any Link still wants them. */
+  private async stopWatcher(key: string): Promise<void> {
+    const current = this.watchers.get(key);
+    if (!current) return;
+    this.watchers.delete(key);
+    await current.watcher.stop();
+    this.queue.add(SWEEP);
+  }
+
+  /**
+   * Removes the mirrors of clusters that no Link targets and no watcher serves, and frees their
+   * egress ports: what a Link retargeted while the controller was down, or through an invalid
+   * edit, or deleted without our finalizer left. Runs on the complete Link list only (the manager
+   * starts once its informer has synced).
+   */
+  private async sweep(): Promise<void> {
+    if (!this.shared.leadership.isLeader()) return;
+    const watched = [...this.watchers.values()].map((w) => w.config.clusterName);
+    for (const cluster of orphanClusters(this.shared.services.list(), this.links.list(), watched)) {
+      const config = cleanupConfig('', '', cluster);
+      if (!config) continue;
+      this.shared.log.info({ cluster }, 'removing the mirrors of a cluster no Link targets');
+      await removeClusterMirrors(this.shared, config);
     }
   }
 
@@ -154,17 +229,8 @@ export class LinkManager {
   }
 }
 
-/**
- * Clean-up needs only the cluster name: a Link made invalid by an edit still had mirrors, and its
- * deletion must remove them. Other fields get harmless placeholders.
- */
-function cleanupConfig(link: Link): LinkConfig | undefined {
-  const spec = link.spec ?? ({} as Link['spec']);
-  const parsed = parseLinkSpec({
-    ...link,
-    spec: { targetClusterName: spec.targetClusterName, clusterCredentialsSecret: '-', gatewayAddress: '-' },
-  });
-  return parsed.ok ? parsed.config : undefined;
+function target(link: Link): unknown {
+  return link.spec?.targetClusterName;
 }
 
 function keyOf(link: Link): string {

@@ -4,17 +4,19 @@
  * queue, probes the remote gateway and writes the Link's status when it changes. Linkerd's
  * cluster_watcher.go plus the fixes listed in shared/DESIGN.md (orphans only after a complete list,
  * conflicts never overwritten, mirrors kept through a remote outage, address of the remote gateway
- * followed).
+ * followed, credentials rotated in place picked up).
  */
 import { describeError, IsthmusError } from '../errors.js';
 import { hostPort } from '../host-port.js';
 import type { KubeClient } from '../kube/client.js';
+import type { Informer } from '../kube/informer.js';
 import { R } from '../kube/resources.js';
 import type { Link, LinkStatus, V1Secret, V1Service } from '../kube/types.js';
+import { credentialsFingerprint, watchCredentials } from './credentials-watch.js';
 import { NO_DIRECT_ENDPOINTS } from './direct-endpoints.js';
 import type { LinkConfig } from './link-config.js';
 import { type LinkState, linkStatus, sameStatus } from './link-status.js';
-import { mirroredKeys, remoteKeyOf, removeMirrors, type SyncContext, syncService } from './mirror-sync.js';
+import { mirroredKeys, remoteKeyOf, type SyncContext, syncService } from './mirror-sync.js';
 import type { ServiceMirrorStatus } from './plan-mirror.js';
 import { ProbeWorker } from './probe-worker.js';
 import { RemoteCluster } from './remote-cluster.js';
@@ -30,6 +32,10 @@ export class LinkWatcher {
   private config: LinkConfig;
   private link: Link;
   private remote: RemoteCluster | undefined;
+  /** credentialsFingerprint of the Secret `remote` was built from. */
+  private connectedWith: string | undefined;
+  /** The credentials Secret's watch: its changes queue CONNECT (credentials-watch.ts). */
+  private credentials: Informer<V1Secret> | undefined;
   private readonly queue: WorkQueue;
   private readonly probe: ProbeWorker;
   private readonly statuses = new Map<string, ServiceMirrorStatus>();
@@ -109,8 +115,19 @@ export class LinkWatcher {
       shared.leadership.subscribe((leading) => leading && this.enqueueAll()),
     );
     if (this.config.hasGateway) this.probe.start();
+    this.watchCredentials();
     this.queue.add(CONNECT);
     this.queue.add(STATUS);
+  }
+
+  /**
+   * The newest Link when its configuration is unchanged (an edit that parses the same, or our own
+   * status write): nothing to re-reconcile, but the status must name the generation it has seen.
+   */
+  setLink(link: Link): void {
+    const before = this.link.metadata?.generation;
+    this.link = link;
+    if (link.metadata?.generation !== before) this.queue.add(STATUS);
   }
 
   /** Link edited: re-reconcile what changed, without tearing mirrors down. */
@@ -132,6 +149,7 @@ export class LinkWatcher {
       JSON.stringify(before.selector) !== JSON.stringify(config.selector) ||
       JSON.stringify(before.federatedServiceSelector) !== JSON.stringify(config.federatedServiceSelector) ||
       JSON.stringify(before.remoteDiscoverySelector) !== JSON.stringify(config.remoteDiscoverySelector);
+    if (before.credentialsSecret !== config.credentialsSecret) this.watchCredentials();
     if (remoteChanged) {
       void this.disconnect();
       this.queue.add(CONNECT);
@@ -152,7 +170,7 @@ export class LinkWatcher {
     for (const u of this.unsubscribe.splice(0)) u();
     this.stopProbing();
     await this.queue.stop();
-    await this.disconnect();
+    await Promise.all([this.disconnect(), this.credentials?.stop()]);
     this.shared.metrics.remoteApiUp.remove({ target_cluster_name: this.config.clusterName });
   }
 
@@ -165,19 +183,15 @@ export class LinkWatcher {
     this.shared.metrics.gatewayAlive.remove({ target_cluster_name: this.config.clusterName });
   }
 
-  /** Link deleted: remove every mirror of this cluster, then the caller releases the finalizer. */
-  async cleanup(): Promise<void> {
-    const ctx = this.context();
-    for (const key of mirroredKeys(ctx)) {
-      const [ns = '', name = ''] = key.split('/');
-      await removeMirrors(ctx, ns, name);
-    }
-    this.shared.metrics.mirroredServices.remove({ target_cluster_name: this.config.clusterName });
-  }
-
+  /**
+   * Every key that may need work: the remote's, our mirrors', and those the status reports (a
+   * Service a selector edit or a reconnect no longer picks has neither a remote key nor a mirror
+   * when it was skipped, say MissingNamespace; its sync finds it gone and drops its entry).
+   */
   private enqueueAll(): void {
     for (const key of this.remote?.serviceKeys() ?? []) this.queue.add(key);
     for (const key of mirroredKeys(this.context())) this.queue.add(key);
+    for (const key of this.statuses.keys()) this.queue.add(key);
     this.queue.add(STATUS);
   }
 
@@ -325,11 +339,29 @@ export class LinkWatcher {
     return chosen === undefined ? undefined : hostPort(chosen, this.config.gatewayPort);
   }
 
-  /** Reads the credentials Secret and starts the remote informers; retried by the queue on failure. */
+  /** (Re)starts the credentials Secret's watch, for the Secret the Link names now. */
+  private watchCredentials(): void {
+    void this.credentials?.stop();
+    const { config, shared } = this;
+    this.credentials = watchCredentials(
+      shared.client,
+      config.linkNamespace,
+      config.credentialsSecret,
+      () => this.queue.add(CONNECT),
+      shared.remoteBackoff,
+    );
+  }
+
+  /**
+   * Reads the credentials Secret and, unless the remote informers already run on this content,
+   * starts them on it (replacing any on older content); retried by the queue on failure. A Secret
+   * gone or unusable while connected keeps the working connection, and the status says why.
+   */
   private async connect(): Promise<void> {
-    if (this.remote || this.stopped) return;
+    if (this.stopped) return;
     const { shared, config } = this;
     let client: KubeClient;
+    let fingerprint: string;
     try {
       const secret = await shared.client.get<V1Secret>(
         R.secrets,
@@ -338,13 +370,27 @@ export class LinkWatcher {
       );
       if (!secret)
         throw new IsthmusError('KUBECONFIG_INVALID', `Secret ${config.credentialsSecret} not found`);
+      fingerprint = credentialsFingerprint(secret);
+      if (this.remote && fingerprint === this.connectedWith) {
+        this.clearCredentialsError();
+        return;
+      }
       client = shared.remoteClient(secret);
-      this.credentialsError = undefined;
     } catch (err) {
       this.credentialsError = describeError(err);
       this.queue.add(STATUS);
       throw err;
     }
+    // stop() or a Link edit may have come while the Secret was read: connect on the newest config.
+    if (this.stopped || config !== this.config) {
+      client.close();
+      this.queue.add(CONNECT);
+      return;
+    }
+    this.clearCredentialsError();
+    if (this.remote) shared.log.info({ link: config.linkName }, 'credentials changed: reconnecting');
+    await this.disconnect();
+    this.connectedWith = fingerprint;
     const remote: RemoteCluster = new RemoteCluster(client, config, shared, {
       changed: (key) => this.queue.add(key),
       synced: () => {
@@ -369,9 +415,16 @@ export class LinkWatcher {
     remote.start();
   }
 
+  private clearCredentialsError(): void {
+    if (this.credentialsError === undefined) return;
+    this.credentialsError = undefined;
+    this.queue.add(STATUS);
+  }
+
   private async disconnect(): Promise<void> {
     const remote = this.remote;
     this.remote = undefined;
+    this.connectedWith = undefined;
     await remote?.stop();
   }
 }

@@ -618,6 +618,30 @@ describe('planMirror', () => {
       ).toEqual([]);
     });
 
+    it('a stored mirror of another family than it must be names that family, so it is re-created: pods back to the default, or moved to the tunnel', () => {
+      const serviceOf = (plan: ReturnType<typeof planMirror>) =>
+        plan.actions.find((a) => a.kind === 'applyService')?.service;
+      const v6mirror = stored(direct({ clusterFamily: 'IPv4' }));
+      v6mirror.service.spec!.ipFamilies = ['IPv6'];
+      const local = { namespaceExists: true, ...v6mirror };
+      // Remote pods back to IPv4, the cluster's family: the API's default would keep it IPv6.
+      const back = serviceOf(direct({ local, clusterFamily: 'IPv4' }));
+      expect(back?.spec).toMatchObject({ ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack' });
+      expect(serviceNeedsRecreate(v6mirror.service, back!)).toBe(true);
+      // Through the gateways now, whose slice is of the cluster's family.
+      const tunnelled = serviceOf(planMirror(input({ local, clusterFamily: 'IPv4' })));
+      expect(tunnelled?.spec?.ipFamilies).toEqual(['IPv4']);
+      expect(serviceNeedsRecreate(v6mirror.service, tunnelled!)).toBe(true);
+      // Re-created in its family: nothing more to write, and a tunnel mirror of the default family
+      // is written as before, without ipFamilies.
+      const recreated = stored(direct({ clusterFamily: 'IPv4' }));
+      recreated.service.spec!.ipFamilies = ['IPv4'];
+      expect(
+        direct({ local: { namespaceExists: true, ...recreated }, clusterFamily: 'IPv4' }).actions,
+      ).toEqual([]);
+      expect(serviceOf(planMirror(input({ clusterFamily: 'IPv4' })))?.spec?.ipFamilies).toBeUndefined();
+    });
+
     it('an existing mirror in the same state writes nothing (the API defaults targetPort to the port)', () => {
       const local = stored(direct());
       local.service.spec!.ports = local.service.spec!.ports!.map((p) => ({

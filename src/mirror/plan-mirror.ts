@@ -174,7 +174,11 @@ export function planMirror(input: MirrorPlanInput): MirrorPlan {
       egressPorts: new Map(),
       headless: isHeadless(remote.service),
       extraLabels: id.extraLabels,
-      ...directFamily(target.endpoints, isHeadless(remote.service), input.clusterFamily),
+      ...namedFamily(
+        directFamily(target.endpoints, isHeadless(remote.service)),
+        input.clusterFamily,
+        local.service,
+      ),
     });
     const slice = buildDirectSlice(service, link.clusterName, target.endpoints, local.service?.metadata?.uid);
     return finishPlan(id.name, remote.service, local, actions, service, slice);
@@ -207,6 +211,8 @@ export function planMirror(input: MirrorPlanInput): MirrorPlan {
     headless,
     extraLabels: id.extraLabels,
     ports,
+    // Its slice holds the local gateways, of the cluster's family (gateway-addresses.ts).
+    ...namedFamily(headless ? undefined : input.clusterFamily, input.clusterFamily, local.service),
   });
   const ready = endpointReadiness(gateway.alive, local.slice);
   let addresses: string[] = [];
@@ -238,19 +244,32 @@ export function planMirror(input: MirrorPlanInput): MirrorPlan {
 }
 
 /**
- * kube-proxy serves a Service from the slices of its own family. Remote pods of another family
- * than the one this cluster gives a Service by default (the remote has no other) need a mirror
- * Service of their family: a dual-stack cluster allocates it, a single-stack one refuses it (422,
- * reported as InvalidService), where a Service of the default family would have silently no route.
- * Headless mirrors have no cluster IP to route; without endpoints the family is not known yet.
+ * The family of a remote-discovery mirror's endpoints: kube-proxy serves a Service from the slices
+ * of its own family, so remote pods of another family than the cluster's default (the remote has no
+ * other) need a mirror Service of their family: a dual-stack cluster allocates it, a single-stack
+ * one refuses it (422, reported as InvalidService), where a Service of the default family would
+ * have silently no route. Headless mirrors have no cluster IP to route; without endpoints the
+ * family is not known yet.
  */
-function directFamily(
-  endpoints: DirectEndpoints,
-  headless: boolean,
+function directFamily(endpoints: DirectEndpoints, headless: boolean): string | undefined {
+  return headless || endpoints.endpoints.length === 0 ? undefined : endpoints.addressType;
+}
+
+/**
+ * `ipFamilies` for a mirror Service that must be of `family`: named when the API server's default
+ * (the cluster's family) would not give it, or when the stored mirror has another primary family
+ * (pods back to the default family, a remote-discovery mirror moved to the tunnel), which makes
+ * the applier re-create it, as the primary family cannot change in place. Otherwise left to the
+ * default, so the mirrors of a single-family setup are written as they always were.
+ */
+export function namedFamily(
+  family: string | undefined,
   clusterFamily: string | undefined,
-): { ipFamily?: DirectEndpoints['addressType'] } {
-  const family = endpoints.addressType;
-  if (headless || endpoints.endpoints.length === 0 || !clusterFamily || family === clusterFamily) return {};
+  stored: V1Service | undefined,
+): { ipFamily?: 'IPv4' | 'IPv6' } {
+  if ((family !== 'IPv4' && family !== 'IPv6') || !clusterFamily) return {};
+  const storedFamily = stored?.spec?.ipFamilies?.[0];
+  if (family === clusterFamily && (storedFamily === undefined || storedFamily === family)) return {};
   return { ipFamily: family };
 }
 

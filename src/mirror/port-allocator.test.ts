@@ -42,10 +42,23 @@ describe('PortAllocator', () => {
     expect(a.allocate('default/c-west', ['http']).get('http')).toBe(20000);
   });
 
-  it('returns a partial map when the range is exhausted', () => {
-    const a = new PortAllocator({ first: 20000, last: 20000 });
-    const got = a.allocate('default/a-west', ['http', 'grpc']);
-    expect(got).toEqual(new Map([['http', 20000]]));
+  it('takes nothing when the range cannot hold every new key: the ports stay free for a Service that fits', () => {
+    const a = new PortAllocator({ first: 20000, last: 20001 });
+    expect(a.allocate('default/big-west', ['a', 'b', 'c'])).toEqual(new Map());
+    expect(a.size).toBe(0);
+    expect(a.allocate('default/small-west', ['http'])).toEqual(new Map([['http', 20000]]));
+  });
+
+  it('a mirrored Service whose new port does not fit keeps the ports it has, unchanged', () => {
+    const a = new PortAllocator({ first: 20000, last: 20001 });
+    a.allocate('default/a-west', ['http']);
+    a.allocate('default/b-west', ['http']);
+    // grpc added and http renamed to web: neither fits, so http keeps its port (the mirror still has it).
+    expect(a.allocate('default/a-west', ['web', 'grpc'])).toEqual(new Map([['http', 20000]]));
+    expect(a.owned('default/b-west')).toEqual(new Map([['http', 20001]]));
+    // A key swapped for another in a full range fits: the dropped key's port is reused.
+    expect(a.allocate('default/a-west', ['web'])).toEqual(new Map([['web', 20000]]));
+    expect(a.size).toBe(2);
   });
 
   it("never hands out or recovers the gateway's own ingress and admin ports", () => {

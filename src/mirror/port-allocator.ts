@@ -27,6 +27,8 @@ export class PortAllocator {
   /** owner → (port key → port) */
   private readonly byOwner = new Map<string, Map<string, number>>();
   private cursor: number;
+  /** Ports the range can hand out (reserved ones excepted); every held port is one of them. */
+  private readonly capacity: number;
 
   constructor(range: PortRange = DEFAULT_EGRESS_RANGE) {
     if (!(range.first >= 1 && range.last <= 65535 && range.first <= range.last)) {
@@ -34,6 +36,8 @@ export class PortAllocator {
     }
     this.range = range;
     this.cursor = range.first;
+    const reserved = [...RESERVED_PORTS].filter((p) => p >= range.first && p <= range.last);
+    this.capacity = range.last - range.first + 1 - reserved.length;
   }
 
   /**
@@ -57,23 +61,23 @@ export class PortAllocator {
 
   /**
    * Makes `owner` hold exactly one port per key: existing assignments are kept, keys no longer
-   * listed are freed, new keys get the next free port. When the range is exhausted the result lacks
-   * those keys; the caller reports PORT_RANGE_EXHAUSTED and retries later.
+   * listed are freed, new keys get the next free port. All or nothing: when the range cannot hold
+   * every new key, nothing changes (a Service that cannot be mirrored holds no port another one
+   * could use, and a mirrored one keeps the ports its mirror still carries); the result then lacks
+   * those keys, and the caller reports PORT_RANGE_EXHAUSTED and retries later.
    */
   allocate(owner: string, keys: readonly string[]): Map<string, number> {
     const held = this.byOwner.get(owner) ?? new Map<string, number>();
-    for (const [key, port] of [...held]) {
-      if (!keys.includes(key)) {
-        held.delete(key);
-        this.byPort.delete(port);
-      }
+    const wanted = new Set(keys);
+    const added = [...wanted].filter((key) => !held.has(key));
+    const dropped = [...held].filter(([key]) => !wanted.has(key));
+    if (added.length > this.capacity - this.byPort.size + dropped.length) return new Map(held);
+    for (const [key, port] of dropped) {
+      held.delete(key);
+      this.byPort.delete(port);
     }
-    for (const key of keys) {
-      if (held.has(key)) continue;
-      const port = this.nextFree();
-      if (port === undefined) break;
-      this.take(owner, key, port);
-    }
+    // Counted above: every added key finds a free port.
+    for (const key of added) this.take(owner, key, this.nextFree() as number);
     const current = this.byOwner.get(owner);
     if (current && current.size === 0) this.byOwner.delete(owner);
     return new Map(current ?? []);
@@ -82,6 +86,12 @@ export class PortAllocator {
   free(owner: string): void {
     for (const port of this.byOwner.get(owner)?.values() ?? []) this.byPort.delete(port);
     this.byOwner.delete(owner);
+  }
+
+  /** Forgets every owner: before recovering from the mirrors again (a follower taking over). */
+  clear(): void {
+    this.byPort.clear();
+    this.byOwner.clear();
   }
 
   owned(owner: string): Map<string, number> {

@@ -5,7 +5,7 @@
  * when the Link's credentials or selectors change.
  */
 import { describeError } from '../errors.js';
-import type { BackoffPolicy } from '../kube/backoff.js';
+import { Backoff, type BackoffPolicy, DEFAULT_BACKOFF } from '../kube/backoff.js';
 import type { KubeClient } from '../kube/client.js';
 import { createInformer, type Informer, type InformerEvent } from '../kube/informer.js';
 import {
@@ -50,6 +50,13 @@ export class RemoteCluster {
    * (37% of the controller's CPU for 2 × 5,000 Services in the mirror benchmark).
    */
   private readonly slicesByService = new Map<string, Map<string, V1EndpointSlice>>();
+  /**
+   * Services that left one selector's watch while no other cache holds them. A mode switch is a
+   * label change, which the three watches report separately: the one the Service leaves may say
+   * DELETED before the one it enters says ADDED. Until a GET of the remote Service says where it
+   * is, lookup() answers with what was last known, so no sync deletes the mirror meanwhile.
+   */
+  private readonly leaving = new Map<string, Leaving>();
   private resolveTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private fallback: string[];
@@ -91,7 +98,7 @@ export class RemoteCluster {
       if (!this.stopped) events.health(h.connected, h.connected ? undefined : describeError(h.lastError));
     });
     for (const informer of [services, federated, discovered]) {
-      informer?.onEvent((e) => events.changed(keyOf(e.object)));
+      informer?.onEvent((e) => this.serviceEvent(e));
       informer?.start();
     }
     slices.onEvent((e) => {
@@ -122,6 +129,8 @@ export class RemoteCluster {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.resolveTimer);
+    for (const entry of this.leaving.values()) clearTimeout(entry.timer);
+    this.leaving.clear();
     await Promise.all([
       this.services?.stop(),
       this.federated?.stop(),
@@ -140,22 +149,15 @@ export class RemoteCluster {
 
   /**
    * The remote Service if it exists and one of the Link's selectors picks it, and how it is
-   * mirrored. Exported Services and federated members go through the gateways even when the
-   * remote-discovery selector picks them too: the tunnel is the mode that needs no flat network.
-   * On a Link without a gateway, federated members are mirrored in remote-discovery mode.
+   * mirrored (`classify`); for a Service between two watches, the last-known answer (`leaving`).
    */
   lookup(namespace: string, name: string): RemoteService | undefined {
-    const { selector, federatedServiceSelector, remoteDiscoverySelector, hasGateway } = this.config;
-    const exported = this.services?.get(namespace, name);
-    if (exported && selectorMatches(selector, exported.metadata?.labels))
-      return { service: exported, mode: 'gateway' };
-    const member = this.federated?.get(namespace, name);
-    if (member && selectorMatches(federatedServiceSelector, member.metadata?.labels))
-      return { service: member, mode: hasGateway ? 'gateway' : 'remote-discovery' };
-    const direct = this.discovered?.get(namespace, name);
-    if (direct && selectorMatches(remoteDiscoverySelector, direct.metadata?.labels))
-      return { service: direct, mode: 'remote-discovery' };
-    return undefined;
+    for (const informer of [this.services, this.federated, this.discovered]) {
+      const service = informer?.get(namespace, name);
+      const found = service && classify(service, this.config);
+      if (found) return found;
+    }
+    return this.leaving.get(`${namespace}/${name}`)?.found;
   }
 
   service(namespace: string, name: string): V1Service | undefined {
@@ -192,6 +194,64 @@ export class RemoteCluster {
     return { ready, hostnames: hostnames.sort() };
   }
 
+  /** A Service event of one of the three watches. */
+  private serviceEvent(e: InformerEvent<V1Service>): void {
+    const key = keyOf(e.object);
+    const [namespace = '', name = ''] = key.split('/');
+    // Whatever was held for the key: a watch reports it again, or it leaves once more.
+    this.forget(key);
+    const cached = [this.services, this.federated, this.discovered].some((i) => i?.get(namespace, name));
+    if (e.type !== 'delete' || cached) {
+      this.events.changed(key);
+      return;
+    }
+    // Gone from every cache. A Service another selector picks now is reported by that watch later,
+    // so hold on to the last-known answer until the remote says which it is.
+    const found = classify(e.object, this.config);
+    if (!found) {
+      this.events.changed(key);
+      return;
+    }
+    const entry: Leaving = { found, backoff: new Backoff(this.shared.remoteBackoff ?? DEFAULT_BACKOFF) };
+    this.leaving.set(key, entry);
+    void this.confirm(key, entry);
+  }
+
+  /**
+   * Asks the remote where a leaving Service is. Gone, or picked by no selector: the key is synced
+   * at once with nothing found (its mirror goes). Picked by another selector: that answer stands
+   * until the watch of its selector reports the Service, and is asked again (with backoff) in case
+   * it never does; a failing remote API is asked again too, as mirrors are kept through an outage.
+   */
+  private async confirm(key: string, entry: Leaving): Promise<void> {
+    const [namespace = '', name = ''] = key.split('/');
+    let current: RemoteService | undefined;
+    try {
+      const service = await this.client.get<V1Service>(R.services, namespace, name);
+      current = service && classify(trimRemoteService(service), this.config);
+    } catch {
+      if (this.leaving.get(key) === entry) this.retryConfirm(key, entry);
+      return;
+    }
+    if (this.stopped || this.leaving.get(key) !== entry) return;
+    if (current) {
+      entry.found = current;
+      this.retryConfirm(key, entry);
+    } else this.leaving.delete(key);
+    this.events.changed(key);
+  }
+
+  private retryConfirm(key: string, entry: Leaving): void {
+    if (this.stopped) return;
+    entry.timer = setTimeout(() => void this.confirm(key, entry), entry.backoff.next());
+    entry.timer.unref();
+  }
+
+  private forget(key: string): void {
+    clearTimeout(this.leaving.get(key)?.timer);
+    this.leaving.delete(key);
+  }
+
   /** Keeps `slicesByService` in step with one slice event (a relabelled slice moves entries). */
   private indexSlice(e: InformerEvent<V1EndpointSlice>): void {
     const serviceKey = (s: V1EndpointSlice) =>
@@ -216,6 +276,28 @@ export class RemoteCluster {
     this.addresses = addresses;
     this.events.gatewayAddresses(addresses);
   }
+}
+
+interface Leaving {
+  /** What lookup() answers: the last-known mode, then the remote's answer. */
+  found: RemoteService;
+  backoff: Backoff;
+  timer?: NodeJS.Timeout;
+}
+
+/**
+ * Whether one of the Link's selectors picks a remote Service, and how it is mirrored. Exported
+ * Services and federated members go through the gateways even when the remote-discovery selector
+ * picks them too: the tunnel is the mode that needs no flat network. On a Link without a gateway,
+ * federated members are mirrored in remote-discovery mode.
+ */
+export function classify(service: V1Service, config: LinkConfig): RemoteService | undefined {
+  const labels = service.metadata?.labels;
+  if (selectorMatches(config.selector, labels)) return { service, mode: 'gateway' };
+  if (selectorMatches(config.federatedServiceSelector, labels))
+    return { service, mode: config.hasGateway ? 'gateway' : 'remote-discovery' };
+  if (selectorMatches(config.remoteDiscoverySelector, labels)) return { service, mode: 'remote-discovery' };
+  return undefined;
 }
 
 /** An empty selector selects nothing: no watch at all, an always-empty (complete) list. */

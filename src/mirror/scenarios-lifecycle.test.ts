@@ -339,4 +339,30 @@ describe('mirror lifecycle', () => {
     const svc = await waitFor(async () => getService(east, 'default', 'two-west'), { what: 'two mirrored' });
     expect(svc.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]).toBe('http=20000');
   });
+
+  it('a Service whose ports do not fit holds none of them: a smaller one that fits is mirrored', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    const ports = ['a', 'b', 'c'].map((name, i) => ({ name, port: i + 1 }));
+    await exportService(west, 'big', { ready: 1, ports });
+    await link(east, west, 'west');
+    const { ctl } = world.controller('east', { egressPortRange: { first: 20000, last: 20001 } });
+    await waitFor(
+      async () =>
+        (await getLink(east, 'west'))?.status?.services?.some(
+          (p) => p.name === 'big' && p.reason === 'PortRangeExhausted',
+        ),
+      { what: 'big: PortRangeExhausted' },
+    );
+    expect(await getService(east, 'default', 'big-west')).toBeUndefined();
+    expect(ctl.allocator.size).toBe(0);
+
+    await exportService(west, 'small', { ready: 1 });
+    const small = await waitFor(async () => getService(east, 'default', 'small-west'), {
+      what: 'small mirrored',
+    });
+    expect(small.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]).toBe('http=20000');
+    // big is still retried and still does not fit; it took nothing meanwhile.
+    expect(ctl.allocator.size).toBe(1);
+  });
 });

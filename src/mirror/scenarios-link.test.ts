@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { REMOTE_GATEWAY_ANNOTATION } from '../kube/keys.js';
+import { updateWithRetry } from '../kube/apply.js';
+import {
+  REMOTE_GATEWAY_ANNOTATION,
+  REMOTE_KUBECONFIG_KEY,
+  REMOTE_KUBECONFIG_SECRET_TYPE,
+  SYSTEM_NAMESPACE,
+} from '../kube/keys.js';
 import { R } from '../kube/resources.js';
-import type { Link } from '../kube/types.js';
+import type { Link, V1Secret } from '../kube/types.js';
 import { linkObject } from './test-builders.js';
 import {
   condition,
@@ -11,6 +17,7 @@ import {
   getLink,
   getService,
   link,
+  metricValue,
   mirrorsOf,
   waitFor,
   waitReady,
@@ -77,23 +84,95 @@ describe('Link behaviour', () => {
     await waitFor(async () => (await annotation()) === '10.5.0.2:4143', { what: 're-resolved address' });
   });
 
-  it('retargeting a Link to another cluster replaces the old mirrors with the new ones', async () => {
-    const world = await startWorld(['east', 'west', 'north']);
-    const [east, west, north] = [world.c('east'), world.c('west'), world.c('north')];
+  it('credentials rotated in place (same Secret, new token) are used at once', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
     await exportService(west, 'podinfo', { ready: 1 });
-    await exportService(north, 'podinfo', { ready: 1 });
+    // A token the remote does not know (expired, revoked).
+    const kubeconfig = (token: string) => ({
+      [REMOTE_KUBECONFIG_KEY]: west.sandbox.kubeconfig({ token, user: 'remote-reader' }),
+    });
+    await east.client.create(R.secrets, {
+      metadata: { name: 'creds-west', namespace: SYSTEM_NAMESPACE },
+      type: REMOTE_KUBECONFIG_SECRET_TYPE,
+      stringData: kubeconfig('revoked-token'),
+    });
+    await east.client.create<Link>(R.links, linkObject('west', { clusterCredentialsSecret: 'creds-west' }));
+    world.controller('east');
+    await waitFor(
+      async () => condition(await getLink(east, 'west'), 'RemoteAPIAvailable')?.status === 'False',
+      { what: 'remote API refused with the old token' },
+    );
+
+    // `isthmus link` re-run: the same Secret, a new token.
+    west.sandbox.addToken('new-token', {
+      username: 'remote-reader',
+      rules: [{ verbs: ['get', 'list', 'watch'], resources: ['services', 'endpointslices', 'namespaces'] }],
+    });
+    await updateWithRetry<V1Secret>(east.client, R.secrets, SYSTEM_NAMESPACE, 'creds-west', (s) => ({
+      ...s,
+      data: undefined,
+      stringData: kubeconfig('new-token'),
+    }));
+    await waitReady(east, 'default', 'podinfo-west');
+    await waitFor(
+      async () => condition(await getLink(east, 'west'), 'RemoteAPIAvailable')?.status === 'True',
+      { what: 'remote API reachable with the new token' },
+    );
+  });
+
+  it('a Service the selector no longer picks leaves status.services', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'web', { ready: 1, labels: { tier: 'web' } });
+    // No local namespace "shop": reported as MissingNamespace.
+    await exportService(west, 'api', { namespace: 'shop', ready: 1, labels: { tier: 'api' } });
     await link(east, west, 'west');
     world.controller('east');
-    await waitReady(east, 'default', 'podinfo-west');
-    const secret = await credentialsSecret(east, north, 'cluster-credentials-north');
+    await waitReady(east, 'default', 'web-west');
+    await waitFor(
+      async () =>
+        (await getLink(east, 'west'))?.status?.services?.some((s) => s.reason === 'MissingNamespace'),
+      { what: 'MissingNamespace reported' },
+    );
     await editLinkSpec(east, 'west', (spec) => ({
       ...spec,
-      targetClusterName: 'north',
-      clusterCredentialsSecret: secret,
+      selector: { matchLabels: { 'mirror.linkerd.io/exported': 'true', tier: 'web' } },
     }));
-    await waitReady(east, 'default', 'podinfo-north');
-    await waitFor(async () => !(await getService(east, 'default', 'podinfo-west')), {
-      what: 'old mirror removed',
+    await waitFor(async () => (await getLink(east, 'west'))?.status?.services?.length === 0, {
+      what: 'shop/api gone from status.services',
     });
+  });
+
+  it('status.observedGeneration follows an edit that parses the same, without re-reconciling', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'web', { ready: 1 });
+    await link(east, west, 'west');
+    const { ctl } = world.controller('east');
+    await waitReady(east, 'default', 'web-west');
+    await waitFor(async () => condition(await getLink(east, 'west'), 'GatewayAlive')?.status === 'True', {
+      what: 'status written',
+    });
+    const syncs = () =>
+      metricValue(ctl.registry, 'isthmus_mirror_syncs_total', { target_cluster_name: 'west' });
+    const syncsBefore = await syncs();
+
+    // The same period in milliseconds: a new generation, the same configuration.
+    await editLinkSpec(east, 'west', (spec) => ({
+      ...spec,
+      probeSpec: { ...spec.probeSpec, period: '3000ms' },
+    }));
+    const generation = (await getLink(east, 'west'))?.metadata?.generation;
+    expect(generation).toBeGreaterThan(1);
+    const status = await waitFor(
+      async () => {
+        const s = (await getLink(east, 'west'))?.status;
+        return s?.observedGeneration === generation ? s : undefined;
+      },
+      { what: 'observedGeneration of the edit' },
+    );
+    expect(status.conditions?.every((c) => c.observedGeneration === generation)).toBe(true);
+    expect(await syncs()).toBe(syncsBefore);
   });
 });

@@ -22,6 +22,7 @@ import {
   getService,
   getSlice,
   link,
+  recordService,
   setRemoteEndpoints,
   startCluster,
   waitFor,
@@ -48,11 +49,29 @@ async function waitEndpoints(local: Cluster, name: string, want: string[]): Prom
   );
 }
 
-async function setExportValue(remote: Cluster, name: string, value: string): Promise<void> {
-  await updateWithRetry<V1Service>(remote.client, R.services, 'default', name, (svc) => ({
-    ...svc,
-    metadata: { ...svc.metadata, labels: { ...svc.metadata?.labels, [EXPORTED_LABEL]: value } },
-  }));
+/** Replaces the remote Service's export and federation labels, as a user moving it between modes. */
+async function setModeLabels(remote: Cluster, name: string, mode: Record<string, string>): Promise<void> {
+  await updateWithRetry<V1Service>(remote.client, R.services, 'default', name, (svc) => {
+    const { [EXPORTED_LABEL]: _e, [FEDERATED_LABEL]: _f, ...labels } = svc.metadata?.labels ?? {};
+    return { ...svc, metadata: { ...svc.metadata, labels: { ...labels, ...mode } } };
+  });
+}
+
+/** West's EndpointSlice controller replacing a slice by one of another family (addressType is immutable). */
+async function replaceRemoteSlice(
+  remote: Cluster,
+  from: string,
+  to: string,
+  addressType: 'IPv4' | 'IPv6',
+  address: string,
+): Promise<void> {
+  await remote.client.delete(R.endpointSlices, 'default', from);
+  await remote.client.create<V1EndpointSlice>(R.endpointSlices, {
+    metadata: { name: to, namespace: 'default', labels: { 'kubernetes.io/service-name': 'db' } },
+    addressType,
+    endpoints: [{ addresses: [address], conditions: { ready: true } }],
+    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+  });
 }
 
 /** East linked to west, whose `db` (one ready pod) is mirrored in remote-discovery mode. */
@@ -123,7 +142,7 @@ describe('remote discovery (mirror.linkerd.io/exported=remote-discovery)', () =>
     expect(await getService(east, 'default', 'kafka-0-west')).toBeUndefined();
   });
 
-  it('remote pods that move to IPv6 (a dual-stack migration): the mirror is re-created in that family', async () => {
+  it('remote pods that move to IPv6 and back (a dual-stack migration rolled back): the mirror is re-created in their family each time', async () => {
     const world = await startWorld(['east', 'west'], { serviceCidr: '10.96.0.0/16,fd00:10:96::/112' });
     const [east, west] = [world.c('east'), world.c('west')];
     await exportService(west, 'db', { ...discovery, ready: 1 });
@@ -133,13 +152,7 @@ describe('remote discovery (mirror.linkerd.io/exported=remote-discovery)', () =>
     const service = await getService(east, 'default', 'db-west');
     expect(service?.spec?.ipFamilies).toEqual(['IPv4']);
     // West's EndpointSlice controller replaces the IPv4 slice by an IPv6 one (addressType is immutable).
-    await west.client.delete(R.endpointSlices, 'default', 'db-abc');
-    await west.client.create<V1EndpointSlice>(R.endpointSlices, {
-      metadata: { name: 'db-v6', namespace: 'default', labels: { 'kubernetes.io/service-name': 'db' } },
-      addressType: 'IPv6',
-      endpoints: [{ addresses: ['fd00:10:244::10'], conditions: { ready: true } }],
-      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-    });
+    await replaceRemoteSlice(west, 'db-abc', 'db-v6', 'IPv6', 'fd00:10:244::10');
     const after = await waitEndpoints(east, 'db-west', ['fd00:10:244::10=true']);
     expect(after.addressType).toBe('IPv6');
     expect(after.metadata?.uid).not.toBe(before.metadata?.uid);
@@ -149,9 +162,46 @@ describe('remote discovery (mirror.linkerd.io/exported=remote-discovery)', () =>
     expect(v6?.spec?.ipFamilies).toEqual(['IPv6']);
     expect(v6?.metadata?.uid).not.toBe(service?.metadata?.uid);
     expect(condition(await getLink(east, 'west'), 'Ready')?.status).toBe('True');
+
+    // Rolled back: IPv4 pods again, the cluster's default family, which the mirror must return to.
+    await replaceRemoteSlice(west, 'db-v6', 'db-abc', 'IPv4', '10.244.1.10');
+    await waitEndpoints(east, 'db-west', ['10.244.1.10=true']);
+    const v4 = await waitFor(
+      async () => {
+        const svc = await getService(east, 'default', 'db-west');
+        return svc?.spec?.ipFamilies?.[0] === 'IPv4' ? svc : undefined;
+      },
+      { what: 'db-west an IPv4 Service again' },
+    );
+    expect(v4.spec?.clusterIP).toMatch(/^10\.96\./);
+    expect((await getSlice(east, 'default', 'db-west'))?.addressType).toBe('IPv4');
   });
 
-  it('moving an export between the tunnel and remote discovery rewrites its mirror in place', async () => {
+  it("a remote-discovery mirror of IPv6 pods moved to the tunnel becomes a Service of the gateways' family", async () => {
+    const world = await startWorld(['east', 'west'], { serviceCidr: '10.96.0.0/16,fd00:10:96::/112' });
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'db', { ...discovery, ready: 1 });
+    await replaceRemoteSlice(west, 'db-abc', 'db-v6', 'IPv6', 'fd00:10:244::10');
+    await link(east, west, 'west');
+    world.controller('east');
+    await waitEndpoints(east, 'db-west', ['fd00:10:244::10=true']);
+    expect((await getService(east, 'default', 'db-west'))?.spec?.ipFamilies).toEqual(['IPv6']);
+
+    // Through the gateways now: the slice lists the local gateway (10.0.0.5), an IPv4 address.
+    await setModeLabels(west, 'db', { [EXPORTED_LABEL]: 'true' });
+    const slice = await waitEndpoints(east, 'db-west', ['10.0.0.5=true']);
+    expect(slice.addressType).toBe('IPv4');
+    const svc = await waitFor(
+      async () => {
+        const s = await getService(east, 'default', 'db-west');
+        return s?.spec?.ipFamilies?.[0] === 'IPv4' ? s : undefined;
+      },
+      { what: 'db-west an IPv4 Service' },
+    );
+    expect(svc.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]).toMatch(/^http=\d+$/);
+  });
+
+  it('moving an export between the tunnel, a federation and remote discovery updates the same mirror, never deletes it', async () => {
     const world = await startWorld(['east', 'west']);
     const [east, west] = [world.c('east'), world.c('west')];
     await exportService(west, 'web', { ready: 1 });
@@ -162,19 +212,46 @@ describe('remote discovery (mirror.linkerd.io/exported=remote-discovery)', () =>
     expect((await getService(east, 'default', 'web-west'))?.metadata?.annotations).toHaveProperty(
       EGRESS_PORTS_ANNOTATION,
     );
+    // Each move is seen by two of the remote watches separately: the mirror must live through the gap.
+    const recorder = await recordService(east, 'default', 'web-west');
+    try {
+      for (let round = 0; round < 2; round++) {
+        await setModeLabels(west, 'web', { [EXPORTED_LABEL]: REMOTE_DISCOVERY_EXPORT });
+        await waitEndpoints(east, 'web-west', ['10.244.1.10=true']);
+        const direct = await getService(east, 'default', 'web-west');
+        expect(direct?.metadata?.annotations).not.toHaveProperty(EGRESS_PORTS_ANNOTATION);
+        expect(direct?.metadata?.labels?.[REMOTE_DISCOVERY_LABEL]).toBe('west');
 
-    await setExportValue(west, 'web', REMOTE_DISCOVERY_EXPORT);
-    await waitEndpoints(east, 'web-west', ['10.244.1.10=true']);
-    const direct = await getService(east, 'default', 'web-west');
-    expect(direct?.metadata?.uid).toBe(uid);
-    expect(direct?.metadata?.annotations).not.toHaveProperty(EGRESS_PORTS_ANNOTATION);
-    expect(direct?.metadata?.labels?.[REMOTE_DISCOVERY_LABEL]).toBe('west');
+        await setModeLabels(west, 'web', { [FEDERATED_LABEL]: FEDERATED_MEMBER });
+        await waitEndpoints(east, 'web-west', ['10.0.0.5=true']);
+        await waitFor(
+          async () => (await getService(east, 'default', 'web-west'))?.metadata?.labels?.[FEDERATION_LABEL],
+          { what: 'web-west labelled with its federation' },
+        );
 
-    await setExportValue(west, 'web', 'true');
-    await waitEndpoints(east, 'web-west', ['10.0.0.5=true']);
-    const tunnelled = await getService(east, 'default', 'web-west');
-    expect(tunnelled?.metadata?.labels).not.toHaveProperty(REMOTE_DISCOVERY_LABEL);
-    expect(tunnelled?.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]).toMatch(/^http=\d+$/);
+        await setModeLabels(west, 'web', { [EXPORTED_LABEL]: 'true' });
+        const tunnelled = await waitFor(
+          async () => {
+            const svc = await getService(east, 'default', 'web-west');
+            return svc?.metadata?.labels?.[FEDERATION_LABEL] === undefined ? svc : undefined;
+          },
+          { what: 'web-west out of the federation' },
+        );
+        expect(tunnelled.metadata?.labels).not.toHaveProperty(REMOTE_DISCOVERY_LABEL);
+        expect(tunnelled.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]).toMatch(/^http=\d+$/);
+        await waitEndpoints(east, 'web-west', ['10.0.0.5=true']);
+      }
+      // Every event up to the last state read is recorded: the watch has caught up with it.
+      const last = await getService(east, 'default', 'web-west');
+      await waitFor(() => recorder.current()?.metadata?.resourceVersion === last?.metadata?.resourceVersion, {
+        what: 'recorder caught up',
+      });
+      expect(last?.metadata?.uid).toBe(uid);
+      // The first list's `add`, then updates of that one object: never a delete, never another uid.
+      expect(new Set(recorder.seen)).toEqual(new Set([`add ${uid}`, `update ${uid}`]));
+    } finally {
+      await recorder.stop();
+    }
   });
 
   it('an empty remoteDiscoverySelector on the Link removes those mirrors', async () => {

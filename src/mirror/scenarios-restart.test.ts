@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { KubeClient } from '../kube/client.js';
 import { EGRESS_PORTS_ANNOTATION } from '../kube/keys.js';
+import { R } from '../kube/resources.js';
 import { electLeader } from './leadership.js';
+import { Leadership } from './shared.js';
 import {
   condition,
   exportService,
@@ -119,5 +121,36 @@ describe('restarts and replicas', () => {
     await exportService(west, 'api', { ready: 1 });
     await waitReady(east, 'default', 'api-west');
     expect(writes(follower)).toBeGreaterThan(0);
+  });
+
+  it('a follower that takes over keeps the egress ports of mirrors the old leader made after it started', async () => {
+    world = await World.start(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await link(east, west, 'west');
+    const followerLeadership = new Leadership(false);
+    const follower = world.controller('east', { leadership: followerLeadership });
+    await follower.ctl.ready;
+    const leader = world.controller('east', { leadership: new Leadership(true) });
+    await leader.ctl.ready;
+    // Made by the leader after the follower recovered its (empty) ports at start-up; a's removal
+    // leaves the first port free, where a renumbering would start.
+    for (const n of ['a', 'b', 'c']) await exportService(west, n, { ready: 1 });
+    for (const n of ['a', 'b', 'c']) await waitReady(east, 'default', `${n}-west`);
+    await west.client.delete(R.services, 'default', 'a');
+    await waitFor(async () => (await mirrorsOf(east, 'west')).length === 2, { what: 'a-west removed' });
+    const before = egressPorts(await mirrorsOf(east, 'west'));
+    expect(before).toEqual({ 'b-west': 'http=20001', 'c-west': 'http=20002' });
+
+    await leader.stop();
+    followerLeadership.set(true);
+    // A new export mirrored shows the new leader at work; settled, it has synced b and c too.
+    await exportService(west, 'd', { ready: 1 });
+    await waitReady(east, 'default', 'd-west');
+    await waitFor(() => follower.ctl.manager()?.watcher('isthmus-system', 'west')?.settled(), {
+      what: 'new leader settled',
+    });
+    const after = egressPorts(await mirrorsOf(east, 'west'));
+    expect(after).toMatchObject(before);
+    expect(['http=20001', 'http=20002']).not.toContain(after['d-west']);
   });
 });

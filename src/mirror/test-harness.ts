@@ -10,6 +10,7 @@ import { Registry } from 'prom-client';
 import { afterEach } from 'vitest';
 import { updateWithRetry } from '../kube/apply.js';
 import { KubeClient } from '../kube/client.js';
+import { createInformer } from '../kube/informer.js';
 import {
   GATEWAY_SERVICE_NAME,
   REMOTE_KUBECONFIG_KEY,
@@ -309,4 +310,21 @@ export async function metricValue(registry: Registry, name: string, labels: Reco
     Object.entries(labels).every(([k, val]) => String((v.labels as Record<string, unknown>)[k]) === val),
   );
   return sample?.value;
+}
+
+/**
+ * Every event of one local Service as the API's watch reports it (`<type> <uid>`), from the moment
+ * this resolves: to show that something never happened in between. `current()` is the watch's view,
+ * to wait until it has caught up with a state read directly.
+ */
+export async function recordService(local: Cluster, namespace: string, name: string) {
+  const informer = createInformer<V1Service>(local.client, R.services, {
+    namespace,
+    fieldSelector: `metadata.name=${name}`,
+  });
+  const seen: string[] = [];
+  informer.onEvent((e) => seen.push(`${e.type} ${e.object.metadata?.uid}`));
+  informer.start();
+  await informer.synced;
+  return { seen, current: () => informer.get(namespace, name), stop: () => informer.stop() };
 }

@@ -96,6 +96,28 @@ describe('unlinkCluster', () => {
     expect(await client.get(R.secrets, SYSTEM_NAMESPACE, 'cluster-credentials-west')).toBeUndefined();
   });
 
+  it('deletes every Link to the cluster: one holds it, and a second would take the mirrors over', async () => {
+    await createLink('east2');
+    const second = link('east2');
+    delete second.status;
+    second.metadata = { ...second.metadata, name: 'east2-again' };
+    second.spec = { ...second.spec, clusterCredentialsSecret: 'cluster-credentials-east2-again' };
+    await client.create(R.links, second);
+    const lines: string[] = [];
+    const outcome = await unlinkCluster(client, 'east2', {
+      wait: true,
+      timeoutMs: 5_000,
+      pollMs: 20,
+      progress: (l) => lines.push(l),
+    });
+    expect(outcome).toEqual({ linkName: 'east2, east2-again', mirrorsRemoved: 0 });
+    expect(lines).toEqual([
+      'link.multicluster.isthmus.dev "east2" deleted',
+      'secret "cluster-credentials-east2" deleted',
+      'link.multicluster.isthmus.dev "east2-again" deleted',
+    ]);
+  });
+
   it('gives up at its deadline when no controller releases the finalizer', async () => {
     await createLink('north', [LINK_FINALIZER]);
     const err = await unlinkCluster(client, 'north', { wait: true, timeoutMs: 300, ...quiet }).catch(

@@ -27,6 +27,7 @@ export interface UnlinkOptions {
 }
 
 export interface UnlinkOutcome {
+  /** Every Link to the cluster, comma-separated: one holds it, the others were refused. */
   linkName: string;
   /** Set with `wait`: mirror Services of the cluster before minus after. */
   mirrorsRemoved?: number;
@@ -45,8 +46,10 @@ export async function unlinkCluster(
   opts: UnlinkOptions,
 ): Promise<UnlinkOutcome> {
   const { items } = await client.list<Link>(R.links, { namespace: SYSTEM_NAMESPACE });
-  const link = items.find((l) => l.spec?.targetClusterName === cluster);
-  if (!link?.metadata?.name) {
+  // One Link holds a cluster and the controller refuses any other (src/mirror/link-claims.ts), but
+  // all of them go: left behind, the next one would take the mirrors over.
+  const links = items.filter((l) => l.spec?.targetClusterName === cluster && l.metadata?.name);
+  if (links.length === 0) {
     const known = items.map((l) => l.spec?.targetClusterName).filter(Boolean);
     throw new IsthmusError(
       'KUBE_NOT_FOUND',
@@ -54,35 +57,51 @@ export async function unlinkCluster(
       { terminal: true },
     );
   }
-  const linkName = link.metadata.name;
   const before = opts.wait ? await countMirrors(client, cluster) : 0;
-  const secret = link.spec.clusterCredentialsSecret;
+  for (const link of links) await deleteLink(client, cluster, link, opts.progress);
+  const names = links.map((l) => l.metadata!.name!);
+  if (!opts.wait) return { linkName: names.join(', ') };
+
+  const deadline = Date.now() + opts.timeoutMs;
+  for (const linkName of names) {
+    while (await client.get(R.links, SYSTEM_NAMESPACE, linkName)) {
+      if (Date.now() > deadline) {
+        throw new IsthmusError(
+          'WAIT_TIMEOUT',
+          `Link ${linkName} still exists after ${Math.round(opts.timeoutMs / 1000)}s: the controller releases its finalizer ${LINK_FINALIZER} after deleting the mirrors; is isthmus-controller running?`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, opts.pollMs ?? 250));
+    }
+  }
+  return {
+    linkName: names.join(', '),
+    mirrorsRemoved: Math.max(0, before - (await countMirrors(client, cluster))),
+  };
+}
+
+/** Deletes one Link and its credentials Secret, and says what lives on in the remote cluster. */
+async function deleteLink(
+  client: KubeClient,
+  cluster: string,
+  link: Link,
+  progress: (line: string) => void,
+): Promise<void> {
+  const linkName = link.metadata!.name!;
+  const secret = link.spec?.clusterCredentialsSecret;
   const credentials = secret ? await client.get<V1Secret>(R.secrets, SYSTEM_NAMESPACE, secret) : undefined;
   await client.delete(R.links, SYSTEM_NAMESPACE, linkName);
-  opts.progress(`link.multicluster.isthmus.dev "${linkName}" deleted`);
+  progress(`link.multicluster.isthmus.dev "${linkName}" deleted`);
   // The controller's clean-up is local (it deletes mirrors here), so the credentials can go at once.
   if (secret && (await client.delete(R.secrets, SYSTEM_NAMESPACE, secret))) {
-    opts.progress(`secret "${secret}" deleted`);
+    progress(`secret "${secret}" deleted`);
   }
   // An account `isthmus allow` made for this cluster lives on in the remote one until deleted there.
   const kubeconfig = credentials?.data?.[REMOTE_KUBECONFIG_KEY];
   const account = kubeconfig ? peerAccountOf(Buffer.from(kubeconfig, 'base64').toString('utf8')) : undefined;
   if (account) {
-    opts.progress(
+    progress(
       `note: cluster ${cluster} still has the read-only account ${SYSTEM_NAMESPACE}/${account} made for this one; to revoke its token, run there: kubectl -n ${SYSTEM_NAMESPACE} delete serviceaccount ${account}`,
     );
   }
-  if (!opts.wait) return { linkName };
-
-  const deadline = Date.now() + opts.timeoutMs;
-  while (await client.get(R.links, SYSTEM_NAMESPACE, linkName)) {
-    if (Date.now() > deadline) {
-      throw new IsthmusError(
-        'WAIT_TIMEOUT',
-        `Link ${linkName} still exists after ${Math.round(opts.timeoutMs / 1000)}s: the controller releases its finalizer ${LINK_FINALIZER} after deleting the mirrors; is isthmus-controller running?`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, opts.pollMs ?? 250));
-  }
-  return { linkName, mirrorsRemoved: Math.max(0, before - (await countMirrors(client, cluster))) };
 }

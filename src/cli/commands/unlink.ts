@@ -30,7 +30,7 @@ export function registerUnlink(program: Command): void {
       if (outcome.mirrorsRemoved !== undefined) {
         const n = outcome.mirrorsRemoved;
         process.stdout.write(
-          `Link ${outcome.linkName} is gone; ${n} mirror service${n === 1 ? '' : 's'} removed\n`,
+          `${outcome.linkName.includes(',') ? `Links ${outcome.linkName} are` : `Link ${outcome.linkName} is`} gone; ${n} mirror service${n === 1 ? '' : 's'} removed\n`,
         );
       }
     } finally {

@@ -1,0 +1,41 @@
+/**
+ * Follows one Link's credentials Secret, so that credentials rotated in place (same Secret, a new
+ * kubeconfig or token: `isthmus link` re-run) reach the remote client, and a Secret created after
+ * its Link is used at once rather than at the next retry. One watch per Link, of that Secret alone
+ * (field selector on its name) in the Link's namespace, where the controller's Role already grants
+ * get/list/watch on Secrets. The cache keeps metadata only: an event is a cue to re-read the Secret
+ * and compare fingerprints, so no key material is held twice.
+ */
+import { createHash } from 'node:crypto';
+import type { BackoffPolicy } from '../kube/backoff.js';
+import type { KubeClient } from '../kube/client.js';
+import { createInformer, type Informer } from '../kube/informer.js';
+import { REMOTE_KUBECONFIG_KEY } from '../kube/keys.js';
+import { R } from '../kube/resources.js';
+import type { V1Secret } from '../kube/types.js';
+
+export function watchCredentials(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  changed: () => void,
+  backoff?: BackoffPolicy,
+): Informer<V1Secret> {
+  const informer = createInformer<V1Secret>(client, R.secrets, {
+    namespace,
+    fieldSelector: `metadata.name=${name}`,
+    transform: (secret) => ({ metadata: secret.metadata ?? {} }),
+    ...(backoff ? { backoff } : {}),
+  });
+  informer.onEvent(changed);
+  informer.start();
+  return informer;
+}
+
+/** What a remote client is built from (the `kubeconfig` key, as loadKubeconfigSecret reads it), hashed. */
+export function credentialsFingerprint(secret: V1Secret): string {
+  const text =
+    secret.stringData?.[REMOTE_KUBECONFIG_KEY] ??
+    Buffer.from(secret.data?.[REMOTE_KUBECONFIG_KEY] ?? '', 'base64').toString('utf8');
+  return createHash('sha256').update(text).digest('hex');
+}

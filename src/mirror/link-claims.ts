@@ -1,0 +1,79 @@
+/**
+ * Which Link may mirror which cluster, and which clusters' mirrors no Link accounts for. Pure.
+ *
+ * A mirror records only its cluster (`mirror.linkerd.io/cluster-name`), not its Link. So two Links
+ * to one cluster would each take the other's mirrors for their own, and each would delete as
+ * orphans what the other creates. One Link holds a cluster: the oldest valid one (creationTimestamp,
+ * then name: deterministic, and it leaves the Link that made the mirrors in charge of them). The
+ * others are invalid (`LinkInvalid`) and touch no mirror until the holder goes.
+ */
+import { CLUSTER_NAME_LABEL } from '../kube/keys.js';
+import type { Link, V1Service } from '../kube/types.js';
+import { isOurService } from './mirror-objects.js';
+
+/** A valid Link and the cluster it targets. */
+export interface LinkClaim {
+  link: Link;
+  cluster: string;
+}
+
+/** The Link that mirrors `cluster`: the oldest of the valid Links targeting it. */
+export function clusterHolder(claims: readonly LinkClaim[], cluster: string): Link | undefined {
+  let holder: Link | undefined;
+  for (const claim of claims) {
+    if (claim.cluster === cluster && (!holder || olderThan(claim.link, holder))) holder = claim.link;
+  }
+  return holder;
+}
+
+/** Why `link` may not mirror `cluster` (another Link holds it), or undefined when it may. */
+export function claimConflict(link: Link, cluster: string, claims: readonly LinkClaim[]): string | undefined {
+  const holder = clusterHolder(claims, cluster);
+  if (!holder || sameLink(holder, link)) return undefined;
+  return `targetClusterName ${cluster} is already linked by Link ${linkName(holder)}, which mirrors it (the oldest Link to a cluster does): delete this Link or that one`;
+}
+
+export function sameLink(a: Link, b: Link): boolean {
+  return linkName(a) === linkName(b);
+}
+
+/**
+ * Clusters that have mirrors here (ours: Linkerd's mirrors are never counted) but that no Link
+ * targets, valid or not, and that no running watcher serves: what a Link retargeted while the
+ * controller was down, or through an invalid edit, left behind. An invalid Link keeps its mirrors
+ * (its deletion removes them), so only a cluster that no Link names at all is an orphan.
+ */
+export function orphanClusters(
+  services: readonly V1Service[],
+  links: readonly Link[],
+  watched: Iterable<string>,
+): string[] {
+  const kept = new Set<string>(watched);
+  for (const link of links) {
+    const target = link.spec?.targetClusterName;
+    if (typeof target === 'string') kept.add(target);
+  }
+  const orphans = new Set<string>();
+  for (const svc of services) {
+    const cluster = svc.metadata?.labels?.[CLUSTER_NAME_LABEL];
+    if (cluster && !kept.has(cluster) && isOurService(svc, cluster)) orphans.add(cluster);
+  }
+  return [...orphans].sort();
+}
+
+function olderThan(a: Link, b: Link): boolean {
+  const ta = created(a);
+  const tb = created(b);
+  if (ta !== tb) return ta < tb;
+  return linkName(a) < linkName(b);
+}
+
+/** Not yet stored (no timestamp): the youngest. */
+function created(link: Link): number {
+  const t = Date.parse(String(link.metadata?.creationTimestamp ?? ''));
+  return Number.isFinite(t) ? t : Number.POSITIVE_INFINITY;
+}
+
+function linkName(link: Link): string {
+  return `${link.metadata?.namespace ?? ''}/${link.metadata?.name ?? ''}`;
+}
