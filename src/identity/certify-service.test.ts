@@ -23,8 +23,15 @@ const tokens: Record<string, string> = {
   'gateway-token': 'system:serviceaccount:isthmus-system:isthmus-gateway',
   'web-token': 'system:serviceaccount:default:web',
 };
-const reviewer: TokenReviewer = async (token) => {
+const reviewer: TokenReviewer = async (token, audiences) => {
   if (token === 'explode') throw new Error('connect ECONNREFUSED 10.96.0.1:443');
+  // What kube-apiserver answers for a token of the account but not of this audience.
+  if (token === 'api-token' || !audiences.includes('identity.isthmus.dev'))
+    return {
+      authenticated: false,
+      error:
+        'token audiences ["https://kubernetes.default.svc.cluster.local"] is invalid for the target audiences ["identity.isthmus.dev"]',
+    };
   const username = tokens[token];
   return username ? { authenticated: true, username } : { authenticated: false, error: 'token expired' };
 };
@@ -97,6 +104,11 @@ describe('Certify', () => {
   it.each([
     ['a token the API rejects', 'stolen', /token not accepted: token expired/],
     ['no token', '', /no token/],
+    [
+      "the account's API token (not bound to the identity audience)",
+      'api-token',
+      /token not accepted: token audiences .* is invalid for the target audiences \["identity.isthmus.dev"\]/,
+    ],
   ])('refuses %s with UNAUTHENTICATED', async (_what, token, message) => {
     const err = await failure({ address, token });
     expect(isIsthmusError(err, 'IDENTITY_DENIED')).toBe(true);

@@ -2,7 +2,7 @@ import diagnostics from 'node:diagnostics_channel';
 import { Server, type ServiceError, status } from '@grpc/grpc-js';
 import { describeError } from '../errors.js';
 import { anyAddress } from '../host-port.js';
-import { PORTS } from '../kube/keys.js';
+import { IDENTITY_TOKEN_AUDIENCE, PORTS } from '../kube/keys.js';
 import {
   CLOCK_SKEW_ALLOWANCE_MS,
   chainOf,
@@ -30,6 +30,8 @@ import {
  */
 export type TokenReviewer = (
   token: string,
+  /** The token must be for one of these (IDENTITY_TOKEN_AUDIENCE): not an API server token. */
+  audiences: string[],
 ) => Promise<{ authenticated: boolean; username?: string; error?: string }>;
 
 /** Published once per Certify call: `{ outcome, identity?, reason? }`. */
@@ -72,7 +74,7 @@ export function createCertifyHandler(deps: CertifyDeps): (req: CertifyRequest) =
     if (req.token === '') return fail(status.UNAUTHENTICATED, 'unauthenticated', 'no token in the request');
     let review: Awaited<ReturnType<TokenReviewer>>;
     try {
-      review = await deps.reviewer(req.token);
+      review = await deps.reviewer(req.token, [IDENTITY_TOKEN_AUDIENCE]);
     } catch (err) {
       // The token may be fine: the API server is what failed, so the caller should retry.
       return fail(status.UNAVAILABLE, 'unavailable', `token review failed: ${describeError(err)}`);

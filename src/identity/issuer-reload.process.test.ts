@@ -1,16 +1,17 @@
 /**
  * The real `isthmus identity` process follows its issuer Secret: kubelet-style updates of the
  * mounted files (a `..data` symlink swap) make it sign with the renewed issuer without a restart,
- * and a bad update is refused on stderr while the issuer in force keeps signing.
+ * and a bad update is refused on stderr while the issuer in force keeps signing. It reviews tokens
+ * with the sandbox's TokenReview: only one bound to the identity audience gets a certificate.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serviceAccountToken } from '../cli/lab/bootstrap.js';
 import { KubeClient } from '../kube/client.js';
-import { SYSTEM_NAMESPACE } from '../kube/keys.js';
+import { IDENTITY_TOKEN_AUDIENCE, SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
+import { requestServiceAccountToken } from '../kube/token-request.js';
 import { type Sandbox, startSandbox } from '../sandbox/index.js';
 import { waitFor } from '../wait-for.js';
 import { createIssuer } from './ca.js';
@@ -87,8 +88,19 @@ describe('isthmus identity', () => {
       },
     );
     const address = `127.0.0.1:${port}`;
-    const token = await serviceAccountToken(admin, 'isthmus-gateway');
+    const { token } = await requestServiceAccountToken(admin, SYSTEM_NAMESPACE, 'isthmus-gateway', {
+      audiences: [IDENTITY_TOKEN_AUDIENCE],
+      expirationSeconds: 3600,
+    });
     expect(await signerOf(address, token)).toBe(a.certPem);
+    // The account's API token (audience: the API server) is refused: only the identity audience is.
+    const apiToken = await requestServiceAccountToken(admin, SYSTEM_NAMESPACE, 'isthmus-gateway', {
+      audiences: [],
+      expirationSeconds: 3600,
+    });
+    await expect(signerOf(address, apiToken.token)).rejects.toThrow(
+      /is invalid for the target audiences \["identity.isthmus.dev"\]/,
+    );
 
     const b = createIssuer(pki.anchor, { cluster: 'east', trustDomain: TEST_TRUST_DOMAIN });
     secret.publish({ 'tls.crt': b.certPem, 'tls.key': b.keyPem });

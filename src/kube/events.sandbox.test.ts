@@ -4,6 +4,7 @@ import { KubeClient } from './client.js';
 import { EventRecorder, SPAM_BURST, SPAM_REFILL_MS } from './events.js';
 import { R } from './resources.js';
 import { service } from './test-support.js';
+import { requestServiceAccountToken } from './token-request.js';
 import { createTokenReviewer } from './token-review.js';
 import type { CoreV1Event, V1Service } from './types.js';
 
@@ -101,5 +102,28 @@ describe('TokenReview', () => {
     const denied = await review('forged');
     expect(denied.authenticated).toBe(false);
     expect(denied.error).toBeTruthy();
+  });
+
+  it('with audiences: accepts only a token bound to one of them (TokenRequest), not an API token', async () => {
+    const { client } = await setup();
+    await client.create(R.serviceAccounts, { metadata: { name: 'gw', namespace: 'default' } });
+    const bound = await requestServiceAccountToken(client, 'default', 'gw', {
+      audiences: ['identity.isthmus.dev'],
+      expirationSeconds: 3600,
+    });
+    const api = await requestServiceAccountToken(client, 'default', 'gw', {
+      audiences: [],
+      expirationSeconds: 3600,
+    });
+    const review = createTokenReviewer(client);
+    await expect(review(bound.token, ['identity.isthmus.dev'])).resolves.toMatchObject({
+      authenticated: true,
+      username: 'system:serviceaccount:default:gw',
+    });
+    expect(await review(api.token, ['identity.isthmus.dev'])).toMatchObject({
+      authenticated: false,
+      error: expect.stringContaining('is invalid for the target audiences ["identity.isthmus.dev"]'),
+    });
+    expect((await review(bound.token)).authenticated).toBe(false);
   });
 });

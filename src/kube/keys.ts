@@ -107,6 +107,14 @@ export const LINK_FINALIZER = 'multicluster.isthmus.dev/mirrors';
 export const REMOTE_KUBECONFIG_SECRET_TYPE = 'mirror.linkerd.io/remote-kubeconfig';
 export const REMOTE_KUBECONFIG_KEY = 'kubeconfig';
 
+/**
+ * The audience of the ServiceAccount tokens a gateway shows the identity service (a projected
+ * `serviceAccountToken` volume; Linkerd's is `identity.l5d.io`): a token the API server would
+ * accept is refused, so a token leaked from any pod of the account cannot be turned into a
+ * gateway certificate, and the gateway's own cannot be used against the API server.
+ */
+export const IDENTITY_TOKEN_AUDIENCE = 'identity.isthmus.dev';
+
 export const DEFAULT_EXPORT_SELECTOR = `${EXPORTED_LABEL}=true`;
 export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
 

@@ -38,6 +38,13 @@ export function createTokenReviewer(
       {}) as TokenReviewStatus;
     if (!status.authenticated)
       return { authenticated: false, error: status.error ?? 'token not authenticated' };
+    // An authenticator that ignores audiences answers without ours: not a token for us (the
+    // TokenReview API asks reviewers to check this).
+    if (audiences && audiences.length > 0 && !audiences.some((a) => status.audiences?.includes(a)))
+      return {
+        authenticated: false,
+        error: `the API server did not confirm the token is for ${audiences.join(', ')} (audiences: ${status.audiences?.join(', ') || 'none'})`,
+      };
     return { authenticated: true, username: status.user?.username, groups: status.user?.groups ?? [] };
   };
 }

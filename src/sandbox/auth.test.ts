@@ -148,6 +148,109 @@ describe('ServiceAccount tokens and RBAC', () => {
   });
 });
 
+describe('TokenRequest (serviceaccounts/token) and audiences', () => {
+  const review = (token: string, audiences?: string[]) =>
+    call(sb, 'POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
+      kind: 'TokenReview',
+      spec: { token, ...(audiences ? { audiences } : {}) },
+    });
+  const request = (name: string, spec: Record<string, unknown>) =>
+    call(sb, 'POST', `/api/v1/namespaces/default/serviceaccounts/${name}/token`, {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      spec,
+    });
+
+  it('binds a token to its audiences: TokenReview accepts it for those only, the API server not at all', async () => {
+    await call(sb, 'POST', '/api/v1/namespaces/default/serviceaccounts', { metadata: { name: 'gw' } });
+    const r = await request('gw', { audiences: ['identity.isthmus.dev'], expirationSeconds: 600 });
+    expect(r.status).toBe(201);
+    expect(r.body).toMatchObject({
+      kind: 'TokenRequest',
+      spec: { audiences: ['identity.isthmus.dev'], expirationSeconds: 600 },
+      status: { token: expect.any(String), expirationTimestamp: expect.stringMatching(/Z$/) },
+    });
+    const token = r.body.status.token as string;
+    expect((await review(token, ['identity.isthmus.dev'])).body.status).toMatchObject({
+      authenticated: true,
+      user: { username: 'system:serviceaccount:default:gw' },
+      audiences: ['identity.isthmus.dev'],
+    });
+    expect((await review(token, ['other.example'])).body.status).toEqual({
+      authenticated: false,
+      user: {},
+      error:
+        '[invalid bearer token, token audiences ["identity.isthmus.dev"] is invalid for the target audiences ["other.example"]]',
+    });
+    // No audiences in the review: the API server's own, which this token is not for.
+    expect((await review(token)).body.status.authenticated).toBe(false);
+    expect((await call(sb, 'GET', '/api/v1/namespaces/default/services', undefined, { token })).status).toBe(
+      401,
+    );
+
+    // Without audiences the token is the API server's, and a token for another audience is not.
+    const apiToken = (await request('gw', {})).body.status.token as string;
+    expect((await review(apiToken)).body.status).toMatchObject({
+      authenticated: true,
+      audiences: ['https://kubernetes.default.svc.cluster.local'],
+    });
+    expect((await review(apiToken, ['identity.isthmus.dev'])).body.status.authenticated).toBe(false);
+    // Static tokens know no audience either.
+    sb.addToken('static-admin', { username: 'static-admin', rules: 'admin' });
+    expect((await review('static-admin', ['identity.isthmus.dev'])).body.status.authenticated).toBe(false);
+
+    // The token dies with its ServiceAccount.
+    await call(sb, 'DELETE', '/api/v1/namespaces/default/serviceaccounts/gw');
+    expect((await review(token, ['identity.isthmus.dev'])).body.status.authenticated).toBe(false);
+  });
+
+  it('refuses what kube-apiserver refuses: a short lifetime, a missing ServiceAccount, GET', async () => {
+    await call(sb, 'POST', '/api/v1/namespaces/default/serviceaccounts', { metadata: { name: 'short' } });
+    const short = await request('short', { expirationSeconds: 60 });
+    expect(short.status).toBe(422);
+    expect(short.body.message).toContain(
+      'spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes',
+    );
+    expect((await request('nobody', {})).status).toBe(404);
+    expect((await call(sb, 'GET', '/api/v1/namespaces/default/serviceaccounts/short/token')).status).toBe(
+      405,
+    );
+  });
+
+  it('kubectl create token --audience gets a token bound to that audience', async () => {
+    // kubectl sends no bearer token over plain HTTP: this one runs on a TLS sandbox.
+    const tls = await startSandbox({ name: 'create-token', loadCrds: false });
+    const dir = mkdtempSync(join(tmpdir(), 'sandbox-create-token-'));
+    try {
+      const kubeconfig = join(dir, 'kubeconfig');
+      writeFileSync(kubeconfig, tls.kubeconfig());
+      const kubectl = kubectlWith(kubeconfig, dir);
+      expect((await kubectl('create', 'serviceaccount', 'gw')).code).toBe(0);
+      const made = await kubectl(
+        'create',
+        'token',
+        'gw',
+        '--audience',
+        'identity.isthmus.dev',
+        '--duration',
+        '10m',
+      );
+      expect({ code: made.code, err: made.stderr }).toEqual({ code: 0, err: '' });
+      const r = await call(tls, 'POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
+        spec: { token: made.stdout.trim(), audiences: ['identity.isthmus.dev'] },
+      });
+      expect(r.body.status).toMatchObject({
+        authenticated: true,
+        user: { username: 'system:serviceaccount:default:gw' },
+      });
+    } finally {
+      await closeAgent(tls);
+      await tls.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('SubjectAccessReview', () => {
   const review = (spec: Record<string, unknown>) =>
     call(sb, 'POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {

@@ -14,7 +14,7 @@ import {
   type UserInfo,
 } from './rbac.js';
 import type { ObjectStore } from './store.js';
-import type { SystemControllers } from './system-controllers.js';
+import { API_AUDIENCE, type SystemControllers } from './system-controllers.js';
 
 export interface StaticUser {
   username: string;
@@ -40,24 +40,53 @@ export class Auth {
     this.staticTokens.set(token, user);
   }
 
-  /** The principal a token stands for, undefined when it is unknown. */
+  /** A TokenRequest's token, or undefined when the ServiceAccount does not exist. */
+  issueToken(namespace: string, name: string, audiences: string[], expiresAt: number): string | undefined {
+    return this.controllers.issueBoundToken(namespace, name, audiences, expiresAt);
+  }
+
+  /**
+   * The principal a token stands for on a request to this API server, undefined when it is
+   * unknown or bound to other audiences (a token minted for the identity service is no API key).
+   */
   lookup(token: string): Principal | undefined {
+    return this.identify(token, [API_AUDIENCE])?.principal;
+  }
+
+  /** The principal and the audiences of `targets` the token is good for (none: refused). */
+  private identify(
+    token: string,
+    targets: string[],
+  ): { principal: Principal; audiences: string[] } | undefined {
     const s = this.staticTokens.get(token);
+    // Static tokens know no audience: like kube-apiserver's token file, they are the API server's.
+    if (s && !targets.includes(API_AUDIENCE)) return undefined;
     if (s) {
       const groups = [...(s.groups ?? [])];
       if (s.rules === 'admin' && !groups.includes('system:masters')) groups.push('system:masters');
       groups.push('system:authenticated');
-      return { user: { username: s.username, groups }, rules: s.rules };
+      return {
+        principal: { user: { username: s.username, groups }, rules: s.rules },
+        audiences: [API_AUDIENCE],
+      };
     }
     const sa = this.controllers.serviceAccountFor(token);
-    if (!sa) return undefined;
+    const audiences = sa ? sa.audiences.filter((a) => targets.includes(a)) : [];
+    if (!sa || audiences.length === 0) return undefined;
     return {
-      user: {
-        username: `system:serviceaccount:${sa.namespace}:${sa.name}`,
-        uid: sa.uid,
-        groups: ['system:serviceaccounts', `system:serviceaccounts:${sa.namespace}`, 'system:authenticated'],
+      principal: {
+        user: {
+          username: `system:serviceaccount:${sa.namespace}:${sa.name}`,
+          uid: sa.uid,
+          groups: [
+            'system:serviceaccounts',
+            `system:serviceaccounts:${sa.namespace}`,
+            'system:authenticated',
+          ],
+        },
+        rules: undefined,
       },
-      rules: undefined,
+      audiences,
     };
   }
 
@@ -97,12 +126,24 @@ export class Auth {
     return user.groups.includes('system:masters') || rbacAllows(this.store, user, a);
   }
 
-  /** TokenReview status for a token (authentication.k8s.io/v1). */
-  review(token: string): Record<string, unknown> {
-    const p = this.lookup(token);
-    if (!p) return { authenticated: false, user: {}, error: 'invalid bearer token' };
-    const user: Record<string, unknown> = { username: p.user.username, groups: p.user.groups };
-    if (p.user.uid) user.uid = p.user.uid;
-    return { authenticated: true, user, audiences: ['https://kubernetes.default.svc.cluster.local'] };
+  /**
+   * TokenReview status for a token (authentication.k8s.io/v1). `audiences` are the reviewer's
+   * (none: the API server's own); the token must be good for one of them, and the answer lists
+   * those it is good for, as kube-apiserver does.
+   */
+  review(token: string, audiences: string[] = []): Record<string, unknown> {
+    const targets = audiences.length > 0 ? audiences : [API_AUDIENCE];
+    const found = this.identify(token, targets);
+    if (!found) {
+      const sa = this.controllers.serviceAccountFor(token);
+      const error = sa
+        ? `[invalid bearer token, token audiences ${JSON.stringify(sa.audiences)} is invalid for the target audiences ${JSON.stringify(targets)}]`
+        : 'invalid bearer token';
+      return { authenticated: false, user: {}, error };
+    }
+    const { user: u } = found.principal;
+    const user: Record<string, unknown> = { username: u.username, groups: u.groups };
+    if (u.uid) user.uid = u.uid;
+    return { authenticated: true, user, audiences: found.audiences };
   }
 }

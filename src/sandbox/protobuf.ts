@@ -1,6 +1,6 @@
 /**
  * Request bodies in `application/vnd.kubernetes.protobuf`, which kubectl's typed clients send
- * (`kubectl create namespace|configmap|secret|serviceaccount|service|role|rolebinding...`).
+ * (`kubectl create namespace|configmap|secret|serviceaccount|service|role|rolebinding|token...`).
  * The envelope is the `k8s\0` magic plus a runtime.Unknown (apimachinery runtime/generated.proto);
  * the object is decoded with the field numbers of k8s.io/api generated.proto for the kinds below.
  * Any field this table does not know is refused (415), never silently dropped.
@@ -157,6 +157,24 @@ const KINDS: Record<string, Schema> = {
       schema: { ...ACCESS_ATTRIBUTES, 3: s('user'), 4: { name: 'groups', t: 'rstring' }, 6: s('uid') },
     },
     3: ACCESS_REVIEW_STATUS,
+  },
+  // k8s.io/api/authentication/v1: what `kubectl create token` sends.
+  'authentication.k8s.io/v1/TokenRequest': {
+    1: META,
+    2: {
+      name: 'spec',
+      t: 'msg',
+      schema: {
+        1: { name: 'audiences', t: 'rstring' },
+        3: {
+          name: 'boundObjectRef',
+          t: 'msg',
+          schema: { 1: s('kind'), 2: s('apiVersion'), 3: s('name'), 4: s('uid') },
+        },
+        4: { name: 'expirationSeconds', t: 'int' },
+      },
+    },
+    3: { name: 'status', t: 'skip' },
   },
   'rbac.authorization.k8s.io/v1/RoleBinding': BINDING,
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': BINDING,

@@ -30,6 +30,7 @@ import {
   finalizeNamespace,
   selfSubjectAccessReview,
   subjectAccessReview,
+  tokenRequest,
   tokenReview,
 } from './special-endpoints.js';
 import type { KObj } from './store.js';
@@ -134,7 +135,8 @@ export function handleResource(
       (pods && (info.subresource === 'proxy' || info.subresource === 'log')) ||
       (info.subresource === 'status' && rt.hasStatus) ||
       (info.subresource === 'scale' && hasScale(rt)) ||
-      (info.subresource === 'finalize' && rt.plural === 'namespaces' && rt.group === '');
+      (info.subresource === 'finalize' && rt.plural === 'namespaces' && rt.group === '') ||
+      (info.subresource === 'token' && rt.plural === 'serviceaccounts' && rt.group === '');
     if (!ok || info.name === undefined) throw pathNotFound();
   }
   if (!rt.namespaced && info.namespace !== undefined) throw pathNotFound();
@@ -143,11 +145,21 @@ export function handleResource(
   if (info.subresource === 'proxy' && ['list', 'watch', 'deletecollection'].includes(verb))
     throw methodNotAllowed(verb, groupResource(rt));
   if (info.subresource === 'log' && verb !== 'get') throw methodNotAllowed(verb, groupResource(rt));
-  if (info.subresource && !['get', 'update', 'patch'].includes(verb) && info.subresource !== 'proxy')
+  // serviceaccounts/token serves create only (TokenRequest).
+  if (
+    info.subresource === 'token'
+      ? verb !== 'create'
+      : info.subresource && !['get', 'update', 'patch'].includes(verb) && info.subresource !== 'proxy'
+  )
     throw methodNotAllowed(verb, groupResource(rt));
   if (!info.subresource && !rt.verbs.includes(verb as Verb)) throw methodNotAllowed(verb, groupResource(rt));
   // POST is served on collections only.
-  if (verb === 'create' && info.name !== undefined && info.subresource !== 'proxy')
+  if (
+    verb === 'create' &&
+    info.name !== undefined &&
+    info.subresource !== 'proxy' &&
+    info.subresource !== 'token'
+  )
     throw methodNotAllowed('create', groupResource(rt));
   // Cluster-wide paths of namespaced resources serve list and watch only.
   if (rt.namespaced && info.namespace === undefined && !['list', 'watch'].includes(verb))
@@ -255,6 +267,7 @@ export function handleResource(
       return undefined;
     }
     case 'create': {
+      if (info.subresource === 'token') return tokenRequest(deps, ns!, info.name!, raw);
       if (rt.group === 'authentication.k8s.io' && rt.plural === 'tokenreviews') return tokenReview(deps, raw);
       if (rt.group === 'authorization.k8s.io' && rt.plural === 'subjectaccessreviews')
         return subjectAccessReview(deps, raw);

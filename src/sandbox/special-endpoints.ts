@@ -13,12 +13,20 @@ import type { ResourceAttributes } from './rbac.js';
 import type { HandlerDeps, Reply } from './resource-handler.js';
 import { groupResource, type ResourceType, resourceKey } from './resource-types.js';
 import { isFinalized } from './rest-ops.js';
+import { API_AUDIENCE } from './system-controllers.js';
 
 export function tokenReview(deps: HandlerDeps, raw: string): Reply {
-  const body = parseJsonBody(raw) as { apiVersion?: string; kind?: string; spec?: { token?: string } };
+  const body = parseJsonBody(raw) as {
+    apiVersion?: string;
+    kind?: string;
+    spec?: { token?: string; audiences?: unknown };
+  };
   if (body?.kind !== undefined && body.kind !== 'TokenReview')
     throw badRequest(`${body.kind} cannot be handled as a TokenReview`);
   const token = body?.spec?.token ?? '';
+  const audiences = Array.isArray(body?.spec?.audiences)
+    ? body.spec.audiences.filter((a): a is string => typeof a === 'string')
+    : [];
   return {
     status: 201,
     body: {
@@ -26,7 +34,62 @@ export function tokenReview(deps: HandlerDeps, raw: string): Reply {
       apiVersion: 'authentication.k8s.io/v1',
       metadata: { creationTimestamp: null },
       spec: body.spec ?? {},
-      status: deps.auth.review(token),
+      status: deps.auth.review(token, audiences),
+    },
+  };
+}
+
+/** TokenRequest's bounds (pkg/apis/authentication/validation), messages verbatim. */
+const MIN_TOKEN_SECONDS = 600;
+const MAX_TOKEN_SECONDS = 2 ** 32;
+
+/**
+ * POST .../serviceaccounts/<name>/token (authentication.k8s.io/v1 TokenRequest), what the kubelet
+ * does for a projected `serviceAccountToken` volume: a token for `spec.audiences` (default: the
+ * API server's), valid `spec.expirationSeconds` (default 1 h).
+ */
+export function tokenRequest(deps: HandlerDeps, namespace: string, name: string, raw: string): Reply {
+  const body = parseJsonBody(raw) as {
+    kind?: string;
+    spec?: { audiences?: unknown; expirationSeconds?: unknown };
+  };
+  if (body?.kind !== undefined && body.kind !== 'TokenRequest')
+    throw badRequest(`${body.kind} cannot be handled as a TokenRequest`);
+  const spec = (body?.spec ?? {}) as {
+    audiences?: unknown;
+    expirationSeconds?: unknown;
+    boundObjectRef?: unknown;
+  };
+  if (spec.boundObjectRef !== undefined && spec.boundObjectRef !== null)
+    throw badRequest('the sandbox does not bind tokens to objects (spec.boundObjectRef); send none');
+  const audiences = spec.audiences ?? [];
+  const seconds = spec.expirationSeconds ?? 3600;
+  const causes: StatusCause[] = [];
+  if (!Array.isArray(audiences) || audiences.some((a) => typeof a !== 'string' || a === ''))
+    causes.push(invalid('spec.audiences', audiences, 'must be a list of non-empty strings'));
+  if (typeof seconds !== 'number' || !Number.isInteger(seconds))
+    causes.push(invalid('spec.expirationSeconds', seconds, 'must be an integer'));
+  else if (seconds < MIN_TOKEN_SECONDS)
+    causes.push(
+      invalid('spec.expirationSeconds', seconds, 'may not specify a duration less than 10 minutes'),
+    );
+  else if (seconds > MAX_TOKEN_SECONDS)
+    causes.push(
+      invalid('spec.expirationSeconds', seconds, 'may not specify a duration larger than 2^32 seconds'),
+    );
+  if (causes.length > 0) throw invalidObject('TokenRequest', 'authentication.k8s.io', name, causes);
+  const expiresAt = Date.now() + (seconds as number) * 1000;
+  const bound = (audiences as string[]).length > 0 ? (audiences as string[]) : [API_AUDIENCE];
+  const token = deps.auth.issueToken(namespace, name, bound, expiresAt);
+  if (token === undefined) throw notFound({ group: '', resource: 'serviceaccounts' }, name);
+  return {
+    status: 201,
+    body: {
+      kind: 'TokenRequest',
+      apiVersion: 'authentication.k8s.io/v1',
+      metadata: { name, namespace, creationTimestamp: null },
+      spec: { audiences: bound, expirationSeconds: seconds, boundObjectRef: null },
+      status: { token, expirationTimestamp: new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, 'Z') },
     },
   };
 }

@@ -39,15 +39,30 @@ function mintToken(namespace: string, sa: string, secret: string, uid: string): 
   return `${header}.${payload}.${randomBytes(32).toString('base64url')}`;
 }
 
+/** The audience of the API server itself (kube-apiserver's default `--api-audiences`). */
+export const API_AUDIENCE = 'https://kubernetes.default.svc.cluster.local';
+
 export interface ServiceAccountIdentity {
   namespace: string;
   name: string;
   uid: string;
+  /** Who may accept the token: a bound token's own list; a legacy Secret token is the API server's. */
+  audiences: string[];
+}
+
+interface BoundToken {
+  namespace: string;
+  name: string;
+  uid: string;
+  audiences: string[];
+  expiresAt: number;
 }
 
 export class SystemControllers {
   /** token → the ServiceAccount it authenticates as (kept in step with the Secrets). */
   private readonly tokens = new Map<string, { namespace: string; secret: string }>();
+  /** token → what a TokenRequest bound it to (serviceaccounts/token). */
+  private readonly boundTokens = new Map<string, BoundToken>();
 
   constructor(
     private readonly ops: RestOps,
@@ -74,6 +89,8 @@ export class SystemControllers {
 
   /** The ServiceAccount a bearer token belongs to, if its Secret and ServiceAccount still exist. */
   serviceAccountFor(token: string): ServiceAccountIdentity | undefined {
+    const bound = this.boundTokens.get(token);
+    if (bound) return this.boundIdentity(token, bound);
     const entry = this.tokens.get(token);
     if (!entry) return undefined;
     const secret = this.store.get(SECRETS, entry.namespace, entry.secret);
@@ -81,7 +98,33 @@ export class SystemControllers {
     if (!saName) return undefined;
     const sa = this.store.get(SERVICE_ACCOUNTS, entry.namespace, saName);
     if (!sa || sa.metadata.uid !== secret?.metadata.annotations?.[SA_UID_ANNOTATION]) return undefined;
-    return { namespace: entry.namespace, name: saName, uid: sa.metadata.uid! };
+    return { namespace: entry.namespace, name: saName, uid: sa.metadata.uid!, audiences: [API_AUDIENCE] };
+  }
+
+  /**
+   * TokenRequest: a token for an existing ServiceAccount, for `audiences`, until `expiresAt`. It
+   * dies with its ServiceAccount (the uid is bound), as a projected token does.
+   */
+  issueBoundToken(
+    namespace: string,
+    name: string,
+    audiences: string[],
+    expiresAt: number,
+  ): string | undefined {
+    const sa = this.store.get(SERVICE_ACCOUNTS, namespace, name);
+    if (!sa?.metadata.uid) return undefined;
+    const token = mintToken(namespace, name, '', sa.metadata.uid);
+    this.boundTokens.set(token, { namespace, name, uid: sa.metadata.uid, audiences, expiresAt });
+    return token;
+  }
+
+  private boundIdentity(token: string, bound: BoundToken): ServiceAccountIdentity | undefined {
+    const sa = this.store.get(SERVICE_ACCOUNTS, bound.namespace, bound.name);
+    if (Date.now() >= bound.expiresAt || sa?.metadata.uid !== bound.uid) {
+      this.boundTokens.delete(token);
+      return undefined;
+    }
+    return { namespace: bound.namespace, name: bound.name, uid: bound.uid, audiences: bound.audiences };
   }
 
   private createQuietly(plural: string, namespace: string, body: Record<string, unknown>): void {

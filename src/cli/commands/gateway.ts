@@ -38,7 +38,10 @@ export function registerGateway(program: Command): void {
       collect,
     )
     .option('--identity-address <host:port>', 'identity service to request certificates from')
-    .option('--token-file <path>', 'service account token presented to the identity service')
+    .option(
+      '--token-file <path>',
+      'service account token for the identity service (audience identity.isthmus.dev; re-read at each renewal, as the kubelet refreshes it)',
+    )
     .option('--cert-file <path>', 'certificate chain file (instead of the identity service)')
     .option('--key-file <path>', 'private key file (with --cert-file)')
     .option('--ca-file <path>', 'trust anchor file')

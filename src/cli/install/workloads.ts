@@ -4,7 +4,7 @@
  */
 
 import { GATEWAY_NODE_OPTIONS } from '../../gateway/process-flags.js';
-import { CRL_CONFIGMAP, GATEWAY_SERVICE_NAME, PORTS } from '../../kube/keys.js';
+import { CRL_CONFIGMAP, GATEWAY_SERVICE_NAME, IDENTITY_TOKEN_AUDIENCE, PORTS } from '../../kube/keys.js';
 import { CONTROLLER_NODE_OPTIONS } from '../controller/process-flags.js';
 import { exposureFields } from './gateway-exposure.js';
 import { componentLabels, type InstallOptions, PART_OF } from './options.js';
@@ -12,7 +12,10 @@ import { componentLabels, type InstallOptions, PART_OF } from './options.js';
 /** The gateway's graceful shutdown in a cluster (flags of `isthmus gateway`). */
 export const GATEWAY_DRAIN = { delayMs: 5_000, graceMs: 25_000 };
 
-const SA_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+/** Where the gateway's identity token is mounted: a projected token for the identity service only. */
+const IDENTITY_TOKEN_DIR = '/var/run/secrets/isthmus.dev/identity';
+/** The kubelet refreshes a projected token at 80 % of this (and kube-apiserver's minimum is 10 min). */
+const IDENTITY_TOKEN_SECONDS = 3600;
 const CRL_MOUNT = '/var/run/isthmus/crl';
 
 function podSecurity() {
@@ -235,7 +238,7 @@ export function gatewayManifests(opts: InstallOptions): object[] {
           `--cluster-domain=${opts.clusterDomain}`,
           '--in-cluster',
           `--identity-address=${identity}`,
-          `--token-file=${SA_TOKEN}`,
+          `--token-file=${IDENTITY_TOKEN_DIR}/token`,
           `--ingress-port=${PORTS.ingress}`,
           `--admin-port=${PORTS.admin}`,
           '--ca-file=/var/run/isthmus/anchor/ca.crt',
@@ -248,6 +251,7 @@ export function gatewayManifests(opts: InstallOptions): object[] {
         volumeMounts: [
           { name: 'anchor', mountPath: '/var/run/isthmus/anchor', readOnly: true },
           { name: 'crl', mountPath: CRL_MOUNT, readOnly: true },
+          { name: 'identity-token', mountPath: IDENTITY_TOKEN_DIR, readOnly: true },
         ],
         // Every listener binds all of the pod's addresses (IPv4 and IPv6): mirror EndpointSlices
         // point at the family of the gateway Service's slices, which need not be the pod's primary.
@@ -269,6 +273,22 @@ export function gatewayManifests(opts: InstallOptions): object[] {
           // Optional and never rendered here: `isthmus certs revoke` says how to create it, and
           // re-applying the install must not empty it. Until it exists nothing is revoked.
           { name: 'crl', configMap: { name: CRL_CONFIGMAP, optional: true } },
+          // Bound to the identity service's audience: the API server refuses it, and the identity
+          // service refuses the account's API tokens (Linkerd's identity.l5d.io, the same way).
+          {
+            name: 'identity-token',
+            projected: {
+              sources: [
+                {
+                  serviceAccountToken: {
+                    audience: IDENTITY_TOKEN_AUDIENCE,
+                    expirationSeconds: IDENTITY_TOKEN_SECONDS,
+                    path: 'token',
+                  },
+                },
+              ],
+            },
+          },
         ],
         // Room for the drain, then a clean stop, before the kubelet's SIGKILL.
         spec: { terminationGracePeriodSeconds: GATEWAY_DRAIN.graceMs / 1000 + 5 },

@@ -15,8 +15,15 @@ import { exists, loadCertificates, writeCertificates } from '../../identity/file
 import { CRL_BUNDLE_FILE } from '../../identity/revoke.js';
 import { KubeClient } from '../../kube/client.js';
 import { createInformer } from '../../kube/informer.js';
-import { EXPORTED_LABEL, PORTS, SERVICE_NAME_LABEL, SYSTEM_NAMESPACE } from '../../kube/keys.js';
+import {
+  EXPORTED_LABEL,
+  IDENTITY_TOKEN_AUDIENCE,
+  PORTS,
+  SERVICE_NAME_LABEL,
+  SYSTEM_NAMESPACE,
+} from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
+import { requestServiceAccountToken } from '../../kube/token-request.js';
 import type { KubeObject, V1EndpointSlice, V1Secret, V1Service } from '../../kube/types.js';
 import { mergeKubeconfigs, type PodLogSource, type Sandbox, startSandbox } from '../../sandbox/index.js';
 import { waitFor } from '../../wait-for.js';
@@ -234,6 +241,9 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
   }
 }
 
+/** The lab's identity token lifetime: it plays no kubelet that would refresh the file. */
+const LAB_IDENTITY_TOKEN_SECONDS = 30 * 24 * 3600;
+
 async function startClusterProcesses(
   c: LabCluster,
   sandbox: Sandbox,
@@ -271,8 +281,14 @@ async function startClusterProcesses(
   );
 
   const gateway = await kubeconfigFor('isthmus-gateway');
+  // What the install's projected volume holds: a token for the identity service only, which the
+  // API server refuses. The kubelet would refresh it; a lab is over long before 30 days.
+  const identityToken = await requestServiceAccountToken(admin, SYSTEM_NAMESPACE, 'isthmus-gateway', {
+    audiences: [IDENTITY_TOKEN_AUDIENCE],
+    expirationSeconds: LAB_IDENTITY_TOKEN_SECONDS,
+  });
   const tokenFile = join(dir, `${c.name}-gateway.token`);
-  await writeFile(tokenFile, gateway.token, { mode: 0o600 });
+  await writeFile(tokenFile, identityToken.token, { mode: 0o600 });
   const gatewayProc = procs.start(
     `${c.name}/gateway`,
     [
