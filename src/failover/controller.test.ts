@@ -4,11 +4,17 @@
  * mirror slices as the mirror controller would (gateway pod 10.0.0.5 at egress ports).
  */
 import { Registry } from 'prom-client';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
 import { FlakyClient } from '../kube/flaky-client.js';
-import { FAILOVER_RESTORE_AFTER_ANNOTATION, MANAGED_BY_LABEL } from '../kube/keys.js';
+import { createInformer } from '../kube/informer.js';
+import {
+  FAILOVER_CONTROLLED_BY_LABEL,
+  FAILOVER_RESTORE_AFTER_ANNOTATION,
+  MANAGED_BY_FAILOVER,
+  MANAGED_BY_LABEL,
+} from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { CoreV1Event, TrafficSplit, V1EndpointSlice, V1Service } from '../kube/types.js';
 import { createLocalInformers } from '../mirror/controller.js';
@@ -390,6 +396,133 @@ describe('failover controller', () => {
     // Deleting the split withdraws its slices.
     await client.delete(R.trafficSplitsV1alpha2, ns, 'shift');
     await waitFor(async () => (await apexSlices('shift')).length === 0, { what: 'slices withdrawn' });
+  });
+
+  it("a split moved to an apex that does not exist (yet) withdraws the old apex's slices", async () => {
+    await fixture();
+    await start().synced;
+    await setReady('podinfo-abc12', false);
+    await waitFor(async () => (await apexSlices()).length === 2, { what: 'apex slices' });
+    await client.patch(R.trafficSplitsV1alpha2, ns, 'podinfo', { spec: { service: 'podinfo-global' } });
+    await waitFor(async () => (await conditionOf('Steered'))?.reason === 'ApexNotFound', {
+      what: 'ApexNotFound',
+    });
+    // Withdrawn in the reconcile that wrote the condition: podinfo's callers are not sent to the backups.
+    expect(await apexSlices()).toEqual([]);
+  });
+
+  it('apex slices under names an earlier version gave them are replaced, not leaked', async () => {
+    await fixture();
+    // What the planner used to call the second slice of a backend.
+    const old = apexSlice('podinfo-isthmus-podinfo-west-1', 'podinfo-west');
+    await client.create(R.endpointSlices, old);
+    await start().synced;
+    await setReady('podinfo-abc12', false);
+    await waitFor(
+      async () =>
+        same((await apexSlices()).map((s) => s.metadata?.name).sort(), [
+          'podinfo-isthmus-podinfo-north',
+          'podinfo-isthmus-podinfo-west',
+        ]),
+      { what: 'only the planned names left' },
+    );
+  });
+});
+
+/** An apex slice of split `podinfo` as the controller writes it. */
+function apexSlice(name: string, backend: string): V1EndpointSlice {
+  const base = slice(ns, 'podinfo', { ready: [GATEWAY_POD], port: 20001, name });
+  return {
+    ...base,
+    metadata: {
+      ...base.metadata,
+      labels: {
+        ...base.metadata?.labels,
+        [MANAGED_BY_LABEL]: MANAGED_BY_FAILOVER,
+        [SPLIT_LABEL]: 'podinfo',
+        'failover.isthmus.dev/backend': backend,
+      },
+    },
+  };
+}
+
+describe('failover controllers for two controlled-by values', () => {
+  it("one never withdraws the other's apex slices when a backend changes", async () => {
+    await fixture();
+    await start().synced;
+    await setReady('podinfo-abc12', false);
+    await waitFor(async () => (await apexSlices()).length === 2, { what: 'apex slices' });
+
+    // Every slice event in the namespace from here on: a deletion is recorded, not sampled.
+    const watch = createInformer<V1EndpointSlice>(client, R.endpointSlices, { namespace: ns });
+    const deleted: string[] = [];
+    watch.onEvent((e) => {
+      if (e.type === 'delete' && e.object.metadata?.labels?.[SPLIT_LABEL])
+        deleted.push(e.object.metadata.name ?? '');
+    });
+    watch.start();
+    onTestFinished(() => watch.stop());
+    await watch.synced;
+
+    // Team B's controller, on informers the test can read, so it can tell when B saw the change.
+    const shared = createLocalInformers(client);
+    shared.services.start();
+    shared.slices.start();
+    onTestFinished(() => Promise.all([shared.services.stop(), shared.slices.stop()]).then(() => {}));
+    const teamB = runFailoverController({
+      client,
+      registry: new Registry(),
+      recorder: new EventRecorder(client, { component: 'isthmus-failover' }),
+      controlledBy: 'team-b',
+      informers: shared,
+      now: () => clock,
+    });
+    onTestFinished(() => teamB.stop());
+    await teamB.synced;
+
+    // A backend of the default controller's split changes: B sees it (and, before the fix, queued the split).
+    await client.patch(R.services, ns, 'podinfo-west', { metadata: { labels: { touched: 'yes' } } });
+    await waitFor(() => shared.services.get(ns, 'podinfo-west')?.metadata?.labels?.touched === 'yes', {
+      what: 'team B saw the change',
+    });
+    await teamB.idle();
+    // A write after anything B did: once the watch has it, it has every deletion B made before.
+    await client.create(R.endpointSlices, slice(ns, 'unrelated', { ready: ['10.2.0.9'], name: 'barrier' }));
+    await waitFor(() => watch.get(ns, 'barrier'), { what: 'the barrier in the watch' });
+    expect(deleted).toEqual([]);
+    expect(await apexSlices()).toHaveLength(2);
+  });
+
+  it('a split relabelled for another controller keeps its slices for that one; one labelled for none loses them', async () => {
+    await fixture();
+    const shift = [
+      { service: 'podinfo', weight: 50 },
+      { service: 'podinfo-west', weight: 50 },
+    ];
+    await client.create(
+      R.trafficSplitsV1alpha2,
+      trafficSplit(ns, 'shift', 'podinfo-global', shift, { labels: { [STEER_LABEL]: 'true' } }),
+    );
+    await client.create(R.services, service(ns, 'podinfo-global'));
+    const c = start();
+    await c.synced;
+    await setReady('podinfo-abc12', false);
+    await waitFor(async () => (await apexSlices()).length === 2 && (await apexSlices('shift')).length === 1, {
+      what: 'apex slices of both splits',
+    });
+
+    await client.patch(R.trafficSplitsV1alpha2, ns, 'podinfo', {
+      metadata: { labels: { [FAILOVER_CONTROLLED_BY_LABEL]: 'team-b' } },
+    });
+    // The metric series goes in the reconcile that let the split go.
+    await waitFor(async () => (await activeMetric()) === undefined, { what: 'split let go' });
+    await c.idle();
+    expect(await apexSlices()).toHaveLength(2);
+
+    await client.patch(R.trafficSplitsV1alpha2, ns, 'shift', {
+      metadata: { labels: { [STEER_LABEL]: null } },
+    });
+    await waitFor(async () => (await apexSlices('shift')).length === 0, { what: "nobody's split withdrawn" });
   });
 });
 

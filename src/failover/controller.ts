@@ -1,8 +1,8 @@
 /**
  * The failover controller (run by `isthmus controller`, next to the mirror controller on the same
  * KubeClient and prom-client Registry). Three informers — TrafficSplits, Services, EndpointSlices —
- * feed one keyed work queue of split keys; a Service or slice event enqueues every split whose apex
- * or backend it is. The handler is reconcile-split.ts.
+ * feed one keyed work queue of split keys; a Service or slice event enqueues every split of this
+ * controller's whose apex or backend it is. The handler is reconcile-split.ts.
  */
 import diagnostics from 'node:diagnostics_channel';
 import type { Registry } from 'prom-client';
@@ -104,11 +104,16 @@ export function runFailoverController(opts: FailoverControllerOptions): Failover
     timers.set(key, timer);
   }
 
-  /** Splits in `namespace` whose apex or a backend is `service`. */
+  const mine = (s: TrafficSplit) => splitMode(s, controlledBy) !== null;
+
+  /**
+   * Splits this controller handles in `namespace` whose apex or a backend is `service`. Another
+   * controller's splits are not queued: there is nothing to do for them here.
+   */
   function splitsUsing(namespace: string, service: string): string[] {
     return splits
       .list()
-      .filter((s) => s.metadata?.namespace === namespace)
+      .filter((s) => s.metadata?.namespace === namespace && mine(s))
       .filter(
         (s) => s.spec?.service === service || (s.spec?.backends ?? []).some((b) => b.service === service),
       )
@@ -122,8 +127,8 @@ export function runFailoverController(opts: FailoverControllerOptions): Failover
 
   unsubscribe.push(
     splits.onEvent((e) => {
-      // A split we stopped handling is still enqueued once, to withdraw its apex slices.
-      const mine = (s: TrafficSplit) => splitMode(s, controlledBy) !== null;
+      // A split we stopped handling is still enqueued once: its apex slices go unless another
+      // controller now claims it (reconcile-split.ts).
       if (mine(e.object) || (e.type === 'update' && mine(e.old))) enqueue(objectKey(e.object));
     }),
   );
@@ -149,7 +154,7 @@ export function runFailoverController(opts: FailoverControllerOptions): Failover
   const synced = (async () => {
     for (const inf of owned) inf.start();
     await Promise.all(informers.map((i) => i.synced));
-    for (const s of splits.list()) if (splitMode(s, controlledBy) !== null) queue.add(objectKey(s));
+    for (const s of splits.list()) if (mine(s)) queue.add(objectKey(s));
   })();
 
   return {

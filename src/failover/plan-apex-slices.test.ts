@@ -279,7 +279,7 @@ describe('planApexSlices in dual-stack clusters', () => {
         endpoints: ['fd00:1::7:true', 'fd00:1::8:true'],
       },
       {
-        name: 'podinfo-isthmus-podinfo-backup-1',
+        name: expect.stringMatching(/^podinfo-isthmus-podinfo-backup\.[0-9a-f]{10}$/),
         ports: ['http=9898'],
         endpoints: ['10.1.0.7:true', '10.1.0.8:true'],
       },
@@ -302,6 +302,93 @@ describe('planApexSlices in dual-stack clusters', () => {
     expect(plan.ok && plan.problemReason).toBe('FamilyMismatch');
     expect(plan.ok && plan.slices).toEqual([]);
     expect(plan.ok && plan.shares.find((s) => s.service === 'podinfo-west')?.endpoints).toBe(0);
+  });
+});
+
+describe('apex slice names', () => {
+  /** Mirrors of clusters `west` and `west-1`: `web-west`'s second slice once was `web-west-1`'s first. */
+  const dualStackWest = () =>
+    new Map<string, V1EndpointSlice[]>([
+      ['web', []],
+      [
+        'web-west',
+        [
+          slice(ns, 'web-west', { mirror: true, ready: ['10.0.0.5'], port: 20001, name: 'web-west-v4' }),
+          slice(ns, 'web-west', { mirror: true, ready: ['fd00::5'], port: 20001, name: 'web-west-v6' }),
+        ],
+      ],
+      ['web-west-1', [slice(ns, 'web-west-1', { mirror: true, ready: ['10.0.0.5'], port: 20002 })]],
+    ]);
+  const web = service(ns, 'web', [{ name: 'http', port: 9898 }]);
+  web.spec!.ipFamilies = ['IPv4', 'IPv6'];
+  const names = (slicesByService: Map<string, V1EndpointSlice[]>) => {
+    const weights = [
+      { service: 'web', weight: 0 },
+      { service: 'web-west', weight: 1 },
+      { service: 'web-west-1', weight: 1 },
+    ];
+    const plan = planApexSlices({ namespace: ns, apex: web, owner, weights, slicesByService });
+    return plan.ok ? plan.slices.map((s) => s.metadata?.name ?? '') : [];
+  };
+
+  it('are distinct for every planned slice, valid DNS-1123 subdomains, and the same on every reconcile', () => {
+    const planned = names(dualStackWest());
+    expect(planned).toHaveLength(3);
+    expect(new Set(planned).size).toBe(3);
+    for (const name of planned) {
+      expect(name.length).toBeLessThanOrEqual(253);
+      expect(name).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/);
+    }
+    expect(names(dualStackWest())).toEqual(planned);
+  });
+
+  it("keep a backend's first slice at <apex>-isthmus-<backend>", () => {
+    expect(names(dualStackWest())).toEqual(
+      expect.arrayContaining(['web-isthmus-web-west', 'web-isthmus-web-west-1']),
+    );
+  });
+});
+
+describe('apex port mapping', () => {
+  const dns: V1Service = {
+    ...service(ns, 'dns'),
+    spec: { ports: [{ name: 'dns', port: 53, protocol: 'TCP' }], ipFamilies: ['IPv4'] },
+  };
+  const backend = (name: string, protocol: string) => {
+    const s = slice(ns, 'dns-west', { mirror: true, ready: [gateway], port: 20001 });
+    s.ports = [{ name, port: 20001, protocol }];
+    return s;
+  };
+  it.each<[string, V1EndpointSlice, boolean, string[]]>([
+    ['same name and protocol', backend('dns', 'TCP'), false, ['dns=20001/TCP']],
+    [
+      'sole ports of the same protocol, another name (failover)',
+      backend('domain', 'TCP'),
+      false,
+      ['dns=20001/TCP'],
+    ],
+    ['sole ports, another name, by name only (federation)', backend('domain', 'TCP'), true, []],
+    ['never TCP onto UDP, even by name', backend('dns', 'UDP'), false, []],
+    ['never TCP onto UDP as the sole ports', backend('domain', 'UDP'), false, []],
+  ])('%s', (_name, backendSlice, matchByNameOnly, expected) => {
+    const plan = planApexSlices({
+      namespace: ns,
+      apex: dns,
+      owner,
+      weights: [
+        { service: 'dns', weight: 0 },
+        { service: 'dns-west', weight: 1 },
+      ],
+      slicesByService: new Map([
+        ['dns', []],
+        ['dns-west', [backendSlice]],
+      ]),
+      matchByNameOnly,
+    });
+    expect(
+      plan.ok && plan.slices.flatMap((s) => (s.ports ?? []).map((p) => `${p.name}=${p.port}/${p.protocol}`)),
+    ).toEqual(expected);
+    if (expected.length === 0) expect(plan.ok && plan.problemReason).toBe('PortMismatch');
   });
 });
 

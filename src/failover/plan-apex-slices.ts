@@ -38,7 +38,11 @@ export interface SliceOwner {
  */
 export function splitLabelValue(split: string): string {
   if (split.length <= 63) return split;
-  return `${split.slice(0, 52)}-${createHash('sha256').update(split).digest('hex').slice(0, 10)}`;
+  return `${split.slice(0, 52)}-${shortHash(split)}`;
+}
+
+function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 10);
 }
 
 /** The owner labels of a split's apex slices. */
@@ -46,7 +50,16 @@ export function splitSliceLabels(split: string): Record<string, string> {
   return { [MANAGED_BY_LABEL]: MANAGED_BY_FAILOVER, [SPLIT_LABEL]: splitLabelValue(split) };
 }
 
-export interface ApexPlanInput {
+export interface PortMatching {
+  /**
+   * Map apex ports by name only. Without it, an apex and a backend with exactly one port each
+   * (of the same protocol) are mapped onto each other whatever their names: a failover backup
+   * serves the apex's traffic. A federation carries traffic only on ports of the same name.
+   */
+  matchByNameOnly?: boolean;
+}
+
+export interface ApexPlanInput extends PortMatching {
   namespace: string;
   apex: V1Service;
   owner: SliceOwner;
@@ -109,24 +122,19 @@ export function planApexSlices(input: ApexPlanInput): ApexPlan {
       countCandidates.push({ ...backend, available: ownReady, fixed: true });
       continue;
     }
-    const candidates = backendCandidates(apexPorts, input.slicesByService.get(backend.service) ?? []);
+    const candidates = backendCandidates(apexPorts, input.slicesByService.get(backend.service) ?? [], input);
     if (candidates === null) {
       problems.push(`backend ${backend.service}: no port matches the apex's (${portNames(apexPorts)})`);
       problemReason = 'PortMismatch';
     }
-    const perFamily = families.map((f) => (candidates ?? []).filter((c) => c.addressType === f));
+    const perFamily = byFamily(families, candidates ?? []);
     if (candidates?.length && perFamily.every((c) => c.length === 0)) {
       problems.push(
         `backend ${backend.service}: its ready endpoints are ${familiesOf(candidates)}, the apex serves ${families.join(', ')}`,
       );
     }
     endpointsOf.set(backend.service, perFamily);
-    // A dual-stack backend lists each pod once per family: count pods, not addresses.
-    countCandidates.push({
-      ...backend,
-      available: Math.max(0, ...perFamily.map((c) => c.length)),
-      fixed: false,
-    });
+    countCandidates.push({ ...backend, available: podCount(perFamily), fixed: false });
   }
   if (!input.weights.some((b) => b.service === apexName)) {
     if (ownReady > 0)
@@ -145,6 +153,29 @@ export function planApexSlices(input: ApexPlanInput): ApexPlan {
 }
 
 /**
+ * How many endpoints of a backend planApexSlices can list for the apex at most: its ready
+ * endpoints with a port that maps, in a family the apex serves, a dual-stack pod counted once.
+ * A caller that wants every one of them listed (a federation) weighs each backend by this.
+ */
+export function listableEndpointCount(
+  apex: V1Service,
+  slices: readonly V1EndpointSlice[],
+  matching: PortMatching = {},
+): number {
+  const candidates = backendCandidates(apex.spec?.ports ?? [], slices, matching) ?? [];
+  return podCount(byFamily(servedFamilies(apex), candidates));
+}
+
+function byFamily(families: readonly string[], candidates: readonly Candidate[]): Candidate[][] {
+  return families.map((f) => candidates.filter((c) => c.addressType === f));
+}
+
+/** A dual-stack backend lists each pod once per family: count pods, not addresses. */
+function podCount(perFamily: readonly Candidate[][]): number {
+  return Math.max(0, ...perFamily.map((c) => c.length));
+}
+
+/**
  * The address families the apex Service is served in, its primary first. Every Service the API
  * server returns lists them; a Service without (a test's, a headless one) takes both IP families.
  */
@@ -157,9 +188,16 @@ function familiesOf(candidates: readonly Candidate[]): string {
   return [...new Set(candidates.map((c) => c.addressType))].join(', ');
 }
 
-/** Name of an apex slice: stable, so an update replaces rather than piles up. */
-export function apexSliceName(apex: string, backend: string, index: number): string {
-  return `${apex}-isthmus-${backend}${index === 0 ? '' : `-${index}`}`.slice(0, 253);
+/**
+ * Name of an apex slice, stable across reconciles so that an update replaces rather than piles
+ * up: `<apex>-isthmus-<backend>` for a backend's first slice, and for any other (another family
+ * or port mapping) `.` and a hash of its `group` (family and ports). Service names are DNS-1035
+ * labels, without a dot, so no backend's name can spell another's slice (`web-west`'s second
+ * vs `web-west-1`'s first); and at most 63 + 9 + 63 + 11 characters, a valid DNS-1123 subdomain.
+ */
+export function apexSliceName(apex: string, backend: string, group?: string): string {
+  const name = `${apex}-isthmus-${backend}`;
+  return group === undefined ? name : `${name}.${shortHash(group)}`;
 }
 
 function portNames(ports: readonly V1ServicePort[]): string {
@@ -167,17 +205,23 @@ function portNames(ports: readonly V1ServicePort[]): string {
 }
 
 /**
- * Apex port → backend port: by name (a mirror's slice uses the service's port names), or, when
- * both sides have exactly one port, that port. Null when no apex port maps.
+ * Apex port → backend port of the same protocol: by name (a mirror's slice uses the service's port
+ * names), or, unless `matchByNameOnly`, when both sides have exactly one port, that port. Null
+ * when no apex port maps.
  */
-function mapPorts(apexPorts: readonly V1ServicePort[], slice: V1EndpointSlice): MappedPort[] | null {
+function mapPorts(
+  apexPorts: readonly V1ServicePort[],
+  slice: V1EndpointSlice,
+  matching: PortMatching,
+): MappedPort[] | null {
   const slicePorts = slice.ports ?? [];
+  const sole = apexPorts.length === 1 && slicePorts.length === 1 && !matching.matchByNameOnly;
   const mapped: MappedPort[] = [];
   for (const apexPort of apexPorts) {
     const protocol = apexPort.protocol ?? 'TCP';
     const name = apexPort.name ?? '';
-    const byName = slicePorts.find((p) => (p.name ?? '') === name && (p.protocol ?? 'TCP') === protocol);
-    const target = byName ?? (apexPorts.length === 1 && slicePorts.length === 1 ? slicePorts[0] : undefined);
+    const sameProtocol = slicePorts.filter((p) => (p.protocol ?? 'TCP') === protocol);
+    const target = sameProtocol.find((p) => (p.name ?? '') === name) ?? (sole ? sameProtocol[0] : undefined);
     if (target?.port === undefined) continue;
     const port: MappedPort = { name, port: target.port, protocol };
     if (apexPort.appProtocol) port.appProtocol = apexPort.appProtocol;
@@ -190,12 +234,13 @@ function mapPorts(apexPorts: readonly V1ServicePort[], slice: V1EndpointSlice): 
 function backendCandidates(
   apexPorts: readonly V1ServicePort[],
   slices: readonly V1EndpointSlice[],
+  matching: PortMatching,
 ): Candidate[] | null {
   const out = new Map<string, Candidate>();
   let anyMapped = slices.length === 0;
   for (const slice of slices) {
     if (isFailoverSlice(slice)) continue;
-    const ports = mapPorts(apexPorts, slice);
+    const ports = mapPorts(apexPorts, slice, matching);
     if (ports === null) continue;
     anyMapped = true;
     for (const ep of slice.endpoints ?? []) {
@@ -221,11 +266,11 @@ function slicesFor(
     const key = `${c.addressType}|${JSON.stringify(c.ports)}`;
     groups.set(key, [...(groups.get(key) ?? []), c]);
   }
-  return [...groups.values()].map((group, index) => ({
+  return [...groups].map(([key, group], index) => ({
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
     metadata: {
-      name: apexSliceName(apex, backend, index),
+      name: apexSliceName(apex, backend, index === 0 ? undefined : key),
       namespace: input.namespace,
       labels: {
         [SERVICE_NAME_LABEL]: apex,

@@ -14,7 +14,7 @@ import { readyEndpointCount } from './endpoint-readiness.js';
 import type { FailoverMetrics } from './metrics.js';
 import { type ParsedBackend, type ParsedSplit, parseSplit } from './parse-split.js';
 import { planApexSlices, splitSliceLabels } from './plan-apex-slices.js';
-import { splitMode } from './split-selection.js';
+import { isClaimed, splitMode } from './split-selection.js';
 import { type ConditionInput, desiredStatus, type SplitOutcome, sharesMessage } from './split-status.js';
 
 export interface FailoverCaches {
@@ -50,12 +50,12 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
   const split = deps.caches.split(namespace, name);
   const mode = split ? splitMode(split, deps.controlledBy) : null;
   if (!split || !mode) {
-    // Gone or no longer ours: withdraw the apex slices (traffic falls back to the apex's own
-    // endpoints) and forget it. Owner references would let a real cluster's GC do the first part.
-    const ours = (slice: V1EndpointSlice) => isSliceOfSplit(slice, namespace, name);
-    await applyApexSlices(deps.client, namespace, [], deps.caches.splitSlices(namespace, name), ours);
     deps.memories.delete(key);
     deps.metrics.active.remove({ namespace, split: name });
+    // Another controlled-by value's split: its apex slices are that controller's, which takes over
+    // any we wrote. Gone or nobody's: withdraw them (traffic falls back to the apex's own
+    // endpoints); owner references would let a real cluster's GC do it for a deleted split.
+    if (!split || !isClaimed(split)) await withdrawSlices(deps, namespace, name);
     return;
   }
 
@@ -156,7 +156,11 @@ async function steerApex(
   weights: readonly ParsedBackend[],
 ): Promise<{ condition: ConditionInput; shares?: SplitOutcome['shares'] }> {
   const apex = deps.caches.service(s.namespace, s.apex);
-  if (!apex) return { condition: bad('ApexNotFound', `no Service named ${s.apex}`) };
+  if (!apex) {
+    // The split may have been moved off an apex it steered: nothing may keep steering the old one.
+    await withdrawSlices(deps, s.namespace, s.name);
+    return { condition: bad('ApexNotFound', `no Service named ${s.apex}`) };
+  }
   const slicesByService = new Map(
     [s.apex, ...weights.map((b) => b.service)].map((svc) => [svc, deps.caches.slicesOf(s.namespace, svc)]),
   );
@@ -168,7 +172,10 @@ async function steerApex(
     labels: splitSliceLabels(s.name),
   };
   const plan = planApexSlices({ namespace: s.namespace, apex, owner, weights, slicesByService });
-  if (!plan.ok) return { condition: bad(plan.reason, plan.message) };
+  if (!plan.ok) {
+    await withdrawSlices(deps, s.namespace, s.name);
+    return { condition: bad(plan.reason, plan.message) };
+  }
   const applied = await applyApexSlices(
     deps.client,
     s.namespace,
@@ -185,6 +192,12 @@ async function steerApex(
   if (plan.problems.length)
     return { condition: bad(plan.problemReason, `${plan.problems.join('; ')}; ${message}`) };
   return { condition: ok('Steered', message), shares: plan.shares };
+}
+
+/** Deletes every apex slice written for the split, whatever apex it was for. */
+async function withdrawSlices(deps: ReconcileDeps, namespace: string, split: string): Promise<void> {
+  const ours = (slice: V1EndpointSlice) => isSliceOfSplit(slice, namespace, split);
+  await applyApexSlices(deps.client, namespace, [], deps.caches.splitSlices(namespace, split), ours);
 }
 
 /** Writes only the weights, by backend name, on the current object (409 → re-read, retry). */

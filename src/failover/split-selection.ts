@@ -4,8 +4,10 @@
  *   splits written for Linkerd keep working): weights are decided here, and the apex is steered.
  * - `steer`: labelled `split.isthmus.dev/steer=true`: the weights are the user's (e.g. the 50/50
  *   of a traffic-shifting lab) and are never rewritten; only the apex is steered, so callers
- *   without a mesh follow them.
- * A split with both labels is a failover split.
+ *   without a mesh follow them. Every controller steers such a split alike (same weights, same
+ *   slices), whatever its controlled-by value.
+ * A split with both labels is a failover split, of the controller its controlled-by value names
+ * alone: another controller steering it too would fight that one over weights and slices.
  */
 import { FAILOVER_CONTROLLED_BY_LABEL } from '../kube/keys.js';
 import type { TrafficSplit } from '../kube/types.js';
@@ -16,7 +18,18 @@ export type SplitMode = 'failover' | 'steer';
 
 export function splitMode(split: TrafficSplit, controlledBy: string): SplitMode | null {
   const labels = split.metadata?.labels ?? {};
-  if (labels[FAILOVER_CONTROLLED_BY_LABEL] === controlledBy) return 'failover';
+  const claimedBy = labels[FAILOVER_CONTROLLED_BY_LABEL];
+  if (claimedBy) return claimedBy === controlledBy ? 'failover' : null;
   if (labels[STEER_LABEL] === 'true') return 'steer';
   return null;
+}
+
+/**
+ * Whether some controller handles the split: the one its controlled-by value names (running or
+ * not), or every one for a steer-only split. Only an unclaimed split's apex slices are withdrawn
+ * by a controller that does not handle it: a claimed one's belong to its controller.
+ */
+export function isClaimed(split: TrafficSplit): boolean {
+  const labels = split.metadata?.labels ?? {};
+  return Boolean(labels[FAILOVER_CONTROLLED_BY_LABEL]) || labels[STEER_LABEL] === 'true';
 }

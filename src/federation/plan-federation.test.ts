@@ -11,8 +11,14 @@ import {
   MANAGED_BY_LABEL,
   MIRRORED_SERVICE_LABEL,
 } from '../kube/keys.js';
-import type { V1Service } from '../kube/types.js';
-import { federationsOf, federationWeights, memberFederation, planFederation } from './plan-federation.js';
+import type { V1EndpointSlice, V1Service } from '../kube/types.js';
+import {
+  federationsOf,
+  federationWeights,
+  memberFederation,
+  planFederation,
+  planFederationSlices,
+} from './plan-federation.js';
 
 const ns = 'shop';
 const withLabels = (svc: V1Service, labels: Record<string, string>): V1Service => ({
@@ -29,6 +35,12 @@ const mirror = (cluster: string, ports = [{ name: 'http', port: 8080 }]) =>
     [FEDERATION_LABEL]: 'cart',
   });
 const base = { namespace: ns, name: 'cart', localCluster: 'east' };
+/** `cart-federated` as the API server stores it in a single-stack IPv4 cluster. */
+const federated: V1Service = {
+  ...service(ns, 'cart-federated', [{ name: 'http', port: 8080 }]),
+  metadata: { namespace: ns, name: 'cart-federated', uid: 'uid-1' },
+};
+federated.spec!.ipFamilies = ['IPv4'];
 
 describe('planFederation', () => {
   it('a local member and two remote ones: cart-federated with the local ports, members local first', () => {
@@ -126,7 +138,7 @@ describe('federationWeights', () => {
       ['cart-west', [slice(ns, 'cart-west', { mirror: true, ready: ['10.0.0.5'], port: 20001 })]],
       ['cart-north', [slice(ns, 'cart-north', { mirror: true, notReady: ['10.0.0.5'], port: 20002 })]],
     ]);
-    expect(federationWeights(members, slices)).toEqual([
+    expect(federationWeights(federated, members, slices)).toEqual([
       { service: 'cart', weight: 2 },
       { service: 'cart-west', weight: 1 },
       { service: 'cart-north', weight: 0 },
@@ -139,9 +151,9 @@ describe('federationWeights', () => {
     };
     steered.metadata!.labels![MANAGED_BY_LABEL] = MANAGED_BY_FAILOVER;
     const slices = new Map([['cart', [slice(ns, 'cart', { notReady: ['10.1.0.7'] }), steered]]]);
-    expect(federationWeights([{ cluster: 'east', local: true, service: 'cart' }], slices)).toEqual([
-      { service: 'cart', weight: 0 },
-    ]);
+    expect(federationWeights(federated, [{ cluster: 'east', local: true, service: 'cart' }], slices)).toEqual(
+      [{ service: 'cart', weight: 0 }],
+    );
   });
 
   describe('with an affinity', () => {
@@ -164,7 +176,7 @@ describe('federationWeights', () => {
       ['remote: the local pods once no remote member serves', 'remote', ['10.1.0.7'], false, [1, 0]],
     ])('%s', (_name, affinity, localReady, westReady, weights) => {
       expect(
-        federationWeights(members, slices(localReady, westReady), affinity).map((w) => w.weight),
+        federationWeights(federated, members, slices(localReady, westReady), affinity).map((w) => w.weight),
       ).toEqual(weights);
     });
   });
@@ -195,5 +207,89 @@ describe('federation affinity', () => {
     expect(plan.kind === 'service' && plan.service.metadata?.annotations).not.toHaveProperty(
       FEDERATION_AFFINITY_ANNOTATION,
     );
+  });
+});
+
+describe('planFederationSlices', () => {
+  /** `member:address:port` of every endpoint the federated Service's slices list. */
+  function listed(
+    local: V1Service | undefined,
+    mirrors: V1Service[],
+    slices: Map<string, V1EndpointSlice[]>,
+  ): string[] {
+    const plan = planFederation({ ...base, ...(local ? { local } : {}), mirrors });
+    if (plan.kind !== 'service') throw new Error(plan.kind);
+    const planned = planFederationSlices({
+      namespace: ns,
+      name: 'cart',
+      apex: federated,
+      members: plan.members,
+      affinity: plan.affinity,
+      slicesByService: slices,
+    });
+    if (!planned.ok) throw new Error(planned.message);
+    return planned.slices
+      .flatMap((s) =>
+        s.endpoints.map(
+          (e) => `${s.metadata?.labels?.[CLUSTER_NAME_LABEL]}:${e.addresses[0]}:${s.ports?.[0]?.port}`,
+        ),
+      )
+      .sort();
+  }
+
+  it('lists every ready endpoint of every member when the local member is dual-stack', () => {
+    // The EndpointSlice controller of a dual-stack cluster: one slice per family, the same pod in both.
+    const slices = new Map<string, V1EndpointSlice[]>([
+      [
+        'cart',
+        [
+          slice(ns, 'cart', { ready: ['10.1.0.7'], port: 8080, name: 'cart-v4' }),
+          slice(ns, 'cart', { ready: ['fd00::7'], port: 8080, name: 'cart-v6' }),
+        ],
+      ],
+      ['cart-west', [slice(ns, 'cart-west', { mirror: true, ready: ['10.0.0.5', '10.0.0.6'], port: 20001 })]],
+      [
+        'cart-north',
+        [slice(ns, 'cart-north', { mirror: true, ready: ['10.0.0.5', '10.0.0.6'], port: 20002 })],
+      ],
+    ]);
+    expect(listed(local, [mirror('west'), mirror('north')], slices)).toEqual([
+      'east:10.1.0.7:8080',
+      'north:10.0.0.5:20002',
+      'north:10.0.0.6:20002',
+      'west:10.0.0.5:20001',
+      'west:10.0.0.6:20001',
+    ]);
+  });
+
+  it("a member whose only port has another name carries none of the federated Service's traffic", () => {
+    // West's cart serves `admin` (its metrics port), not `http`: planFederation warns about it.
+    const slices = new Map<string, V1EndpointSlice[]>([
+      ['cart-north', [slice(ns, 'cart-north', { mirror: true, ready: ['10.0.0.5'], port: 20002 })]],
+      [
+        'cart-west',
+        [slice(ns, 'cart-west', { mirror: true, ready: ['10.0.0.5'], port: 20001, portName: 'admin' })],
+      ],
+    ]);
+    expect(
+      listed(undefined, [mirror('west', [{ name: 'admin', port: 9000 }]), mirror('north')], slices),
+    ).toEqual(['north:10.0.0.5:20002']);
+  });
+
+  it('with remote affinity, a remote member with no port of that name does not hold the local pods on standby', () => {
+    const annotated = {
+      ...local,
+      metadata: { ...local.metadata, annotations: { [FEDERATION_AFFINITY_ANNOTATION]: 'remote' } },
+    };
+    const slices = new Map<string, V1EndpointSlice[]>([
+      ['cart', [slice(ns, 'cart', { ready: ['10.1.0.7'], port: 8080 })]],
+      [
+        'cart-west',
+        [slice(ns, 'cart-west', { mirror: true, ready: ['10.0.0.5'], port: 20001, portName: 'admin' })],
+      ],
+    ]);
+    expect(listed(annotated, [mirror('west', [{ name: 'admin', port: 9000 }])], slices)).toEqual([
+      'east:10.1.0.7:8080',
+    ]);
   });
 });

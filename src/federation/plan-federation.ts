@@ -9,8 +9,14 @@
  * `<name>-federated` gets the union of their ready endpoints (plan-apex-slices.ts writes them).
  */
 
-import { readyEndpointCount } from '../failover/endpoint-readiness.js';
 import type { ParsedBackend } from '../failover/parse-split.js';
+import {
+  type ApexPlan,
+  BACKEND_LABEL,
+  listableEndpointCount,
+  type PortMatching,
+  planApexSlices,
+} from '../failover/plan-apex-slices.js';
 import {
   CLUSTER_NAME_LABEL,
   FEDERATED_LABEL,
@@ -164,23 +170,66 @@ export function planFederation(input: FederationInput): FederationPlan {
   };
 }
 
+/** Only ports of the same name carry a federation's traffic (a member's `admin` port never serves `http`). */
+const FEDERATION_PORTS: PortMatching = { matchByNameOnly: true };
+
 /**
  * Weights that make the apex planner list every ready endpoint of every member that takes traffic:
- * kube-proxy then spreads connections evenly over local pods and the gateway endpoints of each
- * remote member. With an affinity, the preferred side alone while it has a ready endpoint.
+ * each member weighs what the planner can list of it (listableEndpointCount: the same count, so a
+ * dual-stack pod counts once on both sides), and kube-proxy then spreads connections evenly over
+ * local pods and the gateway endpoints of each remote member. With an affinity, the preferred
+ * side alone while it has an endpoint to list.
  */
 export function federationWeights(
+  apex: V1Service,
   members: readonly Member[],
   slicesByService: ReadonlyMap<string, readonly V1EndpointSlice[]>,
   affinity: Affinity = 'none',
 ): ParsedBackend[] {
-  const ready = members.map((m) => readyEndpointCount(slicesByService.get(m.service) ?? []));
+  const listable = members.map((m) =>
+    listableEndpointCount(apex, slicesByService.get(m.service) ?? [], FEDERATION_PORTS),
+  );
   const preferred = (m: Member) => affinity === 'none' || m.local === (affinity === 'local');
-  const preferredServes = members.some((m, i) => preferred(m) && ready[i]! > 0);
+  const preferredServes = members.some((m, i) => preferred(m) && listable[i]! > 0);
   return members.map((m, i) => ({
     service: m.service,
-    weight: preferredServes && !preferred(m) ? 0 : ready[i]!,
+    weight: preferredServes && !preferred(m) ? 0 : listable[i]!,
   }));
+}
+
+export interface FederationSlicesInput {
+  namespace: string;
+  /** The federation's name. */
+  name: string;
+  /** `<name>-federated` as stored: its uid owns the slices, its ipFamilies say what to list. */
+  apex: V1Service;
+  members: readonly Member[];
+  affinity: Affinity;
+  /** Slices by `kubernetes.io/service-name`, for the apex and every member. */
+  slicesByService: ReadonlyMap<string, readonly V1EndpointSlice[]>;
+}
+
+/** The federated Service's EndpointSlices: every member's listable endpoints, labelled with its cluster. */
+export function planFederationSlices(input: FederationSlicesInput): ApexPlan {
+  const { namespace, apex, members, slicesByService } = input;
+  const owner = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    name: apex.metadata?.name ?? '',
+    uid: apex.metadata?.uid ?? '',
+    labels: federationSliceLabels(input.name),
+  };
+  const weights = federationWeights(apex, members, slicesByService, input.affinity);
+  const plan = planApexSlices({ namespace, apex, owner, weights, slicesByService, ...FEDERATION_PORTS });
+  return plan.ok ? { ...plan, slices: plan.slices.map((s) => withMemberCluster(s, members)) } : plan;
+}
+
+/** Which member cluster a slice's endpoints serve, for `isthmus federated` and `kubectl get -l`. */
+function withMemberCluster(slice: V1EndpointSlice, members: readonly Member[]): V1EndpointSlice {
+  const backend = slice.metadata?.labels?.[BACKEND_LABEL];
+  const cluster = members.find((m) => m.service === backend)?.cluster ?? '';
+  const labels = { ...slice.metadata?.labels, [CLUSTER_NAME_LABEL]: cluster };
+  return { ...slice, metadata: { ...slice.metadata, labels } };
 }
 
 function membersOf(input: FederationInput): Member[] {

@@ -6,22 +6,19 @@
  */
 import { applyApexSlices } from '../failover/apply-apex-slices.js';
 import { readyEndpointCount } from '../failover/endpoint-readiness.js';
-import { BACKEND_LABEL, planApexSlices } from '../failover/plan-apex-slices.js';
 import type { EventSink } from '../failover/reconcile-split.js';
 import { createOrUpdate } from '../kube/apply.js';
 import type { KubeClient } from '../kube/client.js';
-import { CLUSTER_NAME_LABEL, FEDERATION_AFFINITY_ANNOTATION, federatedServiceName } from '../kube/keys.js';
+import { FEDERATION_AFFINITY_ANNOTATION, federatedServiceName } from '../kube/keys.js';
 import { isSubsetOf } from '../kube/owned-fields.js';
 import { R } from '../kube/resources.js';
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
 import type { FederationMetrics } from './metrics.js';
 import {
-  federationSliceLabels,
-  federationWeights,
   isFederationSlice,
   isOurFederatedService,
-  type Member,
   planFederation,
+  planFederationSlices,
 } from './plan-federation.js';
 
 export interface FederationCaches {
@@ -80,16 +77,15 @@ export async function reconcileFederation(deps: FederationDeps, key: string): Pr
   const slicesByService = new Map(
     [serviceName, ...plan.members.map((m) => m.service)].map((s) => [s, deps.caches.slicesOf(namespace, s)]),
   );
-  const weights = federationWeights(plan.members, slicesByService, plan.affinity);
-  const owner = {
-    apiVersion: 'v1',
-    kind: 'Service',
-    name: serviceName,
-    uid: apex.metadata.uid,
-    labels: federationSliceLabels(name),
-  };
-  const slices = planApexSlices({ namespace, apex, owner, weights, slicesByService });
-  const desired = slices.ok ? slices.slices.map((s) => withMemberCluster(s, plan.members)) : [];
+  const slices = planFederationSlices({
+    namespace,
+    name,
+    apex,
+    members: plan.members,
+    affinity: plan.affinity,
+    slicesByService,
+  });
+  const desired = slices.ok ? slices.slices : [];
   const applied = await applyApexSlices(deps.client, namespace, desired, ourSlices, ours);
   // Ready, not serving: a member an affinity keeps on standby is ready all the same.
   const readyMembers = plan.members.filter(
@@ -126,14 +122,6 @@ function owned(service: V1Service) {
     metadata: { labels: service.metadata?.labels, annotations: service.metadata?.annotations },
     spec: { type: service.spec?.type, ports: service.spec?.ports },
   };
-}
-
-/** Which member cluster a slice's endpoints serve, for `isthmus federated` and `kubectl get -l`. */
-function withMemberCluster(slice: V1EndpointSlice, members: readonly Member[]): V1EndpointSlice {
-  const backend = slice.metadata?.labels?.[BACKEND_LABEL];
-  const cluster = members.find((m) => m.service === backend)?.cluster ?? '';
-  const labels = { ...slice.metadata?.labels, [CLUSTER_NAME_LABEL]: cluster };
-  return { ...slice, metadata: { ...slice.metadata, labels } };
 }
 
 function localAndMirrors(members: readonly V1Service[], name: string) {
