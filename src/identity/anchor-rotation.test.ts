@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isIsthmusError } from '../errors.js';
 import {
@@ -33,6 +33,22 @@ async function certsDir(): Promise<string> {
 const read = (dir: string, ...path: string[]) => readFile(join(dir, ...path), 'utf8');
 /** The new anchor alone, as every cluster has it after the rotation. */
 const next = (dir: string) => readFileSync(join(dir, 'ca.crt'), 'utf8');
+
+/** A gateway certificate of `cluster`'s issuer in `issuerDir`, written to a file. */
+async function leafOf(issuerDir: string, cluster: string): Promise<{ file: string; cert: X509Certificate }> {
+  const issuer = {
+    certPem: await read(issuerDir, cluster, 'issuer.crt'),
+    keyPem: await read(issuerDir, cluster, 'issuer.key'),
+  };
+  const leaf = issueGatewayCertificate(issuer, { trustDomain: 'cluster.local', cluster });
+  const file = join(issuerDir, `${cluster}-leaf-${Math.random()}.crt`);
+  await writeFile(file, leaf.certPem);
+  return { file, cert: new X509Certificate(leaf.certPem) };
+}
+
+/** What a gateway trusting `anchorFile` loads from crl.pem (it throws where a gateway refuses it). */
+const crlAsSeenWith = async (dir: string, anchorFile: string) =>
+  RevocationList.fromPem(await read(dir, 'crl.pem'), await read(dir, anchorFile));
 
 async function errorOf(p: Promise<unknown>): Promise<unknown> {
   try {
@@ -143,6 +159,58 @@ describe('trust anchor rotation', () => {
     );
     expect(text).toContain('rollout restart deployment/isthmus-identity deployment/isthmus-gateway');
     expect(text).toContain('isthmus certs new-anchor --out certs --finish');
-    expect(text).toMatch(/delete the isthmus-crl ConfigMap/);
+    expect(text).toMatch(
+      /--finish rebuilds certs\/crl\.pem without them: apply it as the isthmus-crl ConfigMap/,
+    );
+  });
+
+  it('revocations made before the rotation stay in crl.pem when something is revoked during it', async () => {
+    const dir = await certsDir();
+    const old = await leafOf(dir, 'east');
+    await revokeCertificate({ dir, cluster: 'east', certFile: old.file, reason: 'keyCompromise' });
+    await startAnchorRotation({ dir, anchorKeyBits: 2048 });
+    const west = await leafOf(dir, 'west'); // under the new anchor
+    await revokeCertificate({ dir, cluster: 'west', certFile: west.file });
+    const list = await crlAsSeenWith(dir, ANCHOR_BUNDLE_FILE);
+    expect(list.check(old.cert)).toMatch(/revoked by its issuer's CRL \(keyCompromise/);
+    expect(list.check(west.cert)).toMatch(/revoked by its issuer's CRL/);
+  });
+
+  it("an old leaf leaking before step 1 is done is revoked in its issuer's CRL, which gateways on the old anchor alone load", async () => {
+    const dir = await certsDir();
+    const old = await leafOf(dir, 'east');
+    await startAnchorRotation({ dir, anchorKeyBits: 2048 });
+    const r = await revokeCertificate({ dir, cluster: 'east', certFile: old.file });
+    expect(r.crlFile).toBe(join(dir, PREVIOUS_DIR, 'east', 'issuer.crl'));
+    const list = await crlAsSeenWith(dir, join(PREVIOUS_DIR, 'ca.crt'));
+    expect(list.check(old.cert)).toMatch(/revoked by its issuer's CRL/);
+  });
+
+  it('--finish rebuilds crl.pem for the new anchor alone, keeping what was revoked under it', async () => {
+    const dir = await certsDir();
+    const old = await leafOf(dir, 'east');
+    await revokeCertificate({ dir, cluster: 'east', certFile: old.file });
+    await startAnchorRotation({ dir, anchorKeyBits: 2048 });
+    const west = await leafOf(dir, 'west');
+    await revokeCertificate({ dir, cluster: 'west', certFile: west.file });
+    const finished = await finishAnchorRotation(dir);
+    expect(finished).toMatchObject({ hadCrl: true, crlFile: join(dir, 'crl.pem'), skipped: [] });
+    const list = await crlAsSeenWith(dir, 'ca.crt');
+    expect(list.check(west.cert)).toMatch(/revoked by its issuer's CRL/);
+    expect(list.crlCount()).toBe(1);
+  });
+
+  it('takes the issuers a cluster replaced along into previous/', async () => {
+    const dir = await certsDir();
+    const { retired } = await writeCertificates({
+      outDir: dir,
+      clusters: ['east'],
+      reuseAnchor: true,
+      force: true,
+    });
+    const serial = basename(retired[0]!);
+    await startAnchorRotation({ dir, anchorKeyBits: 2048 });
+    expect(await readdir(join(dir, PREVIOUS_DIR, 'east', 'retired'))).toEqual([serial]);
+    expect(await readdir(join(dir, 'east'))).toEqual(['issuer.crt', 'issuer.key']);
   });
 });

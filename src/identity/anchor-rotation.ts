@@ -8,28 +8,34 @@
  *                                                  DIR/ca-bundle.crt holds both anchors
  *   isthmus certs new-anchor --out DIR --finish    DIR/previous/ and ca-bundle.crt go
  *
- * CRLs made under the old anchor (crl.pem, ca.crl, <cluster>/issuer.crl) move with it: they
- * revoke old certificates, which the bundle still trusts until the rotation is finished.
+ * CRLs made under the old anchor (crl.pem, ca.crl, <cluster>/issuer.crl, <cluster>/retired/) move
+ * with it: they revoke old certificates, which the bundle still trusts until the rotation is
+ * finished, so `certs revoke` keeps putting them in crl.pem meanwhile (crl-bundle.ts). --finish
+ * rebuilds crl.pem without them: gateways that trust the new anchor alone refuse the old CAs.
  */
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IsthmusError } from '../errors.js';
+import { type Skipped, writeCrlBundle } from './crl-bundle.js';
 import {
   ANCHOR_CERT_FILE,
+  ANCHOR_CRL_FILE,
   ANCHOR_KEY_FILE,
+  CRL_BUNDLE_FILE,
   exists,
   ISSUER_CERT_FILE,
+  ISSUER_CRL_FILE,
   ISSUER_KEY_FILE,
   loadCertificates,
+  PREVIOUS_DIR,
+  RETIRED_DIR,
   writeAtomic,
   writeCertificates,
 } from './files.js';
 import { joinPem } from './pem.js';
 
-export const PREVIOUS_DIR = 'previous';
+export { PREVIOUS_DIR };
 export const ANCHOR_BUNDLE_FILE = 'ca-bundle.crt';
-/** What `isthmus certs revoke` writes (revoke.ts), moved along with the CAs that signed it. */
-const CRL_FILES = { bundle: 'crl.pem', anchor: 'ca.crl', issuer: 'issuer.crl' };
 
 export interface AnchorRotation {
   clusters: string[];
@@ -76,12 +82,12 @@ export async function startAnchorRotation(opts: {
   const clusters = [...current.issuers.keys()];
   const previous = join(dir, PREVIOUS_DIR);
   await mkdir(previous, { mode: 0o700 });
-  for (const f of [ANCHOR_CERT_FILE, ANCHOR_KEY_FILE, CRL_FILES.anchor])
+  for (const f of [ANCHOR_CERT_FILE, ANCHOR_KEY_FILE, ANCHOR_CRL_FILE])
     await moveIfPresent(join(dir, f), join(previous, f));
-  const movedCrl = await moveIfPresent(join(dir, CRL_FILES.bundle), join(previous, CRL_FILES.bundle));
+  const movedCrl = await moveIfPresent(join(dir, CRL_BUNDLE_FILE), join(previous, CRL_BUNDLE_FILE));
   for (const c of clusters) {
     await mkdir(join(previous, c), { mode: 0o700 });
-    for (const f of [ISSUER_CERT_FILE, ISSUER_KEY_FILE, CRL_FILES.issuer]) {
+    for (const f of [ISSUER_CERT_FILE, ISSUER_KEY_FILE, ISSUER_CRL_FILE, RETIRED_DIR]) {
       await moveIfPresent(join(dir, c, f), join(previous, c, f));
     }
   }
@@ -102,7 +108,16 @@ export async function startAnchorRotation(opts: {
   return { clusters, bundleFile, written: [...written, bundleFile], movedCrl };
 }
 
-export async function finishAnchorRotation(dir: string): Promise<{ removed: string[]; hadCrl: boolean }> {
+export interface FinishedRotation {
+  removed: string[];
+  /** Whether there was a CRL bundle: it is then rebuilt under the new anchor alone. */
+  hadCrl: boolean;
+  /** The rebuilt <dir>/crl.pem, to apply as the isthmus-crl ConfigMap before step 3's installs. */
+  crlFile?: string;
+  skipped: Skipped[];
+}
+
+export async function finishAnchorRotation(dir: string): Promise<FinishedRotation> {
   const previous = join(dir, PREVIOUS_DIR);
   if (!(await exists(previous))) {
     throw new IsthmusError(
@@ -114,11 +129,16 @@ export async function finishAnchorRotation(dir: string): Promise<{ removed: stri
     );
   }
   await loadCertificates({ dir });
-  const hadCrl = await exists(join(previous, CRL_FILES.bundle));
+  const hadCrl =
+    (await exists(join(previous, CRL_BUNDLE_FILE))) || (await exists(join(dir, CRL_BUNDLE_FILE)));
   const bundleFile = join(dir, ANCHOR_BUNDLE_FILE);
   await rm(previous, { recursive: true, force: true });
   await rm(bundleFile, { force: true });
-  return { removed: [previous, bundleFile], hadCrl };
+  const removed = [previous, bundleFile];
+  if (!hadCrl) return { removed, hadCrl, skipped: [] };
+  // crl.pem made during the rotation carries the old CAs; revocations under the new ones stay.
+  const { bundleFile: crlFile, skipped } = await writeCrlBundle(dir);
+  return { removed, hadCrl, crlFile, skipped };
 }
 
 /** The commands that take every cluster through the rotation (printed by the CLI). */
@@ -148,8 +168,8 @@ export function rotationSteps(dir: string, clusters: readonly string[], movedCrl
   ];
   if (movedCrl) {
     lines.push(
-      `Revocations made under the old anchor moved to ${join(dir, PREVIOUS_DIR, CRL_FILES.bundle)}; they stay in force until step 3.`,
-      'Before step 3, delete the isthmus-crl ConfigMap in every cluster: under the new anchor alone gateways refuse a CRL bundle of the old CAs.',
+      `Revocations made under the old anchor moved to ${join(dir, PREVIOUS_DIR, CRL_BUNDLE_FILE)}; they stay in force until step 3 (certs revoke keeps them in ${join(dir, CRL_BUNDLE_FILE)} meanwhile).`,
+      `--finish rebuilds ${join(dir, CRL_BUNDLE_FILE)} without them: apply it as the isthmus-crl ConfigMap in every cluster before step 3's installs, as gateways that trust the new anchor alone refuse a CRL bundle of the old CAs.`,
     );
   }
   return `${lines.join('\n')}\n`;

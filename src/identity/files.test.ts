@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,6 +85,27 @@ describe('writeCertificates', () => {
     expect(written).toEqual([join(target, 'north', 'issuer.crt'), join(target, 'north', 'issuer.key')]);
     const loaded = await loadCertificates({ dir: target });
     expect([...loaded.issuers.keys()]).toEqual(['east', 'north', 'west']);
+  });
+
+  it('reuseAnchor with force renews an issuer and keeps the replaced one, key and CRL, in retired/<serial>/', async () => {
+    const target = await copy('renew');
+    const old = await readFile(join(target, 'east', 'issuer.crt'), 'utf8');
+    await writeFile(join(target, 'east', 'issuer.crl'), 'its CRL');
+    const { written, retired } = await writeCertificates({
+      outDir: target,
+      clusters: ['east'],
+      reuseAnchor: true,
+      force: true,
+    });
+    expect(written).toEqual([join(target, 'east', 'issuer.crt'), join(target, 'east', 'issuer.key')]);
+    const serial = new X509Certificate(old).serialNumber.toLowerCase().replace(/^0+/, '');
+    expect(retired).toEqual([join(target, 'east', 'retired', serial)]);
+    expect(await readFile(join(retired[0]!, 'issuer.crt'), 'utf8')).toBe(old);
+    expect(await readFile(join(retired[0]!, 'issuer.crl'), 'utf8')).toBe('its CRL');
+    expect((await stat(join(retired[0]!, 'issuer.key'))).mode & 0o777).toBe(0o600);
+    expect((await stat(retired[0]!)).mode & 0o777).toBe(0o700);
+    const loaded = await loadCertificates({ dir: target });
+    expect(loaded.issuers.get('east')!.certPem).not.toBe(old);
   });
 
   it.each([

@@ -1,8 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IsthmusError } from '../errors.js';
 import { createIssuer, createTrustAnchor, type KeyPairPem } from './ca.js';
+import { normaliseSerial } from './crl.js';
 import { splitPem } from './pem.js';
 import { isValidClusterName, isValidTrustDomain } from './spiffe.js';
 import { anchorBundleProblems, anchorProblems, issuerProblems } from './validate.js';
@@ -12,6 +13,11 @@ import { anchorBundleProblems, anchorProblems, issuerProblems } from './validate
  *
  *   <outDir>/ca.crt, ca.key                      trust anchor (the key should then go offline)
  *   <outDir>/<cluster>/issuer.crt, issuer.key    one issuer per cluster
+ *   <outDir>/ca.crl, <cluster>/issuer.crl        CRLs, and <outDir>/crl.pem their bundle (revoke.ts)
+ *   <outDir>/<cluster>/retired/<serial>/         an issuer replaced under the same anchor, or
+ *                                                revoked: kept, with its CRL, for crl.pem
+ *   <outDir>/previous/                           the same layout under the anchor being rotated
+ *                                                out (anchor-rotation.ts), until --finish
  *
  * Keys are 0600 and directories this code creates 0700: they are CA keys.
  */
@@ -19,6 +25,11 @@ export const ANCHOR_CERT_FILE = 'ca.crt';
 export const ANCHOR_KEY_FILE = 'ca.key';
 export const ISSUER_CERT_FILE = 'issuer.crt';
 export const ISSUER_KEY_FILE = 'issuer.key';
+export const ISSUER_CRL_FILE = 'issuer.crl';
+export const ANCHOR_CRL_FILE = 'ca.crl';
+export const CRL_BUNDLE_FILE = 'crl.pem';
+export const RETIRED_DIR = 'retired';
+export const PREVIOUS_DIR = 'previous';
 const KEY_MODE = 0o600;
 const CERT_MODE = 0o644;
 const DIR_MODE = 0o700;
@@ -29,7 +40,10 @@ export interface WriteCertificatesOptions {
   trustDomain?: string;
   /** Replace existing files. Without it, any existing target file is an error (CERT_EXISTS). */
   force?: boolean;
-  /** Keep an existing ca.crt/ca.key (validated) and only add issuers: how a cluster joins later. */
+  /**
+   * Keep an existing ca.crt/ca.key (validated) and only add issuers: how a cluster joins later, or,
+   * with force, how an issuer is renewed (the replaced one moves to <cluster>/retired/).
+   */
   reuseAnchor?: boolean;
   anchorValidityDays?: number;
   issuerValidityDays?: number;
@@ -37,7 +51,9 @@ export interface WriteCertificatesOptions {
   anchorKeyBits?: 2048 | 3072;
 }
 
-export async function writeCertificates(opts: WriteCertificatesOptions): Promise<{ written: string[] }> {
+export async function writeCertificates(
+  opts: WriteCertificatesOptions,
+): Promise<{ written: string[]; retired: string[] }> {
   const trustDomain = opts.trustDomain ?? 'cluster.local';
   checkNames(opts.clusters, trustDomain);
   const anchorFiles = [join(opts.outDir, ANCHOR_CERT_FILE), join(opts.outDir, ANCHOR_KEY_FILE)] as const;
@@ -62,6 +78,7 @@ export async function writeCertificates(opts: WriteCertificatesOptions): Promise
         ...(opts.anchorKeyBits === undefined ? {} : { keyBits: opts.anchorKeyBits }),
       });
   const written: string[] = [];
+  const retired: string[] = [];
   await mkdir(opts.outDir, { recursive: true, mode: DIR_MODE });
   if (!opts.reuseAnchor) {
     await writeAtomic(anchorFiles[0], anchor.certPem, CERT_MODE);
@@ -75,12 +92,43 @@ export async function writeCertificates(opts: WriteCertificatesOptions): Promise
       ...(opts.issuerValidityDays === undefined ? {} : { validityDays: opts.issuerValidityDays }),
     });
     const paths = issuerFiles[index]!;
+    // Under the same anchor the old issuer's leaves stay trusted until they expire: its CRL must
+    // stay in crl.pem, next to a certificate that verifies it. A new anchor starts afresh.
+    if (opts.reuseAnchor) {
+      const moved = await retireIssuer(paths.dir);
+      if (moved) retired.push(moved);
+    }
     await mkdir(paths.dir, { recursive: true, mode: DIR_MODE });
     await writeAtomic(paths.cert, issuer.certPem, CERT_MODE);
     await writeAtomic(paths.key, issuer.keyPem, KEY_MODE);
     written.push(paths.cert, paths.key);
   }
-  return { written };
+  return { written, retired };
+}
+
+/**
+ * Moves <clusterDir>/issuer.{crt,key,crl} to <clusterDir>/retired/<serial>/ and returns that
+ * folder, or undefined when there is no issuer to move. The key goes too: a leaf the old issuer
+ * signed can still leak and be revoked (revoke.ts picks the issuer that signed it).
+ */
+async function retireIssuer(clusterDir: string): Promise<string | undefined> {
+  const cert = join(clusterDir, ISSUER_CERT_FILE);
+  if (!(await exists(cert))) return undefined;
+  const target = join(clusterDir, RETIRED_DIR, serialFolder(await readFile(cert, 'utf8')));
+  await mkdir(target, { recursive: true, mode: DIR_MODE });
+  for (const f of [ISSUER_CERT_FILE, ISSUER_KEY_FILE, ISSUER_CRL_FILE]) {
+    if (await exists(join(clusterDir, f))) await rename(join(clusterDir, f), join(target, f));
+  }
+  return target;
+}
+
+/** The folder name of a kept issuer: its serial, as `openssl x509 -serial` shows it. */
+function serialFolder(certPem: string): string {
+  try {
+    return normaliseSerial(new X509Certificate(certPem).serialNumber);
+  } catch {
+    return `unreadable-${Date.now()}`; // still kept: --force replaces whatever was there
+  }
 }
 
 export interface LoadedCertificates {
@@ -147,7 +195,9 @@ export async function loadIssuer(opts: {
 export interface CertsCommandOptions extends WriteCertificatesOptions {}
 
 /** `isthmus certs`: write, then read back through the same validation `install` will use. */
-export async function runCertsCommand(opts: CertsCommandOptions): Promise<{ written: string[] }> {
+export async function runCertsCommand(
+  opts: CertsCommandOptions,
+): Promise<{ written: string[]; retired: string[] }> {
   const result = await writeCertificates(opts);
   await loadCertificates({ dir: opts.outDir, clusters: opts.clusters });
   return result;

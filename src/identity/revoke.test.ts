@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isIsthmusError } from '../errors.js';
-import { issueGatewayCertificate } from './ca.js';
+import { createIssuer, issueGatewayCertificate } from './ca.js';
 import { parseCrl } from './crl.js';
 import { writeCertificates } from './files.js';
 import { RevocationList } from './revocation.js';
@@ -17,15 +17,33 @@ beforeAll(async () => {
   await writeCertificates({ outDir: dir, clusters: ['east', 'west'], anchorKeyBits: 2048 });
 });
 
-const read = (f: string) => readFileSync(join(dir, f), 'utf8');
-const issuerPair = (c: string) => ({ certPem: read(`${c}/issuer.crt`), keyPem: read(`${c}/issuer.key`) });
+const reader = (certs: string) => (f: string) => readFileSync(join(certs, f), 'utf8');
+const read = reader(dir);
 
-function gatewayCertFile(cluster: string): { file: string; cert: X509Certificate } {
-  const cert = issueGatewayCertificate(issuerPair(cluster), { trustDomain: 'cluster.local', cluster });
+/** A gateway certificate signed by `cluster`'s issuer in `certs` as it is now, written to a file. */
+function leafOf(certs: string, cluster: string): { file: string; cert: X509Certificate } {
+  const r = reader(certs);
+  const issuer = { certPem: r(`${cluster}/issuer.crt`), keyPem: r(`${cluster}/issuer.key`) };
+  const cert = issueGatewayCertificate(issuer, { trustDomain: 'cluster.local', cluster });
   const file = join(root, `${cluster}-${Date.now()}-${Math.random()}.crt`);
   writeFileSync(file, cert.certPem);
   return { file, cert: new X509Certificate(cert.certPem) };
 }
+const gatewayCertFile = (cluster: string) => leafOf(dir, cluster);
+
+/** A directory of its own with east and west, for tests that replace issuers. */
+async function freshCerts(): Promise<string> {
+  const certs = mkdtempSync(join(root, 'fresh-'));
+  await writeCertificates({ outDir: certs, clusters: ['east', 'west'], anchorKeyBits: 2048 });
+  return certs;
+}
+
+/** East's issuer renewed the way the CLI does it: `isthmus certs --clusters east --reuse-anchor --force`. */
+const renewEast = (certs: string) =>
+  writeCertificates({ outDir: certs, clusters: ['east'], reuseAnchor: true, force: true });
+
+/** What a gateway trusting the anchor loads from crl.pem (it throws where a gateway refuses it). */
+const loaded = (certs: string) => RevocationList.fromPem(reader(certs)('crl.pem'), reader(certs)('ca.crt'));
 
 describe('isthmus certs revoke', () => {
   it('adds a gateway certificate to its issuer CRL, keeps earlier entries, and rebuilds the bundle', async () => {
@@ -98,5 +116,82 @@ describe('isthmus certs revoke', () => {
     const noKey = await revokeCertificate({ dir: other, issuerOf: 'east', serial: '01' }).catch((e) => e);
     expect(isIsthmusError(noKey, 'CERT_INVALID')).toBe(true);
     expect(noKey.message).toMatch(/needs the trust anchor's key: .*ca\.key is missing/);
+  });
+});
+
+describe('revocation across issuer renewals', () => {
+  it('after a routine issuer renewal, the next revocation still writes a bundle gateways load', async () => {
+    const certs = await freshCerts();
+    const early = leafOf(certs, 'east');
+    await revokeCertificate({ dir: certs, cluster: 'east', certFile: early.file });
+    await renewEast(certs);
+    const west = leafOf(certs, 'west');
+    await revokeCertificate({ dir: certs, cluster: 'west', certFile: west.file });
+    // The replaced issuer's CRL travels with its certificate: both revocations hold, leaf alone.
+    const list = loaded(certs);
+    expect(list.check(west.cert)).toMatch(/revoked by its issuer's CRL/);
+    expect(list.check(early.cert)).toMatch(/revoked by its issuer's CRL/);
+    expect(list.check(leafOf(certs, 'east').cert)).toBeUndefined();
+  });
+
+  it("a leaf of the replaced issuer, still valid for a day, is revoked in that issuer's CRL", async () => {
+    const certs = await freshCerts();
+    const old = leafOf(certs, 'east');
+    const { retired } = await renewEast(certs);
+    const r = await revokeCertificate({ dir: certs, cluster: 'east', certFile: old.file });
+    expect(r.crlFile).toBe(join(retired[0]!, 'issuer.crl'));
+    expect(loaded(certs).check(old.cert)).toMatch(/revoked by its issuer's CRL/);
+    expect(loaded(certs).check(leafOf(certs, 'east').cert)).toBeUndefined();
+  });
+
+  it('a revoked (compromised) issuer stays revoked after the cluster gets a new issuer', async () => {
+    const certs = await freshCerts();
+    const minted = leafOf(certs, 'east'); // made with the key that is then found compromised
+    await revokeCertificate({
+      dir: certs,
+      issuerOf: 'east',
+      certFile: join(certs, 'east', 'issuer.crt'),
+      reason: 'keyCompromise',
+    });
+    await renewEast(certs);
+    await revokeCertificate({ dir: certs, cluster: 'west', certFile: leafOf(certs, 'west').file });
+    // Without the peer's issuer (the ingress on Node 20–24), the leaf alone must be refused...
+    const list = loaded(certs);
+    expect(list.check(minted.cert)).toMatch(/issuer .* is revoked by the trust anchor's CRL \(keyCompromise/);
+    // ...and the new issuer's leaves, with the same issuer Name, are not.
+    expect(list.check(leafOf(certs, 'east').cert)).toBeUndefined();
+  });
+
+  it('a revoked issuer stays revoked when its replacement is made by other means, over issuer.crt', async () => {
+    const certs = await freshCerts();
+    const minted = leafOf(certs, 'east');
+    const serial = new X509Certificate(reader(certs)('east/issuer.crt')).serialNumber;
+    await revokeCertificate({ dir: certs, issuerOf: 'east', serial });
+    // e.g. openssl, with the anchor's key: the files are simply overwritten.
+    const anchor = { certPem: reader(certs)('ca.crt'), keyPem: reader(certs)('ca.key') };
+    const replacement = createIssuer(anchor, { cluster: 'east', trustDomain: 'cluster.local' });
+    writeFileSync(join(certs, 'east', 'issuer.crt'), replacement.certPem);
+    writeFileSync(join(certs, 'east', 'issuer.key'), replacement.keyPem);
+    await revokeCertificate({ dir: certs, cluster: 'west', certFile: leafOf(certs, 'west').file });
+    expect(loaded(certs).check(minted.cert)).toMatch(/revoked by the trust anchor's CRL/);
+    expect(loaded(certs).check(leafOf(certs, 'east').cert)).toBeUndefined();
+  });
+
+  it('leaves out, with the reason, a CRL no bundled certificate verifies, so the rest still loads', async () => {
+    const certs = await freshCerts();
+    await revokeCertificate({ dir: certs, cluster: 'east', certFile: leafOf(certs, 'east').file });
+    const stale = reader(certs)('east/issuer.crl');
+    // East's issuer replaced by hand, its CRL left behind.
+    await renewEast(certs);
+    writeFileSync(join(certs, 'east', 'issuer.crl'), stale);
+    const west = leafOf(certs, 'west');
+    const r = await revokeCertificate({ dir: certs, cluster: 'west', certFile: west.file });
+    expect(r.skipped).toEqual([
+      {
+        file: join(certs, 'east', 'issuer.crl'),
+        reason: expect.stringMatching(/not signed by .*east\/issuer\.crt/),
+      },
+    ]);
+    expect(loaded(certs).check(west.cert)).toMatch(/revoked/);
   });
 });

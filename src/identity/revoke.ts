@@ -4,30 +4,39 @@
  *
  *   <dir>/<cluster>/issuer.crl   gateway leaves revoked by that cluster's issuer
  *   <dir>/ca.crl                 issuers revoked by the trust anchor (a whole cluster's identity)
- *   <dir>/crl.pem                every CRL above and the issuer certificates, one file for the
- *                                `isthmus-crl` ConfigMap
+ *   <dir>/crl.pem                the CRLs above and the issuer certificates that verify them, one
+ *                                file for the `isthmus-crl` ConfigMap (crl-bundle.ts)
+ *
+ * The CA is the one that signed the certificate given: the current one, an issuer it replaced
+ * (<cluster>/retired/, whose leaves live on until they expire) or, during an anchor rotation, one
+ * under previous/. A revoked issuer's certificate is kept in <cluster>/retired/ so that it stays
+ * in crl.pem after the cluster gets a new issuer, however that one is made.
  *
  * A CRL is complete (RFC 5280 §5): the new one lists everything the old one did, with a higher
  * CRL number. An existing CRL that the CA did not sign is an error, never silently replaced.
  */
 import { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IsthmusError } from '../errors.js';
+import { anchorFiles, type CaFiles, issuerFiles } from './ca-files.js';
 import { type Crl, createCrl, isIssuedBy, normaliseSerial, parseCrl, type RevocationReason } from './crl.js';
+import { type Skipped, writeCrlBundle } from './crl-bundle.js';
 import {
-  ANCHOR_KEY_FILE,
+  ANCHOR_CRL_FILE,
+  CRL_BUNDLE_FILE,
   exists,
   ISSUER_CERT_FILE,
-  issuerDirectories,
+  ISSUER_CRL_FILE,
   loadAnchor,
   loadCertificates,
+  RETIRED_DIR,
   writeAtomic,
 } from './files.js';
 
-export const ISSUER_CRL_FILE = 'issuer.crl';
-export const ANCHOR_CRL_FILE = 'ca.crl';
-export const CRL_BUNDLE_FILE = 'crl.pem';
+/** Re-exported where they were first declared: the lab and older callers import them from here. */
+export { ANCHOR_CRL_FILE, CRL_BUNDLE_FILE, ISSUER_CRL_FILE };
+
 const CRL_MODE = 0o644;
 
 export interface RevokeOptions {
@@ -38,7 +47,7 @@ export interface RevokeOptions {
   issuerOf?: string;
   /** The certificate to revoke (its serial is taken and its issuer checked) … */
   certFile?: string;
-  /** … or its serial number in hex, as `openssl x509 -serial` prints it. */
+  /** … or its serial number in hex, as `openssl x509 -serial` prints it (the current CA's). */
   serial?: string;
   reason?: RevocationReason;
   at?: Date;
@@ -51,6 +60,8 @@ export interface RevokeResult {
   /** False when the serial was already listed (the CRL is re-signed all the same). */
   added: boolean;
   revokedCount: number;
+  /** Files left out of the bundle because gateways could not verify them, with the reason. */
+  skipped: Skipped[];
 }
 
 export async function revokeCertificate(opts: RevokeOptions): Promise<RevokeResult> {
@@ -60,9 +71,9 @@ export async function revokeCertificate(opts: RevokeOptions): Promise<RevokeResu
   if ((opts.certFile === undefined) === (opts.serial === undefined))
     throw usage('give --cert (the certificate to revoke) or --serial');
 
-  const ca = await signingCa(opts, at);
-  const serial =
-    opts.certFile !== undefined ? await serialOf(opts.certFile, ca) : normaliseSerial(opts.serial!);
+  const target = opts.certFile === undefined ? undefined : await readCertificate(opts.certFile);
+  const ca = await signingCa(opts, at, target);
+  const serial = target ? normaliseSerial(target.serialNumber) : normaliseSerial(opts.serial!);
   const previous = (await exists(ca.crlFile)) ? await readOwnCrl(ca.crlFile, ca.cert) : undefined;
   const entries = [...(previous?.revoked.values() ?? [])];
   const added = !previous?.revoked.has(serial);
@@ -75,8 +86,9 @@ export async function revokeCertificate(opts: RevokeOptions): Promise<RevokeResu
     thisUpdate: at,
   });
   await writeAtomic(ca.crlFile, pem, CRL_MODE);
-  const bundleFile = await writeBundle(opts.dir);
-  return { crlFile: ca.crlFile, bundleFile, serial, added, revokedCount: entries.length };
+  if (opts.issuerOf !== undefined) await keepRevokedIssuer(opts.dir, opts.issuerOf, ca.root, serial, target);
+  const { bundleFile, skipped } = await writeCrlBundle(opts.dir, at);
+  return { crlFile: ca.crlFile, bundleFile, serial, added, revokedCount: entries.length, skipped };
 }
 
 interface SigningCa {
@@ -84,42 +96,70 @@ interface SigningCa {
   keyPem: string;
   cert: X509Certificate;
   crlFile: string;
-  what: string;
+  /** The anchor directory it belongs to (<dir>, or <dir>/previous during a rotation). */
+  root: string;
 }
 
-async function signingCa(opts: RevokeOptions, at: Date): Promise<SigningCa> {
-  if (opts.cluster !== undefined) {
-    const { issuers } = await loadCertificates({ dir: opts.dir, clusters: [opts.cluster], at });
-    const issuer = issuers.get(opts.cluster)!;
-    return {
-      ...issuer,
-      cert: new X509Certificate(issuer.certPem),
-      crlFile: join(opts.dir, opts.cluster, ISSUER_CRL_FILE),
-      what: `the issuer of cluster ${opts.cluster} (${join(opts.dir, opts.cluster, ISSUER_CERT_FILE)})`,
-    };
-  }
-  const anchor = await loadAnchor(opts.dir, at, false);
-  if (anchor.keyPem === undefined) {
+/**
+ * The CA whose CRL gets the entry: the one that issued `target`, or else the current one (which is
+ * validated first, so a wrong cluster name or a broken directory is reported as such).
+ */
+async function signingCa(opts: RevokeOptions, at: Date, target?: X509Certificate): Promise<SigningCa> {
+  const byIssuer = opts.cluster !== undefined;
+  const [candidates, what] = byIssuer
+    ? [
+        await currentFirst(loadCertificates({ dir: opts.dir, clusters: [opts.cluster!], at }), () =>
+          issuerFiles(opts.dir, opts.cluster),
+        ),
+        `the issuer of cluster ${opts.cluster} (${join(opts.dir, opts.cluster!, ISSUER_CERT_FILE)}) nor by one it replaced`,
+      ]
+    : [await currentFirst(loadAnchor(opts.dir, at, false), () => anchorFiles(opts.dir)), 'the trust anchor'];
+  const certs = await Promise.all(candidates.map(async (f) => readFile(f.cert, 'utf8')));
+  const index = target ? certs.findIndex((pem) => issued(new X509Certificate(pem), target)) : 0;
+  if (index < 0) {
     throw new IsthmusError(
       'CERT_INVALID',
-      `revoking an issuer needs the trust anchor's key: ${join(opts.dir, ANCHOR_KEY_FILE)} is missing (bring it back from offline storage)`,
+      `${opts.certFile} was not issued by ${what}: nothing to revoke there`,
+      {
+        terminal: true,
+      },
+    );
+  }
+  const files = candidates[index]!;
+  if (!(await exists(files.key))) {
+    throw new IsthmusError(
+      'CERT_INVALID',
+      byIssuer
+        ? `revoking a certificate of this issuer needs its key: ${files.key} is missing`
+        : `revoking an issuer needs the trust anchor's key: ${files.key} is missing (bring it back from offline storage)`,
       { terminal: true },
     );
   }
   return {
-    certPem: anchor.certPem,
-    keyPem: anchor.keyPem,
-    cert: new X509Certificate(anchor.certPem),
-    crlFile: join(opts.dir, ANCHOR_CRL_FILE),
-    what: 'the trust anchor',
+    certPem: certs[index]!,
+    keyPem: await readFile(files.key, 'utf8'),
+    cert: new X509Certificate(certs[index]!),
+    crlFile: files.crl,
+    root: files.root,
   };
 }
 
-/** The serial of `file`'s first certificate, which `ca` must have issued. */
-async function serialOf(file: string, ca: SigningCa): Promise<string> {
-  let cert: X509Certificate;
+/** Waits for `validation` (it throws on a broken current CA), then lists the candidates. */
+async function currentFirst(
+  validation: Promise<unknown>,
+  list: () => Promise<CaFiles[]>,
+): Promise<CaFiles[]> {
+  await validation;
+  return list();
+}
+
+function issued(ca: X509Certificate, cert: X509Certificate): boolean {
+  return cert.checkIssued(ca) && cert.verify(ca.publicKey);
+}
+
+async function readCertificate(file: string): Promise<X509Certificate> {
   try {
-    cert = new X509Certificate(await readFile(file));
+    return new X509Certificate(await readFile(file));
   } catch (err) {
     throw new IsthmusError(
       'CERT_INVALID',
@@ -130,12 +170,33 @@ async function serialOf(file: string, ca: SigningCa): Promise<string> {
       },
     );
   }
-  if (!cert.checkIssued(ca.cert) || !cert.verify(ca.cert.publicKey)) {
-    throw new IsthmusError('CERT_INVALID', `${file} was not issued by ${ca.what}: nothing to revoke there`, {
-      terminal: true,
-    });
+}
+
+/**
+ * Keeps a copy of the revoked issuer's certificate in <cluster>/retired/<serial>/ under its
+ * anchor's directory: crl.pem carries it from there once issuer.crt is replaced, so a leaf it
+ * signed is still found revoked when the peer's issuer is not visible. With --serial, the
+ * certificate is looked up among the cluster's issuers; one found nowhere cannot be kept.
+ */
+async function keepRevokedIssuer(
+  dir: string,
+  cluster: string,
+  root: string,
+  serial: string,
+  given: X509Certificate | undefined,
+): Promise<void> {
+  let pem = given?.toString();
+  if (pem === undefined) {
+    for (const f of await issuerFiles(dir, cluster)) {
+      const text = await readFile(f.cert, 'utf8');
+      if (normaliseSerial(new X509Certificate(text).serialNumber) === serial) pem = text;
+    }
   }
-  return normaliseSerial(cert.serialNumber);
+  if (pem === undefined) return;
+  const folder = join(root, cluster, RETIRED_DIR, serial);
+  if (await exists(join(folder, ISSUER_CERT_FILE))) return;
+  await mkdir(folder, { recursive: true, mode: 0o700 });
+  await writeAtomic(join(folder, ISSUER_CERT_FILE), pem, CRL_MODE);
 }
 
 async function readOwnCrl(file: string, ca: X509Certificate): Promise<Crl> {
@@ -158,22 +219,6 @@ async function readOwnCrl(file: string, ca: X509Certificate): Promise<Crl> {
     );
   }
   return crl;
-}
-
-/**
- * <dir>/crl.pem: the anchor's CRL, then each cluster's issuer certificate and CRL, in name order.
- * The issuer certificates let a gateway verify the CRLs, and find a client's issuer, on its own.
- */
-async function writeBundle(dir: string): Promise<string> {
-  const files = [join(dir, ANCHOR_CRL_FILE)];
-  for (const cluster of await issuerDirectories(dir)) {
-    files.push(join(dir, cluster, ISSUER_CERT_FILE), join(dir, cluster, ISSUER_CRL_FILE));
-  }
-  const parts: string[] = [];
-  for (const f of files) if (await exists(f)) parts.push(await readFile(f, 'utf8'));
-  const bundleFile = join(dir, CRL_BUNDLE_FILE);
-  await writeAtomic(bundleFile, parts.join(''), CRL_MODE);
-  return bundleFile;
 }
 
 function usage(message: string): IsthmusError {

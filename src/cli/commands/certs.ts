@@ -17,22 +17,41 @@ export function registerCerts(program: Command): void {
     .option('--clusters <names>', 'comma-separated cluster names, e.g. east,west (required)')
     .option('--trust-domain <domain>', 'SPIFFE trust domain of the gateway identities', 'cluster.local')
     .option('--force', 'overwrite existing files', false)
-    .action(async (opts: { out?: string; clusters?: string; trustDomain: string; force: boolean }) => {
-      const missing = (['out', 'clusters'] as const).filter((k) => opts[k] === undefined);
-      if (missing.length > 0) {
-        throw new IsthmusError('USAGE', `certs: ${missing.map((k) => `--${k}`).join(' and ')} required`, {
-          terminal: true,
+    .option(
+      '--reuse-anchor',
+      'keep the existing ca.crt/ca.key and write only the issuers: a cluster joining, or with --force an issuer renewed (the old one is kept in <cluster>/retired/ for crl.pem)',
+      false,
+    )
+    .action(
+      async (opts: {
+        out?: string;
+        clusters?: string;
+        trustDomain: string;
+        force: boolean;
+        reuseAnchor: boolean;
+      }) => {
+        const missing = (['out', 'clusters'] as const).filter((k) => opts[k] === undefined);
+        if (missing.length > 0) {
+          throw new IsthmusError('USAGE', `certs: ${missing.map((k) => `--${k}`).join(' and ')} required`, {
+            terminal: true,
+          });
+        }
+        const { runCertsCommand } = await import('../../identity/files.js');
+        const { written, retired } = await runCertsCommand({
+          outDir: opts.out!,
+          clusters: parseClusterList(opts.clusters!),
+          trustDomain: opts.trustDomain,
+          force: opts.force,
+          reuseAnchor: opts.reuseAnchor,
         });
-      }
-      const { runCertsCommand } = await import('../../identity/files.js');
-      const { written } = await runCertsCommand({
-        outDir: opts.out!,
-        clusters: parseClusterList(opts.clusters!),
-        trustDomain: opts.trustDomain,
-        force: opts.force,
-      });
-      for (const f of written) process.stdout.write(`wrote ${f}\n`);
-    });
+        for (const f of written) process.stdout.write(`wrote ${f}\n`);
+        for (const f of retired) {
+          process.stdout.write(
+            `kept the replaced issuer in ${f}: its leaves stay trusted until they expire, and \`certs revoke\` keeps its CRL in crl.pem\n`,
+          );
+        }
+      },
+    );
 
   certs
     .command('new-anchor')
@@ -45,10 +64,12 @@ export function registerCerts(program: Command): void {
     .action(async (opts: { out: string; trustDomain: string; finish: boolean }) => {
       const rotation = await import('../../identity/anchor-rotation.js');
       if (opts.finish) {
-        const { removed, hadCrl } = await rotation.finishAnchorRotation(opts.out);
+        const { removed, crlFile, skipped } = await rotation.finishAnchorRotation(opts.out);
         for (const f of removed) process.stdout.write(`removed ${f}\n`);
+        if (crlFile) process.stdout.write(`wrote ${crlFile} without the old anchor's CAs\n`);
+        printSkipped(skipped);
         process.stdout.write(
-          `${hadCrl ? 'Delete the isthmus-crl ConfigMap in every cluster first (it revokes under the old anchor). ' : ''}` +
+          `${crlFile ? `First apply ${crlFile} as the isthmus-crl ConfigMap in every cluster (the one in place revokes under the old anchor, which the new one alone refuses). ` : ''}` +
             'Now install every cluster with --trust-anchor <dir>/ca.crt and restart its gateways.\n',
         );
         return;
@@ -99,10 +120,16 @@ export function registerCerts(program: Command): void {
           ...(opts.serial === undefined ? {} : { serial: opts.serial }),
           ...(opts.reason === undefined ? {} : { reason: opts.reason as RevocationReason }),
         });
+        printSkipped(r.skipped);
         process.stdout.write(
           `${r.added ? 'revoked' : 'already revoked'} serial ${r.serial}: ${r.crlFile} now lists ${r.revokedCount}\n` +
             `wrote ${r.bundleFile}; give it to every gateway (--crl-file; in a cluster: kubectl -n isthmus-system create configmap isthmus-crl --from-file=crl.pem=${r.bundleFile} --dry-run=client -o yaml | kubectl apply -f -)\n`,
         );
       },
     );
+}
+
+/** What crl.pem leaves out, and why: gateways would refuse the whole bundle with it. */
+function printSkipped(skipped: ReadonlyArray<{ file: string; reason: string }>): void {
+  for (const s of skipped) process.stderr.write(`warning: left ${s.file} out of crl.pem: ${s.reason}\n`);
 }
