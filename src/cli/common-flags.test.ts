@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { anyAddress } from '../host-port.js';
-import { parseDurationFlag, parseIntegerFlag, parseListen, parsePortRangeFlag } from './common-flags.js';
+import {
+  parseDurationFlag,
+  parseHttpUrlFlag,
+  parseIntegerFlag,
+  parseListen,
+  parsePortRangeFlag,
+} from './common-flags.js';
 
 describe('parseListen', () => {
   it.each([
@@ -50,4 +56,20 @@ describe('parseDurationFlag', () => {
   it.each(['', '10', '5 s', '-1s', '0s', 'soon'])('rejects %j', (text) => {
     expect(() => parseDurationFlag(text, '--x')).toThrow(/--x must be a duration/);
   });
+});
+
+describe('parseHttpUrlFlag', () => {
+  it('takes http(s) URLs', () => {
+    expect(parseHttpUrlFlag('http://127.0.0.1:4191', '--controller-admin', 'x').port).toBe('4191');
+    expect(parseHttpUrlFlag('https://[::1]:6443', '--api-server-address', 'x').hostname).toBe('[::1]');
+  });
+
+  it.each(['localhost:4191', '127.0.0.1:4191', 'tcp://10.0.0.1:1', '', 'http://'])(
+    'refuses %j, naming the flag',
+    (text) => {
+      expect(() => parseHttpUrlFlag(text, '--controller-admin', 'http://127.0.0.1:4191')).toThrow(
+        `--controller-admin must be a URL such as http://127.0.0.1:4191, got "${text}"`,
+      );
+    },
+  );
 });

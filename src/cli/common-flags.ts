@@ -115,3 +115,19 @@ export function parseDurationFlag(text: string, flag: string): number {
   }
   return total;
 }
+
+/** An http(s) URL (`https://203.0.113.10:6443`), or a usage error naming the flag: `host:port` alone is not one. */
+export function parseHttpUrlFlag(text: string, flag: string, example: string): URL {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.hostname === '') {
+    throw new IsthmusError('USAGE', `${flag} must be a URL such as ${example}, got "${text}"`, {
+      terminal: true,
+    });
+  }
+  return url;
+}

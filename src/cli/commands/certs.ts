@@ -103,7 +103,8 @@ export function registerCerts(program: Command): void {
         reason?: string;
       }) => {
         const { revokeCertificate } = await import('../../identity/revoke.js');
-        if (opts.reason !== undefined && !(opts.reason in REVOCATION_REASONS)) {
+        // Own keys only: `in` also admits what every object inherits (toString, constructor).
+        if (opts.reason !== undefined && !Object.hasOwn(REVOCATION_REASONS, opts.reason)) {
           throw new IsthmusError(
             'USAGE',
             `--reason "${opts.reason}": expected one of ${Object.keys(REVOCATION_REASONS).join(', ')}`,

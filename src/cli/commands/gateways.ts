@@ -1,6 +1,12 @@
 import type { Command } from 'commander';
 import type { Link } from '../../kube/types.js';
-import { addKubeFlags, type KubeFlags, kubeClientFromFlags, parseDurationFlag } from '../common-flags.js';
+import {
+  addKubeFlags,
+  type KubeFlags,
+  kubeClientFromFlags,
+  parseDurationFlag,
+  parseHttpUrlFlag,
+} from '../common-flags.js';
 import { type OutputFormat, outputOption, renderOutput } from '../output.js';
 
 interface GatewaysFlags extends KubeFlags {
@@ -24,6 +30,9 @@ export function registerGateways(program: Command): void {
       .option('--window <duration>', 'latency of the probes of the last <duration> only (scrapes twice)'),
   ).action(async (flags: GatewaysFlags) => {
     const windowMs = flags.window ? parseDurationFlag(flags.window, '--window') : 0;
+    // A flag error, not a note after the table: `localhost:4191` is no URL to fetch.
+    if (flags.controllerAdmin !== undefined)
+      parseHttpUrlFlag(flags.controllerAdmin, '--controller-admin', 'http://127.0.0.1:4191');
     const { R, SYSTEM_NAMESPACE } = await import('../../kube/index.js');
     const { controllerMetrics, gatewayRows, renderGatewaysTable } = await import('../check/gateways-view.js');
     const { scrapeControllerMetrics } = await import('../check/controller-scrape.js');

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { IsthmusError } from '../../errors.js';
+import { isValidTrustDomain } from '../../identity/spiffe.js';
 import { PORTS } from '../../kube/keys.js';
+import { isDNS1123Subdomain, isValidLabelValue } from '../../sandbox/validation-strings.js';
 import { type GatewayExposureFlags, gatewayExposureFromFlags } from '../install/gateway-exposure.js';
 import { INSTALL_DEFAULTS, type InstallOptions } from '../install/options.js';
 
@@ -200,6 +202,24 @@ export function installOptionsFromFlags(
   };
   if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(flags.clusterName)) {
     problems.push(`--cluster-name "${flags.clusterName}" is not a DNS-1123 label`);
+  }
+  // Each would start a part that cannot work: identity refuses to sign in an invalid trust domain
+  // (it exits at start-up), the gateway and the controller build DNS names in the cluster domain,
+  // and the failover controller compares the label value, which no TrafficSplit can carry.
+  if (!isValidTrustDomain(flags.trustDomain)) {
+    problems.push(
+      `--trust-domain "${flags.trustDomain}" is not a SPIFFE trust domain (lower-case letters, digits, '.', '-' and '_')`,
+    );
+  }
+  const domainErrors = isDNS1123Subdomain(flags.clusterDomain);
+  if (domainErrors.length > 0) {
+    problems.push(`--cluster-domain "${flags.clusterDomain}" is not a DNS name: ${domainErrors[0]}`);
+  }
+  const labelErrors = isValidLabelValue(flags.failoverControlledBy);
+  if (labelErrors.length > 0) {
+    problems.push(
+      `--failover-controlled-by "${flags.failoverControlledBy}" is not a label value: ${labelErrors[0]}`,
+    );
   }
   const opts: InstallOptions = {
     clusterName: flags.clusterName,

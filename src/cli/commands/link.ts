@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import type { LinkFlagValues } from '../link/options.js';
-import { parseClusterList } from './sandbox.js';
 
 interface LinkFlags extends LinkFlagValues {
   context: string;
@@ -67,15 +66,24 @@ export function registerLink(program: Command): void {
     .option('--probe-timeout <duration>', 'how long a probe may take (default: 2s)')
     .option('--probe-failure-threshold <n>', 'failed probes in a row before the gateway is dead (default: 3)')
     .action(async (flags: LinkFlags) => {
-      const [name] = parseClusterList(flags.clusterName);
       // Flags first: a typo is reported before the remote cluster is read.
-      const { linkSpecOptions, linkSpecWarnings } = await import('../link/options.js');
+      const {
+        apiServerAddressFlag,
+        clusterNameFlag,
+        gatewayAddressList,
+        linkSpecOptions,
+        linkSpecWarnings,
+        trustDomainFlag,
+      } = await import('../link/options.js');
+      const name = clusterNameFlag(flags.clusterName);
+      const trustDomain = trustDomainFlag(flags.trustDomain);
+      if (flags.apiServerAddress !== undefined) apiServerAddressFlag(flags.apiServerAddress);
       const options = linkSpecOptions(flags);
       for (const warning of linkSpecWarnings(options)) process.stderr.write(`note: ${warning}\n`);
       const { KubeClient, R, SYSTEM_NAMESPACE, GATEWAY_SERVICE_NAME, REMOTE_ACCESS_SERVICE_ACCOUNT } =
         await import('../../kube/index.js');
       const {
-        caDataOf,
+        clusterTlsOf,
         gatewayAddressesOf,
         gatewayPortOf,
         refuseLinkWithoutRemoteGateway,
@@ -93,10 +101,11 @@ export function registerLink(program: Command): void {
             client.get(R.services, SYSTEM_NAMESPACE, GATEWAY_SERVICE_NAME),
             client.get(R.namespaces, undefined, SYSTEM_NAMESPACE),
           ]);
-          refuseLinkWithoutRemoteGateway(namespace, name!);
-          const gw = flags.gatewayAddresses
-            ? { addresses: flags.gatewayAddresses.split(',').map((a) => a.trim()), port: gatewayPortOf(svc) }
-            : gatewayAddressesOf(svc, name!);
+          refuseLinkWithoutRemoteGateway(namespace, name);
+          const gw =
+            flags.gatewayAddresses !== undefined
+              ? { addresses: gatewayAddressList(flags.gatewayAddresses), port: gatewayPortOf(svc) }
+              : gatewayAddressesOf(svc, name);
           gateway = { addresses: gw.addresses, port: gatewayPort ?? gw.port };
         }
         const account = flags.serviceAccountName ?? REMOTE_ACCESS_SERVICE_ACCOUNT;
@@ -104,12 +113,12 @@ export function registerLink(program: Command): void {
         const cluster = client.config.getCurrentCluster();
         process.stdout.write(
           renderLink({
-            clusterName: name!,
-            trustDomain: flags.trustDomain,
+            clusterName: name,
+            trustDomain,
             clusterDomain: flags.clusterDomain,
             apiServer: flags.apiServerAddress ?? client.server,
-            ...caDataOf(cluster),
-            token: tokenOf(secret, name!, account),
+            ...clusterTlsOf(cluster),
+            token: tokenOf(secret, name, account),
             ...(gateway ? { gateway } : {}),
             options: rest,
           }),

@@ -268,6 +268,15 @@ describe('isthmus install', () => {
       /--egress-port-range 4000-4999 includes the gateway's own port 4143 and 4191/,
     ],
     [{ imagePullPolicy: 'Sometimes' }, /--image-pull-policy must be one of/],
+    // What the processes could never run with: identity exits on an invalid trust domain, the
+    // gateway's and controller's DNS names need a DNS domain, no TrafficSplit carries a bad label.
+    [{ trustDomain: 'Example.COM' }, /--trust-domain "Example.COM" is not a SPIFFE trust domain/],
+    [{ clusterDomain: 'cluster.local.' }, /--cluster-domain "cluster.local." is not a DNS name/],
+    [{ clusterDomain: 'Cluster Local' }, /--cluster-domain "Cluster Local" is not a DNS name/],
+    [
+      { failoverControlledBy: 'linkerd failover' },
+      /--failover-controlled-by "linkerd failover" is not a label value/,
+    ],
     [{ gatewayServiceType: 'ExternalName' }, /--gateway-service-type must be one of/],
     [
       { gatewayServiceType: 'ClusterIP', gatewayNodePort: '30443' },

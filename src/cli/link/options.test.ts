@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { isIsthmusError } from '../../errors.js';
 import { matchesLabelSelector } from '../../kube/label-selector.js';
-import { keyPatternList, labelSelectorFromString, linkSpecOptions, linkSpecWarnings } from './options.js';
+import {
+  apiServerAddressFlag,
+  clusterNameFlag,
+  gatewayAddressList,
+  keyPatternList,
+  labelSelectorFromString,
+  linkSpecOptions,
+  linkSpecWarnings,
+  trustDomainFlag,
+} from './options.js';
 
 function usageError(fn: () => unknown): string {
   try {
@@ -127,5 +136,48 @@ describe('isthmus link flags', () => {
     expect(usageError(() => linkSpecOptions({ probeTimeout: '0s' }))).toMatch(/--probe-timeout/);
     expect(usageError(() => linkSpecOptions({ gatewayPort: '70000' }))).toMatch(/from 1 to 65535/);
     expect(usageError(() => linkSpecOptions({ probeFailureThreshold: '1.5' }))).toMatch(/an integer/);
+  });
+});
+
+describe('isthmus link: the Link and its credentials are refused, not cut down or printed broken', () => {
+  it('--cluster-name takes one DNS label, not a list of which only the first is linked', () => {
+    expect(clusterNameFlag('west')).toBe('west');
+    for (const bad of ['west,east', 'West', 'west_1', '-west', 'x'.repeat(64), '']) {
+      expect(usageError(() => clusterNameFlag(bad))).toMatch(/--cluster-name .*expected one cluster name/);
+    }
+  });
+
+  it('--trust-domain must be a SPIFFE trust domain, or no gateway identity would ever match the Link', () => {
+    expect(trustDomainFlag('prod.example.com')).toBe('prod.example.com');
+    for (const bad of ['Example.com', 'cluster local', '', 'a/b']) {
+      expect(usageError(() => trustDomainFlag(bad))).toMatch(/--trust-domain .*not a SPIFFE trust domain/);
+    }
+  });
+
+  it('--api-server-address must be an http(s) URL, as the controller loads the credentials', () => {
+    expect(apiServerAddressFlag('https://203.0.113.10:6443')).toBe('https://203.0.113.10:6443');
+    expect(apiServerAddressFlag('https://[2001:db8::1]:6443')).toBe('https://[2001:db8::1]:6443');
+    for (const bad of ['203.0.113.10:6443', 'localhost:6443', 'tcp://10.0.0.1:6443', '']) {
+      expect(usageError(() => apiServerAddressFlag(bad))).toMatch(/--api-server-address must be a URL/);
+    }
+  });
+
+  it('--gateway-addresses takes IPs and DNS names, and says where a port goes', () => {
+    expect(gatewayAddressList('198.51.100.7, gw.west.example ,2001:db8::7,')).toEqual([
+      '198.51.100.7',
+      'gw.west.example',
+      '2001:db8::7',
+    ]);
+    expect(usageError(() => gatewayAddressList(' , '))).toMatch(/lists no address/);
+    expect(usageError(() => gatewayAddressList('198.51.100.7:4143'))).toMatch(
+      /"198.51.100.7:4143" is neither an IP address nor a DNS name: give the address alone, and its port with --gateway-port/,
+    );
+    expect(usageError(() => gatewayAddressList('gw.west.example:4143'))).toMatch(/--gateway-port/);
+    expect(usageError(() => gatewayAddressList('[2001:db8::7]'))).toMatch(/without brackets \(2001:db8::7\)/);
+    expect(usageError(() => gatewayAddressList('https://gw.west.example'))).toMatch(/neither an IP/);
+    // Refused with the other flags, before the remote cluster is read.
+    expect(usageError(() => linkSpecOptions({ gatewayAddresses: '10.0.0.1:4143' }))).toMatch(
+      /--gateway-port/,
+    );
   });
 });

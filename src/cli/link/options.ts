@@ -4,11 +4,15 @@
  * Link spec fields. Pure, and strict: a flag the controller would reject is refused here with the
  * reason, before anything is printed for `kubectl apply`.
  */
+import { isIP } from 'node:net';
 import { IsthmusError } from '../../errors.js';
+import { isValidClusterName, isValidTrustDomain } from '../../identity/spiffe.js';
 import { EXPORTED_LABEL } from '../../kube/keys.js';
 import type { Link, V1LabelSelector } from '../../kube/types.js';
 import { parseDuration, selectorRequiresExport } from '../../mirror/link-config.js';
 import { parseLabelSelector, SelectorError } from '../../sandbox/selectors.js';
+import { isDNS1123Subdomain } from '../../sandbox/validation-strings.js';
+import { parseHttpUrlFlag } from '../common-flags.js';
 
 export interface LinkFlagValues {
   /** false: `--no-gateway`, a Link for a flat pod network (remote-discovery Services and federated members). */
@@ -137,6 +141,62 @@ function optionalSelector(text: string | undefined, flag: string): V1LabelSelect
   return text.trim() === '' ? {} : labelSelectorFromString(text, flag);
 }
 
+/**
+ * `--cluster-name`: one DNS label. It names the Link, its Secret and every mirror (`<svc>-<name>`),
+ * so a list or a typo is refused rather than cut down to something else.
+ */
+export function clusterNameFlag(text: string): string {
+  if (!isValidClusterName(text)) {
+    throw usage(
+      `--cluster-name ${JSON.stringify(text)}: expected one cluster name, a DNS label (lower-case letters, digits and '-', at most 63)`,
+    );
+  }
+  return text;
+}
+
+/** `--trust-domain`: the gateway identity `spiffe://<domain>/...` is only ever issued in a valid one. */
+export function trustDomainFlag(text: string): string {
+  if (!isValidTrustDomain(text)) {
+    throw usage(
+      `--trust-domain ${JSON.stringify(text)}: not a SPIFFE trust domain (lower-case letters, digits, '.', '-' and '_')`,
+    );
+  }
+  return text;
+}
+
+/**
+ * `--api-server-address`: the server of the credentials' kubeconfig, which the controller loads
+ * only as an http(s) URL (src/kube/kubeconfig.ts); `host:port` alone would make them unusable.
+ */
+export function apiServerAddressFlag(text: string): string {
+  parseHttpUrlFlag(text, '--api-server-address', 'https://203.0.113.10:6443');
+  return text;
+}
+
+/**
+ * `--gateway-addresses`: IPs or DNS names, as a LoadBalancer's status lists them. The port is the
+ * Link's `gatewayPort` (`--gateway-port`): an address with a port or in brackets would be dialled
+ * as `<address>:<port>` and never answer.
+ */
+export function gatewayAddressList(text: string): string[] {
+  const addresses = text
+    .split(',')
+    .map((a) => a.trim())
+    .filter((a) => a !== '');
+  if (addresses.length === 0) throw usage('--gateway-addresses lists no address');
+  for (const a of addresses) {
+    if (isIP(a) !== 0 || isDNS1123Subdomain(a.toLowerCase()).length === 0) continue;
+    const bracketed = /^\[(.*)\]$/.exec(a);
+    const hint = /^(\[[^\]]*\]|[^:]+):\d+$/.test(a)
+      ? ': give the address alone, and its port with --gateway-port'
+      : bracketed && isIP(bracketed[1] ?? '') === 6
+        ? `: write the IPv6 address without brackets (${bracketed[1]})`
+        : '';
+    throw usage(`--gateway-addresses: ${JSON.stringify(a)} is neither an IP address nor a DNS name${hint}`);
+  }
+  return addresses;
+}
+
 /** Flags that set up what a Link without a gateway does not have: the tunnel, its probe, its exports. */
 const GATEWAY_FLAGS: [keyof LinkFlagValues, string][] = [
   ['gatewayAddresses', '--gateway-addresses'],
@@ -157,6 +217,8 @@ export function linkSpecOptions(flags: LinkFlagValues): LinkSpecOptions {
       );
     }
   }
+  // Checked here with the other flags, before the remote cluster is read.
+  if (flags.gatewayAddresses !== undefined) gatewayAddressList(flags.gatewayAddresses);
   const out: LinkSpecOptions = {};
   if (flags.selector !== undefined) out.selector = labelSelectorFromString(flags.selector);
   // Empty is meaningful for these two (none, the Link's `{}`), unlike an empty --selector.

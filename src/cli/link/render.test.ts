@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { isIsthmusError } from '../../errors.js';
+import { loadKubeconfigSecret } from '../../kube/kubeconfig.js';
 import type { V1Service } from '../../kube/types.js';
 import {
+  clusterTlsOf,
   gatewayAddressesOf,
   gatewayPortOf,
   linkManifests,
@@ -64,6 +66,12 @@ describe('isthmus link', () => {
       { spec: { type: 'ClusterIP', ports: [{ port: 4143 }] }, status: {} },
       /is ClusterIP .* no other cluster can reach it: link with --no-gateway/,
     ],
+    [
+      // Not "wait for the load balancer": none will ever come.
+      'a NodePort gateway (--gateway-service-type NodePort)',
+      { spec: { type: 'NodePort', ports: [{ name: 'ingress', port: 4143, nodePort: 31443 }] }, status: {} },
+      /is NodePort .* pass --gateway-addresses with addresses of its nodes/,
+    ],
   ])('fails clearly when the remote has %s', (_, svc, message) => {
     expect(() => gatewayAddressesOf(svc, 'west')).toThrow(message);
   });
@@ -122,5 +130,25 @@ describe('isthmus link', () => {
         options: { selector: { matchExpressions: [{ key: 'app', operator: 'In', values: [] }] } },
       }),
     ).toThrow(/the Link would be invalid: selector operator In on app needs values/);
+  });
+
+  it("keeps the remote context's tls-server-name and insecure-skip-tls-verify, which the controller needs to connect", () => {
+    const loaded = (tls: ReturnType<typeof clusterTlsOf>) => {
+      const { caData: _ca, ...noCa } = facts;
+      const [secret] = linkManifests({ ...noCa, ...tls });
+      return loadKubeconfigSecret(secret).getCurrentCluster();
+    };
+    const named = loaded(clusterTlsOf({ caData: facts.caData!, tlsServerName: 'api.west.internal' }));
+    expect(named).toMatchObject({
+      caData: facts.caData,
+      tlsServerName: 'api.west.internal',
+      skipTLSVerify: false,
+    });
+    expect(loaded(clusterTlsOf({ skipTLSVerify: true }))).toMatchObject({ skipTLSVerify: true });
+    // A CA wins: kubectl refuses a CA together with insecure-skip-tls-verify.
+    expect(loaded(clusterTlsOf({ caData: facts.caData!, skipTLSVerify: true }))).toMatchObject({
+      caData: facts.caData,
+      skipTLSVerify: false,
+    });
   });
 });

@@ -27,6 +27,10 @@ export interface RemoteFacts {
   /** API server URL reachable from the local cluster, and its CA (base64 PEM) if TLS. */
   apiServer: string;
   caData?: string;
+  /** The name the remote API server's certificate is checked against, when not the server's host. */
+  tlsServerName?: string;
+  /** The context skips verifying the remote API server's certificate (and has no CA to verify it with). */
+  insecureSkipTlsVerify?: boolean;
   token: string;
   /** Absent: a Link without a gateway (`isthmus link --no-gateway`). */
   gateway?: { addresses: string[]; port: number };
@@ -46,7 +50,12 @@ export function remoteKubeconfig(f: RemoteFacts): string {
     clusters: [
       {
         name: f.clusterName,
-        cluster: { server: f.apiServer, ...(f.caData ? { 'certificate-authority-data': f.caData } : {}) },
+        cluster: {
+          server: f.apiServer,
+          ...(f.caData ? { 'certificate-authority-data': f.caData } : {}),
+          ...(f.tlsServerName ? { 'tls-server-name': f.tlsServerName } : {}),
+          ...(f.insecureSkipTlsVerify && !f.caData ? { 'insecure-skip-tls-verify': true } : {}),
+        },
       },
     ],
     users: [{ name: 'isthmus-remote-access', user: { token: f.token } }],
@@ -146,6 +155,15 @@ export function gatewayAddressesOf(
       { terminal: true },
     );
   }
+  if (addresses.length === 0 && svc.spec?.type === 'NodePort') {
+    // No load balancer will ever come: the addresses are the nodes', which only the user knows.
+    throw new IsthmusError(
+      'LINK_INVALID',
+      `the gateway Service of cluster ${cluster} is NodePort (installed with --gateway-service-type NodePort), so it has no LoadBalancer address: ` +
+        'pass --gateway-addresses with addresses of its nodes (the Link dials its nodePort)',
+      { terminal: true },
+    );
+  }
   if (addresses.length === 0) {
     throw new IsthmusError(
       'LINK_INVALID',
@@ -167,11 +185,25 @@ export function gatewayPortOf(svc: V1Service | undefined): number {
   return ingress?.port ?? PORTS.ingress;
 }
 
-/** The remote API server's CA as base64 PEM, inline or read from the file the kubeconfig names. */
-export function caDataOf(cluster: { caData?: string; caFile?: string } | null): { caData?: string } {
-  if (cluster?.caData) return { caData: cluster.caData };
-  if (cluster?.caFile) return { caData: readFileSync(cluster.caFile).toString('base64') };
-  return {};
+/**
+ * How the remote context verifies its API server, for the credentials to do the same: the CA as
+ * base64 PEM (inline or read from the file the kubeconfig names), `tls-server-name`, and
+ * `insecure-skip-tls-verify` when the context has no CA. Left out, a context that needs them works
+ * for `isthmus link` and fails in the controller with a certificate error.
+ */
+export function clusterTlsOf(
+  cluster: { caData?: string; caFile?: string; tlsServerName?: string; skipTLSVerify?: boolean } | null,
+): Pick<RemoteFacts, 'caData' | 'tlsServerName' | 'insecureSkipTlsVerify'> {
+  const caData = cluster?.caData
+    ? cluster.caData
+    : cluster?.caFile
+      ? readFileSync(cluster.caFile).toString('base64')
+      : undefined;
+  return {
+    ...(caData ? { caData } : {}),
+    ...(cluster?.tlsServerName ? { tlsServerName: cluster.tlsServerName } : {}),
+    ...(cluster?.skipTLSVerify && !caData ? { insecureSkipTlsVerify: true } : {}),
+  };
 }
 
 /** The token the token controller wrote into a read-only account's Secret (`<account>-token`). */

@@ -11,6 +11,7 @@ import {
   MIRRORED_SERVICE_LABEL,
   SYSTEM_NAMESPACE,
 } from '../../kube/keys.js';
+import { isLinkerdMirror } from '../../kube/linkerd-mirror.js';
 import { apiVersionOf, R, type ResourceRef } from '../../kube/resources.js';
 import type { KubeObject, Link, TrafficSplit } from '../../kube/types.js';
 import { INSTALL_KINDS } from '../check/pre-install.js';
@@ -62,7 +63,9 @@ export async function gatherUninstallFacts(client: KubeClient): Promise<Uninstal
     links,
     trafficSplits,
     installed: installed.flat(),
-    leftovers: [...mirrors, ...federated, ...sliceLists.flat()],
+    // Linkerd's own mirrors carry the same mirrored-service label (a cluster moving to Isthmus may
+    // still be linked by Linkerd's service mirror): they are Linkerd's to delete, not ours.
+    leftovers: [...mirrors.filter((s) => !isLinkerdMirror(s)), ...federated, ...sliceLists.flat()],
     mirrorNamespaces: namespaces.map((n) => n.metadata?.name ?? ''),
   };
 }
