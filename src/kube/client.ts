@@ -33,6 +33,13 @@ export interface ListOptions {
   signal?: AbortSignal;
 }
 
+/** For the verbs that take it: aborting `signal` ends the request (a deadline of the caller's). */
+export interface RequestOptions {
+  signal?: AbortSignal;
+  /** Bypass the client's rate limiter (Lease renewals; see PipelineRequest). */
+  exemptFromRateLimit?: boolean;
+}
+
 export interface WatchOptions {
   namespace?: string;
   labelSelector?: string;
@@ -117,9 +124,10 @@ export class KubeClient {
     res: ResourceRef,
     namespace: string | undefined,
     name: string,
+    opts: RequestOptions = {},
   ): Promise<T | undefined> {
     try {
-      return (await this.request('get', 'GET', resourcePath(res, namespace, name))).body as T;
+      return (await this.request('get', 'GET', resourcePath(res, namespace, name), opts)).body as T;
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
@@ -158,11 +166,10 @@ export class KubeClient {
     return { ...obj, apiVersion: obj.apiVersion ?? apiVersionOf(res), kind: obj.kind ?? res.kind };
   }
 
-  async create<T extends KubeObject>(res: ResourceRef, obj: T): Promise<T> {
-    const ns = obj.metadata?.namespace;
-    return (
-      await this.request('create', 'POST', resourcePath(res, ns), { body: this.withTypeMeta(res, obj) })
-    ).body as T;
+  async create<T extends KubeObject>(res: ResourceRef, obj: T, opts: RequestOptions = {}): Promise<T> {
+    const path = resourcePath(res, obj.metadata?.namespace);
+    return (await this.request('create', 'POST', path, { body: this.withTypeMeta(res, obj), ...opts }))
+      .body as T;
   }
 
   /**
@@ -176,9 +183,10 @@ export class KubeClient {
   }
 
   /** PUT: the object's metadata.resourceVersion, when set, makes this a compare-and-swap (409 if stale). */
-  async replace<T extends KubeObject>(res: ResourceRef, obj: T): Promise<T> {
+  async replace<T extends KubeObject>(res: ResourceRef, obj: T, opts: RequestOptions = {}): Promise<T> {
     const path = resourcePath(res, obj.metadata?.namespace, obj.metadata?.name ?? '');
-    return (await this.request('update', 'PUT', path, { body: this.withTypeMeta(res, obj) })).body as T;
+    return (await this.request('update', 'PUT', path, { body: this.withTypeMeta(res, obj), ...opts }))
+      .body as T;
   }
 
   /** A replace answered with metadata only, as `createForMetadata`. */

@@ -77,6 +77,35 @@ describe('EventRecorder', () => {
     ]);
   });
 
+  it('the spam filter forgets the least recently used object, not a busy one recorded long ago', async () => {
+    // A stand-in client counting the Events written for each object.
+    const written = new Map<string, number>();
+    let seq = 0;
+    const stub = {
+      create: async (_res: unknown, ev: CoreV1Event) => {
+        const name = ev.involvedObject.name ?? '';
+        written.set(name, (written.get(name) ?? 0) + 1);
+        return { ...ev, metadata: { ...ev.metadata, name: `e${seq++}` } };
+      },
+      patch: async () => ({}),
+    } as unknown as KubeClient;
+    const now = Date.parse('2026-11-22T12:00:00Z');
+    const rec = new EventRecorder(stub, { component: 'isthmus-mirror', now: () => now });
+    const obj = (name: string): V1Service => ({
+      kind: 'Service',
+      metadata: { namespace: 'default', name, uid: name },
+    });
+    const busy = obj('busy');
+    for (let i = 0; i < SPAM_BURST; i++) await rec.record(busy, 'Warning', 'Skipped', `busy ${i}`);
+    // An initial sync of thousands of objects, the busy one still being reported among them.
+    for (let i = 0; i < 5_000; i++) {
+      await rec.record(obj(`svc-${i}`), 'Warning', 'Skipped', 'no namespace');
+      if (i % 100 === 0) await rec.record(busy, 'Warning', 'Skipped', `busy again ${i}`);
+    }
+    // Its bucket stayed empty (no time passed): nothing beyond the first burst was written.
+    expect(written.get('busy')).toBe(SPAM_BURST);
+  });
+
   it('never throws when the API is gone', async () => {
     const { sandbox, client } = await setup();
     const errors: unknown[] = [];

@@ -101,6 +101,7 @@ export class EventRecorder {
             lastTimestamp: now,
           });
           seen.count++;
+          this.remember(key, seen);
           return;
         } catch (err) {
           // The Event expired (the API server's TTL is 1h): start a new one.
@@ -129,7 +130,9 @@ export class EventRecorder {
     const b = this.buckets.get(object) ?? { tokens: SPAM_BURST, at: now };
     b.tokens = Math.min(SPAM_BURST, b.tokens + (now - b.at) / SPAM_REFILL_MS);
     b.at = now;
-    if (this.buckets.size >= MAX_TRACKED && !this.buckets.has(object)) {
+    // A Map keeps insertion order: re-inserting makes it an LRU (client-go's is one), so a busy
+    // object is not forgotten, its burst refilled, while thousands of others pass through.
+    if (!this.buckets.delete(object) && this.buckets.size >= MAX_TRACKED) {
       const oldest = this.buckets.keys().next().value;
       if (oldest !== undefined) this.buckets.delete(oldest);
     }
@@ -140,7 +143,7 @@ export class EventRecorder {
   }
 
   private remember(key: string, t: Tracked): void {
-    if (this.tracked.size >= MAX_TRACKED) {
+    if (!this.tracked.delete(key) && this.tracked.size >= MAX_TRACKED) {
       const oldest = this.tracked.keys().next().value;
       if (oldest !== undefined) this.tracked.delete(oldest);
     }

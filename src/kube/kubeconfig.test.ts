@@ -87,6 +87,28 @@ describe('kubeconfig loading', () => {
     client.close();
   });
 
+  it('a certificate file the kubeconfig names but that cannot be read is KUBECONFIG_INVALID naming it', () => {
+    const withFiles = good
+      .replace(
+        'cluster: { server: "https://127.0.0.1:6443" }',
+        'cluster: { server: "https://127.0.0.1:6443", certificate-authority: /nonexistent/ca.crt }',
+      )
+      .replace(
+        'user: { token: abc }',
+        'user: { client-certificate: /nonexistent/tls.crt, client-key: /nonexistent/tls.key }',
+      );
+    let caught: unknown;
+    try {
+      KubeClient.fromKubeconfigString(withFiles).close();
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toMatchObject({ code: 'KUBECONFIG_INVALID', terminal: true });
+    expect(String((caught as Error).message)).toMatch(
+      /certificate-authority .*\/nonexistent\/ca\.crt.*ENOENT/,
+    );
+  });
+
   it('in-cluster without the environment says so', () => {
     const saved = process.env.KUBERNETES_SERVICE_HOST;
     delete process.env.KUBERNETES_SERVICE_HOST;

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type Sandbox, startSandbox } from '../sandbox/index.js';
 import { KubeClient } from './client.js';
 import { canAcquire, LeaderElector } from './leader-election.js';
@@ -26,11 +26,16 @@ describe('canAcquire', () => {
   });
 });
 
-async function candidates(sandbox: Sandbox, releaseOnStop = true) {
+async function candidates(
+  sandbox: Sandbox,
+  releaseOnStop = true,
+  clientFor: (identity: string, kubeconfig: string) => KubeClient = (_id, kc) =>
+    KubeClient.fromKubeconfigString(kc),
+) {
   // How many lead at once, and the most ever seen: the safety property is max <= 1.
   const together = { now: 0, max: 0 };
   const make = (identity: string) => {
-    const client = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
+    const client = clientFor(identity, sandbox.kubeconfig());
     const state = { leading: false, started: 0, stopped: 0 };
     const elector = new LeaderElector(client, {
       namespace: 'default',
@@ -114,5 +119,105 @@ describe('LeaderElector against the sandbox', () => {
     await sandbox.faults.goOnline();
     await waitFor('a leads again', () => a.state.leading, 5_000);
     expect(a.state.started).toBe(2);
+  });
+
+  it('a leader whose renewals hang steps down at the renew deadline, before the lease can expire', async () => {
+    const sandbox = await startSandbox({ name: 'east' });
+    cleanups.push(() => sandbox.close());
+    const { a } = await candidates(sandbox);
+    a.elector.start();
+    await waitFor('a leads', () => a.state.leading);
+    // Every answer now takes 3 s (an overloaded or half-reachable API server): a renewal that
+    // succeeds that late must not keep a leading past its deadline while a follower's 1 s lease
+    // clock runs out.
+    sandbox.faults.setDelay(3_000);
+    cleanups.push(() => sandbox.faults.setDelay(0));
+    const slowAt = performance.now();
+    await waitFor('a steps down', () => !a.state.leading, 2_500);
+    expect(performance.now() - slowAt).toBeLessThan(1_000);
+  });
+
+  it('a wall-clock step back does not keep a leader that cannot renew in office', async () => {
+    const sandbox = await startSandbox({ name: 'east' });
+    cleanups.push(() => sandbox.close());
+    const { a } = await candidates(sandbox);
+    a.elector.start();
+    await waitFor('a leads', () => a.state.leading);
+    await sandbox.faults.goOffline();
+    // NTP steps the wall clock back an hour: durations must be measured on a monotonic clock.
+    const realNow = Date.now.bind(Date);
+    const spy = vi.spyOn(Date, 'now').mockImplementation(() => realNow() - 3_600_000);
+    cleanups.push(() => spy.mockRestore());
+    const offlineAt = performance.now();
+    await waitFor('a steps down', () => !a.state.leading, 3_000);
+    expect(performance.now() - offlineAt).toBeLessThan(1_000 + 500);
+  });
+
+  it('a leader that stops gives up leadership before it releases the Lease', async () => {
+    const sandbox = await startSandbox({ name: 'east' });
+    cleanups.push(() => sandbox.close());
+    let bLeads = () => false;
+    // a's release reaches the server, but its answer is held until b has taken over (or 3 s).
+    class SlowReleaseClient extends KubeClient {
+      override async request(...args: Parameters<KubeClient['request']>) {
+        const res = await super.request(...args);
+        const body = args[3]?.body as V1Lease | undefined;
+        if (args[1] === 'PUT' && body?.spec?.holderIdentity === '')
+          await waitFor('b leads', bLeads, 3_000).catch(() => {});
+        return res;
+      }
+    }
+    const { a, b, together } = await candidates(sandbox, true, (identity, kc) =>
+      identity === 'a'
+        ? new SlowReleaseClient(KubeClient.fromKubeconfigString(kc).config)
+        : KubeClient.fromKubeconfigString(kc),
+    );
+    bLeads = () => b.state.leading;
+    a.elector.start();
+    await waitFor('a leads', () => a.state.leading);
+    b.elector.start();
+    await a.elector.stop();
+    await waitFor('b leads', () => b.state.leading, 5_000);
+    expect(together.max).toBe(1);
+  });
+
+  it('a candidate stopped while its acquire is in flight releases the Lease it won', async () => {
+    const sandbox = await startSandbox({ name: 'east' });
+    cleanups.push(() => sandbox.close());
+    const { a } = await candidates(sandbox);
+    sandbox.faults.setDelay(300);
+    cleanups.push(() => sandbox.faults.setDelay(0));
+    a.elector.start();
+    // The Lease does not exist yet: stop while a's create of it is in flight.
+    await waitFor('a is creating the Lease', () => a.client.stats().byVerb.create === 1);
+    await a.elector.stop();
+    sandbox.faults.setDelay(0);
+    const lease = await a.client.get<V1Lease>(R.leases, 'default', 'isthmus-controller');
+    expect(lease?.spec?.holderIdentity ?? '').toBe('');
+    expect(a.state.started).toBe(0);
+  });
+
+  it("lease renewals do not queue behind the leader's own requests in its client's rate limiter", async () => {
+    const sandbox = await startSandbox({ name: 'east' });
+    cleanups.push(() => sandbox.close());
+    // a's client is the controller's: 20 QPS, and a burst of writes queued ahead of the renewals.
+    const { a, b, together } = await candidates(sandbox, true, (identity, kc) =>
+      KubeClient.fromKubeconfigString(
+        kc,
+        undefined,
+        identity === 'a' ? { rateLimit: { qps: 20, burst: 1 } } : {},
+      ),
+    );
+    a.elector.start();
+    await waitFor('a leads', () => a.state.leading);
+    b.elector.start();
+    // 40 requests: 2 s of the limiter's time, more than the 1 s lease.
+    const backlog = Promise.all(
+      Array.from({ length: 40 }, (_, i) => a.client.get(R.configMaps, 'default', `absent-${i}`)),
+    );
+    await backlog;
+    expect(a.state.stopped).toBe(0);
+    expect(b.state.started).toBe(0);
+    expect(together.max).toBe(1);
   });
 });

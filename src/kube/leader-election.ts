@@ -5,7 +5,11 @@
  * renewDeadline. Every write carries the Lease's resourceVersion, so of two candidates racing for
  * an expired Lease exactly one wins (the other gets 409). Expiry is judged by *our* clock from
  * when we last saw the record change, not by the holder's renewTime, so clock skew cannot make two
- * leaders.
+ * leaders; every duration is measured on the monotonic clock (performance.now), so a wall-clock
+ * step (NTP) cannot either. Each attempt is bounded by renewDeadline (client-go's renew context),
+ * and a leader counts its term from the *start* of its last successful attempt: it steps down no
+ * later than that start + renewDeadline, while a follower, which saw that write after it began,
+ * waits at least leaseDuration (> renewDeadline) from then.
  */
 import { IsthmusError } from '../errors.js';
 import type { KubeClient } from './client.js';
@@ -94,62 +98,85 @@ export class LeaderElector {
   private async run(): Promise<void> {
     while (!this.stopped) {
       // Campaign until we hold the Lease.
-      while (!this.stopped && !(await this.tryAcquireOrRenew()))
+      let renewedAt: number | undefined;
+      while (!this.stopped) {
+        renewedAt = await this.tryAcquireOrRenew(this.renewDeadlineMs);
+        if (renewedAt !== undefined) break;
         await this.sleep(this.retryMs * (1 + Math.random() * 0.2));
-      if (this.stopped) break;
+      }
+      if (this.stopped || renewedAt === undefined) break;
       this.leading = true;
       this.cfg.onStartedLeading?.();
-      // Renew until stopped or the deadline passes without a successful renewal.
-      let lastRenew = Date.now();
+      // Renew until stopped or the deadline passes without a successful renewal; an attempt may
+      // only take what is left of the deadline (a late success would extend a term others no
+      // longer grant us).
+      let lastRenew = renewedAt;
       while (!this.stopped) {
         await this.sleep(this.retryMs);
         if (this.stopped) break;
-        if (await this.tryAcquireOrRenew()) lastRenew = Date.now();
-        else if (Date.now() - lastRenew > this.renewDeadlineMs) break;
+        const left = lastRenew + this.renewDeadlineMs - performance.now();
+        const at = left > 0 ? await this.tryAcquireOrRenew(left) : undefined;
+        if (at !== undefined) lastRenew = at;
+        else if (performance.now() - lastRenew >= this.renewDeadlineMs) break;
       }
-      if (this.stopped && this.cfg.releaseOnStop !== false) await this.release();
+      // Leadership ends here, before the Lease is released: a successor must not start first.
       this.leading = false;
       this.cfg.onStoppedLeading?.();
     }
+    // Also when stopped mid-campaign: an acquire in flight at stop() may have won the Lease.
+    if (this.cfg.releaseOnStop !== false) await this.release();
   }
 
   private observe(lease: V1Lease | undefined): number {
     const key = `${lease?.spec?.holderIdentity ?? ''}|${lease?.spec?.renewTime ?? ''}|${lease?.metadata?.resourceVersion ?? ''}`;
-    if (this.observed?.key !== key) this.observed = { key, at: Date.now() };
+    if (this.observed?.key !== key) this.observed = { key, at: performance.now() };
     return this.observed.at;
   }
 
-  /** One round: true when we hold the Lease afterwards. API errors count as "not now". */
-  private async tryAcquireOrRenew(): Promise<boolean> {
+  /**
+   * One round, given `budgetMs` to finish (its requests are aborted after that). Returns when the
+   * round started (monotonic ms) if we hold the Lease afterwards, else undefined. API errors count
+   * as "not now".
+   */
+  private async tryAcquireOrRenew(budgetMs: number): Promise<number | undefined> {
     const { namespace, name, identity } = this.cfg;
+    const started = performance.now();
     const now = Date.now();
+    const signal = AbortSignal.timeout(Math.max(1, Math.floor(budgetMs)));
+    // The client is usually the controller's: its writes may queue seconds of rate-limit debt,
+    // which a renewal must not wait behind (controller-runtime gives leader election its own client).
     try {
-      const lease = await this.client.get<V1Lease>(R.leases, namespace, name);
+      const lease = await this.client.get<V1Lease>(R.leases, namespace, name, {
+        signal,
+        exemptFromRateLimit: true,
+      });
       if (!lease) {
-        await this.client.create<V1Lease>(R.leases, {
-          metadata: { namespace, name },
-          spec: this.spec(now, now, 0),
-        });
+        await this.client.create<V1Lease>(
+          R.leases,
+          { metadata: { namespace, name }, spec: this.spec(now, now, 0) },
+          { signal, exemptFromRateLimit: true },
+        );
         this.observe(undefined);
-        return true;
+        return started;
       }
       const observedAt = this.observe(lease);
-      if (!canAcquire(lease, identity, observedAt, now)) return false;
+      if (!canAcquire(lease, identity, observedAt, performance.now())) return undefined;
       const spec = lease.spec ?? {};
       const ours = spec.holderIdentity === identity;
       const acquireTime = ours && spec.acquireTime ? Date.parse(String(spec.acquireTime)) : now;
       const transitions = (spec.leaseTransitions ?? 0) + (ours ? 0 : 1);
       // PUT with the read resourceVersion: a concurrent candidate's write makes this 409.
-      const updated = await this.client.replace<V1Lease>(R.leases, {
-        ...lease,
-        spec: { ...spec, ...this.spec(acquireTime, now, transitions) },
-      });
+      const updated = await this.client.replace<V1Lease>(
+        R.leases,
+        { ...lease, spec: { ...spec, ...this.spec(acquireTime, now, transitions) } },
+        { signal, exemptFromRateLimit: true },
+      );
       this.observe(updated);
-      return true;
+      return started;
     } catch {
-      // 409 (another candidate wrote first) and API failures alike mean "not this round"; a
-      // leader that keeps failing steps down when renewDeadline passes.
-      return false;
+      // 409 (another candidate wrote first), API failures and the budget running out alike mean
+      // "not this round"; a leader that keeps failing steps down when renewDeadline passes.
+      return undefined;
     }
   }
 
@@ -165,19 +192,28 @@ export class LeaderElector {
 
   /** client-go's release: clear the holder and shorten the lease so a successor acquires at once. */
   private async release(): Promise<void> {
+    // Bounded like a renewal, so stop() cannot hang on an unreachable API server.
+    const signal = AbortSignal.timeout(this.renewDeadlineMs);
     try {
-      const lease = await this.client.get<V1Lease>(R.leases, this.cfg.namespace, this.cfg.name);
+      const lease = await this.client.get<V1Lease>(R.leases, this.cfg.namespace, this.cfg.name, {
+        signal,
+        exemptFromRateLimit: true,
+      });
       if (lease?.spec?.holderIdentity !== this.cfg.identity) return;
       const now = Date.now();
-      await this.client.replace<V1Lease>(R.leases, {
-        ...lease,
-        spec: {
-          ...lease.spec,
-          holderIdentity: '',
-          leaseDurationSeconds: 1,
-          renewTime: microTime(now) as unknown as Date,
+      await this.client.replace<V1Lease>(
+        R.leases,
+        {
+          ...lease,
+          spec: {
+            ...lease.spec,
+            holderIdentity: '',
+            leaseDurationSeconds: 1,
+            renewTime: microTime(now) as unknown as Date,
+          },
         },
-      });
+        { signal, exemptFromRateLimit: true },
+      );
     } catch {
       // Best effort: the Lease expires on its own.
     }

@@ -35,6 +35,20 @@ describe('RateLimiter', () => {
     expect(limiter.waitedMs).toBeGreaterThan(0);
   });
 
+  it('a wait given up (aborted) returns its token: abandoned requests leave no debt behind', async () => {
+    const limiter = new RateLimiter({ qps: 10, burst: 1 });
+    await limiter.acquire();
+    // 30 callers queue (3 s of the limiter's time), then give up: an informer stopped, a deadline.
+    const ac = new AbortController();
+    const abandoned = Array.from({ length: 30 }, () => limiter.acquire(ac.signal).catch(() => 'aborted'));
+    ac.abort(new Error('gave up'));
+    expect(await Promise.all(abandoned)).toEqual(Array(30).fill('aborted'));
+    const start = performance.now();
+    await limiter.acquire();
+    // One token's time at most (100 ms), not the 3 s the abandoned reservations had booked.
+    expect(performance.now() - start).toBeLessThan(500);
+  });
+
   it('abort ends a wait and clears its timer', async () => {
     const ac = new AbortController();
     const wait = abortableDelay(60_000, ac.signal);

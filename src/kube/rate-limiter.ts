@@ -40,6 +40,16 @@ export class TokenBucket {
     this.tokens -= 1;
     return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens * 1000) / this.limit.qps);
   }
+
+  /**
+   * Gives back a reserved token whose request was never sent (Go's Reservation.Cancel): a caller
+   * that stops waiting must not leave its slot booked, or every abandoned wait delays all later
+   * requests by 1/qps more.
+   */
+  cancel(): void {
+    if (!this.enabled) return;
+    this.tokens = Math.min(Math.max(1, this.limit.burst), this.tokens + 1);
+  }
 }
 
 /** The I/O half: waits out a reservation; aborting the signal (client closed) ends the wait early. */
@@ -56,7 +66,12 @@ export class RateLimiter {
     const delay = this.bucket.reserve(Date.now());
     if (delay <= 0) return;
     this.waitedMs += delay;
-    await abortableDelay(delay, signal);
+    try {
+      await abortableDelay(delay, signal);
+    } catch (err) {
+      this.bucket.cancel();
+      throw err;
+    }
   }
 }
 

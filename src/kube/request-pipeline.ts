@@ -52,6 +52,11 @@ export interface PipelineRequest {
   /** The Accept header; JSON objects when absent. */
   accept?: string;
   signal?: AbortSignal;
+  /**
+   * Skip the client-side rate limiter: for the few requests that must not wait behind the client's
+   * own backlog (Lease renewals, as kube-apiserver's APF gives leader election its own level).
+   */
+  exemptFromRateLimit?: boolean;
 }
 
 export class RequestPipeline {
@@ -120,7 +125,7 @@ export class RequestPipeline {
   ): Promise<RawResponse> {
     const signal = this.signalWith(opts.signal);
     for (let attempt = 0; ; attempt++) {
-      await this.limiter.acquire(signal);
+      if (!opts.exemptFromRateLimit) await this.limiter.acquire(signal);
       this.count(verb);
       const started = performance.now();
       try {

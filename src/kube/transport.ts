@@ -62,6 +62,23 @@ function normalised(kc: KubeConfig): KubeConfig {
   return out;
 }
 
+/**
+ * A certificate or key of the kubeconfig, inline or from its file. A file that cannot be read is a
+ * bad kubeconfig (KUBECONFIG_INVALID naming the field and file), not a bare ENOENT thrown from deep
+ * inside client-node.
+ */
+function credential(field: string, file: string | undefined, data: string | undefined): Buffer | undefined {
+  try {
+    return bufferFromFileOrString(file, data) ?? undefined;
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
+    throw new IsthmusError('KUBECONFIG_INVALID', `kubeconfig: ${field} ${file}: cannot read: ${reason}`, {
+      cause: err,
+      terminal: true,
+    });
+  }
+}
+
 export class Transport {
   readonly server: URL;
   private readonly kc: KubeConfig;
@@ -86,9 +103,9 @@ export class Transport {
       connect:
         this.server.protocol === 'https:'
           ? {
-              ca: bufferFromFileOrString(cluster.caFile, cluster.caData) ?? undefined,
-              cert: bufferFromFileOrString(user?.certFile, user?.certData) ?? undefined,
-              key: bufferFromFileOrString(user?.keyFile, user?.keyData) ?? undefined,
+              ca: credential('certificate-authority', cluster.caFile, cluster.caData),
+              cert: credential('client-certificate', user?.certFile, user?.certData),
+              key: credential('client-key', user?.keyFile, user?.keyData),
               servername: cluster.tlsServerName,
               rejectUnauthorized: !cluster.skipTLSVerify,
               checkServerIdentity,
