@@ -11,6 +11,16 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+/** A sandbox and candidate `a` of `candidates`, leading. */
+async function leadingCandidate() {
+  const sandbox = await startSandbox({ name: 'east' });
+  cleanups.push(() => sandbox.close());
+  const { a } = await candidates(sandbox);
+  a.elector.start();
+  await waitFor('a leads', () => a.state.leading);
+  return { sandbox, a };
+}
+
 describe('canAcquire', () => {
   const lease = (holder: string | undefined): V1Lease => ({
     spec: { holderIdentity: holder, leaseDurationSeconds: 10 },
@@ -105,11 +115,7 @@ describe('LeaderElector against the sandbox', () => {
   });
 
   it('a leader that cannot renew steps down within the renew deadline', async () => {
-    const sandbox = await startSandbox({ name: 'east' });
-    cleanups.push(() => sandbox.close());
-    const { a } = await candidates(sandbox);
-    a.elector.start();
-    await waitFor('a leads', () => a.state.leading);
+    const { sandbox, a } = await leadingCandidate();
     await sandbox.faults.goOffline();
     const offlineAt = Date.now();
     await waitFor('a steps down', () => !a.state.leading, 5_000);
@@ -122,11 +128,7 @@ describe('LeaderElector against the sandbox', () => {
   });
 
   it('a leader whose renewals hang steps down at the renew deadline, before the lease can expire', async () => {
-    const sandbox = await startSandbox({ name: 'east' });
-    cleanups.push(() => sandbox.close());
-    const { a } = await candidates(sandbox);
-    a.elector.start();
-    await waitFor('a leads', () => a.state.leading);
+    const { sandbox, a } = await leadingCandidate();
     // Every answer now takes 3 s (an overloaded or half-reachable API server): a renewal that
     // succeeds that late must not keep a leading past its deadline while a follower's 1 s lease
     // clock runs out.
@@ -138,11 +140,7 @@ describe('LeaderElector against the sandbox', () => {
   });
 
   it('a wall-clock step back does not keep a leader that cannot renew in office', async () => {
-    const sandbox = await startSandbox({ name: 'east' });
-    cleanups.push(() => sandbox.close());
-    const { a } = await candidates(sandbox);
-    a.elector.start();
-    await waitFor('a leads', () => a.state.leading);
+    const { sandbox, a } = await leadingCandidate();
     await sandbox.faults.goOffline();
     // NTP steps the wall clock back an hour: durations must be measured on a monotonic clock.
     const realNow = Date.now.bind(Date);
