@@ -163,6 +163,47 @@ describe('gatewayOptionsFromFlags', () => {
     expect(usageMessage(() => gatewayOptionsFromFlags(flags))).toContain(message);
   });
 
+  it.each([
+    ['ISTHMUS_ACCESS_LOG', 'yes', '--access-log "yes" is not true or false (1 or 0)'],
+    ['ISTHMUS_ACCESS_LOG', 'on', '--access-log "on"'],
+    ['ISTHMUS_IN_CLUSTER', 'yes', '--in-cluster "yes" is not true or false (1 or 0)'],
+  ])('refuses %s=%s rather than reading it as false', (variable, value, message) => {
+    expect(usageMessage(() => gatewayOptionsFromFlags(minimal, { [variable]: value }))).toContain(message);
+  });
+
+  it.each([
+    ['TRUE', true],
+    ['True', true],
+    ['1', true],
+    ['false', false],
+    ['FALSE', false],
+    ['0', false],
+  ])('reads ISTHMUS_ACCESS_LOG=%s as %s', (value, expected) => {
+    expect(gatewayOptionsFromFlags(minimal, { ISTHMUS_ACCESS_LOG: value }).accessLog).toBe(expected);
+  });
+
+  it('refuses an identity address and certificate files both from the environment', () => {
+    const env = {
+      ISTHMUS_IDENTITY_ADDRESS: 'identity:8080',
+      ISTHMUS_TOKEN_FILE: '/t',
+      ISTHMUS_CERT_FILE: '/c/crt.pem',
+      ISTHMUS_KEY_FILE: '/c/key.pem',
+      ISTHMUS_CA_FILE: '/ca',
+    };
+    expect(usageMessage(() => gatewayOptionsFromFlags({ cluster: 'east', inCluster: true }, env))).toContain(
+      'choose either ISTHMUS_IDENTITY_ADDRESS or ISTHMUS_CERT_FILE/ISTHMUS_KEY_FILE',
+    );
+    // A flag says which one is meant: it wins over the other variable.
+    expect(
+      gatewayOptionsFromFlags({ cluster: 'east', inCluster: true, certFile: '/f', keyFile: '/k' }, env)
+        .certificates.kind,
+    ).toBe('files');
+    expect(
+      gatewayOptionsFromFlags({ cluster: 'east', inCluster: true, identityAddress: 'id:1' }, env)
+        .certificates,
+    ).toMatchObject({ kind: 'certify', identityAddress: 'id:1' });
+  });
+
   it('reports every problem at once', () => {
     const message = usageMessage(() => gatewayOptionsFromFlags({ ingressPort: 'x' }));
     expect(message).toContain('--cluster is required');

@@ -174,7 +174,12 @@ export function gatewayOptionsFromFlags(
   if (!DNS_LABEL.test(systemNamespace))
     problems.push(`--system-namespace "${systemNamespace}" is not a DNS label`);
 
-  const kube = kubeSource(text('kubeconfig'), text('context'), parseBool(pick('inCluster')), problems);
+  const kube = kubeSource(
+    text('kubeconfig'),
+    text('context'),
+    bool(pick('inCluster'), '--in-cluster', problems),
+    problems,
+  );
 
   const ingress = {
     host: host(text('ingressHost') ?? anyAddress(), '--ingress-host', problems),
@@ -216,6 +221,8 @@ export function gatewayOptionsFromFlags(
     );
   }
 
+  const accessLog = bool(pick('accessLog'), '--access-log', problems);
+
   if (problems.length > 0) {
     throw new IsthmusError('USAGE', `invalid gateway configuration: ${problems.join('; ')}`, {
       terminal: true,
@@ -237,7 +244,7 @@ export function gatewayOptionsFromFlags(
     ...(crlFile === undefined ? {} : { crlFile }),
     limits: { connectTimeoutMs, egressApplyDebounceMs: DEFAULT_EGRESS_DEBOUNCE_MS },
     shutdown,
-    accessLog: parseBool(pick('accessLog')),
+    accessLog,
   };
 }
 
@@ -275,6 +282,12 @@ function certificateSource(
   };
   if (byFlag.certify && byFlag.files)
     problems.push('choose either --identity-address or --cert-file/--key-file');
+  // Both from the environment: no flag says which one is meant, so neither is silently dropped.
+  const env = (key: keyof GatewayFlags): boolean => flags[key] === undefined && text(key) !== undefined;
+  if (!byFlag.certify && !byFlag.files && env('identityAddress') && (env('certFile') || env('keyFile')))
+    problems.push(
+      `choose either ${GATEWAY_ENV.identityAddress} or ${GATEWAY_ENV.certFile}/${GATEWAY_ENV.keyFile}`,
+    );
   const caFile = text('caFile');
   if (caFile === undefined) problems.push('--ca-file (the trust anchor) is required');
   // Flags beat the environment: an explicit --cert-file wins over an inherited identity address.
@@ -350,9 +363,17 @@ function integer(value: unknown, fallback: number, min: number, flag: string, pr
   return n;
 }
 
-function parseBool(value: unknown): boolean {
-  if (typeof value === 'boolean') return value;
-  return value === 'true' || value === '1';
+/**
+ * A boolean flag, or its variable: true/false or 1/0 in any case. Anything else is a problem, not
+ * false: `ISTHMUS_ACCESS_LOG=yes` would otherwise leave the access log off without a word.
+ */
+function bool(value: unknown, flag: string, problems: string[]): boolean {
+  if (value === undefined || typeof value === 'boolean') return value === true;
+  const text = String(value).trim().toLowerCase();
+  if (text === 'true' || text === '1') return true;
+  if (text === 'false' || text === '0') return false;
+  problems.push(`${flag} "${String(value)}" is not true or false (1 or 0)`);
+  return false;
 }
 
 /** Accepts repeated flags and comma-separated values alike (`--allow-cluster a,b --allow-cluster c`). */

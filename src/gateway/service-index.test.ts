@@ -253,6 +253,35 @@ describe('ServiceIndex.resolve', () => {
     expect(index.resolve(service)).toMatchObject({ ok: true, candidates: [{ host: '10.0.2.2' }] });
   });
 
+  it('falls back to serving terminating endpoints only when none is ready, as kube-proxy (KEP-1669)', () => {
+    const svc = target('podinfo.test.svc.cluster.local:9898');
+    const leaving = (address: string) =>
+      ep(address, [{ name: 'http', port: 8080 }], { ready: false, servingTerminating: true });
+    // A rollout's last old pods: terminating, still serving, nothing new ready yet.
+    index.setSliceEndpoints('test', 'podinfo', 'podinfo-a', [
+      leaving('10.0.0.7'),
+      ep('10.0.0.8', [{ name: 'http', port: 8080 }], { ready: false }),
+    ]);
+    index.removeSlice('test', 'podinfo', 'podinfo-b');
+    expect(index.resolve(svc)).toEqual({ ok: true, candidates: [{ host: '10.0.0.7', port: 8080 }] });
+    // One ready endpoint anywhere (another slice): the terminating ones are left alone again.
+    index.setSliceEndpoints('test', 'podinfo', 'podinfo-b', [ep('10.0.0.9', [{ name: 'http', port: 8080 }])]);
+    expect(index.resolve(svc)).toEqual({ ok: true, candidates: [{ host: '10.0.0.9', port: 8080 }] });
+    // A headless Service is reached through DNS, which lists ready pods only: no fallback.
+    index.setSliceEndpoints('db', 'web', 'w1', [
+      ep('10.0.2.1', [{ name: 'pg', port: 5432 }], {
+        hostname: 'web-0',
+        ready: false,
+        servingTerminating: true,
+      }),
+    ]);
+    expect(index.resolve(target('web.db.svc.cluster.local:5432'))).toMatchObject({ ok: false, status: 503 });
+    expect(index.resolve(target('web-0.web.db.svc.cluster.local:5432'))).toMatchObject({
+      ok: false,
+      status: 503,
+    });
+  });
+
   it('counts exported services and forgets fully removed ones', () => {
     expect(index.size()).toBe(4);
     index.removeService('test', 'empty');

@@ -19,6 +19,12 @@ export interface EndpointView {
   address: string;
   hostname?: string;
   ready: boolean;
+  /**
+   * Not ready, but `serving` and `terminating`: a pod shutting down that still passes its readiness
+   * probe. kube-proxy routes a Service to these only when it has no ready endpoint at all (KEP-1669,
+   * ProxyTerminatingEndpoints, GA in 1.28), so a rollout of the last pod does not refuse traffic.
+   */
+  servingTerminating?: true;
   ports: { name?: string; port: number }[];
 }
 
@@ -119,20 +125,11 @@ export class ServiceIndex {
     const cacheKey = target.kind === 'pod' ? `${wanted}\0${target.hostname}` : wanted;
     const cached = e.resolved.get(cacheKey);
     if (cached) return cached;
-    const candidates: Candidate[] = [];
-    const seen = new Set<string>();
-    for (const endpoints of e.slices.values()) {
-      for (const ep of endpoints) {
-        if (!ep.ready) continue;
-        if (target.kind === 'pod' && ep.hostname !== target.hostname) continue;
-        const p = ep.ports.find((sp) => portName(sp.name) === wanted);
-        if (!p) continue;
-        // During a slice hand-over the same endpoint can sit in two slices: dial it once.
-        const id = `${ep.address}|${p.port}`;
-        if (seen.has(id)) continue;
-        seen.add(id);
-        candidates.push({ host: ep.address, port: p.port });
-      }
+    let candidates = this.candidates(e, target, wanted, (ep) => ep.ready);
+    // As kube-proxy: with no ready endpoint, serving terminating ones take the traffic. Only for a
+    // Service kube-proxy proxies: a headless one is reached through DNS, which lists ready pods only.
+    if (candidates.length === 0 && target.kind === 'service' && !svc.headless) {
+      candidates = this.candidates(e, target, wanted, (ep) => ep.servingTerminating === true);
     }
     if (candidates.length === 0) {
       const what = target.kind === 'pod' ? `pod ${target.hostname} of ` : '';
@@ -146,6 +143,31 @@ export class ServiceIndex {
     const result = { ok: true as const, candidates };
     e.resolved.set(cacheKey, result);
     return result;
+  }
+
+  /** The endpoints `accept` takes, with the port named `wanted`, each address and port once. */
+  private candidates(
+    e: ServiceEntry,
+    target: ParsedAuthority,
+    wanted: string,
+    accept: (ep: EndpointView) => boolean,
+  ): Candidate[] {
+    const candidates: Candidate[] = [];
+    const seen = new Set<string>();
+    for (const endpoints of e.slices.values()) {
+      for (const ep of endpoints) {
+        if (!accept(ep)) continue;
+        if (target.kind === 'pod' && ep.hostname !== target.hostname) continue;
+        const p = ep.ports.find((sp) => portName(sp.name) === wanted);
+        if (!p) continue;
+        // During a slice hand-over the same endpoint can sit in two slices: dial it once.
+        const id = `${ep.address}|${p.port}`;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        candidates.push({ host: ep.address, port: p.port });
+      }
+    }
+    return candidates;
   }
 
   private entry(ns: string, name: string): ServiceEntry {

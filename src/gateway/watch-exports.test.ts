@@ -49,7 +49,13 @@ describe('toExportedService', () => {
 
 describe('toEndpointViews', () => {
   const ports = [{ name: 'http', port: 8080 }];
-  it.each<[string, V1EndpointSlice['endpoints'], { address: string; ready: boolean; hostname?: string }[]]>([
+  it.each<
+    [
+      string,
+      V1EndpointSlice['endpoints'],
+      { address: string; ready: boolean; hostname?: string; servingTerminating?: true }[],
+    ]
+  >([
     ['ready absent counts as ready', [{ addresses: ['10.0.0.1'] }], [{ address: '10.0.0.1', ready: true }]],
     [
       'conditions absent counts as ready',
@@ -62,8 +68,23 @@ describe('toEndpointViews', () => {
       [{ address: '10.0.0.1', ready: false }],
     ],
     [
-      'serving true does not make a not-ready endpoint ready',
+      'serving and terminating do not make a not-ready endpoint ready, only a fallback',
       [{ addresses: ['10.0.0.1'], conditions: { ready: false, serving: true, terminating: true } }],
+      [{ address: '10.0.0.1', ready: false, servingTerminating: true }],
+    ],
+    [
+      'terminating without serving is no fallback (its readiness probe fails)',
+      [{ addresses: ['10.0.0.1'], conditions: { ready: false, serving: false, terminating: true } }],
+      [{ address: '10.0.0.1', ready: false }],
+    ],
+    [
+      'serving absent means what ready says: no fallback',
+      [{ addresses: ['10.0.0.1'], conditions: { ready: false, terminating: true } }],
+      [{ address: '10.0.0.1', ready: false }],
+    ],
+    [
+      'serving but not terminating is no fallback',
+      [{ addresses: ['10.0.0.1'], conditions: { ready: false, serving: true } }],
       [{ address: '10.0.0.1', ready: false }],
     ],
     [

@@ -52,7 +52,9 @@ export interface SliceEndpoints {
  * The endpoints of one EndpointSlice, or null when the slice belongs to no Service. Per the
  * discovery.k8s.io/v1 API reference:
  * - `conditions.ready` absent means ready ("a nil value should be interpreted as true"); `serving`
- *   and `terminating` do not change that (a terminating endpoint is published with ready=false);
+ *   and `terminating` do not change that (a terminating endpoint is published with ready=false),
+ *   but a not-ready endpoint that is both is marked: resolve falls back to those when nothing is
+ *   ready, as kube-proxy does;
  * - `addresses` are fungible and "clients may choose to only use the first element", as kube-proxy
  *   does, so one view per endpoint with its first address;
  * - a slice port with no `port` number means "unrestricted" and cannot be dialled: it is skipped;
@@ -74,8 +76,12 @@ export function toEndpointViews(slice: V1EndpointSlice): SliceEndpoints | null {
   for (const ep of slice.endpoints ?? []) {
     const address = ep.addresses?.[0];
     if (address === undefined || family === 0 || isIP(address) !== family) continue;
-    const view: EndpointView = { address, ready: ep.conditions?.ready !== false, ports };
+    const ready = ep.conditions?.ready !== false;
+    const view: EndpointView = { address, ready, ports };
     if (ep.hostname) view.hostname = ep.hostname;
+    // kube-proxy: `serving` absent means what `ready` says, `terminating` absent means false.
+    if (!ready && ep.conditions?.serving === true && ep.conditions.terminating === true)
+      view.servingTerminating = true;
     endpoints.push(view);
   }
   return { namespace, service, slice: name, endpoints };

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { IsthmusError } from '../errors.js';
 import { certificateInfo, gatewayIdentityOf, issueGatewayCertificate } from './ca.js';
 import type { IssuedCertificate } from './certify-client.js';
@@ -197,6 +197,42 @@ describe('CertificateRotator', () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]!.message).toMatch(/no newer certificate/);
     expect(r.current).toBe(first);
+  });
+
+  it('takes a renewed certificate that ends sooner than the current one (--cert-lifetime lowered)', async () => {
+    let lifetimeMs = 24 * 3600_000;
+    let calls = 0;
+    const { r, errors } = rotator(async () => {
+      calls++;
+      return mintEast(lifetimeMs);
+    });
+    const first = await withDeadline(r.start(), 10_000);
+    lifetimeMs = 3600_000; // the identity service now issues 1 h certificates
+    const rotated = once(r, 'rotated', { signal: AbortSignal.timeout(10_000) });
+    const renewed = await r.renewNow();
+    expect(renewed).not.toBe(first);
+    expect(renewed!.notAfter.getTime()).toBeLessThan(first.notAfter.getTime());
+    expect(((await rotated) as [TlsMaterial])[0]).toBe(renewed);
+    expect(r.current).toBe(renewed);
+    expect(calls).toBe(2);
+    expect(errors).toEqual([]);
+  });
+
+  it('renews a certificate longer than setTimeout can wait (90 days) once, not in a loop', async () => {
+    // Made before the clock is faked: two distinct 90-day certificates, handed out in turn.
+    const certs = [mintEast(90 * 86_400_000), mintEast(90 * 86_400_000)];
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    cleanups.push(() => vi.useRealTimers());
+    let calls = 0;
+    const { r, errors } = rotator(async () => certs[calls++ % 2]!);
+    await r.start();
+    // 70% of 90 days is ~63 days, past setTimeout's 2^31-1 ms, which Node turns into 1 ms.
+    await vi.advanceTimersByTimeAsync(100);
+    expect(calls).toBe(1);
+    await vi.advanceTimersByTimeAsync(70 * 86_400_000);
+    expect(calls).toBe(2);
+    expect(r.current?.certPem).toBe(certs[1]!.certPem);
+    expect(errors).toEqual([]);
   });
 
   it('a rotated listener that throws is reported, and the new material stays current', async () => {

@@ -8,6 +8,9 @@ import { DEFAULT_ROTATION_POLICY, type RotationPolicy, renewalDelay, retryDelay 
 import { keyMismatch } from './validate.js';
 import { verifyChain } from './verify-chain.js';
 
+/** The longest delay setTimeout honours (2^31 - 1 ms, ~24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** What a gateway needs for TLS: its key, the chain it presents and the anchor it trusts. */
 export interface TlsMaterial extends IssuedCertificate {
   anchorPem: string;
@@ -163,8 +166,11 @@ export class CertificateRotator extends EventEmitter<CertificateRotatorEvents> {
     }
     if (this.#stopped) return undefined;
     const previous = this.#current;
-    const older = previous && material.notAfter.getTime() < previous.notAfter.getTime();
-    if (previous && (older || material.certPem.trim() === previous.certPem.trim())) {
+    // Only the same certificate again is "nothing new". A different one that passed the checks is
+    // taken even if it ends sooner: --cert-lifetime was lowered, or the issuer ends first (leaves
+    // are capped at its notAfter). Refusing it would mint a certificate per retry until the old
+    // one had less time left than the new lifetime, and keep a certificate the source replaced.
+    if (previous && material.certPem.trim() === previous.certPem.trim()) {
       // Same certificate again (a file source nobody updated): not yet an error while time is left.
       this.#failed(
         new IsthmusError('CERT_INVALID', 'the certificate source returned no newer certificate'),
@@ -236,6 +242,14 @@ export class CertificateRotator extends EventEmitter<CertificateRotatorEvents> {
   #schedule(delayMs: number): void {
     clearTimeout(this.#timer);
     if (this.#stopped) return;
+    // setTimeout runs a longer delay after 1 ms (TimeoutOverflowWarning): a 90-day certificate
+    // would be renewed in a loop. Waking up early only re-arms the timer for what is left.
+    if (delayMs > MAX_TIMER_MS) {
+      const due = this.#now() + delayMs;
+      this.#timer = setTimeout(() => this.#schedule(due - this.#now()), MAX_TIMER_MS);
+      this.#timer.unref();
+      return;
+    }
     this.#timer = setTimeout(() => void this.#attempt(), delayMs);
     // The servers using the material keep the process alive, not this timer.
     this.#timer.unref();
