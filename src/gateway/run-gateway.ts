@@ -236,12 +236,15 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
 
     // Rotation swaps the context for new handshakes only: established sessions and their tunnels
     // keep the certificate they were made with, so no tunnel is dropped.
-    rotator.on('rotated', (next) => {
+    const rotated = (next: TlsMaterial): void => {
       secureContext = tunnelContextOf(next);
       ingress.setSecureContext(secureContext);
       tunnelPool.setSecureContext(secureContext);
       log.info({ notAfter: next.notAfter.toISOString() }, 'certificate rotated');
-    });
+    };
+    rotator.on('rotated', rotated);
+    // A renewal while the ingress was starting found no listener: take it now.
+    if (rotator.current && rotator.current !== material) rotated(rotator.current);
 
     const egress = new EgressListeners({
       host: config.egressHost,
