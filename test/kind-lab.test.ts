@@ -3,7 +3,10 @@
  * shellcheck, the exact commands of a dry run, and the example manifests rendered by kubectl's
  * own kustomize.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -80,6 +83,12 @@ describe('kind lab scripts', () => {
     expect(out).toContain('kind delete cluster --name west');
   });
 
+  it.each(['up.sh', 'down.sh', 'verify.sh'])('%s --help prints its usage, not the script', async (script) => {
+    const { stdout } = await run('bash', [`scripts/kind/${script}`, '--help'], { timeout: 10_000 });
+    expect(stdout).toContain(`Usage: scripts/kind/${script} [--dry-run]`);
+    expect(stdout).not.toMatch(/source|shellcheck|parse_common_flags|require /);
+  });
+
   it('rejects unknown arguments', async () => {
     await expect(run('bash', ['scripts/kind/up.sh', '--bogus'], { timeout: 10_000 })).rejects.toMatchObject({
       code: 2,
@@ -125,4 +134,47 @@ describe('examples/podinfo', () => {
     expect(split?.metadata.labels['failover.linkerd.io/controlled-by']).toBe('linkerd-failover');
     expect(split?.spec.backends.map((b) => b.service)).toEqual(['podinfo', 'podinfo-west']);
   });
+});
+
+describe('isthmus lab down and status where Docker and kind work', () => {
+  it('act on the local lab running from --dir (started with --local), not on the kind clusters', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'isthmus-lab-mode-'));
+    // A stand-in for the `lab up --local` process, and kind and docker that work (and log their calls).
+    const labProcess = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    const exited = new Promise((r) => labProcess.once('exit', r));
+    try {
+      const bin = join(tmp, 'bin');
+      const calls = join(tmp, 'calls.log');
+      mkdirSync(bin);
+      for (const tool of ['kind', 'docker']) {
+        writeFileSync(join(bin, tool), `#!/bin/sh\necho "${tool} $*" >> "${calls}"\n`, { mode: 0o755 });
+      }
+      writeFileSync(calls, '');
+      const dir = join(tmp, 'lab');
+      mkdirSync(dir);
+      const nowhere = 'http://127.0.0.1:1';
+      const state = {
+        pid: labProcess.pid,
+        kubeconfig: join(dir, 'kubeconfig'),
+        clusters: [{ name: 'east', api: nowhere, gatewayAdmin: nowhere, controllerAdmin: nowhere }],
+        frontend: nowhere,
+        processes: {},
+      };
+      writeFileSync(join(dir, 'state.json'), JSON.stringify(state));
+      // LAB_DIR: where down.sh would `rm -rf`, kept inside the test's directory.
+      const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, LAB_DIR: join(tmp, 'kind') };
+      const lab = (verb: string) =>
+        run(process.execPath, ['bin/isthmus.mjs', 'lab', verb, '--dir', dir], { env, timeout: 60_000 }).catch(
+          (err: { stdout: string }) => ({ stdout: err.stdout }),
+        );
+
+      expect((await lab('status')).stdout).toContain(`lab running (pid ${labProcess.pid})`);
+      expect((await lab('down')).stdout).toBe('lab stopped\n');
+      await exited;
+      expect(readFileSync(calls, 'utf8')).not.toContain('kind delete');
+    } finally {
+      labProcess.kill('SIGKILL');
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 90_000);
 });

@@ -3,8 +3,8 @@
  * through the tunnel, failover through the TrafficSplit, then Ctrl-C — and nothing left running.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { request } from 'undici';
@@ -29,6 +29,23 @@ function alive(pid: number | undefined): boolean {
   } catch {
     return false;
   }
+}
+
+/** The pids whose parent is `pid` (Linux /proc; the lab binds 127.0.x.y, which only Linux routes to lo). */
+function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // pid (comm) state ppid …: comm may hold spaces and parentheses, so split after the last ')'.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) children.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return children;
 }
 
 async function getJson(url: string): Promise<{ status: number; body: { upstream?: { message?: string } } }> {
@@ -466,4 +483,53 @@ describe('isthmus lab', () => {
     expect(output).toContain('lab stopped');
     expect(children.filter(alive)).toEqual([]);
   });
+
+  // Not only Ctrl-C from a terminal, which reaches every process of the group: a SIGTERM to the
+  // lab alone (kill, a process manager), or the SIGHUP of a closed terminal, which the gateways
+  // take as "re-read the certificate".
+  it.each(['SIGTERM', 'SIGHUP'] as const)(
+    'a %s while the lab starts stops everything it started so far, leaving no process behind',
+    async (signal) => {
+      const startDir = mkdtempSync(join(tmpdir(), 'isthmus-lab-start-'));
+      const starting = spawn(
+        process.execPath,
+        ['bin/isthmus.mjs', 'lab', 'up', '--local', '--dir', startDir, '--base', '47'],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let text = '';
+      starting.stdout!.on('data', (d: Buffer) => {
+        text += d.toString();
+      });
+      starting.stderr!.on('data', (d: Buffer) => {
+        text += d.toString();
+      });
+      let children: number[] = [];
+      try {
+        await waitFor(
+          "east's processes started",
+          () => text.includes('cluster east: installed; identity, gateway and controller processes started'),
+          { timeoutMs: 120_000, intervalMs: 100 },
+        ).catch((err: unknown) => {
+          throw new Error(`${String(err)}\n--- lab output ---\n${text}`);
+        });
+        children = childrenOf(starting.pid!);
+        expect(children.length, text).toBeGreaterThanOrEqual(3);
+        starting.kill(signal);
+        const exit = await waitFor(
+          'the starting lab to exit',
+          () => (starting.exitCode === null ? undefined : { code: starting.exitCode }),
+          { timeoutMs: 40_000, intervalMs: 100 },
+        ).catch(() => ({ code: 'still running' }));
+        expect(exit.code, text).toBe(128 + osConstants.signals[signal]);
+        expect(text).toContain('lab start interrupted; everything it started is stopped');
+        expect(children.filter(alive)).toEqual([]);
+        expect(existsSync(join(startDir, 'state.json'))).toBe(false);
+      } finally {
+        if (starting.exitCode === null) starting.kill('SIGKILL');
+        for (const pid of children) if (alive(pid)) process.kill(pid, 'SIGKILL');
+        rmSync(startDir, { recursive: true, force: true });
+      }
+    },
+    180_000,
+  );
 });

@@ -18,7 +18,8 @@ parse_common_flags() {
     case "$arg" in
       --dry-run) DRY_RUN=1 ;;
       -h | --help)
-        sed -n '2,/^set -/p' "$0" | sed -e '/^set -/d' -e 's/^# \{0,1\}//'
+        # The script's opening comment, without the shebang and shellcheck directives.
+        sed -n '2,/^[^#]/p' "$0" | sed -e '/^[^#]/d' -e '/^# shellcheck /d' -e 's/^# \{0,1\}//'
         exit 0
         ;;
       *)

@@ -72,20 +72,23 @@ export function registerController(program: Command): void {
     const egressPortRange = parsePortRangeFlag(flags.egressPortRange, '--egress-port-range');
     const mirrorWorkers = parseIntegerFlag(flags.mirrorWorkers, '--mirror-workers', 1, 256);
     const client = await kubeClientFromFlags(flags);
-    await runUntilSignal(() =>
-      runControllerProcess({
-        cluster: flags.cluster,
-        client,
-        gatewayAdminUrl: flags.gatewayAdmin,
-        gatewayEndpoints: splitAddresses(flags.gatewayEndpoints),
-        localGateway: flags.gateway,
-        egressPortRange,
-        mirrorWorkers,
-        failoverControlledBy: flags.failoverControlledBy,
-        leaderElect: flags.leaderElect,
-        admin,
-        logLevel: flags.logLevel,
-      }),
+    await runUntilSignal((signal) =>
+      runControllerProcess(
+        {
+          cluster: flags.cluster,
+          client,
+          gatewayAdminUrl: flags.gatewayAdmin,
+          gatewayEndpoints: splitAddresses(flags.gatewayEndpoints),
+          localGateway: flags.gateway,
+          egressPortRange,
+          mirrorWorkers,
+          failoverControlledBy: flags.failoverControlledBy,
+          leaderElect: flags.leaderElect,
+          admin,
+          logLevel: flags.logLevel,
+        },
+        signal,
+      ),
     );
   });
 }

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -27,6 +28,19 @@ function useKind(flags: LabFlags): boolean {
   return flags.kind === true || dockerAndKindWork();
 }
 
+/**
+ * `lab down` and `lab status`: the lab that runs. A local lab running from --dir is the one meant
+ * even where Docker and kind work (it was started with --local): otherwise `lab down` would delete
+ * the kind clusters and leave it running, and `lab status` would run the kind lab's checks.
+ */
+async function runningLabIsKind(flags: LabFlags): Promise<boolean> {
+  if (flags.local) return false;
+  if (flags.kind) return true;
+  const { runningLab } = await import('../lab/lab-state.js');
+  if (await runningLab(flags.dir)) return false;
+  return dockerAndKindWork();
+}
+
 function runKindScript(script: 'up.sh' | 'down.sh' | 'verify.sh', dryRun: boolean): void {
   const result = spawnSync(
     'bash',
@@ -37,6 +51,28 @@ function runKindScript(script: 'up.sh' | 'down.sh' | 'verify.sh', dryRun: boolea
   );
   if (result.status !== 0)
     throw new IsthmusError('USAGE', `scripts/kind/${script} failed (exit ${result.status})`);
+}
+
+/**
+ * Resolves with the first SIGINT, SIGTERM or SIGHUP, after calling `onSignal`. SIGHUP too: closing
+ * the terminal would otherwise end the lab process at once and leave its children running (the
+ * gateways take SIGHUP as "re-read the certificate").
+ */
+function labStopSignal(onSignal: () => void): { received: Promise<NodeJS.Signals>; dispose(): void } {
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  let handler: (signal: NodeJS.Signals) => void = () => undefined;
+  const dispose = () => {
+    for (const s of signals) process.off(s, handler);
+  };
+  const received = new Promise<NodeJS.Signals>((resolve) => {
+    handler = (signal) => {
+      dispose();
+      onSignal();
+      resolve(signal);
+    };
+    for (const s of signals) process.on(s, handler);
+  });
+  return { received, dispose };
 }
 
 export function registerLab(program: Command): void {
@@ -61,20 +97,34 @@ export function registerLab(program: Command): void {
       if (!Number.isInteger(base) || base < 1 || base > 250)
         throw new IsthmusError('USAGE', '--base must be 1-250');
       const { startLocalLab } = await import('../lab/local-lab.js');
-      const { waitForShutdown } = await import('../shutdown.js');
       const { printLabReady } = await import('../lab/lab-report.js');
       const progress = (line: string) => process.stdout.write(`✓ ${line}\n`);
       // A process that dies is restarted, as a kubelet would: the lab runs until Ctrl-C.
       const notice = (line: string) => process.stderr.write(`lab: ${line}\n`);
-      const lab = await startLocalLab({
-        dir: flags.dir,
-        base,
-        trustDomain: flags.trustDomain,
-        progress,
-        notice,
-      });
+      // Listening from the start: a signal while the lab starts stops what it started so far.
+      const shutdown = new AbortController();
+      const stopSignal = labStopSignal(() => shutdown.abort());
+      let lab: Awaited<ReturnType<typeof startLocalLab>>;
+      try {
+        lab = await startLocalLab({
+          dir: flags.dir,
+          base,
+          trustDomain: flags.trustDomain,
+          progress,
+          notice,
+          signal: shutdown.signal,
+        });
+      } catch (err) {
+        if (!shutdown.signal.aborted) {
+          stopSignal.dispose();
+          throw err;
+        }
+        process.stdout.write('lab start interrupted; everything it started is stopped\n');
+        process.exitCode = 128 + (osConstants.signals[await stopSignal.received] ?? 0);
+        return;
+      }
       printLabReady(lab.state, (line) => process.stdout.write(`${line}\n`));
-      await waitForShutdown();
+      await stopSignal.received;
       process.stdout.write('stopping the lab…\n');
       await lab.stop();
       process.stdout.write('lab stopped\n');
@@ -82,7 +132,7 @@ export function registerLab(program: Command): void {
 
   common(lab.command('down').description('Stop a running lab (or delete the kind clusters)')).action(
     async (flags: LabFlags) => {
-      if (useKind(flags)) return runKindScript('down.sh', flags.dryRun === true);
+      if (await runningLabIsKind(flags)) return runKindScript('down.sh', flags.dryRun === true);
       const { stopLocalLab } = await import('../lab/lab-report.js');
       process.stdout.write(`${await stopLocalLab(flags.dir)}\n`);
     },
@@ -90,7 +140,7 @@ export function registerLab(program: Command): void {
 
   common(lab.command('status').description('Show what the lab is running')).action(
     async (flags: LabFlags) => {
-      if (useKind(flags)) return runKindScript('verify.sh', flags.dryRun === true);
+      if (await runningLabIsKind(flags)) return runKindScript('verify.sh', flags.dryRun === true);
       const { labStatusLines } = await import('../lab/lab-report.js');
       const { lines, healthy } = await labStatusLines(flags.dir);
       for (const l of lines) process.stdout.write(`${l}\n`);

@@ -6,6 +6,7 @@
  */
 import { pino } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { describeError } from '../../errors.js';
 import { type FailoverController, runFailoverController } from '../../failover/controller.js';
 import { type FederationController, runFederationController } from '../../federation/controller.js';
 import type { KubeClient } from '../../kube/client.js';
@@ -35,6 +36,8 @@ export interface ControllerProcessOptions {
 
 export async function runControllerProcess(
   opts: ControllerProcessOptions,
+  /** Aborted (SIGTERM, SIGINT) while starting: the start stops what it began and rejects. */
+  signal?: AbortSignal,
 ): Promise<{ stop(): Promise<void> }> {
   const log = pino(
     { level: opts.logLevel, base: { component: 'controller', cluster: opts.cluster } },
@@ -94,39 +97,58 @@ export async function runControllerProcess(
 
   let mirrorReady = false;
   let admin: AdminServer | undefined;
+  // Everything started above, stopped in reverse. Also on a failed or interrupted start: the
+  // elector's renewals, a leader's failover and federation controllers and the client's sockets
+  // would otherwise keep the process alive, not ready, holding the Lease.
+  const shutdown = async () => {
+    unsubscribe();
+    await leadershipChain.catch(() => undefined);
+    await stopLeaderOnly();
+    await mirror.stop();
+    await Promise.all(ownedInformers.map((i) => i.stop()));
+    await election?.elector.stop();
+    await admin?.close();
+    opts.client.close();
+    stopLogging();
+  };
   try {
     admin = await startAdminServer({
       ...opts.admin,
       registry,
       ready: () => (mirrorReady ? null : 'caches not synced yet'),
     });
-    await mirror.ready;
+    // A SIGTERM while the caches sync (an API server that is down, a list RBAC refuses) stops the
+    // start instead of waiting out the stop deadline.
+    await untilAborted(mirror.ready, signal);
     mirrorReady = true;
     log.info(
       opts.localGateway === false ? { gateway: 'none' } : { gatewayAdmin: opts.gatewayAdminUrl },
       'controller started',
     );
   } catch (err) {
-    await mirror.stop();
-    await Promise.all(ownedInformers.map((i) => i.stop()));
-    await admin?.close();
-    stopLogging();
+    log.info({ err: describeError(err) }, 'controller start failed; stopping');
+    await shutdown();
+    log.flush();
     throw err;
   }
 
   return {
     async stop() {
-      unsubscribe();
-      await leadershipChain;
-      await stopLeaderOnly();
-      await mirror.stop();
-      await Promise.all(ownedInformers.map((i) => i.stop()));
-      await election?.elector.stop();
-      await admin?.close();
-      opts.client.close();
-      stopLogging();
+      await shutdown();
       log.info({}, 'controller stopped');
       log.flush();
     },
   };
+}
+
+/** `work`, or the signal's abort reason once it is aborted first. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  let onAbort = (): void => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  return Promise.race([work, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
 }

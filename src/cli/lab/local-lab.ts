@@ -49,6 +49,11 @@ export interface LocalLabOptions {
   progress: (line: string) => void;
   /** What happens later, while the lab runs (a process exited and is restarted, ...). */
   notice: (line: string) => void;
+  /**
+   * Aborted (Ctrl-C, SIGTERM) while the lab starts: its processes are stopped at once, and the
+   * start stops everything else it began and rejects with the abort reason.
+   */
+  signal?: AbortSignal;
 }
 
 export interface RunningLab {
@@ -103,6 +108,13 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
     if (state) await rm(stateFile(dir), { force: true });
   };
 
+  const signal = opts.signal;
+  // Between steps and while waiting: an aborted start goes no further, its catch stops what it began.
+  const checkpoint = () => signal?.throwIfAborted();
+  const wait = abortableWait(signal);
+  const onAbort = () => void procs.stopAll();
+  signal?.addEventListener('abort', onAbort, { once: true });
+
   const other = await runningLab(dir);
   if (other) {
     throw new IsthmusError(
@@ -124,6 +136,7 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
     const sandboxes = new Map<string, Sandbox>();
     const admins = new Map<string, KubeClient>();
     for (const c of topology) {
+      checkpoint();
       const sandbox = await startSandbox({
         name: c.name,
         host: c.api.host,
@@ -147,6 +160,7 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
     await writeFile(kubeconfig, mergeKubeconfigs([...sandboxes.values()]), { mode: 0o600 });
 
     for (const c of topology) {
+      checkpoint();
       const issuer = certs.issuers.get(c.name)!;
       await bootstrapCluster(
         admins.get(c.name)!,
@@ -169,7 +183,7 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
       opts.progress(`cluster ${c.name}: installed; identity, gateway and controller processes started`);
     }
     for (const c of topology) {
-      await waitForProcesses(c);
+      await waitForProcesses(c, wait);
       await registerSystemPods(admins.get(c.name)!, c, kubelet);
       kubelet.watch(admins.get(c.name)!, c.name);
     }
@@ -178,6 +192,7 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
     for (const from of topology) {
       for (const to of topology) {
         if (from.name === to.name) continue;
+        checkpoint();
         // As `isthmus allow` then `isthmus link --service-account-name`: an account per peer.
         const account = `${from.name}-reader`;
         await applyObjects(admins.get(to.name)!, allowManifests(account) as KubeObject[]);
@@ -190,6 +205,7 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
     }
 
     for (const c of topology) {
+      checkpoint();
       const admin = admins.get(c.name)!;
       const west = c.name === 'west';
       await applyObjects(
@@ -206,7 +222,7 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
       `podinfo running in both clusters (exported from west); frontend in east at ${frontend.url}`,
     );
 
-    await waitFor(
+    await wait(
       'podinfo-west to be mirrored into east with a ready endpoint',
       async () => {
         const slices = await admins.get('east')!.list<V1EndpointSlice>(R.endpointSlices, {
@@ -233,12 +249,28 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
       frontend: frontend.url,
       processes: procs.pids(),
     };
+    checkpoint();
     await writeLabState(dir, state);
+    signal?.removeEventListener('abort', onAbort);
     return { state, stop };
   } catch (err) {
+    signal?.removeEventListener('abort', onAbort);
     await stop();
     throw err;
   }
+}
+
+type Wait = typeof waitFor;
+
+/** waitFor that also ends, with the abort reason, once `signal` is aborted. */
+function abortableWait(signal: AbortSignal | undefined): Wait {
+  if (!signal) return waitFor;
+  const aborted = Symbol('aborted');
+  return async (what, check, opts) => {
+    const got = await waitFor(what, async () => (signal.aborted ? aborted : await check()), opts);
+    if (got === aborted) signal.throwIfAborted();
+    return got as never;
+  };
 }
 
 /** The lab's identity token lifetime: it plays no kubelet that would refresh the file. */
@@ -382,13 +414,13 @@ function tcpOpen(host: string, port: number): Promise<boolean> {
   });
 }
 
-async function waitForProcesses(c: LabCluster): Promise<void> {
-  await waitFor(
+async function waitForProcesses(c: LabCluster, wait: Wait): Promise<void> {
+  await wait(
     `the ${c.name} gateway to be ready`,
     () => httpOk(`http://${c.gateway.host}:${c.gateway.adminPort}/ready`),
     { timeoutMs: 90_000, intervalMs: 100 },
   );
-  await waitFor(
+  await wait(
     `the ${c.name} controller to be ready`,
     () => httpOk(`http://${c.controller.host}:${c.controller.adminPort}/ready`),
     { timeoutMs: 90_000, intervalMs: 100 },

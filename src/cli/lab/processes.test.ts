@@ -3,7 +3,7 @@
  * verb): it is restarted with a doubling back-off, each run's output range is kept for
  * `kubectl logs --previous`, and a paused process stays down until resumed.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -58,4 +58,23 @@ describe('ProcessGroup', () => {
       await group.stopAll();
     }
   }, 60_000);
+
+  it.runIf(process.platform === 'linux')(
+    'keeps no log-file descriptor open in the lab process across restarts',
+    async () => {
+      const openFds = () => readdirSync('/proc/self/fd').length;
+      const before = openFds();
+      let exits = 0;
+      const group = new ProcessGroup({ exited: () => exits++, restarted: () => undefined });
+      group.start('test/leaky', ['no-such-verb'], join(dir, 'leaky.log'));
+      try {
+        await waitFor('two exits', () => exits >= 2 || undefined, { timeoutMs: 30_000, intervalMs: 50 });
+      } finally {
+        await group.stopAll();
+      }
+      // Two runs: one descriptor each was left open, and the lab restarts for as long as it runs.
+      expect(openFds()).toBe(before);
+    },
+    60_000,
+  );
 });

@@ -7,7 +7,7 @@
  * stops them with SIGTERM and, past a deadline, SIGKILL, so nothing is left behind.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { fstatSync, openSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -66,6 +66,8 @@ export class ProcessGroup {
 
   /** Starts `isthmus <args>` with stdout and stderr appended to `logFile`, restarted if it exits. */
   start(name: string, args: string[], logFile: string, nodeFlags: readonly string[] = []): LabProcess {
+    // A start still in flight when the lab stops (an interrupted `lab up`) must not leave a process.
+    if (this.stopping) throw new Error(`not starting ${name}: the lab is stopping`);
     const s: Supervised = {
       proc: { name, logFile, restarts: 0 } as LabProcess,
       args,
@@ -82,10 +84,16 @@ export class ProcessGroup {
     const fd = openSync(s.proc.logFile, 'a');
     s.proc.logOffset = fstatSync(fd).size;
     s.proc.startedAt = new Date();
-    const child = spawn(process.execPath, [...s.nodeFlags, BIN, ...s.args], {
-      stdio: ['ignore', fd, fd],
-      env: { ...process.env, NODE_NO_WARNINGS: '1' },
-    });
+    let child: ChildProcess;
+    try {
+      child = spawn(process.execPath, [...s.nodeFlags, BIN, ...s.args], {
+        stdio: ['ignore', fd, fd],
+        env: { ...process.env, NODE_NO_WARNINGS: '1' },
+      });
+    } finally {
+      // The child has its own copy; the lab's would leak one descriptor per (re)start.
+      closeSync(fd);
+    }
     s.proc.child = child;
     child.once('exit', (code, signal) => {
       if (this.stopping || s.paused) return;
