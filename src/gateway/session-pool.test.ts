@@ -6,7 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import http2, { type ClientHttp2Stream, type ServerHttp2Session } from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isIsthmusError } from '../errors.js';
 import { gatewayIdentity } from '../kube/keys.js';
 import { startIngress } from './ingress.js';
@@ -358,6 +358,35 @@ describe('SessionPool', () => {
     });
     const tunnel = await p.openTunnel(ingress.address, ECHO, 'west');
     tunnel.destroy();
+  });
+});
+
+describe('remote state', () => {
+  it('forgets addresses that failed long ago, so probes of ever new addresses cannot grow it without bound', async () => {
+    const p = pool(undefined, { backoff: { baseMs: 10, maxMs: 10 } });
+    const port = await deadPort();
+    // Each probe names another address, as any caller of the admin port's /probe may.
+    for (let i = 1; i <= 40; i++) {
+      expect(await p.probe({ host: `127.0.0.${i}`, port }, PROBE_PATH, 2_000)).toMatchObject({
+        alive: false,
+      });
+    }
+    // Long after every backoff ended, one more address: the failed ones are forgotten, this one kept.
+    const now = Date.now();
+    const clock = vi.spyOn(Date, 'now').mockReturnValue(now + 3_600_000);
+    cleanups.push(() => clock.mockRestore());
+    expect(await p.probe({ host: '127.0.0.41', port }, PROBE_PATH, 2_000)).toMatchObject({ alive: false });
+    expect(p.remoteCount()).toBe(1);
+  });
+
+  it('keeps the backoff of a remote that failed within the backoff period', async () => {
+    const p = pool(undefined, { backoff: { baseMs: 60_000, maxMs: 60_000 } });
+    const port = await deadPort();
+    const first = await p.openTunnel({ host: '127.0.0.1', port }, ECHO).catch((e) => e);
+    expect(await p.probe({ host: '127.0.0.2', port }, PROBE_PATH, 2_000)).toMatchObject({ alive: false });
+    // Still failing fast with the same error: the new address did not sweep the one in backoff.
+    expect(await p.openTunnel({ host: '127.0.0.1', port }, ECHO).catch((e) => e)).toBe(first);
+    expect(p.remoteCount()).toBe(2);
   });
 });
 

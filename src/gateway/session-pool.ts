@@ -246,6 +246,11 @@ export class SessionPool {
     return leaf && this.opts.checkPeerCertificate?.(leaf, issuer);
   }
 
+  /** Remote addresses the pool keeps state for (for tests). */
+  remoteCount(): number {
+    return this.remotes.size;
+  }
+
   /** Open sessions across all remotes (for tests and metrics). */
   sessionCount(): number {
     let n = 0;
@@ -356,6 +361,7 @@ export class SessionPool {
     const key = `${gateway.host}|${gateway.port}`;
     let remote = this.remotes.get(key);
     if (!remote) {
+      this.forgetIdleRemotes();
       remote = {
         address: { host: gateway.host, port: gateway.port },
         label: hostPort(gateway.host, gateway.port),
@@ -480,6 +486,22 @@ export class SessionPool {
       remote.lastError = classify(failure, remote.label);
       this.failWaiters(remote, remote.lastError);
     });
+  }
+
+  /**
+   * Drops the remotes that hold nothing (no session, no dial, no waiter) and whose backoff ended
+   * more than one maximum backoff ago: such an entry is only a failure count and an error. Every
+   * address ever dialled got one, and `/probe?gateway=` lets any caller of the admin port name
+   * addresses, so without this the map grew with each distinct address until the gateway ran out
+   * of memory. Run when a new remote is added, so the map is bounded by the addresses dialled
+   * within about two backoff periods (plus those in use).
+   */
+  private forgetIdleRemotes(): void {
+    const staleBefore = Date.now() - this.backoffMaxMs;
+    for (const [key, r] of this.remotes) {
+      if (r.sessions.length === 0 && !r.connecting && r.waiters.length === 0 && r.retryAt < staleBefore)
+        this.remotes.delete(key);
+    }
   }
 
   private failWaiters(remote: Remote, err: IsthmusError): void {

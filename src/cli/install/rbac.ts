@@ -50,9 +50,14 @@ const CONTROLLER_SYSTEM_RULES: Rule[] = [
   },
 ];
 
+/** Exported Services and their slices may live in any namespace; mirrors too. */
 const GATEWAY_RULES: Rule[] = [
   { apiGroups: [''], resources: ['services'], verbs: READ },
   { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: READ },
+];
+
+/** Namespaced to isthmus-system: the Links that say which peers are admitted (the gateway watches no others). */
+const GATEWAY_SYSTEM_RULES: Rule[] = [
   { apiGroups: ['multicluster.isthmus.dev'], resources: ['links'], verbs: READ },
 ];
 
@@ -116,6 +121,7 @@ export interface Grant {
 export const GRANTS: readonly Grant[] = [
   { serviceAccount: 'isthmus-identity', scope: 'cluster', rules: IDENTITY_RULES },
   { serviceAccount: 'isthmus-gateway', scope: 'cluster', rules: GATEWAY_RULES },
+  { serviceAccount: 'isthmus-gateway', scope: 'namespace', rules: GATEWAY_SYSTEM_RULES },
   { serviceAccount: 'isthmus-controller', scope: 'cluster', rules: CONTROLLER_RULES },
   { serviceAccount: 'isthmus-controller', scope: 'namespace', rules: CONTROLLER_SYSTEM_RULES },
   { serviceAccount: REMOTE_ACCESS_SERVICE_ACCOUNT, scope: 'cluster', rules: REMOTE_ACCESS_RULES },

@@ -123,6 +123,23 @@ describe('isthmus install', () => {
     expect(role.rules.flatMap((r) => r.resources)).not.toContain('secrets');
   });
 
+  it('lets the gateway read Links in its own namespace only: it watches no other', () => {
+    type Role = {
+      kind: string;
+      metadata: { name: string; namespace?: string };
+      rules: { resources: string[] }[];
+    };
+    const roles = installManifests(opts).filter(
+      (o) =>
+        ['ClusterRole', 'Role'].includes((o as Role).kind) && (o as Role).metadata.name === 'isthmus-gateway',
+    ) as Role[];
+    const clusterWide = roles.filter((r) => r.kind === 'ClusterRole').flatMap((r) => r.rules);
+    expect(clusterWide.flatMap((r) => r.resources).sort()).toEqual(['endpointslices', 'services']);
+    const namespaced = roles.filter((r) => r.kind === 'Role');
+    expect(namespaced.map((r) => r.metadata.namespace)).toEqual(['isthmus-system']);
+    expect(namespaced.flatMap((r) => r.rules.flatMap((rule) => rule.resources))).toEqual(['links']);
+  });
+
   it('renders no issuer Secret with --external-issuer, and refuses a mix of both ways', () => {
     type Obj = { kind: string; metadata: { name: string } };
     const external = installManifests(
