@@ -139,6 +139,10 @@ describe('ServiceAccount tokens and RBAC', () => {
       spec: { token: 'nope' },
     });
     expect(bad.body.status.authenticated).toBe(false);
+    // No token at all is the registry's 400, not an unauthenticated review.
+    const empty = await call(sb, 'POST', '/apis/authentication.k8s.io/v1/tokenreviews', { spec: {} });
+    expect(empty.status).toBe(400);
+    expect(empty.body.message).toBe('token is required for TokenReview in authentication');
 
     // Deleting the Secret revokes the token.
     await call(sb, 'DELETE', '/api/v1/namespaces/default/secrets/mirror-token');
@@ -214,6 +218,25 @@ describe('TokenRequest (serviceaccounts/token) and audiences', () => {
     expect((await request('nobody', {})).status).toBe(404);
     expect((await call(sb, 'GET', '/api/v1/namespaces/default/serviceaccounts/short/token')).status).toBe(
       405,
+    );
+  });
+
+  it('refuses a TokenRequest in a terminating namespace (NamespaceLifecycle admits subresource creates too)', async () => {
+    await call(sb, 'POST', '/api/v1/namespaces', { metadata: { name: 'ending' } });
+    await call(sb, 'POST', '/api/v1/namespaces/ending/serviceaccounts', { metadata: { name: 'gw' } });
+    // A finalizer keeps the namespace Terminating for the length of the test.
+    await call(sb, 'POST', '/api/v1/namespaces/ending/configmaps', {
+      metadata: { name: 'held', finalizers: ['x.io/hold'] },
+    });
+    expect((await call(sb, 'DELETE', '/api/v1/namespaces/ending')).status).toBe(200);
+    const r = await call(sb, 'POST', '/api/v1/namespaces/ending/serviceaccounts/gw/token', {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      spec: {},
+    });
+    expect(r.status).toBe(403);
+    expect(r.body.message).toContain(
+      'unable to create new content in namespace ending because it is being terminated',
     );
   });
 

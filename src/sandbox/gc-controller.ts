@@ -5,6 +5,7 @@
  * a Terminating namespace is emptied, then its `kubernetes` finalizer is released.
  * They run synchronously after each store event, so their writes follow the triggering one.
  */
+import { jsonEqual } from './json-values.js';
 import type { Registry } from './registry.js';
 import { type ResourceType, resourceKey } from './resource-types.js';
 import type { RestOps } from './rest-ops.js';
@@ -37,7 +38,15 @@ export class GarbageCollector {
       else if (obj.metadata.finalizers?.includes('foregroundDeletion')) this.foreground(rt, obj);
       if (rt.group === '' && rt.plural === 'namespaces') this.terminateNamespace(obj.metadata.name!);
     }
-    if (ev.type === 'ADDED' && obj.metadata.ownerReferences?.length) this.deleteIfAllOwnersAbsent(rt, obj);
+    // The real GC sees owner references on every graph change, not only on create: an update that
+    // points a dependent at an owner that does not exist (or no longer has that uid) is collected too.
+    const refsChanged =
+      ev.type === 'ADDED' ||
+      (ev.type === 'MODIFIED' &&
+        !jsonEqual(ev.prev?.metadata.ownerReferences ?? [], obj.metadata.ownerReferences ?? []));
+    if (refsChanged && obj.metadata.ownerReferences?.length && !obj.metadata.deletionTimestamp) {
+      this.resolveOwners(rt, obj);
+    }
   }
 
   private dependentsOf(uid: string): Dependent[] {
@@ -64,10 +73,20 @@ export class GarbageCollector {
     return this.store.get(resourceKey(rt.group, rt.plural), ns, ref.name)?.metadata.uid === ref.uid;
   }
 
-  private deleteIfAllOwnersAbsent(rt: ResourceType, obj: KObj): void {
+  /**
+   * attemptToDeleteItem: with every owner absent the dependent is deleted; with one owner alive,
+   * the dangling references are patched away.
+   */
+  private resolveOwners(rt: ResourceType, obj: KObj): void {
     const refs = obj.metadata.ownerReferences ?? [];
     const states = refs.map((r) => this.ownerExists(obj, r));
-    if (states.every((s) => s === false)) this.deleteQuietly(rt, obj);
+    if (states.every((s) => s === false)) {
+      this.deleteQuietly(rt, obj);
+    } else if (states.some((s) => s === false) && states.some((s) => s === true)) {
+      const next = structuredClone(obj);
+      next.metadata.ownerReferences = refs.filter((_, i) => states[i] !== false);
+      this.store.put(resourceKey(rt.group, rt.plural), next);
+    }
   }
 
   private collectDependentsOf(owner: KObj): void {

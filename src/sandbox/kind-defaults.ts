@@ -29,6 +29,15 @@ function defaultPorts(list: Obj[]): void {
 }
 
 function defaultService(obj: KObj): void {
+  // LoadBalancerIPMode (beta, on since 1.30): an ingress with an IP and no ipMode is a VIP.
+  const status = obj.status;
+  if (status && typeof status === 'object' && !Array.isArray(status)) {
+    const lb = (status as Obj).loadBalancer;
+    for (const ing of arr(lb && typeof lb === 'object' ? (lb as Obj) : undefined, 'ingress')) {
+      if (typeof ing.ip === 'string' && ing.ip !== '' && (ing.ipMode === undefined || ing.ipMode === null))
+        ing.ipMode = 'VIP';
+    }
+  }
   const spec = rec(obj, 'spec');
   dflt(spec, 'type', 'ClusterIP');
   if (spec.type === 'ExternalName') return;
@@ -135,6 +144,71 @@ export function initialStatus(gvk: string, obj: KObj): void {
   }
 }
 
+/**
+ * The end of the Service strategy's dropTypeDependentFields on a spec update: the load-balancer
+ * status is cleared once the type is not LoadBalancer (kube wipes it rather than expose a stale
+ * address while the LB is torn down).
+ */
+export function dropLoadBalancerStatus(gvk: string, obj: KObj): void {
+  if (gvk !== 'v1/Service') return;
+  if (rec(obj, 'spec').type === 'LoadBalancer') return;
+  obj.status = { ...rec(obj, 'status'), loadBalancer: {} };
+}
+
+const typeOf = (spec: Obj): string =>
+  typeof spec.type === 'string' && spec.type !== '' ? spec.type : 'ClusterIP';
+const usesNodePorts = (spec: Obj): boolean => typeOf(spec) === 'NodePort' || typeOf(spec) === 'LoadBalancer';
+const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
+/**
+ * The Service strategy's dropTypeDependentFields (pkg/registry/core/service/strategy.go), on
+ * update: a field the new type does not use, left as it was, is wiped rather than refused, so a
+ * client may switch `type` without clearing what the server allocated for the old one.
+ */
+export function dropTypeDependentFields(gvk: string, obj: KObj, old: KObj): void {
+  if (gvk !== 'v1/Service') return;
+  const spec = rec(obj, 'spec');
+  const oldSpec = rec(old, 'spec');
+  const oldType = typeOf(oldSpec);
+  const newType = typeOf(spec);
+  if (oldType !== 'ExternalName' && newType === 'ExternalName') {
+    if (spec.clusterIP === oldSpec.clusterIP && sameJson(spec.clusterIPs, oldSpec.clusterIPs)) {
+      delete spec.clusterIP;
+      delete spec.clusterIPs;
+    }
+    if (sameJson(spec.ipFamilies, oldSpec.ipFamilies)) delete spec.ipFamilies;
+    if (sameJson(spec.ipFamilyPolicy, oldSpec.ipFamilyPolicy)) delete spec.ipFamilyPolicy;
+  }
+  const nodePorts = (sp: Obj) =>
+    arr(sp, 'ports')
+      .map((p) => p.nodePort)
+      .filter((n) => typeof n === 'number' && n !== 0);
+  const oldNodePorts = new Set(nodePorts(oldSpec));
+  if (usesNodePorts(oldSpec) && !usesNodePorts(spec) && nodePorts(spec).every((n) => oldNodePorts.has(n))) {
+    for (const p of arr(spec, 'ports')) delete p.nodePort;
+  }
+  const needsHC = (sp: Obj) => typeOf(sp) === 'LoadBalancer' && sp.externalTrafficPolicy === 'Local';
+  if (needsHC(oldSpec) && !needsHC(spec) && spec.healthCheckNodePort === oldSpec.healthCheckNodePort) {
+    delete spec.healthCheckNodePort;
+  }
+  if (oldType === 'LoadBalancer' && newType !== 'LoadBalancer') {
+    if (
+      spec.allocateLoadBalancerNodePorts !== undefined &&
+      spec.allocateLoadBalancerNodePorts === oldSpec.allocateLoadBalancerNodePorts
+    ) {
+      delete spec.allocateLoadBalancerNodePorts;
+    }
+    if (sameJson(spec.loadBalancerClass, oldSpec.loadBalancerClass)) delete spec.loadBalancerClass;
+  }
+  if (
+    usesNodePorts(oldSpec) &&
+    !usesNodePorts(spec) &&
+    spec.externalTrafficPolicy === oldSpec.externalTrafficPolicy
+  ) {
+    delete spec.externalTrafficPolicy;
+  }
+}
+
 /** Service update: an omitted clusterIP/clusterIPs/nodePorts keep their allocated values (patchAllocatedValues). */
 export function carryAllocatedValues(gvk: string, obj: KObj, old: KObj): void {
   if (gvk !== 'v1/Service') return;
@@ -145,6 +219,8 @@ export function carryAllocatedValues(gvk: string, obj: KObj, old: KObj): void {
   if (!spec.clusterIPs && oldSpec.clusterIPs) spec.clusterIPs = oldSpec.clusterIPs;
   if (!spec.ipFamilies && oldSpec.ipFamilies) spec.ipFamilies = oldSpec.ipFamilies;
   if (!spec.ipFamilyPolicy && oldSpec.ipFamilyPolicy) spec.ipFamilyPolicy = oldSpec.ipFamilyPolicy;
+  // Node ports are patched in only while both the old and the new type use them.
+  if (!usesNodePorts(spec) || !usesNodePorts(oldSpec)) return;
   const oldPorts = arr(oldSpec, 'ports');
   for (const p of arr(spec, 'ports')) {
     if (p.nodePort) continue;

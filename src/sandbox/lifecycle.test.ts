@@ -84,6 +84,35 @@ describe('garbage collection', () => {
     expect(slice.body.metadata.ownerReferences).toBeUndefined();
   });
 
+  it('an update that points a dependent at an absent owner gets it collected; a dangling extra reference is dropped', async () => {
+    await ownerAndDependent('upd');
+    const dangling = { apiVersion: 'v1', kind: 'Service', name: 'upd-gone', uid: 'not-a-live-uid' };
+    const slice = (await call(sb, 'GET', slicePath('upd'))).body;
+    const both = await call(
+      sb,
+      'PATCH',
+      slicePath('upd'),
+      { metadata: { ownerReferences: [...slice.metadata.ownerReferences, dangling] } },
+      merge,
+    );
+    expect(both.status).toBe(200);
+    // One owner is alive: the GC patches the dangling reference away and keeps the slice.
+    await eventually(async () => {
+      const now = (await call(sb, 'GET', slicePath('upd'))).body;
+      return now.metadata.ownerReferences?.length === 1 && now.metadata.ownerReferences[0].name === 'upd';
+    });
+    // Only an absent owner left (the Service was recreated: a new uid): the slice goes.
+    const onlyStale = await call(
+      sb,
+      'PATCH',
+      slicePath('upd'),
+      { metadata: { ownerReferences: [{ ...slice.metadata.ownerReferences[0], uid: 'stale-uid' }] } },
+      merge,
+    );
+    expect(onlyStale.status).toBe(200);
+    await eventually(async () => (await call(sb, 'GET', slicePath('upd'))).status === 404);
+  });
+
   it('foreground: the owner waits for its blocking dependents', async () => {
     await ownerAndDependent('fg');
     await call(sb, 'PATCH', slicePath('fg'), { metadata: { finalizers: ['x.io/hold'] } }, merge);

@@ -4,7 +4,8 @@
  * storage encodes them), `resourceVersion`/`resourceVersionMatch`, and List shaping (typed lists
  * drop items' apiVersion/kind; unstructured CR lists keep them).
  */
-import { ApiError, badRequest, expired } from './api-status.js';
+import { ApiError, badRequest, expired, invalidObject } from './api-status.js';
+import { forbidden, notSupported, type StatusCause } from './field-errors.js';
 import { servedView } from './object-meta.js';
 import type { ResourceType } from './resource-types.js';
 import { apiVersionOf, resourceKey } from './resource-types.js';
@@ -89,6 +90,37 @@ export interface ListResult {
   remainingItemCount?: number;
 }
 
+/**
+ * apimachinery ValidateListOptions (meta/internalversion/validation): a 422 naming the
+ * ListOptions.meta.k8s.io kind. A list's resourceVersionMatch needs a resourceVersion, no continue
+ * token, a known value and not Exact with "0"; a watch takes none without sendInitialEvents.
+ */
+export function validateListOptions(q: ListQuery, watch: boolean): void {
+  const match = q.resourceVersionMatch ?? '';
+  if (match === '') return;
+  const causes: StatusCause[] = [];
+  const field = 'resourceVersionMatch';
+  if (watch) {
+    causes.push(
+      forbidden(field, 'resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided'),
+    );
+    if (match !== 'NotOlderThan') causes.push(notSupported(field, match, ['NotOlderThan']));
+    if (q.continue)
+      causes.push(forbidden(field, 'resourceVersionMatch is forbidden when continue is provided'));
+  } else {
+    if (!q.resourceVersion)
+      causes.push(forbidden(field, 'resourceVersionMatch is forbidden unless resourceVersion is provided'));
+    if (q.continue)
+      causes.push(forbidden(field, 'resourceVersionMatch is forbidden when continue is provided'));
+    if (match !== 'Exact' && match !== 'NotOlderThan')
+      causes.push(notSupported(field, match, ['Exact', 'NotOlderThan', '']));
+    if (match === 'Exact' && q.resourceVersion === '0') {
+      causes.push(forbidden(field, 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'));
+    }
+  }
+  if (causes.length > 0) throw invalidObject('ListOptions', 'meta.k8s.io', '', causes);
+}
+
 export function listObjects(
   store: ObjectStore,
   rt: ResourceType,
@@ -96,6 +128,7 @@ export function listObjects(
   namespace: string | undefined,
   q: ListQuery,
 ): ListResult {
+  validateListOptions(q, false);
   const sel = parseSelectors(rt, q);
   const limit = q.limit ? Number(q.limit) : 0;
   if (!Number.isInteger(limit) || limit < 0) throw badRequest(`invalid limit: ${q.limit}`);

@@ -8,7 +8,7 @@ import { badRequest } from './api-status.js';
 import { validateCrd } from './crds.js';
 import type { StatusCause } from './field-errors.js';
 import { invalid } from './field-errors.js';
-import { pruneAndDefault, validateWithSchema } from './openapi-schema.js';
+import { pruneAndDefault, pruneUnknown, validateWithSchema } from './openapi-schema.js';
 import type { ResourceType } from './resource-types.js';
 import { gvkOf } from './resource-types.js';
 import type { KObj } from './store.js';
@@ -37,7 +37,9 @@ export function pruneCustomResource(
   const out = pruneAndDefault(schema, obj) as KObj;
   if (strict || warnings) {
     const { metadata: _m, ...rest } = obj;
-    const unknown = prunedPaths(rest, out).filter((p) => p !== 'apiVersion' && p !== 'kind');
+    const unknown = prunedPaths(rest, pruneUnknown(schema, obj)).filter(
+      (p) => p !== 'apiVersion' && p !== 'kind',
+    );
     if (strict && unknown.length > 0) {
       throw badRequest(
         `strict decoding error: ${unknown.map((p) => `unknown field ${JSON.stringify(p)}`).join(', ')}`,

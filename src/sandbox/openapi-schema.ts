@@ -277,3 +277,13 @@ export function pruneAndDefault(schema: unknown, obj: unknown): unknown {
   applyDefaults(s, pruned);
   return pruned;
 }
+
+/**
+ * Structural pruning alone, on a copy: what fieldValidation reports as unknown fields. Nulls that
+ * defaulting drops are not unknown fields (kube drops them silently, even under Strict).
+ */
+export function pruneUnknown(schema: unknown, obj: unknown): unknown {
+  const s = asSchema(schema);
+  const copy = cloneJson(obj);
+  return s ? prune(s, copy, true) : copy;
+}

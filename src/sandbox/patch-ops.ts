@@ -7,7 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { ApiError, badRequest, notFound, staleConflict, unsupportedMediaType } from './api-status.js';
 import { asServed } from './object-meta.js';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PatchError } from './patch.js';
-import { groupResource, gvkOf, type ResourceType, resourceKey } from './resource-types.js';
+import { apiVersionOf, groupResource, gvkOf, type ResourceType, resourceKey } from './resource-types.js';
 import type { RestOps, WriteOptions } from './rest-ops.js';
 import type { KObj } from './store.js';
 
@@ -37,6 +37,21 @@ export function patchFailure(err: unknown): never {
   throw err;
 }
 
+/** The field manager's first check: an applied configuration names the URL's group/version. */
+function checkApplyVersion(rt: ResourceType, version: string, patch: unknown): void {
+  const want = apiVersionOf(rt.group, version);
+  const got =
+    patch && typeof patch === 'object' && !Array.isArray(patch)
+      ? (patch as { apiVersion?: unknown }).apiVersion
+      : undefined;
+  if (got === want) return;
+  // An absent apiVersion parses as the empty GroupVersion, printed "/".
+  const shown = typeof got === 'string' && got !== '' ? got : '/';
+  throw badRequest(
+    `Incorrect version specified in apply patch. Specified patch version: ${shown}, expected: ${want}`,
+  );
+}
+
 export function patchObject(
   ops: RestOps,
   rt: ResourceType,
@@ -58,6 +73,7 @@ export function patchObject(
     );
   }
   const patch = parseBody(type, raw);
+  if (type === PATCH_TYPES.apply) checkApplyVersion(rt, version, patch);
   const existing = ops.store.get(resourceKey(rt.group, rt.plural), namespace, name);
   if (!existing) {
     // Server-side apply creates; every other patch needs an object to patch.

@@ -14,7 +14,7 @@ import {
   successStatus,
 } from './api-status.js';
 import type { Auth, Principal } from './auth.js';
-import { listEnvelope, listObjects, matches, parseSelectors } from './list.js';
+import { listEnvelope, listObjects, matches, parseSelectors, validateListOptions } from './list.js';
 import { asPartialObjectMetadata, asPartialObjectMetadataList, negotiate } from './negotiation.js';
 import { servedView } from './object-meta.js';
 import { patchObject } from './patch-ops.js';
@@ -229,6 +229,7 @@ export function handleResource(
       return { status: 200, body: envelope };
     }
     case 'watch': {
+      if (q.get('sendInitialEvents') === null) validateListOptions(Object.fromEntries(q), true);
       const timeout = q.get('timeoutSeconds');
       let first = true;
       deps.watches.serve(res, {

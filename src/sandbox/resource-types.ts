@@ -183,13 +183,17 @@ export const BUILTIN_TYPES: readonly ResourceType[] = [
       'type',
     ],
   }),
+  // EndpointSlice storage has no AttrFunc and discovery/v1 no field label conversion: only the
+  // metadata fields select (a fieldSelector on addressType is a 400 "field label not supported").
+  builtin({ group: 'discovery.k8s.io', plural: 'endpointslices', kind: 'EndpointSlice' }),
+  // leaseStrategy.AllowUnconditionalUpdate is false: a PUT must carry a resourceVersion.
   builtin({
-    group: 'discovery.k8s.io',
-    plural: 'endpointslices',
-    kind: 'EndpointSlice',
-    extraFields: ['addressType'],
+    group: 'coordination.k8s.io',
+    plural: 'leases',
+    kind: 'Lease',
+    allowCreateOnUpdate: true,
+    allowUnconditionalUpdate: false,
   }),
-  builtin({ group: 'coordination.k8s.io', plural: 'leases', kind: 'Lease', allowCreateOnUpdate: true }),
   builtin({
     group: 'apps',
     plural: 'deployments',
@@ -254,5 +258,7 @@ export const BUILTIN_TYPES: readonly ResourceType[] = [
     hasStatus: true,
     tracksGeneration: true,
     returnDeletedObject: true,
+    // apiextensions' CRD strategy: AllowUnconditionalUpdate false.
+    allowUnconditionalUpdate: false,
   }),
 ];

@@ -19,13 +19,20 @@ import {
 import { decodeBuiltinFields } from './builtin-fields.js';
 import { invalid } from './field-errors.js';
 import { jsonEqual } from './json-values.js';
-import { applyDefaults, carryAllocatedValues, initialStatus } from './kind-defaults.js';
+import {
+  applyDefaults,
+  carryAllocatedValues,
+  dropLoadBalancerStatus,
+  dropTypeDependentFields,
+  initialStatus,
+} from './kind-defaults.js';
 import { asStored, generateName, kubeNow, specPart, withoutFinalizer } from './object-meta.js';
 import { pruneCustomResource, validateWrite, type WriteValidationOptions } from './object-validation.js';
 import type { Registry } from './registry.js';
 import { groupResource, gvkOf, type ResourceType, resourceKey } from './resource-types.js';
 import type { ServiceAllocations } from './service-allocations.js';
 import type { KObj, ObjectStore } from './store.js';
+import { validateServiceStatus } from './validation-service.js';
 
 export interface WriteOptions {
   dryRun?: boolean;
@@ -176,6 +183,7 @@ export class RestOps {
       obj = structuredClone(old);
       if (input.status === undefined) delete obj.status;
       else obj.status = input.status;
+      applyDefaults(gvkOf(rt), obj);
     } else {
       obj = input;
       if (rt.hasStatus) {
@@ -197,8 +205,10 @@ export class RestOps {
       const gvk = gvkOf(rt);
       // Namespace spec.finalizers change only through /finalize (namespace strategy PrepareForUpdate).
       if (gvk === 'v1/Namespace') obj.spec = structuredClone(old.spec);
+      dropTypeDependentFields(gvk, obj, old);
       carryAllocatedValues(gvk, obj, old);
       applyDefaults(gvk, obj);
+      dropLoadBalancerStatus(gvk, obj);
       obj = pruneCustomResource(rt, version, obj, opts.strictFields, opts.warnings);
     }
     obj.metadata.resourceVersion = old.metadata.resourceVersion;
@@ -206,6 +216,8 @@ export class RestOps {
     const service = gvkOf(rt) === 'v1/Service' && !opts.subresource;
     if (service) this.fail(rt, obj, this.services.settleFamilies(obj, old));
     this.fail(rt, obj, validateWrite(rt, version, obj, old, this.validation));
+    if (gvkOf(rt) === 'v1/Service' && opts.subresource === 'status')
+      this.fail(rt, obj, validateServiceStatus(obj));
     if (service) this.fail(rt, obj, this.services.allocate(obj, old));
     if (rt.tracksGeneration && !jsonEqual(specPart(obj), specPart(old))) {
       obj.metadata.generation = (old.metadata.generation ?? 0) + 1;
@@ -266,6 +278,10 @@ export class RestOps {
     }
     obj.metadata.finalizers = finalizers.length > 0 ? finalizers : undefined;
     if (!obj.metadata.finalizers) delete obj.metadata.finalizers;
+    // markAsDeleting: the first deletionTimestamp bumps a tracked generation (controllers see a change).
+    if (!obj.metadata.deletionTimestamp && (obj.metadata.generation ?? 0) > 0) {
+      obj.metadata.generation = (obj.metadata.generation ?? 0) + 1;
+    }
     obj.metadata.deletionTimestamp ??= kubeNow();
     obj.metadata.deletionGracePeriodSeconds ??= 0;
     if (isNamespace) obj.status = { ...(obj.status as object), phase: 'Terminating' };

@@ -199,6 +199,29 @@ describe('update and patch', () => {
     expect(changed.status).toBe(422);
   });
 
+  it('refuses an update without resourceVersion where the strategy forbids it (Lease, CRD, CR)', async () => {
+    const LEASES = '/apis/coordination.k8s.io/v1/namespaces/default/leases';
+    const lease = { metadata: { name: 'uncond-lease' }, spec: { holderIdentity: 'a' } };
+    expect((await call(sb, 'POST', LEASES, lease)).status).toBe(201);
+    const r = await call(sb, 'PUT', `${LEASES}/uncond-lease`, { ...lease, spec: { holderIdentity: 'b' } });
+    expect(r.status).toBe(422);
+    expect(r.body.message).toBe(
+      'Lease.coordination.k8s.io "uncond-lease" is invalid: metadata.resourceVersion: Invalid value: "0x0": must be specified for an update',
+    );
+    // A PUT that creates (AllowCreateOnUpdate) needs none.
+    expect(
+      (await call(sb, 'PUT', `${LEASES}/put-created`, { metadata: { name: 'put-created' } })).status,
+    ).toBe(201);
+    const CRDS = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions';
+    const crd = (await call(sb, 'GET', `${CRDS}/links.multicluster.isthmus.dev`)).body;
+    const { resourceVersion: _rv, ...meta } = crd.metadata;
+    const put = await call(sb, 'PUT', `${CRDS}/links.multicluster.isthmus.dev`, { ...crd, metadata: meta });
+    expect(put.status).toBe(422);
+    expect(put.body.details.causes).toEqual([
+      expect.objectContaining({ field: 'metadata.resourceVersion', reason: 'FieldValueInvalid' }),
+    ]);
+  });
+
   it('checks requested node ports against the range and the ports other Services hold', async () => {
     const nodePort = (name: string, port: number, type = 'NodePort') =>
       svc(name, { spec: { type, ports: [{ name: 'http', port: 80, nodePort: port }] } });
@@ -299,8 +322,154 @@ describe('update and patch', () => {
       },
     );
     expect(st.status).toBe(200);
-    expect(st.body.status).toEqual(ingress);
+    // LoadBalancerIPMode (beta since 1.30) defaults an ingress IP's ipMode to VIP.
+    expect(st.body.status).toEqual({ loadBalancer: { ingress: [{ ip: '192.0.2.10', ipMode: 'VIP' }] } });
     expect(st.body.metadata.labels).toBeUndefined();
+  });
+
+  it('a type switch wipes what the new type does not use, unless the client changed it (dropTypeDependentFields)', async () => {
+    const lb = (
+      await call(
+        sb,
+        'POST',
+        SVC,
+        svc('switch', {
+          spec: { type: 'LoadBalancer', externalTrafficPolicy: 'Local', loadBalancerClass: 'x.io/lb' },
+        }),
+      )
+    ).body;
+    // LoadBalancer + externalTrafficPolicy Local: a health-check node port besides the node port.
+    expect(lb.spec.healthCheckNodePort).toBeGreaterThanOrEqual(30000);
+    expect(lb.spec.healthCheckNodePort).not.toBe(lb.spec.ports[0].nodePort);
+    // The stored spec with only the type changed: node ports, traffic policy, class and
+    // allocateLoadBalancerNodePorts all go, as kube-apiserver drops them.
+    const toCip = await call(sb, 'PUT', `${SVC}/switch`, { ...lb, spec: { ...lb.spec, type: 'ClusterIP' } });
+    expect(toCip.status).toBe(200);
+    expect(toCip.body.spec.ports[0].nodePort).toBeUndefined();
+    expect(toCip.body.spec).not.toHaveProperty('externalTrafficPolicy');
+    expect(toCip.body.spec).not.toHaveProperty('loadBalancerClass');
+    expect(toCip.body.spec).not.toHaveProperty('allocateLoadBalancerNodePorts');
+    expect(toCip.body.spec.clusterIP).toBe(lb.spec.clusterIP);
+    expect(toCip.body.spec).not.toHaveProperty('healthCheckNodePort');
+    // Both of its ports went back to the pool.
+    const reuse = await call(
+      sb,
+      'POST',
+      SVC,
+      svc('switch-reuse', {
+        spec: {
+          type: 'NodePort',
+          ports: [
+            { name: 'a', port: 80, nodePort: lb.spec.ports[0].nodePort },
+            { name: 'b', port: 81, nodePort: lb.spec.healthCheckNodePort },
+          ],
+        },
+      }),
+    );
+    expect(reuse.status).toBe(201);
+    // To ExternalName with the allocated clusterIP left in: wiped and given back.
+    const toName = await call(sb, 'PUT', `${SVC}/switch`, {
+      ...toCip.body,
+      spec: { ...toCip.body.spec, type: 'ExternalName', externalName: 'db.example.com' },
+    });
+    expect(toName.status).toBe(200);
+    expect(toName.body.spec).not.toHaveProperty('clusterIP');
+    expect(toName.body.spec).not.toHaveProperty('ipFamilies');
+    // A node port the client adds while leaving NodePort is its own mistake: refused, not wiped.
+    const np = (await call(sb, 'POST', SVC, svc('switch-np', { spec: { type: 'NodePort' } }))).body;
+    const added = await call(sb, 'PUT', `${SVC}/switch-np`, {
+      ...np,
+      spec: {
+        ...np.spec,
+        type: 'ClusterIP',
+        ports: [{ ...np.spec.ports[0], nodePort: np.spec.ports[0].nodePort + 1 }],
+      },
+    });
+    expect(added.status).toBe(422);
+  });
+
+  it('load-balancer status: only on type LoadBalancer, valid entries, wiped when the type changes', async () => {
+    const merge = { contentType: 'application/merge-patch+json' };
+    const cip = (await call(sb, 'POST', SVC, svc('lbst-cip'))).body;
+    const onClusterIP = await call(
+      sb,
+      'PATCH',
+      `${SVC}/lbst-cip/status`,
+      { status: { loadBalancer: { ingress: [{ ip: '192.0.2.20' }] } } },
+      merge,
+    );
+    expect(onClusterIP.status).toBe(422);
+    expect(onClusterIP.body.message).toBe(
+      `Service "lbst-cip" is invalid: status.loadBalancer.ingress: Forbidden: may only be used when \`spec.type\` is 'LoadBalancer'`,
+    );
+    expect((await call(sb, 'GET', `${SVC}/lbst-cip`)).body.metadata.resourceVersion).toBe(
+      cip.metadata.resourceVersion,
+    );
+
+    await call(sb, 'POST', SVC, svc('lbst', { spec: { type: 'LoadBalancer' } }));
+    const bad = await call(
+      sb,
+      'PATCH',
+      `${SVC}/lbst/status`,
+      {
+        status: {
+          loadBalancer: {
+            ingress: [
+              { ip: 'not-an-ip' },
+              { hostname: '192.0.2.1' },
+              { hostname: 'lb.example', ipMode: 'VIP' },
+            ],
+          },
+        },
+      },
+      merge,
+    );
+    expect(bad.status).toBe(422);
+    expect(bad.body.details.causes).toEqual([
+      {
+        reason: 'FieldValueInvalid',
+        field: 'status.loadBalancer.ingress[0].ip',
+        message: 'Invalid value: "not-an-ip": must be a valid IP address',
+      },
+      {
+        reason: 'FieldValueInvalid',
+        field: 'status.loadBalancer.ingress[1].hostname',
+        message: 'Invalid value: "192.0.2.1": must be a DNS name, not an IP address',
+      },
+      {
+        reason: 'FieldValueForbidden',
+        field: 'status.loadBalancer.ingress[2].ipMode',
+        message: 'Forbidden: may not be specified when `ip` is not set',
+      },
+    ]);
+    const ok = await call(
+      sb,
+      'PATCH',
+      `${SVC}/lbst/status`,
+      {
+        status: {
+          loadBalancer: { ingress: [{ ip: '192.0.2.21', ipMode: 'Proxy' }, { hostname: 'lb.example' }] },
+        },
+      },
+      merge,
+    );
+    expect(ok.status).toBe(200);
+    // Turning it into a ClusterIP Service clears the load-balancer status (dropTypeDependentFields).
+    const spec = { ...ok.body.spec, type: 'ClusterIP', allocateLoadBalancerNodePorts: undefined };
+    spec.ports = spec.ports.map(({ nodePort: _n, ...p }: Record<string, unknown>) => p);
+    delete spec.externalTrafficPolicy;
+    const turned = await call(sb, 'PUT', `${SVC}/lbst`, { ...ok.body, spec });
+    expect(turned.status).toBe(200);
+    expect(turned.body.status).toEqual({ loadBalancer: {} });
+    // Its node port went back to the pool (patchAllocatedValues carries none to a ClusterIP type).
+    const nodePort = ok.body.spec.ports[0].nodePort as number;
+    const reuse = await call(
+      sb,
+      'POST',
+      SVC,
+      svc('lbst-reuse', { spec: { type: 'NodePort', ports: [{ name: 'http', port: 80, nodePort }] } }),
+    );
+    expect(reuse.status).toBe(201);
   });
 
   it('bumps generation on spec changes only (Deployment)', async () => {
@@ -438,6 +607,42 @@ describe('list', () => {
     const field = await call(sb, 'GET', '/api/v1/services?fieldSelector=spec.type%3DClusterIP');
     expect(field.status).toBe(400);
     expect(field.body.message).toContain('field label not supported: spec.type');
+    // EndpointSlices select on metadata only (no AttrFunc, no field label conversion in discovery/v1).
+    const slices = await call(
+      sb,
+      'GET',
+      '/apis/discovery.k8s.io/v1/endpointslices?fieldSelector=addressType%3DIPv4',
+    );
+    expect(slices.status).toBe(400);
+    expect(slices.body.message).toBe('field label not supported: addressType');
+  });
+
+  it('validates resourceVersionMatch as ValidateListOptions does (422 ListOptions)', async () => {
+    const cases: [string, string][] = [
+      [
+        'resourceVersionMatch=NotOlderThan',
+        'resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided',
+      ],
+      [
+        'resourceVersionMatch=Bogus&resourceVersion=1',
+        'resourceVersionMatch: Unsupported value: "Bogus": supported values: "Exact", "NotOlderThan", ""',
+      ],
+      [
+        'resourceVersionMatch=Exact&resourceVersion=0',
+        'resourceVersionMatch: Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"',
+      ],
+      [
+        'resourceVersionMatch=NotOlderThan&watch=1',
+        'resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided',
+      ],
+    ];
+    for (const [query, cause] of cases) {
+      const r = await call(sb, 'GET', `${SVC}?${query}`);
+      expect(r.status, query).toBe(422);
+      expect(r.body.message, query).toBe(`ListOptions.meta.k8s.io "" is invalid: ${cause}`);
+    }
+    const ok = await call(sb, 'GET', `${SVC}?resourceVersionMatch=NotOlderThan&resourceVersion=1`);
+    expect(ok.status).toBe(200);
   });
 });
 
@@ -489,6 +694,29 @@ describe('delete', () => {
     );
     expect(release.status).toBe(200);
     expect((await call(sb, 'GET', '/api/v1/namespaces/default/configmaps/held')).status).toBe(404);
+  });
+
+  it('bumps a tracked generation once when deletion starts (markAsDeleting)', async () => {
+    const LINKS = '/apis/multicluster.isthmus.dev/v1alpha1/namespaces/default/links';
+    const link = {
+      apiVersion: 'multicluster.isthmus.dev/v1alpha1',
+      kind: 'Link',
+      metadata: { name: 'going', finalizers: ['isthmus.dev/test'] },
+      spec: { targetClusterName: 'west', clusterCredentialsSecret: 'west-creds' },
+    };
+    expect((await call(sb, 'POST', LINKS, link)).body.metadata.generation).toBe(1);
+    const del = await call(sb, 'DELETE', `${LINKS}/going`);
+    expect(del.body.metadata.generation).toBe(2);
+    // A second DELETE changes nothing.
+    expect((await call(sb, 'DELETE', `${LINKS}/going`)).body.metadata.generation).toBe(2);
+    await call(
+      sb,
+      'PATCH',
+      `${LINKS}/going`,
+      { metadata: { finalizers: null } },
+      { contentType: 'application/merge-patch+json' },
+    );
+    expect((await call(sb, 'GET', `${LINKS}/going`)).status).toBe(404);
   });
 });
 
@@ -553,12 +781,51 @@ describe('server-side apply (approximation) and list versions', () => {
     });
     expect(updated.status).toBe(200);
     expect(updated.body.data).toEqual({ a: '2' });
+    // An applied configuration must name the group/version (the field manager checks it first).
+    const bare = await call(sb, 'PATCH', `${path}?fieldManager=test`, undefined, {
+      ...opts,
+      rawBody: 'metadata:\n  name: ssa\ndata:\n  a: "3"\n',
+    });
+    expect(bare.status).toBe(400);
+    expect(bare.body.message).toBe(
+      'Incorrect version specified in apply patch. Specified patch version: /, expected: v1',
+    );
   });
 
   it('answers 504 for a list at a future resourceVersion', async () => {
     const r = await call(sb, 'GET', '/api/v1/namespaces/default/configmaps?resourceVersion=999999999');
     expect(r.status).toBe(504);
     expect(r.body.details.causes[0].reason).toBe('ResourceVersionTooLarge');
+  });
+});
+
+describe('custom resource field validation', () => {
+  it('a null for a known non-nullable field is dropped silently, even under Strict (not an unknown field)', async () => {
+    const LINKS = '/apis/multicluster.isthmus.dev/v1alpha1/namespaces/default/links';
+    const link = (name: string, extra: Record<string, unknown>) => ({
+      apiVersion: 'multicluster.isthmus.dev/v1alpha1',
+      kind: 'Link',
+      metadata: { name },
+      spec: { targetClusterName: 'west', clusterCredentialsSecret: 'west-creds', ...extra },
+    });
+    const nulls = await call(
+      sb,
+      'POST',
+      `${LINKS}?fieldValidation=Strict`,
+      link('nulls', { gatewayIdentity: null, gatewayPort: null }),
+    );
+    expect(nulls.status).toBe(201);
+    expect(nulls.headers.warning).toBeUndefined();
+    expect(nulls.body.spec).not.toHaveProperty('gatewayIdentity');
+    expect(nulls.body.spec.gatewayPort).toBe(4143);
+    const unknown = await call(
+      sb,
+      'POST',
+      `${LINKS}?fieldValidation=Strict`,
+      link('unknown', { gatewayProt: null }),
+    );
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.message).toBe('strict decoding error: unknown field "spec.gatewayProt"');
   });
 });
 

@@ -89,6 +89,18 @@ export class ServiceAllocations {
     ) {
       causes.push(...this.allocateNodePorts(spec, oldSpec));
     }
+    if (causes.length === 0) causes.push(...this.allocateHealthCheckNodePort(spec, oldSpec));
+    if (
+      spec.type !== 'NodePort' &&
+      !(spec.type === 'LoadBalancer' && spec.allocateLoadBalancerNodePorts !== false) &&
+      oldSpec
+    ) {
+      // A type without node ports (or an LB that allocates none) gives back those it dropped.
+      const kept = new Set(portsOf(spec).map((p) => p.nodePort));
+      for (const p of portsOf(oldSpec)) {
+        if (typeof p.nodePort === 'number' && !kept.has(p.nodePort)) this.nodePorts.delete(p.nodePort);
+      }
+    }
     return causes;
   }
 
@@ -178,6 +190,41 @@ export class ServiceAllocations {
     return causes;
   }
 
+  /**
+   * A LoadBalancer with externalTrafficPolicy Local gets a health-check node port (kube's
+   * allocHealthCheckNodePort): a requested one is checked like a node port, a missing one kept
+   * from the old Service or allocated; any other Service gives its old one back.
+   */
+  private allocateHealthCheckNodePort(spec: Obj, oldSpec: Obj | undefined): StatusCause[] {
+    const old = typeof oldSpec?.healthCheckNodePort === 'number' ? oldSpec.healthCheckNodePort : 0;
+    const needs = spec.type === 'LoadBalancer' && spec.externalTrafficPolicy === 'Local';
+    const requested = typeof spec.healthCheckNodePort === 'number' ? spec.healthCheckNodePort : 0;
+    if (!needs) {
+      if (old !== 0 && requested !== old) this.nodePorts.delete(old);
+      return [];
+    }
+    if (requested === 0) {
+      spec.healthCheckNodePort = old !== 0 ? old : this.allocateNodePort();
+      return [];
+    }
+    if (requested === old) return [];
+    const path = 'spec.healthCheckNodePort';
+    if (requested < NODE_PORT_MIN || requested > NODE_PORT_MAX) {
+      return [
+        invalid(
+          path,
+          requested,
+          `provided port is not in the valid range. The range of valid ports is ${NODE_PORT_MIN}-${NODE_PORT_MAX}`,
+        ),
+      ];
+    }
+    if (this.nodePorts.has(requested))
+      return [invalid(path, requested, 'provided port is already allocated')];
+    this.nodePorts.add(requested);
+    if (old !== 0) this.nodePorts.delete(old);
+    return [];
+  }
+
   private allocateNodePort(): number {
     for (let i = 0; i <= NODE_PORT_MAX - NODE_PORT_MIN; i++) {
       const port =
@@ -196,5 +243,6 @@ export class ServiceAllocations {
     const spec = specOf(obj);
     for (const ip of strings(spec.clusterIPs)) if (ip !== 'None') this.releaseIP(ip);
     for (const p of portsOf(spec)) if (typeof p.nodePort === 'number') this.nodePorts.delete(p.nodePort);
+    if (typeof spec.healthCheckNodePort === 'number') this.nodePorts.delete(spec.healthCheckNodePort);
   }
 }

@@ -4,7 +4,7 @@
  * /finalize subresource.
  */
 
-import { parseJsonBody } from './admission.js';
+import { admitNamespace, parseJsonBody } from './admission.js';
 import { badRequest, invalidObject, notFound } from './api-status.js';
 import type { Principal } from './auth.js';
 import { invalid, type StatusCause } from './field-errors.js';
@@ -24,6 +24,8 @@ export function tokenReview(deps: HandlerDeps, raw: string): Reply {
   if (body?.kind !== undefined && body.kind !== 'TokenReview')
     throw badRequest(`${body.kind} cannot be handled as a TokenReview`);
   const token = body?.spec?.token ?? '';
+  // pkg/registry/authentication/tokenreview/storage.go refuses an empty token before reviewing it.
+  if (token === '') throw badRequest('token is required for TokenReview in authentication');
   const audiences = Array.isArray(body?.spec?.audiences)
     ? body.spec.audiences.filter((a): a is string => typeof a === 'string')
     : [];
@@ -62,6 +64,9 @@ export function tokenRequest(deps: HandlerDeps, namespace: string, name: string,
   };
   if (spec.boundObjectRef !== undefined && spec.boundObjectRef !== null)
     throw badRequest('the sandbox does not bind tokens to objects (spec.boundObjectRef); send none');
+  // NamespaceLifecycle admits every create, subresources included: none in a terminating namespace.
+  const serviceAccounts = deps.ops.registry.byKind('', 'ServiceAccount');
+  if (serviceAccounts) admitNamespace(deps.ops.store, serviceAccounts, namespace, name);
   const audiences = spec.audiences ?? [];
   const seconds = spec.expirationSeconds ?? 3600;
   const causes: StatusCause[] = [];

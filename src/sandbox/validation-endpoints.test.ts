@@ -166,6 +166,28 @@ describe('EndpointSlice structure', () => {
       { field: 'ports[0].port', reason: 'FieldValueInvalid' },
     ],
     [
+      'duplicate zone hints',
+      { endpoints: [{ addresses: ['10.0.0.1'], hints: { forZones: [{ name: 'a' }, { name: 'a' }] } }] },
+      { field: 'endpoints[0].hints.forZones[1].name', message: 'Duplicate value: "a"' },
+    ],
+    [
+      'a zone hint that is not a label value',
+      { endpoints: [{ addresses: ['10.0.0.1'], hints: { forZones: [{ name: 'eu west' }] } }] },
+      { field: 'endpoints[0].hints.forZones[0].name', reason: 'FieldValueInvalid' },
+    ],
+    [
+      'more than 8 zone hints',
+      {
+        endpoints: [
+          {
+            addresses: ['10.0.0.1'],
+            hints: { forZones: Array.from({ length: 9 }, (_, i) => ({ name: `z${i}` })) },
+          },
+        ],
+      },
+      { field: 'endpoints[0].hints.forZones', message: 'Too many: 9: must have at most 8 items' },
+    ],
+    [
       'too many ports',
       { ports: Array.from({ length: 101 }, (_, i) => ({ name: `p${i}`, port: i + 1 })) },
       { field: 'ports' },

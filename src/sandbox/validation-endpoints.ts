@@ -20,7 +20,13 @@ import {
 import { ipBytes } from './ip-bytes.js';
 import { isRecord } from './json-values.js';
 import { validateLabels } from './validation-meta.js';
-import { isDNS1123Label, isDNS1123Subdomain, isQualifiedName, isValidPortNum } from './validation-strings.js';
+import {
+  isDNS1123Label,
+  isDNS1123Subdomain,
+  isQualifiedName,
+  isValidLabelValue,
+  isValidPortNum,
+} from './validation-strings.js';
 
 export interface ValidationOptions {
   /** Admit 127.0.0.0/8 and ::1 as endpoint addresses (the single-host lab; off by default). */
@@ -36,6 +42,7 @@ const MAX_ENDPOINTS = 1000;
 const MAX_ADDRESSES = 100;
 const MAX_PORTS = 100;
 const MAX_TOPOLOGY_LABELS = 16;
+const MAX_ZONE_HINTS = 8;
 
 export function isLoopbackIP(ip: string): boolean {
   const b = ipBytes(ip);
@@ -160,11 +167,36 @@ function sliceEndpoint(
   out.push(...validateLabels(topology, child(path, 'deprecatedTopology')));
   if (ep.hostname !== undefined && ep.hostname !== null)
     out.push(...label(ep.hostname, child(path, 'hostname')));
+  if (ep.hints !== undefined && ep.hints !== null) out.push(...hints(ep.hints, child(path, 'hints')));
   if (ep.nodeName !== undefined && ep.nodeName !== null) {
     const f = child(path, 'nodeName');
     if (typeof ep.nodeName !== 'string') out.push(typeInvalid(f, ep.nodeName, 'must be a string'));
     else for (const msg of isDNS1123Subdomain(ep.nodeName)) out.push(invalid(f, ep.nodeName, msg));
   }
+  return out;
+}
+
+/** validateHints: at most 8 zones, each a label value, none twice. */
+function hints(value: unknown, path: string): StatusCause[] {
+  if (!isRecord(value)) return [typeInvalid(path, value, 'must be an object')];
+  const zones = value.forZones;
+  const fz = child(path, 'forZones');
+  if (zones === undefined || zones === null) return [];
+  if (!Array.isArray(zones)) return [typeInvalid(fz, zones, 'must be a list')];
+  if (zones.length > MAX_ZONE_HINTS) return [tooMany(fz, zones.length, MAX_ZONE_HINTS)];
+  const out: StatusCause[] = [];
+  const seen = new Set<string>();
+  zones.forEach((z, i) => {
+    const zp = child(index(fz, i), 'name');
+    const name = isRecord(z) ? (z.name ?? '') : undefined;
+    if (typeof name !== 'string') {
+      out.push(typeInvalid(zp, name, 'must be a string'));
+      return;
+    }
+    if (seen.has(name)) out.push(duplicate(zp, name));
+    else seen.add(name);
+    for (const msg of isValidLabelValue(name)) out.push(invalid(zp, name, msg));
+  });
   return out;
 }
 

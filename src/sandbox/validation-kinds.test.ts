@@ -333,6 +333,20 @@ describe('Event', () => {
       expect.objectContaining({ field: 'involvedObject.namespace' }),
     );
   });
+
+  it('reports a cluster-scoped object only from "default" (legacyValidateEvent)', () => {
+    const node = { kind: 'Namespace', name: 'w' };
+    expect(
+      check('v1/Event', { metadata: { name: 'e', namespace: 'default' }, involvedObject: node }),
+    ).toEqual([]);
+    expect(check('v1/Event', { metadata: { name: 'e', namespace: 'n' }, involvedObject: node })).toEqual([
+      {
+        reason: 'FieldValueInvalid',
+        field: 'involvedObject.namespace',
+        message: 'Invalid value: "": does not match event.namespace',
+      },
+    ]);
+  });
 });
 
 describe('RBAC', () => {

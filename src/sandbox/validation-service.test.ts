@@ -74,6 +74,23 @@ describe('Service validation', () => {
   it.each<[string, Record<string, unknown>, Partial<StatusCause>]>([
     ['no ports', {}, { field: 'spec.ports', reason: 'FieldValueRequired' }],
     [
+      'a headless Service listing more than None',
+      { clusterIP: 'None', clusterIPs: ['None', 'None'], ports: [{ port: 80 }] },
+      {
+        field: 'spec.clusterIPs',
+        message: `Invalid value: ["None","None"]: 'None' must be the first and only value`,
+      },
+    ],
+    [
+      'a health-check node port outside LoadBalancer with externalTrafficPolicy Local',
+      { type: 'LoadBalancer', healthCheckNodePort: 31000, ports: [{ port: 80 }] },
+      {
+        field: 'spec.healthCheckNodePort',
+        message:
+          "Invalid value: 31000: may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'",
+      },
+    ],
+    [
       'port 0',
       { ports: [{ port: 0 }] },
       { field: 'spec.ports[0].port', message: 'Invalid value: 0: must be between 1 and 65535, inclusive' },

@@ -118,6 +118,9 @@ function validateClusterIPs(spec: Record<string, unknown>, type: string): Status
   if (Array.isArray(clusterIPs) && clusterIPs.length > 0 && clusterIPs[0] !== clusterIP) {
     out.push(invalid(index('spec.clusterIPs', 0), clusterIPs[0], 'must match `clusterIP` when present'));
   }
+  if (clusterIP === 'None' && Array.isArray(clusterIPs) && clusterIPs.length > 1) {
+    out.push(invalid('spec.clusterIPs', clusterIPs, "'None' must be the first and only value"));
+  }
   return out;
 }
 
@@ -229,6 +232,21 @@ export function validateService(svc: unknown, old: unknown): StatusCause[] {
     );
   }
   out.push(...oneOf(spec.internalTrafficPolicy, TRAFFIC_POLICIES, 'spec.internalTrafficPolicy'));
+  const hcPort = spec.healthCheckNodePort;
+  if (
+    hcPort !== undefined &&
+    hcPort !== null &&
+    hcPort !== 0 &&
+    (type !== 'LoadBalancer' || spec.externalTrafficPolicy !== 'Local')
+  ) {
+    out.push(
+      invalid(
+        'spec.healthCheckNodePort',
+        hcPort,
+        "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'",
+      ),
+    );
+  }
   out.push(...validateLoadBalancerFields(spec, type));
   if (isRecord(old)) out.push(...validateServiceUpdate(spec, isRecord(old.spec) ? old.spec : {}));
   return out;
@@ -313,5 +331,50 @@ function validateServiceUpdate(
   const newIP = spec.clusterIP;
   if (typeof oldIP !== 'string' || oldIP === '' || newIP === undefined || newIP === '') return out;
   if (newIP !== oldIP) out.push(immutable('spec.clusterIP', newIP));
+  return out;
+}
+
+const LOAD_BALANCER_IP_MODES = ['Proxy', 'VIP'] as const;
+
+/**
+ * ValidateServiceStatusUpdate's ValidateLoadBalancerStatus (1.29+, AllowServiceLBStatusOnNonLB
+ * off): ingress only on a LoadBalancer Service; each entry a valid IP with an ipMode, or a DNS
+ * name that is not an IP.
+ */
+export function validateServiceStatus(svc: unknown): StatusCause[] {
+  if (!isRecord(svc)) return [];
+  const spec = isRecord(svc.spec) ? svc.spec : {};
+  const status = isRecord(svc.status) ? svc.status : {};
+  const lb = isRecord(status.loadBalancer) ? status.loadBalancer : {};
+  const path = 'status.loadBalancer.ingress';
+  if (lb.ingress === undefined || lb.ingress === null) return [];
+  if (!Array.isArray(lb.ingress)) return [typeInvalid(path, lb.ingress, 'must be a list')];
+  if (lb.ingress.length === 0) return [];
+  if (spec.type !== 'LoadBalancer')
+    return [forbidden(path, "may only be used when `spec.type` is 'LoadBalancer'")];
+  const out: StatusCause[] = [];
+  lb.ingress.forEach((ing, i) => {
+    const p = index(path, i);
+    if (!isRecord(ing)) {
+      out.push(typeInvalid(p, ing, 'must be an object'));
+      return;
+    }
+    const ip = typeof ing.ip === 'string' ? ing.ip : '';
+    if (ip !== '' && !isIP(ip)) out.push(invalid(child(p, 'ip'), ip, 'must be a valid IP address'));
+    const mode = ing.ipMode;
+    if (mode === undefined || mode === null) {
+      if (ip !== '') out.push(required(child(p, 'ipMode'), 'must be specified when `ip` is set'));
+    } else if (ip === '') {
+      out.push(forbidden(child(p, 'ipMode'), 'may not be specified when `ip` is not set'));
+    } else if (!(LOAD_BALANCER_IP_MODES as readonly unknown[]).includes(mode)) {
+      out.push(notSupported(child(p, 'ipMode'), mode, LOAD_BALANCER_IP_MODES));
+    }
+    const hostname = typeof ing.hostname === 'string' ? ing.hostname : '';
+    if (hostname !== '') {
+      for (const msg of isDNS1123Subdomain(hostname)) out.push(invalid(child(p, 'hostname'), hostname, msg));
+      if (isIP(hostname))
+        out.push(invalid(child(p, 'hostname'), hostname, 'must be a DNS name, not an IP address'));
+    }
+  });
   return out;
 }

@@ -170,8 +170,14 @@ export function validateEvent(event: unknown): StatusCause[] {
   const io = event.involvedObject;
   if (!isRecord(io)) return [required('involvedObject')];
   const ns = isRecord(event.metadata) ? event.metadata.namespace : undefined;
-  if (typeof io.namespace === 'string' && io.namespace !== '' && ns !== undefined && io.namespace !== ns) {
-    return [invalid('involvedObject.namespace', io.namespace, 'does not match event.namespace')];
+  const ioNs = typeof io.namespace === 'string' ? io.namespace : '';
+  // legacyValidateEvent (no eventTime): an involved object without a namespace (cluster-scoped)
+  // may only be reported in "default"; one with a namespace only in its own.
+  if (ioNs !== '' && ns !== undefined && ioNs !== ns) {
+    return [invalid('involvedObject.namespace', ioNs, 'does not match event.namespace')];
+  }
+  if (ioNs === '' && ns !== undefined && ns !== '' && ns !== 'default' && !event.eventTime) {
+    return [invalid('involvedObject.namespace', ioNs, 'does not match event.namespace')];
   }
   return [];
 }
