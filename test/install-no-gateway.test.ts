@@ -217,6 +217,17 @@ describe('isthmus install --no-gateway: a flat pod network end to end', () => {
       join(certs, 'north', 'issuer.key'),
     ]);
     await kubectl(['--context', 'north', 'apply', '-f', '-'], withGateway.stdout);
+    // The revocation list, made as `isthmus certs revoke` and the README say (no labels of ours).
+    const crl = join(certs, 'crl.pem');
+    writeFileSync(crl, '');
+    const crlConfigMap = await kubectl(
+      [
+        ...['-n', 'isthmus-system', 'create', 'configmap', 'isthmus-crl', `--from-file=crl.pem=${crl}`],
+        ...['--dry-run=client', '-o', 'yaml'],
+      ],
+      '',
+    );
+    await kubectl(['--context', 'north', 'apply', '-f', '-'], crlConfigMap.stdout);
     const uninstallGateway = ['uninstall', '--gateway', '--kubeconfig', kubeconfig, '--context', 'north'];
     const early = await outcome(isthmus(uninstallGateway));
     expect(early).toMatchObject({ code: 1, stdout: '' });
@@ -230,6 +241,7 @@ describe('isthmus install --no-gateway: a flat pod network end to end', () => {
     const deleted = await kubectl(['--context', 'north', 'delete', '-f', '-'], stdout);
     expect(deleted.stdout).toMatch(/deployment\.apps "isthmus-gateway" deleted/);
     expect(deleted.stdout).toMatch(/secret "isthmus-issuer" deleted/);
+    expect(deleted.stdout).toMatch(/configmap "isthmus-crl" deleted/);
 
     const left = await kubectl(
       ['--context', 'north', '-n', 'isthmus-system', 'get', 'deploy,svc,cm,secret,sa', '-o', 'name'],

@@ -3,6 +3,7 @@ import type { KubeClient } from '../../kube/client.js';
 import { isNotFound } from '../../kube/errors.js';
 import {
   CLUSTER_NAME_LABEL,
+  CRL_CONFIGMAP,
   FEDERATED_SERVICE_LABEL,
   MANAGED_BY_FAILOVER,
   MANAGED_BY_FEDERATION,
@@ -39,8 +40,19 @@ async function listOf<T extends KubeObject>(
   }
 }
 
+/**
+ * The revocation list the gateways mount: `isthmus certs revoke` has it made with `kubectl create
+ * configmap`, without our labels, so it is found by its name (ours in isthmus-system).
+ */
+async function crlConfigMap(client: KubeClient): Promise<KubeObject[]> {
+  const cm = await client.get(R.configMaps, SYSTEM_NAMESPACE, CRL_CONFIGMAP);
+  return cm ? [{ ...cm, apiVersion: apiVersionOf(R.configMaps), kind: R.configMaps.kind }] : [];
+}
+
+const keyOf = (o: KubeObject) => `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+
 export async function gatherUninstallFacts(client: KubeClient): Promise<UninstallFacts> {
-  const installed = await Promise.all(
+  const labelled = await Promise.all(
     INSTALL_KINDS.map((kind) => {
       const res = resourceOf({ kind } as KubeObject);
       return listOf(client, res, {
@@ -49,6 +61,10 @@ export async function gatherUninstallFacts(client: KubeClient): Promise<Uninstal
       });
     }),
   );
+  // Labelled already where the user added our labels: listed once.
+  const installed = [
+    ...new Map([...labelled.flat(), ...(await crlConfigMap(client))].map((o) => [keyOf(o), o])).values(),
+  ];
   const sliceOf = (manager: string) =>
     listOf(client, R.endpointSlices, { labelSelector: `${MANAGED_BY_LABEL}=${manager}` });
   const [links, trafficSplits, mirrors, federated, sliceLists, namespaces] = await Promise.all([
@@ -62,7 +78,7 @@ export async function gatherUninstallFacts(client: KubeClient): Promise<Uninstal
   return {
     links,
     trafficSplits,
-    installed: installed.flat(),
+    installed,
     // Linkerd's own mirrors carry the same mirrored-service label (a cluster moving to Isthmus may
     // still be linked by Linkerd's service mirror): they are Linkerd's to delete, not ours.
     leftovers: [...mirrors.filter((s) => !isLinkerdMirror(s)), ...federated, ...sliceLists.flat()],

@@ -17,7 +17,10 @@ export const TRAFFIC_SPLIT_CRD = 'trafficsplits.split.smi-spec.io';
 export interface UninstallFacts {
   links: Link[];
   trafficSplits: TrafficSplit[];
-  /** Objects labelled app.kubernetes.io/part-of=isthmus, of the kinds `isthmus install` renders. */
+  /**
+   * Objects labelled app.kubernetes.io/part-of=isthmus, of the kinds `isthmus install` renders, and
+   * the isthmus-crl ConfigMap (made by the user, unlabelled, after `isthmus certs revoke`).
+   */
   installed: KubeObject[];
   /** Mirror Services and EndpointSlices, the failover controller's apex EndpointSlices, federated Services and theirs. */
   leftovers: KubeObject[];
