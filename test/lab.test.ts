@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LabState, readLabState } from '../src/cli/lab/lab-state.js';
+import { PODINFO_PORT } from '../src/cli/lab/topology.js';
 import { KubeClient } from '../src/kube/client.js';
 import { R } from '../src/kube/resources.js';
 import { waitFor } from '../src/wait-for.js';
@@ -182,6 +183,48 @@ describe('isthmus lab', () => {
     );
     expect(JSON.parse(tunnels('east')[0]!)).toMatchObject({ direction: 'egress', peer: 'west' });
     expect(JSON.parse(tunnels('west')[0]!)).toMatchObject({ direction: 'ingress', peer: 'east' });
+  });
+
+  it('mirrors a Service the user adds with kubectl, and east calls it through the tunnel', async () => {
+    // What the README tells a user to type: a Service of their own over the podinfo pods.
+    await kubectlIn(
+      'west',
+      '-n',
+      'test',
+      'expose',
+      'deployment',
+      'podinfo',
+      '--name',
+      'web',
+      '--port',
+      '80',
+      '--target-port',
+      'http',
+    );
+    await kubectlIn('west', '-n', 'test', 'label', 'svc/web', 'mirror.linkerd.io/exported=true');
+    const res = await waitFor(
+      'web-west to answer from west',
+      async () => {
+        const r = await getJson(`${state.frontend}/web-west`).catch(() => undefined);
+        return r?.status === 200 ? r : undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
+    expect(res.body.upstream?.message).toBe('greetings from west');
+    // West's own slice of it, as the EndpointSlice controller writes it: podinfo's pod, the named port resolved.
+    const slice = JSON.parse(
+      await kubectlIn('west', '-n', 'test', 'get', 'endpointslice', 'web-lab', '-o', 'json'),
+    );
+    expect(slice.ports).toEqual([{ port: PODINFO_PORT, protocol: 'TCP' }]);
+    expect(slice.endpoints.map((e: { targetRef?: { kind?: string } }) => e.targetRef?.kind)).toEqual(['Pod']);
+    await kubectlIn('west', '-n', 'test', 'delete', 'svc', 'web');
+    await waitFor(
+      'web-west to go with it',
+      async () =>
+        (await kubectlIn('east', '-n', 'test', 'get', 'svc', '-o', 'name')).includes('service/web-west') ===
+        false,
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
   });
 
   it('fails the podinfo apex over to west when east has no replicas, and back', async () => {
@@ -453,7 +496,7 @@ describe('isthmus lab', () => {
     expect((await getJson(`${state.frontend}/podinfo-west`)).status).toBe(200);
   });
 
-  it('reports every part ready in lab status', async () => {
+  it('reports every process ready in lab status, identity included', async () => {
     const status = spawn(process.execPath, ['bin/isthmus.mjs', 'lab', 'status', '--local', '--dir', dir]);
     let text = '';
     status.stdout.on('data', (d: Buffer) => {
@@ -461,8 +504,9 @@ describe('isthmus lab', () => {
     });
     const code = await new Promise<number | null>((r) => status.once('exit', r));
     expect(code, text).toBe(0);
-    expect(text).toMatch(/east: .*gateway ready {2}controller ready/);
-    expect(text).toMatch(/west: .*gateway ready {2}controller ready/);
+    // Every process the lab runs, each checked to be the one state.json recorded (not a reused pid).
+    expect(text).toMatch(/east: .*identity ready {2}gateway ready {2}controller ready/);
+    expect(text).toMatch(/west: .*identity ready {2}gateway ready {2}controller ready/);
   });
 
   it('stops everything on Ctrl-C, leaving no process behind', async () => {

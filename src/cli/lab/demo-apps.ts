@@ -54,7 +54,10 @@ export function startPodinfo(opts: { host: string; port: number; hostname: strin
   return listen(server, opts.host, opts.port);
 }
 
-/** kube-proxy's choice, reduced to its essence: a random ready endpoint of any slice of the Service. */
+/**
+ * kube-proxy's choice, reduced to its essence: a random ready endpoint of any slice of the Service,
+ * on the port named `portName` (or the only port of a single-port Service).
+ */
 export function pickEndpoint(
   slices: readonly V1EndpointSlice[],
   service: string,
@@ -64,7 +67,11 @@ export function pickEndpoint(
   const choices: { host: string; port: number }[] = [];
   for (const slice of slices) {
     if (slice.metadata?.labels?.[SERVICE_NAME_LABEL] !== service) continue;
-    const port = slice.ports?.find((p) => (p.name ?? '') === portName)?.port;
+    // The named port, or a single-port Service's only one (`kubectl expose` leaves it unnamed).
+    const ports = slice.ports ?? [];
+    const port = (
+      ports.find((p) => (p.name ?? '') === portName) ?? (ports.length === 1 ? ports[0] : undefined)
+    )?.port;
     if (port === undefined) continue;
     for (const ep of slice.endpoints ?? []) {
       // The API reads an absent `ready` as true.

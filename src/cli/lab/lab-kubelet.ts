@@ -1,8 +1,9 @@
 /**
- * The lab's stand-in for the kubelet and the EndpointSlice controller, for one Deployment: it runs
- * `spec.replicas` podinfo servers on the cluster's loopback addresses and keeps the Service's
- * EndpointSlice listing them and a Pod per replica. So `kubectl scale deployment/podinfo --replicas=0` in the lab does
- * what it does in a real cluster: the endpoints go away and failover kicks in.
+ * The lab's stand-in for the kubelet, for one Deployment: it runs `spec.replicas` podinfo servers
+ * on the cluster's loopback addresses and keeps a Ready Pod per replica at its address. The lab's
+ * EndpointSlice controller (lab-endpointslices.ts) lists those Pods in the slices of every Service
+ * selecting them. So `kubectl scale deployment/podinfo --replicas=0` in the lab does what it does in
+ * a real cluster: the endpoints go away and failover kicks in.
  */
 import type { KubeClient } from '../../kube/client.js';
 import { createInformer, type Informer } from '../../kube/informer.js';
@@ -10,24 +11,24 @@ import { SERVICE_NAME_LABEL } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { V1EndpointSlice, V1Pod } from '../../kube/types.js';
 import { type RunningServer, startPodinfo } from './demo-apps.js';
+import { ENDPOINTSLICE_CONTROLLER } from './lab-endpointslices.js';
 import { keepPods, syncDeploymentPods } from './lab-pods.js';
 import { type LabCluster, labNode } from './topology.js';
-
-/** What the real EndpointSlice controller names its manager. */
-const ENDPOINTSLICE_CONTROLLER = 'endpointslice-controller.k8s.io';
 
 interface Deployment {
   metadata?: { name?: string; namespace?: string };
   spec?: { replicas?: number };
 }
 
-/** An EndpointSlice as the real EndpointSlice controller writes it: every address ready. */
+/**
+ * An EndpointSlice as the real EndpointSlice controller writes it, every address ready: for the
+ * Isthmus processes' own Services, whose addresses the lab knows before any Pod exists.
+ */
 export function labEndpointSlice(
   namespace: string,
   service: string,
   addresses: string[],
   ports: { name: string; port: number }[],
-  hostnames = false,
 ): V1EndpointSlice {
   return {
     apiVersion: 'discovery.k8s.io/v1',
@@ -42,9 +43,8 @@ export function labEndpointSlice(
     },
     addressType: 'IPv4',
     ports: ports.map((p) => ({ ...p, protocol: 'TCP' })),
-    endpoints: addresses.map((a, i) => ({
+    endpoints: addresses.map((a) => ({
       addresses: [a],
-      ...(hostnames ? { hostname: `${service}-${i}` } : {}),
       conditions: { ready: true, serving: true, terminating: false },
     })),
   };
@@ -61,8 +61,6 @@ export class LabKubelet {
     private readonly cluster: LabCluster,
     private readonly namespace: string,
     private readonly name: string,
-    /** Other Services selecting the same pods: each gets its own slice of them. */
-    private readonly otherServices: string[] = [],
   ) {
     this.informer = createInformer<Deployment>(client, R.deployments, {
       namespace,
@@ -107,30 +105,7 @@ export class LabKubelet {
       );
     }
     const addresses = this.replicas.map((_, i) => this.cluster.podinfo.hostOf(i));
-    for (const service of [this.name, ...this.otherServices]) await this.writeSlice(service, addresses);
     await syncDeploymentPods(this.client, this.namespace, this.name, addresses, labNode(this.cluster));
-  }
-
-  /** The slice the EndpointSlice controller would keep for one Service of these pods. */
-  private async writeSlice(service: string, addresses: string[]): Promise<void> {
-    const desired = labEndpointSlice(
-      this.namespace,
-      service,
-      addresses,
-      [{ name: 'http', port: this.cluster.podinfo.port }],
-      true,
-    );
-    const existing = await this.client.get<V1EndpointSlice>(
-      R.endpointSlices,
-      this.namespace,
-      desired.metadata!.name!,
-    );
-    if (!existing) await this.client.create(R.endpointSlices, desired);
-    else
-      await this.client.replace(R.endpointSlices, {
-        ...desired,
-        metadata: { ...desired.metadata, resourceVersion: existing.metadata?.resourceVersion },
-      });
   }
 
   async stop(): Promise<void> {

@@ -1,7 +1,9 @@
 /** What `lab up` prints once ready, and the `lab status` / `lab down` verbs on a running lab. */
 import { dirname, join } from 'node:path';
-import { request } from 'undici';
-import { processAlive as alive, type LabState, readLabState } from './lab-state.js';
+import { waitFor } from '../../wait-for.js';
+import { isRecordedProcess, type LabState, readLabState } from './lab-state.js';
+import { httpReady, tcpOpen } from './probes.js';
+import { type ProcRead, readProc } from './process-start.js';
 
 export function printLabReady(state: LabState, out: (line: string) => void): void {
   const kc = state.kubeconfig;
@@ -41,42 +43,100 @@ export function printLabReady(state: LabState, out: (line: string) => void): voi
   out('Ctrl-C stops everything.');
 }
 
-async function ready(url: string): Promise<boolean> {
-  try {
-    const res = await request(`${url}/ready`, { headersTimeout: 2000, bodyTimeout: 2000 });
-    await res.body.dump();
-    return res.statusCode === 200;
-  } catch {
-    return false;
-  }
+/** What `lab status` says of one part: its process runs (as recorded) and answers its probe. */
+export type PartState = 'ready' | 'NOT READY' | 'NOT RUNNING';
+
+/** `running` undefined: no pid recorded for it (a state written before), the probe decides. */
+export function partState(running: boolean | undefined, ready: boolean): PartState {
+  if (running === false) return 'NOT RUNNING';
+  return ready ? 'ready' : 'NOT READY';
 }
 
-export async function labStatusLines(dir: string): Promise<{ lines: string[]; healthy: boolean }> {
+/** Every process the lab runs in a cluster, each with its Deployment's readiness probe. */
+const PARTS = [
+  {
+    part: 'identity',
+    probe: (c: LabState['clusters'][number]) => {
+      if (!c.identity) return undefined;
+      const at = c.identity.lastIndexOf(':');
+      return tcpOpen(c.identity.slice(0, at), Number(c.identity.slice(at + 1)));
+    },
+  },
+  { part: 'gateway', probe: (c: LabState['clusters'][number]) => httpReady(`${c.gatewayAdmin}/ready`) },
+  { part: 'controller', probe: (c: LabState['clusters'][number]) => httpReady(`${c.controllerAdmin}/ready`) },
+] as const;
+
+/** The recorded processes that still run although the lab process is gone (it was killed). */
+function leftRunning(state: LabState, read: ProcRead): [string, number][] {
+  // Only where starts were recorded: a bare pid from an old state may be anyone's by now.
+  if (!state.starts) return [];
+  return Object.entries(state.processes).filter((e): e is [string, number] =>
+    isRecordedProcess(state, e[1], read),
+  );
+}
+
+export async function labStatusLines(
+  dir: string,
+  read: ProcRead = readProc,
+): Promise<{ lines: string[]; healthy: boolean }> {
   const state = await readLabState(dir);
-  if (!state || !alive(state.pid)) return { lines: [`no lab is running (state in ${dir})`], healthy: false };
+  if (!state || !isRecordedProcess(state, state.pid, read)) {
+    const left = state ? leftRunning(state, read).map(([name]) => name) : [];
+    const lines = [`no lab is running (state in ${dir})`];
+    if (left.length > 0)
+      lines.push(
+        `  still running, left by a lab that exited: ${left.join(', ')} (\`isthmus lab down\` stops them)`,
+      );
+    return { lines, healthy: false };
+  }
   const lines = [`lab running (pid ${state.pid}); KUBECONFIG=${state.kubeconfig}`];
   let healthy = true;
   for (const c of state.clusters) {
-    const gw = await ready(c.gatewayAdmin);
-    const ctl = await ready(c.controllerAdmin);
-    healthy &&= gw && ctl;
-    lines.push(
-      `  ${c.name}: api ${c.api}  gateway ${gw ? 'ready' : 'NOT READY'}  controller ${ctl ? 'ready' : 'NOT READY'}`,
+    const states = await Promise.all(
+      PARTS.map(async ({ part, probe }) => {
+        const pid = state.processes[`${c.name}/${part}`];
+        const running = pid === undefined ? undefined : isRecordedProcess(state, pid, read);
+        // Without an address to probe (a state written before), running is all there is to know.
+        const ready = running === false ? false : ((await probe(c)) ?? running === true);
+        return `${part} ${partState(running, ready)}`;
+      }),
     );
+    healthy &&= states.every((s) => s.endsWith(' ready'));
+    lines.push(`  ${c.name}: api ${c.api}  ${states.join('  ')}`);
   }
   lines.push(`  frontend: ${state.frontend}`);
   return { lines, healthy };
 }
 
-/** SIGTERM the `lab up` process and wait (with a deadline) until it is gone. */
-export async function stopLocalLab(dir: string, timeoutMs = 30_000): Promise<string> {
+/**
+ * SIGTERM the `lab up` process and wait (with a deadline) until it is gone. Where it is gone already
+ * (killed), the processes it left running are stopped instead: they hold the lab's addresses.
+ */
+export async function stopLocalLab(
+  dir: string,
+  timeoutMs = 30_000,
+  read: ProcRead = readProc,
+): Promise<string> {
   const state = await readLabState(dir);
-  if (!state || !alive(state.pid)) return 'no lab is running';
-  process.kill(state.pid, 'SIGTERM');
-  const deadline = Date.now() + timeoutMs;
-  while (alive(state.pid)) {
-    if (Date.now() > deadline) return `lab (pid ${state.pid}) did not stop within ${timeoutMs / 1000}s`;
-    await new Promise((r) => setTimeout(r, 100));
+  if (!state) return 'no lab is running';
+  const gone = (pids: number[]) =>
+    waitFor('the lab to stop', () => pids.every((pid) => !isRecordedProcess(state, pid, read)), {
+      timeoutMs,
+      intervalMs: 100,
+    }).then(
+      () => true,
+      () => false,
+    );
+  if (isRecordedProcess(state, state.pid, read)) {
+    process.kill(state.pid, 'SIGTERM');
+    if (await gone([state.pid])) return 'lab stopped';
+    return `lab (pid ${state.pid}) did not stop within ${timeoutMs / 1000}s`;
   }
-  return 'lab stopped';
+  const left = leftRunning(state, read);
+  if (left.length === 0) return 'no lab is running';
+  for (const [, pid] of left) process.kill(pid, 'SIGTERM');
+  const names = left.map(([name]) => name).join(', ');
+  if (await gone(left.map(([, pid]) => pid)))
+    return `the lab process had exited; stopped what it left running: ${names}`;
+  return `the lab process had exited; what it left running (${names}) did not stop within ${timeoutMs / 1000}s`;
 }

@@ -1,17 +1,32 @@
 /**
  * `<dir>/state.json`: what a running local lab publishes for `lab status`, `lab down` and tests
  * (its pid, kubeconfig, addresses, process pids). Written by the lab up process only, and removed
- * only by it.
+ * only by it, so a lab that crashed, or a reboot, leaves it behind: its pids may belong to unrelated
+ * processes by then. Each pid is trusted only while /proc says it is the process recorded.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { type ProcRead, processStart, readProc } from './process-start.js';
 
 export interface LabState {
   pid: number;
   kubeconfig: string;
-  clusters: { name: string; api: string; gatewayAdmin: string; controllerAdmin: string }[];
+  clusters: {
+    name: string;
+    api: string;
+    gatewayAdmin: string;
+    controllerAdmin: string;
+    /** host:port of the identity service. */
+    identity?: string;
+  }[];
   frontend: string;
+  /** By process name (`east/gateway`): the pid of its current run; a new run records its own. */
   processes: Record<string, number | undefined>;
+  /**
+   * By pid, the lab's and its processes': when each started (process-start.ts). Absent where there
+   * is no /proc (not Linux): then a pid that runs counts as recorded.
+   */
+  starts?: Record<string, string>;
 }
 
 export function stateFile(dir: string): string {
@@ -30,6 +45,15 @@ export async function writeLabState(dir: string, state: LabState): Promise<void>
   await writeFile(stateFile(dir), `${JSON.stringify(state, null, 2)}\n`);
 }
 
+/**
+ * LabState.starts of the lab (this process) and its processes (`children`, read when each was
+ * spawned); undefined without /proc.
+ */
+export function labStarts(children: Record<string, string>, read: ProcRead = readProc) {
+  const own = processStart(process.pid, read);
+  return own === undefined ? undefined : { ...children, [process.pid]: own };
+}
+
 export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -39,8 +63,20 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Whether `pid` still runs the process the state recorded: the same start (a reused pid started
+ * later, or on another boot). A pid with no recorded start is not trusted, unless the state was
+ * written without /proc.
+ */
+export function isRecordedProcess(state: LabState, pid: number | undefined, read: ProcRead = readProc) {
+  if (pid === undefined) return false;
+  if (!state.starts) return processAlive(pid);
+  const start = state.starts[pid];
+  return start !== undefined && processStart(pid, read) === start;
+}
+
 /** The state of a lab running from `dir` in another process, if any. */
-export async function runningLab(dir: string): Promise<LabState | undefined> {
+export async function runningLab(dir: string, read: ProcRead = readProc): Promise<LabState | undefined> {
   const state = await readLabState(dir);
-  return state && state.pid !== process.pid && processAlive(state.pid) ? state : undefined;
+  return state && state.pid !== process.pid && isRecordedProcess(state, state.pid, read) ? state : undefined;
 }

@@ -6,7 +6,6 @@
  */
 
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { IsthmusError } from '../../errors.js';
@@ -33,10 +32,12 @@ import { gatewayAddressesOf, linkManifests, tokenOf } from '../link/render.js';
 import { applyObjects } from './apply-objects.js';
 import { bootstrapCluster, labInstallOptions, serviceAccountToken } from './bootstrap.js';
 import { type RunningServer, startFrontend } from './demo-apps.js';
-import { DIRECT_SERVICE, demoObjects } from './demo-objects.js';
+import { demoObjects } from './demo-objects.js';
+import { LabEndpointSliceController } from './lab-endpointslices.js';
 import { LabKubelet } from './lab-kubelet.js';
 import { keepPods, syncDeploymentPods } from './lab-pods.js';
-import { type LabState, runningLab, stateFile, writeLabState } from './lab-state.js';
+import { type LabState, labStarts, runningLab, stateFile, writeLabState } from './lab-state.js';
+import { httpReady, tcpOpen } from './probes.js';
 import { type LabProcess, ProcessGroup } from './processes.js';
 import { SystemKubelet } from './system-kubelet.js';
 import { LAB_NAMESPACE, type LabCluster, labNode, labTopology } from './topology.js';
@@ -94,7 +95,7 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
       ...(p.previous ? { previous: { offset: p.previous.logOffset, end: p.previous.logEnd } } : {}),
     });
     if (state) {
-      state.processes = procs.pids();
+      Object.assign(state, processRecord(procs));
       void writeLabState(dir, state);
     }
   });
@@ -212,7 +213,11 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
         admin,
         demoObjects(c.name, west ? { [EXPORTED_LABEL]: 'true' } : {}, c.name === 'east', west),
       );
-      const kubelet = new LabKubelet(admin, c, LAB_NAMESPACE, 'podinfo', west ? [DIRECT_SERVICE] : []);
+      // Before the workloads, so their Services get slices the moment their Pods run.
+      const endpointSlices = new LabEndpointSliceController(admin);
+      await endpointSlices.start();
+      closers.push(() => endpointSlices.stop());
+      const kubelet = new LabKubelet(admin, c, LAB_NAMESPACE, 'podinfo');
       await kubelet.start();
       closers.push(() => kubelet.stop());
     }
@@ -245,9 +250,10 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
         api: sandboxes.get(c.name)!.url,
         gatewayAdmin: `http://${c.gateway.host}:${c.gateway.adminPort}`,
         controllerAdmin: `http://${c.controller.host}:${c.controller.adminPort}`,
+        identity: `${c.identity.host}:${c.identity.port}`,
       })),
       frontend: frontend.url,
-      processes: procs.pids(),
+      ...processRecord(procs),
     };
     checkpoint();
     await writeLabState(dir, state);
@@ -261,6 +267,12 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
 }
 
 type Wait = typeof waitFor;
+
+/** What state.json says of the processes: their pids, and when each started (to tell a reused pid). */
+function processRecord(procs: ProcessGroup): Pick<LabState, 'processes' | 'starts'> {
+  const starts = labStarts(procs.starts());
+  return { processes: procs.pids(), ...(starts ? { starts } : {}) };
+}
 
 /** waitFor that also ends, with the abort reason, once `signal` is aborted. */
 function abortableWait(signal: AbortSignal | undefined): Wait {
@@ -395,23 +407,6 @@ function addressInUse(err: unknown, address: string): unknown {
     'USAGE',
     `${address} is in use: another lab with the same --base (in another --dir), or another process; pick another --base`,
   );
-}
-
-async function httpReady(url: string): Promise<boolean> {
-  return (await httpOk(url).catch(() => undefined)) === true;
-}
-
-function tcpOpen(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port, timeout: 2000 });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-    socket.once('timeout', () => done(false));
-  });
 }
 
 async function waitForProcesses(c: LabCluster, wait: Wait): Promise<void> {

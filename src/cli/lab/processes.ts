@@ -10,6 +10,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { processStart } from './process-start.js';
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'isthmus.mjs');
 
@@ -36,6 +37,8 @@ export interface LabProcess {
   /** Size of the log file when the current run started: what `kubectl logs` shows begins there. */
   logOffset: number;
   startedAt: Date;
+  /** The current run's start in /proc (process-start.ts), read at spawn: its pid may be reused later. */
+  start?: string;
   restarts: number;
   /** The run before this one, once there was one (`kubectl logs --previous`). */
   previous?: Termination;
@@ -95,6 +98,9 @@ export class ProcessGroup {
       closeSync(fd);
     }
     s.proc.child = child;
+    const start = child.pid === undefined ? undefined : processStart(child.pid);
+    if (start === undefined) delete s.proc.start;
+    else s.proc.start = start;
     child.once('exit', (code, signal) => {
       if (this.stopping || s.paused) return;
       const finishedAt = new Date();
@@ -153,6 +159,13 @@ export class ProcessGroup {
 
   pids(): Record<string, number | undefined> {
     return Object.fromEntries(this.procs.map((s) => [s.proc.name, s.proc.child.pid]));
+  }
+
+  /** By pid, the start of each process's current run, where /proc tells it. */
+  starts(): Record<string, string> {
+    return Object.fromEntries(
+      this.procs.flatMap((s) => (s.proc.child.pid && s.proc.start ? [[s.proc.child.pid, s.proc.start]] : [])),
+    );
   }
 
   /** SIGTERM everyone, wait up to `graceMs`, SIGKILL the rest, and wait for every exit. */

@@ -1,0 +1,153 @@
+/**
+ * `lab status` and `lab down` on the state a lab left in state.json: real stand-in processes and
+ * real admin servers on loopback, a made-up /proc that says which recorded pid is still the
+ * process the lab started.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { type AddressInfo, createServer as createTcpServer, type Server as TcpServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../wait-for.js';
+import { fakeProc } from './fake-proc.js';
+import { labStatusLines, stopLocalLab } from './lab-report.js';
+import { type LabState, runningLab, stateFile } from './lab-state.js';
+
+const BOOT = 'boot-a';
+/** Made-up pids of the lab's children: only the fake /proc knows them. */
+const PIDS = { identity: 4_000_001, gateway: 4_000_002, controller: 4_000_003 };
+
+let dir: string;
+let admin: Server;
+let identity: TcpServer;
+let adminUrl: string;
+let identityAddress: string;
+const children: ChildProcess[] = [];
+
+/** A stand-in process, for the lab or for one of its children. */
+function standIn(): ChildProcess {
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  children.push(child);
+  return child;
+}
+const running = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
+
+function writeState(state: Partial<LabState>): void {
+  const full: LabState = {
+    pid: process.pid,
+    kubeconfig: join(dir, 'kubeconfig'),
+    clusters: [
+      {
+        name: 'east',
+        api: 'http://127.0.0.1:1',
+        gatewayAdmin: adminUrl,
+        controllerAdmin: adminUrl,
+        identity: identityAddress,
+      },
+    ],
+    frontend: 'http://127.0.0.1:1',
+    processes: {
+      'east/identity': PIDS.identity,
+      'east/gateway': PIDS.gateway,
+      'east/controller': PIDS.controller,
+    },
+    ...state,
+  };
+  writeFileSync(stateFile(dir), JSON.stringify(full));
+}
+
+beforeAll(async () => {
+  admin = createServer((_req, res) => res.end('ok'));
+  await new Promise<void>((r) => admin.listen(0, '127.0.0.1', r));
+  adminUrl = `http://127.0.0.1:${(admin.address() as AddressInfo).port}`;
+  identity = createTcpServer((s) => s.destroy());
+  await new Promise<void>((r) => identity.listen(0, '127.0.0.1', r));
+  identityAddress = `127.0.0.1:${(identity.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise((r) => admin.close(r));
+  await new Promise((r) => identity.close(r));
+});
+
+afterEach(async () => {
+  for (const c of children.splice(0)) {
+    if (!running(c)) continue;
+    const exited = new Promise((r) => c.once('exit', r));
+    c.kill('SIGKILL');
+    await exited;
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('lab status', () => {
+  it('lists the identity processes: one that died makes the lab unhealthy', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'isthmus-lab-report-'));
+    const all = { [process.pid]: 1, [PIDS.identity]: 2, [PIDS.gateway]: 3, [PIDS.controller]: 4 };
+    const starts = Object.fromEntries(Object.entries(all).map(([pid, t]) => [pid, `${BOOT}/${t}`]));
+    writeState({ starts });
+
+    const healthy = await labStatusLines(dir, fakeProc(BOOT, all));
+    expect(healthy.lines[1]).toMatch(/east: .*identity ready {2}gateway ready {2}controller ready$/);
+    expect(healthy.healthy).toBe(true);
+
+    // east/identity exited (the lab restarts it after a back-off): its pid runs no more.
+    const { [PIDS.identity]: _gone, ...rest } = all;
+    const died = await labStatusLines(dir, fakeProc(BOOT, rest));
+    expect(died.lines[1]).toMatch(/east: .*identity NOT RUNNING {2}gateway ready {2}controller ready$/);
+    expect(died.healthy).toBe(false);
+  });
+});
+
+describe('a recorded pid that another process has now', () => {
+  it('is no lab: lab status and lab up say none runs, and lab down signals nothing', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'isthmus-lab-report-'));
+    const unrelated = standIn();
+    // The lab ran as this pid before a reboot (another boot id) or a crash (an earlier start).
+    writeState({ pid: unrelated.pid!, starts: { [unrelated.pid!]: `${BOOT}/100` } });
+    const proc = fakeProc(BOOT, { [unrelated.pid!]: 200 });
+
+    expect(await runningLab(dir, proc)).toBeUndefined();
+    expect((await labStatusLines(dir, proc)).lines[0]).toMatch(/^no lab is running/);
+    expect(await stopLocalLab(dir, 5000, proc)).toBe('no lab is running');
+    expect(running(unrelated)).toBe(true);
+  });
+});
+
+describe('lab down after the lab process died', () => {
+  it('stops the processes it left running, and nothing else', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'isthmus-lab-report-'));
+    const lab = standIn();
+    const orphan = standIn();
+    const stranger = standIn();
+    const labExited = new Promise((r) => lab.once('exit', r));
+    lab.kill('SIGKILL');
+    await labExited;
+    writeState({
+      pid: lab.pid!,
+      processes: { 'east/gateway': orphan.pid!, 'east/identity': stranger.pid! },
+      starts: {
+        [lab.pid!]: `${BOOT}/1`,
+        [orphan.pid!]: `${BOOT}/2`,
+        // Recorded when the lab started it; the pid is another process's now.
+        [stranger.pid!]: `${BOOT}/3`,
+      },
+    });
+    // The orphan's /proc entry goes once it has exited.
+    const proc = fakeProc(BOOT, (pid) =>
+      pid === orphan.pid ? (running(orphan) ? 2 : undefined) : pid === stranger.pid ? 30 : undefined,
+    );
+
+    expect(await stopLocalLab(dir, 10_000, proc)).toBe(
+      'the lab process had exited; stopped what it left running: east/gateway',
+    );
+    await waitFor('the orphan to exit', () => !running(orphan) || undefined, {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
+    expect(orphan.signalCode).toBe('SIGTERM');
+    expect(running(stranger)).toBe(true);
+  });
+});

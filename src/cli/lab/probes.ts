@@ -1,0 +1,28 @@
+/** The readiness checks the lab makes of its processes, as their Deployments' probes would. */
+import { connect } from 'node:net';
+import { request } from 'undici';
+
+/** An HTTP GET answered 200 within 2 s (the gateway's and the controller's /ready). */
+export async function httpReady(url: string): Promise<boolean> {
+  try {
+    const res = await request(url, { headersTimeout: 2000, bodyTimeout: 2000 });
+    await res.body.dump();
+    return res.statusCode === 200;
+  } catch {
+    return false;
+  }
+}
+
+/** A TCP connection accepted within 2 s (the identity service: a tcpSocket probe). */
+export function tcpOpen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 2000 });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.once('timeout', () => done(false));
+  });
+}
