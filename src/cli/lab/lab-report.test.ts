@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../wait-for.js';
 import { fakeProc } from './fake-proc.js';
 import { labStatusLines, stopLocalLab } from './lab-report.js';
-import { type LabState, runningLab, stateFile } from './lab-state.js';
+import { type LabState, labUpConflict, runningLab, stateFile } from './lab-state.js';
 
 const BOOT = 'boot-a';
 /** Made-up pids of the lab's children: only the fake /proc knows them. */
@@ -110,6 +110,7 @@ describe('a recorded pid that another process has now', () => {
     const proc = fakeProc(BOOT, { [unrelated.pid!]: 200 });
 
     expect(await runningLab(dir, proc)).toBeUndefined();
+    expect(await labUpConflict(dir, proc)).toBeUndefined();
     expect((await labStatusLines(dir, proc)).lines[0]).toMatch(/^no lab is running/);
     expect(await stopLocalLab(dir, 5000, proc)).toBe('no lab is running');
     expect(running(unrelated)).toBe(true);
@@ -140,6 +141,10 @@ describe('lab down after the lab process died', () => {
       pid === orphan.pid ? (running(orphan) ? 2 : undefined) : pid === stranger.pid ? 30 : undefined,
     );
 
+    // A new lab up from here would start beside them (its gateway could not bind): it refuses.
+    expect(await labUpConflict(dir, proc)).toMatch(
+      /processes of a lab that exited still run from .* \(east\/gateway\); stop them with `isthmus lab down` first/,
+    );
     expect(await stopLocalLab(dir, 10_000, proc)).toBe(
       'the lab process had exited; stopped what it left running: east/gateway',
     );

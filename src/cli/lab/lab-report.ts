@@ -1,7 +1,7 @@
 /** What `lab up` prints once ready, and the `lab status` / `lab down` verbs on a running lab. */
 import { dirname, join } from 'node:path';
 import { waitFor } from '../../wait-for.js';
-import { isRecordedProcess, type LabState, readLabState } from './lab-state.js';
+import { isRecordedProcess, type LabState, processesLeftRunning, readLabState } from './lab-state.js';
 import { httpReady, tcpOpen } from './probes.js';
 import { type ProcRead, readProc } from './process-start.js';
 
@@ -66,22 +66,13 @@ const PARTS = [
   { part: 'controller', probe: (c: LabState['clusters'][number]) => httpReady(`${c.controllerAdmin}/ready`) },
 ] as const;
 
-/** The recorded processes that still run although the lab process is gone (it was killed). */
-function leftRunning(state: LabState, read: ProcRead): [string, number][] {
-  // Only where starts were recorded: a bare pid from an old state may be anyone's by now.
-  if (!state.starts) return [];
-  return Object.entries(state.processes).filter((e): e is [string, number] =>
-    isRecordedProcess(state, e[1], read),
-  );
-}
-
 export async function labStatusLines(
   dir: string,
   read: ProcRead = readProc,
 ): Promise<{ lines: string[]; healthy: boolean }> {
   const state = await readLabState(dir);
   if (!state || !isRecordedProcess(state, state.pid, read)) {
-    const left = state ? leftRunning(state, read).map(([name]) => name) : [];
+    const left = state ? processesLeftRunning(state, read).map(([name]) => name) : [];
     const lines = [`no lab is running (state in ${dir})`];
     if (left.length > 0)
       lines.push(
@@ -132,7 +123,7 @@ export async function stopLocalLab(
     if (await gone([state.pid])) return 'lab stopped';
     return `lab (pid ${state.pid}) did not stop within ${timeoutMs / 1000}s`;
   }
-  const left = leftRunning(state, read);
+  const left = processesLeftRunning(state, read);
   if (left.length === 0) return 'no lab is running';
   for (const [, pid] of left) process.kill(pid, 'SIGTERM');
   const names = left.map(([name]) => name).join(', ');

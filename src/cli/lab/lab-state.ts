@@ -80,3 +80,28 @@ export async function runningLab(dir: string, read: ProcRead = readProc): Promis
   const state = await readLabState(dir);
   return state && state.pid !== process.pid && isRecordedProcess(state, state.pid, read) ? state : undefined;
 }
+
+/** The recorded processes that still run although the lab process is gone (it was killed). */
+export function processesLeftRunning(state: LabState, read: ProcRead = readProc): [string, number][] {
+  // Only where starts were recorded: a bare pid from an old state may be anyone's by now.
+  if (!state.starts) return [];
+  return Object.entries(state.processes).filter((e): e is [string, number] =>
+    isRecordedProcess(state, e[1], read),
+  );
+}
+
+/**
+ * Why `lab up` must not start from `dir`: a lab runs from it, or processes a killed lab left still
+ * hold its addresses (a new gateway could not bind, and the old one would answer the new lab's
+ * readiness checks with the old certificates).
+ */
+export async function labUpConflict(dir: string, read: ProcRead = readProc): Promise<string | undefined> {
+  const running = await runningLab(dir, read);
+  if (running)
+    return `a lab is already running from ${dir} (pid ${running.pid}); stop it with \`isthmus lab down\`, or start another with --dir and --base`;
+  const state = await readLabState(dir);
+  if (!state || state.pid === process.pid) return undefined;
+  const left = processesLeftRunning(state, read).map(([name]) => name);
+  if (left.length === 0) return undefined;
+  return `processes of a lab that exited still run from ${dir} (${left.join(', ')}); stop them with \`isthmus lab down\` first`;
+}

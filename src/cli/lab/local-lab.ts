@@ -36,7 +36,7 @@ import { demoObjects } from './demo-objects.js';
 import { LabEndpointSliceController } from './lab-endpointslices.js';
 import { LabKubelet } from './lab-kubelet.js';
 import { keepPods, syncDeploymentPods } from './lab-pods.js';
-import { type LabState, labStarts, runningLab, stateFile, writeLabState } from './lab-state.js';
+import { type LabState, labStarts, labUpConflict, stateFile, writeLabState } from './lab-state.js';
 import { httpReady, tcpOpen } from './probes.js';
 import { type LabProcess, ProcessGroup } from './processes.js';
 import { SystemKubelet } from './system-kubelet.js';
@@ -116,13 +116,8 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
   const onAbort = () => void procs.stopAll();
   signal?.addEventListener('abort', onAbort, { once: true });
 
-  const other = await runningLab(dir);
-  if (other) {
-    throw new IsthmusError(
-      'USAGE',
-      `a lab is already running from ${dir} (pid ${other.pid}); stop it with \`isthmus lab down\`, or start another with --dir and --base`,
-    );
-  }
+  const conflict = await labUpConflict(dir);
+  if (conflict) throw new IsthmusError('USAGE', conflict);
   try {
     const certs = await ensureCertificates(join(dir, 'certs'), opts.trustDomain, names);
     opts.progress(`certificates: trust anchor and issuers for ${names.join(', ')} in ${join(dir, 'certs')}`);
