@@ -14,12 +14,25 @@ import type { GatewayListeners } from './types.js';
 const CONTROLLER_SELECTOR = 'app.kubernetes.io/name=isthmus-controller';
 const GATEWAY_SELECTOR = 'app.kubernetes.io/name=isthmus-gateway';
 
-async function runningPods(client: KubeClient, selector: string): Promise<string[]> {
+async function runningPods(client: KubeClient, selector: string): Promise<V1Pod[]> {
   const { items } = await client.list<V1Pod>(R.pods, {
     namespace: SYSTEM_NAMESPACE,
     labelSelector: selector,
   });
-  return items.flatMap((p) => (p.status?.phase === 'Running' && p.metadata?.name ? [p.metadata.name] : []));
+  return items.filter((p) => p.status?.phase === 'Running' && p.metadata?.name);
+}
+
+/**
+ * Whether callers reach the pod: Ready and not terminating. The mirrors' slices list only the
+ * gateway pods their EndpointSlices call ready (src/mirror/gateway-addresses.ts), and a gateway
+ * has no listeners before it is ready (certificates, first egress apply) nor once it drains.
+ */
+export function podTakesTraffic(pod: V1Pod): boolean {
+  return (
+    pod.status?.phase === 'Running' &&
+    !pod.metadata?.deletionTimestamp &&
+    pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true
+  );
 }
 
 /** GET `path` on a pod's admin port through the pod proxy. */
@@ -46,16 +59,18 @@ export interface GatewayRoute {
 export async function readGatewayRoutes(
   client: KubeClient,
   timeoutMs = 5000,
-): Promise<{ pod: string; routes?: GatewayRoute[]; error?: string }[]> {
+): Promise<{ pod: string; ready: boolean; routes?: GatewayRoute[]; error?: string }[]> {
   const pods = await runningPods(client, GATEWAY_SELECTOR);
   return Promise.all(
-    pods.map(async (pod) => {
+    pods.map(async (p) => {
+      const pod = p.metadata?.name ?? '';
+      const ready = podTakesTraffic(p);
       try {
         const body = await podAdminGet(client, pod, '/routes', timeoutMs);
         const parsed = (typeof body === 'string' ? JSON.parse(body) : body) as { routes?: GatewayRoute[] };
-        return { pod, routes: parsed.routes ?? [] };
+        return { pod, ready, routes: parsed.routes ?? [] };
       } catch (err) {
-        return { pod, error: describeError(err) };
+        return { pod, ready, error: describeError(err) };
       }
     }),
   );
@@ -66,8 +81,8 @@ export async function readGatewayListeners(
   client: KubeClient,
   timeoutMs = 5000,
 ): Promise<GatewayListeners[]> {
-  return (await readGatewayRoutes(client, timeoutMs)).map(({ pod, routes, error }) =>
-    routes ? { pod, ports: routes.map((r) => r.port) } : { pod, error: error ?? '' },
+  return (await readGatewayRoutes(client, timeoutMs)).map(({ pod, ready, routes, error }) =>
+    routes ? { pod, ready, ports: routes.map((r) => r.port) } : { pod, ready, error: error ?? '' },
   );
 }
 
@@ -81,7 +96,7 @@ export async function scrapeControllerMetrics(
     if (!res.ok) throw new Error(`${adminUrl}/metrics answered ${res.status}`);
     return res.text();
   }
-  const [pod] = await runningPods(client, CONTROLLER_SELECTOR);
+  const pod = (await runningPods(client, CONTROLLER_SELECTOR))[0]?.metadata?.name;
   if (!pod) throw new Error('no running isthmus-controller pod (pass --controller-admin URL)');
   const body = await podAdminGet(client, pod, '/metrics', timeoutMs);
   return typeof body === 'string' ? body : '';

@@ -3,6 +3,7 @@
  * Links point at): every failure becomes a fact with the right kind, nothing throws.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testPki } from '../../identity/testing.js';
 import { KubeClient } from '../../kube/client.js';
 import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
@@ -44,6 +45,7 @@ beforeAll(async () => {
     ['narrow', 'only-namespaces'],
     ['partial', 'system-only'],
     ['down', undefined],
+    ['foreign-ca', undefined],
   ];
   for (const [cluster, token] of credentials) {
     const l = link(cluster, { spec: { gatewayAddress: '127.0.0.1', gatewayPort: 1 } });
@@ -51,6 +53,8 @@ beforeAll(async () => {
     await client.create(R.links, l);
     let kubeconfig = sandbox.kubeconfig(token ? { token, user: cluster } : {});
     if (cluster === 'down') kubeconfig = kubeconfig.replace(sandbox.url, 'https://127.0.0.1:1');
+    // The Secret trusts another CA than the one that signed the API server's certificate.
+    if (cluster === 'foreign-ca') kubeconfig = withCa(kubeconfig, testPki().anchor.certPem);
     await client.create<V1Secret>(R.secrets, {
       metadata: { name: `cluster-credentials-${cluster}`, namespace: SYSTEM_NAMESPACE },
       data: { kubeconfig: Buffer.from(kubeconfig).toString('base64') },
@@ -63,6 +67,14 @@ afterAll(async () => {
   client?.close();
   await sandbox?.close();
 });
+
+/** The kubeconfig with its cluster's certificate-authority-data replaced by `caPem`. */
+function withCa(kubeconfig: string, caPem: string): string {
+  return kubeconfig.replace(
+    /certificate-authority-data: \S+/,
+    `certificate-authority-data: ${Buffer.from(caPem).toString('base64')}`,
+  );
+}
 
 describe('gatherFacts', () => {
   it('classifies what each Link credential gets from the remote API', async () => {
@@ -84,6 +96,7 @@ describe('gatherFacts', () => {
         'may not get services cluster-wide, list services cluster-wide, watch services cluster-wide, get namespaces cluster-wide, list namespaces cluster-wide, watch namespaces cluster-wide, get endpointslices (discovery.k8s.io) cluster-wide, list endpointslices (discovery.k8s.io) cluster-wide, watch endpointslices (discovery.k8s.io) cluster-wide',
     });
     expect(byCluster.down?.remote).toMatchObject({ ok: false, kind: 'unreachable' });
+    expect(byCluster['foreign-ca']?.remote).toMatchObject({ ok: false, kind: 'untrusted' });
     expect(byCluster.lost?.remote).toEqual({ ok: false, kind: 'secret-missing', message: 'not found' });
     expect(byCluster.good?.gatewayChain).toMatchObject({ ok: false, address: '127.0.0.1:1' });
   });

@@ -7,6 +7,7 @@
 import { describeError, isIsthmusError } from '../../errors.js';
 import { splitPem } from '../../identity/pem.js';
 import type { KubeClient } from '../../kube/client.js';
+import { KubeApiError } from '../../kube/errors.js';
 import {
   CLUSTER_NAME_LABEL,
   CRL_CONFIGMAP,
@@ -35,7 +36,6 @@ import type {
   V1Service,
 } from '../../kube/types.js';
 import { MIRROR_LEASE_NAME } from '../../mirror/leadership.js';
-import { splitAddresses } from '../../mirror/link-config.js';
 import { parseEgressPorts } from '../../mirror/mirror-objects.js';
 import { REQUIRED_CRDS } from './checks/crds.js';
 import { readGatewayListeners } from './controller-scrape.js';
@@ -48,14 +48,15 @@ import {
   describePermission,
   remoteAccessPermissions,
 } from './permissions.js';
-import type {
-  CheckFacts,
-  Fetched,
-  LeaseFacts,
-  LinkFacts,
-  MirrorFacts,
-  PeerChain,
-  RemoteAccess,
+import {
+  type CheckFacts,
+  type Fetched,
+  followedGatewayHosts,
+  type LeaseFacts,
+  type LinkFacts,
+  type MirrorFacts,
+  type PeerChain,
+  type RemoteAccess,
 } from './types.js';
 
 export interface GatherOptions {
@@ -80,10 +81,33 @@ const REMOTE_KIND = {
   KUBECONFIG_INVALID: 'secret-invalid',
 } as const;
 
+/**
+ * OpenSSL's verify results as Node names them: the server answered, but with a certificate the
+ * kubeconfig's CA does not accept (another CA, expired, another name). Not a network problem.
+ */
+const TLS_VERIFY_FAILURES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_REVOKED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 function remoteFailure(err: unknown): RemoteAccess {
   const code = isIsthmusError(err) ? err.code : undefined;
+  const message = describeError(err);
+  if (err instanceof KubeApiError && err.reason && TLS_VERIFY_FAILURES.has(err.reason)) {
+    return { ok: false, kind: 'untrusted', message };
+  }
   const kind = (code && REMOTE_KIND[code as keyof typeof REMOTE_KIND]) || 'error';
-  return { ok: false, kind, message: describeError(err) };
+  return { ok: false, kind, message };
 }
 
 async function defaultClientFromSecret(secret: V1Secret, timeoutMs: number): Promise<KubeClient> {
@@ -131,10 +155,10 @@ export async function remoteAccess(
   }
 }
 
-/** The first of the Link's gateway addresses that completes a TLS handshake. */
+/** The first of the gateway addresses the controller dials that completes a TLS handshake. */
 export async function gatewayChain(link: Link, timeoutMs: number): Promise<PeerChain> {
   const port = link.spec.gatewayPort ?? PORTS.ingress;
-  const hosts = splitAddresses(link.spec.gatewayAddress);
+  const hosts = followedGatewayHosts(link);
   let last: PeerChain = { ok: false, address: `:${port}`, error: 'the Link has no gatewayAddress' };
   for (const host of hosts) {
     last = await fetchPeerChain(host, port, { timeoutMs });

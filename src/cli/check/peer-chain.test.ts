@@ -3,7 +3,9 @@ import { createServer as createTlsServer, type Server as TlsServer } from 'node:
 import { afterEach, describe, expect, it } from 'vitest';
 import { gatewayIdentityOf, verifyChain } from '../../identity/index.js';
 import { testGatewayCertificate, testPki } from '../../identity/testing.js';
+import { gatewayChain } from './gather.js';
 import { fetchPeerChain } from './peer-chain.js';
+import { link } from './test-builders.js';
 
 const servers: (Server | TlsServer)[] = [];
 const sockets: Socket[] = [];
@@ -60,5 +62,23 @@ describe('fetchPeerChain', () => {
     const port = (silent.address() as AddressInfo).port;
     const got = await fetchPeerChain('127.0.0.1', port, { timeoutMs: 200 });
     expect(got).toMatchObject({ ok: false, error: 'no TLS handshake within 200 ms' });
+  });
+});
+
+describe('gatewayChain', () => {
+  it("handshakes with the addresses the controller follows (the remote LoadBalancer's), not a stale gatewayAddress", async () => {
+    const port = await mtlsServer();
+    // The Link still names the gateway's old address; the controller dials the one in its status.
+    const l = link('west', {
+      spec: { gatewayAddress: '127.0.0.2', gatewayPort: port },
+      gatewayAddresses: ['127.0.0.1'],
+    });
+    expect(await gatewayChain(l, 5000)).toMatchObject({ ok: true, address: `127.0.0.1:${port}` });
+  });
+
+  it("falls back to the Link's gatewayAddress while the status follows none", async () => {
+    const port = await mtlsServer();
+    const l = link('west', { spec: { gatewayAddress: '127.0.0.1', gatewayPort: port } });
+    expect(await gatewayChain(l, 5000)).toMatchObject({ ok: true, address: `127.0.0.1:${port}` });
   });
 });

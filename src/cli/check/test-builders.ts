@@ -76,7 +76,10 @@ export function healthyFacts(
     links: { ok: true, value: [linkFacts(link('west'), pki.westChain)] },
     deniedPermissions: { ok: true, value: [] },
     controllerMayCreateNamespaces: { ok: true, value: false },
-    gatewayListeners: { ok: true, value: [{ pod: 'isthmus-gateway-7d9f-abcde', ports: [20000] }] },
+    gatewayListeners: {
+      ok: true,
+      value: [{ pod: 'isthmus-gateway-7d9f-abcde', ready: true, ports: [20000] }],
+    },
     federated: { ok: true, value: [] },
     deployments: {
       ok: true,

@@ -5,6 +5,7 @@
  */
 
 import type { Link, V1Condition } from '../../kube/types.js';
+import { splitAddresses } from '../../mirror/link-config.js';
 import type { FederatedRow } from './federated-view.js';
 
 /** `warn` does not fail the run (linkerd's ‼); `fail` makes the exit status non-zero. */
@@ -27,8 +28,18 @@ export type RemoteAccess =
   | { ok: true; version: string; services: number }
   | {
       ok: false;
-      /** secret-missing/secret-invalid: local problem; the others: what the remote API answered. */
-      kind: 'secret-missing' | 'secret-invalid' | 'unauthorized' | 'forbidden' | 'unreachable' | 'error';
+      /**
+       * secret-missing/secret-invalid: local problem; untrusted: the remote API server's certificate
+       * fails verification against the Secret's CA; the others: what the remote API answered.
+       */
+      kind:
+        | 'secret-missing'
+        | 'secret-invalid'
+        | 'unauthorized'
+        | 'forbidden'
+        | 'untrusted'
+        | 'unreachable'
+        | 'error';
       message: string;
     };
 
@@ -67,6 +78,8 @@ export interface MirrorFacts {
 /** One running gateway pod and the egress ports it listens on (its admin `/routes`). */
 export interface GatewayListeners {
   pod: string;
+  /** Ready and not terminating: only such pods are in the mirrors' slices (controller-scrape.ts). */
+  ready: boolean;
   /** Absent when `/routes` could not be read; `error` says why. */
   ports?: number[];
   error?: string;
@@ -122,6 +135,21 @@ export function condition(link: Link, type: string): V1Condition | undefined {
   return link.status?.conditions?.find((c) => c.type === type);
 }
 
+/** The controller marked the Link `LinkInvalid` (src/mirror/link-status.ts): it mirrors and probes nothing. */
+export function rejectedByController(link: Link): boolean {
+  const ready = condition(link, 'Ready');
+  return ready?.status === 'False' && ready.reason === 'LinkInvalid';
+}
+
 export function linkLabel(link: Link): string {
   return link.spec?.targetClusterName || link.metadata?.name || '?';
+}
+
+/**
+ * The remote gateway addresses the controller dials: those it follows (the remote LoadBalancer's,
+ * in the Link's status), else the Link's own `gatewayAddress` (src/mirror/remote-cluster.ts).
+ */
+export function followedGatewayHosts(link: Link): string[] {
+  const followed = link.status?.gatewayAddresses ?? [];
+  return followed.length > 0 ? [...followed] : splitAddresses(link.spec?.gatewayAddress);
 }

@@ -220,6 +220,18 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /remote API server is unreachable \(ECONNREFUSED\)/,
       ],
       [
+        "the remote API server's certificate is not signed by the Secret's CA: reachable, but untrusted",
+        (f) => {
+          links(f)[0]!.remote = {
+            ok: false,
+            kind: 'untrusted',
+            message: 'GET /version: UNABLE_TO_VERIFY_LEAF_SIGNATURE: unable to verify the first certificate',
+          };
+        },
+        'fail',
+        /^Link west: the remote API server's certificate is not trusted by the CA in isthmus-system\/cluster-credentials-west \(GET \/version: UNABLE_TO_VERIFY_LEAF_SIGNATURE.*\); .*isthmus link --context <west> --cluster-name west/,
+      ],
+      [
         'Secret missing',
         (f) => {
           links(f)[0]!.remote = { ok: false, kind: 'secret-missing', message: 'not found' };
@@ -513,6 +525,23 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /gateway \[fd00:2::9\]:4143, 10\.2\.0\.9:4143 is not alive \(timeout\)/,
       ],
       [
+        'a Link the controller rejects (another Link holds its cluster) is never probed: no "not probed yet"',
+        (f) => {
+          links(f)[0]!.link = link('west', {
+            conditions: [
+              {
+                type: 'Ready',
+                status: 'False',
+                reason: 'LinkInvalid',
+                message: 'targetClusterName west is already linked by Link isthmus-system/west-old',
+              },
+            ],
+          });
+        },
+        'ok',
+        null,
+      ],
+      [
         'invalid Link is skipped',
         (f) => {
           links(f)[0]!.link = link('west', { conditions: [], spec: { gatewayAddress: '' } });
@@ -578,8 +607,8 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
           f.gatewayListeners = {
             ok: true,
             value: [
-              { pod: 'isthmus-gateway-a', ports: [20000, 20001, 20002] },
-              { pod: 'isthmus-gateway-b', ports: [20000] },
+              { pod: 'isthmus-gateway-a', ready: true, ports: [20000, 20001, 20002] },
+              { pod: 'isthmus-gateway-b', ready: true, ports: [20000] },
             ],
           };
         },
@@ -591,11 +620,33 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         (f) => {
           f.gatewayListeners = {
             ok: true,
-            value: [{ pod: 'isthmus-gateway-a', error: '503 Service Unavailable' }],
+            value: [{ pod: 'isthmus-gateway-a', ready: true, error: '503 Service Unavailable' }],
           };
         },
         'warn',
         /isthmus-gateway-a: cannot read its listeners \(\/routes on the admin port\): 503 Service Unavailable/,
+      ],
+      [
+        'a pod that is not ready (starting, or draining) gets no callers: its listeners do not count',
+        (f) => {
+          f.gatewayListeners = {
+            ok: true,
+            value: [
+              { pod: 'isthmus-gateway-a', ready: true, ports: [20000] },
+              { pod: 'isthmus-gateway-b', ready: false, ports: [] },
+            ],
+          };
+        },
+        'ok',
+        null,
+      ],
+      [
+        'no ready gateway pod',
+        (f) => {
+          f.gatewayListeners = { ok: true, value: [{ pod: 'isthmus-gateway-b', ready: false, ports: [] }] };
+        },
+        'warn',
+        /^no ready isthmus-gateway pod to ask: mirrors have nowhere to go$/,
       ],
       [
         'no gateway pod',

@@ -15,6 +15,8 @@ function hint(cluster: string, secret: string, r: Exclude<RemoteAccess, { ok: tr
       return `Link ${cluster}: the remote API server rejects the token in ${secret} (401: ${r.message}); the token was revoked or is wrong: ${relink}`;
     case 'forbidden':
       return `Link ${cluster}: the remote identity lacks permissions (403: ${r.message}); apply the isthmus-remote-access RBAC in ${cluster} (isthmus install)`;
+    case 'untrusted':
+      return `Link ${cluster}: the remote API server's certificate is not trusted by the CA in ${secret} (${r.message}); the Secret was made for another cluster or the server's certificate changed: ${relink}`;
     case 'unreachable':
       return `Link ${cluster}: the remote API server is unreachable (${r.message}); check the server address in ${secret} and the network path`;
     default:

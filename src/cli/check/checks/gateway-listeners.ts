@@ -1,7 +1,7 @@
 /**
  * Do the local gateways listen on every mirror's egress ports? A mirror's EndpointSlice sends
  * callers to `<gateway pod>:<egress port>`; a gateway that failed to open that listener (a port
- * taken, a watch it lost) leaves the mirror ready on paper and refusing connections. Each running
+ * taken, a watch it lost) leaves the mirror ready on paper and refusing connections. Each ready
  * gateway pod is asked (its admin `/routes`, through the API server's pod proxy), because callers
  * reach every ready pod.
  */
@@ -28,9 +28,11 @@ export function checkGatewayListeners(facts: CheckFacts): CheckResult {
         ]);
   }
   if (wanted.size === 0) return resultOf(WHAT, []);
-  const pods = facts.gatewayListeners.value;
+  // A pod that is not ready (starting, draining) is in no mirror's slice: its listeners do not matter.
+  const pods = facts.gatewayListeners.value.filter((p) => p.ready);
   if (pods.length === 0) {
-    return resultOf(WHAT, [], ['no running isthmus-gateway pod to ask: mirrors have nowhere to go']);
+    const none = facts.gatewayListeners.value.length === 0 ? 'running' : 'ready';
+    return resultOf(WHAT, [], [`no ${none} isthmus-gateway pod to ask: mirrors have nowhere to go`]);
   }
   const failures: string[] = [];
   const warnings: string[] = [];

@@ -1,7 +1,14 @@
 /** Remote gateways alive, as the controller's probes see them (the Link's GatewayAlive condition). */
 import { hostPort } from '../../../host-port.js';
-import { parseLinkSpec, splitAddresses } from '../../../mirror/link-config.js';
-import { type CheckFacts, type CheckResult, condition, linkLabel } from '../types.js';
+import { parseLinkSpec } from '../../../mirror/link-config.js';
+import {
+  type CheckFacts,
+  type CheckResult,
+  condition,
+  followedGatewayHosts,
+  linkLabel,
+  rejectedByController,
+} from '../types.js';
 import { resultOf, unreadable } from './result.js';
 
 const WHAT = 'remote gateways are alive';
@@ -14,14 +21,14 @@ export function checkGatewaysAlive(facts: CheckFacts): CheckResult {
   let probed = 0;
   for (const { link } of facts.links.value) {
     const parsed = parseLinkSpec(link, { localGateway: facts.gatewayInstalled });
-    // Invalid: reported by "every Link is valid", never probed. No gateway: nothing to probe.
-    if (!parsed.ok || !parsed.config.hasGateway) continue;
+    // Invalid (to us or to the controller, e.g. a second Link to one cluster): reported by "every
+    // Link is valid", never probed. No gateway: nothing to probe.
+    if (!parsed.ok || rejectedByController(link) || !parsed.config.hasGateway) continue;
     probed++;
     const name = linkLabel(link);
-    // The addresses the controller follows (the remote LoadBalancer's), else the Link's own.
-    const followed = link.status?.gatewayAddresses ?? [];
-    const addresses = followed.length > 0 ? followed : splitAddresses(link.spec.gatewayAddress);
-    const gw = addresses.map((a) => hostPort(a, link.spec.gatewayPort ?? 4143)).join(', ');
+    const gw = followedGatewayHosts(link)
+      .map((a) => hostPort(a, link.spec.gatewayPort ?? 4143))
+      .join(', ');
     const alive = condition(link, 'GatewayAlive');
     if (alive?.status === 'True') continue;
     if (alive?.status === 'False') {

@@ -4,7 +4,7 @@
  * spec, so an invalid Link is caught even when no controller has looked at it yet.
  */
 import { parseLinkSpec, selectorRequiresExport } from '../../../mirror/link-config.js';
-import { type CheckFacts, type CheckResult, condition, linkLabel } from '../types.js';
+import { type CheckFacts, type CheckResult, condition, linkLabel, rejectedByController } from '../types.js';
 import { resultOf, unreadable } from './result.js';
 
 const VALID = 'every Link is valid';
@@ -24,8 +24,8 @@ export function checkLinksValid(facts: CheckFacts): CheckResult {
     const ready = condition(link, 'Ready');
     if (!parsed.ok) {
       failures.push(`Link ${name}: invalid spec: ${parsed.reason}; fix it and re-apply`);
-    } else if (ready?.status === 'False' && ready.reason === 'LinkInvalid') {
-      failures.push(`Link ${name}: the controller rejects it: ${ready.message ?? ''}`);
+    } else if (rejectedByController(link)) {
+      failures.push(`Link ${name}: the controller rejects it: ${ready?.message ?? ''}`);
     } else if (!ready) {
       warnings.push(`Link ${name}: no status yet: is isthmus-controller running?`);
     }
