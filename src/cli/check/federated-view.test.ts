@@ -53,6 +53,15 @@ describe('isthmus federated', () => {
     ]);
   });
 
+  it('counts a dual-stack pod once: it is listed in the IPv4 and the IPv6 slice', () => {
+    const v4 = memberSlice('shop', 'cart-federated', 'east', ['10.1.0.7', '10.1.0.8']);
+    const v6 = memberSlice('shop', 'cart-federated', 'east', ['fd00::7', 'fd00::8']);
+    v6.metadata!.name = `${v6.metadata!.name}.v6`;
+    v6.addressType = 'IPv6';
+    const [row] = federatedRows([federated('shop', 'cart-federated', 'east')], [v4, v6]);
+    expect(row!.serving).toEqual({ east: 2 });
+  });
+
   it('renders a kubectl-style table, and says so when there is nothing', () => {
     expect(renderFederatedTable(rows).split('\n')).toEqual([
       'NAMESPACE  SERVICE         MEMBERS          AFFINITY  SERVING (ENDPOINTS)',

@@ -34,13 +34,22 @@ export function federatedRows(
     .map((svc) => {
       const namespace = svc.metadata?.namespace ?? '';
       const service = svc.metadata?.name ?? '';
-      const serving: Record<string, number> = {};
+      // Per cluster and address family: a dual-stack Service lists each dual-stack pod once per
+      // family, so a cluster serves with as many endpoints as its best-listed family has.
+      const perFamily = new Map<string, Map<string, number>>();
       for (const slice of slices) {
         const labels = slice.metadata?.labels ?? {};
         if (slice.metadata?.namespace !== namespace || labels[SERVICE_NAME_LABEL] !== service) continue;
         const ready = (slice.endpoints ?? []).filter((e) => e.conditions?.ready !== false).length;
         const cluster = labels[CLUSTER_NAME_LABEL] ?? '?';
-        if (ready > 0) serving[cluster] = (serving[cluster] ?? 0) + ready;
+        const families = perFamily.get(cluster) ?? new Map<string, number>();
+        perFamily.set(cluster, families);
+        families.set(slice.addressType, (families.get(slice.addressType) ?? 0) + ready);
+      }
+      const serving: Record<string, number> = {};
+      for (const [cluster, families] of perFamily) {
+        const ready = Math.max(...families.values());
+        if (ready > 0) serving[cluster] = ready;
       }
       const members = (svc.metadata?.annotations?.[FEDERATION_MEMBERS_ANNOTATION] ?? '')
         .split(',')

@@ -590,6 +590,15 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         'fail',
         /no endpoints: the service has no ready endpoint in cluster west/,
       ],
+      [
+        'no endpoints because no local gateway pod is ready (the slice lists those)',
+        (f) => {
+          f.mirrors = { ok: true, value: [mirror('podinfo-west', 'west', 0, 0)] };
+          f.gatewayListeners = { ok: true, value: [{ pod: 'isthmus-gateway-b', ready: false, ports: [] }] };
+        },
+        'fail',
+        /^test\/podinfo-west: no endpoints: no isthmus-gateway pod of this cluster is ready to carry its traffic$/,
+      ],
       ['no mirrors at all', (f) => (f.mirrors = { ok: true, value: [] }), 'ok', null],
     ],
   ],

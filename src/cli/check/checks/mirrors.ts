@@ -13,12 +13,17 @@ export function checkMirrorEndpoints(facts: CheckFacts): CheckResult {
   const blocked = unreadable(ENDPOINTS, 'mirror services', facts.mirrors);
   if (blocked || !facts.mirrors.ok) return blocked!;
   const failures: string[] = [];
+  // A gateway mirror's slice lists the local gateway pods, so it is empty too when none is ready.
+  const listeners = facts.gatewayListeners;
+  const noLocalGateway = listeners.ok && !listeners.value.some((g) => g.ready);
   for (const m of facts.mirrors.value) {
     if (m.readyEndpoints > 0) continue;
     const cluster = m.cluster || '?';
     failures.push(
       m.endpoints === 0
-        ? `${m.namespace}/${m.name}: no endpoints: the service has no ready endpoint in cluster ${cluster}`
+        ? !m.remoteDiscovery && noLocalGateway
+          ? `${m.namespace}/${m.name}: no endpoints: no isthmus-gateway pod of this cluster is ready to carry its traffic`
+          : `${m.namespace}/${m.name}: no endpoints: the service has no ready endpoint in cluster ${cluster}`
         : m.remoteDiscovery
           ? `${m.namespace}/${m.name}: ${m.endpoints} remote pod(s) of cluster ${cluster}, none ready`
           : `${m.namespace}/${m.name}: ${m.endpoints} endpoint(s), none ready: the gateway of cluster ${cluster} is not alive`,
