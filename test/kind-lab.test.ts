@@ -4,7 +4,7 @@
  * own kustomize.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,9 +14,24 @@ import { parseAllDocuments } from 'yaml';
 const run = promisify(execFile);
 const SCRIPTS = ['lib.sh', 'up.sh', 'down.sh', 'verify.sh'].map((s) => `scripts/kind/${s}`);
 
-async function dryRun(script: string): Promise<string> {
-  const { stdout } = await run('bash', [`scripts/kind/${script}`, '--dry-run'], { timeout: 30_000 });
+async function dryRun(script: string, env: Record<string, string> = {}): Promise<string> {
+  const { stdout } = await run('bash', [`scripts/kind/${script}`, '--dry-run'], {
+    timeout: 30_000,
+    env: { ...process.env, ...env },
+  });
   return stdout;
+}
+
+/** Runs `body` in bash after sourcing lib.sh; resolves with its exit code and output. */
+async function withLib(body: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return run('bash', ['-c', `source scripts/kind/lib.sh\n${body}`], { timeout: 10_000 }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (err: { code: number; stdout: string; stderr: string }) => ({
+      code: err.code,
+      stdout: err.stdout,
+      stderr: err.stderr,
+    }),
+  );
 }
 
 describe('kind lab scripts', () => {
@@ -68,13 +83,264 @@ describe('kind lab scripts', () => {
     expect(out).toMatch(/docker exec west-control-plane ip route replace 10\.240\.0\.0\/16 via /);
   });
 
+  it('up --dry-run lets MetalLB announce from the one kind node, and waits for MetalLB before its pool', async () => {
+    const out = await dryRun('up.sh');
+    for (const c of ['east', 'west']) {
+      // kubeadm's exclude-from-external-load-balancers label on the control-plane node: MetalLB
+      // v0.14+ announces nothing from it, so the gateway's address would answer no ARP.
+      const unlabel = out.indexOf(
+        `kubectl --context kind-${c} label nodes --all node.kubernetes.io/exclude-from-external-load-balancers-`,
+      );
+      const metallb = out.indexOf(
+        `kubectl --context kind-${c} apply -f https://raw.githubusercontent.com/metallb`,
+      );
+      const speaker = out.indexOf(
+        `kubectl --context kind-${c} -n metallb-system rollout status daemonset/speaker`,
+      );
+      const controller = out.indexOf(
+        `kubectl --context kind-${c} -n metallb-system rollout status deployment/controller`,
+      );
+      const pool = out.indexOf(`kubectl --context kind-${c} apply -f - <<'POOL'`);
+      expect(unlabel).toBeGreaterThan(-1);
+      expect(metallb).toBeGreaterThan(unlabel);
+      expect(controller).toBeGreaterThan(metallb);
+      expect(speaker).toBeGreaterThan(metallb);
+      expect(pool).toBeGreaterThan(Math.max(controller, speaker));
+      // The webhook may refuse the pool for a while after the controller is ready: retried, with a deadline.
+      expect(out.slice(0, pool)).toMatch(/# retried for up to \d+s:\n\+ $/);
+    }
+    // Nothing waits on pods by label before they exist (kubectl wait fails at once on none).
+    expect(out).not.toMatch(/wait [^\n]*pod -l/);
+  });
+
+  it('up --dry-run waits for the frontend verify.sh calls from, not only podinfo', async () => {
+    const out = await dryRun('up.sh');
+    for (const c of ['east', 'west']) {
+      expect(out).toContain(`kubectl --context kind-${c} -n test rollout status deployment/frontend`);
+    }
+  });
+
+  it('up --dry-run uses one image name for build, kind load and install, with imagePullPolicy Never', async () => {
+    const out = await dryRun('up.sh', { ISTHMUS_IMAGE: 'example.test/isthmus:lab-1' });
+    expect(out).toContain('docker build -t example.test/isthmus:lab-1 ');
+    for (const c of ['east', 'west']) {
+      expect(out).toContain(`kind load docker-image example.test/isthmus:lab-1 --name ${c}`);
+      expect(out).toMatch(
+        new RegExp(
+          `install --cluster-name ${c} [^\\n]*--image example\\.test/isthmus:lab-1 --image-pull-policy Never`,
+        ),
+      );
+    }
+  });
+
+  it('install renders the image and pull policy up.sh asks for in every container, and the names up.sh waits on', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'isthmus-kind-install-'));
+    try {
+      const certs = join(tmp, 'certs');
+      await run(process.execPath, ['bin/isthmus.mjs', 'certs', '--out', certs, '--clusters', 'east'], {
+        timeout: 60_000,
+      });
+      const { stdout } = await run(
+        process.execPath,
+        [
+          'bin/isthmus.mjs',
+          'install',
+          '--cluster-name',
+          'east',
+          '--image',
+          'isthmus:dev',
+          '--image-pull-policy',
+          'Never',
+          '--trust-anchor',
+          join(certs, 'ca.crt'),
+          '--issuer-cert',
+          join(certs, 'east', 'issuer.crt'),
+          '--issuer-key',
+          join(certs, 'east', 'issuer.key'),
+        ],
+        { timeout: 60_000 },
+      );
+      type Obj = {
+        kind: string;
+        metadata: { name: string; namespace?: string };
+        spec?: {
+          type?: string;
+          template?: {
+            spec: {
+              containers: { image: string; imagePullPolicy?: string }[];
+              initContainers?: { image: string; imagePullPolicy?: string }[];
+            };
+          };
+        };
+      };
+      const objs = parseAllDocuments(stdout).map((d) => d.toJS() as Obj);
+      const deployments = objs.filter((o) => o.kind === 'Deployment');
+      expect(deployments.map((d) => d.metadata.name).sort()).toEqual([
+        'isthmus-controller',
+        'isthmus-gateway',
+        'isthmus-identity',
+      ]);
+      for (const d of deployments) {
+        expect(d.metadata.namespace).toBe('isthmus-system');
+        const spec = d.spec!.template!.spec;
+        for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
+          expect(c).toMatchObject({ image: 'isthmus:dev', imagePullPolicy: 'Never' });
+        }
+      }
+      const gw = objs.find((o) => o.kind === 'Service' && o.metadata.name === 'isthmus-gateway');
+      expect(gw?.spec?.type).toBe('LoadBalancer');
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('lab up --kind passes --trust-domain to up.sh', async () => {
+    const { stdout } = await run(
+      process.execPath,
+      ['bin/isthmus.mjs', 'lab', 'up', '--kind', '--dry-run', '--trust-domain', 'lab.example'],
+      { timeout: 60_000 },
+    );
+    expect(stdout).toMatch(/certs --out \S+ --clusters east,west --trust-domain lab\.example/);
+    expect(stdout).toMatch(/install --cluster-name east --trust-domain lab\.example /);
+    expect(stdout).toMatch(/link --context kind-west --cluster-name west --trust-domain lab\.example /);
+    expect(stdout).not.toContain('cluster.local');
+  });
+
+  it('MetalLB pools come from the IPv4 subnet of the kind network, listed before or after its IPv6 one', async () => {
+    for (const listed of [
+      'fc00:f853:ccd:e793::/64 172.18.0.0/16 ',
+      '172.18.0.0/16 fc00:f853:ccd:e793::/64 ',
+    ]) {
+      expect((await withLib(`ipv4_subnet '${listed}'`)).stdout).toBe('172.18.0.0/16\n');
+    }
+    const none = await withLib(`ipv4_subnet 'fc00:f853:ccd:e793::/64 '`);
+    expect(none.code).not.toBe(0);
+    expect(none.stderr).toContain('no IPv4 subnet in the kind Docker network');
+  });
+
+  it('MetalLB pools sit inside the kind subnet whatever its size, one slice per cluster', async () => {
+    const ranges = async (subnet: string) =>
+      (await withLib(`metallb_range ${subnet} 0; metallb_range ${subnet} 1`)).stdout.trim().split('\n');
+    expect(await ranges('172.18.0.0/16')).toEqual([
+      '172.18.255.200-172.18.255.219',
+      '172.18.255.220-172.18.255.239',
+    ]);
+    // Docker's default pools beyond 172.17-31 are 192.168.x.0/20; daemon.json may give /24s.
+    expect(await ranges('192.168.0.0/20')).toEqual([
+      '192.168.15.200-192.168.15.219',
+      '192.168.15.220-192.168.15.239',
+    ]);
+    expect(await ranges('10.89.3.0/24')).toEqual(['10.89.3.200-10.89.3.219', '10.89.3.220-10.89.3.239']);
+    const tiny = await withLib('metallb_range 10.89.3.0/27 0');
+    expect(tiny.code).not.toBe(0);
+    expect(tiny.stderr).toContain('too small');
+  });
+
+  it('run_sh fails with the first failing command of a pipeline (pipefail), not with its last', async () => {
+    const r = await withLib(`run_sh 'echo oops >&2; exit 3' ; echo unreachable`);
+    expect(r.code).toBe(3);
+    const piped = await withLib(`run_sh 'false | cat'; echo unreachable`);
+    expect(piped.code).not.toBe(0);
+    expect(piped.stdout).not.toContain('unreachable');
+  });
+
+  it('retry gives up at its deadline, and succeeds on success', async () => {
+    const gaveUp = await withLib('retry 0 false');
+    expect(gaveUp.code).toBe(1);
+    expect(gaveUp.stderr).toContain('gave up after 0s: false');
+    expect((await withLib('retry 0 true; echo ok')).stdout).toContain('ok');
+    expect((await withLib(`retry_sh 0 'false | true'`)).code).toBe(1);
+  });
+
   it('verify --dry-run scales east podinfo to zero and waits for Fallback, then back to Primary', async () => {
     const out = await dryRun('verify.sh');
-    expect(out).toMatch(/bin\/isthmus\.mjs gateways --context kind-east \| grep -E '\^west \+True'/);
     expect(out).toMatch(
-      /scale deployment\/podinfo --replicas=0[\s\S]*=Fallback[\s\S]*--replicas=1[\s\S]*=Primary/,
+      /# retried for up to \d+s:\n.*bin\/isthmus\.mjs gateways --context kind-east \| grep -E '\^west \+True'\n/,
     );
-    expect(out).toContain('curl -sf http://podinfo-direct-west:9898/ | grep -q west');
+    expect(out).toMatch(
+      /scale deployment\/podinfo --replicas=0[\s\S]*=Fallback[\s\S]*answered_by podinfo west[\s\S]*--replicas=1[\s\S]*=Primary[\s\S]*answered_by podinfo east/,
+    );
+    expect(out).toContain('answered_by podinfo-direct-west west');
+    // Every check of something eventually true is retried, with a deadline; every wait has one.
+    const lines = out.split('\n');
+    lines.forEach((line, i) => {
+      if (/answered_by|gateways|get svc podinfo-/.test(line))
+        expect(lines[i - 1], line).toMatch(/^# retried for up to \d+s:$/);
+    });
+    for (const line of out.split('\n').filter((l) => / wait | rollout status /.test(l))) {
+      expect(line).toMatch(/--timeout=\d+s/);
+    }
+  });
+
+  describe('verify.sh against stand-in kubectl and isthmus', () => {
+    /** A kubectl whose frontend gets podinfo's JSON answers, from east or west as the scale dictates. */
+    function fakes(dir: string, failover: boolean): Record<string, string> {
+      const bin = join(dir, 'bin');
+      mkdirSync(bin);
+      const replicas = join(dir, 'replicas');
+      writeFileSync(
+        join(bin, 'kubectl'),
+        `#!/usr/bin/env bash
+case " $* " in
+  *" exec "*)
+    cmd="\${*: -1}"
+    for svc in podinfo-west podinfo-federated podinfo-direct-west podinfo; do [[ $cmd == *"http://$svc:"* ]] && break; done
+    for i in $(seq 20); do
+      case $svc in
+        podinfo-west | podinfo-direct-west) c=west ;;
+        podinfo-federated) if ((i % 2)); then c=east; else c=west; fi ;;
+        *) if [[ ${failover ? '$(cat "' + replicas + '" 2>/dev/null)' : '1'} == 0 ]]; then c=west; else c=east; fi ;;
+      esac
+      printf '{\\n  "hostname": "podinfo-1",\\n  "message": "greetings from %s",\\n  "version": "6.7.1"\\n}\\n' "$c"
+    done ;;
+  *" scale "*)
+    last="\${*: -1}"
+    echo "\${last#--replicas=}" >"${replicas}" ;;
+  *federation-members*) echo east,west ;;
+esac
+`,
+        { mode: 0o755 },
+      );
+      writeFileSync(
+        join(bin, 'node'),
+        '#!/bin/sh\nprintf "CLUSTER  ALIVE  NUM_SVC\\nwest     True   3\\n"\n',
+        {
+          mode: 0o755,
+        },
+      );
+      return { ...process.env, PATH: `${bin}:${process.env.PATH}`, LAB_RETRY_SECONDS: '0' };
+    }
+
+    it('passes when every answer comes from the cluster the story says', async () => {
+      const tmp = mkdtempSync(join(tmpdir(), 'isthmus-kind-verify-'));
+      try {
+        const { stdout } = await run('bash', ['scripts/kind/verify.sh'], {
+          env: fakes(tmp, true),
+          timeout: 30_000,
+        });
+        expect(stdout).toContain('podinfo-federated: answered by east,west (want east,west)');
+        expect(stdout).toContain('podinfo: answered by west (want west)');
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    });
+
+    it('fails when the frontend is still answered by east after the failover', async () => {
+      const tmp = mkdtempSync(join(tmpdir(), 'isthmus-kind-verify-'));
+      try {
+        const result = await run('bash', ['scripts/kind/verify.sh'], {
+          env: fakes(tmp, false),
+          timeout: 30_000,
+        }).then(
+          () => ({ code: 0, stdout: '' }),
+          (err: { code: number; stdout: string }) => err,
+        );
+        expect(result.code).not.toBe(0);
+        expect(result.stdout).toContain('podinfo: answered by east (want west)');
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    });
   });
 
   it('down --dry-run deletes both clusters', async () => {
@@ -93,6 +359,49 @@ describe('kind lab scripts', () => {
     await expect(run('bash', ['scripts/kind/up.sh', '--bogus'], { timeout: 10_000 })).rejects.toMatchObject({
       code: 2,
     });
+  });
+});
+
+describe('Dockerfile', () => {
+  const dockerfile = readFileSync('Dockerfile', 'utf8');
+  const ignored = readFileSync('.dockerignore', 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+
+  it('copies from the build context only files that exist and .dockerignore keeps', () => {
+    const sources = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) =>
+      m[1]!.split(/\s+/),
+    );
+    expect(sources).toEqual(
+      expect.arrayContaining(['package.json', 'package-lock.json', 'src', 'bin', 'manifests']),
+    );
+    for (const src of sources) {
+      expect(existsSync(src), src).toBe(true);
+      for (const pattern of ignored) {
+        const top = pattern.replace(/^\/+/, '').replace(/\/+$/, '');
+        expect(src === top || src.startsWith(`${top}/`), `${src} excluded by .dockerignore ${pattern}`).toBe(
+          false,
+        );
+      }
+    }
+    // What `npm run build` reads: tsconfig.build.json extends tsconfig.json.
+    const build = JSON.parse(readFileSync('tsconfig.build.json', 'utf8')) as { extends?: string };
+    expect(sources).toContain('tsconfig.build.json');
+    expect(sources).toContain(build.extends?.replace(/^\.\//, ''));
+  });
+
+  it('runs npm ci with the lockfile copied, and the entry point it copies, as the non-root user install expects', () => {
+    expect(dockerfile.indexOf('package-lock.json')).toBeLessThan(dockerfile.indexOf('npm ci'));
+    const entry = /^ENTRYPOINT \["node", "\/opt\/isthmus\/(.+)"\]$/m.exec(dockerfile)?.[1];
+    expect(entry).toBe('bin/isthmus.mjs');
+    expect(existsSync(entry!)).toBe(true);
+    // The runtime stage has dist/ but no src/, so bin/isthmus.mjs runs the compiled code.
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('FROM '));
+    expect(runtime).toMatch(/^COPY --from=build \/src\/dist \.\/dist$/m);
+    expect(runtime).not.toMatch(/^COPY (?!--from)\S*src\b/m);
+    expect(runtime).toMatch(/^USER 65532:65532$/m);
+    expect(readFileSync('src/cli/install/workloads.ts', 'utf8')).toContain('runAsUser: 65532');
   });
 });
 

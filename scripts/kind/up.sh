@@ -16,13 +16,17 @@ create_cluster() {
   local name=$1 i
   i=$(cluster_index "$name")
   log "kind cluster $name (pods 10.$((240 + i)).0.0/16, services 10.$((250 + i)).0.0/16)"
-  run_sh "kind get clusters 2>/dev/null | grep -qx $name || kind create cluster --name $name --wait 120s --config - <<'KIND'
+  run_sh "kind get clusters 2>/dev/null | grep -x $name >/dev/null || kind create cluster --name $name --wait 120s --config - <<'KIND'
 kind: Cluster
 apiVersion: kind.x-k8s.io/v1alpha4
 networking:
   podSubnet: 10.$((240 + i)).0.0/16
   serviceSubnet: 10.$((250 + i)).0.0/16
 KIND"
+  # kubeadm labels the control-plane node node.kubernetes.io/exclude-from-external-load-balancers,
+  # and MetalLB (v0.14+) announces no address from such a node: on a one-node kind cluster the
+  # gateway would get an address nobody answers for. Not an error when the label is absent.
+  run kubectl --context "$(ctx "$name")" label nodes --all node.kubernetes.io/exclude-from-external-load-balancers-
 }
 
 # Remote discovery (podinfo-direct) needs a flat pod network: each kind cluster is one node, so a
@@ -33,36 +37,41 @@ connect_pod_networks() {
   if [[ $DRY_RUN -eq 1 ]]; then
     via="<$to-control-plane address>"
   else
-    via=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$to-control-plane")
+    via=$(docker inspect -f "{{(index .NetworkSettings.Networks \"$KIND_NETWORK\").IPAddress}}" "$to-control-plane")
   fi
   log "route $from -> pods of $to (10.$((240 + i)).0.0/16 via $via)"
   run docker exec "$from-control-plane" ip route replace "10.$((240 + i)).0.0/16" via "$via"
 }
 
 install_metallb() {
-  local name=$1 i subnet prefix
+  local name=$1 i subnet range
   i=$(cluster_index "$name")
   log "MetalLB in $name"
   run kubectl --context "$(ctx "$name")" apply -f "https://raw.githubusercontent.com/metallb/metallb/$METALLB_VERSION/config/manifests/metallb-native.yaml"
-  run kubectl --context "$(ctx "$name")" -n metallb-system wait --for=condition=Available deployment/controller --timeout=180s
-  run kubectl --context "$(ctx "$name")" -n metallb-system wait --for=condition=Ready pod -l component=speaker --timeout=180s
-  # A separate pool per cluster, from the top of the kind Docker network (IPv4).
+  run kubectl --context "$(ctx "$name")" -n metallb-system rollout status deployment/controller --timeout=180s
+  run kubectl --context "$(ctx "$name")" -n metallb-system rollout status daemonset/speaker --timeout=180s
+  # A separate pool per cluster, from the top of the kind Docker network's IPv4 subnet.
   if [[ $DRY_RUN -eq 1 ]]; then
     subnet="172.18.0.0/16"
   else
-    subnet=$(docker network inspect kind -f '{{range .IPAM.Config}}{{.Subnet}} {{end}}' | tr ' ' '\n' | grep -m1 '\.')
+    subnet=$(ipv4_subnet "$(docker network inspect "$KIND_NETWORK" -f '{{range .IPAM.Config}}{{.Subnet}} {{end}}')")
   fi
-  prefix=$(echo "$subnet" | cut -d. -f1-2)
-  run_sh "kubectl --context $(ctx "$name") apply -f - <<'POOL'
+  range=$(metallb_range "$subnet" "$i")
+  # The pool goes through MetalLB's validating webhook, served by the controller, which may refuse
+  # connections or present a certificate not yet in the webhook's caBundle for a while after the
+  # controller is ready: retried.
+  retry_sh 120 "kubectl --context $(ctx "$name") apply -f - <<'POOL'
 apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
 metadata: {name: isthmus-lab, namespace: metallb-system}
 spec:
-  addresses: [$prefix.255.$((200 + 20 * i))-$prefix.255.$((219 + 20 * i))]
+  addresses: [$range]
 ---
 apiVersion: metallb.io/v1beta1
 kind: L2Advertisement
 metadata: {name: isthmus-lab, namespace: metallb-system}
+spec:
+  ipAddressPools: [isthmus-lab]
 POOL"
 }
 
@@ -76,8 +85,10 @@ install_isthmus() {
   local name=$1
   log "isthmus install in $name"
   run "${ISTHMUS[@]}" check --pre --context "$(ctx "$name")"
-  run_sh "${ISTHMUS[*]} install --cluster-name $name --trust-domain $TRUST_DOMAIN --image $IMAGE --image-pull-policy Never \
-    --trust-anchor $LAB_DIR/certs/ca.crt --issuer-cert $LAB_DIR/certs/$name/issuer.crt --issuer-key $LAB_DIR/certs/$name/issuer.key \
+  local certs
+  certs=$(printf '%q' "$LAB_DIR/certs")
+  run_sh "$ISTHMUS_SH install --cluster-name $name --trust-domain $TRUST_DOMAIN --image $IMAGE --image-pull-policy Never \
+    --trust-anchor $certs/ca.crt --issuer-cert $certs/$name/issuer.crt --issuer-key $certs/$name/issuer.key \
     | kubectl --context $(ctx "$name") apply -f -"
   for d in identity gateway controller; do
     run kubectl --context "$(ctx "$name")" -n isthmus-system rollout status "deployment/isthmus-$d" --timeout=180s
@@ -89,10 +100,10 @@ link() {
   local from=$1 to=$2
   log "link $from -> $to"
   # A read-only account in $to for $from alone: deleting it revokes $from without touching others.
-  run_sh "${ISTHMUS[*]} allow --context $(ctx "$to") --service-account-name $from-reader | kubectl --context $(ctx "$to") apply -f -"
+  run_sh "$ISTHMUS_SH allow --context $(ctx "$to") --service-account-name $from-reader | kubectl --context $(ctx "$to") apply -f -"
   run kubectl --context "$(ctx "$to")" -n isthmus-system wait --for=jsonpath='{.data.token}' "secret/$from-reader-token" --timeout=60s
   # Pods of $from reach $to's API server by its control-plane container name on the kind network.
-  run_sh "${ISTHMUS[*]} link --context $(ctx "$to") --cluster-name $to --trust-domain $TRUST_DOMAIN \
+  run_sh "$ISTHMUS_SH link --context $(ctx "$to") --cluster-name $to --trust-domain $TRUST_DOMAIN \
     --service-account-name $from-reader --api-server-address https://$to-control-plane:6443 | kubectl --context $(ctx "$from") apply -f -"
 }
 
@@ -100,7 +111,9 @@ deploy_example() {
   local name=$1
   log "podinfo example in $name"
   run kubectl --context "$(ctx "$name")" apply -k "$ROOT/examples/podinfo/overlays/$name"
-  run kubectl --context "$(ctx "$name")" -n test rollout status deployment/podinfo --timeout=180s
+  for d in podinfo frontend; do
+    run kubectl --context "$(ctx "$name")" -n test rollout status "deployment/$d" --timeout=180s
+  done
 }
 
 run mkdir -p "$LAB_DIR"

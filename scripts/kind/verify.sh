@@ -12,44 +12,57 @@
 # shellcheck source=scripts/kind/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 parse_common_flags "$@"
-require kubectl
+require kubectl node
 
 EAST=$(ctx east)
 
-# Ask the frontend in east for N answers; print the distinct podinfo messages (they name the cluster).
-sample() {
-  run_sh "kubectl --context $EAST -n test exec deploy/frontend -- sh -c 'for i in \$(seq 20); do curl -s http://podinfo:9898/; echo; done' | grep -o '\"message\": *\"[^\"]*\"' | sort | uniq -c"
+# served_by SERVICE: which clusters answered 20 requests from east's frontend to SERVICE, sorted
+# and comma-separated (podinfo's message names its cluster: "greetings from west").
+served_by() {
+  kubectl --context "$EAST" -n test exec deploy/frontend -- \
+    sh -c "for i in \$(seq 20); do curl -s --max-time 3 http://$1:9898/; echo; done" |
+    sed -n 's/.*"message": *"greetings from \([a-z]*\)".*/\1/p' | sort -u | paste -sd, -
 }
 
+# answered_by SERVICE CLUSTERS: every answer of SERVICE came from CLUSTERS (e.g. east,west: both).
+answered_by() {
+  local got
+  got=$(served_by "$1" || true)
+  echo "  $1: answered by ${got:-nobody} (want $2)"
+  [[ $got == "$2" ]]
+}
+
+# Everything below becomes true shortly after up.sh (Links, probes, mirrors, kube-proxy), so each
+# check is retried up to a deadline rather than asserted once.
 log "isthmus gateways in east: west alive"
-run_sh "${ISTHMUS[*]} gateways --context $EAST | grep -E '^west +True'"
+retry_sh 120 "$ISTHMUS_SH gateways --context $EAST | grep -E '^west +True'"
 
 log "mirror podinfo-west exists in east"
-run kubectl --context "$EAST" -n test get svc podinfo-west
+retry 60 kubectl --context "$EAST" -n test get svc podinfo-west
 run kubectl --context "$EAST" -n test get endpointslices -l kubernetes.io/service-name=podinfo-west
 
 log "direct call east -> west through the tunnel"
-run_sh "kubectl --context $EAST -n test exec deploy/frontend -- curl -sf http://podinfo-west:9898/ | grep -q west"
+retry 60 answered_by podinfo-west west
 
 log "federated podinfo-federated in east: its endpoints are east's pod and west through the gateway"
-run_sh "for i in \$(seq 30); do kubectl --context $EAST -n test get svc podinfo-federated -o jsonpath='{.metadata.annotations.isthmus\\.dev/federation-members}' 2>/dev/null | grep -qx east,west && exit 0; sleep 2; done; exit 1"
-run_sh "kubectl --context $EAST -n test exec deploy/frontend -- sh -c 'for i in \$(seq 20); do curl -s http://podinfo-federated:9898/; echo; done' | grep -o '\"message\": *\"[^\"]*\"' | sort | uniq -c"
+retry_sh 60 "kubectl --context $EAST -n test get svc podinfo-federated -o jsonpath='{.metadata.annotations.isthmus\\.dev/federation-members}' | grep -x east,west"
+retry 60 answered_by podinfo-federated east,west
 
 log "remote discovery: podinfo-direct-west in east lists west's pods, reached without the gateways"
+retry 60 answered_by podinfo-direct-west west
 run kubectl --context "$EAST" -n test get endpointslices -l kubernetes.io/service-name=podinfo-direct-west
-run_sh "kubectl --context $EAST -n test exec deploy/frontend -- curl -sf http://podinfo-direct-west:9898/ | grep -q west"
 
 log "primary (east) serves while healthy"
-sample
+retry 60 answered_by podinfo east
 
 log "scale east podinfo to 0: failover to west"
 run kubectl --context "$EAST" -n test scale deployment/podinfo --replicas=0
-run kubectl --context "$EAST" -n test wait --for=jsonpath='{.status.state}'=Fallback trafficsplit/podinfo --timeout=30s
-sample
+run kubectl --context "$EAST" -n test wait --for=jsonpath='{.status.state}'=Fallback trafficsplit/podinfo --timeout=60s
+retry 60 answered_by podinfo west
 
 log "scale back: traffic returns to east"
 run kubectl --context "$EAST" -n test scale deployment/podinfo --replicas=1
 run kubectl --context "$EAST" -n test rollout status deployment/podinfo --timeout=120s
 run kubectl --context "$EAST" -n test wait --for=jsonpath='{.status.state}'=Primary trafficsplit/podinfo --timeout=60s
-sample
+retry 60 answered_by podinfo east
 log "verified"

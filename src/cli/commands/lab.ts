@@ -41,16 +41,30 @@ async function runningLabIsKind(flags: LabFlags): Promise<boolean> {
   return dockerAndKindWork();
 }
 
-function runKindScript(script: 'up.sh' | 'down.sh' | 'verify.sh', dryRun: boolean): void {
+/**
+ * Runs one of scripts/kind. `env` is added to this process's environment: `lab up --trust-domain`
+ * reaches up.sh as TRUST_DOMAIN (the script reads no flags but --dry-run).
+ */
+function runKindScript(
+  script: 'up.sh' | 'down.sh' | 'verify.sh',
+  dryRun: boolean,
+  env: Record<string, string> = {},
+): void {
   const result = spawnSync(
     'bash',
     [join(ROOT, 'scripts', 'kind', script), ...(dryRun ? ['--dry-run'] : [])],
     {
       stdio: 'inherit',
+      env: { ...process.env, ...env },
     },
   );
+  if (result.error)
+    throw new IsthmusError('USAGE', `cannot run scripts/kind/${script}: ${result.error.message}`);
   if (result.status !== 0)
-    throw new IsthmusError('USAGE', `scripts/kind/${script} failed (exit ${result.status})`);
+    throw new IsthmusError(
+      'USAGE',
+      `scripts/kind/${script} failed (${result.signal ? `signal ${result.signal}` : `exit ${result.status}`})`,
+    );
 }
 
 /**
@@ -92,7 +106,8 @@ export function registerLab(program: Command): void {
     .option('--base <octet>', "third octet of east's loopback /24 (west uses the next)", '1')
     .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
     .action(async (flags: LabFlags) => {
-      if (useKind(flags)) return runKindScript('up.sh', flags.dryRun === true);
+      if (useKind(flags))
+        return runKindScript('up.sh', flags.dryRun === true, { TRUST_DOMAIN: flags.trustDomain });
       const base = Number(flags.base);
       if (!Number.isInteger(base) || base < 1 || base > 250)
         throw new IsthmusError('USAGE', '--base must be 1-250');
