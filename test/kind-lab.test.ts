@@ -325,6 +325,22 @@ esac
       }
     });
 
+    it('read-only (lab status) checks the story without scaling anything', async () => {
+      const tmp = mkdtempSync(join(tmpdir(), 'isthmus-kind-verify-'));
+      try {
+        const { stdout, stderr } = await run('bash', ['scripts/kind/verify.sh'], {
+          env: { ...fakes(tmp, true), VERIFY_READ_ONLY: '1' },
+          timeout: 30_000,
+        });
+        expect(stdout).toContain('podinfo: answered by east (want east)');
+        expect(stderr).toContain('verified (read-only');
+        expect(`${stdout}${stderr}`).not.toContain('scale');
+        expect(existsSync(join(tmp, 'replicas'))).toBe(false);
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    });
+
     it('fails when the frontend is still answered by east after the failover', async () => {
       const tmp = mkdtempSync(join(tmpdir(), 'isthmus-kind-verify-'));
       try {

@@ -155,7 +155,9 @@ export function registerLab(program: Command): void {
 
   common(lab.command('status').description('Show what the lab is running')).action(
     async (flags: LabFlags) => {
-      if (await runningLabIsKind(flags)) return runKindScript('verify.sh', flags.dryRun === true);
+      // Read-only: verify.sh's failover steps scale podinfo, which a status must not do.
+      if (await runningLabIsKind(flags))
+        return runKindScript('verify.sh', flags.dryRun === true, { VERIFY_READ_ONLY: '1' });
       const { labStatusLines } = await import('../lab/lab-report.js');
       const { lines, healthy } = await labStatusLines(flags.dir);
       for (const l of lines) process.stdout.write(`${l}\n`);
