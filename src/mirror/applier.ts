@@ -9,6 +9,7 @@
 import { IsthmusError, isIsthmusError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { isAlreadyExists } from '../kube/errors.js';
+import { SERVICE_NAME_LABEL } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { KubeObject, V1EndpointSlice, V1Namespace, V1Service } from '../kube/types.js';
 import { isOurService, isOurSlice } from './mirror-objects.js';
@@ -100,10 +101,11 @@ export async function applyActions(
       }
       case 'applySlice': {
         const meta = action.slice.metadata ?? {};
-        const owner =
-          lastService?.metadata?.name === meta.name
-            ? lastService
-            : await client.get<V1Service>(R.services, meta.namespace, meta.name ?? '');
+        // The mirror Service the slice serves: named as its first slice, labelled on every one.
+        const service = meta.labels?.[SERVICE_NAME_LABEL] ?? meta.name ?? '';
+        if (lastService?.metadata?.name !== service)
+          lastService = await client.get<V1Service>(R.services, meta.namespace, service);
+        const owner = lastService;
         const outcome = await applySlice(client, cluster, withOwner(action.slice, owner), cache);
         done.push(record(action, action.slice, outcome));
         break;

@@ -9,7 +9,8 @@
  * - RemoteAPIAvailable: True/Connected; False/Unreachable while list/watch of the remote fails
  *   (mirrors are kept meanwhile).
  * - GatewayAlive: True/ProbeSucceeded; False/ProbeFailed after failureThreshold failures;
- *   Unknown/NotProbedYet until the first probe decides. Absent on a Link without a gateway.
+ *   Unknown/NotProbedYet until the first probe decides, and again when the gateway or the probe
+ *   changes (a Link edit, the remote gateway's address moving). Absent on a Link without a gateway.
  */
 import type { LinkStatus, ServiceMirrorStatus, V1Condition } from '../kube/types.js';
 import type { GatewayAlive } from './plan-mirror.js';
@@ -31,6 +32,8 @@ export interface LinkState {
   /** undefined: the Link has no gateway (nothing probed, no GatewayAlive condition). */
   gatewayAlive: GatewayAlive | undefined;
   probeError?: string;
+  /** The remote gateway probed (`<host>:<port>`), when known. */
+  probeTarget?: string;
   gatewayAddresses: string[];
   mirrored: number;
   /** Services that are not mirrored, with the reason. */
@@ -69,7 +72,9 @@ function conditions(s: LinkState): Cond[] {
           type: 'GatewayAlive',
           status: 'Unknown',
           reason: 'NotProbedYet',
-          message: 'no probe has answered yet',
+          message: s.probeTarget
+            ? `no probe of ${s.probeTarget} has succeeded yet, nor failed failureThreshold times`
+            : 'no probe has answered yet',
         }
       : s.gatewayAlive
         ? {

@@ -10,6 +10,7 @@ import { describeError, IsthmusError } from '../errors.js';
 import { hostPort } from '../host-port.js';
 import type { KubeClient } from '../kube/client.js';
 import type { Informer } from '../kube/informer.js';
+import { SERVICE_NAME_LABEL } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { Link, LinkStatus, V1Secret, V1Service } from '../kube/types.js';
 import { credentialsFingerprint, watchCredentials } from './credentials-watch.js';
@@ -48,6 +49,12 @@ export class LinkWatcher {
   private remoteApiUp: boolean | undefined;
   private remoteApiError: string | undefined;
   private credentialsError: string | undefined;
+  /**
+   * The remote gateway's addresses as the last connection found them, kept across reconnects (a
+   * credentials rotation, a selector edit): until the new connection has listed the remote gateway
+   * Service, mirrors and probes keep them rather than fall back to the Link's gatewayAddress.
+   */
+  private knownGateway: { addresses: string[]; fromService: boolean } | undefined;
   private stopped = false;
 
   constructor(
@@ -72,7 +79,7 @@ export class LinkWatcher {
     this.probe = new ProbeWorker({
       cluster: config.clusterName,
       adminUrl: shared.adminUrl,
-      target: () => this.remoteGateway(),
+      target: () => this.probeTarget(),
       path: config.probe.path,
       periodMs: config.probe.periodMs,
       timeoutMs: config.probe.timeoutMs,
@@ -99,10 +106,13 @@ export class LinkWatcher {
         if (key && !shared.ownWrites?.isEcho('Service', e, () => this.queue.add(key))) this.queue.add(key);
       }),
       shared.slices.onEvent((e) => {
-        // A slice is named after its mirror Service, whose labels say which remote key it serves.
+        // A slice is labelled with its mirror Service (and the first one named after it), whose
+        // labels say which remote key it serves.
         const meta = e.object.metadata ?? {};
+        const service = meta.labels?.[SERVICE_NAME_LABEL] ?? meta.name ?? '';
         const owner =
-          shared.services.get(meta.namespace, meta.name ?? '') ?? ({ metadata: meta } as V1Service);
+          shared.services.get(meta.namespace, service) ??
+          ({ metadata: { ...meta, name: service } } as V1Service);
         const key = remoteKeyOf(owner, cluster());
         if (key && !shared.ownWrites?.isEcho('EndpointSlice', e, () => this.queue.add(key)))
           this.queue.add(key);
@@ -130,19 +140,19 @@ export class LinkWatcher {
     if (link.metadata?.generation !== before) this.queue.add(STATUS);
   }
 
-  /** Link edited: re-reconcile what changed, without tearing mirrors down. */
+  /**
+   * Link edited: re-reconcile what changed, without tearing mirrors down. A new remote gateway
+   * (gatewayAddress, gatewayPort) or probe path is probed at once, and what was known of the old
+   * one is not carried over (probe-worker.ts); the mirrors lead to the new one at once.
+   */
   update(link: Link, config: LinkConfig): void {
     const before = this.config;
     this.link = link;
     this.config = config;
-    this.probe.update({
-      path: config.probe.path,
-      periodMs: config.probe.periodMs,
-      timeoutMs: config.probe.timeoutMs,
-      failureThreshold: config.probe.failureThreshold,
-    });
-    if (config.hasGateway) this.probe.start();
-    else this.stopProbing();
+    const fallbackChanged = before.gatewayAddresses.join() !== config.gatewayAddresses.join();
+    // Addresses that were the Link's own fallback are not the edited Link's; a LB's still are.
+    if (before.hasGateway !== config.hasGateway || (fallbackChanged && !this.knownGateway?.fromService))
+      this.knownGateway = undefined;
     const remoteChanged =
       before.hasGateway !== config.hasGateway ||
       before.credentialsSecret !== config.credentialsSecret ||
@@ -154,9 +164,18 @@ export class LinkWatcher {
       void this.disconnect();
       this.queue.add(CONNECT);
     }
-    if (before.gatewayAddresses.join() !== config.gatewayAddresses.join()) {
-      this.remote?.setFallback(config.gatewayAddresses);
-    }
+    if (fallbackChanged) this.remote?.setFallback(config.gatewayAddresses);
+    if (config.hasGateway) {
+      // After the address and port are the new config's: update() compares what is probed now
+      // with what the liveness is of (an address the connection reports later comes as an event).
+      this.probe.update({
+        path: config.probe.path,
+        periodMs: config.probe.periodMs,
+        timeoutMs: config.probe.timeoutMs,
+        failureThreshold: config.probe.failureThreshold,
+      });
+      this.probe.start();
+    } else this.stopProbing();
     this.enqueueAll();
   }
 
@@ -276,7 +295,7 @@ export class LinkWatcher {
       remoteSynced: this.remote?.isSynced ?? false,
       remoteApiUp: this.remoteApiUp === true,
       gatewayAlive: this.config.hasGateway ? this.probe.alive : undefined,
-      gatewayAddresses: this.remote?.addresses ?? this.config.gatewayAddresses,
+      gatewayAddresses: this.gatewayAddresses(),
       mirrored: this.mirroredCount,
       problems: [...this.statuses.values()].filter((x) => x.reason !== 'Mirrored'),
     };
@@ -284,6 +303,8 @@ export class LinkWatcher {
     if (this.credentialsError) s.credentialsError = this.credentialsError;
     if (this.remoteApiError) s.remoteApiError = this.remoteApiError;
     if (this.probe.lastError) s.probeError = this.probe.lastError;
+    const target = this.config.hasGateway ? this.probe.target : undefined;
+    if (target) s.probeTarget = target;
     return s;
   }
 
@@ -300,13 +321,14 @@ export class LinkWatcher {
 
   /**
    * A restarted controller keeps the status it finds until it knows better (as it keeps endpoint
-   * readiness): no Ready=False/Syncing or GatewayAlive=Unknown flap on every restart.
+   * readiness): no Ready=False/Syncing or GatewayAlive=Unknown flap on every restart. A gateway
+   * changed since (Link edited, address moved) is known better: the status says Unknown for it.
    */
   private statusDecided(link: Link): boolean {
     if (!link.status?.conditions?.length) return true;
     if (this.credentialsError || this.remoteApiUp === false) return true;
     if (!this.remote?.isSynced) return false;
-    return !this.config.hasGateway || this.probe.alive !== 'unknown';
+    return !this.config.hasGateway || this.probe.alive !== 'unknown' || this.probe.superseded;
   }
 
   /** True once the remote list is complete and no work is queued: for tests and benchmarks. */
@@ -333,10 +355,29 @@ export class LinkWatcher {
     };
   }
 
+  /** The remote gateway's addresses: the connection's, else the last known, else the Link's. */
+  private gatewayAddresses(): string[] {
+    return this.remote?.addresses ?? this.knownGateway?.addresses ?? this.config.gatewayAddresses;
+  }
+
   private remoteGateway(): string | undefined {
-    const addresses = this.remote?.addresses ?? this.config.gatewayAddresses;
-    const chosen = preferredGateway(addresses, this.shared.clusterFamily());
+    const chosen = preferredGateway(this.gatewayAddresses(), this.shared.clusterFamily());
     return chosen === undefined ? undefined : hostPort(chosen, this.config.gatewayPort);
+  }
+
+  /**
+   * The gateway to probe; undefined (probe nothing yet) while a first connection is on its way to
+   * say where it is, so that the Link's gatewayAddress, possibly stale (or a hostname that then
+   * resolves), is not probed and then dropped for it. Without a connection to ask (credentials
+   * unusable, remote API unreachable), the Link's gatewayAddress is probed.
+   */
+  private probeTarget(): string | undefined {
+    const waiting =
+      this.knownGateway === undefined &&
+      !this.remote?.gatewayKnown &&
+      this.credentialsError === undefined &&
+      this.remoteApiUp !== false;
+    return waiting ? undefined : this.remoteGateway();
   }
 
   /** (Re)starts the credentials Secret's watch, for the Secret the Link names now. */
@@ -391,26 +432,38 @@ export class LinkWatcher {
     if (this.remote) shared.log.info({ link: config.linkName }, 'credentials changed: reconnecting');
     await this.disconnect();
     this.connectedWith = fingerprint;
-    const remote: RemoteCluster = new RemoteCluster(client, config, shared, {
-      changed: (key) => this.queue.add(key),
-      synced: () => {
-        const services = remote.serviceKeys().length;
-        shared.log.info({ link: this.config.linkName, services }, 'remote caches synced');
-        this.enqueueAll();
+    const carried = this.knownGateway ? { addresses: this.knownGateway.addresses } : {};
+    const remote: RemoteCluster = new RemoteCluster(
+      client,
+      config,
+      shared,
+      {
+        changed: (key) => this.queue.add(key),
+        synced: () => {
+          const services = remote.serviceKeys().length;
+          shared.log.info({ link: this.config.linkName, services }, 'remote caches synced');
+          this.enqueueAll();
+        },
+        health: (connected, error) => {
+          if (this.remote !== remote) return;
+          this.remoteApiUp = connected;
+          this.remoteApiError = error;
+          shared.metrics.remoteApiUp.set({ target_cluster_name: this.config.clusterName }, connected ? 1 : 0);
+          this.queue.add(STATUS);
+        },
+        gatewayAddresses: (addresses, fromService) => {
+          if (this.remote !== remote) return;
+          const changed = addresses.join() !== this.knownGateway?.addresses.join();
+          this.knownGateway = { addresses, fromService };
+          // Not changed: the first listing confirmed what a previous connection found.
+          if (!changed) return;
+          shared.log.info({ link: this.config.linkName, addresses }, 'remote gateway address changed');
+          this.probe.trigger();
+          this.enqueueAll();
+        },
       },
-      health: (connected, error) => {
-        if (this.remote !== remote) return;
-        this.remoteApiUp = connected;
-        this.remoteApiError = error;
-        shared.metrics.remoteApiUp.set({ target_cluster_name: this.config.clusterName }, connected ? 1 : 0);
-        this.queue.add(STATUS);
-      },
-      gatewayAddresses: (addresses) => {
-        shared.log.info({ link: this.config.linkName, addresses }, 'remote gateway address changed');
-        this.probe.trigger();
-        this.enqueueAll();
-      },
-    });
+      carried,
+    );
     this.remote = remote;
     remote.start();
   }

@@ -22,7 +22,7 @@ import {
 } from '../kube/keys.js';
 import { isLinkerdMirror } from '../kube/linkerd-mirror.js';
 import type { V1EndpointSlice, V1Namespace, V1Service, V1ServicePort } from '../kube/types.js';
-import type { DirectEndpoints } from './direct-endpoints.js';
+import { type DirectEndpoints, MAX_SLICE_ENDPOINTS } from './direct-endpoints.js';
 import type { LinkConfig } from './link-config.js';
 
 /** Linkerd's label namespace: never copied, so a mirror of a mirror cannot claim to be exported. */
@@ -281,6 +281,37 @@ function mirrorSliceMeta(
         }
       : {}),
   };
+}
+
+/**
+ * The name of a mirror's `index`-th EndpointSlice: the mirror's own name for the first (the only
+ * one below MAX_SLICE_ENDPOINTS endpoints, so such mirrors are written as they always were),
+ * `<mirror>.<index>` for the others. A Service name has no dot (DNS-1035 label), so no other
+ * mirror's slice can have one of these names.
+ */
+export function mirrorSliceName(mirror: string, index: number): string {
+  return index === 0 ? mirror : `${mirror}.${index}`;
+}
+
+/**
+ * A mirror's slice as the API server takes it: at most MAX_SLICE_ENDPOINTS endpoints per
+ * EndpointSlice (it refuses more), so a larger one is split over several, in order, each with the
+ * same labels, owner, address type and ports, as the EndpointSlice controller splits a Service's.
+ * kube-proxy and CoreDNS read every slice labelled with the Service's name.
+ */
+export function splitSlice(slice: V1EndpointSlice): V1EndpointSlice[] {
+  const endpoints = slice.endpoints ?? [];
+  if (endpoints.length <= MAX_SLICE_ENDPOINTS) return [slice];
+  const mirror = slice.metadata?.name ?? '';
+  const out: V1EndpointSlice[] = [];
+  for (let i = 0; i * MAX_SLICE_ENDPOINTS < endpoints.length; i++) {
+    out.push({
+      ...slice,
+      metadata: { ...slice.metadata, name: mirrorSliceName(mirror, i) },
+      endpoints: endpoints.slice(i * MAX_SLICE_ENDPOINTS, (i + 1) * MAX_SLICE_ENDPOINTS),
+    });
+  }
+  return out;
 }
 
 /** The readiness an existing slice currently advertises, or undefined when it has no endpoint. */

@@ -6,14 +6,22 @@
 import { IsthmusError, isIsthmusError } from '../errors.js';
 import { CLUSTER_NAME_LABEL, HEADLESS_MIRROR_LABEL, MIRRORED_SERVICE_LABEL } from '../kube/keys.js';
 import { isLinkerdMirror } from '../kube/linkerd-mirror.js';
-import type { V1Service } from '../kube/types.js';
+import type { V1EndpointSlice, V1Service } from '../kube/types.js';
 import { type AppliedAction, applyActions, type CacheView } from './applier.js';
 import type { DirectEndpoints } from './direct-endpoints.js';
 import type { LinkConfig } from './link-config.js';
-import { isHeadless, isOurService, mirrorName, portKey, tunnelledPorts } from './mirror-objects.js';
+import {
+  isHeadless,
+  isOurService,
+  mirrorName,
+  mirrorSliceName,
+  portKey,
+  tunnelledPorts,
+} from './mirror-objects.js';
 import {
   type Action,
   type GatewayAlive,
+  type LocalMirror,
   type MirrorPlan,
   type MirrorTarget,
   mirrorIdentity,
@@ -83,11 +91,21 @@ function cacheView(shared: SharedLocal): CacheView {
   };
 }
 
-/** Ours, for this Link's cluster, in the local cache. */
-function localMirror(ctx: SyncContext, namespace: string, name: string) {
+/**
+ * The mirror of that name in the local cache: its Service, its slice and its further slices
+ * (`<name>.1`, ...: a mirror with more endpoints than one slice holds), which are kept without a
+ * gap (plan-mirror.ts finishPlan), so they are looked up by name rather than by scanning the cache.
+ */
+function localMirror(ctx: SyncContext, namespace: string, name: string): LocalMirror {
   const service = ctx.shared.services.get(namespace, name);
   const slice = ctx.shared.slices.get(namespace, name);
-  return { service, slice };
+  const extraSlices: V1EndpointSlice[] = [];
+  for (let i = 1; ; i++) {
+    const extra = ctx.shared.slices.get(namespace, mirrorSliceName(name, i));
+    if (!extra) break;
+    extraSlices.push(extra);
+  }
+  return { service, slice, extraSlices };
 }
 
 /** Outcomes after which the mirror name holds nothing of ours: its egress ports go back. */

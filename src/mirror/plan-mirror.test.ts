@@ -678,4 +678,101 @@ describe('planMirror', () => {
       expect(stranger.actions).toEqual([]);
     });
   });
+
+  describe('more endpoints than one EndpointSlice holds (the API server refuses past 1000)', () => {
+    // A headless parent: one endpoint per per-pod mirror (a StatefulSet of n pods).
+    const db = remoteService('db', { headless: true });
+    const pods = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        hostname: `db-${i}`,
+        clusterIP: `10.96.${Math.floor(i / 250)}.${(i % 250) + 1}`,
+      }));
+    const plan = (n: number, local: MirrorPlanInput['local'] = { namespaceExists: true }) =>
+      planMirror(
+        input({
+          remote: { service: db, readyEndpointCount: n },
+          link: linkConfig('west', { mirrorHeadless: true }),
+          target: { type: 'headless', pods: pods(n) },
+          egressPorts: new Map(),
+          local,
+        }),
+      );
+    const slicesOf = (actions: Action[]) =>
+      actions.flatMap((a) => (a.kind === 'applySlice' ? [a.slice] : []));
+    /** What the API server holds after a plan: its Service and slices, the first as `slice`. */
+    const storedAll = (p: ReturnType<typeof planMirror>): MirrorPlanInput['local'] => {
+      const [slice, ...extraSlices] = slicesOf(p.actions).map((s) => structuredClone(s));
+      const svc = p.actions.find((a) => a.kind === 'applyService');
+      return {
+        namespaceExists: true,
+        ...(svc?.kind === 'applyService' ? { service: svc.service } : {}),
+        ...(slice ? { slice } : {}),
+        extraSlices,
+      };
+    };
+
+    it('splits 2001 endpoints over three slices of at most 1000, named after the mirror', () => {
+      const p = plan(2001);
+      const slices = slicesOf(p.actions);
+      expect(slices.map((s) => s.metadata?.name)).toEqual(['db-west', 'db-west.1', 'db-west.2']);
+      expect(slices.map((s) => s.endpoints?.length)).toEqual([1000, 1000, 1]);
+      for (const s of slices) {
+        expect(s.metadata?.labels).toEqual(slices[0]!.metadata?.labels);
+        expect(s.ports).toEqual(slices[0]!.ports);
+        expect(s.addressType).toBe('IPv4');
+      }
+      expect(new Set(slices.flatMap((s) => s.endpoints!.map((e) => e.hostname))).size).toBe(2001);
+      expect(p.status.reason).toBe('Mirrored');
+    });
+
+    it('exactly 1000 endpoints are one slice, as always', () => {
+      expect(slicesOf(plan(1000).actions).map((s) => s.metadata?.name)).toEqual(['db-west']);
+    });
+
+    it('unchanged slices are not written again; shrinking deletes the slices left over, the last first', () => {
+      const local = storedAll(plan(2001));
+      expect(plan(2001, local).actions).toEqual([]);
+      const smaller = plan(1001, local);
+      expect(
+        smaller.actions.map(
+          (a) => `${a.kind} ${a.kind === 'applySlice' ? a.slice.metadata?.name : 'name' in a ? a.name : ''}`,
+        ),
+      ).toEqual(['applySlice db-west.1', 'deleteSlice db-west.2']);
+      expect(
+        plan(10, local)
+          .actions.filter((a) => a.kind === 'deleteSlice')
+          .map((a) => 'name' in a && a.name),
+      ).toEqual(['db-west.2', 'db-west.1']);
+    });
+
+    it('a mirror removed takes every slice of it, and never a slice that is not ours', () => {
+      const local = storedAll(plan(2001));
+      const gone = planMirror(
+        input({
+          remote: {
+            service: remoteService('db', {
+              headless: true,
+              annotations: { [ALLOWED_CLUSTERS_ANNOTATION]: 'north' },
+            }),
+            readyEndpointCount: 1,
+          },
+          link: linkConfig('west', { mirrorHeadless: true }),
+          localCluster: 'east',
+          local,
+        }),
+      );
+      expect(gone.status.reason).toBe('NotAllowed');
+      expect(gone.actions.map((a) => `${a.kind} ${'name' in a ? a.name : ''}`)).toEqual([
+        'deleteSlice db-west.2',
+        'deleteSlice db-west.1',
+        'deleteSlice db-west',
+        'deleteService db-west',
+      ]);
+      const stranger = structuredClone(local.extraSlices![1]!);
+      stranger.metadata!.labels = { app: 'mine' };
+      const withStranger = { ...local, extraSlices: [local.extraSlices![0]!, stranger] };
+      const kept = plan(10, withStranger).actions.filter((a) => a.kind === 'deleteSlice');
+      expect(kept.map((a) => 'name' in a && a.name)).toEqual(['db-west.1']);
+    });
+  });
 });

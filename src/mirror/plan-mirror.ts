@@ -3,7 +3,12 @@
  * state and what exists locally, decide the writes. The applier does the I/O; the planner is tested
  * with tables.
  */
-import { EXPORTED_LABEL, HEADLESS_MIRROR_LABEL, REMOTE_DISCOVERY_EXPORT } from '../kube/keys.js';
+import {
+  CLUSTER_NAME_LABEL,
+  EXPORTED_LABEL,
+  HEADLESS_MIRROR_LABEL,
+  REMOTE_DISCOVERY_EXPORT,
+} from '../kube/keys.js';
 import { isLinkerdMirror } from '../kube/linkerd-mirror.js';
 import type { V1EndpointSlice, V1Namespace, V1Service, V1ServicePort } from '../kube/types.js';
 import type { DirectEndpoints } from './direct-endpoints.js';
@@ -20,9 +25,11 @@ import {
   isOurSlice,
   MAX_SERVICE_NAME,
   mirrorName,
+  mirrorSliceName,
   portKey,
   remoteDiscoveryLabels,
   sliceReadiness,
+  splitSlice,
   tunnelledPorts,
 } from './mirror-objects.js';
 import { serviceDiffers, sliceDiffers } from './owned-fields.js';
@@ -61,13 +68,23 @@ export interface MirrorPlanInput {
   link: LinkConfig;
   /** alive: of the remote gateway; addresses: of the ready local gateway pods; remote: `<addr>:<port>`. */
   gateway: { alive: GatewayAlive; addresses: string[]; remote: string };
-  local: { service?: V1Service; slice?: V1EndpointSlice; namespaceExists: boolean };
+  local: LocalMirror & { namespaceExists: boolean };
   egressPorts: ReadonlyMap<string, number>;
   target?: MirrorTarget;
   /** This cluster's name; absent: `isthmus.dev/allowed-clusters` is left to the remote ingress. */
   localCluster?: string;
   /** The IP family a Service gets here by default (the `kubernetes` Service's), when known. */
   clusterFamily?: string;
+}
+
+/**
+ * A mirror as it exists locally: its Service, its slice, and the further slices of a mirror with
+ * more endpoints than one slice holds (`<mirror>.1`, `<mirror>.2`, ...: splitSlice).
+ */
+export interface LocalMirror {
+  service?: V1Service;
+  slice?: V1EndpointSlice;
+  extraSlices?: readonly V1EndpointSlice[];
 }
 
 export interface MirrorPlan {
@@ -279,7 +296,11 @@ function describePort(p: V1ServicePort): string {
   return p.name ? `${p.name} (${spec})` : spec;
 }
 
-/** The writes for a desired Service and slice that differ from what exists, and the outcome. */
+/**
+ * The writes for a desired Service and slice that differ from what exists, and the outcome. The
+ * slice is split as the API server needs (splitSlice); slices no longer needed are deleted, the
+ * last first, so the ones left are always `<mirror>`, `<mirror>.1`, ... without a gap.
+ */
 function finishPlan(
   name: string,
   remote: V1Service,
@@ -290,7 +311,14 @@ function finishPlan(
 ): MirrorPlan {
   if (!local.service || serviceDiffers(local.service, service))
     actions.push({ kind: 'applyService', service });
-  if (!local.slice || sliceDiffers(local.slice, slice)) actions.push({ kind: 'applySlice', slice });
+  const slices = splitSlice(slice);
+  const existing = [local.slice, ...(local.extraSlices ?? [])];
+  for (const [i, want] of slices.entries()) {
+    const have = existing[i];
+    if (!have || sliceDiffers(have, want)) actions.push({ kind: 'applySlice', slice: want });
+  }
+  const cluster = slice.metadata?.labels?.[CLUSTER_NAME_LABEL] ?? '';
+  actions.push(...deleteExtraSlices(remote.metadata?.namespace ?? '', name, local, cluster, slices.length));
   return {
     name,
     actions,
@@ -303,14 +331,26 @@ function finishPlan(
   };
 }
 
-/** Removal of a mirror: only what is ours; a stranger's object of that name stays. */
-export function planDelete(
+/** Deletes of the mirror's further slices from `<mirror>.<keep>` on, the last first; only ours. */
+function deleteExtraSlices(
   namespace: string,
   name: string,
-  local: { service?: V1Service; slice?: V1EndpointSlice },
+  local: LocalMirror,
   cluster: string,
+  keep: number,
 ): Action[] {
   const actions: Action[] = [];
+  const extras = local.extraSlices ?? [];
+  for (let i = extras.length; i >= Math.max(1, keep); i--) {
+    if (isOurSlice(extras[i - 1], cluster))
+      actions.push({ kind: 'deleteSlice', namespace, name: mirrorSliceName(name, i) });
+  }
+  return actions;
+}
+
+/** Removal of a mirror: only what is ours; a stranger's object of that name stays. */
+export function planDelete(namespace: string, name: string, local: LocalMirror, cluster: string): Action[] {
+  const actions: Action[] = deleteExtraSlices(namespace, name, local, cluster, 0);
   if (local.slice && isOurSlice(local.slice, cluster)) actions.push({ kind: 'deleteSlice', namespace, name });
   if (local.service && isOurService(local.service, cluster))
     actions.push({ kind: 'deleteService', namespace, name });

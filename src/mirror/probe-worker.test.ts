@@ -85,3 +85,174 @@ describe('ProbeWorker', () => {
     await waitFor(() => worker!.alive === false);
   });
 });
+
+/**
+ * A stub of the admin /probe whose answer is per remote gateway (`dead`), and which can hold the
+ * answers for some gateways (`hold`) until released: a probe in flight, on demand.
+ */
+class PerGatewayStub {
+  readonly dead = new Set<string>();
+  readonly hold = new Set<string>();
+  readonly seen: string[] = [];
+  private held: (() => void)[] = [];
+  private server: Server | undefined;
+  url = '';
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      const q = new URL(req.url ?? '/', 'http://x').searchParams;
+      const gateway = `${q.get('gateway')}${q.get('path')}`;
+      this.seen.push(gateway);
+      const answer = () => {
+        const alive = !this.dead.has(gateway);
+        if (res.destroyed) return;
+        res.writeHead(alive ? 200 : 503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(alive ? { alive, latencyMs: 1 } : { alive, error: `${gateway} dead` }));
+      };
+      if (this.hold.has(gateway)) this.held.push(answer);
+      else answer();
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  release(): void {
+    this.hold.clear();
+    for (const answer of this.held.splice(0)) answer();
+  }
+
+  count(gateway: string): number {
+    return this.seen.filter((g) => g === gateway).length;
+  }
+
+  async close(): Promise<void> {
+    this.release();
+    this.server?.closeAllConnections();
+    await new Promise((r) => (this.server ? this.server.close(r) : r(undefined)));
+  }
+}
+
+describe('ProbeWorker when what it probes changes (Link edited, remote gateway moved)', () => {
+  let stub: PerGatewayStub;
+  let worker: ProbeWorker | undefined;
+  afterEach(async () => {
+    worker?.stop();
+    worker = undefined;
+    await stub.close();
+  });
+
+  async function startWorker(over: Partial<ConstructorParameters<typeof ProbeWorker>[0]> = {}) {
+    stub = new PerGatewayStub();
+    await stub.start();
+    const changes: GatewayAlive[] = [];
+    let target = '10.1.0.1:4143';
+    worker = new ProbeWorker({
+      cluster: 'west',
+      adminUrl: stub.url,
+      target: () => target,
+      path: '/ready',
+      // Long: any probe seen in these tests was asked for, not the period's.
+      periodMs: 60_000,
+      timeoutMs: 2_000,
+      failureThreshold: 3,
+      metrics: mirrorMetrics(new Registry()),
+      onChange: (a) => changes.push(a),
+      ...over,
+    });
+    return { changes, setTarget: (t: string) => (target = t) };
+  }
+
+  it('a new address is not alive for the old one having answered: it starts over, probed at once', async () => {
+    const { changes, setTarget } = await startWorker();
+    worker!.start();
+    await waitFor(() => worker!.alive === true, { what: 'old address alive' });
+    stub.dead.add('10.1.0.2:4143/ready');
+    setTarget('10.1.0.2:4143');
+    worker!.trigger();
+    // Not alive: nothing has answered at the new address. Unknown until it answers or fails
+    // failureThreshold times (as at start-up), not alive on the old address's word.
+    expect(worker!.alive).toBe('unknown');
+    await waitFor(() => stub.count('10.1.0.2:4143/ready') === 1, { what: 'new address probed' });
+    await waitFor(() => worker!.lastError !== undefined, { what: 'its failure recorded' });
+    expect(worker!.alive).toBe('unknown');
+    expect(changes).toEqual([true, 'unknown']);
+  });
+
+  it('a new path starts over too, and is probed at once', async () => {
+    const { changes } = await startWorker();
+    worker!.start();
+    await waitFor(() => worker!.alive === true, { what: 'alive on /ready' });
+    stub.dead.add('10.1.0.1:4143/healthz');
+    worker!.update({ path: '/healthz' });
+    expect(worker!.alive).toBe('unknown');
+    await waitFor(() => stub.count('10.1.0.1:4143/healthz') === 1, { what: 'new path probed' });
+    expect(changes).toEqual([true, 'unknown']);
+  });
+
+  it('a probe in flight for the old address is not credited to the new one', async () => {
+    const { changes, setTarget } = await startWorker({ failureThreshold: 2 });
+    stub.hold.add('10.1.0.1:4143/ready');
+    worker!.start();
+    await waitFor(() => stub.count('10.1.0.1:4143/ready') === 1, { what: 'old address probe in flight' });
+    stub.dead.add('10.1.0.2:4143/ready');
+    setTarget('10.1.0.2:4143');
+    worker!.trigger();
+    // The new address is probed without waiting for the old probe's answer (up to its timeout).
+    await waitFor(() => stub.count('10.1.0.2:4143/ready') === 1, {
+      timeoutMs: 1_000,
+      what: 'new address probed at once',
+    });
+    stub.release(); // the old address answers "alive", too late
+    await waitFor(() => worker!.lastError !== undefined, { what: 'the new address failed once' });
+    worker!.trigger();
+    await waitFor(() => worker!.alive === false, { what: 'new address dead' });
+    expect(changes).toEqual([false]);
+  });
+
+  it('the same address again (the preferred one unchanged) keeps what is known', async () => {
+    const { changes, setTarget } = await startWorker();
+    worker!.start();
+    await waitFor(() => worker!.alive === true);
+    setTarget('10.1.0.1:4143');
+    worker!.update({ path: '/ready', timeoutMs: 1_000 });
+    worker!.trigger();
+    expect(worker!.alive).toBe(true);
+    expect(changes).toEqual([true]);
+  });
+
+  it('a lowered failureThreshold applies to the failures already counted', async () => {
+    const { changes } = await startWorker({ failureThreshold: 5 });
+    worker!.start();
+    await waitFor(() => worker!.alive === true);
+    stub.dead.add('10.1.0.1:4143/ready');
+    for (let i = 1; i <= 2; i++) {
+      worker!.trigger();
+      await waitFor(() => stub.count('10.1.0.1:4143/ready') === i + 1);
+    }
+    await waitFor(() => worker!.lastError !== undefined);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(worker!.alive).toBe(true); // 2 failures of 5
+    worker!.update({ failureThreshold: 2 });
+    expect(worker!.alive).toBe(false);
+    expect(changes).toEqual([true, false]);
+  });
+
+  it('a new period applies at once, not when the old one ends', async () => {
+    await startWorker();
+    worker!.start();
+    await waitFor(() => worker!.alive === true);
+    const before = stub.seen.length;
+    worker!.update({ periodMs: 20 });
+    await waitFor(() => stub.seen.length >= before + 3, { timeoutMs: 2_000, what: 'probes every 20 ms' });
+  });
+
+  it('a worker stopped and started again (gateway removed, then back) starts unknown', async () => {
+    await startWorker();
+    worker!.start();
+    await waitFor(() => worker!.alive === true);
+    worker!.stop();
+    stub.hold.add('10.1.0.1:4143/ready');
+    worker!.start();
+    expect(worker!.alive).toBe('unknown');
+  });
+});

@@ -3,6 +3,16 @@
  * the same mTLS path as traffic (DESIGN "The tunnel": a trust or reachability problem shows as
  * not alive). Liveness follows Linkerd's probe worker: dead after `failureThreshold` consecutive
  * failures, alive on the first success; "unknown" until then, so a restart changes nothing.
+ *
+ * Liveness is of one gateway, probed one way: the remote gateway's `<host>:<port>` and the probe
+ * path. When either changes (a Link edit of gatewayAddress, gatewayPort or probeSpec.path, the
+ * remote gateway Service's address moving), what was known is dropped, a probe in flight for the
+ * old one is abandoned (its answer would be about the old gateway), and the new one is probed at
+ * once: "unknown" again, then alive at its first success or dead after `failureThreshold`
+ * failures, as Linkerd's service mirror does by restarting its probe worker on such an edit.
+ * Meanwhile mirrors keep the readiness they have (endpointReadiness), as over a restart. A new
+ * period, timeout or threshold judges the same gateway: what is known stays; the period applies
+ * at once, and a lowered threshold counts the failures already seen.
  */
 import { describeError } from '../errors.js';
 import { type JitteredTicker, startJitteredTicker } from './jittered-ticker.js';
@@ -35,7 +45,11 @@ export interface ProbeWorkerOptions {
   cluster: string;
   /** Base URL of the local gateway's admin server, e.g. http://127.0.1.1:4191. */
   adminUrl: string;
-  /** The remote gateway as `<host>:<port>`; read at every probe so an address change is followed. */
+  /**
+   * The remote gateway as `<host>:<port>`, read at every probe; undefined while it is not known yet
+   * (that tick probes and counts nothing). After a change, call trigger() so the new one is probed
+   * at once; a probe would notice the change by itself, but only at its next tick.
+   */
   target: () => string | undefined;
   path: string;
   periodMs: number;
@@ -52,6 +66,7 @@ export async function probeOnce(
   path: string,
   timeoutMs: number,
   cluster?: string,
+  signal?: AbortSignal,
 ): Promise<ProbeResult> {
   const url = new URL('/probe', adminUrl);
   url.searchParams.set('gateway', gateway);
@@ -61,7 +76,8 @@ export async function probeOnce(
   url.searchParams.set('timeoutMs', String(timeoutMs));
   try {
     // The admin server enforces timeoutMs towards the remote; our own deadline adds a margin for it.
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs + 1000) });
+    const deadline = AbortSignal.timeout(timeoutMs + 1000);
+    const res = await fetch(url, { signal: signal ? AbortSignal.any([deadline, signal]) : deadline });
     const body = (await res.json().catch(() => ({}))) as {
       alive?: boolean;
       latencyMs?: number;
@@ -79,7 +95,13 @@ export async function probeOnce(
 
 export class ProbeWorker {
   private state: ProbeState = INITIAL_PROBE_STATE;
+  /** What `state` was learnt of (`probeKey`); undefined while nothing is. */
+  private about: string | undefined;
   private ticker: JitteredTicker | undefined;
+  /** Bumped whenever the probe in flight must not count (stopped, or it probes an old gateway). */
+  private epoch = 0;
+  private inFlight: { key: string; abort: AbortController } | undefined;
+  private dropped = false;
   lastError: string | undefined;
 
   constructor(private opts: ProbeWorkerOptions) {}
@@ -88,20 +110,38 @@ export class ProbeWorker {
     return this.state.alive;
   }
 
-  start(): void {
-    this.ticker ??= startJitteredTicker({
-      periodMs: this.opts.periodMs,
-      immediate: true,
-      tick: () => this.probe(),
-    });
+  /** The remote gateway probed now (`<host>:<port>`), if known. */
+  get target(): string | undefined {
+    return this.opts.target();
   }
 
+  /**
+   * Whether a liveness once decided was dropped because the gateway or the probe changed since:
+   * what a status written earlier says of the gateway is then known to be out of date.
+   */
+  get superseded(): boolean {
+    return this.dropped;
+  }
+
+  start(): void {
+    this.ticker ??= this.newTicker();
+  }
+
+  /** Stops probing; started again, the worker knows nothing (the gateway may have changed meanwhile). */
   stop(): void {
     this.ticker?.stop();
     this.ticker = undefined;
+    this.abandonInFlight();
+    this.state = INITIAL_PROBE_STATE;
+    this.about = undefined;
+    this.lastError = undefined;
+    this.dropped = false;
   }
 
-  /** New probe settings (Link edited): the liveness state is kept. */
+  /**
+   * New probe settings (Link edited). A new path is a new probe: what was known goes, and it is
+   * probed at once. A new period applies at once; a new threshold applies to the failures counted.
+   */
   update(
     opts: Partial<
       Pick<ProbeWorkerOptions, 'path' | 'periodMs' | 'timeoutMs' | 'failureThreshold' | 'adminUrl'>
@@ -109,24 +149,95 @@ export class ProbeWorker {
   ) {
     const periodChanged = opts.periodMs !== undefined && opts.periodMs !== this.opts.periodMs;
     this.opts = { ...this.opts, ...opts };
-    if (periodChanged && this.ticker) {
-      this.stop();
-      this.start();
+    if (this.follow()) return;
+    const { failures, alive } = this.state;
+    if (failures > 0 && failures >= this.opts.failureThreshold && alive !== false) {
+      this.state = { alive: false, failures };
+      this.opts.metrics.gatewayAlive.set({ target_cluster_name: this.opts.cluster }, 0);
+      this.opts.onChange(false);
     }
+    if (periodChanged && this.ticker) this.restartTicker();
   }
 
-  /** Probe again now (e.g. the remote gateway address changed). */
+  /**
+   * Probe again now: the remote gateway's address may have changed. A new gateway starts over
+   * (what was known goes, a probe in flight for the old one is abandoned).
+   */
   trigger(): void {
-    this.ticker?.trigger();
+    if (!this.follow()) this.ticker?.trigger();
+  }
+
+  /** `<host>:<port> <path>`: what one liveness is about. */
+  private probeKey(target: string | undefined): string {
+    return `${target ?? ''} ${this.opts.path}`;
+  }
+
+  /**
+   * Starts over when what is probed is no longer what the state (or the probe in flight) is
+   * about: the state goes back to unknown and a probe of the new gateway starts now. True if so.
+   */
+  private follow(): boolean {
+    const target = this.opts.target();
+    if (target === undefined) return false; // not known yet: nothing to compare
+    const key = this.probeKey(target);
+    const staleState = this.about !== undefined && this.about !== key;
+    const staleProbe = this.inFlight !== undefined && this.inFlight.key !== key;
+    if (!staleState && !staleProbe) return false;
+    this.abandonInFlight();
+    if (staleState) this.forget();
+    if (this.ticker) this.restartTicker();
+    return true;
+  }
+
+  /** What was known is of another gateway (or another probe of it): unknown again. */
+  private forget(): void {
+    const previous = this.state.alive;
+    this.state = INITIAL_PROBE_STATE;
+    this.about = undefined;
+    this.lastError = undefined;
+    this.dropped = true;
+    this.opts.metrics.gatewayAlive.remove({ target_cluster_name: this.opts.cluster });
+    if (previous !== 'unknown') this.opts.onChange('unknown');
+  }
+
+  private abandonInFlight(): void {
+    this.epoch++;
+    this.inFlight?.abort.abort();
+    this.inFlight = undefined;
+  }
+
+  private newTicker(): JitteredTicker {
+    return startJitteredTicker({ periodMs: this.opts.periodMs, immediate: true, tick: () => this.probe() });
+  }
+
+  /** A new ticker, probing now: the probe in flight (one at a time) is abandoned for it. */
+  private restartTicker(): void {
+    this.abandonInFlight();
+    this.ticker?.stop();
+    this.ticker = this.newTicker();
   }
 
   private async probe(): Promise<void> {
     const { metrics, cluster } = this.opts;
     const target = this.opts.target();
-    const result: ProbeResult = target
-      ? await probeOnce(this.opts.adminUrl, target, this.opts.path, this.opts.timeoutMs, this.opts.cluster)
-      : { success: false, error: 'no remote gateway address' };
-    if (!this.ticker) return; // stopped while the probe was in flight
+    if (target === undefined) return; // the remote gateway is not known yet: nothing to probe
+    const key = this.probeKey(target);
+    // Probed by itself (no trigger()) after a change: the old knowledge is not about this one.
+    if (this.about !== undefined && this.about !== key) this.forget();
+    const epoch = this.epoch;
+    const abort = new AbortController();
+    this.inFlight = { key, abort };
+    const result = await probeOnce(
+      this.opts.adminUrl,
+      target,
+      this.opts.path,
+      this.opts.timeoutMs,
+      this.opts.cluster,
+      abort.signal,
+    );
+    // Stopped, or the gateway changed while the probe was in flight: its answer is of no use.
+    if (epoch !== this.epoch || !this.ticker) return;
+    if (this.inFlight?.abort === abort) this.inFlight = undefined;
     metrics.probes.inc({ target_cluster_name: cluster, result: result.success ? 'success' : 'failure' });
     if (result.success && result.latencyMs !== undefined) {
       metrics.probeLatency.observe({ target_cluster_name: cluster }, result.latencyMs);
@@ -134,6 +245,7 @@ export class ProbeWorker {
     this.lastError = result.error;
     const previous = this.state.alive;
     this.state = nextProbeState(this.state, result.success, this.opts.failureThreshold);
+    this.about = key;
     if (this.state.alive !== 'unknown')
       metrics.gatewayAlive.set({ target_cluster_name: cluster }, this.state.alive ? 1 : 0);
     this.opts.onProbe?.(result);

@@ -29,7 +29,21 @@ export interface RemoteClusterEvents {
   /** Every remote cache holds a complete list: orphans may now be judged. */
   synced(): void;
   health(connected: boolean, error?: string): void;
-  gatewayAddresses(addresses: string[]): void;
+  /**
+   * The remote gateway's addresses changed, or are known for the first time since start() (once
+   * the remote gateway Service has been listed); `fromService`: its LoadBalancer ingress, not the
+   * Link's gatewayAddress.
+   */
+  gatewayAddresses(addresses: string[], fromService: boolean): void;
+}
+
+export interface RemoteClusterOptions {
+  /**
+   * The addresses to answer with until the remote gateway Service has been listed: those a
+   * previous connection found (a reconnect must not fall back to the Link's gatewayAddress, which
+   * may be stale, and back), else the Link's.
+   */
+  addresses?: readonly string[];
 }
 
 export class RemoteCluster {
@@ -60,17 +74,22 @@ export class RemoteCluster {
   private resolveTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private fallback: string[];
+  /** The remote gateway Service has been listed: `addresses` are its (or the fallback's), not a guess. */
+  private gatewayListed = false;
   isSynced = false;
   addresses: string[];
+  /** Whether `addresses` come from the remote gateway Service's LoadBalancer ingress. */
+  addressesFromService = false;
 
   constructor(
     readonly client: KubeClient,
     private readonly config: LinkConfig,
     private readonly shared: SharedLocal,
     private readonly events: RemoteClusterEvents,
+    options: RemoteClusterOptions = {},
   ) {
     this.fallback = [...config.gatewayAddresses];
-    this.addresses = [...config.gatewayAddresses];
+    this.addresses = [...(options.addresses ?? config.gatewayAddresses)];
     const opts = shared.remoteBackoff ? { backoff: shared.remoteBackoff } : {};
     this.services = serviceInformer(client, config.selector, opts);
     this.federated = serviceInformer(client, config.federatedServiceSelector, opts);
@@ -108,11 +127,21 @@ export class RemoteCluster {
       if (name && (services?.get(ns, name) ?? federated?.get(ns, name) ?? discovered?.get(ns, name)))
         events.changed(`${ns}/${name}`);
     });
-    gateway?.onEvent(() => void this.refreshGateway());
+    gateway?.onEvent(() => {
+      if (this.gatewayListed) void this.refreshGateway();
+    });
     slices.start();
     gateway?.start();
-    // Orphans are judged only on a complete remote list: wait for every remote cache.
-    void Promise.all([services?.synced, federated?.synced, discovered?.synced, slices.synced])
+    // Before its first list the gateway Service is not known to have no LoadBalancer address: the
+    // addresses stay what they were (the fallback would flip every mirror to it and back).
+    const gatewayKnown = gateway?.synced.then(() => {
+      if (this.stopped) return;
+      this.gatewayListed = true;
+      return this.refreshGateway(true);
+    });
+    // Orphans are judged only on a complete remote list, and mirrors written only once the remote
+    // gateway's address is known: wait for every remote cache.
+    void Promise.all([services?.synced, federated?.synced, discovered?.synced, slices.synced, gatewayKnown])
       .then(() => {
         if (this.stopped) return;
         this.isSynced = true;
@@ -121,9 +150,15 @@ export class RemoteCluster {
       })
       .catch(() => {});
     if (!gateway) return;
-    this.resolveTimer = setInterval(() => void this.refreshGateway(), this.shared.resolveIntervalMs);
+    this.resolveTimer = setInterval(() => {
+      if (this.gatewayListed) void this.refreshGateway();
+    }, this.shared.resolveIntervalMs);
     this.resolveTimer.unref();
-    void this.refreshGateway();
+  }
+
+  /** Whether the remote gateway Service has been listed, so `addresses` are known, not carried over. */
+  get gatewayKnown(): boolean {
+    return this.gatewayListed;
   }
 
   async stop(): Promise<void> {
@@ -144,7 +179,7 @@ export class RemoteCluster {
   /** The Link's `gatewayAddress` changed: the fallback used while the LB Service has no ingress. */
   setFallback(addresses: string[]): void {
     this.fallback = [...addresses];
-    void this.refreshGateway();
+    if (this.gatewayListed) void this.refreshGateway();
   }
 
   /**
@@ -269,12 +304,17 @@ export class RemoteCluster {
     this.slicesByService.set(key, entry.set(sliceName, e.object));
   }
 
-  private async refreshGateway(): Promise<void> {
+  /** `first`: the first resolution since start(), reported even when the addresses carried over hold. */
+  private async refreshGateway(first = false): Promise<void> {
     const svc = this.gateway?.get(SYSTEM_NAMESPACE, GATEWAY_SERVICE_NAME);
+    const fromService = gatewayHosts(svc, []).length > 0;
     const addresses = await resolveHosts(gatewayHosts(svc, this.fallback), this.shared.resolve);
-    if (this.stopped || addresses.join() === this.addresses.join()) return;
+    if (this.stopped) return;
+    if (!first && addresses.join() === this.addresses.join() && fromService === this.addressesFromService)
+      return;
     this.addresses = addresses;
-    this.events.gatewayAddresses(addresses);
+    this.addressesFromService = fromService;
+    this.events.gatewayAddresses(addresses, fromService);
   }
 }
 

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { afterEach } from 'vitest';
 import { updateWithRetry } from '../kube/apply.js';
-import { KubeClient } from '../kube/client.js';
+import { KubeClient, type KubeClientOptions } from '../kube/client.js';
 import { createInformer } from '../kube/informer.js';
 import {
   GATEWAY_SERVICE_NAME,
@@ -178,8 +178,12 @@ export async function setRemoteGatewayLB(remote: Cluster, ips: string[]): Promis
   });
 }
 
-export function startController(local: Cluster, probe: ProbeStub, over: Partial<ControllerConfig> = {}) {
-  const client = KubeClient.fromKubeconfigString(local.sandbox.kubeconfig());
+/** Controller settings, and `clientOptions` for its client (e.g. no rate limit, for a large sync). */
+export type ControllerOverrides = Partial<ControllerConfig> & { clientOptions?: KubeClientOptions };
+
+export function startController(local: Cluster, probe: ProbeStub, overrides: ControllerOverrides = {}) {
+  const { clientOptions, ...over } = overrides;
+  const client = KubeClient.fromKubeconfigString(local.sandbox.kubeconfig(), undefined, clientOptions);
   const ctl: RunningController = runController({
     client,
     gatewayAdminUrl: probe.url,
@@ -251,7 +255,7 @@ export class World {
     return c;
   }
 
-  controller(local: string, over: Partial<ControllerConfig> = {}) {
+  controller(local: string, over: ControllerOverrides = {}) {
     const ctl = startController(this.c(local), this.probe, over);
     this.controllers.push(ctl);
     return ctl;

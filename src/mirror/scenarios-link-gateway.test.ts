@@ -1,0 +1,164 @@
+/**
+ * Link edits of the remote gateway (address, port) and of its probe: the liveness known of the old
+ * gateway is not carried over to the new one, which is probed at once (Linkerd's service mirror
+ * restarts its probe worker on such an edit), and the mirrors lead to the new gateway at once.
+ */
+import { describe, expect, it } from 'vitest';
+import { REMOTE_GATEWAY_ANNOTATION } from '../kube/keys.js';
+import {
+  condition,
+  editLinkSpec,
+  exportService,
+  getLink,
+  getService,
+  link,
+  recordService,
+  setRemoteGatewayLB,
+  waitFor,
+  waitReady,
+  worldPerTest,
+} from './test-harness.js';
+
+const startWorld = worldPerTest();
+
+/** The Link's GatewayAlive condition once it speaks of `generation` (the edit). */
+function gatewayAliveOf(cluster: Parameters<typeof getLink>[0], generation: number | undefined) {
+  return waitFor(
+    async () => {
+      const c = condition(await getLink(cluster, 'west'), 'GatewayAlive');
+      return c?.observedGeneration === generation ? c : undefined;
+    },
+    { what: 'GatewayAlive of the edit' },
+  );
+}
+
+/** A long period: any probe soon after an edit was made for the edit, not by the period. */
+const slowProbe = { probeSpec: { period: '60s', timeout: '1s', failureThreshold: 1 } };
+
+describe('Link edits of the remote gateway', () => {
+  it('a gatewayPort edit is probed at once and the mirrors lead to the new port', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'web', { ready: 1 });
+    await link(east, west, 'west', slowProbe);
+    world.controller('east');
+    await waitReady(east, 'default', 'web-west');
+    const annotation = async () =>
+      (await getService(east, 'default', 'web-west'))?.metadata?.annotations?.[REMOTE_GATEWAY_ANNOTATION];
+    expect(await annotation()).toBe('10.1.0.1:4143');
+
+    // Nothing answers on the new port.
+    world.probe.dead.add('10.1.0.1:4200');
+    await editLinkSpec(east, 'west', (spec) => ({ ...spec, gatewayPort: 4200 }));
+    const generation = (await getLink(east, 'west'))?.metadata?.generation;
+    await waitFor(async () => (await annotation()) === '10.1.0.1:4200', {
+      what: 'annotation of the new port',
+    });
+    await waitFor(() => world.probe.seen.includes('10.1.0.1:4200'), {
+      timeoutMs: 3_000,
+      what: 'the new port probed at once, not a period later',
+    });
+    await waitReady(east, 'default', 'web-west', false, 3_000);
+    const gateway = await gatewayAliveOf(east, generation);
+    expect(gateway.status).toBe('False');
+  });
+
+  it('a gatewayAddress edit does not say the new address is alive before it has answered', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'web', { ready: 1 });
+    // Three failures make it dead: a period of 60 s leaves the edit its first failure only.
+    await link(east, west, 'west', { probeSpec: { period: '60s', timeout: '1s', failureThreshold: 3 } });
+    world.controller('east');
+    await waitReady(east, 'default', 'web-west');
+    await waitFor(async () => condition(await getLink(east, 'west'), 'GatewayAlive')?.status === 'True');
+
+    world.probe.dead.add('10.1.0.9:4143');
+    await editLinkSpec(east, 'west', (spec) => ({ ...spec, gatewayAddress: '10.1.0.9' }));
+    const generation = (await getLink(east, 'west'))?.metadata?.generation;
+    await waitFor(() => world.probe.seen.includes('10.1.0.9:4143'), {
+      timeoutMs: 3_000,
+      what: 'the new address probed at once',
+    });
+    const gateway = await gatewayAliveOf(east, generation);
+    // One failure of three: not known dead yet, and certainly not known alive.
+    expect(gateway.status).toBe('Unknown');
+    expect(gateway.message).toMatch(/10\.1\.0\.9:4143/);
+  });
+
+  it('a probeSpec.path edit is probed at once', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'web', { ready: 1 });
+    await link(east, west, 'west', slowProbe);
+    world.controller('east');
+    await waitReady(east, 'default', 'web-west');
+    const before = world.probe.seen.length;
+    await editLinkSpec(east, 'west', (spec) => ({
+      ...spec,
+      probeSpec: { ...spec.probeSpec, path: '/live' },
+    }));
+    await waitFor(() => world.probe.seen.length > before, { timeoutMs: 3_000, what: 'probed at once' });
+  });
+
+  it("a selector edit (a reconnect) keeps the remote LB's address: the Link's gatewayAddress is not dialled or written meanwhile", async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await setRemoteGatewayLB(west, ['10.7.0.1']);
+    await exportService(west, 'web', { ready: 1, labels: { tier: 'web' } });
+    // The Link's gatewayAddress (10.1.0.1, what `isthmus link` saw once) no longer answers.
+    world.probe.dead.add('10.1.0.1:4143');
+    await link(east, west, 'west', { probeSpec: { period: '60s', timeout: '1s', failureThreshold: 1 } });
+    world.controller('east');
+    await waitReady(east, 'default', 'web-west');
+    const annotation = async () =>
+      (await getService(east, 'default', 'web-west'))?.metadata?.annotations?.[REMOTE_GATEWAY_ANNOTATION];
+    await waitFor(async () => (await annotation()) === '10.7.0.1:4143', { what: 'the LB address' });
+    await waitReady(east, 'default', 'web-west');
+    const recorded = await recordService(east, 'default', 'web-west');
+    const written: string[] = [];
+    const seenBefore = world.probe.seen.length;
+    const timer = setInterval(() => {
+      const a = recorded.current()?.metadata?.annotations?.[REMOTE_GATEWAY_ANNOTATION];
+      if (a && written.at(-1) !== a) written.push(a);
+    }, 1);
+    try {
+      for (let i = 0; i < 5; i++) {
+        await editLinkSpec(east, 'west', (spec) => ({
+          ...spec,
+          selector: {
+            matchLabels: { 'mirror.linkerd.io/exported': 'true', ...(i % 2 ? {} : { tier: 'web' }) },
+          },
+        }));
+        const generation = (await getLink(east, 'west'))?.metadata?.generation;
+        await waitFor(async () => (await getLink(east, 'west'))?.status?.observedGeneration === generation, {
+          what: 'the edit observed',
+        });
+      }
+      await waitReady(east, 'default', 'web-west');
+    } finally {
+      clearInterval(timer);
+      await recorded.stop();
+    }
+    expect(written.filter((a) => a !== '10.7.0.1:4143')).toEqual([]);
+    expect(world.probe.seen.slice(seenBefore).filter((g) => g !== '10.7.0.1:4143')).toEqual([]);
+  });
+
+  it("at start-up the remote LB's address is probed, not first the Link's stale gatewayAddress", async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await setRemoteGatewayLB(west, ['10.7.0.1']);
+    await exportService(west, 'web', { ready: 1 });
+    world.probe.dead.add('10.1.0.1:4143');
+    await link(east, west, 'west', { probeSpec: { period: '60s', timeout: '1s', failureThreshold: 1 } });
+    const recorded = await recordService(east, 'default', 'web-west');
+    world.controller('east');
+    await waitReady(east, 'default', 'web-west');
+    await waitFor(async () => condition(await getLink(east, 'west'), 'GatewayAlive')?.status === 'True');
+    expect(world.probe.seen).toEqual(['10.7.0.1:4143']);
+    // Created with the LB's address, never rewritten.
+    expect(recorded.seen.filter((e) => e.startsWith('add'))).toHaveLength(1);
+    expect(recorded.seen).toHaveLength(1);
+    await recorded.stop();
+  });
+});
