@@ -83,6 +83,8 @@ export interface LinkStatus {
   services?: ServiceMirrorStatus[];
   /** How many Services are not mirrored in all; present when `services` does not list them all. */
   servicesNotMirrored?: number;
+  /** How many of those are `NotAllowed` (the owner's choice, not a fault); present with the above. */
+  servicesNotAllowed?: number;
 }
 
 export interface Link extends KubeObject {

@@ -85,4 +85,17 @@ describe('linkStatus', () => {
       'servicesNotMirrored',
     );
   });
+
+  it("lists faults before NotAllowed (the exporter's choice) and counts those apart", () => {
+    const notAllowed = Array.from({ length: 150 }, (_, i) => ({
+      namespace: 'a-shared',
+      name: `svc-${String(i).padStart(3, '0')}`,
+      reason: 'NotAllowed',
+    }));
+    const faults = [{ namespace: 'z-team', name: 'cart', reason: 'MissingNamespace' }];
+    const s = linkStatus({ ...base, problems: [...notAllowed, ...faults] }, undefined, t0);
+    expect(s.services?.[0]).toMatchObject({ namespace: 'z-team', name: 'cart' });
+    expect(s.servicesNotMirrored).toBe(151);
+    expect(s.servicesNotAllowed).toBe(150);
+  });
 });

@@ -111,8 +111,11 @@ export function linkStatus(
       ...(s.generation !== undefined ? { observedGeneration: s.generation } : {}),
     };
   });
-  const problems = [...s.problems].sort((a, b) =>
-    `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`),
+  // Faults first: NotAllowed is the exporter's choice, and must not crowd them out of the list.
+  const problems = [...s.problems].sort(
+    (a, b) =>
+      Number(a.reason === 'NotAllowed') - Number(b.reason === 'NotAllowed') ||
+      `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`),
   );
   const status: LinkStatus = {
     conditions: conds,
@@ -120,7 +123,10 @@ export function linkStatus(
     gatewayAddresses: [...s.gatewayAddresses],
     services: problems.slice(0, MAX_LISTED_SERVICES),
   };
-  if (problems.length > MAX_LISTED_SERVICES) status.servicesNotMirrored = problems.length;
+  if (problems.length > MAX_LISTED_SERVICES) {
+    status.servicesNotMirrored = problems.length;
+    status.servicesNotAllowed = problems.filter((p) => p.reason === 'NotAllowed').length;
+  }
   if (s.generation !== undefined) status.observedGeneration = s.generation;
   return status;
 }

@@ -737,6 +737,21 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         'warn',
         /Link west: 4199 more services are not mirrored \(the Link's status names the first 1; `kubectl describe link west -n isthmus-system` shows the controller's Warning events\)/,
       ],
+      [
+        "more than the status lists, but the rest are NotAllowed: the exporter's choice, no warning",
+        (f) => {
+          const status = links(f)[0]!.link.status!;
+          status.services = Array.from({ length: 100 }, (_, i) => ({
+            namespace: 'shop',
+            name: `svc-${i}`,
+            reason: 'NotAllowed',
+          }));
+          status.servicesNotMirrored = 150;
+          status.servicesNotAllowed = 150;
+        },
+        'ok',
+        null,
+      ],
     ],
   ],
   [

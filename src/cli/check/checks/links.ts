@@ -56,9 +56,18 @@ export function checkExportsMirrored(facts: CheckFacts): CheckResult {
       const why = s.message ? `${s.reason}: ${s.message}` : s.reason;
       warnings.push(`Link ${linkLabel(link)}: ${s.namespace}/${s.name} is not mirrored (${why})`);
     }
-    // The status names the first MAX_LISTED_SERVICES (link-status.ts) and counts the rest.
-    const listed = link.status?.services?.length ?? 0;
-    const more = (link.status?.servicesNotMirrored ?? listed) - listed;
+    // The status names the first MAX_LISTED_SERVICES (link-status.ts), faults first, and counts
+    // the rest, NotAllowed apart.
+    const status = link.status;
+    const listed = status?.services?.length ?? 0;
+    const listedFaults = (status?.services ?? []).filter(
+      (s) => s.reason !== 'Mirrored' && s.reason !== 'NotAllowed',
+    ).length;
+    const faults =
+      status?.servicesNotMirrored === undefined
+        ? listedFaults
+        : status.servicesNotMirrored - (status.servicesNotAllowed ?? 0);
+    const more = faults - listedFaults;
     if (more > 0) {
       warnings.push(
         `Link ${linkLabel(link)}: ${more} more services are not mirrored (the Link's status names the first ${listed}; \`kubectl describe link ${link.metadata?.name ?? ''} -n ${link.metadata?.namespace ?? ''}\` shows the controller's Warning events)`,
