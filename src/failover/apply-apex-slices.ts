@@ -6,6 +6,7 @@
  */
 import { createOrUpdate } from '../kube/apply.js';
 import type { KubeClient } from '../kube/client.js';
+import { isRetryable } from '../kube/errors.js';
 import { isSubsetOf } from '../kube/owned-fields.js';
 import { R } from '../kube/resources.js';
 import type { V1EndpointSlice } from '../kube/types.js';
@@ -42,6 +43,11 @@ function owned(slice: V1EndpointSlice) {
  * already right is not written; createOrUpdate re-reads before writing, so a stale cache costs a
  * GET, never a lost update. `isOwned` tells the owner's slices from a stranger's of the same name
  * (another split's on the same apex is reported, not fought over).
+ *
+ * Every write is attempted even when one fails (a slice the API refuses must not keep the other
+ * backends' slices stale, nor leave withdrawn ones listed); then the failure is thrown, a
+ * retryable one first, so that a terminal refusal of one slice does not stop the queue retrying
+ * a transient failure of another.
  */
 export async function applyApexSlices(
   client: KubeClient,
@@ -51,34 +57,49 @@ export async function applyApexSlices(
   isOwned: (slice: V1EndpointSlice) => boolean,
 ): Promise<ApplySlicesResult> {
   const result: ApplySlicesResult = { created: 0, updated: 0, deleted: 0, notOwned: [] };
+  const failures: unknown[] = [];
+  const attempt = (write: () => Promise<void>) => write().catch((err: unknown) => void failures.push(err));
   const wanted = new Set(desired.map((s) => s.metadata?.name));
-  for (const slice of desired) {
-    const cached = existing.find((e) => e.metadata?.name === slice.metadata?.name);
-    if (cached && cached.addressType === slice.addressType && isSubsetOf(owned(slice), cached)) continue;
-    if (cached && cached.addressType !== slice.addressType && isOwned(cached)) {
-      // addressType is immutable (API validation): a backend whose pods changed family gets its
-      // slice deleted and created again. The delete is conditional, so a newer write is not lost.
-      const rv = cached.metadata?.resourceVersion;
-      await client.delete(
-        R.endpointSlices,
-        namespace,
-        slice.metadata?.name ?? '',
-        rv ? { resourceVersion: rv } : {},
-      );
-      result.deleted++;
-    }
-    const outcome = await createOrUpdate<V1EndpointSlice>(client, R.endpointSlices, slice, {
-      isOwned,
-      diff: (current, want) => (isSubsetOf(owned(want), current) ? null : owned(want)),
-    });
-    if (outcome === 'created') result.created++;
-    else if (outcome === 'updated') result.updated++;
-    else if (outcome === 'not-owned') result.notOwned.push(slice.metadata?.name ?? '');
-  }
+  for (const slice of desired)
+    await attempt(() => applySlice(client, namespace, slice, existing, isOwned, result));
   for (const slice of existing) {
     const name = slice.metadata?.name ?? '';
     if (wanted.has(name)) continue;
-    if (await client.delete(R.endpointSlices, namespace, name)) result.deleted++;
+    await attempt(async () => {
+      if (await client.delete(R.endpointSlices, namespace, name)) result.deleted++;
+    });
   }
+  if (failures.length > 0) throw failures.find(isRetryable) ?? failures[0];
   return result;
+}
+
+async function applySlice(
+  client: KubeClient,
+  namespace: string,
+  slice: V1EndpointSlice,
+  existing: readonly V1EndpointSlice[],
+  isOwned: (slice: V1EndpointSlice) => boolean,
+  result: ApplySlicesResult,
+): Promise<void> {
+  const cached = existing.find((e) => e.metadata?.name === slice.metadata?.name);
+  if (cached && cached.addressType === slice.addressType && isSubsetOf(owned(slice), cached)) return;
+  if (cached && cached.addressType !== slice.addressType && isOwned(cached)) {
+    // addressType is immutable (API validation): a backend whose pods changed family gets its
+    // slice deleted and created again. The delete is conditional, so a newer write is not lost.
+    const rv = cached.metadata?.resourceVersion;
+    await client.delete(
+      R.endpointSlices,
+      namespace,
+      slice.metadata?.name ?? '',
+      rv ? { resourceVersion: rv } : {},
+    );
+    result.deleted++;
+  }
+  const outcome = await createOrUpdate<V1EndpointSlice>(client, R.endpointSlices, slice, {
+    isOwned,
+    diff: (current, want) => (isSubsetOf(owned(want), current) ? null : owned(want)),
+  });
+  if (outcome === 'created') result.created++;
+  else if (outcome === 'updated') result.updated++;
+  else if (outcome === 'not-owned') result.notOwned.push(slice.metadata?.name ?? '');
 }

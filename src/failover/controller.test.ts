@@ -28,7 +28,7 @@ import {
 import { SPLIT_LABEL, splitLabelValue } from './plan-apex-slices.js';
 import { STEER_LABEL } from './split-selection.js';
 import { failoverStatusRows } from './status-view.js';
-import { service, slice, trafficSplit } from './test-builders.js';
+import { podIPs, podSlices, service, slice, trafficSplit } from './test-builders.js';
 
 const GATEWAY_POD = '10.0.0.5';
 const PRIMARY_PODS = ['10.1.0.7', '10.1.0.8'];
@@ -426,6 +426,49 @@ describe('failover controller', () => {
         ]),
       { what: 'only the planned names left' },
     );
+  });
+
+  it('a backup with 1500 ready pods is listed in slices of at most 1000; a chunk no longer needed is withdrawn', async () => {
+    await client.create(
+      R.services,
+      service(ns, 'podinfo', [{ name: 'http', port: 9898 }], { app: 'podinfo' }),
+    );
+    await client.create(R.services, service(ns, 'podinfo-big'));
+    await client.create(R.endpointSlices, primarySlice(false));
+    const pods = podIPs(1500, '10.2');
+    for (const s of podSlices(ns, 'podinfo-big', pods)) await client.create(R.endpointSlices, s);
+    const backends = [
+      { service: 'podinfo', weight: 1 },
+      { service: 'podinfo-big', weight: 0 },
+    ];
+    await client.create(R.trafficSplitsV1alpha2, trafficSplit(ns, 'podinfo', 'podinfo', backends));
+    await start().synced;
+    const listed = async () =>
+      (await apexSlices())
+        .map((s) => [s.metadata?.name, s.endpoints.length])
+        .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+    await waitFor(
+      async () =>
+        same(await listed(), [
+          ['podinfo-isthmus-podinfo-big', 1000],
+          ['podinfo-isthmus-podinfo-big.1', 500],
+        ]),
+      { what: 'the backup in two slices' },
+    );
+    const addresses = (await apexSlices()).flatMap((s) => s.endpoints.map((e) => e.addresses[0]));
+    expect(addresses.sort()).toEqual([...pods].sort());
+    await waitFor(
+      async () => {
+        const c = await conditionOf('Steered');
+        return c?.status === 'True' && c.message.includes('podinfo-big 1500 endpoint(s)');
+      },
+      { what: 'Steered with all 1500 endpoints' },
+    );
+
+    await client.delete(R.endpointSlices, ns, 'podinfo-big-1');
+    await waitFor(async () => same(await listed(), [['podinfo-isthmus-podinfo-big', 750]]), {
+      what: 'the second chunk withdrawn',
+    });
   });
 });
 

@@ -3,13 +3,14 @@ import { MANAGED_BY_FAILOVER, MANAGED_BY_LABEL, SERVICE_NAME_LABEL } from '../ku
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
 import type { ParsedBackend } from './parse-split.js';
 import {
+  apexSliceName,
   BACKEND_LABEL,
   planApexSlices,
   SPLIT_LABEL,
   splitLabelValue,
   splitSliceLabels,
 } from './plan-apex-slices.js';
-import { service, slice } from './test-builders.js';
+import { podIPs, podSlices, service, slice } from './test-builders.js';
 
 const ns = 'test';
 const owner = {
@@ -345,6 +346,142 @@ describe('apex slice names', () => {
   it("keep a backend's first slice at <apex>-isthmus-<backend>", () => {
     expect(names(dualStackWest())).toEqual(
       expect.arrayContaining(['web-isthmus-web-west', 'web-isthmus-web-west-1']),
+    );
+  });
+});
+
+describe('planApexSlices for a backend over 1000 endpoints (the API refuses a larger slice)', () => {
+  const web = (families: string[] = ['IPv4']) => {
+    const svc = service(ns, 'web', [{ name: 'http', port: 8080 }]);
+    svc.spec!.ipFamilies = families;
+    return svc;
+  };
+  const plan = (
+    apex: V1Service,
+    weights: ParsedBackend[],
+    slicesByService: Map<string, V1EndpointSlice[]>,
+  ) => {
+    const p = planApexSlices({ namespace: ns, apex, owner, weights, slicesByService });
+    if (!p.ok) throw new Error(p.message);
+    return p;
+  };
+  const sizes = (slices: V1EndpointSlice[]) => slices.map((s) => [s.metadata?.name, s.endpoints.length]);
+  const addresses = (slices: V1EndpointSlice[]) =>
+    slices.flatMap((s) => s.endpoints.map((e) => e.addresses[0]));
+
+  it('splits a 1500-pod backend into slices of 1000 and 500, every endpoint listed once', () => {
+    const pods = podIPs(1500);
+    const p = plan(
+      web(),
+      [
+        { service: 'web', weight: 0 },
+        { service: 'web-big', weight: 1 },
+      ],
+      new Map([['web-big', podSlices(ns, 'web-big', pods, { port: 8080 })]]),
+    );
+    expect(sizes(p.slices)).toEqual([
+      ['web-isthmus-web-big', 1000],
+      ['web-isthmus-web-big.1', 500],
+    ]);
+    expect(addresses(p.slices).sort()).toEqual([...pods].sort());
+    expect(p.shares.find((s) => s.service === 'web-big')?.endpoints).toBe(1500);
+    for (const s of p.slices) {
+      expect(s.metadata?.labels?.[BACKEND_LABEL]).toBe('web-big');
+      expect(s.ports).toEqual([{ name: 'http', port: 8080, protocol: 'TCP' }]);
+    }
+  });
+
+  it('chunks after the share is chosen: 50/50 between 1500 and 1200 pods lists 1200 of each', () => {
+    const p = plan(
+      web(),
+      [
+        { service: 'web-a', weight: 1 },
+        { service: 'web-b', weight: 1 },
+      ],
+      new Map([
+        ['web-a', podSlices(ns, 'web-a', podIPs(1500, '10.1'), { port: 8080 })],
+        ['web-b', podSlices(ns, 'web-b', podIPs(1200, '10.2'), { port: 8080 })],
+      ]),
+    );
+    expect(p.shares.map((s) => [s.service, s.endpoints])).toEqual([
+      ['web-a', 1200],
+      ['web-b', 1200],
+    ]);
+    expect(p.maxError).toBe(0);
+    expect(sizes(p.slices)).toEqual([
+      ['web-isthmus-web-a', 1000],
+      ['web-isthmus-web-a.1', 200],
+      ['web-isthmus-web-b', 1000],
+      ['web-isthmus-web-b.1', 200],
+    ]);
+  });
+
+  it('chunks each family of a dual-stack backend on its own', () => {
+    const p = plan(
+      web(['IPv4', 'IPv6']),
+      [
+        { service: 'web', weight: 0 },
+        { service: 'web-big', weight: 1 },
+      ],
+      new Map([
+        [
+          'web-big',
+          [
+            ...podSlices(ns, 'web-big', podIPs(1200, '10.1'), { port: 8080 }),
+            ...podSlices(ns, 'web-big', podIPs(1200, 'fd00:1'), { port: 8080 }).map((s) => ({
+              ...s,
+              metadata: { ...s.metadata, name: `${s.metadata?.name}-v6` },
+            })),
+          ],
+        ],
+      ]),
+    );
+    expect(p.shares.find((s) => s.service === 'web-big')?.endpoints).toBe(1200);
+    expect(p.slices.map((s) => [s.metadata?.name, s.addressType, s.endpoints.length])).toEqual([
+      ['web-isthmus-web-big', 'IPv4', 1000],
+      ['web-isthmus-web-big.1', 'IPv4', 200],
+      [expect.stringMatching(/^web-isthmus-web-big\.[0-9a-f]{10}$/), 'IPv6', 1000],
+      [expect.stringMatching(/^web-isthmus-web-big\.[0-9a-f]{10}\.1$/), 'IPv6', 200],
+    ]);
+  });
+
+  it("names every chunk apart from any other backend's slices (web-west's vs web-west-1's), the same on every reconcile", () => {
+    const dual = (svc: string, count: number, v4: string, v6: string) => [
+      ...podSlices(ns, svc, podIPs(count, v4), { port: 8080 }),
+      ...podSlices(ns, svc, podIPs(count, v6), { port: 8080 }).map((s) => ({
+        ...s,
+        metadata: { ...s.metadata, name: `${s.metadata?.name}-v6` },
+      })),
+    ];
+    const names = () =>
+      plan(
+        web(['IPv4', 'IPv6']),
+        [
+          { service: 'web', weight: 0 },
+          { service: 'web-west', weight: 1 },
+          { service: 'web-west-1', weight: 1 },
+        ],
+        new Map([
+          ['web-west', dual('web-west', 2500, '10.1', 'fd00:1')],
+          ['web-west-1', dual('web-west-1', 2500, '10.2', 'fd00:2')],
+        ]),
+      ).slices.map((s) => s.metadata?.name ?? '');
+    const planned = names();
+    expect(planned).toHaveLength(12);
+    expect(new Set(planned).size).toBe(12);
+    for (const name of planned) {
+      expect(name.length).toBeLessThanOrEqual(253);
+      expect(name).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/);
+    }
+    expect(names()).toEqual(planned);
+  });
+
+  it('apexSliceName: a chunk index after the name, the first chunk keeps the name it always had', () => {
+    expect(apexSliceName('web', 'web-west')).toBe('web-isthmus-web-west');
+    expect(apexSliceName('web', 'web-west', undefined, 0)).toBe('web-isthmus-web-west');
+    expect(apexSliceName('web', 'web-west', undefined, 2)).toBe('web-isthmus-web-west.2');
+    expect(apexSliceName('web', 'web-west', 'IPv6|[]', 1)).toBe(
+      `${apexSliceName('web', 'web-west', 'IPv6|[]')}.1`,
     );
   });
 });

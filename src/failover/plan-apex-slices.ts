@@ -10,7 +10,12 @@
  * that should exist; the controller diffs and applies.
  */
 import { createHash } from 'node:crypto';
-import { MANAGED_BY_FAILOVER, MANAGED_BY_LABEL, SERVICE_NAME_LABEL } from '../kube/keys.js';
+import {
+  MANAGED_BY_FAILOVER,
+  MANAGED_BY_LABEL,
+  MAX_SLICE_ENDPOINTS,
+  SERVICE_NAME_LABEL,
+} from '../kube/keys.js';
 import type { V1EndpointSlice, V1Service, V1ServicePort } from '../kube/types.js';
 import { type BackendShare, type CountCandidate, chooseCounts } from './choose-counts.js';
 import { isApexSlice, isFailoverSlice, isReadyEndpoint, readyEndpointCount } from './endpoint-readiness.js';
@@ -191,13 +196,17 @@ function familiesOf(candidates: readonly Candidate[]): string {
 /**
  * Name of an apex slice, stable across reconciles so that an update replaces rather than piles
  * up: `<apex>-isthmus-<backend>` for a backend's first slice, and for any other (another family
- * or port mapping) `.` and a hash of its `group` (family and ports). Service names are DNS-1035
- * labels, without a dot, so no backend's name can spell another's slice (`web-west`'s second
- * vs `web-west-1`'s first); and at most 63 + 9 + 63 + 11 characters, a valid DNS-1123 subdomain.
+ * or port mapping) `.` and a hash of its `group` (family and ports); a group over
+ * MAX_SLICE_ENDPOINTS continues in `<that>.1`, `<that>.2` … (`chunk`). Service names are DNS-1035
+ * labels, without a dot, so no backend's name can spell another's slice (`web-west`'s second or
+ * `.1` vs `web-west-1`'s first); a hash is 10 hex digits, and a chunk number that long would take
+ * 10^12 endpoints, so neither spells the other. At most 63 + 9 + 63 + 11 + a few characters, a
+ * valid DNS-1123 subdomain.
  */
-export function apexSliceName(apex: string, backend: string, group?: string): string {
-  const name = `${apex}-isthmus-${backend}`;
-  return group === undefined ? name : `${name}.${shortHash(group)}`;
+export function apexSliceName(apex: string, backend: string, group?: string, chunk = 0): string {
+  const first = `${apex}-isthmus-${backend}`;
+  const name = group === undefined ? first : `${first}.${shortHash(group)}`;
+  return chunk === 0 ? name : `${name}.${chunk}`;
 }
 
 function portNames(ports: readonly V1ServicePort[]): string {
@@ -254,7 +263,11 @@ function backendCandidates(
   return [...out.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, c]) => c);
 }
 
-/** One slice per (address type, port mapping): an EndpointSlice has one of each. */
+/**
+ * One slice per (address type, port mapping), as an EndpointSlice has one of each, and per
+ * MAX_SLICE_ENDPOINTS of them, which the API server refuses to exceed. Cut after the share was
+ * chosen: the chunks of a backend list exactly its share's endpoints.
+ */
 function slicesFor(
   input: ApexPlanInput,
   apex: string,
@@ -264,13 +277,43 @@ function slicesFor(
   const groups = new Map<string, Candidate[]>();
   for (const c of chosen) {
     const key = `${c.addressType}|${JSON.stringify(c.ports)}`;
-    groups.set(key, [...(groups.get(key) ?? []), c]);
+    const group = groups.get(key);
+    if (group) group.push(c);
+    else groups.set(key, [c]);
   }
-  return [...groups].map(([key, group], index) => ({
+  return [...groups].flatMap(([key, group], index) =>
+    chunksOf(group, MAX_SLICE_ENDPOINTS).map((endpoints, chunk) =>
+      apexSlice(
+        input,
+        apex,
+        backend,
+        apexSliceName(apex, backend, index === 0 ? undefined : key, chunk),
+        endpoints,
+      ),
+    ),
+  );
+}
+
+/** `items` in consecutive runs of at most `size`, in order (so each run keeps its name). */
+function chunksOf<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** One apex slice listing `endpoints`, all of one address type and port mapping. */
+function apexSlice(
+  input: ApexPlanInput,
+  apex: string,
+  backend: string,
+  name: string,
+  endpoints: readonly Candidate[],
+): V1EndpointSlice {
+  return {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
     metadata: {
-      name: apexSliceName(apex, backend, index === 0 ? undefined : key),
+      name,
       namespace: input.namespace,
       labels: {
         [SERVICE_NAME_LABEL]: apex,
@@ -287,12 +330,12 @@ function slicesFor(
         },
       ],
     },
-    addressType: group[0]!.addressType,
-    ports: group[0]!.ports.map((p) => ({ ...p })),
+    addressType: endpoints[0]!.addressType,
+    ports: endpoints[0]!.ports.map((p) => ({ ...p })),
     // `ready` always explicit: the API reads an absent `ready` as true (DESIGN.md).
-    endpoints: group.map((c) => ({
+    endpoints: endpoints.map((c) => ({
       addresses: [c.address],
       conditions: { ready: true, serving: true, terminating: false },
     })),
-  }));
+  };
 }

@@ -70,3 +70,32 @@ export function trafficSplit(
     spec: { service: apex, backends },
   };
 }
+
+/** `count` distinct pod IPs, `<prefix>.x.y` (10.x, as a pod network's), or `fd00:<n>::x` for an IPv6 prefix. */
+export function podIPs(count: number, prefix = '10.1'): string[] {
+  return Array.from({ length: count }, (_, i) =>
+    prefix.includes(':')
+      ? `${prefix}::${(i + 1).toString(16)}`
+      : `${prefix}.${Math.floor(i / 250)}.${(i % 250) + 1}`,
+  );
+}
+
+/**
+ * A Service's ready pods as the EndpointSlice controller would list them, `perSlice` to a slice
+ * (`<service>-0`, `<service>-1` …): a large backend written in few requests.
+ */
+export function podSlices(
+  namespace: string,
+  serviceName: string,
+  ready: readonly string[],
+  opts: { port?: number; perSlice?: number } = {},
+): V1EndpointSlice[] {
+  const perSlice = opts.perSlice ?? 750;
+  return Array.from({ length: Math.ceil(ready.length / perSlice) }, (_, k) =>
+    slice(namespace, serviceName, {
+      name: `${serviceName}-${k}`,
+      ready: ready.slice(k * perSlice, (k + 1) * perSlice),
+      ...(opts.port === undefined ? {} : { port: opts.port }),
+    }),
+  );
+}

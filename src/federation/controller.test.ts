@@ -6,7 +6,7 @@
  */
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
-import { service, slice } from '../failover/test-builders.js';
+import { podIPs, podSlices, service, slice } from '../failover/test-builders.js';
 import { KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
 import { FlakyClient } from '../kube/flaky-client.js';
@@ -113,17 +113,25 @@ async function fixture(): Promise<void> {
 }
 
 const federated = () => client.get<V1Service>(R.services, ns, 'cart-federated');
+const federatedSlices = async () =>
+  (
+    await client.list<V1EndpointSlice>(R.endpointSlices, {
+      namespace: ns,
+      labelSelector: `${SERVICE_NAME_LABEL}=cart-federated`,
+    })
+  ).items;
 /** What kube-proxy would balance over for `cart-federated`: every ready address:port of its slices. */
 async function endpoints(): Promise<string[]> {
-  const { items } = await client.list<V1EndpointSlice>(R.endpointSlices, {
-    namespace: ns,
-    labelSelector: `${SERVICE_NAME_LABEL}=cart-federated`,
-  });
-  return items
+  return (await federatedSlices())
     .flatMap((s) =>
       s.endpoints.filter((e) => e.conditions?.ready).map((e) => `${e.addresses[0]}:${s.ports?.[0]?.port}`),
     )
     .sort();
+}
+/** `<member cluster>: <endpoints>` for each slice of `cart-federated`. */
+async function sliceSizes(): Promise<string[]> {
+  const clusterOf = (s: V1EndpointSlice) => s.metadata?.labels?.[CLUSTER_NAME_LABEL];
+  return (await federatedSlices()).map((s) => `${clusterOf(s)}: ${s.endpoints.length}`).sort();
 }
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 const eventMessages = async () =>
@@ -144,16 +152,8 @@ describe('federation controller', () => {
     expect(svc?.spec?.selector).toBeUndefined();
     expect(svc?.spec?.ports?.map((p) => `${p.name}=${p.port}`)).toEqual(['http=8080']);
     expect(svc?.metadata?.annotations?.[FEDERATION_MEMBERS_ANNOTATION]).toBe('east,north,west');
-    const { items } = await client.list<V1EndpointSlice>(R.endpointSlices, {
-      namespace: ns,
-      labelSelector: `${SERVICE_NAME_LABEL}=cart-federated`,
-    });
-    const clusterOf = (s: V1EndpointSlice) => s.metadata?.labels?.[CLUSTER_NAME_LABEL];
-    expect(items.map((s) => `${clusterOf(s)}: ${s.endpoints.length}`).sort()).toEqual([
-      'east: 2',
-      'north: 1',
-      'west: 1',
-    ]);
+    expect(await sliceSizes()).toEqual(['east: 2', 'north: 1', 'west: 1']);
+    const items = await federatedSlices();
     for (const s of items) {
       expect(s.metadata?.ownerReferences).toEqual([
         expect.objectContaining({
@@ -166,6 +166,25 @@ describe('federation controller', () => {
     }
     expect(await metric('isthmus_federation_members')).toBe(3);
     expect(await metric('isthmus_federation_ready_members')).toBe(3);
+  });
+
+  it('a local member with 1500 ready pods: listed in slices of at most 1000, the remote members too; a chunk no longer needed goes', async () => {
+    const pods = podIPs(1500, '10.1');
+    await client.create(R.services, localMember());
+    for (const s of podSlices(ns, 'cart', pods, { port: 8080 })) await client.create(R.endpointSlices, s);
+    await client.create(R.services, memberMirror('west'));
+    await client.create(R.endpointSlices, mirrorSlice('west', 20001));
+    await client.create(R.services, memberMirror('north'));
+    await client.create(R.endpointSlices, mirrorSlice('north', 20002));
+    await start().synced;
+    const all = [`${GATEWAY_POD}:20001`, `${GATEWAY_POD}:20002`, ...pods.map((p) => `${p}:8080`)].sort();
+    await waitFor(async () => same(await endpoints(), all), { what: 'every member, 1502 endpoints' });
+    expect(await sliceSizes()).toEqual(['east: 1000', 'east: 500', 'north: 1', 'west: 1']);
+
+    await client.delete(R.endpointSlices, ns, 'cart-1');
+    await waitFor(async () => same(await sliceSizes(), ['east: 750', 'north: 1', 'west: 1']), {
+      what: "the local member's second slice withdrawn",
+    });
   });
 
   it('a member mirrored in remote-discovery mode (a Link without a gateway): its remote pods, not a gateway', async () => {

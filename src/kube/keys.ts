@@ -128,3 +128,6 @@ export const PORTS = {
 export function gatewayIdentity(trustDomain: string, cluster: string): string {
   return `spiffe://${trustDomain}/cluster/${cluster}/gateway`;
 }
+
+/** The API's limit on endpoints per EndpointSlice (discovery.k8s.io/v1 validation). */
+export const MAX_SLICE_ENDPOINTS = 1000;

@@ -3,14 +3,15 @@
  * network, no gateway). Pure: from the remote Service's EndpointSlices, the one set of endpoints
  * and ports the mirror's single EndpointSlice carries.
  */
+
+import { MAX_SLICE_ENDPOINTS } from '../kube/keys.js';
 import type { V1EndpointSlice } from '../kube/types.js';
 import { nonSpecialIPErrors } from '../sandbox/validation-endpoints.js';
 
 type Endpoint = NonNullable<V1EndpointSlice['endpoints']>[number];
 type SlicePort = NonNullable<V1EndpointSlice['ports']>[number];
 
-/** The API's limit on endpoints per EndpointSlice (discovery.k8s.io/v1 validation). */
-export const MAX_SLICE_ENDPOINTS = 1000;
+export { MAX_SLICE_ENDPOINTS };
 
 export interface DirectEndpoints {
   addressType: 'IPv4' | 'IPv6';
