@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { KubeApiError } from '../../kube/errors.js';
 import type { V1EndpointSlice, V1Service } from '../../kube/types.js';
-import { mirrorFacts } from './gather.js';
+import { mirrorFacts, remoteFailure } from './gather.js';
 
 const svc = (name: string, cluster?: string): V1Service => ({
   metadata: { name, namespace: 'test', labels: cluster ? { 'mirror.linkerd.io/cluster-name': cluster } : {} },
@@ -55,5 +56,28 @@ describe('mirrorFacts', () => {
       ['a', 'west'],
       ['z', ''],
     ]);
+  });
+});
+
+describe('remoteFailure', () => {
+  it('tells a remote API that answers 5xx from one that cannot be reached', () => {
+    const answered = new KubeApiError(
+      'KUBE_API_UNAVAILABLE',
+      'GET /version: 503',
+      503,
+      'ServiceUnavailable',
+      [],
+      undefined,
+    );
+    expect(remoteFailure(answered)).toMatchObject({ ok: false, kind: 'server-error' });
+    const network = new KubeApiError(
+      'KUBE_API_UNAVAILABLE',
+      'GET /version: ECONNREFUSED',
+      undefined,
+      'ECONNREFUSED',
+      [],
+      undefined,
+    );
+    expect(remoteFailure(network)).toMatchObject({ ok: false, kind: 'unreachable' });
   });
 });

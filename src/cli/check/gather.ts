@@ -100,11 +100,15 @@ const TLS_VERIFY_FAILURES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
-function remoteFailure(err: unknown): RemoteAccess {
+export function remoteFailure(err: unknown): RemoteAccess {
   const code = isIsthmusError(err) ? err.code : undefined;
   const message = describeError(err);
   if (err instanceof KubeApiError && err.reason && TLS_VERIFY_FAILURES.has(err.reason)) {
     return { ok: false, kind: 'untrusted', message };
+  }
+  // It answered, with a 5xx: reachable, and the credentials are not in question; the server is.
+  if (err instanceof KubeApiError && err.status !== undefined && err.status >= 500) {
+    return { ok: false, kind: 'server-error', message };
   }
   const kind = (code && REMOTE_KIND[code as keyof typeof REMOTE_KIND]) || 'error';
   return { ok: false, kind, message };

@@ -38,6 +38,7 @@ export type RemoteAccess =
         | 'unauthorized'
         | 'forbidden'
         | 'untrusted'
+        | 'server-error'
         | 'unreachable'
         | 'error';
       message: string;

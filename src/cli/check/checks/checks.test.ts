@@ -232,6 +232,18 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /^Link west: the remote API server's certificate is not trusted by the CA in isthmus-system\/cluster-credentials-west \(GET \/version: UNABLE_TO_VERIFY_LEAF_SIGNATURE.*\); .*isthmus link --context <west> --cluster-name west/,
       ],
       [
+        'the remote API server answers 5xx: reachable, the credentials are not in question',
+        (f) => {
+          links(f)[0]!.remote = {
+            ok: false,
+            kind: 'server-error',
+            message: 'GET /version: 503 ServiceUnavailable',
+          };
+        },
+        'fail',
+        /^Link west: the remote API server answers with a server error \(GET \/version: 503 ServiceUnavailable\); it is reachable and the credentials are not in question: check its health/,
+      ],
+      [
         'Secret missing',
         (f) => {
           links(f)[0]!.remote = { ok: false, kind: 'secret-missing', message: 'not found' };

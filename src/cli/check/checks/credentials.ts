@@ -17,6 +17,8 @@ function hint(cluster: string, secret: string, r: Exclude<RemoteAccess, { ok: tr
       return `Link ${cluster}: the remote identity lacks permissions (403: ${r.message}); apply the isthmus-remote-access RBAC in ${cluster} (isthmus install)`;
     case 'untrusted':
       return `Link ${cluster}: the remote API server's certificate is not trusted by the CA in ${secret} (${r.message}); the Secret was made for another cluster or the server's certificate changed: ${relink}`;
+    case 'server-error':
+      return `Link ${cluster}: the remote API server answers with a server error (${r.message}); it is reachable and the credentials are not in question: check its health (\`kubectl --context <${cluster}> get --raw '/readyz?verbose'\`)`;
     case 'unreachable':
       return `Link ${cluster}: the remote API server is unreachable (${r.message}); check the server address in ${secret} and the network path`;
     default:
