@@ -476,6 +476,21 @@ describe('planApexSlices for a backend over 1000 endpoints (the API refuses a la
     expect(names()).toEqual(planned);
   });
 
+  it('apexSliceName: two apex/backend pairs that would spell one name get different ones', () => {
+    const pairs: [string, string][] = [
+      ['a-isthmus-b', 'c'],
+      ['a', 'b-isthmus-c'],
+      ['a-isthmus', 'b'],
+      ['a', 'isthmus-b'],
+    ];
+    const names = pairs.map(([apex, backend]) => apexSliceName(apex, backend));
+    expect(new Set(names).size).toBe(pairs.length);
+    for (const n of names)
+      expect(n).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/);
+    // A name that splits one way only keeps the form it always had.
+    expect(apexSliceName('web', 'web-west')).toBe('web-isthmus-web-west');
+  });
+
   it('apexSliceName: a chunk index after the name, the first chunk keeps the name it always had', () => {
     expect(apexSliceName('web', 'web-west')).toBe('web-isthmus-web-west');
     expect(apexSliceName('web', 'web-west', undefined, 0)).toBe('web-isthmus-web-west');

@@ -46,6 +46,15 @@ export function splitLabelValue(split: string): string {
   return `${split.slice(0, 52)}-${shortHash(split)}`;
 }
 
+const SLICE_INFIX = '-isthmus-';
+
+/** How often `part` occurs in `text`, overlaps counted. */
+function occurrences(text: string, part: string): number {
+  let n = 0;
+  for (let i = text.indexOf(part); i !== -1; i = text.indexOf(part, i + 1)) n++;
+  return n;
+}
+
 function shortHash(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 10);
 }
@@ -200,11 +209,15 @@ function familiesOf(candidates: readonly Candidate[]): string {
  * MAX_SLICE_ENDPOINTS continues in `<that>.1`, `<that>.2` … (`chunk`). Service names are DNS-1035
  * labels, without a dot, so no backend's name can spell another's slice (`web-west`'s second or
  * `.1` vs `web-west-1`'s first); a hash is 10 hex digits, and a chunk number that long would take
- * 10^12 endpoints, so neither spells the other. At most 63 + 9 + 63 + 11 + a few characters, a
- * valid DNS-1123 subdomain.
+ * 10^12 endpoints, so neither spells the other. A pair that can be spelt by another pair (apex
+ * `a-isthmus-b` with backend `c`, and `a` with `b-isthmus-c`: "-isthmus-" more than once) carries
+ * a hash of the pair after it, and a name with "-isthmus-" once splits one way only. At most
+ * 63 + 9 + 63 + 3 × 11 + a few characters, a valid DNS-1123 subdomain.
  */
 export function apexSliceName(apex: string, backend: string, group?: string, chunk = 0): string {
-  const first = `${apex}-isthmus-${backend}`;
+  const joined = `${apex}${SLICE_INFIX}${backend}`;
+  const first =
+    occurrences(joined, SLICE_INFIX) === 1 ? joined : `${joined}.${shortHash(`${apex}/${backend}`)}`;
   const name = group === undefined ? first : `${first}.${shortHash(group)}`;
   return chunk === 0 ? name : `${name}.${chunk}`;
 }
