@@ -31,6 +31,8 @@ export interface ProbeResult {
   alive: boolean;
   latencyMs: number;
   error?: string;
+  /** Not probed: the address is not one the gateway may dial (answered 403, not 503). */
+  refused?: true;
 }
 
 export interface AdminOptions {
@@ -246,7 +248,7 @@ async function handleProbe(params: URLSearchParams, res: ServerResponse, opts: A
     // A probe that throws is a dead gateway, never an admin error: the caller asked "alive?".
     result = { alive: false, latencyMs: 0, error: err instanceof Error ? err.message : String(err) };
   }
-  sendJson(res, result.alive ? 200 : 503, result);
+  sendJson(res, result.alive ? 200 : result.refused ? 403 : 503, result);
 }
 
 function sendText(res: ServerResponse, status: number, body: string): void {

@@ -37,6 +37,7 @@ import { EgressListeners } from './egress.js';
 import { type Ingress, startIngress } from './ingress.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { gatewayClusterOf, PeerPolicy } from './peers.js';
+import { linkedGatewaysOnly } from './probe-targets.js';
 import { resolverFor } from './resolver.js';
 import { ServiceIndex } from './service-index.js';
 import { SessionPool } from './session-pool.js';
@@ -141,10 +142,11 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
       port: config.admin.port,
       readiness,
       metrics: () => metrics.render(),
-      probe: (gateway, path, timeoutMs, cluster) =>
+      probe: linkedGatewaysOnly(informers.links, (gateway, path, timeoutMs, cluster) =>
         pool === undefined
           ? Promise.resolve({ alive: false, latencyMs: 0, error: 'certificates not loaded' })
           : pool.probe(gateway, path, timeoutMs, cluster),
+      ),
       routes: () => egressListeners?.routes() ?? [],
     });
     onStop('admin server', () => admin.close());

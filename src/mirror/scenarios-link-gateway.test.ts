@@ -161,4 +161,36 @@ describe('Link edits of the remote gateway', () => {
     expect(recorded.seen).toHaveLength(1);
     await recorded.stop();
   });
+
+  it('a controller restarted after the remote gateway moved names the new address in the status, which the local gateway needs before it will probe it', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await setRemoteGatewayLB(west, ['10.7.0.1']);
+    await exportService(west, 'web', { ready: 1 });
+    // One failure is death: a probe refused for want of a Link naming the address would show.
+    await link(east, west, 'west', { probeSpec: { period: '60s', timeout: '1s', failureThreshold: 1 } });
+    const first = world.controller('east');
+    await waitReady(east, 'default', 'web-west');
+    await waitFor(async () => condition(await getLink(east, 'west'), 'GatewayAlive')?.status === 'True');
+    await first.stop();
+
+    await setRemoteGatewayLB(west, ['10.7.0.2']);
+    world.controller('east');
+    await waitFor(async () => (await getLink(east, 'west'))?.status?.gatewayAddresses?.[0] === '10.7.0.2', {
+      what: 'the new address in the status',
+    });
+    await waitFor(async () => condition(await getLink(east, 'west'), 'GatewayAlive')?.status === 'True', {
+      what: 'the moved gateway alive',
+    });
+    expect(world.probe.refused).toEqual([]);
+    expect(world.probe.seen.at(-1)).toBe('10.7.0.2:4143');
+    await waitFor(
+      async () =>
+        (await getService(east, 'default', 'web-west'))?.metadata?.annotations?.[
+          REMOTE_GATEWAY_ANNOTATION
+        ] === '10.7.0.2:4143',
+      { what: 'the mirror leading to the moved gateway' },
+    );
+    await waitReady(east, 'default', 'web-west');
+  });
 });

@@ -6,8 +6,11 @@
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { afterEach } from 'vitest';
+import { probeRefusal } from '../gateway/probe-targets.js';
+import { parseHostPort } from '../host-port.js';
 import { updateWithRetry } from '../kube/apply.js';
 import { KubeClient, type KubeClientOptions } from '../kube/client.js';
 import { createInformer } from '../kube/informer.js';
@@ -29,23 +32,64 @@ import { waitFor } from './test-wait.js';
 
 export { waitFor };
 
-/** A stub of the local gateway's admin /probe: alive per remote gateway address, flipped by tests. */
+/**
+ * A stub of the local gateway's admin /probe: alive per remote gateway address, flipped by tests.
+ * Like the gateway, it dials only a gateway a Link names (of the clusters in `links`, when set),
+ * waiting up to the probe's timeout for a Link to name it, else answering 403.
+ */
 export class ProbeStub {
   readonly dead = new Set<string>();
   readonly seen: string[] = [];
+  /** Refused probes (no Link named the address in time), as `<host>:<port>`. */
+  readonly refused: string[] = [];
+  links: (() => Promise<Link[]>) | undefined;
   private server: Server | undefined;
   url = '';
 
   async start(): Promise<void> {
     this.server = createServer((req, res) => {
-      const gateway = new URL(req.url ?? '/', 'http://x').searchParams.get('gateway') ?? '';
-      this.seen.push(gateway);
-      const alive = !this.dead.has(gateway) && !this.dead.has('*');
-      res.writeHead(alive ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(alive ? { alive, latencyMs: 1 } : { alive, error: 'stub: gateway dead' }));
+      void this.answer(new URL(req.url ?? '/', 'http://x').searchParams).then(({ status, body }) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      });
     });
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  private async answer(params: URLSearchParams): Promise<{ status: number; body: unknown }> {
+    const gateway = params.get('gateway') ?? '';
+    const refusal = await this.refusal(
+      gateway,
+      params.get('cluster') ?? undefined,
+      Number(params.get('timeoutMs')),
+    );
+    if (refusal !== undefined) {
+      this.refused.push(gateway);
+      return { status: 403, body: { alive: false, refused: true, error: refusal } };
+    }
+    this.seen.push(gateway);
+    const alive = !this.dead.has(gateway) && !this.dead.has('*');
+    return {
+      status: alive ? 200 : 503,
+      body: alive ? { alive, latencyMs: 1 } : { alive, error: 'stub: gateway dead' },
+    };
+  }
+
+  private async refusal(
+    gateway: string,
+    cluster: string | undefined,
+    timeoutMs: number,
+  ): Promise<string | undefined> {
+    const target = parseHostPort(gateway);
+    if (target === null) return `gateway "${gateway}" is not <host>:<port>`;
+    if (this.links === undefined) return undefined;
+    const deadline = Date.now() + (timeoutMs || 2_000);
+    for (;;) {
+      const reason = probeRefusal(await this.links().catch(() => []), target, cluster);
+      if (reason === undefined || Date.now() >= deadline) return reason;
+      await delay(20);
+    }
   }
 
   async close(): Promise<void> {
@@ -246,6 +290,13 @@ export class World {
     await w.probe.start();
     const started = await Promise.all(names.map((n) => startCluster(n, opts)));
     for (const [i, n] of names.entries()) w.clusters.set(n, started[i]!);
+    // Every cluster's controller shares the one stub: a Link in any of them names a gateway.
+    w.probe.links = async () => {
+      const lists = [...w.clusters.values()].map((c) =>
+        c.client.list<Link>(R.links, { namespace: SYSTEM_NAMESPACE }),
+      );
+      return (await Promise.all(lists)).flatMap((l) => l.items);
+    };
     return w;
   }
 

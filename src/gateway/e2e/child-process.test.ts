@@ -20,6 +20,7 @@ import {
   freePort,
   gatewayFlags,
   httpGet,
+  link,
   mirrorService,
   startBackend,
   startLinkedClusters,
@@ -55,6 +56,8 @@ describe('west gateway as a child process', () => {
     });
     cleanups.push(() => eastGw.stop());
     ports = { ingress: await freePort(WEST_HOST), admin: await freePort(WEST_HOST) };
+    // East's Link to west names the gateway its /probe may dial.
+    await east.kube.create(R.links, link('west', WEST_HOST, ports.ingress));
   });
 
   afterAll(async () => {

@@ -78,7 +78,7 @@ export function mirrorService(opts: {
   };
 }
 
-export function link(target: string, gatewayAddress: string): Link {
+export function link(target: string, gatewayAddress: string, gatewayPort?: number): Link {
   return {
     apiVersion: 'multicluster.isthmus.dev/v1alpha1',
     kind: 'Link',
@@ -87,6 +87,7 @@ export function link(target: string, gatewayAddress: string): Link {
       targetClusterName: target,
       clusterCredentialsSecret: `cluster-credentials-${target}`,
       gatewayAddress,
+      ...(gatewayPort === undefined ? {} : { gatewayPort }),
     },
   };
 }
@@ -223,6 +224,7 @@ export async function startLinkedClusters(
   await west.kube.create(R.namespaces, namespace(SYSTEM_NAMESPACE));
   await west.kube.create(R.links, link('east', eastHost));
   await east.kube.create(R.namespaces, namespace(ns));
+  await east.kube.create(R.namespaces, namespace(SYSTEM_NAMESPACE));
   return { east, west };
 }
 

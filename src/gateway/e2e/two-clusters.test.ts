@@ -12,7 +12,7 @@ import { type Logger, pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueGatewayCertificate } from '../../identity/ca.js';
 import { TEST_TRUST_DOMAIN, testPki } from '../../identity/testing.js';
-import { EXPORTED_LABEL } from '../../kube/keys.js';
+import { EXPORTED_LABEL, SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { V1Service } from '../../kube/types.js';
 import { gatewayOptionsFromFlags } from '../config.js';
@@ -27,6 +27,7 @@ import {
   freePort,
   gatewayFlags,
   httpGet,
+  link,
   mirrorService,
   startBackend,
   startLinkedClusters,
@@ -250,12 +251,68 @@ describe('two clusters, one gateway each', () => {
     }
   });
 
-  it('probes west through the mTLS path: /probe alive', async () => {
-    const res = await fetch(
-      adminUrl(eastGw, `/probe?gateway=${WEST_HOST}:${westGw.ingress.address.port}&path=/ready`),
-    );
+  it('probes west through the mTLS path once a Link names it: /probe alive', async () => {
+    const westIngress = `${WEST_HOST}:${westGw.ingress.address.port}`;
+    // Asked before east has a Link to west: the answer waits for the Link, within the timeout.
+    const asked = fetch(adminUrl(eastGw, `/probe?gateway=${westIngress}&cluster=west&timeoutMs=10000`));
+    await east.kube.create(R.links, link('west', WEST_HOST, westGw.ingress.address.port));
+    const res = await asked;
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ alive: true });
+    // The Link gone, west is neither probed nor (next test) admitted at east's ingress.
+    await east.kube.delete(R.links, SYSTEM_NAMESPACE, 'west');
+    await waitFor('the probe refused again', async () => {
+      const again = await fetch(adminUrl(eastGw, `/probe?gateway=${westIngress}&timeoutMs=50`));
+      return again.status === 403;
+    });
+  });
+
+  it('refuses to probe an address no Link names, and never dials it (403)', async () => {
+    // A listener that counts connections: /probe must not even open TCP to it.
+    let dialled = 0;
+    const bait = net.createServer((socket) => {
+      dialled++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => bait.listen(0, WEST_SPARE_HOST, resolve));
+    const port = (bait.address() as net.AddressInfo).port;
+    await east.kube.create(R.links, {
+      ...link('north', '127.0.42.9'),
+      metadata: { namespace: SYSTEM_NAMESPACE, name: 'north' },
+    });
+    try {
+      const res = await fetch(adminUrl(eastGw, `/probe?gateway=${WEST_SPARE_HOST}:${port}&timeoutMs=200`));
+      expect(res.status).toBe(403);
+      expect(await res.json()).toMatchObject({
+        alive: false,
+        refused: true,
+        error: expect.stringContaining('/probe dials only linked gateways'),
+      });
+      // A Link names the address, but for another cluster than the one asked about.
+      await east.kube.patch(R.links, SYSTEM_NAMESPACE, 'north', {
+        spec: { gatewayAddress: WEST_SPARE_HOST, gatewayPort: port },
+      });
+      const other = await fetch(
+        adminUrl(eastGw, `/probe?gateway=${WEST_SPARE_HOST}:${port}&cluster=west&timeoutMs=200`),
+      );
+      expect(other.status).toBe(403);
+      expect(await other.json()).toMatchObject({
+        error: expect.stringContaining('the Link to cluster "west"'),
+      });
+      expect(dialled).toBe(0);
+      // Named for the cluster asked about (north), it is dialled, and found no gateway.
+      const named = await fetch(
+        adminUrl(eastGw, `/probe?gateway=${WEST_SPARE_HOST}:${port}&cluster=north&timeoutMs=1000`),
+      );
+      expect(named.status).toBe(503);
+      expect(dialled).toBeGreaterThan(0);
+    } finally {
+      await east.kube.delete(R.links, SYSTEM_NAMESPACE, 'north');
+      await new Promise((resolve) => bait.close(resolve));
+    }
+    // Good probes still work afterwards: the gateway serves.
+    const live = await fetch(adminUrl(eastGw, '/live'));
+    expect(live.status).toBe(200);
   });
 
   it('rotates west certificate without dropping an open tunnel', async () => {
@@ -349,6 +406,7 @@ describe('two clusters, one gateway each', () => {
 
   it('reports west dead on /probe once west stops', async () => {
     const westIngress = `${WEST_HOST}:${westGw.ingress.address.port}`;
+    await east.kube.create(R.links, link('west', WEST_HOST, westGw.ingress.address.port));
     await westGw.stop();
     const res = await fetch(adminUrl(eastGw, `/probe?gateway=${westIngress}&timeoutMs=1000`));
     expect(res.status).toBe(503);

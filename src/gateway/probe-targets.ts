@@ -1,0 +1,99 @@
+/**
+ * Which gateways the admin `/probe` may dial: only those a Link in the system namespace names, so
+ * that the unauthenticated admin port cannot be used to make the gateway open connections to any
+ * address (a port scan from inside the cluster's network). A Link names its remote gateway in
+ * `spec.gatewayAddress` (comma-separated) with `spec.gatewayPort`, and the controller writes the
+ * remote LoadBalancer's addresses, which it prefers, to `status.gatewayAddresses`.
+ */
+import { isIP } from 'node:net';
+import { type HostPort, hostPort } from '../host-port.js';
+import { PORTS } from '../kube/keys.js';
+import type { Link } from '../kube/types.js';
+import { splitAddresses } from '../mirror/link-config.js';
+import type { ProbeResult } from './admin.js';
+
+/** `host:port` in one spelling: IPv6 compressed and lower case (`[FD00:0::1]` is `[fd00::1]`), names lower case. */
+export function targetKey({ host, port }: HostPort): string {
+  const canonical =
+    isIP(host) === 6 ? new URL(`http://[${host}]/`).hostname.slice(1, -1) : host.toLowerCase();
+  return hostPort(canonical, port);
+}
+
+/** Every remote gateway the Links name, keyed by `targetKey`, with the clusters that name it. */
+export function linkedGateways(links: readonly Link[]): Map<string, Set<string>> {
+  const gateways = new Map<string, Set<string>>();
+  for (const link of links) {
+    const cluster = link.spec?.targetClusterName;
+    if (typeof cluster !== 'string' || cluster === '' || link.metadata?.deletionTimestamp) continue;
+    const port = link.spec?.gatewayPort ?? PORTS.ingress;
+    const hosts = [...splitAddresses(link.spec?.gatewayAddress), ...(link.status?.gatewayAddresses ?? [])];
+    for (const host of hosts) {
+      const key = targetKey({ host, port });
+      gateways.set(key, (gateways.get(key) ?? new Set()).add(cluster));
+    }
+  }
+  return gateways;
+}
+
+/**
+ * Why `/probe` may not dial `target` (for the cluster asked about, when one is), or undefined when
+ * it may: a Link (of that cluster) names the address and port.
+ */
+export function probeRefusal(
+  links: readonly Link[],
+  target: HostPort,
+  cluster: string | undefined,
+): string | undefined {
+  const clusters = linkedGateways(links).get(targetKey(target));
+  if (clusters !== undefined && (cluster === undefined || clusters.has(cluster))) return undefined;
+  const whose = cluster === undefined ? 'any Link' : `the Link to cluster "${cluster}"`;
+  return `${hostPort(target.host, target.port)} is not a gateway that ${whose} names (spec.gatewayAddress and gatewayPort, or status.gatewayAddresses): /probe dials only linked gateways`;
+}
+
+/** What `awaitLinkedGateway` needs of the Link informer. */
+export interface LinkEvents {
+  list(): Link[];
+  onEvent(handler: () => void): () => void;
+}
+
+/**
+ * `probeRefusal`, but a refusal is re-checked on each Link event until `timeoutMs`: the controller
+ * may probe the remote LoadBalancer's new address a moment before its status write (or our watch)
+ * brings it here.
+ */
+export function awaitLinkedGateway(
+  links: LinkEvents,
+  target: HostPort,
+  cluster: string | undefined,
+  timeoutMs: number,
+): Promise<string | undefined> {
+  const first = probeRefusal(links.list(), target, cluster);
+  if (first === undefined) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const finish = (reason: string | undefined): void => {
+      clearTimeout(timer);
+      unsubscribe();
+      resolve(reason);
+    };
+    const timer = setTimeout(() => finish(probeRefusal(links.list(), target, cluster)), timeoutMs);
+    const unsubscribe = links.onEvent(() => {
+      if (probeRefusal(links.list(), target, cluster) === undefined) finish(undefined);
+    });
+  });
+}
+
+type Probe = (gateway: HostPort, path: string, timeoutMs: number, cluster?: string) => Promise<ProbeResult>;
+
+/**
+ * `probe`, for linked gateways only: anything else is refused (`refused`, answered 403) without a
+ * connection. Waiting for a Link to name the target counts against the probe's own timeout.
+ */
+export function linkedGatewaysOnly(links: LinkEvents, probe: Probe): Probe {
+  return async (gateway, path, timeoutMs, cluster) => {
+    const started = performance.now();
+    const refusal = await awaitLinkedGateway(links, gateway, cluster, timeoutMs);
+    if (refusal !== undefined) return { alive: false, latencyMs: 0, error: refusal, refused: true };
+    const left = Math.max(1, Math.round(timeoutMs - (performance.now() - started)));
+    return probe(gateway, path, left, cluster);
+  };
+}
