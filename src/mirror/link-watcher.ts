@@ -331,7 +331,10 @@ export class LinkWatcher {
     if (!this.config.hasGateway || this.probe.alive !== 'unknown' || this.probe.superseded) return true;
     // The remote gateway moved while we were away: the local gateway's /probe dials only addresses
     // a Link names, so its probe waits for this status to name the new one.
-    return this.remote.gatewayKnown && (link.status.gatewayAddresses ?? []).join() !== this.gatewayAddresses().join();
+    return (
+      this.remote.gatewayKnown &&
+      (link.status.gatewayAddresses ?? []).join() !== this.gatewayAddresses().join()
+    );
   }
 
   /** True once the remote list is complete and no work is queued: for tests and benchmarks. */
