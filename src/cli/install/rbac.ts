@@ -20,6 +20,10 @@ const CONTROLLER_RULES: Rule[] = [
   // Mirrors: Services and EndpointSlices written in the namespaces of the exported services.
   { apiGroups: [''], resources: ['services'], verbs: WRITE },
   { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: WRITE },
+  // Mirror slices are owned by their Service with blockOwnerDeletion, which the
+  // OwnerReferencesPermissionEnforcement admission plugin (OpenShift, hardened clusters) allows only
+  // to who may update the owner's finalizers, as kube-controller-manager's endpointslice-controller may.
+  { apiGroups: [''], resources: ['services/finalizers'], verbs: ['update'] },
   { apiGroups: [''], resources: ['namespaces'], verbs: READ },
   { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch', 'update'] },
   {

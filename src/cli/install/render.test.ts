@@ -2,32 +2,21 @@ import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { V1Service } from '../../kube/types.js';
+import { buildDirectSlice } from '../../mirror/mirror-objects.js';
+import { decodeBuiltinFields } from '../../sandbox/builtin-fields.js';
+import { ruleAllows } from '../../sandbox/rbac.js';
+import { validateBuiltin } from '../../sandbox/validation.js';
 import { validateService } from '../../sandbox/validation-service.js';
 import { registerCommands } from '../commands/index.js';
 import { installOptionsFromFlags, issuerFiles } from '../commands/install.js';
+import { GRANTS } from './rbac.js';
 import { installManifests, renderInstall } from './render.js';
+import { NO_GATEWAY_FLAGS, PEM, TEST_FLAGS, testInstallOptions } from './test-options.js';
 
-const PEM = (label: string) => `-----BEGIN ${label}-----\nRklYVFVSRQ==\n-----END ${label}-----\n`;
+type KubeDoc = { apiVersion: string; kind: string; metadata: { name: string } };
 
-const flags = {
-  clusterName: 'east',
-  trustAnchor: 'ca.crt',
-  issuerCert: 'issuer.crt',
-  issuerKey: 'issuer.key',
-  trustDomain: 'cluster.local',
-  clusterDomain: 'cluster.local',
-  image: 'ghcr.io/isthmus-dev/isthmus:0.1.0',
-  imagePullPolicy: 'IfNotPresent',
-  gatewayReplicas: '1',
-  controllerReplicas: '2',
-  gatewayServiceType: 'LoadBalancer',
-  failoverControlledBy: 'linkerd-failover',
-  egressPortRange: '20000-29999',
-};
-const opts = installOptionsFromFlags(flags, PEM('CERTIFICATE'), {
-  certPem: PEM('CERTIFICATE'),
-  keyPem: PEM('PRIVATE KEY'),
-});
+const flags = TEST_FLAGS;
+const opts = testInstallOptions();
 
 describe('isthmus install', () => {
   it('renders the golden manifests', async () => {
@@ -40,6 +29,19 @@ describe('isthmus install', () => {
     for (const d of docs) {
       const o = d.toJS() as { apiVersion?: string; kind?: string; metadata?: { name?: string } };
       expect(o.apiVersion && o.kind && o.metadata?.name, JSON.stringify(o).slice(0, 80)).toBeTruthy();
+    }
+  });
+
+  it('renders only fields the API server knows, of the right types, in objects it accepts', () => {
+    // kubectl apply asks for strict field validation: a misplaced field is a 400, not a silent drop.
+    for (const o of installManifests({ ...opts, gatewayReplicas: 2, identityReplicas: 2 }) as KubeDoc[]) {
+      const gvk = `${o.apiVersion}/${o.kind}`;
+      const copy = structuredClone(o) as Record<string, unknown>;
+      expect(decodeBuiltinFields(gvk, o.kind, copy, true), `${o.kind}/${o.metadata.name}`).toEqual([]);
+      expect(
+        validateBuiltin(gvk, o, undefined, { allowLoopbackEndpoints: false }),
+        `${o.kind}/${o.metadata.name}`,
+      ).toEqual([]);
     }
   });
 
@@ -61,16 +63,7 @@ describe('isthmus install', () => {
   });
 
   describe('--no-gateway (a flat pod network)', () => {
-    const bare = {
-      clusterName: 'west',
-      gateway: false,
-      trustDomain: 'cluster.local',
-      clusterDomain: 'cluster.local',
-      image: 'ghcr.io/isthmus-dev/isthmus:0.1.0',
-      imagePullPolicy: 'IfNotPresent',
-      controllerReplicas: '2',
-      failoverControlledBy: 'linkerd-failover',
-    };
+    const bare = NO_GATEWAY_FLAGS;
     type Obj = { kind: string; metadata: { name: string; labels?: Record<string, string> } };
     const flat = installOptionsFromFlags(bare, undefined, undefined);
 
@@ -140,6 +133,33 @@ describe('isthmus install', () => {
     expect(namespaced.flatMap((r) => r.rules.flatMap((rule) => rule.resources))).toEqual(['links']);
   });
 
+  it('lets the controller set blockOwnerDeletion on the mirror slices it writes', () => {
+    // With OwnerReferencesPermissionEnforcement (OpenShift, hardened clusters) the API server
+    // refuses an ownerReference with blockOwnerDeletion unless the writer may update the owner's
+    // finalizers, as kube-controller-manager's endpointslice-controller role may.
+    const slice = buildDirectSlice(
+      { metadata: { name: 'web-west', namespace: 'app' } },
+      'west',
+      { addressType: 'IPv4', endpoints: [], ports: [] },
+      'uid-1',
+    );
+    const blocking = (slice.metadata?.ownerReferences ?? []).filter((r) => r.blockOwnerDeletion);
+    expect(blocking.map((r) => r.kind)).toEqual(['Service']);
+    const rules = GRANTS.filter((g) => g.serviceAccount === 'isthmus-controller').flatMap((g) => g.rules);
+    const may = (resource: string, subresource?: string) =>
+      rules.some((rule) =>
+        ruleAllows(rule, {
+          verb: 'update',
+          group: '',
+          resource,
+          subresource,
+          namespace: 'app',
+          name: 'web-west',
+        }),
+      );
+    expect(may('services', 'finalizers')).toBe(true);
+  });
+
   it('renders no issuer Secret with --external-issuer, and refuses a mix of both ways', () => {
     type Obj = { kind: string; metadata: { name: string } };
     const external = installManifests(
@@ -201,22 +221,45 @@ describe('isthmus install', () => {
     };
     const ha = render('3', '2');
     const selector = (c: string) => ({ matchLabels: { 'app.kubernetes.io/name': `isthmus-${c}` } });
+    // A pod that is running but not ready (a crash loop, no certificate yet) may always be evicted:
+    // otherwise a component whose pods are all unready blocks every node drain.
+    const budget = (c: string) => ({
+      maxUnavailable: 1,
+      selector: selector(c),
+      unhealthyPodEvictionPolicy: 'AlwaysAllow',
+    });
     expect(budgets(ha)).toEqual([
-      ['isthmus-gateway', { maxUnavailable: 1, selector: selector('gateway') }],
-      ['isthmus-controller', { maxUnavailable: 1, selector: selector('controller') }],
+      ['isthmus-gateway', budget('gateway')],
+      ['isthmus-controller', budget('controller')],
     ]);
-    expect(spread(ha, 'isthmus-gateway')).toEqual([
-      {
+    // Zones too: a pod with constraints of its own loses the scheduler's default zone spreading.
+    expect(spread(ha, 'isthmus-gateway')).toEqual(
+      ['topology.kubernetes.io/zone', 'kubernetes.io/hostname'].map((topologyKey) => ({
         maxSkew: 1,
-        topologyKey: 'kubernetes.io/hostname',
+        topologyKey,
         whenUnsatisfiable: 'ScheduleAnyway',
         labelSelector: selector('gateway'),
-      },
-    ]);
+      })),
+    );
     // A budget over a single replica would block every node drain: none is rendered.
     const single = render('1', '1');
     expect(budgets(single)).toEqual([]);
     expect(spread(single, 'isthmus-gateway')).toBeUndefined();
+  });
+
+  it('schedules every part on Linux nodes only: the image has no Windows variant', () => {
+    type Obj = { kind: string; metadata: { name: string }; spec: { template?: { spec: object } } };
+    const templates = (installManifests(opts) as Obj[]).filter((o) => o.spec?.template);
+    expect(templates.map((o) => o.metadata.name)).toEqual([
+      'isthmus-identity',
+      'isthmus-gateway',
+      'isthmus-controller',
+    ]);
+    for (const o of templates) {
+      expect(o.spec.template!.spec, o.metadata.name).toMatchObject({
+        nodeSelector: { 'kubernetes.io/os': 'linux' },
+      });
+    }
   });
 
   it('starts every part with flags its own verb declares, and only those it acts on', () => {

@@ -11,6 +11,13 @@ import { type InstallOptions, PART_OF } from './options.js';
 import { rbacManifests } from './rbac.js';
 import { controllerManifests, gatewayManifests, identityManifests } from './workloads.js';
 
+/**
+ * Pod Security Admission's strictest profile for the install namespace: no part of Isthmus needs a
+ * sidecar, init container or host access (Linkerd's namespace must be `privileged` for linkerd-init
+ * without its CNI plugin; ours need not be), so a pod that ever asks for more is refused.
+ */
+export const POD_SECURITY_LABELS = { 'pod-security.kubernetes.io/enforce': 'restricted' } as const;
+
 const CRD_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'manifests', 'crds');
 
 /** The CRDs exactly as the sandbox serves them: one source of truth in manifests/crds. */
@@ -30,6 +37,7 @@ export function installManifests(opts: InstallOptions): object[] {
         name: opts.namespace,
         labels: {
           ...PART_OF,
+          ...POD_SECURITY_LABELS,
           [INSTALL_CLUSTER_NAME_LABEL]: opts.clusterName,
           ...(opts.gateway ? {} : { [INSTALL_GATEWAY_LABEL]: 'false' }),
         },

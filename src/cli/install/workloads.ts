@@ -18,10 +18,12 @@ const IDENTITY_TOKEN_DIR = '/var/run/secrets/isthmus.dev/identity';
 const IDENTITY_TOKEN_SECONDS = 3600;
 const CRL_MOUNT = '/var/run/isthmus/crl';
 
+/** The image's `USER 65532:65532`: with runAsUser alone the process would run in group 0 (root). */
 function podSecurity() {
   return {
     runAsNonRoot: true,
     runAsUser: 65532,
+    runAsGroup: 65532,
     allowPrivilegeEscalation: false,
     readOnlyRootFilesystem: true,
     capabilities: { drop: ['ALL'] },
@@ -64,18 +66,20 @@ function deployment(
 ) {
   const labels = componentLabels(component);
   const selector = { matchLabels: { 'app.kubernetes.io/name': labels['app.kubernetes.io/name'] } };
-  // Replicas on different nodes when the scheduler can, so one node's loss or drain takes one.
+  // Replicas in different zones and on different nodes when the scheduler can, so one zone's or
+  // node's loss or drain takes one. Both keys: a pod with constraints of its own no longer gets the
+  // scheduler's default ones, which spread over zones too.
   const spread =
     replicas > 1
       ? {
-          topologySpreadConstraints: [
-            {
+          topologySpreadConstraints: ['topology.kubernetes.io/zone', 'kubernetes.io/hostname'].map(
+            (topologyKey) => ({
               maxSkew: 1,
-              topologyKey: 'kubernetes.io/hostname',
+              topologyKey,
               whenUnsatisfiable: 'ScheduleAnyway',
               labelSelector: selector,
-            },
-          ],
+            }),
+          ),
         }
       : {};
   return {
@@ -92,6 +96,8 @@ function deployment(
         },
         spec: {
           serviceAccountName: `isthmus-${component}`,
+          // The image is Linux-only: on a cluster with Windows nodes it would never start there.
+          nodeSelector: { 'kubernetes.io/os': 'linux' },
           securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
           containers: [
             {
@@ -115,6 +121,8 @@ function deployment(
 /**
  * With two replicas or more, voluntary evictions (node drains, cluster upgrades) take one at a
  * time. None for a single replica: a budget that forbids its only eviction blocks every drain.
+ * A running pod that is not ready protects nothing, so it may always go (the default would keep
+ * every drain waiting while all replicas are unready: a crash loop, an identity service down).
  */
 function disruptionBudget(opts: InstallOptions, component: string, replicas: number): object[] {
   if (replicas < 2) return [];
@@ -127,6 +135,7 @@ function disruptionBudget(opts: InstallOptions, component: string, replicas: num
       spec: {
         maxUnavailable: 1,
         selector: { matchLabels: { 'app.kubernetes.io/name': labels['app.kubernetes.io/name'] } },
+        unhealthyPodEvictionPolicy: 'AlwaysAllow',
       },
     },
   ];
