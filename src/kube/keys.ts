@@ -131,3 +131,11 @@ export function gatewayIdentity(trustDomain: string, cluster: string): string {
 
 /** The API's limit on endpoints per EndpointSlice (discovery.k8s.io/v1 validation). */
 export const MAX_SLICE_ENDPOINTS = 1000;
+
+/**
+ * The Role (and RoleBinding) `isthmus link` prints beside a Link: the controller may read that
+ * Link's credentials Secret by name, and no other Secret of the namespace (the issuer's key is there).
+ */
+export function credentialsRoleName(cluster: string): string {
+  return `isthmus-controller-credentials-${cluster}`;
+}

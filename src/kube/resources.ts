@@ -32,6 +32,8 @@ export const R = {
   endpointSlices: ref('discovery.k8s.io', 'v1', 'endpointslices', 'EndpointSlice'),
   leases: ref('coordination.k8s.io', 'v1', 'leases', 'Lease'),
   podDisruptionBudgets: ref('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget'),
+  roles: ref('rbac.authorization.k8s.io', 'v1', 'roles', 'Role'),
+  roleBindings: ref('rbac.authorization.k8s.io', 'v1', 'rolebindings', 'RoleBinding'),
   links: ref(LINK_GROUP, LINK_VERSION, LINK_PLURAL, 'Link'),
   trafficSplitsV1alpha2: ref(SPLIT_GROUP, 'v1alpha2', SPLIT_PLURAL, 'TrafficSplit'),
   trafficSplitsV1alpha1: ref(SPLIT_GROUP, 'v1alpha1', SPLIT_PLURAL, 'TrafficSplit'),

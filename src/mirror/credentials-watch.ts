@@ -2,15 +2,16 @@
  * Follows one Link's credentials Secret, so that credentials rotated in place (same Secret, a new
  * kubeconfig or token: `isthmus link` re-run) reach the remote client, and a Secret created after
  * its Link is used at once rather than at the next retry. One watch per Link, of that Secret alone
- * (field selector on its name) in the Link's namespace, where the controller's Role already grants
- * get/list/watch on Secrets. The cache keeps metadata only: an event is a cue to re-read the Secret
+ * (field selector on its name) in the Link's namespace, which the Role `isthmus link` prints beside
+ * the Link grants by name (the controller may read no other Secret there). The cache keeps metadata only: an event is a cue to re-read the Secret
  * and compare fingerprints, so no key material is held twice.
  */
 import { createHash } from 'node:crypto';
+import { IsthmusError, isIsthmusError } from '../errors.js';
 import type { BackoffPolicy } from '../kube/backoff.js';
 import type { KubeClient } from '../kube/client.js';
 import { createInformer, type Informer } from '../kube/informer.js';
-import { REMOTE_KUBECONFIG_KEY } from '../kube/keys.js';
+import { credentialsRoleName, REMOTE_KUBECONFIG_KEY } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { V1Secret } from '../kube/types.js';
 
@@ -38,4 +39,29 @@ export function credentialsFingerprint(secret: V1Secret): string {
     secret.stringData?.[REMOTE_KUBECONFIG_KEY] ??
     Buffer.from(secret.data?.[REMOTE_KUBECONFIG_KEY] ?? '', 'base64').toString('utf8');
   return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * The Link's credentials Secret; a missing one, or one the controller may not read (a Link applied
+ * without the Role `isthmus link` prints with it), is an error that says what to do.
+ */
+export async function readCredentials(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  cluster: string,
+): Promise<V1Secret> {
+  let secret: V1Secret | undefined;
+  try {
+    secret = await client.get<V1Secret>(R.secrets, namespace, name);
+  } catch (err) {
+    if (!isIsthmusError(err, 'KUBE_FORBIDDEN')) throw err;
+    throw new IsthmusError(
+      'KUBECONFIG_INVALID',
+      `the controller may not read Secret ${name}: apply the Role and RoleBinding ${credentialsRoleName(cluster)} that \`isthmus link\` prints with the Link (${err.message})`,
+      { cause: err },
+    );
+  }
+  if (!secret) throw new IsthmusError('KUBECONFIG_INVALID', `Secret ${name} not found`);
+  return secret;
 }

@@ -13,7 +13,7 @@ import type { Informer } from '../kube/informer.js';
 import { SERVICE_NAME_LABEL } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { Link, LinkStatus, V1Secret, V1Service } from '../kube/types.js';
-import { credentialsFingerprint, watchCredentials } from './credentials-watch.js';
+import { credentialsFingerprint, readCredentials, watchCredentials } from './credentials-watch.js';
 import { NO_DIRECT_ENDPOINTS } from './direct-endpoints.js';
 import type { LinkConfig } from './link-config.js';
 import { type LinkState, linkStatus, sameStatus } from './link-status.js';
@@ -410,13 +410,12 @@ export class LinkWatcher {
     let client: KubeClient;
     let fingerprint: string;
     try {
-      const secret = await shared.client.get<V1Secret>(
-        R.secrets,
+      const secret = await readCredentials(
+        shared.client,
         config.linkNamespace,
         config.credentialsSecret,
+        config.clusterName,
       );
-      if (!secret)
-        throw new IsthmusError('KUBECONFIG_INVALID', `Secret ${config.credentialsSecret} not found`);
       fingerprint = credentialsFingerprint(secret);
       if (this.remote && fingerprint === this.connectedWith) {
         this.clearCredentialsError();

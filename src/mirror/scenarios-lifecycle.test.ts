@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { rbacManifests } from '../cli/install/rbac.js';
+import { linkCredentialsAccess, rbacManifests } from '../cli/install/rbac.js';
 import { applyObjects } from '../cli/lab/apply-objects.js';
 import { serviceAccountToken } from '../cli/lab/bootstrap.js';
 import { KubeClient } from '../kube/client.js';
@@ -120,6 +120,10 @@ describe('mirror lifecycle', () => {
         rbacManifests({ namespace: SYSTEM_NAMESPACE, enableNamespaceCreation, gateway: true }),
       );
     await installRbac(false);
+    await applyObjects(
+      east.client,
+      linkCredentialsAccess('west', 'cluster-credentials-west', SYSTEM_NAMESPACE),
+    );
     const token = await serviceAccountToken(east.client, 'isthmus-controller');
     const client = KubeClient.fromKubeconfigString(east.sandbox.kubeconfig({ token, user: 'controller' }));
     try {
@@ -171,6 +175,51 @@ describe('mirror lifecycle', () => {
       await waitFor(async () => !(await getLink(east, 'west')), { what: 'Link finalized' });
       expect(await getService(east, 'shop', 'api-west')).toBeUndefined();
       expect(await east.client.get(R.namespaces, undefined, 'shop')).toBeDefined();
+    } finally {
+      client.close();
+    }
+  });
+
+  it("reads only its Link's own credentials Secret: without the Role `isthmus link` prints, the Link says which to apply", async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await applyObjects(
+      east.client,
+      rbacManifests({ namespace: SYSTEM_NAMESPACE, enableNamespaceCreation: false, gateway: true }),
+    );
+    const token = await serviceAccountToken(east.client, 'isthmus-controller');
+    const client = KubeClient.fromKubeconfigString(east.sandbox.kubeconfig({ token, user: 'controller' }));
+    try {
+      // The identity issuer's key lives in the same namespace: out of the controller's reach.
+      await east.client.create(R.secrets, {
+        metadata: { name: 'isthmus-issuer', namespace: SYSTEM_NAMESPACE },
+        type: 'kubernetes.io/tls',
+        stringData: { 'tls.crt': 'x', 'tls.key': 'x' },
+      });
+      await expect(client.get(R.secrets, SYSTEM_NAMESPACE, 'isthmus-issuer')).rejects.toThrow(/forbidden/);
+      await expect(client.list(R.secrets, { namespace: SYSTEM_NAMESPACE })).rejects.toThrow(/forbidden/);
+
+      await exportService(west, 'web', { ready: 1 });
+      await link(east, west, 'west');
+      world.controller('east', { client });
+      const refused = await waitFor(
+        async () => {
+          const c = condition(await getLink(east, 'west'), 'Ready');
+          return c?.reason === 'CredentialsUnavailable' ? c : undefined;
+        },
+        { what: 'CredentialsUnavailable' },
+      );
+      expect(refused.message).toMatch(
+        /the controller may not read Secret cluster-credentials-west: apply the Role and RoleBinding isthmus-controller-credentials-west that `isthmus link` prints/,
+      );
+
+      // Applied later (as `isthmus link | kubectl apply` does): mirrored without a restart.
+      await applyObjects(
+        east.client,
+        linkCredentialsAccess('west', 'cluster-credentials-west', SYSTEM_NAMESPACE),
+      );
+      await waitReady(east, 'default', 'web-west');
+      await expect(client.get(R.secrets, SYSTEM_NAMESPACE, 'isthmus-issuer')).rejects.toThrow(/forbidden/);
     } finally {
       client.close();
     }

@@ -113,6 +113,38 @@ describe('ServiceAccount tokens and RBAC', () => {
     expect((await patch('kubernetes')).status).toBe(200);
     expect((await patch('other')).status).toBe(403);
 
+    // resourceNames grant a list or watch that pins the name with a field selector, and nothing wider.
+    await call(sb, 'POST', `${rbac}/roles`, {
+      metadata: { name: 'one-secret' },
+      rules: [
+        {
+          apiGroups: [''],
+          resources: ['secrets'],
+          verbs: ['get', 'list', 'watch'],
+          resourceNames: ['mirror-token'],
+        },
+      ],
+    });
+    await call(sb, 'POST', `${rbac}/rolebindings`, {
+      metadata: { name: 'mirror-one-secret' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'one-secret' },
+      subjects: [{ kind: 'ServiceAccount', name: 'mirror', namespace: 'default' }],
+    });
+    const secrets = (query: string) =>
+      call(sb, 'GET', `/api/v1/namespaces/default/secrets${query}`, undefined, { token }).then(
+        (r) => r.status,
+      );
+    expect(await secrets('/mirror-token')).toBe(200);
+    expect(await secrets('?fieldSelector=metadata.name%3Dmirror-token')).toBe(200);
+    expect(await secrets('?fieldSelector=metadata.name%3D%3Dmirror-token,type%3Dx')).toBe(200);
+    expect(await secrets('?watch=true&timeoutSeconds=1&fieldSelector=metadata.name%3Dmirror-token')).toBe(
+      200,
+    );
+    expect(await secrets('')).toBe(403);
+    expect(await secrets('?fieldSelector=metadata.name%3Dother')).toBe(403);
+    expect(await secrets('?fieldSelector=metadata.name!%3Dother')).toBe(403);
+    expect(await secrets('/other')).toBe(403);
+
     // ClusterRoleBinding to cluster-admin grants everything.
     await call(sb, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
       metadata: { name: 'mirror-admin' },

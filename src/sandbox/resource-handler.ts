@@ -26,6 +26,7 @@ import { verbFor } from './request-info.js';
 import { groupResource, gvkOf, type ResourceType, resourceKey, type Verb } from './resource-types.js';
 import type { DeleteOptions, RestOps } from './rest-ops.js';
 import { handleScale, hasScale } from './scale.js';
+import { exactNameOf } from './selectors.js';
 import {
   finalizeNamespace,
   selfSubjectAccessReview,
@@ -170,7 +171,7 @@ export function handleResource(
     resource: rt.plural,
     subresource: info.subresource,
     namespace: rt.namespaced ? info.namespace : undefined,
-    name: info.name,
+    name: info.name ?? listedName(verb, q.get('fieldSelector')),
   });
   if (info.subresource === 'proxy') {
     const location = podLocation(deps.ops.store, info.namespace!, info.name!, deps.pods.allowLoopback);
@@ -343,4 +344,16 @@ export function handleResource(
     default:
       throw methodNotAllowed(verb, groupResource(rt));
   }
+}
+
+/**
+ * RequestInfoFactory: a list or watch whose field selector pins `metadata.name` is authorized as a
+ * request for that name (a valid path segment only), as the kubelet's single-Secret watches are.
+ */
+function listedName(verb: string, fieldSelector: string | null): string | undefined {
+  if (verb !== 'list' && verb !== 'watch') return undefined;
+  const name = exactNameOf(fieldSelector);
+  return name === undefined || name === '' || name === '.' || name === '..' || /[/%]/.test(name)
+    ? undefined
+    : name;
 }

@@ -328,6 +328,22 @@ export function parseFieldSelector(text: string, supportedFields: readonly strin
   return reqs;
 }
 
+/**
+ * fields.Selector.RequiresExactMatch("metadata.name"): the name a field selector pins, whatever
+ * else it asks; undefined for a malformed selector or none. kube-apiserver's RequestInfo makes it
+ * the name of a list or watch, so a Role's resourceNames can grant a watch of one object.
+ */
+export function exactNameOf(text: string | null): string | undefined {
+  if (!text) return undefined;
+  let name: string | undefined;
+  for (const term of splitTerms(text)) {
+    const parts = term === '' ? undefined : splitTerm(term);
+    if (!parts) return undefined;
+    if (parts[0] === 'metadata.name' && parts[1] !== '!=') name = unescapeValue(parts[2]);
+  }
+  return name;
+}
+
 /** The string a field has in the kind's field set: absent is "", booleans and numbers as Go prints them. */
 export function fieldValue(obj: unknown, path: string): string {
   let cur: unknown = obj;

@@ -7,13 +7,13 @@ import { testPki } from '../../identity/testing.js';
 import { KubeClient } from '../../kube/client.js';
 import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
-import type { KubeObject, V1Secret } from '../../kube/types.js';
+import type { KubeObject, Link, V1Secret } from '../../kube/types.js';
 import { type Sandbox, startSandbox } from '../../sandbox/index.js';
-import { rbacManifests } from '../install/rbac.js';
+import { linkCredentialsAccess, rbacManifests } from '../install/rbac.js';
 import { applyObjects, resourceOf } from '../lab/apply-objects.js';
 import { checkPermissions } from './checks/permissions.js';
 import { gatherFacts } from './gather.js';
-import { requiredPermissions } from './permissions.js';
+import { credentialsPermissions, requiredPermissions } from './permissions.js';
 import { link } from './test-builders.js';
 
 let sandbox: Sandbox;
@@ -112,12 +112,35 @@ describe('gatherFacts', () => {
 
   it('asks the API server whether each service account holds what install grants it', async () => {
     const facts = await gatherFacts(client, { remoteTimeoutMs: 2000 });
-    // Nothing installed yet: every permission is denied.
-    expect(facts.deniedPermissions).toEqual({ ok: true, value: requiredPermissions(SYSTEM_NAMESPACE) });
+    const links = (await client.list<Link>(R.links, { namespace: SYSTEM_NAMESPACE })).items;
+    const secrets = links.map((l) => l.spec.clusterCredentialsSecret);
+    // Nothing installed yet: every permission is denied, each Link's credentials Secret too.
+    expect(facts.deniedPermissions).toEqual({
+      ok: true,
+      value: [...requiredPermissions(SYSTEM_NAMESPACE), ...credentialsPermissions(SYSTEM_NAMESPACE, secrets)],
+    });
 
     const rbac = (enableNamespaceCreation: boolean) =>
       rbacManifests({ namespace: SYSTEM_NAMESPACE, enableNamespaceCreation, gateway: true }) as KubeObject[];
     await applyObjects(client, rbac(false));
+    // The install grants no Secret: a Link applied without the Role `isthmus link` prints is named.
+    const withoutRoles = await gatherFacts(client, { remoteTimeoutMs: 2000 });
+    expect(withoutRoles.deniedPermissions).toEqual({
+      ok: true,
+      value: credentialsPermissions(SYSTEM_NAMESPACE, secrets),
+    });
+    expect(checkPermissions(withoutRoles).hints[0]).toBe(
+      `isthmus-controller may not read the Link credentials Secret ${secrets[0]}: re-run \`isthmus link … | kubectl apply -f -\` for its cluster, which grants it by name (Role isthmus-controller-credentials-<cluster>)`,
+    );
+    for (const l of links)
+      await applyObjects(
+        client,
+        linkCredentialsAccess(
+          l.spec.targetClusterName,
+          l.spec.clusterCredentialsSecret,
+          SYSTEM_NAMESPACE,
+        ) as KubeObject[],
+      );
     const installed = await gatherFacts(client, { remoteTimeoutMs: 2000 });
     expect(installed.deniedPermissions).toEqual({ ok: true, value: [] });
     expect(checkPermissions(installed).status).toBe('ok');

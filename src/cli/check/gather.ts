@@ -287,7 +287,11 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     if (pem === undefined) throw new Error('no crl.pem in the ConfigMap');
     return pem;
   });
-  const denied = fetched(() => deniedPermissions(client, SYSTEM_NAMESPACE, gatewayInstalled));
+  const denied = fetched(async () => {
+    const linked = await links;
+    const secrets = linked.ok ? linked.value.map((l) => l.link.spec.clusterCredentialsSecret) : [];
+    return deniedPermissions(client, SYSTEM_NAMESPACE, gatewayInstalled, secrets);
+  });
   const createNamespaces = fetched(() => controllerMayCreateNamespaces(client, SYSTEM_NAMESPACE));
   const gatewayListeners = fetched(() => readGatewayListeners(client, opts.remoteTimeoutMs));
   const federated = fetched(() => readFederatedRows(client));

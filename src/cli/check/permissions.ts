@@ -54,7 +54,8 @@ export function remoteAccessPermissions(namespace: string): Permission[] {
 export function describePermission(p: Permission): string {
   const res = p.subresource ? `${p.resource}/${p.subresource}` : p.resource;
   const group = p.group ? ` (${p.group})` : '';
-  return `${p.verb} ${res}${group} ${p.namespace ? `in ${p.namespace}` : 'cluster-wide'}`;
+  const name = p.name ? ` ${p.name}` : '';
+  return `${p.verb} ${res}${name}${group} ${p.namespace ? `in ${p.namespace}` : 'cluster-wide'}`;
 }
 
 interface AccessReview {
@@ -73,6 +74,7 @@ function resourceAttributes(p: Permission) {
     resource: p.resource,
     ...(p.subresource ? { subresource: p.subresource } : {}),
     ...(p.namespace ? { namespace: p.namespace } : {}),
+    ...(p.name ? { name: p.name } : {}),
   };
 }
 
@@ -113,13 +115,37 @@ function deniedToAccounts(
   }));
 }
 
-/** The installed permissions the API server denies to the service accounts holding them. */
+/** What the controller needs of each Link's credentials Secret (the Role `isthmus link` prints). */
+export function credentialsPermissions(namespace: string, secrets: readonly string[]): Permission[] {
+  return [...new Set(secrets)].flatMap((name) =>
+    ['get', 'list', 'watch'].map(
+      (verb): Permission => ({
+        serviceAccount: 'isthmus-controller',
+        verb,
+        group: '',
+        resource: 'secrets',
+        namespace,
+        name,
+      }),
+    ),
+  );
+}
+
+/**
+ * The installed permissions, and the controller's read of each Link's credentials Secret
+ * (`credentialsSecrets`), that the API server denies to the service accounts holding them.
+ */
 export function deniedPermissions(
   client: KubeClient,
   namespace: string,
   gateway: boolean,
+  credentialsSecrets: readonly string[] = [],
 ): Promise<Permission[]> {
-  return deniedToAccounts(client, namespace, requiredPermissions(namespace, gateway));
+  const wanted = [
+    ...requiredPermissions(namespace, gateway),
+    ...credentialsPermissions(namespace, credentialsSecrets),
+  ];
+  return deniedToAccounts(client, namespace, wanted);
 }
 
 /** Whether the controller holds the opt-in grant of `isthmus install --enable-namespace-creation`. */

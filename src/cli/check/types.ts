@@ -94,6 +94,8 @@ export interface Permission {
   resource: string;
   subresource?: string;
   namespace?: string;
+  /** One object only (a Role's resourceNames): a Link's credentials Secret. */
+  name?: string;
 }
 
 export interface DeploymentFacts {

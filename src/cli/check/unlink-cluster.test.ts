@@ -8,8 +8,10 @@ import {
   SYSTEM_NAMESPACE,
 } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
-import type { Link, V1Service } from '../../kube/types.js';
+import type { KubeObject, Link, V1Service } from '../../kube/types.js';
 import { type Sandbox, startSandbox } from '../../sandbox/index.js';
+import { linkCredentialsAccess } from '../install/rbac.js';
+import { applyObjects } from '../lab/apply-objects.js';
 import { link } from './test-builders.js';
 import { unlinkCluster } from './unlink-cluster.js';
 
@@ -40,6 +42,10 @@ async function createLink(
     metadata: { name: `cluster-credentials-${cluster}`, namespace: SYSTEM_NAMESPACE },
     stringData: { kubeconfig },
   } as never);
+  await applyObjects(
+    client,
+    linkCredentialsAccess(cluster, `cluster-credentials-${cluster}`, SYSTEM_NAMESPACE) as KubeObject[],
+  );
 }
 
 async function createMirror(name: string, cluster: string): Promise<void> {
@@ -92,8 +98,16 @@ describe('unlinkCluster', () => {
     expect(lines).toEqual([
       'link.multicluster.isthmus.dev "west" deleted',
       'secret "cluster-credentials-west" deleted',
+      'rolebinding.rbac.authorization.k8s.io "isthmus-controller-credentials-west" deleted',
+      'role.rbac.authorization.k8s.io "isthmus-controller-credentials-west" deleted',
     ]);
     expect(await client.get(R.secrets, SYSTEM_NAMESPACE, 'cluster-credentials-west')).toBeUndefined();
+    expect(
+      await client.get(R.roles, SYSTEM_NAMESPACE, 'isthmus-controller-credentials-west'),
+    ).toBeUndefined();
+    expect(
+      await client.get(R.roleBindings, SYSTEM_NAMESPACE, 'isthmus-controller-credentials-west'),
+    ).toBeUndefined();
   });
 
   it('deletes every Link to the cluster: one holds it, and a second would take the mirrors over', async () => {
@@ -114,6 +128,8 @@ describe('unlinkCluster', () => {
     expect(lines).toEqual([
       'link.multicluster.isthmus.dev "east2" deleted',
       'secret "cluster-credentials-east2" deleted',
+      'rolebinding.rbac.authorization.k8s.io "isthmus-controller-credentials-east2" deleted',
+      'role.rbac.authorization.k8s.io "isthmus-controller-credentials-east2" deleted',
       'link.multicluster.isthmus.dev "east2-again" deleted',
     ]);
   });

@@ -8,6 +8,7 @@ import { IsthmusError } from '../../errors.js';
 import type { KubeClient } from '../../kube/client.js';
 import {
   CLUSTER_NAME_LABEL,
+  credentialsRoleName,
   LINK_FINALIZER,
   MIRRORED_SERVICE_LABEL,
   REMOTE_KUBECONFIG_KEY,
@@ -80,7 +81,7 @@ export async function unlinkCluster(
   };
 }
 
-/** Deletes one Link and its credentials Secret, and says what lives on in the remote cluster. */
+/** Deletes one Link, its credentials Secret and the Role granting it, and says what lives on in the remote cluster. */
 async function deleteLink(
   client: KubeClient,
   cluster: string,
@@ -96,6 +97,12 @@ async function deleteLink(
   if (secret && (await client.delete(R.secrets, SYSTEM_NAMESPACE, secret))) {
     progress(`secret "${secret}" deleted`);
   }
+  // The Role `isthmus link` printed beside the Link, granting the controller that Secret.
+  const role = credentialsRoleName(link.spec?.targetClusterName ?? cluster);
+  if (await client.delete(R.roleBindings, SYSTEM_NAMESPACE, role))
+    progress(`rolebinding.rbac.authorization.k8s.io "${role}" deleted`);
+  if (await client.delete(R.roles, SYSTEM_NAMESPACE, role))
+    progress(`role.rbac.authorization.k8s.io "${role}" deleted`);
   // An account `isthmus allow` made for this cluster lives on in the remote one until deleted there.
   const kubeconfig = credentials?.data?.[REMOTE_KUBECONFIG_KEY];
   const account = kubeconfig ? peerAccountOf(Buffer.from(kubeconfig, 'base64').toString('utf8')) : undefined;

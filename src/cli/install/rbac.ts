@@ -2,7 +2,7 @@
  * Least-privilege RBAC for each process, plus the read-only identity that other clusters use to
  * watch this one (`isthmus-remote-access`: its token goes into their Link credentials Secret).
  */
-import { REMOTE_ACCESS_SERVICE_ACCOUNT } from '../../kube/keys.js';
+import { credentialsRoleName, REMOTE_ACCESS_SERVICE_ACCOUNT } from '../../kube/keys.js';
 import { type InstallOptions, PART_OF } from './options.js';
 
 export type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
@@ -44,9 +44,12 @@ const CONTROLLER_RULES: Rule[] = [
   { apiGroups: ['split.smi-spec.io'], resources: ['trafficsplits/status'], verbs: ['update', 'patch'] },
 ];
 
-/** Namespaced to isthmus-system: Link credentials and the leader-election Lease. */
+/**
+ * Namespaced to isthmus-system: the leader-election Lease. No Secrets: the namespace holds the
+ * identity issuer's key, so each Link's credentials Secret is granted by name with the Link
+ * (`linkCredentialsAccess`), as Linkerd grants its service mirror per Link.
+ */
 const CONTROLLER_SYSTEM_RULES: Rule[] = [
-  { apiGroups: [''], resources: ['secrets'], verbs: READ },
   {
     apiGroups: ['coordination.k8s.io'],
     resources: ['leases'],
@@ -182,4 +185,13 @@ export function rbacManifests(
       },
     },
   ];
+}
+
+/**
+ * Read access to one Link's credentials Secret, by name: the controller gets and watches it (the
+ * watch pins the name with a field selector, which resourceNames grant), and nothing else there.
+ */
+export function linkCredentialsAccess(cluster: string, secret: string, namespace: string): object[] {
+  const rules: Rule[] = [{ apiGroups: [''], resources: ['secrets'], verbs: READ, resourceNames: [secret] }];
+  return roleWithBinding(credentialsRoleName(cluster), rules, 'isthmus-controller', namespace);
 }

@@ -27,8 +27,8 @@ const BY_KIND: Record<string, ResourceRef> = {
   TrafficSplit: R.trafficSplitsV1alpha2,
   Deployment: R.deployments,
   PodDisruptionBudget: R.podDisruptionBudgets,
-  Role: rbac('roles', 'Role', true),
-  RoleBinding: rbac('rolebindings', 'RoleBinding', true),
+  Role: R.roles,
+  RoleBinding: R.roleBindings,
   ClusterRole: rbac('clusterroles', 'ClusterRole', false),
   ClusterRoleBinding: rbac('clusterrolebindings', 'ClusterRoleBinding', false),
 };

@@ -51,7 +51,38 @@ describe('isthmus link', () => {
     expect(secret.type).toBe('mirror.linkerd.io/remote-kubeconfig');
     expect(link.spec.clusterCredentialsSecret).toBe(secret.metadata!.name);
     expect(link.spec.gatewayIdentity).toBe('spiffe://cluster.local/cluster/west/gateway');
-    expect(parseAllDocuments(renderLink(facts))).toHaveLength(2);
+    expect(parseAllDocuments(renderLink(facts)).map((d) => d.get('kind'))).toEqual([
+      'Secret',
+      'Link',
+      'Role',
+      'RoleBinding',
+    ]);
+  });
+
+  type Rbac = {
+    metadata: { name: string };
+    rules: unknown[];
+    roleRef: { name: string };
+    subjects: unknown[];
+  };
+  it("grants the controller that one Secret by name, as Linkerd's per-Link service mirror Role does", () => {
+    const [, , role, binding] = linkManifests(facts) as unknown as [unknown, unknown, Rbac, Rbac];
+    expect(role.metadata).toMatchObject({
+      name: 'isthmus-controller-credentials-west',
+      namespace: 'isthmus-system',
+    });
+    expect(role.rules).toEqual([
+      {
+        apiGroups: [''],
+        resources: ['secrets'],
+        verbs: ['get', 'list', 'watch'],
+        resourceNames: ['cluster-credentials-west'],
+      },
+    ]);
+    expect(binding.roleRef.name).toBe(role.metadata.name);
+    expect(binding.subjects).toEqual([
+      { kind: 'ServiceAccount', name: 'isthmus-controller', namespace: 'isthmus-system' },
+    ]);
   });
 
   it.each<[string, V1Service | undefined, RegExp]>([

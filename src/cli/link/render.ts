@@ -1,6 +1,7 @@
 /**
  * `isthmus link`: what the local cluster needs to mirror a remote one — a credentials Secret (a
- * kubeconfig with the remote's read-only `isthmus-remote-access` token) and the `Link`. Pure: the
+ * kubeconfig with the remote's read-only `isthmus-remote-access` token), the `Link`, and a Role
+ * letting the controller read that one Secret. Pure: the
  * command gathers the facts from the remote API and hands them in.
  */
 import { readFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import {
 } from '../../kube/keys.js';
 import type { Link, V1Namespace, V1Secret, V1Service } from '../../kube/types.js';
 import { parseLinkSpec } from '../../mirror/link-config.js';
+import { linkCredentialsAccess } from '../install/rbac.js';
 import { toYamlStream } from '../install/render.js';
 import type { LinkSpecOptions } from './options.js';
 
@@ -64,10 +66,10 @@ export function remoteKubeconfig(f: RemoteFacts): string {
   });
 }
 
-export function linkManifests(f: RemoteFacts): [V1Secret, Link] {
+export function linkManifests(f: RemoteFacts): [V1Secret, Link, ...object[]] {
   const secretName = credentialsSecretName(f.clusterName);
   const { probe, ...options } = f.options ?? {};
-  const manifests: [V1Secret, Link] = [
+  const manifests: [V1Secret, Link, ...object[]] = [
     {
       apiVersion: 'v1',
       kind: 'Secret',
@@ -105,6 +107,7 @@ export function linkManifests(f: RemoteFacts): [V1Secret, Link] {
         ...options,
       },
     },
+    ...linkCredentialsAccess(f.clusterName, secretName, SYSTEM_NAMESPACE),
   ];
   // The controller's own validation: never print a Link it would only mark invalid.
   const parsed = parseLinkSpec(manifests[1]);
