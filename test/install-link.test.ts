@@ -59,19 +59,23 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function install(cluster: string, ...flags: string[]) {
-  const { stdout } = await isthmus([
+/** `isthmus install` of `cluster` with the issuer files `isthmus certs` wrote for `issuer`. */
+function installArgs(cluster: string, issuer = cluster): string[] {
+  return [
     'install',
     '--cluster-name',
     cluster,
     '--trust-anchor',
     join(dir, 'certs', 'ca.crt'),
     '--issuer-cert',
-    join(dir, 'certs', cluster, 'issuer.crt'),
+    join(dir, 'certs', issuer, 'issuer.crt'),
     '--issuer-key',
-    join(dir, 'certs', cluster, 'issuer.key'),
-    ...flags,
-  ]);
+    join(dir, 'certs', issuer, 'issuer.key'),
+  ];
+}
+
+async function install(cluster: string, ...flags: string[]) {
+  const { stdout } = await isthmus([...installArgs(cluster), ...flags]);
   return kubectl(['--context', cluster, 'apply', '-f', '-'], stdout);
 }
 
@@ -132,6 +136,19 @@ describe('install and link with the real kubectl', () => {
     ]).catch((e: { stdout: string; stderr: string; code: number }) => e);
     expect(bad).toMatchObject({ code: 1, stdout: '' });
     expect((bad as { stderr: string }).stderr).toMatch(/"203.0.113.0\/33" is not a CIDR/);
+  });
+
+  it("refuses another cluster's issuer, whose certificates every gateway would refuse", async () => {
+    const err = (await isthmus(installArgs('east', 'west')).catch((e: unknown) => e)) as {
+      code?: number;
+      stderr?: string;
+      stdout?: string;
+    };
+    expect(err.code).not.toBe(0);
+    expect(err.stdout).toBe('');
+    expect(err.stderr).toContain(
+      'issuer.crt: the issuer of cluster "west" (CN=identity.west.cluster.local), not of "east"',
+    );
   });
 
   it('refuses to link while the gateway has no LoadBalancer address, with a clear message', async () => {

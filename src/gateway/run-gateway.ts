@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { type Logger, pino } from 'pino';
 import { describeError } from '../errors.js';
+import { issuerScopeRefusal } from '../identity/issuer-scope.js';
 import {
   CertificateRotator,
   certifySource,
@@ -190,8 +191,9 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
     let revalidate = (): number => 0;
     const revocations = await watchRevocations(config, anchorPem, log, metrics, () => revalidate());
     if (revocations) onStop('CRL watch', () => revocations.stop());
+    // Refused at each handshake, both ways: revoked, or certified by another cluster's issuer.
     const revoked = (leaf: X509Certificate, issuer: X509Certificate | undefined): string | undefined =>
-      revocations?.current().check(leaf, issuer);
+      issuerScopeRefusal(leaf, issuer, config.trustDomain) ?? revocations?.current().check(leaf, issuer);
 
     const ownIdentity = gatewayIdentity(config.trustDomain, config.clusterName);
     const tunnelPool = new SessionPool({

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { IsthmusError } from '../errors.js';
 import { createIssuer, createTrustAnchor, type KeyPairPem } from './ca.js';
 import { normaliseSerial } from './crl.js';
+import { issuerScopeProblems } from './issuer-scope.js';
 import { splitPem } from './pem.js';
 import { isValidClusterName, isValidTrustDomain } from './spiffe.js';
 import { anchorBundleProblems, anchorProblems, issuerProblems } from './validate.js';
@@ -179,15 +180,18 @@ export async function loadIssuer(opts: {
   certFile: string;
   keyFile: string;
   at?: Date;
+  /** The cluster it must serve: an issuer named for another (`identity.<c>.<td>`) is refused. */
+  scope?: { cluster: string; trustDomain: string };
 }): Promise<{ anchorPem: string; issuer: KeyPairPem }> {
   const at = opts.at ?? new Date();
   const anchorPem = await loadAnchorBundle(opts.anchorFile, at);
   const pair = (await readPair(opts.certFile, opts.keyFile, true)) as KeyPairPem;
   // cert-manager writes the issuer followed by its CA into tls.crt: the issuer is the first.
   const issuer = { ...pair, certPem: splitPem(pair.certPem)[0] ?? pair.certPem };
-  const found = issuerProblems(issuer.certPem, issuer.keyPem, anchorPem, at).map(
-    (p) => `${opts.certFile}: ${p}`,
-  );
+  const found = [
+    ...issuerProblems(issuer.certPem, issuer.keyPem, anchorPem, at),
+    ...(opts.scope ? issuerScopeProblems(issuer.certPem, opts.scope) : []),
+  ].map((p) => `${opts.certFile}: ${p}`);
   if (found.length > 0) throw invalid(found);
   return { anchorPem, issuer };
 }

@@ -43,6 +43,7 @@ describe('watchIssuer', () => {
       anchorFile: join(anchor.dir, 'ca.crt'),
       certFile: join(secret.dir, 'tls.crt'),
       keyFile: join(secret.dir, 'tls.key'),
+      scope: { cluster: 'east', trustDomain: TEST_TRUST_DOMAIN },
       intervalMs: 20,
       onChange: (i) => changes.push(i),
       onError: (e) => errors.push(e),
@@ -76,6 +77,16 @@ describe('watchIssuer', () => {
     // Anchor rotation: the foreign issuer is accepted once its anchor joins the bundle.
     anchor.publish({ 'ca.crt': pki.anchor.certPem + foreignTestPki().anchor.certPem });
     await waitFor('the issuer under the new anchor', () => changes.length === 2, 5000);
+    expect(await signer(handle)).toBe(foreign.certPem);
+
+    // West's issuer, mounted in east by mistake: every gateway would refuse what it signs.
+    const west = pki.issuers.west;
+    secret.publish({ 'tls.crt': west.certPem, 'tls.key': west.keyPem });
+    await waitFor("west's issuer refused", () => errors.length === 3, 5000);
+    expect(errors[2]?.message).toMatch(
+      /the issuer of cluster "west" \(CN=identity\.west\.cluster\.local\), not of "east"/,
+    );
+    expect(changes).toHaveLength(2);
     expect(await signer(handle)).toBe(foreign.certPem);
   });
 

@@ -24,6 +24,8 @@ export interface IssuerWatcher {
 }
 
 export interface IssuerWatchOptions extends IssuerFiles {
+  /** The cluster this identity serves: an issuer named for another is refused, at start and on update. */
+  scope?: { cluster: string; trustDomain: string };
   /** How often the files are looked at. Default 10 s (kubelet's own sync is ~1 min). */
   intervalMs?: number;
   onChange: (issuer: KeyPairPem) => void;

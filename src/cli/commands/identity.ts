@@ -59,6 +59,7 @@ export function registerIdentity(program: Command): void {
       anchorFile: flags.trustAnchor,
       certFile: flags.issuerCert,
       keyFile: flags.issuerKey,
+      scope: { cluster: flags.cluster, trustDomain: flags.trustDomain },
       intervalMs: parseDurationFlag(flags.issuerCheckInterval, '--issuer-check-interval'),
       onChange: (next) => process.stdout.write(`identity: issuer reloaded: ${describe(next.certPem)}\n`),
       onError: (err) =>

@@ -115,7 +115,11 @@ export function registerInstall(program: Command): void {
       }
       const files = issuerFiles(flags);
       const { anchorPem, issuer } = files
-        ? await loadIssuer({ anchorFile: flags.trustAnchor, ...files })
+        ? await loadIssuer({
+            anchorFile: flags.trustAnchor,
+            ...files,
+            scope: { cluster: flags.clusterName, trustDomain: flags.trustDomain },
+          })
         : { anchorPem: await loadAnchorBundle(flags.trustAnchor), issuer: undefined };
       process.stdout.write(renderInstall(installOptionsFromFlags(flags, anchorPem, issuer)));
     });

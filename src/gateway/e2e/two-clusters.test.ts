@@ -6,6 +6,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
+import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import { type Logger, pino } from 'pino';
@@ -18,6 +19,7 @@ import type { V1Service } from '../../kube/types.js';
 import { gatewayOptionsFromFlags } from '../config.js';
 import { checkHealth, createHealthClient } from '../health-service.js';
 import { type RunningGateway, runGateway } from '../run-gateway.js';
+import { SessionPool } from '../session-pool.js';
 import {
   type CertFiles,
   type Cluster,
@@ -351,6 +353,49 @@ describe('two clusters, one gateway each', () => {
     expect(text).toMatch(
       /isthmus_tunnel_connections_total\{direction="ingress",peer_cluster="west",result="unauthorized"\} [1-9]/,
     );
+  });
+
+  it("refuses a gateway certificate of a linked cluster signed by another cluster's issuer, both ways", async () => {
+    // West's issuer key, stolen, mints east's identity: it chains to the shared anchor all the same.
+    const forged = issueGatewayCertificate(testPki().issuers.west, {
+      trustDomain: TEST_TRUST_DOMAIN,
+      cluster: 'east',
+    });
+    const forgedContext = { key: forged.keyPem, cert: forged.chainPem, ca: testPki().anchor.certPem };
+    const pool = new SessionPool({ secureContext: () => forgedContext, connectTimeoutMs: 2_000 });
+    try {
+      const westIngress = { host: WEST_HOST, port: westGw.ingress.address.port };
+      await expect(pool.openTunnel(westIngress, AUTHORITY)).rejects.toThrow();
+      await waitFor('the refusal in west log', () =>
+        westLog.some((l) =>
+          l.includes(
+            'a gateway certificate for cluster \\"east\\" signed by the issuer of cluster \\"west\\"',
+          ),
+        ),
+      );
+    } finally {
+      await pool.close();
+    }
+    // The other way: east's pool refuses a server presenting such a certificate (north's, by west's issuer).
+    const north = issueGatewayCertificate(testPki().issuers.west, {
+      trustDomain: TEST_TRUST_DOMAIN,
+      cluster: 'north',
+    });
+    const server = http2.createSecureServer({
+      key: north.keyPem,
+      cert: north.chainPem,
+      ca: testPki().anchor.certPem,
+      ALPNProtocols: ['h2'],
+    });
+    await new Promise<void>((resolve) => server.listen(0, WEST_SPARE_HOST, resolve));
+    try {
+      const port = (server.address() as net.AddressInfo).port;
+      await expect(eastGw.pool.openTunnel({ host: WEST_SPARE_HOST, port }, AUTHORITY)).rejects.toThrow(
+        /a gateway certificate for cluster "north" signed by the issuer of cluster "west"/,
+      );
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('refuses CONNECT with 403 once the service is unexported, and serves it again when re-exported', async () => {

@@ -1,0 +1,57 @@
+/**
+ * One cluster's issuer may not certify another cluster's gateway. Every issuer chains to the one
+ * shared anchor, so chain validation alone lets a stolen issuer key of cluster A mint
+ * `spiffe://<td>/cluster/B/gateway` and open tunnels into every cluster as B. X.509 name
+ * constraints cannot say "cluster B only": URI constraints match the host (the trust domain), not
+ * the path. So the issuer's own name says which cluster it serves — the `identity.<cluster>.<td>`
+ * common name that `isthmus certs` gives it (and the README's cert-manager Certificate) — and a
+ * peer's gateway certificate must name the same cluster. An issuer named otherwise (a user's own
+ * CA naming) declares no cluster and is not limited.
+ */
+import type { X509Certificate } from 'node:crypto';
+import { infoOf, oneLineName, parseCertificate } from './certificate-info.js';
+import { isValidClusterName, parseSpiffeGatewayIdentity } from './spiffe.js';
+
+/** The cluster an issuer's subject CN `identity.<cluster>.<trustDomain>` declares, if it does. */
+export function issuerClusterOf(subject: string, trustDomain: string): string | undefined {
+  const cn = /(?:^|\n|, )CN=([^\n,]+)/.exec(subject)?.[1];
+  const prefix = 'identity.';
+  const suffix = `.${trustDomain}`;
+  if (cn === undefined || !cn.startsWith(prefix) || !cn.endsWith(suffix)) return undefined;
+  const cluster = cn.slice(prefix.length, cn.length - suffix.length);
+  return isValidClusterName(cluster) ? cluster : undefined;
+}
+
+/** Why `leaf` may not be trusted for its gateway identity given who signed it, or undefined. */
+export function issuerScopeRefusal(
+  leaf: X509Certificate,
+  issuer: X509Certificate | undefined,
+  trustDomain: string,
+): string | undefined {
+  if (issuer === undefined) return undefined;
+  const declared = issuerClusterOf(issuer.subject, trustDomain);
+  if (declared === undefined) return undefined;
+  for (const uri of infoOf(leaf).uriSans) {
+    const claimed = parseSpiffeGatewayIdentity(uri);
+    if (claimed === undefined || claimed.cluster === declared) continue;
+    return `a gateway certificate for cluster "${claimed.cluster}" signed by the issuer of cluster "${declared}" (${oneLineName(issuer.subject)}): an issuer certifies only its own cluster's gateways`;
+  }
+  return undefined;
+}
+
+/**
+ * Why an issuer may not serve `cluster`: its name declares another one, so every gateway would
+ * refuse what it signs (the issuer files of one cluster handed to another's install or identity).
+ */
+export function issuerScopeProblems(
+  certPem: string,
+  scope: { cluster: string; trustDomain: string },
+): string[] {
+  const subject = parseCertificate(certPem).subject;
+  const declared = issuerClusterOf(subject, scope.trustDomain);
+  return declared === undefined || declared === scope.cluster
+    ? []
+    : [
+        `the issuer of cluster "${declared}" (${oneLineName(subject)}), not of "${scope.cluster}": every gateway would refuse the certificates it signs for ${scope.cluster}; use ${scope.cluster}'s issuer`,
+      ];
+}
