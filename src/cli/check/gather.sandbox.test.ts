@@ -10,7 +10,7 @@ import { R } from '../../kube/resources.js';
 import type { KubeObject, Link, V1Secret } from '../../kube/types.js';
 import { type Sandbox, startSandbox } from '../../sandbox/index.js';
 import { linkCredentialsAccess, rbacManifests } from '../install/rbac.js';
-import { applyObjects, resourceOf } from '../lab/apply-objects.js';
+import { applyObjects } from '../lab/apply-objects.js';
 import { checkPermissions } from './checks/permissions.js';
 import { gatherFacts } from './gather.js';
 import { credentialsPermissions, requiredPermissions } from './permissions.js';
@@ -150,20 +150,19 @@ describe('gatherFacts', () => {
     const optedIn = await gatherFacts(client, { remoteTimeoutMs: 2000 });
     expect(optedIn.controllerMayCreateNamespaces).toEqual({ ok: true, value: true });
 
-    // Someone trims the controller's ClusterRole: it loses its Link status and finalizer writes.
-    const clusterRoles = resourceOf({ kind: 'ClusterRole' });
+    // Someone trims the controller's Role: it loses its Link status and finalizer writes.
     const role = await client.get<KubeObject & { rules: { resources: string[] }[] }>(
-      clusterRoles,
-      undefined,
+      R.roles,
+      SYSTEM_NAMESPACE,
       'isthmus-controller',
     );
     role!.rules = role!.rules.filter((r) => !r.resources.includes('links/status'));
-    await client.replace(clusterRoles, role!);
+    await client.replace(R.roles, role!);
     const trimmed = await gatherFacts(client, { remoteTimeoutMs: 2000 });
     const result = checkPermissions(trimmed);
     expect(result.status).toBe('fail');
     expect(result.hints).toEqual([
-      'isthmus-controller may not update links/status (multicluster.isthmus.dev) cluster-wide, patch links/status (multicluster.isthmus.dev) cluster-wide, update links/finalizers (multicluster.isthmus.dev) cluster-wide, patch links/finalizers (multicluster.isthmus.dev) cluster-wide: its role or binding was changed; re-apply the RBAC of `isthmus install`',
+      'isthmus-controller may not update links/status (multicluster.isthmus.dev) in isthmus-system, patch links/status (multicluster.isthmus.dev) in isthmus-system, update links/finalizers (multicluster.isthmus.dev) in isthmus-system, patch links/finalizers (multicluster.isthmus.dev) in isthmus-system: its role or binding was changed; re-apply the RBAC of `isthmus install`',
     ]);
   });
 

@@ -27,6 +27,21 @@ const CONTROLLER_RULES: Rule[] = [
   { apiGroups: [''], resources: ['namespaces'], verbs: READ },
   { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch', 'update'] },
   {
+    apiGroups: ['split.smi-spec.io'],
+    resources: ['trafficsplits'],
+    verbs: ['get', 'list', 'watch', 'update', 'patch'],
+  },
+  { apiGroups: ['split.smi-spec.io'], resources: ['trafficsplits/status'], verbs: ['update', 'patch'] },
+];
+
+/**
+ * Namespaced to isthmus-system: its Links and the leader-election Lease. No Secrets: the namespace holds the
+ * identity issuer's key, so each Link's credentials Secret is granted by name with the Link
+ * (`linkCredentialsAccess`), as Linkerd grants its service mirror per Link.
+ */
+const CONTROLLER_SYSTEM_RULES: Rule[] = [
+  // Links: the controller watches those of its own namespace only, as the gateway does.
+  {
     apiGroups: ['multicluster.isthmus.dev'],
     resources: ['links'],
     verbs: ['get', 'list', 'watch', 'update', 'patch'],
@@ -36,20 +51,6 @@ const CONTROLLER_RULES: Rule[] = [
     resources: ['links/status', 'links/finalizers'],
     verbs: ['update', 'patch'],
   },
-  {
-    apiGroups: ['split.smi-spec.io'],
-    resources: ['trafficsplits'],
-    verbs: ['get', 'list', 'watch', 'update', 'patch'],
-  },
-  { apiGroups: ['split.smi-spec.io'], resources: ['trafficsplits/status'], verbs: ['update', 'patch'] },
-];
-
-/**
- * Namespaced to isthmus-system: the leader-election Lease. No Secrets: the namespace holds the
- * identity issuer's key, so each Link's credentials Secret is granted by name with the Link
- * (`linkCredentialsAccess`), as Linkerd grants its service mirror per Link.
- */
-const CONTROLLER_SYSTEM_RULES: Rule[] = [
   {
     apiGroups: ['coordination.k8s.io'],
     resources: ['leases'],
