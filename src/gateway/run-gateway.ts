@@ -193,7 +193,7 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
     if (revocations) onStop('CRL watch', () => revocations.stop());
     // Refused at each handshake, both ways: revoked, or certified by another cluster's issuer.
     const revoked = (leaf: X509Certificate, issuer: X509Certificate | undefined): string | undefined =>
-      issuerScopeRefusal(leaf, issuer, config.trustDomain) ?? revocations?.current().check(leaf, issuer);
+      issuerScopeRefusal(leaf, config.trustDomain) ?? revocations?.current().check(leaf, issuer);
 
     const ownIdentity = gatewayIdentity(config.trustDomain, config.clusterName);
     const tunnelPool = new SessionPool({

@@ -22,19 +22,20 @@ export function issuerClusterOf(subject: string, trustDomain: string): string | 
   return isValidClusterName(cluster) ? cluster : undefined;
 }
 
-/** Why `leaf` may not be trusted for its gateway identity given who signed it, or undefined. */
-export function issuerScopeRefusal(
-  leaf: X509Certificate,
-  issuer: X509Certificate | undefined,
-  trustDomain: string,
-): string | undefined {
-  if (issuer === undefined) return undefined;
-  const declared = issuerClusterOf(issuer.subject, trustDomain);
+/**
+ * Why `leaf` may not be trusted for its gateway identity given who signed it, or undefined. Read
+ * from the leaf's issuer name once TLS has verified the chain: the CA that signed it has that
+ * subject (OpenSSL matches by name), and no other certificate can stand in for it, since an issuer
+ * has pathLen 0 and the anchor's key is not the peer's. That also spares the issuer certificate,
+ * which Node 24 does not keep for a server socket's peer.
+ */
+export function issuerScopeRefusal(leaf: X509Certificate, trustDomain: string): string | undefined {
+  const declared = issuerClusterOf(leaf.issuer, trustDomain);
   if (declared === undefined) return undefined;
   for (const uri of infoOf(leaf).uriSans) {
     const claimed = parseSpiffeGatewayIdentity(uri);
     if (claimed === undefined || claimed.cluster === declared) continue;
-    return `a gateway certificate for cluster "${claimed.cluster}" signed by the issuer of cluster "${declared}" (${oneLineName(issuer.subject)}): an issuer certifies only its own cluster's gateways`;
+    return `a gateway certificate for cluster "${claimed.cluster}" signed by the issuer of cluster "${declared}" (${oneLineName(leaf.issuer)}): an issuer certifies only its own cluster's gateways`;
   }
   return undefined;
 }
