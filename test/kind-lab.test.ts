@@ -65,7 +65,7 @@ describe('kind lab scripts', () => {
     // A separate MetalLB pool per cluster.
     expect(out).toMatch(/172\.18\.255\.200-172\.18\.255\.219[\s\S]*172\.18\.255\.220-172\.18\.255\.239/);
     expect(out).toMatch(/docker build -t isthmus:dev/);
-    expect(out).toMatch(/kind load docker-image isthmus:dev --name east/);
+    expect(out).toMatch(/kind load image-archive \S+ --name east/);
     expect(out).toMatch(/install --cluster-name east .*\| kubectl --context kind-east apply -f -/s);
     expect(out).toMatch(
       /allow --context kind-west --service-account-name east-reader \| kubectl --context kind-west apply -f -\n.*secret\/east-reader-token.*\n[^\n]*link --context kind-west --cluster-name west .*--service-account-name east-reader .*\| kubectl --context kind-east apply -f -/s,
@@ -123,8 +123,11 @@ describe('kind lab scripts', () => {
   it('up --dry-run uses one image name for build, kind load and install, with imagePullPolicy Never', async () => {
     const out = await dryRun('up.sh', { ISTHMUS_IMAGE: 'example.test/isthmus:lab-1' });
     expect(out).toContain('docker build -t example.test/isthmus:lab-1 ');
+    expect(out).toMatch(
+      /docker image save --platform <docker server os\/arch> -o \S+\/isthmus-image\.tar example\.test\/isthmus:lab-1\n/,
+    );
     for (const c of ['east', 'west']) {
-      expect(out).toContain(`kind load docker-image example.test/isthmus:lab-1 --name ${c}`);
+      expect(out).toMatch(new RegExp(`kind load image-archive \\S+/isthmus-image\\.tar --name ${c}\n`));
       expect(out).toMatch(
         new RegExp(
           `install --cluster-name ${c} [^\\n]*--image example\\.test/isthmus:lab-1 --image-pull-policy Never`,
@@ -204,6 +207,23 @@ describe('kind lab scripts', () => {
     expect(stdout).toMatch(/install --cluster-name east --trust-domain lab\.example /);
     expect(stdout).toMatch(/link --context kind-west --cluster-name west --trust-domain lab\.example /);
     expect(stdout).not.toContain('cluster.local');
+  });
+
+  it('up --dry-run loads a single-platform archive (Docker 28+), or the image itself on an older Docker', async () => {
+    // Docker 29's containerd image store breaks `kind load docker-image` (kind#3795).
+    const current = await dryRun('up.sh');
+    expect(current).not.toContain('kind load docker-image');
+    expect(current.indexOf('kind load image-archive')).toBeGreaterThan(current.indexOf('docker image save'));
+    expect(current.indexOf('rm -f')).toBeGreaterThan(current.lastIndexOf('kind load image-archive'));
+    const old = await dryRun('up.sh', { LAB_DRY_RUN_DOCKER_API: '1.47' });
+    expect(old).not.toContain('docker image save');
+    for (const c of ['east', 'west']) expect(old).toContain(`kind load docker-image isthmus:dev --name ${c}`);
+  });
+
+  it('version_at_least compares Docker API versions part by part, as numbers', async () => {
+    const check = async (have: string) => (await withLib(`version_at_least '${have}' 1.48`)).code;
+    for (const yes of ['1.48', '1.52', '1.100', '2.0']) expect(await check(yes), yes).toBe(0);
+    for (const no of ['1.47', '1.9', '0.99', 'abc', '']) expect(await check(no), no).not.toBe(0);
   });
 
   it('MetalLB pools come from the IPv4 subnet of the kind network, listed before or after its IPv6 one', async () => {

@@ -140,3 +140,18 @@ metallb_range() {
 }
 
 int_to_ipv4() { echo "$(($1 >> 24 & 255)).$(($1 >> 16 & 255)).$(($1 >> 8 & 255)).$(($1 & 255))"; }
+
+# version_at_least HAVE WANT: true when the dotted version HAVE (a Docker API version: 1.47, 1.52)
+# is WANT or later, compared part by part as numbers (1.100 is after 1.48).
+version_at_least() {
+  local -a have want
+  IFS=. read -r -a have <<<"$1"
+  IFS=. read -r -a want <<<"$2"
+  local i
+  for ((i = 0; i < ${#want[@]}; i++)); do
+    local h=${have[i]:-0} w=${want[i]}
+    [[ $h =~ ^[0-9]+$ ]] || return 1
+    if ((10#$h != 10#$w)); then ((10#$h > 10#$w)); return; fi
+  done
+  return 0
+}

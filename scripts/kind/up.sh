@@ -75,10 +75,29 @@ spec:
 POOL"
 }
 
+# Docker 29 keeps images in its containerd store by default, where `kind load docker-image` can
+# fail with "ctr: content digest ...: not found" (kind#3795): `docker save` exports the whole image
+# index, attestation manifests included, without all of their content. A single-platform archive
+# (`docker image save --platform`, API 1.48+, Docker 28+) loads under either store; older Dockers
+# have no such flag and no such failure, and keep `kind load docker-image`.
 build_image() {
   log "image $IMAGE, loaded into both clusters"
   run docker build -t "$IMAGE" "$ROOT"
-  for c in "${CLUSTERS[@]}"; do run kind load docker-image "$IMAGE" --name "$c"; done
+  local api platform archive="$LAB_DIR/isthmus-image.tar"
+  if [[ $DRY_RUN -eq 1 ]]; then
+    api=${LAB_DRY_RUN_DOCKER_API:-1.52}
+    platform="<docker server os/arch>"
+  else
+    api=$(docker version -f '{{.Server.APIVersion}}')
+    platform=$(docker version -f '{{.Server.Os}}/{{.Server.Arch}}')
+  fi
+  if version_at_least "$api" 1.48; then
+    run docker image save --platform "$platform" -o "$archive" "$IMAGE"
+    for c in "${CLUSTERS[@]}"; do run kind load image-archive "$archive" --name "$c"; done
+    run rm -f "$archive"
+  else
+    for c in "${CLUSTERS[@]}"; do run kind load docker-image "$IMAGE" --name "$c"; done
+  fi
 }
 
 install_isthmus() {
