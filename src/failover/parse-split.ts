@@ -4,9 +4,9 @@
  * the log), never as a throw, so one bad split cannot stop the others.
  */
 import { FAILOVER_PRIMARY_ANNOTATION, FAILOVER_RESTORE_AFTER_ANNOTATION } from '../kube/keys.js';
+import { parseQuantity } from '../kube/quantity.js';
 import type { TrafficSplit } from '../kube/types.js';
 import { parseDurationMs } from './duration.js';
-import { parseQuantity } from './quantity.js';
 
 export interface ParsedBackend {
   service: string;

@@ -7,12 +7,14 @@ import {
 } from '../kube/keys.js';
 import type { V1Service } from '../kube/types.js';
 import {
+  buildDirectSlices,
   copiedAnnotations,
   federationLabel,
   formatEgressPorts,
   matchesPattern,
   mirrorLabels,
   parseEgressPorts,
+  splitSlices,
 } from './mirror-objects.js';
 import { remoteKeyOf } from './mirror-sync.js';
 import { foreignService, linkConfig, linkerdMirror, ourLabels, remoteService } from './test-builders.js';
@@ -76,4 +78,46 @@ describe('mirror objects', () => {
     ["Linkerd's mirror of another cluster", linkerdMirror('api-west', 'north', 'shop'), undefined],
     ['an unrelated service', svc('api', {}), undefined],
   ])('remoteKeyOf: %s', (_n, service, key) => expect(remoteKeyOf(service, 'west')).toBe(key));
+
+  describe("a remote-discovery mirror's slices", () => {
+    const web: V1Service = { metadata: { name: 'web-west', namespace: 'shop' } };
+    const pods = (n: number, ready = true) =>
+      Array.from({ length: n }, (_, i) => ({
+        addresses: [`10.244.${i >> 8}.${i & 255}`],
+        conditions: { ready },
+      }));
+    const http = (port: number) => [{ name: 'http', port, protocol: 'TCP' }];
+
+    it('one slice per port set, each split at 1000 endpoints, named <mirror>, <mirror>.1, … in order', () => {
+      const slices = splitSlices(
+        buildDirectSlices(
+          web,
+          'west',
+          {
+            addressType: 'IPv4',
+            groups: [
+              { ports: http(8080), endpoints: pods(1500) },
+              { ports: http(9090), endpoints: pods(10, false) },
+            ],
+          },
+          'uid-1',
+        ),
+      );
+      expect(slices.map((s) => [s.metadata?.name, s.ports?.[0]?.port, s.endpoints?.length])).toEqual([
+        ['web-west', 8080, 1000],
+        ['web-west.1', 8080, 500],
+        ['web-west.2', 9090, 10],
+      ]);
+      for (const s of slices) {
+        expect(s.addressType).toBe('IPv4');
+        expect(s.metadata?.labels).toEqual(slices[0]!.metadata?.labels);
+        expect(s.metadata?.ownerReferences?.[0]?.uid).toBe('uid-1');
+      }
+    });
+
+    it('no pod at all: the mirror keeps its one empty slice', () => {
+      const none = splitSlices(buildDirectSlices(web, 'west', { addressType: 'IPv4', groups: [] }));
+      expect(none.map((s) => [s.metadata?.name, s.endpoints, s.ports])).toEqual([['web-west', [], []]]);
+    });
+  });
 });

@@ -12,6 +12,7 @@ import {
   HEADLESS_MIRROR_LABEL,
   MANAGED_BY_LABEL,
   MANAGED_BY_MIRROR,
+  MAX_SLICE_ENDPOINTS,
   MIRRORED_SERVICE_LABEL,
   REMOTE_DISCOVERY_LABEL,
   REMOTE_GATEWAY_ANNOTATION,
@@ -22,7 +23,7 @@ import {
 } from '../kube/keys.js';
 import { isLinkerdMirror } from '../kube/linkerd-mirror.js';
 import type { V1EndpointSlice, V1Namespace, V1Service, V1ServicePort } from '../kube/types.js';
-import { type DirectEndpoints, MAX_SLICE_ENDPOINTS } from './direct-endpoints.js';
+import type { DirectEndpoints, DirectGroup } from './direct-endpoints.js';
 import type { LinkConfig } from './link-config.js';
 
 /** Linkerd's label namespace: never copied, so a mirror of a mirror cannot claim to be exported. */
@@ -234,20 +235,37 @@ export function buildMirrorSlice(input: MirrorSliceInput): V1EndpointSlice {
   };
 }
 
-/** A remote-discovery mirror's slice: the remote pods' addresses and ports (direct-endpoints.ts). */
-export function buildDirectSlice(
+/**
+ * A remote-discovery mirror's slices: one per port set of the remote pods (direct-endpoints.ts),
+ * in its order, each named after the mirror until splitSlices numbers them. Without any, the one
+ * empty slice a mirror always has.
+ */
+export function buildDirectSlices(
   service: V1Service,
   cluster: string,
   direct: DirectEndpoints,
+  ownerUid?: string,
+): V1EndpointSlice[] {
+  const groups: DirectGroup[] = direct.groups.length > 0 ? direct.groups : [{ ports: [], endpoints: [] }];
+  return groups.map((g) =>
+    buildDirectSlice(service, cluster, { addressType: direct.addressType, ...g }, ownerUid),
+  );
+}
+
+/** One slice of remote pods that share their ports. */
+export function buildDirectSlice(
+  service: V1Service,
+  cluster: string,
+  group: DirectGroup & Pick<DirectEndpoints, 'addressType'>,
   ownerUid?: string,
 ): V1EndpointSlice {
   return {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
     metadata: mirrorSliceMeta(service, cluster, ownerUid),
-    addressType: direct.addressType,
-    endpoints: direct.endpoints,
-    ports: direct.ports,
+    addressType: group.addressType,
+    endpoints: group.endpoints,
+    ports: group.ports,
   };
 }
 
@@ -285,7 +303,7 @@ function mirrorSliceMeta(
 
 /**
  * The name of a mirror's `index`-th EndpointSlice: the mirror's own name for the first (the only
- * one below MAX_SLICE_ENDPOINTS endpoints, so such mirrors are written as they always were),
+ * one of a mirror whose endpoints fit one slice, so such mirrors are written as they always were),
  * `<mirror>.<index>` for the others. A Service name has no dot (DNS-1035 label), so no other
  * mirror's slice can have one of these names.
  */
@@ -294,24 +312,26 @@ export function mirrorSliceName(mirror: string, index: number): string {
 }
 
 /**
- * A mirror's slice as the API server takes it: at most MAX_SLICE_ENDPOINTS endpoints per
- * EndpointSlice (it refuses more), so a larger one is split over several, in order, each with the
- * same labels, owner, address type and ports, as the EndpointSlice controller splits a Service's.
- * kube-proxy and CoreDNS read every slice labelled with the Service's name.
+ * A mirror's slices as the API server takes them: at most MAX_SLICE_ENDPOINTS endpoints per
+ * EndpointSlice (it refuses more), so each of `slices` (all named after the mirror, one per port
+ * set) is cut into runs of that many, in order, each with the same labels, owner, address type
+ * and ports, as the EndpointSlice controller splits a Service's. The runs are named `<mirror>`,
+ * `<mirror>.1`, … in that order, so the same input gives the same slices. kube-proxy and CoreDNS
+ * read every slice labelled with the Service's name.
  */
-export function splitSlice(slice: V1EndpointSlice): V1EndpointSlice[] {
-  const endpoints = slice.endpoints ?? [];
-  if (endpoints.length <= MAX_SLICE_ENDPOINTS) return [slice];
-  const mirror = slice.metadata?.name ?? '';
-  const out: V1EndpointSlice[] = [];
-  for (let i = 0; i * MAX_SLICE_ENDPOINTS < endpoints.length; i++) {
-    out.push({
-      ...slice,
-      metadata: { ...slice.metadata, name: mirrorSliceName(mirror, i) },
-      endpoints: endpoints.slice(i * MAX_SLICE_ENDPOINTS, (i + 1) * MAX_SLICE_ENDPOINTS),
-    });
-  }
-  return out;
+export function splitSlices(slices: readonly V1EndpointSlice[]): V1EndpointSlice[] {
+  const mirror = slices[0]?.metadata?.name ?? '';
+  const runs = slices.flatMap((slice) => {
+    const endpoints = slice.endpoints ?? [];
+    if (endpoints.length <= MAX_SLICE_ENDPOINTS) return [slice];
+    const out: V1EndpointSlice[] = [];
+    for (let i = 0; i < endpoints.length; i += MAX_SLICE_ENDPOINTS)
+      out.push({ ...slice, endpoints: endpoints.slice(i, i + MAX_SLICE_ENDPOINTS) });
+    return out;
+  });
+  return runs.map((run, i) =>
+    i === 0 ? run : { ...run, metadata: { ...run.metadata, name: mirrorSliceName(mirror, i) } },
+  );
 }
 
 /** The readiness an existing slice currently advertises, or undefined when it has no endpoint. */

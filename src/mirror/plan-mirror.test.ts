@@ -544,7 +544,7 @@ describe('planMirror', () => {
       );
       expect(svc?.spec?.ports).toEqual([{ name: 'http', port: 80, protocol: 'TCP' }]);
       const slice = plan.actions.find((a) => a.kind === 'applySlice')?.slice;
-      expect(slice?.endpoints).toEqual(pods.endpoints);
+      expect(slice?.endpoints).toEqual(pods.groups[0]?.endpoints);
       expect(slice?.ports).toEqual([{ name: 'http', port: 8080, protocol: 'TCP' }]);
     });
 
@@ -773,6 +773,76 @@ describe('planMirror', () => {
       const withStranger = { ...local, extraSlices: [local.extraSlices![0]!, stranger] };
       const kept = plan(10, withStranger).actions.filter((a) => a.kind === 'deleteSlice');
       expect(kept.map((a) => 'name' in a && a.name)).toEqual(['db-west.1']);
+    });
+
+    describe('a remote-discovery mirror: every remote pod, every port set', () => {
+      const flat = remoteService('flat', {
+        exported: false,
+        labels: { [EXPORTED_LABEL]: 'remote-discovery' },
+      });
+      /** West's slices of `flat`: `counts[i]` ready pods whose `http` is port `ports[i]`. */
+      const remoteSlices = (counts: number[], ports: number[]): V1EndpointSlice[] => {
+        let next = 0;
+        return counts.map((n, i) => ({
+          addressType: 'IPv4',
+          endpoints: Array.from({ length: n }, () => {
+            const k = next++;
+            return { addresses: [`10.244.${k >> 8}.${k & 255}`], conditions: { ready: true } };
+          }),
+          ports: [{ name: 'http', port: ports[i] ?? 8080, protocol: 'TCP' }],
+        }));
+      };
+      const planFlat = (
+        slices: V1EndpointSlice[],
+        local: MirrorPlanInput['local'] = { namespaceExists: true },
+      ) =>
+        planMirror(
+          input({
+            remote: { service: flat, readyEndpointCount: 1 },
+            target: { type: 'direct', endpoints: directEndpoints(slices) },
+            egressPorts: new Map(),
+            local,
+          }),
+        );
+      const shape = (actions: Action[]) =>
+        actions.map((a) =>
+          a.kind === 'applySlice'
+            ? `${a.slice.metadata?.name} ${a.slice.ports?.[0]?.port} ${a.slice.endpoints?.length}`
+            : a.kind === 'deleteSlice'
+              ? `deleteSlice ${a.name}`
+              : a.kind,
+        );
+
+      it('2500 pods: three slices holding all of them; back to 900: the extra slices go, the last first', () => {
+        const big = planFlat(remoteSlices([1000, 1000, 500], [8080, 8080, 8080]));
+        expect(shape(big.actions)).toEqual([
+          'applyService',
+          'flat-west 8080 1000',
+          'flat-west.1 8080 1000',
+          'flat-west.2 8080 500',
+        ]);
+        const local = storedAll(big);
+        expect(planFlat(remoteSlices([1000, 1000, 500], [8080, 8080, 8080]), local).actions).toEqual([]);
+        expect(shape(planFlat(remoteSlices([900], [8080]), local).actions)).toEqual([
+          'flat-west 8080 900',
+          'deleteSlice flat-west.2',
+          'deleteSlice flat-west.1',
+        ]);
+      });
+
+      it('a named targetPort mid-rollout: each port set in its own slice; rollout done: the stale slice goes', () => {
+        const rollout = remoteSlices([3, 2], [9090, 8080]);
+        const mid = planFlat(rollout);
+        expect(mid.ready).toBe(true);
+        expect(shape(mid.actions).slice(1)).toEqual(['flat-west 8080 2', 'flat-west.1 9090 3']);
+        const local = storedAll(mid);
+        // The same remote state, reconciled again: byte for byte the same slices, nothing written.
+        expect(planFlat(rollout, local).actions).toEqual([]);
+        expect(shape(planFlat(remoteSlices([5, 0], [9090, 8080]), local).actions)).toEqual([
+          'flat-west 9090 5',
+          'deleteSlice flat-west.1',
+        ]);
+      });
     });
   });
 });

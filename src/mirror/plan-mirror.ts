@@ -14,7 +14,7 @@ import type { V1EndpointSlice, V1Namespace, V1Service, V1ServicePort } from '../
 import type { DirectEndpoints } from './direct-endpoints.js';
 import { type LinkConfig, selectorMatches } from './link-config.js';
 import {
-  buildDirectSlice,
+  buildDirectSlices,
   buildMirrorNamespace,
   buildMirrorService,
   buildMirrorSlice,
@@ -29,7 +29,7 @@ import {
   portKey,
   remoteDiscoveryLabels,
   sliceReadiness,
-  splitSlice,
+  splitSlices,
   tunnelledPorts,
 } from './mirror-objects.js';
 import { serviceDiffers, sliceDiffers } from './owned-fields.js';
@@ -79,7 +79,8 @@ export interface MirrorPlanInput {
 
 /**
  * A mirror as it exists locally: its Service, its slice, and the further slices of a mirror with
- * more endpoints than one slice holds (`<mirror>.1`, `<mirror>.2`, ...: splitSlice).
+ * more endpoints than one slice holds or remote pods of several port sets (`<mirror>.1`,
+ * `<mirror>.2`, ...: splitSlices).
  */
 export interface LocalMirror {
   service?: V1Service;
@@ -197,8 +198,13 @@ export function planMirror(input: MirrorPlanInput): MirrorPlan {
         local.service,
       ),
     });
-    const slice = buildDirectSlice(service, link.clusterName, target.endpoints, local.service?.metadata?.uid);
-    return finishPlan(id.name, remote.service, local, actions, service, slice);
+    const slices = buildDirectSlices(
+      service,
+      link.clusterName,
+      target.endpoints,
+      local.service?.metadata?.uid,
+    );
+    return finishPlan(id.name, remote.service, local, actions, service, slices);
   }
 
   const headless = target.type === 'headless';
@@ -253,7 +259,7 @@ export function planMirror(input: MirrorPlanInput): MirrorPlan {
     hostnames,
     ...(ownerUid ? { ownerUid } : {}),
   });
-  const plan = finishPlan(id.name, remote.service, local, actions, service, slice);
+  const plan = finishPlan(id.name, remote.service, local, actions, service, [slice]);
   if (untunnelled.length > 0) {
     plan.status.message = `${untunnelled.map(describePort).join(', ')} not mirrored: only TCP crosses the gateways`;
   }
@@ -269,7 +275,9 @@ export function planMirror(input: MirrorPlanInput): MirrorPlan {
  * family is not known yet.
  */
 function directFamily(endpoints: DirectEndpoints, headless: boolean): string | undefined {
-  return headless || endpoints.endpoints.length === 0 ? undefined : endpoints.addressType;
+  return headless || !endpoints.groups.some((g) => g.endpoints.length > 0)
+    ? undefined
+    : endpoints.addressType;
 }
 
 /**
@@ -297,9 +305,10 @@ function describePort(p: V1ServicePort): string {
 }
 
 /**
- * The writes for a desired Service and slice that differ from what exists, and the outcome. The
- * slice is split as the API server needs (splitSlice); slices no longer needed are deleted, the
- * last first, so the ones left are always `<mirror>`, `<mirror>.1`, ... without a gap.
+ * The writes for a desired Service and slices that differ from what exists, and the outcome. The
+ * slices (one per port set) are split as the API server needs (splitSlices);
+ * slices no longer needed are deleted, the last first, so the ones left are always `<mirror>`,
+ * `<mirror>.1`, ... without a gap.
  */
 function finishPlan(
   name: string,
@@ -307,17 +316,17 @@ function finishPlan(
   local: MirrorPlanInput['local'],
   actions: Action[],
   service: V1Service,
-  slice: V1EndpointSlice,
+  desired: readonly V1EndpointSlice[],
 ): MirrorPlan {
   if (!local.service || serviceDiffers(local.service, service))
     actions.push({ kind: 'applyService', service });
-  const slices = splitSlice(slice);
+  const slices = splitSlices(desired);
   const existing = [local.slice, ...(local.extraSlices ?? [])];
   for (const [i, want] of slices.entries()) {
     const have = existing[i];
     if (!have || sliceDiffers(have, want)) actions.push({ kind: 'applySlice', slice: want });
   }
-  const cluster = slice.metadata?.labels?.[CLUSTER_NAME_LABEL] ?? '';
+  const cluster = slices[0]?.metadata?.labels?.[CLUSTER_NAME_LABEL] ?? '';
   actions.push(...deleteExtraSlices(remote.metadata?.namespace ?? '', name, local, cluster, slices.length));
   return {
     name,
@@ -327,7 +336,7 @@ function finishPlan(
       name: remote.metadata?.name ?? '',
       reason: 'Mirrored',
     },
-    ready: (slice.endpoints ?? []).some((e) => e.conditions?.ready === true),
+    ready: slices.some((s) => (s.endpoints ?? []).some((e) => e.conditions?.ready === true)),
   };
 }
 

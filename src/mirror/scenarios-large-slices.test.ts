@@ -2,7 +2,7 @@
  * Mirrors of remote Services with more endpoints than one EndpointSlice may hold (the API server
  * refuses more than 1000). A headless parent's endpoints (one per per-pod mirror) are split across
  * several slices, as the EndpointSlice controller splits a Service's, and the slices beyond what
- * is needed go again; a remote-discovery mirror keeps 1000 pods (direct-endpoints.ts).
+ * is needed go again; a remote-discovery mirror's remote pods are split the same way.
  */
 import { describe, expect, it } from 'vitest';
 import { EXPORTED_LABEL, REMOTE_DISCOVERY_EXPORT, SERVICE_NAME_LABEL } from '../kube/keys.js';
@@ -97,17 +97,27 @@ describe('mirrors with more than 1000 endpoints', () => {
     expect(after.map((s) => s.metadata?.name)).toEqual(['db-west']);
   });
 
-  it('a remote-discovery mirror of 1500 remote pods is not refused: it keeps 1000 (the documented limit)', async () => {
+  it('a remote-discovery mirror of 2500 remote pods lists every one over three slices, and back to one', async () => {
     const world = await startWorld(['east', 'west']);
     const [east, west] = [world.c('east'), world.c('west')];
     await exportService(west, 'flat', { ready: 1, labels: { [EXPORTED_LABEL]: REMOTE_DISCOVERY_EXPORT } });
-    await setRemotePods(west, 'flat', 1500);
+    await setRemotePods(west, 'flat', 2500);
     await link(east, west, 'west');
     world.controller('east');
 
-    // direct-endpoints.ts cuts at MAX_SLICE_ENDPOINTS, ready pods first (README, "Remote discovery").
-    const slices = await waitMirrorEndpoints(east, 'flat-west', MAX, 20_000);
-    expect(slices.map((s) => s.metadata?.name)).toEqual(['flat-west']);
+    const slices = await waitMirrorEndpoints(east, 'flat-west', 2500, 20_000);
+    expect(slices.map((s) => s.metadata?.name).sort()).toEqual(['flat-west', 'flat-west.1', 'flat-west.2']);
+    for (const s of slices) expect(s.endpoints!.length).toBeLessThanOrEqual(MAX);
+    const addresses = new Set(slices.flatMap((s) => s.endpoints!.map((e) => e.addresses[0])));
+    expect(addresses.size).toBe(2500);
+    expect(addresses.has('10.244.9.250')).toBe(true);
+    const mirror = await getService(east, 'default', 'flat-west');
+    for (const s of slices) expect(s.metadata?.ownerReferences?.[0]?.uid).toBe(mirror?.metadata?.uid);
     expect((await getLink(east, 'west'))?.status?.services ?? []).toEqual([]);
+
+    // Scaled down to 900: the slices no longer needed go.
+    await setRemotePods(west, 'flat', 900);
+    const after = await waitMirrorEndpoints(east, 'flat-west', 900, 20_000);
+    expect(after.map((s) => s.metadata?.name)).toEqual(['flat-west']);
   });
 });

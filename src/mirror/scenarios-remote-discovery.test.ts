@@ -124,6 +124,46 @@ describe('remote discovery (mirror.linkerd.io/exported=remote-discovery)', () =>
     await waitEndpoints(east, 'db-west', ['10.244.1.10=false']);
   });
 
+  it('a named targetPort mid-rollout: the pods on either port number are mirrored, each set in its own slice; the stale one goes when the rollout ends', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    // West's EndpointSlice controller mid-rollout: `http` is 8080 on the old pods (api-abc), 9090
+    // on the new ones.
+    await exportService(west, 'api', { ...discovery, ready: 2 });
+    const newPods = (addresses: string[]): V1EndpointSlice => ({
+      metadata: { name: 'api-new', namespace: 'default', labels: { 'kubernetes.io/service-name': 'api' } },
+      addressType: 'IPv4',
+      endpoints: addresses.map((address) => ({ addresses: [address], conditions: { ready: true } })),
+      ports: [{ name: 'http', port: 9090, protocol: 'TCP' }],
+    });
+    await west.client.create<V1EndpointSlice>(R.endpointSlices, newPods(['10.244.2.20', '10.244.2.21']));
+    await link(east, west, 'west');
+    world.controller('east');
+
+    const portsOf = (slice: V1EndpointSlice | undefined) => slice?.ports?.map((p) => `${p.name}=${p.port}`);
+    await waitEndpoints(east, 'api-west', ['10.244.1.10=true', '10.244.1.11=true']);
+    const second = await waitEndpoints(east, 'api-west.1', ['10.244.2.20=true', '10.244.2.21=true']);
+    expect(portsOf(await getSlice(east, 'default', 'api-west'))).toEqual(['http=8080']);
+    expect(portsOf(second)).toEqual(['http=9090']);
+    expect(second.metadata?.labels?.['kubernetes.io/service-name']).toBe('api-west');
+
+    // The rollout ends: every pod on 9090, the old slice gone. The mirror's stale slice goes too.
+    await west.client.delete(R.endpointSlices, 'default', 'api-abc');
+    await updateWithRetry<V1EndpointSlice>(west.client, R.endpointSlices, 'default', 'api-new', (s) => ({
+      ...s,
+      endpoints: newPods(['10.244.2.20', '10.244.2.21', '10.244.2.22']).endpoints,
+    }));
+    const last = await waitEndpoints(east, 'api-west', [
+      '10.244.2.20=true',
+      '10.244.2.21=true',
+      '10.244.2.22=true',
+    ]);
+    expect(portsOf(last)).toEqual(['http=9090']);
+    await waitFor(async () => ((await getSlice(east, 'default', 'api-west.1')) ? undefined : true), {
+      what: 'api-west.1 deleted',
+    });
+  });
+
   it('a headless remote Service gets a headless mirror whose DNS names are the remote pods', async () => {
     const world = await startWorld(['east', 'west']);
     const [east, west] = [world.c('east'), world.c('west')];

@@ -5,8 +5,10 @@ import { PORTS } from '../../kube/keys.js';
 import { isDNS1123Subdomain, isValidLabelValue } from '../../sandbox/validation-strings.js';
 import { type GatewayExposureFlags, gatewayExposureFromFlags } from '../install/gateway-exposure.js';
 import { INSTALL_DEFAULTS, type InstallOptions } from '../install/options.js';
+import { componentResources, DEFAULT_RESOURCES, resourcesFlagText } from '../install/resources.js';
+import { type SchedulingFlags, schedulingFromFlags } from '../install/scheduling.js';
 
-export interface InstallFlags extends GatewayExposureFlags {
+export interface InstallFlags extends GatewayExposureFlags, SchedulingFlags {
   clusterName: string;
   /** false: --no-gateway. */
   gateway?: boolean;
@@ -29,7 +31,17 @@ export interface InstallFlags extends GatewayExposureFlags {
   /** Absent: 20000-29999. */
   egressPortRange?: string;
   enableNamespaceCreation?: boolean;
+  /** `requests.cpu=200m,limits.memory=1Gi`, merged over each component's defaults. */
+  gatewayResources?: string;
+  controllerResources?: string;
+  identityResources?: string;
 }
+
+/** A flag that may be given again and again, collected in order. */
+const repeatable = (value: string, previous: string[] = []) => [...previous, value];
+
+const RESOURCES_HELP =
+  'requests.cpu, requests.memory, limits.cpu, limits.memory, comma-separated, merged over the defaults; an empty value removes one (limits.memory=)';
 
 export function registerInstall(program: Command): void {
   program
@@ -74,7 +86,7 @@ export function registerInstall(program: Command): void {
     .option(
       '--gateway-service-annotation <key=value>',
       'annotation of the gateway Service, repeatable (e.g. service.beta.kubernetes.io/aws-load-balancer-type=nlb)',
-      (value: string, previous: string[] = []) => [...previous, value],
+      repeatable,
     )
     .option(
       '--gateway-load-balancer-source-ranges <cidrs>',
@@ -98,6 +110,44 @@ export function registerInstall(program: Command): void {
     .option(
       '--enable-namespace-creation',
       "let the controller create a mirror's missing namespace, for Links with enableNamespaceCreation (grants create namespaces)",
+    )
+    .option(
+      '--node-selector <key=value>',
+      'node label every Isthmus pod must match, repeatable (kubernetes.io/os=linux is always set)',
+      repeatable,
+    )
+    .option(
+      '--gateway-node-selector <key=value>',
+      'node label the gateway pods must match too, repeatable (e.g. dedicated edge nodes)',
+      repeatable,
+    )
+    .option(
+      '--toleration <key[=value]:effect>',
+      "taint every Isthmus pod tolerates, in kubectl taint's form, repeatable; an empty effect tolerates all",
+      repeatable,
+    )
+    .option(
+      '--gateway-toleration <key[=value]:effect>',
+      'taint the gateway pods tolerate too, repeatable (e.g. dedicated=edge:NoSchedule)',
+      repeatable,
+    )
+    .option('--priority-class-name <name>', 'PriorityClass of every Isthmus pod')
+    .option(
+      '--image-pull-secret <name>',
+      'Secret in isthmus-system to pull the image with (a private registry), repeatable',
+      repeatable,
+    )
+    .option(
+      '--gateway-resources <list>',
+      `the gateway container's resources: ${RESOURCES_HELP} (default: ${resourcesFlagText(DEFAULT_RESOURCES.gateway)})`,
+    )
+    .option(
+      '--controller-resources <list>',
+      `the controller container's resources, as --gateway-resources (default: ${resourcesFlagText(DEFAULT_RESOURCES.controller)})`,
+    )
+    .option(
+      '--identity-resources <list>',
+      `the identity container's resources, as --gateway-resources (default: ${resourcesFlagText(DEFAULT_RESOURCES.identity)})`,
     )
     .action(async (flags: InstallFlags) => {
       const { loadAnchorBundle, loadIssuer } = await import('../../identity/files.js');
@@ -159,6 +209,10 @@ const GATEWAY_FLAGS: [keyof InstallFlags, string][] = [
   ['gatewayExternalTrafficPolicy', '--gateway-external-traffic-policy'],
   ['gatewayNodePort', '--gateway-node-port'],
   ['egressPortRange', '--egress-port-range'],
+  ['gatewayNodeSelector', '--gateway-node-selector'],
+  ['gatewayToleration', '--gateway-toleration'],
+  ['gatewayResources', '--gateway-resources'],
+  ['identityResources', '--identity-resources'],
 ];
 
 /**
@@ -248,6 +302,12 @@ export function installOptionsFromFlags(
     gatewayServiceType: oneOf('gateway-service-type', serviceType, ['LoadBalancer', 'NodePort', 'ClusterIP']),
     gatewayExposure: gatewayExposureFromFlags(flags, serviceType, problems),
     enableNamespaceCreation: flags.enableNamespaceCreation === true,
+    scheduling: schedulingFromFlags(flags, problems),
+    resources: {
+      gateway: componentResources('gateway', flags.gatewayResources, problems),
+      controller: componentResources('controller', flags.controllerResources, problems),
+      identity: componentResources('identity', flags.identityResources, problems),
+    },
   };
   if (problems.length > 0) throw new IsthmusError('USAGE', problems.join('; '), { terminal: true });
   return opts;

@@ -1,4 +1,6 @@
 import type { GatewayExposure } from './gateway-exposure.js';
+import { type Component, type ContainerResources, DEFAULT_RESOURCES } from './resources.js';
+import { DEFAULT_SCHEDULING, type PodScheduling } from './scheduling.js';
 
 /** What `isthmus install` renders from: one cluster's name, its certificates and a few knobs. */
 export interface InstallOptions {
@@ -38,6 +40,10 @@ export interface InstallOptions {
   gatewayExposure: GatewayExposure;
   /** Grants the controller `create namespaces`, for Links with `enableNamespaceCreation`. */
   enableNamespaceCreation: boolean;
+  /** Node selectors, tolerations, priority class and pull secrets of the pods. */
+  scheduling: PodScheduling;
+  /** Each component's container resources: the defaults with `--<component>-resources` merged. */
+  resources: Readonly<Record<Component, ContainerResources>>;
 }
 
 export const INSTALL_DEFAULTS = {
@@ -55,6 +61,8 @@ export const INSTALL_DEFAULTS = {
   gatewayServiceType: 'LoadBalancer',
   gatewayExposure: { annotations: {}, loadBalancerSourceRanges: [] as string[] },
   enableNamespaceCreation: false,
+  scheduling: DEFAULT_SCHEDULING,
+  resources: DEFAULT_RESOURCES,
 } as const;
 
 export const PART_OF = { 'app.kubernetes.io/part-of': 'isthmus' } as const;

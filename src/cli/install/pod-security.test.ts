@@ -7,10 +7,12 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { installOptionsFromFlags } from '../commands/install.js';
 import { installManifests } from './render.js';
-import { NO_GATEWAY_FLAGS, testInstallOptions } from './test-options.js';
+import { NO_GATEWAY_FLAGS, SCHEDULING_FLAGS, testInstallOptions } from './test-options.js';
 
 const withGateway = testInstallOptions({ ha: true, gatewayReplicas: '2' });
 const noGateway = installOptionsFromFlags(NO_GATEWAY_FLAGS, undefined, undefined);
+/** Scheduling and resource flags change nothing the profile looks at. */
+const scheduled = testInstallOptions(SCHEDULING_FLAGS);
 
 type Ctx = {
   runAsNonRoot?: boolean;
@@ -86,6 +88,7 @@ describe('Pod Security Admission', () => {
   it.each([
     ['with a gateway (--ha)', withGateway],
     ['--no-gateway', noGateway],
+    ['with every scheduling flag', scheduled],
   ])('every pod template %s meets the restricted profile', (_, opts) => {
     const templates = (installManifests(opts) as Obj[]).filter((o) => o.spec?.template);
     expect(templates.length).toBeGreaterThan(0);

@@ -25,7 +25,8 @@ const CONTROLLER_RULES: Rule[] = [
   // to who may update the owner's finalizers, as kube-controller-manager's endpointslice-controller may.
   { apiGroups: [''], resources: ['services/finalizers'], verbs: ['update'] },
   { apiGroups: [''], resources: ['namespaces'], verbs: READ },
-  { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch', 'update'] },
+  // EventRecorder (src/kube/events.ts) writes core/v1 Events only: no events.k8s.io.
+  { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch', 'update'] },
   {
     apiGroups: ['split.smi-spec.io'],
     resources: ['trafficsplits'],
@@ -46,16 +47,11 @@ const CONTROLLER_SYSTEM_RULES: Rule[] = [
     resources: ['links'],
     verbs: ['get', 'list', 'watch', 'update', 'patch'],
   },
-  {
-    apiGroups: ['multicluster.isthmus.dev'],
-    resources: ['links/status', 'links/finalizers'],
-    verbs: ['update', 'patch'],
-  },
-  {
-    apiGroups: ['coordination.k8s.io'],
-    resources: ['leases'],
-    verbs: ['get', 'list', 'watch', 'create', 'update'],
-  },
+  // No links/finalizers: the Link finalizer is metadata, patched through `links`; that subresource
+  // only matters for an ownerReference with blockOwnerDeletion pointing at a Link, and none does.
+  { apiGroups: ['multicluster.isthmus.dev'], resources: ['links/status'], verbs: ['update', 'patch'] },
+  // The leader elector gets, creates and replaces its one Lease by name: it lists and watches none.
+  { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
 ];
 
 /** Exported Services and their slices may live in any namespace; mirrors too. */

@@ -160,6 +160,46 @@ describe('isthmus install', () => {
     expect(may('services', 'finalizers')).toBe(true);
   });
 
+  it('grants the controller nothing it never uses', () => {
+    const rules = GRANTS.filter((g) => g.serviceAccount === 'isthmus-controller').flatMap((g) => g.rules);
+    const resources = rules.flatMap((r) => r.resources);
+    // The Link finalizer is metadata, written through links; links/finalizers would only matter
+    // for an ownerReference with blockOwnerDeletion pointing at a Link, and nothing has one.
+    expect(resources).toContain('links');
+    expect(resources).not.toContain('links/finalizers');
+    // The EventRecorder writes core/v1 Events; events.k8s.io is another API it never calls.
+    expect(rules.filter((r) => r.resources.includes('events')).map((r) => r.apiGroups)).toEqual([['']]);
+    // The leader elector reads, creates and replaces its one Lease by name: no list, no watch.
+    expect(rules.filter((r) => r.resources.includes('leases')).map((r) => r.verbs)).toEqual([
+      ['get', 'create', 'update'],
+    ]);
+  });
+
+  it('gives every probe time for a busy Node process, and identity a liveness probe that spares a slow signer', () => {
+    type Probe = { timeoutSeconds?: number; periodSeconds?: number; failureThreshold?: number };
+    type Dep = {
+      kind: string;
+      metadata: { name: string };
+      spec: { template: { spec: { containers: { livenessProbe?: Probe; readinessProbe?: Probe }[] } } };
+    };
+    const containers = Object.fromEntries(
+      (installManifests(opts) as Dep[])
+        .filter((o) => o.kind === 'Deployment')
+        .map((d) => [d.metadata.name, d.spec.template.spec.containers[0]!]),
+    );
+    expect(containers['isthmus-identity']!.livenessProbe).toEqual({
+      grpc: { port: 8080 },
+      periodSeconds: 20,
+      timeoutSeconds: 5,
+      failureThreshold: 6,
+    });
+    for (const [name, c] of Object.entries(containers)) {
+      expect([c.livenessProbe?.timeoutSeconds, c.readinessProbe?.timeoutSeconds], name).toEqual(
+        name === 'isthmus-identity' ? [5, 3] : [5, 2],
+      );
+    }
+  });
+
   it('renders no issuer Secret with --external-issuer, and refuses a mix of both ways', () => {
     type Obj = { kind: string; metadata: { name: string } };
     const external = installManifests(

@@ -31,6 +31,19 @@ export const NO_GATEWAY_FLAGS = {
   failoverControlledBy: 'linkerd-failover',
 };
 
+/** Every scheduling and resource flag of `isthmus install` at once. */
+export const SCHEDULING_FLAGS = {
+  nodeSelector: ['pool=system'],
+  gatewayNodeSelector: ['node-role.kubernetes.io/edge='],
+  toleration: ['infra:NoSchedule'],
+  gatewayToleration: ['edge=true:NoExecute'],
+  priorityClassName: 'isthmus-critical',
+  imagePullSecret: ['regcred'],
+  gatewayResources: 'limits.memory=1Gi,limits.cpu=2',
+  controllerResources: 'limits.memory=',
+  identityResources: 'requests.cpu=10m',
+};
+
 /** Options from `TEST_FLAGS` and `extra`, with a placeholder anchor and issuer. */
 export function testInstallOptions(extra: Record<string, unknown> = {}) {
   return installOptionsFromFlags({ ...TEST_FLAGS, ...extra }, PEM('CERTIFICATE'), {

@@ -8,6 +8,8 @@ import { CRL_CONFIGMAP, GATEWAY_SERVICE_NAME, IDENTITY_TOKEN_AUDIENCE, PORTS } f
 import { CONTROLLER_NODE_OPTIONS } from '../controller/process-flags.js';
 import { exposureFields } from './gateway-exposure.js';
 import { componentLabels, type InstallOptions, PART_OF } from './options.js';
+import type { Component } from './resources.js';
+import { podSchedulingFields } from './scheduling.js';
 
 /** The gateway's graceful shutdown in a cluster (flags of `isthmus gateway`). */
 export const GATEWAY_DRAIN = { delayMs: 5_000, graceMs: 25_000 };
@@ -30,10 +32,16 @@ function podSecurity() {
   };
 }
 
+/**
+ * Explicit timeouts: the kubelet's 1 s default is within reach of a Node event loop busy with TLS
+ * handshakes or a GC pause, though nothing is wrong. Readiness waits up to its 2 s period, and 3
+ * misses (~6 s) take the pod out of its Service. Liveness waits 5 s, since a restart cuts every
+ * tunnel: 3 misses (~30 s) before a process that really hangs is killed.
+ */
 function probes(port: number | string) {
   return {
-    livenessProbe: { httpGet: { path: '/live', port }, periodSeconds: 10 },
-    readinessProbe: { httpGet: { path: '/ready', port }, periodSeconds: 2 },
+    livenessProbe: { httpGet: { path: '/live', port }, periodSeconds: 10, timeoutSeconds: 5 },
+    readinessProbe: { httpGet: { path: '/ready', port }, periodSeconds: 2, timeoutSeconds: 2 },
   };
 }
 
@@ -59,7 +67,7 @@ interface PodExtras {
 
 function deployment(
   opts: InstallOptions,
-  component: string,
+  component: Component,
   replicas: number,
   container: object,
   { volumes = [], spec = {}, annotations = {} }: PodExtras = {},
@@ -96,8 +104,7 @@ function deployment(
         },
         spec: {
           serviceAccountName: `isthmus-${component}`,
-          // The image is Linux-only: on a cluster with Windows nodes it would never start there.
-          nodeSelector: { 'kubernetes.io/os': 'linux' },
+          ...podSchedulingFields(opts.scheduling, component),
           securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
           containers: [
             {
@@ -105,7 +112,7 @@ function deployment(
               image: opts.image,
               imagePullPolicy: opts.imagePullPolicy,
               securityContext: podSecurity(),
-              resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+              resources: opts.resources[component],
               ...container,
             },
           ],
@@ -216,7 +223,15 @@ export function identityManifests(opts: InstallOptions, trustAnchorPem: string):
           { name: 'issuer', mountPath: '/var/run/isthmus/issuer', readOnly: true },
           { name: 'anchor', mountPath: '/var/run/isthmus/anchor', readOnly: true },
         ],
-        readinessProbe: { grpc: { port: PORTS.identity }, periodSeconds: 5 },
+        // Health answers SERVING whenever the server can answer at all, so liveness only catches a
+        // hung process; 6 misses 20 s apart (~2 min) spare one that is slow while it signs.
+        livenessProbe: {
+          grpc: { port: PORTS.identity },
+          periodSeconds: 20,
+          timeoutSeconds: 5,
+          failureThreshold: 6,
+        },
+        readinessProbe: { grpc: { port: PORTS.identity }, periodSeconds: 5, timeoutSeconds: 3 },
       },
       {
         volumes: [
@@ -268,8 +283,6 @@ export function gatewayManifests(opts: InstallOptions): object[] {
           // V8 sizes its heap before our code runs, so the gateway's flags travel in NODE_OPTIONS.
           { name: 'NODE_OPTIONS', value: GATEWAY_NODE_OPTIONS },
         ],
-        // ~120 MiB idle plus ~20 KiB per open tunnel (docs/benchmarks.md).
-        resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
         ports: [
           { name: 'ingress', containerPort: PORTS.ingress },
           { name: 'admin', containerPort: PORTS.admin },
@@ -337,8 +350,6 @@ export function controllerManifests(opts: InstallOptions): object[] {
           { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
           { name: 'NODE_OPTIONS', value: CONTROLLER_NODE_OPTIONS },
         ],
-        // Measured: ~250 MB RSS at peak for 2 × 5,000 mirrored services (docs/benchmarks.md).
-        resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
         ports: [{ name: 'admin', containerPort: PORTS.admin }],
         ...probes('admin'),
       },

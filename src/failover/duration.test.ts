@@ -1,25 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { parseDurationMs } from './duration.js';
-import { parseQuantity } from './quantity.js';
-
-describe('parseQuantity', () => {
-  it.each([
-    ['1', 1],
-    ['500m', 0.5],
-    ['1k', 1000],
-    ['1Ki', 1024],
-    ['2.5', 2.5],
-    ['1e3', 1000],
-    ['0', 0],
-    ['+3', 3],
-  ])('%s → %d', (text, value) => {
-    expect(parseQuantity(text)).toBeCloseTo(value);
-  });
-
-  it.each(['', 'abc', '1x', 'k', '1 k', '1..2', 'NaN'])('%j is not a quantity', (text) => {
-    expect(parseQuantity(text)).toBeNull();
-  });
-});
 
 describe('parseDurationMs', () => {
   it.each([
