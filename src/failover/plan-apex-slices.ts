@@ -10,12 +10,8 @@
  * that should exist; the controller diffs and applies.
  */
 import { createHash } from 'node:crypto';
-import {
-  MANAGED_BY_FAILOVER,
-  MANAGED_BY_LABEL,
-  MAX_SLICE_ENDPOINTS,
-  SERVICE_NAME_LABEL,
-} from '../kube/keys.js';
+import { MANAGED_BY_FAILOVER, MANAGED_BY_LABEL, SERVICE_NAME_LABEL } from '../kube/keys.js';
+import { sliceChunks } from '../kube/slice-chunks.js';
 import type { V1EndpointSlice, V1Service, V1ServicePort } from '../kube/types.js';
 import { type BackendShare, type CountCandidate, chooseCounts } from './choose-counts.js';
 import { isApexSlice, isFailoverSlice, isReadyEndpoint, readyEndpointCount } from './endpoint-readiness.js';
@@ -295,7 +291,7 @@ function slicesFor(
     else groups.set(key, [c]);
   }
   return [...groups].flatMap(([key, group], index) =>
-    chunksOf(group, MAX_SLICE_ENDPOINTS).map((endpoints, chunk) =>
+    sliceChunks(group).map((endpoints, chunk) =>
       apexSlice(
         input,
         apex,
@@ -308,12 +304,6 @@ function slicesFor(
 }
 
 /** `items` in consecutive runs of at most `size`, in order (so each run keeps its name). */
-function chunksOf<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
 /** One apex slice listing `endpoints`, all of one address type and port mapping. */
 function apexSlice(
   input: ApexPlanInput,

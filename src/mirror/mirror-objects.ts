@@ -22,6 +22,7 @@ import {
   SERVICE_NAME_LABEL,
 } from '../kube/keys.js';
 import { isLinkerdMirror } from '../kube/linkerd-mirror.js';
+import { sliceChunks } from '../kube/slice-chunks.js';
 import type { V1EndpointSlice, V1Namespace, V1Service, V1ServicePort } from '../kube/types.js';
 import type { DirectEndpoints, DirectGroup } from './direct-endpoints.js';
 import type { LinkConfig } from './link-config.js';
@@ -324,10 +325,7 @@ export function splitSlices(slices: readonly V1EndpointSlice[]): V1EndpointSlice
   const runs = slices.flatMap((slice) => {
     const endpoints = slice.endpoints ?? [];
     if (endpoints.length <= MAX_SLICE_ENDPOINTS) return [slice];
-    const out: V1EndpointSlice[] = [];
-    for (let i = 0; i < endpoints.length; i += MAX_SLICE_ENDPOINTS)
-      out.push({ ...slice, endpoints: endpoints.slice(i, i + MAX_SLICE_ENDPOINTS) });
-    return out;
+    return sliceChunks(endpoints).map((run) => ({ ...slice, endpoints: run }));
   });
   return runs.map((run, i) =>
     i === 0 ? run : { ...run, metadata: { ...run.metadata, name: mirrorSliceName(mirror, i) } },
