@@ -162,7 +162,7 @@ describe('gatherFacts', () => {
     const result = checkPermissions(trimmed);
     expect(result.status).toBe('fail');
     expect(result.hints).toEqual([
-      'isthmus-controller may not update links/status (multicluster.isthmus.dev) in isthmus-system, patch links/status (multicluster.isthmus.dev) in isthmus-system: its role or binding was changed; re-apply the RBAC of `isthmus install`',
+      'isthmus-controller may not patch links/status (multicluster.isthmus.dev) in isthmus-system: its role or binding was changed; re-apply the RBAC of `isthmus install`',
     ]);
   });
 

@@ -25,8 +25,9 @@ const CONTROLLER_RULES: Rule[] = [
   // to who may update the owner's finalizers, as kube-controller-manager's endpointslice-controller may.
   { apiGroups: [''], resources: ['services/finalizers'], verbs: ['update'] },
   { apiGroups: [''], resources: ['namespaces'], verbs: READ },
-  // EventRecorder (src/kube/events.ts) writes core/v1 Events only: no events.k8s.io.
-  { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch', 'update'] },
+  // EventRecorder (src/kube/events.ts) creates core/v1 Events and patches their counts: no
+  // events.k8s.io, no update.
+  { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
   {
     apiGroups: ['split.smi-spec.io'],
     resources: ['trafficsplits'],
@@ -41,15 +42,12 @@ const CONTROLLER_RULES: Rule[] = [
  * (`linkCredentialsAccess`), as Linkerd grants its service mirror per Link.
  */
 const CONTROLLER_SYSTEM_RULES: Rule[] = [
-  // Links: the controller watches those of its own namespace only, as the gateway does.
-  {
-    apiGroups: ['multicluster.isthmus.dev'],
-    resources: ['links'],
-    verbs: ['get', 'list', 'watch', 'update', 'patch'],
-  },
+  // Links: the controller watches those of its own namespace only, as the gateway does, and
+  // patches its finalizer and their status (never a PUT).
+  { apiGroups: ['multicluster.isthmus.dev'], resources: ['links'], verbs: ['get', 'list', 'watch', 'patch'] },
   // No links/finalizers: the Link finalizer is metadata, patched through `links`; that subresource
   // only matters for an ownerReference with blockOwnerDeletion pointing at a Link, and none does.
-  { apiGroups: ['multicluster.isthmus.dev'], resources: ['links/status'], verbs: ['update', 'patch'] },
+  { apiGroups: ['multicluster.isthmus.dev'], resources: ['links/status'], verbs: ['patch'] },
   // The leader elector gets, creates and replaces its one Lease by name: it lists and watches none.
   { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
 ];
