@@ -25,6 +25,15 @@ describe('readinessOf', () => {
   ])('%j %#', (state, informers, reasons) => {
     expect(readinessOf(state, informers)).toEqual({ ready: reasons.length === 0, reasons });
   });
+
+  it('an expired certificate (renewal kept failing) makes the gateway unready: every peer refuses it', () => {
+    const state = { certificates: true, egressApplied: true, certificateNotAfter: new Date(60_000) };
+    expect(readinessOf(state, { exports: synced }, 59_000)).toEqual({ ready: true, reasons: [] });
+    expect(readinessOf(state, { exports: synced }, 61_000)).toEqual({
+      ready: false,
+      reasons: ['certificate expired at 1970-01-01T00:01:00.000Z and not renewed'],
+    });
+  });
 });
 
 describe('runGateway start-up failures leave nothing behind', () => {

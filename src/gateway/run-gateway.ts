@@ -133,7 +133,7 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
       }),
       links: createInformer<Link>(kube, R.links, { namespace: config.systemNamespace }),
     };
-    const state = { certificates: false, egressApplied: false, draining: false };
+    const state: ReadinessState = { certificates: false, egressApplied: false, draining: false };
     const readiness = (): Readiness => readinessOf(state, informers);
 
     let pool: SessionPool | undefined;
@@ -171,9 +171,12 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
     const anchorPem = await readFile(config.certificates.caFile, 'utf8');
     const rotator = new CertificateRotator({ source: rotatorSource(config), anchorPem });
     onStop('certificate rotator', () => rotator.stop());
-    rotator.on('error', (err) =>
-      log.error({ err: err.message, code: err.code }, 'certificate renewal failed'),
-    );
+    rotator.on('error', (err) => {
+      log.error({ err: err.message, code: err.code }, 'certificate renewal failed');
+      // Past expiry the rotator retries (and lands here) every 30 s at most: gRPC health watchers
+      // learn of the expiry then.
+      admin.refresh();
+    });
     const abort = (): void => rotator.stop();
     deps.signal?.addEventListener('abort', abort, { once: true });
     let material: TlsMaterial;
@@ -185,6 +188,7 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
     }
     let secureContext = tunnelContextOf(material);
     state.certificates = true;
+    state.certificateNotAfter = material.notAfter;
     admin.refresh();
 
     // Revocation: refused at each handshake, both ways; a CRL update also cuts open sessions.
@@ -244,6 +248,8 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
       secureContext = tunnelContextOf(next);
       ingress.setSecureContext(secureContext);
       tunnelPool.setSecureContext(secureContext);
+      state.certificateNotAfter = next.notAfter;
+      admin.refresh();
       log.info({ notAfter: next.notAfter.toISOString() }, 'certificate rotated');
     };
     rotator.on('rotated', rotated);
@@ -323,17 +329,29 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
   }
 }
 
+export interface ReadinessState {
+  certificates: boolean;
+  /** End of the certificate in use: once passed (renewal kept failing), every peer refuses it. */
+  certificateNotAfter?: Date;
+  egressApplied: boolean;
+  draining?: boolean;
+}
+
 /**
- * Ready = certificates loaded, every watcher has listed once, the egress follows the mirrors, and
- * not shutting down.
+ * Ready = certificates loaded and not expired, every watcher has listed once, the egress follows
+ * the mirrors, and not shutting down. An expired certificate keeps the process live (the rotator
+ * keeps retrying) but takes it out of its Services: no tunnel through it could open.
  */
 export function readinessOf(
-  state: { certificates: boolean; egressApplied: boolean; draining?: boolean },
+  state: ReadinessState,
   informers: Record<string, Pick<Informer<never>, 'hasSynced'>>,
+  nowMs: number = Date.now(),
 ): Readiness {
   const reasons: string[] = [];
   if (state.draining) reasons.push('shutting down: draining tunnels');
   if (!state.certificates) reasons.push('certificates not loaded');
+  else if (state.certificateNotAfter !== undefined && nowMs > state.certificateNotAfter.getTime())
+    reasons.push(`certificate expired at ${state.certificateNotAfter.toISOString()} and not renewed`);
   for (const [name, informer] of Object.entries(informers)) {
     if (!informer.hasSynced()) reasons.push(`${name} not synced`);
   }

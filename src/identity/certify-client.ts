@@ -1,6 +1,6 @@
 import { type ServiceError, status } from '@grpc/grpc-js';
 import { describeError, IsthmusError, type IsthmusErrorCode } from '../errors.js';
-import { parseCertificate } from './certificate-info.js';
+import { infoOf, parseCertificate } from './certificate-info.js';
 import { createCsr } from './csr.js';
 import { callUnary } from './grpc-util.js';
 import { identityServiceDefinition } from './protocol.js';
@@ -48,18 +48,32 @@ export async function requestCertificate(opts: {
   const mismatch = keyMismatch(cert, key.privateKeyPem);
   if (mismatch)
     throw new IsthmusError('CERT_INVALID', `identity service returned a certificate for another key`);
-  if (opts.identity !== undefined && !(cert.subjectAltName ?? '').includes(`URI:${opts.identity}`)) {
-    throw new IsthmusError(
-      'CERT_INVALID',
-      `identity service returned a certificate without ${opts.identity}`,
-    );
-  }
+  const problem = identityProblem(infoOf(cert).uriSans, opts.identity);
+  if (problem) throw new IsthmusError('CERT_INVALID', `identity service returned ${problem}`);
   return {
     certPem: res.certPem,
     keyPem: key.privateKeyPem,
     chainPem: res.chainPem,
     notAfter: new Date(cert.validTo),
   };
+}
+
+/**
+ * Why a certificate with these URI SANs is not the one asked for. An X.509-SVID holds exactly one
+ * (peers refuse more as ambiguous), and a substring test would take `…/gateway-x` for `…/gateway`.
+ */
+export function identityProblem(
+  uriSans: readonly string[],
+  expected: string | undefined,
+): string | undefined {
+  if (expected === undefined) {
+    return uriSans.length === 1
+      ? undefined
+      : `a certificate with ${uriSans.length} URI SANs, not exactly one`;
+  }
+  return uriSans.length === 1 && uriSans[0] === expected
+    ? undefined
+    : `a certificate without exactly ${expected} (URI SANs: ${uriSans.join(', ') || 'none'})`;
 }
 
 function callCertify(address: string, token: string, csrPem: string, timeoutMs: number) {

@@ -188,3 +188,102 @@ describe('createCertifyHandler', () => {
     expect(result.ok && certificateInfo(result.response.certPem).notAfter).toEqual(issuerNotAfter);
   });
 });
+
+describe('createCertifyHandler: an issuer outside its validity', () => {
+  const issuer = testPki().issuers.east;
+  const { notBefore, notAfter } = certificateInfo(issuer.certPem);
+  it.each([
+    ['expired', new Date(notAfter.getTime() + 60_000), /issuer .* expired at/],
+    ['not yet valid', new Date(notBefore.getTime() - 3600_000), /issuer .* not valid before/],
+  ])(
+    'signs nothing with an issuer that is %s: FAILED_PRECONDITION, not a dead leaf',
+    async (_what, at, reason) => {
+      const handle = createCertifyHandler({
+        issuer,
+        trustDomain: TEST_TRUST_DOMAIN,
+        cluster: 'east',
+        reviewer,
+        now: () => at,
+      });
+      const result = await handle({
+        token: 'gateway-token',
+        csrPem: createCsr(testLeafKey().privateKeyPem, EAST),
+      });
+      expect(result).toMatchObject({
+        ok: false,
+        code: 9,
+        outcome: 'unavailable',
+        message: expect.stringMatching(reason),
+      });
+    },
+  );
+});
+
+describe('message size', () => {
+  it('refuses a request far larger than a token and a CSR with RESOURCE_EXHAUSTED, before any TokenReview', async () => {
+    const reviewed: number[] = [];
+    const counting: TokenReviewer = async (token, audiences) => {
+      reviewed.push(token.length);
+      return reviewer(token, audiences);
+    };
+    const small = await startIdentityServer({
+      issuer: testPki().issuers.east,
+      trustDomain: TEST_TRUST_DOMAIN,
+      cluster: 'east',
+      reviewer: counting,
+      host: '127.0.0.1',
+      port: 0,
+    });
+    try {
+      // Anyone who reaches the port could otherwise have the API server review 4 MiB tokens.
+      const err = await failure({ address: `127.0.0.1:${small.port}`, token: 'x'.repeat(1 << 20) });
+      expect(err.cause.code).toBe(8); // RESOURCE_EXHAUSTED
+      expect(reviewed).toEqual([]);
+      // A real token (~1 kB) and an 8192-bit CSR (~4.4 kB) still pass.
+      const issued = await requestCertificate({ address: `127.0.0.1:${small.port}`, token: 'gateway-token' });
+      expect(gatewayIdentityOf(issued.certPem)).toBe(EAST);
+    } finally {
+      await small.close();
+    }
+  });
+});
+
+describe('requestCertificate checks what a Certify service answers', () => {
+  /** A Certify service that certifies the CSR's key with `uriSans`, whatever it asked for. */
+  async function misissuing(uriSans: string[]): Promise<{ address: string; close(): void }> {
+    const { Server, ServerCredentials } = await import('@grpc/grpc-js');
+    const { identityServiceDefinition } = await import('./protocol.js');
+    const { checkCsr } = await import('./csr.js');
+    const { issueLeaf, chainOf } = await import('./ca.js');
+    const issuer = testPki().issuers.east;
+    const server = new Server();
+    server.addService(identityServiceDefinition, {
+      Certify: (call: { request: { csrPem: string } }, callback: (e: null, r: unknown) => void) => {
+        const decision = checkCsr(call.request.csrPem, EAST);
+        if (!decision.ok) throw new Error(decision.reason);
+        const leaf = issueLeaf(issuer, { uriSans, publicKeyPem: decision.publicKeyPem });
+        callback(null, { certPem: leaf.certPem, chainPem: chainOf(leaf.certPem, issuer), notAfterUnixMs: 1 });
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) =>
+        e ? reject(e) : resolve(p),
+      ),
+    );
+    return { address: `127.0.0.1:${port}`, close: () => server.forceShutdown() };
+  }
+
+  it.each([
+    ['a second URI SAN', [EAST, WEST]],
+    ['a longer identity that starts with the one asked for', [`${EAST}-x`]],
+  ])('refuses a certificate with %s: peers would refuse it, or it is not ours', async (_what, uriSans) => {
+    const fake = await misissuing(uriSans);
+    try {
+      const err = await failure({ address: fake.address, token: 'gateway-token', identity: EAST });
+      expect(isIsthmusError(err, 'CERT_INVALID')).toBe(true);
+      expect(err.message).toContain(`without exactly ${EAST}`);
+    } finally {
+      fake.close();
+    }
+  });
+});

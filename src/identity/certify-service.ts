@@ -11,7 +11,7 @@ import {
   type KeyPairPem,
   leafNotAfter,
 } from './ca.js';
-import { certificateInfo } from './certificate-info.js';
+import { type CertificateInfo, certificateInfo } from './certificate-info.js';
 import { checkCsr } from './csr.js';
 import { bindServer, shutdownServer } from './grpc-util.js';
 import { addHealthService } from './health.js';
@@ -102,8 +102,11 @@ export function createCertifyHandler(deps: CertifyDeps): (req: CertifyRequest) =
     }
     const now = (deps.now?.() ?? new Date()).getTime();
     const issuer = issuerOf();
+    const issuerInfo = certificateInfo(issuer.certPem);
+    const unusable = issuerWindowProblem(issuerInfo, now);
+    if (unusable) return fail(status.FAILED_PRECONDITION, 'unavailable', unusable);
     // A leaf outliving its issuer would be refused by every peer anyway; stop at the issuer's end.
-    const issuerNotAfter = certificateInfo(issuer.certPem).notAfter;
+    const issuerNotAfter = issuerInfo.notAfter;
     const notAfter = new Date(Math.min(leafNotAfter(now, lifetimeMs).getTime(), issuerNotAfter.getTime()));
     const leaf = issueLeaf(issuer, {
       uriSans: [identity],
@@ -123,6 +126,29 @@ export function createCertifyHandler(deps: CertifyDeps): (req: CertifyRequest) =
   };
 }
 
+/**
+ * Why the issuer may not sign at `nowMs`, or undefined. An expired issuer (its renewal never
+ * arrived) would otherwise sign leaves whose notAfter, capped at the issuer's, is before their
+ * notBefore: dead on arrival, refused by the gateway's own chain check with a puzzling reason.
+ */
+export function issuerWindowProblem(
+  issuer: Pick<CertificateInfo, 'subject' | 'notBefore' | 'notAfter'>,
+  nowMs: number,
+): string | undefined {
+  if (nowMs > issuer.notAfter.getTime())
+    return `the issuer "${issuer.subject}" expired at ${issuer.notAfter.toISOString()}: renew it (isthmus certs, or its cert-manager Certificate)`;
+  if (nowMs < issuer.notBefore.getTime())
+    return `the issuer "${issuer.subject}" is not valid before ${issuer.notBefore.toISOString()} (is this clock behind?)`;
+  return undefined;
+}
+
+/**
+ * A projected token is ~1 kB and an 8192-bit CSR ~4.4 kB. gRPC's default of 4 MiB would let anyone
+ * who reaches the port have the API server review megabyte tokens; larger requests get
+ * RESOURCE_EXHAUSTED before any handler runs.
+ */
+export const MAX_REQUEST_BYTES = 64 * 1024;
+
 export interface IdentityServerOptions extends CertifyDeps {
   /** Default: all interfaces (`anyAddress`). */
   host?: string;
@@ -137,7 +163,7 @@ export interface IdentityServer {
 
 export async function startIdentityServer(opts: IdentityServerOptions): Promise<IdentityServer> {
   const handle = createCertifyHandler(opts);
-  const server = new Server();
+  const server = new Server({ 'grpc.max_receive_message_length': MAX_REQUEST_BYTES });
   server.addService(identityServiceDefinition, {
     Certify: (
       call: { request: CertifyRequest },

@@ -91,6 +91,51 @@ describe('checkCsr', () => {
     });
   });
 
+  /**
+   * A CSR for an arbitrary RSA public key `(n, e)`. With e = 1 the signature is the padded digest
+   * itself (s^1 = s), so the self-signature verifies without any private key.
+   */
+  function csrForKey(n: forge.jsbn.BigInteger, e: forge.jsbn.BigInteger): string {
+    const csr = forge.pki.createCertificationRequest();
+    csr.publicKey = forge.pki.setRsaPublicKey(n, e);
+    const bytes = (n.bitLength() + 7) >> 3;
+    const signer = {
+      sign: (md: forge.md.MessageDigest) => {
+        const digestInfo =
+          forge.util.hexToBytes('3031300d060960864801650304020105000420') + md.digest().getBytes();
+        return `\x00\x01${'\xff'.repeat(bytes - 3 - digestInfo.length)}\x00${digestInfo}`;
+      },
+    };
+    csr.sign(signer as unknown as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
+    return forge.pki.certificationRequestToPem(csr);
+  }
+  const BigInteger = forge.jsbn.BigInteger;
+  const ones = (bits: number) => new BigInteger('1'.repeat(bits), 2);
+
+  it('refuses a public exponent of 1: its "private" key is public, and the signature proves nothing', () => {
+    const pem = csrForKey(ones(2048), new BigInteger('1'));
+    expect(checkCsr(pem, EAST)).toMatchObject({
+      ok: false,
+      status: 'invalid',
+      reason: expect.stringMatching(/public exponent/),
+    });
+  });
+
+  it.each([
+    // Held the event loop 7 s in forge's pure-JS verify (16384 bits, 8.6 kB of PEM: 218 s).
+    ['an 8192-bit key with an 8191-bit exponent', ones(8192), ones(8191), /public exponent/],
+    ['a 65536-bit modulus', ones(65536), new BigInteger('65537'), /at most 8192 bits/],
+  ])('refuses %s before verifying its signature (seconds to minutes of CPU)', (_what, n, e, reason) => {
+    const pem = csrForKey(n, e);
+    const started = performance.now();
+    expect(checkCsr(pem, EAST)).toMatchObject({
+      ok: false,
+      status: 'invalid',
+      reason: expect.stringMatching(reason),
+    });
+    expect(performance.now() - started).toBeLessThan(500);
+  });
+
   it('refuses keys shorter than 2048 bits', () => {
     const small = generateRsaKey(1024);
     expect(checkCsr(createCsr(small.privateKeyPem, EAST), EAST)).toMatchObject({

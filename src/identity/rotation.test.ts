@@ -235,6 +235,23 @@ describe('CertificateRotator', () => {
     expect(errors).toEqual([]);
   });
 
+  it('renews on time after the machine slept: timers count monotonic time, the certificate wall time', async () => {
+    const certs = [mintEast(), mintEast()];
+    let wall = Date.now();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    cleanups.push(() => vi.useRealTimers());
+    let calls = 0;
+    const { r, errors } = rotator(async () => certs[calls++ % 2]!, { now: () => wall });
+    await r.start();
+    // Suspended for 20 h (a laptop running the lab, a paused VM): CLOCK_MONOTONIC, which Node's
+    // timers follow, stood still, so the 16.8 h renewal timer still has all of it to run.
+    wall += 20 * 3_600_000;
+    await vi.advanceTimersByTimeAsync(5 * 60_000);
+    expect(calls).toBe(2);
+    expect(r.current?.certPem).toBe(certs[1]!.certPem);
+    expect(errors).toEqual([]);
+  });
+
   it('a rotated listener that throws is reported, and the new material stays current', async () => {
     const { r, errors } = rotator(async () => mintEast());
     await withDeadline(r.start(), 10_000);

@@ -8,8 +8,13 @@ import { DEFAULT_ROTATION_POLICY, type RotationPolicy, renewalDelay, retryDelay 
 import { keyMismatch } from './validate.js';
 import { verifyChain } from './verify-chain.js';
 
-/** The longest delay setTimeout honours (2^31 - 1 ms, ~24.8 days). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+/**
+ * The longest single wait. Node's timers run on CLOCK_MONOTONIC, which stands still while the
+ * machine sleeps (a suspended VM or laptop), whereas certificates expire by the wall clock: one
+ * 16.8 h timer could wake hours after its certificate expired. Waking each minute to compare the
+ * due time with the wall clock bounds that lateness; it also keeps under setTimeout's 2^31 - 1 ms.
+ */
+const MAX_WAIT_STEP_MS = 60_000;
 
 /** What a gateway needs for TLS: its key, the chain it presents and the anchor it trusts. */
 export interface TlsMaterial extends IssuedCertificate {
@@ -242,11 +247,10 @@ export class CertificateRotator extends EventEmitter<CertificateRotatorEvents> {
   #schedule(delayMs: number): void {
     clearTimeout(this.#timer);
     if (this.#stopped) return;
-    // setTimeout runs a longer delay after 1 ms (TimeoutOverflowWarning): a 90-day certificate
-    // would be renewed in a loop. Waking up early only re-arms the timer for what is left.
-    if (delayMs > MAX_TIMER_MS) {
+    // Long waits go in steps, each re-armed for what the wall clock says is left (MAX_WAIT_STEP_MS).
+    if (delayMs > MAX_WAIT_STEP_MS) {
       const due = this.#now() + delayMs;
-      this.#timer = setTimeout(() => this.#schedule(due - this.#now()), MAX_TIMER_MS);
+      this.#timer = setTimeout(() => this.#schedule(due - this.#now()), MAX_WAIT_STEP_MS);
       this.#timer.unref();
       return;
     }
