@@ -16,7 +16,9 @@ import { R } from '../src/kube/resources.js';
 import { waitFor } from '../src/wait-for.js';
 
 const run = promisify(execFile);
-const BASE = 41; // east 127.0.41.x, west 127.0.42.x: apart from every other test's addresses
+// East 127.0.41.x, west 127.0.42.x: apart from every other test's addresses. ISTHMUS_LAB_TEST_BASE
+// moves them, to run this file beside a copy of the suite on the same machine.
+const BASE = Number(process.env.ISTHMUS_LAB_TEST_BASE ?? 41);
 const dir = mkdtempSync(join(tmpdir(), 'isthmus-lab-'));
 let lab: ChildProcess;
 let output = '';
@@ -99,8 +101,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (lab && lab.exitCode === null) {
+    // The pids as they are now: a process replaced since start-up (a test restarts some) has a new one.
+    const now = (await readLabState(dir)) ?? state;
     lab.kill('SIGKILL');
-    for (const pid of Object.values(state?.processes ?? {})) if (alive(pid)) process.kill(pid!, 'SIGKILL');
+    for (const pid of Object.values(now?.processes ?? {})) if (alive(pid)) process.kill(pid!, 'SIGKILL');
   }
   rmSync(dir, { recursive: true, force: true });
 });
@@ -279,9 +283,9 @@ describe('isthmus lab', () => {
       .split('\n')
       .map((l) => l.split(/\s+/));
     expect(rows.map((r) => [r[0]!.replace(/-[a-z0-9]+-[a-z0-9]+$/, ''), r[1], r[2], r[5]])).toEqual([
-      ['isthmus-controller', '1/1', 'Running', '127.0.41.4'],
-      ['isthmus-gateway', '1/1', 'Running', '127.0.41.2'],
-      ['isthmus-identity', '1/1', 'Running', '127.0.41.3'],
+      ['isthmus-controller', '1/1', 'Running', `127.0.${BASE}.4`],
+      ['isthmus-gateway', '1/1', 'Running', `127.0.${BASE}.2`],
+      ['isthmus-identity', '1/1', 'Running', `127.0.${BASE}.3`],
     ]);
     expect(await kubectl('-n', 'test', 'get', 'deploy', 'frontend', '--no-headers')).toMatch(
       /^frontend\s+1\/1\s+1\s+1\s/,
@@ -406,6 +410,22 @@ describe('isthmus lab', () => {
 
     const controller = await pid('east/controller');
     await east('delete', 'pod', '-l', 'app.kubernetes.io/name=isthmus-controller');
+    // The replacement pod shows at once, not ready, and the Deployment is unavailable until it is
+    // ready (as a ReplicaSet's new pod), so `kubectl rollout status` follows it, as the README says.
+    await waitFor(
+      'the controller Deployment unavailable while its new pod starts',
+      async () =>
+        /^isthmus-controller\s+0\/1\s/.test(
+          await east('get', 'deployment', 'isthmus-controller', '--no-headers'),
+        )
+          ? true
+          : undefined,
+      { timeoutMs: 5_000, intervalMs: 50 },
+    );
+    await east('rollout', 'status', 'deployment/isthmus-controller', '--timeout=60s');
+    expect(
+      await east('get', 'pods', '-l', 'app.kubernetes.io/name=isthmus-controller', '--no-headers'),
+    ).toMatch(/\s1\/1\s+Running\s+0\s/);
     await replaced('east/controller', controller);
     expect(output).toContain('east/controller replaced: its pod was deleted');
     await waitFor(

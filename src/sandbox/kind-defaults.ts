@@ -52,6 +52,22 @@ function defaultService(obj: KObj): void {
   if (spec.type === 'LoadBalancer') dflt(spec, 'allocateLoadBalancerNodePorts', true);
 }
 
+/** SetDefaults_Probe, SetDefaults_HTTPGetAction and GRPCAction's `+default=""` service. */
+function defaultProbe(probe: Obj): void {
+  dflt(probe, 'timeoutSeconds', 1);
+  dflt(probe, 'periodSeconds', 10);
+  dflt(probe, 'successThreshold', 1);
+  dflt(probe, 'failureThreshold', 3);
+  const httpGet = probe.httpGet;
+  if (httpGet && typeof httpGet === 'object') {
+    dflt(httpGet as Obj, 'path', '/');
+    dflt(httpGet as Obj, 'scheme', 'HTTP');
+  }
+  // kubectl describe dereferences grpc.service: a probe without it crashes kubectl.
+  const grpc = probe.grpc;
+  if (grpc && typeof grpc === 'object') (grpc as Obj).service ??= '';
+}
+
 function defaultContainer(c: Obj): void {
   const image = typeof c.image === 'string' ? c.image : '';
   const tag = image.includes('@') ? 'digest' : (/:([^/:]+)$/.exec(image)?.[1] ?? 'latest');
@@ -60,6 +76,10 @@ function defaultContainer(c: Obj): void {
   dflt(c, 'terminationMessagePolicy', 'File');
   dflt(c, 'resources', {});
   defaultPorts(arr(c, 'ports'));
+  for (const key of ['readinessProbe', 'livenessProbe', 'startupProbe']) {
+    const probe = c[key];
+    if (probe && typeof probe === 'object' && !Array.isArray(probe)) defaultProbe(probe as Obj);
+  }
 }
 
 /** SetDefaults_PodSpec (the subset visible in `kubectl get -o yaml`). */

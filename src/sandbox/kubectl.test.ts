@@ -232,3 +232,43 @@ spec:
     expect(await ok('get', 'deployment', 'web', '-o', 'jsonpath={.spec.replicas}')).toBe('3');
   });
 });
+
+describe('kubectl describe', () => {
+  it("describes a Deployment and a Pod with gRPC and HTTP probes (the probes' defaults are set)", async () => {
+    const containers = `[{name: app, image: "app:1", readinessProbe: {grpc: {port: 8080}},
+  livenessProbe: {httpGet: {port: 8081}, periodSeconds: 20}}]`;
+    const manifest = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: probed, namespace: default}
+spec:
+  selector: {matchLabels: {app: probed}}
+  template:
+    metadata: {labels: {app: probed}}
+    spec: {containers: ${containers}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: probed, namespace: default}
+spec: {containers: ${containers}}
+`;
+    await ok('apply', '-f', file('probed.yaml', manifest));
+    const pod = JSON.parse(await ok('get', 'pod', 'probed', '-o', 'json'));
+    expect(pod.spec.containers[0].readinessProbe).toEqual({
+      grpc: { port: 8080, service: '' },
+      timeoutSeconds: 1,
+      periodSeconds: 10,
+      successThreshold: 1,
+      failureThreshold: 3,
+    });
+    expect(pod.spec.containers[0].livenessProbe).toMatchObject({
+      httpGet: { port: 8081, path: '/', scheme: 'HTTP' },
+      periodSeconds: 20,
+    });
+    expect(await ok('describe', 'pod', 'probed')).toMatch(
+      /Readiness:\s+grpc <pod>:8080 {2}delay=0s timeout=1s period=10s #success=1 #failure=3/,
+    );
+    expect(await ok('describe', 'deployment', 'probed')).toMatch(
+      /Liveness:\s+http-get http:\/\/:8081\/ delay=0s timeout=1s period=20s #success=1 #failure=3/,
+    );
+  });
+});

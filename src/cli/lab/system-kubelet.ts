@@ -141,17 +141,27 @@ export class SystemKubelet implements ProcessEvents {
   /**
    * A new pod for the process: the old run gets SIGTERM, a fresh one starts. A stopped process
    * (scaled to 0) stays stopped when its pod is deleted, but starts with a template change that
-   * also asks for replicas.
+   * also asks for replicas. The new pod shows at once, not ready until the fresh run answers (as
+   * the ReplicaSet's replacement would), so the Deployment is unavailable meanwhile and
+   * `kubectl rollout status` waits for it. A deleted pod is replaced before the old run stops; on
+   * a template change the old pod stays until then, to carry the kubelet's Killing event.
    */
   private replace(name: string, why: string, startIfStopped: boolean): void {
     const procs = this.procs;
+    const pod = this.pods.get(name);
     if (!procs) return;
+    // A fresh run (resume resets the restart count).
+    const starting = () =>
+      pod ? this.write(pod, [pod.host], { ready: false, restartCount: 0 }) : Promise.resolve();
     this.enqueue(name, async () => {
-      if (!procs.isPaused(name)) await this.stopContainer(procs, name);
-      else if (!startIfStopped) return;
+      const paused = procs.isPaused(name);
+      if (paused && !startIfStopped) return;
+      if (!startIfStopped) await starting();
+      if (!paused) await this.stopContainer(procs, name);
       const p = procs.resume(name);
       this.onStart(p);
       this.notice(`${name} replaced: ${why}`);
+      if (startIfStopped) await starting();
       await this.whenReady(p);
     });
   }
