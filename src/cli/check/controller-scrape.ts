@@ -1,8 +1,8 @@
 /**
  * Reads the admin port of Isthmus pods through the API server's pod proxy, as `linkerd multicluster
  * gateways` does: the controller's Prometheus page (any replica will do: followers keep probing
- * too, src/mirror/leadership.ts), or `--controller-admin` when given (a port-forward); and every
- * running gateway's `/routes`.
+ * too, src/mirror/leadership.ts), or `--controller-admin` when given (a port-forward); every
+ * running gateway's `/routes`; and an unready pod's `/ready` (deployment-pods.ts).
  */
 import { describeError } from '../../errors.js';
 import type { KubeClient } from '../../kube/client.js';
@@ -36,7 +36,7 @@ export function podTakesTraffic(pod: V1Pod): boolean {
 }
 
 /** GET `path` on a pod's admin port through the pod proxy. */
-async function podAdminGet(
+export async function podAdminGet(
   client: KubeClient,
   pod: string,
   path: string,

@@ -28,7 +28,6 @@ import { R } from '../../kube/resources.js';
 import type {
   Link,
   V1ConfigMap,
-  V1Deployment,
   V1EndpointSlice,
   V1Lease,
   V1Namespace,
@@ -39,6 +38,7 @@ import { MIRROR_LEASE_NAME } from '../../mirror/leadership.js';
 import { parseEgressPorts } from '../../mirror/mirror-objects.js';
 import { REQUIRED_CRDS } from './checks/crds.js';
 import { readGatewayListeners } from './controller-scrape.js';
+import { readDeployments } from './deployment-pods.js';
 import { readFederatedRows } from './federated-view.js';
 import { fetchPeerChain } from './peer-chain.js';
 import {
@@ -295,14 +295,7 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
   const createNamespaces = fetched(() => controllerMayCreateNamespaces(client, SYSTEM_NAMESPACE));
   const gatewayListeners = fetched(() => readGatewayListeners(client, opts.remoteTimeoutMs));
   const federated = fetched(() => readFederatedRows(client));
-  const deployments = fetched(async () => {
-    const { items } = await client.list<V1Deployment>(R.deployments, { namespace: SYSTEM_NAMESPACE });
-    return items.map((d) => ({
-      name: d.metadata?.name ?? '',
-      replicas: d.spec?.replicas ?? 1,
-      available: d.status?.availableReplicas ?? 0,
-    }));
-  });
+  const deployments = fetched(() => readDeployments(client, opts.remoteTimeoutMs));
   return {
     now: new Date(),
     ...install,

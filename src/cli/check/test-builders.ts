@@ -1,7 +1,10 @@
 /** Facts for the check tests: a healthy two-way setup as the baseline, each case changing one thing. */
-import type { V1Condition } from '../../kube/types.js';
+import type { V1Condition, V1Pod } from '../../kube/types.js';
 import { LINK_GROUP, LINK_VERSION, type Link } from '../../kube/types.js';
 import type { CheckFacts, LinkFacts, MirrorFacts } from './types.js';
+
+type PodStatus = NonNullable<V1Pod['status']>;
+type ContainerState = NonNullable<NonNullable<PodStatus['containerStatuses']>[number]['state']>;
 
 type Cond = Pick<V1Condition, 'type' | 'status' | 'reason'> & { message?: string };
 
@@ -103,3 +106,77 @@ export function healthyFacts(
     crlPem: { ok: true, value: undefined },
   };
 }
+
+/** An Isthmus pod (one container named after its component, as install renders it) with a kubelet's status. */
+export function pod(name: string, status: PodStatus): V1Pod {
+  const component = name.split('-')[1] ?? 'gateway';
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace: 'isthmus-system',
+      labels: { 'app.kubernetes.io/name': `isthmus-${component}`, 'app.kubernetes.io/part-of': 'isthmus' },
+    },
+    spec: {
+      serviceAccountName: `isthmus-${component}`,
+      containers: [{ name: component, image: 'registry.example.com/isthmus:0.1.0' }],
+    },
+    status: {
+      ...status,
+      ...(status.containerStatuses
+        ? { containerStatuses: status.containerStatuses.map((c) => ({ ...c, name: component })) }
+        : {}),
+    },
+  };
+}
+
+const SCHEDULED = { type: 'PodScheduled', status: 'True' };
+
+/** A scheduled pod (10.x IP) whose one container is in `state`, unready. */
+function started(
+  phase: string,
+  state: ContainerState,
+  more: { lastState?: ContainerState; restartCount?: number } = {},
+): PodStatus {
+  return {
+    phase,
+    podIP: '10.244.1.7',
+    podIPs: [{ ip: '10.244.1.7' }],
+    hostIP: '10.0.0.21',
+    conditions: [SCHEDULED, { type: 'Ready', status: 'False', reason: 'ContainersNotReady' }],
+    containerStatuses: [
+      {
+        name: 'isthmus',
+        image: 'registry.example.com/isthmus:0.1.0',
+        imageID: '',
+        ready: false,
+        restartCount: more.restartCount ?? 0,
+        state,
+        ...(more.lastState ? { lastState: more.lastState } : {}),
+      },
+    ],
+  };
+}
+
+/** Pod statuses as the scheduler and the kubelet write them, one per way a pod is not ready. */
+export const podStatus = {
+  pending: (): PodStatus => ({ phase: 'Pending' }),
+  unschedulable: (message: string): PodStatus => ({
+    phase: 'Pending',
+    conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message }],
+  }),
+  waiting: (reason: string, message?: string): PodStatus =>
+    started('Pending', { waiting: { reason, ...(message ? { message } : {}) } }),
+  crashLooping: (terminated: { exitCode: number; reason: string }, restartCount = 4): PodStatus =>
+    started(
+      'Running',
+      { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 1m20s restarting failed container' } },
+      { lastState: { terminated: { ...terminated, containerID: '' } }, restartCount },
+    ),
+  running: (ready: boolean): PodStatus => {
+    const s = started('Running', { running: { startedAt: new Date() } });
+    if (ready) s.conditions = [SCHEDULED, { type: 'Ready', status: 'True' }];
+    return s;
+  },
+};

@@ -4,7 +4,7 @@
  * tables of cases in the tests need no API server.
  */
 
-import type { Link, V1Condition } from '../../kube/types.js';
+import type { Link, V1Condition, V1Pod } from '../../kube/types.js';
 import { splitAddresses } from '../../mirror/link-config.js';
 import type { FederatedRow } from './federated-view.js';
 
@@ -104,7 +104,22 @@ export interface DeploymentFacts {
   replicas: number;
   /** status.availableReplicas (0 when unset). */
   available: number;
+  /** Its pods, read only when fewer than `replicas` are available: they say why. */
+  pods?: PodsFetched;
 }
+
+/** A pod of a Deployment short of available replicas. */
+export interface PodFacts {
+  pod: V1Pod;
+  /**
+   * A running, unready gateway or controller pod's admin `/ready`: the reasons it gives (none: it
+   * answers ready by now), or why it could not be read.
+   */
+  readiness?: Fetched<string[]>;
+}
+
+/** `forbidden`: the caller may not list pods (403), which `isthmus check` only needs for details. */
+export type PodsFetched = { ok: true; value: PodFacts[] } | { ok: false; error: string; forbidden?: boolean };
 
 export interface CheckFacts {
   now: Date;

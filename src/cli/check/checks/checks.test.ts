@@ -3,7 +3,15 @@ import { describe, expect, it } from 'vitest';
 import { createCrl } from '../../../identity/crl.js';
 import { issueGatewayCertificate, splitPem } from '../../../identity/index.js';
 import { foreignTestPki, testGatewayCertificate, testPki } from '../../../identity/testing.js';
-import { HEALTHY_CONDITIONS, healthyFacts, link, linkFacts, mirror } from '../test-builders.js';
+import {
+  HEALTHY_CONDITIONS,
+  healthyFacts,
+  link,
+  linkFacts,
+  mirror,
+  pod,
+  podStatus,
+} from '../test-builders.js';
 import type { CheckFacts, CheckResult } from '../types.js';
 
 import {
@@ -884,6 +892,87 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
     expect(result.status, result.hints.join('\n')).toBe(status);
     if (hint) expect(result.hints.join('\n')).toMatch(hint);
     else expect(result.hints).toEqual([]);
+  });
+});
+
+describe('deployments: why their pods are not available', () => {
+  const GW = 'isthmus-gateway-7d9f-abcde';
+  const describeGateway =
+    "Deployment isthmus-gateway has no available replica (0/2); see `kubectl -n isthmus-system describe deployment/isthmus-gateway` and its pods' logs";
+
+  it('names each unready pod with the install flag that fixes it', () => {
+    const result = checkDeployments(
+      facts((f) => {
+        if (!f.deployments.ok) return;
+        f.deployments.value[1] = {
+          name: 'isthmus-gateway',
+          replicas: 2,
+          available: 0,
+          pods: {
+            ok: true,
+            value: [
+              {
+                pod: pod(
+                  GW,
+                  podStatus.waiting('ErrImagePull', 'pull access denied, repository does not exist'),
+                ),
+              },
+              {
+                pod: pod(
+                  'isthmus-gateway-7d9f-fghij',
+                  podStatus.unschedulable(
+                    '0/3 nodes are available: 3 node(s) had untolerated taint {dedicated: edge}.',
+                  ),
+                ),
+              },
+            ],
+          },
+        };
+      }),
+    );
+    expect(result.status).toBe('fail');
+    expect(result.hints).toEqual([
+      describeGateway,
+      `pod ${GW}: ErrImagePull: pull access denied, repository does not exist; check \`--image\` and \`--image-pull-secret\` (the Secret must exist in isthmus-system)`,
+      "pod isthmus-gateway-7d9f-fghij: not schedulable: 0/3 nodes are available: 3 node(s) had untolerated taint {dedicated: edge}; `--toleration`/`--gateway-toleration` must tolerate the nodes' taints",
+    ]);
+  });
+
+  it('warns with what a running controller replica says it waits for', () => {
+    const result = checkDeployments(
+      facts((f) => {
+        if (!f.deployments.ok) return;
+        const stuck = pod('isthmus-controller-6f5d-klmno', podStatus.running(false));
+        f.deployments.value[2] = {
+          name: 'isthmus-controller',
+          replicas: 2,
+          available: 1,
+          pods: {
+            ok: true,
+            value: [{ pod: stuck, readiness: { ok: true, value: ['caches not synced yet'] } }],
+          },
+        };
+      }),
+    );
+    expect(result.status).toBe('warn');
+    expect(result.hints.slice(1)).toEqual([
+      'pod isthmus-controller-6f5d-klmno: running, not ready: caches not synced yet',
+    ]);
+  });
+
+  it('keeps the describe hint when the pods may not be listed', () => {
+    const result = checkDeployments(
+      facts((f) => {
+        if (f.deployments.ok)
+          f.deployments.value[1] = {
+            name: 'isthmus-gateway',
+            replicas: 2,
+            available: 0,
+            pods: { ok: false, error: 'GET pods: 403 Forbidden', forbidden: true },
+          };
+      }),
+    );
+    expect(result.hints).toEqual([describeGateway, 'pod details need `list pods` in isthmus-system']);
   });
 });
 

@@ -2,9 +2,12 @@
  * Are the Isthmus processes running? Linkerd's check starts with its control-plane pods; here the
  * three Deployments of `isthmus install` must each have an available replica (the Deployment
  * controller counts a pod available once Ready for minReadySeconds). Fewer available than wanted
- * still works, so it only warns: a rollout in progress or a pod being rescheduled.
+ * still works, so it only warns: a rollout in progress or a pod being rescheduled. Either way the
+ * pods not ready follow, each with why and the install flag that fixes it (pod-diagnosis.ts).
  */
-import type { CheckFacts, CheckResult } from '../types.js';
+
+import { podLines } from '../pod-diagnosis.js';
+import type { CheckFacts, CheckResult, DeploymentFacts } from '../types.js';
 import { resultOf, unreadable } from './result.js';
 
 export const ISTHMUS_DEPLOYMENTS = ['isthmus-identity', 'isthmus-gateway', 'isthmus-controller'] as const;
@@ -26,9 +29,14 @@ export function checkDeployments(facts: CheckFacts): CheckResult {
     if (!d)
       failures.push(`Deployment ${name} does not exist: run \`isthmus install ... | kubectl apply -f -\``);
     else if (d.available === 0)
-      failures.push(`Deployment ${name} has no available replica (0/${d.replicas}); ${look}`);
+      failures.push(`Deployment ${name} has no available replica (0/${d.replicas}); ${look}`, ...pods(d));
     else if (d.available < d.replicas)
-      warnings.push(`Deployment ${name} has ${d.available}/${d.replicas} replicas available; ${look}`);
+      warnings.push(
+        `Deployment ${name} has ${d.available}/${d.replicas} replicas available; ${look}`,
+        ...pods(d),
+      );
   }
   return resultOf(what, failures, warnings);
 }
+
+const pods = (d: DeploymentFacts) => (d.pods ? podLines(d.pods) : []);
