@@ -106,9 +106,23 @@ function deleteOptions(q: URLSearchParams, raw: string): DeleteOptions {
     dryRun: dryRunOf(q) || (Array.isArray(body.dryRun) && body.dryRun.includes('All')),
   };
   if (policy) opts.propagationPolicy = policy as DeleteOptions['propagationPolicy'];
+  const grace = gracePeriodOf(q.get('gracePeriodSeconds') ?? body.gracePeriodSeconds);
+  if (grace !== undefined) opts.gracePeriodSeconds = grace;
   if (body.preconditions && typeof body.preconditions === 'object')
     opts.preconditions = body.preconditions as DeleteOptions['preconditions'];
   return opts;
+}
+
+/** DeleteOptions.gracePeriodSeconds, an int64 in the body or the query (kubectl sends it in the body). */
+function gracePeriodOf(value: unknown): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  const n = typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value;
+  if (typeof n === 'number' && Number.isSafeInteger(n)) return n;
+  throw badRequest(
+    typeof value === 'string'
+      ? `strconv.ParseInt: parsing ${JSON.stringify(value)}: invalid syntax`
+      : `json: cannot unmarshal ${typeof value} into Go struct field DeleteOptions.gracePeriodSeconds of type int64`,
+  );
 }
 
 /** A watch on an item path (`.../services/web?watch=1`) is a watch with `metadata.name=web` (apiserver watch.go). */

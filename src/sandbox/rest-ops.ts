@@ -28,6 +28,7 @@ import {
 } from './kind-defaults.js';
 import { asStored, generateName, kubeNow, specPart, withoutFinalizer } from './object-meta.js';
 import { pruneCustomResource, validateWrite, type WriteValidationOptions } from './object-validation.js';
+import { deletesGracefully, deletionStep } from './pod-deletion.js';
 import type { Registry } from './registry.js';
 import { groupResource, gvkOf, type ResourceType, resourceKey } from './resource-types.js';
 import type { ServiceAllocations } from './service-allocations.js';
@@ -49,6 +50,8 @@ export interface DeleteOptions {
   propagationPolicy?: 'Background' | 'Foreground' | 'Orphan';
   preconditions?: { uid?: string; resourceVersion?: string };
   dryRun?: boolean;
+  /** Only Pods delete gracefully (pod-deletion.ts); other kinds ignore it, as kube-apiserver does. */
+  gracePeriodSeconds?: number;
 }
 
 export interface DeleteResult {
@@ -225,7 +228,7 @@ export class RestOps {
     // An update that changes nothing is not written (GuaranteedUpdate compares bytes): no new RV, no event.
     if (jsonEqual(obj, old)) return { obj: old, created: false };
     if (opts.dryRun) return { obj, created: false };
-    if (obj.metadata.deletionTimestamp && isFinalized(rt, obj)) {
+    if (isDeletable(rt, obj)) {
       return { obj: this.removeNow(rt, obj), created: false };
     }
     return { obj: this.store.put(key, storable(obj)), created: false };
@@ -260,6 +263,16 @@ export class RestOps {
       throw forbidden(gr, name, 'this namespace may not be deleted');
     }
     const obj = structuredClone(old);
+    if (deletesGracefully(rt.group, rt.plural)) {
+      const step = deletionStep(old, opts.gracePeriodSeconds, new Date());
+      // A pending graceful deletion changes nothing, finalizers included (store.go's errAlreadyDeleting).
+      if (step.kind === 'pending') return { obj: old, deleted: false };
+      if (step.kind === 'graceful') {
+        if (!old.metadata.deletionTimestamp) bumpGeneration(obj);
+        obj.metadata.deletionTimestamp = step.deletionTimestamp;
+        obj.metadata.deletionGracePeriodSeconds = step.grace;
+      }
+    }
     const finalizers = [...(obj.metadata.finalizers ?? [])];
     if (opts.propagationPolicy === 'Foreground' && !finalizers.includes('foregroundDeletion')) {
       finalizers.push('foregroundDeletion');
@@ -269,22 +282,19 @@ export class RestOps {
     const nsFinalizers = isNamespace
       ? ((obj.spec as { finalizers?: string[] } | undefined)?.finalizers ?? [])
       : [];
-    if (finalizers.length === 0 && nsFinalizers.length === 0) {
+    const graceLeft = (obj.metadata.deletionGracePeriodSeconds ?? 0) > 0;
+    if (finalizers.length === 0 && nsFinalizers.length === 0 && !graceLeft) {
       if (opts.dryRun) return { obj, deleted: true };
       return { obj: this.removeNow(rt, obj), deleted: true };
-    }
-    if (old.metadata.deletionTimestamp && jsonEqual(finalizers, old.metadata.finalizers ?? [])) {
-      return { obj: old, deleted: false };
     }
     obj.metadata.finalizers = finalizers.length > 0 ? finalizers : undefined;
     if (!obj.metadata.finalizers) delete obj.metadata.finalizers;
     // markAsDeleting: the first deletionTimestamp bumps a tracked generation (controllers see a change).
-    if (!obj.metadata.deletionTimestamp && (obj.metadata.generation ?? 0) > 0) {
-      obj.metadata.generation = (obj.metadata.generation ?? 0) + 1;
-    }
+    if (!obj.metadata.deletionTimestamp) bumpGeneration(obj);
     obj.metadata.deletionTimestamp ??= kubeNow();
     obj.metadata.deletionGracePeriodSeconds ??= 0;
     if (isNamespace) obj.status = { ...(obj.status as object), phase: 'Terminating' };
+    if (jsonEqual(obj, old)) return { obj: old, deleted: false };
     if (opts.dryRun) return { obj, deleted: false };
     return { obj: this.store.put(key, obj), deleted: false };
   }
@@ -292,7 +302,7 @@ export class RestOps {
   /** Controller write: drops one finalizer; the object goes away when nothing holds it any more. */
   releaseFinalizer(rt: ResourceType, obj: KObj, finalizer: string): void {
     const next = withoutFinalizer(obj, finalizer);
-    if (next.metadata.deletionTimestamp && isFinalized(rt, next)) this.removeNow(rt, next);
+    if (isDeletable(rt, next)) this.removeNow(rt, next);
     else this.store.put(resourceKey(rt.group, rt.plural), next);
   }
 
@@ -310,6 +320,19 @@ export class RestOps {
 
 function warnUnknown(opts: WriteOptions, paths: string[]): void {
   opts.warnings?.push(...paths.map((p) => `unknown field ${JSON.stringify(p)}`));
+}
+
+function bumpGeneration(obj: KObj): void {
+  if ((obj.metadata.generation ?? 0) > 0) obj.metadata.generation = (obj.metadata.generation ?? 0) + 1;
+}
+
+/**
+ * Deletion has started and nothing holds the object any more: no finalizer, and no grace left for a
+ * kubelet to use (store.go ShouldDeleteDuringUpdate: a terminating Pod goes with its kubelet's delete).
+ */
+function isDeletable(rt: ResourceType, obj: KObj): boolean {
+  if (!obj.metadata.deletionTimestamp || (obj.metadata.deletionGracePeriodSeconds ?? 0) > 0) return false;
+  return isFinalized(rt, obj);
 }
 
 /** No finalizer holds the object any more (a namespace also waits for its spec.finalizers). */

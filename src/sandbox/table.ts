@@ -53,13 +53,18 @@ function externalIp(o: KObj): string {
   return '<none>';
 }
 
-/** printPod's STATUS: a waiting or terminated container's reason wins over the phase. */
+/**
+ * printPod's STATUS: a waiting or terminated container's reason wins over the phase, and a pod being
+ * deleted that has not finished reads Terminating.
+ */
 function podStatusReason(o: KObj): unknown {
+  const phase = get(o, 'status.phase');
+  if (o.metadata.deletionTimestamp && phase !== 'Succeeded' && phase !== 'Failed') return 'Terminating';
   for (const c of list(get(o, 'status.containerStatuses'))) {
     const reason = get(c, 'state.waiting.reason') ?? get(c, 'state.terminated.reason');
     if (reason) return reason;
   }
-  return get(o, 'status.phase');
+  return phase;
 }
 
 /** printPod's RESTARTS: the sum, and how long ago the last one ended (`1 (12s ago)`). */

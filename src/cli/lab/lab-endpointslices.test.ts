@@ -99,6 +99,24 @@ describe('planServiceSlices', () => {
     expect(slices.map((s) => s.endpoints.length)).toEqual([100, 100, 50]);
   });
 
+  it('lists a terminating pod as not ready, serving while its Ready condition holds, and terminating', () => {
+    const going = (name: string, ip: string, ready: boolean) => {
+      const p = pod(name, ip, { ready });
+      p.metadata = { ...p.metadata, deletionTimestamp: '2026-11-22T10:00:30Z' as unknown as Date };
+      return p;
+    };
+    const [s] = planServiceSlices(svc('web'), [
+      pod('web-1', '10.0.0.1'),
+      going('web-2', '10.0.0.2', true),
+      going('web-3', '10.0.0.3', false),
+    ]);
+    expect(s!.endpoints.map((e) => [e.addresses[0], e.conditions])).toEqual([
+      ['10.0.0.1', { ready: true, serving: true, terminating: false }],
+      ['10.0.0.2', { ready: false, serving: true, terminating: true }],
+      ['10.0.0.3', { ready: false, serving: false, terminating: true }],
+    ]);
+  });
+
   it('writes a placeholder without ports when nothing is selected, and nothing for a selector-less Service', () => {
     const [placeholder] = planServiceSlices(svc('web'), []);
     expect(placeholder!.ports).toEqual([]);
@@ -175,7 +193,20 @@ describe('LabEndpointSliceController against a strict API server', () => {
       5000,
     );
 
+    // A pod on a node terminates for its grace: listed, terminating, until its kubelet deletes it.
     await client.delete(R.pods, NS, 'web-1');
+    await waitFor(
+      'web-1 terminating',
+      async () => {
+        const { items } = await client.list<V1EndpointSlice>(R.endpointSlices, { namespace: NS });
+        const web1 = items.flatMap((s) => s.endpoints).find((e) => e.addresses[0] === '10.0.0.1');
+        return (
+          web1?.conditions?.terminating === true && web1.conditions.serving === true && !web1.conditions.ready
+        );
+      },
+      5000,
+    );
+    await client.delete(R.pods, NS, 'web-1', { gracePeriodSeconds: 0 });
     await waitFor(
       'web-1 gone',
       async () => (await endpointsOf(client, 'web')).join() === '10.0.0.2:8080',

@@ -6,13 +6,12 @@
  * and is mirrored and callable like podinfo, instead of a mirror that never gets a ready endpoint.
  *
  * What it reproduces of the real controller (pkg/controller/endpointslice, staging's
- * endpointslice reconciler): endpoints from Pods with an IP that are not finished, `ready` from the
- * Pod's Ready condition, named target ports resolved per Pod from its container ports (a Pod that
+ * endpointslice reconciler): endpoints from Pods with an IP that are not finished, terminating ones
+ * included (`serving` from the Pod's Ready condition, `ready` only while not terminating), named target ports resolved per Pod from its container ports (a Pod that
  * lacks the name is left out of that port), one slice per IP family and port mapping, at most 100
  * endpoints per slice, a placeholder slice without ports when nothing is selected, the Service's
  * labels copied, `service.kubernetes.io/headless` on headless Services, a hostname only for a Pod
- * whose `subdomain` is the Service, and the Service as controlling owner. Lab Pods never terminate
- * gracefully (the lab deletes them), so `terminating` is always false.
+ * whose `subdomain` is the Service, and the Service as controlling owner.
  */
 import { isIP } from 'node:net';
 import type { KubeClient } from '../../kube/client.js';
@@ -46,12 +45,21 @@ function podPort(pod: V1Pod, target: number | string | undefined, servicePort: n
   return undefined;
 }
 
+/**
+ * podToEndpoint's conditions: `serving` is the Pod's Ready condition; a Pod being deleted is
+ * `terminating` and never `ready`, so clients drain it while it may still answer.
+ */
+function conditionsOf(pod: V1Pod): NonNullable<SliceEndpoint['conditions']> {
+  const serving = pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+  const terminating = Boolean(pod.metadata?.deletionTimestamp);
+  return { ready: serving && !terminating, serving, terminating };
+}
+
 function endpointOf(pod: V1Pod, service: string, address: string): SliceEndpoint {
-  const ready = pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
   const hostname = pod.spec?.subdomain === service ? pod.spec?.hostname : undefined;
   return {
     addresses: [address],
-    conditions: { ready, serving: ready, terminating: false },
+    conditions: conditionsOf(pod),
     ...(hostname ? { hostname } : {}),
     ...(pod.spec?.nodeName ? { nodeName: pod.spec.nodeName } : {}),
     targetRef: {
@@ -81,7 +89,7 @@ export function planServiceSlices(service: V1Service, pods: readonly V1Pod[]): V
     { family: 'IPv4' | 'IPv6'; ports: SlicePort[]; endpoints: SliceEndpoint[] }
   >();
   const candidates = pods
-    .filter((p) => p.metadata?.namespace === namespace && !p.metadata?.deletionTimestamp)
+    .filter((p) => p.metadata?.namespace === namespace)
     .filter((p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed')
     .filter((p) => selects(selector, p))
     .sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));

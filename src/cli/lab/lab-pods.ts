@@ -33,17 +33,51 @@ function encode(seed: string, length: number): string {
   return out;
 }
 
-/** `pod-template-hash`, and the pod names, derived from the template: stable across lab restarts. */
-export function podNames(
+/** `pod-template-hash`, derived from the template: stable across lab restarts. */
+export function templateHash(template: unknown): string {
+  return encode(JSON.stringify(template), 10);
+}
+
+/** What the ReplicaSet's part needs to know of a pod it finds. */
+export interface ExistingPod {
+  name: string;
+  ip: string | undefined;
+  terminating: boolean;
+}
+
+/**
+ * The pod names of a template's replicas, one per address (the ReplicaSet's part): a live pod of
+ * the template at the replica's address keeps its name; a missing replica gets the first of its
+ * names that no pod holds, so a replacement never waits for a pod still terminating under its
+ * name. Derived from the template and the replica's index, so a fresh lab has the same names.
+ */
+export function planPodNames(
   deployment: string,
   template: unknown,
-  replicas: number,
+  replicaIPs: readonly string[],
+  existing: readonly ExistingPod[] = [],
 ): { hash: string; names: string[] } {
-  const hash = encode(JSON.stringify(template), 10);
-  const names = Array.from(
-    { length: replicas },
-    (_, i) => `${deployment}-${hash}-${encode(`${hash}/${i}`, 5)}`,
-  );
+  const hash = templateHash(template);
+  const prefix = `${deployment}-${hash}-`;
+  const taken = new Set(existing.map((p) => p.name));
+  const names: string[] = [];
+  for (const [i, ip] of replicaIPs.entries()) {
+    const live = existing.find(
+      (p) => !p.terminating && p.ip === ip && p.name.startsWith(prefix) && !names.includes(p.name),
+    );
+    if (live) {
+      names.push(live.name);
+      continue;
+    }
+    // One more candidate than there are pods: at least one of them is free.
+    for (let attempt = 0; attempt <= existing.length; attempt++) {
+      const name = prefix + encode(attempt === 0 ? `${hash}/${i}` : `${hash}/${i}/${attempt}`, 5);
+      if (!taken.has(name) && !names.includes(name)) {
+        names.push(name);
+        break;
+      }
+    }
+  }
   return { hash, names };
 }
 
@@ -122,6 +156,14 @@ export interface LabNode {
   ip: string;
 }
 
+function existingPod(p: V1Pod): ExistingPod {
+  return {
+    name: p.metadata?.name ?? '',
+    ip: p.status?.podIP,
+    terminating: Boolean(p.metadata?.deletionTimestamp),
+  };
+}
+
 /**
  * Makes the Pods of `namespace/deployment` match `replicaIPs` (one Ready pod per address, in order)
  * and writes the Deployment's replica counts. Pods the selector matches beyond those go, as a
@@ -138,10 +180,14 @@ export async function syncDeploymentPods(
   const d = await client.get<LabDeployment>(R.deployments, namespace, deployment);
   const template = d?.spec?.template;
   if (!d || !template) return [];
-  const { hash, names } = podNames(deployment, template, replicaIPs.length);
   const existing = await client.list<V1Pod>(R.pods, { namespace, labelSelector: selectorOf(d) });
+  const { hash, names } = planPodNames(deployment, template, replicaIPs, existing.items.map(existingPod));
+  // The lab's own deletions (a scale down, an old template) come after the replica has stopped, so
+  // the kubelet's final delete (grace 0) follows the ReplicaSet's at once. A pod that is already
+  // terminating is its kubelet's to finish.
   for (const p of existing.items)
-    if (!names.includes(p.metadata?.name ?? '')) await client.delete(R.pods, namespace, p.metadata!.name!);
+    if (!names.includes(p.metadata?.name ?? '') && !p.metadata?.deletionTimestamp)
+      await client.delete(R.pods, namespace, p.metadata!.name!, { gracePeriodSeconds: 0 });
   const now = new Date().toISOString();
   // A runtime other than a plain first run is news even for a pod already at its address.
   const news = runtime !== RUNNING;
@@ -211,8 +257,10 @@ export async function syncDeploymentPods(
 }
 
 /**
- * The ReplicaSet controller's part for a Deployment the lab runs: when one of its pods is deleted,
- * `resync` writes the pods again. The lab's own deletions (a scale down) resync to the same state.
+ * The ReplicaSet controller's and the kubelet's part for a Deployment the lab runs in-process: a
+ * pod being deleted has no process of its own to stop, so the kubelet's final delete (grace 0)
+ * follows at once; once it is gone, `resync` writes the pods again. The lab's own deletions (a
+ * scale down) resync to the same state.
  */
 export function keepPods(
   client: KubeClient,
@@ -223,6 +271,10 @@ export function keepPods(
   const pods = createInformer<V1Pod>(client, R.pods, { namespace, labelSelector });
   pods.onEvent((e) => {
     if (e.type === 'delete') resync();
+    else if (e.object.metadata?.deletionTimestamp)
+      void client
+        .delete(R.pods, namespace, e.object.metadata.name!, { gracePeriodSeconds: 0 })
+        .catch(() => undefined);
   });
   pods.start();
   return pods;

@@ -8,9 +8,12 @@
  * - `kubectl scale deployment/isthmus-gateway --replicas=0` stops the process (SIGTERM, so the
  *   gateway drains) and deletes its pod; scaling back to 1 starts a fresh one. One replica at most:
  *   each process has one address in the lab.
- * - `kubectl delete pod` and `kubectl rollout restart` (a new pod template) replace the process:
- *   SIGTERM to the old run, a fresh run, a new pod once it is ready. As in a cluster with one
- *   replica, the old run is gone before the new one serves.
+ * - `kubectl delete pod` leaves the pod Terminating (the API server's graceful deletion): the
+ *   replacement pod shows at once, not ready; the old run gets SIGTERM (SIGKILL past the pod's
+ *   grace period), and once it has exited the old pod is deleted with grace 0, which ends the
+ *   user's `kubectl delete`; then a fresh run starts. `kubectl rollout restart` (a new pod template)
+ *   replaces the process the same way. As in a cluster with one replica, the old run is gone before
+ *   the new one serves.
  */
 import type { KubeClient } from '../../kube/client.js';
 import { EventRecorder, type EventType } from '../../kube/events.js';
@@ -19,7 +22,7 @@ import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { V1Pod } from '../../kube/types.js';
 import { waitFor } from '../../wait-for.js';
-import { type ContainerRuntime, type LabNode, podNames, syncDeploymentPods } from './lab-pods.js';
+import { type ContainerRuntime, type LabNode, syncDeploymentPods, templateHash } from './lab-pods.js';
 import type { LabProcess, ProcessEvents, ProcessGroup, Termination } from './processes.js';
 
 export interface SupervisedPod {
@@ -38,9 +41,14 @@ interface LabDeployment {
   metadata?: { name?: string };
 }
 
-interface NamedObject {
-  metadata?: { name?: string };
+/** A pod the user deleted, Terminating until its run has stopped. */
+interface Terminating {
+  pod: V1Pod;
+  graceMs: number;
 }
+
+/** The kubelet's default when a pod carries no grace (`terminationGracePeriodSeconds` defaults to 30). */
+const DEFAULT_GRACE_SECONDS = 30;
 
 /** How long a (re)started process may take to become ready before its pod is left not ready. */
 const READY_DEADLINE_MS = 90_000;
@@ -55,10 +63,12 @@ export class SystemKubelet implements ProcessEvents {
   private readonly pods = new Map<string, SupervisedPod>();
   /** Per process, so an exit, a restart and a scale update its pod in order. */
   private readonly chains = new Map<string, Promise<void>>();
-  private readonly informers: Informer<LabDeployment | NamedObject>[] = [];
+  private readonly informers: Informer<LabDeployment | V1Pod>[] = [];
   private readonly recorders = new Map<KubeClient, EventRecorder>();
-  /** The pod name each process's pod has under its Deployment's current template. */
-  private readonly currentPod = new Map<string, string>();
+  /** Each process's Deployment's current pod-template-hash. */
+  private readonly currentHash = new Map<string, string>();
+  /** Uids of the terminating pods being stopped, so each is handled once and its final delete ignored. */
+  private readonly stopping = new Set<string>();
 
   constructor(
     private readonly notice: (line: string) => void,
@@ -85,26 +95,42 @@ export class SystemKubelet implements ProcessEvents {
     deployments.onEvent((e) => {
       const name = processOf(e.object.metadata?.name);
       if (e.type === 'delete' || !name) return;
-      const podName = podNames(e.object.metadata?.name ?? '', e.object.spec?.template, 1).names[0]!;
-      const before = this.currentPod.get(name);
-      this.currentPod.set(name, podName);
+      const hash = templateHash(e.object.spec?.template);
+      const before = this.currentHash.get(name);
+      this.currentHash.set(name, hash);
       const replicas = e.object.spec?.replicas ?? 1;
-      if (before !== undefined && before !== podName && replicas > 0)
+      if (before !== undefined && before !== hash && replicas > 0)
         this.replace(name, 'its pod template changed', true);
       else this.scale(name, replicas);
     });
-    const pods = createInformer<NamedObject>(admin, R.pods, { namespace: SYSTEM_NAMESPACE });
+    const pods = createInformer<V1Pod>(admin, R.pods, { namespace: SYSTEM_NAMESPACE });
     pods.onEvent((e) => {
-      if (e.type !== 'delete') return;
-      // Only the current pod counts: the lab itself deletes pods of an old template or of a scale to 0.
-      const name = [...this.currentPod].find(([, pod]) => pod === e.object.metadata?.name)?.[0];
-      if (name?.startsWith(`${cluster}/`) && !this.procs?.isPaused(name))
-        this.replace(name, 'its pod was deleted', false);
+      const name = processOf(e.object.metadata?.labels?.['app.kubernetes.io/name']);
+      if (name) this.podChanged(name, e.type === 'delete', e.object);
     });
     for (const informer of [deployments, pods]) {
       informer.start();
       this.informers.push(informer);
     }
+  }
+
+  /**
+   * A pod of a process changed: one that turns Terminating is stopped; one removed outright (a
+   * forced delete, grace 0) is replaced too, if it was the current template's live pod. The lab's
+   * own deletions (an old template's, a scale to zero's) come after the process stopped.
+   */
+  private podChanged(name: string, removed: boolean, pod: V1Pod): void {
+    const uid = pod.metadata?.uid ?? '';
+    if (removed) {
+      if (this.stopping.delete(uid)) return;
+      const current = pod.metadata?.labels?.['pod-template-hash'] === this.currentHash.get(name);
+      if (current && !this.procs?.isPaused(name)) this.replace(name, 'its pod was deleted', false);
+      return;
+    }
+    if (!pod.metadata?.deletionTimestamp || this.stopping.has(uid)) return;
+    this.stopping.add(uid);
+    const grace = pod.metadata.deletionGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS;
+    this.replace(name, 'its pod was deleted', false, { pod, graceMs: grace * 1000 });
   }
 
   exited(p: LabProcess, t: Termination, backoffMs: number): void {
@@ -143,10 +169,11 @@ export class SystemKubelet implements ProcessEvents {
    * (scaled to 0) stays stopped when its pod is deleted, but starts with a template change that
    * also asks for replicas. The new pod shows at once, not ready until the fresh run answers (as
    * the ReplicaSet's replacement would), so the Deployment is unavailable meanwhile and
-   * `kubectl rollout status` waits for it. A deleted pod is replaced before the old run stops; on
-   * a template change the old pod stays until then, to carry the kubelet's Killing event.
+   * `kubectl rollout status` waits for it. A deleted pod is replaced before the old run stops, and
+   * is removed (the kubelet's delete, grace 0) once the old run has exited; on a template change
+   * the old pod stays until then, to carry the kubelet's Killing event.
    */
-  private replace(name: string, why: string, startIfStopped: boolean): void {
+  private replace(name: string, why: string, startIfStopped: boolean, deleted?: Terminating): void {
     const procs = this.procs;
     const pod = this.pods.get(name);
     if (!procs) return;
@@ -155,15 +182,23 @@ export class SystemKubelet implements ProcessEvents {
       pod ? this.write(pod, [pod.host], { ready: false, restartCount: 0 }) : Promise.resolve();
     this.enqueue(name, async () => {
       const paused = procs.isPaused(name);
-      if (paused && !startIfStopped) return;
+      if (paused && !startIfStopped) return this.finish(name, deleted);
       if (!startIfStopped) await starting();
-      if (!paused) await this.stopContainer(procs, name);
+      if (!paused) await this.stopContainer(procs, name, deleted);
+      await this.finish(name, deleted);
       const p = procs.resume(name);
       this.onStart(p);
       this.notice(`${name} replaced: ${why}`);
       if (startIfStopped) await starting();
       await this.whenReady(p);
     });
+  }
+
+  /** The kubelet's last word on a terminating pod whose run has stopped: delete it, grace 0. */
+  private async finish(name: string, deleted: Terminating | undefined): Promise<void> {
+    const admin = this.pods.get(name)?.admin;
+    const podName = deleted?.pod.metadata?.name;
+    if (admin && podName) await admin.delete(R.pods, SYSTEM_NAMESPACE, podName, { gracePeriodSeconds: 0 });
   }
 
   private scale(name: string, replicas: number): void {
@@ -184,14 +219,17 @@ export class SystemKubelet implements ProcessEvents {
     });
   }
 
-  /** SIGTERM to the process (SIGKILL past the grace), after the kubelet's Killing event on its pod. */
-  private async stopContainer(procs: ProcessGroup, name: string): Promise<void> {
+  /**
+   * SIGTERM to the process (SIGKILL past the grace: a deleted pod's own, else the lab's default),
+   * after the kubelet's Killing event on the pod being stopped.
+   */
+  private async stopContainer(procs: ProcessGroup, name: string, deleted?: Terminating): Promise<void> {
     const pod = this.pods.get(name);
     if (pod) {
-      const pods = await this.currentPods(pod);
+      const pods = deleted ? [deleted.pod] : await this.currentPods(pod);
       await this.event(pod, pods, 'Normal', 'Killing', (c) => `Stopping container ${c}`);
     }
-    await procs.pause(name);
+    await procs.pause(name, deleted?.graceMs);
   }
 
   /** Marks the pod Ready once this run answers its probe; gives up if the run exits first. */
