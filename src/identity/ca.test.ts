@@ -82,15 +82,29 @@ describe('gateway certificates', () => {
   });
 
   it('rounds notAfter up to a whole second so the lifetime is a minimum', () => {
-    const now = new Date('2030-01-01T00:00:00.400Z');
+    // Within the issuer's validity (X.509 times are whole seconds), else its end would cap the leaf.
+    const issuerStart = certificateInfo(testPki().issuers.west.certPem).notBefore.getTime();
     const cert = issueGatewayCertificate(testPki().issuers.west, {
       trustDomain: TEST_TRUST_DOMAIN,
       cluster: 'west',
       lifetimeMs: 2000,
-      now,
+      now: new Date(issuerStart + 60_400),
     });
-    expect(cert.notAfter.toISOString()).toBe('2030-01-01T00:00:03.000Z');
-    expect(certificateInfo(cert.certPem).notAfter.toISOString()).toBe('2030-01-01T00:00:03.000Z');
+    expect(cert.notAfter.getTime()).toBe(issuerStart + 63_000);
+    expect(certificateInfo(cert.certPem).notAfter.getTime()).toBe(issuerStart + 63_000);
+  });
+
+  it('never outlive their issuer: an issuer ending in 1 h and a 24 h lifetime give a leaf ending with it', () => {
+    const issuer = testPki().issuers.east;
+    const issuerNotAfter = certificateInfo(issuer.certPem).notAfter;
+    const cert = issueGatewayCertificate(issuer, {
+      trustDomain: TEST_TRUST_DOMAIN,
+      cluster: 'east',
+      lifetimeMs: 24 * 3600 * 1000,
+      now: new Date(issuerNotAfter.getTime() - 3600 * 1000),
+    });
+    expect(cert.notAfter).toEqual(issuerNotAfter);
+    expect(certificateInfo(cert.certPem).notAfter).toEqual(issuerNotAfter);
   });
 
   it('gatewayIdentityOf ignores certificates that are not a single gateway identity', () => {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import forge from 'node-forge';
 import { IsthmusError } from '../errors.js';
+import { certificateInfo } from './certificate-info.js';
 import { joinPem, splitPem } from './pem.js';
 import { ANCHOR_KEY_BITS, generateRsaKey, LEAF_KEY_BITS } from './rsa-keys.js';
 import { gatewayIdentity, isValidClusterName, isValidTrustDomain } from './spiffe.js';
@@ -136,7 +137,8 @@ export function issueGatewayCertificate(
 ): GatewayCertificate {
   requireNames(opts.trustDomain, opts.cluster);
   const now = (opts.now ?? new Date()).getTime();
-  const notAfter = leafNotAfter(now, opts.lifetimeMs ?? DEFAULT_LEAF_LIFETIME_MS);
+  const issuerNotAfter = certificateInfo(issuer.certPem).notAfter;
+  const notAfter = leafNotAfter(now, opts.lifetimeMs ?? DEFAULT_LEAF_LIFETIME_MS, issuerNotAfter);
   const leaf = issueLeaf(issuer, {
     uriSans: [gatewayIdentity(opts.trustDomain, opts.cluster)],
     commonName: gatewayCommonName(opts.trustDomain, opts.cluster),
@@ -151,9 +153,13 @@ export function issueGatewayCertificate(
   };
 }
 
-/** X.509 times have whole seconds (RFC 5280 §4.1.2.5.1), so round up: a lifetime is a minimum. */
-export function leafNotAfter(nowMs: number, lifetimeMs: number): Date {
-  return new Date(Math.ceil((nowMs + lifetimeMs) / 1000) * 1000);
+/**
+ * X.509 times have whole seconds (RFC 5280 §4.1.2.5.1), so round up: a lifetime is a minimum. But
+ * never past `issuerNotAfter`: every peer would refuse the leaf's chain from then on anyway.
+ */
+export function leafNotAfter(nowMs: number, lifetimeMs: number, issuerNotAfter: Date): Date {
+  const wanted = Math.ceil((nowMs + lifetimeMs) / 1000) * 1000;
+  return new Date(Math.min(wanted, issuerNotAfter.getTime()));
 }
 
 /** `gateway.<cluster>.<td>`, like Linkerd's DNS-style identity names; omitted when too long for a CN. */

@@ -1,7 +1,9 @@
 import diagnostics from 'node:diagnostics_channel';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isIsthmusError } from '../errors.js';
+import { waitFor } from '../wait-for.js';
 import { certificateInfo, gatewayIdentityOf, verifyChain } from './ca.js';
+import { reviewBudgetMs } from './call-deadline.js';
 import { requestCertificate } from './certify-client.js';
 import {
   certifyChannel,
@@ -284,6 +286,163 @@ describe('requestCertificate checks what a Certify service answers', () => {
       expect(err.message).toContain(`without exactly ${EAST}`);
     } finally {
       fake.close();
+    }
+  });
+});
+
+const request = () => ({ token: 'gateway-token', csrPem: createCsr(testLeafKey().privateKeyPem, EAST) });
+const eastDeps = () => ({ issuer: testPki().issuers.east, trustDomain: TEST_TRUST_DOMAIN, cluster: 'east' });
+
+describe('deadlines: a TokenReview that never answers', () => {
+  /** A reviewer whose API server hangs: it never answers, and records the signal it was given. */
+  function hanging() {
+    const signals: AbortSignal[] = [];
+    const reviewer: TokenReviewer = (_token, _audiences, signal) => {
+      if (signal) signals.push(signal);
+      return new Promise(() => {});
+    };
+    return { reviewer, signals };
+  }
+
+  it('answers UNAVAILABLE once the review has taken reviewTimeoutMs, and aborts the review', async () => {
+    const { reviewer, signals } = hanging();
+    const handle = createCertifyHandler({ ...eastDeps(), reviewer, reviewTimeoutMs: 100 });
+    const result = await handle(request());
+    expect(result).toMatchObject({
+      ok: false,
+      code: 14, // UNAVAILABLE
+      outcome: 'unavailable',
+      message: expect.stringMatching(/token review: no answer from the API server within 100 ms/),
+    });
+    expect(signals).toHaveLength(1);
+    expect(signals[0]!.aborted).toBe(true);
+  });
+
+  it('stops when the caller gives up: CANCELLED, the review aborted, nothing signed', async () => {
+    const { reviewer, signals } = hanging();
+    const handle = createCertifyHandler({ ...eastDeps(), reviewer });
+    const caller = new AbortController();
+    const pending = handle(request(), { signal: caller.signal });
+    await new Promise((r) => setTimeout(r, 20));
+    caller.abort();
+    expect(await pending).toMatchObject({ ok: false, code: 1, outcome: 'cancelled' });
+    expect(signals[0]!.aborted).toBe(true);
+  });
+
+  it('answers the gateway UNAVAILABLE with a reason before its deadline, not DEADLINE_EXCEEDED', async () => {
+    const { reviewer, signals } = hanging();
+    const slow = await startIdentityServer({ ...eastDeps(), reviewer, host: '127.0.0.1', port: 0 });
+    try {
+      const started = Date.now();
+      const err = await failure({
+        address: `127.0.0.1:${slow.port}`,
+        token: 'gateway-token',
+        timeoutMs: 1500,
+      });
+      expect(err.cause.code).toBe(14);
+      expect(err.message).toMatch(/no answer from the API server within \d+ ms/);
+      expect(Date.now() - started).toBeLessThan(1500 + 1000); // + key generation
+      expect(signals[0]!.aborted).toBe(true);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('aborts the review when the gateway cancels the call', async () => {
+    const { reviewer, signals } = hanging();
+    const slow = await startIdentityServer({ ...eastDeps(), reviewer, host: '127.0.0.1', port: 0 });
+    const { Client, credentials, Metadata } = await import('@grpc/grpc-js');
+    const { identityServiceDefinition } = await import('./protocol.js');
+    const client = new Client(`127.0.0.1:${slow.port}`, credentials.createInsecure());
+    try {
+      const method = identityServiceDefinition.Certify;
+      const call = client.makeUnaryRequest(
+        method.path,
+        (m: ReturnType<typeof request>) => method.requestSerialize(m),
+        (b: Buffer) => method.responseDeserialize(b),
+        request(),
+        new Metadata(),
+        { deadline: Date.now() + 30_000 },
+        () => {},
+      );
+      await waitFor('the review to start', () => signals.length === 1, 3000);
+      call.cancel();
+      await waitFor('the review to be aborted', () => signals[0]!.aborted, 3000);
+    } finally {
+      client.close();
+      await slow.close();
+    }
+  });
+});
+
+describe('reviewBudgetMs', () => {
+  it.each([
+    // [ms left before the caller's deadline, the longest review allowed, the review's budget]
+    [10_000, 5_000, 5_000], // the gateway's 10 s: the bound applies
+    [3_000, 5_000, 2_000], // keeps a second to answer and sign
+    [1_500, 5_000, 750], // a short deadline: half of it, not nothing
+    [Number.POSITIVE_INFINITY, 5_000, 5_000], // no deadline
+    [-100, 5_000, 0], // already past
+  ])('%d ms left, at most %d ms → %d ms', (left, max, budget) => {
+    expect(reviewBudgetMs(left, max)).toBe(budget);
+  });
+});
+
+describe('concurrency', () => {
+  /** `reviewer`, answering only when released: calls stay in flight until then. */
+  function gated() {
+    const waiting: (() => void)[] = [];
+    const held: TokenReviewer = (token, audiences) =>
+      new Promise<void>((resolve) => waiting.push(resolve)).then(() => reviewer(token, audiences));
+    return {
+      reviewer: held,
+      waiting,
+      release: () => {
+        for (const go of waiting.splice(0)) go();
+      },
+    };
+  }
+
+  it('refuses calls beyond maxInFlight with RESOURCE_EXHAUSTED before any review, and takes them again once some end', async () => {
+    const gate = gated();
+    const handle = createCertifyHandler({ ...eastDeps(), reviewer: gate.reviewer, maxInFlight: 2 });
+    const first = [handle(request()), handle(request())];
+    expect(await handle(request())).toMatchObject({
+      ok: false,
+      code: 8, // RESOURCE_EXHAUSTED
+      outcome: 'busy',
+      message: expect.stringMatching(/busy: 2 Certify calls in flight, retry later/),
+    });
+    expect(gate.waiting).toHaveLength(2);
+    gate.release();
+    for (const result of await Promise.all(first)) expect(result.ok).toBe(true);
+    const again = handle(request());
+    gate.release();
+    expect((await again).ok).toBe(true);
+  });
+
+  it('a gateway told "busy" gets a retryable IDENTITY_UNAVAILABLE (its rotator backs off and retries)', async () => {
+    const gate = gated();
+    const busy = await startIdentityServer({
+      ...eastDeps(),
+      reviewer: gate.reviewer,
+      maxInFlight: 1,
+      host: '127.0.0.1',
+      port: 0,
+    });
+    const address = `127.0.0.1:${busy.port}`;
+    try {
+      const first = requestCertificate({ address, token: 'gateway-token' });
+      await waitFor('the first call to be in review', () => gate.waiting.length === 1, 5000);
+      const err = await failure({ address, token: 'gateway-token' });
+      expect(isIsthmusError(err, 'IDENTITY_UNAVAILABLE')).toBe(true);
+      expect((err as unknown as { terminal: boolean }).terminal).toBe(false);
+      expect(err.cause.code).toBe(8);
+      expect(err.message).toContain('busy');
+      gate.release();
+      expect(gatewayIdentityOf((await first).certPem)).toBe(EAST);
+    } finally {
+      await busy.close();
     }
   });
 });

@@ -1,5 +1,5 @@
 import diagnostics from 'node:diagnostics_channel';
-import { Server, type ServiceError, status } from '@grpc/grpc-js';
+import { Server, type ServerUnaryCall, type ServiceError, status } from '@grpc/grpc-js';
 import { describeError } from '../errors.js';
 import { anyAddress } from '../host-port.js';
 import { IDENTITY_TOKEN_AUDIENCE, PORTS } from '../kube/keys.js';
@@ -11,6 +11,7 @@ import {
   type KeyPairPem,
   leafNotAfter,
 } from './ca.js';
+import { callSignal, msLeft, reviewBudgetMs, untilAborted } from './call-deadline.js';
 import { type CertificateInfo, certificateInfo } from './certificate-info.js';
 import { checkCsr } from './csr.js';
 import { bindServer, shutdownServer } from './grpc-util.js';
@@ -32,11 +33,22 @@ export type TokenReviewer = (
   token: string,
   /** The token must be for one of these (IDENTITY_TOKEN_AUDIENCE): not an API server token. */
   audiences: string[],
-) => Promise<{ authenticated: boolean; username?: string; error?: string }>;
+  /** Aborted when the answer is no longer wanted (the call ended, or the review took too long). */
+  signal?: AbortSignal,
+) => Promise<TokenReview>;
+
+type TokenReview = { authenticated: boolean; username?: string; error?: string };
 
 /** Published once per Certify call: `{ outcome, identity?, reason? }`. */
 export const certifyChannel = diagnostics.channel('isthmus:identity:certify');
-export type CertifyOutcome = 'issued' | 'unauthenticated' | 'denied' | 'invalid' | 'unavailable';
+export type CertifyOutcome =
+  | 'issued'
+  | 'unauthenticated'
+  | 'denied'
+  | 'invalid'
+  | 'unavailable'
+  | 'cancelled'
+  | 'busy';
 
 export interface CertifyDeps {
   /** The issuer, or where to read the one in force at each request (it is reloaded when renewed). */
@@ -47,38 +59,59 @@ export interface CertifyDeps {
   /** Default: the gateway service account holds this cluster's gateway identity. */
   rules?: IdentityRule[];
   lifetimeMs?: number;
+  /** The longest a TokenReview may take (DEFAULT_REVIEW_TIMEOUT_MS), less if the caller's deadline is near. */
+  reviewTimeoutMs?: number;
+  /** Calls handled at once (MAX_CERTIFY_IN_FLIGHT); more are refused as busy. */
+  maxInFlight?: number;
   now?: () => Date;
+}
+
+/**
+ * Each call holds a TokenReview in flight, then verifies and signs in pure JS on the event loop.
+ * A healthy review takes milliseconds, so even a mass restart of gateways rarely has a handful at
+ * once; 32 means a hung API server or abuse, and more would only queue (and load the API server).
+ * RESOURCE_EXHAUSTED tells the gateway to back off and retry: requestCertificate maps it to the
+ * retryable IDENTITY_UNAVAILABLE, and the rotator retries that with backoff.
+ */
+export const MAX_CERTIFY_IN_FLIGHT = 32;
+
+/**
+ * Half the gateway's deadline (DEFAULT_CERTIFY_TIMEOUT_MS, 10 s). A review takes milliseconds; one
+ * that takes seconds means the API server is in trouble, and the gateway had better hear so and
+ * back off than wait on to its deadline.
+ */
+export const DEFAULT_REVIEW_TIMEOUT_MS = 5000;
+
+/** The call a request came in: ending it (cancel, deadline) stops the handler's work. */
+export interface CertifyCall {
+  signal?: AbortSignal;
+  /** ms left before the caller's deadline. */
+  msLeft?: number;
 }
 
 export type CertifyResult =
   | { ok: true; response: CertifyResponse; identity: string }
   | { ok: false; code: status; outcome: Exclude<CertifyOutcome, 'issued'>; message: string };
+type CertifyFailure = Extract<CertifyResult, { ok: false }>;
 
 /** The Certify decision and signing, without gRPC: what the tests table-drive. */
-export function createCertifyHandler(deps: CertifyDeps): (req: CertifyRequest) => Promise<CertifyResult> {
+export function createCertifyHandler(
+  deps: CertifyDeps,
+): (req: CertifyRequest, call?: CertifyCall) => Promise<CertifyResult> {
   const rules = deps.rules ?? defaultIdentityRules(deps.trustDomain, deps.cluster);
   const lifetimeMs = deps.lifetimeMs ?? DEFAULT_LEAF_LIFETIME_MS;
+  const reviewTimeoutMs = deps.reviewTimeoutMs ?? DEFAULT_REVIEW_TIMEOUT_MS;
   const issuerOf = typeof deps.issuer === 'function' ? deps.issuer : () => deps.issuer as KeyPairPem;
-  const fail = (
-    code: status,
-    outcome: Exclude<CertifyOutcome, 'issued'>,
-    message: string,
-  ): CertifyResult => ({
-    ok: false,
-    code,
-    outcome,
-    message,
-  });
+  const maxInFlight = deps.maxInFlight ?? MAX_CERTIFY_IN_FLIGHT;
+  let inFlight = 0;
 
-  return async (req) => {
-    if (req.token === '') return fail(status.UNAUTHENTICATED, 'unauthenticated', 'no token in the request');
-    let review: Awaited<ReturnType<TokenReviewer>>;
-    try {
-      review = await deps.reviewer(req.token, [IDENTITY_TOKEN_AUDIENCE]);
-    } catch (err) {
-      // The token may be fine: the API server is what failed, so the caller should retry.
-      return fail(status.UNAVAILABLE, 'unavailable', `token review failed: ${describeError(err)}`);
-    }
+  const certify = async (req: CertifyRequest, call: CertifyCall): Promise<CertifyResult> => {
+    const signal = call.signal ?? new AbortController().signal;
+    const budgetMs = reviewBudgetMs(call.msLeft ?? Number.POSITIVE_INFINITY, reviewTimeoutMs);
+    const review = await reviewToken(deps.reviewer, req.token, signal, budgetMs);
+    if ('ok' in review) return review;
+    // All that follows is synchronous: the last moment to notice that nobody waits for the answer.
+    if (signal.aborted) return callerGone();
     if (!review.authenticated || !review.username) {
       return fail(
         status.UNAUTHENTICATED,
@@ -105,9 +138,7 @@ export function createCertifyHandler(deps: CertifyDeps): (req: CertifyRequest) =
     const issuerInfo = certificateInfo(issuer.certPem);
     const unusable = issuerWindowProblem(issuerInfo, now);
     if (unusable) return fail(status.FAILED_PRECONDITION, 'unavailable', unusable);
-    // A leaf outliving its issuer would be refused by every peer anyway; stop at the issuer's end.
-    const issuerNotAfter = issuerInfo.notAfter;
-    const notAfter = new Date(Math.min(leafNotAfter(now, lifetimeMs).getTime(), issuerNotAfter.getTime()));
+    const notAfter = leafNotAfter(now, lifetimeMs, issuerInfo.notAfter);
     const leaf = issueLeaf(issuer, {
       uriSans: [identity],
       publicKeyPem: decision.publicKeyPem,
@@ -124,6 +155,55 @@ export function createCertifyHandler(deps: CertifyDeps): (req: CertifyRequest) =
       },
     };
   };
+
+  return async (req, call = {}) => {
+    if (req.token === '') return fail(status.UNAUTHENTICATED, 'unauthenticated', 'no token in the request');
+    if (inFlight >= maxInFlight)
+      return fail(
+        status.RESOURCE_EXHAUSTED,
+        'busy',
+        `busy: ${inFlight} Certify calls in flight, retry later`,
+      );
+    inFlight++;
+    try {
+      return await certify(req, call);
+    } finally {
+      inFlight--;
+    }
+  };
+}
+
+/**
+ * The TokenReview, stopped when the call ends or after `budgetMs`, whichever first. The reviewer
+ * gets the signal to stop its request; a reviewer that ignores it is abandoned all the same.
+ */
+async function reviewToken(
+  reviewer: TokenReviewer,
+  token: string,
+  call: AbortSignal,
+  budgetMs: number,
+): Promise<TokenReview | CertifyFailure> {
+  const timeout = AbortSignal.timeout(budgetMs);
+  const signal = AbortSignal.any([call, timeout]);
+  try {
+    return await untilAborted(reviewer(token, [IDENTITY_TOKEN_AUDIENCE], signal), signal);
+  } catch (err) {
+    if (call.aborted) return callerGone();
+    // The token may be fine: the API server is what failed, so the caller should retry.
+    const message = timeout.aborted
+      ? `token review: no answer from the API server within ${budgetMs} ms`
+      : `token review failed: ${describeError(err)}`;
+    return fail(status.UNAVAILABLE, 'unavailable', message);
+  }
+}
+
+function fail(code: status, outcome: CertifyFailure['outcome'], message: string): CertifyFailure {
+  return { ok: false, code, outcome, message };
+}
+
+/** Nobody reads this answer (grpc-js drops it); it is for the log. */
+function callerGone(): CertifyFailure {
+  return fail(status.CANCELLED, 'cancelled', 'the caller cancelled or its deadline passed; nothing signed');
 }
 
 /**
@@ -166,10 +246,10 @@ export async function startIdentityServer(opts: IdentityServerOptions): Promise<
   const server = new Server({ 'grpc.max_receive_message_length': MAX_REQUEST_BYTES });
   server.addService(identityServiceDefinition, {
     Certify: (
-      call: { request: CertifyRequest },
+      call: ServerUnaryCall<CertifyRequest, CertifyResponse>,
       callback: (err: Partial<ServiceError> | null, res?: CertifyResponse) => void,
     ) => {
-      handle(call.request).then(
+      handle(call.request, { signal: callSignal(call), msLeft: msLeft(call.getDeadline()) }).then(
         (result) => {
           if (result.ok) {
             publish({ outcome: 'issued', identity: result.identity });

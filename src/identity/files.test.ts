@@ -1,11 +1,19 @@
 import { X509Certificate } from 'node:crypto';
-import { cp, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isIsthmusError } from '../errors.js';
-import { certificateInfo, verifyChain } from './ca.js';
-import { loadCertificates, loadIssuer, runCertsCommand, writeCertificates } from './files.js';
+import { certificateInfo, issueGatewayCertificate, verifyChain } from './ca.js';
+import { issuerFiles } from './ca-files.js';
+import {
+  exists,
+  loadCertificates,
+  loadIssuer,
+  runCertsCommand,
+  type WriteFile,
+  writeCertificates,
+} from './files.js';
 import { foreignTestPki, testGatewayCertificate } from './testing.js';
 
 let root: string;
@@ -26,6 +34,27 @@ async function copy(name: string): Promise<string> {
   const target = join(root, name);
   await cp(dir, target, { recursive: true });
   return target;
+}
+
+/** Renews east's issuer on a disk that is full for its new key (and only for that). */
+function renewEastOnAFullDisk(outDir: string) {
+  const newKey = join(outDir, 'east', 'issuer.key');
+  const diskFull: WriteFile = async (file, data, options) => {
+    if (String(file).startsWith(newKey))
+      throw Object.assign(new Error('ENOSPC: no space left'), { code: 'ENOSPC' });
+    return writeFile(file, data, options);
+  };
+  return writeCertificates({
+    outDir,
+    clusters: ['east'],
+    reuseAnchor: true,
+    force: true,
+    writeFile: diskFull,
+  });
+}
+
+async function readFiles(folder: string, names: string[]): Promise<string[]> {
+  return Promise.all(names.map((n) => readFile(join(folder, n), 'utf8')));
 }
 
 async function loadError(opts: Parameters<typeof loadCertificates>[0]): Promise<Error> {
@@ -106,6 +135,36 @@ describe('writeCertificates', () => {
     expect((await stat(retired[0]!)).mode & 0o777).toBe(0o700);
     const loaded = await loadCertificates({ dir: target });
     expect(loaded.issuers.get('east')!.certPem).not.toBe(old);
+    expect(await exists(join(target, 'east', 'issuer.crl'))).toBe(false);
+  });
+
+  it('a renewal that fails to write the new key leaves the old issuer whole and usable, its CRL too', async () => {
+    const target = await copy('renew-disk-full');
+    const east = join(target, 'east');
+    await writeFile(join(east, 'issuer.crl'), 'its CRL');
+    const before = await readFiles(east, ['issuer.crt', 'issuer.key', 'issuer.crl']);
+    await expect(renewEastOnAFullDisk(target)).rejects.toThrow(/ENOSPC/);
+    expect(await readFiles(east, ['issuer.crt', 'issuer.key', 'issuer.crl'])).toEqual(before);
+    expect((await issuerFiles(target, 'east')).map((f) => f.cert)).toEqual([join(east, 'issuer.crt')]);
+    const { anchorPem, issuer } = await loadIssuer({
+      anchorFile: join(target, 'ca.crt'),
+      certFile: join(east, 'issuer.crt'),
+      keyFile: join(east, 'issuer.key'),
+    });
+    const leaf = issueGatewayCertificate(issuer, { trustDomain: 'cluster.local', cluster: 'east' });
+    expect(verifyChain(leaf.certPem, [issuer.certPem], [anchorPem])).toEqual({ ok: true });
+  });
+
+  it('a failed renewal keeps what retired/ held before: the certificate `certs revoke --issuer-of` kept there', async () => {
+    const target = await copy('renew-revoked-disk-full');
+    const east = join(target, 'east');
+    const [cert] = await readFiles(east, ['issuer.crt']);
+    const serial = new X509Certificate(cert!).serialNumber.toLowerCase().replace(/^0+/, '');
+    const kept = join(east, 'retired', serial);
+    await mkdir(kept, { recursive: true });
+    await writeFile(join(kept, 'issuer.crt'), cert!);
+    await expect(renewEastOnAFullDisk(target)).rejects.toThrow(/ENOSPC/);
+    expect(await readdir(kept)).toEqual(['issuer.crt']);
   });
 
   it.each([

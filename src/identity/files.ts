@@ -50,7 +50,11 @@ export interface WriteCertificatesOptions {
   issuerValidityDays?: number;
   /** 3072 (default) or 2048 for tests. */
   anchorKeyBits?: 2048 | 3072;
+  /** Only for tests: writes each file's bytes, so a full disk can be simulated. */
+  writeFile?: WriteFile;
 }
+
+export type WriteFile = typeof writeFile;
 
 export async function writeCertificates(
   opts: WriteCertificatesOptions,
@@ -94,33 +98,72 @@ export async function writeCertificates(
     });
     const paths = issuerFiles[index]!;
     // Under the same anchor the old issuer's leaves stay trusted until they expire: its CRL must
-    // stay in crl.pem, next to a certificate that verifies it. A new anchor starts afresh.
-    if (opts.reuseAnchor) {
-      const moved = await retireIssuer(paths.dir);
-      if (moved) retired.push(moved);
-    }
+    // stay in crl.pem, next to a certificate that verifies it. A new anchor starts afresh. The old
+    // issuer is copied, not moved, so that the folder holds a whole issuer pair at every step.
+    const kept = opts.reuseAnchor ? await keepIssuer(paths.dir, opts.writeFile) : undefined;
     await mkdir(paths.dir, { recursive: true, mode: DIR_MODE });
-    await writeAtomic(paths.cert, issuer.certPem, CERT_MODE);
-    await writeAtomic(paths.key, issuer.keyPem, KEY_MODE);
+    const pair = [
+      { path: paths.cert, data: issuer.certPem, mode: CERT_MODE },
+      { path: paths.key, data: issuer.keyPem, mode: KEY_MODE },
+    ];
+    // A copy of the issuer still in force would be a second, stale home for its CRL.
+    await writeAllAtomic(pair, opts.writeFile).catch(async (err: unknown) => {
+      await kept?.undo();
+      throw err;
+    });
     written.push(paths.cert, paths.key);
+    if (kept === undefined) continue;
+    // Its CRL lives on in retired/; left here it would pass for the new issuer's.
+    await rm(join(paths.dir, ISSUER_CRL_FILE), { force: true });
+    retired.push(kept.folder);
   }
   return { written, retired };
 }
 
 /**
- * Moves <clusterDir>/issuer.{crt,key,crl} to <clusterDir>/retired/<serial>/ and returns that
- * folder, or undefined when there is no issuer to move. The key goes too: a leaf the old issuer
- * signed can still leak and be revoked (revoke.ts picks the issuer that signed it).
+ * Copies <clusterDir>/issuer.{crt,key,crl} to <clusterDir>/retired/<serial>/ and returns that
+ * folder, or undefined when there is no issuer to keep. The key goes too: a leaf the old issuer
+ * signed can still leak and be revoked (revoke.ts picks the issuer that signed it). `undo` removes
+ * what the copy added, and nothing that was there before (`certs revoke --issuer-of` keeps a
+ * revoked issuer's certificate in the same folder).
  */
-async function retireIssuer(clusterDir: string): Promise<string | undefined> {
-  const cert = join(clusterDir, ISSUER_CERT_FILE);
-  if (!(await exists(cert))) return undefined;
-  const target = join(clusterDir, RETIRED_DIR, serialFolder(await readFile(cert, 'utf8')));
-  await mkdir(target, { recursive: true, mode: DIR_MODE });
-  for (const f of [ISSUER_CERT_FILE, ISSUER_KEY_FILE, ISSUER_CRL_FILE]) {
-    if (await exists(join(clusterDir, f))) await rename(join(clusterDir, f), join(target, f));
+async function keepIssuer(
+  clusterDir: string,
+  write?: WriteFile,
+): Promise<{ folder: string; undo: () => Promise<void> } | undefined> {
+  const found = await readIssuerFiles(clusterDir);
+  const cert = found.find((f) => f.name === ISSUER_CERT_FILE);
+  if (cert === undefined) return undefined;
+  const folder = join(clusterDir, RETIRED_DIR, serialFolder(cert.data));
+  const created = await mkdir(folder, { recursive: true, mode: DIR_MODE });
+  const files = found.map((f) => ({ ...f, path: join(folder, f.name) }));
+  const before = await existingOf(files.map((f) => f.path));
+  await writeAllAtomic(files, write);
+  const added = files.map((f) => f.path).filter((p) => !before.includes(p));
+  const undo = async () => {
+    if (created !== undefined) await rm(created, { recursive: true, force: true });
+    else for (const p of added) await rm(p, { force: true });
+  };
+  return { folder, undo };
+}
+
+const ISSUER_FILE_MODES = [
+  [ISSUER_CERT_FILE, CERT_MODE],
+  [ISSUER_KEY_FILE, KEY_MODE],
+  [ISSUER_CRL_FILE, CERT_MODE],
+] as const;
+
+/** The issuer files present in `folder`; one that exists but cannot be read is an error. */
+async function readIssuerFiles(folder: string): Promise<{ name: string; data: string; mode: number }[]> {
+  const found: { name: string; data: string; mode: number }[] = [];
+  for (const [name, mode] of ISSUER_FILE_MODES) {
+    const data = await readFile(join(folder, name), 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (data !== undefined) found.push({ name, data, mode });
   }
-  return target;
+  return found;
 }
 
 /** The folder name of a kept issuer: its serial, as `openssl x509 -serial` shows it. */
@@ -275,13 +318,34 @@ export async function exists(path: string): Promise<boolean> {
 }
 
 /** Write to a sibling temp file with the final mode, then rename: readers never see half a key. */
-export async function writeAtomic(path: string, data: string, mode: number): Promise<void> {
-  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+export function writeAtomic(path: string, data: string, mode: number, write?: WriteFile): Promise<void> {
+  return writeAllAtomic([{ path, data, mode }], write);
+}
+
+export interface AtomicFile {
+  path: string;
+  data: string;
+  mode: number;
+}
+
+/**
+ * writeAtomic for several files: all are written to temp files before any is renamed, so a failed
+ * write (a full disk, a permission) replaces none of them. Only a rename in between could fail
+ * halfway, and renaming within one folder does not run out of space.
+ */
+export async function writeAllAtomic(
+  files: readonly AtomicFile[],
+  write: WriteFile = writeFile,
+): Promise<void> {
+  const staged: string[] = [];
   try {
-    await writeFile(tmp, data, { mode, flag: 'wx' });
-    await rename(tmp, path);
+    for (const f of files) {
+      staged.push(`${f.path}.${randomBytes(4).toString('hex')}.tmp`);
+      await write(staged.at(-1)!, f.data, { mode: f.mode, flag: 'wx' });
+    }
+    for (const [i, f] of files.entries()) await rename(staged[i]!, f.path);
   } catch (err) {
-    await rm(tmp, { force: true });
+    await Promise.all(staged.map((tmp) => rm(tmp, { force: true })));
     throw err;
   }
 }

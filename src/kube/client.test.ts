@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { KubeClient } from './client.js';
 import { R } from './resources.js';
 import { waitFor } from './test-support.js';
+import { createTokenReviewer } from './token-review.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -138,6 +139,18 @@ describe('KubeClient (stand-in server)', () => {
     // Well under the 30 s default timeout: the close aborted it.
     expect(performance.now() - t0).toBeLessThan(5000);
   });
+
+  it('a TokenReview whose answer never comes ends when its signal aborts, not at the 30 s timeout', async () => {
+    const held: http.ServerResponse[] = [];
+    const { client } = await serve((_req, res) => held.push(res));
+    const caller = new AbortController();
+    const pending = createTokenReviewer(client)('token', ['identity.isthmus.dev'], caller.signal);
+    await waitFor('the review to reach the server', () => held.length === 1, 5000);
+    const t0 = performance.now();
+    caller.abort(new Error('the caller gave up'));
+    await expect(pending).rejects.toThrow();
+    expect(performance.now() - t0).toBeLessThan(5000);
+  }, 10_000);
 
   it('reads an answer that arrives in many small chunks, multi-byte characters split among them', async () => {
     const text = JSON.stringify({

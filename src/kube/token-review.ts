@@ -22,18 +22,19 @@ interface TokenReviewStatus {
 
 /**
  * Returns a reviewer bound to `client`. An API failure throws (mapped IsthmusError) rather than
- * answering "not authenticated": the caller must tell "denied" from "could not check".
+ * answering "not authenticated": the caller must tell "denied" from "could not check". Aborting
+ * `signal` ends the request (the identity service's caller gave up).
  */
 export function createTokenReviewer(
   client: KubeClient,
-): (token: string, audiences?: string[]) => Promise<TokenReviewResult> {
-  return async (token, audiences) => {
+): (token: string, audiences?: string[], signal?: AbortSignal) => Promise<TokenReviewResult> {
+  return async (token, audiences, signal) => {
     const body = {
       apiVersion: 'authentication.k8s.io/v1',
       kind: 'TokenReview',
       spec: { token, ...(audiences && audiences.length > 0 ? { audiences } : {}) },
     };
-    const res = await client.request('create', 'POST', resourcePath(R.tokenReviews), { body });
+    const res = await client.request('create', 'POST', resourcePath(R.tokenReviews), { body, signal });
     const status = ((res.body as { status?: TokenReviewStatus } | undefined)?.status ??
       {}) as TokenReviewStatus;
     if (!status.authenticated)
