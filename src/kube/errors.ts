@@ -31,11 +31,18 @@ export class KubeApiError extends IsthmusError {
     readonly reason: string | undefined,
     readonly causes: StatusCause[],
     readonly retryAfterMs: number | undefined,
-    options: { cause?: unknown; terminal?: boolean } = {},
+    options: { cause?: unknown; terminal?: boolean; body?: string } = {},
   ) {
     super(code, message, options);
     this.name = 'KubeApiError';
+    if (options.body !== undefined) this.body = options.body;
   }
+
+  /**
+   * A plain-text answer (no Status), up to 4 KiB: what a pod said through the API server's pod
+   * proxy (its `/ready` reasons), which the message only quotes in part.
+   */
+  readonly body?: string;
 }
 
 /** Status code → (code, terminal). 403 and 422 are terminal: retrying cannot change the answer. */
@@ -88,7 +95,8 @@ export function errorFromResponse(
   const retryAfterMs =
     parseRetryAfter(context.retryAfter) ??
     (st?.details?.retryAfterSeconds !== undefined ? st.details.retryAfterSeconds * 1000 : undefined);
-  return new KubeApiError(code, message, status, st?.reason, causes, retryAfterMs, { terminal });
+  const text = st === undefined && typeof body === 'string' ? { body: body.slice(0, 4096) } : {};
+  return new KubeApiError(code, message, status, st?.reason, causes, retryAfterMs, { terminal, ...text });
 }
 
 /** An ERROR event inside a watch stream carries a Status; 410 there means "relist". */

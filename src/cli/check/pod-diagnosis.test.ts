@@ -135,6 +135,12 @@ describe('readiness answers', () => {
         '503 ServiceUnavailable: error trying to reach service: dial tcp 10.244.1.7:4191: connect: connection refused',
     });
   });
+  it('reads every reason of a long answer, which the error message quotes only in part', () => {
+    const reasons = Array.from({ length: 12 }, (_, i) => `informer links-${i} of cluster west not synced`);
+    const podAnswer = errorFromResponse(503, `not ready: ${reasons.join('; ')}\n`, { method: 'GET', path });
+    expect(podAnswer.message.length).toBeLessThan(400);
+    expect(readinessFromError(podAnswer)).toEqual({ ok: true, value: reasons });
+  });
 });
 
 describe('podLines', () => {

@@ -156,11 +156,8 @@ export function readyReasons(body: string): string[] {
  * body (the API server's own 503s carry a Status with a reason): it holds the reasons.
  */
 export function readinessFromError(err: unknown): Fetched<string[]> {
-  const marker = ': 503: ';
-  if (err instanceof KubeApiError && err.status === 503 && err.reason === undefined) {
-    const at = err.message.indexOf(marker);
-    if (at >= 0) return { ok: true, value: readyReasons(err.message.slice(at + marker.length)) };
-  }
+  if (err instanceof KubeApiError && err.status === 503 && err.body !== undefined)
+    return { ok: true, value: readyReasons(err.body) };
   // "GET /api/v1/…/proxy/ready: " adds nothing the line does not already say.
   return { ok: false, error: describeError(err).replace(/^[A-Z]+ \/\S*: /, '') };
 }
