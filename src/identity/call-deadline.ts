@@ -21,7 +21,7 @@ export function callSignal(call: CallLike): AbortSignal {
   const left = msLeft(call.getDeadline());
   // Also on our own clock: grpc-js does not always report a passed deadline as 'cancelled'.
   return Number.isFinite(left)
-    ? AbortSignal.any([cancelled.signal, AbortSignal.timeout(Math.max(0, left))])
+    ? AbortSignal.any([cancelled.signal, AbortSignal.timeout(Math.max(0, Math.ceil(left)))])
     : cancelled.signal;
 }
 
@@ -39,7 +39,8 @@ export const ANSWER_RESERVE_MS = 1000;
  * a bare DEADLINE_EXCEEDED. A caller allowing less than twice the reserve still gets half of it.
  */
 export function reviewBudgetMs(leftMs: number, maxMs: number): number {
-  return Math.max(0, Math.min(maxMs, Math.max(leftMs - ANSWER_RESERVE_MS, leftMs / 2)));
+  // Whole milliseconds: AbortSignal.timeout refuses a fraction (ERR_OUT_OF_RANGE).
+  return Math.max(0, Math.floor(Math.min(maxMs, Math.max(leftMs - ANSWER_RESERVE_MS, leftMs / 2))));
 }
 
 /** `work`, or a rejection with the signal's reason as soon as `signal` aborts, whichever first. */
