@@ -127,13 +127,12 @@ describe('checkCsr', () => {
     ['a 65536-bit modulus', ones(65536), new BigInteger('65537'), /at most 8192 bits/],
   ])('refuses %s before verifying its signature (seconds to minutes of CPU)', (_what, n, e, reason) => {
     const pem = csrForKey(n, e);
-    const started = performance.now();
+    // Its signature does not verify either: the key's reason shows the key was checked first.
     expect(checkCsr(pem, EAST)).toMatchObject({
       ok: false,
       status: 'invalid',
       reason: expect.stringMatching(reason),
     });
-    expect(performance.now() - started).toBeLessThan(500);
   });
 
   it('refuses keys shorter than 2048 bits', () => {

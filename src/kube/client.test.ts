@@ -146,10 +146,9 @@ describe('KubeClient (stand-in server)', () => {
     const caller = new AbortController();
     const pending = createTokenReviewer(client)('token', ['identity.isthmus.dev'], caller.signal);
     await waitFor('the review to reach the server', () => held.length === 1, 5000);
-    const t0 = performance.now();
     caller.abort(new Error('the caller gave up'));
+    // Within the test's 10 s deadline, so not at the client's own 30 s timeout.
     await expect(pending).rejects.toThrow();
-    expect(performance.now() - t0).toBeLessThan(5000);
   }, 10_000);
 
   it('reads an answer that arrives in many small chunks, multi-byte characters split among them', async () => {
