@@ -3,7 +3,7 @@
  * processes that show what a CLI process loads, with a load-recording hook of their own.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,8 +16,8 @@ const RECORDER = join(import.meta.dirname, 'testdata', 'record-client-node-loads
 const CLIENT_NODE = 'file:///app/node_modules/@kubernetes/client-node/dist';
 
 /** The client-node modules a process reported loading (record-client-node-loads-hooks.mjs). */
-function loaded(stderr: string): string[] {
-  return stderr
+function loaded(record: string): string[] {
+  return readFileSync(record, 'utf8')
     .split('\n')
     .filter((l) => l.startsWith('[client-node load] '))
     .map((l) => l.slice('[client-node load] '.length));
@@ -85,25 +85,27 @@ describe('a CLI process', () => {
   it('loads KubeConfig without the generated API, and its credentials reach the API server', async () => {
     const kubeconfig = join(dir, 'kubeconfig');
     writeFileSync(kubeconfig, sandbox.kubeconfig());
-    const { stdout, stderr } = await run(
+    const record = join(dir, 'loads-check');
+    const { stdout } = await run(
       process.execPath,
       ['--import', RECORDER, 'bin/isthmus.mjs', 'check', '--pre', '--kubeconfig', kubeconfig],
-      { timeout: 60_000 },
+      { timeout: 60_000, env: { ...process.env, ISTHMUS_RECORD_LOADS_FILE: record } },
     );
     // Answers from the sandbox: the token and the CA of the kubeconfig worked over TLS.
     expect(stdout).toContain('√ the Kubernetes API is v1.25 or newer');
-    const modules = loaded(stderr);
+    const modules = loaded(record);
     expect(modules).toContain('dist/config.js');
     expect(modules).toContain('dist/gen/configuration.js');
     expect(generatedModels(modules)).toEqual([]);
   });
 
   it('the recorder does see the generated API when the package root is loaded', async () => {
-    const { stderr } = await run(
+    const record = join(dir, 'loads-root');
+    await run(
       process.execPath,
       ['--import', RECORDER, '--input-type=module', '-e', "await import('@kubernetes/client-node');"],
-      { timeout: 60_000 },
+      { timeout: 60_000, env: { ...process.env, ISTHMUS_RECORD_LOADS_FILE: record } },
     );
-    expect(generatedModels(loaded(stderr)).length).toBeGreaterThan(500);
+    expect(generatedModels(loaded(record)).length).toBeGreaterThan(500);
   });
 });

@@ -3,14 +3,11 @@
  * CheckGracefulDelete): a Pod bound to a node is Terminating until its kubelet deletes it with
  * grace 0; over HTTP, on a watch and through the real kubectl.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from './index.js';
 import { deletionStep } from './pod-deletion.js';
 import type { KObj } from './store.js';
-import { call, closeAgent, kubectlWith, WatchReader } from './test-support.js';
+import { call, closeAgent, type KubectlSandbox, startKubectlSandbox, WatchReader } from './test-support.js';
 
 const PODS = '/api/v1/namespaces/default/pods';
 
@@ -216,20 +213,13 @@ describe('DELETE of a pod', () => {
 
 describe('kubectl delete pod', () => {
   let sb: Sandbox;
-  let dir: string;
-  let kubectl: ReturnType<typeof kubectlWith>;
+  let env: KubectlSandbox;
+  const kubectl = (...args: string[]) => env.kubectl(...args);
   beforeAll(async () => {
-    sb = await startSandbox({ name: 'pod-deletion-kubectl' });
-    dir = mkdtempSync(join(tmpdir(), 'sandbox-pod-deletion-'));
-    const kubeconfig = join(dir, 'kubeconfig');
-    writeFileSync(kubeconfig, sb.kubeconfig());
-    kubectl = kubectlWith(kubeconfig, dir);
+    env = await startKubectlSandbox('pod-deletion-kubectl');
+    sb = env.sb;
   });
-  afterAll(async () => {
-    await closeAgent(sb);
-    await sb.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => env.close());
 
   it('--wait=false leaves it Terminating in kubectl get pods; --force --grace-period=0 removes it', async () => {
     const created = await call(sb, 'POST', PODS, pod('web-0', { nodeName: 'node-a' }));

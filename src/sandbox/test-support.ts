@@ -3,10 +3,12 @@
  * token, and a watch reader that yields events with a deadline on every wait.
  */
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, type Dispatcher, request } from 'undici';
 import { waitFor } from '../wait-for.js';
-import type { Sandbox } from './index.js';
+import { type Sandbox, startSandbox } from './index.js';
 
 /** Decoded JSON bodies: tests index into them freely, as into the YAML a user reads. */
 // biome-ignore lint/suspicious/noExplicitAny: arbitrary JSON from the server
@@ -199,4 +201,27 @@ export function kubectlWith(kubeconfig: string, dir: string) {
         },
       );
     });
+}
+
+export interface KubectlSandbox {
+  sb: Sandbox;
+  kubectl: ReturnType<typeof kubectlWith>;
+  close(): Promise<void>;
+}
+
+/** A sandbox and the real kubectl on it (kubeconfig and cache in a temp dir); `close` removes both. */
+export async function startKubectlSandbox(name: string): Promise<KubectlSandbox> {
+  const sb = await startSandbox({ name });
+  const dir = mkdtempSync(join(tmpdir(), `sandbox-${name}-`));
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeFileSync(kubeconfig, sb.kubeconfig());
+  return {
+    sb,
+    kubectl: kubectlWith(kubeconfig, dir),
+    close: async () => {
+      await closeAgent(sb);
+      await sb.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -7,6 +7,7 @@ import type { StatusCause } from './field-errors.js';
 import { validateConfigMap, validateNamespace, validateSecret } from './validation-config.js';
 import { type ValidationOptions, validateEndpointSlice, validateEndpoints } from './validation-endpoints.js';
 import type { NameRule } from './validation-meta.js';
+import { validatePodUpdate } from './validation-pod-update.js';
 import { validatePodDisruptionBudget } from './validation-policy.js';
 import { validateService } from './validation-service.js';
 import {
@@ -38,7 +39,7 @@ const VALIDATORS: Record<string, KindValidator> = {
   'v1/Secret': (o, old) => validateSecret(o, old),
   'v1/ConfigMap': (o, old) => validateConfigMap(o, old),
   'v1/Namespace': (o) => validateNamespace(o),
-  'v1/Pod': (o) => validatePod(o),
+  'v1/Pod': (o, old) => [...validatePod(o), ...(old === undefined ? [] : validatePodUpdate(o, old))],
   'v1/Event': (o) => validateEvent(o),
   'apps/v1/Deployment': (o, old) => validateDeployment(o, old),
   'coordination.k8s.io/v1/Lease': (o) => validateLease(o),
