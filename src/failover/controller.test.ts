@@ -27,6 +27,7 @@ import {
 } from './controller.js';
 import { SPLIT_LABEL, splitLabelValue } from './plan-apex-slices.js';
 import { STEER_LABEL } from './split-selection.js';
+import type { SplitStatus } from './split-status.js';
 import { failoverStatusRows } from './status-view.js';
 import { podIPs, podSlices, service, slice, trafficSplit } from './test-builders.js';
 
@@ -469,6 +470,77 @@ describe('failover controller', () => {
     await waitFor(async () => same(await listed(), [['podinfo-isthmus-podinfo-big', 750]]), {
       what: 'the second chunk withdrawn',
     });
+  });
+});
+
+describe('failover controller: what a restart or a lost backend leaves behind', () => {
+  it('a backend whose Service is gone counts as not ready, even while slices of its name remain', async () => {
+    await fixture();
+    await start().synced;
+    await waitFor(async () => (await getSplit())?.status?.state === 'Primary', { what: 'status Primary' });
+    // Slices written by hand (no owner): deleting the Service leaves them, as GC lag does for a while.
+    await client.delete(R.services, ns, 'podinfo-west');
+    await waitFor(async () => (await conditionOf('ResolvedRefs'))?.reason === 'BackendNotFound', {
+      what: 'BackendNotFound',
+    });
+    await setReady('podinfo-abc12', false);
+    await waitFor(async () => (await getSplit())?.status?.state === 'Fallback', { what: 'Fallback' });
+    await controller?.idle();
+    expect(await weightsOf()).toEqual([0, 0, 1]);
+    expect((await apexSlices()).map((s) => s.metadata?.labels?.['failover.isthmus.dev/backend'])).toEqual([
+      'podinfo-north',
+    ]);
+  });
+
+  it("a backup without one of the apex's ports: Steered=False names it, the shares of what is listed stay in the status", async () => {
+    await client.create(
+      R.services,
+      service(
+        ns,
+        'podinfo',
+        [
+          { name: 'http', port: 9898 },
+          { name: 'grpc', port: 9999 },
+        ],
+        { app: 'podinfo' },
+      ),
+    );
+    await client.create(R.services, service(ns, 'podinfo-west'));
+    await client.create(R.endpointSlices, primarySlice(false));
+    await client.create(R.endpointSlices, mirrorSlice('podinfo-west', 20001, true));
+    const backends = [
+      { service: 'podinfo', weight: 1 },
+      { service: 'podinfo-west', weight: 0 },
+    ];
+    await client.create(R.trafficSplitsV1alpha2, trafficSplit(ns, 'podinfo', 'podinfo', backends));
+    await start().synced;
+    await waitFor(async () => (await conditionOf('Steered'))?.reason === 'PortMismatch', {
+      what: 'PortMismatch',
+    });
+    expect((await conditionOf('Steered'))?.message).toMatch(
+      /^backend podinfo-west: no port for the apex's grpc; /,
+    );
+    expect((await apexSlices()).map((s) => s.ports?.map((p) => `${p.name}=${p.port}`))).toEqual([
+      ['http=20001'],
+    ]);
+    expect(((await getSplit())?.status as SplitStatus | undefined)?.apexShares).toEqual([
+      { service: 'podinfo-west', endpoints: 1, desiredPercent: 100, achievedPercent: 100 },
+    ]);
+  });
+
+  it('a split that lost its controlled-by label while no controller ran has its apex slices withdrawn at start', async () => {
+    await fixture();
+    const c = start();
+    await c.synced;
+    await setReady('podinfo-abc12', false);
+    await waitFor(async () => (await apexSlices()).length === 2, { what: 'apex slices' });
+    await c.stop();
+    controller = undefined;
+    await client.patch(R.trafficSplitsV1alpha2, ns, 'podinfo', {
+      metadata: { labels: { [FAILOVER_CONTROLLED_BY_LABEL]: null } },
+    });
+    await start().synced;
+    await waitFor(async () => (await apexSlices()).length === 0, { what: 'apex slices withdrawn' });
   });
 });
 

@@ -18,7 +18,7 @@ import type { FailoverMemory } from './decide-weights.js';
 import { failoverMetrics } from './metrics.js';
 import { type EventSink, type FailoverCaches, reconcileSplit } from './reconcile-split.js';
 import { SliceIndex } from './slice-index.js';
-import { splitMode } from './split-selection.js';
+import { isClaimed, splitMode } from './split-selection.js';
 
 /** Published when a reconciliation fails (it is retried): `{ key, error, failures }`. */
 export const reconcileErrorChannel = diagnostics.channel('isthmus:failover:reconcile-error');
@@ -105,6 +105,10 @@ export function runFailoverController(opts: FailoverControllerOptions): Failover
   }
 
   const mine = (s: TrafficSplit) => splitMode(s, controlledBy) !== null;
+  // A split unclaimed while no controller ran (or between leaders) brought no event here; its
+  // apex slices would steer its apex for ever. Queued at start and on resync, it has them withdrawn.
+  const stranded = (s: TrafficSplit) =>
+    !isClaimed(s) && caches.splitSlices(s.metadata?.namespace ?? '', s.metadata?.name ?? '').length > 0;
 
   /**
    * Splits this controller handles in `namespace` whose apex or a backend is `service`. Another
@@ -129,7 +133,8 @@ export function runFailoverController(opts: FailoverControllerOptions): Failover
     splits.onEvent((e) => {
       // A split we stopped handling is still enqueued once: its apex slices go unless another
       // controller now claims it (reconcile-split.ts).
-      if (mine(e.object) || (e.type === 'update' && mine(e.old))) enqueue(objectKey(e.object));
+      if (mine(e.object) || (e.type === 'update' && mine(e.old)) || stranded(e.object))
+        enqueue(objectKey(e.object));
     }),
   );
   unsubscribe.push(
@@ -154,7 +159,7 @@ export function runFailoverController(opts: FailoverControllerOptions): Failover
   const synced = (async () => {
     for (const inf of owned) inf.start();
     await Promise.all(informers.map((i) => i.synced));
-    for (const s of splits.list()) if (mine(s)) queue.add(objectKey(s));
+    for (const s of splits.list()) if (mine(s) || stranded(s)) queue.add(objectKey(s));
   })();
 
   return {

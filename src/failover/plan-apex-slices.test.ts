@@ -162,27 +162,45 @@ describe('planApexSlices', () => {
     });
   });
 
+  const twoPorts = service(ns, 'podinfo', [
+    { name: 'http', port: 9898 },
+    { name: 'grpc', port: 9999 },
+  ]);
+
   it('a backend without a matching port is reported, the others still served', () => {
-    const apex2 = service(ns, 'podinfo', [
-      { name: 'http', port: 9898 },
-      { name: 'grpc', port: 9999 },
-    ]);
     const bySvc = slices([]);
     bySvc.set('podinfo-north', [
       slice(ns, 'podinfo-north', { mirror: true, portName: 'metrics', ready: [gateway] }),
     ]);
     const plan = planApexSlices({
       namespace: ns,
-      apex: apex2,
+      apex: twoPorts,
       owner,
       weights: w(0, 1, 1),
       slicesByService: bySvc,
     });
     expect(plan.ok && plan.problems).toEqual([
+      "backend podinfo-west: no port for the apex's grpc",
       "backend podinfo-north: no port matches the apex's (http, grpc)",
     ]);
     expect(plan.ok && plan.problemReason).toBe('PortMismatch');
     expect(plan.ok && plan.slices.map((s) => s.metadata?.name)).toEqual(['podinfo-isthmus-podinfo-west']);
+  });
+
+  it("a backend that carries only some of the apex's ports is reported: callers of the others get nothing from it", () => {
+    const plan = planApexSlices({
+      namespace: ns,
+      apex: twoPorts,
+      owner,
+      weights: w(0, 1, 0),
+      slicesByService: slices([]),
+    });
+    expect(plan.ok && plan.slices.map(summary)[0]?.ports).toEqual(['http=20001']);
+    expect(plan.ok && plan.problems).toEqual([
+      "backend podinfo-west: no port for the apex's grpc",
+      "backend podinfo-north: no port for the apex's grpc",
+    ]);
+    expect(plan.ok && plan.problemReason).toBe('PortMismatch');
   });
 
   it("a federated Service as a backup: its federation's slices are its endpoints", () => {
@@ -289,6 +307,19 @@ describe('planApexSlices in dual-stack clusters', () => {
     // A single-stack IPv6 apex gets IPv6 endpoints only: kube-proxy would ignore IPv4 ones.
     const v6 = planFor(v6apex(['IPv6']), weights, bySvc);
     expect(v6.ok && v6.slices.map((s) => s.addressType)).toEqual(['IPv6']);
+  });
+
+  it("a backup with endpoints of one of a dual-stack apex's families is reported: the other family's callers never reach it", () => {
+    const bySvc = new Map([
+      ['podinfo', dualStackPrimary(2)],
+      ['podinfo-west', [slice(ns, 'podinfo-west', { mirror: true, port: 20001, ready: ['fd00:2::5'] })]],
+    ]);
+    const plan = planFor(v6apex(['IPv6', 'IPv4']), w(0, 1, 0), bySvc);
+    expect(plan.ok && plan.slices.map((s) => s.addressType)).toEqual(['IPv6']);
+    expect(plan.ok && plan.problems).toEqual([
+      "backend podinfo-west: no IPv4 endpoint, so the apex's IPv4 callers never reach it",
+    ]);
+    expect(plan.ok && plan.problemReason).toBe('FamilyMismatch');
   });
 
   it('a backup whose endpoints are all of a family the apex does not serve is reported and gets nothing', () => {

@@ -132,15 +132,27 @@ export function planApexSlices(input: ApexPlanInput): ApexPlan {
       countCandidates.push({ ...backend, available: ownReady, fixed: true });
       continue;
     }
-    const candidates = backendCandidates(apexPorts, input.slicesByService.get(backend.service) ?? [], input);
+    const backendSlices = input.slicesByService.get(backend.service) ?? [];
+    const candidates = backendCandidates(apexPorts, backendSlices, input);
+    const unmapped = input.matchByNameOnly ? [] : unmappedPorts(apexPorts, backendSlices, input);
     if (candidates === null) {
       problems.push(`backend ${backend.service}: no port matches the apex's (${portNames(apexPorts)})`);
       problemReason = 'PortMismatch';
+    } else if (unmapped.length > 0) {
+      problems.push(`backend ${backend.service}: no port for the apex's ${portNames(unmapped)}`);
+      problemReason = 'PortMismatch';
     }
     const perFamily = byFamily(families, candidates ?? []);
-    if (candidates?.length && perFamily.every((c) => c.length === 0)) {
+    // kube-proxy serves a family's callers from that family's slices alone.
+    const unserved = families.filter((_, i) => perFamily[i]!.length === 0);
+    if (candidates?.length && unserved.length === families.length) {
       problems.push(
         `backend ${backend.service}: its ready endpoints are ${familiesOf(candidates)}, the apex serves ${families.join(', ')}`,
+      );
+    } else if (candidates?.length && unserved.length > 0 && declaresFamilies(input.apex)) {
+      const list = unserved.join(', ');
+      problems.push(
+        `backend ${backend.service}: no ${list} endpoint, so the apex's ${list} callers never reach it`,
       );
     }
     endpointsOf.set(backend.service, perFamily);
@@ -192,6 +204,11 @@ function podCount(perFamily: readonly Candidate[][]): number {
 function servedFamilies(apex: V1Service): string[] {
   const families = apex.spec?.ipFamilies ?? [];
   return families.length > 0 ? [...families] : ['IPv4', 'IPv6'];
+}
+
+/** Families the apex was given by the API server, not assumed (see servedFamilies). */
+function declaresFamilies(apex: V1Service): boolean {
+  return (apex.spec?.ipFamilies ?? []).length > 0;
 }
 
 function familiesOf(candidates: readonly Candidate[]): string {
@@ -246,6 +263,27 @@ function mapPorts(
     mapped.push(port);
   }
   return mapped.length > 0 ? mapped : null;
+}
+
+/**
+ * Apex ports that none of a backend's slices carries (an apex `grpc` over a backup that serves
+ * `http` alone, a UDP port over a mirror, which tunnels TCP only): kube-proxy gives callers of
+ * such a port no endpoint of that backend, so it is reported. A federation is left out: its
+ * planner reports every member whose ports differ already.
+ */
+function unmappedPorts(
+  apexPorts: readonly V1ServicePort[],
+  slices: readonly V1EndpointSlice[],
+  matching: PortMatching,
+): V1ServicePort[] {
+  const mapped = new Set(
+    slices
+      .filter((s) => !isFailoverSlice(s))
+      .flatMap((s) => mapPorts(apexPorts, s, matching) ?? [])
+      .map((p) => `${p.name}/${p.protocol}`),
+  );
+  if (mapped.size === 0) return [];
+  return apexPorts.filter((p) => !mapped.has(`${p.name ?? ''}/${p.protocol ?? 'TCP'}`));
 }
 
 /** Ready endpoints of a backend that can serve the apex, sorted so choices are stable. */

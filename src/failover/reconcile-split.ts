@@ -85,7 +85,7 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
   if (missing.length) warnings.push(['BackendNotFound', conditions.ResolvedRefs.message]);
 
   const readiness = new Map(
-    s.backends.map((b) => [b.service, readyEndpointCount(deps.caches.slicesOf(namespace, b.service))]),
+    s.backends.map((b) => [b.service, readyEndpointCount(backendSlices(deps.caches, namespace, b.service))]),
   );
 
   let state: FailoverState | 'Weighted';
@@ -142,6 +142,14 @@ export function writeResourceFor(split: TrafficSplit) {
   return quantities ? R.trafficSplitsV1alpha1 : R.trafficSplitsV1alpha2;
 }
 
+/**
+ * A backend's slices, none when its Service is gone: slices outlive their Service (hand-written
+ * ones without an owner, GC lag), and a missing backend counts as having no ready endpoint.
+ */
+function backendSlices(caches: FailoverCaches, namespace: string, service: string): V1EndpointSlice[] {
+  return caches.service(namespace, service) ? caches.slicesOf(namespace, service) : [];
+}
+
 /** After a restart, the state the split's status records is where hysteresis resumes from. */
 function memoryFromStatus(split: TrafficSplit): FailoverMemory | undefined {
   const state = split.status?.state;
@@ -162,7 +170,10 @@ async function steerApex(
     return { condition: bad('ApexNotFound', `no Service named ${s.apex}`) };
   }
   const slicesByService = new Map(
-    [s.apex, ...weights.map((b) => b.service)].map((svc) => [svc, deps.caches.slicesOf(s.namespace, svc)]),
+    [s.apex, ...weights.map((b) => b.service)].map((svc) => [
+      svc,
+      backendSlices(deps.caches, s.namespace, svc),
+    ]),
   );
   const owner = {
     apiVersion: split.apiVersion ?? 'split.smi-spec.io/v1alpha2',
@@ -189,8 +200,12 @@ async function steerApex(
       condition: bad('NotOwned', `EndpointSlice ${applied.notOwned.join(', ')} exists and is not Isthmus's`),
     };
   }
+  // The slices are written all the same: their shares are real, for the backends that map.
   if (plan.problems.length)
-    return { condition: bad(plan.problemReason, `${plan.problems.join('; ')}; ${message}`) };
+    return {
+      condition: bad(plan.problemReason, `${plan.problems.join('; ')}; ${message}`),
+      shares: plan.shares,
+    };
   return { condition: ok('Steered', message), shares: plan.shares };
 }
 

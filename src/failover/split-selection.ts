@@ -24,6 +24,11 @@ export function splitMode(split: TrafficSplit, controlledBy: string): SplitMode 
   return null;
 }
 
+/** A steer-only split: its weights are the user's, whatever controller reads it. */
+export function isSteerOnly(split: TrafficSplit): boolean {
+  return splitMode(split, '') === 'steer';
+}
+
 /**
  * Whether some controller handles the split: the one its controlled-by value names (running or
  * not), or every one for a steer-only split. Only an unclaimed split's apex slices are withdrawn

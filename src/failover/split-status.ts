@@ -18,8 +18,8 @@ import type { FailoverState } from './decide-weights.js';
  *   (a steer-only split); False reason `NothingReady` (weights left as they were).
  * - `Steered`: the apex's EndpointSlices follow the weights, for callers without a mesh. True
  *   reason `Steered` (message: the shares kube-proxy will give, and the worst error against the
- *   weights); False reasons `ApexHasNoPorts`, `PortMismatch` (a backend has no port of the apex), `FamilyMismatch`
- *   (a backend's endpoints are all of an IP family the apex does not serve), `ApexNotFound` (no
+ *   weights); False reasons `ApexHasNoPorts`, `PortMismatch` (a backend has no port of the apex, or not
+ *   every one of them), `FamilyMismatch` (a backend has no endpoint of an IP family the apex serves), `ApexNotFound` (no
  *   Service named like `spec.service`), `NotOwned` (an EndpointSlice of that name is not Isthmus's).
  */
 export type ConditionType = 'Accepted' | 'ResolvedRefs' | 'Available' | 'Steered';

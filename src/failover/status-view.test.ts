@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { STEER_LABEL } from './split-selection.js';
 import { renderStatusTable, statusRow } from './status-view.js';
 import { trafficSplit } from './test-builders.js';
 
@@ -29,6 +30,12 @@ describe('statusRow', () => {
       },
       'NothingReady',
       ['podinfo-west'],
+    ],
+    [
+      'a steer-only split not yet reconciled: its weights, not a failover',
+      trafficSplit('test', 'podinfo', 'podinfo', backends(50, 50), { labels: { [STEER_LABEL]: 'true' } }),
+      'Weighted',
+      ['podinfo', 'podinfo-west'],
     ],
     [
       'an invalid split',

@@ -8,7 +8,7 @@ import { FAILOVER_CONTROLLED_BY_DEFAULT } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { TrafficSplit } from '../kube/types.js';
 import { parseSplit, parseWeight } from './parse-split.js';
-import { splitMode } from './split-selection.js';
+import { isSteerOnly, splitMode } from './split-selection.js';
 
 export interface FailoverStatusRow {
   namespace: string;
@@ -35,8 +35,10 @@ export function statusRow(split: TrafficSplit): FailoverStatusRow {
   }
   const parsed = parseSplit(split);
   if (!parsed.ok) return { namespace, trafficSplit, status: 'Invalid', activeBackends: [] };
+  // A steer-only split's weights are the user's: never a failover, whatever backend they favour.
   const onPrimary = weighted.length === 1 && weighted[0] === parsed.split.primary;
-  return { namespace, trafficSplit, status: onPrimary ? 'Primary' : 'Fallback', activeBackends: weighted };
+  const status = isSteerOnly(split) ? 'Weighted' : onPrimary ? 'Primary' : 'Fallback';
+  return { namespace, trafficSplit, status, activeBackends: weighted };
 }
 
 export async function failoverStatusRows(

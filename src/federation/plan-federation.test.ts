@@ -156,6 +156,23 @@ describe('federationWeights', () => {
     );
   });
 
+  it('affinity local: local pods that are all terminating (serving still) hand the traffic to the remote members', () => {
+    const draining = slice(ns, 'cart', { ready: ['10.1.0.7', '10.1.0.8'] });
+    draining.endpoints = draining.endpoints.map((e) => ({
+      ...e,
+      conditions: { ready: false, serving: true, terminating: true },
+    }));
+    const slices = new Map([
+      ['cart', [draining]],
+      ['cart-west', [slice(ns, 'cart-west', { mirror: true, ready: ['10.0.0.5'], port: 20001 })]],
+    ]);
+    const members = [
+      { cluster: 'east', local: true, service: 'cart' },
+      { cluster: 'west', local: false, service: 'cart-west' },
+    ];
+    expect(federationWeights(federated, members, slices, 'local').map((w) => w.weight)).toEqual([0, 1]);
+  });
+
   describe('with an affinity', () => {
     const members = [
       { cluster: 'east', local: true, service: 'cart' },
