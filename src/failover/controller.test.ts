@@ -133,6 +133,24 @@ const apexSlices = async (split = 'podinfo') =>
 const eventMessages = async () =>
   (await client.list<CoreV1Event>(R.events, { namespace: ns })).items.map((e) => `${e.reason}: ${e.message}`);
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+/** The fixture, its controller started, the primary down: traffic on both backups' apex slices. */
+async function failedOver(): Promise<void> {
+  await fixture();
+  await start().synced;
+  await setReady('podinfo-abc12', false);
+  await waitFor(async () => (await apexSlices()).length === 2, { what: 'apex slices' });
+}
+
+/** Waits for a condition's reason; a timeout names the condition last seen. */
+const untilReason = (type: string, reason: string, split = 'podinfo') =>
+  waitFor(
+    async () => {
+      const c = await conditionOf(type, split);
+      if (c?.reason !== reason) throw new Error(`${type} is ${c?.status}/${c?.reason}: ${c?.message}`);
+      return c;
+    },
+    { what: `${type}=${reason} on ${split}` },
+  );
 
 async function activeMetric(split = 'podinfo'): Promise<number | undefined> {
   const metric = await registry.getSingleMetric('isthmus_failover_active')?.get();
@@ -351,13 +369,12 @@ describe('failover controller', () => {
     await waitFor(async () => (await conditionOf('ResolvedRefs', 'ghost'))?.reason === 'BackendNotFound', {
       what: 'BackendNotFound',
     });
-    await waitFor(async () => (await conditionOf('Steered', 'portless'))?.reason === 'ApexHasNoPorts', {
-      what: 'ApexHasNoPorts',
-    });
+    // Only a headless (or ExternalName) Service may lack ports; headless is the reason it cannot be steered.
+    await untilReason('Steered', 'HeadlessApex', 'portless');
     await waitFor(
       async () => {
         const events = await eventMessages();
-        return ['InvalidWeight:', 'BackendNotFound:', 'ApexHasNoPorts:'].every((p) =>
+        return ['InvalidWeight:', 'BackendNotFound:', 'HeadlessApex:'].every((p) =>
           events.some((m) => m.startsWith(p)),
         );
       },
@@ -370,6 +387,8 @@ describe('failover controller', () => {
 
   it('a steer-only 50/50 split keeps its weights and reports the share it can reach', async () => {
     await fixture();
+    // One split per apex: the failover split would steer it (it is older), not this one.
+    await client.delete(R.trafficSplitsV1alpha2, ns, 'podinfo');
     await client.create(
       R.trafficSplitsV1alpha2,
       trafficSplit(
@@ -400,10 +419,7 @@ describe('failover controller', () => {
   });
 
   it("a split moved to an apex that does not exist (yet) withdraws the old apex's slices", async () => {
-    await fixture();
-    await start().synced;
-    await setReady('podinfo-abc12', false);
-    await waitFor(async () => (await apexSlices()).length === 2, { what: 'apex slices' });
+    await failedOver();
     await client.patch(R.trafficSplitsV1alpha2, ns, 'podinfo', { spec: { service: 'podinfo-global' } });
     await waitFor(async () => (await conditionOf('Steered'))?.reason === 'ApexNotFound', {
       what: 'ApexNotFound',
@@ -563,10 +579,7 @@ function apexSlice(name: string, backend: string): V1EndpointSlice {
 
 describe('failover controllers for two controlled-by values', () => {
   it("one never withdraws the other's apex slices when a backend changes", async () => {
-    await fixture();
-    await start().synced;
-    await setReady('podinfo-abc12', false);
-    await waitFor(async () => (await apexSlices()).length === 2, { what: 'apex slices' });
+    await failedOver();
 
     // Every slice event in the namespace from here on: a deletion is recorded, not sampled.
     const watch = createInformer<V1EndpointSlice>(client, R.endpointSlices, { namespace: ns });
@@ -697,5 +710,94 @@ describe('failover controller in an IPv6-first dual-stack cluster', () => {
       dualClient.close();
       await dual.close();
     }
+  });
+});
+
+describe('failover controller: apexes it cannot steer, and two splits on one apex', () => {
+  it('an apex with internalTrafficPolicy Local: weights fail over, its slices are withdrawn (kube-proxy would drop them), Steered=False says why', async () => {
+    await failedOver();
+    await client.patch(R.services, ns, 'podinfo', { spec: { internalTrafficPolicy: 'Local' } });
+    const steered = await untilReason('Steered', 'InternalTrafficPolicyLocal');
+    expect(steered?.status).toBe('False');
+    expect(steered?.message).toContain('internalTrafficPolicy: Cluster');
+    await waitFor(async () => (await apexSlices()).length === 0, { what: 'slices withdrawn' });
+    expect(await weightsOf()).toEqual([0, 1, 1]);
+    expect(((await getSplit())?.status as SplitStatus | undefined)?.apexShares).toEqual([]);
+  });
+
+  it('a headless apex: no slice is written (DNS would hand callers the gateway at the apex port), Steered=False says why', async () => {
+    await fixture();
+    const direct: V1Service = {
+      metadata: { namespace: ns, name: 'podinfo-direct' },
+      spec: { clusterIP: 'None', selector: { app: 'podinfo' }, ports: [{ name: 'http', port: 9898 }] },
+    };
+    await client.create(R.services, direct);
+    const backends = [{ service: 'podinfo-west', weight: 1 }];
+    const labels = { [STEER_LABEL]: 'true' };
+    await client.create(
+      R.trafficSplitsV1alpha2,
+      trafficSplit(ns, 'direct', 'podinfo-direct', backends, { labels }),
+    );
+    await start().synced;
+    expect((await untilReason('Steered', 'HeadlessApex', 'direct')).message).toContain('clusterIP: None');
+    expect(await apexSlices('direct')).toEqual([]);
+  });
+
+  it('two splits on one apex: the older steers, the newer withdraws its slices; both say so; the newer takes over when the older goes', async () => {
+    await fixture();
+    await start().synced;
+    await waitFor(async () => (await getSplit())?.status?.state === 'Primary', { what: 'Primary' });
+    const shift = [{ service: 'podinfo-west', weight: 1 }];
+    await client.create(
+      R.trafficSplitsV1alpha2,
+      trafficSplit(ns, 'shift', 'podinfo', shift, { labels: { [STEER_LABEL]: 'true' } }),
+    );
+    expect((await untilReason('Steered', 'ApexConflict', 'shift')).message).toContain('TrafficSplit podinfo');
+    expect(await apexSlices('shift')).toEqual([]);
+    await waitFor(
+      async () => (await conditionOf('Steered'))?.message?.includes('TrafficSplit shift') ?? false,
+      {
+        what: 'the older split names the newer',
+      },
+    );
+    expect((await conditionOf('Steered'))?.status).toBe('True');
+    await client.delete(R.trafficSplitsV1alpha2, ns, 'podinfo');
+    await waitFor(async () => (await apexSlices('shift')).length === 1, { what: 'the newer takes over' });
+    await untilReason('Steered', 'Steered', 'shift');
+  });
+
+  it('a steer-only split whose weights are all 0 says so, not NothingReady', async () => {
+    await fixture();
+    await client.create(R.services, service(ns, 'podinfo-global'));
+    const backends = [
+      { service: 'podinfo', weight: 0 },
+      { service: 'podinfo-west', weight: 0 },
+    ];
+    const labels = { [STEER_LABEL]: 'true' };
+    await client.create(
+      R.trafficSplitsV1alpha2,
+      trafficSplit(ns, 'drain', 'podinfo-global', backends, { labels }),
+    );
+    await start().synced;
+    await untilReason('Available', 'NoWeight', 'drain');
+    expect((await getSplit('drain'))?.status?.state).toBe('NoWeight');
+    expect((await conditionOf('Available', 'drain'))?.status).toBe('False');
+  });
+
+  it('isthmus_failover_active stays 1 while the weights stay on the backups: NothingReady, then Invalid', async () => {
+    await fixture();
+    await start().synced;
+    await setReady('podinfo-abc12', false);
+    await waitFor(async () => (await activeMetric()) === 1, { what: 'metric 1 in Fallback' });
+    await setReady('podinfo-west-gw', false);
+    await setReady('podinfo-north-gw', false);
+    await waitFor(async () => (await getSplit())?.status?.state === 'NothingReady', { what: 'NothingReady' });
+    expect(await weightsOf()).not.toEqual([1, 0, 0]);
+    expect(await activeMetric()).toBe(1);
+    await client.patch(R.trafficSplitsV1alpha2, ns, 'podinfo', {
+      metadata: { annotations: { [FAILOVER_RESTORE_AFTER_ANNOTATION]: 'soon' } },
+    });
+    await waitFor(async () => (await getSplit())?.status?.state === 'Invalid', { what: 'Invalid' });
+    expect(await activeMetric()).toBe(1);
   });
 });

@@ -66,6 +66,7 @@ export function runFailoverController(opts: FailoverControllerOptions): Failover
 
   const caches: FailoverCaches = {
     split: (ns, name) => splits.get(ns, name),
+    splitsIn: (ns) => splits.list().filter((s) => s.metadata?.namespace === ns),
     service: (ns, name) => services.get(ns, name),
     slicesOf: (ns, svc) => sliceIndex.of(ns, svc, slices),
     splitSlices: (ns, split) =>
@@ -124,6 +125,24 @@ export function runFailoverController(opts: FailoverControllerOptions): Failover
       .map(objectKey);
   }
 
+  /**
+   * This controller's other splits with the apex of `split` (before and after an update): which
+   * of them steers it depends on this one (split-selection.ts, apexRivals), so a split that comes,
+   * goes or moves re-decides them.
+   */
+  function rivalsOf(...versions: TrafficSplit[]): string[] {
+    const key = objectKey(versions[0]!);
+    return splits
+      .list()
+      .filter((s) => mine(s) && objectKey(s) !== key)
+      .filter((s) =>
+        versions.some(
+          (v) => s.metadata?.namespace === v.metadata?.namespace && s.spec?.service === v.spec?.service,
+        ),
+      )
+      .map(objectKey);
+  }
+
   // Events before every cache is full are dropped: the sync above enqueues every split anyway.
   const enqueue = (key: string) => {
     if (informers.every((i) => i.hasSynced())) queue.add(key);
@@ -135,6 +154,7 @@ export function runFailoverController(opts: FailoverControllerOptions): Failover
       // controller now claims it (reconcile-split.ts).
       if (mine(e.object) || (e.type === 'update' && mine(e.old)) || stranded(e.object))
         enqueue(objectKey(e.object));
+      for (const key of rivalsOf(e.object, ...(e.type === 'update' ? [e.old] : []))) enqueue(key);
     }),
   );
   unsubscribe.push(

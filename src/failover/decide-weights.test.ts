@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideWeights, type FailoverMemory } from './decide-weights.js';
+import { decideWeights, type FailoverMemory, onBackups, steerOnlyState } from './decide-weights.js';
 import type { ParsedSplit } from './parse-split.js';
 
 function split(weights: [number, number, number], restoreAfterMs = 0): ParsedSplit {
@@ -140,5 +140,32 @@ describe('decideWeights', () => {
     expect(again.event?.reason).toBe('NothingReady');
     const still = decideWeights(s, ready(0, 0, 0), 3, again.memory);
     expect(still.event).toBeUndefined();
+  });
+});
+
+describe("steerOnlyState: the user's weights, never rewritten", () => {
+  it.each<[string, [number, number, number], Map<string, number>, string, string[]]>([
+    ['weighted backends ready', [1, 1, 0], ready(1, 1, 1), 'Weighted', ['podinfo', 'podinfo-west']],
+    [
+      'every weight 0, backends ready: no weight, not "nothing ready"',
+      [0, 0, 0],
+      ready(1, 1, 1),
+      'NoWeight',
+      [],
+    ],
+    ['weight only on unready backends', [0, 1, 0], ready(1, 0, 1), 'NothingReady', []],
+  ])('%s', (_name, weights, readiness, state, active) => {
+    expect(steerOnlyState(split(weights), readiness)).toEqual({ state, activeBackends: active });
+  });
+});
+
+describe('onBackups: what isthmus_failover_active reports', () => {
+  it.each<[string, [number, number, number], boolean]>([
+    ['all on the primary', [1, 0, 0], false],
+    ['all on backups', [0, 1, 1], true],
+    ['primary and a backup (a user-written split nothing has decided yet)', [1, 1, 0], false],
+    ['nothing weighted', [0, 0, 0], false],
+  ])('%s', (_name, weights, expected) => {
+    expect(onBackups(split(weights).backends, 'podinfo')).toBe(expected);
   });
 });

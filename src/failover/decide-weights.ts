@@ -136,3 +136,28 @@ function withWeights(
 function sameMembers(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x) => b.includes(x));
 }
+
+/**
+ * A steer-only split (weights the user's, never rewritten): `Weighted` on its weighted backends
+ * that have a ready endpoint; `NothingReady` when none of those has one; `NoWeight` when every
+ * weight is 0 (however ready the backends), which is no readiness problem and must not read as one.
+ */
+export function steerOnlyState(
+  split: ParsedSplit,
+  readiness: ReadonlyMap<string, number>,
+): { state: 'Weighted' | 'NothingReady' | 'NoWeight'; activeBackends: string[] } {
+  const weighted = split.backends.filter((b) => b.weight > 0);
+  if (weighted.length === 0) return { state: 'NoWeight', activeBackends: [] };
+  const activeBackends = weighted.filter((b) => (readiness.get(b.service) ?? 0) > 0).map((b) => b.service);
+  return { state: activeBackends.length > 0 ? 'Weighted' : 'NothingReady', activeBackends };
+}
+
+/**
+ * Whether the weights send a failover split's traffic to its backups: the primary has none and a
+ * backup has some. Read from the weights, not the state, so it holds while nothing is ready (the
+ * weights stay on the backups) — the value of `isthmus_failover_active`.
+ */
+export function onBackups(weights: readonly ParsedBackend[], primary: string): boolean {
+  const primaryWeight = weights.find((b) => b.service === primary)?.weight ?? 0;
+  return primaryWeight === 0 && weights.some((b) => b.service !== primary && b.weight > 0);
+}

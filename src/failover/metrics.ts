@@ -6,7 +6,11 @@ import { Counter, Gauge } from 'prom-client';
 import { perRegistry } from '../per-registry.js';
 
 export interface FailoverMetrics {
-  /** 1 while a split's traffic is on its backups (state Fallback), else 0. */
+  /**
+   * 1 while a failover split's weights are on its backups (the primary at 0, a backup above): in
+   * Fallback, and still while nothing is ready after it (the weights stay there). Left as it was
+   * while the split is Invalid (so are its weights); 0 for a steer-only split (the user's weights).
+   */
   active: Gauge<'namespace' | 'split'>;
   /** Reconciliations that failed and were retried. */
   syncErrors: Counter<string>;
@@ -16,7 +20,7 @@ export const failoverMetrics = perRegistry((registers): FailoverMetrics => {
   const metrics: FailoverMetrics = {
     active: new Gauge({
       name: 'isthmus_failover_active',
-      help: '1 while the TrafficSplit sends its traffic to backups rather than the primary',
+      help: '1 while the failover TrafficSplit has its weights on backups rather than the primary (also while nothing is ready)',
       labelNames: ['namespace', 'split'],
       registers,
     }),

@@ -8,17 +8,27 @@ import { updateWithRetry } from '../kube/apply.js';
 import type { KubeClient } from '../kube/client.js';
 import { R } from '../kube/resources.js';
 import type { KubeObject, TrafficSplit, V1EndpointSlice, V1Service } from '../kube/types.js';
+import { apexSkipReason } from './apex-skip-reason.js';
 import { applyApexSlices, isSliceOfSplit } from './apply-apex-slices.js';
-import { decideWeights, type FailoverMemory, type FailoverState } from './decide-weights.js';
+import { decideWeights, type FailoverMemory, onBackups, steerOnlyState } from './decide-weights.js';
 import { readyEndpointCount } from './endpoint-readiness.js';
 import type { FailoverMetrics } from './metrics.js';
 import { type ParsedBackend, type ParsedSplit, parseSplit } from './parse-split.js';
 import { planApexSlices, splitSliceLabels } from './plan-apex-slices.js';
-import { isClaimed, splitMode } from './split-selection.js';
-import { type ConditionInput, desiredStatus, type SplitOutcome, sharesMessage } from './split-status.js';
+import { apexRivals, isClaimed, splitMode } from './split-selection.js';
+import {
+  availableCondition,
+  type ConditionInput,
+  desiredStatus,
+  type SplitOutcome,
+  type SplitState,
+  sharesMessage,
+} from './split-status.js';
 
 export interface FailoverCaches {
   split(namespace: string, name: string): TrafficSplit | undefined;
+  /** Every TrafficSplit of the namespace, whoever handles it. */
+  splitsIn(namespace: string): TrafficSplit[];
   service(namespace: string, name: string): V1Service | undefined;
   /** Slices labelled `kubernetes.io/service-name=<service>`, Isthmus's own included. */
   slicesOf(namespace: string, service: string): V1EndpointSlice[];
@@ -61,8 +71,8 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
 
   const parsed = parseSplit(split);
   if (!parsed.ok) {
-    // Invalid: weights and slices stay as they are; only the status and an event say why.
-    deps.metrics.active.set({ namespace, split: name }, 0);
+    // Invalid: weights and slices stay as they are, and so does the gauge that reads the weights;
+    // only the status and an event say why.
     const changed = await writeStatus(deps, split, {
       generation: split.metadata?.generation,
       state: 'Invalid',
@@ -88,7 +98,7 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
     s.backends.map((b) => [b.service, readyEndpointCount(backendSlices(deps.caches, namespace, b.service))]),
   );
 
-  let state: FailoverState | 'Weighted';
+  let state: Exclude<SplitState, 'Invalid'>;
   let activeBackends: string[];
   let weights: readonly ParsedBackend[];
   let memory: FailoverMemory | undefined;
@@ -104,20 +114,15 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
     if (decision.requeueAfterMs !== undefined) deps.requeueAfter(key, decision.requeueAfterMs);
     ({ state, activeBackends, weights, memory, event } = decision);
   } else {
-    activeBackends = s.backends
-      .filter((b) => b.weight > 0 && (readiness.get(b.service) ?? 0) > 0)
-      .map((b) => b.service);
-    state = activeBackends.length > 0 ? 'Weighted' : 'NothingReady';
+    ({ state, activeBackends } = steerOnlyState(s, readiness));
     weights = s.backends;
   }
-  conditions.Available =
-    state === 'NothingReady'
-      ? bad('NothingReady', 'no backend has a ready endpoint; weights left as they were')
-      : ok(state, `traffic on ${activeBackends.join(', ')}`);
+  conditions.Available = availableCondition(mode, state, activeBackends);
 
   const steering = await steerApex(deps, split, s, weights);
   conditions.Steered = steering.condition;
   if (!steering.condition.status) warnings.push([steering.condition.reason, steering.condition.message]);
+  else if (steering.rivals) warnings.push(['ApexConflict', steering.condition.message]);
 
   const changed = await writeStatus(deps, split, {
     generation: split.metadata?.generation,
@@ -127,7 +132,9 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
     ...(steering.shares ? { shares: steering.shares } : {}),
   });
   if (memory) deps.memories.set(key, memory);
-  deps.metrics.active.set({ namespace, split: name }, state === 'Fallback' ? 1 : 0);
+  // A steer-only split's weights are the user's: never a failover, whatever backend they favour.
+  const failedOver = mode === 'failover' && onBackups(weights, s.primary);
+  deps.metrics.active.set({ namespace, split: name }, failedOver ? 1 : 0);
   if (event) await deps.recorder.record(split, event.type, event.reason, event.message);
   if (changed)
     for (const [reason, message] of warnings) await deps.recorder.record(split, 'Warning', reason, message);
@@ -162,13 +169,22 @@ async function steerApex(
   split: TrafficSplit,
   s: ParsedSplit,
   weights: readonly ParsedBackend[],
-): Promise<{ condition: ConditionInput; shares?: SplitOutcome['shares'] }> {
+): Promise<{ condition: ConditionInput; shares?: SplitOutcome['shares']; rivals?: string }> {
   const apex = deps.caches.service(s.namespace, s.apex);
-  if (!apex) {
-    // The split may have been moved off an apex it steered: nothing may keep steering the old one.
-    await withdrawSlices(deps, s.namespace, s.name);
-    return { condition: bad('ApexNotFound', `no Service named ${s.apex}`) };
+  // The split may have been moved off an apex it steered: nothing may keep steering the old one.
+  if (!apex) return withdrawn(deps, s, bad('ApexNotFound', `no Service named ${s.apex}`));
+  const skip = apexSkipReason(apex);
+  if (skip) return withdrawn(deps, s, bad(skip.reason, skip.message));
+  const [steerer, ...others] = apexRivals(deps.caches.splitsIn(s.namespace), s.namespace, s.apex);
+  const steererName = steerer?.metadata?.name ?? s.name;
+  if (steererName !== s.name) {
+    const message =
+      `TrafficSplit ${steererName} also has apex ${s.apex} and steers it (the oldest split of an apex ` +
+      `does, then the first by name): this split's EndpointSlices are withdrawn, as kube-proxy would ` +
+      `mix both splits' traffic. Give the apex one split`;
+    return withdrawn(deps, s, bad('ApexConflict', message));
   }
+  const rivals = others.map((o) => o.metadata?.name ?? '').join(', ');
   const slicesByService = new Map(
     [s.apex, ...weights.map((b) => b.service)].map((svc) => [
       svc,
@@ -183,10 +199,7 @@ async function steerApex(
     labels: splitSliceLabels(s.name),
   };
   const plan = planApexSlices({ namespace: s.namespace, apex, owner, weights, slicesByService });
-  if (!plan.ok) {
-    await withdrawSlices(deps, s.namespace, s.name);
-    return { condition: bad(plan.reason, plan.message) };
-  }
+  if (!plan.ok) return withdrawn(deps, s, bad(plan.reason, plan.message));
   const applied = await applyApexSlices(
     deps.client,
     s.namespace,
@@ -194,7 +207,11 @@ async function steerApex(
     deps.caches.splitSlices(s.namespace, s.name),
     (slice) => isSliceOfSplit(slice, s.namespace, s.name),
   );
-  const message = sharesMessage(plan.shares, plan.maxError);
+  const shares = sharesMessage(plan.shares, plan.maxError);
+  // The rivals withdraw their slices; this split says so too, so either one shows the conflict.
+  const message = rivals
+    ? `${shares}; TrafficSplit ${rivals} also has apex ${s.apex} and does not steer it`
+    : shares;
   if (applied.notOwned.length) {
     return {
       condition: bad('NotOwned', `EndpointSlice ${applied.notOwned.join(', ')} exists and is not Isthmus's`),
@@ -206,7 +223,17 @@ async function steerApex(
       condition: bad(plan.problemReason, `${plan.problems.join('; ')}; ${message}`),
       shares: plan.shares,
     };
-  return { condition: ok('Steered', message), shares: plan.shares };
+  return { condition: ok('Steered', message), shares: plan.shares, ...(rivals ? { rivals } : {}) };
+}
+
+/** The split steers nothing: its slices are withdrawn, and the condition says why. */
+async function withdrawn(
+  deps: ReconcileDeps,
+  s: ParsedSplit,
+  condition: ConditionInput,
+): Promise<{ condition: ConditionInput }> {
+  await withdrawSlices(deps, s.namespace, s.name);
+  return { condition };
 }
 
 /** Deletes every apex slice written for the split, whatever apex it was for. */

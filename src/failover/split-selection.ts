@@ -38,3 +38,22 @@ export function isClaimed(split: TrafficSplit): boolean {
   const labels = split.metadata?.labels ?? {};
   return Boolean(labels[FAILOVER_CONTROLLED_BY_LABEL]) || labels[STEER_LABEL] === 'true';
 }
+
+/**
+ * The claimed splits of `namespace` whose apex is `apex`, the one that steers it first: the oldest
+ * (creationTimestamp, RFC 3339 to the second, so compared as text), then by name. Two splits'
+ * apex slices would be merged by kube-proxy and their traffic mixed; every controller reads the
+ * same splits, so all agree on one, whatever controlled-by value each split names.
+ */
+export function apexRivals(splits: readonly TrafficSplit[], namespace: string, apex: string): TrafficSplit[] {
+  const created = (s: TrafficSplit) => String(s.metadata?.creationTimestamp ?? '');
+  const name = (s: TrafficSplit) => s.metadata?.name ?? '';
+  return splits
+    .filter((s) => s.metadata?.namespace === namespace && s.spec?.service === apex && isClaimed(s))
+    .sort((a, b) => byCodeUnits(created(a), created(b)) || byCodeUnits(name(a), name(b)));
+}
+
+/** Not localeCompare: every controller, whatever its locale, must pick the same split. */
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TrafficSplit } from '../kube/types.js';
-import { desiredStatus, type SplitOutcome, sharesMessage } from './split-status.js';
+import { availableCondition, desiredStatus, type SplitOutcome, sharesMessage } from './split-status.js';
 
 const t0 = new Date('2026-01-01T00:00:00.123Z');
 const t1 = new Date('2026-01-01T00:01:00Z');
@@ -71,5 +71,29 @@ describe('sharesMessage', () => {
     ).toBe(
       'podinfo 2 endpoint(s) 66.7% (weight 50%), podinfo-west 1 endpoint(s) 33.3% (weight 50%); max share error 16.7%',
     );
+  });
+});
+
+describe('availableCondition', () => {
+  it.each<[string, Parameters<typeof availableCondition>, string]>([
+    [
+      'failover, nothing ready',
+      ['failover', 'NothingReady', []],
+      'False/NothingReady: no backend has a ready endpoint; weights left as they were',
+    ],
+    [
+      'steer-only, nothing weighted is ready',
+      ['steer', 'NothingReady', []],
+      'False/NothingReady: no backend with weight has a ready endpoint',
+    ],
+    [
+      'steer-only, every weight 0',
+      ['steer', 'NoWeight', []],
+      'False/NoWeight: every backend has weight 0, so the split sends traffic to none of them',
+    ],
+    ['fallback', ['failover', 'Fallback', ['podinfo-west']], 'True/Fallback: traffic on podinfo-west'],
+  ])('%s', (_name, args, expected) => {
+    const c = availableCondition(...args);
+    expect(`${c.status ? 'True' : 'False'}/${c.reason}: ${c.message}`).toBe(expected);
   });
 });

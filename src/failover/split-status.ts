@@ -8,6 +8,7 @@
 import type { TrafficSplit, V1Condition } from '../kube/types.js';
 import type { BackendShare } from './choose-counts.js';
 import type { FailoverState } from './decide-weights.js';
+import type { SplitMode } from './split-selection.js';
 
 /**
  * Condition types, all with `observedGeneration`:
@@ -15,14 +16,22 @@ import type { FailoverState } from './decide-weights.js';
  * - `ResolvedRefs`: every backend names an existing Service. False reason `BackendNotFound`; the
  *   missing backends count as having no ready endpoint, the others keep working.
  * - `Available`: some backend has a ready endpoint. True reasons `Primary`, `Fallback`, `Weighted`
- *   (a steer-only split); False reason `NothingReady` (weights left as they were).
+ *   (a steer-only split); False reasons `NothingReady` (no backend, for a steer-only split no
+ *   weighted backend, has a ready endpoint; weights left as they were) and `NoWeight` (a steer-only
+ *   split whose weights are all 0: it sends traffic nowhere, however ready its backends).
  * - `Steered`: the apex's EndpointSlices follow the weights, for callers without a mesh. True
  *   reason `Steered` (message: the shares kube-proxy will give, and the worst error against the
  *   weights); False reasons `ApexHasNoPorts`, `PortMismatch` (a backend has no port of the apex, or not
  *   every one of them), `FamilyMismatch` (a backend has no endpoint of an IP family the apex serves), `ApexNotFound` (no
- *   Service named like `spec.service`), `NotOwned` (an EndpointSlice of that name is not Isthmus's).
+ *   Service named like `spec.service`), `HeadlessApex` / `InternalTrafficPolicyLocal` (callers of
+ *   such an apex never reach slices Isthmus writes: apex-skip-reason.ts), `ApexConflict` (an older
+ *   split has the same apex and steers it: split-selection.ts, apexRivals), `NotOwned` (an
+ *   EndpointSlice of that name is not Isthmus's).
  */
 export type ConditionType = 'Accepted' | 'ResolvedRefs' | 'Available' | 'Steered';
+
+/** `status.state`: a failover state, a steer-only split's (`Weighted`, `NoWeight`), or `Invalid`. */
+export type SplitState = FailoverState | 'Weighted' | 'NoWeight' | 'Invalid';
 
 export interface ConditionInput {
   status: boolean;
@@ -33,7 +42,7 @@ export interface ConditionInput {
 /** The status fields Isthmus owns on a TrafficSplit. */
 export interface SplitStatus {
   observedGeneration?: number;
-  /** `Primary`, `Fallback`, `NothingReady`, `Weighted` (steer-only) or `Invalid`. */
+  /** `Primary`, `Fallback`, `NothingReady`, `Weighted` / `NoWeight` (steer-only) or `Invalid`. */
   state?: string;
   activeBackends?: string[];
   /** How the apex's endpoints are spread (desired vs what kube-proxy will do). */
@@ -43,10 +52,34 @@ export interface SplitStatus {
 
 export interface SplitOutcome {
   generation?: number;
-  state: FailoverState | 'Weighted' | 'Invalid';
+  state: SplitState;
   activeBackends: string[];
   conditions: Partial<Record<ConditionType, ConditionInput>>;
   shares?: readonly BackendShare[];
+}
+
+/** The `Available` condition of a valid split: where its traffic goes, or why nowhere. */
+export function availableCondition(
+  mode: SplitMode,
+  state: Exclude<SplitState, 'Invalid'>,
+  activeBackends: readonly string[],
+): ConditionInput {
+  if (state === 'NoWeight')
+    return {
+      status: false,
+      reason: 'NoWeight',
+      message: 'every backend has weight 0, so the split sends traffic to none of them',
+    };
+  if (state === 'NothingReady')
+    return {
+      status: false,
+      reason: 'NothingReady',
+      message:
+        mode === 'steer'
+          ? 'no backend with weight has a ready endpoint'
+          : 'no backend has a ready endpoint; weights left as they were',
+    };
+  return { status: true, reason: state, message: `traffic on ${activeBackends.join(', ')}` };
 }
 
 const percent = (x: number) => Math.round(x * 1000) / 10;

@@ -38,6 +38,12 @@ describe('statusRow', () => {
       ['podinfo', 'podinfo-west'],
     ],
     [
+      'a steer-only split not yet reconciled, every weight 0: no traffic, as the controller will say',
+      trafficSplit('test', 'podinfo', 'podinfo', backends(0, 0), { labels: { [STEER_LABEL]: 'true' } }),
+      'NoWeight',
+      [],
+    ],
+    [
       'an invalid split',
       trafficSplit('test', 'podinfo', 'podinfo', [{ service: 'podinfo', weight: 'x' }]),
       'Invalid',

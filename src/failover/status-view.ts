@@ -13,7 +13,7 @@ import { isSteerOnly, splitMode } from './split-selection.js';
 export interface FailoverStatusRow {
   namespace: string;
   trafficSplit: string;
-  /** `Primary`, `Fallback`, `NothingReady`, `Weighted` (steer-only split) or `Invalid`. */
+  /** `Primary`, `Fallback`, `NothingReady`, `Weighted` / `NoWeight` (steer-only split) or `Invalid`. */
   status: string;
   activeBackends: string[];
 }
@@ -37,7 +37,8 @@ export function statusRow(split: TrafficSplit): FailoverStatusRow {
   if (!parsed.ok) return { namespace, trafficSplit, status: 'Invalid', activeBackends: [] };
   // A steer-only split's weights are the user's: never a failover, whatever backend they favour.
   const onPrimary = weighted.length === 1 && weighted[0] === parsed.split.primary;
-  const status = isSteerOnly(split) ? 'Weighted' : onPrimary ? 'Primary' : 'Fallback';
+  const steered = weighted.length > 0 ? 'Weighted' : 'NoWeight';
+  const status = isSteerOnly(split) ? steered : onPrimary ? 'Primary' : 'Fallback';
   return { namespace, trafficSplit, status, activeBackends: weighted };
 }
 

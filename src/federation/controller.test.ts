@@ -6,6 +6,7 @@
  */
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { readFederatedRows, renderFederatedTable } from '../cli/check/federated-view.js';
 import { podIPs, podSlices, service, slice } from '../failover/test-builders.js';
 import { KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
@@ -27,6 +28,7 @@ import { createLocalInformers, type LocalInformers } from '../mirror/controller.
 import { waitFor } from '../mirror/test-wait.js';
 import { type Sandbox, startSandbox } from '../sandbox/index.js';
 import { type FederationController, runFederationController } from './controller.js';
+import { FEDERATION_STANDBY_ANNOTATION } from './plan-federation.js';
 
 const GATEWAY_POD = '10.0.0.5';
 const CART_PODS = ['10.1.0.7', '10.1.0.8'];
@@ -134,8 +136,16 @@ async function sliceSizes(): Promise<string[]> {
   return (await federatedSlices()).map((s) => `${clusterOf(s)}: ${s.endpoints.length}`).sort();
 }
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-const eventMessages = async () =>
-  (await client.list<CoreV1Event>(R.events, { namespace: ns })).items.map((e) => `${e.reason}: ${e.message}`);
+const eventMessages = async (on?: string) =>
+  (await client.list<CoreV1Event>(R.events, { namespace: ns })).items
+    .filter((e) => on === undefined || e.involvedObject?.name === on)
+    .map((e) => `${e.reason}: ${e.message}`);
+const standby = async () => (await federated())?.metadata?.annotations?.[FEDERATION_STANDBY_ANNOTATION];
+/** A headless member without ports, as a StatefulSet's DNS-only Service can be. */
+const headless = (svc: V1Service): V1Service => ({
+  ...svc,
+  spec: { ...svc.spec, clusterIP: 'None', ports: [] },
+});
 
 async function metric(name: string): Promise<number | undefined> {
   const m = await registry.getSingleMetric(name)?.get();
@@ -243,6 +253,7 @@ describe('federation controller', () => {
     const remote = [`${GATEWAY_POD}:20001`, `${GATEWAY_POD}:20002`];
     await waitFor(async () => same(await endpoints(), local), { what: 'the local pods alone' });
     expect((await federated())?.metadata?.annotations?.[FEDERATION_AFFINITY_ANNOTATION]).toBe('local');
+    await waitFor(async () => (await standby()) === 'north,west', { what: 'the remote members on standby' });
     expect(await metric('isthmus_federation_ready_members')).toBe(3);
 
     await client.patch(R.endpointSlices, ns, 'cart-abc12', {
@@ -251,6 +262,7 @@ describe('federation controller', () => {
     await waitFor(async () => same(await endpoints(), remote), {
       what: 'the remote members once no local pod is ready',
     });
+    await waitFor(async () => (await standby()) === undefined, { what: 'nobody on standby' });
     await client.patch(R.endpointSlices, ns, 'cart-abc12', {
       endpoints: CART_PODS.map((a) => ({ addresses: [a], conditions: { ready: true } })),
     });
@@ -267,6 +279,88 @@ describe('federation controller', () => {
       async () => (await federated())?.metadata?.annotations?.[FEDERATION_AFFINITY_ANNOTATION] === undefined,
       { what: 'the affinity annotation gone from cart-federated' },
     );
+    expect(await standby()).toBeUndefined();
+  });
+
+  it('affinity local, every local pod terminating: isthmus federated says east has no ready endpoint, not standby', async () => {
+    await fixture();
+    await client.patch(R.services, ns, 'cart', {
+      metadata: { annotations: { [FEDERATION_AFFINITY_ANNOTATION]: 'local' } },
+    });
+    await start().synced;
+    const view = async () => renderFederatedTable(await readFederatedRows(client, ns)).split('\n')[1];
+    await waitFor(async () => (await view())?.endsWith('east (2), north (standby), west (standby)'), {
+      what: 'east serving, the remote members on standby',
+    });
+    // A rollout: the old pods terminate (serving still), no new one is ready yet.
+    await client.patch(R.endpointSlices, ns, 'cart-abc12', {
+      endpoints: CART_PODS.map((a) => ({
+        addresses: [a],
+        conditions: { ready: false, serving: true, terminating: true },
+      })),
+    });
+    await waitFor(async () => (await view())?.endsWith('east (no ready endpoint), north (1), west (1)'), {
+      what: 'the remote members serving, east shown without a ready endpoint',
+    });
+  });
+
+  describe('a headless local member without ports', () => {
+    it('the remote members give cart-federated its ports; a NoPorts Warning on cart, no retries', async () => {
+      await client.create(R.services, headless(localMember()));
+      await client.create(R.services, memberMirror('west'));
+      await client.create(R.endpointSlices, mirrorSlice('west', 20001));
+      await start().synced;
+      await waitFor(async () => same(await endpoints(), [`${GATEWAY_POD}:20001`]), {
+        what: "west's gateway",
+      });
+      expect((await federated())?.spec?.ports?.map((p) => `${p.name}=${p.port}`)).toEqual(['http=8080']);
+      await waitFor(
+        async () => (await eventMessages('cart')).some((m) => m.startsWith('NoPorts: member cart ')),
+        {
+          what: 'a NoPorts event on cart',
+        },
+      );
+      await controller!.idle();
+      expect(await registry.getSingleMetric('isthmus_federation_sync_errors_total')?.get()).toMatchObject({
+        values: [{ value: 0 }],
+      });
+    });
+
+    it('the only member: no cart-federated and one NoPorts Warning until it gets a port', async () => {
+      await client.create(R.services, headless(localMember()));
+      await start().synced;
+      await waitFor(async () => (await eventMessages('cart')).some((m) => m.startsWith('NoPorts:')), {
+        what: 'a NoPorts event on cart',
+      });
+      // A change that gives it no port is no news: still the one event, written once.
+      await client.patch(R.services, ns, 'cart', { metadata: { annotations: { team: 'shop' } } });
+      await new Promise((r) => setTimeout(r, 200));
+      await controller!.idle();
+      expect(await federated()).toBeUndefined();
+      const told = (await client.list<CoreV1Event>(R.events, { namespace: ns })).items;
+      expect(told.map((e) => [e.involvedObject?.name, e.reason, e.count])).toEqual([['cart', 'NoPorts', 1]]);
+      expect(await registry.getSingleMetric('isthmus_federation_sync_errors_total')?.get()).toMatchObject({
+        values: [{ value: 0 }],
+      });
+
+      await client.patch(R.services, ns, 'cart', { spec: { ports: [{ name: 'http', port: 8080 }] } });
+      await client.create(R.endpointSlices, localSlice());
+      await waitFor(async () => (await endpoints()).length === 2, {
+        what: 'cart-federated with the local pods',
+      });
+    });
+  });
+
+  it('an edit of the only member keeps cart-federated: the member index never misses it mid-update', async () => {
+    await client.create(R.services, localMember());
+    await client.create(R.endpointSlices, localSlice());
+    await start().synced;
+    await waitFor(async () => (await endpoints()).length === 2, { what: 'the local pods' });
+    const before = (await federated())?.metadata?.uid;
+    await client.patch(R.services, ns, 'cart', { metadata: { annotations: { team: 'shop' } } });
+    await new Promise((r) => setTimeout(r, 200));
+    await controller!.idle();
+    expect((await federated())?.metadata?.uid).toBe(before);
   });
 
   it('puts back a federated Service deleted by hand', async () => {

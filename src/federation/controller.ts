@@ -79,11 +79,11 @@ export function runFederationController(opts: FederationControllerOptions): Fede
   };
   const unsubscribe = [
     services.onEvent((e) => {
-      if (e.type === 'update') {
-        members.apply(e.old, false);
-        enqueueFor(e.old);
-      }
+      // The index first, then the keys: the queue may run a reconcile at once, which must not see
+      // an updated member removed and not yet added back (it would plan the Service away).
+      if (e.type === 'update') members.apply(e.old, false);
       members.apply(e.object, e.type !== 'delete');
+      if (e.type === 'update') enqueueFor(e.old);
       enqueueFor(e.object);
     }),
     slices.onEvent((e) => {

@@ -12,13 +12,8 @@ import {
   MIRRORED_SERVICE_LABEL,
 } from '../kube/keys.js';
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
-import {
-  federationsOf,
-  federationWeights,
-  memberFederation,
-  planFederation,
-  planFederationSlices,
-} from './plan-federation.js';
+import { federationWeights, planFederationSlices, standbyClusters } from './federation-slices.js';
+import { federationsOf, memberFederation, planFederation } from './plan-federation.js';
 
 const ns = 'shop';
 const withLabels = (svc: V1Service, labels: Record<string, string>): V1Service => ({
@@ -77,6 +72,45 @@ describe('planFederation', () => {
     expect(plan.kind === 'service' && plan.problems).toEqual([
       'member cart-west (cluster west) has ports grpc=9090, not http=8080: only ports of the same name carry its traffic',
     ]);
+  });
+
+  describe('a headless member without ports (a ClusterIP Service needs one: 422)', () => {
+    const headless = (svc: V1Service): V1Service => ({
+      ...svc,
+      spec: { ...svc.spec, clusterIP: 'None', ports: [] },
+    });
+    const noPorts =
+      "member cart (cluster east) has no ports (a headless Service without ports): it carries none of cart-federated's traffic";
+
+    it('the local one: the remote members define the ports; it is reported on itself and on cart-federated', () => {
+      const plan = planFederation({ ...base, local: headless(local), mirrors: [mirror('west')] });
+      expect(plan).toMatchObject({
+        kind: 'service',
+        members: [{ cluster: 'east' }, { cluster: 'west' }],
+        problems: [noPorts],
+        invalidMembers: [{ service: 'cart', reason: 'NoPorts', message: noPorts }],
+        service: { spec: { ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] } },
+      });
+    });
+
+    it('every member: no cart-federated can exist, each member is told why', () => {
+      const plan = planFederation({
+        ...base,
+        local: headless(local),
+        mirrors: [headless(mirror('west'))],
+      });
+      const message =
+        'no member of cart has a port (headless Services without ports), and cart-federated, a ClusterIP Service, needs one: it is not written until a member has one';
+      expect(plan).toEqual({
+        kind: 'conflict',
+        reason: 'NoPorts',
+        message,
+        invalidMembers: [
+          { service: 'cart', reason: 'NoPorts', message },
+          { service: 'cart-west', reason: 'NoPorts', message },
+        ],
+      });
+    });
   });
 
   it('no member left: absent', () => {
@@ -196,6 +230,44 @@ describe('federationWeights', () => {
         federationWeights(federated, members, slices(localReady, westReady), affinity).map((w) => w.weight),
       ).toEqual(weights);
     });
+  });
+});
+
+describe('standbyClusters', () => {
+  const members = [
+    { cluster: 'east', local: true, service: 'cart' },
+    { cluster: 'west', local: false, service: 'cart-west' },
+    { cluster: 'north', local: false, service: 'cart-north' },
+  ];
+  const slices = (eastReady: boolean, northReady: boolean) =>
+    new Map([
+      ['cart', [slice(ns, 'cart', { [eastReady ? 'ready' : 'notReady']: ['10.1.0.7'], port: 8080 })]],
+      ['cart-west', [slice(ns, 'cart-west', { mirror: true, ready: ['10.0.0.5'], port: 20001 })]],
+      [
+        'cart-north',
+        [
+          slice(ns, 'cart-north', {
+            mirror: true,
+            [northReady ? 'ready' : 'notReady']: ['10.0.0.5'],
+            port: 20002,
+          }),
+        ],
+      ],
+    ]);
+  it.each<[string, 'none' | 'local' | 'remote', boolean, boolean, string[]]>([
+    ['none: nobody', 'none', true, true, []],
+    ['local, a local pod ready: the ready remote members', 'local', true, false, ['west']],
+    [
+      'local, no local pod ready: nobody (east has no ready endpoint, it is not on standby)',
+      'local',
+      false,
+      true,
+      [],
+    ],
+    ['remote, a remote member serves: the local member', 'remote', true, true, ['east']],
+    ['remote, the local member not ready either: nobody', 'remote', false, true, []],
+  ])('%s', (_name, affinity, eastReady, northReady, standby) => {
+    expect(standbyClusters(federated, members, slices(eastReady, northReady), affinity)).toEqual(standby);
   });
 });
 

@@ -6,17 +6,9 @@
  * `mirror.linkerd.io/federated=member`, here and in the linked clusters. Remote members reach this
  * cluster as mirrors `<name>-<cluster>` labelled `isthmus.dev/federation=<name>` (src/mirror), whose
  * endpoints are the local gateway's egress listeners; the local member's are its pods.
- * `<name>-federated` gets the union of their ready endpoints (plan-apex-slices.ts writes them).
+ * `<name>-federated` gets the union of their ready endpoints (federation-slices.ts).
  */
 
-import type { ParsedBackend } from '../failover/parse-split.js';
-import {
-  type ApexPlan,
-  BACKEND_LABEL,
-  listableEndpointCount,
-  type PortMatching,
-  planApexSlices,
-} from '../failover/plan-apex-slices.js';
 import {
   CLUSTER_NAME_LABEL,
   FEDERATED_LABEL,
@@ -25,12 +17,15 @@ import {
   FEDERATION_AFFINITY_ANNOTATION,
   FEDERATION_LABEL,
   FEDERATION_MEMBERS_ANNOTATION,
+  FEDERATION_STANDBY_ANNOTATION,
   federatedServiceName,
   MANAGED_BY_FEDERATION,
   MANAGED_BY_LABEL,
   MIRRORED_SERVICE_LABEL,
 } from '../kube/keys.js';
 import type { V1EndpointSlice, V1Service, V1ServicePort } from '../kube/types.js';
+
+export { FEDERATION_STANDBY_ANNOTATION };
 
 /** A Service name is a DNS-1035 label: at most 63 characters. */
 const MAX_SERVICE_NAME = 63;
@@ -58,11 +53,35 @@ export interface FederationInput {
   existing?: V1Service;
 }
 
+/**
+ * A member that cannot carry the federation's traffic, told so by a Warning event on its own
+ * Service. `NoPorts`: a headless Service without ports; `<name>-federated` is a ClusterIP Service,
+ * which needs a port (the API server answers 422), so it takes the other members' ports.
+ */
+export interface MemberProblem {
+  service: string;
+  reason: 'NoPorts';
+  message: string;
+}
+
 export type FederationPlan =
   /** No member left: the federated Service and its slices go (only if ours). */
   | { kind: 'absent' }
-  | { kind: 'conflict'; reason: 'NotOwned' | 'NameTooLong'; message: string }
-  | { kind: 'service'; service: V1Service; members: Member[]; affinity: Affinity; problems: string[] };
+  /** `NoPorts`: no member has a port, so no `<name>-federated` can exist (invalidMembers says which). */
+  | {
+      kind: 'conflict';
+      reason: 'NotOwned' | 'NameTooLong' | 'NoPorts';
+      message: string;
+      invalidMembers: MemberProblem[];
+    }
+  | {
+      kind: 'service';
+      service: V1Service;
+      members: Member[];
+      affinity: Affinity;
+      problems: string[];
+      invalidMembers: MemberProblem[];
+    };
 
 /** Which members take traffic while they have ready endpoints (FEDERATION_AFFINITY_ANNOTATION). */
 export type Affinity = 'none' | 'local' | 'remote';
@@ -113,14 +132,14 @@ export function isFederationSlice(slice: V1EndpointSlice, namespace: string, nam
 
 export function planFederation(input: FederationInput): FederationPlan {
   const members = membersOf(input);
-  const first = members[0];
-  if (!first) return { kind: 'absent' };
+  if (members.length === 0) return { kind: 'absent' };
   const serviceName = federatedServiceName(input.name);
   if (serviceName.length > MAX_SERVICE_NAME) {
     return {
       kind: 'conflict',
       reason: 'NameTooLong',
       message: `${serviceName} would be longer than ${MAX_SERVICE_NAME} characters; rename the member Services`,
+      invalidMembers: [],
     };
   }
   if (input.existing && !isOurFederatedService(input.existing)) {
@@ -128,17 +147,32 @@ export function planFederation(input: FederationInput): FederationPlan {
       kind: 'conflict',
       reason: 'NotOwned',
       message: `Service ${input.namespace}/${serviceName} exists and is not Isthmus's; it is left alone`,
+      invalidMembers: [],
     };
   }
-  // The first member's ports (the local one, else the first cluster by name) define the Service.
   const byService = new Map([input.local, ...input.mirrors].map((s) => [s?.metadata?.name ?? '', s]));
-  const reference = portsOf(byService.get(first.service));
-  const problems = members
-    .filter((m) => portsKey(portsOf(byService.get(m.service))) !== portsKey(reference))
-    .map(
-      (m) =>
-        `member ${m.service} (cluster ${m.cluster}) has ports ${describePorts(portsOf(byService.get(m.service)))}, not ${describePorts(reference)}: only ports of the same name carry its traffic`,
-    );
+  const portsOfMember = (m: Member) => portsOf(byService.get(m.service));
+  const invalidMembers = members
+    .filter((m) => portsOfMember(m).length === 0)
+    .map((m) => noPortsProblem(m, serviceName));
+  // The ports of the first member that has any (the local one, else the first cluster by name).
+  const definer = members.find((m) => portsOfMember(m).length > 0);
+  if (!definer) {
+    const message = `no member of ${input.name} has a port (headless Services without ports), and ${serviceName}, a ClusterIP Service, needs one: it is not written until a member has one`;
+    const told = invalidMembers.map((p) => ({ ...p, message }));
+    return { kind: 'conflict', reason: 'NoPorts', message, invalidMembers: told };
+  }
+  const reference = portsOfMember(definer);
+  const problems = [
+    ...invalidMembers.map((p) => p.message),
+    ...members
+      .map((m) => ({ m, ports: portsOfMember(m) }))
+      .filter(({ ports }) => ports.length > 0 && portsKey(ports) !== portsKey(reference))
+      .map(
+        ({ m, ports }) =>
+          `member ${m.service} (cluster ${m.cluster}) has ports ${describePorts(ports)}, not ${describePorts(reference)}: only ports of the same name carry its traffic`,
+      ),
+  ];
   const asked = input.local?.metadata?.annotations?.[FEDERATION_AFFINITY_ANNOTATION];
   const affinity = (asked !== undefined && AFFINITIES.includes(asked) ? asked : 'none') as Affinity;
   if (asked !== undefined && affinity !== asked) {
@@ -155,6 +189,7 @@ export function planFederation(input: FederationInput): FederationPlan {
     members,
     affinity,
     problems,
+    invalidMembers,
     service: {
       apiVersion: 'v1',
       kind: 'Service',
@@ -170,68 +205,6 @@ export function planFederation(input: FederationInput): FederationPlan {
   };
 }
 
-/** Only ports of the same name carry a federation's traffic (a member's `admin` port never serves `http`). */
-const FEDERATION_PORTS: PortMatching = { matchByNameOnly: true };
-
-/**
- * Weights that make the apex planner list every ready endpoint of every member that takes traffic:
- * each member weighs what the planner can list of it (listableEndpointCount: the same count, so a
- * dual-stack pod counts once on both sides), and kube-proxy then spreads connections evenly over
- * local pods and the gateway endpoints of each remote member. With an affinity, the preferred
- * side alone while it has an endpoint to list.
- */
-export function federationWeights(
-  apex: V1Service,
-  members: readonly Member[],
-  slicesByService: ReadonlyMap<string, readonly V1EndpointSlice[]>,
-  affinity: Affinity = 'none',
-): ParsedBackend[] {
-  const listable = members.map((m) =>
-    listableEndpointCount(apex, slicesByService.get(m.service) ?? [], FEDERATION_PORTS),
-  );
-  const preferred = (m: Member) => affinity === 'none' || m.local === (affinity === 'local');
-  const preferredServes = members.some((m, i) => preferred(m) && listable[i]! > 0);
-  return members.map((m, i) => ({
-    service: m.service,
-    weight: preferredServes && !preferred(m) ? 0 : listable[i]!,
-  }));
-}
-
-export interface FederationSlicesInput {
-  namespace: string;
-  /** The federation's name. */
-  name: string;
-  /** `<name>-federated` as stored: its uid owns the slices, its ipFamilies say what to list. */
-  apex: V1Service;
-  members: readonly Member[];
-  affinity: Affinity;
-  /** Slices by `kubernetes.io/service-name`, for the apex and every member. */
-  slicesByService: ReadonlyMap<string, readonly V1EndpointSlice[]>;
-}
-
-/** The federated Service's EndpointSlices: every member's listable endpoints, labelled with its cluster. */
-export function planFederationSlices(input: FederationSlicesInput): ApexPlan {
-  const { namespace, apex, members, slicesByService } = input;
-  const owner = {
-    apiVersion: 'v1',
-    kind: 'Service',
-    name: apex.metadata?.name ?? '',
-    uid: apex.metadata?.uid ?? '',
-    labels: federationSliceLabels(input.name),
-  };
-  const weights = federationWeights(apex, members, slicesByService, input.affinity);
-  const plan = planApexSlices({ namespace, apex, owner, weights, slicesByService, ...FEDERATION_PORTS });
-  return plan.ok ? { ...plan, slices: plan.slices.map((s) => withMemberCluster(s, members)) } : plan;
-}
-
-/** Which member cluster a slice's endpoints serve, for `isthmus federated` and `kubectl get -l`. */
-function withMemberCluster(slice: V1EndpointSlice, members: readonly Member[]): V1EndpointSlice {
-  const backend = slice.metadata?.labels?.[BACKEND_LABEL];
-  const cluster = members.find((m) => m.service === backend)?.cluster ?? '';
-  const labels = { ...slice.metadata?.labels, [CLUSTER_NAME_LABEL]: cluster };
-  return { ...slice, metadata: { ...slice.metadata, labels } };
-}
-
 function membersOf(input: FederationInput): Member[] {
   const remote = input.mirrors
     .map((s) => ({
@@ -242,6 +215,14 @@ function membersOf(input: FederationInput): Member[] {
     .sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0));
   const local = input.local ? [{ cluster: input.localCluster, local: true, service: input.name }] : [];
   return [...local, ...remote];
+}
+
+function noPortsProblem(m: Member, serviceName: string): MemberProblem {
+  return {
+    service: m.service,
+    reason: 'NoPorts',
+    message: `member ${m.service} (cluster ${m.cluster}) has no ports (a headless Service without ports): it carries none of ${serviceName}'s traffic`,
+  };
 }
 
 /** The fields of a port the federated Service copies (targetPort is the slices' business). */

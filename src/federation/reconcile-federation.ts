@@ -1,6 +1,6 @@
 /**
  * One reconciliation of one federation, keyed `namespace/name` and level-triggered: the members
- * are re-read from the caches, planned by plan-federation.ts and plan-apex-slices.ts, then applied
+ * are re-read from the caches, planned by plan-federation.ts and federation-slices.ts, then applied
  * (the `<name>-federated` Service, its slices, events, metrics). A failed write throws and the work
  * queue retries it with backoff.
  */
@@ -13,12 +13,14 @@ import { FEDERATION_AFFINITY_ANNOTATION, federatedServiceName } from '../kube/ke
 import { isSubsetOf } from '../kube/owned-fields.js';
 import { R } from '../kube/resources.js';
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
+import { planFederationSlices, standbyClusters, withStandby } from './federation-slices.js';
 import type { FederationMetrics } from './metrics.js';
 import {
+  FEDERATION_STANDBY_ANNOTATION,
   isFederationSlice,
   isOurFederatedService,
+  type MemberProblem,
   planFederation,
-  planFederationSlices,
 } from './plan-federation.js';
 
 export interface FederationCaches {
@@ -34,7 +36,10 @@ export interface FederationDeps {
   recorder: EventSink;
   metrics: FederationMetrics;
   localCluster: string;
-  /** Per federation key: the last problem reported, so an event is recorded once per change. */
+  /**
+   * Per federation key (and `<key>#<member>` for a member's own problem): the last problem
+   * reported, so an event is recorded once per change.
+   */
   reported: Map<string, string>;
 }
 
@@ -60,23 +65,29 @@ export async function reconcileFederation(deps: FederationDeps, key: string): Pr
       await deps.client.delete(R.services, namespace, serviceName);
     }
     deps.metrics.forget(namespace, name);
-    if (plan.kind === 'conflict') await report(deps, key, existing ?? members[0], plan.reason, plan.message);
-    else deps.reported.delete(key);
+    // NoPorts concerns the members, which are told on their own Services below.
+    if (plan.kind === 'conflict' && plan.reason !== 'NoPorts') {
+      await report(deps, key, existing ?? members[0], plan.reason, plan.message);
+    } else deps.reported.delete(key);
+    await reportMembers(deps, key, members, plan.kind === 'conflict' ? plan.invalidMembers : []);
     return;
   }
-
-  await createOrUpdate<V1Service>(deps.client, R.services, plan.service, {
-    isOwned: isOurFederatedService,
-    diff: serviceDiff,
-  });
-  // The slices' owner reference needs the Service's uid: a Service just created reaches the cache
-  // with its watch event, which queues this key again.
-  const apex = deps.caches.service(namespace, serviceName);
-  if (!apex?.metadata?.uid || !isOurFederatedService(apex)) return;
+  await reportMembers(deps, key, members, plan.invalidMembers);
 
   const slicesByService = new Map(
     [serviceName, ...plan.members.map((m) => m.service)].map((s) => [s, deps.caches.slicesOf(namespace, s)]),
   );
+  // The slices and the standby list need the stored Service (its uid owns the slices, its address
+  // families say what a member can list): one just created reaches the cache with its watch event,
+  // which queues this key again.
+  const apex = isOurFederatedService(existing) && existing?.metadata?.uid ? existing : undefined;
+  const standby = apex ? standbyClusters(apex, plan.members, slicesByService, plan.affinity) : [];
+  await createOrUpdate<V1Service>(deps.client, R.services, withStandby(plan.service, standby), {
+    isOwned: isOurFederatedService,
+    diff: serviceDiff,
+  });
+  if (!apex) return;
+
   const slices = planFederationSlices({
     namespace,
     name,
@@ -101,18 +112,22 @@ export async function reconcileFederation(deps: FederationDeps, key: string): Pr
   else deps.reported.delete(key);
 }
 
+/** Annotations Isthmus sets on a federated Service only at times, and so must remove. */
+const OPTIONAL_ANNOTATIONS = [FEDERATION_AFFINITY_ANNOTATION, FEDERATION_STANDBY_ANNOTATION];
+
 /**
  * The merge patch for a federated Service: the owned fields when they differ, and a null for an
- * affinity annotation the local member no longer asks for (a subset test cannot see a removal).
+ * optional annotation no longer wanted (an affinity the local member no longer asks for, nobody
+ * left on standby): a subset test cannot see a removal.
  */
 function serviceDiff(current: V1Service, want: V1Service): Record<string, unknown> | null {
-  const stale =
-    current.metadata?.annotations?.[FEDERATION_AFFINITY_ANNOTATION] !== undefined &&
-    want.metadata?.annotations?.[FEDERATION_AFFINITY_ANNOTATION] === undefined;
-  if (!stale && isSubsetOf(owned(want), current)) return null;
+  const stale = OPTIONAL_ANNOTATIONS.filter(
+    (a) => current.metadata?.annotations?.[a] !== undefined && want.metadata?.annotations?.[a] === undefined,
+  );
+  if (!stale.length && isSubsetOf(owned(want), current)) return null;
   const patch = owned(want);
-  if (!stale) return patch;
-  const annotations = { ...patch.metadata.annotations, [FEDERATION_AFFINITY_ANNOTATION]: null };
+  if (!stale.length) return patch;
+  const annotations = { ...patch.metadata.annotations, ...Object.fromEntries(stale.map((a) => [a, null])) };
   return { ...patch, metadata: { ...patch.metadata, annotations } };
 }
 
@@ -127,6 +142,27 @@ function owned(service: V1Service) {
 function localAndMirrors(members: readonly V1Service[], name: string) {
   const local = members.find((s) => s.metadata?.name === name);
   return { ...(local ? { local } : {}), mirrors: members.filter((s) => s !== local) };
+}
+
+/**
+ * A Warning event on each member Service that cannot serve, once per distinct problem: a member's
+ * slot (`<key>#<service>`) is forgotten once its problem is gone, so a relapse is told again.
+ */
+async function reportMembers(
+  deps: FederationDeps,
+  key: string,
+  members: readonly V1Service[],
+  problems: readonly MemberProblem[],
+): Promise<void> {
+  const slot = (service: string) => `${key}#${service}`;
+  const current = new Set(problems.map((p) => slot(p.service)));
+  for (const k of deps.reported.keys()) {
+    if (k.startsWith(`${key}#`) && !current.has(k)) deps.reported.delete(k);
+  }
+  for (const p of problems) {
+    const member = members.find((s) => s.metadata?.name === p.service);
+    await report(deps, slot(p.service), member, p.reason, p.message);
+  }
 }
 
 /** A Warning event, once per distinct problem (a reconcile runs on every endpoint change). */

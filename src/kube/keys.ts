@@ -55,6 +55,14 @@ export const MANAGED_BY_FEDERATION = 'federation.isthmus.dev';
 export const FEDERATION_AFFINITY_ANNOTATION = 'isthmus.dev/federation-affinity';
 
 /**
+ * On a `<name>-federated` Service: the member clusters an affinity holds on standby (ready, but
+ * left out while the preferred side serves), comma-separated; absent when none is. A member neither
+ * listed in the slices nor on standby has no ready endpoint, which `isthmus federated` could not
+ * tell from the slices alone.
+ */
+export const FEDERATION_STANDBY_ANNOTATION = 'isthmus.dev/federation-standby';
+
+/**
  * EndpointSlices Isthmus did not write (`notin` also matches slices without the label). A mirror's,
  * a split apex's or a federated Service's slices list gateway egress listeners and other Services'
  * endpoints, not pods: a gateway dialing them, or a remote controller counting them as ready

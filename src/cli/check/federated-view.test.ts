@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { service, slice } from '../../failover/test-builders.js';
+import { FEDERATION_STANDBY_ANNOTATION } from '../../federation/plan-federation.js';
 import {
   CLUSTER_NAME_LABEL,
   FEDERATED_SERVICE_LABEL,
@@ -42,13 +43,21 @@ describe('isthmus federated', () => {
 
   it('counts ready endpoints per member cluster; a member with none serves 0', () => {
     expect(rows).toEqual([
-      { namespace: 'default', service: 'api-federated', members: ['west'], affinity: 'none', serving: {} },
+      {
+        namespace: 'default',
+        service: 'api-federated',
+        members: ['west'],
+        affinity: 'none',
+        serving: {},
+        standby: [],
+      },
       {
         namespace: 'shop',
         service: 'cart-federated',
         members: ['east', 'north', 'west'],
         affinity: 'none',
         serving: { east: 2, west: 1 },
+        standby: [],
       },
     ]);
   });
@@ -65,18 +74,30 @@ describe('isthmus federated', () => {
   it('renders a kubectl-style table, and says so when there is nothing', () => {
     expect(renderFederatedTable(rows).split('\n')).toEqual([
       'NAMESPACE  SERVICE         MEMBERS          AFFINITY  SERVING (ENDPOINTS)',
-      'default    api-federated   west             none      west (0)',
-      'shop       cart-federated  east,north,west  none      east (2), north (0), west (1)',
+      'default    api-federated   west             none      west (no ready endpoint)',
+      'shop       cart-federated  east,north,west  none      east (2), north (no ready endpoint), west (1)',
     ]);
     expect(renderFederatedTable([])).toMatch(/^No federated services/);
   });
 
-  it('shows a member an affinity leaves out while the other side serves as standby', () => {
+  it('shows a member the controller holds on standby (affinity) as standby', () => {
     const svc = federated('shop', 'cart-federated', 'east,west');
     svc.metadata!.annotations![FEDERATION_AFFINITY_ANNOTATION] = 'local';
+    svc.metadata!.annotations![FEDERATION_STANDBY_ANNOTATION] = 'west';
     const local = federatedRows([svc], [memberSlice('shop', 'cart-federated', 'east', ['10.1.0.7'])]);
     expect(renderFederatedTable(local).split('\n')[1]).toBe(
       'shop       cart-federated  east,west  local     east (1), west (standby)',
     );
+  });
+
+  it('affinity local, the local pods all terminating: east has no ready endpoint, it is not on standby', () => {
+    // The remote member took over: the controller holds nobody on standby.
+    const svc = federated('shop', 'cart-federated', 'east,west');
+    svc.metadata!.annotations![FEDERATION_AFFINITY_ANNOTATION] = 'local';
+    const [row] = federatedRows([svc], [memberSlice('shop', 'cart-federated', 'west', ['10.0.0.5'])]);
+    expect(renderFederatedTable([row!]).split('\n')[1]).toBe(
+      'shop       cart-federated  east,west  local     east (no ready endpoint), west (1)',
+    );
+    expect(row!.standby).toEqual([]);
   });
 });

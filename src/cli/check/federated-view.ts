@@ -2,6 +2,8 @@
  * `isthmus federated`: one row per federated Service (`<name>-federated`): its member clusters,
  * and the clusters whose endpoints it lists now with how many (pure rows, for a table or JSON/YAML).
  */
+
+import { FEDERATION_STANDBY_ANNOTATION } from '../../federation/plan-federation.js';
 import type { KubeClient } from '../../kube/client.js';
 import {
   CLUSTER_NAME_LABEL,
@@ -24,7 +26,15 @@ export interface FederatedRow {
   affinity: string;
   /** Ready endpoints listed per member cluster; a member without any is not serving. */
   serving: Record<string, number>;
+  /**
+   * Members the affinity holds on standby, as the controller decided (they are ready): a member
+   * neither serving nor here has no ready endpoint. Absent in rows from older versions.
+   */
+  standby?: string[];
 }
+
+/** How `isthmus federated` and `isthmus check` name a member that serves nothing and is not on standby. */
+export const NO_READY_ENDPOINT = 'no ready endpoint';
 
 export function federatedRows(
   services: readonly V1Service[],
@@ -51,11 +61,11 @@ export function federatedRows(
         const ready = Math.max(...families.values());
         if (ready > 0) serving[cluster] = ready;
       }
-      const members = (svc.metadata?.annotations?.[FEDERATION_MEMBERS_ANNOTATION] ?? '')
-        .split(',')
-        .filter(Boolean);
-      const affinity = svc.metadata?.annotations?.[FEDERATION_AFFINITY_ANNOTATION] ?? 'none';
-      return { namespace, service, members, affinity, serving };
+      const annotations = svc.metadata?.annotations ?? {};
+      const members = listed(annotations[FEDERATION_MEMBERS_ANNOTATION]);
+      const affinity = annotations[FEDERATION_AFFINITY_ANNOTATION] ?? 'none';
+      const standby = listed(annotations[FEDERATION_STANDBY_ANNOTATION]);
+      return { namespace, service, members, affinity, serving, standby };
     })
     .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.service.localeCompare(b.service));
 }
@@ -87,9 +97,16 @@ export function renderFederatedTable(rows: readonly FederatedRow[]): string {
   );
 }
 
-/** What a member contributes; with an affinity, one left out while the other side serves is on standby. */
+/**
+ * What a member contributes: its endpoints, `standby` when the controller says an affinity holds
+ * it back (the slices alone cannot tell that from a member whose pods are all unready), else none.
+ */
 export function servingLabel(row: FederatedRow, member: string): string {
   const n = row.serving[member] ?? 0;
-  if (n > 0 || row.affinity === 'none') return String(n);
-  return Object.values(row.serving).some((v) => v > 0) ? 'standby' : '0';
+  if (n > 0) return String(n);
+  return row.standby?.includes(member) ? 'standby' : NO_READY_ENDPOINT;
+}
+
+function listed(annotation: string | undefined): string[] {
+  return (annotation ?? '').split(',').filter(Boolean);
 }

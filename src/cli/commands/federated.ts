@@ -12,7 +12,7 @@ export function registerFederated(program: Command): void {
     program
       .command('federated')
       .description(
-        'Federated services (<name>-federated): their member clusters, and how many ready endpoints each member contributes now',
+        'Federated services (<name>-federated): their member clusters, and how many ready endpoints each member contributes now (or standby, or no ready endpoint)',
       )
       .option('-n, --namespace <ns>', 'only this namespace (default: all namespaces)')
       .addOption(outputOption()),

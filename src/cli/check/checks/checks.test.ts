@@ -35,12 +35,13 @@ import {
   runChecks,
 } from './index.js';
 
-const federatedRow = (serving: Record<string, number>, affinity = 'none') => ({
+const federatedRow = (serving: Record<string, number>, affinity = 'none', standby: string[] = []) => ({
   namespace: 'shop',
   service: 'cart-federated',
   members: ['east', 'west'],
   affinity,
   serving,
+  standby,
 });
 
 const pki = {
@@ -797,10 +798,18 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
       [
         'affinity local: a remote member on standby while the local pods serve is no warning',
         (f) => {
-          f.federated = { ok: true, value: [federatedRow({ east: 2 }, 'local')] };
+          f.federated = { ok: true, value: [federatedRow({ east: 2 }, 'local', ['west'])] };
         },
         'ok',
         null,
+      ],
+      [
+        'affinity local: a local member with no ready endpoint while the remote ones serve is a warning, not standby',
+        (f) => {
+          f.federated = { ok: true, value: [federatedRow({ west: 1 }, 'local')] };
+        },
+        'warn',
+        /^shop\/cart-federated: member east has no ready endpoint/,
       ],
       [
         'affinity local, nothing serves: a failure still',
