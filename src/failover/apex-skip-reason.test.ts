@@ -27,6 +27,11 @@ describe('apexSkipReason', () => {
       apex({ clusterIP: 'None', internalTrafficPolicy: 'Local' }),
       'HeadlessApex',
     ],
+    [
+      'ExternalName: a DNS alias, no endpoints at all',
+      apex({ type: 'ExternalName', externalName: 'podinfo.example.com', clusterIP: undefined }),
+      'ExternalNameApex',
+    ],
   ])('%s', (_name, svc, reason) => {
     expect(apexSkipReason(svc)?.reason ?? null).toBe(reason);
   });
@@ -36,5 +41,8 @@ describe('apexSkipReason', () => {
       /on their own node.*internalTrafficPolicy: Cluster/,
     );
     expect(apexSkipReason(apex({ clusterIP: 'None' }))?.message).toMatch(/clusterIP: None.*DNS.*cluster IP/);
+    expect(apexSkipReason(apex({ type: 'ExternalName', externalName: 'db.example.com' }))?.message).toMatch(
+      /ExternalName.*CNAME.*db\.example\.com.*ClusterIP/,
+    );
   });
 });

@@ -5,6 +5,8 @@
  * still decided and written: callers in a mesh follow them.
  *
  * Condition reasons (`Steered=False`), in the order checked:
+ * - `ExternalNameApex`: a DNS alias. kube-proxy ignores it and CoreDNS answers a CNAME to its
+ *   `externalName`; no EndpointSlice of it is ever read.
  * - `HeadlessApex` (`clusterIP: None`): kube-proxy does not handle the Service; DNS (CoreDNS's
  *   kubernetes plugin) answers with an A/AAAA record per ready address of its slices, and callers
  *   connect to that address at the apex's port. A backup's listing — for a mirror, the local
@@ -17,10 +19,19 @@
  */
 import type { V1Service } from '../kube/types.js';
 
-export type ApexSkipReason = 'HeadlessApex' | 'InternalTrafficPolicyLocal';
+export type ApexSkipReason = 'ExternalNameApex' | 'HeadlessApex' | 'InternalTrafficPolicyLocal';
 
 export function apexSkipReason(apex: V1Service): { reason: ApexSkipReason; message: string } | null {
   const name = apex.metadata?.name ?? '';
+  if (apex.spec?.type === 'ExternalName') {
+    return {
+      reason: 'ExternalNameApex',
+      message:
+        `apex Service ${name} is of type ExternalName: DNS answers callers with a CNAME to ` +
+        `${apex.spec.externalName ?? 'its externalName'} and no EndpointSlice of it is read; none is written. ` +
+        `Make the apex a ClusterIP Service to steer its callers without a mesh`,
+    };
+  }
   if (apex.spec?.clusterIP === 'None') {
     return {
       reason: 'HeadlessApex',
