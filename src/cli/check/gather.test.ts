@@ -6,10 +6,14 @@ import { mirrorFacts, remoteFailure } from './gather.js';
 const svc = (name: string, cluster?: string): V1Service => ({
   metadata: { name, namespace: 'test', labels: cluster ? { 'mirror.linkerd.io/cluster-name': cluster } : {} },
 });
-const slice = (service: string, ready: (boolean | undefined)[]): V1EndpointSlice => ({
+/** Endpoints 10.0.0.<first>, <first + 1> …, one per entry of `ready`. */
+const slice = (service: string, ready: (boolean | undefined)[], first = 1): V1EndpointSlice => ({
   addressType: 'IPv4',
   metadata: { name: `${service}-x`, namespace: 'test', labels: { 'kubernetes.io/service-name': service } },
-  endpoints: ready.map((r) => ({ addresses: ['10.0.0.1'], conditions: r === undefined ? {} : { ready: r } })),
+  endpoints: ready.map((r, i) => ({
+    addresses: [`10.0.0.${i + first}`],
+    conditions: r === undefined ? {} : { ready: r },
+  })),
 });
 
 describe('mirrorFacts', () => {
@@ -20,10 +24,16 @@ describe('mirrorFacts', () => {
     ['absent ready reads as ready', [slice('a-west', [undefined])], { endpoints: 1, readyEndpoints: 1 }],
     [
       'counts across slices',
-      [slice('a-west', [true, false]), slice('a-west', [true])],
+      [slice('a-west', [true, false]), slice('a-west', [true], 3)],
       { endpoints: 3, readyEndpoints: 2 },
     ],
     ['slices of other services do not count', [slice('b-west', [true])], { endpoints: 0, readyEndpoints: 0 }],
+    [
+      // A remote-discovery mirror lists a pod once per port set (a targetPort rollout): one pod.
+      'a pod in two slices counts once, ready if either lists it ready',
+      [slice('a-west', [false, true]), slice('a-west', [true])],
+      { endpoints: 2, readyEndpoints: 2 },
+    ],
   ])('%s', (_name, slices, counts) => {
     expect(mirrorFacts([svc('a-west', 'west')], slices)).toEqual([
       { namespace: 'test', name: 'a-west', cluster: 'west', egressPorts: [], ...counts },

@@ -171,19 +171,29 @@ export async function gatewayChain(link: Link, timeoutMs: number): Promise<PeerC
   return last;
 }
 
-/** Mirror services with their endpoint counts, from the EndpointSlices the mirror controller writes. */
+/**
+ * Mirror services with their endpoint counts, from the EndpointSlices the mirror controller writes.
+ * Counted by address: a remote-discovery mirror lists a pod once per port set (mid-rollout of a
+ * named targetPort), and it is one pod, ready if any slice lists it ready.
+ */
 export function mirrorFacts(services: V1Service[], slices: V1EndpointSlice[]): MirrorFacts[] {
-  const counts = new Map<string, { endpoints: number; ready: number }>();
+  const readiness = new Map<string, Map<string, boolean>>();
   for (const slice of slices) {
     const key = `${slice.metadata?.namespace}/${slice.metadata?.labels?.[SERVICE_NAME_LABEL]}`;
-    const c = counts.get(key) ?? { endpoints: 0, ready: 0 };
+    const byAddress = readiness.get(key) ?? new Map<string, boolean>();
+    readiness.set(key, byAddress);
     for (const e of slice.endpoints ?? []) {
-      c.endpoints++;
+      const address = e.addresses?.[0] ?? '';
       // An absent `ready` means ready (discovery.k8s.io/v1 EndpointConditions).
-      if (e.conditions?.ready !== false) c.ready++;
+      byAddress.set(address, byAddress.get(address) === true || e.conditions?.ready !== false);
     }
-    counts.set(key, c);
   }
+  const counts = new Map(
+    [...readiness].map(([key, byAddress]) => [
+      key,
+      { endpoints: byAddress.size, ready: [...byAddress.values()].filter(Boolean).length },
+    ]),
+  );
   return services
     .filter((s) => !isLinkerdMirror(s)) // still Linkerd's, mid-migration: the Link reports it
     .map((s) => {
