@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { V1Service } from '../kube/types.js';
-import { apexSkipReason } from './apex-skip-reason.js';
+import { apexCaveat, apexSkipReason } from './apex-skip-reason.js';
 import { service } from './test-builders.js';
 
 const apex = (spec: Partial<NonNullable<V1Service['spec']>>): V1Service => {
@@ -43,6 +43,31 @@ describe('apexSkipReason', () => {
     expect(apexSkipReason(apex({ clusterIP: 'None' }))?.message).toMatch(/clusterIP: None.*DNS.*cluster IP/);
     expect(apexSkipReason(apex({ type: 'ExternalName', externalName: 'db.example.com' }))?.message).toMatch(
       /ExternalName.*CNAME.*db\.example\.com.*ClusterIP/,
+    );
+  });
+});
+
+describe('apexCaveat', () => {
+  it.each<[string, V1Service, boolean]>([
+    ['a ClusterIP apex', apex({ clusterIP: '10.96.0.20' }), false],
+    [
+      'a LoadBalancer apex, policy Cluster',
+      apex({ type: 'LoadBalancer', externalTrafficPolicy: 'Cluster' }),
+      false,
+    ],
+    [
+      'a LoadBalancer apex, policy Local',
+      apex({ type: 'LoadBalancer', externalTrafficPolicy: 'Local' }),
+      true,
+    ],
+    ['a NodePort apex, policy Local', apex({ type: 'NodePort', externalTrafficPolicy: 'Local' }), true],
+  ])('%s', (_name, svc, caveat) => {
+    expect(apexCaveat(svc) !== null).toBe(caveat);
+  });
+
+  it('says who is steered and who is not', () => {
+    expect(apexCaveat(apex({ type: 'LoadBalancer', externalTrafficPolicy: 'Local' }))).toMatch(
+      /in-cluster callers only.*externalTrafficPolicy: Local.*node-local/,
     );
   });
 });

@@ -54,3 +54,19 @@ export function apexSkipReason(apex: V1Service): { reason: ApexSkipReason; messa
   }
   return null;
 }
+
+/**
+ * What steering cannot reach on an apex it does steer: with `externalTrafficPolicy: Local`,
+ * kube-proxy sends traffic arriving through a node port or load balancer only to endpoints on
+ * that node, and Isthmus's carry no node, so external callers keep the apex's own pods (or
+ * nothing) while in-cluster callers, under the internal policy, are steered. Null otherwise.
+ */
+export function apexCaveat(apex: V1Service): string | null {
+  const external = apex.spec?.type === 'LoadBalancer' || apex.spec?.type === 'NodePort';
+  if (!external || apex.spec?.externalTrafficPolicy !== 'Local') return null;
+  return (
+    `steers in-cluster callers only: apex Service ${apex.metadata?.name ?? ''} has ` +
+    `externalTrafficPolicy: Local, so traffic from outside the cluster goes to node-local endpoints, ` +
+    `which the backups Isthmus lists are not`
+  );
+}

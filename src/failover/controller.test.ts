@@ -725,6 +725,24 @@ describe('failover controller: apexes it cannot steer, and two splits on one ape
     expect(((await getSplit())?.status as SplitStatus | undefined)?.apexShares).toEqual([]);
   });
 
+  it('an apex with externalTrafficPolicy Local is still steered, and Steered says external callers are not', async () => {
+    await failedOver();
+    await client.patch(R.services, ns, 'podinfo', {
+      spec: { type: 'LoadBalancer', externalTrafficPolicy: 'Local' },
+    });
+    const steered = await waitFor(
+      async () => {
+        const c = await conditionOf('Steered', 'podinfo');
+        if (!c?.message?.includes('externalTrafficPolicy: Local')) throw new Error(`Steered: ${c?.message}`);
+        return c;
+      },
+      { what: 'the caveat in Steered' },
+    );
+    expect(steered.status).toBe('True');
+    expect(steered.message).toContain('steers in-cluster callers only');
+    expect((await apexSlices()).length).toBeGreaterThan(0);
+  });
+
   it('a headless apex: no slice is written (DNS would hand callers the gateway at the apex port), Steered=False says why', async () => {
     await fixture();
     const direct: V1Service = {

@@ -8,7 +8,7 @@ import { updateWithRetry } from '../kube/apply.js';
 import type { KubeClient } from '../kube/client.js';
 import { R } from '../kube/resources.js';
 import type { KubeObject, TrafficSplit, V1EndpointSlice, V1Service } from '../kube/types.js';
-import { apexSkipReason } from './apex-skip-reason.js';
+import { apexCaveat, apexSkipReason } from './apex-skip-reason.js';
 import { applyApexSlices, isSliceOfSplit } from './apply-apex-slices.js';
 import { decideWeights, type FailoverMemory, onBackups, steerOnlyState } from './decide-weights.js';
 import { readyEndpointCount } from './endpoint-readiness.js';
@@ -209,9 +209,12 @@ async function steerApex(
   );
   const shares = sharesMessage(plan.shares, plan.maxError);
   // The rivals withdraw their slices; this split says so too, so either one shows the conflict.
-  const message = rivals
-    ? `${shares}; TrafficSplit ${rivals} also has apex ${s.apex} and does not steer it`
-    : shares;
+  const caveat = apexCaveat(apex);
+  const message = [
+    shares,
+    ...(rivals ? [`TrafficSplit ${rivals} also has apex ${s.apex} and does not steer it`] : []),
+    ...(caveat ? [caveat] : []),
+  ].join('; ');
   if (applied.notOwned.length) {
     return {
       condition: bad('NotOwned', `EndpointSlice ${applied.notOwned.join(', ')} exists and is not Isthmus's`),
