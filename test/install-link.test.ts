@@ -13,6 +13,7 @@ import { parseAllDocuments } from 'yaml';
 import { writeCertificates } from '../src/identity/files.js';
 import { KubeClient } from '../src/kube/client.js';
 import { R } from '../src/kube/resources.js';
+import { kubeconfigTokenClaims } from '../src/kube/service-account-token.js';
 import type { Link, V1Secret, V1Service } from '../src/kube/types.js';
 import { parseLinkSpec } from '../src/mirror/link-config.js';
 import { mergeKubeconfigs, type Sandbox, startSandbox } from '../src/sandbox/index.js';
@@ -251,6 +252,95 @@ describe('install and link with the real kubectl', () => {
       for (const c of clients) c.close();
       westAdmin.close();
       eastAdmin.close();
+    }
+  });
+
+  it('--token-duration: the Link carries a bound token that works until it expires, and says when', async () => {
+    const westAdmin = KubeClient.fromKubeconfigString(west.kubeconfig());
+    const clients: KubeClient[] = [];
+    try {
+      const { stdout, stderr } = await isthmus([...LINK_WEST, '--token-duration', '2160h']);
+      const secret = parseAllDocuments(stdout)
+        .map((d) => d.toJS() as V1Secret)
+        .find((o) => o.kind === 'Secret')!;
+      const claims = kubeconfigTokenClaims(Buffer.from(secret.data!.kubeconfig!, 'base64').toString('utf8'));
+      expect(claims?.account).toBe('isthmus-remote-access');
+      expect(claims!.expiresAt!.getTime() - claims!.notBefore!.getTime()).toBe(2160 * 3_600_000);
+      const at = claims!.expiresAt!.toISOString().replace('.000Z', 'Z');
+      expect(stderr).toContain(`note: the Link's token expires at ${at}. Before then, re-run this`);
+      // The same read-only rights as the Secret token.
+      const remote = KubeClient.fromSecret(secret);
+      clients.push(remote);
+      expect((await remote.list(R.services, { namespace: 'isthmus-system' })).items.length).toBeGreaterThan(
+        0,
+      );
+      await expect(remote.list(R.secrets, { namespace: 'isthmus-system' })).rejects.toMatchObject({
+        code: 'KUBE_FORBIDDEN',
+      });
+      west.faults.expireBoundTokens();
+      await expect(remote.list(R.services, { namespace: 'isthmus-system' })).rejects.toMatchObject({
+        code: 'KUBE_UNAUTHORIZED',
+      });
+
+      // Refused with a reason: a lifetime TokenRequest would refuse (before anything is read), an
+      // account that is not there, and a user who may not mint tokens.
+      const failure = (args: string[]) =>
+        isthmus(args).then(
+          () => ({ code: 0, stderr: '' }),
+          (e: { stderr: string; code: number }) => e,
+        );
+      const short = await failure([...LINK_WEST, '--token-duration', '5m']);
+      expect(short).toMatchObject({ code: 1 });
+      expect(short.stderr).toMatch(/--token-duration "5m": expected a duration from 10m/);
+      const missing = await failure([
+        ...LINK_WEST,
+        '--token-duration',
+        '24h',
+        '--service-account-name',
+        'north-reader',
+      ]);
+      expect(missing.stderr).toMatch(
+        /cluster west has no ServiceAccount isthmus-system\/north-reader: did `isthmus allow --service-account-name north-reader` run there\?/,
+      );
+      west.addToken('viewer-token', {
+        username: 'viewer',
+        rules: [{ verbs: ['get', 'list'], resources: ['services', 'namespaces', 'secrets'] }],
+      });
+      const viewerConfig = join(dir, 'viewer-kubeconfig');
+      writeFileSync(
+        viewerConfig,
+        west.kubeconfig({ token: 'viewer-token', user: 'viewer', context: 'west' }),
+      );
+      const forbidden = await failure([
+        'link',
+        '--kubeconfig',
+        viewerConfig,
+        '--context',
+        'west',
+        '--cluster-name',
+        'west',
+        '--token-duration',
+        '24h',
+      ]);
+      expect(forbidden.stderr).toMatch(
+        /--token-duration: you may not create serviceaccounts\/token for isthmus-system\/isthmus-remote-access in cluster west .*link without --token-duration/,
+      );
+      // The account's Secret token is unaffected by all of this.
+      const plain = await isthmus(LINK_WEST);
+      const legacy = parseAllDocuments(plain.stdout)
+        .map((d) => d.toJS() as V1Secret)
+        .find((o) => o.kind === 'Secret')!;
+      expect(
+        kubeconfigTokenClaims(Buffer.from(legacy.data!.kubeconfig!, 'base64').toString('utf8'))?.expiresAt,
+      ).toBeUndefined();
+      const legacyClient = KubeClient.fromSecret(legacy);
+      clients.push(legacyClient);
+      expect(
+        (await legacyClient.list(R.services, { namespace: 'isthmus-system' })).items.length,
+      ).toBeGreaterThan(0);
+    } finally {
+      for (const c of clients) c.close();
+      westAdmin.close();
     }
   });
 

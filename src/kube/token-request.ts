@@ -16,7 +16,8 @@ export async function requestServiceAccountToken(
   client: KubeClient,
   namespace: string,
   serviceAccount: string,
-  spec: { audiences: string[]; expirationSeconds: number },
+  /** No audiences: a token for the API server itself. */
+  spec: { audiences?: string[]; expirationSeconds: number },
 ): Promise<BoundToken> {
   const res = await client.request(
     'create',

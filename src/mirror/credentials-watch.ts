@@ -13,6 +13,7 @@ import type { KubeClient } from '../kube/client.js';
 import { createInformer, type Informer } from '../kube/informer.js';
 import { credentialsRoleName, REMOTE_KUBECONFIG_KEY } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
+import { kubeconfigTokenClaims } from '../kube/service-account-token.js';
 import type { V1Secret } from '../kube/types.js';
 
 export function watchCredentials(
@@ -33,12 +34,25 @@ export function watchCredentials(
   return informer;
 }
 
-/** What a remote client is built from (the `kubeconfig` key, as loadKubeconfigSecret reads it), hashed. */
-export function credentialsFingerprint(secret: V1Secret): string {
-  const text =
+/** What a remote client is built from: the `kubeconfig` key, as loadKubeconfigSecret reads it. */
+function credentialsKubeconfig(secret: V1Secret): string {
+  return (
     secret.stringData?.[REMOTE_KUBECONFIG_KEY] ??
-    Buffer.from(secret.data?.[REMOTE_KUBECONFIG_KEY] ?? '', 'base64').toString('utf8');
-  return createHash('sha256').update(text).digest('hex');
+    Buffer.from(secret.data?.[REMOTE_KUBECONFIG_KEY] ?? '', 'base64').toString('utf8')
+  );
+}
+
+/** The credentials' kubeconfig, hashed: the same hash, the same remote client. */
+export function credentialsFingerprint(secret: V1Secret): string {
+  return createHash('sha256').update(credentialsKubeconfig(secret)).digest('hex');
+}
+
+/**
+ * When the credentials' token stops working (its `exp` claim: `isthmus link --token-duration`);
+ * undefined for a token that never expires, or credentials that are no token at all.
+ */
+export function credentialsExpiry(secret: V1Secret): Date | undefined {
+  return kubeconfigTokenClaims(credentialsKubeconfig(secret))?.expiresAt;
 }
 
 /**

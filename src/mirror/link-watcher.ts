@@ -13,7 +13,12 @@ import type { Informer } from '../kube/informer.js';
 import { SERVICE_NAME_LABEL } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { Link, LinkStatus, V1Secret, V1Service } from '../kube/types.js';
-import { credentialsFingerprint, readCredentials, watchCredentials } from './credentials-watch.js';
+import {
+  credentialsExpiry,
+  credentialsFingerprint,
+  readCredentials,
+  watchCredentials,
+} from './credentials-watch.js';
 import { NO_DIRECT_ENDPOINTS } from './direct-endpoints.js';
 import type { LinkConfig } from './link-config.js';
 import { type LinkState, linkStatus, sameStatus } from './link-status.js';
@@ -191,6 +196,7 @@ export class LinkWatcher {
     await this.queue.stop();
     await Promise.all([this.disconnect(), this.credentials?.stop()]);
     this.shared.metrics.remoteApiUp.remove({ target_cluster_name: this.config.clusterName });
+    this.shared.metrics.credentialsExpiration.remove({ target_cluster_name: this.config.clusterName });
   }
 
   /**
@@ -409,6 +415,7 @@ export class LinkWatcher {
     const { shared, config } = this;
     let client: KubeClient;
     let fingerprint: string;
+    let expiry: Date | undefined;
     try {
       const secret = await readCredentials(
         shared.client,
@@ -422,6 +429,7 @@ export class LinkWatcher {
         return;
       }
       client = shared.remoteClient(secret);
+      expiry = credentialsExpiry(secret);
     } catch (err) {
       this.credentialsError = describeError(err);
       this.queue.add(STATUS);
@@ -437,6 +445,7 @@ export class LinkWatcher {
     if (this.remote) shared.log.info({ link: config.linkName }, 'credentials changed: reconnecting');
     await this.disconnect();
     this.connectedWith = fingerprint;
+    this.exposeExpiry(expiry);
     const carried = this.knownGateway ? { addresses: this.knownGateway.addresses } : {};
     const remote: RemoteCluster = new RemoteCluster(
       client,
@@ -471,6 +480,13 @@ export class LinkWatcher {
     );
     this.remote = remote;
     remote.start();
+  }
+
+  /** The expiry of the token in use, for alerts before it lapses; none for a token that never does. */
+  private exposeExpiry(expiry: Date | undefined): void {
+    const labels = { target_cluster_name: this.config.clusterName };
+    if (expiry) this.shared.metrics.credentialsExpiration.set(labels, expiry.getTime() / 1000);
+    else this.shared.metrics.credentialsExpiration.remove(labels);
   }
 
   private clearCredentialsError(): void {

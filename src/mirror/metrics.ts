@@ -14,6 +14,7 @@ export interface MirrorMetrics {
   syncs: Counter<'target_cluster_name'>;
   syncErrors: Counter<string>;
   remoteApiUp: Gauge<'target_cluster_name'>;
+  credentialsExpiration: Gauge<'target_cluster_name'>;
   exportToReady: Histogram<'target_cluster_name'>;
 }
 
@@ -58,6 +59,12 @@ export const mirrorMetrics = perRegistry((registers): MirrorMetrics => {
     remoteApiUp: new Gauge({
       name: 'isthmus_remote_api_up',
       help: '1 while the remote API server can be listed and watched',
+      labelNames: ['target_cluster_name'],
+      registers,
+    }),
+    credentialsExpiration: new Gauge({
+      name: 'isthmus_remote_credentials_expiration_timestamp_seconds',
+      help: "When the token of a Link's credentials expires (Unix seconds); absent for a token that never expires",
       labelNames: ['target_cluster_name'],
       registers,
     }),

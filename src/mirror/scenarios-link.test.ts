@@ -7,6 +7,7 @@ import {
   SYSTEM_NAMESPACE,
 } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
+import { requestServiceAccountToken } from '../kube/token-request.js';
 import type { Link, V1Secret } from '../kube/types.js';
 import { linkObject } from './test-builders.js';
 import {
@@ -119,6 +120,87 @@ describe('Link behaviour', () => {
       async () => condition(await getLink(east, 'west'), 'RemoteAPIAvailable')?.status === 'True',
       { what: 'remote API reachable with the new token' },
     );
+  });
+
+  it('a time-bound token: its expiry is a metric; once it lapses the mirrors stay, and a new one in place reconnects', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'podinfo', { ready: 1 });
+    // A read-only account in west, and bound tokens for it (`isthmus link --token-duration`).
+    await west.client.create(R.serviceAccounts, {
+      metadata: { name: 'isthmus-remote-access', namespace: SYSTEM_NAMESPACE },
+    });
+    await west.client.create(R.clusterRoles, {
+      metadata: { name: 'reader' },
+      rules: [
+        { apiGroups: [''], resources: ['services', 'namespaces'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
+      ],
+    });
+    await west.client.create(R.clusterRoleBindings, {
+      metadata: { name: 'reader' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'reader' },
+      subjects: [{ kind: 'ServiceAccount', name: 'isthmus-remote-access', namespace: SYSTEM_NAMESPACE }],
+    });
+    const boundKubeconfig = async (expirationSeconds: number) => {
+      const { token, expirationTimestamp } = await requestServiceAccountToken(
+        west.client,
+        SYSTEM_NAMESPACE,
+        'isthmus-remote-access',
+        { expirationSeconds },
+      );
+      const text = west.sandbox.kubeconfig({ token, user: 'isthmus-remote-access' });
+      return {
+        stringData: { [REMOTE_KUBECONFIG_KEY]: text },
+        expires: Date.parse(expirationTimestamp) / 1000,
+      };
+    };
+    const first = await boundKubeconfig(86_400);
+    await east.client.create(R.secrets, {
+      metadata: { name: 'creds-west', namespace: SYSTEM_NAMESPACE },
+      type: REMOTE_KUBECONFIG_SECRET_TYPE,
+      stringData: first.stringData,
+    });
+    await east.client.create<Link>(R.links, linkObject('west', { clusterCredentialsSecret: 'creds-west' }));
+    const { ctl } = world.controller('east');
+    await waitReady(east, 'default', 'podinfo-west');
+    const expiry = () =>
+      metricValue(ctl.registry, 'isthmus_remote_credentials_expiration_timestamp_seconds', {
+        target_cluster_name: 'west',
+      });
+    await waitFor(async () => (await expiry()) === first.expires, { what: 'expiry of the first token' });
+
+    // The token lapses: the next list or watch is refused, the mirror is kept, the Link says why.
+    west.sandbox.faults.expireBoundTokens();
+    west.sandbox.faults.dropWatches();
+    await waitFor(
+      async () => condition(await getLink(east, 'west'), 'RemoteAPIAvailable')?.status === 'False',
+      { what: 'remote API refuses the expired token' },
+    );
+    expect(condition(await getLink(east, 'west'), 'RemoteAPIAvailable')?.message).toMatch(/401|Unauthorized/);
+    expect(await getService(east, 'default', 'podinfo-west')).toBeDefined();
+
+    // `isthmus link --token-duration` re-run and applied: same Secret, a fresh token.
+    const second = await boundKubeconfig(172_800);
+    await updateWithRetry<V1Secret>(east.client, R.secrets, SYSTEM_NAMESPACE, 'creds-west', (s) => ({
+      ...s,
+      data: undefined,
+      stringData: second.stringData,
+    }));
+    await waitFor(
+      async () => condition(await getLink(east, 'west'), 'RemoteAPIAvailable')?.status === 'True',
+      { what: 'remote API reachable with the new token' },
+    );
+    await waitFor(async () => (await expiry()) === second.expires, { what: 'expiry of the second token' });
+    expect(second.expires).toBeGreaterThan(first.expires);
+
+    // Back to a token that never expires: no expiry to alert on.
+    await updateWithRetry<V1Secret>(east.client, R.secrets, SYSTEM_NAMESPACE, 'creds-west', (s) => ({
+      ...s,
+      data: undefined,
+      stringData: { [REMOTE_KUBECONFIG_KEY]: west.sandbox.kubeconfig() },
+    }));
+    await waitFor(async () => (await expiry()) === undefined, { what: 'expiry series removed' });
   });
 
   it('a Service the selector no longer picks leaves status.services', async () => {

@@ -240,6 +240,31 @@ describe('TokenRequest (serviceaccounts/token) and audiences', () => {
     expect((await review(token, ['identity.isthmus.dev'])).body.status.authenticated).toBe(false);
   });
 
+  it("writes a bound token's claims as kube-apiserver does, and refuses it once it has expired", async () => {
+    await call(sb, 'POST', '/api/v1/namespaces/default/serviceaccounts', { metadata: { name: 'reader' } });
+    const r = await request('reader', { expirationSeconds: 7200 });
+    const token = r.body.status.token as string;
+    const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8'));
+    expect(claims).toMatchObject({
+      aud: ['https://kubernetes.default.svc.cluster.local'],
+      sub: 'system:serviceaccount:default:reader',
+      'kubernetes.io': { namespace: 'default', serviceaccount: { name: 'reader' } },
+    });
+    expect(claims.exp - claims.iat).toBe(7200);
+    expect(new Date(claims.exp * 1000).toISOString().replace('.000Z', 'Z')).toBe(
+      r.body.status.expirationTimestamp,
+    );
+    // The account has no Role: authenticated, so 403, until the token lapses, then 401.
+    const list = (t: string) =>
+      call(sb, 'GET', '/api/v1/namespaces/default/services', undefined, { token: t });
+    expect((await list(token)).status).toBe(403);
+    sb.faults.expireBoundTokens();
+    expect((await list(token)).status).toBe(401);
+    // A token requested afterwards has its own lifetime ahead of it.
+    const fresh = (await request('reader', { expirationSeconds: 7200 })).body.status.token as string;
+    expect((await list(fresh)).status).toBe(403);
+  });
+
   it('refuses what kube-apiserver refuses: a short lifetime, a missing ServiceAccount, GET', async () => {
     await call(sb, 'POST', '/api/v1/namespaces/default/serviceaccounts', { metadata: { name: 'short' } });
     const short = await request('short', { expirationSeconds: 60 });

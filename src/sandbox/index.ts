@@ -59,6 +59,8 @@ export interface Sandbox {
     failNext(n: number, status: 500 | 429): void;
     goOffline(): Promise<void>;
     goOnline(): Promise<void>;
+    /** Time passes for tokens: every token a TokenRequest issued so far has expired (401 from now on). */
+    expireBoundTokens(): void;
   };
   stats(): { requests: number; writes: number; openWatches: number };
   close(): Promise<void>;
@@ -205,6 +207,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
         if (closed || listener.server.listening) return;
         await listener.listen(host, port);
       },
+      expireBoundTokens: () => controllers.expireBoundTokens(),
     },
     stats: () => ({ requests, writes, openWatches: watches.open }),
     close: async () => {

@@ -39,6 +39,34 @@ function mintToken(namespace: string, sa: string, secret: string, uid: string): 
   return `${header}.${payload}.${randomBytes(32).toString('base64url')}`;
 }
 
+/**
+ * A bound token's JWT shape (TokenRequest): the account nested under `kubernetes.io`, audiences,
+ * and its lifetime in `iat`/`nbf`/`exp`, which clients read to know when to renew.
+ */
+function mintBoundToken(
+  namespace: string,
+  sa: string,
+  uid: string,
+  audiences: string[],
+  expiresAt: number,
+): string {
+  const now = Math.floor(Date.now() / 1000);
+  const header = b64url(JSON.stringify({ alg: 'RS256', kid: 'sandbox' }));
+  const payload = b64url(
+    JSON.stringify({
+      aud: audiences,
+      exp: Math.floor(expiresAt / 1000),
+      iat: now,
+      iss: API_AUDIENCE,
+      jti: randomBytes(16).toString('hex'),
+      'kubernetes.io': { namespace, serviceaccount: { name: sa, uid } },
+      nbf: now,
+      sub: `system:serviceaccount:${namespace}:${sa}`,
+    }),
+  );
+  return `${header}.${payload}.${randomBytes(32).toString('base64url')}`;
+}
+
 /** The audience of the API server itself (kube-apiserver's default `--api-audiences`). */
 export const API_AUDIENCE = 'https://kubernetes.default.svc.cluster.local';
 
@@ -113,9 +141,17 @@ export class SystemControllers {
   ): string | undefined {
     const sa = this.store.get(SERVICE_ACCOUNTS, namespace, name);
     if (!sa?.metadata.uid) return undefined;
-    const token = mintToken(namespace, name, '', sa.metadata.uid);
+    const token = mintBoundToken(namespace, name, sa.metadata.uid, audiences, expiresAt);
     this.boundTokens.set(token, { namespace, name, uid: sa.metadata.uid, audiences, expiresAt });
     return token;
+  }
+
+  /**
+   * Time passes for tokens: every bound token issued so far is past its expiry from now on (for
+   * tests of what clients do when credentials lapse; TokenRequest's minimum is 10 minutes).
+   */
+  expireBoundTokens(): void {
+    for (const bound of this.boundTokens.values()) bound.expiresAt = 0;
   }
 
   private boundIdentity(token: string, bound: BoundToken): ServiceAccountIdentity | undefined {

@@ -7,6 +7,7 @@ import { testPki } from '../../identity/testing.js';
 import { KubeClient } from '../../kube/client.js';
 import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
+import { requestServiceAccountToken } from '../../kube/token-request.js';
 import type { KubeObject, Link, V1Secret } from '../../kube/types.js';
 import { type Sandbox, startSandbox } from '../../sandbox/index.js';
 import { linkCredentialsAccess, rbacManifests } from '../install/rbac.js';
@@ -39,8 +40,19 @@ beforeAll(async () => {
       },
     ],
   });
+  // A bound token that expires (`isthmus link --token-duration`), of an account that may read all.
+  await client.create(R.serviceAccounts, { metadata: { name: 'bound-reader', namespace: 'default' } });
+  await client.create(R.clusterRoleBindings, {
+    metadata: { name: 'bound-reader' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+    subjects: [{ kind: 'ServiceAccount', name: 'bound-reader', namespace: 'default' }],
+  });
+  const bound = await requestServiceAccountToken(client, 'default', 'bound-reader', {
+    expirationSeconds: 86_400,
+  });
   const credentials: [string, string | undefined][] = [
     ['good', undefined],
+    ['bound', bound.token],
     ['revoked', 'no-such-token'],
     ['narrow', 'only-namespaces'],
     ['partial', 'system-only'],
@@ -99,6 +111,11 @@ describe('gatherFacts', () => {
     expect(byCluster['foreign-ca']?.remote).toMatchObject({ ok: false, kind: 'untrusted' });
     expect(byCluster.lost?.remote).toEqual({ ok: false, kind: 'secret-missing', message: 'not found' });
     expect(byCluster.good?.gatewayChain).toMatchObject({ ok: false, address: '127.0.0.1:1' });
+    // Only a token that expires has a lifetime to report, as its claims give it.
+    expect(byCluster.good?.token).toBeUndefined();
+    expect(byCluster.bound?.remote).toMatchObject({ ok: true });
+    const { notBefore, expiresAt } = byCluster.bound!.token!;
+    expect(Date.parse(expiresAt) - Date.parse(notBefore!)).toBe(86_400_000);
   });
 
   it('records absent objects as facts rather than throwing', async () => {

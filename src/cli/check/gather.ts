@@ -25,6 +25,7 @@ import {
 } from '../../kube/keys.js';
 import { isLinkerdMirror } from '../../kube/linkerd-mirror.js';
 import { R } from '../../kube/resources.js';
+import { kubeconfigTokenClaims } from '../../kube/service-account-token.js';
 import type {
   Link,
   V1ConfigMap,
@@ -119,23 +120,39 @@ async function defaultClientFromSecret(secret: V1Secret, timeoutMs: number): Pro
   return KubeClient.fromSecret(secret, { timeoutMs, maxThrottleRetries: 1 });
 }
 
-/** Uses the Link's credentials as the controller does: /version, then list services. */
-export async function remoteAccess(
+/**
+ * A Link's credentials: whether they work (`remote`, used as the controller uses them) and, for a
+ * token that expires (`isthmus link --token-duration`), its lifetime.
+ */
+export async function linkCredentials(
   local: KubeClient,
   link: Link,
   opts: Required<GatherOptions>,
-): Promise<RemoteAccess> {
+): Promise<Pick<LinkFacts, 'remote' | 'token'>> {
   const ns = link.metadata?.namespace ?? SYSTEM_NAMESPACE;
   let secret: V1Secret | undefined;
   try {
     secret = await local.get<V1Secret>(R.secrets, ns, link.spec.clusterCredentialsSecret);
   } catch (err) {
-    return { ok: false, kind: 'error', message: `cannot read the Secret: ${describeError(err)}` };
+    return { remote: { ok: false, kind: 'error', message: `cannot read the Secret: ${describeError(err)}` } };
   }
-  if (!secret) return { ok: false, kind: 'secret-missing', message: 'not found' };
-  if (!secret.data?.[REMOTE_KUBECONFIG_KEY]) {
-    return { ok: false, kind: 'secret-invalid', message: `no "${REMOTE_KUBECONFIG_KEY}" key` };
+  if (!secret) return { remote: { ok: false, kind: 'secret-missing', message: 'not found' } };
+  const kubeconfig = secret.data?.[REMOTE_KUBECONFIG_KEY];
+  if (!kubeconfig) {
+    return { remote: { ok: false, kind: 'secret-invalid', message: `no "${REMOTE_KUBECONFIG_KEY}" key` } };
   }
+  const claims = kubeconfigTokenClaims(Buffer.from(kubeconfig, 'base64').toString('utf8'));
+  const token = claims?.expiresAt
+    ? {
+        expiresAt: claims.expiresAt.toISOString(),
+        ...(claims.notBefore ? { notBefore: claims.notBefore.toISOString() } : {}),
+      }
+    : undefined;
+  return { remote: await remoteAccess(secret, opts), ...(token ? { token } : {}) };
+}
+
+/** Uses a Link's credentials Secret as the controller does: /version, then list services. */
+async function remoteAccess(secret: V1Secret, opts: Required<GatherOptions>): Promise<RemoteAccess> {
   let remote: KubeClient | undefined;
   try {
     remote = await opts.clientFromSecret(secret, opts.remoteTimeoutMs);
@@ -248,7 +265,7 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
       items.map(
         async (link): Promise<LinkFacts> => ({
           link,
-          remote: await remoteAccess(client, link, opts),
+          ...(await linkCredentials(client, link, opts)),
           ...(link.spec.gatewayAddress === undefined
             ? {}
             : { gatewayChain: await gatewayChain(link, opts.remoteTimeoutMs) }),

@@ -49,9 +49,17 @@ export type PeerChain =
   | { ok: true; address: string; chainPem: string[] }
   | { ok: false; address: string; error: string };
 
+/** A credentials token that expires (`isthmus link --token-duration`), as its claims say (RFC 3339). */
+export interface TokenLifetime {
+  notBefore?: string;
+  expiresAt: string;
+}
+
 export interface LinkFacts {
   link: Link;
   remote: RemoteAccess;
+  /** Absent for a token that never expires (a legacy Secret token) or none that can be read. */
+  token?: TokenLifetime;
   /** undefined: the Link has no gateway (a flat network), so there is nothing to handshake with. */
   gatewayChain?: PeerChain;
 }

@@ -10,6 +10,7 @@ interface LinkFlags extends LinkFlagValues {
   apiServerAddress?: string;
   gatewayAddresses?: string;
   serviceAccountName?: string;
+  tokenDuration?: string;
 }
 
 export function registerLink(program: Command): void {
@@ -30,6 +31,10 @@ export function registerLink(program: Command): void {
     .option(
       '--service-account-name <name>',
       "the remote read-only account whose token the Link uses, made by `isthmus allow` there (default: the install's shared isthmus-remote-access)",
+    )
+    .option(
+      '--token-duration <duration>',
+      "give the Link a token that expires after this long (a TokenRequest, e.g. 2160h), instead of the account's non-expiring Secret token; re-run link before it expires",
     )
     .option(
       '--no-gateway',
@@ -73,10 +78,13 @@ export function registerLink(program: Command): void {
         gatewayAddressList,
         linkSpecOptions,
         linkSpecWarnings,
+        tokenDurationFlag,
         trustDomainFlag,
       } = await import('../link/options.js');
       const name = clusterNameFlag(flags.clusterName);
       const trustDomain = trustDomainFlag(flags.trustDomain);
+      const tokenSeconds =
+        flags.tokenDuration === undefined ? undefined : tokenDurationFlag(flags.tokenDuration);
       if (flags.apiServerAddress !== undefined) apiServerAddressFlag(flags.apiServerAddress);
       const options = linkSpecOptions(flags);
       for (const warning of linkSpecWarnings(options)) process.stderr.write(`note: ${warning}\n`);
@@ -109,7 +117,15 @@ export function registerLink(program: Command): void {
           gateway = { addresses: gw.addresses, port: gatewayPort ?? gw.port };
         }
         const account = flags.serviceAccountName ?? REMOTE_ACCESS_SERVICE_ACCOUNT;
-        const secret = await client.get(R.secrets, SYSTEM_NAMESPACE, `${account}-token`);
+        let token: string;
+        if (tokenSeconds === undefined) {
+          token = tokenOf(await client.get(R.secrets, SYSTEM_NAMESPACE, `${account}-token`), name, account);
+        } else {
+          const { boundRemoteToken, boundTokenNote } = await import('../link/bound-token.js');
+          const bound = await boundRemoteToken(client, name, account, tokenSeconds);
+          process.stderr.write(`note: ${boundTokenNote(bound, tokenSeconds)}\n`);
+          token = bound.token;
+        }
         const cluster = client.config.getCurrentCluster();
         process.stdout.write(
           renderLink({
@@ -118,7 +134,7 @@ export function registerLink(program: Command): void {
             clusterDomain: flags.clusterDomain,
             apiServer: flags.apiServerAddress ?? client.server,
             ...clusterTlsOf(cluster),
-            token: tokenOf(secret, name, account),
+            token,
             ...(gateway ? { gateway } : {}),
             options: rest,
           }),

@@ -4,9 +4,9 @@
  * access together when that token is rotated; with an account per peer, deleting one
  * ServiceAccount revokes that peer alone (its token stops authenticating at once). Pure.
  */
-import { parse } from 'yaml';
 import { IsthmusError } from '../../errors.js';
 import { REMOTE_ACCESS_SERVICE_ACCOUNT, SYSTEM_NAMESPACE } from '../../kube/keys.js';
+import { kubeconfigTokenClaims } from '../../kube/service-account-token.js';
 import { isDNS1123Subdomain } from '../../sandbox/validation-strings.js';
 import { PART_OF } from '../install/options.js';
 
@@ -69,19 +69,8 @@ export function allowManifests(serviceAccount: string): object[] {
  * bound tokens under `kubernetes.io`); undefined for the shared account or anything unreadable.
  */
 export function peerAccountOf(kubeconfig: string): string | undefined {
-  let claims: Record<string, unknown>;
-  try {
-    const config = parse(kubeconfig) as { users?: { user?: { token?: unknown } }[] } | null;
-    const token = config?.users?.[0]?.user?.token;
-    const payload = typeof token === 'string' ? token.split('.')[1] : undefined;
-    if (!payload) return undefined;
-    claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
-  const bound = claims['kubernetes.io'] as { serviceaccount?: { name?: unknown } } | undefined;
-  const name = claims['kubernetes.io/serviceaccount/service-account.name'] ?? bound?.serviceaccount?.name;
-  return typeof name === 'string' && name !== REMOTE_ACCESS_SERVICE_ACCOUNT ? name : undefined;
+  const name = kubeconfigTokenClaims(kubeconfig)?.account;
+  return name !== undefined && name !== REMOTE_ACCESS_SERVICE_ACCOUNT ? name : undefined;
 }
 
 function usage(message: string): IsthmusError {

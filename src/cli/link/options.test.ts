@@ -9,6 +9,7 @@ import {
   labelSelectorFromString,
   linkSpecOptions,
   linkSpecWarnings,
+  tokenDurationFlag,
   trustDomainFlag,
 } from './options.js';
 
@@ -159,6 +160,18 @@ describe('isthmus link: the Link and its credentials are refused, not cut down o
     expect(apiServerAddressFlag('https://[2001:db8::1]:6443')).toBe('https://[2001:db8::1]:6443');
     for (const bad of ['203.0.113.10:6443', 'localhost:6443', 'tcp://10.0.0.1:6443', '']) {
       expect(usageError(() => apiServerAddressFlag(bad))).toMatch(/--api-server-address must be a URL/);
+    }
+  });
+
+  it('--token-duration: whole seconds within what TokenRequest accepts (10m to 2^32 s)', () => {
+    expect(tokenDurationFlag('2160h')).toBe(7_776_000);
+    expect(tokenDurationFlag('10m')).toBe(600);
+    expect(tokenDurationFlag('1h30m0.5s')).toBe(5400);
+    expect(tokenDurationFlag(`${2 ** 32}s`)).toBe(2 ** 32);
+    for (const bad of ['9m59s', '90d', '0', '', '-1h', `${2 ** 32 + 1}s`, '1y']) {
+      expect(usageError(() => tokenDurationFlag(bad))).toMatch(
+        /--token-duration .*expected a duration from 10m to 4294967296s, such as 2160h/,
+      );
     }
   });
 

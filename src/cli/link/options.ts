@@ -141,6 +141,26 @@ function optionalSelector(text: string | undefined, flag: string): V1LabelSelect
   return text.trim() === '' ? {} : labelSelectorFromString(text, flag);
 }
 
+/** TokenRequest's bounds (kube-apiserver's validation): 10 minutes to 2^32 seconds. */
+const MIN_TOKEN_SECONDS = 600;
+const MAX_TOKEN_SECONDS = 2 ** 32;
+
+/**
+ * `--token-duration`: the lifetime of the bound token the Link's credentials carry, in whole
+ * seconds as TokenRequest takes it, within the bounds kube-apiserver accepts (so the remote never
+ * answers 422 after the local part was printed).
+ */
+export function tokenDurationFlag(text: string): number {
+  const ms = parseDuration(text);
+  const seconds = ms === undefined ? Number.NaN : Math.floor(ms / 1000);
+  if (!(seconds >= MIN_TOKEN_SECONDS && seconds <= MAX_TOKEN_SECONDS)) {
+    throw usage(
+      `--token-duration ${JSON.stringify(text)}: expected a duration from 10m to ${MAX_TOKEN_SECONDS}s, such as 2160h (90 days)`,
+    );
+  }
+  return seconds;
+}
+
 /**
  * `--cluster-name`: one DNS label. It names the Link, its Secret and every mirror (`<svc>-<name>`),
  * so a list or a typo is refused rather than cut down to something else.

@@ -209,6 +209,13 @@ export function clusterTlsOf(
   };
 }
 
+/** Where a read-only account comes from, as a question for an error message. */
+export function accountSource(account: string): string {
+  return account === REMOTE_ACCESS_SERVICE_ACCOUNT
+    ? 'is Isthmus installed there'
+    : `did \`isthmus allow --service-account-name ${account}\` run there`;
+}
+
 /** The token the token controller wrote into a read-only account's Secret (`<account>-token`). */
 export function tokenOf(
   secret: V1Secret | undefined,
@@ -217,14 +224,10 @@ export function tokenOf(
 ): string {
   const data = secret?.data?.token;
   if (!data) {
-    const how =
-      account === REMOTE_ACCESS_SERVICE_ACCOUNT
-        ? 'is Isthmus installed there'
-        : `did \`isthmus allow --service-account-name ${account}\` run there`;
     throw new IsthmusError(
       'LINK_INVALID',
       `cluster ${cluster} has no token in ${SYSTEM_NAMESPACE}/${account}-token yet: ` +
-        `${how}, and has the token controller filled the Secret?`,
+        `${accountSource(account)}, and has the token controller filled the Secret?`,
       { terminal: true },
     );
   }

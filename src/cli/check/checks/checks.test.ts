@@ -75,6 +75,13 @@ function facts(change: (f: CheckFacts) => void = () => {}): CheckFacts {
 }
 
 const links = (f: CheckFacts) => (f.links.ok ? f.links.value : []);
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+/** A credentials token's lifetime, from and to offsets of `now`. */
+const tokenLife = (now: Date, from: number, to: number) => ({
+  notBefore: new Date(now.getTime() + from).toISOString(),
+  expiresAt: new Date(now.getTime() + to).toISOString(),
+});
 
 describe('a healthy setup', () => {
   it('passes every check', () => {
@@ -259,6 +266,51 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         },
         'fail',
         /credentials Secret isthmus-system\/cluster-credentials-west does not exist/,
+      ],
+      [
+        'a 90-day token with 5 days left: a warning that says how to renew it',
+        (f) => {
+          links(f)[0]!.token = tokenLife(f.now, -85 * DAY, 5 * DAY);
+        },
+        'warn',
+        /^Link west: the token in isthmus-system\/cluster-credentials-west expires in 5 days \(.*\); re-run `isthmus link --context <west> --cluster-name west --token-duration <duration> \| kubectl apply -f -`/,
+      ],
+      [
+        'a 90-day token with 60 days left: fine',
+        (f) => {
+          links(f)[0]!.token = tokenLife(f.now, -30 * DAY, 60 * DAY);
+        },
+        'ok',
+        null,
+      ],
+      [
+        'a 1-day token warns in its last tenth only: 3 hours left is fine',
+        (f) => {
+          links(f)[0]!.token = tokenLife(f.now, -21 * HOUR, 3 * HOUR);
+        },
+        'ok',
+        null,
+      ],
+      [
+        'a 1-day token with 2 hours left: a warning',
+        (f) => {
+          links(f)[0]!.token = tokenLife(f.now, -22 * HOUR, 2 * HOUR);
+        },
+        'warn',
+        /the token in isthmus-system\/cluster-credentials-west expires in 2 hours/,
+      ],
+      [
+        'an expired token the remote refuses: the failure names the expiry, not a revocation',
+        (f) => {
+          links(f)[0]!.token = tokenLife(f.now, -90 * DAY, -HOUR);
+          links(f)[0]!.remote = {
+            ok: false,
+            kind: 'unauthorized',
+            message: 'GET /version: 401 Unauthorized',
+          };
+        },
+        'fail',
+        /^Link west: the token in isthmus-system\/cluster-credentials-west expired at .*; re-run `isthmus link .*--token-duration/,
       ],
     ],
   ],

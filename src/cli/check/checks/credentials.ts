@@ -1,4 +1,11 @@
-import { type CheckFacts, type CheckResult, linkLabel, type RemoteAccess } from '../types.js';
+import {
+  type CheckFacts,
+  type CheckResult,
+  linkLabel,
+  type RemoteAccess,
+  type TokenLifetime,
+} from '../types.js';
+import { type ExpiryVerdict, expiryVerdict } from './certificates.js';
 import { resultOf, unreadable } from './result.js';
 
 const WHAT = "every Link's remote API credentials work";
@@ -26,14 +33,33 @@ function hint(cluster: string, secret: string, r: Exclude<RemoteAccess, { ok: tr
   }
 }
 
+/**
+ * A token that expires (`isthmus link --token-duration`), as certificates are judged: a warning
+ * once less than min(30 days, a tenth of its lifetime) remains, a failure once it has lapsed.
+ */
+function tokenVerdict(token: TokenLifetime | undefined, now: Date): ExpiryVerdict | undefined {
+  if (!token) return undefined;
+  const notBefore = token.notBefore ? new Date(token.notBefore) : new Date(0);
+  return expiryVerdict(notBefore, new Date(token.expiresAt), now);
+}
+
 export function checkCredentials(facts: CheckFacts): CheckResult {
   const blocked = unreadable(WHAT, 'Links', facts.links);
   if (blocked || !facts.links.ok) return blocked!;
   const failures: string[] = [];
-  for (const { link, remote } of facts.links.value) {
-    if (remote.ok) continue;
+  const warnings: string[] = [];
+  for (const { link, remote, token } of facts.links.value) {
+    const cluster = linkLabel(link);
     const secret = `${link.metadata?.namespace ?? ''}/${link.spec?.clusterCredentialsSecret ?? ''}`;
-    failures.push(hint(linkLabel(link), secret, remote));
+    const verdict = tokenVerdict(token, facts.now);
+    const renew = `re-run \`isthmus link --context <${cluster}> --cluster-name ${cluster} --token-duration <duration> | kubectl apply -f -\``;
+    if (!remote.ok && remote.kind === 'unauthorized' && verdict?.status === 'fail') {
+      failures.push(`Link ${cluster}: the token in ${secret} ${verdict.message}; ${renew}`);
+    } else if (!remote.ok) {
+      failures.push(hint(cluster, secret, remote));
+    } else if (verdict && verdict.status !== 'ok') {
+      warnings.push(`Link ${cluster}: the token in ${secret} ${verdict.message}; ${renew}`);
+    }
   }
-  return resultOf(WHAT, failures);
+  return resultOf(WHAT, failures, warnings);
 }
