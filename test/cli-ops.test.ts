@@ -16,6 +16,7 @@ import { revokeCertificate } from '../src/identity/revoke.js';
 import { KubeClient } from '../src/kube/client.js';
 import { R } from '../src/kube/resources.js';
 import type { Link, V1ConfigMap, V1Secret, V1Service } from '../src/kube/types.js';
+import { VERSION } from '../src/version.js';
 import { waitFor } from '../src/wait-for.js';
 
 const BASE = 51; // east 127.0.51.x, west 127.0.52.x: apart from every other test's addresses
@@ -86,7 +87,8 @@ describe('isthmus operator verbs on the lab', () => {
       { timeoutMs: 20_000, intervalMs: 250 },
     );
     expect(run.stdout).not.toContain('×');
-    expect(run.stdout.match(/^√ /gm)?.length).toBe(15);
+    expect(run.stdout.match(/^√ /gm)?.length).toBe(16);
+    expect(run.stdout).toContain("√ the control plane runs the CLI's version");
     // Read through the API server's pod proxy from each gateway pod's admin /routes.
     expect(run.stdout).toContain("√ the gateways listen on every mirror's egress ports");
     expect(run.stdout).toContain('Status check results are √');
@@ -138,6 +140,28 @@ describe('isthmus operator verbs on the lab', () => {
       timeoutMs: 20_000,
       intervalMs: 500,
     });
+  });
+
+  it('version: the CLI and every pod of the install run the same version', async () => {
+    const [text, asJson, clientOnly] = await Promise.all([
+      isthmus('version'),
+      isthmus('version', '-o', 'json'),
+      isthmus('version', '--client'),
+    ]);
+    expect(text).toMatchObject({
+      code: 0,
+      stdout: `Client version: ${VERSION}\nServer version: ${VERSION}\n`,
+    });
+    expect(JSON.parse(asJson.stdout)).toEqual({
+      clientVersion: VERSION,
+      serverVersion: VERSION,
+      components: [
+        { component: 'controller', pods: { [VERSION]: 1 } },
+        { component: 'gateway', pods: { [VERSION]: 1 } },
+        { component: 'identity', pods: { [VERSION]: 1 } },
+      ],
+    });
+    expect(clientOnly.stdout).toBe(`Client version: ${VERSION}\n`);
   });
 
   it('gateways: west alive, two services (podinfo-west and podinfo-direct-west), probe latencies', async () => {

@@ -6,12 +6,13 @@
 import { Command, CommanderError } from 'commander';
 import { describeError, isIsthmusError } from '../errors.js';
 import { registerSlimClientNode } from '../kube/client-node-slim.js';
+import { VERSION } from '../version.js';
 import { registerCommands } from './commands/index.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('isthmus')
     .description('Multicluster federation gateway for Kubernetes: mirrored services, mTLS tunnels, failover.')
-    .version('0.1.0')
+    .version(VERSION)
     // Needed for `certs revoke`, whose --out is its own, not `certs`'s (commander requires it on
     // every ancestor); the program has no options besides --version and --help.
     .enablePositionalOptions()

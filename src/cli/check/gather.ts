@@ -59,6 +59,7 @@ import {
   type PeerChain,
   type RemoteAccess,
 } from './types.js';
+import { readComponentVersions } from './versions-view.js';
 
 export interface GatherOptions {
   /** Deadline of each remote call (remote API, gateway handshake). */
@@ -323,6 +324,7 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
   const gatewayListeners = fetched(() => readGatewayListeners(client, opts.remoteTimeoutMs));
   const federated = fetched(() => readFederatedRows(client));
   const deployments = fetched(() => readDeployments(client, opts.remoteTimeoutMs));
+  const podVersions = fetched(() => readComponentVersions(client));
   return {
     now: new Date(),
     ...install,
@@ -338,5 +340,6 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     gatewayListeners: await gatewayListeners,
     federated: await federated,
     deployments: await deployments,
+    podVersions: await podVersions,
   };
 }

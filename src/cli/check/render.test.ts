@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { issueGatewayCertificate, splitPem } from '../../identity/index.js';
 import { foreignTestPki, testGatewayCertificate, testPki } from '../../identity/testing.js';
+import { VERSION } from '../../version.js';
 import { runChecks } from './checks/index.js';
 import { checkReport, checksPassed, renderCheckText } from './render.js';
 import { HEALTHY_CONDITIONS, healthyFacts, link, linkFacts, mirror } from './test-builders.js';
@@ -43,6 +44,8 @@ function brokenFacts(): CheckFacts {
     value: [mirror('podinfo-west'), mirror('db-north', 'north', 0, 1), mirror('old-south', 'south')],
   };
   if (f.deployments.ok) f.deployments.value[1] = { name: 'isthmus-gateway', replicas: 2, available: 1 };
+  // The gateway mid-upgrade: its new pod runs a later version than this CLI.
+  f.podVersions = { ok: true, value: [{ component: 'gateway', pods: { [VERSION]: 1, '9.9.9': 1 } }] };
   f.deniedPermissions = {
     ok: true,
     value: [{ serviceAccount: 'isthmus-gateway', verb: 'watch', group: '', resource: 'services' }],
@@ -95,6 +98,7 @@ describe('isthmus check output', () => {
       'warning',
       'warning', // a federation member (north) serves nothing
       'success',
+      'warning', // a gateway pod runs another version
     ]);
   });
 

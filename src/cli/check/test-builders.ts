@@ -1,6 +1,7 @@
 /** Facts for the check tests: a healthy two-way setup as the baseline, each case changing one thing. */
 import type { V1Condition, V1Pod } from '../../kube/types.js';
 import { LINK_GROUP, LINK_VERSION, type Link } from '../../kube/types.js';
+import { VERSION } from '../../version.js';
 import type { CheckFacts, LinkFacts, MirrorFacts } from './types.js';
 
 type PodStatus = NonNullable<V1Pod['status']>;
@@ -84,6 +85,13 @@ export function healthyFacts(
       value: [{ pod: 'isthmus-gateway-7d9f-abcde', ready: true, ports: [20000] }],
     },
     federated: { ok: true, value: [] },
+    podVersions: {
+      ok: true,
+      value: ['controller', 'gateway', 'identity'].map((component) => ({
+        component,
+        pods: { [VERSION]: component === 'controller' ? 2 : 1 },
+      })),
+    },
     deployments: {
       ok: true,
       value: ['isthmus-identity', 'isthmus-gateway', 'isthmus-controller'].map((name) => ({

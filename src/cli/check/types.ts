@@ -7,6 +7,7 @@
 import type { Link, V1Condition, V1Pod } from '../../kube/types.js';
 import { splitAddresses } from '../../mirror/link-config.js';
 import type { FederatedRow } from './federated-view.js';
+import type { ComponentVersions } from './versions-view.js';
 
 /** `warn` does not fail the run (linkerd's ‼); `fail` makes the exit status non-zero. */
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -155,6 +156,8 @@ export interface CheckFacts {
   controllerMayCreateNamespaces: Fetched<boolean>;
   /** Federated Services (`<name>-federated`) and what each member cluster serves. */
   federated: Fetched<FederatedRow[]>;
+  /** The versions the install's live pods run, per component (`app.kubernetes.io/version`). */
+  podVersions: Fetched<ComponentVersions[]>;
 }
 
 export function condition(link: Link, type: string): V1Condition | undefined {

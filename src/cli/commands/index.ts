@@ -15,6 +15,7 @@ import { registerSandbox } from './sandbox.js';
 import { registerStatus } from './status.js';
 import { registerUninstall } from './uninstall.js';
 import { registerUnlink } from './unlink.js';
+import { registerVersion } from './version.js';
 
 /** Adds every verb to the program. Verbs load their implementation lazily inside their action. */
 export function registerCommands(program: Command): void {
@@ -34,4 +35,5 @@ export function registerCommands(program: Command): void {
   registerRoutes(program);
   registerStatus(program);
   registerFederated(program);
+  registerVersion(program);
 }

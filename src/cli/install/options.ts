@@ -1,3 +1,4 @@
+import { VERSION } from '../../version.js';
 import type { GatewayExposure } from './gateway-exposure.js';
 import { type Component, type ContainerResources, DEFAULT_RESOURCES } from './resources.js';
 import { DEFAULT_SCHEDULING, type PodScheduling } from './scheduling.js';
@@ -50,7 +51,7 @@ export const INSTALL_DEFAULTS = {
   trustDomain: 'cluster.local',
   clusterDomain: 'cluster.local',
   namespace: 'isthmus-system',
-  image: 'ghcr.io/isthmus-dev/isthmus:0.1.0',
+  image: `ghcr.io/isthmus-dev/isthmus:${VERSION}`,
   imagePullPolicy: 'IfNotPresent',
   gatewayReplicas: 1,
   controllerReplicas: 2,

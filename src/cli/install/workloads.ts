@@ -5,6 +5,7 @@
 
 import { GATEWAY_NODE_OPTIONS } from '../../gateway/process-flags.js';
 import { CRL_CONFIGMAP, GATEWAY_SERVICE_NAME, IDENTITY_TOKEN_AUDIENCE, PORTS } from '../../kube/keys.js';
+import { VERSION, VERSION_LABEL } from '../../version.js';
 import { CONTROLLER_NODE_OPTIONS } from '../controller/process-flags.js';
 import { exposureFields } from './gateway-exposure.js';
 import { componentLabels, type InstallOptions, PART_OF } from './options.js';
@@ -72,7 +73,9 @@ function deployment(
   container: object,
   { volumes = [], spec = {}, annotations = {} }: PodExtras = {},
 ) {
-  const labels = componentLabels(component);
+  // The version on the pods too, where `isthmus version` reads what each one runs; never in the
+  // selector, which is immutable and must match the pods of every version during an upgrade.
+  const labels: Record<string, string> = { ...componentLabels(component), [VERSION_LABEL]: VERSION };
   const selector = { matchLabels: { 'app.kubernetes.io/name': labels['app.kubernetes.io/name'] } };
   // Replicas in different zones and on different nodes when the scheduler can, so one zone's or
   // node's loss or drain takes one. Both keys: a pod with constraints of its own no longer gets the

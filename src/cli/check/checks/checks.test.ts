@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createCrl } from '../../../identity/crl.js';
 import { issueGatewayCertificate, splitPem } from '../../../identity/index.js';
 import { foreignTestPki, testGatewayCertificate, testPki } from '../../../identity/testing.js';
+import { VERSION } from '../../../version.js';
 import {
   HEALTHY_CONDITIONS,
   healthyFacts,
@@ -31,6 +32,7 @@ import {
   checkPermissions,
   checkRevocation,
   checkTrustAnchor,
+  checkVersions,
   expiryVerdict,
   runChecks,
 } from './index.js';
@@ -944,6 +946,47 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         },
         'fail',
         /issuer certificate .* expired at/,
+      ],
+    ],
+  ],
+  [
+    'versions',
+    checkVersions,
+    [
+      [
+        'mid-upgrade: one gateway pod runs a newer version',
+        (f) => {
+          f.podVersions = {
+            ok: true,
+            value: [{ component: 'gateway', pods: { [VERSION]: 1, '9.9.9': 1 } }],
+          };
+        },
+        'warn',
+        /^gateway: pods of another version than this CLI: 9\.9\.9 \(1 pod\); mid-upgrade, wait for the rollout/,
+      ],
+      [
+        'pods from a CLI that recorded no version',
+        (f) => {
+          f.podVersions = { ok: true, value: [{ component: 'controller', pods: { unknown: 2 } }] };
+        },
+        'warn',
+        /^controller: pods of another version than this CLI: unknown \(2 pods\) \(unknown: installed by a CLI that did not record it\)/,
+      ],
+      [
+        'pods that may not be listed: a warning, the other checks judge the install',
+        (f) => {
+          f.podVersions = { ok: false, error: 'pods is forbidden' };
+        },
+        'warn',
+        /cannot list the pods in isthmus-system: pods is forbidden/,
+      ],
+      [
+        'no pods at all: nothing runs another version (the Deployments check fails instead)',
+        (f) => {
+          f.podVersions = { ok: true, value: [] };
+        },
+        'ok',
+        null,
       ],
     ],
   ],

@@ -13,6 +13,7 @@ import { checkMirrorEndpoints, checkMirrorsOwned } from './mirrors.js';
 import { checkPermissions } from './permissions.js';
 import { checkRevocation } from './revocation.js';
 import { checkTrustAnchor } from './trust-anchor.js';
+import { checkVersions } from './versions.js';
 
 export const CHECKS: readonly Check[] = [
   checkCrds,
@@ -30,6 +31,7 @@ export const CHECKS: readonly Check[] = [
   checkExportsMirrored,
   checkFederated,
   checkCertificates,
+  checkVersions,
 ];
 
 export function runChecks(facts: CheckFacts, checks: readonly Check[] = CHECKS): CheckResult[] {
@@ -53,4 +55,5 @@ export {
   checkPermissions,
   checkRevocation,
   checkTrustAnchor,
+  checkVersions,
 };

@@ -1,0 +1,10 @@
+/**
+ * The version of this build: the CLI prints it (`isthmus --version`, `isthmus version`), the
+ * install labels every Deployment and pod with it (`app.kubernetes.io/version`) and pins the
+ * default image to it, so `isthmus version` and `isthmus check` can tell which version each pod
+ * runs. Kept equal to package.json's by src/version.test.ts.
+ */
+export const VERSION = '0.1.0';
+
+/** The recommended label (kubernetes.io/docs: common labels) that carries it on objects and pods. */
+export const VERSION_LABEL = 'app.kubernetes.io/version';
