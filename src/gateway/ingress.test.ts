@@ -380,6 +380,9 @@ describe('close', () => {
     sessions.push(s, { destroy: () => void relay.close() });
     const goaway = new Promise((r) => s.once('goaway', r));
     await waitFor(() => relay.accepted() === 1, 'the connection to reach the relay');
+    // Accepted by the ingress too (TCP only, the handshake held): a connection still in the
+    // listen backlog when close() stops listening is refused, and no session ever starts.
+    await waitFor(() => ingress.connections() === 1, 'the relayed connection to reach the ingress');
     const closed = ingress.close(5_000);
     relay.release();
     await within(goaway, 5_000, 'GOAWAY for the late session');
