@@ -102,10 +102,17 @@ describe('install and link with the real kubectl', () => {
       'Local',
       '--gateway-node-port',
       '31443',
+      '--network-policy',
+      '--admin-allow-namespace',
+      'monitoring',
+      '--admin-allow-cidr',
+      '192.0.2.10/32',
     );
     expect(eastApplied.stdout).toMatch(
       /clusterrolebinding\.rbac\.authorization\.k8s\.io\/isthmus-controller-namespace-creation created/,
     );
+    for (const component of ['gateway', 'identity', 'controller'])
+      expect(eastApplied.stdout).toContain(`networkpolicy.networking.k8s.io/isthmus-${component} created`);
     const eastAdmin = KubeClient.fromKubeconfigString(east.kubeconfig());
     try {
       const gw = await eastAdmin.get<V1Service>(R.services, 'isthmus-system', 'isthmus-gateway');
@@ -474,6 +481,7 @@ describe('install and link with the real kubectl', () => {
       expect(deleted.stdout).toMatch(
         /clusterrole\.rbac\.authorization\.k8s\.io "isthmus-controller-namespace-creation" deleted/,
       );
+      expect(deleted.stdout).toMatch(/networkpolicy\.networking\.k8s\.io "isthmus-gateway" deleted/);
       expect(deleted.stdout).toMatch(/namespace "isthmus-system" deleted/);
 
       // Nothing of Isthmus is left: no labelled cluster object, no CRD, no mirror, no namespace.

@@ -32,6 +32,7 @@ export const R = {
   endpointSlices: ref('discovery.k8s.io', 'v1', 'endpointslices', 'EndpointSlice'),
   leases: ref('coordination.k8s.io', 'v1', 'leases', 'Lease'),
   podDisruptionBudgets: ref('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget'),
+  networkPolicies: ref('networking.k8s.io', 'v1', 'networkpolicies', 'NetworkPolicy'),
   roles: ref('rbac.authorization.k8s.io', 'v1', 'roles', 'Role'),
   roleBindings: ref('rbac.authorization.k8s.io', 'v1', 'rolebindings', 'RoleBinding'),
   clusterRoles: ref('rbac.authorization.k8s.io', 'v1', 'clusterroles', 'ClusterRole', false),

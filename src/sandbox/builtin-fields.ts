@@ -29,6 +29,7 @@ const TOP_LEVEL: Record<string, string> = {
   'coordination.k8s.io/v1/Lease': 'V1Lease',
   'apps/v1/Deployment': 'V1Deployment',
   'policy/v1/PodDisruptionBudget': 'V1PodDisruptionBudget',
+  'networking.k8s.io/v1/NetworkPolicy': 'V1NetworkPolicy',
   'rbac.authorization.k8s.io/v1/Role': 'V1Role',
   'rbac.authorization.k8s.io/v1/RoleBinding': 'V1RoleBinding',
   'rbac.authorization.k8s.io/v1/ClusterRole': 'V1ClusterRole',

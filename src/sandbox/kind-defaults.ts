@@ -120,6 +120,21 @@ function defaultSecret(obj: KObj): void {
   delete obj.stringData;
 }
 
+/**
+ * SetDefaults_NetworkPolicy and _NetworkPolicyPort; podSelector is a struct, not a pointer, so Go
+ * always writes it back, `{}` when the request left it out.
+ */
+function defaultNetworkPolicy(obj: KObj): void {
+  const spec = rec(obj, 'spec');
+  rec(spec, 'podSelector');
+  for (const rule of [...arr(spec, 'ingress'), ...arr(spec, 'egress')]) {
+    for (const p of arr(rule, 'ports')) p.protocol ??= 'TCP';
+  }
+  if (Array.isArray(spec.policyTypes) && spec.policyTypes.length > 0) return;
+  const egress = Array.isArray(spec.egress) && spec.egress.length > 0;
+  spec.policyTypes = egress ? ['Ingress', 'Egress'] : ['Ingress'];
+}
+
 const DEFAULTERS: Record<string, (obj: KObj) => void> = {
   'v1/Service': defaultService,
   'v1/Pod': (obj) => defaultPodSpec(rec(obj, 'spec')),
@@ -129,6 +144,7 @@ const DEFAULTERS: Record<string, (obj: KObj) => void> = {
   },
   'discovery.k8s.io/v1/EndpointSlice': (obj) => defaultPorts(arr(obj, 'ports')),
   'apps/v1/Deployment': defaultDeployment,
+  'networking.k8s.io/v1/NetworkPolicy': defaultNetworkPolicy,
   'v1/Namespace': (obj) => {
     // Since 1.21 every namespace carries its own name as an immutable label.
     obj.metadata.labels = { ...obj.metadata.labels, 'kubernetes.io/metadata.name': obj.metadata.name! };

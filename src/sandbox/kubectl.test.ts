@@ -233,6 +233,37 @@ spec:
   });
 });
 
+describe('kubectl and NetworkPolicies', () => {
+  const policy = (name: string, peer: string) => `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: ${name}, namespace: default}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress:
+  - from: [${peer}]
+    ports: [{port: 8080}]
+`;
+
+  it('apply creates one with its defaults, get netpol lists it, a bad one is refused with its field', async () => {
+    const applied = await ok('apply', '-f', file('netpol.yaml', policy('web', '{namespaceSelector: {}}')));
+    expect(applied).toContain('networkpolicy.networking.k8s.io/web created');
+    expect(await ok('get', 'netpol')).toMatch(/^NAME\s+POD-SELECTOR\s+AGE\nweb\s+app=web\s+\d+s\n$/);
+    const obj = JSON.parse(await ok('get', 'networkpolicy', 'web', '-o', 'json'));
+    expect(obj.metadata.generation).toBe(1);
+    expect(obj.spec.policyTypes).toEqual(['Ingress']);
+    expect(obj.spec.ingress[0].ports).toEqual([{ port: 8080, protocol: 'TCP' }]);
+    const bad = await kubectl(
+      'apply',
+      '-f',
+      file('bad-netpol.yaml', policy('bad', '{ipBlock: {cidr: 10.0.0.0/8}, podSelector: {}}')),
+    );
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain(
+      'spec.ingress[0].from[0]: Forbidden: may not specify both ipBlock and another peer',
+    );
+  });
+});
+
 describe('kubectl describe', () => {
   it("describes a Deployment and a Pod with gRPC and HTTP probes (the probes' defaults are set)", async () => {
     const containers = `[{name: app, image: "app:1", readinessProbe: {grpc: {port: 8080}},

@@ -211,6 +211,13 @@ export const BUILTIN_TYPES: readonly ResourceType[] = [
     hasStatus: true,
     tracksGeneration: true,
   }),
+  builtin({
+    group: 'networking.k8s.io',
+    plural: 'networkpolicies',
+    kind: 'NetworkPolicy',
+    shortNames: ['netpol'],
+    tracksGeneration: true,
+  }),
   builtin({ group: RBAC, plural: 'roles', kind: 'Role', allowCreateOnUpdate: true }),
   builtin({ group: RBAC, plural: 'rolebindings', kind: 'RoleBinding', allowCreateOnUpdate: true }),
   builtin({

@@ -88,6 +88,35 @@ function templateContainers(name: string, field: 'name' | 'image'): Column {
   return { name, type: 'string', priority: 1, cell };
 }
 
+/** One requirement as labels.Requirement.String() writes it: `k=v`, `k in (a,b)`, `k`, `!k`. */
+function requirementText(key: string, operator: unknown, values: unknown[]): string {
+  const set = () => `(${values.map(String).sort().join(',')})`;
+  switch (operator) {
+    case 'In':
+      return `${key} in ${set()}`;
+    case 'NotIn':
+      return `${key} notin ${set()}`;
+    case 'Exists':
+      return key;
+    case 'DoesNotExist':
+      return `!${key}`;
+    default:
+      return `${key}=${values[0]}`;
+  }
+}
+
+/** metav1.FormatLabelSelector: requirements sorted by key, `<none>` for the empty selector. */
+function formatLabelSelector(selector: unknown): string {
+  const labels = Object.entries((get(selector, 'matchLabels') ?? {}) as Obj).map(
+    ([k, v]) => [k, requirementText(k, '=', [v])] as const,
+  );
+  const exprs = list(get(selector, 'matchExpressions')).map(
+    (e) => [String(e.key), requirementText(String(e.key), e.operator, list(e.values))] as const,
+  );
+  const parts = [...labels, ...exprs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return parts.map(([, text]) => text).join(',') || '<none>';
+}
+
 const BUILTIN_COLUMNS: Record<string, Column[]> = {
   'v1/Service': [
     NAME,
@@ -148,6 +177,11 @@ const BUILTIN_COLUMNS: Record<string, Column[]> = {
     AGE,
     templateContainers('Containers', 'name'),
     templateContainers('Images', 'image'),
+  ],
+  'networking.k8s.io/v1/NetworkPolicy': [
+    NAME,
+    { name: 'Pod-Selector', type: 'string', cell: (o) => formatLabelSelector(get(o, 'spec.podSelector')) },
+    AGE,
   ],
   'discovery.k8s.io/v1/EndpointSlice': [
     NAME,

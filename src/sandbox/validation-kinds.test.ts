@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { StatusCause } from './field-errors.js';
+import { applyDefaults } from './kind-defaults.js';
 import { nameRuleFor, validateBuiltin } from './validation.js';
 
 const opts = { allowLoopbackEndpoints: false };
@@ -292,6 +293,281 @@ describe('PodDisruptionBudget', () => {
     ],
   ])('refuses %s', (_what, spec, want) => {
     expect(check(PDB, pdb(spec))).toContainEqual(expect.objectContaining(want));
+  });
+});
+
+describe('NetworkPolicy', () => {
+  const NP = 'networking.k8s.io/v1/NetworkPolicy';
+  const web = { matchLabels: { app: 'web' } };
+  const policy = (spec: Record<string, unknown>) => ({ metadata: meta, spec: { podSelector: web, ...spec } });
+  /** One ingress rule with these ports and peers. */
+  const ingress = (rule: Record<string, unknown>) => policy({ ingress: [rule] });
+
+  it.each<[string, Record<string, unknown>]>([
+    ['an empty podSelector and no rules', { podSelector: {} }],
+    ['no podSelector at all (it decodes to {})', { podSelector: undefined }],
+    [
+      'ingress and egress with every kind of peer and port',
+      {
+        policyTypes: ['Ingress', 'Egress'],
+        ingress: [
+          {
+            from: [
+              { podSelector: {} },
+              { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } },
+              { podSelector: web, namespaceSelector: {} },
+              { ipBlock: { cidr: '10.0.0.0/8', except: ['10.1.0.0/16', '10.2.3.4/32'] } },
+              { ipBlock: { cidr: '2001:db8::/32', except: ['2001:db8:1::/48'] } },
+            ],
+            ports: [
+              { protocol: 'TCP', port: 4143 },
+              { protocol: 'UDP', port: 'dns' },
+              { protocol: 'SCTP', port: 20000, endPort: 29999 },
+              { port: 1, endPort: 1 },
+              {},
+            ],
+          },
+        ],
+        egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ port: 65535 }] }],
+      },
+    ],
+    // policyTypes is +listType=atomic and ValidateNetworkPolicySpec only counts and checks values.
+    ['a repeated policy type', { policyTypes: ['Egress', 'Egress'] }],
+  ])('accepts %s', (_what, spec) => {
+    expect(check(NP, policy(spec))).toEqual([]);
+  });
+
+  it.each<[string, ReturnType<typeof policy>, StatusCause]>([
+    [
+      'a podSelector with a bad operator',
+      policy({ podSelector: { matchExpressions: [{ key: 'app', operator: 'Equals', values: ['a'] }] } }),
+      {
+        reason: 'FieldValueInvalid',
+        field: 'spec.podSelector.matchExpressions[0].operator',
+        message: 'Invalid value: "Equals": not a valid selector operator',
+      },
+    ],
+    [
+      'a podSelector expression with a bad key',
+      policy({ podSelector: { matchExpressions: [{ key: '-app', operator: 'Exists' }] } }),
+      {
+        reason: 'FieldValueInvalid',
+        field: 'spec.podSelector.matchExpressions[0].key',
+        message:
+          "Invalid value: \"-app\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
+      },
+    ],
+    [
+      'a podSelector expression with a bad value',
+      policy({ podSelector: { matchExpressions: [{ key: 'app', operator: 'In', values: ['ok', 'a/b'] }] } }),
+      {
+        reason: 'FieldValueInvalid',
+        field: 'spec.podSelector.matchExpressions[0].values[1]',
+        message: expect.stringContaining('Invalid value: "a/b": a valid label must be an empty string'),
+      },
+    ],
+    [
+      'a bad matchLabels value in a peer',
+      ingress({ from: [{ namespaceSelector: { matchLabels: { team: 'a b' } } }] }),
+      {
+        reason: 'FieldValueInvalid',
+        field: 'spec.ingress[0].from[0].namespaceSelector.matchLabels',
+        message: expect.stringContaining('Invalid value: "a b": a valid label must be an empty string'),
+      },
+    ],
+    [
+      'an unknown policy type',
+      policy({ policyTypes: ['Ingress', 'Both'] }),
+      {
+        reason: 'FieldValueNotSupported',
+        field: 'spec.policyTypes[1]',
+        message: 'Unsupported value: "Both": supported values: "Ingress", "Egress"',
+      },
+    ],
+    [
+      'three policy types',
+      policy({ policyTypes: ['Ingress', 'Egress', 'Ingress'] }),
+      {
+        reason: 'FieldValueInvalid',
+        field: 'spec.policyTypes',
+        message: 'Invalid value: ["Ingress","Egress","Ingress"]: may not specify more than two policyTypes',
+      },
+    ],
+    [
+      'an unknown protocol',
+      ingress({ ports: [{ protocol: 'ICMP', port: 80 }] }),
+      {
+        reason: 'FieldValueNotSupported',
+        field: 'spec.ingress[0].ports[0].protocol',
+        message: 'Unsupported value: "ICMP": supported values: "TCP", "UDP", "SCTP"',
+      },
+    ],
+    [
+      'port 0',
+      ingress({ ports: [{ port: 0 }] }),
+      {
+        reason: 'FieldValueInvalid',
+        field: 'spec.ingress[0].ports[0].port',
+        message: 'Invalid value: 0: must be between 1 and 65535, inclusive',
+      },
+    ],
+    [
+      'port 65536 (egress)',
+      policy({ egress: [{ ports: [{ port: 65536 }] }] }),
+      {
+        reason: 'FieldValueInvalid',
+        field: 'spec.egress[0].ports[0].port',
+        message: 'Invalid value: 65536: must be between 1 and 65535, inclusive',
+      },
+    ],
+    [
+      'a port name that is no IANA_SVC_NAME',
+      ingress({ ports: [{ port: 'http--alt' }] }),
+      {
+        reason: 'FieldValueInvalid',
+        field: 'spec.ingress[0].ports[0].port',
+        message: 'Invalid value: "http--alt": must not contain consecutive hyphens',
+      },
+    ],
+    [
+      'endPort with a named port',
+      ingress({ ports: [{ port: 'http', endPort: 90 }] }),
+      {
+        reason: 'FieldValueInvalid',
+        field: 'spec.ingress[0].ports[0].endPort',
+        message: 'Invalid value: 90: may not be specified when `port` is non-numeric',
+      },
+    ],
+    [
+      'endPort without port',
+      ingress({ ports: [{ endPort: 90 }] }),
+      {
+        reason: 'FieldValueInvalid',
+        field: 'spec.ingress[0].ports[0].endPort',
+        message: 'Invalid value: 90: may not be specified when `port` is not specified',
+      },
+    ],
+    [
+      'endPort below port',
+      ingress({ ports: [{ port: 90, endPort: 80 }] }),
+      {
+        reason: 'FieldValueInvalid',
+        field: 'spec.ingress[0].ports[0].endPort',
+        message: 'Invalid value: 80: must be greater than or equal to `port`',
+      },
+    ],
+    [
+      'endPort above 65535',
+      ingress({ ports: [{ port: 90, endPort: 65536 }] }),
+      {
+        reason: 'FieldValueInvalid',
+        field: 'spec.ingress[0].ports[0].endPort',
+        message: 'Invalid value: 65536: must be between 1 and 65535, inclusive',
+      },
+    ],
+    [
+      'an empty peer',
+      ingress({ from: [{ podSelector: web }, {}] }),
+      {
+        reason: 'FieldValueRequired',
+        field: 'spec.ingress[0].from[1]',
+        message: 'Required value: must specify a peer',
+      },
+    ],
+    [
+      'an ipBlock with a selector',
+      policy({ egress: [{ to: [{ ipBlock: { cidr: '10.0.0.0/8' }, namespaceSelector: {} }] }] }),
+      {
+        reason: 'FieldValueForbidden',
+        field: 'spec.egress[0].to[0]',
+        message: 'Forbidden: may not specify both ipBlock and another peer',
+      },
+    ],
+    [
+      'an ipBlock without cidr',
+      ingress({ from: [{ ipBlock: { except: ['10.0.0.0/8'] } }] }),
+      {
+        reason: 'FieldValueRequired',
+        field: 'spec.ingress[0].from[0].ipBlock.cidr',
+        message: 'Required value',
+      },
+    ],
+    [
+      'a cidr that is no CIDR',
+      ingress({ from: [{ ipBlock: { cidr: '10.0.0.1' } }] }),
+      {
+        reason: 'FieldValueInvalid',
+        field: 'spec.ingress[0].from[0].ipBlock.cidr',
+        message: 'Invalid value: "10.0.0.1": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)',
+      },
+    ],
+    [
+      'an except that is no CIDR',
+      ingress({ from: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['10.0.0.0/33'] } }] }),
+      {
+        reason: 'FieldValueInvalid',
+        field: 'spec.ingress[0].from[0].ipBlock.except[0]',
+        message:
+          'Invalid value: "10.0.0.0/33": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)',
+      },
+    ],
+    [
+      'an except outside cidr',
+      ingress({ from: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['10.0.0.0/16', '192.168.0.0/16'] } }] }),
+      {
+        reason: 'FieldValueInvalid',
+        field: 'spec.ingress[0].from[0].ipBlock.except[1]',
+        message: 'Invalid value: "192.168.0.0/16": must be a strict subset of `cidr`',
+      },
+    ],
+    [
+      'an except equal to cidr',
+      ingress({ from: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['10.0.0.0/8'] } }] }),
+      {
+        reason: 'FieldValueInvalid',
+        field: 'spec.ingress[0].from[0].ipBlock.except[0]',
+        message: 'Invalid value: "10.0.0.0/8": must be a strict subset of `cidr`',
+      },
+    ],
+    [
+      'an except of the other family',
+      ingress({ from: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['2001:db8::/64'] } }] }),
+      {
+        reason: 'FieldValueInvalid',
+        field: 'spec.ingress[0].from[0].ipBlock.except[0]',
+        message: 'Invalid value: "2001:db8::/64": must be a strict subset of `cidr`',
+      },
+    ],
+  ])('refuses %s', (_what, obj, want) => {
+    expect(check(NP, obj)).toEqual([want]);
+  });
+
+  it('defaults policyTypes and port protocols as SetDefaults_NetworkPolicy does', () => {
+    const defaulted = (spec: Record<string, unknown>) => {
+      const obj = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { ...meta }, spec };
+      applyDefaults(NP, obj);
+      return obj.spec;
+    };
+    expect(defaulted({ ingress: [{ ports: [{ port: 80 }, { protocol: 'UDP', port: 53 }] }] })).toEqual({
+      podSelector: {},
+      policyTypes: ['Ingress'],
+      ingress: [
+        {
+          ports: [
+            { protocol: 'TCP', port: 80 },
+            { protocol: 'UDP', port: 53 },
+          ],
+        },
+      ],
+    });
+    expect(defaulted({ podSelector: web, egress: [{ ports: [{ port: 443 }] }] })).toEqual({
+      podSelector: web,
+      policyTypes: ['Ingress', 'Egress'],
+      egress: [{ ports: [{ protocol: 'TCP', port: 443 }] }],
+    });
+    // An empty egress list adds no Egress; policyTypes given are kept as they are.
+    expect(defaulted({ podSelector: {}, egress: [] }).policyTypes).toEqual(['Ingress']);
+    expect(defaulted({ podSelector: {}, policyTypes: ['Egress'] }).policyTypes).toEqual(['Egress']);
   });
 });
 

@@ -77,6 +77,42 @@ export function validateLabels(labels: unknown, field: string): StatusCause[] {
   return out;
 }
 
+const SELECTOR_OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist'];
+
+/** ValidateLabelSelectorRequirement: the operator's values rule, the key, then each value. */
+function selectorRequirement(e: Record<string, unknown>, path: string): StatusCause[] {
+  const out: StatusCause[] = [];
+  const values = Array.isArray(e.values) ? e.values : [];
+  if (!SELECTOR_OPERATORS.includes(String(e.operator))) {
+    out.push(invalid(child(path, 'operator'), e.operator ?? '', 'not a valid selector operator'));
+  } else if ((e.operator === 'In' || e.operator === 'NotIn') && values.length === 0) {
+    out.push(required(child(path, 'values'), "must be specified when `operator` is 'In' or 'NotIn'"));
+  } else if ((e.operator === 'Exists' || e.operator === 'DoesNotExist') && values.length > 0) {
+    out.push(
+      forbidden(child(path, 'values'), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"),
+    );
+  }
+  const key = String(e.key ?? '');
+  for (const msg of isQualifiedName(key)) out.push(invalid(child(path, 'key'), key, msg));
+  values.forEach((v, i) => {
+    for (const msg of isValidLabelValue(String(v)))
+      out.push(invalid(index(child(path, 'values'), i), v, msg));
+  });
+  return out;
+}
+
+/** metav1 ValidateLabelSelector (PodDisruptionBudget, NetworkPolicy); absent is valid. */
+export function validateLabelSelector(selector: unknown, field: string): StatusCause[] {
+  if (selector === undefined || selector === null) return [];
+  if (!isRecord(selector)) return [typeInvalid(field, selector, 'must be an object')];
+  const out = validateLabels(selector.matchLabels, child(field, 'matchLabels'));
+  const exprs = Array.isArray(selector.matchExpressions) ? selector.matchExpressions : [];
+  exprs.forEach((e, i) => {
+    if (isRecord(e)) out.push(...selectorRequirement(e, index(child(field, 'matchExpressions'), i)));
+  });
+  return out;
+}
+
 /** ValidateAnnotations: keys are qualified names ignoring case; keys plus values ≤ 256 KiB in total. */
 export function validateAnnotations(annotations: unknown, field: string): StatusCause[] {
   if (annotations === undefined || annotations === null) return [];

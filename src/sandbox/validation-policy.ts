@@ -4,10 +4,9 @@
  */
 import { child, invalid, notSupported, type StatusCause, typeInvalid } from './field-errors.js';
 import { isRecord } from './json-values.js';
-import { validateLabels } from './validation-meta.js';
+import { validateLabelSelector } from './validation-meta.js';
 
 const EVICTION_POLICIES = ['AlwaysAllow', 'IfHealthyBudget'];
-const SELECTOR_OPERATORS = ['DoesNotExist', 'Exists', 'In', 'NotIn'];
 
 /** apps ValidatePositiveIntOrPercent and IsNotMoreThan100Percent. */
 function intOrPercent(value: unknown, field: string): StatusCause[] {
@@ -29,38 +28,6 @@ function intOrPercent(value: unknown, field: string): StatusCause[] {
   return Number(value.slice(0, -1)) > 100 ? [invalid(field, value, 'must not be greater than 100%')] : [];
 }
 
-function labelSelector(selector: unknown, field: string): StatusCause[] {
-  if (selector === undefined || selector === null) return [];
-  if (!isRecord(selector)) return [typeInvalid(field, selector, 'must be an object')];
-  const out = validateLabels(selector.matchLabels, child(field, 'matchLabels'));
-  const exprs = Array.isArray(selector.matchExpressions) ? selector.matchExpressions : [];
-  exprs.forEach((e, i) => {
-    const path = `${field}.matchExpressions[${i}]`;
-    if (!isRecord(e)) return;
-    if (!SELECTOR_OPERATORS.includes(String(e.operator))) {
-      out.push(notSupported(child(path, 'operator'), e.operator, SELECTOR_OPERATORS));
-      return;
-    }
-    const values = Array.isArray(e.values) ? e.values : [];
-    const needsValues = e.operator === 'In' || e.operator === 'NotIn';
-    if (needsValues && values.length === 0) {
-      out.push({
-        reason: 'FieldValueRequired',
-        field: child(path, 'values'),
-        message: "Required value: must be specified when `operator` is 'In' or 'NotIn'",
-      });
-    }
-    if (!needsValues && values.length > 0) {
-      out.push({
-        reason: 'FieldValueForbidden',
-        field: child(path, 'values'),
-        message: "Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
-      });
-    }
-  });
-  return out;
-}
-
 export function validatePodDisruptionBudget(pdb: unknown): StatusCause[] {
   if (!isRecord(pdb)) return [];
   const spec = isRecord(pdb.spec) ? pdb.spec : {};
@@ -71,7 +38,7 @@ export function validatePodDisruptionBudget(pdb: unknown): StatusCause[] {
   for (const key of ['minAvailable', 'maxUnavailable'] as const) {
     if (spec[key] !== undefined) out.push(...intOrPercent(spec[key], child('spec', key)));
   }
-  out.push(...labelSelector(spec.selector, 'spec.selector'));
+  out.push(...validateLabelSelector(spec.selector, 'spec.selector'));
   const policy = spec.unhealthyPodEvictionPolicy;
   if (policy !== undefined && !EVICTION_POLICIES.includes(String(policy))) {
     out.push(notSupported('spec.unhealthyPodEvictionPolicy', policy, EVICTION_POLICIES));

@@ -7,6 +7,7 @@ import type { StatusCause } from './field-errors.js';
 import { validateConfigMap, validateNamespace, validateSecret } from './validation-config.js';
 import { type ValidationOptions, validateEndpointSlice, validateEndpoints } from './validation-endpoints.js';
 import type { NameRule } from './validation-meta.js';
+import { validateNetworkPolicy } from './validation-networking.js';
 import { validatePodUpdate } from './validation-pod-update.js';
 import { validatePodDisruptionBudget } from './validation-policy.js';
 import { validateService } from './validation-service.js';
@@ -44,6 +45,7 @@ const VALIDATORS: Record<string, KindValidator> = {
   'apps/v1/Deployment': (o, old) => validateDeployment(o, old),
   'coordination.k8s.io/v1/Lease': (o) => validateLease(o),
   'policy/v1/PodDisruptionBudget': (o) => validatePodDisruptionBudget(o),
+  'networking.k8s.io/v1/NetworkPolicy': (o) => validateNetworkPolicy(o),
   [`${RBAC}/Role`]: (o) => validateRbacRules(o, true),
   [`${RBAC}/ClusterRole`]: (o) => validateRbacRules(o, false),
   [`${RBAC}/RoleBinding`]: (o, old) => validateRoleBinding(o, old, true),

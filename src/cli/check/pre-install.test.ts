@@ -14,6 +14,8 @@ import { KubeClient } from '../../kube/client.js';
 import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import { type Sandbox, startSandbox } from '../../sandbox/index.js';
+import { networkPolicyManifests } from '../install/network-policy.js';
+import { testInstallOptions } from '../install/test-options.js';
 import {
   checkCrdsFree,
   checkNamespaceFree,
@@ -21,6 +23,7 @@ import {
   gatherPreFacts,
   INSTALL_KINDS,
   installCreates,
+  OPTIONAL_INSTALL_KINDS,
   type PreFacts,
   runPreChecks,
 } from './pre-install.js';
@@ -55,7 +58,12 @@ describe('pre-install checks (pure)', () => {
     );
     const kinds = new Set(parseAllDocuments(golden).map((d) => (d.toJS() as { kind?: string } | null)?.kind));
     kinds.delete(undefined);
+    // The opt-in ones: what --network-policy adds.
+    for (const o of networkPolicyManifests(testInstallOptions({ networkPolicy: true })) as { kind: string }[])
+      kinds.add(o.kind);
     expect([...kinds].sort()).toEqual([...INSTALL_KINDS].sort());
+    expect(OPTIONAL_INSTALL_KINDS).toEqual(['NetworkPolicy']);
+    expect(installCreates().map((p) => p.resource)).not.toContain('networkpolicies');
   });
 
   it('passes on a healthy cluster and says what is wrong otherwise', () => {

@@ -34,7 +34,11 @@ export const INSTALL_KINDS = [
   'Service',
   'Deployment',
   'PodDisruptionBudget',
+  'NetworkPolicy',
 ] as const;
+
+/** Kinds only an opt-in flag renders (`--network-policy`): `check --pre` does not require them. */
+export const OPTIONAL_INSTALL_KINDS: readonly string[] = ['NetworkPolicy'];
 
 export const MIN_MINOR = 25;
 
@@ -58,7 +62,7 @@ async function fetched<T>(read: () => Promise<T>): Promise<Fetched<T>> {
 
 /** One `create` per kind: in isthmus-system for namespaced kinds, cluster-wide for the others. */
 export function installCreates(): Permission[] {
-  return INSTALL_KINDS.map((kind) => {
+  return INSTALL_KINDS.filter((kind) => !OPTIONAL_INSTALL_KINDS.includes(kind)).map((kind) => {
     const res = resourceOf({ kind } as KubeObject);
     return {
       serviceAccount: '(you)',

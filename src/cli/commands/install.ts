@@ -4,11 +4,12 @@ import { isValidTrustDomain } from '../../identity/spiffe.js';
 import { PORTS } from '../../kube/keys.js';
 import { isDNS1123Subdomain, isValidLabelValue } from '../../sandbox/validation-strings.js';
 import { type GatewayExposureFlags, gatewayExposureFromFlags } from '../install/gateway-exposure.js';
+import { type NetworkPolicyFlags, networkPolicyFromFlags } from '../install/network-policy.js';
 import { INSTALL_DEFAULTS, type InstallOptions } from '../install/options.js';
 import { componentResources, DEFAULT_RESOURCES, resourcesFlagText } from '../install/resources.js';
 import { type SchedulingFlags, schedulingFromFlags } from '../install/scheduling.js';
 
-export interface InstallFlags extends GatewayExposureFlags, SchedulingFlags {
+export interface InstallFlags extends GatewayExposureFlags, NetworkPolicyFlags, SchedulingFlags {
   clusterName: string;
   /** false: --no-gateway. */
   gateway?: boolean;
@@ -149,11 +150,36 @@ export function registerInstall(program: Command): void {
       '--identity-resources <list>',
       `the identity container's resources, as --gateway-resources (default: ${resourcesFlagText(DEFAULT_RESOURCES.identity)})`,
     )
+    .option(
+      '--network-policy',
+      'also an ingress NetworkPolicy per component, for a CNI that enforces them: the admin port only from the controller and what the --admin-allow-* flags name',
+    )
+    .option(
+      '--admin-allow-namespace <namespace>',
+      "a namespace whose pods may reach the admin port :4191 (your Prometheus's), repeatable",
+      repeatable,
+    )
+    .option(
+      '--admin-allow-cidr <cidr>',
+      "addresses that may reach the admin port, repeatable: the API server's, whose pod proxy isthmus check, routes and gateways go through",
+      repeatable,
+    )
+    .option(
+      '--egress-allow-cidr <cidr>',
+      'host-network callers of mirrors (their nodes), repeatable: pods of every namespace are let in already',
+      repeatable,
+    )
     .action(async (flags: InstallFlags) => {
       const { loadAnchorBundle, loadIssuer } = await import('../../identity/files.js');
       const { renderInstall } = await import('../install/render.js');
+      const { networkPolicyNotes } = await import('../install/network-policy.js');
+      const print = (opts: InstallOptions) => {
+        for (const note of opts.networkPolicy ? networkPolicyNotes(opts.networkPolicy) : [])
+          process.stderr.write(`note: ${note}\n`);
+        process.stdout.write(renderInstall(opts));
+      };
       if (flags.gateway === false) {
-        process.stdout.write(renderInstall(installOptionsFromFlags(flags, undefined, undefined)));
+        print(installOptionsFromFlags(flags, undefined, undefined));
         return;
       }
       if (!flags.trustAnchor) {
@@ -171,7 +197,7 @@ export function registerInstall(program: Command): void {
             scope: { cluster: flags.clusterName, trustDomain: flags.trustDomain },
           })
         : { anchorPem: await loadAnchorBundle(flags.trustAnchor), issuer: undefined };
-      process.stdout.write(renderInstall(installOptionsFromFlags(flags, anchorPem, issuer)));
+      print(installOptionsFromFlags(flags, anchorPem, issuer));
     });
 }
 
@@ -213,6 +239,7 @@ const GATEWAY_FLAGS: [keyof InstallFlags, string][] = [
   ['gatewayToleration', '--gateway-toleration'],
   ['gatewayResources', '--gateway-resources'],
   ['identityResources', '--identity-resources'],
+  ['egressAllowCidr', '--egress-allow-cidr'],
 ];
 
 /**
@@ -302,6 +329,7 @@ export function installOptionsFromFlags(
     gatewayServiceType: oneOf('gateway-service-type', serviceType, ['LoadBalancer', 'NodePort', 'ClusterIP']),
     gatewayExposure: gatewayExposureFromFlags(flags, serviceType, problems),
     enableNamespaceCreation: flags.enableNamespaceCreation === true,
+    ...withNetworkPolicy(networkPolicyFromFlags(flags, problems)),
     scheduling: schedulingFromFlags(flags, problems),
     resources: {
       gateway: componentResources('gateway', flags.gatewayResources, problems),
@@ -312,3 +340,5 @@ export function installOptionsFromFlags(
   if (problems.length > 0) throw new IsthmusError('USAGE', problems.join('; '), { terminal: true });
   return opts;
 }
+
+const withNetworkPolicy = (p: InstallOptions['networkPolicy']) => (p ? { networkPolicy: p } : {});

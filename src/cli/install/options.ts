@@ -1,5 +1,6 @@
 import { VERSION } from '../../version.js';
 import type { GatewayExposure } from './gateway-exposure.js';
+import type { NetworkPolicyOptions } from './network-policy.js';
 import { type Component, type ContainerResources, DEFAULT_RESOURCES } from './resources.js';
 import { DEFAULT_SCHEDULING, type PodScheduling } from './scheduling.js';
 
@@ -41,6 +42,8 @@ export interface InstallOptions {
   gatewayExposure: GatewayExposure;
   /** Grants the controller `create namespaces`, for Links with `enableNamespaceCreation`. */
   enableNamespaceCreation: boolean;
+  /** Ingress NetworkPolicies for the install's pods (`--network-policy`); absent: none rendered. */
+  networkPolicy?: NetworkPolicyOptions;
   /** Node selectors, tolerations, priority class and pull secrets of the pods. */
   scheduling: PodScheduling;
   /** Each component's container resources: the defaults with `--<component>-resources` merged. */

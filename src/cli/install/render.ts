@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { INSTALL_CLUSTER_NAME_LABEL, INSTALL_GATEWAY_LABEL } from '../../kube/keys.js';
+import { networkPolicyManifests } from './network-policy.js';
 import { type InstallOptions, PART_OF } from './options.js';
 import { rbacManifests } from './rbac.js';
 import { controllerManifests, gatewayManifests, identityManifests } from './workloads.js';
@@ -49,6 +50,7 @@ export function installManifests(opts: InstallOptions): object[] {
       ? [...identityManifests(opts, opts.trustAnchorPem), ...gatewayManifests(opts)]
       : []),
     ...controllerManifests(opts),
+    ...networkPolicyManifests(opts),
   ];
 }
 

@@ -7,14 +7,6 @@ import type { KubeClient } from '../../kube/client.js';
 import { R, type ResourceRef } from '../../kube/resources.js';
 import type { KubeObject } from '../../kube/types.js';
 
-const rbac = (plural: string, kind: string, namespaced: boolean): ResourceRef => ({
-  group: 'rbac.authorization.k8s.io',
-  version: 'v1',
-  plural,
-  kind,
-  namespaced,
-});
-
 const BY_KIND: Record<string, ResourceRef> = {
   Namespace: R.namespaces,
   Service: R.services,
@@ -29,8 +21,9 @@ const BY_KIND: Record<string, ResourceRef> = {
   PodDisruptionBudget: R.podDisruptionBudgets,
   Role: R.roles,
   RoleBinding: R.roleBindings,
-  ClusterRole: rbac('clusterroles', 'ClusterRole', false),
-  ClusterRoleBinding: rbac('clusterrolebindings', 'ClusterRoleBinding', false),
+  ClusterRole: R.clusterRoles,
+  ClusterRoleBinding: R.clusterRoleBindings,
+  NetworkPolicy: R.networkPolicies,
 };
 
 export function resourceOf(obj: KubeObject): ResourceRef {

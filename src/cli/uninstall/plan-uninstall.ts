@@ -36,6 +36,7 @@ export type UninstallPlan =
 const ORDER = [
   'Deployment',
   'PodDisruptionBudget',
+  'NetworkPolicy',
   'Service',
   'EndpointSlice',
   'ConfigMap',
