@@ -171,10 +171,15 @@ describe('isthmus operator verbs on the lab', () => {
       isthmus('gateways', '-o', 'json', ...admin),
     ]);
     expect(table.code, table.stderr).toBe(0);
-    expect(table.stdout).toMatch(/^CLUSTER\s+ALIVE\s+NUM_SVC\s+LATENCY_P50\s+LATENCY_P95$/m);
-    expect(table.stdout).toMatch(/^west\s+True\s+2\s+[\d.]+ms\s+[\d.]+ms$/m);
+    expect(table.stdout).toMatch(/^CLUSTER\s+ALIVE\s+NUM_SVC\s+LATENCY_P50\s+LATENCY_P95\s+VERSION$/m);
+    // The version west's gateway answered the probes with, through the tunnel.
+    expect(table.stdout).toMatch(
+      new RegExp(`^west\\s+True\\s+2\\s+[\\d.]+ms\\s+[\\d.]+ms\\s+${VERSION.replaceAll('.', '\\.')}$`, 'm'),
+    );
     const json = JSON.parse(asJson.stdout) as unknown[];
-    expect(json).toEqual([expect.objectContaining({ cluster: 'west', alive: true, numServices: 2 })]);
+    expect(json).toEqual([
+      expect.objectContaining({ cluster: 'west', alive: true, numServices: 2, version: VERSION }),
+    ]);
   });
 
   it("routes: the east gateway's egress listener for podinfo-west, through the pod proxy", async () => {

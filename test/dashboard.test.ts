@@ -17,7 +17,7 @@ const CONTRACT_METRICS = [
   'isthmus_remote_api_up',
 ];
 
-/** Beyond the contract: the gateway's revocation metrics (README, "Revoking a certificate"), per-Service tunnels, federated services, the expiry of Link tokens. */
+/** Beyond the contract: the gateway's revocation metrics (README, "Revoking a certificate"), per-Service tunnels, federated services, the expiry of Link tokens, versions. */
 const MORE_CHARTED = [
   'isthmus_gateway_crl_revoked_certificates',
   'isthmus_gateway_crl_reloads_total',
@@ -26,6 +26,8 @@ const MORE_CHARTED = [
   'isthmus_federation_members',
   'isthmus_federation_ready_members',
   'isthmus_remote_credentials_expiration_timestamp_seconds',
+  'isthmus_build_info',
+  'isthmus_remote_gateway_info',
 ];
 
 describe('grafana/isthmus-dashboard.json', () => {

@@ -33,6 +33,8 @@ export interface ProbeResult {
   error?: string;
   /** Not probed: the address is not one the gateway may dial (answered 403, not 503). */
   refused?: true;
+  /** The version the remote gateway says it runs, when it answered. */
+  version?: string;
 }
 
 export interface AdminOptions {

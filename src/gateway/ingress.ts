@@ -11,6 +11,7 @@ import http2, { constants as h2 } from 'node:http2';
 import net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { hostPort } from '../host-port.js';
+import { VERSION, VERSION_HEADER } from '../version.js';
 import { ConnectionCounter, type Endpoint, pickTwoChoices } from './balancer.js';
 import {
   publishConnectError,
@@ -235,7 +236,11 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
     if ((method === 'GET' || method === 'HEAD') && path === opts.probe.path) {
       const ready = opts.probe.isReady();
       stream.respond(
-        { [h2.HTTP2_HEADER_STATUS]: ready ? 200 : 503, 'content-type': 'text/plain' },
+        {
+          [h2.HTTP2_HEADER_STATUS]: ready ? 200 : 503,
+          'content-type': 'text/plain',
+          [VERSION_HEADER]: VERSION,
+        },
         { endStream: method === 'HEAD' },
       );
       if (method === 'GET') stream.end(ready ? 'ready\n' : 'not ready\n');

@@ -6,6 +6,7 @@
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { registerBuildInfo } from '../build-info.js';
 import {
   CHANNELS,
   type ConnectErrorMessage,
@@ -111,6 +112,7 @@ export interface GatewayMetrics {
 
 export function createGatewayMetrics(options: GatewayMetricsOptions = {}): GatewayMetrics {
   const registry = new Registry();
+  registerBuildInfo(registry);
   const connections = new Counter({
     name: 'isthmus_tunnel_connections_total',
     help: 'Tunnel connection attempts by direction, peer cluster and result.',

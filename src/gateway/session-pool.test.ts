@@ -2,6 +2,7 @@
  * The session pool against a real ingress (and a few hand-made servers): reuse, extra sessions at
  * the peer's stream limit, failing fast, identity checks, GOAWAY and certificate rotation.
  */
+
 import { X509Certificate } from 'node:crypto';
 import http2, { type ClientHttp2Stream, type ServerHttp2Session } from 'node:http2';
 import net from 'node:net';
@@ -9,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isIsthmusError } from '../errors.js';
 import { gatewayIdentity } from '../kube/keys.js';
+import { VERSION } from '../version.js';
 import { startIngress } from './ingress.js';
 import { resolverFor } from './resolver.js';
 import { ServiceIndex } from './service-index.js';
@@ -329,7 +331,8 @@ describe('SessionPool', () => {
     const { ingress, ready } = await ingressFor(await echoBackend());
     const p = pool();
     const alive = await p.probe(ingress.address, PROBE_PATH, 2_000);
-    expect(alive).toMatchObject({ alive: true });
+    // The peer says what it runs, for `isthmus gateways` on this side.
+    expect(alive).toMatchObject({ alive: true, version: VERSION });
     expect(alive.latencyMs).toBeGreaterThan(0);
     ready.value = false;
     expect(await p.probe(ingress.address, PROBE_PATH, 2_000)).toMatchObject({

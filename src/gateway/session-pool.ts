@@ -14,6 +14,7 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { IsthmusError } from '../errors.js';
 import { hostPort } from '../host-port.js';
+import { peerVersion, VERSION_HEADER } from '../version.js';
 import { publishProbe } from './diagnostics.js';
 import {
   classify,
@@ -179,19 +180,25 @@ export class SessionPool {
     path: string,
     timeoutMs: number,
     expectedCluster?: string,
-  ): Promise<{ alive: boolean; latencyMs: number; error?: string }> {
+  ): Promise<{ alive: boolean; latencyMs: number; error?: string; version?: string }> {
     const started = performance.now();
     const label = hostPort(gateway.host, gateway.port);
     return new Promise((resolve) => {
       let settled = false;
       let stream: ClientHttp2Stream | undefined;
+      let version: string | undefined;
       const done = (alive: boolean, error?: string): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         if (stream && !stream.closed) stream.close(h2.NGHTTP2_CANCEL);
         const latencyMs = performance.now() - started;
-        const result = error === undefined ? { alive, latencyMs } : { alive, latencyMs, error };
+        const result = {
+          alive,
+          latencyMs,
+          ...(error === undefined ? {} : { error }),
+          ...(version === undefined ? {} : { version }),
+        };
         publishProbe({ gateway: label, ...result });
         resolve(result);
       };
@@ -209,6 +216,8 @@ export class SessionPool {
         });
         stream.once('response', (headers) => {
           const status = Number(headers[h2.HTTP2_HEADER_STATUS]);
+          // What the peer's gateway runs (absent from versions before it was sent).
+          version = peerVersion(headers[VERSION_HEADER]);
           stream!.resume();
           stream!.once('end', () => done(status === 200, status === 200 ? undefined : `status ${status}`));
         });

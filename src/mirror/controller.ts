@@ -8,6 +8,7 @@
  * becomes the leader: the mirrors the old leader made meanwhile hold ports this allocator never saw.
  */
 import { Registry } from 'prom-client';
+import { registerBuildInfo } from '../build-info.js';
 import { describeError } from '../errors.js';
 import type { BackoffPolicy } from '../kube/backoff.js';
 import { KubeClient } from '../kube/client.js';
@@ -108,6 +109,7 @@ export interface RunningController {
 export function runController(config: ControllerConfig): RunningController {
   const { client } = config;
   const registry = config.registry ?? new Registry();
+  registerBuildInfo(registry);
   const log = config.log ?? silentLogger;
   const allocator = new PortAllocator(config.egressPortRange ?? DEFAULT_EGRESS_RANGE);
   const linksNamespace = config.namespace ?? SYSTEM_NAMESPACE;

@@ -8,6 +8,7 @@ import { perRegistry } from '../per-registry.js';
 
 export interface MirrorMetrics {
   gatewayAlive: Gauge<'target_cluster_name'>;
+  remoteGatewayInfo: Gauge<'target_cluster_name' | 'version'>;
   probeLatency: Histogram<'target_cluster_name'>;
   probes: Counter<'target_cluster_name' | 'result'>;
   mirroredServices: Gauge<'target_cluster_name'>;
@@ -24,6 +25,12 @@ export const mirrorMetrics = perRegistry((registers): MirrorMetrics => {
       name: 'gateway_alive',
       help: '1 when the remote gateway answered its last probes, 0 when it is considered dead',
       labelNames: ['target_cluster_name'],
+      registers,
+    }),
+    remoteGatewayInfo: new Gauge({
+      name: 'isthmus_remote_gateway_info',
+      help: 'Always 1: the version the remote gateway answered its last successful probe with',
+      labelNames: ['target_cluster_name', 'version'],
       registers,
     }),
     probeLatency: new Histogram({

@@ -64,6 +64,47 @@ describe('ProbeWorker', () => {
     expect(text).toMatch(/gateway_probes_total\{target_cluster_name="west",result="failure"\} [2-9]/);
   });
 
+  it("exports the remote gateway's version as an info series, one at a time, gone once stopped", async () => {
+    let version: unknown = '0.1.0';
+    server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ alive: true, latencyMs: 1, version }));
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    const registry = new Registry();
+    worker = new ProbeWorker({
+      cluster: 'west',
+      adminUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      target: () => '10.1.0.1:4143',
+      path: '/ready',
+      periodMs: 20,
+      timeoutMs: 500,
+      failureThreshold: 2,
+      metrics: mirrorMetrics(registry),
+      onChange: () => {},
+    });
+    const info = async () =>
+      ((await registry.metrics()).match(/^isthmus_remote_gateway_info\{.*$/gm) ?? []).join('\n');
+    worker.start();
+    await waitFor(
+      async () =>
+        (await info()) === 'isthmus_remote_gateway_info{target_cluster_name="west",version="0.1.0"} 1',
+    );
+    // The remote gateway upgraded: the old series goes with the new one's arrival.
+    version = '0.2.0';
+    await waitFor(
+      async () =>
+        (await info()) === 'isthmus_remote_gateway_info{target_cluster_name="west",version="0.2.0"} 1',
+    );
+    // A version that is no plausible one (a header forged into a label) is not exported.
+    version = 'x'.repeat(200);
+    await waitFor(async () => (await info()) === '');
+    version = '0.2.0';
+    await waitFor(async () => (await info()) !== '');
+    worker.stop();
+    expect(await info()).toBe('');
+  });
+
   it('an unreachable admin server counts as a failed probe', async () => {
     server = createServer();
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));

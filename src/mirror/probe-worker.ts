@@ -14,7 +14,9 @@
  * period, timeout or threshold judges the same gateway: what is known stays; the period applies
  * at once, and a lowered threshold counts the failures already seen.
  */
+
 import { describeError } from '../errors.js';
+import { peerVersion } from '../version.js';
 import { type JitteredTicker, startJitteredTicker } from './jittered-ticker.js';
 import type { MirrorMetrics } from './metrics.js';
 import type { GatewayAlive } from './plan-mirror.js';
@@ -39,6 +41,8 @@ export interface ProbeResult {
   success: boolean;
   latencyMs?: number;
   error?: string;
+  /** The version the remote gateway says it runs. */
+  version?: string;
 }
 
 export interface ProbeWorkerOptions {
@@ -82,10 +86,13 @@ export async function probeOnce(
       alive?: boolean;
       latencyMs?: number;
       error?: string;
+      version?: unknown;
     };
     const success = res.status === 200 && body.alive === true;
     const result: ProbeResult = { success };
     if (typeof body.latencyMs === 'number') result.latencyMs = body.latencyMs;
+    const version = peerVersion(body.version);
+    if (version !== undefined) result.version = version;
     if (!success) result.error = body.error ?? `probe answered ${res.status}`;
     return result;
   } catch (err) {
@@ -102,6 +109,8 @@ export class ProbeWorker {
   private epoch = 0;
   private inFlight: { key: string; abort: AbortController } | undefined;
   private dropped = false;
+  /** The remote gateway's version last heard, the label of its `isthmus_remote_gateway_info`. */
+  private version: string | undefined;
   lastError: string | undefined;
 
   constructor(private opts: ProbeWorkerOptions) {}
@@ -136,6 +145,7 @@ export class ProbeWorker {
     this.about = undefined;
     this.lastError = undefined;
     this.dropped = false;
+    this.exposeVersion(undefined);
   }
 
   /**
@@ -197,7 +207,18 @@ export class ProbeWorker {
     this.lastError = undefined;
     this.dropped = true;
     this.opts.metrics.gatewayAlive.remove({ target_cluster_name: this.opts.cluster });
+    this.exposeVersion(undefined);
     if (previous !== 'unknown') this.opts.onChange('unknown');
+  }
+
+  /** One series per remote gateway, for the version it last answered with; none when unknown. */
+  private exposeVersion(version: string | undefined): void {
+    if (version === this.version) return;
+    const info = this.opts.metrics.remoteGatewayInfo;
+    if (this.version !== undefined)
+      info.remove({ target_cluster_name: this.opts.cluster, version: this.version });
+    if (version !== undefined) info.set({ target_cluster_name: this.opts.cluster, version }, 1);
+    this.version = version;
   }
 
   private abandonInFlight(): void {
@@ -243,6 +264,7 @@ export class ProbeWorker {
       metrics.probeLatency.observe({ target_cluster_name: cluster }, result.latencyMs);
     }
     this.lastError = result.error;
+    if (result.success) this.exposeVersion(result.version);
     const previous = this.state.alive;
     this.state = nextProbeState(this.state, result.success, this.opts.failureThreshold);
     this.about = key;

@@ -23,6 +23,7 @@ describe('isthmus gateways', () => {
       numServices: 1,
       latencyP50Ms: 3.5,
       latencyP95Ms: 41.7,
+      version: '0.1.0',
     });
     await expect(`${renderGatewaysTable(rows)}\n`).toMatchFileSnapshot('testdata/gateways.golden.txt');
   });
@@ -38,6 +39,7 @@ describe('isthmus gateways', () => {
         numServices: null,
         latencyP50Ms: null,
         latencyP95Ms: null,
+        version: null,
       },
     ]);
     expect(gatewayRows([bare], controllerMetrics(scrape))[0]).toMatchObject({ alive: false, numServices: 4 });
@@ -47,7 +49,7 @@ describe('isthmus gateways', () => {
     const flat = link('east', { spec: { gatewayAddress: undefined } });
     const [row] = gatewayRows([flat], controllerMetrics(scrape.replaceAll('"north"', '"east"')));
     expect(row).toMatchObject({ gateway: false, alive: null });
-    expect(renderGatewaysTable([row!])).toMatch(/^east\s+-\s+1\s+-\s+-$/m);
+    expect(renderGatewaysTable([row!])).toMatch(/^east\s+-\s+1\s+-\s+-\s+-$/m);
   });
 
   it('over a window, counts only the probes between the two scrapes', () => {

@@ -3,7 +3,8 @@
  * alive, how many services are mirrored from it, and the latency of its probes. Alive and NUM_SVC
  * come from the Link status the controller writes (src/mirror/link-status.ts), with the
  * controller's gauges as fallback; latency percentiles from its `gateway_probe_latency_ms`
- * histogram (successful probes only), over a window or since the controller started.
+ * histogram (successful probes only), over a window or since the controller started; the remote
+ * gateway's version from `isthmus_remote_gateway_info` (its answer to the last successful probe).
  */
 import type { Link } from '../../kube/types.js';
 import { plainTable } from './plain-table.js';
@@ -13,6 +14,7 @@ import {
   gaugeValues,
   histogramBuckets,
   histogramQuantile,
+  parseSamples,
 } from './prom-histogram.js';
 import { condition } from './types.js';
 
@@ -26,6 +28,8 @@ export interface GatewayRow {
   /** Milliseconds; null when no probe succeeded in the window (or no metrics were read). */
   latencyP50Ms: number | null;
   latencyP95Ms: number | null;
+  /** What the remote gateway said it runs at its last successful probe; null: not known. */
+  version: string | null;
 }
 
 /** What the controller's /metrics said, per target cluster. */
@@ -33,6 +37,7 @@ export interface ControllerMetrics {
   latency: Map<string, Bucket[]>;
   alive: Map<string, number>;
   mirrored: Map<string, number>;
+  versions: Map<string, string>;
 }
 
 export function controllerMetrics(text: string, earlier?: string): ControllerMetrics {
@@ -46,6 +51,11 @@ export function controllerMetrics(text: string, earlier?: string): ControllerMet
     latency,
     alive: gaugeValues(text, 'gateway_alive', 'target_cluster_name'),
     mirrored: gaugeValues(text, 'isthmus_mirrored_services', 'target_cluster_name'),
+    versions: new Map(
+      parseSamples(text)
+        .filter((s) => s.name === 'isthmus_remote_gateway_info' && s.value === 1)
+        .map((s) => [s.labels.target_cluster_name ?? '', s.labels.version ?? '']),
+    ),
   };
 }
 
@@ -70,6 +80,7 @@ export function gatewayRows(links: readonly Link[], metrics?: ControllerMetrics)
         numServices: link.status?.mirroredServices ?? metrics?.mirrored.get(cluster) ?? null,
         latencyP50Ms: roundMs(histogramQuantile(0.5, buckets)),
         latencyP95Ms: roundMs(histogramQuantile(0.95, buckets)),
+        version: gateway ? (metrics?.versions.get(cluster) ?? null) : null,
       };
     })
     .sort((a, b) => a.cluster.localeCompare(b.cluster));
@@ -79,13 +90,14 @@ const ms = (v: number | null) => (v === null ? '-' : `${v}ms`);
 
 export function renderGatewaysTable(rows: readonly GatewayRow[]): string {
   return plainTable(
-    ['CLUSTER', 'ALIVE', 'NUM_SVC', 'LATENCY_P50', 'LATENCY_P95'],
+    ['CLUSTER', 'ALIVE', 'NUM_SVC', 'LATENCY_P50', 'LATENCY_P95', 'VERSION'],
     rows.map((r) => [
       r.cluster,
       !r.gateway ? '-' : r.alive === null ? 'Unknown' : r.alive ? 'True' : 'False',
       r.numServices === null ? '-' : String(r.numServices),
       ms(r.latencyP50Ms),
       ms(r.latencyP95Ms),
+      r.version ?? '-',
     ]),
   );
 }
