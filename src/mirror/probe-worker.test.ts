@@ -18,6 +18,20 @@ describe('nextProbeState', () => {
   ])('%s', (_n, state, success, next) => expect(nextProbeState(state, success, 3)).toEqual(next));
 });
 
+/** A worker's options for west's gateway, probed through the admin server on `port`. */
+function probing(port: number, periodMs: number, timeoutMs: number) {
+  return {
+    cluster: 'west',
+    adminUrl: `http://127.0.0.1:${port}`,
+    target: () => '10.1.0.1:4143',
+    path: '/ready',
+    periodMs,
+    timeoutMs,
+    failureThreshold: 2,
+    onChange: () => {},
+  };
+}
+
 describe('ProbeWorker', () => {
   let server: Server | undefined;
   let worker: ProbeWorker | undefined;
@@ -73,15 +87,8 @@ describe('ProbeWorker', () => {
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
     const registry = new Registry();
     worker = new ProbeWorker({
-      cluster: 'west',
-      adminUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      target: () => '10.1.0.1:4143',
-      path: '/ready',
-      periodMs: 20,
-      timeoutMs: 500,
-      failureThreshold: 2,
+      ...probing((server.address() as AddressInfo).port, 20, 500),
       metrics: mirrorMetrics(registry),
-      onChange: () => {},
     });
     const info = async () =>
       ((await registry.metrics()).match(/^isthmus_remote_gateway_info\{.*$/gm) ?? []).join('\n');
@@ -111,17 +118,7 @@ describe('ProbeWorker', () => {
     const port = (server.address() as AddressInfo).port;
     await new Promise((r) => server!.close(r));
     server = undefined;
-    worker = new ProbeWorker({
-      cluster: 'west',
-      adminUrl: `http://127.0.0.1:${port}`,
-      target: () => '10.1.0.1:4143',
-      path: '/ready',
-      periodMs: 10,
-      timeoutMs: 200,
-      failureThreshold: 2,
-      metrics: mirrorMetrics(new Registry()),
-      onChange: () => {},
-    });
+    worker = new ProbeWorker({ ...probing(port, 10, 200), metrics: mirrorMetrics(new Registry()) });
     worker.start();
     await waitFor(() => worker!.alive === false);
   });
