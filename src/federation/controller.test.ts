@@ -213,6 +213,35 @@ describe('federation controller', () => {
     expect((await federated())?.metadata?.annotations?.[FEDERATION_MEMBERS_ANNOTATION]).toBe('east,west');
   });
 
+  it('a member ready on a port of another name serves none of it, and is not counted ready', async () => {
+    await client.create(R.services, localMember());
+    await client.create(R.endpointSlices, localSlice());
+    await client.create(R.services, memberMirror('west'));
+    await client.create(R.endpointSlices, mirrorSlice('west', 20001));
+    // north exports its pods on `web`, not `http`: ready, but for no port of cart-federated.
+    await client.create(R.services, {
+      ...memberMirror('north'),
+      spec: { ...memberMirror('north').spec, ports: [{ name: 'web', port: 8080 }] },
+    });
+    await client.create(
+      R.endpointSlices,
+      slice(ns, 'cart-north', {
+        mirror: true,
+        port: 20002,
+        portName: 'web',
+        name: 'cart-north-gw',
+        ready: [GATEWAY_POD],
+      }),
+    );
+    await start().synced;
+    const served = [`${GATEWAY_POD}:20001`, ...CART_PODS.map((p) => `${p}:8080`)].sort();
+    await waitFor(async () => same(await endpoints(), served), { what: 'east and west only' });
+    await controller!.idle();
+    expect(await metric('isthmus_federation_members')).toBe(3);
+    expect(await metric('isthmus_federation_ready_members')).toBe(2);
+    expect(renderFederatedTable(await readFederatedRows(client, ns))).toContain('north (no ready endpoint)');
+  });
+
   it('follows the members: an unready remote drops out, a local Service that leaves is removed, the last one takes the Service with it', async () => {
     await fixture();
     await start().synced;

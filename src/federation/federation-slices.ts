@@ -56,6 +56,21 @@ export function standbyClusters(
     .map((p) => p.member.cluster);
 }
 
+/**
+ * The members that could serve the federation now: ready endpoints on ports named as its ports
+ * (a member whose pods are ready on a port of another name serves none of its traffic). Those an
+ * affinity holds on standby count: they are ready, only not preferred.
+ */
+export function readyMembers(
+  apex: V1Service,
+  members: readonly Member[],
+  slicesByService: ReadonlyMap<string, readonly V1EndpointSlice[]>,
+): Member[] {
+  return memberParts(apex, members, slicesByService, 'none')
+    .filter((p) => p.listable > 0)
+    .map((p) => p.member);
+}
+
 /** `service` annotated with the clusters on standby (none: no annotation). */
 export function withStandby(service: V1Service, standby: readonly string[]): V1Service {
   if (standby.length === 0) return service;

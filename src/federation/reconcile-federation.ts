@@ -5,7 +5,6 @@
  * queue retries it with backoff.
  */
 import { applyApexSlices } from '../failover/apply-apex-slices.js';
-import { readyEndpointCount } from '../failover/endpoint-readiness.js';
 import type { EventSink } from '../failover/reconcile-split.js';
 import { createOrUpdate } from '../kube/apply.js';
 import type { KubeClient } from '../kube/client.js';
@@ -13,7 +12,7 @@ import { FEDERATION_AFFINITY_ANNOTATION, federatedServiceName } from '../kube/ke
 import { isSubsetOf } from '../kube/owned-fields.js';
 import { R } from '../kube/resources.js';
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
-import { planFederationSlices, standbyClusters, withStandby } from './federation-slices.js';
+import { planFederationSlices, readyMembers, standbyClusters, withStandby } from './federation-slices.js';
 import type { FederationMetrics } from './metrics.js';
 import {
   FEDERATION_STANDBY_ANNOTATION,
@@ -99,10 +98,8 @@ export async function reconcileFederation(deps: FederationDeps, key: string): Pr
   const desired = slices.ok ? slices.slices : [];
   const applied = await applyApexSlices(deps.client, namespace, desired, ourSlices, ours);
   // Ready, not serving: a member an affinity keeps on standby is ready all the same.
-  const readyMembers = plan.members.filter(
-    (m) => readyEndpointCount(slicesByService.get(m.service) ?? []) > 0,
-  );
-  deps.metrics.set(namespace, name, plan.members.length, readyMembers.length);
+  const ready = readyMembers(apex, plan.members, slicesByService);
+  deps.metrics.set(namespace, name, plan.members.length, ready.length);
 
   const problems = [...plan.problems, ...(slices.ok ? slices.problems : [slices.message])];
   if (applied.notOwned.length) {
