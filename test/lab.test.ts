@@ -300,7 +300,8 @@ describe('isthmus lab', () => {
       { timeout: 30_000 },
     );
     // podinfo-west and podinfo-direct-west: NUM_SVC counts every mirror of the Link.
-    expect(stdout).toMatch(/^west\s+True\s+2\s+[\d.]+ms\s+[\d.]+ms\s*$/m);
+    // VERSION: what west's gateway answered the probes with.
+    expect(stdout).toMatch(/^west\s+True\s+2\s+[\d.]+ms\s+[\d.]+ms\s+\d+\.\d+\.\d+\S*\s*$/m);
   });
 
   it('restarts a process that dies, as a kubelet would: the pod shows it, logs --previous, traffic flows again', async () => {
