@@ -21,7 +21,7 @@ const rules = doc.spec.groups.flatMap((g) => g.rules);
 /** Metric names in a PromQL expression: identifiers left once grouping clauses, label matchers and functions are gone. */
 function metricsOf(expr: string): string[] {
   const bare = expr.replace(/\b(by|without)\s*\([^)]*\)/g, ' ').replace(/\{[^}]*\}/g, ' ');
-  const functions = new Set(['sum', 'max', 'rate', 'increase', 'histogram_quantile']);
+  const functions = new Set(['sum', 'max', 'rate', 'increase', 'histogram_quantile', 'clamp_max']);
   const words = bare.match(/[a-zA-Z_:][a-zA-Z0-9_:]*/g) ?? [];
   return [...new Set(words.filter((w) => w.includes('_') && !functions.has(w)))];
 }

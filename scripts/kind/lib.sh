@@ -6,7 +6,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 LAB_DIR="${LAB_DIR:-$ROOT/.lab/kind}"
 CLUSTERS=(east west)
-export IMAGE="${ISTHMUS_IMAGE:-isthmus:dev}"
+# Tagged with the version (package.json's) so the pods' app.kubernetes.io/version says what runs.
+ISTHMUS_VERSION="$(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$ROOT/package.json")"
+export IMAGE="${ISTHMUS_IMAGE:-isthmus:${ISTHMUS_VERSION}-dev}"
 TRUST_DOMAIN="${TRUST_DOMAIN:-cluster.local}"
 # shellcheck disable=SC2034 # used by the scripts that source this file
 ISTHMUS=(node "$ROOT/bin/isthmus.mjs")

@@ -30,6 +30,12 @@ describe('serviceAccountTokenClaims', () => {
     expect(claims).toEqual({ account: 'isthmus-remote-access' });
   });
 
+  it('ignores a date no Date can hold, rather than carrying an Invalid Date on', () => {
+    expect(serviceAccountTokenClaims(jwt({ exp: 1e20, nbf: Number.MAX_VALUE, iat: 5 }))).toEqual({
+      notBefore: new Date(5000),
+    });
+  });
+
   it('falls back to iat when there is no nbf, and ignores claims of the wrong type', () => {
     expect(serviceAccountTokenClaims(jwt({ iat: 10, exp: '20', 'kubernetes.io': 'x' }))).toEqual({
       notBefore: new Date(10_000),

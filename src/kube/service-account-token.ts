@@ -56,7 +56,9 @@ export function kubeconfigTokenClaims(kubeconfig: string): ServiceAccountTokenCl
   return token === undefined ? undefined : serviceAccountTokenClaims(token);
 }
 
-/** JWT NumericDate (seconds since the epoch). */
+/** JWT NumericDate (seconds since the epoch); undefined beyond what a Date holds (±8.64e15 ms). */
 function epochDate(value: unknown): Date | undefined {
-  return typeof value === 'number' && Number.isFinite(value) ? new Date(value * 1000) : undefined;
+  if (typeof value !== 'number') return undefined;
+  const date = new Date(value * 1000);
+  return Number.isFinite(date.getTime()) ? date : undefined;
 }

@@ -48,11 +48,14 @@ export function credentialsFingerprint(secret: V1Secret): string {
 }
 
 /**
- * When the credentials' token stops working (its `exp` claim: `isthmus link --token-duration`);
- * undefined for a token that never expires, or credentials that are no token at all.
+ * When the credentials' token began and stops working (its `nbf`/`iat` and `exp` claims:
+ * `isthmus link --token-duration`); undefined for a token that never expires, or credentials that
+ * are no token at all.
  */
-export function credentialsExpiry(secret: V1Secret): Date | undefined {
-  return kubeconfigTokenClaims(credentialsKubeconfig(secret))?.expiresAt;
+export function credentialsLifetime(secret: V1Secret): { notBefore?: Date; expiresAt: Date } | undefined {
+  const claims = kubeconfigTokenClaims(credentialsKubeconfig(secret));
+  if (!claims?.expiresAt) return undefined;
+  return { expiresAt: claims.expiresAt, ...(claims.notBefore ? { notBefore: claims.notBefore } : {}) };
 }
 
 /**

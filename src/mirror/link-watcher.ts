@@ -14,8 +14,8 @@ import { SERVICE_NAME_LABEL } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { Link, LinkStatus, V1Secret, V1Service } from '../kube/types.js';
 import {
-  credentialsExpiry,
   credentialsFingerprint,
+  credentialsLifetime,
   readCredentials,
   watchCredentials,
 } from './credentials-watch.js';
@@ -196,7 +196,7 @@ export class LinkWatcher {
     await this.queue.stop();
     await Promise.all([this.disconnect(), this.credentials?.stop()]);
     this.shared.metrics.remoteApiUp.remove({ target_cluster_name: this.config.clusterName });
-    this.shared.metrics.credentialsExpiration.remove({ target_cluster_name: this.config.clusterName });
+    this.exposeLifetime(undefined);
   }
 
   /**
@@ -415,7 +415,7 @@ export class LinkWatcher {
     const { shared, config } = this;
     let client: KubeClient;
     let fingerprint: string;
-    let expiry: Date | undefined;
+    let lifetime: ReturnType<typeof credentialsLifetime>;
     try {
       const secret = await readCredentials(
         shared.client,
@@ -429,7 +429,7 @@ export class LinkWatcher {
         return;
       }
       client = shared.remoteClient(secret);
-      expiry = credentialsExpiry(secret);
+      lifetime = credentialsLifetime(secret);
     } catch (err) {
       this.credentialsError = describeError(err);
       this.queue.add(STATUS);
@@ -445,7 +445,7 @@ export class LinkWatcher {
     if (this.remote) shared.log.info({ link: config.linkName }, 'credentials changed: reconnecting');
     await this.disconnect();
     this.connectedWith = fingerprint;
-    this.exposeExpiry(expiry);
+    this.exposeLifetime(lifetime);
     const carried = this.knownGateway ? { addresses: this.knownGateway.addresses } : {};
     const remote: RemoteCluster = new RemoteCluster(
       client,
@@ -482,11 +482,18 @@ export class LinkWatcher {
     remote.start();
   }
 
-  /** The expiry of the token in use, for alerts before it lapses; none for a token that never does. */
-  private exposeExpiry(expiry: Date | undefined): void {
+  /**
+   * The token in use: its expiry, and its whole lifetime (alerts warn, as `isthmus check` does,
+   * within a tenth of it); no series for a token that never expires.
+   */
+  private exposeLifetime(lifetime: ReturnType<typeof credentialsLifetime>): void {
     const labels = { target_cluster_name: this.config.clusterName };
-    if (expiry) this.shared.metrics.credentialsExpiration.set(labels, expiry.getTime() / 1000);
-    else this.shared.metrics.credentialsExpiration.remove(labels);
+    const { credentialsExpiration, credentialsLifetime: life } = this.shared.metrics;
+    if (lifetime) credentialsExpiration.set(labels, lifetime.expiresAt.getTime() / 1000);
+    else credentialsExpiration.remove(labels);
+    if (lifetime?.notBefore)
+      life.set(labels, (lifetime.expiresAt.getTime() - lifetime.notBefore.getTime()) / 1000);
+    else life.remove(labels);
   }
 
   private clearCredentialsError(): void {

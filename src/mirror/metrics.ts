@@ -16,6 +16,7 @@ export interface MirrorMetrics {
   syncErrors: Counter<string>;
   remoteApiUp: Gauge<'target_cluster_name'>;
   credentialsExpiration: Gauge<'target_cluster_name'>;
+  credentialsLifetime: Gauge<'target_cluster_name'>;
   exportToReady: Histogram<'target_cluster_name'>;
 }
 
@@ -72,6 +73,12 @@ export const mirrorMetrics = perRegistry((registers): MirrorMetrics => {
     credentialsExpiration: new Gauge({
       name: 'isthmus_remote_credentials_expiration_timestamp_seconds',
       help: "When the token of a Link's credentials expires (Unix seconds); absent for a token that never expires",
+      labelNames: ['target_cluster_name'],
+      registers,
+    }),
+    credentialsLifetime: new Gauge({
+      name: 'isthmus_remote_credentials_lifetime_seconds',
+      help: "How long the token of a Link's credentials is valid in all (exp - nbf); absent for a token that never expires",
       labelNames: ['target_cluster_name'],
       registers,
     }),

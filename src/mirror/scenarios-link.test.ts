@@ -169,6 +169,11 @@ describe('Link behaviour', () => {
         target_cluster_name: 'west',
       });
     await waitFor(async () => (await expiry()) === first.expires, { what: 'expiry of the first token' });
+    const lifetime = () =>
+      metricValue(ctl.registry, 'isthmus_remote_credentials_lifetime_seconds', {
+        target_cluster_name: 'west',
+      });
+    expect(await lifetime()).toBe(86_400);
 
     // The token lapses: the next list or watch is refused, the mirror is kept, the Link says why.
     west.sandbox.faults.expireBoundTokens();
@@ -201,6 +206,7 @@ describe('Link behaviour', () => {
       stringData: { [REMOTE_KUBECONFIG_KEY]: west.sandbox.kubeconfig() },
     }));
     await waitFor(async () => (await expiry()) === undefined, { what: 'expiry series removed' });
+    expect(await lifetime()).toBeUndefined();
   });
 
   it('a Service the selector no longer picks leaves status.services', async () => {

@@ -113,6 +113,7 @@ describe('gatherFacts', () => {
     expect(byCluster.good?.gatewayChain).toMatchObject({ ok: false, address: '127.0.0.1:1' });
     // Only a token that expires has a lifetime to report, as its claims give it.
     expect(byCluster.good?.token).toBeUndefined();
+    expect(byCluster.bound?.tokenAccount).toBe('bound-reader');
     expect(byCluster.bound?.remote).toMatchObject({ ok: true });
     const { notBefore, expiresAt } = byCluster.bound!.token!;
     expect(Date.parse(expiresAt) - Date.parse(notBefore!)).toBe(86_400_000);

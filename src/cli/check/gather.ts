@@ -129,7 +129,7 @@ export async function linkCredentials(
   local: KubeClient,
   link: Link,
   opts: Required<GatherOptions>,
-): Promise<Pick<LinkFacts, 'remote' | 'token'>> {
+): Promise<Pick<LinkFacts, 'remote' | 'token' | 'tokenAccount'>> {
   const ns = link.metadata?.namespace ?? SYSTEM_NAMESPACE;
   let secret: V1Secret | undefined;
   try {
@@ -149,7 +149,11 @@ export async function linkCredentials(
         ...(claims.notBefore ? { notBefore: claims.notBefore.toISOString() } : {}),
       }
     : undefined;
-  return { remote: await remoteAccess(secret, opts), ...(token ? { token } : {}) };
+  return {
+    remote: await remoteAccess(secret, opts),
+    ...(token ? { token } : {}),
+    ...(claims?.account ? { tokenAccount: claims.account } : {}),
+  };
 }
 
 /** Uses a Link's credentials Secret as the controller does: /version, then list services. */

@@ -61,6 +61,8 @@ export interface LinkFacts {
   remote: RemoteAccess;
   /** Absent for a token that never expires (a legacy Secret token) or none that can be read. */
   token?: TokenLifetime;
+  /** The ServiceAccount the credentials' token names, when it names one. */
+  tokenAccount?: string;
   /** undefined: the Link has no gateway (a flat network), so there is nothing to handshake with. */
   gatewayChain?: PeerChain;
 }

@@ -5,9 +5,10 @@
 
 import { GATEWAY_NODE_OPTIONS } from '../../gateway/process-flags.js';
 import { CRL_CONFIGMAP, GATEWAY_SERVICE_NAME, IDENTITY_TOKEN_AUDIENCE, PORTS } from '../../kube/keys.js';
-import { VERSION, VERSION_LABEL } from '../../version.js';
+import { VERSION_LABEL } from '../../version.js';
 import { CONTROLLER_NODE_OPTIONS } from '../controller/process-flags.js';
 import { exposureFields } from './gateway-exposure.js';
+import { imageVersion } from './image-version.js';
 import { componentLabels, type InstallOptions, PART_OF } from './options.js';
 import type { Component } from './resources.js';
 import { podSchedulingFields } from './scheduling.js';
@@ -73,9 +74,13 @@ function deployment(
   container: object,
   { volumes = [], spec = {}, annotations = {} }: PodExtras = {},
 ) {
-  // The version on the pods too, where `isthmus version` reads what each one runs; never in the
-  // selector, which is immutable and must match the pods of every version during an upgrade.
-  const labels: Record<string, string> = { ...componentLabels(component), [VERSION_LABEL]: VERSION };
+  // The version the image says, on the pods too, where `isthmus version` reads what each one runs;
+  // never in the selector, which is immutable and must match the pods of every version mid-upgrade.
+  const version = imageVersion(opts.image);
+  const labels: Record<string, string> = {
+    ...componentLabels(component),
+    ...(version ? { [VERSION_LABEL]: version } : {}),
+  };
   const selector = { matchLabels: { 'app.kubernetes.io/name': labels['app.kubernetes.io/name'] } };
   // Replicas in different zones and on different nodes when the scheduler can, so one zone's or
   // node's loss or drain takes one. Both keys: a pod with constraints of its own no longer gets the

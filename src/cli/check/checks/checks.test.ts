@@ -275,7 +275,7 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
           links(f)[0]!.token = tokenLife(f.now, -85 * DAY, 5 * DAY);
         },
         'warn',
-        /^Link west: the token in isthmus-system\/cluster-credentials-west expires in 5 days \(.*\); re-run `isthmus link --context <west> --cluster-name west --token-duration <duration> \| kubectl apply -f -`/,
+        /^Link west: the token in isthmus-system\/cluster-credentials-west expires in 5 days \(.*\); re-run `isthmus link --context <west> --cluster-name west --token-duration <duration> <the Link's other flags> \| kubectl apply -f -`/,
       ],
       [
         'a 90-day token with 60 days left: fine',
@@ -300,6 +300,28 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         },
         'warn',
         /the token in isthmus-system\/cluster-credentials-west expires in 2 hours/,
+      ],
+      [
+        "a per-peer account's token: the renewal keeps the account, not the shared one",
+        (f) => {
+          links(f)[0]!.token = tokenLife(f.now, -85 * DAY, 5 * DAY);
+          links(f)[0]!.tokenAccount = 'east-reader';
+        },
+        'warn',
+        /re-run `isthmus link --context <west> --cluster-name west --service-account-name east-reader --token-duration <duration> <the Link's other flags>/,
+      ],
+      [
+        'a revoked per-peer Secret token: re-created for the same account, and still one that never expires',
+        (f) => {
+          links(f)[0]!.tokenAccount = 'east-reader';
+          links(f)[0]!.remote = {
+            ok: false,
+            kind: 'unauthorized',
+            message: 'GET /version: 401 Unauthorized',
+          };
+        },
+        'fail',
+        /re-create it with `isthmus link --context <west> --cluster-name west --service-account-name east-reader <the Link's other flags> \| kubectl apply -f -`/,
       ],
       [
         'an expired token the remote refuses: the failure names the expiry, not a revocation',
@@ -970,7 +992,7 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
           f.podVersions = { ok: true, value: [{ component: 'controller', pods: { unknown: 2 } }] };
         },
         'warn',
-        /^controller: pods of another version than this CLI: unknown \(2 pods\) \(unknown: installed by a CLI that did not record it\)/,
+        /^controller: pods of another version than this CLI: unknown \(2 pods\) \(unknown: an image tagged with no version, such as a digest or latest/,
       ],
       [
         'pods that may not be listed: a warning, the other checks judge the install',

@@ -1,6 +1,8 @@
+import { REMOTE_ACCESS_SERVICE_ACCOUNT } from '../../../kube/keys.js';
 import {
   type CheckFacts,
   type CheckResult,
+  type LinkFacts,
   linkLabel,
   type RemoteAccess,
   type TokenLifetime,
@@ -10,9 +12,24 @@ import { resultOf, unreadable } from './result.js';
 
 const WHAT = "every Link's remote API credentials work";
 
+/**
+ * The `isthmus link` that makes new credentials like these: the same account (a per-peer one
+ * must not become the shared one) and, for a token that expires, a token that expires.
+ */
+function linkCommand(link: LinkFacts): string {
+  const cluster = linkLabel(link.link);
+  const account =
+    link.tokenAccount && link.tokenAccount !== REMOTE_ACCESS_SERVICE_ACCOUNT
+      ? ` --service-account-name ${link.tokenAccount}`
+      : '';
+  const duration = link.token ? ' --token-duration <duration>' : '';
+  return `\`isthmus link --context <${cluster}> --cluster-name ${cluster}${account}${duration} <the Link's other flags> | kubectl apply -f -\``;
+}
+
 /** What to do about each way the credentials can fail. */
-function hint(cluster: string, secret: string, r: Exclude<RemoteAccess, { ok: true }>): string {
-  const relink = `re-create it with \`isthmus link --context <${cluster}> --cluster-name ${cluster} | kubectl apply -f -\``;
+function hint(link: LinkFacts, secret: string, r: Exclude<RemoteAccess, { ok: true }>): string {
+  const cluster = linkLabel(link.link);
+  const relink = `re-create it with ${linkCommand(link)}`;
   switch (r.kind) {
     case 'secret-missing':
       return `Link ${cluster}: credentials Secret ${secret} does not exist; ${relink}`;
@@ -48,15 +65,16 @@ export function checkCredentials(facts: CheckFacts): CheckResult {
   if (blocked || !facts.links.ok) return blocked!;
   const failures: string[] = [];
   const warnings: string[] = [];
-  for (const { link, remote, token } of facts.links.value) {
+  for (const linkFacts of facts.links.value) {
+    const { link, remote, token } = linkFacts;
     const cluster = linkLabel(link);
     const secret = `${link.metadata?.namespace ?? ''}/${link.spec?.clusterCredentialsSecret ?? ''}`;
     const verdict = tokenVerdict(token, facts.now);
-    const renew = `re-run \`isthmus link --context <${cluster}> --cluster-name ${cluster} --token-duration <duration> | kubectl apply -f -\``;
+    const renew = `re-run ${linkCommand(linkFacts)}`;
     if (!remote.ok && remote.kind === 'unauthorized' && verdict?.status === 'fail') {
       failures.push(`Link ${cluster}: the token in ${secret} ${verdict.message}; ${renew}`);
     } else if (!remote.ok) {
-      failures.push(hint(cluster, secret, remote));
+      failures.push(hint(linkFacts, secret, remote));
     } else if (verdict && verdict.status !== 'ok') {
       warnings.push(`Link ${cluster}: the token in ${secret} ${verdict.message}; ${renew}`);
     }

@@ -26,7 +26,7 @@ export function checkFederated(facts: CheckFacts): CheckResult {
     } else {
       for (const m of idle) {
         warnings.push(
-          `${name}: member ${m} has no ready endpoint: its pods are not ready, its ports are named otherwise than ${name}'s (a FederationProblem event on it says so), or its gateway does not answer (isthmus gateways)`,
+          `${name}: member ${m} has no ready endpoint: its pods are not ready, its ports are named otherwise than ${name}'s (an event on ${name} says so), or its gateway does not answer (isthmus gateways)`,
         );
       }
     }
