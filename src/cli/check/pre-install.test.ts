@@ -119,6 +119,11 @@ describe('pre-install facts from a sandbox', () => {
       expect(creates!.hints[0]).toMatch(
         /^you may not create customresourcedefinitions \(apiextensions\.k8s\.io\) cluster-wide, create serviceaccounts in isthmus-system, .*create poddisruptionbudgets \(policy\) in isthmus-system: install as a cluster administrator$/,
       );
+      // For an install with --network-policy, NetworkPolicies are asked about too.
+      const [, withPolicies] = runPreChecks(await gatherPreFacts(client, { networkPolicy: true }));
+      expect(withPolicies!.hints[0]).toMatch(
+        /create poddisruptionbudgets \(policy\) in isthmus-system, create networkpolicies \(networking\.k8s\.io\) in isthmus-system: install as a cluster administrator$/,
+      );
     } finally {
       client.close();
     }

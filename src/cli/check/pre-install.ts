@@ -37,7 +37,7 @@ export const INSTALL_KINDS = [
   'NetworkPolicy',
 ] as const;
 
-/** Kinds only an opt-in flag renders (`--network-policy`): `check --pre` does not require them. */
+/** Kinds only an opt-in flag renders (`--network-policy`): `check --pre` asks about them with that flag only. */
 export const OPTIONAL_INSTALL_KINDS: readonly string[] = ['NetworkPolicy'];
 
 export const MIN_MINOR = 25;
@@ -60,9 +60,13 @@ async function fetched<T>(read: () => Promise<T>): Promise<Fetched<T>> {
   }
 }
 
-/** One `create` per kind: in isthmus-system for namespaced kinds, cluster-wide for the others. */
-export function installCreates(): Permission[] {
-  return INSTALL_KINDS.filter((kind) => !OPTIONAL_INSTALL_KINDS.includes(kind)).map((kind) => {
+/**
+ * One `create` per kind: in isthmus-system for namespaced kinds, cluster-wide for the others; the
+ * opt-in kinds only when the install will render them (`check --pre --network-policy`).
+ */
+export function installCreates(opts: { networkPolicy?: boolean } = {}): Permission[] {
+  const wanted = (kind: string) => opts.networkPolicy || !OPTIONAL_INSTALL_KINDS.includes(kind);
+  return INSTALL_KINDS.filter(wanted).map((kind) => {
     const res = resourceOf({ kind } as KubeObject);
     return {
       serviceAccount: '(you)',
@@ -74,9 +78,12 @@ export function installCreates(): Permission[] {
   });
 }
 
-export async function gatherPreFacts(client: KubeClient): Promise<PreFacts> {
+export async function gatherPreFacts(
+  client: KubeClient,
+  opts: { networkPolicy?: boolean } = {},
+): Promise<PreFacts> {
   const version = fetched(async () => (await client.version()).gitVersion ?? '');
-  const deniedCreates = fetched(() => deniedToSelf(client, installCreates()));
+  const deniedCreates = fetched(() => deniedToSelf(client, installCreates(opts)));
   const crds = fetched(async () => {
     const found = await Promise.all(
       REQUIRED_CRDS.map((name) => client.get<KubeObject>(R.crds, undefined, name)),

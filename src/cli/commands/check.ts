@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { IsthmusError } from '../../errors.js';
 import type { KubeClient } from '../../kube/client.js';
 import { addKubeFlags, type KubeFlags, kubeClientFromFlags, parseDurationFlag } from '../common-flags.js';
 import { type OutputFormat, outputOption, renderOutput } from '../output.js';
@@ -7,11 +8,12 @@ interface CheckFlags extends KubeFlags {
   output: OutputFormat;
   remoteTimeout: string;
   pre?: boolean;
+  networkPolicy?: boolean;
 }
 
-async function preInstallResults(client: KubeClient) {
+async function preInstallResults(client: KubeClient, networkPolicy: boolean) {
   const { gatherPreFacts, runPreChecks } = await import('../check/pre-install.js');
-  return runPreChecks(await gatherPreFacts(client));
+  return runPreChecks(await gatherPreFacts(client, { networkPolicy }));
 }
 
 export function registerCheck(program: Command): void {
@@ -26,16 +28,19 @@ export function registerCheck(program: Command): void {
       .option(
         '--pre',
         'before installing: API version, your permission to create what install applies, CRDs or namespace already there',
-      ),
+      )
+      .option('--network-policy', 'with --pre: for an install with --network-policy (NetworkPolicies too)'),
   ).action(async (flags: CheckFlags) => {
     const remoteTimeoutMs = parseDurationFlag(flags.remoteTimeout, '--remote-timeout');
+    if (flags.networkPolicy && !flags.pre)
+      throw new IsthmusError('USAGE', '--network-policy goes with --pre', { terminal: true });
     const { gatherFacts } = await import('../check/gather.js');
     const { runChecks } = await import('../check/checks/index.js');
     const { checkReport, checksPassed, renderCheckText } = await import('../check/render.js');
     const client = await kubeClientFromFlags(flags);
     try {
       const results = flags.pre
-        ? await preInstallResults(client)
+        ? await preInstallResults(client, flags.networkPolicy === true)
         : runChecks(await gatherFacts(client, { remoteTimeoutMs }));
       process.stdout.write(
         await renderOutput(flags.output, checkReport(results), () => renderCheckText(results)),
