@@ -66,7 +66,7 @@ describe('kind lab scripts', () => {
     expect(out).toMatch(/serviceSubnet: 10\.250\.0\.0\/16[\s\S]*serviceSubnet: 10\.251\.0\.0\/16/);
     // A separate MetalLB pool per cluster.
     expect(out).toMatch(/172\.18\.255\.200-172\.18\.255\.219[\s\S]*172\.18\.255\.220-172\.18\.255\.239/);
-    expect(out).toMatch(new RegExp(`docker build -t isthmus:${VERSION}-dev`));
+    expect(out).toMatch(new RegExp(`docker build -t isthmus:${VERSION}`));
     expect(out).toMatch(/kind load image-archive \S+ --name east/);
     expect(out).toMatch(/install --cluster-name east .*\| kubectl --context kind-east apply -f -/s);
     expect(out).toMatch(
@@ -153,7 +153,7 @@ describe('kind lab scripts', () => {
           '--cluster-name',
           'east',
           '--image',
-          `isthmus:${VERSION}-dev`,
+          `isthmus:${VERSION}`,
           '--image-pull-policy',
           'Never',
           '--trust-anchor',
@@ -189,7 +189,7 @@ describe('kind lab scripts', () => {
         expect(d.metadata.namespace).toBe('isthmus-system');
         const spec = d.spec!.template!.spec;
         for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
-          expect(c).toMatchObject({ image: `isthmus:${VERSION}-dev`, imagePullPolicy: 'Never' });
+          expect(c).toMatchObject({ image: `isthmus:${VERSION}`, imagePullPolicy: 'Never' });
         }
       }
       const gw = objs.find((o) => o.kind === 'Service' && o.metadata.name === 'isthmus-gateway');
@@ -220,7 +220,7 @@ describe('kind lab scripts', () => {
     const old = await dryRun('up.sh', { LAB_DRY_RUN_DOCKER_API: '1.47' });
     expect(old).not.toContain('docker image save');
     for (const c of ['east', 'west'])
-      expect(old).toContain(`kind load docker-image isthmus:${VERSION}-dev --name ${c}`);
+      expect(old).toContain(`kind load docker-image isthmus:${VERSION} --name ${c}`);
   });
 
   it('version_at_least compares Docker API versions part by part, as numbers', async () => {

@@ -6,9 +6,10 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 LAB_DIR="${LAB_DIR:-$ROOT/.lab/kind}"
 CLUSTERS=(east west)
-# Tagged with the version (package.json's) so the pods' app.kubernetes.io/version says what runs.
+# Tagged with the version (package.json's), so the pods' app.kubernetes.io/version says what runs
+# and `isthmus check` finds the CLI's version there (built here, never pulled: pull policy Never).
 ISTHMUS_VERSION="$(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$ROOT/package.json")"
-export IMAGE="${ISTHMUS_IMAGE:-isthmus:${ISTHMUS_VERSION}-dev}"
+export IMAGE="${ISTHMUS_IMAGE:-isthmus:${ISTHMUS_VERSION}}"
 TRUST_DOMAIN="${TRUST_DOMAIN:-cluster.local}"
 # shellcheck disable=SC2034 # used by the scripts that source this file
 ISTHMUS=(node "$ROOT/bin/isthmus.mjs")

@@ -1003,6 +1003,14 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /cannot list the pods in isthmus-system: pods is forbidden/,
       ],
       [
+        "an image tagged v<version> runs the CLI's version",
+        (f) => {
+          f.podVersions = { ok: true, value: [{ component: 'gateway', pods: { [`v${VERSION}`]: 2 } }] };
+        },
+        'ok',
+        null,
+      ],
+      [
         'no pods at all: nothing runs another version (the Deployments check fails instead)',
         (f) => {
           f.podVersions = { ok: true, value: [] };

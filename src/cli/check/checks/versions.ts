@@ -16,7 +16,8 @@ export function checkVersions(facts: CheckFacts): CheckResult {
     return resultOf(what, [], [`cannot list the pods in isthmus-system: ${facts.podVersions.error}`]);
   const warnings: string[] = [];
   for (const { component, pods } of facts.podVersions.value) {
-    const others = Object.fromEntries(Object.entries(pods).filter(([v]) => v !== VERSION));
+    // An image tagged v0.1.0 runs 0.1.0: the leading v is a tagging habit, not another version.
+    const others = Object.fromEntries(Object.entries(pods).filter(([v]) => v.replace(/^v/, '') !== VERSION));
     if (Object.keys(others).length === 0) continue;
     const unknown =
       UNKNOWN_VERSION in others
