@@ -2,7 +2,9 @@
  * Egress listeners follow the mirrors live (open, update in place, close) and fail fast: a client
  * whose tunnel cannot be opened is reset at once instead of hanging.
  */
+import { execFileSync } from 'node:child_process';
 import diagnosticsChannel from 'node:diagnostics_channel';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isIsthmusError } from '../errors.js';
@@ -14,6 +16,7 @@ import { startTcpBackend, type TcpBackend } from './test-support/backends.js';
 import { CLUSTER_DOMAIN, type Harness, startHarness } from './test-support/harness.js';
 import { makePki, type TestPki } from './test-support/pki.js';
 import { freePort, waitFor, within } from './test-support/wait.js';
+import { LISTEN_BACKLOG } from './tunnel-settings.js';
 
 let pki: TestPki;
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -67,7 +70,27 @@ const route = (port: number, h: Harness, name: string, extra: Partial<EgressRout
   ...extra,
 });
 
+/** The accept-queue limit the kernel gives a listener on 127.0.0.1:port (ss's Send-Q for LISTEN). */
+function listenBacklog(port: number): number {
+  const out = execFileSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' });
+  const line = out.split('\n').find((l) => l.includes(`127.0.0.1:${port}`));
+  if (!line) throw new Error(`no listener on 127.0.0.1:${port} in:\n${out}`);
+  return Number(line.trim().split(/\s+/)[2]);
+}
+
 describe('EgressListeners', () => {
+  it('ingress and egress listen with a backlog that holds a burst of connections', async () => {
+    // Node's default (511) overflows on a burst of 1,000 connects: the kernel drops the SYNs and
+    // the clients wait for a retransmit (1 s, 3 s, 7 s), long enough under load to trip a
+    // connect timeout.
+    const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+    const expected = Math.min(LISTEN_BACKLOG, somaxconn);
+    const h = await harness();
+    const port = await h.route('test', 'a', 7000);
+    expect(listenBacklog(port)).toBe(expected);
+    expect(listenBacklog(h.ingress.address.port)).toBe(expected);
+  });
+
   it('opens, updates in place and closes listeners as the routes change', async () => {
     const h = await harness();
     h.exportService('test', 'a', 7000, [(await named('a')).port]);

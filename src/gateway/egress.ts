@@ -12,6 +12,7 @@ import { publishConnectError, publishTunnelClose, publishTunnelOpen } from './di
 import { cutSockets, socketsClosed } from './drain.js';
 import { splice } from './pipe.js';
 import type { SessionPool } from './session-pool.js';
+import { LISTEN_BACKLOG } from './tunnel-settings.js';
 
 export interface EgressRoute {
   port: number;
@@ -146,7 +147,7 @@ export class EgressListeners {
     server.on('connection', (socket) => this.accept(listener, socket));
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ host: this.opts.host, port: route.port }, () => {
+      server.listen({ host: this.opts.host, port: route.port, backlog: LISTEN_BACKLOG }, () => {
         server.off('error', reject);
         server.on('error', noop);
         resolve(listener);

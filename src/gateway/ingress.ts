@@ -24,6 +24,7 @@ import { splice } from './pipe.js';
 import { socketReader } from './socket-reader.js';
 import {
   ALPN_H2,
+  LISTEN_BACKLOG,
   MAX_FRAME_BYTES,
   MAX_SESSION_MEMORY_MB,
   peerCertificateOf,
@@ -361,7 +362,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
+    server.listen({ port: opts.port, host: opts.host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', reject);
       resolve();
     });

@@ -34,6 +34,13 @@ export const MAX_FRAME_BYTES = 1 << 16;
 /** nghttp2's per-session memory cap in MB (Node's default 10 is reached by ~1,000 busy tunnels). */
 export const MAX_SESSION_MEMORY_MB = 128;
 
+/**
+ * listen(2) backlog of the ingress and egress listeners. Node's default of 511 overflows on a burst
+ * of ~1,000 connections; each SYN the kernel drops then waits for its retransmit (1 s, 3 s, 7 s),
+ * long enough under load to trip a peer's connect timeout. Linux clamps it to net.core.somaxconn.
+ */
+export const LISTEN_BACKLOG = 4096;
+
 /** Idle time before the first TCP keepalive probe on gateway-to-gateway connections. */
 export const TCP_KEEPALIVE_MS = 30_000;
 

@@ -1,5 +1,6 @@
 /** Loopback backends for the data-path tests; each tracks its sockets so tests can assert none leak. */
 import net from 'node:net';
+import { LISTEN_BACKLOG } from '../tunnel-settings.js';
 
 export interface TcpBackend {
   port: number;
@@ -29,7 +30,8 @@ export function startTcpBackend(handler: (socket: net.Socket) => void): Promise<
       }),
   };
   return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => {
+    // The 1,000-connection tests burst past Node's default backlog (511); see LISTEN_BACKLOG.
+    server.listen({ port: 0, host: '127.0.0.1', backlog: LISTEN_BACKLOG }, () => {
       backend.port = (server.address() as net.AddressInfo).port;
       resolve(backend);
     });
