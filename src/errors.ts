@@ -35,6 +35,7 @@ export type IsthmusErrorCode =
   | 'SPLIT_INVALID'
   // cli
   | 'USAGE'
+  | 'INSTALL_RECORD_INVALID'
   | 'WAIT_TIMEOUT';
 
 export class IsthmusError extends Error {

@@ -248,6 +248,7 @@ describe('isthmus install --no-gateway: a flat pod network end to end', () => {
       '',
     );
     expect(left.stdout.trim().split('\n').sort()).toEqual([
+      'configmap/isthmus-config',
       'configmap/kube-root-ca.crt',
       'deployment.apps/isthmus-controller',
       'secret/isthmus-remote-access-token',

@@ -212,10 +212,7 @@ export async function loadCertificates(opts: {
  */
 /** The trust anchor file: one anchor, or a bundle during a rotation, each a valid self-signed CA. */
 export async function loadAnchorBundle(anchorFile: string, at = new Date()): Promise<string> {
-  const anchorPem = await readText(anchorFile);
-  const problems = anchorBundleProblems(anchorPem, at).map((p) => `${anchorFile}: ${p}`);
-  if (problems.length > 0) throw invalid(problems);
-  return anchorPem;
+  return checkedAnchorBundle(await readText(anchorFile), anchorFile, at);
 }
 
 export async function loadIssuer(opts: {
@@ -229,14 +226,39 @@ export async function loadIssuer(opts: {
   const at = opts.at ?? new Date();
   const anchorPem = await loadAnchorBundle(opts.anchorFile, at);
   const pair = (await readPair(opts.certFile, opts.keyFile, true)) as KeyPairPem;
+  return { anchorPem, issuer: checkedIssuer(pair, anchorPem, { ...opts, at, source: opts.certFile }) };
+}
+
+/**
+ * An issuer pair read from anywhere (files, or the isthmus-issuer Secret of a running install),
+ * validated against the anchor bundle; problems → CERT_INVALID, each prefixed with `source`.
+ */
+export function checkedIssuer(
+  pair: KeyPairPem,
+  anchorPem: string,
+  opts: { at?: Date; scope?: { cluster: string; trustDomain: string }; source: string },
+): KeyPairPem {
+  const at = opts.at ?? new Date();
   // cert-manager writes the issuer followed by its CA into tls.crt: the issuer is the first.
   const issuer = { ...pair, certPem: splitPem(pair.certPem)[0] ?? pair.certPem };
   const found = [
     ...issuerProblems(issuer.certPem, issuer.keyPem, anchorPem, at),
     ...(opts.scope ? issuerScopeProblems(issuer.certPem, opts.scope) : []),
-  ].map((p) => `${opts.certFile}: ${p}`);
+  ].map((p) => `${opts.source}: ${p}`);
   if (found.length > 0) throw invalid(found);
-  return { anchorPem, issuer };
+  return issuer;
+}
+
+/** An issuer's certificate and key files, read but not yet validated (see checkedIssuer). */
+export async function readIssuerPair(certFile: string, keyFile: string): Promise<KeyPairPem> {
+  return (await readPair(certFile, keyFile, true)) as KeyPairPem;
+}
+
+/** An anchor bundle read from anywhere, validated as loadAnchorBundle validates the file. */
+export function checkedAnchorBundle(anchorPem: string, source: string, at = new Date()): string {
+  const problems = anchorBundleProblems(anchorPem, at).map((p) => `${source}: ${p}`);
+  if (problems.length > 0) throw invalid(problems);
+  return anchorPem;
 }
 
 export interface CertsCommandOptions extends WriteCertificatesOptions {}

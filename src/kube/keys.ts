@@ -100,6 +100,10 @@ export const FAILOVER_RESTORE_AFTER_ANNOTATION = 'failover.isthmus.dev/restore-a
 export const SYSTEM_NAMESPACE = 'isthmus-system';
 /** The CRL bundle (`isthmus certs revoke` writes crl.pem) as a ConfigMap the gateways mount. */
 export const CRL_CONFIGMAP = 'isthmus-crl';
+/** The trust anchor (bundle) every pod of the install mounts, as `ca.crt`. */
+export const TRUST_ANCHOR_CONFIGMAP = 'isthmus-trust-anchor';
+/** The issuer's certificate and key (kubernetes.io/tls), mounted by identity only. */
+export const ISSUER_SECRET = 'isthmus-issuer';
 export const GATEWAY_SERVICE_NAME = 'isthmus-gateway';
 /**
  * On the install namespace, `false` when `isthmus install --no-gateway` made it: no gateway, no

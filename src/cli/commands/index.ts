@@ -15,6 +15,7 @@ import { registerSandbox } from './sandbox.js';
 import { registerStatus } from './status.js';
 import { registerUninstall } from './uninstall.js';
 import { registerUnlink } from './unlink.js';
+import { registerUpgrade } from './upgrade.js';
 import { registerVersion } from './version.js';
 
 /** Adds every verb to the program. Verbs load their implementation lazily inside their action. */
@@ -22,6 +23,7 @@ export function registerCommands(program: Command): void {
   registerLab(program);
   registerCerts(program);
   registerInstall(program);
+  registerUpgrade(program);
   registerAllow(program);
   registerLink(program);
   registerGateway(program);

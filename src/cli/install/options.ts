@@ -1,5 +1,6 @@
 import { VERSION } from '../../version.js';
 import type { GatewayExposure } from './gateway-exposure.js';
+import type { RecordedFlags } from './install-record.js';
 import type { NetworkPolicyOptions } from './network-policy.js';
 import { type Component, type ContainerResources, DEFAULT_RESOURCES } from './resources.js';
 import { DEFAULT_SCHEDULING, type PodScheduling } from './scheduling.js';
@@ -48,6 +49,11 @@ export interface InstallOptions {
   scheduling: PodScheduling;
   /** Each component's container resources: the defaults with `--<component>-resources` merged. */
   resources: Readonly<Record<Component, ContainerResources>>;
+  /**
+   * The flags to record in the isthmus-config ConfigMap for `isthmus upgrade` (install-record.ts);
+   * absent: no ConfigMap (options not made from flags, as in unit tests).
+   */
+  recordedFlags?: RecordedFlags;
 }
 
 export const INSTALL_DEFAULTS = {

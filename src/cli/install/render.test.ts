@@ -23,6 +23,27 @@ describe('isthmus install', () => {
     await expect(renderInstall(opts)).toMatchFileSnapshot('testdata/install-east.golden.yaml');
   });
 
+  it('records its flags and every object it renders, itself included, for isthmus upgrade', () => {
+    const docs = installManifests({
+      ...opts,
+      recordedFlags: { 'cluster-name': 'east', ha: true },
+    }) as (KubeDoc & {
+      metadata: { namespace?: string };
+      data?: Record<string, string>;
+    })[];
+    const record = docs.at(-1)!;
+    expect(record).toMatchObject({
+      kind: 'ConfigMap',
+      metadata: { name: 'isthmus-config', namespace: 'isthmus-system' },
+    });
+    expect(record.data?.flags).toBe('cluster-name: east\nha: true\n');
+    expect(record.data?.objects).toBe(
+      `${docs.map((d) => `${d.apiVersion} ${d.kind} ${d.metadata.namespace ? `${d.metadata.namespace}/` : ''}${d.metadata.name}`).join('\n')}\n`,
+    );
+    expect(record.data?.objects).toContain('v1 ConfigMap isthmus-system/isthmus-config\n');
+    expect(installManifests(opts).some((d) => (d as KubeDoc).metadata.name === 'isthmus-config')).toBe(false);
+  });
+
   it('renders valid YAML documents, each with apiVersion, kind and a name', () => {
     const docs = parseAllDocuments(renderInstall(opts));
     expect(docs.every((d) => d.errors.length === 0)).toBe(true);

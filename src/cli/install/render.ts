@@ -7,6 +7,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { INSTALL_CLUSTER_NAME_LABEL, INSTALL_GATEWAY_LABEL } from '../../kube/keys.js';
+import { VERSION } from '../../version.js';
+import {
+  INSTALL_RECORD_CONFIGMAP,
+  installRecordManifest,
+  type ObjectRef,
+  objectLine,
+} from './install-record.js';
 import { networkPolicyManifests } from './network-policy.js';
 import { type InstallOptions, PART_OF } from './options.js';
 import { rbacManifests } from './rbac.js';
@@ -30,6 +37,21 @@ export function crdManifests(): object[] {
 }
 
 export function installManifests(opts: InstallOptions): object[] {
+  const objects = renderedObjects(opts);
+  if (!opts.recordedFlags) return objects;
+  const self = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: INSTALL_RECORD_CONFIGMAP, namespace: opts.namespace },
+  };
+  const lines = [...(objects as ObjectRef[]), self].map(objectLine);
+  return [
+    ...objects,
+    installRecordManifest(opts.namespace, { version: VERSION, flags: opts.recordedFlags, objects: lines }),
+  ];
+}
+
+function renderedObjects(opts: InstallOptions): object[] {
   return [
     {
       apiVersion: 'v1',

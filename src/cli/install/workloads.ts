@@ -4,7 +4,14 @@
  */
 
 import { GATEWAY_NODE_OPTIONS } from '../../gateway/process-flags.js';
-import { CRL_CONFIGMAP, GATEWAY_SERVICE_NAME, IDENTITY_TOKEN_AUDIENCE, PORTS } from '../../kube/keys.js';
+import {
+  CRL_CONFIGMAP,
+  GATEWAY_SERVICE_NAME,
+  IDENTITY_TOKEN_AUDIENCE,
+  ISSUER_SECRET,
+  PORTS,
+  TRUST_ANCHOR_CONFIGMAP,
+} from '../../kube/keys.js';
 import { VERSION_LABEL } from '../../version.js';
 import { CONTROLLER_NODE_OPTIONS } from '../controller/process-flags.js';
 import { exposureFields } from './gateway-exposure.js';
@@ -197,7 +204,7 @@ export function identityManifests(opts: InstallOptions, trustAnchorPem: string):
     {
       apiVersion: 'v1',
       kind: 'ConfigMap',
-      metadata: { name: 'isthmus-trust-anchor', namespace: opts.namespace, labels: { ...PART_OF } },
+      metadata: { name: TRUST_ANCHOR_CONFIGMAP, namespace: opts.namespace, labels: { ...PART_OF } },
       data: { 'ca.crt': trustAnchorPem },
     },
     ...(opts.issuerCertPem && opts.issuerKeyPem
@@ -206,7 +213,7 @@ export function identityManifests(opts: InstallOptions, trustAnchorPem: string):
             apiVersion: 'v1',
             kind: 'Secret',
             type: 'kubernetes.io/tls',
-            metadata: { name: 'isthmus-issuer', namespace: opts.namespace, labels: { ...PART_OF } },
+            metadata: { name: ISSUER_SECRET, namespace: opts.namespace, labels: { ...PART_OF } },
             stringData: { 'tls.crt': opts.issuerCertPem, 'tls.key': opts.issuerKeyPem },
           },
         ]
@@ -243,8 +250,8 @@ export function identityManifests(opts: InstallOptions, trustAnchorPem: string):
       },
       {
         volumes: [
-          { name: 'issuer', secret: { secretName: 'isthmus-issuer' } },
-          { name: 'anchor', configMap: { name: 'isthmus-trust-anchor' } },
+          { name: 'issuer', secret: { secretName: ISSUER_SECRET } },
+          { name: 'anchor', configMap: { name: TRUST_ANCHOR_CONFIGMAP } },
         ],
       },
     ),
@@ -299,7 +306,7 @@ export function gatewayManifests(opts: InstallOptions): object[] {
       },
       {
         volumes: [
-          { name: 'anchor', configMap: { name: 'isthmus-trust-anchor' } },
+          { name: 'anchor', configMap: { name: TRUST_ANCHOR_CONFIGMAP } },
           // Optional and never rendered here: `isthmus certs revoke` says how to create it, and
           // re-applying the install must not empty it. Until it exists nothing is revoked.
           { name: 'crl', configMap: { name: CRL_CONFIGMAP, optional: true } },

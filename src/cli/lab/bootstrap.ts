@@ -27,6 +27,8 @@ export function labInstallOptions(
     issuerCertPem: certs.issuerCertPem,
     issuerKeyPem: certs.issuerKeyPem,
     controllerReplicas: 1,
+    // What `isthmus install` would record for these options, so `isthmus upgrade` works in the lab.
+    recordedFlags: { 'cluster-name': cluster.name, 'controller-replicas': '1' },
   };
 }
 

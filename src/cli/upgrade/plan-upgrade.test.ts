@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { deleteCommands, upgradeFlags, upgradeNotes } from './plan-upgrade.js';
+
+const KNOWN = new Map([
+  ['cluster-name', 'value'],
+  ['ha', 'switch'],
+  ['trust-anchor', 'value'],
+]);
+const record = { version: '0.1.0', flags: { 'cluster-name': 'east', ha: true as const }, objects: [] };
+
+describe('upgradeFlags', () => {
+  it.each([
+    [{}, ['bogus'], /--unset bogus: no such install flag/],
+    [{}, ['trust-anchor'], /--unset trust-anchor: no such install flag/],
+    [{}, ['cluster-name'], /--unset cluster-name: a cluster's name is what every Link to it calls it/],
+    [{ ha: true as const }, ['ha'], /--ha is both given and unset/],
+    [{ 'cluster-name': 'west' }, [], /this install is cluster east; --cluster-name west would rename it/],
+  ])('refuses %j with --unset %j', (given, unset, message) => {
+    expect(() => upgradeFlags(record, given, unset, KNOWN)).toThrow(message);
+  });
+
+  it('drops a recorded flag this CLI does not know', () => {
+    const newer = { ...record, flags: { ...record.flags, wasm: 'x' } };
+    expect(upgradeFlags(newer, {}, ['wasm'], KNOWN)).toEqual({ 'cluster-name': 'east', ha: true });
+  });
+});
+
+describe('upgradeNotes', () => {
+  it('says which CLI rendered the install, what changed and what to delete once applied', () => {
+    const notes = upgradeNotes(
+      { ...record, objects: ['networking.k8s.io/v1 NetworkPolicy isthmus-system/isthmus-gateway'] },
+      { 'cluster-name': 'east' },
+      [],
+      '0.2.0',
+    );
+    expect(notes).toEqual([
+      'the install was rendered by isthmus 0.1.0; this is 0.2.0',
+      'flags changed: --ha: on → unset',
+      'kubectl apply deletes nothing; once this is applied, delete what the install no longer has:\n  kubectl delete -n isthmus-system networkpolicy.networking.k8s.io/isthmus-gateway',
+    ]);
+    expect(upgradeNotes(record, record.flags, [], '0.1.0')).toEqual(['flags unchanged']);
+  });
+
+  it('deletes core and cluster-scoped kinds with their own command', () => {
+    expect(
+      deleteCommands([
+        'v1 ConfigMap isthmus-system/a',
+        'rbac.authorization.k8s.io/v1 ClusterRole b',
+        'apps/v1 Deployment isthmus-system/c',
+      ]),
+    ).toEqual([
+      'kubectl delete -n isthmus-system configmap/a deployment.apps/c',
+      'kubectl delete clusterrole.rbac.authorization.k8s.io/b',
+    ]);
+  });
+});

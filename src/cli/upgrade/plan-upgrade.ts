@@ -1,0 +1,85 @@
+/**
+ * `isthmus upgrade` decides here, without I/O: which flags the new install renders with (the
+ * recorded ones, replaced by those given, minus `--unset`), what it tells the user about the
+ * change, and what `kubectl apply` will leave behind that the new install no longer has.
+ */
+import { IsthmusError } from '../../errors.js';
+import {
+  FILE_FLAGS,
+  flagChanges,
+  type InstallRecord,
+  mergeFlags,
+  type RecordedFlags,
+  staleObjects,
+} from '../install/install-record.js';
+
+const usage = (message: string) => new IsthmusError('USAGE', message, { terminal: true });
+
+/** `--unset` takes a flag's long name, with or without its dashes. */
+export const unsetName = (flag: string) => flag.replace(/^--/, '');
+
+export function upgradeFlags(
+  record: InstallRecord,
+  given: RecordedFlags,
+  unset: readonly string[],
+  known: ReadonlyMap<string, unknown>,
+): RecordedFlags {
+  const problems: string[] = [];
+  for (const flag of unset) {
+    // A flag this CLI does not know can still be dropped from the record that has it.
+    const droppable = known.has(flag) ? !FILE_FLAGS.includes(flag) : flag in record.flags;
+    if (!droppable) problems.push(`--unset ${flag}: no such install flag`);
+    else if (flag === 'cluster-name')
+      problems.push("--unset cluster-name: a cluster's name is what every Link to it calls it");
+    else if (given[flag] !== undefined) problems.push(`--${flag} is both given and unset`);
+  }
+  const recordedName = record.flags['cluster-name'];
+  const givenName = given['cluster-name'];
+  if (givenName !== undefined && recordedName !== undefined && givenName !== recordedName) {
+    problems.push(
+      `this install is cluster ${recordedName}; --cluster-name ${givenName} would rename it, and every Link to it names it: install the other name afresh instead`,
+    );
+  }
+  if (problems.length > 0) throw usage(problems.join('; '));
+  return mergeFlags(record.flags, given, unset);
+}
+
+/** The lines upgrade prints on stderr before the manifests: versions, flag changes, leftovers. */
+export function upgradeNotes(
+  record: InstallRecord,
+  flags: RecordedFlags,
+  rendered: readonly string[],
+  cliVersion: string,
+): string[] {
+  const notes: string[] = [];
+  if (record.version !== cliVersion)
+    notes.push(`the install was rendered by isthmus ${record.version || '(unknown)'}; this is ${cliVersion}`);
+  const changes = flagChanges(record.flags, flags);
+  notes.push(changes.length > 0 ? `flags changed: ${changes.join('; ')}` : 'flags unchanged');
+  const stale = staleObjects(record.objects, rendered);
+  if (stale.length > 0) {
+    notes.push(
+      `kubectl apply deletes nothing; once this is applied, delete what the install no longer has:\n${deleteCommands(
+        stale,
+      )
+        .map((c) => `  ${c}`)
+        .join('\n')}`,
+    );
+  }
+  return notes;
+}
+
+/** `kubectl delete` lines for `apiVersion kind [namespace/]name` lines, one per namespace. */
+export function deleteCommands(lines: readonly string[]): string[] {
+  const byNamespace = new Map<string, string[]>();
+  for (const line of lines) {
+    const [apiVersion = '', kind = '', ref = ''] = line.split(' ');
+    const [namespace, name] = ref.includes('/') ? ref.split('/') : ['', ref];
+    const group = apiVersion.includes('/') ? apiVersion.split('/')[0] : '';
+    const type = `${kind.toLowerCase()}${group ? `.${group}` : ''}`;
+    byNamespace.set(namespace!, [...(byNamespace.get(namespace!) ?? []), `${type}/${name}`]);
+  }
+  return [...byNamespace].map(
+    ([namespace, refs]) => `kubectl delete${namespace ? ` -n ${namespace}` : ''} ${refs.join(' ')}`,
+  );
+}
