@@ -91,7 +91,19 @@ describe('writeCertificates', () => {
     expect(isIsthmusError(err, 'CERT_EXISTS')).toBe(true);
     expect((err as Error).message).toContain(join(target, 'ca.key'));
     expect((err as Error).message).toContain(join(target, 'east', 'issuer.crt'));
+    expect((err as Error).message).toContain(
+      'to renew these issuers under the same trust anchor, pass --reuse-anchor --force; --force alone also replaces the anchor',
+    );
     expect(await readFile(join(target, 'ca.crt'), 'utf8')).toBe(before);
+    // One more cluster: only the anchor is in the way, and --force is not what the user wants.
+    const more = await writeCertificates({ outDir: target, clusters: ['north'] }).catch((e: Error) => e);
+    expect((more as Error).message).toMatch(
+      /\(to add issuers under the existing trust anchor, pass --reuse-anchor; --force would replace the anchor, and no issuer installed already would chain to it\)$/,
+    );
+    const renew = await writeCertificates({ outDir: target, clusters: ['east'], reuseAnchor: true }).catch(
+      (e: Error) => e,
+    );
+    expect((renew as Error).message).toMatch(/\(pass --force to replace them\)$/);
 
     const { written } = await writeCertificates({
       outDir: target,

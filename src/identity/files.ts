@@ -56,6 +56,19 @@ export interface WriteCertificatesOptions {
 
 export type WriteFile = typeof writeFile;
 
+/**
+ * What to pass instead. `--force` over an existing anchor makes a new one, under which no issuer
+ * already installed chains: the hint says so, and names `--reuse-anchor` for the usual wish (one
+ * more cluster, or renewed issuers, under the same anchor).
+ */
+function overwriteHint(existing: readonly string[], anchorFiles: readonly string[]): string {
+  if (!existing.some((f) => anchorFiles.includes(f))) return 'pass --force to replace them';
+  const issuers = existing.some((f) => !anchorFiles.includes(f));
+  return issuers
+    ? 'to renew these issuers under the same trust anchor, pass --reuse-anchor --force; --force alone also replaces the anchor, and every installed cluster would then need new certificates'
+    : 'to add issuers under the existing trust anchor, pass --reuse-anchor; --force would replace the anchor, and no issuer installed already would chain to it';
+}
+
 export async function writeCertificates(
   opts: WriteCertificatesOptions,
 ): Promise<{ written: string[]; retired: string[] }> {
@@ -69,7 +82,7 @@ export async function writeCertificates(
     if (existing.length > 0) {
       throw new IsthmusError(
         'CERT_EXISTS',
-        `refusing to overwrite existing files: ${existing.join(', ')} (pass --force to replace them)`,
+        `refusing to overwrite existing files: ${existing.join(', ')} (${overwriteHint(existing, anchorFiles)})`,
         { terminal: true },
       );
     }

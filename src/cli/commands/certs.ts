@@ -9,7 +9,7 @@ export function registerCerts(program: Command): void {
     // `certs revoke` has its own --out: the parent's options count only before the subcommand.
     .enablePositionalOptions()
     .description(
-      'Create a trust anchor and one issuer per cluster (keys 0600; existing files are never overwritten)',
+      'Create a trust anchor and one issuer per cluster (keys 0600; existing files are overwritten only with --force; --reuse-anchor adds or renews issuers under the existing anchor)',
     )
     // Required, but checked in the action: commander checks a parent's mandatory options before
     // running a subcommand, and `certs revoke` does not take these.
