@@ -15,7 +15,7 @@ import { createTrustAnchor } from '../src/identity/index.js';
 import { revokeCertificate } from '../src/identity/revoke.js';
 import { KubeClient } from '../src/kube/client.js';
 import { R } from '../src/kube/resources.js';
-import type { Link, V1ConfigMap, V1Secret, V1Service } from '../src/kube/types.js';
+import type { Link, TrafficSplit, V1ConfigMap, V1Secret, V1Service } from '../src/kube/types.js';
 import { VERSION } from '../src/version.js';
 import { waitFor } from '../src/wait-for.js';
 
@@ -87,7 +87,7 @@ describe('isthmus operator verbs on the lab', () => {
       { timeoutMs: 20_000, intervalMs: 250 },
     );
     expect(run.stdout).not.toContain('×');
-    expect(run.stdout.match(/^√ /gm)?.length).toBe(16);
+    expect(run.stdout.match(/^√ /gm)?.length).toBe(17);
     expect(run.stdout).toContain("√ the control plane runs the CLI's version");
     // Read through the API server's pod proxy from each gateway pod's admin /routes.
     expect(run.stdout).toContain("√ the gateways listen on every mirror's egress ports");
@@ -209,6 +209,37 @@ describe('isthmus operator verbs on the lab', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^test\s+podinfo\s+Primary\s+podinfo$/m);
     expect(yaml.stdout).toContain('trafficSplit: podinfo\n  status: Primary');
+  });
+
+  it('check: ‼ on a failover TrafficSplit one of whose backends names no Service, while status says Primary', async () => {
+    const split = await east.get<TrafficSplit>(R.trafficSplitsV1alpha2, 'test', 'podinfo');
+    const backends = split!.spec.backends;
+    const patch = (b: TrafficSplit['spec']['backends']) =>
+      east.patch(R.trafficSplitsV1alpha2, 'test', 'podinfo', { spec: { backends: b } }, 'merge');
+    await patch([...backends, { service: 'podinfo-nowhere', weight: 0 }]);
+    const what = 'every failover TrafficSplit has a backend to send traffic to';
+    try {
+      const run = await waitFor(
+        'the TrafficSplit check to warn',
+        async () => {
+          const r = await isthmus('check');
+          return section(r.stdout, what).startsWith('‼') ? r : undefined;
+        },
+        { timeoutMs: 20_000, intervalMs: 250 },
+      );
+      expect(run.code).toBe(0);
+      expect(section(run.stdout, what)).toContain(
+        'TrafficSplit test/podinfo: no Service named podinfo-nowhere; counted as having no ready endpoint: a remote backend is a mirror',
+      );
+      expect((await isthmus('status', '-n', 'test')).stdout).toMatch(/^test\s+podinfo\s+Primary\s+podinfo$/m);
+    } finally {
+      await patch(backends);
+    }
+    await waitFor(
+      'the TrafficSplit check to pass again',
+      async () => section((await isthmus('check')).stdout, what).startsWith('√'),
+      { timeoutMs: 20_000, intervalMs: 250 },
+    );
   });
 
   it('check: × on remote credentials when the Link token is wrong', async () => {

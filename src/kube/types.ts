@@ -108,5 +108,10 @@ export interface TrafficSplitBackend {
 export interface TrafficSplit extends KubeObject {
   metadata?: V1ObjectMeta;
   spec: { service: string; backends: TrafficSplitBackend[] };
-  status?: { conditions?: V1Condition[]; activeBackends?: string[]; state?: string };
+  status?: {
+    observedGeneration?: number;
+    conditions?: V1Condition[];
+    activeBackends?: string[];
+    state?: string;
+  };
 }

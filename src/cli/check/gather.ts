@@ -4,7 +4,9 @@
  * hides the verdicts of the others.
  */
 
+import { parse } from 'yaml';
 import { describeError, isIsthmusError } from '../../errors.js';
+import { splitMode } from '../../failover/split-selection.js';
 import { splitPem } from '../../identity/pem.js';
 import type { KubeClient } from '../../kube/client.js';
 import { KubeApiError } from '../../kube/errors.js';
@@ -12,6 +14,7 @@ import {
   CLUSTER_NAME_LABEL,
   CRL_CONFIGMAP,
   EGRESS_PORTS_ANNOTATION,
+  FAILOVER_CONTROLLED_BY_DEFAULT,
   INSTALL_CLUSTER_NAME_LABEL,
   INSTALL_GATEWAY_LABEL,
   MANAGED_BY_LABEL,
@@ -28,6 +31,7 @@ import { R } from '../../kube/resources.js';
 import { kubeconfigTokenClaims } from '../../kube/service-account-token.js';
 import type {
   Link,
+  TrafficSplit,
   V1ConfigMap,
   V1EndpointSlice,
   V1Lease,
@@ -37,6 +41,7 @@ import type {
 } from '../../kube/types.js';
 import { MIRROR_LEASE_NAME } from '../../mirror/leadership.js';
 import { parseEgressPorts } from '../../mirror/mirror-objects.js';
+import { INSTALL_RECORD_CONFIGMAP } from '../install/install-record.js';
 import { REQUIRED_CRDS } from './checks/crds.js';
 import { readGatewayListeners } from './controller-scrape.js';
 import { readDeployments } from './deployment-pods.js';
@@ -241,6 +246,28 @@ export function mirrorFacts(services: V1Service[], slices: V1EndpointSlice[]): M
  * cannot be read is taken as the default install, and the checks that need it say what they could
  * not read.
  */
+/**
+ * The TrafficSplits the failover controller acts on: labelled with the install's
+ * `--failover-controlled-by` value (as `isthmus install` recorded it; else the default), or
+ * steer-only.
+ */
+async function readFailoverSplits(client: KubeClient): Promise<TrafficSplit[]> {
+  const record = await client.get<V1ConfigMap>(R.configMaps, SYSTEM_NAMESPACE, INSTALL_RECORD_CONFIGMAP);
+  const controlledBy = recordedFlag(record, 'failover-controlled-by') ?? FAILOVER_CONTROLLED_BY_DEFAULT;
+  const { items } = await client.list<TrafficSplit>(R.trafficSplitsV1alpha2);
+  return items.filter((s) => splitMode(s, controlledBy) !== null);
+}
+
+/** A value flag from the install record; undefined when absent or the record is unreadable (upgrade says why). */
+function recordedFlag(record: V1ConfigMap | undefined, flag: string): string | undefined {
+  try {
+    const value = (parse(record?.data?.flags ?? '') as Record<string, unknown> | null)?.[flag];
+    return typeof value === 'string' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function installFacts(
   client: KubeClient,
 ): Promise<{ gatewayInstalled: boolean; localCluster?: string }> {
@@ -327,6 +354,7 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
   const createNamespaces = fetched(() => controllerMayCreateNamespaces(client, SYSTEM_NAMESPACE));
   const gatewayListeners = fetched(() => readGatewayListeners(client, opts.remoteTimeoutMs));
   const federated = fetched(() => readFederatedRows(client));
+  const trafficSplits = fetched(() => readFailoverSplits(client));
   const deployments = fetched(() => readDeployments(client, opts.remoteTimeoutMs));
   const podVersions = fetched(() => readComponentVersions(client));
   return {
@@ -343,6 +371,7 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     controllerMayCreateNamespaces: await createNamespaces,
     gatewayListeners: await gatewayListeners,
     federated: await federated,
+    trafficSplits: await trafficSplits,
     deployments: await deployments,
     podVersions: await podVersions,
   };

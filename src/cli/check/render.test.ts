@@ -97,6 +97,7 @@ describe('isthmus check output', () => {
       'error',
       'warning',
       'warning', // a federation member (north) serves nothing
+      'success', // no failover TrafficSplit
       'success',
       'warning', // a gateway pod runs another version
     ]);

@@ -85,6 +85,7 @@ export function healthyFacts(
       value: [{ pod: 'isthmus-gateway-7d9f-abcde', ready: true, ports: [20000] }],
     },
     federated: { ok: true, value: [] },
+    trafficSplits: { ok: true, value: [] },
     podVersions: {
       ok: true,
       value: ['controller', 'gateway', 'identity'].map((component) => ({

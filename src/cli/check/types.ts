@@ -4,7 +4,7 @@
  * tables of cases in the tests need no API server.
  */
 
-import type { Link, V1Condition, V1Pod } from '../../kube/types.js';
+import type { Link, TrafficSplit, V1Condition, V1Pod } from '../../kube/types.js';
 import { splitAddresses } from '../../mirror/link-config.js';
 import type { FederatedRow } from './federated-view.js';
 import type { ComponentVersions } from './versions-view.js';
@@ -158,6 +158,8 @@ export interface CheckFacts {
   controllerMayCreateNamespaces: Fetched<boolean>;
   /** Federated Services (`<name>-federated`) and what each member cluster serves. */
   federated: Fetched<FederatedRow[]>;
+  /** The TrafficSplits the failover controller acts on (failover or steer-only), with their status. */
+  trafficSplits: Fetched<TrafficSplit[]>;
   /** The versions the install's live pods run, per component (`app.kubernetes.io/version`). */
   podVersions: Fetched<ComponentVersions[]>;
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createCrl } from '../../../identity/crl.js';
 import { issueGatewayCertificate, splitPem } from '../../../identity/index.js';
 import { foreignTestPki, testGatewayCertificate, testPki } from '../../../identity/testing.js';
+import type { TrafficSplit } from '../../../kube/types.js';
 import { VERSION } from '../../../version.js';
 import {
   HEALTHY_CONDITIONS,
@@ -31,6 +32,7 @@ import {
   checkMirrorsOwned,
   checkPermissions,
   checkRevocation,
+  checkTrafficSplits,
   checkTrustAnchor,
   checkVersions,
   expiryVerdict,
@@ -45,6 +47,23 @@ const federatedRow = (serving: Record<string, number>, affinity = 'none', standb
   serving,
   standby,
 });
+
+/** A failover split the controller handled (generation 2), with `condition` replacing its namesake. */
+function split(condition?: { type: string; status: string; reason: string; message: string }): TrafficSplit {
+  const healthy = ['Accepted', 'ResolvedRefs', 'Available', 'Steered'].map((type) => ({
+    type,
+    status: 'True',
+    reason: type,
+    message: '',
+    lastTransitionTime: new Date('2026-11-23T00:00:00Z'),
+  }));
+  const conditions = healthy.map((c) => (c.type === condition?.type ? { ...c, ...condition } : c));
+  return {
+    metadata: { namespace: 'test', name: 'podinfo', generation: 2 },
+    spec: { service: 'podinfo', backends: [{ service: 'podinfo', weight: 100 }] },
+    status: { observedGeneration: 2, state: 'Primary', conditions },
+  };
+}
 
 const pki = {
   anchorPem: testPki().anchor.certPem,
@@ -910,6 +929,112 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         },
         'fail',
         /cannot read federated Services: 403 Forbidden/,
+      ],
+    ],
+  ],
+  [
+    'failover TrafficSplits',
+    checkTrafficSplits,
+    [
+      [
+        'acted on, on its primary',
+        (f) => {
+          f.trafficSplits = { ok: true, value: [split()] };
+        },
+        'ok',
+        null,
+      ],
+      [
+        'a backend that names no Service: a warning that says where a mirror comes from, though status says Primary',
+        (f) => {
+          f.trafficSplits = {
+            ok: true,
+            value: [
+              split({
+                type: 'ResolvedRefs',
+                status: 'False',
+                reason: 'BackendNotFound',
+                message: 'no Service named podinfo-west; counted as having no ready endpoint',
+              }),
+            ],
+          };
+        },
+        'warn',
+        /^TrafficSplit test\/podinfo: no Service named podinfo-west; counted as having no ready endpoint: a remote backend is a mirror, <service>-<cluster>; is that cluster linked/,
+      ],
+      [
+        'no backend ready: a failure',
+        (f) => {
+          f.trafficSplits = {
+            ok: true,
+            value: [
+              split({
+                type: 'Available',
+                status: 'False',
+                reason: 'NothingReady',
+                message: 'no backend has a ready endpoint',
+              }),
+            ],
+          };
+        },
+        'fail',
+        /^TrafficSplit test\/podinfo: NothingReady: no backend has a ready endpoint$/,
+      ],
+      [
+        'refused by the controller: a failure with its reason',
+        (f) => {
+          f.trafficSplits = {
+            ok: true,
+            value: [
+              split({
+                type: 'Accepted',
+                status: 'False',
+                reason: 'NoPrimary',
+                message: 'no backend is the primary',
+              }),
+            ],
+          };
+        },
+        'fail',
+        /^TrafficSplit test\/podinfo: not acted on \(NoPrimary\): no backend is the primary$/,
+      ],
+      [
+        'apex not steered: a warning',
+        (f) => {
+          f.trafficSplits = {
+            ok: true,
+            value: [
+              split({
+                type: 'Steered',
+                status: 'False',
+                reason: 'ApexConflict',
+                message: 'split test/older steers podinfo',
+              }),
+            ],
+          };
+        },
+        'warn',
+        /callers without a mesh are not steered \(ApexConflict\): split test\/older steers podinfo/,
+      ],
+      [
+        'no status, or a change not acted on yet: a warning',
+        (f) => {
+          const unhandled = split();
+          unhandled.status = {};
+          const changed = split();
+          changed.metadata!.generation = 3;
+          f.trafficSplits = { ok: true, value: [unhandled, changed] };
+        },
+        'warn',
+        /no status yet: no failover controller has acted on it[\s\S]*has not acted on its latest change yet \(generation 3, status of 2\)/,
+      ],
+      [
+        'unreadable',
+        (f) => {
+          f.trafficSplits = { ok: false, error: '403 Forbidden' };
+        },
+        'fail',
+        /cannot read TrafficSplits: 403 Forbidden/,
       ],
     ],
   ],

@@ -12,6 +12,7 @@ import { checkExportsMirrored, checkLinksValid } from './links.js';
 import { checkMirrorEndpoints, checkMirrorsOwned } from './mirrors.js';
 import { checkPermissions } from './permissions.js';
 import { checkRevocation } from './revocation.js';
+import { checkTrafficSplits } from './traffic-splits.js';
 import { checkTrustAnchor } from './trust-anchor.js';
 import { checkVersions } from './versions.js';
 
@@ -30,6 +31,7 @@ export const CHECKS: readonly Check[] = [
   checkMirrorsOwned,
   checkExportsMirrored,
   checkFederated,
+  checkTrafficSplits,
   checkCertificates,
   checkVersions,
 ];
@@ -54,6 +56,7 @@ export {
   checkMirrorsOwned,
   checkPermissions,
   checkRevocation,
+  checkTrafficSplits,
   checkTrustAnchor,
   checkVersions,
 };

@@ -25,7 +25,7 @@ export function checkVersions(facts: CheckFacts): CheckResult {
         : '';
     warnings.push(
       `${component}: pods of another version than this CLI: ${describeCounts(others)}${unknown}; ` +
-        `mid-upgrade, wait for the rollout; otherwise use the CLI of the installed version, or upgrade with \`isthmus install ... | kubectl apply -f -\` from this one`,
+        `mid-upgrade, wait for the rollout; otherwise use the CLI of the installed version, or upgrade with \`isthmus upgrade | kubectl apply -f -\` from this one`,
     );
   }
   return resultOf(what, [], warnings);

@@ -1,0 +1,62 @@
+/**
+ * TrafficSplits the failover controller acts on (src/failover), from the status it writes on each:
+ * one it refuses (`Accepted=False`) or whose backends have no ready endpoint (`Available=False`)
+ * fails, since its callers get nothing; a backend that names no Service, callers without a mesh
+ * left unsteered, or a change the controller has not acted on yet warn. `isthmus status` shows
+ * Primary or Fallback for a split with a missing backend, which is why the check says so.
+ */
+import type { TrafficSplit, V1Condition } from '../../../kube/types.js';
+import type { CheckFacts, CheckResult } from '../types.js';
+import { resultOf, unreadable } from './result.js';
+
+const WHAT = 'every failover TrafficSplit has a backend to send traffic to';
+
+export function checkTrafficSplits(facts: CheckFacts): CheckResult {
+  const blocked = unreadable(WHAT, 'TrafficSplits', facts.trafficSplits);
+  if (blocked || !facts.trafficSplits.ok) return blocked!;
+  const failures: string[] = [];
+  const warnings: string[] = [];
+  for (const split of facts.trafficSplits.value) {
+    const name = `TrafficSplit ${split.metadata?.namespace}/${split.metadata?.name}`;
+    const conditions = split.status?.conditions ?? [];
+    const get = (type: string): V1Condition | undefined => conditions.find((c) => c.type === type);
+    const isFalse = (c: V1Condition | undefined): c is V1Condition => c?.status === 'False';
+    if (conditions.length === 0) {
+      warnings.push(
+        `${name}: no status yet: no failover controller has acted on it (is one leading? see the controller check)`,
+      );
+      continue;
+    }
+    const accepted = get('Accepted');
+    if (isFalse(accepted)) {
+      failures.push(`${name}: not acted on (${accepted.reason}): ${accepted.message}`);
+      continue;
+    }
+    const available = get('Available');
+    if (isFalse(available)) failures.push(`${name}: ${available.reason}: ${available.message}`);
+    const resolved = get('ResolvedRefs');
+    if (isFalse(resolved)) {
+      warnings.push(
+        `${name}: ${resolved.message}: a remote backend is a mirror, <service>-<cluster>; is that cluster linked (isthmus gateways), and its Service exported to this one (mirror.linkerd.io/exported, isthmus.dev/allowed-clusters)?`,
+      );
+    }
+    const steered = get('Steered');
+    if (isFalse(steered)) {
+      warnings.push(
+        `${name}: callers without a mesh are not steered (${steered.reason}): ${steered.message}`,
+      );
+    }
+    if (stale(split)) {
+      warnings.push(
+        `${name}: the controller has not acted on its latest change yet (generation ${split.metadata?.generation}, status of ${split.status?.observedGeneration ?? 'none'})`,
+      );
+    }
+  }
+  return resultOf(WHAT, failures, warnings);
+}
+
+function stale(split: TrafficSplit): boolean {
+  const generation = split.metadata?.generation;
+  const observed = split.status?.observedGeneration;
+  return generation !== undefined && observed !== undefined && observed < generation;
+}
