@@ -311,6 +311,36 @@ describe('isthmus operator verbs on the lab', () => {
     }
   });
 
+  it('gateways: ALIVE Unknown once no controller leads, as the Link status then is stale', async () => {
+    const scale = (replicas: number) =>
+      east.patch(R.deployments, 'isthmus-system', 'isthmus-controller', { spec: { replicas } }, 'merge');
+    await scale(0);
+    try {
+      const table = await waitFor(
+        'gateways to stop trusting the Link status',
+        async () => {
+          const r = await isthmus('gateways');
+          return /^west\s+Unknown\s/m.test(r.stdout) ? r : undefined;
+        },
+        { timeoutMs: 40_000, intervalMs: 500 },
+      );
+      expect(table.code).toBe(0);
+      // A leader that stops cleanly gives its Lease up; a crashed one lets it run out.
+      expect(table.stderr).toMatch(
+        /^note: ALIVE is unknown: Lease isthmus-system\/isthmus-mirror (has no holder|held by \S+ expired)/m,
+      );
+      const link = await east.get<Link>(R.links, 'isthmus-system', 'west');
+      expect(link?.status?.conditions?.find((c) => c.type === 'GatewayAlive')?.status).toBe('True');
+    } finally {
+      await scale(1);
+    }
+    await waitFor(
+      'a controller to lead again and gateways to trust the status',
+      async () => /^west\s+True\s/m.test((await isthmus('gateways')).stdout),
+      { timeoutMs: 40_000, intervalMs: 500 },
+    );
+  });
+
   it('check and gateways: × and ALIVE False once the west gateway is scaled to zero', async () => {
     const pid = lab!.state.processes['west/gateway']!;
     // What a user does to take a gateway down: the lab stops the process (a crash would be restarted).

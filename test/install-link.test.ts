@@ -60,6 +60,14 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** A kubeconfig for west as `user`, whose token the sandbox grants only `rules`. */
+function westUser(user: string, rules: { verbs: string[]; resources: string[] }[]): string {
+  west.addToken(`${user}-token`, { username: user, rules });
+  const path = join(dir, `${user}-kubeconfig`);
+  writeFileSync(path, west.kubeconfig({ token: `${user}-token`, user, context: 'west' }));
+  return path;
+}
+
 /** `isthmus install` of `cluster` with the issuer files `isthmus certs` wrote for `issuer`. */
 function installArgs(cluster: string, issuer = cluster): string[] {
   return [
@@ -73,6 +81,14 @@ function installArgs(cluster: string, issuer = cluster): string[] {
     '--issuer-key',
     join(dir, 'certs', issuer, 'issuer.key'),
   ];
+}
+
+/** A run expected to fail: its exit code and output (a success reads as code 0). */
+function failure(args: string[]) {
+  return isthmus(args).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (e: { stdout: string; stderr: string; code: number }) => e,
+  );
 }
 
 async function install(cluster: string, ...flags: string[]) {
@@ -213,15 +229,85 @@ describe('install and link with the real kubectl', () => {
     }
   });
 
+  it('refuses a --cluster-name the remote install does not have, before printing or minting anything', async () => {
+    const eastAdmin = KubeClient.fromKubeconfigString(east.kubeconfig());
+    // The reviewer's mistake: east linked as west, which would overwrite east's good Link to west.
+    const eastAsWest = ['link', '--kubeconfig', kubeconfig, '--context', 'east', '--cluster-name', 'west'];
+    try {
+      const writes = east.stats().writes;
+      for (const extra of [
+        [],
+        ['--no-gateway'],
+        ['--gateway-addresses', '203.0.113.9'],
+        ['--token-duration', '24h'],
+      ]) {
+        const refused = await failure([...eastAsWest, ...extra]);
+        expect(refused).toMatchObject({ code: 1, stdout: '' });
+        expect(refused.stderr).toContain(
+          'the cluster behind context "east" is installed as "east" (label isthmus.dev/cluster-name on namespace isthmus-system), not "west": was --context wrong?',
+        );
+      }
+      expect(east.stats().writes).toBe(writes); // no TokenRequest either
+      // The good Link to west is what east still has.
+      expect((await eastAdmin.get<Link>(R.links, 'isthmus-system', 'west'))?.spec.gatewayAddress).toBe(
+        '198.51.100.7',
+      );
+
+      // An install from before the label cannot say: link goes ahead.
+      await eastAdmin.patch(R.namespaces, undefined, 'isthmus-system', {
+        metadata: { labels: { 'isthmus.dev/cluster-name': null } },
+      });
+      try {
+        const unlabelled = await isthmus([...eastAsWest, '--no-gateway']);
+        expect(unlabelled.stdout).toContain('kind: Link');
+      } finally {
+        await eastAdmin.patch(R.namespaces, undefined, 'isthmus-system', {
+          metadata: { labels: { 'isthmus.dev/cluster-name': 'east' } },
+        });
+      }
+
+      // A user who may not read the namespace links, told that the name went unchecked.
+      const linkerConfig = westUser('linker', [{ verbs: ['get'], resources: ['services', 'secrets'] }]);
+      const unchecked = await isthmus([
+        'link',
+        '--kubeconfig',
+        linkerConfig,
+        '--context',
+        'west',
+        '--cluster-name',
+        'west',
+      ]);
+      expect(unchecked.stdout).toContain('kind: Link');
+      expect(unchecked.stderr).toMatch(
+        /^note: could not read namespace isthmus-system behind context "west" \(forbidden\), so --cluster-name west was not checked/m,
+      );
+    } finally {
+      eastAdmin.close();
+    }
+  });
+
   it('allow: a read-only account per linking cluster, revoked alone by deleting it', async () => {
     const westAdmin = KubeClient.fromKubeconfigString(west.kubeconfig());
     const eastAdmin = KubeClient.fromKubeconfigString(east.kubeconfig());
     const clients: KubeClient[] = [];
     try {
-      const allow = (name: string) =>
-        isthmus(['allow', '--kubeconfig', kubeconfig, '--context', 'west', '--service-account-name', name]);
+      const allowArgs = (name: string) => [
+        'allow',
+        '--kubeconfig',
+        kubeconfig,
+        '--context',
+        'west',
+        '--service-account-name',
+        name,
+      ];
+      const allow = (name: string) => isthmus(allowArgs(name));
       const allowed = await allow('east-reader');
       await kubectl(['--context', 'west', 'apply', '-f', '-'], allowed.stdout);
+      // Re-runnable: the account it made is its own to update.
+      const again = await allow('east-reader');
+      expect((await kubectl(['--context', 'west', 'apply', '-f', '-'], again.stdout)).stdout).not.toMatch(
+        /created/,
+      );
       const { stdout } = await isthmus([...LINK_WEST, '--service-account-name', 'east-reader']);
       const link = parseAllDocuments(stdout)
         .map((d) => d.toJS() as V1Secret)
@@ -249,6 +335,34 @@ describe('install and link with the real kubectl', () => {
       // Clear errors: a name that is not one, and a link to an account that was never allowed.
       const badName = await allow('East_1').catch((e: { stderr: string; code: number }) => e);
       expect(badName).toMatchObject({ code: 1 });
+      // Never the install's own accounts: the controller's may write Services cluster-wide, and
+      // deleting it later "to revoke a peer" would stop the controller.
+      const writes = west.stats().writes;
+      for (const refused of [
+        await failure(allowArgs('isthmus-controller')),
+        await failure([
+          ...LINK_WEST,
+          '--service-account-name',
+          'isthmus-controller',
+          '--token-duration',
+          '24h',
+        ]),
+      ]) {
+        expect(refused).toMatchObject({ code: 1, stdout: '' });
+        expect(refused.stderr).toMatch(
+          /--service-account-name isthmus-controller is the install's own account: the isthmus-controller pods run as it.*isthmus allow --service-account-name <a new name>/,
+        );
+      }
+      expect(west.stats().writes).toBe(writes); // no token minted for the controller
+      // Nor anyone else's account in the namespace: allow would relabel and bind it.
+      await westAdmin.create(R.serviceAccounts, {
+        metadata: { name: 'ci-bot', namespace: 'isthmus-system' },
+      });
+      for (const name of ['ci-bot', 'default']) {
+        const foreign = await failure(allowArgs(name));
+        expect(foreign).toMatchObject({ code: 1, stdout: '' });
+        expect(foreign.stderr).toContain(`isthmus-system/${name} exists and was not made by isthmus allow`);
+      }
       const missing = await isthmus([...LINK_WEST, '--service-account-name', 'north-reader']).catch(
         (e: { stderr: string; code: number }) => e,
       );
@@ -291,11 +405,6 @@ describe('install and link with the real kubectl', () => {
 
       // Refused with a reason: a lifetime TokenRequest would refuse (before anything is read), an
       // account that is not there, and a user who may not mint tokens.
-      const failure = (args: string[]) =>
-        isthmus(args).then(
-          () => ({ code: 0, stderr: '' }),
-          (e: { stderr: string; code: number }) => e,
-        );
       const short = await failure([...LINK_WEST, '--token-duration', '5m']);
       expect(short).toMatchObject({ code: 1 });
       expect(short.stderr).toMatch(/--token-duration "5m": expected a duration from 10m/);
@@ -309,15 +418,9 @@ describe('install and link with the real kubectl', () => {
       expect(missing.stderr).toMatch(
         /cluster west has no ServiceAccount isthmus-system\/north-reader: did `isthmus allow --service-account-name north-reader` run there\?/,
       );
-      west.addToken('viewer-token', {
-        username: 'viewer',
-        rules: [{ verbs: ['get', 'list'], resources: ['services', 'namespaces', 'secrets'] }],
-      });
-      const viewerConfig = join(dir, 'viewer-kubeconfig');
-      writeFileSync(
-        viewerConfig,
-        west.kubeconfig({ token: 'viewer-token', user: 'viewer', context: 'west' }),
-      );
+      const viewerConfig = westUser('viewer', [
+        { verbs: ['get', 'list'], resources: ['services', 'namespaces', 'secrets'] },
+      ]);
       const forbidden = await failure([
         'link',
         '--kubeconfig',

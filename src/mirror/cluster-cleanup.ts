@@ -35,7 +35,7 @@ export async function removeClusterMirrors(shared: SharedLocal, config: LinkConf
 export function cleanupConfig(namespace: string, name: string, cluster: unknown): LinkConfig | undefined {
   const link = {
     metadata: { namespace, name },
-    spec: { targetClusterName: cluster, clusterCredentialsSecret: '-', gatewayAddress: '-' },
+    spec: { targetClusterName: cluster, clusterCredentialsSecret: '-' },
   } as Link;
   const parsed = parseLinkSpec(link);
   return parsed.ok ? parsed.config : undefined;

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { gatewayAddressList, keyPatternList } from '../cli/link/options.js';
+import type { Link } from '../kube/types.js';
 import {
   NO_LOCAL_GATEWAY_REASON,
   parseDuration,
@@ -137,6 +139,167 @@ describe('parseLinkSpec', () => {
     const parsed = parseLinkSpec(linkObject('west', spec as never));
     expect(parsed.ok).toBe(false);
     if (!parsed.ok) expect(parsed.reason).toMatch(reason);
+  });
+});
+
+describe('parseLinkSpec: what `isthmus link` refuses, a hand-written Link is refused for too', () => {
+  const reasonOf = (spec: Partial<Link['spec']>): string => {
+    const parsed = parseLinkSpec(linkObject('west', spec));
+    return parsed.ok ? 'accepted' : parsed.reason;
+  };
+  const KEY_RULE =
+    /name part must consist of alphanumeric characters, '-', '_' or '\.', and must start and end with an alphanumeric character/;
+
+  it.each(['selector', 'federatedServiceSelector', 'remoteDiscoverySelector'] as const)(
+    '%s: a matchExpressions key is a qualified name, as kube-apiserver says',
+    (field) => {
+      const reason = reasonOf({ [field]: { matchExpressions: [{ key: 'bad key!', operator: 'Exists' }] } });
+      expect(reason).toMatch(
+        new RegExp(`^${field}\\.matchExpressions\\[0\\]\\.key: Invalid value: "bad key!": `),
+      );
+      expect(reason).toMatch(KEY_RULE);
+    },
+  );
+
+  it.each([
+    [
+      'a matchExpressions value',
+      { matchExpressions: [{ key: 'tier', operator: 'In', values: ['web', 'no spaces'] }] },
+      /^selector\.matchExpressions\[0\]\.values\[1\]: Invalid value: "no spaces": a valid label must be an empty string or/,
+    ],
+    [
+      'a matchLabels key',
+      { matchLabels: { 'bad key!': 'x' } },
+      /^selector\.matchLabels: Invalid value: "bad key!": name part/,
+    ],
+    [
+      'a matchLabels value',
+      { matchLabels: { tier: 'a/b' } },
+      /^selector\.matchLabels: Invalid value: "a\/b": a valid label/,
+    ],
+    [
+      'a key prefix',
+      { matchLabels: { 'Example.com/tier': 'web' } },
+      /^selector\.matchLabels: Invalid value: "Example\.com\/tier": prefix part a lowercase RFC 1123 subdomain/,
+    ],
+    [
+      'every problem, as one aggregate',
+      { matchLabels: { 'bad key!': 'x' }, matchExpressions: [{ key: '-a', operator: 'Exists' }] },
+      /^\[selector\.matchLabels: Invalid value: "bad key!": .*, selector\.matchExpressions\[0\]\.key: Invalid value: "-a": .*\]$/,
+    ],
+  ])('selector: %s follows kube label rules', (_what, selector, reason) => {
+    expect(reasonOf({ selector: selector as never })).toMatch(reason);
+  });
+
+  it('accepts what kube accepts: qualified keys, empty and dotted values, the four operators', () => {
+    const selector = {
+      matchLabels: { 'mirror.linkerd.io/exported': 'true', 'app.kubernetes.io/name': '', Tier: 'Web_1.x' },
+      matchExpressions: [
+        { key: 'example.com/team', operator: 'NotIn', values: ['a', ''] },
+        { key: 'legacy', operator: 'DoesNotExist' },
+      ],
+    };
+    expect(reasonOf({ selector })).toBe('accepted');
+  });
+
+  it.each([
+    [
+      'excludedLabels',
+      ['team', '*'],
+      /^excludedLabels\[1\]: "\*" is neither a label key nor a prefix\/\* wildcard: name part/,
+    ],
+    ['excludedLabels', ['team*'], /^excludedLabels\[0\]: "team\*" is neither a label key/],
+    [
+      'excludedLabels',
+      ['/*'],
+      /^excludedLabels\[0\]: "\/\*" is neither a label key .*: prefix part must be non-empty/,
+    ],
+    [
+      'excludedLabels',
+      ['Example.com/*'],
+      /^excludedLabels\[0\]: "Example\.com\/\*" .*: prefix part a lowercase RFC 1123 subdomain/,
+    ],
+    [
+      'excludedAnnotations',
+      ['x/y/z'],
+      /^excludedAnnotations\[0\]: "x\/y\/z" is neither an annotation key nor a prefix\/\* wildcard/,
+    ],
+    ['excludedAnnotations', ['*'], /^excludedAnnotations\[0\]: "\*" is neither an annotation key/],
+  ])(
+    '%s %j: a `*` that is not a prefix/* is refused, not matched as a literal key',
+    (field, list, reason) => {
+      expect(reasonOf({ [field]: list })).toMatch(reason);
+    },
+  );
+
+  it('accepts keys and prefix/* wildcards; annotation keys ignore case, as kube checks them', () => {
+    expect(reasonOf({ excludedLabels: ['team', 'example.com/*', 'app.kubernetes.io/name'] })).toBe(
+      'accepted',
+    );
+    expect(reasonOf({ excludedAnnotations: ['internal.example.com/*', 'Internal.Example.com/Owner'] })).toBe(
+      'accepted',
+    );
+  });
+
+  it.each([
+    [
+      '127.0.121.2:4143',
+      /^gatewayAddress: "127\.0\.121\.2:4143" is neither an IP address nor a DNS name: give the address alone, and its port in gatewayPort$/,
+    ],
+    [
+      '10.1.0.1, gw.west.example:4143',
+      /^gatewayAddress: "gw\.west\.example:4143" .*its port in gatewayPort$/,
+    ],
+    [
+      '[2001:db8::7]',
+      /^gatewayAddress: "\[2001:db8::7\]" .*: write the IPv6 address without brackets \(2001:db8::7\)$/,
+    ],
+    [
+      'https://gw.west.example',
+      /^gatewayAddress: "https:\/\/gw\.west\.example" is neither an IP address nor a DNS name$/,
+    ],
+  ])('gatewayAddress %j: dialled as <address>:<gatewayPort>, so only addresses', (gatewayAddress, reason) => {
+    expect(reasonOf({ gatewayAddress })).toMatch(reason);
+  });
+
+  it('accepts IPs (v4, v6) and DNS names in any case', () => {
+    expect(reasonOf({ gatewayAddress: '10.1.0.1, 2001:db8::7, GW.West.example' })).toBe('accepted');
+  });
+});
+
+describe('isthmus link and the controller agree (one validation, src/mirror/link-validation.ts)', () => {
+  const cliRefuses = (fn: () => unknown): boolean => {
+    try {
+      fn();
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  const controllerRefuses = (spec: Partial<Link['spec']>): boolean =>
+    !parseLinkSpec(linkObject('west', spec)).ok;
+
+  it.each(['team', 'example.com/*', '*', 'team*', '/*', 'Example.com/*', 'x/y/z', `${'a'.repeat(64)}`])(
+    'excluded pattern %j',
+    (p) => {
+      expect(cliRefuses(() => keyPatternList('--excluded-labels', p))).toBe(
+        controllerRefuses({ excludedLabels: [p] }),
+      );
+      expect(cliRefuses(() => keyPatternList('--excluded-annotations', p))).toBe(
+        controllerRefuses({ excludedAnnotations: [p] }),
+      );
+    },
+  );
+
+  it.each([
+    '198.51.100.7',
+    'gw.west.example',
+    '2001:db8::7',
+    '198.51.100.7:4143',
+    '[2001:db8::7]',
+    'a_b.example',
+  ])('gateway address %j', (a) => {
+    expect(cliRefuses(() => gatewayAddressList(a))).toBe(controllerRefuses({ gatewayAddress: a }));
   });
 });
 

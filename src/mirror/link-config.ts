@@ -12,6 +12,7 @@ import {
   REMOTE_DISCOVERY_EXPORT,
 } from '../kube/keys.js';
 import type { Link, V1LabelSelector } from '../kube/types.js';
+import { gatewayAddressProblem, keyPatternProblem, labelSelectorProblem } from './link-validation.js';
 
 export interface ProbeConfig {
   path: string;
@@ -88,7 +89,6 @@ export const DEFAULT_REMOTE_DISCOVERY_SELECTOR: V1LabelSelector = {
 // RFC 1123 label (Kubernetes DNS label): a cluster name ends up in every mirror name.
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const SELECTOR_OPERATORS = new Set(['In', 'NotIn', 'Exists', 'DoesNotExist']);
 const DURATION_UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** Parses a Go duration ("3s", "1m30s", "500ms"); undefined when malformed. */
@@ -144,6 +144,10 @@ export function parseLinkSpec(link: Link, local: LocalCapabilities = { localGate
       reason: 'gatewayAddress lists no address (leave it out for a Link without a gateway)',
     };
   }
+  for (const address of gatewayAddresses) {
+    const problem = gatewayAddressProblem(address, 'in gatewayPort');
+    if (problem) return { ok: false, reason: `gatewayAddress: ${problem}` };
+  }
   const gatewayPort = spec.gatewayPort ?? PORTS.ingress;
   if (!isPort(gatewayPort)) return { ok: false, reason: `gatewayPort ${gatewayPort} is out of range` };
 
@@ -173,6 +177,10 @@ export function parseLinkSpec(link: Link, local: LocalCapabilities = { localGate
     DEFAULT_REMOTE_DISCOVERY_SELECTOR,
   );
   if (typeof remoteDiscoverySelector === 'string') return { ok: false, reason: remoteDiscoverySelector };
+  const excludedLabels = keyPatterns('excludedLabels', spec.excludedLabels, 'label');
+  if (typeof excludedLabels === 'string') return { ok: false, reason: excludedLabels };
+  const excludedAnnotations = keyPatterns('excludedAnnotations', spec.excludedAnnotations, 'annotation');
+  if (typeof excludedAnnotations === 'string') return { ok: false, reason: excludedAnnotations };
 
   const config: LinkConfig = {
     linkNamespace: meta.namespace ?? '',
@@ -187,8 +195,8 @@ export function parseLinkSpec(link: Link, local: LocalCapabilities = { localGate
     selector,
     federatedServiceSelector,
     remoteDiscoverySelector,
-    excludedLabels: spec.excludedLabels ?? [],
-    excludedAnnotations: spec.excludedAnnotations ?? [],
+    excludedLabels,
+    excludedAnnotations,
     mirrorHeadless: spec.mirrorHeadless === true,
     enableNamespaceCreation: spec.enableNamespaceCreation === true,
   };
@@ -244,15 +252,20 @@ function parseSelector(
   const labels = selector.matchLabels ?? {};
   const exprs = selector.matchExpressions ?? [];
   if (Object.keys(labels).length === 0 && exprs.length === 0) return null;
-  for (const e of exprs) {
-    if (!SELECTOR_OPERATORS.has(e.operator))
-      return `${field} operator ${JSON.stringify(e.operator)} is not supported`;
-    const needsValues = e.operator === 'In' || e.operator === 'NotIn';
-    if (needsValues !== (e.values ?? []).length > 0) {
-      return `${field} operator ${e.operator} on ${e.key} ${needsValues ? 'needs' : 'takes no'} values`;
-    }
+  return labelSelectorProblem(field, selector) ?? selector;
+}
+
+/** Excluded keys or `prefix/*` patterns; a reason naming the first bad entry. */
+function keyPatterns(
+  field: string,
+  patterns: string[] | undefined,
+  kind: 'label' | 'annotation',
+): string[] | string {
+  for (const [i, p] of (patterns ?? []).entries()) {
+    const problem = keyPatternProblem(p, kind);
+    if (problem) return `${field}[${i}]: ${problem}`;
   }
-  return selector;
+  return patterns ?? [];
 }
 
 /** The selector as the `labelSelector` query parameter of a list/watch. */

@@ -45,6 +45,16 @@ describe('isthmus gateways', () => {
     expect(gatewayRows([bare], controllerMetrics(scrape))[0]).toMatchObject({ alive: false, numServices: 4 });
   });
 
+  it('with no controller leading, ALIVE is unknown whatever the last leader wrote', () => {
+    const rows = gatewayRows(links, controllerMetrics(scrape), true);
+    expect(rows.map((r) => [r.cluster, r.alive])).toEqual([
+      ['north', null],
+      ['south', null],
+      ['west', null],
+    ]);
+    expect(renderGatewaysTable(rows)).toMatch(/^west\s+Unknown\s+1\s/m);
+  });
+
   it('a Link without a gateway shows - for ALIVE, whatever a stale gauge says', () => {
     const flat = link('east', { spec: { gatewayAddress: undefined } });
     const [row] = gatewayRows([flat], controllerMetrics(scrape.replaceAll('"north"', '"east"')));

@@ -63,7 +63,15 @@ function roundMs(ms: number | undefined): number | null {
   return ms === undefined ? null : Math.round(ms * 10) / 10;
 }
 
-export function gatewayRows(links: readonly Link[], metrics?: ControllerMetrics): GatewayRow[] {
+/**
+ * `leaderless`: no controller leads, so the Link status is what the last leader saw and the
+ * metrics (if any pod answers) are a follower's, which probes nothing: ALIVE is unknown.
+ */
+export function gatewayRows(
+  links: readonly Link[],
+  metrics?: ControllerMetrics,
+  leaderless = false,
+): GatewayRow[] {
   return links
     .map((link) => {
       const cluster = link.spec?.targetClusterName ?? link.metadata?.name ?? '';
@@ -76,7 +84,7 @@ export function gatewayRows(links: readonly Link[], metrics?: ControllerMetrics)
       return {
         cluster,
         gateway,
-        alive: gateway ? alive : null,
+        alive: gateway && !leaderless ? alive : null,
         numServices: link.status?.mirroredServices ?? metrics?.mirrored.get(cluster) ?? null,
         latencyP50Ms: roundMs(histogramQuantile(0.5, buckets)),
         latencyP95Ms: roundMs(histogramQuantile(0.95, buckets)),

@@ -40,6 +40,7 @@ import type {
   V1Service,
 } from '../../kube/types.js';
 import { MIRROR_LEASE_NAME } from '../../mirror/leadership.js';
+import { parseLinkSpec } from '../../mirror/link-config.js';
 import { parseEgressPorts } from '../../mirror/mirror-objects.js';
 import { INSTALL_RECORD_CONFIGMAP } from '../install/install-record.js';
 import { REQUIRED_CRDS } from './checks/crds.js';
@@ -251,6 +252,19 @@ export function mirrorFacts(services: V1Service[], slices: V1EndpointSlice[]): M
  * `--failover-controlled-by` value (as `isthmus install` recorded it; else the default), or
  * steer-only.
  */
+/** The mirror controllers' leader-election Lease, as the controller check reads it; undefined: none. */
+export async function readMirrorLease(client: KubeClient): Promise<LeaseFacts | undefined> {
+  const l = await client.get<V1Lease>(R.leases, SYSTEM_NAMESPACE, MIRROR_LEASE_NAME);
+  if (!l) return undefined;
+  const renew = l.spec?.renewTime as unknown;
+  return {
+    ...(l.spec?.holderIdentity ? { holder: l.spec.holderIdentity } : {}),
+    // client-node types MicroTime as Date; the wire (and our client) gives a string.
+    ...(renew ? { renewTime: renew instanceof Date ? renew.toISOString() : String(renew) } : {}),
+    ...(l.spec?.leaseDurationSeconds ? { leaseDurationSeconds: l.spec.leaseDurationSeconds } : {}),
+  };
+}
+
 async function readFailoverSplits(client: KubeClient): Promise<TrafficSplit[]> {
   const record = await client.get<V1ConfigMap>(R.configMaps, SYSTEM_NAMESPACE, INSTALL_RECORD_CONFIGMAP);
   const controlledBy = recordedFlag(record, 'failover-controlled-by') ?? FAILOVER_CONTROLLED_BY_DEFAULT;
@@ -298,24 +312,15 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
         async (link): Promise<LinkFacts> => ({
           link,
           ...(await linkCredentials(client, link, opts)),
-          ...(link.spec.gatewayAddress === undefined
+          // An invalid Link (the Links check says why) has no address worth a handshake.
+          ...(link.spec.gatewayAddress === undefined || !parseLinkSpec(link).ok
             ? {}
             : { gatewayChain: await gatewayChain(link, opts.remoteTimeoutMs) }),
         }),
       ),
     );
   });
-  const lease = fetched(async (): Promise<LeaseFacts | undefined> => {
-    const l = await client.get<V1Lease>(R.leases, SYSTEM_NAMESPACE, MIRROR_LEASE_NAME);
-    if (!l) return undefined;
-    const renew = l.spec?.renewTime as unknown;
-    return {
-      ...(l.spec?.holderIdentity ? { holder: l.spec.holderIdentity } : {}),
-      // client-node types MicroTime as Date; the wire (and our client) gives a string.
-      ...(renew ? { renewTime: renew instanceof Date ? renew.toISOString() : String(renew) } : {}),
-      ...(l.spec?.leaseDurationSeconds ? { leaseDurationSeconds: l.spec.leaseDurationSeconds } : {}),
-    };
-  });
+  const lease = fetched(() => readMirrorLease(client));
   const mirrors = fetched(async () => {
     const [services, slices] = await Promise.all([
       client.list<V1Service>(R.services, { labelSelector: `${MIRRORED_SERVICE_LABEL}=true` }),

@@ -17,7 +17,7 @@ export function registerAllow(program: Command): void {
         'the account, one per linking cluster (e.g. east-reader); deleting it revokes that cluster alone',
       ),
   ).action(async (flags: AllowFlags) => {
-    const { allowManifests } = await import('../link/allow.js');
+    const { allowManifests, refuseForeignAccount } = await import('../link/allow.js');
     // The name first: a typo is reported before the cluster is read.
     const manifests = allowManifests(flags.serviceAccountName);
     const { R, REMOTE_ACCESS_SERVICE_ACCOUNT, SYSTEM_NAMESPACE } = await import('../../kube/index.js');
@@ -25,14 +25,19 @@ export function registerAllow(program: Command): void {
     const { toYamlStream } = await import('../install/render.js');
     const client = await kubeClientFromFlags(flags);
     try {
+      const [shared, existing] = await Promise.all([
+        client.get(R.serviceAccounts, SYSTEM_NAMESPACE, REMOTE_ACCESS_SERVICE_ACCOUNT),
+        client.get(R.serviceAccounts, SYSTEM_NAMESPACE, flags.serviceAccountName),
+      ]);
       // The binding names the install's ClusterRole of the same name: Isthmus must be installed.
-      if (!(await client.get(R.serviceAccounts, SYSTEM_NAMESPACE, REMOTE_ACCESS_SERVICE_ACCOUNT))) {
+      if (!shared) {
         throw new IsthmusError(
           'USAGE',
           `this cluster has no ${SYSTEM_NAMESPACE}/${REMOTE_ACCESS_SERVICE_ACCOUNT}: run "isthmus install" here first`,
           { terminal: true },
         );
       }
+      refuseForeignAccount(existing, flags.serviceAccountName);
       process.stdout.write(
         `# Read-only access for one linking cluster: isthmus allow ... | kubectl apply -f -\n${toYamlStream(manifests)}`,
       );

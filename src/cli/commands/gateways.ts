@@ -36,6 +36,8 @@ export function registerGateways(program: Command): void {
     const { R, SYSTEM_NAMESPACE } = await import('../../kube/index.js');
     const { controllerMetrics, gatewayRows, renderGatewaysTable } = await import('../check/gateways-view.js');
     const { scrapeControllerMetrics } = await import('../check/controller-scrape.js');
+    const { readMirrorLease } = await import('../check/gather.js');
+    const { leaderProblem } = await import('../check/checks/controller.js');
     const client = await kubeClientFromFlags(flags);
     try {
       const { items: links } = await client.list<Link>(R.links, { namespace: SYSTEM_NAMESPACE });
@@ -51,7 +53,13 @@ export function registerGateways(program: Command): void {
       } catch (err) {
         process.stderr.write(`note: probe latencies unavailable: ${(err as Error).message}\n`);
       }
-      const rows = gatewayRows(links, metrics);
+      // Only a leader probes and writes the Link status: without one, both are stale.
+      const leaderless = await readMirrorLease(client).then(
+        (lease) => leaderProblem(lease, new Date()),
+        () => undefined, // the Lease cannot be read: nothing known against the status
+      );
+      if (leaderless) process.stderr.write(`note: ALIVE is unknown: ${leaderless}\n`);
+      const rows = gatewayRows(links, metrics, leaderless !== undefined);
       process.stdout.write(await renderOutput(flags.output, rows, () => renderGatewaysTable(rows)));
     } finally {
       client.close();

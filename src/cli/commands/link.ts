@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { V1Namespace, V1Service } from '../../kube/types.js';
 import type { LinkFlagValues } from '../link/options.js';
 
 interface LinkFlags extends LinkFlagValues {
@@ -86,11 +87,14 @@ export function registerLink(program: Command): void {
       const tokenSeconds =
         flags.tokenDuration === undefined ? undefined : tokenDurationFlag(flags.tokenDuration);
       if (flags.apiServerAddress !== undefined) apiServerAddressFlag(flags.apiServerAddress);
+      const { linkAccountFlag } = await import('../link/allow.js');
+      const account = linkAccountFlag(flags.serviceAccountName);
       const options = linkSpecOptions(flags);
       for (const warning of linkSpecWarnings(options)) process.stderr.write(`note: ${warning}\n`);
-      const { KubeClient, R, SYSTEM_NAMESPACE, GATEWAY_SERVICE_NAME, REMOTE_ACCESS_SERVICE_ACCOUNT } =
-        await import('../../kube/index.js');
+      const { KubeClient, R, SYSTEM_NAMESPACE, GATEWAY_SERVICE_NAME } = await import('../../kube/index.js');
+      const { isIsthmusError } = await import('../../errors.js');
       const {
+        checkRemoteClusterName,
         clusterTlsOf,
         gatewayAddressesOf,
         gatewayPortOf,
@@ -102,21 +106,26 @@ export function registerLink(program: Command): void {
         ? KubeClient.fromKubeconfigFile(flags.kubeconfig, flags.context)
         : KubeClient.fromDefault(flags.context);
       try {
+        // First, before a token is minted: is this the cluster --cluster-name says?
+        const namespace = await client
+          .get<V1Namespace>(R.namespaces, undefined, SYSTEM_NAMESPACE)
+          .catch((err: unknown) => {
+            if (isIsthmusError(err, 'KUBE_FORBIDDEN')) return 'forbidden' as const;
+            throw err;
+          });
+        const note = checkRemoteClusterName(namespace, flags.context, name);
+        if (note !== undefined) process.stderr.write(`note: ${note}\n`);
         const { gatewayPort, ...rest } = options;
         let gateway: { addresses: string[]; port: number } | undefined;
         if (flags.gateway !== false) {
-          const [svc, namespace] = await Promise.all([
-            client.get(R.services, SYSTEM_NAMESPACE, GATEWAY_SERVICE_NAME),
-            client.get(R.namespaces, undefined, SYSTEM_NAMESPACE),
-          ]);
-          refuseLinkWithoutRemoteGateway(namespace, name);
+          refuseLinkWithoutRemoteGateway(namespace === 'forbidden' ? undefined : namespace, name);
+          const svc = await client.get<V1Service>(R.services, SYSTEM_NAMESPACE, GATEWAY_SERVICE_NAME);
           const gw =
             flags.gatewayAddresses !== undefined
               ? { addresses: gatewayAddressList(flags.gatewayAddresses), port: gatewayPortOf(svc) }
               : gatewayAddressesOf(svc, name);
           gateway = { addresses: gw.addresses, port: gatewayPort ?? gw.port };
         }
-        const account = flags.serviceAccountName ?? REMOTE_ACCESS_SERVICE_ACCOUNT;
         let token: string;
         if (tokenSeconds === undefined) {
           token = tokenOf(await client.get(R.secrets, SYSTEM_NAMESPACE, `${account}-token`), name, account);

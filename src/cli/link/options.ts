@@ -4,14 +4,17 @@
  * Link spec fields. Pure, and strict: a flag the controller would reject is refused here with the
  * reason, before anything is printed for `kubectl apply`.
  */
-import { isIP } from 'node:net';
 import { IsthmusError } from '../../errors.js';
 import { isValidClusterName, isValidTrustDomain } from '../../identity/spiffe.js';
 import { EXPORTED_LABEL } from '../../kube/keys.js';
 import type { Link, V1LabelSelector } from '../../kube/types.js';
 import { parseDuration, selectorRequiresExport } from '../../mirror/link-config.js';
+import {
+  gatewayAddressProblem,
+  keyPatternProblem,
+  labelSelectorProblem,
+} from '../../mirror/link-validation.js';
 import { parseLabelSelector, SelectorError } from '../../sandbox/selectors.js';
-import { isDNS1123Subdomain } from '../../sandbox/validation-strings.js';
 import { parseHttpUrlFlag } from '../common-flags.js';
 
 export interface LinkFlagValues {
@@ -97,15 +100,15 @@ export function labelSelectorFromString(text: string, flag = '--selector'): V1La
         );
     }
   }
-  return {
+  const selector: V1LabelSelector = {
     ...(Object.keys(matchLabels).length > 0 ? { matchLabels } : {}),
     ...(matchExpressions.length > 0 ? { matchExpressions } : {}),
   };
+  // The controller's own check of the result, so the two cannot drift.
+  const problem = labelSelectorProblem('selector', selector);
+  if (problem) throw usage(`${flag} ${JSON.stringify(text)}: ${problem}`);
+  return selector;
 }
-
-// A label or annotation key (DNS-subdomain prefix, then a name), or `prefix/*` for every key under it.
-const KEY_PATTERN =
-  /^(([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)\/)?([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?|\*)$/;
 
 /** A comma-separated list of keys or `prefix/*` wildcards, as `excludedLabels`/`excludedAnnotations` take them. */
 export function keyPatternList(flag: string, text: string): string[] {
@@ -113,10 +116,10 @@ export function keyPatternList(flag: string, text: string): string[] {
     .split(',')
     .map((p) => p.trim())
     .filter((p) => p !== '');
+  const kind = flag === '--excluded-annotations' ? 'annotation' : 'label';
   for (const p of items) {
-    if (!KEY_PATTERN.test(p) || p === '*') {
-      throw usage(`${flag}: ${JSON.stringify(p)} is neither a label key nor a prefix/* wildcard`);
-    }
+    const problem = keyPatternProblem(p, kind);
+    if (problem) throw usage(`${flag}: ${problem}`);
   }
   return items;
 }
@@ -205,14 +208,8 @@ export function gatewayAddressList(text: string): string[] {
     .filter((a) => a !== '');
   if (addresses.length === 0) throw usage('--gateway-addresses lists no address');
   for (const a of addresses) {
-    if (isIP(a) !== 0 || isDNS1123Subdomain(a.toLowerCase()).length === 0) continue;
-    const bracketed = /^\[(.*)\]$/.exec(a);
-    const hint = /^(\[[^\]]*\]|[^:]+):\d+$/.test(a)
-      ? ': give the address alone, and its port with --gateway-port'
-      : bracketed && isIP(bracketed[1] ?? '') === 6
-        ? `: write the IPv6 address without brackets (${bracketed[1]})`
-        : '';
-    throw usage(`--gateway-addresses: ${JSON.stringify(a)} is neither an IP address nor a DNS name${hint}`);
+    const problem = gatewayAddressProblem(a, 'with --gateway-port');
+    if (problem) throw usage(`--gateway-addresses: ${problem}`);
   }
   return addresses;
 }

@@ -4,6 +4,7 @@ import { isIsthmusError } from '../../errors.js';
 import { loadKubeconfigSecret } from '../../kube/kubeconfig.js';
 import type { V1Service } from '../../kube/types.js';
 import {
+  checkRemoteClusterName,
   clusterTlsOf,
   gatewayAddressesOf,
   gatewayPortOf,
@@ -181,5 +182,38 @@ describe('isthmus link', () => {
       caData: facts.caData,
       skipTLSVerify: false,
     });
+  });
+});
+
+describe('isthmus link --cluster-name against the name the remote was installed with', () => {
+  const ns = (labels?: Record<string, string>) => ({
+    metadata: { name: 'isthmus-system', ...(labels ? { labels } : {}) },
+  });
+
+  it('refuses a name the remote install does not have: the mark of a wrong --context', () => {
+    let err: unknown;
+    try {
+      checkRemoteClusterName(ns({ 'isthmus.dev/cluster-name': 'east' }), 'east', 'west');
+    } catch (e) {
+      err = e;
+    }
+    expect(isIsthmusError(err, 'LINK_INVALID')).toBe(true);
+    expect(String(err)).toContain(
+      'the cluster behind context "east" is installed as "east" (label isthmus.dev/cluster-name on namespace isthmus-system), not "west": was --context wrong?',
+    );
+  });
+
+  it('accepts the same name, and an install that predates the label or a namespace not there', () => {
+    expect(
+      checkRemoteClusterName(ns({ 'isthmus.dev/cluster-name': 'west' }), 'west', 'west'),
+    ).toBeUndefined();
+    expect(checkRemoteClusterName(ns(), 'west', 'west')).toBeUndefined();
+    expect(checkRemoteClusterName(undefined, 'west', 'west')).toBeUndefined();
+  });
+
+  it('only notes that it could not check when the namespace may not be read', () => {
+    expect(checkRemoteClusterName('forbidden', 'prod-west', 'west')).toMatch(
+      /^could not read namespace isthmus-system behind context "prod-west" \(forbidden\), so --cluster-name west was not checked against the name the remote was installed with/,
+    );
   });
 });

@@ -9,6 +9,7 @@ import { stringify } from 'yaml';
 import { IsthmusError } from '../../errors.js';
 import {
   gatewayIdentity,
+  INSTALL_CLUSTER_NAME_LABEL,
   INSTALL_GATEWAY_LABEL,
   PORTS,
   REMOTE_ACCESS_SERVICE_ACCOUNT,
@@ -120,6 +121,31 @@ export function renderLink(f: RemoteFacts): string {
   return `# Link to cluster ${f.clusterName}: isthmus link ... | kubectl --context <local> apply -f -\n${toYamlStream(
     linkManifests(f),
   )}`;
+}
+
+/**
+ * `--cluster-name` against the name the remote install gave itself (its namespace's label). A
+ * mismatch is the mark of a wrong `--context`: applied, that Link would replace the good one of
+ * that name, pointing the local cluster at the wrong API (itself, often) and deleting its mirrors.
+ * Throws on a mismatch; returns a note when the namespace could not be read (403). An install that
+ * predates the label, or no namespace at all (reported later), cannot say, so passes.
+ */
+export function checkRemoteClusterName(
+  namespace: V1Namespace | 'forbidden' | undefined,
+  context: string,
+  cluster: string,
+): string | undefined {
+  if (namespace === 'forbidden') {
+    return `could not read namespace ${SYSTEM_NAMESPACE} behind context ${JSON.stringify(context)} (forbidden), so --cluster-name ${cluster} was not checked against the name the remote was installed with`;
+  }
+  const installed = namespace?.metadata?.labels?.[INSTALL_CLUSTER_NAME_LABEL];
+  if (installed === undefined || installed === cluster) return undefined;
+  throw new IsthmusError(
+    'LINK_INVALID',
+    `the cluster behind context ${JSON.stringify(context)} is installed as ${JSON.stringify(installed)} ` +
+      `(label ${INSTALL_CLUSTER_NAME_LABEL} on namespace ${SYSTEM_NAMESPACE}), not ${JSON.stringify(cluster)}: was --context wrong?`,
+    { terminal: true },
+  );
 }
 
 /**

@@ -4,7 +4,7 @@
  * after leaseDurationSeconds (client-go default 15 s, src/kube/leader-election.ts).
  */
 import { MIRROR_LEASE_NAME } from '../../../mirror/leadership.js';
-import type { CheckFacts, CheckResult } from '../types.js';
+import type { CheckFacts, CheckResult, LeaseFacts } from '../types.js';
 import { resultOf, unreadable } from './result.js';
 
 const WHAT = 'the controller is running and leader elected';
@@ -15,18 +15,23 @@ const PODS = 'see `kubectl -n isthmus-system get pods -l app.kubernetes.io/name=
 export function checkController(facts: CheckFacts): CheckResult {
   const blocked = unreadable(WHAT, `Lease ${LEASE}`, facts.lease);
   if (blocked || !facts.lease.ok) return blocked!;
-  const lease = facts.lease.value;
-  if (!lease) return resultOf(WHAT, [`no Lease ${LEASE}: no controller has ever led; ${PODS}`]);
-  if (!lease.holder) return resultOf(WHAT, [`Lease ${LEASE} has no holder: no controller leads; ${PODS}`]);
+  const problem = leaderProblem(facts.lease.value, facts.now);
+  return resultOf(WHAT, problem ? [problem] : []);
+}
+
+/**
+ * Why no controller leads now, or undefined while one does. Also what `isthmus gateways` asks
+ * before trusting the Link status: only a leader writes it, so with none it is what the last one saw.
+ */
+export function leaderProblem(lease: LeaseFacts | undefined, now: Date): string | undefined {
+  if (!lease) return `no Lease ${LEASE}: no controller has ever led; ${PODS}`;
+  if (!lease.holder) return `Lease ${LEASE} has no holder: no controller leads; ${PODS}`;
   const renewed = lease.renewTime ? Date.parse(lease.renewTime) : Number.NaN;
-  if (Number.isNaN(renewed))
-    return resultOf(WHAT, [`Lease ${LEASE} held by ${lease.holder} was never renewed`]);
+  if (Number.isNaN(renewed)) return `Lease ${LEASE} held by ${lease.holder} was never renewed`;
   const expiresAt = renewed + (lease.leaseDurationSeconds ?? DEFAULT_LEASE_SECONDS) * 1000;
-  const overdueS = Math.round((facts.now.getTime() - expiresAt) / 1000);
+  const overdueS = Math.round((now.getTime() - expiresAt) / 1000);
   if (overdueS > 0) {
-    return resultOf(WHAT, [
-      `Lease ${LEASE} held by ${lease.holder} expired ${overdueS}s ago (last renewed ${lease.renewTime}): the leader stopped; ${PODS}`,
-    ]);
+    return `Lease ${LEASE} held by ${lease.holder} expired ${overdueS}s ago (last renewed ${lease.renewTime}): the leader stopped; ${PODS}`;
   }
-  return resultOf(WHAT, []);
+  return undefined;
 }

@@ -1,0 +1,86 @@
+/**
+ * Hand-written Links (kubectl apply) pass the CRD schema with values `isthmus link` refuses: the
+ * controller refuses them too (Ready=False LinkInvalid naming the field and value), instead of
+ * listing the remote with a selector its API server answers 400 to, or dialling `host:port:port`;
+ * and `isthmus check`'s Links check names the same reason.
+ */
+import { describe, expect, it } from 'vitest';
+import { checkLinksValid } from '../cli/check/checks/index.js';
+import { linkFacts } from '../cli/check/test-builders.js';
+import type { CheckFacts } from '../cli/check/types.js';
+import type { Link } from '../kube/types.js';
+import {
+  condition,
+  editLinkSpec,
+  exportService,
+  getLink,
+  link,
+  waitFor,
+  worldPerTest,
+} from './test-harness.js';
+
+const startWorld = worldPerTest();
+
+/** The Link once the controller has marked it invalid with a message matching `message`. */
+async function invalidWith(east: Parameters<typeof getLink>[0], message: RegExp): Promise<Link> {
+  return waitFor(
+    async () => {
+      const l = await getLink(east, 'west');
+      const ready = condition(l, 'Ready');
+      return ready?.reason === 'LinkInvalid' && message.test(ready.message ?? '') ? l : undefined;
+    },
+    { what: `LinkInvalid ${message}` },
+  );
+}
+
+/** What `isthmus check`'s "every Link is valid" says of this Link. */
+function checkOf(l: Link) {
+  const facts: Pick<CheckFacts, 'now' | 'gatewayInstalled' | 'links' | 'controllerMayCreateNamespaces'> = {
+    now: new Date(),
+    gatewayInstalled: true,
+    links: { ok: true, value: [linkFacts(l)] },
+    controllerMayCreateNamespaces: { ok: true, value: false },
+  };
+  return checkLinksValid(facts as CheckFacts);
+}
+
+describe('hand-written Links are checked as isthmus link checks them', () => {
+  it('a bad selector key, a lone * pattern, an address with a port: LinkInvalid naming each, and check fails', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'podinfo', { ready: 1 });
+    await link(east, west, 'west', {
+      selector: { matchExpressions: [{ key: 'bad key!', operator: 'In', values: ['true'] }] },
+    });
+    world.controller('east');
+
+    const badKey = await invalidWith(
+      east,
+      /^selector\.matchExpressions\[0\]\.key: Invalid value: "bad key!": /,
+    );
+    // Refused before any remote list: no RemoteAPIAvailable=False Unreachable 400, no Syncing.
+    expect(badKey.status?.conditions?.map((c) => c.type)).toEqual(['Ready']);
+    const checked = checkOf(badKey);
+    expect(checked.status).toBe('fail');
+    expect(checked.hints.join('\n')).toMatch(
+      /Link west: invalid spec: selector\.matchExpressions\[0\]\.key: Invalid value: "bad key!"/,
+    );
+
+    await editLinkSpec(east, 'west', ({ selector: _bad, ...spec }) => ({ ...spec, excludedLabels: ['*'] }));
+    const star = await invalidWith(
+      east,
+      /^excludedLabels\[0\]: "\*" is neither a label key nor a prefix\/\* wildcard/,
+    );
+    expect(checkOf(star).hints.join('\n')).toMatch(/invalid spec: excludedLabels\[0\]: "\*"/);
+
+    await editLinkSpec(east, 'west', ({ excludedLabels: _bad, ...spec }) => ({
+      ...spec,
+      gatewayAddress: '127.0.121.2:4143',
+    }));
+    const withPort = await invalidWith(
+      east,
+      /^gatewayAddress: "127\.0\.121\.2:4143" is neither an IP address nor a DNS name: give the address alone, and its port in gatewayPort$/,
+    );
+    expect(checkOf(withPort).hints.join('\n')).toMatch(/invalid spec: gatewayAddress: "127\.0\.121\.2:4143"/);
+  });
+});
