@@ -393,7 +393,7 @@ describe('isthmus operator verbs on the lab', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('Link west is gone; 2 mirror services removed');
     // The lab links with an account per peer (isthmus allow): unlink says it outlives the Link.
-    expect(run.stdout).toContain(
+    expect(run.stderr).toContain(
       'note: cluster west still has the read-only account isthmus-system/east-reader',
     );
     expect(await east.get(R.links, 'isthmus-system', 'west')).toBeUndefined();

@@ -49,6 +49,8 @@ export interface ConnectErrorMessage {
 export interface HandshakeRejectedMessage {
   reason: string;
   identity?: string;
+  /** The peer's `address:port`, when the socket still knows it (not after a reset). */
+  peer?: string;
 }
 /** A probe of a remote gateway over the tunnel path finished. */
 export interface ProbeMessage {

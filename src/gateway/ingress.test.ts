@@ -29,7 +29,7 @@ let backend: TcpBackend;
 let ingress: Ingress;
 let index: ServiceIndex;
 const ready = { value: true };
-const rejected: { reason: string; identity?: string }[] = [];
+const rejected: { reason: string; identity?: string; peer?: string }[] = [];
 const onRejected = (m: unknown) => rejected.push(m as { reason: string });
 const sessions: { destroy(): void }[] = [];
 
@@ -131,6 +131,7 @@ describe('peers', () => {
 
   it('refuses a gateway certificate from a foreign CA', async () => {
     await expectSessionRefused(pki.foreign('east'));
+    expect(rejected.map((r) => r.peer)).toContainEqual(expect.stringMatching(/^127\.0\.0\.1:\d+$/));
     await expectHealthy();
   });
 
@@ -160,6 +161,8 @@ describe('peers', () => {
     const workload = pki.leaf('east', { uriSans: [`spiffe://${TRUST_DOMAIN}/ns/default/sa/web`] });
     await expectSessionRefused(workload);
     expect(rejected[0]?.identity).toBe(`spiffe://${TRUST_DOMAIN}/ns/default/sa/web`);
+    // Which peer: the address it connected from, for the operator's log line.
+    expect(rejected[0]?.peer).toMatch(/^127\.0\.0\.1:\d+$/);
     await expectHealthy();
   });
 

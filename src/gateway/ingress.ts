@@ -10,10 +10,11 @@ import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 
 import http2, { constants as h2 } from 'node:http2';
 import net from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { hostPort } from '../host-port.js';
+import { hostPort, unmapped } from '../host-port.js';
 import { VERSION, VERSION_HEADER } from '../version.js';
 import { ConnectionCounter, type Endpoint, pickTwoChoices } from './balancer.js';
 import {
+  type HandshakeRejectedMessage,
   publishConnectError,
   publishHandshakeRejected,
   publishTunnelClose,
@@ -107,6 +108,21 @@ const DEFAULTS = {
 
 const noop = (): void => {};
 
+/** Names the refused peer: an operator needs to know which (the refusal path is not hot). */
+function withPeer(message: HandshakeRejectedMessage, socket: PeerSocket): HandshakeRejectedMessage {
+  // A TLS socket's own address dies with its handle; the TCP socket under it (Node's `_parent`,
+  // read at 'connection') keeps it.
+  const from = socket.remoteAddress ? socket : socket._parent;
+  const address = from?.remoteAddress;
+  return address ? { ...message, peer: hostPort(unmapped(address), from?.remotePort ?? 0) } : message;
+}
+
+interface PeerSocket {
+  remoteAddress?: string | undefined;
+  remotePort?: number | undefined;
+  _parent?: PeerSocket | null;
+}
+
 /**
  * The 200 that opens a tunnel carries no Date: its only reader is the peer's egress, which turns
  * it into a TCP connection, and RFC 9110 §6.6.1 asks a Date of origin servers, not of a tunnel's
@@ -147,15 +163,17 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
     // Peers that vanish without a FIN are found by the kernel rather than kept forever.
     socket.setKeepAlive(true, TCP_KEEPALIVE_MS);
     socket.once('close', () => sockets.delete(socket));
+    // Read once so the socket keeps it: a handshake refused after the peer reset has no address left.
+    void socket.remoteAddress;
   });
   // Handshake failures: no/foreign/expired certificate, wrong protocol version, handshake timeout.
   server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
-    publishHandshakeRejected({ reason: err.code ?? err.message });
+    publishHandshakeRejected(withPeer({ reason: err.code ?? err.message }, socket));
     socket.destroy();
   });
   // A peer that did not negotiate h2 (RFC 9113 §3.3).
   server.on('unknownProtocol', (socket: TLSSocket) => {
-    publishHandshakeRejected({ reason: 'ALPN h2 not negotiated' });
+    publishHandshakeRejected(withPeer({ reason: 'ALPN h2 not negotiated' }, socket));
     socket.destroy();
   });
   // The peer's chain as verified at the handshake: OpenSSL keeps the issuer only until then.
@@ -175,7 +193,10 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
     const decision = opts.authorizePeer(identity, chain.cert, chain.issuer);
     if (decision.ok) return decision.cluster;
     publishHandshakeRejected(
-      identity === undefined ? { reason: decision.reason } : { reason: decision.reason, identity },
+      withPeer(
+        identity === undefined ? { reason: decision.reason } : { reason: decision.reason, identity },
+        session.socket,
+      ),
     );
     session.destroy();
     return undefined;

@@ -367,7 +367,10 @@ export function readinessOf(
 function logRefusals(log: Logger, accessLog: boolean): () => void {
   const onRejected = (msg: unknown): void => {
     const m = msg as HandshakeRejectedMessage;
-    log.warn({ identity: m.identity, reason: m.reason }, 'peer gateway refused');
+    // A reset before the handshake ends is a TCP health check (a load balancer's) or a TLS client
+    // that only wanted the chain (`isthmus check` of the trust anchor): no peer was refused.
+    if (m.reason === 'ECONNRESET') log.debug({ peer: m.peer }, 'connection reset during the TLS handshake');
+    else log.warn({ peer: m.peer, identity: m.identity, reason: m.reason }, 'peer gateway refused');
   };
   const onConnectError = (msg: unknown): void => {
     const m = msg as ConnectErrorMessage;

@@ -100,6 +100,10 @@ describe('writeCertificates', () => {
     expect((more as Error).message).toMatch(
       /\(to add issuers under the existing trust anchor, pass --reuse-anchor; --force would replace the anchor, and no issuer installed already would chain to it\)$/,
     );
+    const file = join(target, 'ca.crt');
+    await expect(writeCertificates({ outDir: file, clusters: ['east'] })).rejects.toThrow(
+      `--out ${file} exists and is not a directory`,
+    );
     const renew = await writeCertificates({ outDir: target, clusters: ['east'], reuseAnchor: true }).catch(
       (e: Error) => e,
     );
@@ -257,5 +261,30 @@ describe('loadIssuer', () => {
         keyFile: join(target, 'east', 'issuer.key'),
       }),
     ).rejects.toThrow(/not signed by the trust anchor|does not match/);
+  });
+
+  it('says the files are swapped when the certificate file holds the key', async () => {
+    const certFile = join(dir, 'west', 'issuer.key');
+    await expect(
+      loadIssuer({ anchorFile: join(dir, 'ca.crt'), certFile, keyFile: join(dir, 'west', 'issuer.crt') }),
+    ).rejects.toThrow(
+      `${certFile}: no PEM certificate but a private key: are the issuer certificate and key swapped?`,
+    );
+  });
+
+  it('refuses an issuer made for another trust domain than the install names', async () => {
+    const files = {
+      anchorFile: join(dir, 'ca.crt'),
+      certFile: join(dir, 'west', 'issuer.crt'),
+      keyFile: join(dir, 'west', 'issuer.key'),
+    };
+    await expect(
+      loadIssuer({ ...files, scope: { cluster: 'west', trustDomain: 'example.org' } }),
+    ).rejects.toThrow(
+      /the issuer of west in trust domain "cluster.local" \(CN=identity.west.cluster.local\), not "example.org": .*give install the --trust-domain isthmus certs was given \(cluster.local\)/,
+    );
+    await expect(
+      loadIssuer({ ...files, scope: { cluster: 'west', trustDomain: 'cluster.local' } }),
+    ).resolves.toBeDefined();
   });
 });

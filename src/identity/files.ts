@@ -74,6 +74,10 @@ export async function writeCertificates(
 ): Promise<{ written: string[]; retired: string[] }> {
   const trustDomain = opts.trustDomain ?? 'cluster.local';
   checkNames(opts.clusters, trustDomain);
+  const out = await lstat(opts.outDir).catch(() => undefined);
+  if (out && !out.isDirectory()) {
+    throw new IsthmusError('USAGE', `--out ${opts.outDir} exists and is not a directory`, { terminal: true });
+  }
   const anchorFiles = [join(opts.outDir, ANCHOR_CERT_FILE), join(opts.outDir, ANCHOR_KEY_FILE)] as const;
   const issuerFiles = opts.clusters.map((c) => issuerPaths(opts.outDir, c));
   const targets = [...(opts.reuseAnchor ? [] : anchorFiles), ...issuerFiles.flatMap((p) => [p.cert, p.key])];
@@ -252,6 +256,12 @@ export function checkedIssuer(
   opts: { at?: Date; scope?: { cluster: string; trustDomain: string }; source: string },
 ): KeyPairPem {
   const at = opts.at ?? new Date();
+  if (splitPem(pair.certPem).length === 0) {
+    const swapped = /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pair.certPem);
+    throw invalid([
+      `${opts.source}: no PEM certificate${swapped ? ' but a private key: are the issuer certificate and key swapped?' : ''}`,
+    ]);
+  }
   // cert-manager writes the issuer followed by its CA into tls.crt: the issuer is the first.
   const issuer = { ...pair, certPem: splitPem(pair.certPem)[0] ?? pair.certPem };
   const found = [

@@ -10,7 +10,7 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import { infoOf, oneLineName, parseCertificate } from './certificate-info.js';
-import { isValidClusterName, parseSpiffeGatewayIdentity } from './spiffe.js';
+import { isValidClusterName, isValidTrustDomain, parseSpiffeGatewayIdentity } from './spiffe.js';
 
 /** The cluster an issuer's subject CN `identity.<cluster>.<trustDomain>` declares, if it does. */
 export function issuerClusterOf(subject: string, trustDomain: string): string | undefined {
@@ -20,6 +20,15 @@ export function issuerClusterOf(subject: string, trustDomain: string): string | 
   if (cn === undefined || !cn.startsWith(prefix) || !cn.endsWith(suffix)) return undefined;
   const cluster = cn.slice(prefix.length, cn.length - suffix.length);
   return isValidClusterName(cluster) ? cluster : undefined;
+}
+
+/** The trust domain an issuer named `identity.<cluster>.<trustDomain>` for `cluster` declares. */
+function issuerTrustDomainOf(subject: string, cluster: string): string | undefined {
+  const cn = /(?:^|\n|, )CN=([^\n,]+)/.exec(subject)?.[1];
+  const prefix = `identity.${cluster}.`;
+  if (cn === undefined || !cn.startsWith(prefix)) return undefined;
+  const domain = cn.slice(prefix.length);
+  return isValidTrustDomain(domain) ? domain : undefined;
 }
 
 /**
@@ -49,6 +58,12 @@ export function issuerScopeProblems(
   scope: { cluster: string; trustDomain: string },
 ): string[] {
   const subject = parseCertificate(certPem).subject;
+  const otherDomain = issuerTrustDomainOf(subject, scope.cluster);
+  if (otherDomain !== undefined && otherDomain !== scope.trustDomain) {
+    return [
+      `the issuer of ${scope.cluster} in trust domain "${otherDomain}" (${oneLineName(subject)}), not "${scope.trustDomain}": its identities would be refused by every gateway installed in "${otherDomain}"; give install the --trust-domain isthmus certs was given (${otherDomain}), or make certificates for ${scope.trustDomain}`,
+    ];
+  }
   const declared = issuerClusterOf(subject, scope.trustDomain);
   return declared === undefined || declared === scope.cluster
     ? []

@@ -157,7 +157,8 @@ describe('unlinkCluster', () => {
       wait: false,
       timeoutMs: 1000,
       pollMs: 20,
-      progress: (l) => lines.push(l),
+      progress: () => {},
+      note: (l) => lines.push(l),
     });
     expect(lines).toContain(
       'note: cluster north still has the read-only account isthmus-system/east-reader made for this one; to revoke its token, run there: kubectl -n isthmus-system delete serviceaccount east-reader',

@@ -22,7 +22,10 @@ import { peerAccountOf } from '../link/allow.js';
 export interface UnlinkOptions {
   wait: boolean;
   timeoutMs: number;
+  /** What was deleted, in kubectl's words (stdout). */
   progress: (line: string) => void;
+  /** What the user should know or do next (stderr, as `isthmus link` prints its notes); default: progress. */
+  note?: (line: string) => void;
   /** Between two looks at the Link while waiting. */
   pollMs?: number;
 }
@@ -59,7 +62,7 @@ export async function unlinkCluster(
     );
   }
   const before = opts.wait ? await countMirrors(client, cluster) : 0;
-  for (const link of links) await deleteLink(client, cluster, link, opts.progress);
+  for (const link of links) await deleteLink(client, cluster, link, opts);
   const names = links.map((l) => l.metadata!.name!);
   if (!opts.wait) return { linkName: names.join(', ') };
 
@@ -86,7 +89,7 @@ async function deleteLink(
   client: KubeClient,
   cluster: string,
   link: Link,
-  progress: (line: string) => void,
+  { progress, note = progress }: Pick<UnlinkOptions, 'progress' | 'note'>,
 ): Promise<void> {
   const linkName = link.metadata!.name!;
   const secret = link.spec?.clusterCredentialsSecret;
@@ -107,7 +110,7 @@ async function deleteLink(
   const kubeconfig = credentials?.data?.[REMOTE_KUBECONFIG_KEY];
   const account = kubeconfig ? peerAccountOf(Buffer.from(kubeconfig, 'base64').toString('utf8')) : undefined;
   if (account) {
-    progress(
+    note(
       `note: cluster ${cluster} still has the read-only account ${SYSTEM_NAMESPACE}/${account} made for this one; to revoke its token, run there: kubectl -n ${SYSTEM_NAMESPACE} delete serviceaccount ${account}`,
     );
   }

@@ -39,9 +39,13 @@ export function registerCheck(program: Command): void {
     const { checkReport, checksPassed, renderCheckText } = await import('../check/render.js');
     const client = await kubeClientFromFlags(flags);
     try {
-      const results = flags.pre
-        ? await preInstallResults(client, flags.networkPolicy === true)
-        : runChecks(await gatherFacts(client, { remoteTimeoutMs }));
+      const { apiUnreachable } = await import('../check/api-reachable.js');
+      const unreachable = await apiUnreachable(client);
+      const results = unreachable
+        ? [unreachable]
+        : flags.pre
+          ? await preInstallResults(client, flags.networkPolicy === true)
+          : runChecks(await gatherFacts(client, { remoteTimeoutMs }));
       process.stdout.write(
         await renderOutput(flags.output, checkReport(results), () => renderCheckText(results)),
       );

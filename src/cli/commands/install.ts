@@ -33,6 +33,9 @@ async function certificatesFromFiles(
   flags: InstallFlags,
 ): Promise<{ anchorPem?: string; issuer?: { certPem: string; keyPem: string } }> {
   if (flags.gateway === false) return {};
+  // Before the certificates: a bad name would otherwise be reported as the issuer's fault.
+  const nameProblem = clusterNameProblem(flags.clusterName);
+  if (nameProblem) throw new IsthmusError('USAGE', nameProblem, { terminal: true });
   const { loadAnchorBundle, loadIssuer } = await import('../../identity/files.js');
   if (!flags.trustAnchor) {
     throw new IsthmusError(
@@ -49,6 +52,12 @@ async function certificatesFromFiles(
         scope: { cluster: flags.clusterName, trustDomain: flags.trustDomain },
       })
     : { anchorPem: await loadAnchorBundle(flags.trustAnchor) };
+}
+
+function clusterNameProblem(name: string): string | undefined {
+  return /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(name)
+    ? undefined
+    : `--cluster-name "${name}" is not a DNS-1123 label`;
 }
 
 /** The issuer's files, or undefined with --external-issuer; a usage error for any other mix. */
@@ -135,9 +144,8 @@ export function installOptionsFromFlags(
     if (!allowed.includes(value as T)) problems.push(`--${name} must be one of ${allowed.join(', ')}`);
     return value as T;
   };
-  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(flags.clusterName)) {
-    problems.push(`--cluster-name "${flags.clusterName}" is not a DNS-1123 label`);
-  }
+  const nameProblem = clusterNameProblem(flags.clusterName);
+  if (nameProblem) problems.push(nameProblem);
   // Each would start a part that cannot work: identity refuses to sign in an invalid trust domain
   // (it exits at start-up), the gateway and the controller build DNS names in the cluster domain,
   // and the failover controller compares the label value, which no TrafficSplit can carry.

@@ -26,6 +26,7 @@ export function registerUnlink(program: Command): void {
         wait: flags.wait,
         timeoutMs,
         progress: (line) => process.stdout.write(`${line}\n`),
+        note: (line) => process.stderr.write(`${line}\n`),
       });
       if (outcome.mirrorsRemoved !== undefined) {
         const n = outcome.mirrorsRemoved;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { exposureFields, gatewayExposureFromFlags } from './gateway-exposure.js';
+import { exposureFields, exposureNotes, gatewayExposureFromFlags } from './gateway-exposure.js';
 
 function parse(flags: Parameters<typeof gatewayExposureFromFlags>[0], type = 'LoadBalancer') {
   const problems: string[] = [];
@@ -72,5 +72,15 @@ describe('gateway exposure flags', () => {
       '--gateway-external-traffic-policy needs --gateway-service-type LoadBalancer or NodePort',
       '--gateway-node-port needs --gateway-service-type LoadBalancer or NodePort',
     ]);
+  });
+
+  it('notes a node port outside the default range, which only a widened API server takes', () => {
+    const at = (nodePort: number) =>
+      exposureNotes({ annotations: {}, loadBalancerSourceRanges: [], nodePort });
+    expect(at(31443)).toEqual([]);
+    expect(at(80)).toEqual([
+      "--gateway-node-port 80 is outside Kubernetes' default NodePort range 30000-32767: the API server refuses it unless its --service-node-port-range includes it",
+    ]);
+    expect(exposureNotes({ annotations: {}, loadBalancerSourceRanges: [] })).toEqual([]);
   });
 });

@@ -86,6 +86,18 @@ export function gatewayExposureFromFlags(
   return out;
 }
 
+/** Kubernetes' default `--service-node-port-range`. */
+const DEFAULT_NODE_PORTS = { first: 30000, last: 32767 };
+
+/** What install says on stderr about an exposure the API server may refuse (its range is its own). */
+export function exposureNotes(e: GatewayExposure): string[] {
+  const port = e.nodePort;
+  if (port === undefined || (port >= DEFAULT_NODE_PORTS.first && port <= DEFAULT_NODE_PORTS.last)) return [];
+  return [
+    `--gateway-node-port ${port} is outside Kubernetes' default NodePort range ${DEFAULT_NODE_PORTS.first}-${DEFAULT_NODE_PORTS.last}: the API server refuses it unless its --service-node-port-range includes it`,
+  ];
+}
+
 /** The Service fields an exposure sets: metadata annotations, and spec fields besides type and ports. */
 export function exposureFields(e: GatewayExposure): {
   annotations?: Record<string, string>;

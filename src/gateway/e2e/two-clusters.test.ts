@@ -348,7 +348,10 @@ describe('two clusters, one gateway each', () => {
     const eastIngress = { host: EAST_HOST, port: eastGw.ingress.address.port };
     await expect(westGw.pool.openTunnel(eastIngress, AUTHORITY)).rejects.toThrow();
     await waitFor('the refusal in east log', () => eastLog.some((l) => l.includes('peer gateway refused')));
-    expect(eastLog.join('')).toContain('spiffe://cluster.local/cluster/west/gateway');
+    const line = eastLog.find((l) => l.includes('peer gateway refused')) ?? '';
+    expect(line).toContain('spiffe://cluster.local/cluster/west/gateway');
+    // And from where: the operator's first question about a refused peer.
+    expect(line).toMatch(/"peer":"127\.0\.0\.1:\d+"/);
     const text = await (await fetch(adminUrl(eastGw, '/metrics'))).text();
     expect(text).toMatch(
       /isthmus_tunnel_connections_total\{direction="ingress",peer_cluster="west",result="unauthorized"\} [1-9]/,

@@ -618,6 +618,24 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /gateway 10\.0\.0\.7:4143 is not alive \(ECONNREFUSED\)/,
       ],
       [
+        "probe failed: the probe's own mention of the address is not repeated",
+        (f) => {
+          links(f)[0]!.link = link('west', {
+            conditions: [
+              HEALTHY_CONDITIONS[0]!,
+              {
+                type: 'GatewayAlive',
+                status: 'False',
+                reason: 'ProbeFailed',
+                message: 'gateway 10.0.0.7:4143 unreachable: connect ECONNREFUSED',
+              },
+            ],
+          });
+        },
+        'fail',
+        /^Link west: gateway 10\.0\.0\.7:4143 is not alive \(unreachable: connect ECONNREFUSED\); check/,
+      ],
+      [
         'not probed yet',
         (f) => {
           links(f)[0]!.link = link('west', {

@@ -33,7 +33,7 @@ export function checkGatewaysAlive(facts: CheckFacts): CheckResult {
     if (alive?.status === 'True') continue;
     if (alive?.status === 'False') {
       failures.push(
-        `Link ${name}: gateway ${gw} is not alive (${alive.message || alive.reason}); check that the ${name} gateway runs and that this cluster's gateway can reach its port`,
+        `Link ${name}: gateway ${gw} is not alive (${withoutAddress(alive.message) || alive.reason}); check that the ${name} gateway runs and that this cluster's gateway can reach its port`,
       );
     } else {
       warnings.push(`Link ${name}: gateway ${gw} not probed yet; run the check again in a few seconds`);
@@ -43,3 +43,6 @@ export function checkGatewaysAlive(facts: CheckFacts): CheckResult {
   if (probed === 0 && facts.links.value.length > 0) return resultOf(`${WHAT}: no Link has a gateway`, []);
   return resultOf(WHAT, failures, warnings);
 }
+
+/** The probe's message names the gateway too (`gateway a:4143 unreachable: …`): once is enough. */
+const withoutAddress = (message: string | undefined) => message?.replace(/^gateway \S+ /, '');
