@@ -73,4 +73,10 @@ describe('renderStatusTable', () => {
     expect(lines[0]).toMatch(/^NAMESPACE\s+TRAFFIC_SPLIT\s+STATUS\s+ACTIVE_BACKENDS$/);
     expect(lines[1]).toMatch(/^test\s+podinfo\s+Fallback\s+podinfo-west,podinfo-north$/);
   });
+
+  it('says what it looked for when there is nothing to show, rather than a bare header', () => {
+    expect(renderStatusTable([], 'team-a')).toBe(
+      'No TrafficSplits for the failover controller: none labelled failover.linkerd.io/controlled-by=team-a or split.isthmus.dev/steer=true.\n',
+    );
+  });
 });

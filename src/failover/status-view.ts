@@ -4,11 +4,11 @@
  */
 import Table from 'cli-table3';
 import type { KubeClient } from '../kube/client.js';
-import { FAILOVER_CONTROLLED_BY_DEFAULT } from '../kube/keys.js';
+import { FAILOVER_CONTROLLED_BY_DEFAULT, FAILOVER_CONTROLLED_BY_LABEL } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { TrafficSplit } from '../kube/types.js';
 import { parseSplit, parseWeight } from './parse-split.js';
-import { isSteerOnly, splitMode } from './split-selection.js';
+import { isSteerOnly, STEER_LABEL, splitMode } from './split-selection.js';
 
 export interface FailoverStatusRow {
   namespace: string;
@@ -55,7 +55,13 @@ export async function failoverStatusRows(
     .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.trafficSplit.localeCompare(b.trafficSplit));
 }
 
-export function renderStatusTable(rows: readonly FailoverStatusRow[]): string {
+export function renderStatusTable(
+  rows: readonly FailoverStatusRow[],
+  controlledBy = FAILOVER_CONTROLLED_BY_DEFAULT,
+): string {
+  if (rows.length === 0) {
+    return `No TrafficSplits for the failover controller: none labelled ${FAILOVER_CONTROLLED_BY_LABEL}=${controlledBy} or ${STEER_LABEL}=true.\n`;
+  }
   const table = new Table({
     head: ['NAMESPACE', 'TRAFFIC_SPLIT', 'STATUS', 'ACTIVE_BACKENDS'],
     style: { head: [], border: [] },

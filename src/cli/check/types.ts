@@ -174,8 +174,12 @@ export function rejectedByController(link: Link): boolean {
   return ready?.status === 'False' && ready.reason === 'LinkInvalid';
 }
 
+/** How a Link is named in hints: its cluster, and its own name when that differs (it is what kubectl edits). */
 export function linkLabel(link: Link): string {
-  return link.spec?.targetClusterName || link.metadata?.name || '?';
+  const cluster = link.spec?.targetClusterName;
+  const name = link.metadata?.name;
+  if (cluster && name && cluster !== name) return `${name} (cluster ${cluster})`;
+  return cluster || name || '?';
 }
 
 /**

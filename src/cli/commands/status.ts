@@ -31,7 +31,9 @@ export function registerStatus(program: Command): void {
         ...(flags.namespace ? { namespace: flags.namespace } : {}),
         controlledBy: flags.controlledBy,
       });
-      process.stdout.write(await renderOutput(flags.output, rows, () => renderStatusTable(rows)));
+      process.stdout.write(
+        await renderOutput(flags.output, rows, () => renderStatusTable(rows, flags.controlledBy)),
+      );
     } finally {
       client.close();
     }

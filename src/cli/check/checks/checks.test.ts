@@ -159,6 +159,15 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /Link west: invalid spec: targetClusterName west is this cluster/,
       ],
       [
+        'a Link named otherwise than its cluster is named both ways, so kubectl finds it',
+        (f) => {
+          links(f)[0]!.link.metadata!.name = 'bad3';
+          links(f)[0]!.link.spec.gatewayAddress = '10.0.0.7:4143';
+        },
+        'fail',
+        /^Link bad3 \(cluster west\): invalid spec: gatewayAddress/,
+      ],
+      [
         'controller reports LinkInvalid',
         (f) => {
           links(f)[0]!.link = link('west', {
