@@ -165,10 +165,15 @@ describe('isthmus upgrade', () => {
       'PodDisruptionBudget/isthmus-gateway',
       'PodDisruptionBudget/isthmus-identity',
     ]);
-    // The commands upgrade printed, run as printed.
-    const commands = changed.stderr.match(/^ {2}kubectl delete .*$/gm) ?? [];
-    expect(commands.length).toBeGreaterThan(0);
-    for (const command of commands) {
+    // Not deleted yet: the next upgrade names them again, since the record kept them.
+    const deletes = (o: Outcome) => o.stderr.match(/^ {2}kubectl .*$/gm) ?? [];
+    const again = ok(await upgrade());
+    expect(again.stderr).toMatch(/^note: flags unchanged$/m);
+    expect(deletes(again)).toEqual(deletes(changed));
+    // The commands upgrade printed, for the cluster it read, run as printed.
+    expect(deletes(changed).length).toBeGreaterThan(0);
+    for (const command of deletes(changed)) {
+      expect(command).toContain(`kubectl --kubeconfig ${kubeconfig} delete -n isthmus-system `);
       const deleted = await kubectl(command.trim().split(' ').slice(1));
       expect(deleted).toMatchObject({ code: 0, stderr: '' });
     }
@@ -178,8 +183,26 @@ describe('isthmus upgrade', () => {
     ]);
     expect(await recordedFlags()).toMatch(/^gateway-replicas: "3"$/m);
     const settled = ok(await upgrade());
-    expect(settled.stdout).toBe(changed.stdout);
-    expect(settled.stderr).not.toMatch(/kubectl delete/);
+    expect(deletes(settled)).toEqual([]);
+    await apply(settled.stdout);
+    expect(ok(await upgrade()).stdout).toBe(settled.stdout);
+  });
+
+  it('says when the issuer changes, and leaves cert-manager its Secret under --external-issuer', async () => {
+    await writeCertificates({
+      outDir: join(dir, 'certs'),
+      clusters: ['east'],
+      reuseAnchor: true,
+      force: true,
+    });
+    const renewed = ok(
+      await upgrade('--issuer-cert', cert('east', 'issuer.crt'), '--issuer-key', cert('east', 'issuer.key')),
+    );
+    expect(renewed.stderr).toMatch(/^note: the issuer changes: serial [0-9A-F]+ → [0-9A-F]+$/m);
+    await apply(renewed.stdout);
+    const external = ok(await upgrade('--external-issuer'));
+    expect(external.stdout).not.toContain('name: isthmus-issuer\n');
+    expect(external.stderr).not.toContain('secret/isthmus-issuer');
   });
 
   it('refuses what it cannot do, printing nothing to apply', async () => {
@@ -240,7 +263,7 @@ describe('isthmus upgrade', () => {
     try {
       refused(
         await upgrade(),
-        /no issuer in Secret isthmus-system\/isthmus-issuer \(keys tls.crt and tls.key\): give it with --issuer-cert and --issuer-key/,
+        /no Secret isthmus-system\/isthmus-issuer: give the issuer with --issuer-cert and --issuer-key/,
       );
       const withFiles = ok(
         await upgrade(
@@ -264,7 +287,7 @@ describe('isthmus upgrade of a --no-gateway install', () => {
       await upgrade('--no-gateway', '--unset', 'gateway-resources', '--unset', 'gateway-replicas'),
     );
     expect(flat.stdout).not.toContain('name: isthmus-issuer');
-    expect(flat.stderr).toMatch(/^ {2}kubectl delete -n isthmus-system .*deployment\.apps\/isthmus-gateway/m);
+    expect(flat.stderr).toMatch(/^ {2}kubectl --kubeconfig \S+ delete -n isthmus-system .*deployment\.apps\/isthmus-gateway/m);
     expect(flat.stderr).toMatch(/secret\/isthmus-issuer/);
   });
 });

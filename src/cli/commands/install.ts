@@ -126,8 +126,10 @@ export function installOptionsFromFlags(
     `${INSTALL_DEFAULTS.egressPortRange.first}-${INSTALL_DEFAULTS.egressPortRange.last}`;
   const int = (name: string, text: string, min: number, max: number) => {
     const n = Number(text);
-    if (!Number.isInteger(n) || n < min || n > max)
-      problems.push(`--${name} must be an integer from ${min} to ${max}`);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      const why = flags.ha && n < min ? ', as --ha runs at least 2' : '';
+      problems.push(`--${name} must be an integer from ${min} to ${max}${why}, got "${text}"`);
+    }
     return n;
   };
   const range = /^(\d+)-(\d+)$/.exec(portRange);

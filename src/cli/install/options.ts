@@ -54,6 +54,11 @@ export interface InstallOptions {
    * absent: no ConfigMap (options not made from flags, as in unit tests).
    */
   recordedFlags?: RecordedFlags;
+  /**
+   * Objects an earlier install rendered that this one does not but that still exist (upgrade found
+   * them): kept in the record so each upgrade names them until they are deleted.
+   */
+  leftoverObjects?: readonly string[];
 }
 
 export const INSTALL_DEFAULTS = {

@@ -376,7 +376,7 @@ describe('isthmus install', () => {
       /--gateway-replicas must be an integer from 2 to 100/,
     );
     expect(() => installOptionsFromFlags({ ...flags, controllerReplicas: '1', ha: true }, 'a', pem)).toThrow(
-      /--controller-replicas must be an integer from 2 to 10/,
+      '--controller-replicas must be an integer from 2 to 10, as --ha runs at least 2, got "1"',
     );
   });
 

@@ -44,7 +44,9 @@ export function installManifests(opts: InstallOptions): object[] {
     kind: 'ConfigMap',
     metadata: { name: INSTALL_RECORD_CONFIGMAP, namespace: opts.namespace },
   };
-  const lines = [...(objects as ObjectRef[]), self].map(objectLine);
+  const lines = [
+    ...new Set([...[...(objects as ObjectRef[]), self].map(objectLine), ...(opts.leftoverObjects ?? [])]),
+  ];
   return [
     ...objects,
     installRecordManifest(opts.namespace, { version: VERSION, flags: opts.recordedFlags, objects: lines }),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deleteCommands, upgradeFlags, upgradeNotes } from './plan-upgrade.js';
+import { deleteCommands, newerVersion, upgradeFlags, upgradeNotes } from './plan-upgrade.js';
 
 const KNOWN = new Map([
   ['cluster-name', 'value'],
@@ -12,6 +12,7 @@ describe('upgradeFlags', () => {
   it.each([
     [{}, ['bogus'], /--unset bogus: no such install flag/],
     [{}, ['trust-anchor'], /--unset trust-anchor: no such install flag/],
+    [{}, ['context'], /--unset context: no such install flag/],
     [{}, ['cluster-name'], /--unset cluster-name: a cluster's name is what every Link to it calls it/],
     [{ ha: true as const }, ['ha'], /--ha is both given and unset/],
     [{ 'cluster-name': 'west' }, [], /this install is cluster east; --cluster-name west would rename it/],
@@ -19,26 +20,38 @@ describe('upgradeFlags', () => {
     expect(() => upgradeFlags(record, given, unset, KNOWN)).toThrow(message);
   });
 
-  it('drops a recorded flag this CLI does not know', () => {
-    const newer = { ...record, flags: { ...record.flags, wasm: 'x' } };
-    expect(upgradeFlags(newer, {}, ['wasm'], KNOWN)).toEqual({ 'cluster-name': 'east', ha: true });
+  it('drops a recorded flag this CLI does not know, or one it never records', () => {
+    const newer = { ...record, flags: { ...record.flags, wasm: 'x', 'trust-anchor': '/x' } };
+    expect(upgradeFlags(newer, {}, ['wasm', 'trust-anchor'], KNOWN)).toEqual({
+      'cluster-name': 'east',
+      ha: true,
+    });
   });
 });
 
 describe('upgradeNotes', () => {
-  it('says which CLI rendered the install, what changed and what to delete once applied', () => {
+  it('says which CLI rendered the install, what changed and what to delete once applied, in the right cluster', () => {
     const notes = upgradeNotes(
-      { ...record, objects: ['networking.k8s.io/v1 NetworkPolicy isthmus-system/isthmus-gateway'] },
+      record,
       { 'cluster-name': 'east' },
-      [],
-      '0.2.0',
+      ['networking.k8s.io/v1 NetworkPolicy isthmus-system/isthmus-gateway'],
+      { cliVersion: '0.2.0', kubectlFlags: ['--context', 'east'] },
     );
     expect(notes).toEqual([
       'the install was rendered by isthmus 0.1.0; this is 0.2.0',
       'flags changed: --ha: on → unset',
-      'kubectl apply deletes nothing; once this is applied, delete what the install no longer has:\n  kubectl delete -n isthmus-system networkpolicy.networking.k8s.io/isthmus-gateway',
+      'kubectl apply deletes nothing; once this is applied, delete what the install no longer has (upgrade names it until it is gone):\n  kubectl --context east delete -n isthmus-system networkpolicy.networking.k8s.io/isthmus-gateway',
     ]);
-    expect(upgradeNotes(record, record.flags, [], '0.1.0')).toEqual(['flags unchanged']);
+    expect(upgradeNotes(record, record.flags, [], { cliVersion: '0.1.0' })).toEqual(['flags unchanged']);
+  });
+
+  it('says so when the CLI is older than the install', () => {
+    expect(upgradeNotes({ ...record, version: '0.10.0' }, record.flags, [], { cliVersion: '0.9.1' })[0]).toBe(
+      "this downgrades the install from isthmus 0.10.0 to 0.9.1: its pods get 0.9.1's image and manifests",
+    );
+    expect(newerVersion('0.2.0', '0.2.0-dev')).toBe(false);
+    expect(newerVersion('1.0.0', '0.9.9')).toBe(true);
+    expect(newerVersion('latest', '0.1.0')).toBe(false);
   });
 
   it('deletes core and cluster-scoped kinds with their own command', () => {

@@ -10,7 +10,6 @@ import {
   type InstallRecord,
   mergeFlags,
   type RecordedFlags,
-  staleObjects,
 } from '../install/install-record.js';
 
 const usage = (message: string) => new IsthmusError('USAGE', message, { terminal: true });
@@ -26,8 +25,8 @@ export function upgradeFlags(
 ): RecordedFlags {
   const problems: string[] = [];
   for (const flag of unset) {
-    // A flag this CLI does not know can still be dropped from the record that has it.
-    const droppable = known.has(flag) ? !FILE_FLAGS.includes(flag) : flag in record.flags;
+    // A flag the record has can be dropped, even one this CLI does not know or never records.
+    const droppable = (known.has(flag) && !FILE_FLAGS.includes(flag)) || flag in record.flags;
     if (!droppable) problems.push(`--unset ${flag}: no such install flag`);
     else if (flag === 'cluster-name')
       problems.push("--unset cluster-name: a cluster's name is what every Link to it calls it");
@@ -48,19 +47,26 @@ export function upgradeFlags(
 export function upgradeNotes(
   record: InstallRecord,
   flags: RecordedFlags,
-  rendered: readonly string[],
-  cliVersion: string,
+  leftovers: readonly string[],
+  opts: { cliVersion: string; kubectlFlags?: readonly string[] },
 ): string[] {
   const notes: string[] = [];
-  if (record.version !== cliVersion)
-    notes.push(`the install was rendered by isthmus ${record.version || '(unknown)'}; this is ${cliVersion}`);
+  const { cliVersion } = opts;
+  if (record.version !== cliVersion) {
+    const down = newerVersion(record.version, cliVersion);
+    notes.push(
+      down
+        ? `this downgrades the install from isthmus ${record.version} to ${cliVersion}: its pods get ${cliVersion}'s image and manifests`
+        : `the install was rendered by isthmus ${record.version || '(unknown)'}; this is ${cliVersion}`,
+    );
+  }
   const changes = flagChanges(record.flags, flags);
   notes.push(changes.length > 0 ? `flags changed: ${changes.join('; ')}` : 'flags unchanged');
-  const stale = staleObjects(record.objects, rendered);
-  if (stale.length > 0) {
+  if (leftovers.length > 0) {
     notes.push(
-      `kubectl apply deletes nothing; once this is applied, delete what the install no longer has:\n${deleteCommands(
-        stale,
+      `kubectl apply deletes nothing; once this is applied, delete what the install no longer has (upgrade names it until it is gone):\n${deleteCommands(
+        leftovers,
+        opts.kubectlFlags,
       )
         .map((c) => `  ${c}`)
         .join('\n')}`,
@@ -69,8 +75,17 @@ export function upgradeNotes(
   return notes;
 }
 
+/** Whether version `a` is later than `b` (numeric major.minor.patch; anything else compares as not later). */
+export function newerVersion(a: string, b: string): boolean {
+  const parts = (v: string) => /^v?(\d+)\.(\d+)\.(\d+)/.exec(v)?.slice(1).map(Number);
+  const [x, y] = [parts(a), parts(b)];
+  if (!x || !y) return false;
+  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i]! > y[i]!;
+  return false;
+}
+
 /** `kubectl delete` lines for `apiVersion kind [namespace/]name` lines, one per namespace. */
-export function deleteCommands(lines: readonly string[]): string[] {
+export function deleteCommands(lines: readonly string[], kubectlFlags: readonly string[] = []): string[] {
   const byNamespace = new Map<string, string[]>();
   for (const line of lines) {
     const [apiVersion = '', kind = '', ref = ''] = line.split(' ');
@@ -79,7 +94,7 @@ export function deleteCommands(lines: readonly string[]): string[] {
     const type = `${kind.toLowerCase()}${group ? `.${group}` : ''}`;
     byNamespace.set(namespace!, [...(byNamespace.get(namespace!) ?? []), `${type}/${name}`]);
   }
-  return [...byNamespace].map(
-    ([namespace, refs]) => `kubectl delete${namespace ? ` -n ${namespace}` : ''} ${refs.join(' ')}`,
+  return [...byNamespace].map(([namespace, refs]) =>
+    ['kubectl', ...kubectlFlags, 'delete', ...(namespace ? ['-n', namespace] : []), ...refs].join(' '),
   );
 }

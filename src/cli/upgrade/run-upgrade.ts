@@ -3,6 +3,7 @@
  * cluster, unless files are given for them. With the plan (plan-upgrade.ts) they make the same
  * InstallOptions `isthmus install` would make from the full set of flags.
  */
+import { X509Certificate } from 'node:crypto';
 import type { Command } from 'commander';
 import { IsthmusError, isIsthmusError } from '../../errors.js';
 import type { KeyPairPem } from '../../identity/ca.js';
@@ -12,6 +13,7 @@ import {
   loadAnchorBundle,
   readIssuerPair,
 } from '../../identity/files.js';
+import { splitPem } from '../../identity/pem.js';
 import type { KubeClient } from '../../kube/client.js';
 import { ISSUER_SECRET, SYSTEM_NAMESPACE, TRUST_ANCHOR_CONFIGMAP } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
@@ -25,9 +27,11 @@ import {
   type ObjectRef,
   objectLine,
   parseInstallRecord,
+  staleObjects,
 } from '../install/install-record.js';
 import type { InstallOptions } from '../install/options.js';
 import { installManifests } from '../install/render.js';
+import { resourceOf } from '../lab/apply-objects.js';
 import { unsetName, upgradeFlags, upgradeNotes } from './plan-upgrade.js';
 
 export interface UpgradeResult {
@@ -49,9 +53,13 @@ async function readRecord(client: KubeClient, dropping: readonly string[]): Prom
 
 const inCluster = (kind: string, name: string) => `${kind} ${SYSTEM_NAMESPACE}/${name}`;
 
-async function clusterAnchor(client: KubeClient): Promise<string> {
+async function clusterAnchorPem(client: KubeClient): Promise<string | undefined> {
   const cm = await client.get<V1ConfigMap>(R.configMaps, SYSTEM_NAMESPACE, TRUST_ANCHOR_CONFIGMAP);
-  const pem = cm?.data?.['ca.crt'];
+  return cm?.data?.['ca.crt'];
+}
+
+async function clusterAnchor(client: KubeClient): Promise<string> {
+  const pem = await clusterAnchorPem(client);
   if (!pem) {
     throw new IsthmusError(
       'USAGE',
@@ -78,6 +86,13 @@ async function clusterIssuer(client: KubeClient): Promise<KeyPairPem> {
     const b64 = secret?.data?.[key];
     return b64 ? Buffer.from(b64, 'base64').toString('utf8') : undefined;
   };
+  if (!secret) {
+    throw new IsthmusError(
+      'USAGE',
+      `no Secret ${SYSTEM_NAMESPACE}/${ISSUER_SECRET}: give the issuer with --issuer-cert and --issuer-key, or --external-issuer if cert-manager writes it`,
+      { terminal: true },
+    );
+  }
   const certPem = decode('tls.crt');
   const keyPem = decode('tls.key');
   if (!certPem || !keyPem) {
@@ -90,23 +105,35 @@ async function clusterIssuer(client: KubeClient): Promise<KeyPairPem> {
   return { certPem, keyPem };
 }
 
-/** Each certificate from its file when one is given, else from the running install. */
+/**
+ * Each certificate from its file when one is given, else from the running install; with a note
+ * when a file replaces what the cluster has, since that is the change the user is making.
+ */
 async function upgradeCertificates(
   client: KubeClient,
   flags: InstallFlags,
-): Promise<{ anchorPem?: string; issuer?: KeyPairPem }> {
-  if (flags.gateway === false) return {};
-  const anchorPem = flags.trustAnchor
-    ? await loadAnchorBundle(flags.trustAnchor)
-    : await clusterAnchor(client);
+): Promise<{ anchorPem?: string; issuer?: KeyPairPem; notes: string[] }> {
+  if (flags.gateway === false) return { notes: [] };
+  const notes: string[] = [];
+  const inForce = (read: () => Promise<string | undefined>) => read().catch(() => undefined);
+  let anchorPem: string;
+  if (flags.trustAnchor) {
+    anchorPem = await loadAnchorBundle(flags.trustAnchor);
+    const before = await inForce(async () => clusterAnchorPem(client));
+    if (before !== undefined && serials(before) !== serials(anchorPem))
+      notes.push(`the trust anchor changes: ${serials(before)} → ${serials(anchorPem)} (serials)`);
+  } else {
+    anchorPem = await clusterAnchor(client);
+  }
   if (flags.externalIssuer || flags.issuerCert || flags.issuerKey) {
     const files = issuerFiles(flags);
-    if (!files) return { anchorPem };
+    if (!files) return { anchorPem, notes };
     const pair = await readIssuerPair(files.certFile, files.keyFile);
-    return {
-      anchorPem,
-      issuer: checkedIssuer(pair, anchorPem, { scope: scopeOf(flags), source: files.certFile }),
-    };
+    const issuer = checkedIssuer(pair, anchorPem, { scope: scopeOf(flags), source: files.certFile });
+    const before = await inForce(async () => (await clusterIssuer(client)).certPem);
+    if (before !== undefined && serials(before) !== serials(issuer.certPem))
+      notes.push(`the issuer changes: serial ${serials(before)} → ${serials(issuer.certPem)}`);
+    return { anchorPem, issuer, notes };
   }
   const pair = await clusterIssuer(client);
   return {
@@ -115,7 +142,15 @@ async function upgradeCertificates(
       scope: scopeOf(flags),
       source: inCluster('Secret', ISSUER_SECRET),
     }),
+    notes,
   };
+}
+
+/** The serial numbers of the certificates in a PEM text, comma-separated. */
+function serials(pem: string): string {
+  return splitPem(pem)
+    .map((c) => new X509Certificate(c).serialNumber)
+    .join(', ');
 }
 
 const scopeOf = (flags: InstallFlags) => ({ cluster: flags.clusterName, trustDomain: flags.trustDomain });
@@ -149,7 +184,7 @@ export async function runUpgrade(
   const dropping = unset.map(unsetName);
   const record = await readRecord(client, dropping);
   const flags = upgradeFlags(record, givenInstallFlags(cmd), dropping, INSTALL_FLAG_KINDS);
-  const given = cmd.opts<InstallFlags>();
+  const given = cmd.opts<InstallFlags & { kubeconfig?: string; context?: string }>();
   const full = {
     ...defaultsOf(cmd),
     ...installFlagsOf(cmd, flags),
@@ -157,11 +192,42 @@ export async function runUpgrade(
     issuerCert: given.issuerCert,
     issuerKey: given.issuerKey,
   } as InstallFlags;
-  const { anchorPem, issuer } = await upgradeCertificates(client, full);
+  const { anchorPem, issuer, notes: certNotes } = await upgradeCertificates(client, full);
   const options: InstallOptions = {
     ...withUnsetHint(() => installOptionsFromFlags(full, anchorPem, issuer)),
     recordedFlags: flags,
   };
   const rendered = (installManifests(options) as ObjectRef[]).map(objectLine);
-  return { options, notes: upgradeNotes(record, flags, rendered, VERSION) };
+  // With --external-issuer the issuer Secret is cert-manager's now, not a leftover to delete.
+  const stale = staleObjects(record.objects, rendered).filter(
+    (line) => !(full.externalIssuer && line === ISSUER_SECRET_LINE),
+  );
+  // Recorded until deleted, so a later upgrade names them again rather than forgetting them.
+  const leftovers = await stillThere(client, stale);
+  const kubectlFlags = [
+    ...(given.kubeconfig ? ['--kubeconfig', given.kubeconfig] : []),
+    ...(given.context ? ['--context', given.context] : []),
+  ];
+  return {
+    options: { ...options, leftoverObjects: leftovers },
+    notes: [...upgradeNotes(record, flags, leftovers, { cliVersion: VERSION, kubectlFlags }), ...certNotes],
+  };
+}
+
+const ISSUER_SECRET_LINE = `v1 Secret ${SYSTEM_NAMESPACE}/${ISSUER_SECRET}`;
+
+/** The recorded objects that still exist; one that cannot be looked up counts as there. */
+async function stillThere(client: KubeClient, lines: readonly string[]): Promise<string[]> {
+  const found = await Promise.all(
+    lines.map(async (line) => {
+      const [, kind = '', ref = ''] = line.split(' ');
+      const [namespace, name] = ref.includes('/') ? ref.split('/') : [undefined, ref];
+      try {
+        return (await client.get(resourceOf({ kind }), namespace, name!)) !== undefined;
+      } catch {
+        return true;
+      }
+    }),
+  );
+  return lines.filter((_, i) => found[i]);
 }
