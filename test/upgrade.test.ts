@@ -287,7 +287,9 @@ describe('isthmus upgrade of a --no-gateway install', () => {
       await upgrade('--no-gateway', '--unset', 'gateway-resources', '--unset', 'gateway-replicas'),
     );
     expect(flat.stdout).not.toContain('name: isthmus-issuer');
-    expect(flat.stderr).toMatch(/^ {2}kubectl --kubeconfig \S+ delete -n isthmus-system .*deployment\.apps\/isthmus-gateway/m);
+    expect(flat.stderr).toMatch(
+      /^ {2}kubectl --kubeconfig \S+ delete -n isthmus-system .*deployment\.apps\/isthmus-gateway/m,
+    );
     expect(flat.stderr).toMatch(/secret\/isthmus-issuer/);
   });
 });

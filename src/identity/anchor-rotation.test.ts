@@ -8,6 +8,7 @@ import { isIsthmusError } from '../errors.js';
 import {
   ANCHOR_BUNDLE_FILE,
   finishAnchorRotation,
+  finishSteps,
   PREVIOUS_DIR,
   rotationSteps,
   startAnchorRotation,
@@ -154,9 +155,19 @@ describe('trust anchor rotation', () => {
     const step = (n: number) => text.indexOf(`${n}. `);
     expect(step(1)).toBeLessThan(step(2));
     expect(step(2)).toBeLessThan(step(3));
-    expect(text).toContain(
-      'isthmus install --cluster-name west --trust-anchor certs/ca-bundle.crt --issuer-cert certs/previous/west/issuer.crt',
+    // upgrade, not install: install with these flags alone would drop every other recorded flag.
+    expect(text).not.toContain('isthmus install');
+    const lines = text.split('\n').map((l) => l.trim());
+    expect(lines).toContain(
+      'isthmus upgrade --context west --trust-anchor certs/ca-bundle.crt --issuer-cert certs/previous/west/issuer.crt --issuer-key certs/previous/west/issuer.key | kubectl --context west apply -f -',
     );
+    expect(lines).toContain(
+      'isthmus upgrade --context east --trust-anchor certs/ca-bundle.crt --issuer-cert certs/east/issuer.crt --issuer-key certs/east/issuer.key | kubectl --context east apply -f -',
+    );
+    const dropOld =
+      'isthmus upgrade --context east --trust-anchor certs/ca.crt --issuer-cert certs/east/issuer.crt --issuer-key certs/east/issuer.key | kubectl --context east apply -f -';
+    expect(lines).toContain(dropOld);
+    expect(text.indexOf(dropOld)).toBeGreaterThan(step(3));
     expect(text).toContain('rollout restart deployment/isthmus-identity deployment/isthmus-gateway');
     expect(text).toContain('isthmus certs new-anchor --out certs --finish');
     expect(text).toMatch(
@@ -212,5 +223,69 @@ describe('trust anchor rotation', () => {
     await startAnchorRotation({ dir, anchorKeyBits: 2048 });
     expect(await readdir(join(dir, PREVIOUS_DIR, 'east', 'retired'))).toEqual([serial]);
     expect(await readdir(join(dir, 'east'))).toEqual(['issuer.crt', 'issuer.key']);
+  });
+  it('--finish names the real anchor file and the upgrade of every cluster, CRL first', async () => {
+    const dir = await certsDir();
+    await writeFile(join(dir, 'crl.pem'), 'old revocations');
+    await startAnchorRotation({ dir, anchorKeyBits: 2048 });
+    const finished = await finishAnchorRotation(dir);
+    expect(finished.clusters).toEqual(['east', 'west']);
+    const text = finishSteps(dir, finished.clusters, finished.crlFile);
+    expect(text).not.toMatch(/<dir>|isthmus install/);
+    const lines = text.split('\n').map((l) => l.trim());
+    for (const c of ['east', 'west']) {
+      expect(lines).toContain(
+        `isthmus upgrade --context ${c} --trust-anchor ${join(dir, 'ca.crt')} --issuer-cert ${join(dir, c, 'issuer.crt')} --issuer-key ${join(dir, c, 'issuer.key')} | kubectl --context ${c} apply -f -`,
+      );
+      expect(lines).toContain(
+        `kubectl --context ${c} -n isthmus-system rollout restart deployment/isthmus-gateway`,
+      );
+    }
+    const crl = `kubectl -n isthmus-system create configmap isthmus-crl --from-file=crl.pem=${join(dir, 'crl.pem')} --dry-run=client -o yaml | kubectl --context east apply -f -`;
+    expect(lines).toContain(crl);
+    expect(text.indexOf(crl)).toBeLessThan(text.indexOf('isthmus upgrade'));
+    // Without a CRL bundle there is none to apply.
+    expect(finishSteps(dir, ['east'], undefined)).not.toContain('isthmus-crl');
+  });
+
+  it('quotes a path the shell would split', () => {
+    expect(rotationSteps('my certs', ['east'], false)).toContain("--trust-anchor 'my certs/ca-bundle.crt'");
+  });
+
+  /** `isthmus certs --clusters a --trust-domain example.org` in a temp dir. */
+  async function certsInExampleOrg(): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), 'isthmus-anchor-td-'));
+    dirs.push(dir);
+    await writeCertificates({
+      outDir: dir,
+      clusters: ['a'],
+      trustDomain: 'example.org',
+      anchorKeyBits: 2048,
+    });
+    return dir;
+  }
+
+  it('keeps the trust domain of the anchor it replaces', async () => {
+    const dir = await certsInExampleOrg();
+    const r = await startAnchorRotation({ dir, anchorKeyBits: 2048 });
+    expect(new X509Certificate(await read(dir, 'ca.crt')).subject).toBe('CN=root.example.org');
+    expect(new X509Certificate(await read(dir, 'a', 'issuer.crt')).subject).toBe('CN=identity.a.example.org');
+    expect(r.trustDomain).toBe('example.org');
+  });
+
+  it('refuses another trust domain than the current one, before moving anything', async () => {
+    const dir = await certsInExampleOrg();
+    const listed = (await readdir(dir, { recursive: true })).sort();
+    const err = await errorOf(
+      startAnchorRotation({ dir, trustDomain: 'cluster.local', anchorKeyBits: 2048 }),
+    );
+    expect(isIsthmusError(err, 'USAGE')).toBe(true);
+    expect(String(err)).toMatch(
+      /--trust-domain cluster\.local: .* trust domain "example\.org".*leave --trust-domain out/,
+    );
+    expect((await readdir(dir, { recursive: true })).sort()).toEqual(listed);
+    // The same trust domain, given, is fine.
+    await startAnchorRotation({ dir, trustDomain: 'example.org', anchorKeyBits: 2048 });
+    expect(new X509Certificate(await read(dir, 'a', 'issuer.crt')).subject).toBe('CN=identity.a.example.org');
   });
 });

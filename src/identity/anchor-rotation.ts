@@ -18,27 +18,34 @@ import { join } from 'node:path';
 import { IsthmusError } from '../errors.js';
 import { type Skipped, writeCrlBundle } from './crl-bundle.js';
 import {
+  ANCHOR_BUNDLE_FILE,
   ANCHOR_CERT_FILE,
   ANCHOR_CRL_FILE,
   ANCHOR_KEY_FILE,
   CRL_BUNDLE_FILE,
   exists,
+  GATEWAY_DEPLOYMENT,
   ISSUER_CERT_FILE,
   ISSUER_CRL_FILE,
   ISSUER_KEY_FILE,
   loadCertificates,
   PREVIOUS_DIR,
   RETIRED_DIR,
+  restartCommand,
+  shellWord,
+  trustDomainUnder,
+  upgradeCommand,
   writeAtomic,
   writeCertificates,
 } from './files.js';
 import { joinPem } from './pem.js';
 
-export { PREVIOUS_DIR };
-export const ANCHOR_BUNDLE_FILE = 'ca-bundle.crt';
+export { ANCHOR_BUNDLE_FILE, PREVIOUS_DIR };
 
 export interface AnchorRotation {
   clusters: string[];
+  /** The trust domain of the new issuers: the old ones'. */
+  trustDomain: string;
   bundleFile: string;
   /** Files written: the new anchor, the new issuers, the bundle. */
   written: string[];
@@ -63,6 +70,7 @@ async function moveIfPresent(from: string, to: string): Promise<boolean> {
 
 export async function startAnchorRotation(opts: {
   dir: string;
+  /** Checked against the current anchor's (trustDomainUnder), which the new set keeps. */
   trustDomain?: string;
   anchorKeyBits?: 2048 | 3072;
 }): Promise<AnchorRotation> {
@@ -79,6 +87,8 @@ export async function startAnchorRotation(opts: {
       },
     );
   }
+  // Every cluster runs with the trust domain of its issuer: new issuers of another would be refused.
+  const trustDomain = trustDomainUnder(dir, current.anchor.certPem, opts.trustDomain);
   const clusters = [...current.issuers.keys()];
   const previous = join(dir, PREVIOUS_DIR);
   await mkdir(previous, { mode: 0o700 });
@@ -94,7 +104,7 @@ export async function startAnchorRotation(opts: {
   const { written } = await writeCertificates({
     outDir: dir,
     clusters,
-    ...(opts.trustDomain === undefined ? {} : { trustDomain: opts.trustDomain }),
+    trustDomain,
     ...(opts.anchorKeyBits === undefined ? {} : { anchorKeyBits: opts.anchorKeyBits }),
   });
   // New first: what a reader that takes only the first certificate should see.
@@ -105,10 +115,12 @@ export async function startAnchorRotation(opts: {
   ]);
   await writeAtomic(bundleFile, joinPem([next, old]), 0o644);
   await loadCertificates({ dir });
-  return { clusters, bundleFile, written: [...written, bundleFile], movedCrl };
+  return { clusters, trustDomain, bundleFile, written: [...written, bundleFile], movedCrl };
 }
 
 export interface FinishedRotation {
+  /** The clusters of the new set, each to be taken onto the new anchor alone (finishSteps). */
+  clusters: string[];
   removed: string[];
   /** Whether there was a CRL bundle: it is then rebuilt under the new anchor alone. */
   hadCrl: boolean;
@@ -128,48 +140,74 @@ export async function finishAnchorRotation(dir: string): Promise<FinishedRotatio
       },
     );
   }
-  await loadCertificates({ dir });
+  const clusters = [...(await loadCertificates({ dir })).issuers.keys()];
   const hadCrl =
     (await exists(join(previous, CRL_BUNDLE_FILE))) || (await exists(join(dir, CRL_BUNDLE_FILE)));
   const bundleFile = join(dir, ANCHOR_BUNDLE_FILE);
   await rm(previous, { recursive: true, force: true });
   await rm(bundleFile, { force: true });
   const removed = [previous, bundleFile];
-  if (!hadCrl) return { removed, hadCrl, skipped: [] };
+  if (!hadCrl) return { clusters, removed, hadCrl, skipped: [] };
   // crl.pem made during the rotation carries the old CAs; revocations under the new ones stay.
   const { bundleFile: crlFile, skipped } = await writeCrlBundle(dir);
-  return { removed, hadCrl, crlFile, skipped };
+  return { clusters, removed, hadCrl, crlFile, skipped };
 }
 
-/** The commands that take every cluster through the rotation (printed by the CLI). */
+const CONTEXT_NOTE =
+  '(each command takes the kubeconfig context to be named as its cluster: change --context where it is not)';
+
+/**
+ * The commands that take every cluster through the rotation (printed by the CLI): `isthmus upgrade`
+ * with the certificate files of each step, which keeps every other flag the install recorded.
+ */
 export function rotationSteps(dir: string, clusters: readonly string[], movedCrl: boolean): string {
-  const install = (c: string, anchor: string, issuerDir: string) =>
-    `  isthmus install --cluster-name ${c} --trust-anchor ${anchor} --issuer-cert ${issuerDir}/${c}/${ISSUER_CERT_FILE} --issuer-key ${issuerDir}/${c}/${ISSUER_KEY_FILE} | kubectl --context ${c} apply -f -`;
-  const restart = (c: string, what: string) =>
-    `  kubectl --context ${c} -n isthmus-system rollout restart ${what}`;
   const bundle = join(dir, ANCHOR_BUNDLE_FILE);
+  const upgrade = (c: string, anchor: string, issuerDir: string) =>
+    `  ${upgradeCommand(c, anchor, issuerDir)}`;
+  const restart = (c: string, what: string) => `  ${restartCommand(c, what)}`;
   const lines = [
-    `New trust anchor and issuers written; the old ones are in ${join(dir, PREVIOUS_DIR)}. Take every cluster through each step before the next:`,
+    `New trust anchor and issuers written; the old ones are in ${join(dir, PREVIOUS_DIR)}. Take every cluster through each step before the next ${CONTEXT_NOTE}:`,
     '1. Trust both anchors everywhere (issuers unchanged):',
-    ...clusters.flatMap((c) => [
-      install(c, bundle, join(dir, PREVIOUS_DIR)),
-      restart(c, 'deployment/isthmus-gateway'),
-    ]),
+    ...clusters.flatMap((c) => [upgrade(c, bundle, join(dir, PREVIOUS_DIR)), restart(c, GATEWAY_DEPLOYMENT)]),
     '2. Issue from the new anchor:',
     ...clusters.flatMap((c) => [
-      install(c, bundle, dir),
-      restart(c, 'deployment/isthmus-identity deployment/isthmus-gateway'),
+      upgrade(c, bundle, dir),
+      restart(c, `deployment/isthmus-identity ${GATEWAY_DEPLOYMENT}`),
     ]),
-    `3. Drop the old anchor: isthmus certs new-anchor --out ${dir} --finish, then`,
+    `3. Drop the old anchor: isthmus certs new-anchor --out ${shellWord(dir)} --finish, then`,
     ...clusters.flatMap((c) => [
-      install(c, join(dir, ANCHOR_CERT_FILE), dir),
-      restart(c, 'deployment/isthmus-gateway'),
+      upgrade(c, join(dir, ANCHOR_CERT_FILE), dir),
+      restart(c, GATEWAY_DEPLOYMENT),
     ]),
   ];
   if (movedCrl) {
     lines.push(
       `Revocations made under the old anchor moved to ${join(dir, PREVIOUS_DIR, CRL_BUNDLE_FILE)}; they stay in force until step 3 (certs revoke keeps them in ${join(dir, CRL_BUNDLE_FILE)} meanwhile).`,
       `--finish rebuilds ${join(dir, CRL_BUNDLE_FILE)} without them: apply it as the isthmus-crl ConfigMap in every cluster before step 3's installs, as gateways that trust the new anchor alone refuse a CRL bundle of the old CAs.`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** The isthmus-crl ConfigMap made from `crlFile`, applied in `cluster`. */
+export function crlConfigMapCommand(crlFile: string, cluster: string): string {
+  return `kubectl -n isthmus-system create configmap isthmus-crl --from-file=crl.pem=${shellWord(crlFile)} --dry-run=client -o yaml | kubectl --context ${shellWord(cluster)} apply -f -`;
+}
+
+/** Step 3 once --finish has run: the rebuilt CRL bundle first, if any, then the new anchor alone. */
+export function finishSteps(dir: string, clusters: readonly string[], crlFile: string | undefined): string {
+  const lines = [`The old anchor is gone from ${dir}. Finish in every cluster ${CONTEXT_NOTE}:`];
+  if (crlFile !== undefined) {
+    lines.push(
+      `First replace the isthmus-crl ConfigMap with ${crlFile} everywhere (the one in place revokes under the old anchor, which gateways that trust the new one alone refuse):`,
+      ...clusters.map((c) => `  ${crlConfigMapCommand(crlFile, c)}`),
+      'Then drop the old anchor:',
+    );
+  }
+  for (const c of clusters) {
+    lines.push(
+      `  ${upgradeCommand(c, join(dir, ANCHOR_CERT_FILE), dir)}`,
+      `  ${restartCommand(c, GATEWAY_DEPLOYMENT)}`,
     );
   }
   return `${lines.join('\n')}\n`;

@@ -3,7 +3,8 @@ import { lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/
 import { join } from 'node:path';
 import { IsthmusError } from '../errors.js';
 import { createIssuer, createTrustAnchor, type KeyPairPem } from './ca.js';
-import { normaliseSerial } from './crl.js';
+import { certificateInfo } from './certificate-info.js';
+import { isIssuedBy, normaliseSerial, parseCrl } from './crl.js';
 import { issuerScopeProblems } from './issuer-scope.js';
 import { splitPem } from './pem.js';
 import { isValidClusterName, isValidTrustDomain } from './spiffe.js';
@@ -31,6 +32,9 @@ export const ANCHOR_CRL_FILE = 'ca.crl';
 export const CRL_BUNDLE_FILE = 'crl.pem';
 export const RETIRED_DIR = 'retired';
 export const PREVIOUS_DIR = 'previous';
+/** The old and the new anchor, trusted together during an anchor rotation (anchor-rotation.ts). */
+export const ANCHOR_BUNDLE_FILE = 'ca-bundle.crt';
+export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
 const KEY_MODE = 0o600;
 const CERT_MODE = 0o644;
 const DIR_MODE = 0o700;
@@ -38,6 +42,10 @@ const DIR_MODE = 0o700;
 export interface WriteCertificatesOptions {
   outDir: string;
   clusters: string[];
+  /**
+   * cluster.local by default. With reuseAnchor, the existing anchor's (trustDomainUnder): one that
+   * differs is refused, as every installed cluster would refuse its issuers.
+   */
   trustDomain?: string;
   /** Replace existing files. Without it, any existing target file is an error (CERT_EXISTS). */
   force?: boolean;
@@ -69,11 +77,27 @@ function overwriteHint(existing: readonly string[], anchorFiles: readonly string
     : 'to add issuers under the existing trust anchor, pass --reuse-anchor; --force would replace the anchor, and no issuer installed already would chain to it';
 }
 
-export async function writeCertificates(
-  opts: WriteCertificatesOptions,
-): Promise<{ written: string[]; retired: string[] }> {
-  const trustDomain = opts.trustDomain ?? 'cluster.local';
-  checkNames(opts.clusters, trustDomain);
+/** An issuer replaced by `writeCertificates` with reuseAnchor and force. */
+export interface RenewedIssuer {
+  cluster: string;
+  /** The folder the replaced issuer was kept in (<cluster>/retired/<serial>/). */
+  retired: string;
+  /** Whether the anchor's CRL (<dir>/ca.crl) revokes the replaced issuer. */
+  revoked: boolean;
+  /** The new issuer's files. */
+  certFile: string;
+  keyFile: string;
+}
+
+export interface WrittenCertificates {
+  written: string[];
+  /** The folders replaced issuers were kept in. */
+  retired: string[];
+  renewed: RenewedIssuer[];
+}
+
+export async function writeCertificates(opts: WriteCertificatesOptions): Promise<WrittenCertificates> {
+  checkNames(opts.clusters, opts.trustDomain ?? DEFAULT_TRUST_DOMAIN);
   const out = await lstat(opts.outDir).catch(() => undefined);
   if (out && !out.isDirectory()) {
     throw new IsthmusError('USAGE', `--out ${opts.outDir} exists and is not a directory`, { terminal: true });
@@ -92,15 +116,20 @@ export async function writeCertificates(
     }
   }
 
-  const anchor = opts.reuseAnchor
-    ? await loadAnchor(opts.outDir, new Date(), true)
-    : createTrustAnchor({
-        trustDomain,
-        ...(opts.anchorValidityDays === undefined ? {} : { validityDays: opts.anchorValidityDays }),
-        ...(opts.anchorKeyBits === undefined ? {} : { keyBits: opts.anchorKeyBits }),
-      });
+  const existingAnchor = opts.reuseAnchor ? await loadAnchor(opts.outDir, new Date(), true) : undefined;
+  const trustDomain = existingAnchor
+    ? trustDomainUnder(opts.outDir, existingAnchor.certPem, opts.trustDomain)
+    : (opts.trustDomain ?? DEFAULT_TRUST_DOMAIN);
+  const anchor =
+    existingAnchor ??
+    createTrustAnchor({
+      trustDomain,
+      ...(opts.anchorValidityDays === undefined ? {} : { validityDays: opts.anchorValidityDays }),
+      ...(opts.anchorKeyBits === undefined ? {} : { keyBits: opts.anchorKeyBits }),
+    });
   const written: string[] = [];
   const retired: string[] = [];
+  const renewed: RenewedIssuer[] = [];
   await mkdir(opts.outDir, { recursive: true, mode: DIR_MODE });
   if (!opts.reuseAnchor) {
     await writeAtomic(anchorFiles[0], anchor.certPem, CERT_MODE);
@@ -133,8 +162,57 @@ export async function writeCertificates(
     // Its CRL lives on in retired/; left here it would pass for the new issuer's.
     await rm(join(paths.dir, ISSUER_CRL_FILE), { force: true });
     retired.push(kept.folder);
+    renewed.push({
+      cluster,
+      retired: kept.folder,
+      revoked: kept.serial !== undefined && (await revokedByAnchor(opts.outDir, anchor.certPem, kept.serial)),
+      certFile: paths.cert,
+      keyFile: paths.key,
+    });
   }
-  return { written, retired };
+  return { written, retired, renewed };
+}
+
+/** The common name of a certificate, when it has one. */
+function commonNameOf(certPem: string): string | undefined {
+  try {
+    return /(?:^|, )CN=([^,]+)/.exec(certificateInfo(certPem).subject)?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The trust domain of new issuers under the anchor in `dir` (its certificate `anchorPem`), given
+ * `--trust-domain` or not: the one the anchor's name declares, `root.<td>` as writeCertificates
+ * names it. Its issuers are `identity.<cluster>.<td>`, every cluster installed with them runs with
+ * that trust domain, and install and identity refuse an issuer of another (issuer-scope.ts, which
+ * also takes a trust domain as declared only where issuer and anchor names agree), so a given one
+ * that differs is refused here. An anchor named otherwise (made elsewhere) declares none, and the
+ * choice is `given`'s, cluster.local by default.
+ */
+export function trustDomainUnder(dir: string, anchorPem: string, given?: string): string {
+  const name = commonNameOf(anchorPem);
+  const declared = name?.startsWith('root.') ? name.slice('root.'.length) : undefined;
+  if (declared === undefined || !isValidTrustDomain(declared)) return given ?? DEFAULT_TRUST_DOMAIN;
+  if (given === undefined || given === declared) return declared;
+  throw new IsthmusError(
+    'USAGE',
+    `--trust-domain ${given}: the trust anchor in ${dir} is of trust domain "${declared}" (it is named ${name}, and its issuers identity.<cluster>.${declared}), and the clusters installed with it refuse an issuer of another: leave --trust-domain out or give ${declared}. Moving to ${given} takes new certificates for every cluster (isthmus certs --out <another directory> --clusters … --trust-domain ${given}), installed in all of them`,
+    { terminal: true },
+  );
+}
+
+/** Whether <dir>/ca.crl, signed by the anchor, lists `serial` (an issuer revoked with --issuer-of). */
+async function revokedByAnchor(dir: string, anchorPem: string, serial: string): Promise<boolean> {
+  const text = await readFile(join(dir, ANCHOR_CRL_FILE), 'utf8').catch(() => undefined);
+  if (text === undefined) return false;
+  try {
+    const crl = parseCrl(text);
+    return isIssuedBy(crl, new X509Certificate(anchorPem)) && crl.revoked.has(serial);
+  } catch {
+    return false; // `certs revoke` refuses such a file; it revokes nothing a gateway would load
+  }
 }
 
 /**
@@ -147,11 +225,12 @@ export async function writeCertificates(
 async function keepIssuer(
   clusterDir: string,
   write?: WriteFile,
-): Promise<{ folder: string; undo: () => Promise<void> } | undefined> {
+): Promise<{ folder: string; serial?: string; undo: () => Promise<void> } | undefined> {
   const found = await readIssuerFiles(clusterDir);
   const cert = found.find((f) => f.name === ISSUER_CERT_FILE);
   if (cert === undefined) return undefined;
-  const folder = join(clusterDir, RETIRED_DIR, serialFolder(cert.data));
+  const serial = serialOf(cert.data);
+  const folder = join(clusterDir, RETIRED_DIR, serial ?? `unreadable-${Date.now()}`);
   const created = await mkdir(folder, { recursive: true, mode: DIR_MODE });
   const files = found.map((f) => ({ ...f, path: join(folder, f.name) }));
   const before = await existingOf(files.map((f) => f.path));
@@ -161,7 +240,7 @@ async function keepIssuer(
     if (created !== undefined) await rm(created, { recursive: true, force: true });
     else for (const p of added) await rm(p, { force: true });
   };
-  return { folder, undo };
+  return serial === undefined ? { folder, undo } : { folder, serial, undo };
 }
 
 const ISSUER_FILE_MODES = [
@@ -183,12 +262,15 @@ async function readIssuerFiles(folder: string): Promise<{ name: string; data: st
   return found;
 }
 
-/** The folder name of a kept issuer: its serial, as `openssl x509 -serial` shows it. */
-function serialFolder(certPem: string): string {
+/**
+ * The folder name of a kept issuer: its serial, as `openssl x509 -serial` shows it. One that cannot
+ * be read is still kept (in unreadable-<time>/): --force replaces whatever was there.
+ */
+function serialOf(certPem: string): string | undefined {
   try {
     return normaliseSerial(new X509Certificate(certPem).serialNumber);
   } catch {
-    return `unreadable-${Date.now()}`; // still kept: --force replaces whatever was there
+    return undefined;
   }
 }
 
@@ -287,9 +369,7 @@ export function checkedAnchorBundle(anchorPem: string, source: string, at = new 
 export interface CertsCommandOptions extends WriteCertificatesOptions {}
 
 /** `isthmus certs`: write, then read back through the same validation `install` will use. */
-export async function runCertsCommand(
-  opts: CertsCommandOptions,
-): Promise<{ written: string[]; retired: string[] }> {
+export async function runCertsCommand(opts: CertsCommandOptions): Promise<WrittenCertificates> {
   const result = await writeCertificates(opts);
   await loadCertificates({ dir: opts.outDir, clusters: opts.clusters });
   return result;
@@ -397,4 +477,71 @@ export async function writeAllAtomic(
 
 function invalid(problems: string[]): IsthmusError {
   return new IsthmusError('CERT_INVALID', problems.join('; '), { terminal: true });
+}
+
+/** `word` as one shell word: as it is when nothing in it is special, else single-quoted. */
+export function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+}
+
+/**
+ * The command printed for the user to take certificates into a cluster. `isthmus upgrade`, not
+ * `install`: upgrade renders the install again from the flags recorded in the cluster, replacing
+ * only the certificate files given, where install with these flags alone would drop every other
+ * (an --ha install back to one replica). The kubeconfig context is taken to be named as the
+ * cluster, as in the rest of the docs.
+ */
+export function upgradeCommand(cluster: string, anchorFile: string, issuerDir: string): string {
+  const c = shellWord(cluster);
+  return [
+    `isthmus upgrade --context ${c}`,
+    `--trust-anchor ${shellWord(anchorFile)}`,
+    `--issuer-cert ${shellWord(join(issuerDir, cluster, ISSUER_CERT_FILE))}`,
+    `--issuer-key ${shellWord(join(issuerDir, cluster, ISSUER_KEY_FILE))}`,
+    `| kubectl --context ${c} apply -f -`,
+  ].join(' ');
+}
+
+export function restartCommand(cluster: string, deployments: string): string {
+  return `kubectl --context ${shellWord(cluster)} -n isthmus-system rollout restart ${deployments}`;
+}
+
+export const GATEWAY_DEPLOYMENT = 'deployment/isthmus-gateway';
+
+/**
+ * What `isthmus certs --reuse-anchor --force` prints after renewing issuers: where each old one
+ * went and what its leaves are worth now, then how to apply the new one. `isthmus identity`
+ * follows its mounted issuer Secret (issuer-watch.ts), so no restart is needed for it to sign
+ * with the new issuer; the gateways renew their leaves on their own schedule, which is too late
+ * for a revoked issuer, whose leaves every gateway with crl.pem refuses.
+ */
+export async function renewalSteps(dir: string, renewed: readonly RenewedIssuer[]): Promise<string> {
+  if (renewed.length === 0) return '';
+  const rotating = await exists(join(dir, PREVIOUS_DIR));
+  const anchorFile = join(dir, rotating ? ANCHOR_BUNDLE_FILE : ANCHOR_CERT_FILE);
+  const lines: string[] = [];
+  for (const r of renewed) {
+    lines.push(
+      r.revoked
+        ? `kept the replaced issuer of ${r.cluster} in ${r.retired}. It is revoked (${join(dir, ANCHOR_CRL_FILE)} lists it): gateways that have loaded crl.pem refuse every certificate it signed, the ones ${r.cluster}'s own gateways hold now included, and \`certs revoke\` keeps it in crl.pem`
+        : `kept the replaced issuer of ${r.cluster} in ${r.retired}: its leaves stay trusted until they expire, and \`certs revoke\` keeps its CRL in crl.pem`,
+    );
+  }
+  lines.push(
+    `Apply the new issuer in its cluster${rotating ? ` (an anchor rotation is in progress: with ${anchorFile}, once step 1 is done there)` : ''}:`,
+  );
+  for (const r of renewed) lines.push(`  ${upgradeCommand(r.cluster, anchorFile, dir)}`);
+  for (const r of renewed) {
+    const info = certificateInfo(await readFile(r.certFile, 'utf8'));
+    lines.push(
+      `isthmus-identity of ${r.cluster} signs with the new issuer without a restart, once kubelet has updated its Secret mount (within a minute or two; its log then says "identity: issuer reloaded: ${info.subject}, serial ${info.serialNumber}"). Its gateways get leaves of the new issuer at their next renewal (at about 70 % of a leaf's lifetime).`,
+    );
+    if (r.revoked) {
+      lines.push(
+        `Until then ${r.cluster}'s gateways present leaves of the revoked issuer: once identity has reloaded, restart them for new ones:`,
+        `  ${restartCommand(r.cluster, GATEWAY_DEPLOYMENT)}`,
+      );
+    }
+  }
+  return `${lines.join('\n')}\n`;
 }

@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createIssuer, issueGatewayCertificate } from './ca.js';
+import { createIssuer, createTrustAnchor, issueGatewayCertificate } from './ca.js';
 import { issuerClusterOf, issuerScopeProblems, issuerScopeRefusal } from './issuer-scope.js';
 import { TEST_TRUST_DOMAIN, testPki } from './testing.js';
 
@@ -46,6 +46,21 @@ describe('issuerScopeProblems', () => {
     ).toMatch(/^the issuer of cluster "west" \(CN=identity\.west\.cluster\.local\), not of "east"/);
     const other = createIssuer(pki.anchor, { cluster: 'west', trustDomain: 'example.org' });
     expect(issuerScopeProblems(other.certPem, { cluster: 'east', trustDomain: TEST_TRUST_DOMAIN })).toEqual(
+      [],
+    );
+  });
+
+  it('refuses an issuer isthmus certs made for another trust domain, never a corporate naming', () => {
+    // Anchor root.example.org and issuer identity.east.example.org: certs was given example.org.
+    const anchor = createTrustAnchor({ trustDomain: 'example.org' });
+    const made = createIssuer(anchor, { cluster: 'east', trustDomain: 'example.org' });
+    expect(issuerScopeProblems(made.certPem, { cluster: 'east', trustDomain: TEST_TRUST_DOMAIN })[0]).toMatch(
+      /^the issuer of east that isthmus certs made for trust domain "example\.org" .*give the --trust-domain isthmus certs was given \(example\.org\)/,
+    );
+    expect(issuerScopeProblems(made.certPem, { cluster: 'east', trustDomain: 'example.org' })).toEqual([]);
+    // identity.prod.eu.example.com in example.com, under an anchor named otherwise: not ours to refuse.
+    const corporate = createIssuer(testPki().anchor, { cluster: 'prod', trustDomain: 'eu.example.com' });
+    expect(issuerScopeProblems(corporate.certPem, { cluster: 'prod', trustDomain: 'example.com' })).toEqual(
       [],
     );
   });

@@ -22,13 +22,19 @@ export function issuerClusterOf(subject: string, trustDomain: string): string | 
   return isValidClusterName(cluster) ? cluster : undefined;
 }
 
-/** The trust domain an issuer named `identity.<cluster>.<trustDomain>` for `cluster` declares. */
-function issuerTrustDomainOf(subject: string, cluster: string): string | undefined {
-  const cn = /(?:^|\n|, )CN=([^\n,]+)/.exec(subject)?.[1];
+/**
+ * The trust domain `isthmus certs` made an issuer for: its CN `identity.<cluster>.<td>` and its
+ * anchor's `root.<td>` must agree, since an issuer named `identity.<cluster>.<anything>` alone may
+ * be a corporate naming (`identity.prod.eu.example.com` in `example.com`), which is not ours to refuse.
+ */
+function certsTrustDomainOf(cert: X509Certificate, cluster: string): string | undefined {
+  const cn = (name: string) => /(?:^|\n|, )CN=([^\n,]+)/.exec(name)?.[1];
+  const own = cn(cert.subject);
+  const anchor = cn(cert.issuer);
   const prefix = `identity.${cluster}.`;
-  if (cn === undefined || !cn.startsWith(prefix)) return undefined;
-  const domain = cn.slice(prefix.length);
-  return isValidTrustDomain(domain) ? domain : undefined;
+  if (own === undefined || anchor === undefined || !own.startsWith(prefix)) return undefined;
+  const domain = own.slice(prefix.length);
+  return anchor === `root.${domain}` && isValidTrustDomain(domain) ? domain : undefined;
 }
 
 /**
@@ -57,11 +63,12 @@ export function issuerScopeProblems(
   certPem: string,
   scope: { cluster: string; trustDomain: string },
 ): string[] {
-  const subject = parseCertificate(certPem).subject;
-  const otherDomain = issuerTrustDomainOf(subject, scope.cluster);
+  const cert = parseCertificate(certPem);
+  const subject = cert.subject;
+  const otherDomain = certsTrustDomainOf(cert, scope.cluster);
   if (otherDomain !== undefined && otherDomain !== scope.trustDomain) {
     return [
-      `the issuer of ${scope.cluster} in trust domain "${otherDomain}" (${oneLineName(subject)}), not "${scope.trustDomain}": its identities would be refused by every gateway installed in "${otherDomain}"; give install the --trust-domain isthmus certs was given (${otherDomain}), or make certificates for ${scope.trustDomain}`,
+      `the issuer of ${scope.cluster} that isthmus certs made for trust domain "${otherDomain}" (${oneLineName(subject)}, under ${oneLineName(cert.issuer)}), not "${scope.trustDomain}": the gateways of clusters installed in "${otherDomain}" would refuse the identities minted in "${scope.trustDomain}"; give the --trust-domain isthmus certs was given (${otherDomain}), or make certificates for ${scope.trustDomain}`,
     ];
   }
   const declared = issuerClusterOf(subject, scope.trustDomain);

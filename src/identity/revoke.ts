@@ -26,11 +26,14 @@ import {
   ANCHOR_CRL_FILE,
   CRL_BUNDLE_FILE,
   exists,
+  GATEWAY_DEPLOYMENT,
   ISSUER_CERT_FILE,
   ISSUER_CRL_FILE,
   loadAnchor,
   loadCertificates,
   RETIRED_DIR,
+  restartCommand,
+  shellWord,
   writeAtomic,
 } from './files.js';
 
@@ -62,6 +65,11 @@ export interface RevokeResult {
   revokedCount: number;
   /** Files left out of the bundle because gateways could not verify them, with the reason. */
   skipped: Skipped[];
+  /** What was revoked: a gateway certificate of `cluster`, or an issuer of `issuerOf`. */
+  cluster?: string;
+  issuerOf?: string;
+  /** With issuerOf: whether the issuer revoked is the cluster's current one (<dir>/<cluster>/issuer.crt). */
+  currentIssuer?: boolean;
 }
 
 export async function revokeCertificate(opts: RevokeOptions): Promise<RevokeResult> {
@@ -88,7 +96,40 @@ export async function revokeCertificate(opts: RevokeOptions): Promise<RevokeResu
   await writeAtomic(ca.crlFile, pem, CRL_MODE);
   if (opts.issuerOf !== undefined) await keepRevokedIssuer(opts.dir, opts.issuerOf, ca.root, serial, target);
   const { bundleFile, skipped } = await writeCrlBundle(opts.dir, at);
-  return { crlFile: ca.crlFile, bundleFile, serial, added, revokedCount: entries.length, skipped };
+  const result = { crlFile: ca.crlFile, bundleFile, serial, added, revokedCount: entries.length, skipped };
+  if (opts.cluster !== undefined) return { ...result, cluster: opts.cluster };
+  const currentPem = await readFile(join(opts.dir, opts.issuerOf!, ISSUER_CERT_FILE), 'utf8').catch(() => '');
+  const currentIssuer = currentPem !== '' && serialOfPem(currentPem) === serial;
+  return { ...result, issuerOf: opts.issuerOf!, currentIssuer };
+}
+
+function serialOfPem(pem: string): string | undefined {
+  try {
+    return normaliseSerial(new X509Certificate(pem).serialNumber);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What to do once crl.pem is applied. A gateway goes on presenting a revoked certificate until its
+ * next renewal, refused by every peer meanwhile: a restart gets it a new one. A revoked issuer in
+ * force goes on signing what every peer refuses: the cluster needs a new one.
+ */
+export function revokeNextSteps(dir: string, r: RevokeResult): string {
+  if (r.cluster !== undefined) {
+    return (
+      `The gateway that holds it is refused by every peer that has loaded crl.pem, until it renews its certificate; once the ConfigMap is applied, restart ${r.cluster}'s gateways for new ones:\n` +
+      `  ${restartCommand(r.cluster, GATEWAY_DEPLOYMENT)}\n`
+    );
+  }
+  if (r.issuerOf !== undefined && r.currentIssuer) {
+    return (
+      `${r.issuerOf}'s issuer in force is revoked: peers that have loaded crl.pem refuse what it signs, so ${r.issuerOf} needs a new issuer (this prints how to apply it):\n` +
+      `  isthmus certs --out ${shellWord(dir)} --clusters ${r.issuerOf} --reuse-anchor --force\n`
+    );
+  }
+  return '';
 }
 
 interface SigningCa {

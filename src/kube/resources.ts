@@ -64,6 +64,31 @@ export const R = {
   ),
 } as const satisfies Record<string, ResourceRef>;
 
+/** The kinds Isthmus renders or applies, by kind: what `isthmus install`, `upgrade` and the lab write. */
+const BY_KIND: Readonly<Record<string, ResourceRef>> = {
+  Namespace: R.namespaces,
+  Service: R.services,
+  Secret: R.secrets,
+  ConfigMap: R.configMaps,
+  ServiceAccount: R.serviceAccounts,
+  EndpointSlice: R.endpointSlices,
+  CustomResourceDefinition: R.crds,
+  Link: R.links,
+  TrafficSplit: R.trafficSplitsV1alpha2,
+  Deployment: R.deployments,
+  PodDisruptionBudget: R.podDisruptionBudgets,
+  Role: R.roles,
+  RoleBinding: R.roleBindings,
+  ClusterRole: R.clusterRoles,
+  ClusterRoleBinding: R.clusterRoleBindings,
+  NetworkPolicy: R.networkPolicies,
+};
+
+/** The resource of a kind Isthmus writes, or undefined for any other. */
+export function resourceOfKind(kind: string): ResourceRef | undefined {
+  return Object.hasOwn(BY_KIND, kind) ? BY_KIND[kind] : undefined;
+}
+
 /** `apiVersion` as written in objects of this resource: `v1` or `<group>/<version>`. */
 export function apiVersionOf(res: ResourceRef): string {
   return res.group === '' ? res.version : `${res.group}/${res.version}`;

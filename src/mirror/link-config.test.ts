@@ -226,9 +226,15 @@ describe('parseLinkSpec: what `isthmus link` refuses, a hand-written Link is ref
     ],
     ['excludedAnnotations', ['*'], /^excludedAnnotations\[0\]: "\*" is neither an annotation key/],
   ])(
-    '%s %j: a `*` that is not a prefix/* is refused, not matched as a literal key',
+    '%s %j: a `*` that is not a prefix/* is ignored and named, not matched as a literal key',
     (field, list, reason) => {
-      expect(reasonOf({ [field]: list })).toMatch(reason);
+      // Ignored rather than fatal: such a Link mirrored before, and must not freeze on an upgrade.
+      const parsed = parseLinkSpec(linkObject('west', { [field]: list }));
+      if (!parsed.ok) throw new Error(parsed.reason);
+      expect(parsed.config.ignoredExclusions).toEqual([expect.stringMatching(reason)]);
+      const kept =
+        field === 'excludedLabels' ? parsed.config.excludedLabels : parsed.config.excludedAnnotations;
+      expect(kept).toEqual(list.filter((p) => p === 'team'));
     },
   );
 
@@ -279,14 +285,20 @@ describe('isthmus link and the controller agree (one validation, src/mirror/link
   const controllerRefuses = (spec: Partial<Link['spec']>): boolean =>
     !parseLinkSpec(linkObject('west', spec)).ok;
 
+  /** The controller ignores (and check names) what the CLI refuses, rather than freezing the Link. */
+  const controllerIgnores = (spec: Partial<Link['spec']>): boolean => {
+    const parsed = parseLinkSpec(linkObject('west', spec));
+    return parsed.ok && parsed.config.ignoredExclusions.length > 0;
+  };
+
   it.each(['team', 'example.com/*', '*', 'team*', '/*', 'Example.com/*', 'x/y/z', `${'a'.repeat(64)}`])(
     'excluded pattern %j',
     (p) => {
       expect(cliRefuses(() => keyPatternList('--excluded-labels', p))).toBe(
-        controllerRefuses({ excludedLabels: [p] }),
+        controllerIgnores({ excludedLabels: [p] }),
       );
       expect(cliRefuses(() => keyPatternList('--excluded-annotations', p))).toBe(
-        controllerRefuses({ excludedAnnotations: [p] }),
+        controllerIgnores({ excludedAnnotations: [p] }),
       );
     },
   );
@@ -298,6 +310,7 @@ describe('isthmus link and the controller agree (one validation, src/mirror/link
     '198.51.100.7:4143',
     '[2001:db8::7]',
     'a_b.example',
+    'gw.west.example.',
   ])('gateway address %j', (a) => {
     expect(cliRefuses(() => gatewayAddressList(a))).toBe(controllerRefuses({ gatewayAddress: a }));
   });

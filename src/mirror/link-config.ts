@@ -51,6 +51,8 @@ export interface LinkConfig {
   remoteDiscoverySelector: V1LabelSelector | null;
   excludedLabels: string[];
   excludedAnnotations: string[];
+  /** Entries of those lists that are neither a key nor `prefix/*`, and why: left out, not fatal. */
+  ignoredExclusions: string[];
   mirrorHeadless: boolean;
   /** Create a mirror's missing namespace (labelled as a mirror of this cluster) instead of waiting. */
   enableNamespaceCreation: boolean;
@@ -177,10 +179,14 @@ export function parseLinkSpec(link: Link, local: LocalCapabilities = { localGate
     DEFAULT_REMOTE_DISCOVERY_SELECTOR,
   );
   if (typeof remoteDiscoverySelector === 'string') return { ok: false, reason: remoteDiscoverySelector };
-  const excludedLabels = keyPatterns('excludedLabels', spec.excludedLabels, 'label');
-  if (typeof excludedLabels === 'string') return { ok: false, reason: excludedLabels };
-  const excludedAnnotations = keyPatterns('excludedAnnotations', spec.excludedAnnotations, 'annotation');
-  if (typeof excludedAnnotations === 'string') return { ok: false, reason: excludedAnnotations };
+  const ignoredExclusions: string[] = [];
+  const excludedLabels = keyPatterns('excludedLabels', spec.excludedLabels, 'label', ignoredExclusions);
+  const excludedAnnotations = keyPatterns(
+    'excludedAnnotations',
+    spec.excludedAnnotations,
+    'annotation',
+    ignoredExclusions,
+  );
 
   const config: LinkConfig = {
     linkNamespace: meta.namespace ?? '',
@@ -197,6 +203,7 @@ export function parseLinkSpec(link: Link, local: LocalCapabilities = { localGate
     remoteDiscoverySelector,
     excludedLabels,
     excludedAnnotations,
+    ignoredExclusions,
     mirrorHeadless: spec.mirrorHeadless === true,
     enableNamespaceCreation: spec.enableNamespaceCreation === true,
   };
@@ -255,17 +262,22 @@ function parseSelector(
   return labelSelectorProblem(field, selector) ?? selector;
 }
 
-/** Excluded keys or `prefix/*` patterns; a reason naming the first bad entry. */
+/**
+ * Excluded keys or `prefix/*` patterns, and why each bad entry is ignored. Ignored, not refused: an
+ * entry such as a lone `*` always excluded nothing, and making the whole Link invalid for it would
+ * freeze mirrors that worked (a Link applied by hand before this check); `isthmus check` warns.
+ */
 function keyPatterns(
   field: string,
   patterns: string[] | undefined,
   kind: 'label' | 'annotation',
-): string[] | string {
-  for (const [i, p] of (patterns ?? []).entries()) {
+  ignored: string[],
+): string[] {
+  return (patterns ?? []).filter((p, i) => {
     const problem = keyPatternProblem(p, kind);
-    if (problem) return `${field}[${i}]: ${problem}`;
-  }
-  return patterns ?? [];
+    if (problem) ignored.push(`${field}[${i}]: ${problem}`);
+    return !problem;
+  });
 }
 
 /** The selector as the `labelSelector` query parameter of a list/watch. */

@@ -56,7 +56,9 @@ function prefixErrors(prefix: string): string[] {
  * says where the port goes instead ("with --gateway-port", "in gatewayPort").
  */
 export function gatewayAddressProblem(address: string, portWhere: string): string | undefined {
-  if (isIP(address) !== 0 || isDNS1123Subdomain(address.toLowerCase()).length === 0) return undefined;
+  // A fully qualified name may end with the root's dot (`gw.example.com.`), skipping search domains.
+  const name = address.toLowerCase().replace(/(?<=.)\.$/, '');
+  if (isIP(address) !== 0 || isDNS1123Subdomain(name).length === 0) return undefined;
   const bracketed = /^\[(.*)\]$/.exec(address);
   const hint = /^(\[[^\]]*\]|[^:]+):\d+$/.test(address)
     ? `: give the address alone, and its port ${portWhere}`

@@ -241,17 +241,6 @@ export function mirrorFacts(services: V1Service[], slices: V1EndpointSlice[]): M
     .sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
 }
 
-/**
- * What the install's namespace says of it: whether it has a gateway (only the label
- * `isthmus install --no-gateway` puts there says no) and this cluster's name. A namespace that
- * cannot be read is taken as the default install, and the checks that need it say what they could
- * not read.
- */
-/**
- * The TrafficSplits the failover controller acts on: labelled with the install's
- * `--failover-controlled-by` value (as `isthmus install` recorded it; else the default), or
- * steer-only.
- */
 /** The mirror controllers' leader-election Lease, as the controller check reads it; undefined: none. */
 export async function readMirrorLease(client: KubeClient): Promise<LeaseFacts | undefined> {
   const l = await client.get<V1Lease>(R.leases, SYSTEM_NAMESPACE, MIRROR_LEASE_NAME);
@@ -265,11 +254,22 @@ export async function readMirrorLease(client: KubeClient): Promise<LeaseFacts | 
   };
 }
 
+/**
+ * The TrafficSplits the failover controller acts on: labelled with the install's
+ * `--failover-controlled-by` value, or steer-only.
+ */
 async function readFailoverSplits(client: KubeClient): Promise<TrafficSplit[]> {
-  const record = await client.get<V1ConfigMap>(R.configMaps, SYSTEM_NAMESPACE, INSTALL_RECORD_CONFIGMAP);
-  const controlledBy = recordedFlag(record, 'failover-controlled-by') ?? FAILOVER_CONTROLLED_BY_DEFAULT;
+  const controlledBy = await installedControlledBy(client);
   const { items } = await client.list<TrafficSplit>(R.trafficSplitsV1alpha2);
   return items.filter((s) => splitMode(s, controlledBy) !== null);
+}
+
+/** The install's `--failover-controlled-by`, as `isthmus install` recorded it; else the default. */
+export async function installedControlledBy(client: KubeClient): Promise<string> {
+  const record = await client
+    .get<V1ConfigMap>(R.configMaps, SYSTEM_NAMESPACE, INSTALL_RECORD_CONFIGMAP)
+    .catch(() => undefined);
+  return recordedFlag(record, 'failover-controlled-by') ?? FAILOVER_CONTROLLED_BY_DEFAULT;
 }
 
 /** A value flag from the install record; undefined when absent or the record is unreadable (upgrade says why). */
@@ -282,6 +282,12 @@ function recordedFlag(record: V1ConfigMap | undefined, flag: string): string | u
   }
 }
 
+/**
+ * What the install's namespace says of it: whether it has a gateway (only the label
+ * `isthmus install --no-gateway` puts there says no) and this cluster's name. A namespace that
+ * cannot be read is taken as the default install, and the checks that need it say what they could
+ * not read.
+ */
 async function installFacts(
   client: KubeClient,
 ): Promise<{ gatewayInstalled: boolean; localCluster?: string }> {

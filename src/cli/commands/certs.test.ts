@@ -1,9 +1,11 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isIsthmusError } from '../../errors.js';
+import { issueGatewayCertificate } from '../../identity/ca.js';
 import { writeCertificates } from '../../identity/files.js';
 import { registerCerts } from './certs.js';
 
@@ -37,4 +39,129 @@ describe('isthmus certs revoke', () => {
       expect(existsSync(join(dir, 'crl.pem'))).toBe(false);
     },
   );
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'isthmus-certs-cli-'));
+  dirs.push(dir);
+  return dir;
+}
+
+/** Runs `isthmus <args>` with the certs commands, and returns what it printed on stdout. */
+async function run(...args: string[]): Promise<string> {
+  let out = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    out += String(chunk);
+    return true;
+  });
+  vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  const program = new Command('isthmus').enablePositionalOptions().exitOverride();
+  registerCerts(program);
+  try {
+    await program.parseAsync(args, { from: 'user' });
+  } finally {
+    vi.restoreAllMocks();
+  }
+  return out;
+}
+
+const lines = (text: string) => text.split('\n').map((l) => l.trim());
+const subject = (...path: string[]) => new X509Certificate(readFileSync(join(...path))).subject;
+const upgrade = (dir: string, c: string, anchor: string, issuerDir = dir) =>
+  `isthmus upgrade --context ${c} --trust-anchor ${join(dir, anchor)} --issuer-cert ${join(issuerDir, c, 'issuer.crt')} --issuer-key ${join(issuerDir, c, 'issuer.key')} | kubectl --context ${c} apply -f -`;
+
+describe('isthmus certs new-anchor', () => {
+  it('keeps the trust domain, and prints upgrades with the real files, through --finish', async () => {
+    const dir = tempDir();
+    await run('certs', '--out', dir, '--clusters', 'a', '--trust-domain', 'example.org');
+    const started = await run('certs', 'new-anchor', '--out', dir);
+    expect(subject(dir, 'ca.crt')).toBe('CN=root.example.org');
+    expect(subject(dir, 'a', 'issuer.crt')).toBe('CN=identity.a.example.org');
+    expect(started).not.toContain('isthmus install');
+    expect(lines(started)).toContain(upgrade(dir, 'a', 'ca-bundle.crt', join(dir, 'previous')));
+    expect(lines(started)).toContain(upgrade(dir, 'a', 'ca-bundle.crt'));
+
+    const finished = await run('certs', 'new-anchor', '--out', dir, '--finish');
+    expect(finished).not.toMatch(/<dir>|isthmus install/);
+    expect(lines(finished)).toContain(upgrade(dir, 'a', 'ca.crt'));
+    expect(lines(finished)).toContain(
+      'kubectl --context a -n isthmus-system rollout restart deployment/isthmus-gateway',
+    );
+  });
+
+  it("refuses a --trust-domain other than the current anchor's", async () => {
+    const dir = tempDir();
+    await run('certs', '--out', dir, '--clusters', 'a', '--trust-domain', 'example.org');
+    const err = await run('certs', 'new-anchor', '--out', dir, '--trust-domain', 'cluster.local').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isIsthmusError(err, 'USAGE')).toBe(true);
+    expect(String(err)).toMatch(/trust domain "example\.org"/);
+    expect(existsSync(join(dir, 'previous'))).toBe(false);
+  });
+});
+
+describe('isthmus certs --reuse-anchor', () => {
+  it('adds and renews issuers in the trust domain of the existing anchor', async () => {
+    const dir = tempDir();
+    await run('certs', '--out', dir, '--clusters', 'a', '--trust-domain', 'example.org');
+    await run('certs', '--out', dir, '--clusters', 'b', '--reuse-anchor');
+    await run('certs', '--out', dir, '--clusters', 'a', '--reuse-anchor', '--force');
+    expect(subject(dir, 'a', 'issuer.crt')).toBe('CN=identity.a.example.org');
+    expect(subject(dir, 'b', 'issuer.crt')).toBe('CN=identity.b.example.org');
+  });
+
+  it('renewing an issuer prints the upgrade that applies it; leaves of an unrevoked one stay trusted', async () => {
+    const dir = tempDir();
+    await writeCertificates({ outDir: dir, clusters: ['east'], anchorKeyBits: 2048 });
+    const out = await run('certs', '--out', dir, '--clusters', 'east', '--reuse-anchor', '--force');
+    expect(out).toMatch(/its leaves stay trusted until they expire/);
+    expect(out).not.toContain('isthmus install');
+    expect(lines(out)).toContain(upgrade(dir, 'east', 'ca.crt'));
+  });
+
+  it('renewing a revoked issuer does not claim its leaves stay trusted, and says how to cut them now', async () => {
+    const dir = tempDir();
+    await writeCertificates({ outDir: dir, clusters: ['east'], anchorKeyBits: 2048 });
+    await revokeEastIssuer(dir);
+    const out = await run('certs', '--out', dir, '--clusters', 'east', '--reuse-anchor', '--force');
+    expect(out).not.toMatch(/stay trusted/);
+    expect(out).toMatch(/revoked/);
+    expect(lines(out)).toContain(upgrade(dir, 'east', 'ca.crt'));
+    expect(lines(out)).toContain(
+      'kubectl --context east -n isthmus-system rollout restart deployment/isthmus-gateway',
+    );
+  });
+});
+
+/** `isthmus certs revoke --issuer-of east`: every east identity. */
+const revokeEastIssuer = (dir: string) =>
+  run('certs', 'revoke', '--out', dir, '--issuer-of', 'east', '--cert', join(dir, 'east', 'issuer.crt'));
+
+describe('isthmus certs revoke, what comes next', () => {
+  it('a revoked gateway certificate: restart the gateways for a new one', async () => {
+    const dir = tempDir();
+    await writeCertificates({ outDir: dir, clusters: ['east'], anchorKeyBits: 2048 });
+    const issuer = {
+      certPem: readFileSync(join(dir, 'east', 'issuer.crt'), 'utf8'),
+      keyPem: readFileSync(join(dir, 'east', 'issuer.key'), 'utf8'),
+    };
+    const leaf = join(dir, 'leaf.crt');
+    writeFileSync(
+      leaf,
+      issueGatewayCertificate(issuer, { trustDomain: 'cluster.local', cluster: 'east' }).certPem,
+    );
+    const out = await run('certs', 'revoke', '--out', dir, '--cluster', 'east', '--cert', leaf);
+    expect(lines(out)).toContain(
+      'kubectl --context east -n isthmus-system rollout restart deployment/isthmus-gateway',
+    );
+  });
+
+  it('a revoked issuer: renew it', async () => {
+    const dir = tempDir();
+    await writeCertificates({ outDir: dir, clusters: ['east'], anchorKeyBits: 2048 });
+    const out = await revokeEastIssuer(dir);
+    expect(lines(out)).toContain(`isthmus certs --out ${dir} --clusters east --reuse-anchor --force`);
+  });
 });

@@ -15,7 +15,11 @@ export function registerCerts(program: Command): void {
     // running a subcommand, and `certs revoke` does not take these.
     .option('--out <dir>', 'directory to write ca.crt, ca.key and <cluster>/issuer.{crt,key} (required)')
     .option('--clusters <names>', 'comma-separated cluster names, e.g. east,west (required)')
-    .option('--trust-domain <domain>', 'SPIFFE trust domain of the gateway identities', 'cluster.local')
+    // No commander default: with --reuse-anchor, leaving it out means the existing anchor's.
+    .option(
+      '--trust-domain <domain>',
+      "SPIFFE trust domain of the gateway identities (default: cluster.local; with --reuse-anchor, the existing anchor's, and no other)",
+    )
     .option('--force', 'overwrite existing files', false)
     .option(
       '--reuse-anchor',
@@ -26,7 +30,7 @@ export function registerCerts(program: Command): void {
       async (opts: {
         out?: string;
         clusters?: string;
-        trustDomain: string;
+        trustDomain?: string;
         force: boolean;
         reuseAnchor: boolean;
       }) => {
@@ -36,20 +40,16 @@ export function registerCerts(program: Command): void {
             terminal: true,
           });
         }
-        const { runCertsCommand } = await import('../../identity/files.js');
-        const { written, retired } = await runCertsCommand({
+        const { renewalSteps, runCertsCommand } = await import('../../identity/files.js');
+        const { written, renewed } = await runCertsCommand({
           outDir: opts.out!,
           clusters: parseClusterList(opts.clusters!),
-          trustDomain: opts.trustDomain,
+          ...(opts.trustDomain === undefined ? {} : { trustDomain: opts.trustDomain }),
           force: opts.force,
           reuseAnchor: opts.reuseAnchor,
         });
         for (const f of written) process.stdout.write(`wrote ${f}\n`);
-        for (const f of retired) {
-          process.stdout.write(
-            `kept the replaced issuer in ${f}: its leaves stay trusted until they expire, and \`certs revoke\` keeps its CRL in crl.pem\n`,
-          );
-        }
+        process.stdout.write(await renewalSteps(opts.out!, renewed));
       },
     );
 
@@ -59,22 +59,25 @@ export function registerCerts(program: Command): void {
       'Rotate the trust anchor: a new anchor and new issuers, the old ones kept in <dir>/previous/ and trusted alongside through <dir>/ca-bundle.crt until --finish',
     )
     .requiredOption('--out <dir>', 'the directory `isthmus certs` wrote')
-    .option('--trust-domain <domain>', 'SPIFFE trust domain of the gateway identities', 'cluster.local')
+    .option(
+      '--trust-domain <domain>',
+      "SPIFFE trust domain of the gateway identities (default: the current anchor's; another is refused, as the installed clusters would refuse its issuers)",
+    )
     .option('--finish', 'end the rotation: remove <dir>/previous/ and <dir>/ca-bundle.crt', false)
-    .action(async (opts: { out: string; trustDomain: string; finish: boolean }) => {
+    .action(async (opts: { out: string; trustDomain?: string; finish: boolean }) => {
       const rotation = await import('../../identity/anchor-rotation.js');
       if (opts.finish) {
-        const { removed, crlFile, skipped } = await rotation.finishAnchorRotation(opts.out);
+        const { clusters, removed, crlFile, skipped } = await rotation.finishAnchorRotation(opts.out);
         for (const f of removed) process.stdout.write(`removed ${f}\n`);
         if (crlFile) process.stdout.write(`wrote ${crlFile} without the old anchor's CAs\n`);
         printSkipped(skipped);
-        process.stdout.write(
-          `${crlFile ? `First apply ${crlFile} as the isthmus-crl ConfigMap in every cluster (the one in place revokes under the old anchor, which the new one alone refuses). ` : ''}` +
-            'Now install every cluster with --trust-anchor <dir>/ca.crt and restart its gateways.\n',
-        );
+        process.stdout.write(rotation.finishSteps(opts.out, clusters, crlFile));
         return;
       }
-      const r = await rotation.startAnchorRotation({ dir: opts.out, trustDomain: opts.trustDomain });
+      const r = await rotation.startAnchorRotation({
+        dir: opts.out,
+        ...(opts.trustDomain === undefined ? {} : { trustDomain: opts.trustDomain }),
+      });
       for (const f of r.written) process.stdout.write(`wrote ${f}\n`);
       process.stdout.write(rotation.rotationSteps(opts.out, r.clusters, r.movedCrl));
     });
@@ -102,7 +105,7 @@ export function registerCerts(program: Command): void {
         serial?: string;
         reason?: string;
       }) => {
-        const { revokeCertificate } = await import('../../identity/revoke.js');
+        const { revokeCertificate, revokeNextSteps } = await import('../../identity/revoke.js');
         // Own keys only: `in` also admits what every object inherits (toString, constructor).
         if (opts.reason !== undefined && !Object.hasOwn(REVOCATION_REASONS, opts.reason)) {
           throw new IsthmusError(
@@ -124,7 +127,8 @@ export function registerCerts(program: Command): void {
         printSkipped(r.skipped);
         process.stdout.write(
           `${r.added ? 'revoked' : 'already revoked'} serial ${r.serial}: ${r.crlFile} now lists ${r.revokedCount}\n` +
-            `wrote ${r.bundleFile}; give it to every gateway (--crl-file; in a cluster: kubectl -n isthmus-system create configmap isthmus-crl --from-file=crl.pem=${r.bundleFile} --dry-run=client -o yaml | kubectl apply -f -)\n`,
+            `wrote ${r.bundleFile}; give it to every gateway (--crl-file; in a cluster: kubectl -n isthmus-system create configmap isthmus-crl --from-file=crl.pem=${r.bundleFile} --dry-run=client -o yaml | kubectl apply -f -)\n` +
+            revokeNextSteps(opts.out, r),
         );
       },
     );

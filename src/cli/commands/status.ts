@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
-import { FAILOVER_CONTROLLED_BY_DEFAULT } from '../../kube/keys.js';
 import { addKubeFlags, type KubeFlags, kubeClientFromFlags } from '../common-flags.js';
 import { type OutputFormat, outputOption, renderOutput } from '../output.js';
 
 interface StatusFlags extends KubeFlags {
   namespace?: string;
   output: OutputFormat;
-  controlledBy: string;
+  controlledBy?: string;
 }
 
 export function registerStatus(program: Command): void {
@@ -19,20 +18,21 @@ export function registerStatus(program: Command): void {
       .option('-n, --namespace <ns>', 'only TrafficSplits of this namespace (default: all namespaces)')
       .option(
         '--controlled-by <value>',
-        'failover.linkerd.io/controlled-by value of the splits to show',
-        FAILOVER_CONTROLLED_BY_DEFAULT,
+        "failover.linkerd.io/controlled-by value of the splits to show (default: the install's --failover-controlled-by, as recorded)",
       )
       .addOption(outputOption()),
   ).action(async (flags: StatusFlags) => {
     const { failoverStatusRows, renderStatusTable } = await import('../../failover/index.js');
+    const { installedControlledBy } = await import('../check/gather.js');
     const client = await kubeClientFromFlags(flags);
     try {
+      const controlledBy = flags.controlledBy ?? (await installedControlledBy(client));
       const rows = await failoverStatusRows(client, {
         ...(flags.namespace ? { namespace: flags.namespace } : {}),
-        controlledBy: flags.controlledBy,
+        controlledBy,
       });
       process.stdout.write(
-        await renderOutput(flags.output, rows, () => renderStatusTable(rows, flags.controlledBy)),
+        await renderOutput(flags.output, rows, () => renderStatusTable(rows, controlledBy)),
       );
     } finally {
       client.close();

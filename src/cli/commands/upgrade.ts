@@ -8,18 +8,20 @@ interface UpgradeFlags extends KubeFlags {
 
 export function registerUpgrade(program: Command): void {
   addKubeFlags(
-    addInstallFlags(
-      program
-        .command('upgrade')
-        .description(
-          'Print the install again, as isthmus install with the flags it was installed with (read from the cluster), each flag given here replacing its recorded value: isthmus upgrade ... | kubectl apply -f -',
-        )
-        .option(
-          '--unset <flag>',
-          'drop a recorded flag, so its default applies again (e.g. --unset ha), repeatable',
-          repeatable,
-        ),
-      { clusterNameRequired: false },
+    upgradeHelp(
+      addInstallFlags(
+        program
+          .command('upgrade')
+          .description(
+            'Print the install again, as isthmus install with the flags it was installed with (read from the cluster), each flag given here replacing its recorded value: isthmus upgrade ... | kubectl apply -f -',
+          )
+          .option(
+            '--unset <flag>',
+            'drop a recorded flag, so its default applies again (e.g. --unset ha), repeatable',
+            repeatable,
+          ),
+        { clusterNameRequired: false },
+      ),
     ),
   ).action(async (flags: UpgradeFlags, cmd: Command) => {
     const { runUpgrade } = await import('../upgrade/run-upgrade.js');
@@ -33,4 +35,21 @@ export function registerUpgrade(program: Command): void {
       client.close();
     }
   });
+}
+
+/** Install's flags, as upgrade reads them: each defaults to its recorded value; the certificates to the cluster's. */
+function upgradeHelp(cmd: Command): Command {
+  const fromCluster: Record<string, string> = {
+    '--trust-anchor':
+      'the shared trust anchor (bundle) to install (default: the one in isthmus-trust-anchor)',
+    '--issuer-cert': "this cluster's issuer certificate (default: the one in the isthmus-issuer Secret)",
+    '--issuer-key': "this cluster's issuer key (default: the one in the isthmus-issuer Secret)",
+  };
+  for (const option of cmd.options) {
+    const text = option.long ? fromCluster[option.long] : undefined;
+    if (text) option.description = text;
+    else if (option.defaultValue !== undefined && !option.negate && option.long !== '--unset')
+      option.defaultValueDescription = `the recorded value, else ${JSON.stringify(option.defaultValue)}`;
+  }
+  return cmd;
 }

@@ -4,30 +4,11 @@
  */
 import { IsthmusError } from '../../errors.js';
 import type { KubeClient } from '../../kube/client.js';
-import { R, type ResourceRef } from '../../kube/resources.js';
+import { type ResourceRef, resourceOfKind } from '../../kube/resources.js';
 import type { KubeObject } from '../../kube/types.js';
 
-const BY_KIND: Record<string, ResourceRef> = {
-  Namespace: R.namespaces,
-  Service: R.services,
-  Secret: R.secrets,
-  ConfigMap: R.configMaps,
-  ServiceAccount: R.serviceAccounts,
-  EndpointSlice: R.endpointSlices,
-  CustomResourceDefinition: R.crds,
-  Link: R.links,
-  TrafficSplit: R.trafficSplitsV1alpha2,
-  Deployment: R.deployments,
-  PodDisruptionBudget: R.podDisruptionBudgets,
-  Role: R.roles,
-  RoleBinding: R.roleBindings,
-  ClusterRole: R.clusterRoles,
-  ClusterRoleBinding: R.clusterRoleBindings,
-  NetworkPolicy: R.networkPolicies,
-};
-
 export function resourceOf(obj: KubeObject): ResourceRef {
-  const res = obj.kind ? BY_KIND[obj.kind] : undefined;
+  const res = obj.kind ? resourceOfKind(obj.kind) : undefined;
   if (!res) throw new IsthmusError('USAGE', `the lab cannot apply objects of kind ${obj.kind ?? '(none)'}`);
   return res;
 }

@@ -45,6 +45,22 @@ describe('upgradeNotes', () => {
     expect(upgradeNotes(record, record.flags, [], { cliVersion: '0.1.0' })).toEqual(['flags unchanged']);
   });
 
+  it('says plainly that a recorded image pinned to another version stays, and what to give instead', () => {
+    const notes = upgradeNotes(
+      { ...record, flags: { ...record.flags, image: 'registry.example.com:5000/isthmus:0.1.0' } },
+      { ...record.flags, image: 'registry.example.com:5000/isthmus:0.1.0' },
+      [],
+      { cliVersion: '0.2.0' },
+    );
+    expect(notes).toContain(
+      "the recorded --image registry.example.com:5000/isthmus:0.1.0 keeps the pods on 0.1.0 under 0.2.0's manifests: give --image registry.example.com:5000/isthmus:0.2.0 to move them, or --unset image for the default image",
+    );
+    const current = { ...record.flags, image: 'registry.example.com/isthmus:v0.2.0' };
+    expect(
+      upgradeNotes({ ...record, flags: current }, current, [], { cliVersion: '0.2.0' }).join(),
+    ).not.toMatch(/keeps the pods/);
+  });
+
   it('says so when the CLI is older than the install', () => {
     expect(upgradeNotes({ ...record, version: '0.10.0' }, record.flags, [], { cliVersion: '0.9.1' })[0]).toBe(
       "this downgrades the install from isthmus 0.10.0 to 0.9.1: its pods get 0.9.1's image and manifests",

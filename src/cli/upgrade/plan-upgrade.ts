@@ -4,8 +4,10 @@
  * change, and what `kubectl apply` will leave behind that the new install no longer has.
  */
 import { IsthmusError } from '../../errors.js';
+import { imageVersion } from '../install/image-version.js';
 import {
   FILE_FLAGS,
+  type FlagValue,
   flagChanges,
   type InstallRecord,
   mergeFlags,
@@ -60,6 +62,8 @@ export function upgradeNotes(
         : `the install was rendered by isthmus ${record.version || '(unknown)'}; this is ${cliVersion}`,
     );
   }
+  const pinned = pinnedImageNote(flags.image, cliVersion);
+  if (pinned) notes.push(pinned);
   const changes = flagChanges(record.flags, flags);
   notes.push(changes.length > 0 ? `flags changed: ${changes.join('; ')}` : 'flags unchanged');
   if (leftovers.length > 0) {
@@ -73,6 +77,18 @@ export function upgradeNotes(
     );
   }
   return notes;
+}
+
+/**
+ * A recorded `--image` tagged with another version stays: the pods would run that binary under this
+ * CLI's manifests, whose arguments it may not know. Said plainly, with the image to give instead.
+ */
+function pinnedImageNote(image: FlagValue | undefined, cliVersion: string): string | undefined {
+  if (typeof image !== 'string') return undefined;
+  const tagged = imageVersion(image);
+  if (tagged === undefined || tagged.replace(/^v/, '') === cliVersion) return undefined;
+  const repository = image.slice(0, image.lastIndexOf(':'));
+  return `the recorded --image ${image} keeps the pods on ${tagged} under ${cliVersion}'s manifests: give --image ${repository}:${cliVersion} to move them, or --unset image for the default image`;
 }
 
 /** Whether version `a` is later than `b` (numeric major.minor.patch; anything else compares as not later). */

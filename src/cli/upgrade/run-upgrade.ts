@@ -16,7 +16,7 @@ import {
 import { splitPem } from '../../identity/pem.js';
 import type { KubeClient } from '../../kube/client.js';
 import { ISSUER_SECRET, SYSTEM_NAMESPACE, TRUST_ANCHOR_CONFIGMAP } from '../../kube/keys.js';
-import { R } from '../../kube/resources.js';
+import { R, resourceOfKind } from '../../kube/resources.js';
 import type { V1ConfigMap, V1Secret } from '../../kube/types.js';
 import { VERSION } from '../../version.js';
 import { type InstallFlags, installOptionsFromFlags, issuerFiles } from '../commands/install.js';
@@ -31,7 +31,6 @@ import {
 } from '../install/install-record.js';
 import type { InstallOptions } from '../install/options.js';
 import { installManifests } from '../install/render.js';
-import { resourceOf } from '../lab/apply-objects.js';
 import { unsetName, upgradeFlags, upgradeNotes } from './plan-upgrade.js';
 
 export interface UpgradeResult {
@@ -222,8 +221,10 @@ async function stillThere(client: KubeClient, lines: readonly string[]): Promise
     lines.map(async (line) => {
       const [, kind = '', ref = ''] = line.split(' ');
       const [namespace, name] = ref.includes('/') ? ref.split('/') : [undefined, ref];
+      const res = resourceOfKind(kind);
+      if (!res) return true;
       try {
-        return (await client.get(resourceOf({ kind }), namespace, name!)) !== undefined;
+        return (await client.get(res, namespace, name!)) !== undefined;
       } catch {
         return true;
       }

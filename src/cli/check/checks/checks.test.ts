@@ -1,7 +1,13 @@
 import { X509Certificate } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { createCrl } from '../../../identity/crl.js';
-import { issueGatewayCertificate, splitPem } from '../../../identity/index.js';
+import {
+  createIssuer,
+  createTrustAnchor,
+  issueGatewayCertificate,
+  type KeyPairPem,
+  splitPem,
+} from '../../../identity/index.js';
 import { foreignTestPki, testGatewayCertificate, testPki } from '../../../identity/testing.js';
 import type { TrafficSplit } from '../../../kube/types.js';
 import { VERSION } from '../../../version.js';
@@ -89,6 +95,86 @@ function createWestCrl(serials: string[]): string {
 const anchorBundle = foreignTestPki().anchor.certPem + testPki().anchor.certPem;
 const westCrl = (serials: string[]) => testPki().issuers.west.certPem + createWestCrl(serials);
 
+/**
+ * The trust anchor's CRL revoking cluster issuers, in a bundle as `certs revoke --issuer-of` writes
+ * it (with the issuer certificates).
+ */
+function anchorCrl(revokedIssuers: KeyPairPem[]): string {
+  const { anchor, issuers } = testPki();
+  const crl = createCrl({
+    issuerCertPem: anchor.certPem,
+    issuerKeyPem: anchor.keyPem,
+    revoked: revokedIssuers.map((i) => ({
+      serial: new X509Certificate(i.certPem).serialNumber,
+      revokedAt: new Date(),
+      reason: 'keyCompromise' as const,
+    })),
+    crlNumber: 1n,
+  });
+  return issuers.east.certPem + issuers.west.certPem + crl;
+}
+
+/** An anchor, east's issuer and a west gateway certificate, minted as if the clock read `at`. */
+function pkiMintedAt(at: Date) {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(at);
+  try {
+    const anchor = createTrustAnchor({ trustDomain: 'cluster.local', keyBits: 2048 });
+    const issuer = (cluster: string) => createIssuer(anchor, { cluster, trustDomain: 'cluster.local' });
+    const west = issueGatewayCertificate(issuer('west'), {
+      trustDomain: 'cluster.local',
+      cluster: 'west',
+      now: at,
+    });
+    return {
+      anchorPem: anchor.certPem,
+      eastIssuerPem: issuer('east').certPem,
+      westChain: splitPem(west.chainPem),
+    };
+  } finally {
+    vi.useRealTimers();
+  }
+}
+
+/**
+ * An anchor rotation as `isthmus certs new-anchor` makes one: an old PKI and a new one minted an
+ * hour later, so their anchors' notBefore tells them apart; `twin` an anchor with the same notBefore
+ * as the old one, `between` one minted between the two.
+ */
+let rotationPkis: ReturnType<typeof mintRotation> | undefined;
+function mintRotation() {
+  const t = Date.now();
+  const old = pkiMintedAt(new Date(t - 2 * HOUR));
+  const next = pkiMintedAt(new Date(t - HOUR));
+  const anchorAt = (ms: number) => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(ms);
+    try {
+      return createTrustAnchor({ trustDomain: 'cluster.local', keyBits: 2048 }).certPem;
+    } finally {
+      vi.useRealTimers();
+    }
+  };
+  return { old, next, twin: anchorAt(t - 2 * HOUR), between: anchorAt(t - 1.5 * HOUR) };
+}
+const rotation = () => {
+  rotationPkis ??= mintRotation();
+  return rotationPkis;
+};
+// Ten RSA keys take seconds: minted once, before the cases, rather than timed as part of one.
+beforeAll(() => void rotation());
+/** This cluster's issuer and its west Link's gateway under the `issuer` and `gateway` PKIs, with ca.crt `anchors`. */
+function midRotation(
+  f: CheckFacts,
+  anchors: string[],
+  issuer: { eastIssuerPem: string },
+  gateway: { westChain: string[] },
+): void {
+  f.anchorPem = { ok: true, value: anchors.join('') };
+  f.issuerPem = { ok: true, value: issuer.eastIssuerPem };
+  links(f)[0]!.gatewayChain = { ok: true, address: '10.0.0.7:4143', chainPem: gateway.westChain };
+}
+
 function facts(change: (f: CheckFacts) => void = () => {}): CheckFacts {
   const f = healthyFacts(pki);
   change(f);
@@ -96,6 +182,13 @@ function facts(change: (f: CheckFacts) => void = () => {}): CheckFacts {
 }
 
 const links = (f: CheckFacts) => (f.links.ok ? f.links.value : []);
+/** The GatewayAlive condition the controller writes once the probe failed, with its error. */
+const probeFailed = (message: string) => ({
+  type: 'GatewayAlive',
+  status: 'False',
+  reason: 'ProbeFailed',
+  message,
+});
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 /** A credentials token's lifetime, from and to offsets of `now`. */
@@ -407,12 +500,76 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
       [
         'an anchor rotation whose old anchor nothing uses any more: time to finish it',
         (f) => {
-          f.anchorPem = { ok: true, value: anchorBundle };
-          f.issuerPem = { ok: true, value: foreignTestPki().issuers.east.certPem };
-          links(f)[0]!.gatewayChain = { ok: true, address: '10.0.0.7:4143', chainPem: foreignChain };
+          const { old, next } = rotation();
+          midRotation(f, [next.anchorPem, old.anchorPem], next, next);
         },
         'warn',
-        /anchor #2 of the 2 in ca\.crt signs neither this cluster's issuer nor any linked gateway: .*new-anchor --finish/,
+        /^anchor #2 of the 2 in ca\.crt, the old one \(notBefore [^)]+\), signs neither this cluster's issuer nor any linked gateway: .*finish the rotation: isthmus certs new-anchor --out DIR --finish, then in every cluster isthmus upgrade --trust-anchor DIR\/ca\.crt \| kubectl apply -f - and restart isthmus-gateway/,
+      ],
+      [
+        'an anchor rotation after step 1 (bundle trusted, every issuer still under the old anchor): the unused new anchor is the next step, never a hint to finish',
+        (f) => {
+          const { old, next } = rotation();
+          midRotation(f, [next.anchorPem, old.anchorPem], old, old);
+        },
+        'warn',
+        /^(?![\s\S]*--finish)anchor #1 of the 2 in ca\.crt, the new one \(notBefore [^)]+\), signs neither this cluster's issuer nor any linked gateway yet: the rotation is under way.*\(step 2\) with the issuer isthmus certs new-anchor --out DIR wrote: isthmus upgrade --trust-anchor DIR\/ca-bundle\.crt --issuer-cert DIR\/<cluster>\/issuer\.crt --issuer-key DIR\/<cluster>\/issuer\.key \| kubectl apply -f -, then restart isthmus-identity and isthmus-gateway\. Keep the old anchor in ca\.crt: it still signs what is in use$/,
+      ],
+      [
+        'an anchor rotation after step 1, the cluster named: the step names its issuer files',
+        (f) => {
+          const { old, next } = rotation();
+          midRotation(f, [next.anchorPem, old.anchorPem], old, old);
+          f.localCluster = 'east';
+        },
+        'warn',
+        /--issuer-cert DIR\/east\/issuer\.crt --issuer-key DIR\/east\/issuer\.key/,
+      ],
+      [
+        'a bundle listing the old anchor first: told apart by notBefore, not by position',
+        (f) => {
+          const { old, next } = rotation();
+          midRotation(f, [old.anchorPem, next.anchorPem], old, old);
+        },
+        'warn',
+        /^(?![\s\S]*--finish)anchor #2 of the 2 in ca\.crt, the new one /,
+      ],
+      [
+        'a bundle listing the old anchor first, nothing under it any more: finish',
+        (f) => {
+          const { old, next } = rotation();
+          midRotation(f, [old.anchorPem, next.anchorPem], next, next);
+        },
+        'warn',
+        /^anchor #1 of the 2 in ca\.crt, the old one .*new-anchor --out DIR --finish/,
+      ],
+      [
+        'the finishing hint also rebuilds the CRL when isthmus-crl exists',
+        (f) => {
+          const { old, next } = rotation();
+          midRotation(f, [next.anchorPem, old.anchorPem], next, next);
+          f.crlPem = { ok: true, value: westCrl(['01']) };
+        },
+        'warn',
+        /--finish, apply the rebuilt DIR\/crl\.pem as the isthmus-crl ConfigMap in every cluster, then in every cluster isthmus upgrade --trust-anchor/,
+      ],
+      [
+        'an unused anchor with the same notBefore as the one in use: says it cannot tell, no hint to finish',
+        (f) => {
+          const { old, twin } = rotation();
+          midRotation(f, [twin, old.anchorPem], old, old);
+        },
+        'warn',
+        /^(?![\s\S]*--finish)anchor #1 of the 2 in ca\.crt \(notBefore [^)]+, SHA-256 fingerprint [0-9A-F:]+\) signs neither this cluster's issuer nor any linked gateway, and its notBefore does not tell whether it is the new anchor or the old one: compare its fingerprint with .*DIR\/ca\.crt.*DIR\/previous\/ca\.crt/,
+      ],
+      [
+        'an unused anchor newer than one in use and older than another: cannot tell either',
+        (f) => {
+          const { old, next, between } = rotation();
+          midRotation(f, [next.anchorPem, between, old.anchorPem], old, next);
+        },
+        'warn',
+        /^(?![\s\S]*--finish)anchor #2 of the 3 in ca\.crt \(notBefore .* does not tell whether it is the new anchor or the old one/,
       ],
       [
         'identity differs from the Link',
@@ -483,6 +640,39 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         },
         'fail',
         /cannot read ConfigMap isthmus-system\/isthmus-crl: no crl.pem/,
+      ],
+      [
+        "the anchor's CRL revoking this cluster's issuer: renew it",
+        (f) => {
+          f.crlPem = { ok: true, value: anchorCrl([testPki().issuers.east]) };
+          f.localCluster = 'east';
+        },
+        'fail',
+        /^this cluster's issuer "CN=identity\.east\.cluster\.local" is revoked \(certificate serial [0-9A-F]+ is revoked by the trust anchor's CRL \(keyCompromise, since [^)]+\)\): .*renew it: isthmus certs --out DIR --clusters east --reuse-anchor --force, then isthmus upgrade --issuer-cert DIR\/east\/issuer\.crt --issuer-key DIR\/east\/issuer\.key \| kubectl apply -f -/,
+      ],
+      [
+        "this cluster's issuer revoked, the cluster's name unknown: the hint says where it goes",
+        (f) => {
+          f.crlPem = { ok: true, value: anchorCrl([testPki().issuers.east]) };
+        },
+        'fail',
+        /--clusters <cluster> --reuse-anchor --force, then isthmus upgrade --issuer-cert DIR\/<cluster>\/issuer\.crt/,
+      ],
+      [
+        "the anchor's CRL revoking west's issuer: the Link is named, this cluster's issuer is not",
+        (f) => {
+          f.crlPem = { ok: true, value: anchorCrl([testPki().issuers.west]) };
+        },
+        'fail',
+        /^Link west: gateway 10\.0\.0\.7:4143 is revoked here \(issuer "CN=identity\.west\.cluster\.local" \(serial [0-9A-F]+\) is revoked by the trust anchor's CRL \(keyCompromise[^\n]*$/,
+      ],
+      [
+        "the anchor's CRL revoking no issuer",
+        (f) => {
+          f.crlPem = { ok: true, value: anchorCrl([]) };
+        },
+        'ok',
+        null,
       ],
     ],
   ],
@@ -643,6 +833,75 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         },
         'fail',
         /^Link west: gateway 10\.0\.0\.7:4143 is not alive \(unreachable: connect ECONNREFUSED\); check/,
+      ],
+      [
+        "probe failed and the gateway's certificate is revoked here: the hint names the revocation, not the network",
+        (f) => {
+          f.crlPem = { ok: true, value: westCrl([new X509Certificate(pki.westChain[0]!).serialNumber]) };
+          links(f)[0]!.link = link('west', {
+            conditions: [
+              HEALTHY_CONDITIONS[0]!,
+              probeFailed('gateway 10.0.0.7:4143 unreachable: certificate revoked'),
+            ],
+          });
+        },
+        'fail',
+        /^(?![\s\S]*can reach its port)Link west: gateway 10\.0\.0\.7:4143 is not alive \(unreachable: certificate revoked\); its certificate is revoked here \(certificate serial [0-9A-F]+ is revoked by its issuer's CRL \(keyCompromise[^)]*\)\), so this cluster's gateway refuses it: west needs a gateway certificate from an issuer that is not revoked \(see "no linked gateway is revoked"\)$/,
+      ],
+      [
+        "probe failed and west's issuer is revoked here: the hint names the revocation",
+        (f) => {
+          f.crlPem = { ok: true, value: anchorCrl([testPki().issuers.west]) };
+          links(f)[0]!.link = link('west', {
+            conditions: [HEALTHY_CONDITIONS[0]!, probeFailed('socket hang up')],
+          });
+        },
+        'fail',
+        /^(?![\s\S]*can reach its port)Link west: .*its certificate is revoked here \(issuer "CN=identity\.west\.cluster\.local"/,
+      ],
+      [
+        "probe failed while this cluster's own issuer is revoked: the peers refuse this gateway, not a network problem",
+        (f) => {
+          f.crlPem = { ok: true, value: anchorCrl([testPki().issuers.east]) };
+          links(f)[0]!.link = link('west', {
+            conditions: [HEALTHY_CONDITIONS[0]!, probeFailed('socket hang up')],
+          });
+        },
+        'fail',
+        /^(?![\s\S]*can reach its port)Link west: gateway 10\.0\.0\.7:4143 is not alive \(socket hang up\); this cluster's issuer is revoked \(see "no linked gateway is revoked"\), and gateways that load the same CRL refuse this cluster's gateway: renew this cluster's issuer first$/,
+      ],
+      [
+        'probe failed, the CRL revokes someone else: still a reachability hint',
+        (f) => {
+          f.crlPem = { ok: true, value: westCrl(['01']) };
+          links(f)[0]!.link = link('west', {
+            conditions: [HEALTHY_CONDITIONS[0]!, probeFailed('ECONNREFUSED')],
+          });
+        },
+        'fail',
+        /is not alive \(ECONNREFUSED\); check that the west gateway runs and that this cluster's gateway can reach its port/,
+      ],
+      [
+        'probe failed, a CRL bundle the gateways refuse: no verdict drawn from it',
+        (f) => {
+          f.crlPem = {
+            ok: true,
+            value: createWestCrl([new X509Certificate(pki.westChain[0]!).serialNumber]),
+          };
+          links(f)[0]!.link = link('west', {
+            conditions: [HEALTHY_CONDITIONS[0]!, probeFailed('ECONNREFUSED')],
+          });
+        },
+        'fail',
+        /check that the west gateway runs/,
+      ],
+      [
+        'the gateway is revoked but the probe has not failed yet: nothing to explain here',
+        (f) => {
+          f.crlPem = { ok: true, value: westCrl([new X509Certificate(pki.westChain[0]!).serialNumber]) };
+        },
+        'ok',
+        null,
       ],
       [
         'not probed yet',

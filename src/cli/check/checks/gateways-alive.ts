@@ -1,4 +1,9 @@
-/** Remote gateways alive, as the controller's probes see them (the Link's GatewayAlive condition). */
+/**
+ * Remote gateways alive, as the controller's probes see them (the Link's GatewayAlive condition).
+ * A failed probe is a network problem unless the CRL bundle explains it: a gateway revoked here is
+ * refused by ours, and a revoked issuer of this cluster gets ours refused by every gateway that loads
+ * the same bundle. The hint then points at the revocation, not at the network.
+ */
 import { hostPort } from '../../../host-port.js';
 import { parseLinkSpec } from '../../../mirror/link-config.js';
 import {
@@ -10,6 +15,7 @@ import {
   rejectedByController,
 } from '../types.js';
 import { resultOf, unreadable } from './result.js';
+import { REVOCATION_CHECK, revocationsOf } from './revocation.js';
 
 const WHAT = 'remote gateways are alive';
 
@@ -19,7 +25,9 @@ export function checkGatewaysAlive(facts: CheckFacts): CheckResult {
   const failures: string[] = [];
   const warnings: string[] = [];
   let probed = 0;
-  for (const { link } of facts.links.value) {
+  const revoked = revocationsOf(facts);
+  for (const linked of facts.links.value) {
+    const { link } = linked;
     const parsed = parseLinkSpec(link, { localGateway: facts.gatewayInstalled });
     // Invalid (to us or to the controller, e.g. a second Link to one cluster): reported by "every
     // Link is valid", never probed. No gateway: nothing to probe.
@@ -32,8 +40,14 @@ export function checkGatewaysAlive(facts: CheckFacts): CheckResult {
     const alive = condition(link, 'GatewayAlive');
     if (alive?.status === 'True') continue;
     if (alive?.status === 'False') {
+      const gatewayRevoked = revoked?.gateways.get(linked);
+      const why = gatewayRevoked
+        ? `its certificate is revoked here (${gatewayRevoked}), so this cluster's gateway refuses it: ${name} needs a gateway certificate from an issuer that is not revoked (see ${REVOCATION_CHECK})`
+        : revoked?.issuer
+          ? `this cluster's issuer is revoked (see ${REVOCATION_CHECK}), and gateways that load the same CRL refuse this cluster's gateway: renew this cluster's issuer first`
+          : `check that the ${name} gateway runs and that this cluster's gateway can reach its port`;
       failures.push(
-        `Link ${name}: gateway ${gw} is not alive (${withoutAddress(alive.message) || alive.reason}); check that the ${name} gateway runs and that this cluster's gateway can reach its port`,
+        `Link ${name}: gateway ${gw} is not alive (${withoutAddress(alive.message) || alive.reason}); ${why}`,
       );
     } else {
       warnings.push(`Link ${name}: gateway ${gw} not probed yet; run the check again in a few seconds`);

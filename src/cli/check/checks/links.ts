@@ -29,6 +29,9 @@ export function checkLinksValid(facts: CheckFacts): CheckResult {
     } else if (!ready) {
       warnings.push(`Link ${name}: no status yet: is isthmus-controller running?`);
     }
+    for (const ignored of parsed.ok ? parsed.config.ignoredExclusions : []) {
+      warnings.push(`Link ${name}: ${ignored}; it is ignored (it excludes nothing): fix or remove it`);
+    }
     if (parsed.ok && parsed.config.selector && !selectorRequiresExport(parsed.config.selector)) {
       warnings.push(
         `Link ${name}: its selector does not require mirror.linkerd.io/exported=true: the remote gateway refuses (403) every connection to a Service it mirrors without that label`,

@@ -1,16 +1,39 @@
 /**
  * Does the CRL bundle the gateways load (ConfigMap isthmus-system/isthmus-crl, `isthmus certs
- * revoke`) check out, and does it revoke a linked cluster's gateway? The gateways refuse a bundle
- * they cannot verify (they keep the list in force), and refuse a revoked peer at the handshake,
- * so either explains a Link that is dead although everything else looks right.
+ * revoke`) check out, and does it revoke this cluster's issuer or a linked cluster's gateway? The
+ * gateways refuse a bundle they cannot verify (they keep the list in force), and refuse a revoked
+ * peer at the handshake, so either explains a Link that is dead although everything else looks
+ * right. A revoked issuer of our own is the same from the other side: every gateway that loads the
+ * bundle refuses ours.
  */
 import { X509Certificate } from 'node:crypto';
 import { describeError } from '../../../errors.js';
+import { oneLineName } from '../../../identity/certificate-info.js';
 import { RevocationList } from '../../../identity/revocation.js';
-import { type CheckFacts, type CheckResult, linkLabel } from '../types.js';
+import { type CheckFacts, type CheckResult, type LinkFacts, linkLabel } from '../types.js';
 import { resultOf, unreadable, withoutGateway } from './result.js';
 
 const WHAT = 'no linked gateway is revoked';
+/** How other checks refer to this one. */
+export const REVOCATION_CHECK = `"${WHAT}"`;
+
+/** What the bundle revokes of what this check sees, as the gateways will judge it. */
+export interface Revocations {
+  /** Why this cluster's issuer is revoked, when it is. */
+  issuer?: { subject: string; reason: string };
+  /** Why each Link's gateway (its presented chain) is revoked, for those that are. */
+  gateways: Map<LinkFacts, string>;
+}
+
+/**
+ * The verdicts of a bundle the gateways accept; `undefined` when there is none to go by (no
+ * gateway, no CRL, a read failed, or the gateways refuse the bundle: checkRevocation says which).
+ * Pure, so other checks can name a revocation as the reason for what they see.
+ */
+export function revocationsOf(facts: CheckFacts): Revocations | undefined {
+  const list = verifiedList(facts);
+  return list && typeof list !== 'string' && facts.links.ok ? revocations(list, facts) : undefined;
+}
 
 export function checkRevocation(facts: CheckFacts): CheckResult {
   if (!facts.gatewayInstalled) return withoutGateway(WHAT);
@@ -18,26 +41,65 @@ export function checkRevocation(facts: CheckFacts): CheckResult {
     unreadable(WHAT, 'ConfigMap isthmus-system/isthmus-crl', facts.crlPem) ??
     unreadable(WHAT, 'ConfigMap isthmus-system/isthmus-trust-anchor', facts.anchorPem) ??
     unreadable(WHAT, 'Links', facts.links);
-  if (blocked || !facts.crlPem.ok || !facts.anchorPem.ok || !facts.links.ok) return blocked!;
-  if (facts.crlPem.value === undefined) return resultOf(WHAT, []); // no CRL: nothing revoked
-  let list: RevocationList;
-  try {
-    list = RevocationList.fromPem(facts.crlPem.value, facts.anchorPem.value);
-  } catch (err) {
+  if (blocked || !facts.links.ok) return blocked!;
+  const list = verifiedList(facts);
+  if (list === undefined) return resultOf(WHAT, []); // no CRL: nothing revoked
+  if (typeof list === 'string') {
     return resultOf(WHAT, [
-      `the gateways refuse the CRL bundle in isthmus-crl (${describeError(err)}); rebuild it with \`isthmus certs revoke\` from the directory of \`isthmus certs\``,
+      `the gateways refuse the CRL bundle in isthmus-crl (${list}); rebuild it with \`isthmus certs revoke\` from the directory of \`isthmus certs\``,
     ]);
   }
+  const { issuer, gateways } = revocations(list, facts);
   const failures: string[] = [];
-  for (const { link, gatewayChain: chain } of facts.links.value) {
-    if (!chain?.ok || chain.chainPem.length === 0) continue; // the trust-anchor check reports these
-    const [leaf, issuer] = chain.chainPem.map((pem) => new X509Certificate(pem));
-    const reason = list.check(leaf!, issuer);
-    if (reason) {
-      failures.push(
-        `Link ${linkLabel(link)}: gateway ${chain.address} is revoked here (${reason}); its tunnels are refused until it has a new certificate from an issuer that is not revoked`,
-      );
-    }
+  if (issuer) {
+    const cluster = facts.localCluster ?? '<cluster>';
+    failures.push(
+      `this cluster's issuer "${issuer.subject}" is revoked (${issuer.reason}): every gateway that loads this CRL refuses this cluster's gateway, whose certificate it signed; renew it: isthmus certs --out DIR --clusters ${cluster} --reuse-anchor --force, then isthmus upgrade --issuer-cert DIR/${cluster}/issuer.crt --issuer-key DIR/${cluster}/issuer.key | kubectl apply -f - and restart isthmus-gateway`,
+    );
+  }
+  for (const [{ link, gatewayChain }, reason] of gateways) {
+    failures.push(
+      `Link ${linkLabel(link)}: gateway ${gatewayChain?.address} is revoked here (${reason}); its tunnels are refused until it has a new certificate from an issuer that is not revoked`,
+    );
   }
   return resultOf(WHAT, failures);
+}
+
+/** The bundle as the gateways verify it; a string: why they refuse it; undefined: nothing to verify. */
+function verifiedList(facts: CheckFacts): RevocationList | string | undefined {
+  if (!facts.gatewayInstalled || !facts.crlPem.ok || !facts.anchorPem.ok) return undefined;
+  if (facts.crlPem.value === undefined) return undefined;
+  try {
+    return RevocationList.fromPem(facts.crlPem.value, facts.anchorPem.value);
+  } catch (err) {
+    return describeError(err);
+  }
+}
+
+function revocations(list: RevocationList, facts: CheckFacts): Revocations {
+  const gateways = new Map<LinkFacts, string>();
+  for (const linked of facts.links.ok ? facts.links.value : []) {
+    const chain = linked.gatewayChain;
+    if (!chain?.ok || chain.chainPem.length === 0) continue; // the trust-anchor check reports these
+    const reason = revoked(list, chain.chainPem);
+    if (reason) gateways.set(linked, reason);
+  }
+  return { ...(facts.issuerPem.ok ? issuerRevocation(list, facts.issuerPem.value) : {}), gateways };
+}
+
+/** As the gateways judge a peer: the leaf against its issuer's CRL, the issuer against the anchor's. */
+function revoked(list: RevocationList, chainPem: readonly string[]): string | undefined {
+  try {
+    const [leaf, issuer] = chainPem.map((pem) => new X509Certificate(pem));
+    return list.check(leaf!, issuer);
+  } catch {
+    return undefined; // not certificates: the trust-anchor and certificates checks say so
+  }
+}
+
+/** This cluster's issuer, judged as the peers judge the chains our gateway presents. */
+function issuerRevocation(list: RevocationList, issuerPem: string): Pick<Revocations, 'issuer'> {
+  const reason = revoked(list, [issuerPem]);
+  if (!reason) return {};
+  return { issuer: { subject: oneLineName(new X509Certificate(issuerPem).subject), reason } };
 }

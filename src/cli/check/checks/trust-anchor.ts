@@ -5,6 +5,8 @@
  * TLS handshake against the local anchor — exactly what our gateway's tunnel will do.
  */
 import {
+  type CertificateInfo,
+  certificateInfo,
   gatewayIdentityOf,
   parseSpiffeGatewayIdentity,
   splitPem,
@@ -71,22 +73,56 @@ export function checkTrustAnchor(facts: CheckFacts): CheckResult {
 }
 
 /**
- * During an anchor rotation ca.crt bundles the old anchor and the new one. Once neither this
- * cluster's issuer nor any linked gateway chains to one of them, it is only waiting to be dropped:
- * say so, as a warning, because only the operator knows whether every cluster has moved.
+ * During an anchor rotation ca.crt bundles the old anchor and the new one (`isthmus certs
+ * new-anchor` writes the new one first, but a bundle made by hand may not). One that neither this
+ * cluster's issuer nor any linked gateway chains to is either the new anchor, after step 1 (every
+ * cluster trusts the bundle, nothing issues from it yet: the next step is to issue from it), or
+ * the old one, after step 2 (it is only waiting to be dropped). Dropping the wrong one would cut
+ * every cluster off, so they are told apart by notBefore, the date each anchor was made: newer
+ * than every anchor in use is the new one, older than every one in use the old one; anything else
+ * (the same second, or between two in use) is said to be undecided rather than guessed. Warnings,
+ * because only the operator knows how far the other clusters are.
  */
 function unusedAnchors(facts: CheckFacts, bundle: string): string[] {
-  const anchors = splitPem(bundle);
-  if (anchors.length < 2 || !facts.issuerPem.ok || !facts.links.ok) return [];
+  const pems = splitPem(bundle);
+  if (pems.length < 2 || !facts.issuerPem.ok || !facts.links.ok) return [];
   const chains: string[][] = [[facts.issuerPem.value]];
   for (const { gatewayChain } of facts.links.value) if (gatewayChain?.ok) chains.push(gatewayChain.chainPem);
-  const used = (anchor: string) =>
-    chains.some(([leaf, ...rest]) => leaf !== undefined && verifyChain(leaf, rest, [anchor], facts.now).ok);
-  return anchors.flatMap((anchor, i) =>
-    used(anchor)
-      ? []
-      : [
-          `anchor #${i + 1} of the ${anchors.length} in ca.crt signs neither this cluster's issuer nor any linked gateway: once every cluster issues from the new anchor, finish the rotation (isthmus certs new-anchor --finish, then install with the new ca.crt)`,
-        ],
-  );
+  const anchors = pems.map((pem, i) => {
+    const used = chains.some(
+      ([leaf, ...rest]) => leaf !== undefined && verifyChain(leaf, rest, [pem], facts.now).ok,
+    );
+    let info: CertificateInfo | undefined;
+    try {
+      info = certificateInfo(pem);
+    } catch {
+      // Not a certificate: the certificates check names it.
+    }
+    return { label: `anchor #${i + 1} of the ${pems.length} in ca.crt`, used, info };
+  });
+  const inUse = anchors.flatMap((a) => (a.used && a.info ? [a.info.notBefore.getTime()] : []));
+  // Nothing chains to any anchor: the certificates and handshake verdicts above say why.
+  if (inUse.length === 0) return [];
+  const oldestInUse = Math.min(...inUse);
+  const newestInUse = Math.max(...inUse);
+  const cluster = facts.localCluster ?? '<cluster>';
+  const crl = facts.crlPem.ok && facts.crlPem.value !== undefined;
+  return anchors.flatMap(({ label, used, info }) => {
+    if (used || !info) return [];
+    const since = `notBefore ${info.notBefore.toISOString()}`;
+    const at = info.notBefore.getTime();
+    if (at > newestInUse) {
+      return [
+        `${label}, the new one (${since}), signs neither this cluster's issuer nor any linked gateway yet: the rotation is under way. Once every cluster trusts the bundle (step 1), issue from the new anchor (step 2) with the issuer isthmus certs new-anchor --out DIR wrote: isthmus upgrade --trust-anchor DIR/ca-bundle.crt --issuer-cert DIR/${cluster}/issuer.crt --issuer-key DIR/${cluster}/issuer.key | kubectl apply -f -, then restart isthmus-identity and isthmus-gateway. Keep the old anchor in ca.crt: it still signs what is in use`,
+      ];
+    }
+    if (at < oldestInUse) {
+      return [
+        `${label}, the old one (${since}), signs neither this cluster's issuer nor any linked gateway: once every cluster issues from the new anchor (step 2), finish the rotation: isthmus certs new-anchor --out DIR --finish, ${crl ? 'apply the rebuilt DIR/crl.pem as the isthmus-crl ConfigMap in every cluster, ' : ''}then in every cluster isthmus upgrade --trust-anchor DIR/ca.crt | kubectl apply -f - and restart isthmus-gateway (step 3)`,
+      ];
+    }
+    return [
+      `${label} (${since}, SHA-256 fingerprint ${info.fingerprintSha256}) signs neither this cluster's issuer nor any linked gateway, and its notBefore does not tell whether it is the new anchor or the old one: compare its fingerprint with \`openssl x509 -noout -fingerprint -sha256\` of DIR/ca.crt (the new anchor) and DIR/previous/ca.crt (the old one). If it is the new one, issue from it next (step 2); only the old one may be dropped`,
+    ];
+  });
 }
