@@ -28,6 +28,7 @@ import {
 } from '../../kube/keys.js';
 import { isLinkerdMirror } from '../../kube/linkerd-mirror.js';
 import { R } from '../../kube/resources.js';
+import { serverTime } from '../../kube/server-time.js';
 import { kubeconfigTokenClaims } from '../../kube/service-account-token.js';
 import type {
   Link,
@@ -368,8 +369,11 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
   const trafficSplits = fetched(() => readFailoverSplits(client));
   const deployments = fetched(() => readDeployments(client, opts.remoteTimeoutMs));
   const podVersions = fetched(() => readComponentVersions(client));
+  const apiNow = serverTime(client).catch(() => undefined);
+  const serverNow = await apiNow;
   return {
     now: new Date(),
+    ...(serverNow ? { apiNow: serverNow } : {}),
     ...install,
     crds: await crds,
     links: await links,

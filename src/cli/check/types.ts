@@ -134,6 +134,8 @@ export type PodsFetched = { ok: true; value: PodFacts[] } | { ok: false; error: 
 
 export interface CheckFacts {
   now: Date;
+  /** The API server's clock (its Date header), which Lease times follow; absent: use `now`. */
+  apiNow?: Date;
   /** false: installed with `isthmus install --no-gateway` (no gateway, no identity, no certificates). */
   gatewayInstalled: boolean;
   /** This cluster's name, from the install namespace's `isthmus.dev/cluster-name` label. */

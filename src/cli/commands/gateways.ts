@@ -38,6 +38,7 @@ export function registerGateways(program: Command): void {
     const { scrapeControllerMetrics } = await import('../check/controller-scrape.js');
     const { readMirrorLease } = await import('../check/gather.js');
     const { leaderProblem } = await import('../check/checks/controller.js');
+    const { serverTime } = await import('../../kube/server-time.js');
     const client = await kubeClientFromFlags(flags);
     try {
       const { items: links } = await client.list<Link>(R.links, { namespace: SYSTEM_NAMESPACE });
@@ -54,8 +55,10 @@ export function registerGateways(program: Command): void {
         process.stderr.write(`note: probe latencies unavailable: ${(err as Error).message}\n`);
       }
       // Only a leader probes and writes the Link status: without one, both are stale.
+      // Judged by the API server's clock, as the leader's renewals were written: not this machine's.
+      const now = (await serverTime(client).catch(() => undefined)) ?? new Date();
       const leaderless = await readMirrorLease(client).then(
-        (lease) => leaderProblem(lease, new Date()),
+        (lease) => leaderProblem(lease, now),
         () => undefined, // the Lease cannot be read: nothing known against the status
       );
       if (leaderless) process.stderr.write(`note: ALIVE is unknown: ${leaderless}\n`);

@@ -797,6 +797,16 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         'ok',
         null,
       ],
+      [
+        "judged by the API server's clock: this machine's, a minute ahead, does not expire a fresh Lease",
+        (f) => {
+          f.apiNow = new Date(f.now.getTime() - 60_000);
+          const renewTime = new Date(f.apiNow.getTime() - 2_000).toISOString();
+          f.lease = { ok: true, value: { holder: 'c-0', renewTime, leaseDurationSeconds: 15 } };
+        },
+        'ok',
+        null,
+      ],
     ],
   ],
   [

@@ -15,7 +15,7 @@ const PODS = 'see `kubectl -n isthmus-system get pods -l app.kubernetes.io/name=
 export function checkController(facts: CheckFacts): CheckResult {
   const blocked = unreadable(WHAT, `Lease ${LEASE}`, facts.lease);
   if (blocked || !facts.lease.ok) return blocked!;
-  const problem = leaderProblem(facts.lease.value, facts.now);
+  const problem = leaderProblem(facts.lease.value, facts.apiNow ?? facts.now);
   return resultOf(WHAT, problem ? [problem] : []);
 }
 
