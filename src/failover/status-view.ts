@@ -1,12 +1,12 @@
 /**
- * `isthmus failover status` (for the CLI): one row per TrafficSplit the controller handles, as
+ * `isthmus status`: one row per TrafficSplit the controller handles, as
  * linkerd-failover's status view shows it (NAMESPACE, TRAFFIC_SPLIT, STATUS, ACTIVE_BACKENDS).
  */
-import Table from 'cli-table3';
 import type { KubeClient } from '../kube/client.js';
 import { FAILOVER_CONTROLLED_BY_DEFAULT, FAILOVER_CONTROLLED_BY_LABEL } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { TrafficSplit } from '../kube/types.js';
+import { plainTable } from '../plain-table.js';
 import { parseSplit, parseWeight } from './parse-split.js';
 import { isSteerOnly, STEER_LABEL, splitMode } from './split-selection.js';
 
@@ -62,32 +62,8 @@ export function renderStatusTable(
   if (rows.length === 0) {
     return `No TrafficSplits for the failover controller: none labelled ${FAILOVER_CONTROLLED_BY_LABEL}=${controlledBy} or ${STEER_LABEL}=true.\n`;
   }
-  const table = new Table({
-    head: ['NAMESPACE', 'TRAFFIC_SPLIT', 'STATUS', 'ACTIVE_BACKENDS'],
-    style: { head: [], border: [] },
-    chars: {
-      top: '',
-      'top-mid': '',
-      'top-left': '',
-      'top-right': '',
-      bottom: '',
-      'bottom-mid': '',
-      'bottom-left': '',
-      'bottom-right': '',
-      left: '',
-      'left-mid': '',
-      mid: '',
-      'mid-mid': '',
-      right: '',
-      'right-mid': '',
-      middle: '  ',
-    },
-  });
-  for (const r of rows)
-    table.push([r.namespace, r.trafficSplit, r.status, r.activeBackends.join(',') || '-']);
-  return table
-    .toString()
-    .split('\n')
-    .map((l) => l.trimEnd().replace(/^ /, ''))
-    .join('\n');
+  return plainTable(
+    ['NAMESPACE', 'TRAFFIC_SPLIT', 'STATUS', 'ACTIVE_BACKENDS'],
+    rows.map((r) => [r.namespace, r.trafficSplit, r.status, r.activeBackends.join(',') || '-']),
+  );
 }

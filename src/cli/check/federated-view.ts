@@ -16,7 +16,7 @@ import {
 } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { V1EndpointSlice, V1Service } from '../../kube/types.js';
-import { plainTable } from './plain-table.js';
+import { plainTable } from '../../plain-table.js';
 
 export interface FederatedRow {
   namespace: string;

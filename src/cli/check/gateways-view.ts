@@ -7,7 +7,7 @@
  * gateway's version from `isthmus_remote_gateway_info` (its answer to the last successful probe).
  */
 import type { Link } from '../../kube/types.js';
-import { plainTable } from './plain-table.js';
+import { plainTable } from '../../plain-table.js';
 import {
   type Bucket,
   bucketDelta,

@@ -1,6 +1,7 @@
 /** `isthmus routes`: the gateways' egress listeners as rows (pure), for a table or JSON/YAML. */
+
+import { plainTable } from '../../plain-table.js';
 import type { GatewayRoute } from './controller-scrape.js';
-import { plainTable } from './plain-table.js';
 
 export interface RouteRow {
   pod: string;
