@@ -312,14 +312,41 @@ export function selectorMatches(
   return true;
 }
 
+/** Whether every Service the selector picks carries `key=value`. */
+function selectorRequires(selector: V1LabelSelector, key: string, value: string): boolean {
+  if (selector.matchLabels?.[key] === value) return true;
+  return (selector.matchExpressions ?? []).some(
+    (e) => e.key === key && e.operator === 'In' && e.values?.length === 1 && e.values[0] === value,
+  );
+}
+
 /**
  * Whether a Link selector picks only exported Services: the remote gateway admits exported Services
  * (and federated members), whatever a Link selects, so a wider selector makes refused mirrors.
  */
-export function selectorRequiresExport(selector: V1LabelSelector): boolean {
-  if (selector.matchLabels?.[EXPORTED_LABEL] === 'true') return true;
-  return (selector.matchExpressions ?? []).some(
-    (e) =>
-      e.key === EXPORTED_LABEL && e.operator === 'In' && e.values?.length === 1 && e.values[0] === 'true',
-  );
+function selectorRequiresExport(selector: V1LabelSelector): boolean {
+  return selectorRequires(selector, EXPORTED_LABEL, 'true');
 }
+
+/**
+ * The Link's selectors that pick Services its remote gateway would refuse: the gateway admits what
+ * its own `--export-selector` and `--federated-selector` pick (by default the export label and the
+ * federated-member label), never what a Link selects. Only Links through a gateway: without one,
+ * mirrors point at the remote pods themselves.
+ */
+export function selectorsTheGatewayRefuses(
+  config: Pick<LinkConfig, 'hasGateway' | 'selector' | 'federatedServiceSelector'>,
+): Array<'selector' | 'federatedServiceSelector'> {
+  if (!config.hasGateway) return [];
+  const admitted = (s: V1LabelSelector): boolean =>
+    selectorRequiresExport(s) || selectorRequires(s, FEDERATED_LABEL, FEDERATED_MEMBER);
+  const fields: Array<'selector' | 'federatedServiceSelector'> = [];
+  if (config.selector && !admitted(config.selector)) fields.push('selector');
+  if (config.federatedServiceSelector && !admitted(config.federatedServiceSelector)) {
+    fields.push('federatedServiceSelector');
+  }
+  return fields;
+}
+
+/** Why a selector `selectorsTheGatewayRefuses` names makes dead mirrors (after "<its name> "). */
+export const GATEWAY_REFUSES_NOTE = `does not require ${EXPORTED_LABEL}=true or ${FEDERATED_LABEL}=${FEDERATED_MEMBER}: the remote gateway admits only Services with one of them (its --export-selector and --federated-selector), so a Service it picks without either is mirrored, but every connection to it is refused (403)`;

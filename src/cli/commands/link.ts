@@ -90,7 +90,8 @@ export function registerLink(program: Command): void {
       const { linkAccountFlag } = await import('../link/allow.js');
       const account = linkAccountFlag(flags.serviceAccountName);
       const options = linkSpecOptions(flags);
-      for (const warning of linkSpecWarnings(options)) process.stderr.write(`note: ${warning}\n`);
+      for (const warning of linkSpecWarnings(options, flags.gateway !== false))
+        process.stderr.write(`note: ${warning}\n`);
       const { KubeClient, R, SYSTEM_NAMESPACE, GATEWAY_SERVICE_NAME } = await import('../../kube/index.js');
       const { isIsthmusError } = await import('../../errors.js');
       const {

@@ -86,10 +86,10 @@ describe('isthmus link flags', () => {
   });
 
   it('warns about a selector that picks Services the remote gateway will refuse', () => {
+    const refused =
+      /^--selector does not require mirror\.linkerd\.io\/exported=true or mirror\.linkerd\.io\/federated=member: .* refused \(403\)$/;
     expect(linkSpecWarnings(linkSpecOptions({ selector: 'app=podinfo' }))).toEqual([
-      expect.stringMatching(
-        /^--selector does not require mirror\.linkerd\.io\/exported=true: .* refused \(403\)$/,
-      ),
+      expect.stringMatching(refused),
     ]);
     for (const selector of [
       'mirror.linkerd.io/exported=true,tier!=internal',
@@ -98,6 +98,22 @@ describe('isthmus link flags', () => {
       expect(linkSpecWarnings(linkSpecOptions({ selector }))).toEqual([]);
     }
     expect(linkSpecWarnings(linkSpecOptions({}))).toEqual([]);
+  });
+
+  it('warns about a federated-service selector that picks members the remote gateway will refuse', () => {
+    const flags = { federatedServiceSelector: 'team=cart' };
+    expect(linkSpecWarnings(linkSpecOptions(flags))).toEqual([
+      expect.stringMatching(/^--federated-service-selector does not require .* refused \(403\)$/),
+    ]);
+    for (const federatedServiceSelector of [
+      'mirror.linkerd.io/federated=member,team=cart',
+      'mirror.linkerd.io/exported=true,team=cart',
+      '',
+    ]) {
+      expect(linkSpecWarnings(linkSpecOptions({ federatedServiceSelector }))).toEqual([]);
+    }
+    // Without a gateway the mirrors list the remote pods: nothing is refused.
+    expect(linkSpecWarnings(linkSpecOptions({ ...flags, gateway: false }), false)).toEqual([]);
   });
 
   it('takes label keys and prefix/* wildcards, and refuses anything else', () => {

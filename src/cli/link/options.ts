@@ -6,9 +6,8 @@
  */
 import { IsthmusError } from '../../errors.js';
 import { isValidClusterName, isValidTrustDomain } from '../../identity/spiffe.js';
-import { EXPORTED_LABEL } from '../../kube/keys.js';
 import type { Link, V1LabelSelector } from '../../kube/types.js';
-import { parseDuration, selectorRequiresExport } from '../../mirror/link-config.js';
+import { GATEWAY_REFUSES_NOTE, parseDuration, selectorsTheGatewayRefuses } from '../../mirror/link-config.js';
 import {
   gatewayAddressProblem,
   keyPatternProblem,
@@ -263,15 +262,20 @@ export function linkSpecOptions(flags: LinkFlagValues): LinkSpecOptions {
 }
 
 /**
- * What the remote gateway admits is its own `--export-selector` (by default
- * `mirror.linkerd.io/exported=true`) and federated members, not the Link's selector. A selector
- * that does not require the export label picks Services that are mirrored but refused (403) on
- * every connection: said once, at the moment the mistake is made.
+ * What the remote gateway admits is its own `--export-selector` and `--federated-selector` (by
+ * default the export and federated-member labels), not the Link's selectors. A selector that
+ * requires neither picks Services that are mirrored but refused (403) on every connection: said
+ * once, at the moment the mistake is made (`isthmus check` says it again).
  */
-export function linkSpecWarnings(options: LinkSpecOptions): string[] {
-  const selector = options.selector;
-  if (!selector || selectorRequiresExport(selector)) return [];
-  return [
-    `--selector does not require ${EXPORTED_LABEL}=true: the remote gateway admits only exported Services (its --export-selector) and federated members, so a Service this selector picks without the label is mirrored, but every connection to it is refused (403)`,
-  ];
+export function linkSpecWarnings(options: LinkSpecOptions, gateway = true): string[] {
+  const federated = options.federatedServiceSelector;
+  const none = (s: V1LabelSelector): boolean =>
+    Object.keys(s.matchLabels ?? {}).length === 0 && (s.matchExpressions ?? []).length === 0;
+  const fields = selectorsTheGatewayRefuses({
+    hasGateway: gateway,
+    selector: options.selector ?? null,
+    federatedServiceSelector: federated && !none(federated) ? federated : null,
+  });
+  const flag = { selector: '--selector', federatedServiceSelector: '--federated-service-selector' };
+  return fields.map((field) => `${flag[field]} ${GATEWAY_REFUSES_NOTE}`);
 }

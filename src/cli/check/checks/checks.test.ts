@@ -276,7 +276,37 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
           links(f)[0]!.link.spec.selector = { matchLabels: { app: 'podinfo' } };
         },
         'warn',
-        /Link west: its selector does not require mirror\.linkerd\.io\/exported=true: the remote gateway refuses \(403\)/,
+        /Link west: its selector does not require mirror\.linkerd\.io\/exported=true or mirror\.linkerd\.io\/federated=member: .* refused \(403\)/,
+      ],
+      [
+        'a federated-service selector wider than what the remote gateway admits',
+        (f) => {
+          links(f)[0]!.link.spec.federatedServiceSelector = { matchLabels: { team: 'cart' } };
+        },
+        'warn',
+        /Link west: its federatedServiceSelector does not require mirror\.linkerd\.io\/exported=true or mirror\.linkerd\.io\/federated=member: .* refused \(403\)/,
+      ],
+      [
+        'a narrowed federated-service selector is fine',
+        (f) => {
+          links(f)[0]!.link.spec.federatedServiceSelector = {
+            matchLabels: { 'mirror.linkerd.io/federated': 'member', team: 'cart' },
+          };
+        },
+        'ok',
+        null,
+      ],
+      [
+        'any federated-service selector is fine without a gateway: the mirrors list the remote pods',
+        (f) => {
+          const spec = links(f)[0]!.link.spec;
+          for (const key of ['gatewayAddress', 'gatewayPort', 'gatewayIdentity', 'probeSpec'] as const)
+            delete spec[key];
+          spec.selector = { matchLabels: {} };
+          spec.federatedServiceSelector = { matchLabels: { team: 'cart' } };
+        },
+        'ok',
+        null,
       ],
       [
         'a narrowed selector is fine',

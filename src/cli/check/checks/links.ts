@@ -3,7 +3,11 @@
  * (src/mirror/link-status.ts: Ready/LinkInvalid, per-service reasons) plus our own reading of the
  * spec, so an invalid Link is caught even when no controller has looked at it yet.
  */
-import { parseLinkSpec, selectorRequiresExport } from '../../../mirror/link-config.js';
+import {
+  GATEWAY_REFUSES_NOTE,
+  parseLinkSpec,
+  selectorsTheGatewayRefuses,
+} from '../../../mirror/link-config.js';
 import { type CheckFacts, type CheckResult, condition, linkLabel, rejectedByController } from '../types.js';
 import { resultOf, unreadable } from './result.js';
 
@@ -32,10 +36,8 @@ export function checkLinksValid(facts: CheckFacts): CheckResult {
     for (const ignored of parsed.ok ? parsed.config.ignoredExclusions : []) {
       warnings.push(`Link ${name}: ${ignored}; it is ignored (it excludes nothing): fix or remove it`);
     }
-    if (parsed.ok && parsed.config.selector && !selectorRequiresExport(parsed.config.selector)) {
-      warnings.push(
-        `Link ${name}: its selector does not require mirror.linkerd.io/exported=true: the remote gateway refuses (403) every connection to a Service it mirrors without that label`,
-      );
+    for (const field of parsed.ok ? selectorsTheGatewayRefuses(parsed.config) : []) {
+      warnings.push(`Link ${name}: its ${field} ${GATEWAY_REFUSES_NOTE}`);
     }
     const grant = facts.controllerMayCreateNamespaces;
     if (parsed.ok && parsed.config.enableNamespaceCreation && grant.ok && !grant.value) {
