@@ -101,6 +101,38 @@ describe('lab status', () => {
   });
 });
 
+describe('a lab that is still starting', () => {
+  it('lab status says so with what has started, and lab down stops it', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'isthmus-lab-report-'));
+    const lab = standIn();
+    const gateway = standIn();
+    const proc = fakeProc(BOOT, (pid) =>
+      pid === lab.pid ? (running(lab) ? 1 : undefined) : pid === gateway.pid ? 2 : undefined,
+    );
+    const starts = { [lab.pid!]: `${BOOT}/1`, [gateway.pid!]: `${BOOT}/2` };
+    writeState({ pid: lab.pid!, starting: true, clusters: [], frontend: '', processes: {}, starts });
+    expect(await labStatusLines(dir, proc)).toEqual({
+      lines: [`lab starting (pid ${lab.pid}); no process started yet (\`isthmus lab down\` stops it)`],
+      healthy: false,
+    });
+    writeState({
+      pid: lab.pid!,
+      starting: true,
+      clusters: [],
+      frontend: '',
+      processes: { 'east/gateway': gateway.pid!, 'east/identity': PIDS.identity },
+      starts,
+    });
+    expect((await labStatusLines(dir, proc)).lines[0]).toBe(
+      `lab starting (pid ${lab.pid}); started so far: east/gateway (\`isthmus lab down\` stops it)`,
+    );
+    // A second lab up from here would collide with it.
+    expect(await labUpConflict(dir, proc)).toMatch(/a lab is already running from/);
+    expect(await stopLocalLab(dir, 10_000, proc)).toBe('lab stopped');
+    expect(lab.signalCode).toBe('SIGTERM');
+  });
+});
+
 describe('a recorded pid that another process has now', () => {
   it('is no lab: lab status and lab up say none runs, and lab down signals nothing', async () => {
     dir = mkdtempSync(join(tmpdir(), 'isthmus-lab-report-'));

@@ -80,6 +80,16 @@ export async function labStatusLines(
       );
     return { lines, healthy: false };
   }
+  if (state.starting) {
+    const started = Object.entries(state.processes)
+      .filter(([, pid]) => isRecordedProcess(state, pid, read))
+      .map(([name]) => name);
+    const so = started.length > 0 ? `started so far: ${started.join(', ')}` : 'no process started yet';
+    return {
+      lines: [`lab starting (pid ${state.pid}); ${so} (\`isthmus lab down\` stops it)`],
+      healthy: false,
+    };
+  }
   const lines = [`lab running (pid ${state.pid}); KUBECONFIG=${state.kubeconfig}`];
   let healthy = true;
   for (const c of state.clusters) {

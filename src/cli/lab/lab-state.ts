@@ -10,6 +10,12 @@ import { type ProcRead, processStart, readProc } from './process-start.js';
 
 export interface LabState {
   pid: number;
+  /**
+   * Set while `lab up` is still starting: written at once and updated as processes start, so that
+   * `lab status` sees a lab that is starting and `lab down` finds what a lab killed mid-start left.
+   * The clusters and the frontend are filled in when it is up.
+   */
+  starting?: true;
   kubeconfig: string;
   clusters: {
     name: string;

@@ -118,6 +118,16 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
 
   const conflict = await labUpConflict(dir);
   if (conflict) throw new IsthmusError('USAGE', conflict);
+  const kubeconfig = join(dir, 'kubeconfig');
+  state = {
+    pid: process.pid,
+    starting: true,
+    kubeconfig,
+    clusters: [],
+    frontend: '',
+    ...processRecord(procs),
+  };
+  await writeLabState(dir, state);
   try {
     const certs = await ensureCertificates(join(dir, 'certs'), opts.trustDomain, names);
     opts.progress(`certificates: trust anchor and issuers for ${names.join(', ')} in ${join(dir, 'certs')}`);
@@ -152,7 +162,6 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
       admins.set(c.name, admin);
       opts.progress(`cluster ${c.name}: API server ${sandbox.url} (sandbox, loopback endpoints admitted)`);
     }
-    const kubeconfig = join(dir, 'kubeconfig');
     await writeFile(kubeconfig, mergeKubeconfigs([...sandboxes.values()]), { mode: 0o600 });
 
     for (const c of topology) {
@@ -176,6 +185,8 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
         opts.trustDomain,
       );
       for (const p of started) logSources.set(p.name, { file: p.logFile, offset: p.logOffset });
+      Object.assign(state, processRecord(procs));
+      await writeLabState(dir, state);
       opts.progress(`cluster ${c.name}: installed; identity, gateway and controller processes started`);
     }
     for (const c of topology) {
@@ -237,6 +248,7 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
     );
     opts.progress('podinfo-west mirrored into east and ready');
 
+    // Replaced whole: no longer `starting`.
     state = {
       pid: process.pid,
       kubeconfig,
