@@ -4,6 +4,7 @@ import {
   errorFromTransport,
   errorFromWatchStatus,
   isAlreadyExists,
+  isNamespaceTerminating,
   isRetryable,
   parseRetryAfter,
   retryAfterMs,
@@ -60,6 +61,48 @@ describe('errorFromResponse', () => {
     expect(
       retryAfterMs(errorFromResponse(429, { kind: 'Status', details: { retryAfterSeconds: 3 } }, ctx)),
     ).toBe(3000);
+  });
+
+  it('403 in a namespace being deleted is retried; a 403 of RBAC stays terminal', () => {
+    // kube-apiserver's NamespaceLifecycle admission: Forbidden, with a NamespaceTerminating cause.
+    const terminating = errorFromResponse(
+      403,
+      {
+        kind: 'Status',
+        reason: 'Forbidden',
+        message:
+          'services "web-west" is forbidden: unable to create new content in namespace shop because it is being terminated',
+        details: {
+          name: 'web-west',
+          kind: 'services',
+          causes: [
+            {
+              reason: 'NamespaceTerminating',
+              message: 'namespace shop is being terminated',
+              field: 'metadata.namespace',
+            },
+          ],
+        },
+      },
+      { method: 'POST', path: '/api/v1/namespaces/shop/services' },
+    );
+    expect(terminating.code).toBe('KUBE_FORBIDDEN');
+    expect(isNamespaceTerminating(terminating)).toBe(true);
+    expect(isRetryable(terminating)).toBe(true);
+    const rbac = errorFromResponse(
+      403,
+      {
+        kind: 'Status',
+        reason: 'Forbidden',
+        message:
+          'services is forbidden: User "system:serviceaccount:isthmus-system:isthmus-controller" cannot create resource "services" in API group "" in the namespace "shop"',
+        details: { kind: 'services' },
+      },
+      { method: 'POST', path: '/api/v1/namespaces/shop/services' },
+    );
+    expect(isNamespaceTerminating(rbac)).toBe(false);
+    expect(isRetryable(rbac)).toBe(false);
+    expect(isNamespaceTerminating(new Error('namespace shop is being terminated'))).toBe(false);
   });
 
   it('a non-JSON body is quoted, shortened', () => {

@@ -45,7 +45,16 @@ export class KubeApiError extends IsthmusError {
   readonly body?: string;
 }
 
-/** Status code → (code, terminal). 403 and 422 are terminal: retrying cannot change the answer. */
+/**
+ * The StatusCause kube-apiserver's NamespaceLifecycle admission adds to its 403 for a create in a
+ * namespace being deleted (`v1.NamespaceTerminatingCause`, k8s.io/api/core/v1).
+ */
+const NAMESPACE_TERMINATING_CAUSE = 'NamespaceTerminating';
+
+/**
+ * Status code → (code, terminal). 403 and 422 are terminal: retrying cannot change the answer.
+ * A 403 because the namespace is being deleted is not: once it is gone, it can be created again.
+ */
 function classify(status: number): { code: IsthmusErrorCode; terminal: boolean } {
   if (status === 401) return { code: 'KUBE_UNAUTHORIZED', terminal: false };
   if (status === 403) return { code: 'KUBE_FORBIDDEN', terminal: true };
@@ -82,8 +91,9 @@ export function errorFromResponse(
   context: { method: string; path: string; retryAfter?: string },
 ): KubeApiError {
   const st = asStatus(body);
-  const { code, terminal } = classify(status);
   const causes = st?.details?.causes ?? [];
+  const { code, terminal: refused } = classify(status);
+  const terminal = refused && !causes.some((c) => c.reason === NAMESPACE_TERMINATING_CAUSE);
   const serverMessage = st?.message ?? (typeof body === 'string' && body !== '' ? body.slice(0, 300) : '');
   const causeText = causes
     .filter((c) => c.message !== undefined && !serverMessage.includes(c.message))
@@ -141,6 +151,18 @@ export function isConflict(err: unknown): boolean {
 /** A create hit an existing object (409 AlreadyExists), as opposed to a stale update (409 Conflict). */
 export function isAlreadyExists(err: unknown): boolean {
   return err instanceof KubeApiError && err.status === 409 && err.reason === 'AlreadyExists';
+}
+
+/**
+ * A create refused because its namespace is being deleted (403 with the NamespaceTerminating
+ * cause), as opposed to a 403 of RBAC: the namespace holds nothing new until it is re-created.
+ */
+export function isNamespaceTerminating(err: unknown): err is KubeApiError {
+  return (
+    err instanceof KubeApiError &&
+    err.status === 403 &&
+    err.causes.some((c) => c.reason === NAMESPACE_TERMINATING_CAUSE)
+  );
 }
 
 export function isGone(err: unknown): boolean {

@@ -16,6 +16,12 @@ export const MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
 export const MANAGED_BY_MIRROR = 'mirror.isthmus.dev';
 export const MANAGED_BY_FAILOVER = 'failover.isthmus.dev';
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+/**
+ * On every EndpointSlice of a headless Service (`v1.IsHeadlessService`, value ""), as kube's
+ * EndpointSlice controller sets it: kube-proxy lists slices with `!service.kubernetes.io/headless`,
+ * since a headless Service has no cluster IP to serve; CoreDNS reads them all the same.
+ */
+export const HEADLESS_SERVICE_LABEL = 'service.kubernetes.io/headless';
 
 /**
  * Federated services (Linkerd 2.17's label): a Service labelled `mirror.linkerd.io/federated=member`
@@ -53,6 +59,11 @@ export const MANAGED_BY_FEDERATION = 'federation.isthmus.dev';
  * (the default) to all at once; as Cilium's `service.cilium.io/affinity` on a global Service.
  */
 export const FEDERATION_AFFINITY_ANNOTATION = 'isthmus.dev/federation-affinity';
+/**
+ * Cilium ClusterMesh's affinity annotation (`local`, `remote`, `none`), read on the local member
+ * as an alias of FEDERATION_AFFINITY_ANNOTATION when that one is absent.
+ */
+export const CILIUM_AFFINITY_ANNOTATION = 'service.cilium.io/affinity';
 
 /**
  * On a `<name>-federated` Service: the member clusters an affinity holds on standby (ready, but
@@ -61,6 +72,13 @@ export const FEDERATION_AFFINITY_ANNOTATION = 'isthmus.dev/federation-affinity';
  * tell from the slices alone.
  */
 export const FEDERATION_STANDBY_ANNOTATION = 'isthmus.dev/federation-standby';
+
+/**
+ * On a `<name>-federated` Service: the member clusters none of whose ports is named as one of its
+ * ports (so they carry none of its traffic, however ready their pods), comma-separated; absent when
+ * none is. `isthmus federated` shows them as `no matching port` rather than `no ready endpoint`.
+ */
+export const FEDERATION_NO_MATCHING_PORT_ANNOTATION = 'isthmus.dev/federation-no-matching-port';
 
 /**
  * EndpointSlices Isthmus did not write (`notin` also matches slices without the label). A mirror's,

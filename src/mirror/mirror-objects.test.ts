@@ -1,13 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import {
+  EGRESS_PORTS_ANNOTATION,
   FEDERATED_LABEL,
+  FEDERATED_SERVICE_LABEL,
+  FEDERATION_AFFINITY_ANNOTATION,
   FEDERATION_LABEL,
+  FEDERATION_MEMBERS_ANNOTATION,
+  FEDERATION_STANDBY_ANNOTATION,
   LINKERD_GATEWAY_IDENTITY_ANNOTATION,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_MIRROR,
   REMOTE_SVC_FQ_NAME_ANNOTATION,
+  SERVICE_NAME_LABEL,
 } from '../kube/keys.js';
 import type { V1Service } from '../kube/types.js';
 import {
   buildDirectSlices,
+  buildMirrorSlice,
   copiedAnnotations,
   federationLabel,
   formatEgressPorts,
@@ -50,6 +59,33 @@ describe('mirror objects', () => {
     expect(copiedAnnotations(remote, linkConfig('west'))).toEqual({ team: 'a' });
   });
 
+  it("copies none of Isthmus's own keys: a remote federated Service's would make ours look like one", () => {
+    const remote = remoteService('api', {
+      labels: {
+        app: 'api',
+        [FEDERATED_SERVICE_LABEL]: 'true',
+        'failover.isthmus.dev/split': 'x',
+        'example.com/isthmus.dev': 'kept',
+        'notisthmus.dev/x': 'kept',
+      },
+      annotations: {
+        note: 'kept',
+        [FEDERATION_MEMBERS_ANNOTATION]: 'east,west',
+        [FEDERATION_AFFINITY_ANNOTATION]: 'local',
+        [FEDERATION_STANDBY_ANNOTATION]: 'north',
+        [EGRESS_PORTS_ANNOTATION]: 'http=20000',
+        'failover.isthmus.dev/restore-after': '1m',
+      },
+    });
+    expect(mirrorLabels(remote, linkConfig('west'))).toEqual({
+      app: 'api',
+      'example.com/isthmus.dev': 'kept',
+      'notisthmus.dev/x': 'kept',
+      ...ourLabels('west'),
+    });
+    expect(copiedAnnotations(remote, linkConfig('west'))).toEqual({ note: 'kept' });
+  });
+
   it('copies neither Linkerd labels nor a remote federation label: both are ours to set', () => {
     const remote = remoteService('api', {
       labels: { app: 'api', [FEDERATED_LABEL]: 'member', [FEDERATION_LABEL]: 'other' },
@@ -78,6 +114,22 @@ describe('mirror objects', () => {
     ["Linkerd's mirror of another cluster", linkerdMirror('api-west', 'north', 'shop'), undefined],
     ['an unrelated service', svc('api', {}), undefined],
   ])('remoteKeyOf: %s', (_n, service, key) => expect(remoteKeyOf(service, 'west')).toBe(key));
+
+  const HEADLESS = 'service.kubernetes.io/headless';
+  const clusterLabel = { 'mirror.linkerd.io/cluster-name': 'west' };
+
+  it("labels the headless parent's slice headless, and no gateway mirror's", () => {
+    const slice = (clusterIP?: string) =>
+      buildMirrorSlice({
+        service: { metadata: { name: 'db-west', namespace: 'shop' }, spec: clusterIP ? { clusterIP } : {} },
+        cluster: 'west',
+        addresses: ['10.96.0.20'],
+        ready: true,
+        egressPorts: new Map(),
+      });
+    expect(slice('None').metadata?.labels?.[HEADLESS]).toBe('');
+    expect(slice().metadata?.labels).not.toHaveProperty(HEADLESS);
+  });
 
   describe("a remote-discovery mirror's slices", () => {
     const web: V1Service = { metadata: { name: 'web-west', namespace: 'shop' } };
@@ -113,6 +165,30 @@ describe('mirror objects', () => {
         expect(s.metadata?.labels).toEqual(slices[0]!.metadata?.labels);
         expect(s.metadata?.ownerReferences?.[0]?.uid).toBe('uid-1');
       }
+    });
+
+    it("are labelled headless, as kube's EndpointSlice controller labels a headless Service's, so kube-proxy skips them", () => {
+      const group = { ports: http(8080), endpoints: pods(1001) };
+      const headless = { ...web, spec: { clusterIP: 'None' } };
+      const slices = splitSlices(
+        buildDirectSlices(headless, 'west', { addressType: 'IPv4', groups: [group] }),
+      );
+      expect(slices.map((s) => s.metadata?.labels)).toEqual([
+        {
+          [MANAGED_BY_LABEL]: MANAGED_BY_MIRROR,
+          [SERVICE_NAME_LABEL]: 'web-west',
+          ...clusterLabel,
+          [HEADLESS]: '',
+        },
+        {
+          [MANAGED_BY_LABEL]: MANAGED_BY_MIRROR,
+          [SERVICE_NAME_LABEL]: 'web-west',
+          ...clusterLabel,
+          [HEADLESS]: '',
+        },
+      ]);
+      const withClusterIP = buildDirectSlices(web, 'west', { addressType: 'IPv4', groups: [group] });
+      expect(withClusterIP[0]?.metadata?.labels).not.toHaveProperty(HEADLESS);
     });
 
     it('no pod at all: the mirror keeps its one empty slice', () => {

@@ -5,11 +5,11 @@
  * address type, endpoints and ports.
  */
 import {
-  ALLOWED_CLUSTERS_ANNOTATION,
   CLUSTER_NAME_LABEL,
   EGRESS_PORTS_ANNOTATION,
   FEDERATION_LABEL,
   HEADLESS_MIRROR_LABEL,
+  HEADLESS_SERVICE_LABEL,
   MANAGED_BY_LABEL,
   MANAGED_BY_MIRROR,
   MAX_SLICE_ENDPOINTS,
@@ -29,6 +29,21 @@ import type { LinkConfig } from './link-config.js';
 
 /** Linkerd's label namespace: never copied, so a mirror of a mirror cannot claim to be exported. */
 const LINKERD_MIRROR_PREFIX = 'mirror.linkerd.io/';
+/** Isthmus's own key domain: `isthmus.dev/…` and its subdomains' (`failover.isthmus.dev/…`). */
+const ISTHMUS_DOMAIN = 'isthmus.dev';
+
+/**
+ * A label or annotation key of Isthmus's own. Never copied from a remote Service: there they
+ * describe the remote object (a federated Service's `isthmus.dev/federated-service` and members,
+ * an export's `isthmus.dev/allowed-clusters`, enforced there), and on the mirror they would make
+ * local Isthmus take it for one of its own objects. The ones a mirror carries, the planner sets.
+ */
+function isIsthmusKey(key: string): boolean {
+  const slash = key.indexOf('/');
+  const prefix = slash < 0 ? '' : key.slice(0, slash);
+  return prefix === ISTHMUS_DOMAIN || prefix.endsWith(`.${ISTHMUS_DOMAIN}`);
+}
+
 /**
  * Topology hints describe the remote cluster's zones and would mislead local kube-proxy
  * (KEP-2433); last-applied-configuration describes the remote object, not the mirror.
@@ -37,8 +52,6 @@ const STRIPPED_ANNOTATIONS = new Set([
   'service.kubernetes.io/topology-aware-hints',
   'service.kubernetes.io/topology-mode',
   'kubectl.kubernetes.io/last-applied-configuration',
-  // Which clusters may reach the remote Service: enforced there, meaningless on the mirror.
-  ALLOWED_CLUSTERS_ANNOTATION,
 ]);
 /** A Service name is a DNS-1035 label (Kubernetes API conventions): at most 63 characters. */
 export const MAX_SERVICE_NAME = 63;
@@ -118,11 +131,7 @@ export function mirrorLabels(remote: V1Service, link: LinkConfig): Record<string
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(remote.metadata?.labels ?? {})) {
     // The federation label is ours (the planner sets it on members only): a remote copy never counts.
-    if (
-      k.startsWith(LINKERD_MIRROR_PREFIX) ||
-      k === FEDERATION_LABEL ||
-      matchesPattern(k, link.excludedLabels)
-    )
+    if (k.startsWith(LINKERD_MIRROR_PREFIX) || isIsthmusKey(k) || matchesPattern(k, link.excludedLabels))
       continue;
     out[k] = v;
   }
@@ -134,10 +143,12 @@ export function mirrorLabels(remote: V1Service, link: LinkConfig): Record<string
 export function copiedAnnotations(remote: V1Service, link: LinkConfig): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(remote.metadata?.annotations ?? {})) {
-    // Linkerd's annotations on the remote (it may be a mirror itself) describe that object, not ours.
+    // Linkerd's and Isthmus's annotations on the remote (it may be a mirror itself) describe that
+    // object, not ours.
     if (
       STRIPPED_ANNOTATIONS.has(k) ||
       k.startsWith(LINKERD_MIRROR_PREFIX) ||
+      isIsthmusKey(k) ||
       matchesPattern(k, link.excludedAnnotations)
     )
       continue;
@@ -270,7 +281,10 @@ export function buildDirectSlice(
   };
 }
 
-/** Named after its mirror, labelled as ours, owned by the mirror Service once its uid is known. */
+/**
+ * Named after its mirror, labelled as ours (and headless for a headless mirror, as kube labels the
+ * slices of a headless Service), owned by the mirror Service once its uid is known.
+ */
 function mirrorSliceMeta(
   service: V1Service,
   cluster: string,
@@ -284,6 +298,7 @@ function mirrorSliceMeta(
       [MANAGED_BY_LABEL]: MANAGED_BY_MIRROR,
       [SERVICE_NAME_LABEL]: name,
       [CLUSTER_NAME_LABEL]: cluster,
+      ...(isHeadless(service) ? { [HEADLESS_SERVICE_LABEL]: '' } : {}),
     },
     ...(ownerUid
       ? {

@@ -4,6 +4,7 @@
  * healed by the next pass over the key.
  */
 import { IsthmusError, isIsthmusError } from '../errors.js';
+import { isNamespaceTerminating } from '../kube/errors.js';
 import { CLUSTER_NAME_LABEL, HEADLESS_MIRROR_LABEL, MIRRORED_SERVICE_LABEL } from '../kube/keys.js';
 import { isLinkerdMirror } from '../kube/linkerd-mirror.js';
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
@@ -28,6 +29,7 @@ import {
   planDelete,
   planMirror,
   type ServiceMirrorStatus,
+  terminatingNamespaceMessage,
 } from './plan-mirror.js';
 import type { SharedLocal } from './shared.js';
 
@@ -114,6 +116,7 @@ const RELEASES_PORTS = new Set([
   'InvalidService',
   'UnsupportedServiceType',
   'NotAllowed',
+  'OwnedByIsthmus',
 ]);
 
 async function planAndApply(
@@ -126,7 +129,10 @@ async function planAndApply(
   const namespace = remote.metadata?.namespace ?? '';
   const id = mirrorIdentity(remote, config, target);
   const local = localMirror(ctx, namespace, id.name);
-  const namespaceExists = shared.namespaces.get(undefined, namespace) !== undefined;
+  // A namespace being deleted is as good as missing: nothing new can be created in it.
+  const stored = shared.namespaces.get(undefined, namespace);
+  const namespaceTerminating = Boolean(stored?.metadata?.deletionTimestamp);
+  const namespaceExists = stored !== undefined && !namespaceTerminating;
   const owner = `${namespace}/${id.name}`;
   // Ports are allocated only for mirrors we may write; a conflict or a missing namespace holds none.
   // The headless parent and a remote-discovery mirror have no egress ports; one that used to be a
@@ -135,7 +141,7 @@ async function planAndApply(
   if (!tunnelled) shared.allocator.free(owner);
   const mayWrite =
     tunnelled &&
-    (namespaceExists || config.enableNamespaceCreation) &&
+    (namespaceExists || (config.enableNamespaceCreation && !namespaceTerminating)) &&
     (!local.service ||
       (isOurService(local.service, config.clusterName) &&
         local.service.metadata?.labels?.[HEADLESS_MIRROR_LABEL] === id.extraLabels[HEADLESS_MIRROR_LABEL]));
@@ -146,7 +152,7 @@ async function planAndApply(
     remote: { service: remote, readyEndpointCount: readyEndpoints },
     link: config,
     gateway: ctx.gateway(),
-    local: { ...local, namespaceExists },
+    local: { ...local, namespaceExists, namespaceTerminating },
     egressPorts,
     target,
     ...(shared.localCluster ? { localCluster: shared.localCluster } : {}),
@@ -176,6 +182,14 @@ async function planAndApply(
       const message = `the local API server refused the mirror: ${err.message}`;
       const status = { ...plan.status, reason: 'InvalidService' as const, message };
       return { plan: { ...plan, ready: false, status }, applied: [] };
+    }
+    // 403 NamespaceTerminating: the namespace's deletion began before the cache showed it. Retried
+    // with backoff (the error is not terminal); the namespace's own events re-queue the key too.
+    if (isNamespaceTerminating(err)) {
+      shared.allocator.free(owner);
+      const message = terminatingNamespaceMessage(namespace, config);
+      const status = { ...plan.status, reason: 'MissingNamespace' as const, message };
+      return { plan: { ...plan, ready: false, status }, applied: [], retry: err };
     }
     if (isIsthmusError(err, 'MIRROR_NAMESPACE_FORBIDDEN')) {
       shared.allocator.free(owner);

@@ -5,7 +5,9 @@ import {
   EGRESS_PORTS_ANNOTATION,
   EXPORTED_LABEL,
   FEDERATED_LABEL,
+  FEDERATED_SERVICE_LABEL,
   FEDERATION_LABEL,
+  FEDERATION_MEMBERS_ANNOTATION,
   MANAGED_BY_LABEL,
   MANAGED_BY_MIRROR,
   MIRRORED_SERVICE_LABEL,
@@ -63,6 +65,16 @@ function stored(plan: ReturnType<typeof planMirror>): { service: V1Service; slic
 }
 
 const created = stored(planMirror(input()));
+/** `podinfo-federated` as west's federation controller writes it, then exported by hand. */
+const federatedService = remoteService('podinfo', {
+  labels: { [FEDERATED_SERVICE_LABEL]: 'true' },
+  annotations: { [FEDERATION_MEMBERS_ANNOTATION]: 'east,west' },
+});
+/** West's mirror of north's `podinfo`, exported by hand. */
+const remoteMirror = remoteService('podinfo', {
+  labels: { [MIRRORED_SERVICE_LABEL]: 'true', [CLUSTER_NAME_LABEL]: 'north' },
+  annotations: { [EGRESS_PORTS_ANNOTATION]: 'http=20000', [REMOTE_GATEWAY_ANNOTATION]: '10.2.0.1:4143' },
+});
 
 describe('planMirror', () => {
   it('creates a selectorless mirror with copied metadata and the egress annotations', () => {
@@ -256,6 +268,18 @@ describe('planMirror', () => {
       'NotAllowed',
     ],
     [
+      'a federated Service Isthmus made in the remote → OwnedByIsthmus, the mirror goes',
+      { remote: { service: federatedService, readyEndpointCount: 2 } },
+      ['deleteSlice', 'deleteService'],
+      'OwnedByIsthmus',
+    ],
+    [
+      "Isthmus's mirror in the remote → OwnedByIsthmus, the mirror goes",
+      { remote: { service: remoteMirror, readyEndpointCount: 2 } },
+      ['deleteSlice', 'deleteService'],
+      'OwnedByIsthmus',
+    ],
+    [
       'a controller that does not know its cluster leaves the decision to the remote ingress',
       { remote: { service: restrictedTo('north'), readyEndpointCount: 2 } },
       [],
@@ -266,6 +290,32 @@ describe('planMirror', () => {
     expect(plan.actions.map((a) => a.kind)).toEqual(kinds);
     expect(plan.status.reason).toBe(reason);
   });
+
+  it.each([
+    [
+      'a federated Service',
+      federatedService,
+      'the Service is a federated Service that Isthmus made in west (isthmus.dev/federated-service): only its members are mirrored',
+    ],
+    [
+      'a mirror',
+      remoteMirror,
+      "the Service is Isthmus's mirror of north in west (mirror.linkerd.io/mirrored-service): mirrors are not mirrored again",
+    ],
+  ])(
+    'says why %s of the remote Isthmus is not mirrored, in remote discovery too',
+    (_name, service, message) => {
+      const status = { namespace: 'default', name: 'podinfo', reason: 'OwnedByIsthmus', message };
+      expect(planMirror(input({ remote: { service, readyEndpointCount: 2 } })).status).toEqual(status);
+      const direct = planMirror(
+        input({
+          remote: { service, readyEndpointCount: 2 },
+          target: { type: 'direct', endpoints: directEndpoints([]) },
+        }),
+      );
+      expect(direct).toMatchObject({ actions: [], status });
+    },
+  );
 
   it('carries TCP ports only through the gateways, says which were left out, and refuses a Service with none', () => {
     const dns = (ports: { name: string; port: number; protocol: string }[]) =>
@@ -328,6 +378,27 @@ describe('planMirror', () => {
     );
     expect(tooLong).toMatchObject({ actions: [], status: { reason: 'InvalidService' } });
   });
+
+  it.each([
+    [false, 'namespace default is being deleted locally: mirrored again once it is re-created'],
+    [true, 'namespace default is being deleted locally: re-created and mirrored again once it is gone'],
+  ])(
+    'a namespace being deleted counts as missing (enableNamespaceCreation %s): nothing can be created in it',
+    (enableNamespaceCreation, message) => {
+      const plan = planMirror(
+        input({
+          link: { ...link, enableNamespaceCreation },
+          // Its mirror is still there: the namespace's deletion removes it.
+          local: { namespaceExists: false, namespaceTerminating: true, ...created },
+        }),
+      );
+      expect(plan).toMatchObject({
+        actions: [],
+        ready: false,
+        status: { namespace: 'default', name: 'podinfo', reason: 'MissingNamespace', message },
+      });
+    },
+  );
 
   it('a dead gateway writes ready:false explicitly', () => {
     const plan = planMirror(input({ gateway: { alive: false, addresses: ['10.0.0.5'], remote: 'g:4143' } }));
@@ -507,7 +578,8 @@ describe('planMirror', () => {
   });
 
   describe('remote discovery (the remote pods as endpoints, no gateway)', () => {
-    const db = remoteService('db', { exported: false, labels: { [EXPORTED_LABEL]: 'remote-discovery' } });
+    const discovery = { exported: false, labels: { [EXPORTED_LABEL]: 'remote-discovery' } };
+    const db = remoteService('db', discovery);
     const pods = directEndpoints([
       {
         addressType: 'IPv4',
@@ -546,6 +618,19 @@ describe('planMirror', () => {
       const slice = plan.actions.find((a) => a.kind === 'applySlice')?.slice;
       expect(slice?.endpoints).toEqual(pods.groups[0]?.endpoints);
       expect(slice?.ports).toEqual([{ name: 'http', port: 8080, protocol: 'TCP' }]);
+    });
+
+    it("labels a headless mirror's slice headless, and labels in place one written before the label", () => {
+      const kafka = remoteService('kafka', { ...discovery, headless: true });
+      const remote = { service: kafka, readyEndpointCount: 1 };
+      const { service, slice } = stored(direct({ remote }));
+      service.spec!.clusterIP = 'None';
+      expect(slice.metadata?.labels?.['service.kubernetes.io/headless']).toBe('');
+      expect(direct({ remote, local: { namespaceExists: true, service, slice } }).actions).toEqual([]);
+      const { 'service.kubernetes.io/headless': _label, ...older } = slice.metadata?.labels ?? {};
+      const unlabelled = { ...slice, metadata: { ...slice.metadata, labels: older } };
+      const upgrade = direct({ remote, local: { namespaceExists: true, service, slice: unlabelled } });
+      expect(upgrade.actions.map((a) => a.kind)).toEqual(['applySlice']);
     });
 
     it('keeps UDP ports: its callers reach the remote pods without a tunnel', () => {

@@ -68,7 +68,11 @@ export interface MirrorPlanInput {
   link: LinkConfig;
   /** alive: of the remote gateway; addresses: of the ready local gateway pods; remote: `<addr>:<port>`. */
   gateway: { alive: GatewayAlive; addresses: string[]; remote: string };
-  local: LocalMirror & { namespaceExists: boolean };
+  /**
+   * namespaceTerminating: the namespace is stored but being deleted (metadata.deletionTimestamp),
+   * held by finalizers: the API server refuses anything new in it (NamespaceLifecycle admission).
+   */
+  local: LocalMirror & { namespaceExists: boolean; namespaceTerminating?: boolean };
   egressPorts: ReadonlyMap<string, number>;
   target?: MirrorTarget;
   /** This cluster's name; absent: `isthmus.dev/allowed-clusters` is left to the remote ingress. */
@@ -131,6 +135,16 @@ function isFederatedMember(service: V1Service, link: LinkConfig): boolean {
   return selectorMatches(link.federatedServiceSelector, service.metadata?.labels);
 }
 
+/**
+ * The MissingNamespace message of a namespace being deleted; the same whether the local cache or
+ * the API server's 403 said so first, so the status (and its Event) does not change in between.
+ */
+export function terminatingNamespaceMessage(namespace: string, link: LinkConfig): string {
+  return link.enableNamespaceCreation
+    ? `namespace ${namespace} is being deleted locally: re-created and mirrored again once it is gone`
+    : `namespace ${namespace} is being deleted locally: mirrored again once it is re-created`;
+}
+
 /** Readiness: alive → true, dead → false, unknown → whatever the slice says now (restart keeps it). */
 export function endpointReadiness(alive: GatewayAlive, existing: V1EndpointSlice | undefined): boolean {
   if (alive === 'unknown') return sliceReadiness(existing) ?? false;
@@ -156,6 +170,10 @@ export function planMirror(input: MirrorPlanInput): MirrorPlan {
     return skipped('InvalidService', `mirror name ${id.name} is longer than ${MAX_SERVICE_NAME} characters`);
   }
   const actions: Action[] = [];
+  // Its mirrors go with it (the namespace's deletion removes what it holds); not even a Link that
+  // creates namespaces can create this one before it is gone.
+  if (local.namespaceTerminating)
+    return skipped('MissingNamespace', terminatingNamespaceMessage(namespace, link));
   if (!local.namespaceExists) {
     if (!link.enableNamespaceCreation)
       return skipped('MissingNamespace', `namespace ${namespace} does not exist locally`);

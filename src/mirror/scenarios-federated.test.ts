@@ -1,12 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { updateWithRetry } from '../kube/apply.js';
-import { FEDERATED_LABEL, FEDERATED_MEMBER, FEDERATION_LABEL } from '../kube/keys.js';
+import {
+  EXPORTED_LABEL,
+  FEDERATED_LABEL,
+  FEDERATED_MEMBER,
+  FEDERATED_SERVICE_LABEL,
+  FEDERATION_LABEL,
+  FEDERATION_MEMBERS_ANNOTATION,
+  SYSTEM_NAMESPACE,
+} from '../kube/keys.js';
 import { R } from '../kube/resources.js';
-import type { V1Service } from '../kube/types.js';
+import type { CoreV1Event, V1Service } from '../kube/types.js';
 import {
   type Cluster,
   editLinkSpec,
   exportService,
+  getLink,
   getService,
   link,
   mirrorsOf,
@@ -67,6 +76,45 @@ describe('federated members', () => {
       what: 'pay-west deleted',
     });
     await waitReady(east, 'default', 'web-west');
+  });
+
+  it("west's own federated Service, exported by hand, is not mirrored, and the Link says why", async () => {
+    const { east, west } = await federatedWorld();
+    // `web-federated` as west's federation controller writes it, then labelled exported by hand.
+    await west.client.create(R.services, {
+      metadata: {
+        name: 'web-federated',
+        namespace: 'default',
+        labels: { [FEDERATED_SERVICE_LABEL]: 'true', [EXPORTED_LABEL]: 'true' },
+        annotations: { [FEDERATION_MEMBERS_ANNOTATION]: 'west' },
+      },
+      spec: { type: 'ClusterIP', ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
+    });
+    const message =
+      'the Service is a federated Service that Isthmus made in west (isthmus.dev/federated-service): only its members are mirrored';
+    const entry = await waitFor(
+      async () => (await getLink(east, 'west'))?.status?.services?.find((s) => s.name === 'web-federated'),
+      { what: 'web-federated in the Link status' },
+    );
+    expect(entry).toEqual({ namespace: 'default', name: 'web-federated', reason: 'OwnedByIsthmus', message });
+    expect(await getService(east, 'default', 'web-federated-west')).toBeUndefined();
+    await waitFor(
+      async () => {
+        const events = await east.client.list<CoreV1Event>(R.events, { namespace: SYSTEM_NAMESPACE });
+        return events.items.some(
+          (e) =>
+            e.type === 'Warning' &&
+            e.reason === 'OwnedByIsthmus' &&
+            e.message === `default/web-federated: ${message}`,
+        );
+      },
+      { what: 'OwnedByIsthmus Warning event' },
+    );
+    // The members are mirrored as before.
+    expect((await mirrorsOf(east, 'west')).map((s) => s.metadata?.name).sort()).toEqual([
+      'pay-west',
+      'web-west',
+    ]);
   });
 
   it('an empty federatedServiceSelector on the Link stops mirroring members', async () => {

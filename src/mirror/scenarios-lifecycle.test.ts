@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { linkCredentialsAccess, rbacManifests } from '../cli/install/rbac.js';
 import { applyObjects } from '../cli/lab/apply-objects.js';
 import { serviceAccountToken } from '../cli/lab/bootstrap.js';
+import { updateWithRetry } from '../kube/apply.js';
 import { KubeClient } from '../kube/client.js';
 import { EGRESS_PORTS_ANNOTATION, REMOTE_SVC_FQ_NAME_ANNOTATION, SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
-import type { CoreV1Event, V1Namespace, V1Service } from '../kube/types.js';
+import type { CoreV1Event, V1ConfigMap, V1Namespace, V1Service } from '../kube/types.js';
 import { foreignService, linkerdMirror } from './test-builders.js';
 import {
   condition,
@@ -15,6 +16,7 @@ import {
   getService,
   getSlice,
   link,
+  mirrorsOf,
   waitFor,
   waitReady,
   worldPerTest,
@@ -108,6 +110,61 @@ describe('mirror lifecycle', () => {
     await east.client.create(R.namespaces, { metadata: { name: 'shop' } });
     await waitReady(east, 'shop', 'api-west');
     await waitFor(async () => (await getLink(east, 'west'))?.status?.services?.length === 0);
+  });
+
+  it('a namespace held in Terminating counts as missing: reported, not claimed, and mirrored again once re-created', async () => {
+    const services = ['api', 'cart', 'web'];
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await east.client.create(R.namespaces, { metadata: { name: 'shop' } });
+    for (const name of services) await exportService(west, name, { namespace: 'shop', ready: 1 });
+    await link(east, west, 'west');
+    world.controller('east');
+    const saysMirrored = (n: number) => {
+      const message = `${n} services mirrored`;
+      const ready = async () => condition(await getLink(east, 'west'), 'Ready')?.message === message;
+      return waitFor(ready, { what: `Ready: ${message}` });
+    };
+    for (const name of services) await waitReady(east, 'shop', `${name}-west`);
+    await saysMirrored(3);
+
+    // Something in it with a finalizer (an operator's, a PVC's protection) holds the namespace.
+    await east.client.create(R.configMaps, {
+      metadata: { name: 'held', namespace: 'shop', finalizers: ['example.com/hold'] },
+    });
+    await east.client.delete(R.namespaces, undefined, 'shop');
+    const terminating = await waitFor(
+      async () => {
+        const l = await getLink(east, 'west');
+        const listed = l?.status?.services ?? [];
+        return listed.length === 3 && listed.every((s) => s.reason === 'MissingNamespace') ? l : undefined;
+      },
+      { what: 'every service MissingNamespace' },
+    );
+    expect(terminating.status?.services?.map((s) => [s.name, s.message])).toEqual(
+      services.map((name) => [
+        name,
+        'namespace shop is being deleted locally: mirrored again once it is re-created',
+      ]),
+    );
+    await saysMirrored(0);
+    expect((await getLink(east, 'west'))?.status?.mirroredServices).toBe(0);
+    expect(await mirrorsOf(east, 'west')).toEqual([]);
+
+    // Released, the namespace goes; re-created, the mirrors come back without a restart.
+    await updateWithRetry<V1ConfigMap>(east.client, R.configMaps, 'shop', 'held', (cm) => ({
+      ...cm,
+      metadata: { ...cm.metadata, finalizers: [] },
+    }));
+    await waitFor(async () => !(await east.client.get<V1Namespace>(R.namespaces, undefined, 'shop')), {
+      what: 'namespace shop gone',
+    });
+    await east.client.create(R.namespaces, { metadata: { name: 'shop' } });
+    for (const name of services) await waitReady(east, 'shop', `${name}-west`);
+    await saysMirrored(3);
+    await waitFor(async () => (await getLink(east, 'west'))?.status?.services?.length === 0, {
+      what: 'no service listed as not mirrored',
+    });
   });
 
   it('creates a missing namespace for a Link that enables it, once the install grants it; the namespace outlives the Link', async () => {
@@ -318,7 +375,10 @@ describe('mirror lifecycle', () => {
     expect((await getService(east, 'default', 'db-west'))?.spec?.clusterIP).toBe('None');
     expect(parent.endpoints?.map((e) => e.hostname).sort()).toEqual(['db-0', 'db-1']);
     expect(parent.endpoints?.find((e) => e.hostname === 'db-0')?.addresses).toEqual([pod0?.spec?.clusterIP]);
-    await waitReady(east, 'default', 'db-1-west');
+    // Labelled as kube labels a headless Service's slices; a per-pod mirror has a cluster IP.
+    expect(parent.metadata?.labels?.['service.kubernetes.io/headless']).toBe('');
+    const pod1 = await waitReady(east, 'default', 'db-1-west');
+    expect(pod1.metadata?.labels).not.toHaveProperty('service.kubernetes.io/headless');
 
     // Opting out turns the mirror into a plain one and removes the per-pod mirrors.
     await editLinkSpec(east, 'west', (spec) => ({ ...spec, mirrorHeadless: false }));
@@ -333,7 +393,8 @@ describe('mirror lifecycle', () => {
       { what: 'plain mirror' },
     );
     expect(plain.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]).toMatch(/^http=\d+$/);
-    await waitReady(east, 'default', 'db-west');
+    const plainSlice = await waitReady(east, 'default', 'db-west');
+    expect(plainSlice.metadata?.labels).not.toHaveProperty('service.kubernetes.io/headless');
   });
 
   it('an edited Link re-reconciles in place; a deleted Link takes its mirrors and releases the finalizer', async () => {

@@ -31,6 +31,7 @@ import {
 } from './test-harness.js';
 
 const discovery = { exported: false, labels: { [EXPORTED_LABEL]: REMOTE_DISCOVERY_EXPORT } };
+const HEADLESS_SERVICE = 'service.kubernetes.io/headless';
 
 const startWorld = worldPerTest();
 
@@ -177,6 +178,8 @@ describe('remote discovery (mirror.linkerd.io/exported=remote-discovery)', () =>
     world.controller('east');
     const slice = await waitEndpoints(east, 'kafka-west', ['10.244.1.10=true', '10.244.1.11=true']);
     expect(slice.endpoints?.map((e) => e.hostname)).toEqual(['kafka-0', 'kafka-1']);
+    // As kube labels a headless Service's slices: kube-proxy has no cluster IP to serve from them.
+    expect(slice.metadata?.labels?.[HEADLESS_SERVICE]).toBe('');
     expect((await getService(east, 'default', 'kafka-west'))?.spec?.clusterIP).toBe('None');
     // No per-pod mirrors: the pods' addresses are reachable as they are.
     expect(await getService(east, 'default', 'kafka-0-west')).toBeUndefined();

@@ -3,7 +3,13 @@
  * reason string goes to the Link status, the Warning Event and the log (house style 4; Linkerd's
  * service mirror reports MissingNamespace / InvalidService the same way).
  */
-import { allowedClustersOf } from '../kube/keys.js';
+import {
+  allowedClustersOf,
+  CLUSTER_NAME_LABEL,
+  FEDERATED_SERVICE_LABEL,
+  MIRRORED_SERVICE_LABEL,
+} from '../kube/keys.js';
+import { isLinkerdMirror } from '../kube/linkerd-mirror.js';
 import type { V1Service } from '../kube/types.js';
 import type { LinkConfig } from './link-config.js';
 import { MAX_SERVICE_NAME, mirrorName } from './mirror-objects.js';
@@ -19,6 +25,9 @@ import { MAX_SERVICE_NAME, mirrorName } from './mirror-objects.js';
  * - PortRangeExhausted: no egress port left in the configured range.
  * - NotAllowed: the export names the clusters it admits (`isthmus.dev/allowed-clusters`), and this
  *   one is not among them: its gateway would refuse every tunnel, so there is no mirror.
+ * - OwnedByIsthmus: the remote Service is one the remote Isthmus made (a `<name>-federated`
+ *   Service, a mirror) and someone exported: its endpoints are Isthmus's slices, which the remote
+ *   gateway never dials and the Link does not watch, so a mirror of it could carry no traffic.
  */
 export type MirrorReason =
   | 'Mirrored'
@@ -27,7 +36,8 @@ export type MirrorReason =
   | 'InvalidService'
   | 'UnsupportedServiceType'
   | 'PortRangeExhausted'
-  | 'NotAllowed';
+  | 'NotAllowed'
+  | 'OwnedByIsthmus';
 
 export interface Skip {
   reason: Exclude<MirrorReason, 'Mirrored'>;
@@ -37,6 +47,20 @@ export interface Skip {
 type Check = (service: V1Service, link: LinkConfig, localCluster: string | undefined) => Skip | null;
 
 const CHECKS: Check[] = [
+  (svc, link) => {
+    const labels = svc.metadata?.labels ?? {};
+    if (labels[FEDERATED_SERVICE_LABEL] === 'true')
+      return {
+        reason: 'OwnedByIsthmus',
+        message: `the Service is a federated Service that Isthmus made in ${link.clusterName} (${FEDERATED_SERVICE_LABEL}): only its members are mirrored`,
+      };
+    // Linkerd's mirrors carry the same label: not ours to judge.
+    if (labels[MIRRORED_SERVICE_LABEL] !== 'true' || isLinkerdMirror(svc)) return null;
+    return {
+      reason: 'OwnedByIsthmus',
+      message: `the Service is Isthmus's mirror of ${labels[CLUSTER_NAME_LABEL] ?? 'another cluster'} in ${link.clusterName} (${MIRRORED_SERVICE_LABEL}): mirrors are not mirrored again`,
+    };
+  },
   (svc, _link, localCluster) => {
     const allowed = allowedClustersOf(svc.metadata?.annotations);
     if (!allowed || localCluster === undefined || allowed.includes(localCluster)) return null;
