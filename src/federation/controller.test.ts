@@ -11,19 +11,21 @@ import { podIPs, podSlices, service, slice } from '../failover/test-builders.js'
 import { KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
 import { FlakyClient } from '../kube/flaky-client.js';
+import { createInformer, type Informer } from '../kube/informer.js';
 import {
   CLUSTER_NAME_LABEL,
   FEDERATED_LABEL,
   FEDERATION_AFFINITY_ANNOTATION,
   FEDERATION_LABEL,
   FEDERATION_MEMBERS_ANNOTATION,
+  FEDERATION_NO_MATCHING_PORT_ANNOTATION,
   MANAGED_BY_LABEL,
   MIRRORED_SERVICE_LABEL,
   REMOTE_DISCOVERY_LABEL,
   SERVICE_NAME_LABEL,
 } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
-import type { CoreV1Event, V1EndpointSlice, V1Service } from '../kube/types.js';
+import type { CoreV1Event, V1EndpointSlice, V1Namespace, V1Service } from '../kube/types.js';
 import { createLocalInformers, type LocalInformers } from '../mirror/controller.js';
 import { waitFor } from '../mirror/test-wait.js';
 import { type Sandbox, startSandbox } from '../sandbox/index.js';
@@ -63,7 +65,7 @@ afterEach(async () => {
   await Promise.all([informers?.services.stop(), informers?.slices.stop()]);
 });
 
-function start(writer: KubeClient = client): FederationController {
+function start(writer: KubeClient = client, namespaces?: Informer<V1Namespace>): FederationController {
   informers = createLocalInformers(client);
   informers.services.start();
   informers.slices.start();
@@ -72,7 +74,7 @@ function start(writer: KubeClient = client): FederationController {
     registry,
     recorder: new EventRecorder(client, { component: 'isthmus-federation' }),
     localCluster: 'east',
-    informers,
+    informers: { ...informers, ...(namespaces ? { namespaces } : {}) },
   });
   return controller;
 }
@@ -97,13 +99,16 @@ const memberMirror = (cluster: string): V1Service => ({
     labels: { [MIRRORED_SERVICE_LABEL]: 'true', [CLUSTER_NAME_LABEL]: cluster, [FEDERATION_LABEL]: 'cart' },
   },
 });
-const mirrorSlice = (cluster: string, port: number, ready = true) =>
+const mirrorSlice = (cluster: string, port: number, ready = true, portName = 'http') =>
   slice(ns, `cart-${cluster}`, {
     mirror: true,
     port,
+    portName,
     name: `cart-${cluster}-gw`,
     [ready ? 'ready' : 'notReady']: [GATEWAY_POD],
   });
+/** A finalizer no controller removes: what keeps a namespace in Terminating until the test lets go. */
+const HOLD = 'test.isthmus.dev/hold';
 
 async function fixture(): Promise<void> {
   await client.create(R.services, localMember());
@@ -146,6 +151,9 @@ const headless = (svc: V1Service): V1Service => ({
   ...svc,
   spec: { ...svc.spec, clusterIP: 'None', ports: [] },
 });
+
+const syncErrors = async () =>
+  (await registry.getSingleMetric('isthmus_federation_sync_errors_total')?.get())?.values[0]?.value;
 
 async function metric(name: string): Promise<number | undefined> {
   const m = await registry.getSingleMetric(name)?.get();
@@ -239,7 +247,149 @@ describe('federation controller', () => {
     await controller!.idle();
     expect(await metric('isthmus_federation_members')).toBe(3);
     expect(await metric('isthmus_federation_ready_members')).toBe(2);
-    expect(renderFederatedTable(await readFederatedRows(client, ns))).toContain('north (no ready endpoint)');
+    expect(renderFederatedTable(await readFederatedRows(client, ns))).toContain('north (no matching port)');
+  });
+
+  it('isthmus federated says which member has no port of the same name (east unnamed 80, west http 80), not that it has no ready endpoint', async () => {
+    await client.create(R.services, {
+      ...localMember(),
+      spec: { ...localMember().spec, ports: [{ port: 80 }] },
+    });
+    await client.create(R.endpointSlices, {
+      ...localSlice(),
+      ports: [{ name: '', port: 8080, protocol: 'TCP' }],
+    });
+    await client.create(R.services, {
+      ...memberMirror('west'),
+      spec: { ports: [{ name: 'http', port: 80 }] },
+    });
+    await client.create(R.endpointSlices, mirrorSlice('west', 20001));
+    await start().synced;
+    const view = async () => renderFederatedTable(await readFederatedRows(client, ns)).split('\n')[1];
+    await waitFor(async () => (await view())?.endsWith('east (2), west (no matching port)'), {
+      what: 'west shown without a matching port',
+    });
+    // Renamed to match, west serves, and the annotation goes.
+    await client.patch(R.services, ns, 'cart', { spec: { ports: [{ name: 'http', port: 80 }] } });
+    await client.patch(R.endpointSlices, ns, 'cart-abc12', {
+      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    });
+    await waitFor(async () => (await view())?.endsWith('east (2), west (1)'), { what: 'west serving' });
+    expect(
+      (await federated())?.metadata?.annotations?.[FEDERATION_NO_MATCHING_PORT_ANNOTATION],
+    ).toBeUndefined();
+  });
+
+  it('an ExternalName Service labelled a member is none: it never decides the ports, and an UnsupportedServiceType Warning says so', async () => {
+    // west's web is healthy with an unnamed port 80.
+    await client.create(R.services, { ...memberMirror('west'), spec: { ports: [{ port: 80 }] } });
+    await client.create(R.endpointSlices, mirrorSlice('west', 20001, true, ''));
+    await start().synced;
+    await waitFor(async () => same(await endpoints(), [`${GATEWAY_POD}:20001`]), { what: "west's gateway" });
+
+    await client.create(R.services, {
+      metadata: { namespace: ns, name: 'cart', labels: { [FEDERATED_LABEL]: 'member' } },
+      spec: { type: 'ExternalName', externalName: 'cart.example.com', ports: [{ name: 'other', port: 443 }] },
+    });
+    await waitFor(
+      async () =>
+        (await eventMessages('cart')).some((m) => m.startsWith('UnsupportedServiceType: member cart ')),
+      { what: 'an UnsupportedServiceType event on cart' },
+    );
+    await controller!.idle();
+    const svc = await federated();
+    expect(svc?.spec?.ports?.map((p) => `${p.name ?? ''}=${p.port}`)).toEqual(['=80']);
+    expect(svc?.metadata?.annotations?.[FEDERATION_MEMBERS_ANNOTATION]).toBe('west');
+    expect(await endpoints()).toEqual([`${GATEWAY_POD}:20001`]);
+    expect(renderFederatedTable(await readFederatedRows(client, ns)).split('\n')[1]).toMatch(/west \(1\)$/);
+    expect(await syncErrors()).toBe(0);
+  });
+
+  describe('a namespace being deleted (a finalizer holds the local member, and so the namespace, in Terminating)', () => {
+    /**
+     * The controller up over the local member (held) and west, with a client that records every
+     * request it makes (failing none) and a namespace informer the test can stop; then the
+     * namespace deleted, and waited for until its Services are gone but cart.
+     */
+    async function deleteNamespace(opts: { staleNamespaceCache: boolean }) {
+      const requests: string[] = [];
+      const recording = new FlakyClient(sandbox.kubeconfig(), Number.POSITIVE_INFINITY, (method, path) => {
+        requests.push(`${method} ${path}`);
+        return false;
+      });
+      onTestFinished(() => recording.close());
+      const namespaces = createInformer<V1Namespace>(client, R.namespaces);
+      namespaces.start();
+      onTestFinished(() => namespaces.stop());
+      const held = ns;
+      onTestFinished(async () => {
+        await client
+          .patch(R.services, held, 'cart', { metadata: { finalizers: null } })
+          .catch(() => undefined);
+      });
+      await client.create(R.services, {
+        ...localMember(),
+        metadata: { ...localMember().metadata, finalizers: [HOLD] },
+      });
+      await client.create(R.endpointSlices, localSlice());
+      await client.create(R.services, memberMirror('west'));
+      await client.create(R.endpointSlices, mirrorSlice('west', 20001));
+      await start(recording, namespaces).synced;
+      await waitFor(async () => (await endpoints()).length === 3, { what: 'three endpoints' });
+      // A stopped informer keeps what it saw: the namespace, usable.
+      if (opts.staleNamespaceCache) await namespaces.stop();
+      const before = requests.length;
+
+      await client.delete(R.namespaces, undefined, ns);
+      await waitFor(
+        () =>
+          (opts.staleNamespaceCache ||
+            namespaces.get(undefined, ns)?.metadata?.deletionTimestamp !== undefined) &&
+          informers.services.get(ns, 'cart-federated') === undefined &&
+          informers.services.get(ns, 'cart-west') === undefined,
+        { what: 'the namespace terminating, cart-federated and the mirror deleted with it' },
+      );
+      await controller!.idle();
+      /** The controller's creates since `from` (an index into its requests). */
+      const posts = (from: number) => requests.slice(from).filter((r) => r.startsWith('POST'));
+      return { posts, sinceDeletion: before, now: () => requests.length };
+    }
+
+    it('is as one missing: no create in it, no sync error, and cart-federated is back with the namespace', async () => {
+      const { posts, now } = await deleteNamespace({ staleNamespaceCache: false });
+      // cart is still a member, held by its finalizer: an edit of it is a reconcile. (A create
+      // before the controller's cache saw the deletion is refused, and no error: the test below.)
+      const seen = now();
+      await client.patch(R.services, ns, 'cart', { metadata: { annotations: { team: 'shop' } } });
+      await waitFor(() => informers.services.get(ns, 'cart')?.metadata?.annotations?.team === 'shop', {
+        what: 'the edit of cart seen',
+      });
+      await controller!.idle();
+      expect(posts(seen)).toEqual([]);
+      expect(await syncErrors()).toBe(0);
+      expect(await metric('isthmus_federation_members')).toBeUndefined();
+
+      // The namespace goes, and comes back with its member.
+      await client.patch(R.services, ns, 'cart', { metadata: { finalizers: null } });
+      await waitFor(async () => (await client.get(R.namespaces, undefined, ns)) === undefined, {
+        what: 'the namespace gone',
+      });
+      await client.create(R.namespaces, { metadata: { name: ns } });
+      await client.create(R.services, localMember());
+      await client.create(R.endpointSlices, localSlice());
+      await waitFor(async () => same(await endpoints(), CART_PODS.map((p) => `${p}:8080`).sort()), {
+        what: 'cart-federated with the local pods again',
+      });
+      expect(await syncErrors()).toBe(0);
+    });
+
+    it('a create the API server refuses before the namespace cache saw the deletion is no sync error either', async () => {
+      const { posts, sinceDeletion } = await deleteNamespace({ staleNamespaceCache: true });
+      // The controller tried (its cache says the namespace is there), was refused, and asked the API server.
+      expect(posts(sinceDeletion)).toContain(`POST /api/v1/namespaces/${ns}/services`);
+      expect(await syncErrors()).toBe(0);
+      expect(await metric('isthmus_federation_members')).toBeUndefined();
+    });
   });
 
   it('follows the members: an unready remote drops out, a local Service that leaves is removed, the last one takes the Service with it', async () => {
@@ -390,6 +540,13 @@ describe('federation controller', () => {
     await new Promise((r) => setTimeout(r, 200));
     await controller!.idle();
     expect((await federated())?.metadata?.uid).toBe(before);
+  });
+
+  it('stopped before its namespace informer synced (leadership lost at once): synced rejects, nothing unhandled', async () => {
+    const c = start();
+    await c.stop();
+    controller = undefined;
+    await expect(c.synced).rejects.toThrow(/informer stopped before sync/);
   });
 
   it('puts back a federated Service deleted by hand', async () => {

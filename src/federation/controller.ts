@@ -1,18 +1,20 @@
 /**
  * The federation controller (run by `isthmus controller` on the leader, next to the mirror and
- * failover controllers, on their shared Service and EndpointSlice informers). Service and slice
- * events become federation keys (`namespace/name`) in one work queue; the handler is
- * reconcile-federation.ts.
+ * failover controllers, on their shared Service and EndpointSlice informers, and a Namespace
+ * informer of its own unless given one). Service, slice and namespace events become federation keys
+ * (`namespace/name`) in one work queue; the handler is reconcile-federation.ts.
  */
 import diagnostics from 'node:diagnostics_channel';
 import type { Registry } from 'prom-client';
 import type { EventSink } from '../failover/reconcile-split.js';
 import { SliceIndex } from '../failover/slice-index.js';
 import type { KubeClient } from '../kube/client.js';
-import type { Informer } from '../kube/informer.js';
+import { createInformer, type Informer } from '../kube/informer.js';
 import { cacheKey } from '../kube/informer-store.js';
 import { SERVICE_NAME_LABEL } from '../kube/keys.js';
-import type { V1EndpointSlice, V1Service } from '../kube/types.js';
+import { R } from '../kube/resources.js';
+import type { V1EndpointSlice, V1Namespace, V1Service } from '../kube/types.js';
+import { dropManagedFields } from '../mirror/cache-trim.js';
 import { WorkQueue } from '../mirror/work-queue.js';
 import { federationMetrics } from './metrics.js';
 import { federationsOf, memberFederation } from './plan-federation.js';
@@ -27,8 +29,15 @@ export interface FederationControllerOptions {
   recorder: EventSink;
   /** This cluster's name, listed among the members when it has a local member. */
   localCluster: string;
-  /** Every local Service and EndpointSlice, shared with the process's other controllers. */
-  informers: { services: Informer<V1Service>; slices: Informer<V1EndpointSlice> };
+  /**
+   * Every local Service and EndpointSlice, shared with the process's other controllers, and every
+   * Namespace (absent: the controller watches them itself, started and stopped with it).
+   */
+  informers: {
+    services: Informer<V1Service>;
+    slices: Informer<V1EndpointSlice>;
+    namespaces?: Informer<V1Namespace>;
+  };
 }
 
 export interface FederationController {
@@ -41,12 +50,18 @@ export interface FederationController {
 
 export function runFederationController(opts: FederationControllerOptions): FederationController {
   const { services, slices } = opts.informers;
+  // A namespace being deleted takes no new object: the federated Service is not written there.
+  const namespaces =
+    opts.informers.namespaces ??
+    createInformer<V1Namespace>(opts.client, R.namespaces, { transform: dropManagedFields });
+  const ownNamespaces = namespaces === opts.informers.namespaces ? undefined : namespaces;
   const members = new MemberIndex();
   const sliceIndex = new SliceIndex();
   const metrics = federationMetrics(opts.registry);
   const reported = new Map<string, string>();
 
   const caches: FederationCaches = {
+    namespace: (name) => namespaces.get(undefined, name),
     service: (ns, name) => services.get(ns, name),
     members: (ns, name) =>
       members
@@ -72,7 +87,7 @@ export function runFederationController(opts: FederationControllerOptions): Fede
   });
 
   // Events before both caches are full are dropped: the sync below queues every federation anyway.
-  const synced = () => services.hasSynced() && slices.hasSynced();
+  const synced = () => services.hasSynced() && slices.hasSynced() && namespaces.hasSynced();
   const enqueueFor = (svc: V1Service | undefined) => {
     const ns = svc?.metadata?.namespace ?? '';
     if (synced()) for (const name of federationsOf(svc)) queue.add(cacheKey(ns, name));
@@ -92,15 +107,23 @@ export function runFederationController(opts: FederationControllerOptions): Fede
       const service = e.object.metadata?.labels?.[SERVICE_NAME_LABEL];
       if (service) enqueueFor(services.get(ns, service));
     }),
+    // A namespace that comes (back), or starts terminating: its federations are planned again.
+    namespaces.onEvent((e) => {
+      if (!synced()) return;
+      for (const key of members.inNamespace(e.object.metadata?.name ?? '')) queue.add(key);
+    }),
   ];
+  ownNamespaces?.start();
   // Shared informers may have listed before this controller started (it starts on leadership).
   for (const object of slices.list()) sliceIndex.apply({ type: 'add', object });
   for (const svc of services.list()) members.apply(svc, true);
 
   const ready = (async () => {
-    await Promise.all([services.synced, slices.synced]);
+    await Promise.all([services.synced, slices.synced, namespaces.synced]);
     for (const svc of services.list()) enqueueFor(svc);
   })();
+  // Stopped before its namespaces synced (leadership lost at once): rejects, for awaiters only.
+  ready.catch(() => {});
 
   return {
     synced: ready,
@@ -108,6 +131,7 @@ export function runFederationController(opts: FederationControllerOptions): Fede
     async stop() {
       for (const off of unsubscribe) off();
       await queue.stop();
+      await ownNamespaces?.stop();
     },
   };
 }
@@ -129,5 +153,10 @@ class MemberIndex {
 
   of(namespace: string, federation: string): string[] {
     return [...(this.byFederation.get(cacheKey(namespace, federation)) ?? [])];
+  }
+
+  /** The keys (`namespace/federation`) of the federations with a member in `namespace`. */
+  inNamespace(namespace: string): string[] {
+    return [...this.byFederation.keys()].filter((key) => key.startsWith(`${namespace}/`));
   }
 }

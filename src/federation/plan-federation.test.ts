@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { service, slice } from '../failover/test-builders.js';
 import {
+  CILIUM_AFFINITY_ANNOTATION,
   CLUSTER_NAME_LABEL,
   FEDERATED_LABEL,
   FEDERATED_SERVICE_LABEL,
   FEDERATION_AFFINITY_ANNOTATION,
   FEDERATION_LABEL,
   FEDERATION_MEMBERS_ANNOTATION,
+  FEDERATION_NO_MATCHING_PORT_ANNOTATION,
   MANAGED_BY_FAILOVER,
   MANAGED_BY_LABEL,
   MIRRORED_SERVICE_LABEL,
@@ -20,10 +22,14 @@ const withLabels = (svc: V1Service, labels: Record<string, string>): V1Service =
   ...svc,
   metadata: { ...svc.metadata, labels },
 });
+const withAnnotations = (svc: V1Service, annotations: Record<string, string>): V1Service => ({
+  ...svc,
+  metadata: { ...svc.metadata, annotations },
+});
 const local = withLabels(service(ns, 'cart', [{ name: 'http', port: 8080 }], { app: 'cart' }), {
   [FEDERATED_LABEL]: 'member',
 });
-const mirror = (cluster: string, ports = [{ name: 'http', port: 8080 }]) =>
+const mirror = (cluster: string, ports: { name?: string; port: number }[] = [{ name: 'http', port: 8080 }]) =>
   withLabels(service(ns, `cart-${cluster}`, ports), {
     [MIRRORED_SERVICE_LABEL]: 'true',
     [CLUSTER_NAME_LABEL]: cluster,
@@ -114,7 +120,85 @@ describe('planFederation', () => {
   });
 
   it('no member left: absent', () => {
-    expect(planFederation({ ...base, mirrors: [] })).toEqual({ kind: 'absent' });
+    expect(planFederation({ ...base, mirrors: [] })).toEqual({ kind: 'absent', invalidMembers: [] });
+  });
+
+  describe('an ExternalName local member (a DNS alias: no endpoints, as the mirror side says UnsupportedServiceType)', () => {
+    const alias: V1Service = {
+      ...local,
+      spec: { type: 'ExternalName', externalName: 'shop.example.com', ports: [{ name: 'other', port: 443 }] },
+    };
+    const unsupported =
+      'member cart (cluster east) is an ExternalName Service, a DNS alias without endpoints: it is no member of cart-federated';
+
+    it('is no member and never decides the ports: the remote members do, and it is told why', () => {
+      const plan = planFederation({ ...base, local: alias, mirrors: [mirror('west', [{ port: 80 }])] });
+      expect(plan).toMatchObject({
+        kind: 'service',
+        members: [{ cluster: 'west', local: false, service: 'cart-west' }],
+        problems: [unsupported],
+        invalidMembers: [{ service: 'cart', reason: 'UnsupportedServiceType', message: unsupported }],
+        service: {
+          metadata: { annotations: { [FEDERATION_MEMBERS_ANNOTATION]: 'west' } },
+          spec: { ports: [{ port: 80, protocol: 'TCP' }] },
+        },
+      });
+    });
+
+    it('the only one: no cart-federated, and it is told why', () => {
+      expect(planFederation({ ...base, local: alias, mirrors: [] })).toEqual({
+        kind: 'absent',
+        invalidMembers: [{ service: 'cart', reason: 'UnsupportedServiceType', message: unsupported }],
+      });
+    });
+
+    it("its affinity is nobody's: it has no endpoints to prefer", () => {
+      const annotated = withAnnotations(alias, { [FEDERATION_AFFINITY_ANNOTATION]: 'local' });
+      expect(planFederation({ ...base, local: annotated, mirrors: [mirror('west')] })).toMatchObject({
+        kind: 'service',
+        affinity: 'none',
+      });
+    });
+  });
+
+  it('a local member without a selector and without slices (endpoints written by hand) still defines the ports', () => {
+    // Kept on purpose (docs/design.md): ports that followed endpoints would change with readiness.
+    const manual = { ...local, spec: { ports: [{ name: 'db', port: 5432, protocol: 'TCP' }] } };
+    const plan = planFederation({ ...base, local: manual, mirrors: [mirror('west')] });
+    expect(plan.kind === 'service' && plan.service.spec?.ports).toEqual([
+      { name: 'db', port: 5432, protocol: 'TCP' },
+    ]);
+  });
+
+  describe('members none of whose ports is named as a port of cart-federated', () => {
+    it.each<
+      [string, { name?: string; port: number }[], { name?: string; port: number }[], string | undefined]
+    >([
+      ['an unnamed port against a named one', [{ port: 80 }], [{ name: 'http', port: 80 }], 'west'],
+      [
+        'one port of the same name of two',
+        [{ name: 'http', port: 8080 }],
+        [
+          { name: 'http', port: 8080 },
+          { name: 'admin', port: 9000 },
+        ],
+        undefined,
+      ],
+      ['the same ports', [{ name: 'http', port: 8080 }], [{ name: 'http', port: 8080 }], undefined],
+    ])('%s', (_name, localPorts, westPorts, unmatched) => {
+      const plan = planFederation({
+        ...base,
+        local: {
+          ...local,
+          spec: { ...local.spec, ports: localPorts.map((p) => ({ ...p, protocol: 'TCP' })) },
+        },
+        mirrors: [mirror('west', westPorts)],
+      });
+      expect(
+        plan.kind === 'service' &&
+          plan.service.metadata?.annotations?.[FEDERATION_NO_MATCHING_PORT_ANNOTATION],
+      ).toBe(unmatched);
+    });
   });
 
   it("a Service of that name that is not Isthmus's is never taken over", () => {
@@ -283,6 +367,37 @@ describe('federation affinity', () => {
       affinity: 'local',
       problems: [],
       service: { metadata: { annotations: { [FEDERATION_AFFINITY_ANNOTATION]: 'local' } } },
+    });
+  });
+
+  it.each<[string, Record<string, string>, string]>([
+    [
+      "Cilium's service.cilium.io/affinity, when Isthmus's is absent",
+      { [CILIUM_AFFINITY_ANNOTATION]: 'local' },
+      'local',
+    ],
+    ['a value in another case', { [FEDERATION_AFFINITY_ANNOTATION]: 'Remote' }, 'remote'],
+    ["Cilium's in another case", { [CILIUM_AFFINITY_ANNOTATION]: 'LOCAL' }, 'local'],
+    [
+      "Isthmus's wins when both are set",
+      { [FEDERATION_AFFINITY_ANNOTATION]: 'none', [CILIUM_AFFINITY_ANNOTATION]: 'local' },
+      'none',
+    ],
+  ])('%s', (_name, annotations, affinity) => {
+    const member = withAnnotations(local, annotations);
+    const plan = planFederation({ ...base, local: member, mirrors: [mirror('west')] });
+    expect(plan).toMatchObject({ kind: 'service', affinity, problems: [] });
+    expect(
+      plan.kind === 'service' && plan.service.metadata?.annotations?.[FEDERATION_AFFINITY_ANNOTATION],
+    ).toBe(affinity === 'none' ? undefined : affinity);
+  });
+
+  it("an unknown value of Cilium's annotation is reported under its name", () => {
+    const member = withAnnotations(local, { [CILIUM_AFFINITY_ANNOTATION]: 'nearby' });
+    expect(planFederation({ ...base, local: member, mirrors: [mirror('west')] })).toMatchObject({
+      kind: 'service',
+      affinity: 'none',
+      problems: ['service.cilium.io/affinity "nearby" is not one of none, local, remote: using none'],
     });
   });
 

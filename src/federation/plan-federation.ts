@@ -10,6 +10,7 @@
  */
 
 import {
+  CILIUM_AFFINITY_ANNOTATION,
   CLUSTER_NAME_LABEL,
   FEDERATED_LABEL,
   FEDERATED_MEMBER,
@@ -17,6 +18,7 @@ import {
   FEDERATION_AFFINITY_ANNOTATION,
   FEDERATION_LABEL,
   FEDERATION_MEMBERS_ANNOTATION,
+  FEDERATION_NO_MATCHING_PORT_ANNOTATION,
   FEDERATION_STANDBY_ANNOTATION,
   federatedServiceName,
   MANAGED_BY_FEDERATION,
@@ -55,18 +57,22 @@ export interface FederationInput {
 
 /**
  * A member that cannot carry the federation's traffic, told so by a Warning event on its own
- * Service. `NoPorts`: a headless Service without ports; `<name>-federated` is a ClusterIP Service,
- * which needs a port (the API server answers 422), so it takes the other members' ports.
+ * Service.
+ * - `NoPorts`: a headless Service without ports; `<name>-federated` is a ClusterIP Service, which
+ *   needs a port (the API server answers 422), so it takes the other members' ports.
+ * - `UnsupportedServiceType`: the local Service is of type ExternalName, a DNS alias without
+ *   endpoints (the mirror side refuses a remote one for the same reason). It is no member: it is
+ *   not listed, and decides neither the ports nor the affinity.
  */
 export interface MemberProblem {
   service: string;
-  reason: 'NoPorts';
+  reason: 'NoPorts' | 'UnsupportedServiceType';
   message: string;
 }
 
 export type FederationPlan =
   /** No member left: the federated Service and its slices go (only if ours). */
-  | { kind: 'absent' }
+  | { kind: 'absent'; invalidMembers: MemberProblem[] }
   /** `NoPorts`: no member has a port, so no `<name>-federated` can exist (invalidMembers says which). */
   | {
       kind: 'conflict';
@@ -131,9 +137,12 @@ export function isFederationSlice(slice: V1EndpointSlice, namespace: string, nam
 }
 
 export function planFederation(input: FederationInput): FederationPlan {
-  const members = membersOf(input);
-  if (members.length === 0) return { kind: 'absent' };
   const serviceName = federatedServiceName(input.name);
+  // A local Service that cannot be a member (ExternalName) is told so, and planned without.
+  const unsupported = unsupportedLocal(input, serviceName);
+  const local = unsupported ? undefined : input.local;
+  const members = membersOf(input, local);
+  if (members.length === 0) return { kind: 'absent', invalidMembers: unsupported ? [unsupported] : [] };
   if (serviceName.length > MAX_SERVICE_NAME) {
     return {
       kind: 'conflict',
@@ -150,16 +159,17 @@ export function planFederation(input: FederationInput): FederationPlan {
       invalidMembers: [],
     };
   }
-  const byService = new Map([input.local, ...input.mirrors].map((s) => [s?.metadata?.name ?? '', s]));
+  const byService = new Map([local, ...input.mirrors].map((s) => [s?.metadata?.name ?? '', s]));
   const portsOfMember = (m: Member) => portsOf(byService.get(m.service));
-  const invalidMembers = members
+  const noPorts = members
     .filter((m) => portsOfMember(m).length === 0)
     .map((m) => noPortsProblem(m, serviceName));
+  const invalidMembers = [...(unsupported ? [unsupported] : []), ...noPorts];
   // The ports of the first member that has any (the local one, else the first cluster by name).
   const definer = members.find((m) => portsOfMember(m).length > 0);
   if (!definer) {
     const message = `no member of ${input.name} has a port (headless Services without ports), and ${serviceName}, a ClusterIP Service, needs one: it is not written until a member has one`;
-    const told = invalidMembers.map((p) => ({ ...p, message }));
+    const told = invalidMembers.map((p) => (p.reason === 'NoPorts' ? { ...p, message } : p));
     return { kind: 'conflict', reason: 'NoPorts', message, invalidMembers: told };
   }
   const reference = portsOfMember(definer);
@@ -173,17 +183,20 @@ export function planFederation(input: FederationInput): FederationPlan {
           `member ${m.service} (cluster ${m.cluster}) has ports ${describePorts(ports)}, not ${describePorts(reference)}: only ports of the same name carry its traffic`,
       ),
   ];
-  const asked = input.local?.metadata?.annotations?.[FEDERATION_AFFINITY_ANNOTATION];
-  const affinity = (asked !== undefined && AFFINITIES.includes(asked) ? asked : 'none') as Affinity;
-  if (asked !== undefined && affinity !== asked) {
-    problems.push(
-      `${FEDERATION_AFFINITY_ANNOTATION} "${asked}" is not one of ${AFFINITIES.join(', ')}: using none`,
-    );
-  }
+  const { affinity, problem } = affinityOf(local);
+  if (problem) problems.push(problem);
   const annotations: Record<string, string> = {
     [FEDERATION_MEMBERS_ANNOTATION]: members.map((m) => m.cluster).join(','),
   };
   if (affinity !== 'none') annotations[FEDERATION_AFFINITY_ANNOTATION] = affinity;
+  // Members that serve none of it whatever their readiness, which the slices alone cannot tell.
+  const unmatched = members.filter((m) => {
+    const ports = portsOfMember(m);
+    return ports.length > 0 && !ports.some((p) => reference.some((r) => samePort(p, r)));
+  });
+  if (unmatched.length) {
+    annotations[FEDERATION_NO_MATCHING_PORT_ANNOTATION] = unmatched.map((m) => m.cluster).join(',');
+  }
   return {
     kind: 'service',
     members,
@@ -205,7 +218,8 @@ export function planFederation(input: FederationInput): FederationPlan {
   };
 }
 
-function membersOf(input: FederationInput): Member[] {
+/** The members, local first: `local` is the local Service when it is one (not an ExternalName). */
+function membersOf(input: FederationInput, local: V1Service | undefined): Member[] {
   const remote = input.mirrors
     .map((s) => ({
       cluster: s.metadata?.labels?.[CLUSTER_NAME_LABEL] ?? '',
@@ -213,8 +227,37 @@ function membersOf(input: FederationInput): Member[] {
       service: s.metadata?.name ?? '',
     }))
     .sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0));
-  const local = input.local ? [{ cluster: input.localCluster, local: true, service: input.name }] : [];
-  return [...local, ...remote];
+  const here = local ? [{ cluster: input.localCluster, local: true, service: input.name }] : [];
+  return [...here, ...remote];
+}
+
+/**
+ * The affinity the local member asks for: Isthmus's annotation, else Cilium's (the same values),
+ * in any case; an unknown value is none, with the problem naming the annotation it came from.
+ */
+function affinityOf(local: V1Service | undefined): { affinity: Affinity; problem?: string } {
+  const annotations = local?.metadata?.annotations ?? {};
+  const key = [FEDERATION_AFFINITY_ANNOTATION, CILIUM_AFFINITY_ANNOTATION].find(
+    (k) => annotations[k] !== undefined,
+  );
+  if (key === undefined) return { affinity: 'none' };
+  const asked = annotations[key]!;
+  const value = asked.toLowerCase();
+  if (AFFINITIES.includes(value)) return { affinity: value as Affinity };
+  return {
+    affinity: 'none',
+    problem: `${key} "${asked}" is not one of ${AFFINITIES.join(', ')}: using none`,
+  };
+}
+
+/** The local Service `<name>` when it is labelled a member and cannot be one (ExternalName). */
+function unsupportedLocal(input: FederationInput, serviceName: string): MemberProblem | undefined {
+  if (input.local?.spec?.type !== 'ExternalName') return undefined;
+  return {
+    service: input.name,
+    reason: 'UnsupportedServiceType',
+    message: `member ${input.name} (cluster ${input.localCluster}) is an ExternalName Service, a DNS alias without endpoints: it is no member of ${serviceName}`,
+  };
 }
 
 function noPortsProblem(m: Member, serviceName: string): MemberProblem {
@@ -233,6 +276,11 @@ function portsOf(service: V1Service | undefined): V1ServicePort[] {
     if (p.appProtocol) port.appProtocol = p.appProtocol;
     return port;
   });
+}
+
+/** The apex planner's match (matchByNameOnly): the same name and protocol. */
+function samePort(a: V1ServicePort, b: V1ServicePort): boolean {
+  return (a.name ?? '') === (b.name ?? '') && a.protocol === b.protocol;
 }
 
 function portsKey(ports: readonly V1ServicePort[]): string {

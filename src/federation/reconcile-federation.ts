@@ -8,12 +8,17 @@ import { applyApexSlices } from '../failover/apply-apex-slices.js';
 import type { EventSink } from '../failover/reconcile-split.js';
 import { createOrUpdate } from '../kube/apply.js';
 import type { KubeClient } from '../kube/client.js';
-import { FEDERATION_AFFINITY_ANNOTATION, federatedServiceName } from '../kube/keys.js';
+import {
+  FEDERATION_AFFINITY_ANNOTATION,
+  FEDERATION_NO_MATCHING_PORT_ANNOTATION,
+  federatedServiceName,
+} from '../kube/keys.js';
 import { isSubsetOf } from '../kube/owned-fields.js';
 import { R } from '../kube/resources.js';
-import type { V1EndpointSlice, V1Service } from '../kube/types.js';
+import type { V1EndpointSlice, V1Namespace, V1Service } from '../kube/types.js';
 import { planFederationSlices, readyMembers, standbyClusters, withStandby } from './federation-slices.js';
 import type { FederationMetrics } from './metrics.js';
+import { mayBeNamespaceRefusal, namespaceUsable } from './namespace-usable.js';
 import {
   FEDERATION_STANDBY_ANNOTATION,
   isFederationSlice,
@@ -23,6 +28,7 @@ import {
 } from './plan-federation.js';
 
 export interface FederationCaches {
+  namespace(name: string): V1Namespace | undefined;
   service(namespace: string, name: string): V1Service | undefined;
   /** Services that belong to the federation as members (the local one, mirrors of remote ones). */
   members(namespace: string, name: string): V1Service[];
@@ -44,6 +50,31 @@ export interface FederationDeps {
 
 export async function reconcileFederation(deps: FederationDeps, key: string): Promise<void> {
   const [namespace = '', name = ''] = key.split('/');
+  // A namespace that is missing or being deleted takes no new object (the API server refuses it):
+  // nothing is written there, and its next event, once it exists again, queues this key.
+  if (!namespaceUsable(deps.caches.namespace(namespace))) return forget(deps, key, namespace, name);
+  try {
+    await reconcileIn(deps, key, namespace, name);
+  } catch (err) {
+    // The cache may not show yet a namespace deleted meanwhile: the API server's answer decides.
+    if (!mayBeNamespaceRefusal(err)) throw err;
+    if (namespaceUsable(await deps.client.get<V1Namespace>(R.namespaces, undefined, namespace))) throw err;
+    forget(deps, key, namespace, name);
+  }
+}
+
+/** Nothing to report on or count for a federation whose namespace is gone or going. */
+function forget(deps: FederationDeps, key: string, namespace: string, name: string): void {
+  deps.metrics.forget(namespace, name);
+  for (const k of deps.reported.keys()) if (k === key || k.startsWith(`${key}#`)) deps.reported.delete(k);
+}
+
+async function reconcileIn(
+  deps: FederationDeps,
+  key: string,
+  namespace: string,
+  name: string,
+): Promise<void> {
   const serviceName = federatedServiceName(name);
   const members = deps.caches.members(namespace, name);
   const existing = deps.caches.service(namespace, serviceName);
@@ -64,11 +95,12 @@ export async function reconcileFederation(deps: FederationDeps, key: string): Pr
       await deps.client.delete(R.services, namespace, serviceName);
     }
     deps.metrics.forget(namespace, name);
-    // NoPorts concerns the members, which are told on their own Services below.
+    // NoPorts concerns the members, which are told on their own Services below (and so is an
+    // ExternalName Service labelled a member, when it is the only one).
     if (plan.kind === 'conflict' && plan.reason !== 'NoPorts') {
       await report(deps, key, existing ?? members[0], plan.reason, plan.message);
     } else deps.reported.delete(key);
-    await reportMembers(deps, key, members, plan.kind === 'conflict' ? plan.invalidMembers : []);
+    await reportMembers(deps, key, members, plan.invalidMembers);
     return;
   }
   await reportMembers(deps, key, members, plan.invalidMembers);
@@ -110,12 +142,16 @@ export async function reconcileFederation(deps: FederationDeps, key: string): Pr
 }
 
 /** Annotations Isthmus sets on a federated Service only at times, and so must remove. */
-const OPTIONAL_ANNOTATIONS = [FEDERATION_AFFINITY_ANNOTATION, FEDERATION_STANDBY_ANNOTATION];
+const OPTIONAL_ANNOTATIONS = [
+  FEDERATION_AFFINITY_ANNOTATION,
+  FEDERATION_STANDBY_ANNOTATION,
+  FEDERATION_NO_MATCHING_PORT_ANNOTATION,
+];
 
 /**
  * The merge patch for a federated Service: the owned fields when they differ, and a null for an
  * optional annotation no longer wanted (an affinity the local member no longer asks for, nobody
- * left on standby): a subset test cannot see a removal.
+ * left on standby, every member's ports matching): a subset test cannot see a removal.
  */
 function serviceDiff(current: V1Service, want: V1Service): Record<string, unknown> | null {
   const stale = OPTIONAL_ANNOTATIONS.filter(

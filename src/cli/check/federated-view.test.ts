@@ -6,11 +6,12 @@ import {
   FEDERATED_SERVICE_LABEL,
   FEDERATION_AFFINITY_ANNOTATION,
   FEDERATION_MEMBERS_ANNOTATION,
+  FEDERATION_NO_MATCHING_PORT_ANNOTATION,
   MANAGED_BY_FEDERATION,
   MANAGED_BY_LABEL,
 } from '../../kube/keys.js';
 import type { V1EndpointSlice, V1Service } from '../../kube/types.js';
-import { federatedRows, renderFederatedTable } from './federated-view.js';
+import { federatedRows, NO_READY_ENDPOINT, renderFederatedTable, servingLabel } from './federated-view.js';
 
 const federated = (ns: string, name: string, members: string): V1Service => ({
   ...service(ns, name),
@@ -50,6 +51,7 @@ describe('isthmus federated', () => {
         affinity: 'none',
         serving: {},
         standby: [],
+        noMatchingPort: [],
       },
       {
         namespace: 'shop',
@@ -58,6 +60,7 @@ describe('isthmus federated', () => {
         affinity: 'none',
         serving: { east: 2, west: 1 },
         standby: [],
+        noMatchingPort: [],
       },
     ]);
   });
@@ -78,6 +81,28 @@ describe('isthmus federated', () => {
       'shop       cart-federated  east,north,west  none      east (2), north (no ready endpoint), west (1)',
     ]);
     expect(renderFederatedTable([])).toMatch(/^No federated services/);
+  });
+
+  it('with nothing to show, says where it looked: the namespace -n gave, or every namespace', () => {
+    expect(renderFederatedTable([], { namespace: 'nosuchns' })).toBe(
+      'No federated services in namespace nosuchns: no Service labelled mirror.linkerd.io/federated=member in nosuchns, here or in a linked cluster (without -n, isthmus federated looks in every namespace).\n',
+    );
+    expect(renderFederatedTable([])).toBe(
+      'No federated services in any namespace: no Service labelled mirror.linkerd.io/federated=member here or in a linked cluster.\n',
+    );
+  });
+
+  it("a member whose ports are all named otherwise than the federated Service's: no matching port, not no ready endpoint", () => {
+    // east's web has an unnamed port 80, west's a port named http: the controller lists west.
+    const svc = federated('shop', 'web-federated', 'east,west');
+    svc.metadata!.annotations![FEDERATION_NO_MATCHING_PORT_ANNOTATION] = 'west';
+    const [row] = federatedRows([svc], [memberSlice('shop', 'web-federated', 'east', ['10.1.0.7'])]);
+    expect(row!.noMatchingPort).toEqual(['west']);
+    expect(renderFederatedTable([row!]).split('\n')[1]).toBe(
+      'shop       web-federated  east,west  none      east (1), west (no matching port)',
+    );
+    // isthmus check still counts it among the members without a ready endpoint (it serves nothing).
+    expect(servingLabel(row!, 'west')).toBe(NO_READY_ENDPOINT);
   });
 
   it('shows a member the controller holds on standby (affinity) as standby', () => {

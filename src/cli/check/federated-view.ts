@@ -7,9 +7,12 @@ import { FEDERATION_STANDBY_ANNOTATION } from '../../federation/plan-federation.
 import type { KubeClient } from '../../kube/client.js';
 import {
   CLUSTER_NAME_LABEL,
+  FEDERATED_LABEL,
+  FEDERATED_MEMBER,
   FEDERATED_SERVICE_LABEL,
   FEDERATION_AFFINITY_ANNOTATION,
   FEDERATION_MEMBERS_ANNOTATION,
+  FEDERATION_NO_MATCHING_PORT_ANNOTATION,
   MANAGED_BY_FEDERATION,
   MANAGED_BY_LABEL,
   SERVICE_NAME_LABEL,
@@ -31,10 +34,17 @@ export interface FederatedRow {
    * neither serving nor here has no ready endpoint. Absent in rows from older versions.
    */
   standby?: string[];
+  /**
+   * Members none of whose ports is named as a port of the federated Service, as the controller
+   * decided: they serve nothing however ready their pods. Absent in rows from older versions.
+   */
+  noMatchingPort?: string[];
 }
 
 /** How `isthmus federated` and `isthmus check` name a member that serves nothing and is not on standby. */
 export const NO_READY_ENDPOINT = 'no ready endpoint';
+/** How `isthmus federated` names, more precisely, a member that serves nothing as its ports are named otherwise. */
+export const NO_MATCHING_PORT = 'no matching port';
 
 export function federatedRows(
   services: readonly V1Service[],
@@ -65,7 +75,8 @@ export function federatedRows(
       const members = listed(annotations[FEDERATION_MEMBERS_ANNOTATION]);
       const affinity = annotations[FEDERATION_AFFINITY_ANNOTATION] ?? 'none';
       const standby = listed(annotations[FEDERATION_STANDBY_ANNOTATION]);
-      return { namespace, service, members, affinity, serving, standby };
+      const noMatchingPort = listed(annotations[FEDERATION_NO_MATCHING_PORT_ANNOTATION]);
+      return { namespace, service, members, affinity, serving, standby, noMatchingPort };
     })
     .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.service.localeCompare(b.service));
 }
@@ -82,9 +93,22 @@ export async function readFederatedRows(client: KubeClient, namespace?: string):
   return federatedRows(services.items, slices.items);
 }
 
-export function renderFederatedTable(rows: readonly FederatedRow[]): string {
-  if (rows.length === 0)
-    return 'No federated services: no Service labelled mirror.linkerd.io/federated=member here or in a linked cluster.\n';
+/**
+ * The table, or, with no row, what was looked for and where: `scope.namespace` is the namespace
+ * `-n` gave (none: every namespace).
+ */
+export function renderFederatedTable(
+  rows: readonly FederatedRow[],
+  scope: { namespace?: string } = {},
+): string {
+  const label = `${FEDERATED_LABEL}=${FEDERATED_MEMBER}`;
+  if (rows.length === 0 && scope.namespace) {
+    const ns = scope.namespace;
+    return `No federated services in namespace ${ns}: no Service labelled ${label} in ${ns}, here or in a linked cluster (without -n, isthmus federated looks in every namespace).\n`;
+  }
+  if (rows.length === 0) {
+    return `No federated services in any namespace: no Service labelled ${label} here or in a linked cluster.\n`;
+  }
   return plainTable(
     ['NAMESPACE', 'SERVICE', 'MEMBERS', 'AFFINITY', 'SERVING (ENDPOINTS)'],
     rows.map((r) => [
@@ -92,7 +116,7 @@ export function renderFederatedTable(rows: readonly FederatedRow[]): string {
       r.service,
       r.members.join(',') || '-',
       r.affinity,
-      r.members.map((m) => `${m} (${servingLabel(r, m)})`).join(', ') || '-',
+      r.members.map((m) => `${m} (${servingCell(r, m)})`).join(', ') || '-',
     ]),
   );
 }
@@ -105,6 +129,16 @@ export function servingLabel(row: FederatedRow, member: string): string {
   const n = row.serving[member] ?? 0;
   if (n > 0) return String(n);
   return row.standby?.includes(member) ? 'standby' : NO_READY_ENDPOINT;
+}
+
+/**
+ * The table's word for a member: servingLabel, and `no matching port` for a member without a ready
+ * endpoint whose ports the controller found all named otherwise (`isthmus check` still counts it
+ * among those with no ready endpoint: it serves nothing all the same).
+ */
+function servingCell(row: FederatedRow, member: string): string {
+  const label = servingLabel(row, member);
+  return label === NO_READY_ENDPOINT && row.noMatchingPort?.includes(member) ? NO_MATCHING_PORT : label;
 }
 
 function listed(annotation: string | undefined): string[] {

@@ -12,7 +12,7 @@ export function registerFederated(program: Command): void {
     program
       .command('federated')
       .description(
-        'Federated services (<name>-federated): their member clusters, and how many ready endpoints each member contributes now (or standby, or no ready endpoint)',
+        'Federated services (<name>-federated): their member clusters, and how many ready endpoints each member contributes now (or standby, no matching port, or no ready endpoint)',
       )
       .option('-n, --namespace <ns>', 'only this namespace (default: all namespaces)')
       .addOption(outputOption()),
@@ -21,7 +21,8 @@ export function registerFederated(program: Command): void {
     const client = await kubeClientFromFlags(flags);
     try {
       const rows = await readFederatedRows(client, flags.namespace);
-      process.stdout.write(await renderOutput(flags.output, rows, () => renderFederatedTable(rows)));
+      const scope = flags.namespace ? { namespace: flags.namespace } : {};
+      process.stdout.write(await renderOutput(flags.output, rows, () => renderFederatedTable(rows, scope)));
     } finally {
       client.close();
     }
