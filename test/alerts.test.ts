@@ -38,6 +38,19 @@ describe('examples/prometheus/isthmus-alerts.yaml', () => {
     }
   });
 
+  // An expiry alert's condition follows from the clock and one expiry (and lifetime): it cannot
+  // flap, so a `for` only delays it. `for: 10m` on the Link token's alert, whose rule warns with a
+  // tenth of the lifetime left, fired only after a token shorter than 100 minutes had expired (a
+  // 1 h token, made by `isthmus link --token-duration 1h`: due at 6 minutes left).
+  it.each(['IsthmusRemoteCredentialsExpiring', 'IsthmusGatewayCertificateExpiring'])(
+    '%s fires as soon as its rule says (no `for`)',
+    (name) => {
+      const rule = rules.find((r) => r.alert === name);
+      expect(rule?.expr).toMatch(/- time\(\)/);
+      expect(rule?.for).toBeUndefined();
+    },
+  );
+
   it.each(rules.map((r) => [r.alert, r.expr] as const))(
     '%s queries only registered metrics',
     async (_alert, expr) => {

@@ -4,6 +4,7 @@
  * `hasSubscribers`, so an unobserved gateway pays no allocation for a message object.
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
+import type { Socket } from 'node:net';
 
 export type TunnelDirection = 'ingress' | 'egress';
 
@@ -15,12 +16,20 @@ export interface TunnelOpenMessage {
   authority: string;
   /** From accepting the client's connection (egress) or receiving the CONNECT (ingress) to now. */
   connectMs: number;
+  /**
+   * The plain TCP side (client or backend). Subscribers may read its byte counts while the tunnel
+   * is open (the metrics do at each scrape), so the data path never counts per chunk; the same
+   * object comes in the tunnel's close message.
+   */
+  socket: Socket;
 }
 /** A tunnel ended; bytes are counted on the plain TCP side (client or backend socket). */
 export interface TunnelCloseMessage {
   direction: TunnelDirection;
   peerCluster: string;
   authority: string;
+  /** The TCP side, as in the tunnel's open message. */
+  socket: Socket;
   /**
    * The plain TCP side's address: the backend endpoint (ingress), or the client (egress, only when
    * it records client addresses: see EgressListeners).
@@ -45,12 +54,31 @@ export interface ConnectErrorMessage {
   /** The IsthmusError code behind an egress failure (e.g. GATEWAY_IDENTITY_MISMATCH). */
   code?: string;
 }
-/** The ingress refused a peer: TLS handshake failure, handshake timeout or an unauthorised identity. */
+/**
+ * The ingress refused a peer: TLS handshake failure, handshake timeout or an unauthorised identity.
+ * Also published when the client hung up during the handshake (`clientHungUp`), which refuses no one.
+ */
 export interface HandshakeRejectedMessage {
   reason: string;
   identity?: string;
   /** The peer's `address:port`, when the socket still knows it (not after a reset). */
   peer?: string;
+}
+
+/**
+ * Whether a handshake "rejection" is the client hanging up before the TLS handshake finished: the
+ * ingress decided nothing, so the log takes it at debug and the metrics do not count it. Node
+ * reports ECONNRESET whether the client closes with a FIN or a RST, before sending anything (a load
+ * balancer's TCP health check) or after its ClientHello (a TLS client that gave up, or `isthmus
+ * check` fetching the chain, which hangs up once it has it); EPIPE when the ingress was still
+ * writing its answer to a client gone. Every refusal of the ingress's own has another reason: an
+ * OpenSSL code naming the certificate problem, ERR_TLS_HANDSHAKE_TIMEOUT, or authorizePeer's.
+ * A client that refuses *our* certificate also just hangs up (Node's TLS client checks the chain
+ * once the handshake is done, then destroys the socket without an alert): its own egress counts that
+ * failed tunnel, under the cluster it dialled.
+ */
+export function clientHungUp(message: HandshakeRejectedMessage): boolean {
+  return message.reason === 'ECONNRESET' || message.reason === 'EPIPE';
 }
 /** A probe of a remote gateway over the tunnel path finished. */
 export interface ProbeMessage {
@@ -79,9 +107,16 @@ export function publishTunnelOpen(
   peerCluster: string,
   authority: string,
   connectMs: number,
+  socket: Socket,
 ): void {
   if (tunnelOpenChannel.hasSubscribers) {
-    tunnelOpenChannel.publish({ direction, peerCluster, authority, connectMs } satisfies TunnelOpenMessage);
+    tunnelOpenChannel.publish({
+      direction,
+      peerCluster,
+      authority,
+      connectMs,
+      socket,
+    } satisfies TunnelOpenMessage);
   }
 }
 

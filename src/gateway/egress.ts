@@ -186,7 +186,7 @@ export class EgressListeners {
         this.tunnels++;
         const peer = route.cluster;
         const opened = performance.now();
-        publishTunnelOpen('egress', peer, route.authority, opened - accepted);
+        publishTunnelOpen('egress', peer, route.authority, opened - accepted, socket);
         // Read now: once the socket is closed its peer address is gone.
         const client = this.opts.clientAddresses ? clientAddress(socket) : undefined;
         splice(stream!, socket, (result) => {
@@ -195,6 +195,7 @@ export class EgressListeners {
             direction: 'egress',
             peerCluster: peer,
             authority: route.authority,
+            socket,
             ...(client === undefined ? {} : { endpoint: client }),
             durationMs: performance.now() - opened,
             ...result,

@@ -346,7 +346,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
       tunnels++;
       stream.respond({ [h2.HTTP2_HEADER_STATUS]: 200 }, TUNNEL_ESTABLISHED);
       const opened = performance.now();
-      publishTunnelOpen('ingress', cluster, authority, opened - received);
+      publishTunnelOpen('ingress', cluster, authority, opened - received, socket);
       splice(
         stream,
         socket,
@@ -357,6 +357,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
             direction: 'ingress',
             peerCluster: cluster,
             authority,
+            socket,
             endpoint: hostPort(target.host, target.port),
             durationMs: performance.now() - opened,
             ...result,

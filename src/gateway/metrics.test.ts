@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   publishConnectError,
@@ -5,7 +6,13 @@ import {
   publishTunnelClose,
   publishTunnelOpen,
 } from './diagnostics.js';
-import { connectResult, createGatewayMetrics, type GatewayMetrics, serviceOfAuthority } from './metrics.js';
+import {
+  connectResult,
+  createGatewayMetrics,
+  type GatewayMetrics,
+  handshakeResult,
+  serviceOfAuthority,
+} from './metrics.js';
 
 describe('connectResult', () => {
   it.each([
@@ -40,12 +47,22 @@ describe('connectResult', () => {
   });
 });
 
+/** The byte counts of a tunnel's TCP socket, as the metrics read them; set by the test. */
+interface SocketBytes {
+  bytesRead: number;
+  bytesWritten: number;
+  writableLength: number;
+}
+const socketWith = (bytes: Partial<SocketBytes> = {}): SocketBytes & Socket =>
+  ({ bytesRead: 0, bytesWritten: 0, writableLength: 0, ...bytes }) as SocketBytes & Socket;
+
 /** An egress tunnel to west ends after 10 bytes in and 32 out. */
-function closeEgressTunnel(authority: string): void {
+function closeEgressTunnel(authority: string, socket: Socket = socketWith()): void {
   publishTunnelClose({
     direction: 'egress',
     peerCluster: 'west',
     authority,
+    socket,
     endpoint: '10.0.0.9:51234',
     durationMs: 3,
     bytesIn: 10,
@@ -67,9 +84,10 @@ describe('createGatewayMetrics', () => {
 
   it('counts tunnels from the diagnostics channels', async () => {
     const metrics = make();
-    publishTunnelOpen('egress', 'west', 'podinfo.test.svc.cluster.local:9898', 3.5);
-    publishTunnelOpen('ingress', 'east', 'podinfo.test.svc.cluster.local:9898', 0.25);
-    closeEgressTunnel('podinfo.test.svc.cluster.local:9898');
+    const egress = socketWith();
+    publishTunnelOpen('egress', 'west', 'podinfo.test.svc.cluster.local:9898', 3.5, egress);
+    publishTunnelOpen('ingress', 'east', 'podinfo.test.svc.cluster.local:9898', 0.25, socketWith());
+    closeEgressTunnel('podinfo.test.svc.cluster.local:9898', egress);
     publishConnectError({
       direction: 'ingress',
       peerCluster: 'east',
@@ -107,9 +125,10 @@ describe('createGatewayMetrics', () => {
   it('counts per Service only what names an exported or mirrored Service', async () => {
     const metrics = make();
     const podinfo = 'podinfo.test.svc.cluster.local:9898';
-    publishTunnelOpen('egress', 'west', podinfo, 1);
-    publishTunnelOpen('ingress', 'east', 'web-0.db.shop.svc.cluster.local:5432', 1);
-    closeEgressTunnel(podinfo);
+    const egress = socketWith();
+    publishTunnelOpen('egress', 'west', podinfo, 1, egress);
+    publishTunnelOpen('ingress', 'east', 'web-0.db.shop.svc.cluster.local:5432', 1, socketWith());
+    closeEgressTunnel(podinfo, egress);
     publishConnectError({
       direction: 'egress',
       peerCluster: 'west',
@@ -145,6 +164,91 @@ describe('createGatewayMetrics', () => {
     ]);
   });
 
+  it('counts the bytes of an open tunnel at each scrape, and at its close only the rest', async () => {
+    const metrics = make();
+    const podinfo = 'podinfo.test.svc.cluster.local:9898';
+    const bytes = async (): Promise<string[]> =>
+      (await metrics.render())
+        .split('\n')
+        .filter((l) => /^isthmus_(service_)?tunnel_bytes_total\{direction="egress"/.test(l));
+    const socket = socketWith();
+    publishTunnelOpen('egress', 'west', podinfo, 1, socket);
+    Object.assign(socket, { bytesRead: 100, bytesWritten: 40 });
+    expect(await bytes()).toEqual([
+      'isthmus_tunnel_bytes_total{direction="egress"} 140',
+      'isthmus_service_tunnel_bytes_total{direction="egress",namespace="test",service="podinfo"} 140',
+    ]);
+    // Queued and not yet written out (a reset would drop it): not counted yet.
+    Object.assign(socket, { bytesWritten: 1_040, writableLength: 1_000 });
+    expect(await bytes()).toEqual([
+      'isthmus_tunnel_bytes_total{direction="egress"} 140',
+      'isthmus_service_tunnel_bytes_total{direction="egress",namespace="test",service="podinfo"} 140',
+    ]);
+    Object.assign(socket, { writableLength: 0 });
+    expect(await bytes()).toEqual([
+      'isthmus_tunnel_bytes_total{direction="egress"} 1140',
+      'isthmus_service_tunnel_bytes_total{direction="egress",namespace="test",service="podinfo"} 1140',
+    ]);
+    publishTunnelClose({
+      direction: 'egress',
+      peerCluster: 'west',
+      authority: podinfo,
+      socket,
+      durationMs: 9,
+      bytesIn: 300,
+      bytesOut: 1_040,
+      reset: false,
+    });
+    // The socket is no longer read: later scrapes see the same totals.
+    Object.assign(socket, { bytesRead: 5_000 });
+    for (let scrape = 0; scrape < 2; scrape++) {
+      expect(await bytes()).toEqual([
+        'isthmus_tunnel_bytes_total{direction="egress"} 1340',
+        'isthmus_service_tunnel_bytes_total{direction="egress",namespace="test",service="podinfo"} 1340',
+      ]);
+    }
+  });
+
+  it('never takes back bytes a scrape counted, and counts a tunnel it never saw open at its close', async () => {
+    const metrics = make();
+    const socket = socketWith({ bytesRead: 50 });
+    publishTunnelOpen('ingress', 'east', 'a:1', 1, socket);
+    expect(await metrics.render()).toContain('isthmus_tunnel_bytes_total{direction="ingress"} 50');
+    const close = {
+      direction: 'ingress',
+      peerCluster: 'east',
+      authority: 'a:1',
+      durationMs: 1,
+      reset: true,
+    } as const;
+    publishTunnelClose({ ...close, socket, bytesIn: 20, bytesOut: 0 });
+    expect(await metrics.render()).toContain('isthmus_tunnel_bytes_total{direction="ingress"} 50');
+    publishTunnelClose({ ...close, socket: socketWith(), bytesIn: 7, bytesOut: 3 });
+    expect(await metrics.render()).toContain('isthmus_tunnel_bytes_total{direction="ingress"} 60');
+  });
+
+  it.each([
+    ['ECONNRESET', undefined],
+    ['EPIPE', undefined],
+    ['ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE', 'unauthorized'],
+    ['ERR_TLS_HANDSHAKE_TIMEOUT', 'timeout'],
+    ['cluster north is not linked', 'unauthorized'],
+  ])('a handshake ended by %s counts as %s', async (reason, result) => {
+    const metrics = make();
+    publishHandshakeRejected({ reason });
+    const counted = (await metrics.render())
+      .split('\n')
+      .filter((l) => l.startsWith('isthmus_tunnel_connections_total{'));
+    expect(counted).toEqual(
+      result === undefined
+        ? []
+        : [
+            `isthmus_tunnel_connections_total{direction="ingress",peer_cluster="unknown",result="${result}"} 1`,
+          ],
+    );
+    if (result !== undefined) expect(handshakeResult(reason)).toBe(result);
+  });
+
   it.each([
     ['podinfo.test.svc.cluster.local:9898', { namespace: 'test', service: 'podinfo' }],
     ['web-0.db.shop.svc.example.org:5432', { namespace: 'shop', service: 'db' }],
@@ -168,11 +272,29 @@ describe('createGatewayMetrics', () => {
     expect(text).toContain('isthmus_gateway_crl_reloads_total{result="refused"} 1');
   });
 
+  it('has no certificate expiry before the first certificate (a 0 would read as long expired)', async () => {
+    const metrics = make();
+    const certificate = async (): Promise<string[]> =>
+      (await metrics.render()).split('\n').filter((l) => l.startsWith('isthmus_gateway_certificate_'));
+    expect(await certificate()).toEqual([
+      'isthmus_gateway_certificate_renewals_total{result="ok"} 0',
+      'isthmus_gateway_certificate_renewals_total{result="error"} 0',
+    ]);
+    metrics.certificateRenewed('error');
+    metrics.certificateRenewed('ok', { notBefore: new Date(1_000_000), notAfter: new Date(87_400_000) });
+    expect(await certificate()).toEqual([
+      'isthmus_gateway_certificate_expiration_timestamp_seconds 87400',
+      'isthmus_gateway_certificate_lifetime_seconds 86400',
+      'isthmus_gateway_certificate_renewals_total{result="ok"} 1',
+      'isthmus_gateway_certificate_renewals_total{result="error"} 1',
+    ]);
+  });
+
   it('keeps registries apart and stops counting once closed', async () => {
     const a = make();
     const b = make();
     b.close();
-    publishTunnelOpen('egress', 'west', 'a:1', 1);
+    publishTunnelOpen('egress', 'west', 'a:1', 1, socketWith());
     expect(await a.render()).toContain('peer_cluster="west",result="success"} 1');
     expect(await b.render()).not.toContain('peer_cluster="west"');
   });

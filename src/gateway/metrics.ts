@@ -5,11 +5,14 @@
  * than prom-client's global one, so several gateways can run in one test process.
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
+import type { Socket } from 'node:net';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { registerBuildInfo } from '../build-info.js';
+import { type CertificateMetrics, certificateMetrics } from './certificate-metrics.js';
 import {
   CHANNELS,
   type ConnectErrorMessage,
+  clientHungUp,
   type HandshakeRejectedMessage,
   type TunnelCloseMessage,
   type TunnelOpenMessage,
@@ -55,6 +58,18 @@ export function connectResult(status: number, reason = '', code?: string): Conne
 }
 
 /**
+ * The `result` of a handshake the ingress refused. A client that keeps its connection open without
+ * finishing the handshake within the ingress's handshake timeout (10 s) is no health check (those
+ * close at once): it is a slowloris, or a peer whose handshake stalls in the network (a path-MTU
+ * black hole eating the certificate flight). Either way no tunnel could open, so it counts, as a
+ * `timeout`: the peer was never judged, and `unauthorized` would send the operator to look at
+ * certificates.
+ */
+export function handshakeResult(reason: string): ConnectResult {
+  return reason === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'timeout' : 'unauthorized';
+}
+
+/**
  * The Service a tunnel's `:authority` names (`[<hostname>.]<svc>.<ns>.svc.<domain>:<port>`), for
  * per-service labels. Label values must stay bounded, so callers use it only for authorities that
  * resolved to an exported Service (ingress) or came from a mirror's route (egress).
@@ -94,6 +109,22 @@ interface TunnelSeries {
 }
 const MAX_CACHED_SERIES = 4096;
 
+/** A tunnel between its open and close messages, and the bytes of it already counted. */
+interface OpenTunnel {
+  series: TunnelSeries;
+  counted: number;
+}
+
+/**
+ * The bytes that crossed a tunnel's TCP socket so far, both ways: read, and written out. What is
+ * still queued (`writableLength`: buffered, or being written) is left for a later scrape, since a
+ * reset may drop it and the close message's count would then leave it out; so this never exceeds
+ * what the close message will say, and it only grows.
+ */
+function bytesSoFar(socket: Socket): number {
+  return socket.bytesRead + socket.bytesWritten - socket.writableLength;
+}
+
 export interface GatewayMetricsOptions {
   /** Process metrics (CPU, memory, event loop); off in tests that run many gateways in one process. */
   processMetrics?: boolean;
@@ -106,6 +137,8 @@ export interface GatewayMetrics {
   render(): Promise<string>;
   /** A CRL file was loaded (`revoked` serials now in force) or an update of it was refused. */
   crlReloaded(result: 'ok' | 'refused', revoked?: number): void;
+  /** A gateway certificate was taken into use, or a fetch of one failed (certificate-metrics.ts). */
+  certificateRenewed: CertificateMetrics['renewed'];
   /** Unsubscribes from the diagnostics channels. */
   close(): void;
 }
@@ -113,6 +146,26 @@ export interface GatewayMetrics {
 export function createGatewayMetrics(options: GatewayMetricsOptions = {}): GatewayMetrics {
   const registry = new Registry();
   registerBuildInfo(registry);
+  /**
+   * Tunnels open now, by their TCP socket. The byte counters read each one's growth at every scrape
+   * (their `collect`), so a long-lived tunnel (gRPC, a database pool) shows its traffic as it flows,
+   * not as one spike when it closes, and the data path still counts nothing per chunk
+   * (bench/gateway-analysis.md): a scrape costs a few getters per open tunnel. The close message
+   * adds what is left, so each byte is counted once.
+   */
+  const openTunnels = new Map<Socket, OpenTunnel>();
+  const addBytes = (s: TunnelSeries, n: number): void => {
+    s.bytes.inc(n);
+    s.serviceBytes?.inc(n);
+  };
+  const countOpenTunnels = (): void => {
+    for (const [socket, tunnel] of openTunnels) {
+      const sofar = bytesSoFar(socket);
+      if (sofar <= tunnel.counted) continue;
+      addBytes(tunnel.series, sofar - tunnel.counted);
+      tunnel.counted = sofar;
+    }
+  };
   const connections = new Counter({
     name: 'isthmus_tunnel_connections_total',
     help: 'Tunnel connection attempts by direction, peer cluster and result.',
@@ -130,6 +183,7 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     help: 'Bytes carried through tunnels (both ways, counted on the TCP side), by direction.',
     labelNames: ['direction'] as const,
     registers: [registry],
+    collect: countOpenTunnels,
   });
   const connectDuration = new Histogram({
     name: 'isthmus_tunnel_connect_duration_ms',
@@ -149,6 +203,8 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     help: 'Bytes carried through tunnels (both ways, counted on the TCP side), by direction and Service.',
     labelNames: ['direction', 'namespace', 'service'] as const,
     registers: [registry],
+    // Either counter may be read alone; the second call of a scrape finds next to nothing new.
+    collect: countOpenTunnels,
   });
   const crlRevoked = new Gauge({
     name: 'isthmus_gateway_crl_revoked_certificates',
@@ -161,6 +217,7 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     labelNames: ['result'] as const,
     registers: [registry],
   });
+  const certificates = certificateMetrics(registry);
   crlRevoked.set(0);
   for (const result of ['ok', 'refused']) crlReloads.inc({ result }, 0);
   // Both directions appear from the first scrape, so dashboards and alerts see a 0, not a gap.
@@ -217,13 +274,17 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     s.serviceSuccess?.inc();
     s.open.inc();
     s.connectDuration.observe(msg.connectMs);
+    openTunnels.set(msg.socket, { series: s, counted: 0 });
   };
   const onClose = (raw: unknown): void => {
     const msg = raw as TunnelCloseMessage;
-    const s = seriesOf(msg.direction, msg.peerCluster, msg.authority);
+    const tunnel = openTunnels.get(msg.socket);
+    // No open entry: the tunnel opened before these metrics subscribed, and nothing of it is counted.
+    const s = tunnel?.series ?? seriesOf(msg.direction, msg.peerCluster, msg.authority);
+    openTunnels.delete(msg.socket);
     s.open.dec();
-    s.bytes.inc(msg.bytesIn + msg.bytesOut);
-    s.serviceBytes?.inc(msg.bytesIn + msg.bytesOut);
+    const rest = msg.bytesIn + msg.bytesOut - (tunnel?.counted ?? 0);
+    if (rest > 0) addBytes(s, rest);
   };
   const onConnectError = (raw: unknown): void => {
     const msg = raw as ConnectErrorMessage;
@@ -235,14 +296,17 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
       svc,
     );
   };
-  // A refused handshake is an ingress attempt too, and the metric says which peer tried.
+  // A refused handshake is an ingress attempt too, and the metric says which peer tried. A client
+  // that hung up before the handshake finished was refused by no one (the log agrees: debug), and
+  // load balancers' TCP health checks alone would trip the tunnel error alert of a healthy cluster.
   const onHandshakeRejected = (raw: unknown): void => {
     const msg = raw as HandshakeRejectedMessage;
+    if (clientHungUp(msg)) return;
     const peer =
       msg.identity !== undefined && options.trustDomain !== undefined
         ? (gatewayClusterOf(msg.identity, options.trustDomain) ?? 'unknown')
         : 'unknown';
-    connections.inc({ direction: 'ingress', peer_cluster: peer, result: 'unauthorized' });
+    connections.inc({ direction: 'ingress', peer_cluster: peer, result: handshakeResult(msg.reason) });
   };
 
   const subscriptions: Array<[string, (msg: unknown, name: string | symbol) => void]> = [
@@ -261,10 +325,12 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
       crlReloads.inc({ result });
       if (revoked !== undefined) crlRevoked.set(revoked);
     },
+    certificateRenewed: certificates.renewed,
     close() {
       if (closed) return;
       closed = true;
       for (const [name, fn] of subscriptions) diagnosticsChannel.unsubscribe(name, fn);
+      openTunnels.clear();
     },
   };
 }

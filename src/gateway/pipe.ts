@@ -10,7 +10,8 @@
  * Bytes move by direct `write` calls with manual backpressure (a `false` from `write` pauses the
  * other side until 'drain'), which is cheaper per chunk than `pipe`. The socket side may be read
  * through a SocketReader (`onread`, no per-read allocation) when the gateway created the socket.
- * Byte counts are read from the socket at the end, not counted inline.
+ * Nothing is counted inline: the close callback reads the socket's own byte counts, and the
+ * metrics read them of open tunnels at each scrape.
  */
 
 import type { Http2Stream } from 'node:http2';

@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { type Logger, pino } from 'pino';
 import { describeError } from '../errors.js';
+import { parseCertificate } from '../identity/certificate-info.js';
 import { issuerScopeRefusal } from '../identity/issuer-scope.js';
 import {
   CertificateRotator,
@@ -31,6 +32,7 @@ import { type CrlWatcher, watchCrlFile } from './crl-watch.js';
 import {
   CHANNELS,
   type ConnectErrorMessage,
+  clientHungUp,
   type HandshakeRejectedMessage,
   type TunnelCloseMessage,
 } from './diagnostics.js';
@@ -172,6 +174,7 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
     const rotator = new CertificateRotator({ source: rotatorSource(config), anchorPem });
     onStop('certificate rotator', () => rotator.stop());
     rotator.on('error', (err) => {
+      metrics.certificateRenewed('error');
       log.error({ err: err.message, code: err.code }, 'certificate renewal failed');
       // Past expiry the rotator retries (and lands here) every 30 s at most: gRPC health watchers
       // learn of the expiry then.
@@ -189,6 +192,7 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
     let secureContext = tunnelContextOf(material);
     state.certificates = true;
     state.certificateNotAfter = material.notAfter;
+    metrics.certificateRenewed('ok', validityOf(material));
     admin.refresh();
 
     // Revocation: refused at each handshake, both ways; a CRL update also cuts open sessions.
@@ -249,6 +253,7 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
       ingress.setSecureContext(secureContext);
       tunnelPool.setSecureContext(secureContext);
       state.certificateNotAfter = next.notAfter;
+      metrics.certificateRenewed('ok', validityOf(next));
       admin.refresh();
       log.info({ notAfter: next.notAfter.toISOString() }, 'certificate rotated');
     };
@@ -367,9 +372,10 @@ export function readinessOf(
 function logRefusals(log: Logger, accessLog: boolean): () => void {
   const onRejected = (msg: unknown): void => {
     const m = msg as HandshakeRejectedMessage;
-    // A reset before the handshake ends is a TCP health check (a load balancer's) or a TLS client
+    // A hang-up before the handshake ends is a TCP health check (a load balancer's) or a TLS client
     // that only wanted the chain (`isthmus check` of the trust anchor): no peer was refused.
-    if (m.reason === 'ECONNRESET') log.debug({ peer: m.peer }, 'connection reset during the TLS handshake');
+    if (clientHungUp(m))
+      log.debug({ peer: m.peer, reason: m.reason }, 'connection closed during the TLS handshake');
     else log.warn({ peer: m.peer, identity: m.identity, reason: m.reason }, 'peer gateway refused');
   };
   const onConnectError = (msg: unknown): void => {
@@ -427,6 +433,11 @@ function rotatorSource(config: GatewayConfig): RotatorSource {
 
 function tunnelContextOf(m: TlsMaterial): TunnelSecureContext {
   return { key: m.keyPem, cert: m.chainPem, ca: m.anchorPem };
+}
+
+/** The validity of the leaf in `m`, for the certificate metrics (once per renewal). */
+function validityOf(m: TlsMaterial): { notBefore: Date; notAfter: Date } {
+  return { notBefore: new Date(parseCertificate(m.certPem).validFrom), notAfter: m.notAfter };
 }
 
 /** The CRL watch of `--crl-file`, or undefined without one; a bad file stops the start. */

@@ -9,8 +9,11 @@ export interface TcpBackend {
   close(): Promise<void>;
 }
 
-/** A TCP server on 127.0.0.1:0 running `handler` for each connection (half-open allowed). */
-export function startTcpBackend(handler: (socket: net.Socket) => void): Promise<TcpBackend> {
+/** A TCP server on `host` (port 0) running `handler` for each connection (half-open allowed). */
+export function startTcpBackend(
+  handler: (socket: net.Socket) => void,
+  host = '127.0.0.1',
+): Promise<TcpBackend> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     backend.accepted++;
@@ -31,7 +34,7 @@ export function startTcpBackend(handler: (socket: net.Socket) => void): Promise<
   };
   return new Promise((resolve) => {
     // The 1,000-connection tests burst past Node's default backlog (511); see LISTEN_BACKLOG.
-    server.listen({ port: 0, host: '127.0.0.1', backlog: LISTEN_BACKLOG }, () => {
+    server.listen({ port: 0, host, backlog: LISTEN_BACKLOG }, () => {
       backend.port = (server.address() as net.AddressInfo).port;
       resolve(backend);
     });

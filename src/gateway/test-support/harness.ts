@@ -52,12 +52,18 @@ export async function startHarness(
     authorizePeer?: IngressOptions['authorizePeer'];
     /** EgressListeners' option of that name. */
     clientAddresses?: boolean;
+    /**
+     * The loopback address of both gateway faces and of the backends `exportService` names (default
+     * 127.0.0.1): a test file that owns an address range keeps to it.
+     */
+    host?: string;
   } = {},
 ): Promise<Harness> {
+  const host = opts.host ?? '127.0.0.1';
   const index = new ServiceIndex();
   const ready = { value: true };
   const ingress = await startIngress({
-    host: '127.0.0.1',
+    host,
     port: 0,
     secureContext: opts.ingressContext ?? pki.gateway('west'),
     authorizePeer: opts.authorizePeer ?? authorizeClusters(opts.allowed ?? ['east']),
@@ -68,7 +74,7 @@ export async function startHarness(
   const eastContext = pki.gateway('east');
   const pool = new SessionPool({ secureContext: () => eastContext, ...opts.pool });
   const egress = new EgressListeners({
-    host: '127.0.0.1',
+    host,
     pool,
     clientAddresses: opts.clientAddresses ?? false,
   });
@@ -82,14 +88,14 @@ export async function startHarness(
     exportService(ns, name, port, backendPorts) {
       index.upsertService({ namespace: ns, name, headless: false, ports: [{ name: 'tcp', port }] });
       const endpoints: EndpointView[] = backendPorts.map((p) => ({
-        address: '127.0.0.1',
+        address: host,
         ready: true,
         ports: [{ name: 'tcp', port: p }],
       }));
       index.setSliceEndpoints(ns, name, `${name}-slice`, endpoints);
     },
     async route(ns, name, port) {
-      const local = await freePort();
+      const local = await freePort(host);
       routes.push({
         port: local,
         remote: ingress.address,

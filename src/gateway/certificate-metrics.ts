@@ -1,0 +1,71 @@
+/**
+ * The gateway's certificate metrics, as Linkerd's proxy exports
+ * `identity_cert_expiration_timestamp_seconds`: without them an identity service down for hours
+ * alerted on nothing until the certificate ran out and every tunnel failed. The rotator renews at
+ * ~70 % of the lifetime, so the expiry and the lifetime together say when renewal has been failing
+ * for a while (examples/prometheus/isthmus-alerts.yaml), and the renewals by result say how often.
+ */
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/** A certificate's validity, as the metrics need it. */
+export interface CertificateValidity {
+  notBefore: Date;
+  notAfter: Date;
+}
+
+export interface CertificateMetrics {
+  /**
+   * A gateway certificate was taken into use (`ok`: the first one, or a renewal, from --cert-file
+   * or the identity service; `validity` is the new one's) or a fetch of one failed (`error`: the
+   * rotator retries with backoff, the certificate in use stays).
+   */
+  renewed(result: 'ok' | 'error', validity?: CertificateValidity): void;
+}
+
+/**
+ * A gauge without labels that has no sample until it is first set. prom-client starts such a gauge
+ * at 0, and a certificate expiring at 0 (1970) would fire the expiry alert on every gateway still
+ * waiting for its first certificate.
+ */
+class GaugeAbsentUntilSet extends Gauge {
+  #hasValue = false;
+
+  setValue(value: number): void {
+    this.#hasValue = true;
+    this.set(value);
+  }
+
+  override async get(): ReturnType<Gauge['get']> {
+    const metric = await super.get();
+    return this.#hasValue ? metric : { ...metric, values: [] };
+  }
+}
+
+export function certificateMetrics(registry: Registry): CertificateMetrics {
+  const expiry = new GaugeAbsentUntilSet({
+    name: 'isthmus_gateway_certificate_expiration_timestamp_seconds',
+    help: "When the gateway's certificate in use expires (Unix seconds).",
+    registers: [registry],
+  });
+  const lifetime = new GaugeAbsentUntilSet({
+    name: 'isthmus_gateway_certificate_lifetime_seconds',
+    help: 'How long the certificate in use is valid in all (notAfter - notBefore), for alerts relative to it.',
+    registers: [registry],
+  });
+  const renewals = new Counter({
+    name: 'isthmus_gateway_certificate_renewals_total',
+    help: 'Gateway certificate fetches (the first and each renewal): ok (a new certificate in use), or error (retried; the one in use stays).',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  // From the first scrape, so that increase() sees the first error.
+  for (const result of ['ok', 'error']) renewals.inc({ result }, 0);
+  return {
+    renewed(result, validity) {
+      renewals.inc({ result });
+      if (validity === undefined) return;
+      expiry.setValue(validity.notAfter.getTime() / 1000);
+      lifetime.setValue((validity.notAfter.getTime() - validity.notBefore.getTime()) / 1000);
+    },
+  };
+}
