@@ -11,6 +11,7 @@ import { FlakyClient } from '../kube/flaky-client.js';
 import { createInformer } from '../kube/informer.js';
 import {
   FAILOVER_CONTROLLED_BY_LABEL,
+  FAILOVER_PRIMARY_ANNOTATION,
   FAILOVER_RESTORE_AFTER_ANNOTATION,
   MANAGED_BY_FAILOVER,
   MANAGED_BY_LABEL,
@@ -152,10 +153,12 @@ const untilReason = (type: string, reason: string, split = 'podinfo') =>
     { what: `${type}=${reason} on ${split}` },
   );
 
-async function activeMetric(split = 'podinfo'): Promise<number | undefined> {
-  const metric = await registry.getSingleMetric('isthmus_failover_active')?.get();
+async function gauge(name: string, split: string): Promise<number | undefined> {
+  const metric = await registry.getSingleMetric(name)?.get();
   return metric?.values.find((v) => v.labels.namespace === ns && v.labels.split === split)?.value;
 }
+const activeMetric = (split = 'podinfo') => gauge('isthmus_failover_active', split);
+const nothingReadyMetric = (split = 'podinfo') => gauge('isthmus_failover_nothing_ready', split);
 
 describe('failover controller', () => {
   it('healthy primary: all the weight on it, no apex slice, status Primary', async () => {
@@ -270,10 +273,36 @@ describe('failover controller', () => {
     });
     await c.idle();
     expect(await weightsOf()).toEqual([0, 1, 1]);
+    // The fixture's apex selects the primary's pods: its status says unmeshed callers are not held.
+    expect(await conditionOf('RestoreAfter')).toMatchObject({ status: 'True', reason: 'RestoreAfter' });
+    expect((await conditionOf('RestoreAfter'))?.message).toContain(
+      'for callers in a mesh only: apex Service podinfo has a selector',
+    );
     clock += 31_000;
     // Any event re-runs the level-triggered decision; the requeue timer would too, after 30 s.
     await client.patch(R.services, ns, 'podinfo-west', { metadata: { labels: { touched: 'yes' } } });
     await waitFor(async () => same(await weightsOf(), [1, 0, 0]), { what: 'restored after the wait' });
+  });
+
+  it('a restore-after that is no duration does not turn failover off: ignored (no hysteresis), RestoreAfter=False and a Warning say so', async () => {
+    await fixture({ annotations: { [FAILOVER_RESTORE_AFTER_ANNOTATION]: 'soon' } });
+    await start().synced;
+    await untilReason('RestoreAfter', 'InvalidRestoreAfter');
+    expect(await conditionOf('Accepted')).toMatchObject({ status: 'True', reason: 'Valid' });
+    await setReady('podinfo-abc12', false);
+    await waitFor(async () => same(await weightsOf(), [0, 1, 1]), { what: 'failover' });
+    await waitFor(async () => (await activeMetric()) === 1, { what: 'metric 1' });
+    // No hysteresis: back at once.
+    await setReady('podinfo-abc12', true);
+    await waitFor(async () => same(await weightsOf(), [1, 0, 0]), { what: 'restored at once' });
+    await waitFor(async () => (await eventMessages()).some((m) => m.startsWith('InvalidRestoreAfter: ')), {
+      what: 'warning event',
+    });
+    // Fixed: the condition says so, with the wait it now holds.
+    await client.patch(R.trafficSplitsV1alpha2, ns, 'podinfo', {
+      metadata: { annotations: { [FAILOVER_RESTORE_AFTER_ANNOTATION]: '30s' } },
+    });
+    await untilReason('RestoreAfter', 'RestoreAfter');
   });
 
   it('nothing ready: weights unchanged (never all zero), condition NothingReady, apex slices withdrawn', async () => {
@@ -544,6 +573,47 @@ describe('failover controller: what a restart or a lost backend leaves behind', 
     ]);
   });
 
+  it('a backend scaled to 0 (the EndpointSlice controller empties its slice: no ports, no endpoints) is not ready, never a PortMismatch', async () => {
+    await client.create(R.services, service(ns, 'pm'));
+    await client.create(
+      R.services,
+      service(ns, 'podinfo', [{ name: 'http', port: 9898 }], { app: 'podinfo' }),
+    );
+    await client.create(R.services, service(ns, 'podinfo-west'));
+    await client.create(R.services, service(ns, 'podinfo-direct-west'));
+    await client.create(R.endpointSlices, primarySlice(true));
+    await client.create(R.endpointSlices, mirrorSlice('podinfo-west', 20001, true));
+    // Remote discovery: west's pod itself, at its own port.
+    await client.create(
+      R.endpointSlices,
+      slice(ns, 'podinfo-direct-west', {
+        mirror: true,
+        name: 'podinfo-direct-west-pods',
+        ready: ['10.2.0.7'],
+      }),
+    );
+    const backends = [
+      { service: 'podinfo', weight: 1 },
+      { service: 'podinfo-west', weight: 0 },
+      { service: 'podinfo-direct-west', weight: 0 },
+    ];
+    const annotations = { 'failover.linkerd.io/primary-service': 'podinfo' };
+    await client.create(R.trafficSplitsV1alpha2, trafficSplit(ns, 'pm', 'pm', backends, { annotations }));
+    await start().synced;
+    await untilReason('Steered', 'Steered', 'pm');
+
+    await client.patch(R.endpointSlices, ns, 'podinfo-abc12', { ports: [], endpoints: [] });
+    await waitFor(async () => same(await weightsOf('pm'), [0, 1, 1]), { what: 'weights on the backups' });
+    await untilReason('Available', 'Fallback', 'pm');
+    await controller?.idle();
+    expect(await conditionOf('Steered', 'pm')).toMatchObject({ status: 'True', reason: 'Steered' });
+    expect(((await getSplit('pm'))?.status as SplitStatus | undefined)?.apexShares).toEqual([
+      { service: 'podinfo-west', endpoints: 1, desiredPercent: 50, achievedPercent: 50 },
+      { service: 'podinfo-direct-west', endpoints: 1, desiredPercent: 50, achievedPercent: 50 },
+    ]);
+    expect((await eventMessages()).filter((m) => m.startsWith('PortMismatch'))).toEqual([]);
+  });
+
   it('a split that lost its controlled-by label while no controller ran has its apex slices withdrawn at start', async () => {
     await fixture();
     const c = start();
@@ -807,15 +877,105 @@ describe('failover controller: apexes it cannot steer, and two splits on one ape
     await start().synced;
     await setReady('podinfo-abc12', false);
     await waitFor(async () => (await activeMetric()) === 1, { what: 'metric 1 in Fallback' });
+    expect(await nothingReadyMetric()).toBe(0);
     await setReady('podinfo-west-gw', false);
     await setReady('podinfo-north-gw', false);
     await waitFor(async () => (await getSplit())?.status?.state === 'NothingReady', { what: 'NothingReady' });
     expect(await weightsOf()).not.toEqual([1, 0, 0]);
     expect(await activeMetric()).toBe(1);
+    expect(await nothingReadyMetric()).toBe(1);
     await client.patch(R.trafficSplitsV1alpha2, ns, 'podinfo', {
-      metadata: { annotations: { [FAILOVER_RESTORE_AFTER_ANNOTATION]: 'soon' } },
+      metadata: { annotations: { [FAILOVER_PRIMARY_ANNOTATION]: 'podinfo-south' } },
     });
     await waitFor(async () => (await getSplit())?.status?.state === 'Invalid', { what: 'Invalid' });
     expect(await activeMetric()).toBe(1);
+    // The gauge says what status.state says: Invalid, which `isthmus check` fails on, is not NothingReady.
+    expect(await nothingReadyMetric()).toBe(0);
+  });
+
+  it('an Invalid split whose weights are on the backups keeps isthmus_failover_active 1 across a controller restart', async () => {
+    await failedOver();
+    await waitFor(async () => (await activeMetric()) === 1, { what: 'metric 1 in Fallback' });
+    await client.patch(R.trafficSplitsV1alpha2, ns, 'podinfo', {
+      metadata: { annotations: { [FAILOVER_PRIMARY_ANNOTATION]: 'podinfo-south' } },
+    });
+    await waitFor(async () => (await getSplit())?.status?.state === 'Invalid', { what: 'Invalid' });
+    await controller?.stop();
+    controller = undefined;
+    // A new process: a new registry, nothing remembered but what the split holds.
+    registry = new Registry();
+    await start().synced;
+    await waitFor(async () => (await activeMetric()) !== undefined, { what: 'the gauge after the restart' });
+    expect(await activeMetric()).toBe(1);
+    expect(await nothingReadyMetric()).toBe(0);
+    expect(await weightsOf()).toEqual([0, 1, 1]);
+  });
+
+  it('isthmus_failover_nothing_ready is 1 while a failover or steer-only split is NothingReady, which lists no active backend; its series goes with the split', async () => {
+    await fixture();
+    await client.create(R.services, service(ns, 'podinfo-global'));
+    const labels = { [STEER_LABEL]: 'true' };
+    await client.create(
+      R.trafficSplitsV1alpha2,
+      trafficSplit(ns, 'shift', 'podinfo-global', [{ service: 'podinfo-west', weight: 1 }], { labels }),
+    );
+    await start().synced;
+    await untilReason('Available', 'Primary');
+    await untilReason('Available', 'Weighted', 'shift');
+    expect([await nothingReadyMetric(), await nothingReadyMetric('shift')]).toEqual([0, 0]);
+
+    await setReady('podinfo-west-gw', false);
+    await setReady('podinfo-north-gw', false);
+    await setReady('podinfo-abc12', false);
+    await untilReason('Available', 'NothingReady');
+    await untilReason('Available', 'NothingReady', 'shift');
+    await controller?.idle();
+    expect([await nothingReadyMetric(), await nothingReadyMetric('shift')]).toEqual([1, 1]);
+    // Nothing carries traffic: the unready primary keeping its weight is not active, nor anything else.
+    expect(await failoverStatusRows(client, { namespace: ns })).toEqual([
+      { namespace: ns, trafficSplit: 'podinfo', status: 'NothingReady', activeBackends: [] },
+      { namespace: ns, trafficSplit: 'shift', status: 'NothingReady', activeBackends: [] },
+    ]);
+
+    await setReady('podinfo-west-gw', true);
+    await untilReason('Available', 'Fallback');
+    await untilReason('Available', 'Weighted', 'shift');
+    await controller?.idle();
+    expect([await nothingReadyMetric(), await nothingReadyMetric('shift')]).toEqual([0, 0]);
+
+    await client.delete(R.trafficSplitsV1alpha2, ns, 'podinfo');
+    await client.patch(R.trafficSplitsV1alpha2, ns, 'shift', {
+      metadata: { labels: { [STEER_LABEL]: null } },
+    });
+    await waitFor(
+      async () =>
+        (await nothingReadyMetric()) === undefined &&
+        (await nothingReadyMetric('shift')) === undefined &&
+        (await activeMetric()) === undefined,
+      { what: 'the series of splits no longer handled removed' },
+    );
+  });
+
+  it('after a restart in NothingReady, a primary that returns is no restore when traffic was on it (no hysteresis, no event)', async () => {
+    await fixture({ annotations: { [FAILOVER_RESTORE_AFTER_ANNOTATION]: '30s' } });
+    await start().synced;
+    await untilReason('Available', 'Primary');
+    // The backups go first, so traffic is still on the primary when it goes too.
+    await setReady('podinfo-west-gw', false);
+    await setReady('podinfo-north-gw', false);
+    await setReady('podinfo-abc12', false);
+    await untilReason('Available', 'NothingReady');
+    expect(await weightsOf()).toEqual([1, 0, 0]);
+    await controller?.stop();
+    controller = undefined;
+
+    await setReady('podinfo-west-gw', true);
+    await setReady('podinfo-abc12', true);
+    const restarted = start();
+    await restarted.synced;
+    await untilReason('Available', 'Primary');
+    await restarted.idle();
+    expect(await weightsOf()).toEqual([1, 0, 0]);
+    expect((await eventMessages()).filter((m) => m.startsWith('Failover:'))).toEqual([]);
   });
 });

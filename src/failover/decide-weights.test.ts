@@ -131,6 +131,15 @@ describe('decideWeights', () => {
     expect(d.state).toBe('Primary');
   });
 
+  it('nothing ready: no backend is active, whichever keeps the weight; where traffic was is remembered', () => {
+    const d = decideWeights(split([0, 1, 1]), ready(0, 0, 0), 0, fallbackMemory);
+    expect([d.state, d.activeBackends, d.memory.active]).toEqual([
+      'NothingReady',
+      [],
+      ['podinfo-west', 'podinfo-north'],
+    ]);
+  });
+
   it('after nothing was ready, a returning primary counts as a restore', () => {
     const s = split([0, 1, 1]);
     const dark = decideWeights(s, ready(0, 0, 0), 0, fallbackMemory);

@@ -39,6 +39,7 @@ export interface WeightDecision {
   /** Backends in the split's order, with the weights to write. */
   weights: ParsedBackend[];
   state: FailoverState;
+  /** The backends traffic goes to: weight and a ready endpoint (none in NothingReady). */
   activeBackends: string[];
   /** The weights differ from the split's current ones: a patch is due. */
   changed: boolean;
@@ -85,12 +86,13 @@ export function decideWeights(
     return withWeights(split, 'Fallback', readyBackups, previous, {});
   }
 
-  // Nothing ready: keep the weights and remember where traffic was, so recovery is judged from there.
-  const keep = split.backends.filter((b) => b.weight > 0).map((b) => b.service);
+  // Nothing ready: keep the weights and remember where traffic was, so recovery is judged from
+  // there. No backend is active: none carries traffic, whichever keeps the weight (as a steer-only
+  // split's NothingReady, and as linkerd-failover, which zeroes every weight, shows it).
   return {
     weights: split.backends.map((b) => ({ ...b })),
     state: 'NothingReady',
-    activeBackends: keep,
+    activeBackends: [],
     changed: false,
     memory: { state: 'NothingReady', active: previous.active },
     event:

@@ -12,6 +12,13 @@ export interface FailoverMetrics {
    * while the split is Invalid (so are its weights); 0 for a steer-only split (the user's weights).
    */
   active: Gauge<'namespace' | 'split'>;
+  /**
+   * 1 while the split's `status.state` is `NothingReady`: no backend (for a steer-only split, no
+   * weighted backend) has a ready endpoint, so its callers get nothing, though the weights (left as
+   * they were) may keep `active` at 0. 0 in any other state, `Invalid` included (what `isthmus check`
+   * fails on, not a readiness verdict). Created and removed with `active`.
+   */
+  nothingReady: Gauge<'namespace' | 'split'>;
   /** Reconciliations that failed and were retried. */
   syncErrors: Counter<string>;
 }
@@ -21,6 +28,12 @@ export const failoverMetrics = perRegistry((registers): FailoverMetrics => {
     active: new Gauge({
       name: 'isthmus_failover_active',
       help: '1 while the failover TrafficSplit has its weights on backups rather than the primary (also while nothing is ready)',
+      labelNames: ['namespace', 'split'],
+      registers,
+    }),
+    nothingReady: new Gauge({
+      name: 'isthmus_failover_nothing_ready',
+      help: '1 while no backend of the TrafficSplit (for a steer-only split, no weighted backend) has a ready endpoint: its callers get nothing',
       labelNames: ['namespace', 'split'],
       registers,
     }),

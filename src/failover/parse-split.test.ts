@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FAILOVER_PRIMARY_ANNOTATION, FAILOVER_RESTORE_AFTER_ANNOTATION } from '../kube/keys.js';
 import type { TrafficSplit, TrafficSplitBackend } from '../kube/types.js';
-import { parseSplit } from './parse-split.js';
+import { parseSplit, writtenWeights } from './parse-split.js';
 
 function split(backends: TrafficSplitBackend[], annotations: Record<string, string> = {}, apex = 'podinfo') {
   return {
@@ -58,6 +58,11 @@ describe('parseSplit', () => {
     ]);
   });
 
+  it('ignores a restore-after that is no duration rather than refusing the split: it fails over, without hysteresis', () => {
+    const result = parseSplit(split(three, { [FAILOVER_RESTORE_AFTER_ANNOTATION]: 'soon' }));
+    expect(result.ok && [result.split.restoreAfterMs, result.split.restoreAfterInvalid]).toEqual([0, 'soon']);
+  });
+
   it.each<[string, TrafficSplit, string]>([
     ['an empty backend list', split([]), 'NoBackends'],
     ['a non-numeric weight', split([{ service: 'podinfo', weight: 'heavy' }]), 'InvalidWeight'],
@@ -68,11 +73,6 @@ describe('parseSplit', () => {
       split(three, { [FAILOVER_PRIMARY_ANNOTATION]: 'nope' }),
       'UnknownPrimary',
     ],
-    [
-      'a bad restore-after',
-      split(three, { [FAILOVER_RESTORE_AFTER_ANNOTATION]: 'soon' }),
-      'InvalidRestoreAfter',
-    ],
     ['an empty apex', split(three, {}, ''), 'InvalidSplit'],
     ['a backend without a name', split([{ service: '', weight: 1 }]), 'InvalidSplit'],
   ])('rejects %s', (_what, input, reason) => {
@@ -82,5 +82,30 @@ describe('parseSplit', () => {
       expect(result.reason).toBe(reason);
       expect(result.message).not.toBe('');
     }
+  });
+});
+
+describe('writtenWeights: where an Invalid split still sends traffic (isthmus_failover_active reads it)', () => {
+  it.each<[string, TrafficSplit, string, number[]]>([
+    ['valid: the first backend is the primary', split(three), 'podinfo', [1, 0, 0]],
+    [
+      'a primary annotation naming no backend: the first',
+      split(three, { [FAILOVER_PRIMARY_ANNOTATION]: 'nope' }),
+      'podinfo',
+      [1, 0, 0],
+    ],
+    [
+      'a weight that is no number counts 0',
+      split([
+        { service: 'podinfo', weight: 'heavy' },
+        { service: 'podinfo-west', weight: '500m' },
+      ]),
+      'podinfo',
+      [0, 0.5],
+    ],
+    ['no backends', split([]), '', []],
+  ])('%s', (_name, input, primary, weights) => {
+    const written = writtenWeights(input);
+    expect([written.primary, written.backends.map((b) => b.weight)]).toEqual([primary, weights]);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Reading a TrafficSplit into the shape the failover decision works on. Pure: every way a split
  * can be unusable comes back as a reason (the same string goes to the condition, the Event and
- * the log), never as a throw, so one bad split cannot stop the others.
+ * the log), never as a throw, so one bad split cannot stop the others. A bad optional
+ * Isthmus-only annotation leaves the split usable (`restoreAfterInvalid`).
  */
 import { FAILOVER_PRIMARY_ANNOTATION, FAILOVER_RESTORE_AFTER_ANNOTATION } from '../kube/keys.js';
 import { parseQuantity } from '../kube/quantity.js';
@@ -23,23 +24,28 @@ export interface ParsedSplit {
   primary: string;
   /** `failover.isthmus.dev/restore-after`; 0 restores at once, as linkerd-failover does. */
   restoreAfterMs: number;
+  /**
+   * The restore-after annotation as written when it is no duration. An optional Isthmus-only knob
+   * must not turn a linkerd-failover split's failover off: it is ignored (restoreAfterMs 0, no
+   * hysteresis) and reported (split-status.ts, `RestoreAfter=False/InvalidRestoreAfter`).
+   */
+  restoreAfterInvalid?: string;
 }
 
 /**
- * Why a split is not acted on. Condition reasons, declared here:
+ * Why a split is not acted on (`Accepted=False`). Condition reasons, declared here:
  * - `NoBackends`: `spec.backends` is empty.
  * - `InvalidWeight`: a weight is not a non-negative number or quantity.
  * - `DuplicateBackend`: a backend is listed twice, so its weight is ambiguous.
  * - `UnknownPrimary`: the primary annotation names no backend of the split.
- * - `InvalidRestoreAfter`: the restore-after annotation is not a Go duration.
  * - `InvalidSplit`: anything else structurally wrong (no apex, a backend without a name).
+ * A restore-after that is no duration is none of these: the split is acted on without it.
  */
 export type SplitInvalidReason =
   | 'NoBackends'
   | 'InvalidWeight'
   | 'DuplicateBackend'
   | 'UnknownPrimary'
-  | 'InvalidRestoreAfter'
   | 'InvalidSplit';
 
 export type ParseSplitResult =
@@ -53,6 +59,19 @@ export function parseWeight(weight: unknown): number | null {
     return value !== null && value >= 0 ? value : null;
   }
   return null;
+}
+
+/**
+ * The weights as written, read leniently (a weight that is no number counts 0), and the primary
+ * (the annotation when it names a backend, else the first backend): where the weights send
+ * traffic, also for a split parseSplit refuses, whose weights stay as they are.
+ */
+export function writtenWeights(split: TrafficSplit): { backends: ParsedBackend[]; primary: string } {
+  const raw = Array.isArray(split.spec?.backends) ? split.spec.backends : [];
+  const backends = raw.map((b) => ({ service: b?.service ?? '', weight: parseWeight(b?.weight) ?? 0 }));
+  const named = split.metadata?.annotations?.[FAILOVER_PRIMARY_ANNOTATION];
+  const primary = backends.find((b) => b.service === named)?.service ?? backends[0]?.service ?? '';
+  return { backends, primary };
 }
 
 export function parseSplit(split: TrafficSplit): ParseSplitResult {
@@ -94,17 +113,12 @@ export function parseSplit(split: TrafficSplit): ParseSplitResult {
     return fail('UnknownPrimary', `primary service ${primary} is not a backend of the split`);
   }
 
-  let restoreAfterMs = 0;
+  const parsed: ParsedSplit = { namespace, name, apex, backends, primary, restoreAfterMs: 0 };
   const restoreAfter = annotations[FAILOVER_RESTORE_AFTER_ANNOTATION];
   if (restoreAfter !== undefined) {
     const ms = parseDurationMs(restoreAfter);
-    if (ms === null) {
-      return fail(
-        'InvalidRestoreAfter',
-        `${FAILOVER_RESTORE_AFTER_ANNOTATION}: ${restoreAfter} is not a duration`,
-      );
-    }
-    restoreAfterMs = ms;
+    if (ms === null) parsed.restoreAfterInvalid = restoreAfter;
+    else parsed.restoreAfterMs = ms;
   }
-  return { ok: true, split: { namespace, name, apex, backends, primary, restoreAfterMs } };
+  return { ok: true, split: parsed };
 }

@@ -5,6 +5,7 @@ import type { ParsedBackend } from './parse-split.js';
 import {
   apexSliceName,
   BACKEND_LABEL,
+  listableEndpointCount,
   planApexSlices,
   SPLIT_LABEL,
   splitLabelValue,
@@ -226,6 +227,52 @@ describe('planApexSlices', () => {
         endpoints: ['10.0.0.5:true', '10.1.0.9:true'],
       },
     ]);
+  });
+});
+
+describe('planApexSlices: a backend without endpoints is not ready, never a port mismatch', () => {
+  /** What the EndpointSlice controller writes for a Service that selects no pod (a Deployment scaled to 0). */
+  const emptySlice = (svc: string): V1EndpointSlice => ({ ...slice(ns, svc, {}), ports: [], endpoints: [] });
+  const apexSlices = (svc: string): V1EndpointSlice => ({
+    ...slice(ns, svc, { ready: [gateway], port: 20001 }),
+    metadata: {
+      namespace: ns,
+      name: `${svc}-isthmus-${svc}-west`,
+      labels: { [SERVICE_NAME_LABEL]: svc, [MANAGED_BY_LABEL]: MANAGED_BY_FAILOVER },
+    },
+  });
+  const selectorless = service(ns, 'pm', [{ name: 'http', port: 9898 }]);
+  const onWest = w(0, 1, 0);
+  const planOver = (
+    weights: ParsedBackend[],
+    slicesByService: Map<string, V1EndpointSlice[]>,
+    matchByNameOnly: boolean,
+  ) =>
+    planApexSlices({ namespace: ns, apex: selectorless, owner, weights, slicesByService, matchByNameOnly });
+  it.each<[string, V1EndpointSlice[], boolean]>([
+    ['an empty slice (no ports, no endpoints): scaled to 0', [emptySlice('podinfo')], false],
+    ['the same, by name only (a federation member)', [emptySlice('podinfo')], true],
+    [
+      'a slice of a port of another name but no endpoint, by name only',
+      [{ ...slice(ns, 'podinfo', { portName: 'metrics', port: 9797 }), endpoints: [] }],
+      true,
+    ],
+    ["only Isthmus's apex slices of it (it is another split's apex)", [apexSlices('podinfo')], false],
+  ])('%s', (_name, podinfoSlices, matchByNameOnly) => {
+    const bySvc = slices([]);
+    bySvc.set('podinfo', podinfoSlices);
+    const plan = planOver(onWest, bySvc, matchByNameOnly);
+    expect(plan.ok && plan.problems).toEqual([]);
+    expect(plan.ok && plan.slices.map((s) => s.metadata?.labels?.[BACKEND_LABEL])).toEqual(['podinfo-west']);
+    expect(listableEndpointCount(selectorless, podinfoSlices, { matchByNameOnly })).toBe(0);
+  });
+
+  it('a backend whose endpoints are on another port is still a port mismatch', () => {
+    const bySvc = slices([]);
+    bySvc.set('podinfo', [slice(ns, 'podinfo', { portName: 'metrics', port: 9797, notReady: ['10.1.0.7'] })]);
+    bySvc.set('podinfo-west', [emptySlice('podinfo-west')]);
+    const plan = planOver(w(1, 0, 0), bySvc, true);
+    expect(plan.ok && plan.problems).toEqual(["backend podinfo: no port matches the apex's (http)"]);
   });
 });
 

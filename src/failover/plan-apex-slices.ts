@@ -277,8 +277,7 @@ function unmappedPorts(
   matching: PortMatching,
 ): V1ServicePort[] {
   const mapped = new Set(
-    slices
-      .filter((s) => !isFailoverSlice(s))
+    portEvidence(slices)
       .flatMap((s) => mapPorts(apexPorts, s, matching) ?? [])
       .map((p) => `${p.name}/${p.protocol}`),
   );
@@ -286,16 +285,29 @@ function unmappedPorts(
   return apexPorts.filter((p) => !mapped.has(`${p.name ?? ''}/${p.protocol ?? 'TCP'}`));
 }
 
-/** Ready endpoints of a backend that can serve the apex, sorted so choices are stable. */
+/**
+ * The slices of a backend that tell which ports it serves: its own (not Isthmus's apex slices of
+ * it), with an endpoint. A slice without one says nothing about ports: the EndpointSlice controller
+ * writes `ports: []`, `endpoints: []` for a Service that selects no pod (a Deployment scaled to 0),
+ * and such a backend is simply not ready.
+ */
+function portEvidence(slices: readonly V1EndpointSlice[]): V1EndpointSlice[] {
+  return slices.filter((s) => !isFailoverSlice(s) && (s.endpoints ?? []).length > 0);
+}
+
+/**
+ * Ready endpoints of a backend that can serve the apex, sorted so choices are stable. Null when
+ * its slices name ports and none maps (PortMismatch); a backend with no endpoint at all has none.
+ */
 function backendCandidates(
   apexPorts: readonly V1ServicePort[],
   slices: readonly V1EndpointSlice[],
   matching: PortMatching,
 ): Candidate[] | null {
   const out = new Map<string, Candidate>();
-  let anyMapped = slices.length === 0;
-  for (const slice of slices) {
-    if (isFailoverSlice(slice)) continue;
+  const evidence = portEvidence(slices);
+  let anyMapped = evidence.length === 0;
+  for (const slice of evidence) {
     const ports = mapPorts(apexPorts, slice, matching);
     if (ports === null) continue;
     anyMapped = true;

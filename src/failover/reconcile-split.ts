@@ -13,13 +13,14 @@ import { applyApexSlices, isSliceOfSplit } from './apply-apex-slices.js';
 import { decideWeights, type FailoverMemory, onBackups, steerOnlyState } from './decide-weights.js';
 import { readyEndpointCount } from './endpoint-readiness.js';
 import type { FailoverMetrics } from './metrics.js';
-import { type ParsedBackend, type ParsedSplit, parseSplit } from './parse-split.js';
+import { type ParsedBackend, type ParsedSplit, parseSplit, writtenWeights } from './parse-split.js';
 import { planApexSlices, splitSliceLabels } from './plan-apex-slices.js';
 import { apexRivals, isClaimed, splitMode } from './split-selection.js';
 import {
   availableCondition,
   type ConditionInput,
   desiredStatus,
+  restoreAfterCondition,
   type SplitOutcome,
   type SplitState,
   sharesMessage,
@@ -62,6 +63,7 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
   if (!split || !mode) {
     deps.memories.delete(key);
     deps.metrics.active.remove({ namespace, split: name });
+    deps.metrics.nothingReady.remove({ namespace, split: name });
     // Another controlled-by value's split: its apex slices are that controller's, which takes over
     // any we wrote. Gone or nobody's: withdraw them (traffic falls back to the apex's own
     // endpoints); owner references would let a real cluster's GC do it for a deleted split.
@@ -71,7 +73,8 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
 
   const parsed = parseSplit(split);
   if (!parsed.ok) {
-    // Invalid: weights and slices stay as they are, and so does the gauge that reads the weights;
+    // Invalid: weights and slices stay as they are, and the gauge still reads the weights, as
+    // written (so a restarted controller reports a split left on its backups as the last one did);
     // only the status and an event say why.
     const changed = await writeStatus(deps, split, {
       generation: split.metadata?.generation,
@@ -79,6 +82,14 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
       activeBackends: [],
       conditions: { Accepted: bad(parsed.reason, parsed.message) },
     });
+    const written = writtenWeights(split);
+    setGauges(
+      deps,
+      namespace,
+      name,
+      mode === 'failover' && onBackups(written.backends, written.primary),
+      'Invalid',
+    );
     if (changed) await deps.recorder.record(split, 'Warning', parsed.reason, parsed.message);
     return;
   }
@@ -123,6 +134,11 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
   conditions.Steered = steering.condition;
   if (!steering.condition.status) warnings.push([steering.condition.reason, steering.condition.message]);
   else if (steering.rivals) warnings.push(['ApexConflict', steering.condition.message]);
+  // A steer-only split's weights are the user's: restore-after has nothing to hold there.
+  const restoreAfter =
+    mode === 'failover' ? restoreAfterCondition(s, deps.caches.service(namespace, s.apex)) : undefined;
+  if (restoreAfter) conditions.RestoreAfter = restoreAfter;
+  if (restoreAfter && !restoreAfter.status) warnings.push([restoreAfter.reason, restoreAfter.message]);
 
   const changed = await writeStatus(deps, split, {
     generation: split.metadata?.generation,
@@ -134,7 +150,7 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
   if (memory) deps.memories.set(key, memory);
   // A steer-only split's weights are the user's: never a failover, whatever backend they favour.
   const failedOver = mode === 'failover' && onBackups(weights, s.primary);
-  deps.metrics.active.set({ namespace, split: name }, failedOver ? 1 : 0);
+  setGauges(deps, namespace, name, failedOver, state);
   if (event) await deps.recorder.record(split, event.type, event.reason, event.message);
   if (changed)
     for (const [reason, message] of warnings) await deps.recorder.record(split, 'Warning', reason, message);
@@ -157,11 +173,29 @@ function backendSlices(caches: FailoverCaches, namespace: string, service: strin
   return caches.service(namespace, service) ? caches.slicesOf(namespace, service) : [];
 }
 
-/** After a restart, the state the split's status records is where hysteresis resumes from. */
+function setGauges(
+  deps: ReconcileDeps,
+  namespace: string,
+  split: string,
+  failedOver: boolean,
+  state: SplitState,
+): void {
+  deps.metrics.active.set({ namespace, split }, failedOver ? 1 : 0);
+  deps.metrics.nothingReady.set({ namespace, split }, state === 'NothingReady' ? 1 : 0);
+}
+
+/**
+ * After a restart, the state the split's status records is where hysteresis resumes from, and the
+ * weights say where traffic was: the controller wrote them, and NothingReady left them there
+ * (`status.activeBackends` lists none then).
+ */
 function memoryFromStatus(split: TrafficSplit): FailoverMemory | undefined {
   const state = split.status?.state;
   if (state !== 'Primary' && state !== 'Fallback' && state !== 'NothingReady') return undefined;
-  return { state, active: split.status?.activeBackends ?? [] };
+  const active = writtenWeights(split)
+    .backends.filter((b) => b.weight > 0)
+    .map((b) => b.service);
+  return { state, active };
 }
 
 async function steerApex(

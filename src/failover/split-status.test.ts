@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import type { TrafficSplit } from '../kube/types.js';
-import { availableCondition, desiredStatus, type SplitOutcome, sharesMessage } from './split-status.js';
+import type { TrafficSplit, V1Service } from '../kube/types.js';
+import type { ParsedSplit } from './parse-split.js';
+import {
+  availableCondition,
+  desiredStatus,
+  restoreAfterCondition,
+  type SplitOutcome,
+  sharesMessage,
+} from './split-status.js';
+import { service } from './test-builders.js';
 
 const t0 = new Date('2026-01-01T00:00:00.123Z');
 const t1 = new Date('2026-01-01T00:01:00Z');
@@ -95,5 +103,50 @@ describe('availableCondition', () => {
   ])('%s', (_name, args, expected) => {
     const c = availableCondition(...args);
     expect(`${c.status ? 'True' : 'False'}/${c.reason}: ${c.message}`).toBe(expected);
+  });
+});
+
+describe('restoreAfterCondition', () => {
+  const parsed = (restoreAfterMs: number, restoreAfterInvalid?: string): ParsedSplit => ({
+    namespace: 'test',
+    name: 'podinfo',
+    apex: 'podinfo',
+    primary: 'podinfo',
+    backends: [{ service: 'podinfo', weight: 1 }],
+    restoreAfterMs,
+    ...(restoreAfterInvalid === undefined ? {} : { restoreAfterInvalid }),
+  });
+  const selectorless = service('test', 'podinfo');
+  const selecting = service('test', 'podinfo', [{ name: 'http', port: 9898 }], { app: 'podinfo' });
+  const headless: V1Service = { ...selecting, spec: { ...selecting.spec, clusterIP: 'None' } };
+  it.each<[string, ParsedSplit, V1Service | undefined, string | undefined]>([
+    ['no annotation: no condition', parsed(0), selecting, undefined],
+    [
+      'a wait, on a selector-less apex',
+      parsed(30_000),
+      selectorless,
+      'True/RestoreAfter: traffic returns to primary podinfo once it has been ready for 30s',
+    ],
+    [
+      'a wait, on an apex with a selector: meshed callers only',
+      parsed(1_500),
+      selecting,
+      'True/RestoreAfter: traffic returns to primary podinfo once it has been ready for 1.5s; for callers in a mesh only: apex Service podinfo has a selector, so the EndpointSlice controller lists the pods it selects as soon as they are ready and callers without a mesh reach them before the wait ends (an apex without a selector holds them too)',
+    ],
+    [
+      'a wait, on an apex whose callers Isthmus does not steer anyway: no caveat',
+      parsed(30_000),
+      headless,
+      'True/RestoreAfter: traffic returns to primary podinfo once it has been ready for 30s',
+    ],
+    [
+      'no duration: ignored, and said so',
+      parsed(0, 'soon'),
+      selectorless,
+      'False/InvalidRestoreAfter: failover.isthmus.dev/restore-after: "soon" is not a duration (such as 30s or 1m30s): ignored, so traffic returns to primary podinfo as soon as it is ready; failover itself is unaffected',
+    ],
+  ])('%s', (_name, split, apex, expected) => {
+    const c = restoreAfterCondition(split, apex);
+    expect(c && `${c.status ? 'True' : 'False'}/${c.reason}: ${c.message}`).toBe(expected);
   });
 });

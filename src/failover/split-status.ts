@@ -5,9 +5,12 @@
  * (STYLE.md §5) and `lastTransitionTime` moves only when a condition's status flips
  * (Kubernetes API conventions, "Typical status properties").
  */
-import type { TrafficSplit, V1Condition } from '../kube/types.js';
+import { FAILOVER_RESTORE_AFTER_ANNOTATION } from '../kube/keys.js';
+import type { TrafficSplit, V1Condition, V1Service } from '../kube/types.js';
+import { apexSkipReason } from './apex-skip-reason.js';
 import type { BackendShare } from './choose-counts.js';
 import type { FailoverState } from './decide-weights.js';
+import type { ParsedSplit } from './parse-split.js';
 import type { SplitMode } from './split-selection.js';
 
 /**
@@ -27,8 +30,12 @@ import type { SplitMode } from './split-selection.js';
  *   such an apex never reach slices Isthmus writes: apex-skip-reason.ts), `ApexConflict` (an older
  *   split has the same apex and steers it: split-selection.ts, apexRivals), `NotOwned` (an
  *   EndpointSlice of that name is not Isthmus's).
+ * - `RestoreAfter`: only on a failover split with `failover.isthmus.dev/restore-after` set (not
+ *   `0`): restoreAfterCondition. True reason `RestoreAfter` (the wait in force; on an apex with a
+ *   selector, the message adds that it holds callers in a mesh only); False reason
+ *   `InvalidRestoreAfter` (no duration: ignored, the split fails over without the wait).
  */
-export type ConditionType = 'Accepted' | 'ResolvedRefs' | 'Available' | 'Steered';
+export type ConditionType = 'Accepted' | 'ResolvedRefs' | 'Available' | 'Steered' | 'RestoreAfter';
 
 /** `status.state`: a failover state, a steer-only split's (`Weighted`, `NoWeight`), or `Invalid`. */
 export type SplitState = FailoverState | 'Weighted' | 'NoWeight' | 'Invalid';
@@ -80,6 +87,43 @@ export function availableCondition(
           : 'no backend has a ready endpoint; weights left as they were',
     };
   return { status: true, reason: state, message: `traffic on ${activeBackends.join(', ')}` };
+}
+
+/**
+ * The `RestoreAfter` condition of a failover split, none without the annotation (or with `0`).
+ * Its caveat: with a selector on the apex, the EndpointSlice controller lists the selected pods
+ * (the primary's, when the apex is the primary Service) in the apex's own slice as soon as they
+ * are ready, beside the backups Isthmus lists until the wait ends, so callers without a mesh
+ * reach them early; on a selector-less apex Isthmus lists every endpoint and holds them too. An
+ * apex Isthmus does not steer (apexSkipReason) has its own `Steered=False`, and no caveat here.
+ */
+export function restoreAfterCondition(
+  split: ParsedSplit,
+  apex: V1Service | undefined,
+): ConditionInput | undefined {
+  if (split.restoreAfterInvalid !== undefined) {
+    return {
+      status: false,
+      reason: 'InvalidRestoreAfter',
+      message:
+        `${FAILOVER_RESTORE_AFTER_ANNOTATION}: ${JSON.stringify(split.restoreAfterInvalid)} is not a duration ` +
+        `(such as 30s or 1m30s): ignored, so traffic returns to primary ${split.primary} as soon as it ` +
+        `is ready; failover itself is unaffected`,
+    };
+  }
+  if (split.restoreAfterMs === 0) return undefined;
+  const wait = `traffic returns to primary ${split.primary} once it has been ready for ${split.restoreAfterMs / 1000}s`;
+  const selects = Object.keys(apex?.spec?.selector ?? {}).length > 0;
+  if (!apex || !selects || apexSkipReason(apex))
+    return { status: true, reason: 'RestoreAfter', message: wait };
+  return {
+    status: true,
+    reason: 'RestoreAfter',
+    message:
+      `${wait}; for callers in a mesh only: apex Service ${apex.metadata?.name ?? ''} has a selector, so ` +
+      `the EndpointSlice controller lists the pods it selects as soon as they are ready and callers ` +
+      `without a mesh reach them before the wait ends (an apex without a selector holds them too)`,
+  };
 }
 
 const percent = (x: number) => Math.round(x * 1000) / 10;

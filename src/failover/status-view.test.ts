@@ -25,11 +25,20 @@ describe('statusRow', () => {
     [
       'the state the controller wrote',
       {
+        ...trafficSplit('test', 'podinfo', 'podinfo', backends(1, 1)),
+        status: { state: 'Fallback', activeBackends: ['podinfo-west'] },
+      },
+      'Fallback',
+      ['podinfo-west'],
+    ],
+    [
+      'NothingReady as an earlier controller wrote it, the weighted backend listed: none is active',
+      {
         ...trafficSplit('test', 'podinfo', 'podinfo', backends(0, 1)),
         status: { state: 'NothingReady', activeBackends: ['podinfo-west'] },
       },
       'NothingReady',
-      ['podinfo-west'],
+      [],
     ],
     [
       'a steer-only split not yet reconciled: its weights, not a failover',

@@ -15,6 +15,7 @@ export interface FailoverStatusRow {
   trafficSplit: string;
   /** `Primary`, `Fallback`, `NothingReady`, `Weighted` / `NoWeight` (steer-only split) or `Invalid`. */
   status: string;
+  /** Where traffic goes: the backends with weight and a ready endpoint; none in NothingReady. */
   activeBackends: string[];
 }
 
@@ -26,11 +27,14 @@ export function statusRow(split: TrafficSplit): FailoverStatusRow {
     .filter((b) => (parseWeight(b.weight) ?? 0) > 0)
     .map((b) => b.service);
   if (split.status?.state) {
+    // NothingReady: no backend carries traffic, whatever an earlier controller listed (it named the
+    // backends that kept their weight).
+    const nothing = split.status.state === 'NothingReady';
     return {
       namespace,
       trafficSplit,
       status: split.status.state,
-      activeBackends: split.status.activeBackends ?? weighted,
+      activeBackends: nothing ? [] : (split.status.activeBackends ?? weighted),
     };
   }
   const parsed = parseSplit(split);

@@ -2,7 +2,8 @@
  * TrafficSplits the failover controller acts on (src/failover), from the status it writes on each:
  * one it refuses (`Accepted=False`) or whose backends have no ready endpoint (`Available=False`)
  * fails, since its callers get nothing; a backend that names no Service, callers without a mesh
- * left unsteered, or a change the controller has not acted on yet warn. `isthmus status` shows
+ * left unsteered, a restore-after it ignored (`RestoreAfter=False`: no duration, so it fails over
+ * without the wait) or a change the controller has not acted on yet warn. `isthmus status` shows
  * Primary or Fallback for a split with a missing backend, which is why the check says so.
  */
 import type { TrafficSplit, V1Condition } from '../../../kube/types.js';
@@ -46,6 +47,9 @@ export function checkTrafficSplits(facts: CheckFacts): CheckResult {
         `${name}: callers without a mesh are not steered (${steered.reason}): ${steered.message}`,
       );
     }
+    // An Isthmus-only knob the controller ignored (InvalidRestoreAfter): failover works, without it.
+    const restoreAfter = get('RestoreAfter');
+    if (isFalse(restoreAfter)) warnings.push(`${name}: ${restoreAfter.reason}: ${restoreAfter.message}`);
     if (stale(split)) {
       warnings.push(
         `${name}: the controller has not acted on its latest change yet (generation ${split.metadata?.generation}, status of ${split.status?.observedGeneration ?? 'none'})`,
