@@ -28,6 +28,9 @@ const MORE_CHARTED = [
   'isthmus_remote_credentials_expiration_timestamp_seconds',
   'isthmus_build_info',
   'isthmus_remote_gateway_info',
+  'isthmus_failover_nothing_ready',
+  'isthmus_gateway_certificate_expiration_timestamp_seconds',
+  'isthmus_gateway_certificate_renewals_total',
 ];
 
 describe('grafana/isthmus-dashboard.json', () => {
