@@ -10,12 +10,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { runControllerProcess } from '../src/cli/controller/run-controller-process.js';
 import { writeCertificates } from '../src/identity/files.js';
 import { KubeClient } from '../src/kube/client.js';
 import { R } from '../src/kube/resources.js';
 import { kubeconfigTokenClaims } from '../src/kube/service-account-token.js';
 import type { Link, V1Secret, V1Service } from '../src/kube/types.js';
 import { parseLinkSpec } from '../src/mirror/link-config.js';
+import { DEFAULT_EGRESS_RANGE } from '../src/mirror/port-allocator.js';
 import { mergeKubeconfigs, type Sandbox, startSandbox } from '../src/sandbox/index.js';
 import { waitFor } from '../src/wait-for.js';
 
@@ -66,6 +68,20 @@ function westUser(user: string, rules: { verbs: string[]; resources: string[] }[
   const path = join(dir, `${user}-kubeconfig`);
   writeFileSync(path, west.kubeconfig({ token: `${user}-token`, user, context: 'west' }));
   return path;
+}
+
+/** A client acting as one of the install's service accounts, with a token as kubelet would mount. */
+async function serviceAccountClient(sandbox: Sandbox, account: string): Promise<KubeClient> {
+  const { stdout } = await kubectl([
+    '--context',
+    sandbox.name,
+    '-n',
+    'isthmus-system',
+    'create',
+    'token',
+    account,
+  ]);
+  return KubeClient.fromKubeconfigString(sandbox.kubeconfig({ token: stdout.trim(), user: account }));
 }
 
 /** `isthmus install` of `cluster` with the issuer files `isthmus certs` wrote for `issuer`. */
@@ -534,6 +550,7 @@ describe('install and link with the real kubectl', () => {
 
   it('uninstalls: refuses while a Link or a TrafficSplit would be lost, then kubectl delete leaves nothing', async () => {
     const eastAdmin = KubeClient.fromKubeconfigString(east.kubeconfig());
+    let controller: { stop(): Promise<void> } | undefined;
     const uninstall = (...flags: string[]) =>
       isthmus(['uninstall', '--kubeconfig', kubeconfig, '--context', 'east', ...flags]);
     const refusal = (p: Promise<unknown>) =>
@@ -563,24 +580,56 @@ describe('install and link with the real kubectl', () => {
         },
         spec: { ports: [{ port: 80 }] },
       });
-      // A federated Service the controller kept for a local member outlives the Links.
-      await eastAdmin.create(R.services, {
-        metadata: {
-          name: 'cart-federated',
-          namespace: 'test',
-          labels: { 'isthmus.dev/federated-service': 'true' },
-        },
-        spec: { ports: [{ port: 80 }] },
-      });
       const withSplit = await refusal(uninstall());
       expect(withSplit).toMatchObject({ code: 1, stdout: '' });
       expect(withSplit.stderr).toMatch(
         /1 TrafficSplit\(s\) \(test\/podinfo\) would be deleted with the TrafficSplit CRD/,
       );
       await eastAdmin.delete(R.trafficSplitsV1alpha2, 'test', 'podinfo');
+      const whileDown = await uninstall();
+      expect(whileDown.stderr).toMatch(/also deleting 1 mirror, failover or federation object\(s\)/);
+      expect(whileDown.stdout).toMatch(/kind: Service\nmetadata:\n {2}name: api-north\n/);
+
+      // The controller runs as its own account under the installed RBAC, and keeps running while
+      // kubectl deletes, as its pod does (kubectl delete waits for no pod). Started, it sweeps the
+      // mirror of a cluster no Link names, and writes a federated Service for a local member, with
+      // the slice it owns (ownerReference to the Service).
+      controller = await runControllerProcess({
+        cluster: 'east',
+        client: await serviceAccountClient(east, 'isthmus-controller'),
+        gatewayAdminUrl: 'http://127.0.0.1:1',
+        egressPortRange: DEFAULT_EGRESS_RANGE,
+        failoverControlledBy: 'linkerd-failover',
+        leaderElect: false,
+        admin: { host: '127.0.0.1', port: 0 },
+        logLevel: 'silent',
+      });
+      await eastAdmin.create(R.services, {
+        metadata: { name: 'cart', namespace: 'test', labels: { 'mirror.linkerd.io/federated': 'member' } },
+        spec: { selector: { app: 'cart' }, ports: [{ name: 'http', port: 80 }] },
+      });
+      await eastAdmin.create(R.endpointSlices, {
+        metadata: { name: 'cart-1', namespace: 'test', labels: { 'kubernetes.io/service-name': 'cart' } },
+        addressType: 'IPv4',
+        endpoints: [{ addresses: ['10.244.0.12'], conditions: { ready: true } }],
+        ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+      });
+      const federatedSlices = () =>
+        eastAdmin.list(R.endpointSlices, {
+          namespace: 'test',
+          labelSelector: 'kubernetes.io/service-name=cart-federated',
+        });
+      await waitFor(
+        'the mirror swept, cart-federated and its slice written by the controller',
+        async () =>
+          (await eastAdmin.get(R.services, 'test', 'api-north')) === undefined &&
+          (await federatedSlices()).items.length > 0,
+        10_000,
+      );
 
       const { stdout, stderr } = await uninstall();
       expect(stderr).toMatch(/also deleting 2 mirror, failover or federation object\(s\)/);
+      // One `kubectl delete -f -` exits 0: nothing it lists is already gone with its owner.
       const deleted = await kubectl(['--context', 'east', 'delete', '-f', '-'], stdout);
       expect(deleted.stdout).toMatch(/deployment\.apps "isthmus-gateway" deleted/);
       expect(deleted.stdout).toMatch(
@@ -603,7 +652,9 @@ describe('install and link with the real kubectl', () => {
       ]);
       expect(leftover.stdout).toBe('');
       expect(await eastAdmin.get(R.services, 'test', 'api-north')).toBeUndefined();
+      // The controller, still running, could not put back what was deleted after its rights went.
       expect(await eastAdmin.get(R.services, 'test', 'cart-federated')).toBeUndefined();
+      expect((await federatedSlices()).items).toEqual([]);
       await waitFor(
         'isthmus-system deleted',
         async () => (await eastAdmin.get(R.namespaces, undefined, 'isthmus-system')) === undefined,
@@ -611,7 +662,22 @@ describe('install and link with the real kubectl', () => {
       );
       // Run again, it finds nothing left to print.
       expect((await uninstall()).stdout).toBe('');
+      // And check says once that nothing is installed, rather than failing every check.
+      const checked = await failure(['check', '--kubeconfig', kubeconfig, '--context', 'east']);
+      expect(checked.code).toBe(1);
+      expect(checked.stdout.split('\n')).toEqual([
+        'isthmus multicluster',
+        '--------------------',
+        '× Isthmus is installed in this cluster',
+        expect.stringMatching(
+          /^ {4}Isthmus is not installed in this cluster: no namespace isthmus-system, no CRD links\.multicluster\.isthmus\.dev or trafficsplits\.split\.smi-spec\.io, no Deployment isthmus-identity, isthmus-gateway or isthmus-controller; install it with `isthmus install /,
+        ),
+        '',
+        'Status check results are ×',
+        '',
+      ]);
     } finally {
+      await controller?.stop();
       eastAdmin.close();
     }
   });

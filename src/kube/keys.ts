@@ -132,6 +132,12 @@ export const INSTALL_GATEWAY_LABEL = 'isthmus.dev/gateway';
 /** On the install namespace: the name `isthmus install --cluster-name` gave this cluster. */
 export const INSTALL_CLUSTER_NAME_LABEL = 'isthmus.dev/cluster-name';
 export const REMOTE_ACCESS_SERVICE_ACCOUNT = 'isthmus-remote-access';
+/**
+ * On a Link `isthmus link` printed: the remote ServiceAccount whose token its credentials Secret
+ * holds (`--service-account-name`, else REMOTE_ACCESS_SERVICE_ACCOUNT). It outlives the Secret, so
+ * `isthmus check` can say to re-link with the same account when the Secret is gone.
+ */
+export const LINK_SERVICE_ACCOUNT_ANNOTATION = 'isthmus.dev/remote-service-account';
 export const LINK_FINALIZER = 'multicluster.isthmus.dev/mirrors';
 /** Secret type of Link credentials, as Linkerd names it. */
 export const REMOTE_KUBECONFIG_SECRET_TYPE = 'mirror.linkerd.io/remote-kubeconfig';

@@ -12,7 +12,12 @@ import { podAdminGet } from './controller-scrape.js';
 import { needsReadiness, readinessFromError, readyReasons } from './pod-diagnosis.js';
 import type { DeploymentFacts, Fetched, PodsFetched } from './types.js';
 
-async function readReadiness(client: KubeClient, pod: string, timeoutMs: number): Promise<Fetched<string[]>> {
+/** A pod's admin `/ready`: the reasons it gives for not being ready, or why it could not be read. */
+export async function readReadiness(
+  client: KubeClient,
+  pod: string,
+  timeoutMs: number,
+): Promise<Fetched<string[]>> {
   try {
     const body = await podAdminGet(client, pod, '/ready', timeoutMs);
     return { ok: true, value: readyReasons(typeof body === 'string' ? body : '') };

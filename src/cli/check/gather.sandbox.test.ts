@@ -121,6 +121,7 @@ describe('gatherFacts', () => {
 
   it('records absent objects as facts rather than throwing', async () => {
     const facts = await gatherFacts(client, { remoteTimeoutMs: 2000 });
+    expect(facts.installNamespace).toEqual({ ok: true, value: 'active' });
     expect(facts.lease).toEqual({ ok: true, value: undefined });
     expect(facts.deployments).toEqual({ ok: true, value: [] });
     expect(facts.mirrors).toEqual({ ok: true, value: [] });

@@ -284,18 +284,27 @@ function recordedFlag(record: V1ConfigMap | undefined, flag: string): string | u
 }
 
 /**
- * What the install's namespace says of it: whether it has a gateway (only the label
- * `isthmus install --no-gateway` puts there says no) and this cluster's name. A namespace that
- * cannot be read is taken as the default install, and the checks that need it say what they could
- * not read.
+ * What the install's namespace says of it: whether it is there at all, whether it has a gateway
+ * (only the label `isthmus install --no-gateway` puts there says no) and this cluster's name. A
+ * namespace that cannot be read is taken as the default install, and the checks that need it say
+ * what they could not read.
  */
 async function installFacts(
   client: KubeClient,
-): Promise<{ gatewayInstalled: boolean; localCluster?: string }> {
-  const ns = await client.get<V1Namespace>(R.namespaces, undefined, SYSTEM_NAMESPACE).catch(() => undefined);
+): Promise<Pick<CheckFacts, 'installNamespace' | 'gatewayInstalled' | 'localCluster'>> {
+  let ns: V1Namespace | undefined;
+  let installNamespace: CheckFacts['installNamespace'];
+  try {
+    ns = await client.get<V1Namespace>(R.namespaces, undefined, SYSTEM_NAMESPACE);
+    const state = !ns ? 'absent' : ns.metadata?.deletionTimestamp ? 'terminating' : 'active';
+    installNamespace = { ok: true, value: state };
+  } catch (err) {
+    installNamespace = { ok: false, error: describeError(err) };
+  }
   const labels = ns?.metadata?.labels ?? {};
   const localCluster = labels[INSTALL_CLUSTER_NAME_LABEL];
   return {
+    installNamespace,
     gatewayInstalled: labels[INSTALL_GATEWAY_LABEL] !== 'false',
     ...(localCluster ? { localCluster } : {}),
   };

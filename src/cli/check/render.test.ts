@@ -36,6 +36,8 @@ function brokenFacts(): CheckFacts {
       linkFacts(west, pki.westChain),
       linkFacts(north, splitPem(foreign.chainPem), {
         remote: { ok: false, kind: 'unauthorized', message: 'GET /version: 401 Unauthorized' },
+        // A revoked token still names its account (its claims are read, not verified).
+        tokenAccount: 'isthmus-remote-access',
       }),
     ],
   };

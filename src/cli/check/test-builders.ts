@@ -73,6 +73,7 @@ export function healthyFacts(
   return {
     now,
     gatewayInstalled: true,
+    installNamespace: { ok: true, value: 'active' },
     crds: {
       ok: true,
       value: { 'links.multicluster.isthmus.dev': true, 'trafficsplits.split.smi-spec.io': true },

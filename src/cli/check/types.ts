@@ -140,6 +140,11 @@ export interface CheckFacts {
   gatewayInstalled: boolean;
   /** This cluster's name, from the install namespace's `isthmus.dev/cluster-name` label. */
   localCluster?: string;
+  /**
+   * The install namespace (isthmus-system): there, being deleted (an uninstall's `kubectl delete`
+   * under way), or absent. Nothing of the install runs without it (checks/installed.ts).
+   */
+  installNamespace: Fetched<'active' | 'terminating' | 'absent'>;
   /** CRD name → installed. */
   crds: Fetched<Record<string, boolean>>;
   links: Fetched<LinkFacts[]>;

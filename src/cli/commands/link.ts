@@ -145,6 +145,7 @@ export function registerLink(program: Command): void {
             apiServer: flags.apiServerAddress ?? client.server,
             ...clusterTlsOf(cluster),
             token,
+            serviceAccount: account,
             ...(gateway ? { gateway } : {}),
             options: rest,
           }),

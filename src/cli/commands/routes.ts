@@ -15,16 +15,16 @@ export function registerRoutes(program: Command): void {
       )
       .addOption(outputOption()),
   ).action(async (flags: RoutesFlags) => {
-    const { readGatewayRoutes } = await import('../check/controller-scrape.js');
+    const { readRoutesFacts } = await import('../check/routes-facts.js');
     const { routeRows, renderRoutesTable } = await import('../check/routes-view.js');
     const client = await kubeClientFromFlags(flags);
     try {
-      const pods = await readGatewayRoutes(client);
-      for (const p of pods) {
+      const facts = await readRoutesFacts(client);
+      for (const p of facts.pods) {
         if (p.error !== undefined) process.stderr.write(`note: ${p.pod}: cannot read /routes: ${p.error}\n`);
       }
-      const rows = routeRows(pods);
-      process.stdout.write(await renderOutput(flags.output, rows, () => renderRoutesTable(rows)));
+      const rows = routeRows(facts.pods);
+      process.stdout.write(await renderOutput(flags.output, rows, () => renderRoutesTable(rows, facts)));
     } finally {
       client.close();
     }

@@ -23,12 +23,20 @@ const facts: RemoteFacts = {
     'base64',
   ),
   token: 'remote-read-only-token',
+  serviceAccount: 'east-reader',
   gateway: { addresses: ['198.51.100.7'], port: 4143 },
 };
 
 describe('isthmus link', () => {
   it('renders the golden Secret and Link', async () => {
     await expect(renderLink(facts)).toMatchFileSnapshot('testdata/link-west.golden.yaml');
+  });
+
+  it('records on the Link the remote account its token is of, which outlives the Secret', () => {
+    const [, link] = linkManifests(facts);
+    expect(link.metadata?.annotations).toEqual({ 'isthmus.dev/remote-service-account': 'east-reader' });
+    const { serviceAccount: _none, ...unrecorded } = facts;
+    expect(linkManifests(unrecorded)[1].metadata).not.toHaveProperty('annotations');
   });
 
   it('without a gateway: no gateway address, port, identity or probe in the Link', () => {

@@ -11,6 +11,7 @@ import {
   gatewayIdentity,
   INSTALL_CLUSTER_NAME_LABEL,
   INSTALL_GATEWAY_LABEL,
+  LINK_SERVICE_ACCOUNT_ANNOTATION,
   PORTS,
   REMOTE_ACCESS_SERVICE_ACCOUNT,
   REMOTE_KUBECONFIG_KEY,
@@ -35,6 +36,8 @@ export interface RemoteFacts {
   /** The context skips verifying the remote API server's certificate (and has no CA to verify it with). */
   insecureSkipTlsVerify?: boolean;
   token: string;
+  /** The remote ServiceAccount the token is of, recorded on the Link (absent: not recorded). */
+  serviceAccount?: string;
   /** Absent: a Link without a gateway (`isthmus link --no-gateway`). */
   gateway?: { addresses: string[]; port: number };
   /** What the user set by flag (isthmus link --selector …); the rest keeps the CRD defaults. */
@@ -85,7 +88,12 @@ export function linkManifests(f: RemoteFacts): [V1Secret, Link, ...object[]] {
     {
       apiVersion: 'multicluster.isthmus.dev/v1alpha1',
       kind: 'Link',
-      metadata: { name: f.clusterName, namespace: SYSTEM_NAMESPACE },
+      metadata: {
+        name: f.clusterName,
+        namespace: SYSTEM_NAMESPACE,
+        // Outlives the Secret: a re-link after it is lost must keep the account (isthmus check says so).
+        ...(f.serviceAccount ? { annotations: { [LINK_SERVICE_ACCOUNT_ANNOTATION]: f.serviceAccount } } : {}),
+      },
       spec: {
         targetClusterName: f.clusterName,
         targetClusterDomain: f.clusterDomain,

@@ -32,18 +32,33 @@ const kinds = (plan: ReturnType<typeof planUninstall>) =>
   plan.ok ? plan.objects.map((o) => `${o.kind}/${o.metadata?.name}`) : plan.problems;
 
 describe('planUninstall', () => {
-  it('deletes workloads first and the namespace last, as bare references', () => {
-    const plan = planUninstall(facts(), { keepTrafficSplitCrd: false });
+  it('deletes the bindings first, workloads next and the namespace last, as bare references', () => {
+    const plan = planUninstall(
+      facts({
+        installed: [
+          ...facts().installed,
+          obj('ClusterRoleBinding', 'isthmus-controller', undefined, 'rbac.authorization.k8s.io/v1'),
+          obj('RoleBinding', 'isthmus-controller', 'isthmus-system', 'rbac.authorization.k8s.io/v1'),
+          obj('Role', 'isthmus-controller', 'isthmus-system', 'rbac.authorization.k8s.io/v1'),
+        ],
+      }),
+      { keepTrafficSplitCrd: false },
+    );
+    // kubectl delete does not wait for the pods to go: the controller runs on after its Deployment
+    // is deleted, and would re-create what is deleted after it unless it has lost its rights first.
     expect(kinds(plan)).toEqual([
+      'ClusterRoleBinding/isthmus-controller',
+      'RoleBinding/isthmus-controller',
       'Deployment/isthmus-gateway',
       'Service/isthmus-gateway',
+      'Role/isthmus-controller',
       'ClusterRole/isthmus-controller',
       'ServiceAccount/isthmus-controller',
       'CustomResourceDefinition/links.multicluster.isthmus.dev',
       `CustomResourceDefinition/${TRAFFIC_SPLIT_CRD}`,
       'Namespace/isthmus-system',
     ]);
-    expect(plan.ok && plan.objects[0]).toEqual({
+    expect(plan.ok && plan.objects[2]).toEqual({
       apiVersion: 'apps/v1',
       kind: 'Deployment',
       metadata: { name: 'isthmus-gateway', namespace: 'isthmus-system' },
@@ -90,6 +105,11 @@ describe('planUninstall', () => {
       { keepTrafficSplitCrd: false },
     );
     expect(kinds(plan)).toContain('EndpointSlice/api-west');
+    // Before the Service that owns it: the garbage collector deletes it with its owner, and
+    // `kubectl delete` of a slice already gone fails (NotFound) and exits 1.
+    expect(kinds(plan).indexOf('EndpointSlice/api-west')).toBeLessThan(
+      kinds(plan).indexOf('Service/api-west'),
+    );
     expect(plan.ok && plan.notes).toEqual([
       'also deleting 2 mirror, failover or federation object(s) no controller owns any more',
       'keeping namespace(s) created for mirrors: shop',

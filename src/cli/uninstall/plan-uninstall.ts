@@ -32,18 +32,29 @@ export type UninstallPlan =
   | { ok: true; objects: KubeObject[]; notes: string[] }
   | { ok: false; problems: string[] };
 
-/** Deletion order: what runs first, what it runs as next, definitions and the namespace last. */
+/**
+ * Deletion order, for one `kubectl delete -f -` that removes everything and exits 0:
+ * - the bindings first. `kubectl delete` waits for no pod: the controller runs on for a while
+ *   after its Deployment is deleted (its grace period, or longer on a node that is gone) and would
+ *   re-create every federated Service, apex slice or mirror deleted after it. Without its bindings
+ *   the API server refuses it (403) whatever it still runs;
+ * - then what runs, and what it serves;
+ * - an EndpointSlice before the Service that owns it (ownerReference): the garbage collector
+ *   deletes it with its owner (background propagation, kubectl's default), and `kubectl delete` of
+ *   one already gone fails with NotFound. Apex slices are owned by a TrafficSplit, which stays;
+ * - roles and accounts, definitions and the namespace last.
+ */
 const ORDER = [
+  'ClusterRoleBinding',
+  'RoleBinding',
   'Deployment',
   'PodDisruptionBudget',
   'NetworkPolicy',
-  'Service',
   'EndpointSlice',
+  'Service',
   'ConfigMap',
   'Secret',
-  'RoleBinding',
   'Role',
-  'ClusterRoleBinding',
   'ClusterRole',
   'ServiceAccount',
   'CustomResourceDefinition',

@@ -189,6 +189,11 @@ const probeFailed = (message: string) => ({
   reason: 'ProbeFailed',
   message,
 });
+/** This cluster's gateway Deployment with `available` of `replicas`, and west's probe refused. */
+function refusedWithLocalGateway(f: CheckFacts, replicas: number, available: number): void {
+  if (f.deployments.ok) f.deployments.value[1] = { name: 'isthmus-gateway', replicas, available };
+  links(f)[0]!.link = link('west', { conditions: [HEALTHY_CONDITIONS[0]!, probeFailed('ECONNREFUSED')] });
+}
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 /** A credentials token's lifetime, from and to offsets of `now`. */
@@ -419,6 +424,34 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         },
         'fail',
         /credentials Secret isthmus-system\/cluster-credentials-west does not exist/,
+      ],
+      [
+        'Secret missing, the Link linked with a per-peer account: the account the Link records is kept',
+        (f) => {
+          links(f)[0]!.link.metadata!.annotations = { 'isthmus.dev/remote-service-account': 'east-reader' };
+          links(f)[0]!.remote = { ok: false, kind: 'secret-missing', message: 'not found' };
+        },
+        'fail',
+        /^Link west: credentials Secret isthmus-system\/cluster-credentials-west does not exist; re-create it with `isthmus link --context <west> --cluster-name west --service-account-name east-reader <the Link's other flags> \| kubectl apply -f -`$/,
+      ],
+      [
+        'Secret missing, the Link linked with the shared account: no account to pass',
+        (f) => {
+          links(f)[0]!.link.metadata!.annotations = {
+            'isthmus.dev/remote-service-account': 'isthmus-remote-access',
+          };
+          links(f)[0]!.remote = { ok: false, kind: 'secret-missing', message: 'not found' };
+        },
+        'fail',
+        /^Link west: credentials Secret isthmus-system\/cluster-credentials-west does not exist; re-create it with `isthmus link --context <west> --cluster-name west <the Link's other flags> \| kubectl apply -f -`$/,
+      ],
+      [
+        'Secret missing, a Link that records no account (an older isthmus link): told to pass the same one',
+        (f) => {
+          links(f)[0]!.remote = { ok: false, kind: 'secret-missing', message: 'not found' };
+        },
+        'fail',
+        /^Link west: credentials Secret isthmus-system\/cluster-credentials-west does not exist; re-create it with `isthmus link --context <west> --cluster-name west <the Link's other flags> \| kubectl apply -f -`, with the same --service-account-name as before if it was linked with an account made by `isthmus allow` \(without it, the Link moves to the shared isthmus-remote-access account\)$/,
       ],
       [
         'a 90-day token with 5 days left: a warning that says how to renew it',
@@ -729,6 +762,15 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /isthmus-controller has no available replica \(0\/2\); see `kubectl -n isthmus-system describe deployment\/isthmus-controller`/,
       ],
       [
+        'identity scaled to 0: said so, with how to scale it back, not pods to look at',
+        (f) => {
+          if (f.deployments.ok)
+            f.deployments.value[0] = { name: 'isthmus-identity', replicas: 0, available: 0 };
+        },
+        'fail',
+        /^Deployment isthmus-identity is scaled to 0 \(spec\.replicas 0\), so nothing runs it: scale it back with `kubectl -n isthmus-system scale deployment\/isthmus-identity --replicas=1`, or re-apply the install's own replica count with `isthmus upgrade \| kubectl apply -f -`$/,
+      ],
+      [
         'one of two gateways available',
         (f) => {
           if (f.deployments.ok)
@@ -909,6 +951,46 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         },
         'fail',
         /^(?![\s\S]*can reach its port)Link west: gateway 10\.0\.0\.7:4143 is not alive \(socket hang up\); this cluster's issuer is revoked \(see "no linked gateway is revoked"\), and gateways that load the same CRL refuse this cluster's gateway: renew this cluster's issuer first$/,
+      ],
+      [
+        "probe failed while this cluster's gateway is not available: the probe goes through it, so it is named, with why",
+        (f) => {
+          // Identity scaled to 0, the gateway restarted: it has no certificate to dial with.
+          if (f.deployments.ok) {
+            f.deployments.value[0] = { name: 'isthmus-identity', replicas: 0, available: 0 };
+            f.deployments.value[1] = {
+              name: 'isthmus-gateway',
+              replicas: 1,
+              available: 0,
+              pods: {
+                ok: true,
+                value: [
+                  {
+                    pod: pod('isthmus-gateway-7d9f-abcde', podStatus.running(false)),
+                    readiness: { ok: true, value: ['certificates not loaded'] },
+                  },
+                ],
+              },
+            };
+          }
+          links(f)[0]!.link = link('west', {
+            conditions: [HEALTHY_CONDITIONS[0]!, probeFailed('certificates not loaded')],
+          });
+        },
+        'fail',
+        /^(?![\s\S]*check that the west gateway runs)Link west: gateway 10\.0\.0\.7:4143 is not alive \(certificates not loaded\); the probe goes through this cluster's gateway, which has no available replica \(0\/1; pod isthmus-gateway-7d9f-abcde: running, not ready: certificates not loaded; isthmus-identity, which issues its certificates, is scaled to 0\): fix it first \(see "the identity, gateway and controller Deployments are available"\)$/,
+      ],
+      [
+        "probe failed while this cluster's gateway is scaled to 0",
+        (f) => refusedWithLocalGateway(f, 0, 0),
+        'fail',
+        /is not alive \(ECONNREFUSED\); the probe goes through this cluster's gateway, which is scaled to 0: fix it first/,
+      ],
+      [
+        "probe failed while one of this cluster's two gateways is available: the remote one is in question",
+        (f) => refusedWithLocalGateway(f, 2, 1),
+        'fail',
+        /is not alive \(ECONNREFUSED\); check that the west gateway runs and that this cluster's gateway can reach its port$/,
       ],
       [
         'probe failed, the CRL revokes someone else: still a reachability hint',
@@ -1230,7 +1312,43 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
           f.federated = { ok: true, value: [federatedRow({ west: 1 }, 'local')] };
         },
         'warn',
-        /^shop\/cart-federated: member east has no ready endpoint/,
+        /^shop\/cart-federated: member east \(this cluster\) has no ready endpoint/,
+      ],
+      [
+        'the local member (the install names this cluster) without ready endpoints: no gateway is involved, none is named',
+        (f) => {
+          f.localCluster = 'east';
+          f.federated = { ok: true, value: [federatedRow({ west: 1 })] };
+        },
+        'warn',
+        /^(?![\s\S]*gateway)shop\/cart-federated: member east \(this cluster\) has no ready endpoint: the pods of its Service shop\/cart are not ready, or its ports are named otherwise than shop\/cart-federated's \(an event on shop\/cart-federated says so\)$/,
+      ],
+      [
+        'a remote member without ready endpoints: its gateway may be why',
+        (f) => {
+          f.localCluster = 'east';
+          f.federated = { ok: true, value: [federatedRow({ east: 2 })] };
+        },
+        'warn',
+        /^shop\/cart-federated: member west has no ready endpoint: its pods are not ready, its ports are named otherwise than shop\/cart-federated's \(an event on shop\/cart-federated says so\), or its gateway does not answer \(isthmus gateways\)$/,
+      ],
+      [
+        'a remote member linked without a gateway (a flat network): no gateway to blame',
+        (f) => {
+          f.localCluster = 'east';
+          links(f)[0]!.link = link('west', { spec: { gatewayAddress: undefined } });
+          f.federated = { ok: true, value: [federatedRow({ east: 2 })] };
+        },
+        'warn',
+        /^(?![\s\S]*gateway)shop\/cart-federated: member west has no ready endpoint: its pods are not ready, or its ports are named otherwise/,
+      ],
+      [
+        "an install that does not name its cluster: the member no Link names is this cluster's",
+        (f) => {
+          f.federated = { ok: true, value: [federatedRow({ west: 1 })] };
+        },
+        'warn',
+        /^(?![\s\S]*gateway)shop\/cart-federated: member east \(this cluster\) has no ready endpoint/,
       ],
       [
         'affinity local, nothing serves: a failure still',
@@ -1558,6 +1676,83 @@ describe('deployments: why their pods are not available', () => {
       }),
     );
     expect(result.hints).toEqual([describeGateway, 'pod details need `list pods` in isthmus-system']);
+  });
+});
+
+describe('a cluster where Isthmus is not installed', () => {
+  /** What the gatherer reads from a cluster without the install: every read answers, with nothing. */
+  const uninstalled = (change: (f: CheckFacts) => void = () => {}) =>
+    facts((f) => {
+      f.installNamespace = { ok: true, value: 'absent' };
+      f.crds = {
+        ok: true,
+        value: { 'links.multicluster.isthmus.dev': false, 'trafficsplits.split.smi-spec.io': false },
+      };
+      f.deployments = { ok: true, value: [] };
+      f.links = { ok: false, error: 'the server could not find the requested resource' };
+      f.podVersions = { ok: true, value: [] };
+      f.mirrors = { ok: true, value: [] };
+      change(f);
+    });
+  const INSTALL =
+    'install it with `isthmus install --cluster-name <name> --trust-anchor <ca.crt> --issuer-cert <issuer.crt> --issuer-key <issuer.key> | kubectl apply -f -` (see `isthmus check --pre` first), or, if it is installed, check --context and --kubeconfig';
+
+  it('stops at one failure that says so and how to install, as linkerd check stops at a missing prerequisite', () => {
+    expect(runChecks(uninstalled())).toEqual([
+      {
+        description: 'Isthmus is installed in this cluster',
+        status: 'fail',
+        hints: [
+          `Isthmus is not installed in this cluster: no namespace isthmus-system, no CRD links.multicluster.isthmus.dev or trafficsplits.split.smi-spec.io, no Deployment isthmus-identity, isthmus-gateway or isthmus-controller; ${INSTALL}`,
+        ],
+      },
+    ]);
+  });
+
+  it('after `isthmus uninstall --keep-traffic-split-crd`: the CRD it kept is no install', () => {
+    const results = runChecks(
+      uninstalled((f) => {
+        if (f.crds.ok) f.crds.value['trafficsplits.split.smi-spec.io'] = true;
+      }),
+    );
+    expect(results.map((r) => r.hints)).toEqual([
+      [
+        `Isthmus is not installed in this cluster: no namespace isthmus-system, no CRD links.multicluster.isthmus.dev, no Deployment isthmus-identity, isthmus-gateway or isthmus-controller; ${INSTALL}`,
+      ],
+    ]);
+  });
+
+  it('while `kubectl delete` of an uninstall is emptying the namespace', () => {
+    const results = runChecks(
+      uninstalled((f) => {
+        f.installNamespace = { ok: true, value: 'terminating' };
+      }),
+    );
+    expect(results.map((r) => [r.status, r.hints])).toEqual([
+      [
+        'fail',
+        [
+          `Isthmus is not installed in this cluster: namespace isthmus-system is being deleted, no CRD links.multicluster.isthmus.dev or trafficsplits.split.smi-spec.io, no Deployment isthmus-identity, isthmus-gateway or isthmus-controller; ${INSTALL}`,
+        ],
+      ],
+    ]);
+  });
+
+  it('an install missing only some parts gets every check, which name what is missing', () => {
+    const partial = runChecks(
+      uninstalled((f) => {
+        f.installNamespace = { ok: true, value: 'active' };
+        if (f.crds.ok) f.crds.value['links.multicluster.isthmus.dev'] = true;
+      }),
+    );
+    expect(partial.length).toBe(CHECKS.length);
+    // Nor does a namespace that cannot be read stop them.
+    const unreadableNamespace = runChecks(
+      facts((f) => {
+        f.installNamespace = { ok: false, error: '403 Forbidden' };
+      }),
+    );
+    expect(unreadableNamespace.map((r) => r.status)).toEqual(CHECKS.map(() => 'ok'));
   });
 });
 

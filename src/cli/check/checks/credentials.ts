@@ -1,4 +1,4 @@
-import { REMOTE_ACCESS_SERVICE_ACCOUNT } from '../../../kube/keys.js';
+import { LINK_SERVICE_ACCOUNT_ANNOTATION, REMOTE_ACCESS_SERVICE_ACCOUNT } from '../../../kube/keys.js';
 import {
   type CheckFacts,
   type CheckResult,
@@ -14,16 +14,19 @@ const WHAT = "every Link's remote API credentials work";
 
 /**
  * The `isthmus link` that makes new credentials like these: the same account (a per-peer one
- * must not become the shared one) and, for a token that expires, a token that expires.
+ * must not become the shared one) and, for a token that expires, a token that expires. The account
+ * is the one the token names, else the one `isthmus link` recorded on the Link (which outlives a
+ * deleted Secret); a Link that records none, from an older `isthmus link`, gets the caveat instead.
  */
 function linkCommand(link: LinkFacts): string {
   const cluster = linkLabel(link.link);
-  const account =
-    link.tokenAccount && link.tokenAccount !== REMOTE_ACCESS_SERVICE_ACCOUNT
-      ? ` --service-account-name ${link.tokenAccount}`
-      : '';
+  const known = link.tokenAccount ?? link.link.metadata?.annotations?.[LINK_SERVICE_ACCOUNT_ANNOTATION];
+  const account = known && known !== REMOTE_ACCESS_SERVICE_ACCOUNT ? ` --service-account-name ${known}` : '';
   const duration = link.token ? ' --token-duration <duration>' : '';
-  return `\`isthmus link --context <${cluster}> --cluster-name ${cluster}${account}${duration} <the Link's other flags> | kubectl apply -f -\``;
+  const command = `\`isthmus link --context <${cluster}> --cluster-name ${cluster}${account}${duration} <the Link's other flags> | kubectl apply -f -\``;
+  return known
+    ? command
+    : `${command}, with the same --service-account-name as before if it was linked with an account made by \`isthmus allow\` (without it, the Link moves to the shared ${REMOTE_ACCESS_SERVICE_ACCOUNT} account)`;
 }
 
 /** What to do about each way the credentials can fail. */

@@ -1,11 +1,15 @@
 /**
  * Remote gateways alive, as the controller's probes see them (the Link's GatewayAlive condition).
- * A failed probe is a network problem unless the CRL bundle explains it: a gateway revoked here is
- * refused by ours, and a revoked issuer of this cluster gets ours refused by every gateway that loads
- * the same bundle. The hint then points at the revocation, not at the network.
+ * A failed probe is a network problem unless something here explains it. The probe goes through
+ * this cluster's gateway (its admin `/probe`, src/mirror/probe-worker.ts), so with no replica of it
+ * available every probe fails whatever the remote does: the hint then names our gateway and why
+ * (the Deployments check's facts). Otherwise the CRL bundle may explain it: a gateway revoked here
+ * is refused by ours, and a revoked issuer of this cluster gets ours refused by every gateway that
+ * loads the same bundle. The hint then points at the revocation, not at the network.
  */
 import { hostPort } from '../../../host-port.js';
 import { parseLinkSpec } from '../../../mirror/link-config.js';
+import { podLines } from '../pod-diagnosis.js';
 import {
   type CheckFacts,
   type CheckResult,
@@ -14,6 +18,7 @@ import {
   linkLabel,
   rejectedByController,
 } from '../types.js';
+import { DEPLOYMENTS_CHECK, notAvailable } from './deployments.js';
 import { resultOf, unreadable } from './result.js';
 import { REVOCATION_CHECK, revocationsOf } from './revocation.js';
 
@@ -26,6 +31,7 @@ export function checkGatewaysAlive(facts: CheckFacts): CheckResult {
   const warnings: string[] = [];
   let probed = 0;
   const revoked = revocationsOf(facts);
+  const localDown = localGatewayDown(facts);
   for (const linked of facts.links.value) {
     const { link } = linked;
     const parsed = parseLinkSpec(link, { localGateway: facts.gatewayInstalled });
@@ -41,11 +47,13 @@ export function checkGatewaysAlive(facts: CheckFacts): CheckResult {
     if (alive?.status === 'True') continue;
     if (alive?.status === 'False') {
       const gatewayRevoked = revoked?.gateways.get(linked);
-      const why = gatewayRevoked
-        ? `its certificate is revoked here (${gatewayRevoked}), so this cluster's gateway refuses it: ${name} needs a gateway certificate from an issuer that is not revoked (see ${REVOCATION_CHECK})`
-        : revoked?.issuer
-          ? `this cluster's issuer is revoked (see ${REVOCATION_CHECK}), and gateways that load the same CRL refuse this cluster's gateway: renew this cluster's issuer first`
-          : `check that the ${name} gateway runs and that this cluster's gateway can reach its port`;
+      const why =
+        localDown ??
+        (gatewayRevoked
+          ? `its certificate is revoked here (${gatewayRevoked}), so this cluster's gateway refuses it: ${name} needs a gateway certificate from an issuer that is not revoked (see ${REVOCATION_CHECK})`
+          : revoked?.issuer
+            ? `this cluster's issuer is revoked (see ${REVOCATION_CHECK}), and gateways that load the same CRL refuse this cluster's gateway: renew this cluster's issuer first`
+            : `check that the ${name} gateway runs and that this cluster's gateway can reach its port`);
       failures.push(
         `Link ${name}: gateway ${gw} is not alive (${withoutAddress(alive.message) || alive.reason}); ${why}`,
       );
@@ -56,6 +64,27 @@ export function checkGatewaysAlive(facts: CheckFacts): CheckResult {
   // Links without a gateway (a flat pod network) have nothing to probe: say so rather than tick it.
   if (probed === 0 && facts.links.value.length > 0) return resultOf(`${WHAT}: no Link has a gateway`, []);
   return resultOf(WHAT, failures, warnings);
+}
+
+/**
+ * Why no probe can pass here, whatever the remote gateway does: this cluster's gateway has no
+ * available replica. Said with its first unready pod's reason, and identity's state when identity
+ * runs nothing either (a gateway gets its certificates from it, and dials no peer without one).
+ */
+function localGatewayDown(facts: CheckFacts): string | undefined {
+  if (!facts.gatewayInstalled || !facts.deployments.ok) return undefined;
+  const deployments = facts.deployments.value;
+  const gateway = deployments.find((d) => d.name === 'isthmus-gateway');
+  const down = notAvailable(gateway);
+  if (!down) return undefined;
+  const identityDown = notAvailable(deployments.find((d) => d.name === 'isthmus-identity'));
+  const why = [
+    ...(gateway && gateway.replicas > 0 ? [`0/${gateway.replicas}`] : []),
+    ...(gateway?.pods ? podLines(gateway.pods).filter((l) => l.startsWith('pod ')) : []).slice(0, 1),
+    ...(identityDown ? [`isthmus-identity, which issues its certificates, ${identityDown}`] : []),
+  ];
+  const detail = why.length > 0 ? ` (${why.join('; ')})` : '';
+  return `the probe goes through this cluster's gateway, which ${down}${detail}: fix it first (see "${DEPLOYMENTS_CHECK}")`;
 }
 
 /** The probe's message names the gateway too (`gateway a:4143 unreachable: …`): once is enough. */

@@ -8,6 +8,7 @@ import { checkDeployments } from './deployments.js';
 import { checkFederated } from './federated.js';
 import { checkGatewayListeners } from './gateway-listeners.js';
 import { checkGatewaysAlive } from './gateways-alive.js';
+import { notInstalled } from './installed.js';
 import { checkExportsMirrored, checkLinksValid } from './links.js';
 import { checkMirrorEndpoints, checkMirrorsOwned } from './mirrors.js';
 import { checkPermissions } from './permissions.js';
@@ -36,8 +37,10 @@ export const CHECKS: readonly Check[] = [
   checkVersions,
 ];
 
+/** Every check, or only the failure that Isthmus is not installed here (installed.ts). */
 export function runChecks(facts: CheckFacts, checks: readonly Check[] = CHECKS): CheckResult[] {
-  return checks.map((check) => check(facts));
+  const missing = notInstalled(facts);
+  return missing ? [missing] : checks.map((check) => check(facts));
 }
 
 export { expiryVerdict } from './certificates.js';
