@@ -30,6 +30,9 @@ export function watchCredentials(
     ...(backoff ? { backoff } : {}),
   });
   informer.onEvent(changed);
+  // A watch that works again (a Role re-applied) may find the Secret as it was, so no event:
+  // the Secret is read again all the same, as the Role's loss may be why it could not be.
+  informer.onHealth((h) => h.connected && changed());
   informer.start();
   return informer;
 }
@@ -67,10 +70,11 @@ export async function readCredentials(
   namespace: string,
   name: string,
   cluster: string,
+  signal?: AbortSignal,
 ): Promise<V1Secret> {
   let secret: V1Secret | undefined;
   try {
-    secret = await client.get<V1Secret>(R.secrets, namespace, name);
+    secret = await client.get<V1Secret>(R.secrets, namespace, name, signal ? { signal } : {});
   } catch (err) {
     if (!isIsthmusError(err, 'KUBE_FORBIDDEN')) throw err;
     throw new IsthmusError(

@@ -18,7 +18,7 @@ import { type LinkConfig, type ParsedLink, parseLinkSpec } from './link-config.j
 import { linkStatus, sameStatus } from './link-status.js';
 import { LinkWatcher } from './link-watcher.js';
 import type { SharedLocal } from './shared.js';
-import { WorkQueue } from './work-queue.js';
+import { STOP_GRACE_MS, WorkQueue } from './work-queue.js';
 
 /** Queue key (Link keys are `namespace/name`): remove the mirrors of clusters no Link targets. */
 const SWEEP = '@sweep';
@@ -27,6 +27,7 @@ export class LinkManager {
   private readonly watchers = new Map<string, { watcher: LinkWatcher; config: LinkConfig }>();
   private readonly queue: WorkQueue;
   private readonly unsubscribe: (() => void)[] = [];
+  private stopped = false;
 
   constructor(
     private readonly links: Informer<Link>,
@@ -67,10 +68,18 @@ export class LinkManager {
     return this.watchers.get(`${namespace}/${name}`)?.watcher;
   }
 
+  /**
+   * Bounded like each watcher's stop (link-watcher.ts), and alongside them: a Link sync still
+   * running starts no watcher, and one it updates does nothing once stopped.
+   */
   async stop(): Promise<void> {
+    this.stopped = true;
     for (const u of this.unsubscribe.splice(0)) u();
-    await this.queue.stop();
-    await Promise.all([...this.watchers.values()].map((w) => w.watcher.stop()));
+    const [abandoned] = await Promise.all([
+      this.queue.stop({ graceMs: STOP_GRACE_MS }),
+      ...[...this.watchers.values()].map((w) => w.watcher.stop()),
+    ]);
+    if (abandoned) this.shared.log.warn({}, 'stopped with a Link sync still waiting for the API server');
     this.watchers.clear();
   }
 
@@ -131,6 +140,7 @@ export class LinkManager {
       for (const [other, w] of this.watchers) {
         if (w.config.clusterName === valid.config.clusterName) await this.stopWatcher(other);
       }
+      if (this.stopped) return;
       const watcher = new LinkWatcher(link, valid.config, this.shared);
       this.watchers.set(key, { watcher, config: valid.config });
       watcher.start();

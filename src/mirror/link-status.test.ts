@@ -21,6 +21,20 @@ describe('linkStatus', () => {
     ['healthy', {}, 'Ready', 'True', 'Synced'],
     ['invalid', { invalid: 'bad port' }, 'Ready', 'False', 'LinkInvalid'],
     ['no secret', { credentialsError: 'secret missing' }, 'Ready', 'False', 'CredentialsUnavailable'],
+    [
+      'secret gone, connection kept',
+      { credentialsError: 'secret missing', credentialsKept: true },
+      'Ready',
+      'True',
+      'Synced',
+    ],
+    [
+      'secret gone, connection kept',
+      { credentialsError: 'secret missing', credentialsKept: true },
+      'RemoteAPIAvailable',
+      'True',
+      'Connected',
+    ],
     ['first list pending', { remoteSynced: false }, 'Ready', 'False', 'Syncing'],
     [
       'remote API down',
@@ -33,6 +47,20 @@ describe('linkStatus', () => {
     ['gateway unknown', { gatewayAlive: 'unknown' }, 'GatewayAlive', 'Unknown', 'NotProbedYet'],
   ])('%s', (_n, over, type, status, reason) => {
     expect(cond({ ...base, ...over }, type)).toMatchObject({ status, reason });
+  });
+
+  it('a Link that keeps its connection without its Secret says so in Ready, with what it runs on', () => {
+    const kept = { ...base, credentialsError: 'Secret creds not found', credentialsKept: true };
+    expect(cond(kept, 'Ready')?.message).toBe(
+      '2 services mirrored; Secret creds not found: the connection keeps running on the credentials read before (a restarted controller cannot connect until the Secret is usable again)',
+    );
+    expect(cond({ ...kept, remoteSynced: false }, 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'Syncing',
+      message: expect.stringMatching(
+        /^waiting for the first list of the remote cluster; Secret creds not found: /,
+      ),
+    });
   });
 
   it('a Link without a gateway has no GatewayAlive condition', () => {

@@ -5,7 +5,10 @@
  *
  * Conditions (types and reasons):
  * - Ready: True/Synced when the remote list is complete; False/LinkInvalid (spec rejected),
- *   False/CredentialsUnavailable (Secret missing or unusable), False/Syncing (first list pending).
+ *   False/CredentialsUnavailable (Secret missing or unusable, and no connection made with it
+ *   before), False/Syncing (first list pending). A Secret gone or unusable while a connection made
+ *   with it runs does not make the Link unready: that connection keeps running on the credentials
+ *   read before, and the Ready message says so (CREDENTIALS_KEPT), until the Secret is usable again.
  * - RemoteAPIAvailable: True/Connected; False/Unreachable while list/watch of the remote fails
  *   (mirrors are kept meanwhile).
  * - GatewayAlive: True/ProbeSucceeded; False/ProbeFailed after failureThreshold failures;
@@ -22,10 +25,16 @@ import type { GatewayAlive } from './plan-mirror.js';
  */
 export const MAX_LISTED_SERVICES = 100;
 
+/** Appended, after the credentials' error, to the Ready message of a Link that keeps its connection. */
+export const CREDENTIALS_KEPT =
+  'the connection keeps running on the credentials read before (a restarted controller cannot connect until the Secret is usable again)';
+
 export interface LinkState {
   generation?: number;
   invalid?: string;
   credentialsError?: string;
+  /** The credentials are unusable, but a connection made with those read before runs on. */
+  credentialsKept?: boolean;
   remoteSynced: boolean;
   remoteApiUp: boolean;
   remoteApiError?: string;
@@ -44,18 +53,24 @@ type Cond = Pick<V1Condition, 'type' | 'status' | 'reason' | 'message'>;
 
 function conditions(s: LinkState): Cond[] {
   let ready: Cond;
+  const kept = s.credentialsError && s.credentialsKept ? `; ${s.credentialsError}: ${CREDENTIALS_KEPT}` : '';
   if (s.invalid) ready = { type: 'Ready', status: 'False', reason: 'LinkInvalid', message: s.invalid };
-  else if (s.credentialsError)
+  else if (s.credentialsError && !s.credentialsKept)
     ready = { type: 'Ready', status: 'False', reason: 'CredentialsUnavailable', message: s.credentialsError };
   else if (!s.remoteSynced)
     ready = {
       type: 'Ready',
       status: 'False',
       reason: 'Syncing',
-      message: 'waiting for the first list of the remote cluster',
+      message: `waiting for the first list of the remote cluster${kept}`,
     };
   else
-    ready = { type: 'Ready', status: 'True', reason: 'Synced', message: `${s.mirrored} services mirrored` };
+    ready = {
+      type: 'Ready',
+      status: 'True',
+      reason: 'Synced',
+      message: `${s.mirrored} services mirrored${kept}`,
+    };
   if (s.invalid) return [ready];
   const api: Cond = s.remoteApiUp
     ? { type: 'RemoteAPIAvailable', status: 'True', reason: 'Connected', message: 'remote API reachable' }

@@ -21,14 +21,15 @@ import {
 } from './credentials-watch.js';
 import { NO_DIRECT_ENDPOINTS } from './direct-endpoints.js';
 import type { LinkConfig } from './link-config.js';
-import { type LinkState, linkStatus, sameStatus } from './link-status.js';
+import { LinkMetrics } from './link-metrics.js';
+import { CREDENTIALS_KEPT, type LinkState, linkStatus, sameStatus } from './link-status.js';
 import { mirroredKeys, remoteKeyOf, type SyncContext, syncService } from './mirror-sync.js';
 import type { ServiceMirrorStatus } from './plan-mirror.js';
 import { ProbeWorker } from './probe-worker.js';
 import { RemoteCluster } from './remote-cluster.js';
 import { preferredGateway } from './remote-gateway.js';
 import type { SharedLocal } from './shared.js';
-import { WorkQueue } from './work-queue.js';
+import { STOP_GRACE_MS, WorkQueue } from './work-queue.js';
 
 /** Queue keys that are not Services: connect to the remote API; write the Link status. */
 const CONNECT = '@connect';
@@ -45,10 +46,13 @@ export class LinkWatcher {
   private readonly queue: WorkQueue;
   private readonly probe: ProbeWorker;
   private readonly statuses = new Map<string, ServiceMirrorStatus>();
-  private readonly firstSeen = new Map<string, number>();
-  private readonly readyObserved = new Set<string>();
   /** Entries of `statuses` whose reason is Mirrored. */
   private mirroredCount = 0;
+  /** A remote list has completed once: from then on `statuses` says what is mirrored. */
+  private listedOnce = false;
+  private readonly metrics: LinkMetrics;
+  /** Aborted by stop(): ends a read of the credentials in flight. */
+  private readonly abort = new AbortController();
   private readonly unsubscribe: (() => void)[] = [];
   /** undefined until the remote API has answered or failed once. */
   private remoteApiUp: boolean | undefined;
@@ -69,6 +73,7 @@ export class LinkWatcher {
   ) {
     this.link = link;
     this.config = config;
+    this.metrics = new LinkMetrics(shared.metrics, shared.leadership, config.clusterName);
     this.queue = new WorkQueue({
       concurrency: shared.workers,
       ...(shared.queueBackoff ? { backoff: shared.queueBackoff } : {}),
@@ -127,7 +132,10 @@ export class LinkWatcher {
         for (const key of this.remote?.serviceKeys(ns) ?? []) this.queue.add(key);
       }),
       shared.onGatewayAddresses(() => this.enqueueAll()),
-      shared.leadership.subscribe((leading) => leading && this.enqueueAll()),
+      shared.leadership.subscribe((leading) => {
+        if (leading) this.enqueueAll();
+        else this.metrics.steppedDown();
+      }),
     );
     if (this.config.hasGateway) this.probe.start();
     this.watchCredentials();
@@ -140,6 +148,7 @@ export class LinkWatcher {
    * status write): nothing to re-reconcile, but the status must name the generation it has seen.
    */
   setLink(link: Link): void {
+    if (this.stopped) return;
     const before = this.link.metadata?.generation;
     this.link = link;
     if (link.metadata?.generation !== before) this.queue.add(STATUS);
@@ -151,6 +160,7 @@ export class LinkWatcher {
    * one is not carried over (probe-worker.ts); the mirrors lead to the new one at once.
    */
   update(link: Link, config: LinkConfig): void {
+    if (this.stopped) return;
     const before = this.config;
     this.link = link;
     this.config = config;
@@ -189,14 +199,24 @@ export class LinkWatcher {
     return linkStatus(this.state(), this.link.status);
   }
 
+  /**
+   * Stops at once whatever the remote does: the remote client is closed first (every remote
+   * request in flight ends, a connect reading the credentials is aborted), and a handler still
+   * running after STOP_GRACE_MS (stuck on the local API) is not waited for.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.abort.abort();
     for (const u of this.unsubscribe.splice(0)) u();
     this.stopProbing();
-    await this.queue.stop();
-    await Promise.all([this.disconnect(), this.credentials?.stop()]);
-    this.shared.metrics.remoteApiUp.remove({ target_cluster_name: this.config.clusterName });
-    this.exposeLifetime(undefined);
+    const disconnected = this.disconnect();
+    if (await this.queue.stop({ graceMs: STOP_GRACE_MS }))
+      this.shared.log.warn(
+        { link: this.config.linkName },
+        'stopped with a sync still waiting for the API server',
+      );
+    await Promise.all([disconnected, this.credentials?.stop()]);
+    this.metrics.remove();
   }
 
   /**
@@ -225,14 +245,16 @@ export class LinkWatcher {
     if (key === CONNECT) return this.connect();
     if (key === STATUS) return this.writeStatus();
     if (!this.shared.leadership.isLeader()) return;
-    // Nothing is decided on a partial view; the complete list re-queues every key.
-    if (!this.remote?.isSynced) return;
+    // Nothing is decided on a partial view; the complete list re-queues every key. Until the first
+    // list, the count is of the mirrors there are, which a local event may have changed.
+    if (!this.remote?.isSynced) {
+      if (!this.listedOnce) this.queue.add(STATUS);
+      return;
+    }
     const [namespace = '', name = ''] = key.split('/');
     this.shared.metrics.syncs.inc({ target_cluster_name: this.config.clusterName });
     const result = await syncService(this.context(), namespace, name);
-    // A mirror found ready and left as it was is not a new export: nothing to time.
-    const sliceWritten = result.applied.some((a) => a.action === 'applySlice' && a.outcome !== 'unchanged');
-    this.record(key, result.status, result.ready, sliceWritten);
+    this.record(key, result.status, result.ready);
     this.queue.add(STATUS);
     for (const a of result.applied) {
       if (a.outcome !== 'unchanged')
@@ -245,20 +267,13 @@ export class LinkWatcher {
     }
   }
 
-  private record(
-    key: string,
-    status: ServiceMirrorStatus | undefined,
-    ready: boolean,
-    sliceWritten: boolean,
-  ): void {
+  private record(key: string, status: ServiceMirrorStatus | undefined, ready: boolean): void {
     const before = this.statuses.get(key);
     if (!status) {
       this.statuses.delete(key);
-      this.firstSeen.delete(key);
-      this.readyObserved.delete(key);
+      this.metrics.forget(key);
     } else {
       this.statuses.set(key, status);
-      if (!this.firstSeen.has(key)) this.firstSeen.set(key, Date.now());
       // Worth telling: not mirrored, or mirrored without some of its ports (a message says which).
       if (
         (status.reason !== 'Mirrored' || status.message) &&
@@ -273,27 +288,22 @@ export class LinkWatcher {
         else this.shared.log.warn(fields, message);
         void this.shared.recorder?.record(this.link, intended ? 'Normal' : 'Warning', reason, message);
       }
-      if (ready && !this.readyObserved.has(key)) {
-        this.readyObserved.add(key);
-        if (sliceWritten) this.observeExportToReady(key);
-      }
+      // An export (export-timing.ts) is timed when its mirror is first ready.
+      if (ready) this.metrics.ready(key);
     }
     // Counted incrementally: a scan of every status per sync made the initial sync O(N²).
     this.mirroredCount += (status?.reason === 'Mirrored' ? 1 : 0) - (before?.reason === 'Mirrored' ? 1 : 0);
-    this.shared.metrics.mirroredServices.set(
-      { target_cluster_name: this.config.clusterName },
-      this.mirroredCount,
-    );
+    this.metrics.mirrored(() => this.mirrored());
   }
 
-  /** From the remote Service's creation (or, without it, first sight) to ready local endpoints. */
-  private observeExportToReady(key: string): void {
-    const [ns = '', name = ''] = key.split('/');
-    const svc = this.remote?.service(ns, name);
-    const created = Date.parse(String(svc?.metadata?.creationTimestamp ?? ''));
-    const since = Number.isFinite(created) ? created : (this.firstSeen.get(key) ?? Date.now());
-    const seconds = Math.max(0, (Date.now() - since) / 1000);
-    this.shared.metrics.exportToReady.observe({ target_cluster_name: this.config.clusterName }, seconds);
+  /**
+   * Services mirrored: once a remote list has completed, those the syncs found mirrored; before,
+   * the mirrors of this Link that exist (remote keys with a mirror of ours, as Linkerd's `mc
+   * gateways` counts mirror Services), so a controller restarted while the remote API is
+   * unreachable does not say 0 of mirrors that are there and serve.
+   */
+  private mirrored(): number {
+    return this.listedOnce ? this.mirroredCount : mirroredKeys(this.context()).length;
   }
 
   private state(): LinkState {
@@ -302,11 +312,13 @@ export class LinkWatcher {
       remoteApiUp: this.remoteApiUp === true,
       gatewayAlive: this.config.hasGateway ? this.probe.alive : undefined,
       gatewayAddresses: this.gatewayAddresses(),
-      mirrored: this.mirroredCount,
+      mirrored: this.mirrored(),
       problems: [...this.statuses.values()].filter((x) => x.reason !== 'Mirrored'),
     };
     if (this.link.metadata?.generation !== undefined) s.generation = this.link.metadata.generation;
     if (this.credentialsError) s.credentialsError = this.credentialsError;
+    // A connection made with credentials read before keeps running (connect()).
+    if (this.credentialsError && this.remote) s.credentialsKept = true;
     if (this.remoteApiError) s.remoteApiError = this.remoteApiError;
     if (this.probe.lastError) s.probeError = this.probe.lastError;
     const target = this.config.hasGateway ? this.probe.target : undefined;
@@ -315,6 +327,7 @@ export class LinkWatcher {
   }
 
   private async writeStatus(): Promise<void> {
+    this.metrics.mirrored(() => this.mirrored());
     if (!this.shared.leadership.isLeader()) return;
     const current = this.shared.client;
     const link = await current.get<Link>(R.links, this.config.linkNamespace, this.config.linkName);
@@ -407,8 +420,11 @@ export class LinkWatcher {
 
   /**
    * Reads the credentials Secret and, unless the remote informers already run on this content,
-   * starts them on it (replacing any on older content); retried by the queue on failure. A Secret
-   * gone or unusable while connected keeps the working connection, and the status says why.
+   * starts them on it (replacing any on older content). Without a working connection a failure is
+   * thrown (retried by the queue, a failed sync) and the remote API counts as down: there is
+   * nothing it could be listed with. A Secret gone or unusable while connected keeps the working
+   * connection, as Linkerd's service mirror does: the status and one Warning say so, and the
+   * Secret's watch brings it back here when the Secret changes (credentials-watch.ts).
    */
   private async connect(): Promise<void> {
     if (this.stopped) return;
@@ -422,6 +438,7 @@ export class LinkWatcher {
         config.linkNamespace,
         config.credentialsSecret,
         config.clusterName,
+        this.abort.signal,
       );
       fingerprint = credentialsFingerprint(secret);
       if (this.remote && fingerprint === this.connectedWith) {
@@ -431,8 +448,11 @@ export class LinkWatcher {
       client = shared.remoteClient(secret);
       lifetime = credentialsLifetime(secret);
     } catch (err) {
-      this.credentialsError = describeError(err);
-      this.queue.add(STATUS);
+      if (this.stopped) return;
+      this.credentialsUnavailable(describeError(err));
+      if (this.remote) return;
+      // Nothing to list with: down (0, not absent), as RemoteAPIAvailable says with this reason.
+      this.metrics.remoteApiUp(false);
       throw err;
     }
     // stop() or a Link edit may have come while the Secret was read: connect on the newest config.
@@ -444,8 +464,12 @@ export class LinkWatcher {
     this.clearCredentialsError();
     if (this.remote) shared.log.info({ link: config.linkName }, 'credentials changed: reconnecting');
     await this.disconnect();
+    if (this.stopped) {
+      client.close();
+      return;
+    }
     this.connectedWith = fingerprint;
-    this.exposeLifetime(lifetime);
+    this.metrics.lifetime(lifetime);
     const carried = this.knownGateway ? { addresses: this.knownGateway.addresses } : {};
     const remote: RemoteCluster = new RemoteCluster(
       client,
@@ -453,17 +477,17 @@ export class LinkWatcher {
       shared,
       {
         changed: (key) => this.queue.add(key),
+        exported: (key, at) => {
+          if (this.remote === remote) this.metrics.exported(key, at);
+        },
         synced: () => {
           const services = remote.serviceKeys().length;
           shared.log.info({ link: this.config.linkName, services }, 'remote caches synced');
+          this.listedOnce = true;
           this.enqueueAll();
         },
         health: (connected, error) => {
-          if (this.remote !== remote) return;
-          this.remoteApiUp = connected;
-          this.remoteApiError = error;
-          shared.metrics.remoteApiUp.set({ target_cluster_name: this.config.clusterName }, connected ? 1 : 0);
-          this.queue.add(STATUS);
+          if (this.remote === remote) this.setRemoteApi(connected, error);
         },
         gatewayAddresses: (addresses, fromService) => {
           if (this.remote !== remote) return;
@@ -482,18 +506,27 @@ export class LinkWatcher {
     remote.start();
   }
 
+  /** Whether the remote API can be listed and watched (RemoteAPIAvailable, isthmus_remote_api_up). */
+  private setRemoteApi(up: boolean, error: string | undefined): void {
+    this.remoteApiUp = up;
+    this.remoteApiError = error;
+    this.metrics.remoteApiUp(up);
+    this.queue.add(STATUS);
+  }
+
   /**
-   * The token in use: its expiry, and its whole lifetime (alerts warn, as `isthmus check` does,
-   * within a tenth of it); no series for a token that never expires.
+   * The credentials could not be read or used. Said once per reason: with a working connection
+   * kept, as a Warning (log and Event), since the Link goes on working until a restart; without,
+   * the queue reports the failed connect.
    */
-  private exposeLifetime(lifetime: ReturnType<typeof credentialsLifetime>): void {
-    const labels = { target_cluster_name: this.config.clusterName };
-    const { credentialsExpiration, credentialsLifetime: life } = this.shared.metrics;
-    if (lifetime) credentialsExpiration.set(labels, lifetime.expiresAt.getTime() / 1000);
-    else credentialsExpiration.remove(labels);
-    if (lifetime?.notBefore)
-      life.set(labels, (lifetime.expiresAt.getTime() - lifetime.notBefore.getTime()) / 1000);
-    else life.remove(labels);
+  private credentialsUnavailable(message: string): void {
+    if (message === this.credentialsError) return;
+    this.credentialsError = message;
+    this.queue.add(STATUS);
+    if (!this.remote) return;
+    const note = `${message}: ${CREDENTIALS_KEPT}`;
+    this.shared.log.warn({ link: this.config.linkName, reason: 'CredentialsUnavailable' }, note);
+    void this.shared.recorder?.record(this.link, 'Warning', 'CredentialsUnavailable', note);
   }
 
   private clearCredentialsError(): void {

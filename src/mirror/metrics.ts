@@ -84,7 +84,7 @@ export const mirrorMetrics = perRegistry((registers): MirrorMetrics => {
     }),
     exportToReady: new Histogram({
       name: 'isthmus_export_to_ready_seconds',
-      help: 'From remote Service creation (or first sight) to ready local mirror endpoints',
+      help: 'From a remote Service becoming exported (made exported, or labelled later; never the list that starts a watch) to ready local mirror endpoints',
       labelNames: ['target_cluster_name'],
       buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers,

@@ -12,7 +12,7 @@ import type { V1EndpointSlice, V1Namespace, V1Service } from '../kube/types.js';
 import { type Sandbox, startSandbox } from '../sandbox/index.js';
 import { NO_DIRECT_ENDPOINTS } from './direct-endpoints.js';
 import { mirrorMetrics } from './metrics.js';
-import { type SyncContext, syncService } from './mirror-sync.js';
+import { type SyncContext, type SyncResult, syncService } from './mirror-sync.js';
 import { PortAllocator } from './port-allocator.js';
 import { Leadership, type SharedLocal, silentLogger } from './shared.js';
 import { linkConfig, remoteService } from './test-builders.js';
@@ -80,6 +80,12 @@ async function context(
   return { ctx, allocator };
 }
 
+/** The sync left west's shop/api without a mirror, for `reason`. */
+function expectNotMirrored(result: SyncResult, reason: string, message: unknown): void {
+  expect(result.status).toEqual({ namespace: 'shop', name: 'api', reason, message });
+  expect(result.ready).toBe(false);
+}
+
 describe('syncService', () => {
   it('a create refused because the namespace is being deleted, before the cache shows it: MissingNamespace, retried', async () => {
     await admin.create(R.namespaces, { metadata: { name: 'shop' } });
@@ -98,13 +104,11 @@ describe('syncService', () => {
 
     const { ctx, allocator } = await context(admin, namespaces);
     const result = await syncService(ctx, 'shop', 'api');
-    expect(result.status).toEqual({
-      namespace: 'shop',
-      name: 'api',
-      reason: 'MissingNamespace',
-      message: 'namespace shop is being deleted locally: mirrored again once it is re-created',
-    });
-    expect(result.ready).toBe(false);
+    expectNotMirrored(
+      result,
+      'MissingNamespace',
+      'namespace shop is being deleted locally: mirrored again once it is re-created',
+    );
     // Retried with the queue's backoff: the namespace's own events re-queue the key as well.
     expect(result.retry).toBeDefined();
     expect(isRetryable(result.retry)).toBe(true);
@@ -112,7 +116,7 @@ describe('syncService', () => {
     expect(await admin.get(R.services, 'shop', 'api-west')).toBeUndefined();
   });
 
-  it('a create that RBAC refuses is thrown as terminal: not retried in a loop', async () => {
+  it('a create that RBAC refuses is ApplyFailed, its error terminal: not retried in a loop', async () => {
     await admin.create(R.namespaces, { metadata: { name: 'shop' } });
     sandbox.addToken('read-only', {
       username: 'read-only',
@@ -121,10 +125,18 @@ describe('syncService', () => {
     const readOnly = KubeClient.fromKubeconfigString(sandbox.kubeconfig({ token: 'read-only', user: 'ro' }));
     clients.push(readOnly);
     const namespaces = await synced(createInformer<V1Namespace>(admin, R.namespaces));
-    const { ctx } = await context(readOnly, namespaces);
-    await expect(syncService(ctx, 'shop', 'api')).rejects.toMatchObject({
-      code: 'KUBE_FORBIDDEN',
-      terminal: true,
-    });
+    const { ctx, allocator } = await context(readOnly, namespaces);
+    const result = await syncService(ctx, 'shop', 'api');
+    // Not Mirrored: the status says what the API server answered.
+    expectNotMirrored(
+      result,
+      'ApplyFailed',
+      expect.stringMatching(
+        /^the local API server refused the mirror: POST .*: 403 Forbidden: services is forbidden: User "read-only" cannot create resource "services"/,
+      ),
+    );
+    // Thrown by the watcher after it is recorded: a failed sync, not retried.
+    expect(result.retry).toMatchObject({ code: 'KUBE_FORBIDDEN', terminal: true });
+    expect(allocator.owned('shop/api-west').size).toBe(0);
   });
 });

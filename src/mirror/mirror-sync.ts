@@ -61,7 +61,10 @@ export interface SyncResult {
   status?: ServiceMirrorStatus;
   ready: boolean;
   applied: AppliedAction[];
-  /** Recorded in the status and to be retried with backoff (the key stays queued). */
+  /**
+   * Recorded in the status, then thrown: a failed sync, retried with backoff (the key stays
+   * queued) unless it is terminal.
+   */
   retry?: IsthmusError;
 }
 
@@ -194,6 +197,16 @@ async function planAndApply(
     if (isIsthmusError(err, 'MIRROR_NAMESPACE_FORBIDDEN')) {
       shared.allocator.free(owner);
       const status = { ...plan.status, reason: 'MissingNamespace' as const, message: err.message };
+      return { plan: { ...plan, ready: false, status }, applied: [], retry: err };
+    }
+    // Any other refusal that retrying cannot change (RBAC's 403, a 400): the mirror is not as
+    // planned, maybe not there at all, and the status must not go on saying it is. Still a failed
+    // sync (counted, logged); terminal, so retried only when the key is queued again. The ports of
+    // a mirror that exists stay with it: its annotation claims them.
+    if (isIsthmusError(err) && err.terminal) {
+      if (!local.service) shared.allocator.free(owner);
+      const message = `the local API server refused the mirror: ${err.message}`;
+      const status = { ...plan.status, reason: 'ApplyFailed' as const, message };
       return { plan: { ...plan, ready: false, status }, applied: [], retry: err };
     }
     throw err;

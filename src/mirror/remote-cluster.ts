@@ -18,6 +18,7 @@ import { R } from '../kube/resources.js';
 import type { V1EndpointSlice, V1LabelSelector, V1Service } from '../kube/types.js';
 import { dropManagedFields, trimRemoteService, trimRemoteSlice } from './cache-trim.js';
 import { type DirectEndpoints, directEndpoints } from './direct-endpoints.js';
+import { exportedAt } from './export-timing.js';
 import { type LinkConfig, selectorMatches, selectorToQuery } from './link-config.js';
 import type { RemoteEndpoints, RemoteService } from './mirror-sync.js';
 import { gatewayHosts, resolveHosts } from './remote-gateway.js';
@@ -26,6 +27,12 @@ import type { SharedLocal } from './shared.js';
 export interface RemoteClusterEvents {
   /** A remote Service (`namespace/name`) or one of its EndpointSlices changed. */
   changed(key: string): void;
+  /**
+   * A remote Service became an export at `at` (local ms, export-timing.ts): a watch delivered it
+   * after the first list (or a relist after 410 Gone found it new), and no selector picked it
+   * before. Never called for what the first list holds.
+   */
+  exported(key: string, at: number): void;
   /** Every remote cache holds a complete list: orphans may now be judged. */
   synced(): void;
   health(connected: boolean, error?: string): void;
@@ -117,8 +124,18 @@ export class RemoteCluster {
       if (!this.stopped) events.health(h.connected, h.connected ? undefined : describeError(h.lastError));
     });
     for (const informer of [services, federated, discovered]) {
-      informer?.onEvent((e) => this.serviceEvent(e));
-      informer?.start();
+      if (!informer) continue;
+      // The first list's events come before `synced` resolves (its handlers run first), every
+      // watch event after: only those can be exports.
+      let listed = false;
+      informer.synced.then(
+        () => {
+          listed = true;
+        },
+        () => {},
+      );
+      informer.onEvent((e) => this.serviceEvent(e, listed ? informer : undefined));
+      informer.start();
     }
     slices.onEvent((e) => {
       this.indexSlice(e);
@@ -161,11 +178,18 @@ export class RemoteCluster {
     return this.gatewayListed;
   }
 
+  /**
+   * Closes the client first: that ends every request in flight at once, one still connecting
+   * included (a remote that accepts TCP and never answers holds a TLS handshake until undici's
+   * 10 s connect timeout, which an informer's abort signal does not cut short), so a controller's
+   * stop or reconnect never waits on the remote.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.resolveTimer);
     for (const entry of this.leaving.values()) clearTimeout(entry.timer);
     this.leaving.clear();
+    this.client.close();
     await Promise.all([
       this.services?.stop(),
       this.federated?.stop(),
@@ -173,7 +197,6 @@ export class RemoteCluster {
       this.slices.stop(),
       this.gateway?.stop(),
     ]);
-    this.client.close();
   }
 
   /** The Link's `gatewayAddress` changed: the fallback used while the LB Service has no ingress. */
@@ -229,10 +252,12 @@ export class RemoteCluster {
     return { ready, hostnames: hostnames.sort() };
   }
 
-  /** A Service event of one of the three watches. */
-  private serviceEvent(e: InformerEvent<V1Service>): void {
+  /** A Service event of one of the three watches; `watched`: that watch, once it has listed. */
+  private serviceEvent(e: InformerEvent<V1Service>, watched: Informer<V1Service> | undefined): void {
     const key = keyOf(e.object);
     const [namespace = '', name = ''] = key.split('/');
+    if (watched && e.type === 'add' && !this.pickedElsewhere(key, watched))
+      this.events.exported(key, exportedAt(e.object.metadata?.creationTimestamp, Date.now()));
     // Whatever was held for the key: a watch reports it again, or it leaves once more.
     this.forget(key);
     const cached = [this.services, this.federated, this.discovered].some((i) => i?.get(namespace, name));
@@ -250,6 +275,16 @@ export class RemoteCluster {
     const entry: Leaving = { found, backoff: new Backoff(this.shared.remoteBackoff ?? DEFAULT_BACKOFF) };
     this.leaving.set(key, entry);
     void this.confirm(key, entry);
+  }
+
+  /**
+   * Whether a selector other than `watched`'s picks the Service, or picked it until just now: one
+   * entering a watch is then no new export but a move between modes.
+   */
+  private pickedElsewhere(key: string, watched: Informer<V1Service>): boolean {
+    const [namespace = '', name = ''] = key.split('/');
+    const others = [this.services, this.federated, this.discovered].filter((i) => i && i !== watched);
+    return this.leaving.has(key) || others.some((i) => i?.get(namespace, name));
   }
 
   /**

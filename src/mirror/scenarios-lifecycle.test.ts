@@ -282,6 +282,56 @@ describe('mirror lifecycle', () => {
     }
   });
 
+  it('a mirror the local API server refuses to re-create (RBAC 403) is ApplyFailed in the status, no longer counted as mirrored', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await east.client.create(R.namespaces, { metadata: { name: 'locked' } });
+    await exportService(west, 'web', { ready: 1, namespace: 'locked' });
+    await link(east, west, 'west');
+    const first = world.controller('east');
+    await waitReady(east, 'locked', 'web-west');
+    await first.stop();
+    // Restarted with an account that may no longer create Services in `locked` (a Role edited).
+    east.sandbox.addToken('restricted-controller', {
+      username: 'isthmus-controller',
+      rules: [
+        { verbs: ['get', 'list', 'watch', 'update', 'patch', 'delete'], resources: ['*'] },
+        { verbs: ['create'], resources: ['endpointslices', 'events'] },
+        { verbs: ['create'], resources: ['services'], namespaces: ['default'] },
+      ],
+    });
+    const client = KubeClient.fromKubeconfigString(
+      east.sandbox.kubeconfig({ token: 'restricted-controller', user: 'controller' }),
+    );
+    try {
+      const { ctl } = world.controller('east', { client });
+      await waitFor(() => ctl.manager()?.watcher(SYSTEM_NAMESPACE, 'west')?.settled(), { what: 'settled' });
+      expect((await getLink(east, 'west'))?.status?.mirroredServices).toBe(1);
+
+      await east.client.delete(R.services, 'locked', 'web-west');
+      const l = await waitFor(
+        async () => {
+          const got = await getLink(east, 'west');
+          return got?.status?.services?.length ? got : undefined;
+        },
+        { what: 'web listed as not mirrored' },
+      );
+      expect(l.status?.services).toEqual([
+        {
+          namespace: 'locked',
+          name: 'web',
+          reason: 'ApplyFailed',
+          message: expect.stringMatching(
+            /^the local API server refused the mirror: POST .*: 403 Forbidden: .*cannot create resource "services"/,
+          ),
+        },
+      ]);
+      expect(l.status?.mirroredServices).toBe(0);
+    } finally {
+      client.close();
+    }
+  });
+
   it('never overwrites a local object that is not ours (Conflict + Warning Event) and rejects long names', async () => {
     const world = await startWorld(['east', 'west']);
     const [east, west] = [world.c('east'), world.c('west')];

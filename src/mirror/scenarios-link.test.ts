@@ -56,16 +56,63 @@ describe('Link behaviour', () => {
     const [east, west] = [world.c('east'), world.c('west')];
     await exportService(west, 'podinfo', { ready: 1 });
     await east.client.create<Link>(R.links, linkObject('west', { clusterCredentialsSecret: 'creds-west' }));
-    world.controller('east');
+    const { ctl } = world.controller('east');
     await waitFor(
       async () => condition(await getLink(east, 'west'), 'Ready')?.reason === 'CredentialsUnavailable',
       {
         what: 'CredentialsUnavailable',
       },
     );
+    // Nothing can be listed without credentials: 0, not absent, or `isthmus_remote_api_up == 0` never fires.
+    const apiUp = () => metricValue(ctl.registry, 'isthmus_remote_api_up', { target_cluster_name: 'west' });
+    await waitFor(async () => (await apiUp()) === 0, { what: 'isthmus_remote_api_up 0' });
     await credentialsSecret(east, west, 'creds-west');
     await waitReady(east, 'default', 'podinfo-west', true, 15_000);
     await waitFor(async () => condition(await getLink(east, 'west'), 'Ready')?.status === 'True');
+    expect(await apiUp()).toBe(1);
+  });
+
+  it('a credentials Secret deleted while connected: the connection keeps running on what it read, and the status says so once', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'podinfo', { ready: 1 });
+    await link(east, west, 'west');
+    const logged: { msg: string; fields: object }[] = [];
+    const record = (fields: object, msg: string) => logged.push({ msg, fields });
+    world.controller('east', { log: { info: record, warn: record, error: record, debug() {} } });
+    await waitReady(east, 'default', 'podinfo-west');
+
+    await east.client.delete(R.secrets, SYSTEM_NAMESPACE, 'cluster-credentials-west');
+    const ready = await waitFor(
+      async () => {
+        const c = condition(await getLink(east, 'west'), 'Ready');
+        return c?.message.includes('not found') ? c : undefined;
+      },
+      { what: 'Ready names the missing Secret' },
+    );
+    // It still mirrors, so it is Ready, connected, and says what it runs on.
+    expect(ready).toMatchObject({ status: 'True', reason: 'Synced' });
+    expect(ready.message).toBe(
+      '1 services mirrored; Secret cluster-credentials-west not found: the connection keeps running on the credentials read before (a restarted controller cannot connect until the Secret is usable again)',
+    );
+    expect(condition(await getLink(east, 'west'), 'RemoteAPIAvailable')).toMatchObject({
+      status: 'True',
+      reason: 'Connected',
+    });
+    await exportService(west, 'api', { ready: 1 });
+    await waitReady(east, 'default', 'api-west');
+    // Said once (a Warning log and Event), not as a sync failing every few seconds.
+    expect(logged.filter((l) => l.msg === 'mirror sync failed')).toEqual([]);
+    expect(logged.filter((l) => l.msg.includes('credentials'))).toHaveLength(1);
+
+    // The Secret back (`isthmus link` re-run): the note goes.
+    await credentialsSecret(east, west, 'cluster-credentials-west');
+    await waitFor(
+      async () => condition(await getLink(east, 'west'), 'Ready')?.message === '2 services mirrored',
+      {
+        what: 'note cleared',
+      },
+    );
   });
 
   it('re-resolves a gateway hostname periodically and follows its address', async () => {

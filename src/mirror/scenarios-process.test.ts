@@ -7,7 +7,9 @@ import { GATEWAY_SERVICE_NAME, SERVICE_NAME_LABEL, SYSTEM_NAMESPACE } from '../k
 import { R } from '../kube/resources.js';
 import type { V1EndpointSlice } from '../kube/types.js';
 import {
+  condition,
   exportService,
+  getLink,
   getService,
   getSlice,
   link,
@@ -53,9 +55,13 @@ describe('controller process and local gateway discovery', () => {
       R.endpointSlices,
       gatewaySlice({ '10.0.0.7': true, '10.0.0.8': false }),
     );
-    await exportService(west, 'podinfo', { ready: 1 });
     await link(east, west, 'west');
     const { ctl } = world.controller('east', { gatewayEndpoints: undefined });
+    await waitFor(async () => condition(await getLink(east, 'west'), 'Ready')?.status === 'True', {
+      what: 'Link ready',
+    });
+    // Exported while the Link watches: an export, timed (what its first list held would not be).
+    await exportService(west, 'podinfo', { ready: 1 });
     const slice = await waitReady(east, 'default', 'podinfo-west');
     expect(slice.endpoints?.map((e) => e.addresses[0])).toEqual(['10.0.0.7']);
 

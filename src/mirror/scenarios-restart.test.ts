@@ -9,6 +9,7 @@ import {
   exportService,
   getLink,
   link,
+  metricValue,
   mirrorsOf,
   World,
   waitFor,
@@ -66,6 +67,35 @@ describe('restarts and replicas', () => {
     expect(
       hist?.values.find((v) => (v as { metricName?: string }).metricName?.endsWith('_count'))?.value ?? 0,
     ).toBe(0);
+  });
+
+  it('a controller restarted while the remote API is down counts the mirrors that exist, not 0', async () => {
+    world = await World.start(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    const names = ['a', 'b', 'c'];
+    for (const n of names) await exportService(west, n, { ready: 1 });
+    await link(east, west, 'west');
+    const first = world.controller('east');
+    for (const n of names) await waitReady(east, 'default', `${n}-west`);
+    await waitFor(async () => (await getLink(east, 'west'))?.status?.mirroredServices === 3, {
+      what: 'status counts 3',
+    });
+    await first.stop();
+
+    await west.sandbox.faults.goOffline();
+    const second = world.controller('east');
+    // The mirrors stay and serve; until the remote can be listed they are what there is to count.
+    const written = await waitFor(
+      async () => {
+        const l = await getLink(east, 'west');
+        return condition(l, 'RemoteAPIAvailable')?.status === 'False' ? l : undefined;
+      },
+      { what: 'RemoteAPIAvailable=False written' },
+    );
+    expect(written.status?.mirroredServices).toBe(3);
+    expect(
+      await metricValue(second.ctl.registry, 'isthmus_mirrored_services', { target_cluster_name: 'west' }),
+    ).toBe(3);
   });
 
   it('links to two remote clusters with unique egress ports', async () => {

@@ -28,6 +28,9 @@ import { MAX_SERVICE_NAME, mirrorName } from './mirror-objects.js';
  * - OwnedByIsthmus: the remote Service is one the remote Isthmus made (a `<name>-federated`
  *   Service, a mirror) and someone exported: its endpoints are Isthmus's slices, which the remote
  *   gateway never dials and the Link does not watch, so a mirror of it could carry no traffic.
+ * - ApplyFailed: the local API server refused a write of the mirror for good (RBAC's 403, a 400;
+ *   the message is the API's): it is not in place as planned, so it is not counted as mirrored.
+ *   Tried again when the Service, its mirror or the Link changes, or the controller restarts.
  */
 export type MirrorReason =
   | 'Mirrored'
@@ -37,7 +40,8 @@ export type MirrorReason =
   | 'UnsupportedServiceType'
   | 'PortRangeExhausted'
   | 'NotAllowed'
-  | 'OwnedByIsthmus';
+  | 'OwnedByIsthmus'
+  | 'ApplyFailed';
 
 export interface Skip {
   reason: Exclude<MirrorReason, 'Mirrored'>;

@@ -96,6 +96,39 @@ describe('WorkQueue', () => {
     expect(errors).toHaveLength(2);
   });
 
+  it('a stop with a grace period does not wait for a handler that never returns', async () => {
+    let started = false;
+    // Not in `queues`: the afterEach stop without a bound would wait for it for ever.
+    const q = new WorkQueue({
+      handler: () => {
+        started = true;
+        return new Promise<void>(() => {}); // a request to a server that never answers
+      },
+    });
+    q.add('stuck');
+    await waitFor(() => started);
+    expect(await q.stop({ graceMs: 10 })).toBe(true);
+    q.add('later'); // stopped: takes nothing
+    expect(q.length).toBe(1);
+  });
+
+  it('a stop with a grace period still waits for handlers that finish', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let done = false;
+    const q = queue({
+      handler: async () => {
+        await gate;
+        done = true;
+      },
+    });
+    q.add('k');
+    const stopped = q.stop({ graceMs: 60_000 });
+    release();
+    expect(await stopped).toBe(false);
+    expect(done).toBe(true);
+  });
+
   it.each([
     [1, 100],
     [2, 200],

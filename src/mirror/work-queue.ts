@@ -13,6 +13,13 @@ export interface BackoffPolicy {
 
 export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 100, maxMs: 30_000 };
 
+/**
+ * How long the mirror controller's stop waits for handlers in flight. Its remote calls are ended
+ * at once (the remote client closed), so what could still run is a local write; a stop must end
+ * well inside the process's stop deadline (20 s), of which releasing the Lease may take 10.
+ */
+export const STOP_GRACE_MS = 5_000;
+
 /** Delay before retry number `failures` (1-based): base·2^(n-1), capped. */
 export function backoffDelay(failures: number, policy: BackoffPolicy = DEFAULT_BACKOFF): number {
   return Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, failures - 1));
@@ -67,14 +74,29 @@ export class WorkQueue {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Stops taking work and cancels retries; resolves once in-flight handlers have returned. */
-  async stop(): Promise<void> {
+  /**
+   * Stops taking work and cancels retries; resolves once in-flight handlers have returned, or when
+   * `graceMs` has passed (then true: some are still running). A bound is for callers that must
+   * finish by a deadline (a controller's shutdown) whatever a handler waits on; without one, a
+   * caller can rely on no handler running after it resolves.
+   */
+  async stop(opts: { graceMs?: number } = {}): Promise<boolean> {
     this.stopped = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     this.pending.clear();
     this.dirty.clear();
-    await this.idle();
+    if (opts.graceMs === undefined) {
+      await this.idle();
+      return false;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const overdue = new Promise<true>((resolve) => {
+      timer = setTimeout(() => resolve(true), opts.graceMs);
+    });
+    const abandoned = await Promise.race([this.idle().then(() => false), overdue]);
+    clearTimeout(timer);
+    return abandoned;
   }
 
   private pump(): void {

@@ -2,15 +2,18 @@
  * `isthmus controller`: the mirror, failover and federation controllers of one cluster in one
  * process, sharing one API client, one metrics registry and one Lease. Every replica keeps its
  * caches and probes warm; only the Lease holder writes (the mirror checks leadership per write; the
- * failover and federation controllers run only while leading).
+ * failover and federation controllers run only while leading). A replica that stops leading drops
+ * the series only a leader exposes; one that stops releases the Lease as soon as nothing it runs
+ * can write any more, before the rest of its stop.
  */
 import { pino } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { describeError } from '../../errors.js';
-import { type FailoverController, runFailoverController } from '../../failover/controller.js';
-import { type FederationController, runFederationController } from '../../federation/controller.js';
+import { runFailoverController } from '../../failover/controller.js';
+import { runFederationController } from '../../federation/controller.js';
 import type { KubeClient } from '../../kube/client.js';
 import { EventRecorder } from '../../kube/events.js';
+import type { LeaderElectionConfig } from '../../kube/leader-election.js';
 import { createLocalInformers, runController } from '../../mirror/controller.js';
 import { electLeader } from '../../mirror/leadership.js';
 import type { PortRange } from '../../mirror/port-allocator.js';
@@ -30,15 +33,38 @@ export interface ControllerProcessOptions {
   mirrorWorkers?: number;
   failoverControlledBy: string;
   leaderElect: boolean;
+  /** The Lease's timings (default client-go's 15 s / 10 s / 2 s); tests shorten them. */
+  leaderElection?: Pick<LeaderElectionConfig, 'leaseDurationSeconds' | 'renewDeadlineMs' | 'retryPeriodMs'>;
   admin: { host: string; port: number };
   logLevel: string;
+}
+
+/**
+ * A part of the process that runs only while this replica leads: the failover and federation
+ * controllers, which write on every reconcile. A replica that stops leading stops it, then calls
+ * `clearMetrics()`, which must remove (not zero) every series only a leader sets (a split failed
+ * over, a federation's members): a former leader's last values would go stale, keeping `max by`
+ * alerts firing and counted twice in sums. It is called once stop() has resolved, so no reconcile
+ * still running can set them again. The mirror controller runs on every replica and removes its
+ * leader-only series itself when leadership ends (src/mirror/link-metrics.ts).
+ */
+export interface LeaderOnlyPart {
+  stop(): Promise<void>;
+  /** Optional until the failover and federation controllers provide it. */
+  clearMetrics?(): void;
+}
+
+export interface RunningControllerProcess {
+  /** The admin server's port (`admin.port` 0 picks one). */
+  adminPort: number;
+  stop(): Promise<void>;
 }
 
 export async function runControllerProcess(
   opts: ControllerProcessOptions,
   /** Aborted (SIGTERM, SIGINT) while starting: the start stops what it began and rejects. */
   signal?: AbortSignal,
-): Promise<{ stop(): Promise<void> }> {
+): Promise<RunningControllerProcess> {
   const log = pino(
     { level: opts.logLevel, base: { component: 'controller', cluster: opts.cluster } },
     pino.destination(2),
@@ -46,7 +72,7 @@ export async function runControllerProcess(
   const stopLogging = logControllerDiagnostics(log);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const election = opts.leaderElect ? electLeader(opts.client) : undefined;
+  const election = opts.leaderElect ? electLeader(opts.client, opts.leaderElection) : undefined;
   const leadership = election?.leadership ?? new Leadership(true);
   const recorder = new EventRecorder(opts.client, { component: 'isthmus-controller' });
 
@@ -71,12 +97,17 @@ export async function runControllerProcess(
   });
 
   // The failover and federation controllers write on every reconcile, so they run only on the leader.
-  let leaderOnly: [FailoverController, FederationController] | undefined;
+  let leaderOnly: LeaderOnlyPart[] | undefined;
   let leadershipChain = Promise.resolve();
   const stopLeaderOnly = async () => {
     const running = leaderOnly;
     leaderOnly = undefined;
-    await Promise.all((running ?? []).map((c) => c.stop()));
+    await Promise.all(
+      (running ?? []).map(async (part) => {
+        await part.stop();
+        part.clearMetrics?.();
+      }),
+    );
   };
   const onLeadership = (leading: boolean) => {
     log.info({ leading }, 'leadership changed');
@@ -100,23 +131,29 @@ export async function runControllerProcess(
   // Everything started above, stopped in reverse. Also on a failed or interrupted start: the
   // elector's renewals, a leader's failover and federation controllers and the client's sockets
   // would otherwise keep the process alive, not ready, holding the Lease.
+  //
+  // What writes as the leader stops first (the mirror ends its remote calls at once and waits for
+  // a local write in flight at most STOP_GRACE_MS), then the Lease is released, so a successor
+  // takes over in milliseconds, not when the Lease runs out. Released before that, a write still
+  // under way here could land after the successor's first: two leaders.
   const shutdown = async () => {
     unsubscribe();
     await leadershipChain.catch(() => undefined);
-    await stopLeaderOnly();
-    await mirror.stop();
-    await Promise.all(ownedInformers.map((i) => i.stop()));
+    await Promise.all([stopLeaderOnly(), mirror.stop()]);
     await election?.elector.stop();
+    await Promise.all(ownedInformers.map((i) => i.stop()));
     await admin?.close();
     opts.client.close();
     stopLogging();
   };
+  let adminPort = 0;
   try {
     admin = await startAdminServer({
       ...opts.admin,
       registry,
       ready: () => (mirrorReady ? null : 'caches not synced yet'),
     });
+    adminPort = admin.port;
     // A SIGTERM while the caches sync (an API server that is down, a list RBAC refuses) stops the
     // start instead of waiting out the stop deadline.
     await untilAborted(mirror.ready, signal);
@@ -133,6 +170,7 @@ export async function runControllerProcess(
   }
 
   return {
+    adminPort,
     async stop() {
       await shutdown();
       log.info({}, 'controller stopped');

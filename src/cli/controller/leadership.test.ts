@@ -1,0 +1,156 @@
+/**
+ * `isthmus controller` in-process against strict sandboxes, for how leadership ends: a replica
+ * that loses the Lease drops the series only a leader exposes, and a stop releases the Lease at
+ * once even while a remote API server hangs.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { request } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import { updateWithRetry } from '../../kube/apply.js';
+import { KubeClient } from '../../kube/client.js';
+import { REMOTE_KUBECONFIG_KEY, REMOTE_KUBECONFIG_SECRET_TYPE, SYSTEM_NAMESPACE } from '../../kube/keys.js';
+import { LeaderElector } from '../../kube/leader-election.js';
+import { R } from '../../kube/resources.js';
+import type { V1Lease } from '../../kube/types.js';
+import { MIRROR_LEASE_NAME } from '../../mirror/leadership.js';
+import { linkObject } from '../../mirror/test-builders.js';
+import {
+  type Cluster,
+  closeCluster,
+  exportService,
+  link,
+  ProbeStub,
+  startCluster,
+  waitFor,
+  waitReady,
+} from '../../mirror/test-harness.js';
+import { type ControllerProcessOptions, runControllerProcess } from './run-controller-process.js';
+
+/** Lease timings short enough for a test (client-go's ratios: retry < renew deadline < lease). */
+const FAST = { leaseDurationSeconds: 2, renewDeadlineMs: 1_500, retryPeriodMs: 200 };
+
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function cluster(name: string): Promise<Cluster> {
+  const c = await startCluster(name);
+  cleanups.push(() => closeCluster(c));
+  return c;
+}
+
+async function controller(local: Cluster, over: Partial<ControllerProcessOptions> = {}) {
+  const probe = new ProbeStub();
+  await probe.start();
+  cleanups.push(() => probe.close());
+  const running = await runControllerProcess({
+    cluster: 'east',
+    client: KubeClient.fromKubeconfigString(local.sandbox.kubeconfig()),
+    gatewayAdminUrl: probe.url,
+    gatewayEndpoints: ['10.0.0.5'],
+    egressPortRange: { first: 20000, last: 20099 },
+    failoverControlledBy: 'linkerd-failover',
+    leaderElect: true,
+    admin: { host: '127.0.0.1', port: 0 },
+    logLevel: 'silent',
+    ...over,
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= running.stop();
+    return stopping;
+  };
+  cleanups.push(stop);
+  const scrape = async () => (await request(`http://127.0.0.1:${running.adminPort}/metrics`)).body.text();
+  return { stop, scrape };
+}
+
+function lease(c: Cluster): Promise<V1Lease | undefined> {
+  return c.client.get<V1Lease>(R.leases, SYSTEM_NAMESPACE, MIRROR_LEASE_NAME);
+}
+
+/** MicroTime, as the elector writes it. */
+const microNow = () => new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+
+describe('isthmus controller leadership', () => {
+  it('a replica that loses the Lease removes the series only a leader exposes', async () => {
+    const [east, west] = await Promise.all([cluster('east'), cluster('west')]);
+    await exportService(west, 'podinfo', { ready: 1 });
+    await link(east, west, 'west');
+    const { scrape } = await controller(east, { leaderElection: FAST });
+    await waitReady(east, 'default', 'podinfo-west');
+    await waitFor(
+      async () => (await scrape()).includes('isthmus_mirrored_services{target_cluster_name="west"} 1'),
+      {
+        what: 'the leader exposes its mirror count',
+      },
+    );
+
+    // Another replica takes the Lease (this one's renewals failed meanwhile, say) and keeps renewing.
+    await updateWithRetry<V1Lease>(east.client, R.leases, SYSTEM_NAMESPACE, MIRROR_LEASE_NAME, (l) => ({
+      ...l,
+      spec: { ...l.spec, holderIdentity: 'rival', renewTime: microNow() as unknown as Date },
+    }));
+    const rivalClient = KubeClient.fromKubeconfigString(east.sandbox.kubeconfig());
+    const rival = new LeaderElector(rivalClient, {
+      namespace: SYSTEM_NAMESPACE,
+      name: MIRROR_LEASE_NAME,
+      identity: 'rival',
+      ...FAST,
+    });
+    rival.start();
+    cleanups.push(async () => {
+      await rival.stop();
+      rivalClient.close();
+    });
+
+    // Its last value would be stale: `max by` alerts would keep firing and sums count it twice.
+    await waitFor(async () => !(await scrape()).includes('isthmus_mirrored_services{'), {
+      what: 'isthmus_mirrored_services removed by the former leader',
+    });
+    expect((await lease(east))?.spec?.holderIdentity).toBe('rival');
+    // What every replica observes for itself (it keeps probing, to take over warm) stays.
+    expect(await scrape()).toContain('gateway_alive{target_cluster_name="west"} 1');
+  });
+
+  it('stops within its deadline and releases the Lease while a remote API server hangs', async () => {
+    const east = await cluster('east');
+    // Accepts TCP and never answers: a TLS handshake that never ends.
+    const sockets: Socket[] = [];
+    const hanging: Server = createServer((s) => sockets.push(s));
+    await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', r));
+    cleanups.push(() => {
+      for (const s of sockets) s.destroy();
+      return new Promise((r) => hanging.close(r));
+    });
+    const { port } = hanging.address() as { port: number };
+    const kubeconfig = [
+      'apiVersion: v1',
+      'kind: Config',
+      `clusters: [{name: west, cluster: {server: "https://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]`,
+      'users: [{name: reader, user: {token: remote-reader}}]',
+      'contexts: [{name: west, context: {cluster: west, user: reader}}]',
+      'current-context: west',
+    ].join('\n');
+    await east.client.create(R.secrets, {
+      metadata: { name: 'creds-west', namespace: SYSTEM_NAMESPACE },
+      type: REMOTE_KUBECONFIG_SECRET_TYPE,
+      stringData: { [REMOTE_KUBECONFIG_KEY]: kubeconfig },
+    });
+    await east.client.create(R.links, linkObject('west', { clusterCredentialsSecret: 'creds-west' }));
+    const { stop } = await controller(east);
+    await waitFor(async () => (await lease(east))?.spec?.holderIdentity, { what: 'leading' });
+    await waitFor(() => sockets.length > 0, { what: 'the remote watch connecting' });
+
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'still stopping'>((r) => {
+      timer = setTimeout(() => r('still stopping'), 5_000);
+    });
+    const result = await Promise.race([stop().then(() => 'stopped'), deadline]);
+    clearTimeout(timer);
+    expect(result).toBe('stopped');
+    // Released as the elector releases it: no holder, a 1 s lease, so a successor takes it at once.
+    expect((await lease(east))?.spec).toMatchObject({ holderIdentity: '', leaseDurationSeconds: 1 });
+  });
+});
