@@ -46,6 +46,8 @@ export interface FailoverController {
   /** Resolves when the queue is empty and nothing is in flight (tests). */
   idle(): Promise<void>;
   stop(): Promise<void>;
+  /** Removes the leader-only gauges (a former leader's values would go stale); after stop(). */
+  clearMetrics(): void;
 }
 
 export function runFailoverController(opts: FailoverControllerOptions): FailoverController {
@@ -181,6 +183,8 @@ export function runFailoverController(opts: FailoverControllerOptions): Failover
     await Promise.all(informers.map((i) => i.synced));
     for (const s of splits.list()) if (mine(s) || stranded(s)) queue.add(objectKey(s));
   })();
+  // Stopped before its informers synced (leadership lost at once): rejects, for awaiters only.
+  synced.catch(() => {});
 
   return {
     synced,
@@ -192,6 +196,10 @@ export function runFailoverController(opts: FailoverControllerOptions): Failover
       for (const off of unsubscribe) off();
       await Promise.all(owned.map((i) => i.stop()));
       await queue.stop();
+    },
+    clearMetrics() {
+      metrics.active.reset();
+      metrics.nothingReady.reset();
     },
   };
 }

@@ -46,6 +46,8 @@ export interface FederationController {
   /** Resolves when the queue is empty and nothing is in flight (tests). */
   idle(): Promise<void>;
   stop(): Promise<void>;
+  /** Removes the leader-only gauges (a former leader's values would go stale); after stop(). */
+  clearMetrics(): void;
 }
 
 export function runFederationController(opts: FederationControllerOptions): FederationController {
@@ -133,6 +135,7 @@ export function runFederationController(opts: FederationControllerOptions): Fede
       await queue.stop();
       await ownNamespaces?.stop();
     },
+    clearMetrics: () => metrics.clear(),
   };
 }
 

@@ -8,6 +8,8 @@ import { perRegistry } from '../per-registry.js';
 export interface FederationMetrics {
   set(namespace: string, service: string, members: number, readyMembers: number): void;
   forget(namespace: string, service: string): void;
+  /** Removes every federation's series (a replica that stops leading). */
+  clear(): void;
   /** Reconciliations that failed and were retried. */
   syncErrors: Counter<string>;
 }
@@ -34,6 +36,10 @@ export const federationMetrics = perRegistry((registers): FederationMetrics => {
     forget(namespace, service) {
       members.remove({ namespace, service });
       ready.remove({ namespace, service });
+    },
+    clear() {
+      members.reset();
+      ready.reset();
     },
     syncErrors: new Counter({
       name: 'isthmus_federation_sync_errors_total',

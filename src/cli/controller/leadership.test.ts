@@ -6,9 +6,16 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { service, trafficSplit } from '../../failover/test-builders.js';
 import { updateWithRetry } from '../../kube/apply.js';
 import { KubeClient } from '../../kube/client.js';
-import { REMOTE_KUBECONFIG_KEY, REMOTE_KUBECONFIG_SECRET_TYPE, SYSTEM_NAMESPACE } from '../../kube/keys.js';
+import {
+  FEDERATED_LABEL,
+  FEDERATED_MEMBER,
+  REMOTE_KUBECONFIG_KEY,
+  REMOTE_KUBECONFIG_SECRET_TYPE,
+  SYSTEM_NAMESPACE,
+} from '../../kube/keys.js';
 import { LeaderElector } from '../../kube/leader-election.js';
 import { R } from '../../kube/resources.js';
 import type { V1Lease } from '../../kube/types.js';
@@ -78,13 +85,34 @@ describe('isthmus controller leadership', () => {
     const [east, west] = await Promise.all([cluster('east'), cluster('west')]);
     await exportService(west, 'podinfo', { ready: 1 });
     await link(east, west, 'west');
+    // A local federated member and a failover split: the federation and failover controllers'
+    // gauges are leader-only too.
+    await east.client.create(R.services, {
+      ...service('default', 'cart', [{ name: 'http', port: 80 }], { app: 'cart' }),
+      metadata: { namespace: 'default', name: 'cart', labels: { [FEDERATED_LABEL]: FEDERATED_MEMBER } },
+    });
+    await east.client.create(R.services, service('default', 'podinfo'));
+    await east.client.create(
+      R.trafficSplitsV1alpha2,
+      trafficSplit('default', 'podinfo', 'podinfo', [
+        { service: 'podinfo', weight: 1 },
+        { service: 'podinfo-west', weight: 0 },
+      ]),
+    );
     const { scrape } = await controller(east, { leaderElection: FAST });
     await waitReady(east, 'default', 'podinfo-west');
+    const leaderOnly = [
+      'isthmus_mirrored_services{target_cluster_name="west"} 1',
+      'isthmus_federation_members{namespace="default",service="cart"} 1',
+      'isthmus_failover_active{namespace="default",split="podinfo"}',
+      'isthmus_failover_nothing_ready{namespace="default",split="podinfo"}',
+    ];
     await waitFor(
-      async () => (await scrape()).includes('isthmus_mirrored_services{target_cluster_name="west"} 1'),
-      {
-        what: 'the leader exposes its mirror count',
+      async () => {
+        const text = await scrape();
+        return leaderOnly.every((series) => text.includes(series));
       },
+      { what: 'the leader exposes its mirror count, federation members and failover state' },
     );
 
     // Another replica takes the Lease (this one's renewals failed meanwhile, say) and keeps renewing.
@@ -106,9 +134,20 @@ describe('isthmus controller leadership', () => {
     });
 
     // Its last value would be stale: `max by` alerts would keep firing and sums count it twice.
-    await waitFor(async () => !(await scrape()).includes('isthmus_mirrored_services{'), {
-      what: 'isthmus_mirrored_services removed by the former leader',
-    });
+    const names = [
+      'isthmus_mirrored_services{',
+      'isthmus_federation_members{',
+      'isthmus_federation_ready_members{',
+      'isthmus_failover_active{',
+      'isthmus_failover_nothing_ready{',
+    ];
+    await waitFor(
+      async () => {
+        const text = await scrape();
+        return names.every((name) => !text.includes(name));
+      },
+      { what: 'the leader-only series removed by the former leader' },
+    );
     expect((await lease(east))?.spec?.holderIdentity).toBe('rival');
     // What every replica observes for itself (it keeps probing, to take over warm) stays.
     expect(await scrape()).toContain('gateway_alive{target_cluster_name="west"} 1');

@@ -50,8 +50,7 @@ export interface ControllerProcessOptions {
  */
 export interface LeaderOnlyPart {
   stop(): Promise<void>;
-  /** Optional until the failover and federation controllers provide it. */
-  clearMetrics?(): void;
+  clearMetrics(): void;
 }
 
 export interface RunningControllerProcess {
@@ -105,7 +104,7 @@ export async function runControllerProcess(
     await Promise.all(
       (running ?? []).map(async (part) => {
         await part.stop();
-        part.clearMetrics?.();
+        part.clearMetrics();
       }),
     );
   };
