@@ -166,10 +166,14 @@ describe('isthmus operator verbs on the lab', () => {
 
   it('gateways: west alive, two services (podinfo-west and podinfo-direct-west), probe latencies', async () => {
     const admin = ['--controller-admin', lab!.state.clusters[0]!.controllerAdmin];
-    const [table, asJson] = await Promise.all([
+    const [table, asJson, windowed] = await Promise.all([
       isthmus('gateways', ...admin),
       isthmus('gateways', '-o', 'json', ...admin),
+      isthmus('gateways', '--window', '1s', ...admin),
     ]);
+    // A --window waits before it prints: it says so first, so a long one does not look like a hang.
+    expect(windowed.stderr).toMatch(/^note: measuring the probes of the next 1s; the table follows then$/m);
+    expect(windowed.stdout).toMatch(/^west\s+True\s+2\s/m);
     expect(table.code, table.stderr).toBe(0);
     expect(table.stdout).toMatch(/^CLUSTER\s+ALIVE\s+NUM_SVC\s+LATENCY_P50\s+LATENCY_P95\s+VERSION$/m);
     // The version west's gateway answered the probes with, through the tunnel.

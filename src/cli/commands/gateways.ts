@@ -46,6 +46,10 @@ export function registerGateways(program: Command): void {
       try {
         const first = await scrapeControllerMetrics(client, flags.controllerAdmin);
         if (windowMs > 0) {
+          // Said up front: otherwise a --window of a minute looks like a hang.
+          process.stderr.write(
+            `note: measuring the probes of the next ${flags.window}; the table follows then\n`,
+          );
           await new Promise((r) => setTimeout(r, windowMs));
           metrics = controllerMetrics(await scrapeControllerMetrics(client, flags.controllerAdmin), first);
         } else {

@@ -454,6 +454,7 @@ async function linkObjects(
     apiServer: sandbox.url,
     ...(sandbox.caPem ? { caData: Buffer.from(sandbox.caPem).toString('base64') } : {}),
     token: tokenOf(secret, to.name, account),
+    serviceAccount: account,
     gateway: gw,
   });
 }
