@@ -72,6 +72,10 @@ async function tunnelServesAgain(): Promise<void> {
 async function kubectlIn(cluster: string, ...args: string[]): Promise<string> {
   const r = await run('kubectl', ['--kubeconfig', state.kubeconfig, '--context', cluster, ...args], {
     timeout: 30_000,
+  }).catch((err: { message: string; stderr?: string; killed?: boolean }) => {
+    // What kubectl said, and whether its 30 s ran out: "Command failed" alone tells neither.
+    const why = err.killed ? 'killed after 30 s' : (err.stderr ?? '').trim();
+    throw new Error(`${err.message.split('\n')[0]}: ${why}`);
   });
   return r.stdout;
 }

@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { KubeClient } from '../../kube/client.js';
+import { isNotFound } from '../../kube/errors.js';
 import { createInformer, type Informer } from '../../kube/informer.js';
 import { R } from '../../kube/resources.js';
 import type { V1Pod } from '../../kube/types.js';
@@ -272,10 +273,25 @@ export function keepPods(
   pods.onEvent((e) => {
     if (e.type === 'delete') resync();
     else if (e.object.metadata?.deletionTimestamp)
-      void client
-        .delete(R.pods, namespace, e.object.metadata.name!, { gracePeriodSeconds: 0 })
-        .catch(() => undefined);
+      void finalDelete(client, namespace, e.object.metadata.name!);
   });
   pods.start();
   return pods;
 }
+
+/**
+ * The kubelet's final delete (grace 0), retried until the pod is gone: a failed attempt, dropped,
+ * left the pod Terminating for its whole grace period, and `kubectl delete` waiting that long.
+ */
+async function finalDelete(client: KubeClient, namespace: string, name: string): Promise<void> {
+  for (let attempt = 0; attempt < FINAL_DELETE_ATTEMPTS; attempt++) {
+    try {
+      await client.delete(R.pods, namespace, name, { gracePeriodSeconds: 0 });
+      return;
+    } catch (err) {
+      if (isNotFound(err)) return;
+      await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2_000)));
+    }
+  }
+}
+const FINAL_DELETE_ATTEMPTS = 15;
