@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { ACTIVE_WEIGHT } from '../src/failover/decide-weights.js';
 import { VERSION } from '../src/version.js';
 
 const run = promisify(execFile);
@@ -209,6 +210,35 @@ describe('kind lab scripts', () => {
     expect(stdout).toMatch(/install --cluster-name east --trust-domain lab\.example /);
     expect(stdout).toMatch(/link --context kind-west --cluster-name west --trust-domain lab\.example /);
     expect(stdout).not.toContain('cluster.local');
+  });
+
+  it('lab up and down --kind --dir give the scripts that directory, not <repo>/.lab/kind', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'isthmus-kind-dir-'));
+    try {
+      const dir = join(tmp, 'kind');
+      const lab = async (verb: string, args: string[] = []) =>
+        (
+          await run(process.execPath, ['bin/isthmus.mjs', 'lab', verb, '--kind', '--dry-run', ...args], {
+            timeout: 60_000,
+            env: { ...process.env, LAB_DIR: '' },
+          })
+        ).stdout;
+      const up = await lab('up', ['--dir', dir]);
+      expect(up).toContain(`mkdir -p ${dir}\n`);
+      expect(up).toContain(`certs --out ${dir}/certs `);
+      expect(up).not.toContain('.lab/kind');
+      expect(await lab('down', ['--dir', dir])).toContain(`rm -rf ${dir}\n`);
+      // A relative --dir is the caller's, whatever directory the script runs from.
+      expect(await lab('down', ['--dir', 'rel/kind'])).toContain(
+        `rm -rf ${join(process.cwd(), 'rel/kind')}\n`,
+      );
+      // Without --dir: the kind lab's own directory, never the local lab's default (.lab/local).
+      const down = await lab('down');
+      expect(down).toMatch(/rm -rf \S*\/\.lab\/kind\n/);
+      expect(down).not.toContain('.lab/local');
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   it('up --dry-run loads a single-platform archive (Docker 28+), or the image itself on an older Docker', async () => {
@@ -481,6 +511,16 @@ describe('examples/podinfo', () => {
       | undefined;
     expect(split?.metadata.labels['failover.linkerd.io/controlled-by']).toBe('linkerd-failover');
     expect(split?.spec.backends.map((b) => b.service)).toEqual(['podinfo', 'podinfo-west']);
+  });
+
+  it("commits the TrafficSplit's weights as the failover controller writes them, so it starts in sync", async () => {
+    const split = (await render('east')).find((o) => o.kind === 'TrafficSplit') as unknown as {
+      spec: { backends: { service: string; weight: number }[] };
+    };
+    expect(split.spec.backends).toEqual([
+      { service: 'podinfo', weight: ACTIVE_WEIGHT },
+      { service: 'podinfo-west', weight: 0 },
+    ]);
   });
 });
 

@@ -92,7 +92,7 @@ describe('a CLI process', () => {
       { timeout: 60_000, env: { ...process.env, ISTHMUS_RECORD_LOADS_FILE: record } },
     );
     // Answers from the sandbox: the token and the CA of the kubeconfig worked over TLS.
-    expect(stdout).toContain('√ the Kubernetes API is v1.25 or newer');
+    expect(stdout).toContain('√ the Kubernetes API is v1.27 or newer');
     const modules = loaded(record);
     expect(modules).toContain('dist/config.js');
     expect(modules).toContain('dist/gen/configuration.js');

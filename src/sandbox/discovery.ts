@@ -7,7 +7,11 @@ import type { Registry } from './registry.js';
 import { apiVersionOf, type ResourceType } from './resource-types.js';
 import { hasScale } from './scale.js';
 
-/** The Kubernetes version the sandbox claims: within kubectl's supported skew. */
+/**
+ * The Kubernetes version the sandbox claims: within kubectl's supported skew. Its validation and
+ * field sets are this version's (e.g. a PodDisruptionBudget's unhealthyPodEvictionPolicy, on from
+ * 1.27), so it must never claim one older than `isthmus check --pre` requires (MIN_MINOR, tested).
+ */
 export const SERVER_VERSION = {
   major: '1',
   minor: '32',

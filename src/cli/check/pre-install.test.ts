@@ -13,6 +13,7 @@ import { parseAllDocuments } from 'yaml';
 import { KubeClient } from '../../kube/client.js';
 import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
+import { SERVER_VERSION } from '../../sandbox/discovery.js';
 import { type Sandbox, startSandbox } from '../../sandbox/index.js';
 import { networkPolicyManifests } from '../install/network-policy.js';
 import { testInstallOptions } from '../install/test-options.js';
@@ -23,6 +24,7 @@ import {
   gatherPreFacts,
   INSTALL_KINDS,
   installCreates,
+  MIN_MINOR,
   OPTIONAL_INSTALL_KINDS,
   type PreFacts,
   runPreChecks,
@@ -66,12 +68,28 @@ describe('pre-install checks (pure)', () => {
     expect(installCreates().map((p) => p.resource)).not.toContain('networkpolicies');
   });
 
+  it.each([
+    ['v1.25.16', 'fail'],
+    ['v1.26.15-eks-1234', 'fail'],
+    ['v1.27.0', 'ok'],
+    ['v1.32.3+k3s1', 'ok'],
+  ])("needs 1.27, where the PDBs' unhealthyPodEvictionPolicy is on: %s is %s", (version, status) => {
+    expect(checkVersion({ ...healthy(), version: { ok: true, value: version } }).status).toBe(status);
+  });
+
+  it('passes the version the sandbox claims, whose validation accepts what the install renders', () => {
+    expect(
+      checkVersion({ ...healthy(), version: { ok: true, value: SERVER_VERSION.gitVersion } }).status,
+    ).toBe('ok');
+    expect(Number(SERVER_VERSION.minor)).toBeGreaterThanOrEqual(MIN_MINOR);
+  });
+
   it('passes on a healthy cluster and says what is wrong otherwise', () => {
     expect(runPreChecks(healthy()).map((r) => r.status)).toEqual(['ok', 'ok', 'ok', 'ok']);
     const old = { ...healthy(), version: { ok: true as const, value: 'v1.24.9' } };
     expect(checkVersion(old)).toMatchObject({
       status: 'fail',
-      hints: ['the API server is v1.24.9; Isthmus needs v1.25 or newer'],
+      hints: ['the API server is v1.24.9; Isthmus needs v1.27 or newer'],
     });
     expect(checkVersion({ ...healthy(), version: { ok: true, value: 'weird' } }).status).toBe('warn');
     expect(checkVersion({ ...healthy(), version: { ok: false, error: 'ECONNREFUSED' } }).hints).toEqual([
@@ -83,7 +101,7 @@ describe('pre-install checks (pure)', () => {
     };
     expect(checkCrdsFree(foreign)).toMatchObject({ status: 'warn' });
     expect(checkCrdsFree(foreign).hints[0]).toMatch(
-      /^CRD trafficsplits\.split\.smi-spec\.io exists and was not installed by Isthmus/,
+      /^CRD trafficsplits\.split\.smi-spec\.io exists and was not installed by Isthmus .*: install with --no-traffic-split-crd to leave it to its chart/,
     );
     expect(checkNamespaceFree({ ...healthy(), namespaceExists: { ok: true, value: true } }).status).toBe(
       'warn',
@@ -166,7 +184,7 @@ describe('pre-install facts from a sandbox', () => {
         timeout: 60_000,
       },
     );
-    expect(stdout).toContain('√ the Kubernetes API is v1.25 or newer');
+    expect(stdout).toContain('√ the Kubernetes API is v1.27 or newer');
     expect(stdout).toContain('√ you may create what `isthmus install` applies');
     expect(stdout).toContain('Status check results are √');
   });

@@ -2,8 +2,8 @@
  * `isthmus check --pre`: can this cluster take `isthmus install`, before anything is applied (as
  * `linkerd check --pre` does)? Facts are gathered once, each failed read becoming data; the checks
  * are pure functions of them.
- * - the API server's version (the install needs discovery.k8s.io/v1 and policy/v1, and is tested
- *   against what 1.25+ serves);
+ * - the API server's version (the install needs discovery.k8s.io/v1, policy/v1 and the
+ *   PodDisruptionBudget's unhealthyPodEvictionPolicy, and is tested against what 1.27+ serves);
  * - whether the caller may create every kind the install applies (SelfSubjectAccessReview);
  * - whether the CRDs it installs are already there from another tool (Linkerd's SMI extension
  *   installs a TrafficSplit CRD), and whether `isthmus-system` exists already.
@@ -13,7 +13,7 @@ import type { KubeClient } from '../../kube/client.js';
 import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { KubeObject } from '../../kube/types.js';
-import { PART_OF } from '../install/options.js';
+import { PART_OF, TRAFFIC_SPLIT_CRD } from '../install/options.js';
 import { resourceOf } from '../lab/apply-objects.js';
 import { REQUIRED_CRDS } from './checks/crds.js';
 import { resultOf } from './checks/result.js';
@@ -40,7 +40,12 @@ export const INSTALL_KINDS = [
 /** Kinds only an opt-in flag renders (`--network-policy`): `check --pre` asks about them with that flag only. */
 export const OPTIONAL_INSTALL_KINDS: readonly string[] = ['NetworkPolicy'];
 
-export const MIN_MINOR = 25;
+/**
+ * The install's PodDisruptionBudgets set `unhealthyPodEvictionPolicy` (KEP-3017): unknown to 1.25,
+ * where kubectl's strict field validation refuses the apply, and alpha and off in 1.26, where the
+ * API server drops it and a GitOps tool sees the object out of sync forever. Beta and on from 1.27.
+ */
+export const MIN_MINOR = 27;
 
 export interface PreFacts {
   /** `gitVersion` of the API server. */
@@ -150,9 +155,10 @@ export function checkCrdsFree(f: PreFacts): CheckResult {
   return resultOf(
     what,
     [],
-    foreign.map(
-      (c) =>
-        `CRD ${c.name} exists and was not installed by Isthmus (Linkerd's SMI extension installs trafficsplits); \`isthmus install\` would replace its schema`,
+    foreign.map((c) =>
+      c.name === TRAFFIC_SPLIT_CRD
+        ? `CRD ${c.name} exists and was not installed by Isthmus (Linkerd's SMI extension and linkerd-failover install it): install with --no-traffic-split-crd to leave it to its chart, or \`isthmus install\` replaces its schema`
+        : `CRD ${c.name} exists and was not installed by Isthmus; \`isthmus install\` would replace its schema`,
     ),
   );
 }

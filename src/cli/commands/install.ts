@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { IsthmusError } from '../../errors.js';
-import { isValidTrustDomain } from '../../identity/spiffe.js';
+import { isValidClusterName, isValidTrustDomain } from '../../identity/spiffe.js';
 import { PORTS } from '../../kube/keys.js';
 import { isDNS1123Subdomain, isValidLabelValue } from '../../sandbox/validation-strings.js';
 import { gatewayExposureFromFlags } from '../install/gateway-exposure.js';
@@ -99,7 +99,24 @@ const GATEWAY_FLAGS: [keyof InstallFlags, string][] = [
   ['gatewayResources', '--gateway-resources'],
   ['identityResources', '--identity-resources'],
   ['egressAllowCidr', '--egress-allow-cidr'],
+  ['allowCluster', '--allow-cluster'],
 ];
+
+/**
+ * `--allow-cluster a,b --allow-cluster c` → [a, b, c], each held to what `isthmus link` takes as a
+ * cluster name (the gateway refuses to start on anything else).
+ */
+function allowClustersFromFlags(values: readonly string[] | undefined, problems: string[]): string[] {
+  const names = (values ?? []).flatMap((v) => v.split(',')).map((n) => n.trim());
+  for (const name of names) {
+    if (!isValidClusterName(name)) {
+      problems.push(
+        `--allow-cluster ${JSON.stringify(name)}: expected a cluster name, a DNS label (lower-case letters, digits and '-', at most 63)`,
+      );
+    }
+  }
+  return [...new Set(names)];
+}
 
 /**
  * Flags → options. `trustAnchorPem` is undefined only with --no-gateway, which refuses every flag
@@ -189,6 +206,8 @@ export function installOptionsFromFlags(
     gatewayServiceType: oneOf('gateway-service-type', serviceType, ['LoadBalancer', 'NodePort', 'ClusterIP']),
     gatewayExposure: gatewayExposureFromFlags(flags, serviceType, problems),
     enableNamespaceCreation: flags.enableNamespaceCreation === true,
+    allowClusters: allowClustersFromFlags(flags.allowCluster, problems),
+    trafficSplitCrd: flags.trafficSplitCrd !== false,
     ...withNetworkPolicy(networkPolicyFromFlags(flags, problems)),
     scheduling: schedulingFromFlags(flags, problems),
     resources: {

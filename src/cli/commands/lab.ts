@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { IsthmusError } from '../../errors.js';
@@ -68,6 +68,16 @@ function runKindScript(
 }
 
 /**
+ * What every kind script gets of `--dir`: LAB_DIR (scripts/kind/lib.sh), where up.sh keeps the
+ * certificates and down.sh deletes, so `lab down --kind --dir X` removes X and nothing else. Only
+ * when --dir is given: its default is the local lab's directory, and the kind lab's own default
+ * (`<repo>/.lab/kind`, or LAB_DIR from the environment) must not become that.
+ */
+function kindDirEnv(flags: LabFlags, cmd: Command): Record<string, string> {
+  return cmd.getOptionValueSource('dir') === 'cli' ? { LAB_DIR: resolve(flags.dir) } : {};
+}
+
+/**
  * Resolves with the first SIGINT, SIGTERM or SIGHUP, after calling `onSignal`. SIGHUP too: closing
  * the terminal would otherwise end the lab process at once and leave its children running (the
  * gateways take SIGHUP as "re-read the certificate").
@@ -105,9 +115,12 @@ export function registerLab(program: Command): void {
   common(lab.command('up').description('Start the lab in the foreground; Ctrl-C stops everything'))
     .option('--base <octet>', "third octet of east's loopback /24 (west uses the next)", '1')
     .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
-    .action(async (flags: LabFlags) => {
+    .action(async (flags: LabFlags, cmd: Command) => {
       if (useKind(flags))
-        return runKindScript('up.sh', flags.dryRun === true, { TRUST_DOMAIN: flags.trustDomain });
+        return runKindScript('up.sh', flags.dryRun === true, {
+          TRUST_DOMAIN: flags.trustDomain,
+          ...kindDirEnv(flags, cmd),
+        });
       const base = Number(flags.base);
       if (!Number.isInteger(base) || base < 1 || base > 250)
         throw new IsthmusError('USAGE', '--base must be 1-250');
@@ -146,18 +159,22 @@ export function registerLab(program: Command): void {
     });
 
   common(lab.command('down').description('Stop a running lab (or delete the kind clusters)')).action(
-    async (flags: LabFlags) => {
-      if (await runningLabIsKind(flags)) return runKindScript('down.sh', flags.dryRun === true);
+    async (flags: LabFlags, cmd: Command) => {
+      if (await runningLabIsKind(flags))
+        return runKindScript('down.sh', flags.dryRun === true, kindDirEnv(flags, cmd));
       const { stopLocalLab } = await import('../lab/lab-report.js');
       process.stdout.write(`${await stopLocalLab(flags.dir)}\n`);
     },
   );
 
   common(lab.command('status').description('Show what the lab is running')).action(
-    async (flags: LabFlags) => {
+    async (flags: LabFlags, cmd: Command) => {
       // Read-only: verify.sh's failover steps scale podinfo, which a status must not do.
       if (await runningLabIsKind(flags))
-        return runKindScript('verify.sh', flags.dryRun === true, { VERIFY_READ_ONLY: '1' });
+        return runKindScript('verify.sh', flags.dryRun === true, {
+          VERIFY_READ_ONLY: '1',
+          ...kindDirEnv(flags, cmd),
+        });
       const { labStatusLines } = await import('../lab/lab-report.js');
       const { lines, healthy } = await labStatusLines(flags.dir);
       for (const l of lines) process.stdout.write(`${l}\n`);

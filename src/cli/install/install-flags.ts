@@ -38,6 +38,10 @@ export interface InstallFlags extends GatewayExposureFlags, NetworkPolicyFlags, 
   gatewayResources?: string;
   controllerResources?: string;
   identityResources?: string;
+  /** false: --no-traffic-split-crd. */
+  trafficSplitCrd?: boolean;
+  /** Peer clusters the gateway admits besides its Links' targets, each maybe a comma list. */
+  allowCluster?: string[];
 }
 
 /** A flag that may be given again and again, collected in order. */
@@ -71,6 +75,10 @@ export function addInstallFlags(cmd: Command, opts: { clusterNameRequired: boole
     .option(
       '--no-gateway',
       "no gateway and no identity service, for a flat pod network (Linkerd's --gateway=false): every Link of this cluster and to it is made with isthmus link --no-gateway; takes no certificates",
+    )
+    .option(
+      '--no-traffic-split-crd',
+      "leave out the TrafficSplit CRD (trafficsplits.split.smi-spec.io), which another chart owns (Linkerd's SMI extension, linkerd-failover): uninstall then keeps it too",
     )
     .option('--trust-domain <domain>', 'SPIFFE trust domain', INSTALL_DEFAULTS.trustDomain)
     .option('--cluster-domain <domain>', 'cluster DNS domain', INSTALL_DEFAULTS.clusterDomain)
@@ -108,6 +116,11 @@ export function addInstallFlags(cmd: Command, opts: { clusterNameRequired: boole
       'Cluster or Local (Local keeps the client address and skips the extra node hop)',
     )
     .option('--gateway-node-port <port>', "the ingress port's nodePort (NodePort or LoadBalancer)")
+    .option(
+      '--allow-cluster <names>',
+      "peer clusters whose gateways may open tunnels here besides those this cluster has a Link to (the gateway's --allow-cluster), comma-separated, repeatable: an exporting cluster must admit each cluster that consumes its services",
+      repeatable,
+    )
     .option(
       '--failover-controlled-by <value>',
       'failover.linkerd.io/controlled-by value',

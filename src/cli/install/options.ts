@@ -41,6 +41,16 @@ export interface InstallOptions {
   gatewayServiceType: 'LoadBalancer' | 'NodePort' | 'ClusterIP';
   /** Cloud load-balancer annotations, source ranges, class, traffic policy, node port. */
   gatewayExposure: GatewayExposure;
+  /**
+   * false (`--no-traffic-split-crd`): the TrafficSplit CRD is another chart's (Linkerd's SMI
+   * extension, linkerd-failover), so the install neither renders it nor labels it ours.
+   */
+  trafficSplitCrd: boolean;
+  /**
+   * Clusters the gateway admits besides the targets of this cluster's Links (the gateway's
+   * `--allow-cluster`): a cluster that exports to one it has no Link to must name it here.
+   */
+  allowClusters: readonly string[];
   /** Grants the controller `create namespaces`, for Links with `enableNamespaceCreation`. */
   enableNamespaceCreation: boolean;
   /** Ingress NetworkPolicies for the install's pods (`--network-policy`); absent: none rendered. */
@@ -76,9 +86,21 @@ export const INSTALL_DEFAULTS = {
   gatewayServiceType: 'LoadBalancer',
   gatewayExposure: { annotations: {}, loadBalancerSourceRanges: [] as string[] },
   enableNamespaceCreation: false,
+  allowClusters: [] as string[],
+  trafficSplitCrd: true,
   scheduling: DEFAULT_SCHEDULING,
   resources: DEFAULT_RESOURCES,
 } as const;
+
+/** The CRD another chart may own (Linkerd's SMI extension, linkerd-failover): `--no-traffic-split-crd`. */
+export const TRAFFIC_SPLIT_CRD = 'trafficsplits.split.smi-spec.io';
+
+/**
+ * On what `isthmus link` prints besides the Link (its credentials Secret, Role and RoleBinding),
+ * valued with the linked cluster's name. They carry PART_OF too, so a prune scoped to the install
+ * must leave them out: `-l 'app.kubernetes.io/part-of=isthmus,!isthmus.dev/link,!isthmus.dev/remote-access'`.
+ */
+export const LINK_LABEL = 'isthmus.dev/link';
 
 export const PART_OF = { 'app.kubernetes.io/part-of': 'isthmus' } as const;
 

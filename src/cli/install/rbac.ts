@@ -3,7 +3,7 @@
  * watch this one (`isthmus-remote-access`: its token goes into their Link credentials Secret).
  */
 import { credentialsRoleName, REMOTE_ACCESS_SERVICE_ACCOUNT } from '../../kube/keys.js';
-import { type InstallOptions, PART_OF } from './options.js';
+import { type InstallOptions, LINK_LABEL, PART_OF } from './options.js';
 
 export type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
 
@@ -188,5 +188,8 @@ export function rbacManifests(
  */
 export function linkCredentialsAccess(cluster: string, secret: string, namespace: string): object[] {
   const rules: Rule[] = [{ apiGroups: [''], resources: ['secrets'], verbs: READ, resourceNames: [secret] }];
-  return roleWithBinding(credentialsRoleName(cluster), rules, 'isthmus-controller', namespace);
+  return roleWithBinding(credentialsRoleName(cluster), rules, 'isthmus-controller', namespace).map((o) => {
+    const { metadata } = o as { metadata: { labels?: Record<string, string> } };
+    return { ...o, metadata: { ...metadata, labels: { ...metadata.labels, [LINK_LABEL]: cluster } } };
+  });
 }

@@ -15,7 +15,7 @@ import {
   objectLine,
 } from './install-record.js';
 import { networkPolicyManifests } from './network-policy.js';
-import { type InstallOptions, PART_OF } from './options.js';
+import { type InstallOptions, PART_OF, TRAFFIC_SPLIT_CRD } from './options.js';
 import { rbacManifests } from './rbac.js';
 import { controllerManifests, gatewayManifests, identityManifests } from './workloads.js';
 
@@ -68,7 +68,9 @@ function renderedObjects(opts: InstallOptions): object[] {
         },
       },
     },
-    ...crdManifests(),
+    ...crdManifests().filter(
+      (crd) => opts.trafficSplitCrd || (crd as ObjectRef).metadata?.name !== TRAFFIC_SPLIT_CRD,
+    ),
     ...rbacManifests(opts),
     ...(opts.gateway && opts.trustAnchorPem !== undefined
       ? [...identityManifests(opts, opts.trustAnchorPem), ...gatewayManifests(opts)]

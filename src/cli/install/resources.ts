@@ -6,6 +6,7 @@
  * anything reaches `kubectl apply`.
  */
 import { compareQuantities, parseQuantity } from '../../kube/quantity.js';
+import { canonicalQuantity } from './canonical-quantity.js';
 
 export type Component = 'gateway' | 'controller' | 'identity';
 type Resource = 'cpu' | 'memory';
@@ -59,7 +60,8 @@ function parseList(flag: string, list: string, problems: string[]): Partial<Reco
           ? 'the keys are requests.cpu, requests.memory, limits.cpu and limits.memory'
           : quantityProblem(key, value);
     if (problem) problems.push(`${flag} ${JSON.stringify(item)}: ${problem}`);
-    else out[key] = value;
+    // As the API server stores it (`0.5` → `500m`), so the manifest and the stored object match.
+    else out[key] = value === '' ? '' : canonicalQuantity(value);
   }
   return out;
 }

@@ -225,10 +225,23 @@ describe('isthmus install: resources', () => {
 
   it('takes a request equal to its limit, however each is written', () => {
     expect(resources({ gatewayResources: 'requests.cpu=0.5,limits.cpu=500m' }, 'gateway')).toMatchObject({
-      requests: { cpu: '0.5' },
+      requests: { cpu: '500m' },
       limits: { cpu: '500m' },
     });
   });
+
+  it.each([
+    ['gateway', 'requests.cpu=0.5', 'requests', 'cpu', '500m'],
+    ['gateway', 'requests.memory=1024Mi,limits.memory=', 'requests', 'memory', '1Gi'],
+    ['gateway', 'limits.memory=2000M', 'limits', 'memory', '2G'],
+    ['controller', 'requests.cpu=1000m', 'requests', 'cpu', '1'],
+  ])(
+    'renders %s %s as the API server stores it, so GitOps tools see no difference',
+    (c, item, map, r, stored) => {
+      const rendered = resources({ [`${c}Resources`]: item }, c) as Record<string, Record<string, string>>;
+      expect(rendered[map]?.[r]).toBe(stored);
+    },
+  );
 });
 
 describe('isthmus install --no-gateway: the settings of the pods it has', () => {

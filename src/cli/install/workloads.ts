@@ -282,6 +282,8 @@ export function gatewayManifests(opts: InstallOptions): object[] {
           `--admin-port=${PORTS.admin}`,
           '--ca-file=/var/run/isthmus/anchor/ca.crt',
           `--crl-file=${CRL_MOUNT}/crl.pem`,
+          // Admitted besides the targets of this cluster's Links: clusters that consume its exports.
+          ...opts.allowClusters.map((c) => `--allow-cluster=${c}`),
           // SIGTERM (rolling update, node drain): unready but serving while endpoints and load
           // balancers catch up, then open tunnels get the rest of the grace before they are cut.
           `--drain-delay-ms=${GATEWAY_DRAIN.delayMs}`,

@@ -78,7 +78,8 @@ export function demoObjects(
       spec: {
         service: 'podinfo',
         backends: [
-          { service: 'podinfo', weight: 100 },
+          // What the failover controller writes (ACTIVE_WEIGHT), so the split starts in step with it.
+          { service: 'podinfo', weight: 1 },
           { service: `podinfo-${cluster === 'east' ? 'west' : 'east'}`, weight: 0 },
         ],
       },

@@ -20,6 +20,7 @@ import {
 } from '../../kube/keys.js';
 import type { Link, V1Namespace, V1Secret, V1Service } from '../../kube/types.js';
 import { parseLinkSpec } from '../../mirror/link-config.js';
+import { LINK_LABEL } from '../install/options.js';
 import { linkCredentialsAccess } from '../install/rbac.js';
 import { toYamlStream } from '../install/render.js';
 import type { LinkSpecOptions } from './options.js';
@@ -81,7 +82,7 @@ export function linkManifests(f: RemoteFacts): [V1Secret, Link, ...object[]] {
       metadata: {
         name: secretName,
         namespace: SYSTEM_NAMESPACE,
-        labels: { 'app.kubernetes.io/part-of': 'isthmus' },
+        labels: { 'app.kubernetes.io/part-of': 'isthmus', [LINK_LABEL]: f.clusterName },
       },
       data: { [REMOTE_KUBECONFIG_KEY]: Buffer.from(remoteKubeconfig(f)).toString('base64') },
     },

@@ -116,3 +116,37 @@ describe('planUninstall', () => {
     ]);
   });
 });
+
+describe('planUninstall after install --no-traffic-split-crd', () => {
+  const record = (flags: string): KubeObject =>
+    ({
+      ...obj('ConfigMap', 'isthmus-config', 'isthmus-system'),
+      data: { version: '0.1.0', flags, objects: '' },
+    }) as KubeObject;
+
+  it("keeps the CRD the record says is another chart's, even labelled ours by an earlier install", () => {
+    const split = { metadata: { name: 'podinfo', namespace: 'test' } } as TrafficSplit;
+    const plan = planUninstall(
+      facts({
+        installed: [...facts().installed, record('cluster-name: east\nno-traffic-split-crd: true\n')],
+        trafficSplits: [split],
+      }),
+      { keepTrafficSplitCrd: false },
+    );
+    expect(plan.ok).toBe(true);
+    expect(kinds(plan)).not.toContain(`CustomResourceDefinition/${TRAFFIC_SPLIT_CRD}`);
+    expect(kinds(plan)).toContain('CustomResourceDefinition/links.multicluster.isthmus.dev');
+    expect(plan.ok && plan.notes).toContain(
+      `keeping the CRD ${TRAFFIC_SPLIT_CRD} and its TrafficSplits (the install was made with --no-traffic-split-crd)`,
+    );
+  });
+
+  it('deletes it when the record does not have the flag, or cannot be read', () => {
+    for (const flags of ['cluster-name: east\n', '{not yaml', '']) {
+      const plan = planUninstall(facts({ installed: [...facts().installed, record(flags)] }), {
+        keepTrafficSplitCrd: false,
+      });
+      expect(kinds(plan), flags).toContain(`CustomResourceDefinition/${TRAFFIC_SPLIT_CRD}`);
+    }
+  });
+});

@@ -3,16 +3,42 @@
  * cluster holds. Pure. It refuses while deleting would lose something or strand it:
  * - a Link: the controller removes a Link's mirrors only while it runs, so unlink first;
  * - a TrafficSplit under the TrafficSplit CRD the install created: deleting the CRD deletes
- *   every TrafficSplit with it, and they are the user's, not ours.
+ *   every TrafficSplit with it, and they are the user's, not ours. An install made with
+ *   `--no-traffic-split-crd` (its record says so) keeps that CRD, as `--keep-traffic-split-crd`.
  * What is deleted besides the install's own objects: mirrors left behind (a controller that was
  * down when a Link went), the failover controller's apex EndpointSlices, which would keep
  * steering an apex Service to egress ports nobody serves, and federated Services (`<name>-federated`)
  * with their slices. Namespaces created for mirrors
  * (`enableNamespaceCreation`) are kept: they may hold more than mirrors by now.
  */
+import type { V1ConfigMap } from '@kubernetes/client-node';
+import { parse } from 'yaml';
+import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import type { KubeObject, Link, TrafficSplit } from '../../kube/types.js';
+import { INSTALL_RECORD_CONFIGMAP } from '../install/install-record.js';
+import { TRAFFIC_SPLIT_CRD } from '../install/options.js';
 
-export const TRAFFIC_SPLIT_CRD = 'trafficsplits.split.smi-spec.io';
+export { TRAFFIC_SPLIT_CRD };
+
+/**
+ * Whether the install was made with `--no-traffic-split-crd` (its record, the isthmus-config
+ * ConfigMap, says so): the CRD is another chart's then, even if an earlier install labelled it ours.
+ * A record that cannot be read says nothing.
+ */
+function installLeftOutSplitCrd(installed: readonly KubeObject[]): boolean {
+  const record = installed.find(
+    (o) =>
+      o.kind === 'ConfigMap' &&
+      o.metadata?.namespace === SYSTEM_NAMESPACE &&
+      o.metadata?.name === INSTALL_RECORD_CONFIGMAP,
+  ) as V1ConfigMap | undefined;
+  try {
+    const flags = parse(record?.data?.flags ?? '') as Record<string, unknown> | null;
+    return flags?.['no-traffic-split-crd'] === true;
+  } catch {
+    return false;
+  }
+}
 
 export interface UninstallFacts {
   links: Link[];
@@ -77,8 +103,10 @@ export function planUninstall(facts: UninstallFacts, opts: { keepTrafficSplitCrd
       `Link ${nameOf(link)} remains: unlink it first (isthmus unlink --cluster-name ${cluster} --wait), so that the controller removes its mirrors`,
     );
   }
+  const leftOut = installLeftOutSplitCrd(facts.installed);
+  const keepSplitCrd = opts.keepTrafficSplitCrd || leftOut;
   const deletesSplitCrd =
-    !opts.keepTrafficSplitCrd &&
+    !keepSplitCrd &&
     facts.installed.some(
       (o) => o.kind === 'CustomResourceDefinition' && o.metadata?.name === TRAFFIC_SPLIT_CRD,
     );
@@ -92,11 +120,7 @@ export function planUninstall(facts: UninstallFacts, opts: { keepTrafficSplitCrd
   const objects = deletionList(
     [...facts.installed, ...facts.leftovers].filter(
       (o) =>
-        !(
-          opts.keepTrafficSplitCrd &&
-          o.kind === 'CustomResourceDefinition' &&
-          o.metadata?.name === TRAFFIC_SPLIT_CRD
-        ),
+        !(keepSplitCrd && o.kind === 'CustomResourceDefinition' && o.metadata?.name === TRAFFIC_SPLIT_CRD),
     ),
   );
   const notes: string[] = [];
@@ -105,7 +129,10 @@ export function planUninstall(facts: UninstallFacts, opts: { keepTrafficSplitCrd
       `also deleting ${facts.leftovers.length} mirror, failover or federation object(s) no controller owns any more`,
     );
   }
-  if (opts.keepTrafficSplitCrd) notes.push(`keeping the CRD ${TRAFFIC_SPLIT_CRD} and its TrafficSplits`);
+  if (keepSplitCrd) {
+    const why = leftOut ? ' (the install was made with --no-traffic-split-crd)' : '';
+    notes.push(`keeping the CRD ${TRAFFIC_SPLIT_CRD} and its TrafficSplits${why}`);
+  }
   if (facts.mirrorNamespaces.length > 0) {
     notes.push(`keeping namespace(s) created for mirrors: ${listed(facts.mirrorNamespaces)}`);
   }
