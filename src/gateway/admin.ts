@@ -13,6 +13,7 @@ import { parseHostPort } from '../host-port.js';
 import { isValidClusterName } from '../identity/spiffe.js';
 import type { EgressRoute } from './egress.js';
 import { HealthImplementation, healthPackage } from './health-service.js';
+import type { RefusedRoute } from './watch-mirrors.js';
 
 /** RFC 9113 §3.4: the client connection preface starts with this; "PRI " is no HTTP/1.1 method in use. */
 const H2_PREFACE_START = Buffer.from('PRI * HTTP/2.0');
@@ -51,6 +52,11 @@ export interface AdminOptions {
   ) => Promise<ProbeResult>;
   /** The egress listeners and where each leads, for `/routes` (`isthmus check` compares them with the mirrors). */
   routes?: () => EgressRoute[];
+  /**
+   * The mirror routes refused, with the reason (`/routes` lists them next to the routes): a Service
+   * claiming a port or a gateway the Links do not back shows here, not only in a log line.
+   */
+  refused?: () => RefusedRoute[];
 }
 
 export interface AdminServer {
@@ -200,7 +206,7 @@ async function handleHttp(req: IncomingMessage, res: ServerResponse, opts: Admin
       return;
     case '/routes':
       if (opts.routes) {
-        sendJson(res, 200, { routes: opts.routes() });
+        sendJson(res, 200, { routes: opts.routes(), refused: opts.refused?.() ?? [] });
         return;
       }
       sendText(res, 404, 'not found\n');

@@ -36,6 +36,8 @@ describe('gatewayOptionsFromFlags', () => {
       exportSelector: 'mirror.linkerd.io/exported=true',
       federatedSelector: 'mirror.linkerd.io/federated=member',
       allowedClusters: [],
+      // The controller's default: mirrors claiming other ports are not routed.
+      egressPortRange: { first: 20000, last: 29999 },
       certificates: { kind: 'files', ...files },
       // Stops at once unless told to drain (the install's Deployment does).
       shutdown: { drainDelayMs: 0, graceMs: 0 },
@@ -85,6 +87,9 @@ describe('gatewayOptionsFromFlags', () => {
     expect(config.admin.port).toBe(0);
     expect(config.ingress.port).toBe(4444);
     expect(config.allowedClusters).toEqual(['a', 'b']);
+    expect(
+      gatewayOptionsFromFlags(minimal, { ISTHMUS_EGRESS_PORT_RANGE: '30000-30099' }).egressPortRange,
+    ).toEqual({ first: 30000, last: 30099 });
   });
 
   it('reads the certify source and prefers explicit cert files over an inherited identity address', () => {
@@ -134,6 +139,8 @@ describe('gatewayOptionsFromFlags', () => {
     ],
     ['bad allowed cluster', { ...minimal, allowCluster: ['ok', 'Not OK'] }, '--allow-cluster "Not OK"'],
     ['bad timeout', { ...minimal, connectTimeoutMs: '-1' }, '--connect-timeout-ms'],
+    ['an egress range below 1024', { ...minimal, egressPortRange: '80-90' }, '--egress-port-range "80-90"'],
+    ['an egress range backwards', { ...minimal, egressPortRange: '30000-20000' }, '--egress-port-range'],
     [
       'a malformed export selector',
       { ...minimal, exportSelector: 'exported true' },

@@ -65,6 +65,11 @@ export interface GatewayConfig {
   federatedSelector: string;
   /** Clusters admitted in addition to the targets of local Links. */
   allowedClusters: string[];
+  /**
+   * The ports the mirror controller allocates egress listeners from (its `--egress-port-range`): a
+   * mirror claiming a port outside them was not written by the controller and is not routed.
+   */
+  egressPortRange: { first: number; last: number };
   certificates: CertificateSource;
   /** PEM bundle of CRLs (trust anchor's and issuers'), re-read when it changes; absent: none. */
   crlFile?: string;
@@ -88,6 +93,7 @@ export interface GatewayFlags {
   adminHost?: string;
   adminPort?: string | number;
   egressHost?: string;
+  egressPortRange?: string;
   exportSelector?: string;
   federatedSelector?: string;
   allowCluster?: string[] | string;
@@ -117,6 +123,7 @@ export const GATEWAY_ENV: Readonly<Record<keyof GatewayFlags, string>> = {
   adminHost: 'ISTHMUS_ADMIN_HOST',
   adminPort: 'ISTHMUS_ADMIN_PORT',
   egressHost: 'ISTHMUS_EGRESS_HOST',
+  egressPortRange: 'ISTHMUS_EGRESS_PORT_RANGE',
   exportSelector: 'ISTHMUS_EXPORT_SELECTOR',
   federatedSelector: 'ISTHMUS_FEDERATED_SELECTOR',
   allowCluster: 'ISTHMUS_ALLOW_CLUSTERS',
@@ -190,6 +197,7 @@ export function gatewayOptionsFromFlags(
     port: port(pick('adminPort'), PORTS.admin, '--admin-port', problems),
   };
   const egressHost = host(text('egressHost') ?? anyAddress(), '--egress-host', problems);
+  const egressPortRange = portRange(text('egressPortRange'), problems);
   const exportSelector = text('exportSelector') ?? DEFAULT_EXPORT_SELECTOR;
   if (exportSelector === '') problems.push('--export-selector may not be empty');
   else checkSelector(exportSelector, '--export-selector', problems);
@@ -240,6 +248,7 @@ export function gatewayOptionsFromFlags(
     exportSelector,
     federatedSelector,
     allowedClusters: [...new Set(allowedClusters)],
+    egressPortRange,
     certificates,
     ...(crlFile === undefined ? {} : { crlFile }),
     limits: { connectTimeoutMs, egressApplyDebounceMs: DEFAULT_EGRESS_DEBOUNCE_MS },
@@ -374,6 +383,18 @@ function bool(value: unknown, flag: string, problems: string[]): boolean {
   if (text === 'false' || text === '0') return false;
   problems.push(`${flag} "${String(value)}" is not true or false (1 or 0)`);
   return false;
+}
+
+/** `--egress-port-range FIRST-LAST`, as the controller takes it; absent: the controller's default. */
+function portRange(value: string | undefined, problems: string[]): { first: number; last: number } {
+  if (value === undefined) return PORTS.egressRange;
+  const m = /^(\d+)-(\d+)$/.exec(value);
+  const [first, last] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
+  if (!m || first < 1024 || last > 65535 || first > last) {
+    problems.push(`--egress-port-range "${value}" is not FIRST-LAST within 1024-65535`);
+    return PORTS.egressRange;
+  }
+  return { first, last };
 }
 
 /** Accepts repeated flags and comma-separated values alike (`--allow-cluster a,b --allow-cluster c`). */

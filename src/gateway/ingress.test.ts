@@ -254,6 +254,22 @@ describe('requests', () => {
     }
   });
 
+  it("never dials the API server's address listed in an exported Service's slice (confused deputy)", async () => {
+    // The API server of this test listens on 127.0.0.2: loopback, which the ingress otherwise dials.
+    const apiServer = await startTcpBackend(echo, '127.0.0.2');
+    try {
+      index.setApiServerAddresses(['127.0.0.2']);
+      index.setSliceEndpoints('test', 'echo', 's', [
+        { address: '127.0.0.2', ready: true, ports: [{ name: 'tcp', port: apiServer.port }] },
+      ]);
+      const s = client(east);
+      expect(await ask(s, connectTo(ECHO))).toMatchObject({ status: 503 });
+      expect(apiServer.accepted).toBe(0);
+    } finally {
+      await apiServer.close();
+    }
+  });
+
   it('answers 503 when the service has no ready endpoint', async () => {
     index.setSliceEndpoints('test', 'echo', 's', [
       { address: '127.0.0.1', ready: false, ports: [{ name: 'tcp', port: backend.port }] },

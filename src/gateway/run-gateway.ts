@@ -140,6 +140,7 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
 
     let pool: SessionPool | undefined;
     let egressListeners: EgressListeners | undefined;
+    let mirrorRoutes: MirrorWatcher | undefined;
     const admin = await startAdmin({
       host: config.admin.host,
       port: config.admin.port,
@@ -151,6 +152,7 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
           : pool.probe(gateway, path, timeoutMs, cluster),
       ),
       routes: () => egressListeners?.routes() ?? [],
+      refused: () => mirrorRoutes?.refused() ?? [],
     });
     onStop('admin server', () => admin.close());
     log.info({ address: admin.address }, 'admin listening');
@@ -166,7 +168,14 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
       onStop(`${name} informer`, () => informer.stop());
     }
 
-    const index = new ServiceIndex();
+    const index = new ServiceIndex({
+      // Once per slice change: an exported Service's slice lists an address never dialled.
+      onRefused: (r) =>
+        log.warn(
+          { service: `${r.namespace}/${r.service}`, slice: r.slice, refused: r.refused },
+          'endpoints refused: never dialled',
+        ),
+    });
     const admitted = federated === undefined ? informers.exports : unionSource(informers.exports, federated);
     onStop('service index feed', feedServiceIndex(index, admitted, informers.slices));
 
@@ -268,21 +277,30 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
     });
     egressListeners = egress;
     onStop('egress listeners', () => egress.close());
-    let lastProblems = '';
+    let lastRefused = '';
     const mirrorWatcher: MirrorWatcher = watchMirrors(informers.mirrors, egress, {
+      links: informers.links,
+      egressRange: config.egressPortRange,
+      ready: () => informers.links.hasSynced(),
       debounceMs: config.limits.egressApplyDebounceMs,
-      onProblems: (problems) => {
-        const text = problems.join('\n');
-        if (text !== lastProblems && problems.length > 0)
-          log.warn({ problems }, 'mirrors with unusable routes');
-        lastProblems = text;
+      // Once per change of the set, not per apply: a burst of events that changes nothing is quiet.
+      onRefused: (refused) => {
+        const text = JSON.stringify(refused);
+        if (text !== lastRefused && refused.length > 0)
+          log.warn({ refused: refused.map((r) => `${r.mirror}: ${r.reason}`) }, 'mirror routes refused');
+        lastRefused = text;
       },
       onError: (err) => log.error({ err: describeError(err) }, 'egress listeners not fully applied'),
     });
+    mirrorRoutes = mirrorWatcher;
     onStop('mirror watcher', () => mirrorWatcher.close());
-    // The first apply (after the mirror list is known) is what "egress ready" means.
-    informers.mirrors.synced
-      .then(() => mirrorWatcher.idle())
+    // The first apply after both lists are known (an unlisted Link would refuse its mirrors) is what
+    // "egress ready" means.
+    Promise.all([informers.mirrors.synced, informers.links.synced])
+      .then(() => {
+        mirrorWatcher.refresh();
+        return mirrorWatcher.idle();
+      })
       .then(() => {
         state.egressApplied = true;
         admin.refresh();

@@ -2,7 +2,13 @@
  * The ingress's view of what it may open: exported Services and their EndpointSlices, fed by the
  * watchers. Pure data, no I/O. `resolve` is the only way the ingress learns an address to dial, so
  * the gateway can never become an open proxy (shared/DESIGN.md, "The tunnel").
+ *
+ * Whoever may write an exported Service's EndpointSlices decides what the ingress dials (the
+ * CVE-2021-25740 class of confused deputy): some addresses are refused whoever lists them
+ * (`dialRefusal`), decided when a slice, a Service or the API server's addresses change, never per
+ * CONNECT (docs/design.md, "What the ingress dials").
  */
+import { BlockList, isIP } from 'node:net';
 import type { ParsedAuthority } from './authority.js';
 
 export interface ExportedService {
@@ -37,9 +43,92 @@ export type ResolveResult =
   | { ok: true; candidates: readonly Candidate[] }
   | { ok: false; status: 403 | 503; reason: string };
 
+/** An EndpointSlice's endpoints that the ingress refuses to dial, and why: reported once per change. */
+export interface RefusedEndpoints {
+  namespace: string;
+  service: string;
+  slice: string;
+  refused: { address: string; reason: string }[];
+}
+
+export interface ServiceIndexOptions {
+  /**
+   * Told of an exported Service's slice with refused endpoints: when the slice changes, when its
+   * Service becomes exported, and when the API server's addresses change what it refuses.
+   */
+  onRefused?: (refused: RefusedEndpoints) => void;
+}
+
+function blockList(add: (list: BlockList) => void): BlockList {
+  const list = new BlockList();
+  add(list);
+  return list;
+}
+
+/**
+ * What the ingress never dials, whatever an EndpointSlice lists, with the reason it logs. BlockList
+ * compares addresses, not strings: `FD00:EC2:0::254` and IPv4-mapped IPv6 (`::ffff:169.254.169.254`,
+ * which Node dials as IPv4) are caught too. Loopback stays dialable: kube-apiserver already refuses
+ * loopback endpoint addresses (ValidateEndpointIP), and the single-host lab runs on loopback.
+ */
+const ALWAYS_REFUSED: readonly { reason: string; list: BlockList }[] = [
+  {
+    // kube-apiserver refuses these in EndpointSlices too, but an API server is not the only writer
+    // of what the informer sees (an aggregated or older one, a restored backup).
+    reason: 'link-local (169.254.0.0/16, fe80::/10: cloud metadata, node-local services)',
+    list: blockList((l) => {
+      l.addSubnet('169.254.0.0', 16, 'ipv4');
+      l.addSubnet('fe80::', 10, 'ipv6');
+    }),
+  },
+  {
+    // Cloud metadata services outside link-local, which kube-apiserver admits as endpoints:
+    // AWS IMDS over IPv6, Alibaba Cloud's metadata server, Azure's WireServer.
+    reason: 'a cloud metadata service (fd00:ec2::254, 100.100.100.200, 168.63.129.16)',
+    list: blockList((l) => {
+      l.addAddress('fd00:ec2::254', 'ipv6');
+      l.addAddress('100.100.100.200', 'ipv4');
+      l.addAddress('168.63.129.16', 'ipv4');
+    }),
+  },
+  {
+    // Dialling 0.0.0.0 or :: reaches the gateway pod itself (its admin port, for one).
+    reason: 'unspecified (0.0.0.0/8, ::): the gateway pod itself',
+    list: blockList((l) => {
+      l.addSubnet('0.0.0.0', 8, 'ipv4');
+      l.addAddress('::', 'ipv6');
+    }),
+  },
+];
+
+export const API_SERVER_REFUSAL =
+  "the API server's (Service default/kubernetes, its ClusterIP or EndpointSlices)";
+
+/**
+ * Why the ingress refuses to dial `address`, or null. `apiServer` holds the addresses of the
+ * `default/kubernetes` Service: its ClusterIP and its EndpointSlices' (the API servers themselves).
+ */
+export function dialRefusal(address: string, apiServer?: BlockList): string | null {
+  const family = isIP(address);
+  // toEndpointViews admits IP addresses only; anything else is no address to dial.
+  if (family === 0) return 'not an IP address';
+  const type = family === 4 ? 'ipv4' : 'ipv6';
+  if (apiServer?.check(address, type)) return API_SERVER_REFUSAL;
+  for (const r of ALWAYS_REFUSED) if (r.list.check(address, type)) return r.reason;
+  return null;
+}
+
+/** A slice's endpoints, and those the ingress may dial (set while its Service is exported). */
+interface SliceState {
+  endpoints: EndpointView[];
+  dialable?: EndpointView[];
+  /** The refusals last reported, so a change of the API server's addresses reports only news. */
+  refused: string;
+}
+
 interface ServiceEntry {
   service?: ExportedService;
-  slices: Map<string, EndpointView[]>;
+  slices: Map<string, SliceState>;
   /**
    * Successful resolutions by endpoint port name (and pod hostname), until the Service or a slice
    * changes: a CONNECT then costs a map lookup, not a walk over every endpoint of every slice.
@@ -54,11 +143,44 @@ const portName = (name: string | undefined): string => name ?? '';
 
 export class ServiceIndex {
   private readonly entries = new Map<string, ServiceEntry>();
+  private readonly onRefused: (refused: RefusedEndpoints) => void;
+  private apiServer = new BlockList();
+  private apiServerKey = '';
+
+  constructor(options: ServiceIndexOptions = {}) {
+    this.onRefused = options.onRefused ?? (() => {});
+  }
 
   upsertService(s: ExportedService): void {
     const e = this.entry(s.namespace, s.name);
+    const newlyExported = e.service === undefined;
     e.service = s;
     e.resolved.clear();
+    // Slices of a Service that was not exported are kept unfiltered: filter them now.
+    if (newlyExported)
+      for (const [name, state] of e.slices) this.filter(s.namespace, s.name, name, state, true);
+  }
+
+  /**
+   * The addresses of the `default/kubernetes` Service (ClusterIP, EndpointSlices): never dialled.
+   * A change re-filters every exported Service's slices (rare: an API server joins or moves).
+   */
+  setApiServerAddresses(addresses: Iterable<string>): void {
+    const ips = [...new Set(addresses)].filter((a) => isIP(a) !== 0).sort();
+    const key = ips.join(',');
+    if (key === this.apiServerKey) return;
+    this.apiServerKey = key;
+    this.apiServer = blockList((l) => {
+      for (const ip of ips) l.addAddress(ip, isIP(ip) === 4 ? 'ipv4' : 'ipv6');
+    });
+    for (const [k, e] of this.entries) {
+      const [ns = '', name = ''] = k.split('/');
+      for (const [slice, state] of e.slices) {
+        if (e.service) this.filter(ns, name, slice, state, false);
+        else state.dialable = undefined;
+      }
+      e.resolved.clear();
+    }
   }
 
   removeService(ns: string, name: string): void {
@@ -72,8 +194,10 @@ export class ServiceIndex {
   /** Slices may arrive before their Service (watch order is not guaranteed); they are kept until removed. */
   setSliceEndpoints(ns: string, service: string, sliceName: string, endpoints: EndpointView[]): void {
     const e = this.entry(ns, service);
-    e.slices.set(sliceName, endpoints);
+    const state: SliceState = { endpoints, refused: '' };
+    e.slices.set(sliceName, state);
     e.resolved.clear();
+    if (e.service) this.filter(ns, service, sliceName, state, true);
   }
 
   removeSlice(ns: string, service: string, sliceName: string): void {
@@ -154,8 +278,9 @@ export class ServiceIndex {
   ): Candidate[] {
     const candidates: Candidate[] = [];
     const seen = new Set<string>();
-    for (const endpoints of e.slices.values()) {
-      for (const ep of endpoints) {
+    for (const slice of e.slices.values()) {
+      // Set for every slice of an exported Service (filter); refused endpoints are not in it.
+      for (const ep of slice.dialable ?? []) {
         if (!accept(ep)) continue;
         if (target.kind === 'pod' && ep.hostname !== target.hostname) continue;
         const p = ep.ports.find((sp) => portName(sp.name) === wanted);
@@ -168,6 +293,23 @@ export class ServiceIndex {
       }
     }
     return candidates;
+  }
+
+  /**
+   * Sets `state.dialable` and reports the refused endpoints: always after a change of the slice
+   * (`always`), otherwise only when they differ from those last reported.
+   */
+  private filter(ns: string, service: string, slice: string, state: SliceState, always: boolean): void {
+    const refused: RefusedEndpoints['refused'] = [];
+    state.dialable = state.endpoints.filter((ep) => {
+      const reason = dialRefusal(ep.address, this.apiServer);
+      if (reason !== null) refused.push({ address: ep.address, reason });
+      return reason === null;
+    });
+    const key = refused.map((r) => `${r.address} ${r.reason}`).join('\n');
+    const changed = key !== state.refused;
+    state.refused = key;
+    if (refused.length > 0 && (always || changed)) this.onRefused({ namespace: ns, service, slice, refused });
   }
 
   private entry(ns: string, name: string): ServiceEntry {

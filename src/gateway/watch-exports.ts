@@ -94,14 +94,54 @@ export function toEndpointViews(slice: V1EndpointSlice): SliceEndpoints | null {
 export const SLICE_SELECTOR = `${SERVICE_NAME_LABEL},${NOT_ISTHMUS_SLICES}`;
 
 /**
- * Keeps `index` equal to what the two informers hold. Returns an unsubscribe function; the
- * informers' lifecycle (start/stop) belongs to the caller.
+ * The API server's Service: its EndpointSlices list the API servers' own addresses (written by
+ * kube-apiserver's endpoint reconciler, labelled `kubernetes.io/service-name=kubernetes`, so the
+ * slice informer of SLICE_SELECTOR, cluster-wide, holds them).
+ */
+export const API_SERVER_SERVICE = { namespace: 'default', name: 'kubernetes' } as const;
+
+/** Every address of an EndpointSlice of `default/kubernetes`, ready or not; null for any other slice. */
+export function apiServerAddresses(slice: V1EndpointSlice): string[] | null {
+  if (slice.metadata?.namespace !== API_SERVER_SERVICE.namespace) return null;
+  if (slice.metadata.labels?.[SERVICE_NAME_LABEL] !== API_SERVER_SERVICE.name) return null;
+  return (slice.endpoints ?? []).flatMap((ep) => ep.addresses ?? []);
+}
+
+/**
+ * The ClusterIP of `default/kubernetes` as the kubelet gives it to every container
+ * (KUBERNETES_SERVICE_HOST); none outside a pod (the lab's gateways).
+ */
+export function apiServerClusterIPs(env: NodeJS.ProcessEnv = process.env): string[] {
+  const host = env.KUBERNETES_SERVICE_HOST;
+  return host !== undefined && isIP(host) !== 0 ? [host] : [];
+}
+
+export interface FeedOptions {
+  /** The `kubernetes` Service's ClusterIPs, never dialled. Default: apiServerClusterIPs(). */
+  apiServerClusterIPs?: readonly string[];
+}
+
+/**
+ * Keeps `index` equal to what the two informers hold, and tells it the API server's addresses (the
+ * `default/kubernetes` slices the slice informer holds, and the ClusterIP), which it never dials.
+ * Returns an unsubscribe function; the informers' lifecycle (start/stop) belongs to the caller.
  */
 export function feedServiceIndex(
   index: ServiceIndex,
   services: WatchSource<V1Service>,
   slices: WatchSource<V1EndpointSlice>,
+  options: FeedOptions = {},
 ): () => void {
+  const clusterIPs = options.apiServerClusterIPs ?? apiServerClusterIPs();
+  const apiServerSlices = new Map<string, string[]>();
+  const syncApiServer = (name: string, current: V1EndpointSlice | undefined): void => {
+    const addresses = current === undefined ? null : apiServerAddresses(current);
+    if (addresses !== null) apiServerSlices.set(name, addresses);
+    else if (!apiServerSlices.delete(name)) return;
+    index.setApiServerAddresses([...clusterIPs, ...[...apiServerSlices.values()].flat()]);
+  };
+  index.setApiServerAddresses(clusterIPs);
+
   // Slices carry the service name only in a label, so remember where each slice was filed: a
   // delete (or a relabel) must remove it from the service it was filed under.
   const filedUnder = new Map<string, string>();
@@ -116,6 +156,7 @@ export function feedServiceIndex(
   const syncSlice = (namespace: string, name: string): void => {
     const key = `${namespace}/${name}`;
     const current = slices.get(namespace, name);
+    if (namespace === API_SERVER_SERVICE.namespace) syncApiServer(name, current);
     const view = current === undefined ? null : toEndpointViews(current);
     const previous = filedUnder.get(key);
     if (previous !== undefined && previous !== view?.service) {
@@ -138,7 +179,11 @@ export function feedServiceIndex(
   });
   // Whatever the caches already hold (subscribing after the initial list is allowed).
   for (const svc of services.list()) syncService(svc.metadata?.namespace ?? '', svc.metadata?.name ?? '');
-  for (const s of slices.list()) syncSlice(s.metadata?.namespace ?? '', s.metadata?.name ?? '');
+  // The API server's slices first: no other slice is admitted with an address refused a moment later.
+  const listed = slices
+    .list()
+    .sort((a, b) => Number(apiServerAddresses(b) !== null) - Number(apiServerAddresses(a) !== null));
+  for (const s of listed) syncSlice(s.metadata?.namespace ?? '', s.metadata?.name ?? '');
 
   return () => {
     offServices();

@@ -1,12 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { V1Service } from '../kube/types.js';
+import type { Link, V1Service } from '../kube/types.js';
+import { link } from './e2e/fixtures.js';
 import { MemorySource } from './e2e/memory-source.js';
 import { waitFor } from './test-support/wait.js';
 import {
+  admitRoutes,
   type MirrorEgressRoute,
   type MirrorWatcher,
+  type MirrorWatcherOptions,
   routesFromMirror,
-  routesFromMirrors,
   watchMirrors,
 } from './watch-mirrors.js';
 
@@ -130,23 +132,34 @@ describe('routesFromMirror', () => {
   });
 });
 
-describe('routesFromMirrors', () => {
-  it('gives a contested egress port to the mirror that sorts first, whatever the list order', () => {
+const RANGE = { first: 20000, last: 29999 };
+/** The Link to west that names the gateway of `good`. */
+const westLink = (): Link => link('west', '127.0.2.1');
+
+describe('admitRoutes', () => {
+  it('gives a contested egress port to the older claim, whatever the list order', () => {
     const a = mirror('a-west', good);
     const b = mirror('b-west', good);
+    a.metadata!.creationTimestamp = '2024-05-02T10:00:00Z' as never;
+    b.metadata!.creationTimestamp = '2024-05-01T10:00:00Z' as never;
     for (const list of [
       [a, b],
       [b, a],
     ]) {
-      const result = routesFromMirrors(list);
-      expect(result.routes.map((r) => r.mirror)).toEqual(['test/a-west']);
-      expect(result.problems).toEqual(['test/b-west: egress port 20001 is already used by test/a-west']);
+      const result = admitRoutes(list, { links: [westLink()], egressRange: RANGE });
+      expect(result.routes.map((r) => r.mirror)).toEqual(['test/b-west']);
+      expect(result.problems).toEqual([
+        'test/a-west: egress port 20001 is already held by test/b-west, an older claim',
+      ]);
     }
   });
 });
 
 describe('watchMirrors', () => {
   const watchers: MirrorWatcher[] = [];
+  const links = new MemorySource<Link>();
+  links.put(westLink());
+  const admission: Pick<MirrorWatcherOptions, 'links' | 'egressRange'> = { links, egressRange: RANGE };
   afterEach(async () => {
     for (const w of watchers.splice(0)) await w.close();
   });
@@ -169,7 +182,7 @@ describe('watchMirrors', () => {
   it('applies the initial state, then one apply per burst of changes', async () => {
     const source = new MemorySource<V1Service>();
     const sink = new RecordingSink();
-    const watcher = watchMirrors(source, sink, { debounceMs: 5 });
+    const watcher = watchMirrors(source, sink, { ...admission, debounceMs: 5 });
     watchers.push(watcher);
     await watcher.idle();
     expect(sink.applied).toEqual([[]]);
@@ -192,7 +205,11 @@ describe('watchMirrors', () => {
       release = r;
     });
     const problems: string[][] = [];
-    const watcher = watchMirrors(source, sink, { debounceMs: 1, onProblems: (p) => problems.push(p) });
+    const watcher = watchMirrors(source, sink, {
+      ...admission,
+      debounceMs: 1,
+      onRefused: (refused) => problems.push(refused.map((r) => `${r.mirror}: ${r.reason}`)),
+    });
     watchers.push(watcher);
     const deadline = Date.now() + 5_000;
     while (sink.inFlight === 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
@@ -218,7 +235,11 @@ describe('watchMirrors', () => {
         applied.push(routes.map((r) => r.port));
       },
     };
-    const watcher = watchMirrors(source, sink, { debounceMs: 1, onError: (e) => errors.push(e) });
+    const watcher = watchMirrors(source, sink, {
+      ...admission,
+      debounceMs: 1,
+      onError: (e) => errors.push(e),
+    });
     watchers.push(watcher);
     await watcher.idle();
     expect(errors).toHaveLength(1);
@@ -241,6 +262,7 @@ describe('watchMirrors', () => {
       },
     };
     const watcher = watchMirrors(source, sink, {
+      ...admission,
       debounceMs: 1,
       retryMs: 10,
       onError: (e) => errors.push(e),

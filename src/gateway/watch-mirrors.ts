@@ -7,7 +7,7 @@
  * tunnel `:authority` is `<fq name>:<mirror port>`.
  */
 
-import { parseHostPort } from '../host-port.js';
+import { hostPort, parseHostPort } from '../host-port.js';
 import {
   CLUSTER_NAME_LABEL,
   EGRESS_PORTS_ANNOTATION,
@@ -15,7 +15,8 @@ import {
   REMOTE_SVC_FQ_NAME_ANNOTATION,
 } from '../kube/keys.js';
 import { isLinkerdMirror } from '../kube/linkerd-mirror.js';
-import type { V1Service } from '../kube/types.js';
+import type { Link, V1Service } from '../kube/types.js';
+import { type LinkEvents, linkedGateways, targetKey } from './probe-targets.js';
 import type { WatchSource } from './watch-exports.js';
 
 /** Matches the colleague's `EgressRoute` in egress.ts (structural, so either may be imported). */
@@ -104,30 +105,168 @@ function findPort(svc: V1Service, ref: string): number | undefined {
   return ports.find((p) => p.port === Number(ref))?.port;
 }
 
+/** The egress ports the mirror controller allocates from (`--egress-port-range`). */
+export interface EgressPortRange {
+  first: number;
+  last: number;
+}
+
+/** A route not served (or a mirror's new route not yet served), with the reason: `/routes` lists them. */
+export interface RefusedRoute {
+  /** `namespace/name` of the Service that asked for it. */
+  mirror: string;
+  /** The egress port, when the refusal is about one port of the Service. */
+  port?: number;
+  reason: string;
+  /** The Service's last admitted routes still serve: its remote gateway is changing (see `admitRoutes`). */
+  kept?: true;
+}
+
+/** The routes one mirror was given, with the Service's uid: a Service deleted and created again is another claim. */
+export interface AdmittedMirror {
+  uid: string | undefined;
+  routes: MirrorEgressRoute[];
+}
+
+export interface AdmittedRoutes {
+  /** Served, one per port, by port. */
+  routes: MirrorEgressRoute[];
+  refused: RefusedRoute[];
+  /** `<mirror>: <reason>` per refusal: what the watcher logs. */
+  problems: string[];
+  /** By mirror: the `previous` of the next call. */
+  admitted: ReadonlyMap<string, AdmittedMirror>;
+}
+
+export interface RouteAdmission {
+  /** The Links of the system namespace (the gateway's Link informer). */
+  links: readonly Link[];
+  egressRange: EgressPortRange;
+  /** What the last call admitted (its `admitted`): see `admitRoutes`. */
+  previous?: ReadonlyMap<string, AdmittedMirror>;
+}
+
 /**
- * All routes of all mirrors. Two mirrors claiming one egress port is a controller bug or a race
- * during re-allocation; the mirror that sorts first keeps the port, so the outcome is stable
- * whatever order the informer lists them in.
+ * The routes the egress serves. Any tenant may create a Service labelled as a mirror, so the
+ * labels and annotations are a claim, not a proof: a route is admitted only when
+ *
+ * - the Service's cluster (`mirror.linkerd.io/cluster-name`) has a Link in the system namespace;
+ * - its remote gateway is one that Link names: `spec.gatewayAddress` with `gatewayPort`, or
+ *   `status.gatewayAddresses` (the remote LoadBalancer the controller follows), compared in one
+ *   spelling (`targetKey`), so the gateway never dials an address a tenant chose;
+ * - its egress port is inside the egress port range.
+ *
+ * Two claims on one port: the Service that held it in the last call keeps it, else the oldest
+ * (creationTimestamp, then namespace/name). A Service created later never takes a mirror's port.
+ *
+ * A remote gateway address changes in two writes that land in either order (the mirror's
+ * annotation, the Link's status): a mirror whose only fault is a gateway its Link does not name
+ * keeps the routes it was last admitted with (same uid, its Link still there) until the Link names
+ * the new one, so callers see no gap. Pure: the watcher calls it on every Service or Link change.
  */
-export function routesFromMirrors(services: readonly V1Service[]): MirrorRoutes {
-  const sorted = [...services].sort((a, b) => mirrorKey(a).localeCompare(mirrorKey(b)));
-  const routes: MirrorEgressRoute[] = [];
-  const problems: string[] = [];
+export function admitRoutes(services: readonly V1Service[], admission: RouteAdmission): AdmittedRoutes {
+  const gateways = linkedGateways(admission.links);
+  const linked = new Set<string>();
+  for (const link of admission.links) {
+    const target = link.spec?.targetClusterName;
+    if (typeof target === 'string' && target !== '' && !link.metadata?.deletionTimestamp) linked.add(target);
+  }
+  const { first, last } = admission.egressRange;
+  const previous = admission.previous ?? new Map<string, AdmittedMirror>();
+  const refused: RefusedRoute[] = [];
+  const candidates: Array<{ key: string; uid: string | undefined; routes: MirrorEgressRoute[] }> = [];
+
+  for (const svc of [...services].sort(byAge)) {
+    const key = mirrorKey(svc);
+    const uid = svc.metadata?.uid;
+    const parsed = routesFromMirror(svc);
+    for (const problem of parsed.problems)
+      refused.push({ mirror: key, reason: problem.slice(key.length + 2) });
+    if (parsed.routes.length === 0) continue;
+    const cluster = (parsed.routes[0] as MirrorEgressRoute).cluster;
+    if (!linked.has(cluster)) {
+      refused.push({
+        mirror: key,
+        reason: `cluster "${cluster}" has no Link: only the mirrors the controller writes for a Link are routed`,
+      });
+      continue;
+    }
+    const remote = (parsed.routes[0] as MirrorEgressRoute).remote;
+    if (gateways.get(targetKey(remote))?.has(cluster) !== true) {
+      const reason = `remote gateway ${hostPort(remote.host, remote.port)} is not one the Link to cluster "${cluster}" names (spec.gatewayAddress and gatewayPort, or status.gatewayAddresses)`;
+      const kept = previous.get(key);
+      if (kept !== undefined && kept.uid === uid && kept.routes[0]?.cluster === cluster) {
+        const was = kept.routes[0] as MirrorEgressRoute;
+        refused.push({
+          mirror: key,
+          reason: `${reason}; its last admitted routes (to ${hostPort(was.remote.host, was.remote.port)}) serve until the Link names it`,
+          kept: true,
+        });
+        candidates.push({ key, uid, routes: kept.routes });
+      } else refused.push({ mirror: key, reason });
+      continue;
+    }
+    const inRange: MirrorEgressRoute[] = [];
+    for (const route of parsed.routes) {
+      if (route.port >= first && route.port <= last) inRange.push(route);
+      else
+        refused.push({
+          mirror: key,
+          port: route.port,
+          reason: `egress port ${route.port} is outside the egress port range ${first}-${last}`,
+        });
+    }
+    candidates.push({ key, uid, routes: inRange });
+  }
+
+  // The holder of a port in the last call keeps it while it still claims it: no flapping, no takeover.
   const owner = new Map<number, string>();
-  for (const svc of sorted) {
-    const result = routesFromMirror(svc);
-    problems.push(...result.problems);
-    for (const route of result.routes) {
-      const taken = owner.get(route.port);
-      if (taken !== undefined) {
-        problems.push(`${route.mirror}: egress port ${route.port} is already used by ${taken}`);
+  for (const { key, uid, routes } of candidates) {
+    const held = previous.get(key);
+    if (held === undefined || held.uid !== uid) continue;
+    for (const route of routes)
+      if (held.routes.some((r) => r.port === route.port)) owner.set(route.port, key);
+  }
+  const admitted = new Map<string, AdmittedMirror>();
+  const routes: MirrorEgressRoute[] = [];
+  for (const { key, uid, routes: wanted } of candidates) {
+    const mine: MirrorEgressRoute[] = [];
+    for (const route of wanted) {
+      const holder = owner.get(route.port) ?? key;
+      if (holder !== key) {
+        refused.push({
+          mirror: key,
+          port: route.port,
+          reason: `egress port ${route.port} is already held by ${holder}, an older claim`,
+        });
         continue;
       }
-      owner.set(route.port, route.mirror);
-      routes.push(route);
+      owner.set(route.port, key);
+      mine.push(route);
     }
+    if (mine.length === 0) continue;
+    admitted.set(key, { uid, routes: mine });
+    routes.push(...mine);
   }
-  return { routes, problems };
+  routes.sort((a, b) => a.port - b.port);
+  return { routes, refused, problems: refused.map((r) => `${r.mirror}: ${r.reason}`), admitted };
+}
+
+/** Oldest first (creationTimestamp, RFC 3339 in UTC, compares as text); a tie by namespace/name. */
+function byAge(a: V1Service, b: V1Service): number {
+  const ta = timestampOf(a);
+  const tb = timestampOf(b);
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  const ka = mirrorKey(a);
+  const kb = mirrorKey(b);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+/** The API server always sets it; an object without one (a test's) counts as the newest. */
+function timestampOf(svc: V1Service): string {
+  const t = svc.metadata?.creationTimestamp as unknown;
+  if (t instanceof Date) return t.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return typeof t === 'string' && t !== '' ? t : '\uffff';
 }
 
 function mirrorKey(svc: V1Service): string {
@@ -140,10 +279,21 @@ export interface RouteSink {
 }
 
 export interface MirrorWatcherOptions {
+  /** The Links of the system namespace: a route needs its cluster's Link (see `admitRoutes`). */
+  links: LinkEvents;
+  egressRange: EgressPortRange;
+  /**
+   * Nothing is applied while this says no (the Link informer has not listed yet: every mirror
+   * would look unlinked); `refresh()` once it says yes.
+   */
+  ready?: () => boolean;
   /** Mirror changes come in bursts (a Link's first sync writes many); one apply per burst. */
   debounceMs: number;
-  /** Told the problems of each apply (the set, not a diff), e.g. to log them. */
-  onProblems?: (problems: string[]) => void;
+  /**
+   * Told the refusals of each apply (the set, not a diff), e.g. to log them when they change. An
+   * event storm that changes nothing still calls it once per apply, with the same set.
+   */
+  onRefused?: (refused: RefusedRoute[]) => void;
   /**
    * Told when an apply throws (a port another process holds, say). The next change retries, and
    * so does a timer after `retryMs` (default 5 s): a mirror that never changes again still gets
@@ -154,6 +304,10 @@ export interface MirrorWatcherOptions {
 }
 
 export interface MirrorWatcher {
+  /** The routes refused at the last apply, with the reason (admin `/routes`). */
+  refused(): RefusedRoute[];
+  /** Re-applies (debounced): after what `ready` waits for has come. */
+  refresh(): void;
   /** Resolves once no apply is pending or running (for readiness and tests). */
   idle(): Promise<void>;
   /** Stops reacting to events and waits for a running apply to finish. */
@@ -176,6 +330,8 @@ export function watchMirrors(
   let dirty = false;
   let closed = false;
   const waiters: Array<() => void> = [];
+  let previous: ReadonlyMap<string, AdmittedMirror> = new Map();
+  let refused: RefusedRoute[] = [];
 
   const settle = (): void => {
     if (timer !== undefined || running !== undefined) return;
@@ -186,10 +342,19 @@ export function watchMirrors(
     let failed = false;
     while (dirty && !closed) {
       dirty = false;
-      const { routes, problems } = routesFromMirrors(source.list());
-      options.onProblems?.(problems);
+      if (options.ready?.() === false) break;
+      const result = admitRoutes(source.list(), {
+        links: options.links.list(),
+        egressRange: options.egressRange,
+        previous,
+      });
+      // What was admitted is what the next admission keeps for a mirror whose gateway is changing,
+      // applied or not (a port another process holds is the listener's problem, not the claim's).
+      previous = result.admitted;
+      refused = result.refused;
+      options.onRefused?.(refused);
       try {
-        await sink.apply(routes);
+        await sink.apply(result.routes);
         failed = false;
       } catch (err) {
         failed = true;
@@ -226,10 +391,12 @@ export function watchMirrors(
     timer = setTimeout(fire, options.debounceMs);
   };
 
-  const off = source.onEvent(schedule);
+  const offs = [source.onEvent(schedule), options.links.onEvent(schedule)];
   schedule(); // the initial state, even if it is "no mirrors"
 
   return {
+    refused: () => refused,
+    refresh: schedule,
     idle: () =>
       new Promise<void>((resolve) => {
         waiters.push(resolve);
@@ -237,7 +404,7 @@ export function watchMirrors(
       }),
     async close() {
       closed = true;
-      off();
+      for (const off of offs) off();
       if (timer !== undefined) clearTimeout(timer);
       clearTimeout(retryTimer);
       timer = undefined;

@@ -9,6 +9,7 @@ import {
   certifyChannel,
   createCertifyHandler,
   type IdentityServer,
+  POD_NAME_EXTRA,
   startIdentityServer,
   type TokenReviewer,
 } from './certify-service.js';
@@ -18,6 +19,10 @@ import { splitPem } from './pem.js';
 import { TEST_TRUST_DOMAIN, testLeafKey, testPki } from './testing.js';
 
 const EAST = 'spiffe://cluster.local/cluster/east/gateway';
+const GATEWAY_CALLER = {
+  user: 'system:serviceaccount:isthmus-system:isthmus-gateway',
+  pod: 'isthmus-gateway-5d8c7b9f4-x2kqp',
+};
 const WEST = 'spiffe://cluster.local/cluster/west/gateway';
 
 /** A stand-in for the TokenReview API: a fixed table of tokens. */
@@ -35,7 +40,10 @@ const reviewer: TokenReviewer = async (token, audiences) => {
         'token audiences ["https://kubernetes.default.svc.cluster.local"] is invalid for the target audiences ["identity.isthmus.dev"]',
     };
   const username = tokens[token];
-  return username ? { authenticated: true, username } : { authenticated: false, error: 'token expired' };
+  if (!username) return { authenticated: false, error: 'token expired' };
+  // As kube-apiserver for a projected token: bound to the pod the kubelet asked for it.
+  const pod = token === 'gateway-token' ? 'isthmus-gateway-5d8c7b9f4-x2kqp' : 'web-7c9d8f6b5-q4lzm';
+  return { authenticated: true, username, extra: { [POD_NAME_EXTRA]: [pod] } };
 };
 
 let server: IdentityServer;
@@ -82,7 +90,31 @@ describe('Certify', () => {
     const chain = splitPem(issued.chainPem);
     expect(chain[0]).toBe(issued.certPem);
     expect(verifyChain(chain[0]!, chain.slice(1), [testPki().anchor.certPem])).toEqual({ ok: true });
-    expect(events).toContainEqual({ outcome: 'issued', identity: EAST });
+    expect(events).toContainEqual(expect.objectContaining({ outcome: 'issued', identity: EAST }));
+  });
+
+  it('publishes the serial, notAfter and caller of every certificate it issues, and the caller of a refusal', async () => {
+    events.length = 0;
+    const issued = await requestCertificate({ address, token: 'gateway-token', identity: EAST });
+    const info = certificateInfo(issued.certPem);
+    // The serial as `isthmus certs revoke --serial` takes it: lowercase hex, no leading zeros.
+    const serial = info.serialNumber.toLowerCase().replace(/^0+(?=.)/, '');
+    expect(events).toEqual([
+      {
+        outcome: 'issued',
+        identity: EAST,
+        serial,
+        notAfter: info.notAfter.toISOString(),
+        ...GATEWAY_CALLER,
+      },
+    ]);
+    await failure({ address, token: 'web-token' });
+    expect(events[1]).toEqual({
+      outcome: 'denied',
+      reason: 'system:serviceaccount:default:web may not hold any identity in this cluster',
+      user: 'system:serviceaccount:default:web',
+      pod: 'web-7c9d8f6b5-q4lzm',
+    });
   });
 
   it('assigns the identity when the CSR names none', async () => {

@@ -13,6 +13,8 @@ import {
 } from './ca.js';
 import { callSignal, msLeft, reviewBudgetMs, untilAborted } from './call-deadline.js';
 import { type CertificateInfo, certificateInfo } from './certificate-info.js';
+import { CERTIFY_CHANNEL } from './certify-log.js';
+import { normaliseSerial } from './crl.js';
 import { checkCsr } from './csr.js';
 import { bindServer, shutdownServer } from './grpc-util.js';
 import { addHealthService } from './health.js';
@@ -37,10 +39,41 @@ export type TokenReviewer = (
   signal?: AbortSignal,
 ) => Promise<TokenReview>;
 
-type TokenReview = { authenticated: boolean; username?: string; error?: string };
+type TokenReview = {
+  authenticated: boolean;
+  username?: string;
+  /** TokenReview's `status.user.extra`: for a pod's bound token, POD_NAME_EXTRA names the pod. */
+  extra?: Record<string, string[]>;
+  error?: string;
+};
 
-/** Published once per Certify call: `{ outcome, identity?, reason? }`. */
-export const certifyChannel = diagnostics.channel('isthmus:identity:certify');
+/**
+ * The `status.user.extra` key kube-apiserver sets on a TokenReview of a token bound to a pod (every
+ * projected service account token): the pod the kubelet minted it for.
+ */
+export const POD_NAME_EXTRA = 'authentication.kubernetes.io/pod-name';
+
+/** Who asked, as the TokenReview said: the account (`system:serviceaccount:<ns>:<name>`) and the pod. */
+export interface CertifyCaller {
+  user?: string;
+  pod?: string;
+}
+
+/**
+ * Published once per Certify call (src/identity/certify-log.ts logs it). An issued certificate
+ * carries its serial (lowercase hex, as `isthmus certs revoke --serial` takes it) and notAfter, so
+ * one minted with a stolen token can be found and revoked; every event names the caller once its
+ * token was reviewed.
+ */
+export interface CertifyEvent extends CertifyCaller {
+  outcome: CertifyOutcome;
+  identity?: string;
+  serial?: string;
+  /** ISO 8601. */
+  notAfter?: string;
+  reason?: string;
+}
+export const certifyChannel = diagnostics.channel(CERTIFY_CHANNEL);
 export type CertifyOutcome =
   | 'issued'
   | 'unauthenticated'
@@ -90,8 +123,15 @@ export interface CertifyCall {
 }
 
 export type CertifyResult =
-  | { ok: true; response: CertifyResponse; identity: string }
-  | { ok: false; code: status; outcome: Exclude<CertifyOutcome, 'issued'>; message: string };
+  | { ok: true; response: CertifyResponse; identity: string; serial: string; caller: CertifyCaller }
+  | {
+      ok: false;
+      code: status;
+      outcome: Exclude<CertifyOutcome, 'issued'>;
+      message: string;
+      /** Set once the token was reviewed and named someone. */
+      caller?: CertifyCaller;
+    };
 type CertifyFailure = Extract<CertifyResult, { ok: false }>;
 
 /** The Certify decision and signing, without gRPC: what the tests table-drive. */
@@ -119,25 +159,27 @@ export function createCertifyHandler(
         `token not accepted: ${review.error ?? 'not authenticated'}`,
       );
     }
+    const caller = callerOf(review);
     const identity = allowedIdentityFor(review.username, rules);
     if (identity === undefined) {
       return fail(
         status.PERMISSION_DENIED,
         'denied',
         `${review.username} may not hold any identity in this cluster`,
+        caller,
       );
     }
     const decision = checkCsr(req.csrPem, identity);
     if (!decision.ok) {
       return decision.status === 'invalid'
-        ? fail(status.INVALID_ARGUMENT, 'invalid', decision.reason)
-        : fail(status.PERMISSION_DENIED, 'denied', `${review.username}: ${decision.reason}`);
+        ? fail(status.INVALID_ARGUMENT, 'invalid', decision.reason, caller)
+        : fail(status.PERMISSION_DENIED, 'denied', `${review.username}: ${decision.reason}`, caller);
     }
     const now = (deps.now?.() ?? new Date()).getTime();
     const issuer = issuerOf();
     const issuerInfo = certificateInfo(issuer.certPem);
     const unusable = issuerWindowProblem(issuerInfo, now);
-    if (unusable) return fail(status.FAILED_PRECONDITION, 'unavailable', unusable);
+    if (unusable) return fail(status.FAILED_PRECONDITION, 'unavailable', unusable, caller);
     const notAfter = leafNotAfter(now, lifetimeMs, issuerInfo.notAfter);
     const leaf = issueLeaf(issuer, {
       uriSans: [identity],
@@ -148,6 +190,8 @@ export function createCertifyHandler(
     return {
       ok: true,
       identity,
+      serial: normaliseSerial(certificateInfo(leaf.certPem).serialNumber),
+      caller,
       response: {
         certPem: leaf.certPem,
         chainPem: chainOf(leaf.certPem, issuer),
@@ -197,8 +241,19 @@ async function reviewToken(
   }
 }
 
-function fail(code: status, outcome: CertifyFailure['outcome'], message: string): CertifyFailure {
-  return { ok: false, code, outcome, message };
+function fail(
+  code: status,
+  outcome: CertifyFailure['outcome'],
+  message: string,
+  caller?: CertifyCaller,
+): CertifyFailure {
+  return { ok: false, code, outcome, message, ...(caller ? { caller } : {}) };
+}
+
+/** The account and, for a pod's bound token, the pod (TokenReview's user.extra). */
+function callerOf(review: TokenReview): CertifyCaller {
+  const pod = review.extra?.[POD_NAME_EXTRA]?.[0];
+  return { user: review.username, ...(pod ? { pod } : {}) };
 }
 
 /** Nobody reads this answer (grpc-js drops it); it is for the log. */
@@ -252,10 +307,16 @@ export async function startIdentityServer(opts: IdentityServerOptions): Promise<
       handle(call.request, { signal: callSignal(call), msLeft: msLeft(call.getDeadline()) }).then(
         (result) => {
           if (result.ok) {
-            publish({ outcome: 'issued', identity: result.identity });
+            publish({
+              outcome: 'issued',
+              identity: result.identity,
+              serial: result.serial,
+              notAfter: new Date(result.response.notAfterUnixMs).toISOString(),
+              ...result.caller,
+            });
             callback(null, result.response);
           } else {
-            publish({ outcome: result.outcome, reason: result.message });
+            publish({ outcome: result.outcome, reason: result.message, ...result.caller });
             callback({ code: result.code, details: result.message });
           }
         },
@@ -273,6 +334,6 @@ export async function startIdentityServer(opts: IdentityServerOptions): Promise<
   return { port, close: () => shutdownServer(server) };
 }
 
-function publish(event: { outcome: CertifyOutcome; identity?: string; reason?: string }): void {
+function publish(event: CertifyEvent): void {
   if (certifyChannel.hasSubscribers) certifyChannel.publish(event);
 }

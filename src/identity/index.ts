@@ -18,12 +18,16 @@ export {
   parseCertificate,
 } from './certificate-info.js';
 export { DEFAULT_CERTIFY_TIMEOUT_MS, type IssuedCertificate, requestCertificate } from './certify-client.js';
+export { CERTIFY_CHANNEL, formatCertifyEvent, logCertifyOutcomes } from './certify-log.js';
 export {
+  type CertifyCaller,
+  type CertifyEvent,
   type CertifyOutcome,
   certifyChannel,
   createCertifyHandler,
   type IdentityServer,
   type IdentityServerOptions,
+  POD_NAME_EXTRA,
   startIdentityServer,
   type TokenReviewer,
 } from './certify-service.js';

@@ -9,13 +9,15 @@ export interface TokenReviewResult {
   authenticated: boolean;
   username?: string;
   groups?: string[];
+  /** `status.user.extra`: for a token bound to a pod, `authentication.kubernetes.io/pod-name` names it. */
+  extra?: Record<string, string[]>;
   /** The server's explanation when not authenticated. */
   error?: string;
 }
 
 interface TokenReviewStatus {
   authenticated?: boolean;
-  user?: { username?: string; groups?: string[] };
+  user?: { username?: string; groups?: string[]; extra?: Record<string, string[]> };
   audiences?: string[];
   error?: string;
 }
@@ -46,6 +48,11 @@ export function createTokenReviewer(
         authenticated: false,
         error: `the API server did not confirm the token is for ${audiences.join(', ')} (audiences: ${status.audiences?.join(', ') || 'none'})`,
       };
-    return { authenticated: true, username: status.user?.username, groups: status.user?.groups ?? [] };
+    return {
+      authenticated: true,
+      username: status.user?.username,
+      groups: status.user?.groups ?? [],
+      ...(status.user?.extra ? { extra: status.user.extra } : {}),
+    };
   };
 }

@@ -240,6 +240,62 @@ describe('TokenRequest (serviceaccounts/token) and audiences', () => {
     expect((await review(token, ['identity.isthmus.dev'])).body.status.authenticated).toBe(false);
   });
 
+  it('binds a token to a pod as the kubelet asks: TokenReview names the pod in user.extra, and the token dies with the pod', async () => {
+    await call(sb, 'POST', '/api/v1/namespaces/default/serviceaccounts', { metadata: { name: 'gateway' } });
+    const pod = (name: string, serviceAccountName: string) =>
+      call(sb, 'POST', '/api/v1/namespaces/default/pods', {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name },
+        spec: { serviceAccountName, containers: [{ name: 'gateway', image: 'example/gateway:1' }] },
+      });
+    const created = await pod('gateway-5d8c7b9f4-x2kqp', 'gateway');
+    expect(created.status).toBe(201);
+    const uid = created.body.metadata.uid as string;
+    const boundTo = (name: string, extra: Record<string, unknown> = {}) =>
+      request('gateway', {
+        audiences: ['identity.isthmus.dev'],
+        boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name, ...extra },
+      });
+    const r = await boundTo('gateway-5d8c7b9f4-x2kqp');
+    expect(r.status).toBe(201);
+    expect(r.body.spec.boundObjectRef).toEqual({
+      kind: 'Pod',
+      apiVersion: 'v1',
+      name: 'gateway-5d8c7b9f4-x2kqp',
+      uid,
+    });
+    const token = r.body.status.token as string;
+    const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8'));
+    expect(claims['kubernetes.io'].pod).toEqual({ name: 'gateway-5d8c7b9f4-x2kqp', uid });
+    expect((await review(token, ['identity.isthmus.dev'])).body.status.user).toEqual({
+      username: 'system:serviceaccount:default:gateway',
+      uid: expect.any(String),
+      groups: ['system:serviceaccounts', 'system:serviceaccounts:default', 'system:authenticated'],
+      extra: {
+        'authentication.kubernetes.io/pod-name': ['gateway-5d8c7b9f4-x2kqp'],
+        'authentication.kubernetes.io/pod-uid': [uid],
+      },
+    });
+    // A token bound to no pod has no extra.
+    const unbound = (await request('gateway', { audiences: ['identity.isthmus.dev'] })).body.status.token;
+    expect((await review(unbound, ['identity.isthmus.dev'])).body.status.user).not.toHaveProperty('extra');
+
+    // kube-apiserver's refusals: no such pod, another pod's uid, a pod of another account.
+    expect((await boundTo('gone')).status).toBe(404);
+    expect((await boundTo('gateway-5d8c7b9f4-x2kqp', { uid: 'other' })).status).toBe(409);
+    expect((await pod('web-7c9d8f6b5-q4lzm', 'default')).status).toBe(201);
+    const other = await boundTo('web-7c9d8f6b5-q4lzm');
+    expect(other.status).toBe(400);
+    expect(other.body.message).toBe(
+      'cannot bind token for serviceaccount "gateway" to pod running with different serviceaccount name.',
+    );
+
+    await call(sb, 'DELETE', '/api/v1/namespaces/default/pods/gateway-5d8c7b9f4-x2kqp');
+    // A pod never scheduled is deleted at once, and its token with it.
+    expect((await review(token, ['identity.isthmus.dev'])).body.status.authenticated).toBe(false);
+  });
+
   it("writes a bound token's claims as kube-apiserver does, and refuses it once it has expired", async () => {
     await call(sb, 'POST', '/api/v1/namespaces/default/serviceaccounts', { metadata: { name: 'reader' } });
     const r = await request('reader', { expirationSeconds: 7200 });

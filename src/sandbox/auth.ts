@@ -16,6 +16,13 @@ import {
 import type { ObjectStore } from './store.js';
 import { API_AUDIENCE, type SystemControllers } from './system-controllers.js';
 
+/**
+ * TokenReview's `user.extra` keys for a token bound to a pod (pkg/serviceaccount/claims.go): what
+ * lets an audit log name the pod a token was minted for.
+ */
+export const POD_NAME_EXTRA = 'authentication.kubernetes.io/pod-name';
+export const POD_UID_EXTRA = 'authentication.kubernetes.io/pod-uid';
+
 export interface StaticUser {
   username: string;
   groups?: string[];
@@ -41,8 +48,8 @@ export class Auth {
   }
 
   /** A TokenRequest's token, or undefined when the ServiceAccount does not exist. */
-  issueToken(namespace: string, name: string, audiences: string[], expiresAt: number): string | undefined {
-    return this.controllers.issueBoundToken(namespace, name, audiences, expiresAt);
+  issueToken(...request: Parameters<SystemControllers['issueBoundToken']>): string | undefined {
+    return this.controllers.issueBoundToken(...request);
   }
 
   /**
@@ -83,6 +90,7 @@ export class Auth {
             `system:serviceaccounts:${sa.namespace}`,
             'system:authenticated',
           ],
+          ...(sa.pod ? { extra: { [POD_NAME_EXTRA]: [sa.pod.name], [POD_UID_EXTRA]: [sa.pod.uid] } } : {}),
         },
         rules: undefined,
       },
@@ -144,6 +152,7 @@ export class Auth {
     const { user: u } = found.principal;
     const user: Record<string, unknown> = { username: u.username, groups: u.groups };
     if (u.uid) user.uid = u.uid;
+    if (u.extra) user.extra = u.extra;
     return { authenticated: true, user, audiences: found.audiences };
   }
 }

@@ -20,6 +20,8 @@ export interface UserInfo {
   username: string;
   uid?: string;
   groups: string[];
+  /** TokenReview's `user.extra`: a pod-bound token's pod (POD_NAME_EXTRA, POD_UID_EXTRA). */
+  extra?: Record<string, string[]>;
 }
 
 /** Authorizer attributes of a resource request (authorizer.AttributesRecord). */

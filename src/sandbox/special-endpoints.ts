@@ -5,7 +5,7 @@
  */
 
 import { admitNamespace, parseJsonBody } from './admission.js';
-import { badRequest, invalidObject, notFound } from './api-status.js';
+import { badRequest, conflict, invalidObject, notFound } from './api-status.js';
 import type { Principal } from './auth.js';
 import { invalid, type StatusCause } from './field-errors.js';
 import { isRecord } from './json-values.js';
@@ -13,7 +13,7 @@ import type { ResourceAttributes } from './rbac.js';
 import type { HandlerDeps, Reply } from './resource-handler.js';
 import { groupResource, type ResourceType, resourceKey } from './resource-types.js';
 import { isFinalized } from './rest-ops.js';
-import { API_AUDIENCE } from './system-controllers.js';
+import { API_AUDIENCE, type BoundPod } from './system-controllers.js';
 
 export function tokenReview(deps: HandlerDeps, raw: string): Reply {
   const body = parseJsonBody(raw) as {
@@ -62,11 +62,10 @@ export function tokenRequest(deps: HandlerDeps, namespace: string, name: string,
     expirationSeconds?: unknown;
     boundObjectRef?: unknown;
   };
-  if (spec.boundObjectRef !== undefined && spec.boundObjectRef !== null)
-    throw badRequest('the sandbox does not bind tokens to objects (spec.boundObjectRef); send none');
   // NamespaceLifecycle admits every create, subresources included: none in a terminating namespace.
   const serviceAccounts = deps.ops.registry.byKind('', 'ServiceAccount');
   if (serviceAccounts) admitNamespace(deps.ops.store, serviceAccounts, namespace, name);
+  const pod = boundPod(deps, namespace, name, spec.boundObjectRef);
   const audiences = spec.audiences ?? [];
   const seconds = spec.expirationSeconds ?? 3600;
   const causes: StatusCause[] = [];
@@ -85,7 +84,7 @@ export function tokenRequest(deps: HandlerDeps, namespace: string, name: string,
   if (causes.length > 0) throw invalidObject('TokenRequest', 'authentication.k8s.io', name, causes);
   const expiresAt = Date.now() + (seconds as number) * 1000;
   const bound = (audiences as string[]).length > 0 ? (audiences as string[]) : [API_AUDIENCE];
-  const token = deps.auth.issueToken(namespace, name, bound, expiresAt);
+  const token = deps.auth.issueToken(namespace, name, bound, expiresAt, pod);
   if (token === undefined) throw notFound({ group: '', resource: 'serviceaccounts' }, name);
   return {
     status: 201,
@@ -93,10 +92,49 @@ export function tokenRequest(deps: HandlerDeps, namespace: string, name: string,
       kind: 'TokenRequest',
       apiVersion: 'authentication.k8s.io/v1',
       metadata: { name, namespace, creationTimestamp: null },
-      spec: { audiences: bound, expirationSeconds: seconds, boundObjectRef: null },
+      spec: {
+        audiences: bound,
+        expirationSeconds: seconds,
+        boundObjectRef: pod ? { kind: 'Pod', apiVersion: 'v1', name: pod.name, uid: pod.uid } : null,
+      },
       status: { token, expirationTimestamp: new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, 'Z') },
     },
   };
+}
+
+/**
+ * The pod of `spec.boundObjectRef`, as the kubelet binds a projected token to its pod
+ * (pkg/registry/core/serviceaccount/storage/token.go): it must exist, match a given uid and run as
+ * the account. Secret and Node bindings are not simulated.
+ */
+function boundPod(deps: HandlerDeps, namespace: string, account: string, ref: unknown): BoundPod | undefined {
+  if (ref === undefined || ref === null) return undefined;
+  const r = (isRecord(ref) ? ref : {}) as {
+    kind?: unknown;
+    apiVersion?: unknown;
+    name?: unknown;
+    uid?: unknown;
+  };
+  if (r.kind !== 'Pod' || r.apiVersion !== 'v1' || typeof r.name !== 'string')
+    throw badRequest(
+      'the sandbox binds tokens to Pods only (spec.boundObjectRef: kind Pod, apiVersion v1, name)',
+    );
+  const pods = { group: '', resource: 'pods' };
+  const pod = deps.ops.store.get(resourceKey('', 'pods'), namespace, r.name);
+  if (!pod?.metadata.uid) throw notFound(pods, r.name);
+  if (typeof r.uid === 'string' && r.uid !== '' && r.uid !== pod.metadata.uid)
+    throw conflict(
+      pods,
+      r.name,
+      `the UID in the bound object reference (${r.uid}) does not match the UID in record. The object might have been deleted and then recreated`,
+    );
+  const podAccount =
+    (pod as { spec?: { serviceAccountName?: string } }).spec?.serviceAccountName ?? 'default';
+  if (podAccount !== account)
+    throw badRequest(
+      `cannot bind token for serviceaccount "${account}" to pod running with different serviceaccount name.`,
+    );
+  return { name: r.name, uid: pod.metadata.uid };
 }
 
 interface SarSpec {

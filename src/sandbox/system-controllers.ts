@@ -49,6 +49,7 @@ function mintBoundToken(
   uid: string,
   audiences: string[],
   expiresAt: number,
+  pod?: BoundPod,
 ): string {
   const now = Math.floor(Date.now() / 1000);
   const header = b64url(JSON.stringify({ alg: 'RS256', kid: 'sandbox' }));
@@ -59,7 +60,7 @@ function mintBoundToken(
       iat: now,
       iss: API_AUDIENCE,
       jti: randomBytes(16).toString('hex'),
-      'kubernetes.io': { namespace, serviceaccount: { name: sa, uid } },
+      'kubernetes.io': { namespace, ...(pod ? { pod } : {}), serviceaccount: { name: sa, uid } },
       nbf: now,
       sub: `system:serviceaccount:${namespace}:${sa}`,
     }),
@@ -76,6 +77,14 @@ export interface ServiceAccountIdentity {
   uid: string;
   /** Who may accept the token: a bound token's own list; a legacy Secret token is the API server's. */
   audiences: string[];
+  /** The pod a bound token was bound to. */
+  pod?: BoundPod;
+}
+
+/** The pod a TokenRequest bound a token to (`spec.boundObjectRef`, kind Pod), as the kubelet asks. */
+export interface BoundPod {
+  name: string;
+  uid: string;
 }
 
 interface BoundToken {
@@ -84,6 +93,7 @@ interface BoundToken {
   uid: string;
   audiences: string[];
   expiresAt: number;
+  pod?: BoundPod;
 }
 
 export class SystemControllers {
@@ -138,11 +148,19 @@ export class SystemControllers {
     name: string,
     audiences: string[],
     expiresAt: number,
+    pod?: BoundPod,
   ): string | undefined {
     const sa = this.store.get(SERVICE_ACCOUNTS, namespace, name);
     if (!sa?.metadata.uid) return undefined;
-    const token = mintBoundToken(namespace, name, sa.metadata.uid, audiences, expiresAt);
-    this.boundTokens.set(token, { namespace, name, uid: sa.metadata.uid, audiences, expiresAt });
+    const token = mintBoundToken(namespace, name, sa.metadata.uid, audiences, expiresAt, pod);
+    this.boundTokens.set(token, {
+      namespace,
+      name,
+      uid: sa.metadata.uid,
+      audiences,
+      expiresAt,
+      ...(pod ? { pod } : {}),
+    });
     return token;
   }
 
@@ -156,11 +174,23 @@ export class SystemControllers {
 
   private boundIdentity(token: string, bound: BoundToken): ServiceAccountIdentity | undefined {
     const sa = this.store.get(SERVICE_ACCOUNTS, bound.namespace, bound.name);
-    if (Date.now() >= bound.expiresAt || sa?.metadata.uid !== bound.uid) {
+    // A pod-bound token dies with its pod, as kube-apiserver's validator checks the bound object.
+    const pod = bound.pod && this.store.get(resourceKey('', 'pods'), bound.namespace, bound.pod.name);
+    if (
+      Date.now() >= bound.expiresAt ||
+      sa?.metadata.uid !== bound.uid ||
+      (bound.pod && pod?.metadata.uid !== bound.pod.uid)
+    ) {
       this.boundTokens.delete(token);
       return undefined;
     }
-    return { namespace: bound.namespace, name: bound.name, uid: bound.uid, audiences: bound.audiences };
+    return {
+      namespace: bound.namespace,
+      name: bound.name,
+      uid: bound.uid,
+      audiences: bound.audiences,
+      ...(bound.pod ? { pod: bound.pod } : {}),
+    };
   }
 
   private createQuietly(plural: string, namespace: string, body: Record<string, unknown>): void {

@@ -9,7 +9,7 @@ import type { KubeClient } from '../../kube/client.js';
 import { PORTS, SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { V1Pod } from '../../kube/types.js';
-import type { GatewayListeners } from './types.js';
+import type { GatewayListeners, RefusedClaim } from './types.js';
 
 const CONTROLLER_SELECTOR = 'app.kubernetes.io/name=isthmus-controller';
 const GATEWAY_SELECTOR = 'app.kubernetes.io/name=isthmus-gateway';
@@ -59,7 +59,9 @@ export interface GatewayRoute {
 export async function readGatewayRoutes(
   client: KubeClient,
   timeoutMs = 5000,
-): Promise<{ pod: string; ready: boolean; routes?: GatewayRoute[]; error?: string }[]> {
+): Promise<
+  { pod: string; ready: boolean; routes?: GatewayRoute[]; refused?: RefusedClaim[]; error?: string }[]
+> {
   const pods = await runningPods(client, GATEWAY_SELECTOR);
   return Promise.all(
     pods.map(async (p) => {
@@ -67,8 +69,11 @@ export async function readGatewayRoutes(
       const ready = podTakesTraffic(p);
       try {
         const body = await podAdminGet(client, pod, '/routes', timeoutMs);
-        const parsed = (typeof body === 'string' ? JSON.parse(body) : body) as { routes?: GatewayRoute[] };
-        return { pod, ready, routes: parsed.routes ?? [] };
+        const parsed = (typeof body === 'string' ? JSON.parse(body) : body) as {
+          routes?: GatewayRoute[];
+          refused?: RefusedClaim[];
+        };
+        return { pod, ready, routes: parsed.routes ?? [], refused: parsed.refused ?? [] };
       } catch (err) {
         return { pod, ready, error: describeError(err) };
       }
@@ -81,8 +86,10 @@ export async function readGatewayListeners(
   client: KubeClient,
   timeoutMs = 5000,
 ): Promise<GatewayListeners[]> {
-  return (await readGatewayRoutes(client, timeoutMs)).map(({ pod, ready, routes, error }) =>
-    routes ? { pod, ready, ports: routes.map((r) => r.port) } : { pod, ready, error: error ?? '' },
+  return (await readGatewayRoutes(client, timeoutMs)).map(({ pod, ready, routes, refused, error }) =>
+    routes
+      ? { pod, ready, ports: routes.map((r) => r.port), refused: refused ?? [] }
+      : { pod, ready, error: error ?? '' },
   );
 }
 

@@ -22,6 +22,7 @@ import {
   MIRRORED_SERVICE_LABEL,
   PORTS,
   REMOTE_DISCOVERY_LABEL,
+  REMOTE_GATEWAY_ANNOTATION,
   REMOTE_KUBECONFIG_KEY,
   SERVICE_NAME_LABEL,
   SYSTEM_NAMESPACE,
@@ -229,6 +230,7 @@ export function mirrorFacts(services: V1Service[], slices: V1EndpointSlice[]): M
       const namespace = s.metadata?.namespace ?? '';
       const name = s.metadata?.name ?? '';
       const c = counts.get(`${namespace}/${name}`);
+      const gateway = s.metadata?.annotations?.[REMOTE_GATEWAY_ANNOTATION];
       return {
         namespace,
         name,
@@ -237,6 +239,7 @@ export function mirrorFacts(services: V1Service[], slices: V1EndpointSlice[]): M
         readyEndpoints: c?.ready ?? 0,
         egressPorts: [...parseEgressPorts(s.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]).values()],
         ...(s.metadata?.labels?.[REMOTE_DISCOVERY_LABEL] ? { remoteDiscovery: true } : {}),
+        ...(gateway === undefined ? {} : { remoteGateway: gateway }),
       };
     })
     .sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));

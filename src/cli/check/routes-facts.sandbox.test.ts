@@ -71,6 +71,7 @@ describe('isthmus routes with no listener', () => {
           pod: POD,
           ready: false,
           routes: [],
+          refused: [],
           readiness: { ok: true, value: ['certificates not loaded'] },
         },
       ],

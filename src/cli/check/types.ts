@@ -85,6 +85,17 @@ export interface MirrorFacts {
   egressPorts: number[];
   /** A remote-discovery mirror (`mirror.linkerd.io/remote-discovery`): its endpoints are remote pods. */
   remoteDiscovery?: boolean;
+  /** Its `isthmus.dev/remote-gateway` annotation, when it has one. */
+  remoteGateway?: string;
+}
+
+/** A mirror route a gateway refused, as its admin `/routes` lists it (src/gateway/watch-mirrors.ts). */
+export interface RefusedClaim {
+  mirror: string;
+  port?: number;
+  reason: string;
+  /** The Service's last admitted routes still serve (its remote gateway is changing). */
+  kept?: boolean;
 }
 
 /** One running gateway pod and the egress ports it listens on (its admin `/routes`). */
@@ -94,6 +105,8 @@ export interface GatewayListeners {
   ready: boolean;
   /** Absent when `/routes` could not be read; `error` says why. */
   ports?: number[];
+  /** The mirror routes it refused, with the reason (absent from a gateway that predates the list). */
+  refused?: RefusedClaim[];
   error?: string;
 }
 

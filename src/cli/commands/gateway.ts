@@ -37,6 +37,10 @@ export function registerGateway(program: Command): void {
       'admit this peer cluster besides the targets of local Links (repeatable)',
       collect,
     )
+    .option(
+      '--egress-port-range <first-last>',
+      "the mirror controller's --egress-port-range: mirrors claiming other ports are not routed (default 20000-29999)",
+    )
     .option('--identity-address <host:port>', 'identity service to request certificates from')
     .option(
       '--token-file <path>',

@@ -1,5 +1,6 @@
-import diagnosticsChannel from 'node:diagnostics_channel';
 import type { Command } from 'commander';
+// The audit log (serial, notAfter, caller): without gRPC, so it is subscribed before the service loads.
+import { logCertifyOutcomes } from '../../identity/certify-log.js';
 import { PORTS } from '../../kube/keys.js';
 import {
   addClusterFlag,
@@ -86,26 +87,4 @@ export function registerIdentity(program: Command): void {
     await server.close();
     client.close();
   });
-}
-
-/** `certifyChannel` of src/identity/certify-service.ts. */
-const CERTIFY_CHANNEL = 'isthmus:identity:certify';
-
-/**
- * One line per Certify call: who got a certificate, and why a request was refused (a gateway
- * asking for another cluster's identity, an invalid token or CSR), which otherwise only the
- * refused gateway would see.
- */
-export function logCertifyOutcomes(
-  out: (line: string) => void = (l) => process.stdout.write(l),
-  err: (line: string) => void = (l) => process.stderr.write(l),
-): () => void {
-  const onCertify = (raw: unknown): void => {
-    const m = raw as { outcome: string; identity?: string; reason?: string };
-    if (m.outcome === 'issued') out(`identity: issued a certificate for ${m.identity ?? '?'}\n`);
-    else err(`identity: Certify ${m.outcome}: ${m.reason ?? 'no reason given'}\n`);
-  };
-  // By name: the CLI loads the identity service (and gRPC) only when this command runs.
-  diagnosticsChannel.subscribe(CERTIFY_CHANNEL, onCertify);
-  return () => diagnosticsChannel.unsubscribe(CERTIFY_CHANNEL, onCertify);
 }

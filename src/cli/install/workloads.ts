@@ -284,6 +284,8 @@ export function gatewayManifests(opts: InstallOptions): object[] {
           `--crl-file=${CRL_MOUNT}/crl.pem`,
           // Admitted besides the targets of this cluster's Links: clusters that consume its exports.
           ...opts.allowClusters.map((c) => `--allow-cluster=${c}`),
+          // The controller's range: the gateway routes no mirror claiming a port outside it.
+          `--egress-port-range=${opts.egressPortRange.first}-${opts.egressPortRange.last}`,
           // SIGTERM (rolling update, node drain): unready but serving while endpoints and load
           // balancers catch up, then open tunnels get the rest of the grace before they are cut.
           `--drain-delay-ms=${GATEWAY_DRAIN.delayMs}`,

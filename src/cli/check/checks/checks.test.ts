@@ -20,7 +20,7 @@ import {
   pod,
   podStatus,
 } from '../test-builders.js';
-import type { CheckFacts, CheckResult } from '../types.js';
+import type { CheckFacts, CheckResult, RefusedClaim } from '../types.js';
 
 import {
   CHECKS,
@@ -1149,6 +1149,60 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /^isthmus-gateway-b does not listen on 20001 \(test\/api-west\), 20002 \(test\/api-west\): see its log/,
       ],
       [
+        'a forged mirror claiming a real mirror’s egress port: the gateways refuse it, check names it',
+        (f) => {
+          f.mirrors = {
+            ok: true,
+            value: [mirror('podinfo-west'), { ...mirror('x'), namespace: 'aaa' }],
+          };
+          const refused = [
+            {
+              mirror: 'aaa/x',
+              port: 20000,
+              reason: 'egress port 20000 is already held by test/podinfo-west, an older claim',
+            },
+          ];
+          f.gatewayListeners = {
+            ok: true,
+            value: [
+              { pod: 'isthmus-gateway-a', ready: true, ports: [20000], refused },
+              { pod: 'isthmus-gateway-b', ready: true, ports: [20000], refused },
+            ],
+          };
+        },
+        'fail',
+        /^aaa\/x \(egress port 20000\): egress port 20000 is already held by test\/podinfo-west, an older claim: refused by the gateways; if the controller did not write it for a Link, it is no mirror: delete it$/,
+      ],
+      [
+        'a forged mirror on a port of its own: reported with the reason, not as a missing listener',
+        (f) => {
+          f.mirrors = {
+            ok: true,
+            value: [mirror('podinfo-west'), { ...mirror('x'), namespace: 'aaa', egressPorts: [20005] }],
+          };
+          f.gatewayListeners = refusing({
+            mirror: 'aaa/x',
+            reason:
+              'remote gateway 10.96.0.1:443 is not one the Link to cluster "west" names (spec.gatewayAddress and gatewayPort, or status.gatewayAddresses)',
+          });
+        },
+        'fail',
+        /^aaa\/x: remote gateway 10\.96\.0\.1:443 is not one the Link to cluster "west" names .*: refused by the gateways; if the controller did not write it/,
+      ],
+      [
+        'a mirror whose remote gateway is changing still serves its last routes: a warning',
+        (f) => {
+          f.gatewayListeners = refusing({
+            mirror: 'test/podinfo-west',
+            reason:
+              'remote gateway 10.0.0.8:4143 is not one the Link to cluster "west" names; its last admitted routes (to 10.0.0.7:4143) serve until the Link names it',
+            kept: true,
+          });
+        },
+        'warn',
+        /^test\/podinfo-west: remote gateway 10\.0\.0\.8:4143 .* \(the gateways; until then it is served as before\)$/,
+      ],
+      [
         'a pod that does not answer',
         (f) => {
           f.gatewayListeners = {
@@ -1219,6 +1273,32 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         },
         'fail',
         /test\/db-north: cluster "north" has no Link; delete the mirror/,
+      ],
+      [
+        'a Service whose remote gateway is not its Link’s',
+        (f) => {
+          f.mirrors = {
+            ok: true,
+            value: [
+              { ...mirror('podinfo-west'), remoteGateway: '10.0.0.7:4143' },
+              { ...mirror('x'), namespace: 'aaa', remoteGateway: '10.96.0.1:443' },
+            ],
+          };
+        },
+        'fail',
+        /^aaa\/x: its remote gateway 10\.96\.0\.1:443 is not one the Link to cluster "west" names .*delete it \(`kubectl -n aaa delete svc x`\)$/,
+      ],
+      [
+        'the remote gateway in the Link’s status (the remote LoadBalancer it follows), IPv6 bracketed',
+        (f) => {
+          f.links = { ok: true, value: [linkFacts(link('west', { gatewayAddresses: ['fd00:10::7'] }))] };
+          f.mirrors = {
+            ok: true,
+            value: [{ ...mirror('podinfo-west'), remoteGateway: '[fd00:10::7]:4143' }],
+          };
+        },
+        'ok',
+        null,
       ],
     ],
   ],
@@ -1838,3 +1918,8 @@ describe('expiryVerdict', () => {
     expect(expiryVerdict(from, at(lifeDays), at(nowDays)).status).toBe(status);
   });
 });
+
+/** One ready gateway pod listening on 20000 that refused `claim` (its `/routes`). */
+function refusing(claim: RefusedClaim): CheckFacts['gatewayListeners'] {
+  return { ok: true, value: [{ pod: 'isthmus-gateway-a', ready: true, ports: [20000], refused: [claim] }] };
+}

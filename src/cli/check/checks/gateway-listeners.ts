@@ -4,8 +4,14 @@
  * taken, a watch it lost) leaves the mirror ready on paper and refusing connections. Each ready
  * gateway pod is asked (its admin `/routes`, through the API server's pod proxy), because callers
  * reach every ready pod.
+ *
+ * A pod also lists the mirror routes it refused (`/routes`, `refused`): a Service labelled as a
+ * mirror that claims a port another mirror holds, a gateway its cluster's Link does not name, a port
+ * outside the range, a cluster without a Link. Anyone who may create a Service can make such a
+ * claim, so each one fails, naming the Service; a mirror whose remote gateway is changing (its last
+ * admitted routes still serve) only warns.
  */
-import type { CheckFacts, CheckResult } from '../types.js';
+import type { CheckFacts, CheckResult, GatewayListeners } from '../types.js';
 import { resultOf, unreadable, withoutGateway } from './result.js';
 
 const WHAT = "the gateways listen on every mirror's egress ports";
@@ -36,13 +42,16 @@ export function checkGatewayListeners(facts: CheckFacts): CheckResult {
   }
   const failures: string[] = [];
   const warnings: string[] = [];
+  refusals(pods, failures, warnings);
   for (const pod of pods) {
     if (pod.ports === undefined) {
       warnings.push(`${pod.pod}: cannot read its listeners (/routes on the admin port): ${pod.error ?? ''}`);
       continue;
     }
     const listening = new Set(pod.ports);
-    const missing = [...wanted].filter(([port]) => !listening.has(port));
+    // A port claimed only by a refused Service is reported above, with the reason.
+    const refused = new Set((pod.refused ?? []).map((r) => r.mirror));
+    const missing = [...wanted].filter(([port, mirror]) => !listening.has(port) && !refused.has(mirror));
     if (missing.length === 0) continue;
     const shown = missing.slice(0, 5).map(([port, mirror]) => `${port} (${mirror})`);
     const more = missing.length > 5 ? ` and ${missing.length - 5} more` : '';
@@ -51,4 +60,25 @@ export function checkGatewayListeners(facts: CheckFacts): CheckResult {
     );
   }
   return resultOf(WHAT, failures, warnings);
+}
+
+/** Each refused claim once (every pod refuses it alike), with the pods that refuse it. */
+function refusals(pods: readonly GatewayListeners[], failures: string[], warnings: string[]): void {
+  const seen = new Map<string, { kept: boolean; pods: string[] }>();
+  for (const pod of pods) {
+    for (const r of pod.refused ?? []) {
+      const text = `${r.mirror}${r.port === undefined ? '' : ` (egress port ${r.port})`}: ${r.reason}`;
+      const entry = seen.get(text) ?? { kept: r.kept === true, pods: [] };
+      entry.pods.push(pod.pod);
+      seen.set(text, entry);
+    }
+  }
+  for (const [text, { kept, pods: by }] of seen) {
+    const who = by.length === pods.length ? 'the gateways' : by.join(', ');
+    if (kept) warnings.push(`${text} (${who}; until then it is served as before)`);
+    else
+      failures.push(
+        `${text}: refused by ${who}; if the controller did not write it for a Link, it is no mirror: delete it`,
+      );
+  }
 }

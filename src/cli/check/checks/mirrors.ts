@@ -1,8 +1,13 @@
 /**
  * Mirror services (label mirror.linkerd.io/mirrored-service=true): each should have a ready endpoint
  * and come from a Link that still exists (Linkerd's "all mirror services have endpoints" and
- * "all mirror services are part of a Link").
+ * "all mirror services are part of a Link"). A Service anyone labels as a mirror is no proof of one:
+ * its remote gateway must also be one its cluster's Link names, as the gateway requires before it
+ * opens an egress listener for it (src/gateway/watch-mirrors.ts, `admitRoutes`).
  */
+
+import { linkedGateways, targetKey } from '../../../gateway/probe-targets.js';
+import { parseHostPort } from '../../../host-port.js';
 import type { CheckFacts, CheckResult } from '../types.js';
 import { resultOf, unreadable } from './result.js';
 
@@ -36,12 +41,25 @@ export function checkMirrorsOwned(facts: CheckFacts): CheckResult {
   const blocked =
     unreadable(OWNED, 'mirror services', facts.mirrors) ?? unreadable(OWNED, 'Links', facts.links);
   if (blocked || !facts.mirrors.ok || !facts.links.ok) return blocked!;
-  const clusters = new Set(facts.links.value.map((l) => l.link.spec?.targetClusterName));
-  const failures = facts.mirrors.value
-    .filter((m) => !clusters.has(m.cluster))
-    .map(
-      (m) =>
-        `${m.namespace}/${m.name}: cluster "${m.cluster}" has no Link; delete the mirror (\`kubectl -n ${m.namespace} delete svc ${m.name}\`) or link the cluster again`,
+  const links = facts.links.value.map((l) => l.link);
+  const clusters = new Set(links.map((l) => l.spec?.targetClusterName));
+  const gateways = linkedGateways(links);
+  const failures: string[] = [];
+  for (const m of facts.mirrors.value) {
+    const key = `${m.namespace}/${m.name}`;
+    const remove = `\`kubectl -n ${m.namespace} delete svc ${m.name}\``;
+    if (!clusters.has(m.cluster)) {
+      failures.push(
+        `${key}: cluster "${m.cluster}" has no Link; delete the mirror (${remove}) or link the cluster again`,
+      );
+      continue;
+    }
+    if (m.remoteGateway === undefined) continue; // remote discovery: no gateway, no egress port
+    const remote = parseHostPort(m.remoteGateway);
+    if (remote !== null && gateways.get(targetKey(remote))?.has(m.cluster)) continue;
+    failures.push(
+      `${key}: its remote gateway ${m.remoteGateway} is not one the Link to cluster "${m.cluster}" names (spec.gatewayAddress and gatewayPort, or status.gatewayAddresses), so the gateway refuses its routes; if the controller did not write it, it is no mirror: delete it (${remove})`,
     );
+  }
   return resultOf(OWNED, failures);
 }
