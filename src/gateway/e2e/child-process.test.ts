@@ -17,6 +17,7 @@ import {
   canConnect,
   endpointSlice,
   exportedService,
+  freeEgressPort,
   freePort,
   gatewayFlags,
   httpGet,
@@ -119,7 +120,7 @@ describe('west gateway as a child process', () => {
     const proc = await spawnWest();
     const admin = `http://${WEST_HOST}:${ports.admin}`;
 
-    egressPort = await freePort(EAST_HOST);
+    egressPort = await freeEgressPort(EAST_HOST);
     await east.kube.create(
       R.services,
       mirrorService({

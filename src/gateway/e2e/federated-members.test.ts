@@ -22,9 +22,10 @@ import {
   type Cluster,
   endpointSlice,
   exportedService,
-  freePort,
+  freeEgressPort,
   gatewayFlags,
   httpGet,
+  linkGateway,
   mirrorService,
   startBackend,
   startLinkedClusters,
@@ -94,8 +95,10 @@ describe('federated members through a gateway pair', () => {
     cleanups.push(() => westGw.stop());
     eastGw = await startGateway(east, 'east', EAST_HOST);
     cleanups.push(() => eastGw.stop());
-    egressPort = await freePort(EAST_HOST);
+    egressPort = await freeEgressPort(EAST_HOST);
     const gateway = `${WEST_HOST}:${westGw.ingress.address.port}`;
+    // East's Link to west names west's gateway: what east's egress routes a mirror of west to.
+    await linkGateway(east.kube, 'west', westGw.ingress.address);
     await east.kube.create(
       R.services,
       mirrorService({ ns: NS, service: MEMBER, cluster: 'west', port: PORT, egressPort, gateway }),

@@ -15,6 +15,7 @@ import {
   EGRESS_PORTS_ANNOTATION,
   EXPORTED_LABEL,
   MIRRORED_SERVICE_LABEL,
+  PORTS,
   REMOTE_GATEWAY_ANNOTATION,
   REMOTE_SVC_FQ_NAME_ANNOTATION,
   SERVICE_NAME_LABEL,
@@ -125,6 +126,51 @@ export async function freePort(host: string): Promise<number> {
   const { port } = server.address() as net.AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+const handedOut = new Set<number>();
+
+/**
+ * A port free on `host` right now inside the egress port range the gateways admit (the default,
+ * which `gatewayFlags` keeps): a mirror claiming a port outside it is refused. Never the same port
+ * twice in one process, so two mirrors of a test never claim one port.
+ */
+export async function freeEgressPort(host: string): Promise<number> {
+  const { first, last } = PORTS.egressRange;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = first + Math.floor(Math.random() * (last - first + 1));
+    if (handedOut.has(port)) continue;
+    const server = net.createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, host, () => resolve(true));
+    });
+    if (!bound) continue;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port in ${first}-${last} on ${host}`);
+}
+
+/**
+ * East's Link to `target` naming the gateway at `gateway` (as spec.gatewayAddress and gatewayPort),
+ * created, or updated to name it when it is there already: what a mirror of `target` whose
+ * remote gateway is `gateway` needs to be routed.
+ */
+export async function linkGateway(
+  kube: KubeClient,
+  target: string,
+  gateway: { host: string; port: number },
+): Promise<void> {
+  const existing = await kube.get<Link>(R.links, SYSTEM_NAMESPACE, target);
+  if (existing === undefined) {
+    await kube.create(R.links, link(target, gateway.host, gateway.port));
+    return;
+  }
+  await kube.patch(R.links, SYSTEM_NAMESPACE, target, {
+    spec: { gatewayAddress: gateway.host, gatewayPort: gateway.port },
+  });
 }
 
 /** A loopback HTTP backend that says who it is (keep-alive, so one connection can carry many requests). */

@@ -16,8 +16,9 @@ import {
   canConnect,
   endpointSlice,
   exportedService,
-  freePort,
+  freeEgressPort,
   gatewayFlags,
+  linkGateway,
   mirrorService,
   startLinkedClusters,
   waitFor,
@@ -100,8 +101,12 @@ describe('graceful shutdown of a gateway', () => {
   async function route(service: string, westGw: RunningGateway, eastSide: RunningGateway): Promise<number> {
     await west.kube.create(R.services, exportedService(NS, service, PORT));
     await west.kube.create(R.endpointSlices, endpointSlice(NS, service, '127.0.0.1', backend.port));
-    const egressPort = await freePort(EAST_HOST);
+    const egressPort = await freeEgressPort(EAST_HOST);
     const gateway = `${westGw.ingress.address.host}:${westGw.ingress.address.port}`;
+    // East's Link to west names this west gateway (a Link has one gatewayPort, and status
+    // .gatewayAddresses carries addresses, not ports): what east's egress routes the mirror to.
+    // A mirror of an earlier test keeps the route it was admitted with (see `admitRoutes`).
+    await linkGateway(east.kube, 'west', westGw.ingress.address);
     await east.kube.create(
       R.services,
       mirrorService({ ns: NS, service, cluster: 'west', port: PORT, egressPort, gateway }),

@@ -26,10 +26,11 @@ import {
   canConnect,
   endpointSlice,
   exportedService,
-  freePort,
+  freeEgressPort,
   gatewayFlags,
   httpGet,
   link,
+  linkGateway,
   mirrorService,
   startBackend,
   startLinkedClusters,
@@ -118,6 +119,27 @@ describe('two clusters, one gateway each', () => {
   const cleanups: Array<() => unknown> = [];
   const eastLog: string[] = [];
   const westLog: string[] = [];
+  const westIngressAddress = () => ({ host: WEST_HOST, port: westGw.ingress.address.port });
+
+  /**
+   * East's Link to west removed, for a test about a west that east has no Link to: waits until east
+   * has seen it (its /probe refuses west again) and its egress has closed the mirror's listener.
+   */
+  async function unlinkWest(): Promise<void> {
+    const westIngress = `${WEST_HOST}:${westGw.ingress.address.port}`;
+    await east.kube.delete(R.links, SYSTEM_NAMESPACE, 'west');
+    await waitFor('east to see its Link to west gone', async () => {
+      const probe = await fetch(adminUrl(eastGw, `/probe?gateway=${westIngress}&timeoutMs=50`));
+      return probe.status === 403;
+    });
+    await waitFor('east egress closed', () => !eastGw.egress.listening().includes(egressPort));
+  }
+
+  /** East's Link to west back (the mirror's routes need it), and its egress listening again. */
+  async function relinkWest(): Promise<void> {
+    await linkGateway(east.kube, 'west', westIngressAddress());
+    await waitFor('east egress listening again', () => eastGw.egress.listening().includes(egressPort));
+  }
 
   beforeAll(async () => {
     // West links back to east (pairwise linking), which is what admits east's gateway at west's ingress.
@@ -133,7 +155,9 @@ describe('two clusters, one gateway each', () => {
 
     eastGw = await startGateway(east, 'east', EAST_HOST, capturingLogger(eastLog, 'info'), true);
     cleanups.push(() => eastGw.stop());
-    egressPort = await freePort(EAST_HOST);
+    egressPort = await freeEgressPort(EAST_HOST);
+    // East's Link to west names west's gateway: what east's egress routes the mirror of west to.
+    await linkGateway(east.kube, 'west', westIngressAddress());
     await east.kube.create(
       R.services,
       mirrorService({
@@ -206,8 +230,8 @@ describe('two clusters, one gateway each', () => {
       mirror: expect.stringMatching(new RegExp(`^${NS}/`)),
       cluster: 'west',
     });
-    // The ingress-only side has no egress listeners.
-    expect(await (await fetch(adminUrl(westGw, '/routes'))).json()).toEqual({ routes: [] });
+    // The ingress-only side has no egress listeners (and no mirror it refused).
+    expect(await (await fetch(adminUrl(westGw, '/routes'))).json()).toEqual({ routes: [], refused: [] });
   });
 
   it('answers /live and /ready, and reports tunnels on /metrics', async () => {
@@ -255,18 +279,23 @@ describe('two clusters, one gateway each', () => {
 
   it('probes west through the mTLS path once a Link names it: /probe alive', async () => {
     const westIngress = `${WEST_HOST}:${westGw.ingress.address.port}`;
-    // Asked before east has a Link to west: the answer waits for the Link, within the timeout.
-    const asked = fetch(adminUrl(eastGw, `/probe?gateway=${westIngress}&cluster=west&timeoutMs=10000`));
-    await east.kube.create(R.links, link('west', WEST_HOST, westGw.ingress.address.port));
-    const res = await asked;
-    expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ alive: true });
-    // The Link gone, west is neither probed nor (next test) admitted at east's ingress.
-    await east.kube.delete(R.links, SYSTEM_NAMESPACE, 'west');
-    await waitFor('the probe refused again', async () => {
-      const again = await fetch(adminUrl(eastGw, `/probe?gateway=${westIngress}&timeoutMs=50`));
-      return again.status === 403;
-    });
+    await unlinkWest();
+    try {
+      // Asked before east has a Link to west: the answer waits for the Link, within the timeout.
+      const asked = fetch(adminUrl(eastGw, `/probe?gateway=${westIngress}&cluster=west&timeoutMs=10000`));
+      await east.kube.create(R.links, link('west', WEST_HOST, westGw.ingress.address.port));
+      const res = await asked;
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ alive: true });
+      // The Link gone, west is neither probed nor (a later test) admitted at east's ingress.
+      await east.kube.delete(R.links, SYSTEM_NAMESPACE, 'west');
+      await waitFor('the probe refused again', async () => {
+        const again = await fetch(adminUrl(eastGw, `/probe?gateway=${westIngress}&timeoutMs=50`));
+        return again.status === 403;
+      });
+    } finally {
+      await relinkWest();
+    }
   });
 
   it('refuses to probe an address no Link names, and never dials it (403)', async () => {
@@ -345,17 +374,22 @@ describe('two clusters, one gateway each', () => {
 
   it('refuses a gateway whose cluster is not linked, and says so in metrics and the log', async () => {
     // East has no Link to west, so west's gateway may not open tunnels into east.
-    const eastIngress = { host: EAST_HOST, port: eastGw.ingress.address.port };
-    await expect(westGw.pool.openTunnel(eastIngress, AUTHORITY)).rejects.toThrow();
-    await waitFor('the refusal in east log', () => eastLog.some((l) => l.includes('peer gateway refused')));
-    const line = eastLog.find((l) => l.includes('peer gateway refused')) ?? '';
-    expect(line).toContain('spiffe://cluster.local/cluster/west/gateway');
-    // And from where: the operator's first question about a refused peer.
-    expect(line).toMatch(/"peer":"127\.0\.0\.1:\d+"/);
-    const text = await (await fetch(adminUrl(eastGw, '/metrics'))).text();
-    expect(text).toMatch(
-      /isthmus_tunnel_connections_total\{direction="ingress",peer_cluster="west",result="unauthorized"\} [1-9]/,
-    );
+    await unlinkWest();
+    try {
+      const eastIngress = { host: EAST_HOST, port: eastGw.ingress.address.port };
+      await expect(westGw.pool.openTunnel(eastIngress, AUTHORITY)).rejects.toThrow();
+      await waitFor('the refusal in east log', () => eastLog.some((l) => l.includes('peer gateway refused')));
+      const line = eastLog.find((l) => l.includes('peer gateway refused')) ?? '';
+      expect(line).toContain('spiffe://cluster.local/cluster/west/gateway');
+      // And from where: the operator's first question about a refused peer.
+      expect(line).toMatch(/"peer":"127\.0\.0\.1:\d+"/);
+      const text = await (await fetch(adminUrl(eastGw, '/metrics'))).text();
+      expect(text).toMatch(
+        /isthmus_tunnel_connections_total\{direction="ingress",peer_cluster="west",result="unauthorized"\} [1-9]/,
+      );
+    } finally {
+      await relinkWest();
+    }
   });
 
   it("refuses a gateway certificate of a linked cluster signed by another cluster's issuer, both ways", async () => {
@@ -454,7 +488,8 @@ describe('two clusters, one gateway each', () => {
 
   it('reports west dead on /probe once west stops', async () => {
     const westIngress = `${WEST_HOST}:${westGw.ingress.address.port}`;
-    await east.kube.create(R.links, link('west', WEST_HOST, westGw.ingress.address.port));
+    // The Link the mirror needed is still there; this test needs it too.
+    await linkGateway(east.kube, 'west', westIngressAddress());
     await westGw.stop();
     const res = await fetch(adminUrl(eastGw, `/probe?gateway=${westIngress}&timeoutMs=1000`));
     expect(res.status).toBe(503);

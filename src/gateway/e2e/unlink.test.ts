@@ -17,8 +17,9 @@ import {
   type Cluster,
   endpointSlice,
   exportedService,
-  freePort,
+  freeEgressPort,
   gatewayFlags,
+  linkGateway,
   mirrorService,
   startLinkedClusters,
   waitFor,
@@ -76,8 +77,10 @@ function roundTrip(port: number, text: string, ms = 3_000): Promise<boolean> {
 }
 
 it('an unlinked cluster can open no tunnel, not even on the session it had before the unlink', async () => {
-  const egressPort = await freePort(EAST_HOST);
+  const egressPort = await freeEgressPort(EAST_HOST);
   const gateway = `${westGw.ingress.address.host}:${westGw.ingress.address.port}`;
+  // East's Link to west names west's gateway: what east's egress routes a mirror of west to.
+  await linkGateway(east.kube, 'west', westGw.ingress.address);
   await east.kube.create(
     R.services,
     mirrorService({ ns: NS, service: 'echo', cluster: 'west', port: PORT, egressPort, gateway }),
