@@ -6,6 +6,8 @@
  * existing mirror's `isthmus.dev/egress-ports` is recovered into the allocator before any Link
  * watcher may allocate, so a restart never renumbers a port. A follower recovers again when it
  * becomes the leader: the mirrors the old leader made meanwhile hold ports this allocator never saw.
+ * Only our own mirrors' ports are recovered; any other Service's `isthmus.dev/egress-ports` is a
+ * foreign claim, whose ports are reserved while it exists (see `recoverPorts`, `followClaims`).
  */
 import { Registry } from 'prom-client';
 import { registerBuildInfo } from '../build-info.js';
@@ -16,23 +18,23 @@ import { EventRecorder } from '../kube/events.js';
 import { filteredInformer } from '../kube/filtered-informer.js';
 import { createInformer, type Informer } from '../kube/informer.js';
 import {
+  CLUSTER_NAME_LABEL,
   EGRESS_PORTS_ANNOTATION,
   GATEWAY_SERVICE_NAME,
   MANAGED_BY_LABEL,
   MANAGED_BY_MIRROR,
-  MIRRORED_SERVICE_LABEL,
   SERVICE_NAME_LABEL,
   SYSTEM_NAMESPACE,
 } from '../kube/keys.js';
-import { isLinkerdMirror } from '../kube/linkerd-mirror.js';
 import { R } from '../kube/resources.js';
 import type { Link, V1EndpointSlice, V1Namespace, V1Secret, V1Service } from '../kube/types.js';
 import { dropManagedFields, trimLocalService } from './cache-trim.js';
 import { readyGatewayAddresses } from './gateway-addresses.js';
+import { oldestFirst } from './link-claims.js';
 import { DEFAULT_MIRROR_WORKERS } from './link-config.js';
 import { LinkManager } from './link-manager.js';
 import { mirrorMetrics } from './metrics.js';
-import { parseEgressPorts } from './mirror-objects.js';
+import { isOurService, parseEgressPorts } from './mirror-objects.js';
 import { OwnWrites } from './own-writes.js';
 import { indexPodMirrors } from './pod-mirror-index.js';
 import { DEFAULT_EGRESS_RANGE, PortAllocator, type PortRange } from './port-allocator.js';
@@ -188,16 +190,23 @@ export function runController(config: ControllerConfig): RunningController {
   for (const informer of owned) informer.start();
   // Subscribed before any LinkWatcher, so this runs first; the watchers' syncs are queued work that
   // runs after it. Before start-up recovery (no manager yet) there is nothing to redo.
+  const recover = () => recoverPorts(allocator, services.list(), linkedClusters(links.list()), log);
   const unsubscribe = sharedLocal.leadership.subscribe((leading) => {
     if (!leading || !manager) return;
-    allocator.clear();
-    recoverPorts(allocator, services.list(), log);
+    recover();
   });
+  // After recovery, while leading: a follower's allocator is rebuilt when it takes over.
+  const unfollow = followClaims(
+    services,
+    allocator,
+    log,
+    () => manager !== undefined && sharedLocal.leadership.isLeader(),
+  );
 
   const ready = (async () => {
     await Promise.all(informers.map((i) => i.synced));
     if (stopped) return;
-    recoverPorts(allocator, services.list(), log);
+    recover();
     if (config.gatewayEndpoints === undefined && gatewaySlices) {
       gatewayAddresses = readyGatewayAddresses(gatewaySlices.list(), clusterFamily());
     }
@@ -214,6 +223,7 @@ export function runController(config: ControllerConfig): RunningController {
     async stop() {
       stopped = true;
       unsubscribe();
+      unfollow();
       await manager?.stop();
       await Promise.all(owned.map((i) => i.stop()));
       await ready.catch(() => {});
@@ -221,19 +231,82 @@ export function runController(config: ControllerConfig): RunningController {
   };
 }
 
-/** Takes over the egress ports of every mirror of ours, as its `isthmus.dev/egress-ports` says. */
-function recoverPorts(allocator: PortAllocator, services: V1Service[], log: Logger): void {
+/** The clusters the Links target: a Service labelled as a mirror of another is not one we wrote. */
+function linkedClusters(links: readonly Link[]): Set<string> {
+  const out = new Set<string>();
+  for (const l of links) if (typeof l.spec?.targetClusterName === 'string') out.add(l.spec.targetClusterName);
+  return out;
+}
+
+function serviceKey(svc: V1Service): string {
+  return `${svc.metadata?.namespace ?? ''}/${svc.metadata?.name ?? ''}`;
+}
+
+function claimedPorts(svc: V1Service): Map<string, number> | undefined {
+  const text = svc.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION];
+  return text === undefined ? undefined : parseEgressPorts(text);
+}
+
+/**
+ * Rebuilds the allocator from the local Services' `isthmus.dev/egress-ports`, oldest first in the
+ * gateway's order (`oldestFirst`): a mirror of ours (labelled as a mirror of a cluster a Link
+ * targets) takes over its ports, any other Service's claim is reserved. A port two claim stays with
+ * the older, as the gateway routes it, so a Service made later, whatever its labels or its place in
+ * the list, never takes a mirror's port here either.
+ */
+function recoverPorts(
+  allocator: PortAllocator,
+  services: V1Service[],
+  clusters: ReadonlySet<string>,
+  log: Logger,
+): void {
+  allocator.clear();
   let recovered = 0;
-  for (const svc of services) {
-    if (svc.metadata?.labels?.[MIRRORED_SERVICE_LABEL] !== 'true' || isLinkerdMirror(svc)) continue;
-    const owner = `${svc.metadata?.namespace ?? ''}/${svc.metadata?.name ?? ''}`;
-    const rejected = allocator.recover(
-      owner,
-      parseEgressPorts(svc.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]),
-    );
+  const foreign: string[] = [];
+  const claims = services.filter((svc) => claimedPorts(svc) !== undefined).sort(oldestFirst);
+  for (const svc of claims) {
+    const owner = serviceKey(svc);
+    const ports = claimedPorts(svc) ?? new Map<string, number>();
+    const cluster = svc.metadata?.labels?.[CLUSTER_NAME_LABEL];
+    if (cluster === undefined || !clusters.has(cluster) || !isOurService(svc, cluster)) {
+      if (allocator.reserveForeign(owner, ports.values())) foreign.push(owner);
+      continue;
+    }
+    const rejected = allocator.recover(owner, ports);
     recovered++;
     if (rejected.length > 0)
       log.warn({ mirror: owner, rejected }, 'egress ports not recovered; re-allocating');
   }
+  if (foreign.length > 0) warnForeign(log, foreign);
   log.info({ mirrors: recovered, ports: allocator.size }, 'egress ports recovered');
+}
+
+/**
+ * Keeps foreign claims current from the local Service informer's events: a Service that claims
+ * egress ports and is not one the allocator gave ports to reserves them until it is deleted or
+ * stops claiming. Each such Service is named in the log once (again only after it went away).
+ */
+function followClaims(
+  services: Informer<V1Service>,
+  allocator: PortAllocator,
+  log: Logger,
+  active: () => boolean,
+): () => void {
+  return services.onEvent((e) => {
+    if (!active()) return;
+    const owner = serviceKey(e.object);
+    const ports = e.type === 'delete' ? undefined : claimedPorts(e.object);
+    if (ports === undefined || allocator.owned(owner).size > 0) {
+      allocator.releaseForeign(owner);
+      return;
+    }
+    if (allocator.reserveForeign(owner, ports.values())) warnForeign(log, [owner]);
+  });
+}
+
+function warnForeign(log: Logger, services: string[]): void {
+  log.warn(
+    { services },
+    'Services that are not mirrors of ours claim egress ports (isthmus.dev/egress-ports); those ports are reserved',
+  );
 }

@@ -8,7 +8,7 @@
  * others are invalid (`LinkInvalid`) and touch no mirror until the holder goes.
  */
 import { CLUSTER_NAME_LABEL } from '../kube/keys.js';
-import type { Link, V1Service } from '../kube/types.js';
+import type { KubeObject, Link, V1Service } from '../kube/types.js';
 import { isOurService } from './mirror-objects.js';
 
 /** A valid Link and the cluster it targets. */
@@ -30,11 +30,11 @@ export function clusterHolder(claims: readonly LinkClaim[], cluster: string): Li
 export function claimConflict(link: Link, cluster: string, claims: readonly LinkClaim[]): string | undefined {
   const holder = clusterHolder(claims, cluster);
   if (!holder || sameLink(holder, link)) return undefined;
-  return `targetClusterName ${cluster} is already linked by Link ${linkName(holder)}, which mirrors it (the oldest Link to a cluster does): delete this Link or that one`;
+  return `targetClusterName ${cluster} is already linked by Link ${objectKey(holder)}, which mirrors it (the oldest Link to a cluster does): delete this Link or that one`;
 }
 
 export function sameLink(a: Link, b: Link): boolean {
-  return linkName(a) === linkName(b);
+  return objectKey(a) === objectKey(b);
 }
 
 /**
@@ -61,19 +61,29 @@ export function orphanClusters(
   return [...orphans].sort();
 }
 
-function olderThan(a: Link, b: Link): boolean {
+function olderThan(a: KubeObject, b: KubeObject): boolean {
+  return oldestFirst(a, b) < 0;
+}
+
+/**
+ * Oldest first: creationTimestamp (whole seconds), then namespace/name, as the gateway orders two
+ * Services claiming one egress port (`admitRoutes`), so both sides pick the same claim.
+ */
+export function oldestFirst(a: KubeObject, b: KubeObject): number {
   const ta = created(a);
   const tb = created(b);
-  if (ta !== tb) return ta < tb;
-  return linkName(a) < linkName(b);
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  const ka = objectKey(a);
+  const kb = objectKey(b);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
 /** Not yet stored (no timestamp): the youngest. */
-function created(link: Link): number {
-  const t = Date.parse(String(link.metadata?.creationTimestamp ?? ''));
+function created(o: KubeObject): number {
+  const t = Date.parse(String(o.metadata?.creationTimestamp ?? ''));
   return Number.isFinite(t) ? t : Number.POSITIVE_INFINITY;
 }
 
-function linkName(link: Link): string {
-  return `${link.metadata?.namespace ?? ''}/${link.metadata?.name ?? ''}`;
+function objectKey(o: KubeObject): string {
+  return `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 }

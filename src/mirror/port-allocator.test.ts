@@ -80,6 +80,46 @@ describe('PortAllocator', () => {
     ).toEqual(['http']);
   });
 
+  it("never hands out a port a foreign Service claims, until that Service's claim is released", () => {
+    const a = new PortAllocator({ first: 20000, last: 20009 });
+    a.allocate('default/a-west', ['http']); // 20000
+    expect(a.reserveForeign('tenant/forged', [20001, 20003])).toBe(true);
+    expect(a.reserveForeign('tenant/forged', [20001, 20003])).toBe(false); // already reserved
+    expect(a.reservedPorts()).toEqual([20001, 20003]);
+    expect([...a.allocate('default/b-west', ['http', 'grpc', 'admin']).values()]).toEqual([
+      20002, 20004, 20005,
+    ]);
+    a.releaseForeign('tenant/forged');
+    expect(a.reservedPorts()).toEqual([]);
+    // Round-robin: the cursor moves on, then wraps to the released ports.
+    expect(a.allocate('default/c-west', ['a', 'b', 'c', 'd', 'e', 'f']).get('f')).toBe(20003);
+  });
+
+  it('counts reserved ports as taken: a mirror that fits only with them takes nothing', () => {
+    const a = new PortAllocator({ first: 20000, last: 20002 });
+    a.reserveForeign('tenant/forged', [20000, 20001]);
+    expect(a.allocate('default/big-west', ['http', 'grpc'])).toEqual(new Map());
+    expect(a.allocate('default/small-west', ['http'])).toEqual(new Map([['http', 20002]]));
+    // A dropped key's port that a foreign Service claims does not make room for a new key.
+    a.reserveForeign('tenant/forged', [20000, 20001, 20002]);
+    expect(a.allocate('default/small-west', ['web'])).toEqual(new Map([['http', 20002]]));
+  });
+
+  it("a Service's own claim does not hold its ports back from it", () => {
+    const a = new PortAllocator({ first: 20000, last: 20000 });
+    a.reserveForeign('default/a-west', [20000]); // seen before it was ours (adopted)
+    expect(a.allocate('default/a-west', ['http'])).toEqual(new Map([['http', 20000]]));
+  });
+
+  it('recovers no port an older foreign claim holds', () => {
+    const a = new PortAllocator({ first: 20000, last: 20009 });
+    a.reserveForeign('tenant/forged', [20000]);
+    expect(a.recover('default/a-west', new Map([['http', 20000]]))).toEqual(['http']);
+    a.clear();
+    expect(a.reservedPorts()).toEqual([]);
+    expect(a.recover('default/a-west', new Map([['http', 20000]]))).toEqual([]);
+  });
+
   it('rejects an inverted range', () => {
     expect(() => new PortAllocator({ first: 2, last: 1 })).toThrow(RangeError);
   });

@@ -2,7 +2,8 @@
  * Egress port allocation. One allocator per local cluster (every Link's mirrors share the local
  * gateway's listeners), keyed by owner `namespace/mirrorName` and port key. Ports are recovered from
  * the `isthmus.dev/egress-ports` annotations of existing mirrors before anything new is allocated,
- * so a restart never renumbers a listener that clients are connected to.
+ * so a restart never renumbers a listener that clients are connected to. Ports that other Services
+ * claim with the same annotation (foreign claims) are reserved: never handed to a mirror.
  */
 import { PORTS } from '../kube/keys.js';
 
@@ -29,6 +30,10 @@ export class PortAllocator {
   private cursor: number;
   /** Ports the range can hand out (reserved ones excepted); every held port is one of them. */
   private readonly capacity: number;
+  /** Foreign claims: owner → the ports its `isthmus.dev/egress-ports` names (see `reserveForeign`). */
+  private readonly foreignByOwner = new Map<string, ReadonlySet<number>>();
+  /** port → the foreign owners claiming it */
+  private readonly foreign = new Map<number, Set<string>>();
 
   constructor(range: PortRange = DEFAULT_EGRESS_RANGE) {
     if (!(range.first >= 1 && range.last <= 65535 && range.first <= range.last)) {
@@ -42,15 +47,18 @@ export class PortAllocator {
 
   /**
    * Takes over ports found on an existing mirror. A port outside the range, reserved, or already
-   * held by another owner is not recovered (that owner keeps it; this key is re-allocated).
-   * Returns the keys that were not recovered.
+   * held by another owner or reserved by another's foreign claim is not recovered (that owner keeps
+   * it; this key is re-allocated). Returns the keys that were not recovered.
    */
   recover(owner: string, ports: ReadonlyMap<string, number>): string[] {
     const rejected: string[] = [];
     for (const [key, port] of ports) {
       const holder = this.byPort.get(port);
-      const inRange = port >= this.range.first && port <= this.range.last && !RESERVED_PORTS.has(port);
-      if (!inRange || (holder !== undefined && holder !== owner)) {
+      if (
+        !this.allocatable(port) ||
+        (holder !== undefined && holder !== owner) ||
+        this.reservedFor(owner, port)
+      ) {
         rejected.push(key);
         continue;
       }
@@ -71,13 +79,16 @@ export class PortAllocator {
     const wanted = new Set(keys);
     const added = [...wanted].filter((key) => !held.has(key));
     const dropped = [...held].filter(([key]) => !wanted.has(key));
-    if (added.length > this.capacity - this.byPort.size + dropped.length) return new Map(held);
+    // A dropped port that another Service claims is not free for this owner's new keys either.
+    const freed = dropped.filter(([, port]) => !this.reservedFor(owner, port)).length;
+    const free = this.capacity - this.byPort.size - this.foreignBlocked(owner) + freed;
+    if (added.length > free) return new Map(held);
     for (const [key, port] of dropped) {
       held.delete(key);
       this.byPort.delete(port);
     }
     // Counted above: every added key finds a free port.
-    for (const key of added) this.take(owner, key, this.nextFree() as number);
+    for (const key of added) this.take(owner, key, this.nextFree(owner) as number);
     const current = this.byOwner.get(owner);
     if (current && current.size === 0) this.byOwner.delete(owner);
     return new Map(current ?? []);
@@ -88,10 +99,51 @@ export class PortAllocator {
     this.byOwner.delete(owner);
   }
 
-  /** Forgets every owner: before recovering from the mirrors again (a follower taking over). */
+  /**
+   * Reserves the ports a Service that is not one of our mirrors claims (its `isthmus.dev/egress-ports`),
+   * replacing what `owner` reserved before: while it exists, no mirror is handed one of them. Anyone
+   * who may create a Service can write that annotation, and the gateway gives a port two Services
+   * claim to the older claim, so a new mirror handed such a port would send its callers where the
+   * stranger says. Returns whether `owner` reserves ports now and reserved none before.
+   */
+  reserveForeign(owner: string, ports: Iterable<number>): boolean {
+    const fresh = !this.foreignByOwner.has(owner);
+    this.releaseForeign(owner);
+    const set = new Set(ports);
+    if (set.size === 0) return false;
+    this.foreignByOwner.set(owner, set);
+    for (const port of set) {
+      let owners = this.foreign.get(port);
+      if (!owners) {
+        owners = new Set();
+        this.foreign.set(port, owners);
+      }
+      owners.add(owner);
+    }
+    return fresh;
+  }
+
+  /** The Service is gone, or became one of our mirrors: its claims no longer hold ports back. */
+  releaseForeign(owner: string): void {
+    for (const port of this.foreignByOwner.get(owner) ?? []) {
+      const owners = this.foreign.get(port);
+      owners?.delete(owner);
+      if (owners?.size === 0) this.foreign.delete(port);
+    }
+    this.foreignByOwner.delete(owner);
+  }
+
+  /** The ports reserved by foreign claims, ascending. */
+  reservedPorts(): number[] {
+    return [...this.foreign.keys()].sort((a, b) => a - b);
+  }
+
+  /** Forgets every owner and foreign claim: before recovering from the Services again (a follower taking over). */
   clear(): void {
     this.byPort.clear();
     this.byOwner.clear();
+    this.foreign.clear();
+    this.foreignByOwner.clear();
   }
 
   owned(owner: string): Map<string, number> {
@@ -114,12 +166,34 @@ export class PortAllocator {
     this.byPort.set(port, owner);
   }
 
-  /** Round-robin from a cursor, so a just-freed port is not handed to a new mirror at once. */
-  private nextFree(): number | undefined {
+  private allocatable(port: number): boolean {
+    return port >= this.range.first && port <= this.range.last && !RESERVED_PORTS.has(port);
+  }
+
+  /** Claimed by a foreign Service other than `owner` (its own stale annotation does not count). */
+  private reservedFor(owner: string, port: number): boolean {
+    const owners = this.foreign.get(port);
+    return owners !== undefined && (owners.size > 1 || !owners.has(owner));
+  }
+
+  /** Ports no owner holds that foreign claims keep from `owner`. */
+  private foreignBlocked(owner: string): number {
+    let n = 0;
+    for (const port of this.foreign.keys()) {
+      if (this.allocatable(port) && !this.byPort.has(port) && this.reservedFor(owner, port)) n++;
+    }
+    return n;
+  }
+
+  /**
+   * Round-robin from a cursor, so a just-freed port is not handed to a new mirror at once; skips
+   * ports held, the gateway's own and those a foreign Service claims.
+   */
+  private nextFree(owner: string): number | undefined {
     const span = this.range.last - this.range.first + 1;
     for (let i = 0; i < span; i++) {
       const port = this.range.first + ((this.cursor - this.range.first + i) % span);
-      if (!this.byPort.has(port) && !RESERVED_PORTS.has(port)) {
+      if (!this.byPort.has(port) && !RESERVED_PORTS.has(port) && !this.reservedFor(owner, port)) {
         this.cursor = port === this.range.last ? this.range.first : port + 1;
         return port;
       }

@@ -1,0 +1,129 @@
+/**
+ * Forged mirrors and the egress port allocator: a tenant who may create Services can write a
+ * mirror's labels and annotations, and the gateway gives a port two Services claim to the older
+ * claim. The controller must neither hand a new mirror a port such a Service claims nor let one
+ * take a mirror's port on restart.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  CLUSTER_NAME_LABEL,
+  EGRESS_PORTS_ANNOTATION,
+  MIRRORED_SERVICE_LABEL,
+  REMOTE_GATEWAY_ANNOTATION,
+  REMOTE_SVC_FQ_NAME_ANNOTATION,
+} from '../kube/keys.js';
+import { R } from '../kube/resources.js';
+import type { V1Service } from '../kube/types.js';
+import {
+  type Cluster,
+  exportService,
+  getService,
+  link,
+  waitFor,
+  waitReady,
+  worldPerTest,
+} from './test-harness.js';
+
+const startWorld = worldPerTest();
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** What a tenant can write: a mirror's labels and annotations, claiming `port`, in its own namespace. */
+async function forgeMirror(local: Cluster, port: number): Promise<V1Service> {
+  if (!(await local.client.get(R.namespaces, undefined, 'apps'))) {
+    await local.client.create(R.namespaces, { metadata: { name: 'apps' } });
+  }
+  return local.client.create<V1Service>(R.services, {
+    metadata: {
+      name: 'payments',
+      namespace: 'apps',
+      labels: { [MIRRORED_SERVICE_LABEL]: 'true', [CLUSTER_NAME_LABEL]: 'west' },
+      annotations: {
+        [REMOTE_GATEWAY_ANNOTATION]: '10.1.0.1:4143',
+        [REMOTE_SVC_FQ_NAME_ANNOTATION]: 'a.default.svc.cluster.local',
+        [EGRESS_PORTS_ANNOTATION]: `http=${port}`,
+      },
+    },
+    spec: { type: 'ClusterIP', ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
+  });
+}
+
+/** Edits a field the controller owns on one of its mirrors and waits for the controller to undo it. */
+async function tamperAndWaitRestored(local: Cluster, name: string): Promise<void> {
+  const svc = await getService(local, 'default', name);
+  const annotations = svc?.metadata?.annotations ?? {};
+  const fqName = annotations[REMOTE_SVC_FQ_NAME_ANNOTATION];
+  await local.client.replace(R.services, {
+    ...svc,
+    metadata: {
+      ...svc?.metadata,
+      annotations: { ...annotations, [REMOTE_SVC_FQ_NAME_ANNOTATION]: 'tampered' },
+    },
+  });
+  await waitFor(
+    async () =>
+      (await getService(local, 'default', name))?.metadata?.annotations?.[REMOTE_SVC_FQ_NAME_ANNOTATION] ===
+      fqName,
+    { what: `${name} restored` },
+  );
+}
+
+async function egressPortsOf(local: Cluster, name: string): Promise<string | undefined> {
+  return (await getService(local, 'default', name))?.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION];
+}
+
+describe('egress ports that a Service other than our mirrors claims', () => {
+  it('are never handed to a new mirror while that Service exists', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'a', { ready: 1 });
+    await link(east, west, 'west');
+    const { ctl } = world.controller('east');
+    await waitReady(east, 'default', 'a-west');
+    expect(await egressPortsOf(east, 'a-west')).toBe('http=20000');
+
+    // The port the next mirror would get, claimed first by a Service the controller did not write.
+    await forgeMirror(east, 20001);
+    // A barrier, not a wait for time: the controller's one watch of local Services delivers the
+    // forged Service before this later edit of a mirror, which it undoes.
+    await tamperAndWaitRestored(east, 'a-west');
+    await exportService(west, 'b', { ready: 1 });
+    await waitReady(east, 'default', 'b-west');
+    expect(await egressPortsOf(east, 'b-west')).toBe('http=20002');
+    expect(ctl.allocator.reservedPorts()).toEqual([20001]);
+    expect(ctl.allocator.owned('apps/payments').size).toBe(0);
+
+    await east.client.delete(R.services, 'apps', 'payments');
+    await waitFor(() => ctl.allocator.reservedPorts().length === 0, { what: 'forged claim released' });
+  });
+
+  it('a restart keeps the real mirror its port when a younger forged claim is listed first', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'a', { ready: 1 });
+    await link(east, west, 'west');
+    const first = world.controller('east');
+    await waitReady(east, 'default', 'a-west');
+    expect(await egressPortsOf(east, 'a-west')).toBe('http=20000');
+    await first.stop();
+
+    // `apps/payments` is listed before `default/a-west`; created a minute later (creationTimestamp
+    // has whole seconds), it is the younger claim, the one the gateway refuses the port.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 60_000);
+    await forgeMirror(east, 20000);
+    vi.useRealTimers();
+
+    const second = world.controller('east');
+    await waitFor(() => second.ctl.manager()?.watcher('isthmus-system', 'west')?.settled(), {
+      what: 'settled',
+    });
+    expect(second.ctl.allocator.owned('default/a-west')).toEqual(new Map([['http', 20000]]));
+    expect(await egressPortsOf(east, 'a-west')).toBe('http=20000');
+    await exportService(west, 'b', { ready: 1 });
+    await waitReady(east, 'default', 'b-west');
+    expect(await egressPortsOf(east, 'b-west')).toBe('http=20001');
+  });
+});
