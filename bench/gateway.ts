@@ -329,5 +329,7 @@ function revision(): string {
 
 main().catch((err: unknown) => {
   console.error(`[bench:gateway] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  process.exitCode = 1;
+  // main's finally stopped the child processes; a pair that failed after it started still holds its
+  // in-process API servers open, and a bench that hangs after failing looks like one still running.
+  process.exit(1);
 });

@@ -12,6 +12,7 @@ import { type GatewayFlags, gatewayArgvFromFlags } from '../../src/gateway/confi
 import {
   endpointSlice,
   exportedService,
+  freeEgressPort,
   link,
   mirrorService,
   namespace,
@@ -82,6 +83,7 @@ export async function startIsthmusPair(o: IsthmusPairOptions): Promise<IsthmusPa
     await west.kube.create(R.services, exportedService(NS, SERVICE, SERVICE_PORT));
     await west.kube.create(R.endpointSlices, endpointSlice(NS, SERVICE, o.backend.host, o.backend.port));
     await east.kube.create(R.namespaces, namespace(NS));
+    await east.kube.create(R.namespaces, namespace(SYSTEM_NAMESPACE));
 
     const ports = {
       east: { ingress: await freePort(o.eastHost), admin: await freePort(o.eastHost) },
@@ -132,7 +134,10 @@ export async function startIsthmusPair(o: IsthmusPairOptions): Promise<IsthmusPa
       );
     }
 
-    const egressPort = await freePort(o.eastHost);
+    // The egress routes a mirror only for a linked cluster whose Link names the remote gateway, on a
+    // port inside the egress range (docs/design.md, "Which mirror routes the egress admits").
+    await east.kube.create(R.links, link('west', o.westHost, ports.west.ingress));
+    const egressPort = await freeEgressPort(o.eastHost);
     await east.kube.create(
       R.services,
       mirrorService({
