@@ -15,6 +15,7 @@ import {
   REMOTE_SVC_FQ_NAME_ANNOTATION,
 } from '../kube/keys.js';
 import { isLinkerdMirror } from '../kube/linkerd-mirror.js';
+import { oldestFirst } from '../kube/oldest-first.js';
 import type { Link, V1Service } from '../kube/types.js';
 import { type LinkEvents, linkedGateways, targetKey } from './probe-targets.js';
 import type { WatchSource } from './watch-exports.js';
@@ -176,7 +177,7 @@ export function admitRoutes(services: readonly V1Service[], admission: RouteAdmi
   const refused: RefusedRoute[] = [];
   const candidates: Array<{ key: string; uid: string | undefined; routes: MirrorEgressRoute[] }> = [];
 
-  for (const svc of [...services].sort(byAge)) {
+  for (const svc of [...services].sort(oldestFirst)) {
     const key = mirrorKey(svc);
     const uid = svc.metadata?.uid;
     const parsed = routesFromMirror(svc);
@@ -250,23 +251,6 @@ export function admitRoutes(services: readonly V1Service[], admission: RouteAdmi
   }
   routes.sort((a, b) => a.port - b.port);
   return { routes, refused, problems: refused.map((r) => `${r.mirror}: ${r.reason}`), admitted };
-}
-
-/** Oldest first (creationTimestamp, RFC 3339 in UTC, compares as text); a tie by namespace/name. */
-function byAge(a: V1Service, b: V1Service): number {
-  const ta = timestampOf(a);
-  const tb = timestampOf(b);
-  if (ta !== tb) return ta < tb ? -1 : 1;
-  const ka = mirrorKey(a);
-  const kb = mirrorKey(b);
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
-}
-
-/** The API server always sets it; an object without one (a test's) counts as the newest. */
-function timestampOf(svc: V1Service): string {
-  const t = svc.metadata?.creationTimestamp as unknown;
-  if (t instanceof Date) return t.toISOString().replace(/\.\d{3}Z$/, 'Z');
-  return typeof t === 'string' && t !== '' ? t : '\uffff';
 }
 
 function mirrorKey(svc: V1Service): string {

@@ -26,11 +26,11 @@ import {
   SERVICE_NAME_LABEL,
   SYSTEM_NAMESPACE,
 } from '../kube/keys.js';
+import { oldestFirst } from '../kube/oldest-first.js';
 import { R } from '../kube/resources.js';
 import type { Link, V1EndpointSlice, V1Namespace, V1Secret, V1Service } from '../kube/types.js';
 import { dropManagedFields, trimLocalService } from './cache-trim.js';
 import { readyGatewayAddresses } from './gateway-addresses.js';
-import { oldestFirst } from './link-claims.js';
 import { DEFAULT_MIRROR_WORKERS } from './link-config.js';
 import { LinkManager } from './link-manager.js';
 import { mirrorMetrics } from './metrics.js';

@@ -8,6 +8,7 @@
  * others are invalid (`LinkInvalid`) and touch no mirror until the holder goes.
  */
 import { CLUSTER_NAME_LABEL } from '../kube/keys.js';
+import { oldestFirst } from '../kube/oldest-first.js';
 import type { KubeObject, Link, V1Service } from '../kube/types.js';
 import { isOurService } from './mirror-objects.js';
 
@@ -63,25 +64,6 @@ export function orphanClusters(
 
 function olderThan(a: KubeObject, b: KubeObject): boolean {
   return oldestFirst(a, b) < 0;
-}
-
-/**
- * Oldest first: creationTimestamp (whole seconds), then namespace/name, as the gateway orders two
- * Services claiming one egress port (`admitRoutes`), so both sides pick the same claim.
- */
-export function oldestFirst(a: KubeObject, b: KubeObject): number {
-  const ta = created(a);
-  const tb = created(b);
-  if (ta !== tb) return ta < tb ? -1 : 1;
-  const ka = objectKey(a);
-  const kb = objectKey(b);
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
-}
-
-/** Not yet stored (no timestamp): the youngest. */
-function created(o: KubeObject): number {
-  const t = Date.parse(String(o.metadata?.creationTimestamp ?? ''));
-  return Number.isFinite(t) ? t : Number.POSITIVE_INFINITY;
 }
 
 function objectKey(o: KubeObject): string {
