@@ -57,4 +57,18 @@ describe('allowedClusters and PeerPolicy', () => {
     links.push(link('west'));
     expect(policy.authorize(west)).toEqual({ ok: true, cluster: 'west' });
   });
+
+  it('admits no peer through a Link being deleted (its finalizer holds it while mirrors go)', () => {
+    const unlinking: Link = {
+      ...link('west'),
+      metadata: { ...link('west').metadata, deletionTimestamp: new Date('2026-11-24T00:00:00Z') },
+    };
+    expect([...allowedClusters([unlinking, link('north')], [])]).toEqual(['north']);
+    // The static list is an operator's explicit admission, independent of Links.
+    expect([...allowedClusters([unlinking], ['west'])]).toEqual(['west']);
+    const decision = new PeerPolicy({ list: () => [unlinking] }, [], TD).authorize(
+      'spiffe://root.isthmus.dev/cluster/west/gateway',
+    );
+    expect(decision).toMatchObject({ ok: false, cluster: 'west' });
+  });
 });

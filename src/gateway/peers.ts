@@ -46,13 +46,24 @@ export function authorizePeer(
   return { ok: true, cluster };
 }
 
-/** The admitted clusters: Link targets ∪ the static list. */
-export function allowedClusters(links: readonly Link[], staticClusters: readonly string[]): Set<string> {
-  const clusters = new Set(staticClusters);
+/**
+ * The clusters this one is linked with. A Link being deleted no longer counts: its finalizer holds
+ * it only while the controller removes its mirrors, and an unlink means traffic stops both ways now.
+ */
+export function linkedClusters(links: readonly Link[]): Set<string> {
+  const clusters = new Set<string>();
   for (const link of links) {
     const target = link.spec?.targetClusterName;
-    if (typeof target === 'string' && target !== '') clusters.add(target);
+    if (typeof target === 'string' && target !== '' && !link.metadata?.deletionTimestamp)
+      clusters.add(target);
   }
+  return clusters;
+}
+
+/** The admitted clusters: live Link targets ∪ the static list. */
+export function allowedClusters(links: readonly Link[], staticClusters: readonly string[]): Set<string> {
+  const clusters = linkedClusters(links);
+  for (const cluster of staticClusters) clusters.add(cluster);
   return clusters;
 }
 

@@ -17,6 +17,7 @@ import {
 import { isLinkerdMirror } from '../kube/linkerd-mirror.js';
 import { oldestFirst } from '../kube/oldest-first.js';
 import type { Link, V1Service } from '../kube/types.js';
+import { linkedClusters } from './peers.js';
 import { type LinkEvents, linkedGateways, targetKey } from './probe-targets.js';
 import type { WatchSource } from './watch-exports.js';
 
@@ -167,11 +168,7 @@ export interface RouteAdmission {
  */
 export function admitRoutes(services: readonly V1Service[], admission: RouteAdmission): AdmittedRoutes {
   const gateways = linkedGateways(admission.links);
-  const linked = new Set<string>();
-  for (const link of admission.links) {
-    const target = link.spec?.targetClusterName;
-    if (typeof target === 'string' && target !== '' && !link.metadata?.deletionTimestamp) linked.add(target);
-  }
+  const linked = linkedClusters(admission.links);
   const { first, last } = admission.egressRange;
   const previous = admission.previous ?? new Map<string, AdmittedMirror>();
   const refused: RefusedRoute[] = [];
