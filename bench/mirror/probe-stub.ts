@@ -22,10 +22,4 @@ export async function startProbeStub(): Promise<{ url: string; probes(): number;
 }
 
 /** A free loopback port for the controller's admin server (it must be known before the process starts). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
+export { freePort } from '../../src/free-port.js';

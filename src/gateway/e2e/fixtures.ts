@@ -116,18 +116,6 @@ export async function writeGatewayCertFiles(cluster: 'east' | 'west'): Promise<C
   return { dir, ...files, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
-/** A port free on `host` right now (for listeners whose port must be known before they start). */
-export async function freePort(host: string): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, resolve);
-  });
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 const handedOut = new Set<number>();
 
 /**
@@ -216,21 +204,8 @@ export function httpGet(
   });
 }
 
+export { canConnect, freePort } from '../../free-port.js';
 export { waitFor } from '../../wait-for.js';
-
-/** Whether a TCP connection to host:port is accepted. */
-export function canConnect(host: string, port: number, timeoutMs = 2_000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
 
 /** A simulated cluster: its API server, an admin client, a kubeconfig file and the gateway's certificates. */
 export interface Cluster {

@@ -1,5 +1,4 @@
 /** Polling with a deadline: the tests' only way to wait for a condition (never a bare sleep). */
-import net from 'node:net';
 
 export async function waitFor(condition: () => boolean, what: string, deadlineMs = 5_000): Promise<void> {
   const until = Date.now() + deadlineMs;
@@ -20,14 +19,4 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
   ]);
 }
 
-/** A port that was free a moment ago (for the egress, whose listeners are keyed by port). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../free-port.js';
