@@ -51,6 +51,14 @@ describe('examples/prometheus/isthmus-alerts.yaml', () => {
     },
   );
 
+  // A sync error counter nobody alerts on is a controller failing in silence: each is retried with
+  // backoff, so only a rate that lasts says something is wrong.
+  it('alerts on every *_sync_errors_total the parts register', async () => {
+    const errors = [...(await registeredMetricNames())].filter((m) => m.endsWith('_sync_errors_total'));
+    expect(errors.length).toBeGreaterThanOrEqual(3);
+    for (const m of errors) expect(rules.filter((r) => metricsOf(r.expr).includes(m)).length, m).toBe(1);
+  });
+
   it.each(rules.map((r) => [r.alert, r.expr] as const))(
     '%s queries only registered metrics',
     async (_alert, expr) => {

@@ -161,7 +161,7 @@ describe('unlinkCluster', () => {
       note: (l) => lines.push(l),
     });
     expect(lines).toContain(
-      'note: cluster north still has the read-only account isthmus-system/east-reader made for this one; to revoke its token, run there: kubectl -n isthmus-system delete serviceaccount east-reader',
+      'note: cluster north still has the read-only account isthmus-system/east-reader made for this one; to revoke its token, run against that cluster (your context for it may be named otherwise): kubectl --context north -n isthmus-system delete serviceaccount east-reader',
     );
   });
 });

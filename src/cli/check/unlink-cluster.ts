@@ -111,7 +111,7 @@ async function deleteLink(
   const account = kubeconfig ? peerAccountOf(Buffer.from(kubeconfig, 'base64').toString('utf8')) : undefined;
   if (account) {
     note(
-      `note: cluster ${cluster} still has the read-only account ${SYSTEM_NAMESPACE}/${account} made for this one; to revoke its token, run there: kubectl -n ${SYSTEM_NAMESPACE} delete serviceaccount ${account}`,
+      `note: cluster ${cluster} still has the read-only account ${SYSTEM_NAMESPACE}/${account} made for this one; to revoke its token, run against that cluster (your context for it may be named otherwise): kubectl --context ${cluster} -n ${SYSTEM_NAMESPACE} delete serviceaccount ${account}`,
     );
   }
 }

@@ -27,7 +27,10 @@ export function registerGateways(program: Command): void {
         '--controller-admin <url>',
         'controller admin URL for probe latencies (default: an isthmus-controller pod through the API server proxy)',
       )
-      .option('--window <duration>', 'latency of the probes of the last <duration> only (scrapes twice)'),
+      .option(
+        '--window <duration>',
+        'latency of the probes of the next <duration> only: scrapes now, waits, scrapes again',
+      ),
   ).action(async (flags: GatewaysFlags) => {
     const windowMs = flags.window ? parseDurationFlag(flags.window, '--window') : 0;
     // A flag error, not a note after the table: `localhost:4191` is no URL to fetch.

@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { IsthmusError } from '../../errors.js';
+import { LOCAL_LAB_DIR } from '../lab/lab-state.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -107,7 +108,11 @@ export function registerLab(program: Command): void {
     );
   const common = (cmd: Command) =>
     cmd
-      .option('--dir <path>', 'state directory (certificates, kubeconfig, logs)', '.lab/local')
+      .option(
+        '--dir <path>',
+        'state directory (certificates, kubeconfig, logs); the kind lab uses .lab/kind unless given',
+        LOCAL_LAB_DIR,
+      )
       .option('--kind', 'use the kind lab (scripts/kind) even if Docker was not detected')
       .option('--local', 'use the local sandbox lab even if Docker and kind work')
       .option('--dry-run', 'with kind: print the commands instead of running them');

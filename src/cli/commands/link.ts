@@ -18,7 +18,7 @@ export function registerLink(program: Command): void {
   program
     .command('link')
     .description(
-      'Read a remote cluster and print the credentials Secret and Link to apply in the local cluster',
+      'Read a remote cluster and print what to apply in the local cluster: the credentials Secret, the Role and RoleBinding that let the controller read it, and the Link',
     )
     .requiredOption('--context <name>', 'kubeconfig context of the REMOTE cluster')
     .requiredOption('--cluster-name <name>', 'name of the remote cluster (mirrors are called <svc>-<name>)')

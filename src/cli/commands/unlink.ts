@@ -12,7 +12,7 @@ export function registerUnlink(program: Command): void {
     program
       .command('unlink')
       .description(
-        "Remove the link to a cluster: deletes its Link (the controller's finalizer then deletes the mirrors) and its credentials Secret",
+        "Remove the link to a cluster: deletes its Link (the controller's finalizer then deletes the mirrors), its credentials Secret and the Role and RoleBinding isthmus-controller-credentials-<cluster>",
       )
       .requiredOption('--cluster-name <name>', 'the linked cluster to remove')
       .option('--wait', 'wait until the Link is gone and report the mirrors removed', false)

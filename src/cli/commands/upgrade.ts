@@ -50,6 +50,13 @@ function upgradeHelp(cmd: Command): Command {
     if (text) option.description = text;
     else if (option.defaultValue !== undefined && !option.negate && option.long !== '--unset')
       option.defaultValueDescription = `the recorded value, else ${JSON.stringify(option.defaultValue)}`;
+    // Flags without a commander default (so that "not given" can be told from the default) say
+    // theirs in the description.
+    else
+      option.description = option.description.replace(
+        /\(default: (.+)\)$/,
+        '(default: the recorded value, else $1)',
+      );
   }
   return cmd;
 }

@@ -112,7 +112,9 @@ describe('a lab that is still starting', () => {
     const starts = { [lab.pid!]: `${BOOT}/1`, [gateway.pid!]: `${BOOT}/2` };
     writeState({ pid: lab.pid!, starting: true, clusters: [], frontend: '', processes: {}, starts });
     expect(await labStatusLines(dir, proc)).toEqual({
-      lines: [`lab starting (pid ${lab.pid}); no process started yet (\`isthmus lab down\` stops it)`],
+      lines: [
+        `lab starting (pid ${lab.pid}); no process started yet (\`isthmus lab down --dir ${dir}\` stops it)`,
+      ],
       healthy: false,
     });
     writeState({
@@ -124,7 +126,7 @@ describe('a lab that is still starting', () => {
       starts,
     });
     expect((await labStatusLines(dir, proc)).lines[0]).toBe(
-      `lab starting (pid ${lab.pid}); started so far: east/gateway (\`isthmus lab down\` stops it)`,
+      `lab starting (pid ${lab.pid}); started so far: east/gateway (\`isthmus lab down --dir ${dir}\` stops it)`,
     );
     // A second lab up from here would collide with it.
     expect(await labUpConflict(dir, proc)).toMatch(/a lab is already running from/);
@@ -175,7 +177,7 @@ describe('lab down after the lab process died', () => {
 
     // A new lab up from here would start beside them (its gateway could not bind): it refuses.
     expect(await labUpConflict(dir, proc)).toMatch(
-      /processes of a lab that exited still run from .* \(east\/gateway\); stop them with `isthmus lab down` first/,
+      /processes of a lab that exited still run from .* \(east\/gateway\); stop them with `isthmus lab down --dir .*` first/,
     );
     expect(await stopLocalLab(dir, 10_000, proc)).toBe(
       'the lab process had exited; stopped what it left running: east/gateway',

@@ -1,7 +1,13 @@
 /** What `lab up` prints once ready, and the `lab status` / `lab down` verbs on a running lab. */
 import { dirname, join } from 'node:path';
 import { waitFor } from '../../wait-for.js';
-import { isRecordedProcess, type LabState, processesLeftRunning, readLabState } from './lab-state.js';
+import {
+  isRecordedProcess,
+  type LabState,
+  labDownCommand,
+  processesLeftRunning,
+  readLabState,
+} from './lab-state.js';
 import { httpReady, tcpOpen } from './probes.js';
 import { type ProcRead, readProc } from './process-start.js';
 
@@ -76,7 +82,7 @@ export async function labStatusLines(
     const lines = [`no lab is running (state in ${dir})`];
     if (left.length > 0)
       lines.push(
-        `  still running, left by a lab that exited: ${left.join(', ')} (\`isthmus lab down\` stops them)`,
+        `  still running, left by a lab that exited: ${left.join(', ')} (\`${labDownCommand(dir)}\` stops them)`,
       );
     return { lines, healthy: false };
   }
@@ -86,7 +92,7 @@ export async function labStatusLines(
       .map(([name]) => name);
     const so = started.length > 0 ? `started so far: ${started.join(', ')}` : 'no process started yet';
     return {
-      lines: [`lab starting (pid ${state.pid}); ${so} (\`isthmus lab down\` stops it)`],
+      lines: [`lab starting (pid ${state.pid}); ${so} (\`${labDownCommand(dir)}\` stops it)`],
       healthy: false,
     };
   }

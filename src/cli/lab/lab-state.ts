@@ -8,6 +8,14 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type ProcRead, processStart, readProc } from './process-start.js';
 
+/** `lab up`'s default --dir for the local lab. */
+export const LOCAL_LAB_DIR = '.lab/local';
+
+/** The command that stops the lab of `dir`: a hint without its --dir would act on the default lab. */
+export function labDownCommand(dir: string): string {
+  return dir === LOCAL_LAB_DIR ? 'isthmus lab down' : `isthmus lab down --dir ${dir}`;
+}
+
 export interface LabState {
   pid: number;
   /**
@@ -104,10 +112,10 @@ export function processesLeftRunning(state: LabState, read: ProcRead = readProc)
 export async function labUpConflict(dir: string, read: ProcRead = readProc): Promise<string | undefined> {
   const running = await runningLab(dir, read);
   if (running)
-    return `a lab is already running from ${dir} (pid ${running.pid}); stop it with \`isthmus lab down\`, or start another with --dir and --base`;
+    return `a lab is already running from ${dir} (pid ${running.pid}); stop it with \`${labDownCommand(dir)}\`, or start another with --dir and --base`;
   const state = await readLabState(dir);
   if (!state || state.pid === process.pid) return undefined;
   const left = processesLeftRunning(state, read).map(([name]) => name);
   if (left.length === 0) return undefined;
-  return `processes of a lab that exited still run from ${dir} (${left.join(', ')}); stop them with \`isthmus lab down\` first`;
+  return `processes of a lab that exited still run from ${dir} (${left.join(', ')}); stop them with \`${labDownCommand(dir)}\` first`;
 }
