@@ -1,6 +1,10 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
+import type { Informer } from '../../kube/informer.js';
 import type { V1EndpointSlice } from '../../kube/types.js';
-import { pickEndpoint } from './demo-apps.js';
+import { pickEndpoint, startFrontend } from './demo-apps.js';
 
 function slice(service: string, ports: { name?: string; port: number }[], ready = [true]): V1EndpointSlice {
   return {
@@ -45,5 +49,37 @@ describe('pickEndpoint (the lab frontend as kube-proxy)', () => {
         'http',
       ),
     ).toBeUndefined();
+  });
+});
+
+describe('startFrontend', () => {
+  it('calls from its own "pod IP", as a pod does, so the access logs name the frontend', async () => {
+    let caller: string | undefined;
+    const backend = createServer((req, res) => {
+      caller = req.socket.remoteAddress;
+      res.end('{"hostname":"podinfo-0"}');
+    });
+    await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+    const port = (backend.address() as AddressInfo).port;
+    const slices = [slice('web', [{ name: 'http', port }])];
+    slices[0]!.endpoints[0]!.addresses = ['127.0.0.1'];
+    const frontend = await startFrontend({
+      host: '127.0.0.2',
+      port: 0,
+      cluster: 'east',
+      slices: { list: () => slices } as unknown as Informer<V1EndpointSlice>,
+    });
+    try {
+      const res = await request(`${frontend.url}/web`);
+      expect(JSON.parse(await res.body.text())).toEqual({
+        frontend: 'east',
+        service: 'web',
+        upstream: { hostname: 'podinfo-0' },
+      });
+      expect(caller).toBe('127.0.0.2');
+    } finally {
+      await frontend.close();
+      await new Promise<void>((r) => backend.close(() => r()));
+    }
   });
 });

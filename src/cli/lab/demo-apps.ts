@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import type { Informer } from '../../kube/informer.js';
 import { SERVICE_NAME_LABEL } from '../../kube/keys.js';
 import type { V1EndpointSlice } from '../../kube/types.js';
@@ -92,6 +92,9 @@ export function startFrontend(opts: {
   cluster: string;
   slices: Informer<V1EndpointSlice>;
 }): Promise<RunningServer> {
+  // Calls leave from the frontend's own address, as a pod's leave from its IP: the gateways' access
+  // logs then name the frontend, not 127.0.0.1.
+  const dispatcher = new Agent({ localAddress: opts.host });
   const server = createServer((req, res) => {
     const service = (req.url ?? '/').split('?')[0]!.replace(/^\/+/, '') || 'podinfo';
     const target = pickEndpoint(opts.slices.list(), service, 'http');
@@ -100,7 +103,7 @@ export function startFrontend(opts: {
       res.end(JSON.stringify({ frontend: opts.cluster, service, error: 'no ready endpoint' }));
       return;
     }
-    request(`http://${target.host}:${target.port}/`, { headersTimeout: 5000, bodyTimeout: 5000 })
+    request(`http://${target.host}:${target.port}/`, { dispatcher, headersTimeout: 5000, bodyTimeout: 5000 })
       .then(async (upstream) => {
         const text = await upstream.body.text();
         res.writeHead(upstream.statusCode, { 'content-type': 'application/json' });
@@ -113,5 +116,8 @@ export function startFrontend(opts: {
         res.end(JSON.stringify({ frontend: opts.cluster, service, error: String(err) }));
       });
   });
-  return listen(server, opts.host, opts.port);
+  return listen(server, opts.host, opts.port).then((running) => ({
+    ...running,
+    close: () => running.close().finally(() => dispatcher.close()),
+  }));
 }
