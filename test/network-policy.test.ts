@@ -196,4 +196,11 @@ describe('the policies against what the install runs', () => {
     expect(peers('isthmus-gateway', 4191)).toEqual([['isthmus-controller']]);
     expect(peers('isthmus-identity', 8080)).toEqual([['isthmus-gateway']]);
   });
+
+  it("lets the kubelet's probes reach identity's plaintext health port, from any address, and only that port", () => {
+    const identity = policies.find((p) => p.metadata.name === 'isthmus-identity')!;
+    expect(identity.spec.ingress.filter((r) => r.from === undefined)).toEqual([
+      { ports: [{ protocol: 'TCP', port: 9990 }] },
+    ]);
+  });
 });

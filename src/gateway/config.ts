@@ -278,7 +278,8 @@ function kubeSource(
 
 /**
  * Where the gateway certificate comes from. `--ca-file` (the trust anchor, a ConfigMap mount in a
- * cluster) is needed either way: it is what peers are verified against.
+ * cluster) is needed either way: it is what peers are verified against, and the identity
+ * service's own TLS certificate too.
  */
 function certificateSource(
   flags: GatewayFlags,

@@ -21,6 +21,7 @@ import {
   type CertificateSource as RotatorSource,
   type TlsMaterial,
 } from '../identity/rotation.js';
+import { identityServiceId } from '../identity/spiffe.js';
 import { KubeClient } from '../kube/client.js';
 import { createInformer, type Informer } from '../kube/informer.js';
 import { gatewayIdentity, MIRRORED_SERVICE_LABEL, REMOTE_DISCOVERY_LABEL } from '../kube/keys.js';
@@ -180,7 +181,7 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
     onStop('service index feed', feedServiceIndex(index, admitted, informers.slices));
 
     const anchorPem = await readFile(config.certificates.caFile, 'utf8');
-    const rotator = new CertificateRotator({ source: rotatorSource(config), anchorPem });
+    const rotator = new CertificateRotator({ source: rotatorSource(config, anchorPem), anchorPem });
     onStop('certificate rotator', () => rotator.stop());
     rotator.on('error', (err) => {
       metrics.certificateRenewed('error');
@@ -438,12 +439,14 @@ function kubeClientFor(config: GatewayConfig): KubeClient {
     : KubeClient.fromKubeconfigFile(config.kube.path, config.kube.context);
 }
 
-function rotatorSource(config: GatewayConfig): RotatorSource {
+/** `anchorPem`: the bundle of --ca-file, which the identity service's own chain must reach too. */
+function rotatorSource(config: GatewayConfig, anchorPem: string): RotatorSource {
   const c = config.certificates;
   return c.kind === 'files'
     ? fileSource({ certFile: c.certFile, keyFile: c.keyFile })
     : certifySource({
         address: c.identityAddress,
+        server: { anchorPem, serverId: identityServiceId(config.trustDomain, config.clusterName) },
         tokenFile: c.tokenFile,
         identity: gatewayIdentity(config.trustDomain, config.clusterName),
       });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import forge from 'node-forge';
 import { IsthmusError } from '../errors.js';
-import { certificateInfo } from './certificate-info.js';
+import { type CertificateInfo, certificateInfo } from './certificate-info.js';
 import { joinPem, splitPem } from './pem.js';
 import { ANCHOR_KEY_BITS, generateRsaKey, LEAF_KEY_BITS } from './rsa-keys.js';
 import { gatewayIdentity, isValidClusterName, isValidTrustDomain } from './spiffe.js';
@@ -160,6 +160,22 @@ export function issueGatewayCertificate(
 export function leafNotAfter(nowMs: number, lifetimeMs: number, issuerNotAfter: Date): Date {
   const wanted = Math.ceil((nowMs + lifetimeMs) / 1000) * 1000;
   return new Date(Math.min(wanted, issuerNotAfter.getTime()));
+}
+
+/**
+ * Why the issuer may not sign at `nowMs`, or undefined. An expired issuer (its renewal never
+ * arrived) would otherwise sign leaves whose notAfter, capped at the issuer's, is before their
+ * notBefore: dead on arrival, refused by the gateway's own chain check with a puzzling reason.
+ */
+export function issuerWindowProblem(
+  issuer: Pick<CertificateInfo, 'subject' | 'notBefore' | 'notAfter'>,
+  nowMs: number,
+): string | undefined {
+  if (nowMs > issuer.notAfter.getTime())
+    return `the issuer "${issuer.subject}" expired at ${issuer.notAfter.toISOString()}: renew it (isthmus certs, or its cert-manager Certificate)`;
+  if (nowMs < issuer.notBefore.getTime())
+    return `the issuer "${issuer.subject}" is not valid before ${issuer.notBefore.toISOString()} (is this clock behind?)`;
+  return undefined;
 }
 
 /** `gateway.<cluster>.<td>`, like Linkerd's DNS-style identity names; omitted when too long for a CN. */

@@ -1,7 +1,10 @@
+import type { X509Certificate } from 'node:crypto';
 import { type ServiceError, status } from '@grpc/grpc-js';
 import { describeError, IsthmusError, type IsthmusErrorCode } from '../errors.js';
+import { IDENTITY_SERVICE_NAME } from '../kube/keys.js';
 import { infoOf, parseCertificate } from './certificate-info.js';
 import { createCsr } from './csr.js';
+import type { ServerVerification } from './grpc-tls.js';
 import { callUnary } from './grpc-util.js';
 import { identityServiceDefinition } from './protocol.js';
 import { generateRsaKeyAsync } from './rsa-keys.js';
@@ -19,12 +22,26 @@ export interface IssuedCertificate {
 export const DEFAULT_CERTIFY_TIMEOUT_MS = 10_000;
 
 /**
+ * How a gateway knows it is talking to its own identity service before it sends its token: the
+ * server's chain must reach the trust anchor bundle it already holds (`--ca-file`), and its
+ * certificate must name exactly `identityServiceId(<trust domain>, <its own cluster>)`. Another
+ * cluster's identity, a gateway certificate, another CA's server: each is refused in the handshake.
+ */
+export interface IdentityServiceTrust {
+  /** PEM, one or more anchors. */
+  anchorPem: string;
+  /** The SPIFFE ID the server must present (spiffe.ts, identityServiceId). */
+  serverId: string;
+}
+
+/**
  * Asks the identity service for a certificate. A fresh key each time (generated off the event loop),
  * so a leaked key is only good until the certificate it belongs to expires.
  */
 export async function requestCertificate(opts: {
   address: string;
   token: string;
+  server: IdentityServiceTrust;
   /** Name this identity in the CSR and check the answer holds it; else the server assigns it. */
   identity?: string;
   timeoutMs?: number;
@@ -33,7 +50,13 @@ export async function requestCertificate(opts: {
   const csrPem = createCsr(key.privateKeyPem, opts.identity);
   let res: Awaited<ReturnType<typeof callCertify>>;
   try {
-    res = await callCertify(opts.address, opts.token, csrPem, opts.timeoutMs ?? DEFAULT_CERTIFY_TIMEOUT_MS);
+    res = await callCertify(
+      opts.address,
+      opts.token,
+      csrPem,
+      opts.timeoutMs ?? DEFAULT_CERTIFY_TIMEOUT_MS,
+      opts.server,
+    );
   } catch (err) {
     const e = err as Partial<ServiceError>;
     throw new IsthmusError(
@@ -76,8 +99,30 @@ export function identityProblem(
     : `a certificate without exactly ${expected} (URI SANs: ${uriSans.join(', ') || 'none'})`;
 }
 
-function callCertify(address: string, token: string, csrPem: string, timeoutMs: number) {
-  return callUnary(address, identityServiceDefinition.Certify, { token, csrPem }, timeoutMs);
+/** Why the identity service's certificate is not the one `server` names, or undefined. */
+export function identityServerProblem(cert: X509Certificate, serverId: string): string | undefined {
+  const info = infoOf(cert);
+  if (info.isCa) return 'it presents a CA certificate, not a serving certificate';
+  const uris = info.uriSans;
+  return uris.length === 1 && uris[0] === serverId
+    ? undefined
+    : `it presents ${uris.join(', ') || 'no URI SAN'}, not the identity service's ${serverId}`;
+}
+
+function callCertify(
+  address: string,
+  token: string,
+  csrPem: string,
+  timeoutMs: number,
+  server: IdentityServiceTrust,
+) {
+  const tls: ServerVerification = {
+    caPem: server.anchorPem,
+    identityProblem: (cert) => identityServerProblem(cert, server.serverId),
+    // The SNI when the address is an IP: the server ignores it, and RFC 6066 allows no IP there.
+    serverName: IDENTITY_SERVICE_NAME,
+  };
+  return callUnary(address, identityServiceDefinition.Certify, { token, csrPem }, timeoutMs, { tls });
 }
 
 /** Denials are not fixed by retrying the same request, but a rotated token may fix them: not terminal. */

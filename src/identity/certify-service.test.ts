@@ -16,7 +16,13 @@ import {
 import { createCsr } from './csr.js';
 import { checkHealth, ServingStatus } from './health.js';
 import { splitPem } from './pem.js';
-import { TEST_TRUST_DOMAIN, testLeafKey, testPki } from './testing.js';
+import {
+  TEST_TRUST_DOMAIN,
+  testIdentityTrust,
+  testLeafKey,
+  testPki,
+  testServingCertificate,
+} from './testing.js';
 
 const EAST = 'spiffe://cluster.local/cluster/east/gateway';
 const GATEWAY_CALLER = {
@@ -24,6 +30,14 @@ const GATEWAY_CALLER = {
   pod: 'isthmus-gateway-5d8c7b9f4-x2kqp',
 };
 const WEST = 'spiffe://cluster.local/cluster/west/gateway';
+/** What east's gateway requires of its identity service: chained to the anchor, east's identity ID. */
+const SERVER = testIdentityTrust('east');
+/** A TLS check that takes any server chained to the anchor, for raw gRPC calls. */
+const ANY_SERVER = {
+  caPem: SERVER.anchorPem,
+  identityProblem: () => undefined,
+  serverName: 'isthmus-identity',
+};
 
 /** A stand-in for the TokenReview API: a fixed table of tokens. */
 const tokens: Record<string, string> = {
@@ -48,6 +62,7 @@ const reviewer: TokenReviewer = async (token, audiences) => {
 
 let server: IdentityServer;
 let address: string;
+let healthAddress: string;
 const events: unknown[] = [];
 const onEvent = (e: unknown) => events.push(e);
 
@@ -60,8 +75,10 @@ beforeAll(async () => {
     host: '127.0.0.1',
     port: 0,
     lifetimeMs: 60 * 60 * 1000,
+    health: { host: '127.0.0.1', port: 0 },
   });
   address = `127.0.0.1:${server.port}`;
+  healthAddress = `127.0.0.1:${server.healthPort}`;
   diagnostics.subscribe(certifyChannel.name, onEvent);
 });
 
@@ -81,7 +98,12 @@ async function failure(opts: Parameters<typeof requestCertificate>[0]) {
 
 describe('Certify', () => {
   it('signs a good CSR with the issuer: the gateway identity, the configured lifetime, chained to the anchor', async () => {
-    const issued = await requestCertificate({ address, token: 'gateway-token', identity: EAST });
+    const issued = await requestCertificate({
+      server: SERVER,
+      address,
+      token: 'gateway-token',
+      identity: EAST,
+    });
     expect(gatewayIdentityOf(issued.certPem)).toBe(EAST);
     const info = certificateInfo(issued.certPem);
     expect(info.isCa).toBe(false);
@@ -95,7 +117,12 @@ describe('Certify', () => {
 
   it('publishes the serial, notAfter and caller of every certificate it issues, and the caller of a refusal', async () => {
     events.length = 0;
-    const issued = await requestCertificate({ address, token: 'gateway-token', identity: EAST });
+    const issued = await requestCertificate({
+      server: SERVER,
+      address,
+      token: 'gateway-token',
+      identity: EAST,
+    });
     const info = certificateInfo(issued.certPem);
     // The serial as `isthmus certs revoke --serial` takes it: lowercase hex, no leading zeros.
     const serial = info.serialNumber.toLowerCase().replace(/^0+(?=.)/, '');
@@ -108,7 +135,7 @@ describe('Certify', () => {
         ...GATEWAY_CALLER,
       },
     ]);
-    await failure({ address, token: 'web-token' });
+    await failure({ server: SERVER, address, token: 'web-token' });
     expect(events[1]).toEqual({
       outcome: 'denied',
       reason: 'system:serviceaccount:default:web may not hold any identity in this cluster',
@@ -118,19 +145,19 @@ describe('Certify', () => {
   });
 
   it('assigns the identity when the CSR names none', async () => {
-    const issued = await requestCertificate({ address, token: 'gateway-token' });
+    const issued = await requestCertificate({ server: SERVER, address, token: 'gateway-token' });
     expect(gatewayIdentityOf(issued.certPem)).toBe(EAST);
   });
 
   it("refuses a CSR for someone else's identity with PERMISSION_DENIED", async () => {
-    const err = await failure({ address, token: 'gateway-token', identity: WEST });
+    const err = await failure({ server: SERVER, address, token: 'gateway-token', identity: WEST });
     expect(isIsthmusError(err, 'IDENTITY_DENIED')).toBe(true);
     expect(err.cause.code).toBe(7); // PERMISSION_DENIED
     expect(err.message).toContain(`may only hold ${EAST}`);
   });
 
   it('refuses an account that may hold no identity with PERMISSION_DENIED', async () => {
-    const err = await failure({ address, token: 'web-token' });
+    const err = await failure({ server: SERVER, address, token: 'web-token' });
     expect(err.cause.code).toBe(7);
     expect(err.message).toContain('system:serviceaccount:default:web may not hold any identity');
   });
@@ -144,14 +171,14 @@ describe('Certify', () => {
       /token not accepted: token audiences .* is invalid for the target audiences \["identity.isthmus.dev"\]/,
     ],
   ])('refuses %s with UNAUTHENTICATED', async (_what, token, message) => {
-    const err = await failure({ address, token });
+    const err = await failure({ server: SERVER, address, token });
     expect(isIsthmusError(err, 'IDENTITY_DENIED')).toBe(true);
     expect(err.cause.code).toBe(16); // UNAUTHENTICATED
     expect(err.message).toMatch(message);
   });
 
   it('answers UNAVAILABLE when the token cannot be reviewed', async () => {
-    const err = await failure({ address, token: 'explode' });
+    const err = await failure({ server: SERVER, address, token: 'explode' });
     expect(isIsthmusError(err, 'IDENTITY_UNAVAILABLE')).toBe(true);
     expect(err.cause.code).toBe(14);
     expect(err.message).toContain('ECONNREFUSED');
@@ -165,6 +192,7 @@ describe('Certify', () => {
       identityServiceDefinition.Certify,
       { token: 'gateway-token', csrPem: 'junk' },
       5000,
+      { tls: ANY_SERVER },
     )
       .then(() => undefined)
       .catch((e: { code: number; details: string }) => e);
@@ -172,31 +200,45 @@ describe('Certify', () => {
   });
 
   it('reports an unreachable service as IDENTITY_UNAVAILABLE within the deadline', async () => {
-    const err = await failure({ address: '127.0.0.1:1', token: 'gateway-token', timeoutMs: 500 });
+    const err = await failure({
+      server: SERVER,
+      address: '127.0.0.1:1',
+      token: 'gateway-token',
+      timeoutMs: 500,
+    });
     expect(isIsthmusError(err, 'IDENTITY_UNAVAILABLE')).toBe(true);
   });
 });
 
 describe('health', () => {
-  it('is SERVING for the server and the Identity service, NOT_FOUND for others', async () => {
-    expect(await checkHealth(address)).toBe(ServingStatus.SERVING);
-    expect(await checkHealth(address, { service: 'isthmus.identity.v1.Identity' })).toBe(
+  it('is SERVING on the plaintext health port (as the kubelet asks) for the server and the Identity service, NOT_FOUND for others', async () => {
+    expect(await checkHealth(healthAddress)).toBe(ServingStatus.SERVING);
+    expect(await checkHealth(healthAddress, { service: 'isthmus.identity.v1.Identity' })).toBe(
       ServingStatus.SERVING,
     );
-    await expect(checkHealth(address, { service: 'nope' })).rejects.toMatchObject({ code: 5 });
+    await expect(checkHealth(healthAddress, { service: 'nope' })).rejects.toMatchObject({ code: 5 });
   });
 
-  it('listens on every interface when no host is given: IPv4 and IPv6 callers (an IPv6-only cluster) both reach it', async () => {
+  it('listens on every interface when no host is given: IPv4 and IPv6 callers (an IPv6-only cluster) both reach Certify and health', async () => {
     const anywhere = await startIdentityServer({
       issuer: testPki().issuers.east,
       trustDomain: TEST_TRUST_DOMAIN,
       cluster: 'east',
       reviewer,
       port: 0,
+      health: { port: 0 },
     });
     try {
-      expect(await checkHealth(`127.0.0.1:${anywhere.port}`)).toBe(ServingStatus.SERVING);
-      expect(await checkHealth(`[::1]:${anywhere.port}`)).toBe(ServingStatus.SERVING);
+      expect(await checkHealth(`127.0.0.1:${anywhere.healthPort}`)).toBe(ServingStatus.SERVING);
+      expect(await checkHealth(`[::1]:${anywhere.healthPort}`)).toBe(ServingStatus.SERVING);
+      for (const host of ['127.0.0.1', '[::1]']) {
+        const issued = await requestCertificate({
+          server: SERVER,
+          address: `${host}:${anywhere.port}`,
+          token: 'gateway-token',
+        });
+        expect(gatewayIdentityOf(issued.certPem)).toBe(EAST);
+      }
     } finally {
       await anywhere.close();
     }
@@ -270,11 +312,19 @@ describe('message size', () => {
     });
     try {
       // Anyone who reaches the port could otherwise have the API server review 4 MiB tokens.
-      const err = await failure({ address: `127.0.0.1:${small.port}`, token: 'x'.repeat(1 << 20) });
+      const err = await failure({
+        server: SERVER,
+        address: `127.0.0.1:${small.port}`,
+        token: 'x'.repeat(1 << 20),
+      });
       expect(err.cause.code).toBe(8); // RESOURCE_EXHAUSTED
       expect(reviewed).toEqual([]);
       // A real token (~1 kB) and an 8192-bit CSR (~4.4 kB) still pass.
-      const issued = await requestCertificate({ address: `127.0.0.1:${small.port}`, token: 'gateway-token' });
+      const issued = await requestCertificate({
+        server: SERVER,
+        address: `127.0.0.1:${small.port}`,
+        token: 'gateway-token',
+      });
       expect(gatewayIdentityOf(issued.certPem)).toBe(EAST);
     } finally {
       await small.close();
@@ -290,6 +340,7 @@ describe('requestCertificate checks what a Certify service answers', () => {
     const { checkCsr } = await import('./csr.js');
     const { issueLeaf, chainOf } = await import('./ca.js');
     const issuer = testPki().issuers.east;
+    const serving = testServingCertificate(issuer, [SERVER.serverId]);
     const server = new Server();
     server.addService(identityServiceDefinition, {
       Certify: (call: { request: { csrPem: string } }, callback: (e: null, r: unknown) => void) => {
@@ -300,8 +351,14 @@ describe('requestCertificate checks what a Certify service answers', () => {
       },
     });
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) =>
-        e ? reject(e) : resolve(p),
+      server.bindAsync(
+        '127.0.0.1:0',
+        ServerCredentials.createSsl(
+          null,
+          [{ cert_chain: Buffer.from(serving.chainPem), private_key: Buffer.from(serving.keyPem) }],
+          false,
+        ),
+        (e, p) => (e ? reject(e) : resolve(p)),
       ),
     );
     return { address: `127.0.0.1:${port}`, close: () => server.forceShutdown() };
@@ -313,7 +370,12 @@ describe('requestCertificate checks what a Certify service answers', () => {
   ])('refuses a certificate with %s: peers would refuse it, or it is not ours', async (_what, uriSans) => {
     const fake = await misissuing(uriSans);
     try {
-      const err = await failure({ address: fake.address, token: 'gateway-token', identity: EAST });
+      const err = await failure({
+        server: SERVER,
+        address: fake.address,
+        token: 'gateway-token',
+        identity: EAST,
+      });
       expect(isIsthmusError(err, 'CERT_INVALID')).toBe(true);
       expect(err.message).toContain(`without exactly ${EAST}`);
     } finally {
@@ -366,6 +428,7 @@ describe('deadlines: a TokenReview that never answers', () => {
     const slow = await startIdentityServer({ ...eastDeps(), reviewer, host: '127.0.0.1', port: 0 });
     try {
       const err = await failure({
+        server: SERVER,
         address: `127.0.0.1:${slow.port}`,
         token: 'gateway-token',
         timeoutMs: 1500,
@@ -381,9 +444,15 @@ describe('deadlines: a TokenReview that never answers', () => {
   it('aborts the review when the gateway cancels the call', async () => {
     const { reviewer, signals } = hanging();
     const slow = await startIdentityServer({ ...eastDeps(), reviewer, host: '127.0.0.1', port: 0 });
-    const { Client, credentials, Metadata } = await import('@grpc/grpc-js');
+    const { Client, Metadata } = await import('@grpc/grpc-js');
     const { identityServiceDefinition } = await import('./protocol.js');
-    const client = new Client(`127.0.0.1:${slow.port}`, credentials.createInsecure());
+    const { serverNameOptions, verifiedCredentials } = await import('./grpc-tls.js');
+    const target = `127.0.0.1:${slow.port}`;
+    const client = new Client(
+      target,
+      verifiedCredentials(ANY_SERVER, () => {}),
+      serverNameOptions(target, ANY_SERVER.serverName),
+    );
     try {
       const method = identityServiceDefinition.Certify;
       const call = client.makeUnaryRequest(
@@ -463,9 +532,9 @@ describe('concurrency', () => {
     });
     const address = `127.0.0.1:${busy.port}`;
     try {
-      const first = requestCertificate({ address, token: 'gateway-token' });
+      const first = requestCertificate({ server: SERVER, address, token: 'gateway-token' });
       await waitFor('the first call to be in review', () => gate.waiting.length === 1, 5000);
-      const err = await failure({ address, token: 'gateway-token' });
+      const err = await failure({ server: SERVER, address, token: 'gateway-token' });
       expect(isIsthmusError(err, 'IDENTITY_UNAVAILABLE')).toBe(true);
       expect((err as unknown as { terminal: boolean }).terminal).toBe(false);
       expect(err.cause.code).toBe(8);

@@ -1,18 +1,25 @@
 import diagnostics from 'node:diagnostics_channel';
-import { Server, type ServerUnaryCall, type ServiceError, status } from '@grpc/grpc-js';
+import { experimental, Server, type ServerUnaryCall, type ServiceError, status } from '@grpc/grpc-js';
 import { describeError } from '../errors.js';
 import { anyAddress } from '../host-port.js';
-import { IDENTITY_TOKEN_AUDIENCE, PORTS } from '../kube/keys.js';
+import {
+  DEFAULT_CLUSTER_DOMAIN,
+  IDENTITY_SERVICE_NAME,
+  IDENTITY_TOKEN_AUDIENCE,
+  PORTS,
+  SYSTEM_NAMESPACE,
+} from '../kube/keys.js';
 import {
   CLOCK_SKEW_ALLOWANCE_MS,
   chainOf,
   DEFAULT_LEAF_LIFETIME_MS,
   issueLeaf,
+  issuerWindowProblem,
   type KeyPairPem,
   leafNotAfter,
 } from './ca.js';
 import { callSignal, msLeft, reviewBudgetMs, untilAborted } from './call-deadline.js';
-import { type CertificateInfo, certificateInfo } from './certificate-info.js';
+import { certificateInfo } from './certificate-info.js';
 import { CERTIFY_CHANNEL } from './certify-log.js';
 import { normaliseSerial } from './crl.js';
 import { checkCsr } from './csr.js';
@@ -25,6 +32,14 @@ import {
   identityServiceDefinition,
   ServingStatus,
 } from './protocol.js';
+import {
+  identityDnsNames,
+  type ServingCertificate,
+  type ServingCertificateOptions,
+  ServingCertificateProvider,
+} from './serving-cert.js';
+
+export { issuerWindowProblem };
 
 /**
  * The identity service: signs gateway CSRs with this cluster's issuer, whose key lives only in this
@@ -262,22 +277,6 @@ function callerGone(): CertifyFailure {
 }
 
 /**
- * Why the issuer may not sign at `nowMs`, or undefined. An expired issuer (its renewal never
- * arrived) would otherwise sign leaves whose notAfter, capped at the issuer's, is before their
- * notBefore: dead on arrival, refused by the gateway's own chain check with a puzzling reason.
- */
-export function issuerWindowProblem(
-  issuer: Pick<CertificateInfo, 'subject' | 'notBefore' | 'notAfter'>,
-  nowMs: number,
-): string | undefined {
-  if (nowMs > issuer.notAfter.getTime())
-    return `the issuer "${issuer.subject}" expired at ${issuer.notAfter.toISOString()}: renew it (isthmus certs, or its cert-manager Certificate)`;
-  if (nowMs < issuer.notBefore.getTime())
-    return `the issuer "${issuer.subject}" is not valid before ${issuer.notBefore.toISOString()} (is this clock behind?)`;
-  return undefined;
-}
-
-/**
  * A projected token is ~1 kB and an 8192-bit CSR ~4.4 kB. gRPC's default of 4 MiB would let anyone
  * who reaches the port have the API server review megabyte tokens; larger requests get
  * RESOURCE_EXHAUSTED before any handler runs.
@@ -289,15 +288,43 @@ export interface IdentityServerOptions extends CertifyDeps {
   host?: string;
   /** Default 8080 (shared/DESIGN.md, Ports); 0 picks a free port. */
   port?: number;
+  /**
+   * The certificate Certify is served with, minted from the issuer (serving-cert.ts). Default DNS
+   * names: those of the installed Service (`isthmus-identity.isthmus-system.svc.cluster.local`…).
+   */
+  serving?: Partial<Omit<ServingCertificateOptions, 'issuer' | 'trustDomain' | 'cluster'>>;
+  /**
+   * Plaintext grpc.health.v1 for the kubelet's gRPC probes, which speak no TLS (9990 in a pod,
+   * PORTS.identityHealth). Absent: no health server.
+   */
+  health?: { host?: string; port: number };
 }
 
 export interface IdentityServer {
   port: number;
+  /** The bound health port, when `health` was asked for. */
+  healthPort?: number;
+  /** The certificate new TLS connections are served with. */
+  servingCertificate(): ServingCertificate;
+  /** Mints a new serving certificate now, from the issuer in force: call it when the issuer is reloaded. */
+  renewServingCertificate(): Promise<ServingCertificate>;
   close(): Promise<void>;
 }
 
 export async function startIdentityServer(opts: IdentityServerOptions): Promise<IdentityServer> {
   const handle = createCertifyHandler(opts);
+  const issuer = typeof opts.issuer === 'function' ? opts.issuer : () => opts.issuer as KeyPairPem;
+  const serving = await ServingCertificateProvider.start({
+    dnsNames: identityDnsNames({
+      serviceName: IDENTITY_SERVICE_NAME,
+      namespace: SYSTEM_NAMESPACE,
+      clusterDomain: DEFAULT_CLUSTER_DOMAIN,
+    }),
+    ...opts.serving,
+    issuer,
+    trustDomain: opts.trustDomain,
+    cluster: opts.cluster,
+  });
   const server = new Server({ 'grpc.max_receive_message_length': MAX_REQUEST_BYTES });
   server.addService(identityServiceDefinition, {
     Certify: (
@@ -327,11 +354,41 @@ export async function startIdentityServer(opts: IdentityServerOptions): Promise<
       );
     },
   });
-  addHealthService(server, (service) =>
+  // The provider is grpc-js's first argument, which it takes as the identity (serving) certificate,
+  // whatever its typings name it; no CA provider, so no client certificate is asked for.
+  const tls = experimental.createCertificateProviderServerCredentials(serving, null, false);
+  const closers: Array<() => Promise<void>> = [async () => serving.stop()];
+  const close = async () => {
+    for (const c of closers.splice(0).reverse()) await c();
+  };
+  try {
+    const port = await bindServer(server, opts.host ?? anyAddress(), opts.port ?? PORTS.identity, tls);
+    closers.push(() => shutdownServer(server));
+    const healthPort = opts.health ? await startHealth(opts.health, closers) : undefined;
+    return {
+      port,
+      ...(healthPort === undefined ? {} : { healthPort }),
+      servingCertificate: () => serving.current,
+      renewServingCertificate: () => serving.renewNow(),
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** The plaintext health server: SERVING once Certify is bound (it starts after), for '' and Identity. */
+async function startHealth(
+  at: { host?: string; port: number },
+  closers: Array<() => Promise<void>>,
+): Promise<number> {
+  const health = new Server();
+  addHealthService(health, (service) =>
     service === '' || service === 'isthmus.identity.v1.Identity' ? ServingStatus.SERVING : undefined,
   );
-  const port = await bindServer(server, opts.host ?? anyAddress(), opts.port ?? PORTS.identity);
-  return { port, close: () => shutdownServer(server) };
+  closers.push(() => shutdownServer(health));
+  return bindServer(health, at.host ?? anyAddress(), at.port);
 }
 
 function publish(event: CertifyEvent): void {

@@ -17,7 +17,12 @@ export {
   gatewayIdentityOf,
   parseCertificate,
 } from './certificate-info.js';
-export { DEFAULT_CERTIFY_TIMEOUT_MS, type IssuedCertificate, requestCertificate } from './certify-client.js';
+export {
+  DEFAULT_CERTIFY_TIMEOUT_MS,
+  type IdentityServiceTrust,
+  type IssuedCertificate,
+  requestCertificate,
+} from './certify-client.js';
 export { CERTIFY_CHANNEL, formatCertifyEvent, logCertifyOutcomes } from './certify-log.js';
 export {
   type CertifyCaller,
@@ -64,8 +69,10 @@ export {
   type TlsMaterial,
 } from './rotation.js';
 export { DEFAULT_ROTATION_POLICY, type RotationPolicy } from './rotation-policy.js';
+export { identityDnsNames, type ServingCertificate, ServingCertificateProvider } from './serving-cert.js';
 export {
   gatewayIdentity,
+  identityServiceId,
   isValidClusterName,
   isValidTrustDomain,
   parseSpiffeGatewayIdentity,

@@ -1,10 +1,13 @@
 /**
  * The real `isthmus identity` process follows its issuer Secret: kubelet-style updates of the
  * mounted files (a `..data` symlink swap) make it sign with the renewed issuer without a restart,
- * and a bad update is refused on stderr while the issuer in force keeps signing. It reviews tokens
- * with the sandbox's TokenReview: only one bound to the identity audience gets a certificate.
+ * and serve Certify with a certificate of that issuer too; a bad update is refused on stderr
+ * while the issuer in force keeps signing. It reviews tokens with the sandbox's TokenReview: only
+ * one bound to the identity audience gets a certificate. The kubelet's plaintext health check
+ * answers on its own port.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,8 +19,10 @@ import { type Sandbox, startSandbox } from '../sandbox/index.js';
 import { waitFor } from '../wait-for.js';
 import { createIssuer } from './ca.js';
 import { requestCertificate } from './certify-client.js';
+import { normaliseSerial } from './crl.js';
+import { checkHealth, ServingStatus } from './health.js';
 import { splitPem } from './pem.js';
-import { SecretVolume, TEST_TRUST_DOMAIN, testPki } from './testing.js';
+import { presentedChain, SecretVolume, TEST_TRUST_DOMAIN, testIdentityTrust, testPki } from './testing.js';
 
 const pki = testPki();
 let sandbox: Sandbox;
@@ -43,9 +48,16 @@ afterAll(async () => {
   for (const v of volumes) rmSync(v.dir, { recursive: true, force: true });
 });
 
+const fingerprintOf = (pem: string) => new X509Certificate(pem).fingerprint256;
+
 /** The issuer certificate in the chain the identity process answers with. */
 async function signerOf(address: string, token: string): Promise<string | undefined> {
-  const issued = await requestCertificate({ address, token, timeoutMs: 5000 });
+  const issued = await requestCertificate({
+    address,
+    token,
+    server: testIdentityTrust('east'),
+    timeoutMs: 5000,
+  });
   return splitPem(issued.chainPem)[1];
 }
 
@@ -66,6 +78,7 @@ describe('isthmus identity', () => {
         `--trust-domain=${TEST_TRUST_DOMAIN}`,
         `--kubeconfig=${kubeconfig}`,
         '--listen=127.0.0.1:0',
+        '--health-listen=127.0.0.1:0',
         `--issuer-cert=${join(secret.dir, 'tls.crt')}`,
         `--issuer-key=${join(secret.dir, 'tls.key')}`,
         `--trust-anchor=${join(anchor.dir, 'ca.crt')}`,
@@ -88,6 +101,21 @@ describe('isthmus identity', () => {
       },
     );
     const address = `127.0.0.1:${port}`;
+    const healthPort = await waitFor(
+      'health serving',
+      () => /serving health \(plaintext\) on 127\.0\.0\.1:(\d+)/.exec(out)?.[1],
+      10_000,
+    );
+    // What the kubelet's gRPC probe does: plaintext, on the health port.
+    expect(await checkHealth(`127.0.0.1:${healthPort}`)).toBe(ServingStatus.SERVING);
+    /** The serial and the signer of the certificate Certify is served with, as a new client sees it. */
+    const serving = async () => {
+      const { leaf, issuer } = await presentedChain(address, pki.anchor.certPem);
+      return { serial: normaliseSerial(leaf.serialNumber), signer: issuer?.fingerprint256 };
+    };
+    const first = await serving();
+    expect(out).toContain(`serial=${first.serial}`);
+    expect(first.signer).toBe(fingerprintOf(a.certPem));
     const { token } = await requestServiceAccountToken(admin, SYSTEM_NAMESPACE, 'isthmus-gateway', {
       audiences: [IDENTITY_TOKEN_AUDIENCE],
       expirationSeconds: 3600,
@@ -106,6 +134,12 @@ describe('isthmus identity', () => {
     secret.publish({ 'tls.crt': b.certPem, 'tls.key': b.keyPem });
     await waitFor('issuer reloaded', () => out.includes('issuer reloaded'), 10_000);
     expect(await signerOf(address, token)).toBe(b.certPem);
+    // The serving certificate follows the issuer: renewed from b, without a restart.
+    await waitFor('serving certificate renewed', () => out.includes('serving certificate renewed'), 10_000);
+    const second = await serving();
+    expect(second.serial).not.toBe(first.serial);
+    expect(second.signer).toBe(fingerprintOf(b.certPem));
+    expect(out).toContain(`serving certificate renewed: serial=${second.serial}`);
 
     secret.publish({ 'tls.crt': b.certPem, 'tls.key': a.keyPem });
     await waitFor('update refused', () => err.includes('issuer update refused'), 10_000);

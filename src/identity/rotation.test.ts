@@ -16,7 +16,13 @@ import {
   secureContextOptions,
   type TlsMaterial,
 } from './rotation.js';
-import { foreignTestPki, TEST_TRUST_DOMAIN, testGatewayCertificate, testPki } from './testing.js';
+import {
+  foreignTestPki,
+  TEST_TRUST_DOMAIN,
+  testGatewayCertificate,
+  testIdentityTrust,
+  testPki,
+} from './testing.js';
 
 const EAST = 'spiffe://cluster.local/cluster/east/gateway';
 const cleanups: Array<() => unknown> = [];
@@ -77,7 +83,12 @@ describe('CertificateRotator', () => {
       lifetimeMs: 2000,
     });
     cleanups.push(() => server.close());
-    const certify = certifySource({ address: `127.0.0.1:${server.port}`, token: 't', identity: EAST });
+    const certify = certifySource({
+      address: `127.0.0.1:${server.port}`,
+      server: testIdentityTrust('east'),
+      token: 't',
+      identity: EAST,
+    });
     const calls: number[] = [];
     const { r, errors } = rotator(() => {
       calls.push(Date.now());

@@ -2,19 +2,12 @@ import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { describeError, IsthmusError } from '../errors.js';
 import { parseCertificate } from './certificate-info.js';
-import { type IssuedCertificate, requestCertificate } from './certify-client.js';
+import { type IdentityServiceTrust, type IssuedCertificate, requestCertificate } from './certify-client.js';
 import { splitPem } from './pem.js';
 import { DEFAULT_ROTATION_POLICY, type RotationPolicy, renewalDelay, retryDelay } from './rotation-policy.js';
 import { keyMismatch } from './validate.js';
 import { verifyChain } from './verify-chain.js';
-
-/**
- * The longest single wait. Node's timers run on CLOCK_MONOTONIC, which stands still while the
- * machine sleeps (a suspended VM or laptop), whereas certificates expire by the wall clock: one
- * 16.8 h timer could wake hours after its certificate expired. Waking each minute to compare the
- * due time with the wall clock bounds that lateness; it also keeps under setTimeout's 2^31 - 1 ms.
- */
-const MAX_WAIT_STEP_MS = 60_000;
+import { WallClockTimer } from './wall-clock-timer.js';
 
 /** What a gateway needs for TLS: its key, the chain it presents and the anchor it trusts. */
 export interface TlsMaterial extends IssuedCertificate {
@@ -27,6 +20,8 @@ export type CertificateSource = () => Promise<IssuedCertificate>;
 /** The identity service. The token file is re-read each time: projected tokens rotate too. */
 export function certifySource(opts: {
   address: string;
+  /** What the identity service must prove (over TLS) before the token is sent. */
+  server: IdentityServiceTrust;
   token?: string;
   tokenFile?: string;
   identity?: string;
@@ -38,6 +33,7 @@ export function certifySource(opts: {
     return requestCertificate({
       address: opts.address,
       token,
+      server: opts.server,
       ...(opts.identity === undefined ? {} : { identity: opts.identity }),
       ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
     });
@@ -85,7 +81,7 @@ export class CertificateRotator extends EventEmitter<CertificateRotatorEvents> {
   readonly #policy: RotationPolicy;
   readonly #now: () => number;
   #current: TlsMaterial | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #timer: WallClockTimer;
   #stopped = false;
   #failures = 0;
   #first: Promise<TlsMaterial> | undefined;
@@ -103,6 +99,7 @@ export class CertificateRotator extends EventEmitter<CertificateRotatorEvents> {
     this.#anchorPem = opts.anchorPem;
     this.#policy = { ...DEFAULT_ROTATION_POLICY, ...opts.policy };
     this.#now = opts.now ?? Date.now;
+    this.#timer = new WallClockTimer(this.#now);
   }
 
   get current(): TlsMaterial | undefined {
@@ -129,8 +126,7 @@ export class CertificateRotator extends EventEmitter<CertificateRotatorEvents> {
 
   stop(): void {
     this.#stopped = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#timer.cancel();
     this.#firstWaiter?.reject(
       new IsthmusError('CERT_INVALID', 'certificate rotator stopped before the first certificate'),
     );
@@ -159,7 +155,7 @@ export class CertificateRotator extends EventEmitter<CertificateRotatorEvents> {
   }
 
   async #fetchAndApply(): Promise<TlsMaterial | undefined> {
-    clearTimeout(this.#timer);
+    this.#timer.cancel();
     let material: TlsMaterial;
     try {
       material = { ...(await this.#source()), anchorPem: this.#anchorPem };
@@ -245,17 +241,6 @@ export class CertificateRotator extends EventEmitter<CertificateRotatorEvents> {
   }
 
   #schedule(delayMs: number): void {
-    clearTimeout(this.#timer);
-    if (this.#stopped) return;
-    // Long waits go in steps, each re-armed for what the wall clock says is left (MAX_WAIT_STEP_MS).
-    if (delayMs > MAX_WAIT_STEP_MS) {
-      const due = this.#now() + delayMs;
-      this.#timer = setTimeout(() => this.#schedule(due - this.#now()), MAX_WAIT_STEP_MS);
-      this.#timer.unref();
-      return;
-    }
-    this.#timer = setTimeout(() => void this.#attempt(), delayMs);
-    // The servers using the material keep the process alive, not this timer.
-    this.#timer.unref();
+    if (!this.#stopped) this.#timer.arm(delayMs, () => void this.#attempt());
   }
 }

@@ -13,6 +13,15 @@ const CLUSTER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 export { gatewayIdentity };
 
+/**
+ * The identity service's own SPIFFE ID, `spiffe://<trust-domain>/cluster/<cluster>/identity`: the
+ * URI SAN of the certificate it serves Certify with, which a gateway requires of it. It is never a
+ * gateway identity (parseSpiffeGatewayIdentity refuses it), so no peer admits it to a tunnel.
+ */
+export function identityServiceId(trustDomain: string, cluster: string): string {
+  return `spiffe://${trustDomain}/cluster/${cluster}/identity`;
+}
+
 export function isValidTrustDomain(trustDomain: string): boolean {
   return trustDomain.length > 0 && trustDomain.length <= 255 && TRUST_DOMAIN.test(trustDomain);
 }

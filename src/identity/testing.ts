@@ -1,8 +1,19 @@
+import { X509Certificate } from 'node:crypto';
 import { mkdirSync, mkdtempSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createIssuer, createTrustAnchor, issueGatewayCertificate, type KeyPairPem } from './ca.js';
+import tls from 'node:tls';
+import {
+  chainOf,
+  createIssuer,
+  createTrustAnchor,
+  issueGatewayCertificate,
+  issueLeaf,
+  type KeyPairPem,
+} from './ca.js';
+import type { IdentityServiceTrust } from './certify-client.js';
 import { generateRsaKey, type RsaKeyPem } from './rsa-keys.js';
+import { identityServiceId } from './spiffe.js';
 
 /**
  * Shared certificate fixtures for tests (this part's and other parts'). RSA keys cost 50–200 ms each,
@@ -47,6 +58,56 @@ export function testGatewayCertificate(cluster: 'east' | 'west'): ReturnType<typ
     gatewayCerts.set(cluster, cert);
   }
   return cert;
+}
+
+/** What a gateway of `cluster` requires of its identity service under testPki() (requestCertificate's `server`). */
+export function testIdentityTrust(cluster: 'east' | 'west' = 'east'): IdentityServiceTrust {
+  return { anchorPem: testPki().anchor.certPem, serverId: identityServiceId(TEST_TRUST_DOMAIN, cluster) };
+}
+
+/**
+ * A serving certificate (chain + key) with these URI SANs, from `issuer`: for fake identity
+ * services, e.g. one holding a gateway's identity or one of a foreign CA.
+ */
+export function testServingCertificate(
+  issuer: KeyPairPem,
+  uriSans: string[],
+): { chainPem: string; keyPem: string } {
+  const leaf = issueLeaf(issuer, { uriSans, publicKeyPem: testLeafKey().publicKeyPem });
+  return { chainPem: chainOf(leaf.certPem, issuer), keyPem: testLeafKey().privateKeyPem };
+}
+
+/**
+ * What a TLS server at `host:port` presents to a new connection, verified against `anchorPem`
+ * (whatever its names): its certificate and the issuer above it. Fails after 5 s.
+ */
+export function presentedChain(
+  address: string,
+  anchorPem: string,
+): Promise<{ leaf: X509Certificate; issuer: X509Certificate | undefined }> {
+  const at = address.lastIndexOf(':');
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({
+      host: address.slice(0, at),
+      port: Number(address.slice(at + 1)),
+      ca: anchorPem,
+      servername: 'isthmus-identity',
+      ALPNProtocols: ['h2'],
+      checkServerIdentity: () => undefined,
+      timeout: 5000,
+    });
+    socket.once('secureConnect', () => {
+      const peer = socket.getPeerCertificate(true);
+      const above = peer.issuerCertificate;
+      resolve({
+        leaf: new X509Certificate(peer.raw),
+        issuer: above && above !== peer ? new X509Certificate(above.raw) : undefined,
+      });
+      socket.destroy();
+    });
+    socket.once('timeout', () => socket.destroy(new Error(`no TLS handshake with ${address} in 5 s`)));
+    socket.once('error', reject);
+  });
 }
 
 let leafKey: RsaKeyPem | undefined;

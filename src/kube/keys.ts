@@ -123,6 +123,8 @@ export const TRUST_ANCHOR_CONFIGMAP = 'isthmus-trust-anchor';
 /** The issuer's certificate and key (kubernetes.io/tls), mounted by identity only. */
 export const ISSUER_SECRET = 'isthmus-issuer';
 export const GATEWAY_SERVICE_NAME = 'isthmus-gateway';
+/** The identity service's Service: its serving certificate names it (`identityDnsNames`). */
+export const IDENTITY_SERVICE_NAME = 'isthmus-identity';
 /**
  * On the install namespace, `false` when `isthmus install --no-gateway` made it: no gateway, no
  * identity, so every Link of this cluster and to it is a Link without a gateway. `isthmus check`
@@ -157,7 +159,10 @@ export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
 export const PORTS = {
   ingress: 4143,
   admin: 4191,
+  /** Certify, over TLS (the identity's own serving certificate). */
   identity: 8080,
+  /** Identity's plaintext grpc.health.v1, for the kubelet's gRPC probes (Linkerd's identity admin port). */
+  identityHealth: 9990,
   egressRange: { first: 20000, last: 29999 },
 } as const;
 

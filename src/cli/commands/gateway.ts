@@ -41,14 +41,20 @@ export function registerGateway(program: Command): void {
       '--egress-port-range <first-last>',
       "the mirror controller's --egress-port-range: mirrors claiming other ports are not routed (default 20000-29999)",
     )
-    .option('--identity-address <host:port>', 'identity service to request certificates from')
+    .option(
+      '--identity-address <host:port>',
+      "identity service to request certificates from, over TLS: its certificate must chain to --ca-file and name this cluster's identity service (spiffe://<trust domain>/cluster/<cluster>/identity)",
+    )
     .option(
       '--token-file <path>',
       'service account token for the identity service (audience identity.isthmus.dev; re-read at each renewal, as the kubelet refreshes it)',
     )
     .option('--cert-file <path>', 'certificate chain file (instead of the identity service)')
     .option('--key-file <path>', 'private key file (with --cert-file)')
-    .option('--ca-file <path>', 'trust anchor file')
+    .option(
+      '--ca-file <path>',
+      'trust anchor file (bundle): peers and the identity service are verified against it',
+    )
     .option('--crl-file <path>', 'PEM bundle of CRLs (isthmus certs revoke); re-read when it changes')
     .option('--connect-timeout-ms <ms>', 'how long egress waits for a remote gateway')
     .option(

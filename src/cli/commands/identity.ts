@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 // The audit log (serial, notAfter, caller): without gRPC, so it is subscribed before the service loads.
 import { logCertifyOutcomes } from '../../identity/certify-log.js';
-import { PORTS } from '../../kube/keys.js';
+import { DEFAULT_CLUSTER_DOMAIN, IDENTITY_SERVICE_NAME, PORTS, SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import {
   addClusterFlag,
   addKubeFlags,
@@ -16,6 +16,11 @@ import { waitForShutdown } from '../shutdown.js';
 interface IdentityFlags extends KubeFlags, ClusterFlags {
   trustDomain: string;
   listen: string;
+  healthListen: string;
+  serviceName: string;
+  serviceNamespace: string;
+  clusterDomain: string;
+  servingCertLifetime: string;
   issuerCert: string;
   issuerKey: string;
   trustAnchor: string;
@@ -28,13 +33,32 @@ export function registerIdentity(program: Command): void {
     addClusterFlag(
       program
         .command('identity')
-        .description('Run the identity service: signs gateway CSRs (gRPC Certify) after a TokenReview'),
+        .description(
+          'Run the identity service: signs gateway CSRs (gRPC Certify, over TLS) after a TokenReview',
+        ),
     )
       .option('--trust-domain <domain>', 'SPIFFE trust domain of the identities it signs', 'cluster.local')
       .option(
         '--listen <host:port>',
-        'gRPC address (plaintext, cluster-internal; no host: every interface, IPv4 and IPv6)',
+        'Certify, gRPC over TLS (no host: every interface, IPv4 and IPv6)',
         `:${PORTS.identity}`,
+      )
+      .option(
+        '--health-listen <host:port>',
+        "plaintext grpc.health.v1 for the kubelet's gRPC probes, which speak no TLS",
+        `:${PORTS.identityHealth}`,
+      )
+      .option(
+        '--service-name <name>',
+        "the identity Service: its names are the serving certificate's DNS SANs",
+        IDENTITY_SERVICE_NAME,
+      )
+      .option('--service-namespace <namespace>', "the identity Service's namespace", SYSTEM_NAMESPACE)
+      .option('--cluster-domain <domain>', "the cluster's DNS domain", DEFAULT_CLUSTER_DOMAIN)
+      .option(
+        '--serving-cert-lifetime <duration>',
+        'lifetime of the TLS certificate Certify is served with, minted from the issuer (renewed at ~70%, and when the issuer is reloaded)',
+        '24h',
       )
       .requiredOption('--issuer-cert <file>', 'issuer certificate')
       .requiredOption('--issuer-key <file>', 'issuer key (it never leaves this process)')
@@ -47,11 +71,15 @@ export function registerIdentity(program: Command): void {
       ),
   ).action(async (flags: IdentityFlags) => {
     const listen = parseListen(flags.listen, '--listen');
+    const healthListen = parseListen(flags.healthListen, '--health-listen');
     const lifetimeMs = parseDurationFlag(flags.certLifetime, '--cert-lifetime');
+    const servingLifetimeMs = parseDurationFlag(flags.servingCertLifetime, '--serving-cert-lifetime');
     const { watchIssuer } = await import('../../identity/issuer-watch.js');
     const { certificateInfo } = await import('../../identity/certificate-info.js');
     const { startIdentityServer } = await import('../../identity/certify-service.js');
     const { createTokenReviewer } = await import('../../kube/token-review.js');
+    const { identityDnsNames } = await import('../../identity/serving-cert.js');
+    const { identityServiceId } = await import('../../identity/spiffe.js');
     const describe = (certPem: string) => {
       const info = certificateInfo(certPem);
       return `${info.subject}, serial ${info.serialNumber}, valid until ${info.notAfter.toISOString()}`;
@@ -62,7 +90,11 @@ export function registerIdentity(program: Command): void {
       keyFile: flags.issuerKey,
       scope: { cluster: flags.cluster, trustDomain: flags.trustDomain },
       intervalMs: parseDurationFlag(flags.issuerCheckInterval, '--issuer-check-interval'),
-      onChange: (next) => process.stdout.write(`identity: issuer reloaded: ${describe(next.certPem)}\n`),
+      onChange: (next) => {
+        process.stdout.write(`identity: issuer reloaded: ${describe(next.certPem)}\n`);
+        // Serve with a certificate of the new issuer too: the old one may be on its way out.
+        void server?.renewServingCertificate();
+      },
       onError: (err) =>
         process.stderr.write(
           `identity: issuer update refused, the issuer in force keeps signing: ${err.message}\n`,
@@ -70,7 +102,10 @@ export function registerIdentity(program: Command): void {
     });
     process.stdout.write(`identity: issuer ${describe(issuer.current().certPem)}\n`);
     const client = await kubeClientFromFlags(flags);
-    const server = await startIdentityServer({
+    const served = (c: { serial: string; notAfter: Date }) =>
+      `serial=${c.serial} notAfter=${c.notAfter.toISOString()}`;
+    let server: Awaited<ReturnType<typeof startIdentityServer>> | undefined;
+    server = await startIdentityServer({
       issuer: issuer.current,
       trustDomain: flags.trustDomain,
       cluster: flags.cluster,
@@ -78,8 +113,27 @@ export function registerIdentity(program: Command): void {
       lifetimeMs,
       host: listen.host,
       port: listen.port,
+      serving: {
+        dnsNames: identityDnsNames({
+          serviceName: flags.serviceName,
+          namespace: flags.serviceNamespace,
+          clusterDomain: flags.clusterDomain,
+        }),
+        lifetimeMs: servingLifetimeMs,
+        onRenewed: (c) => process.stdout.write(`identity: serving certificate renewed: ${served(c)}\n`),
+        onError: (err) =>
+          process.stderr.write(
+            `identity: serving certificate renewal failed, the one in force keeps serving: ${err.message}\n`,
+          ),
+      },
+      health: { host: healthListen.host, port: healthListen.port },
     });
-    process.stdout.write(`identity: serving Certify on ${listen.host}:${server.port}\n`);
+    process.stdout.write(
+      `identity: serving Certify on ${listen.host}:${server.port} over TLS as ${identityServiceId(flags.trustDomain, flags.cluster)} ${served(server.servingCertificate())}\n`,
+    );
+    process.stdout.write(
+      `identity: serving health (plaintext) on ${healthListen.host}:${server.healthPort}\n`,
+    );
     const stopLog = logCertifyOutcomes();
     await waitForShutdown();
     stopLog();

@@ -4,8 +4,10 @@
  * its own, as Linkerd's proxy admin port has none; these policies are what keeps it to the
  * controller, the Prometheus namespaces and the API server's pod proxy the user names. What must
  * stay open is open: the mTLS port to everyone (certificates decide), the egress range to every
- * pod of the cluster (kube-proxy sends mirror traffic there), Certify to the gateways only.
- * Kubelet probes come from the pod's own node, which Calico, Cilium and the others let through
+ * pod of the cluster (kube-proxy sends mirror traffic there), Certify (TLS) to the gateways only,
+ * and identity's plaintext health port to any caller, since the kubelet probes it from the node,
+ * whose address no policy here can name, and it answers SERVING and nothing more. Other kubelet
+ * probes come from the pod's own node too, which Calico, Cilium and the others let through
  * whatever a policy says. Pure: flags in, objects out; examples/network-policy shows the result.
  */
 
@@ -116,7 +118,10 @@ export function networkPolicyManifests(opts: InstallOptions): object[] {
       { from: [{ namespaceSelector: {} }, ...ipBlocks(p.egressCidrs)], ports: [TCP(first, last)] },
       ...admin([podsOf('controller')]),
     ]),
-    policy(opts, 'identity', [{ from: [podsOf('gateway')], ports: [TCP(PORTS.identity)] }]),
+    policy(opts, 'identity', [
+      { from: [podsOf('gateway')], ports: [TCP(PORTS.identity)] },
+      { ports: [TCP(PORTS.identityHealth)] },
+    ]),
     controller,
   ];
 }

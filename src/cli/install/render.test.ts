@@ -197,23 +197,55 @@ describe('isthmus install', () => {
   });
 
   it('gives every probe time for a busy Node process, and identity a liveness probe that spares a slow signer', () => {
-    type Probe = { timeoutSeconds?: number; periodSeconds?: number; failureThreshold?: number };
+    type Probe = {
+      grpc?: { port: number };
+      timeoutSeconds?: number;
+      periodSeconds?: number;
+      failureThreshold?: number;
+    };
     type Dep = {
       kind: string;
       metadata: { name: string };
-      spec: { template: { spec: { containers: { livenessProbe?: Probe; readinessProbe?: Probe }[] } } };
+      spec: {
+        template: {
+          spec: {
+            containers: {
+              args: string[];
+              ports: { name: string; containerPort: number }[];
+              livenessProbe?: Probe;
+              readinessProbe?: Probe;
+            }[];
+          };
+        };
+      };
     };
     const containers = Object.fromEntries(
       (installManifests(opts) as Dep[])
         .filter((o) => o.kind === 'Deployment')
         .map((d) => [d.metadata.name, d.spec.template.spec.containers[0]!]),
     );
-    expect(containers['isthmus-identity']!.livenessProbe).toEqual({
-      grpc: { port: 8080 },
+    // The kubelet's gRPC probes speak no TLS: they ask the plaintext health port, not Certify (:8080).
+    const identity = containers['isthmus-identity']!;
+    expect(identity.livenessProbe).toEqual({
+      grpc: { port: 9990 },
       periodSeconds: 20,
       timeoutSeconds: 5,
       failureThreshold: 6,
     });
+    expect(identity.readinessProbe?.grpc).toEqual({ port: 9990 });
+    expect(identity.ports).toEqual([
+      { name: 'grpc', containerPort: 8080 },
+      { name: 'health', containerPort: 9990 },
+    ]);
+    expect(identity.args).toEqual(
+      expect.arrayContaining([
+        '--listen=:8080',
+        '--health-listen=:9990',
+        '--service-name=isthmus-identity',
+        '--service-namespace=isthmus-system',
+        '--cluster-domain=cluster.local',
+      ]),
+    );
     for (const [name, c] of Object.entries(containers)) {
       expect([c.livenessProbe?.timeoutSeconds, c.readinessProbe?.timeoutSeconds], name).toEqual(
         name === 'isthmus-identity' ? [5, 3] : [5, 2],
@@ -354,7 +386,8 @@ describe('isthmus install', () => {
     // No domain flag where the verb would ignore it: the controller acts on neither.
     const domains = (verb: string) =>
       parsed.find((p) => p.verb === verb)!.args.filter((a) => a.endsWith('-domain'));
-    expect(domains('identity')).toEqual(['--trust-domain']);
+    // Identity names its Service in its serving certificate: <svc>.<ns>.svc.<cluster domain>.
+    expect(domains('identity')).toEqual(['--trust-domain', '--cluster-domain']);
     expect(domains('gateway')).toEqual(['--trust-domain', '--cluster-domain']);
     expect(domains('controller')).toEqual([]);
   });

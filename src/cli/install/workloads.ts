@@ -7,6 +7,7 @@ import { GATEWAY_NODE_OPTIONS } from '../../gateway/process-flags.js';
 import {
   CRL_CONFIGMAP,
   GATEWAY_SERVICE_NAME,
+  IDENTITY_SERVICE_NAME,
   IDENTITY_TOKEN_AUDIENCE,
   ISSUER_SECRET,
   PORTS,
@@ -195,7 +196,8 @@ function gatewayService(opts: InstallOptions) {
 }
 
 // Each part gets only the identity flags it acts on: the controller needs no domain, identity
-// signs SPIFFE IDs in the trust domain, the gateway also checks :authority against the DNS domain.
+// signs SPIFFE IDs in the trust domain and names its Service's DNS names in its serving
+// certificate, the gateway also checks :authority against the DNS domain.
 const clusterArg = (opts: InstallOptions) => `--cluster=${opts.clusterName}`;
 const trustDomainArg = (opts: InstallOptions) => `--trust-domain=${opts.trustDomain}`;
 
@@ -229,24 +231,33 @@ export function identityManifests(opts: InstallOptions, trustAnchorPem: string):
           trustDomainArg(opts),
           '--in-cluster',
           `--listen=:${PORTS.identity}`,
+          `--health-listen=:${PORTS.identityHealth}`,
+          // The Service's names, which its serving certificate holds beside its SPIFFE ID.
+          `--service-name=${IDENTITY_SERVICE_NAME}`,
+          `--service-namespace=${opts.namespace}`,
+          `--cluster-domain=${opts.clusterDomain}`,
           '--issuer-cert=/var/run/isthmus/issuer/tls.crt',
           '--issuer-key=/var/run/isthmus/issuer/tls.key',
           '--trust-anchor=/var/run/isthmus/anchor/ca.crt',
         ],
-        ports: [{ name: 'grpc', containerPort: PORTS.identity }],
+        ports: [
+          { name: 'grpc', containerPort: PORTS.identity },
+          { name: 'health', containerPort: PORTS.identityHealth },
+        ],
         volumeMounts: [
           { name: 'issuer', mountPath: '/var/run/isthmus/issuer', readOnly: true },
           { name: 'anchor', mountPath: '/var/run/isthmus/anchor', readOnly: true },
         ],
-        // Health answers SERVING whenever the server can answer at all, so liveness only catches a
-        // hung process; 6 misses 20 s apart (~2 min) spare one that is slow while it signs.
+        // On the plaintext health port: the kubelet's gRPC probes speak no TLS, and Certify (:8080)
+        // is TLS only. Health answers SERVING whenever the server can answer at all, so liveness
+        // only catches a hung process; 6 misses 20 s apart (~2 min) spare one slow while it signs.
         livenessProbe: {
-          grpc: { port: PORTS.identity },
+          grpc: { port: PORTS.identityHealth },
           periodSeconds: 20,
           timeoutSeconds: 5,
           failureThreshold: 6,
         },
-        readinessProbe: { grpc: { port: PORTS.identity }, periodSeconds: 5, timeoutSeconds: 3 },
+        readinessProbe: { grpc: { port: PORTS.identityHealth }, periodSeconds: 5, timeoutSeconds: 3 },
       },
       {
         volumes: [
@@ -256,14 +267,14 @@ export function identityManifests(opts: InstallOptions, trustAnchorPem: string):
       },
     ),
     ...disruptionBudget(opts, 'identity', opts.identityReplicas),
-    service(opts, 'isthmus-identity', 'identity', [
+    service(opts, IDENTITY_SERVICE_NAME, 'identity', [
       { name: 'grpc', port: PORTS.identity, targetPort: 'grpc' },
     ]),
   ];
 }
 
 export function gatewayManifests(opts: InstallOptions): object[] {
-  const identity = `isthmus-identity.${opts.namespace}.svc.${opts.clusterDomain}:${PORTS.identity}`;
+  const identity = `${IDENTITY_SERVICE_NAME}.${opts.namespace}.svc.${opts.clusterDomain}:${PORTS.identity}`;
   return [
     deployment(
       opts,

@@ -37,7 +37,7 @@ import { LabEndpointSliceController } from './lab-endpointslices.js';
 import { LabKubelet } from './lab-kubelet.js';
 import { keepPods, syncDeploymentPods } from './lab-pods.js';
 import { type LabState, labStarts, labUpConflict, stateFile, writeLabState } from './lab-state.js';
-import { httpReady, tcpOpen } from './probes.js';
+import { grpcServing, httpReady } from './probes.js';
 import { type LabProcess, ProcessGroup } from './processes.js';
 import { SystemKubelet } from './system-kubelet.js';
 import { LAB_NAMESPACE, type LabCluster, labNode, labTopology } from './topology.js';
@@ -324,6 +324,8 @@ async function startClusterProcesses(
       trustDomainArg,
       `--kubeconfig=${identity.path}`,
       `--listen=${c.identity.host}:${c.identity.port}`,
+      // Each lab identity has its own address: the default :9990 would clash between clusters.
+      `--health-listen=${c.identity.host}:${c.identity.healthPort}`,
       `--issuer-cert=${join(certs, c.name, 'issuer.crt')}`,
       `--issuer-key=${join(certs, c.name, 'issuer.key')}`,
       `--trust-anchor=${join(certs, 'ca.crt')}`,
@@ -389,7 +391,11 @@ async function registerSystemPods(admin: KubeClient, c: LabCluster, kubelet: Sys
   const node = labNode(c);
   const admin4191 = (host: string) => () => httpReady(`http://${host}:${PORTS.admin}/ready`);
   const parts = [
-    { part: 'identity', host: c.identity.host, ready: () => tcpOpen(c.identity.host, c.identity.port) },
+    {
+      part: 'identity',
+      host: c.identity.host,
+      ready: () => grpcServing(c.identity.host, c.identity.healthPort),
+    },
     { part: 'gateway', host: c.gateway.host, ready: admin4191(c.gateway.host) },
     { part: 'controller', host: c.controller.host, ready: admin4191(c.controller.host) },
   ];
