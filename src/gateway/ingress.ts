@@ -29,6 +29,7 @@ import {
   MAX_FRAME_BYTES,
   MAX_SESSION_MEMORY_MB,
   peerCertificateOf,
+  refusalDebugData,
   SESSION_WINDOW_BYTES,
   STREAM_WINDOW_BYTES,
   spiffeIdOf,
@@ -198,7 +199,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
         session.socket,
       ),
     );
-    session.destroy();
+    refuseSession(session, decision.reason);
     return undefined;
   };
   server.on('session', (session: ServerHttp2Session) => {
@@ -416,6 +417,19 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
       return cut;
     },
   };
+}
+
+/**
+ * Ends a session whose peer is not admitted, saying why in the GOAWAY's debug data (RFC 9113 §6.8):
+ * the peer passed the TLS handshake, so it holds a certificate of our trust anchor, and its probe
+ * and egress can then name the reason ("not linked", "revoked") instead of a closed connection,
+ * which reads as a network problem. INADEQUATE_SECURITY: the credentials are not good enough here.
+ */
+export function refuseSession(session: ServerHttp2Session, reason: string): void {
+  const debug = refusalDebugData(reason);
+  if (!session.destroyed && !session.closed) session.goaway(h2.NGHTTP2_INADEQUATE_SECURITY, 0, debug);
+  // destroy() sends its own final GOAWAY after the one above and flushes both before closing.
+  session.destroy(undefined, h2.NGHTTP2_INADEQUATE_SECURITY);
 }
 
 /** RFC 9113 §6.5.2: the size of a header list is the sum of name + value + 32 octets per field. */

@@ -45,6 +45,12 @@ describe('connectResult', () => {
       'unauthorized',
     );
   });
+
+  it('counts a remote gateway that turns this one away (not linked there, revoked) as unauthorized', () => {
+    expect(
+      connectResult(0, "refused this cluster's gateway: cluster east is not linked", 'GATEWAY_REFUSED'),
+    ).toBe('unauthorized');
+  });
 });
 
 /** The byte counts of a tunnel's TCP socket, as the metrics read them; set by the test. */

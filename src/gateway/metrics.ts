@@ -34,11 +34,12 @@ export type ConnectResult =
  * Maps a CONNECT outcome to a bounded label value. Statuses per shared/DESIGN.md ("The tunnel"):
  * 400 malformed, 403 not exported, 502 target refused; 0 means no HTTP answer at all. An egress
  * that found another cluster's gateway at the mirror's address (`code` GATEWAY_IDENTITY_MISMATCH)
- * counts it as unauthorized, like the ingress counts a peer it refuses; one that ran out of time
+ * counts it as unauthorized, like the ingress counts a peer it refuses (and as a remote ingress that
+ * refused this gateway, GATEWAY_REFUSED); one that ran out of time
  * (GATEWAY_CONNECT_TIMEOUT) as a timeout.
  */
 export function connectResult(status: number, reason = '', code?: string): ConnectResult {
-  if (code === 'GATEWAY_IDENTITY_MISMATCH') return 'unauthorized';
+  if (code === 'GATEWAY_IDENTITY_MISMATCH' || code === 'GATEWAY_REFUSED') return 'unauthorized';
   // The pool's own deadlines (no session, no answer to CONNECT) say "within N ms", not "timed out".
   if (code === 'GATEWAY_CONNECT_TIMEOUT') return 'timeout';
   switch (status) {

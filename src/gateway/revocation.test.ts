@@ -83,7 +83,9 @@ describe('revoked gateway certificates', () => {
     const list = { current: revoking('east', pki.gateway('east')) };
     const { h } = await harness({ authorizePeer: withRevocation(list) });
     const err = await h.pool.openTunnel(h.ingress.address, ECHO).catch((e) => e);
-    expect(isIsthmusError(err, 'GATEWAY_UNREACHABLE')).toBe(true);
+    // Refused after the handshake, with the reason in the GOAWAY: the peer learns it is revoked.
+    expect(isIsthmusError(err, 'GATEWAY_REFUSED')).toBe(true);
+    expect(err.message).toMatch(/refused this cluster's gateway: .*revoked/);
     await waitFor(() => h.ingress.connections() === 0, 'the refused connection closed');
 
     // The same cluster with a new (unrevoked) certificate still gets through.

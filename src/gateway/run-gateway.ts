@@ -40,7 +40,7 @@ import {
 import { EgressListeners } from './egress.js';
 import { type Ingress, startIngress } from './ingress.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
-import { gatewayClusterOf, PeerPolicy } from './peers.js';
+import { gatewayClusterOf, linkedClusters, PeerPolicy } from './peers.js';
 import { linkedGatewaysOnly } from './probe-targets.js';
 import { resolverFor } from './resolver.js';
 import { ServiceIndex } from './service-index.js';
@@ -247,12 +247,16 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
     revalidate = () => ingress.revalidate() + tunnelPool.revalidate();
     // An unlink (a Link deleted or retargeted) withdraws the admission now: sessions of clusters no
     // longer admitted are cut, not left to open tunnels for as long as keepalives hold them open.
+    // Our own sessions to such a cluster's gateway go too: its mirrors and probes went with the Link.
     onStop(
       'link policy',
       informers.links.onEvent(() => {
         if (!informers.links.hasSynced()) return;
         const cut = ingress.revalidate();
         if (cut > 0) log.warn({ sessions: cut }, 'cut the sessions of clusters no longer linked');
+        const dropped = tunnelPool.cutUnlinked(linkedClusters(informers.links.list()));
+        if (dropped > 0)
+          log.warn({ sessions: dropped }, 'cut the sessions to gateways of clusters no longer linked');
       }),
     );
 

@@ -228,6 +228,21 @@ describe('SessionPool', () => {
     expect(err.code).toBe('GATEWAY_UNREACHABLE');
   });
 
+  it('cuts the sessions, tunnels and all, to gateways of clusters no longer linked (an unlink)', async () => {
+    const { ingress } = await ingressFor(await echoBackend());
+    const p = pool();
+    const tunnel = await p.openTunnel(ingress.address, ECHO);
+    await roundTrip(tunnel, 'before the unlink');
+    // Still linked: nothing happens.
+    expect(p.cutUnlinked(new Set(['west']))).toBe(0);
+    await roundTrip(tunnel, 'while west is linked');
+    const closed = new Promise<void>((r) => tunnel.once('close', () => r()));
+    tunnel.on('error', () => {});
+    expect(p.cutUnlinked(new Set(['north']))).toBe(1);
+    await within(closed, 5_000, 'the tunnel to west cut');
+    await waitFor(() => ingress.connections() === 0, 'the session to west closed');
+  });
+
   it('rejects (never hangs) when the remote ingress does not admit our cluster', async () => {
     const { ingress } = await ingressFor(await echoBackend());
     const p = pool(pki.gateway('north'));
@@ -236,7 +251,10 @@ describe('SessionPool', () => {
       5_000,
       'refusal',
     );
-    expect(err.code).toBe('GATEWAY_UNREACHABLE');
+    // The ingress says why in its GOAWAY: the probe and the egress name the remote's reason, not
+    // "connection closed during setup", which sent operators to look at the network.
+    expect(err.code).toBe('GATEWAY_REFUSED');
+    expect(err.message).toMatch(/refused this cluster's gateway: cluster north not linked/);
     await waitFor(() => ingress.connections() === 0, 'refused session to close');
   });
 

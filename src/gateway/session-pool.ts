@@ -29,6 +29,7 @@ import {
   clusterOfIdentity,
   MAX_FRAME_BYTES,
   MAX_SESSION_MEMORY_MB,
+  refusalReason,
   SESSION_WINDOW_BYTES,
   STREAM_WINDOW_BYTES,
   spiffeIdOf,
@@ -240,6 +241,25 @@ export class SessionPool {
     for (const remote of this.remotes.values()) {
       for (const pooled of [...remote.sessions]) {
         if (this.refusal(pooled.chain.leaf, pooled.chain.issuer) === undefined) continue;
+        pooled.draining = true;
+        pooled.session.destroy();
+        cut++;
+      }
+    }
+    return cut;
+  }
+
+  /**
+   * Cuts the sessions to gateways of clusters not in `linked`, with their tunnels: an unlink stops
+   * the traffic to that cluster now, as the ingress's revalidation does for the other direction.
+   * Egress routes need a Link and so do probes, so such a session has no use left. Sessions whose
+   * peer is not yet known (still dialling) are left alone. Returns how many were cut.
+   */
+  cutUnlinked(linked: ReadonlySet<string>): number {
+    let cut = 0;
+    for (const remote of this.remotes.values()) {
+      for (const pooled of [...remote.sessions]) {
+        if (pooled.cluster === undefined || linked.has(pooled.cluster)) continue;
         pooled.draining = true;
         pooled.session.destroy();
         cut++;
@@ -478,8 +498,16 @@ export class SessionPool {
         }
       });
     });
-    session.once('goaway', () => {
+    session.once('goaway', (code: number, _lastStreamId: number, debug?: Buffer) => {
       pooled.draining = true;
+      // The remote ingress turned us away and said why (refuseSession): that is the failure to
+      // report, before the session error that follows it.
+      const refused = refusalReason(code, debug);
+      if (refused !== undefined)
+        failure ??= new IsthmusError(
+          'GATEWAY_REFUSED',
+          `gateway ${remote.label} refused this cluster's gateway: ${refused}`,
+        );
     });
     session.once('close', () => {
       clearTimeout(timer);

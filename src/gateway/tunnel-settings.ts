@@ -4,6 +4,7 @@
  * ingress and the session pool cannot drift apart.
  */
 import type { X509Certificate } from 'node:crypto';
+import { constants as http2Constants } from 'node:http2';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
 
 export interface TunnelSecureContext {
@@ -40,6 +41,26 @@ export const MAX_SESSION_MEMORY_MB = 128;
  * long enough under load to trip a peer's connect timeout. Linux clamps it to net.core.somaxconn.
  */
 export const LISTEN_BACKLOG = 4096;
+
+/** Marks the debug data of a GOAWAY that refuses a peer (INADEQUATE_SECURITY), before the reason. */
+const REFUSAL_PREFIX = 'isthmus refused: ';
+/** A reason is one sentence; the bound keeps a GOAWAY small whatever a policy returns. */
+const MAX_REFUSAL_CHARS = 512;
+
+/** The GOAWAY debug data with which the ingress refuses a peer (see refuseSession). */
+export function refusalDebugData(reason: string): Buffer {
+  return Buffer.from(`${REFUSAL_PREFIX}${reason}`.slice(0, MAX_REFUSAL_CHARS));
+}
+
+/** The reason a refusing GOAWAY carries, or undefined for any other GOAWAY. */
+export function refusalReason(code: number, debug: Buffer | undefined): string | undefined {
+  if (code !== http2Constants.NGHTTP2_INADEQUATE_SECURITY || debug === undefined) return undefined;
+  const text = debug.toString('utf8');
+  // Printable only: the text ends up in logs, Link conditions and terminals.
+  return text.startsWith(REFUSAL_PREFIX)
+    ? text.slice(REFUSAL_PREFIX.length).replace(/[^\x20-\x7e]/g, '?')
+    : undefined;
+}
 
 /** Idle time before the first TCP keepalive probe on gateway-to-gateway connections. */
 export const TCP_KEEPALIVE_MS = 30_000;

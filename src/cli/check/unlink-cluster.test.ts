@@ -165,3 +165,43 @@ describe('unlinkCluster', () => {
     );
   });
 });
+
+describe('unlink and the gateway admission of the cluster unlinked', () => {
+  const notes = async (cluster: string): Promise<string[]> => {
+    await createLink(cluster);
+    const lines: string[] = [];
+    await unlinkCluster(client, cluster, {
+      wait: false,
+      timeoutMs: 1000,
+      progress: () => {},
+      note: (l) => lines.push(l),
+    });
+    return lines;
+  };
+  const gateway = (args: string[]) => ({
+    metadata: { name: 'isthmus-gateway', namespace: SYSTEM_NAMESPACE },
+    spec: {
+      selector: { matchLabels: { app: 'isthmus-gateway' } },
+      template: {
+        metadata: { labels: { app: 'isthmus-gateway' } },
+        spec: { containers: [{ name: 'gateway', image: 'isthmus:dev', args: ['gateway', ...args] }] },
+      },
+    },
+  });
+
+  it('says nothing of it without a gateway here (a --no-gateway install admits no one)', async () => {
+    expect((await notes('west3')).filter((l) => l.includes('admits'))).toEqual([]);
+  });
+
+  it("says that this cluster's gateway stops admitting the cluster's, unless --allow-cluster names it", async () => {
+    await client.create(R.deployments, gateway(['--cluster-name=east', '--allow-cluster=north2']));
+    try {
+      expect(await notes('west4')).toContain(
+        "note: this cluster's gateway admits the clusters it has a Link to and its --allow-cluster list (north2), so it now refuses the gateway of west4: if west4 still has a Link to this cluster, its traffic here stops; unlink there too, or keep admitting it with `isthmus upgrade --allow-cluster north2,west4 | kubectl apply -f -`",
+      );
+      expect((await notes('north2')).filter((l) => l.includes('admits'))).toEqual([]);
+    } finally {
+      await client.delete(R.deployments, SYSTEM_NAMESPACE, 'isthmus-gateway');
+    }
+  });
+});

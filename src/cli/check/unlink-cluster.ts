@@ -9,6 +9,7 @@ import type { KubeClient } from '../../kube/client.js';
 import {
   CLUSTER_NAME_LABEL,
   credentialsRoleName,
+  GATEWAY_SERVICE_NAME,
   LINK_FINALIZER,
   MIRRORED_SERVICE_LABEL,
   REMOTE_KUBECONFIG_KEY,
@@ -16,7 +17,7 @@ import {
 } from '../../kube/keys.js';
 import { isLinkerdMirror } from '../../kube/linkerd-mirror.js';
 import { R } from '../../kube/resources.js';
-import type { Link, V1Secret, V1Service } from '../../kube/types.js';
+import type { Link, V1Deployment, V1Secret, V1Service } from '../../kube/types.js';
 import { peerAccountOf } from '../link/allow.js';
 
 export interface UnlinkOptions {
@@ -63,6 +64,8 @@ export async function unlinkCluster(
   }
   const before = opts.wait ? await countMirrors(client, cluster) : 0;
   for (const link of links) await deleteLink(client, cluster, link, opts);
+  const admission = await admissionNote(client, cluster);
+  if (admission) (opts.note ?? opts.progress)(admission);
   const names = links.map((l) => l.metadata!.name!);
   if (!opts.wait) return { linkName: names.join(', ') };
 
@@ -82,6 +85,25 @@ export async function unlinkCluster(
     linkName: names.join(', '),
     mirrorsRemoved: Math.max(0, before - (await countMirrors(client, cluster))),
   };
+}
+
+/**
+ * The ingress admits the clusters this one links to plus its --allow-cluster list
+ * (src/gateway/peers.ts): links made both ways, as `isthmus link` guides, so an unlink here also
+ * turns away the other cluster's gateway, whose own Link to this cluster may still be in use.
+ * Said when the gateway runs here and its --allow-cluster does not name the cluster.
+ */
+async function admissionNote(client: KubeClient, cluster: string): Promise<string | undefined> {
+  const gateway = await client.get<V1Deployment>(R.deployments, SYSTEM_NAMESPACE, GATEWAY_SERVICE_NAME);
+  if (!gateway) return undefined;
+  const allowed = (gateway.spec?.template?.spec?.containers ?? [])
+    .flatMap((c) => [...(c.args ?? []), ...(c.command ?? [])])
+    .filter((a) => a.startsWith('--allow-cluster='))
+    .flatMap((a) => a.slice('--allow-cluster='.length).split(','))
+    .filter((c) => c !== '');
+  if (allowed.includes(cluster)) return undefined;
+  const list = allowed.length > 0 ? ` (${allowed.join(', ')})` : ' (empty)';
+  return `note: this cluster's gateway admits the clusters it has a Link to and its --allow-cluster list${list}, so it now refuses the gateway of ${cluster}: if ${cluster} still has a Link to this cluster, its traffic here stops; unlink there too, or keep admitting it with \`isthmus upgrade --allow-cluster ${[...allowed, cluster].join(',')} | kubectl apply -f -\``;
 }
 
 /** Deletes one Link, its credentials Secret and the Role granting it, and says what lives on in the remote cluster. */

@@ -1,7 +1,8 @@
 /**
  * Unlinking withdraws a cluster's admission at once: when west deletes its Link to east, east's
  * established ingress session (kept open by keepalive PINGs) is cut, so east can open no more
- * tunnels on it, not only no new sessions.
+ * tunnels on it, not only no new sessions. And east's own unlink of west cuts east's open tunnels
+ * to west: the traffic stops both ways, whichever side unlinks.
  */
 import net from 'node:net';
 import { pino } from 'pino';
@@ -35,12 +36,14 @@ let east: Cluster;
 let west: Cluster;
 let eastGw: RunningGateway;
 let westGw: RunningGateway;
+let backendPort: number;
 const quiet = { logger: pino({ level: 'silent' }), processMetrics: false };
 
 beforeAll(async () => {
   ({ east, west } = await startLinkedClusters(EAST_HOST, NS, cleanups));
   const backend = await startTcpBackend(echo);
   cleanups.push(() => backend.close());
+  backendPort = backend.port;
   westGw = await runGateway(gatewayOptionsFromFlags(gatewayFlags(west, 'west', WEST_HOST)), quiet);
   cleanups.push(() => westGw.stop());
   eastGw = await runGateway(gatewayOptionsFromFlags(gatewayFlags(east, 'east', EAST_HOST)), quiet);
@@ -114,4 +117,33 @@ it('an unlinked cluster can open no tunnel, not even on the session it had befor
   // The old, pooled session: a new client connection through east's egress.
   const stillTunnels = await roundTrip(egressPort, 'after-unlink');
   expect(stillTunnels, 'a new tunnel from the unlinked cluster was still admitted').toBe(false);
+});
+
+it("unlinking on the calling side cuts its open tunnels too, as the other side's unlink does", async () => {
+  // West admits east again (the test above unlinked it there).
+  await linkGateway(west.kube, 'east', { host: EAST_HOST, port: 4143 });
+  const egressPort = await freeEgressPort(EAST_HOST);
+  const gateway = `${westGw.ingress.address.host}:${westGw.ingress.address.port}`;
+  await linkGateway(east.kube, 'west', westGw.ingress.address);
+  await east.kube.create(
+    R.services,
+    mirrorService({ ns: NS, service: 'echo2', cluster: 'west', port: PORT, egressPort, gateway }),
+  );
+  await west.kube.create(R.services, exportedService(NS, 'echo2', PORT));
+  await west.kube.create(R.endpointSlices, endpointSlice(NS, 'echo2', '127.0.0.1', backendPort));
+  await waitFor('egress port open', () => eastGw.egress.listening().includes(egressPort), 10_000);
+  await waitFor('tunnel works', () => roundTrip(egressPort, 'linked'), 10_000);
+
+  // A long-lived client connection, open across the unlink.
+  const client = net.connect({ host: EAST_HOST, port: egressPort });
+  client.on('error', () => {});
+  const closed = new Promise<void>((r) => client.once('close', () => r()));
+  const echoed = new Promise<void>((r) => client.once('data', () => r()));
+  client.write('open');
+  await echoed;
+
+  await east.kube.delete(R.links, SYSTEM_NAMESPACE, 'west');
+  await waitFor('the open tunnel cut', () => client.destroyed, 10_000);
+  await closed;
+  expect(westGw.ingress.sessions()).toBe(0);
 });
