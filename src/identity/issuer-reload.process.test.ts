@@ -133,6 +133,8 @@ describe('isthmus identity', () => {
     const b = createIssuer(pki.anchor, { cluster: 'east', trustDomain: TEST_TRUST_DOMAIN });
     secret.publish({ 'tls.crt': b.certPem, 'tls.key': b.keyPem });
     await waitFor('issuer reloaded', () => out.includes('issuer reloaded'), 10_000);
+    // The serial as the audit log and `certs revoke --serial` write it: lowercase, no leading zeros.
+    expect(out).toContain(`serial ${normaliseSerial(new X509Certificate(b.certPem).serialNumber)}`);
     expect(await signerOf(address, token)).toBe(b.certPem);
     // The serving certificate follows the issuer: renewed from b, without a restart.
     await waitFor('serving certificate renewed', () => out.includes('serving certificate renewed'), 10_000);

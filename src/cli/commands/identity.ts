@@ -76,13 +76,15 @@ export function registerIdentity(program: Command): void {
     const servingLifetimeMs = parseDurationFlag(flags.servingCertLifetime, '--serving-cert-lifetime');
     const { watchIssuer } = await import('../../identity/issuer-watch.js');
     const { certificateInfo } = await import('../../identity/certificate-info.js');
+    const { normaliseSerial } = await import('../../identity/crl.js');
     const { startIdentityServer } = await import('../../identity/certify-service.js');
     const { createTokenReviewer } = await import('../../kube/token-review.js');
     const { identityDnsNames } = await import('../../identity/serving-cert.js');
     const { identityServiceId } = await import('../../identity/spiffe.js');
     const describe = (certPem: string) => {
       const info = certificateInfo(certPem);
-      return `${info.subject}, serial ${info.serialNumber}, valid until ${info.notAfter.toISOString()}`;
+      // Lowercase hex, as the audit log and `isthmus certs revoke --serial` write serials.
+      return `${info.subject}, serial ${normaliseSerial(info.serialNumber)}, valid until ${info.notAfter.toISOString()}`;
     };
     const issuer = await watchIssuer({
       anchorFile: flags.trustAnchor,
