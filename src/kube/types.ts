@@ -85,6 +85,12 @@ export interface LinkStatus {
   servicesNotMirrored?: number;
   /** How many of those are `NotAllowed` (the owner's choice, not a fault); present with the above. */
   servicesNotAllowed?: number;
+  /**
+   * The cluster whose mirrors the Link holds: its targetClusterName as last checked by a connection
+   * against the remote's install label (src/mirror/remote-identity.ts). Mirrors of this cluster are
+   * kept while the Link exists, so a retyped targetClusterName that cannot be checked deletes none.
+   */
+  mirroredClusterName?: string;
 }
 
 export interface Link extends KubeObject {

@@ -27,6 +27,11 @@ export async function removeClusterMirrors(shared: SharedLocal, config: LinkConf
   shared.metrics.mirroredServices.remove({ target_cluster_name: config.clusterName });
 }
 
+/** How many remote Services have a mirror of ours of this cluster here (as `mirroredKeys` counts). */
+export function clusterMirrorCount(shared: SharedLocal, config: LinkConfig): number {
+  return mirroredKeys({ shared, config }).length;
+}
+
 /**
  * Clean-up needs only the cluster name: a Link made invalid by an edit still had mirrors, and its
  * deletion must remove them; mirrors no Link targets have no Link at all. Other fields get

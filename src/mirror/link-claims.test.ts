@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Link, V1Service } from '../kube/types.js';
-import { claimConflict, clusterHolder, type LinkClaim, orphanClusters } from './link-claims.js';
+import { claimConflict, clusterHolder, heldCluster, type LinkClaim, orphanClusters } from './link-claims.js';
 import { foreignService, linkerdMirror, linkObject, ourLabels } from './test-builders.js';
 
 function link(name: string, cluster: string, created?: string): Link {
@@ -75,6 +75,18 @@ describe('orphanClusters', () => {
       orphans: [],
     },
     {
+      what: 'a retargeted Link holds the cluster its status names until its new name is checked',
+      services: [mirror('a-west', 'west'), mirror('a-east', 'east')],
+      links: [{ ...link('west', 'north'), status: { mirroredClusterName: 'west' } }],
+      orphans: ['east'],
+    },
+    {
+      what: 'a retargeted Link whose new name was checked holds only that one',
+      services: [mirror('a-west', 'west'), mirror('a-north', 'north')],
+      links: [{ ...link('west', 'north'), status: { mirroredClusterName: 'north' } }],
+      orphans: ['west'],
+    },
+    {
       what: 'a cluster a running watcher serves (a Link edit not yet handled)',
       services: [mirror('a-west', 'west')],
       links: [link('west', 'north')],
@@ -89,5 +101,13 @@ describe('orphanClusters', () => {
     },
   ])('$what', ({ services, links, watched, orphans }) => {
     expect(orphanClusters(services, links, watched ?? [])).toEqual(orphans);
+  });
+});
+
+describe('heldCluster', () => {
+  it('the cluster the status says was checked, else the targetClusterName', () => {
+    expect(heldCluster(link('west', 'west'))).toBe('west');
+    expect(heldCluster({ ...link('west', 'north'), status: { mirroredClusterName: 'west' } })).toBe('west');
+    expect(heldCluster({ ...link('west', 'north'), status: { mirroredClusterName: '' } })).toBe('north');
   });
 });

@@ -6,6 +6,11 @@
  * orphans what the other creates. One Link holds a cluster: the oldest valid one (creationTimestamp,
  * then name: deterministic, and it leaves the Link that made the mirrors in charge of them). The
  * others are invalid (`LinkInvalid`) and touch no mirror until the holder goes.
+ *
+ * A Link also holds the mirrors of the cluster its status names (`status.mirroredClusterName`: its
+ * targetClusterName as last checked against the remote, remote-identity.ts), so a retargeted Link
+ * releases the old cluster's mirrors only once its watcher has checked the new name: a mistyped
+ * name, which the remote disowns, deletes nothing, and the mirrors are there when it is fixed.
  */
 import { CLUSTER_NAME_LABEL } from '../kube/keys.js';
 import { oldestFirst } from '../kube/oldest-first.js';
@@ -39,10 +44,22 @@ export function sameLink(a: Link, b: Link): boolean {
 }
 
 /**
+ * The cluster whose mirrors a Link holds: the one its status says a connection checked, else (a Link
+ * no connection has checked yet, or one from before the field) its targetClusterName.
+ */
+export function heldCluster(link: Link): string | undefined {
+  const checked = link.status?.mirroredClusterName;
+  if (typeof checked === 'string' && checked !== '') return checked;
+  const target = link.spec?.targetClusterName;
+  return typeof target === 'string' ? target : undefined;
+}
+
+/**
  * Clusters that have mirrors here (ours: Linkerd's mirrors are never counted) but that no Link
- * targets, valid or not, and that no running watcher serves: what a Link retargeted while the
- * controller was down, or through an invalid edit, left behind. An invalid Link keeps its mirrors
- * (its deletion removes them), so only a cluster that no Link names at all is an orphan.
+ * names, valid or not, as its targetClusterName or its `status.mirroredClusterName`, and that no
+ * running watcher serves: what a Link retargeted while the controller was down, or through an
+ * invalid edit, left behind once the new name was checked. An invalid Link keeps its mirrors (its
+ * deletion removes them), so only a cluster that no Link names at all is an orphan.
  */
 export function orphanClusters(
   services: readonly V1Service[],
@@ -51,8 +68,8 @@ export function orphanClusters(
 ): string[] {
   const kept = new Set<string>(watched);
   for (const link of links) {
-    const target = link.spec?.targetClusterName;
-    if (typeof target === 'string') kept.add(target);
+    for (const name of [link.spec?.targetClusterName, link.status?.mirroredClusterName])
+      if (typeof name === 'string') kept.add(name);
   }
   const orphans = new Set<string>();
   for (const svc of services) {

@@ -7,13 +7,20 @@
  * cluster no Link targets any more are swept: process memory alone would forget a Link retargeted
  * while the controller was down.
  */
-import { describeError } from '../errors.js';
+import { describeError, isIsthmusError } from '../errors.js';
 import type { Informer, InformerEvent } from '../kube/informer.js';
 import { LINK_FINALIZER } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { Link } from '../kube/types.js';
-import { cleanupConfig, removeClusterMirrors } from './cluster-cleanup.js';
-import { claimConflict, clusterHolder, type LinkClaim, orphanClusters, sameLink } from './link-claims.js';
+import { cleanupConfig, clusterMirrorCount, removeClusterMirrors } from './cluster-cleanup.js';
+import {
+  claimConflict,
+  clusterHolder,
+  heldCluster,
+  type LinkClaim,
+  orphanClusters,
+  sameLink,
+} from './link-claims.js';
 import { type LinkConfig, type ParsedLink, parseLinkSpec } from './link-config.js';
 import { linkStatus, sameStatus } from './link-status.js';
 import { LinkWatcher } from './link-watcher.js';
@@ -36,7 +43,12 @@ export class LinkManager {
     this.queue = new WorkQueue({
       ...(shared.queueBackoff ? { backoff: shared.queueBackoff } : {}),
       handler: (key) => (key === SWEEP ? this.sweep() : this.sync(key)),
-      onError: (key, err) => shared.log.warn({ link: key, err: describeError(err) }, 'link sync failed'),
+      onError: (key, err, failures) => {
+        const fields = { link: key, failures, err: describeError(err) };
+        // The Link went away or changed under us: its informer event queues the key again.
+        if (expectedRace(err) && failures < RACE_RETRIES_QUIET) shared.log.debug(fields, 'link sync retried');
+        else shared.log.warn(fields, 'link sync failed');
+      },
     });
   }
 
@@ -61,7 +73,14 @@ export class LinkManager {
     const targets = new Set([target(e.object), ...(e.type === 'update' ? [target(e.old)] : [])]);
     // Another Link to the same cluster may now hold it, or lose it.
     for (const link of this.links.list()) if (targets.has(target(link))) this.queue.add(keyOf(link));
-    if (e.type !== 'update' || target(e.old) !== target(e.object)) this.queue.add(SWEEP);
+    // A new target, or a new target checked (its watcher names it in the status): the old cluster's
+    // mirrors may now be orphans.
+    if (
+      e.type !== 'update' ||
+      target(e.old) !== target(e.object) ||
+      e.old.status?.mirroredClusterName !== e.object.status?.mirroredClusterName
+    )
+      this.queue.add(SWEEP);
   }
 
   watcher(namespace: string, name: string): LinkWatcher | undefined {
@@ -123,15 +142,15 @@ export class LinkManager {
     if (!valid.ok) {
       await this.stopWatcher(key);
       this.shared.log.warn({ link: key, reason: valid.reason }, 'invalid Link');
-      if (leader) await this.writeInvalid(link, valid.reason);
+      if (leader) await this.writeInvalid(link, valid.reason, claims);
       return;
     }
     if (current && current.config.clusterName !== valid.config.clusterName) {
-      // A new target cluster is a new set of mirrors: the old cluster's mirrors go first, unless
-      // another Link holds that cluster now and takes them over.
+      // A new target cluster is a new set of mirrors. The old cluster's are not deleted here: the
+      // Link holds them (status.mirroredClusterName) until the new watcher has checked the new name
+      // against the remote, and only then does the sweep find them orphaned. A mistyped name, which
+      // the remote disowns (RemoteClusterMismatch), so deletes none, and fixing it keeps them.
       await this.stopWatcher(key);
-      if (leader && !clusterHolder(claims, current.config.clusterName))
-        await removeClusterMirrors(this.shared, current.config);
       this.queue.add(key);
       return;
     }
@@ -199,45 +218,86 @@ export class LinkManager {
 
   private async addFinalizer(link: Link): Promise<void> {
     const meta = link.metadata ?? {};
-    await this.shared.client.patch(R.links, meta.namespace, meta.name ?? '', {
-      metadata: {
-        finalizers: [...(meta.finalizers ?? []), LINK_FINALIZER],
-        resourceVersion: meta.resourceVersion,
-      },
+    await this.patchLink(link, {
+      finalizers: [...(meta.finalizers ?? []), LINK_FINALIZER],
+      resourceVersion: meta.resourceVersion,
     });
   }
 
   private async releaseFinalizer(link: Link): Promise<void> {
     const meta = link.metadata ?? {};
-    // resourceVersion makes this a compare-and-swap: a concurrent finalizer change gives 409 → retry.
-    await this.shared.client.patch(R.links, meta.namespace, meta.name ?? '', {
-      metadata: {
-        finalizers: (meta.finalizers ?? []).filter((f) => f !== LINK_FINALIZER),
-        resourceVersion: meta.resourceVersion,
-      },
+    // resourceVersion makes this a compare-and-swap: a concurrent finalizer change gives 409.
+    await this.patchLink(link, {
+      finalizers: (meta.finalizers ?? []).filter((f) => f !== LINK_FINALIZER),
+      resourceVersion: meta.resourceVersion,
     });
   }
 
-  private async writeInvalid(link: Link, reason: string): Promise<void> {
+  /**
+   * A compare-and-swap of the Link as the cache holds it. The cache may be behind: the Link was
+   * deleted meanwhile (404: a finalizer released by the previous sync), or changed (409: our own
+   * status write, a user's edit). Neither is a failure: the informer's event for what happened
+   * queues the Link again, and that sync decides on the newer object.
+   */
+  private async patchLink(link: Link, metadata: Record<string, unknown>): Promise<void> {
     const meta = link.metadata ?? {};
+    try {
+      await this.shared.client.patch(R.links, meta.namespace, meta.name ?? '', { metadata });
+    } catch (err) {
+      if (!expectedRace(err)) throw err;
+      this.shared.log.debug(
+        { link: keyOf(link), err: describeError(err) },
+        'Link changed under a finalizer update: waiting for its event',
+      );
+    }
+  }
+
+  /**
+   * Ready=False LinkInvalid. What else the status says stays true of what exists: the mirrors the
+   * Link holds (kept while it is invalid, and still served by the gateway) and the remote gateway
+   * addresses last followed, rather than zeros. A Link that lost its cluster to an older one holds
+   * no mirror (that one counts them).
+   */
+  private async writeInvalid(link: Link, reason: string, claims: readonly LinkClaim[]): Promise<void> {
+    const meta = link.metadata ?? {};
+    const held = heldCluster(link);
+    const holder = held === undefined ? undefined : clusterHolder(claims, held);
+    const config =
+      held === undefined || (holder && !sameLink(holder, link))
+        ? undefined
+        : cleanupConfig(meta.namespace ?? '', meta.name ?? '', held);
     const status = linkStatus(
       {
         invalid: reason,
         remoteSynced: false,
         remoteApiUp: false,
         gatewayAlive: 'unknown',
-        gatewayAddresses: [],
-        mirrored: 0,
+        gatewayAddresses: link.status?.gatewayAddresses ?? [],
+        mirrored: config ? clusterMirrorCount(this.shared, config) : 0,
         problems: [],
         ...(meta.generation !== undefined ? { generation: meta.generation } : {}),
       },
       link.status,
     );
     if (sameStatus(link.status, status)) return;
-    await this.shared.client.patchStatus(R.links, meta.namespace, meta.name ?? '', { status });
+    try {
+      await this.shared.client.patchStatus(R.links, meta.namespace, meta.name ?? '', { status });
+    } catch (err) {
+      // Deleted since the cache saw it: its delete event stops here.
+      if (isIsthmusError(err, 'KUBE_NOT_FOUND')) return;
+      throw err;
+    }
     void this.shared.recorder?.record(link, 'Warning', 'LinkInvalid', reason);
   }
 }
+
+/** 404 or 409 on a Link: the object went away or changed under us, and its event re-queues it. */
+function expectedRace(err: unknown): boolean {
+  return isIsthmusError(err, 'KUBE_NOT_FOUND') || isIsthmusError(err, 'KUBE_CONFLICT');
+}
+
+/** Failures of one key logged at debug while they are races (expectedRace), then at warn. */
+const RACE_RETRIES_QUIET = 3;
 
 function target(link: Link): unknown {
   return link.spec?.targetClusterName;

@@ -43,10 +43,45 @@ describe('linkStatus', () => {
       'False',
       'Unreachable',
     ],
+    [
+      'credentials reach another cluster',
+      { remoteClusterMismatch: 'not west', remoteApiUp: false, remoteSynced: false },
+      'Ready',
+      'False',
+      'RemoteClusterMismatch',
+    ],
+    [
+      'credentials reach another cluster',
+      { remoteClusterMismatch: 'not west', remoteApiUp: false, remoteSynced: false },
+      'RemoteAPIAvailable',
+      'False',
+      'RemoteClusterMismatch',
+    ],
+    [
+      'credentials reach another cluster, and the Secret is gone too',
+      { remoteClusterMismatch: 'not west', credentialsError: 'missing', credentialsKept: true },
+      'Ready',
+      'False',
+      'RemoteClusterMismatch',
+    ],
     ['gateway dead', { gatewayAlive: false }, 'GatewayAlive', 'False', 'ProbeFailed'],
     ['gateway unknown', { gatewayAlive: 'unknown' }, 'GatewayAlive', 'Unknown', 'NotProbedYet'],
   ])('%s', (_n, over, type, status, reason) => {
     expect(cond({ ...base, ...over }, type)).toMatchObject({ status, reason });
+  });
+
+  it('names the cluster whose mirrors the Link holds once checked, and keeps the last one until then', () => {
+    expect(linkStatus(base, undefined, t0).mirroredClusterName).toBeUndefined();
+    const checked = linkStatus({ ...base, mirroredClusterName: 'west' }, undefined, t0);
+    expect(checked.mirroredClusterName).toBe('west');
+    // A retargeted Link's watcher has not checked its new name: the status keeps the old one.
+    const unchecked = { ...base, remoteClusterMismatch: 'not north' };
+    expect(linkStatus(unchecked, checked, t1).mirroredClusterName).toBe('west');
+    expect(linkStatus({ ...base, invalid: 'bad' }, checked, t1).mirroredClusterName).toBe('west');
+    expect(linkStatus({ ...base, mirroredClusterName: 'north' }, checked, t1).mirroredClusterName).toBe(
+      'north',
+    );
+    expect(sameStatus(checked, linkStatus(base, undefined, t0))).toBe(false);
   });
 
   it('a Link that keeps its connection without its Secret says so in Ready, with what it runs on', () => {

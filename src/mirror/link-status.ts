@@ -5,12 +5,14 @@
  *
  * Conditions (types and reasons):
  * - Ready: True/Synced when the remote list is complete; False/LinkInvalid (spec rejected),
- *   False/CredentialsUnavailable (Secret missing or unusable, and no connection made with it
- *   before), False/Syncing (first list pending). A Secret gone or unusable while a connection made
+ *   False/RemoteClusterMismatch (the credentials reach a cluster installed under another name:
+ *   remote-identity.ts; no mirror is touched), False/CredentialsUnavailable (Secret missing or
+ *   unusable, and no connection made with it before), False/Syncing (first list pending). A Secret gone or unusable while a connection made
  *   with it runs does not make the Link unready: that connection keeps running on the credentials
  *   read before, and the Ready message says so (CREDENTIALS_KEPT), until the Secret is usable again.
  * - RemoteAPIAvailable: True/Connected; False/Unreachable while list/watch of the remote fails
- *   (mirrors are kept meanwhile).
+ *   (mirrors are kept meanwhile); False/RemoteClusterMismatch while the API the credentials reach
+ *   is not the Link's cluster's (nothing of it is listed).
  * - GatewayAlive: True/ProbeSucceeded; False/ProbeFailed after failureThreshold failures;
  *   Unknown/NotProbedYet until the first probe decides, and again when the gateway or the probe
  *   changes (a Link edit, the remote gateway's address moving). Absent on a Link without a gateway.
@@ -35,6 +37,14 @@ export interface LinkState {
   credentialsError?: string;
   /** The credentials are unusable, but a connection made with those read before runs on. */
   credentialsKept?: boolean;
+  /** Why the remote the credentials reach is not the Link's cluster (remote-identity.ts). */
+  remoteClusterMismatch?: string;
+  /**
+   * The Link's targetClusterName, once a connection has checked it against the remote's install
+   * label (or found a remote that cannot say): `status.mirroredClusterName`. Absent: the status
+   * keeps the name it had.
+   */
+  mirroredClusterName?: string;
   remoteSynced: boolean;
   remoteApiUp: boolean;
   remoteApiError?: string;
@@ -55,6 +65,13 @@ function conditions(s: LinkState): Cond[] {
   let ready: Cond;
   const kept = s.credentialsError && s.credentialsKept ? `; ${s.credentialsError}: ${CREDENTIALS_KEPT}` : '';
   if (s.invalid) ready = { type: 'Ready', status: 'False', reason: 'LinkInvalid', message: s.invalid };
+  else if (s.remoteClusterMismatch)
+    ready = {
+      type: 'Ready',
+      status: 'False',
+      reason: 'RemoteClusterMismatch',
+      message: s.remoteClusterMismatch,
+    };
   else if (s.credentialsError && !s.credentialsKept)
     ready = { type: 'Ready', status: 'False', reason: 'CredentialsUnavailable', message: s.credentialsError };
   else if (!s.remoteSynced)
@@ -72,14 +89,21 @@ function conditions(s: LinkState): Cond[] {
       message: `${s.mirrored} services mirrored${kept}`,
     };
   if (s.invalid) return [ready];
-  const api: Cond = s.remoteApiUp
-    ? { type: 'RemoteAPIAvailable', status: 'True', reason: 'Connected', message: 'remote API reachable' }
-    : {
+  const api: Cond = s.remoteClusterMismatch
+    ? {
         type: 'RemoteAPIAvailable',
         status: 'False',
-        reason: 'Unreachable',
-        message: s.remoteApiError ?? s.credentialsError ?? 'remote API not reachable',
-      };
+        reason: 'RemoteClusterMismatch',
+        message: s.remoteClusterMismatch,
+      }
+    : s.remoteApiUp
+      ? { type: 'RemoteAPIAvailable', status: 'True', reason: 'Connected', message: 'remote API reachable' }
+      : {
+          type: 'RemoteAPIAvailable',
+          status: 'False',
+          reason: 'Unreachable',
+          message: s.remoteApiError ?? s.credentialsError ?? 'remote API not reachable',
+        };
   if (s.gatewayAlive === undefined) return [ready, api];
   const gateway: Cond =
     s.gatewayAlive === 'unknown'
@@ -143,6 +167,10 @@ export function linkStatus(
     status.servicesNotAllowed = problems.filter((p) => p.reason === 'NotAllowed').length;
   }
   if (s.generation !== undefined) status.observedGeneration = s.generation;
+  // Which cluster's mirrors the Link holds outlives the controller (link-claims.ts): kept until a
+  // connection has checked the Link's new name.
+  const mirroredClusterName = s.mirroredClusterName ?? previous?.mirroredClusterName;
+  if (mirroredClusterName !== undefined) status.mirroredClusterName = mirroredClusterName;
   return status;
 }
 

@@ -6,11 +6,11 @@
  * conflicts never overwritten, mirrors kept through a remote outage, address of the remote gateway
  * followed, credentials rotated in place picked up).
  */
-import { describeError, IsthmusError } from '../errors.js';
+import { describeError, IsthmusError, isIsthmusError } from '../errors.js';
 import { hostPort } from '../host-port.js';
 import type { KubeClient } from '../kube/client.js';
 import type { Informer } from '../kube/informer.js';
-import { SERVICE_NAME_LABEL } from '../kube/keys.js';
+import { SERVICE_NAME_LABEL, SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { Link, LinkStatus, V1Secret, V1Service } from '../kube/types.js';
 import {
@@ -28,6 +28,7 @@ import type { ServiceMirrorStatus } from './plan-mirror.js';
 import { ProbeWorker } from './probe-worker.js';
 import { RemoteCluster } from './remote-cluster.js';
 import { preferredGateway } from './remote-gateway.js';
+import { mismatchMessage, type RemoteIdentity } from './remote-identity.js';
 import type { SharedLocal } from './shared.js';
 import { STOP_GRACE_MS, WorkQueue } from './work-queue.js';
 
@@ -58,6 +59,16 @@ export class LinkWatcher {
   private remoteApiUp: boolean | undefined;
   private remoteApiError: string | undefined;
   private credentialsError: string | undefined;
+  /**
+   * Why the API the credentials reach is not this Link's cluster (remote-identity.ts): nothing is
+   * listed, and no mirror is touched, until a connection says otherwise.
+   */
+  private mismatch: string | undefined;
+  /**
+   * A connection has checked the Link's targetClusterName against the remote (or found a remote
+   * that cannot say): the status may name it as the cluster whose mirrors the Link holds.
+   */
+  private nameChecked = false;
   /**
    * The remote gateway's addresses as the last connection found them, kept across reconnects (a
    * credentials rotation, a selector edit): until the new connection has listed the remote gateway
@@ -317,6 +328,8 @@ export class LinkWatcher {
     };
     if (this.link.metadata?.generation !== undefined) s.generation = this.link.metadata.generation;
     if (this.credentialsError) s.credentialsError = this.credentialsError;
+    if (this.mismatch) s.remoteClusterMismatch = this.mismatch;
+    if (this.nameChecked) s.mirroredClusterName = this.config.clusterName;
     // A connection made with credentials read before keeps running (connect()).
     if (this.credentialsError && this.remote) s.credentialsKept = true;
     if (this.remoteApiError) s.remoteApiError = this.remoteApiError;
@@ -335,7 +348,12 @@ export class LinkWatcher {
     if (!this.statusDecided(link)) return;
     const status = linkStatus(this.state(), link.status);
     if (sameStatus(link.status, status)) return;
-    await current.patchStatus(R.links, this.config.linkNamespace, this.config.linkName, { status });
+    try {
+      await current.patchStatus(R.links, this.config.linkNamespace, this.config.linkName, { status });
+    } catch (err) {
+      // Deleted since the read: the manager stops this watcher on the Link's delete event.
+      if (!isIsthmusError(err, 'KUBE_NOT_FOUND')) throw err;
+    }
   }
 
   /**
@@ -345,8 +363,10 @@ export class LinkWatcher {
    */
   private statusDecided(link: Link): boolean {
     if (!link.status?.conditions?.length) return true;
-    if (this.credentialsError || this.remoteApiUp === false) return true;
+    if (this.credentialsError || this.mismatch || this.remoteApiUp === false) return true;
     if (!this.remote?.isSynced) return false;
+    // The cluster whose mirrors the Link holds is known better (link-claims.ts reads it).
+    if (this.nameChecked && link.status.mirroredClusterName !== this.config.clusterName) return true;
     if (!this.config.hasGateway || this.probe.alive !== 'unknown' || this.probe.superseded) return true;
     // The remote gateway moved while we were away: the local gateway's /probe dials only addresses
     // a Link names, so its probe waits for this status to name the new one.
@@ -489,6 +509,9 @@ export class LinkWatcher {
         health: (connected, error) => {
           if (this.remote === remote) this.setRemoteApi(connected, error);
         },
+        identity: (identity) => {
+          if (this.remote === remote) this.setIdentity(identity, client.server);
+        },
         gatewayAddresses: (addresses, fromService) => {
           if (this.remote !== remote) return;
           const changed = addresses.join() !== this.knownGateway?.addresses.join();
@@ -511,6 +534,45 @@ export class LinkWatcher {
     this.remoteApiUp = up;
     this.remoteApiError = error;
     this.metrics.remoteApiUp(up);
+    this.queue.add(STATUS);
+  }
+
+  /**
+   * What the remote said of the Link's cluster. A mismatch keeps every mirror as it is (the remote
+   * is not listed: as an outage) and is said once (a Warning log line and Event) per message;
+   * `isthmus_remote_api_up` is 0, since the Link's cluster is not what the credentials reach.
+   */
+  private setIdentity(identity: RemoteIdentity, server: string): void {
+    const { config, shared } = this;
+    const fields = { link: config.linkName, cluster: config.clusterName };
+    if (identity.verdict === 'mismatch') {
+      const message = mismatchMessage({
+        cluster: config.clusterName,
+        installed: identity.installed,
+        server,
+        secret: `${config.linkNamespace}/${config.credentialsSecret}`,
+      });
+      // A re-check of the same mismatch (remote-cluster.ts asks again with backoff) changes nothing.
+      if (message === this.mismatch && this.remoteApiUp === false) return;
+      this.remoteApiUp = false;
+      this.remoteApiError = undefined;
+      this.metrics.remoteApiUp(false);
+      this.queue.add(STATUS);
+      if (message === this.mismatch) return;
+      this.mismatch = message;
+      shared.log.warn({ ...fields, reason: 'RemoteClusterMismatch' }, message);
+      void shared.recorder?.record(this.link, 'Warning', 'RemoteClusterMismatch', message);
+      return;
+    }
+    if (identity.verdict === 'unknown' && identity.why === 'forbidden')
+      shared.log.info(
+        fields,
+        `could not read namespace ${SYSTEM_NAMESPACE} of the remote (forbidden), so targetClusterName was not checked against the name the remote was installed with`,
+      );
+    if (this.mismatch !== undefined)
+      shared.log.info(fields, 'remote cluster name confirmed: mirroring again');
+    this.mismatch = undefined;
+    this.nameChecked = true;
     this.queue.add(STATUS);
   }
 

@@ -2,9 +2,10 @@
  * The remote side of one Link: informers on the remote API (exported Services, federated member
  * Services, remote-discovery Services, their EndpointSlices, the remote `isthmus-gateway` Service) and the remote gateway's
  * current addresses. Reports through callbacks; owns no local state, so the LinkWatcher can swap it
- * when the Link's credentials or selectors change.
+ * when the Link's credentials or selectors change. Nothing is watched before the remote has said
+ * which cluster it is (remote-identity.ts): credentials that reach another cluster list nothing.
  */
-import { describeError } from '../errors.js';
+import { describeError, isIsthmusError } from '../errors.js';
 import { Backoff, type BackoffPolicy, DEFAULT_BACKOFF } from '../kube/backoff.js';
 import type { KubeClient } from '../kube/client.js';
 import { createInformer, type Informer, type InformerEvent } from '../kube/informer.js';
@@ -15,13 +16,14 @@ import {
   SYSTEM_NAMESPACE,
 } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
-import type { V1EndpointSlice, V1LabelSelector, V1Service } from '../kube/types.js';
+import type { V1EndpointSlice, V1LabelSelector, V1Namespace, V1Service } from '../kube/types.js';
 import { dropManagedFields, trimRemoteService, trimRemoteSlice } from './cache-trim.js';
 import { type DirectEndpoints, directEndpoints } from './direct-endpoints.js';
 import { exportedAt } from './export-timing.js';
 import { type LinkConfig, selectorMatches, selectorToQuery } from './link-config.js';
 import type { RemoteEndpoints, RemoteService } from './mirror-sync.js';
 import { gatewayHosts, resolveHosts } from './remote-gateway.js';
+import { type RemoteIdentity, remoteIdentity } from './remote-identity.js';
 import type { SharedLocal } from './shared.js';
 
 export interface RemoteClusterEvents {
@@ -36,6 +38,12 @@ export interface RemoteClusterEvents {
   /** Every remote cache holds a complete list: orphans may now be judged. */
   synced(): void;
   health(connected: boolean, error?: string): void;
+  /**
+   * What the remote's `isthmus-system` namespace says of the Link's cluster, once it has answered,
+   * and again on every re-check of a mismatch (asked again with backoff, in case the remote's
+   * label is what was wrong). Informers start only on an answer that is not a mismatch.
+   */
+  identity(identity: RemoteIdentity): void;
   /**
    * The remote gateway's addresses changed, or are known for the first time since start() (once
    * the remote gateway Service has been listed); `fromService`: its LoadBalancer ingress, not the
@@ -79,6 +87,8 @@ export class RemoteCluster {
    */
   private readonly leaving = new Map<string, Leaving>();
   private resolveTimer: NodeJS.Timeout | undefined;
+  /** The next identity check (after a failure, or of a mismatch). */
+  private verifyTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private fallback: string[];
   /** The remote gateway Service has been listed: `addresses` are its (or the fallback's), not a guess. */
@@ -118,7 +128,43 @@ export class RemoteCluster {
       : undefined;
   }
 
+  /** Checks which cluster the remote is, then watches it (unless it is another cluster). */
   start(): void {
+    void this.verify(new Backoff(this.shared.remoteBackoff ?? DEFAULT_BACKOFF));
+  }
+
+  /**
+   * One GET of the remote's `isthmus-system` namespace (which the remote-access role may read).
+   * A remote that does not answer is an outage (health), asked again with backoff, as the
+   * informers would; a 403 or a missing label cannot say, and is trusted (remote-identity.ts).
+   */
+  private async verify(backoff: Backoff): Promise<void> {
+    let namespace: V1Namespace | 'forbidden' | undefined;
+    try {
+      namespace = await this.client.get<V1Namespace>(R.namespaces, undefined, SYSTEM_NAMESPACE);
+    } catch (err) {
+      if (this.stopped) return;
+      if (!isIsthmusError(err, 'KUBE_FORBIDDEN')) {
+        this.events.health(false, describeError(err));
+        this.verifyLater(backoff);
+        return;
+      }
+      namespace = 'forbidden';
+    }
+    if (this.stopped) return;
+    const identity = remoteIdentity(namespace, this.config.clusterName);
+    this.events.identity(identity);
+    if (identity.verdict === 'mismatch') this.verifyLater(backoff);
+    else this.watch();
+  }
+
+  private verifyLater(backoff: Backoff): void {
+    if (this.stopped) return;
+    this.verifyTimer = setTimeout(() => void this.verify(backoff), backoff.next());
+    this.verifyTimer.unref();
+  }
+
+  private watch(): void {
     const { services, federated, discovered, slices, gateway, events } = this;
     (services ?? slices).onHealth((h) => {
       if (!this.stopped) events.health(h.connected, h.connected ? undefined : describeError(h.lastError));
@@ -187,6 +233,7 @@ export class RemoteCluster {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.resolveTimer);
+    clearTimeout(this.verifyTimer);
     for (const entry of this.leaving.values()) clearTimeout(entry.timer);
     this.leaving.clear();
     this.client.close();

@@ -14,8 +14,10 @@ import {
   editLinkSpec,
   exportService,
   getLink,
+  getService,
   link,
   waitFor,
+  waitReady,
   worldPerTest,
 } from './test-harness.js';
 
@@ -91,5 +93,28 @@ describe('hand-written Links are checked as isthmus link checks them', () => {
       /^gatewayAddress: "127\.0\.121\.2:4143" is neither an IP address nor a DNS name: give the address alone, and its port in gatewayPort$/,
     );
     expect(checkOf(withPort).hints.join('\n')).toMatch(/invalid spec: gatewayAddress: "127\.0\.121\.2:4143"/);
+  });
+
+  it('a Link made invalid by a hand edit still reports the mirrors it keeps and the gateway addresses last followed', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'podinfo', { ready: 1 });
+    await exportService(west, 'api', { ready: 1 });
+    await link(east, west, 'west');
+    world.controller('east');
+    await waitReady(east, 'default', 'podinfo-west');
+    await waitReady(east, 'default', 'api-west');
+    await waitFor(async () => (await getLink(east, 'west'))?.status?.mirroredServices === 2, {
+      what: '2 services mirrored',
+    });
+    expect((await getLink(east, 'west'))?.status?.gatewayAddresses).toEqual(['10.1.0.1']);
+
+    await editLinkSpec(east, 'west', (spec) => ({ ...spec, gatewayAddress: '10.1.0.1:4143' }));
+    const invalid = await invalidWith(east, /^gatewayAddress: "10\.1\.0\.1:4143" is neither/);
+    // Both mirrors are still there (kept while the Link is invalid), and so says the status.
+    expect(await getService(east, 'default', 'podinfo-west')).toBeDefined();
+    expect(await getService(east, 'default', 'api-west')).toBeDefined();
+    expect(invalid.status?.mirroredServices).toBe(2);
+    expect(invalid.status?.gatewayAddresses).toEqual(['10.1.0.1']);
   });
 });

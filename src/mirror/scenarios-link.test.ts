@@ -115,6 +115,34 @@ describe('Link behaviour', () => {
     );
   });
 
+  it('unlink and relink log no failure: a Link gone or changed under a finalizer update is no error', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'podinfo', { ready: 1 });
+    await link(east, west, 'west');
+    const failures: string[] = [];
+    const record = (fields: object, msg: string) => failures.push(`${msg} ${JSON.stringify(fields)}`);
+    world.controller('east', { log: { info() {}, warn: record, error: record, debug() {} } });
+    for (let round = 0; round < 2; round++) {
+      await waitReady(east, 'default', 'podinfo-west');
+      // What `isthmus unlink` deletes; the finalizer then removes the mirrors.
+      await east.client.delete(R.links, SYSTEM_NAMESPACE, 'west');
+      await east.client.delete(R.secrets, SYSTEM_NAMESPACE, 'cluster-credentials-west');
+      await waitFor(
+        async () => !(await getLink(east, 'west')) && !(await getService(east, 'default', 'podinfo-west')),
+        {
+          what: 'Link and mirror gone',
+        },
+      );
+      await link(east, west, 'west');
+    }
+    await waitReady(east, 'default', 'podinfo-west');
+    await waitFor(async () => condition(await getLink(east, 'west'), 'Ready')?.status === 'True', {
+      what: 'relinked Ready',
+    });
+    expect(failures).toEqual([]);
+  });
+
   it('re-resolves a gateway hostname periodically and follows its address', async () => {
     const world = await startWorld(['east', 'west']);
     const [east, west] = [world.c('east'), world.c('west')];

@@ -15,6 +15,7 @@ import {
   CRL_CONFIGMAP,
   EGRESS_PORTS_ANNOTATION,
   FAILOVER_CONTROLLED_BY_DEFAULT,
+  GATEWAY_SERVICE_NAME,
   INSTALL_CLUSTER_NAME_LABEL,
   INSTALL_GATEWAY_LABEL,
   MANAGED_BY_LABEL,
@@ -202,6 +203,41 @@ export async function gatewayChain(link: Link, timeoutMs: number): Promise<PeerC
 }
 
 /**
+ * The chain this cluster's own gateway presents to its peers: a handshake, as with a remote
+ * gateway, with the first LoadBalancer address of its Service that completes one, at the Service's
+ * ingress port (what `isthmus link` gives the other clusters to dial). Without such an address
+ * (NodePort, ClusterIP, a load balancer still pending) it is not read, and says why.
+ */
+export async function readLocalGatewayChain(client: KubeClient, timeoutMs: number): Promise<PeerChain> {
+  let svc: V1Service | undefined;
+  try {
+    svc = await client.get<V1Service>(R.services, SYSTEM_NAMESPACE, GATEWAY_SERVICE_NAME);
+  } catch (err) {
+    return {
+      ok: false,
+      address: '',
+      error: `cannot read Service ${SYSTEM_NAMESPACE}/${GATEWAY_SERVICE_NAME}: ${describeError(err)}`,
+    };
+  }
+  if (!svc)
+    return { ok: false, address: '', error: `no Service ${SYSTEM_NAMESPACE}/${GATEWAY_SERVICE_NAME}` };
+  const port = svc.spec?.ports?.find((p) => p.name === 'ingress')?.port ?? PORTS.ingress;
+  const hosts = (svc.status?.loadBalancer?.ingress ?? [])
+    .map((i) => i.ip ?? i.hostname)
+    .filter((a): a is string => typeof a === 'string' && a !== '');
+  let last: PeerChain = {
+    ok: false,
+    address: `:${port}`,
+    error: `Service ${SYSTEM_NAMESPACE}/${GATEWAY_SERVICE_NAME} has no LoadBalancer address to dial`,
+  };
+  for (const host of hosts) {
+    last = await fetchPeerChain(host, port, { timeoutMs });
+    if (last.ok) return last;
+  }
+  return last;
+}
+
+/**
  * Mirror services with their endpoint counts, from the EndpointSlices the mirror controller writes.
  * Counted by address: a remote-discovery mirror lists a pod once per port set (mid-rollout of a
  * named targetPort), and it is one pod, ready if any slice lists it ready.
@@ -370,6 +406,12 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     if (pem === undefined) throw new Error('no crl.pem in the ConfigMap');
     return pem;
   });
+  // Only a CRL can revoke our gateway's certificate: without one there is nothing to dial it for.
+  const localGatewayChain = crlPem.then((crl) =>
+    gatewayInstalled && crl.ok && crl.value !== undefined
+      ? readLocalGatewayChain(client, opts.remoteTimeoutMs)
+      : undefined,
+  );
   const denied = fetched(async () => {
     const linked = await links;
     const secrets = linked.ok ? linked.value.map((l) => l.link.spec.clusterCredentialsSecret) : [];
@@ -394,6 +436,7 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     anchorPem: await anchorPem,
     issuerPem: await issuerPem,
     crlPem: await crlPem,
+    ...(await localGatewayChain.then((chain) => (chain ? { localGatewayChain: chain } : {}))),
     deniedPermissions: await denied,
     controllerMayCreateNamespaces: await createNamespaces,
     gatewayListeners: await gatewayListeners,

@@ -168,6 +168,12 @@ export interface CheckFacts {
   issuerPem: Fetched<string>;
   /** The CRL bundle the gateways load; undefined value: no isthmus-crl ConfigMap (nothing revoked). */
   crlPem: Fetched<string | undefined>;
+  /**
+   * The chain this cluster's own gateway presents to its peers, from a handshake with its Service's
+   * LoadBalancer address (what peers dial), as remote gateways' chains are read. Absent: not read
+   * (no gateway, or no CRL that could revoke it).
+   */
+  localGatewayChain?: PeerChain;
   /** The Deployments in isthmus-system. */
   deployments: Fetched<DeploymentFacts[]>;
   /** What the API server denies of the installed grants (SubjectAccessReview per permission). */

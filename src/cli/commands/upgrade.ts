@@ -4,6 +4,7 @@ import { addInstallFlags, repeatable } from '../install/install-flags.js';
 
 interface UpgradeFlags extends KubeFlags {
   unset?: string[];
+  replaceTrustAnchor?: boolean;
 }
 
 export function registerUpgrade(program: Command): void {
@@ -19,6 +20,10 @@ export function registerUpgrade(program: Command): void {
             '--unset <flag>',
             'drop a recorded flag, so its default applies again (e.g. --unset ha), repeatable',
             repeatable,
+          )
+          .option(
+            '--replace-trust-anchor',
+            'let --trust-anchor replace the installed anchor outright, keeping none of its anchors (a single cluster, or every cluster at once); without it that is refused, since every cluster still on the old anchor would refuse this one: rotate in steps instead, with a bundle of both anchors first (README, "Rotating the trust anchor")',
           ),
         { clusterNameRequired: false },
       ),
@@ -28,7 +33,9 @@ export function registerUpgrade(program: Command): void {
     const { printInstall } = await import('../install/print-install.js');
     const client = await kubeClientFromFlags(flags);
     try {
-      const { options, notes } = await runUpgrade(client, cmd, flags.unset ?? []);
+      const { options, notes } = await runUpgrade(client, cmd, flags.unset ?? [], {
+        replaceTrustAnchor: flags.replaceTrustAnchor === true,
+      });
       for (const note of notes) process.stderr.write(`note: ${note}\n`);
       printInstall(options);
     } finally {

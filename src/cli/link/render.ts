@@ -20,6 +20,7 @@ import {
 } from '../../kube/keys.js';
 import type { Link, V1Namespace, V1Secret, V1Service } from '../../kube/types.js';
 import { parseLinkSpec } from '../../mirror/link-config.js';
+import { remoteIdentity } from '../../mirror/remote-identity.js';
 import { LINK_LABEL } from '../install/options.js';
 import { linkCredentialsAccess } from '../install/rbac.js';
 import { toYamlStream } from '../install/render.js';
@@ -144,11 +145,13 @@ export function checkRemoteClusterName(
   context: string,
   cluster: string,
 ): string | undefined {
-  if (namespace === 'forbidden') {
+  // The controller checks every connection by the same rule (src/mirror/remote-identity.ts).
+  const identity = remoteIdentity(namespace, cluster);
+  if (identity.verdict === 'unknown' && identity.why === 'forbidden') {
     return `could not read namespace ${SYSTEM_NAMESPACE} behind context ${JSON.stringify(context)} (forbidden), so --cluster-name ${cluster} was not checked against the name the remote was installed with`;
   }
-  const installed = namespace?.metadata?.labels?.[INSTALL_CLUSTER_NAME_LABEL];
-  if (installed === undefined || installed === cluster) return undefined;
+  if (identity.verdict !== 'mismatch') return undefined;
+  const { installed } = identity;
   throw new IsthmusError(
     'LINK_INVALID',
     `the cluster behind context ${JSON.stringify(context)} is installed as ${JSON.stringify(installed)} ` +

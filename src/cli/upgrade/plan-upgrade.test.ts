@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { deleteCommands, newerVersion, upgradeFlags, upgradeNotes } from './plan-upgrade.js';
+import { createTrustAnchor } from '../../identity/ca.js';
+import { foreignTestPki, testPki } from '../../identity/testing.js';
+import {
+  anchorReplacement,
+  deleteCommands,
+  newerVersion,
+  upgradeFlags,
+  upgradeNotes,
+} from './plan-upgrade.js';
 
 const KNOWN = new Map([
   ['cluster-name', 'value'],
@@ -81,5 +89,60 @@ describe('upgradeNotes', () => {
       'kubectl delete -n isthmus-system configmap/a deployment.apps/c',
       'kubectl delete clusterrole.rbac.authorization.k8s.io/b',
     ]);
+  });
+});
+
+describe('anchorReplacement', () => {
+  // Same subject, another key: `isthmus certs new-anchor` keeps the name of the anchor it replaces.
+  const old = () => testPki().anchor.certPem;
+  const next = () => foreignTestPki().anchor.certPem;
+  const bundle = () => next() + old();
+  type Row = [string, () => string | undefined, () => string | undefined, boolean, RegExp | undefined];
+  const REFUSED =
+    /^--trust-anchor c2\/ca\.crt \(serial [0-9A-F]+\) keeps none of the trust anchors installed in this cluster \(serial [0-9A-F]+\): every cluster still on the installed anchor would refuse this cluster's gateway, and this one theirs\. Rotate the anchor in the steps of the README's "Rotating the trust anchor": first upgrade every cluster with a bundle of both anchors .* add --replace-trust-anchor$/;
+
+  it.each<Row>([
+    ['the same anchor again', old, old, false, undefined],
+    ['step 1: a bundle of the installed anchor and the new one', old, bundle, false, undefined],
+    ['step 2: the bundle again', bundle, bundle, false, undefined],
+    ['step 3: the new anchor alone, once the bundle is installed', bundle, next, false, undefined],
+    ['no --trust-anchor: the installed one stays', old, () => undefined, false, undefined],
+    ['nothing installed (or unreadable): nothing to compare with', () => undefined, next, false, undefined],
+    ['an installed anchor that is no PEM: the anchor checks say so', () => 'garbage', next, false, undefined],
+  ])('allows %s', (_, installed, given, replace) => {
+    expect(
+      anchorReplacement({ installedPem: installed(), givenPem: given(), givenFile: 'c2/ca.crt', replace }),
+    ).toBeUndefined();
+  });
+
+  it.each<Row>([
+    ['a new anchor alone over the old one: the steps skipped', old, next, false, REFUSED],
+    ['the old anchor alone back over the new one', next, old, false, REFUSED],
+    [
+      '--replace-trust-anchor without --trust-anchor',
+      old,
+      () => undefined,
+      true,
+      /^--replace-trust-anchor goes with --trust-anchor/,
+    ],
+  ])('refuses %s', (_, installed, given, replace, message) => {
+    expect(() =>
+      anchorReplacement({ installedPem: installed(), givenPem: given(), givenFile: 'c2/ca.crt', replace }),
+    ).toThrow(message);
+  });
+
+  it('names every anchor of a bundle it refuses to drop', () => {
+    const third = createTrustAnchor({ trustDomain: 'cluster.local', keyBits: 2048 }).certPem;
+    expect(() => anchorReplacement({ installedPem: bundle(), givenPem: third, replace: false })).toThrow(
+      /^--trust-anchor \(serial [0-9A-F]+\) keeps none of the trust anchors installed in this cluster \(serials [0-9A-F]+, [0-9A-F]+\)/,
+    );
+  });
+
+  it('takes a swap with --replace-trust-anchor, and says what it does to the other clusters', () => {
+    expect(anchorReplacement({ installedPem: old(), givenPem: next(), replace: true })).toMatch(
+      /^--replace-trust-anchor: the trust anchor is replaced outright \(serial [0-9A-F]+ → serial [0-9A-F]+\): every cluster still on the old anchor refuses this cluster's gateway, and this one theirs, until it is upgraded to the new anchor too$/,
+    );
+    // Where an anchor is kept, the flag changes nothing and says nothing.
+    expect(anchorReplacement({ installedPem: old(), givenPem: bundle(), replace: true })).toBeUndefined();
   });
 });

@@ -3,7 +3,9 @@
  * recorded ones, replaced by those given, minus `--unset`), what it tells the user about the
  * change, and what `kubectl apply` will leave behind that the new install no longer has.
  */
+import { X509Certificate } from 'node:crypto';
 import { IsthmusError } from '../../errors.js';
+import { splitPem } from '../../identity/pem.js';
 import { imageVersion } from '../install/image-version.js';
 import {
   FILE_FLAGS,
@@ -44,6 +46,66 @@ export function upgradeFlags(
   if (problems.length > 0) throw usage(problems.join('; '));
   return mergeFlags(record.flags, given, unset);
 }
+
+/** `--trust-anchor` as upgrade weighs it against the anchor (bundle) the cluster holds. */
+export interface AnchorChange {
+  /** ca.crt of the isthmus-trust-anchor ConfigMap; undefined: none, or it could not be read. */
+  installedPem: string | undefined;
+  /** The `--trust-anchor` file's bundle; undefined: not given (the cluster's anchor stays). */
+  givenPem: string | undefined;
+  /** The file, as the message names it. */
+  givenFile?: string;
+  /** `--replace-trust-anchor`: a swap that keeps none of the installed anchors is meant. */
+  replace: boolean;
+}
+
+/**
+ * Whether a new trust anchor (bundle) may be applied: refused (USAGE) when it keeps none of the
+ * anchors installed here, unless `--replace-trust-anchor` says that is meant. Every other cluster
+ * still trusts only the installed anchor, so it would refuse this cluster's gateway, and this one
+ * theirs: the rotation's steps (README, "Rotating the trust anchor") keep an anchor in common at each
+ * step, first a bundle of both. An anchor is kept when the new bundle has one of the same subject and
+ * key (a chain verifies under either). Returns the note for a swap that is meant; undefined when
+ * there is nothing to say. Nothing installed (or unreadable) leaves nothing to compare with.
+ */
+export function anchorReplacement(change: AnchorChange): string | undefined {
+  const { installedPem, givenPem, replace } = change;
+  if (givenPem === undefined) {
+    if (replace)
+      throw usage(
+        '--replace-trust-anchor goes with --trust-anchor (the anchor that replaces the one installed)',
+      );
+    return undefined;
+  }
+  const installed = installedPem === undefined ? [] : anchorsOf(installedPem);
+  const given = anchorsOf(givenPem);
+  if (installed.length === 0 || given.length === 0) return undefined;
+  const kept = new Set(given.map(anchorKey));
+  if (installed.some((a) => kept.has(anchorKey(a)))) return undefined;
+  const serials = (certs: X509Certificate[]) =>
+    `serial${certs.length > 1 ? 's' : ''} ${certs.map((a) => a.serialNumber).join(', ')}`;
+  const [before, after] = [serials(installed), serials(given)];
+  if (!replace) {
+    const file = change.givenFile ? ` ${change.givenFile}` : '';
+    throw usage(
+      `--trust-anchor${file} (${after}) keeps none of the trust anchors installed in this cluster (${before}): every cluster still on the installed anchor would refuse this cluster's gateway, and this one theirs. Rotate the anchor in the steps of the README's "Rotating the trust anchor": first upgrade every cluster with a bundle of both anchors (ca-bundle.crt, from isthmus certs new-anchor) and its current issuer, then with the bundle and the new issuer, and only then with the new anchor alone. To replace the anchor at once anyway (a single cluster, or every cluster together), add --replace-trust-anchor`,
+    );
+  }
+  return `--replace-trust-anchor: the trust anchor is replaced outright (${before} → ${after}): every cluster still on the old anchor refuses this cluster's gateway, and this one theirs, until it is upgraded to the new anchor too`;
+}
+
+/** The certificates of a PEM bundle; none when it cannot be parsed (the anchor checks say why). */
+function anchorsOf(pem: string): X509Certificate[] {
+  try {
+    return splitPem(pem).map((c) => new X509Certificate(c));
+  } catch {
+    return [];
+  }
+}
+
+/** What a chain verifies under: an anchor's subject and key, whatever else its certificate says. */
+const anchorKey = (a: X509Certificate) =>
+  `${a.subject}\n${a.publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`;
 
 /** The lines upgrade prints on stderr before the manifests: versions, flag changes, leftovers. */
 export function upgradeNotes(

@@ -31,11 +31,17 @@ import {
 } from '../install/install-record.js';
 import type { InstallOptions } from '../install/options.js';
 import { installManifests } from '../install/render.js';
-import { unsetName, upgradeFlags, upgradeNotes } from './plan-upgrade.js';
+import { anchorReplacement, unsetName, upgradeFlags, upgradeNotes } from './plan-upgrade.js';
 
 export interface UpgradeResult {
   options: InstallOptions;
   notes: string[];
+}
+
+/** Upgrade's own switches (not install flags: never recorded). */
+export interface UpgradeSwitches {
+  /** `--replace-trust-anchor`: a `--trust-anchor` that keeps none of the installed anchors is meant. */
+  replaceTrustAnchor?: boolean;
 }
 
 async function readRecord(client: KubeClient, dropping: readonly string[]): Promise<InstallRecord> {
@@ -111,17 +117,28 @@ async function clusterIssuer(client: KubeClient): Promise<KeyPairPem> {
 async function upgradeCertificates(
   client: KubeClient,
   flags: InstallFlags,
+  switches: UpgradeSwitches,
 ): Promise<{ anchorPem?: string; issuer?: KeyPairPem; notes: string[] }> {
   if (flags.gateway === false) return { notes: [] };
+  const replace = switches.replaceTrustAnchor === true;
   const notes: string[] = [];
   const inForce = (read: () => Promise<string | undefined>) => read().catch(() => undefined);
   let anchorPem: string;
   if (flags.trustAnchor) {
     anchorPem = await loadAnchorBundle(flags.trustAnchor);
     const before = await inForce(async () => clusterAnchorPem(client));
+    // Before the issuer: a swap skipping the rotation's steps is refused whatever issuer comes with it.
+    const swap = anchorReplacement({
+      installedPem: before,
+      givenPem: anchorPem,
+      givenFile: flags.trustAnchor,
+      replace,
+    });
     if (before !== undefined && serials(before) !== serials(anchorPem))
       notes.push(`the trust anchor changes: ${serials(before)} → ${serials(anchorPem)} (serials)`);
+    if (swap) notes.push(swap);
   } else {
+    anchorReplacement({ installedPem: undefined, givenPem: undefined, replace });
     anchorPem = await clusterAnchor(client);
   }
   if (flags.externalIssuer || flags.issuerCert || flags.issuerKey) {
@@ -179,6 +196,7 @@ export async function runUpgrade(
   client: KubeClient,
   cmd: Command,
   unset: readonly string[],
+  switches: UpgradeSwitches = {},
 ): Promise<UpgradeResult> {
   const dropping = unset.map(unsetName);
   const record = await readRecord(client, dropping);
@@ -191,7 +209,7 @@ export async function runUpgrade(
     issuerCert: given.issuerCert,
     issuerKey: given.issuerKey,
   } as InstallFlags;
-  const { anchorPem, issuer, notes: certNotes } = await upgradeCertificates(client, full);
+  const { anchorPem, issuer, notes: certNotes } = await upgradeCertificates(client, full, switches);
   const options: InstallOptions = {
     ...withUnsetHint(() => installOptionsFromFlags(full, anchorPem, issuer)),
     recordedFlags: flags,

@@ -91,6 +91,28 @@ function createWestCrl(serials: string[]): string {
     crlNumber: 1n,
   });
 }
+/** East's issuer's CRL revoking `serials`, in a bundle as `certs revoke --cluster east` writes it. */
+function eastCrl(serials: string[]): string {
+  const issuer = testPki().issuers.east;
+  return (
+    issuer.certPem +
+    createCrl({
+      issuerCertPem: issuer.certPem,
+      issuerKeyPem: issuer.keyPem,
+      revoked: serials.map((serial) => ({ serial, revokedAt: new Date(), reason: 'keyCompromise' as const })),
+      crlNumber: 1n,
+    })
+  );
+}
+/** This cluster's (east's) gateway chain, as its LoadBalancer address presents it. */
+const eastChain = () => splitPem(testGatewayCertificate('east').chainPem);
+const eastSerial = () => new X509Certificate(eastChain()[0]!).serialNumber;
+/** East's own gateway certificate revoked, as `certs revoke --cluster east --cert leaked.crt` does. */
+function ownGatewayRevoked(f: CheckFacts): void {
+  f.localCluster = 'east';
+  f.localGatewayChain = { ok: true, address: '10.0.0.9:4143', chainPem: eastChain() };
+  f.crlPem = { ok: true, value: eastCrl([eastSerial()]) };
+}
 /** ca.crt during a rotation: the new anchor (here the "foreign" PKI's) and the old one. */
 const anchorBundle = foreignTestPki().anchor.certPem + testPki().anchor.certPem;
 const westCrl = (serials: string[]) => testPki().issuers.west.certPem + createWestCrl(serials);
@@ -730,6 +752,49 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /^Link west: gateway 10\.0\.0\.7:4143 is revoked here \(issuer "CN=identity\.west\.cluster\.local" \(serial [0-9A-F]+\) is revoked by the trust anchor's CRL \(keyCompromise[^\n]*$/,
       ],
       [
+        "this cluster's own gateway certificate revoked: named with its serial, and how to give it a new one",
+        ownGatewayRevoked,
+        'fail',
+        /^this cluster's gateway certificate \(serial [0-9A-F]+, presented at 10\.0\.0\.9:4143\) is revoked \(certificate serial [0-9A-F]+ is revoked by its issuer's CRL \(keyCompromise, since [^)]+\)\): every gateway that loads this CRL refuses this cluster's gateway; give it a new certificate: kubectl -n isthmus-system rollout restart deployment\/isthmus-gateway$/,
+      ],
+      [
+        "this cluster's gateway presents a leaf of a revoked issuer it no longer holds: a restart gets it one of the issuer in force",
+        (f) => {
+          f.localGatewayChain = { ok: true, address: '10.0.0.9:4143', chainPem: eastChain() };
+          f.issuerPem = { ok: true, value: foreignTestPki().issuers.east.certPem }; // renewed since
+          f.crlPem = { ok: true, value: anchorCrl([testPki().issuers.east]) };
+        },
+        'fail',
+        /^this cluster's gateway certificate \(serial [0-9A-F]+, presented at 10\.0\.0\.9:4143\) is revoked \(issuer "CN=identity\.east\.cluster\.local" \(serial [0-9A-F]+\) is revoked by the trust anchor's CRL[^\n]*rollout restart deployment\/isthmus-gateway$/,
+      ],
+      [
+        "this cluster's issuer revoked, its gateway's chain too: the issuer is named, once",
+        (f) => {
+          f.localGatewayChain = { ok: true, address: '10.0.0.9:4143', chainPem: eastChain() };
+          f.crlPem = { ok: true, value: anchorCrl([testPki().issuers.east]) };
+        },
+        'fail',
+        /^this cluster's issuer "CN=identity\.east\.cluster\.local" is revoked [^\n]*$/,
+      ],
+      [
+        "the CRL revoking another certificate than this cluster's gateway's",
+        (f) => {
+          f.localGatewayChain = { ok: true, address: '10.0.0.9:4143', chainPem: eastChain() };
+          f.crlPem = { ok: true, value: eastCrl(['01']) };
+        },
+        'ok',
+        null,
+      ],
+      [
+        "this cluster's gateway not reachable from here: nothing to judge, nothing said",
+        (f) => {
+          f.localGatewayChain = { ok: false, address: '10.0.0.9:4143', error: 'ETIMEDOUT' };
+          f.crlPem = { ok: true, value: eastCrl([eastSerial()]) };
+        },
+        'ok',
+        null,
+      ],
+      [
         "the anchor's CRL revoking no issuer",
         (f) => {
           f.crlPem = { ok: true, value: anchorCrl([]) };
@@ -951,6 +1016,20 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         },
         'fail',
         /^(?![\s\S]*can reach its port)Link west: gateway 10\.0\.0\.7:4143 is not alive \(socket hang up\); this cluster's issuer is revoked \(see "no linked gateway is revoked"\), and gateways that load the same CRL refuse this cluster's gateway: renew this cluster's issuer first$/,
+      ],
+      [
+        "probe failed while this cluster's own gateway certificate is revoked: the peers refuse it, not a network problem",
+        (f) => {
+          ownGatewayRevoked(f);
+          links(f)[0]!.link = link('west', {
+            conditions: [
+              HEALTHY_CONDITIONS[0]!,
+              probeFailed('gateway 10.0.0.7:4143 unreachable: connection closed during setup'),
+            ],
+          });
+        },
+        'fail',
+        /^(?![\s\S]*can reach its port)Link west: gateway 10\.0\.0\.7:4143 is not alive \(unreachable: connection closed during setup\); this cluster's gateway certificate \(serial [0-9A-F]+\) is revoked \(see "no linked gateway is revoked"\), and gateways that load the same CRL refuse it: give it a new one \(kubectl -n isthmus-system rollout restart deployment\/isthmus-gateway\)$/,
       ],
       [
         "probe failed while this cluster's gateway is not available: the probe goes through it, so it is named, with why",
@@ -1203,6 +1282,12 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /^test\/podinfo-west: remote gateway 10\.0\.0\.8:4143 .* \(the gateways; until then it is served as before\)$/,
       ],
       [
+        'a mirror refused because its cluster’s only Link was made invalid by hand: fix the Link, never delete the mirror',
+        (f) => invalidatedByHand(f, false),
+        'fail',
+        /^(?![\s\S]*delete)test\/podinfo-west: remote gateway 127\.0\.141\.2:4143 is not one the Link to cluster "west" names .*: refused by the gateways; the Link west to cluster "west" is invalid: fix the Link \(see "every Link is valid"\); the mirror is the controller's, keep it$/,
+      ],
+      [
         'a pod that does not answer',
         (f) => {
           f.gatewayListeners = {
@@ -1287,6 +1372,87 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         },
         'fail',
         /^aaa\/x: its remote gateway 10\.96\.0\.1:443 is not one the Link to cluster "west" names .*delete it \(`kubectl -n aaa delete svc x`\)$/,
+      ],
+      [
+        'a Link made invalid by hand, the gateways still serving the mirror: fix the Link, never delete the mirror',
+        (f) => invalidatedByHand(f, true),
+        'warn',
+        /^(?![\s\S]*delete)test\/podinfo-west: the Link west to cluster "west" is invalid \(gatewayAddress: "127\.0\.141\.2:4143" is neither an IP address nor a DNS name: give the address alone, and its port in gatewayPort\), so it names no gateway for the mirror's routes \(to 127\.0\.141\.2:4143\): fix the Link \(see "every Link is valid"\); the mirror is the controller's, keep it; the gateways still serve its last admitted routes \(\/routes: kept\)$/,
+      ],
+      [
+        'a Link made invalid by hand, its mirror no longer served (a gateway restarted since): fix the Link, still no delete',
+        (f) => invalidatedByHand(f, false),
+        'fail',
+        /^(?![\s\S]*delete)test\/podinfo-west: the Link west to cluster "west" is invalid \(gatewayAddress: .*\): fix the Link \(see "every Link is valid"\); the mirror is the controller's, keep it; until then the gateways refuse its routes$/,
+      ],
+      [
+        'a Link made invalid by hand, one gateway pod of two still serving the mirror: it is named',
+        (f) => {
+          invalidatedByHand(f, true);
+          const [keeping] = f.gatewayListeners.ok ? f.gatewayListeners.value : [];
+          f.gatewayListeners = {
+            ok: true,
+            value: [
+              keeping!,
+              {
+                pod: 'isthmus-gateway-b',
+                ready: true,
+                ports: [],
+                refused: [{ mirror: 'test/podinfo-west', reason: 'not named' }],
+              },
+            ],
+          };
+        },
+        'fail',
+        /^(?![\s\S]*delete)test\/podinfo-west: the Link west .* keep it; only isthmus-gateway-a still serves its last admitted routes \(\/routes: kept\), the other gateways refuse them$/,
+      ],
+      [
+        'a Link made invalid by hand, no gateway pod answering: nothing said of what they serve',
+        (f) => {
+          invalidatedByHand(f, true);
+          f.gatewayListeners = { ok: false, error: '403 Forbidden' };
+        },
+        'fail',
+        /^(?![\s\S]*delete)test\/podinfo-west: the Link west .*; the mirror is the controller's, keep it$/,
+      ],
+      [
+        'a Link invalid to the check before the controller says so: the spec is quoted',
+        (f) => {
+          invalidatedByHand(f, false);
+          links(f)[0]!.link = link('west', { spec: { gatewayAddress: '127.0.141.2:4143' } });
+        },
+        'fail',
+        /^(?![\s\S]*delete)test\/podinfo-west: the Link west to cluster "west" is invalid \(gatewayAddress: "127\.0\.141\.2:4143" is neither an IP address nor a DNS name: give the address alone, and its port in gatewayPort\), .*fix the Link/,
+      ],
+      [
+        'a forged mirror beside a valid Link to its cluster and an invalid duplicate: still no mirror',
+        (f) => {
+          f.links = {
+            ok: true,
+            value: [
+              linkFacts(link('west')),
+              linkFacts(
+                link('west-old', {
+                  spec: { targetClusterName: 'west' },
+                  conditions: [
+                    {
+                      type: 'Ready',
+                      status: 'False',
+                      reason: 'LinkInvalid',
+                      message: 'targetClusterName west is already linked by Link isthmus-system/west',
+                    },
+                  ],
+                }),
+              ),
+            ],
+          };
+          f.mirrors = {
+            ok: true,
+            value: [{ ...mirror('x'), namespace: 'aaa', remoteGateway: '10.96.0.1:443' }],
+          };
+        },
+        'fail',
+        /^aaa\/x: its remote gateway 10\.96\.0\.1:443 is not one the Link to cluster "west" names .*delete it/,
       ],
       [
         'the remote gateway in the Link’s status (the remote LoadBalancer it follows), IPv6 bracketed',
@@ -1920,6 +2086,38 @@ describe('expiryVerdict', () => {
 });
 
 /** One ready gateway pod listening on 20000 that refused `claim` (its `/routes`). */
+/**
+ * `kubectl patch link west` with a port inside gatewayAddress: the controller marks the Link
+ * invalid, and the mirror it wrote (remote gateway 127.0.141.2:4143) is named by no valid Link;
+ * `kept`: the gateways still serve its last admitted routes, as their /routes says.
+ */
+function invalidatedByHand(f: CheckFacts, kept: boolean): void {
+  links(f)[0]!.link = link('west', {
+    spec: { gatewayAddress: '127.0.141.2:4143' },
+    conditions: [
+      {
+        type: 'Ready',
+        status: 'False',
+        reason: 'LinkInvalid',
+        message:
+          'gatewayAddress: "127.0.141.2:4143" is neither an IP address nor a DNS name: give the address alone, and its port in gatewayPort',
+      },
+    ],
+  });
+  f.mirrors = { ok: true, value: [{ ...mirror('podinfo-west'), remoteGateway: '127.0.141.2:4143' }] };
+  const reason =
+    'remote gateway 127.0.141.2:4143 is not one the Link to cluster "west" names (spec.gatewayAddress and gatewayPort, or status.gatewayAddresses)';
+  f.gatewayListeners = refusing(
+    kept
+      ? {
+          mirror: 'test/podinfo-west',
+          reason: `${reason}; its last admitted routes (to 127.0.141.2:4143) serve until the Link names it`,
+          kept: true,
+        }
+      : { mirror: 'test/podinfo-west', reason },
+  );
+}
+
 function refusing(claim: RefusedClaim): CheckFacts['gatewayListeners'] {
   return { ok: true, value: [{ pod: 'isthmus-gateway-a', ready: true, ports: [20000], refused: [claim] }] };
 }

@@ -9,9 +9,11 @@
  * mirror that claims a port another mirror holds, a gateway its cluster's Link does not name, a port
  * outside the range, a cluster without a Link. Anyone who may create a Service can make such a
  * claim, so each one fails, naming the Service; a mirror whose remote gateway is changing (its last
- * admitted routes still serve) only warns.
+ * admitted routes still serve) only warns. A mirror of a cluster whose only Link is invalid is
+ * refused because of the Link, which is what the hint says to fix.
  */
-import type { CheckFacts, CheckResult, GatewayListeners } from '../types.js';
+import { type CheckFacts, type CheckResult, type GatewayListeners, linkLabel } from '../types.js';
+import { onlyInvalidLink } from './mirrors.js';
 import { resultOf, unreadable, withoutGateway } from './result.js';
 
 const WHAT = "the gateways listen on every mirror's egress ports";
@@ -42,7 +44,7 @@ export function checkGatewayListeners(facts: CheckFacts): CheckResult {
   }
   const failures: string[] = [];
   const warnings: string[] = [];
-  refusals(pods, failures, warnings);
+  refusals(pods, failures, warnings, (mirror) => invalidLinkOf(facts, mirror));
   for (const pod of pods) {
     if (pod.ports === undefined) {
       warnings.push(`${pod.pod}: cannot read its listeners (/routes on the admin port): ${pod.error ?? ''}`);
@@ -62,23 +64,40 @@ export function checkGatewayListeners(facts: CheckFacts): CheckResult {
   return resultOf(WHAT, failures, warnings);
 }
 
+/** For a mirror (`namespace/name`) whose cluster has only an invalid Link: what to fix instead. */
+function invalidLinkOf(facts: CheckFacts, mirror: string): string | undefined {
+  if (!facts.mirrors.ok || !facts.links.ok) return undefined;
+  const m = facts.mirrors.value.find((x) => `${x.namespace}/${x.name}` === mirror);
+  if (m === undefined) return undefined;
+  const links = facts.links.value.map((l) => l.link);
+  const invalid = onlyInvalidLink(links, m.cluster, facts.gatewayInstalled);
+  return invalid
+    ? `the Link ${linkLabel(invalid.link)} to cluster "${m.cluster}" is invalid: fix the Link (see "every Link is valid"); the mirror is the controller's, keep it`
+    : undefined;
+}
+
 /** Each refused claim once (every pod refuses it alike), with the pods that refuse it. */
-function refusals(pods: readonly GatewayListeners[], failures: string[], warnings: string[]): void {
-  const seen = new Map<string, { kept: boolean; pods: string[] }>();
+function refusals(
+  pods: readonly GatewayListeners[],
+  failures: string[],
+  warnings: string[],
+  invalidLink: (mirror: string) => string | undefined,
+): void {
+  const seen = new Map<string, { mirror: string; kept: boolean; pods: string[] }>();
   for (const pod of pods) {
     for (const r of pod.refused ?? []) {
       const text = `${r.mirror}${r.port === undefined ? '' : ` (egress port ${r.port})`}: ${r.reason}`;
-      const entry = seen.get(text) ?? { kept: r.kept === true, pods: [] };
+      const entry = seen.get(text) ?? { mirror: r.mirror, kept: r.kept === true, pods: [] };
       entry.pods.push(pod.pod);
       seen.set(text, entry);
     }
   }
-  for (const [text, { kept, pods: by }] of seen) {
+  for (const [text, { mirror, kept, pods: by }] of seen) {
     const who = by.length === pods.length ? 'the gateways' : by.join(', ');
     if (kept) warnings.push(`${text} (${who}; until then it is served as before)`);
     else
       failures.push(
-        `${text}: refused by ${who}; if the controller did not write it for a Link, it is no mirror: delete it`,
+        `${text}: refused by ${who}; ${invalidLink(mirror) ?? 'if the controller did not write it for a Link, it is no mirror: delete it'}`,
       );
   }
 }

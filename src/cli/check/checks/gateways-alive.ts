@@ -5,7 +5,8 @@
  * available every probe fails whatever the remote does: the hint then names our gateway and why
  * (the Deployments check's facts). Otherwise the CRL bundle may explain it: a gateway revoked here
  * is refused by ours, and a revoked issuer of this cluster gets ours refused by every gateway that
- * loads the same bundle. The hint then points at the revocation, not at the network.
+ * loads the same bundle, and so does a revoked certificate of our gateway's own. The hint then
+ * points at the revocation, not at the network.
  */
 import { hostPort } from '../../../host-port.js';
 import { parseLinkSpec } from '../../../mirror/link-config.js';
@@ -20,7 +21,7 @@ import {
 } from '../types.js';
 import { DEPLOYMENTS_CHECK, notAvailable } from './deployments.js';
 import { resultOf, unreadable } from './result.js';
-import { REVOCATION_CHECK, revocationsOf } from './revocation.js';
+import { RESTART_GATEWAY, REVOCATION_CHECK, revocationsOf } from './revocation.js';
 
 const WHAT = 'remote gateways are alive';
 
@@ -53,7 +54,9 @@ export function checkGatewaysAlive(facts: CheckFacts): CheckResult {
           ? `its certificate is revoked here (${gatewayRevoked}), so this cluster's gateway refuses it: ${name} needs a gateway certificate from an issuer that is not revoked (see ${REVOCATION_CHECK})`
           : revoked?.issuer
             ? `this cluster's issuer is revoked (see ${REVOCATION_CHECK}), and gateways that load the same CRL refuse this cluster's gateway: renew this cluster's issuer first`
-            : `check that the ${name} gateway runs and that this cluster's gateway can reach its port`);
+            : revoked?.gateway
+              ? `this cluster's gateway certificate (serial ${revoked.gateway.serial}) is revoked (see ${REVOCATION_CHECK}), and gateways that load the same CRL refuse it: give it a new one (${RESTART_GATEWAY})`
+              : `check that the ${name} gateway runs and that this cluster's gateway can reach its port`);
       failures.push(
         `Link ${name}: gateway ${gw} is not alive (${withoutAddress(alive.message) || alive.reason}); ${why}`,
       );

@@ -3,6 +3,8 @@
  * (src/mirror/link-status.ts: Ready/LinkInvalid, per-service reasons) plus our own reading of the
  * spec, so an invalid Link is caught even when no controller has looked at it yet.
  */
+
+import type { Link } from '../../../kube/types.js';
 import {
   GATEWAY_REFUSES_NOTE,
   parseLinkSpec,
@@ -12,6 +14,8 @@ import { type CheckFacts, type CheckResult, condition, linkLabel, rejectedByCont
 import { resultOf, unreadable } from './result.js';
 
 const VALID = 'every Link is valid';
+/** The controller's Ready reason when the credentials reach a cluster installed under another name. */
+const REMOTE_CLUSTER_MISMATCH = 'RemoteClusterMismatch';
 const EXPORTS = 'every exported service is mirrored';
 
 export function checkLinksValid(facts: CheckFacts): CheckResult {
@@ -30,6 +34,8 @@ export function checkLinksValid(facts: CheckFacts): CheckResult {
       failures.push(`Link ${name}: invalid spec: ${parsed.reason}; fix it and re-apply`);
     } else if (rejectedByController(link)) {
       failures.push(`Link ${name}: the controller rejects it: ${ready?.message ?? ''}`);
+    } else if (ready?.status === 'False' && ready.reason === REMOTE_CLUSTER_MISMATCH) {
+      failures.push(mismatchHint(name, parsed.config.clusterName, link, ready.message ?? ''));
     } else if (!ready) {
       warnings.push(`Link ${name}: no status yet: is isthmus-controller running?`);
     }
@@ -47,6 +53,19 @@ export function checkLinksValid(facts: CheckFacts): CheckResult {
     }
   }
   return resultOf(VALID, failures, warnings);
+}
+
+/**
+ * The credentials reach another cluster (src/mirror/remote-identity.ts): the controller mirrors
+ * nothing of it and keeps its mirrors as they are. Either side may be the wrong one.
+ */
+function mismatchHint(name: string, cluster: string, link: Link, message: string): string {
+  const secret = `${link.metadata?.namespace ?? ''}/${link.spec?.clusterCredentialsSecret ?? ''}`;
+  return (
+    `Link ${name}: ${message}. If the Link names the right cluster, the Secret is another cluster's: ` +
+    `re-create ${secret} with \`isthmus link --context <${cluster}> --cluster-name ${cluster} <the Link's other flags> | kubectl apply -f -\`; ` +
+    `if the Secret reaches the right cluster, set spec.targetClusterName to the name it was installed with`
+  );
 }
 
 /** Services a Link selects but could not mirror (MissingNamespace, Conflict, ...): warnings. */

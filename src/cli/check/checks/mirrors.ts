@@ -3,12 +3,16 @@
  * and come from a Link that still exists (Linkerd's "all mirror services have endpoints" and
  * "all mirror services are part of a Link"). A Service anyone labels as a mirror is no proof of one:
  * its remote gateway must also be one its cluster's Link names, as the gateway requires before it
- * opens an egress listener for it (src/gateway/watch-mirrors.ts, `admitRoutes`).
+ * opens an egress listener for it (src/gateway/watch-mirrors.ts, `admitRoutes`). A mirror whose
+ * cluster has only an invalid Link (edited by hand, say) is the controller's all the same: the Link
+ * is what to fix, and the gateways keep serving its last admitted routes meanwhile (`kept`).
  */
 
 import { linkedGateways, targetKey } from '../../../gateway/probe-targets.js';
 import { parseHostPort } from '../../../host-port.js';
-import type { CheckFacts, CheckResult } from '../types.js';
+import type { Link } from '../../../kube/types.js';
+import { parseLinkSpec } from '../../../mirror/link-config.js';
+import { type CheckFacts, type CheckResult, condition, linkLabel, rejectedByController } from '../types.js';
 import { resultOf, unreadable } from './result.js';
 
 const ENDPOINTS = 'every mirror service has endpoints';
@@ -45,6 +49,7 @@ export function checkMirrorsOwned(facts: CheckFacts): CheckResult {
   const clusters = new Set(links.map((l) => l.spec?.targetClusterName));
   const gateways = linkedGateways(links);
   const failures: string[] = [];
+  const warnings: string[] = [];
   for (const m of facts.mirrors.value) {
     const key = `${m.namespace}/${m.name}`;
     const remove = `\`kubectl -n ${m.namespace} delete svc ${m.name}\``;
@@ -57,9 +62,57 @@ export function checkMirrorsOwned(facts: CheckFacts): CheckResult {
     if (m.remoteGateway === undefined) continue; // remote discovery: no gateway, no egress port
     const remote = parseHostPort(m.remoteGateway);
     if (remote !== null && gateways.get(targetKey(remote))?.has(m.cluster)) continue;
+    const invalid = onlyInvalidLink(links, m.cluster, facts.gatewayInstalled);
+    if (invalid) {
+      const served = keptBy(facts, key);
+      const text = `${key}: the Link ${linkLabel(invalid.link)} to cluster "${m.cluster}" is invalid (${invalid.why}), so it names no gateway for the mirror's routes (to ${m.remoteGateway}): fix the Link (see "every Link is valid"); the mirror is the controller's, keep it`;
+      if (served === 'all')
+        warnings.push(`${text}; the gateways still serve its last admitted routes (/routes: kept)`);
+      else if (served === 'unknown') failures.push(text);
+      else if (served.length > 0)
+        failures.push(
+          `${text}; only ${served.join(', ')} still serve${served.length === 1 ? 's' : ''} its last admitted routes (/routes: kept), the other gateways refuse them`,
+        );
+      else failures.push(`${text}; until then the gateways refuse its routes`);
+      continue;
+    }
     failures.push(
       `${key}: its remote gateway ${m.remoteGateway} is not one the Link to cluster "${m.cluster}" names (spec.gatewayAddress and gatewayPort, or status.gatewayAddresses), so the gateway refuses its routes; if the controller did not write it, it is no mirror: delete it (${remove})`,
     );
   }
-  return resultOf(OWNED, failures);
+  return resultOf(OWNED, failures, warnings);
+}
+
+/**
+ * The Link to `cluster` with why it is invalid, when every Link to that cluster is (to us or to the
+ * controller, whose LinkInvalid message is quoted): it then names no gateway, and that is the
+ * fault, not the mirror. Undefined while a valid Link to the cluster exists.
+ */
+export function onlyInvalidLink(
+  links: readonly Link[],
+  cluster: string,
+  localGateway: boolean,
+): { link: Link; why: string } | undefined {
+  const toCluster = links.filter((l) => l.spec?.targetClusterName === cluster);
+  let invalid: { link: Link; why: string } | undefined;
+  for (const link of toCluster) {
+    const parsed = parseLinkSpec(link, { localGateway });
+    if (parsed.ok && !rejectedByController(link)) return undefined;
+    const said = rejectedByController(link) ? condition(link, 'Ready')?.message : undefined;
+    invalid ??= { link, why: said || (parsed.ok ? 'LinkInvalid' : parsed.reason) };
+  }
+  return invalid;
+}
+
+/**
+ * The ready gateway pods that still serve a mirror's last admitted routes (their `/routes` lists it
+ * refused but `kept`): 'all' when every ready pod that answered does, 'unknown' when none answered.
+ */
+function keptBy(facts: CheckFacts, mirror: string): string[] | 'all' | 'unknown' {
+  const answered = facts.gatewayListeners.ok
+    ? facts.gatewayListeners.value.filter((p) => p.ready && p.refused !== undefined)
+    : [];
+  if (answered.length === 0) return 'unknown';
+  const keeping = answered.filter((p) => p.refused?.some((r) => r.mirror === mirror && r.kept === true));
+  return keeping.length === answered.length ? 'all' : keeping.map((p) => p.pod);
 }

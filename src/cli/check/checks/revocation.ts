@@ -1,10 +1,11 @@
 /**
  * Does the CRL bundle the gateways load (ConfigMap isthmus-system/isthmus-crl, `isthmus certs
- * revoke`) check out, and does it revoke this cluster's issuer or a linked cluster's gateway? The
- * gateways refuse a bundle they cannot verify (they keep the list in force), and refuse a revoked
- * peer at the handshake, so either explains a Link that is dead although everything else looks
- * right. A revoked issuer of our own is the same from the other side: every gateway that loads the
- * bundle refuses ours.
+ * revoke`) check out, and does it revoke this cluster's issuer, this cluster's gateway or a linked
+ * cluster's gateway? The gateways refuse a bundle they cannot verify (they keep the list in force),
+ * and refuse a revoked peer at the handshake, so either explains a Link that is dead although
+ * everything else looks right. A revoked issuer or gateway certificate of our own is the same from
+ * the other side: every gateway that loads the bundle refuses ours. Our gateway's certificate is
+ * read as the peers see it, from a handshake with its LoadBalancer address (gather.ts).
  */
 import { X509Certificate } from 'node:crypto';
 import { describeError } from '../../../errors.js';
@@ -21,6 +22,11 @@ export const REVOCATION_CHECK = `"${WHAT}"`;
 export interface Revocations {
   /** Why this cluster's issuer is revoked, when it is. */
   issuer?: { subject: string; reason: string };
+  /**
+   * Why the certificate this cluster's gateway presents is revoked, when it is and the issuer in
+   * force is not (a revoked issuer is renewed first, and the restart that follows covers this).
+   */
+  gateway?: { serial: string; address: string; reason: string };
   /** Why each Link's gateway (its presented chain) is revoked, for those that are. */
   gateways: Map<LinkFacts, string>;
 }
@@ -49,8 +55,13 @@ export function checkRevocation(facts: CheckFacts): CheckResult {
       `the gateways refuse the CRL bundle in isthmus-crl (${list}); rebuild it with \`isthmus certs revoke\` from the directory of \`isthmus certs\``,
     ]);
   }
-  const { issuer, gateways } = revocations(list, facts);
+  const { issuer, gateway, gateways } = revocations(list, facts);
   const failures: string[] = [];
+  if (gateway) {
+    failures.push(
+      `this cluster's gateway certificate (serial ${gateway.serial}, presented at ${gateway.address}) is revoked (${gateway.reason}): every gateway that loads this CRL refuses this cluster's gateway; give it a new certificate: ${RESTART_GATEWAY}`,
+    );
+  }
   if (issuer) {
     const cluster = facts.localCluster ?? '<cluster>';
     failures.push(
@@ -84,7 +95,23 @@ function revocations(list: RevocationList, facts: CheckFacts): Revocations {
     const reason = revoked(list, chain.chainPem);
     if (reason) gateways.set(linked, reason);
   }
-  return { ...(facts.issuerPem.ok ? issuerRevocation(list, facts.issuerPem.value) : {}), gateways };
+  const own = facts.issuerPem.ok ? issuerRevocation(list, facts.issuerPem.value) : {};
+  return { ...own, ...(own.issuer ? {} : ownGatewayRevocation(list, facts.localGatewayChain)), gateways };
+}
+
+/** How this cluster's gateways get a new certificate (from identity, at start). */
+export const RESTART_GATEWAY = 'kubectl -n isthmus-system rollout restart deployment/isthmus-gateway';
+
+/** The chain this cluster's gateway presents, judged as its peers judge it. */
+function ownGatewayRevocation(
+  list: RevocationList,
+  chain: CheckFacts['localGatewayChain'],
+): Pick<Revocations, 'gateway'> {
+  if (!chain?.ok || chain.chainPem.length === 0) return {};
+  const reason = revoked(list, chain.chainPem);
+  if (!reason) return {};
+  const serial = new X509Certificate(chain.chainPem[0]!).serialNumber;
+  return { gateway: { serial, address: chain.address, reason } };
 }
 
 /** As the gateways judge a peer: the leaf against its issuer's CRL, the issuer against the anchor's. */

@@ -1,0 +1,103 @@
+/**
+ * `isthmus upgrade --trust-anchor` as a user runs it (the real CLI and kubectl, a strict sandbox):
+ * an anchor that keeps none of the installed ones is refused with nothing on stdout, since every
+ * other cluster would then refuse this one, unless `--replace-trust-anchor` says it is meant; the
+ * rotation's own first step still goes through.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAnchorRotation } from '../../identity/anchor-rotation.js';
+import { writeCertificates } from '../../identity/files.js';
+import { type Sandbox, startSandbox } from '../../sandbox/index.js';
+
+interface Outcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** `file args` with `input` on stdin; its outcome whether it failed or not (60 s deadline). */
+function run(file: string, args: string[], input = ''): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const child = execFile(file, args, { timeout: 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+    child.stdin!.end(input);
+  });
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'isthmus-anchor-swap-'));
+const kubeconfig = join(dir, 'kubeconfig');
+const cert = (...path: string[]) => join(dir, 'certs', ...path);
+const isthmus = (...args: string[]) => run(process.execPath, ['bin/isthmus.mjs', ...args]);
+const upgrade = (...args: string[]) => isthmus('upgrade', '--kubeconfig', kubeconfig, ...args);
+let east: Sandbox;
+
+beforeAll(async () => {
+  east = await startSandbox({ name: 'east' });
+  writeFileSync(kubeconfig, east.kubeconfig());
+  await writeCertificates({ outDir: join(dir, 'certs'), clusters: ['east'], trustDomain: 'cluster.local' });
+  const installed = await isthmus(
+    'install',
+    '--cluster-name',
+    'east',
+    '--trust-anchor',
+    cert('ca.crt'),
+    '--issuer-cert',
+    cert('east', 'issuer.crt'),
+    '--issuer-key',
+    cert('east', 'issuer.key'),
+  );
+  expect(installed.code, installed.stderr).toBe(0);
+  const applied = await run('kubectl', ['--kubeconfig', kubeconfig, 'apply', '-f', '-'], installed.stdout);
+  expect(applied.code, applied.stderr).toBe(0);
+  // certs/ca.crt and certs/east/ are the new anchor's now; the old set is in certs/previous/.
+  await startAnchorRotation({ dir: join(dir, 'certs') });
+});
+
+afterAll(async () => {
+  await east?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('isthmus upgrade --trust-anchor', () => {
+  it('refuses a new anchor that skips the rotation steps, takes it with --replace-trust-anchor, and takes step 1', async () => {
+    const newSet = [
+      '--trust-anchor',
+      cert('ca.crt'),
+      '--issuer-cert',
+      cert('east', 'issuer.crt'),
+      '--issuer-key',
+      cert('east', 'issuer.key'),
+    ];
+    // Each only reads the cluster: side by side (each is a CLI process, most of it start-up).
+    const [swap, replaced, step1, help] = await Promise.all([
+      upgrade(...newSet),
+      upgrade(...newSet, '--replace-trust-anchor'),
+      upgrade(
+        '--trust-anchor',
+        cert('ca-bundle.crt'),
+        '--issuer-cert',
+        cert('previous', 'east', 'issuer.crt'),
+        '--issuer-key',
+        cert('previous', 'east', 'issuer.key'),
+      ),
+      isthmus('upgrade', '--help'),
+    ]);
+    expect(swap).toMatchObject({ code: 1, stdout: '' });
+    expect(swap.stderr).toMatch(
+      /--trust-anchor \S+ca\.crt \(serial [0-9A-F]+\) keeps none of the trust anchors installed in this cluster .*"Rotating the trust anchor".*add --replace-trust-anchor/,
+    );
+    expect(replaced.code, replaced.stderr).toBe(0);
+    expect(replaced.stdout).toContain('name: isthmus-trust-anchor');
+    expect(replaced.stderr).toMatch(/^note: --replace-trust-anchor: the trust anchor is replaced outright/m);
+    expect(step1.code, step1.stderr).toBe(0);
+    expect(step1.stderr).not.toMatch(/replace-trust-anchor/);
+    expect(help.stdout.replace(/\s+/g, ' ')).toMatch(
+      /--replace-trust-anchor let --trust-anchor replace the installed anchor outright, .* \(README, "Rotating the trust anchor"\)/,
+    );
+  });
+});

@@ -1,0 +1,223 @@
+/**
+ * Which cluster a Link's credentials really reach (remote-identity.ts): the controller checks the
+ * remote's install label (`isthmus.dev/cluster-name` on `isthmus-system`) against the Link's
+ * targetClusterName on every connection, as `isthmus link` does before printing a Link. A Secret
+ * mixed up by GitOps, or a mistyped targetClusterName, touches no mirror: the Link says why
+ * (RemoteClusterMismatch), a Warning Event too, and `isthmus check` fails naming what to fix.
+ */
+import { describe, expect, it } from 'vitest';
+import { checkLinksValid } from '../cli/check/checks/index.js';
+import { linkFacts } from '../cli/check/test-builders.js';
+import type { CheckFacts } from '../cli/check/types.js';
+import { updateWithRetry } from '../kube/apply.js';
+import {
+  EGRESS_PORTS_ANNOTATION,
+  INSTALL_CLUSTER_NAME_LABEL,
+  REMOTE_GATEWAY_ANNOTATION,
+  REMOTE_KUBECONFIG_KEY,
+  SYSTEM_NAMESPACE,
+} from '../kube/keys.js';
+import { R } from '../kube/resources.js';
+import type { CoreV1Event, Link, V1Namespace, V1Secret, V1Service } from '../kube/types.js';
+import { ourLabels } from './test-builders.js';
+import {
+  type Cluster,
+  condition,
+  editLinkSpec,
+  exportService,
+  getLink,
+  getService,
+  link,
+  metricValue,
+  mirrorsOf,
+  recordService,
+  waitFor,
+  waitReady,
+  worldPerTest,
+} from './test-harness.js';
+
+const startWorld = worldPerTest();
+
+/** The label `isthmus install --cluster-name` writes on the install namespace. */
+async function installedAs(c: Cluster, name: string): Promise<void> {
+  await updateWithRetry<V1Namespace>(c.client, R.namespaces, undefined, SYSTEM_NAMESPACE, (ns) => ({
+    ...ns,
+    metadata: { ...ns.metadata, labels: { ...ns.metadata?.labels, [INSTALL_CLUSTER_NAME_LABEL]: name } },
+  }));
+}
+
+/** Rewrites a credentials Secret in place with a read-only kubeconfig of `remote` (a GitOps mix-up). */
+async function pointSecretAt(local: Cluster, remote: Cluster, secret: string): Promise<void> {
+  const token = `reader-${Math.random().toString(36).slice(2)}`;
+  remote.sandbox.addToken(token, {
+    username: 'remote-reader',
+    rules: [{ verbs: ['get', 'list', 'watch'], resources: ['services', 'endpointslices', 'namespaces'] }],
+  });
+  await updateWithRetry<V1Secret>(local.client, R.secrets, SYSTEM_NAMESPACE, secret, (s) => ({
+    ...s,
+    data: undefined,
+    stringData: { [REMOTE_KUBECONFIG_KEY]: remote.sandbox.kubeconfig({ token, user: 'remote-reader' }) },
+  }));
+}
+
+async function readyReason(c: Cluster, reason: string): Promise<Link> {
+  return waitFor(
+    async () => {
+      const l = await getLink(c, 'west');
+      return condition(l, 'Ready')?.reason === reason ? l : undefined;
+    },
+    { what: `Ready reason ${reason}` },
+  );
+}
+
+/** What `isthmus check`'s "every Link is valid" says of this Link. */
+function checkOf(l: Link) {
+  const facts: Pick<CheckFacts, 'now' | 'gatewayInstalled' | 'links' | 'controllerMayCreateNamespaces'> = {
+    now: new Date(),
+    gatewayInstalled: true,
+    links: { ok: true, value: [linkFacts(l)] },
+    controllerMayCreateNamespaces: { ok: true, value: false },
+  };
+  return checkLinksValid(facts as CheckFacts);
+}
+
+/** What of a mirror must not change: the Service itself, its cluster IP, where and how it is routed. */
+const identityOf = (svc: V1Service | undefined) => ({
+  uid: svc?.metadata?.uid,
+  clusterIP: svc?.spec?.clusterIP,
+  gateway: svc?.metadata?.annotations?.[REMOTE_GATEWAY_ANNOTATION],
+  egress: svc?.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION],
+});
+
+describe("a Link's credentials are checked against the cluster they reach", () => {
+  it('a Secret that reaches another cluster: every mirror kept as it is, Ready=False RemoteClusterMismatch, a Warning, remote_api_up 0, check fails; the right Secret resumes on the same mirrors', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await installedAs(east, 'east');
+    await installedAs(west, 'west');
+    await exportService(west, 'podinfo', { ready: 1 });
+    // East exports a podinfo of its own, and more: what the mixed-up Secret would mirror.
+    await exportService(east, 'podinfo', { ready: 1 });
+    await exportService(east, 'only-east', { ready: 1 });
+    await link(east, west, 'west');
+    const { ctl } = world.controller('east');
+    await waitReady(east, 'default', 'podinfo-west');
+    const checked = await readyReason(east, 'Synced');
+    expect(checked.status?.mirroredClusterName).toBe('west');
+    const before = identityOf(await getService(east, 'default', 'podinfo-west'));
+    const recorded = await recordService(east, 'default', 'podinfo-west');
+    const listed = [...recorded.seen];
+
+    // West's Secret now holds a kubeconfig of east itself.
+    await pointSecretAt(east, east, 'cluster-credentials-west');
+    const mismatched = await readyReason(east, 'RemoteClusterMismatch');
+    const ready = condition(mismatched, 'Ready');
+    expect(ready?.status).toBe('False');
+    expect(ready?.message).toBe(
+      `the credentials in Secret isthmus-system/cluster-credentials-west reach the API server ${east.sandbox.url}/, ` +
+        'which was installed as cluster "east" (label isthmus.dev/cluster-name on namespace isthmus-system), ' +
+        'not "west" (spec.targetClusterName): until they agree, no mirror is created, changed or deleted; ' +
+        'fix the Secret or spec.targetClusterName',
+    );
+    expect(condition(mismatched, 'RemoteAPIAvailable')).toMatchObject({
+      status: 'False',
+      reason: 'RemoteClusterMismatch',
+    });
+    // The Link's cluster is not what its credentials reach: not listed, so not up.
+    await waitFor(
+      async () =>
+        (await metricValue(ctl.registry, 'isthmus_remote_api_up', { target_cluster_name: 'west' })) === 0,
+      { what: 'isthmus_remote_api_up 0' },
+    );
+    await waitFor(
+      async () => {
+        const events = await east.client.list<CoreV1Event>(R.events, { namespace: SYSTEM_NAMESPACE });
+        return events.items.some(
+          (e) => e.type === 'Warning' && e.reason === 'RemoteClusterMismatch' && e.message === ready?.message,
+        );
+      },
+      { what: 'a RemoteClusterMismatch Warning Event' },
+    );
+    const verdict = checkOf(mismatched);
+    expect(verdict.status).toBe('fail');
+    expect(verdict.hints.join('\n')).toContain(
+      `Link west: ${ready?.message}. If the Link names the right cluster, the Secret is another cluster's: ` +
+        're-create isthmus-system/cluster-credentials-west with `isthmus link --context <west> --cluster-name west',
+    );
+
+    // Nothing of east mirrored, nothing of west deleted or rewritten.
+    expect(identityOf(await getService(east, 'default', 'podinfo-west'))).toEqual(before);
+    expect(await getService(east, 'default', 'only-east-west')).toBeUndefined();
+    expect(recorded.seen).toEqual(listed);
+    expect(mismatched.status?.mirroredServices).toBe(1);
+
+    // The right Secret back: mirroring resumes on the same mirror.
+    await pointSecretAt(east, west, 'cluster-credentials-west');
+    const back = await readyReason(east, 'Synced');
+    expect(condition(back, 'RemoteAPIAvailable')?.reason).toBe('Connected');
+    expect(identityOf(await getService(east, 'default', 'podinfo-west'))).toEqual(before);
+    expect(recorded.seen).toEqual(listed);
+    await recorded.stop();
+  });
+
+  it('a mistyped targetClusterName deletes no mirror, across a controller restart too; fixed, the same mirrors (cluster IPs, egress ports) serve on', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await installedAs(west, 'west');
+    await exportService(west, 'podinfo', { ready: 1 });
+    await exportService(west, 'api', { ready: 1 });
+    await link(east, west, 'west');
+    const first = world.controller('east');
+    await waitReady(east, 'default', 'podinfo-west');
+    await waitReady(east, 'default', 'api-west');
+    await waitFor(async () => (await getLink(east, 'west'))?.status?.mirroredClusterName === 'west', {
+      what: 'the checked name in the status',
+    });
+    const snapshot = async () =>
+      Promise.all(
+        ['podinfo-west', 'api-west'].map(async (n) => identityOf(await getService(east, 'default', n))),
+      );
+    const before = await snapshot();
+
+    await editLinkSpec(east, 'west', (spec) => ({ ...spec, targetClusterName: 'north' }));
+    const typo = await readyReason(east, 'RemoteClusterMismatch');
+    expect(condition(typo, 'Ready')?.message).toContain(
+      'which was installed as cluster "west" (label isthmus.dev/cluster-name on namespace isthmus-system), not "north"',
+    );
+    // The Link still holds west's mirrors: its status names the cluster last checked.
+    expect(typo.status?.mirroredClusterName).toBe('west');
+    expect(await snapshot()).toEqual(before);
+    expect(await mirrorsOf(east, 'north')).toEqual([]);
+
+    // A restarted controller knows the old name from the status alone. A mirror of a cluster no
+    // Link names at all ("zeta", swept after "west" in the same pass) shows the sweep has run.
+    await first.stop();
+    await east.client.create<V1Service>(R.services, {
+      metadata: { name: 'witness-zeta', namespace: 'default', labels: ourLabels('zeta') },
+      spec: { ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
+    });
+    world.controller('east');
+    await waitFor(async () => !(await getService(east, 'default', 'witness-zeta')), {
+      what: 'the orphan of a cluster no Link names swept',
+    });
+    expect(await snapshot()).toEqual(before);
+
+    // Fixed: the same Services, cluster IPs and egress ports.
+    await editLinkSpec(east, 'west', (spec) => ({ ...spec, targetClusterName: 'west' }));
+    await readyReason(east, 'Synced');
+    await waitReady(east, 'default', 'podinfo-west');
+    expect(await snapshot()).toEqual(before);
+    expect(await mirrorsOf(east, 'north')).toEqual([]);
+  });
+
+  it('a remote installed before the label (or that cannot say) is trusted, as isthmus link trusts it', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'podinfo', { ready: 1 });
+    await link(east, west, 'west');
+    world.controller('east');
+    await waitReady(east, 'default', 'podinfo-west');
+    const l = await readyReason(east, 'Synced');
+    expect(l.status?.mirroredClusterName).toBe('west');
+  });
+});
