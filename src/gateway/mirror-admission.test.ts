@@ -188,3 +188,14 @@ describe('admitRoutes', () => {
     });
   });
 });
+
+describe('a retargeted Link (a typo in targetClusterName)', () => {
+  it("routes the mirrors the controller keeps for it (status.mirroredClusterName) to the gateway it names, and nothing of another Link's", () => {
+    const typo: Link = { ...link('north', WEST_GW), status: { mirroredClusterName: 'west' } };
+    expect(admitRoutes([real()], { links: [typo], egressRange: RANGE }).refused).toEqual([]);
+    // Without the status (the controller has not held anything for it), west has no Link.
+    expect(
+      admitRoutes([real()], { links: [link('north', WEST_GW)], egressRange: RANGE }).refused,
+    ).toHaveLength(1);
+  });
+});

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Link } from '../kube/types.js';
-import { allowedClusters, authorizePeer, gatewayClusterOf, PeerPolicy } from './peers.js';
+import { allowedClusters, authorizePeer, gatewayClusterOf, linkedClusters, PeerPolicy } from './peers.js';
 
 const TD = 'root.isthmus.dev';
 const link = (target: string): Link => ({
@@ -56,6 +56,13 @@ describe('allowedClusters and PeerPolicy', () => {
     expect(policy.authorize(west).ok).toBe(false);
     links.push(link('west'));
     expect(policy.authorize(west)).toEqual({ ok: true, cluster: 'west' });
+  });
+
+  it('keeps admitting the cluster whose mirrors a retargeted Link still holds, until the controller verified the new one', () => {
+    // A typo in spec.targetClusterName: the controller keeps west's mirrors (status.mirroredClusterName)
+    // until "north" is verified and listed: west's traffic goes on meanwhile.
+    const retargeted: Link = { ...link('north'), status: { mirroredClusterName: 'west' } };
+    expect([...linkedClusters([retargeted])].sort()).toEqual(['north', 'west']);
   });
 
   it('admits no peer through a Link being deleted (its finalizer holds it while mirrors go)', () => {

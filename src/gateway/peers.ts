@@ -52,12 +52,20 @@ export function authorizePeer(
  */
 export function linkedClusters(links: readonly Link[]): Set<string> {
   const clusters = new Set<string>();
-  for (const link of links) {
-    const target = link.spec?.targetClusterName;
-    if (typeof target === 'string' && target !== '' && !link.metadata?.deletionTimestamp)
-      clusters.add(target);
-  }
+  for (const link of links) for (const cluster of clustersOfLink(link)) clusters.add(cluster);
   return clusters;
+}
+
+/**
+ * The clusters a live Link stands for: its target and, while a retarget is not yet verified, the
+ * cluster whose mirrors it still holds (`status.mirroredClusterName`, which only the controller
+ * writes): a typo in targetClusterName keeps those mirrors, and their traffic with them. None for a
+ * Link being deleted.
+ */
+export function clustersOfLink(link: Link): string[] {
+  if (link.metadata?.deletionTimestamp) return [];
+  const names = [link.spec?.targetClusterName, link.status?.mirroredClusterName];
+  return [...new Set(names.filter((c): c is string => typeof c === 'string' && c !== ''))];
 }
 
 /** The admitted clusters: live Link targets ∪ the static list. */

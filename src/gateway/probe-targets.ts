@@ -5,12 +5,14 @@
  * `spec.gatewayAddress` (comma-separated) with `spec.gatewayPort`, and the controller writes the
  * remote LoadBalancer's addresses, which it prefers, to `status.gatewayAddresses`.
  */
+
 import { isIP } from 'node:net';
 import { type HostPort, hostPort } from '../host-port.js';
 import { PORTS } from '../kube/keys.js';
 import type { Link } from '../kube/types.js';
 import { splitAddresses } from '../mirror/link-config.js';
 import type { ProbeResult } from './admin.js';
+import { clustersOfLink } from './peers.js';
 
 /** `host:port` in one spelling: IPv6 compressed and lower case (`[FD00:0::1]` is `[fd00::1]`), names lower case. */
 export function targetKey({ host, port }: HostPort): string {
@@ -23,13 +25,15 @@ export function targetKey({ host, port }: HostPort): string {
 export function linkedGateways(links: readonly Link[]): Map<string, Set<string>> {
   const gateways = new Map<string, Set<string>>();
   for (const link of links) {
-    const cluster = link.spec?.targetClusterName;
-    if (typeof cluster !== 'string' || cluster === '' || link.metadata?.deletionTimestamp) continue;
+    const clusters = clustersOfLink(link);
+    if (clusters.length === 0) continue;
     const port = link.spec?.gatewayPort ?? PORTS.ingress;
     const hosts = [...splitAddresses(link.spec?.gatewayAddress), ...(link.status?.gatewayAddresses ?? [])];
     for (const host of hosts) {
       const key = targetKey({ host, port });
-      gateways.set(key, (gateways.get(key) ?? new Set()).add(cluster));
+      const named = gateways.get(key) ?? new Set<string>();
+      for (const cluster of clusters) named.add(cluster);
+      gateways.set(key, named);
     }
   }
   return gateways;

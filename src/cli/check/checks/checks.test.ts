@@ -982,6 +982,25 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /^Link west: gateway 10\.0\.0\.7:4143 is not alive \(unreachable: connect ECONNREFUSED\); check/,
       ],
       [
+        'probe refused by the remote gateway: the hint says how to get admitted there, not the network',
+        (f) => {
+          links(f)[0]!.link = link('west', {
+            conditions: [
+              HEALTHY_CONDITIONS[0]!,
+              {
+                type: 'GatewayAlive',
+                status: 'False',
+                reason: 'ProbeFailed',
+                message:
+                  'gateway 10.0.0.7:4143 refused this cluster\'s gateway: cluster "east" is not linked and not in --allow-cluster',
+              },
+            ],
+          });
+        },
+        'fail',
+        /is not alive \(refused this cluster's gateway: cluster "east" is not linked and not in --allow-cluster\); the west gateway turns this cluster's away: link west to this cluster there \(isthmus link, run against west\), or add this cluster to its --allow-cluster \(isthmus upgrade --allow-cluster\)$/,
+      ],
+      [
         "probe failed and the gateway's certificate is revoked here: the hint names the revocation, not the network",
         (f) => {
           f.crlPem = { ok: true, value: westCrl([new X509Certificate(pki.westChain[0]!).serialNumber]) };

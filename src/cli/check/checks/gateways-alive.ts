@@ -56,7 +56,8 @@ export function checkGatewaysAlive(facts: CheckFacts): CheckResult {
             ? `this cluster's issuer is revoked (see ${REVOCATION_CHECK}), and gateways that load the same CRL refuse this cluster's gateway: renew this cluster's issuer first`
             : revoked?.gateway
               ? `this cluster's gateway certificate (serial ${revoked.gateway.serial}) is revoked (see ${REVOCATION_CHECK}), and gateways that load the same CRL refuse it: give it a new one (${RESTART_GATEWAY})`
-              : `check that the ${name} gateway runs and that this cluster's gateway can reach its port`);
+              : (refusedThere(alive.message, name, facts.localCluster) ??
+                `check that the ${name} gateway runs and that this cluster's gateway can reach its port`));
       failures.push(
         `Link ${name}: gateway ${gw} is not alive (${withoutAddress(alive.message) || alive.reason}); ${why}`,
       );
@@ -89,6 +90,27 @@ function localGatewayDown(facts: CheckFacts): string | undefined {
   const detail = why.length > 0 ? ` (${why.join('; ')})` : '';
   return `the probe goes through this cluster's gateway, which ${down}${detail}: fix it first (see "${DEPLOYMENTS_CHECK}")`;
 }
+
+/**
+ * The remote gateway answered and turned ours away, saying why in its GOAWAY (the probe's
+ * GATEWAY_REFUSED: "refused this cluster's gateway: …"): no network problem. Not linked there is
+ * the common case, after an unlink on that side: the remote admits the clusters it links to and
+ * its --allow-cluster list.
+ */
+function refusedThere(
+  message: string | undefined,
+  name: string,
+  local: string | undefined,
+): string | undefined {
+  if (!message?.includes(REFUSED_BY_PEER)) return undefined;
+  const self = local === undefined ? 'this cluster' : `this cluster (${local})`;
+  return message.includes('is not linked')
+    ? `the ${name} gateway turns this cluster's away: link ${name} to this cluster there (isthmus link, run against ${name}), or add ${self} to its --allow-cluster (isthmus upgrade --allow-cluster)`
+    : `the ${name} gateway turns this cluster's away, for the reason it gave`;
+}
+
+/** What the session pool's GATEWAY_REFUSED says (src/gateway/session-pool.ts). */
+const REFUSED_BY_PEER = "refused this cluster's gateway";
 
 /** The probe's message names the gateway too (`gateway a:4143 unreachable: …`): once is enough. */
 const withoutAddress = (message: string | undefined) => message?.replace(/^gateway \S+ /, '');
