@@ -78,8 +78,14 @@ afterAll(async () => {
 
 describe('isthmus install --no-gateway: a flat pod network end to end', () => {
   it('applies the controller alone, with no certificates, and again idempotently', async () => {
-    const first = await install('west');
-    await install('east');
+    // Certificates or gateway settings would do nothing here: refused before anything is printed
+    // (checked below). Each run is a CLI process, mostly start-up: these two and the installs of
+    // the two clusters, independent of each other, run side by side.
+    const mixedRun = outcome(
+      isthmus(['install', '--no-gateway', '--cluster-name', 'west', '--trust-anchor', 'ca.crt']),
+    );
+    const bareRun = outcome(isthmus(['install', '--cluster-name', 'west']));
+    const [first] = await Promise.all([install('west'), install('east')]);
     expect(first.stdout).toMatch(/deployment\.apps\/isthmus-controller created/);
     expect(first.stdout).toMatch(/clusterrole\.rbac\.authorization\.k8s\.io\/isthmus-remote-access created/);
     expect(first.stdout).not.toMatch(/isthmus-gateway|isthmus-identity|isthmus-trust-anchor|isthmus-issuer/);
@@ -101,26 +107,26 @@ describe('isthmus install --no-gateway: a flat pod network end to end', () => {
     expect(args).toContain('--no-gateway');
     expect(args.some((a) => a.startsWith('--gateway-admin'))).toBe(false);
 
-    // Certificates or gateway settings would do nothing here: refused before anything is printed.
-    const mixed = await outcome(
-      isthmus(['install', '--no-gateway', '--cluster-name', 'west', '--trust-anchor', 'ca.crt']),
-    );
+    const mixed = await mixedRun;
     expect(mixed).toMatchObject({ code: 1, stdout: '' });
     expect(mixed.stderr).toMatch(
       /--no-gateway installs no gateway and no identity service, so it takes no --trust-anchor/,
     );
     // Without --no-gateway, the trust anchor is still required.
-    const bare = await outcome(isthmus(['install', '--cluster-name', 'west']));
+    const bare = await bareRun;
     expect(bare.stderr).toMatch(/--trust-anchor is required .*unless --no-gateway/);
   });
 
   it('link: refused with a gateway (west has none), printed and applied with --no-gateway', async () => {
     const linkWest = ['link', '--kubeconfig', kubeconfig, '--context', 'west', '--cluster-name', 'west'];
-    const refused = await outcome(isthmus(linkWest));
+    // Side by side: each only reads west, and is a CLI process, mostly start-up.
+    const [refused, { stdout }] = await Promise.all([
+      outcome(isthmus(linkWest)),
+      isthmus([...linkWest, '--no-gateway']),
+    ]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/cluster west was installed without a gateway .*link with --no-gateway/);
 
-    const { stdout } = await isthmus([...linkWest, '--no-gateway']);
     await kubectl(['--context', 'east', 'apply', '-f', '-'], stdout);
     const link = await eastAdmin.get<Link>(R.links, 'isthmus-system', 'west');
     expect(link?.spec).not.toHaveProperty('gatewayAddress');
@@ -238,7 +244,9 @@ describe('isthmus install --no-gateway: a flat pod network end to end', () => {
     await install('north');
     const { stdout, stderr } = await isthmus(uninstallGateway);
     expect(stderr).toMatch(/clusters linked to this one through its gateway lose their tunnels/);
-    const deleted = await kubectl(['--context', 'north', 'delete', '-f', '-'], stdout);
+    // --wait=false: kubectl's wait for each object to be gone is a GET per object at its own 5 qps
+    // (~1 s here); that they are gone is what the listing below checks, object by object.
+    const deleted = await kubectl(['--context', 'north', 'delete', '--wait=false', '-f', '-'], stdout);
     expect(deleted.stdout).toMatch(/deployment\.apps "isthmus-gateway" deleted/);
     expect(deleted.stdout).toMatch(/secret "isthmus-issuer" deleted/);
     expect(deleted.stdout).toMatch(/configmap "isthmus-crl" deleted/);

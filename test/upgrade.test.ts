@@ -109,13 +109,10 @@ describe('isthmus upgrade', () => {
   });
 
   it('changes only the flags given, and names what apply leaves behind with commands that delete it', async () => {
-    // A flag that only shapes the policies goes with them, as install would say.
-    refused(
-      await upgrade('--unset', 'network-policy'),
-      /--admin-allow-namespace shape the NetworkPolicies: add --network-policy \(a recorded flag is dropped with --unset <flag>\)/,
-    );
-    const changed = ok(
-      await upgrade(
+    // Both only read the cluster: run side by side (each is a CLI process, most of it start-up).
+    const [lone, changedOutcome] = await Promise.all([
+      upgrade('--unset', 'network-policy'),
+      upgrade(
         '--unset',
         'network-policy',
         '--unset',
@@ -125,7 +122,13 @@ describe('isthmus upgrade', () => {
         '--gateway-replicas',
         '3',
       ),
+    ]);
+    // A flag that only shapes the policies goes with them, as install would say.
+    refused(
+      lone,
+      /--admin-allow-namespace shape the NetworkPolicies: add --network-policy \(a recorded flag is dropped with --unset <flag>\)/,
     );
+    const changed = ok(changedOutcome);
     expect(changed.stderr).toMatch(
       /^note: flags changed: --admin-allow-namespace: \[monitoring\] → unset; --gateway-replicas: unset → 3; --ha: on → unset; --network-policy: on → unset$/m,
     );
@@ -206,21 +209,23 @@ describe('isthmus upgrade', () => {
   });
 
   it('refuses what it cannot do, printing nothing to apply', async () => {
-    refused(await upgrade('--unset', 'bogus'), /--unset bogus: no such install flag/);
-    refused(await upgrade('--unset', 'ha', '--ha'), /--ha is both given and unset/);
-    refused(
-      await upgrade('--cluster-name', 'west'),
-      /this install is cluster east; --cluster-name west would rename it/,
-    );
-    refused(await upgrade('--gateway-replicas', 'many'), /--gateway-replicas must be an integer/);
-    refused(
-      await upgrade('--issuer-cert', cert('west', 'issuer.crt'), '--issuer-key', cert('west', 'issuer.key')),
-      /the issuer of cluster "west" .* not of "east"/,
-    );
-    refused(
-      await upgrade('--issuer-cert', cert('east', 'issuer.crt')),
-      /--issuer-cert and --issuer-key are required/,
-    );
+    // Each only reads the cluster, and is refused: run side by side (each is a CLI process, most of
+    // it start-up), every outcome checked.
+    const cases: [string[], RegExp][] = [
+      [['--unset', 'bogus'], /--unset bogus: no such install flag/],
+      [['--unset', 'ha', '--ha'], /--ha is both given and unset/],
+      [['--cluster-name', 'west'], /this install is cluster east; --cluster-name west would rename it/],
+      [['--gateway-replicas', 'many'], /--gateway-replicas must be an integer/],
+      [
+        ['--issuer-cert', cert('west', 'issuer.crt'), '--issuer-key', cert('west', 'issuer.key')],
+        /the issuer of cluster "west" .* not of "east"/,
+      ],
+      [['--issuer-cert', cert('east', 'issuer.crt')], /--issuer-cert and --issuer-key are required/],
+    ];
+    const outcomes = await Promise.all(cases.map(([args]) => upgrade(...args)));
+    cases.forEach(([, message], i) => {
+      refused(outcomes[i]!, message);
+    });
   });
 
   it('refuses a record it cannot read, or one made by a CLI that knows more flags', async () => {

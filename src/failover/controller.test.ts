@@ -36,7 +36,17 @@ const GATEWAY_POD = '10.0.0.5';
 const PRIMARY_PODS = ['10.1.0.7', '10.1.0.8'];
 
 let sandbox: Sandbox;
+/**
+ * The test's own reads and writes, not rate-limited: its polling (every 20 ms in each waitFor) would
+ * otherwise drain the 50 qps bucket it shares with the controller, and every later test would run
+ * at the throttled rate.
+ */
 let client: KubeClient;
+/**
+ * What the controller (and its shared informers) talks through, at the production rate limit: one
+ * per test, as a controller process has its own, so no test inherits an earlier one's spent bucket.
+ */
+let controllerClient: KubeClient;
 let controller: FailoverController | undefined;
 let registry: Registry;
 let ns: string;
@@ -45,7 +55,9 @@ let clock = Date.now();
 
 beforeAll(async () => {
   sandbox = await startSandbox({ name: 'east' });
-  client = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
+  client = KubeClient.fromKubeconfigString(sandbox.kubeconfig(), undefined, {
+    rateLimit: { qps: 0, burst: 0 },
+  });
 });
 
 afterAll(async () => {
@@ -57,22 +69,26 @@ beforeEach(async () => {
   ns = `failover-${++nsCounter}`;
   clock = Date.now();
   registry = new Registry();
+  controllerClient = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
   await client.create(R.namespaces, { metadata: { name: ns } });
 });
 
 afterEach(async () => {
   await controller?.stop();
   controller = undefined;
+  controllerClient.close();
 });
 
 function start(
   opts: Pick<FailoverControllerOptions, 'controlledBy' | 'informers'> & { client?: KubeClient } = {},
 ): FailoverController {
   controller = runFailoverController({
-    client,
+    client: controllerClient,
     registry,
-    recorder: new EventRecorder(client, { component: 'isthmus-failover' }),
+    recorder: new EventRecorder(controllerClient, { component: 'isthmus-failover' }),
     now: () => clock,
+    // Retries of a failed reconcile (the flaky-client test) after 20 ms, 40 ms…, not 100, 200…
+    queueBackoff: { baseMs: 20, maxMs: 300 },
     ...opts,
   });
   return controller;
@@ -231,7 +247,7 @@ describe('failover controller', () => {
 
   it('on the process shared informers, listed before it started (a new leader): decides on what they hold, leaves them running when it stops', async () => {
     await fixture();
-    const shared = createLocalInformers(client);
+    const shared = createLocalInformers(controllerClient);
     shared.services.start();
     shared.slices.start();
     try {
@@ -663,14 +679,14 @@ describe('failover controllers for two controlled-by values', () => {
     await watch.synced;
 
     // Team B's controller, on informers the test can read, so it can tell when B saw the change.
-    const shared = createLocalInformers(client);
+    const shared = createLocalInformers(controllerClient);
     shared.services.start();
     shared.slices.start();
     onTestFinished(() => Promise.all([shared.services.stop(), shared.slices.stop()]).then(() => {}));
     const teamB = runFailoverController({
-      client,
+      client: controllerClient,
       registry: new Registry(),
-      recorder: new EventRecorder(client, { component: 'isthmus-failover' }),
+      recorder: new EventRecorder(controllerClient, { component: 'isthmus-failover' }),
       controlledBy: 'team-b',
       informers: shared,
       now: () => clock,

@@ -36,7 +36,17 @@ const GATEWAY_POD = '10.0.0.5';
 const CART_PODS = ['10.1.0.7', '10.1.0.8'];
 
 let sandbox: Sandbox;
+/**
+ * The test's own reads and writes, not rate-limited: its polling (every 20 ms in each waitFor) would
+ * otherwise drain the 50 qps bucket it shares with the controller, and every later test would run
+ * at the throttled rate.
+ */
 let client: KubeClient;
+/**
+ * What the controller and its informers talk through, at the production rate limit: one per test,
+ * as a controller process has its own, so no test inherits an earlier one's spent bucket.
+ */
+let controllerClient: KubeClient;
 let informers: LocalInformers;
 let controller: FederationController | undefined;
 let registry: Registry;
@@ -45,7 +55,9 @@ let nsCounter = 0;
 
 beforeAll(async () => {
   sandbox = await startSandbox({ name: 'east' });
-  client = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
+  client = KubeClient.fromKubeconfigString(sandbox.kubeconfig(), undefined, {
+    rateLimit: { qps: 0, burst: 0 },
+  });
 });
 
 afterAll(async () => {
@@ -56,6 +68,7 @@ afterAll(async () => {
 beforeEach(async () => {
   ns = `federation-${++nsCounter}`;
   registry = new Registry();
+  controllerClient = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
   await client.create(R.namespaces, { metadata: { name: ns } });
 });
 
@@ -63,18 +76,24 @@ afterEach(async () => {
   await controller?.stop();
   controller = undefined;
   await Promise.all([informers?.services.stop(), informers?.slices.stop()]);
+  controllerClient.close();
 });
 
-function start(writer: KubeClient = client, namespaces?: Informer<V1Namespace>): FederationController {
-  informers = createLocalInformers(client);
+function start(
+  writer: KubeClient = controllerClient,
+  namespaces?: Informer<V1Namespace>,
+): FederationController {
+  informers = createLocalInformers(controllerClient);
   informers.services.start();
   informers.slices.start();
   controller = runFederationController({
     client: writer,
     registry,
-    recorder: new EventRecorder(client, { component: 'isthmus-federation' }),
+    recorder: new EventRecorder(controllerClient, { component: 'isthmus-federation' }),
     localCluster: 'east',
     informers: { ...informers, ...(namespaces ? { namespaces } : {}) },
+    // Retries of a failed reconcile (the flaky-client test) after 20 ms, 40 ms…, not 100, 200…
+    queueBackoff: { baseMs: 20, maxMs: 300 },
   });
   return controller;
 }
@@ -537,7 +556,10 @@ describe('federation controller', () => {
     await waitFor(async () => (await endpoints()).length === 2, { what: 'the local pods' });
     const before = (await federated())?.metadata?.uid;
     await client.patch(R.services, ns, 'cart', { metadata: { annotations: { team: 'shop' } } });
-    await new Promise((r) => setTimeout(r, 200));
+    // The controller's informer has the edit: its handlers ran as it was cached, so the key is queued.
+    await waitFor(() => informers.services.get(ns, 'cart')?.metadata?.annotations?.team === 'shop', {
+      what: "the edit in the controller's cache",
+    });
     await controller!.idle();
     expect((await federated())?.metadata?.uid).toBe(before);
   });

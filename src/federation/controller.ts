@@ -15,7 +15,7 @@ import { SERVICE_NAME_LABEL } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { V1EndpointSlice, V1Namespace, V1Service } from '../kube/types.js';
 import { dropManagedFields } from '../mirror/cache-trim.js';
-import { WorkQueue } from '../mirror/work-queue.js';
+import { type BackoffPolicy, WorkQueue } from '../mirror/work-queue.js';
 import { federationMetrics } from './metrics.js';
 import { federationsOf, memberFederation } from './plan-federation.js';
 import { type FederationCaches, reconcileFederation } from './reconcile-federation.js';
@@ -38,6 +38,8 @@ export interface FederationControllerOptions {
     slices: Informer<V1EndpointSlice>;
     namespaces?: Informer<V1Namespace>;
   };
+  /** Retry back-off of a failed reconciliation (default the work queue's, 100 ms doubling to 30 s). */
+  queueBackoff?: BackoffPolicy;
 }
 
 export interface FederationController {
@@ -81,6 +83,7 @@ export function runFederationController(opts: FederationControllerOptions): Fede
     reported,
   };
   const queue = new WorkQueue({
+    ...(opts.queueBackoff ? { backoff: opts.queueBackoff } : {}),
     handler: (key) => reconcileFederation(deps, key),
     onError: (key, error, failures) => {
       metrics.syncErrors.inc();

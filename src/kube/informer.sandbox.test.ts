@@ -1,7 +1,9 @@
+import type { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSandbox } from '../sandbox/index.js';
 import { KubeClient } from './client.js';
 import { createInformer, type Informer, type InformerEvent, type InformerHealth } from './informer.js';
+import { loadKubeconfigString } from './kubeconfig.js';
 import { R } from './resources.js';
 import { service, waitFor } from './test-support.js';
 import type { V1Service } from './types.js';
@@ -12,7 +14,29 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(opts: { watchWindow?: number; informerQps?: number } = {}) {
+/** A client whose watches wait while held: the test decides when a dropped watch may resume. */
+class HeldWatchClient extends KubeClient {
+  private held: Promise<void> | undefined;
+
+  /** Holds every watch opened from now on; the returned function lets them go. */
+  hold(): () => void {
+    let release!: () => void;
+    this.held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    cleanups.push(release);
+    return release;
+  }
+
+  override async watch(...args: Parameters<KubeClient['watch']>): Promise<Readable> {
+    await this.held;
+    return super.watch(...args);
+  }
+}
+
+async function setup<C extends KubeClient = KubeClient>(
+  opts: { watchWindow?: number; reader?: (kubeconfig: string) => C } = {},
+) {
   const sandbox = await startSandbox({
     name: 'west',
     watchWindow: opts.watchWindow,
@@ -21,9 +45,9 @@ async function setup(opts: { watchWindow?: number; informerQps?: number } = {}) 
   cleanups.push(() => sandbox.close());
   const writer = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
   cleanups.push(() => writer.close());
-  const reader = KubeClient.fromKubeconfigString(sandbox.kubeconfig(), undefined, {
-    rateLimit: opts.informerQps ? { qps: opts.informerQps, burst: 2 } : undefined,
-  });
+  // Without `reader`, C is KubeClient itself.
+  const reader = (opts.reader?.(sandbox.kubeconfig()) ??
+    KubeClient.fromKubeconfigString(sandbox.kubeconfig())) as C;
   cleanups.push(() => reader.close());
   // A namespace of our own: `default` holds the `kubernetes` Service.
   await writer.create(R.namespaces, { metadata: { name: NS } });
@@ -131,8 +155,12 @@ describe('informer against the sandbox', () => {
   });
 
   it('relists after 410 Gone and emits the difference, deletes included', async () => {
-    // A slow informer client (1 qps) keeps the watch down while many writes pass the small window.
-    const { sandbox, writer, reader } = await setup({ watchWindow: 5, informerQps: 1 });
+    // The informer's client holds its watch back, once dropped, until many writes have passed the
+    // small window: the resumed watch is too old.
+    const { sandbox, writer, reader } = await setup({
+      watchWindow: 5,
+      reader: (kubeconfig) => new HeldWatchClient(loadKubeconfigString(kubeconfig)),
+    });
     await writer.create(R.services, service(NS, 'doomed'));
     await writer.create(R.services, service(NS, 'kept'));
     // Pages of 5: the first list is 1 request, the relist of 13 Services 3.
@@ -140,9 +168,11 @@ describe('informer against the sandbox', () => {
     const t = track(inf);
     await inf.synced;
     await waitFor('the watch is open', () => sandbox.stats().openWatches === 1);
+    const release = reader.hold();
     sandbox.faults.dropWatches();
     await writer.delete(R.services, NS, 'doomed');
     for (let i = 0; i < 12; i++) await writer.create(R.services, service(NS, `burst-${i}`));
+    release();
     await waitFor('relist converged', () => t.names().length === 13 && !inf.get(NS, 'doomed'), 15_000);
     expect(t.seen('delete', 'doomed')).toBe(true);
     expect(t.seen('add', 'burst-11')).toBe(true);

@@ -188,8 +188,10 @@ describe('LeaderElector against the sandbox', () => {
     a.elector.start();
     // The Lease does not exist yet: stop while a's create of it is in flight.
     await waitFor('a is creating the Lease', () => a.client.stats().byVerb.create === 1);
-    await a.elector.stop();
+    const stopping = a.elector.stop();
+    // The create already in flight keeps its delay; the release that follows it need not wait.
     sandbox.faults.setDelay(0);
+    await stopping;
     const lease = await a.client.get<V1Lease>(R.leases, 'default', 'isthmus-controller');
     expect(lease?.spec?.holderIdentity ?? '').toBe('');
     expect(a.state.started).toBe(0);

@@ -22,7 +22,12 @@ let client: KubeClient;
 
 beforeAll(async () => {
   sandbox = await startSandbox({ name: 'east' });
-  client = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
+  // Not rate-limited: one gatherFacts asks a SubjectAccessReview per permission (well over the
+  // default burst of 100), and the file gathers seven times; at 50 qps the test waited ~12 s on
+  // its own client's token bucket, which is not what it is about.
+  client = KubeClient.fromKubeconfigString(sandbox.kubeconfig(), undefined, {
+    rateLimit: { qps: 0, burst: 0 },
+  });
   await client.create(R.namespaces, { metadata: { name: SYSTEM_NAMESPACE } });
   sandbox.addToken('only-namespaces', {
     username: 'reader',

@@ -8,7 +8,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../wait-for.js';
-import { type LabProcess, ProcessGroup, type Termination } from './processes.js';
+import {
+  FIRST_BACKOFF_MS,
+  type LabProcess,
+  MAX_BACKOFF_MS,
+  ProcessGroup,
+  type Termination,
+} from './processes.js';
+
+/**
+ * The first back-off here: a tenth of the lab's, so the runs below do not wait 1 + 2 s for it. A
+ * run (node starting isthmus, which refuses the verb) takes longer than four of these, so a
+ * restart is never due before the test has looked at the exits it waited for.
+ */
+const BACKOFF_MS = 100;
 
 const dir = mkdtempSync(join(tmpdir(), 'isthmus-procs-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -17,10 +30,13 @@ describe('ProcessGroup', () => {
   it('restarts a process that exits, doubling the back-off, and keeps the previous run', async () => {
     const exits: { t: Termination; backoffMs: number; restarts: number }[] = [];
     const starts: number[] = [];
-    const group = new ProcessGroup({
-      exited: (p: LabProcess, t, backoffMs) => exits.push({ t, backoffMs, restarts: p.restarts }),
-      restarted: (p: LabProcess) => starts.push(p.restarts),
-    });
+    const group = new ProcessGroup(
+      {
+        exited: (p: LabProcess, t, backoffMs) => exits.push({ t, backoffMs, restarts: p.restarts }),
+        restarted: (p: LabProcess) => starts.push(p.restarts),
+      },
+      { firstBackoffMs: BACKOFF_MS },
+    );
     const log = join(dir, 'crashy.log');
     const p = group.start('test/crashy', ['no-such-verb'], log);
     try {
@@ -28,7 +44,7 @@ describe('ProcessGroup', () => {
         timeoutMs: 30_000,
         intervalMs: 50,
       });
-      expect(exits.map((e) => e.backoffMs)).toEqual([1000, 2000, 4000]);
+      expect(exits.map((e) => e.backoffMs)).toEqual([BACKOFF_MS, 2 * BACKOFF_MS, 4 * BACKOFF_MS]);
       expect(exits.map((e) => e.restarts)).toEqual([0, 1, 2]);
       expect(starts.slice(0, 2)).toEqual([1, 2]);
       expect(exits[0]!.t.exitCode).not.toBe(0);
@@ -42,7 +58,7 @@ describe('ProcessGroup', () => {
       expect(text.slice(second.logOffset, second.logEnd)).toContain('no-such-verb');
       expect(p.previous).toEqual(exits[2]!.t);
 
-      // Paused: no restart, however long it waits (the next back-off, 8 s, is cancelled).
+      // Paused: no restart, however long it waits (the next back-off, 8 × BACKOFF_MS, is cancelled).
       await group.pause('test/crashy');
       expect(group.isPaused('test/crashy')).toBe(true);
       const resumed = group.resume('test/crashy');
@@ -53,11 +69,28 @@ describe('ProcessGroup', () => {
         intervalMs: 50,
       });
       // A fresh pod's back-off starts over.
-      expect(exits[3]!.backoffMs).toBe(1000);
+      expect(exits[3]!.backoffMs).toBe(BACKOFF_MS);
     } finally {
       await group.stopAll();
     }
   }, 60_000);
+
+  it("the lab's own back-off, like the kubelet's but shorter: 1 s first, doubling to at most 30 s", async () => {
+    expect([FIRST_BACKOFF_MS, MAX_BACKOFF_MS]).toEqual([1000, 30_000]);
+    const backoffs: number[] = [];
+    const group = new ProcessGroup({ exited: (_p, _t, ms) => backoffs.push(ms), restarted: () => undefined });
+    group.start('test/default', ['no-such-verb'], join(dir, 'default.log'));
+    try {
+      await waitFor('the first exit', () => backoffs.length >= 1 || undefined, {
+        timeoutMs: 30_000,
+        intervalMs: 50,
+      });
+    } finally {
+      // Cancels the restart it scheduled.
+      await group.stopAll();
+    }
+    expect(backoffs).toEqual([FIRST_BACKOFF_MS]);
+  });
 
   it.runIf(process.platform === 'linux')(
     'keeps no log-file descriptor open in the lab process across restarts',
@@ -65,7 +98,10 @@ describe('ProcessGroup', () => {
       const openFds = () => readdirSync('/proc/self/fd').length;
       const before = openFds();
       let exits = 0;
-      const group = new ProcessGroup({ exited: () => exits++, restarted: () => undefined });
+      const group = new ProcessGroup(
+        { exited: () => exits++, restarted: () => undefined },
+        { firstBackoffMs: BACKOFF_MS },
+      );
       group.start('test/leaky', ['no-such-verb'], join(dir, 'leaky.log'));
       try {
         await waitFor('two exits', () => exits >= 2 || undefined, { timeoutMs: 30_000, intervalMs: 50 });

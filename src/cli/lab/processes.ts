@@ -14,8 +14,8 @@ import { processStart } from './process-start.js';
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'isthmus.mjs');
 
-const FIRST_BACKOFF_MS = 1000;
-const MAX_BACKOFF_MS = 30_000;
+export const FIRST_BACKOFF_MS = 1000;
+export const MAX_BACKOFF_MS = 30_000;
 /** A run this long counts as healthy: the next crash starts the back-off over. */
 const STABLE_RUN_MS = 60_000;
 
@@ -61,11 +61,26 @@ interface Supervised {
   paused: boolean;
 }
 
+export interface ProcessGroupOptions {
+  /** The back-off after a first exit, doubled after each next one (default FIRST_BACKOFF_MS). */
+  firstBackoffMs?: number;
+  /** The most the back-off doubles to (default MAX_BACKOFF_MS). */
+  maxBackoffMs?: number;
+}
+
 export class ProcessGroup {
   private readonly procs: Supervised[] = [];
   private stopping = false;
+  private readonly firstBackoffMs: number;
+  private readonly maxBackoffMs: number;
 
-  constructor(private readonly events: ProcessEvents) {}
+  constructor(
+    private readonly events: ProcessEvents,
+    opts: ProcessGroupOptions = {},
+  ) {
+    this.firstBackoffMs = opts.firstBackoffMs ?? FIRST_BACKOFF_MS;
+    this.maxBackoffMs = opts.maxBackoffMs ?? MAX_BACKOFF_MS;
+  }
 
   /** Starts `isthmus <args>` with stdout and stderr appended to `logFile`, restarted if it exits. */
   start(name: string, args: string[], logFile: string, nodeFlags: readonly string[] = []): LabProcess {
@@ -75,7 +90,7 @@ export class ProcessGroup {
       proc: { name, logFile, restarts: 0 } as LabProcess,
       args,
       nodeFlags,
-      backoffMs: FIRST_BACKOFF_MS,
+      backoffMs: this.firstBackoffMs,
       paused: false,
     };
     this.spawn(s);
@@ -112,9 +127,9 @@ export class ProcessGroup {
         startedAt: s.proc.startedAt,
         finishedAt,
       };
-      if (finishedAt.getTime() - t.startedAt.getTime() >= STABLE_RUN_MS) s.backoffMs = FIRST_BACKOFF_MS;
+      if (finishedAt.getTime() - t.startedAt.getTime() >= STABLE_RUN_MS) s.backoffMs = this.firstBackoffMs;
       const wait = s.backoffMs;
-      s.backoffMs = Math.min(s.backoffMs * 2, MAX_BACKOFF_MS);
+      s.backoffMs = Math.min(s.backoffMs * 2, this.maxBackoffMs);
       s.proc.previous = t;
       this.events.exited(s.proc, t, wait);
       s.timer = setTimeout(() => {
@@ -140,7 +155,7 @@ export class ProcessGroup {
     const s = this.find(name);
     if (!s.paused || this.stopping) return s.proc;
     s.paused = false;
-    s.backoffMs = FIRST_BACKOFF_MS;
+    s.backoffMs = this.firstBackoffMs;
     s.proc.restarts = 0;
     delete s.proc.previous;
     this.spawn(s);
