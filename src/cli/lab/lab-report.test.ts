@@ -9,7 +9,11 @@ import { createServer, type Server } from 'node:http';
 import { type AddressInfo, createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Server as GrpcServer } from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { bindServer, shutdownServer } from '../../identity/grpc-util.js';
+import { addHealthService } from '../../identity/health.js';
+import { ServingStatus } from '../../identity/protocol.js';
 import { waitFor } from '../../wait-for.js';
 import { fakeProc } from './fake-proc.js';
 import { labStatusLines, stopLocalLab } from './lab-report.js';
@@ -98,6 +102,36 @@ describe('lab status', () => {
     const died = await labStatusLines(dir, fakeProc(BOOT, rest));
     expect(died.lines[1]).toMatch(/east: .*identity NOT RUNNING {2}gateway ready {2}controller ready$/);
     expect(died.healthy).toBe(false);
+  });
+
+  it("asks identity's plaintext gRPC health, as its probes do, where the state records it", async () => {
+    dir = mkdtempSync(join(tmpdir(), 'isthmus-lab-report-'));
+    const serving: { value: ServingStatus } = { value: ServingStatus.NOT_SERVING };
+    const health = new GrpcServer();
+    addHealthService(health, () => serving.value);
+    const port = await bindServer(health, '127.0.0.1', 0);
+    try {
+      const all = { [process.pid]: 1, [PIDS.identity]: 2, [PIDS.gateway]: 3, [PIDS.controller]: 4 };
+      const starts = Object.fromEntries(Object.entries(all).map(([pid, t]) => [pid, `${BOOT}/${t}`]));
+      const east = {
+        name: 'east',
+        api: 'http://127.0.0.1:1',
+        gatewayAdmin: adminUrl,
+        controllerAdmin: adminUrl,
+        // The Certify port answers TCP whatever identity's state: only health tells.
+        identity: identityAddress,
+        identityHealth: `127.0.0.1:${port}`,
+      };
+      writeState({ starts, clusters: [east] });
+      const notServing = await labStatusLines(dir, fakeProc(BOOT, all));
+      expect(notServing.lines[1]).toMatch(/east: .*identity NOT READY {2}gateway ready/);
+      serving.value = ServingStatus.SERVING;
+      expect((await labStatusLines(dir, fakeProc(BOOT, all))).lines[1]).toMatch(
+        /east: .*identity ready {2}gateway ready/,
+      );
+    } finally {
+      await shutdownServer(health);
+    }
   });
 });
 

@@ -1,5 +1,6 @@
 /** What `lab up` prints once ready, and the `lab status` / `lab down` verbs on a running lab. */
 import { dirname, join } from 'node:path';
+import { parseHostPort } from '../../host-port.js';
 import { waitFor } from '../../wait-for.js';
 import {
   isRecordedProcess,
@@ -8,7 +9,7 @@ import {
   processesLeftRunning,
   readLabState,
 } from './lab-state.js';
-import { httpReady, tcpOpen } from './probes.js';
+import { grpcServing, httpReady, tcpOpen } from './probes.js';
 import { type ProcRead, readProc } from './process-start.js';
 
 export function printLabReady(state: LabState, out: (line: string) => void): void {
@@ -62,10 +63,13 @@ export function partState(running: boolean | undefined, ready: boolean): PartSta
 const PARTS = [
   {
     part: 'identity',
+    // As the Deployment's probes: gRPC health on the plaintext port. An older state records only
+    // the Certify port, and an open port is all it can say.
     probe: (c: LabState['clusters'][number]) => {
-      if (!c.identity) return undefined;
-      const at = c.identity.lastIndexOf(':');
-      return tcpOpen(c.identity.slice(0, at), Number(c.identity.slice(at + 1)));
+      const health = c.identityHealth ? parseHostPort(c.identityHealth) : null;
+      if (health) return grpcServing(health.host, health.port);
+      const certify = c.identity ? parseHostPort(c.identity) : null;
+      return certify && tcpOpen(certify.host, certify.port);
     },
   },
   { part: 'gateway', probe: (c: LabState['clusters'][number]) => httpReady(`${c.gatewayAdmin}/ready`) },

@@ -32,6 +32,8 @@ export interface LabState {
     controllerAdmin: string;
     /** host:port of the identity service. */
     identity?: string;
+    /** host:port of identity's plaintext grpc.health.v1, which its probes ask (absent in older states). */
+    identityHealth?: string;
   }[];
   frontend: string;
   /** By process name (`east/gateway`): the pid of its current run; a new run records its own. */

@@ -258,6 +258,7 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
         gatewayAdmin: `http://${c.gateway.host}:${c.gateway.adminPort}`,
         controllerAdmin: `http://${c.controller.host}:${c.controller.adminPort}`,
         identity: `${c.identity.host}:${c.identity.port}`,
+        identityHealth: `${c.identity.host}:${c.identity.healthPort}`,
       })),
       frontend: frontend.url,
       ...processRecord(procs),
