@@ -66,7 +66,8 @@ beforeAll(async () => {
     progress: (l) => progress.push(l),
     notice: (l) => progress.push(l),
   });
-  east = KubeClient.fromKubeconfigFile(lab.state.kubeconfig, 'east');
+  // The test's own reads and writes: no client-side rate limit (the lab's processes keep theirs).
+  east = KubeClient.fromKubeconfigFile(lab.state.kubeconfig, 'east', { rateLimit: { qps: 0, burst: 0 } });
 }, 120_000);
 
 afterAll(async () => {
@@ -350,8 +351,20 @@ describe('isthmus operator verbs on the lab', () => {
 
   it('check and gateways: × and ALIVE False once the west gateway is scaled to zero', async () => {
     const pid = lab!.state.processes['west/gateway']!;
+    // East probes west's gateway every 3 s (the default), so telling it dead takes 3 failures, ~9 s:
+    // probed more often (the threshold stays 3), east says so within a second. A Link's probeSpec is
+    // taken in place (link-watcher.ts), and the test after this one unlinks west anyway.
+    await east.patch(
+      R.links,
+      'isthmus-system',
+      'west',
+      { spec: { probeSpec: { period: '250ms' } } },
+      'merge',
+    );
     // What a user does to take a gateway down: the lab stops the process (a crash would be restarted).
-    const west = KubeClient.fromKubeconfigFile(lab!.state.kubeconfig, 'west');
+    const west = KubeClient.fromKubeconfigFile(lab!.state.kubeconfig, 'west', {
+      rateLimit: { qps: 0, burst: 0 },
+    });
     try {
       await west.patch(
         R.deployments,
@@ -385,12 +398,12 @@ describe('isthmus operator verbs on the lab', () => {
       },
       { timeoutMs: 30_000, intervalMs: 250 },
     );
-    const run = await isthmus('check');
+    // Both only read: side by side.
+    const [run, table] = await Promise.all([isthmus('check'), isthmus('gateways')]);
     expect(run.code).toBe(1);
     expect(section(run.stdout, 'remote gateways are alive')).toMatch(
       /^× remote gateways are alive\n {4}Link west: gateway 127\.0\.52\.2:4143 is not alive/,
     );
-    const table = await isthmus('gateways');
     expect(table.stdout).toMatch(/^west\s+False\s+2\s/m);
   });
 

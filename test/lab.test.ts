@@ -3,7 +3,7 @@
  * through the tunnel, failover through the TrafficSplit, then Ctrl-C — and nothing left running.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -86,6 +86,9 @@ beforeAll(async () => {
     ['bin/isthmus.mjs', 'lab', 'up', '--local', '--dir', dir, '--base', String(BASE)],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
+      // The frontend's idle upstream connections end after 0.5 s instead of ~4 s, so the tunnels'
+      // access-log lines (written when a tunnel ends) come sooner (src/cli/lab/local-lab.ts).
+      env: { ...process.env, ISTHMUS_LAB_FRONTEND_KEEPALIVE_MS: '500' },
     },
   );
   lab.stdout!.on('data', (d: Buffer) => {
@@ -174,7 +177,7 @@ describe('isthmus lab', () => {
     expect(res.status).toBe(200);
     expect(res.body.upstream?.message).toBe('greetings from west');
     // A line is written when a tunnel ends: the frontend's keep-alive connection to podinfo-west
-    // ends once it has been idle for the HTTP client's keep-alive timeout (a few seconds).
+    // ends once it has been idle for the HTTP client's keep-alive timeout (0.5 s here, see beforeAll).
     const tunnels = (side: string) =>
       readFileSync(join(dir, 'logs', `${side}-gateway.log`), 'utf8')
         .split('\n')
@@ -489,12 +492,14 @@ describe('isthmus lab', () => {
         () => ({ code: 0, stderr: '' }),
         (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
       );
-    const same = await up(dir);
-    expect(same.code).toBe(1);
-    expect(same.stderr).toContain(`a lab is already running from ${dir} (pid ${state.pid})`);
     const otherDir = mkdtempSync(join(tmpdir(), 'isthmus-lab-2-'));
+    // The running lab's certificates, which `lab up` reuses: not minted again (~1 s of RSA keys).
+    cpSync(join(dir, 'certs'), join(otherDir, 'certs'), { recursive: true });
     try {
-      const other = await up(otherDir);
+      // Two independent refusals: side by side.
+      const [same, other] = await Promise.all([up(dir), up(otherDir)]);
+      expect(same.code).toBe(1);
+      expect(same.stderr).toContain(`a lab is already running from ${dir} (pid ${state.pid})`);
       expect(other.code).toBe(1);
       expect(other.stderr).toContain(`127.0.${BASE}.1:6443 is in use: another lab with the same --base`);
     } finally {
@@ -538,14 +543,21 @@ describe('isthmus lab', () => {
 
   // Not only Ctrl-C from a terminal, which reaches every process of the group: a SIGTERM to the
   // lab alone (kill, a process manager), or the SIGHUP of a closed terminal, which the gateways
-  // take as "re-read the certificate".
-  it.each(['SIGTERM', 'SIGHUP'] as const)(
+  // take as "re-read the certificate". The two starts are independent (each its own --base: east
+  // 127.0.47.x and west .48.x, or .49.x and .50.x), so they run side by side.
+  it.concurrent.for([
+    ['SIGTERM', 47],
+    ['SIGHUP', 49],
+  ] as const)(
     'a %s while the lab starts stops everything it started so far, leaving no process behind',
-    async (signal) => {
+    { timeout: 180_000 },
+    async ([signal, base], { expect }) => {
       const startDir = mkdtempSync(join(tmpdir(), 'isthmus-lab-start-'));
+      // The first lab's certificates, which `lab up` reuses: not minted again (~1 s of RSA keys).
+      cpSync(join(dir, 'certs'), join(startDir, 'certs'), { recursive: true });
       const starting = spawn(
         process.execPath,
-        ['bin/isthmus.mjs', 'lab', 'up', '--local', '--dir', startDir, '--base', '47'],
+        ['bin/isthmus.mjs', 'lab', 'up', '--local', '--dir', startDir, '--base', String(base)],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
       let text = '';
@@ -582,6 +594,5 @@ describe('isthmus lab', () => {
         rmSync(startDir, { recursive: true, force: true });
       }
     },
-    180_000,
   );
 });

@@ -91,10 +91,19 @@ export function startFrontend(opts: {
   port: number;
   cluster: string;
   slices: Informer<V1EndpointSlice>;
+  /**
+   * How long an idle upstream connection is kept (undici's default, ~4 s, when absent). A tunnel's
+   * access-log line is written when it ends: test/lab.test.ts shortens this to see one sooner.
+   */
+  keepAliveMs?: number;
 }): Promise<RunningServer> {
   // Calls leave from the frontend's own address, as a pod's leave from its IP: the gateways' access
   // logs then name the frontend, not 127.0.0.1.
-  const dispatcher = new Agent({ localAddress: opts.host });
+  const keepAlive =
+    opts.keepAliveMs === undefined
+      ? {}
+      : { keepAliveTimeout: opts.keepAliveMs, keepAliveMaxTimeout: opts.keepAliveMs };
+  const dispatcher = new Agent({ localAddress: opts.host, ...keepAlive });
   const server = createServer((req, res) => {
     const service = (req.url ?? '/').split('?')[0]!.replace(/^\/+/, '') || 'podinfo';
     const target = pickEndpoint(opts.slices.list(), service, 'http');

@@ -475,11 +475,14 @@ async function startEastFrontend(
   slices.start();
   closers.push(() => slices.stop());
   await slices.synced;
+  // ISTHMUS_LAB_FRONTEND_KEEPALIVE_MS: for tests only (test/lab.test.ts), unset in normal use.
+  const keepAliveMs = Number(process.env.ISTHMUS_LAB_FRONTEND_KEEPALIVE_MS);
   const frontend = await startFrontend({
     host: c.frontend.host,
     port: c.frontend.port,
     cluster: c.name,
     slices,
+    ...(keepAliveMs > 0 ? { keepAliveMs } : {}),
   });
   closers.push(() => frontend.close());
   const sync = () => syncDeploymentPods(admin, LAB_NAMESPACE, 'frontend', [c.frontend.host], labNode(c));
