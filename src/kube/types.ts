@@ -6,6 +6,7 @@ import type { V1Condition, V1LabelSelector, V1ObjectMeta } from '@kubernetes/cli
 
 export type {
   CoreV1Event,
+  V1ClusterRole,
   V1Condition,
   V1ConfigMap,
   V1Deployment,
@@ -16,6 +17,7 @@ export type {
   V1Namespace,
   V1ObjectMeta,
   V1Pod,
+  V1PolicyRule,
   V1Secret,
   V1Service,
   V1ServicePort,

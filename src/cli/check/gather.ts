@@ -35,6 +35,7 @@ import { kubeconfigTokenClaims } from '../../kube/service-account-token.js';
 import type {
   Link,
   TrafficSplit,
+  V1ClusterRole,
   V1ConfigMap,
   V1EndpointSlice,
   V1Lease,
@@ -47,6 +48,7 @@ import { parseLinkSpec } from '../../mirror/link-config.js';
 import { parseEgressPorts } from '../../mirror/mirror-objects.js';
 import { INSTALL_RECORD_CONFIGMAP } from '../install/install-record.js';
 import { REQUIRED_CRDS } from './checks/crds.js';
+import { EDITOR_ROLES, endpointWrites } from './checks/endpoint-writers.js';
 import { readGatewayListeners } from './controller-scrape.js';
 import { readDeployments } from './deployment-pods.js';
 import { readFederatedRows } from './federated-view.js';
@@ -418,6 +420,7 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     return deniedPermissions(client, SYSTEM_NAMESPACE, gatewayInstalled, secrets);
   });
   const createNamespaces = fetched(() => controllerMayCreateNamespaces(client, SYSTEM_NAMESPACE));
+  const endpointWriters = fetched(() => readEndpointWriters(client));
   const gatewayListeners = fetched(() => readGatewayListeners(client, opts.remoteTimeoutMs));
   const federated = fetched(() => readFederatedRows(client));
   const trafficSplits = fetched(() => readFailoverSplits(client));
@@ -439,10 +442,25 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     ...(await localGatewayChain.then((chain) => (chain ? { localGatewayChain: chain } : {}))),
     deniedPermissions: await denied,
     controllerMayCreateNamespaces: await createNamespaces,
+    endpointWriters: await endpointWriters,
     gatewayListeners: await gatewayListeners,
     federated: await federated,
     trafficSplits: await trafficSplits,
     deployments: await deployments,
     podVersions: await podVersions,
   };
+}
+
+/** What each default editor ClusterRole lets one write of Endpoints and EndpointSlices (absent roles: none). */
+export async function readEndpointWriters(client: KubeClient): Promise<Record<string, string[]>> {
+  const roles = await Promise.all(
+    EDITOR_ROLES.map(
+      async (name) => [name, await client.get<V1ClusterRole>(R.clusterRoles, undefined, name)] as const,
+    ),
+  );
+  return Object.fromEntries(
+    roles
+      .filter(([, role]) => role !== undefined)
+      .map(([name, role]) => [name, endpointWrites(role?.rules ?? [])]),
+  );
 }

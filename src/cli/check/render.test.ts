@@ -92,6 +92,7 @@ describe('isthmus check output', () => {
       'error',
       'success', // no linked gateway is revoked
       'error', // permissions
+      'success', // namespace editors cannot point the gateway elsewhere
       'success',
       'error',
       'error',

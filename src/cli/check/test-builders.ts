@@ -81,6 +81,7 @@ export function healthyFacts(
     links: { ok: true, value: [linkFacts(link('west'), pki.westChain)] },
     deniedPermissions: { ok: true, value: [] },
     controllerMayCreateNamespaces: { ok: true, value: false },
+    endpointWriters: { ok: true, value: {} },
     gatewayListeners: {
       ok: true,
       value: [{ pod: 'isthmus-gateway-7d9f-abcde', ready: true, ports: [20000] }],

@@ -182,6 +182,11 @@ export interface CheckFacts {
   gatewayListeners: Fetched<GatewayListeners[]>;
   /** Whether the controller may create namespaces (the opt-in grant Links with enableNamespaceCreation need). */
   controllerMayCreateNamespaces: Fetched<boolean>;
+  /**
+   * Per default editor ClusterRole (`edit`, `admin`) that exists: what of Endpoints and
+   * EndpointSlices it lets a namespace's editors write (checks/endpoint-writers.ts).
+   */
+  endpointWriters: Fetched<Record<string, string[]>>;
   /** Federated Services (`<name>-federated`) and what each member cluster serves. */
   federated: Fetched<FederatedRow[]>;
   /** The TrafficSplits the failover controller acts on (failover or steer-only), with their status. */

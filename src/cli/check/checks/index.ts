@@ -5,6 +5,7 @@ import { checkController } from './controller.js';
 import { checkCrds } from './crds.js';
 import { checkCredentials } from './credentials.js';
 import { checkDeployments } from './deployments.js';
+import { checkEndpointWriters } from './endpoint-writers.js';
 import { checkFederated } from './federated.js';
 import { checkGatewayListeners } from './gateway-listeners.js';
 import { checkGatewaysAlive } from './gateways-alive.js';
@@ -25,6 +26,7 @@ export const CHECKS: readonly Check[] = [
   checkTrustAnchor,
   checkRevocation,
   checkPermissions,
+  checkEndpointWriters,
   checkController,
   checkGatewaysAlive,
   checkMirrorEndpoints,
