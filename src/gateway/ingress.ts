@@ -180,7 +180,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
   // The peer's chain as verified at the handshake: OpenSSL keeps the issuer only until then.
   const chains = new WeakMap<ServerHttp2Session, { cert?: X509Certificate; issuer?: X509Certificate }>();
   /** The peer's cluster, or undefined after refusing (and destroying) the session. */
-  const admit = (session: ServerHttp2Session): string | undefined => {
+  const admit = (session: ServerHttp2Session, established = false): string | undefined => {
     let chain = chains.get(session);
     if (!chain) {
       const cert = peerCertificateOf(session.socket as TLSSocket);
@@ -199,7 +199,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
         session.socket,
       ),
     );
-    refuseSession(session, decision.reason);
+    refuseSession(session, decision.reason, established);
     return undefined;
   };
   server.on('session', (session: ServerHttp2Session) => {
@@ -402,7 +402,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
     sessions: () => sessions.size,
     revalidate() {
       let cut = 0;
-      for (const session of [...sessions]) if (admit(session) === undefined) cut++;
+      for (const session of [...sessions]) if (admit(session, true) === undefined) cut++;
       return cut;
     },
     async close(graceMs = 0) {
@@ -419,15 +419,22 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
   };
 }
 
+/** The highest stream identifier (2^31 - 1, RFC 9113 §5.1.1). */
+const MAX_STREAM_ID = 2 ** 31 - 1;
+
 /**
  * Ends a session whose peer is not admitted, saying why in the GOAWAY's debug data (RFC 9113 §6.8):
  * the peer passed the TLS handshake, so it holds a certificate of our trust anchor, and its probe
  * and egress can then name the reason ("not linked", "revoked") instead of a closed connection,
  * which reads as a network problem. INADEQUATE_SECURITY: the credentials are not good enough here.
  */
-export function refuseSession(session: ServerHttp2Session, reason: string): void {
+export function refuseSession(session: ServerHttp2Session, reason: string, established = false): void {
   const debug = refusalDebugData(reason);
-  if (!session.destroyed && !session.closed) session.goaway(h2.NGHTTP2_INADEQUATE_SECURITY, 0, debug);
+  // A session cut after streams ran (revalidate) names the highest stream id: a later GOAWAY (the
+  // one destroy() sends) may not raise it (RFC 9113 §6.8). A fresh refusal processed none.
+  const lastStreamId = established ? MAX_STREAM_ID : 0;
+  if (!session.destroyed && !session.closed)
+    session.goaway(h2.NGHTTP2_INADEQUATE_SECURITY, lastStreamId, debug);
   // destroy() sends its own final GOAWAY after the one above and flushes both before closing.
   session.destroy(undefined, h2.NGHTTP2_INADEQUATE_SECURITY);
 }

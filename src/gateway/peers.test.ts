@@ -63,6 +63,9 @@ describe('allowedClusters and PeerPolicy', () => {
     // until "north" is verified and listed: west's traffic goes on meanwhile.
     const retargeted: Link = { ...link('north'), status: { mirroredClusterName: 'west' } };
     expect([...linkedClusters([retargeted])].sort()).toEqual(['north', 'west']);
+    // The ingress admits by targets only: the kept mirrors need our egress, not west's traffic
+    // here, and a retarget left unfixed must not admit west for good.
+    expect([...allowedClusters([retargeted], [])]).toEqual(['north']);
   });
 
   it('admits no peer through a Link being deleted (its finalizer holds it while mirrors go)', () => {

@@ -68,9 +68,18 @@ export function clustersOfLink(link: Link): string[] {
   return [...new Set(names.filter((c): c is string => typeof c === 'string' && c !== ''))];
 }
 
-/** The admitted clusters: live Link targets ∪ the static list. */
+/**
+ * The admitted clusters: live Link targets ∪ the static list. Not the cluster a retargeted Link
+ * still holds mirrors of (`clustersOfLink`): those mirrors need this gateway's egress, not that
+ * cluster's traffic here, and a retarget left unfixed must not admit it for good.
+ */
 export function allowedClusters(links: readonly Link[], staticClusters: readonly string[]): Set<string> {
-  const clusters = linkedClusters(links);
+  const clusters = new Set<string>();
+  for (const link of links) {
+    const target = link.spec?.targetClusterName;
+    if (!link.metadata?.deletionTimestamp && typeof target === 'string' && target !== '')
+      clusters.add(target);
+  }
   for (const cluster of staticClusters) clusters.add(cluster);
   return clusters;
 }

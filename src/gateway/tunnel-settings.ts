@@ -55,8 +55,9 @@ export function refusalDebugData(reason: string): Buffer {
 /** The reason a refusing GOAWAY carries, or undefined for any other GOAWAY. */
 export function refusalReason(code: number, debug: Buffer | undefined): string | undefined {
   if (code !== http2Constants.NGHTTP2_INADEQUATE_SECURITY || debug === undefined) return undefined;
-  const text = debug.toString('utf8');
-  // Printable only: the text ends up in logs, Link conditions and terminals.
+  // Bounded and printable here too: a peer that passed the handshake writes what it likes, and the
+  // text ends up in logs, Link conditions and terminals.
+  const text = debug.subarray(0, MAX_REFUSAL_CHARS).toString('utf8');
   return text.startsWith(REFUSAL_PREFIX)
     ? text.slice(REFUSAL_PREFIX.length).replace(/[^\x20-\x7e]/g, '?')
     : undefined;

@@ -6,6 +6,7 @@ import { infoOf, parseCertificate } from './certificate-info.js';
 import { createCsr } from './csr.js';
 import type { ServerVerification } from './grpc-tls.js';
 import { callUnary } from './grpc-util.js';
+import { issuerClusterOf } from './issuer-scope.js';
 import { identityServiceDefinition } from './protocol.js';
 import { generateRsaKeyAsync } from './rsa-keys.js';
 import { keyMismatch } from './validate.js';
@@ -104,9 +105,16 @@ export function identityServerProblem(cert: X509Certificate, serverId: string): 
   const info = infoOf(cert);
   if (info.isCa) return 'it presents a CA certificate, not a serving certificate';
   const uris = info.uriSans;
-  return uris.length === 1 && uris[0] === serverId
-    ? undefined
-    : `it presents ${uris.join(', ') || 'no URI SAN'}, not the identity service's ${serverId}`;
+  if (uris.length !== 1 || uris[0] !== serverId)
+    return `it presents ${uris.join(', ') || 'no URI SAN'}, not the identity service's ${serverId}`;
+  // Every cluster's issuer chains to the shared anchor: as for gateways (issuer-scope.ts), the
+  // identity ID of a cluster is only believed from that cluster's issuer, so a stolen issuer key of
+  // another cluster cannot serve Certify here and collect this cluster's tokens.
+  const wanted = /^spiffe:\/\/([^/]+)\/cluster\/([^/]+)\/identity$/.exec(serverId);
+  const signer = wanted ? issuerClusterOf(cert.issuer, wanted[1]!) : undefined;
+  return signer !== undefined && signer !== wanted?.[2]
+    ? `it is signed by cluster ${signer}'s issuer, not ${wanted?.[2]}'s`
+    : undefined;
 }
 
 function callCertify(

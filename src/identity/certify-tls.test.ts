@@ -297,6 +297,15 @@ describe('pure parts', () => {
     );
   });
 
+  it("refuses east's identity ID signed by west's issuer: a stolen issuer key of one cluster must not serve Certify for another", () => {
+    const byWest = new X509Certificate(
+      splitPem(testServingCertificate(testPki().issuers.west, [EAST_IDENTITY]).chainPem)[0]!,
+    );
+    expect(identityServerProblem(byWest, EAST_IDENTITY)).toMatch(
+      /signed by cluster west's issuer, not east's/,
+    );
+  });
+
   it.each([
     [
       { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', message: 'unable to verify the first certificate' },

@@ -7,7 +7,7 @@ import {
   MIRRORED_SERVICE_LABEL,
   SYSTEM_NAMESPACE,
 } from '../../kube/keys.js';
-import { R } from '../../kube/resources.js';
+import { R, type ResourceRef } from '../../kube/resources.js';
 import type { KubeObject, Link, V1Service } from '../../kube/types.js';
 import { type Sandbox, startSandbox } from '../../sandbox/index.js';
 import { linkCredentialsAccess } from '../install/rbac.js';
@@ -203,5 +203,40 @@ describe('unlink and the gateway admission of the cluster unlinked', () => {
     } finally {
       await client.delete(R.deployments, SYSTEM_NAMESPACE, 'isthmus-gateway');
     }
+  });
+});
+
+describe('unlink of a cluster a retargeted Link still holds', () => {
+  it('names the Link that holds its mirrors instead of only saying there is none', async () => {
+    await createLink('east9');
+    // A typo: the Link now targets "esat", the controller keeps east9's mirrors meanwhile.
+    await client.patch<Link>(R.links, SYSTEM_NAMESPACE, 'east9', { spec: { targetClusterName: 'esat' } });
+    await client.patchStatus<Link>(R.links, SYSTEM_NAMESPACE, 'east9', {
+      status: { mirroredClusterName: 'east9' },
+    });
+    const err = await unlinkCluster(client, 'east9', { wait: false, timeoutMs: 1000, ...quiet }).catch(
+      (e: unknown) => e,
+    );
+    expect(isIsthmusError(err, 'KUBE_NOT_FOUND')).toBe(true);
+    expect(String(err)).toContain(
+      'Link east9 targets "esat" but still holds the mirrors of "east9" (status.mirroredClusterName) until that cluster is verified: fix its targetClusterName, or delete it',
+    );
+  });
+
+  it('still unlinks when the gateway Deployment cannot be read for the admission note', async () => {
+    await createLink('east10');
+    const failing = Object.create(client) as KubeClient;
+    let asked = 0;
+    failing.get = (async (res: ResourceRef, ns: string | undefined, name: string) => {
+      if (res.plural === 'deployments') {
+        asked++;
+        throw new Error('forbidden');
+      }
+      return client.get(res, ns, name);
+    }) as KubeClient['get'];
+    const outcome = await unlinkCluster(failing, 'east10', { wait: false, timeoutMs: 1000, ...quiet });
+    expect(outcome.linkName).toBe('east10');
+    expect(asked).toBe(1);
+    expect(await client.get(R.links, SYSTEM_NAMESPACE, 'east10')).toBeUndefined();
   });
 });

@@ -56,15 +56,23 @@ export async function unlinkCluster(
   const links = items.filter((l) => l.spec?.targetClusterName === cluster && l.metadata?.name);
   if (links.length === 0) {
     const known = items.map((l) => l.spec?.targetClusterName).filter(Boolean);
+    // A Link retargeted away from the cluster keeps its mirrors until the new target is verified.
+    const holding = items
+      .filter((l) => l.status?.mirroredClusterName === cluster)
+      .map(
+        (l) =>
+          `; Link ${l.metadata?.name} targets "${l.spec?.targetClusterName}" but still holds the mirrors of "${cluster}" (status.mirroredClusterName) until that cluster is verified: fix its targetClusterName, or delete it`,
+      );
     throw new IsthmusError(
       'KUBE_NOT_FOUND',
-      `no Link to cluster "${cluster}" in ${SYSTEM_NAMESPACE} (linked: ${known.join(', ') || 'none'})`,
+      `no Link to cluster "${cluster}" in ${SYSTEM_NAMESPACE} (linked: ${known.join(', ') || 'none'})${holding.join('')}`,
       { terminal: true },
     );
   }
   const before = opts.wait ? await countMirrors(client, cluster) : 0;
   for (const link of links) await deleteLink(client, cluster, link, opts);
-  const admission = await admissionNote(client, cluster);
+  // Said once the Links are gone; a failure to read the gateway only loses the note, not the unlink.
+  const admission = await admissionNote(client, cluster).catch(() => undefined);
   if (admission) (opts.note ?? opts.progress)(admission);
   const names = links.map((l) => l.metadata!.name!);
   if (!opts.wait) return { linkName: names.join(', ') };

@@ -133,6 +133,10 @@ export function registerIdentity(program: Command): void {
     process.stdout.write(
       `identity: serving Certify on ${listen.host}:${server.port} over TLS as ${identityServiceId(flags.trustDomain, flags.cluster)} ${served(server.servingCertificate())}\n`,
     );
+    // An issuer reload while the server was starting found no server to renew: catch up now.
+    const { splitPem } = await import('../../identity/pem.js');
+    if (splitPem(server.servingCertificate().chainPem).at(-1) !== splitPem(issuer.current().certPem)[0])
+      void server.renewServingCertificate();
     process.stdout.write(
       `identity: serving health (plaintext) on ${healthListen.host}:${server.healthPort}\n`,
     );

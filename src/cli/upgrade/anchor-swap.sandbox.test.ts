@@ -5,13 +5,20 @@
  * rotation's own first step still goes through.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IsthmusError } from '../../errors.js';
 import { startAnchorRotation } from '../../identity/anchor-rotation.js';
 import { writeCertificates } from '../../identity/files.js';
+import { KubeClient } from '../../kube/client.js';
+import { TRUST_ANCHOR_CONFIGMAP } from '../../kube/keys.js';
+import type { ResourceRef } from '../../kube/resources.js';
 import { type Sandbox, startSandbox } from '../../sandbox/index.js';
+import { registerCommands } from '../commands/index.js';
+import { runUpgrade } from './run-upgrade.js';
 
 interface Outcome {
   code: number;
@@ -35,6 +42,15 @@ const cert = (...path: string[]) => join(dir, 'certs', ...path);
 const isthmus = (...args: string[]) => run(process.execPath, ['bin/isthmus.mjs', ...args]);
 const upgrade = (...args: string[]) => isthmus('upgrade', '--kubeconfig', kubeconfig, ...args);
 let east: Sandbox;
+/** The new anchor and its issuer alone: what skips the rotation's steps. */
+const newSet = [
+  '--trust-anchor',
+  cert('ca.crt'),
+  '--issuer-cert',
+  cert('east', 'issuer.crt'),
+  '--issuer-key',
+  cert('east', 'issuer.key'),
+];
 
 beforeAll(async () => {
   east = await startSandbox({ name: 'east' });
@@ -65,14 +81,6 @@ afterAll(async () => {
 
 describe('isthmus upgrade --trust-anchor', () => {
   it('refuses a new anchor that skips the rotation steps, takes it with --replace-trust-anchor, and takes step 1', async () => {
-    const newSet = [
-      '--trust-anchor',
-      cert('ca.crt'),
-      '--issuer-cert',
-      cert('east', 'issuer.crt'),
-      '--issuer-key',
-      cert('east', 'issuer.key'),
-    ];
     // Each only reads the cluster: side by side (each is a CLI process, most of it start-up).
     const [swap, replaced, step1, help] = await Promise.all([
       upgrade(...newSet),
@@ -99,5 +107,32 @@ describe('isthmus upgrade --trust-anchor', () => {
     expect(help.stdout.replace(/\s+/g, ' ')).toMatch(
       /--replace-trust-anchor let --trust-anchor replace the installed anchor outright, .* \(README, "Rotating the trust anchor"\)/,
     );
+  });
+
+  it('refuses when the installed anchor cannot be read, instead of taking that for nothing installed', async () => {
+    const program = new Command('isthmus').exitOverride();
+    registerCommands(program);
+    const upgradeCmd = program.commands.find((c) => c.name() === 'upgrade')!;
+    upgradeCmd.action(() => {});
+    program.parse(['upgrade', ...newSet], { from: 'user' });
+    const client = KubeClient.fromKubeconfigString(east.kubeconfig());
+    // As a user without `get configmaps` there, or an API server timing out.
+    const denied = Object.create(client) as KubeClient;
+    denied.get = (async (res: ResourceRef, ns: string | undefined, name: string) => {
+      if (res.plural === 'configmaps' && name === TRUST_ANCHOR_CONFIGMAP)
+        throw new IsthmusError('KUBE_FORBIDDEN', 'configmaps "isthmus-trust-anchor" is forbidden');
+      return client.get(res, ns, name);
+    }) as KubeClient['get'];
+    try {
+      const err = await runUpgrade(denied, upgradeCmd, []).catch((e: unknown) => e);
+      expect(String(err)).toMatch(
+        /cannot read the installed trust anchor \(ConfigMap isthmus-system\/isthmus-trust-anchor: .*forbidden.*\) to check that --trust-anchor keeps it/,
+      );
+      // Told to swap outright, it does not need the old one.
+      const swapped = await runUpgrade(denied, upgradeCmd, [], { replaceTrustAnchor: true });
+      expect(swapped.options.trustAnchorPem).toBe(readFileSync(cert('ca.crt'), 'utf8'));
+    } finally {
+      client.close();
+    }
   });
 });

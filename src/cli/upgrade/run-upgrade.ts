@@ -5,7 +5,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import type { Command } from 'commander';
-import { IsthmusError, isIsthmusError } from '../../errors.js';
+import { describeError, IsthmusError, isIsthmusError } from '../../errors.js';
 import type { KeyPairPem } from '../../identity/ca.js';
 import {
   checkedAnchorBundle,
@@ -126,7 +126,16 @@ async function upgradeCertificates(
   let anchorPem: string;
   if (flags.trustAnchor) {
     anchorPem = await loadAnchorBundle(flags.trustAnchor);
-    const before = await inForce(async () => clusterAnchorPem(client));
+    // Absent (404) reads as undefined; any other failure must not pass for "nothing installed",
+    // which would let a swap skip the check below.
+    const before = await clusterAnchorPem(client).catch((err: unknown) => {
+      if (replace) return undefined;
+      throw new IsthmusError(
+        'USAGE',
+        `cannot read the installed trust anchor (${inCluster('ConfigMap', TRUST_ANCHOR_CONFIGMAP)}: ${describeError(err)}) to check that --trust-anchor keeps it; fix the access, or pass --replace-trust-anchor to swap without that check`,
+        { terminal: true, cause: err },
+      );
+    });
     // Before the issuer: a swap skipping the rotation's steps is refused whatever issuer comes with it.
     const swap = anchorReplacement({
       installedPem: before,
