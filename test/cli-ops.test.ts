@@ -88,7 +88,7 @@ describe('isthmus operator verbs on the lab', () => {
       { timeoutMs: 20_000, intervalMs: 250 },
     );
     expect(run.stdout).not.toContain('×');
-    expect(run.stdout.match(/^√ /gm)?.length).toBe(17);
+    expect(run.stdout.match(/^√ /gm)?.length).toBe(18);
     expect(run.stdout).toContain("√ the control plane runs the CLI's version");
     // Read through the API server's pod proxy from each gateway pod's admin /routes.
     expect(run.stdout).toContain("√ the gateways listen on every mirror's egress ports");
