@@ -18,7 +18,10 @@ export interface KubeFlags {
 export function addKubeFlags(cmd: Command, opts: { rateLimit?: boolean } = {}): Command {
   cmd
     .option('--in-cluster', "use the pod's service account", false)
-    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG or ~/.kube/config)')
+    .option(
+      '--kubeconfig <path>',
+      'kubeconfig file (default: $KUBECONFIG, its files merged as kubectl merges them, else ~/.kube/config)',
+    )
     .option('--context <name>', 'kubeconfig context');
   return opts.rateLimit ? addRateLimitFlags(cmd) : cmd;
 }

@@ -3,7 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KubeClient } from './client.js';
-import { loadDefault, loadInCluster, loadKubeconfigSecret, loadKubeconfigString } from './kubeconfig.js';
+import {
+  loadDefault,
+  loadInCluster,
+  loadKubeconfigFiles,
+  loadKubeconfigSecret,
+  loadKubeconfigString,
+} from './kubeconfig.js';
 
 const good = `
 apiVersion: v1
@@ -134,6 +140,68 @@ describe('kubeconfig loading', () => {
       if (saved === undefined) delete process.env.KUBECONFIG;
       else process.env.KUBECONFIG = saved;
     }
+  });
+
+  it('merges a $KUBECONFIG list as kubectl does: one file per cluster, the first to name a thing wins', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kc-'));
+    dirs.push(dir);
+    fs.mkdirSync(path.join(dir, 'west'));
+    const eastFile = path.join(dir, 'east.yaml');
+    fs.writeFileSync(eastFile, good);
+    const westFile = path.join(dir, 'west', 'config');
+    fs.writeFileSync(
+      westFile,
+      [
+        'current-context: west',
+        'clusters:',
+        '- name: west',
+        '  cluster: { server: "https://10.0.0.2:6443", certificate-authority: ca.crt }',
+        '- name: east',
+        '  cluster: { server: "https://10.9.9.9:6443" }',
+        'users:',
+        '- name: west-admin',
+        '  user: { client-certificate: tls/admin.crt, client-key: /abs/admin.key }',
+        'contexts:',
+        '- name: west',
+        '  context: { cluster: west, user: west-admin }',
+      ].join('\n'),
+    );
+    const empty = path.join(dir, 'empty');
+    fs.writeFileSync(empty, '');
+    const saved = process.env.KUBECONFIG;
+    try {
+      process.env.KUBECONFIG = [eastFile, path.join(dir, 'absent'), empty, westFile].join(path.delimiter);
+      // current-context: the first file's; east's cluster: the first file's, not west's copy.
+      expect(loadDefault().getCurrentCluster()?.server).toBe('https://127.0.0.1:6443');
+      const west = loadDefault('west');
+      expect(west.getCurrentCluster()).toMatchObject({
+        server: 'https://10.0.0.2:6443',
+        caFile: path.join(dir, 'west', 'ca.crt'), // relative to its own file
+      });
+      expect(west.getCurrentUser()).toMatchObject({
+        certFile: path.join(dir, 'west', 'tls', 'admin.crt'),
+        keyFile: '/abs/admin.key',
+      });
+      expect(() => loadDefault('north')).toThrow(
+        /\$KUBECONFIG \(.*east\.yaml, .*west\/config\): context "north" not found \(contexts: east, nocluster, west\)/,
+      );
+    } finally {
+      if (saved === undefined) delete process.env.KUBECONFIG;
+      else process.env.KUBECONFIG = saved;
+    }
+  });
+
+  it('names the file of a $KUBECONFIG list that is broken', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kc-'));
+    dirs.push(dir);
+    const first = path.join(dir, 'first');
+    const broken = path.join(dir, 'broken');
+    const scalar = path.join(dir, 'scalar');
+    fs.writeFileSync(first, good);
+    fs.writeFileSync(broken, 'clusters: [unclosed');
+    fs.writeFileSync(scalar, 'hello');
+    expect(() => loadKubeconfigFiles([first, broken])).toThrow(/broken: not YAML/);
+    expect(() => loadKubeconfigFiles([first, scalar])).toThrow(/scalar: not a kubeconfig/);
   });
 
   it('in-cluster reads the service account token file', () => {

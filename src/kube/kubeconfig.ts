@@ -73,9 +73,12 @@ function validateDocument(doc: unknown, source: string, context: string | undefi
 
 /** Parses and validates a kubeconfig; `source` names it in errors (a path, "secret ns/name"). */
 export function loadKubeconfigString(text: string, context?: string, source = 'kubeconfig'): KubeConfig {
-  let doc: unknown;
+  return loadKubeconfigDocument(parseDocument(text, source), context, source);
+}
+
+function parseDocument(text: string, source: string): unknown {
   try {
-    doc = parseYaml(text);
+    return parseYaml(text);
   } catch (err) {
     throw invalid(
       source,
@@ -83,10 +86,14 @@ export function loadKubeconfigString(text: string, context?: string, source = 'k
       err,
     );
   }
+}
+
+function loadKubeconfigDocument(doc: unknown, context: string | undefined, source: string): KubeConfig {
   validateDocument(doc, source, context);
   const kc = new KubeConfig();
   try {
-    kc.loadFromString(text);
+    // JSON is YAML: client-node parses the validated document as it would the file.
+    kc.loadFromString(JSON.stringify(doc));
     if (context !== undefined) kc.setCurrentContext(context);
   } catch (err) {
     throw invalid(source, err instanceof Error ? err.message : String(err), err);
@@ -95,16 +102,93 @@ export function loadKubeconfigString(text: string, context?: string, source = 'k
 }
 
 export function loadKubeconfigFile(file: string, context?: string): KubeConfig {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw invalid(file, `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, err);
+  return loadKubeconfigFiles([file], context);
+}
+
+/**
+ * Several kubeconfig files as kubectl reads a `$KUBECONFIG` list (client-go's loading rules): the
+ * first file to name a cluster, user or context, or to set current-context, wins, so one file per
+ * cluster works. Relative file paths in each are relative to that file, as in kubectl.
+ */
+export function loadKubeconfigFiles(files: readonly string[], context?: string): KubeConfig {
+  const docs = files.map((file) => {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      throw invalid(file, `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, err);
+    }
+    const doc = parseDocument(text, file);
+    if (files.length > 1 && (doc === null || doc === undefined)) return {}; // kubectl skips empty files
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return doc;
+    return withAbsolutePaths(doc as KubeconfigDocument, path.dirname(path.resolve(file)));
+  });
+  if (docs.length === 1) return loadKubeconfigDocument(docs[0], context, files[0] as string);
+  const source = `$KUBECONFIG (${files.join(', ')})`;
+  for (const [i, doc] of docs.entries()) {
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+      throw invalid(
+        files[i] as string,
+        'not a kubeconfig (expected a YAML mapping with clusters, users and contexts)',
+      );
+    }
   }
-  const kc = loadKubeconfigString(text, context, file);
-  // Relative certificate-authority/client-certificate paths are relative to the file, as in kubectl.
-  kc.makePathsAbsolute(path.dirname(path.resolve(file)));
-  return kc;
+  return loadKubeconfigDocument(mergeDocuments(docs as KubeconfigDocument[]), context, source);
+}
+
+type NamedEntry = { name?: unknown; [key: string]: unknown };
+type KubeconfigDocument = Record<string, unknown> & {
+  clusters?: unknown;
+  users?: unknown;
+  contexts?: unknown;
+};
+
+const LISTS = ['clusters', 'users', 'contexts'] as const;
+
+function entries(list: unknown): NamedEntry[] {
+  return Array.isArray(list) ? (list as NamedEntry[]).filter((e) => e !== null && typeof e === 'object') : [];
+}
+
+/** First file wins per name (kubectl's merge); current-context from the first file that sets one. */
+export function mergeDocuments(docs: readonly KubeconfigDocument[]): KubeconfigDocument {
+  const merged: KubeconfigDocument = { apiVersion: 'v1', kind: 'Config' };
+  for (const list of LISTS) {
+    const byName = new Map<string, NamedEntry>();
+    for (const doc of docs) {
+      for (const e of entries(doc[list])) {
+        const name = String(e.name ?? '');
+        if (!byName.has(name)) byName.set(name, e);
+      }
+    }
+    merged[list] = [...byName.values()];
+  }
+  const current = docs.map((d) => d['current-context']).find((c) => typeof c === 'string' && c !== '');
+  if (current !== undefined) merged['current-context'] = current;
+  return merged;
+}
+
+/** The file paths client-node reads (certificate-authority, client-certificate, client-key), made absolute. */
+function withAbsolutePaths(doc: KubeconfigDocument, dir: string): KubeconfigDocument {
+  const resolve = (entry: NamedEntry, inner: string, keys: readonly string[]): NamedEntry => {
+    const body = entry[inner];
+    if (body === null || typeof body !== 'object') return entry;
+    const copy: Record<string, unknown> = { ...(body as Record<string, unknown>) };
+    for (const key of keys) {
+      const value = copy[key];
+      if (typeof value === 'string' && value !== '' && !path.isAbsolute(value))
+        copy[key] = path.join(dir, value);
+    }
+    return { ...entry, [inner]: copy };
+  };
+  return {
+    ...doc,
+    ...(Array.isArray(doc.clusters)
+      ? { clusters: entries(doc.clusters).map((c) => resolve(c, 'cluster', ['certificate-authority'])) }
+      : {}),
+    ...(Array.isArray(doc.users)
+      ? { users: entries(doc.users).map((u) => resolve(u, 'user', ['client-certificate', 'client-key'])) }
+      : {}),
+  };
 }
 
 /**
@@ -142,14 +226,14 @@ export function loadInCluster(pathPrefix = ''): KubeConfig {
   return kc;
 }
 
-/** $KUBECONFIG (first existing file), else ~/.kube/config, else in-cluster. */
+/** $KUBECONFIG (its existing files, merged as kubectl does), else ~/.kube/config, else in-cluster. */
 export function loadDefault(context?: string): KubeConfig {
   const env = process.env.KUBECONFIG;
   if (env) {
     const files = env.split(path.delimiter).filter((f) => f !== '');
-    const found = files.find((f) => fs.existsSync(f));
-    if (!found) throw invalid('$KUBECONFIG', `none of ${files.join(', ')} exists`);
-    return loadKubeconfigFile(found, context);
+    const found = files.filter((f) => fs.existsSync(f));
+    if (found.length === 0) throw invalid('$KUBECONFIG', `none of ${files.join(', ')} exists`);
+    return loadKubeconfigFiles(found, context);
   }
   const home = path.join(os.homedir(), '.kube', 'config');
   if (fs.existsSync(home)) return loadKubeconfigFile(home, context);

@@ -22,7 +22,10 @@ export function registerLink(program: Command): void {
     )
     .requiredOption('--context <name>', 'kubeconfig context of the REMOTE cluster')
     .requiredOption('--cluster-name <name>', 'name of the remote cluster (mirrors are called <svc>-<name>)')
-    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG or ~/.kube/config)')
+    .option(
+      '--kubeconfig <path>',
+      'kubeconfig file (default: $KUBECONFIG, its files merged as kubectl merges them, else ~/.kube/config)',
+    )
     .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
     .option('--cluster-domain <domain>', 'DNS domain of the remote cluster', 'cluster.local')
     .option(
