@@ -538,14 +538,22 @@ export class LinkWatcher {
   }
 
   /**
-   * What the remote said of the Link's cluster. A mismatch keeps every mirror as it is (the remote
-   * is not listed: as an outage) and is said once (a Warning log line and Event) per message;
+   * What the remote said of the Link's cluster, at a connection or at a re-check after a break
+   * (identity-gate.ts). A mismatch keeps every mirror as it is (the remote is not listed: as an
+   * outage) and is said once (a Warning log line and Event) per message;
    * `isthmus_remote_api_up` is 0, since the Link's cluster is not what the credentials reach.
    */
   private setIdentity(identity: RemoteIdentity, server: string): void {
     const { config, shared } = this;
     const fields = { link: config.linkName, cluster: config.clusterName };
     if (identity.verdict === 'mismatch') {
+      // Found by a re-check after the caches had listed (identity-gate.ts refused the re-list or
+      // the watch): nothing of them is believed now. Start over as a new connection, which lists
+      // nothing until the remote agrees; the mirrors stay as they are meanwhile.
+      if (this.remote?.isSynced) {
+        void this.disconnect();
+        this.queue.add(CONNECT);
+      }
       const message = mismatchMessage({
         cluster: config.clusterName,
         installed: identity.installed,

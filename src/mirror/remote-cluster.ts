@@ -4,6 +4,8 @@
  * current addresses. Reports through callbacks; owns no local state, so the LinkWatcher can swap it
  * when the Link's credentials or selectors change. Nothing is watched before the remote has said
  * which cluster it is (remote-identity.ts): credentials that reach another cluster list nothing.
+ * It is asked again before every re-list, and before every watch or read after a break
+ * (identity-gate.ts): an address that comes to reach another cluster lists nothing either.
  */
 import { describeError, isIsthmusError } from '../errors.js';
 import { Backoff, type BackoffPolicy, DEFAULT_BACKOFF } from '../kube/backoff.js';
@@ -20,6 +22,7 @@ import type { V1EndpointSlice, V1LabelSelector, V1Namespace, V1Service } from '.
 import { dropManagedFields, trimRemoteService, trimRemoteSlice } from './cache-trim.js';
 import { type DirectEndpoints, directEndpoints } from './direct-endpoints.js';
 import { exportedAt } from './export-timing.js';
+import { gatedClient, IdentityGate } from './identity-gate.js';
 import { type LinkConfig, selectorMatches, selectorToQuery } from './link-config.js';
 import type { RemoteEndpoints, RemoteService } from './mirror-sync.js';
 import { gatewayHosts, resolveHosts } from './remote-gateway.js';
@@ -39,9 +42,11 @@ export interface RemoteClusterEvents {
   synced(): void;
   health(connected: boolean, error?: string): void;
   /**
-   * What the remote's `isthmus-system` namespace says of the Link's cluster, once it has answered,
-   * and again on every re-check of a mismatch (asked again with backoff, in case the remote's
-   * label is what was wrong). Informers start only on an answer that is not a mismatch.
+   * What the remote's `isthmus-system` namespace says of the Link's cluster: its first answer,
+   * then each answer that differs from the one before. A mismatch is asked again with backoff, in
+   * case the remote's label is what was wrong; informers start only on an answer that is not a
+   * mismatch, and once they run, every re-list and every watch after a break asks again
+   * (identity-gate.ts): a mismatch then stops every list and watch before it is sent.
    */
   identity(identity: RemoteIdentity): void;
   /**
@@ -90,6 +95,12 @@ export class RemoteCluster {
   /** The next identity check (after a failure, or of a mismatch). */
   private verifyTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Asks the remote which cluster it is, at the connection and after every break. */
+  private readonly gate: IdentityGate;
+  /** `client` behind the gate: what the informers and the reads of Services use. */
+  private readonly gated: KubeClient;
+  /** The last answer reported (JSON): re-checks that change nothing say nothing. */
+  private reported: string | undefined;
   private fallback: string[];
   /** The remote gateway Service has been listed: `addresses` are its (or the fallback's), not a guess. */
   private gatewayListed = false;
@@ -107,18 +118,24 @@ export class RemoteCluster {
   ) {
     this.fallback = [...config.gatewayAddresses];
     this.addresses = [...(options.addresses ?? config.gatewayAddresses)];
+    this.gate = new IdentityGate(
+      () => this.askIdentity(),
+      (identity) => this.report(identity),
+    );
+    const gated = gatedClient(client, this.gate);
+    this.gated = gated;
     const opts = shared.remoteBackoff ? { backoff: shared.remoteBackoff } : {};
-    this.services = serviceInformer(client, config.selector, opts);
-    this.federated = serviceInformer(client, config.federatedServiceSelector, opts);
-    this.discovered = serviceInformer(client, config.remoteDiscoverySelector, opts);
-    this.slices = createInformer<V1EndpointSlice>(client, R.endpointSlices, {
+    this.services = serviceInformer(gated, config.selector, opts);
+    this.federated = serviceInformer(gated, config.federatedServiceSelector, opts);
+    this.discovered = serviceInformer(gated, config.remoteDiscoverySelector, opts);
+    this.slices = createInformer<V1EndpointSlice>(gated, R.endpointSlices, {
       // Only slices of pods: a remote apex's or mirror's slices would make its Service look ready.
       labelSelector: NOT_ISTHMUS_SLICES,
       transform: trimRemoteSlice,
       ...opts,
     });
     this.gateway = config.hasGateway
-      ? createInformer<V1Service>(client, R.services, {
+      ? createInformer<V1Service>(gated, R.services, {
           namespace: SYSTEM_NAMESPACE,
           fieldSelector: `metadata.name=${GATEWAY_SERVICE_NAME}`,
           // status.loadBalancer is the gateway address: only managedFields go.
@@ -134,34 +151,51 @@ export class RemoteCluster {
   }
 
   /**
-   * One GET of the remote's `isthmus-system` namespace (which the remote-access role may read).
-   * A remote that does not answer is an outage (health), asked again with backoff, as the
-   * informers would; a 403 or a missing label cannot say, and is trusted (remote-identity.ts).
+   * The connection's first question (identity-gate.ts asks it). A remote that does not answer is
+   * an outage (health), asked again with backoff, as the informers would; so is a mismatch.
    */
   private async verify(backoff: Backoff): Promise<void> {
-    let namespace: V1Namespace | 'forbidden' | undefined;
+    let identity: RemoteIdentity;
     try {
-      namespace = await this.client.get<V1Namespace>(R.namespaces, undefined, SYSTEM_NAMESPACE);
+      identity = await this.gate.identity();
     } catch (err) {
       if (this.stopped) return;
-      if (!isIsthmusError(err, 'KUBE_FORBIDDEN')) {
-        this.events.health(false, describeError(err));
-        this.verifyLater(backoff);
-        return;
-      }
-      namespace = 'forbidden';
+      this.events.health(false, describeError(err));
+      this.verifyLater(backoff);
+      return;
     }
     if (this.stopped) return;
-    const identity = remoteIdentity(namespace, this.config.clusterName);
-    this.events.identity(identity);
     if (identity.verdict === 'mismatch') this.verifyLater(backoff);
     else this.watch();
   }
 
   private verifyLater(backoff: Backoff): void {
     if (this.stopped) return;
+    this.gate.broken();
     this.verifyTimer = setTimeout(() => void this.verify(backoff), backoff.next());
     this.verifyTimer.unref();
+  }
+
+  /**
+   * One GET of the remote's `isthmus-system` namespace (which the remote-access role may read),
+   * past the gate. A 403 or a missing label cannot say, and is trusted (remote-identity.ts).
+   */
+  private async askIdentity(): Promise<RemoteIdentity> {
+    let namespace: V1Namespace | 'forbidden' | undefined;
+    try {
+      namespace = await this.client.get<V1Namespace>(R.namespaces, undefined, SYSTEM_NAMESPACE);
+    } catch (err) {
+      if (!isIsthmusError(err, 'KUBE_FORBIDDEN')) throw err;
+      namespace = 'forbidden';
+    }
+    return remoteIdentity(namespace, this.config.clusterName);
+  }
+
+  private report(identity: RemoteIdentity): void {
+    const said = JSON.stringify(identity);
+    if (this.stopped || said === this.reported) return;
+    this.reported = said;
+    this.events.identity(identity);
   }
 
   private watch(): void {
@@ -344,7 +378,7 @@ export class RemoteCluster {
     const [namespace = '', name = ''] = key.split('/');
     let current: RemoteService | undefined;
     try {
-      const service = await this.client.get<V1Service>(R.services, namespace, name);
+      const service = await this.gated.get<V1Service>(R.services, namespace, name);
       current = service && classify(trimRemoteService(service), this.config);
     } catch {
       if (this.leaving.get(key) === entry) this.retryConfirm(key, entry);

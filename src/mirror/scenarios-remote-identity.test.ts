@@ -10,15 +10,9 @@ import { checkLinksValid } from '../cli/check/checks/index.js';
 import { linkFacts } from '../cli/check/test-builders.js';
 import type { CheckFacts } from '../cli/check/types.js';
 import { updateWithRetry } from '../kube/apply.js';
-import {
-  EGRESS_PORTS_ANNOTATION,
-  INSTALL_CLUSTER_NAME_LABEL,
-  REMOTE_GATEWAY_ANNOTATION,
-  REMOTE_KUBECONFIG_KEY,
-  SYSTEM_NAMESPACE,
-} from '../kube/keys.js';
+import { REMOTE_KUBECONFIG_KEY, SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
-import type { CoreV1Event, Link, V1Namespace, V1Secret, V1Service } from '../kube/types.js';
+import type { CoreV1Event, Link, V1Secret, V1Service } from '../kube/types.js';
 import { ourLabels } from './test-builders.js';
 import {
   type Cluster,
@@ -27,8 +21,11 @@ import {
   exportService,
   getLink,
   getService,
+  installedAs,
   link,
+  linkReadyReason,
   metricValue,
+  mirrorIdentityOf,
   mirrorsOf,
   recordService,
   waitFor,
@@ -37,14 +34,6 @@ import {
 } from './test-harness.js';
 
 const startWorld = worldPerTest();
-
-/** The label `isthmus install --cluster-name` writes on the install namespace. */
-async function installedAs(c: Cluster, name: string): Promise<void> {
-  await updateWithRetry<V1Namespace>(c.client, R.namespaces, undefined, SYSTEM_NAMESPACE, (ns) => ({
-    ...ns,
-    metadata: { ...ns.metadata, labels: { ...ns.metadata?.labels, [INSTALL_CLUSTER_NAME_LABEL]: name } },
-  }));
-}
 
 /** Rewrites a credentials Secret in place with a read-only kubeconfig of `remote` (a GitOps mix-up). */
 async function pointSecretAt(local: Cluster, remote: Cluster, secret: string): Promise<void> {
@@ -60,15 +49,7 @@ async function pointSecretAt(local: Cluster, remote: Cluster, secret: string): P
   }));
 }
 
-async function readyReason(c: Cluster, reason: string): Promise<Link> {
-  return waitFor(
-    async () => {
-      const l = await getLink(c, 'west');
-      return condition(l, 'Ready')?.reason === reason ? l : undefined;
-    },
-    { what: `Ready reason ${reason}` },
-  );
-}
+const readyReason = (c: Cluster, reason: string) => linkReadyReason(c, 'west', reason);
 
 /** What `isthmus check`'s "every Link is valid" says of this Link. */
 function checkOf(l: Link) {
@@ -80,14 +61,6 @@ function checkOf(l: Link) {
   };
   return checkLinksValid(facts as CheckFacts);
 }
-
-/** What of a mirror must not change: the Service itself, its cluster IP, where and how it is routed. */
-const identityOf = (svc: V1Service | undefined) => ({
-  uid: svc?.metadata?.uid,
-  clusterIP: svc?.spec?.clusterIP,
-  gateway: svc?.metadata?.annotations?.[REMOTE_GATEWAY_ANNOTATION],
-  egress: svc?.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION],
-});
 
 describe("a Link's credentials are checked against the cluster they reach", () => {
   it('a Secret that reaches another cluster: every mirror kept as it is, Ready=False RemoteClusterMismatch, a Warning, remote_api_up 0, check fails; the right Secret resumes on the same mirrors', async () => {
@@ -104,7 +77,7 @@ describe("a Link's credentials are checked against the cluster they reach", () =
     await waitReady(east, 'default', 'podinfo-west');
     const checked = await readyReason(east, 'Synced');
     expect(checked.status?.mirroredClusterName).toBe('west');
-    const before = identityOf(await getService(east, 'default', 'podinfo-west'));
+    const before = mirrorIdentityOf(await getService(east, 'default', 'podinfo-west'));
     const recorded = await recordService(east, 'default', 'podinfo-west');
     const listed = [...recorded.seen];
 
@@ -146,7 +119,7 @@ describe("a Link's credentials are checked against the cluster they reach", () =
     );
 
     // Nothing of east mirrored, nothing of west deleted or rewritten.
-    expect(identityOf(await getService(east, 'default', 'podinfo-west'))).toEqual(before);
+    expect(mirrorIdentityOf(await getService(east, 'default', 'podinfo-west'))).toEqual(before);
     expect(await getService(east, 'default', 'only-east-west')).toBeUndefined();
     expect(recorded.seen).toEqual(listed);
     expect(mismatched.status?.mirroredServices).toBe(1);
@@ -155,7 +128,7 @@ describe("a Link's credentials are checked against the cluster they reach", () =
     await pointSecretAt(east, west, 'cluster-credentials-west');
     const back = await readyReason(east, 'Synced');
     expect(condition(back, 'RemoteAPIAvailable')?.reason).toBe('Connected');
-    expect(identityOf(await getService(east, 'default', 'podinfo-west'))).toEqual(before);
+    expect(mirrorIdentityOf(await getService(east, 'default', 'podinfo-west'))).toEqual(before);
     expect(recorded.seen).toEqual(listed);
     await recorded.stop();
   });
@@ -175,7 +148,7 @@ describe("a Link's credentials are checked against the cluster they reach", () =
     });
     const snapshot = async () =>
       Promise.all(
-        ['podinfo-west', 'api-west'].map(async (n) => identityOf(await getService(east, 'default', n))),
+        ['podinfo-west', 'api-west'].map(async (n) => mirrorIdentityOf(await getService(east, 'default', n))),
       );
     const before = await snapshot();
 

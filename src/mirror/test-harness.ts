@@ -15,14 +15,17 @@ import { updateWithRetry } from '../kube/apply.js';
 import { KubeClient, type KubeClientOptions } from '../kube/client.js';
 import { createInformer } from '../kube/informer.js';
 import {
+  EGRESS_PORTS_ANNOTATION,
   GATEWAY_SERVICE_NAME,
+  INSTALL_CLUSTER_NAME_LABEL,
+  REMOTE_GATEWAY_ANNOTATION,
   REMOTE_KUBECONFIG_KEY,
   REMOTE_KUBECONFIG_SECRET_TYPE,
   SERVICE_NAME_LABEL,
   SYSTEM_NAMESPACE,
 } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
-import type { Link, V1EndpointSlice, V1Service } from '../kube/types.js';
+import type { Link, V1EndpointSlice, V1Namespace, V1Service } from '../kube/types.js';
 import { type Sandbox, startSandbox } from '../sandbox/index.js';
 import { type ControllerConfig, type RunningController, runController } from './controller.js';
 import { Leadership } from './shared.js';
@@ -270,6 +273,33 @@ export async function editLinkSpec(c: Cluster, name: string, change: (spec: Link
     ...l,
     spec: change(l.spec),
   }));
+}
+
+/** The label `isthmus install --cluster-name` writes on the install namespace. */
+export async function installedAs(c: Cluster, name: string): Promise<void> {
+  await updateWithRetry<V1Namespace>(c.client, R.namespaces, undefined, SYSTEM_NAMESPACE, (ns) => ({
+    ...ns,
+    metadata: { ...ns.metadata, labels: { ...ns.metadata?.labels, [INSTALL_CLUSTER_NAME_LABEL]: name } },
+  }));
+}
+
+/** What of a mirror must not change: the Service itself, its cluster IP, where and how it is routed. */
+export const mirrorIdentityOf = (svc: V1Service | undefined) => ({
+  uid: svc?.metadata?.uid,
+  clusterIP: svc?.spec?.clusterIP,
+  gateway: svc?.metadata?.annotations?.[REMOTE_GATEWAY_ANNOTATION],
+  egress: svc?.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION],
+});
+
+/** Waits until the Link's Ready condition has `reason`, and returns the Link then. */
+export async function linkReadyReason(c: Cluster, name: string, reason: string): Promise<Link> {
+  return waitFor(
+    async () => {
+      const l = await getLink(c, name);
+      return condition(l, 'Ready')?.reason === reason ? l : undefined;
+    },
+    { what: `Link ${name} Ready reason ${reason}` },
+  );
 }
 
 export function condition(l: Link | undefined, type: string) {

@@ -1,0 +1,107 @@
+/**
+ * When the gate asks the remote again: against a sandbox API server, counting the questions. An
+ * answer stands until a break (a re-list, an ended watch, a failed request); requests that
+ * resume together after one share one question; a mismatch lets nothing through.
+ */
+import type { Readable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { KubeClient } from '../kube/client.js';
+import { R } from '../kube/resources.js';
+import { type Sandbox, startSandbox } from '../sandbox/index.js';
+import { gatedClient, IdentityGate, RemoteMismatchError } from './identity-gate.js';
+import type { RemoteIdentity } from './remote-identity.js';
+
+let sandbox: Sandbox;
+let client: KubeClient;
+beforeEach(async () => {
+  sandbox = await startSandbox({ name: 'west', tls: false });
+  client = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
+});
+afterEach(async () => {
+  client.close();
+  await sandbox.close();
+});
+
+/** A gate whose remote says `says.identity`, counting the questions and the answers heard. */
+function counted(says: { identity: RemoteIdentity }) {
+  const heard: RemoteIdentity[] = [];
+  const state = { asked: 0, heard };
+  const gate = new IdentityGate(
+    async () => {
+      state.asked++;
+      return says.identity;
+    },
+    (answer) => heard.push(answer),
+  );
+  return { gate, state, gated: gatedClient(client, gate) };
+}
+
+const confirmed: RemoteIdentity = { verdict: 'confirmed' };
+const north: RemoteIdentity = { verdict: 'mismatch', installed: 'north' };
+/** A watch of Services from `resourceVersion`, as an informer's after its list. */
+const watchOf = (c: KubeClient, resourceVersion: string) =>
+  c.watch(R.services, { namespace: 'default', resourceVersion, timeoutSeconds: 60 });
+const now = async () => (await client.list(R.services, { namespace: 'default' })).resourceVersion;
+/** Read as an informer reads it, until it ends. */
+const ended = (stream: Readable) => new Promise((r) => stream.once('close', r).resume());
+
+describe('IdentityGate', () => {
+  it("passes each informer's first list on the connection's answer, and asks again before a re-list", async () => {
+    const { gate, state, gated } = counted({ identity: confirmed });
+    await gate.identity();
+    await gated.list(R.services, { namespace: 'default' });
+    await gated.list(R.endpointSlices, { namespace: 'default' });
+    expect(state.asked).toBe(1);
+    // The same list again is a re-list (410 Gone, a resync after an outage): what would delete
+    // every mirror as an orphan if it came from another cluster.
+    await gated.list(R.services, { namespace: 'default' });
+    expect(state.asked).toBe(2);
+    expect(state.heard).toEqual([confirmed, confirmed]);
+  });
+
+  it('asks again before a watch that follows an ended one; watches resumed together share one question', async () => {
+    const { gate, state, gated } = counted({ identity: confirmed });
+    await gate.identity();
+    const rv = await now();
+    const [first, second] = await Promise.all([watchOf(gated, rv), watchOf(gated, rv)]);
+    expect(state.asked).toBe(1);
+    const closed = Promise.all([ended(first), ended(second)]);
+    sandbox.faults.dropWatches();
+    await closed;
+    const resumed = await Promise.all([watchOf(gated, rv), watchOf(gated, rv)]);
+    expect(state.asked).toBe(2);
+    for (const s of resumed) s.destroy();
+  });
+
+  it('asks again after a failed request', async () => {
+    const { gate, state, gated } = counted({ identity: confirmed });
+    await gate.identity();
+    sandbox.faults.failNext(1, 500);
+    await expect(gated.get(R.services, 'default', 'kubernetes')).rejects.toThrow();
+    expect(await gated.get(R.services, 'default', 'kubernetes')).toBeDefined();
+    expect(state.asked).toBe(2);
+  });
+
+  it('refuses every list, watch and get of a remote that is another cluster, asks again at each attempt, and lets them through once it is the right one', async () => {
+    const says: { identity: RemoteIdentity } = { identity: confirmed };
+    const { gate, state, gated } = counted(says);
+    await gate.identity();
+    await gated.list(R.services, { namespace: 'default' });
+    says.identity = north;
+    const rv = await now();
+    const before = sandbox.stats().requests;
+    await expect(gated.list(R.services, { namespace: 'default' })).rejects.toBeInstanceOf(
+      RemoteMismatchError,
+    );
+    await expect(watchOf(gated, rv)).rejects.toThrow(/answers as cluster "north"/);
+    await expect(gated.get(R.services, 'default', 'kubernetes')).rejects.toBeInstanceOf(RemoteMismatchError);
+    // Nothing reached the remote but the questions (answered here, not by the sandbox).
+    expect(sandbox.stats().requests).toBe(before);
+    expect(state.asked).toBe(4);
+
+    says.identity = { verdict: 'unknown', why: 'unlabelled' };
+    expect((await gated.list(R.services, { namespace: 'default' })).items.length).toBeGreaterThan(0);
+    expect(state.asked).toBe(5);
+    expect(state.heard.at(-1)).toEqual({ verdict: 'unknown', why: 'unlabelled' });
+  });
+});
