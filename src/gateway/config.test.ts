@@ -270,4 +270,16 @@ describe('gatewayFlagsFromArgv', () => {
   it('refuses unknown flags', () => {
     expect(usageMessage(() => gatewayFlagsFromArgv(['--clutser', 'west']))).toContain('clutser');
   });
+
+  it('--dial-pod-ips-only (or ISTHMUS_DIAL_POD_IPS_ONLY) switches the ingress to Pod IPs only; off by default', () => {
+    const flags = gatewayFlagsFromArgv(['--cluster', 'west', '--dial-pod-ips-only']);
+    expect(flags).toEqual({ cluster: 'west', dialPodIpsOnly: true });
+    expect(gatewayOptionsFromFlags({ ...minimal, ...flags }).dialPodIPsOnly).toBe(true);
+    expect(gatewayArgvFromFlags({ dialPodIpsOnly: true })).toEqual(['--dial-pod-ips-only']);
+    expect(gatewayOptionsFromFlags(minimal, { ISTHMUS_DIAL_POD_IPS_ONLY: '1' }).dialPodIPsOnly).toBe(true);
+    expect(gatewayOptionsFromFlags(minimal).dialPodIPsOnly).toBe(false);
+    expect(
+      usageMessage(() => gatewayOptionsFromFlags(minimal, { ISTHMUS_DIAL_POD_IPS_ONLY: 'yes' })),
+    ).toContain('--dial-pod-ips-only "yes" is not true or false (1 or 0)');
+  });
 });

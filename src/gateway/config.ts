@@ -77,6 +77,11 @@ export interface GatewayConfig {
   shutdown: ShutdownConfig;
   /** One info line per tunnel (and per refused one), as Envoy's and Linkerd's access logs give. */
   accessLog: boolean;
+  /**
+   * The ingress dials only addresses that are the IP of a live Pod of the Service's namespace
+   * (pod-ips.ts), at the cost of a cluster-wide Pod informer and the right to list Pods.
+   */
+  dialPodIPsOnly: boolean;
 }
 
 /** Flags as the CLI hands them over: strings (or string lists), all optional. */
@@ -107,6 +112,7 @@ export interface GatewayFlags {
   drainDelayMs?: string | number;
   shutdownGraceMs?: string | number;
   accessLog?: boolean;
+  dialPodIpsOnly?: boolean;
 }
 
 /** Environment variables read when a flag is absent (the Deployment sets these). */
@@ -137,6 +143,7 @@ export const GATEWAY_ENV: Readonly<Record<keyof GatewayFlags, string>> = {
   drainDelayMs: 'ISTHMUS_DRAIN_DELAY_MS',
   shutdownGraceMs: 'ISTHMUS_SHUTDOWN_GRACE_MS',
   accessLog: 'ISTHMUS_ACCESS_LOG',
+  dialPodIpsOnly: 'ISTHMUS_DIAL_POD_IPS_ONLY',
 };
 
 /** RFC 1123 label: what Kubernetes accepts as a cluster-ish name and what fits in a SPIFFE path. */
@@ -230,6 +237,7 @@ export function gatewayOptionsFromFlags(
   }
 
   const accessLog = bool(pick('accessLog'), '--access-log', problems);
+  const dialPodIPsOnly = bool(pick('dialPodIpsOnly'), '--dial-pod-ips-only', problems);
 
   if (problems.length > 0) {
     throw new IsthmusError('USAGE', `invalid gateway configuration: ${problems.join('; ')}`, {
@@ -254,6 +262,7 @@ export function gatewayOptionsFromFlags(
     limits: { connectTimeoutMs, egressApplyDebounceMs: DEFAULT_EGRESS_DEBOUNCE_MS },
     shutdown,
     accessLog,
+    dialPodIPsOnly,
   };
 }
 
@@ -414,6 +423,8 @@ export function flagName(key: keyof GatewayFlags): string {
 }
 
 const FLAG_KEYS = Object.keys(GATEWAY_ENV) as Array<keyof GatewayFlags>;
+/** The switches: `--access-log`, not `--access-log true`. */
+const BOOLEAN_FLAGS: ReadonlySet<keyof GatewayFlags> = new Set(['inCluster', 'accessLog', 'dialPodIpsOnly']);
 
 /**
  * Parses `--flag value` arguments into GatewayFlags (node:util parseArgs, strict: an unknown flag
@@ -422,12 +433,11 @@ const FLAG_KEYS = Object.keys(GATEWAY_ENV) as Array<keyof GatewayFlags>;
 export function gatewayFlagsFromArgv(argv: readonly string[]): GatewayFlags {
   const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {};
   for (const key of FLAG_KEYS) {
-    options[flagName(key)] =
-      key === 'inCluster' || key === 'accessLog'
-        ? { type: 'boolean' }
-        : key === 'allowCluster'
-          ? { type: 'string', multiple: true }
-          : { type: 'string' };
+    options[flagName(key)] = BOOLEAN_FLAGS.has(key)
+      ? { type: 'boolean' }
+      : key === 'allowCluster'
+        ? { type: 'string', multiple: true }
+        : { type: 'string' };
   }
   let values: Record<string, unknown>;
   try {

@@ -4,10 +4,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isIsthmusError } from '../errors.js';
+import { requestCertificate } from '../identity/certify-client.js';
 import { createCrl } from '../identity/crl.js';
+import { splitPem } from '../identity/pem.js';
 import type { RevocationList } from '../identity/revocation.js';
-import { testGatewayCertificate, testPki } from '../identity/testing.js';
-import { watchCrlFile } from './crl-watch.js';
+import {
+  servingCredentials,
+  startFakeIdentity,
+  TEST_TRUST_DOMAIN,
+  testGatewayCertificate,
+  testIdentityTrust,
+  testPki,
+  testServingCertificate,
+} from '../identity/testing.js';
+import { handshakeRefusal, watchCrlFile } from './crl-watch.js';
 import { waitFor } from './test-support/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'isthmus-crl-watch-'));
@@ -103,6 +113,66 @@ describe('CRL file watch', () => {
       await waitFor(() => changes.length === 2, 'the fixed CRL loaded');
       expect(watch.current().check(leaf, issuer)).toBeUndefined();
       expect(errors).toHaveLength(1); // the bad version was reported once, not at every tick
+    } finally {
+      watch.stop();
+    }
+  });
+});
+
+describe("the gateway's handshake check", () => {
+  it("refuses the identity service's serving certificate once a reloaded CRL revokes it: the next connection sends no token", async () => {
+    const file = join(dir, 'identity.pem');
+    replace(file, crlRevoking('01'));
+    const { watch, changes } = await watching(file);
+    const trust = testIdentityTrust('east');
+    const serving = testServingCertificate(testPki().issuers.east, [trust.serverId]);
+    const fake = await startFakeIdentity(servingCredentials(serving));
+    try {
+      const server = { ...trust, checkPeerCertificate: handshakeRefusal(watch, TEST_TRUST_DOMAIN) };
+      const certify = () =>
+        requestCertificate({ address: fake.address, token: 'secret-token', server }).then(
+          () => new Error('certified by a fake'),
+          (e: Error) => e,
+        );
+      // Not revoked yet: the handshake passes and the (fake) service hears the token.
+      expect((await certify()).message).toMatch(/a fake identity service/);
+      expect(fake.tokens).toHaveLength(1);
+
+      const serial = new X509Certificate(splitPem(serving.chainPem)[0]!).serialNumber;
+      replace(file, crlRevoking('01', serial));
+      await waitFor(() => changes.length === 1, 'the new CRL loaded');
+      expect((await certify()).message).toMatch(
+        new RegExp(
+          `its serving certificate is refused: certificate serial ${serial} is revoked by its issuer's CRL`,
+        ),
+      );
+      expect(fake.tokens).toHaveLength(1);
+    } finally {
+      watch.stop();
+      fake.close();
+    }
+  });
+
+  it("refuses a gateway certificate its CRL revokes, or one certified by another cluster's issuer", async () => {
+    const file = join(dir, 'gateways.pem');
+    const leaf = new X509Certificate(testGatewayCertificate('east').certPem);
+    replace(file, crlRevoking(leaf.serialNumber));
+    const { watch } = await watching(file);
+    try {
+      const refusal = handshakeRefusal(watch, TEST_TRUST_DOMAIN);
+      expect(refusal(leaf, undefined)).toMatch(/is revoked by its issuer's CRL/);
+      expect(refusal(new X509Certificate(testGatewayCertificate('west').certPem), undefined)).toBeUndefined();
+      const byWest = new X509Certificate(
+        splitPem(
+          testServingCertificate(testPki().issuers.west, ['spiffe://cluster.local/cluster/east/gateway'])
+            .chainPem,
+        )[0]!,
+      );
+      expect(refusal(byWest, undefined)).toMatch(/signed by the issuer of cluster "west"/);
+      // Without a CRL file, the issuer scope still holds.
+      expect(handshakeRefusal(undefined, TEST_TRUST_DOMAIN)(byWest, undefined)).toMatch(
+        /issuer of cluster "west"/,
+      );
     } finally {
       watch.stop();
     }

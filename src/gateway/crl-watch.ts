@@ -5,9 +5,11 @@
  * until it appears. A bad update, or the file vanishing, keeps the list in force and is reported:
  * revocations are never dropped by a typo.
  */
+import type { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { describeError, IsthmusError } from '../errors.js';
 import { filesVersion, MISSING_FILE, watchFiles } from '../file-watch.js';
+import { issuerScopeRefusal } from '../identity/issuer-scope.js';
 import { RevocationList } from '../identity/revocation.js';
 
 export interface CrlWatcher {
@@ -49,4 +51,20 @@ export async function watchCrlFile(opts: CrlWatchOptions): Promise<CrlWatcher> {
     onError: (err) => opts.onError(err as IsthmusError),
   });
   return { current: () => list, present: () => present, stop };
+}
+
+/** Why a TLS peer's certificate is refused at the handshake, or undefined. */
+export type HandshakeRefusal = (
+  leaf: X509Certificate,
+  issuer: X509Certificate | undefined,
+) => string | undefined;
+
+/**
+ * The gateway's one check of every TLS peer once its chain has verified: the ingress's clients,
+ * the session pool's servers, and the identity service it sends its token to. A gateway
+ * certificate signed by another cluster's issuer (issuer-scope.ts) or anything the CRL revokes, as
+ * loaded at that handshake: a reload counts from the next handshake on.
+ */
+export function handshakeRefusal(crl: CrlWatcher | undefined, trustDomain: string): HandshakeRefusal {
+  return (leaf, issuer) => issuerScopeRefusal(leaf, trustDomain) ?? crl?.current().check(leaf, issuer);
 }

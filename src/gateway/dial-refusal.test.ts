@@ -6,8 +6,9 @@
 import { BlockList } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
+import { API_SERVER_REFUSAL, dialRefusal } from './dial-refusal.js';
 import { MemorySource } from './e2e/memory-source.js';
-import { API_SERVER_REFUSAL, dialRefusal, type RefusedEndpoints, ServiceIndex } from './service-index.js';
+import { type RefusedEndpoints, ServiceIndex } from './service-index.js';
 import { apiServerClusterIPs, feedServiceIndex } from './watch-exports.js';
 
 const PORTS = [{ name: 'http', port: 8080 }];

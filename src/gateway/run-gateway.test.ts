@@ -1,11 +1,30 @@
+import { X509Certificate } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isIsthmusError } from '../errors.js';
+import { splitPem } from '../identity/pem.js';
+import { identityServiceId } from '../identity/spiffe.js';
+import {
+  servingCredentials,
+  startFakeIdentity,
+  TEST_TRUST_DOMAIN,
+  testCrlBundle,
+  testPki,
+  testServingCertificate,
+} from '../identity/testing.js';
 import { SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import { gatewayOptionsFromFlags } from './config.js';
-import { type Cluster, canConnect, freePort, gatewayFlags, namespace, startCluster } from './e2e/fixtures.js';
+import {
+  type Cluster,
+  canConnect,
+  freePort,
+  gatewayFlags,
+  namespace,
+  startCluster,
+  waitFor,
+} from './e2e/fixtures.js';
 import { readinessOf, runGateway } from './run-gateway.js';
 
 const HOST = '127.0.61.1';
@@ -103,5 +122,43 @@ describe('runGateway start-up failures leave nothing behind', () => {
     abort.abort();
     expect(await observed).toBeInstanceOf(Error);
     expect(await canConnect(HOST, admin)).toBe(false);
+  });
+
+  it('sends no token to an identity service whose serving certificate its CRL revokes, and logs why', async () => {
+    const { certFile: _c, keyFile: _k, ...rest } = gatewayFlags(cluster, 'west', HOST);
+    const serving = testServingCertificate(testPki().issuers.west, [
+      identityServiceId(TEST_TRUST_DOMAIN, 'west'),
+    ]);
+    const serial = new X509Certificate(splitPem(serving.chainPem)[0]!).serialNumber;
+    const fake = await startFakeIdentity(servingCredentials(serving));
+    const crlFile = `${cluster.certs.dir}/identity-crl.pem`;
+    await writeFile(crlFile, testCrlBundle(testPki().issuers.west, [serial]));
+    const lines: string[] = [];
+    const logger = pino({ level: 'error' }, { write: (line: string) => void lines.push(line) });
+    const config = gatewayOptionsFromFlags({
+      ...rest,
+      identityAddress: fake.address,
+      tokenFile: cluster.kubeconfigFile,
+      crlFile,
+    });
+    const abort = new AbortController();
+    const observed = runGateway(config, { logger, processMetrics: false, signal: abort.signal }).catch(
+      (err: unknown) => err,
+    );
+    try {
+      const failed = await waitFor('a failed certificate request logged', () =>
+        lines.find((l) => l.includes('certificate renewal failed')),
+      );
+      expect(failed).toMatch(
+        new RegExp(
+          `its serving certificate is refused: certificate serial ${serial} is revoked by its issuer's CRL`,
+        ),
+      );
+      expect(fake.tokens).toEqual([]);
+    } finally {
+      abort.abort();
+      await observed;
+      fake.close();
+    }
   });
 });

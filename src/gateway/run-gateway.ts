@@ -6,14 +6,12 @@
  * reverse order and leaves no socket, timer or watch behind.
  */
 
-import type { X509Certificate } from 'node:crypto';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { type Logger, pino } from 'pino';
 import { describeError } from '../errors.js';
 import { parseCertificate } from '../identity/certificate-info.js';
-import { issuerScopeRefusal } from '../identity/issuer-scope.js';
 import {
   CertificateRotator,
   certifySource,
@@ -29,7 +27,7 @@ import { R } from '../kube/resources.js';
 import type { Link, V1EndpointSlice, V1Service } from '../kube/types.js';
 import { type AdminServer, type Readiness, startAdmin } from './admin.js';
 import type { GatewayConfig } from './config.js';
-import { type CrlWatcher, watchCrlFile } from './crl-watch.js';
+import { type CrlWatcher, type HandshakeRefusal, handshakeRefusal, watchCrlFile } from './crl-watch.js';
 import {
   CHANNELS,
   type ConnectErrorMessage,
@@ -41,6 +39,7 @@ import { EgressListeners } from './egress.js';
 import { type Ingress, startIngress } from './ingress.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { gatewayClusterOf, linkedClusters, PeerPolicy } from './peers.js';
+import { PodIPBook } from './pod-ips.js';
 import { linkedGatewaysOnly } from './probe-targets.js';
 import { resolverFor } from './resolver.js';
 import { ServiceIndex } from './service-index.js';
@@ -49,6 +48,7 @@ import type { TunnelSecureContext } from './tunnel-settings.js';
 import { unionSource } from './union-source.js';
 import { feedServiceIndex, SLICE_SELECTOR } from './watch-exports.js';
 import { type MirrorWatcher, watchMirrors } from './watch-mirrors.js';
+import { createPodInformer, feedPodIPs, podListRefusal } from './watch-pods.js';
 
 /** The path a remote gateway's probe asks for (Link `probeSpec.path` default). */
 const PROBE_PATH = '/ready';
@@ -126,6 +126,8 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
       config.federatedSelector === ''
         ? undefined
         : createInformer<V1Service>(kube, R.services, { labelSelector: config.federatedSelector });
+    // --dial-pod-ips-only: every Pod of the cluster (trimmed to its phase and IPs); none otherwise.
+    const pods = config.dialPodIPsOnly ? createPodInformer(kube) : undefined;
     const informers = {
       exports: createInformer<V1Service>(kube, R.services, { labelSelector: config.exportSelector }),
       ...(federated === undefined ? {} : { federated }),
@@ -135,6 +137,7 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
         labelSelector: `${MIRRORED_SERVICE_LABEL}=true,!${REMOTE_DISCOVERY_LABEL}`,
       }),
       links: createInformer<Link>(kube, R.links, { namespace: config.systemNamespace }),
+      ...(pods === undefined ? {} : { pods }),
     };
     const state: ReadinessState = { certificates: false, egressApplied: false, draining: false };
     const readiness = (): Readiness => readinessOf(state, informers);
@@ -158,6 +161,12 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
     onStop('admin server', () => admin.close());
     log.info({ address: admin.address }, 'admin listening');
 
+    // Before the informers start: a 403 on the first list must reach the log and /ready.
+    pods?.onHealth((h) => {
+      const refusal = h.connected ? undefined : podListRefusal(h.lastError);
+      if (refusal !== undefined && refusal !== state.podListRefused) log.error(refusal);
+      state.podListRefused = refusal;
+    });
     for (const [name, informer] of Object.entries(informers)) {
       informer.onHealth((h) => {
         if (!h.connected)
@@ -169,6 +178,7 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
       onStop(`${name} informer`, () => informer.stop());
     }
 
+    const podIPs = pods === undefined ? undefined : new PodIPBook();
     const index = new ServiceIndex({
       // Once per slice change: an exported Service's slice lists an address never dialled.
       onRefused: (r) =>
@@ -176,12 +186,22 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
           { service: `${r.namespace}/${r.service}`, slice: r.slice, refused: r.refused },
           'endpoints refused: never dialled',
         ),
+      ...(podIPs === undefined ? {} : { podIPs }),
     });
+    if (pods !== undefined && podIPs !== undefined)
+      onStop('pod IP feed', feedPodIPs(index, podIPs, pods, pods.synced));
     const admitted = federated === undefined ? informers.exports : unionSource(informers.exports, federated);
     onStop('service index feed', feedServiceIndex(index, admitted, informers.slices));
 
     const anchorPem = await readFile(config.certificates.caFile, 'utf8');
-    const rotator = new CertificateRotator({ source: rotatorSource(config, anchorPem), anchorPem });
+    // Revocation: refused at each handshake, both ways; a CRL update also cuts open sessions.
+    let revalidate = (): number => 0;
+    const revocations = await watchRevocations(config, anchorPem, log, metrics, () => revalidate());
+    if (revocations) onStop('CRL watch', () => revocations.stop());
+    // Refused at each handshake, both ways, and by the identity service we send our token to (so
+    // loaded before the first certificate is asked for): revoked, or certified by another cluster's issuer.
+    const revoked = handshakeRefusal(revocations, config.trustDomain);
+    const rotator = new CertificateRotator({ source: rotatorSource(config, anchorPem, revoked), anchorPem });
     onStop('certificate rotator', () => rotator.stop());
     rotator.on('error', (err) => {
       metrics.certificateRenewed('error');
@@ -204,14 +224,6 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
     state.certificateNotAfter = material.notAfter;
     metrics.certificateRenewed('ok', validityOf(material));
     admin.refresh();
-
-    // Revocation: refused at each handshake, both ways; a CRL update also cuts open sessions.
-    let revalidate = (): number => 0;
-    const revocations = await watchRevocations(config, anchorPem, log, metrics, () => revalidate());
-    if (revocations) onStop('CRL watch', () => revocations.stop());
-    // Refused at each handshake, both ways: revoked, or certified by another cluster's issuer.
-    const revoked = (leaf: X509Certificate, issuer: X509Certificate | undefined): string | undefined =>
-      issuerScopeRefusal(leaf, config.trustDomain) ?? revocations?.current().check(leaf, issuer);
 
     const ownIdentity = gatewayIdentity(config.trustDomain, config.clusterName);
     const tunnelPool = new SessionPool({
@@ -363,11 +375,14 @@ export interface ReadinessState {
   certificateNotAfter?: Date;
   egressApplied: boolean;
   draining?: boolean;
+  /** --dial-pod-ips-only and the API server refuses to list Pods: why, as /ready says it. */
+  podListRefused?: string;
 }
 
 /**
- * Ready = certificates loaded and not expired, every watcher has listed once, the egress follows
- * the mirrors, and not shutting down. An expired certificate keeps the process live (the rotator
+ * Ready = certificates loaded and not expired, every watcher has listed once (the Pods too with
+ * --dial-pod-ips-only: until then nothing is dialled), the egress follows the mirrors, and not
+ * shutting down. An expired certificate keeps the process live (the rotator
  * keeps retrying) but takes it out of its Services: no tunnel through it could open.
  */
 export function readinessOf(
@@ -383,6 +398,7 @@ export function readinessOf(
   for (const [name, informer] of Object.entries(informers)) {
     if (!informer.hasSynced()) reasons.push(`${name} not synced`);
   }
+  if (state.podListRefused !== undefined) reasons.push(state.podListRefused);
   if (state.certificates && !state.egressApplied) reasons.push('egress listeners not applied');
   return { ready: reasons.length === 0, reasons };
 }
@@ -443,14 +459,21 @@ function kubeClientFor(config: GatewayConfig): KubeClient {
     : KubeClient.fromKubeconfigFile(config.kube.path, config.kube.context);
 }
 
-/** `anchorPem`: the bundle of --ca-file, which the identity service's own chain must reach too. */
-function rotatorSource(config: GatewayConfig, anchorPem: string): RotatorSource {
+/**
+ * `anchorPem`: the bundle of --ca-file, which the identity service's own chain must reach too;
+ * `refusal`: the peers' handshake check, which its serving certificate must pass as well.
+ */
+function rotatorSource(config: GatewayConfig, anchorPem: string, refusal: HandshakeRefusal): RotatorSource {
   const c = config.certificates;
   return c.kind === 'files'
     ? fileSource({ certFile: c.certFile, keyFile: c.keyFile })
     : certifySource({
         address: c.identityAddress,
-        server: { anchorPem, serverId: identityServiceId(config.trustDomain, config.clusterName) },
+        server: {
+          anchorPem,
+          serverId: identityServiceId(config.trustDomain, config.clusterName),
+          checkPeerCertificate: refusal,
+        },
         tokenFile: c.tokenFile,
         identity: gatewayIdentity(config.trustDomain, config.clusterName),
       });

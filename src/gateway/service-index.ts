@@ -5,11 +5,15 @@
  *
  * Whoever may write an exported Service's EndpointSlices decides what the ingress dials (the
  * CVE-2021-25740 class of confused deputy): some addresses are refused whoever lists them
- * (`dialRefusal`), decided when a slice, a Service or the API server's addresses change, never per
- * CONNECT (docs/design.md, "What the ingress dials").
+ * (`dialRefusal`, dial-refusal.ts), decided when a slice, a Service or the API server's addresses
+ * change, never per CONNECT (docs/design.md, "What the ingress dials"). With `--dial-pod-ips-only`
+ * an endpoint must also be the IP of a live Pod of the Service's namespace (pod-ips.ts), decided
+ * again when one of those Pods' addresses changes.
  */
 import { BlockList, isIP } from 'node:net';
 import type { ParsedAuthority } from './authority.js';
+import { blockList, dialRefusal } from './dial-refusal.js';
+import { ipKey, type PodIPLookup, podIPRefusal } from './pod-ips.js';
 
 export interface ExportedService {
   namespace: string;
@@ -57,65 +61,11 @@ export interface ServiceIndexOptions {
    * Service becomes exported, and when the API server's addresses change what it refuses.
    */
   onRefused?: (refused: RefusedEndpoints) => void;
-}
-
-function blockList(add: (list: BlockList) => void): BlockList {
-  const list = new BlockList();
-  add(list);
-  return list;
-}
-
-/**
- * What the ingress never dials, whatever an EndpointSlice lists, with the reason it logs. BlockList
- * compares addresses, not strings: `FD00:EC2:0::254` and IPv4-mapped IPv6 (`::ffff:169.254.169.254`,
- * which Node dials as IPv4) are caught too. Loopback stays dialable: kube-apiserver already refuses
- * loopback endpoint addresses (ValidateEndpointIP), and the single-host lab runs on loopback.
- */
-const ALWAYS_REFUSED: readonly { reason: string; list: BlockList }[] = [
-  {
-    // kube-apiserver refuses these in EndpointSlices too, but an API server is not the only writer
-    // of what the informer sees (an aggregated or older one, a restored backup).
-    reason: 'link-local (169.254.0.0/16, fe80::/10: cloud metadata, node-local services)',
-    list: blockList((l) => {
-      l.addSubnet('169.254.0.0', 16, 'ipv4');
-      l.addSubnet('fe80::', 10, 'ipv6');
-    }),
-  },
-  {
-    // Cloud metadata services outside link-local, which kube-apiserver admits as endpoints:
-    // AWS IMDS over IPv6, Alibaba Cloud's metadata server, Azure's WireServer.
-    reason: 'a cloud metadata service (fd00:ec2::254, 100.100.100.200, 168.63.129.16)',
-    list: blockList((l) => {
-      l.addAddress('fd00:ec2::254', 'ipv6');
-      l.addAddress('100.100.100.200', 'ipv4');
-      l.addAddress('168.63.129.16', 'ipv4');
-    }),
-  },
-  {
-    // Dialling 0.0.0.0 or :: reaches the gateway pod itself (its admin port, for one).
-    reason: 'unspecified (0.0.0.0/8, ::): the gateway pod itself',
-    list: blockList((l) => {
-      l.addSubnet('0.0.0.0', 8, 'ipv4');
-      l.addAddress('::', 'ipv6');
-    }),
-  },
-];
-
-export const API_SERVER_REFUSAL =
-  "the API server's (Service default/kubernetes, its ClusterIP or EndpointSlices)";
-
-/**
- * Why the ingress refuses to dial `address`, or null. `apiServer` holds the addresses of the
- * `default/kubernetes` Service: its ClusterIP and its EndpointSlices' (the API servers themselves).
- */
-export function dialRefusal(address: string, apiServer?: BlockList): string | null {
-  const family = isIP(address);
-  // toEndpointViews admits IP addresses only; anything else is no address to dial.
-  if (family === 0) return 'not an IP address';
-  const type = family === 4 ? 'ipv4' : 'ipv6';
-  if (apiServer?.check(address, type)) return API_SERVER_REFUSAL;
-  for (const r of ALWAYS_REFUSED) if (r.list.check(address, type)) return r.reason;
-  return null;
+  /**
+   * `--dial-pod-ips-only`: the Pods whose IPs alone may be dialled, each in its own namespace.
+   * Until they are listed nothing is dialled and nothing reported; then every slice is judged.
+   */
+  podIPs?: PodIPLookup;
 }
 
 /** A slice's endpoints, and those the ingress may dial (set while its Service is exported). */
@@ -143,18 +93,23 @@ const portName = (name: string | undefined): string => name ?? '';
 
 export class ServiceIndex {
   private readonly entries = new Map<string, ServiceEntry>();
+  /** Names of the exported Services of each namespace: what a change of its Pods' IPs concerns. */
+  private readonly exported = new Map<string, Set<string>>();
   private readonly onRefused: (refused: RefusedEndpoints) => void;
+  private readonly podIPs: PodIPLookup | undefined;
   private apiServer = new BlockList();
   private apiServerKey = '';
 
   constructor(options: ServiceIndexOptions = {}) {
     this.onRefused = options.onRefused ?? (() => {});
+    this.podIPs = options.podIPs;
   }
 
   upsertService(s: ExportedService): void {
     const e = this.entry(s.namespace, s.name);
     const newlyExported = e.service === undefined;
     e.service = s;
+    if (newlyExported) this.exportedIn(s.namespace).add(s.name);
     e.resolved.clear();
     // Slices of a Service that was not exported are kept unfiltered: filter them now.
     if (newlyExported)
@@ -188,7 +143,30 @@ export class ServiceIndex {
     if (!e) return;
     e.service = undefined;
     e.resolved.clear();
+    const names = this.exported.get(ns);
+    names?.delete(name);
+    if (names?.size === 0) this.exported.delete(ns);
     this.gc(ns, name, e);
+  }
+
+  /**
+   * `--dial-pod-ips-only`: the Pod IPs of `namespace` given as `keys` (ipKey) appeared or went, so
+   * the slices of its exported Services that list one are judged again (reported only when their
+   * refusals change). Without arguments (the Pods were just listed), every exported slice is.
+   */
+  podIPsChanged(namespace?: string, keys?: ReadonlySet<string>): void {
+    const namespaces = namespace === undefined ? [...this.exported.keys()] : [namespace];
+    for (const ns of namespaces) {
+      for (const name of this.exported.get(ns) ?? []) {
+        const e = this.entries.get(key(ns, name));
+        if (!e) continue;
+        for (const [slice, state] of e.slices) {
+          if (keys && !state.endpoints.some((ep) => keys.has(ipKey(ep.address)))) continue;
+          this.filter(ns, name, slice, state, false);
+          e.resolved.clear();
+        }
+      }
+    }
   }
 
   /** Slices may arrive before their Service (watch order is not guaranteed); they are kept until removed. */
@@ -257,10 +235,12 @@ export class ServiceIndex {
     }
     if (candidates.length === 0) {
       const what = target.kind === 'pod' ? `pod ${target.hostname} of ` : '';
+      const unlisted =
+        this.podIPs?.listed === false ? ' (--dial-pod-ips-only: the Pods are not listed yet)' : '';
       return {
         ok: false,
         status: 503,
-        reason: `no ready endpoint for ${what}${svc.namespace}/${svc.name}:${target.port}`,
+        reason: `no ready endpoint for ${what}${svc.namespace}/${svc.name}:${target.port}${unlisted}`,
       };
     }
     // Only hits are kept: they are bounded by the real ports and hostnames, misses by nothing.
@@ -300,9 +280,17 @@ export class ServiceIndex {
    * (`always`), otherwise only when they differ from those last reported.
    */
   private filter(ns: string, service: string, slice: string, state: SliceState, always: boolean): void {
+    const pods = this.podIPs;
+    // Nothing is known to be a pod yet: nothing is dialled, and nothing reported that the listing
+    // may contradict a moment later (podIPsChanged() judges every slice once the Pods are listed).
+    if (pods?.listed === false) {
+      state.dialable = [];
+      return;
+    }
     const refused: RefusedEndpoints['refused'] = [];
     state.dialable = state.endpoints.filter((ep) => {
-      const reason = dialRefusal(ep.address, this.apiServer);
+      const reason =
+        dialRefusal(ep.address, this.apiServer) ?? (pods ? podIPRefusal(ep.address, ns, pods) : null);
       if (reason !== null) refused.push({ address: ep.address, reason });
       return reason === null;
     });
@@ -310,6 +298,15 @@ export class ServiceIndex {
     const changed = key !== state.refused;
     state.refused = key;
     if (refused.length > 0 && (always || changed)) this.onRefused({ namespace: ns, service, slice, refused });
+  }
+
+  private exportedIn(ns: string): Set<string> {
+    let names = this.exported.get(ns);
+    if (!names) {
+      names = new Set();
+      this.exported.set(ns, names);
+    }
+    return names;
   }
 
   private entry(ns: string, name: string): ServiceEntry {

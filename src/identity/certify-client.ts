@@ -33,6 +33,12 @@ export interface IdentityServiceTrust {
   anchorPem: string;
   /** The SPIFFE ID the server must present (spiffe.ts, identityServiceId). */
   serverId: string;
+  /**
+   * Why the server's certificate is refused though its chain verified, asked at each handshake:
+   * the gateway's own check of its peers (crl-watch.ts, `handshakeRefusal`), so a revoked serving
+   * certificate, or a revoked issuer, gets no token, and a CRL reloaded since counts.
+   */
+  checkPeerCertificate?: (leaf: X509Certificate, issuer: X509Certificate | undefined) => string | undefined;
 }
 
 /**
@@ -117,6 +123,22 @@ export function identityServerProblem(cert: X509Certificate, serverId: string): 
     : undefined;
 }
 
+/**
+ * Why the identity service's certificate is refused by the gateway's CRL, and what replaces it: identity
+ * mints its serving certificate at start, so a restart is the operator's way to a new one; a revoked
+ * issuer must be renewed, which identity follows (and then renews its serving certificate) on its own.
+ */
+function revokedServerProblem(
+  server: IdentityServiceTrust,
+  cert: X509Certificate,
+  issuer: X509Certificate | undefined,
+): string | undefined {
+  const reason = server.checkPeerCertificate?.(cert, issuer);
+  return reason === undefined
+    ? undefined
+    : `its serving certificate is refused: ${reason} (restarting the identity service mints a new one; a revoked issuer must be renewed first)`;
+}
+
 function callCertify(
   address: string,
   token: string,
@@ -126,7 +148,8 @@ function callCertify(
 ) {
   const tls: ServerVerification = {
     caPem: server.anchorPem,
-    identityProblem: (cert) => identityServerProblem(cert, server.serverId),
+    identityProblem: (cert, issuer) =>
+      identityServerProblem(cert, server.serverId) ?? revokedServerProblem(server, cert, issuer),
     // The SNI when the address is an IP: the server ignores it, and RFC 6066 allows no IP there.
     serverName: IDENTITY_SERVICE_NAME,
   };

@@ -7,35 +7,30 @@
  * identity or a plaintext server are refused in the handshake, at once, with the reason.
  */
 import { X509Certificate } from 'node:crypto';
-import {
-  Client,
-  Metadata,
-  Server,
-  ServerCredentials,
-  type ServerUnaryCall,
-  type ServiceError,
-  status,
-} from '@grpc/grpc-js';
+import { Client, Metadata, ServerCredentials, type ServiceError, status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isIsthmusError } from '../errors.js';
 import { waitFor } from '../wait-for.js';
 import { createIssuer, gatewayIdentityOf, type KeyPairPem } from './ca.js';
 import { certificateInfo } from './certificate-info.js';
-import { identityServerProblem, requestCertificate } from './certify-client.js';
+import { type IdentityServiceTrust, identityServerProblem, requestCertificate } from './certify-client.js';
 import { type IdentityServer, startIdentityServer, type TokenReviewer } from './certify-service.js';
 import { normaliseSerial } from './crl.js';
 import { createCsr } from './csr.js';
 import { serverNameOptions, tlsFailure, verifiedCredentials } from './grpc-tls.js';
-import { bindServer } from './grpc-util.js';
 import { checkHealth, ServingStatus } from './health.js';
 import { joinPem, splitPem } from './pem.js';
 import { type CertifyRequest, type CertifyResponse, identityServiceDefinition } from './protocol.js';
+import { RevocationList } from './revocation.js';
 import { identityDnsNames, type ServingCertificate } from './serving-cert.js';
 import { identityServiceId, parseSpiffeGatewayIdentity } from './spiffe.js';
 import {
   foreignTestPki,
   presentedChain,
+  servingCredentials,
+  startFakeIdentity,
   TEST_TRUST_DOMAIN,
+  testCrlBundle,
   testIdentityTrust,
   testLeafKey,
   testPki,
@@ -84,28 +79,12 @@ async function identity(
 
 /** A Certify service that records every token it is sent and answers nothing useful. */
 async function fakeIdentity(creds: ServerCredentials): Promise<{ address: string; tokens: string[] }> {
-  const tokens: string[] = [];
-  const server = new Server();
-  server.addService(identityServiceDefinition, {
-    Certify: (
-      call: ServerUnaryCall<CertifyRequest, CertifyResponse>,
-      callback: (err: Partial<ServiceError> | null) => void,
-    ) => {
-      tokens.push(call.request.token);
-      callback({ code: status.INTERNAL, details: 'a fake identity service' });
-    },
-  });
-  const port = await bindServer(server, '127.0.0.1', 0, creds);
-  cleanups.push(() => server.forceShutdown());
-  return { address: `127.0.0.1:${port}`, tokens };
+  const fake = await startFakeIdentity(creds);
+  cleanups.push(() => fake.close());
+  return fake;
 }
 
-const tlsWith = (c: { chainPem: string; keyPem: string }) =>
-  ServerCredentials.createSsl(
-    null,
-    [{ cert_chain: Buffer.from(c.chainPem), private_key: Buffer.from(c.keyPem) }],
-    false,
-  );
+const tlsWith = servingCredentials;
 
 async function failure(opts: Parameters<typeof requestCertificate>[0]) {
   return requestCertificate(opts).then(
@@ -197,6 +176,65 @@ describe('Certify over TLS', () => {
       expect(fake.tokens).toEqual([]);
     },
   );
+
+  describe("against the gateway's CRL", () => {
+    /** A serving certificate of east's identity and its leaf, a new serial each time. */
+    const serving = () => {
+      const c = testServingCertificate(testPki().issuers.east, [EAST_IDENTITY]);
+      return { ...c, leaf: new X509Certificate(splitPem(c.chainPem)[0]!) };
+    };
+    /** What the gateway requires, with `bundle` as its CRL. */
+    const trustWith = (bundle: string): IdentityServiceTrust => {
+      const list = RevocationList.fromPem(bundle, SERVER.anchorPem);
+      return { ...SERVER, checkPeerCertificate: (leaf, issuer) => list.check(leaf, issuer) };
+    };
+
+    it.each([
+      [
+        "whose serving certificate its issuer's CRL revokes",
+        (leaf: X509Certificate) => testCrlBundle(testPki().issuers.east, [leaf.serialNumber]),
+        /its serving certificate is refused: certificate serial [0-9A-F]+ is revoked by its issuer's CRL \(keyCompromise, since .*\) \(restarting the identity service mints a new one/,
+      ],
+      [
+        "whose issuer the trust anchor's CRL revokes",
+        // Not bundled with the issuer: the one the server sent in its chain is checked.
+        () =>
+          testCrlBundle(testPki().anchor, [new X509Certificate(testPki().issuers.east.certPem).serialNumber]),
+        /its serving certificate is refused: issuer "CN=identity\.east\.cluster\.local.*" \(serial [0-9A-F]+\) is revoked by the trust anchor's CRL \(keyCompromise/,
+      ],
+    ])(
+      'refuses a server %s: at once, with the reason, and never sends it the token',
+      async (_what, crl, reason) => {
+        const cert = serving();
+        const fake = await fakeIdentity(tlsWith(cert));
+        const err = await failure({
+          address: fake.address,
+          token: 'secret-token',
+          server: trustWith(crl(cert.leaf)),
+          timeoutMs: 50_000,
+        });
+        expect(isIsthmusError(err, 'IDENTITY_UNAVAILABLE')).toBe(true);
+        expect(err.cause.code).toBe(status.UNAVAILABLE);
+        expect(err.message).toMatch(new RegExp(`^identity service ${fake.address}: `));
+        expect(err.message).toMatch(reason);
+        expect(fake.tokens).toEqual([]);
+      },
+    );
+
+    it('sends the token to a server whose certificate the CRL does not revoke, and is certified', async () => {
+      const cert = serving();
+      const fake = await fakeIdentity(tlsWith(cert));
+      const crl = testCrlBundle(testPki().issuers.east, ['4a11ce']);
+      // The handshake passed: the fake's own answer, with the token it was sent.
+      const err = await failure({ address: fake.address, token: 'secret-token', server: trustWith(crl) });
+      expect(err.message).toMatch(/a fake identity service/);
+      expect(fake.tokens).toEqual(['secret-token']);
+
+      const { address } = await identity();
+      const issued = await requestCertificate({ address, token: 'token', server: trustWith(crl) });
+      expect(gatewayIdentityOf(issued.certPem)).toBe(EAST_GATEWAY);
+    });
+  });
 
   it("the kubelet's plaintext health check answers SERVING on the health port; the Certify port speaks TLS only", async () => {
     const { server, address } = await identity();

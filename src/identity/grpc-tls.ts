@@ -8,7 +8,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
-import tls, { type PeerCertificate } from 'node:tls';
+import tls, { type DetailedPeerCertificate, type PeerCertificate } from 'node:tls';
 import {
   type CallCredentials,
   ChannelCredentials,
@@ -21,8 +21,11 @@ import { describeError } from '../errors.js';
 export interface ServerVerification {
   /** PEM, one or more anchors (a bundle during an anchor rotation): the server's chain must reach one. */
   caPem: string;
-  /** Why this server certificate is not the one wanted, or undefined. Replaces host-name checking. */
-  identityProblem(cert: X509Certificate): string | undefined;
+  /**
+   * Why this server certificate is not the one wanted, or undefined. Replaces host-name checking.
+   * `issuer`: the CA above it in the chain that verified, for revocation checks.
+   */
+  identityProblem(cert: X509Certificate, issuer: X509Certificate | undefined): string | undefined;
   /** TLS SNI. An IP literal is not allowed there (RFC 6066, and Node warns), so give a name then. */
   serverName?: string;
 }
@@ -42,8 +45,11 @@ export function verifiedCredentials(
 ): ChannelCredentials {
   const context = tls.createSecureContext({ ca: v.caPem, minVersion: 'TLSv1.3' });
   const inner = credentials.createFromSecureContext(context, {
+    // Node passes the detailed form here (tls.connect): the chain through issuerCertificate.
     checkServerIdentity: (_host: string, cert: PeerCertificate) => {
-      const problem = v.identityProblem(new X509Certificate(cert.raw));
+      const above = (cert as DetailedPeerCertificate).issuerCertificate;
+      const issuer = above?.raw && above !== cert ? new X509Certificate(above.raw) : undefined;
+      const problem = v.identityProblem(new X509Certificate(cert.raw), issuer);
       return problem === undefined ? undefined : new WrongServerIdentity(problem);
     },
   });

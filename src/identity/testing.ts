@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, renameSync, symlinkSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
+import { Server, ServerCredentials, type ServerUnaryCall, type ServiceError, status } from '@grpc/grpc-js';
 import {
   chainOf,
   createIssuer,
@@ -12,6 +13,9 @@ import {
   type KeyPairPem,
 } from './ca.js';
 import type { IdentityServiceTrust } from './certify-client.js';
+import { createCrl } from './crl.js';
+import { bindServer } from './grpc-util.js';
+import { type CertifyRequest, type CertifyResponse, identityServiceDefinition } from './protocol.js';
 import { generateRsaKey, type RsaKeyPem } from './rsa-keys.js';
 import { identityServiceId } from './spiffe.js';
 
@@ -108,6 +112,48 @@ export function presentedChain(
     socket.once('timeout', () => socket.destroy(new Error(`no TLS handshake with ${address} in 5 s`)));
     socket.once('error', reject);
   });
+}
+
+/** gRPC server credentials presenting `c` (e.g. testServingCertificate's), no client certificate asked for. */
+export function servingCredentials(c: { chainPem: string; keyPem: string }): ServerCredentials {
+  return ServerCredentials.createSsl(
+    null,
+    [{ cert_chain: Buffer.from(c.chainPem), private_key: Buffer.from(c.keyPem) }],
+    false,
+  );
+}
+
+/**
+ * A Certify service over `creds` that records every token it is sent and answers nothing useful:
+ * what a gateway must never send its token to (another CA's server, a revoked certificate, …).
+ */
+export async function startFakeIdentity(
+  creds: ServerCredentials,
+): Promise<{ address: string; tokens: string[]; close(): void }> {
+  const tokens: string[] = [];
+  const server = new Server();
+  server.addService(identityServiceDefinition, {
+    Certify: (
+      call: ServerUnaryCall<CertifyRequest, CertifyResponse>,
+      callback: (err: Partial<ServiceError> | null) => void,
+    ) => {
+      tokens.push(call.request.token);
+      callback({ code: status.INTERNAL, details: 'a fake identity service' });
+    },
+  });
+  const port = await bindServer(server, '127.0.0.1', 0, creds);
+  return { address: `127.0.0.1:${port}`, tokens, close: () => server.forceShutdown() };
+}
+
+/** A CRL bundle as `isthmus certs revoke` writes it: `signer`'s certificate and its CRL listing `serials`. */
+export function testCrlBundle(signer: KeyPairPem, serials: string[]): string {
+  const crl = createCrl({
+    issuerCertPem: signer.certPem,
+    issuerKeyPem: signer.keyPem,
+    revoked: serials.map((serial) => ({ serial, revokedAt: new Date(), reason: 'keyCompromise' })),
+    crlNumber: 1n,
+  });
+  return signer.certPem + crl;
 }
 
 let leafKey: RsaKeyPem | undefined;

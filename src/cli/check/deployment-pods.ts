@@ -62,6 +62,10 @@ export async function readDeployments(client: KubeClient, timeoutMs: number): Pr
         name: d.metadata?.name ?? '',
         replicas: d.spec?.replicas ?? 1,
         available: d.status?.availableReplicas ?? 0,
+        args: (d.spec?.template?.spec?.containers ?? []).flatMap((c) => [
+          ...(c.command ?? []),
+          ...(c.args ?? []),
+        ]),
       };
       return facts.available < facts.replicas
         ? { ...facts, pods: await readPods(client, facts.name, timeoutMs) }

@@ -128,6 +128,8 @@ export interface DeploymentFacts {
   replicas: number;
   /** status.availableReplicas (0 when unset). */
   available: number;
+  /** Its containers' command and args, in order: how the install started the process. */
+  args?: string[];
   /** Its pods, read only when fewer than `replicas` are available: they say why. */
   pods?: PodsFetched;
 }

@@ -62,6 +62,10 @@ export function registerGateway(program: Command): void {
       'log one line per tunnel and per refused tunnel, at info (env ISTHMUS_ACCESS_LOG)',
     )
     .option(
+      '--dial-pod-ips-only',
+      "dial only endpoints that are the IP of a running Pod in the Service's namespace, not whatever an EndpointSlice lists (needs get, list and watch on pods cluster-wide; env ISTHMUS_DIAL_POD_IPS_ONLY)",
+    )
+    .option(
       '--drain-delay-ms <ms>',
       'on SIGTERM, stay unready but serving this long before refusing new connections (default 0)',
     )

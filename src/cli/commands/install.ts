@@ -100,6 +100,7 @@ const GATEWAY_FLAGS: [keyof InstallFlags, string][] = [
   ['identityResources', '--identity-resources'],
   ['egressAllowCidr', '--egress-allow-cidr'],
   ['allowCluster', '--allow-cluster'],
+  ['gatewayDialPodIpsOnly', '--gateway-dial-pod-ips-only'],
 ];
 
 /**
@@ -207,6 +208,7 @@ export function installOptionsFromFlags(
     gatewayExposure: gatewayExposureFromFlags(flags, serviceType, problems),
     enableNamespaceCreation: flags.enableNamespaceCreation === true,
     allowClusters: allowClustersFromFlags(flags.allowCluster, problems),
+    gatewayDialPodIPsOnly: flags.gatewayDialPodIpsOnly === true,
     trafficSplitCrd: flags.trafficSplitCrd !== false,
     ...withNetworkPolicy(networkPolicyFromFlags(flags, problems)),
     scheduling: schedulingFromFlags(flags, problems),

@@ -15,6 +15,7 @@ interface LabFlags {
   kind?: boolean;
   local?: boolean;
   dryRun?: boolean;
+  gatewayDialPodIpsOnly?: boolean;
 }
 
 /** kind needs a working Docker engine, not just the docker client. */
@@ -120,8 +121,18 @@ export function registerLab(program: Command): void {
   common(lab.command('up').description('Start the lab in the foreground; Ctrl-C stops everything'))
     .option('--base <octet>', "third octet of east's loopback /24 (west uses the next)", '1')
     .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
+    .option(
+      '--gateway-dial-pod-ips-only',
+      "local lab: install with isthmus install's --gateway-dial-pod-ips-only (the gateways dial only Pod IPs)",
+    )
     .action(async (flags: LabFlags, cmd: Command) => {
-      if (useKind(flags))
+      const kind = useKind(flags);
+      if (kind && flags.gatewayDialPodIpsOnly)
+        throw new IsthmusError(
+          'USAGE',
+          '--gateway-dial-pod-ips-only is a local lab flag: scripts/kind installs with its own flags (add --local)',
+        );
+      if (kind)
         return runKindScript('up.sh', flags.dryRun === true, {
           TRUST_DOMAIN: flags.trustDomain,
           ...kindDirEnv(flags, cmd),
@@ -143,6 +154,7 @@ export function registerLab(program: Command): void {
           dir: flags.dir,
           base,
           trustDomain: flags.trustDomain,
+          gatewayDialPodIPsOnly: flags.gatewayDialPodIpsOnly === true,
           progress,
           notice,
           signal: shutdown.signal,

@@ -42,6 +42,8 @@ export interface InstallFlags extends GatewayExposureFlags, NetworkPolicyFlags, 
   trafficSplitCrd?: boolean;
   /** Peer clusters the gateway admits besides its Links' targets, each maybe a comma list. */
   allowCluster?: string[];
+  /** The gateway's `--dial-pod-ips-only`, and its right to read pods. */
+  gatewayDialPodIpsOnly?: boolean;
 }
 
 /** A flag that may be given again and again, collected in order. */
@@ -120,6 +122,10 @@ export function addInstallFlags(cmd: Command, opts: { clusterNameRequired: boole
       '--allow-cluster <names>',
       "peer clusters whose gateways may open tunnels here besides those this cluster has a Link to (the gateway's --allow-cluster), comma-separated, repeatable: an exporting cluster must admit each cluster that consumes its services",
       repeatable,
+    )
+    .option(
+      '--gateway-dial-pod-ips-only',
+      "the gateway dials only endpoints that are the IP of a running Pod in the exported Service's namespace, so whoever writes EndpointSlices there cannot point it elsewhere (CVE-2021-25740); grants it get, list and watch on pods cluster-wide",
     )
     .option(
       '--failover-controlled-by <value>',

@@ -51,6 +51,11 @@ export interface InstallOptions {
    * `--allow-cluster`): a cluster that exports to one it has no Link to must name it here.
    */
   allowClusters: readonly string[];
+  /**
+   * The gateway's `--dial-pod-ips-only` (`--gateway-dial-pod-ips-only`): it dials only addresses
+   * that are a live Pod's IP in the Service's namespace, and its ClusterRole reads pods for that.
+   */
+  gatewayDialPodIPsOnly: boolean;
   /** Grants the controller `create namespaces`, for Links with `enableNamespaceCreation`. */
   enableNamespaceCreation: boolean;
   /** Ingress NetworkPolicies for the install's pods (`--network-policy`); absent: none rendered. */
@@ -87,6 +92,7 @@ export const INSTALL_DEFAULTS = {
   gatewayExposure: { annotations: {}, loadBalancerSourceRanges: [] as string[] },
   enableNamespaceCreation: false,
   allowClusters: [] as string[],
+  gatewayDialPodIPsOnly: false,
   trafficSplitCrd: true,
   scheduling: DEFAULT_SCHEDULING,
   resources: DEFAULT_RESOURCES,

@@ -58,6 +58,13 @@ const GATEWAY_RULES: Rule[] = [
   { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: READ },
 ];
 
+/**
+ * With `--gateway-dial-pod-ips-only`, in the gateway's own ClusterRole: its Pod informer tells a
+ * pod's IP from whatever else a slice lists. A rule of that role rather than a role of its own, so
+ * an upgrade that turns the mode off takes the grant away with the `kubectl apply` itself.
+ */
+const GATEWAY_POD_RULE: Rule = { apiGroups: [''], resources: ['pods'], verbs: READ };
+
 /** Namespaced to isthmus-system: the Links that say which peers are admitted (the gateway watches no others). */
 const GATEWAY_SYSTEM_RULES: Rule[] = [
   { apiGroups: ['multicluster.isthmus.dev'], resources: ['links'], verbs: READ },
@@ -144,18 +151,24 @@ export const NAMESPACE_CREATION_GRANT: Grant = {
 /** The accounts of the processes `--no-gateway` does not install. */
 const GATEWAY_ACCOUNTS: ReadonlySet<string> = new Set(['isthmus-identity', 'isthmus-gateway']);
 
+type GrantOptions = Pick<InstallOptions, 'enableNamespaceCreation' | 'gateway'> &
+  Partial<Pick<InstallOptions, 'gatewayDialPodIPsOnly'>>;
+
 /**
  * What one install grants: the fixed table, minus the gateway's and identity's without a gateway,
  * plus the opt-in grants its options ask for.
  */
-export function installGrants(opts: Pick<InstallOptions, 'enableNamespaceCreation' | 'gateway'>): Grant[] {
+export function installGrants(opts: GrantOptions): Grant[] {
   const fixed = opts.gateway ? GRANTS : GRANTS.filter((g) => !GATEWAY_ACCOUNTS.has(g.serviceAccount));
-  return opts.enableNamespaceCreation ? [...fixed, NAMESPACE_CREATION_GRANT] : [...fixed];
+  const grants = fixed.map((g) =>
+    opts.gatewayDialPodIPsOnly && g.rules === GATEWAY_RULES
+      ? { ...g, rules: [...g.rules, GATEWAY_POD_RULE] }
+      : g,
+  );
+  return opts.enableNamespaceCreation ? [...grants, NAMESPACE_CREATION_GRANT] : grants;
 }
 
-export function rbacManifests(
-  opts: Pick<InstallOptions, 'namespace' | 'enableNamespaceCreation' | 'gateway'>,
-): object[] {
+export function rbacManifests(opts: GrantOptions & Pick<InstallOptions, 'namespace'>): object[] {
   const ns = opts.namespace;
   const accounts = new Set<string>();
   const objects: object[] = [];

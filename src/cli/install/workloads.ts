@@ -295,6 +295,8 @@ export function gatewayManifests(opts: InstallOptions): object[] {
           `--crl-file=${CRL_MOUNT}/crl.pem`,
           // Admitted besides the targets of this cluster's Links: clusters that consume its exports.
           ...opts.allowClusters.map((c) => `--allow-cluster=${c}`),
+          // Only live Pods' IPs of the Service's namespace are dialled (CVE-2021-25740).
+          ...(opts.gatewayDialPodIPsOnly ? ['--dial-pod-ips-only'] : []),
           // The controller's range: the gateway routes no mirror claiming a port outside it.
           `--egress-port-range=${opts.egressPortRange.first}-${opts.egressPortRange.last}`,
           // SIGTERM (rolling update, node drain): unready but serving while endpoints and load

@@ -15,10 +15,17 @@ import { applyObjects } from './apply-objects.js';
 import { labEndpointSlice } from './lab-kubelet.js';
 import type { LabCluster } from './topology.js';
 
+/** What `isthmus lab up` flags change in the install (`--gateway-dial-pod-ips-only`). */
+export interface LabInstallFlags {
+  gatewayDialPodIPsOnly?: boolean;
+}
+
 export function labInstallOptions(
   cluster: LabCluster,
   certs: { anchorPem: string; issuerCertPem: string; issuerKeyPem: string },
+  flags: LabInstallFlags = {},
 ): InstallOptions {
+  const podIPsOnly = flags.gatewayDialPodIPsOnly === true;
   return {
     ...INSTALL_DEFAULTS,
     egressPortRange: { ...INSTALL_DEFAULTS.egressPortRange },
@@ -27,8 +34,13 @@ export function labInstallOptions(
     issuerCertPem: certs.issuerCertPem,
     issuerKeyPem: certs.issuerKeyPem,
     controllerReplicas: 1,
+    gatewayDialPodIPsOnly: podIPsOnly,
     // What `isthmus install` would record for these options, so `isthmus upgrade` works in the lab.
-    recordedFlags: { 'cluster-name': cluster.name, 'controller-replicas': '1' },
+    recordedFlags: {
+      'cluster-name': cluster.name,
+      'controller-replicas': '1',
+      ...(podIPsOnly ? { 'gateway-dial-pod-ips-only': true as const } : {}),
+    },
   };
 }
 

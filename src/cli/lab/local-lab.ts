@@ -47,6 +47,11 @@ export interface LocalLabOptions {
   /** Third octet of east's loopback /24; west uses the next one. */
   base: number;
   trustDomain: string;
+  /**
+   * Gateways with `--dial-pod-ips-only`, installed as `--gateway-dial-pod-ips-only` renders it: the
+   * lab's podinfo replicas are Pods at the addresses its slices list, so they are dialled as before.
+   */
+  gatewayDialPodIPsOnly?: boolean;
   progress: (line: string) => void;
   /** What happens later, while the lab runs (a process exited and is restarted, ...). */
   notice: (line: string) => void;
@@ -167,14 +172,15 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
     for (const c of topology) {
       checkpoint();
       const issuer = certs.issuers.get(c.name)!;
+      const podIPsOnly = opts.gatewayDialPodIPsOnly === true;
       await bootstrapCluster(
         admins.get(c.name)!,
         c,
-        labInstallOptions(c, {
-          anchorPem: certs.anchor.certPem,
-          issuerCertPem: issuer.certPem,
-          issuerKeyPem: issuer.keyPem,
-        }),
+        labInstallOptions(
+          c,
+          { anchorPem: certs.anchor.certPem, issuerCertPem: issuer.certPem, issuerKeyPem: issuer.keyPem },
+          { gatewayDialPodIPsOnly: podIPsOnly },
+        ),
       );
       const started = await startClusterProcesses(
         c,
@@ -183,11 +189,14 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
         procs,
         dir,
         opts.trustDomain,
+        podIPsOnly,
       );
       for (const p of started) logSources.set(p.name, { file: p.logFile, offset: p.logOffset });
       Object.assign(state, processRecord(procs));
       await writeLabState(dir, state);
-      opts.progress(`cluster ${c.name}: installed; identity, gateway and controller processes started`);
+      opts.progress(
+        `cluster ${c.name}: installed; identity, gateway${podIPsOnly ? ' (--dial-pod-ips-only)' : ''} and controller processes started`,
+      );
     }
     for (const c of topology) {
       await waitForProcesses(c, wait);
@@ -303,6 +312,7 @@ async function startClusterProcesses(
   procs: ProcessGroup,
   dir: string,
   trustDomain: string,
+  dialPodIPsOnly: boolean,
 ): Promise<LabProcess[]> {
   // Each process talks to the API as its own service account, so the installed RBAC is what it gets.
   const kubeconfigFor = async (sa: string) => {
@@ -362,6 +372,8 @@ async function startClusterProcesses(
       `--crl-file=${join(certs, CRL_BUNDLE_FILE)}`,
       // A line per tunnel in logs/<cluster>-gateway.log: what crosses is there to see.
       '--access-log',
+      // As the install renders it with --gateway-dial-pod-ips-only (its RBAC grants the pods).
+      ...(dialPodIPsOnly ? ['--dial-pod-ips-only'] : []),
     ],
     log('gateway'),
     GATEWAY_NODE_FLAGS,

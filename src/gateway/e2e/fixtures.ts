@@ -22,7 +22,7 @@ import {
   SYSTEM_NAMESPACE,
 } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
-import type { Link, V1EndpointSlice, V1Namespace, V1Service } from '../../kube/types.js';
+import type { Link, V1EndpointSlice, V1Namespace, V1Pod, V1Service } from '../../kube/types.js';
 import { type Sandbox, startSandbox } from '../../sandbox/index.js';
 import type { GatewayFlags } from '../config.js';
 
@@ -50,6 +50,35 @@ export function endpointSlice(ns: string, service: string, address: string, port
     endpoints: [{ addresses: [address], conditions: { ready: true } }],
     ports: [{ name: 'http', port, protocol: 'TCP' }],
   };
+}
+
+/**
+ * A Pod at `ips` as the kubelet reports it (`pods/status`): what `--dial-pod-ips-only` takes as the
+ * proof that an endpoint address is a pod's. `phase` other than Running: what the kubelet reports
+ * of a finished pod. Created unbound (no nodeName), so the sandbox deletes it at once.
+ */
+export async function runningPod(
+  kube: KubeClient,
+  ns: string,
+  name: string,
+  ips: string[],
+  phase = 'Running',
+): Promise<V1Pod> {
+  if ((await kube.get<V1Pod>(R.pods, ns, name)) === undefined) {
+    await kube.create<V1Pod>(R.pods, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { namespace: ns, name, labels: { app: name } },
+      spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] },
+    });
+  }
+  return kube.patchStatus<V1Pod>(
+    R.pods,
+    ns,
+    name,
+    { status: { phase, ...(ips[0] ? { podIP: ips[0] } : {}), podIPs: ips.map((ip) => ({ ip })) } },
+    'merge',
+  );
 }
 
 /** A mirror `<svc>-<cluster>` as the mirror controller writes it (shared/DESIGN.md, "Names and keys"). */
