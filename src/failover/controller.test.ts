@@ -287,6 +287,23 @@ describe('failover controller', () => {
     await waitFor(async () => (await conditionOf('Available'))?.reason === 'Fallback', {
       what: 'still fallback',
     });
+    // kube-proxy has the primary's pods (the apex's own slice) beside the backups: ACTIVE_BACKENDS
+    // lists all three, and Available says which only callers without a mesh reach.
+    await waitFor(
+      async () =>
+        same((await getSplit())?.status?.activeBackends, ['podinfo', 'podinfo-west', 'podinfo-north']),
+      {
+        what: 'the primary listed beside the backups',
+      },
+    );
+    expect((await conditionOf('Available'))?.message).toBe(
+      "traffic on podinfo-west, podinfo-north; callers without a mesh also reach podinfo through the apex's own endpoints (its selector), whatever the weights",
+    );
+    expect((await failoverStatusRows(client, { namespace: ns }))[0]?.activeBackends).toEqual([
+      'podinfo',
+      'podinfo-west',
+      'podinfo-north',
+    ]);
     await c.idle();
     expect(await weightsOf()).toEqual([0, 1, 1]);
     // The fixture's apex selects the primary's pods: its status says unmeshed callers are not held.
@@ -298,6 +315,9 @@ describe('failover controller', () => {
     // Any event re-runs the level-triggered decision; the requeue timer would too, after 30 s.
     await client.patch(R.services, ns, 'podinfo-west', { metadata: { labels: { touched: 'yes' } } });
     await waitFor(async () => same(await weightsOf(), [1, 0, 0]), { what: 'restored after the wait' });
+    await waitFor(async () => same((await getSplit())?.status?.activeBackends, ['podinfo']), {
+      what: 'the primary alone once restored',
+    });
   });
 
   it('a restore-after that is no duration does not turn failover off: ignored (no hysteresis), RestoreAfter=False and a Warning say so', async () => {
@@ -643,6 +663,22 @@ describe('failover controller: what a restart or a lost backend leaves behind', 
     });
     await start().synced;
     await waitFor(async () => (await apexSlices()).length === 0, { what: 'apex slices withdrawn' });
+    await waitFor(async () => (await getSplit())?.status?.state === undefined, { what: 'status cleared' });
+  });
+
+  it('a split that lost its controlled-by label while no controller ran has its status cleared at start, slices or none', async () => {
+    await fixture();
+    const c = start();
+    await c.synced;
+    await waitFor(async () => (await getSplit())?.status?.state === 'Primary', { what: 'status Primary' });
+    await c.stop();
+    controller = undefined;
+    await client.patch(R.trafficSplitsV1alpha2, ns, 'podinfo', {
+      metadata: { labels: { [FAILOVER_CONTROLLED_BY_LABEL]: null } },
+    });
+    await start().synced;
+    await waitFor(async () => (await getSplit())?.status?.state === undefined, { what: 'status cleared' });
+    expect((await getSplit())?.status).toEqual({});
   });
 });
 
@@ -732,11 +768,18 @@ describe('failover controllers for two controlled-by values', () => {
     await waitFor(async () => (await activeMetric()) === undefined, { what: 'split let go' });
     await c.idle();
     expect(await apexSlices()).toHaveLength(2);
+    // Its status too is the other controller's to take over (and resume from).
+    expect((await getSplit())?.status?.state).toBe('Fallback');
 
     await client.patch(R.trafficSplitsV1alpha2, ns, 'shift', {
       metadata: { labels: { [STEER_LABEL]: null } },
     });
     await waitFor(async () => (await apexSlices('shift')).length === 0, { what: "nobody's split withdrawn" });
+    // What Isthmus said of it is no one's to keep true any more: cleared, not left saying Weighted.
+    await waitFor(async () => (await getSplit('shift'))?.status?.state === undefined, {
+      what: "nobody's split's status cleared",
+    });
+    expect((await getSplit('shift'))?.status).toEqual({});
   });
 });
 
@@ -868,6 +911,49 @@ describe('failover controller: apexes it cannot steer, and two splits on one ape
     await client.delete(R.trafficSplitsV1alpha2, ns, 'podinfo');
     await waitFor(async () => (await apexSlices('shift')).length === 1, { what: 'the newer takes over' });
     await untilReason('Steered', 'Steered', 'shift');
+  });
+
+  it('Invalid splits of an apex steer nothing: no ApexConflict for them, and an older one does not keep a valid one from steering', async () => {
+    // Created before the valid split and first by name: the oldest, were they counted.
+    await client.create(R.trafficSplitsV1alpha2, trafficSplit(ns, 'bad1', 'podinfo', []));
+    await client.create(R.trafficSplitsV1alpha1, {
+      ...trafficSplit(ns, 'bad4', 'podinfo', [{ service: 'podinfo', weight: 'heavy' }]),
+      apiVersion: 'split.smi-spec.io/v1alpha1',
+    });
+    await fixture();
+    const c = start();
+    await c.synced;
+    await untilReason('Accepted', 'NoBackends', 'bad1');
+    await untilReason('Accepted', 'InvalidWeight', 'bad4');
+    await setReady('podinfo-abc12', false);
+    await waitFor(async () => (await apexSlices()).length === 2, { what: 'the valid split steers' });
+    expect((await untilReason('Steered', 'Steered')).message).not.toContain('bad');
+    await c.idle();
+    expect((await eventMessages()).filter((m) => m.startsWith('ApexConflict'))).toEqual([]);
+  });
+
+  it('a split that turns Invalid keeps steering its apex with the slices it wrote, and a newer split says so', async () => {
+    await fixture({ name: 'a-old' });
+    await start().synced;
+    await setReady('podinfo-abc12', false);
+    await waitFor(async () => (await apexSlices('a-old')).length === 2, { what: 'a-old steers' });
+    await client.create(
+      R.trafficSplitsV1alpha2,
+      trafficSplit(ns, 'podinfo', 'podinfo', [
+        { service: 'podinfo', weight: 1 },
+        { service: 'podinfo-west', weight: 0 },
+      ]),
+    );
+    await untilReason('Steered', 'ApexConflict');
+    await client.patch(R.trafficSplitsV1alpha1, ns, 'a-old', {
+      spec: { backends: [{ service: 'podinfo', weight: 'heavy' }] },
+    });
+    await untilReason('Accepted', 'InvalidWeight', 'a-old');
+    await waitFor(async () => (await conditionOf('Steered'))?.message?.includes('became Invalid') ?? false, {
+      what: 'ApexConflict naming the Invalid split that holds the apex',
+    });
+    expect(await apexSlices('a-old')).toHaveLength(2);
+    expect(await apexSlices()).toEqual([]);
   });
 
   it('a steer-only split whose weights are all 0 says so, not NothingReady', async () => {

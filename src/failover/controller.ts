@@ -19,6 +19,7 @@ import { failoverMetrics } from './metrics.js';
 import { type EventSink, type FailoverCaches, reconcileSplit } from './reconcile-split.js';
 import { SliceIndex } from './slice-index.js';
 import { isClaimed, splitMode } from './split-selection.js';
+import { clearedStatus } from './split-status.js';
 
 /** Published when a reconciliation fails (it is retried): `{ key, error, failures }`. */
 export const reconcileErrorChannel = diagnostics.channel('isthmus:failover:reconcile-error');
@@ -112,9 +113,12 @@ export function runFailoverController(opts: FailoverControllerOptions): Failover
 
   const mine = (s: TrafficSplit) => splitMode(s, controlledBy) !== null;
   // A split unclaimed while no controller ran (or between leaders) brought no event here; its
-  // apex slices would steer its apex for ever. Queued at start and on resync, it has them withdrawn.
+  // apex slices would steer its apex for ever, and its status say what no one keeps true. Queued
+  // at start and on resync, it has them withdrawn and cleared.
   const stranded = (s: TrafficSplit) =>
-    !isClaimed(s) && caches.splitSlices(s.metadata?.namespace ?? '', s.metadata?.name ?? '').length > 0;
+    !isClaimed(s) &&
+    (clearedStatus(s.status).changed ||
+      caches.splitSlices(s.metadata?.namespace ?? '', s.metadata?.name ?? '').length > 0);
 
   /**
    * Splits this controller handles in `namespace` whose apex or a backend is `service`. Another

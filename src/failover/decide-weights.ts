@@ -39,7 +39,10 @@ export interface WeightDecision {
   /** Backends in the split's order, with the weights to write. */
   weights: ParsedBackend[];
   state: FailoverState;
-  /** The backends traffic goes to: weight and a ready endpoint (none in NothingReady). */
+  /**
+   * The backends the weights send traffic to: weight and a ready endpoint (none in NothingReady).
+   * The status adds those the apex reaches without weight (split-status.ts, reachedWithoutWeight).
+   */
   activeBackends: string[];
   /** The weights differ from the split's current ones: a patch is due. */
   changed: boolean;

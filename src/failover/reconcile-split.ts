@@ -6,6 +6,7 @@
  */
 import { updateWithRetry } from '../kube/apply.js';
 import type { KubeClient } from '../kube/client.js';
+import { SERVICE_NAME_LABEL } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { KubeObject, TrafficSplit, V1EndpointSlice, V1Service } from '../kube/types.js';
 import { apexCaveat, apexSkipReason } from './apex-skip-reason.js';
@@ -19,7 +20,9 @@ import { apexRivals, isClaimed, splitMode } from './split-selection.js';
 import {
   availableCondition,
   type ConditionInput,
+  clearedStatus,
   desiredStatus,
+  reachedWithoutWeight,
   restoreAfterCondition,
   type SplitOutcome,
   type SplitState,
@@ -64,10 +67,12 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
     deps.memories.delete(key);
     deps.metrics.active.remove({ namespace, split: name });
     deps.metrics.nothingReady.remove({ namespace, split: name });
-    // Another controlled-by value's split: its apex slices are that controller's, which takes over
-    // any we wrote. Gone or nobody's: withdraw them (traffic falls back to the apex's own
-    // endpoints); owner references would let a real cluster's GC do it for a deleted split.
+    // Another controlled-by value's split: its apex slices and status are that controller's, which
+    // takes over any we wrote (and resumes from the status). Gone or nobody's: withdraw the slices
+    // (traffic falls back to the apex's own endpoints; owner references would let a real cluster's
+    // GC do it for a deleted split), and clear the status, which no one keeps true any more.
     if (!split || !isClaimed(split)) await withdrawSlices(deps, namespace, name);
+    if (split && !isClaimed(split)) await clearStatus(deps.client, split);
     return;
   }
 
@@ -128,9 +133,13 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
     ({ state, activeBackends } = steerOnlyState(s, readiness));
     weights = s.backends;
   }
-  conditions.Available = availableCondition(mode, state, activeBackends);
-
   const steering = await steerApex(deps, split, s, weights);
+  // Where traffic goes, for callers with a mesh (the weights) and without one (the apex).
+  const apexOnly = reachedWithoutWeight(state, activeBackends, steering.shares);
+  conditions.Available = availableCondition(mode, state, activeBackends, apexOnly);
+  const trafficOn = s.backends
+    .map((b) => b.service)
+    .filter((b) => activeBackends.includes(b) || apexOnly.includes(b));
   conditions.Steered = steering.condition;
   if (!steering.condition.status) warnings.push([steering.condition.reason, steering.condition.message]);
   else if (steering.rivals) warnings.push(['ApexConflict', steering.condition.message]);
@@ -143,7 +152,7 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
   const changed = await writeStatus(deps, split, {
     generation: split.metadata?.generation,
     state,
-    activeBackends,
+    activeBackends: trafficOn,
     conditions,
     ...(steering.shares ? { shares: steering.shares } : {}),
   });
@@ -209,13 +218,25 @@ async function steerApex(
   if (!apex) return withdrawn(deps, s, bad('ApexNotFound', `no Service named ${s.apex}`));
   const skip = apexSkipReason(apex);
   if (skip) return withdrawn(deps, s, bad(skip.reason, skip.message));
-  const [steerer, ...others] = apexRivals(deps.caches.splitsIn(s.namespace), s.namespace, s.apex);
+  const hasApexSlices = (other: TrafficSplit) =>
+    deps.caches
+      .splitSlices(s.namespace, other.metadata?.name ?? '')
+      .some((slice) => slice.metadata?.labels?.[SERVICE_NAME_LABEL] === s.apex);
+  const [steerer, ...others] = apexRivals(
+    deps.caches.splitsIn(s.namespace),
+    s.namespace,
+    s.apex,
+    hasApexSlices,
+  );
   const steererName = steerer?.metadata?.name ?? s.name;
-  if (steererName !== s.name) {
+  if (steerer && steererName !== s.name) {
+    // An Invalid split holds the apex only through the slices it kept (apexRivals).
+    const how = parseSplit(steerer).ok
+      ? 'steers it (the oldest split of an apex does, then the first by name)'
+      : 'steers it with the EndpointSlices it wrote before it became Invalid, kept until it is fixed or deleted (the oldest split of an apex steers it, then the first by name)';
     const message =
-      `TrafficSplit ${steererName} also has apex ${s.apex} and steers it (the oldest split of an apex ` +
-      `does, then the first by name): this split's EndpointSlices are withdrawn, as kube-proxy would ` +
-      `mix both splits' traffic. Give the apex one split`;
+      `TrafficSplit ${steererName} also has apex ${s.apex} and ${how}: this split's EndpointSlices are ` +
+      `withdrawn, as kube-proxy would mix both splits' traffic. Give the apex one split`;
     return withdrawn(deps, s, bad('ApexConflict', message));
   }
   const rivals = others.map((o) => o.metadata?.name ?? '').join(', ');
@@ -295,6 +316,23 @@ async function patchWeights(
     if (backends.every((b, i) => b.weight === current.spec.backends[i]?.weight)) return null;
     return { ...current, spec: { ...current.spec, backends } };
   });
+}
+
+/** Removes the status fields Isthmus writes (clearedStatus), when there are any. */
+async function clearStatus(client: KubeClient, split: TrafficSplit): Promise<void> {
+  if (!clearedStatus(split.status).changed) return;
+  const { namespace, name = '' } = split.metadata ?? {};
+  await updateWithRetry<TrafficSplit>(
+    client,
+    writeResourceFor(split),
+    namespace,
+    name,
+    (current) => {
+      const next = clearedStatus(current.status);
+      return next.changed ? { ...current, status: next.status } : null;
+    },
+    { subresource: 'status' },
+  );
 }
 
 /** Writes the status when a field we own differs; true when it did. */

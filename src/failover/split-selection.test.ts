@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FAILOVER_CONTROLLED_BY_LABEL } from '../kube/keys.js';
+import type { TrafficSplit } from '../kube/types.js';
 import { apexRivals, isClaimed, STEER_LABEL, splitMode } from './split-selection.js';
 import { trafficSplit } from './test-builders.js';
 
@@ -36,7 +37,7 @@ describe('apexSteerer: which split of an apex steers it', () => {
     created: string,
     labels: Record<string, string> = { [STEER_LABEL]: 'true' },
   ) => {
-    const s = trafficSplit('shop', name, apex, [], { labels });
+    const s = trafficSplit('shop', name, apex, [{ service: apex, weight: 1 }], { labels });
     return { ...s, metadata: { ...s.metadata, creationTimestamp: created as unknown as Date } };
   };
 
@@ -57,5 +58,22 @@ describe('apexSteerer: which split of an apex steers it', () => {
       'z-oldest',
       'b-newer',
     ]);
+  });
+
+  it('an Invalid split holds the apex only while it keeps apex slices it wrote before', () => {
+    const withBackends = (s: ReturnType<typeof at>, weight: number | string) => ({
+      ...s,
+      spec: { ...s.spec, backends: [{ service: 'podinfo', weight }] },
+    });
+    const splits = [
+      withBackends(at('valid', 'podinfo', '2026-01-02T00:00:00Z'), 1),
+      { ...at('no-backends', 'podinfo', '2026-01-01T00:00:00Z'), spec: { service: 'podinfo', backends: [] } },
+      withBackends(at('bad-weight', 'podinfo', '2026-01-01T00:00:00Z'), 'heavy'),
+      withBackends(at('kept-slices', 'podinfo', '2026-01-01T00:00:00Z'), -1),
+    ];
+    const names = (hasSlices: (s: TrafficSplit) => boolean) =>
+      apexRivals(splits, 'shop', 'podinfo', hasSlices).map((s) => s.metadata?.name);
+    expect(names(() => false)).toEqual(['valid']);
+    expect(names((s) => s.metadata?.name === 'kept-slices')).toEqual(['kept-slices', 'valid']);
   });
 });

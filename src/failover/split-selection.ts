@@ -11,6 +11,7 @@
  */
 import { FAILOVER_CONTROLLED_BY_LABEL } from '../kube/keys.js';
 import type { TrafficSplit } from '../kube/types.js';
+import { parseSplit } from './parse-split.js';
 
 export const STEER_LABEL = 'split.isthmus.dev/steer';
 
@@ -40,16 +41,27 @@ export function isClaimed(split: TrafficSplit): boolean {
 }
 
 /**
- * The claimed splits of `namespace` whose apex is `apex`, the one that steers it first: the oldest
+ * The claimed splits of `namespace` that hold apex `apex`, the one that steers it first: the oldest
  * (creationTimestamp, RFC 3339 to the second, so compared as text), then by name. Two splits'
  * apex slices would be merged by kube-proxy and their traffic mixed; every controller reads the
  * same splits, so all agree on one, whatever controlled-by value each split names.
+ *
+ * An Invalid split (parse-split.ts) writes no slice, so it holds the apex only while it keeps
+ * slices it wrote before (`hasApexSlices`: an Invalid split's are left as they were). One without
+ * them steers nothing: counted, it would be named as a rival of the split that steers, and, being
+ * older, keep a valid split from steering at all.
  */
-export function apexRivals(splits: readonly TrafficSplit[], namespace: string, apex: string): TrafficSplit[] {
+export function apexRivals(
+  splits: readonly TrafficSplit[],
+  namespace: string,
+  apex: string,
+  hasApexSlices: (split: TrafficSplit) => boolean = () => false,
+): TrafficSplit[] {
   const created = (s: TrafficSplit) => String(s.metadata?.creationTimestamp ?? '');
   const name = (s: TrafficSplit) => s.metadata?.name ?? '';
   return splits
     .filter((s) => s.metadata?.namespace === namespace && s.spec?.service === apex && isClaimed(s))
+    .filter((s) => parseSplit(s).ok || hasApexSlices(s))
     .sort((a, b) => byCodeUnits(created(a), created(b)) || byCodeUnits(name(a), name(b)));
 }
 

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { TrafficSplit, V1Service } from '../kube/types.js';
+import type { TrafficSplit, V1Condition, V1Service } from '../kube/types.js';
 import type { ParsedSplit } from './parse-split.js';
 import {
   availableCondition,
+  clearedStatus,
   desiredStatus,
+  reachedWithoutWeight,
   restoreAfterCondition,
   type SplitOutcome,
   sharesMessage,
@@ -100,9 +102,59 @@ describe('availableCondition', () => {
       'False/NoWeight: every backend has weight 0, so the split sends traffic to none of them',
     ],
     ['fallback', ['failover', 'Fallback', ['podinfo-west']], 'True/Fallback: traffic on podinfo-west'],
+    [
+      "fallback while the apex's own pods take unmeshed traffic (a restore-after wait)",
+      ['failover', 'Fallback', ['podinfo-west'], ['podinfo']],
+      "True/Fallback: traffic on podinfo-west; callers without a mesh also reach podinfo through the apex's own endpoints (its selector), whatever the weights",
+    ],
   ])('%s', (_name, args, expected) => {
     const c = availableCondition(...args);
     expect(`${c.status ? 'True' : 'False'}/${c.reason}: ${c.message}`).toBe(expected);
+  });
+});
+
+describe('reachedWithoutWeight', () => {
+  const shares = [
+    { service: 'podinfo', desired: 0, endpoints: 2, achieved: 2 / 3 },
+    { service: 'podinfo-west', desired: 1, endpoints: 1, achieved: 1 / 3 },
+    { service: 'podinfo-north', desired: 0, endpoints: 0, achieved: 0 },
+  ];
+  it.each<[string, Parameters<typeof reachedWithoutWeight>, string[]]>([
+    [
+      "the apex's own pods, without weight, take a share",
+      ['Fallback', ['podinfo-west'], shares],
+      ['podinfo'],
+    ],
+    ['not steered: the weights alone', ['Fallback', ['podinfo-west'], undefined], []],
+    ['every sharing backend weighted', ['Weighted', ['podinfo', 'podinfo-west'], shares], []],
+    ['NothingReady lists none', ['NothingReady', [], shares], []],
+    ['NoWeight lists none', ['NoWeight', [], shares], []],
+  ])('%s', (_name, args, expected) => {
+    expect(reachedWithoutWeight(...args)).toEqual(expected);
+  });
+});
+
+describe('clearedStatus', () => {
+  const ours = desiredStatus(undefined, fallback, t0).status as TrafficSplit['status'];
+  const foreign: V1Condition = {
+    type: 'Reconciled',
+    status: 'True',
+    reason: 'Done',
+    message: '',
+    lastTransitionTime: t0,
+  };
+  it('removes what Isthmus wrote and keeps what others did', () => {
+    const current = { ...ours, conditions: [...(ours?.conditions ?? []), foreign], note: 'theirs' };
+    expect(clearedStatus(current)).toEqual({
+      status: { conditions: [foreign], note: 'theirs' },
+      changed: true,
+    });
+    expect(clearedStatus(ours)).toEqual({ status: {}, changed: true });
+  });
+  it("leaves a status without Isthmus's fields whole, generic condition types included", () => {
+    const theirs = { observedGeneration: 3, conditions: [{ ...foreign, type: 'Accepted' }] };
+    expect(clearedStatus(theirs)).toEqual({ status: theirs, changed: false });
+    expect(clearedStatus(undefined)).toEqual({ status: {}, changed: false });
   });
 });
 

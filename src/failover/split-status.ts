@@ -65,11 +65,30 @@ export interface SplitOutcome {
   shares?: readonly BackendShare[];
 }
 
+/**
+ * Backends without weight that callers without a mesh still reach, while the split is available:
+ * those the apex's endpoints give a share (`status.apexShares`). An apex with a selector that is
+ * itself a backend lists its own ready pods whatever their weight (the EndpointSlice controller
+ * writes them), as while a restore-after wait holds the weights on the backups. In NothingReady
+ * and NoWeight none, as no weighted backend is listed there either.
+ */
+export function reachedWithoutWeight(
+  state: Exclude<SplitState, 'Invalid'>,
+  weighted: readonly string[],
+  shares: readonly BackendShare[] | undefined,
+): string[] {
+  if (state === 'NothingReady' || state === 'NoWeight') return [];
+  return (shares ?? []).filter((s) => s.achieved > 0 && !weighted.includes(s.service)).map((s) => s.service);
+}
+
 /** The `Available` condition of a valid split: where its traffic goes, or why nowhere. */
 export function availableCondition(
   mode: SplitMode,
   state: Exclude<SplitState, 'Invalid'>,
+  /** The backends with weight and a ready endpoint. */
   activeBackends: readonly string[],
+  /** reachedWithoutWeight: the backends callers without a mesh reach besides. */
+  apexOnly: readonly string[] = [],
 ): ConditionInput {
   if (state === 'NoWeight')
     return {
@@ -86,7 +105,10 @@ export function availableCondition(
           ? 'no backend with weight has a ready endpoint'
           : 'no backend has a ready endpoint; weights left as they were',
     };
-  return { status: true, reason: state, message: `traffic on ${activeBackends.join(', ')}` };
+  const unmeshed = apexOnly.length
+    ? `; callers without a mesh also reach ${apexOnly.join(', ')} through the apex's own endpoints (its selector), whatever the weights`
+    : '';
+  return { status: true, reason: state, message: `traffic on ${activeBackends.join(', ')}${unmeshed}` };
 }
 
 /**
@@ -176,6 +198,35 @@ export function desiredStatus(
       achievedPercent: percent(s.achieved),
     }));
   return { status, changed: !sameStatus(currentStatus, status) };
+}
+
+const CONDITION_TYPES: readonly string[] = [
+  'Accepted',
+  'ResolvedRefs',
+  'Available',
+  'Steered',
+  'RestoreAfter',
+] satisfies ConditionType[];
+
+/**
+ * The status without the fields Isthmus writes (SplitStatus: state, activeBackends, apexShares,
+ * observedGeneration and the conditions of the types above), for a split no controller handles
+ * any more: what Isthmus said of it stops being true the moment it stops acting on it (a
+ * `Fallback` kept for ever, say). `changed`: the status is one Isthmus wrote, told by `state`,
+ * `activeBackends` or `apexShares` (no one else's: SMI defines no status), and so is cleared; a
+ * status without them is another writer's and kept whole, generic condition types included, as
+ * are other writers' fields beside ours.
+ */
+export function clearedStatus(current: TrafficSplit['status'] | undefined): {
+  status: NonNullable<TrafficSplit['status']>;
+  changed: boolean;
+} {
+  const all = (current ?? {}) as SplitStatus & Record<string, unknown>;
+  const { state, activeBackends, apexShares, observedGeneration, conditions, ...rest } = all;
+  if (state === undefined && activeBackends === undefined && apexShares === undefined)
+    return { status: all, changed: false };
+  const theirs = (conditions ?? []).filter((c) => !CONDITION_TYPES.includes(c.type));
+  return { status: theirs.length > 0 ? { ...rest, conditions: theirs } : rest, changed: true };
 }
 
 function sameStatus(a: SplitStatus, b: SplitStatus): boolean {

@@ -15,7 +15,12 @@ export interface FailoverStatusRow {
   trafficSplit: string;
   /** `Primary`, `Fallback`, `NothingReady`, `Weighted` / `NoWeight` (steer-only split) or `Invalid`. */
   status: string;
-  /** Where traffic goes: the backends with weight and a ready endpoint; none in NothingReady. */
+  /**
+   * Where traffic goes (`status.activeBackends`): the backends with weight and a ready endpoint,
+   * which callers in a mesh follow, plus any the apex's own endpoints reach without weight, which
+   * callers without one do (an apex with a selector during a restore-after wait); none in
+   * NothingReady and NoWeight.
+   */
   activeBackends: string[];
 }
 

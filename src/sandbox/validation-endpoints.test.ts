@@ -189,13 +189,18 @@ describe('EndpointSlice structure', () => {
     ],
     [
       'too many ports',
-      { ports: Array.from({ length: 101 }, (_, i) => ({ name: `p${i}`, port: i + 1 })) },
-      { field: 'ports' },
+      { ports: Array.from({ length: 20_001 }, (_, i) => ({ name: `p${i}`, port: i + 1 })) },
+      { field: 'ports', message: 'Too many: 20001: must have at most 20000 items' },
     ],
   ])('rejects %s', (_what, extra, want) => {
     expect(validateBuiltin(GVK, slice(['10.0.0.1'], extra), undefined, strict)).toContainEqual(
       expect.objectContaining(want),
     );
+  });
+
+  it('accepts more than 100 ports, as kube-apiserver does since 1.21', () => {
+    const ports = Array.from({ length: 120 }, (_, i) => ({ name: `p${i}`, port: i + 1, protocol: 'TCP' }));
+    expect(validateBuiltin(GVK, slice(['10.1.2.3'], { ports }), undefined, strict)).toEqual([]);
   });
 
   it('accepts no endpoints and no ports (a mirror whose remote has no ready endpoint)', () => {

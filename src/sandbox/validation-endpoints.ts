@@ -40,7 +40,8 @@ const DEPRECATED_ADDRESS_TYPES = ['IP'] as const;
 // discovery validation limits.
 const MAX_ENDPOINTS = 1000;
 const MAX_ADDRESSES = 100;
-const MAX_PORTS = 100;
+/** 100 until Kubernetes 1.21 (kubernetes#99795): 20,000, so a Service with many ports fits one slice. */
+const MAX_PORTS = 20_000;
 const MAX_TOPOLOGY_LABELS = 16;
 const MAX_ZONE_HINTS = 8;
 
