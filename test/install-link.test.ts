@@ -591,7 +591,11 @@ describe('install and link with the real kubectl', () => {
         metadata: {
           name: 'api-north',
           namespace: 'test',
-          labels: { 'mirror.linkerd.io/mirrored-service': 'true', 'mirror.linkerd.io/cluster-name': 'north' },
+          labels: {
+            'mirror.linkerd.io/mirrored-service': 'true',
+            'mirror.linkerd.io/cluster-name': 'north',
+            'isthmus.dev/mirror': 'north',
+          },
         },
         spec: { ports: [{ port: 80 }] },
       });

@@ -59,6 +59,42 @@ describe('routesFromMirror', () => {
     expect(routesFromMirror(linkerds)).toEqual({ routes: [], problems: [] });
   });
 
+  it.each<[string, V1Service]>([
+    [
+      "Linkerd's gateway mirror as its service mirror writes it (its identity is on the Endpoints)",
+      mirror('web-west', {
+        'mirror.linkerd.io/remote-svc-fq-name': 'web.test.svc.cluster.local',
+        'mirror.linkerd.io/remote-resource-version': '4711',
+      }),
+    ],
+    [
+      "Linkerd 2.17's federated Service, without a cluster-name label",
+      {
+        metadata: {
+          name: 'cart3-federated',
+          namespace: 'test',
+          labels: { 'mirror.linkerd.io/mirrored-service': 'true' },
+          annotations: { 'multicluster.linkerd.io/remote-discovery': 'cart3@west' },
+        },
+        spec: { ports: [{ name: 'http', port: 80 }] },
+      },
+    ],
+    ['a hand-made Service with the two mirror labels and nothing of ours', mirror('web-west', {})],
+  ])('claims nothing, so is neither routed nor refused: %s', (_what, svc) => {
+    expect(routesFromMirror(svc)).toEqual({ routes: [], problems: [] });
+    expect(admitRoutes([svc], { links: [westLink()], egressRange: RANGE }).refused).toEqual([]);
+  });
+
+  it('takes a headless parent (no egress port: its endpoints are the per-pod mirrors) for no claim', () => {
+    const parent = mirror('db-west', { ...good, 'isthmus.dev/egress-ports': '' });
+    parent.metadata!.labels!['isthmus.dev/mirror'] = 'west';
+    parent.spec!.clusterIP = 'None';
+    expect(routesFromMirror(parent)).toEqual({ routes: [], problems: [] });
+    // Not so a Service with a cluster IP: a gateway mirror without ports is a broken claim.
+    const ports = routesFromMirror({ ...parent, spec: { ...parent.spec, clusterIP: '10.96.0.9' } }).problems;
+    expect(ports).toEqual(['test/db-west: no isthmus.dev/egress-ports']);
+  });
+
   it('resolves ports by name or by number', () => {
     const ports = [
       { name: 'http', port: 9898 },

@@ -14,7 +14,7 @@ import {
   REMOTE_GATEWAY_ANNOTATION,
   REMOTE_SVC_FQ_NAME_ANNOTATION,
 } from '../kube/keys.js';
-import { isLinkerdMirror } from '../kube/linkerd-mirror.js';
+import { claimsRoutes } from '../kube/linkerd-mirror.js';
 import { oldestFirst } from '../kube/oldest-first.js';
 import type { Link, V1Service } from '../kube/types.js';
 import { linkedClusters } from './peers.js';
@@ -40,11 +40,14 @@ export interface MirrorRoutes {
 
 export function routesFromMirror(svc: V1Service): MirrorRoutes {
   const key = `${svc.metadata?.namespace ?? ''}/${svc.metadata?.name ?? ''}`;
-  // Linkerd's service mirror still owns it (mid-migration): not ours to route, nothing to report.
-  if (isLinkerdMirror(svc)) return { routes: [], problems: [] };
   const annotations = svc.metadata?.annotations ?? {};
+  // Linkerd's mirrors and federated Services (mid-migration), or a Service labelled as a mirror by
+  // hand, claim no route: nothing to open, nothing to refuse. Any other claim is judged (`admitRoutes`).
+  if (!claimsRoutes(svc)) return { routes: [], problems: [] };
   const problems: string[] = [];
   const egressPorts = annotations[EGRESS_PORTS_ANNOTATION];
+  // A headless parent has no egress port: its endpoints are its per-pod mirrors' cluster IPs.
+  if (svc.spec?.clusterIP === 'None' && egressPorts?.trim() === '') return { routes: [], problems: [] };
   const gateway = annotations[REMOTE_GATEWAY_ANNOTATION];
   const fqName = annotations[REMOTE_SVC_FQ_NAME_ANNOTATION];
   const cluster = svc.metadata?.labels?.[CLUSTER_NAME_LABEL];

@@ -41,11 +41,26 @@ export const REMOTE_DISCOVERY_EXPORT = 'remote-discovery';
 export const REMOTE_DISCOVERY_LABEL = 'mirror.linkerd.io/remote-discovery';
 export const REMOTE_SERVICE_LABEL = 'mirror.linkerd.io/remote-service';
 /**
- * On every gateway mirror Linkerd's own service mirror writes, never on Isthmus's. Linkerd's
- * mirrors carry the same two labels as ours (the contract's keys are Linkerd's), so this is what
- * tells them apart while both run: Isthmus leaves such a Service alone (`Conflict`).
+ * On the Endpoints (never the Service) of each gateway mirror Linkerd's service mirror writes, so
+ * also on the EndpointSlices kube mirrors from them. Isthmus neither writes nor copies it; it tells
+ * its own mirrors by ISTHMUS_MIRROR_LABEL instead (src/kube/linkerd-mirror.ts).
  */
 export const LINKERD_GATEWAY_IDENTITY_ANNOTATION = 'mirror.linkerd.io/remote-gateway-identity';
+/**
+ * On every mirror Isthmus writes (gateway mirror, headless parent, per-pod mirror, remote-discovery
+ * mirror), with the mirror's cluster as its value: what makes a mirror Isthmus's
+ * (src/kube/linkerd-mirror.ts). Linkerd's service mirror writes our two labels but never this, and a
+ * label lets `kubectl ... -l '!isthmus.dev/mirror'` pick Linkerd's mirrors only. Never copied from a
+ * remote Service (no `isthmus.dev/*` key is).
+ */
+export const ISTHMUS_MIRROR_LABEL = 'isthmus.dev/mirror';
+/**
+ * On a Linkerd 2.17 federated Service `<name>-federated`: its remote members (`<name>@<cluster>`,
+ * comma-separated) and its local member. Linkerd labels it `mirror.linkerd.io/mirrored-service=true`
+ * without a cluster-name label; these say it is Linkerd's.
+ */
+export const LINKERD_REMOTE_DISCOVERY_ANNOTATION = 'multicluster.linkerd.io/remote-discovery';
+export const LINKERD_LOCAL_DISCOVERY_ANNOTATION = 'multicluster.linkerd.io/local-discovery';
 /** On the mirror of a remote federated member: the federation (the remote Service's name) it serves. */
 export const FEDERATION_LABEL = 'isthmus.dev/federation';
 /** On a `<name>-federated` Service that Isthmus owns. */

@@ -1,12 +1,108 @@
-import { LINKERD_GATEWAY_IDENTITY_ANNOTATION } from './keys.js';
-import type { V1Service } from './types.js';
+/**
+ * Who made a Service labelled `mirror.linkerd.io/mirrored-service=true`: Isthmus, Linkerd's service
+ * mirror (which may still link the same cluster while a user moves to Isthmus), or neither. Both
+ * write the same two labels (the contract's keys are Linkerd's), and Linkerd puts its gateway
+ * identity on the mirror's Endpoints, not on the Service, so Isthmus recognises its own mirrors
+ * positively, by ISTHMUS_MIRROR_LABEL, and leaves every other one alone: the mirror controller never
+ * rewrites or deletes it (`Conflict`), the gateway opens no listener for it, and `isthmus check`,
+ * `unlink` and `uninstall` do not count it as Isthmus's.
+ */
+import {
+  CLUSTER_NAME_LABEL,
+  EGRESS_PORTS_ANNOTATION,
+  FEDERATION_LABEL,
+  ISTHMUS_MIRROR_LABEL,
+  LINKERD_GATEWAY_IDENTITY_ANNOTATION,
+  LINKERD_LOCAL_DISCOVERY_ANNOTATION,
+  LINKERD_REMOTE_DISCOVERY_ANNOTATION,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_MIRROR,
+  MIRRORED_SERVICE_LABEL,
+  REMOTE_DISCOVERY_LABEL,
+  REMOTE_GATEWAY_ANNOTATION,
+  REMOTE_SVC_FQ_NAME_ANNOTATION,
+  SERVICE_NAME_LABEL,
+} from './keys.js';
+import type { V1EndpointSlice, V1Service } from './types.js';
 
 /**
- * A mirror written by Linkerd's own service mirror, which may still link the same cluster while a
- * user moves to Isthmus: our two labels, and Linkerd's gateway identity annotation, which Isthmus
- * neither writes nor copies. The mirror controller never rewrites or deletes it, the gateway opens
- * no listener for it, and `isthmus check` does not count it among Isthmus's mirrors.
+ * Isthmus's own mirror: marked with the cluster its cluster-name label names (a mark naming another
+ * cluster was copied from a remote mirror by Linkerd's service mirror, which copies labels). A
+ * mirror written before the mark existed is recognised by what only Isthmus ever wrote on it, so an
+ * upgrade orphans none (the controller marks each at its next sync): `isthmus.dev/remote-gateway`
+ * (every gateway mirror, headless parent and per-pod mirror), the `isthmus.dev/federation` label,
+ * or, for a remote-discovery mirror, which carried neither, one of `slices` that the controller
+ * wrote for this very Service (Linkerd writes no Endpoints for its remote-discovery mirrors; a
+ * gateway mirror that Linkerd's service mirror took over and unmarked keeps our slice, and is
+ * Linkerd's now). Any other `isthmus.dev/*` key proves nothing: Linkerd copies the remote Service's
+ * annotations, such as an export's `isthmus.dev/allowed-clusters`.
  */
-export function isLinkerdMirror(service: V1Service | undefined): boolean {
-  return service?.metadata?.annotations?.[LINKERD_GATEWAY_IDENTITY_ANNOTATION] !== undefined;
+export function isIsthmusMirror(
+  service: V1Service | undefined,
+  slices: readonly (V1EndpointSlice | undefined)[] = [],
+): boolean {
+  const labels = service?.metadata?.labels ?? {};
+  if (labels[MIRRORED_SERVICE_LABEL] !== 'true') return false;
+  const mark = labels[ISTHMUS_MIRROR_LABEL];
+  if (mark !== undefined) return mark === labels[CLUSTER_NAME_LABEL];
+  return (
+    service?.metadata?.annotations?.[REMOTE_GATEWAY_ANNOTATION] !== undefined ||
+    labels[FEDERATION_LABEL] !== undefined ||
+    (labels[REMOTE_DISCOVERY_LABEL] !== undefined && slices.some((s) => writtenFor(s, service)))
+  );
+}
+
+/**
+ * A mirror-labelled Service the gateways judge: Isthmus's mirror (by the Service alone), or any that
+ * claims an egress port or a remote gateway, which anyone may write and which is refused with the
+ * reason unless its Link vouches for it (src/gateway/watch-mirrors.ts, `admitRoutes`). Others claim
+ * nothing: no listener, no refusal.
+ */
+export function claimsRoutes(service: V1Service): boolean {
+  const annotations = service.metadata?.annotations ?? {};
+  return (
+    isIsthmusMirror(service) ||
+    annotations[EGRESS_PORTS_ANNOTATION] !== undefined ||
+    annotations[REMOTE_GATEWAY_ANNOTATION] !== undefined
+  );
+}
+
+/** A slice the mirror controller wrote for that Service: managed by it, owned by the Service's uid. */
+function writtenFor(slice: V1EndpointSlice | undefined, service: V1Service | undefined): boolean {
+  const meta = slice?.metadata;
+  const uid = service?.metadata?.uid;
+  return (
+    meta?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_MIRROR &&
+    meta.labels[SERVICE_NAME_LABEL] === service?.metadata?.name &&
+    meta.namespace === service?.metadata?.namespace &&
+    uid !== undefined &&
+    (meta.ownerReferences ?? []).some((o) => o.uid === uid)
+  );
+}
+
+/**
+ * What Linkerd writes on the Services it makes: the remote's name on every mirror (gateway,
+ * headless, per-pod, remote-discovery), the members on a 2.17 federated Service. The gateway
+ * identity is on the Endpoints (where Isthmus does not read), but is kept for a Service that has it.
+ */
+const LINKERD_KEYS = [
+  REMOTE_SVC_FQ_NAME_ANNOTATION,
+  LINKERD_REMOTE_DISCOVERY_ANNOTATION,
+  LINKERD_LOCAL_DISCOVERY_ANNOTATION,
+  LINKERD_GATEWAY_IDENTITY_ANNOTATION,
+];
+
+/**
+ * A Service Linkerd's service mirror made (a mirror, or a 2.17 `<svc>-federated`): labelled as a
+ * mirror, not Isthmus's, and carrying a key Linkerd writes. A Service labelled as a mirror that is
+ * neither Isthmus's nor Linkerd's (made by hand, say) is left alone all the same.
+ */
+export function isLinkerdMirror(
+  service: V1Service | undefined,
+  slices: readonly (V1EndpointSlice | undefined)[] = [],
+): boolean {
+  if (service?.metadata?.labels?.[MIRRORED_SERVICE_LABEL] !== 'true') return false;
+  if (isIsthmusMirror(service, slices)) return false;
+  const annotations = service.metadata.annotations ?? {};
+  return LINKERD_KEYS.some((k) => annotations[k] !== undefined);
 }

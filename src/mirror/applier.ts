@@ -94,7 +94,7 @@ export async function applyActions(
         break;
       }
       case 'applyService': {
-        const { service, outcome } = await applyService(client, cluster, action.service, cache);
+        const { service, outcome } = await applyService(client, cluster, action, cache);
         lastService = service;
         done.push(record(action, action.service, outcome));
         break;
@@ -116,7 +116,7 @@ export async function applyActions(
         const existing = await client.get<V1Service | V1EndpointSlice>(res, action.namespace, action.name);
         const ours =
           action.kind === 'deleteService'
-            ? isOurService(existing as V1Service | undefined, cluster)
+            ? isOurService(existing as V1Service | undefined, cluster) || adopted(existing, action.adopt)
             : isOurSlice(existing as V1EndpointSlice | undefined, cluster);
         let outcome: Outcome = 'unchanged';
         if (existing && ours) {
@@ -162,10 +162,15 @@ function withOwner(slice: V1EndpointSlice, owner: KubeObject | undefined): V1End
   };
 }
 
+/** The very Service the planner found ours by its slices (plan-mirror.ts `adopt`), by uid. */
+function adopted(existing: KubeObject | undefined, uid: string | undefined): boolean {
+  return uid !== undefined && existing?.metadata?.uid === uid;
+}
+
 async function applyService(
   client: ApplierClient,
   cluster: string,
-  desired: V1Service,
+  { service: desired, adopt }: { service: V1Service; adopt?: string },
   cache: CacheView | undefined,
 ): Promise<{ service: KubeObject; outcome: Outcome }> {
   const write = (service: V1Service, call: () => Promise<KubeObject>) =>
@@ -178,7 +183,8 @@ async function applyService(
   }
   const existing = await client.get<V1Service>(R.services, namespace, name);
   if (!existing) return { service: await create(), outcome: 'created' };
-  if (!isOurService(existing, cluster)) throw conflict('Service', namespace, name);
+  if (!isOurService(existing, cluster) && !adopted(existing, adopt))
+    throw conflict('Service', namespace, name);
   if (!serviceDiffers(existing, desired)) return { service: existing, outcome: 'unchanged' };
   if (serviceNeedsRecreate(existing, desired)) {
     // clusterIP is immutable (API validation): headless ↔ ClusterIP means delete and create.

@@ -112,6 +112,11 @@ describe('mirror objects', () => {
       'shop/api',
     ],
     ["Linkerd's mirror of another cluster", linkerdMirror('api-west', 'north', 'shop'), undefined],
+    [
+      'a Service labelled as our mirror by hand, which ours replaces once it goes',
+      svc('api-west', ourLabels('west', false)),
+      'shop/api',
+    ],
     ['an unrelated service', svc('api', {}), undefined],
   ])('remoteKeyOf: %s', (_n, service, key) => expect(remoteKeyOf(service, 'west')).toBe(key));
 

@@ -10,6 +10,7 @@ import {
   FEDERATION_LABEL,
   HEADLESS_MIRROR_LABEL,
   HEADLESS_SERVICE_LABEL,
+  ISTHMUS_MIRROR_LABEL,
   MANAGED_BY_LABEL,
   MANAGED_BY_MIRROR,
   MAX_SLICE_ENDPOINTS,
@@ -21,7 +22,7 @@ import {
   REMOTE_SVC_FQ_NAME_ANNOTATION,
   SERVICE_NAME_LABEL,
 } from '../kube/keys.js';
-import { isLinkerdMirror } from '../kube/linkerd-mirror.js';
+import { isIsthmusMirror, isLinkerdMirror } from '../kube/linkerd-mirror.js';
 import { sliceChunks } from '../kube/slice-chunks.js';
 import type { V1EndpointSlice, V1Namespace, V1Service, V1ServicePort } from '../kube/types.js';
 import type { DirectEndpoints, DirectGroup } from './direct-endpoints.js';
@@ -99,14 +100,40 @@ export function parseEgressPorts(text: string | undefined): Map<string, number> 
   return out;
 }
 
-/** Ours = labelled as a mirror of this Link's cluster. Anything else of that name is never touched. */
-export function isOurService(service: V1Service | undefined, cluster: string): boolean {
-  const labels = service?.metadata?.labels ?? {};
-  return (
-    labels[MIRRORED_SERVICE_LABEL] === 'true' &&
-    labels[CLUSTER_NAME_LABEL] === cluster &&
-    !isLinkerdMirror(service)
-  );
+/**
+ * Ours = Isthmus's mirror (`isIsthmusMirror`: marked, or written before the mark) of this Link's
+ * cluster. `slices`: the mirror's slices, where the caller has them, which alone tell a
+ * remote-discovery mirror written before the mark from Linkerd's. Anything else of that name is
+ * never touched.
+ */
+export function isOurService(
+  service: V1Service | undefined,
+  cluster: string,
+  slices: readonly (V1EndpointSlice | undefined)[] = [],
+): boolean {
+  return service?.metadata?.labels?.[CLUSTER_NAME_LABEL] === cluster && isIsthmusMirror(service, slices);
+}
+
+/**
+ * The uid of a Service that is ours only by its slices (a remote-discovery mirror written before
+ * the mark): the applier re-reads the Service before writing it, without the slices (a delete
+ * removes them first), and takes that very object, by uid, as ours. Its first write marks it.
+ */
+export function adoption(service: V1Service | undefined, cluster: string): { adopt?: string } {
+  const uid = service?.metadata?.uid;
+  return service && uid && !isOurService(service, cluster) ? { adopt: uid } : {};
+}
+
+/** Why a Service holding a mirror's name is not ours: Linkerd's, unmarked, or any other object. */
+export function notOursMessage(service: V1Service, cluster: string): string {
+  const { namespace, name, labels = {} } = service.metadata ?? {};
+  const key = `Service ${namespace}/${name}`;
+  const labelled = labels[MIRRORED_SERVICE_LABEL] === 'true' && labels[CLUSTER_NAME_LABEL] === cluster;
+  if (labelled && isLinkerdMirror(service))
+    return `${key} is Linkerd's mirror of ${cluster}: unlink ${cluster} from Linkerd multicluster first`;
+  if (labelled)
+    return `${key} is labelled as a mirror of ${cluster}, but neither Isthmus (no ${ISTHMUS_MIRROR_LABEL} label) nor Linkerd made it, so it is left alone: delete it to have ${cluster}'s Service mirrored here`;
+  return `${key} exists and is not a mirror of ${cluster}`;
 }
 
 export function isOurSlice(slice: V1EndpointSlice | undefined, cluster: string): boolean {
@@ -137,6 +164,7 @@ export function mirrorLabels(remote: V1Service, link: LinkConfig): Record<string
   }
   out[MIRRORED_SERVICE_LABEL] = 'true';
   out[CLUSTER_NAME_LABEL] = link.clusterName;
+  out[ISTHMUS_MIRROR_LABEL] = link.clusterName;
   return out;
 }
 

@@ -6,7 +6,6 @@
 import { IsthmusError, isIsthmusError } from '../errors.js';
 import { isNamespaceTerminating } from '../kube/errors.js';
 import { CLUSTER_NAME_LABEL, HEADLESS_MIRROR_LABEL, MIRRORED_SERVICE_LABEL } from '../kube/keys.js';
-import { isLinkerdMirror } from '../kube/linkerd-mirror.js';
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
 import { type AppliedAction, applyActions, type CacheView } from './applier.js';
 import type { DirectEndpoints } from './direct-endpoints.js';
@@ -32,6 +31,7 @@ import {
   terminatingNamespaceMessage,
 } from './plan-mirror.js';
 import type { SharedLocal } from './shared.js';
+import { headlessStatus, type PodLeftOut, slicePortsSkip } from './skip-reason.js';
 
 export interface RemoteEndpoints {
   ready: number;
@@ -137,16 +137,18 @@ async function planAndApply(
   const namespaceTerminating = Boolean(stored?.metadata?.deletionTimestamp);
   const namespaceExists = stored !== undefined && !namespaceTerminating;
   const owner = `${namespace}/${id.name}`;
-  // Ports are allocated only for mirrors we may write; a conflict or a missing namespace holds none.
-  // The headless parent and a remote-discovery mirror have no egress ports; one that used to be a
-  // plain mirror gives its ports back.
+  // Ports are allocated only for mirrors we may write; a conflict, a missing namespace or more
+  // ports than a slice holds (which planMirror refuses) holds none. The headless parent and a
+  // remote-discovery mirror have no egress ports; one that used to be a plain mirror gives its
+  // ports back.
   const tunnelled = target.type !== 'headless' && target.type !== 'direct';
   if (!tunnelled) shared.allocator.free(owner);
   const mayWrite =
     tunnelled &&
+    !slicePortsSkip(remote, false) &&
     (namespaceExists || (config.enableNamespaceCreation && !namespaceTerminating)) &&
     (!local.service ||
-      (isOurService(local.service, config.clusterName) &&
+      (isOurService(local.service, config.clusterName, [local.slice]) &&
         local.service.metadata?.labels?.[HEADLESS_MIRROR_LABEL] === id.extraLabels[HEADLESS_MIRROR_LABEL]));
   const egressPorts = mayWrite
     ? shared.allocator.allocate(owner, tunnelledPorts(remote).map(portKey))
@@ -219,12 +221,16 @@ async function syncHeadless(ctx: SyncContext, remote: V1Service): Promise<SyncRe
   const endpoints = ctx.remoteEndpoints(namespace, name);
   const applied: AppliedAction[] = [];
   const pods: { hostname: string; clusterIP?: string }[] = [];
+  const leftOut: PodLeftOut[] = [];
   let retry: IsthmusError | undefined;
   for (const hostname of endpoints.hostnames) {
     const result = await planAndApply(ctx, remote, 1, { type: 'pod', hostname });
     applied.push(...result.applied);
     retry ??= result.retry;
-    if (result.plan.status.reason !== 'Mirrored') continue;
+    if (result.plan.status.reason !== 'Mirrored') {
+      leftOut.push({ hostname, status: result.plan.status });
+      continue;
+    }
     const clusterIP = ctx.shared.services.get(namespace, result.plan.name)?.spec?.clusterIP;
     pods.push(clusterIP ? { hostname, clusterIP } : { hostname });
   }
@@ -239,7 +245,8 @@ async function syncHeadless(ctx: SyncContext, remote: V1Service): Promise<SyncRe
   const { plan } = parentResult;
   applied.push(...parentResult.applied);
   retry ??= parentResult.retry;
-  return { status: plan.status, ready: plan.ready, applied, ...(retry ? { retry } : {}) };
+  const status = headlessStatus(plan.status, parent, leftOut);
+  return { status, ready: plan.ready, applied, ...(retry ? { retry } : {}) };
 }
 
 function podMirrors(ctx: SyncContext, namespace: string, parent: string): V1Service[] {
@@ -294,9 +301,8 @@ export function remoteKeyOf(service: V1Service, cluster: string): string | undef
   const suffix = `-${cluster}`;
   const labels = meta.labels ?? {};
   const local = labels[HEADLESS_MIRROR_LABEL] ?? meta.name ?? '';
-  const linkerds = isLinkerdMirror(service) && labels[CLUSTER_NAME_LABEL] === cluster;
-  if (labels[MIRRORED_SERVICE_LABEL] === 'true' && !isOurService(service, cluster) && !linkerds)
-    return undefined;
+  // A mirror of another cluster whose name happens to end so is not this Link's business.
+  if (labels[MIRRORED_SERVICE_LABEL] === 'true' && labels[CLUSTER_NAME_LABEL] !== cluster) return undefined;
   if (!local.endsWith(suffix) || local.length === suffix.length) return undefined;
   return `${meta.namespace ?? ''}/${local.slice(0, -suffix.length)}`;
 }
@@ -305,7 +311,9 @@ export function remoteKeyOf(service: V1Service, cluster: string): string | undef
 export function mirroredKeys(ctx: Pick<SyncContext, 'shared' | 'config'>): string[] {
   const keys = new Set<string>();
   for (const svc of ctx.shared.services.list()) {
-    if (!isOurService(svc, ctx.config.clusterName)) continue;
+    // Its slice tells a remote-discovery mirror written before isthmus.dev/mirror from Linkerd's.
+    const slice = ctx.shared.slices.get(svc.metadata?.namespace, svc.metadata?.name ?? '');
+    if (!isOurService(svc, ctx.config.clusterName, [slice])) continue;
     const key = remoteKeyOf(svc, ctx.config.clusterName);
     if (key) keys.add(key);
   }

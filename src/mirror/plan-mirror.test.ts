@@ -8,6 +8,7 @@ import {
   FEDERATED_SERVICE_LABEL,
   FEDERATION_LABEL,
   FEDERATION_MEMBERS_ANNOTATION,
+  ISTHMUS_MIRROR_LABEL,
   MANAGED_BY_LABEL,
   MANAGED_BY_MIRROR,
   MIRRORED_SERVICE_LABEL,
@@ -21,8 +22,14 @@ import type { Link, V1EndpointSlice, V1Service } from '../kube/types.js';
 import { directEndpoints } from './direct-endpoints.js';
 import { buildMirrorSlice } from './mirror-objects.js';
 import { serviceNeedsRecreate } from './owned-fields.js';
-import { type Action, type GatewayAlive, type MirrorPlanInput, planMirror } from './plan-mirror.js';
-import { foreignService, linkConfig, linkerdMirror, remoteService } from './test-builders.js';
+import {
+  type Action,
+  type GatewayAlive,
+  type MirrorPlanInput,
+  planDelete,
+  planMirror,
+} from './plan-mirror.js';
+import { foreignService, linkConfig, linkerdMirror, ourLabels, remoteService } from './test-builders.js';
 
 const link = linkConfig('west', { excludedLabels: ['team'], excludedAnnotations: ['secret.example.com/*'] });
 const egress = new Map([['http', 20001]]);
@@ -102,6 +109,7 @@ describe('planMirror', () => {
       app: 'podinfo',
       [MIRRORED_SERVICE_LABEL]: 'true',
       [CLUSTER_NAME_LABEL]: 'west',
+      [ISTHMUS_MIRROR_LABEL]: 'west',
     });
     expect(service.metadata?.annotations).toEqual({
       note: 'kept',
@@ -929,5 +937,95 @@ describe('planMirror', () => {
         ]);
       });
     });
+  });
+});
+
+describe('whose mirror (isthmus.dev/mirror)', () => {
+  /** A stored mirror as an Isthmus from before the mark wrote it. */
+  function unmarked(m: { service: V1Service; slice: V1EndpointSlice }) {
+    const service = structuredClone(m.service);
+    delete service.metadata!.labels![ISTHMUS_MIRROR_LABEL];
+    return { ...m, service };
+  }
+  const discovery = remoteService('db', {
+    exported: false,
+    labels: { [EXPORTED_LABEL]: 'remote-discovery' },
+  });
+  const direct = (local: MirrorPlanInput['local']) =>
+    planMirror(
+      input({
+        remote: { service: discovery, readyEndpointCount: 0 },
+        target: { type: 'direct', endpoints: directEndpoints([]) },
+        local,
+      }),
+    );
+  const directMirror = stored(direct({ namespaceExists: true }));
+
+  it.each<[string, MirrorPlanInput['target']]>([
+    ['a gateway mirror', { type: 'service' }],
+    ['a headless parent', { type: 'headless', pods: [{ hostname: 'db-0', clusterIP: '10.96.0.20' }] }],
+    ['a per-pod mirror', { type: 'pod', hostname: 'db-0' }],
+    ['a remote-discovery mirror', { type: 'direct', endpoints: directEndpoints([]) }],
+  ])("marks %s with its cluster, the mark README's `-l '!isthmus.dev/mirror'` relies on", (_kind, target) => {
+    const [apply] = planMirror(input({ target })).actions;
+    expect(apply?.kind === 'applyService' && apply.service.metadata?.labels?.[ISTHMUS_MIRROR_LABEL]).toBe(
+      'west',
+    );
+  });
+
+  it.each<[string, V1Service, string]>([
+    [
+      "Linkerd's mirror, as its service mirror writes it",
+      linkerdMirror('podinfo-west', 'west'),
+      "Service default/podinfo-west is Linkerd's mirror of west: unlink west from Linkerd multicluster first",
+    ],
+    [
+      'a Service labelled as our mirror by hand',
+      { metadata: { name: 'podinfo-west', namespace: 'default', labels: ourLabels('west', false) } },
+      "Service default/podinfo-west is labelled as a mirror of west, but neither Isthmus (no isthmus.dev/mirror label) nor Linkerd made it, so it is left alone: delete it to have west's Service mirrored here",
+    ],
+    [
+      'any other Service',
+      foreignService('podinfo-west'),
+      'Service default/podinfo-west exists and is not a mirror of west',
+    ],
+  ])('leaves %s alone, saying whose it is', (_what, service, message) => {
+    const plan = planMirror(input({ local: { namespaceExists: true, service } }));
+    expect(plan).toMatchObject({ actions: [], status: { reason: 'Conflict', message } });
+  });
+
+  it('marks a gateway mirror written before the mark in place, as its own (its remote gateway says so)', () => {
+    const plan = planMirror(input({ local: { namespaceExists: true, ...unmarked(created) } }));
+    expect(plan.status.reason).toBe('Mirrored');
+    expect(plan.actions).toEqual([
+      { kind: 'applyService', service: expect.objectContaining({ metadata: expect.anything() }) },
+    ]);
+    const [apply] = plan.actions as [Extract<Action, { kind: 'applyService' }>];
+    expect(apply.service.metadata?.labels?.[ISTHMUS_MIRROR_LABEL]).toBe('west');
+  });
+
+  it('takes a remote-discovery mirror written before the mark for its own by its slice: adopted by uid', () => {
+    const legacy = unmarked(directMirror);
+    const plan = direct({ namespaceExists: true, ...legacy });
+    expect(plan.status.reason).toBe('Mirrored');
+    expect(plan.actions).toEqual([{ kind: 'applyService', service: expect.anything(), adopt: 'uid-1' }]);
+    expect(planDelete('default', 'db-west', legacy, 'west')).toEqual([
+      { kind: 'deleteSlice', namespace: 'default', name: 'db-west' },
+      { kind: 'deleteService', namespace: 'default', name: 'db-west', adopt: 'uid-1' },
+    ]);
+    // Without the slice written for it, it is indistinguishable from Linkerd's: left alone.
+    const alone = direct({ namespaceExists: true, service: legacy.service });
+    expect(alone.status).toMatchObject({
+      reason: 'Conflict',
+      message: expect.stringContaining("Linkerd's mirror"),
+    });
+    expect(planDelete('default', 'db-west', { service: legacy.service }, 'west')).toEqual([]);
+  });
+
+  it('adopts nothing that is marked: the applier checks it by its labels', () => {
+    expect(planDelete('default', 'db-west', directMirror, 'west')).toEqual([
+      { kind: 'deleteSlice', namespace: 'default', name: 'db-west' },
+      { kind: 'deleteService', namespace: 'default', name: 'db-west' },
+    ]);
   });
 });

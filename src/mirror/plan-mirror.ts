@@ -8,12 +8,13 @@ import {
   EXPORTED_LABEL,
   HEADLESS_MIRROR_LABEL,
   REMOTE_DISCOVERY_EXPORT,
+  REMOTE_SVC_FQ_NAME_ANNOTATION,
 } from '../kube/keys.js';
-import { isLinkerdMirror } from '../kube/linkerd-mirror.js';
 import type { V1EndpointSlice, V1Namespace, V1Service, V1ServicePort } from '../kube/types.js';
 import type { DirectEndpoints } from './direct-endpoints.js';
 import { type LinkConfig, selectorMatches } from './link-config.js';
 import {
+  adoption,
   buildDirectSlices,
   buildMirrorNamespace,
   buildMirrorService,
@@ -26,6 +27,7 @@ import {
   MAX_SERVICE_NAME,
   mirrorName,
   mirrorSliceName,
+  notOursMessage,
   portKey,
   remoteDiscoveryLabels,
   sliceReadiness,
@@ -33,17 +35,18 @@ import {
   tunnelledPorts,
 } from './mirror-objects.js';
 import { serviceDiffers, sliceDiffers } from './owned-fields.js';
-import { type MirrorReason, skipReason } from './skip-reason.js';
+import { type MirrorReason, skipReason, slicePortsSkip } from './skip-reason.js';
 
 export type GatewayAlive = boolean | 'unknown';
 
 export type Action =
   /** A missing namespace, with the Link's `enableNamespaceCreation`: created before the mirror. */
   | { kind: 'createNamespace'; namespace: V1Namespace }
-  | { kind: 'applyService'; service: V1Service }
+  /** adopt: the uid of a Service ours only by its slices (mirror-objects.ts `adoption`). */
+  | { kind: 'applyService'; service: V1Service; adopt?: string }
   /** The applier sets the ownerReference to the mirror Service it just applied or finds. */
   | { kind: 'applySlice'; slice: V1EndpointSlice }
-  | { kind: 'deleteService'; namespace: string; name: string }
+  | { kind: 'deleteService'; namespace: string; name: string; adopt?: string }
   | { kind: 'deleteSlice'; namespace: string; name: string };
 
 export interface ServiceMirrorStatus {
@@ -179,19 +182,14 @@ export function planMirror(input: MirrorPlanInput): MirrorPlan {
       return skipped('MissingNamespace', `namespace ${namespace} does not exist locally`);
     actions.push({ kind: 'createNamespace', namespace: buildMirrorNamespace(namespace, link.clusterName) });
   }
-  if (local.service && !isOurService(local.service, link.clusterName)) {
-    return skipped(
-      'Conflict',
-      isLinkerdMirror(local.service)
-        ? `Service ${namespace}/${id.name} is Linkerd's mirror of ${link.clusterName}: unlink ${link.clusterName} from Linkerd multicluster first`
-        : `Service ${namespace}/${id.name} exists and is not a mirror of ${link.clusterName}`,
-    );
+  if (local.service && !isOurService(local.service, link.clusterName, localSlices(local))) {
+    return skipped('Conflict', notOursMessage(local.service, link.clusterName));
   }
   // `<hostname>-<cluster>` of a StatefulSet pod can equal `<svc>-<cluster>` of another Service:
   // the first one keeps the name.
   const parentLabel = local.service?.metadata?.labels?.[HEADLESS_MIRROR_LABEL];
   if (local.service && parentLabel !== id.extraLabels[HEADLESS_MIRROR_LABEL]) {
-    return skipped('Conflict', `Service ${namespace}/${id.name} mirrors another remote Service`);
+    return skipped('Conflict', nameTakenMessage(`${namespace}/${id.name}`, local.service, id.fqName));
   }
   if (local.slice && !isOurSlice(local.slice, link.clusterName)) {
     return skipped(
@@ -199,6 +197,15 @@ export function planMirror(input: MirrorPlanInput): MirrorPlan {
       `EndpointSlice ${namespace}/${id.name} exists and is not managed by the mirror`,
     );
   }
+  // Nothing is written whose slice the API would refuse; a mirror that grew past it goes, its
+  // egress ports with it, as on any other InvalidService.
+  const portsSkip = slicePortsSkip(remote.service, target.type === 'direct');
+  if (portsSkip)
+    return skipped(
+      portsSkip.reason,
+      portsSkip.message,
+      planDelete(namespace, id.name, local, link.clusterName),
+    );
 
   // Remote discovery: no gateway, so no egress ports; the remote pods are the endpoints.
   if (target.type === 'direct') {
@@ -316,6 +323,15 @@ export function namedFamily(
   return { ipFamily: family };
 }
 
+/**
+ * A mirror name another mirror of ours holds, naming both remotes (their `remote-svc-fq-name`): a
+ * pod's `<hostname>-<cluster>` next to `<svc>-<cluster>` of a Service of that name, say.
+ */
+function nameTakenMessage(name: string, holder: V1Service, fqName: string): string {
+  const theirs = holder.metadata?.annotations?.[REMOTE_SVC_FQ_NAME_ANNOTATION] ?? 'another remote Service';
+  return `Service ${name} already mirrors ${theirs}, so ${fqName} gets no mirror of that name`;
+}
+
 /** `dns (53/UDP)`, or `53/UDP` for an unnamed port. */
 function describePort(p: V1ServicePort): string {
   const spec = `${p.port}/${p.protocol ?? 'TCP'}`;
@@ -337,7 +353,7 @@ function finishPlan(
   desired: readonly V1EndpointSlice[],
 ): MirrorPlan {
   if (!local.service || serviceDiffers(local.service, service))
-    actions.push({ kind: 'applyService', service });
+    actions.push({ kind: 'applyService', service, ...adoption(local.service, clusterOf(service)) });
   const slices = splitSlices(desired);
   const existing = [local.slice, ...(local.extraSlices ?? [])];
   for (const [i, want] of slices.entries()) {
@@ -379,7 +395,15 @@ function deleteExtraSlices(
 export function planDelete(namespace: string, name: string, local: LocalMirror, cluster: string): Action[] {
   const actions: Action[] = deleteExtraSlices(namespace, name, local, cluster, 0);
   if (local.slice && isOurSlice(local.slice, cluster)) actions.push({ kind: 'deleteSlice', namespace, name });
-  if (local.service && isOurService(local.service, cluster))
-    actions.push({ kind: 'deleteService', namespace, name });
+  if (local.service && isOurService(local.service, cluster, localSlices(local)))
+    actions.push({ kind: 'deleteService', namespace, name, ...adoption(local.service, cluster) });
   return actions;
+}
+
+function localSlices(local: LocalMirror): (V1EndpointSlice | undefined)[] {
+  return [local.slice, ...(local.extraSlices ?? [])];
+}
+
+function clusterOf(service: V1Service): string {
+  return service.metadata?.labels?.[CLUSTER_NAME_LABEL] ?? '';
 }

@@ -2,8 +2,9 @@
 import {
   CLUSTER_NAME_LABEL,
   EXPORTED_LABEL,
-  LINKERD_GATEWAY_IDENTITY_ANNOTATION,
+  ISTHMUS_MIRROR_LABEL,
   MIRRORED_SERVICE_LABEL,
+  REMOTE_RESOURCE_VERSION_ANNOTATION,
   REMOTE_SVC_FQ_NAME_ANNOTATION,
 } from '../kube/keys.js';
 import type { Link, V1Service } from '../kube/types.js';
@@ -66,22 +67,30 @@ export function foreignService(name: string, namespace = 'default'): V1Service {
   return { metadata: { name, namespace, labels: { app: 'mine' } }, spec: { ports: [{ port: 80 }] } };
 }
 
-/** A gateway mirror as Linkerd's own service mirror writes it: our two labels, its identity annotation. */
+/**
+ * A gateway mirror's Service as Linkerd's own service mirror writes it: our two labels, the remote's
+ * name and version (its gateway identity goes on the mirror's Endpoints, not here).
+ */
 export function linkerdMirror(name: string, cluster: string, namespace = 'default'): V1Service {
   return {
     metadata: {
       name,
       namespace,
-      labels: ourLabels(cluster),
+      labels: ourLabels(cluster, false),
       annotations: {
-        [LINKERD_GATEWAY_IDENTITY_ANNOTATION]: `linkerd-gateway.linkerd-multicluster.serviceaccount.identity.linkerd.${cluster}.local`,
         [REMOTE_SVC_FQ_NAME_ANNOTATION]: `${name}.${namespace}.svc.cluster.local`,
+        [REMOTE_RESOURCE_VERSION_ANNOTATION]: '4711',
       },
     },
     spec: { ports: [{ name: 'http', port: 80 }] },
   };
 }
 
-export function ourLabels(cluster: string): Record<string, string> {
-  return { [MIRRORED_SERVICE_LABEL]: 'true', [CLUSTER_NAME_LABEL]: cluster };
+/** The labels of our mirror of `cluster`; `marked` false: the two Linkerd writes too, without our mark. */
+export function ourLabels(cluster: string, marked = true): Record<string, string> {
+  return {
+    [MIRRORED_SERVICE_LABEL]: 'true',
+    [CLUSTER_NAME_LABEL]: cluster,
+    ...(marked ? { [ISTHMUS_MIRROR_LABEL]: cluster } : {}),
+  };
 }

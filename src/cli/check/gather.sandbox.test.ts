@@ -11,6 +11,8 @@ import { requestServiceAccountToken } from '../../kube/token-request.js';
 import type { KubeObject, Link, V1Secret } from '../../kube/types.js';
 import { type Sandbox, startSandbox } from '../../sandbox/index.js';
 import { linkCredentialsAccess, rbacManifests } from '../install/rbac.js';
+import { installManifests } from '../install/render.js';
+import { testInstallOptions } from '../install/test-options.js';
 import { applyObjects } from '../lab/apply-objects.js';
 import { checkPermissions } from './checks/permissions.js';
 import { gatherFacts } from './gather.js';
@@ -173,6 +175,36 @@ describe('gatherFacts', () => {
     await applyObjects(client, rbac(true));
     const optedIn = await gatherFacts(client, { remoteTimeoutMs: 2000 });
     expect(optedIn.controllerMayCreateNamespaces).toEqual({ ok: true, value: true });
+
+    // A gateway started with --dial-pod-ips-only needs its pods grant, which its role lacks here.
+    const gateway = (
+      installManifests(testInstallOptions({ gatewayDialPodIpsOnly: true })) as KubeObject[]
+    ).find((o) => o.kind === 'Deployment' && o.metadata?.name === 'isthmus-gateway')!;
+    await client.create(R.deployments, gateway);
+    const podIPsOnly = await gatherFacts(client, { remoteTimeoutMs: 2000 });
+    expect(podIPsOnly.deniedPermissions).toEqual({
+      ok: true,
+      value: ['get', 'list', 'watch'].map((verb) => ({
+        serviceAccount: 'isthmus-gateway',
+        verb,
+        group: '',
+        resource: 'pods',
+      })),
+    });
+    await applyObjects(
+      client,
+      rbacManifests({
+        namespace: SYSTEM_NAMESPACE,
+        enableNamespaceCreation: true,
+        gateway: true,
+        gatewayDialPodIPsOnly: true,
+      }) as KubeObject[],
+    );
+    expect((await gatherFacts(client, { remoteTimeoutMs: 2000 })).deniedPermissions).toEqual({
+      ok: true,
+      value: [],
+    });
+    await client.delete(R.deployments, SYSTEM_NAMESPACE, 'isthmus-gateway');
 
     // Someone trims the controller's Role: it loses its Link status and finalizer writes.
     const role = await client.get<KubeObject & { rules: { resources: string[] }[] }>(

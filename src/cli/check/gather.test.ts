@@ -3,8 +3,17 @@ import { KubeApiError } from '../../kube/errors.js';
 import type { V1EndpointSlice, V1Service } from '../../kube/types.js';
 import { mirrorFacts, remoteFailure } from './gather.js';
 
+/** Our mirror of `cluster`; without one, a Service that only claims a remote gateway. */
 const svc = (name: string, cluster?: string): V1Service => ({
-  metadata: { name, namespace: 'test', labels: cluster ? { 'mirror.linkerd.io/cluster-name': cluster } : {} },
+  metadata: {
+    name,
+    namespace: 'test',
+    labels: {
+      'mirror.linkerd.io/mirrored-service': 'true',
+      ...(cluster ? { 'mirror.linkerd.io/cluster-name': cluster, 'isthmus.dev/mirror': cluster } : {}),
+    },
+    ...(cluster ? {} : { annotations: { 'isthmus.dev/remote-gateway': '10.1.0.1:4143' } }),
+  },
 });
 /** Endpoints 10.0.0.<first>, <first + 1> …, one per entry of `ready`. */
 const slice = (service: string, ready: (boolean | undefined)[], first = 1): V1EndpointSlice => ({
@@ -55,10 +64,51 @@ describe('mirrorFacts', () => {
     expect(mirrorFacts([mirror], [])[0]?.egressPorts).toEqual([20001, 20002]);
   });
 
-  it("leaves out Linkerd's own mirrors (mid-migration): their egress ports are none of the gateway's business", () => {
-    const linkerds = svc('b-west', 'west');
-    linkerds.metadata!.annotations = { 'mirror.linkerd.io/remote-gateway-identity': 'gw.linkerd' };
-    expect(mirrorFacts([svc('a-west', 'west'), linkerds], []).map((m) => m.name)).toEqual(['a-west']);
+  it("leaves out what Isthmus did not make: Linkerd's mirrors and federated Services (mid-migration), a hand-made one", () => {
+    const labels = { 'mirror.linkerd.io/mirrored-service': 'true', 'mirror.linkerd.io/cluster-name': 'west' };
+    const linkerds: V1Service = {
+      metadata: {
+        name: 'b-west',
+        namespace: 'test',
+        labels,
+        annotations: {
+          'mirror.linkerd.io/remote-svc-fq-name': 'b.test.svc.cluster.local',
+          'mirror.linkerd.io/remote-resource-version': '4711',
+        },
+      },
+    };
+    const federated: V1Service = {
+      metadata: {
+        name: 'cart3-federated',
+        namespace: 'test',
+        labels: { 'mirror.linkerd.io/mirrored-service': 'true' },
+        annotations: { 'multicluster.linkerd.io/remote-discovery': 'cart3@west' },
+      },
+    };
+    const handMade: V1Service = { metadata: { name: 'c-west', namespace: 'test', labels } };
+    const names = mirrorFacts([svc('a-west', 'west'), linkerds, federated, handMade], []).map((m) => m.name);
+    expect(names).toEqual(['a-west']);
+  });
+
+  it('keeps a remote-discovery mirror written before isthmus.dev/mirror by the slice the controller wrote for it', () => {
+    const legacy: V1Service = {
+      metadata: {
+        name: 'd-west',
+        namespace: 'test',
+        uid: 'uid-d',
+        labels: {
+          'mirror.linkerd.io/mirrored-service': 'true',
+          'mirror.linkerd.io/cluster-name': 'west',
+          'mirror.linkerd.io/remote-discovery': 'west',
+        },
+        annotations: { 'mirror.linkerd.io/remote-svc-fq-name': 'd.test.svc.cluster.local' },
+      },
+    };
+    const written = slice('d-west', [true]);
+    written.metadata!.labels!['endpointslice.kubernetes.io/managed-by'] = 'mirror.isthmus.dev';
+    written.metadata!.ownerReferences = [{ apiVersion: 'v1', kind: 'Service', name: 'd-west', uid: 'uid-d' }];
+    expect(mirrorFacts([legacy], [written]).map((m) => [m.name, m.readyEndpoints])).toEqual([['d-west', 1]]);
+    expect(mirrorFacts([legacy], [])).toEqual([]);
   });
 
   it('sorts by namespace/name and keeps mirrors without a cluster label', () => {

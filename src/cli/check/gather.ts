@@ -28,7 +28,7 @@ import {
   SERVICE_NAME_LABEL,
   SYSTEM_NAMESPACE,
 } from '../../kube/keys.js';
-import { isLinkerdMirror } from '../../kube/linkerd-mirror.js';
+import { claimsRoutes, isIsthmusMirror } from '../../kube/linkerd-mirror.js';
 import { R } from '../../kube/resources.js';
 import { serverTime } from '../../kube/server-time.js';
 import { kubeconfigTokenClaims } from '../../kube/service-account-token.js';
@@ -48,7 +48,7 @@ import { parseLinkSpec } from '../../mirror/link-config.js';
 import { parseEgressPorts } from '../../mirror/mirror-objects.js';
 import { INSTALL_RECORD_CONFIGMAP } from '../install/install-record.js';
 import { REQUIRED_CRDS } from './checks/crds.js';
-import { EDITOR_ROLES, endpointWrites } from './checks/endpoint-writers.js';
+import { EDITOR_ROLES, endpointWrites, gatewayDialsPodIPsOnly } from './checks/endpoint-writers.js';
 import { readGatewayListeners } from './controller-scrape.js';
 import { readDeployments } from './deployment-pods.js';
 import { readFederatedRows } from './federated-view.js';
@@ -246,8 +246,10 @@ export async function readLocalGatewayChain(client: KubeClient, timeoutMs: numbe
  */
 export function mirrorFacts(services: V1Service[], slices: V1EndpointSlice[]): MirrorFacts[] {
   const readiness = new Map<string, Map<string, boolean>>();
+  const slicesOf = new Map<string, V1EndpointSlice[]>();
   for (const slice of slices) {
     const key = `${slice.metadata?.namespace}/${slice.metadata?.labels?.[SERVICE_NAME_LABEL]}`;
+    slicesOf.set(key, [...(slicesOf.get(key) ?? []), slice]);
     const byAddress = readiness.get(key) ?? new Map<string, boolean>();
     readiness.set(key, byAddress);
     for (const e of slice.endpoints ?? []) {
@@ -262,8 +264,12 @@ export function mirrorFacts(services: V1Service[], slices: V1EndpointSlice[]): M
       { endpoints: byAddress.size, ready: [...byAddress.values()].filter(Boolean).length },
     ]),
   );
+  // Linkerd's mirrors and federated Services (mid-migration: the Link reports a Conflict) and
+  // hand-made ones are not ours to check; a Service that claims an egress route is, as at the gateway.
+  const ours = (s: V1Service) =>
+    isIsthmusMirror(s, slicesOf.get(`${s.metadata?.namespace}/${s.metadata?.name}`)) || claimsRoutes(s);
   return services
-    .filter((s) => !isLinkerdMirror(s)) // still Linkerd's, mid-migration: the Link reports it
+    .filter(ours)
     .map((s) => {
       const namespace = s.metadata?.namespace ?? '';
       const name = s.metadata?.name ?? '';
@@ -414,17 +420,19 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
       ? readLocalGatewayChain(client, opts.remoteTimeoutMs)
       : undefined,
   );
+  const deployments = fetched(() => readDeployments(client, opts.remoteTimeoutMs));
   const denied = fetched(async () => {
     const linked = await links;
     const secrets = linked.ok ? linked.value.map((l) => l.link.spec.clusterCredentialsSecret) : [];
-    return deniedPermissions(client, SYSTEM_NAMESPACE, gatewayInstalled, secrets);
+    // A gateway started with --dial-pod-ips-only needs its pods grant too.
+    const podIPsOnly = gatewayInstalled && gatewayDialsPodIPsOnly({ deployments: await deployments });
+    return deniedPermissions(client, SYSTEM_NAMESPACE, gatewayInstalled, secrets, podIPsOnly);
   });
   const createNamespaces = fetched(() => controllerMayCreateNamespaces(client, SYSTEM_NAMESPACE));
   const endpointWriters = fetched(() => readEndpointWriters(client));
   const gatewayListeners = fetched(() => readGatewayListeners(client, opts.remoteTimeoutMs));
   const federated = fetched(() => readFederatedRows(client));
   const trafficSplits = fetched(() => readFailoverSplits(client));
-  const deployments = fetched(() => readDeployments(client, opts.remoteTimeoutMs));
   const podVersions = fetched(() => readComponentVersions(client));
   const apiNow = serverTime(client).catch(() => undefined);
   const serverNow = await apiNow;

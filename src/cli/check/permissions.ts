@@ -36,9 +36,16 @@ function permissionsOf(g: Grant, namespace: string): Permission[] {
   );
 }
 
-/** Every permission the installed RBAC grants (without the gateway's and identity's after `--no-gateway`). */
-export function requiredPermissions(namespace: string, gateway = true): Permission[] {
-  return installGrants({ gateway, enableNamespaceCreation: false }).flatMap((g) =>
+/**
+ * Every permission the installed RBAC grants (without the gateway's and identity's after
+ * `--no-gateway`; with the gateway's pods grant when it runs `--dial-pod-ips-only`).
+ */
+export function requiredPermissions(
+  namespace: string,
+  gateway = true,
+  gatewayDialPodIPsOnly = false,
+): Permission[] {
+  return installGrants({ gateway, enableNamespaceCreation: false, gatewayDialPodIPsOnly }).flatMap((g) =>
     permissionsOf(g, namespace),
   );
 }
@@ -140,9 +147,10 @@ export function deniedPermissions(
   namespace: string,
   gateway: boolean,
   credentialsSecrets: readonly string[] = [],
+  gatewayDialPodIPsOnly = false,
 ): Promise<Permission[]> {
   const wanted = [
-    ...requiredPermissions(namespace, gateway),
+    ...requiredPermissions(namespace, gateway, gatewayDialPodIPsOnly),
     ...credentialsPermissions(namespace, credentialsSecrets),
   ];
   return deniedToAccounts(client, namespace, wanted);

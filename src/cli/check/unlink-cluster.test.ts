@@ -3,6 +3,7 @@ import { isIsthmusError } from '../../errors.js';
 import { KubeClient } from '../../kube/client.js';
 import {
   CLUSTER_NAME_LABEL,
+  ISTHMUS_MIRROR_LABEL,
   LINK_FINALIZER,
   MIRRORED_SERVICE_LABEL,
   SYSTEM_NAMESPACE,
@@ -53,7 +54,11 @@ async function createMirror(name: string, cluster: string): Promise<void> {
     metadata: {
       name,
       namespace: 'test',
-      labels: { [MIRRORED_SERVICE_LABEL]: 'true', [CLUSTER_NAME_LABEL]: cluster },
+      labels: {
+        [MIRRORED_SERVICE_LABEL]: 'true',
+        [CLUSTER_NAME_LABEL]: cluster,
+        [ISTHMUS_MIRROR_LABEL]: cluster,
+      },
     },
     spec: { ports: [{ port: 80 }] },
   });

@@ -15,7 +15,7 @@ import {
   REMOTE_KUBECONFIG_KEY,
   SYSTEM_NAMESPACE,
 } from '../../kube/keys.js';
-import { isLinkerdMirror } from '../../kube/linkerd-mirror.js';
+import { isIsthmusMirror } from '../../kube/linkerd-mirror.js';
 import { R } from '../../kube/resources.js';
 import type { Link, V1Deployment, V1Secret, V1Service } from '../../kube/types.js';
 import { peerAccountOf } from '../link/allow.js';
@@ -42,7 +42,7 @@ async function countMirrors(client: KubeClient, cluster: string): Promise<number
   const { items } = await client.list<V1Service>(R.services, {
     labelSelector: `${MIRRORED_SERVICE_LABEL}=true,${CLUSTER_NAME_LABEL}=${cluster}`,
   });
-  return items.filter((s) => !isLinkerdMirror(s)).length;
+  return items.filter((s) => isIsthmusMirror(s)).length;
 }
 
 export async function unlinkCluster(

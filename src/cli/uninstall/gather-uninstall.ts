@@ -12,9 +12,9 @@ import {
   MIRRORED_SERVICE_LABEL,
   SYSTEM_NAMESPACE,
 } from '../../kube/keys.js';
-import { isLinkerdMirror } from '../../kube/linkerd-mirror.js';
+import { isIsthmusMirror } from '../../kube/linkerd-mirror.js';
 import { apiVersionOf, R, type ResourceRef } from '../../kube/resources.js';
-import type { KubeObject, Link, TrafficSplit } from '../../kube/types.js';
+import type { KubeObject, Link, TrafficSplit, V1EndpointSlice } from '../../kube/types.js';
 import { INSTALL_KINDS } from '../check/pre-install.js';
 import { PART_OF } from '../install/options.js';
 import { resourceOf } from '../lab/apply-objects.js';
@@ -75,13 +75,20 @@ export async function gatherUninstallFacts(client: KubeClient): Promise<Uninstal
     Promise.all([MANAGED_BY_MIRROR, MANAGED_BY_FAILOVER, MANAGED_BY_FEDERATION].map(sliceOf)),
     listOf(client, R.namespaces, { labelSelector: `${MIRRORED_SERVICE_LABEL}=true,${CLUSTER_NAME_LABEL}` }),
   ]);
+  const mirrorSlices = new Map((sliceLists[0] ?? []).map((s) => [keyOf(s), s as V1EndpointSlice]));
+  const firstSliceOf = (svc: KubeObject) => mirrorSlices.get(keyOf({ ...svc, kind: 'EndpointSlice' }));
   return {
     links,
     trafficSplits,
     installed,
     // Linkerd's own mirrors carry the same mirrored-service label (a cluster moving to Isthmus may
-    // still be linked by Linkerd's service mirror): they are Linkerd's to delete, not ours.
-    leftovers: [...mirrors.filter((s) => !isLinkerdMirror(s)), ...federated, ...sliceLists.flat()],
+    // still be linked by Linkerd's service mirror): they are Linkerd's to delete, not ours, and so
+    // is anyone else's Service so labelled. Slices tell our older remote-discovery mirrors.
+    leftovers: [
+      ...mirrors.filter((s) => isIsthmusMirror(s, [firstSliceOf(s)])),
+      ...federated,
+      ...sliceLists.flat(),
+    ],
     mirrorNamespaces: namespaces.map((n) => n.metadata?.name ?? ''),
   };
 }
