@@ -22,6 +22,18 @@ function usageMessage(fn: () => unknown): string {
 }
 
 describe('gatewayOptionsFromFlags', () => {
+  it('takes $KUBECONFIG as a list, kubectl-style, and --kubeconfig as one file', () => {
+    const { kubeconfig: _, ...noKubeconfig } = minimal;
+    expect(gatewayOptionsFromFlags(noKubeconfig, { KUBECONFIG: '/k/east:/k/west:' }).kube).toEqual({
+      kind: 'kubeconfig',
+      paths: ['/k/east', '/k/west'],
+    });
+    expect(gatewayOptionsFromFlags(minimal, { KUBECONFIG: '/k/east:/k/west' }).kube).toEqual({
+      kind: 'kubeconfig',
+      paths: ['/k/config'],
+    });
+  });
+
   it('fills the documented defaults', () => {
     const config = gatewayOptionsFromFlags(minimal);
     expect(config).toMatchObject({
@@ -29,7 +41,7 @@ describe('gatewayOptionsFromFlags', () => {
       trustDomain: 'cluster.local',
       clusterDomain: 'cluster.local',
       systemNamespace: 'isthmus-system',
-      kube: { kind: 'kubeconfig', path: '/k/config' },
+      kube: { kind: 'kubeconfig', paths: ['/k/config'] },
       ingress: { host: anyAddress(), port: 4143 },
       admin: { host: anyAddress(), port: 4191 },
       egressHost: anyAddress(),

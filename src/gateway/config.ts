@@ -5,6 +5,7 @@
  */
 
 import { isIP } from 'node:net';
+import { delimiter } from 'node:path';
 import { parseArgs } from 'node:util';
 import { IsthmusError } from '../errors.js';
 import { anyAddress } from '../host-port.js';
@@ -23,7 +24,11 @@ export type CertificateSource =
   /** PEM files written by `isthmus certs` (or a Secret mount); re-read at each renewal. */
   | { kind: 'files'; certFile: string; keyFile: string; caFile: string };
 
-export type KubeSource = { kind: 'in-cluster' } | { kind: 'kubeconfig'; path: string; context?: string };
+/**
+ * `paths`: --kubeconfig's one file, or $KUBECONFIG's list (merged as kubectl merges it: files that
+ * do not exist are skipped).
+ */
+export type KubeSource = { kind: 'in-cluster' } | { kind: 'kubeconfig'; paths: string[]; context?: string };
 
 export interface HostPort {
   host: string;
@@ -188,8 +193,13 @@ export function gatewayOptionsFromFlags(
   if (!DNS_LABEL.test(systemNamespace))
     problems.push(`--system-namespace "${systemNamespace}" is not a DNS label`);
 
+  const kubeconfigFlag = flags.kubeconfig?.trim();
   const kube = kubeSource(
-    text('kubeconfig'),
+    kubeconfigFlag
+      ? [kubeconfigFlag]
+      : text('kubeconfig')
+          ?.split(delimiter)
+          .filter((f) => f !== ''),
     text('context'),
     bool(pick('inCluster'), '--in-cluster', problems),
     problems,
@@ -267,22 +277,22 @@ export function gatewayOptionsFromFlags(
 }
 
 function kubeSource(
-  path: string | undefined,
+  paths: string[] | undefined,
   context: string | undefined,
   inCluster: boolean,
   problems: string[],
 ): KubeSource {
   if (inCluster) {
     // Either one alone would otherwise be dropped without a word.
-    if (path !== undefined || context !== undefined)
+    if (paths !== undefined || context !== undefined)
       problems.push('--in-cluster excludes --kubeconfig (or KUBECONFIG) and --context');
     return { kind: 'in-cluster' };
   }
-  if (path === undefined) {
+  if (paths === undefined || paths.length === 0) {
     problems.push('--kubeconfig (or KUBECONFIG) is required unless --in-cluster');
     return { kind: 'in-cluster' };
   }
-  return context === undefined ? { kind: 'kubeconfig', path } : { kind: 'kubeconfig', path, context };
+  return context === undefined ? { kind: 'kubeconfig', paths } : { kind: 'kubeconfig', paths, context };
 }
 
 /**

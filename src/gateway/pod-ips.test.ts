@@ -91,12 +91,12 @@ describe('podIPRefusal', () => {
       'a pod of another namespace',
       'shop',
       '10.1.9.9',
-      /10\.1\.9\.9 is not the IP of a running Pod in namespace shop/,
+      /10\.1\.9\.9 is not \(or not yet\) the IP of a running Pod in namespace shop/,
     ],
     ['the same, from its own namespace', 'bank', '10.1.9.9', null],
-    ['a Succeeded pod', 'shop', '10.1.2.4', /not the IP of a running Pod in namespace shop/],
-    ['a hostNetwork pod (the node)', 'shop', '172.18.0.2', /not the IP of a running Pod/],
-    ['nobody', 'shop', '10.99.0.1', /not the IP of a running Pod/],
+    ['a Succeeded pod', 'shop', '10.1.2.4', /not \(or not yet\) the IP of a running Pod in namespace shop/],
+    ['a hostNetwork pod (the node)', 'shop', '172.18.0.2', /not \(or not yet\) the IP of a running Pod/],
+    ['nobody', 'shop', '10.99.0.1', /not \(or not yet\) the IP of a running Pod/],
     ['an unknown namespace', 'nowhere', '10.1.2.3', /in namespace nowhere/],
   ])('%s (%s %s)', (_what, namespace, address, reason) => {
     const got = podIPRefusal(address, namespace, book);
@@ -125,6 +125,23 @@ describe('PodIPBook', () => {
     expect([...book.setPod('shop', 'b', [])]).toEqual([ipKey('10.1.2.3')]);
     expect(book.has('shop', '10.1.2.3')).toBe(false);
     expect(book.size()).toBe(0);
+  });
+
+  it('vouches for an IP that Pods of two namespaces claim for neither (an IP being reused)', () => {
+    const book = bookOf(pod('shop', 'old', ['10.1.2.3']), pod('bank', 'new', ['10.1.2.3']));
+    expect(book.has('shop', '10.1.2.3')).toBe(false);
+    expect(book.has('bank', '10.1.2.3')).toBe(false);
+    expect(book.claimants('10.1.2.3')).toEqual(['bank', 'shop']);
+    expect(podIPRefusal('10.1.2.3', 'shop', book)).toBe(
+      '10.1.2.3 is claimed by Pods of namespaces bank, shop at once (an IP being reused): dialled for none until one lets it go',
+    );
+    expect(podIPRefusal('10.1.2.3', 'other', book)).toMatch(
+      /not \(or not yet\) the IP of a running Pod in namespace other/,
+    );
+    // The old pod's terminal status arrives: the IP is the new namespace's alone.
+    expect([...book.setPod('shop', 'old', [])]).toEqual([ipKey('10.1.2.3')]);
+    expect(book.has('bank', '10.1.2.3')).toBe(true);
+    expect(book.claimants('10.1.2.3')).toEqual(['bank']);
   });
 
   it('vouches for nothing until the Pods are listed', () => {

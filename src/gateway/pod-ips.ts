@@ -81,6 +81,8 @@ export interface PodIPLookup {
   readonly listed: boolean;
   /** Whether `address` is the IP of a live Pod of `namespace` (podDialAddresses); false until listed. */
   has(namespace: string, address: string): boolean;
+  /** The namespaces whose live Pods claim `address`, sorted. */
+  claimants(address: string): string[];
 }
 
 /**
@@ -91,6 +93,8 @@ export class PodIPBook implements PodIPLookup {
   private readonly byNamespace = new Map<string, Map<string, number>>();
   /** `namespace/name` → the keys that pod claims, to diff its next state against. */
   private readonly byPod = new Map<string, readonly string[]>();
+  /** ipKey → the namespaces holding it in byNamespace: more than one while an IP is being reused. */
+  private readonly namespacesOf = new Map<string, Set<string>>();
   private isListed = false;
 
   get listed(): boolean {
@@ -101,10 +105,21 @@ export class PodIPBook implements PodIPLookup {
     this.isListed = true;
   }
 
+  /**
+   * Only while no Pod of another namespace claims it too. The kubelet frees a Pod's IP (its
+   * sandbox's teardown) before it reports the Pod terminal, and the watch adds its own delay, so a
+   * new Pod of another namespace on that node may hold the IP while the old one still counts here:
+   * dialling it for the old namespace's slice would reach the other namespace.
+   */
   has(namespace: string, address: string): boolean {
     if (!this.isListed) return false;
     const key = ipKey(address);
-    return key !== '' && (this.byNamespace.get(namespace)?.has(key) ?? false);
+    const owners = this.namespacesOf.get(key);
+    return key !== '' && owners?.size === 1 && owners.has(namespace);
+  }
+
+  claimants(address: string): string[] {
+    return [...(this.namespacesOf.get(ipKey(address)) ?? [])].sort();
   }
 
   /** Number of addresses held, all namespaces together (for tests). */
@@ -132,6 +147,8 @@ export class PodIPBook implements PodIPLookup {
       if (n > 0) ips.set(key, n);
       else {
         ips.delete(key);
+        this.namespacesOf.get(key)?.delete(namespace);
+        if (this.namespacesOf.get(key)?.size === 0) this.namespacesOf.delete(key);
         changed.add(key);
       }
     }
@@ -143,7 +160,12 @@ export class PodIPBook implements PodIPLookup {
       }
       const n = ips.get(key) ?? 0;
       ips.set(key, n + 1);
-      if (n === 0) changed.add(key);
+      if (n === 0) {
+        const owners = this.namespacesOf.get(key) ?? new Set<string>();
+        owners.add(namespace);
+        this.namespacesOf.set(key, owners);
+        changed.add(key);
+      }
     }
     if (ips?.size === 0) this.byNamespace.delete(namespace);
     return changed;
@@ -152,7 +174,9 @@ export class PodIPBook implements PodIPLookup {
 
 /** Why `--dial-pod-ips-only` refuses `address` of a Service in `namespace`, or null. */
 export function podIPRefusal(address: string, namespace: string, pods: PodIPLookup): string | null {
-  return pods.has(namespace, address)
-    ? null
-    : `${address} is not the IP of a running Pod in namespace ${namespace}`;
+  if (pods.has(namespace, address)) return null;
+  const owners = pods.claimants(address);
+  if (owners.length > 1 && owners.includes(namespace))
+    return `${address} is claimed by Pods of namespaces ${owners.join(', ')} at once (an IP being reused): dialled for none until one lets it go`;
+  return `${address} is not (or not yet) the IP of a running Pod in namespace ${namespace}`;
 }

@@ -454,9 +454,11 @@ function logTunnels(log: Logger): () => void {
 }
 
 function kubeClientFor(config: GatewayConfig): KubeClient {
-  return config.kube.kind === 'in-cluster'
-    ? KubeClient.inCluster()
-    : KubeClient.fromKubeconfigFile(config.kube.path, config.kube.context);
+  if (config.kube.kind === 'in-cluster') return KubeClient.inCluster();
+  const { paths, context } = config.kube;
+  return paths.length === 1
+    ? KubeClient.fromKubeconfigFile(paths[0] as string, context)
+    : KubeClient.fromKubeconfigList(paths, context);
 }
 
 /**

@@ -76,7 +76,12 @@ describe('--dial-pod-ips-only against the API server', () => {
     await kube.create(R.endpointSlices, endpointSlice('shop', 'steal', '10.244.2.9', 8200));
     await waitFor('the refusal reported', () => reportsOf('steal').length > 0);
     expect(reportsOf('steal')).toEqual([
-      [{ address: '10.244.2.9', reason: '10.244.2.9 is not the IP of a running Pod in namespace shop' }],
+      [
+        {
+          address: '10.244.2.9',
+          reason: '10.244.2.9 is not (or not yet) the IP of a running Pod in namespace shop',
+        },
+      ],
     ]);
     expect(hosts('steal')).toMatch(/no ready endpoint for shop\/steal:8080/);
   });
@@ -96,11 +101,16 @@ describe('--dial-pod-ips-only against the API server', () => {
     await runningPod(kube, 'shop', 'web-1', ['10.244.1.7', 'fd00:10:244:1::7'], 'Succeeded');
     await waitFor('web refused', () => !resolve('web').ok);
     expect(reportsOf('web')).toEqual([
-      [{ address: '10.244.1.7', reason: '10.244.1.7 is not the IP of a running Pod in namespace shop' }],
+      [
+        {
+          address: '10.244.1.7',
+          reason: '10.244.1.7 is not (or not yet) the IP of a running Pod in namespace shop',
+        },
+      ],
       [
         {
           address: 'fd00:10:244:1::7',
-          reason: 'fd00:10:244:1::7 is not the IP of a running Pod in namespace shop',
+          reason: 'fd00:10:244:1::7 is not (or not yet) the IP of a running Pod in namespace shop',
         },
       ],
     ]);
@@ -127,7 +137,12 @@ describe('--dial-pod-ips-only against the API server', () => {
     await kube.create(R.endpointSlices, endpointSlice('shop', 'node', '172.18.0.2', 10250));
     await waitFor('the refusal reported', () => reportsOf('node').length > 0);
     expect(reportsOf('node')).toEqual([
-      [{ address: '172.18.0.2', reason: '172.18.0.2 is not the IP of a running Pod in namespace shop' }],
+      [
+        {
+          address: '172.18.0.2',
+          reason: '172.18.0.2 is not (or not yet) the IP of a running Pod in namespace shop',
+        },
+      ],
     ]);
   });
 });

@@ -68,7 +68,7 @@ function setup() {
 
 const refusal = (address: string, ns = 'shop') => ({
   address,
-  reason: `${address} is not the IP of a running Pod in namespace ${ns}`,
+  reason: `${address} is not (or not yet) the IP of a running Pod in namespace ${ns}`,
 });
 
 describe('--dial-pod-ips-only in the ServiceIndex', () => {
@@ -119,14 +119,25 @@ describe('--dial-pod-ips-only in the ServiceIndex', () => {
     expect(s.reports[1]!.refused).toEqual([refusal('10.1.2.3'), refusal('10.1.2.4')]);
   });
 
-  it('leaves the slices of other namespaces alone', async () => {
+  it('stops dialling an IP as soon as a Pod of another namespace claims it too (an IP being reused)', async () => {
     const s = setup();
+    s.pods.put(pod('shop', 'web-1', '10.1.2.3'));
     await s.listPods();
     s.exportWeb(['10.1.2.3']);
-    const before = s.reports.length;
+    expect(s.hosts()).toEqual(['10.1.2.3']);
+    // web-1's sandbox is gone and its IP handed to bank's new pod before web-1's status says so.
     s.pods.put(pod('bank', 'vault-0', '10.1.2.3'));
     expect(s.hosts()).toMatch(/no ready endpoint/);
-    expect(s.reports).toHaveLength(before);
+    expect(s.reports.at(-1)?.refused).toEqual([
+      {
+        address: '10.1.2.3',
+        reason:
+          '10.1.2.3 is claimed by Pods of namespaces bank, shop at once (an IP being reused): dialled for none until one lets it go',
+      },
+    ]);
+    s.pods.put(pod('shop', 'web-1', '10.1.2.3', 'Succeeded'));
+    expect(s.hosts()).toMatch(/no ready endpoint/);
+    expect(s.reports.at(-1)?.refused).toEqual([refusal('10.1.2.3')]);
   });
 
   it('stops following the Pods once unsubscribed', async () => {

@@ -33,7 +33,9 @@ export function feedPodIPs(
   const sync = (namespace: string, name: string): void => {
     const current = pods.get(namespace, name);
     const changed = book.setPod(namespace, name, current === undefined ? [] : podDialAddresses(current));
-    if (changed.size > 0 && book.listed) index.podIPsChanged(namespace, changed);
+    // Every namespace's slices listing them: an IP another namespace now claims too (or no longer
+    // does) changes what this one's slices may dial.
+    if (changed.size > 0 && book.listed) index.podIPsChanged(undefined, changed);
   };
   const off = pods.onEvent((ev) => {
     const { namespace, name } = ev.object.metadata ?? {};

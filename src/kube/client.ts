@@ -10,6 +10,7 @@ import {
   loadDefault,
   loadInCluster,
   loadKubeconfigFile,
+  loadKubeconfigList,
   loadKubeconfigSecret,
   loadKubeconfigString,
 } from './kubeconfig.js';
@@ -87,6 +88,14 @@ export class KubeClient {
 
   static fromKubeconfigFile(path: string, context?: string, opts?: KubeClientOptions): KubeClient {
     return new KubeClient(loadKubeconfigFile(path, context), opts);
+  }
+  /** A `$KUBECONFIG` list, merged as kubectl merges it. */
+  static fromKubeconfigList(
+    paths: readonly string[],
+    context?: string,
+    opts?: KubeClientOptions,
+  ): KubeClient {
+    return new KubeClient(loadKubeconfigList(paths, context), opts);
   }
   static fromKubeconfigString(yaml: string, context?: string, opts?: KubeClientOptions): KubeClient {
     return new KubeClient(loadKubeconfigString(yaml, context), opts);

@@ -78,6 +78,8 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
   private stopped = false;
   private isSynced = false;
   private connected: boolean | undefined;
+  /** failureKind of the error last reported while disconnected. */
+  private failure: string | undefined;
   private loop: Promise<void> | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private resolveSynced!: () => void;
@@ -153,8 +155,13 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
   }
 
   private setHealth(connected: boolean, lastError?: unknown): void {
-    if (this.stopped || this.connected === connected) return;
+    if (this.stopped) return;
+    // While failing, a new kind of failure is news too: an API server unreachable at start, then
+    // a 403 once it answers, must not leave the first reason standing.
+    const kind = connected ? undefined : failureKind(lastError);
+    if (this.connected === connected && this.failure === kind) return;
     this.connected = connected;
+    this.failure = kind;
     const h: InformerHealth = connected ? { connected } : { connected, lastError };
     healthChannel.publish({ resource: this.res.plural, ...h });
     for (const handler of this.healthHandlers) handler(h);
@@ -319,4 +326,11 @@ export function createInformer<T extends KubeObject>(
   opts: InformerOptions<T> = {},
 ): Informer<T> {
   return new ListWatchInformer<T>(client, res, opts);
+}
+
+/** An error's kind, not its text (which may carry changing details): its code and, if any, HTTP status. */
+function failureKind(err: unknown): string {
+  if (err === null || typeof err !== 'object') return String(err);
+  const { code, status, statusCode } = err as { code?: unknown; status?: unknown; statusCode?: unknown };
+  return `${err.constructor?.name}:${String(code)}:${String(status ?? statusCode)}`;
 }

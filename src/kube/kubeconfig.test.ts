@@ -191,6 +191,57 @@ describe('kubeconfig loading', () => {
     }
   });
 
+  it('resolves token files and exec commands against their own file, and reads only the user in use', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kc-'));
+    dirs.push(dir);
+    fs.mkdirSync(path.join(dir, 'b'));
+    const a = path.join(dir, 'a');
+    fs.writeFileSync(a, good);
+    const b = path.join(dir, 'b', 'config');
+    fs.writeFileSync(path.join(dir, 'b', 'token'), 'tok-b');
+    fs.writeFileSync(
+      b,
+      [
+        'clusters:',
+        '- name: b',
+        '  cluster: { server: "https://10.0.0.2:6443" }',
+        '- name: c',
+        '  cluster: { server: "https://10.0.0.3:6443" }',
+        'users:',
+        '- name: b',
+        '  user: { token-file: token }',
+        '- name: c',
+        '  user: { exec: { apiVersion: client.authentication.k8s.io/v1, command: ./bin/auth } }',
+        '- name: d',
+        '  user: { exec: { apiVersion: client.authentication.k8s.io/v1, command: aws } }',
+        '- name: gone',
+        '  user: { token-file: /nonexistent/token }',
+        'contexts:',
+        '- name: b',
+        '  context: { cluster: b, user: b }',
+        '- name: c',
+        '  context: { cluster: c, user: c }',
+        '- name: d',
+        '  context: { cluster: c, user: d }',
+      ].join('\n'),
+    );
+    // A user of another file whose token file is missing does not break this context.
+    expect(loadKubeconfigFiles([a, b]).getCurrentUser()?.name).toBe('admin');
+    expect(loadKubeconfigFiles([a, b], 'b').getCurrentUser()?.token).toBe('tok-b');
+    expect(loadKubeconfigFiles([a, b], 'c').getCurrentUser()?.exec?.command).toBe(
+      path.join(dir, 'b', 'bin', 'auth'),
+    );
+    expect(loadKubeconfigFiles([a, b], 'd').getCurrentUser()?.exec?.command).toBe('aws'); // looked up on $PATH
+  });
+
+  it('refuses a file that names a cluster, user or context twice, as client-go does', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kc-'));
+    dirs.push(dir);
+    const twice = path.join(dir, 'twice');
+    fs.writeFileSync(twice, `${good}- name: east\n  context: { cluster: east, user: admin }\n`);
+    expect(() => loadKubeconfigFiles([twice])).toThrow(/twice: duplicate name "east" in contexts/);
+  });
+
   it('names the file of a $KUBECONFIG list that is broken', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kc-'));
     dirs.push(dir);

@@ -93,7 +93,7 @@ function loadKubeconfigDocument(doc: unknown, context: string | undefined, sourc
   const kc = new KubeConfig();
   try {
     // JSON is YAML: client-node parses the validated document as it would the file.
-    kc.loadFromString(JSON.stringify(doc));
+    kc.loadFromString(JSON.stringify(selectedOnly(doc as KubeconfigDocument, context)));
     if (context !== undefined) kc.setCurrentContext(context);
   } catch (err) {
     throw invalid(source, err instanceof Error ? err.message : String(err), err);
@@ -121,6 +121,8 @@ export function loadKubeconfigFiles(files: readonly string[], context?: string):
     const doc = parseDocument(text, file);
     if (files.length > 1 && (doc === null || doc === undefined)) return {}; // kubectl skips empty files
     if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return doc;
+    const duplicate = duplicateName(doc as KubeconfigDocument);
+    if (duplicate !== undefined) throw invalid(file, duplicate);
     return withAbsolutePaths(doc as KubeconfigDocument, path.dirname(path.resolve(file)));
   });
   if (docs.length === 1) return loadKubeconfigDocument(docs[0], context, files[0] as string);
@@ -167,16 +169,56 @@ export function mergeDocuments(docs: readonly KubeconfigDocument[]): KubeconfigD
   return merged;
 }
 
-/** The file paths client-node reads (certificate-authority, client-certificate, client-key), made absolute. */
+/**
+ * The one context in use, its cluster and its user. client-node reads every user's token-file as
+ * it loads; kubectl reads only the one it uses, so another user's missing token file (another
+ * file of a $KUBECONFIG list, often) must not fail this one.
+ */
+function selectedOnly(doc: KubeconfigDocument, context: string | undefined): KubeconfigDocument {
+  const name = context ?? (doc['current-context'] as string);
+  const ctx = entries(doc.contexts).find((c) => c.name === name) as
+    | { context?: { cluster?: string; user?: string } }
+    | undefined;
+  return {
+    ...doc,
+    'current-context': name,
+    contexts: ctx === undefined ? [] : [ctx],
+    clusters: entries(doc.clusters).filter((c) => c.name === ctx?.context?.cluster),
+    users: entries(doc.users).filter((u) => u.name === ctx?.context?.user),
+  };
+}
+
+/** client-go refuses a file that names a cluster, user or context twice; merging would hide it. */
+function duplicateName(doc: KubeconfigDocument): string | undefined {
+  for (const list of LISTS) {
+    const seen = new Set<string>();
+    for (const e of entries(doc[list])) {
+      const name = String(e.name ?? '');
+      if (seen.has(name)) return `duplicate name "${name}" in ${list}`;
+      seen.add(name);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The file references client-go resolves against the file's folder (ResolveLocalPaths):
+ * certificate-authority, client-certificate, client-key, token-file, and an exec plugin's command
+ * when it has a folder in it (`./bin/auth`; a bare `aws` is looked up on $PATH).
+ */
 function withAbsolutePaths(doc: KubeconfigDocument, dir: string): KubeconfigDocument {
+  const absolute = (value: unknown, when = true): unknown =>
+    typeof value === 'string' && value !== '' && when && !path.isAbsolute(value)
+      ? path.join(dir, value)
+      : value;
   const resolve = (entry: NamedEntry, inner: string, keys: readonly string[]): NamedEntry => {
     const body = entry[inner];
     if (body === null || typeof body !== 'object') return entry;
     const copy: Record<string, unknown> = { ...(body as Record<string, unknown>) };
-    for (const key of keys) {
-      const value = copy[key];
-      if (typeof value === 'string' && value !== '' && !path.isAbsolute(value))
-        copy[key] = path.join(dir, value);
+    for (const key of keys) if (key in copy) copy[key] = absolute(copy[key]);
+    const exec = copy.exec as Record<string, unknown> | null | undefined;
+    if (exec !== null && typeof exec === 'object' && typeof exec.command === 'string') {
+      copy.exec = { ...exec, command: absolute(exec.command, exec.command.includes('/')) };
     }
     return { ...entry, [inner]: copy };
   };
@@ -186,7 +228,11 @@ function withAbsolutePaths(doc: KubeconfigDocument, dir: string): KubeconfigDocu
       ? { clusters: entries(doc.clusters).map((c) => resolve(c, 'cluster', ['certificate-authority'])) }
       : {}),
     ...(Array.isArray(doc.users)
-      ? { users: entries(doc.users).map((u) => resolve(u, 'user', ['client-certificate', 'client-key'])) }
+      ? {
+          users: entries(doc.users).map((u) =>
+            resolve(u, 'user', ['client-certificate', 'client-key', 'token-file']),
+          ),
+        }
       : {}),
   };
 }
@@ -226,15 +272,18 @@ export function loadInCluster(pathPrefix = ''): KubeConfig {
   return kc;
 }
 
+/** A `$KUBECONFIG` list: its files that exist, merged as kubectl merges them; none existing is an error. */
+export function loadKubeconfigList(list: readonly string[], context?: string): KubeConfig {
+  const files = list.filter((f) => f !== '');
+  const found = files.filter((f) => fs.existsSync(f));
+  if (found.length === 0) throw invalid('$KUBECONFIG', `none of ${files.join(', ')} exists`);
+  return loadKubeconfigFiles(found, context);
+}
+
 /** $KUBECONFIG (its existing files, merged as kubectl does), else ~/.kube/config, else in-cluster. */
 export function loadDefault(context?: string): KubeConfig {
   const env = process.env.KUBECONFIG;
-  if (env) {
-    const files = env.split(path.delimiter).filter((f) => f !== '');
-    const found = files.filter((f) => fs.existsSync(f));
-    if (found.length === 0) throw invalid('$KUBECONFIG', `none of ${files.join(', ')} exists`);
-    return loadKubeconfigFiles(found, context);
-  }
+  if (env) return loadKubeconfigList(env.split(path.delimiter), context);
   const home = path.join(os.homedir(), '.kube', 'config');
   if (fs.existsSync(home)) return loadKubeconfigFile(home, context);
   if (process.env.KUBERNETES_SERVICE_HOST) return loadInCluster();

@@ -113,7 +113,10 @@ describe('--dial-pod-ips-only through a gateway pair', () => {
       .map((l) => JSON.parse(l) as { msg: string; service?: string; refused?: { reason: string }[] })
       .find((l) => l.msg === 'endpoints refused: never dialled' && l.service === `${NS}/redirect`);
     expect(refused?.refused).toEqual([
-      { address: VAULT_POD, reason: `${VAULT_POD} is not the IP of a running Pod in namespace shop` },
+      {
+        address: VAULT_POD,
+        reason: `${VAULT_POD} is not (or not yet) the IP of a running Pod in namespace shop`,
+      },
     ]);
     expect(vault.accepted()).toBe(0);
   });
