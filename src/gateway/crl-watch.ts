@@ -1,57 +1,12 @@
 /**
- * The gateway's revocation list, from `--crl-file`: read at start (a malformed file stops the
- * start, with the reason) and re-read when the file changes, as kubelet swaps a ConfigMap mount. A
- * file that does not exist yet (the optional `isthmus-crl` ConfigMap not created) revokes nothing
- * until it appears. A bad update, or the file vanishing, keeps the list in force and is reported:
- * revocations are never dropped by a typo.
+ * The gateway's check of its TLS peers, over the revocation list of `--crl-file`. The watch itself
+ * lives in src/identity/crl-watch.ts, since `isthmus identity` follows the same file.
  */
 import type { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { describeError, IsthmusError } from '../errors.js';
-import { filesVersion, MISSING_FILE, watchFiles } from '../file-watch.js';
+import type { CrlWatcher } from '../identity/crl-watch.js';
 import { issuerScopeRefusal } from '../identity/issuer-scope.js';
-import { RevocationList } from '../identity/revocation.js';
 
-export interface CrlWatcher {
-  current(): RevocationList;
-  /** False while the file has never existed. */
-  present(): boolean;
-  stop(): void;
-}
-
-export interface CrlWatchOptions {
-  file: string;
-  anchorPem: string;
-  /** How often the file's mtime and size are checked. Default 10 s. */
-  intervalMs?: number;
-  onChange: (list: RevocationList) => void;
-  onError: (err: IsthmusError) => void;
-}
-
-export async function watchCrlFile(opts: CrlWatchOptions): Promise<CrlWatcher> {
-  const load = async (): Promise<RevocationList> => {
-    try {
-      return RevocationList.fromPem(await readFile(opts.file, 'utf8'), opts.anchorPem);
-    } catch (err) {
-      throw new IsthmusError('CRL_INVALID', `CRL file ${opts.file}: ${describeError(err)}`, { cause: err });
-    }
-  };
-  const since = await filesVersion([opts.file]);
-  let present = since !== MISSING_FILE;
-  let list = present ? await load() : RevocationList.empty(opts.anchorPem);
-  const stop = watchFiles({
-    files: [opts.file],
-    since,
-    intervalMs: opts.intervalMs ?? 10_000,
-    apply: async () => {
-      list = await load();
-      present = true;
-      opts.onChange(list);
-    },
-    onError: (err) => opts.onError(err as IsthmusError),
-  });
-  return { current: () => list, present: () => present, stop };
-}
+export { type CrlWatcher, type CrlWatchOptions, watchCrlFile } from '../identity/crl-watch.js';
 
 /** Why a TLS peer's certificate is refused at the handshake, or undefined. */
 export type HandshakeRefusal = (

@@ -124,9 +124,10 @@ export function identityServerProblem(cert: X509Certificate, serverId: string): 
 }
 
 /**
- * Why the identity service's certificate is refused by the gateway's CRL, and what replaces it: identity
- * mints its serving certificate at start, so a restart is the operator's way to a new one; a revoked
- * issuer must be renewed, which identity follows (and then renews its serving certificate) on its own.
+ * Why the identity service's certificate is refused by the gateway's CRL, and what replaces it:
+ * identity follows the same CRL file and replaces a revoked serving certificate once it loads it
+ * (serving-revocation.ts), so the gateway's retries soon succeed; a revoked issuer must be renewed,
+ * which identity follows (and then renews its serving certificate) on its own.
  */
 function revokedServerProblem(
   server: IdentityServiceTrust,
@@ -136,7 +137,7 @@ function revokedServerProblem(
   const reason = server.checkPeerCertificate?.(cert, issuer);
   return reason === undefined
     ? undefined
-    : `its serving certificate is refused: ${reason} (restarting the identity service mints a new one; a revoked issuer must be renewed first)`;
+    : `its serving certificate is refused: ${reason} (the identity service replaces it once it loads the same CRL; a revoked issuer must be renewed first)`;
 }
 
 function callCertify(

@@ -20,6 +20,8 @@ export interface IssuerFiles {
 
 export interface IssuerWatcher {
   current(): KeyPairPem;
+  /** The trust anchor bundle as validated at start (the CRL watch verifies against it, as a gateway's does). */
+  anchorPem(): string;
   stop(): void;
 }
 
@@ -36,7 +38,8 @@ export interface IssuerWatchOptions extends IssuerFiles {
 export async function watchIssuer(opts: IssuerWatchOptions): Promise<IssuerWatcher> {
   const files = [opts.anchorFile, opts.certFile, opts.keyFile];
   const since = await filesVersion(files);
-  let issuer = (await loadIssuer(opts)).issuer;
+  const loaded = await loadIssuer(opts);
+  let issuer = loaded.issuer;
   const stop = watchFiles({
     files,
     since,
@@ -52,5 +55,5 @@ export async function watchIssuer(opts: IssuerWatchOptions): Promise<IssuerWatch
           : new IsthmusError('CERT_INVALID', `issuer update: ${describeError(err)}`, { cause: err }),
       ),
   });
-  return { current: () => issuer, stop };
+  return { current: () => issuer, anchorPem: () => loaded.anchorPem, stop };
 }

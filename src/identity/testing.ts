@@ -3,7 +3,15 @@ import { mkdirSync, mkdtempSync, renameSync, symlinkSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
-import { Server, ServerCredentials, type ServerUnaryCall, type ServiceError, status } from '@grpc/grpc-js';
+import {
+  Client,
+  Metadata,
+  Server,
+  ServerCredentials,
+  type ServerUnaryCall,
+  type ServiceError,
+  status,
+} from '@grpc/grpc-js';
 import {
   chainOf,
   createIssuer,
@@ -12,8 +20,10 @@ import {
   issueLeaf,
   type KeyPairPem,
 } from './ca.js';
-import type { IdentityServiceTrust } from './certify-client.js';
+import { type IdentityServiceTrust, identityServerProblem } from './certify-client.js';
 import { createCrl } from './crl.js';
+import { createCsr } from './csr.js';
+import { serverNameOptions, verifiedCredentials } from './grpc-tls.js';
 import { bindServer } from './grpc-util.js';
 import { type CertifyRequest, type CertifyResponse, identityServiceDefinition } from './protocol.js';
 import { generateRsaKey, type RsaKeyPem } from './rsa-keys.js';
@@ -143,6 +153,38 @@ export async function startFakeIdentity(
   });
   const port = await bindServer(server, '127.0.0.1', 0, creds);
   return { address: `127.0.0.1:${port}`, tokens, close: () => server.forceShutdown() };
+}
+
+/**
+ * A Certify client of east's identity service at `address` that keeps its channel: its connection,
+ * once made, serves every call on it (a gateway's own client makes a channel per call).
+ */
+export function testIdentityClient(address: string): Client {
+  const trust = testIdentityTrust('east');
+  return new Client(
+    address,
+    verifiedCredentials(
+      { caPem: trust.anchorPem, identityProblem: (c) => identityServerProblem(c, trust.serverId) },
+      () => {},
+    ),
+    serverNameOptions(address, 'isthmus-identity'),
+  );
+}
+
+/** A Certify call with `token` on `client`'s channel (testIdentityClient), a 10 s deadline. */
+export function certifyOn(client: Client, token = 'token'): Promise<CertifyResponse> {
+  const m = identityServiceDefinition.Certify;
+  return new Promise((resolve, reject) =>
+    client.makeUnaryRequest(
+      m.path,
+      (r: CertifyRequest) => m.requestSerialize(r),
+      (b: Buffer) => m.responseDeserialize(b),
+      { token, csrPem: createCsr(testLeafKey().privateKeyPem) },
+      new Metadata({ waitForReady: true }),
+      { deadline: Date.now() + 10_000 },
+      (err: ServiceError | null, res?: CertifyResponse) => (err || !res ? reject(err) : resolve(res)),
+    ),
+  );
 }
 
 /** A CRL bundle as `isthmus certs revoke` writes it: `signer`'s certificate and its CRL listing `serials`. */

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 // The audit log (serial, notAfter, caller): without gRPC, so it is subscribed before the service loads.
 import { logCertifyOutcomes } from '../../identity/certify-log.js';
+import type { CrlFollower } from '../../identity/crl-follow.js';
 import { DEFAULT_CLUSTER_DOMAIN, IDENTITY_SERVICE_NAME, PORTS, SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import {
   addClusterFlag,
@@ -26,6 +27,7 @@ interface IdentityFlags extends KubeFlags, ClusterFlags {
   trustAnchor: string;
   certLifetime: string;
   issuerCheckInterval: string;
+  crlFile?: string;
 }
 
 export function registerIdentity(program: Command): void {
@@ -65,8 +67,12 @@ export function registerIdentity(program: Command): void {
       .requiredOption('--trust-anchor <file>', 'trust anchor certificate')
       .option('--cert-lifetime <duration>', 'lifetime of issued gateway certificates', '24h')
       .option(
+        '--crl-file <path>',
+        "PEM bundle of CRLs (isthmus certs revoke), the gateways' own: a serving certificate it revokes is replaced at once; re-read when it changes, absent: nothing revoked",
+      )
+      .option(
         '--issuer-check-interval <duration>',
-        'how often the issuer and anchor files are checked for a renewal (a Secret or ConfigMap update)',
+        'how often the issuer, anchor and CRL files are checked for an update (a Secret or ConfigMap update)',
         '10s',
       ),
   ).action(async (flags: IdentityFlags) => {
@@ -74,6 +80,8 @@ export function registerIdentity(program: Command): void {
     const healthListen = parseListen(flags.healthListen, '--health-listen');
     const lifetimeMs = parseDurationFlag(flags.certLifetime, '--cert-lifetime');
     const servingLifetimeMs = parseDurationFlag(flags.servingCertLifetime, '--serving-cert-lifetime');
+    const checkIntervalMs = parseDurationFlag(flags.issuerCheckInterval, '--issuer-check-interval');
+    const log = (line: string, error = false) => (error ? process.stderr : process.stdout).write(`${line}\n`);
     const { watchIssuer } = await import('../../identity/issuer-watch.js');
     const { certificateInfo } = await import('../../identity/certificate-info.js');
     const { normaliseSerial } = await import('../../identity/crl.js');
@@ -86,16 +94,20 @@ export function registerIdentity(program: Command): void {
       // Lowercase hex, as the audit log and `isthmus certs revoke --serial` write serials.
       return `${info.subject}, serial ${normaliseSerial(info.serialNumber)}, valid until ${info.notAfter.toISOString()}`;
     };
+    // Declared before the watches whose callbacks use them: a reload may come while starting.
+    let server: Awaited<ReturnType<typeof startIdentityServer>> | undefined;
+    let crl: CrlFollower | undefined;
     const issuer = await watchIssuer({
       anchorFile: flags.trustAnchor,
       certFile: flags.issuerCert,
       keyFile: flags.issuerKey,
       scope: { cluster: flags.cluster, trustDomain: flags.trustDomain },
-      intervalMs: parseDurationFlag(flags.issuerCheckInterval, '--issuer-check-interval'),
+      intervalMs: checkIntervalMs,
       onChange: (next) => {
         process.stdout.write(`identity: issuer reloaded: ${describe(next.certPem)}\n`);
-        // Serve with a certificate of the new issuer too: the old one may be on its way out.
-        void server?.renewServingCertificate();
+        // Serve with a certificate of the new issuer too: the old one may be on its way out. Then
+        // hold it to the CRL, which may revoke the new issuer as well.
+        void server?.renewServingCertificate().then(() => crl?.recheck());
       },
       onError: (err) =>
         process.stderr.write(
@@ -103,10 +115,20 @@ export function registerIdentity(program: Command): void {
         ),
     });
     process.stdout.write(`identity: issuer ${describe(issuer.current().certPem)}\n`);
+    // The gateways' CRL: loaded before serving, so a malformed file stops the start.
+    const { followCrl } = await import('../../identity/crl-follow.js');
+    crl =
+      flags.crlFile === undefined
+        ? undefined
+        : await followCrl({
+            file: flags.crlFile,
+            anchorPem: issuer.anchorPem(),
+            intervalMs: checkIntervalMs,
+            log,
+          });
     const client = await kubeClientFromFlags(flags);
     const served = (c: { serial: string; notAfter: Date }) =>
       `serial=${c.serial} notAfter=${c.notAfter.toISOString()}`;
-    let server: Awaited<ReturnType<typeof startIdentityServer>> | undefined;
     server = await startIdentityServer({
       issuer: issuer.current,
       trustDomain: flags.trustDomain,
@@ -140,9 +162,12 @@ export function registerIdentity(program: Command): void {
     process.stdout.write(
       `identity: serving health (plaintext) on ${healthListen.host}:${server.healthPort}\n`,
     );
+    // A revoked issuer at start is reported; anything else the CRL revokes is replaced from now on.
+    await crl?.serve({ issuer: issuer.current, server });
     const stopLog = logCertifyOutcomes();
     await waitForShutdown();
     stopLog();
+    crl?.stop();
     issuer.stop();
     await server.close();
     client.close();

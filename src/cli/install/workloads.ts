@@ -29,6 +29,12 @@ const IDENTITY_TOKEN_DIR = '/var/run/secrets/isthmus.dev/identity';
 /** The kubelet refreshes a projected token at 80 % of this (and kube-apiserver's minimum is 10 min). */
 const IDENTITY_TOKEN_SECONDS = 3600;
 const CRL_MOUNT = '/var/run/isthmus/crl';
+/**
+ * The CRL bundle, for the gateway (its peers, its identity service) and identity (its own serving
+ * certificate). Optional and never rendered here: `isthmus certs revoke` says how to create it,
+ * and re-applying the install must not empty it. Until it exists nothing is revoked.
+ */
+const crlVolume = () => ({ name: 'crl', configMap: { name: CRL_CONFIGMAP, optional: true } });
 
 /** The image's `USER 65532:65532`: with runAsUser alone the process would run in group 0 (root). */
 function podSecurity() {
@@ -239,6 +245,8 @@ export function identityManifests(opts: InstallOptions, trustAnchorPem: string):
           '--issuer-cert=/var/run/isthmus/issuer/tls.crt',
           '--issuer-key=/var/run/isthmus/issuer/tls.key',
           '--trust-anchor=/var/run/isthmus/anchor/ca.crt',
+          // The gateways' CRL: a serving certificate it revokes is replaced at once.
+          `--crl-file=${CRL_MOUNT}/crl.pem`,
         ],
         ports: [
           { name: 'grpc', containerPort: PORTS.identity },
@@ -247,6 +255,7 @@ export function identityManifests(opts: InstallOptions, trustAnchorPem: string):
         volumeMounts: [
           { name: 'issuer', mountPath: '/var/run/isthmus/issuer', readOnly: true },
           { name: 'anchor', mountPath: '/var/run/isthmus/anchor', readOnly: true },
+          { name: 'crl', mountPath: CRL_MOUNT, readOnly: true },
         ],
         // On the plaintext health port: the kubelet's gRPC probes speak no TLS, and Certify (:8080)
         // is TLS only. Health answers SERVING whenever the server can answer at all, so liveness
@@ -263,6 +272,7 @@ export function identityManifests(opts: InstallOptions, trustAnchorPem: string):
         volumes: [
           { name: 'issuer', secret: { secretName: ISSUER_SECRET } },
           { name: 'anchor', configMap: { name: TRUST_ANCHOR_CONFIGMAP } },
+          crlVolume(),
         ],
       },
     ),
@@ -324,9 +334,7 @@ export function gatewayManifests(opts: InstallOptions): object[] {
       {
         volumes: [
           { name: 'anchor', configMap: { name: TRUST_ANCHOR_CONFIGMAP } },
-          // Optional and never rendered here: `isthmus certs revoke` says how to create it, and
-          // re-applying the install must not empty it. Until it exists nothing is revoked.
-          { name: 'crl', configMap: { name: CRL_CONFIGMAP, optional: true } },
+          crlVolume(),
           // Bound to the identity service's audience: the API server refuses it, and the identity
           // service refuses the account's API tokens (Linkerd's identity.l5d.io, the same way).
           {

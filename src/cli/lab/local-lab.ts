@@ -340,6 +340,8 @@ async function startClusterProcesses(
       `--issuer-cert=${join(certs, c.name, 'issuer.crt')}`,
       `--issuer-key=${join(certs, c.name, 'issuer.key')}`,
       `--trust-anchor=${join(certs, 'ca.crt')}`,
+      // The gateways' CRL (below): a serving certificate it revokes is replaced at once.
+      `--crl-file=${join(certs, CRL_BUNDLE_FILE)}`,
     ],
     log('identity'),
   );

@@ -1,0 +1,72 @@
+/**
+ * `isthmus identity --crl-file`: the gateways' CRL file, followed the same way (crl-watch.ts), and
+ * after each load its serving certificate checked against it (serving-revocation.ts). The watch
+ * starts before the server, so a malformed file stops the start before anything is served; the
+ * checks start once there is a server to check.
+ */
+import { describeError } from '../errors.js';
+import { type CrlWatcher, watchCrlFile } from './crl-watch.js';
+import {
+  type ServingCheck,
+  type ServingRevocationOptions,
+  servingCheckLine,
+  servingRevocationCheck,
+} from './serving-revocation.js';
+
+/** One line of the identity log; `error` lines go to stderr. */
+export type IdentityLog = (line: string, error?: boolean) => void;
+
+export interface CrlFollower {
+  crl: CrlWatcher;
+  /** Checks the serving certificate now and after each later load. */
+  serve(opts: Omit<ServingRevocationOptions, 'crl'>): Promise<void>;
+  /** Checks again, e.g. once a renewal from a reloaded issuer is in force; before `serve`, nothing. */
+  recheck(): Promise<void>;
+  stop(): void;
+}
+
+export async function followCrl(opts: {
+  file: string;
+  anchorPem: string;
+  intervalMs?: number;
+  log: IdentityLog;
+  /** Each check's outcome, logged or not. */
+  onCheck?: (check: ServingCheck) => void;
+}): Promise<CrlFollower> {
+  let check: (() => Promise<ServingCheck>) | undefined;
+  const recheck = async (): Promise<void> => {
+    if (!check) return;
+    try {
+      const done = await check();
+      opts.onCheck?.(done);
+      const line = servingCheckLine(done);
+      if (line) opts.log(line.line, line.error);
+    } catch (err) {
+      opts.log(`identity: serving certificate not checked against the CRL: ${describeError(err)}`, true);
+    }
+  };
+  const crl = await watchCrlFile({
+    file: opts.file,
+    anchorPem: opts.anchorPem,
+    ...(opts.intervalMs === undefined ? {} : { intervalMs: opts.intervalMs }),
+    onChange: (list) => {
+      opts.log(`identity: CRL reloaded from ${opts.file}: ${list.size()} revoked`);
+      void recheck();
+    },
+    onError: (err) => opts.log(`identity: CRL update refused, the list in force stays: ${err.message}`, true),
+  });
+  opts.log(
+    crl.present()
+      ? `identity: CRL loaded from ${opts.file}: ${crl.current().size()} revoked`
+      : `identity: no CRL file ${opts.file} (yet): nothing is revoked until it appears`,
+  );
+  return {
+    crl,
+    serve: (serving) => {
+      check = servingRevocationCheck({ ...serving, crl: crl.current });
+      return recheck();
+    },
+    recheck,
+    stop: () => crl.stop(),
+  };
+}

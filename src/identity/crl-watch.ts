@@ -1,0 +1,53 @@
+/**
+ * A revocation list followed from `--crl-file`, for the gateway (its peers, and the identity
+ * service it sends its token to) and for `isthmus identity` (its own serving certificate): read at
+ * start (a malformed file stops the start, with the reason) and re-read when the file changes, as
+ * kubelet swaps a ConfigMap mount. A file that does not exist yet (the optional `isthmus-crl`
+ * ConfigMap not created) revokes nothing until it appears. A bad update, or the file vanishing,
+ * keeps the list in force and is reported: revocations are never dropped by a typo.
+ */
+import { readFile } from 'node:fs/promises';
+import { describeError, IsthmusError } from '../errors.js';
+import { filesVersion, MISSING_FILE, watchFiles } from '../file-watch.js';
+import { RevocationList } from './revocation.js';
+
+export interface CrlWatcher {
+  current(): RevocationList;
+  /** False while the file has never existed. */
+  present(): boolean;
+  stop(): void;
+}
+
+export interface CrlWatchOptions {
+  file: string;
+  anchorPem: string;
+  /** How often the file's mtime and size are checked. Default 10 s. */
+  intervalMs?: number;
+  onChange: (list: RevocationList) => void;
+  onError: (err: IsthmusError) => void;
+}
+
+export async function watchCrlFile(opts: CrlWatchOptions): Promise<CrlWatcher> {
+  const load = async (): Promise<RevocationList> => {
+    try {
+      return RevocationList.fromPem(await readFile(opts.file, 'utf8'), opts.anchorPem);
+    } catch (err) {
+      throw new IsthmusError('CRL_INVALID', `CRL file ${opts.file}: ${describeError(err)}`, { cause: err });
+    }
+  };
+  const since = await filesVersion([opts.file]);
+  let present = since !== MISSING_FILE;
+  let list = present ? await load() : RevocationList.empty(opts.anchorPem);
+  const stop = watchFiles({
+    files: [opts.file],
+    since,
+    intervalMs: opts.intervalMs ?? 10_000,
+    apply: async () => {
+      list = await load();
+      present = true;
+      opts.onChange(list);
+    },
+    onError: (err) => opts.onError(err as IsthmusError),
+  });
+  return { current: () => list, present: () => present, stop };
+}

@@ -1,0 +1,145 @@
+/**
+ * The real `isthmus identity --crl-file` process follows the CRL file as the gateways do (no file:
+ * nothing revoked; a malformed one at start stops it; a malformed update keeps the list in force)
+ * and replaces its serving certificate as soon as the list revokes it, logging both serials, with
+ * no restart. A revoked issuer is logged as an error naming the fix, once per load, and nothing is
+ * renewed. No Certify call is made here (serving-revocation.test.ts makes them), so the kubeconfig
+ * points at no API server.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../wait-for.js';
+import { normaliseSerial } from './crl.js';
+import { presentedChain, TEST_TRUST_DOMAIN, testCrlBundle, testPki } from './testing.js';
+
+const pki = testPki();
+const dir = mkdtempSync(join(tmpdir(), 'isthmus-identity-crl-'));
+const files = {
+  anchor: join(dir, 'ca.crt'),
+  cert: join(dir, 'issuer.crt'),
+  key: join(dir, 'issuer.key'),
+  kubeconfig: join(dir, 'kubeconfig'),
+};
+writeFileSync(files.anchor, pki.anchor.certPem);
+writeFileSync(files.cert, pki.issuers.east.certPem);
+writeFileSync(files.key, pki.issuers.east.keyPem);
+writeFileSync(
+  files.kubeconfig,
+  `apiVersion: v1
+kind: Config
+clusters: [{ name: none, cluster: { server: "https://127.0.0.1:9" } }]
+users: [{ name: none, user: { token: none } }]
+contexts: [{ name: none, context: { cluster: none, user: none } }]
+current-context: none
+`,
+);
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) c.kill('SIGKILL');
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** `isthmus identity` on loopback with `--crl-file=crlFile`; its stdout and stderr as they come. */
+function identity(crlFile: string) {
+  const child = spawn(
+    process.execPath,
+    [
+      'bin/isthmus.mjs',
+      'identity',
+      '--cluster=east',
+      `--trust-domain=${TEST_TRUST_DOMAIN}`,
+      `--kubeconfig=${files.kubeconfig}`,
+      '--listen=127.0.0.1:0',
+      '--health-listen=127.0.0.1:0',
+      `--issuer-cert=${files.cert}`,
+      `--issuer-key=${files.key}`,
+      `--trust-anchor=${files.anchor}`,
+      `--crl-file=${crlFile}`,
+      '--issuer-check-interval=50ms',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  children.push(child);
+  const logs = { out: '', err: '', exit: undefined as number | null | undefined };
+  child.stdout!.on('data', (d: Buffer) => {
+    logs.out += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    logs.err += d.toString();
+  });
+  child.on('exit', (code) => {
+    logs.exit = code;
+  });
+  return logs;
+}
+
+/** As kubelet updates a ConfigMap mount: a new file swapped in, never a half-written one. */
+function replace(file: string, text: string): void {
+  writeFileSync(`${file}.tmp`, text);
+  renameSync(`${file}.tmp`, file);
+}
+
+const count = (text: string, re: RegExp) => text.match(new RegExp(re, 'g'))?.length ?? 0;
+
+describe('isthmus identity --crl-file', () => {
+  it('replaces its serving certificate once the CRL revokes it; keeps the list through a bad update; reports a revoked issuer without renewing', async () => {
+    const crl = join(dir, 'crl.pem');
+    const logs = identity(crl);
+    const [, port, first] = await waitFor(
+      'identity serving',
+      () => /serving Certify on 127\.0\.0\.1:(\d+) over TLS as \S+ serial=([0-9a-f]+)/.exec(logs.out),
+      { timeoutMs: 30_000, intervalMs: 50 },
+    );
+    const address = `127.0.0.1:${port}`;
+    const serving = async () =>
+      normaliseSerial((await presentedChain(address, pki.anchor.certPem)).leaf.serialNumber);
+    expect(logs.out).toContain(`identity: no CRL file ${crl} (yet): nothing is revoked until it appears`);
+    expect(await serving()).toBe(first);
+
+    replace(crl, testCrlBundle(pki.issuers.east, [first!]));
+    const [, second] = await waitFor('the serving certificate replaced', () =>
+      new RegExp(
+        `identity: serving certificate serial=${first} is revoked \\(certificate serial [0-9A-F]+ is revoked by its issuer's CRL \\(keyCompromise, since [^)]+\\)\\): replaced by serial=([0-9a-f]+) notAfter=`,
+      ).exec(logs.out),
+    );
+    expect(second).not.toBe(first);
+    expect(logs.out).toMatch(/identity: CRL reloaded from .*crl\.pem: 1 revoked/);
+    expect(logs.out).toContain(`identity: serving certificate renewed: serial=${second} `);
+    expect(await serving()).toBe(second);
+
+    replace(crl, 'not a CRL\n');
+    await waitFor('the bad update refused', () => logs.err.includes('CRL update refused'));
+    expect(logs.err).toMatch(
+      /identity: CRL update refused, the list in force stays: CRL file .*crl\.pem: no "-----BEGIN X509 CRL-----" block/,
+    );
+    expect(await serving()).toBe(second);
+
+    const issuerSerial = normaliseSerial(new X509Certificate(pki.issuers.east.certPem).serialNumber);
+    replace(crl, testCrlBundle(pki.anchor, [issuerSerial]));
+    await waitFor('the revoked issuer reported', () => logs.err.includes('Renew the issuer'));
+    expect(logs.err).toContain(
+      `identity: serving certificate serial=${second} is refused by the CRL and a new one would be too: the issuer in force (serial ${issuerSerial}) is revoked`,
+    );
+    // Another load that still revokes the issuer: one more report, and no renewal came between.
+    replace(crl, testCrlBundle(pki.anchor, [issuerSerial, '4a11ce']));
+    await waitFor('the second report', () => count(logs.err, /Renew the issuer/) === 2);
+    expect(count(logs.out, /serving certificate renewed/)).toBe(1);
+    expect(await serving()).toBe(second);
+    expect(logs.exit).toBeUndefined();
+  });
+
+  it('refuses to start on a malformed CRL file, naming it', async () => {
+    const crl = join(dir, 'garbage.pem');
+    writeFileSync(crl, 'not a CRL\n');
+    const logs = identity(crl);
+    await waitFor('identity to exit', () => logs.exit !== undefined, 30_000);
+    expect(logs.exit).not.toBe(0);
+    expect(logs.err).toMatch(/CRL file .*garbage\.pem: no "-----BEGIN X509 CRL-----" block/);
+    expect(logs.out).not.toContain('serving Certify');
+  });
+});
