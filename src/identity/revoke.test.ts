@@ -4,11 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isIsthmusError } from '../errors.js';
-import { createIssuer, issueGatewayCertificate } from './ca.js';
+import { createIssuer, issueGatewayCertificate, issueLeaf } from './ca.js';
 import { parseCrl } from './crl.js';
 import { writeCertificates } from './files.js';
 import { RevocationList } from './revocation.js';
-import { revokeCertificate } from './revoke.js';
+import { revokeCertificate, revokeNextSteps } from './revoke.js';
+import { identityServiceId } from './spiffe.js';
 
 const root = mkdtempSync(join(tmpdir(), 'isthmus-revoke-'));
 const dir = join(root, 'certs');
@@ -116,6 +117,35 @@ describe('isthmus certs revoke', () => {
     const noKey = await revokeCertificate({ dir: other, issuerOf: 'east', serial: '01' }).catch((e) => e);
     expect(isIsthmusError(noKey, 'CERT_INVALID')).toBe(true);
     expect(noKey.message).toMatch(/needs the trust anchor's key: .*ca\.key is missing/);
+  });
+});
+
+describe('what to do next (revokeNextSteps)', () => {
+  it("says a gateway's certificate needs its gateways restarted, and identity's replaces itself", async () => {
+    const gateway = await revokeCertificate({ dir, cluster: 'west', certFile: gatewayCertFile('west').file });
+    expect(gateway.holder).toBe('gateway');
+    expect(revokeNextSteps(dir, gateway)).toMatch(
+      /restart west's gateways for new ones:\n {2}kubectl .*rollout restart deployment\/isthmus-gateway\n$/,
+    );
+
+    const issuer = { certPem: read('west/issuer.crt'), keyPem: read('west/issuer.key') };
+    const identityFile = join(root, `west-identity-${Date.now()}.crt`);
+    writeFileSync(
+      identityFile,
+      issueLeaf(issuer, { uriSans: [identityServiceId('cluster.local', 'west')] }).certPem,
+    );
+    const identity = await revokeCertificate({ dir, cluster: 'west', certFile: identityFile });
+    expect(identity.holder).toBe('identity');
+    expect(revokeNextSteps(dir, identity)).toBe(
+      "It is west's identity service certificate: the identity service replaces its serving certificate on its own once it loads crl.pem (the isthmus-crl ConfigMap); gateways refuse it and keep their certificates meanwhile.\n",
+    );
+
+    // By serial alone nobody can tell whose it was: both are said.
+    const bySerial = await revokeCertificate({ dir, cluster: 'west', serial: identity.serial });
+    expect(bySerial.holder).toBeUndefined();
+    expect(revokeNextSteps(dir, bySerial)).toMatch(
+      /restart west's gateways[\s\S]*\(If it is the identity service's serving certificate instead, the identity service replaces/,
+    );
   });
 });
 

@@ -20,6 +20,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IsthmusError } from '../errors.js';
 import { anchorFiles, type CaFiles, issuerFiles } from './ca-files.js';
+import { parseSubjectAltName } from './certificate-info.js';
 import { type Crl, createCrl, isIssuedBy, normaliseSerial, parseCrl, type RevocationReason } from './crl.js';
 import { type Skipped, writeCrlBundle } from './crl-bundle.js';
 import {
@@ -36,6 +37,7 @@ import {
   shellWord,
   writeAtomic,
 } from './files.js';
+import { parseSpiffeGatewayIdentity } from './spiffe.js';
 
 /** Re-exported where they were first declared: the lab and older callers import them from here. */
 export { ANCHOR_CRL_FILE, CRL_BUNDLE_FILE, ISSUER_CRL_FILE };
@@ -65,8 +67,10 @@ export interface RevokeResult {
   revokedCount: number;
   /** Files left out of the bundle because gateways could not verify them, with the reason. */
   skipped: Skipped[];
-  /** What was revoked: a gateway certificate of `cluster`, or an issuer of `issuerOf`. */
+  /** What was revoked: a leaf (gateway or identity) certificate of `cluster`, or an issuer of `issuerOf`. */
   cluster?: string;
+  /** With cluster and --cert: whose leaf it is, by its URI SAN (unknown from a serial alone). */
+  holder?: 'gateway' | 'identity';
   issuerOf?: string;
   /** With issuerOf: whether the issuer revoked is the cluster's current one (<dir>/<cluster>/issuer.crt). */
   currentIssuer?: boolean;
@@ -97,7 +101,10 @@ export async function revokeCertificate(opts: RevokeOptions): Promise<RevokeResu
   if (opts.issuerOf !== undefined) await keepRevokedIssuer(opts.dir, opts.issuerOf, ca.root, serial, target);
   const { bundleFile, skipped } = await writeCrlBundle(opts.dir, at);
   const result = { crlFile: ca.crlFile, bundleFile, serial, added, revokedCount: entries.length, skipped };
-  if (opts.cluster !== undefined) return { ...result, cluster: opts.cluster };
+  if (opts.cluster !== undefined) {
+    const holder = target === undefined ? undefined : holderOf(target);
+    return { ...result, cluster: opts.cluster, ...(holder ? { holder } : {}) };
+  }
   const currentPem = await readFile(join(opts.dir, opts.issuerOf!, ISSUER_CERT_FILE), 'utf8').catch(() => '');
   const currentIssuer = currentPem !== '' && serialOfPem(currentPem) === serial;
   return { ...result, issuerOf: opts.issuerOf!, currentIssuer };
@@ -111,16 +118,35 @@ function serialOfPem(pem: string): string | undefined {
   }
 }
 
+/** A leaf's holder by its one URI SAN: `…/cluster/<c>/gateway` or `…/cluster/<c>/identity`. */
+function holderOf(cert: X509Certificate): 'gateway' | 'identity' | undefined {
+  const uris = parseSubjectAltName(cert.subjectAltName ?? '').filter((s) => s.type === 'URI');
+  if (uris.length !== 1) return undefined;
+  const uri = uris[0]!.value;
+  if (parseSpiffeGatewayIdentity(uri)) return 'gateway';
+  return /^spiffe:\/\/[^/]+\/cluster\/[^/]+\/identity$/.test(uri) ? 'identity' : undefined;
+}
+
+/** Identity follows the CRL (--crl-file) and replaces its own serving certificate once it loads it. */
+const IDENTITY_REPLACES =
+  'the identity service replaces its serving certificate on its own once it loads crl.pem (the isthmus-crl ConfigMap); gateways refuse it and keep their certificates meanwhile';
+
 /**
  * What to do once crl.pem is applied. A gateway goes on presenting a revoked certificate until its
- * next renewal, refused by every peer meanwhile: a restart gets it a new one. A revoked issuer in
- * force goes on signing what every peer refuses: the cluster needs a new one.
+ * next renewal, refused by every peer meanwhile: a restart gets it a new one. Identity replaces a
+ * revoked serving certificate itself. A revoked issuer in force goes on signing what every peer
+ * refuses: the cluster needs a new one.
  */
 export function revokeNextSteps(dir: string, r: RevokeResult): string {
+  if (r.cluster !== undefined && r.holder === 'identity')
+    return `It is ${r.cluster}'s identity service certificate: ${IDENTITY_REPLACES}.\n`;
   if (r.cluster !== undefined) {
     return (
       `The gateway that holds it is refused by every peer that has loaded crl.pem, until it renews its certificate; once the ConfigMap is applied, restart ${r.cluster}'s gateways for new ones:\n` +
-      `  ${restartCommand(r.cluster, GATEWAY_DEPLOYMENT)}\n`
+      `  ${restartCommand(r.cluster, GATEWAY_DEPLOYMENT)}\n` +
+      (r.holder === undefined
+        ? `(If it is the identity service's serving certificate instead, ${IDENTITY_REPLACES}.)\n`
+        : '')
     );
   }
   if (r.issuerOf !== undefined && r.currentIssuer) {
