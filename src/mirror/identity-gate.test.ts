@@ -1,15 +1,18 @@
 /**
  * When the gate asks the remote again: against a sandbox API server, counting the questions. An
  * answer stands until a break (a re-list, an ended watch, a failed request); requests that
- * resume together after one share one question; a mismatch lets nothing through.
+ * resume together after one share one question; a mismatch lets nothing through, and neither does
+ * a remote that said a name once and then cannot say.
  */
 import type { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KubeClient } from '../kube/client.js';
+import { INSTALL_CLUSTER_NAME_LABEL, SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
+import type { V1Namespace } from '../kube/types.js';
 import { type Sandbox, startSandbox } from '../sandbox/index.js';
-import { gatedClient, IdentityGate, RemoteMismatchError } from './identity-gate.js';
-import type { RemoteIdentity } from './remote-identity.js';
+import { gatedClient, IdentityGate, RemoteMismatchError, RemoteUnconfirmedError } from './identity-gate.js';
+import { type NamedIdentity, type RemoteIdentity, remoteIdentity } from './remote-identity.js';
 
 let sandbox: Sandbox;
 let client: KubeClient;
@@ -22,8 +25,11 @@ afterEach(async () => {
   await sandbox.close();
 });
 
-/** A gate whose remote says `says.identity`, counting the questions and the answers heard. */
-function counted(says: { identity: RemoteIdentity }) {
+/**
+ * A gate whose remote says `says.identity`, counting the questions and the answers heard;
+ * `before`: what the remote said on the connection this one starts over from.
+ */
+function counted(says: { identity: RemoteIdentity }, before?: NamedIdentity) {
   const heard: RemoteIdentity[] = [];
   const state = { asked: 0, heard };
   const gate = new IdentityGate(
@@ -32,6 +38,7 @@ function counted(says: { identity: RemoteIdentity }) {
       return says.identity;
     },
     (answer) => heard.push(answer),
+    before,
   );
   return { gate, state, gated: gatedClient(client, gate) };
 }
@@ -99,9 +106,93 @@ describe('IdentityGate', () => {
     expect(sandbox.stats().requests).toBe(before);
     expect(state.asked).toBe(4);
 
+    // The label gone after the mismatch cannot say it is the Link's cluster: still refused.
     says.identity = { verdict: 'unknown', why: 'unlabelled' };
+    await expect(gated.list(R.services, { namespace: 'default' })).rejects.toBeInstanceOf(
+      RemoteUnconfirmedError,
+    );
+    expect(state.heard.at(-1)).toEqual({ verdict: 'unconfirmed', why: 'unlabelled', before: north });
+    expect(sandbox.stats().requests).toBe(before);
+
+    says.identity = confirmed;
     expect((await gated.list(R.services, { namespace: 'default' })).items.length).toBeGreaterThan(0);
-    expect(state.asked).toBe(5);
-    expect(state.heard.at(-1)).toEqual({ verdict: 'unknown', why: 'unlabelled' });
+    expect(state.asked).toBe(6);
+    expect(state.heard.at(-1)).toEqual(confirmed);
+  });
+
+  it.each<[string, RemoteIdentity & { verdict: 'unknown' }]>([
+    ['its label gone', { verdict: 'unknown', why: 'unlabelled' }],
+    ['its namespace gone', { verdict: 'unknown', why: 'no-namespace' }],
+    ['its namespace no longer readable (403)', { verdict: 'unknown', why: 'forbidden' }],
+  ])(
+    "refuses every list, watch and get of a remote that was confirmed and then cannot say, %s; lets them through once it says the Link's name again",
+    async (_what, unknown) => {
+      const says: { identity: RemoteIdentity } = { identity: confirmed };
+      const { gate, state, gated } = counted(says);
+      await gate.identity();
+      await gated.list(R.services, { namespace: 'default' });
+      says.identity = unknown;
+      const rv = await now();
+      const before = sandbox.stats().requests;
+      // The re-list another cluster at the address would answer with nothing of west's.
+      await expect(gated.list(R.services, { namespace: 'default' })).rejects.toBeInstanceOf(
+        RemoteUnconfirmedError,
+      );
+      await expect(watchOf(gated, rv)).rejects.toThrow(/answered as the Link's cluster before/);
+      await expect(gated.get(R.services, 'default', 'kubernetes')).rejects.toBeInstanceOf(
+        RemoteUnconfirmedError,
+      );
+      expect(sandbox.stats().requests).toBe(before);
+      expect(state.heard.slice(1)).toEqual([
+        { verdict: 'unconfirmed', why: unknown.why, before: confirmed },
+        { verdict: 'unconfirmed', why: unknown.why, before: confirmed },
+        { verdict: 'unconfirmed', why: unknown.why, before: confirmed },
+      ]);
+
+      says.identity = confirmed;
+      expect((await gated.list(R.services, { namespace: 'default' })).items.length).toBeGreaterThan(0);
+      expect(state.heard.at(-1)).toEqual(confirmed);
+    },
+  );
+
+  it('a connection whose remote never said a name goes on trusting one that cannot say (an install that predates the label)', async () => {
+    const { gate, state, gated } = counted({ identity: { verdict: 'unknown', why: 'unlabelled' } });
+    await gate.identity();
+    for (let i = 0; i < 3; i++)
+      expect((await gated.list(R.services, { namespace: 'default' })).items.length).toBeGreaterThan(0);
+    expect(state.asked).toBe(3);
+    expect(state.heard.every((h) => h.verdict === 'unknown')).toBe(true);
+  });
+
+  it('a connection started over after a mismatch or a confirmation refuses a first answer that cannot say', async () => {
+    for (const before of [north, confirmed]) {
+      const { gate, gated } = counted({ identity: { verdict: 'unknown', why: 'no-namespace' } }, before);
+      expect(await gate.identity()).toEqual({ verdict: 'unconfirmed', why: 'no-namespace', before });
+      await expect(gated.list(R.services, { namespace: 'default' })).rejects.toBeInstanceOf(
+        RemoteUnconfirmedError,
+      );
+    }
+  });
+
+  it("asks the remote's own namespace: labelled, then the label removed, the re-list is refused and nothing is listed", async () => {
+    await client.create(R.namespaces, {
+      metadata: { name: SYSTEM_NAMESPACE, labels: { [INSTALL_CLUSTER_NAME_LABEL]: 'west' } },
+    });
+    const heard: RemoteIdentity[] = [];
+    const gate = new IdentityGate(
+      async () =>
+        remoteIdentity(await client.get<V1Namespace>(R.namespaces, undefined, SYSTEM_NAMESPACE), 'west'),
+      (answer) => heard.push(answer),
+    );
+    const gated = gatedClient(client, gate);
+    expect(await gate.identity()).toEqual(confirmed);
+    await gated.list(R.services, { namespace: 'default' });
+
+    const ns = await client.get<V1Namespace>(R.namespaces, undefined, SYSTEM_NAMESPACE);
+    await client.replace<V1Namespace>(R.namespaces, { ...ns, metadata: { ...ns?.metadata, labels: {} } });
+    await expect(gated.list(R.services, { namespace: 'default' })).rejects.toThrow(
+      /answered as the Link's cluster before and cannot say which cluster it is now \(unlabelled\)/,
+    );
+    expect(heard).toEqual([confirmed, { verdict: 'unconfirmed', why: 'unlabelled', before: confirmed }]);
   });
 });

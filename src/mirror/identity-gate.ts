@@ -8,6 +8,13 @@
  * The price is one GET of the remote's `isthmus-system` namespace per break (a watch ends every
  * 5–10 minutes), shared by the informers that resume together.
  *
+ * The gate keeps the strongest answer it has heard (remote-identity.ts, `recheck`): once the
+ * remote has named a cluster, the Link's or another, an answer that cannot say (no label, no
+ * namespace, a 403) is refused too, as another cluster at the same address answers so. Only a
+ * connection that never heard a name (an install that predates the label, a remote-discovery-only
+ * cluster, a role that may not read the namespace) takes such an answer as it is. A connection
+ * started over for the same credentials carries what the one before heard (`before`).
+ *
  * It narrows the window rather than closes it: the GET and the request after it are separate HTTP
  * requests, which a pooled connection or a balancer may send to different servers. CA pinning
  * (a kubeconfig with the remote's own CA) is what closes it.
@@ -17,7 +24,7 @@ import { IsthmusError } from '../errors.js';
 import type { KubeClient, ListOptions } from '../kube/client.js';
 import { type ResourceRef, resourcePath } from '../kube/resources.js';
 import type { KubeObject } from '../kube/types.js';
-import type { RemoteIdentity } from './remote-identity.js';
+import { type NamedIdentity, namedBy, type RemoteIdentity, recheck } from './remote-identity.js';
 
 /** Thrown instead of a request to a remote that says it is another cluster. */
 export class RemoteMismatchError extends IsthmusError {
@@ -29,21 +36,45 @@ export class RemoteMismatchError extends IsthmusError {
   }
 }
 
+/**
+ * Thrown instead of a request to a remote that said a name on this connection and now cannot say
+ * which cluster it is (remote-identity.ts, `recheck`).
+ */
+export class RemoteUnconfirmedError extends IsthmusError {
+  constructor(identity: Extract<RemoteIdentity, { verdict: 'unconfirmed' }>) {
+    const said =
+      identity.before.verdict === 'confirmed' ? "the Link's" : JSON.stringify(identity.before.installed);
+    super(
+      'LINK_INVALID',
+      `the remote API answered as ${said} cluster before and cannot say which cluster it is now (${identity.why}): nothing of it is listed or watched until it is the Link's cluster again`,
+    );
+  }
+}
+
 export class IdentityGate {
   /** Bumped by every break: an answer counts for the requests up to the next one. */
   private generation = 0;
   private answer: { generation: number; identity: Promise<RemoteIdentity> } | undefined;
+  /** The last answer that named a cluster: from then on, one that cannot say is refused. */
+  private named: NamedIdentity | undefined;
 
   constructor(
     /** One question to the remote (a failure is an outage: asked again after the next break). */
     private readonly ask: () => Promise<RemoteIdentity>,
+    /** Each answer as the gate takes it (`recheck`ed). */
     private readonly onAnswer: (identity: RemoteIdentity) => void,
-  ) {}
+    /** What the remote said on the connection this one starts over from, for the same credentials. */
+    before?: NamedIdentity,
+  ) {
+    this.named = before;
+  }
 
-  /** The remote's answer since the last break; asked now if there is none. */
+  /** The remote's answer since the last break, as the gate takes it; asked now if there is none. */
   identity(): Promise<RemoteIdentity> {
     if (this.answer?.generation !== this.generation) {
-      const identity = this.ask().then((answer) => {
+      const identity = this.ask().then((said) => {
+        const answer = recheck(said, this.named);
+        this.named = namedBy(answer) ?? this.named;
         this.onAnswer(answer);
         return answer;
       });
@@ -52,10 +83,14 @@ export class IdentityGate {
     return this.answer.identity;
   }
 
-  /** Resolves when the remote may be read; throws RemoteMismatchError when it is another cluster. */
+  /**
+   * Resolves when the remote may be read; throws RemoteMismatchError when it is another cluster,
+   * RemoteUnconfirmedError when it said a name before and cannot say now.
+   */
   async pass(): Promise<void> {
     const identity = await this.identity();
     if (identity.verdict === 'mismatch') throw new RemoteMismatchError(identity.installed);
+    if (identity.verdict === 'unconfirmed') throw new RemoteUnconfirmedError(identity);
   }
 
   /** The connection may reach another server from now on: the next request asks again. */

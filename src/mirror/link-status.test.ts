@@ -64,6 +64,20 @@ describe('linkStatus', () => {
       'False',
       'RemoteClusterMismatch',
     ],
+    [
+      'the remote said its name and no longer can',
+      { remoteClusterUnconfirmed: 'no longer west', remoteApiUp: false, remoteSynced: true },
+      'Ready',
+      'False',
+      'RemoteClusterUnconfirmed',
+    ],
+    [
+      'the remote said its name and no longer can',
+      { remoteClusterUnconfirmed: 'no longer west', remoteApiUp: false, remoteSynced: true },
+      'RemoteAPIAvailable',
+      'False',
+      'RemoteClusterUnconfirmed',
+    ],
     ['gateway dead', { gatewayAlive: false }, 'GatewayAlive', 'False', 'ProbeFailed'],
     ['gateway unknown', { gatewayAlive: 'unknown' }, 'GatewayAlive', 'Unknown', 'NotProbedYet'],
   ])('%s', (_n, over, type, status, reason) => {

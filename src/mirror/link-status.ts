@@ -6,13 +6,16 @@
  * Conditions (types and reasons):
  * - Ready: True/Synced when the remote list is complete; False/LinkInvalid (spec rejected),
  *   False/RemoteClusterMismatch (the credentials reach a cluster installed under another name:
- *   remote-identity.ts; no mirror is touched), False/CredentialsUnavailable (Secret missing or
+ *   remote-identity.ts; no mirror is touched), False/RemoteClusterUnconfirmed (the remote said a
+ *   name on this connection and cannot say now: no label, no namespace, or a 403, as another
+ *   cluster at the same address answers; no mirror is touched), False/CredentialsUnavailable (Secret missing or
  *   unusable, and no connection made with it before), False/Syncing (first list pending). A Secret gone or unusable while a connection made
  *   with it runs does not make the Link unready: that connection keeps running on the credentials
  *   read before, and the Ready message says so (CREDENTIALS_KEPT), until the Secret is usable again.
  * - RemoteAPIAvailable: True/Connected; False/Unreachable while list/watch of the remote fails
  *   (mirrors are kept meanwhile); False/RemoteClusterMismatch while the API the credentials reach
- *   is not the Link's cluster's (nothing of it is listed).
+ *   is not the Link's cluster's, False/RemoteClusterUnconfirmed while it no longer says it is
+ *   (nothing of it is listed).
  * - GatewayAlive: True/ProbeSucceeded; False/ProbeFailed after failureThreshold failures;
  *   Unknown/NotProbedYet until the first probe decides, and again when the gateway or the probe
  *   changes (a Link edit, the remote gateway's address moving). Absent on a Link without a gateway.
@@ -39,6 +42,8 @@ export interface LinkState {
   credentialsKept?: boolean;
   /** Why the remote the credentials reach is not the Link's cluster (remote-identity.ts). */
   remoteClusterMismatch?: string;
+  /** Why the remote, which said a name on this connection, is no longer believed to be the Link's cluster. */
+  remoteClusterUnconfirmed?: string;
   /**
    * The Link's targetClusterName, once a connection has checked it against the remote's install
    * label (or found a remote that cannot say): `status.mirroredClusterName`. Absent: the status
@@ -61,17 +66,20 @@ export interface LinkState {
 
 type Cond = Pick<V1Condition, 'type' | 'status' | 'reason' | 'message'>;
 
+/** Why nothing of the remote is listed: it is not, or no longer says it is, the Link's cluster. */
+function remoteRefusal(s: LinkState): { reason: string; message: string } | undefined {
+  if (s.remoteClusterMismatch) return { reason: 'RemoteClusterMismatch', message: s.remoteClusterMismatch };
+  if (s.remoteClusterUnconfirmed)
+    return { reason: 'RemoteClusterUnconfirmed', message: s.remoteClusterUnconfirmed };
+  return undefined;
+}
+
 function conditions(s: LinkState): Cond[] {
   let ready: Cond;
   const kept = s.credentialsError && s.credentialsKept ? `; ${s.credentialsError}: ${CREDENTIALS_KEPT}` : '';
+  const refusal = remoteRefusal(s);
   if (s.invalid) ready = { type: 'Ready', status: 'False', reason: 'LinkInvalid', message: s.invalid };
-  else if (s.remoteClusterMismatch)
-    ready = {
-      type: 'Ready',
-      status: 'False',
-      reason: 'RemoteClusterMismatch',
-      message: s.remoteClusterMismatch,
-    };
+  else if (refusal) ready = { type: 'Ready', status: 'False', ...refusal };
   else if (s.credentialsError && !s.credentialsKept)
     ready = { type: 'Ready', status: 'False', reason: 'CredentialsUnavailable', message: s.credentialsError };
   else if (!s.remoteSynced)
@@ -89,13 +97,8 @@ function conditions(s: LinkState): Cond[] {
       message: `${s.mirrored} services mirrored${kept}`,
     };
   if (s.invalid) return [ready];
-  const api: Cond = s.remoteClusterMismatch
-    ? {
-        type: 'RemoteAPIAvailable',
-        status: 'False',
-        reason: 'RemoteClusterMismatch',
-        message: s.remoteClusterMismatch,
-      }
+  const api: Cond = refusal
+    ? { type: 'RemoteAPIAvailable', status: 'False', ...refusal }
     : s.remoteApiUp
       ? { type: 'RemoteAPIAvailable', status: 'True', reason: 'Connected', message: 'remote API reachable' }
       : {

@@ -28,13 +28,22 @@ import type { ServiceMirrorStatus } from './plan-mirror.js';
 import { ProbeWorker } from './probe-worker.js';
 import { RemoteCluster } from './remote-cluster.js';
 import { preferredGateway } from './remote-gateway.js';
-import { mismatchMessage, type RemoteIdentity } from './remote-identity.js';
+import {
+  mismatchMessage,
+  type NamedIdentity,
+  namedBy,
+  type RemoteIdentity,
+  unconfirmedMessage,
+} from './remote-identity.js';
 import type { SharedLocal } from './shared.js';
 import { STOP_GRACE_MS, WorkQueue } from './work-queue.js';
 
 /** Queue keys that are not Services: connect to the remote API; write the Link status. */
 const CONNECT = '@connect';
 const STATUS = '@status';
+
+/** The Link's reasons for listing nothing of the remote (link-status.ts). */
+type RemoteRefusal = 'RemoteClusterMismatch' | 'RemoteClusterUnconfirmed';
 
 export class LinkWatcher {
   private config: LinkConfig;
@@ -60,10 +69,17 @@ export class LinkWatcher {
   private remoteApiError: string | undefined;
   private credentialsError: string | undefined;
   /**
-   * Why the API the credentials reach is not this Link's cluster (remote-identity.ts): nothing is
-   * listed, and no mirror is touched, until a connection says otherwise.
+   * Why the API the credentials reach is not this Link's cluster, or no longer says it is
+   * (remote-identity.ts): nothing is listed, and no mirror is touched, until a connection says
+   * otherwise.
    */
-  private mismatch: string | undefined;
+  private refusal: { reason: RemoteRefusal; message: string } | undefined;
+  /**
+   * The last answer of the remote that named a cluster, and the credentials it was heard with: a
+   * connection started over on the same credentials (after a refusal, a Link edit) refuses a
+   * remote that cannot say, as the one before would have. New credentials are checked afresh.
+   */
+  private said: { fingerprint: string; identity: NamedIdentity } | undefined;
   /**
    * A connection has checked the Link's targetClusterName against the remote (or found a remote
    * that cannot say): the status may name it as the cluster whose mirrors the Link holds.
@@ -328,7 +344,9 @@ export class LinkWatcher {
     };
     if (this.link.metadata?.generation !== undefined) s.generation = this.link.metadata.generation;
     if (this.credentialsError) s.credentialsError = this.credentialsError;
-    if (this.mismatch) s.remoteClusterMismatch = this.mismatch;
+    if (this.refusal?.reason === 'RemoteClusterMismatch') s.remoteClusterMismatch = this.refusal.message;
+    if (this.refusal?.reason === 'RemoteClusterUnconfirmed')
+      s.remoteClusterUnconfirmed = this.refusal.message;
     if (this.nameChecked) s.mirroredClusterName = this.config.clusterName;
     // A connection made with credentials read before keeps running (connect()).
     if (this.credentialsError && this.remote) s.credentialsKept = true;
@@ -363,7 +381,7 @@ export class LinkWatcher {
    */
   private statusDecided(link: Link): boolean {
     if (!link.status?.conditions?.length) return true;
-    if (this.credentialsError || this.mismatch || this.remoteApiUp === false) return true;
+    if (this.credentialsError || this.refusal || this.remoteApiUp === false) return true;
     if (!this.remote?.isSynced) return false;
     // The cluster whose mirrors the Link holds is known better (link-claims.ts reads it).
     if (this.nameChecked && link.status.mirroredClusterName !== this.config.clusterName) return true;
@@ -490,7 +508,11 @@ export class LinkWatcher {
     }
     this.connectedWith = fingerprint;
     this.metrics.lifetime(lifetime);
-    const carried = this.knownGateway ? { addresses: this.knownGateway.addresses } : {};
+    if (this.said?.fingerprint !== fingerprint) this.said = undefined;
+    const carried = {
+      ...(this.knownGateway ? { addresses: this.knownGateway.addresses } : {}),
+      ...(this.said ? { before: this.said.identity } : {}),
+    };
     const remote: RemoteCluster = new RemoteCluster(
       client,
       config,
@@ -510,7 +532,10 @@ export class LinkWatcher {
           if (this.remote === remote) this.setRemoteApi(connected, error);
         },
         identity: (identity) => {
-          if (this.remote === remote) this.setIdentity(identity, client.server);
+          if (this.remote !== remote) return;
+          const named = namedBy(identity);
+          if (named) this.said = { fingerprint, identity: named };
+          this.setIdentity(identity, client.server);
         },
         gatewayAddresses: (addresses, fromService) => {
           if (this.remote !== remote) return;
@@ -539,14 +564,16 @@ export class LinkWatcher {
 
   /**
    * What the remote said of the Link's cluster, at a connection or at a re-check after a break
-   * (identity-gate.ts). A mismatch keeps every mirror as it is (the remote is not listed: as an
-   * outage) and is said once (a Warning log line and Event) per message;
-   * `isthmus_remote_api_up` is 0, since the Link's cluster is not what the credentials reach.
+   * (identity-gate.ts). A refusal (a mismatch, or a remote that said a name on this connection and
+   * cannot say now) keeps every mirror as it is (the remote is not listed: as an outage) and is
+   * said once (a Warning log line and Event) per message; `isthmus_remote_api_up` is 0, since the
+   * Link's cluster is not known to be what the credentials reach.
    */
   private setIdentity(identity: RemoteIdentity, server: string): void {
     const { config, shared } = this;
     const fields = { link: config.linkName, cluster: config.clusterName };
-    if (identity.verdict === 'mismatch') {
+    const refusal = this.refusalOf(identity, server);
+    if (refusal) {
       // Found by a re-check after the caches had listed (identity-gate.ts refused the re-list or
       // the watch): nothing of them is believed now. Start over as a new connection, which lists
       // nothing until the remote agrees; the mirrors stay as they are meanwhile.
@@ -554,22 +581,17 @@ export class LinkWatcher {
         void this.disconnect();
         this.queue.add(CONNECT);
       }
-      const message = mismatchMessage({
-        cluster: config.clusterName,
-        installed: identity.installed,
-        server,
-        secret: `${config.linkNamespace}/${config.credentialsSecret}`,
-      });
-      // A re-check of the same mismatch (remote-cluster.ts asks again with backoff) changes nothing.
-      if (message === this.mismatch && this.remoteApiUp === false) return;
+      // A re-check of the same refusal (remote-cluster.ts asks again with backoff) changes nothing.
+      const same = refusal.reason === this.refusal?.reason && refusal.message === this.refusal.message;
+      if (same && this.remoteApiUp === false) return;
       this.remoteApiUp = false;
       this.remoteApiError = undefined;
       this.metrics.remoteApiUp(false);
       this.queue.add(STATUS);
-      if (message === this.mismatch) return;
-      this.mismatch = message;
-      shared.log.warn({ ...fields, reason: 'RemoteClusterMismatch' }, message);
-      void shared.recorder?.record(this.link, 'Warning', 'RemoteClusterMismatch', message);
+      if (same) return;
+      this.refusal = refusal;
+      shared.log.warn({ ...fields, reason: refusal.reason }, refusal.message);
+      void shared.recorder?.record(this.link, 'Warning', refusal.reason, refusal.message);
       return;
     }
     if (identity.verdict === 'unknown' && identity.why === 'forbidden')
@@ -577,11 +599,34 @@ export class LinkWatcher {
         fields,
         `could not read namespace ${SYSTEM_NAMESPACE} of the remote (forbidden), so targetClusterName was not checked against the name the remote was installed with`,
       );
-    if (this.mismatch !== undefined)
-      shared.log.info(fields, 'remote cluster name confirmed: mirroring again');
-    this.mismatch = undefined;
+    if (this.refusal !== undefined) shared.log.info(fields, 'remote cluster name confirmed: mirroring again');
+    this.refusal = undefined;
     this.nameChecked = true;
     this.queue.add(STATUS);
+  }
+
+  /** The Link's condition reason and message for an answer that lets nothing be listed, else undefined. */
+  private refusalOf(
+    identity: RemoteIdentity,
+    server: string,
+  ): { reason: RemoteRefusal; message: string } | undefined {
+    const { config } = this;
+    const names = {
+      cluster: config.clusterName,
+      server,
+      secret: `${config.linkNamespace}/${config.credentialsSecret}`,
+    };
+    if (identity.verdict === 'mismatch')
+      return {
+        reason: 'RemoteClusterMismatch',
+        message: mismatchMessage({ ...names, installed: identity.installed }),
+      };
+    if (identity.verdict === 'unconfirmed')
+      return {
+        reason: 'RemoteClusterUnconfirmed',
+        message: unconfirmedMessage({ ...names, why: identity.why, before: identity.before }),
+      };
+    return undefined;
   }
 
   /**

@@ -26,7 +26,7 @@ import { gatedClient, IdentityGate } from './identity-gate.js';
 import { type LinkConfig, selectorMatches, selectorToQuery } from './link-config.js';
 import type { RemoteEndpoints, RemoteService } from './mirror-sync.js';
 import { gatewayHosts, resolveHosts } from './remote-gateway.js';
-import { type RemoteIdentity, remoteIdentity } from './remote-identity.js';
+import { type NamedIdentity, type RemoteIdentity, refused, remoteIdentity } from './remote-identity.js';
 import type { SharedLocal } from './shared.js';
 
 export interface RemoteClusterEvents {
@@ -42,11 +42,12 @@ export interface RemoteClusterEvents {
   synced(): void;
   health(connected: boolean, error?: string): void;
   /**
-   * What the remote's `isthmus-system` namespace says of the Link's cluster: its first answer,
-   * then each answer that differs from the one before. A mismatch is asked again with backoff, in
-   * case the remote's label is what was wrong; informers start only on an answer that is not a
-   * mismatch, and once they run, every re-list and every watch after a break asks again
-   * (identity-gate.ts): a mismatch then stops every list and watch before it is sent.
+   * What the remote's `isthmus-system` namespace says of the Link's cluster, as the gate takes it
+   * (identity-gate.ts): its first answer, then each answer that differs from the one before. A
+   * refusal (a mismatch, or `unconfirmed`: it named a cluster before and cannot say now) is asked
+   * again with backoff, in case the remote's label is what was wrong; informers start only on an
+   * answer that is not a refusal, and once they run, every re-list and every watch after a break
+   * asks again: a refusal then stops every list and watch before it is sent.
    */
   identity(identity: RemoteIdentity): void;
   /**
@@ -64,6 +65,12 @@ export interface RemoteClusterOptions {
    * may be stale, and back), else the Link's.
    */
   addresses?: readonly string[];
+  /**
+   * What the remote said of itself on the connection this one replaces, for the same credentials
+   * (the last answer that named a cluster): a remote that said a name there and cannot say now is
+   * refused here too (remote-identity.ts, `recheck`).
+   */
+  before?: NamedIdentity;
 }
 
 export class RemoteCluster {
@@ -121,6 +128,7 @@ export class RemoteCluster {
     this.gate = new IdentityGate(
       () => this.askIdentity(),
       (identity) => this.report(identity),
+      options.before,
     );
     const gated = gatedClient(client, this.gate);
     this.gated = gated;
@@ -152,7 +160,7 @@ export class RemoteCluster {
 
   /**
    * The connection's first question (identity-gate.ts asks it). A remote that does not answer is
-   * an outage (health), asked again with backoff, as the informers would; so is a mismatch.
+   * an outage (health), asked again with backoff, as the informers would; so is a refusal.
    */
   private async verify(backoff: Backoff): Promise<void> {
     let identity: RemoteIdentity;
@@ -165,7 +173,7 @@ export class RemoteCluster {
       return;
     }
     if (this.stopped) return;
-    if (identity.verdict === 'mismatch') this.verifyLater(backoff);
+    if (refused(identity)) this.verifyLater(backoff);
     else this.watch();
   }
 
@@ -178,7 +186,8 @@ export class RemoteCluster {
 
   /**
    * One GET of the remote's `isthmus-system` namespace (which the remote-access role may read),
-   * past the gate. A 403 or a missing label cannot say, and is trusted (remote-identity.ts).
+   * past the gate. A 403 or a missing label cannot say: trusted unless the remote said a name
+   * before on this connection (the gate's `recheck`, remote-identity.ts).
    */
   private async askIdentity(): Promise<RemoteIdentity> {
     let namespace: V1Namespace | 'forbidden' | undefined;

@@ -216,6 +216,19 @@ function refusedWithLocalGateway(f: CheckFacts, replicas: number, available: num
   if (f.deployments.ok) f.deployments.value[1] = { name: 'isthmus-gateway', replicas, available };
   links(f)[0]!.link = link('west', { conditions: [HEALTHY_CONDITIONS[0]!, probeFailed('ECONNREFUSED')] });
 }
+describe('checkLinksValid and the remote cluster identity', () => {
+  it('fails a Link whose remote no longer says it is the target, quoting the controller', () => {
+    const message =
+      'the credentials in Secret isthmus-system/cluster-credentials-west reach … no longer says it is cluster "west" …';
+    const f = facts((x) => {
+      links(x)[0]!.link = link('west', {
+        conditions: [{ type: 'Ready', status: 'False', reason: 'RemoteClusterUnconfirmed', message }],
+      });
+    });
+    expect(checkLinksValid(f)).toMatchObject({ status: 'fail', hints: [`Link west: ${message}`] });
+  });
+});
+
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 /** A credentials token's lifetime, from and to offsets of `now`. */

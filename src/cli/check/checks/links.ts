@@ -16,6 +16,8 @@ import { resultOf, unreadable } from './result.js';
 const VALID = 'every Link is valid';
 /** The controller's Ready reason when the credentials reach a cluster installed under another name. */
 const REMOTE_CLUSTER_MISMATCH = 'RemoteClusterMismatch';
+/** …and when the remote, which named a cluster on that connection, cannot say any more. */
+const REMOTE_CLUSTER_UNCONFIRMED = 'RemoteClusterUnconfirmed';
 const EXPORTS = 'every exported service is mirrored';
 
 export function checkLinksValid(facts: CheckFacts): CheckResult {
@@ -36,6 +38,9 @@ export function checkLinksValid(facts: CheckFacts): CheckResult {
       failures.push(`Link ${name}: the controller rejects it: ${ready?.message ?? ''}`);
     } else if (ready?.status === 'False' && ready.reason === REMOTE_CLUSTER_MISMATCH) {
       failures.push(mismatchHint(name, parsed.config.clusterName, link, ready.message ?? ''));
+    } else if (ready?.status === 'False' && ready.reason === REMOTE_CLUSTER_UNCONFIRMED) {
+      // Its message names the fixes already (the label, namespace or permission, or the address).
+      failures.push(`Link ${name}: ${ready.message ?? REMOTE_CLUSTER_UNCONFIRMED}`);
     } else if (!ready) {
       warnings.push(`Link ${name}: no status yet: is isthmus-controller running?`);
     }
