@@ -177,7 +177,9 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
     publishHandshakeRejected(withPeer({ reason: 'ALPN h2 not negotiated' }, socket));
     socket.destroy();
   });
-  // The peer's chain as verified at the handshake: OpenSSL keeps the issuer only until then.
+  // The peer's chain as it sent it (the issuer: the certificate after the leaf, which the revocation
+  // check believes only if it could have verified the leaf), read at the handshake: OpenSSL keeps
+  // the issuer only until then.
   const chains = new WeakMap<ServerHttp2Session, { cert?: X509Certificate; issuer?: X509Certificate }>();
   /** The peer's cluster, or undefined after refusing (and destroying) the session. */
   const admit = (session: ServerHttp2Session, established = false): string | undefined => {

@@ -438,7 +438,8 @@ export class SessionPool {
             const identity = spiffeIdOfSan(cert.subjectaltname);
             if (expectPeer && !expectPeer(identity))
               return new Error(`unexpected gateway identity ${identity ?? '(none)'}`);
-            // Node passes the detailed form here: the chain as the peer sent it, through issuerCertificate.
+            // Node passes the detailed form here: the chain as the peer sent it, through issuerCertificate
+            // (matched by Name, not the one OpenSSL verified with: the revocation check sees to that).
             const issuer = (cert as tls.DetailedPeerCertificate).issuerCertificate;
             chain.leaf = x509Of(cert);
             chain.issuer = x509Of(issuer);

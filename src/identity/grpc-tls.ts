@@ -23,7 +23,9 @@ export interface ServerVerification {
   caPem: string;
   /**
    * Why this server certificate is not the one wanted, or undefined. Replaces host-name checking.
-   * `issuer`: the CA above it in the chain that verified, for revocation checks.
+   * `issuer`: the certificate Node shows above it, for revocation checks: the first one the server
+   * sent with the right Name, not necessarily the one OpenSSL verified with (revocation.ts checks
+   * that it could be).
    */
   identityProblem(cert: X509Certificate, issuer: X509Certificate | undefined): string | undefined;
   /** TLS SNI. An IP literal is not allowed there (RFC 6066, and Node warns), so give a name then. */
@@ -45,7 +47,8 @@ export function verifiedCredentials(
 ): ChannelCredentials {
   const context = tls.createSecureContext({ ca: v.caPem, minVersion: 'TLSv1.3' });
   const inner = credentials.createFromSecureContext(context, {
-    // Node passes the detailed form here (tls.connect): the chain through issuerCertificate.
+    // Node passes the detailed form here (tls.connect): the chain through issuerCertificate, as Node
+    // matched it by Name in what the server sent (revocation.ts believes it only if it verifies).
     checkServerIdentity: (_host: string, cert: PeerCertificate) => {
       const above = (cert as DetailedPeerCertificate).issuerCertificate;
       const issuer = above?.raw && above !== cert ? new X509Certificate(above.raw) : undefined;

@@ -7,11 +7,23 @@
  * certificates travel in the bundle because a TLS server cannot count on seeing its client's
  * issuer (Node 24 does not expose it). Unlike OpenSSL's CRL checking, which Node turns on for
  * every CA of every chain at once, a cluster without a CRL simply has nothing revoked.
+ *
+ * The issuer a TLS stack shows is not proof of anything. Node shows a client the first certificate
+ * the server sent whose Name and key identifier match the leaf's issuer, and a server (Node 20,
+ * 22) the certificate its client sent after the leaf, never checking a signature or a date; OpenSSL
+ * verified with the first one valid at the time. Whoever holds a revoked issuer's key could send
+ * [leaf, an expired look-alike of the issuer (same Name and key, another serial), the real one]:
+ * OpenSSL verifies through the real one, Node shows the look-alike, which no CRL lists. So the
+ * leaf is judged by the key that signed it (`signs`), and once the anchor's CRL revokes anything,
+ * an issuer shown is believed only when it signed the leaf, the anchor signed it and it is valid
+ * now; otherwise the peer is refused, since an honest one sends its certificate with the issuer
+ * that signed it.
  */
 import { X509Certificate } from 'node:crypto';
 import { IsthmusError } from '../errors.js';
 import { type Crl, isIssuedBy, normaliseSerial, parseCrlBundle } from './crl.js';
 import { splitPem } from './pem.js';
+import { signs } from './verify-chain.js';
 
 interface VerifiedCrl {
   crl: Crl;
@@ -20,12 +32,17 @@ interface VerifiedCrl {
 }
 
 export class RevocationList {
+  /** An anchor's CRL lists a serial: an issuer may be revoked, so the issuer shown must be the real one. */
+  private readonly anchorRevokes: boolean;
+
   private constructor(
     /** One, or while the anchor is rotated the old and the new. */
     private readonly anchors: readonly X509Certificate[],
     private readonly issuers: readonly X509Certificate[],
     private readonly lists: readonly VerifiedCrl[],
-  ) {}
+  ) {
+    this.anchorRevokes = lists.some((l) => anchors.includes(l.ca) && l.crl.revoked.size > 0);
+  }
 
   /** Parses and verifies the bundle; throws CRL_INVALID naming what does not check out. */
   static fromPem(bundle: string, anchorPem: string): RevocationList {
@@ -68,32 +85,53 @@ export class RevocationList {
   }
 
   /**
-   * Why `leaf` must be refused, or undefined. `issuer` is the CA certificate the peer sent, when
-   * the TLS stack shows it; otherwise the bundled issuer that signed the leaf is used.
+   * Why `leaf` must be refused, or undefined. `issuer` is the certificate the peer's chain shows
+   * above it, when the TLS stack shows one (as a peer sent it: see above); otherwise the bundled
+   * issuers that signed the leaf stand for it. `at`: when the chain is judged.
+   *
+   * The leaf is revoked when a CRL of the CA whose key signed it lists its serial, whichever
+   * certificate of that CA the peer showed. A leaf the anchor did not sign is refused when the
+   * anchor's CRL lists the issuer shown or a bundled issuer whose key signed the leaf (another
+   * certificate of a revoked issuer's key is no less compromised), and, once the anchor's CRL
+   * lists anything, when the issuer shown is not one OpenSSL could have verified it with (it did
+   * not sign the leaf, the anchor did not sign it, or it is not valid at `at`).
    */
-  check(leaf: X509Certificate, issuer?: X509Certificate): string | undefined {
-    const ca = issuer ?? this.issuerOf(leaf);
-    const anchor = (c: X509Certificate) =>
-      this.anchors.find((a) => c.checkIssued(a) && c.verify(a.publicKey));
-    if (ca === undefined || this.anchors.some((a) => a.fingerprint256 === ca.fingerprint256)) {
-      const signer = anchor(leaf);
-      const direct = signer ? this.listedBy(signer, leaf) : '';
-      return direct
-        ? `certificate serial ${leaf.serialNumber} is revoked by the trust anchor's CRL${direct}`
-        : undefined;
+  check(leaf: X509Certificate, issuer?: X509Certificate, at: Date = new Date()): string | undefined {
+    for (const { crl, ca } of this.lists) {
+      const entry = signs(ca, leaf) ? crl.revoked.get(normaliseSerial(leaf.serialNumber)) : undefined;
+      if (!entry) continue;
+      const by = this.anchors.includes(ca) ? "the trust anchor's CRL" : "its issuer's CRL";
+      return `certificate serial ${leaf.serialNumber} is revoked by ${by}${since(entry)}`;
     }
-    const own = this.listedBy(ca, leaf);
-    if (own) return `certificate serial ${leaf.serialNumber} is revoked by its issuer's CRL${own}`;
-    const signer = anchor(ca);
-    const up = signer ? this.listedBy(signer, ca) : '';
-    return up
-      ? `issuer "${oneLine(ca.subject)}" (serial ${ca.serialNumber}) is revoked by the trust anchor's CRL${up}`
-      : undefined;
+    if (this.anchors.some((a) => signs(a, leaf))) return undefined;
+    const shown = issuer && this.anchorRevokes ? this.shownProblem(leaf, issuer, at) : undefined;
+    if (shown) return shown;
+    const signers = this.issuers.filter((i) => signs(i, leaf));
+    for (const ca of issuer ? [issuer, ...signers] : signers) {
+      const anchor = this.anchors.find((a) => signs(a, ca));
+      const up = anchor ? this.listedBy(anchor, ca) : '';
+      if (up)
+        return `issuer "${oneLine(ca.subject)}" (serial ${ca.serialNumber}) is revoked by the trust anchor's CRL${up}`;
+    }
+    return undefined;
   }
 
-  /** The bundled issuer that signed `leaf`: same Name, and its key verifies the signature. */
-  private issuerOf(leaf: X509Certificate): X509Certificate | undefined {
-    return this.issuers.find((i) => leaf.checkIssued(i) && leaf.verify(i.publicKey));
+  /**
+   * Why `issuer`, shown above `leaf` in the peer's chain, cannot be the issuer OpenSSL verified it
+   * with, or undefined: then its revocation says nothing of the chain that was verified.
+   */
+  private shownProblem(leaf: X509Certificate, issuer: X509Certificate, at: Date): string | undefined {
+    let problem: string | undefined;
+    if (!signs(issuer, leaf)) problem = 'did not sign it';
+    else if (!this.anchors.some((a) => signs(a, issuer))) problem = 'the trust anchor did not sign';
+    else if (at < new Date(issuer.validFrom)) problem = `is not valid before ${isoDate(issuer.validFrom)}`;
+    else if (at > new Date(issuer.validTo)) problem = `expired at ${isoDate(issuer.validTo)}`;
+    if (problem === undefined) return undefined;
+    return (
+      `its chain shows "${oneLine(issuer.subject)}" (serial ${issuer.serialNumber}) above certificate serial ` +
+      `${leaf.serialNumber}, which ${problem}: not the issuer its chain was verified with (an honest peer sends ` +
+      `its certificate and the issuer that signed it), so whether that issuer is revoked cannot be told`
+    );
   }
 
   /** ` (keyCompromise, since …)` when a CRL signed by `ca` lists `cert`, else ''. */
@@ -102,10 +140,18 @@ export class RevocationList {
     for (const { crl, ca: signer } of this.lists) {
       if (signer.fingerprint256 !== ca.fingerprint256) continue;
       const entry = crl.revoked.get(serial);
-      if (entry) return ` (${entry.reason ?? 'unspecified'}, since ${entry.revokedAt.toISOString()})`;
+      if (entry) return since(entry);
     }
     return '';
   }
+}
+
+function since(entry: { reason?: string; revokedAt: Date }): string {
+  return ` (${entry.reason ?? 'unspecified'}, since ${entry.revokedAt.toISOString()})`;
+}
+
+function isoDate(x509Date: string): string {
+  return new Date(x509Date).toISOString();
 }
 
 function anchorsOf(anchorPem: string): X509Certificate[] {

@@ -57,7 +57,8 @@ export function verifyChain(
   return { ok: false, reason: `chain longer than ${MAX_DEPTH} certificates` };
 }
 
-function signs(parent: X509Certificate, child: X509Certificate): boolean {
+/** Whether `parent` names and keys match `child`'s issuer and its key verifies `child`'s signature. */
+export function signs(parent: X509Certificate, child: X509Certificate): boolean {
   try {
     return child.checkIssued(parent) && child.verify(parent.publicKey);
   } catch {
