@@ -9,17 +9,13 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KubeClient } from '../kube/client.js';
-import {
-  REMOTE_KUBECONFIG_KEY,
-  REMOTE_KUBECONFIG_SECRET_TYPE,
-  REMOTE_RESOURCE_VERSION_ANNOTATION,
-  SYSTEM_NAMESPACE,
-} from '../kube/keys.js';
+import { REMOTE_KUBECONFIG_KEY, REMOTE_KUBECONFIG_SECRET_TYPE, SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { CoreV1Event, V1Service } from '../kube/types.js';
 import { startSandbox } from '../sandbox/index.js';
 import { linkObject } from './test-builders.js';
 import {
+  askedAgain,
   type Cluster,
   closeCluster,
   condition,
@@ -30,8 +26,7 @@ import {
   link,
   linkReadyReason,
   metricValue,
-  mirrorIdentityOf,
-  mirrorsOf,
+  mirrorStates,
   recordService,
   type World,
   waitFor,
@@ -47,17 +42,6 @@ afterEach(async () => {
 
 const readyReason = (c: Cluster, reason: string) => linkReadyReason(c, 'west', reason);
 
-/** The mirrors of west in east, by name, with what must not change of each. */
-async function westMirrors(east: Cluster) {
-  const mirrors = await mirrorsOf(east, 'west');
-  return Object.fromEntries(
-    mirrors.map((m) => [
-      m.metadata?.name,
-      { ...mirrorIdentityOf(m), version: m.metadata?.annotations?.[REMOTE_RESOURCE_VERSION_ANNOTATION] },
-    ]),
-  );
-}
-
 /**
  * Starts east's controller and waits until west's podinfo and api are mirrored; from then on
  * records the mirrors and every event of podinfo-west, which must not change.
@@ -66,18 +50,13 @@ async function mirroring(world: World, east: Cluster) {
   const { ctl } = world.controller('east');
   for (const name of ['podinfo-west', 'api-west']) await waitReady(east, 'default', name);
   await readyReason(east, 'Synced');
-  const before = await westMirrors(east);
+  const before = await mirrorStates(east, 'west');
   const recorded = await recordService(east, 'default', 'podinfo-west');
   cleanups.push(() => recorded.stop());
   return { ctl, before, recorded, seen: [...recorded.seen] };
 }
 
 /** Waits until the remote has answered `n` more requests: the controller asked it again, `n` times. */
-async function askedAgain(remote: Cluster['sandbox'], n: number): Promise<void> {
-  const from = remote.stats().requests;
-  await waitFor(() => remote.stats().requests >= from + n, { what: `${n} more requests to ${remote.name}` });
-}
-
 /** The mismatch as the Link, its Event and its metric say it (the same as on a new connection). */
 async function expectMismatch(east: Cluster, registry: Parameters<typeof metricValue>[0], installed: string) {
   const mismatched = await readyReason(east, 'RemoteClusterMismatch');
@@ -161,7 +140,7 @@ describe("the remote's identity is checked again when its watches re-list", () =
       spec: { ...podinfo?.spec, ports: [...(podinfo?.spec?.ports ?? []), { name: 'grpc', port: 9999 }] },
     });
     await askedAgain(west.sandbox, 10);
-    expect(await westMirrors(east)).toEqual(before);
+    expect(await mirrorStates(east, 'west')).toEqual(before);
     expect(recorded.seen).toEqual(seen);
     expect((await getLink(east, 'west'))?.status?.mirroredServices).toBe(2);
 
@@ -170,13 +149,13 @@ describe("the remote's identity is checked again when its watches re-list", () =
     await readyReason(east, 'Synced');
     await waitFor(
       async () => {
-        const now = await westMirrors(east);
+        const now = await mirrorStates(east, 'west');
         const version = now['podinfo-west']?.version;
         return now['late-west'] && !now['api-west'] && version === changed.metadata?.resourceVersion;
       },
       { what: "west's changes applied" },
     );
-    const after = await westMirrors(east);
+    const after = await mirrorStates(east, 'west');
     expect(after['podinfo-west']).toMatchObject({
       uid: before['podinfo-west']?.uid,
       clusterIP: before['podinfo-west']?.clusterIP,
@@ -222,7 +201,7 @@ describe("the remote's identity is checked again when its watches re-list", () =
     await expectMismatch(east, ctl.registry, 'north');
     await exportService(north, 'later-north', { ready: 1 });
     await askedAgain(north.sandbox, 10);
-    expect(await westMirrors(east)).toEqual(before);
+    expect(await mirrorStates(east, 'west')).toEqual(before);
     expect(recorded.seen).toEqual(seen);
 
     // West back at the address: the same mirrors, nothing of north.
@@ -237,7 +216,7 @@ describe("the remote's identity is checked again when its watches re-list", () =
         (await metricValue(ctl.registry, 'isthmus_remote_api_up', { target_cluster_name: 'west' })) === 1,
       { what: 'isthmus_remote_api_up 1' },
     );
-    expect(await westMirrors(east)).toEqual(before);
+    expect(await mirrorStates(east, 'west')).toEqual(before);
     expect(recorded.seen).toEqual(seen);
   });
 });

@@ -15,7 +15,6 @@ import {
   INSTALL_CLUSTER_NAME_LABEL,
   REMOTE_KUBECONFIG_KEY,
   REMOTE_KUBECONFIG_SECRET_TYPE,
-  REMOTE_RESOURCE_VERSION_ANNOTATION,
   SYSTEM_NAMESPACE,
 } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
@@ -23,6 +22,7 @@ import type { CoreV1Event, Link, V1Namespace, V1Service } from '../kube/types.js
 import type { PolicyRule } from '../sandbox/index.js';
 import { linkObject } from './test-builders.js';
 import {
+  askedAgain,
   type Cluster,
   condition,
   exportService,
@@ -31,8 +31,7 @@ import {
   installedAs,
   linkReadyReason,
   metricValue,
-  mirrorIdentityOf,
-  mirrorsOf,
+  mirrorStates,
   recordService,
   type World,
   waitFor,
@@ -70,17 +69,6 @@ async function unlabelled(west: Cluster): Promise<void> {
   });
 }
 
-/** The mirrors of west in east, by name, with what must not change of each. */
-async function westMirrors(east: Cluster) {
-  const mirrors = await mirrorsOf(east, 'west');
-  return Object.fromEntries(
-    mirrors.map((m) => [
-      m.metadata?.name,
-      { ...mirrorIdentityOf(m), version: m.metadata?.annotations?.[REMOTE_RESOURCE_VERSION_ANNOTATION] },
-    ]),
-  );
-}
-
 /**
  * West labelled "west", exporting podinfo and api, linked from east; east's controller mirroring
  * both. From then on records the mirrors and every event of podinfo-west, which must not change.
@@ -94,7 +82,7 @@ async function confirmedAndMirroring(world: World) {
   for (const name of ['podinfo-west', 'api-west']) await waitReady(east, 'default', name);
   const synced = await linkReadyReason(east, 'west', 'Synced');
   expect(synced.status?.mirroredClusterName).toBe('west');
-  const before = await westMirrors(east);
+  const before = await mirrorStates(east, 'west');
   const recorded = await recordService(east, 'default', 'podinfo-west');
   cleanups.push(() => recorded.stop());
   return { east, west, ctl, before, recorded, seen: [...recorded.seen] };
@@ -152,16 +140,11 @@ async function changeWest(west: Cluster): Promise<string | undefined> {
 }
 
 /** Waits until the remote has answered `n` more requests: the controller asked it again, `n` times. */
-async function askedAgain(remote: Cluster['sandbox'], n: number): Promise<void> {
-  const from = remote.stats().requests;
-  await waitFor(() => remote.stats().requests >= from + n, { what: `${n} more requests to ${remote.name}` });
-}
-
 /** West believed again: Synced and Connected, the metric 1, its changes applied to the same mirrors. */
 async function healed(
   east: Cluster,
   registry: Parameters<typeof metricValue>[0],
-  before: Awaited<ReturnType<typeof westMirrors>>,
+  before: Awaited<ReturnType<typeof mirrorStates>>,
   version: string | undefined,
 ): Promise<Link> {
   const synced = await linkReadyReason(east, 'west', 'Synced');
@@ -175,12 +158,12 @@ async function healed(
   );
   await waitFor(
     async () => {
-      const now = await westMirrors(east);
+      const now = await mirrorStates(east, 'west');
       return now['late-west'] && !now['api-west'] && now['podinfo-west']?.version === version;
     },
     { what: "west's changes applied" },
   );
-  expect((await westMirrors(east))['podinfo-west']).toMatchObject({
+  expect((await mirrorStates(east, 'west'))['podinfo-west']).toMatchObject({
     uid: before['podinfo-west']?.uid,
     clusterIP: before['podinfo-west']?.clusterIP,
   });
@@ -224,7 +207,7 @@ describe('a remote that said its name and then cannot say is not believed', () =
 
       const version = await changeWest(west);
       await askedAgain(west.sandbox, 10);
-      expect(await westMirrors(east)).toEqual(before);
+      expect(await mirrorStates(east, 'west')).toEqual(before);
       expect(recorded.seen).toEqual(seen);
       expect((await getLink(east, 'west'))?.status?.mirroredServices).toBe(2);
 
@@ -252,7 +235,7 @@ describe('a remote that said its name and then cannot say is not believed', () =
     );
     const version = await changeWest(west);
     await askedAgain(west.sandbox, 10);
-    expect(await westMirrors(east)).toEqual(before);
+    expect(await mirrorStates(east, 'west')).toEqual(before);
     expect(recorded.seen).toEqual(seen);
 
     await installedAs(west, 'west');

@@ -21,6 +21,7 @@ import {
   REMOTE_GATEWAY_ANNOTATION,
   REMOTE_KUBECONFIG_KEY,
   REMOTE_KUBECONFIG_SECRET_TYPE,
+  REMOTE_RESOURCE_VERSION_ANNOTATION,
   SERVICE_NAME_LABEL,
   SYSTEM_NAMESPACE,
 } from '../kube/keys.js';
@@ -386,6 +387,23 @@ export async function mirrorsOf(local: Cluster, cluster: string): Promise<V1Serv
     labelSelector: `mirror.linkerd.io/cluster-name=${cluster}`,
   });
   return list.items;
+}
+
+/** The mirrors of `cluster` in `local`, by name, with what must not change of each (identity, remote version). */
+export async function mirrorStates(local: Cluster, cluster: string) {
+  const mirrors = await mirrorsOf(local, cluster);
+  return Object.fromEntries(
+    mirrors.map((m) => [
+      m.metadata?.name,
+      { ...mirrorIdentityOf(m), version: m.metadata?.annotations?.[REMOTE_RESOURCE_VERSION_ANNOTATION] },
+    ]),
+  );
+}
+
+/** Waits until `remote` has served `n` more requests (the controller asked it again). */
+export async function askedAgain(remote: Sandbox, n: number): Promise<void> {
+  const from = remote.stats().requests;
+  await waitFor(() => remote.stats().requests >= from + n, { what: `${n} more requests to ${remote.name}` });
 }
 
 /** One metric sample's value from a prom-client registry. */
