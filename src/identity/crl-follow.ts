@@ -1,8 +1,9 @@
 /**
  * `isthmus identity --crl-file`: the gateways' CRL file, followed the same way (crl-watch.ts), and
- * after each load its serving certificate checked against it (serving-revocation.ts). The watch
- * starts before the server, so a malformed file stops the start before anything is served; the
- * checks start once there is a server to check.
+ * after each load its serving certificate checked against it (serving-revocation.ts). Unlike a
+ * gateway, identity serves on a file it cannot use (logged as an error; nothing revoked until a
+ * good one comes): the list only ever replaces its own certificate, and a crash loop on it would
+ * stop Certify for every gateway of the cluster. The checks start once there is a server to check.
  */
 import { describeError } from '../errors.js';
 import { type CrlWatcher, watchCrlFile } from './crl-watch.js';
@@ -34,6 +35,7 @@ export async function followCrl(opts: {
   onCheck?: (check: ServingCheck) => void;
 }): Promise<CrlFollower> {
   let check: (() => Promise<ServingCheck>) | undefined;
+  let invalid = false;
   const recheck = async (): Promise<void> => {
     if (!check) return;
     try {
@@ -54,12 +56,14 @@ export async function followCrl(opts: {
       void recheck();
     },
     onError: (err) => opts.log(`identity: CRL update refused, the list in force stays: ${err.message}`, true),
+    onInvalidAtStart: (err) => {
+      invalid = true;
+      opts.log(`identity: CRL refused, nothing is revoked until a good one appears: ${err.message}`, true);
+    },
   });
-  opts.log(
-    crl.present()
-      ? `identity: CRL loaded from ${opts.file}: ${crl.current().size()} revoked`
-      : `identity: no CRL file ${opts.file} (yet): nothing is revoked until it appears`,
-  );
+  if (crl.present()) opts.log(`identity: CRL loaded from ${opts.file}: ${crl.current().size()} revoked`);
+  else if (!invalid)
+    opts.log(`identity: no CRL file ${opts.file} (yet): nothing is revoked until it appears`);
   return {
     crl,
     serve: (serving) => {

@@ -25,6 +25,11 @@ export interface CrlWatchOptions {
   intervalMs?: number;
   onChange: (list: RevocationList) => void;
   onError: (err: IsthmusError) => void;
+  /**
+   * A file that cannot be used at start: without this, the start fails (a gateway refuses to run
+   * with a list it cannot read, fail-closed); with it, nothing is revoked until a good file comes.
+   */
+  onInvalidAtStart?: (err: IsthmusError) => void;
 }
 
 export async function watchCrlFile(opts: CrlWatchOptions): Promise<CrlWatcher> {
@@ -37,7 +42,16 @@ export async function watchCrlFile(opts: CrlWatchOptions): Promise<CrlWatcher> {
   };
   const since = await filesVersion([opts.file]);
   let present = since !== MISSING_FILE;
-  let list = present ? await load() : RevocationList.empty(opts.anchorPem);
+  let list = RevocationList.empty(opts.anchorPem);
+  if (present) {
+    try {
+      list = await load();
+    } catch (err) {
+      if (!opts.onInvalidAtStart) throw err;
+      opts.onInvalidAtStart(err as IsthmusError);
+      present = false;
+    }
+  }
   const stop = watchFiles({
     files: [opts.file],
     since,

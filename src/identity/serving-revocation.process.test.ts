@@ -1,6 +1,6 @@
 /**
  * The real `isthmus identity --crl-file` process follows the CRL file as the gateways do (no file:
- * nothing revoked; a malformed one at start stops it; a malformed update keeps the list in force)
+ * nothing revoked; a malformed one at start is logged and served through; a malformed update keeps the list in force)
  * and replaces its serving certificate as soon as the list revokes it, logging both serials, with
  * no restart. A revoked issuer is logged as an error naming the fix, once per load, and nothing is
  * renewed. No Certify call is made here (serving-revocation.test.ts makes them), so the kubeconfig
@@ -133,13 +133,22 @@ describe('isthmus identity --crl-file', () => {
     expect(logs.exit).toBeUndefined();
   });
 
-  it('refuses to start on a malformed CRL file, naming it', async () => {
+  it('serves on a malformed CRL file at start, saying so, and follows the next good one', async () => {
     const crl = join(dir, 'garbage.pem');
     writeFileSync(crl, 'not a CRL\n');
     const logs = identity(crl);
-    await waitFor('identity to exit', () => logs.exit !== undefined, 30_000);
-    expect(logs.exit).not.toBe(0);
-    expect(logs.err).toMatch(/CRL file .*garbage\.pem: no "-----BEGIN X509 CRL-----" block/);
-    expect(logs.out).not.toContain('serving Certify');
+    const [, , first] = await waitFor(
+      'identity serving',
+      () => /serving Certify on 127\.0\.0\.1:(\d+) over TLS as \S+ serial=([0-9a-f]+)/.exec(logs.out),
+      { timeoutMs: 30_000, intervalMs: 50 },
+    );
+    expect(logs.err).toMatch(
+      /identity: CRL refused, nothing is revoked until a good one appears: CRL file .*garbage\.pem: no "-----BEGIN X509 CRL-----" block/,
+    );
+    replace(crl, testCrlBundle(pki.issuers.east, [first!]));
+    await waitFor('the serving certificate replaced', () =>
+      logs.out.includes(`identity: serving certificate serial=${first} is revoked`),
+    );
+    expect(logs.exit).toBeUndefined();
   });
 });

@@ -27,6 +27,7 @@ import {
   testPki,
   testServingCertificate,
 } from './testing.js';
+import { lookAlike } from './testing-look-alike.js';
 
 const EAST_IDENTITY = 'spiffe://cluster.local/cluster/east/identity';
 /** What a gateway of east requires of its identity service. */
@@ -226,6 +227,38 @@ describe("identity's serving certificate against the CRL file", () => {
     const [first, second] = await Promise.all([check(), check()]);
     expect(first).toMatchObject({ outcome: 'replaced', revoked: { serial: old.serial } });
     expect(second).toEqual({ outcome: 'in-force' });
+    expect(id.renewals).toHaveLength(1);
+  });
+});
+
+describe('an issuer renewed with the same key, its old certificate revoked', () => {
+  it('renews once, sees the new certificate refused too, and says to renew the issuer', async () => {
+    const { anchor, issuers } = testPki();
+    const day = 86_400_000;
+    // cert-manager's rotationPolicy: Never: the same Name and key, a new serial, from the anchor.
+    const renewed: KeyPairPem = {
+      certPem: lookAlike(issuers.east, {
+        notBefore: new Date(Date.now() - 60_000),
+        notAfter: new Date(Date.now() + day),
+        signer: anchor,
+      }),
+      keyPem: issuers.east.keyPem,
+    };
+    // `certs revoke --issuer-of east` of the old certificate, which stays in the bundle.
+    const list = RevocationList.fromPem(
+      issuers.east.certPem + testCrlBundle(anchor, [serialOf(issuers.east.certPem)]),
+      SERVER.anchorPem,
+    );
+    const id = await identityFollowing(join(dir, 'same-key.pem'), renewed);
+    const check = servingRevocationCheck({ crl: () => list, issuer: () => renewed, server: id.server });
+    expect(await check()).toMatchObject({
+      outcome: 'issuer-revoked',
+      issuerSerial: serialOf(renewed.certPem),
+      reason: expect.stringMatching(/revoked by the trust anchor/),
+    });
+    expect(id.renewals).toHaveLength(1);
+    // The next load says the same, and renews nothing more.
+    expect(await check()).toMatchObject({ outcome: 'issuer-revoked' });
     expect(id.renewals).toHaveLength(1);
   });
 });

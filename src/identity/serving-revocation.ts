@@ -38,11 +38,15 @@ export function servingVerdict(
   );
   if (reason === undefined) return { revoked: false };
   // Without a bundled issuer that signed it, the issuer is checked against the anchor's CRL.
-  const issuer = new X509Certificate(splitPem(issuerCertPem)[0] ?? issuerCertPem);
-  const issuerReason = list.check(issuer);
+  const issuerReason = list.check(new X509Certificate(splitPem(issuerCertPem)[0] ?? issuerCertPem));
   return issuerReason === undefined
     ? { revoked: 'serving', reason }
-    : { revoked: 'issuer', reason: issuerReason, issuerSerial: normaliseSerial(issuer.serialNumber) };
+    : { revoked: 'issuer', reason: issuerReason, issuerSerial: serialOfPem(issuerCertPem) };
+}
+
+/** The serial of the first certificate of `pem` (cert-manager's tls.crt carries the issuer's CA after it). */
+function serialOfPem(pem: string): string {
+  return normaliseSerial(new X509Certificate(splitPem(pem)[0] ?? pem).serialNumber);
 }
 
 /** What one check did. */
@@ -70,10 +74,21 @@ export interface ServingRevocationOptions {
  */
 export function servingRevocationCheck(opts: ServingRevocationOptions): () => Promise<ServingCheck> {
   let queue: Promise<unknown> = Promise.resolve();
+  /** A renewal from this issuer was refused too: the serving serial it made, and why. */
+  let futile: { issuerPem: string; serial: string; reason: string } | undefined;
   const check = async (): Promise<ServingCheck> => {
     const serving = opts.server.servingCertificate();
-    const verdict = servingVerdict(opts.crl(), serving.chainPem, opts.issuer().certPem);
+    const issuerPem = opts.issuer().certPem;
+    const verdict = servingVerdict(opts.crl(), serving.chainPem, issuerPem);
     if (verdict.revoked === false) return { outcome: 'in-force' };
+    // Renewing again from the issuer whose last renewal was refused would only mint another.
+    if (verdict.revoked === 'serving' && futile?.issuerPem === issuerPem && futile.serial === serving.serial)
+      return {
+        outcome: 'issuer-revoked',
+        serving,
+        issuerSerial: serialOfPem(issuerPem),
+        reason: verdict.reason,
+      };
     if (verdict.revoked === 'issuer') {
       return {
         outcome: 'issuer-revoked',
@@ -83,9 +98,21 @@ export function servingRevocationCheck(opts: ServingRevocationOptions): () => Pr
       };
     }
     const renewed = await opts.server.renewServingCertificate();
-    return renewed.serial === serving.serial
-      ? { outcome: 'renewal-failed', revoked: serving, reason: verdict.reason }
-      : { outcome: 'replaced', revoked: serving, renewed, reason: verdict.reason };
+    if (renewed.serial === serving.serial)
+      return { outcome: 'renewal-failed', revoked: serving, reason: verdict.reason };
+    // The issuer's serial may be clean while its key is not (renewed with the same key, the old
+    // certificate revoked): then the new one is refused too, and only a new issuer helps.
+    const still = servingVerdict(opts.crl(), renewed.chainPem, issuerPem);
+    if (still.revoked !== false) {
+      futile = { issuerPem, serial: renewed.serial, reason: still.reason };
+      return {
+        outcome: 'issuer-revoked',
+        serving: renewed,
+        issuerSerial: serialOfPem(issuerPem),
+        reason: still.reason,
+      };
+    }
+    return { outcome: 'replaced', revoked: serving, renewed, reason: verdict.reason };
   };
   return () => {
     const next = queue.then(check);

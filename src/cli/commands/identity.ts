@@ -115,7 +115,7 @@ export function registerIdentity(program: Command): void {
         ),
     });
     process.stdout.write(`identity: issuer ${describe(issuer.current().certPem)}\n`);
-    // The gateways' CRL: loaded before serving, so a malformed file stops the start.
+    // The gateways' CRL: loaded before serving; a file it cannot use is logged, not fatal (crl-follow.ts).
     const { followCrl } = await import('../../identity/crl-follow.js');
     crl =
       flags.crlFile === undefined
