@@ -77,14 +77,15 @@ describe('WorkQueue', () => {
     expect(errors).toEqual([1, 2, 3]);
   });
 
-  it('reports a terminal error once and does not retry it', async () => {
+  it('retries a terminal error only after terminalRetryMs, reporting each failure', async () => {
     let calls = 0;
     const errors: unknown[] = [];
     const q = queue({
       backoff: { baseMs: 1, maxMs: 1 },
-      handler: async () => {
+      terminalRetryMs: 60_000,
+      handler: async (key) => {
         calls++;
-        throw new IsthmusError('LINK_INVALID', 'bad', { terminal: true });
+        if (key === 'k') throw new IsthmusError('KUBE_FORBIDDEN', 'forbidden', { terminal: true });
       },
       onError: (_k, e) => errors.push(e),
     });
@@ -93,7 +94,26 @@ describe('WorkQueue', () => {
     await q.idle();
     q.add('other'); // a later key still runs: the queue is alive
     await waitFor(() => calls === 2);
-    expect(errors).toHaveLength(2);
+    expect(errors).toHaveLength(1); // not retried on the fast backoff
+    expect(q.length).toBe(0); // 'k' waits for its slow retry: nothing the queue can do until then
+  });
+
+  it('tries a terminal failure again once terminalRetryMs has passed (a Role re-applied sends no event)', async () => {
+    let forbidden = true;
+    const done: string[] = [];
+    const q = queue({
+      terminalRetryMs: 20,
+      handler: async (key) => {
+        if (forbidden) {
+          forbidden = false;
+          throw new IsthmusError('KUBE_FORBIDDEN', 'forbidden', { terminal: true });
+        }
+        done.push(key);
+      },
+    });
+    q.add('k');
+    await waitFor(() => done.length === 1);
+    expect(done).toEqual(['k']);
   });
 
   it('a stop with a grace period does not wait for a handler that never returns', async () => {

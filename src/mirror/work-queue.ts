@@ -1,8 +1,10 @@
 /**
  * A keyed, de-duplicated work queue (client-go's workqueue, house style 2): keys in, the handler
  * re-reads the caches. A key added while it is being processed runs again afterwards, never twice
- * at once. Failures are retried with capped exponential backoff until they succeed; a terminal
- * IsthmusError is reported and not retried (retrying cannot fix it), never silently dropped.
+ * at once. Failures are retried with capped exponential backoff until they succeed. A terminal
+ * IsthmusError (a 403, a 422) is reported and retried only slowly (`terminalRetryMs`): retrying
+ * soon cannot fix it, but what can (a Role re-applied, a webhook fixed) sends the controller no
+ * event, and client-go's queues requeue every error too.
  */
 import { isIsthmusError } from '../errors.js';
 
@@ -12,6 +14,12 @@ export interface BackoffPolicy {
 }
 
 export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 100, maxMs: 30_000 };
+
+/**
+ * The retry of a terminal failure: often enough that a fixed permission heals within minutes, and
+ * that the sync-error alerts (rate over 5 minutes, for 15) see a failure that persists.
+ */
+export const TERMINAL_RETRY_MS = 120_000;
 
 /**
  * How long the mirror controller's stop waits for handlers in flight. Its remote calls are ended
@@ -30,6 +38,8 @@ export interface WorkQueueOptions {
   concurrency?: number;
   backoff?: BackoffPolicy;
   onError?: (key: string, err: unknown, failures: number) => void;
+  /** Delay before a terminal failure is tried again (default TERMINAL_RETRY_MS). */
+  terminalRetryMs?: number;
 }
 
 export class WorkQueue {
@@ -38,13 +48,21 @@ export class WorkQueue {
   private readonly dirty = new Set<string>();
   private readonly failures = new Map<string, number>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Keys whose timer is the slow retry of a terminal failure. */
+  private readonly slow = new Set<string>();
   private readonly idleWaiters: (() => void)[] = [];
   private running = 0;
   private stopped = false;
   private readonly opts: Required<WorkQueueOptions>;
 
   constructor(opts: WorkQueueOptions) {
-    this.opts = { concurrency: 1, backoff: DEFAULT_BACKOFF, onError: () => {}, ...opts };
+    this.opts = {
+      concurrency: 1,
+      backoff: DEFAULT_BACKOFF,
+      onError: () => {},
+      terminalRetryMs: TERMINAL_RETRY_MS,
+      ...opts,
+    };
   }
 
   add(key: string): void {
@@ -58,14 +76,19 @@ export class WorkQueue {
       // A fresh event supersedes a scheduled retry; the failure count is kept for the backoff.
       clearTimeout(timer);
       this.timers.delete(key);
+      this.slow.delete(key);
     }
     this.pending.add(key);
     this.pump();
   }
 
-  /** Keys queued, in flight or waiting for a retry. */
+  /**
+   * Keys queued, in flight or waiting for a retry, but not those waiting for the slow retry of a
+   * terminal failure: the queue has done what it can with them until then.
+   */
   get length(): number {
-    return new Set([...this.pending, ...this.active, ...this.timers.keys()]).size;
+    const retrying = [...this.timers.keys()].filter((k) => !this.slow.has(k));
+    return new Set([...this.pending, ...this.active, ...retrying]).size;
   }
 
   /** Resolves when nothing is queued or in flight (scheduled retries do not count). */
@@ -84,6 +107,7 @@ export class WorkQueue {
     this.stopped = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
+    this.slow.clear();
     this.pending.clear();
     this.dirty.clear();
     if (opts.graceMs === undefined) {
@@ -119,8 +143,11 @@ export class WorkQueue {
       const n = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, n);
       this.opts.onError(key, err, n);
-      if (!isIsthmusError(err) || !err.terminal) this.scheduleRetry(key, n);
-      else this.failures.delete(key);
+      if (!isIsthmusError(err) || !err.terminal) this.scheduleRetry(key, backoffDelay(n, this.opts.backoff));
+      else {
+        this.scheduleRetry(key, this.opts.terminalRetryMs);
+        this.slow.add(key);
+      }
     } finally {
       this.active.delete(key);
       this.running--;
@@ -129,15 +156,13 @@ export class WorkQueue {
     }
   }
 
-  private scheduleRetry(key: string, failures: number): void {
+  private scheduleRetry(key: string, delayMs: number): void {
     if (this.stopped || this.timers.has(key)) return;
-    const timer = setTimeout(
-      () => {
-        this.timers.delete(key);
-        this.add(key);
-      },
-      backoffDelay(failures, this.opts.backoff),
-    );
+    const timer = setTimeout(() => {
+      this.timers.delete(key);
+      this.slow.delete(key);
+      this.add(key);
+    }, delayMs);
     timer.unref();
     this.timers.set(key, timer);
   }
