@@ -15,6 +15,7 @@ import { createInformer, type Informer } from '../kube/informer.js';
 import {
   CLUSTER_NAME_LABEL,
   FEDERATED_LABEL,
+  FEDERATED_SERVICE_LABEL,
   FEDERATION_AFFINITY_ANNOTATION,
   FEDERATION_LABEL,
   FEDERATION_MEMBERS_ANNOTATION,
@@ -618,5 +619,27 @@ describe('federation controller', () => {
     expect(svc?.spec?.selector).toEqual({ app: 'other' });
     expect(svc?.spec?.ports?.map((p) => p.port)).toEqual([80]);
     expect(await endpoints()).toEqual([]);
+  });
+
+  it("writes its own cart-federated once the stranger's that held the name is deleted", async () => {
+    await client.create(R.services, {
+      ...service(ns, 'cart-federated', [{ name: 'web', port: 80 }], { app: 'other' }),
+    });
+    await fixture();
+    await start().synced;
+    await waitFor(async () => (await eventMessages()).some((m) => m.startsWith('NotOwned:')), {
+      what: 'a NotOwned event',
+    });
+    const stranger = (await federated())?.metadata?.uid;
+    // Nothing of the federation changes after this: only the deletion can queue it.
+    await client.delete(R.services, ns, 'cart-federated');
+    await waitFor(
+      async () => {
+        const svc = await federated();
+        return svc?.metadata?.uid !== stranger && svc?.metadata?.labels?.[FEDERATED_SERVICE_LABEL] === 'true';
+      },
+      { what: "Isthmus's own cart-federated" },
+    );
+    await waitFor(async () => (await endpoints()).length === 4, { what: 'four endpoints' });
   });
 });

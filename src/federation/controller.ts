@@ -17,7 +17,7 @@ import type { V1EndpointSlice, V1Namespace, V1Service } from '../kube/types.js';
 import { dropManagedFields } from '../mirror/cache-trim.js';
 import { type BackoffPolicy, WorkQueue } from '../mirror/work-queue.js';
 import { federationMetrics } from './metrics.js';
-import { federationsOf, memberFederation } from './plan-federation.js';
+import { federationNameHeldBy, federationsOf, memberFederation } from './plan-federation.js';
 import { type FederationCaches, reconcileFederation } from './reconcile-federation.js';
 
 /** Published when a reconciliation fails (it is retried): `{ key, error, failures }`. */
@@ -105,6 +105,10 @@ export function runFederationController(opts: FederationControllerOptions): Fede
       members.apply(e.object, e.type !== 'delete');
       if (e.type === 'update') enqueueFor(e.old);
       enqueueFor(e.object);
+      // A name freed: the federation it kept from its `<name>-federated` (NotOwned) may take it.
+      const held = e.type === 'delete' ? federationNameHeldBy(e.object) : undefined;
+      const ns = e.object.metadata?.namespace ?? '';
+      if (held && synced() && members.of(ns, held).length > 0) queue.add(cacheKey(ns, held));
     }),
     slices.onEvent((e) => {
       sliceIndex.apply(e);

@@ -15,7 +15,7 @@ import {
 } from '../kube/keys.js';
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
 import { federationWeights, planFederationSlices, standbyClusters } from './federation-slices.js';
-import { federationsOf, memberFederation, planFederation } from './plan-federation.js';
+import { federationNameHeldBy, federationsOf, memberFederation, planFederation } from './plan-federation.js';
 
 const ns = 'shop';
 const withLabels = (svc: V1Service, labels: Record<string, string>): V1Service => ({
@@ -241,6 +241,19 @@ describe('federation membership', () => {
   ])('%s', (_name, svc, member, federations) => {
     expect(memberFederation(svc)).toBe(member);
     expect(federationsOf(svc)).toEqual(federations);
+  });
+
+  it.each<[string, V1Service, string | undefined]>([
+    ["a stranger's cart-federated holds cart's name", service(ns, 'cart-federated'), 'cart'],
+    [
+      'our own cart-federated holds nothing of another',
+      withLabels(service(ns, 'cart-federated'), { [FEDERATED_SERVICE_LABEL]: 'true' }),
+      undefined,
+    ],
+    ['a Service of another name', service(ns, 'cart'), undefined],
+    ['a Service named only the suffix', service(ns, '-federated'), undefined],
+  ])('name held: %s', (_name, svc, federation) => {
+    expect(federationNameHeldBy(svc)).toBe(federation);
   });
 });
 

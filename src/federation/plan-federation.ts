@@ -112,6 +112,17 @@ export function federationsOf(service: V1Service | undefined): string[] {
   return out;
 }
 
+/**
+ * The federation whose `<name>-federated` a Service that is not ours holds (Linkerd 2.17's, a
+ * stranger's: `NotOwned`). `federationsOf` leaves such a Service out, so its deletion, which frees
+ * the name, would otherwise queue nothing until a member changed.
+ */
+export function federationNameHeldBy(service: V1Service | undefined): string | undefined {
+  const name = service?.metadata?.name ?? '';
+  if (isOurFederatedService(service) || !name.endsWith(FEDERATED_SUFFIX)) return undefined;
+  return name.slice(0, -FEDERATED_SUFFIX.length) || undefined;
+}
+
 /** A local member: labelled so by its owner, and not a mirror (mirrors never carry Linkerd's label). */
 export function isLocalMember(service: V1Service | undefined): boolean {
   const labels = service?.metadata?.labels ?? {};

@@ -6,7 +6,7 @@
 import type { Link } from '../kube/types.js';
 import { NO_DIRECT_ENDPOINTS } from './direct-endpoints.js';
 import { type LinkConfig, parseLinkSpec } from './link-config.js';
-import { mirroredKeys, removeMirrors, type SyncContext } from './mirror-sync.js';
+import { mirroredKeys, NO_REMOTE_ENDPOINTS, removeMirrors, type SyncContext } from './mirror-sync.js';
 import type { SharedLocal } from './shared.js';
 
 export async function removeClusterMirrors(shared: SharedLocal, config: LinkConfig): Promise<void> {
@@ -16,7 +16,7 @@ export async function removeClusterMirrors(shared: SharedLocal, config: LinkConf
     // No remote view: nothing here plans a mirror, it only deletes ours.
     remoteSynced: () => false,
     remoteService: () => undefined,
-    remoteEndpoints: () => ({ ready: 0, hostnames: [] }),
+    remoteEndpoints: () => NO_REMOTE_ENDPOINTS,
     directEndpoints: () => NO_DIRECT_ENDPOINTS,
     gateway: () => ({ alive: 'unknown', addresses: [], remote: '' }),
   };

@@ -10,9 +10,11 @@ import { describeError, IsthmusError, isIsthmusError } from '../errors.js';
 import { hostPort } from '../host-port.js';
 import type { KubeClient } from '../kube/client.js';
 import type { Informer } from '../kube/informer.js';
+import { objectKey } from '../kube/informer-store.js';
 import { SERVICE_NAME_LABEL, SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { Link, LinkStatus, V1Secret, V1Service } from '../kube/types.js';
+import { BlockedKeys } from './blocked-keys.js';
 import {
   credentialsFingerprint,
   credentialsLifetime,
@@ -23,7 +25,13 @@ import { NO_DIRECT_ENDPOINTS } from './direct-endpoints.js';
 import type { LinkConfig } from './link-config.js';
 import { LinkMetrics } from './link-metrics.js';
 import { CREDENTIALS_KEPT, type LinkState, linkStatus, sameStatus } from './link-status.js';
-import { mirroredKeys, remoteKeyOf, type SyncContext, syncService } from './mirror-sync.js';
+import {
+  mirroredKeys,
+  NO_REMOTE_ENDPOINTS,
+  remoteKeyOf,
+  type SyncContext,
+  syncService,
+} from './mirror-sync.js';
 import type { ServiceMirrorStatus } from './plan-mirror.js';
 import { ProbeWorker } from './probe-worker.js';
 import { RemoteCluster } from './remote-cluster.js';
@@ -56,6 +64,8 @@ export class LinkWatcher {
   private readonly queue: WorkQueue;
   private readonly probe: ProbeWorker;
   private readonly statuses = new Map<string, ServiceMirrorStatus>();
+  /** The local Services that block a key's mirror name, whose deletion queues it again. */
+  private readonly blocked = new BlockedKeys();
   /** Entries of `statuses` whose reason is Mirrored. */
   private mirroredCount = 0;
   /** A remote list has completed once: from then on `statuses` says what is mirrored. */
@@ -139,6 +149,8 @@ export class LinkWatcher {
     this.unsubscribe.push(
       // Our own writes come back as events; their echoes need no sync (own-writes.ts).
       shared.services.onEvent((e) => {
+        // A name freed: the keys it kept out of their mirror name (a Conflict) may take it now.
+        if (e.type === 'delete') for (const k of this.blocked.freed(objectKey(e.object))) this.queue.add(k);
         const key = remoteKeyOf(e.object, cluster());
         if (key && !shared.ownWrites?.isEcho('Service', e, () => this.queue.add(key))) this.queue.add(key);
       }),
@@ -280,7 +292,8 @@ export class LinkWatcher {
     }
     const [namespace = '', name = ''] = key.split('/');
     this.shared.metrics.syncs.inc({ target_cluster_name: this.config.clusterName });
-    const result = await syncService(this.context(), namespace, name);
+    this.blocked.reset(key);
+    const result = await syncService(this.context(key), namespace, name);
     this.record(key, result.status, result.ready);
     this.queue.add(STATUS);
     for (const a of result.applied) {
@@ -401,13 +414,15 @@ export class LinkWatcher {
     return this.queue.length === 0;
   }
 
-  private context(): SyncContext {
+  /** `key`: of the sync it is for, which reports what blocks it. */
+  private context(key?: string): SyncContext {
     return {
+      ...(key === undefined ? {} : { blockedBy: (holder: string) => this.blocked.add(key, holder) }),
       config: this.config,
       shared: this.shared,
       remoteSynced: () => this.remote?.isSynced ?? false,
       remoteService: (ns, name) => this.remote?.lookup(ns, name),
-      remoteEndpoints: (ns, name) => this.remote?.endpoints(ns, name) ?? { ready: 0, hostnames: [] },
+      remoteEndpoints: (ns, name) => this.remote?.endpoints(ns, name) ?? NO_REMOTE_ENDPOINTS,
       directEndpoints: (ns, name) =>
         this.remote?.directEndpoints(ns, name, this.shared.clusterFamily()) ?? NO_DIRECT_ENDPOINTS,
       gateway: () => ({

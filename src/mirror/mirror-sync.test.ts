@@ -6,16 +6,20 @@ import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KubeClient } from '../kube/client.js';
 import { isRetryable } from '../kube/errors.js';
+import { FlakyClient } from '../kube/flaky-client.js';
 import { createInformer, type Informer } from '../kube/informer.js';
+import { EGRESS_PORTS_ANNOTATION } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { V1EndpointSlice, V1Namespace, V1Service } from '../kube/types.js';
 import { type Sandbox, startSandbox } from '../sandbox/index.js';
 import { NO_DIRECT_ENDPOINTS } from './direct-endpoints.js';
 import { mirrorMetrics } from './metrics.js';
+import { parseEgressPorts } from './mirror-objects.js';
 import { type SyncContext, type SyncResult, syncService } from './mirror-sync.js';
 import { PortAllocator } from './port-allocator.js';
 import { Leadership, type SharedLocal, silentLogger } from './shared.js';
 import { linkConfig, remoteService } from './test-builders.js';
+import { waitFor } from './test-wait.js';
 
 let sandbox: Sandbox;
 let admin: KubeClient;
@@ -45,6 +49,7 @@ async function synced<T extends V1Service | V1EndpointSlice | V1Namespace>(infor
 async function context(
   client: KubeClient,
   namespaces: Informer<V1Namespace>,
+  gatewayAddresses = ['10.0.0.5'],
 ): Promise<{ ctx: SyncContext; allocator: PortAllocator }> {
   const allocator = new PortAllocator({ first: 20000, last: 20009 });
   const shared: SharedLocal = {
@@ -73,11 +78,19 @@ async function context(
     remoteSynced: () => true,
     remoteService: (ns, name) =>
       ns === 'shop' && name === 'api' ? { service: api, mode: 'gateway' } : undefined,
-    remoteEndpoints: () => ({ ready: 1, hostnames: [] }),
+    remoteEndpoints: () => ({ ready: 1, hostnames: [], total: 1, named: false }),
     directEndpoints: () => NO_DIRECT_ENDPOINTS,
-    gateway: () => ({ alive: true, addresses: ['10.0.0.5'], remote: '10.1.0.1:4143' }),
+    gateway: () => ({ alive: true, addresses: gatewayAddresses, remote: '10.1.0.1:4143' }),
   };
   return { ctx, allocator };
+}
+
+/** A client of the sandbox as `user`, allowed only `rules`. */
+function clientAs(user: string, rules: Parameters<Sandbox['addToken']>[1]['rules']): KubeClient {
+  sandbox.addToken(user, { username: user, rules });
+  const client = KubeClient.fromKubeconfigString(sandbox.kubeconfig({ token: user, user }));
+  clients.push(client);
+  return client;
 }
 
 /** The sync left west's shop/api without a mirror, for `reason`. */
@@ -118,12 +131,9 @@ describe('syncService', () => {
 
   it('a create that RBAC refuses is ApplyFailed, its error terminal: not retried in a loop', async () => {
     await admin.create(R.namespaces, { metadata: { name: 'shop' } });
-    sandbox.addToken('read-only', {
-      username: 'read-only',
-      rules: [{ verbs: ['get', 'list', 'watch'], resources: ['services', 'endpointslices', 'namespaces'] }],
-    });
-    const readOnly = KubeClient.fromKubeconfigString(sandbox.kubeconfig({ token: 'read-only', user: 'ro' }));
-    clients.push(readOnly);
+    const readOnly = clientAs('read-only', [
+      { verbs: ['get', 'list', 'watch'], resources: ['services', 'endpointslices', 'namespaces'] },
+    ]);
     const namespaces = await synced(createInformer<V1Namespace>(admin, R.namespaces));
     const { ctx, allocator } = await context(readOnly, namespaces);
     const result = await syncService(ctx, 'shop', 'api');
@@ -138,5 +148,80 @@ describe('syncService', () => {
     // Thrown by the watcher after it is recorded: a failed sync, not retried.
     expect(result.retry).toMatchObject({ code: 'KUBE_FORBIDDEN', terminal: true });
     expect(allocator.owned('shop/api-west').size).toBe(0);
+  });
+
+  describe('a write refused after the mirror Service was written: its egress ports stay with it while it names them', () => {
+    /** The sync wrote shop/api-west, and the allocator holds exactly the ports it names for it. */
+    async function expectPortsKept(allocator: PortAllocator): Promise<void> {
+      const written = await admin.get<V1Service>(R.services, 'shop', 'api-west');
+      const claimed = parseEgressPorts(written?.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]);
+      expect(claimed.size).toBe(1);
+      expect(allocator.owned('shop/api-west')).toEqual(claimed);
+      // The gateway listens on that port for api-west: no other mirror is handed it.
+      const port = [...claimed.values()][0];
+      for (let i = 0; i < 9; i++)
+        expect([...allocator.allocate(`shop/other-${i}`, ['http']).values()]).not.toContain(port);
+      expect(allocator.allocate('shop/one-too-many', ['http']).size).toBe(0);
+    }
+
+    it('the slice refused as invalid (422): InvalidService', async () => {
+      await admin.create(R.namespaces, { metadata: { name: 'shop' } });
+      const namespaces = await synced(createInformer<V1Namespace>(admin, R.namespaces));
+      // A loopback gateway address, which the API server refuses in an EndpointSlice.
+      const { ctx, allocator } = await context(admin, namespaces, ['127.0.0.1']);
+      const result = await syncService(ctx, 'shop', 'api');
+      expectNotMirrored(
+        result,
+        'InvalidService',
+        expect.stringMatching(/^the local API server refused the mirror: .*422/),
+      );
+      await expectPortsKept(allocator);
+    });
+
+    it('its removal failing (the API server unavailable): kept until the Service is gone', async () => {
+      await admin.create(R.namespaces, { metadata: { name: 'shop' } });
+      const namespaces = await synced(createInformer<V1Namespace>(admin, R.namespaces));
+      // The first DELETE of the Service fails, as an API server that is briefly unavailable does.
+      const flaky = new FlakyClient(
+        sandbox.kubeconfig(),
+        1,
+        (m, path) => m === 'DELETE' && path.includes('/services/'),
+      );
+      clients.push(flaky);
+      const { ctx, allocator } = await context(flaky, namespaces);
+      expect((await syncService(ctx, 'shop', 'api')).status?.reason).toBe('Mirrored');
+      await waitFor(
+        () => ctx.shared.services.get('shop', 'api-west') && ctx.shared.slices.get('shop', 'api-west'),
+        {
+          what: 'the mirror in the caches',
+        },
+      );
+      // The remote Service lost its ports: InvalidService, the mirror is removed.
+      const portless = remoteService('api', { namespace: 'shop', ports: [] });
+      ctx.remoteService = () => ({ service: portless, mode: 'gateway' });
+      await expect(syncService(ctx, 'shop', 'api')).rejects.toThrow(/injected: DELETE/);
+      await expectPortsKept(allocator);
+      // Retried: the mirror goes, and so do its ports.
+      expectNotMirrored(await syncService(ctx, 'shop', 'api'), 'InvalidService', 'the Service has no ports');
+      expect(await admin.get(R.services, 'shop', 'api-west')).toBeUndefined();
+      expect(allocator.owned('shop/api-west').size).toBe(0);
+    });
+
+    it('the slice refused by RBAC (403): ApplyFailed', async () => {
+      await admin.create(R.namespaces, { metadata: { name: 'shop' } });
+      const noSlices = clientAs('no-slices', [
+        { verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'], resources: ['services'] },
+        { verbs: ['get', 'list', 'watch'], resources: ['endpointslices', 'namespaces'] },
+      ]);
+      const namespaces = await synced(createInformer<V1Namespace>(admin, R.namespaces));
+      const { ctx, allocator } = await context(noSlices, namespaces);
+      const result = await syncService(ctx, 'shop', 'api');
+      expectNotMirrored(
+        result,
+        'ApplyFailed',
+        expect.stringMatching(/^the local API server refused the mirror: POST .*endpointslices.*403/),
+      );
+      await expectPortsKept(allocator);
+    });
   });
 });

@@ -3,18 +3,24 @@
  * ports, plan, apply. Level-triggered: it works from current state only, so any missed event is
  * healed by the next pass over the key.
  */
-import { IsthmusError, isIsthmusError } from '../errors.js';
-import { isNamespaceTerminating } from '../kube/errors.js';
-import { CLUSTER_NAME_LABEL, HEADLESS_MIRROR_LABEL, MIRRORED_SERVICE_LABEL } from '../kube/keys.js';
+import type { IsthmusError } from '../errors.js';
+import {
+  CLUSTER_NAME_LABEL,
+  EGRESS_PORTS_ANNOTATION,
+  HEADLESS_MIRROR_LABEL,
+  MIRRORED_SERVICE_LABEL,
+} from '../kube/keys.js';
+import { R } from '../kube/resources.js';
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
 import { type AppliedAction, applyActions, type CacheView } from './applier.js';
 import type { DirectEndpoints } from './direct-endpoints.js';
 import type { LinkConfig } from './link-config.js';
+import { type EndpointNames, mirrorsAsHeadless } from './mirror-kind.js';
 import {
-  isHeadless,
   isOurService,
   mirrorName,
   mirrorSliceName,
+  parseEgressPorts,
   portKey,
   tunnelledPorts,
 } from './mirror-objects.js';
@@ -28,16 +34,20 @@ import {
   planDelete,
   planMirror,
   type ServiceMirrorStatus,
-  terminatingNamespaceMessage,
 } from './plan-mirror.js';
+import { refusalOf } from './refusal.js';
 import type { SharedLocal } from './shared.js';
-import { headlessStatus, type PodLeftOut, slicePortsSkip } from './skip-reason.js';
+import { headlessStatus, type PodLeftOut, skipReason, slicePortsSkip } from './skip-reason.js';
 
-export interface RemoteEndpoints {
+/** `total` and `named` count every endpoint, ready or not: they decide a headless mirror's kind. */
+export interface RemoteEndpoints extends EndpointNames {
   ready: number;
   /** Hostnames of ready endpoints (StatefulSet pods of a headless Service). */
   hostnames: string[];
 }
+
+/** A remote Service without endpoints, or no remote to ask. */
+export const NO_REMOTE_ENDPOINTS: RemoteEndpoints = { ready: 0, hostnames: [], total: 0, named: false };
 
 /** A remote Service one of the Link's selectors picks, and whether it goes through the gateways. */
 export interface RemoteService {
@@ -54,6 +64,11 @@ export interface SyncContext {
   /** The remote pods of a remote-discovery Service (only asked for those). */
   directEndpoints(namespace: string, name: string): DirectEndpoints;
   gateway(): { alive: GatewayAlive; addresses: string[]; remote: string };
+  /**
+   * Told of each local Service (`namespace/name`) that holds a mirror name this sync wanted (a
+   * Conflict), in the tick the cache showed it: its deletion queues the key again (blocked-keys.ts).
+   */
+  blockedBy?(holder: string): void;
 }
 
 export interface SyncResult {
@@ -74,8 +89,10 @@ export async function syncService(ctx: SyncContext, namespace: string, name: str
   if (!found) return { applied: await removeMirrors(ctx, namespace, name), ready: false };
   const remote = found.service;
   const direct = found.mode === 'remote-discovery';
-  if (!direct && isHeadless(remote) && ctx.config.mirrorHeadless) return syncHeadless(ctx, remote);
   const endpoints = ctx.remoteEndpoints(namespace, name);
+  const stored = ctx.shared.services.get(namespace, mirrorName(name, ctx.config.clusterName));
+  if (!direct && mirrorsAsHeadless(remote, ctx.config, endpoints, stored))
+    return syncHeadless(ctx, remote, endpoints);
   const target: MirrorTarget = direct
     ? { type: 'direct', endpoints: ctx.directEndpoints(namespace, name) }
     : { type: 'service' };
@@ -122,6 +139,17 @@ const RELEASES_PORTS = new Set([
   'OwnedByIsthmus',
 ]);
 
+/**
+ * Whether an applied plan leaves the mirror's egress ports to no one. Not on Conflict: the name's
+ * holder may be another of our mirrors, whose ports these are. Not while a skip leaves our mirror
+ * in place (a namespace being deleted takes it with it): its deletion queues the key again.
+ */
+function releasesPorts(plan: MirrorPlan, local: LocalMirror, cluster: string): boolean {
+  if (!RELEASES_PORTS.has(plan.status.reason)) return false;
+  const deleted = plan.actions.some((a) => a.kind === 'deleteService');
+  return deleted || !isOurService(local.service, cluster, [local.slice]);
+}
+
 async function planAndApply(
   ctx: SyncContext,
   remote: V1Service,
@@ -137,14 +165,16 @@ async function planAndApply(
   const namespaceTerminating = Boolean(stored?.metadata?.deletionTimestamp);
   const namespaceExists = stored !== undefined && !namespaceTerminating;
   const owner = `${namespace}/${id.name}`;
-  // Ports are allocated only for mirrors we may write; a conflict, a missing namespace or more
-  // ports than a slice holds (which planMirror refuses) holds none. The headless parent and a
+  // Ports are allocated only for mirrors we may write; a conflict, a missing namespace, a skip or
+  // a Service whose TCP ports a slice cannot hold (which planMirror refuses) holds none, and one
+  // that held some keeps them until its mirror is removed (releasesPorts). The headless parent and a
   // remote-discovery mirror have no egress ports; one that used to be a plain mirror gives its
-  // ports back.
+  // ports back once it is rewritten.
   const tunnelled = target.type !== 'headless' && target.type !== 'direct';
-  if (!tunnelled) shared.allocator.free(owner);
   const mayWrite =
     tunnelled &&
+    !skipReason(remote, config, shared.localCluster) &&
+    tunnelledPorts(remote).length > 0 &&
     !slicePortsSkip(remote, false) &&
     (namespaceExists || (config.enableNamespaceCreation && !namespaceTerminating)) &&
     (!local.service ||
@@ -163,62 +193,54 @@ async function planAndApply(
     ...(shared.localCluster ? { localCluster: shared.localCluster } : {}),
     clusterFamily: shared.clusterFamily(),
   });
-  // Not on Conflict: the name's holder may be another of our mirrors, whose ports these are.
-  if (RELEASES_PORTS.has(plan.status.reason)) shared.allocator.free(owner);
+  if (plan.status.reason === 'Conflict') ctx.blockedBy?.(owner);
   try {
-    return {
-      plan,
-      applied: await applyActions(shared.client, config.clusterName, plan.actions, cacheView(shared)),
-    };
+    const applied = await applyActions(shared.client, config.clusterName, plan.actions, cacheView(shared));
+    // Only once applied: until then the Service that names them may still be there, and the
+    // gateway listening on them for it (a failed delete is retried with them).
+    if (!tunnelled || releasesPorts(plan, local, config.clusterName)) shared.allocator.free(owner);
+    return { plan, applied };
   } catch (err) {
-    // The applier re-reads before writing: a stranger's object that the cache did not show yet.
-    if (err instanceof IsthmusError && err.code === 'KUBE_CONFLICT' && err.terminal) {
-      shared.allocator.free(owner);
-      return {
-        plan: { ...plan, ready: false, status: { ...plan.status, reason: 'Conflict', message: err.message } },
-        applied: [],
-      };
-    }
-    // 422: the local API server refuses what we would write (a remote-discovery mirror's remote
-    // address this cluster does not accept). Retrying cannot help until the remote changes, which
-    // queues the key again; the status says why.
-    if (isIsthmusError(err, 'KUBE_INVALID')) {
-      shared.allocator.free(owner);
-      const message = `the local API server refused the mirror: ${err.message}`;
-      const status = { ...plan.status, reason: 'InvalidService' as const, message };
-      return { plan: { ...plan, ready: false, status }, applied: [] };
-    }
-    // 403 NamespaceTerminating: the namespace's deletion began before the cache showed it. Retried
-    // with backoff (the error is not terminal); the namespace's own events re-queue the key too.
-    if (isNamespaceTerminating(err)) {
-      shared.allocator.free(owner);
-      const message = terminatingNamespaceMessage(namespace, config);
-      const status = { ...plan.status, reason: 'MissingNamespace' as const, message };
-      return { plan: { ...plan, ready: false, status }, applied: [], retry: err };
-    }
-    if (isIsthmusError(err, 'MIRROR_NAMESPACE_FORBIDDEN')) {
-      shared.allocator.free(owner);
-      const status = { ...plan.status, reason: 'MissingNamespace' as const, message: err.message };
-      return { plan: { ...plan, ready: false, status }, applied: [], retry: err };
-    }
-    // Any other refusal that retrying cannot change (RBAC's 403, a 400): the mirror is not as
-    // planned, maybe not there at all, and the status must not go on saying it is. Still a failed
-    // sync (counted, logged); terminal, so retried only when the key is queued again. The ports of
-    // a mirror that exists stay with it: its annotation claims them.
-    if (isIsthmusError(err) && err.terminal) {
-      if (!local.service) shared.allocator.free(owner);
-      const message = `the local API server refused the mirror: ${err.message}`;
-      const status = { ...plan.status, reason: 'ApplyFailed' as const, message };
-      return { plan: { ...plan, ready: false, status }, applied: [], retry: err };
-    }
-    throw err;
+    const refused = refusalOf(err, namespace, config);
+    if (!refused) throw err;
+    if (refused.reason === 'Conflict') ctx.blockedBy?.(owner);
+    await releasePortsUnlessNamed(ctx, namespace, id.name);
+    const status = { ...plan.status, reason: refused.reason, message: refused.message };
+    return {
+      plan: { ...plan, ready: false, status },
+      applied: [],
+      ...(refused.retry ? { retry: refused.retry } : {}),
+    };
   }
 }
 
-async function syncHeadless(ctx: SyncContext, remote: V1Service): Promise<SyncResult> {
+/**
+ * After a refused write, the mirror's egress ports go back unless a Service of ours at its name
+ * still names them: the gateway listens on them for that Service (admitRoutes), so another mirror
+ * handed one would share its listener. The refused batch may have written the Service before its
+ * slice was refused, which the cache does not show yet: read it. A failed read keeps them; the
+ * next sync of the key decides again, and removing the mirror frees them.
+ */
+async function releasePortsUnlessNamed(ctx: SyncContext, namespace: string, name: string): Promise<void> {
+  let named = true;
+  try {
+    const service = await ctx.shared.client.get<V1Service>(R.services, namespace, name);
+    named =
+      isOurService(service, ctx.config.clusterName) &&
+      parseEgressPorts(service?.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]).size > 0;
+  } catch {
+    // Kept: see above.
+  }
+  if (!named) ctx.shared.allocator.free(`${namespace}/${name}`);
+}
+
+async function syncHeadless(
+  ctx: SyncContext,
+  remote: V1Service,
+  endpoints: RemoteEndpoints,
+): Promise<SyncResult> {
   const namespace = remote.metadata?.namespace ?? '';
   const name = remote.metadata?.name ?? '';
-  const endpoints = ctx.remoteEndpoints(namespace, name);
   const applied: AppliedAction[] = [];
   const pods: { hostname: string; clusterIP?: string }[] = [];
   const leftOut: PodLeftOut[] = [];

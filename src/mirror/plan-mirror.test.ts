@@ -455,6 +455,20 @@ describe('planMirror', () => {
     expect(plan.actions).toEqual([]);
   });
 
+  it("a skipped Service leaves another Service's per-pod mirror of the same name alone", () => {
+    const podMirror = structuredClone(created.service);
+    podMirror.metadata!.labels!['mirror.linkerd.io/headless-mirror-svc-name'] = 'db-west';
+    const plan = planMirror(
+      input({
+        remote: { service: restrictedTo('north'), readyEndpointCount: 1 },
+        local: { namespaceExists: true, service: podMirror, slice: created.slice },
+        localCluster: 'east',
+      }),
+    );
+    expect(plan.status.reason).toBe('NotAllowed');
+    expect(plan.actions).toEqual([]);
+  });
+
   it('a slice that is not ours is a Conflict', () => {
     const slice = { ...created.slice, metadata: { ...created.slice.metadata, labels: {} } };
     const plan = planMirror(input({ local: { namespaceExists: true, service: created.service, slice } }));

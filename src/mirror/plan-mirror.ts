@@ -167,8 +167,13 @@ export function planMirror(input: MirrorPlanInput): MirrorPlan {
   });
 
   const skip = skipReason(remote.service, link, input.localCluster);
-  if (skip)
-    return skipped(skip.reason, skip.message, planDelete(namespace, id.name, local, link.clusterName));
+  if (skip) {
+    // Its own mirror goes; another Service's per-pod mirror of that name stays (and vice versa).
+    const own =
+      local.service?.metadata?.labels?.[HEADLESS_MIRROR_LABEL] === id.extraLabels[HEADLESS_MIRROR_LABEL];
+    const actions = !local.service || own ? planDelete(namespace, id.name, local, link.clusterName) : [];
+    return skipped(skip.reason, skip.message, actions);
+  }
   if (id.name.length > MAX_SERVICE_NAME) {
     return skipped('InvalidService', `mirror name ${id.name} is longer than ${MAX_SERVICE_NAME} characters`);
   }

@@ -330,16 +330,21 @@ export class RemoteCluster {
 
   endpoints(namespace: string, name: string): RemoteEndpoints {
     let ready = 0;
+    let total = 0;
+    let named = false;
     const hostnames: string[] = [];
     for (const slice of this.slicesByService.get(`${namespace}/${name}`)?.values() ?? []) {
       for (const ep of slice.endpoints ?? []) {
+        total++;
+        // Ready or not, as Linkerd's shouldExportAsHeadlessService counts (mirror-kind.ts).
+        if (ep.hostname) named = true;
         // An absent `ready` means ready (discovery.k8s.io/v1 EndpointConditions).
         if (ep.conditions?.ready === false) continue;
         ready++;
         if (ep.hostname && !hostnames.includes(ep.hostname)) hostnames.push(ep.hostname);
       }
     }
-    return { ready, hostnames: hostnames.sort() };
+    return { ready, hostnames: hostnames.sort(), total, named };
   }
 
   /** A Service event of one of the three watches; `watched`: that watch, once it has listed. */

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { admitRoutes } from '../../gateway/watch-mirrors.js';
 import type { V1EndpointSlice, V1Service } from '../../kube/types.js';
+import { mirrorsAsHeadless } from '../../mirror/mirror-kind.js';
 import { type MirrorTarget, planMirror } from '../../mirror/plan-mirror.js';
 import { linkConfig, remoteService } from '../../mirror/test-builders.js';
 import { checkGatewayListeners } from './checks/gateway-listeners.js';
@@ -39,10 +40,14 @@ function written(remote: V1Service, target: MirrorTarget, egress: [string, numbe
 
 const web = remoteService('web', { namespace: 'test' });
 const db = remoteService('db', { namespace: 'test', headless: true });
+/** A Deployment behind a headless Service: pods without a hostname, so an ordinary mirror (mirror-kind.ts). */
+const grpc = remoteService('grpc', { namespace: 'test', headless: true });
+const unnamedPods = { total: 2, named: false };
 const ours = [
   ...written(web, { type: 'service' }, [['http', 20000]]),
   ...written(db, { type: 'pod', hostname: 'db-0' }, [['http', 20001]]),
   ...written(db, { type: 'headless', pods: [{ hostname: 'db-0', clusterIP: '10.96.0.20' }] }),
+  ...written(grpc, { type: 'service' }, [['http', 20002]]),
 ];
 const linkerds: V1Service[] = [
   {
@@ -86,12 +91,14 @@ const linkerdSlice: V1EndpointSlice = {
 
 describe('the mirror checks mid-migration', () => {
   it('pass on every kind of mirror the controller writes, and say nothing of Linkerd', () => {
+    expect(mirrorsAsHeadless(grpc, config, unnamedPods, undefined)).toBe(false);
     const services = [...ours.filter((o) => !('addressType' in o)), ...linkerds] as V1Service[];
     const slices = [...ours.filter((o) => 'addressType' in o), linkerdSlice] as V1EndpointSlice[];
     expect(services.map((s) => s.metadata?.name)).toEqual([
       'web-west',
       'db-0-west',
       'db-west',
+      'grpc-west',
       'cart-west',
       'cart3-federated',
     ]);
@@ -112,10 +119,11 @@ describe('the mirror checks mid-migration', () => {
         ],
       },
     };
-    expect(facts.mirrors.value.map((m) => m.name)).toEqual(['db-0-west', 'db-west', 'web-west']);
+    expect(facts.mirrors.value.map((m) => m.name)).toEqual(['db-0-west', 'db-west', 'grpc-west', 'web-west']);
     expect(admitted.routes.map((r) => `${r.port} ${r.mirror}`)).toEqual([
       '20000 test/web-west',
       '20001 test/db-0-west',
+      '20002 test/grpc-west',
     ]);
     for (const check of [checkMirrorEndpoints, checkMirrorsOwned, checkGatewayListeners])
       expect(check(facts)).toMatchObject({ status: 'ok', hints: [] });
