@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IsthmusError } from '../errors.js';
 import { waitFor } from '../wait-for.js';
@@ -42,5 +43,37 @@ describe('informer health', () => {
       { connected: false, lastError: unreachable },
       { connected: false, lastError: forbidden },
     ]);
+  });
+});
+
+describe('a watch silent past its own end', () => {
+  it('is a dead connection, reported as such, not a watch the server ended', async () => {
+    let watches = 0;
+    const client = {
+      closed: false,
+      list: async () => ({ items: [], resourceVersion: '1' }),
+      watch: async () => {
+        watches++;
+        // What undici's body timeout raises on a stream that stayed silent past idleTimeoutMs.
+        const body = new PassThrough();
+        setImmediate(() =>
+          body.destroy(Object.assign(new Error('Body Timeout Error'), { code: 'UND_ERR_BODY_TIMEOUT' })),
+        );
+        return body;
+      },
+    } as unknown as KubeClient;
+    const informer = createInformer<never>(client, R.pods, {
+      backoff: { initialMs: 1, maxMs: 2 },
+      watchTimeoutSeconds: 1,
+    });
+    stops.push(informer);
+    const health: InformerHealth[] = [];
+    informer.onHealth((h) => health.push(h));
+    informer.start();
+    await waitFor('reported', () => health.some((h) => !h.connected), 5_000);
+    const lost = health.find((h) => !h.connected)?.lastError as IsthmusError | undefined;
+    expect(lost?.code).toBe('KUBE_API_UNAVAILABLE');
+    expect(lost?.message).toMatch(/nothing received for 61 s/);
+    expect(watches).toBeGreaterThanOrEqual(1);
   });
 });

@@ -238,19 +238,20 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
   private async watchOnce(): Promise<{ events: number; ms: number }> {
     const start = performance.now();
     const timeoutSeconds = this.watchTimeout();
+    const idleTimeoutMs = (timeoutSeconds + 60) * 1000;
     const stream = await this.client.watch(this.res, {
       namespace: this.opts.namespace,
       labelSelector: this.opts.labelSelector,
       fieldSelector: this.opts.fieldSelector,
       resourceVersion: this.rv,
       timeoutSeconds,
-      idleTimeoutMs: (timeoutSeconds + 60) * 1000,
+      idleTimeoutMs,
       signal: this.abort.signal,
     });
     this.setHealth(true);
     let events = 0;
     try {
-      events = await this.consume(stream);
+      events = await this.consume(stream, idleTimeoutMs);
     } finally {
       stream.destroy();
     }
@@ -258,7 +259,7 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
     return { events, ms: performance.now() - start };
   }
 
-  private async consume(stream: Readable): Promise<number> {
+  private async consume(stream: Readable, idleTimeoutMs: number): Promise<number> {
     // Lines are cut from the raw bytes ('\n' never occurs inside a UTF-8 sequence) and decoded
     // once each: no decoder state, no string concatenation per chunk.
     let partial: Buffer[] = [];
@@ -282,7 +283,16 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
         if (start < chunk.length) partial.push(chunk.subarray(start));
       }
     } catch (err) {
+      // The client's health check found the server hung (request-pipeline.ts), or a bad line.
       if (err instanceof IsthmusError) throw err;
+      // Silent past the end the server was asked for: not a server ending the watch, a dead
+      // connection. Said (the informer is disconnected) rather than resumed quietly.
+      if ((err as { code?: unknown }).code === 'UND_ERR_BODY_TIMEOUT')
+        throw new IsthmusError(
+          'KUBE_API_UNAVAILABLE',
+          `WATCH ${resourcePath(this.res, this.opts.namespace)}: nothing received for ${idleTimeoutMs / 1000} s, past the watch's timeoutSeconds: connection taken for dead`,
+          { cause: err },
+        );
       // The connection broke mid-stream (server restart, dropped watch): like the server ending
       // the watch, resume from the last version seen. A failing resume reports the error.
       return events;

@@ -7,7 +7,7 @@ import diagnostics from 'node:diagnostics_channel';
 import { setMaxListeners } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { isIsthmusError } from '../errors.js';
+import { IsthmusError, isIsthmusError } from '../errors.js';
 import { isNotFound, KubeApiError, retryAfterMs } from './errors.js';
 import { abortableDelay, DEFAULT_RATE_LIMIT, type RateLimit, RateLimiter } from './rate-limiter.js';
 import { type Query, type RawResponse, Transport } from './transport.js';
@@ -33,7 +33,25 @@ export interface KubeClientOptions {
   /** Times a 429 is retried after its Retry-After before the error reaches the caller. */
   maxThrottleRetries?: number;
   userAgent?: string;
+  /**
+   * While a watch is open, GET /version this often and end every open watch when no answer comes
+   * within the timeout (client-go's HTTP/2 health check); false: never. Default DEFAULT_HEALTH_CHECK.
+   */
+  healthCheck?: HealthCheck | false;
 }
+
+export interface HealthCheck {
+  periodMs: number;
+  timeoutMs: number;
+}
+
+/**
+ * client-go pings an HTTP/2 connection after 30 s without a frame and drops it when the ping is
+ * not answered within 15 s: a dead connection is noticed in ~45 s. Watches here are HTTP/1.1
+ * streams, which have no ping; a request is the ping, so a hung API server is found within
+ * period + timeout (≤ 45 s) too.
+ */
+export const DEFAULT_HEALTH_CHECK: HealthCheck = { periodMs: 30_000, timeoutMs: 15_000 };
 
 export interface ClientStats {
   requests: number;
@@ -71,12 +89,17 @@ export class RequestPipeline {
   };
   private readonly timeoutMs: number;
   private readonly maxThrottleRetries: number;
+  private readonly healthCheck: HealthCheck | false;
+  /** One per watch opening or open: the health check ends them all when the server hangs. */
+  private readonly streams = new Set<AbortController>();
+  private healthTimer: NodeJS.Timeout | undefined;
 
   constructor(config: KubeConfig, opts: KubeClientOptions = {}) {
     this.transport = new Transport(config, opts.userAgent);
     this.limiter = new RateLimiter(opts.rateLimit ?? DEFAULT_RATE_LIMIT);
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.maxThrottleRetries = opts.maxThrottleRetries ?? 3;
+    this.healthCheck = opts.healthCheck ?? DEFAULT_HEALTH_CHECK;
   }
 
   get server(): URL {
@@ -154,31 +177,90 @@ export class RequestPipeline {
     }
   }
 
-  /** A rate-limited streaming GET (watch); `idleTimeoutMs` bounds the silence between chunks. */
+  /**
+   * A rate-limited streaming GET (watch); `idleTimeoutMs` bounds the silence between chunks, the
+   * request timeout the wait for the answer's head (an API server sends it at once). The health
+   * check ends it, with a KUBE_API_UNAVAILABLE error, when the server stops answering.
+   */
   async stream(path: string, query: Query, idleTimeoutMs: number, signal?: AbortSignal): Promise<Readable> {
-    const combined = this.signalWith(signal);
-    await this.limiter.acquire(combined);
-    this.count('watch');
+    const own = new AbortController();
+    const combined = AbortSignal.any([own.signal, this.signalWith(signal)]);
+    this.streams.add(own);
+    this.scheduleHealthCheck();
     try {
+      await this.limiter.acquire(combined);
+      this.count('watch');
       const res = await this.transport.stream({
         method: 'GET',
         path,
         query,
         signal: combined,
         timeoutMs: idleTimeoutMs,
+        headersTimeoutMs: Math.min(this.timeoutMs, idleTimeoutMs),
       });
+      res.body.once('close', () => this.streams.delete(own));
       return res.body;
     } catch (err) {
+      this.streams.delete(own);
       this.counters.errors++;
       throw err;
     }
   }
 
+  private scheduleHealthCheck(): void {
+    if (!this.healthCheck || this.healthTimer || this.closed) return;
+    const { periodMs } = this.healthCheck;
+    this.healthTimer = setTimeout(() => void this.checkHealth(), periodMs);
+    this.healthTimer.unref();
+  }
+
+  /**
+   * One GET /version, past the rate limiter (a backlog of the client's own is no sign of a dead
+   * server). Any answer, an error status included, is a live server; none within the timeout ends
+   * every open watch, whose informers report it and reconnect.
+   */
+  private async checkHealth(): Promise<void> {
+    this.healthTimer = undefined;
+    if (!this.healthCheck || this.closed || this.streams.size === 0) return;
+    const { timeoutMs } = this.healthCheck;
+    const open = [...this.streams];
+    const started = performance.now();
+    this.count('health');
+    let failure: unknown;
+    try {
+      await this.transport.request({
+        method: 'GET',
+        path: '/version',
+        signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), this.closer.signal]),
+        timeoutMs,
+      });
+    } catch (err) {
+      if (!(err instanceof KubeApiError && err.status !== undefined)) failure = err;
+    }
+    this.publish('health', '/version', started, undefined, failure);
+    if (this.closed) return;
+    if (failure !== undefined) {
+      this.counters.errors++;
+      const reason = new IsthmusError(
+        'KUBE_API_UNAVAILABLE',
+        `${this.transport.server.host} did not answer GET /version within ${seconds(timeoutMs)}: its connections are taken for dead`,
+        { cause: failure },
+      );
+      for (const stream of open) stream.abort(reason);
+    }
+    this.scheduleHealthCheck();
+  }
+
   /** Aborts in-flight requests and rate-limit waits and closes pooled sockets. */
   close(): void {
+    clearTimeout(this.healthTimer);
     this.closer.abort(new Error('KubeClient closed'));
     this.transport.close();
   }
+}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10} s`;
 }
 
 /**

@@ -38,6 +38,8 @@ export interface RequestSpec {
   signal?: AbortSignal;
   /** Socket inactivity limit; for watches this is the idle limit between events. */
   timeoutMs: number;
+  /** The wait for the answer's head, when not `timeoutMs`. */
+  headersTimeoutMs?: number;
 }
 
 function withQuery(path: string, query: Query | undefined): string {
@@ -155,7 +157,7 @@ export class Transport {
       path: this.basePath + withQuery(spec.path, spec.query),
       // Both bound silence, as a socket inactivity timeout would: the wait for the answer's head,
       // then each gap between body chunks (for a watch, between events).
-      headersTimeout: spec.timeoutMs,
+      headersTimeout: spec.headersTimeoutMs ?? spec.timeoutMs,
       bodyTimeout: spec.timeoutMs,
       headers: prepared.headers,
       body: prepared.payload,

@@ -44,7 +44,12 @@ export class LinkManager {
       ...(shared.queueBackoff ? { backoff: shared.queueBackoff } : {}),
       handler: (key) => (key === SWEEP ? this.sweep() : this.sync(key)),
       onError: (key, err, failures) => {
-        const fields = { link: key, failures, err: describeError(err) };
+        // `link` is always a Link's namespace/name: the sweep of orphaned mirrors is no Link.
+        const fields = {
+          ...(key === SWEEP ? { task: 'sweep' } : { link: key }),
+          failures,
+          err: describeError(err),
+        };
         // The Link went away or changed under us: its informer event queues the key again.
         if (expectedRace(err) && failures < RACE_RETRIES_QUIET) shared.log.debug(fields, 'link sync retried');
         else shared.log.warn(fields, 'link sync failed');
@@ -163,7 +168,10 @@ export class LinkManager {
       const watcher = new LinkWatcher(link, valid.config, this.shared);
       this.watchers.set(key, { watcher, config: valid.config });
       watcher.start();
-      this.shared.log.info({ link: key, cluster: valid.config.clusterName }, 'watching linked cluster');
+      this.shared.log.info(
+        { link: key, target_cluster: valid.config.clusterName },
+        'watching linked cluster',
+      );
       return;
     }
     if (JSON.stringify(current.config) === JSON.stringify(valid.config)) {
@@ -211,7 +219,7 @@ export class LinkManager {
     for (const cluster of orphanClusters(this.shared.services.list(), this.links.list(), watched)) {
       const config = cleanupConfig('', '', cluster);
       if (!config) continue;
-      this.shared.log.info({ cluster }, 'removing the mirrors of a cluster no Link targets');
+      this.shared.log.info({ target_cluster: cluster }, 'removing the mirrors of a cluster no Link targets');
       await removeClusterMirrors(this.shared, config);
     }
   }

@@ -77,6 +77,8 @@ export class LinkWatcher {
   /** undefined until the remote API has answered or failed once. */
   private remoteApiUp: boolean | undefined;
   private remoteApiError: string | undefined;
+  /** performance.now() when the remote API was last found unreachable; undefined while it answers. */
+  private unreachableSince: number | undefined;
   private credentialsError: string | undefined;
   /**
    * Why the API the credentials reach is not this Link's cluster, or no longer says it is
@@ -118,7 +120,7 @@ export class LinkWatcher {
       onError: (key, err, failures) => {
         shared.metrics.syncErrors.inc();
         shared.log.warn(
-          { link: config.linkName, key, failures, err: describeError(err) },
+          { ...this.logFields(), key, failures, err: describeError(err) },
           'mirror sync failed',
         );
       },
@@ -133,7 +135,7 @@ export class LinkWatcher {
       failureThreshold: config.probe.failureThreshold,
       metrics: shared.metrics,
       onChange: (alive) => {
-        shared.log.info({ link: this.config.linkName, alive }, 'remote gateway liveness changed');
+        shared.log.info({ ...this.logFields(), alive }, 'remote gateway liveness changed');
         this.enqueueAll();
       },
     });
@@ -250,10 +252,7 @@ export class LinkWatcher {
     this.stopProbing();
     const disconnected = this.disconnect();
     if (await this.queue.stop({ graceMs: STOP_GRACE_MS }))
-      this.shared.log.warn(
-        { link: this.config.linkName },
-        'stopped with a sync still waiting for the API server',
-      );
+      this.shared.log.warn(this.logFields(), 'stopped with a sync still waiting for the API server');
     await Promise.all([disconnected, this.credentials?.stop()]);
     this.metrics.remove();
   }
@@ -299,7 +298,7 @@ export class LinkWatcher {
     for (const a of result.applied) {
       if (a.outcome !== 'unchanged')
         // Debug: two lines per new mirror were ~7% of the controller's CPU in a 10,000-mirror sync.
-        this.shared.log.debug({ link: this.config.linkName, ...a }, 'mirror applied');
+        this.shared.log.debug({ ...this.logFields(), ...a }, 'mirror applied');
     }
     if (result.retry) throw result.retry;
     if (result.status?.reason === 'PortRangeExhausted') {
@@ -323,7 +322,7 @@ export class LinkWatcher {
         const reason = status.reason === 'Mirrored' ? 'PortsNotMirrored' : status.reason;
         // NotAllowed is what the export's owner asked for (isthmus.dev/allowed-clusters), not a fault.
         const intended = status.reason === 'NotAllowed';
-        const fields = { link: this.config.linkName, key, reason };
+        const fields = { ...this.logFields(), key, reason };
         if (intended) this.shared.log.info(fields, message);
         else this.shared.log.warn(fields, message);
         void this.shared.recorder?.record(this.link, intended ? 'Normal' : 'Warning', reason, message);
@@ -515,7 +514,7 @@ export class LinkWatcher {
       return;
     }
     this.clearCredentialsError();
-    if (this.remote) shared.log.info({ link: config.linkName }, 'credentials changed: reconnecting');
+    if (this.remote) shared.log.info(this.logFields(), 'credentials changed: reconnecting');
     await this.disconnect();
     if (this.stopped) {
       client.close();
@@ -539,7 +538,7 @@ export class LinkWatcher {
         },
         synced: () => {
           const services = remote.serviceKeys().length;
-          shared.log.info({ link: this.config.linkName, services }, 'remote caches synced');
+          shared.log.info({ ...this.logFields(), services }, 'remote caches synced');
           this.listedOnce = true;
           this.enqueueAll();
         },
@@ -558,7 +557,7 @@ export class LinkWatcher {
           this.knownGateway = { addresses, fromService };
           // Not changed: the first listing confirmed what a previous connection found.
           if (!changed) return;
-          shared.log.info({ link: this.config.linkName, addresses }, 'remote gateway address changed');
+          shared.log.info({ ...this.logFields(), addresses }, 'remote gateway address changed');
           this.probe.trigger();
           this.enqueueAll();
         },
@@ -569,8 +568,29 @@ export class LinkWatcher {
     remote.start();
   }
 
-  /** Whether the remote API can be listed and watched (RemoteAPIAvailable, isthmus_remote_api_up). */
+  /**
+   * What every log line about this Link carries: `link` as namespace/name, and the cluster it
+   * targets as `target_cluster` (the process's base fields hold the local `cluster`).
+   */
+  private logFields(): { link: string; target_cluster: string } {
+    const { linkNamespace, linkName, clusterName } = this.config;
+    return { link: `${linkNamespace}/${linkName}`, target_cluster: clusterName };
+  }
+
+  /**
+   * Whether the remote API can be listed and watched (RemoteAPIAvailable, isthmus_remote_api_up).
+   * A change is logged once: a Warning when it becomes unreachable, with why; Info when it is
+   * reachable again, with for how long it was not. The retries in between say nothing.
+   */
   private setRemoteApi(up: boolean, error: string | undefined): void {
+    if (!up && this.unreachableSince === undefined) {
+      this.unreachableSince = performance.now();
+      this.shared.log.warn({ ...this.logFields(), reason: error }, 'remote API unreachable');
+    } else if (up && this.unreachableSince !== undefined) {
+      const down_seconds = Math.round((performance.now() - this.unreachableSince) / 100) / 10;
+      this.unreachableSince = undefined;
+      this.shared.log.info({ ...this.logFields(), down_seconds }, 'remote API reachable again');
+    }
     this.remoteApiUp = up;
     this.remoteApiError = error;
     this.metrics.remoteApiUp(up);
@@ -585,8 +605,8 @@ export class LinkWatcher {
    * Link's cluster is not known to be what the credentials reach.
    */
   private setIdentity(identity: RemoteIdentity, server: string): void {
-    const { config, shared } = this;
-    const fields = { link: config.linkName, cluster: config.clusterName };
+    const { shared } = this;
+    const fields = this.logFields();
     const refusal = this.refusalOf(identity, server);
     if (refusal) {
       // Found by a re-check after the caches had listed (identity-gate.ts refused the re-list or
@@ -655,7 +675,7 @@ export class LinkWatcher {
     this.queue.add(STATUS);
     if (!this.remote) return;
     const note = `${message}: ${CREDENTIALS_KEPT}`;
-    this.shared.log.warn({ link: this.config.linkName, reason: 'CredentialsUnavailable' }, note);
+    this.shared.log.warn({ ...this.logFields(), reason: 'CredentialsUnavailable' }, note);
     void this.shared.recorder?.record(this.link, 'Warning', 'CredentialsUnavailable', note);
   }
 

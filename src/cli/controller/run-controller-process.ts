@@ -59,15 +59,26 @@ export interface RunningControllerProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * The controller's logger: every line says `component` and the local `cluster` (absent when not
+ * named). Lines about a Link name the cluster it targets `target_cluster` (the metrics'
+ * `target_cluster_name`), never `cluster`, which the base field holds: a JSON object with the key
+ * twice loses one of them to jq and most log pipelines.
+ */
+export function controllerLogger(
+  level: string | undefined,
+  cluster: string | undefined,
+  destination: pino.DestinationStream,
+): pino.Logger {
+  return pino({ level: level ?? 'info', base: { component: 'controller', cluster } }, destination);
+}
+
 export async function runControllerProcess(
   opts: ControllerProcessOptions,
   /** Aborted (SIGTERM, SIGINT) while starting: the start stops what it began and rejects. */
   signal?: AbortSignal,
 ): Promise<RunningControllerProcess> {
-  const log = pino(
-    { level: opts.logLevel, base: { component: 'controller', cluster: opts.cluster } },
-    pino.destination(2),
-  );
+  const log = controllerLogger(opts.logLevel, opts.cluster, pino.destination(2));
   const stopLogging = logControllerDiagnostics(log);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });

@@ -1,0 +1,111 @@
+/**
+ * Test support: a TCP relay in front of an API server that a test can freeze, as an SRE froze one
+ * with `kill -STOP`: connections stay open (new ones are accepted too, as the kernel's listen
+ * backlog accepts them), but not a byte is forwarded either way until it is thawed, when everything
+ * held goes on as if nothing happened. Not a closed or refused connection: a hung one.
+ */
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
+
+interface Side {
+  socket: Socket;
+  held: Buffer[];
+  /** Closed while frozen: the other side learns it at the thaw. */
+  closed?: boolean;
+}
+
+export class TcpRelay {
+  private readonly server: Server;
+  private frozen = false;
+  private readonly pairs = new Set<{ client: Side; upstream: Side | undefined; pending: Buffer[] }>();
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(private readonly target: { host: string; port: number }) {
+    this.server = createServer((socket) => this.accept(socket));
+  }
+
+  /** A relay to `target` listening on a free loopback port. */
+  static async start(target: URL): Promise<TcpRelay> {
+    const relay = new TcpRelay({ host: target.hostname.replace(/^\[|\]$/g, ''), port: Number(target.port) });
+    await new Promise<void>((resolve) => relay.server.listen(0, '127.0.0.1', resolve));
+    return relay;
+  }
+
+  get port(): number {
+    const address = this.server.address();
+    return typeof address === 'object' && address ? address.port : 0;
+  }
+
+  /** `url` with its host and port replaced by the relay's. */
+  via(url: string): string {
+    const u = new URL(url);
+    u.hostname = '127.0.0.1';
+    u.port = String(this.port);
+    return u.toString().replace(/\/$/, '');
+  }
+
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  thaw(): void {
+    this.frozen = false;
+    for (const pair of this.pairs) {
+      if (!pair.upstream) this.dial(pair);
+      else this.flush(pair.client, pair.upstream);
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private track(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => {});
+  }
+
+  private accept(socket: Socket): void {
+    this.track(socket);
+    const pair = {
+      client: { socket, held: [] as Buffer[] },
+      upstream: undefined as Side | undefined,
+      pending: [],
+    };
+    this.pairs.add(pair);
+    socket.on('close', () => {
+      this.pairs.delete(pair);
+      pair.upstream?.socket.destroy();
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (this.frozen || !pair.upstream) pair.client.held.push(chunk);
+      else pair.upstream.socket.write(chunk);
+    });
+    if (!this.frozen) this.dial(pair);
+  }
+
+  private dial(pair: { client: Side; upstream: Side | undefined }): void {
+    const upstream = tcpConnect(this.target.port, this.target.host);
+    this.track(upstream);
+    const side: Side = { socket: upstream, held: [] };
+    pair.upstream = side;
+    upstream.on('connect', () => this.flush(pair.client, side));
+    upstream.on('data', (chunk: Buffer) => {
+      if (this.frozen) side.held.push(chunk);
+      else pair.client.socket.write(chunk);
+    });
+    upstream.on('close', () => {
+      side.closed = true;
+      if (!this.frozen) this.flush(pair.client, side);
+    });
+  }
+
+  /** Forwards what each side sent while frozen. */
+  private flush(client: Side, upstream: Side): void {
+    if (this.frozen) return;
+    for (const chunk of client.held.splice(0)) upstream.socket.write(chunk);
+    for (const chunk of upstream.held.splice(0)) client.socket.write(chunk);
+    if (upstream.closed) client.socket.end();
+  }
+}
