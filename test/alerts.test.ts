@@ -59,6 +59,24 @@ describe('examples/prometheus/isthmus-alerts.yaml', () => {
     for (const m of errors) expect(rules.filter((r) => metricsOf(r.expr).includes(m)).length, m).toBe(1);
   });
 
+  // A refused isthmus-crl update is a fault until the file is fixed: the next gateway restart
+  // fails on it. An increase over a window resolved 15 minutes after the refusal, fault or not.
+  it('IsthmusCrlUpdateRefused fires while a refused CRL file is on disk, not for a window after it', () => {
+    const rule = rules.find((r) => r.alert === 'IsthmusCrlUpdateRefused');
+    expect(rule && metricsOf(rule.expr)).toEqual(['isthmus_gateway_crl_file_refused']);
+    expect(rule?.expr).not.toMatch(/increase|rate|\[/);
+  });
+
+  // A TLS client without a certificate (a blackbox probe, a load balancer's TLS check, a scanner)
+  // is no peer gateway: under peer_cluster="unknown" it made a 100 % failure ratio and paged.
+  it('IsthmusTunnelErrors leaves clients without a certificate out of both sides of its ratio', () => {
+    const rule = rules.find((r) => r.alert === 'IsthmusTunnelErrors');
+    const selectors = rule?.expr.match(/isthmus_tunnel_connections_total\{[^}]*\}/g) ?? [];
+    expect(selectors).toHaveLength(2);
+    for (const s of selectors) expect(s).toMatch(/result!(~"[^"]*\b|=")no_client_certificate\b[^"]*"/);
+    expect(selectors[0]).toMatch(/result!~"[^"]*\bsuccess\b[^"]*"/);
+  });
+
   it.each(rules.map((r) => [r.alert, r.expr] as const))(
     '%s queries only registered metrics',
     async (_alert, expr) => {

@@ -80,6 +80,17 @@ export interface HandshakeRejectedMessage {
 export function clientHungUp(message: HandshakeRejectedMessage): boolean {
   return message.reason === 'ECONNRESET' || message.reason === 'EPIPE';
 }
+/**
+ * Whether the ingress refused a TLS client because it sent no certificate at all (OpenSSL's
+ * "peer did not return a certificate", under `rejectUnauthorized`): `openssl s_client`, a blackbox
+ * TLS probe, a load balancer's TLS health check, a scanner. No peer gateway does that, since every
+ * gateway presents its certificate, so the metrics count it apart (`no_client_certificate`, which
+ * the tunnel error alert leaves out) and the log takes it at debug. A certificate that fails the
+ * checks (foreign anchor, expired, revoked, not a linked gateway) is still a refused peer.
+ */
+export function noClientCertificate(message: HandshakeRejectedMessage): boolean {
+  return message.reason === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE';
+}
 /** A probe of a remote gateway over the tunnel path finished. */
 export interface ProbeMessage {
   gateway: string;

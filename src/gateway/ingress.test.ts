@@ -8,7 +8,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { gatewayIdentity } from '../kube/keys.js';
-import { CHANNELS } from './diagnostics.js';
+import { CHANNELS, clientHungUp, noClientCertificate } from './diagnostics.js';
 import { type Ingress, type IngressOptions, startIngress } from './ingress.js';
 import { resolverFor } from './resolver.js';
 import { ServiceIndex } from './service-index.js';
@@ -124,13 +124,21 @@ describe('peers', () => {
     expect(rejected).toEqual([]);
   });
 
-  it('refuses a client without a certificate', async () => {
+  it('refuses a client without a certificate, as one (a TLS probe, not a refused peer gateway)', async () => {
     await expectSessionRefused({ ca: pki.anchor.certPem });
+    expect(rejected.map((r) => [r.reason, noClientCertificate(r), clientHungUp(r)])).toEqual([
+      ['ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE', true, false],
+    ]);
     await expectHealthy();
   });
 
   it('refuses a gateway certificate from a foreign CA', async () => {
     await expectSessionRefused(pki.foreign('east'));
+    // Node destroys the socket without an error and reports ECONNRESET, a hang-up's reason: the
+    // verification code is the refusal, so the peer is counted and logged as refused.
+    expect(rejected.map((r) => [r.reason, noClientCertificate(r), clientHungUp(r)])).toEqual([
+      ['UNABLE_TO_GET_ISSUER_CERT_LOCALLY', false, false],
+    ]);
     expect(rejected.map((r) => r.peer)).toContainEqual(expect.stringMatching(/^127\.0\.0\.1:\d+$/));
     await expectHealthy();
   });
@@ -143,6 +151,7 @@ describe('peers', () => {
       notAfter: new Date(now - HOUR),
     });
     await expectSessionRefused(expired);
+    expect(rejected.map((r) => r.reason)).toEqual(['CERT_HAS_EXPIRED']);
     await expectHealthy();
   });
 
@@ -154,6 +163,7 @@ describe('peers', () => {
       notAfter: new Date(now + 2 * HOUR),
     });
     await expectSessionRefused(early);
+    expect(rejected.map((r) => r.reason)).toEqual(['CERT_NOT_YET_VALID']);
     await expectHealthy();
   });
 

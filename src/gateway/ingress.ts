@@ -118,6 +118,22 @@ function withPeer(message: HandshakeRejectedMessage, socket: PeerSocket): Handsh
   return address ? { ...message, peer: hostPort(unmapped(address), from?.remotePort ?? 0) } : message;
 }
 
+/**
+ * Why a TLS handshake failed, as the ingress's refusals are told apart (diagnostics.ts). A client
+ * certificate OpenSSL could not verify (another anchor, expired, not yet valid) is no OpenSSL
+ * error: Node's server reads the verification result once the handshake is done, keeps it as
+ * `authorizationError` and destroys the socket without an error, which then closes "before the
+ * handshake" as ECONNRESET, the very reason a client hanging up has. The verification code is the
+ * ingress's own refusal, so it wins.
+ */
+function handshakeFailure(err: Error & { code?: string }, socket: TLSSocket): string {
+  const unverified = socket.authorizationError as unknown;
+  if (typeof unverified === 'string' && unverified !== '') return unverified;
+  if (unverified instanceof Error)
+    return (unverified as Error & { code?: string }).code ?? unverified.message;
+  return err.code ?? err.message;
+}
+
 interface PeerSocket {
   remoteAddress?: string | undefined;
   remotePort?: number | undefined;
@@ -169,7 +185,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
   });
   // Handshake failures: no/foreign/expired certificate, wrong protocol version, handshake timeout.
   server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
-    publishHandshakeRejected(withPeer({ reason: err.code ?? err.message }, socket));
+    publishHandshakeRejected(withPeer({ reason: handshakeFailure(err, socket) }, socket));
     socket.destroy();
   });
   // A peer that did not negotiate h2 (RFC 9113 §3.3).

@@ -51,6 +51,16 @@ describe('connectResult', () => {
       connectResult(0, "refused this cluster's gateway: cluster east is not linked", 'GATEWAY_REFUSED'),
     ).toBe('unauthorized');
   });
+
+  it("counts a remote gateway whose certificate this gateway's own checks refuse (revoked, expired, foreign anchor) as unauthorized, not as a network error", () => {
+    expect(
+      connectResult(
+        0,
+        "gateway 10.0.0.9:4143 is not trusted: certificate serial 0A is revoked by its issuer's CRL",
+        'GATEWAY_UNTRUSTED',
+      ),
+    ).toBe('unauthorized');
+  });
 });
 
 /** The byte counts of a tunnel's TCP socket, as the metrics read them; set by the test. */
@@ -236,7 +246,11 @@ describe('createGatewayMetrics', () => {
   it.each([
     ['ECONNRESET', undefined],
     ['EPIPE', undefined],
-    ['ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE', 'unauthorized'],
+    // No client certificate at all: a TLS probe, a load balancer's TLS check, a scanner. Not a peer
+    // gateway, so not counted with the refused ones.
+    ['ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE', 'no_client_certificate'],
+    ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unauthorized'],
+    ['CERT_HAS_EXPIRED', 'unauthorized'],
     ['ERR_TLS_HANDSHAKE_TIMEOUT', 'timeout'],
     ['cluster north is not linked', 'unauthorized'],
   ])('a handshake ended by %s counts as %s', async (reason, result) => {
@@ -276,6 +290,23 @@ describe('createGatewayMetrics', () => {
     expect(text).toContain('isthmus_gateway_crl_revoked_certificates 3');
     expect(text).toContain('isthmus_gateway_crl_reloads_total{result="ok"} 1');
     expect(text).toContain('isthmus_gateway_crl_reloads_total{result="refused"} 1');
+  });
+
+  // The counter's increase ends 15 minutes after a refusal while the refused file stays on disk (and
+  // the next restart fails on it): the gauge says so for as long as it lasts.
+  it('says while the CRL file on disk is one the gateway refused, until a good one loads', async () => {
+    const metrics = make();
+    const refused = async () =>
+      (await metrics.render()).split('\n').find((l) => l.startsWith('isthmus_gateway_crl_file_refused '));
+    expect(await refused()).toBe('isthmus_gateway_crl_file_refused 0');
+    metrics.crlReloaded('ok', 3);
+    expect(await refused()).toBe('isthmus_gateway_crl_file_refused 0');
+    metrics.crlReloaded('refused');
+    expect(await refused()).toBe('isthmus_gateway_crl_file_refused 1');
+    metrics.crlReloaded('refused');
+    expect(await refused()).toBe('isthmus_gateway_crl_file_refused 1');
+    metrics.crlReloaded('ok', 4);
+    expect(await refused()).toBe('isthmus_gateway_crl_file_refused 0');
   });
 
   it('has no certificate expiry before the first certificate (a 0 would read as long expired)', async () => {

@@ -14,6 +14,7 @@ import {
   type ConnectErrorMessage,
   clientHungUp,
   type HandshakeRejectedMessage,
+  noClientCertificate,
   type TunnelCloseMessage,
   type TunnelOpenMessage,
 } from './diagnostics.js';
@@ -26,6 +27,7 @@ export type ConnectResult =
   | 'forbidden'
   | 'bad_gateway'
   | 'unauthorized'
+  | 'no_client_certificate'
   | 'timeout'
   | 'error'
   | `status_${number}`;
@@ -35,11 +37,13 @@ export type ConnectResult =
  * 400 malformed, 403 not exported, 502 target refused; 0 means no HTTP answer at all. An egress
  * that found another cluster's gateway at the mirror's address (`code` GATEWAY_IDENTITY_MISMATCH)
  * counts it as unauthorized, like the ingress counts a peer it refuses (and as a remote ingress that
- * refused this gateway, GATEWAY_REFUSED); one that ran out of time
+ * refused this gateway, GATEWAY_REFUSED, and as a remote whose certificate this gateway's own checks
+ * refuse: revoked, expired, under another anchor, GATEWAY_UNTRUSTED); one that ran out of time
  * (GATEWAY_CONNECT_TIMEOUT) as a timeout.
  */
 export function connectResult(status: number, reason = '', code?: string): ConnectResult {
-  if (code === 'GATEWAY_IDENTITY_MISMATCH' || code === 'GATEWAY_REFUSED') return 'unauthorized';
+  if (code === 'GATEWAY_IDENTITY_MISMATCH' || code === 'GATEWAY_REFUSED' || code === 'GATEWAY_UNTRUSTED')
+    return 'unauthorized';
   // The pool's own deadlines (no session, no answer to CONNECT) say "within N ms", not "timed out".
   if (code === 'GATEWAY_CONNECT_TIMEOUT') return 'timeout';
   switch (status) {
@@ -64,10 +68,13 @@ export function connectResult(status: number, reason = '', code?: string): Conne
  * close at once): it is a slowloris, or a peer whose handshake stalls in the network (a path-MTU
  * black hole eating the certificate flight). Either way no tunnel could open, so it counts, as a
  * `timeout`: the peer was never judged, and `unauthorized` would send the operator to look at
- * certificates.
+ * certificates. A client that sent no certificate at all is no peer gateway (`noClientCertificate`:
+ * a TLS probe, a load balancer's TLS check, a scanner): `no_client_certificate`, which the tunnel
+ * error alert leaves out, since under `unknown` it is a 100 % failure ratio.
  */
 export function handshakeResult(reason: string): ConnectResult {
-  return reason === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'timeout' : 'unauthorized';
+  if (reason === 'ERR_TLS_HANDSHAKE_TIMEOUT') return 'timeout';
+  return noClientCertificate({ reason }) ? 'no_client_certificate' : 'unauthorized';
 }
 
 /**
@@ -136,7 +143,11 @@ export interface GatewayMetrics {
   readonly registry: Registry;
   /** Prometheus text exposition of every metric in the registry. */
   render(): Promise<string>;
-  /** A CRL file was loaded (`revoked` serials now in force) or an update of it was refused. */
+  /**
+   * A CRL file was loaded (`revoked` serials now in force) or an update of it was refused. A refusal
+   * sets isthmus_gateway_crl_file_refused to 1 until the next load: the file on disk is one this
+   * gateway refused, and the next start fails on it.
+   */
   crlReloaded(result: 'ok' | 'refused', revoked?: number): void;
   /** A gateway certificate was taken into use, or a fetch of one failed (certificate-metrics.ts). */
   certificateRenewed: CertificateMetrics['renewed'];
@@ -218,8 +229,17 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     labelNames: ['result'] as const,
     registers: [registry],
   });
+  // A counter's increase over a window ends while the refused file stays in place, a fault that
+  // shows at the next restart (a gateway refuses to start on a CRL it cannot use): this says it for
+  // as long as it lasts.
+  const crlFileRefused = new Gauge({
+    name: 'isthmus_gateway_crl_file_refused',
+    help: 'Whether the CRL file on disk (--crl-file) is one this gateway refused (1: the list in force is an older one, and a restart fails on the file), else 0.',
+    registers: [registry],
+  });
   const certificates = certificateMetrics(registry);
   crlRevoked.set(0);
+  crlFileRefused.set(0);
   for (const result of ['ok', 'refused']) crlReloads.inc({ result }, 0);
   // Both directions appear from the first scrape, so dashboards and alerts see a 0, not a gap.
   for (const direction of ['ingress', 'egress']) {
@@ -324,6 +344,7 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     render: () => registry.metrics(),
     crlReloaded(result, revoked) {
       crlReloads.inc({ result });
+      crlFileRefused.set(result === 'refused' ? 1 : 0);
       if (revoked !== undefined) crlRevoked.set(revoked);
     },
     certificateRenewed: certificates.renewed,

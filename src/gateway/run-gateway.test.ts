@@ -26,6 +26,7 @@ import {
   waitFor,
 } from './e2e/fixtures.js';
 import { readinessOf, runGateway } from './run-gateway.js';
+import { serveGateway } from './serve.js';
 
 const HOST = '127.0.61.1';
 
@@ -91,6 +92,29 @@ describe('runGateway start-up failures leave nothing behind', () => {
     }).catch((e) => e);
     expect(isIsthmusError(err, 'CRL_INVALID')).toBe(true);
     expect(err.message).toContain(crlFile);
+    expect(await canConnect(HOST, admin)).toBe(false);
+  });
+
+  // Every other line of the gateway is JSON (pino): a plain `error [CRL_INVALID]: …` on stderr was
+  // the one line of a crash-looping pod that log pipelines could not parse.
+  it('as a process, reports a start it cannot make as one JSON log line and exits 1', async () => {
+    const admin = await freePort(HOST);
+    const crlFile = `${cluster.certs.dir}/fatal-crl.pem`;
+    await writeFile(crlFile, 'not a CRL\n');
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const config = gatewayOptionsFromFlags({ ...gatewayFlags(cluster, 'west', HOST, { admin }), crlFile });
+    const before = process.exitCode;
+    try {
+      await serveGateway(config, logger);
+      expect(process.exitCode).toBe(1);
+    } finally {
+      process.exitCode = before;
+    }
+    const fatal = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.level === 60);
+    expect(fatal).toEqual([
+      expect.objectContaining({ code: 'CRL_INVALID', err: expect.stringContaining(crlFile) }),
+    ]);
     expect(await canConnect(HOST, admin)).toBe(false);
   });
 

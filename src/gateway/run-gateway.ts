@@ -33,6 +33,7 @@ import {
   type ConnectErrorMessage,
   clientHungUp,
   type HandshakeRejectedMessage,
+  noClientCertificate,
   type TunnelCloseMessage,
 } from './diagnostics.js';
 import { EgressListeners } from './egress.js';
@@ -415,6 +416,8 @@ function logRefusals(log: Logger, accessLog: boolean): () => void {
     // that only wanted the chain (`isthmus check` of the trust anchor): no peer was refused.
     if (clientHungUp(m))
       log.debug({ peer: m.peer, reason: m.reason }, 'connection closed during the TLS handshake');
+    // A TLS client with no certificate at all (a TLS probe, a scanner) is no peer gateway.
+    else if (noClientCertificate(m)) log.debug({ peer: m.peer }, 'TLS client without a certificate refused');
     else log.warn({ peer: m.peer, identity: m.identity, reason: m.reason }, 'peer gateway refused');
   };
   const onConnectError = (msg: unknown): void => {

@@ -16,8 +16,26 @@ export function gatewayLogger(): Logger {
   return pino({ name: 'isthmus-gateway', level: process.env.ISTHMUS_LOG_LEVEL ?? 'info' });
 }
 
-export function serveGateway(config: GatewayConfig, log: Logger = gatewayLogger()): Promise<void> {
+/**
+ * Runs the gateway until a signal. A start that fails (a CRL file it cannot use, an unreadable
+ * anchor), or a stop that does, is logged as one fatal JSON line like every other line of the
+ * gateway, not as the CLI's plain `error [CODE]: …`, and sets exit status 1; the promise then
+ * resolves, so the caller prints nothing more.
+ */
+export async function serveGateway(config: GatewayConfig, log: Logger = gatewayLogger()): Promise<void> {
   installCheapAsyncResourceBind(); // one AsyncResource.bind per tunnel (src/gateway/async-resource-bind.ts)
+  try {
+    await serveUntilSignal(config, log);
+  } catch (err) {
+    log.fatal(
+      { err: describeError(err), code: (err as { code?: unknown }).code },
+      'gateway stopped on an error',
+    );
+    process.exitCode = 1;
+  }
+}
+
+function serveUntilSignal(config: GatewayConfig, log: Logger): Promise<void> {
   return runUntilSignal(
     async (signal) => {
       const gateway = await runGateway(config, { logger: log, signal });

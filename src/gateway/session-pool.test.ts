@@ -200,32 +200,55 @@ describe('SessionPool', () => {
       expectPeer: (id: string | undefined) => id === gatewayIdentity(TRUST_DOMAIN, 'south'),
     });
     const err = await p.openTunnel(ingress.address, ECHO).catch((e) => e);
-    expect(err.code).toBe('GATEWAY_UNREACHABLE');
-    expect(err.message).toMatch(/unexpected gateway identity/);
+    // Refused by this gateway's own check: no network problem.
+    expect(err.code).toBe('GATEWAY_UNTRUSTED');
+    expect(err.message).toMatch(/^gateway 127\.0\.0\.1:\d+ is not trusted: unexpected gateway identity/);
     const ok = pool(undefined, {
       expectPeer: (id: string | undefined) => id === gatewayIdentity(TRUST_DOMAIN, 'west'),
     });
     await roundTrip(await ok.openTunnel(ingress.address, ECHO), 'expected peer');
   });
 
-  it('refuses a remote whose certificate does not chain to the anchor', async () => {
-    const impostor = http2.createSecureServer({ ...pki.foreign('west'), allowHTTP1: false });
-    impostor.on('stream', (s) => s.respond({ ':status': 200 }));
+  /** An h2 server presenting `ctx` (a misfit certificate), which answers any stream 200. */
+  async function impostor(ctx: TunnelSecureContext): Promise<{ host: string; port: number }> {
+    const server = http2.createSecureServer({ ...ctx, allowHTTP1: false });
+    server.on('stream', (s) => s.respond({ ':status': 200 }));
     const sessions = new Set<ServerHttp2Session>();
-    impostor.on('session', (s) => sessions.add(s));
-    await new Promise<void>((r) => impostor.listen(0, '127.0.0.1', r));
+    server.on('session', (s) => sessions.add(s));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     cleanups.push(
       () =>
         new Promise<void>((r) => {
           for (const s of sessions) s.destroy();
-          impostor.close(() => r());
+          server.close(() => r());
         }),
     );
-    const p = pool();
-    const err = await p
-      .openTunnel({ host: '127.0.0.1', port: (impostor.address() as net.AddressInfo).port }, ECHO)
+    return { host: '127.0.0.1', port: (server.address() as net.AddressInfo).port };
+  }
+
+  // This gateway's own trust checks turned the remote away: reported as such (counted
+  // `unauthorized`), not as GATEWAY_UNREACHABLE, which sent operators to look at the network.
+  it('refuses a remote whose certificate does not chain to the anchor, as untrusted', async () => {
+    const err = await pool()
+      .openTunnel(await impostor(pki.foreign('west')), ECHO)
       .catch((e) => e);
-    expect(err.code).toBe('GATEWAY_UNREACHABLE');
+    expect(err.code).toBe('GATEWAY_UNTRUSTED');
+    expect(err.message).toMatch(/^gateway 127\.0\.0\.1:\d+ is not trusted: .+/);
+    expect(err.message).not.toMatch(/unreachable/);
+  });
+
+  it('refuses a remote whose certificate has expired, as untrusted', async () => {
+    const now = Date.now();
+    const expired = pki.leaf('west', {
+      uriSans: [gatewayIdentity(TRUST_DOMAIN, 'west')],
+      notBefore: new Date(now - 2 * 3_600_000),
+      notAfter: new Date(now - 3_600_000),
+    });
+    const err = await pool()
+      .openTunnel(await impostor(expired), ECHO)
+      .catch((e) => e);
+    expect(err.code).toBe('GATEWAY_UNTRUSTED');
+    expect(err.message).toMatch(/is not trusted: certificate has expired/);
   });
 
   it('cuts the sessions, tunnels and all, to gateways of clusters no longer linked (an unlink)', async () => {

@@ -23,6 +23,7 @@ import {
   MAX_REFUSED_RETRIES,
   maxStreams,
   REFUSED_STREAM,
+  untrusted,
 } from './session-support.js';
 import {
   ALPN_H2,
@@ -436,15 +437,17 @@ export class SessionPool {
           // The chain is verified against the anchor by OpenSSL; the name check is the SPIFFE identity.
           checkServerIdentity: (_name, cert) => {
             const identity = spiffeIdOfSan(cert.subjectaltname);
+            // Our own checks refuse the remote (GATEWAY_UNTRUSTED): the TLS client destroys the
+            // socket with this very error, so classify() keeps it.
             if (expectPeer && !expectPeer(identity))
-              return new Error(`unexpected gateway identity ${identity ?? '(none)'}`);
+              return untrusted(remote.label, `unexpected gateway identity ${identity ?? '(none)'}`);
             // Node passes the detailed form here: the chain as the peer sent it, through issuerCertificate
             // (matched by Name, not the one OpenSSL verified with: the revocation check sees to that).
             const issuer = (cert as tls.DetailedPeerCertificate).issuerCertificate;
             chain.leaf = x509Of(cert);
             chain.issuer = x509Of(issuer);
             const revoked = this.refusal(chain.leaf, chain.issuer);
-            return revoked === undefined ? undefined : new Error(revoked);
+            return revoked === undefined ? undefined : untrusted(remote.label, revoked);
           },
         });
         socket.setNoDelay(true);
