@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import { X509Certificate } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { pino } from 'pino';
@@ -105,11 +106,15 @@ describe('runGateway start-up failures leave nothing behind', () => {
     const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
     const config = gatewayOptionsFromFlags({ ...gatewayFlags(cluster, 'west', HOST, { admin }), crlFile });
     const before = process.exitCode;
+    // serveGateway installs the process-wide cheap AsyncResource.bind; this worker's other test
+    // files (async-resource-bind.test.ts) must find Node's own.
+    const nodeBind = AsyncResource.prototype.bind;
     try {
       await serveGateway(config, logger);
       expect(process.exitCode).toBe(1);
     } finally {
       process.exitCode = before;
+      AsyncResource.prototype.bind = nodeBind;
     }
     const fatal = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.level === 60);
     expect(fatal).toEqual([
