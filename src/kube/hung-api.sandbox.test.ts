@@ -14,10 +14,12 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** A sandbox, a writer straight to it, and a relay in front of it that the test can freeze. */
-async function setup() {
-  // Bookmarks far apart: the watch is quiet, as a real one often is for minutes.
-  const sandbox = await startSandbox({ name: 'west', tls: false, bookmarkIntervalMs: 600_000 });
+/**
+ * A sandbox, a writer straight to it, and a relay in front of it that the test can freeze. By
+ * default bookmarks far apart: the watch is quiet, as a real one often is for minutes.
+ */
+async function setup(bookmarkIntervalMs = 600_000) {
+  const sandbox = await startSandbox({ name: 'west', tls: false, bookmarkIntervalMs });
   cleanups.push(() => sandbox.close());
   const writer = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
   cleanups.push(() => writer.close());
@@ -29,11 +31,12 @@ async function setup() {
 }
 
 /** A Service informer on `reader` (production's 5–10 min watches: only the health check can cut one short). */
-async function watchServices(reader: KubeClient) {
+async function watchServices(reader: KubeClient, watchSilenceFloorMs?: number) {
   const informer = createInformer<V1Service>(reader, R.services, {
     namespace: NS,
     backoff: { initialMs: 20, maxMs: 100 },
     watchTimeoutSeconds: 600,
+    watchSilenceFloorMs,
   });
   cleanups.push(() => informer.stop());
   const health: InformerHealth[] = [];
@@ -78,6 +81,55 @@ describe('a hung API server (connections open, nothing forwarded)', () => {
     await waitFor('health checks made', () => (reader.stats().byVerb.health ?? 0) >= 20, 10_000);
     await writer.create(R.services, service(NS, 'quiet'));
     await waitFor('event on the same watch', () => informer.get(NS, 'quiet') !== undefined, 5_000);
+    expect(health.every((h) => h.connected)).toBe(true);
+    expect(reader.stats().byVerb.watch).toBe(1);
+  });
+});
+
+describe('one dead watch connection while the API server answers (a NAT entry dropped, no reset)', () => {
+  it('is found by the missing bookmarks, reported, and the watch resumes on a new connection', async () => {
+    // Bookmarks every 100 ms here, as kube-apiserver sends one a minute to every watch.
+    const { writer, relay, kubeconfig } = await setup(100);
+    // No health check: it would go over a connection the black hole also took (the pooled one of
+    // the list). What finds the dead watch here is the watch's own silence.
+    const reader = KubeClient.fromKubeconfigString(kubeconfig, undefined, {
+      healthCheck: false,
+      timeoutMs: 2_000,
+    });
+    cleanups.push(() => reader.close());
+    const { informer, health } = await watchServices(reader, 300);
+    // A write elsewhere moves the server's version; a bookmark on the watch brings it.
+    await writer.create(R.namespaces, { metadata: { name: 'elsewhere' } });
+    const moved = await writer.create(R.services, service('elsewhere', 'other'));
+    await waitFor(
+      'bookmark received',
+      () => informer.resourceVersion === moved.metadata?.resourceVersion,
+      5_000,
+    );
+
+    relay.blackholeOpen();
+    await writer.create(R.services, service(NS, 'late'));
+    await waitFor('dead watch reported', () => health.at(-1)?.connected === false, 10_000);
+    const lost = health.at(-1)?.lastError as IsthmusError | undefined;
+    expect(lost?.code).toBe('KUBE_API_UNAVAILABLE');
+    expect(lost?.message).toMatch(/nothing received for 0\.3 s on a watch whose server sent a bookmark/);
+    // Resumed from the last version on a new connection: the Service made meanwhile arrives, no relist.
+    await waitFor('late Service seen', () => informer.get(NS, 'late') !== undefined, 10_000);
+    await waitFor('reconnected', () => health.at(-1)?.connected === true, 10_000);
+    expect(reader.stats().byVerb.list).toBe(1);
+  });
+
+  it('a watch whose server sends no bookmarks is not cut at the floor', async () => {
+    const { writer, kubeconfig } = await setup();
+    const reader = KubeClient.fromKubeconfigString(kubeconfig, undefined, { healthCheck: false });
+    cleanups.push(() => reader.close());
+    const { informer, health } = await watchServices(reader, 50);
+    // Services one after another on the watch, each waited for: the watch lives through many
+    // floors' worth of checks without a bookmark and is never taken for dead.
+    for (let i = 0; i < 10; i++) {
+      await writer.create(R.services, service(NS, `s${i}`));
+      await waitFor(`s${i} seen`, () => informer.get(NS, `s${i}`) !== undefined, 5_000);
+    }
     expect(health.every((h) => h.connected)).toBe(true);
     expect(reader.stats().byVerb.watch).toBe(1);
   });

@@ -14,6 +14,7 @@ import { type InformerEvent, InformerStore, type WatchEventType } from './inform
 import { abortableDelay } from './rate-limiter.js';
 import { type ResourceRef, resourcePath } from './resources.js';
 import type { KubeObject } from './types.js';
+import { DEFAULT_SILENCE_FLOOR_MS, WatchSilence } from './watch-silence.js';
 
 export type { InformerEvent } from './informer-store.js';
 
@@ -54,6 +55,11 @@ export interface InformerOptions<T extends KubeObject = KubeObject> {
    * metadata.name/namespace/resourceVersion; may mutate and return its argument (it is a fresh parse).
    */
   transform?: (obj: T) => T;
+  /**
+   * The shortest silence that ends a watch whose server sends periodic bookmarks (watch-silence.ts);
+   * default 30 s. Tests lower it.
+   */
+  watchSilenceFloorMs?: number;
 }
 
 /** Published when a handler throws: the informer keeps going, observers can log it. */
@@ -264,8 +270,15 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
     // once each: no decoder state, no string concatenation per chunk.
     let partial: Buffer[] = [];
     let events = 0;
+    const silence = new WatchSilence(
+      idleTimeoutMs,
+      this.opts.watchSilenceFloorMs ?? DEFAULT_SILENCE_FLOOR_MS,
+      performance.now(),
+    );
+    const stopWatching = this.watchForSilence(stream, silence);
     try {
       for await (const chunk of stream as AsyncIterable<Buffer>) {
+        silence.received(performance.now());
         let start = 0;
         for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, start)) {
           let line: string;
@@ -277,7 +290,9 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
             line = chunk.toString('utf8', start, nl);
           }
           start = nl + 1;
-          if (line.trim() !== '' && this.handleLine(line)) events++;
+          const type = line.trim() === '' ? undefined : this.handleLine(line);
+          if (type === 'BOOKMARK') silence.bookmark(performance.now());
+          else if (type !== undefined) events++;
           if (this.stopped) return events;
         }
         if (start < chunk.length) partial.push(chunk.subarray(start));
@@ -296,12 +311,38 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
       // The connection broke mid-stream (server restart, dropped watch): like the server ending
       // the watch, resume from the last version seen. A failing resume reports the error.
       return events;
+    } finally {
+      stopWatching();
     }
     return events;
   }
 
-  /** Applies one watch line; returns true when it was an object event. */
-  private handleLine(line: string): boolean {
+  /**
+   * Ends `stream` with an error once it has been silent past `silence`'s bound, which tightens once
+   * the server's bookmark rhythm is known. One timer per watch, firing at most once per floor, so a
+   * busy watch costs a timestamp per chunk. Returns the function that stops watching.
+   */
+  private watchForSilence(stream: Readable, silence: WatchSilence): () => void {
+    let timer: NodeJS.Timeout | undefined;
+    const check = (): void => {
+      const now = performance.now();
+      if (!silence.dead(now)) {
+        timer = setTimeout(check, silence.nextCheckMs(now));
+        return;
+      }
+      stream.destroy(
+        new IsthmusError(
+          'KUBE_API_UNAVAILABLE',
+          `WATCH ${resourcePath(this.res, this.opts.namespace)}: nothing received for ${seconds(silence.boundMs)} s on a watch whose server sent a bookmark at least every ${seconds(silence.bookmarkPeriodMs ?? 0)} s: connection taken for dead`,
+        ),
+      );
+    };
+    timer = setTimeout(check, silence.nextCheckMs(performance.now()));
+    return () => clearTimeout(timer);
+  }
+
+  /** Applies one watch line; returns its type when it was an object event or a bookmark. */
+  private handleLine(line: string): WatchEventType | undefined {
     let ev: WatchLine;
     try {
       ev = JSON.parse(line) as WatchLine;
@@ -312,22 +353,26 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
     switch (ev.type) {
       case 'BOOKMARK':
         if (version) this.rv = version;
-        return false;
+        return 'BOOKMARK';
       case 'ERROR':
         throw errorFromWatchStatus(ev.object, resourcePath(this.res, this.opts.namespace));
       case 'ADDED':
       case 'MODIFIED':
       case 'DELETED': {
-        if (!ev.object) return false;
+        if (!ev.object) return undefined;
         const e = this.store.apply(ev.type, this.transformed(ev.object as T));
         if (version) this.rv = version;
         if (e) this.emit(e);
-        return true;
+        return ev.type;
       }
       default:
-        return false;
+        return undefined;
     }
   }
+}
+
+function seconds(ms: number): string {
+  return String(Math.round(ms / 100) / 10);
 }
 
 export function createInformer<T extends KubeObject>(

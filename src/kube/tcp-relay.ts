@@ -3,8 +3,19 @@
  * with `kill -STOP`: connections stay open (new ones are accepted too, as the kernel's listen
  * backlog accepts them), but not a byte is forwarded either way until it is thawed, when everything
  * held goes on as if nothing happened. Not a closed or refused connection: a hung one.
+ *
+ * It can also black-hole the connections open now and only those (a NAT or conntrack entry dropped
+ * on the way, a load balancer's idle timeout without a reset): their bytes are lost both ways for
+ * good while new connections work, so the server answers everything but the dead connection.
  */
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
+
+interface Pair {
+  client: Side;
+  upstream: Side | undefined;
+  /** Black-holed: every byte either way is dropped, and no end is passed on. */
+  dead?: boolean;
+}
 
 interface Side {
   socket: Socket;
@@ -16,7 +27,7 @@ interface Side {
 export class TcpRelay {
   private readonly server: Server;
   private frozen = false;
-  private readonly pairs = new Set<{ client: Side; upstream: Side | undefined; pending: Buffer[] }>();
+  private readonly pairs = new Set<Pair>();
   private readonly sockets = new Set<Socket>();
 
   private constructor(private readonly target: { host: string; port: number }) {
@@ -47,6 +58,11 @@ export class TcpRelay {
     this.frozen = true;
   }
 
+  /** Drops, from now on and both ways, every byte of the connections open now; new ones work. */
+  blackholeOpen(): void {
+    for (const pair of this.pairs) pair.dead = true;
+  }
+
   thaw(): void {
     this.frozen = false;
     for (const pair of this.pairs) {
@@ -68,34 +84,33 @@ export class TcpRelay {
 
   private accept(socket: Socket): void {
     this.track(socket);
-    const pair = {
-      client: { socket, held: [] as Buffer[] },
-      upstream: undefined as Side | undefined,
-      pending: [],
-    };
+    const pair: Pair = { client: { socket, held: [] }, upstream: undefined };
     this.pairs.add(pair);
     socket.on('close', () => {
       this.pairs.delete(pair);
       pair.upstream?.socket.destroy();
     });
     socket.on('data', (chunk: Buffer) => {
+      if (pair.dead) return;
       if (this.frozen || !pair.upstream) pair.client.held.push(chunk);
       else pair.upstream.socket.write(chunk);
     });
     if (!this.frozen) this.dial(pair);
   }
 
-  private dial(pair: { client: Side; upstream: Side | undefined }): void {
+  private dial(pair: Pair): void {
     const upstream = tcpConnect(this.target.port, this.target.host);
     this.track(upstream);
     const side: Side = { socket: upstream, held: [] };
     pair.upstream = side;
     upstream.on('connect', () => this.flush(pair.client, side));
     upstream.on('data', (chunk: Buffer) => {
+      if (pair.dead) return;
       if (this.frozen) side.held.push(chunk);
       else pair.client.socket.write(chunk);
     });
     upstream.on('close', () => {
+      if (pair.dead) return;
       side.closed = true;
       if (!this.frozen) this.flush(pair.client, side);
     });
