@@ -100,7 +100,7 @@ describe('one dead watch connection while the API server answers (a NAT entry dr
     const { informer, health } = await watchServices(reader, 300);
     // A write elsewhere moves the server's version; a bookmark on the watch brings it.
     await writer.create(R.namespaces, { metadata: { name: 'elsewhere' } });
-    const moved = await writer.create(R.services, service('elsewhere', 'other'));
+    const moved = await writer.create<V1Service>(R.services, service('elsewhere', 'other'));
     await waitFor(
       'bookmark received',
       () => informer.resourceVersion === moved.metadata?.resourceVersion,
