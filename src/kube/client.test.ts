@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KubeClient } from './client.js';
 import { R } from './resources.js';
@@ -180,5 +181,28 @@ describe('KubeClient (stand-in server)', () => {
     await Promise.all([limited.version(), limited.version(), limited.version()]);
     expect(performance.now() - start).toBeGreaterThanOrEqual(80);
     expect(limited.stats().rateLimitWaitMs).toBeGreaterThanOrEqual(100);
+  });
+});
+
+describe('a server that accepts connections and never answers (a stopped API server)', () => {
+  it('is given up after the request timeout, not undici’s own 10 s connect timeout', async () => {
+    // The kernel accepts into the backlog of a stopped process: TCP connects, TLS never starts.
+    const silent = net.createServer(() => {});
+    const held = new Set<net.Socket>();
+    silent.on('connection', (s) => held.add(s));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => silent.close(() => resolve())));
+    cleanups.push(() => {
+      for (const s of held) s.destroy();
+    });
+    const { port } = silent.address() as AddressInfo;
+    const config = kubeconfig(`https://127.0.0.1:${port}`).replace(
+      '{ server: "',
+      '{ insecure-skip-tls-verify: true, server: "',
+    );
+    const client = KubeClient.fromKubeconfigString(config, undefined, { timeoutMs: 300 });
+    cleanups.push(() => client.close());
+    const err = await client.get(R.namespaces, undefined, 'default').catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/UND_ERR_CONNECT_TIMEOUT.*timeout: 300ms/);
   });
 });

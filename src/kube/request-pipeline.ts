@@ -28,7 +28,10 @@ export const requestChannel = diagnostics.channel('isthmus:kube:request');
 
 export interface KubeClientOptions {
   rateLimit?: RateLimit;
-  /** Per-request inactivity timeout (not for watches). */
+  /**
+   * Per-request inactivity timeout (not for watches), and the bound on opening a connection (TCP
+   * and TLS handshake; at most 10 s): a server that accepts and never answers, as a stopped one does.
+   */
   timeoutMs?: number;
   /** Times a 429 is retried after its Retry-After before the error reaches the caller. */
   maxThrottleRetries?: number;
@@ -95,9 +98,10 @@ export class RequestPipeline {
   private healthTimer: NodeJS.Timeout | undefined;
 
   constructor(config: KubeConfig, opts: KubeClientOptions = {}) {
-    this.transport = new Transport(config, opts.userAgent);
-    this.limiter = new RateLimiter(opts.rateLimit ?? DEFAULT_RATE_LIMIT);
     this.timeoutMs = opts.timeoutMs ?? 30_000;
+    // Opening a connection is bounded by the request timeout, and by undici's 10 s under a longer one.
+    this.transport = new Transport(config, opts.userAgent, Math.min(this.timeoutMs, 10_000));
+    this.limiter = new RateLimiter(opts.rateLimit ?? DEFAULT_RATE_LIMIT);
     this.maxThrottleRetries = opts.maxThrottleRetries ?? 3;
     this.healthCheck = opts.healthCheck ?? DEFAULT_HEALTH_CHECK;
   }

@@ -93,6 +93,8 @@ export class Transport {
   constructor(
     kc: KubeConfig,
     private readonly userAgent = 'isthmus',
+    /** TCP connect and TLS handshake (undici's own default, 10 s, whatever the request timeout). */
+    connectTimeoutMs = 10_000,
   ) {
     const cluster = kc.getCurrentCluster();
     const user = kc.getCurrentUser();
@@ -111,8 +113,9 @@ export class Transport {
               servername: cluster.tlsServerName,
               rejectUnauthorized: !cluster.skipTLSVerify,
               checkServerIdentity,
+              timeout: connectTimeoutMs,
             }
-          : {},
+          : { timeout: connectTimeoutMs },
     });
   }
 
