@@ -28,7 +28,7 @@ import { mergeKubeconfigs, type PodLogSource, type Sandbox, startSandbox } from 
 import { waitFor } from '../../wait-for.js';
 import { CONTROLLER_NODE_FLAGS } from '../controller/process-flags.js';
 import { allowManifests, tokenSecretName } from '../link/allow.js';
-import { gatewayAddressesOf, linkManifests, tokenOf } from '../link/render.js';
+import { gatewayAddressesOf, linkManifestsInApplyOrder, tokenOf } from '../link/render.js';
 import { applyObjects } from './apply-objects.js';
 import { bootstrapCluster, labInstallOptions, serviceAccountToken } from './bootstrap.js';
 import { type RunningServer, startFrontend } from './demo-apps.js';
@@ -468,7 +468,7 @@ async function linkObjects(
     },
     { timeoutMs: 5000, intervalMs: 100 },
   );
-  return linkManifests({
+  return linkManifestsInApplyOrder({
     clusterName: to.name,
     trustDomain,
     clusterDomain: 'cluster.local',

@@ -60,11 +60,12 @@ describe('isthmus link', () => {
     expect(secret.type).toBe('mirror.linkerd.io/remote-kubeconfig');
     expect(link.spec.clusterCredentialsSecret).toBe(secret.metadata!.name);
     expect(link.spec.gatewayIdentity).toBe('spiffe://cluster.local/cluster/west/gateway');
+    // The Link last: the controller must be able to read its Secret when it first sees it.
     expect(parseAllDocuments(renderLink(facts)).map((d) => d.get('kind'))).toEqual([
       'Secret',
-      'Link',
       'Role',
       'RoleBinding',
+      'Link',
     ]);
   });
 

@@ -127,9 +127,19 @@ export function linkManifests(f: RemoteFacts): [V1Secret, Link, ...object[]] {
   return manifests;
 }
 
+/**
+ * The manifests in the order to apply them: the Link last, so that the Role and RoleBinding that let
+ * the controller read its Secret exist when the controller first sees it (in the order of
+ * linkManifests it met a 403, logged a warning and counted a sync error at every new link).
+ */
+export function linkManifestsInApplyOrder(f: RemoteFacts): object[] {
+  const [secret, link, ...access] = linkManifests(f);
+  return [secret, ...access, link];
+}
+
 export function renderLink(f: RemoteFacts): string {
   return `# Link to cluster ${f.clusterName}: isthmus link ... | kubectl --context <local> apply -f -\n${toYamlStream(
-    linkManifests(f),
+    linkManifestsInApplyOrder(f),
   )}`;
 }
 
