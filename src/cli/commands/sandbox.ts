@@ -18,7 +18,11 @@ export function registerSandbox(program: Command): void {
     )
     .option(
       '--host <address>',
-      'first loopback address; cluster N listens on 127.0.N.1 unless --host is given',
+      "the first cluster's IPv4 address; each next cluster listens on the next /24 (127.0.1.1, 127.0.2.1, … by default)",
+    )
+    .option(
+      '--port <port>',
+      'the port every cluster listens on, each on its own address (a restarted cluster keeps its URL; default: a free one)',
     )
     .option('--allow-loopback-endpoints', 'admit loopback endpoint addresses (single-host labs only)', false)
     .action(
@@ -26,16 +30,20 @@ export function registerSandbox(program: Command): void {
         clusters: string;
         kubeconfig: string;
         host?: string;
+        port?: string;
         allowLoopbackEndpoints: boolean;
       }) => {
         const names = parseClusterList(opts.clusters);
+        const hosts = sandboxHosts(names.length, opts.host);
+        const port = opts.port === undefined ? undefined : parsePort(opts.port);
         const { startSandbox, mergeKubeconfigs } = await import('../../sandbox/index.js');
         const sandboxes = [];
         for (const [i, name] of names.entries()) {
           sandboxes.push(
             await startSandbox({
               name,
-              host: opts.host ?? `127.0.${i + 1}.1`,
+              host: hosts[i],
+              ...(port === undefined ? {} : { port }),
               allowLoopbackEndpoints: opts.allowLoopbackEndpoints,
             }),
           );
@@ -66,4 +74,37 @@ export function parseClusterList(text: string): string[] {
   }
   if (new Set(names).size !== names.length) throw new IsthmusError('USAGE', 'cluster names must be unique');
   return names;
+}
+
+/**
+ * One address per cluster: `first` (default 127.0.1.1) for the first, the same address in the next
+ * /24 for each next one, as the lab's `--base` spreads its clusters. Any address but an IPv4 one
+ * (a name, IPv6) serves one cluster only, since nothing says what the next would be.
+ */
+export function sandboxHosts(count: number, first = '127.0.1.1'): string[] {
+  const octets = first.split('.').map(Number);
+  const ipv4 = octets.length === 4 && octets.every((o) => Number.isInteger(o) && o >= 0 && o <= 255);
+  if (!ipv4) {
+    if (count === 1) return [first];
+    throw new IsthmusError(
+      'USAGE',
+      `--host ${first}: give an IPv4 address for ${count} clusters (one /24 each)`,
+      {
+        terminal: true,
+      },
+    );
+  }
+  const [a, b, c, d] = octets as [number, number, number, number];
+  if (c + count - 1 > 255)
+    throw new IsthmusError('USAGE', `--host ${first}: ${count} clusters do not fit after it (one /24 each)`, {
+      terminal: true,
+    });
+  return Array.from({ length: count }, (_, i) => `${a}.${b}.${c + i}.${d}`);
+}
+
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new IsthmusError('USAGE', `--port ${text}: not a port number (1–65535)`, { terminal: true });
+  return port;
 }
