@@ -42,14 +42,15 @@ describe('examples/prometheus/isthmus-alerts.yaml', () => {
   // flap, so a `for` only delays it. `for: 10m` on the Link token's alert, whose rule warns with a
   // tenth of the lifetime left, fired only after a token shorter than 100 minutes had expired (a
   // 1 h token, made by `isthmus link --token-duration 1h`: due at 6 minutes left).
-  it.each(['IsthmusRemoteCredentialsExpiring', 'IsthmusGatewayCertificateExpiring'])(
-    '%s fires as soon as its rule says (no `for`)',
-    (name) => {
-      const rule = rules.find((r) => r.alert === name);
-      expect(rule?.expr).toMatch(/- time\(\)/);
-      expect(rule?.for).toBeUndefined();
-    },
-  );
+  it.each([
+    'IsthmusRemoteCredentialsExpiring',
+    'IsthmusGatewayCertificateExpiring',
+    'IsthmusIssuerCertificateExpiring',
+  ])('%s fires as soon as its rule says (no `for`)', (name) => {
+    const rule = rules.find((r) => r.alert === name);
+    expect(rule?.expr).toMatch(/- time\(\)/);
+    expect(rule?.for).toBeUndefined();
+  });
 
   // A sync error counter nobody alerts on is a controller failing in silence: each is retried with
   // backoff, so only a rate that lasts says something is wrong.
@@ -59,12 +60,61 @@ describe('examples/prometheus/isthmus-alerts.yaml', () => {
     for (const m of errors) expect(rules.filter((r) => metricsOf(r.expr).includes(m)).length, m).toBe(1);
   });
 
+  // One Link whose syncs fail must say which: summed over every Link, the alert named none, and a
+  // Link failing for good hid behind a healthy one's silence in the same sum.
+  it('IsthmusMirrorSyncFailing fires per Link and names its cluster', () => {
+    const rule = rules.find((r) => r.alert === 'IsthmusMirrorSyncFailing');
+    expect(rule?.expr).toMatch(/^sum by \(target_cluster_name\) \(rate\(isthmus_mirror_sync_errors_total\[/);
+    expect(rule?.annotations.summary).toContain('{{ $labels.target_cluster_name }}');
+  });
+
+  // Probes go through this cluster's gateway: when it could not probe, every remote looked dead and
+  // IsthmusRemoteGatewayDown fired once per remote, naming them. A Link whose probes fail here is
+  // left out of it (gateway_alive keeps its last value), and one alert names this side instead.
+  it('a local gateway that cannot probe fires IsthmusLocalGatewayDown, not IsthmusRemoteGatewayDown', () => {
+    const remote = rules.find((r) => r.alert === 'IsthmusRemoteGatewayDown');
+    expect(remote && metricsOf(remote.expr)).toEqual(['gateway_alive', 'isthmus_local_gateway_up']);
+    expect(remote?.expr).toMatch(/\(gateway_alive unless isthmus_local_gateway_up == 0\) == 0\s*$/);
+    const local = rules.find((r) => r.alert === 'IsthmusLocalGatewayDown');
+    expect(local && metricsOf(local.expr)).toEqual(['isthmus_local_gateway_up']);
+    expect(local?.expr).toMatch(/== 0\s*$/);
+    expect(local?.annotations.summary).toContain('{{ $labels.instance }}');
+  });
+
   // A refused isthmus-crl update is a fault until the file is fixed: the next gateway restart
   // fails on it. An increase over a window resolved 15 minutes after the refusal, fault or not.
   it('IsthmusCrlUpdateRefused fires while a refused CRL file is on disk, not for a window after it', () => {
     const rule = rules.find((r) => r.alert === 'IsthmusCrlUpdateRefused');
     expect(rule && metricsOf(rule.expr)).toEqual(['isthmus_gateway_crl_file_refused']);
     expect(rule?.expr).not.toMatch(/increase|rate|\[/);
+  });
+
+  // The expiry alert needs a certificate to exist: a gateway that never got one (identity
+  // unreachable, its token refused) stays unready and alerted on nothing. The gauge is 0 from the
+  // start, so `== 0` finds it; `absent()` would not (the series is there).
+  it('IsthmusGatewayWithoutCertificate fires on a gateway that has held no valid certificate for a while', () => {
+    const rule = rules.find((r) => r.alert === 'IsthmusGatewayWithoutCertificate');
+    expect(rule && metricsOf(rule.expr)).toEqual(['isthmus_gateway_certificate_valid']);
+    expect(rule?.expr).toMatch(/== 0\s*$/);
+    expect(rule?.for).toMatch(/^\d+m$/);
+  });
+
+  // A revoked own certificate the gateway replaced needs nobody; one it could not replace leaves
+  // every peer refusing it.
+  it('IsthmusGatewayCertificateRevoked fires on a revoked own certificate the gateway could not replace', () => {
+    const rule = rules.find((r) => r.alert === 'IsthmusGatewayCertificateRevoked');
+    expect(rule && metricsOf(rule.expr)).toEqual(['isthmus_gateway_own_certificate_revocations_total']);
+    expect(rule?.expr).toContain('outcome!="replaced"');
+    expect(rule?.annotations.summary).toContain('{{ $labels.outcome }}');
+  });
+
+  // A gateway whose Certify calls fail retries every 30 s at most, so a lasting failure is a
+  // lasting ratio; one refusal (a stray token) leaves the 5m window before the `for` ends.
+  it('IsthmusIdentityCertifyFailing is a ratio of failed Certify calls that lasts, callers that gave up left out', () => {
+    const rule = rules.find((r) => r.alert === 'IsthmusIdentityCertifyFailing');
+    expect(rule && metricsOf(rule.expr)).toEqual(['isthmus_identity_certify_requests_total']);
+    expect(rule?.expr).toMatch(/result!~"issued\|cancelled"/);
+    expect(rule?.for).toBeDefined();
   });
 
   // A TLS client without a certificate (a blackbox probe, a load balancer's TLS check, a scanner)

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LabState, readLabState } from '../src/cli/lab/lab-state.js';
-import { PODINFO_PORT } from '../src/cli/lab/topology.js';
+import { labTopology, PODINFO_PORT } from '../src/cli/lab/topology.js';
 import { KubeClient } from '../src/kube/client.js';
 import { R } from '../src/kube/resources.js';
 import { waitFor } from '../src/wait-for.js';
@@ -520,6 +520,14 @@ describe('isthmus lab', () => {
     // Every process the lab runs, each checked to be the one state.json recorded (not a reused pid).
     expect(text).toMatch(/east: .*identity ready {2}gateway ready {2}controller ready/);
     expect(text).toMatch(/west: .*identity ready {2}gateway ready {2}controller ready/);
+    // Each identity serves its metrics on its own address (a shared default port would crash-loop one).
+    for (const c of labTopology(BASE)) {
+      const metrics = await fetch(`http://${c.identity.host}:${c.identity.adminPort}/metrics`);
+      expect(metrics.status, c.name).toBe(200);
+      expect(await metrics.text()).toMatch(
+        /^isthmus_identity_certificate_expiration_timestamp_seconds\{certificate="issuer"\} \d+/m,
+      );
+    }
   });
 
   it('stops everything on Ctrl-C, leaving no process behind', async () => {

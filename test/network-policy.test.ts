@@ -82,9 +82,11 @@ describe('isthmus install --network-policy', () => {
     expect(kinds.filter((k) => k === 'NetworkPolicy')).toHaveLength(3);
   });
 
-  it('with no admin peer named, the controller admits nothing rather than everyone', () => {
+  it('with no admin peer named, the controller and identity admin ports admit nothing rather than everyone', () => {
     const bare = networkPolicyManifests(testInstallOptions({ networkPolicy: true })) as Policy[];
     expect(bare.find((p) => p.metadata.name === 'isthmus-controller')!.spec.ingress).toEqual([]);
+    const identity = bare.find((p) => p.metadata.name === 'isthmus-identity')!;
+    expect(identity.spec.ingress.filter((r) => allows(r.ports, 9991))).toEqual([]);
     const gateway = bare.find((p) => p.metadata.name === 'isthmus-gateway')!;
     expect(gateway.spec.ingress.find((r) => allows(r.ports, 4191))!.from).toEqual([
       {
@@ -195,6 +197,19 @@ describe('the policies against what the install runs', () => {
         .map((f) => selected(f.podSelector!.matchLabels ?? {}).map((d) => d.metadata.name));
     expect(peers('isthmus-gateway', 4191)).toEqual([['isthmus-controller']]);
     expect(peers('isthmus-identity', 8080)).toEqual([['isthmus-gateway']]);
+  });
+
+  it("lets the admin peers (Prometheus, the API server) reach identity's metrics port, and no pod of the install", () => {
+    const identity = policies.find((p) => p.metadata.name === 'isthmus-identity')!;
+    expect(identity.spec.ingress.filter((r) => allows(r.ports, 9991))).toEqual([
+      {
+        from: [
+          { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } },
+          { ipBlock: { cidr: '192.0.2.10/32' } },
+        ],
+        ports: [{ protocol: 'TCP', port: 9991 }],
+      },
+    ]);
   });
 
   it("lets the kubelet's probes reach identity's plaintext health port, from any address, and only that port", () => {

@@ -50,6 +50,12 @@ describe('parseProbeQuery', () => {
   });
 });
 
+/** One `/probe` answer of the admin at `base`: its status and JSON. */
+async function probed(base: string, query: string): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`${base}/probe?${query}`);
+  return { status: res.status, body: await res.json() };
+}
+
 describe('startAdmin', () => {
   let admin: AdminServer | undefined;
   const clients: grpc.Client[] = [];
@@ -97,19 +103,40 @@ describe('startAdmin', () => {
     const alive = await fetch(`${base}/probe?gateway=127.0.2.1:4143`);
     expect(alive.status).toBe(200);
     expect(await alive.json()).toEqual({ alive: true, latencyMs: 3 });
-    const dead = await fetch(`${base}/probe?gateway=127.0.3.1:4143&path=/ready&timeoutMs=100`);
-    expect(dead.status).toBe(503);
-    expect(await dead.json()).toEqual({ alive: false, latencyMs: 100, error: 'no answer on /ready' });
-    expect((await fetch(`${base}/probe?gateway=x`)).status).toBe(400);
+    expect(await probed(base, 'gateway=127.0.3.1:4143&path=/ready&timeoutMs=100')).toEqual({
+      status: 503,
+      body: { alive: false, latencyMs: 100, error: 'no answer on /ready', failure: 'remote' },
+    });
+    expect(await probed(base, 'gateway=x')).toMatchObject({ status: 400, body: { failure: 'local' } });
     await admin?.close();
     const thrown = await start({
       probe: async () => {
         throw new Error('pool closed');
       },
     });
-    const res = await fetch(`${thrown}/probe?gateway=127.0.2.1:4143`);
-    expect(res.status).toBe(503);
-    expect(await res.json()).toMatchObject({ alive: false, error: 'pool closed' });
+    expect(await probed(thrown, 'gateway=127.0.2.1:4143')).toMatchObject({
+      status: 503,
+      body: { alive: false, error: 'pool closed', failure: 'local' },
+    });
+  });
+
+  // The controller probes through this admin: a failure here must not read as the remote's.
+  it('says whose a failed probe is: this gateway that cannot probe or refuses the target, or the remote', async () => {
+    const base = await start({
+      probe: async (gateway) =>
+        gateway.host === '127.0.2.1'
+          ? { alive: false, latencyMs: 0, error: 'certificates not loaded', failure: 'local' }
+          : { alive: false, latencyMs: 0, error: 'not linked', refused: true },
+    });
+    // 503 as before: an older controller counts it as a failure, as it always did.
+    expect(await probed(base, 'gateway=127.0.2.1:4143')).toEqual({
+      status: 503,
+      body: { alive: false, latencyMs: 0, error: 'certificates not loaded', failure: 'local' },
+    });
+    expect(await probed(base, 'gateway=127.0.3.1:4143')).toMatchObject({
+      status: 403,
+      body: { refused: true, failure: 'local' },
+    });
   });
 
   it('serves grpc.health.v1.Health Check and Watch on the same port', async () => {

@@ -34,6 +34,14 @@ export interface ProbeResult {
   error?: string;
   /** Not probed: the address is not one the gateway may dial (answered 403, not 503). */
   refused?: true;
+  /**
+   * Whose a failure is, as the answer says to the controller (src/mirror/probe-answer.ts): `local`
+   * when this gateway could not probe (no usable certificate, a refused target, an error of its
+   * own) and so asked nothing of the remote; `remote` when it dialled and the remote failed. Unset
+   * by the probe, a refusal is local and any other failure the remote's. Older controllers ignore
+   * it: the status codes are as before.
+   */
+  failure?: 'local' | 'remote';
   /** The version the remote gateway says it runs, when it answered. */
   version?: string;
 }
@@ -246,17 +254,24 @@ export function parseProbeQuery(params: URLSearchParams): ProbeQuery {
 async function handleProbe(params: URLSearchParams, res: ServerResponse, opts: AdminOptions): Promise<void> {
   const query = parseProbeQuery(params);
   if (!query.ok) {
-    sendJson(res, 400, { error: query.error });
+    sendJson(res, 400, { error: query.error, failure: 'local' });
     return;
   }
   let result: ProbeResult;
   try {
     result = await opts.probe(query.gateway, query.path, query.timeoutMs, query.cluster);
   } catch (err) {
-    // A probe that throws is a dead gateway, never an admin error: the caller asked "alive?".
-    result = { alive: false, latencyMs: 0, error: err instanceof Error ? err.message : String(err) };
+    // Answered 503 as a failed probe (the caller asked "alive?"), but this gateway's own error: the
+    // remote is not to blame for it.
+    const error = err instanceof Error ? err.message : String(err);
+    result = { alive: false, latencyMs: 0, error, failure: 'local' };
   }
-  sendJson(res, result.alive ? 200 : result.refused ? 403 : 503, result);
+  if (result.alive) sendJson(res, 200, result);
+  else sendJson(res, result.refused ? 403 : 503, { ...result, failure: failureOf(result) });
+}
+
+function failureOf(result: ProbeResult): 'local' | 'remote' {
+  return result.failure ?? (result.refused ? 'local' : 'remote');
 }
 
 function sendText(res: ServerResponse, status: number, body: string): void {

@@ -6,6 +6,7 @@
  * for a while (examples/prometheus/isthmus-alerts.yaml), and the renewals by result say how often.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { OWN_REVOCATION_OUTCOMES, type OwnRevocationOutcome } from './own-certificate-revocation.js';
 
 /** A certificate's validity, as the metrics need it. */
 export interface CertificateValidity {
@@ -20,6 +21,8 @@ export interface CertificateMetrics {
    * rotator retries with backoff, the certificate in use stays).
    */
   renewed(result: 'ok' | 'error', validity?: CertificateValidity): void;
+  /** A CRL load refused the certificate in use, and what the gateway did (own-certificate-revocation.ts). */
+  ownRevoked(outcome: OwnRevocationOutcome): void;
 }
 
 /**
@@ -60,10 +63,31 @@ export function certificateMetrics(registry: Registry): CertificateMetrics {
   });
   // From the first scrape, so that increase() sees the first error.
   for (const result of ['ok', 'error']) renewals.inc({ result }, 0);
+  let inUse: CertificateValidity | undefined;
+  // 0 from the first scrape: the expiry above has no sample before a first certificate, so a
+  // gateway that never got one (identity unreachable, its token refused) alerted on nothing.
+  new Gauge({
+    name: 'isthmus_gateway_certificate_valid',
+    help: "1 while the gateway's certificate in use is within its validity; 0 before the first one and once it expired unrenewed.",
+    registers: [registry],
+    collect() {
+      const now = Date.now();
+      this.set(inUse && inUse.notBefore.getTime() <= now && now < inUse.notAfter.getTime() ? 1 : 0);
+    },
+  });
+  const ownRevocations = new Counter({
+    name: 'isthmus_gateway_own_certificate_revocations_total',
+    help: "CRL loads that refused the gateway's own certificate in use, by what it did: replaced (renewed at once), renewal_failed (retried with backoff), issuer_revoked (renew the issuer), not_renewable (--cert-file: replace the files).",
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  for (const outcome of OWN_REVOCATION_OUTCOMES) ownRevocations.inc({ outcome }, 0);
   return {
+    ownRevoked: (outcome) => ownRevocations.inc({ outcome }),
     renewed(result, validity) {
       renewals.inc({ result });
       if (validity === undefined) return;
+      inUse = validity;
       expiry.setValue(validity.notAfter.getTime() / 1000);
       lifetime.setValue((validity.notAfter.getTime() - validity.notBefore.getTime()) / 1000);
     },

@@ -316,6 +316,7 @@ describe('createGatewayMetrics', () => {
     expect(await certificate()).toEqual([
       'isthmus_gateway_certificate_renewals_total{result="ok"} 0',
       'isthmus_gateway_certificate_renewals_total{result="error"} 0',
+      'isthmus_gateway_certificate_valid 0',
     ]);
     metrics.certificateRenewed('error');
     metrics.certificateRenewed('ok', { notBefore: new Date(1_000_000), notAfter: new Date(87_400_000) });
@@ -324,6 +325,8 @@ describe('createGatewayMetrics', () => {
       'isthmus_gateway_certificate_lifetime_seconds 86400',
       'isthmus_gateway_certificate_renewals_total{result="ok"} 1',
       'isthmus_gateway_certificate_renewals_total{result="error"} 1',
+      // A day in 1970: long expired.
+      'isthmus_gateway_certificate_valid 0',
     ]);
   });
 

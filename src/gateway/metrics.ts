@@ -151,6 +151,8 @@ export interface GatewayMetrics {
   crlReloaded(result: 'ok' | 'refused', revoked?: number): void;
   /** A gateway certificate was taken into use, or a fetch of one failed (certificate-metrics.ts). */
   certificateRenewed: CertificateMetrics['renewed'];
+  /** A CRL load refused the gateway's own certificate (own-certificate-revocation.ts). */
+  ownCertificateRevoked: CertificateMetrics['ownRevoked'];
   /** Unsubscribes from the diagnostics channels. */
   close(): void;
 }
@@ -348,6 +350,7 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
       if (revoked !== undefined) crlRevoked.set(revoked);
     },
     certificateRenewed: certificates.renewed,
+    ownCertificateRevoked: certificates.ownRevoked,
     close() {
       if (closed) return;
       closed = true;

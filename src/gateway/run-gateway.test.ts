@@ -2,7 +2,7 @@ import { AsyncResource } from 'node:async_hooks';
 import { X509Certificate } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isIsthmusError } from '../errors.js';
 import { splitPem } from '../identity/pem.js';
 import { identityServiceId } from '../identity/spiffe.js';
@@ -14,20 +14,11 @@ import {
   testPki,
   testServingCertificate,
 } from '../identity/testing.js';
-import { SYSTEM_NAMESPACE } from '../kube/keys.js';
-import { R } from '../kube/resources.js';
 import { gatewayOptionsFromFlags } from './config.js';
-import {
-  type Cluster,
-  canConnect,
-  freePort,
-  gatewayFlags,
-  namespace,
-  startCluster,
-  waitFor,
-} from './e2e/fixtures.js';
+import { canConnect, freePort, gatewayFlags, waitFor } from './e2e/fixtures.js';
 import { readinessOf, runGateway } from './run-gateway.js';
 import { serveGateway } from './serve.js';
+import { gatewayClusterLifecycle } from './test-support/lifecycle.js';
 
 const HOST = '127.0.61.1';
 
@@ -58,23 +49,14 @@ describe('readinessOf', () => {
 });
 
 describe('runGateway start-up failures leave nothing behind', () => {
-  let cluster: Cluster;
-  beforeAll(async () => {
-    cluster = await startCluster('west');
-    await cluster.kube.create(R.namespaces, namespace(SYSTEM_NAMESPACE));
-  });
-  afterAll(async () => {
-    cluster.kube.close();
-    await cluster.sandbox.close();
-    await cluster.certs.remove();
-  });
+  const cluster = gatewayClusterLifecycle('west');
   const silent = pino({ level: 'silent' });
 
   it('rejects on an unreadable trust anchor and closes the admin port it opened', async () => {
     const admin = await freePort(HOST);
     const flags = {
-      ...gatewayFlags(cluster, 'west', HOST, { admin }),
-      caFile: `${cluster.certs.dir}/missing.crt`,
+      ...gatewayFlags(cluster(), 'west', HOST, { admin }),
+      caFile: `${cluster().certs.dir}/missing.crt`,
     };
     await expect(
       runGateway(gatewayOptionsFromFlags(flags), { logger: silent, processMetrics: false }),
@@ -84,9 +66,9 @@ describe('runGateway start-up failures leave nothing behind', () => {
 
   it('rejects on a malformed CRL file, naming it, and closes the admin port it opened', async () => {
     const admin = await freePort(HOST);
-    const crlFile = `${cluster.certs.dir}/crl.pem`;
+    const crlFile = `${cluster().certs.dir}/crl.pem`;
     await writeFile(crlFile, '-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n');
-    const flags = { ...gatewayFlags(cluster, 'west', HOST, { admin }), crlFile };
+    const flags = { ...gatewayFlags(cluster(), 'west', HOST, { admin }), crlFile };
     const err = await runGateway(gatewayOptionsFromFlags(flags), {
       logger: silent,
       processMetrics: false,
@@ -100,11 +82,11 @@ describe('runGateway start-up failures leave nothing behind', () => {
   // the one line of a crash-looping pod that log pipelines could not parse.
   it('as a process, reports a start it cannot make as one JSON log line and exits 1', async () => {
     const admin = await freePort(HOST);
-    const crlFile = `${cluster.certs.dir}/fatal-crl.pem`;
+    const crlFile = `${cluster().certs.dir}/fatal-crl.pem`;
     await writeFile(crlFile, 'not a CRL\n');
     const lines: string[] = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
-    const config = gatewayOptionsFromFlags({ ...gatewayFlags(cluster, 'west', HOST, { admin }), crlFile });
+    const config = gatewayOptionsFromFlags({ ...gatewayFlags(cluster(), 'west', HOST, { admin }), crlFile });
     const before = process.exitCode;
     // serveGateway installs the process-wide cheap AsyncResource.bind; this worker's other test
     // files (async-resource-bind.test.ts) must find Node's own.
@@ -125,13 +107,13 @@ describe('runGateway start-up failures leave nothing behind', () => {
 
   it('stops waiting for a certificate when aborted', async () => {
     const admin = await freePort(HOST);
-    const { certFile: _c, keyFile: _k, ...rest } = gatewayFlags(cluster, 'west', HOST, { admin });
+    const { certFile: _c, keyFile: _k, ...rest } = gatewayFlags(cluster(), 'west', HOST, { admin });
     // An identity service that is not there: the rotator retries until the abort.
     const identity = `${HOST}:${await freePort(HOST)}`;
     const config = gatewayOptionsFromFlags({
       ...rest,
       identityAddress: identity,
-      tokenFile: cluster.kubeconfigFile,
+      tokenFile: cluster().kubeconfigFile,
     });
     const abort = new AbortController();
     const running = runGateway(config, { logger: silent, processMetrics: false, signal: abort.signal });
@@ -154,20 +136,20 @@ describe('runGateway start-up failures leave nothing behind', () => {
   });
 
   it('sends no token to an identity service whose serving certificate its CRL revokes, and logs why', async () => {
-    const { certFile: _c, keyFile: _k, ...rest } = gatewayFlags(cluster, 'west', HOST);
+    const { certFile: _c, keyFile: _k, ...rest } = gatewayFlags(cluster(), 'west', HOST);
     const serving = testServingCertificate(testPki().issuers.west, [
       identityServiceId(TEST_TRUST_DOMAIN, 'west'),
     ]);
     const serial = new X509Certificate(splitPem(serving.chainPem)[0]!).serialNumber;
     const fake = await startFakeIdentity(servingCredentials(serving));
-    const crlFile = `${cluster.certs.dir}/identity-crl.pem`;
+    const crlFile = `${cluster().certs.dir}/identity-crl.pem`;
     await writeFile(crlFile, testCrlBundle(testPki().issuers.west, [serial]));
     const lines: string[] = [];
     const logger = pino({ level: 'error' }, { write: (line: string) => void lines.push(line) });
     const config = gatewayOptionsFromFlags({
       ...rest,
       identityAddress: fake.address,
-      tokenFile: cluster.kubeconfigFile,
+      tokenFile: cluster().kubeconfigFile,
       crlFile,
     });
     const abort = new AbortController();

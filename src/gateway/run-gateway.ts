@@ -25,7 +25,7 @@ import { createInformer, type Informer } from '../kube/informer.js';
 import { gatewayIdentity, MIRRORED_SERVICE_LABEL, REMOTE_DISCOVERY_LABEL } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { Link, V1EndpointSlice, V1Service } from '../kube/types.js';
-import { type AdminServer, type Readiness, startAdmin } from './admin.js';
+import { type AdminServer, type ProbeResult, type Readiness, startAdmin } from './admin.js';
 import type { GatewayConfig } from './config.js';
 import { type CrlWatcher, type HandshakeRefusal, handshakeRefusal, watchCrlFile } from './crl-watch.js';
 import {
@@ -39,6 +39,7 @@ import {
 import { EgressListeners } from './egress.js';
 import { type Ingress, startIngress } from './ingress.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
+import { followOwnRevocation, gatewayCertificateCheck } from './own-certificate-revocation.js';
 import { gatewayClusterOf, linkedClusters, PeerPolicy } from './peers.js';
 import { PodIPBook } from './pod-ips.js';
 import { linkedGatewaysOnly } from './probe-targets.js';
@@ -62,6 +63,8 @@ export interface RunGatewayDeps {
   processMetrics?: boolean;
   /** Aborting before startup completes stops what was started and rejects. */
   signal?: AbortSignal;
+  /** How often the CRL file is looked at (default 10 s: kubelet updates a mount no faster); tests shorten it. */
+  crlIntervalMs?: number;
 }
 
 export interface RunningGateway {
@@ -146,16 +149,21 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
     let pool: SessionPool | undefined;
     let egressListeners: EgressListeners | undefined;
     let mirrorRoutes: MirrorWatcher | undefined;
+    const linkedProbe = linkedGatewaysOnly(informers.links, (gateway, path, timeoutMs, cluster) =>
+      pool === undefined
+        ? cannotProbe('certificates not loaded')
+        : pool.probe(gateway, path, timeoutMs, cluster),
+    );
     const admin = await startAdmin({
       host: config.admin.host,
       port: config.admin.port,
       readiness,
       metrics: () => metrics.render(),
-      probe: linkedGatewaysOnly(informers.links, (gateway, path, timeoutMs, cluster) =>
-        pool === undefined
-          ? Promise.resolve({ alive: false, latencyMs: 0, error: 'certificates not loaded' })
-          : pool.probe(gateway, path, timeoutMs, cluster),
-      ),
+      // Without a certificate a peer takes, every remote would look dead: say it is ours (`local`).
+      probe: (gateway, path, timeoutMs, cluster) => {
+        const unable = certificateProblem(state);
+        return unable === undefined ? linkedProbe(gateway, path, timeoutMs, cluster) : cannotProbe(unable);
+      },
       routes: () => egressListeners?.routes() ?? [],
       refused: () => mirrorRoutes?.refused() ?? [],
     });
@@ -197,7 +205,12 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
     const anchorPem = await readFile(config.certificates.caFile, 'utf8');
     // Revocation: refused at each handshake, both ways; a CRL update also cuts open sessions.
     let revalidate = (): number => 0;
-    const revocations = await watchRevocations(config, anchorPem, log, metrics, () => revalidate());
+    let checkOwnCertificate = (): void => {};
+    const revocations = await watchRevocations(config, anchorPem, log, metrics, deps.crlIntervalMs, () => {
+      const cut = revalidate();
+      checkOwnCertificate();
+      return cut;
+    });
     if (revocations) onStop('CRL watch', () => revocations.stop());
     // Refused at each handshake, both ways, and by the identity service we send our token to (so
     // loaded before the first certificate is asked for): revoked, or certified by another cluster's issuer.
@@ -287,6 +300,22 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
     rotator.on('rotated', rotated);
     // A renewal while the ingress was starting found no listener: take it now.
     if (rotator.current && rotator.current !== material) rotated(rotator.current);
+    // Our own certificate against the list, now and after each reload: peers refuse a revoked one.
+    if (revocations) {
+      const c = config.certificates;
+      const checkOwn = followOwnRevocation({
+        check: gatewayCertificateCheck({
+          crl: revocations.current,
+          rotator,
+          renewable: c.kind === 'certify',
+        }),
+        log,
+        count: metrics.ownCertificateRevoked,
+        ...(c.kind === 'files' ? { certFile: c.certFile } : {}),
+      });
+      checkOwnCertificate = () => void checkOwn();
+      checkOwnCertificate();
+    }
 
     const egress = new EgressListeners({
       host: config.egressHost,
@@ -393,15 +422,30 @@ export function readinessOf(
 ): Readiness {
   const reasons: string[] = [];
   if (state.draining) reasons.push('shutting down: draining tunnels');
-  if (!state.certificates) reasons.push('certificates not loaded');
-  else if (state.certificateNotAfter !== undefined && nowMs > state.certificateNotAfter.getTime())
-    reasons.push(`certificate expired at ${state.certificateNotAfter.toISOString()} and not renewed`);
+  const certificate = certificateProblem(state, nowMs);
+  if (certificate !== undefined) reasons.push(certificate);
   for (const [name, informer] of Object.entries(informers)) {
     if (!informer.hasSynced()) reasons.push(`${name} not synced`);
   }
   if (state.podListRefused !== undefined) reasons.push(state.podListRefused);
   if (state.certificates && !state.egressApplied) reasons.push('egress listeners not applied');
   return { ready: reasons.length === 0, reasons };
+}
+
+/**
+ * Why this gateway holds no certificate a peer would take (none loaded yet, or expired and not
+ * renewed), else undefined: it can then neither tunnel nor probe, whatever the remote does.
+ */
+export function certificateProblem(state: ReadinessState, nowMs: number = Date.now()): string | undefined {
+  if (!state.certificates) return 'certificates not loaded';
+  if (state.certificateNotAfter !== undefined && nowMs > state.certificateNotAfter.getTime())
+    return `certificate expired at ${state.certificateNotAfter.toISOString()} and not renewed`;
+  return undefined;
+}
+
+/** A probe this gateway cannot make: its own failure (`local`), which tells nothing of the remote. */
+function cannotProbe(error: string): Promise<ProbeResult> {
+  return Promise.resolve({ alive: false, latencyMs: 0, error, failure: 'local' });
 }
 
 /**
@@ -493,20 +537,25 @@ function validityOf(m: TlsMaterial): { notBefore: Date; notAfter: Date } {
   return { notBefore: new Date(parseCertificate(m.certPem).validFrom), notAfter: m.notAfter };
 }
 
-/** The CRL watch of `--crl-file`, or undefined without one; a bad file stops the start. */
+/**
+ * The CRL watch of `--crl-file`, or undefined without one; a bad file stops the start. `reloaded`
+ * acts on a new list and says how many sessions of peers it now revokes were cut.
+ */
 async function watchRevocations(
   config: GatewayConfig,
   anchorPem: string,
   log: Logger,
   metrics: GatewayMetrics,
-  revalidate: () => number,
+  intervalMs: number | undefined,
+  reloaded: () => number,
 ): Promise<CrlWatcher | undefined> {
   if (config.crlFile === undefined) return undefined;
   const watcher = await watchCrlFile({
     file: config.crlFile,
     anchorPem,
+    ...(intervalMs === undefined ? {} : { intervalMs }),
     onChange: (list) => {
-      const cut = revalidate();
+      const cut = reloaded();
       metrics.crlReloaded('ok', list.size());
       log.info({ file: config.crlFile, revoked: list.size(), sessionsCut: cut }, 'CRL reloaded');
     },

@@ -15,8 +15,10 @@ import {
 } from './certify-service.js';
 import { createCsr } from './csr.js';
 import { checkHealth, ServingStatus } from './health.js';
+import { createIdentityMetrics } from './identity-metrics.js';
 import { splitPem } from './pem.js';
 import {
+  samplesOf,
   TEST_TRUST_DOMAIN,
   testIdentityTrust,
   testLeafKey,
@@ -132,6 +134,7 @@ describe('Certify', () => {
         identity: EAST,
         serial,
         notAfter: info.notAfter.toISOString(),
+        durationMs: expect.any(Number),
         ...GATEWAY_CALLER,
       },
     ]);
@@ -141,6 +144,7 @@ describe('Certify', () => {
       reason: 'system:serviceaccount:default:web may not hold any identity in this cluster',
       user: 'system:serviceaccount:default:web',
       pod: 'web-7c9d8f6b5-q4lzm',
+      durationMs: expect.any(Number),
     });
   });
 
@@ -207,6 +211,126 @@ describe('Certify', () => {
       timeoutMs: 500,
     });
     expect(isIsthmusError(err, 'IDENTITY_UNAVAILABLE')).toBe(true);
+  });
+});
+
+describe('metrics (identity-metrics.ts) of real Certify calls', () => {
+  const PREFIX = 'isthmus_identity_certify_requests_total';
+  /** Every result from the first scrape: issued per identity the rules grant, refusals under "none". */
+  const none = (result: string) => `{result="${result}",identity="none"}`;
+  const untouched = Object.fromEntries(
+    ['denied', 'invalid', 'cancelled', 'busy', 'internal', 'unauthenticated', 'unavailable'].map((r) => [
+      none(r),
+      0,
+    ]),
+  );
+
+  it('counts each call once by result, the identity its account holds, its latency, and TokenReview failures apart', async () => {
+    const metrics = createIdentityMetrics({ identities: [EAST] });
+    try {
+      expect(samplesOf(await metrics.render(), PREFIX)).toEqual({
+        [`{result="issued",identity="${EAST}"}`]: 0,
+        ...untouched,
+      });
+      await requestCertificate({ server: SERVER, address, token: 'gateway-token', identity: EAST });
+      await failure({ server: SERVER, address, token: 'stolen' });
+      // The gateway's account asks for west's identity: refused, under the identity it may hold.
+      await failure({ server: SERVER, address, token: 'gateway-token', identity: WEST });
+      // The API server cannot review the token: unavailable, and a TokenReview failure.
+      await failure({ server: SERVER, address, token: 'explode' });
+      const text = await metrics.render();
+      expect(samplesOf(text, PREFIX)).toEqual({
+        ...untouched,
+        [`{result="issued",identity="${EAST}"}`]: 1,
+        [none('unauthenticated')]: 1,
+        [none('unavailable')]: 1,
+        [`{result="denied",identity="${EAST}"}`]: 1,
+      });
+      expect(samplesOf(text, 'isthmus_identity_certify_duration_seconds_count')).toEqual({
+        '{result="issued"}': 1,
+        '{result="unauthenticated"}': 1,
+        '{result="denied"}': 1,
+        '{result="unavailable"}': 1,
+      });
+      expect(samplesOf(text, 'isthmus_identity_token_review_failures_total')).toEqual({
+        '{reason="timeout"}': 0,
+        '{reason="error"}': 1,
+      });
+    } finally {
+      metrics.close();
+    }
+    // Closed: no longer counts.
+    await failure({ server: SERVER, address, token: 'stolen' });
+    expect(samplesOf(await metrics.render(), PREFIX)[none('unauthenticated')]).toBe(1);
+  });
+
+  it('exports the expiry and lifetime of the issuer and of the serving certificate in force, read at each scrape', async () => {
+    const issuer = testPki().issuers.east;
+    const metrics = createIdentityMetrics({
+      certificates: { issuer: () => issuer.certPem, serving: () => server.servingCertificate().certPem },
+    });
+    try {
+      const text = await metrics.render();
+      const seconds = (d: Date) => d.getTime() / 1000;
+      const [i, s] = [certificateInfo(issuer.certPem), certificateInfo(server.servingCertificate().certPem)];
+      expect(samplesOf(text, 'isthmus_identity_certificate_expiration_timestamp_seconds')).toEqual({
+        '{certificate="issuer"}': seconds(i.notAfter),
+        '{certificate="serving"}': seconds(s.notAfter),
+      });
+      expect(samplesOf(text, 'isthmus_identity_certificate_lifetime_seconds')).toEqual({
+        '{certificate="issuer"}': seconds(i.notAfter) - seconds(i.notBefore),
+        '{certificate="serving"}': seconds(s.notAfter) - seconds(s.notBefore),
+      });
+      // The serving certificate renewed (an issuer reload does this): the next scrape follows it.
+      const renewed = await server.renewServingCertificate();
+      const after = samplesOf(
+        await metrics.render(),
+        'isthmus_identity_certificate_expiration_timestamp_seconds',
+      );
+      expect(after['{certificate="serving"}']).toBe(seconds(certificateInfo(renewed.certPem).notAfter));
+    } finally {
+      metrics.close();
+    }
+  });
+
+  it('counts a call whose signing throws as internal (INTERNAL to the caller)', async () => {
+    let broken = false;
+    const east = testPki().issuers.east;
+    const failing = await startIdentityServer({
+      ...eastDeps(),
+      issuer: () => {
+        if (broken) throw new Error('the issuer key is unreadable');
+        return east;
+      },
+      reviewer,
+      host: '127.0.0.1',
+      port: 0,
+    });
+    const metrics = createIdentityMetrics();
+    try {
+      broken = true;
+      const err = await failure({
+        server: SERVER,
+        address: `127.0.0.1:${failing.port}`,
+        token: 'gateway-token',
+      });
+      expect(err.cause.code).toBe(13); // INTERNAL
+      expect(samplesOf(await metrics.render(), PREFIX)[none('internal')]).toBe(1);
+    } finally {
+      metrics.close();
+      await failing.close();
+    }
+  });
+
+  it('has no certificate sample before a certificate is known (an expiry of 0 would fire the expiry alert)', async () => {
+    const metrics = createIdentityMetrics({ certificates: { serving: () => undefined } });
+    try {
+      const text = await metrics.render();
+      expect(samplesOf(text, 'isthmus_identity_certificate_expiration_timestamp_seconds')).toEqual({});
+      expect(samplesOf(text, 'isthmus_identity_crl_file_refused')).toEqual({ '': 0 });
+    } finally {
+      metrics.close();
+    }
   });
 });
 
@@ -407,6 +531,7 @@ describe('deadlines: a TokenReview that never answers', () => {
       code: 14, // UNAVAILABLE
       outcome: 'unavailable',
       message: expect.stringMatching(/token review: no answer from the API server within 100 ms/),
+      tokenReview: 'timeout',
     });
     expect(signals).toHaveLength(1);
     expect(signals[0]!.aborted).toBe(true);

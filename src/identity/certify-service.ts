@@ -75,18 +75,23 @@ export interface CertifyCaller {
 }
 
 /**
- * Published once per Certify call (src/identity/certify-log.ts logs it). An issued certificate
- * carries its serial (lowercase hex, as `isthmus certs revoke --serial` takes it) and notAfter, so
- * one minted with a stolen token can be found and revoked; every event names the caller once its
- * token was reviewed.
+ * Published once per Certify call (src/identity/certify-log.ts logs it, identity-metrics.ts counts
+ * it). An issued certificate carries its serial (lowercase hex, as `isthmus certs revoke --serial`
+ * takes it) and notAfter, so one minted with a stolen token can be found and revoked; every event
+ * names the caller once its token was reviewed.
  */
 export interface CertifyEvent extends CertifyCaller {
   outcome: CertifyOutcome;
+  /** The identity issued, or, on a refusal, the one the caller's account holds by the rules. */
   identity?: string;
   serial?: string;
   /** ISO 8601. */
   notAfter?: string;
   reason?: string;
+  /** From the call's arrival to its answer. */
+  durationMs: number;
+  /** The TokenReview itself failed (the API server), not the token: see CertifyFailure. */
+  tokenReview?: TokenReviewFailure;
 }
 export const certifyChannel = diagnostics.channel(CERTIFY_CHANNEL);
 export type CertifyOutcome =
@@ -96,7 +101,12 @@ export type CertifyOutcome =
   | 'invalid'
   | 'unavailable'
   | 'cancelled'
-  | 'busy';
+  | 'busy'
+  /** The handler threw (signing failed): answered INTERNAL. */
+  | 'internal';
+
+/** Why a TokenReview gave no verdict: no answer within its budget, or an error from the API server. */
+export type TokenReviewFailure = 'timeout' | 'error';
 
 export interface CertifyDeps {
   /** The issuer, or where to read the one in force at each request (it is reloaded when renewed). */
@@ -146,6 +156,10 @@ export type CertifyResult =
       message: string;
       /** Set once the token was reviewed and named someone. */
       caller?: CertifyCaller;
+      /** Set once the caller's account is known to hold this identity (bounded: the rules'). */
+      identity?: string;
+      /** Set when the TokenReview gave no verdict: the token may be fine, the API server is what failed. */
+      tokenReview?: TokenReviewFailure;
     };
 type CertifyFailure = Extract<CertifyResult, { ok: false }>;
 
@@ -186,15 +200,17 @@ export function createCertifyHandler(
     }
     const decision = checkCsr(req.csrPem, identity);
     if (!decision.ok) {
-      return decision.status === 'invalid'
-        ? fail(status.INVALID_ARGUMENT, 'invalid', decision.reason, caller)
-        : fail(status.PERMISSION_DENIED, 'denied', `${review.username}: ${decision.reason}`, caller);
+      const refusal =
+        decision.status === 'invalid'
+          ? fail(status.INVALID_ARGUMENT, 'invalid', decision.reason, caller)
+          : fail(status.PERMISSION_DENIED, 'denied', `${review.username}: ${decision.reason}`, caller);
+      return { ...refusal, identity };
     }
     const now = (deps.now?.() ?? new Date()).getTime();
     const issuer = issuerOf();
     const issuerInfo = certificateInfo(issuer.certPem);
     const unusable = issuerWindowProblem(issuerInfo, now);
-    if (unusable) return fail(status.FAILED_PRECONDITION, 'unavailable', unusable, caller);
+    if (unusable) return { ...fail(status.FAILED_PRECONDITION, 'unavailable', unusable, caller), identity };
     const notAfter = leafNotAfter(now, lifetimeMs, issuerInfo.notAfter);
     const leaf = issueLeaf(issuer, {
       uriSans: [identity],
@@ -252,7 +268,10 @@ async function reviewToken(
     const message = timeout.aborted
       ? `token review: no answer from the API server within ${budgetMs} ms`
       : `token review failed: ${describeError(err)}`;
-    return fail(status.UNAVAILABLE, 'unavailable', message);
+    return {
+      ...fail(status.UNAVAILABLE, 'unavailable', message),
+      tokenReview: timeout.aborted ? 'timeout' : 'error',
+    };
   }
 }
 
@@ -331,6 +350,8 @@ export async function startIdentityServer(opts: IdentityServerOptions): Promise<
       call: ServerUnaryCall<CertifyRequest, CertifyResponse>,
       callback: (err: Partial<ServiceError> | null, res?: CertifyResponse) => void,
     ) => {
+      const arrived = performance.now();
+      const durationMs = () => performance.now() - arrived;
       handle(call.request, { signal: callSignal(call), msLeft: msLeft(call.getDeadline()) }).then(
         (result) => {
           if (result.ok) {
@@ -340,15 +361,24 @@ export async function startIdentityServer(opts: IdentityServerOptions): Promise<
               serial: result.serial,
               notAfter: new Date(result.response.notAfterUnixMs).toISOString(),
               ...result.caller,
+              durationMs: durationMs(),
             });
             callback(null, result.response);
           } else {
-            publish({ outcome: result.outcome, reason: result.message, ...result.caller });
-            callback({ code: result.code, details: result.message });
+            const { outcome, message, caller, identity, tokenReview } = result;
+            publish({
+              outcome,
+              reason: message,
+              ...caller,
+              ...(identity ? { identity } : {}),
+              ...(tokenReview ? { tokenReview } : {}),
+              durationMs: durationMs(),
+            });
+            callback({ code: result.code, details: message });
           }
         },
         (err: unknown) => {
-          publish({ outcome: 'unavailable', reason: describeError(err) });
+          publish({ outcome: 'internal', reason: describeError(err), durationMs: durationMs() });
           callback({ code: status.INTERNAL, details: `signing failed: ${describeError(err)}` });
         },
       );

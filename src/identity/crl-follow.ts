@@ -23,6 +23,11 @@ export interface CrlFollower {
   serve(opts: Omit<ServingRevocationOptions, 'crl'>): Promise<void>;
   /** Checks again, e.g. once a renewal from a reloaded issuer is in force; before `serve`, nothing. */
   recheck(): Promise<void>;
+  /**
+   * Whether the file on disk is one identity refused (at start, or as an update) and no good one has
+   * loaded since: the metrics say so for as long as it lasts (isthmus_identity_crl_file_refused).
+   */
+  refused(): boolean;
   stop(): void;
 }
 
@@ -35,7 +40,7 @@ export async function followCrl(opts: {
   onCheck?: (check: ServingCheck) => void;
 }): Promise<CrlFollower> {
   let check: (() => Promise<ServingCheck>) | undefined;
-  let invalid = false;
+  let refused = false;
   const recheck = async (): Promise<void> => {
     if (!check) return;
     try {
@@ -52,17 +57,21 @@ export async function followCrl(opts: {
     anchorPem: opts.anchorPem,
     ...(opts.intervalMs === undefined ? {} : { intervalMs: opts.intervalMs }),
     onChange: (list) => {
+      refused = false;
       opts.log(`identity: CRL reloaded from ${opts.file}: ${list.size()} revoked`);
       void recheck();
     },
-    onError: (err) => opts.log(`identity: CRL update refused, the list in force stays: ${err.message}`, true),
+    onError: (err) => {
+      refused = true;
+      opts.log(`identity: CRL update refused, the list in force stays: ${err.message}`, true);
+    },
     onInvalidAtStart: (err) => {
-      invalid = true;
+      refused = true;
       opts.log(`identity: CRL refused, nothing is revoked until a good one appears: ${err.message}`, true);
     },
   });
   if (crl.present()) opts.log(`identity: CRL loaded from ${opts.file}: ${crl.current().size()} revoked`);
-  else if (!invalid)
+  else if (!refused)
     opts.log(`identity: no CRL file ${opts.file} (yet): nothing is revoked until it appears`);
   return {
     crl,
@@ -71,6 +80,7 @@ export async function followCrl(opts: {
       return recheck();
     },
     recheck,
+    refused: () => refused,
     stop: () => crl.stop(),
   };
 }

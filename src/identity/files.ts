@@ -512,8 +512,8 @@ export const GATEWAY_DEPLOYMENT = 'deployment/isthmus-gateway';
  * What `isthmus certs --reuse-anchor --force` prints after renewing issuers: where each old one
  * went and what its leaves are worth now, then how to apply the new one. `isthmus identity`
  * follows its mounted issuer Secret (issuer-watch.ts), so no restart is needed for it to sign
- * with the new issuer; the gateways renew their leaves on their own schedule, which is too late
- * for a revoked issuer, whose leaves every gateway with crl.pem refuses.
+ * with the new issuer; the gateways renew their leaves on their own schedule, except leaves of a
+ * revoked issuer, which a gateway that loads crl.pem replaces as soon as identity can sign others.
  */
 export async function renewalSteps(dir: string, renewed: readonly RenewedIssuer[]): Promise<string> {
   if (renewed.length === 0) return '';
@@ -537,9 +537,9 @@ export async function renewalSteps(dir: string, renewed: readonly RenewedIssuer[
       `isthmus-identity of ${r.cluster} signs with the new issuer without a restart, once kubelet has updated its Secret mount (within a minute or two; its log then says "identity: issuer reloaded: ${info.subject}, serial ${info.serialNumber}"). Its gateways get leaves of the new issuer at their next renewal (at about 70 % of a leaf's lifetime).`,
     );
     if (r.revoked) {
+      // src/gateway/own-certificate-revocation.ts: a failed renewal is retried by the rotator.
       lines.push(
-        `Until then ${r.cluster}'s gateways present leaves of the revoked issuer: once identity has reloaded, restart them for new ones:`,
-        `  ${restartCommand(r.cluster, GATEWAY_DEPLOYMENT)}`,
+        `${r.cluster}'s gateways that have loaded crl.pem renew at once, and retry (at most about 30 s apart) while identity still serves with the revoked issuer: they take leaves of the new issuer once identity has reloaded it. A gateway run with --cert-file needs new files and a SIGHUP.`,
       );
     }
   }

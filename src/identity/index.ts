@@ -35,6 +35,7 @@ export {
   POD_NAME_EXTRA,
   startIdentityServer,
   type TokenReviewer,
+  type TokenReviewFailure,
 } from './certify-service.js';
 export { checkCsr, createCsr } from './csr.js';
 export {
@@ -51,6 +52,13 @@ export {
   writeCertificates,
 } from './files.js';
 export { addHealthService, checkHealth, type HealthStatusFn } from './health.js';
+export {
+  type CertificateSources,
+  createIdentityMetrics,
+  type IdentityMetrics,
+  type IdentityMetricsOptions,
+  NO_IDENTITY,
+} from './identity-metrics.js';
 export {
   allowedIdentityFor,
   defaultIdentityRules,

@@ -4,7 +4,8 @@
  * and serve Certify with a certificate of that issuer too; a bad update is refused on stderr
  * while the issuer in force keeps signing. It reviews tokens with the sandbox's TokenReview: only
  * one bound to the identity audience gets a certificate. The kubelet's plaintext health check
- * answers on its own port.
+ * answers on its own port, and the admin port serves the metrics of those calls and of the issuer
+ * in force over HTTP.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
@@ -22,7 +23,14 @@ import { requestCertificate } from './certify-client.js';
 import { normaliseSerial } from './crl.js';
 import { checkHealth, ServingStatus } from './health.js';
 import { splitPem } from './pem.js';
-import { presentedChain, SecretVolume, TEST_TRUST_DOMAIN, testIdentityTrust, testPki } from './testing.js';
+import {
+  presentedChain,
+  SecretVolume,
+  samplesOf,
+  TEST_TRUST_DOMAIN,
+  testIdentityTrust,
+  testPki,
+} from './testing.js';
 
 const pki = testPki();
 let sandbox: Sandbox;
@@ -79,6 +87,7 @@ describe('isthmus identity', () => {
         `--kubeconfig=${kubeconfig}`,
         '--listen=127.0.0.1:0',
         '--health-listen=127.0.0.1:0',
+        '--admin-listen=127.0.0.1:0',
         `--issuer-cert=${join(secret.dir, 'tls.crt')}`,
         `--issuer-key=${join(secret.dir, 'tls.key')}`,
         `--trust-anchor=${join(anchor.dir, 'ca.crt')}`,
@@ -147,5 +156,32 @@ describe('isthmus identity', () => {
     await waitFor('update refused', () => err.includes('issuer update refused'), 10_000);
     expect(err).toMatch(/the issuer in force keeps signing: .*does not match the certificate/);
     expect(await signerOf(address, token)).toBe(b.certPem);
+
+    // The admin port: every call above counted once, by result, and the issuer in force is b.
+    const adminPort = await waitFor(
+      'admin serving',
+      () => /serving admin \(\/metrics, \/live, \/ready\) on 127\.0\.0\.1:(\d+)/.exec(out)?.[1],
+      10_000,
+    );
+    const adminUrl = `http://127.0.0.1:${adminPort}`;
+    const metrics = await (await fetch(`${adminUrl}/metrics`)).text();
+    const gateway = 'spiffe://cluster.local/cluster/east/gateway';
+    expect(samplesOf(metrics, 'isthmus_identity_certify_requests_total')).toMatchObject({
+      [`{result="issued",identity="${gateway}"}`]: 3,
+      '{result="unauthenticated",identity="none"}': 1,
+      '{result="denied",identity="none"}': 0,
+    });
+    expect(samplesOf(metrics, 'isthmus_identity_certify_duration_seconds_count')).toEqual({
+      '{result="issued"}': 3,
+      '{result="unauthenticated"}': 1,
+    });
+    expect(
+      samplesOf(metrics, 'isthmus_identity_certificate_expiration_timestamp_seconds')[
+        '{certificate="issuer"}'
+      ],
+    ).toBe(new Date(new X509Certificate(b.certPem).validTo).getTime() / 1000);
+    expect(metrics).toMatch(/^process_cpu_seconds_total /m);
+    expect(metrics).toMatch(/^isthmus_build_info\{/m);
+    for (const path of ['/live', '/ready']) expect((await fetch(`${adminUrl}${path}`)).status).toBe(200);
   });
 });

@@ -27,13 +27,11 @@ import {
   ANCHOR_CRL_FILE,
   CRL_BUNDLE_FILE,
   exists,
-  GATEWAY_DEPLOYMENT,
   ISSUER_CERT_FILE,
   ISSUER_CRL_FILE,
   loadAnchor,
   loadCertificates,
   RETIRED_DIR,
-  restartCommand,
   shellWord,
   writeAtomic,
 } from './files.js';
@@ -132,9 +130,9 @@ const IDENTITY_REPLACES =
   'the identity service replaces its serving certificate on its own once it loads crl.pem (the isthmus-crl ConfigMap); gateways refuse it and keep their certificates meanwhile';
 
 /**
- * What to do once crl.pem is applied. A gateway goes on presenting a revoked certificate until its
- * next renewal, refused by every peer meanwhile: a restart gets it a new one. Identity replaces a
- * revoked serving certificate itself. A revoked issuer in force goes on signing what every peer
+ * What to do once crl.pem is applied. A gateway and identity replace a revoked certificate of
+ * their own as soon as they load it (src/gateway/own-certificate-revocation.ts, serving-revocation.ts),
+ * except a gateway run with --cert-file. A revoked issuer in force goes on signing what every peer
  * refuses: the cluster needs a new one.
  */
 export function revokeNextSteps(dir: string, r: RevokeResult): string {
@@ -142,8 +140,7 @@ export function revokeNextSteps(dir: string, r: RevokeResult): string {
     return `It is ${r.cluster}'s identity service certificate: ${IDENTITY_REPLACES}.\n`;
   if (r.cluster !== undefined) {
     return (
-      `The gateway that holds it is refused by every peer that has loaded crl.pem, until it renews its certificate; once the ConfigMap is applied, restart ${r.cluster}'s gateways for new ones:\n` +
-      `  ${restartCommand(r.cluster, GATEWAY_DEPLOYMENT)}\n` +
+      `It is a gateway certificate of ${r.cluster}: every peer that loads crl.pem (the isthmus-crl ConfigMap) refuses it, and the gateway that holds it asks identity for a new one as soon as it loads crl.pem too (its log: certificate refused by the CRL: replaced). A gateway run with --cert-file cannot: replace its files and send it SIGHUP.\n` +
       (r.holder === undefined
         ? `(If it is the identity service's serving certificate instead, ${IDENTITY_REPLACES}.)\n`
         : '')

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../wait-for.js';
 import { normaliseSerial } from './crl.js';
-import { presentedChain, TEST_TRUST_DOMAIN, testCrlBundle, testPki } from './testing.js';
+import { presentedChain, samplesOf, TEST_TRUST_DOMAIN, testCrlBundle, testPki } from './testing.js';
 
 const pki = testPki();
 const dir = mkdtempSync(join(tmpdir(), 'isthmus-identity-crl-'));
@@ -56,6 +56,7 @@ function identity(crlFile: string) {
       `--kubeconfig=${files.kubeconfig}`,
       '--listen=127.0.0.1:0',
       '--health-listen=127.0.0.1:0',
+      '--admin-listen=127.0.0.1:0',
       `--issuer-cert=${files.cert}`,
       `--issuer-key=${files.key}`,
       `--trust-anchor=${files.anchor}`,
@@ -145,10 +146,23 @@ describe('isthmus identity --crl-file', () => {
     expect(logs.err).toMatch(
       /identity: CRL refused, nothing is revoked until a good one appears: CRL file .*garbage\.pem: no "-----BEGIN X509 CRL-----" block/,
     );
+    // Said on the admin port too, for as long as the refused file stays (the alert fires on it).
+    const [, adminPort] = await waitFor('admin serving', () =>
+      /serving admin \(\/metrics, \/live, \/ready\) on 127\.0\.0\.1:(\d+)/.exec(logs.out),
+    );
+    const crlState = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+      return {
+        refused: samplesOf(text, 'isthmus_identity_crl_file_refused')[''],
+        revoked: samplesOf(text, 'isthmus_identity_crl_revoked_certificates')[''],
+      };
+    };
+    expect(await crlState()).toEqual({ refused: 1, revoked: 0 });
     replace(crl, testCrlBundle(pki.issuers.east, [first!]));
     await waitFor('the serving certificate replaced', () =>
       logs.out.includes(`identity: serving certificate serial=${first} is revoked`),
     );
+    expect(await crlState()).toEqual({ refused: 0, revoked: 1 });
     expect(logs.exit).toBeUndefined();
   });
 });

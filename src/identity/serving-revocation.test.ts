@@ -15,9 +15,10 @@ import { requestCertificate } from './certify-client.js';
 import { startIdentityServer, type TokenReviewer } from './certify-service.js';
 import { normaliseSerial } from './crl.js';
 import { followCrl } from './crl-follow.js';
+import { ownCertificateVerdict } from './own-revocation.js';
 import { RevocationList } from './revocation.js';
 import type { ServingCertificate } from './serving-cert.js';
-import { type ServingCheck, servingRevocationCheck, servingVerdict } from './serving-revocation.js';
+import { type ServingCheck, servingRevocationCheck } from './serving-revocation.js';
 import {
   certifyOn,
   presentedChain,
@@ -91,6 +92,7 @@ async function identityFollowing(file: string, issuer: KeyPairPem = testPki().is
   return {
     server,
     crl: follower.crl,
+    refused: follower.refused,
     address: `127.0.0.1:${server.port}`,
     checks,
     renewals,
@@ -163,6 +165,7 @@ describe("identity's serving certificate against the CRL file", () => {
       /^identity: CRL update refused, the list in force stays: CRL file .*malformed\.pem: CRL #1 of the bundle/,
     );
     expect(id.crl.current().size()).toBe(1); // still in force
+    expect(id.refused()).toBe(true); // isthmus_identity_crl_file_refused, until a good one loads
     expect(id.server.servingCertificate().serial).toBe(old.serial);
 
     replace(file, testCrlBundle(testPki().issuers.east, ['4a11ce', old.serial]));
@@ -171,6 +174,7 @@ describe("identity's serving certificate against the CRL file", () => {
     );
     expect(replaced.revoked.serial).toBe(old.serial);
     expect(id.checks.map((c) => c.outcome)).toEqual(['in-force', 'replaced']);
+    expect(id.refused()).toBe(false);
   });
 
   it('reports a revoked issuer at each load and does not renew: a new certificate would be refused too', async () => {
@@ -187,7 +191,7 @@ describe("identity's serving certificate against the CRL file", () => {
 
     expect(id.checks.map((c) => c.outcome)).toEqual(['in-force', 'issuer-revoked', 'issuer-revoked']);
     const reported = id.checks[1]!;
-    expect(reported).toMatchObject({ serving: { serial: old.serial }, issuerSerial });
+    expect(reported).toMatchObject({ certificate: { serial: old.serial }, issuerSerial });
     // An error each time, naming the fix.
     expect(id.errors()).toHaveLength(2);
     expect(id.errors()[0]).toMatch(
@@ -263,7 +267,7 @@ describe('an issuer renewed with the same key, its old certificate revoked', () 
   });
 });
 
-describe('servingVerdict', () => {
+describe('ownCertificateVerdict, of the serving certificate', () => {
   const east = () => testPki().issuers.east;
   const serving = (issuer: KeyPairPem) => testServingCertificate(issuer, [EAST_IDENTITY]).chainPem;
   const listOf = (bundle: string) => RevocationList.fromPem(bundle, SERVER.anchorPem);
@@ -278,7 +282,7 @@ describe('servingVerdict', () => {
     ['nothing is revoked', false, () => RevocationList.empty(SERVER.anchorPem), east],
     [
       "the serving certificate is on its issuer's CRL",
-      'serving',
+      'leaf',
       (chain: string) => listOf(testCrlBundle(east(), [serialOf(chain)])),
       east,
     ],
@@ -290,18 +294,18 @@ describe('servingVerdict', () => {
     ],
     [
       "the serving certificate's old issuer is on the anchor's CRL, the issuer in force is not (renewing helps)",
-      'serving',
+      'leaf',
       () => listOf(testCrlBundle(testPki().anchor, [serialOf(east().certPem)])),
       renewedIssuer,
     ],
   ] as const)('when %s: revoked=%s', (_what, revoked, list, issuer) => {
     const chain = serving(east());
-    expect(servingVerdict(list(chain), chain, issuer().certPem).revoked).toBe(revoked);
+    expect(ownCertificateVerdict(list(chain), chain, issuer().certPem).revoked).toBe(revoked);
   });
 
   it("names the issuer's serial (lowercase, as `certs revoke --serial` takes it) when the issuer is revoked", () => {
     const issuerSerial = serialOf(east().certPem);
-    const verdict = servingVerdict(
+    const verdict = ownCertificateVerdict(
       listOf(testCrlBundle(testPki().anchor, [issuerSerial])),
       serving(east()),
       // cert-manager's tls.crt: the issuer, then its CA.

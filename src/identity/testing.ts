@@ -230,3 +230,17 @@ export class SecretVolume {
     renameSync(join(this.dir, '..data_tmp'), join(this.dir, '..data'));
   }
 }
+
+/**
+ * The samples of one metric in a Prometheus text exposition, by their label set as written
+ * (`{result="issued"}`, or `''` for a metric without labels): what a scrape would read.
+ */
+export function samplesOf(exposition: string, name: string): Record<string, number> {
+  const samples: Record<string, number> = {};
+  for (const line of exposition.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const at = line.lastIndexOf(' ');
+    samples[line.slice(name.length, at)] = Number(line.slice(at + 1));
+  }
+  return samples;
+}

@@ -178,6 +178,8 @@ export const PORTS = {
   identity: 8080,
   /** Identity's plaintext grpc.health.v1, for the kubelet's gRPC probes (Linkerd's identity admin port). */
   identityHealth: 9990,
+  /** Identity's HTTP admin: /metrics, /live, /ready (next to its health port; clear of 4191, which is the gateway's). */
+  identityAdmin: 9991,
   egressRange: { first: 20000, last: 29999 },
 } as const;
 

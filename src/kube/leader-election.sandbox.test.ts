@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type Sandbox, startSandbox } from '../sandbox/index.js';
 import { KubeClient } from './client.js';
-import { canAcquire, LeaderElector } from './leader-election.js';
+import { canAcquire, LeaderElector, type LeadershipGained, type LeadershipLost } from './leader-election.js';
 import { R } from './resources.js';
 import { waitFor } from './test-support.js';
 import type { V1Lease } from './types.js';
@@ -46,7 +46,13 @@ async function candidates(
   const together = { now: 0, max: 0 };
   const make = (identity: string) => {
     const client = clientFor(identity, sandbox.kubeconfig());
-    const state = { leading: false, started: 0, stopped: 0 };
+    const state = {
+      leading: false,
+      started: 0,
+      stopped: 0,
+      /** Why it started or stopped leading, each time. */
+      why: [] as Array<LeadershipGained | LeadershipLost>,
+    };
     const elector = new LeaderElector(client, {
       namespace: 'default',
       name: 'isthmus-controller',
@@ -55,13 +61,15 @@ async function candidates(
       renewDeadlineMs: 600,
       retryPeriodMs: 100,
       releaseOnStop,
-      onStartedLeading: () => {
+      onStartedLeading: (why) => {
+        state.why.push(why);
         state.leading = true;
         state.started++;
         together.now++;
         together.max = Math.max(together.max, together.now);
       },
-      onStoppedLeading: () => {
+      onStoppedLeading: (why) => {
+        state.why.push(why);
         state.leading = false;
         state.stopped++;
         together.now--;
@@ -98,6 +106,9 @@ describe('LeaderElector against the sandbox', () => {
     const lease = await follower.client.get<V1Lease>(R.leases, 'default', 'isthmus-controller');
     expect(lease?.spec?.holderIdentity).toBe(follower === a ? 'a' : 'b');
     expect(lease?.spec?.leaseTransitions).toBeGreaterThanOrEqual(1);
+    // Why each change happened, for the log.
+    expect(leader.state.why).toEqual([{ reason: 'created' }, { reason: 'shutdown' }]);
+    expect(follower.state.why).toEqual([{ reason: 'free' }]);
   });
 
   it('without release, the follower waits for the lease to expire', async () => {
@@ -112,6 +123,7 @@ describe('LeaderElector against the sandbox', () => {
     await waitFor('b leads', () => b.state.leading, 5_000);
     // The lease lasts 1 s from b's first observation of it.
     expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(700);
+    expect(b.state.why).toEqual([{ reason: 'expired', previousHolder: 'a' }]);
   });
 
   it('a leader that cannot renew steps down within the renew deadline', async () => {
@@ -122,6 +134,7 @@ describe('LeaderElector against the sandbox', () => {
     // renewDeadline 600 ms + one retry period; well before the 1 s lease could let another in.
     expect(Date.now() - offlineAt).toBeLessThan(1_000 + 500);
     expect(a.elector.isLeader()).toBe(false);
+    expect(a.state.why[1]).toEqual({ reason: 'renew-failed', error: expect.stringMatching(/./) });
     await sandbox.faults.goOnline();
     await waitFor('a leads again', () => a.state.leading, 5_000);
     expect(a.state.started).toBe(2);
@@ -219,5 +232,21 @@ describe('LeaderElector against the sandbox', () => {
     expect(a.state.stopped).toBe(0);
     expect(b.state.started).toBe(0);
     expect(together.max).toBe(1);
+  });
+});
+
+describe('why leadership changes', () => {
+  it('another holder in the Lease: taken, naming it; won back once that one stops renewing', async () => {
+    const { a } = await leadingCandidate();
+    const lease = await a.client.get<V1Lease>(R.leases, 'default', 'isthmus-controller');
+    const microNow = new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+    await a.client.replace<V1Lease>(R.leases, {
+      ...lease,
+      spec: { ...lease?.spec, holderIdentity: 'rival', renewTime: microNow as unknown as Date },
+    });
+    await waitFor('a steps down', () => !a.state.leading, 5_000);
+    expect(a.state.why[1]).toEqual({ reason: 'taken', holder: 'rival' });
+    await waitFor('a leads again', () => a.state.leading, 5_000);
+    expect(a.state.why[2]).toEqual({ reason: 'expired', previousHolder: 'rival' });
   });
 });

@@ -11,7 +11,7 @@
  * later than that start + renewDeadline, while a follower, which saw that write after it began,
  * waits at least leaseDuration (> renewDeadline) from then.
  */
-import { IsthmusError } from '../errors.js';
+import { describeError, IsthmusError } from '../errors.js';
 import type { KubeClient } from './client.js';
 import { abortableDelay } from './rate-limiter.js';
 import { R } from './resources.js';
@@ -25,15 +25,46 @@ export interface LeaderElectionConfig {
   leaseDurationSeconds?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
-  onStartedLeading?: () => void;
-  onStoppedLeading?: () => void;
+  onStartedLeading?: (why: LeadershipGained) => void;
+  onStoppedLeading?: (why: LeadershipLost) => void;
   /** Release the Lease on stop so a successor need not wait for expiry (client-go ReleaseOnCancel). */
   releaseOnStop?: boolean;
 }
 
+/**
+ * How the Lease was won, for the log: `created` (there was none), `free` (released by its last
+ * holder, or never held), `expired` (its holder, named, did not renew within leaseDuration by our
+ * clock), `held` (it still named us: our renewals lapsed, nobody took it).
+ */
+export type LeadershipGained =
+  | { reason: 'created' | 'free' | 'held' }
+  | { reason: 'expired'; previousHolder: string };
+
+/**
+ * Why leading ended: `renew-failed` (no renewal within renewDeadline; the last attempt's error),
+ * `taken` (the Lease names another holder), `shutdown` (stopping: the Lease is released unless
+ * releaseOnStop is false).
+ */
+export type LeadershipLost =
+  | { reason: 'renew-failed'; error: string }
+  | { reason: 'taken'; holder: string }
+  | { reason: 'shutdown' };
+
+/** One acquire or renew round: held (since when, and how it was won) or not (who holds it, or why it failed). */
+type Round =
+  | { held: true; at: number; gained: LeadershipGained }
+  | { held: false; holder?: string; error?: string };
+
 /** MicroTime: RFC 3339 with microseconds, as the API serialises it. */
 function microTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
+/** Why a leader whose last failed round was `failed` stepped down. */
+function lostBecause(failed: Round): LeadershipLost {
+  if (!failed.held && failed.holder) return { reason: 'taken', holder: failed.holder };
+  const error = (!failed.held && failed.error) || 'no renewal within the renew deadline';
+  return { reason: 'renew-failed', error };
 }
 
 /** The decision for a read Lease; pure so the table of cases is testable. */
@@ -98,30 +129,32 @@ export class LeaderElector {
   private async run(): Promise<void> {
     while (!this.stopped) {
       // Campaign until we hold the Lease.
-      let renewedAt: number | undefined;
+      let won: Round | undefined;
       while (!this.stopped) {
-        renewedAt = await this.tryAcquireOrRenew(this.renewDeadlineMs);
-        if (renewedAt !== undefined) break;
+        won = await this.tryAcquireOrRenew(this.renewDeadlineMs);
+        if (won.held) break;
         await this.sleep(this.retryMs * (1 + Math.random() * 0.2));
       }
-      if (this.stopped || renewedAt === undefined) break;
+      if (this.stopped || !won?.held) break;
       this.leading = true;
-      this.cfg.onStartedLeading?.();
+      this.cfg.onStartedLeading?.(won.gained);
       // Renew until stopped or the deadline passes without a successful renewal; an attempt may
       // only take what is left of the deadline (a late success would extend a term others no
       // longer grant us).
-      let lastRenew = renewedAt;
+      let lastRenew = won.at;
+      let failed: Round = { held: false };
       while (!this.stopped) {
         await this.sleep(this.retryMs);
         if (this.stopped) break;
         const left = lastRenew + this.renewDeadlineMs - performance.now();
-        const at = left > 0 ? await this.tryAcquireOrRenew(left) : undefined;
-        if (at !== undefined) lastRenew = at;
-        else if (performance.now() - lastRenew >= this.renewDeadlineMs) break;
+        const round: Round = left > 0 ? await this.tryAcquireOrRenew(left) : failed;
+        if (round.held) lastRenew = round.at;
+        else failed = round;
+        if (!round.held && performance.now() - lastRenew >= this.renewDeadlineMs) break;
       }
       // Leadership ends here, before the Lease is released: a successor must not start first.
       this.leading = false;
-      this.cfg.onStoppedLeading?.();
+      this.cfg.onStoppedLeading?.(this.stopped ? { reason: 'shutdown' } : lostBecause(failed));
     }
     // Also when stopped mid-campaign: an acquire in flight at stop() may have won the Lease.
     if (this.cfg.releaseOnStop !== false) await this.release();
@@ -134,11 +167,11 @@ export class LeaderElector {
   }
 
   /**
-   * One round, given `budgetMs` to finish (its requests are aborted after that). Returns when the
-   * round started (monotonic ms) if we hold the Lease afterwards, else undefined. API errors count
-   * as "not now".
+   * One round, given `budgetMs` to finish (its requests are aborted after that). Held: when the
+   * round started (monotonic ms) and how the Lease was won. Not held: who holds it, or the error
+   * (API errors count as "not now").
    */
-  private async tryAcquireOrRenew(budgetMs: number): Promise<number | undefined> {
+  private async tryAcquireOrRenew(budgetMs: number): Promise<Round> {
     const { namespace, name, identity } = this.cfg;
     const started = performance.now();
     const now = Date.now();
@@ -157,11 +190,12 @@ export class LeaderElector {
           { signal, exemptFromRateLimit: true },
         );
         this.observe(undefined);
-        return started;
+        return { held: true, at: started, gained: { reason: 'created' } };
       }
       const observedAt = this.observe(lease);
-      if (!canAcquire(lease, identity, observedAt, performance.now())) return undefined;
       const spec = lease.spec ?? {};
+      if (!canAcquire(lease, identity, observedAt, performance.now()))
+        return { held: false, holder: spec.holderIdentity ?? '' };
       const ours = spec.holderIdentity === identity;
       const acquireTime = ours && spec.acquireTime ? Date.parse(String(spec.acquireTime)) : now;
       const transitions = (spec.leaseTransitions ?? 0) + (ours ? 0 : 1);
@@ -172,11 +206,20 @@ export class LeaderElector {
         { signal, exemptFromRateLimit: true },
       );
       this.observe(updated);
-      return started;
-    } catch {
+      const previousHolder = spec.holderIdentity ?? '';
+      const gained: LeadershipGained = ours
+        ? { reason: 'held' }
+        : previousHolder === ''
+          ? { reason: 'free' }
+          : { reason: 'expired', previousHolder };
+      return { held: true, at: started, gained };
+    } catch (err) {
       // 409 (another candidate wrote first), API failures and the budget running out alike mean
       // "not this round"; a leader that keeps failing steps down when renewDeadline passes.
-      return undefined;
+      const error = signal.aborted
+        ? `no answer from the API server within ${Math.round(budgetMs)} ms`
+        : describeError(err);
+      return { held: false, error };
     }
   }
 

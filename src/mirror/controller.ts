@@ -71,6 +71,8 @@ export interface ControllerConfig {
   resolveIntervalMs?: number;
   remoteBackoff?: BackoffPolicy;
   queueBackoff?: { baseMs: number; maxMs: number };
+  /** Delay before a terminal sync failure (a 403, a 422) is tried again (default TERMINAL_RETRY_MS). */
+  terminalRetryMs?: number;
   /** Syncs in flight per Link (default DEFAULT_MIRROR_WORKERS). */
   workers?: number;
   /**
@@ -184,6 +186,7 @@ export function runController(config: ControllerConfig): RunningController {
   if (config.resolve) sharedLocal.resolve = config.resolve;
   if (config.remoteBackoff) sharedLocal.remoteBackoff = config.remoteBackoff;
   if (config.queueBackoff) sharedLocal.queueBackoff = config.queueBackoff;
+  if (config.terminalRetryMs !== undefined) sharedLocal.terminalRetryMs = config.terminalRetryMs;
 
   let manager: LinkManager | undefined;
   let stopped = false;

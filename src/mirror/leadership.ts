@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import type { KubeClient } from '../kube/client.js';
 import { SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { type LeaderElectionConfig, LeaderElector } from '../kube/leader-election.js';
-import { Leadership } from './shared.js';
+import { Leadership, type LeadershipChange } from './shared.js';
 
 export const MIRROR_LEASE_NAME = 'isthmus-mirror';
 
@@ -20,8 +20,8 @@ export function electLeader(
     name: MIRROR_LEASE_NAME,
     identity: leaseHolderIdentity(process.env, hostname(), Math.random().toString(36).slice(2, 8)),
     ...opts,
-    onStartedLeading: () => leadership.set(true),
-    onStoppedLeading: () => leadership.set(false),
+    onStartedLeading: (why) => leadership.set(true, why),
+    onStoppedLeading: (why) => leadership.set(false, why),
   });
   elector.start();
   return { leadership, elector };
@@ -35,4 +35,31 @@ export function electLeader(
  */
 export function leaseHolderIdentity(env: NodeJS.ProcessEnv, host: string, suffix: string): string {
   return `${env.POD_NAME || host}_${suffix}`;
+}
+
+/**
+ * The log line of a leadership change: `reason` says why (leader-election.ts; `election-off` for a
+ * replica run with --leader-elect=false), with the holder it took over from, the one that took it,
+ * or the last renewal's error. Losing the Lease other than at shutdown is a warning: the
+ * controller stopped writing without meaning to (an API server it cannot renew with, another
+ * replica that took over while this one was stalled).
+ */
+export function leadershipLogLine(
+  leading: boolean,
+  why: LeadershipChange | undefined,
+): { level: 'info' | 'warn'; msg: string; fields: Record<string, unknown> } {
+  const change = why ?? { reason: 'election-off' };
+  const { reason } = change;
+  const detail =
+    'previousHolder' in change
+      ? { previousHolder: change.previousHolder }
+      : 'holder' in change
+        ? { holder: change.holder }
+        : 'error' in change
+          ? { err: change.error }
+          : {};
+  const fields = { leading, reason, ...detail };
+  if (leading) return { level: 'info', msg: 'leadership gained', fields };
+  if (reason === 'shutdown') return { level: 'info', msg: 'leadership released at shutdown', fields };
+  return { level: 'warn', msg: 'leadership lost', fields };
 }

@@ -1,14 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { type LinkState, linkStatus, MAX_LISTED_SERVICES, sameStatus } from './link-status.js';
+import type { GatewayAlive } from './plan-mirror.js';
+import { linkState } from './test-builders.js';
 
-const base: LinkState = {
-  remoteSynced: true,
-  remoteApiUp: true,
-  gatewayAlive: true,
-  gatewayAddresses: ['10.1.0.1'],
-  mirrored: 2,
-  problems: [],
-};
+const base: LinkState = linkState();
 const t0 = new Date('2026-01-01T00:00:00Z');
 const t1 = new Date('2026-01-01T00:01:00Z');
 
@@ -80,8 +75,37 @@ describe('linkStatus', () => {
     ],
     ['gateway dead', { gatewayAlive: false }, 'GatewayAlive', 'False', 'ProbeFailed'],
     ['gateway unknown', { gatewayAlive: 'unknown' }, 'GatewayAlive', 'Unknown', 'NotProbedYet'],
+    ...(['unknown', true, false] as const).map(
+      (alive): [string, Partial<LinkState>, string, string, string] => [
+        `the local gateway cannot probe (remote last known ${alive})`,
+        {
+          gatewayAlive: alive,
+          localGatewayError: "this cluster's gateway cannot probe: certificates not loaded",
+        },
+        'GatewayAlive',
+        'Unknown',
+        'LocalGatewayUnavailable',
+      ],
+    ),
   ])('%s', (_n, over, type, status, reason) => {
     expect(cond({ ...base, ...over }, type)).toMatchObject({ status, reason });
+  });
+
+  // The probe goes through this cluster's gateway: a failure there says nothing of the remote.
+  it.each<[GatewayAlive, string]>([
+    [true, 'it last answered'],
+    [false, 'it last failed failureThreshold probes in a row'],
+    ['unknown', 'it has not been probed yet'],
+  ])('a local failure blames this cluster, not the remote (last known %s)', (alive, last) => {
+    const error = "this cluster's gateway admin (http://127.0.1.1:4191) did not answer: connect ECONNREFUSED";
+    expect(
+      cond(
+        { ...base, gatewayAlive: alive, localGatewayError: error, probeTarget: '10.1.0.1:4143' },
+        'GatewayAlive',
+      )?.message,
+    ).toBe(
+      `${error}: nothing new is known of the remote gateway 10.1.0.1:4143 until this cluster's gateway can probe it (${last})`,
+    );
   });
 
   it('names the cluster whose mirrors the Link holds once checked, and keeps the last one until then', () => {
@@ -116,7 +140,7 @@ describe('linkStatus', () => {
     const types = linkStatus({ ...base, gatewayAlive: undefined }, undefined, t0).conditions?.map(
       (c) => c.type,
     );
-    expect(types).toEqual(['Ready', 'RemoteAPIAvailable']);
+    expect(types).toEqual(['Ready', 'RemoteAPIAvailable', 'ServicesMirrored']);
   });
 
   it('keeps lastTransitionTime while a condition holds and compares without timestamps', () => {

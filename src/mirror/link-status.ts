@@ -12,16 +12,30 @@
  *   unusable, and no connection made with it before), False/Syncing (first list pending). A Secret gone or unusable while a connection made
  *   with it runs does not make the Link unready: that connection keeps running on the credentials
  *   read before, and the Ready message says so (CREDENTIALS_KEPT), until the Secret is usable again.
+ *   Ready is about the link itself: Services it cannot mirror leave it True and say so in
+ *   ServicesMirrored.
+ * - ServicesMirrored (services-mirrored.ts): True/AllMirrored when every Service the Link picks is
+ *   mirrored, apart from those left out by choice (NotAllowed, OwnedByIsthmus,
+ *   UnsupportedServiceType, MissingNamespace); False/SomeNotMirrored when some cannot be (Conflict,
+ *   InvalidService, PortRangeExhausted, ApplyFailed), the message counting them against the total
+ *   and naming the first few; False/NoneMirrored when none of them can be; Unknown/Syncing until
+ *   every Service of the first complete list is synced. Through a later list (a restart, a
+ *   reconnect) it keeps what it said until that list's Services are synced. Absent on a Link the
+ *   controller rejects.
  * - RemoteAPIAvailable: True/Connected; False/Unreachable while list/watch of the remote fails
  *   (mirrors are kept meanwhile); False/RemoteClusterMismatch while the API the credentials reach
  *   is not the Link's cluster's, False/RemoteClusterUnconfirmed while it no longer says it is
  *   (nothing of it is listed).
  * - GatewayAlive: True/ProbeSucceeded; False/ProbeFailed after failureThreshold failures;
  *   Unknown/NotProbedYet until the first probe decides, and again when the gateway or the probe
- *   changes (a Link edit, the remote gateway's address moving). Absent on a Link without a gateway.
+ *   changes (a Link edit, the remote gateway's address moving); Unknown/LocalGatewayUnavailable
+ *   while the probes fail on this side (probe-answer.ts: this cluster's gateway did not answer the
+ *   controller, or answered that it cannot probe), which says nothing of the remote: the message
+ *   says what is wrong here and what was last known of the remote. Absent on a Link without a gateway.
  */
 import type { LinkStatus, ServiceMirrorStatus, V1Condition } from '../kube/types.js';
 import type { GatewayAlive } from './plan-mirror.js';
+import { SERVICES_MIRRORED, servicesMirrored } from './services-mirrored.js';
 
 /**
  * Services not mirrored that the status lists by name. Past that, a count: a remote cluster whose
@@ -56,15 +70,39 @@ export interface LinkState {
   /** undefined: the Link has no gateway (nothing probed, no GatewayAlive condition). */
   gatewayAlive: GatewayAlive | undefined;
   probeError?: string;
+  /** Why the last probe failed on this side (this cluster's gateway): GatewayAlive is then Unknown. */
+  localGatewayError?: string;
   /** The remote gateway probed (`<host>:<port>`), when known. */
   probeTarget?: string;
   gatewayAddresses: string[];
   mirrored: number;
   /** Services that are not mirrored, with the reason. */
   problems: ServiceMirrorStatus[];
+  /**
+   * Services of the last complete remote list whose sync has not run since; undefined before any
+   * complete list (ServicesMirrored waits for none to be left).
+   */
+  servicesUnsynced?: number;
 }
 
 type Cond = Pick<V1Condition, 'type' | 'status' | 'reason' | 'message'>;
+
+/** GatewayAlive while this cluster's gateway cannot probe: the remote is not blamed for it. */
+function localGatewayUnavailable(s: LinkState, error: string): Cond {
+  const remote = s.probeTarget ? `the remote gateway ${s.probeTarget}` : 'the remote gateway';
+  const last =
+    s.gatewayAlive === 'unknown'
+      ? 'it has not been probed yet'
+      : s.gatewayAlive
+        ? 'it last answered'
+        : 'it last failed failureThreshold probes in a row';
+  return {
+    type: 'GatewayAlive',
+    status: 'Unknown',
+    reason: 'LocalGatewayUnavailable',
+    message: `${error}: nothing new is known of ${remote} until this cluster's gateway can probe it (${last})`,
+  };
+}
 
 /** Why nothing of the remote is listed: it is not, or no longer says it is, the Link's cluster. */
 function remoteRefusal(s: LinkState): { reason: string; message: string } | undefined {
@@ -108,8 +146,9 @@ function conditions(s: LinkState): Cond[] {
           message: s.remoteApiError ?? s.credentialsError ?? 'remote API not reachable',
         };
   if (s.gatewayAlive === undefined) return [ready, api];
-  const gateway: Cond =
-    s.gatewayAlive === 'unknown'
+  const gateway: Cond = s.localGatewayError
+    ? localGatewayUnavailable(s, s.localGatewayError)
+    : s.gatewayAlive === 'unknown'
       ? {
           type: 'GatewayAlive',
           status: 'Unknown',
@@ -141,7 +180,8 @@ export function linkStatus(
   now: Date = new Date(),
 ): LinkStatus {
   const before = new Map((previous?.conditions ?? []).map((c) => [c.type, c]));
-  const conds: V1Condition[] = conditions(s).map((c) => {
+  const services = s.invalid ? [] : [servicesMirrored(s, before.get(SERVICES_MIRRORED))];
+  const conds: V1Condition[] = [...conditions(s), ...services].map((c) => {
     const old = before.get(c.type);
     const lastTransitionTime = old && old.status === c.status ? old.lastTransitionTime : now;
     return {

@@ -70,6 +70,12 @@ export class LinkWatcher {
   private mirroredCount = 0;
   /** A remote list has completed once: from then on `statuses` says what is mirrored. */
   private listedOnce = false;
+  /**
+   * Keys of the last complete remote list not synced since: until none is left, ServicesMirrored
+   * keeps what it said (link-status.ts), so a restart does not say "none failed" before a failing
+   * Service is synced again.
+   */
+  private unsynced: Set<string> | undefined;
   private readonly metrics: LinkMetrics;
   /** Aborted by stop(): ends a read of the credentials in flight. */
   private readonly abort = new AbortController();
@@ -116,9 +122,10 @@ export class LinkWatcher {
     this.queue = new WorkQueue({
       concurrency: shared.workers,
       ...(shared.queueBackoff ? { backoff: shared.queueBackoff } : {}),
+      ...(shared.terminalRetryMs !== undefined ? { terminalRetryMs: shared.terminalRetryMs } : {}),
       handler: (key) => this.handle(key),
       onError: (key, err, failures) => {
-        shared.metrics.syncErrors.inc();
+        shared.metrics.syncErrors.inc({ target_cluster_name: this.config.clusterName });
         shared.log.warn(
           { ...this.logFields(), key, failures, err: describeError(err) },
           'mirror sync failed',
@@ -135,8 +142,19 @@ export class LinkWatcher {
       failureThreshold: config.probe.failureThreshold,
       metrics: shared.metrics,
       onChange: (alive) => {
-        shared.log.info({ ...this.logFields(), alive }, 'remote gateway liveness changed');
+        // Dead takes the mirrors' endpoints out of service, which pages: a warning, with why.
+        const fields = { ...this.logFields(), alive };
+        if (alive === false)
+          shared.log.warn({ ...fields, reason: this.probe.lastError }, 'remote gateway liveness changed');
+        else shared.log.info(fields, 'remote gateway liveness changed');
         this.enqueueAll();
+      },
+      // Liveness stays as it was (nothing is known of the remote): only GatewayAlive's reason changes.
+      onLocalGateway: (error) => {
+        if (error)
+          shared.log.warn({ ...this.logFields(), reason: error }, "this cluster's gateway cannot probe");
+        else shared.log.info(this.logFields(), "this cluster's gateway probes again");
+        this.queue.add(STATUS);
       },
     });
   }
@@ -294,6 +312,7 @@ export class LinkWatcher {
     this.blocked.reset(key);
     const result = await syncService(this.context(key), namespace, name);
     this.record(key, result.status, result.ready);
+    this.unsynced?.delete(key);
     this.queue.add(STATUS);
     for (const a of result.applied) {
       if (a.outcome !== 'unchanged')
@@ -360,10 +379,12 @@ export class LinkWatcher {
     if (this.refusal?.reason === 'RemoteClusterUnconfirmed')
       s.remoteClusterUnconfirmed = this.refusal.message;
     if (this.nameChecked) s.mirroredClusterName = this.config.clusterName;
+    if (this.unsynced) s.servicesUnsynced = this.unsynced.size;
     // A connection made with credentials read before keeps running (connect()).
     if (this.credentialsError && this.remote) s.credentialsKept = true;
     if (this.remoteApiError) s.remoteApiError = this.remoteApiError;
     if (this.probe.lastError) s.probeError = this.probe.lastError;
+    if (this.config.hasGateway && this.probe.localError) s.localGatewayError = this.probe.localError;
     const target = this.config.hasGateway ? this.probe.target : undefined;
     if (target) s.probeTarget = target;
     return s;
@@ -397,6 +418,8 @@ export class LinkWatcher {
     if (!this.remote?.isSynced) return false;
     // The cluster whose mirrors the Link holds is known better (link-claims.ts reads it).
     if (this.nameChecked && link.status.mirroredClusterName !== this.config.clusterName) return true;
+    // A local gateway that cannot probe is known now, and is no news of the remote's liveness.
+    if (this.probe.localError !== undefined) return true;
     if (!this.config.hasGateway || this.probe.alive !== 'unknown' || this.probe.superseded) return true;
     // The remote gateway moved while we were away: the local gateway's /probe dials only addresses
     // a Link names, so its probe waits for this status to name the new one.
@@ -540,6 +563,7 @@ export class LinkWatcher {
           const services = remote.serviceKeys().length;
           shared.log.info({ ...this.logFields(), services }, 'remote caches synced');
           this.listedOnce = true;
+          this.unsynced = new Set(remote.serviceKeys());
           this.enqueueAll();
         },
         health: (connected, error) => {

@@ -11,9 +11,10 @@ export interface MirrorMetrics {
   remoteGatewayInfo: Gauge<'target_cluster_name' | 'version'>;
   probeLatency: Histogram<'target_cluster_name'>;
   probes: Counter<'target_cluster_name' | 'result'>;
+  localGatewayUp: Gauge<'target_cluster_name'>;
   mirroredServices: Gauge<'target_cluster_name'>;
   syncs: Counter<'target_cluster_name'>;
-  syncErrors: Counter<string>;
+  syncErrors: Counter<'target_cluster_name'>;
   remoteApiUp: Gauge<'target_cluster_name'>;
   credentialsExpiration: Gauge<'target_cluster_name'>;
   credentialsLifetime: Gauge<'target_cluster_name'>;
@@ -43,8 +44,16 @@ export const mirrorMetrics = perRegistry((registers): MirrorMetrics => {
     }),
     probes: new Counter({
       name: 'gateway_probes_total',
-      help: 'Probes of remote gateways by result (success, failure)',
+      help: "Probes of remote gateways by result: success, failure (the remote's), local_failure (this cluster's gateway did not answer, or cannot probe: nothing is known of the remote)",
       labelNames: ['target_cluster_name', 'result'],
+      registers,
+    }),
+    // Per Link, as gateway_alive: a local failure is counted where it hides a remote, and a Link
+    // refused by the local gateway alone (no Link names its address there) shows as that Link's.
+    localGatewayUp: new Gauge({
+      name: 'isthmus_local_gateway_up',
+      help: "1 while this cluster's gateway answers the probes of the remote gateway as able to probe; 0 while it does not answer or cannot probe (gateway_alive then keeps its last value)",
+      labelNames: ['target_cluster_name'],
       registers,
     }),
     mirroredServices: new Gauge({
@@ -62,6 +71,7 @@ export const mirrorMetrics = perRegistry((registers): MirrorMetrics => {
     syncErrors: new Counter({
       name: 'isthmus_mirror_sync_errors_total',
       help: 'Failed reconciliations of a mirror (each is retried with backoff)',
+      labelNames: ['target_cluster_name'],
       registers,
     }),
     remoteApiUp: new Gauge({

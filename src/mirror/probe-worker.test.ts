@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mirrorMetrics } from './metrics.js';
 import { type GatewayAlive, nextProbeState, type ProbeState, ProbeWorker } from './probe-worker.js';
+import { metricValue } from './test-harness.js';
 import { waitFor } from './test-wait.js';
 
 describe('nextProbeState', () => {
@@ -112,15 +113,84 @@ describe('ProbeWorker', () => {
     expect(await info()).toBe('');
   });
 
-  it('an unreachable admin server counts as a failed probe', async () => {
+  // The probe goes through this cluster's gateway: when it cannot probe, every remote looked dead.
+  it('a local gateway that answers it cannot probe blames no remote: liveness and gateway_alive stay', async () => {
+    let answer: 'alive' | 'unable' | 'dead' = 'alive';
+    server = createServer((_req, res) => {
+      const body = {
+        alive: { alive: true, latencyMs: 1 },
+        unable: { alive: false, latencyMs: 0, error: 'certificates not loaded', failure: 'local' },
+        dead: { alive: false, latencyMs: 500, error: 'no answer within 500 ms', failure: 'remote' },
+      }[answer];
+      res.writeHead(answer === 'alive' ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    const registry = new Registry();
+    const changes: GatewayAlive[] = [];
+    const local: (string | undefined)[] = [];
+    worker = new ProbeWorker({
+      ...probing((server.address() as AddressInfo).port, 20, 500),
+      metrics: mirrorMetrics(registry),
+      onChange: (a) => changes.push(a),
+      onLocalGateway: (error) => local.push(error),
+    });
+    const value = (name: string, labels: Record<string, string> = {}) =>
+      metricValue(registry, name, { target_cluster_name: 'west', ...labels });
+    worker.start();
+    await waitFor(() => worker!.alive === true);
+    expect(await value('isthmus_local_gateway_up')).toBe(1);
+
+    answer = 'unable';
+    // Well past failureThreshold (2): none of these counts against the remote.
+    await waitFor(async () => ((await value('gateway_probes_total', { result: 'local_failure' })) ?? 0) >= 4);
+    expect(worker.alive).toBe(true);
+    expect(worker.localError).toBe("this cluster's gateway cannot probe: certificates not loaded");
+    expect(await value('gateway_alive')).toBe(1);
+    expect(await value('isthmus_local_gateway_up')).toBe(0);
+    expect(await value('gateway_probes_total', { result: 'failure' })).toBeUndefined();
+
+    // Back, and the remote is dead now: that is the remote's, counted from its first failure.
+    answer = 'dead';
+    await waitFor(() => worker!.alive === false);
+    expect(worker.localError).toBeUndefined();
+    expect(worker.lastError).toBe('no answer within 500 ms');
+    expect(await value('isthmus_local_gateway_up')).toBe(1);
+    expect(await value('gateway_alive')).toBe(0);
+    expect(changes).toEqual([true, false]);
+    expect(local).toEqual(["this cluster's gateway cannot probe: certificates not loaded", undefined]);
+  });
+
+  it('an admin server that refuses connections is a failure on this side, not a dead remote', async () => {
     server = createServer();
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     await new Promise((r) => server!.close(r));
     server = undefined;
-    worker = new ProbeWorker({ ...probing(port, 10, 200), metrics: mirrorMetrics(new Registry()) });
+    const registry = new Registry();
+    const changes: GatewayAlive[] = [];
+    worker = new ProbeWorker({
+      ...probing(port, 10, 200),
+      metrics: mirrorMetrics(registry),
+      onChange: (a) => changes.push(a),
+    });
+    const value = (name: string, labels: Record<string, string> = {}) =>
+      metricValue(registry, name, { target_cluster_name: 'west', ...labels });
     worker.start();
-    await waitFor(() => worker!.alive === false);
+    await waitFor(async () => ((await value('gateway_probes_total', { result: 'local_failure' })) ?? 0) >= 4);
+    expect(worker.alive).toBe('unknown');
+    expect(changes).toEqual([]);
+    expect(worker.localError).toMatch(
+      new RegExp(
+        `^this cluster's gateway admin \\(http://127\\.0\\.0\\.1:${port}\\) did not answer: .*ECONNREFUSED`,
+      ),
+    );
+    expect(await value('gateway_alive')).toBeUndefined();
+    expect(await value('isthmus_local_gateway_up')).toBe(0);
+    // A Link gone (or left without a gateway) leaves no series to alert on.
+    worker.stop();
+    expect(await value('isthmus_local_gateway_up')).toBeUndefined();
+    expect(worker.localError).toBeUndefined();
   });
 });
 

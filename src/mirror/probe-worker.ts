@@ -13,15 +13,22 @@
  * Meanwhile mirrors keep the readiness they have (endpointReadiness), as over a restart. A new
  * period, timeout or threshold judges the same gateway: what is known stays; the period applies
  * at once, and a lowered threshold counts the failures already seen.
+ *
+ * A probe that fails on this side (probe-answer.ts: the local gateway's admin did not answer, or
+ * answered that it cannot probe) says nothing of the remote: it neither counts towards
+ * `failureThreshold` nor resets the count, and the liveness and `gateway_alive` stay what they
+ * were. It is counted as `local_failure`, `isthmus_local_gateway_up` says 0 until the local gateway
+ * answers as able to probe again, and `localError` says what is wrong here (the Link's GatewayAlive says
+ * LocalGatewayUnavailable). The mirrors keep their readiness: callers' traffic goes through the
+ * local gateway, whose own readiness takes it out of the mirrors' endpoints when it cannot serve.
  */
 
-import { describeError } from '../errors.js';
-import { peerVersion } from '../version.js';
 import { type JitteredTicker, startJitteredTicker } from './jittered-ticker.js';
 import type { MirrorMetrics } from './metrics.js';
 import type { GatewayAlive } from './plan-mirror.js';
+import { type ProbeAnswerBody, type ProbeResult, probeAnswer, probeUnanswered } from './probe-answer.js';
 
-export type { GatewayAlive };
+export type { GatewayAlive, ProbeResult };
 
 export interface ProbeState {
   alive: GatewayAlive;
@@ -35,14 +42,6 @@ export function nextProbeState(state: ProbeState, success: boolean, failureThres
   if (success) return { alive: true, failures: 0 };
   const failures = state.failures + 1;
   return { alive: failures >= failureThreshold ? false : state.alive, failures };
-}
-
-export interface ProbeResult {
-  success: boolean;
-  latencyMs?: number;
-  error?: string;
-  /** The version the remote gateway says it runs. */
-  version?: string;
 }
 
 export interface ProbeWorkerOptions {
@@ -61,6 +60,8 @@ export interface ProbeWorkerOptions {
   failureThreshold: number;
   metrics: MirrorMetrics;
   onChange: (alive: GatewayAlive) => void;
+  /** The local gateway could not probe (why), or can again (undefined): called on each change. */
+  onLocalGateway?: (error: string | undefined) => void;
   onProbe?: (result: ProbeResult) => void;
 }
 
@@ -78,25 +79,15 @@ export async function probeOnce(
   if (cluster !== undefined) url.searchParams.set('cluster', cluster);
   url.searchParams.set('path', path);
   url.searchParams.set('timeoutMs', String(timeoutMs));
+  // The admin server enforces timeoutMs towards the remote; our own deadline adds a margin for it.
+  const deadlineMs = timeoutMs + 1000;
   try {
-    // The admin server enforces timeoutMs towards the remote; our own deadline adds a margin for it.
-    const deadline = AbortSignal.timeout(timeoutMs + 1000);
+    const deadline = AbortSignal.timeout(deadlineMs);
     const res = await fetch(url, { signal: signal ? AbortSignal.any([deadline, signal]) : deadline });
-    const body = (await res.json().catch(() => ({}))) as {
-      alive?: boolean;
-      latencyMs?: number;
-      error?: string;
-      version?: unknown;
-    };
-    const success = res.status === 200 && body.alive === true;
-    const result: ProbeResult = { success };
-    if (typeof body.latencyMs === 'number') result.latencyMs = body.latencyMs;
-    const version = peerVersion(body.version);
-    if (version !== undefined) result.version = version;
-    if (!success) result.error = body.error ?? `probe answered ${res.status}`;
-    return result;
+    const body = (await res.json().catch(() => ({}))) as ProbeAnswerBody;
+    return probeAnswer(res.status, body ?? {});
   } catch (err) {
-    return { success: false, error: describeError(err) };
+    return probeUnanswered(err, adminUrl, deadlineMs);
   }
 }
 
@@ -112,6 +103,8 @@ export class ProbeWorker {
   /** The remote gateway's version last heard, the label of its `isthmus_remote_gateway_info`. */
   private version: string | undefined;
   lastError: string | undefined;
+  /** Why the local gateway could not make the last probe; undefined when it could (or none answered). */
+  localError: string | undefined;
 
   constructor(private opts: ProbeWorkerOptions) {}
 
@@ -144,8 +137,10 @@ export class ProbeWorker {
     this.state = INITIAL_PROBE_STATE;
     this.about = undefined;
     this.lastError = undefined;
+    this.localError = undefined;
     this.dropped = false;
     this.exposeVersion(undefined);
+    this.opts.metrics.localGatewayUp.remove({ target_cluster_name: this.opts.cluster });
   }
 
   /**
@@ -259,11 +254,19 @@ export class ProbeWorker {
     // Stopped, or the gateway changed while the probe was in flight: its answer is of no use.
     if (epoch !== this.epoch || !this.ticker) return;
     if (this.inFlight?.abort === abort) this.inFlight = undefined;
-    metrics.probes.inc({ target_cluster_name: cluster, result: result.success ? 'success' : 'failure' });
+    const local = result.failure === 'local';
+    metrics.probes.inc({ target_cluster_name: cluster, result: probeOutcome(result) });
+    metrics.localGatewayUp.set({ target_cluster_name: cluster }, local ? 0 : 1);
+    this.setLocalError(local ? result.error : undefined);
+    // Nothing was learnt of the remote: its liveness, failure count, gateway_alive and last error stay.
+    if (local) {
+      this.opts.onProbe?.(result);
+      return;
+    }
+    this.lastError = result.error;
     if (result.success && result.latencyMs !== undefined) {
       metrics.probeLatency.observe({ target_cluster_name: cluster }, result.latencyMs);
     }
-    this.lastError = result.error;
     if (result.success) this.exposeVersion(result.version);
     const previous = this.state.alive;
     this.state = nextProbeState(this.state, result.success, this.opts.failureThreshold);
@@ -273,4 +276,16 @@ export class ProbeWorker {
     this.opts.onProbe?.(result);
     if (this.state.alive !== previous) this.opts.onChange(this.state.alive);
   }
+
+  private setLocalError(error: string | undefined): void {
+    if (error === this.localError) return;
+    this.localError = error;
+    this.opts.onLocalGateway?.(error);
+  }
+}
+
+/** `gateway_probes_total`'s result: `failure` stays the remote's, as it was before local failures were told apart. */
+function probeOutcome(result: ProbeResult): 'success' | 'failure' | 'local_failure' {
+  if (result.success) return 'success';
+  return result.failure === 'local' ? 'local_failure' : 'failure';
 }

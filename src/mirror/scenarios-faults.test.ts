@@ -146,21 +146,18 @@ describe('mirror controller under failures', () => {
     await link(east, west, 'west');
     const { ctl } = world.controller('east');
     await waitFor(async () => (await mirrorsOf(east, 'west')).length === 1, { what: 'the first mirror' });
-    expect((await metricValue(ctl.registry, 'isthmus_mirror_sync_errors_total')) ?? 0).toBe(0);
-    const syncs = async () =>
-      (await metricValue(ctl.registry, 'isthmus_mirror_syncs_total', { target_cluster_name: 'west' })) ?? 0;
+    const ofWest = { target_cluster_name: 'west' };
+    const errors = async () =>
+      (await metricValue(ctl.registry, 'isthmus_mirror_sync_errors_total', ofWest)) ?? 0;
+    expect(await errors()).toBe(0);
+    const syncs = async () => (await metricValue(ctl.registry, 'isthmus_mirror_syncs_total', ofWest)) ?? 0;
     const syncsBefore = await syncs();
     expect(syncsBefore).toBeGreaterThan(0);
 
     // The local API server fails the next writes: the new mirror's sync fails, is counted, retried.
     east.sandbox.faults.failNext(3, 500);
     await exportService(west, 'b', { ready: 1 });
-    await waitFor(
-      async () => ((await metricValue(ctl.registry, 'isthmus_mirror_sync_errors_total')) ?? 0) >= 1,
-      {
-        what: 'a counted sync error',
-      },
-    );
+    await waitFor(async () => (await errors()) >= 1, { what: "a counted sync error of west's Link" });
     await waitFor(async () => (await mirrorsOf(east, 'west')).length === 2, {
       what: 'the mirror after retries',
     });

@@ -1,11 +1,10 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { controllerLogger } from '../cli/controller/run-controller-process.js';
 import { KubeClient } from '../kube/client.js';
 import { REMOTE_KUBECONFIG_KEY } from '../kube/keys.js';
 import { TcpRelay } from '../kube/tcp-relay.js';
 import type { V1Secret } from '../kube/types.js';
 import {
+  capturedLog,
   condition,
   exportService,
   getLink,
@@ -18,18 +17,6 @@ import {
 } from './test-harness.js';
 
 const startWorld = worldPerTest();
-
-/** The controller's own logger (its base fields included), writing raw JSON lines to `lines`. */
-function capturedLog(cluster: string) {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      done();
-    },
-  });
-  return { log: controllerLogger('debug', cluster, sink), lines };
-}
 
 /** The object keys of a JSON text that occur twice in one object (JSON.parse keeps only the last). */
 function duplicateKeys(text: string): string[] {

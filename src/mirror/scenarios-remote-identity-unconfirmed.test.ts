@@ -69,6 +69,21 @@ async function unlabelled(west: Cluster): Promise<void> {
   });
 }
 
+/** West's `isthmus-system` deleted, and gone once the namespace controller has emptied it. */
+async function uninstalled(west: Cluster): Promise<void> {
+  await west.client.delete(R.namespaces, undefined, SYSTEM_NAMESPACE);
+  await waitFor(async () => !(await west.client.get(R.namespaces, undefined, SYSTEM_NAMESPACE)), {
+    what: `west's ${SYSTEM_NAMESPACE} gone`,
+  });
+}
+
+/** West's `isthmus-system` created again with the install's cluster-name label. */
+async function reinstalled(west: Cluster, name: string): Promise<void> {
+  await west.client.create(R.namespaces, {
+    metadata: { name: SYSTEM_NAMESPACE, labels: { [INSTALL_CLUSTER_NAME_LABEL]: name } },
+  });
+}
+
 /**
  * West labelled "west", exporting podinfo and api, linked from east; east's controller mirroring
  * both. From then on records the mirrors and every event of podinfo-west, which must not change.
@@ -185,6 +200,12 @@ describe('a remote that said its name and then cannot say is not believed', () =
         west.sandbox.addToken(TOKEN, { username: 'remote-reader', rules: rules(READS) }),
       fix: async (west: Cluster) =>
         west.sandbox.addToken(TOKEN, { username: 'remote-reader', rules: rules([...READS, 'namespaces']) }),
+    },
+    {
+      what: 'Isthmus uninstalled (its namespace deleted)',
+      now: 'it has no namespace isthmus-system',
+      fault: (west: Cluster) => uninstalled(west),
+      fix: (west: Cluster) => reinstalled(west, 'west'),
     },
   ])(
     'confirmed, then $what and re-listed: nothing it lists is applied, RemoteClusterUnconfirmed; its name back, mirroring resumes on the same mirrors',

@@ -8,6 +8,7 @@ import type { BackoffPolicy } from '../kube/backoff.js';
 import type { KubeClient } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { Informer } from '../kube/informer.js';
+import type { LeadershipGained, LeadershipLost } from '../kube/leader-election.js';
 import type { V1EndpointSlice, V1Namespace, V1Secret, V1Service } from '../kube/types.js';
 import type { MirrorMetrics } from './metrics.js';
 import type { OwnWrites } from './own-writes.js';
@@ -24,10 +25,13 @@ export interface Logger {
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {}, debug() {} };
 
+/** Why leadership changed, as the Lease said it (leader-election.ts); absent when set by hand. */
+export type LeadershipChange = LeadershipGained | LeadershipLost;
+
 /** Who may write. Only the leader writes; followers keep caches warm and take over at once. */
 export class Leadership {
   private leading: boolean;
-  private readonly subscribers = new Set<(leading: boolean) => void>();
+  private readonly subscribers = new Set<(leading: boolean, why?: LeadershipChange) => void>();
 
   constructor(leading = true) {
     this.leading = leading;
@@ -37,13 +41,13 @@ export class Leadership {
     return this.leading;
   }
 
-  set(leading: boolean): void {
+  set(leading: boolean, why?: LeadershipChange): void {
     if (leading === this.leading) return;
     this.leading = leading;
-    for (const s of this.subscribers) s(leading);
+    for (const s of this.subscribers) s(leading, why);
   }
 
-  subscribe(fn: (leading: boolean) => void): () => void {
+  subscribe(fn: (leading: boolean, why?: LeadershipChange) => void): () => void {
     this.subscribers.add(fn);
     return () => this.subscribers.delete(fn);
   }
@@ -84,6 +88,8 @@ export interface SharedLocal {
   remoteBackoff?: BackoffPolicy;
   /** Retry policy of the per-Link work queues. */
   queueBackoff?: { baseMs: number; maxMs: number };
+  /** Delay before a terminal sync failure is tried again (absent: the queue's TERMINAL_RETRY_MS). */
+  terminalRetryMs?: number;
   /** Remote Service keys synced at once per Link (each sync is a few sequential API calls). */
   workers: number;
   /** Our own writes, whose watch echoes need no sync (absent: every event syncs). */

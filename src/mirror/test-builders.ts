@@ -9,6 +9,7 @@ import {
 } from '../kube/keys.js';
 import type { Link, V1Service } from '../kube/types.js';
 import { type LinkConfig, parseLinkSpec } from './link-config.js';
+import type { LinkState } from './link-status.js';
 
 export function remoteService(
   name: string,
@@ -92,5 +93,19 @@ export function ourLabels(cluster: string, marked = true): Record<string, string
     [MIRRORED_SERVICE_LABEL]: 'true',
     [CLUSTER_NAME_LABEL]: cluster,
     ...(marked ? { [ISTHMUS_MIRROR_LABEL]: cluster } : {}),
+  };
+}
+
+/** What a watcher knows of a healthy Link: listed, every Service synced, its gateway alive. */
+export function linkState(over: Partial<LinkState> = {}): LinkState {
+  return {
+    remoteSynced: true,
+    remoteApiUp: true,
+    gatewayAlive: true,
+    gatewayAddresses: ['10.1.0.1'],
+    mirrored: 2,
+    problems: [],
+    servicesUnsynced: 0,
+    ...over,
   };
 }

@@ -6,9 +6,11 @@
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { afterEach } from 'vitest';
+import { controllerLogger } from '../cli/controller/run-controller-process.js';
 import { probeRefusal } from '../gateway/probe-targets.js';
 import { parseHostPort } from '../host-port.js';
 import { updateWithRetry } from '../kube/apply.js';
@@ -430,4 +432,16 @@ export async function recordService(local: Cluster, namespace: string, name: str
   informer.start();
   await informer.synced;
   return { seen, current: () => informer.get(namespace, name), stop: () => informer.stop() };
+}
+
+/** The controller's own logger (its base fields included), writing raw JSON lines to `lines`. */
+export function capturedLog(cluster: string) {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      done();
+    },
+  });
+  return { log: controllerLogger('debug', cluster, sink), lines };
 }

@@ -121,7 +121,7 @@ describe('isthmus certs --reuse-anchor', () => {
     expect(lines(out)).toContain(upgrade(dir, 'east', 'ca.crt'));
   });
 
-  it('renewing a revoked issuer does not claim its leaves stay trusted, and says how to cut them now', async () => {
+  it('renewing a revoked issuer does not claim its leaves stay trusted, and says the gateways replace them', async () => {
     const dir = tempDir();
     await writeCertificates({ outDir: dir, clusters: ['east'], anchorKeyBits: 2048 });
     await revokeEastIssuer(dir);
@@ -129,9 +129,10 @@ describe('isthmus certs --reuse-anchor', () => {
     expect(out).not.toMatch(/stay trusted/);
     expect(out).toMatch(/revoked/);
     expect(lines(out)).toContain(upgrade(dir, 'east', 'ca.crt'));
-    expect(lines(out)).toContain(
-      'kubectl --context east -n isthmus-system rollout restart deployment/isthmus-gateway',
-    );
+    // Gateways replace leaves of a revoked issuer themselves once identity signs with the new one.
+    expect(out).not.toContain('rollout restart');
+    expect(out).toMatch(/east's gateways that have loaded crl\.pem renew at once/);
+    expect(out).toMatch(/--cert-file needs new files and a SIGHUP/);
   });
 });
 
@@ -140,7 +141,7 @@ const revokeEastIssuer = (dir: string) =>
   run('certs', 'revoke', '--out', dir, '--issuer-of', 'east', '--cert', join(dir, 'east', 'issuer.crt'));
 
 describe('isthmus certs revoke, what comes next', () => {
-  it('a revoked gateway certificate: restart the gateways for a new one', async () => {
+  it('a revoked gateway certificate: the gateway replaces it, a --cert-file one needs new files', async () => {
     const dir = tempDir();
     await writeCertificates({ outDir: dir, clusters: ['east'], anchorKeyBits: 2048 });
     const issuer = {
@@ -153,9 +154,9 @@ describe('isthmus certs revoke, what comes next', () => {
       issueGatewayCertificate(issuer, { trustDomain: 'cluster.local', cluster: 'east' }).certPem,
     );
     const out = await run('certs', 'revoke', '--out', dir, '--cluster', 'east', '--cert', leaf);
-    expect(lines(out)).toContain(
-      'kubectl --context east -n isthmus-system rollout restart deployment/isthmus-gateway',
-    );
+    expect(out).not.toContain('rollout restart');
+    expect(out).toMatch(/the gateway that holds it asks identity for a new one as soon as it loads crl\.pem/);
+    expect(out).toMatch(/--cert-file cannot: replace its files and send it SIGHUP/);
   });
 
   it('a revoked issuer: renew it', async () => {

@@ -18,6 +18,7 @@ interface IdentityFlags extends KubeFlags, ClusterFlags {
   trustDomain: string;
   listen: string;
   healthListen: string;
+  adminListen: string;
   serviceName: string;
   serviceNamespace: string;
   clusterDomain: string;
@@ -51,6 +52,11 @@ export function registerIdentity(program: Command): void {
         `:${PORTS.identityHealth}`,
       )
       .option(
+        '--admin-listen <host:port>',
+        'HTTP admin: /metrics (Prometheus), /live, /ready (503 while the issuer is outside its validity)',
+        `:${PORTS.identityAdmin}`,
+      )
+      .option(
         '--service-name <name>',
         "the identity Service: its names are the serving certificate's DNS SANs",
         IDENTITY_SERVICE_NAME,
@@ -78,6 +84,7 @@ export function registerIdentity(program: Command): void {
   ).action(async (flags: IdentityFlags) => {
     const listen = parseListen(flags.listen, '--listen');
     const healthListen = parseListen(flags.healthListen, '--health-listen');
+    const adminListen = parseListen(flags.adminListen, '--admin-listen');
     const lifetimeMs = parseDurationFlag(flags.certLifetime, '--cert-lifetime');
     const servingLifetimeMs = parseDurationFlag(flags.servingCertLifetime, '--serving-cert-lifetime');
     const checkIntervalMs = parseDurationFlag(flags.issuerCheckInterval, '--issuer-check-interval');
@@ -89,6 +96,10 @@ export function registerIdentity(program: Command): void {
     const { createTokenReviewer } = await import('../../kube/token-review.js');
     const { identityDnsNames } = await import('../../identity/serving-cert.js');
     const { identityServiceId } = await import('../../identity/spiffe.js');
+    const { defaultIdentityRules } = await import('../../identity/identity-policy.js');
+    const { createIdentityMetrics } = await import('../../identity/identity-metrics.js');
+    const { issuerWindowProblem } = await import('../../identity/ca.js');
+    const { startAdminServer } = await import('../controller/admin-server.js');
     const describe = (certPem: string) => {
       const info = certificateInfo(certPem);
       // Lowercase hex, as the audit log and `isthmus certs revoke --serial` write serials.
@@ -129,10 +140,25 @@ export function registerIdentity(program: Command): void {
     const client = await kubeClientFromFlags(flags);
     const served = (c: { serial: string; notAfter: Date }) =>
       `serial=${c.serial} notAfter=${c.notAfter.toISOString()}`;
+    const rules = defaultIdentityRules(flags.trustDomain, flags.cluster);
+    // Subscribed before the first call can come; what is in force is read at each scrape.
+    const follower = crl;
+    const metrics = createIdentityMetrics({
+      processMetrics: true,
+      identities: rules.map((r) => r.identity),
+      certificates: {
+        issuer: () => issuer.current().certPem,
+        serving: () => server?.servingCertificate().certPem,
+      },
+      ...(follower
+        ? { crl: () => ({ refused: follower.refused(), revoked: follower.crl.current().size() }) }
+        : {}),
+    });
     server = await startIdentityServer({
       issuer: issuer.current,
       trustDomain: flags.trustDomain,
       cluster: flags.cluster,
+      rules,
       reviewer: createTokenReviewer(client),
       lifetimeMs,
       host: listen.host,
@@ -164,8 +190,19 @@ export function registerIdentity(program: Command): void {
     );
     // A revoked issuer at start is reported; anything else the CRL revokes is replaced from now on.
     await crl?.serve({ issuer: issuer.current, server });
+    // Not ready while the issuer signs nothing (Certify answers FAILED_PRECONDITION): its renewal never came.
+    const admin = await startAdminServer({
+      ...adminListen,
+      registry: metrics.registry,
+      ready: () => issuerWindowProblem(certificateInfo(issuer.current().certPem), Date.now()) ?? null,
+    });
+    process.stdout.write(
+      `identity: serving admin (/metrics, /live, /ready) on ${adminListen.host}:${admin.port}\n`,
+    );
     const stopLog = logCertifyOutcomes();
     await waitForShutdown();
+    await admin.close();
+    metrics.close();
     stopLog();
     crl?.stop();
     issuer.stop();

@@ -1,5 +1,6 @@
 /**
- * The controller's admin port: /live, /ready (caches synced), /metrics (Prometheus) — what the
+ * The admin port of the controller (/ready: caches synced) and of identity (`--admin-listen`;
+ * /ready: the issuer within its validity): /live, /ready, /metrics (Prometheus) — what the
  * Deployment's probes and a Prometheus scrape need, nothing more.
  */
 import { createServer } from 'node:http';

@@ -1,9 +1,10 @@
 /**
  * `isthmus controller` in-process against strict sandboxes, for how leadership ends: a replica
  * that loses the Lease drops the series only a leader exposes, and a stop releases the Lease at
- * once even while a remote API server hangs.
+ * once even while a remote API server hangs; each change is logged with why.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { Writable } from 'node:stream';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { service, trafficSplit } from '../../failover/test-builders.js';
@@ -80,6 +81,42 @@ function lease(c: Cluster): Promise<V1Lease | undefined> {
 /** MicroTime, as the elector writes it. */
 const microNow = () => new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 
+/**
+ * Another replica, `rival`, takes the Lease (this one's renewals failed meanwhile, say) and keeps
+ * renewing it until stopped.
+ */
+async function rivalTakesLease(c: Cluster): Promise<{ stop(): Promise<void> }> {
+  await updateWithRetry<V1Lease>(c.client, R.leases, SYSTEM_NAMESPACE, MIRROR_LEASE_NAME, (l) => ({
+    ...l,
+    spec: { ...l.spec, holderIdentity: 'rival', renewTime: microNow() as unknown as Date },
+  }));
+  const rivalClient = KubeClient.fromKubeconfigString(c.sandbox.kubeconfig());
+  const rival = new LeaderElector(rivalClient, {
+    namespace: SYSTEM_NAMESPACE,
+    name: MIRROR_LEASE_NAME,
+    identity: 'rival',
+    ...FAST,
+  });
+  rival.start();
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= rival.stop().then(() => rivalClient.close());
+    return stopping;
+  };
+  cleanups.push(stop);
+  return { stop };
+}
+
+/** A log destination whose JSON lines land parsed in `lines`. */
+function logLines(lines: Array<Record<string, unknown>>): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+}
+
 describe('isthmus controller leadership', () => {
   it('a replica that loses the Lease removes the series only a leader exposes', async () => {
     const [east, west] = await Promise.all([cluster('east'), cluster('west')]);
@@ -115,23 +152,7 @@ describe('isthmus controller leadership', () => {
       { what: 'the leader exposes its mirror count, federation members and failover state' },
     );
 
-    // Another replica takes the Lease (this one's renewals failed meanwhile, say) and keeps renewing.
-    await updateWithRetry<V1Lease>(east.client, R.leases, SYSTEM_NAMESPACE, MIRROR_LEASE_NAME, (l) => ({
-      ...l,
-      spec: { ...l.spec, holderIdentity: 'rival', renewTime: microNow() as unknown as Date },
-    }));
-    const rivalClient = KubeClient.fromKubeconfigString(east.sandbox.kubeconfig());
-    const rival = new LeaderElector(rivalClient, {
-      namespace: SYSTEM_NAMESPACE,
-      name: MIRROR_LEASE_NAME,
-      identity: 'rival',
-      ...FAST,
-    });
-    rival.start();
-    cleanups.push(async () => {
-      await rival.stop();
-      rivalClient.close();
-    });
+    await rivalTakesLease(east);
 
     // Its last value would be stale: `max by` alerts would keep firing and sums count it twice.
     const names = [
@@ -191,5 +212,43 @@ describe('isthmus controller leadership', () => {
     expect(result).toBe('stopped');
     // Released as the elector releases it: no holder, a 1 s lease, so a successor takes it at once.
     expect((await lease(east))?.spec).toMatchObject({ holderIdentity: '', leaseDurationSeconds: 1 });
+  });
+
+  it('logs why leadership changed: won, lost to the holder the Lease names, won back, released at shutdown', async () => {
+    const east = await cluster('east');
+    const lines: Array<Record<string, unknown>> = [];
+    const { stop } = await controller(east, {
+      leaderElection: FAST,
+      logLevel: 'info',
+      logDestination: logLines(lines),
+    });
+    const changes = () => lines.filter((l) => String(l.msg).startsWith('leadership '));
+    await waitFor(() => changes().length === 1, { what: 'leading' });
+    const rival = await rivalTakesLease(east);
+    await waitFor(() => changes().length === 2, { what: 'the Lease lost to the rival' });
+    await rival.stop();
+    await waitFor(() => changes().length === 3, { what: 'the Lease won back once the rival released it' });
+    await stop();
+
+    const holder = String((await lease(east))?.spec?.holderIdentity ?? '');
+    expect(changes()).toEqual([
+      expect.objectContaining({ level: 30, msg: 'leadership gained', leading: true, reason: 'created' }),
+      // A leader that stops leading when it did not mean to is what an operator looks into.
+      expect.objectContaining({
+        level: 40,
+        msg: 'leadership lost',
+        leading: false,
+        reason: 'taken',
+        holder: 'rival',
+      }),
+      expect.objectContaining({ level: 30, msg: 'leadership gained', leading: true, reason: 'free' }),
+      expect.objectContaining({
+        level: 30,
+        msg: 'leadership released at shutdown',
+        leading: false,
+        reason: 'shutdown',
+      }),
+    ]);
+    expect(holder).toBe('');
   });
 });

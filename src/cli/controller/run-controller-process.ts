@@ -15,7 +15,7 @@ import type { KubeClient } from '../../kube/client.js';
 import { EventRecorder } from '../../kube/events.js';
 import type { LeaderElectionConfig } from '../../kube/leader-election.js';
 import { createLocalInformers, runController } from '../../mirror/controller.js';
-import { electLeader } from '../../mirror/leadership.js';
+import { electLeader, leadershipLogLine } from '../../mirror/leadership.js';
 import type { PortRange } from '../../mirror/port-allocator.js';
 import { Leadership } from '../../mirror/shared.js';
 import { type AdminServer, startAdminServer } from './admin-server.js';
@@ -37,6 +37,8 @@ export interface ControllerProcessOptions {
   leaderElection?: Pick<LeaderElectionConfig, 'leaseDurationSeconds' | 'renewDeadlineMs' | 'retryPeriodMs'>;
   admin: { host: string; port: number };
   logLevel: string;
+  /** Where the log goes (default stderr); tests read it. */
+  logDestination?: pino.DestinationStream;
 }
 
 /**
@@ -78,7 +80,7 @@ export async function runControllerProcess(
   /** Aborted (SIGTERM, SIGINT) while starting: the start stops what it began and rejects. */
   signal?: AbortSignal,
 ): Promise<RunningControllerProcess> {
-  const log = controllerLogger(opts.logLevel, opts.cluster, pino.destination(2));
+  const log = controllerLogger(opts.logLevel, opts.cluster, opts.logDestination ?? pino.destination(2));
   const stopLogging = logControllerDiagnostics(log);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -119,8 +121,13 @@ export async function runControllerProcess(
       }),
     );
   };
+  const logLeadership: Parameters<Leadership['subscribe']>[0] = (leading, why) => {
+    const line = leadershipLogLine(leading, why);
+    log[line.level](line.fields, line.msg);
+  };
+  // Until the elector has stopped, so that the release at shutdown is logged too.
+  const stopLeadershipLog = leadership.subscribe(logLeadership);
   const onLeadership = (leading: boolean) => {
-    log.info({ leading }, 'leadership changed');
     leadershipChain = leadershipChain.then(async () => {
       if (leading && !leaderOnly) {
         const shared = { client: opts.client, registry, recorder, informers: localInformers };
@@ -134,7 +141,10 @@ export async function runControllerProcess(
     });
   };
   const unsubscribe = leadership.subscribe(onLeadership);
-  if (leadership.isLeader()) onLeadership(true);
+  if (leadership.isLeader()) {
+    logLeadership(true);
+    onLeadership(true);
+  }
 
   let mirrorReady = false;
   let admin: AdminServer | undefined;
@@ -151,6 +161,7 @@ export async function runControllerProcess(
     await leadershipChain.catch(() => undefined);
     await Promise.all([stopLeaderOnly(), mirror.stop()]);
     await election?.elector.stop();
+    stopLeadershipLog();
     await Promise.all(ownedInformers.map((i) => i.stop()));
     await admin?.close();
     opts.client.close();

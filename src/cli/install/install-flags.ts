@@ -184,7 +184,7 @@ export function addInstallFlags(cmd: Command, opts: { clusterNameRequired: boole
     )
     .option(
       '--admin-allow-namespace <namespace>',
-      "a namespace whose pods may reach the admin port :4191 (your Prometheus's), repeatable",
+      "a namespace whose pods may reach the admin ports, :4191 and identity's :9991 (your Prometheus's), repeatable",
       repeatable,
     )
     .option(

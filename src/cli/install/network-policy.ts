@@ -2,7 +2,8 @@
  * `isthmus install --network-policy`: an ingress NetworkPolicy per component, for clusters whose
  * CNI enforces them. The admin port (:4191: /metrics, /routes, /probe) has no authentication of
  * its own, as Linkerd's proxy admin port has none; these policies are what keeps it to the
- * controller, the Prometheus namespaces and the API server's pod proxy the user names. What must
+ * controller, the Prometheus namespaces and the API server's pod proxy the user names (identity's
+ * admin port, :9991, /metrics only, to the same namespaces and addresses: no pod of ours reads it). What must
  * stay open is open: the mTLS port to everyone (certificates decide), the egress range to every
  * pod of the cluster (kube-proxy sends mirror traffic there), Certify (TLS) to the gateways only,
  * and identity's plaintext health port to any caller, since the kubelet probes it from the node,
@@ -98,7 +99,7 @@ function policy(opts: InstallOptions, component: string, ingress: object[]): obj
 export function networkPolicyManifests(opts: InstallOptions): object[] {
   const p = opts.networkPolicy;
   if (!p) return [];
-  const admin = (from: object[]) => {
+  const admin = (from: object[], port: number = PORTS.admin) => {
     const peers = [
       ...from,
       ...p.adminNamespaces.map((name) => ({
@@ -107,7 +108,7 @@ export function networkPolicyManifests(opts: InstallOptions): object[] {
       ...ipBlocks(p.adminCidrs),
     ];
     // No peer at all: no rule, so nothing reaches the port (an empty `from` would admit everyone).
-    return peers.length > 0 ? [{ from: peers, ports: [TCP(PORTS.admin)] }] : [];
+    return peers.length > 0 ? [{ from: peers, ports: [TCP(port)] }] : [];
   };
   const controller = policy(opts, 'controller', admin([]));
   if (!opts.gateway) return [controller];
@@ -121,6 +122,7 @@ export function networkPolicyManifests(opts: InstallOptions): object[] {
     policy(opts, 'identity', [
       { from: [podsOf('gateway')], ports: [TCP(PORTS.identity)] },
       { ports: [TCP(PORTS.identityHealth)] },
+      ...admin([], PORTS.identityAdmin),
     ]),
     controller,
   ];

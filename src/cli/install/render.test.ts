@@ -236,11 +236,13 @@ describe('isthmus install', () => {
     expect(identity.ports).toEqual([
       { name: 'grpc', containerPort: 8080 },
       { name: 'health', containerPort: 9990 },
+      { name: 'admin', containerPort: 9991 },
     ]);
     expect(identity.args).toEqual(
       expect.arrayContaining([
         '--listen=:8080',
         '--health-listen=:9990',
+        '--admin-listen=:9991',
         '--service-name=isthmus-identity',
         '--service-namespace=isthmus-system',
         '--cluster-domain=cluster.local',
@@ -251,6 +253,45 @@ describe('isthmus install', () => {
         name === 'isthmus-identity' ? [5, 3] : [5, 2],
       );
     }
+  });
+
+  // A Prometheus that discovers pods by annotation, or a PodMonitor on the port named `admin`
+  // (README), scrapes every component as installed: identity too, on a port of its own.
+  it("exposes every component's /metrics the same way: a container port named admin, which the prometheus.io annotations name", () => {
+    type Dep = {
+      kind: string;
+      metadata: { name: string };
+      spec: {
+        template: {
+          metadata: { annotations?: Record<string, string> };
+          spec: { containers: { ports: { name: string; containerPort: number }[] }[] };
+        };
+      };
+    };
+    const targets = Object.fromEntries(
+      (installManifests(opts) as Dep[])
+        .filter((o) => o.kind === 'Deployment')
+        .map((d) => {
+          const admin = d.spec.template.spec.containers[0]!.ports.find((p) => p.name === 'admin');
+          return [
+            d.metadata.name,
+            { port: admin?.containerPort, annotations: d.spec.template.metadata.annotations },
+          ];
+        }),
+    );
+    const scraped = (port: number) => ({
+      port,
+      annotations: {
+        'prometheus.io/scrape': 'true',
+        'prometheus.io/port': String(port),
+        'prometheus.io/path': '/metrics',
+      },
+    });
+    expect(targets).toEqual({
+      'isthmus-identity': scraped(9991),
+      'isthmus-gateway': scraped(4191),
+      'isthmus-controller': scraped(4191),
+    });
   });
 
   it('renders no issuer Secret with --external-issuer, and refuses a mix of both ways', () => {

@@ -238,6 +238,7 @@ export function identityManifests(opts: InstallOptions, trustAnchorPem: string):
           '--in-cluster',
           `--listen=:${PORTS.identity}`,
           `--health-listen=:${PORTS.identityHealth}`,
+          `--admin-listen=:${PORTS.identityAdmin}`,
           // The Service's names, which its serving certificate holds beside its SPIFFE ID.
           `--service-name=${IDENTITY_SERVICE_NAME}`,
           `--service-namespace=${opts.namespace}`,
@@ -251,6 +252,8 @@ export function identityManifests(opts: InstallOptions, trustAnchorPem: string):
         ports: [
           { name: 'grpc', containerPort: PORTS.identity },
           { name: 'health', containerPort: PORTS.identityHealth },
+          // /metrics, named as the other components' (README's PodMonitor selects the port by name).
+          { name: 'admin', containerPort: PORTS.identityAdmin },
         ],
         volumeMounts: [
           { name: 'issuer', mountPath: '/var/run/isthmus/issuer', readOnly: true },
@@ -274,6 +277,7 @@ export function identityManifests(opts: InstallOptions, trustAnchorPem: string):
           { name: 'anchor', configMap: { name: TRUST_ANCHOR_CONFIGMAP } },
           crlVolume(),
         ],
+        annotations: scrapeAnnotations(PORTS.identityAdmin),
       },
     ),
     ...disruptionBudget(opts, 'identity', opts.identityReplicas),

@@ -335,8 +335,9 @@ async function startClusterProcesses(
       trustDomainArg,
       `--kubeconfig=${identity.path}`,
       `--listen=${c.identity.host}:${c.identity.port}`,
-      // Each lab identity has its own address: the default :9990 would clash between clusters.
+      // Each lab identity has its own address: the defaults :9990 and :9991 would clash between clusters.
       `--health-listen=${c.identity.host}:${c.identity.healthPort}`,
+      `--admin-listen=${c.identity.host}:${c.identity.adminPort}`,
       `--issuer-cert=${join(certs, c.name, 'issuer.crt')}`,
       `--issuer-key=${join(certs, c.name, 'issuer.key')}`,
       `--trust-anchor=${join(certs, 'ca.crt')}`,

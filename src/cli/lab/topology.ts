@@ -6,6 +6,7 @@
  *   127.0.N.1   API server (sandbox) :6443        127.0.N.4   controller admin :4191
  *   127.0.N.2   gateway :4143 :4191 egress 20000+  127.0.N.10+ podinfo replicas :9898
  *   127.0.N.3   identity :8080 (TLS) :9990 (health) 127.0.N.20  frontend :8080
+ *               :9991 (admin, /metrics)
  */
 import { PORTS } from '../../kube/keys.js';
 
@@ -15,8 +16,8 @@ export interface LabCluster {
   octet: number;
   api: { host: string; port: number };
   gateway: { host: string; ingressPort: number; adminPort: number };
-  /** Certify on `port` (TLS), plaintext gRPC health on `healthPort`, as in a pod. */
-  identity: { host: string; port: number; healthPort: number };
+  /** Certify on `port` (TLS), plaintext gRPC health on `healthPort`, /metrics on `adminPort`, as in a pod. */
+  identity: { host: string; port: number; healthPort: number; adminPort: number };
   controller: { host: string; adminPort: number };
   podinfo: { hostOf(replica: number): string; port: number; maxReplicas: number };
   frontend: { host: string; port: number };
@@ -34,7 +35,12 @@ export function labCluster(name: string, octet: number): LabCluster {
     octet,
     api: { host: ip(1), port: 6443 },
     gateway: { host: ip(2), ingressPort: PORTS.ingress, adminPort: PORTS.admin },
-    identity: { host: ip(3), port: PORTS.identity, healthPort: PORTS.identityHealth },
+    identity: {
+      host: ip(3),
+      port: PORTS.identity,
+      healthPort: PORTS.identityHealth,
+      adminPort: PORTS.identityAdmin,
+    },
     controller: { host: ip(4), adminPort: PORTS.admin },
     podinfo: { hostOf: (replica) => ip(10 + replica), port: PODINFO_PORT, maxReplicas: 8 },
     frontend: { host: ip(20), port: FRONTEND_PORT },

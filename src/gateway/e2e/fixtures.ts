@@ -3,7 +3,7 @@
  * user would write them, certificates minted under one test anchor and written to files (as a
  * Secret mount would hold them), loopback servers, and polling with deadlines.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,7 +24,9 @@ import {
 import { R } from '../../kube/resources.js';
 import type { Link, V1EndpointSlice, V1Namespace, V1Pod, V1Service } from '../../kube/types.js';
 import { type Sandbox, startSandbox } from '../../sandbox/index.js';
+import { waitFor } from '../../wait-for.js';
 import type { GatewayFlags } from '../config.js';
+import type { RunningGateway } from '../run-gateway.js';
 
 export const namespace = (name: string): V1Namespace => ({
   apiVersion: 'v1',
@@ -145,6 +147,21 @@ export async function writeGatewayCertFiles(cluster: 'east' | 'west'): Promise<C
   return { dir, ...files, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * The shared test anchor and the issuers of east and west written as `isthmus certs` writes them
+ * (files.ts) into `dir`: where `isthmus certs revoke` (revoke.ts) signs CRLs and rebuilds crl.pem.
+ */
+export async function writeCertsLayout(dir: string): Promise<void> {
+  const { anchor, issuers } = testPki();
+  await writeFile(join(dir, 'ca.crt'), anchor.certPem);
+  await writeFile(join(dir, 'ca.key'), anchor.keyPem, { mode: 0o600 });
+  for (const [cluster, issuer] of Object.entries(issuers)) {
+    await mkdir(join(dir, cluster));
+    await writeFile(join(dir, cluster, 'issuer.crt'), issuer.certPem);
+    await writeFile(join(dir, cluster, 'issuer.key'), issuer.keyPem, { mode: 0o600 });
+  }
+}
+
 const handedOut = new Set<number>();
 
 /**
@@ -188,6 +205,65 @@ export async function linkGateway(
   await kube.patch(R.links, SYSTEM_NAMESPACE, target, {
     spec: { gatewayAddress: gateway.host, gatewayPort: gateway.port },
   });
+}
+
+/**
+ * A mirror of `service` of `cluster` on `from`'s side (in `local`), as the mirror controller writes
+ * it, and the Link to `cluster` naming `via`'s ingress: resolves with the mirror's egress port once
+ * `from` listens on it. The gateways' faces share one host (`gatewayFlags`).
+ */
+export async function routeMirror(
+  local: Cluster,
+  from: RunningGateway,
+  via: RunningGateway,
+  mirror: { ns: string; service: string; cluster: string; port: number },
+): Promise<number> {
+  const egressPort = await freeEgressPort(from.ingress.address.host);
+  const gateway = via.ingress.address;
+  await linkGateway(local.kube, mirror.cluster, gateway);
+  await local.kube.create(
+    R.services,
+    mirrorService({ ...mirror, egressPort, gateway: `${gateway.host}:${gateway.port}` }),
+  );
+  await waitFor('the egress port listening', () => from.egress.listening().includes(egressPort));
+  return egressPort;
+}
+
+/**
+ * One client connection to `host:port` (an egress port leading to an echo backend), kept open:
+ * `roundTrip` sends text and resolves with as much as came back before the connection ended (5 s
+ * at most), `closed` once it has ended, however.
+ */
+export function tunnelClient(
+  host: string,
+  port: number,
+): { roundTrip(text: string): Promise<string>; closed: Promise<void>; destroy(): void } {
+  const socket = net.connect({ host, port });
+  socket.setEncoding('utf8');
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  return {
+    roundTrip: (text) =>
+      new Promise((resolve, reject) => {
+        let got = '';
+        const done = (): void => {
+          clearTimeout(timer);
+          socket.off('data', onData).off('close', done);
+          resolve(got);
+        };
+        const onData = (chunk: string): void => {
+          got += chunk;
+          if (got.length >= text.length) done();
+        };
+        const timer = setTimeout(done, 5_000);
+        socket.on('data', onData).once('close', done);
+        socket.write(text, (err) => {
+          if (err) reject(err);
+        });
+      }),
+    closed,
+    destroy: () => socket.destroy(),
+  };
 }
 
 /** A loopback HTTP backend that says who it is (keep-alive, so one connection can carry many requests). */
@@ -234,7 +310,7 @@ export function httpGet(
 }
 
 export { canConnect, freePort } from '../../free-port.js';
-export { waitFor } from '../../wait-for.js';
+export { waitFor };
 
 /** A simulated cluster: its API server, an admin client, a kubeconfig file and the gateway's certificates. */
 export interface Cluster {

@@ -1,4 +1,7 @@
-import { afterEach, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
+import { R } from '../../kube/resources.js';
+import { type Cluster, namespace, startCluster } from '../e2e/fixtures.js';
 import { makePki, type TestPki } from './pki.js';
 
 /**
@@ -20,5 +23,26 @@ export function dataPathLifecycle(): { pki: () => TestPki; cleanups: Array<() =>
       return pki;
     },
     cleanups,
+  };
+}
+
+/**
+ * A test file's (or describe's) sandbox cluster for whole gateways, with the system namespace (its
+ * Links live there), started before its tests and closed with its certificate files after them.
+ */
+export function gatewayClusterLifecycle(name: 'east' | 'west'): () => Cluster {
+  let cluster: Cluster | undefined;
+  beforeAll(async () => {
+    cluster = await startCluster(name);
+    await cluster.kube.create(R.namespaces, namespace(SYSTEM_NAMESPACE));
+  });
+  afterAll(async () => {
+    cluster?.kube.close();
+    await cluster?.sandbox.close();
+    await cluster?.certs.remove();
+  });
+  return () => {
+    if (!cluster) throw new Error('the cluster is started in beforeAll');
+    return cluster;
   };
 }

@@ -204,6 +204,13 @@ function facts(change: (f: CheckFacts) => void = () => {}): CheckFacts {
 }
 
 const links = (f: CheckFacts) => (f.links.ok ? f.links.value : []);
+/** The ServicesMirrored condition the controller writes when Services cannot be mirrored. */
+const servicesMirrored = (reason: string) => ({
+  type: 'ServicesMirrored',
+  status: 'False',
+  reason,
+  message: '1 of 1 services not mirrored: shop/cart (ApplyFailed); status.services says why',
+});
 /** The GatewayAlive condition the controller writes once the probe failed, with its error. */
 const probeFailed = (message: string) => ({
   type: 'GatewayAlive',
@@ -1147,6 +1154,25 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /not probed yet/,
       ],
       [
+        // The probe goes through this cluster's gateway: the controller says when that is the fault.
+        "this cluster's gateway cannot probe: a failure here, not a wait, and the remote is not blamed",
+        (f) => {
+          links(f)[0]!.link = link('west', {
+            conditions: [
+              {
+                type: 'GatewayAlive',
+                status: 'Unknown',
+                reason: 'LocalGatewayUnavailable',
+                message:
+                  "this cluster's gateway cannot probe: certificates not loaded: nothing new is known…",
+              },
+            ],
+          });
+        },
+        'fail',
+        /gateway 10\.0\.0\.7:4143 cannot be probed from here \(this cluster's gateway cannot probe: certificates not loaded: .*\); fix this cluster's gateway first/,
+      ],
+      [
         'names the followed addresses, IPv6 in brackets',
         (f) => {
           links(f)[0]!.link = link('west', {
@@ -1540,6 +1566,26 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /Link west: 4199 more services are not mirrored \(the Link's status names the first 1; `kubectl describe link west -n isthmus-system` shows the controller's Warning events\)/,
       ],
       [
+        'the controller says none of the Services the Link picks can be mirrored: a failure',
+        (f) => {
+          links(f)[0]!.link = link('west', {
+            conditions: [...HEALTHY_CONDITIONS, servicesMirrored('NoneMirrored')],
+          });
+        },
+        'fail',
+        /^Link west: none of the Services it picks is mirrored \(ServicesMirrored=False\): 1 of 1 services not mirrored: shop\/cart \(ApplyFailed\); status\.services says why$/,
+      ],
+      [
+        'the controller says some cannot be mirrored: a warning',
+        (f) => {
+          links(f)[0]!.link = link('west', {
+            conditions: [...HEALTHY_CONDITIONS, servicesMirrored('SomeNotMirrored')],
+          });
+        },
+        'warn',
+        /^Link west: some of the Services it picks are not mirrored \(ServicesMirrored=False\): 1 of 1 services not mirrored: shop\/cart \(ApplyFailed\); status\.services says why$/,
+      ],
+      [
         "more than the status lists, but the rest are NotAllowed: the exporter's choice, no warning",
         (f) => {
           const status = links(f)[0]!.link.status!;
@@ -1609,6 +1655,16 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         },
         'warn',
         /^shop\/cart-federated: member west has no ready endpoint: its pods are not ready, its ports are named otherwise than shop\/cart-federated's \(an event on shop\/cart-federated says so\), or its gateway does not answer \(isthmus gateways\)$/,
+      ],
+      [
+        "a remote member without ready endpoints while this cluster's gateway is down: the local gateway is named, not the member",
+        (f) => {
+          f.localCluster = 'east';
+          f.gatewayListeners = { ok: true, value: [{ pod: 'isthmus-gateway-b', ready: false, ports: [] }] };
+          f.federated = { ok: true, value: [federatedRow({ east: 2 })] };
+        },
+        'warn',
+        /^shop\/cart-federated: member west has no ready endpoint here: no isthmus-gateway pod of this cluster is ready to carry its traffic$/,
       ],
       [
         'a remote member linked without a gateway (a flat network): no gateway to blame',

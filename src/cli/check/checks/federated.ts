@@ -10,6 +10,7 @@
 import { federatedServiceName } from '../../../kube/keys.js';
 import { NO_READY_ENDPOINT, servingLabel } from '../federated-view.js';
 import type { CheckFacts, CheckResult } from '../types.js';
+import { noLocalGatewayReady } from './mirrors.js';
 import { resultOf, unreadable } from './result.js';
 
 const SERVED = 'every federated service is served';
@@ -39,6 +40,9 @@ function idleMember(facts: CheckFacts, name: string, member: string): string {
     case 'without a gateway':
       return `${name}: member ${member} has no ready endpoint: its pods are not ready, or ${ports}`;
     default:
+      // Not the member's fault: this cluster's own gateway carries nothing (the mirror check says so too).
+      if (noLocalGatewayReady(facts))
+        return `${name}: member ${member} has no ready endpoint here: no isthmus-gateway pod of this cluster is ready to carry its traffic`;
       return `${name}: member ${member} has no ready endpoint: its pods are not ready, ${ports}, or its gateway does not answer (isthmus gateways)`;
   }
 }

@@ -6,7 +6,9 @@
  * (the Deployments check's facts). Otherwise the CRL bundle may explain it: a gateway revoked here
  * is refused by ours, and a revoked issuer of this cluster gets ours refused by every gateway that
  * loads the same bundle, and so does a revoked certificate of our gateway's own. The hint then
- * points at the revocation, not at the network.
+ * points at the revocation, not at the network. When the controller itself found the probes failing
+ * on this side (GatewayAlive=Unknown/LocalGatewayUnavailable, src/mirror/link-status.ts), that is
+ * the failure, with its message: nothing is known of the remote, and waiting does not help.
  */
 import { hostPort } from '../../../host-port.js';
 import { parseLinkSpec } from '../../../mirror/link-config.js';
@@ -46,6 +48,11 @@ export function checkGatewaysAlive(facts: CheckFacts): CheckResult {
       .join(', ');
     const alive = condition(link, 'GatewayAlive');
     if (alive?.status === 'True') continue;
+    if (alive?.reason === 'LocalGatewayUnavailable') {
+      const fix = localDown ?? "fix this cluster's gateway first: every probe goes through it";
+      failures.push(`Link ${name}: gateway ${gw} cannot be probed from here (${alive.message}); ${fix}`);
+      continue;
+    }
     if (alive?.status === 'False') {
       const gatewayRevoked = revoked?.gateways.get(linked);
       const why =

@@ -19,6 +19,9 @@ const REMOTE_CLUSTER_MISMATCH = 'RemoteClusterMismatch';
 /** …and when the remote, which named a cluster on that connection, cannot say any more. */
 const REMOTE_CLUSTER_UNCONFIRMED = 'RemoteClusterUnconfirmed';
 const EXPORTS = 'every exported service is mirrored';
+/** The controller's condition on whether a Link's Services are mirrored, and its reason when none is. */
+const SERVICES_MIRRORED = 'ServicesMirrored';
+const NONE_MIRRORED = 'NoneMirrored';
 
 export function checkLinksValid(facts: CheckFacts): CheckResult {
   const blocked = unreadable(VALID, 'Links', facts.links);
@@ -73,12 +76,25 @@ function mismatchHint(name: string, cluster: string, link: Link, message: string
   );
 }
 
-/** Services a Link selects but could not mirror (MissingNamespace, Conflict, ...): warnings. */
+/**
+ * Services a Link selects but could not mirror: the controller's ServicesMirrored condition
+ * (src/mirror/services-mirrored.ts), a failure when none of them can be mirrored (the Link serves
+ * nothing), else a warning; then each one the status lists (MissingNamespace, Conflict, ...).
+ */
 export function checkExportsMirrored(facts: CheckFacts): CheckResult {
   const blocked = unreadable(EXPORTS, 'Links', facts.links);
   if (blocked || !facts.links.ok) return blocked!;
+  const failures: string[] = [];
   const warnings: string[] = [];
   for (const { link } of facts.links.value) {
+    const mirrored = condition(link, SERVICES_MIRRORED);
+    if (mirrored?.status === 'False') {
+      const none = mirrored.reason === NONE_MIRRORED;
+      const what = none ? 'none of the Services it picks is' : 'some of the Services it picks are not';
+      (none ? failures : warnings).push(
+        `Link ${linkLabel(link)}: ${what} mirrored (${SERVICES_MIRRORED}=False): ${mirrored.message ?? ''}`,
+      );
+    }
     for (const s of link.status?.services ?? []) {
       // NotAllowed is the export's owner's choice (isthmus.dev/allowed-clusters), not a fault.
       if (s.reason === 'Mirrored' || s.reason === 'NotAllowed') continue;
@@ -103,5 +119,5 @@ export function checkExportsMirrored(facts: CheckFacts): CheckResult {
       );
     }
   }
-  return resultOf(EXPORTS, [], warnings);
+  return resultOf(EXPORTS, failures, warnings);
 }

@@ -18,13 +18,20 @@ import { resultOf, unreadable } from './result.js';
 const ENDPOINTS = 'every mirror service has endpoints';
 const OWNED = 'every mirror service belongs to a Link';
 
+/**
+ * No gateway pod of this cluster is ready: a gateway mirror's slice lists the local gateway pods,
+ * so every mirror through a gateway is empty then, whatever its remote cluster does.
+ */
+export function noLocalGatewayReady(facts: CheckFacts): boolean {
+  const listeners = facts.gatewayListeners;
+  return listeners.ok && !listeners.value.some((g) => g.ready);
+}
+
 export function checkMirrorEndpoints(facts: CheckFacts): CheckResult {
   const blocked = unreadable(ENDPOINTS, 'mirror services', facts.mirrors);
   if (blocked || !facts.mirrors.ok) return blocked!;
   const failures: string[] = [];
-  // A gateway mirror's slice lists the local gateway pods, so it is empty too when none is ready.
-  const listeners = facts.gatewayListeners;
-  const noLocalGateway = listeners.ok && !listeners.value.some((g) => g.ready);
+  const noLocalGateway = noLocalGatewayReady(facts);
   for (const m of facts.mirrors.value) {
     if (m.readyEndpoints > 0) continue;
     const cluster = m.cluster || '?';
