@@ -60,11 +60,24 @@ describe('examples/prometheus/isthmus-alerts.yaml', () => {
     for (const m of errors) expect(rules.filter((r) => metricsOf(r.expr).includes(m)).length, m).toBe(1);
   });
 
+  // Rules evaluated over several clusters' series (Thanos, a global Prometheus: each cluster's series
+  // carry a `cluster` external label) must alert per source cluster. `max by (target_cluster_name)`
+  // dropped it: one cluster's dead view of a remote hid behind another cluster's live one.
+  it('no aggregation drops the labels that say which cluster a series came from', () => {
+    for (const r of rules) {
+      const grouped = r.expr.replace(/\bsum by \(le\)/g, '');
+      expect(grouped, r.alert).not.toMatch(/\b(sum|max|min|avg|count)\s*(by\s*\(|\()/);
+      for (const [, labels] of grouped.matchAll(/\bwithout\s*\(([^)]*)\)/g))
+        expect(labels, r.alert).not.toMatch(/\b(cluster|namespace|job)\b/);
+    }
+  });
+
   // One Link whose syncs fail must say which: summed over every Link, the alert named none, and a
   // Link failing for good hid behind a healthy one's silence in the same sum.
   it('IsthmusMirrorSyncFailing fires per Link and names its cluster', () => {
     const rule = rules.find((r) => r.alert === 'IsthmusMirrorSyncFailing');
-    expect(rule?.expr).toMatch(/^sum by \(target_cluster_name\) \(rate\(isthmus_mirror_sync_errors_total\[/);
+    // Grouped by every label but the replica's, and the counter carries target_cluster_name.
+    expect(rule?.expr).toMatch(/^sum without \(instance, pod\) \(rate\(isthmus_mirror_sync_errors_total\[/);
     expect(rule?.annotations.summary).toContain('{{ $labels.target_cluster_name }}');
   });
 
