@@ -23,6 +23,7 @@ import {
 } from './credentials-watch.js';
 import { NO_DIRECT_ENDPOINTS } from './direct-endpoints.js';
 import type { LinkConfig } from './link-config.js';
+import { linkConditionEvents } from './link-events.js';
 import { LinkMetrics } from './link-metrics.js';
 import { CREDENTIALS_KEPT, type LinkState, linkStatus, sameStatus } from './link-status.js';
 import {
@@ -404,7 +405,11 @@ export class LinkWatcher {
     } catch (err) {
       // Deleted since the read: the manager stops this watcher on the Link's delete event.
       if (!isIsthmusError(err, 'KUBE_NOT_FOUND')) throw err;
+      return;
     }
+    // Told once per written change, by the leader that wrote it.
+    for (const e of linkConditionEvents(link.status?.conditions, status.conditions ?? []))
+      void this.shared.recorder?.record(this.link, e.type, e.reason, e.message);
   }
 
   /**

@@ -1,0 +1,44 @@
+/**
+ * A Link's troubles reach `kubectl describe link` as Events, not only its conditions: a remote
+ * gateway going dead is a Warning on the Link, its return a Normal (link-events.ts decides which).
+ */
+import { describe, expect, it } from 'vitest';
+import { SYSTEM_NAMESPACE } from '../kube/keys.js';
+import { R } from '../kube/resources.js';
+import type { CoreV1Event } from '../kube/types.js';
+import { exportService, link, waitFor, waitReady, worldPerTest } from './test-harness.js';
+
+const startWorld = worldPerTest();
+
+/** A fast probe: dead after one failure, probed every 100 ms. */
+const quickProbe = { probeSpec: { period: '100ms', timeout: '1s', failureThreshold: 1 } };
+
+describe('Link Events', () => {
+  it('a remote gateway going dead and coming back is a Warning and then a Normal Event on the Link', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'web', { ready: 1 });
+    await link(east, west, 'west', quickProbe);
+    world.controller('east');
+    await waitReady(east, 'default', 'web-west');
+    const events = async () =>
+      (await east.client.list<CoreV1Event>(R.events, { namespace: SYSTEM_NAMESPACE })).items.filter(
+        (e) => e.involvedObject?.kind === 'Link' && e.involvedObject.name === 'west',
+      );
+    // A healthy new Link says nothing.
+    expect((await events()).filter((e) => e.reason === 'ProbeSucceeded')).toEqual([]);
+
+    world.probe.dead.add('10.1.0.1:4143');
+    const dead = await waitFor(async () => (await events()).find((e) => e.reason === 'ProbeFailed'), {
+      what: 'a ProbeFailed Event',
+    });
+    expect(dead.type).toBe('Warning');
+    expect(dead.message).toMatch(/^GatewayAlive: /);
+
+    world.probe.dead.delete('10.1.0.1:4143');
+    const back = await waitFor(async () => (await events()).find((e) => e.reason === 'ProbeSucceeded'), {
+      what: 'a ProbeSucceeded Event',
+    });
+    expect(back.type).toBe('Normal');
+  });
+});
