@@ -1236,19 +1236,19 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /test\/podinfo-west: 1 endpoint\(s\), none ready: the gateway of cluster west is not alive/,
       ],
       [
-        'remote pods not ready (remote discovery: no gateway involved)',
+        "remote pods not ready (remote discovery: no gateway involved): the remote application's state, a warning",
         (f) => {
           f.mirrors = { ok: true, value: [{ ...mirror('db-west', 'west', 0, 2), remoteDiscovery: true }] };
         },
-        'fail',
+        'warn',
         /^test\/db-west: 2 remote pod\(s\) of cluster west, none ready$/,
       ],
       [
-        'no endpoints',
+        "no endpoints: the remote Service has no ready pod (a failover, a scale-down), the application's state, a warning",
         (f) => {
           f.mirrors = { ok: true, value: [mirror('podinfo-west', 'west', 0, 0)] };
         },
-        'fail',
+        'warn',
         /no endpoints: the service has no ready endpoint in cluster west/,
       ],
       [

@@ -30,22 +30,30 @@ export function noLocalGatewayReady(facts: CheckFacts): boolean {
 export function checkMirrorEndpoints(facts: CheckFacts): CheckResult {
   const blocked = unreadable(ENDPOINTS, 'mirror services', facts.mirrors);
   if (blocked || !facts.mirrors.ok) return blocked!;
+  // Isthmus's faults fail; a remote Service without ready pods is its application's state (a
+  // failover moves traffic off it, a scaled-down backend is one), which Isthmus mirrors faithfully:
+  // a warning, so that check does not fail through every intended failover.
   const failures: string[] = [];
+  const warnings: string[] = [];
   const noLocalGateway = noLocalGatewayReady(facts);
   for (const m of facts.mirrors.value) {
     if (m.readyEndpoints > 0) continue;
+    const key = `${m.namespace}/${m.name}`;
     const cluster = m.cluster || '?';
-    failures.push(
-      m.endpoints === 0
-        ? !m.remoteDiscovery && noLocalGateway
-          ? `${m.namespace}/${m.name}: no endpoints: no isthmus-gateway pod of this cluster is ready to carry its traffic`
-          : `${m.namespace}/${m.name}: no endpoints: the service has no ready endpoint in cluster ${cluster}`
-        : m.remoteDiscovery
-          ? `${m.namespace}/${m.name}: ${m.endpoints} remote pod(s) of cluster ${cluster}, none ready`
-          : `${m.namespace}/${m.name}: ${m.endpoints} endpoint(s), none ready: the gateway of cluster ${cluster} is not alive`,
-    );
+    if (m.endpoints === 0 && !m.remoteDiscovery && noLocalGateway)
+      failures.push(
+        `${key}: no endpoints: no isthmus-gateway pod of this cluster is ready to carry its traffic`,
+      );
+    else if (m.endpoints === 0)
+      warnings.push(`${key}: no endpoints: the service has no ready endpoint in cluster ${cluster}`);
+    else if (m.remoteDiscovery)
+      warnings.push(`${key}: ${m.endpoints} remote pod(s) of cluster ${cluster}, none ready`);
+    else
+      failures.push(
+        `${key}: ${m.endpoints} endpoint(s), none ready: the gateway of cluster ${cluster} is not alive`,
+      );
   }
-  return resultOf(ENDPOINTS, failures);
+  return resultOf(ENDPOINTS, failures, warnings);
 }
 
 export function checkMirrorsOwned(facts: CheckFacts): CheckResult {
