@@ -648,16 +648,25 @@ describe('concurrency', () => {
 
   it('a gateway told "busy" gets a retryable IDENTITY_UNAVAILABLE (its rotator backs off and retries)', async () => {
     const gate = gated();
+    // The first call holds the only slot until released, however long the second call takes to
+    // come (its key is generated first, which a loaded machine can stretch past the default 5 s
+    // review bound and 10 s deadline: the first call then timed out, freeing the slot).
     const busy = await startIdentityServer({
       ...eastDeps(),
       reviewer: gate.reviewer,
+      reviewTimeoutMs: 120_000,
       maxInFlight: 1,
       host: '127.0.0.1',
       port: 0,
     });
     const address = `127.0.0.1:${busy.port}`;
     try {
-      const first = requestCertificate({ server: SERVER, address, token: 'gateway-token' });
+      const first = requestCertificate({
+        server: SERVER,
+        address,
+        token: 'gateway-token',
+        timeoutMs: 120_000,
+      });
       await waitFor('the first call to be in review', () => gate.waiting.length === 1, 5000);
       const err = await failure({ server: SERVER, address, token: 'gateway-token' });
       expect(isIsthmusError(err, 'IDENTITY_UNAVAILABLE')).toBe(true);
