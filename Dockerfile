@@ -17,5 +17,6 @@ COPY bin ./bin
 COPY manifests ./manifests
 # Non-root, as the install manifests require (runAsNonRoot, uid 65532).
 USER 65532:65532
-EXPOSE 4143 4191 8080
+# Gateway tunnel and admin; identity Certify, gRPC health and admin (metrics).
+EXPOSE 4143 4191 8080 9990 9991
 ENTRYPOINT ["node", "/opt/isthmus/bin/isthmus.mjs"]
