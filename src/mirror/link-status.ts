@@ -17,7 +17,7 @@
  * - ServicesMirrored (services-mirrored.ts): True/AllMirrored when every Service the Link picks is
  *   mirrored, apart from those left out by choice (NotAllowed, OwnedByIsthmus,
  *   UnsupportedServiceType, MissingNamespace); False/SomeNotMirrored when some cannot be (Conflict,
- *   InvalidService, PortRangeExhausted, ApplyFailed), the message counting them against the total
+ *   InvalidService, PortRangeExhausted, ApplyFailed, SyncFailing), the message counting them against the total
  *   and naming the first few; False/NoneMirrored when none of them can be; Unknown/Syncing until
  *   every Service of the first complete list is synced. Through a later list (a restart, a
  *   reconnect) it keeps what it said until that list's Services are synced. Absent on a Link the

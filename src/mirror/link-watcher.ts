@@ -45,6 +45,7 @@ import {
   unconfirmedMessage,
 } from './remote-identity.js';
 import type { SharedLocal } from './shared.js';
+import { SYNC_FAILING_AFTER } from './skip-reason.js';
 import { STOP_GRACE_MS, WorkQueue } from './work-queue.js';
 
 /** Queue keys that are not Services: connect to the remote API; write the Link status. */
@@ -77,6 +78,8 @@ export class LinkWatcher {
    * Service is synced again.
    */
   private unsynced: Set<string> | undefined;
+  /** Syncs of a key that threw in a row (syncFailed). */
+  private readonly failures = new Map<string, number>();
   private readonly metrics: LinkMetrics;
   /** Aborted by stop(): ends a read of the credentials in flight. */
   private readonly abort = new AbortController();
@@ -311,7 +314,14 @@ export class LinkWatcher {
     const [namespace = '', name = ''] = key.split('/');
     this.shared.metrics.syncs.inc({ target_cluster_name: this.config.clusterName });
     this.blocked.reset(key);
-    const result = await syncService(this.context(key), namespace, name);
+    let result: Awaited<ReturnType<typeof syncService>>;
+    try {
+      result = await syncService(this.context(key), namespace, name);
+    } catch (err) {
+      this.syncFailed(key, namespace, name, err);
+      throw err;
+    }
+    this.failures.delete(key);
     this.record(key, result.status, result.ready);
     this.unsynced?.delete(key);
     this.queue.add(STATUS);
@@ -324,6 +334,21 @@ export class LinkWatcher {
     if (result.status?.reason === 'PortRangeExhausted') {
       throw new IsthmusError('PORT_RANGE_EXHAUSTED', result.status.message ?? 'egress port range exhausted');
     }
+  }
+
+  /**
+   * A sync that threw (it is retried with backoff): after SYNC_FAILING_AFTER in a row, the key is
+   * reported SyncFailing and counts as synced, so ServicesMirrored can say False rather than wait
+   * for a success that may never come (a webhook failing closed), and status.services names it.
+   */
+  private syncFailed(key: string, namespace: string, name: string, err: unknown): void {
+    const failures = (this.failures.get(key) ?? 0) + 1;
+    this.failures.set(key, failures);
+    if (failures < SYNC_FAILING_AFTER) return;
+    const message = `sync failing (${failures} times in a row, retried with backoff; a mirror in place is kept): ${describeError(err)}`;
+    this.record(key, { namespace, name, reason: 'SyncFailing', message }, false);
+    this.unsynced?.delete(key);
+    this.queue.add(STATUS);
   }
 
   private record(key: string, status: ServiceMirrorStatus | undefined, ready: boolean): void {

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { checkExportsMirrored } from '../cli/check/checks/index.js';
 import { linkFacts } from '../cli/check/test-builders.js';
 import type { CheckFacts } from '../cli/check/types.js';
+import { IsthmusError } from '../errors.js';
 import { KubeClient } from '../kube/client.js';
 import { SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
@@ -121,6 +122,44 @@ describe('ServicesMirrored says whether the Services a Link picks are mirrored',
       await waitReady(east, 'locked', 'web-west');
       const healed = await servicesMirroredIs(east, 'True', 'AllMirrored');
       expect(condition(healed, 'ServicesMirrored')?.message).toBe('1 services mirrored, none failed');
+      expect(healed.status?.services).toEqual([]);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('a sync that keeps failing with a retried error (a webhook failing closed): False naming it, not Syncing for ever; the fault gone, True', async () => {
+    const world = await startWorld(['east', 'west']);
+    const { east } = await linked(world, ['ok', 'bad']);
+    const client = KubeClient.fromKubeconfigString(east.sandbox.kubeconfig());
+    // Every create of bad's mirror fails with a 500 while `failing` holds (retried with backoff).
+    let failing = true;
+    const create = client.createForMetadata.bind(client);
+    client.createForMetadata = (async (...args: Parameters<typeof create>) => {
+      const [res, obj] = args;
+      if (failing && res === R.services && obj.metadata?.name === 'bad-west')
+        throw new IsthmusError('KUBE_API_UNAVAILABLE', 'Internal error occurred: failed calling webhook');
+      return create(...args);
+    }) as typeof client.createForMetadata;
+    try {
+      world.controller('east', { client });
+      await waitReady(east, 'default', 'ok-west');
+      const failed = await servicesMirroredIs(east, 'False', 'SomeNotMirrored');
+      expect(condition(failed, 'ServicesMirrored')?.message).toBe(
+        '1 of 2 services not mirrored: default/bad (SyncFailing); status.services says why',
+      );
+      expect(failed.status?.services).toEqual([
+        expect.objectContaining({
+          namespace: 'default',
+          name: 'bad',
+          reason: 'SyncFailing',
+          message: expect.stringMatching(/^sync failing \(\d+ times in a row, .*failed calling webhook/),
+        }),
+      ]);
+
+      failing = false;
+      await waitReady(east, 'default', 'bad-west');
+      const healed = await servicesMirroredIs(east, 'True', 'AllMirrored');
       expect(healed.status?.services).toEqual([]);
     } finally {
       client.close();

@@ -16,7 +16,7 @@ export const SERVICES_MIRRORED = 'ServicesMirrored';
  * rules (OwnedByIsthmus: a Service Isthmus made remotely; UnsupportedServiceType: ExternalName),
  * the local cluster's (MissingNamespace: no such namespace here; mirrored once it exists, as
  * Linkerd's service mirror waits for it). Every other reason is a Service the Link should mirror
- * and cannot: Conflict, InvalidService, PortRangeExhausted, ApplyFailed.
+ * and cannot: Conflict, InvalidService, PortRangeExhausted, ApplyFailed, SyncFailing.
  */
 const BY_CHOICE: ReadonlySet<string> = new Set<MirrorReason>([
   'NotAllowed',

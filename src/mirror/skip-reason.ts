@@ -32,6 +32,9 @@ import { MAX_SERVICE_NAME, mirrorName, tunnelledPorts } from './mirror-objects.j
  * - ApplyFailed: the local API server refused a write of the mirror for good (RBAC's 403, a 400;
  *   the message is the API's): it is not in place as planned, so it is not counted as mirrored.
  *   Tried again when the Service, its mirror or the Link changes, or the controller restarts.
+ * - SyncFailing: the sync keeps failing with an error it retries (a 5xx, a webhook failing closed,
+ *   a 429): reported after SYNC_FAILING_AFTER failures in a row, so one transient error says
+ *   nothing; a mirror already in place is kept as it was meanwhile. Cleared by the next success.
  */
 export type MirrorReason =
   | 'Mirrored'
@@ -42,7 +45,11 @@ export type MirrorReason =
   | 'PortRangeExhausted'
   | 'NotAllowed'
   | 'OwnedByIsthmus'
-  | 'ApplyFailed';
+  | 'ApplyFailed'
+  | 'SyncFailing';
+
+/** Failures in a row before a retried sync is reported as SyncFailing. */
+export const SYNC_FAILING_AFTER = 3;
 
 export interface Skip {
   reason: Exclude<MirrorReason, 'Mirrored'>;
