@@ -23,6 +23,11 @@ export interface CertificateMetrics {
   renewed(result: 'ok' | 'error', validity?: CertificateValidity): void;
   /** A CRL load refused the certificate in use, and what the gateway did (own-certificate-revocation.ts). */
   ownRevoked(outcome: OwnRevocationOutcome): void;
+  /**
+   * How to tell, at each scrape, whether the list in force refuses the certificate in use: the
+   * state `isthmus_gateway_own_certificate_revoked` reports (0 until this is given: no CRL, no check).
+   */
+  revokedWhile(refused: () => boolean): void;
 }
 
 /**
@@ -82,8 +87,23 @@ export function certificateMetrics(registry: Registry): CertificateMetrics {
     registers: [registry],
   });
   for (const outcome of OWN_REVOCATION_OUTCOMES) ownRevocations.inc({ outcome }, 0);
+  // A state, not the count of loads above: an alert on the count's increase resolved 15 minutes
+  // after a load while every peer still refused the gateway, and paged for a renewal that had
+  // already succeeded by its next retry.
+  let refused: () => boolean = () => false;
+  new Gauge({
+    name: 'isthmus_gateway_own_certificate_revoked',
+    help: "1 while the CRL in force refuses the gateway's own certificate in use (every peer that loaded it refuses the gateway), else 0.",
+    registers: [registry],
+    collect() {
+      this.set(refused() ? 1 : 0);
+    },
+  });
   return {
     ownRevoked: (outcome) => ownRevocations.inc({ outcome }),
+    revokedWhile: (read) => {
+      refused = read;
+    },
     renewed(result, validity) {
       renewals.inc({ result });
       if (validity === undefined) return;

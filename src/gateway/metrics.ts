@@ -153,6 +153,7 @@ export interface GatewayMetrics {
   certificateRenewed: CertificateMetrics['renewed'];
   /** A CRL load refused the gateway's own certificate (own-certificate-revocation.ts). */
   ownCertificateRevoked: CertificateMetrics['ownRevoked'];
+  ownCertificateRevokedWhile: CertificateMetrics['revokedWhile'];
   /** Unsubscribes from the diagnostics channels. */
   close(): void;
 }
@@ -351,6 +352,7 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     },
     certificateRenewed: certificates.renewed,
     ownCertificateRevoked: certificates.ownRevoked,
+    ownCertificateRevokedWhile: certificates.revokedWhile,
     close() {
       if (closed) return;
       closed = true;

@@ -104,6 +104,11 @@ async function gateway(flags: GatewayFlags, crlFile: string) {
     /** `isthmus_gateway_own_certificate_revocations_total` by outcome, as scraped. */
     counted: async () =>
       (await gw.metrics.render()).split('\n').filter((l) => l.startsWith(`${METRIC}{`) && !l.endsWith(' 0')),
+    /** `isthmus_gateway_own_certificate_revoked` as scraped: whether the list in force refuses it now. */
+    revoked: async () =>
+      (await gw.metrics.render())
+        .split('\n')
+        .find((l) => l.startsWith('isthmus_gateway_own_certificate_revoked ')),
   };
 }
 
@@ -196,6 +201,8 @@ describe('a gateway whose own certificate the CRL revokes', () => {
       }),
     ]);
     expect(await eastGw.counted()).toEqual([`${METRIC}{outcome="replaced"} 1`]);
+    // Replaced at once: the list in force refuses nothing this gateway presents now.
+    expect(await eastGw.revoked()).toBe('isthmus_gateway_own_certificate_revoked 0');
     // The tunnel opened with the old certificate goes on: renewing swaps it for new handshakes only.
     expect(await open.roundTrip('after the renewal')).toBe('after the renewal');
 
@@ -236,6 +243,8 @@ describe('a gateway whose own certificate the CRL revokes', () => {
       });
     }
     expect(await eastGw.counted()).toEqual([`${METRIC}{outcome="renewal_failed"} 2`]);
+    // A state, for as long as it lasts (the counter only says when loads happened).
+    expect(await eastGw.revoked()).toBe('isthmus_gateway_own_certificate_revoked 1');
     // Identity serves with the revoked issuer too, so the gateway refuses it before sending its
     // token: nothing was signed, and the certificate in use is the one it had.
     expect(identity.tokens()).toBe(1);
@@ -254,6 +263,7 @@ describe('a gateway whose own certificate the CRL revokes', () => {
       20_000,
     );
     expect(renewed.serial).not.toBe(old.serial);
+    expect(await eastGw.revoked()).toBe('isthmus_gateway_own_certificate_revoked 0');
   });
 
   it('takes a certificate of the issuer identity signs with now when a retired issuer is revoked', async () => {
@@ -274,6 +284,8 @@ describe('a gateway whose own certificate the CRL revokes', () => {
       renewedSerial: now.serial,
     });
     expect(await eastGw.counted()).toEqual([`${METRIC}{outcome="replaced"} 1`]);
+    // Replaced at once: the list in force refuses nothing this gateway presents now.
+    expect(await eastGw.revoked()).toBe('isthmus_gateway_own_certificate_revoked 0');
   });
 
   it('with --cert-file, renews nothing and says how to replace it, once per load', async () => {

@@ -76,12 +76,17 @@ export function gatewayCertificateCheck(opts: {
   }
   return async () => {
     const held = current();
-    const [leaf, issuer] = splitPem(held.chainPem).map((pem) => new X509Certificate(pem));
-    const reason = opts.crl().check(leaf!, issuer);
+    const reason = refusalOf(opts.crl(), held.chainPem);
     return reason === undefined
       ? { outcome: 'in-force' }
       : { outcome: 'not-renewable', revoked: held, reason };
   };
+}
+
+/** Why `list` refuses the chain (leaf first), as every peer that loaded it does; undefined if it does not. */
+export function refusalOf(list: RevocationList, chainPem: string): string | undefined {
+  const [leaf, issuer] = splitPem(chainPem).map((pem) => new X509Certificate(pem));
+  return leaf === undefined ? undefined : list.check(leaf, issuer);
 }
 
 /** How every line of a check begins, so that one search finds them all. */

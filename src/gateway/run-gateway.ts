@@ -39,7 +39,7 @@ import {
 import { EgressListeners } from './egress.js';
 import { type Ingress, startIngress } from './ingress.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
-import { followOwnRevocation, gatewayCertificateCheck } from './own-certificate-revocation.js';
+import { followOwnRevocation, gatewayCertificateCheck, refusalOf } from './own-certificate-revocation.js';
 import { gatewayClusterOf, linkedClusters, PeerPolicy } from './peers.js';
 import { PodIPBook } from './pod-ips.js';
 import { linkedGatewaysOnly } from './probe-targets.js';
@@ -315,6 +315,10 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
       });
       checkOwnCertificate = () => void checkOwn();
       checkOwnCertificate();
+      metrics.ownCertificateRevokedWhile(() => {
+        const held = rotator.current;
+        return held !== undefined && refusalOf(revocations.current(), held.chainPem) !== undefined;
+      });
     }
 
     const egress = new EgressListeners({
