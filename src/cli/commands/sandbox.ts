@@ -18,7 +18,7 @@ export function registerSandbox(program: Command): void {
     )
     .option(
       '--host <address>',
-      "the first cluster's IPv4 address; each next cluster listens on the next /24 (127.0.1.1, 127.0.2.1, … by default)",
+      "the address every cluster listens on, each on a free port (default: 127.0.1.1, 127.0.2.1, …, one per cluster); with --port, the first cluster's, each next one on the next /24",
     )
     .option(
       '--port <port>',
@@ -34,7 +34,7 @@ export function registerSandbox(program: Command): void {
         allowLoopbackEndpoints: boolean;
       }) => {
         const names = parseClusterList(opts.clusters);
-        const hosts = sandboxHosts(names.length, opts.host);
+        const hosts = sandboxHosts(names.length, opts.host, opts.port !== undefined);
         const port = opts.port === undefined ? undefined : parsePort(opts.port);
         const { startSandbox, mergeKubeconfigs } = await import('../../sandbox/index.js');
         const sandboxes = [];
@@ -77,21 +77,24 @@ export function parseClusterList(text: string): string[] {
 }
 
 /**
- * One address per cluster: `first` (default 127.0.1.1) for the first, the same address in the next
- * /24 for each next one, as the lab's `--base` spreads its clusters. Any address but an IPv4 one
- * (a name, IPv6) serves one cluster only, since nothing says what the next would be.
+ * Where each cluster listens. Without --host, one address each (127.0.1.1, 127.0.2.1, …, as the
+ * lab's `--base` spreads its clusters). With --host and no --port, every cluster on that address,
+ * each on a free port (what --host always did: 127.0.0.1 on a machine with no other loopback
+ * address, 0.0.0.0, a LAN address). With --port, one port for all, so each cluster needs an address
+ * of its own: --host is the first, each next one in the next /24.
  */
-export function sandboxHosts(count: number, first = '127.0.1.1'): string[] {
+export function sandboxHosts(count: number, host?: string, fixedPort = false): string[] {
+  // As before --port: every cluster on --host, each on a free port of its own.
+  if (host !== undefined && !fixedPort) return Array.from({ length: count }, () => host);
+  const first = host ?? '127.0.1.1';
   const octets = first.split('.').map(Number);
   const ipv4 = octets.length === 4 && octets.every((o) => Number.isInteger(o) && o >= 0 && o <= 255);
   if (!ipv4) {
     if (count === 1) return [first];
     throw new IsthmusError(
       'USAGE',
-      `--host ${first}: give an IPv4 address for ${count} clusters (one /24 each)`,
-      {
-        terminal: true,
-      },
+      `--host ${first} with --port: give an IPv4 address for ${count} clusters (one /24 each), or leave out --port`,
+      { terminal: true },
     );
   }
   const [a, b, c, d] = octets as [number, number, number, number];
