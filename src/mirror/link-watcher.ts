@@ -154,9 +154,16 @@ export class LinkWatcher {
         this.enqueueAll();
       },
       // Liveness stays as it was (nothing is known of the remote): only GatewayAlive's reason changes.
-      onLocalGateway: (error) => {
-        if (error)
+      onLocalGateway: (error, before) => {
+        // Warned once per outage: a gateway rollout alternates refused, timed out and "certificates
+        // not loaded", and each new text is only a debug line (the condition's message has it).
+        if (error && before === undefined)
           shared.log.warn({ ...this.logFields(), reason: error }, "this cluster's gateway cannot probe");
+        else if (error)
+          shared.log.debug(
+            { ...this.logFields(), reason: error },
+            "this cluster's gateway still cannot probe",
+          );
         else shared.log.info(this.logFields(), "this cluster's gateway probes again");
         this.queue.add(STATUS);
       },

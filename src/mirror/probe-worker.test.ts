@@ -115,11 +115,12 @@ describe('ProbeWorker', () => {
 
   // The probe goes through this cluster's gateway: when it cannot probe, every remote looked dead.
   it('a local gateway that answers it cannot probe blames no remote: liveness and gateway_alive stay', async () => {
-    let answer: 'alive' | 'unable' | 'dead' = 'alive';
+    let answer: 'alive' | 'unable' | 'starting' | 'dead' = 'alive';
     server = createServer((_req, res) => {
       const body = {
         alive: { alive: true, latencyMs: 1 },
         unable: { alive: false, latencyMs: 0, error: 'certificates not loaded', failure: 'local' },
+        starting: { alive: false, latencyMs: 0, error: 'watchers not synced', failure: 'local' },
         dead: { alive: false, latencyMs: 500, error: 'no answer within 500 ms', failure: 'remote' },
       }[answer];
       res.writeHead(answer === 'alive' ? 200 : 503, { 'content-type': 'application/json' });
@@ -128,12 +129,12 @@ describe('ProbeWorker', () => {
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
     const registry = new Registry();
     const changes: GatewayAlive[] = [];
-    const local: (string | undefined)[] = [];
+    const local: [string | undefined, string | undefined][] = [];
     worker = new ProbeWorker({
       ...probing((server.address() as AddressInfo).port, 20, 500),
       metrics: mirrorMetrics(registry),
       onChange: (a) => changes.push(a),
-      onLocalGateway: (error) => local.push(error),
+      onLocalGateway: (error, before) => local.push([error, before]),
     });
     const value = (name: string, labels: Record<string, string> = {}) =>
       metricValue(registry, name, { target_cluster_name: 'west', ...labels });
@@ -149,6 +150,9 @@ describe('ProbeWorker', () => {
     expect(await value('gateway_alive')).toBe(1);
     expect(await value('isthmus_local_gateway_up')).toBe(0);
     expect(await value('gateway_probes_total', { result: 'failure' })).toBeUndefined();
+    // Another reason on this side (a rollout): told with the one before, so the log warns once.
+    answer = 'starting';
+    await waitFor(() => worker!.localError?.endsWith('watchers not synced') === true);
 
     // Back, and the remote is dead now: that is the remote's, counted from its first failure.
     answer = 'dead';
@@ -158,7 +162,13 @@ describe('ProbeWorker', () => {
     expect(await value('isthmus_local_gateway_up')).toBe(1);
     expect(await value('gateway_alive')).toBe(0);
     expect(changes).toEqual([true, false]);
-    expect(local).toEqual(["this cluster's gateway cannot probe: certificates not loaded", undefined]);
+    const unable = "this cluster's gateway cannot probe: certificates not loaded";
+    const starting = "this cluster's gateway cannot probe: watchers not synced";
+    expect(local).toEqual([
+      [unable, undefined],
+      [starting, unable],
+      [undefined, starting],
+    ]);
   });
 
   it('an admin server that refuses connections is a failure on this side, not a dead remote', async () => {

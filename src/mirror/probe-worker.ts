@@ -60,8 +60,11 @@ export interface ProbeWorkerOptions {
   failureThreshold: number;
   metrics: MirrorMetrics;
   onChange: (alive: GatewayAlive) => void;
-  /** The local gateway could not probe (why), or can again (undefined): called on each change. */
-  onLocalGateway?: (error: string | undefined) => void;
+  /**
+   * The local gateway could not probe (why), or can again (undefined): called on each change, with
+   * what was said before (undefined: it could probe).
+   */
+  onLocalGateway?: (error: string | undefined, before: string | undefined) => void;
   onProbe?: (result: ProbeResult) => void;
 }
 
@@ -278,9 +281,10 @@ export class ProbeWorker {
   }
 
   private setLocalError(error: string | undefined): void {
-    if (error === this.localError) return;
+    const before = this.localError;
+    if (error === before) return;
     this.localError = error;
-    this.opts.onLocalGateway?.(error);
+    this.opts.onLocalGateway?.(error, before);
   }
 }
 
