@@ -7,8 +7,11 @@
  * conntrack or load balancer dropped without a reset stays "open" and silent while every new
  * request works. The signal a watch does carry is the server's periodic bookmark: kube-apiserver
  * sends one to every watch that asked for them about once a minute (the watch cache's
- * `defaultBookmarkFrequency`), events or not. Once a watch has shown that rhythm, a silence of a
- * few periods means the connection is gone, long before the watch's own end (5–10 minutes).
+ * `defaultBookmarkFrequency`) once its resource has changed since the watch began (a bookmark
+ * older than the watch's start is not sent), and from then on events or not. Once a watch has
+ * shown that rhythm, a silence of a few periods means the connection is gone, long before the
+ * watch's own end (5–10 minutes). A quiet resource may send none for minutes: the first gap
+ * counts, so a late first bookmark leaves the bound at the base.
  *
  * Servers that send bookmarks only just before a watch's end (older ones) show no rhythm: the
  * first gap is the whole watch, and the bound stays the base one.
