@@ -68,7 +68,10 @@ describe('examples/prometheus/isthmus-alerts.yaml', () => {
       expect(r.expr, r.alert).not.toMatch(/\b(sum|max|min|avg|count)\s*\(/);
       expect(r.expr, r.alert).not.toMatch(/\bwithout\s*\(/);
       for (const [, labels] of r.expr.matchAll(/\bby\s*\(([^)]*)\)/g))
-        expect(labels?.split(',').map((l) => l.trim()), r.alert).toContain('cluster');
+        expect(
+          labels?.split(',').map((l) => l.trim()),
+          r.alert,
+        ).toContain('cluster');
     }
   });
 
@@ -76,7 +79,9 @@ describe('examples/prometheus/isthmus-alerts.yaml', () => {
   // Link failing for good hid behind a healthy one's silence in the same sum.
   it('IsthmusMirrorSyncFailing fires per Link and names its cluster', () => {
     const rule = rules.find((r) => r.alert === 'IsthmusMirrorSyncFailing');
-    expect(rule?.expr).toMatch(/^sum by \(cluster, target_cluster_name\) \(rate\(isthmus_mirror_sync_errors_total\[/);
+    expect(rule?.expr).toMatch(
+      /^sum by \(cluster, target_cluster_name\) \(rate\(isthmus_mirror_sync_errors_total\[/,
+    );
     expect(rule?.annotations.summary).toContain('{{ $labels.target_cluster_name }}');
   });
 
