@@ -1,6 +1,8 @@
 /**
- * The README's main job, end to end: `isthmus lab up` as a real process, a request east → west
- * through the tunnel, failover through the TrafficSplit, then Ctrl-C — and nothing left running.
+ * The README's main job, end to end: `isthmus lab up --clusters east,west,north` as a real process,
+ * requests east → west and east → north and north → west through the tunnels, failover through the
+ * TrafficSplit, then Ctrl-C — and nothing left running. Three clusters, not the default two: one
+ * run shows both the two-cluster story (east and west keep their parts) and the full mesh.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -16,9 +18,10 @@ import { R } from '../src/kube/resources.js';
 import { waitFor } from '../src/wait-for.js';
 
 const run = promisify(execFile);
-// East 127.0.41.x, west 127.0.42.x: apart from every other test's addresses. ISTHMUS_LAB_TEST_BASE
-// moves them, to run this file beside a copy of the suite on the same machine.
+// East 127.0.41.x, west 127.0.42.x, north 127.0.43.x: apart from every other test's listeners.
+// ISTHMUS_LAB_TEST_BASE moves them, to run this file beside a copy of the suite on the same machine.
 const BASE = Number(process.env.ISTHMUS_LAB_TEST_BASE ?? 41);
+const CLUSTERS = ['east', 'west', 'north'];
 const dir = mkdtempSync(join(tmpdir(), 'isthmus-lab-'));
 let lab: ChildProcess;
 let output = '';
@@ -68,6 +71,15 @@ async function tunnelServesAgain(): Promise<void> {
   );
 }
 
+/** The access-log lines of `side`'s gateway for tunnels to or from `peer` to a podinfo Service. */
+function podinfoTunnels(side: string, peer: string): { direction?: string; peer?: string }[] {
+  return readFileSync(join(dir, 'logs', `${side}-gateway.log`), 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"msg":"tunnel"') && l.includes('podinfo.test.svc.cluster.local'))
+    .map((l) => JSON.parse(l) as { direction?: string; peer?: string })
+    .filter((l) => l.peer === peer);
+}
+
 /** The real kubectl against one lab cluster; stdout. */
 async function kubectlIn(cluster: string, ...args: string[]): Promise<string> {
   const r = await run('kubectl', ['--kubeconfig', state.kubeconfig, '--context', cluster, ...args], {
@@ -83,7 +95,18 @@ async function kubectlIn(cluster: string, ...args: string[]): Promise<string> {
 beforeAll(async () => {
   lab = spawn(
     process.execPath,
-    ['bin/isthmus.mjs', 'lab', 'up', '--local', '--dir', dir, '--base', String(BASE)],
+    [
+      'bin/isthmus.mjs',
+      'lab',
+      'up',
+      '--local',
+      '--dir',
+      dir,
+      '--base',
+      String(BASE),
+      '--clusters',
+      CLUSTERS.join(','),
+    ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
       // The frontend's idle upstream connections end after 0.5 s instead of ~4 s, so the tunnels'
@@ -97,12 +120,15 @@ beforeAll(async () => {
   lab.stderr!.on('data', (d: Buffer) => {
     output += d.toString();
   });
-  await waitFor('the lab to come up', () => output.includes('The lab is up'), {
-    timeoutMs: 150_000,
-    intervalMs: 100,
-  }).catch((err: unknown) => {
+  // A lab that exits instead (a refused flag, a crash) fails here at once, with what it said.
+  const up = await waitFor(
+    'the lab to come up',
+    () => (output.includes('The lab is up') ? 'up' : lab.exitCode !== null ? 'exited' : undefined),
+    { timeoutMs: 150_000, intervalMs: 100 },
+  ).catch((err: unknown) => {
     throw new Error(`${String(err)}\n--- lab output ---\n${output}`);
   });
+  if (up === 'exited') throw new Error(`the lab exited (${lab.exitCode})\n--- lab output ---\n${output}`);
   state = (await readLabState(dir))!;
 }, 160_000);
 
@@ -117,15 +143,15 @@ afterAll(async () => {
 });
 
 describe('isthmus lab', () => {
-  it('podinfo-federated in east is answered by east and, through the tunnel, by west', async () => {
+  it('podinfo-federated in east is answered by east and, through the tunnels, by west and north', async () => {
     expect(output).toContain('/podinfo-federated');
     const seen = new Set<string | undefined>();
     await waitFor(
-      'answers from both members of podinfo-federated',
+      'answers from every member of podinfo-federated',
       async () => {
         const res = await getJson(`${state.frontend}/podinfo-federated`).catch(() => undefined);
         if (res?.status === 200) seen.add(res.body.upstream?.message);
-        return seen.has('greetings from east') && seen.has('greetings from west') ? true : undefined;
+        return CLUSTERS.every((c) => seen.has(`greetings from ${c}`)) ? true : undefined;
       },
       { timeoutMs: 30_000, intervalMs: 20 },
     );
@@ -135,7 +161,57 @@ describe('isthmus lab', () => {
       { timeout: 30_000 },
     );
     expect(stdout).toMatch(/^NAMESPACE\s+SERVICE\s+MEMBERS\s+AFFINITY\s+SERVING \(ENDPOINTS\)$/m);
-    expect(stdout).toMatch(/^test\s+podinfo-federated\s+east,west\s+none\s+east \(1\), west \(1\)$/m);
+    expect(stdout).toMatch(
+      /^test\s+podinfo-federated\s+east,north,west\s+none\s+east \(1\), north \(1\), west \(1\)$/m,
+    );
+  });
+
+  it("links every cluster to every other: east's frontend reaches north's podinfo, north reaches west's", async () => {
+    expect(state.clusters.map((c) => c.name)).toEqual(CLUSTERS);
+    // What `lab up` tells the user to try, for the cluster beyond east and west too.
+    expect(output).toContain(`curl ${state.frontend}/podinfo-north `);
+    expect(output).toContain('--context north');
+    const fromEast = await getJson(`${state.frontend}/podinfo-north`);
+    expect(fromEast.status).toBe(200);
+    expect(fromEast.body.upstream?.message).toBe('greetings from north');
+    // North has no frontend: a pod of north calling podinfo-west is a connection to what the mirror's
+    // slice lists, north's gateway egress port, which tunnels to west's gateway.
+    const [host, port] = (
+      await kubectlIn(
+        'north',
+        '-n',
+        'test',
+        'get',
+        'endpointslices',
+        '-l',
+        'kubernetes.io/service-name=podinfo-west',
+        '-o',
+        'jsonpath={.items[0].endpoints[0].addresses[0]} {.items[0].ports[0].port}',
+      )
+    ).split(' ');
+    expect(host).toBe(labTopology(BASE, CLUSTERS)[2]!.gateway.host);
+    const fromNorth = await request(`http://${host}:${port}/`, {
+      headersTimeout: 5000,
+      bodyTimeout: 5000,
+      reset: true,
+    });
+    expect(fromNorth.statusCode).toBe(200);
+    expect(((await fromNorth.body.json()) as { message?: string }).message).toBe('greetings from west');
+    // Through the tunnel from north's gateway: west's ingress logs it (when it ends, at once here).
+    await waitFor('west to log a tunnel from north', () => podinfoTunnels('west', 'north').length > 0, {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    });
+    expect(podinfoTunnels('west', 'north')[0]).toMatchObject({ direction: 'ingress' });
+    // Every exported podinfo is mirrored into every other cluster.
+    for (const [cluster, mirrors] of [
+      ['east', ['podinfo-north', 'podinfo-west']],
+      ['west', ['podinfo-north']],
+      ['north', ['podinfo-west']],
+    ] as const) {
+      const names = await kubectlIn(cluster, '-n', 'test', 'get', 'svc', '-o', 'name');
+      for (const m of mirrors) expect(names, cluster).toContain(`service/${m}\n`);
+    }
   });
 
   it("podinfo-direct-west reaches west's pod itself: remote discovery, no gateway on the path", async () => {
@@ -178,22 +254,19 @@ describe('isthmus lab', () => {
     expect(res.body.upstream?.message).toBe('greetings from west');
     // A line is written when a tunnel ends: the frontend's keep-alive connection to podinfo-west
     // ends once it has been idle for the HTTP client's keep-alive timeout (0.5 s here, see beforeAll).
-    const tunnels = (side: string) =>
-      readFileSync(join(dir, 'logs', `${side}-gateway.log`), 'utf8')
-        .split('\n')
-        .filter((l) => l.includes('"msg":"tunnel"') && l.includes('podinfo.test.svc.cluster.local'));
     expect(output).toContain('logs -f deploy/isthmus-gateway');
     expect(output).toContain(`${join(dir, 'logs')}, e.g. east-gateway.log`);
+    // East's gateway also logs its tunnels to north (podinfo-federated, podinfo-north): east ↔ west's.
     await waitFor(
       'an access-log line on both gateways',
-      () => tunnels('east').length > 0 && tunnels('west').length > 0,
+      () => podinfoTunnels('east', 'west').length > 0 && podinfoTunnels('west', 'east').length > 0,
       {
         timeoutMs: 30_000,
         intervalMs: 200,
       },
     );
-    expect(JSON.parse(tunnels('east')[0]!)).toMatchObject({ direction: 'egress', peer: 'west' });
-    expect(JSON.parse(tunnels('west')[0]!)).toMatchObject({ direction: 'ingress', peer: 'east' });
+    expect(podinfoTunnels('east', 'west')[0]).toMatchObject({ direction: 'egress', peer: 'west' });
+    expect(podinfoTunnels('west', 'east')[0]).toMatchObject({ direction: 'ingress', peer: 'east' });
   });
 
   it('mirrors a Service the user adds with kubectl, and east calls it through the tunnel', async () => {
@@ -309,6 +382,8 @@ describe('isthmus lab', () => {
     // podinfo-west and podinfo-direct-west: NUM_SVC counts every mirror of the Link.
     // VERSION: what west's gateway answered the probes with.
     expect(stdout).toMatch(/^west\s+True\s+2\s+[\d.]+ms\s+[\d.]+ms\s+\d+\.\d+\.\d+\S*\s*$/m);
+    // podinfo-north.
+    expect(stdout).toMatch(/^north\s+True\s+1\s+[\d.]+ms\s+[\d.]+ms\s+\d+\.\d+\.\d+\S*\s*$/m);
   });
 
   it('restarts a process that dies, as a kubelet would: the pod shows it, logs --previous, traffic flows again', async () => {
@@ -518,10 +593,10 @@ describe('isthmus lab', () => {
     const code = await new Promise<number | null>((r) => status.once('exit', r));
     expect(code, text).toBe(0);
     // Every process the lab runs, each checked to be the one state.json recorded (not a reused pid).
-    expect(text).toMatch(/east: .*identity ready {2}gateway ready {2}controller ready/);
-    expect(text).toMatch(/west: .*identity ready {2}gateway ready {2}controller ready/);
+    for (const name of CLUSTERS)
+      expect(text).toMatch(new RegExp(`${name}: .*identity ready {2}gateway ready {2}controller ready`));
     // Each identity serves its metrics on its own address (a shared default port would crash-loop one).
-    for (const c of labTopology(BASE)) {
+    for (const c of labTopology(BASE, CLUSTERS)) {
       const metrics = await fetch(`http://${c.identity.host}:${c.identity.adminPort}/metrics`);
       expect(metrics.status, c.name).toBe(200);
       expect(await metrics.text()).toMatch(
@@ -533,7 +608,7 @@ describe('isthmus lab', () => {
   it('stops everything on Ctrl-C, leaving no process behind', async () => {
     // Re-read: a process restarted by an earlier test has a new pid.
     const children = Object.values((await readLabState(dir))!.processes);
-    expect(children.length).toBe(6);
+    expect(children.length).toBe(3 * CLUSTERS.length);
     expect(children.every(alive)).toBe(true);
     lab.kill('SIGINT');
     const exit = await waitFor(

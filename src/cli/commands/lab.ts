@@ -5,12 +5,14 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { IsthmusError } from '../../errors.js';
 import { LOCAL_LAB_DIR } from '../lab/lab-state.js';
+import { LAB_CLUSTERS, labTopology, MAX_LAB_CLUSTERS, parseLabClusters } from '../lab/topology.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 interface LabFlags {
   dir: string;
   base: string;
+  clusters: string;
   trustDomain: string;
   kind?: boolean;
   local?: boolean;
@@ -105,7 +107,7 @@ export function registerLab(program: Command): void {
   const lab = program
     .command('lab')
     .description(
-      'A two-cluster lab (east, west): local sandboxes and real processes, or kind when Docker works',
+      `A multicluster lab (east, west; the local lab takes up to ${MAX_LAB_CLUSTERS} with --clusters): local sandboxes and real processes, or kind (east, west) when Docker works`,
     );
   const common = (cmd: Command) =>
     cmd
@@ -119,18 +121,37 @@ export function registerLab(program: Command): void {
       .option('--dry-run', 'with kind: print the commands instead of running them');
 
   common(lab.command('up').description('Start the lab in the foreground; Ctrl-C stops everything'))
-    .option('--base <octet>', "third octet of east's loopback /24 (west uses the next)", '1')
+    .option(
+      '--base <octet>',
+      "third octet of the first cluster's loopback /24 (east's; each next cluster uses the next /24)",
+      '1',
+    )
+    .option(
+      '--clusters <names>',
+      `local lab: 2-${MAX_LAB_CLUSTERS} comma-separated cluster names, each linked to every other; the first plays east's part (frontend, TrafficSplit), the second west's (exports podinfo, podinfo-direct), every further one exports its podinfo (the kind lab runs east,west only)`,
+      LAB_CLUSTERS.join(','),
+    )
     .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
     .option(
       '--gateway-dial-pod-ips-only',
       "local lab: install with isthmus install's --gateway-dial-pod-ips-only (the gateways dial only Pod IPs)",
     )
     .action(async (flags: LabFlags, cmd: Command) => {
-      const kind = useKind(flags);
+      const clusters = parseLabClusters(flags.clusters);
+      const otherClusters = clusters.join(',') !== LAB_CLUSTERS.join(',');
+      // Only the local lab takes other clusters: asking for them picks it where Docker would pick kind.
+      const kind = otherClusters && !flags.kind ? false : useKind(flags);
       if (kind && flags.gatewayDialPodIpsOnly)
         throw new IsthmusError(
           'USAGE',
           '--gateway-dial-pod-ips-only is a local lab flag: scripts/kind installs with its own flags (add --local)',
+        );
+      // scripts/kind makes east and west, and its overlays give each its part: any other list would be
+      // silently dropped.
+      if (kind && otherClusters)
+        throw new IsthmusError(
+          'USAGE',
+          `--clusters ${flags.clusters} is a local lab flag: the kind lab (scripts/kind) runs east and west only (add --local)`,
         );
       if (kind)
         return runKindScript('up.sh', flags.dryRun === true, {
@@ -138,8 +159,8 @@ export function registerLab(program: Command): void {
           ...kindDirEnv(flags, cmd),
         });
       const base = Number(flags.base);
-      if (!Number.isInteger(base) || base < 1 || base > 250)
-        throw new IsthmusError('USAGE', '--base must be 1-250');
+      // Refused here, before anything starts.
+      labTopology(base, clusters);
       const { startLocalLab } = await import('../lab/local-lab.js');
       const { printLabReady } = await import('../lab/lab-report.js');
       const progress = (line: string) => process.stdout.write(`✓ ${line}\n`);
@@ -153,6 +174,7 @@ export function registerLab(program: Command): void {
         lab = await startLocalLab({
           dir: flags.dir,
           base,
+          clusters,
           trustDomain: flags.trustDomain,
           gatewayDialPodIPsOnly: flags.gatewayDialPodIpsOnly === true,
           progress,

@@ -1,7 +1,8 @@
 /**
  * The lab's copy of examples/podinfo: namespace `test`, the podinfo Deployment and Service (exported
  * from west, a federation member in both; in the local lab also west's `podinfo-direct`), and in east the frontend and linkerd-failover's TrafficSplit. Same names, labels and
- * annotations as the kustomize overlays, so the two labs tell the same story.
+ * annotations as the kustomize overlays, so the two labs tell the same story. (A local lab of more
+ * clusters exports podinfo from every cluster after west: local-lab.ts.)
  */
 import {
   EXPORTED_LABEL,
@@ -49,14 +50,15 @@ function podinfoService(name: string, labels: Record<string, string>): KubeObjec
 }
 
 /**
- * `direct`: also `podinfo-direct`, labelled `mirror.linkerd.io/exported=remote-discovery`, as the
- * kind lab's west overlay has it. The local lab's "pods" share one host's loopback, a flat network;
- * the kind lab routes each cluster's pod CIDR to the other.
+ * `failoverTo`: the frontend and the TrafficSplit, whose backup is `podinfo-<failoverTo>` (east's,
+ * failing over to west). `direct`: also `podinfo-direct`, labelled
+ * `mirror.linkerd.io/exported=remote-discovery`, as the kind lab's west overlay has it. The local
+ * lab's "pods" share one host's loopback, a flat network; the kind lab routes each cluster's pod
+ * CIDR to the other.
  */
 export function demoObjects(
-  cluster: string,
   serviceLabels: Record<string, string>,
-  withFrontend: boolean,
+  failoverTo: string | undefined,
   direct = false,
 ): KubeObject[] {
   const objects: KubeObject[] = [
@@ -65,7 +67,7 @@ export function demoObjects(
     podinfoService('podinfo', { [FEDERATED_LABEL]: FEDERATED_MEMBER, ...serviceLabels }),
   ];
   if (direct) objects.push(podinfoService(DIRECT_SERVICE, { [EXPORTED_LABEL]: REMOTE_DISCOVERY_EXPORT }));
-  if (withFrontend) {
+  if (failoverTo !== undefined) {
     objects.push(deployment('frontend', 'curlimages/curl:8.10.1', FRONTEND_PORT), {
       apiVersion: 'split.smi-spec.io/v1alpha2',
       kind: 'TrafficSplit',
@@ -80,7 +82,7 @@ export function demoObjects(
         backends: [
           // What the failover controller writes (ACTIVE_WEIGHT), so the split starts in step with it.
           { service: 'podinfo', weight: 1 },
-          { service: `podinfo-${cluster === 'east' ? 'west' : 'east'}`, weight: 0 },
+          { service: `podinfo-${failoverTo}`, weight: 0 },
         ],
       },
     } as KubeObject);

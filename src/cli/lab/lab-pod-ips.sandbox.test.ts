@@ -59,7 +59,7 @@ describe('the lab with --gateway-dial-pod-ips-only', () => {
   });
 
   it("dials the lab's podinfo replicas: their Pods hold the addresses its slices list", async () => {
-    await applyObjects(admin, demoObjects('west', { [EXPORTED_LABEL]: 'true' }, false) as KubeObject[]);
+    await applyObjects(admin, demoObjects({ [EXPORTED_LABEL]: 'true' }, undefined) as KubeObject[]);
     const slicesController = new LabEndpointSliceController(admin);
     await slicesController.start();
     stops.push(() => slicesController.stop());

@@ -12,40 +12,67 @@ import {
 import { grpcServing, httpReady, tcpOpen } from './probes.js';
 import { type ProcRead, readProc } from './process-start.js';
 
+/** "west", "west and north", "east, west and north" (or "…, west or north"). */
+export function inProse(names: readonly string[], conjunction: 'and' | 'or' = 'and'): string {
+  return names.length < 2
+    ? (names[0] ?? '')
+    : `${names.slice(0, -1).join(', ')} ${conjunction} ${names.at(-1)}`;
+}
+
+/**
+ * The clusters by their part in the demo (LAB_CLUSTERS): the first is east's, the second west's,
+ * and every further one exports its podinfo, as west does.
+ */
 export function printLabReady(state: LabState, out: (line: string) => void): void {
   const kc = state.kubeconfig;
+  const names = state.clusters.map((c) => c.name);
+  const [east = 'east', west = 'west', ...more] = names;
+  const fe = state.frontend;
+  const linked = names.length === 2 ? 'linked both ways' : 'each linked to every other';
   out('');
-  out('The lab is up. Clusters east and west, linked both ways:');
+  out(`The lab is up. Clusters ${inProse(names)}, ${linked}:`);
   out(`  export KUBECONFIG=${kc}`);
   out(
-    '  kubectl --context east get svc -A                 # podinfo-west is the mirror of west/test/podinfo',
+    `  kubectl --context ${east} get svc -A                 # podinfo-${west} is the mirror of ${west}/test/podinfo`,
   );
-  out("  kubectl --context east -n test get endpointslices # it points at east's gateway egress port");
+  out(`  kubectl --context ${east} -n test get endpointslices # it points at ${east}'s gateway egress port`);
   out(
-    `  curl ${state.frontend}/podinfo-west              # east frontend → east gateway → mTLS → west podinfo`,
+    `  curl ${fe}/podinfo-${west}              # ${east} frontend → ${east} gateway → mTLS → ${west} podinfo`,
+  );
+  out(`  curl ${fe}/                          # the podinfo apex (TrafficSplit; fails over to ${west})`);
+  // As it always read for two clusters.
+  const answeredBy = names.length === 2 ? `${east} or by ${west}` : inProse(names, 'or');
+  out(`  curl ${fe}/podinfo-federated         # federated podinfo: answered by ${answeredBy}`);
+  out(
+    `  curl ${fe}/podinfo-direct-${west}       # remote discovery: ${east} frontend → ${west} pod directly, no gateway`,
+  );
+  for (const name of more) {
+    out(
+      `  curl ${fe}/podinfo-${name}             # ${east} frontend → ${east} gateway → mTLS → ${name} podinfo`,
+    );
+    out(
+      `  kubectl --context ${name} -n test get endpointslices   # in ${name}: every other cluster's podinfo at ${name}'s gateway egress ports (curl one)`,
+    );
+  }
+  out(
+    `  kubectl --context ${east} -n test scale deployment/podinfo --replicas=0   # then curl the apex again`,
   );
   out(
-    `  curl ${state.frontend}/                          # the podinfo apex (TrafficSplit; fails over to west)`,
+    `  kubectl --context ${east} -n isthmus-system logs -f deploy/isthmus-gateway   # the access log: a line per tunnel`,
   );
-  out(`  curl ${state.frontend}/podinfo-federated         # federated podinfo: answered by east or by west`);
+  out(`    (every process logs to ${join(dirname(kc), 'logs')}, e.g. ${east}-gateway.log)`);
   out(
-    `  curl ${state.frontend}/podinfo-direct-west       # remote discovery: east frontend → west pod directly, no gateway`,
+    `  kubectl --context ${west} -n isthmus-system scale deployment/isthmus-gateway --replicas=0   # take ${west}'s gateway down (1 brings it back)`,
   );
-  out('  kubectl --context east -n test scale deployment/podinfo --replicas=0   # then curl the apex again');
+  out(`  node bin/isthmus.mjs check --kubeconfig ${kc} --context ${east}`);
   out(
-    '  kubectl --context east -n isthmus-system logs -f deploy/isthmus-gateway   # the access log: a line per tunnel',
+    `  node bin/isthmus.mjs gateways --kubeconfig ${kc} --context ${east}   # remote gateways: alive, latency`,
   );
-  out(`    (every process logs to ${join(dirname(kc), 'logs')}, e.g. east-gateway.log)`);
   out(
-    "  kubectl --context west -n isthmus-system scale deployment/isthmus-gateway --replicas=0   # take west's gateway down (1 brings it back)",
+    `  node bin/isthmus.mjs routes --kubeconfig ${kc} --context ${east}     # egress port → remote Service`,
   );
-  out(`  node bin/isthmus.mjs check --kubeconfig ${kc} --context east`);
   out(
-    `  node bin/isthmus.mjs gateways --kubeconfig ${kc} --context east   # remote gateways: alive, latency`,
-  );
-  out(`  node bin/isthmus.mjs routes --kubeconfig ${kc} --context east     # egress port → remote Service`);
-  out(
-    `  node bin/isthmus.mjs federated --kubeconfig ${kc} --context east  # podinfo-federated: what each cluster serves`,
+    `  node bin/isthmus.mjs federated --kubeconfig ${kc} --context ${east}  # podinfo-federated: what each cluster serves`,
   );
   out('Ctrl-C stops everything.');
 }

@@ -1,8 +1,10 @@
 /**
- * `isthmus lab up` without Docker: two sandbox API servers (east, west), and per cluster the real
- * identity, gateway and controller processes, linked both ways, with podinfo in both clusters
- * (exported from west), a frontend in east and a failover TrafficSplit — the story of the kind lab,
- * on loopback addresses of this one host.
+ * `isthmus lab up` without Docker: a sandbox API server per cluster (east and west by default, up
+ * to five with `--clusters`), and per cluster the real identity, gateway and controller processes,
+ * each cluster linked to every other, with podinfo in every cluster (exported from west and from
+ * every cluster after it), a frontend in east and a failover TrafficSplit — the story of the kind
+ * lab, on loopback addresses of this one host. The parts go by position: the first cluster plays
+ * east's, the second west's (topology.ts).
  */
 
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -36,16 +38,19 @@ import { demoObjects } from './demo-objects.js';
 import { LabEndpointSliceController } from './lab-endpointslices.js';
 import { LabKubelet } from './lab-kubelet.js';
 import { keepPods, syncDeploymentPods } from './lab-pods.js';
+import { inProse } from './lab-report.js';
 import { type LabState, labStarts, labUpConflict, stateFile, writeLabState } from './lab-state.js';
 import { grpcServing, httpReady } from './probes.js';
 import { type LabProcess, ProcessGroup } from './processes.js';
 import { SystemKubelet } from './system-kubelet.js';
-import { LAB_NAMESPACE, type LabCluster, labNode, labTopology } from './topology.js';
+import { LAB_NAMESPACE, type LabCluster, labNode, labTopology, parseLabClusters } from './topology.js';
 
 export interface LocalLabOptions {
   dir: string;
-  /** Third octet of east's loopback /24; west uses the next one. */
+  /** Third octet of the first cluster's loopback /24; each next cluster uses the next one. */
   base: number;
+  /** The clusters, in order (default LAB_CLUSTERS: east, west); parseLabClusters checks a list. */
+  clusters?: readonly string[];
   trustDomain: string;
   /**
    * Gateways with `--dial-pod-ips-only`, installed as `--gateway-dial-pod-ips-only` renders it: the
@@ -87,8 +92,13 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
   const dir = resolve(opts.dir);
   const logs = join(dir, 'logs');
   await mkdir(logs, { recursive: true });
-  const topology = labTopology(opts.base);
+  // Checked here too: the parts below need two clusters at least.
+  const topology = labTopology(opts.base, opts.clusters && parseLabClusters(opts.clusters.join(',')));
   const names = topology.map((c) => c.name);
+  // The demo's parts (LAB_CLUSTERS): east's frontend and TrafficSplit in the first cluster, west's
+  // exported podinfo in the second and in every further one.
+  const [east, west] = topology as [LabCluster, LabCluster];
+  const exporters = topology.slice(1);
   const closers: (() => Promise<void>)[] = [];
   // `kubectl logs` of the isthmus-system pods reads the processes' log files (from this run on).
   const logSources = new Map<string, PodLogSource>();
@@ -203,7 +213,7 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
       await registerSystemPods(admins.get(c.name)!, c, kubelet);
       kubelet.watch(admins.get(c.name)!, c.name);
     }
-    opts.progress('identity, gateways and controllers ready in both clusters');
+    opts.progress(`identity, gateways and controllers ready in ${everyCluster(names)}`);
 
     for (const from of topology) {
       for (const to of topology) {
@@ -223,10 +233,13 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
     for (const c of topology) {
       checkpoint();
       const admin = admins.get(c.name)!;
-      const west = c.name === 'west';
       await applyObjects(
         admin,
-        demoObjects(c.name, west ? { [EXPORTED_LABEL]: 'true' } : {}, c.name === 'east', west),
+        demoObjects(
+          c === east ? {} : { [EXPORTED_LABEL]: 'true' },
+          c === east ? west.name : undefined,
+          c === west,
+        ),
       );
       // Before the workloads, so their Services get slices the moment their Pods run.
       const endpointSlices = new LabEndpointSliceController(admin);
@@ -236,26 +249,18 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
       await kubelet.start();
       closers.push(() => kubelet.stop());
     }
-    const east = topology[0]!;
     const frontend = await startEastFrontend(east, admins.get(east.name)!, closers);
     opts.progress(
-      `podinfo running in both clusters (exported from west); frontend in east at ${frontend.url}`,
+      `podinfo running in ${everyCluster(names)} (exported from ${inProse(exporters.map((c) => c.name))}); frontend in ${east.name} at ${frontend.url}`,
     );
 
-    await wait(
-      'podinfo-west to be mirrored into east with a ready endpoint',
-      async () => {
-        const slices = await admins.get('east')!.list<V1EndpointSlice>(R.endpointSlices, {
-          namespace: LAB_NAMESPACE,
-          labelSelector: `${SERVICE_NAME_LABEL}=podinfo-west`,
-        });
-        return slices.items.some((s) => s.endpoints?.some((e) => e.conditions?.ready === true))
-          ? true
-          : undefined;
-      },
-      { timeoutMs: 20_000, intervalMs: 100 },
-    );
-    opts.progress('podinfo-west mirrored into east and ready');
+    // Every cluster linked to every other: each exported podinfo is mirrored into all the others.
+    for (const from of exporters) {
+      const mirror = `podinfo-${from.name}`;
+      const into = topology.filter((c) => c !== from);
+      for (const c of into) await waitForReadyMirror(admins.get(c.name)!, mirror, c.name, wait);
+      opts.progress(`${mirror} mirrored into ${inProse(into.map((c) => c.name))} and ready`);
+    }
 
     // Replaced whole: no longer `starting`.
     state = {
@@ -284,6 +289,28 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
 }
 
 type Wait = typeof waitFor;
+
+/** "both clusters", or "all 3 clusters": what a progress line says of every cluster. */
+function everyCluster(names: readonly string[]): string {
+  return names.length === 2 ? 'both clusters' : `all ${names.length} clusters`;
+}
+
+/** Waits until `mirror` in `cluster` has a ready endpoint: its remote gateway answers probes. */
+async function waitForReadyMirror(admin: KubeClient, mirror: string, cluster: string, wait: Wait) {
+  await wait(
+    `${mirror} to be mirrored into ${cluster} with a ready endpoint`,
+    async () => {
+      const slices = await admin.list<V1EndpointSlice>(R.endpointSlices, {
+        namespace: LAB_NAMESPACE,
+        labelSelector: `${SERVICE_NAME_LABEL}=${mirror}`,
+      });
+      return slices.items.some((s) => s.endpoints?.some((e) => e.conditions?.ready === true))
+        ? true
+        : undefined;
+    },
+    { timeoutMs: 20_000, intervalMs: 100 },
+  );
+}
 
 /** What state.json says of the processes: their pids, and when each started (to tell a reused pid). */
 function processRecord(procs: ProcessGroup): Pick<LabState, 'processes' | 'starts'> {
