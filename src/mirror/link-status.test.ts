@@ -32,6 +32,20 @@ describe('linkStatus', () => {
     ],
     ['first list pending', { remoteSynced: false }, 'Ready', 'False', 'Syncing'],
     [
+      'a new Link, the remote API not tried yet: no news, not "unreachable"',
+      { remoteApiUp: undefined, remoteSynced: false },
+      'RemoteAPIAvailable',
+      'Unknown',
+      'Connecting',
+    ],
+    [
+      'credentials unusable before any connection: unreachable with them',
+      { remoteApiUp: undefined, remoteSynced: false, credentialsError: 'secret missing' },
+      'RemoteAPIAvailable',
+      'False',
+      'Unreachable',
+    ],
+    [
       'remote API down',
       { remoteApiUp: false, remoteApiError: 'ECONNREFUSED' },
       'RemoteAPIAvailable',

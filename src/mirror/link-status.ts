@@ -22,7 +22,8 @@
  *   every Service of the first complete list is synced. Through a later list (a restart, a
  *   reconnect) it keeps what it said until that list's Services are synced. Absent on a Link the
  *   controller rejects.
- * - RemoteAPIAvailable: True/Connected; False/Unreachable while list/watch of the remote fails
+ * - RemoteAPIAvailable: True/Connected; Unknown/Connecting before the first list or watch of the
+ *   remote has succeeded or failed; False/Unreachable while list/watch of the remote fails
  *   (mirrors are kept meanwhile); False/RemoteClusterMismatch while the API the credentials reach
  *   is not the Link's cluster's, False/RemoteClusterUnconfirmed while it no longer says it is
  *   (nothing of it is listed).
@@ -65,7 +66,8 @@ export interface LinkState {
    */
   mirroredClusterName?: string;
   remoteSynced: boolean;
-  remoteApiUp: boolean;
+  /** Undefined until the first list or watch of the remote has succeeded or failed. */
+  remoteApiUp: boolean | undefined;
   remoteApiError?: string;
   /** undefined: the Link has no gateway (nothing probed, no GatewayAlive condition). */
   gatewayAlive: GatewayAlive | undefined;
@@ -139,12 +141,20 @@ function conditions(s: LinkState): Cond[] {
     ? { type: 'RemoteAPIAvailable', status: 'False', ...refusal }
     : s.remoteApiUp
       ? { type: 'RemoteAPIAvailable', status: 'True', reason: 'Connected', message: 'remote API reachable' }
-      : {
-          type: 'RemoteAPIAvailable',
-          status: 'False',
-          reason: 'Unreachable',
-          message: s.remoteApiError ?? s.credentialsError ?? 'remote API not reachable',
-        };
+      : s.remoteApiUp === undefined && !s.remoteApiError && !s.credentialsError
+        ? // Not tried yet (a new Link): no news, and no Warning Event for a remote that never failed.
+          {
+            type: 'RemoteAPIAvailable',
+            status: 'Unknown',
+            reason: 'Connecting',
+            message: 'connecting to the remote API',
+          }
+        : {
+            type: 'RemoteAPIAvailable',
+            status: 'False',
+            reason: 'Unreachable',
+            message: s.remoteApiError ?? s.credentialsError ?? 'remote API not reachable',
+          };
   if (s.gatewayAlive === undefined) return [ready, api];
   const gateway: Cond = s.localGatewayError
     ? localGatewayUnavailable(s, s.localGatewayError)

@@ -400,7 +400,7 @@ export class LinkWatcher {
   private state(): LinkState {
     const s: LinkState = {
       remoteSynced: this.remote?.isSynced ?? false,
-      remoteApiUp: this.remoteApiUp === true,
+      remoteApiUp: this.remoteApiUp,
       gatewayAlive: this.config.hasGateway ? this.probe.alive : undefined,
       gatewayAddresses: this.gatewayAddresses(),
       mirrored: this.mirrored(),

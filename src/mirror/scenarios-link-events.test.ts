@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { CoreV1Event } from '../kube/types.js';
-import { exportService, link, waitFor, waitReady, worldPerTest } from './test-harness.js';
+import { condition, exportService, getLink, link, waitFor, waitReady, worldPerTest } from './test-harness.js';
 
 const startWorld = worldPerTest();
 
@@ -25,8 +25,12 @@ describe('Link Events', () => {
       (await east.client.list<CoreV1Event>(R.events, { namespace: SYSTEM_NAMESPACE })).items.filter(
         (e) => e.involvedObject?.kind === 'Link' && e.involvedObject.name === 'west',
       );
-    // A healthy new Link says nothing.
-    expect((await events()).filter((e) => e.reason === 'ProbeSucceeded')).toEqual([]);
+    // A healthy new Link says nothing: not its first probe, nor a remote API "unreachable" before
+    // it was first tried.
+    await waitFor(async () => condition(await getLink(east, 'west'), 'GatewayAlive')?.status === 'True', {
+      what: 'GatewayAlive=True',
+    });
+    expect((await events()).map((e) => `${e.type} ${e.reason}`)).toEqual([]);
 
     world.probe.dead.add('10.1.0.1:4143');
     const dead = await waitFor(async () => (await events()).find((e) => e.reason === 'ProbeFailed'), {
