@@ -36,7 +36,11 @@
  */
 import type { LinkStatus, ServiceMirrorStatus, V1Condition } from '../kube/types.js';
 import type { GatewayAlive } from './plan-mirror.js';
+
 import { SERVICES_MIRRORED, servicesMirrored } from './services-mirrored.js';
+
+/** GatewayAlive's reason while this cluster's gateway cannot probe: nothing is known of the remote. */
+export const LOCAL_GATEWAY_UNAVAILABLE = 'LocalGatewayUnavailable';
 
 /**
  * Services not mirrored that the status lists by name. Past that, a count: a remote cluster whose
@@ -101,7 +105,7 @@ function localGatewayUnavailable(s: LinkState, error: string): Cond {
   return {
     type: 'GatewayAlive',
     status: 'Unknown',
-    reason: 'LocalGatewayUnavailable',
+    reason: LOCAL_GATEWAY_UNAVAILABLE,
     message: `${error}: nothing new is known of ${remote} until this cluster's gateway can probe it (${last})`,
   };
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { controllerMetrics, gatewayRows, renderGatewaysTable } from './gateways-view.js';
+import { controllerMetrics, gatewayRows, localGatewayNote, renderGatewaysTable } from './gateways-view.js';
 import { link } from './test-builders.js';
 
 const scrape = readFileSync(join(import.meta.dirname, 'testdata', 'controller-metrics.txt'), 'utf8');
@@ -53,6 +53,25 @@ describe('isthmus gateways', () => {
       ['west', null],
     ]);
     expect(renderGatewaysTable(rows)).toMatch(/^west\s+Unknown\s+1\s/m);
+  });
+
+  // The probes go through this cluster's gateway; while it cannot make them, gateway_alive keeps the
+  // last value heard of the remote, which said "True" for every remote during a local outage.
+  it("while this cluster's gateway cannot probe, ALIVE is unknown, not the gauge's last value, and a note says why", () => {
+    const local = {
+      type: 'GatewayAlive',
+      status: 'Unknown',
+      reason: 'LocalGatewayUnavailable',
+      message: "this cluster's gateway cannot probe: certificates not loaded",
+    };
+    const stuck = [link('west', { conditions: [local] })];
+    const [row] = gatewayRows(stuck, controllerMetrics(scrape));
+    expect(row).toMatchObject({ cluster: 'west', alive: null });
+    expect(renderGatewaysTable([row!])).toMatch(/^west\s+Unknown\s/m);
+    expect(localGatewayNote(stuck)).toBe(
+      "ALIVE is unknown: this cluster's gateway cannot probe: certificates not loaded; `isthmus check` says what to fix here",
+    );
+    expect(localGatewayNote(links)).toBeUndefined();
   });
 
   it('a Link without a gateway shows - for ALIVE, whatever a stale gauge says', () => {

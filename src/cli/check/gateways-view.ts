@@ -7,6 +7,7 @@
  * gateway's version from `isthmus_remote_gateway_info` (its answer to the last successful probe).
  */
 import type { Link } from '../../kube/types.js';
+import { LOCAL_GATEWAY_UNAVAILABLE } from '../../mirror/link-status.js';
 import { plainTable } from '../../plain-table.js';
 import {
   type Bucket,
@@ -75,10 +76,7 @@ export function gatewayRows(
   return links
     .map((link) => {
       const cluster = link.spec?.targetClusterName ?? link.metadata?.name ?? '';
-      const cond = condition(link, 'GatewayAlive')?.status;
-      const gauge = metrics?.alive.get(cluster);
-      const alive =
-        cond === 'True' ? true : cond === 'False' ? false : gauge === undefined ? null : gauge === 1;
+      const alive = aliveOf(link, metrics?.alive.get(cluster));
       const buckets = metrics?.latency.get(cluster) ?? [];
       const gateway = link.spec?.gatewayAddress !== undefined;
       return {
@@ -92,6 +90,28 @@ export function gatewayRows(
       };
     })
     .sort((a, b) => a.cluster.localeCompare(b.cluster));
+}
+
+/**
+ * The Link's GatewayAlive, else the gauge (a Link without status yet). Not while this cluster's
+ * gateway cannot probe (LocalGatewayUnavailable): the gauge keeps the last value heard of the
+ * remote then, which says nothing of it now.
+ */
+function aliveOf(link: Link, gauge: number | undefined): boolean | null {
+  const c = condition(link, 'GatewayAlive');
+  if (c?.status === 'True') return true;
+  if (c?.status === 'False') return false;
+  if (c?.reason === LOCAL_GATEWAY_UNAVAILABLE) return null;
+  return gauge === undefined ? null : gauge === 1;
+}
+
+/** Links whose probes this cluster's gateway cannot make: the note `isthmus gateways` prints. */
+export function localGatewayNote(links: readonly Link[]): string | undefined {
+  const reasons = links
+    .map((l) => condition(l, 'GatewayAlive'))
+    .filter((c) => c?.reason === LOCAL_GATEWAY_UNAVAILABLE);
+  if (reasons.length === 0) return undefined;
+  return `ALIVE is unknown: ${reasons[0]?.message || "this cluster's gateway cannot probe"}; \`isthmus check\` says what to fix here`;
 }
 
 const ms = (v: number | null) => (v === null ? '-' : `${v}ms`);

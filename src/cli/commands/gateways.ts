@@ -37,7 +37,9 @@ export function registerGateways(program: Command): void {
     if (flags.controllerAdmin !== undefined)
       parseHttpUrlFlag(flags.controllerAdmin, '--controller-admin', 'http://127.0.0.1:4191');
     const { R, SYSTEM_NAMESPACE } = await import('../../kube/index.js');
-    const { controllerMetrics, gatewayRows, renderGatewaysTable } = await import('../check/gateways-view.js');
+    const { controllerMetrics, gatewayRows, localGatewayNote, renderGatewaysTable } = await import(
+      '../check/gateways-view.js'
+    );
     const { scrapeControllerMetrics } = await import('../check/controller-scrape.js');
     const { readMirrorLease } = await import('../check/gather.js');
     const { leaderProblem } = await import('../check/checks/controller.js');
@@ -69,6 +71,10 @@ export function registerGateways(program: Command): void {
         () => undefined, // the Lease cannot be read: nothing known against the status
       );
       if (leaderless) process.stderr.write(`note: ALIVE is unknown: ${leaderless}\n`);
+      else {
+        const local = localGatewayNote(links);
+        if (local) process.stderr.write(`note: ${local}\n`);
+      }
       const rows = gatewayRows(links, metrics, leaderless !== undefined);
       process.stdout.write(await renderOutput(flags.output, rows, () => renderGatewaysTable(rows)));
     } finally {
