@@ -245,6 +245,15 @@ describe('a gateway whose own certificate the CRL revokes', () => {
     expect(await eastGw.counted()).toEqual([`${METRIC}{outcome="renewal_failed"} 2`]);
     // A state, for as long as it lasts (the counter only says when loads happened).
     expect(await eastGw.revoked()).toBe('isthmus_gateway_own_certificate_revoked 1');
+    // Every peer refuses this gateway now, so a probe through it would blame the remote: the admin
+    // says the failure is ours before dialling anyone (the controller then blames no remote).
+    const { host, port } = eastGw.gw.admin.address;
+    const probe = await fetch(`http://${host}:${port}/probe?gateway=10.9.9.9:4143&path=/ready&timeoutMs=500`);
+    expect(await probe.json()).toMatchObject({
+      alive: false,
+      failure: 'local',
+      error: expect.stringMatching(/^this gateway's certificate is revoked \(.*\): peers refuse it$/),
+    });
     // Identity serves with the revoked issuer too, so the gateway refuses it before sending its
     // token: nothing was signed, and the certificate in use is the one it had.
     expect(identity.tokens()).toBe(1);

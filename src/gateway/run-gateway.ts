@@ -154,14 +154,17 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
         ? cannotProbe('certificates not loaded')
         : pool.probe(gateway, path, timeoutMs, cluster),
     );
+    /** Why the CRL in force refuses our own certificate, once there is one and a CRL (below). */
+    let ownRevocation: () => string | undefined = () => undefined;
     const admin = await startAdmin({
       host: config.admin.host,
       port: config.admin.port,
       readiness,
       metrics: () => metrics.render(),
-      // Without a certificate a peer takes, every remote would look dead: say it is ours (`local`).
+      // Without a certificate a peer takes (none, expired, or one the CRL every peer loads revokes),
+      // every remote would look dead, refusing it: say the failure is ours (`local`).
       probe: (gateway, path, timeoutMs, cluster) => {
-        const unable = certificateProblem(state);
+        const unable = certificateProblem(state) ?? ownRevocation();
         return unable === undefined ? linkedProbe(gateway, path, timeoutMs, cluster) : cannotProbe(unable);
       },
       routes: () => egressListeners?.routes() ?? [],
@@ -315,10 +318,12 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
       });
       checkOwnCertificate = () => void checkOwn();
       checkOwnCertificate();
-      metrics.ownCertificateRevokedWhile(() => {
+      ownRevocation = () => {
         const held = rotator.current;
-        return held !== undefined && refusalOf(revocations.current(), held.chainPem) !== undefined;
-      });
+        const refused = held && refusalOf(revocations.current(), held.chainPem);
+        return refused ? `this gateway's certificate is revoked (${refused}): peers refuse it` : undefined;
+      };
+      metrics.ownCertificateRevokedWhile(() => ownRevocation() !== undefined);
     }
 
     const egress = new EgressListeners({
