@@ -75,6 +75,14 @@ describe('examples/prometheus/isthmus-alerts.yaml', () => {
     }
   });
 
+  // Over several clusters' series, an alert must say whose it is: the cluster first, when labelled.
+  it('every summary starts with the cluster it comes from, when the series say', () => {
+    for (const r of rules)
+      expect(r.annotations.summary, r.alert).toMatch(
+        /^\{\{ with \$labels\.cluster \}\}\[\{\{ \. \}\}\] \{\{ end \}\}\S/,
+      );
+  });
+
   // One Link whose syncs fail must say which: summed over every Link, the alert named none, and a
   // Link failing for good hid behind a healthy one's silence in the same sum.
   it('IsthmusMirrorSyncFailing fires per Link and names its cluster', () => {
