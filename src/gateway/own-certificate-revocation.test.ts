@@ -273,6 +273,18 @@ describe('a gateway whose own certificate the CRL revokes', () => {
     );
     expect(renewed.serial).not.toBe(old.serial);
     expect(await eastGw.revoked()).toBe('isthmus_gateway_own_certificate_revoked 0');
+    // The report of the refused certificate is closed, and the replacement counted.
+    await waitFor('the replacement reported', () => eastGw.own().length === 3);
+    expect(eastGw.own()[2]).toMatchObject({
+      level: 30,
+      msg: 'certificate refused by the CRL: replaced by a later renewal',
+      serial: old.serial,
+      renewedSerial: renewed.serial,
+    });
+    expect(await eastGw.counted()).toEqual([
+      `${METRIC}{outcome="replaced"} 1`,
+      `${METRIC}{outcome="renewal_failed"} 2`,
+    ]);
   });
 
   it('takes a certificate of the issuer identity signs with now when a retired issuer is revoked', async () => {

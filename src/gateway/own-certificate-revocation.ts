@@ -160,15 +160,32 @@ export function followOwnRevocation(opts: {
   log: Logger;
   count: (outcome: OwnRevocationOutcome) => void;
   certFile?: string;
-}): () => Promise<void> {
-  return async () => {
-    try {
-      const line = ownCheckLine(await opts.check(), opts.certFile);
-      if (line === undefined) return;
-      opts.count(line.outcome);
-      opts.log[line.level](line.fields, line.msg);
-    } catch (err) {
-      opts.log.error({ err: describeError(err) }, 'own certificate not checked against the CRL');
-    }
+}): { check: () => Promise<void>; rotated: (certPem: string) => void } {
+  /** The serial of a refused certificate not replaced yet: its replacement closes the report. */
+  let pending: string | undefined;
+  return {
+    check: async () => {
+      // A renewal the check itself makes is its own report, not a later one.
+      pending = undefined;
+      try {
+        const line = ownCheckLine(await opts.check(), opts.certFile);
+        if (line === undefined) return;
+        opts.count(line.outcome);
+        opts.log[line.level](line.fields, line.msg);
+        if (line.outcome !== 'replaced') pending = String(line.fields.serial);
+      } catch (err) {
+        opts.log.error({ err: describeError(err) }, 'own certificate not checked against the CRL');
+      }
+    },
+    // A later renewal (the rotator's retry once identity could sign, new --cert-file files) replaced
+    // the refused certificate: said, and counted, as a replacement at the check would have been.
+    rotated: (certPem) => {
+      if (pending === undefined) return;
+      const renewedSerial = normaliseSerial(new X509Certificate(certPem).serialNumber);
+      if (renewedSerial === pending) return;
+      opts.count('replaced');
+      opts.log.info({ serial: pending, renewedSerial }, `${REFUSED}: replaced by a later renewal`);
+      pending = undefined;
+    },
   };
 }

@@ -316,7 +316,8 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
         count: metrics.ownCertificateRevoked,
         ...(c.kind === 'files' ? { certFile: c.certFile } : {}),
       });
-      checkOwnCertificate = () => void checkOwn();
+      checkOwnCertificate = () => void checkOwn.check();
+      rotator.on('rotated', (next: TlsMaterial) => checkOwn.rotated(next.certPem));
       checkOwnCertificate();
       ownRevocation = () => {
         const held = rotator.current;
