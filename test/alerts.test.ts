@@ -153,7 +153,14 @@ describe('examples/prometheus/isthmus-alerts.yaml', () => {
     expect(selectors[0]).toMatch(/result!~"[^"]*\bsuccess\b[^"]*"/);
   });
 
-  it.each(rules.map((r) => [r.alert, r.expr] as const))(
+  // Prometheus's own `up` of each scrape target: what a process that answers nothing leaves.
+  it('IsthmusScrapeDown fires on the scrape target of any Isthmus pod, whoever scrapes it', () => {
+    const rule = rules.find((r) => r.alert === 'IsthmusScrapeDown');
+    expect(rule?.expr).toBe('up{namespace="isthmus-system"} == 0');
+    expect(rule?.for).toMatch(/^\d+m$/);
+  });
+
+  it.each(rules.filter((r) => r.alert !== 'IsthmusScrapeDown').map((r) => [r.alert, r.expr] as const))(
     '%s queries only registered metrics',
     async (_alert, expr) => {
       const registered = await registeredMetricNames();
