@@ -8,7 +8,7 @@ import { createIssuer, issueGatewayCertificate, issueLeaf } from './ca.js';
 import { parseCrl } from './crl.js';
 import { writeCertificates } from './files.js';
 import { RevocationList } from './revocation.js';
-import { revokeCertificate, revokeNextSteps } from './revoke.js';
+import { crlApplySteps, revokeCertificate, revokeNextSteps } from './revoke.js';
 import { identityServiceId } from './spiffe.js';
 
 const root = mkdtempSync(join(tmpdir(), 'isthmus-revoke-'));
@@ -145,6 +145,26 @@ describe('what to do next (revokeNextSteps)', () => {
     expect(bySerial.holder).toBeUndefined();
     expect(revokeNextSteps(dir, bySerial)).toMatch(
       /the gateway that holds it asks identity for a new one[\s\S]*\(If it is the identity service's serving certificate instead, the identity service replaces/,
+    );
+  });
+});
+
+describe('where crl.pem goes (crlApplySteps)', () => {
+  it('to every cluster of the directory, one isthmus-crl ConfigMap command each, with its --context', async () => {
+    const r = await revokeCertificate({ dir, cluster: 'east', certFile: gatewayCertFile('east').file });
+    expect(r.clusters).toEqual(['east', 'west']);
+    const bundle = join(dir, 'crl.pem');
+    expect(crlApplySteps(r)).toBe(
+      `wrote ${bundle}; give it to every gateway (--crl-file): in every cluster, as the isthmus-crl ConfigMap (each command takes the kubeconfig context to be named as its cluster: change --context where it is not):\n` +
+        `  kubectl -n isthmus-system create configmap isthmus-crl --from-file=crl.pem=${bundle} --dry-run=client -o yaml | kubectl --context east apply -f -\n` +
+        `  kubectl -n isthmus-system create configmap isthmus-crl --from-file=crl.pem=${bundle} --dry-run=client -o yaml | kubectl --context west apply -f -\n`,
+    );
+    expect(crlApplySteps(r)).not.toMatch(/\| kubectl apply/);
+  });
+
+  it('names a placeholder context when the directory holds no cluster to name', () => {
+    expect(crlApplySteps({ bundleFile: 'c/crl.pem', clusters: [] })).toMatch(
+      /\n {2}kubectl -n isthmus-system create configmap isthmus-crl --from-file=crl\.pem=c\/crl\.pem --dry-run=client -o yaml \| kubectl --context '<cluster>' apply -f -\n$/,
     );
   });
 });

@@ -19,6 +19,7 @@ import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IsthmusError } from '../errors.js';
+import { crlConfigMapCommand } from './anchor-rotation.js';
 import { anchorFiles, type CaFiles, issuerFiles } from './ca-files.js';
 import { parseSubjectAltName } from './certificate-info.js';
 import { type Crl, createCrl, isIssuedBy, normaliseSerial, parseCrl, type RevocationReason } from './crl.js';
@@ -29,6 +30,7 @@ import {
   exists,
   ISSUER_CERT_FILE,
   ISSUER_CRL_FILE,
+  issuerDirectories,
   loadAnchor,
   loadCertificates,
   RETIRED_DIR,
@@ -65,6 +67,8 @@ export interface RevokeResult {
   revokedCount: number;
   /** Files left out of the bundle because gateways could not verify them, with the reason. */
   skipped: Skipped[];
+  /** The clusters of the directory (those with an issuer), every one of which needs the bundle. */
+  clusters: string[];
   /** What was revoked: a leaf (gateway or identity) certificate of `cluster`, or an issuer of `issuerOf`. */
   cluster?: string;
   /** With cluster and --cert: whose leaf it is, by its URI SAN (unknown from a serial alone). */
@@ -98,7 +102,16 @@ export async function revokeCertificate(opts: RevokeOptions): Promise<RevokeResu
   await writeAtomic(ca.crlFile, pem, CRL_MODE);
   if (opts.issuerOf !== undefined) await keepRevokedIssuer(opts.dir, opts.issuerOf, ca.root, serial, target);
   const { bundleFile, skipped } = await writeCrlBundle(opts.dir, at);
-  const result = { crlFile: ca.crlFile, bundleFile, serial, added, revokedCount: entries.length, skipped };
+  const clusters = await issuerDirectories(opts.dir);
+  const result = {
+    crlFile: ca.crlFile,
+    bundleFile,
+    serial,
+    added,
+    revokedCount: entries.length,
+    skipped,
+    clusters,
+  };
   if (opts.cluster !== undefined) {
     const holder = target === undefined ? undefined : holderOf(target);
     return { ...result, cluster: opts.cluster, ...(holder ? { holder } : {}) };
@@ -123,6 +136,20 @@ function holderOf(cert: X509Certificate): 'gateway' | 'identity' | undefined {
   const uri = uris[0]!.value;
   if (parseSpiffeGatewayIdentity(uri)) return 'gateway';
   return /^spiffe:\/\/[^/]+\/cluster\/[^/]+\/identity$/.test(uri) ? 'identity' : undefined;
+}
+
+/**
+ * How crl.pem reaches the gateways: each one loads it (--crl-file), in a cluster from the
+ * isthmus-crl ConfigMap, and a peer is refused only by the gateways that loaded a list naming it,
+ * so it goes to every cluster, not only the one whose certificate is revoked: one command per
+ * cluster of the directory, with its kubeconfig context, as `certs new-anchor` prints them.
+ */
+export function crlApplySteps(r: Pick<RevokeResult, 'bundleFile' | 'clusters'>): string {
+  const clusters = r.clusters.length > 0 ? r.clusters : ['<cluster>'];
+  return (
+    `wrote ${r.bundleFile}; give it to every gateway (--crl-file): in every cluster, as the isthmus-crl ConfigMap (each command takes the kubeconfig context to be named as its cluster: change --context where it is not):\n` +
+    clusters.map((c) => `  ${crlConfigMapCommand(r.bundleFile, c)}\n`).join('')
+  );
 }
 
 /** Identity follows the CRL (--crl-file) and replaces its own serving certificate once it loads it. */

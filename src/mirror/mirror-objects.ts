@@ -124,8 +124,12 @@ export function adoption(service: V1Service | undefined, cluster: string): { ado
   return service && uid && !isOurService(service, cluster) ? { adopt: uid } : {};
 }
 
-/** Why a Service holding a mirror's name is not ours: Linkerd's, unmarked, or any other object. */
-export function notOursMessage(service: V1Service, cluster: string): string {
+/**
+ * Why a Service holding a mirror's name is not ours: Linkerd's, unmarked, or any other object.
+ * Each says how the name comes free: here (delete or rename it), or at the source (`remote`, the
+ * remote Service `namespace/name` the mirror is for, no longer exported).
+ */
+export function notOursMessage(service: V1Service, cluster: string, remote: string): string {
   const { namespace, name, labels = {} } = service.metadata ?? {};
   const key = `Service ${namespace}/${name}`;
   const labelled = labels[MIRRORED_SERVICE_LABEL] === 'true' && labels[CLUSTER_NAME_LABEL] === cluster;
@@ -133,7 +137,7 @@ export function notOursMessage(service: V1Service, cluster: string): string {
     return `${key} is Linkerd's mirror of ${cluster}: unlink ${cluster} from Linkerd multicluster first`;
   if (labelled)
     return `${key} is labelled as a mirror of ${cluster}, but neither Isthmus (no ${ISTHMUS_MIRROR_LABEL} label) nor Linkerd made it, so it is left alone: delete it to have ${cluster}'s Service mirrored here`;
-  return `${key} exists and is not a mirror of ${cluster}`;
+  return `${key} exists and is not a mirror of ${cluster}: delete or rename the local ${key}, or stop exporting ${cluster}'s ${remote}`;
 }
 
 export function isOurSlice(slice: V1EndpointSlice | undefined, cluster: string): boolean {

@@ -1001,7 +1001,7 @@ describe('whose mirror (isthmus.dev/mirror)', () => {
     [
       'any other Service',
       foreignService('podinfo-west'),
-      'Service default/podinfo-west exists and is not a mirror of west',
+      "Service default/podinfo-west exists and is not a mirror of west: delete or rename the local Service default/podinfo-west, or stop exporting west's default/podinfo",
     ],
   ])('leaves %s alone, saying whose it is', (_what, service, message) => {
     const plan = planMirror(input({ local: { namespaceExists: true, service } }));

@@ -188,7 +188,8 @@ export function planMirror(input: MirrorPlanInput): MirrorPlan {
     actions.push({ kind: 'createNamespace', namespace: buildMirrorNamespace(namespace, link.clusterName) });
   }
   if (local.service && !isOurService(local.service, link.clusterName, localSlices(local))) {
-    return skipped('Conflict', notOursMessage(local.service, link.clusterName));
+    const source = `${namespace}/${remote.service.metadata?.name ?? ''}`;
+    return skipped('Conflict', notOursMessage(local.service, link.clusterName, source));
   }
   // `<hostname>-<cluster>` of a StatefulSet pod can equal `<svc>-<cluster>` of another Service:
   // the first one keeps the name.

@@ -164,7 +164,7 @@ describe('per-pod mirror names', () => {
     await link(east, west, 'west', { mirrorHeadless: true });
     world.controller('east');
     expect(await conflictOf(east, 'db')).toMatch(
-      /pod web: Service default\/web-west exists and is not a mirror/,
+      /pod web: Service default\/web-west exists and is not a mirror of west: delete or rename the local Service default\/web-west, or stop exporting west's default\/db$/,
     );
 
     await east.client.delete(R.services, 'default', 'web-west');

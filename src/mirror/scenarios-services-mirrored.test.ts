@@ -98,14 +98,16 @@ describe('ServicesMirrored says whether the Services a Link picks are mirrored',
       const message = '1 of 1 services not mirrored: locked/web (ApplyFailed); status.services says why';
       expect(condition(refused, 'ServicesMirrored')?.message).toBe(message);
       expect(condition(refused, 'Ready')).toMatchObject({ status: 'True', reason: 'Synced' });
-      // `isthmus check` fails the Link: it serves nothing of what it picks.
+      // `isthmus check` fails the Link: it serves nothing of what it picks. The Service the
+      // condition names is on one line of its own, with status.services' reason, not twice.
       const checked = checkExportsMirrored({
         links: { ok: true, value: [linkFacts(refused)] },
       } as CheckFacts);
       expect(checked.status).toBe('fail');
-      expect(checked.hints[0]).toBe(
-        `Link west: none of the Services it picks is mirrored (ServicesMirrored=False): ${message}`,
-      );
+      expect(checked.hints).toEqual([
+        "Link west: none of the Services it picks is mirrored (ServicesMirrored=False), so it serves nothing; each Service's reason follows",
+        expect.stringMatching(/^Link west: locked\/web is not mirrored \(ApplyFailed: .+\)$/),
+      ]);
       await waitFor(() => ctl.manager()?.watcher(SYSTEM_NAMESPACE, 'west')?.settled(), { what: 'settled' });
 
       // Tried again every terminalRetryMs, failing the same way: counted, the Link not rewritten.

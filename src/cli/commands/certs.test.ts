@@ -155,6 +155,9 @@ describe('isthmus certs revoke, what comes next', () => {
     );
     const out = await run('certs', 'revoke', '--out', dir, '--cluster', 'east', '--cert', leaf);
     expect(out).not.toContain('rollout restart');
+    // The ConfigMap goes to every cluster: one command each, naming its context.
+    expect(out).toMatch(/in every cluster, as the isthmus-crl ConfigMap/);
+    expect(out).toMatch(/--context east\b.*isthmus-crl|isthmus-crl.*--context east\b/);
     expect(out).toMatch(/the gateway that holds it asks identity for a new one as soon as it loads crl\.pem/);
     expect(out).toMatch(/--cert-file cannot: replace its files and send it SIGHUP/);
   });

@@ -105,7 +105,7 @@ export function registerCerts(program: Command): void {
         serial?: string;
         reason?: string;
       }) => {
-        const { revokeCertificate, revokeNextSteps } = await import('../../identity/revoke.js');
+        const { crlApplySteps, revokeCertificate, revokeNextSteps } = await import('../../identity/revoke.js');
         // Own keys only: `in` also admits what every object inherits (toString, constructor).
         if (opts.reason !== undefined && !Object.hasOwn(REVOCATION_REASONS, opts.reason)) {
           throw new IsthmusError(
@@ -127,7 +127,7 @@ export function registerCerts(program: Command): void {
         printSkipped(r.skipped);
         process.stdout.write(
           `${r.added ? 'revoked' : 'already revoked'} serial ${r.serial}: ${r.crlFile} now lists ${r.revokedCount}\n` +
-            `wrote ${r.bundleFile}; give it to every gateway (--crl-file; in a cluster: kubectl -n isthmus-system create configmap isthmus-crl --from-file=crl.pem=${r.bundleFile} --dry-run=client -o yaml | kubectl apply -f -)\n` +
+            crlApplySteps(r) +
             revokeNextSteps(opts.out, r),
         );
       },

@@ -715,12 +715,12 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
     checkRevocation,
     [
       [
-        "CRL of west's issuer revoking its gateway",
+        "CRL of west's issuer revoking its gateway: the issuer is good, so a new certificate is all it needs, and it gets one by itself",
         (f) => {
           f.crlPem = { ok: true, value: westCrl([new X509Certificate(pki.westChain[0]!).serialNumber]) };
         },
         'fail',
-        /Link west: gateway 10\.0\.0\.7:4143 is revoked here \(certificate serial [0-9A-F]+ is revoked by its issuer's CRL \(keyCompromise/,
+        /^(?![\s\S]*issuer that is not revoked)Link west: gateway 10\.0\.0\.7:4143 is revoked here \(certificate serial [0-9A-F]+ is revoked by its issuer's CRL \(keyCompromise[^)]*\)\); its tunnels are refused until it has a new certificate, which the west gateway takes from its identity service by itself once it loads the same CRL \(its isthmus-crl ConfigMap\)$/,
       ],
       [
         'CRL revoking someone else',
@@ -747,13 +747,13 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /cannot read ConfigMap isthmus-system\/isthmus-crl: no crl.pem/,
       ],
       [
-        "the anchor's CRL revoking this cluster's issuer: renew it",
+        "the anchor's CRL revoking this cluster's issuer: renew it, and no restart follows (identity reloads it, the gateways renew by themselves)",
         (f) => {
           f.crlPem = { ok: true, value: anchorCrl([testPki().issuers.east]) };
           f.localCluster = 'east';
         },
         'fail',
-        /^this cluster's issuer "CN=identity\.east\.cluster\.local" is revoked \(certificate serial [0-9A-F]+ is revoked by the trust anchor's CRL \(keyCompromise, since [^)]+\)\): .*renew it: isthmus certs --out DIR --clusters east --reuse-anchor --force, then isthmus upgrade --issuer-cert DIR\/east\/issuer\.crt --issuer-key DIR\/east\/issuer\.key \| kubectl apply -f -/,
+        /^this cluster's issuer "CN=identity\.east\.cluster\.local" is revoked \(certificate serial [0-9A-F]+ is revoked by the trust anchor's CRL \(keyCompromise, since [^)]+\)\): .*renew it: isthmus certs --out DIR --clusters east --reuse-anchor --force, then isthmus upgrade --issuer-cert DIR\/east\/issuer\.crt --issuer-key DIR\/east\/issuer\.key \| kubectl apply -f -; isthmus-identity reloads the new issuer and this cluster's gateways take certificates of it by themselves, no restart needed$/,
       ],
       [
         "this cluster's issuer revoked, the cluster's name unknown: the hint says where it goes",
@@ -769,23 +769,55 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
           f.crlPem = { ok: true, value: anchorCrl([testPki().issuers.west]) };
         },
         'fail',
-        /^Link west: gateway 10\.0\.0\.7:4143 is revoked here \(issuer "CN=identity\.west\.cluster\.local" \(serial [0-9A-F]+\) is revoked by the trust anchor's CRL \(keyCompromise[^\n]*$/,
+        /^Link west: gateway 10\.0\.0\.7:4143 is revoked here \(issuer "CN=identity\.west\.cluster\.local" \(serial [0-9A-F]+\) is revoked by the trust anchor's CRL \(keyCompromise[^\n]*\); its tunnels are refused until it has a new certificate from an issuer that is not revoked: west's issuer must be renewed there \(isthmus certs --reuse-anchor --force, then isthmus upgrade\)$/,
       ],
       [
-        "this cluster's own gateway certificate revoked: named with its serial, and how to give it a new one",
+        "this cluster's own gateway certificate revoked: named with its serial; the gateway replaces it by itself, no restart",
         ownGatewayRevoked,
         'fail',
-        /^this cluster's gateway certificate \(serial [0-9A-F]+, presented at 10\.0\.0\.9:4143\) is revoked \(certificate serial [0-9A-F]+ is revoked by its issuer's CRL \(keyCompromise, since [^)]+\)\): every gateway that loads this CRL refuses this cluster's gateway; give it a new certificate: kubectl -n isthmus-system rollout restart deployment\/isthmus-gateway$/,
+        /^(?![\s\S]*restart)this cluster's gateway certificate \(serial [0-9A-F]+, presented at 10\.0\.0\.9:4143\) is revoked \(certificate serial [0-9A-F]+ is revoked by its issuer's CRL \(keyCompromise, since [^)]+\)\): every gateway that loads this CRL refuses this cluster's gateway; the gateway replaces it by itself once it has loaded this CRL and isthmus-identity can issue a new one: its log line starting "certificate refused by the CRL" says whether it did$/,
       ],
       [
-        "this cluster's gateway presents a leaf of a revoked issuer it no longer holds: a restart gets it one of the issuer in force",
+        "this cluster's own gateway certificate revoked while identity runs nothing: identity is what blocks it, and no restart is advised",
+        (f) => {
+          ownGatewayRevoked(f);
+          if (f.deployments.ok)
+            f.deployments.value[0] = { name: 'isthmus-identity', replicas: 1, available: 0 };
+        },
+        'fail',
+        /^(?![\s\S]*restart deployment)this cluster's gateway certificate \(serial [0-9A-F]+, [^\n]*: every gateway that loads this CRL refuses this cluster's gateway; the gateway replaces it by itself, but only with a certificate from isthmus-identity, which has no available replica \(see "the identity, gateway and controller Deployments are available"\): bring identity back first, and do not restart the gateway meanwhile \(it would start with no certificate at all\)$/,
+      ],
+      [
+        "this cluster's own gateway certificate revoked, the gateway run with --cert-file: new files and SIGHUP (or a restart)",
+        (f) => {
+          ownGatewayRevoked(f);
+          if (f.deployments.ok)
+            f.deployments.value[1] = {
+              name: 'isthmus-gateway',
+              replicas: 1,
+              available: 1,
+              args: [
+                'isthmus',
+                'gateway',
+                '--in-cluster',
+                '--cert-file',
+                '/certs/tls.crt',
+                '--key-file=/certs/tls.key',
+              ],
+            };
+        },
+        'fail',
+        /^this cluster's gateway certificate \(serial [0-9A-F]+, [^\n]*: every gateway that loads this CRL refuses this cluster's gateway; it runs with --cert-file, which it does not renew: replace the files of --cert-file and --key-file with a new certificate and send the gateway SIGHUP \(or restart it: kubectl -n isthmus-system rollout restart deployment\/isthmus-gateway\)$/,
+      ],
+      [
+        "this cluster's gateway presents a leaf of a revoked issuer it no longer holds: its retries take one of the issuer in force, no restart",
         (f) => {
           f.localGatewayChain = { ok: true, address: '10.0.0.9:4143', chainPem: eastChain() };
           f.issuerPem = { ok: true, value: foreignTestPki().issuers.east.certPem }; // renewed since
           f.crlPem = { ok: true, value: anchorCrl([testPki().issuers.east]) };
         },
         'fail',
-        /^this cluster's gateway certificate \(serial [0-9A-F]+, presented at 10\.0\.0\.9:4143\) is revoked \(issuer "CN=identity\.east\.cluster\.local" \(serial [0-9A-F]+\) is revoked by the trust anchor's CRL[^\n]*rollout restart deployment\/isthmus-gateway$/,
+        /^(?![\s\S]*restart)this cluster's gateway certificate \(serial [0-9A-F]+, presented at 10\.0\.0\.9:4143\) is revoked \(issuer "CN=identity\.east\.cluster\.local" \(serial [0-9A-F]+\) is revoked by the trust anchor's CRL[^\n]*; the gateway replaces it by itself once it has loaded this CRL and isthmus-identity can issue a new one: its log line starting "certificate refused by the CRL" says whether it did$/,
       ],
       [
         "this cluster's issuer revoked, its gateway's chain too: the issuer is named, once",
@@ -1032,7 +1064,7 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
           });
         },
         'fail',
-        /^(?![\s\S]*can reach its port)Link west: gateway 10\.0\.0\.7:4143 is not alive \(unreachable: certificate revoked\); its certificate is revoked here \(certificate serial [0-9A-F]+ is revoked by its issuer's CRL \(keyCompromise[^)]*\)\), so this cluster's gateway refuses it: west needs a gateway certificate from an issuer that is not revoked \(see "no linked gateway is revoked"\)$/,
+        /^(?![\s\S]*can reach its port)Link west: gateway 10\.0\.0\.7:4143 is not alive \(unreachable: certificate revoked\); its certificate is revoked here \(certificate serial [0-9A-F]+ is revoked by its issuer's CRL \(keyCompromise[^)]*\)\), so this cluster's gateway refuses it: the west gateway takes a new one from its identity service by itself once it loads the same CRL \(see "no linked gateway is revoked"\)$/,
       ],
       [
         "probe failed and west's issuer is revoked here: the hint names the revocation",
@@ -1043,7 +1075,7 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
           });
         },
         'fail',
-        /^(?![\s\S]*can reach its port)Link west: .*its certificate is revoked here \(issuer "CN=identity\.west\.cluster\.local"/,
+        /^(?![\s\S]*can reach its port)Link west: .*its certificate is revoked here \(issuer "CN=identity\.west\.cluster\.local"[^\n]*\), so this cluster's gateway refuses it: west needs a gateway certificate from an issuer that is not revoked: west's issuer must be renewed there \(isthmus certs --reuse-anchor --force, then isthmus upgrade\) \(see "no linked gateway is revoked"\)$/,
       ],
       [
         "probe failed while this cluster's own issuer is revoked: the peers refuse this gateway, not a network problem",
@@ -1068,7 +1100,20 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
           });
         },
         'fail',
-        /^(?![\s\S]*can reach its port)Link west: gateway 10\.0\.0\.7:4143 is not alive \(unreachable: connection closed during setup\); this cluster's gateway certificate \(serial [0-9A-F]+\) is revoked \(see "no linked gateway is revoked"\), and gateways that load the same CRL refuse it: give it a new one \(kubectl -n isthmus-system rollout restart deployment\/isthmus-gateway\)$/,
+        /^(?![\s\S]*can reach its port)Link west: gateway 10\.0\.0\.7:4143 is not alive \(unreachable: connection closed during setup\); this cluster's gateway certificate \(serial [0-9A-F]+\) is revoked \(see "no linked gateway is revoked"\), and gateways that load the same CRL refuse it: the gateway replaces it by itself once it has loaded this CRL and isthmus-identity can issue a new one: its log line starting "certificate refused by the CRL" says whether it did$/,
+      ],
+      [
+        "probe failed while this cluster's own gateway certificate is revoked and identity runs nothing: identity is named, no restart advised",
+        (f) => {
+          ownGatewayRevoked(f);
+          if (f.deployments.ok)
+            f.deployments.value[0] = { name: 'isthmus-identity', replicas: 0, available: 0 };
+          links(f)[0]!.link = link('west', {
+            conditions: [HEALTHY_CONDITIONS[0]!, probeFailed('socket hang up')],
+          });
+        },
+        'fail',
+        /^(?![\s\S]*restart deployment)Link west: gateway 10\.0\.0\.7:4143 is not alive \(socket hang up\); this cluster's gateway certificate \(serial [0-9A-F]+\) is revoked [^\n]*: the gateway replaces it by itself, but only with a certificate from isthmus-identity, which is scaled to 0 \(see "the identity, gateway and controller Deployments are available"\): bring identity back first, and do not restart the gateway meanwhile \(it would start with no certificate at all\)$/,
       ],
       [
         "probe failed while this cluster's gateway is not available: the probe goes through it, so it is named, with why",
@@ -1586,6 +1631,44 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /^Link west: some of the Services it picks are not mirrored \(ServicesMirrored=False\): 1 of 1 services not mirrored: shop\/cart \(ApplyFailed\); status\.services says why$/,
       ],
       [
+        'a Conflict: one line, which says what to do, though both the condition and status.services name it',
+        (f) => {
+          links(f)[0]!.link = link('west', {
+            conditions: [
+              ...HEALTHY_CONDITIONS,
+              {
+                ...servicesMirrored('SomeNotMirrored'),
+                message: '1 of 2 services not mirrored: test/web (Conflict); status.services says why',
+              },
+            ],
+          });
+          links(f)[0]!.link.status!.services = [
+            {
+              namespace: 'test',
+              name: 'web',
+              reason: 'Conflict',
+              message:
+                "Service test/web-west exists and is not a mirror of west: delete or rename the local Service test/web-west, or stop exporting west's test/web",
+            },
+          ];
+        },
+        'warn',
+        /^Link west: test\/web is not mirrored \(Conflict: Service test\/web-west exists and is not a mirror of west: delete or rename the local Service test\/web-west, or stop exporting west's test\/web\)$/,
+      ],
+      [
+        'none mirrored and status.services says why: a failure that the Link serves nothing, and one line per Service',
+        (f) => {
+          links(f)[0]!.link = link('west', {
+            conditions: [...HEALTHY_CONDITIONS, servicesMirrored('NoneMirrored')],
+          });
+          links(f)[0]!.link.status!.services = [
+            { namespace: 'shop', name: 'cart', reason: 'ApplyFailed', message: 'forbidden' },
+          ];
+        },
+        'fail',
+        /^Link west: none of the Services it picks is mirrored \(ServicesMirrored=False\), so it serves nothing; each Service's reason follows\nLink west: shop\/cart is not mirrored \(ApplyFailed: forbidden\)$/,
+      ],
+      [
         "more than the status lists, but the rest are NotAllowed: the exporter's choice, no warning",
         (f) => {
           const status = links(f)[0]!.link.status!;
@@ -1655,6 +1738,40 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         },
         'warn',
         /^shop\/cart-federated: member west has no ready endpoint: its pods are not ready, its ports are named otherwise than shop\/cart-federated's \(an event on shop\/cart-federated says so\), or its gateway does not answer \(isthmus gateways\)$/,
+      ],
+      [
+        'a remote member whose Link says its gateway is not alive: that gateway is named, not every possible cause',
+        (f) => {
+          f.localCluster = 'east';
+          links(f)[0]!.link = link('west', {
+            conditions: [
+              HEALTHY_CONDITIONS[0]!,
+              probeFailed('gateway 10.0.0.7:4143 unreachable: ECONNREFUSED'),
+            ],
+          });
+          f.federated = { ok: true, value: [federatedRow({ east: 2 })] };
+        },
+        'warn',
+        /^shop\/cart-federated: member west has no ready endpoint: its gateway 10\.0\.0\.7:4143 is not alive \(unreachable: ECONNREFUSED\) \(see "remote gateways are alive"\)$/,
+      ],
+      [
+        'a remote member whose mirror lists no endpoint: its Service has none ready there, and that is said',
+        (f) => {
+          f.localCluster = 'east';
+          f.mirrors = { ok: true, value: [{ ...mirror('cart-west', 'west', 0, 0), namespace: 'shop' }] };
+          f.federated = { ok: true, value: [federatedRow({ east: 2 })] };
+        },
+        'warn',
+        /^shop\/cart-federated: member west has no ready endpoint: its Service shop\/cart has no ready endpoint in west \(the mirror shop\/cart-west lists none\)$/,
+      ],
+      [
+        'a remote member whose ports the controller found all named otherwise: that is said',
+        (f) => {
+          f.localCluster = 'east';
+          f.federated = { ok: true, value: [{ ...federatedRow({ east: 2 }), noMatchingPort: ['west'] }] };
+        },
+        'warn',
+        /^shop\/cart-federated: member west has no ready endpoint: none of its ports is named as a port of shop\/cart-federated \(an event on shop\/cart-federated says so\)$/,
       ],
       [
         "a remote member without ready endpoints while this cluster's gateway is down: the local gateway is named, not the member",

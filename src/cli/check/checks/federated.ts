@@ -6,10 +6,15 @@
  * wrong for that member: its pods or its port names, and, only for a remote member reached through
  * a gateway, that gateway (`isthmus gateways`). The local member's endpoints are this cluster's
  * own pods, and a member linked without a gateway (a flat network) lists its pods' own addresses.
+ * When the facts already say which it is, only that is said: the controller found its ports all
+ * named otherwise, the member's Link says its gateway is not alive, or the member's mirror
+ * (`<name>-<member>`) lists no endpoint, as it does when the remote Service has no ready one.
  */
 import { federatedServiceName } from '../../../kube/keys.js';
-import { NO_READY_ENDPOINT, servingLabel } from '../federated-view.js';
-import type { CheckFacts, CheckResult } from '../types.js';
+import { mirrorName } from '../../../mirror/mirror-objects.js';
+import { type FederatedRow, NO_READY_ENDPOINT, servingLabel } from '../federated-view.js';
+import { type CheckFacts, type CheckResult, condition } from '../types.js';
+import { GATEWAYS_ALIVE_CHECK, probedGateways, withoutAddress } from './gateways-alive.js';
 import { noLocalGatewayReady } from './mirrors.js';
 import { resultOf, unreadable } from './result.js';
 
@@ -30,21 +35,59 @@ function memberKind(facts: CheckFacts, member: string): MemberKind {
   return linked && linked.spec.gatewayAddress === undefined ? 'without a gateway' : 'through a gateway';
 }
 
-function idleMember(facts: CheckFacts, name: string, member: string): string {
-  const ports = `its ports are named otherwise than ${name}'s (an event on ${name} says so)`;
-  switch (memberKind(facts, member)) {
-    case 'local': {
-      const service = name.endsWith(FEDERATED_SUFFIX) ? name.slice(0, -FEDERATED_SUFFIX.length) : name;
-      return `${name}: member ${member} (this cluster) has no ready endpoint: the pods of its Service ${service} are not ready, or ${ports}`;
-    }
-    case 'without a gateway':
-      return `${name}: member ${member} has no ready endpoint: its pods are not ready, or ${ports}`;
-    default:
-      // Not the member's fault: this cluster's own gateway carries nothing (the mirror check says so too).
-      if (noLocalGatewayReady(facts))
-        return `${name}: member ${member} has no ready endpoint here: no isthmus-gateway pod of this cluster is ready to carry its traffic`;
-      return `${name}: member ${member} has no ready endpoint: its pods are not ready, ${ports}, or its gateway does not answer (isthmus gateways)`;
+function idleMember(facts: CheckFacts, row: FederatedRow, member: string): string {
+  const name = `${row.namespace}/${row.service}`;
+  const service = row.service.endsWith(FEDERATED_SUFFIX)
+    ? row.service.slice(0, -FEDERATED_SUFFIX.length)
+    : row.service;
+  const event = `(an event on ${name} says so)`;
+  const ports = `its ports are named otherwise than ${name}'s ${event}`;
+  const kind = memberKind(facts, member);
+  if (kind !== 'local' && kind !== 'without a gateway' && noLocalGatewayReady(facts))
+    // Not the member's fault: this cluster's own gateway carries nothing (the mirror check says so too).
+    return `${name}: member ${member} has no ready endpoint here: no isthmus-gateway pod of this cluster is ready to carry its traffic`;
+  const idle = `${name}: member ${member}${kind === 'local' ? ' (this cluster)' : ''} has no ready endpoint`;
+  if (row.noMatchingPort?.includes(member))
+    return `${idle}: none of its ports is named as a port of ${name} ${event}`;
+  if (kind === 'local')
+    return `${idle}: the pods of its Service ${row.namespace}/${service} are not ready, or ${ports}`;
+  const known = knownCause(facts, row.namespace, service, member, kind);
+  if (known) return `${idle}: ${known}`;
+  if (kind === 'without a gateway') return `${idle}: its pods are not ready, or ${ports}`;
+  return `${idle}: its pods are not ready, ${ports}, or its gateway does not answer (isthmus gateways)`;
+}
+
+/**
+ * Why a remote member serves nothing, when the facts say: its Link's probe finds its gateway not
+ * alive (checks/gateways-alive.ts), or its mirror lists no endpoint, which the controller writes
+ * when the remote Service has no ready one (checks/mirrors.ts). Undefined when nothing is known.
+ */
+function knownCause(
+  facts: CheckFacts,
+  namespace: string,
+  service: string,
+  member: string,
+  kind: MemberKind,
+): string | undefined {
+  const linked = facts.links.ok
+    ? facts.links.value.find((l) => l.link.spec?.targetClusterName === member)?.link
+    : undefined;
+  const alive = linked && kind === 'through a gateway' ? condition(linked, 'GatewayAlive') : undefined;
+  if (linked && alive?.status === 'False') {
+    const why = withoutAddress(alive.message) || alive.reason;
+    return `its gateway ${probedGateways(linked)} is not alive (${why}) (see "${GATEWAYS_ALIVE_CHECK}")`;
   }
+  const mirror = mirrorOf(facts, namespace, mirrorName(service, member), member);
+  if (mirror && mirror.endpoints === 0)
+    return `its Service ${namespace}/${service} has no ready endpoint in ${member} (the mirror ${namespace}/${mirror.name} lists none)`;
+  return undefined;
+}
+
+function mirrorOf(facts: CheckFacts, namespace: string, name: string, cluster: string) {
+  if (!facts.mirrors.ok) return undefined;
+  return facts.mirrors.value.find(
+    (m) => m.namespace === namespace && m.name === name && m.cluster === cluster,
+  );
 }
 
 export function checkFederated(facts: CheckFacts): CheckResult {
@@ -60,7 +103,7 @@ export function checkFederated(facts: CheckFacts): CheckResult {
         `${name}: no member cluster has a ready endpoint (members: ${row.members.join(', ') || 'none'})`,
       );
     } else {
-      for (const m of idle) warnings.push(idleMember(facts, name, m));
+      for (const m of idle) warnings.push(idleMember(facts, row, m));
     }
   }
   return resultOf(SERVED, failures, warnings);

@@ -11,6 +11,7 @@
  * the failure, with its message: nothing is known of the remote, and waiting does not help.
  */
 import { hostPort } from '../../../host-port.js';
+import type { Link } from '../../../kube/types.js';
 import { parseLinkSpec } from '../../../mirror/link-config.js';
 import { podLines } from '../pod-diagnosis.js';
 import {
@@ -23,9 +24,17 @@ import {
 } from '../types.js';
 import { DEPLOYMENTS_CHECK, notAvailable } from './deployments.js';
 import { resultOf, unreadable } from './result.js';
-import { RESTART_GATEWAY, REVOCATION_CHECK, revocationsOf } from './revocation.js';
+import {
+  type ChainRevocation,
+  ownCertificateFix,
+  peerFix,
+  REVOCATION_CHECK,
+  revocationsOf,
+} from './revocation.js';
 
 const WHAT = 'remote gateways are alive';
+/** How other checks refer to this one. */
+export const GATEWAYS_ALIVE_CHECK = WHAT;
 
 export function checkGatewaysAlive(facts: CheckFacts): CheckResult {
   const blocked = unreadable(WHAT, 'Links', facts.links);
@@ -43,9 +52,7 @@ export function checkGatewaysAlive(facts: CheckFacts): CheckResult {
     if (!parsed.ok || rejectedByController(link) || !parsed.config.hasGateway) continue;
     probed++;
     const name = linkLabel(link);
-    const gw = followedGatewayHosts(link)
-      .map((a) => hostPort(a, link.spec.gatewayPort ?? 4143))
-      .join(', ');
+    const gw = probedGateways(link);
     const alive = condition(link, 'GatewayAlive');
     if (alive?.status === 'True') continue;
     if (alive?.reason === 'LocalGatewayUnavailable') {
@@ -58,11 +65,11 @@ export function checkGatewaysAlive(facts: CheckFacts): CheckResult {
       const why =
         localDown ??
         (gatewayRevoked
-          ? `its certificate is revoked here (${gatewayRevoked}), so this cluster's gateway refuses it: ${name} needs a gateway certificate from an issuer that is not revoked (see ${REVOCATION_CHECK})`
+          ? `its certificate is revoked here (${gatewayRevoked.reason}), so this cluster's gateway refuses it: ${revokedPeerFix(link.spec?.targetClusterName ?? name, gatewayRevoked)} (see ${REVOCATION_CHECK})`
           : revoked?.issuer
             ? `this cluster's issuer is revoked (see ${REVOCATION_CHECK}), and gateways that load the same CRL refuse this cluster's gateway: renew this cluster's issuer first`
             : revoked?.gateway
-              ? `this cluster's gateway certificate (serial ${revoked.gateway.serial}) is revoked (see ${REVOCATION_CHECK}), and gateways that load the same CRL refuse it: give it a new one (${RESTART_GATEWAY})`
+              ? `this cluster's gateway certificate (serial ${revoked.gateway.serial}) is revoked (see ${REVOCATION_CHECK}), and gateways that load the same CRL refuse it: ${ownCertificateFix(facts)}`
               : (refusedThere(alive.message, name, facts.localCluster) ??
                 `check that the ${name} gateway runs and that this cluster's gateway can reach its port`));
       failures.push(
@@ -116,8 +123,22 @@ function refusedThere(
     : `the ${name} gateway turns this cluster's away, for the reason it gave`;
 }
 
+/** The remote gateway addresses (host:port) the controller probes, as the hints name them. */
+export function probedGateways(link: Link): string {
+  return followedGatewayHosts(link)
+    .map((a) => hostPort(a, link.spec.gatewayPort ?? 4143))
+    .join(', ');
+}
+
+/** A revoked leaf: the peer gateway replaces it by itself; a revoked issuer: that cluster renews it. */
+function revokedPeerFix(cluster: string, revoked: ChainRevocation): string {
+  return revoked.issuer
+    ? `${cluster} needs a gateway certificate${peerFix(cluster, revoked)}`
+    : `the ${cluster} gateway takes a new one from its identity service by itself once it loads the same CRL`;
+}
+
 /** What the session pool's GATEWAY_REFUSED says (src/gateway/session-pool.ts). */
 const REFUSED_BY_PEER = "refused this cluster's gateway";
 
 /** The probe's message names the gateway too (`gateway a:4143 unreachable: …`): once is enough. */
-const withoutAddress = (message: string | undefined) => message?.replace(/^gateway \S+ /, '');
+export const withoutAddress = (message: string | undefined) => message?.replace(/^gateway \S+ /, '');

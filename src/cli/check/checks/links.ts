@@ -77,9 +77,11 @@ function mismatchHint(name: string, cluster: string, link: Link, message: string
 }
 
 /**
- * Services a Link selects but could not mirror: the controller's ServicesMirrored condition
- * (src/mirror/services-mirrored.ts), a failure when none of them can be mirrored (the Link serves
- * nothing), else a warning; then each one the status lists (MissingNamespace, Conflict, ...).
+ * Services a Link selects but could not mirror: each one the status lists (MissingNamespace,
+ * Conflict, ...), with the controller's message, which says what to do; a failure when the
+ * controller's ServicesMirrored condition (src/mirror/services-mirrored.ts) says none of them can
+ * be mirrored (the Link serves nothing), else a warning. The condition names the first few failing
+ * Services too: its own line only when the status lists none of them, so that one fact is one line.
  */
 export function checkExportsMirrored(facts: CheckFacts): CheckResult {
   const blocked = unreadable(EXPORTS, 'Links', facts.links);
@@ -88,16 +90,28 @@ export function checkExportsMirrored(facts: CheckFacts): CheckResult {
   const warnings: string[] = [];
   for (const { link } of facts.links.value) {
     const mirrored = condition(link, SERVICES_MIRRORED);
-    if (mirrored?.status === 'False') {
-      const none = mirrored.reason === NONE_MIRRORED;
+    const failed = mirrored?.status === 'False';
+    const none = failed && mirrored.reason === NONE_MIRRORED;
+    // NotAllowed is the export's owner's choice (isthmus.dev/allowed-clusters), not a fault.
+    const notMirrored = (link.status?.services ?? []).filter(
+      (s) => s.reason !== 'Mirrored' && s.reason !== 'NotAllowed',
+    );
+    // `ns/name (Reason)`, as the condition's message names a Service (services-mirrored.ts).
+    const named = notMirrored.some((s) =>
+      mirrored?.message?.includes(`${s.namespace}/${s.name} (${s.reason})`),
+    );
+    if (failed && !named) {
       const what = none ? 'none of the Services it picks is' : 'some of the Services it picks are not';
       (none ? failures : warnings).push(
         `Link ${linkLabel(link)}: ${what} mirrored (${SERVICES_MIRRORED}=False): ${mirrored.message ?? ''}`,
       );
+    } else if (none) {
+      // The Services are on their own lines; that the Link serves nothing is a fact of its own.
+      failures.push(
+        `Link ${linkLabel(link)}: none of the Services it picks is mirrored (${SERVICES_MIRRORED}=False), so it serves nothing; each Service's reason follows`,
+      );
     }
-    for (const s of link.status?.services ?? []) {
-      // NotAllowed is the export's owner's choice (isthmus.dev/allowed-clusters), not a fault.
-      if (s.reason === 'Mirrored' || s.reason === 'NotAllowed') continue;
+    for (const s of notMirrored) {
       const why = s.message ? `${s.reason}: ${s.message}` : s.reason;
       warnings.push(`Link ${linkLabel(link)}: ${s.namespace}/${s.name} is not mirrored (${why})`);
     }
@@ -105,9 +119,7 @@ export function checkExportsMirrored(facts: CheckFacts): CheckResult {
     // the rest, NotAllowed apart.
     const status = link.status;
     const listed = status?.services?.length ?? 0;
-    const listedFaults = (status?.services ?? []).filter(
-      (s) => s.reason !== 'Mirrored' && s.reason !== 'NotAllowed',
-    ).length;
+    const listedFaults = notMirrored.length;
     const faults =
       status?.servicesNotMirrored === undefined
         ? listedFaults

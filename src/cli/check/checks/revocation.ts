@@ -6,12 +6,21 @@
  * everything else looks right. A revoked issuer or gateway certificate of our own is the same from
  * the other side: every gateway that loads the bundle refuses ours. Our gateway's certificate is
  * read as the peers see it, from a handshake with its LoadBalancer address (gather.ts).
+ *
+ * The fixes follow what the gateways do by themselves (src/gateway/own-certificate-revocation.ts):
+ * an identity-issued gateway replaces a revoked certificate of its own once it loads the bundle,
+ * retrying while identity cannot sign one, so nothing is restarted; a revoked issuer is renewed,
+ * which identity reloads and the gateways' retries then take leaves of. Only a gateway run with
+ * `--cert-file` needs new files. A restart is never advised while identity runs nothing: the
+ * gateway would start with no certificate at all, where it keeps serving with the revoked one.
  */
 import { X509Certificate } from 'node:crypto';
 import { describeError } from '../../../errors.js';
 import { oneLineName } from '../../../identity/certificate-info.js';
 import { RevocationList } from '../../../identity/revocation.js';
+import { GATEWAY_SERVICE_NAME } from '../../../kube/keys.js';
 import { type CheckFacts, type CheckResult, type LinkFacts, linkLabel } from '../types.js';
+import { DEPLOYMENTS_CHECK, notAvailable } from './deployments.js';
 import { resultOf, unreadable, withoutGateway } from './result.js';
 
 const WHAT = 'no linked gateway is revoked';
@@ -24,11 +33,21 @@ export interface Revocations {
   issuer?: { subject: string; reason: string };
   /**
    * Why the certificate this cluster's gateway presents is revoked, when it is and the issuer in
-   * force is not (a revoked issuer is renewed first, and the restart that follows covers this).
+   * force is not (a revoked issuer is renewed first, and the gateways' renewals that follow cover this).
    */
   gateway?: { serial: string; address: string; reason: string };
   /** Why each Link's gateway (its presented chain) is revoked, for those that are. */
-  gateways: Map<LinkFacts, string>;
+  gateways: Map<LinkFacts, ChainRevocation>;
+}
+
+/**
+ * Why a chain is refused, and whether for its issuer: a revoked leaf of a good issuer is replaced
+ * by a new certificate, which the gateway holding it takes by itself; a revoked issuer must be
+ * renewed first.
+ */
+export interface ChainRevocation {
+  reason: string;
+  issuer: boolean;
 }
 
 /**
@@ -59,18 +78,18 @@ export function checkRevocation(facts: CheckFacts): CheckResult {
   const failures: string[] = [];
   if (gateway) {
     failures.push(
-      `this cluster's gateway certificate (serial ${gateway.serial}, presented at ${gateway.address}) is revoked (${gateway.reason}): every gateway that loads this CRL refuses this cluster's gateway; give it a new certificate: ${RESTART_GATEWAY}`,
+      `this cluster's gateway certificate (serial ${gateway.serial}, presented at ${gateway.address}) is revoked (${gateway.reason}): every gateway that loads this CRL refuses this cluster's gateway; ${ownCertificateFix(facts)}`,
     );
   }
   if (issuer) {
     const cluster = facts.localCluster ?? '<cluster>';
     failures.push(
-      `this cluster's issuer "${issuer.subject}" is revoked (${issuer.reason}): every gateway that loads this CRL refuses this cluster's gateway, whose certificate it signed; renew it: isthmus certs --out DIR --clusters ${cluster} --reuse-anchor --force, then isthmus upgrade --issuer-cert DIR/${cluster}/issuer.crt --issuer-key DIR/${cluster}/issuer.key | kubectl apply -f - and restart isthmus-gateway`,
+      `this cluster's issuer "${issuer.subject}" is revoked (${issuer.reason}): every gateway that loads this CRL refuses this cluster's gateway, whose certificate it signed; renew it: isthmus certs --out DIR --clusters ${cluster} --reuse-anchor --force, then isthmus upgrade --issuer-cert DIR/${cluster}/issuer.crt --issuer-key DIR/${cluster}/issuer.key | kubectl apply -f -; isthmus-identity reloads the new issuer and this cluster's gateways take certificates of it by themselves, no restart needed`,
     );
   }
-  for (const [{ link, gatewayChain }, reason] of gateways) {
+  for (const [{ link, gatewayChain }, revoked] of gateways) {
     failures.push(
-      `Link ${linkLabel(link)}: gateway ${gatewayChain?.address} is revoked here (${reason}); its tunnels are refused until it has a new certificate from an issuer that is not revoked`,
+      `Link ${linkLabel(link)}: gateway ${gatewayChain?.address} is revoked here (${revoked.reason}); its tunnels are refused until it has a new certificate${peerFix(link.spec?.targetClusterName ?? linkLabel(link), revoked)}`,
     );
   }
   return resultOf(WHAT, failures);
@@ -88,19 +107,48 @@ function verifiedList(facts: CheckFacts): RevocationList | string | undefined {
 }
 
 function revocations(list: RevocationList, facts: CheckFacts): Revocations {
-  const gateways = new Map<LinkFacts, string>();
+  const gateways = new Map<LinkFacts, ChainRevocation>();
   for (const linked of facts.links.ok ? facts.links.value : []) {
     const chain = linked.gatewayChain;
     if (!chain?.ok || chain.chainPem.length === 0) continue; // the trust-anchor check reports these
     const reason = revoked(list, chain.chainPem);
-    if (reason) gateways.set(linked, reason);
+    if (reason) gateways.set(linked, { reason, issuer: issuerRevoked(list, chain.chainPem) });
   }
   const own = facts.issuerPem.ok ? issuerRevocation(list, facts.issuerPem.value) : {};
   return { ...own, ...(own.issuer ? {} : ownGatewayRevocation(list, facts.localGatewayChain)), gateways };
 }
 
-/** How this cluster's gateways get a new certificate (from identity, at start). */
-export const RESTART_GATEWAY = 'kubectl -n isthmus-system rollout restart deployment/isthmus-gateway';
+/**
+ * How a linked cluster's gateway, whose chain the CRL refuses, comes to have one it accepts: a
+ * revoked leaf is replaced by the gateway itself once it loads the same bundle (its cluster gets
+ * the same isthmus-crl ConfigMap); a revoked issuer is renewed in that cluster first.
+ */
+export function peerFix(cluster: string, revoked: ChainRevocation): string {
+  return revoked.issuer
+    ? ` from an issuer that is not revoked: ${cluster}'s issuer must be renewed there (isthmus certs --reuse-anchor --force, then isthmus upgrade)`
+    : `, which the ${cluster} gateway takes from its identity service by itself once it loads the same CRL (its isthmus-crl ConfigMap)`;
+}
+
+const RESTART_GATEWAY = 'kubectl -n isthmus-system rollout restart deployment/isthmus-gateway';
+/** What the gateway's log says of each check against a CRL load (own-certificate-revocation.ts). */
+const REFUSED_LOG = '"certificate refused by the CRL"';
+
+/**
+ * How this cluster's gateway comes to present a certificate the CRL does not revoke, as the facts
+ * say it runs: with `--cert-file` (new files, then SIGHUP or a restart), or with certificates from
+ * isthmus-identity, which it replaces by itself; while identity runs nothing, identity is named as
+ * what blocks it, and no restart is advised (the gateway would start with no certificate at all).
+ */
+export function ownCertificateFix(facts: Pick<CheckFacts, 'deployments'>): string {
+  const deployments = facts.deployments.ok ? facts.deployments.value : undefined;
+  const gateway = deployments?.find((d) => d.name === GATEWAY_SERVICE_NAME);
+  if (gateway?.args?.some((a) => a === '--cert-file' || a.startsWith('--cert-file=')))
+    return `it runs with --cert-file, which it does not renew: replace the files of --cert-file and --key-file with a new certificate and send the gateway SIGHUP (or restart it: ${RESTART_GATEWAY})`;
+  const identityDown = deployments && notAvailable(deployments.find((d) => d.name === 'isthmus-identity'));
+  if (identityDown)
+    return `the gateway replaces it by itself, but only with a certificate from isthmus-identity, which ${identityDown} (see "${DEPLOYMENTS_CHECK}"): bring identity back first, and do not restart the gateway meanwhile (it would start with no certificate at all)`;
+  return `the gateway replaces it by itself once it has loaded this CRL and isthmus-identity can issue a new one: its log line starting ${REFUSED_LOG} says whether it did`;
+}
 
 /** The chain this cluster's gateway presents, judged as its peers judge it. */
 function ownGatewayRevocation(
@@ -122,6 +170,12 @@ function revoked(list: RevocationList, chainPem: readonly string[]): string | un
   } catch {
     return undefined; // not certificates: the trust-anchor and certificates checks say so
   }
+}
+
+/** Whether the chain's issuer (the certificate after the leaf) is what the anchor's CRL revokes. */
+function issuerRevoked(list: RevocationList, chainPem: readonly string[]): boolean {
+  const issuer = chainPem[1];
+  return issuer !== undefined && revoked(list, [issuer]) !== undefined;
 }
 
 /** This cluster's issuer, judged as the peers judge the chains our gateway presents. */
