@@ -105,7 +105,9 @@ export function registerCerts(program: Command): void {
         serial?: string;
         reason?: string;
       }) => {
-        const { crlApplySteps, revokeCertificate, revokeNextSteps } = await import('../../identity/revoke.js');
+        const { crlApplySteps, revokeCertificate, revokeNextSteps } = await import(
+          '../../identity/revoke.js'
+        );
         // Own keys only: `in` also admits what every object inherits (toString, constructor).
         if (opts.reason !== undefined && !Object.hasOwn(REVOCATION_REASONS, opts.reason)) {
           throw new IsthmusError(
