@@ -206,18 +206,20 @@ export function registerLab(program: Command): void {
     },
   );
 
-  common(lab.command('status').description('Show what the lab is running')).action(
-    async (flags: LabFlags, cmd: Command) => {
-      // Read-only: verify.sh's failover steps scale podinfo, which a status must not do.
-      if (await runningLabIsKind(flags))
-        return runKindScript('verify.sh', flags.dryRun === true, {
-          VERIFY_READ_ONLY: '1',
-          ...kindDirEnv(flags, cmd),
-        });
-      const { labStatusLines } = await import('../lab/lab-report.js');
-      const { lines, healthy } = await labStatusLines(flags.dir);
-      for (const l of lines) process.stdout.write(`${l}\n`);
-      if (!healthy) process.exitCode = 1;
-    },
-  );
+  common(
+    lab
+      .command('status')
+      .description('Show what the lab is running, and where to scrape and probe each process (admin ports)'),
+  ).action(async (flags: LabFlags, cmd: Command) => {
+    // Read-only: verify.sh's failover steps scale podinfo, which a status must not do.
+    if (await runningLabIsKind(flags))
+      return runKindScript('verify.sh', flags.dryRun === true, {
+        VERIFY_READ_ONLY: '1',
+        ...kindDirEnv(flags, cmd),
+      });
+    const { labStatusLines } = await import('../lab/lab-report.js');
+    const { lines, healthy } = await labStatusLines(flags.dir);
+    for (const l of lines) process.stdout.write(`${l}\n`);
+    if (!healthy) process.exitCode = 1;
+  });
 }

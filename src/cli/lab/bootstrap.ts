@@ -1,18 +1,18 @@
 /**
  * Puts one lab cluster in the state a real cluster reaches after `isthmus install | kubectl apply`:
  * the same rendered manifests are applied, and the lab plays the parts a real cluster's own
- * controllers would — the cloud controller (the gateway's LoadBalancer address), the EndpointSlice
- * controller (endpoints of the isthmus Services) and the token controller (done by the sandbox).
+ * controllers would — the cloud controller (the gateway's LoadBalancer address) here, the token
+ * controller (done by the sandbox); the EndpointSlice controller (lab-endpointslices.ts) and the
+ * kubelet (system-kubelet.ts) give the isthmus Services their endpoints from the pods.
  */
 import { IsthmusError } from '../../errors.js';
 import type { KubeClient } from '../../kube/client.js';
 import { GATEWAY_SERVICE_NAME, SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
-import type { V1EndpointSlice, V1Secret } from '../../kube/types.js';
+import type { V1Secret } from '../../kube/types.js';
 import { INSTALL_DEFAULTS, type InstallOptions } from '../install/options.js';
 import { installManifests } from '../install/render.js';
 import { applyObjects } from './apply-objects.js';
-import { labEndpointSlice } from './lab-kubelet.js';
 import type { LabCluster } from './topology.js';
 
 /** What `isthmus lab up` flags change in the install (`--gateway-dial-pod-ips-only`). */
@@ -42,30 +42,6 @@ export function labInstallOptions(
       ...(podIPsOnly ? { 'gateway-dial-pod-ips-only': true as const } : {}),
     },
   };
-}
-
-/** The objects the lab's controllers-in-place-of-real-ones add after install. */
-export function clusterPlumbing(cluster: LabCluster): V1EndpointSlice[] {
-  return [
-    labEndpointSlice(
-      SYSTEM_NAMESPACE,
-      GATEWAY_SERVICE_NAME,
-      [cluster.gateway.host],
-      [{ name: 'ingress', port: cluster.gateway.ingressPort }],
-    ),
-    labEndpointSlice(
-      SYSTEM_NAMESPACE,
-      `${GATEWAY_SERVICE_NAME}-admin`,
-      [cluster.gateway.host],
-      [{ name: 'admin', port: cluster.gateway.adminPort }],
-    ),
-    labEndpointSlice(
-      SYSTEM_NAMESPACE,
-      'isthmus-identity',
-      [cluster.identity.host],
-      [{ name: 'grpc', port: cluster.identity.port }],
-    ),
-  ];
 }
 
 /** A service-account token Secret, as `kubectl create token` would hand out for a pod. */
@@ -111,7 +87,6 @@ export async function bootstrapCluster(
   opts: InstallOptions,
 ): Promise<void> {
   await applyObjects(client, installManifests(opts));
-  await applyObjects(client, clusterPlumbing(cluster));
   await client.patchStatus(
     R.services,
     SYSTEM_NAMESPACE,

@@ -1,9 +1,11 @@
 /**
  * The lab's stand-in for kube-controller-manager's EndpointSlice controller: every Service with a
- * selector (outside isthmus-system, whose slices `clusterPlumbing` writes for the lab's processes)
- * gets slices listing the Pods it selects, as a real cluster gives it. So a Service a user adds in
- * the lab — `kubectl expose deployment podinfo --name web`, then the exported label — has endpoints
- * and is mirrored and callable like podinfo, instead of a mirror that never gets a ready endpoint.
+ * selector gets slices listing the Pods it selects, as a real cluster gives it. So a Service a user
+ * adds in the lab — `kubectl expose deployment podinfo --name web`, then the exported label — has
+ * endpoints and is mirrored and callable like podinfo, instead of a mirror that never gets a ready
+ * endpoint; and the isthmus-system Services (the gateway's, its admin port's, identity's) list the
+ * lab's pods of those processes with the readiness its kubelet probes (system-kubelet.ts): a
+ * gateway that is not ready, or scaled to 0, has no ready endpoint, and its cluster's mirrors none.
  *
  * What it reproduces of the real controller (pkg/controller/endpointslice, staging's
  * endpointslice reconciler): endpoints from Pods with an IP that are not finished, terminating ones
@@ -16,7 +18,7 @@
 import { isIP } from 'node:net';
 import type { KubeClient } from '../../kube/client.js';
 import { createInformer, type Informer } from '../../kube/informer.js';
-import { SERVICE_NAME_LABEL, SYSTEM_NAMESPACE } from '../../kube/keys.js';
+import { SERVICE_NAME_LABEL } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { V1EndpointSlice, V1Pod, V1Service } from '../../kube/types.js';
 import { WorkQueue } from '../../mirror/work-queue.js';
@@ -209,7 +211,6 @@ export class LabEndpointSliceController {
 
   private async reconcile(key: string): Promise<void> {
     const [namespace, name] = key.split('/') as [string, string];
-    if (namespace === SYSTEM_NAMESPACE) return;
     const service = this.services.get(namespace, name);
     const desired = service ? planServiceSlices(service, this.pods.list()) : [];
     const existing = this.slices

@@ -7,47 +7,15 @@
  */
 import type { KubeClient } from '../../kube/client.js';
 import { createInformer, type Informer } from '../../kube/informer.js';
-import { SERVICE_NAME_LABEL } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
-import type { V1EndpointSlice, V1Pod } from '../../kube/types.js';
+import type { V1Pod } from '../../kube/types.js';
 import { type RunningServer, startPodinfo } from './demo-apps.js';
-import { ENDPOINTSLICE_CONTROLLER } from './lab-endpointslices.js';
 import { keepPods, syncDeploymentPods } from './lab-pods.js';
 import { type LabCluster, labNode } from './topology.js';
 
 interface Deployment {
   metadata?: { name?: string; namespace?: string };
   spec?: { replicas?: number };
-}
-
-/**
- * An EndpointSlice as the real EndpointSlice controller writes it, every address ready: for the
- * Isthmus processes' own Services, whose addresses the lab knows before any Pod exists.
- */
-export function labEndpointSlice(
-  namespace: string,
-  service: string,
-  addresses: string[],
-  ports: { name: string; port: number }[],
-): V1EndpointSlice {
-  return {
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: {
-      name: `${service}-lab`,
-      namespace,
-      labels: {
-        [SERVICE_NAME_LABEL]: service,
-        'endpointslice.kubernetes.io/managed-by': ENDPOINTSLICE_CONTROLLER,
-      },
-    },
-    addressType: 'IPv4',
-    ports: ports.map((p) => ({ ...p, protocol: 'TCP' })),
-    endpoints: addresses.map((a) => ({
-      addresses: [a],
-      conditions: { ready: true, serving: true, terminating: false },
-    })),
-  };
 }
 
 export class LabKubelet {

@@ -135,6 +135,39 @@ describe('lab status', () => {
   });
 });
 
+describe('lab status: where to scrape and probe', () => {
+  it("prints each cluster's admin addresses: gateway, identity and controller, with their readiness probes", async () => {
+    dir = mkdtempSync(join(tmpdir(), 'isthmus-lab-report-'));
+    const all = { [process.pid]: 1, [PIDS.identity]: 2, [PIDS.gateway]: 3, [PIDS.controller]: 4 };
+    const starts = Object.fromEntries(Object.entries(all).map(([pid, t]) => [pid, `${BOOT}/${t}`]));
+    const east = {
+      name: 'east',
+      api: 'https://127.0.1.1:6443',
+      gatewayAdmin: 'http://127.0.1.2:4191',
+      controllerAdmin: 'http://127.0.1.4:4191',
+      identity: '127.0.1.3:8080',
+      identityHealth: '127.0.1.3:9990',
+      identityAdmin: 'http://127.0.1.3:9991',
+    };
+    // A state from before identity's admin address was recorded: what it knows.
+    const older = { ...east, name: 'west', identityAdmin: undefined };
+    writeState({ starts, clusters: [east, older] });
+    const { lines } = await labStatusLines(dir, fakeProc(BOOT, all));
+    const at = (name: string) => lines.findIndex((l) => l.startsWith(`  ${name}: api `));
+    expect(lines.slice(at('east') + 1, at('west'))).toEqual([
+      '    gateway admin     http://127.0.1.2:4191  /metrics /ready /live  (readiness probe: /ready)',
+      '    identity admin    http://127.0.1.3:9991  /metrics /ready /live  (readiness probe: gRPC health 127.0.1.3:9990)',
+      '    controller admin  http://127.0.1.4:4191  /metrics /ready /live  (readiness probe: /ready)',
+    ]);
+    expect(lines.slice(at('west') + 1, at('west') + 4)).toEqual([
+      '    gateway admin     http://127.0.1.2:4191  /metrics /ready /live  (readiness probe: /ready)',
+      '    identity  (readiness probe: gRPC health 127.0.1.3:9990)',
+      '    controller admin  http://127.0.1.4:4191  /metrics /ready /live  (readiness probe: /ready)',
+    ]);
+    expect(lines.at(-1)).toBe('  frontend: http://127.0.0.1:1');
+  });
+});
+
 describe('a lab that is still starting', () => {
   it('lab status says so with what has started, and lab down stops it', async () => {
     dir = mkdtempSync(join(tmpdir(), 'isthmus-lab-report-'));

@@ -103,6 +103,22 @@ const PARTS = [
   { part: 'controller', probe: (c: LabState['clusters'][number]) => httpReady(`${c.controllerAdmin}/ready`) },
 ] as const;
 
+/**
+ * Where to scrape or probe a cluster's processes (`lab status`): each admin server (`/metrics`,
+ * `/ready`, `/live`) and what its Deployment's readiness probe asks, which is what the lab's
+ * kubelet asks for the pod's readiness. A state written before identity's admin address was
+ * recorded shows what it has.
+ */
+export function scrapeLines(c: LabState['clusters'][number]): string[] {
+  const lines = [`    gateway admin     ${c.gatewayAdmin}  /metrics /ready /live  (readiness probe: /ready)`];
+  const identityProbe = c.identityHealth ? `  (readiness probe: gRPC health ${c.identityHealth})` : '';
+  if (c.identityAdmin)
+    lines.push(`    identity admin    ${c.identityAdmin}  /metrics /ready /live${identityProbe}`);
+  else if (identityProbe) lines.push(`    identity${identityProbe}`);
+  lines.push(`    controller admin  ${c.controllerAdmin}  /metrics /ready /live  (readiness probe: /ready)`);
+  return lines;
+}
+
 export async function labStatusLines(
   dir: string,
   read: ProcRead = readProc,
@@ -140,7 +156,7 @@ export async function labStatusLines(
       }),
     );
     healthy &&= states.every((s) => s.endsWith(' ready'));
-    lines.push(`  ${c.name}: api ${c.api}  ${states.join('  ')}`);
+    lines.push(`  ${c.name}: api ${c.api}  ${states.join('  ')}`, ...scrapeLines(c));
   }
   lines.push(`  frontend: ${state.frontend}`);
   return { lines, healthy };

@@ -34,6 +34,8 @@ export interface LabState {
     identity?: string;
     /** host:port of identity's plaintext grpc.health.v1, which its probes ask (absent in older states). */
     identityHealth?: string;
+    /** URL of identity's admin server (/metrics, /ready, /live; absent in older states). */
+    identityAdmin?: string;
   }[];
   frontend: string;
   /** By process name (`east/gateway`): the pid of its current run; a new run records its own. */

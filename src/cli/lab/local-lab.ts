@@ -19,7 +19,6 @@ import { createInformer } from '../../kube/informer.js';
 import {
   EXPORTED_LABEL,
   IDENTITY_TOKEN_AUDIENCE,
-  PORTS,
   SERVICE_NAME_LABEL,
   SYSTEM_NAMESPACE,
 } from '../../kube/keys.js';
@@ -40,7 +39,6 @@ import { LabKubelet } from './lab-kubelet.js';
 import { keepPods, syncDeploymentPods } from './lab-pods.js';
 import { inProse } from './lab-report.js';
 import { type LabState, labStarts, labUpConflict, stateFile, writeLabState } from './lab-state.js';
-import { grpcServing, httpReady } from './probes.js';
 import { type LabProcess, ProcessGroup } from './processes.js';
 import { SystemKubelet } from './system-kubelet.js';
 import { LAB_NAMESPACE, type LabCluster, labNode, labTopology, parseLabClusters } from './topology.js';
@@ -192,6 +190,11 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
           { gatewayDialPodIPsOnly: podIPsOnly },
         ),
       );
+      // From the install on, as kube-controller-manager: the isthmus-system Services get their
+      // endpoints from the pods below, ready as the kubelet probes them.
+      const endpointSlices = new LabEndpointSliceController(admins.get(c.name)!);
+      await endpointSlices.start();
+      closers.push(() => endpointSlices.stop());
       const started = await startClusterProcesses(
         c,
         sandboxes.get(c.name)!,
@@ -241,10 +244,6 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
           c === west,
         ),
       );
-      // Before the workloads, so their Services get slices the moment their Pods run.
-      const endpointSlices = new LabEndpointSliceController(admin);
-      await endpointSlices.start();
-      closers.push(() => endpointSlices.stop());
       const kubelet = new LabKubelet(admin, c, LAB_NAMESPACE, 'podinfo');
       await kubelet.start();
       closers.push(() => kubelet.stop());
@@ -273,6 +272,7 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
         controllerAdmin: `http://${c.controller.host}:${c.controller.adminPort}`,
         identity: `${c.identity.host}:${c.identity.port}`,
         identityHealth: `${c.identity.host}:${c.identity.healthPort}`,
+        identityAdmin: `http://${c.identity.host}:${c.identity.adminPort}`,
       })),
       frontend: frontend.url,
       ...processRecord(procs),
@@ -427,33 +427,28 @@ async function startClusterProcesses(
 }
 
 /**
- * The isthmus-system pods as the kubelet would report them: Running, at each process's address,
- * and registered for restarts, each with the readiness check its Deployment's probe makes.
+ * The isthmus-system pods as the kubelet would report them: Running, at each process's address (its
+ * pod IP), registered for restarts, and Ready while the process answers the readiness probe its
+ * Deployment declares. Resolves once each is Ready.
  */
 async function registerSystemPods(admin: KubeClient, c: LabCluster, kubelet: SystemKubelet): Promise<void> {
   const node = labNode(c);
-  const admin4191 = (host: string) => () => httpReady(`http://${host}:${PORTS.admin}/ready`);
   const parts = [
-    {
-      part: 'identity',
-      host: c.identity.host,
-      ready: () => grpcServing(c.identity.host, c.identity.healthPort),
-    },
-    { part: 'gateway', host: c.gateway.host, ready: admin4191(c.gateway.host) },
-    { part: 'controller', host: c.controller.host, ready: admin4191(c.controller.host) },
+    { part: 'identity', host: c.identity.host },
+    { part: 'gateway', host: c.gateway.host },
+    { part: 'controller', host: c.controller.host },
   ];
-  for (const { part, host, ready } of parts) {
-    const deployment = `isthmus-${part}`;
-    await syncDeploymentPods(admin, SYSTEM_NAMESPACE, deployment, [host], node);
-    kubelet.register(`${c.name}/${part}`, {
-      admin,
-      cluster: c.name,
-      deployment,
-      host,
-      node,
-      ready,
-    });
-  }
+  await Promise.all(
+    parts.map(({ part, host }) =>
+      kubelet.register(`${c.name}/${part}`, {
+        admin,
+        cluster: c.name,
+        deployment: `isthmus-${part}`,
+        host,
+        node,
+      }),
+    ),
+  );
 }
 
 /** EADDRINUSE, said so that the user knows what to do; any other error as it is. */

@@ -66,6 +66,8 @@ export interface ProcessGroupOptions {
   firstBackoffMs?: number;
   /** The most the back-off doubles to (default MAX_BACKOFF_MS). */
   maxBackoffMs?: number;
+  /** The script node runs with each process's args (default bin/isthmus.mjs; tests run a stand-in). */
+  entry?: string;
 }
 
 export class ProcessGroup {
@@ -73,6 +75,7 @@ export class ProcessGroup {
   private stopping = false;
   private readonly firstBackoffMs: number;
   private readonly maxBackoffMs: number;
+  private readonly entry: string;
 
   constructor(
     private readonly events: ProcessEvents,
@@ -80,6 +83,7 @@ export class ProcessGroup {
   ) {
     this.firstBackoffMs = opts.firstBackoffMs ?? FIRST_BACKOFF_MS;
     this.maxBackoffMs = opts.maxBackoffMs ?? MAX_BACKOFF_MS;
+    this.entry = opts.entry ?? BIN;
   }
 
   /** Starts `isthmus <args>` with stdout and stderr appended to `logFile`, restarted if it exits. */
@@ -104,7 +108,7 @@ export class ProcessGroup {
     s.proc.startedAt = new Date();
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, [...s.nodeFlags, BIN, ...s.args], {
+      child = spawn(process.execPath, [...s.nodeFlags, this.entry, ...s.args], {
         stdio: ['ignore', fd, fd],
         env: { ...process.env, NODE_NO_WARNINGS: '1' },
       });
@@ -160,6 +164,11 @@ export class ProcessGroup {
     delete s.proc.previous;
     this.spawn(s);
     return s.proc;
+  }
+
+  /** The process called `name`, if the group runs one. */
+  process(name: string): LabProcess | undefined {
+    return this.procs.find((x) => x.proc.name === name)?.proc;
   }
 
   isPaused(name: string): boolean {

@@ -14,30 +14,36 @@
  *   user's `kubectl delete`; then a fresh run starts. `kubectl rollout restart` (a new pod template)
  *   replaces the process the same way. As in a cluster with one replica, the old run is gone before
  *   the new one serves.
+ * - readiness: each run's pod is Ready once the run answers the readiness probe its Deployment
+ *   declares (the gateway's and the controller's `/ready` on their admin port, identity's gRPC
+ *   health), probed at the pod's IP; from then on the probe runs every `periodSeconds`, and
+ *   `failureThreshold` failures in a row make the pod not ready (`successThreshold` successes
+ *   ready again), as the kubelet's prober does. The lab's EndpointSlice controller lists the pods
+ *   in the isthmus-system Services' slices with that readiness, so a gateway that is not ready (no
+ *   certificate) or scaled to 0 takes its endpoint with it, and the mirrors follow.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import type { KubeClient } from '../../kube/client.js';
 import { EventRecorder, type EventType } from '../../kube/events.js';
 import { createInformer, type Informer } from '../../kube/informer.js';
 import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { V1Pod } from '../../kube/types.js';
-import { waitFor } from '../../wait-for.js';
 import { type ContainerRuntime, type LabNode, syncDeploymentPods, templateHash } from './lab-pods.js';
+import { type ProbedContainer, type ReadinessProbe, readinessProbe } from './probes.js';
 import type { LabProcess, ProcessEvents, ProcessGroup, Termination } from './processes.js';
 
 export interface SupervisedPod {
   admin: KubeClient;
   cluster: string;
   deployment: string;
-  /** The process's address: its pod IP. */
+  /** The process's address: its pod IP, which its Deployment's readiness probe is run against. */
   host: string;
   node: LabNode;
-  /** The readiness probe: true once the process serves. */
-  ready: () => Promise<boolean>;
 }
 
 interface LabDeployment {
-  spec?: { replicas?: number; template?: unknown };
+  spec?: { replicas?: number; template?: { spec?: { containers?: ProbedContainer[] } } };
   metadata?: { name?: string };
 }
 
@@ -50,8 +56,18 @@ interface Terminating {
 /** The kubelet's default when a pod carries no grace (`terminationGracePeriodSeconds` defaults to 30). */
 const DEFAULT_GRACE_SECONDS = 30;
 
-/** How long a (re)started process may take to become ready before its pod is left not ready. */
+/**
+ * How long a new run is probed every FIRST_READY_INTERVAL_MS until it first answers (then at its
+ * probe's period), and how long `register` waits for it: its pod stays not ready meanwhile.
+ */
 const READY_DEADLINE_MS = 90_000;
+/**
+ * How often a new run is probed until it first answers: the lab's shortcut (the kubelet waits its
+ * `periodSeconds` between tries from the start), so a restarted process serves again at once.
+ */
+const FIRST_READY_INTERVAL_MS = 250;
+
+const running = (p: LabProcess['child']) => p.exitCode === null && p.signalCode === null;
 
 function lastTerminated(t: Termination): ContainerRuntime['lastTerminated'] {
   return { exitCode: t.exitCode, signal: t.signal, startedAt: t.startedAt, finishedAt: t.finishedAt };
@@ -69,6 +85,8 @@ export class SystemKubelet implements ProcessEvents {
   private readonly currentHash = new Map<string, string>();
   /** Uids of the terminating pods being stopped, so each is handled once and its final delete ignored. */
   private readonly stopping = new Set<string>();
+  /** Per process, the readiness prober of its current run (aborted by the next one, or stop()). */
+  private readonly probers = new Map<string, AbortController>();
 
   constructor(
     private readonly notice: (line: string) => void,
@@ -80,8 +98,19 @@ export class SystemKubelet implements ProcessEvents {
     this.procs = procs;
   }
 
-  register(processName: string, pod: SupervisedPod): void {
+  /**
+   * A process's pod, written at once, not ready, as the kubelet reports a container that started;
+   * Ready once its run answers its readiness probe, which is followed from then on. Resolves once
+   * the pod is Ready (or the run exited first, or did not answer within READY_DEADLINE_MS).
+   */
+  async register(processName: string, pod: SupervisedPod): Promise<void> {
     this.pods.set(processName, pod);
+    const p = this.procs?.process(processName);
+    if (!p) return;
+    this.enqueue(processName, async () => {
+      await this.write(pod, [pod.host], { ready: false, restartCount: p.restarts, startedAt: p.startedAt });
+    });
+    await this.probeRun(p);
   }
 
   /**
@@ -161,7 +190,7 @@ export class SystemKubelet implements ProcessEvents {
 
   restarted(p: LabProcess): void {
     this.onStart(p);
-    this.enqueue(p.name, () => this.whenReady(p));
+    void this.probeRun(p);
   }
 
   /**
@@ -190,7 +219,7 @@ export class SystemKubelet implements ProcessEvents {
       this.onStart(p);
       this.notice(`${name} replaced: ${why}`);
       if (startIfStopped) await starting();
-      await this.whenReady(p);
+      void this.probeRun(p);
     });
   }
 
@@ -214,7 +243,9 @@ export class SystemKubelet implements ProcessEvents {
         const p = procs.resume(name);
         this.onStart(p);
         this.notice(`${name} started: deployment/${pod.deployment} scaled to ${replicas}`);
-        await this.whenReady(p);
+        // The new pod shows at once, not ready until the run answers its probe.
+        await this.write(pod, [pod.host], { ready: false, restartCount: 0 });
+        void this.probeRun(p);
       }
     });
   }
@@ -232,23 +263,94 @@ export class SystemKubelet implements ProcessEvents {
     await procs.pause(name, deleted?.graceMs);
   }
 
-  /** Marks the pod Ready once this run answers its probe; gives up if the run exits first. */
-  private async whenReady(p: LabProcess): Promise<void> {
-    const pod = this.pods.get(p.name);
-    if (!pod) return;
-    const child = p.child;
-    const ready = await waitFor(
-      `${p.name} to be ready`,
-      async () =>
-        child.exitCode !== null || child.signalCode !== null ? 'exited' : (await pod.ready()) || undefined,
-      { timeoutMs: READY_DEADLINE_MS, intervalMs: 250 },
-    ).catch(() => false);
-    if (ready !== true) return;
-    const runtime: ContainerRuntime = { ready: true, restartCount: p.restarts, startedAt: p.startedAt };
+  /** The readiness probe of the process's container as its Deployment declares it now. */
+  private async probeOf(pod: SupervisedPod): Promise<ReadinessProbe> {
+    const d = await pod.admin.get<LabDeployment>(R.deployments, SYSTEM_NAMESPACE, pod.deployment);
+    return readinessProbe(d?.spec?.template?.spec?.containers?.[0] ?? {}, pod.host);
+  }
+
+  /** The pod of a run as the kubelet reports it, ready or not. */
+  private runtimeOf(p: LabProcess, ready: boolean): ContainerRuntime {
+    const runtime: ContainerRuntime = { ready, restartCount: p.restarts, startedAt: p.startedAt };
     if (p.previous) runtime.lastTerminated = lastTerminated(p.previous);
-    const pods = await this.write(pod, [pod.host], runtime);
-    await this.event(pod, pods, 'Normal', 'Started', (c) => `Started container ${c}`);
-    if (p.restarts > 0) this.notice(`${p.name} is ready again (restart ${p.restarts})`);
+    return runtime;
+  }
+
+  /**
+   * The kubelet's readiness prober for the run `p` has now, beside the process's chain (a run that
+   * never answers holds up no scale or replacement). Until the run first answers it is probed
+   * every FIRST_READY_INTERVAL_MS (the lab's shortcut, for READY_DEADLINE_MS at most), then every
+   * `periodMs`; `successThreshold` successes in a row make the pod Ready (the first time with the
+   * kubelet's Started event), `failureThreshold` failures in a row not ready again, each failure
+   * of a run that was ready an Unhealthy event, as the kubelet records them. Ends with the run (an
+   * exit, a scale to 0, a replacement: what ended it writes its pod) or stop(). Resolves once the
+   * pod is first Ready, or the prober ended before, or READY_DEADLINE_MS passed without.
+   */
+  private probeRun(p: LabProcess): Promise<void> {
+    const pod = this.pods.get(p.name);
+    if (!pod) return Promise.resolve();
+    this.probers.get(p.name)?.abort();
+    const stop = new AbortController();
+    this.probers.set(p.name, stop);
+    const child = p.child;
+    const current = () => !stop.signal.aborted && p.child === child && running(child);
+    const startedAt = Date.now();
+    let firstReady: () => void = () => undefined;
+    const first = new Promise<void>((resolve) => {
+      firstReady = resolve;
+    });
+    const loop = async () => {
+      const probe = await this.probeOf(pod);
+      let ready = false;
+      let everReady = false;
+      let failures = 0;
+      let successes = 0;
+      while (current()) {
+        const failure = await probe.check();
+        if (!current()) return;
+        if (failure === undefined) {
+          failures = 0;
+          successes++;
+        } else {
+          successes = 0;
+          failures++;
+          if (everReady) {
+            const pods = await this.currentPods(pod);
+            await this.event(pod, pods, 'Warning', 'Unhealthy', () => `Readiness probe failed: ${failure}`);
+          }
+        }
+        const next: boolean = ready ? failures < probe.failureThreshold : successes >= probe.successThreshold;
+        if (next !== ready) {
+          ready = next;
+          const firstTime = ready && !everReady;
+          everReady ||= ready;
+          if (!firstTime)
+            this.notice(ready ? `${p.name} is ready again` : `${p.name} is not ready: ${failure}`);
+          const now = ready;
+          await this.enqueue(p.name, async () => {
+            // A run that ended meanwhile has its pod written by what ended it.
+            if (!current()) return;
+            const pods = await this.write(pod, [pod.host], this.runtimeOf(p, now));
+            if (!firstTime) return;
+            await this.event(pod, pods, 'Normal', 'Started', (c) => `Started container ${c}`);
+            if (p.restarts > 0) this.notice(`${p.name} is ready again (restart ${p.restarts})`);
+          });
+          if (firstTime) firstReady();
+        }
+        const starting = !everReady && Date.now() - startedAt < READY_DEADLINE_MS;
+        if (!starting) firstReady();
+        await delay(starting ? FIRST_READY_INTERVAL_MS : probe.periodMs, undefined, { signal: stop.signal });
+      }
+    };
+    loop()
+      .catch((err: unknown) => {
+        if (!stop.signal.aborted)
+          this.notice(
+            `${p.name}: readiness probe stopped: ${err instanceof Error ? err.message : String(err)}`,
+          );
+      })
+      .finally(firstReady);
+    return first;
   }
 
   private write(pod: SupervisedPod, ips: string[], runtime: ContainerRuntime): Promise<V1Pod[]> {
@@ -288,15 +390,18 @@ export class SystemKubelet implements ProcessEvents {
     return items;
   }
 
-  private enqueue(name: string, task: () => Promise<void>): void {
+  /** Runs `task` after the process's earlier ones; resolves once it has run (an error is noticed). */
+  private enqueue(name: string, task: () => Promise<void>): Promise<void> {
     const next = (this.chains.get(name) ?? Promise.resolve()).then(task).catch((err: unknown) => {
       this.notice(`${name}: could not update its pod: ${err instanceof Error ? err.message : String(err)}`);
     });
     this.chains.set(name, next);
+    return next;
   }
 
   /** Stops watching and waits for the pod updates in flight (the lab stops its API servers next). */
   async stop(): Promise<void> {
+    for (const prober of this.probers.values()) prober.abort();
     await Promise.all(this.informers.splice(0).map((i) => i.stop()));
     await Promise.all(this.chains.values());
   }
