@@ -248,6 +248,11 @@ describe('a gateway whose own certificate the CRL revokes', () => {
     // Every peer refuses this gateway now, so a probe through it would blame the remote: the admin
     // says the failure is ours before dialling anyone (the controller then blames no remote).
     const { host, port } = eastGw.gw.admin.address;
+    // Not ready either: its cluster's mirrors lose their endpoints (the slices list ready gateway
+    // pods), so failover moves callers to what still works rather than into refused tunnels.
+    const ready = await fetch(`http://${host}:${port}/ready`);
+    expect(ready.status).toBe(503);
+    expect(await ready.text()).toMatch(/this gateway's certificate is revoked/);
     const probe = await fetch(`http://${host}:${port}/probe?gateway=10.9.9.9:4143&path=/ready&timeoutMs=500`);
     expect(await probe.json()).toMatchObject({
       alive: false,
@@ -273,6 +278,7 @@ describe('a gateway whose own certificate the CRL revokes', () => {
     );
     expect(renewed.serial).not.toBe(old.serial);
     expect(await eastGw.revoked()).toBe('isthmus_gateway_own_certificate_revoked 0');
+    expect((await fetch(`http://${host}:${port}/ready`)).status).toBe(200);
     // The report of the refused certificate is closed, and the replacement counted.
     await waitFor('the replacement reported', () => eastGw.own().length === 3);
     expect(eastGw.own()[2]).toMatchObject({

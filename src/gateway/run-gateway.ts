@@ -154,8 +154,6 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
         ? cannotProbe('certificates not loaded')
         : pool.probe(gateway, path, timeoutMs, cluster),
     );
-    /** Why the CRL in force refuses our own certificate, once there is one and a CRL (below). */
-    let ownRevocation: () => string | undefined = () => undefined;
     const admin = await startAdmin({
       host: config.admin.host,
       port: config.admin.port,
@@ -164,7 +162,7 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
       // Without a certificate a peer takes (none, expired, or one the CRL every peer loads revokes),
       // every remote would look dead, refusing it: say the failure is ours (`local`).
       probe: (gateway, path, timeoutMs, cluster) => {
-        const unable = certificateProblem(state) ?? ownRevocation();
+        const unable = certificateProblem(state);
         return unable === undefined ? linkedProbe(gateway, path, timeoutMs, cluster) : cannotProbe(unable);
       },
       routes: () => egressListeners?.routes() ?? [],
@@ -212,6 +210,8 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
     const revocations = await watchRevocations(config, anchorPem, log, metrics, deps.crlIntervalMs, () => {
       const cut = revalidate();
       checkOwnCertificate();
+      // Readiness depends on the list too (our own certificate revoked): the health service follows.
+      admin.refresh();
       return cut;
     });
     if (revocations) onStop('CRL watch', () => revocations.stop());
@@ -319,11 +319,13 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
       checkOwnCertificate = () => void checkOwn.check();
       rotator.on('rotated', (next: TlsMaterial) => checkOwn.rotated(next.certPem));
       checkOwnCertificate();
-      ownRevocation = () => {
+      const ownRevocation = (): string | undefined => {
         const held = rotator.current;
         const refused = held && refusalOf(revocations.current(), held.chainPem);
         return refused ? `this gateway's certificate is revoked (${refused}): peers refuse it` : undefined;
       };
+      state.ownRevocation = ownRevocation;
+      admin.refresh();
       metrics.ownCertificateRevokedWhile(() => ownRevocation() !== undefined);
     }
 
@@ -417,6 +419,8 @@ export interface ReadinessState {
   draining?: boolean;
   /** --dial-pod-ips-only and the API server refuses to list Pods: why, as /ready says it. */
   podListRefused?: string;
+  /** Why the CRL in force refuses the certificate in use (every peer refuses it), if it does. */
+  ownRevocation?: () => string | undefined;
 }
 
 /**
@@ -443,14 +447,16 @@ export function readinessOf(
 }
 
 /**
- * Why this gateway holds no certificate a peer would take (none loaded yet, or expired and not
- * renewed), else undefined: it can then neither tunnel nor probe, whatever the remote does.
+ * Why this gateway holds no certificate a peer would take (none loaded yet, expired and not
+ * renewed, or revoked by the CRL in force, which every peer that loaded it applies), else
+ * undefined: it can then neither tunnel nor probe, whatever the remote does, and is not ready, so
+ * its cluster's mirrors lose their endpoints and failover moves callers to what still works.
  */
 export function certificateProblem(state: ReadinessState, nowMs: number = Date.now()): string | undefined {
   if (!state.certificates) return 'certificates not loaded';
   if (state.certificateNotAfter !== undefined && nowMs > state.certificateNotAfter.getTime())
     return `certificate expired at ${state.certificateNotAfter.toISOString()} and not renewed`;
-  return undefined;
+  return state.ownRevocation?.();
 }
 
 /** A probe this gateway cannot make: its own failure (`local`), which tells nothing of the remote. */
