@@ -73,6 +73,8 @@ export interface ControllerConfig {
   queueBackoff?: { baseMs: number; maxMs: number };
   /** Delay before a terminal sync failure (a 403, a 422) is tried again (default TERMINAL_RETRY_MS). */
   terminalRetryMs?: number;
+  /** How long a key's syncs must keep failing before it is reported SyncFailing (default SYNC_FAILING_AFTER_MS). */
+  syncFailingAfterMs?: number;
   /** Syncs in flight per Link (default DEFAULT_MIRROR_WORKERS). */
   workers?: number;
   /**
@@ -187,6 +189,7 @@ export function runController(config: ControllerConfig): RunningController {
   if (config.remoteBackoff) sharedLocal.remoteBackoff = config.remoteBackoff;
   if (config.queueBackoff) sharedLocal.queueBackoff = config.queueBackoff;
   if (config.terminalRetryMs !== undefined) sharedLocal.terminalRetryMs = config.terminalRetryMs;
+  if (config.syncFailingAfterMs !== undefined) sharedLocal.syncFailingAfterMs = config.syncFailingAfterMs;
 
   let manager: LinkManager | undefined;
   let stopped = false;

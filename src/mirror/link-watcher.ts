@@ -45,7 +45,7 @@ import {
   unconfirmedMessage,
 } from './remote-identity.js';
 import type { SharedLocal } from './shared.js';
-import { SYNC_FAILING_AFTER } from './skip-reason.js';
+import { SYNC_FAILING_AFTER, SYNC_FAILING_AFTER_MS } from './skip-reason.js';
 import { STOP_GRACE_MS, WorkQueue } from './work-queue.js';
 
 /** Queue keys that are not Services: connect to the remote API; write the Link status. */
@@ -78,8 +78,8 @@ export class LinkWatcher {
    * Service is synced again.
    */
   private unsynced: Set<string> | undefined;
-  /** Syncs of a key that threw in a row (syncFailed). */
-  private readonly failures = new Map<string, number>();
+  /** Syncs of a key that threw in a row, since when (syncFailed). */
+  private readonly failures = new Map<string, { count: number; since: number }>();
   private readonly metrics: LinkMetrics;
   /** Aborted by stop(): ends a read of the credentials in flight. */
   private readonly abort = new AbortController();
@@ -344,15 +344,20 @@ export class LinkWatcher {
   }
 
   /**
-   * A sync that threw (it is retried with backoff): after SYNC_FAILING_AFTER in a row, the key is
-   * reported SyncFailing and counts as synced, so ServicesMirrored can say False rather than wait
-   * for a success that may never come (a webhook failing closed), and status.services names it.
+   * A sync that threw (it is retried with backoff): once it has failed SYNC_FAILING_AFTER times in
+   * a row over SYNC_FAILING_AFTER_MS, the key is reported SyncFailing and counts as synced, so
+   * ServicesMirrored can say False rather than wait for a success that may never come (a webhook
+   * failing closed), and status.services names it. The message holds no count: a retry that fails
+   * the same way changes nothing (no status write, no Event).
    */
   private syncFailed(key: string, namespace: string, name: string, err: unknown): void {
-    const failures = (this.failures.get(key) ?? 0) + 1;
-    this.failures.set(key, failures);
-    if (failures < SYNC_FAILING_AFTER) return;
-    const message = `sync failing (${failures} times in a row, retried with backoff; a mirror in place is kept): ${describeError(err)}`;
+    const now = Date.now();
+    const seen = this.failures.get(key) ?? { count: 0, since: now };
+    seen.count++;
+    this.failures.set(key, seen);
+    const afterMs = this.shared.syncFailingAfterMs ?? SYNC_FAILING_AFTER_MS;
+    if (seen.count < SYNC_FAILING_AFTER || now - seen.since < afterMs) return;
+    const message = `sync failing, retried with backoff (a mirror in place is kept): ${describeError(err)}`;
     this.record(key, { namespace, name, reason: 'SyncFailing', message }, false);
     this.unsynced?.delete(key);
     this.queue.add(STATUS);
@@ -361,6 +366,8 @@ export class LinkWatcher {
   private record(key: string, status: ServiceMirrorStatus | undefined, ready: boolean): void {
     const before = this.statuses.get(key);
     if (!status) {
+      // Gone (the remote Service deleted): a count of its failures must not outlive it.
+      this.failures.delete(key);
       this.statuses.delete(key);
       this.metrics.forget(key);
     } else {

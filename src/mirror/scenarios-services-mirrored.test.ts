@@ -144,7 +144,7 @@ describe('ServicesMirrored says whether the Services a Link picks are mirrored',
       return create(...args);
     }) as typeof client.createForMetadata;
     try {
-      world.controller('east', { client });
+      const { ctl } = world.controller('east', { client, syncFailingAfterMs: 300 });
       await waitReady(east, 'default', 'ok-west');
       const failed = await servicesMirroredIs(east, 'False', 'SomeNotMirrored');
       expect(condition(failed, 'ServicesMirrored')?.message).toBe(
@@ -155,9 +155,19 @@ describe('ServicesMirrored says whether the Services a Link picks are mirrored',
           namespace: 'default',
           name: 'bad',
           reason: 'SyncFailing',
-          message: expect.stringMatching(/^sync failing \(\d+ times in a row, .*failed calling webhook/),
+          message: expect.stringMatching(/^sync failing, retried with backoff .*failed calling webhook/),
         }),
       ]);
+
+      // Retried with backoff, failing the same way: nothing of the Link is rewritten.
+      const written = failed.metadata?.resourceVersion;
+      const errors = async () =>
+        (await metricValue(ctl.registry, 'isthmus_mirror_sync_errors_total', {
+          target_cluster_name: 'west',
+        })) ?? 0;
+      const before = await errors();
+      await waitFor(async () => (await errors()) >= before + 3, { what: '3 more failed syncs of bad' });
+      expect((await getLink(east, 'west'))?.metadata?.resourceVersion).toBe(written);
 
       failing = false;
       await waitReady(east, 'default', 'bad-west');

@@ -90,6 +90,8 @@ export interface SharedLocal {
   queueBackoff?: { baseMs: number; maxMs: number };
   /** Delay before a terminal sync failure is tried again (absent: the queue's TERMINAL_RETRY_MS). */
   terminalRetryMs?: number;
+  /** How long a key's syncs must keep failing before SyncFailing (absent: SYNC_FAILING_AFTER_MS). */
+  syncFailingAfterMs?: number;
   /** Remote Service keys synced at once per Link (each sync is a few sequential API calls). */
   workers: number;
   /** Our own writes, whose watch echoes need no sync (absent: every event syncs). */

@@ -33,8 +33,10 @@ import { MAX_SERVICE_NAME, mirrorName, tunnelledPorts } from './mirror-objects.j
  *   the message is the API's): it is not in place as planned, so it is not counted as mirrored.
  *   Tried again when the Service, its mirror or the Link changes, or the controller restarts.
  * - SyncFailing: the sync keeps failing with an error it retries (a 5xx, a webhook failing closed,
- *   a 429): reported after SYNC_FAILING_AFTER failures in a row, so one transient error says
- *   nothing; a mirror already in place is kept as it was meanwhile. Cleared by the next success.
+ *   a 429): reported once it has failed SYNC_FAILING_AFTER times in a row over at least
+ *   SYNC_FAILING_AFTER_MS (the queue retries within a second, so a count alone made every blip of
+ *   the API server a failure); a mirror already in place is kept as it was meanwhile. Cleared by
+ *   the next success.
  */
 export type MirrorReason =
   | 'Mirrored'
@@ -48,8 +50,10 @@ export type MirrorReason =
   | 'ApplyFailed'
   | 'SyncFailing';
 
-/** Failures in a row before a retried sync is reported as SyncFailing. */
+/** Failures in a row before a retried sync is reported as SyncFailing… */
 export const SYNC_FAILING_AFTER = 3;
+/** …and for how long at least, from the first of them. */
+export const SYNC_FAILING_AFTER_MS = 60_000;
 
 export interface Skip {
   reason: Exclude<MirrorReason, 'Mirrored'>;
