@@ -71,6 +71,14 @@ describe('linkConditionEvents', () => {
     expect(linkConditionEvents(healthy, [c('GatewayAlive', 'Unknown', 'NotProbedYet')])).toEqual([]);
   });
 
+  it("a remote found dead as this cluster's gateway comes back is a Warning of its own", () => {
+    const local = [c('GatewayAlive', 'Unknown', 'LocalGatewayUnavailable', 'cannot probe')];
+    const dead = [c('GatewayAlive', 'False', 'ProbeFailed', 'connect ECONNREFUSED')];
+    expect(linkConditionEvents(local, dead)).toEqual([
+      { type: 'Warning', reason: 'ProbeFailed', message: 'GatewayAlive: connect ECONNREFUSED' },
+    ]);
+  });
+
   it('a Link that starts in trouble says so once', () => {
     const down = [c('RemoteAPIAvailable', 'False', 'Unreachable', 'ECONNREFUSED')];
     expect(linkConditionEvents(undefined, down)).toHaveLength(1);

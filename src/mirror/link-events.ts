@@ -40,7 +40,9 @@ export function linkConditionEvents(
     const was = old.get(c.type);
     const message = `${c.type}: ${c.message || c.reason}`;
     if (troubled(c)) {
-      if (!was || !troubled(was)) events.push({ type: 'Warning', reason: c.reason, message });
+      // New trouble, or another kind of it (this cluster's gateway back, and the remote found dead).
+      if (!was || !troubled(was) || was.status !== c.status)
+        events.push({ type: 'Warning', reason: c.reason, message });
     } else if (c.status === 'True' && was && troubled(was)) {
       events.push({ type: 'Normal', reason: c.reason, message });
     }
