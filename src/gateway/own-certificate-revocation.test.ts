@@ -34,7 +34,7 @@ import {
   waitFor,
   writeCertsLayout,
 } from './e2e/fixtures.js';
-import { ownCheckLine } from './own-certificate-revocation.js';
+import { followOwnRevocation, ownCheckLine } from './own-certificate-revocation.js';
 import { type RunningGateway, runGateway } from './run-gateway.js';
 import { echo, startTcpBackend } from './test-support/backends.js';
 
@@ -365,5 +365,52 @@ describe('ownCheckLine', () => {
     ],
   ])('%j', (check, line) => {
     expect(ownCheckLine(check)).toEqual(line);
+  });
+});
+
+describe('followOwnRevocation, after a check that could not replace the certificate', () => {
+  const first = testGatewayCertificate('east');
+  const next = testGatewayCertificate('west');
+  function follow(refusedChains: Set<string>) {
+    const lines: { level: string; fields: Record<string, unknown>; msg: string }[] = [];
+    const at = (level: string) => (fields: Record<string, unknown>, msg: string) =>
+      void lines.push({ level, fields, msg });
+    const counted: string[] = [];
+    const followed = followOwnRevocation({
+      check: async () => ({
+        outcome: 'not-renewable',
+        revoked: { chainPem: first.chainPem, serial: serialOf(first.certPem), notAfter: new Date(0) },
+        reason: 'revoked',
+      }),
+      refused: (chainPem) => (refusedChains.has(chainPem) ? 'revoked too' : undefined),
+      log: { info: at('info'), error: at('error') } as unknown as Logger,
+      count: (outcome) => void counted.push(outcome),
+      certFile: '/etc/isthmus/tls.crt',
+    });
+    return { followed, lines, counted };
+  }
+
+  it('a later renewal the list accepts closes the report, counted as replaced', async () => {
+    const { followed, lines, counted } = follow(new Set());
+    await followed.check();
+    followed.rotated(next);
+    expect(counted).toEqual(['not_renewable', 'replaced']);
+    expect(lines.at(-1)).toMatchObject({
+      level: 'info',
+      msg: 'certificate refused by the CRL: replaced by a later renewal',
+      fields: { serial: serialOf(first.certPem), renewedSerial: serialOf(next.certPem) },
+    });
+  });
+
+  it('a later renewal the list refuses too replaces nothing: said, not counted, still pending', async () => {
+    const { followed, lines, counted } = follow(new Set([next.chainPem]));
+    await followed.check();
+    followed.rotated(next);
+    expect(counted).toEqual(['not_renewable']);
+    expect(lines.at(-1)).toMatchObject({
+      level: 'error',
+      msg: 'certificate refused by the CRL: renewed, and the new certificate is refused too',
+      fields: { renewedSerial: serialOf(next.certPem), reason: 'revoked too' },
+    });
   });
 });

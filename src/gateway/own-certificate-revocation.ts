@@ -157,10 +157,12 @@ export function ownCheckLine(
  */
 export function followOwnRevocation(opts: {
   check: () => Promise<GatewayCertificateCheck>;
+  /** Why the list in force refuses a chain (leaf first), if it does. */
+  refused: (chainPem: string) => string | undefined;
   log: Logger;
   count: (outcome: OwnRevocationOutcome) => void;
   certFile?: string;
-}): { check: () => Promise<void>; rotated: (certPem: string) => void } {
+}): { check: () => Promise<void>; rotated: (material: { certPem: string; chainPem: string }) => void } {
   /** The serial of a refused certificate not replaced yet: its replacement closes the report. */
   let pending: string | undefined;
   return {
@@ -179,10 +181,21 @@ export function followOwnRevocation(opts: {
     },
     // A later renewal (the rotator's retry once identity could sign, new --cert-file files) replaced
     // the refused certificate: said, and counted, as a replacement at the check would have been.
-    rotated: (certPem) => {
+    rotated: ({ certPem, chainPem }) => {
       if (pending === undefined) return;
       const renewedSerial = normaliseSerial(new X509Certificate(certPem).serialNumber);
       if (renewedSerial === pending) return;
+      // A renewal from an issuer the list refuses too (one renewed with the same key, new files of
+      // a revoked issuer) replaces nothing: still refused, under its new serial.
+      const refused = opts.refused(chainPem);
+      if (refused !== undefined) {
+        opts.log.error(
+          { serial: pending, renewedSerial, reason: refused },
+          `${REFUSED}: renewed, and the new certificate is refused too`,
+        );
+        pending = renewedSerial;
+        return;
+      }
       opts.count('replaced');
       opts.log.info({ serial: pending, renewedSerial }, `${REFUSED}: replaced by a later renewal`);
       pending = undefined;

@@ -312,12 +312,13 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
           rotator,
           renewable: c.kind === 'certify',
         }),
+        refused: (chainPem) => refusalOf(revocations.current(), chainPem),
         log,
         count: metrics.ownCertificateRevoked,
         ...(c.kind === 'files' ? { certFile: c.certFile } : {}),
       });
       checkOwnCertificate = () => void checkOwn.check();
-      rotator.on('rotated', (next: TlsMaterial) => checkOwn.rotated(next.certPem));
+      rotator.on('rotated', (next: TlsMaterial) => checkOwn.rotated(next));
       checkOwnCertificate();
       const ownRevocation = (): string | undefined => {
         const held = rotator.current;
