@@ -300,7 +300,14 @@ export class SystemKubelet implements ProcessEvents {
       firstReady = resolve;
     });
     const loop = async () => {
-      const probe = await this.probeOf(pod);
+      // The Deployment is read from the API server, which may fail for a moment: ask again, as
+      // the kubelet keeps a pod it cannot judge rather than give up on it.
+      let probe: ReadinessProbe | undefined;
+      while (probe === undefined && current()) {
+        probe = await this.probeOf(pod).catch(() => undefined);
+        if (probe === undefined) await delay(FIRST_READY_INTERVAL_MS, undefined, { signal: stop.signal });
+      }
+      if (probe === undefined) return;
       let ready = false;
       let everReady = false;
       let failures = 0;
@@ -314,10 +321,13 @@ export class SystemKubelet implements ProcessEvents {
         } else {
           successes = 0;
           failures++;
-          if (everReady) {
-            const pods = await this.currentPods(pod);
-            await this.event(pod, pods, 'Warning', 'Unhealthy', () => `Readiness probe failed: ${failure}`);
-          }
+          // An event the API server fails to take is lost, not the prober.
+          if (everReady)
+            await this.currentPods(pod)
+              .then((pods) =>
+                this.event(pod, pods, 'Warning', 'Unhealthy', () => `Readiness probe failed: ${failure}`),
+              )
+              .catch(() => undefined);
         }
         const next: boolean = ready ? failures < probe.failureThreshold : successes >= probe.successThreshold;
         if (next !== ready) {
