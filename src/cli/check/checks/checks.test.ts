@@ -1218,6 +1218,25 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /gateway 10\.0\.0\.7:4143 cannot be probed from here \(this cluster's gateway cannot probe: certificates not loaded: .*\); fix this cluster's gateway first/,
       ],
       [
+        // A gateway whose own certificate the CRL revokes answers /probe "local": the revocation is the fix.
+        "this cluster's gateway cannot probe because its own certificate is revoked: the revocation says what to do",
+        (f) => {
+          ownGatewayRevoked(f);
+          links(f)[0]!.link = link('west', {
+            conditions: [
+              {
+                type: 'GatewayAlive',
+                status: 'Unknown',
+                reason: 'LocalGatewayUnavailable',
+                message: "this cluster's gateway cannot probe: this gateway's certificate is revoked (…)",
+              },
+            ],
+          });
+        },
+        'fail',
+        /cannot be probed from here \(.*\); this cluster's gateway certificate \(serial [0-9A-F]+\) is revoked .*the gateway replaces it by itself/,
+      ],
+      [
         'names the followed addresses, IPv6 in brackets',
         (f) => {
           links(f)[0]!.link = link('west', {

@@ -56,7 +56,12 @@ export function checkGatewaysAlive(facts: CheckFacts): CheckResult {
     const alive = condition(link, 'GatewayAlive');
     if (alive?.status === 'True') continue;
     if (alive?.reason === 'LocalGatewayUnavailable') {
-      const fix = localDown ?? "fix this cluster's gateway first: every probe goes through it";
+      // A gateway whose own certificate or issuer the CRL revokes cannot probe (every peer refuses
+      // it): the revocation says what to do, before the generic "fix this cluster's gateway".
+      const fix =
+        ownRevocationWhy(revoked, facts) ??
+        localDown ??
+        "fix this cluster's gateway first: every probe goes through it";
       failures.push(`Link ${name}: gateway ${gw} cannot be probed from here (${alive.message}); ${fix}`);
       continue;
     }
@@ -66,12 +71,9 @@ export function checkGatewaysAlive(facts: CheckFacts): CheckResult {
         localDown ??
         (gatewayRevoked
           ? `its certificate is revoked here (${gatewayRevoked.reason}), so this cluster's gateway refuses it: ${revokedPeerFix(link.spec?.targetClusterName ?? name, gatewayRevoked)} (see ${REVOCATION_CHECK})`
-          : revoked?.issuer
-            ? `this cluster's issuer is revoked (see ${REVOCATION_CHECK}), and gateways that load the same CRL refuse this cluster's gateway: renew this cluster's issuer first`
-            : revoked?.gateway
-              ? `this cluster's gateway certificate (serial ${revoked.gateway.serial}) is revoked (see ${REVOCATION_CHECK}), and gateways that load the same CRL refuse it: ${ownCertificateFix(facts)}`
-              : (refusedThere(alive.message, name, facts.localCluster) ??
-                `check that the ${name} gateway runs and that this cluster's gateway can reach its port`));
+          : (ownRevocationWhy(revoked, facts) ??
+            refusedThere(alive.message, name, facts.localCluster) ??
+            `check that the ${name} gateway runs and that this cluster's gateway can reach its port`));
       failures.push(
         `Link ${name}: gateway ${gw} is not alive (${withoutAddress(alive.message) || alive.reason}); ${why}`,
       );
@@ -82,6 +84,15 @@ export function checkGatewaysAlive(facts: CheckFacts): CheckResult {
   // Links without a gateway (a flat pod network) have nothing to probe: say so rather than tick it.
   if (probed === 0 && facts.links.value.length > 0) return resultOf(`${WHAT}: no Link has a gateway`, []);
   return resultOf(WHAT, failures, warnings);
+}
+
+/** This cluster's issuer or gateway certificate revoked: why its probes fail, and what to do. */
+function ownRevocationWhy(revoked: ReturnType<typeof revocationsOf>, facts: CheckFacts): string | undefined {
+  if (revoked?.issuer)
+    return `this cluster's issuer is revoked (see ${REVOCATION_CHECK}), and gateways that load the same CRL refuse this cluster's gateway: renew this cluster's issuer first`;
+  if (revoked?.gateway)
+    return `this cluster's gateway certificate (serial ${revoked.gateway.serial}) is revoked (see ${REVOCATION_CHECK}), and gateways that load the same CRL refuse it: ${ownCertificateFix(facts)}`;
+  return undefined;
 }
 
 /**
