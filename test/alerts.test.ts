@@ -103,7 +103,9 @@ describe('examples/prometheus/isthmus-alerts.yaml', () => {
     const local = rules.find((r) => r.alert === 'IsthmusLocalGatewayDown');
     expect(local && metricsOf(local.expr)).toEqual(['isthmus_local_gateway_up']);
     expect(local?.expr).toMatch(/== 0\s*$/);
-    expect(local?.annotations.summary).toContain('{{ $labels.instance }}');
+    // Every controller replica probes: once per cluster, when none can, not once per replica.
+    expect(local?.expr).toMatch(/^max by \(cluster, namespace\) \(isthmus_local_gateway_up\) == 0$/);
+    expect(local?.annotations.summary).not.toContain('$labels.instance');
   });
 
   // A refused isthmus-crl update is a fault until the file is fixed: the next gateway restart
