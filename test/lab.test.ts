@@ -211,6 +211,20 @@ describe('isthmus lab', () => {
     ] as const) {
       const names = await kubectlIn(cluster, '-n', 'test', 'get', 'svc', '-o', 'name');
       for (const m of mirrors) expect(names, cluster).toContain(`service/${m}\n`);
+      // A lab that comes up cleanly says nothing alarming on its Links (`kubectl describe link`):
+      // neither a namespace missing at first nor a remote API "unreachable" before first tried.
+      const linkWarnings = await kubectlIn(
+        cluster,
+        '-n',
+        'isthmus-system',
+        'get',
+        'events',
+        '--field-selector',
+        'involvedObject.kind=Link,type=Warning',
+        '-o',
+        'jsonpath={range .items[*]}{.reason}{"\\n"}{end}',
+      );
+      expect(linkWarnings, cluster).toBe('');
     }
   });
 

@@ -233,6 +233,12 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
       }
     }
 
+    // The demo's namespace in every cluster before any exports it: else a cluster whose turn comes
+    // later saw the others' exports first, and its Links started with MissingNamespace Warnings.
+    for (const c of topology)
+      await applyObjects(admins.get(c.name)!, [
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: LAB_NAMESPACE } },
+      ]);
     for (const c of topology) {
       checkpoint();
       const admin = admins.get(c.name)!;
