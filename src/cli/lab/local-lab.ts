@@ -218,6 +218,13 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
     }
     opts.progress(`identity, gateways and controllers ready in ${everyCluster(names)}`);
 
+    // The demo's namespace in every cluster before any Link and any export: a cluster whose turn
+    // came later saw the others' exports first, and its Links started with MissingNamespace
+    // Warnings; made before the Links, every controller's namespace cache has it by their first sync.
+    for (const c of topology)
+      await applyObjects(admins.get(c.name)!, [
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: LAB_NAMESPACE } },
+      ]);
     for (const from of topology) {
       for (const to of topology) {
         if (from.name === to.name) continue;
@@ -233,12 +240,6 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
       }
     }
 
-    // The demo's namespace in every cluster before any exports it: else a cluster whose turn comes
-    // later saw the others' exports first, and its Links started with MissingNamespace Warnings.
-    for (const c of topology)
-      await applyObjects(admins.get(c.name)!, [
-        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: LAB_NAMESPACE } },
-      ]);
     for (const c of topology) {
       checkpoint();
       const admin = admins.get(c.name)!;
