@@ -97,11 +97,10 @@ export class RevocationList {
    * not sign the leaf, the anchor did not sign it, or it is not valid at `at`).
    */
   check(leaf: X509Certificate, issuer?: X509Certificate, at: Date = new Date()): string | undefined {
-    for (const { crl, ca } of this.lists) {
-      const entry = signs(ca, leaf) ? crl.revoked.get(normaliseSerial(leaf.serialNumber)) : undefined;
-      if (!entry) continue;
-      const by = this.anchors.includes(ca) ? "the trust anchor's CRL" : "its issuer's CRL";
-      return `certificate serial ${leaf.serialNumber} is revoked by ${by}${since(entry)}`;
+    const listed = this.listing(leaf);
+    if (listed) {
+      const by = this.anchors.includes(listed.ca) ? "the trust anchor's CRL" : "its issuer's CRL";
+      return `certificate serial ${leaf.serialNumber} is revoked by ${by}${since(listed.entry)}`;
     }
     if (this.anchors.some((a) => signs(a, leaf))) return undefined;
     const shown = issuer && this.anchorRevokes ? this.shownProblem(leaf, issuer, at) : undefined;
@@ -112,6 +111,23 @@ export class RevocationList {
       const up = anchor ? this.listedBy(anchor, ca) : '';
       if (up)
         return `issuer "${oneLine(ca.subject)}" (serial ${ca.serialNumber}) is revoked by the trust anchor's CRL${up}`;
+    }
+    return undefined;
+  }
+
+  /**
+   * Whether a CRL lists `leaf` itself: when `check` refuses a leaf that none lists, what it refuses
+   * is an issuer of it (a new leaf from that issuer's key would be refused too), or the chain shown.
+   */
+  revokesItself(leaf: X509Certificate): boolean {
+    return this.listing(leaf) !== undefined;
+  }
+
+  private listing(leaf: X509Certificate) {
+    const serial = normaliseSerial(leaf.serialNumber);
+    for (const { crl, ca } of this.lists) {
+      const entry = signs(ca, leaf) ? crl.revoked.get(serial) : undefined;
+      if (entry) return { ca, entry };
     }
     return undefined;
   }

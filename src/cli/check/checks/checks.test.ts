@@ -9,6 +9,7 @@ import {
   splitPem,
 } from '../../../identity/index.js';
 import { foreignTestPki, testGatewayCertificate, testPki } from '../../../identity/testing.js';
+import { lookAlike, VALID } from '../../../identity/testing-look-alike.js';
 import type { TrafficSplit } from '../../../kube/types.js';
 import { VERSION } from '../../../version.js';
 import {
@@ -770,6 +771,35 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         },
         'fail',
         /^Link west: gateway 10\.0\.0\.7:4143 is revoked here \(issuer "CN=identity\.west\.cluster\.local" \(serial [0-9A-F]+\) is revoked by the trust anchor's CRL \(keyCompromise[^\n]*\); its tunnels are refused until it has a new certificate from an issuer that is not revoked: west's issuer must be renewed there \(isthmus certs --reuse-anchor --force, then isthmus upgrade\)$/,
+      ],
+      [
+        "west's issuer renewed with the same key, its old certificate revoked: a new leaf would be refused too, so the issuer is named",
+        (f) => {
+          const { anchor, issuers } = testPki();
+          // cert-manager's rotationPolicy: Never: the same Name and key under a new serial.
+          const renewed = lookAlike(issuers.west, { ...VALID, signer: anchor });
+          links(f)[0]!.gatewayChain = {
+            ok: true,
+            address: '10.0.0.7:4143',
+            chainPem: [pki.westChain[0]!, renewed],
+          };
+          f.crlPem = { ok: true, value: anchorCrl([issuers.west]) };
+        },
+        'fail',
+        /^Link west: gateway 10\.0\.0\.7:4143 is revoked here \(issuer "CN=identity\.west\.cluster\.local" \(serial [0-9A-F]+\) is revoked by the trust anchor's CRL[^\n]*; its tunnels are refused until it has a new certificate from an issuer that is not revoked: west's issuer must be renewed there/,
+      ],
+      [
+        "this cluster's issuer renewed with the same key, its old certificate revoked: the issuer is named, not the gateway's certificate",
+        (f) => {
+          const { anchor, issuers } = testPki();
+          const renewed = lookAlike(issuers.east, { ...VALID, signer: anchor });
+          f.localCluster = 'east';
+          f.issuerPem = { ok: true, value: renewed };
+          f.localGatewayChain = { ok: true, address: '10.0.0.9:4143', chainPem: [eastChain()[0]!, renewed] };
+          f.crlPem = { ok: true, value: anchorCrl([issuers.east]) };
+        },
+        'fail',
+        /^(?![\s\S]*this cluster's gateway certificate)this cluster's issuer "CN=identity\.east\.cluster\.local" is revoked \(issuer "CN=identity\.east\.cluster\.local" \(serial [0-9A-F]+\) is revoked by the trust anchor's CRL[^\n]*renew it: isthmus certs --out DIR --clusters east --reuse-anchor --force/,
       ],
       [
         "this cluster's own gateway certificate revoked: named with its serial; the gateway replaces it by itself, no restart",

@@ -18,6 +18,7 @@ import { X509Certificate } from 'node:crypto';
 import { describeError } from '../../../errors.js';
 import { oneLineName } from '../../../identity/certificate-info.js';
 import { RevocationList } from '../../../identity/revocation.js';
+import { signs } from '../../../identity/verify-chain.js';
 import { GATEWAY_SERVICE_NAME } from '../../../kube/keys.js';
 import { type CheckFacts, type CheckResult, type LinkFacts, linkLabel } from '../types.js';
 import { DEPLOYMENTS_CHECK, notAvailable } from './deployments.js';
@@ -112,9 +113,12 @@ function revocations(list: RevocationList, facts: CheckFacts): Revocations {
     const chain = linked.gatewayChain;
     if (!chain?.ok || chain.chainPem.length === 0) continue; // the trust-anchor check reports these
     const reason = revoked(list, chain.chainPem);
-    if (reason) gateways.set(linked, { reason, issuer: issuerRevoked(list, chain.chainPem) });
+    if (reason)
+      gateways.set(linked, { reason, issuer: !list.revokesItself(new X509Certificate(chain.chainPem[0]!)) });
   }
-  const own = facts.issuerPem.ok ? issuerRevocation(list, facts.issuerPem.value) : {};
+  const own = facts.issuerPem.ok
+    ? issuerRevocation(list, facts.issuerPem.value, facts.localGatewayChain)
+    : {};
   return { ...own, ...(own.issuer ? {} : ownGatewayRevocation(list, facts.localGatewayChain)), gateways };
 }
 
@@ -172,15 +176,34 @@ function revoked(list: RevocationList, chainPem: readonly string[]): string | un
   }
 }
 
-/** Whether the chain's issuer (the certificate after the leaf) is what the anchor's CRL revokes. */
-function issuerRevoked(list: RevocationList, chainPem: readonly string[]): boolean {
-  const issuer = chainPem[1];
-  return issuer !== undefined && revoked(list, [issuer]) !== undefined;
-}
-
-/** This cluster's issuer, judged as the peers judge the chains our gateway presents. */
-function issuerRevocation(list: RevocationList, issuerPem: string): Pick<Revocations, 'issuer'> {
-  const reason = revoked(list, [issuerPem]);
+/**
+ * This cluster's issuer, judged as the peers judge the chains our gateway presents: revoked when
+ * the anchor's CRL lists it, or when it signed the gateway's certificate, which the peers refuse
+ * though no CRL lists that certificate itself: an issuer renewed with the same key (a new serial)
+ * still has its old serial's revocation, and every leaf it signs is refused.
+ */
+function issuerRevocation(
+  list: RevocationList,
+  issuerPem: string,
+  gatewayChain: CheckFacts['localGatewayChain'],
+): Pick<Revocations, 'issuer'> {
+  const reason = revoked(list, [issuerPem]) ?? sameKeyRevocation(list, issuerPem, gatewayChain);
   if (!reason) return {};
   return { issuer: { subject: oneLineName(new X509Certificate(issuerPem).subject), reason } };
+}
+
+function sameKeyRevocation(
+  list: RevocationList,
+  issuerPem: string,
+  chain: CheckFacts['localGatewayChain'],
+): string | undefined {
+  if (!chain?.ok || chain.chainPem.length === 0) return undefined;
+  const refused = revoked(list, chain.chainPem);
+  if (!refused) return undefined;
+  try {
+    const leaf = new X509Certificate(chain.chainPem[0]!);
+    return signs(new X509Certificate(issuerPem), leaf) && !list.revokesItself(leaf) ? refused : undefined;
+  } catch {
+    return undefined; // not certificates: the trust-anchor and certificates checks say so
+  }
 }
