@@ -1,7 +1,8 @@
 /**
  * The one error type of Isthmus. Callers match on `code`, never on message text (as undici does).
- * Retry is the default; an error marked `terminal` tells a work queue not to retry it
- * (controller-runtime's TerminalError): retrying a malformed Link cannot make it valid.
+ * Retry is the default; an error marked `terminal` is one that retrying soon cannot fix
+ * (controller-runtime's TerminalError: a malformed Link, a 403): work queues retry it only every
+ * TERMINAL_RETRY_MS (2 minutes), since what fixes it, such as a Role re-applied, sends no event.
  */
 export type IsthmusErrorCode =
   // API access (src/kube)

@@ -103,8 +103,11 @@ describe('examples/prometheus/isthmus-alerts.yaml', () => {
     const local = rules.find((r) => r.alert === 'IsthmusLocalGatewayDown');
     expect(local && metricsOf(local.expr)).toEqual(['isthmus_local_gateway_up']);
     expect(local?.expr).toMatch(/== 0\s*$/);
-    // Every controller replica probes: once per cluster, when none can, not once per replica.
-    expect(local?.expr).toMatch(/^max by \(cluster, namespace\) \(isthmus_local_gateway_up\) == 0$/);
+    // Every controller replica probes: a Link is down when none can probe it; once per cluster,
+    // not once per replica, and for one Link as well as for all (its remote alert is left out).
+    expect(local?.expr).toMatch(
+      /^min by \(cluster, namespace\) \(max by \(cluster, namespace, target_cluster_name\) \(isthmus_local_gateway_up\)\) == 0$/,
+    );
     expect(local?.annotations.summary).not.toContain('$labels.instance');
   });
 

@@ -41,8 +41,14 @@ export function addClusterFlag(cmd: Command): Command {
 /** Client-side QPS/burst, so a controller can be polite to a busy API server (client-go's --kube-api-qps). */
 export function addRateLimitFlags(cmd: Command): Command {
   return cmd
-    .option('--kube-qps <n>', 'API requests per second, sustained (0: no client-side limit)')
-    .option('--kube-burst <n>', 'API requests allowed in a burst above --kube-qps');
+    .option(
+      '--kube-qps <n>',
+      `API requests per second, sustained (default ${DEFAULT_RATE_LIMIT.qps}; 0: no client-side limit)`,
+    )
+    .option(
+      '--kube-burst <n>',
+      `API requests allowed in a burst above --kube-qps (default ${DEFAULT_RATE_LIMIT.burst}, or --kube-qps if higher)`,
+    );
 }
 
 /** The rate limit the flags ask for, or undefined for the KubeClient default (50 qps, burst 100). */

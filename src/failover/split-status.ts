@@ -26,7 +26,7 @@ import type { SplitMode } from './split-selection.js';
  *   reason `Steered` (message: the shares kube-proxy will give, and the worst error against the
  *   weights); False reasons `ApexHasNoPorts`, `PortMismatch` (a backend has no port of the apex, or not
  *   every one of them), `FamilyMismatch` (a backend has no endpoint of an IP family the apex serves), `ApexNotFound` (no
- *   Service named like `spec.service`), `HeadlessApex` / `InternalTrafficPolicyLocal` (callers of
+ *   Service named like `spec.service`), `ExternalNameApex` / `HeadlessApex` / `InternalTrafficPolicyLocal` (callers of
  *   such an apex never reach slices Isthmus writes: apex-skip-reason.ts), `ApexConflict` (an older
  *   split has the same apex and steers it: split-selection.ts, apexRivals), `NotOwned` (an
  *   EndpointSlice of that name is not Isthmus's).

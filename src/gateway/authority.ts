@@ -70,7 +70,7 @@ function normaliseDomain(domain: string): string {
   return lower.endsWith('.') ? lower.slice(0, -1) : lower;
 }
 
-/** The `:authority` the egress sends for a target: the inverse of parseAuthority. */
+/** The inverse of parseAuthority, for tests (the egress sends the mirror's `remote-svc-fq-name:<port>`: watch-mirrors.ts). */
 export function formatAuthority(target: ParsedAuthority, clusterDomain: string): string {
   const domain = normaliseDomain(clusterDomain);
   const prefix = target.kind === 'pod' ? `${target.hostname}.` : '';

@@ -425,7 +425,8 @@ export interface ReadinessState {
 }
 
 /**
- * Ready = certificates loaded and not expired, every watcher has listed once (the Pods too with
+ * Ready = certificates loaded, neither expired nor revoked by the CRL in force
+ * (certificateProblem), every watcher has listed once (the Pods too with
  * --dial-pod-ips-only: until then nothing is dialled), the egress follows the mirrors, and not
  * shutting down. An expired certificate keeps the process live (the rotator
  * keeps retrying) but takes it out of its Services: no tunnel through it could open.

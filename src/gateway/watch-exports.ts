@@ -2,7 +2,7 @@
  * Feeds the ingress's ServiceIndex from the informers of the gateway's own cluster: admitted
  * Services (exported ones by the export selector, `mirror.linkerd.io/exported=true` by default, and
  * federated members by the federated selector, joined by union-source.ts) and EndpointSlices
- * (every slice labelled `kubernetes.io/service-name`). The conversions are pure and table-tested;
+ * (every slice labelled `kubernetes.io/service-name` except those Isthmus writes: NOT_ISTHMUS_SLICES). The conversions are pure and table-tested;
  * the watcher is level-triggered: each event re-reads the informer cache for that key, so a missed
  * or reordered event is healed by the next one or by a relist.
  */

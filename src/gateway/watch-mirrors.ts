@@ -1,5 +1,6 @@
 /**
- * Pure translation of mirror Services into egress routes. The mirror controller writes, on each
+ * Mirror Services into egress routes: the translation and the admission are pure
+ * (`routesFromMirror`, `admitRoutes`); `watchMirrors` applies them as the informers change. The mirror controller writes, on each
  * mirror `<svc>-<cluster>`, which local egress port leads to which of the mirror's ports
  * (`isthmus.dev/egress-ports`), which remote gateway the tunnel goes to (`isthmus.dev/remote-gateway`)
  * and the remote Service's fully-qualified name (`mirror.linkerd.io/remote-svc-fq-name`); see

@@ -130,7 +130,7 @@ export function errorFromTransport(err: unknown, context: { method: string; path
   );
 }
 
-/** Retry is the default; terminal errors opt out (STYLE.md §3). Unknown errors are retried. */
+/** Retry is the default; terminal errors are retried only slowly (STYLE.md §3, TERMINAL_RETRY_MS). Unknown errors are retried. */
 export function isRetryable(err: unknown): boolean {
   return !(isIsthmusError(err) && err.terminal);
 }

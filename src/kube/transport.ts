@@ -93,7 +93,7 @@ export class Transport {
   constructor(
     kc: KubeConfig,
     private readonly userAgent = 'isthmus',
-    /** TCP connect and TLS handshake (undici's own default, 10 s, whatever the request timeout). */
+    /** TCP connect and TLS handshake: RequestPipeline passes the request timeout, at most 10 s (undici's own default). */
     connectTimeoutMs = 10_000,
   ) {
     const cluster = kc.getCurrentCluster();

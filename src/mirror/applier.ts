@@ -1,7 +1,8 @@
 /**
  * Turns planned actions into API calls (house style 1: the thin I/O half of plan-then-apply) and
- * reports what each did, with controller-runtime's CreateOrUpdate outcomes. Every write re-reads
- * the object first and re-checks ownership, so a stale cache can neither overwrite a stranger's
+ * reports what each did, with controller-runtime's CreateOrUpdate outcomes. Every update and
+ * delete re-reads the object first and re-checks ownership (an object the cache does not hold is
+ * created without a read, and a 409 AlreadyExists falls back to the same read and check), so a stale cache can neither overwrite a stranger's
  * object nor cause a blind update; a replace carries the resourceVersion read, so a concurrent
  * change gives 409 and the work queue retries from fresh state.
  */

@@ -78,7 +78,7 @@ export interface SyncResult {
   applied: AppliedAction[];
   /**
    * Recorded in the status, then thrown: a failed sync, retried with backoff (the key stays
-   * queued) unless it is terminal.
+   * queued), a terminal one only every TERMINAL_RETRY_MS.
    */
   retry?: IsthmusError;
 }

@@ -11,7 +11,7 @@ import type { MirrorReason } from './skip-reason.js';
 export interface Refusal {
   reason: Exclude<MirrorReason, 'Mirrored'>;
   message: string;
-  /** Thrown by the watcher once recorded: a failed sync, retried with backoff unless terminal. */
+  /** Thrown by the watcher once recorded: a failed sync, retried with backoff (a terminal one every TERMINAL_RETRY_MS). */
   retry?: IsthmusError;
 }
 
@@ -37,7 +37,8 @@ export function refusalOf(err: unknown, namespace: string, config: LinkConfig): 
     return { reason: 'MissingNamespace', message: err.message, retry: err };
   // Any other refusal that retrying cannot change (RBAC's 403, a 400): the mirror is not as
   // planned, maybe not there at all, and the status must not go on saying it is. Still a failed
-  // sync (counted, logged); terminal, so retried only when the key is queued again.
+  // sync (counted, logged); terminal, so the queue retries it only every TERMINAL_RETRY_MS (2
+  // minutes), and whenever the key is queued again.
   if (isIsthmusError(err) && err.terminal)
     return {
       reason: 'ApplyFailed',

@@ -31,7 +31,8 @@ import { MAX_SERVICE_NAME, mirrorName, tunnelledPorts } from './mirror-objects.j
  *   gateway never dials and the Link does not watch, so a mirror of it could carry no traffic.
  * - ApplyFailed: the local API server refused a write of the mirror for good (RBAC's 403, a 400;
  *   the message is the API's): it is not in place as planned, so it is not counted as mirrored.
- *   Tried again when the Service, its mirror or the Link changes, or the controller restarts.
+ *   Tried again every 2 minutes (TERMINAL_RETRY_MS: a re-applied Role sends no event), and
+ *   whenever the Service, its mirror or the Link changes.
  * - SyncFailing: the sync keeps failing with an error it retries (a 5xx, a webhook failing closed,
  *   a 429): reported once it has failed SYNC_FAILING_AFTER times in a row over at least
  *   SYNC_FAILING_AFTER_MS (the queue retries within a second, so a count alone made every blip of

@@ -47,7 +47,11 @@ export function registerController(program: Command): void {
         '--no-gateway',
         'this cluster runs no gateway (isthmus install --no-gateway): Links with a gatewayAddress are invalid, only remote-discovery Services and federated members are mirrored',
       )
-      .option('--egress-port-range <first-last>', 'egress ports to allocate', '20000-29999')
+      .option(
+        '--egress-port-range <first-last>',
+        'egress ports to allocate',
+        `${PORTS.egressRange.first}-${PORTS.egressRange.last}`,
+      )
       .option(
         '--mirror-workers <n>',
         'remote Services synced at once per Link (as kube-controller-manager --concurrent-*-syncs)',

@@ -39,7 +39,7 @@ export function registerGateway(program: Command): void {
     )
     .option(
       '--egress-port-range <first-last>',
-      "the mirror controller's --egress-port-range: mirrors claiming other ports are not routed (default 20000-29999)",
+      `the mirror controller's --egress-port-range: mirrors claiming other ports are not routed (default ${PORTS.egressRange.first}-${PORTS.egressRange.last})`,
     )
     .option(
       '--identity-address <host:port>',
@@ -56,7 +56,7 @@ export function registerGateway(program: Command): void {
       'trust anchor file (bundle): peers and the identity service are verified against it',
     )
     .option('--crl-file <path>', 'PEM bundle of CRLs (isthmus certs revoke); re-read when it changes')
-    .option('--connect-timeout-ms <ms>', 'how long egress waits for a remote gateway')
+    .option('--connect-timeout-ms <ms>', 'how long egress waits for a remote gateway (default 5000)')
     .option(
       '--access-log',
       'log one line per tunnel and per refused tunnel, at info (env ISTHMUS_ACCESS_LOG)',

@@ -20,7 +20,7 @@ export function registerGateways(program: Command): void {
     program
       .command('gateways')
       .description(
-        'Per linked cluster: is its gateway alive, how many services are mirrored from it, and the p50/p95 latency of its probes (since the controller started, or over --window)',
+        'Per linked cluster: is its gateway alive, how many services are mirrored from it, and the p50/p95 latency of its successful probes (since the controller started, or over --window)',
       )
       .addOption(outputOption())
       .option(
@@ -29,7 +29,7 @@ export function registerGateways(program: Command): void {
       )
       .option(
         '--window <duration>',
-        'latency of the probes of the next <duration> only: scrapes now, waits, scrapes again',
+        'latency of the successful probes of the next <duration> only: scrapes now, waits, scrapes again',
       ),
   ).action(async (flags: GatewaysFlags) => {
     const windowMs = flags.window ? parseDurationFlag(flags.window, '--window') : 0;
