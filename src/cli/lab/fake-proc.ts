@@ -2,8 +2,8 @@
 import type { ProcRead } from './process-start.js';
 
 /** A /proc/<pid>/stat line: starttime is field 22, the 20th after `(comm) `. */
-export function statLine(pid: number, comm: string, ticks: number): string {
-  return `${pid} (${comm}) S ${Array(18).fill('1').join(' ')} ${ticks} 0 0\n`;
+export function statLine(pid: number, comm: string, ticks: number, state = 'S'): string {
+  return `${pid} (${comm}) ${state} ${Array(18).fill('1').join(' ')} ${ticks} 0 0\n`;
 }
 
 /** A /proc on boot `boot` holding the given processes: pid → start ticks, undefined for none. */

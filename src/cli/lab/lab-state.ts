@@ -6,7 +6,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { type ProcRead, processStart, readProc } from './process-start.js';
+import { isZombie, type ProcRead, processStart, readProc } from './process-start.js';
 
 /** `lab up`'s default --dir for the local lab. */
 export const LOCAL_LAB_DIR = '.lab/local';
@@ -72,13 +72,14 @@ export function labStarts(children: Record<string, string>, read: ProcRead = rea
   return own === undefined ? undefined : { ...children, [process.pid]: own };
 }
 
+/** Whether `pid` runs: signal 0 reaches a zombie too, which has exited, so /proc is asked as well. */
 export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
   }
+  return !isZombie(pid);
 }
 
 /**

@@ -17,13 +17,27 @@ export const readProc: ProcRead = (path) => {
   }
 };
 
-/** `<boot id>/<start ticks>` of `pid`; undefined when it does not run, or without /proc (not Linux). */
+/**
+ * `<boot id>/<start ticks>` of `pid`; undefined when it does not run (a zombie included: it has
+ * exited, only its parent has not reaped it yet), or without /proc (not Linux).
+ */
 export function processStart(pid: number, read: ProcRead = readProc): string | undefined {
   const boot = read('/proc/sys/kernel/random/boot_id')?.trim();
-  const stat = read(`/proc/${pid}/stat`);
-  if (!boot || stat === undefined) return undefined;
-  // `pid (comm) state ppid …`: comm may hold spaces and ')', so count from after the last ')'.
-  // There `state` is field 3 of proc(5); starttime, field 22, is 19 further on.
-  const ticks = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  const fields = statFields(pid, read);
+  if (!boot || fields === undefined || fields[0] === 'Z') return undefined;
+  // starttime, field 22 of proc(5), is 19 after state (field 3).
+  const ticks = fields[19];
   return ticks && /^\d+$/.test(ticks) ? `${boot}/${ticks}` : undefined;
+}
+
+/** Whether `pid` is a zombie: exited, not yet reaped by its parent (false without /proc). */
+export function isZombie(pid: number, read: ProcRead = readProc): boolean {
+  return statFields(pid, read)?.[0] === 'Z';
+}
+
+/** /proc/<pid>/stat from `state` (field 3) on. */
+function statFields(pid: number, read: ProcRead): string[] | undefined {
+  const stat = read(`/proc/${pid}/stat`);
+  // `pid (comm) state ppid …`: comm may hold spaces and ')', so count from after the last ')'.
+  return stat === undefined ? undefined : stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
