@@ -17,5 +17,8 @@ export default defineConfig({
     // Two cores: more workers than that only adds contention for the loopback servers.
     maxWorkers: 2,
     reporters: ['default'],
+    // A missing golden file fails instead of being written (Vitest writes it unless CI is set):
+    // `npx vitest run <file> --update` writes or refreshes one on purpose.
+    update: 'none',
   },
 });

@@ -19,7 +19,9 @@ import type { Link, TrafficSplit, V1ConfigMap, V1Secret, V1Service } from '../sr
 import { VERSION } from '../src/version.js';
 import { waitFor } from '../src/wait-for.js';
 
-const BASE = 51; // east 127.0.51.x, west 127.0.52.x: apart from every other test's addresses
+// East 127.0.51.x, west 127.0.52.x: the lab's fixed ports there are no other test's (e2e tests on
+// these /24s listen on ephemeral ports).
+const BASE = 51;
 const ROOT = join(import.meta.dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'isthmus-cli-ops-'));
 const progress: string[] = [];

@@ -55,8 +55,10 @@ describe('kind lab scripts', () => {
       {
         timeout: 30_000,
       },
-    ).catch((err: { stdout: string }) => ({ stdout: err.stdout, failed: true }));
-    expect(result.stdout).toBe('');
+    ).catch((err: { stdout: string; stderr: string; code: unknown }) => ({ ...err, failed: true }));
+    // Its exit status too: a missing or unreadable script exits 2 with nothing on stdout.
+    expect(result).toEqual(expect.objectContaining({ stdout: '', stderr: '' }));
+    expect(result).not.toHaveProperty('failed');
   });
 
   it('up --dry-run creates both clusters with non-overlapping CIDRs, installs, links both ways, deploys podinfo', async () => {

@@ -18,7 +18,8 @@ import { R } from '../src/kube/resources.js';
 import { waitFor } from '../src/wait-for.js';
 
 const run = promisify(execFile);
-// East 127.0.41.x, west 127.0.42.x, north 127.0.43.x: apart from every other test's listeners.
+// East 127.0.41.x, west 127.0.42.x, north 127.0.43.x: the lab's fixed ports there (6443, 4143,
+// 4191, 8080, 20000+) are no other test's; e2e tests on these /24s listen on ephemeral ports.
 // ISTHMUS_LAB_TEST_BASE moves them, to run this file beside a copy of the suite on the same machine.
 const BASE = Number(process.env.ISTHMUS_LAB_TEST_BASE ?? 41);
 const CLUSTERS = ['east', 'west', 'north'];
