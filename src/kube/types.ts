@@ -104,7 +104,7 @@ export interface Link extends KubeObject {
 }
 
 export const SPLIT_GROUP = 'split.smi-spec.io';
-export const SPLIT_VERSIONS = ['v1alpha2', 'v1alpha1'] as const;
+
 export const SPLIT_PLURAL = 'trafficsplits';
 
 export interface TrafficSplitBackend {

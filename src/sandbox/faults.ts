@@ -3,7 +3,7 @@
  * (in server.ts) dropping watches and going offline. A 429 carries Retry-After as kube-apiserver's
  * max-in-flight filter sends it.
  */
-import { ApiError, internalError, tooManyRequests } from './api-status.js';
+import { type ApiError, internalError, tooManyRequests } from './api-status.js';
 
 export class FaultState {
   delayMs = 0;
@@ -21,8 +21,4 @@ export class FaultState {
     this.failRemaining--;
     return this.failStatus === 429 ? tooManyRequests(1) : internalError('injected fault');
   }
-}
-
-export function isApiError(err: unknown): err is ApiError {
-  return err instanceof ApiError;
 }

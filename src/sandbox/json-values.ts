@@ -12,12 +12,6 @@ export function getRecord(obj: unknown, key: string): JsonObject | undefined {
   return isRecord(v) ? v : undefined;
 }
 
-export function getString(obj: unknown, key: string): string | undefined {
-  if (!isRecord(obj)) return undefined;
-  const v = obj[key];
-  return typeof v === 'string' ? v : undefined;
-}
-
 export function getArray(obj: unknown, key: string): unknown[] | undefined {
   if (!isRecord(obj)) return undefined;
   const v = obj[key];

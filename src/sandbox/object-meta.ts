@@ -50,10 +50,6 @@ export function specPart(obj: KObj): Record<string, unknown> {
   return rest;
 }
 
-export function hasFinalizer(obj: KObj, f: string): boolean {
-  return (obj.metadata.finalizers ?? []).includes(f);
-}
-
 export function withoutFinalizer(obj: KObj, f: string): KObj {
   const out = structuredClone(obj);
   const left = (out.metadata.finalizers ?? []).filter((x) => x !== f);
