@@ -1,6 +1,7 @@
 import diagnostics from 'node:diagnostics_channel';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isIsthmusError } from '../errors.js';
+import { within } from '../kube/test-support.js';
 import { waitFor } from '../wait-for.js';
 import { certificateInfo, gatewayIdentityOf, verifyChain } from './ca.js';
 import { reviewBudgetMs } from './call-deadline.js';
@@ -136,6 +137,7 @@ describe('Certify', () => {
         notAfter: info.notAfter.toISOString(),
         durationMs: expect.any(Number),
         ...GATEWAY_CALLER,
+        peer: '127.0.0.1',
       },
     ]);
     await failure({ server: SERVER, address, token: 'web-token' });
@@ -144,6 +146,7 @@ describe('Certify', () => {
       reason: 'system:serviceaccount:default:web may not hold any identity in this cluster',
       user: 'system:serviceaccount:default:web',
       pod: 'web-7c9d8f6b5-q4lzm',
+      peer: '127.0.0.1',
       durationMs: expect.any(Number),
     });
   });
@@ -219,10 +222,9 @@ describe('metrics (identity-metrics.ts) of real Certify calls', () => {
   /** Every result from the first scrape: issued per identity the rules grant, refusals under "none". */
   const none = (result: string) => `{result="${result}",identity="none"}`;
   const untouched = Object.fromEntries(
-    ['denied', 'invalid', 'cancelled', 'busy', 'internal', 'unauthenticated', 'unavailable'].map((r) => [
-      none(r),
-      0,
-    ]),
+    ['denied', 'invalid', 'cancelled', 'busy', 'throttled', 'internal', 'unauthenticated', 'unavailable'].map(
+      (r) => [none(r), 0],
+    ),
   );
 
   it('counts each call once by result, the identity its account holds, its latency, and TokenReview failures apart', async () => {
@@ -542,9 +544,14 @@ describe('deadlines: a TokenReview that never answers', () => {
     const handle = createCertifyHandler({ ...eastDeps(), reviewer });
     const caller = new AbortController();
     const pending = handle(request(), { signal: caller.signal });
-    await new Promise((r) => setTimeout(r, 20));
+    // The review is in flight (the handler starts it without waiting on anything): now the caller leaves.
+    await waitFor('the token review to start', () => signals.length === 1, 5_000);
     caller.abort();
-    expect(await pending).toMatchObject({ ok: false, code: 1, outcome: 'cancelled' });
+    expect(await within(pending, 5_000, 'the handler to answer once the caller gave up')).toMatchObject({
+      ok: false,
+      code: 1,
+      outcome: 'cancelled',
+    });
     expect(signals[0]!.aborted).toBe(true);
   });
 

@@ -20,6 +20,13 @@ import {
 } from './ca.js';
 import { callSignal, msLeft, reviewBudgetMs, untilAborted } from './call-deadline.js';
 import { certificateInfo } from './certificate-info.js';
+import {
+  CallerSlots,
+  csrSizeProblem,
+  MAX_CERTIFY_IN_FLIGHT_PER_CALLER,
+  peerAddress,
+  tokenProblem,
+} from './certify-admission.js';
 import { CERTIFY_CHANNEL } from './certify-log.js';
 import { normaliseSerial } from './crl.js';
 import { checkCsr } from './csr.js';
@@ -92,6 +99,8 @@ export interface CertifyEvent extends CertifyCaller {
   durationMs: number;
   /** The TokenReview itself failed (the API server), not the token: see CertifyFailure. */
   tokenReview?: TokenReviewFailure;
+  /** The caller's address (peerAddress: no port), from the connection; the log's rate limit is per address. */
+  peer?: string;
 }
 export const certifyChannel = diagnostics.channel(CERTIFY_CHANNEL);
 export type CertifyOutcome =
@@ -102,6 +111,8 @@ export type CertifyOutcome =
   | 'unavailable'
   | 'cancelled'
   | 'busy'
+  /** The caller's address already had its share of calls in flight (maxInFlightPerCaller). */
+  | 'throttled'
   /** The handler threw (signing failed): answered INTERNAL. */
   | 'internal';
 
@@ -121,6 +132,14 @@ export interface CertifyDeps {
   reviewTimeoutMs?: number;
   /** Calls handled at once (MAX_CERTIFY_IN_FLIGHT); more are refused as busy. */
   maxInFlight?: number;
+  /** Of those, calls from one caller address (MAX_CERTIFY_IN_FLIGHT_PER_CALLER); more are refused as throttled. */
+  maxInFlightPerCaller?: number;
+  /**
+   * Refuse a token that is not shaped as a JWT (UNAUTHENTICATED), before any slot or TokenReview.
+   * Every token of the identity audience is one (a projected service account token); `isthmus
+   * identity` sets this. Default false: a reviewer of other tokens (tests' stand-ins) gets them all.
+   */
+  requireJwt?: boolean;
   now?: () => Date;
 }
 
@@ -145,6 +164,8 @@ export interface CertifyCall {
   signal?: AbortSignal;
   /** ms left before the caller's deadline. */
   msLeft?: number;
+  /** The caller's address (peerAddress), whose share of the slots the call takes; default `unknown`. */
+  peer?: string;
 }
 
 export type CertifyResult =
@@ -171,8 +192,11 @@ export function createCertifyHandler(
   const lifetimeMs = deps.lifetimeMs ?? DEFAULT_LEAF_LIFETIME_MS;
   const reviewTimeoutMs = deps.reviewTimeoutMs ?? DEFAULT_REVIEW_TIMEOUT_MS;
   const issuerOf = typeof deps.issuer === 'function' ? deps.issuer : () => deps.issuer as KeyPairPem;
-  const maxInFlight = deps.maxInFlight ?? MAX_CERTIFY_IN_FLIGHT;
-  let inFlight = 0;
+  const slots = new CallerSlots(
+    deps.maxInFlight ?? MAX_CERTIFY_IN_FLIGHT,
+    deps.maxInFlightPerCaller ?? MAX_CERTIFY_IN_FLIGHT_PER_CALLER,
+  );
+  const requireJwt = deps.requireJwt ?? false;
 
   const certify = async (req: CertifyRequest, call: CertifyCall): Promise<CertifyResult> => {
     const signal = call.signal ?? new AbortController().signal;
@@ -232,18 +256,31 @@ export function createCertifyHandler(
   };
 
   return async (req, call = {}) => {
+    // What needs no slot and no TokenReview comes first: a caller that fails it costs nothing but this.
     if (req.token === '') return fail(status.UNAUTHENTICATED, 'unauthenticated', 'no token in the request');
-    if (inFlight >= maxInFlight)
+    const badToken = tokenProblem(req.token, requireJwt);
+    if (badToken) return fail(status.UNAUTHENTICATED, 'unauthenticated', `token not accepted: ${badToken}`);
+    const badCsr = csrSizeProblem(req.csrPem);
+    if (badCsr) return fail(status.INVALID_ARGUMENT, 'invalid', badCsr);
+    // Then a slot, of the caller's share: one address cannot take the slots the others need.
+    const caller = call.peer ?? 'unknown';
+    const taken = slots.take(caller);
+    if (taken === 'caller')
+      return fail(
+        status.RESOURCE_EXHAUSTED,
+        'throttled',
+        `throttled: ${slots.inFlight(caller)} Certify calls from ${caller} in flight, the most one address may have; retry later`,
+      );
+    if (taken === 'all')
       return fail(
         status.RESOURCE_EXHAUSTED,
         'busy',
-        `busy: ${inFlight} Certify calls in flight, retry later`,
+        `busy: ${slots.inFlight()} Certify calls in flight, retry later`,
       );
-    inFlight++;
     try {
       return await certify(req, call);
     } finally {
-      inFlight--;
+      slots.give(caller);
     }
   };
 }
@@ -352,7 +389,8 @@ export async function startIdentityServer(opts: IdentityServerOptions): Promise<
     ) => {
       const arrived = performance.now();
       const durationMs = () => performance.now() - arrived;
-      handle(call.request, { signal: callSignal(call), msLeft: msLeft(call.getDeadline()) }).then(
+      const peer = peerAddress(call.getPeer());
+      handle(call.request, { signal: callSignal(call), msLeft: msLeft(call.getDeadline()), peer }).then(
         (result) => {
           if (result.ok) {
             publish({
@@ -361,6 +399,7 @@ export async function startIdentityServer(opts: IdentityServerOptions): Promise<
               serial: result.serial,
               notAfter: new Date(result.response.notAfterUnixMs).toISOString(),
               ...result.caller,
+              peer,
               durationMs: durationMs(),
             });
             callback(null, result.response);
@@ -372,13 +411,14 @@ export async function startIdentityServer(opts: IdentityServerOptions): Promise<
               ...caller,
               ...(identity ? { identity } : {}),
               ...(tokenReview ? { tokenReview } : {}),
+              peer,
               durationMs: durationMs(),
             });
             callback({ code: result.code, details: message });
           }
         },
         (err: unknown) => {
-          publish({ outcome: 'internal', reason: describeError(err), durationMs: durationMs() });
+          publish({ outcome: 'internal', reason: describeError(err), peer, durationMs: durationMs() });
           callback({ code: status.INTERNAL, details: `signing failed: ${describeError(err)}` });
         },
       );

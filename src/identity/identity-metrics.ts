@@ -26,6 +26,7 @@ const RESULTS: Record<CertifyOutcome, string> = {
   unavailable: 'the TokenReview failed, or the issuer is outside its validity; retried by the gateway',
   cancelled: 'the caller gave up first',
   busy: 'too many calls in flight (rate limited); retried by the gateway',
+  throttled: 'the caller address had its share of calls in flight (rate limited); retried by the gateway',
   internal: 'signing failed',
 };
 

@@ -160,6 +160,7 @@ export function registerIdentity(program: Command): void {
       cluster: flags.cluster,
       rules,
       reviewer: createTokenReviewer(client),
+      requireJwt: true,
       lifetimeMs,
       host: listen.host,
       port: listen.port,

@@ -1,0 +1,96 @@
+/**
+ * What a Certify call must pass before it may take one of the service's slots (and so start a
+ * TokenReview): cheap checks of the request's shape and size, and a share of the slots per caller
+ * address. Without them anyone who reaches :8080 held the slots with garbage tokens, each one a
+ * TokenReview against the API server, and the gateways' renewals were refused "busy".
+ */
+import { isIP } from 'node:net';
+import { unmapped } from '../host-port.js';
+
+/**
+ * A projected service account token is ~1 kB (a JWT: header, claims, RS256 signature), so 16 Ki
+ * characters is far beyond any; the 64 KiB message bound (MAX_REQUEST_BYTES) alone would let a
+ * caller have the API server review 60 kB tokens.
+ */
+export const MAX_TOKEN_CHARS = 16 * 1024;
+
+/** An 8192-bit RSA CSR (the largest key Certify signs) is ~4.4 kB of PEM. */
+export const MAX_CSR_CHARS = 16 * 1024;
+
+/**
+ * Calls one caller address may have in flight at once. A gateway makes one call per renewal, so
+ * even the replicas of a Deployment on one node behind SNAT rarely have more than a couple at once;
+ * one address can then hold no more than 4 of the 32 slots (MAX_CERTIFY_IN_FLIGHT).
+ */
+export const MAX_CERTIFY_IN_FLIGHT_PER_CALLER = 4;
+
+/** A JWT in compact serialisation (RFC 7515 §7.1): three non-empty base64url segments, no padding. */
+const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+/**
+ * Why `token` cannot be a service account token, or undefined. Its size always; its shape (a JWT)
+ * when `requireJwt`: every token the identity audience can hold is one (a projected service
+ * account token), so anything else is refused without asking the API server.
+ */
+export function tokenProblem(token: string, requireJwt: boolean): string | undefined {
+  if (token.length > MAX_TOKEN_CHARS)
+    return `${token.length} characters, more than the ${MAX_TOKEN_CHARS} of any service account token`;
+  if (requireJwt && !JWT.test(token))
+    return 'not a service account token (a JWT: three base64url segments separated by dots)';
+  return undefined;
+}
+
+/** Why `csrPem` is too large to be a CSR Certify would sign, or undefined. */
+export function csrSizeProblem(csrPem: string): string | undefined {
+  return csrPem.length > MAX_CSR_CHARS
+    ? `the CSR has ${csrPem.length} characters, more than the ${MAX_CSR_CHARS} of any CSR Certify signs`
+    : undefined;
+}
+
+/**
+ * The caller's address in a grpc-js peer (`ServerUnaryCall.getPeer()`: `<address>:<port>`, an
+ * IPv6 address without brackets, `unknown` when there is no socket): the port goes (a caller opens
+ * connections from many), a v4-mapped address is written as IPv4 (a dual-stack listener reports
+ * `::ffff:10.1.2.3`). Anything else is returned as it is.
+ */
+export function peerAddress(peer: string): string {
+  const m = /^\[?(.*?)\]?:(\d{1,5})$/.exec(peer);
+  if (m && isIP(m[1]!) !== 0) return unmapped(m[1]!);
+  return isIP(peer) !== 0 ? unmapped(peer) : peer;
+}
+
+/**
+ * Certify's slots: at most `max` calls in flight, at most `perCaller` of them from one caller.
+ * `take` answers which limit refuses the call, or takes a slot that `give` returns.
+ */
+export class CallerSlots {
+  private total = 0;
+  private readonly byCaller = new Map<string, number>();
+
+  constructor(
+    readonly max: number,
+    readonly perCaller: number,
+  ) {}
+
+  /** In flight now: all calls, or those of `caller`. */
+  inFlight(caller?: string): number {
+    return caller === undefined ? this.total : (this.byCaller.get(caller) ?? 0);
+  }
+
+  take(caller: string): 'taken' | 'caller' | 'all' {
+    const held = this.byCaller.get(caller) ?? 0;
+    if (held >= this.perCaller) return 'caller';
+    if (this.total >= this.max) return 'all';
+    this.byCaller.set(caller, held + 1);
+    this.total++;
+    return 'taken';
+  }
+
+  give(caller: string): void {
+    const held = this.byCaller.get(caller) ?? 0;
+    // Deleted at 0: the map holds only callers with calls in flight (at most `max` of them).
+    if (held <= 1) this.byCaller.delete(caller);
+    else this.byCaller.set(caller, held - 1);
+    this.total--;
+  }
+}
