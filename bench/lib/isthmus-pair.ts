@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type GatewayFlags, gatewayArgvFromFlags } from '../../src/gateway/config.js';
 import {
+  createMirror,
   endpointSlice,
   exportedService,
   freeEgressPort,
@@ -135,11 +136,12 @@ export async function startIsthmusPair(o: IsthmusPairOptions): Promise<IsthmusPa
     }
 
     // The egress routes a mirror only for a linked cluster whose Link names the remote gateway, on a
-    // port inside the egress range (docs/design.md, "Which mirror routes the egress admits").
+    // port inside the egress range that the mirror controller's slice lists (docs/design.md, "Which
+    // mirror routes the egress admits").
     await east.kube.create(R.links, link('west', o.westHost, ports.west.ingress));
     const egressPort = await freeEgressPort(o.eastHost);
-    await east.kube.create(
-      R.services,
+    await createMirror(
+      east.kube,
       mirrorService({
         ns: NS,
         service: SERVICE,

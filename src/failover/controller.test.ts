@@ -17,6 +17,8 @@ import {
   MANAGED_BY_LABEL,
 } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
+import { TcpRelay } from '../kube/tcp-relay.js';
+import { synced } from '../kube/test-support.js';
 import type { CoreV1Event, TrafficSplit, V1EndpointSlice, V1Service } from '../kube/types.js';
 import { createLocalInformers } from '../mirror/controller.js';
 import { waitFor } from '../mirror/test-wait.js';
@@ -153,7 +155,7 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 /** The fixture, its controller started, the primary down: traffic on both backups' apex slices. */
 async function failedOver(): Promise<void> {
   await fixture();
-  await start().synced;
+  await synced(start(), 'the failover controller');
   await setReady('podinfo-abc12', false);
   await waitFor(async () => (await apexSlices()).length === 2, { what: 'apex slices' });
 }
@@ -179,25 +181,21 @@ const nothingReadyMetric = (split = 'podinfo') => gauge('isthmus_failover_nothin
 describe('failover controller', () => {
   it('healthy primary: all the weight on it, no apex slice, status Primary', async () => {
     await fixture({ weights: [50, 50, 0] });
-    await start().synced;
+    await synced(start(), 'the failover controller');
     await waitFor(async () => same(await weightsOf(), [1, 0, 0]), { what: 'weights on the primary' });
     await waitFor(async () => (await getSplit())?.status?.state === 'Primary', { what: 'status Primary' });
     expect(await apexSlices()).toEqual([]);
     expect(await activeMetric()).toBe(0);
   });
 
-  it('primary not ready: equal share to ready backups, apex slices to the gateway egress, within 1 s', async () => {
+  it('primary not ready: equal share to ready backups, apex slices to the gateway egress', async () => {
     await fixture();
     const c = start();
-    await c.synced;
+    await synced(c, 'the failover controller');
     await waitFor(async () => (await getSplit())?.status?.state === 'Primary', { what: 'status Primary' });
-    const t0 = Date.now();
+    // How fast is a benchmark's question (bench/); here, that it happens.
     await setReady('podinfo-abc12', false);
-    await waitFor(async () => (await apexSlices()).length === 2, {
-      timeoutMs: 1000,
-      what: 'apex slices within 1 s',
-    });
-    expect(Date.now() - t0).toBeLessThan(1000);
+    await waitFor(async () => (await apexSlices()).length === 2, { what: 'apex slices' });
     await waitFor(async () => same(await weightsOf(), [0, 1, 1]), { what: 'weights on the backups' });
     const slices = (await apexSlices()).map((s) => ({
       service: s.metadata?.labels?.['kubernetes.io/service-name'],
@@ -245,15 +243,76 @@ describe('failover controller', () => {
     expect(await activeMetric()).toBe(0);
   });
 
+  it('its API server gone mid-watch after sync and back: what changed meanwhile is acted on, nothing lost', async () => {
+    await fixture();
+    // The controller reaches the API server through a relay the test cuts: for the controller the
+    // server is down (every connection reset), while the test writes on, as the EndpointSlice and
+    // mirror controllers would. (An offline sandbox would take every writer with it.)
+    const relay = await TcpRelay.start(new URL(sandbox.url));
+    onTestFinished(() => relay.close());
+    const relayed = KubeClient.fromKubeconfigString(
+      sandbox.kubeconfig().replace(sandbox.url, relay.via(sandbox.url)),
+    );
+    onTestFinished(() => relayed.close());
+    const informers = createLocalInformers(relayed);
+    const connected = { services: true, slices: true };
+    informers.services.onHealth((h) => {
+      connected.services = h.connected;
+    });
+    informers.slices.onHealth((h) => {
+      connected.slices = h.connected;
+    });
+    informers.services.start();
+    informers.slices.start();
+    onTestFinished(() => Promise.all([informers.services.stop(), informers.slices.stop()]).then(() => {}));
+    await synced(start({ client: relayed, informers }), 'the failover controller');
+    await untilReason('Available', 'Primary');
+
+    relay.cut();
+    await waitFor(() => !connected.services && !connected.slices, {
+      what: "the controller's watches cut off",
+    });
+    // While it cannot see: the primary's pods and north's gateway endpoint stop being ready.
+    await setReady('podinfo-abc12', false);
+    await setReady('podinfo-north-gw', false);
+    expect(await weightsOf()).toEqual([1, 0, 0]);
+    relay.restore();
+
+    // Both changes acted on once it is back: west alone carries the traffic.
+    await waitFor(async () => same(await weightsOf(), [0, 1, 0]), {
+      timeoutMs: 20_000,
+      what: 'the weights on west alone',
+    });
+    await waitFor(
+      async () =>
+        same(
+          (await apexSlices()).map((s) => s.ports?.[0]?.port),
+          [20001],
+        ),
+      {
+        what: "an apex slice to west's egress port only",
+      },
+    );
+    await untilReason('Available', 'Fallback');
+    // And both watches back (one may still be in its backoff when the other brought the change).
+    await waitFor(() => connected.services && connected.slices, {
+      timeoutMs: 20_000,
+      what: "the controller's watches back",
+    });
+  });
+
   it('on the process shared informers, listed before it started (a new leader): decides on what they hold, leaves them running when it stops', async () => {
     await fixture();
     const shared = createLocalInformers(controllerClient);
     shared.services.start();
     shared.slices.start();
     try {
-      await Promise.all([shared.services.synced, shared.slices.synced]);
+      await Promise.all([
+        synced(shared.services, 'the shared Service informer'),
+        synced(shared.slices, 'the shared slice informer'),
+      ]);
       const c = start({ informers: shared });
-      await c.synced;
+      await synced(c, 'the failover controller');
       // Primary, not Fallback: the primary's slice, listed before the controller existed, was indexed.
       await waitFor(async () => (await getSplit())?.status?.state === 'Primary', { what: 'status Primary' });
       await setReady('podinfo-abc12', false);
@@ -280,7 +339,7 @@ describe('failover controller', () => {
   it('restore-after holds traffic on the backups until the primary has been ready long enough', async () => {
     await fixture({ annotations: { [FAILOVER_RESTORE_AFTER_ANNOTATION]: '30s' } });
     const c = start();
-    await c.synced;
+    await synced(c, 'the failover controller');
     await setReady('podinfo-abc12', false);
     await waitFor(async () => same(await weightsOf(), [0, 1, 1]), { what: 'failover' });
     await setReady('podinfo-abc12', true);
@@ -322,7 +381,7 @@ describe('failover controller', () => {
 
   it('a restore-after that is no duration does not turn failover off: ignored (no hysteresis), RestoreAfter=False and a Warning say so', async () => {
     await fixture({ annotations: { [FAILOVER_RESTORE_AFTER_ANNOTATION]: 'soon' } });
-    await start().synced;
+    await synced(start(), 'the failover controller');
     await untilReason('RestoreAfter', 'InvalidRestoreAfter');
     expect(await conditionOf('Accepted')).toMatchObject({ status: 'True', reason: 'Valid' });
     await setReady('podinfo-abc12', false);
@@ -344,7 +403,7 @@ describe('failover controller', () => {
   it('nothing ready: weights unchanged (never all zero), condition NothingReady, apex slices withdrawn', async () => {
     await fixture();
     const c = start();
-    await c.synced;
+    await synced(c, 'the failover controller');
     await setReady('podinfo-abc12', false);
     await waitFor(async () => same(await weightsOf(), [0, 1, 1]), { what: 'failover' });
     await setReady('podinfo-west-gw', false);
@@ -365,7 +424,7 @@ describe('failover controller', () => {
     const long = `podinfo-${'failover-'.repeat(8)}split`;
     expect(long.length).toBeGreaterThan(63);
     await fixture({ name: long });
-    await start().synced;
+    await synced(start(), 'the failover controller');
     await setReady('podinfo-abc12', false);
     await waitFor(async () => same(await weightsOf(long), [0, 1, 1]), { what: 'weights on the backups' });
     await waitFor(async () => (await apexSlices(splitLabelValue(long))).length === 2, {
@@ -386,7 +445,7 @@ describe('failover controller', () => {
     );
     try {
       const c = start({ client: flaky });
-      await c.synced;
+      await synced(c, 'the failover controller');
       await waitFor(async () => (await getSplit())?.status?.state === 'Primary', { what: 'status Primary' });
       await setReady('podinfo-abc12', false);
       await waitFor(async () => same(await weightsOf(), [0, 1, 1]), { what: 'weights after retries' });
@@ -427,7 +486,7 @@ describe('failover controller', () => {
       ]),
     );
     const c = start();
-    await c.synced;
+    await synced(c, 'the failover controller');
     await waitFor(async () => (await conditionOf('Accepted', 'heavy'))?.reason === 'InvalidWeight', {
       what: 'InvalidWeight',
     });
@@ -468,7 +527,7 @@ describe('failover controller', () => {
       ),
     );
     const c = start();
-    await c.synced;
+    await synced(c, 'the failover controller');
     await waitFor(async () => (await conditionOf('Steered', 'shift'))?.status === 'True', {
       what: 'steered',
     });
@@ -498,7 +557,7 @@ describe('failover controller', () => {
     // What the planner used to call the second slice of a backend.
     const old = apexSlice('podinfo-isthmus-podinfo-west-1', 'podinfo-west');
     await client.create(R.endpointSlices, old);
-    await start().synced;
+    await synced(start(), 'the failover controller');
     await setReady('podinfo-abc12', false);
     await waitFor(
       async () =>
@@ -524,7 +583,7 @@ describe('failover controller', () => {
       { service: 'podinfo-big', weight: 0 },
     ];
     await client.create(R.trafficSplitsV1alpha2, trafficSplit(ns, 'podinfo', 'podinfo', backends));
-    await start().synced;
+    await synced(start(), 'the failover controller');
     const listed = async () =>
       (await apexSlices())
         .map((s) => [s.metadata?.name, s.endpoints.length])
@@ -557,7 +616,7 @@ describe('failover controller', () => {
 describe('failover controller: what a restart or a lost backend leaves behind', () => {
   it('a backend whose Service is gone counts as not ready, even while slices of its name remain', async () => {
     await fixture();
-    await start().synced;
+    await synced(start(), 'the failover controller');
     await waitFor(async () => (await getSplit())?.status?.state === 'Primary', { what: 'status Primary' });
     // Slices written by hand (no owner): deleting the Service leaves them, as GC lag does for a while.
     await client.delete(R.services, ns, 'podinfo-west');
@@ -594,7 +653,7 @@ describe('failover controller: what a restart or a lost backend leaves behind', 
       { service: 'podinfo-west', weight: 0 },
     ];
     await client.create(R.trafficSplitsV1alpha2, trafficSplit(ns, 'podinfo', 'podinfo', backends));
-    await start().synced;
+    await synced(start(), 'the failover controller');
     await waitFor(async () => (await conditionOf('Steered'))?.reason === 'PortMismatch', {
       what: 'PortMismatch',
     });
@@ -635,7 +694,7 @@ describe('failover controller: what a restart or a lost backend leaves behind', 
     ];
     const annotations = { 'failover.linkerd.io/primary-service': 'podinfo' };
     await client.create(R.trafficSplitsV1alpha2, trafficSplit(ns, 'pm', 'pm', backends, { annotations }));
-    await start().synced;
+    await synced(start(), 'the failover controller');
     await untilReason('Steered', 'Steered', 'pm');
 
     await client.patch(R.endpointSlices, ns, 'podinfo-abc12', { ports: [], endpoints: [] });
@@ -653,7 +712,7 @@ describe('failover controller: what a restart or a lost backend leaves behind', 
   it('a split that lost its controlled-by label while no controller ran has its apex slices withdrawn at start', async () => {
     await fixture();
     const c = start();
-    await c.synced;
+    await synced(c, 'the failover controller');
     await setReady('podinfo-abc12', false);
     await waitFor(async () => (await apexSlices()).length === 2, { what: 'apex slices' });
     await c.stop();
@@ -661,7 +720,7 @@ describe('failover controller: what a restart or a lost backend leaves behind', 
     await client.patch(R.trafficSplitsV1alpha2, ns, 'podinfo', {
       metadata: { labels: { [FAILOVER_CONTROLLED_BY_LABEL]: null } },
     });
-    await start().synced;
+    await synced(start(), 'the failover controller');
     await waitFor(async () => (await apexSlices()).length === 0, { what: 'apex slices withdrawn' });
     await waitFor(async () => (await getSplit())?.status?.state === undefined, { what: 'status cleared' });
   });
@@ -669,14 +728,14 @@ describe('failover controller: what a restart or a lost backend leaves behind', 
   it('a split that lost its controlled-by label while no controller ran has its status cleared at start, slices or none', async () => {
     await fixture();
     const c = start();
-    await c.synced;
+    await synced(c, 'the failover controller');
     await waitFor(async () => (await getSplit())?.status?.state === 'Primary', { what: 'status Primary' });
     await c.stop();
     controller = undefined;
     await client.patch(R.trafficSplitsV1alpha2, ns, 'podinfo', {
       metadata: { labels: { [FAILOVER_CONTROLLED_BY_LABEL]: null } },
     });
-    await start().synced;
+    await synced(start(), 'the failover controller');
     await waitFor(async () => (await getSplit())?.status?.state === undefined, { what: 'status cleared' });
     expect((await getSplit())?.status).toEqual({});
   });
@@ -712,7 +771,7 @@ describe('failover controllers for two controlled-by values', () => {
     });
     watch.start();
     onTestFinished(() => watch.stop());
-    await watch.synced;
+    await synced(watch, "the test's slice informer");
 
     // Team B's controller, on informers the test can read, so it can tell when B saw the change.
     const shared = createLocalInformers(controllerClient);
@@ -728,7 +787,7 @@ describe('failover controllers for two controlled-by values', () => {
       now: () => clock,
     });
     onTestFinished(() => teamB.stop());
-    await teamB.synced;
+    await synced(teamB, "team B's failover controller");
 
     // A backend of the default controller's split changes: B sees it (and, before the fix, queued the split).
     await client.patch(R.services, ns, 'podinfo-west', { metadata: { labels: { touched: 'yes' } } });
@@ -755,7 +814,7 @@ describe('failover controllers for two controlled-by values', () => {
     );
     await client.create(R.services, service(ns, 'podinfo-global'));
     const c = start();
-    await c.synced;
+    await synced(c, 'the failover controller');
     await setReady('podinfo-abc12', false);
     await waitFor(async () => (await apexSlices()).length === 2 && (await apexSlices('shift')).length === 1, {
       what: 'apex slices of both splits',
@@ -816,7 +875,7 @@ describe('failover controller in an IPv6-first dual-stack cluster', () => {
       await dualClient.create(R.trafficSplitsV1alpha2, trafficSplit(space, 'podinfo', 'podinfo', backends));
       const recorder = new EventRecorder(dualClient, { component: 'isthmus-failover' });
       controller = runFailoverController({ client: dualClient, registry, recorder, now: () => clock });
-      await controller.synced;
+      await synced(controller, 'the failover controller');
       const steered = await waitFor(
         async () => {
           const items = (
@@ -885,14 +944,14 @@ describe('failover controller: apexes it cannot steer, and two splits on one ape
       R.trafficSplitsV1alpha2,
       trafficSplit(ns, 'direct', 'podinfo-direct', backends, { labels }),
     );
-    await start().synced;
+    await synced(start(), 'the failover controller');
     expect((await untilReason('Steered', 'HeadlessApex', 'direct')).message).toContain('clusterIP: None');
     expect(await apexSlices('direct')).toEqual([]);
   });
 
   it('two splits on one apex: the older steers, the newer withdraws its slices; both say so; the newer takes over when the older goes', async () => {
     await fixture();
-    await start().synced;
+    await synced(start(), 'the failover controller');
     await waitFor(async () => (await getSplit())?.status?.state === 'Primary', { what: 'Primary' });
     const shift = [{ service: 'podinfo-west', weight: 1 }];
     await client.create(
@@ -922,7 +981,7 @@ describe('failover controller: apexes it cannot steer, and two splits on one ape
     });
     await fixture();
     const c = start();
-    await c.synced;
+    await synced(c, 'the failover controller');
     await untilReason('Accepted', 'NoBackends', 'bad1');
     await untilReason('Accepted', 'InvalidWeight', 'bad4');
     await setReady('podinfo-abc12', false);
@@ -934,7 +993,7 @@ describe('failover controller: apexes it cannot steer, and two splits on one ape
 
   it('a split that turns Invalid keeps steering its apex with the slices it wrote, and a newer split says so', async () => {
     await fixture({ name: 'a-old' });
-    await start().synced;
+    await synced(start(), 'the failover controller');
     await setReady('podinfo-abc12', false);
     await waitFor(async () => (await apexSlices('a-old')).length === 2, { what: 'a-old steers' });
     await client.create(
@@ -968,7 +1027,7 @@ describe('failover controller: apexes it cannot steer, and two splits on one ape
       R.trafficSplitsV1alpha2,
       trafficSplit(ns, 'drain', 'podinfo-global', backends, { labels }),
     );
-    await start().synced;
+    await synced(start(), 'the failover controller');
     await untilReason('Available', 'NoWeight', 'drain');
     expect((await getSplit('drain'))?.status?.state).toBe('NoWeight');
     expect((await conditionOf('Available', 'drain'))?.status).toBe('False');
@@ -976,7 +1035,7 @@ describe('failover controller: apexes it cannot steer, and two splits on one ape
 
   it('isthmus_failover_active stays 1 while the weights stay on the backups: NothingReady, then Invalid', async () => {
     await fixture();
-    await start().synced;
+    await synced(start(), 'the failover controller');
     await setReady('podinfo-abc12', false);
     await waitFor(async () => (await activeMetric()) === 1, { what: 'metric 1 in Fallback' });
     expect(await nothingReadyMetric()).toBe(0);
@@ -1006,7 +1065,7 @@ describe('failover controller: apexes it cannot steer, and two splits on one ape
     controller = undefined;
     // A new process: a new registry, nothing remembered but what the split holds.
     registry = new Registry();
-    await start().synced;
+    await synced(start(), 'the failover controller');
     await waitFor(async () => (await activeMetric()) !== undefined, { what: 'the gauge after the restart' });
     expect(await activeMetric()).toBe(1);
     expect(await nothingReadyMetric()).toBe(0);
@@ -1021,7 +1080,7 @@ describe('failover controller: apexes it cannot steer, and two splits on one ape
       R.trafficSplitsV1alpha2,
       trafficSplit(ns, 'shift', 'podinfo-global', [{ service: 'podinfo-west', weight: 1 }], { labels }),
     );
-    await start().synced;
+    await synced(start(), 'the failover controller');
     await untilReason('Available', 'Primary');
     await untilReason('Available', 'Weighted', 'shift');
     expect([await nothingReadyMetric(), await nothingReadyMetric('shift')]).toEqual([0, 0]);
@@ -1060,7 +1119,7 @@ describe('failover controller: apexes it cannot steer, and two splits on one ape
 
   it('after a restart in NothingReady, a primary that returns is no restore when traffic was on it (no hysteresis, no event)', async () => {
     await fixture({ annotations: { [FAILOVER_RESTORE_AFTER_ANNOTATION]: '30s' } });
-    await start().synced;
+    await synced(start(), 'the failover controller');
     await untilReason('Available', 'Primary');
     // The backups go first, so traffic is still on the primary when it goes too.
     await setReady('podinfo-west-gw', false);
@@ -1074,7 +1133,7 @@ describe('failover controller: apexes it cannot steer, and two splits on one ape
     await setReady('podinfo-west-gw', true);
     await setReady('podinfo-abc12', true);
     const restarted = start();
-    await restarted.synced;
+    await synced(restarted, 'the failover controller');
     await untilReason('Available', 'Primary');
     await restarted.idle();
     expect(await weightsOf()).toEqual([1, 0, 0]);

@@ -26,6 +26,8 @@ import {
   SERVICE_NAME_LABEL,
 } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
+import { TcpRelay } from '../kube/tcp-relay.js';
+import { synced } from '../kube/test-support.js';
 import type { CoreV1Event, V1EndpointSlice, V1Namespace, V1Service } from '../kube/types.js';
 import { createLocalInformers, type LocalInformers } from '../mirror/controller.js';
 import { waitFor } from '../mirror/test-wait.js';
@@ -83,8 +85,9 @@ afterEach(async () => {
 function start(
   writer: KubeClient = controllerClient,
   namespaces?: Informer<V1Namespace>,
+  reader: KubeClient = controllerClient,
 ): FederationController {
-  informers = createLocalInformers(controllerClient);
+  informers = createLocalInformers(reader);
   informers.services.start();
   informers.slices.start();
   controller = runFederationController({
@@ -183,7 +186,7 @@ async function metric(name: string): Promise<number | undefined> {
 describe('federation controller', () => {
   it('cart-federated carries the local pods and each remote member through the gateway', async () => {
     await fixture();
-    await start().synced;
+    await synced(start(), 'the federation controller');
     const all = [`${GATEWAY_POD}:20001`, `${GATEWAY_POD}:20002`, ...CART_PODS.map((p) => `${p}:8080`)].sort();
     await waitFor(async () => same(await endpoints(), all), { what: 'federated endpoints' });
     const svc = await federated();
@@ -214,7 +217,7 @@ describe('federation controller', () => {
     await client.create(R.endpointSlices, mirrorSlice('west', 20001));
     await client.create(R.services, memberMirror('north'));
     await client.create(R.endpointSlices, mirrorSlice('north', 20002));
-    await start().synced;
+    await synced(start(), 'the federation controller');
     const all = [`${GATEWAY_POD}:20001`, `${GATEWAY_POD}:20002`, ...pods.map((p) => `${p}:8080`)].sort();
     await waitFor(async () => same(await endpoints(), all), { what: 'every member, 1502 endpoints' });
     expect(await sliceSizes()).toEqual(['east: 1000', 'east: 500', 'north: 1', 'west: 1']);
@@ -235,7 +238,7 @@ describe('federation controller', () => {
       R.endpointSlices,
       slice(ns, 'cart-west', { mirror: true, port: 8080, name: 'cart-west', ready: ['10.2.0.9'] }),
     );
-    await start().synced;
+    await synced(start(), 'the federation controller');
     const all = ['10.2.0.9:8080', ...CART_PODS.map((p) => `${p}:8080`)].sort();
     await waitFor(async () => same(await endpoints(), all), { what: 'local and remote pods' });
     expect((await federated())?.metadata?.annotations?.[FEDERATION_MEMBERS_ANNOTATION]).toBe('east,west');
@@ -261,7 +264,7 @@ describe('federation controller', () => {
         ready: [GATEWAY_POD],
       }),
     );
-    await start().synced;
+    await synced(start(), 'the federation controller');
     const served = [`${GATEWAY_POD}:20001`, ...CART_PODS.map((p) => `${p}:8080`)].sort();
     await waitFor(async () => same(await endpoints(), served), { what: 'east and west only' });
     await controller!.idle();
@@ -284,7 +287,7 @@ describe('federation controller', () => {
       spec: { ports: [{ name: 'http', port: 80 }] },
     });
     await client.create(R.endpointSlices, mirrorSlice('west', 20001));
-    await start().synced;
+    await synced(start(), 'the federation controller');
     const view = async () => renderFederatedTable(await readFederatedRows(client, ns)).split('\n')[1];
     await waitFor(async () => (await view())?.endsWith('east (2), west (no matching port)'), {
       what: 'west shown without a matching port',
@@ -304,7 +307,7 @@ describe('federation controller', () => {
     // west's web is healthy with an unnamed port 80.
     await client.create(R.services, { ...memberMirror('west'), spec: { ports: [{ port: 80 }] } });
     await client.create(R.endpointSlices, mirrorSlice('west', 20001, true, ''));
-    await start().synced;
+    await synced(start(), 'the federation controller');
     await waitFor(async () => same(await endpoints(), [`${GATEWAY_POD}:20001`]), { what: "west's gateway" });
 
     await client.create(R.services, {
@@ -354,7 +357,7 @@ describe('federation controller', () => {
       await client.create(R.endpointSlices, localSlice());
       await client.create(R.services, memberMirror('west'));
       await client.create(R.endpointSlices, mirrorSlice('west', 20001));
-      await start(recording, namespaces).synced;
+      await synced(start(recording, namespaces), 'the federation controller');
       await waitFor(async () => (await endpoints()).length === 3, { what: 'three endpoints' });
       // A stopped informer keeps what it saw: the namespace, usable.
       if (opts.staleNamespaceCache) await namespaces.stop();
@@ -412,9 +415,60 @@ describe('federation controller', () => {
     });
   });
 
+  it('its API server gone mid-watch after sync and back: a member that lost its ready endpoints meanwhile is dropped, nothing lost', async () => {
+    await fixture();
+    // The controller reaches the API server through a relay the test cuts: for the controller the
+    // server is down (every connection reset), while the test writes on, as the mirror controller
+    // would. (An offline sandbox would take every writer with it.)
+    const relay = await TcpRelay.start(new URL(sandbox.url));
+    onTestFinished(() => relay.close());
+    const relayed = KubeClient.fromKubeconfigString(
+      sandbox.kubeconfig().replace(sandbox.url, relay.via(sandbox.url)),
+    );
+    onTestFinished(() => relayed.close());
+    await synced(start(relayed, undefined, relayed), 'the federation controller');
+    const all = [`${GATEWAY_POD}:20001`, `${GATEWAY_POD}:20002`, ...CART_PODS.map((p) => `${p}:8080`)].sort();
+    await waitFor(async () => same(await endpoints(), all), { what: 'every member federated' });
+    const connected = { services: true, slices: true };
+    informers.services.onHealth((h) => {
+      connected.services = h.connected;
+    });
+    informers.slices.onHealth((h) => {
+      connected.slices = h.connected;
+    });
+
+    relay.cut();
+    await waitFor(() => !connected.services && !connected.slices, {
+      what: "the controller's watches cut off",
+    });
+    // While it cannot see: north's gateway endpoint stops being ready, and one local pod goes.
+    await client.patch(R.endpointSlices, ns, 'cart-north-gw', {
+      endpoints: [{ addresses: [GATEWAY_POD], conditions: { ready: false } }],
+    });
+    await client.patch(R.endpointSlices, ns, 'cart-abc12', {
+      endpoints: [{ addresses: [CART_PODS[0]!], conditions: { ready: true } }],
+    });
+    expect(await endpoints()).toEqual(all);
+    relay.restore();
+
+    // Both changes acted on once it is back.
+    await waitFor(
+      async () => same(await endpoints(), [`${CART_PODS[0]}:8080`, `${GATEWAY_POD}:20001`].sort()),
+      { timeoutMs: 20_000, what: 'north withdrawn and the local pod gone' },
+    );
+    await waitFor(async () => (await metric('isthmus_federation_ready_members')) === 2, {
+      what: 'two ready members',
+    });
+    // And both watches back (one may still be in its backoff when the other brought the change).
+    await waitFor(() => connected.services && connected.slices, {
+      timeoutMs: 20_000,
+      what: "the controller's watches back",
+    });
+  });
+
   it('follows the members: an unready remote drops out, a local Service that leaves is removed, the last one takes the Service with it', async () => {
     await fixture();
-    await start().synced;
+    await synced(start(), 'the federation controller');
     await waitFor(async () => (await endpoints()).length === 4, { what: 'four endpoints' });
 
     await client.patch(R.endpointSlices, ns, 'cart-north-gw', {
@@ -447,7 +501,7 @@ describe('federation controller', () => {
     await client.patch(R.services, ns, 'cart', {
       metadata: { annotations: { [FEDERATION_AFFINITY_ANNOTATION]: 'local' } },
     });
-    await start().synced;
+    await synced(start(), 'the federation controller');
     const local = CART_PODS.map((p) => `${p}:8080`).sort();
     const remote = [`${GATEWAY_POD}:20001`, `${GATEWAY_POD}:20002`];
     await waitFor(async () => same(await endpoints(), local), { what: 'the local pods alone' });
@@ -486,7 +540,7 @@ describe('federation controller', () => {
     await client.patch(R.services, ns, 'cart', {
       metadata: { annotations: { [FEDERATION_AFFINITY_ANNOTATION]: 'local' } },
     });
-    await start().synced;
+    await synced(start(), 'the federation controller');
     const view = async () => renderFederatedTable(await readFederatedRows(client, ns)).split('\n')[1];
     await waitFor(async () => (await view())?.endsWith('east (2), north (standby), west (standby)'), {
       what: 'east serving, the remote members on standby',
@@ -508,7 +562,7 @@ describe('federation controller', () => {
       await client.create(R.services, headless(localMember()));
       await client.create(R.services, memberMirror('west'));
       await client.create(R.endpointSlices, mirrorSlice('west', 20001));
-      await start().synced;
+      await synced(start(), 'the federation controller');
       await waitFor(async () => same(await endpoints(), [`${GATEWAY_POD}:20001`]), {
         what: "west's gateway",
       });
@@ -527,13 +581,16 @@ describe('federation controller', () => {
 
     it('the only member: no cart-federated and one NoPorts Warning until it gets a port', async () => {
       await client.create(R.services, headless(localMember()));
-      await start().synced;
+      await synced(start(), 'the federation controller');
       await waitFor(async () => (await eventMessages('cart')).some((m) => m.startsWith('NoPorts:')), {
         what: 'a NoPorts event on cart',
       });
       // A change that gives it no port is no news: still the one event, written once.
       await client.patch(R.services, ns, 'cart', { metadata: { annotations: { team: 'shop' } } });
-      await new Promise((r) => setTimeout(r, 200));
+      // The controller's informer has the edit: its handlers ran as it was cached, so the key is queued.
+      await waitFor(() => informers.services.get(ns, 'cart')?.metadata?.annotations?.team === 'shop', {
+        what: "the edit in the controller's cache",
+      });
       await controller!.idle();
       expect(await federated()).toBeUndefined();
       const told = (await client.list<CoreV1Event>(R.events, { namespace: ns })).items;
@@ -553,7 +610,7 @@ describe('federation controller', () => {
   it('an edit of the only member keeps cart-federated: the member index never misses it mid-update', async () => {
     await client.create(R.services, localMember());
     await client.create(R.endpointSlices, localSlice());
-    await start().synced;
+    await synced(start(), 'the federation controller');
     await waitFor(async () => (await endpoints()).length === 2, { what: 'the local pods' });
     const before = (await federated())?.metadata?.uid;
     await client.patch(R.services, ns, 'cart', { metadata: { annotations: { team: 'shop' } } });
@@ -574,7 +631,7 @@ describe('federation controller', () => {
 
   it('puts back a federated Service deleted by hand', async () => {
     await fixture();
-    await start().synced;
+    await synced(start(), 'the federation controller');
     await waitFor(async () => (await endpoints()).length === 4, { what: 'four endpoints' });
     const before = (await federated())?.metadata?.uid;
     await client.delete(R.services, ns, 'cart-federated');
@@ -597,7 +654,7 @@ describe('federation controller', () => {
       (method, path) => method !== 'GET' && path.includes('/services'),
     );
     onTestFinished(() => flaky.close()); // after afterEach has stopped the controller using it
-    await start(flaky).synced;
+    await synced(start(flaky), 'the federation controller');
     await waitFor(async () => (await endpoints()).length === 4, { what: 'four endpoints after the retries' });
     expect(flaky.failuresLeft).toBe(0);
     expect(await registry.getSingleMetric('isthmus_federation_sync_errors_total')?.get()).toMatchObject({
@@ -611,7 +668,7 @@ describe('federation controller', () => {
     };
     await client.create(R.services, stranger);
     await fixture();
-    await start().synced;
+    await synced(start(), 'the federation controller');
     await waitFor(async () => (await eventMessages()).some((m) => m.startsWith('NotOwned:')), {
       what: 'a NotOwned event',
     });
@@ -626,7 +683,7 @@ describe('federation controller', () => {
       ...service(ns, 'cart-federated', [{ name: 'web', port: 80 }], { app: 'other' }),
     });
     await fixture();
-    await start().synced;
+    await synced(start(), 'the federation controller');
     await waitFor(async () => (await eventMessages()).some((m) => m.startsWith('NotOwned:')), {
       what: 'a NotOwned event',
     });

@@ -10,6 +10,7 @@ import {
   startAdmin,
 } from './admin.js';
 import { checkHealth, createHealthClient, type HealthCheckResponse } from './health-service.js';
+import { within } from './test-support/wait.js';
 
 describe('sniffProtocol', () => {
   it.each([
@@ -165,10 +166,15 @@ describe('startAdmin', () => {
   it('closes with open idle connections and a silent client', async () => {
     await start();
     const silent = net.connect(admin?.address.port ?? 0, '127.0.0.1');
-    await new Promise((resolve) => silent.once('connect', resolve));
+    silent.on('error', () => {});
+    await within(
+      new Promise((resolve) => silent.once('connect', resolve)),
+      5_000,
+      'the silent client to connect',
+    );
     const closed = new Promise((resolve) => silent.once('close', resolve));
-    await admin?.close();
-    await closed;
+    await within(admin!.close(), 10_000, 'close() with a silent client connected');
+    await within(closed, 5_000, 'the silent client to be disconnected');
     admin = undefined;
   });
 });

@@ -6,7 +6,7 @@
  */
 import net from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Link, V1Service } from '../kube/types.js';
+import type { Link, V1EndpointSlice, V1Service } from '../kube/types.js';
 import { link } from './e2e/fixtures.js';
 import { MemorySource } from './e2e/memory-source.js';
 import { EgressListeners } from './egress.js';
@@ -16,8 +16,10 @@ import { ServiceIndex } from './service-index.js';
 import { SessionPool } from './session-pool.js';
 import { startTcpBackend } from './test-support/backends.js';
 import { authorizeClusters, CLUSTER_DOMAIN, PROBE_PATH } from './test-support/harness.js';
+import { controllerSlice, controllerSlices } from './test-support/mirror-slices.js';
 import { makePki, type TestPki } from './test-support/pki.js';
 import { freePort, waitFor } from './test-support/wait.js';
+import type { WatchSource } from './watch-exports.js';
 import { type MirrorWatcher, watchMirrors } from './watch-mirrors.js';
 
 const WEST_A = '127.0.141.1';
@@ -73,14 +75,25 @@ interface East {
   watcher: MirrorWatcher;
 }
 
-/** East's gateway egress, following `mirrors` and `links` as run-gateway wires it. */
-function eastGateway(egressRange: { first: number; last: number }): East {
+/**
+ * East's gateway egress, following `mirrors` and `links` as run-gateway wires it; the mirror
+ * controller's slices are `slices`, else one for each of `mirrors`.
+ */
+function eastGateway(
+  egressRange: { first: number; last: number },
+  sources: {
+    mirrors?: MemorySource<V1Service>;
+    links?: MemorySource<Link>;
+    slices?: WatchSource<V1EndpointSlice>;
+  } = {},
+): East {
   const eastContext = pki.gateway('east');
   const pool = new SessionPool({ secureContext: () => eastContext });
   const egress = new EgressListeners({ host: EAST, pool });
-  const mirrors = new MemorySource<V1Service>();
-  const links = new MemorySource<Link>();
-  const watcher = watchMirrors(mirrors, egress, { links, egressRange, debounceMs: 1 });
+  const mirrors = sources.mirrors ?? new MemorySource<V1Service>();
+  const links = sources.links ?? new MemorySource<Link>();
+  const slices = sources.slices ?? controllerSlices(mirrors);
+  const watcher = watchMirrors(mirrors, egress, { links, slices, egressRange, debounceMs: 1 });
   cleanups.push(() => pool.close());
   cleanups.push(() => egress.close());
   cleanups.push(() => watcher.close());
@@ -146,6 +159,35 @@ async function sharedPort(): Promise<number> {
 }
 
 describe('egress admission, end to end', () => {
+  it("a tenant's older Service relabelled to claim a mirror's port: a restarted gateway still gives the port to the mirror", async () => {
+    const ingress = await westGateway(WEST_A, 0, 'a');
+    const gateway = `${WEST_A}:${ingress.address.port}`;
+    const egressPort = await freePort(EAST);
+    const real = mirror('test', 'podinfo-west', { egressPort, gateway, ...PODINFO });
+    // Made long before the mirror; only the mirror controller's slice vouches for the real one.
+    const forged = mirror('aaa', 'x', { egressPort, gateway, ...SINK, created: '2020-01-01T00:00:00Z' });
+    const mirrors = new MemorySource<V1Service>();
+    const links = new MemorySource<Link>();
+    const slices = new MemorySource<V1EndpointSlice>();
+    links.put(link('west', WEST_A, ingress.address.port));
+    mirrors.put(real);
+    slices.put(controllerSlice(real));
+    mirrors.put(forged);
+    const before = eastGateway({ first: egressPort, last: egressPort }, { mirrors, links, slices });
+    await before.watcher.idle();
+    expect(await greet(egressPort)).toBe('podinfo via a');
+    // The restart: a new egress and watcher, which remember no holder.
+    await before.watcher.close();
+    await before.egress.close();
+    const after = eastGateway({ first: egressPort, last: egressPort }, { mirrors, links, slices });
+    await after.watcher.idle();
+    expect(await greet(egressPort)).toBe('podinfo via a');
+    expect(after.egress.routes().map((r) => r.mirror)).toEqual(['test/podinfo-west']);
+    expect(after.watcher.refused()).toEqual([
+      expect.objectContaining({ mirror: 'aaa/x', port: egressPort, unvouched: true }),
+    ]);
+  });
+
   it('a forged mirror in a namespace that sorts first claiming a real mirror’s port: the real one keeps serving', async () => {
     const ingress = await westGateway(WEST_A, 0, 'a');
     const gateway = `${WEST_A}:${ingress.address.port}`;

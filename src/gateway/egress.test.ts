@@ -37,15 +37,22 @@ async function named(name: string): Promise<TcpBackend> {
   return b;
 }
 
+/** A tunnel pair whose pool waits a generous 10 s for a session (real TLS on a loaded machine). */
 async function harness(): Promise<Harness> {
-  const h = await startHarness(pki);
+  const h = await startHarness(pki, { pool: { connectTimeoutMs: 10_000 } });
   cleanups.push(() => h.close());
   return h;
 }
 
-/** Connects and reads the greeting line, or reports how the connection ended. */
-function greet(port: number): Promise<{ greeting: string; socket: net.Socket } | { failed: string }> {
-  return new Promise((resolve) => {
+/**
+ * Connects and reads the greeting line, or reports how the connection ended. Rejects when neither
+ * happens within `timeoutMs`: a client left hanging.
+ */
+function greet(
+  port: number,
+  timeoutMs = 10_000,
+): Promise<{ greeting: string; socket: net.Socket } | { failed: string }> {
+  const answer = new Promise<{ greeting: string; socket: net.Socket } | { failed: string }>((resolve) => {
     const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
     cleanups.push(() => {
       socket.destroy();
@@ -59,6 +66,20 @@ function greet(port: number): Promise<{ greeting: string; socket: net.Socket } |
     socket.once('error', (e: NodeJS.ErrnoException) => resolve({ failed: e.code ?? e.message }));
     socket.once('close', () => resolve({ failed: 'closed' }));
   });
+  return within(answer, timeoutMs, `a greeting or the end of a connection to port ${port}`);
+}
+
+/** The egress's connect-error messages, from now until the test's end. */
+function egressErrors(): ConnectErrorMessage[] {
+  const errors: ConnectErrorMessage[] = [];
+  const onError = (m: unknown): void => {
+    if ((m as ConnectErrorMessage).direction === 'egress') errors.push(m as ConnectErrorMessage);
+  };
+  diagnosticsChannel.subscribe(CHANNELS.connectError, onError);
+  cleanups.push(() => {
+    diagnosticsChannel.unsubscribe(CHANNELS.connectError, onError);
+  });
+  return errors;
 }
 
 const route = (port: number, h: Harness, name: string, extra: Partial<EgressRoute> = {}): EgressRoute => ({
@@ -180,18 +201,11 @@ describe('EgressListeners', () => {
     const h = await harness();
     const backend = await named('svc');
     h.exportService('test', 'svc', 7000, [backend.port]);
-    const errors: ConnectErrorMessage[] = [];
-    const onError = (m: unknown): void => {
-      errors.push(m as ConnectErrorMessage);
-    };
-    diagnosticsChannel.subscribe(CHANNELS.connectError, onError);
-    cleanups.push(() => {
-      diagnosticsChannel.unsubscribe(CHANNELS.connectError, onError);
-    });
+    const errors = egressErrors();
     const port = await freePort();
     await h.egress.apply([route(port, h, 'svc', { cluster: 'north' })]);
     expect(await greet(port)).toMatchObject({ failed: expect.stringMatching(/ECONNRESET|closed/) });
-    expect(errors.filter((e) => e.direction === 'egress')).toEqual([
+    expect(errors).toEqual([
       {
         direction: 'egress',
         peerCluster: 'north',
@@ -208,12 +222,22 @@ describe('EgressListeners', () => {
   });
 
   it('resets the client at once when the remote gateway is unreachable', async () => {
-    const h = await harness();
+    // A connect timeout far beyond greet's deadline: the reset comes from the refused dial itself,
+    // not from a timeout, and the client is never left hanging.
+    const h = await startHarness(pki, { pool: { connectTimeoutMs: 60_000 } });
+    cleanups.push(() => h.close());
+    const errors = egressErrors();
     const port = await freePort();
     await h.egress.apply([route(port, h, 'svc', { remote: { host: '127.0.0.1', port: await freePort() } })]);
-    const started = Date.now();
-    expect(await within(greet(port), 2_000, 'fail fast')).toMatchObject({ failed: 'ECONNRESET' });
-    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(await greet(port)).toMatchObject({ failed: 'ECONNRESET' });
+    expect(errors).toEqual([
+      expect.objectContaining({
+        peerCluster: 'west',
+        status: 0,
+        code: 'GATEWAY_UNREACHABLE',
+        reason: expect.stringContaining('ECONNREFUSED'),
+      }),
+    ]);
     await waitFor(() => h.egress.connections() === 0, 'egress connection to close');
   });
 
@@ -251,9 +275,7 @@ describe('EgressListeners', () => {
         cluster: 'west',
       },
     ]);
-    expect(await within(greet(port), 5_000, 'the reset after the connect deadline')).toMatchObject({
-      failed: 'ECONNRESET',
-    });
+    expect(await greet(port)).toMatchObject({ failed: 'ECONNRESET' });
     expect(await metrics.render()).toContain(
       'isthmus_tunnel_connections_total{direction="egress",peer_cluster="west",result="timeout"} 1',
     );
@@ -261,9 +283,18 @@ describe('EgressListeners', () => {
 
   it('resets the client at once when the remote refuses the tunnel', async () => {
     const h = await harness();
+    const errors = egressErrors();
     const port = await freePort();
     await h.egress.apply([route(port, h, 'not-exported')]);
-    expect(await within(greet(port), 2_000, 'refusal')).toMatchObject({ failed: 'ECONNRESET' });
+    // Reset on the remote's 403, not at the pool's response timeout (15 s, past greet's deadline).
+    expect(await greet(port)).toMatchObject({ failed: 'ECONNRESET' });
+    expect(errors).toEqual([
+      expect.objectContaining({
+        authority: `not-exported.test.svc.${CLUSTER_DOMAIN}:7000`,
+        status: 403,
+        code: 'TUNNEL_REFUSED',
+      }),
+    ]);
     await waitFor(() => h.egress.connections() === 0, 'egress connection to close');
     expect(h.ingress.openTunnels()).toBe(0);
   });

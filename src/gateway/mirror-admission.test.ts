@@ -4,10 +4,18 @@
  * Services claim stays with the one that held it, else the older. Nothing here is dialled: the
  * addresses are documentation ones (RFC 5737, RFC 3849).
  */
-import { describe, expect, it } from 'vitest';
-import type { Link, V1Service } from '../kube/types.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { vouchedPorts } from '../kube/linkerd-mirror.js';
+import type { Link, V1EndpointSlice, V1Service } from '../kube/types.js';
 import { link } from './e2e/fixtures.js';
-import { type AdmittedMirror, admitRoutes, type RouteAdmission } from './watch-mirrors.js';
+import { vouchAll } from './test-support/mirror-slices.js';
+import {
+  type AdmittedMirror,
+  admitRoutes,
+  lastingRefusals,
+  type RefusedRoute,
+  type RouteAdmission,
+} from './watch-mirrors.js';
 
 const RANGE = { first: 20000, last: 29999 };
 const WEST_GW = '203.0.113.10';
@@ -56,8 +64,9 @@ function withStatus(l: Link, addresses: string[]): Link {
 }
 
 const westLink = (): Link => link('west', WEST_GW);
+/** As the gateway admits them once the controller has written each one's slice (unless `extra` says). */
 const admit = (services: V1Service[], extra: Partial<RouteAdmission> = {}) =>
-  admitRoutes(services, { links: [westLink()], egressRange: RANGE, ...extra });
+  admitRoutes(services, { links: [westLink()], vouched: vouchAll(services), egressRange: RANGE, ...extra });
 
 describe('admitRoutes', () => {
   it('a forged mirror in a namespace that sorts first does not get the real mirror’s port', () => {
@@ -189,13 +198,128 @@ describe('admitRoutes', () => {
   });
 });
 
+describe('claims the mirror controller vouches for (its EndpointSlices)', () => {
+  const UNVOUCHED = (port: number) =>
+    `no EndpointSlice of the mirror controller (endpointslice.kubernetes.io/managed-by=mirror.isthmus.dev) lists egress port ${port} for it: only ports the controller gave a mirror are routed`;
+
+  it("an older tenant Service claiming a mirror's port never takes it, with no holder to remember (a restarted gateway)", () => {
+    // Made long before the mirror, relabelled as a "mirror" later: the oldest claim, and no `previous`.
+    const old = forged({ created: '2020-01-01T00:00:00Z' });
+    for (const list of [
+      [old, real()],
+      [real(), old],
+    ]) {
+      const result = admit(list, { vouched: vouchAll([real()]) });
+      expect(result.routes.map((r) => [r.port, r.mirror, r.authority])).toEqual([
+        [20000, 'test/podinfo-west', 'podinfo.test.svc.cluster.local:9898'],
+      ]);
+      expect(result.refused).toEqual([
+        { mirror: 'aaa/x', port: 20000, reason: UNVOUCHED(20000), unvouched: true },
+      ]);
+    }
+  });
+
+  it('a Service claiming a free port, with an authority of its choosing, opens no listener', () => {
+    const result = admit([forged({ egress: 'http=20500', fq: 'db.hidden.svc.cluster.local' })], {
+      vouched: new Map(),
+    });
+    expect(result.routes).toEqual([]);
+    expect(result.refused).toEqual([
+      { mirror: 'aaa/x', port: 20500, reason: UNVOUCHED(20500), unvouched: true },
+    ]);
+  });
+
+  it("a port the mirror's slice does not list (yet) waits, and the ports it lists serve", () => {
+    const two = real({ egress: 'http=20000,grpc=20001' });
+    two.spec!.ports!.push({ name: 'grpc', port: 9999 });
+    const result = admit([two], { vouched: new Map([['test/podinfo-west', new Set([20000])]]) });
+    expect(result.routes.map((r) => r.port)).toEqual([20000]);
+    expect(result.refused).toEqual([
+      { mirror: 'test/podinfo-west', port: 20001, reason: UNVOUCHED(20001), unvouched: true },
+    ]);
+  });
+
+  it("vouchedPorts takes only the mirror controller's slices, by the Service they belong to", () => {
+    const slice = (ns: string, service: string, managedBy: string, ports: number[]): V1EndpointSlice => ({
+      metadata: {
+        namespace: ns,
+        name: `${service}-abc`,
+        labels: {
+          'endpointslice.kubernetes.io/managed-by': managedBy,
+          'kubernetes.io/service-name': service,
+        },
+      },
+      addressType: 'IPv4',
+      endpoints: [],
+      ports: ports.map((port) => ({ port })),
+    });
+    const vouched = vouchedPorts([
+      slice('test', 'podinfo-west', 'mirror.isthmus.dev', [20000]),
+      slice('test', 'podinfo-west', 'mirror.isthmus.dev', [20001]),
+      slice('aaa', 'x', 'endpointslice-controller.k8s.io', [20002]),
+      slice('aaa', 'y', 'failover.isthmus.dev', [20003]),
+    ]);
+    expect([...vouched]).toEqual([['test/podinfo-west', new Set([20000, 20001])]]);
+  });
+});
+
+describe('lastingRefusals', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+  const refusal = (mirror: string, port: number): RefusedRoute => ({
+    mirror,
+    port,
+    reason: 'unvouched',
+    unvouched: true,
+  });
+
+  it('reports an unvouched refusal once it lasts, never one that a slice resolves meanwhile, and again if it comes back', () => {
+    vi.useFakeTimers();
+    let now: RefusedRoute[] = [refusal('test/new-west', 20001), refusal('aaa/x', 20000)];
+    const reports: string[][] = [];
+    const lasting = lastingRefusals(
+      () => now,
+      10_000,
+      (r) => reports.push(r.map((x) => x.mirror)),
+    );
+    lasting.schedule();
+    vi.advanceTimersByTime(5_000);
+    now = [refusal('aaa/x', 20000)]; // test/new-west's slice came
+    lasting.schedule(); // a timer runs: no second one
+    vi.advanceTimersByTime(5_000);
+    expect(reports).toEqual([['aaa/x']]);
+    vi.advanceTimersByTime(60_000);
+    expect(reports).toEqual([['aaa/x']]); // once
+    now = [];
+    lasting.schedule();
+    vi.advanceTimersByTime(10_000);
+    now = [refusal('aaa/x', 20000)];
+    lasting.schedule();
+    vi.advanceTimersByTime(10_000);
+    expect(reports).toEqual([['aaa/x'], ['aaa/x']]);
+    // Settled refusals (a gateway the Link does not name) are the watcher's to log at once.
+    now = [{ mirror: 'bbb/y', reason: 'remote gateway …' }];
+    lasting.schedule();
+    vi.advanceTimersByTime(60_000);
+    expect(reports).toHaveLength(2);
+    lasting.stop();
+  });
+});
+
 describe('a retargeted Link (a typo in targetClusterName)', () => {
   it("routes the mirrors the controller keeps for it (status.mirroredClusterName) to the gateway it names, and nothing of another Link's", () => {
     const typo: Link = { ...link('north', WEST_GW), status: { mirroredClusterName: 'west' } };
-    expect(admitRoutes([real()], { links: [typo], egressRange: RANGE }).refused).toEqual([]);
+    expect(
+      admitRoutes([real()], { links: [typo], vouched: vouchAll([real()]), egressRange: RANGE }).refused,
+    ).toEqual([]);
     // Without the status (the controller has not held anything for it), west has no Link.
     expect(
-      admitRoutes([real()], { links: [link('north', WEST_GW)], egressRange: RANGE }).refused,
+      admitRoutes([real()], {
+        links: [link('north', WEST_GW)],
+        vouched: vouchAll([real()]),
+        egressRange: RANGE,
+      }).refused,
     ).toHaveLength(1);
   });
 });

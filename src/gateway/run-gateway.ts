@@ -22,7 +22,13 @@ import {
 import { identityServiceId } from '../identity/spiffe.js';
 import { KubeClient } from '../kube/client.js';
 import { createInformer, type Informer } from '../kube/informer.js';
-import { gatewayIdentity, MIRRORED_SERVICE_LABEL, REMOTE_DISCOVERY_LABEL } from '../kube/keys.js';
+import {
+  gatewayIdentity,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_MIRROR,
+  MIRRORED_SERVICE_LABEL,
+  REMOTE_DISCOVERY_LABEL,
+} from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { Link, V1EndpointSlice, V1Service } from '../kube/types.js';
 import { type AdminServer, type ProbeResult, type Readiness, startAdmin } from './admin.js';
@@ -49,7 +55,12 @@ import { SessionPool } from './session-pool.js';
 import type { TunnelSecureContext } from './tunnel-settings.js';
 import { unionSource } from './union-source.js';
 import { feedServiceIndex, SLICE_SELECTOR } from './watch-exports.js';
-import { type MirrorWatcher, watchMirrors } from './watch-mirrors.js';
+import {
+  lastingRefusals,
+  type MirrorWatcher,
+  UNVOUCHED_LOG_AFTER_MS,
+  watchMirrors,
+} from './watch-mirrors.js';
 import { createPodInformer, feedPodIPs, podListRefusal } from './watch-pods.js';
 
 /** The path a remote gateway's probe asks for (Link `probeSpec.path` default). */
@@ -139,6 +150,10 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
       // Remote-discovery mirrors point at remote pods directly: no egress listener to open.
       mirrors: createInformer<V1Service>(kube, R.services, {
         labelSelector: `${MIRRORED_SERVICE_LABEL}=true,!${REMOTE_DISCOVERY_LABEL}`,
+      }),
+      // The mirror controller's slices: what vouches for a mirror's egress ports (admitRoutes).
+      mirrorSlices: createInformer<V1EndpointSlice>(kube, R.endpointSlices, {
+        labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_MIRROR}`,
       }),
       links: createInformer<Link>(kube, R.links, { namespace: config.systemNamespace }),
       ...(pods === undefined ? {} : { pods }),
@@ -338,17 +353,29 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
     egressListeners = egress;
     onStop('egress listeners', () => egress.close());
     let lastRefused = '';
+    const unvouchedLog = lastingRefusals(
+      () => mirrorRoutes?.refused() ?? [],
+      UNVOUCHED_LOG_AFTER_MS,
+      (lasting) =>
+        log.warn({ refused: lasting.map((r) => `${r.mirror}: ${r.reason}`) }, 'mirror routes refused'),
+    );
+    onStop('unvouched route log', () => unvouchedLog.stop());
     const mirrorWatcher: MirrorWatcher = watchMirrors(informers.mirrors, egress, {
       links: informers.links,
+      slices: informers.mirrorSlices,
       egressRange: config.egressPortRange,
-      ready: () => informers.links.hasSynced(),
+      ready: () => informers.links.hasSynced() && informers.mirrorSlices.hasSynced(),
       debounceMs: config.limits.egressApplyDebounceMs,
       // Once per change of the set, not per apply: a burst of events that changes nothing is quiet.
+      // A port no controller slice lists yet is the usual moment between a new mirror's Service and
+      // its slice: said only if it lasts.
       onRefused: (refused) => {
-        const text = JSON.stringify(refused);
-        if (text !== lastRefused && refused.length > 0)
-          log.warn({ refused: refused.map((r) => `${r.mirror}: ${r.reason}`) }, 'mirror routes refused');
+        const settled = refused.filter((r) => !r.unvouched);
+        const text = JSON.stringify(settled);
+        if (text !== lastRefused && settled.length > 0)
+          log.warn({ refused: settled.map((r) => `${r.mirror}: ${r.reason}`) }, 'mirror routes refused');
         lastRefused = text;
+        if (refused.length > settled.length) unvouchedLog.schedule();
       },
       onError: (err) => log.error({ err: describeError(err) }, 'egress listeners not fully applied'),
     });
@@ -356,7 +383,7 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
     onStop('mirror watcher', () => mirrorWatcher.close());
     // The first apply after both lists are known (an unlisted Link would refuse its mirrors) is what
     // "egress ready" means.
-    Promise.all([informers.mirrors.synced, informers.links.synced])
+    Promise.all([informers.mirrors.synced, informers.links.synced, informers.mirrorSlices.synced])
       .then(() => {
         mirrorWatcher.refresh();
         return mirrorWatcher.idle();

@@ -91,12 +91,22 @@ describe('opaque TCP', () => {
       receivedBytes += c.length;
     });
     const ended = new Promise<void>((resolve) => s.once('end', () => resolve()));
+    // One deadline for the whole transfer, the waits for 'drain' included: a flow-control stall
+    // fails with what it was waiting for instead of hanging in the write loop.
+    const deadline = Date.now() + 45_000;
     for (let i = 0; i < 100; i++) {
       sent.update(block);
-      if (!s.write(block)) await new Promise((r) => s.once('drain', r));
+      if (!s.write(block)) {
+        const left = deadline - Date.now();
+        await within(
+          new Promise((r) => s.once('drain', r)),
+          Math.max(left, 0),
+          `drain after ${i + 1} of 100 MB written (${receivedBytes} bytes echoed)`,
+        );
+      }
     }
     s.end();
-    await within(ended, 30_000, '100 MB echo');
+    await within(ended, Math.max(deadline - Date.now(), 0), '100 MB echo');
     expect(receivedBytes).toBe(100 * (1 << 20));
     expect(received.digest('hex')).toBe(sent.digest('hex'));
     await expectNoLeaks(b);

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Link, V1Service } from '../kube/types.js';
 import { link } from './e2e/fixtures.js';
 import { MemorySource } from './e2e/memory-source.js';
+import { controllerSlices, vouchAll } from './test-support/mirror-slices.js';
 import { waitFor } from './test-support/wait.js';
 import {
   admitRoutes,
@@ -82,7 +83,9 @@ describe('routesFromMirror', () => {
     ['a hand-made Service with the two mirror labels and nothing of ours', mirror('web-west', {})],
   ])('claims nothing, so is neither routed nor refused: %s', (_what, svc) => {
     expect(routesFromMirror(svc)).toEqual({ routes: [], problems: [] });
-    expect(admitRoutes([svc], { links: [westLink()], egressRange: RANGE }).refused).toEqual([]);
+    expect(
+      admitRoutes([svc], { links: [westLink()], vouched: vouchAll([svc]), egressRange: RANGE }).refused,
+    ).toEqual([]);
   });
 
   it('takes a headless parent (no egress port: its endpoints are the per-pod mirrors) for no claim', () => {
@@ -182,7 +185,7 @@ describe('admitRoutes', () => {
       [a, b],
       [b, a],
     ]) {
-      const result = admitRoutes(list, { links: [westLink()], egressRange: RANGE });
+      const result = admitRoutes(list, { links: [westLink()], vouched: vouchAll(list), egressRange: RANGE });
       expect(result.routes.map((r) => r.mirror)).toEqual(['test/b-west']);
       expect(result.problems).toEqual([
         'test/a-west: egress port 20001 is already held by test/b-west, an older claim',
@@ -218,7 +221,11 @@ describe('watchMirrors', () => {
   it('applies the initial state, then one apply per burst of changes', async () => {
     const source = new MemorySource<V1Service>();
     const sink = new RecordingSink();
-    const watcher = watchMirrors(source, sink, { ...admission, debounceMs: 5 });
+    const watcher = watchMirrors(source, sink, {
+      ...admission,
+      slices: controllerSlices(source),
+      debounceMs: 5,
+    });
     watchers.push(watcher);
     await watcher.idle();
     expect(sink.applied).toEqual([[]]);
@@ -243,12 +250,13 @@ describe('watchMirrors', () => {
     const problems: string[][] = [];
     const watcher = watchMirrors(source, sink, {
       ...admission,
+      slices: controllerSlices(source),
       debounceMs: 1,
       onRefused: (refused) => problems.push(refused.map((r) => `${r.mirror}: ${r.reason}`)),
     });
     watchers.push(watcher);
-    const deadline = Date.now() + 5_000;
-    while (sink.inFlight === 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+    // The first apply (of the empty list) is held at the gate: the changes below arrive during it.
+    await waitFor(() => sink.inFlight > 0, 'the first apply to be in flight');
     source.put(mirror('a-west', good));
     source.put(mirror('bad-west', { ...good, 'isthmus.dev/remote-gateway': 'nope' }));
     release();
@@ -273,6 +281,7 @@ describe('watchMirrors', () => {
     };
     const watcher = watchMirrors(source, sink, {
       ...admission,
+      slices: controllerSlices(source),
       debounceMs: 1,
       onError: (e) => errors.push(e),
     });
@@ -299,6 +308,7 @@ describe('watchMirrors', () => {
     };
     const watcher = watchMirrors(source, sink, {
       ...admission,
+      slices: controllerSlices(source),
       debounceMs: 1,
       retryMs: 10,
       onError: (e) => errors.push(e),

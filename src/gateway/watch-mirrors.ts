@@ -12,12 +12,14 @@ import { hostPort, parseHostPort } from '../host-port.js';
 import {
   CLUSTER_NAME_LABEL,
   EGRESS_PORTS_ANNOTATION,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_MIRROR,
   REMOTE_GATEWAY_ANNOTATION,
   REMOTE_SVC_FQ_NAME_ANNOTATION,
 } from '../kube/keys.js';
-import { claimsRoutes } from '../kube/linkerd-mirror.js';
+import { claimsRoutes, type VouchedPorts, vouchedPorts } from '../kube/linkerd-mirror.js';
 import { oldestFirst } from '../kube/oldest-first.js';
-import type { Link, V1Service } from '../kube/types.js';
+import type { Link, V1EndpointSlice, V1Service } from '../kube/types.js';
 import { linkedClusters } from './peers.js';
 import { type LinkEvents, linkedGateways, targetKey } from './probe-targets.js';
 import type { WatchSource } from './watch-exports.js';
@@ -126,6 +128,11 @@ export interface RefusedRoute {
   reason: string;
   /** The Service's last admitted routes still serve: its remote gateway is changing (see `admitRoutes`). */
   kept?: true;
+  /**
+   * No slice of the mirror controller lists the port (yet: it writes a new mirror's Service, then
+   * its slice), so the watcher logs it only if it lasts.
+   */
+  unvouched?: true;
 }
 
 /** The routes one mirror was given, with the Service's uid: a Service deleted and created again is another claim. */
@@ -147,6 +154,8 @@ export interface AdmittedRoutes {
 export interface RouteAdmission {
   /** The Links of the system namespace (the gateway's Link informer). */
   links: readonly Link[];
+  /** The mirror controller's slices' ports (`vouchedPorts`): a port they do not list is not routed. */
+  vouched: VouchedPorts;
   egressRange: EgressPortRange;
   /** What the last call admitted (its `admitted`): see `admitRoutes`. */
   previous?: ReadonlyMap<string, AdmittedMirror>;
@@ -160,10 +169,17 @@ export interface RouteAdmission {
  * - its remote gateway is one that Link names: `spec.gatewayAddress` with `gatewayPort`, or
  *   `status.gatewayAddresses` (the remote LoadBalancer the controller follows), compared in one
  *   spelling (`targetKey`), so the gateway never dials an address a tenant chose;
- * - its egress port is inside the egress port range.
+ * - its egress port is inside the egress port range;
+ * - an EndpointSlice of the mirror controller (`managed-by: mirror.isthmus.dev`) for that Service
+ *   lists the port (`vouched`). Anyone who may edit a Service may write these labels and
+ *   annotations, and claim another namespace's mirror's port or any remote authority; the
+ *   controller's slice is what callers are sent to, and EndpointSlices are written by controllers:
+ *   Kubernetes' aggregated edit and admin roles never grant them (CVE-2021-25740). So a forged
+ *   claim is refused however old its Service is, and a gateway that restarts cannot hand a
+ *   mirror's port to another Service.
  *
- * Two claims on one port: the Service that held it in the last call keeps it, else the oldest
- * (creationTimestamp, then namespace/name). A Service created later never takes a mirror's port.
+ * Two vouched claims on one port (a slice of a mirror being replaced): the Service that held it
+ * in the last call keeps it, else the oldest (creationTimestamp, then namespace/name).
  *
  * A remote gateway address changes in two writes that land in either order (the mirror's
  * annotation, the Link's status): a mirror whose only fault is a gateway its Link does not name
@@ -209,14 +225,22 @@ export function admitRoutes(services: readonly V1Service[], admission: RouteAdmi
       continue;
     }
     const inRange: MirrorEgressRoute[] = [];
+    const vouched = admission.vouched.get(key);
     for (const route of parsed.routes) {
-      if (route.port >= first && route.port <= last) inRange.push(route);
-      else
+      if (route.port < first || route.port > last)
         refused.push({
           mirror: key,
           port: route.port,
           reason: `egress port ${route.port} is outside the egress port range ${first}-${last}`,
         });
+      else if (vouched?.has(route.port) !== true)
+        refused.push({
+          mirror: key,
+          port: route.port,
+          reason: `no EndpointSlice of the mirror controller (${MANAGED_BY_LABEL}=${MANAGED_BY_MIRROR}) lists egress port ${route.port} for it: only ports the controller gave a mirror are routed`,
+          unvouched: true,
+        });
+      else inRange.push(route);
     }
     candidates.push({ key, uid, routes: inRange });
   }
@@ -266,6 +290,8 @@ export interface RouteSink {
 export interface MirrorWatcherOptions {
   /** The Links of the system namespace: a route needs its cluster's Link (see `admitRoutes`). */
   links: LinkEvents;
+  /** The mirror controller's EndpointSlices: a route needs its port listed there (see `admitRoutes`). */
+  slices: WatchSource<V1EndpointSlice>;
   egressRange: EgressPortRange;
   /**
    * Nothing is applied while this says no (the Link informer has not listed yet: every mirror
@@ -330,6 +356,7 @@ export function watchMirrors(
       if (options.ready?.() === false) break;
       const result = admitRoutes(source.list(), {
         links: options.links.list(),
+        vouched: vouchedPorts(options.slices.list()),
         egressRange: options.egressRange,
         previous,
       });
@@ -376,7 +403,7 @@ export function watchMirrors(
     timer = setTimeout(fire, options.debounceMs);
   };
 
-  const offs = [source.onEvent(schedule), options.links.onEvent(schedule)];
+  const offs = [source.onEvent(schedule), options.links.onEvent(schedule), options.slices.onEvent(schedule)];
   schedule(); // the initial state, even if it is "no mirrors"
 
   return {
@@ -395,6 +422,55 @@ export function watchMirrors(
       timer = undefined;
       await running;
       settle();
+    },
+  };
+}
+
+/** How long a port no controller slice lists may stay refused before it is logged. */
+export const UNVOUCHED_LOG_AFTER_MS = 10_000;
+
+export interface LastingRefusals {
+  /** After an apply that refused unvouched ports: reports those still refused `afterMs` later. */
+  schedule(): void;
+  stop(): void;
+}
+
+/**
+ * Unvouched refusals (`RefusedRoute.unvouched`) reported only once they last `afterMs`: a new
+ * mirror's Service comes a moment before its slice, which no one needs to read about; a forged
+ * claim, or a slice that never comes, is reported once, and again if it comes back later.
+ */
+export function lastingRefusals(
+  current: () => readonly RefusedRoute[],
+  afterMs: number,
+  report: (lasting: RefusedRoute[]) => void,
+): LastingRefusals {
+  let timer: NodeJS.Timeout | undefined;
+  let pending = new Set<string>();
+  const said = new Set<string>();
+  const keyOf = (r: RefusedRoute) => `${r.mirror} ${r.port ?? ''}`;
+  const unvouched = () => current().filter((r) => r.unvouched === true);
+  const schedule = (): void => {
+    if (timer !== undefined) return;
+    pending = new Set(unvouched().map(keyOf));
+    timer = setTimeout(() => {
+      timer = undefined;
+      const now = unvouched();
+      const keys = new Set(now.map(keyOf));
+      for (const k of [...said]) if (!keys.has(k)) said.delete(k);
+      const lasting = now.filter((r) => pending.has(keyOf(r)) && !said.has(keyOf(r)));
+      for (const r of lasting) said.add(keyOf(r));
+      if (lasting.length > 0) report(lasting);
+      // Refusals that came after this timer started get their own wait.
+      if (now.some((r) => !said.has(keyOf(r)))) schedule();
+    }, afterMs);
+    timer.unref();
+  };
+  return {
+    schedule,
+    stop() {
+      clearTimeout(timer);
+      timer = undefined;
     },
   };
 }

@@ -5,7 +5,7 @@ import { KubeClient } from './client.js';
 import { createInformer, type InformerHealth } from './informer.js';
 import { R } from './resources.js';
 import { TcpRelay } from './tcp-relay.js';
-import { service, waitFor } from './test-support.js';
+import { service, synced, waitFor } from './test-support.js';
 import type { V1Service } from './types.js';
 
 const NS = 'apps';
@@ -42,7 +42,7 @@ async function watchServices(reader: KubeClient, watchSilenceFloorMs?: number) {
   const health: InformerHealth[] = [];
   informer.onHealth((h) => health.push(h));
   informer.start();
-  await informer.synced;
+  await synced(informer, 'the informer');
   await waitFor('watching', () => health.at(-1)?.connected === true, 5_000);
   return { informer, health };
 }

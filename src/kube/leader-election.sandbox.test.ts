@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type Sandbox, startSandbox } from '../sandbox/index.js';
+import { updateWithRetry } from './apply.js';
 import { KubeClient } from './client.js';
 import { canAcquire, LeaderElector, type LeadershipGained, type LeadershipLost } from './leader-election.js';
 import { R } from './resources.js';
@@ -11,11 +12,28 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+/**
+ * The candidates' durations. Each test picks the shortest that its claim needs, and long ones
+ * otherwise: a test process stalled for a second (GC, another worker, a loaded 2-core CI machine)
+ * must not make a leader step down in a test that is not about stepping down.
+ */
+interface Timing {
+  leaseDurationSeconds: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+}
+/** Not about timing: a leader keeps its Lease through a stall of several seconds. */
+const STEADY: Timing = { leaseDurationSeconds: 15, renewDeadlineMs: 10_000, retryPeriodMs: 100 };
+/** About stepping down: a 2 s renew deadline, far from the 10 s a follower waits for the Lease. */
+const STEP_DOWN: Timing = { leaseDurationSeconds: 10, renewDeadlineMs: 2_000, retryPeriodMs: 100 };
+/** About a follower waiting for the Lease to expire: short enough to wait for in a test. */
+const EXPIRY: Timing = { leaseDurationSeconds: 3, renewDeadlineMs: 2_000, retryPeriodMs: 100 };
+
 /** A sandbox and candidate `a` of `candidates`, leading. */
-async function leadingCandidate() {
+async function leadingCandidate(timing: Timing) {
   const sandbox = await startSandbox({ name: 'east' });
   cleanups.push(() => sandbox.close());
-  const { a } = await candidates(sandbox);
+  const { a } = await candidates(sandbox, true, undefined, timing);
   a.elector.start();
   await waitFor('a leads', () => a.state.leading);
   return { sandbox, a };
@@ -41,6 +59,7 @@ async function candidates(
   releaseOnStop = true,
   clientFor: (identity: string, kubeconfig: string) => KubeClient = (_id, kc) =>
     KubeClient.fromKubeconfigString(kc),
+  timing: Timing = STEADY,
 ) {
   // How many lead at once, and the most ever seen: the safety property is max <= 1.
   const together = { now: 0, max: 0 };
@@ -57,9 +76,7 @@ async function candidates(
       namespace: 'default',
       name: 'isthmus-controller',
       identity,
-      leaseDurationSeconds: 1,
-      renewDeadlineMs: 600,
-      retryPeriodMs: 100,
+      ...timing,
       releaseOnStop,
       onStartedLeading: (why) => {
         state.why.push(why);
@@ -102,7 +119,7 @@ describe('LeaderElector against the sandbox', () => {
     const [leader, follower] = a.state.leading ? [a, b] : [b, a];
     await leader.elector.stop();
     expect(leader.state.stopped).toBe(1);
-    await waitFor('takeover', () => follower.state.leading, 5_000);
+    await waitFor('takeover', () => follower.state.leading, 15_000);
     const lease = await follower.client.get<V1Lease>(R.leases, 'default', 'isthmus-controller');
     expect(lease?.spec?.holderIdentity).toBe(follower === a ? 'a' : 'b');
     expect(lease?.spec?.leaseTransitions).toBeGreaterThanOrEqual(1);
@@ -114,54 +131,59 @@ describe('LeaderElector against the sandbox', () => {
   it('without release, the follower waits for the lease to expire', async () => {
     const sandbox = await startSandbox({ name: 'east' });
     cleanups.push(() => sandbox.close());
-    const { a, b } = await candidates(sandbox, false);
+    const { a, b } = await candidates(sandbox, false, undefined, EXPIRY);
     a.elector.start();
     await waitFor('a leads', () => a.state.leading);
     b.elector.start();
     await a.elector.stop();
     const stoppedAt = Date.now();
-    await waitFor('b leads', () => b.state.leading, 5_000);
-    // The lease lasts 1 s from b's first observation of it.
-    expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(700);
+    await waitFor('b leads', () => b.state.leading, 20_000);
+    // The lease lasts 3 s from b's last observation of a's renewal, made at most a retry period
+    // before a stopped: a lower bound, which a slow machine only makes longer.
+    expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(2_000);
     expect(b.state.why).toEqual([{ reason: 'expired', previousHolder: 'a' }]);
   });
 
-  it('a leader that cannot renew steps down within the renew deadline', async () => {
-    const { sandbox, a } = await leadingCandidate();
+  it('a leader that cannot renew steps down at the renew deadline, before the lease could let another in', async () => {
+    const { sandbox, a } = await leadingCandidate(STEP_DOWN);
     await sandbox.faults.goOffline();
-    const offlineAt = Date.now();
-    await waitFor('a steps down', () => !a.state.leading, 5_000);
-    // renewDeadline 600 ms + one retry period; well before the 1 s lease could let another in.
-    expect(Date.now() - offlineAt).toBeLessThan(1_000 + 500);
+    // The renew deadline is 2 s. The wait's deadline is the 10 s lease: what stepping down at the
+    // renew deadline is for is being gone before a follower may take the Lease.
+    await waitFor('a steps down before its lease expires', () => !a.state.leading, 10_000);
     expect(a.elector.isLeader()).toBe(false);
     expect(a.state.why[1]).toEqual({ reason: 'renew-failed', error: expect.stringMatching(/./) });
     await sandbox.faults.goOnline();
-    await waitFor('a leads again', () => a.state.leading, 5_000);
+    // The Lease still names a: it takes it back at once, not after the lease.
+    await waitFor('a leads again', () => a.state.leading, 10_000);
     expect(a.state.started).toBe(2);
+    expect(a.state.why[2]).toEqual({ reason: 'held' });
   });
 
   it('a leader whose renewals hang steps down at the renew deadline, before the lease can expire', async () => {
-    const { sandbox, a } = await leadingCandidate();
-    // Every answer now takes 3 s (an overloaded or half-reachable API server): a renewal that
-    // succeeds that late must not keep a leading past its deadline while a follower's 1 s lease
-    // clock runs out.
-    sandbox.faults.setDelay(3_000);
+    const { sandbox, a } = await leadingCandidate(STEP_DOWN);
+    // Every answer now takes 8 s (an overloaded or half-reachable API server): a renewal that
+    // succeeds that late must not keep a leading past its 2 s deadline while a follower's 10 s
+    // lease clock runs out.
+    sandbox.faults.setDelay(8_000);
     cleanups.push(() => sandbox.faults.setDelay(0));
-    const slowAt = performance.now();
-    await waitFor('a steps down', () => !a.state.leading, 2_500);
-    expect(performance.now() - slowAt).toBeLessThan(1_000);
+    // Stepped down before any delayed answer could come back, and for the renewal's budget running out.
+    await waitFor('a steps down before the delayed answers arrive', () => !a.state.leading, 7_000);
+    expect(a.state.why[1]).toEqual({
+      reason: 'renew-failed',
+      error: expect.stringMatching(/^no answer from the API server within \d+ ms$/),
+    });
   });
 
   it('a wall-clock step back does not keep a leader that cannot renew in office', async () => {
-    const { sandbox, a } = await leadingCandidate();
+    const { sandbox, a } = await leadingCandidate(STEP_DOWN);
     await sandbox.faults.goOffline();
     // NTP steps the wall clock back an hour: durations must be measured on a monotonic clock.
     const realNow = Date.now.bind(Date);
     const spy = vi.spyOn(Date, 'now').mockImplementation(() => realNow() - 3_600_000);
     cleanups.push(() => spy.mockRestore());
-    const offlineAt = performance.now();
-    await waitFor('a steps down', () => !a.state.leading, 3_000);
-    expect(performance.now() - offlineAt).toBeLessThan(1_000 + 500);
+    // Measured on the wall clock, the term would look an hour from its end: a would never step down.
+    await waitFor('a steps down before its lease expires', () => !a.state.leading, 10_000);
+    expect(a.state.why[1]).toEqual({ reason: 'renew-failed', error: expect.stringMatching(/./) });
   });
 
   it('a leader that stops gives up leadership before it releases the Lease', async () => {
@@ -188,7 +210,7 @@ describe('LeaderElector against the sandbox', () => {
     await waitFor('a leads', () => a.state.leading);
     b.elector.start();
     await a.elector.stop();
-    await waitFor('b leads', () => b.state.leading, 5_000);
+    await waitFor('b leads', () => b.state.leading, 15_000);
     expect(together.max).toBe(1);
   });
 
@@ -214,19 +236,24 @@ describe('LeaderElector against the sandbox', () => {
     const sandbox = await startSandbox({ name: 'east' });
     cleanups.push(() => sandbox.close());
     // a's client is the controller's: 20 QPS, and a burst of writes queued ahead of the renewals.
-    const { a, b, together } = await candidates(sandbox, true, (identity, kc) =>
-      KubeClient.fromKubeconfigString(
-        kc,
-        undefined,
-        identity === 'a' ? { rateLimit: { qps: 20, burst: 1 } } : {},
-      ),
+    // A renew deadline of 2.5 s: a renewal queued behind the 4 s backlog would miss it.
+    const { a, b, together } = await candidates(
+      sandbox,
+      true,
+      (identity, kc) =>
+        KubeClient.fromKubeconfigString(
+          kc,
+          undefined,
+          identity === 'a' ? { rateLimit: { qps: 20, burst: 1 } } : {},
+        ),
+      { leaseDurationSeconds: 6, renewDeadlineMs: 2_500, retryPeriodMs: 100 },
     );
     a.elector.start();
     await waitFor('a leads', () => a.state.leading);
     b.elector.start();
-    // 40 requests: 2 s of the limiter's time, more than the 1 s lease.
+    // 80 requests: 4 s of the limiter's time, more than the renew deadline.
     const backlog = Promise.all(
-      Array.from({ length: 40 }, (_, i) => a.client.get(R.configMaps, 'default', `absent-${i}`)),
+      Array.from({ length: 80 }, (_, i) => a.client.get(R.configMaps, 'default', `absent-${i}`)),
     );
     await backlog;
     expect(a.state.stopped).toBe(0);
@@ -237,16 +264,16 @@ describe('LeaderElector against the sandbox', () => {
 
 describe('why leadership changes', () => {
   it('another holder in the Lease: taken, naming it; won back once that one stops renewing', async () => {
-    const { a } = await leadingCandidate();
-    const lease = await a.client.get<V1Lease>(R.leases, 'default', 'isthmus-controller');
+    const { a } = await leadingCandidate(EXPIRY);
     const microNow = new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-    await a.client.replace<V1Lease>(R.leases, {
+    // Retried on a conflict: a renews every 100 ms, and may write between this read and this write.
+    await updateWithRetry<V1Lease>(a.client, R.leases, 'default', 'isthmus-controller', (lease) => ({
       ...lease,
-      spec: { ...lease?.spec, holderIdentity: 'rival', renewTime: microNow as unknown as Date },
-    });
-    await waitFor('a steps down', () => !a.state.leading, 5_000);
+      spec: { ...lease.spec, holderIdentity: 'rival', renewTime: microNow as unknown as Date },
+    }));
+    await waitFor('a steps down', () => !a.state.leading, 15_000);
     expect(a.state.why[1]).toEqual({ reason: 'taken', holder: 'rival' });
-    await waitFor('a leads again', () => a.state.leading, 5_000);
+    await waitFor('a leads again', () => a.state.leading, 15_000);
     expect(a.state.why[2]).toEqual({ reason: 'expired', previousHolder: 'rival' });
   });
 });

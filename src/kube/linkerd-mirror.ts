@@ -106,3 +106,25 @@ export function isLinkerdMirror(
   const annotations = service.metadata.annotations ?? {};
   return LINKERD_KEYS.some((k) => annotations[k] !== undefined);
 }
+
+/**
+ * The egress ports the mirror controller's own EndpointSlices (`managed-by: mirror.isthmus.dev`)
+ * list, by `namespace/service`: what vouches for a Service's claim to them (the gateway's
+ * `admitRoutes` in src/gateway/watch-mirrors.ts, the mirror controller's port recovery).
+ */
+export type VouchedPorts = ReadonlyMap<string, ReadonlySet<number>>;
+
+/** The ports the mirror controller's slices among `slices` list, per Service they belong to. */
+export function vouchedPorts(slices: readonly V1EndpointSlice[]): VouchedPorts {
+  const out = new Map<string, Set<number>>();
+  for (const slice of slices) {
+    const labels = slice.metadata?.labels ?? {};
+    const service = labels[SERVICE_NAME_LABEL];
+    if (labels[MANAGED_BY_LABEL] !== MANAGED_BY_MIRROR || !service) continue;
+    const key = `${slice.metadata?.namespace ?? ''}/${service}`;
+    const ports = out.get(key) ?? new Set<number>();
+    for (const p of slice.ports ?? []) if (typeof p.port === 'number') ports.add(p.port);
+    out.set(key, ports);
+  }
+  return out;
+}

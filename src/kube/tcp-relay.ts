@@ -7,6 +7,10 @@
  * It can also black-hole the connections open now and only those (a NAT or conntrack entry dropped
  * on the way, a load balancer's idle timeout without a reset): their bytes are lost both ways for
  * good while new connections work, so the server answers everything but the dead connection.
+ *
+ * And it can cut the server off for those behind it, as the server going down would: every
+ * connection reset, new ones reset as they come, until restored. The server itself stays up for
+ * everyone else, so a test can change what it holds while its clients behind the relay cannot see.
  */
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 
@@ -27,6 +31,7 @@ interface Side {
 export class TcpRelay {
   private readonly server: Server;
   private frozen = false;
+  private cutOff = false;
   private readonly pairs = new Set<Pair>();
   private readonly sockets = new Set<Socket>();
 
@@ -63,6 +68,21 @@ export class TcpRelay {
     for (const pair of this.pairs) pair.dead = true;
   }
 
+  /** Resets every connection open now, and each new one as it comes, until restore(). */
+  cut(): void {
+    this.cutOff = true;
+    for (const pair of this.pairs) {
+      this.pairs.delete(pair);
+      pair.client.socket.resetAndDestroy();
+      pair.upstream?.socket.destroy();
+    }
+  }
+
+  /** Relays new connections again after cut(). */
+  restore(): void {
+    this.cutOff = false;
+  }
+
   thaw(): void {
     this.frozen = false;
     for (const pair of this.pairs) {
@@ -84,6 +104,10 @@ export class TcpRelay {
 
   private accept(socket: Socket): void {
     this.track(socket);
+    if (this.cutOff) {
+      socket.resetAndDestroy();
+      return;
+    }
     const pair: Pair = { client: { socket, held: [] }, upstream: undefined };
     this.pairs.add(pair);
     socket.on('close', () => {

@@ -26,6 +26,7 @@ import {
   SERVICE_NAME_LABEL,
   SYSTEM_NAMESPACE,
 } from '../kube/keys.js';
+import { type VouchedPorts, vouchedPorts } from '../kube/linkerd-mirror.js';
 import { oldestFirst } from '../kube/oldest-first.js';
 import { R } from '../kube/resources.js';
 import type { Link, V1EndpointSlice, V1Namespace, V1Secret, V1Service } from '../kube/types.js';
@@ -196,7 +197,8 @@ export function runController(config: ControllerConfig): RunningController {
   for (const informer of owned) informer.start();
   // Subscribed before any LinkWatcher, so this runs first; the watchers' syncs are queued work that
   // runs after it. Before start-up recovery (no manager yet) there is nothing to redo.
-  const recover = () => recoverPorts(allocator, services.list(), linkedClusters(links.list()), log);
+  const recover = () =>
+    recoverPorts(allocator, services.list(), vouchedPorts(slices.list()), linkedClusters(links.list()), log);
   const unsubscribe = sharedLocal.leadership.subscribe((leading) => {
     if (!leading || !manager) return;
     recover();
@@ -204,6 +206,7 @@ export function runController(config: ControllerConfig): RunningController {
   // After recovery, while leading: a follower's allocator is rebuilt when it takes over.
   const unfollow = followClaims(
     services,
+    slices,
     allocator,
     log,
     () => manager !== undefined && sharedLocal.leadership.isLeader(),
@@ -253,16 +256,27 @@ function claimedPorts(svc: V1Service): Map<string, number> | undefined {
   return text === undefined ? undefined : parseEgressPorts(text);
 }
 
+/** The entries of `claimed` whose port `vouched` lists. */
+function onlyVouched(
+  claimed: ReadonlyMap<string, number> | undefined,
+  vouched: ReadonlySet<number> | undefined,
+): Map<string, number> {
+  return new Map([...(claimed ?? [])].filter(([, port]) => vouched?.has(port) === true));
+}
+
 /**
  * Rebuilds the allocator from the local Services' `isthmus.dev/egress-ports`, oldest first in the
- * gateway's order (`oldestFirst`): a mirror of ours (labelled as a mirror of a cluster a Link
- * targets) takes over its ports, any other Service's claim is reserved. A port two claim stays with
- * the older, as the gateway routes it, so a Service made later, whatever its labels or its place in
- * the list, never takes a mirror's port here either.
+ * gateway's order (`oldestFirst`), counting only the ports this controller's slices list for the
+ * Service (`vouched`), as the gateway routes only those: anyone who may edit a Service may write
+ * the annotation, and one of 120 KB would otherwise reserve the whole range. A mirror of ours
+ * (labelled as a mirror of a cluster a Link targets) takes over its ports, any other Service's
+ * vouched claim (a mirror of a Link being replaced) is reserved. A port two claim stays with the
+ * older, as the gateway routes it.
  */
 function recoverPorts(
   allocator: PortAllocator,
   services: V1Service[],
+  vouched: VouchedPorts,
   clusters: ReadonlySet<string>,
   log: Logger,
 ): void {
@@ -272,7 +286,7 @@ function recoverPorts(
   const claims = services.filter((svc) => claimedPorts(svc) !== undefined).sort(oldestFirst);
   for (const svc of claims) {
     const owner = serviceKey(svc);
-    const ports = claimedPorts(svc) ?? new Map<string, number>();
+    const ports = onlyVouched(claimedPorts(svc), vouched.get(owner));
     const cluster = svc.metadata?.labels?.[CLUSTER_NAME_LABEL];
     if (cluster === undefined || !clusters.has(cluster) || !isOurService(svc, cluster)) {
       if (allocator.reserveForeign(owner, ports.values())) foreign.push(owner);
@@ -280,8 +294,13 @@ function recoverPorts(
     }
     const rejected = allocator.recover(owner, ports);
     recovered++;
-    if (rejected.length > 0)
-      log.warn({ mirror: owner, rejected }, 'egress ports not recovered; re-allocating');
+    // A port no slice lists (the controller stopped between the two writes): the next sync gives another.
+    const unlisted = [...(claimedPorts(svc) ?? [])].filter(([key]) => !ports.has(key)).map(([key]) => key);
+    if (rejected.length + unlisted.length > 0)
+      log.warn(
+        { mirror: owner, rejected: [...rejected, ...unlisted] },
+        'egress ports not recovered; re-allocating',
+      );
   }
   if (foreign.length > 0) warnForeign(log, foreign);
   log.info({ mirrors: recovered, ports: allocator.size }, 'egress ports recovered');
@@ -289,11 +308,13 @@ function recoverPorts(
 
 /**
  * Keeps foreign claims current from the local Service informer's events: a Service that claims
- * egress ports and is not one the allocator gave ports to reserves them until it is deleted or
- * stops claiming. Each such Service is named in the log once (again only after it went away).
+ * egress ports that this controller's slices list for it, and is not one the allocator gave ports
+ * to, reserves them until it is deleted or stops claiming. Each such Service is named in the log
+ * once (again only after it went away).
  */
 function followClaims(
   services: Informer<V1Service>,
+  slices: Informer<V1EndpointSlice>,
   allocator: PortAllocator,
   log: Logger,
   active: () => boolean,
@@ -301,8 +322,12 @@ function followClaims(
   return services.onEvent((e) => {
     if (!active()) return;
     const owner = serviceKey(e.object);
-    const ports = e.type === 'delete' ? undefined : claimedPorts(e.object);
-    if (ports === undefined || allocator.owned(owner).size > 0) {
+    const { namespace, name } = e.object.metadata ?? {};
+    // A mirror's ports are all on its first slice, named after it (mirrorSliceName).
+    const slice = name === undefined ? undefined : slices.get(namespace, name);
+    const vouched = vouchedPorts(slice ? [slice] : []).get(owner);
+    const ports = e.type === 'delete' ? undefined : onlyVouched(claimedPorts(e.object), vouched);
+    if (ports === undefined || ports.size === 0 || allocator.owned(owner).size > 0) {
       allocator.releaseForeign(owner);
       return;
     }

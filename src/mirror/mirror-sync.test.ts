@@ -10,6 +10,7 @@ import { FlakyClient } from '../kube/flaky-client.js';
 import { createInformer, type Informer } from '../kube/informer.js';
 import { EGRESS_PORTS_ANNOTATION } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
+import { synced as syncedWithin } from '../kube/test-support.js';
 import type { V1EndpointSlice, V1Namespace, V1Service } from '../kube/types.js';
 import { type Sandbox, startSandbox } from '../sandbox/index.js';
 import { NO_DIRECT_ENDPOINTS } from './direct-endpoints.js';
@@ -38,11 +39,11 @@ afterEach(async () => {
   await sandbox.close();
 });
 
+/** Starts `informer` (stopped after the test) and waits, with a deadline, for it to sync. */
 async function synced<T extends V1Service | V1EndpointSlice | V1Namespace>(informer: Informer<T>) {
   informers.push(informer as Informer<V1Service | V1EndpointSlice | V1Namespace>);
   informer.start();
-  await informer.synced;
-  return informer;
+  return syncedWithin(informer, 'the informer');
 }
 
 /** The context of one sync of west's `shop/api` (exported, one ready pod), writing with `client`. */

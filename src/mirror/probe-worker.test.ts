@@ -339,7 +339,13 @@ describe('ProbeWorker when what it probes changes (Link edited, remote gateway m
   });
 
   it('a lowered failureThreshold applies to the failures already counted', async () => {
-    const { changes } = await startWorker({ failureThreshold: 5 });
+    let failed = 0;
+    const { changes } = await startWorker({
+      failureThreshold: 5,
+      onProbe: (result) => {
+        if (!result.success) failed++;
+      },
+    });
     worker!.start();
     await waitFor(() => worker!.alive === true);
     stub.dead.add('10.1.0.1:4143/ready');
@@ -347,8 +353,9 @@ describe('ProbeWorker when what it probes changes (Link edited, remote gateway m
       worker!.trigger();
       await waitFor(() => stub.count('10.1.0.1:4143/ready') === i + 1);
     }
-    await waitFor(() => worker!.lastError !== undefined);
-    await new Promise((r) => setTimeout(r, 50));
+    // Both answers handled (counted), not only asked for.
+    await waitFor(() => failed === 2, { what: 'two failed probes counted' });
+    expect(worker!.lastError).toBeDefined();
     expect(worker!.alive).toBe(true); // 2 failures of 5
     worker!.update({ failureThreshold: 2 });
     expect(worker!.alive).toBe(false);

@@ -115,13 +115,9 @@ describe('Link edits of the remote gateway', () => {
       (await getService(east, 'default', 'web-west'))?.metadata?.annotations?.[REMOTE_GATEWAY_ANNOTATION];
     await waitFor(async () => (await annotation()) === '10.7.0.1:4143', { what: 'the LB address' });
     await waitReady(east, 'default', 'web-west');
+    // Every version of the mirror the watch delivers, each one's annotation read as it arrives.
     const recorded = await recordService(east, 'default', 'web-west');
-    const written: string[] = [];
     const seenBefore = world.probe.seen.length;
-    const timer = setInterval(() => {
-      const a = recorded.current()?.metadata?.annotations?.[REMOTE_GATEWAY_ANNOTATION];
-      if (a && written.at(-1) !== a) written.push(a);
-    }, 1);
     try {
       for (let i = 0; i < 5; i++) {
         await editLinkSpec(east, 'west', (spec) => ({
@@ -137,9 +133,10 @@ describe('Link edits of the remote gateway', () => {
       }
       await waitReady(east, 'default', 'web-west');
     } finally {
-      clearInterval(timer);
       await recorded.stop();
     }
+    const written = recorded.objects.map((s) => s.metadata?.annotations?.[REMOTE_GATEWAY_ANNOTATION]);
+    expect(written.length).toBeGreaterThan(0); // at least the listed mirror
     expect(written.filter((a) => a !== '10.7.0.1:4143')).toEqual([]);
     expect(world.probe.seen.slice(seenBefore).filter((g) => g !== '10.7.0.1:4143')).toEqual([]);
   });

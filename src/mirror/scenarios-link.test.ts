@@ -9,8 +9,10 @@ import {
 import { R } from '../kube/resources.js';
 import { requestServiceAccountToken } from '../kube/token-request.js';
 import type { Link, V1Secret } from '../kube/types.js';
+import { CREDENTIALS_KEPT } from './link-status.js';
 import { linkObject } from './test-builders.js';
 import {
+  type Cluster,
   condition,
   credentialsSecret,
   editLinkSpec,
@@ -18,7 +20,9 @@ import {
   getLink,
   getService,
   link,
+  linkReadyReason,
   metricValue,
+  mirrorIdentityOf,
   mirrorsOf,
   waitFor,
   waitReady,
@@ -26,6 +30,30 @@ import {
 } from './test-harness.js';
 
 const startWorld = worldPerTest();
+
+const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
+
+/** The data of a Secret in the install namespace. */
+async function secretData(c: Cluster, name: string): Promise<Record<string, string>> {
+  const secret = await c.client.get<V1Secret>(R.secrets, SYSTEM_NAMESPACE, name);
+  return { ...secret?.data };
+}
+
+/** Replaces a Secret's data, as a hand edit (or a broken tool) would. */
+async function setSecretData(c: Cluster, name: string, data: Record<string, string>): Promise<void> {
+  await updateWithRetry<V1Secret>(c.client, R.secrets, SYSTEM_NAMESPACE, name, (secret) => ({
+    ...secret,
+    data,
+  }));
+}
+
+/** A kubeconfig without its current-context: it names no context to use. */
+function withoutCurrentContext(kubeconfig: string): string {
+  const lines = kubeconfig.split('\n');
+  const kept = lines.filter((l) => !l.startsWith('current-context:'));
+  if (kept.length !== lines.length - 1) throw new Error(`no current-context line in:\n${kubeconfig}`);
+  return kept.join('\n');
+}
 
 describe('Link behaviour', () => {
   it('a selector edit re-lists the remote and removes only what no longer matches', async () => {
@@ -113,6 +141,140 @@ describe('Link behaviour', () => {
         what: 'note cleared',
       },
     );
+  });
+
+  it('a credentials Secret made unusable while connected (no kubeconfig key, not YAML, no context): each problem in the status, the connection and mirrors kept; fixed, the note goes', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'podinfo', { ready: 1 });
+    await link(east, west, 'west');
+    const { ctl } = world.controller('east');
+    await waitReady(east, 'default', 'podinfo-west');
+    const mirror = mirrorIdentityOf(await getService(east, 'default', 'podinfo-west'));
+    const good = await secretData(east, 'cluster-credentials-west');
+    const kubeconfig = Buffer.from(good.kubeconfig ?? '', 'base64').toString('utf8');
+    const source = 'secret isthmus-system/cluster-credentials-west';
+    const broken: [string, Record<string, string>, string][] = [
+      [
+        'no kubeconfig key',
+        { config: b64(kubeconfig) },
+        `${source}: missing key "kubeconfig" (keys: config)`,
+      ],
+      ['not YAML', { kubeconfig: b64('clusters: [') }, `${source}: not YAML: `],
+      [
+        'no context',
+        { kubeconfig: b64(withoutCurrentContext(kubeconfig)) },
+        `${source}: no current-context and none given`,
+      ],
+    ];
+    for (const [what, data, problem] of broken) {
+      await setSecretData(east, 'cluster-credentials-west', data);
+      const ready = await waitFor(
+        async () => {
+          const c = condition(await getLink(east, 'west'), 'Ready');
+          return c?.message.includes(problem) ? c : undefined;
+        },
+        { what: `Ready naming the Secret's problem: ${what}` },
+      );
+      // Still mirroring on the credentials read before: Ready, connected, and saying so.
+      expect(ready).toMatchObject({ status: 'True', reason: 'Synced' });
+      expect(ready.message).toMatch(/^1 services mirrored; /);
+      expect(ready.message.endsWith(CREDENTIALS_KEPT)).toBe(true);
+      expect(condition(await getLink(east, 'west'), 'RemoteAPIAvailable')).toMatchObject({
+        status: 'True',
+        reason: 'Connected',
+      });
+      expect(mirrorIdentityOf(await getService(east, 'default', 'podinfo-west'))).toEqual(mirror);
+    }
+    // The connection works on: a new export is mirrored.
+    await exportService(west, 'api', { ready: 1 });
+    await waitReady(east, 'default', 'api-west');
+
+    // Fixed (the Secret as `isthmus link` wrote it): the note goes, the mirrors are the same ones.
+    await setSecretData(east, 'cluster-credentials-west', good);
+    await waitFor(
+      async () => condition(await getLink(east, 'west'), 'Ready')?.message === '2 services mirrored',
+      { what: 'the note cleared' },
+    );
+    expect(mirrorIdentityOf(await getService(east, 'default', 'podinfo-west'))).toEqual(mirror);
+    expect(await metricValue(ctl.registry, 'isthmus_remote_api_up', { target_cluster_name: 'west' })).toBe(1);
+  });
+
+  it('a controller started on a malformed credentials Secret: CredentialsUnavailable naming the problem, the mirrors kept; connects once the Secret is fixed', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'podinfo', { ready: 1 });
+    await link(east, west, 'west');
+    const first = world.controller('east');
+    await waitReady(east, 'default', 'podinfo-west');
+    await first.stop();
+    const mirror = mirrorIdentityOf(await getService(east, 'default', 'podinfo-west'));
+    const good = await secretData(east, 'cluster-credentials-west');
+    await setSecretData(east, 'cluster-credentials-west', { kubeconfig: b64('clusters: [') });
+
+    // Restarted (a new leader, an upgrade): nothing to connect with, and nothing read before.
+    const { ctl } = world.controller('east');
+    const l = await linkReadyReason(east, 'west', 'CredentialsUnavailable');
+    expect(condition(l, 'Ready')).toMatchObject({ status: 'False' });
+    expect(condition(l, 'Ready')?.message).toMatch(
+      /^secret isthmus-system\/cluster-credentials-west: not YAML: /,
+    );
+    expect(condition(l, 'RemoteAPIAvailable')).toMatchObject({
+      status: 'False',
+      reason: 'Unreachable',
+      message: condition(l, 'Ready')?.message,
+    });
+    const apiUp = () => metricValue(ctl.registry, 'isthmus_remote_api_up', { target_cluster_name: 'west' });
+    await waitFor(async () => (await apiUp()) === 0, { what: 'isthmus_remote_api_up 0' });
+    // Nothing was listed, so nothing is taken for gone: the mirror is the one made before.
+    expect(mirrorIdentityOf(await getService(east, 'default', 'podinfo-west'))).toEqual(mirror);
+
+    await setSecretData(east, 'cluster-credentials-west', good);
+    await waitFor(async () => condition(await getLink(east, 'west'), 'Ready')?.status === 'True', {
+      what: 'Ready once the Secret is fixed',
+    });
+    await exportService(west, 'api', { ready: 1 });
+    await waitReady(east, 'default', 'api-west');
+    expect(mirrorIdentityOf(await getService(east, 'default', 'podinfo-west'))).toEqual(mirror);
+    expect(await apiUp()).toBe(1);
+  });
+
+  it('a Link whose remote API server is unreachable from the start: RemoteAPIAvailable False/Unreachable, nothing mirrored; connects and mirrors once it answers', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'podinfo', { ready: 1 });
+    // Down before anything connects: its address refuses connections.
+    await west.sandbox.faults.goOffline();
+    await link(east, west, 'west');
+    const { ctl } = world.controller('east');
+    const api = await waitFor(
+      async () => {
+        const c = condition(await getLink(east, 'west'), 'RemoteAPIAvailable');
+        return c?.reason === 'Unreachable' ? c : undefined;
+      },
+      { what: 'RemoteAPIAvailable=False/Unreachable' },
+    );
+    expect(api.status).toBe('False');
+    expect(api.message).toMatch(/ECONNREFUSED|refused/);
+    expect(condition(await getLink(east, 'west'), 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'Syncing',
+    });
+    const apiUp = () => metricValue(ctl.registry, 'isthmus_remote_api_up', { target_cluster_name: 'west' });
+    await waitFor(async () => (await apiUp()) === 0, { what: 'isthmus_remote_api_up 0' });
+    expect(await getService(east, 'default', 'podinfo-west')).toBeUndefined();
+
+    // Up at that address (the server started, the network fixed): connected, listed, mirrored.
+    await west.sandbox.faults.goOnline();
+    await waitReady(east, 'default', 'podinfo-west', true, 20_000);
+    await waitFor(
+      async () => condition(await getLink(east, 'west'), 'RemoteAPIAvailable')?.reason === 'Connected',
+      { what: 'RemoteAPIAvailable=True/Connected' },
+    );
+    await waitFor(async () => condition(await getLink(east, 'west'), 'Ready')?.status === 'True', {
+      what: 'Ready',
+    });
+    expect(await apiUp()).toBe(1);
   });
 
   it('unlink and relink log no failure: a Link gone or changed under a finalizer update is no error', async () => {

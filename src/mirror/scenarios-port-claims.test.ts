@@ -1,13 +1,15 @@
 /**
  * Forged mirrors and the egress port allocator: a tenant who may create Services can write a
- * mirror's labels and annotations, and the gateway gives a port two Services claim to the older
- * claim. The controller must neither hand a new mirror a port such a Service claims nor let one
- * take a mirror's port on restart.
+ * mirror's labels and annotations, but not the EndpointSlices that vouch for a mirror's egress
+ * ports, and the gateway routes only vouched ports (src/gateway/watch-mirrors.ts, `admitRoutes`).
+ * So the controller reserves nothing for such a Service: no claim, however large, keeps a port
+ * from a mirror, and none takes a mirror's port on restart.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   CLUSTER_NAME_LABEL,
   EGRESS_PORTS_ANNOTATION,
+  ISTHMUS_MIRROR_LABEL,
   MIRRORED_SERVICE_LABEL,
   REMOTE_GATEWAY_ANNOTATION,
   REMOTE_SVC_FQ_NAME_ANNOTATION,
@@ -31,7 +33,11 @@ afterEach(() => {
 });
 
 /** What a tenant can write: a mirror's labels and annotations, claiming `port`, in its own namespace. */
-async function forgeMirror(local: Cluster, port: number): Promise<V1Service> {
+async function forgeMirror(
+  local: Cluster,
+  port: number,
+  opts: { egressPorts?: string; labels?: Record<string, string> } = {},
+): Promise<V1Service> {
   if (!(await local.client.get(R.namespaces, undefined, 'apps'))) {
     await local.client.create(R.namespaces, { metadata: { name: 'apps' } });
   }
@@ -39,11 +45,11 @@ async function forgeMirror(local: Cluster, port: number): Promise<V1Service> {
     metadata: {
       name: 'payments',
       namespace: 'apps',
-      labels: { [MIRRORED_SERVICE_LABEL]: 'true', [CLUSTER_NAME_LABEL]: 'west' },
+      labels: { [MIRRORED_SERVICE_LABEL]: 'true', [CLUSTER_NAME_LABEL]: 'west', ...opts.labels },
       annotations: {
         [REMOTE_GATEWAY_ANNOTATION]: '10.1.0.1:4143',
         [REMOTE_SVC_FQ_NAME_ANNOTATION]: 'a.default.svc.cluster.local',
-        [EGRESS_PORTS_ANNOTATION]: `http=${port}`,
+        [EGRESS_PORTS_ANNOTATION]: opts.egressPorts ?? `http=${port}`,
       },
     },
     spec: { type: 'ClusterIP', ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
@@ -75,7 +81,7 @@ async function egressPortsOf(local: Cluster, name: string): Promise<string | und
 }
 
 describe('egress ports that a Service other than our mirrors claims', () => {
-  it('are never handed to a new mirror while that Service exists', async () => {
+  it('reserve nothing: the next mirror takes the port, as the gateway routes only what its slice lists', async () => {
     const world = await startWorld(['east', 'west']);
     const [east, west] = [world.c('east'), world.c('west')];
     await exportService(west, 'a', { ready: 1 });
@@ -91,12 +97,25 @@ describe('egress ports that a Service other than our mirrors claims', () => {
     await tamperAndWaitRestored(east, 'a-west');
     await exportService(west, 'b', { ready: 1 });
     await waitReady(east, 'default', 'b-west');
-    expect(await egressPortsOf(east, 'b-west')).toBe('http=20002');
-    expect(ctl.allocator.reservedPorts()).toEqual([20001]);
+    expect(await egressPortsOf(east, 'b-west')).toBe('http=20001');
+    expect(ctl.allocator.reservedPorts()).toEqual([]);
     expect(ctl.allocator.owned('apps/payments').size).toBe(0);
+  });
 
-    await east.client.delete(R.services, 'apps', 'payments');
-    await waitFor(() => ctl.allocator.reservedPorts().length === 0, { what: 'forged claim released' });
+  it('a claim of the whole range (a 120 KB annotation) leaves every port to the mirrors', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'a', { ready: 1 });
+    await link(east, west, 'west');
+    const { ctl } = world.controller('east');
+    await waitReady(east, 'default', 'a-west');
+    const everyPort = Array.from({ length: 10_000 }, (_, i) => `p${i}=${20000 + i}`).join(',');
+    await forgeMirror(east, 20001, { egressPorts: everyPort });
+    await tamperAndWaitRestored(east, 'a-west');
+    await exportService(west, 'b', { ready: 1 });
+    await waitReady(east, 'default', 'b-west');
+    expect(await egressPortsOf(east, 'b-west')).toBe('http=20001');
+    expect(ctl.allocator.reservedPorts()).toEqual([]);
   });
 
   it('a restart keeps the real mirror its port when a younger forged claim is listed first', async () => {
@@ -122,6 +141,26 @@ describe('egress ports that a Service other than our mirrors claims', () => {
     });
     expect(second.ctl.allocator.owned('default/a-west')).toEqual(new Map([['http', 20000]]));
     expect(await egressPortsOf(east, 'a-west')).toBe('http=20000');
+    await exportService(west, 'b', { ready: 1 });
+    await waitReady(east, 'default', 'b-west');
+    expect(await egressPortsOf(east, 'b-west')).toBe('http=20001');
+  });
+
+  it('a restart gives a Service marked as ours no port that no slice of ours lists', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'a', { ready: 1 });
+    await link(east, west, 'west');
+    const first = world.controller('east');
+    await waitReady(east, 'default', 'a-west');
+    await first.stop();
+    // The mark can be written by anyone who may edit a Service; the slice that vouches cannot.
+    await forgeMirror(east, 20001, { labels: { [ISTHMUS_MIRROR_LABEL]: 'west' } });
+    const second = world.controller('east');
+    await waitFor(() => second.ctl.manager()?.watcher('isthmus-system', 'west')?.settled(), {
+      what: 'settled',
+    });
+    expect(second.ctl.allocator.owned('apps/payments').size).toBe(0);
     await exportService(west, 'b', { ready: 1 });
     await waitReady(east, 'default', 'b-west');
     expect(await egressPortsOf(east, 'b-west')).toBe('http=20001');

@@ -81,15 +81,17 @@ describe('a hung remote API (connections open, nothing forwarded)', () => {
     await exportService(west, 'podinfo', { ready: 1 });
     const relay = await TcpRelay.start(new URL(west.sandbox.url));
     try {
-      // The remote client goes through the relay, with a health check as fast as the test wants.
+      // The remote client goes through the relay, with a health check frequent enough for a test,
+      // and timeouts generous enough that only the freeze makes it miss an answer: the log must say
+      // "down" once and "back" once, and a check that a loaded machine delayed would add a pair.
       const remoteClient = (secret: V1Secret) => {
         const kubeconfig = Buffer.from(secret.data?.[REMOTE_KUBECONFIG_KEY] ?? '', 'base64').toString('utf8');
         return KubeClient.fromKubeconfigString(
           kubeconfig.replace(west.sandbox.url, relay.via(west.sandbox.url)),
           undefined,
           {
-            healthCheck: { periodMs: 100, timeoutMs: 300 },
-            timeoutMs: 1_000,
+            healthCheck: { periodMs: 200, timeoutMs: 3_000 },
+            timeoutMs: 5_000,
           },
         );
       };
@@ -104,6 +106,7 @@ describe('a hung remote API (connections open, nothing forwarded)', () => {
 
       relay.freeze();
       await waitFor(async () => (await remoteApi())?.reason === 'Unreachable', {
+        timeoutMs: 20_000,
         what: 'RemoteAPIAvailable=False/Unreachable',
       });
       expect((await remoteApi())?.status).toBe('False');
@@ -115,8 +118,9 @@ describe('a hung remote API (connections open, nothing forwarded)', () => {
       expect(await getService(east, 'default', 'podinfo-west')).toBeDefined();
 
       relay.thaw();
-      await waitReady(east, 'default', 'late-west');
+      await waitReady(east, 'default', 'late-west', true, 20_000);
       await waitFor(async () => (await remoteApi())?.status === 'True', {
+        timeoutMs: 20_000,
         what: 'RemoteAPIAvailable=True again',
       });
       expect(await up()).toBe(1);

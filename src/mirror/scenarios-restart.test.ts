@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { KubeClient } from '../kube/client.js';
 import { EGRESS_PORTS_ANNOTATION } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
+import { SYNC_DEADLINE_MS, within } from '../kube/test-support.js';
 import { electLeader } from './leadership.js';
 import { Leadership } from './shared.js';
 import {
@@ -120,9 +121,11 @@ describe('restarts and replicas', () => {
     await link(east, west, 'west');
     const replica = () => {
       const electionClient = KubeClient.fromKubeconfigString(east.sandbox.kubeconfig());
+      // Long enough that a leader stalled for seconds on a loaded machine keeps the Lease (the
+      // follower must make no write); the takeover below needs no expiry: a stopped leader releases it.
       const { leadership, elector } = electLeader(electionClient, {
-        leaseDurationSeconds: 2,
-        renewDeadlineMs: 1500,
+        leaseDurationSeconds: 10,
+        renewDeadlineMs: 7_000,
         retryPeriodMs: 200,
       });
       const ctl = world!.controller('east', { leadership });
@@ -159,9 +162,9 @@ describe('restarts and replicas', () => {
     await link(east, west, 'west');
     const followerLeadership = new Leadership(false);
     const follower = world.controller('east', { leadership: followerLeadership });
-    await follower.ctl.ready;
+    await within(follower.ctl.ready, SYNC_DEADLINE_MS, 'the follower ready');
     const leader = world.controller('east', { leadership: new Leadership(true) });
-    await leader.ctl.ready;
+    await within(leader.ctl.ready, SYNC_DEADLINE_MS, 'the leader ready');
     // Made by the leader after the follower recovered its (empty) ports at start-up; a's removal
     // leaves the first port free, where a renumbering would start.
     for (const n of ['a', 'b', 'c']) await exportService(west, n, { ready: 1 });

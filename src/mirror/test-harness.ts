@@ -28,6 +28,7 @@ import {
   SYSTEM_NAMESPACE,
 } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
+import { synced } from '../kube/test-support.js';
 import type { Link, V1EndpointSlice, V1Namespace, V1Service } from '../kube/types.js';
 import { type Sandbox, startSandbox } from '../sandbox/index.js';
 import { type ControllerConfig, type RunningController, runController } from './controller.js';
@@ -418,9 +419,9 @@ export async function metricValue(registry: Registry, name: string, labels: Reco
 }
 
 /**
- * Every event of one local Service as the API's watch reports it (`<type> <uid>`), from the moment
- * this resolves: to show that something never happened in between. `current()` is the watch's view,
- * to wait until it has caught up with a state read directly.
+ * Every event of one local Service as the API's watch reports it (`<type> <uid>` in `seen`, the
+ * object itself in `objects`), from the moment this resolves: to show that something never happened
+ * in between. `current()` is the watch's view, to wait until it has caught up with a state read directly.
  */
 export async function recordService(local: Cluster, namespace: string, name: string) {
   const informer = createInformer<V1Service>(local.client, R.services, {
@@ -428,10 +429,14 @@ export async function recordService(local: Cluster, namespace: string, name: str
     fieldSelector: `metadata.name=${name}`,
   });
   const seen: string[] = [];
-  informer.onEvent((e) => seen.push(`${e.type} ${e.object.metadata?.uid}`));
+  const objects: V1Service[] = [];
+  informer.onEvent((e) => {
+    seen.push(`${e.type} ${e.object.metadata?.uid}`);
+    objects.push(e.object);
+  });
   informer.start();
-  await informer.synced;
-  return { seen, current: () => informer.get(namespace, name), stop: () => informer.stop() };
+  await synced(informer, `the informer of Service ${namespace}/${name}`);
+  return { seen, objects, current: () => informer.get(namespace, name), stop: () => informer.stop() };
 }
 
 /** The controller's own logger (its base fields included), writing raw JSON lines to `lines`. */

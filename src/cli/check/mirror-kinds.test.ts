@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { admitRoutes } from '../../gateway/watch-mirrors.js';
+import { vouchedPorts } from '../../kube/linkerd-mirror.js';
 import type { V1EndpointSlice, V1Service } from '../../kube/types.js';
 import { mirrorsAsHeadless } from '../../mirror/mirror-kind.js';
 import { type MirrorTarget, planMirror } from '../../mirror/plan-mirror.js';
@@ -102,7 +103,12 @@ describe('the mirror checks mid-migration', () => {
       'cart-west',
       'cart3-federated',
     ]);
-    const admitted = admitRoutes(services, { links: [westLink], egressRange: { first: 20000, last: 29999 } });
+    // The planner's own slices vouch for every egress port it gives a mirror, of every kind.
+    const admitted = admitRoutes(services, {
+      links: [westLink],
+      vouched: vouchedPorts(slices),
+      egressRange: { first: 20000, last: 29999 },
+    });
     expect(admitted.refused).toEqual([]);
     const facts = {
       ...healthyFacts({ anchorPem: '', issuerPem: '', westChain: [] }),

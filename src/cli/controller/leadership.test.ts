@@ -19,6 +19,7 @@ import {
 } from '../../kube/keys.js';
 import { LeaderElector } from '../../kube/leader-election.js';
 import { R } from '../../kube/resources.js';
+import { within } from '../../kube/test-support.js';
 import type { V1Lease } from '../../kube/types.js';
 import { MIRROR_LEASE_NAME } from '../../mirror/leadership.js';
 import { linkObject } from '../../mirror/test-builders.js';
@@ -34,8 +35,12 @@ import {
 } from '../../mirror/test-harness.js';
 import { type ControllerProcessOptions, runControllerProcess } from './run-controller-process.js';
 
-/** Lease timings short enough for a test (client-go's ratios: retry < renew deadline < lease). */
-const FAST = { leaseDurationSeconds: 2, renewDeadlineMs: 1_500, retryPeriodMs: 200 };
+/**
+ * Lease timings short enough for a test (client-go's ratios: retry < renew deadline < lease), long
+ * enough that a leader stalled for a few seconds on a loaded machine keeps its Lease: losing it is
+ * what these tests cause on purpose, and an extra loss would be a change they do not expect.
+ */
+const FAST = { leaseDurationSeconds: 6, renewDeadlineMs: 4_000, retryPeriodMs: 200 };
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -203,13 +208,9 @@ describe('isthmus controller leadership', () => {
     await waitFor(async () => (await lease(east))?.spec?.holderIdentity, { what: 'leading' });
     await waitFor(() => sockets.length > 0, { what: 'the remote watch connecting' });
 
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<'still stopping'>((r) => {
-      timer = setTimeout(() => r('still stopping'), 5_000);
-    });
-    const result = await Promise.race([stop().then(() => 'stopped'), deadline]);
-    clearTimeout(timer);
-    expect(result).toBe('stopped');
+    // A hang guard, not a speed claim: a stop that waited on the remote's handshake would end only
+    // at its 10 s connect timeout (the kube transport's), or never. A normal stop takes well under 1 s.
+    await within(stop(), 8_000, 'the controller to stop while the remote API server hangs');
     // Released as the elector releases it: no holder, a 1 s lease, so a successor takes it at once.
     expect((await lease(east))?.spec).toMatchObject({ holderIdentity: '', leaseDurationSeconds: 1 });
   });

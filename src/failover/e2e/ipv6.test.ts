@@ -94,7 +94,7 @@ describe('the data path on IPv6 (three clusters on ::1)', () => {
 
     await setPrimaryReady(false);
     await waitFor(async () => ['west', 'north'].includes((await servedBy()) ?? ''), {
-      timeoutMs: 5_000,
+      timeoutMs: 15_000,
       what: 'the apex served by a remote over IPv6',
     });
     // The apex slices the failover controller wrote for the remotes are IPv6 slices too.

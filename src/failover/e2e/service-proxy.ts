@@ -10,6 +10,7 @@ import type { KubeClient } from '../../kube/client.js';
 import { createInformer } from '../../kube/informer.js';
 import { SERVICE_NAME_LABEL } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
+import { synced } from '../../kube/test-support.js';
 import type { V1EndpointSlice } from '../../kube/types.js';
 
 export interface ServiceProxy {
@@ -29,7 +30,7 @@ export async function startServiceProxy(
     labelSelector: `${SERVICE_NAME_LABEL}=${opts.service}`,
   });
   slices.start();
-  await slices.synced;
+  await synced(slices, `the slice informer of ${opts.namespace}/${opts.service}`);
   const endpoints = (): string[] => {
     const out = new Set<string>();
     for (const slice of slices.list()) {

@@ -27,6 +27,7 @@ import {
   SYSTEM_NAMESPACE,
 } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
+import { SYNC_DEADLINE_MS, synced, within } from '../../kube/test-support.js';
 import type { Link, V1EndpointSlice } from '../../kube/types.js';
 import { type RunningController, runController } from '../../mirror/controller.js';
 import { waitFor } from '../../mirror/test-wait.js';
@@ -48,6 +49,9 @@ export interface WorldHosts {
   /** Where every cluster's API server listens (default 127.0.0.1). */
   api?: string;
 }
+/** The Links' probeSpec.failureThreshold: failed probes in a row that make a remote gateway dead. */
+export const PROBE_FAILURE_THRESHOLD = 3;
+
 const DEFAULT_HOSTS: WorldHosts = {
   east: '127.0.71.1',
   west: '127.0.72.1',
@@ -141,7 +145,7 @@ export async function startWorld(hosts: WorldHosts = DEFAULT_HOSTS): Promise<Wor
       queueBackoff: { baseMs: 20, maxMs: 300 },
     });
     cleanups.push(() => mirror.stop());
-    await mirror.ready;
+    await within(mirror.ready, SYNC_DEADLINE_MS, 'the mirror controller to be ready');
     for (const remote of ['west', 'north']) {
       await waitFor(async () => mirrorReady(east.kube, `podinfo-${remote}`), {
         timeoutMs: 15_000,
@@ -155,7 +159,7 @@ export async function startWorld(hosts: WorldHosts = DEFAULT_HOSTS): Promise<Wor
       recorder: new EventRecorder(east.kube, { component: 'isthmus-failover' }),
     });
     cleanups.push(() => failover.stop());
-    await failover.synced;
+    await synced(failover, 'the failover controller');
     const proxyFor = async (service: string) => {
       const proxy = await startServiceProxy(east.kube, {
         namespace: NS,
@@ -193,8 +197,10 @@ function linkTo(cluster: string, host: string, port: number): Link {
       clusterCredentialsSecret: `cluster-credentials-${cluster}`,
       gatewayAddress: host,
       gatewayPort: port,
-      // Fast probes: a dead gateway is noticed within about half a second.
-      probeSpec: { period: '200ms', timeout: '300ms', failureThreshold: 2 },
+      // Frequent probes: a stopped gateway (refused at once) is noticed within about a second. A
+      // generous timeout and threshold: probes share the event loop with the tests' request loads,
+      // and a slow answer on a loaded machine must not mark a live remote dead mid-tally.
+      probeSpec: { period: '200ms', timeout: '2s', failureThreshold: PROBE_FAILURE_THRESHOLD },
     },
   };
 }

@@ -17,6 +17,7 @@ import {
   MANAGED_BY_LABEL,
 } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
+import { synced } from '../../kube/test-support.js';
 import type { V1Service } from '../../kube/types.js';
 import { createLocalInformers, type LocalInformers } from '../../mirror/controller.js';
 import { waitFor } from '../../mirror/test-wait.js';
@@ -63,7 +64,7 @@ beforeAll(async () => {
     localCluster: 'east',
     informers,
   });
-  await federation.synced;
+  await synced(federation, 'the federation controller');
   proxy = await world.proxyFor('cart-federated');
 }, 60_000);
 
@@ -73,10 +74,14 @@ afterAll(async () => {
   await world?.close();
 });
 
-/** Who answered one request through the federated Service, or `error`. */
+/**
+ * Who answered one request through the federated Service, or `error`. The timeout is a hang guard:
+ * an answer takes milliseconds, but the tallies below allow no error, and a loaded machine can
+ * stall one for seconds.
+ */
 async function servedBy(): Promise<string> {
   try {
-    const res = await httpGet(proxy.host, proxy.port, '/', 2_000);
+    const res = await httpGet(proxy.host, proxy.port, '/', 10_000);
     return res.status === 200 ? res.body.replace('hello from ', '') : `status ${res.status}`;
   } catch {
     return 'error';

@@ -15,6 +15,7 @@ import { type RunningGateway, runGateway } from '../run-gateway.js';
 import {
   type Cluster,
   canConnect,
+  createMirror,
   endpointSlice,
   exportedService,
   freeEgressPort,
@@ -121,8 +122,8 @@ describe('west gateway as a child process', () => {
     const admin = `http://${WEST_HOST}:${ports.admin}`;
 
     egressPort = await freeEgressPort(EAST_HOST);
-    await east.kube.create(
-      R.services,
+    await createMirror(
+      east.kube,
       mirrorService({
         ns: NS,
         service: 'podinfo',

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { R } from '../../kube/resources.js';
 import { gatewayOptionsFromFlags } from '../config.js';
 import { type RunningGateway, runGateway } from '../run-gateway.js';
+import { within } from '../test-support/wait.js';
 import {
   type Cluster,
   endpointSlice,
@@ -63,9 +64,12 @@ async function trap(host: string): Promise<{ port: number; accepted: () => numbe
 async function getThrough(tunnel: NodeJS.ReadWriteStream & { destroy(): void }): Promise<string> {
   const answer = new Promise<string>((resolve) => tunnel.once('data', (b: Buffer) => resolve(b.toString())));
   tunnel.write('GET / HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n');
-  const text = await answer;
-  tunnel.destroy();
-  return text.split('\r\n')[0] ?? '';
+  try {
+    const text = await within(answer, 10_000, "the backend's answer through the tunnel");
+    return text.split('\r\n')[0] ?? '';
+  } finally {
+    tunnel.destroy();
+  }
 }
 
 describe('--dial-pod-ips-only through a gateway pair', () => {

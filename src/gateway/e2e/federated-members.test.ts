@@ -18,8 +18,11 @@ import { R } from '../../kube/resources.js';
 import type { V1Service } from '../../kube/types.js';
 import { type GatewayFlags, gatewayOptionsFromFlags } from '../config.js';
 import { type RunningGateway, runGateway } from '../run-gateway.js';
+import { echo, startTcpBackend } from '../test-support/backends.js';
+import { within } from '../test-support/wait.js';
 import {
   type Cluster,
+  createMirror,
   endpointSlice,
   exportedService,
   freeEgressPort,
@@ -99,8 +102,8 @@ describe('federated members through a gateway pair', () => {
     const gateway = `${WEST_HOST}:${westGw.ingress.address.port}`;
     // East's Link to west names west's gateway: what east's egress routes a mirror of west to.
     await linkGateway(east.kube, 'west', westGw.ingress.address);
-    await east.kube.create(
-      R.services,
+    await createMirror(
+      east.kube,
       mirrorService({ ns: NS, service: MEMBER, cluster: 'west', port: PORT, egressPort, gateway }),
     );
     await waitFor('both gateways ready', () => eastGw.readiness().ready && westGw.readiness().ready);
@@ -178,28 +181,41 @@ describe('federated members through a gateway pair', () => {
       tunnel.once('data', (b: Buffer) => resolve(b.toString())),
     );
     tunnel.write('GET / HTTP/1.1\r\nHost: restricted\r\nConnection: close\r\n\r\n');
-    expect(await answer).toMatch(/^HTTP\/1\.1 200/);
+    expect(await within(answer, 10_000, "the backend's answer through the tunnel")).toMatch(
+      /^HTTP\/1\.1 200/,
+    );
     tunnel.destroy();
   });
 
   it("never dials the endpoints of a slice Isthmus wrote (a split's apex): no tunnel chains through it", async () => {
+    // The apex slice lists a listener of its own, which counts connections: were the slice
+    // admitted, the tunnel would reach it (and succeed), so the 503 and the count below can tell.
+    const bait = await startTcpBackend(echo);
+    cleanups.push(() => bait.close());
+    const resolves = (service: string): boolean =>
+      westGw.index.resolve({ kind: 'service', namespace: NS, service, port: PORT }).ok;
     await west.kube.create(R.services, labelledService('steered', { [EXPORTED_LABEL]: 'true' }));
-    const apexSlice = endpointSlice(NS, 'steered', '127.0.0.1', backendPort);
+    const apexSlice = endpointSlice(NS, 'steered', '127.0.0.1', bait.port);
     apexSlice.metadata!.labels![MANAGED_BY_LABEL] = MANAGED_BY_FAILOVER;
     await west.kube.create(R.endpointSlices, apexSlice);
+    // One watch stream is ordered: once a slice created after the apex slice is in the index, the
+    // slice informer has had the apex slice's event too, so the 503 below is no race won before it.
+    await west.kube.create(R.services, labelledService('steered-marker', { [EXPORTED_LABEL]: 'true' }));
+    await west.kube.create(R.endpointSlices, endpointSlice(NS, 'steered-marker', '127.0.0.1', backendPort));
+    await waitFor('the later slice in the index', () => resolves('steered-marker'));
     await waitFor('west to admit steered', () => admitted(westGw, 'steered'));
+    expect(resolves('steered')).toBe(false);
     await expect(eastGw.pool.openTunnel(westIngress(), authority('steered'))).rejects.toThrow(/503/);
+    expect(bait.accepted).toBe(0);
 
-    // A slice of its own pods (the EndpointSlice controller's) is dialled as usual.
+    // A slice of its own pods (the EndpointSlice controller's) is dialled as usual; the apex's still not.
     const podSlice = endpointSlice(NS, 'steered', '127.0.0.1', backendPort);
     podSlice.metadata!.name = 'steered-pods';
     podSlice.metadata!.labels![MANAGED_BY_LABEL] = 'endpointslice-controller.k8s.io';
     await west.kube.create(R.endpointSlices, podSlice);
-    await waitFor(
-      'steered resolvable',
-      () => westGw.index.resolve({ kind: 'service', namespace: NS, service: 'steered', port: PORT }).ok,
-    );
-    (await eastGw.pool.openTunnel(westIngress(), authority('steered'))).destroy();
+    await waitFor('steered resolvable', () => resolves('steered'));
+    for (let i = 0; i < 5; i++) (await eastGw.pool.openTunnel(westIngress(), authority('steered'))).destroy();
+    expect(bait.accepted).toBe(0);
   });
 
   it('is not ready until the member informer has synced', async () => {

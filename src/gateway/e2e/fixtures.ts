@@ -27,6 +27,7 @@ import { type Sandbox, startSandbox } from '../../sandbox/index.js';
 import { waitFor } from '../../wait-for.js';
 import type { GatewayFlags } from '../config.js';
 import type { RunningGateway } from '../run-gateway.js';
+import { controllerSlice } from '../test-support/mirror-slices.js';
 
 export const namespace = (name: string): V1Namespace => ({
   apiVersion: 'v1',
@@ -108,6 +109,16 @@ export function mirrorService(opts: {
     },
     spec: { ports: [{ name: 'http', port: opts.port, protocol: 'TCP' }] },
   };
+}
+
+/**
+ * A mirror as the mirror controller writes it: the Service (`mirrorService`), then its EndpointSlice,
+ * which vouches for its egress port (watch-mirrors.ts, `admitRoutes`).
+ */
+export async function createMirror(kube: KubeClient, service: V1Service): Promise<V1Service> {
+  const created = await kube.create(R.services, service);
+  await kube.create(R.endpointSlices, controllerSlice(service));
+  return created;
 }
 
 export function link(target: string, gatewayAddress: string, gatewayPort?: number): Link {
@@ -221,8 +232,8 @@ export async function routeMirror(
   const egressPort = await freeEgressPort(from.ingress.address.host);
   const gateway = via.ingress.address;
   await linkGateway(local.kube, mirror.cluster, gateway);
-  await local.kube.create(
-    R.services,
+  await createMirror(
+    local.kube,
     mirrorService({ ...mirror, egressPort, gateway: `${gateway.host}:${gateway.port}` }),
   );
   await waitFor('the egress port listening', () => from.egress.listening().includes(egressPort));

@@ -11,9 +11,11 @@ import { R } from '../../kube/resources.js';
 import { gatewayOptionsFromFlags } from '../config.js';
 import { type RunningGateway, runGateway } from '../run-gateway.js';
 import { echo, startTcpBackend, type TcpBackend } from '../test-support/backends.js';
+import { within } from '../test-support/wait.js';
 import {
   type Cluster,
   canConnect,
+  createMirror,
   endpointSlice,
   exportedService,
   freeEgressPort,
@@ -107,8 +109,8 @@ describe('graceful shutdown of a gateway', () => {
     // .gatewayAddresses carries addresses, not ports): what east's egress routes the mirror to.
     // A mirror of an earlier test keeps the route it was admitted with (see `admitRoutes`).
     await linkGateway(east.kube, 'west', westGw.ingress.address);
-    await east.kube.create(
-      R.services,
+    await createMirror(
+      east.kube,
       mirrorService({ ns: NS, service, cluster: 'west', port: PORT, egressPort, gateway }),
     );
     await waitFor(`egress port ${egressPort} open`, () => eastSide.egress.listening().includes(egressPort));
@@ -160,7 +162,9 @@ describe('graceful shutdown of a gateway', () => {
     expect(shutdownDone).toBe(false);
     client.socket.end();
     await waitFor('the echo answered the FIN', () => client.ended, 10_000);
-    await shutdown;
+    // The grace (60 s, long enough that no cut can pass for a drain) is not what ends it: the last
+    // tunnel's end does, well within this deadline.
+    await within(shutdown, 15_000, 'the shutdown to finish once its last tunnel ended');
     expect({ hadError: client.hadError, ended: client.ended }).toEqual({ hadError: false, ended: true });
     expect(westGw.ingress.connections()).toBe(0);
   });
@@ -170,7 +174,7 @@ describe('graceful shutdown of a gateway', () => {
     const port = await route('grace-over', westGw, eastGw);
     const client = new Client(EAST_HOST, port);
     await client.roundTrip('held open');
-    await westGw.shutdown();
+    await within(westGw.shutdown(), 15_000, 'the shutdown at the end of its 200 ms grace');
     await waitFor('the client connection closed by the cut', () => client.closed, 10_000);
     expect(westGw.ingress.connections()).toBe(0);
   });
@@ -204,7 +208,7 @@ describe('graceful shutdown of a gateway', () => {
     // The probes' connections accepted before the close finish too; the client's stays open.
     await waitFor('only the client connection left', () => drainingEast.egress.connections() === 1);
     client.socket.end();
-    await shutdown;
+    await within(shutdown, 15_000, 'the shutdown to finish once its last connection ended');
     expect({ hadError: client.hadError, ended: client.ended }).toEqual({ hadError: false, ended: true });
     expect(drainingEast.egress.connections()).toBe(0);
   });

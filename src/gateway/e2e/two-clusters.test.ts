@@ -24,6 +24,7 @@ import {
   type CertFiles,
   type Cluster,
   canConnect,
+  createMirror,
   endpointSlice,
   exportedService,
   freeEgressPort,
@@ -158,8 +159,8 @@ describe('two clusters, one gateway each', () => {
     egressPort = await freeEgressPort(EAST_HOST);
     // East's Link to west names west's gateway: what east's egress routes the mirror of west to.
     await linkGateway(east.kube, 'west', westIngressAddress());
-    await east.kube.create(
-      R.services,
+    await createMirror(
+      east.kube,
       mirrorService({
         ns: NS,
         service: 'podinfo',

@@ -4,6 +4,7 @@
  * tunnels on it, not only no new sessions. And east's own unlink of west cuts east's open tunnels
  * to west: the traffic stops both ways, whichever side unlinks.
  */
+import diagnosticsChannel from 'node:diagnostics_channel';
 import net from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -11,11 +12,14 @@ import { testGatewayCertificate, testPki } from '../../identity/testing.js';
 import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import { gatewayOptionsFromFlags } from '../config.js';
+import { CHANNELS, type ConnectErrorMessage } from '../diagnostics.js';
 import { type RunningGateway, runGateway } from '../run-gateway.js';
 import { SessionPool } from '../session-pool.js';
 import { echo, startTcpBackend } from '../test-support/backends.js';
+import { within } from '../test-support/wait.js';
 import {
   type Cluster,
+  createMirror,
   endpointSlice,
   exportedService,
   freeEgressPort,
@@ -57,6 +61,25 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
+/** West's count of east's gateway refused at its ingress. */
+async function refusedAtWest(): Promise<number> {
+  const series =
+    'isthmus_tunnel_connections_total{direction="ingress",peer_cluster="east",result="unauthorized"}';
+  const line = (await westGw.metrics.render()).split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
+
+/** The egress's connect-error messages (diagnostics are process-wide: east's is the only egress used). */
+function egressErrors(): ConnectErrorMessage[] {
+  const errors: ConnectErrorMessage[] = [];
+  const onError = (m: unknown): void => {
+    if ((m as ConnectErrorMessage).direction === 'egress') errors.push(m as ConnectErrorMessage);
+  };
+  diagnosticsChannel.subscribe(CHANNELS.connectError, onError);
+  cleanups.push(() => diagnosticsChannel.unsubscribe(CHANNELS.connectError, onError));
+  return errors;
+}
+
 /** One round trip through east's egress port; true when the text came back. */
 function roundTrip(port: number, text: string, ms = 3_000): Promise<boolean> {
   return new Promise((resolve) => {
@@ -84,8 +107,8 @@ it('an unlinked cluster can open no tunnel, not even on the session it had befor
   const gateway = `${westGw.ingress.address.host}:${westGw.ingress.address.port}`;
   // East's Link to west names west's gateway: what east's egress routes a mirror of west to.
   await linkGateway(east.kube, 'west', westGw.ingress.address);
-  await east.kube.create(
-    R.services,
+  await createMirror(
+    east.kube,
     mirrorService({ ns: NS, service: 'echo', cluster: 'west', port: PORT, egressPort, gateway }),
   );
   await waitFor('egress port open', () => eastGw.egress.listening().includes(egressPort), 10_000);
@@ -99,10 +122,10 @@ it('an unlinked cluster can open no tunnel, not even on the session it had befor
   const freshProbe = async (): Promise<boolean> => {
     const fresh = new SessionPool({
       secureContext: () => ({ key: eastCert.keyPem, cert: eastCert.chainPem, ca: testPki().anchor.certPem }),
-      connectTimeoutMs: 2_000,
+      connectTimeoutMs: 10_000,
     });
     try {
-      return (await fresh.probe({ host, port }, '/ready', 2_000)).alive;
+      return (await fresh.probe({ host, port }, '/ready', 10_000)).alive;
     } finally {
       await fresh.close();
     }
@@ -115,8 +138,24 @@ it('an unlinked cluster can open no tunnel, not even on the session it had befor
   await waitFor('west refuses new sessions from east', async () => !(await freshProbe()), 10_000);
 
   // The old, pooled session: a new client connection through east's egress.
+  const refusedBefore = await refusedAtWest();
+  const refusals = egressErrors();
   const stillTunnels = await roundTrip(egressPort, 'after-unlink');
   expect(stillTunnels, 'a new tunnel from the unlinked cluster was still admitted').toBe(false);
+  // Refused by west's ingress for the unlink (the reason its GOAWAY carries), not lost to a closed
+  // port, a timeout or a refused dial.
+  await waitFor('the egress to report why', () => refusals.length > 0, 10_000);
+  expect(refusals).toEqual([
+    expect.objectContaining({
+      direction: 'egress',
+      peerCluster: 'west',
+      code: 'GATEWAY_REFUSED',
+      reason: expect.stringContaining('cluster "east" is not linked and not in --allow-cluster'),
+    }),
+  ]);
+  // West's ingress refused that attempt itself (the pooled session was cut, so east shook hands anew)
+  // and counted it under the refused cluster.
+  expect(await refusedAtWest()).toBeGreaterThan(refusedBefore);
 });
 
 it("unlinking on the calling side cuts its open tunnels too, as the other side's unlink does", async () => {
@@ -125,8 +164,8 @@ it("unlinking on the calling side cuts its open tunnels too, as the other side's
   const egressPort = await freeEgressPort(EAST_HOST);
   const gateway = `${westGw.ingress.address.host}:${westGw.ingress.address.port}`;
   await linkGateway(east.kube, 'west', westGw.ingress.address);
-  await east.kube.create(
-    R.services,
+  await createMirror(
+    east.kube,
     mirrorService({ ns: NS, service: 'echo2', cluster: 'west', port: PORT, egressPort, gateway }),
   );
   await west.kube.create(R.services, exportedService(NS, 'echo2', PORT));
@@ -140,10 +179,10 @@ it("unlinking on the calling side cuts its open tunnels too, as the other side's
   const closed = new Promise<void>((r) => client.once('close', () => r()));
   const echoed = new Promise<void>((r) => client.once('data', () => r()));
   client.write('open');
-  await echoed;
+  await within(echoed, 10_000, 'the echo through the open tunnel');
 
   await east.kube.delete(R.links, SYSTEM_NAMESPACE, 'west');
   await waitFor('the open tunnel cut', () => client.destroyed, 10_000);
-  await closed;
+  await within(closed, 10_000, 'the client connection closed');
   expect(westGw.ingress.sessions()).toBe(0);
 });

@@ -35,9 +35,17 @@ export function h2connect(
 
 export type Answer = { status: number; body: string } | { error: string; rstCode?: number };
 
-/** Sends one request (CONNECT when headers say so) and reports the answer or how it failed. */
-export function ask(session: ClientHttp2Session, headers: OutgoingHttpHeaders): Promise<Answer> {
-  return new Promise((resolve) => {
+/**
+ * Sends one request (CONNECT when headers say so) and reports the answer or how it failed. Rejects
+ * after `timeoutMs` (default 10 s) naming the request, so a server that never answers fails the
+ * test with what was awaited instead of hanging until the test's own timeout.
+ */
+export function ask(
+  session: ClientHttp2Session,
+  headers: OutgoingHttpHeaders,
+  timeoutMs = 10_000,
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
     let req: http2.ClientHttp2Stream;
     try {
       req = session.request(headers, { endStream: headers[':method'] !== 'CONNECT' });
@@ -45,6 +53,15 @@ export function ask(session: ClientHttp2Session, headers: OutgoingHttpHeaders): 
       resolve({ error: (err as Error).message });
       return;
     }
+    const timer = setTimeout(() => {
+      req.close(http2.constants.NGHTTP2_CANCEL);
+      const what = `${headers[':method'] ?? 'GET'} ${headers[':authority'] ?? headers[':path'] ?? ''}`;
+      reject(new Error(`no answer to ${what} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const settle = (answer: Answer): void => {
+      clearTimeout(timer);
+      resolve(answer);
+    };
     let status = 0;
     let body = '';
     req.setEncoding('utf8');
@@ -52,15 +69,15 @@ export function ask(session: ClientHttp2Session, headers: OutgoingHttpHeaders): 
       status = Number(h[':status']);
       if (status === 200 && headers[':method'] === 'CONNECT') {
         req.close();
-        resolve({ status, body });
+        settle({ status, body });
       }
     });
     req.on('data', (c: string) => {
       body += c;
     });
-    req.on('end', () => resolve(status ? { status, body } : { error: 'ended without response' }));
-    req.on('error', (err: Error) => resolve({ error: err.message, rstCode: req.rstCode }));
-    req.on('close', () => resolve(status ? { status, body } : { error: 'closed', rstCode: req.rstCode }));
+    req.on('end', () => settle(status ? { status, body } : { error: 'ended without response' }));
+    req.on('error', (err: Error) => settle({ error: err.message, rstCode: req.rstCode }));
+    req.on('close', () => settle(status ? { status, body } : { error: 'closed', rstCode: req.rstCode }));
   });
 }
 

@@ -1,7 +1,7 @@
 /**
  * A raw HTTP/2 client over TLS that writes frames itself (RFC 9113 §4, §6; HPACK literals from
  * RFC 7541 §6.2.2), so tests can do what a well-behaved library never would: exceed the peer's
- * SETTINGS_MAX_CONCURRENT_STREAMS.
+ * SETTINGS_MAX_CONCURRENT_STREAMS, or send a request RFC 9113 calls malformed.
  */
 import tls from 'node:tls';
 import type { ClientTls } from './h2-client.js';
@@ -46,6 +46,11 @@ export interface RawH2 {
   ack(): void;
   closed: Promise<void>;
   connect(streamId: number, authority: string): void;
+  /**
+   * A HEADERS frame (END_HEADERS) with exactly these fields, in this order, well-formed or not: what
+   * a library would refuse to send (a CONNECT without `:authority`, or with `:path`).
+   */
+  headers(streamId: number, fields: ReadonlyArray<readonly [string, string]>, endStream?: boolean): void;
   data(streamId: number, bytes: Buffer, end?: boolean): void;
   destroy(): void;
 }
@@ -102,6 +107,10 @@ export function rawH2(
     connect(streamId, authority) {
       const block = Buffer.concat([literal(':method', 'CONNECT'), literal(':authority', authority)]);
       socket.write(frame(FRAME.HEADERS, END_HEADERS, streamId, block));
+    },
+    headers(streamId, fields, endStream = false) {
+      const block = Buffer.concat(fields.map(([name, value]) => literal(name, value)));
+      socket.write(frame(FRAME.HEADERS, END_HEADERS | (endStream ? END_STREAM : 0), streamId, block));
     },
     data(streamId, bytes, end = false) {
       socket.write(frame(FRAME.DATA, end ? END_STREAM : 0, streamId, bytes));

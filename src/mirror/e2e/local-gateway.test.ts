@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NS, startWorld, type World } from '../../failover/e2e/world.js';
+import { NS, PROBE_FAILURE_THRESHOLD, startWorld, type World } from '../../failover/e2e/world.js';
 import { type GatewayFlags, gatewayOptionsFromFlags } from '../../gateway/config.js';
 import { type Cluster, freePort, gatewayFlags, writeGatewayCertFiles } from '../../gateway/e2e/fixtures.js';
 import { runGateway } from '../../gateway/run-gateway.js';
@@ -57,13 +57,14 @@ function gatewayAlive(cluster: 'west' | 'north', holds: (c: V1Condition) => bool
 const metric = (name: string, cluster: string, labels: Record<string, string> = {}) =>
   metricValue(world.registry, name, { target_cluster_name: cluster, ...labels });
 
-/** Waits until `cluster`'s probes have failed on this side more often than failureThreshold (2). */
+/** Waits until `cluster`'s probes have failed on this side more often than failureThreshold. */
 async function failedHereRepeatedly(cluster: string): Promise<void> {
   const before = (await metric('gateway_probes_total', cluster, { result: 'local_failure' })) ?? 0;
+  const more = PROBE_FAILURE_THRESHOLD + 1;
   await waitFor(
     async () =>
-      ((await metric('gateway_probes_total', cluster, { result: 'local_failure' })) ?? 0) >= before + 3,
-    { what: `3 more local failures of ${cluster}'s probes` },
+      ((await metric('gateway_probes_total', cluster, { result: 'local_failure' })) ?? 0) >= before + more,
+    { what: `${more} more local failures of ${cluster}'s probes` },
   );
 }
 
