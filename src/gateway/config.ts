@@ -40,6 +40,16 @@ export interface GatewayLimits {
   connectTimeoutMs: number;
   /** Debounce of mirror changes before the egress listeners are re-applied. */
   egressApplyDebounceMs: number;
+  /**
+   * Tunnels the ingress holds at once (open or dialling); a CONNECT beyond them gets 503. It bounds
+   * what a loop of tunnels or a flood can take of memory and file descriptors (--max-tunnels).
+   */
+  maxTunnels: number;
+  /**
+   * An ingress session with no stream for this long gets a GOAWAY: a peer's pool reconnects on its
+   * next tunnel, and a linked peer's probes (every few seconds, as streams) keep a used one open.
+   */
+  idleSessionTimeoutMs: number;
 }
 
 /** A graceful stop (SIGTERM): see RunningGateway.shutdown. */
@@ -118,6 +128,7 @@ export interface GatewayFlags {
   shutdownGraceMs?: string | number;
   accessLog?: boolean;
   dialPodIpsOnly?: boolean;
+  maxTunnels?: string | number;
 }
 
 /** Environment variables read when a flag is absent (the Deployment sets these). */
@@ -149,6 +160,7 @@ export const GATEWAY_ENV: Readonly<Record<keyof GatewayFlags, string>> = {
   shutdownGraceMs: 'ISTHMUS_SHUTDOWN_GRACE_MS',
   accessLog: 'ISTHMUS_ACCESS_LOG',
   dialPodIpsOnly: 'ISTHMUS_DIAL_POD_IPS_ONLY',
+  maxTunnels: 'ISTHMUS_MAX_TUNNELS',
 };
 
 /** RFC 1123 label: what Kubernetes accepts as a cluster-ish name and what fits in a SPIFFE path. */
@@ -158,6 +170,15 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0
 const DEFAULT_TRUST_DOMAIN = 'cluster.local';
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 const DEFAULT_EGRESS_DEBOUNCE_MS = 20;
+/**
+ * --max-tunnels: an idle gateway takes ~120 MiB and each tunnel up to ~27 KiB more
+ * (docs/benchmarks.md; a loop's ingress tunnel and its egress twin in the same gateway ~19 KiB in
+ * the security review), so 10,000 tunnels stay near 390 MiB, under the install's 512 Mi limit
+ * (src/cli/install/resources.ts) with room for garbage; 20,000 would not. Raise both together.
+ */
+export const DEFAULT_MAX_TUNNELS = 10_000;
+/** Sessions unused this long are closed; a linked peer's probes (every 3 s by default) keep theirs. */
+export const DEFAULT_IDLE_SESSION_TIMEOUT_MS = 10 * 60_000;
 
 /**
  * Builds a validated GatewayConfig. Flags win over environment variables; the environment is
@@ -246,6 +267,7 @@ export function gatewayOptionsFromFlags(
     );
   }
 
+  const maxTunnels = integer(pick('maxTunnels'), DEFAULT_MAX_TUNNELS, 1, '--max-tunnels', problems);
   const accessLog = bool(pick('accessLog'), '--access-log', problems);
   const dialPodIPsOnly = bool(pick('dialPodIpsOnly'), '--dial-pod-ips-only', problems);
 
@@ -269,7 +291,12 @@ export function gatewayOptionsFromFlags(
     egressPortRange,
     certificates,
     ...(crlFile === undefined ? {} : { crlFile }),
-    limits: { connectTimeoutMs, egressApplyDebounceMs: DEFAULT_EGRESS_DEBOUNCE_MS },
+    limits: {
+      connectTimeoutMs,
+      egressApplyDebounceMs: DEFAULT_EGRESS_DEBOUNCE_MS,
+      maxTunnels,
+      idleSessionTimeoutMs: DEFAULT_IDLE_SESSION_TIMEOUT_MS,
+    },
     shutdown,
     accessLog,
     dialPodIPsOnly,
@@ -381,7 +408,7 @@ function port(value: unknown, fallback: number, flag: string, problems: string[]
   return n;
 }
 
-/** An integer of milliseconds, at least `min`. */
+/** An integer (of milliseconds, or a count), at least `min`. */
 function integer(value: unknown, fallback: number, min: number, flag: string, problems: string[]): number {
   if (value === undefined) return fallback;
   const n = Number(value);

@@ -66,6 +66,12 @@ export interface HandshakeRejectedMessage {
 }
 
 /**
+ * The reason published when an admitted peer's TLS connection sends no HTTP/2 preface (and
+ * SETTINGS) within the ingress's preface timeout: it held a connection without using it.
+ */
+export const PREFACE_TIMEOUT = 'ERR_HTTP2_PREFACE_TIMEOUT';
+
+/**
  * Whether a handshake "rejection" is the client hanging up before the TLS handshake finished: the
  * ingress decided nothing, so the log takes it at debug and the metrics do not count it. Node
  * reports ECONNRESET whether the client closes with a FIN or a RST, before sending anything (a load

@@ -52,15 +52,89 @@ export const API_SERVER_REFUSAL =
   "the API server's (Service default/kubernetes, its ClusterIP or EndpointSlices)";
 
 /**
- * Why the ingress refuses to dial `address`, or null. `apiServer` holds the addresses of the
- * `default/kubernetes` Service: its ClusterIP and its EndpointSlices' (the API servers themselves).
+ * Why dialling a gateway pod of this cluster is refused (security review, finding 2): its egress
+ * listeners tunnel again, so an exported Service's slice listing one would chain tunnels through
+ * this cluster's gateways (and a peer's back) without end, and nothing else of an exported Service
+ * is served there.
  */
-export function dialRefusal(address: string, apiServer?: BlockList): string | null {
+export const GATEWAY_POD_REFUSAL =
+  'a gateway pod of this cluster (an endpoint of its gateway Services): the tunnel would loop';
+
+/**
+ * IPv6 forms whose last 32 bits are an IPv4 address the packet ends up at, beside IPv4-mapped
+ * (::ffff:0:0/96), which BlockList already compares as IPv4: the NAT64 well-known prefix (RFC 6052
+ * §2.1; a cluster's NAT64 gateway translates it to that IPv4 address, and kube-apiserver admits it
+ * in slices as any global address) and the deprecated IPv4-compatible form (RFC 4291 §2.5.5.1).
+ * Network-specific NAT64 prefixes are the operator's choice and not known here.
+ */
+const EMBEDDINGS: readonly { form: string; prefix: readonly number[] }[] = [
+  { form: 'a NAT64 address (64:ff9b::/96)', prefix: [0x64, 0xff9b, 0, 0, 0, 0] },
+  { form: 'an IPv4-compatible address (::/96)', prefix: [0, 0, 0, 0, 0, 0] },
+];
+
+/**
+ * Why the ingress refuses to dial `address`, or null. `apiServer` holds the addresses of the
+ * `default/kubernetes` Service: its ClusterIP and its EndpointSlices' (the API servers themselves);
+ * `gatewayPods` those of this cluster's gateway pods. Every IPv4 entry of these lists is refused in
+ * its NAT64 and IPv4-compatible IPv6 forms too.
+ */
+export function dialRefusal(address: string, apiServer?: BlockList, gatewayPods?: BlockList): string | null {
   const family = isIP(address);
   // toEndpointViews admits IP addresses only; anything else is no address to dial.
   if (family === 0) return 'not an IP address';
-  const type = family === 4 ? 'ipv4' : 'ipv6';
+  const refusal = listed(address, family === 4 ? 'ipv4' : 'ipv6', apiServer, gatewayPods);
+  if (refusal !== null || family === 4) return refusal;
+  const embedded = embeddedIPv4(address);
+  if (embedded === null) return null;
+  const reason = listed(embedded.ipv4, 'ipv4', apiServer, gatewayPods);
+  return reason === null ? null : `${reason}: ${embedded.ipv4} embedded in ${embedded.form}`;
+}
+
+function listed(
+  address: string,
+  type: 'ipv4' | 'ipv6',
+  apiServer: BlockList | undefined,
+  gatewayPods: BlockList | undefined,
+): string | null {
   if (apiServer?.check(address, type)) return API_SERVER_REFUSAL;
+  if (gatewayPods?.check(address, type)) return GATEWAY_POD_REFUSAL;
   for (const r of ALWAYS_REFUSED) if (r.list.check(address, type)) return r.reason;
   return null;
+}
+
+/**
+ * The IPv4 address an IPv6 address carries in one of the EMBEDDINGS, and which form it is, or null.
+ * `::` and `::1` are the unspecified and loopback addresses (RFC 4291 §2.5.2, §2.5.3), judged as
+ * such, not as IPv4-compatible ones.
+ */
+export function embeddedIPv4(address: string): { ipv4: string; form: string } | null {
+  const words = ipv6Words(address);
+  if (words === null) return null;
+  if (words.slice(0, 7).every((w) => w === 0) && words[7]! <= 1) return null;
+  for (const { form, prefix } of EMBEDDINGS) {
+    if (!prefix.every((w, i) => words[i] === w)) continue;
+    const [high, low] = [words[6]!, words[7]!];
+    return { ipv4: `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`, form };
+  }
+  return null;
+}
+
+/** The eight 16-bit words of an IPv6 address (any spelling, a dotted tail, a zone), or null. */
+function ipv6Words(address: string): number[] | null {
+  const zone = address.indexOf('%');
+  const text = zone < 0 ? address : address.slice(0, zone);
+  if (isIP(text) !== 6) return null;
+  const words = (part: string): number[] =>
+    part === ''
+      ? []
+      : part.split(':').flatMap((group) => {
+          if (!group.includes('.')) return [Number.parseInt(group, 16)];
+          const [a = 0, b = 0, c = 0, d = 0] = group.split('.').map(Number);
+          return [(a << 8) | b, (c << 8) | d];
+        });
+  const gap = text.indexOf('::');
+  if (gap < 0) return words(text);
+  const head = words(text.slice(0, gap));
+  const tail = words(text.slice(gap + 2));
+  return [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
 }

@@ -79,6 +79,11 @@ export class EgressListeners {
     return [...this.listeners.keys()].sort((a, b) => a - b);
   }
 
+  /** Whether `port` is one of the egress listeners (the ingress never dials them: self-dial.ts). */
+  listens(port: number): boolean {
+    return this.listeners.has(port);
+  }
+
   /** Tunnels currently piping bytes. */
   openTunnels(): number {
     return this.tunnels;

@@ -5,16 +5,17 @@
  * returns, so it is never an open proxy. The only other request it answers is the probe path.
  */
 
-import type { X509Certificate } from 'node:crypto';
+import { constants as cryptoConstants, type X509Certificate } from 'node:crypto';
 import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
 import http2, { constants as h2 } from 'node:http2';
 import net from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { hostPort, unmapped } from '../host-port.js';
 import { VERSION, VERSION_HEADER } from '../version.js';
 import { ConnectionCounter, type Endpoint, pickTwoChoices } from './balancer.js';
 import {
   type HandshakeRejectedMessage,
+  PREFACE_TIMEOUT,
   publishConnectError,
   publishHandshakeRejected,
   publishTunnelClose,
@@ -64,18 +65,50 @@ export interface IngressOptions {
   resolve: (authority: string, peerCluster: string) => TunnelResolution;
   /** GET <path> over the mTLS session → 200 / 503: the only non-CONNECT request answered. */
   probe: { path: string; isReady: () => boolean };
+  /**
+   * Why `endpoint`, which `resolve` offered, must not be dialled after all (one of this gateway's
+   * own listeners: self-dial.ts), or null. Asked before each dial: a refused candidate is skipped
+   * like one that refused the connection, so a CONNECT with none left gets 502.
+   */
+  refuseDial?: (endpoint: Endpoint) => string | null;
+  /**
+   * Told when the ingress starts refusing CONNECTs at `limits.maxTunnels` (`reached`) and when it
+   * is back under 90 % of it, with the CONNECTs refused meanwhile: once per episode, not per refusal.
+   */
+  onTunnelLimit?: (event: TunnelLimitEvent) => void;
   limits?: {
     /** A TLS client that has not finished its handshake by then is cut (slowloris). Default 10 s. */
     handshakeTimeoutMs?: number;
+    /**
+     * An admitted TLS connection that has not sent the HTTP/2 preface and its SETTINGS by then
+     * (after the handshake) is cut: a peer holding connections it does not use. Default: the
+     * handshake timeout.
+     */
+    prefaceTimeoutMs?: number;
+    /**
+     * Tunnels open or dialling at once; a CONNECT beyond it gets 503 (a loop of tunnels, a flood).
+     * Default: unlimited.
+     */
+    maxTunnels?: number;
     /** SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9113 §6.5.2). Default 1000. */
     maxConcurrentStreams?: number;
     /** SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113 §6.5.2). Default 16 KiB. */
     maxHeaderListSize?: number;
     /** Per backend dial. Default 5 s. */
     connectTimeoutMs?: number;
-    /** A session with no open stream for this long gets a GOAWAY. Default: never. */
+    /**
+     * A session with no open stream for this long gets a GOAWAY (PINGs do not count as use).
+     * Default: never; `isthmus gateway` sets 10 minutes.
+     */
     idleSessionTimeoutMs?: number;
   };
+}
+
+/** An episode of `limits.maxTunnels`: its start (`refused` 1), and its end with the count refused. */
+export interface TunnelLimitEvent {
+  reached: boolean;
+  limit: number;
+  refused: number;
 }
 
 export interface Ingress {
@@ -89,6 +122,8 @@ export interface Ingress {
   close(graceMs?: number): Promise<number>;
   /** Tunnels currently piping bytes. */
   openTunnels(): number;
+  /** Tunnels piping bytes or still dialling their backend: what `limits.maxTunnels` bounds. */
+  activeTunnels(): number;
   /** TCP connections accepted and not yet closed (handshaking or carrying a session). */
   connections(): number;
   /** Authorised HTTP/2 sessions currently open. */
@@ -108,6 +143,19 @@ const DEFAULTS = {
 };
 
 const noop = (): void => {};
+
+/**
+ * The ingress's TLS options: the tunnel's, and no session resumption. A resumed TLS session admits
+ * a client without its certificate, whose chain and validity are then not verified again for the
+ * ticket's life (security review, finding 10); a gateway keeps one long-lived session per peer, so
+ * resumption saves nothing. No tickets (SSL_OP_NO_TICKET) and no session cache: Node keeps none
+ * of its own (OpenSSL's internal cache is off) and the server has no 'resumeSession' listener, so
+ * the stateful TLS 1.3 ticket OpenSSL still sends resumes nothing. Given again to every
+ * setSecureContext, which replaces `secureOptions` with the options it is given.
+ */
+function ingressTlsOptions(ctx: TunnelSecureContext): SecureContextOptions {
+  return { ...tlsContextOptions(ctx), secureOptions: cryptoConstants.SSL_OP_NO_TICKET };
+}
 
 /** Names the refused peer: an operator needs to know which (the refusal path is not hot). */
 function withPeer(message: HandshakeRejectedMessage, socket: PeerSocket): HandshakeRejectedMessage {
@@ -151,14 +199,23 @@ const TUNNEL_ESTABLISHED = { endStream: false, sendDate: false } as const;
 
 export async function startIngress(opts: IngressOptions): Promise<Ingress> {
   const limits = { ...DEFAULTS, ...opts.limits };
+  const prefaceTimeoutMs = limits.prefaceTimeoutMs ?? limits.handshakeTimeoutMs;
+  const maxTunnels = limits.maxTunnels ?? Number.POSITIVE_INFINITY;
+  // An episode at the limit ends once the tunnels are down to 90 % of it, so a flood that keeps the
+  // gateway at its limit is told of once, not at every tunnel that ends.
+  const resumeAt = Math.floor(maxTunnels * 0.9);
   const counter = new ConnectionCounter();
   const sockets = new Set<net.Socket>();
   const sessions = new Set<ServerHttp2Session>();
   let tunnels = 0;
+  /** CONNECTs admitted under maxTunnels and still dialling their backend. */
+  let dialling = 0;
+  /** CONNECTs refused at maxTunnels in the current episode, or -1 outside one. */
+  let refusedAtLimit = -1;
   let closing = false;
 
   const server = http2.createSecureServer({
-    ...tlsContextOptions(opts.secureContext),
+    ...ingressTlsOptions(opts.secureContext),
     requestCert: true,
     rejectUnauthorized: true,
     ALPNProtocols: [ALPN_H2],
@@ -225,6 +282,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
     if (cluster === undefined) return;
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
+    awaitPreface(session);
     // A handshake that finished after close() began: GOAWAY at once, like the sessions before it.
     if (closing) session.close();
     session.on('error', noop);
@@ -236,6 +294,39 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
         onStream(stream, headers, raw, cluster),
     );
   });
+
+  /**
+   * Node creates the session when the TLS handshake is done and sets no timeout until the peer's
+   * preface: an admitted peer could hold any number of connections that never speak HTTP/2
+   * (security review, finding 8). The first SETTINGS frame (which follows the preface) ends the wait.
+   */
+  function awaitPreface(session: ServerHttp2Session): void {
+    const timer = setTimeout(() => {
+      const identity = spiffeIdOf(chains.get(session)?.cert);
+      publishHandshakeRejected(
+        withPeer(
+          identity === undefined ? { reason: PREFACE_TIMEOUT } : { reason: PREFACE_TIMEOUT, identity },
+          session.socket,
+        ),
+      );
+      session.destroy();
+      // destroy() ends the TLS socket gracefully and lets the peer close its side; a peer that held
+      // the connection unused gets no such grace: the TCP socket under it (Node's `_parent`, as
+      // withPeer reads it) is cut now.
+      (session.socket as unknown as { _parent?: net.Socket | null })._parent?.destroy();
+    }, prefaceTimeoutMs);
+    const settled = (): void => clearTimeout(timer);
+    session.once('remoteSettings', settled);
+    session.once('close', settled);
+  }
+
+  /** A tunnel (open or dialling) ended: the end of an episode at maxTunnels, if it was one. */
+  function tunnelEnded(): void {
+    if (refusedAtLimit < 0 || tunnels + dialling > resumeAt) return;
+    const refused = refusedAtLimit;
+    refusedAtLimit = -1;
+    opts.onTunnelLimit?.({ reached: false, limit: maxTunnels, refused });
+  }
 
   function onStream(
     stream: ServerHttp2Stream,
@@ -266,6 +357,16 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
       refuse(stream, resolution.status, resolution.reason, cluster, authority);
       return;
     }
+    // After resolving: the authority names an exported Service, a bounded metric label.
+    if (tunnels + dialling >= maxTunnels) {
+      if (refusedAtLimit < 0) {
+        refusedAtLimit = 1;
+        opts.onTunnelLimit?.({ reached: true, limit: maxTunnels, refused: 1 });
+      } else refusedAtLimit++;
+      refuse(stream, 503, `too many tunnels: this gateway's limit is ${maxTunnels}`, cluster, authority);
+      return;
+    }
+    dialling++;
     dial(stream, resolution.candidates, cluster, authority, '', received);
   }
 
@@ -319,13 +420,21 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
     lastError: string,
     received: number,
   ): void {
-    if (stream.closed || stream.destroyed) return;
-    if (candidates.length === 0) {
-      refuse(stream, 502, `no endpoint accepted the connection: ${lastError}`, cluster, authority);
+    if (stream.closed || stream.destroyed || candidates.length === 0) {
+      dialling--;
+      tunnelEnded();
+      if (candidates.length === 0)
+        refuse(stream, 502, `no endpoint accepted the connection: ${lastError}`, cluster, authority);
       return;
     }
     const index = pickTwoChoices(candidates, counter.load);
     const target = candidates[index]!;
+    const refusal = opts.refuseDial?.(target) ?? null;
+    if (refusal !== null) {
+      const rest = candidates.filter((_, i) => i !== index);
+      dial(stream, rest, cluster, authority, `${hostPort(target.host, target.port)}: ${refusal}`, received);
+      return;
+    }
     const reader = socketReader();
     const socket = net.connect(
       socketOptions({
@@ -337,8 +446,13 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
       }),
     );
     socket.setTimeout(limits.connectTimeoutMs);
+    // The peer gave up while the backend was still being dialled: no 'connect' or 'error' follows.
     const onEarlyClose = (): void => {
+      socket.off('error', onError);
+      socket.on('error', noop);
       socket.destroy();
+      dialling--;
+      tunnelEnded();
     };
     const onTimeout = (): void => {
       socket.destroy(new Error(`connect to ${hostPort(target.host, target.port)} timed out`));
@@ -357,8 +471,10 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
       socket.off('timeout', onTimeout);
       socket.off('error', onError);
       socket.setTimeout(0);
+      dialling--;
       if (stream.closed || stream.destroyed) {
         socket.destroy();
+        tunnelEnded();
         return;
       }
       const release = counter.acquire(target);
@@ -372,6 +488,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
         (result) => {
           release();
           tunnels--;
+          tunnelEnded();
           publishTunnelClose({
             direction: 'ingress',
             peerCluster: cluster,
@@ -393,8 +510,9 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
       open++;
       stream.once('close', () => open--);
     });
-    // Node restarts the timer on every frame; an idle session with live tunnels is kept.
-    // (setTimeout's own callback is registered with `once`; the timer re-arms on every frame.)
+    // Node restarts the timer on stream activity (a probe's GET, a tunnel's frames), not on PING:
+    // a pool's keepalive does not hold an unused session open. An idle session with live tunnels
+    // is kept. (setTimeout's own callback is registered with `once`; activity re-arms the timer.)
     session.setTimeout(idleMs);
     session.on('timeout', () => {
       if (open === 0) session.close();
@@ -413,9 +531,10 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
   return {
     address: { host: bound.address, port: bound.port },
     setSecureContext(ctx) {
-      server.setSecureContext(tlsContextOptions(ctx));
+      server.setSecureContext(ingressTlsOptions(ctx));
     },
     openTunnels: () => tunnels,
+    activeTunnels: () => tunnels + dialling,
     connections: () => sockets.size,
     sessions: () => sessions.size,
     revalidate() {

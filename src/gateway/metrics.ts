@@ -15,6 +15,7 @@ import {
   clientHungUp,
   type HandshakeRejectedMessage,
   noClientCertificate,
+  PREFACE_TIMEOUT,
   type TunnelCloseMessage,
   type TunnelOpenMessage,
 } from './diagnostics.js';
@@ -73,7 +74,8 @@ export function connectResult(status: number, reason = '', code?: string): Conne
  * error alert leaves out, since under `unknown` it is a 100 % failure ratio.
  */
 export function handshakeResult(reason: string): ConnectResult {
-  if (reason === 'ERR_TLS_HANDSHAKE_TIMEOUT') return 'timeout';
+  // An admitted peer that then sent no HTTP/2 preface in time stalled the same way.
+  if (reason === 'ERR_TLS_HANDSHAKE_TIMEOUT' || reason === PREFACE_TIMEOUT) return 'timeout';
   return noClientCertificate({ reason }) ? 'no_client_certificate' : 'unauthorized';
 }
 

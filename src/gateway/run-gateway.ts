@@ -50,11 +50,12 @@ import { gatewayClusterOf, linkedClusters, PeerPolicy } from './peers.js';
 import { PodIPBook } from './pod-ips.js';
 import { linkedGatewaysOnly } from './probe-targets.js';
 import { resolverFor } from './resolver.js';
+import { OwnListeners } from './self-dial.js';
 import { ServiceIndex } from './service-index.js';
 import { SessionPool } from './session-pool.js';
 import type { TunnelSecureContext } from './tunnel-settings.js';
 import { unionSource } from './union-source.js';
-import { feedServiceIndex, SLICE_SELECTOR } from './watch-exports.js';
+import { feedServiceIndex, GATEWAY_SERVICES, SLICE_SELECTOR } from './watch-exports.js';
 import {
   lastingRefusals,
   type MirrorWatcher,
@@ -216,7 +217,12 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
     if (pods !== undefined && podIPs !== undefined)
       onStop('pod IP feed', feedPodIPs(index, podIPs, pods, pods.synced));
     const admitted = federated === undefined ? informers.exports : unionSource(informers.exports, federated);
-    onStop('service index feed', feedServiceIndex(index, admitted, informers.slices));
+    onStop(
+      'service index feed',
+      feedServiceIndex(index, admitted, informers.slices, {
+        gatewayServices: { namespace: config.systemNamespace, names: GATEWAY_SERVICES.names },
+      }),
+    );
 
     const anchorPem = await readFile(config.certificates.caFile, 'utf8');
     // Revocation: refused at each handshake, both ways; a CRL update also cuts open sessions.
@@ -273,6 +279,10 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
     onStop('session pool', () => tunnelPool.close());
 
     const policy = new PeerPolicy(informers.links, config.allowedClusters, config.trustDomain);
+    // Never dialled, whatever a slice lists: this process's own listeners (a tunnel loop).
+    const own = new OwnListeners({
+      onRefused: (endpoint, reason) => log.warn({ endpoint, reason }, 'endpoint refused: never dialled'),
+    });
     const ingress = await startIngress({
       host: config.ingress.host,
       port: config.ingress.port,
@@ -284,8 +294,20 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
       resolve: resolverFor(index, config.clusterDomain),
       // The path still works while draining: a remote's probe must not call this cluster dead for it.
       probe: { path: PROBE_PATH, isReady: () => readinessOf({ ...state, draining: false }, informers).ready },
-      limits: { connectTimeoutMs: config.limits.connectTimeoutMs },
+      refuseDial: (endpoint) => own.refusal(endpoint.host, endpoint.port),
+      onTunnelLimit: (e) =>
+        e.reached
+          ? log.warn({ limit: e.limit }, 'tunnel limit reached: new tunnels refused (503) until some end')
+          : log.info({ limit: e.limit, refused: e.refused }, 'tunnel limit: admitting tunnels again'),
+      limits: {
+        connectTimeoutMs: config.limits.connectTimeoutMs,
+        maxTunnels: config.limits.maxTunnels,
+        idleSessionTimeoutMs: config.limits.idleSessionTimeoutMs,
+      },
     });
+    own.add(ingress.address.host, (port) => port === ingress.address.port);
+    own.add(admin.address.host, (port) => port === admin.address.port);
+    own.add(config.egressHost, (port) => egressListeners?.listens(port) === true);
     onStop('ingress', () => ingress.close());
     log.info({ address: ingress.address }, 'ingress listening');
     revalidate = () => ingress.revalidate() + tunnelPool.revalidate();

@@ -5,10 +5,10 @@
  *
  * Whoever may write an exported Service's EndpointSlices decides what the ingress dials (the
  * CVE-2021-25740 class of confused deputy): some addresses are refused whoever lists them
- * (`dialRefusal`, dial-refusal.ts), decided when a slice, a Service or the API server's addresses
- * change, never per CONNECT (docs/design.md, "What the ingress dials"). With `--dial-pod-ips-only`
- * an endpoint must also be the IP of a live Pod of the Service's namespace (pod-ips.ts), decided
- * again when one of those Pods' addresses changes.
+ * (`dialRefusal`, dial-refusal.ts), decided when a slice, a Service, the API server's addresses or
+ * this cluster's gateway pods' change, never per CONNECT (docs/design.md, "What the ingress
+ * dials"). With `--dial-pod-ips-only` an endpoint must also be the IP of a live Pod of the
+ * Service's namespace (pod-ips.ts), decided again when one of those Pods' addresses changes.
  */
 import { BlockList, isIP } from 'node:net';
 import type { ParsedAuthority } from './authority.js';
@@ -88,6 +88,17 @@ interface ServiceEntry {
 
 const key = (ns: string, name: string): string => `${ns}/${name}`;
 
+/** The IP addresses among `addresses` as a BlockList, and a key that tells a change. */
+function addressList(addresses: Iterable<string>): { key: string; list: BlockList } {
+  const ips = [...new Set(addresses)].filter((a) => isIP(a) !== 0).sort();
+  return {
+    key: ips.join(','),
+    list: blockList((l) => {
+      for (const ip of ips) l.addAddress(ip, isIP(ip) === 4 ? 'ipv4' : 'ipv6');
+    }),
+  };
+}
+
 /** The Kubernetes API stores an unnamed port as '' or leaves it out; both mean "unnamed". */
 const portName = (name: string | undefined): string => name ?? '';
 
@@ -99,6 +110,8 @@ export class ServiceIndex {
   private readonly podIPs: PodIPLookup | undefined;
   private apiServer = new BlockList();
   private apiServerKey = '';
+  private gatewayPods = new BlockList();
+  private gatewayPodsKey = '';
 
   constructor(options: ServiceIndexOptions = {}) {
     this.onRefused = options.onRefused ?? (() => {});
@@ -121,13 +134,28 @@ export class ServiceIndex {
    * A change re-filters every exported Service's slices (rare: an API server joins or moves).
    */
   setApiServerAddresses(addresses: Iterable<string>): void {
-    const ips = [...new Set(addresses)].filter((a) => isIP(a) !== 0).sort();
-    const key = ips.join(',');
-    if (key === this.apiServerKey) return;
-    this.apiServerKey = key;
-    this.apiServer = blockList((l) => {
-      for (const ip of ips) l.addAddress(ip, isIP(ip) === 4 ? 'ipv4' : 'ipv6');
-    });
+    const list = addressList(addresses);
+    if (list.key === this.apiServerKey) return;
+    this.apiServerKey = list.key;
+    this.apiServer = list.list;
+    this.refilterAll();
+  }
+
+  /**
+   * The addresses of this cluster's gateway pods (the slices of its gateway Services): never
+   * dialled, since their egress listeners tunnel again (a loop). A change re-filters every exported
+   * Service's slices (rare: a gateway pod starts or goes).
+   */
+  setGatewayAddresses(addresses: Iterable<string>): void {
+    const list = addressList(addresses);
+    if (list.key === this.gatewayPodsKey) return;
+    this.gatewayPodsKey = list.key;
+    this.gatewayPods = list.list;
+    this.refilterAll();
+  }
+
+  /** Judges every slice again after a change of what is refused; reports only news. */
+  private refilterAll(): void {
     for (const [k, e] of this.entries) {
       const [ns = '', name = ''] = k.split('/');
       for (const [slice, state] of e.slices) {
@@ -290,7 +318,8 @@ export class ServiceIndex {
     const refused: RefusedEndpoints['refused'] = [];
     state.dialable = state.endpoints.filter((ep) => {
       const reason =
-        dialRefusal(ep.address, this.apiServer) ?? (pods ? podIPRefusal(ep.address, ns, pods) : null);
+        dialRefusal(ep.address, this.apiServer, this.gatewayPods) ??
+        (pods ? podIPRefusal(ep.address, ns, pods) : null);
       if (reason !== null) refused.push({ address: ep.address, reason });
       return reason === null;
     });

@@ -7,7 +7,13 @@
  * or reordered event is healed by the next one or by a relist.
  */
 import { isIP } from 'node:net';
-import { allowedClustersOf, NOT_ISTHMUS_SLICES, SERVICE_NAME_LABEL } from '../kube/keys.js';
+import {
+  allowedClustersOf,
+  GATEWAY_SERVICE_NAME,
+  NOT_ISTHMUS_SLICES,
+  SERVICE_NAME_LABEL,
+  SYSTEM_NAMESPACE,
+} from '../kube/keys.js';
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
 import type { EndpointView, ExportedService, ServiceIndex } from './service-index.js';
 /**
@@ -116,14 +122,45 @@ export function apiServerClusterIPs(env: NodeJS.ProcessEnv = process.env): strin
   return host !== undefined && isIP(host) !== 0 ? [host] : [];
 }
 
+/**
+ * The Services whose endpoints are this cluster's gateway pods, as the install names them
+ * (src/cli/install/workloads.ts): the ingress's LoadBalancer and the admin Service. The slice
+ * informer (SLICE_SELECTOR, cluster-wide) holds their slices, written by kube's EndpointSlice
+ * controller.
+ */
+export const GATEWAY_SERVICES = {
+  namespace: SYSTEM_NAMESPACE,
+  names: [GATEWAY_SERVICE_NAME, `${GATEWAY_SERVICE_NAME}-admin`],
+} as const;
+
+/**
+ * Every address of an EndpointSlice of one of `gateways`' Services, ready or not (a gateway pod
+ * draining, or not ready yet, still listens); null for any other slice.
+ */
+export function gatewayPodAddresses(
+  slice: V1EndpointSlice,
+  gateways: { namespace: string; names: readonly string[] } = GATEWAY_SERVICES,
+): string[] | null {
+  if (slice.metadata?.namespace !== gateways.namespace) return null;
+  const service = slice.metadata.labels?.[SERVICE_NAME_LABEL];
+  if (service === undefined || !gateways.names.includes(service)) return null;
+  return (slice.endpoints ?? []).flatMap((ep) => ep.addresses ?? []);
+}
+
 export interface FeedOptions {
   /** The `kubernetes` Service's ClusterIPs, never dialled. Default: apiServerClusterIPs(). */
   apiServerClusterIPs?: readonly string[];
+  /**
+   * The Services of this cluster's gateway pods, whose addresses are never dialled (a tunnel loop).
+   * Default: GATEWAY_SERVICES (the gateway's --system-namespace, when it is another, goes here).
+   */
+  gatewayServices?: { namespace: string; names: readonly string[] };
 }
 
 /**
  * Keeps `index` equal to what the two informers hold, and tells it the API server's addresses (the
- * `default/kubernetes` slices the slice informer holds, and the ClusterIP), which it never dials.
+ * `default/kubernetes` slices the slice informer holds, and the ClusterIP) and this cluster's
+ * gateway pods' (the slices of `gatewayServices`), which it never dials.
  * Returns an unsubscribe function; the informers' lifecycle (start/stop) belongs to the caller.
  */
 export function feedServiceIndex(
@@ -141,6 +178,14 @@ export function feedServiceIndex(
     index.setApiServerAddresses([...clusterIPs, ...[...apiServerSlices.values()].flat()]);
   };
   index.setApiServerAddresses(clusterIPs);
+  const gateways = options.gatewayServices ?? GATEWAY_SERVICES;
+  const gatewaySlices = new Map<string, string[]>();
+  const syncGateways = (name: string, current: V1EndpointSlice | undefined): void => {
+    const addresses = current === undefined ? null : gatewayPodAddresses(current, gateways);
+    if (addresses !== null) gatewaySlices.set(name, addresses);
+    else if (!gatewaySlices.delete(name)) return;
+    index.setGatewayAddresses([...gatewaySlices.values()].flat());
+  };
 
   // Slices carry the service name only in a label, so remember where each slice was filed: a
   // delete (or a relabel) must remove it from the service it was filed under.
@@ -157,6 +202,7 @@ export function feedServiceIndex(
     const key = `${namespace}/${name}`;
     const current = slices.get(namespace, name);
     if (namespace === API_SERVER_SERVICE.namespace) syncApiServer(name, current);
+    if (namespace === gateways.namespace) syncGateways(name, current);
     const view = current === undefined ? null : toEndpointViews(current);
     const previous = filedUnder.get(key);
     if (previous !== undefined && previous !== view?.service) {
@@ -179,10 +225,11 @@ export function feedServiceIndex(
   });
   // Whatever the caches already hold (subscribing after the initial list is allowed).
   for (const svc of services.list()) syncService(svc.metadata?.namespace ?? '', svc.metadata?.name ?? '');
-  // The API server's slices first: no other slice is admitted with an address refused a moment later.
-  const listed = slices
-    .list()
-    .sort((a, b) => Number(apiServerAddresses(b) !== null) - Number(apiServerAddresses(a) !== null));
+  // The API server's and the gateways' slices first: no other slice is admitted with an address
+  // refused a moment later.
+  const refusing = (s: V1EndpointSlice): number =>
+    Number(apiServerAddresses(s) !== null || gatewayPodAddresses(s, gateways) !== null);
+  const listed = slices.list().sort((a, b) => refusing(b) - refusing(a));
   for (const s of listed) syncSlice(s.metadata?.namespace ?? '', s.metadata?.name ?? '');
 
   return () => {

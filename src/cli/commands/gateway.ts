@@ -66,6 +66,10 @@ export function registerGateway(program: Command): void {
       "dial only endpoints that are the IP of a running Pod in the Service's namespace, not whatever an EndpointSlice lists (needs get, list and watch on pods cluster-wide; env ISTHMUS_DIAL_POD_IPS_ONLY)",
     )
     .option(
+      '--max-tunnels <n>',
+      "tunnels the ingress holds at once (open or dialling); beyond them a CONNECT gets 503 (default 10000, sized for the install's 512Mi memory limit; env ISTHMUS_MAX_TUNNELS)",
+    )
+    .option(
       '--drain-delay-ms <ms>',
       'on SIGTERM, stay unready but serving this long before refusing new connections (default 0)',
     )

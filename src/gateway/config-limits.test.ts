@@ -1,0 +1,69 @@
+/**
+ * The ingress's bounds in the gateway's configuration (security review, findings 2 and 8):
+ * `--max-tunnels` (ISTHMUS_MAX_TUNNELS) and the idle-session timeout, on by default.
+ */
+import { describe, expect, it } from 'vitest';
+import { isIsthmusError } from '../errors.js';
+import {
+  DEFAULT_IDLE_SESSION_TIMEOUT_MS,
+  DEFAULT_MAX_TUNNELS,
+  type GatewayFlags,
+  gatewayArgvFromFlags,
+  gatewayFlagsFromArgv,
+  gatewayOptionsFromFlags,
+} from './config.js';
+
+const minimal: GatewayFlags = {
+  cluster: 'west',
+  kubeconfig: '/k/config',
+  certFile: '/c/crt.pem',
+  keyFile: '/c/key.pem',
+  caFile: '/c/ca.pem',
+};
+
+function usageMessage(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(isIsthmusError(err, 'USAGE')).toBe(true);
+    return (err as Error).message;
+  }
+  throw new Error('expected a USAGE error');
+}
+
+describe('--max-tunnels', () => {
+  it('defaults to a bound that keeps a gateway within the install memory limit', () => {
+    expect(gatewayOptionsFromFlags(minimal).limits.maxTunnels).toBe(DEFAULT_MAX_TUNNELS);
+    // ~120 MiB idle and at most ~27 KiB per tunnel (docs/benchmarks.md: V8 heap growth per idle
+    // tunnel; the security review's loop grew ~19 KiB RSS per ingress tunnel with its egress twin in
+    // the same gateway), in KiB: within 80 % of the install's 512 Mi limit (resources.ts).
+    expect(120 * 1024 + DEFAULT_MAX_TUNNELS * 27).toBeLessThan(0.8 * 512 * 1024);
+  });
+
+  it('is read from the flag, then ISTHMUS_MAX_TUNNELS', () => {
+    expect(gatewayOptionsFromFlags({ ...minimal, maxTunnels: '500' }).limits.maxTunnels).toBe(500);
+    expect(gatewayOptionsFromFlags(minimal, { ISTHMUS_MAX_TUNNELS: '42' }).limits.maxTunnels).toBe(42);
+    expect(
+      gatewayOptionsFromFlags({ ...minimal, maxTunnels: 7 }, { ISTHMUS_MAX_TUNNELS: '42' }).limits.maxTunnels,
+    ).toBe(7);
+  });
+
+  it.each(['0', '-1', '1.5', 'many'])('refuses %s', (value) => {
+    expect(usageMessage(() => gatewayOptionsFromFlags({ ...minimal, maxTunnels: value }))).toContain(
+      `--max-tunnels "${value}" is not a positive integer`,
+    );
+  });
+
+  it('round-trips through argv', () => {
+    const flags = gatewayFlagsFromArgv(['--cluster', 'west', '--max-tunnels', '300']);
+    expect(flags).toEqual({ cluster: 'west', maxTunnels: '300' });
+    expect(gatewayArgvFromFlags(flags)).toEqual(['--cluster', 'west', '--max-tunnels', '300']);
+  });
+});
+
+describe('idle sessions', () => {
+  it('are closed after 10 minutes without a stream by default', () => {
+    expect(DEFAULT_IDLE_SESSION_TIMEOUT_MS).toBe(600_000);
+    expect(gatewayOptionsFromFlags(minimal).limits.idleSessionTimeoutMs).toBe(600_000);
+  });
+});
