@@ -44,9 +44,40 @@ const MORE_CHARTED = [
  */
 const WINDOW = /^(\$__rate_interval|(\d+(ms|s|m|h|d|w|y))+)$/;
 
+/** Aggregation operators (PromQL): each one sums, or picks among, the series of every cluster it sees. */
+const AGGREGATION =
+  /\b(sum|min|max|avg|group|stddev|stdvar|count|count_values|bottomk|topk|quantile|limitk|limit_ratio)\s*(?:(by|without)\s*\(([^)]*)\))?\s*\(/g;
+
+/**
+ * The vector selectors of a query (`metric{matchers}`), with the label lists of `by`, `on` and the
+ * like, and range windows, left out: every name left that is not a function call or a keyword.
+ */
+function selectors(expr: string): { metric: string; matchers: string }[] {
+  const bare = expr
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ')
+    .replace(/\[[^\]]*\]/g, ' ');
+  return [...bare.matchAll(/(?<![\w:.])([a-zA-Z_:][\w:]*)(?![\w:])\s*(\{[^}]*\})?(?!\s*\()/g)]
+    .filter((m) => !/^(bool|and|or|unless|offset|inf|nan)$/i.test(m[1]!))
+    .map((m) => ({ metric: m[1]!, matchers: m[2] ?? '' }));
+}
+
+/**
+ * The `cluster` variable: the external label each cluster's Prometheus gives its series (README,
+ * "Metrics"), so that a global Prometheus or Thanos shows one cluster, some or all of them side by
+ * side, never summed together. All is `.*`, which also matches series without the label, so a
+ * single cluster's Prometheus that does not set it shows everything.
+ */
+const CLUSTER = 'cluster=~"$cluster"';
+
 describe('grafana/isthmus-dashboard.json', () => {
   const dashboard = JSON.parse(readFileSync('grafana/isthmus-dashboard.json', 'utf8')) as {
-    panels: { title: string; description?: string; targets: { expr: string }[] }[];
+    templating: { list: Record<string, unknown>[] };
+    panels: {
+      title: string;
+      description?: string;
+      datasource: { type: string; uid: string };
+      targets: { expr: string; legendFormat?: string }[];
+    }[];
   };
   const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)).join('\n');
   it.each([...CONTRACT_METRICS, ...MORE_CHARTED])('charts %s', (metric) => {
@@ -68,8 +99,47 @@ describe('grafana/isthmus-dashboard.json', () => {
 
   // Which Link's syncs fail, as the alert on them says.
   it('charts mirror sync errors per Link', () => {
-    expect(exprs).toMatch(/sum by \(target_cluster_name\) \(rate\(isthmus_mirror_sync_errors_total\[/);
+    expect(exprs).toMatch(
+      /sum by \(cluster, target_cluster_name\) \(rate\(isthmus_mirror_sync_errors_total\{[^}]*\}\[/,
+    );
   });
+
+  it('has a cluster variable: every cluster an Isthmus process reports from, several at once, All matching any', () => {
+    const cluster = dashboard.templating.list.find((v) => v.name === 'cluster');
+    expect(cluster).toMatchObject({
+      type: 'query',
+      datasource: dashboard.panels[0]!.datasource, // the one the panels query
+      definition: 'label_values(isthmus_build_info, cluster)',
+      multi: true,
+      includeAll: true,
+      allValue: '.*',
+      current: { value: ['$__all'] },
+    });
+    const query = cluster!.query;
+    expect(typeof query === 'string' ? query : (query as { query: string }).query).toBe(
+      'label_values(isthmus_build_info, cluster)',
+    );
+  });
+
+  const targets = dashboard.panels.flatMap((p) => p.targets.map((t) => ({ panel: p.title, ...t })));
+  it.each(targets.map((t) => [t.panel, t.expr]))('%s: %s selects the clusters chosen', (_title, expr) => {
+    const found = selectors(expr);
+    expect(found.length).toBeGreaterThan(0);
+    for (const { metric, matchers } of found) expect(`${metric}${matchers}`).toContain(CLUSTER);
+  });
+  it.each(targets.map((t) => [t.panel, t.expr]))('%s: %s never sums clusters together', (_title, expr) => {
+    for (const [op, clause, labels] of [...expr.matchAll(AGGREGATION)].map((m) => [m[0], m[2], m[3]])) {
+      const names = (labels ?? '').split(',').map((l) => l.trim());
+      if (clause === 'without') expect(names, op).not.toContain('cluster');
+      else expect(names, `${op} needs by (cluster, …)`).toContain('cluster');
+    }
+  });
+  it.each(targets.map((t) => [t.panel, t.expr, t.legendFormat ?? '']))(
+    '%s: %s names its cluster in the legend',
+    (_title, _expr, legend) => {
+      expect(legend).toMatch(/^\[\{\{cluster\}\}\]/);
+    },
+  );
 });
 
 describe('the metrics the parts register', () => {
