@@ -1,26 +1,35 @@
 /**
  * Request bodies in `application/vnd.kubernetes.protobuf`, which kubectl's typed clients send
- * (`kubectl create namespace|configmap|secret|serviceaccount|service|role|rolebinding|token...`).
+ * (`kubectl create namespace|configmap|secret|serviceaccount|service|role|rolebinding|
+ * clusterrole|clusterrolebinding|deployment|poddisruptionbudget|token`, `kubectl auth can-i`).
  * The envelope is the `k8s\0` magic plus a runtime.Unknown (apimachinery runtime/generated.proto);
  * the object is decoded with the field numbers of k8s.io/api generated.proto for the kinds below.
- * Any field this table does not know is refused (415), never silently dropped.
+ * Any field this table does not know is refused (415) when it carries a value, never silently
+ * dropped: gogo-protobuf writes every non-pointer field, so a zero one is only its Go zero value.
+ * A pointer field (`ptr`) keeps an explicit zero (`replicas: 0`), as its JSON would.
  */
 import { ApiError } from './api-status.js';
 
 export const PROTOBUF_CONTENT_TYPE = 'application/vnd.kubernetes.protobuf';
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 
-type Field =
+type Field = (
   | { name: string; t: 'string' | 'bool' | 'int' | 'bytes' }
   | { name: string; t: 'msg'; schema: Schema }
   | { name: string; t: 'rstring' }
   | { name: string; t: 'rmsg'; schema: Schema }
   | { name: string; t: 'map'; values: 'string' | 'bytes' }
   | { name: string; t: 'intstr' }
-  | { name: string; t: 'skip' };
+  | { name: string; t: 'skip' }
+  // A message accepted only when every field in it is zero, and then left out: a status, which
+  // create resets (PrepareForCreate) and kubectl sends empty. A set value is refused.
+  | { name: string; t: 'empty' }
+) & { ptr?: true };
 type Schema = Record<number, Field>;
 
 const s = (name: string): Field => ({ name, t: 'string' });
+const bool = (name: string): Field => ({ name, t: 'bool' });
+const EMPTY_STATUS: Field = { name: 'status', t: 'empty' };
 const OWNER_REF: Schema = {
   1: s('kind'),
   3: s('name'),
@@ -96,33 +105,91 @@ const ACCESS_ATTRIBUTES: Schema = {
   },
   2: { name: 'nonResourceAttributes', t: 'msg', schema: { 1: s('path'), 2: s('verb') } },
 };
-const ACCESS_REVIEW_STATUS: Field = { name: 'status', t: 'skip' };
+const ACCESS_REVIEW_STATUS = EMPTY_STATUS;
+
+// k8s.io/apimachinery meta/v1 LabelSelector.
+const LABEL_SELECTOR: Schema = {
+  1: { name: 'matchLabels', t: 'map', values: 'string' },
+  2: {
+    name: 'matchExpressions',
+    t: 'rmsg',
+    schema: { 1: s('key'), 2: s('operator'), 3: { name: 'values', t: 'rstring' } },
+  },
+};
+
+// k8s.io/api/core/v1 PodTemplateSpec, as far as `kubectl create deployment` fills it in: every
+// non-pointer field of PodSpec and Container is named (kubectl writes them all, zero or not), and
+// the pointer fields and lists it never sets (probes, volumes, securityContext...) are refused.
+const CONTAINER: Schema = {
+  1: s('name'),
+  2: s('image'),
+  3: { name: 'command', t: 'rstring' },
+  4: { name: 'args', t: 'rstring' },
+  5: s('workingDir'),
+  6: {
+    name: 'ports',
+    t: 'rmsg',
+    schema: {
+      1: s('name'),
+      2: { name: 'hostPort', t: 'int' },
+      3: { name: 'containerPort', t: 'int' },
+      4: s('protocol'),
+      5: s('hostIP'),
+    },
+  },
+  7: { name: 'env', t: 'rmsg', schema: { 1: s('name'), 2: s('value') } },
+  // Limits and requests are Quantity maps, not decoded: refused when set.
+  8: { name: 'resources', t: 'msg', schema: {} },
+  13: s('terminationMessagePath'),
+  14: s('imagePullPolicy'),
+  16: bool('stdin'),
+  17: bool('stdinOnce'),
+  18: bool('tty'),
+  20: s('terminationMessagePolicy'),
+};
+const POD_SPEC: Schema = {
+  2: { name: 'containers', t: 'rmsg', schema: CONTAINER },
+  3: s('restartPolicy'),
+  6: s('dnsPolicy'),
+  7: { name: 'nodeSelector', t: 'map', values: 'string' },
+  8: s('serviceAccountName'),
+  9: s('serviceAccount'),
+  10: s('nodeName'),
+  11: bool('hostNetwork'),
+  12: bool('hostPID'),
+  13: bool('hostIPC'),
+  16: s('hostname'),
+  17: s('subdomain'),
+  19: s('schedulerName'),
+  24: s('priorityClassName'),
+};
+const POD_TEMPLATE: Schema = { 1: META, 2: { name: 'spec', t: 'msg', schema: POD_SPEC } };
+const INT_OR_STRING = (name: string): Field => ({ name, t: 'intstr', ptr: true });
 
 const KINDS: Record<string, Schema> = {
-  // Status (field 3) is reset on create anyway (PrepareForCreate), so it is not decoded.
   'v1/Namespace': {
     1: META,
     2: { name: 'spec', t: 'msg', schema: { 1: { name: 'finalizers', t: 'rstring' } } },
-    3: { name: 'status', t: 'skip' },
+    3: EMPTY_STATUS,
   },
   'v1/ConfigMap': {
     1: META,
     2: { name: 'data', t: 'map', values: 'string' },
     3: { name: 'binaryData', t: 'map', values: 'bytes' },
-    4: { name: 'immutable', t: 'bool' },
+    4: { name: 'immutable', t: 'bool', ptr: true },
   },
   'v1/Secret': {
     1: META,
     2: { name: 'data', t: 'map', values: 'bytes' },
     3: s('type'),
     4: { name: 'stringData', t: 'map', values: 'string' },
-    5: { name: 'immutable', t: 'bool' },
+    5: { name: 'immutable', t: 'bool', ptr: true },
   },
   'v1/ServiceAccount': {
     1: META,
     2: { name: 'secrets', t: 'rmsg', schema: OBJECT_REF },
     3: { name: 'imagePullSecrets', t: 'rmsg', schema: { 1: s('name') } },
-    4: { name: 'automountServiceAccountToken', t: 'bool' },
+    4: { name: 'automountServiceAccountToken', t: 'bool', ptr: true },
   },
   'v1/Service': {
     1: META,
@@ -137,12 +204,62 @@ const KINDS: Record<string, Schema> = {
         10: s('externalName'),
       },
     },
-    3: { name: 'status', t: 'skip' },
+    3: EMPTY_STATUS,
   },
   'rbac.authorization.k8s.io/v1/Role': { 1: META, 2: { name: 'rules', t: 'rmsg', schema: POLICY_RULE } },
   'rbac.authorization.k8s.io/v1/ClusterRole': {
     1: META,
     2: { name: 'rules', t: 'rmsg', schema: POLICY_RULE },
+    3: {
+      name: 'aggregationRule',
+      t: 'msg',
+      schema: { 1: { name: 'clusterRoleSelectors', t: 'rmsg', schema: LABEL_SELECTOR } },
+    },
+  },
+  // k8s.io/api/apps/v1: what `kubectl create deployment` sends.
+  'apps/v1/Deployment': {
+    1: META,
+    2: {
+      name: 'spec',
+      t: 'msg',
+      schema: {
+        1: { name: 'replicas', t: 'int', ptr: true },
+        2: { name: 'selector', t: 'msg', schema: LABEL_SELECTOR },
+        3: { name: 'template', t: 'msg', schema: POD_TEMPLATE },
+        4: {
+          name: 'strategy',
+          t: 'msg',
+          schema: {
+            1: s('type'),
+            2: {
+              name: 'rollingUpdate',
+              t: 'msg',
+              schema: { 1: INT_OR_STRING('maxUnavailable'), 2: INT_OR_STRING('maxSurge') },
+            },
+          },
+        },
+        5: { name: 'minReadySeconds', t: 'int' },
+        6: { name: 'revisionHistoryLimit', t: 'int', ptr: true },
+        7: bool('paused'),
+        9: { name: 'progressDeadlineSeconds', t: 'int', ptr: true },
+      },
+    },
+    3: EMPTY_STATUS,
+  },
+  // k8s.io/api/policy/v1: what `kubectl create poddisruptionbudget` sends.
+  'policy/v1/PodDisruptionBudget': {
+    1: META,
+    2: {
+      name: 'spec',
+      t: 'msg',
+      schema: {
+        1: INT_OR_STRING('minAvailable'),
+        2: { name: 'selector', t: 'msg', schema: LABEL_SELECTOR },
+        3: INT_OR_STRING('maxUnavailable'),
+        4: { name: 'unhealthyPodEvictionPolicy', t: 'string', ptr: true },
+      },
+    },
+    3: EMPTY_STATUS,
   },
   'authorization.k8s.io/v1/SelfSubjectAccessReview': {
     1: META,
@@ -171,10 +288,10 @@ const KINDS: Record<string, Schema> = {
           t: 'msg',
           schema: { 1: s('kind'), 2: s('apiVersion'), 3: s('name'), 4: s('uid') },
         },
-        4: { name: 'expirationSeconds', t: 'int' },
+        4: { name: 'expirationSeconds', t: 'int', ptr: true },
       },
     },
-    3: { name: 'status', t: 'skip' },
+    3: EMPTY_STATUS,
   },
   'rbac.authorization.k8s.io/v1/RoleBinding': BINDING,
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': BINDING,
@@ -251,6 +368,9 @@ function decodeMessage(buf: Buffer, schema: Schema, where: string): Record<strin
       case 'skip':
         r.skip(wire);
         break;
+      case 'empty':
+        decodeMessage(r.bytes(), {}, `${where}.${f.name}`);
+        break;
       case 'string':
         out[f.name] = r.bytes().toString('utf8');
         break;
@@ -292,8 +412,16 @@ function decodeMessage(buf: Buffer, schema: Schema, where: string): Record<strin
       }
     }
   }
-  // omitempty: zero scalars decode to absent fields, as the JSON of the same object would have them.
-  for (const [k, v] of Object.entries(out)) if (v === '' || v === 0 || v === false) delete out[k];
+  // omitempty: zero scalars decode to absent fields, as the JSON of the same object would have them;
+  // a pointer field on the wire was set, so its zero stays.
+  const pointers = new Set(
+    Object.values(schema)
+      .filter((f) => f.ptr)
+      .map((f) => f.name),
+  );
+  for (const [k, v] of Object.entries(out)) {
+    if ((v === '' || v === 0 || v === false) && !pointers.has(k)) delete out[k];
+  }
   return out;
 }
 

@@ -95,9 +95,13 @@ async function handle(deps: ServerDeps, req: http.IncomingMessage, res: http.Ser
     if (disc) return send(res, disc.status, disc.body);
     const parsed = parsePath(url.pathname);
     if (parsed.type !== 'resource') throw pathNotFound();
-    const raw = isProtobuf(req.headers['content-type'])
-      ? JSON.stringify(decodeProtobufObject(body))
-      : body.toString('utf8');
+    // Routing comes before decoding, as in kube-apiserver: a resource it does not serve is a 404
+    // (handleResource's), whatever the body, not a complaint about the body's encoding.
+    const served = deps.registry.find(parsed.info.group, parsed.info.version, parsed.info.plural);
+    const raw =
+      served && isProtobuf(req.headers['content-type'])
+        ? JSON.stringify(decodeProtobufObject(body))
+        : body.toString('utf8');
     const reply = handleResource(deps, req, res, parsed.info, url.searchParams, raw, principal, body);
     if (reply) {
       const warnings = reply.warnings?.map((w) => `299 - ${JSON.stringify(w)}`) ?? [];

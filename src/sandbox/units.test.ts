@@ -131,7 +131,7 @@ describe('protobuf bodies', () => {
     });
   });
   it('refuses kinds and fields it cannot decode faithfully', () => {
-    const unknown = field(1, Buffer.concat([str(1, 'apps/v1'), str(2, 'Deployment')]));
+    const unknown = field(1, Buffer.concat([str(1, 'apps/v1'), str(2, 'StatefulSet')]));
     expect(() => decodeProtobufObject(Buffer.concat([Buffer.from('k8s\0', 'binary'), unknown]))).toThrow(
       /protobuf/,
     );
