@@ -10,13 +10,14 @@ import { createHash } from 'node:crypto';
 import type { KubeClient } from '../../kube/client.js';
 import { isNotFound } from '../../kube/errors.js';
 import { createInformer, type Informer } from '../../kube/informer.js';
+import { labelSelectorToString } from '../../kube/label-selector.js';
 import { R } from '../../kube/resources.js';
-import type { V1Pod } from '../../kube/types.js';
+import type { V1LabelSelector, V1Pod } from '../../kube/types.js';
 
 interface LabDeployment {
   metadata?: { generation?: number };
   spec?: {
-    selector?: { matchLabels?: Record<string, string> };
+    selector?: V1LabelSelector;
     template?: {
       metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
       spec?: V1Pod['spec'];
@@ -82,10 +83,9 @@ export function planPodNames(
   return { hash, names };
 }
 
-function selectorOf(d: LabDeployment): string {
-  return Object.entries(d.spec?.selector?.matchLabels ?? {})
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',');
+/** The Deployment's selector as a query, its matchExpressions included; `null` selects nothing. */
+function selectorOf(d: LabDeployment): string | null {
+  return labelSelectorToString(d.spec?.selector);
 }
 
 /**
@@ -180,8 +180,10 @@ export async function syncDeploymentPods(
 ): Promise<V1Pod[]> {
   const d = await client.get<LabDeployment>(R.deployments, namespace, deployment);
   const template = d?.spec?.template;
-  if (!d || !template) return [];
-  const existing = await client.list<V1Pod>(R.pods, { namespace, labelSelector: selectorOf(d) });
+  const selector = d ? selectorOf(d) : null;
+  // An empty selector would select every pod of the namespace (the API server refuses one anyway).
+  if (!d || !template || selector === null) return [];
+  const existing = await client.list<V1Pod>(R.pods, { namespace, labelSelector: selector });
   const { hash, names } = planPodNames(deployment, template, replicaIPs, existing.items.map(existingPod));
   // The lab's own deletions (a scale down, an old template) come after the replica has stopped, so
   // the kubelet's final delete (grace 0) follows the ReplicaSet's at once. A pod that is already
@@ -283,7 +285,7 @@ export function keepPods(
  * The kubelet's final delete (grace 0), retried until the pod is gone: a failed attempt, dropped,
  * left the pod Terminating for its whole grace period, and `kubectl delete` waiting that long.
  */
-async function finalDelete(client: KubeClient, namespace: string, name: string): Promise<void> {
+export async function finalDelete(client: KubeClient, namespace: string, name: string): Promise<void> {
   for (let attempt = 0; attempt < FINAL_DELETE_ATTEMPTS; attempt++) {
     try {
       await client.delete(R.pods, namespace, name, { gracePeriodSeconds: 0 });

@@ -34,6 +34,7 @@ import { applyObjects } from './apply-objects.js';
 import { bootstrapCluster, labInstallOptions, serviceAccountToken } from './bootstrap.js';
 import { type RunningServer, startFrontend } from './demo-apps.js';
 import { demoObjects } from './demo-objects.js';
+import { LabDeploymentKubelet } from './lab-deployments.js';
 import { LabEndpointSliceController } from './lab-endpointslices.js';
 import { LabKubelet } from './lab-kubelet.js';
 import { keepPods, syncDeploymentPods } from './lab-pods.js';
@@ -254,6 +255,10 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
       const kubelet = new LabKubelet(admin, c, LAB_NAMESPACE, 'podinfo');
       await kubelet.start();
       closers.push(() => kubelet.stop());
+      // Every other Deployment (a user's own, in any namespace): Ready pods, no process.
+      const others = new LabDeploymentKubelet(admin, c, runByTheLab(c === east));
+      await others.start();
+      closers.push(() => others.stop());
     }
     const frontend = await startEastFrontend(east, admins.get(east.name)!, closers);
     opts.progress(
@@ -433,6 +438,20 @@ async function startClusterProcesses(
   return [identityProc, gatewayProc, controllerProc];
 }
 
+/** The isthmus-system Deployments whose processes the lab runs (system-kubelet.ts). */
+const SYSTEM_PARTS = ['identity', 'gateway', 'controller'] as const;
+
+/**
+ * The Deployments the lab runs processes or servers for: isthmus-system's, podinfo and (in the
+ * first cluster) the frontend. Every other one gets its pods from LabDeploymentKubelet.
+ */
+function runByTheLab(hasFrontend: boolean): (namespace: string, name: string) => boolean {
+  const system = new Set<string>(SYSTEM_PARTS.map((part) => `isthmus-${part}`));
+  return (namespace, name) =>
+    (namespace === SYSTEM_NAMESPACE && system.has(name)) ||
+    (namespace === LAB_NAMESPACE && (name === 'podinfo' || (hasFrontend && name === 'frontend')));
+}
+
 /**
  * The isthmus-system pods as the kubelet would report them: Running, at each process's address (its
  * pod IP), registered for restarts, and Ready while the process answers the readiness probe its
@@ -440,11 +459,12 @@ async function startClusterProcesses(
  */
 async function registerSystemPods(admin: KubeClient, c: LabCluster, kubelet: SystemKubelet): Promise<void> {
   const node = labNode(c);
-  const parts = [
-    { part: 'identity', host: c.identity.host },
-    { part: 'gateway', host: c.gateway.host },
-    { part: 'controller', host: c.controller.host },
-  ];
+  const hosts: Record<(typeof SYSTEM_PARTS)[number], string> = {
+    identity: c.identity.host,
+    gateway: c.gateway.host,
+    controller: c.controller.host,
+  };
+  const parts = SYSTEM_PARTS.map((part) => ({ part, host: hosts[part] }));
   await Promise.all(
     parts.map(({ part, host }) =>
       kubelet.register(`${c.name}/${part}`, {

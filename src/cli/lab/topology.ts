@@ -6,7 +6,8 @@
  *   127.0.N.1   API server (sandbox) :6443        127.0.N.4   controller admin :4191
  *   127.0.N.2   gateway :4143 :4191 egress 20000+  127.0.N.10+ podinfo replicas :9898
  *   127.0.N.3   identity :8080 (TLS) :9990 (health) 127.0.N.20  frontend :8080
- *               :9991 (admin, /metrics)
+ *               :9991 (admin, /metrics)            127.0.N.32-254 pods of every other Deployment
+ *                                                              (objects only, no process)
  */
 import { IsthmusError } from '../../errors.js';
 import { PORTS } from '../../kube/keys.js';
@@ -103,4 +104,17 @@ export function labTopology(base: number, names: readonly string[] = LAB_CLUSTER
 /** The one node of a lab cluster, named as kind names it, at the API server's address. */
 export function labNode(c: LabCluster): { name: string; ip: string } {
   return { name: `${c.name}-control-plane`, ip: c.api.host };
+}
+
+/** The first and last host octets of the addresses of the pods of every other Deployment. */
+const WORKLOAD_HOSTS = { first: 32, last: 254 } as const;
+
+/**
+ * The pod IPs the lab gives the replicas of the Deployments it runs no process for (a user's own,
+ * lab-deployments.ts), in order of allocation.
+ */
+export function workloadPodHosts(c: LabCluster): string[] {
+  const hosts: string[] = [];
+  for (let i = WORKLOAD_HOSTS.first; i <= WORKLOAD_HOSTS.last; i++) hosts.push(`127.0.${c.octet}.${i}`);
+  return hosts;
 }
