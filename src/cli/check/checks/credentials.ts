@@ -1,4 +1,11 @@
-import { LINK_SERVICE_ACCOUNT_ANNOTATION, REMOTE_ACCESS_SERVICE_ACCOUNT } from '../../../kube/keys.js';
+import {
+  LINK_SERVICE_ACCOUNT_ANNOTATION,
+  REMOTE_ACCESS_SERVICE_ACCOUNT,
+  SYSTEM_NAMESPACE,
+} from '../../../kube/keys.js';
+import type { Link } from '../../../kube/types.js';
+import { LINK_LABEL } from '../../install/options.js';
+import { credentialsSecretName } from '../../link/render.js';
 import {
   type CheckFacts,
   type CheckResult,
@@ -19,14 +26,40 @@ const WHAT = "every Link's remote API credentials work";
  * deleted Secret); a Link that records none, from an older `isthmus link`, gets the caveat instead.
  */
 function linkCommand(link: LinkFacts): string {
-  const cluster = linkLabel(link.link);
+  const cluster = targetCluster(link.link);
   const known = link.tokenAccount ?? link.link.metadata?.annotations?.[LINK_SERVICE_ACCOUNT_ANNOTATION];
   const account = known && known !== REMOTE_ACCESS_SERVICE_ACCOUNT ? ` --service-account-name ${known}` : '';
   const duration = link.token ? ' --token-duration <duration>' : '';
-  const command = `\`isthmus link --context <${cluster}> --cluster-name ${cluster}${account}${duration} <the Link's other flags> | kubectl apply -f -\``;
-  return known
-    ? command
-    : `${command}, with the same --service-account-name as before if it was linked with an account made by \`isthmus allow\` (without it, the Link moves to the shared ${REMOTE_ACCESS_SERVICE_ACCOUNT} account)`;
+  const isthmusLink = `isthmus link --context <${cluster}> --cluster-name ${cluster}${account}${duration} <the Link's other flags>`;
+  const name = link.link.metadata?.name;
+  const apart = name !== undefined && name !== cluster;
+  const apply = apart ? `kubectl apply -l ${LINK_LABEL}=${cluster} -f -` : 'kubectl apply -f -';
+  const caveat = known
+    ? ''
+    : `, with the same --service-account-name as before if it was linked with an account made by \`isthmus allow\` (without it, the Link moves to the shared ${REMOTE_ACCESS_SERVICE_ACCOUNT} account)`;
+  return `\`${isthmusLink} | ${apply}\`${caveat}${apart ? credentialsOnly(link.link, name, cluster) : ''}`;
+}
+
+/** The remote cluster's name: what `isthmus link --cluster-name` takes, and names what it prints after. */
+function targetCluster(link: Link): string {
+  return link.spec?.targetClusterName || link.metadata?.name || '?';
+}
+
+/**
+ * For a Link named apart from its cluster (`southx` for `south`): `isthmus link` prints a Link
+ * named after the cluster, which applied beside this one would be a second Link of that cluster
+ * (the controller rejects one of the two). So only the credentials it prints are applied: `-l`
+ * selects its Secret and the Role and RoleBinding that let the controller read it, which carry the
+ * link label (the Link does not); and this Link is pointed at that Secret if it names another.
+ */
+function credentialsOnly(link: Link, name: string, cluster: string): string {
+  const secret = credentialsSecretName(cluster);
+  const namespace = link.metadata?.namespace ?? SYSTEM_NAMESPACE;
+  const repoint =
+    link.spec?.clusterCredentialsSecret === secret
+      ? ''
+      : `; then point Link ${name} at that Secret: \`kubectl -n ${namespace} patch link ${name} --type merge -p '{"spec":{"clusterCredentialsSecret":"${secret}"}}'\``;
+  return ` (\`-l\` applies its credentials, ${secret}, only: the Link it prints is named ${cluster}, and beside ${name} it would be a second Link of cluster ${cluster})${repoint}`;
 }
 
 /** What to do about each way the credentials can fail. */
@@ -41,11 +74,11 @@ function hint(link: LinkFacts, secret: string, r: Exclude<RemoteAccess, { ok: tr
     case 'unauthorized':
       return `Link ${cluster}: the remote API server rejects the token in ${secret} (401: ${r.message}); the token was revoked or is wrong: ${relink}`;
     case 'forbidden':
-      return `Link ${cluster}: the remote identity lacks permissions (403: ${r.message}); apply the isthmus-remote-access RBAC in ${cluster} (isthmus install)`;
+      return `Link ${cluster}: the remote identity lacks permissions (403: ${r.message}); apply the isthmus-remote-access RBAC in cluster ${targetCluster(link.link)} (isthmus install)`;
     case 'untrusted':
       return `Link ${cluster}: the remote API server's certificate is not trusted by the CA in ${secret} (${r.message}); the Secret was made for another cluster or the server's certificate changed: ${relink}`;
     case 'server-error':
-      return `Link ${cluster}: the remote API server answers with a server error (${r.message}); it is reachable and the credentials are not in question: check its health (\`kubectl --context <${cluster}> get --raw '/readyz?verbose'\`)`;
+      return `Link ${cluster}: the remote API server answers with a server error (${r.message}); it is reachable and the credentials are not in question: check its health (\`kubectl --context <${targetCluster(link.link)}> get --raw '/readyz?verbose'\`)`;
     case 'unreachable':
       return `Link ${cluster}: the remote API server is unreachable (${r.message}); check the server address in ${secret} and the network path`;
     default:
