@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { describeError, isIsthmusError } from '../errors.js';
 import { registerSlimClientNode } from '../kube/client-node-slim.js';
 import { VERSION } from '../version.js';
+import { endOnClosedStdout } from './closed-stdout.js';
 import { registerCommands } from './commands/index.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -33,5 +34,6 @@ export async function main(argv: string[]): Promise<number> {
 // Run when executed directly (bin/isthmus.mjs imports this module). Before any verb loads
 // client-node: without its generated API (src/kube/client-node-slim.ts).
 registerSlimClientNode();
+endOnClosedStdout();
 const exit = await main(process.argv.slice(2));
 if (exit !== 0) process.exitCode = exit;

@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { IsthmusError } from '../../errors.js';
+import { onClosedStdout } from '../closed-stdout.js';
 import { LOCAL_LAB_DIR } from '../lab/lab-state.js';
 import { LAB_CLUSTERS, labTopology, MAX_LAB_CLUSTERS, parseLabClusters } from '../lab/topology.js';
 
@@ -84,13 +85,16 @@ function kindDirEnv(flags: LabFlags, cmd: Command): Record<string, string> {
 /**
  * Resolves with the first SIGINT, SIGTERM or SIGHUP, after calling `onSignal`. SIGHUP too: closing
  * the terminal would otherwise end the lab process at once and leave its children running (the
- * gateways take SIGHUP as "re-read the certificate").
+ * gateways take SIGHUP as "re-read the certificate"). A closed stdout (`lab up | head`,
+ * closed-stdout.ts) counts as SIGPIPE, for the same reason.
  */
 function labStopSignal(onSignal: () => void): { received: Promise<NodeJS.Signals>; dispose(): void } {
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   let handler: (signal: NodeJS.Signals) => void = () => undefined;
+  let offClosedStdout = () => {};
   const dispose = () => {
     for (const s of signals) process.off(s, handler);
+    offClosedStdout();
   };
   const received = new Promise<NodeJS.Signals>((resolve) => {
     handler = (signal) => {
@@ -99,6 +103,7 @@ function labStopSignal(onSignal: () => void): { received: Promise<NodeJS.Signals
       resolve(signal);
     };
     for (const s of signals) process.on(s, handler);
+    offClosedStdout = onClosedStdout(() => handler('SIGPIPE'));
   });
   return { received, dispose };
 }
