@@ -26,7 +26,7 @@ import {
   SERVICE_NAME_LABEL,
   SYSTEM_NAMESPACE,
 } from '../kube/keys.js';
-import { type VouchedPorts, vouchedPorts } from '../kube/linkerd-mirror.js';
+import { isIsthmusMirror, type VouchedPorts, vouchedPorts } from '../kube/linkerd-mirror.js';
 import { oldestFirst } from '../kube/oldest-first.js';
 import { R } from '../kube/resources.js';
 import type { Link, V1EndpointSlice, V1Namespace, V1Secret, V1Service } from '../kube/types.js';
@@ -282,14 +282,14 @@ function recoverPorts(
 ): void {
   allocator.clear();
   let recovered = 0;
-  const foreign: string[] = [];
+  const foreign: V1Service[] = [];
   const claims = services.filter((svc) => claimedPorts(svc) !== undefined).sort(oldestFirst);
   for (const svc of claims) {
     const owner = serviceKey(svc);
     const ports = onlyVouched(claimedPorts(svc), vouched.get(owner));
     const cluster = svc.metadata?.labels?.[CLUSTER_NAME_LABEL];
     if (cluster === undefined || !clusters.has(cluster) || !isOurService(svc, cluster)) {
-      if (allocator.reserveForeign(owner, ports.values())) foreign.push(owner);
+      if (allocator.reserveForeign(owner, ports.values())) foreign.push(svc);
       continue;
     }
     const rejected = allocator.recover(owner, ports);
@@ -302,7 +302,7 @@ function recoverPorts(
         'egress ports not recovered; re-allocating',
       );
   }
-  if (foreign.length > 0) warnForeign(log, foreign);
+  logUngivenClaims(log, foreign);
   log.info({ mirrors: recovered, ports: allocator.size }, 'egress ports recovered');
 }
 
@@ -331,13 +331,28 @@ function followClaims(
       allocator.releaseForeign(owner);
       return;
     }
-    if (allocator.reserveForeign(owner, ports.values())) warnForeign(log, [owner]);
+    if (allocator.reserveForeign(owner, ports.values())) logUngivenClaims(log, [e.object]);
   });
 }
 
-function warnForeign(log: Logger, services: string[]): void {
-  log.warn(
-    { services },
-    'Services that are not mirrors of ours claim egress ports (isthmus.dev/egress-ports); those ports are reserved',
-  );
+/**
+ * The Services that claim egress ports this controller did not give them, and that it reserves. A
+ * Service with the mark of a mirror (isthmus.dev/mirror, isIsthmusMirror) is one of ours by that
+ * mark, whoever wrote it: a mirror of a cluster no Link targets (the orphan sweep removes it), or
+ * one made by hand, which its Link's sync deletes if the remote exports nothing at its name (and
+ * logs it: link-watcher.ts reportDeletions). Only the others are not ours.
+ */
+function logUngivenClaims(log: Logger, claims: readonly V1Service[]): void {
+  const marked = claims.filter((svc) => isIsthmusMirror(svc)).map(serviceKey);
+  const foreign = claims.filter((svc) => !isIsthmusMirror(svc)).map(serviceKey);
+  if (marked.length > 0)
+    log.info(
+      { services: marked },
+      'mirrors of ours (isthmus.dev/mirror) claim egress ports this controller has not given them; those ports are reserved until a sync mirrors or deletes them',
+    );
+  if (foreign.length > 0)
+    log.warn(
+      { services: foreign },
+      'Services that are not mirrors of ours claim egress ports (isthmus.dev/egress-ports); those ports are reserved',
+    );
 }

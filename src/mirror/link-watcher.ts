@@ -11,9 +11,10 @@ import { hostPort } from '../host-port.js';
 import type { KubeClient } from '../kube/client.js';
 import type { Informer } from '../kube/informer.js';
 import { objectKey } from '../kube/informer-store.js';
-import { SERVICE_NAME_LABEL, SYSTEM_NAMESPACE } from '../kube/keys.js';
+import { ISTHMUS_MIRROR_LABEL, SERVICE_NAME_LABEL, SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { Link, LinkStatus, V1Secret, V1Service } from '../kube/types.js';
+import type { AppliedAction } from './applier.js';
 import { BlockedKeys } from './blocked-keys.js';
 import {
   credentialsFingerprint,
@@ -329,6 +330,7 @@ export class LinkWatcher {
       throw err;
     }
     this.failures.delete(key);
+    const known = this.statuses.has(key);
     this.record(key, result.status, result.ready);
     this.unsynced?.delete(key);
     this.queue.add(STATUS);
@@ -337,9 +339,31 @@ export class LinkWatcher {
         // Debug: two lines per new mirror were ~7% of the controller's CPU in a 10,000-mirror sync.
         this.shared.log.debug({ ...this.logFields(), ...a }, 'mirror applied');
     }
+    if (!result.status) this.reportDeletions(key, known, result.applied);
     if (result.retry) throw result.retry;
     if (result.status?.reason === 'PortRangeExhausted') {
       throw new IsthmusError('PORT_RANGE_EXHAUSTED', result.status.message ?? 'egress port range exhausted');
+    }
+  }
+
+  /**
+   * The mirrors a sync deleted because the remote has no Service this Link mirrors at their key: a
+   * log line each, saying why. One whose key this controller never mirrored (a Service made by hand
+   * with this Link's mark, isthmus.dev/mirror, which makes it one of the Link's mirrors; or one
+   * whose export went away while the controller was down) is an Event on the Link too, so that
+   * `kubectl describe link` tells where it went. An export that went away left its trace in the
+   * Link's status already, and a large unexport must not spend the Link's Event budget (the
+   * recorder's spam filter) before its troubles.
+   */
+  private reportDeletions(key: string, known: boolean, applied: readonly AppliedAction[]): void {
+    const cluster = this.config.clusterName;
+    const why = known ? `${cluster} no longer exports ${key}` : `${cluster} exports no Service ${key}`;
+    for (const a of applied) {
+      if (a.action !== 'deleteService' || a.outcome !== 'deleted') continue;
+      const mirror = `${a.namespace}/${a.name}`;
+      const message = `deleted Service ${mirror}, a mirror of ${cluster} (${ISTHMUS_MIRROR_LABEL}=${cluster}): ${why}`;
+      this.shared.log.info({ ...this.logFields(), key, mirror }, message);
+      if (!known) void this.shared.recorder?.record(this.link, 'Normal', 'MirrorDeleted', message);
     }
   }
 
