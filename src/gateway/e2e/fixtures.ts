@@ -386,3 +386,28 @@ export function gatewayFlags(
     caFile: cluster.certs.caFile,
   };
 }
+
+/**
+ * Writes `text` on a new connection to `host:port` and waits for the same text back (an echo
+ * backend through a tunnel): true when it came back within `ms`, false on anything else.
+ */
+export function echoRoundTrip(host: string, port: number, text: string, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    let got = '';
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), ms);
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      got += d;
+      if (got === text) done(true);
+    });
+    socket.on('error', () => done(false));
+    socket.on('close', () => done(got === text));
+    socket.write(text);
+  });
+}

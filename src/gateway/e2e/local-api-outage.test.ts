@@ -7,16 +7,17 @@
  * can cut, so the cluster can change while the gateway is cut off from it.
  */
 import { writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { R } from '../../kube/resources.js';
+import { TcpRelay } from '../../kube/tcp-relay.js';
 import { gatewayOptionsFromFlags } from '../config.js';
 import { type RunningGateway, runGateway } from '../run-gateway.js';
 import { echo, startTcpBackend } from '../test-support/backends.js';
 import {
   type Cluster,
+  echoRoundTrip,
   endpointSlice,
   exportedService,
   gatewayFlags,
@@ -31,77 +32,16 @@ const WEST_HOST = '127.0.59.1';
 const NS = 'test';
 const PORT = 7000;
 
-/** A TCP path to `apiUrl` that can be cut (connections destroyed, nothing listening) and restored. */
-interface ApiPath {
-  url: string;
-  cut(): Promise<void>;
-  restore(): Promise<void>;
-}
-
-async function apiPath(apiUrl: string): Promise<ApiPath> {
-  const target = new URL(apiUrl);
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(target.port), target.hostname);
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
-      socket.on('error', () => {
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  return {
-    url: `${target.protocol}//127.0.0.1:${port}`,
-    cut: () =>
-      new Promise<void>((resolve) => {
-        if (server.listening) server.close(() => resolve());
-        else resolve();
-        for (const socket of sockets) socket.destroy();
-      }),
-    restore: () =>
-      new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, '127.0.0.1', () => {
-          server.off('error', reject);
-          resolve();
-        });
-      }),
-  };
-}
-
 /** One round trip through east's egress port on a new connection; true when the text came back. */
-function roundTrip(port: number, text: string, ms = 10_000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: EAST_HOST, port });
-    let got = '';
-    const done = (ok: boolean): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), ms);
-    socket.setEncoding('utf8');
-    socket.on('data', (d: string) => {
-      got += d;
-      if (got === text) done(true);
-    });
-    socket.on('error', () => done(false));
-    socket.on('close', () => done(got === text));
-    socket.write(text);
-  });
-}
+const roundTrip = (port: number, text: string, ms = 10_000): Promise<boolean> =>
+  echoRoundTrip(EAST_HOST, port, text, ms);
 
 const cleanups: Array<() => unknown> = [];
 let east: Cluster;
 let west: Cluster;
 let eastGw: RunningGateway;
 let westGw: RunningGateway;
-let westApi: ApiPath;
+let westApi: TcpRelay;
 let backendPort: number;
 const westLog: Array<{ msg?: string; informer?: string }> = [];
 
@@ -110,10 +50,13 @@ beforeAll(async () => {
   const backend = await startTcpBackend(echo);
   cleanups.push(() => backend.close());
   backendPort = backend.port;
-  westApi = await apiPath(west.sandbox.url);
-  cleanups.push(() => westApi.cut());
+  westApi = await TcpRelay.start(new URL(west.sandbox.url));
+  cleanups.push(() => westApi.close());
   const kubeconfigFile = join(west.certs.dir, 'through-the-cut.kubeconfig');
-  await writeFile(kubeconfigFile, west.sandbox.kubeconfig().replace(west.sandbox.url, westApi.url));
+  await writeFile(
+    kubeconfigFile,
+    west.sandbox.kubeconfig().replace(west.sandbox.url, westApi.via(west.sandbox.url)),
+  );
   const westLogger = pino(
     { level: 'warn' },
     { write: (line: string) => westLog.push(JSON.parse(line) as { msg?: string; informer?: string }) },

@@ -20,6 +20,7 @@ import { within } from '../test-support/wait.js';
 import {
   type Cluster,
   createMirror,
+  echoRoundTrip,
   endpointSlice,
   exportedService,
   freeEgressPort,
@@ -80,27 +81,9 @@ function egressErrors(): ConnectErrorMessage[] {
   return errors;
 }
 
-/** One round trip through east's egress port; true when the text came back. */
-function roundTrip(port: number, text: string, ms = 3_000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: EAST_HOST, port });
-    let got = '';
-    const done = (ok: boolean): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), ms);
-    socket.setEncoding('utf8');
-    socket.on('data', (d: string) => {
-      got += d;
-      if (got === text) done(true);
-    });
-    socket.on('error', () => done(false));
-    socket.on('close', () => done(got === text));
-    socket.write(text);
-  });
-}
+/** One round trip through east's egress port on a new connection; true when the text came back. */
+const roundTrip = (port: number, text: string, ms = 3_000): Promise<boolean> =>
+  echoRoundTrip(EAST_HOST, port, text, ms);
 
 it('an unlinked cluster can open no tunnel, not even on the session it had before the unlink', async () => {
   const egressPort = await freeEgressPort(EAST_HOST);
