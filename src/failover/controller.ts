@@ -12,7 +12,7 @@ import { objectKey } from '../kube/informer-store.js';
 import { FAILOVER_CONTROLLED_BY_DEFAULT, SERVICE_NAME_LABEL } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { KubeObject, TrafficSplit, V1EndpointSlice, V1Service } from '../kube/types.js';
-import { type BackoffPolicy, WorkQueue } from '../mirror/work-queue.js';
+import { type QueueBackoff, WorkQueue } from '../kube/work-queue.js';
 import { isSliceOfSplit } from './apply-apex-slices.js';
 import type { FailoverMemory } from './decide-weights.js';
 import { failoverMetrics } from './metrics.js';
@@ -40,7 +40,7 @@ export interface FailoverControllerOptions {
   /** Clock, for tests of hysteresis. */
   now?: () => number;
   /** Retry back-off of a failed reconciliation (default the work queue's, 100 ms doubling to 30 s). */
-  queueBackoff?: BackoffPolicy;
+  queueBackoff?: QueueBackoff;
 }
 
 export interface FailoverController {

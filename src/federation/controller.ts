@@ -14,8 +14,8 @@ import { cacheKey } from '../kube/informer-store.js';
 import { SERVICE_NAME_LABEL } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { V1EndpointSlice, V1Namespace, V1Service } from '../kube/types.js';
+import { type QueueBackoff, WorkQueue } from '../kube/work-queue.js';
 import { dropManagedFields } from '../mirror/cache-trim.js';
-import { type BackoffPolicy, WorkQueue } from '../mirror/work-queue.js';
 import { federationMetrics } from './metrics.js';
 import { federationNameHeldBy, federationsOf, memberFederation } from './plan-federation.js';
 import { type FederationCaches, reconcileFederation } from './reconcile-federation.js';
@@ -39,7 +39,7 @@ export interface FederationControllerOptions {
     namespaces?: Informer<V1Namespace>;
   };
   /** Retry back-off of a failed reconciliation (default the work queue's, 100 ms doubling to 30 s). */
-  queueBackoff?: BackoffPolicy;
+  queueBackoff?: QueueBackoff;
 }
 
 export interface FederationController {

@@ -9,6 +9,7 @@
  * Only our own mirrors' ports are recovered; any other Service's `isthmus.dev/egress-ports` is a
  * foreign claim, whose ports are reserved while it exists (see `recoverPorts`, `followClaims`).
  */
+
 import { Registry } from 'prom-client';
 import { registerBuildInfo } from '../build-info.js';
 import { describeError } from '../errors.js';
@@ -30,6 +31,7 @@ import { isIsthmusMirror, type VouchedPorts, vouchedPorts } from '../kube/linker
 import { oldestFirst } from '../kube/oldest-first.js';
 import { R } from '../kube/resources.js';
 import type { Link, V1EndpointSlice, V1Namespace, V1Secret, V1Service } from '../kube/types.js';
+import type { QueueBackoff } from '../kube/work-queue.js';
 import { dropManagedFields, trimLocalService } from './cache-trim.js';
 import { readyGatewayAddresses } from './gateway-addresses.js';
 import { DEFAULT_MIRROR_WORKERS } from './link-config.js';
@@ -71,7 +73,7 @@ export interface ControllerConfig {
   resolve?: Resolve;
   resolveIntervalMs?: number;
   remoteBackoff?: BackoffPolicy;
-  queueBackoff?: { baseMs: number; maxMs: number };
+  queueBackoff?: QueueBackoff;
   /** Delay before a terminal sync failure (a 403, a 422) is tried again (default TERMINAL_RETRY_MS). */
   terminalRetryMs?: number;
   /** How long a key's syncs must keep failing before it is reported SyncFailing (default SYNC_FAILING_AFTER_MS). */

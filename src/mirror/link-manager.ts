@@ -12,6 +12,7 @@ import type { Informer, InformerEvent } from '../kube/informer.js';
 import { LINK_FINALIZER } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { Link } from '../kube/types.js';
+import { STOP_GRACE_MS, WorkQueue } from '../kube/work-queue.js';
 import { cleanupConfig, clusterMirrorCount, removeClusterMirrors } from './cluster-cleanup.js';
 import {
   claimConflict,
@@ -25,7 +26,6 @@ import { type LinkConfig, type ParsedLink, parseLinkSpec } from './link-config.j
 import { linkStatus, sameStatus } from './link-status.js';
 import { LinkWatcher } from './link-watcher.js';
 import type { SharedLocal } from './shared.js';
-import { STOP_GRACE_MS, WorkQueue } from './work-queue.js';
 
 /** Queue key (Link keys are `namespace/name`): remove the mirrors of clusters no Link targets. */
 const SWEEP = '@sweep';

@@ -14,6 +14,7 @@ import { objectKey } from '../kube/informer-store.js';
 import { ISTHMUS_MIRROR_LABEL, SERVICE_NAME_LABEL, SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { Link, LinkStatus, V1Secret, V1Service } from '../kube/types.js';
+import { STOP_GRACE_MS, WorkQueue } from '../kube/work-queue.js';
 import type { AppliedAction } from './applier.js';
 import { BlockedKeys } from './blocked-keys.js';
 import {
@@ -47,7 +48,6 @@ import {
 } from './remote-identity.js';
 import type { SharedLocal } from './shared.js';
 import { SYNC_FAILING_AFTER, SYNC_FAILING_AFTER_MS } from './skip-reason.js';
-import { STOP_GRACE_MS, WorkQueue } from './work-queue.js';
 
 /** Queue keys that are not Services: connect to the remote API; write the Link status. */
 const CONNECT = '@connect';

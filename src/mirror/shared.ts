@@ -10,6 +10,7 @@ import type { EventRecorder } from '../kube/events.js';
 import type { Informer } from '../kube/informer.js';
 import type { LeadershipGained, LeadershipLost } from '../kube/leader-election.js';
 import type { V1EndpointSlice, V1Namespace, V1Secret, V1Service } from '../kube/types.js';
+import type { QueueBackoff } from '../kube/work-queue.js';
 import type { MirrorMetrics } from './metrics.js';
 import type { OwnWrites } from './own-writes.js';
 import type { PodMirrorLookup } from './pod-mirror-index.js';
@@ -87,7 +88,7 @@ export interface SharedLocal {
   /** Passed to remote informers: how fast they retry a failing remote API. */
   remoteBackoff?: BackoffPolicy;
   /** Retry policy of the per-Link work queues. */
-  queueBackoff?: { baseMs: number; maxMs: number };
+  queueBackoff?: QueueBackoff;
   /** Delay before a terminal sync failure is tried again (absent: the queue's TERMINAL_RETRY_MS). */
   terminalRetryMs?: number;
   /** How long a key's syncs must keep failing before SyncFailing (absent: SYNC_FAILING_AFTER_MS). */

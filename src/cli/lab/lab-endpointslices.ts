@@ -21,7 +21,7 @@ import { createInformer, type Informer } from '../../kube/informer.js';
 import { SERVICE_NAME_LABEL } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { V1EndpointSlice, V1Pod, V1Service } from '../../kube/types.js';
-import { WorkQueue } from '../../mirror/work-queue.js';
+import { WorkQueue } from '../../kube/work-queue.js';
 
 /** What the real EndpointSlice controller names its manager. */
 export const ENDPOINTSLICE_CONTROLLER = 'endpointslice-controller.k8s.io';

@@ -8,12 +8,12 @@
  */
 import { isIsthmusError } from '../errors.js';
 
-export interface BackoffPolicy {
+export interface QueueBackoff {
   baseMs: number;
   maxMs: number;
 }
 
-export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 100, maxMs: 30_000 };
+export const DEFAULT_QUEUE_BACKOFF: QueueBackoff = { baseMs: 100, maxMs: 30_000 };
 
 /**
  * The retry of a terminal failure: often enough that a fixed permission heals within minutes, and
@@ -29,14 +29,14 @@ export const TERMINAL_RETRY_MS = 120_000;
 export const STOP_GRACE_MS = 5_000;
 
 /** Delay before retry number `failures` (1-based): base·2^(n-1), capped. */
-export function backoffDelay(failures: number, policy: BackoffPolicy = DEFAULT_BACKOFF): number {
+export function backoffDelay(failures: number, policy: QueueBackoff = DEFAULT_QUEUE_BACKOFF): number {
   return Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, failures - 1));
 }
 
 export interface WorkQueueOptions {
   handler: (key: string) => Promise<void>;
   concurrency?: number;
-  backoff?: BackoffPolicy;
+  backoff?: QueueBackoff;
   onError?: (key: string, err: unknown, failures: number) => void;
   /** Delay before a terminal failure is tried again (default TERMINAL_RETRY_MS). */
   terminalRetryMs?: number;
@@ -58,7 +58,7 @@ export class WorkQueue {
   constructor(opts: WorkQueueOptions) {
     this.opts = {
       concurrency: 1,
-      backoff: DEFAULT_BACKOFF,
+      backoff: DEFAULT_QUEUE_BACKOFF,
       onError: () => {},
       terminalRetryMs: TERMINAL_RETRY_MS,
       ...opts,

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { IsthmusError } from '../errors.js';
-import { waitFor } from './test-wait.js';
+import { waitFor } from '../mirror/test-wait.js';
 import { backoffDelay, WorkQueue } from './work-queue.js';
 
 const queues: WorkQueue[] = [];
