@@ -239,6 +239,23 @@ describe('claims the mirror controller vouches for (its EndpointSlices)', () => 
     ]);
   });
 
+  it("a mirror whose remote name was edited is not routed: the name its slice records is the controller's", () => {
+    const edited = real({ fq: 'hidden.other.svc.cluster.local' });
+    const recorded = new Map([['test/podinfo-west', 'podinfo.test.svc.cluster.local']]);
+    const result = admit([edited], { vouchedNames: recorded });
+    expect(result.routes).toEqual([]);
+    expect(result.refused).toEqual([
+      {
+        mirror: 'test/podinfo-west',
+        reason:
+          'its mirror.linkerd.io/remote-svc-fq-name "hidden.other.svc.cluster.local" is not the remote name the mirror controller\'s EndpointSlice records ("podinfo.test.svc.cluster.local")',
+      },
+    ]);
+    // As recorded, it is routed; a slice of an older controller, with no name, vouches for the ports.
+    expect(admit([real()], { vouchedNames: recorded }).routes).toHaveLength(1);
+    expect(admit([edited], { vouchedNames: new Map() }).routes).toHaveLength(1);
+  });
+
   it("vouchedPorts takes only the mirror controller's slices, by the Service they belong to", () => {
     const slice = (ns: string, service: string, managedBy: string, ports: number[]): V1EndpointSlice => ({
       metadata: {
@@ -274,6 +291,7 @@ describe('lastingRefusals', () => {
     unvouched: true,
   });
 
+  // Every apply calls update(), refused or not, as run-gateway does.
   it('reports an unvouched refusal once it lasts, never one that a slice resolves meanwhile, and again if it comes back', () => {
     vi.useFakeTimers();
     let now: RefusedRoute[] = [refusal('test/new-west', 20001), refusal('aaa/x', 20000)];
@@ -283,24 +301,24 @@ describe('lastingRefusals', () => {
       10_000,
       (r) => reports.push(r.map((x) => x.mirror)),
     );
-    lasting.schedule();
+    lasting.update();
     vi.advanceTimersByTime(5_000);
     now = [refusal('aaa/x', 20000)]; // test/new-west's slice came
-    lasting.schedule(); // a timer runs: no second one
+    lasting.update(); // a timer runs: no second one
     vi.advanceTimersByTime(5_000);
     expect(reports).toEqual([['aaa/x']]);
     vi.advanceTimersByTime(60_000);
     expect(reports).toEqual([['aaa/x']]); // once
     now = [];
-    lasting.schedule();
+    lasting.update();
     vi.advanceTimersByTime(10_000);
     now = [refusal('aaa/x', 20000)];
-    lasting.schedule();
+    lasting.update();
     vi.advanceTimersByTime(10_000);
     expect(reports).toEqual([['aaa/x'], ['aaa/x']]);
     // Settled refusals (a gateway the Link does not name) are the watcher's to log at once.
     now = [{ mirror: 'bbb/y', reason: 'remote gateway …' }];
-    lasting.schedule();
+    lasting.update();
     vi.advanceTimersByTime(60_000);
     expect(reports).toHaveLength(2);
     lasting.stop();

@@ -397,7 +397,7 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
         if (text !== lastRefused && settled.length > 0)
           log.warn({ refused: settled.map((r) => `${r.mirror}: ${r.reason}`) }, 'mirror routes refused');
         lastRefused = text;
-        if (refused.length > settled.length) unvouchedLog.schedule();
+        unvouchedLog.update();
       },
       onError: (err) => log.error({ err: describeError(err) }, 'egress listeners not fully applied'),
     });

@@ -17,7 +17,7 @@ import {
   REMOTE_GATEWAY_ANNOTATION,
   REMOTE_SVC_FQ_NAME_ANNOTATION,
 } from '../kube/keys.js';
-import { claimsRoutes, type VouchedPorts, vouchedPorts } from '../kube/linkerd-mirror.js';
+import { claimsRoutes, type VouchedPorts, vouchedNames, vouchedPorts } from '../kube/linkerd-mirror.js';
 import { oldestFirst } from '../kube/oldest-first.js';
 import type { Link, V1EndpointSlice, V1Service } from '../kube/types.js';
 import { linkedClusters } from './peers.js';
@@ -156,6 +156,12 @@ export interface RouteAdmission {
   links: readonly Link[];
   /** The mirror controller's slices' ports (`vouchedPorts`): a port they do not list is not routed. */
   vouched: VouchedPorts;
+  /**
+   * The remote name each controller slice records (`vouchedNames`): a Service whose
+   * `remote-svc-fq-name` says otherwise is not routed. A slice without one (written by an older
+   * controller) vouches for the ports alone.
+   */
+  vouchedNames?: ReadonlyMap<string, string>;
   egressRange: EgressPortRange;
   /** What the last call admitted (its `admitted`): see `admitRoutes`. */
   previous?: ReadonlyMap<string, AdmittedMirror>;
@@ -222,6 +228,15 @@ export function admitRoutes(services: readonly V1Service[], admission: RouteAdmi
         });
         candidates.push({ key, uid, routes: kept.routes });
       } else refused.push({ mirror: key, reason });
+      continue;
+    }
+    const recorded = admission.vouchedNames?.get(key);
+    const claimed = svc.metadata?.annotations?.[REMOTE_SVC_FQ_NAME_ANNOTATION]?.trim();
+    if (recorded !== undefined && claimed !== recorded) {
+      refused.push({
+        mirror: key,
+        reason: `its ${REMOTE_SVC_FQ_NAME_ANNOTATION} "${claimed}" is not the remote name the mirror controller's EndpointSlice records ("${recorded}")`,
+      });
       continue;
     }
     const inRange: MirrorEgressRoute[] = [];
@@ -357,6 +372,7 @@ export function watchMirrors(
       const result = admitRoutes(source.list(), {
         links: options.links.list(),
         vouched: vouchedPorts(options.slices.list()),
+        vouchedNames: vouchedNames(options.slices.list()),
         egressRange: options.egressRange,
         previous,
       });
@@ -430,8 +446,11 @@ export function watchMirrors(
 export const UNVOUCHED_LOG_AFTER_MS = 10_000;
 
 export interface LastingRefusals {
-  /** After an apply that refused unvouched ports: reports those still refused `afterMs` later. */
-  schedule(): void;
+  /**
+   * After every apply: forgets the reported refusals that are gone (so one that comes back is
+   * reported again), and reports those refused now that are still refused `afterMs` later.
+   */
+  update(): void;
   stop(): void;
 }
 
@@ -450,14 +469,18 @@ export function lastingRefusals(
   const said = new Set<string>();
   const keyOf = (r: RefusedRoute) => `${r.mirror} ${r.port ?? ''}`;
   const unvouched = () => current().filter((r) => r.unvouched === true);
+  const forgetGone = (keys: ReadonlySet<string>): void => {
+    for (const k of [...said]) if (!keys.has(k)) said.delete(k);
+  };
   const schedule = (): void => {
-    if (timer !== undefined) return;
-    pending = new Set(unvouched().map(keyOf));
+    const now = unvouched();
+    forgetGone(new Set(now.map(keyOf)));
+    if (timer !== undefined || now.length === 0) return;
+    pending = new Set(now.map(keyOf));
     timer = setTimeout(() => {
       timer = undefined;
       const now = unvouched();
-      const keys = new Set(now.map(keyOf));
-      for (const k of [...said]) if (!keys.has(k)) said.delete(k);
+      forgetGone(new Set(now.map(keyOf)));
       const lasting = now.filter((r) => pending.has(keyOf(r)) && !said.has(keyOf(r)));
       for (const r of lasting) said.add(keyOf(r));
       if (lasting.length > 0) report(lasting);
@@ -467,7 +490,7 @@ export function lastingRefusals(
     timer.unref();
   };
   return {
-    schedule,
+    update: schedule,
     stop() {
       clearTimeout(timer);
       timer = undefined;

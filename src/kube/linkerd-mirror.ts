@@ -128,3 +128,20 @@ export function vouchedPorts(slices: readonly V1EndpointSlice[]): VouchedPorts {
   }
   return out;
 }
+
+/**
+ * The remote name each mirror's slice records for its egress ports (the mirror controller's
+ * slices only), by `namespace/service`: a tenant who may edit a mirror Service in its namespace can
+ * change its `mirror.linkerd.io/remote-svc-fq-name`, not its slice.
+ */
+export function vouchedNames(slices: readonly V1EndpointSlice[]): ReadonlyMap<string, string> {
+  const out = new Map<string, string>();
+  for (const slice of slices) {
+    const labels = slice.metadata?.labels ?? {};
+    const service = labels[SERVICE_NAME_LABEL];
+    const fqName = slice.metadata?.annotations?.[REMOTE_SVC_FQ_NAME_ANNOTATION];
+    if (labels[MANAGED_BY_LABEL] !== MANAGED_BY_MIRROR || !service || !fqName) continue;
+    out.set(`${slice.metadata?.namespace ?? ''}/${service}`, fqName);
+  }
+  return out;
+}

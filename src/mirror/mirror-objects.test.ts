@@ -26,6 +26,7 @@ import {
   splitSlices,
 } from './mirror-objects.js';
 import { remoteKeyOf } from './mirror-sync.js';
+import { mergeSlice, sliceDiffers } from './owned-fields.js';
 import { foreignService, linkConfig, linkerdMirror, ourLabels, remoteService } from './test-builders.js';
 
 describe('mirror objects', () => {
@@ -134,6 +135,35 @@ describe('mirror objects', () => {
       });
     expect(slice('None').metadata?.labels?.[HEADLESS]).toBe('');
     expect(slice().metadata?.labels).not.toHaveProperty(HEADLESS);
+  });
+
+  it("records a gateway mirror's remote name on its slice, and a slice of an older controller is rewritten with it", () => {
+    const service: V1Service = {
+      metadata: {
+        name: 'web-west',
+        namespace: 'shop',
+        annotations: { 'mirror.linkerd.io/remote-svc-fq-name': 'web.shop.svc.cluster.local' },
+      },
+      spec: { ports: [{ name: 'http', port: 80 }] },
+    };
+    const slice = buildMirrorSlice({
+      service,
+      cluster: 'west',
+      addresses: ['10.96.0.20'],
+      ready: true,
+      egressPorts: new Map([['http', 20000]]),
+    });
+    expect(slice.metadata?.annotations).toEqual({
+      'mirror.linkerd.io/remote-svc-fq-name': 'web.shop.svc.cluster.local',
+    });
+    const { annotations: _none, ...older } = slice.metadata ?? {};
+    const stored = { ...slice, metadata: { ...older, annotations: { 'example.com/keep': 'x' } } };
+    expect(sliceDiffers(stored, slice)).toBe(true);
+    expect(mergeSlice(stored, slice).metadata?.annotations).toEqual({
+      'example.com/keep': 'x',
+      'mirror.linkerd.io/remote-svc-fq-name': 'web.shop.svc.cluster.local',
+    });
+    expect(sliceDiffers(mergeSlice(stored, slice), slice)).toBe(false);
   });
 
   describe("a remote-discovery mirror's slices", () => {

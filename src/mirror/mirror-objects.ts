@@ -261,10 +261,15 @@ export interface MirrorSliceInput {
 
 export function buildMirrorSlice(input: MirrorSliceInput): V1EndpointSlice {
   const ipv6 = input.addresses.some((a) => a.includes(':'));
+  const meta = mirrorSliceMeta(input.service, input.cluster, input.ownerUid) ?? {};
+  // The remote name the egress ports lead to, where a tenant who may edit the mirror Service cannot
+  // change it: the gateway routes a port only to the name its slice records (watch-mirrors.ts).
+  const fqName = input.service.metadata?.annotations?.[REMOTE_SVC_FQ_NAME_ANNOTATION];
+  if (input.egressPorts.size > 0 && fqName) meta.annotations = { [REMOTE_SVC_FQ_NAME_ANNOTATION]: fqName };
   return {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
-    metadata: mirrorSliceMeta(input.service, input.cluster, input.ownerUid),
+    metadata: meta,
     addressType: ipv6 ? 'IPv6' : 'IPv4',
     // `ready` is always explicit: the API reads an absent condition as ready (discovery.k8s.io/v1).
     endpoints: input.addresses.map((address) => {

@@ -3,6 +3,7 @@
  * sessionAffinity, ipFamilies, targetPort, ...; a deep compare against that would update forever.
  * These functions look at what buildMirrorService / buildMirrorSlice set and nothing else.
  */
+import { REMOTE_SVC_FQ_NAME_ANNOTATION } from '../kube/keys.js';
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
 
 function sameMap(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
@@ -68,8 +69,14 @@ export function sliceDiffers(existing: V1EndpointSlice, desired: V1EndpointSlice
       (s.ports ?? []).map((p) => [p.name ?? '', p.port ?? null, p.protocol ?? 'TCP', p.appProtocol ?? null]),
     );
   if (ports(existing) !== ports(desired)) return true;
+  if (sliceFqName(existing) !== sliceFqName(desired)) return true;
   const owner = (s: V1EndpointSlice) => s.metadata?.ownerReferences?.[0]?.uid;
   return owner(desired) !== undefined && owner(existing) !== owner(desired);
+}
+
+/** The remote name a gateway mirror's slice records for its egress ports (buildMirrorSlice). */
+function sliceFqName(s: V1EndpointSlice): string | undefined {
+  return s.metadata?.annotations?.[REMOTE_SVC_FQ_NAME_ANNOTATION];
 }
 
 /** The desired object laid over the stored one: keeps server-owned fields (clusterIP, resourceVersion). */
@@ -91,10 +98,17 @@ export function mergeSlice(existing: V1EndpointSlice, desired: V1EndpointSlice):
     metadata: {
       ...existing.metadata,
       labels: desired.metadata?.labels ?? {},
+      annotations: withOwnFqName(existing.metadata?.annotations, sliceFqName(desired)),
       ownerReferences: desired.metadata?.ownerReferences ?? existing.metadata?.ownerReferences ?? [],
     },
     addressType: desired.addressType,
     endpoints: desired.endpoints,
     ports: desired.ports ?? [],
   };
+}
+
+/** `annotations` with the recorded remote name set to `fqName`, or without it. Others are kept. */
+function withOwnFqName(annotations: Record<string, string> | undefined, fqName: string | undefined) {
+  const { [REMOTE_SVC_FQ_NAME_ANNOTATION]: _old, ...rest } = annotations ?? {};
+  return fqName === undefined ? rest : { ...rest, [REMOTE_SVC_FQ_NAME_ANNOTATION]: fqName };
 }

@@ -6,6 +6,7 @@ import {
   EGRESS_PORTS_ANNOTATION,
   MANAGED_BY_LABEL,
   MANAGED_BY_MIRROR,
+  REMOTE_SVC_FQ_NAME_ANNOTATION,
   SERVICE_NAME_LABEL,
 } from '../../kube/keys.js';
 import { type VouchedPorts, vouchedPorts } from '../../kube/linkerd-mirror.js';
@@ -17,11 +18,13 @@ import type { WatchSource } from '../watch-exports.js';
 export function controllerSlice(mirror: V1Service): V1EndpointSlice {
   const name = mirror.metadata?.name ?? '';
   const ports = [...parseEgressPorts(mirror.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]).values()];
+  const fqName = mirror.metadata?.annotations?.[REMOTE_SVC_FQ_NAME_ANNOTATION] ?? '';
   return {
     metadata: {
       namespace: mirror.metadata?.namespace ?? '',
       name,
       labels: { [MANAGED_BY_LABEL]: MANAGED_BY_MIRROR, [SERVICE_NAME_LABEL]: name },
+      annotations: { [REMOTE_SVC_FQ_NAME_ANNOTATION]: fqName },
     },
     addressType: 'IPv4',
     endpoints: [],
