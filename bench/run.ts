@@ -1,12 +1,13 @@
 /**
  * `npm run bench`: every benchmark in turn, each as its own process (so one's processes and
- * memory never colour the next): the gateway bench, then the mirror bench when it exists.
+ * memory never colour the next): the gateway bench, then the mirror bench, then the failover bench,
+ * each when it exists.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const BENCHES = ['gateway.ts', 'mirror.ts'];
+const BENCHES = ['gateway.ts', 'mirror.ts', 'failover.ts'];
 const args = process.argv.slice(2);
 let failed = 0;
 for (const bench of BENCHES) {
