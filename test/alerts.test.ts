@@ -149,14 +149,19 @@ describe('examples/prometheus/isthmus-alerts.yaml', () => {
   });
 
   // A TLS client without a certificate (a blackbox probe, a load balancer's TLS check, a scanner)
-  // is no peer gateway: under peer_cluster="unknown" it made a 100 % failure ratio and paged.
-  it('IsthmusTunnelErrors leaves clients without a certificate out of both sides of its ratio', () => {
-    const rule = rules.find((r) => r.alert === 'IsthmusTunnelErrors');
-    const selectors = rule?.expr.match(/isthmus_tunnel_connections_total\{[^}]*\}/g) ?? [];
-    expect(selectors).toHaveLength(2);
-    for (const s of selectors) expect(s).toMatch(/result!(~"[^"]*\b|=")no_client_certificate\b[^"]*"/);
-    expect(selectors[0]).toMatch(/result!~"[^"]*\bsuccess\b[^"]*"/);
-  });
+  // is no peer gateway, and neither is a connection that speaks no TLS at all (a plain-HTTP or
+  // TCP-payload health check): under peer_cluster="unknown" either made a 100 % failure ratio and paged.
+  it.each(['no_client_certificate', 'not_tls'])(
+    'IsthmusTunnelErrors leaves %s out of both sides of its ratio',
+    (result) => {
+      const rule = rules.find((r) => r.alert === 'IsthmusTunnelErrors');
+      const selectors = rule?.expr.match(/isthmus_tunnel_connections_total\{[^}]*\}/g) ?? [];
+      expect(selectors).toHaveLength(2);
+      const excluded = new RegExp(`result!(~"[^"]*\\b|=")${result}\\b[^"]*"`);
+      for (const s of selectors) expect(s).toMatch(excluded);
+      expect(selectors[0]).toMatch(/result!~"[^"]*\bsuccess\b[^"]*"/);
+    },
+  );
 
   // Prometheus's own `up` of each scrape target: what a process that answers nothing leaves.
   it('IsthmusScrapeDown fires on the scrape target of any Isthmus pod, whoever scrapes it', () => {

@@ -1,6 +1,8 @@
+import http from 'node:http';
 import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Link } from '../kube/types.js';
 import {
   type AdminOptions,
   type AdminServer,
@@ -10,6 +12,7 @@ import {
   startAdmin,
 } from './admin.js';
 import { checkHealth, createHealthClient, type HealthCheckResponse } from './health-service.js';
+import { linkedGatewaysOnly } from './probe-targets.js';
 import { within } from './test-support/wait.js';
 
 describe('sniffProtocol', () => {
@@ -176,6 +179,87 @@ describe('startAdmin', () => {
     await within(admin!.close(), 10_000, 'close() with a silent client connected');
     await within(closed, 5_000, 'the silent client to be disconnected');
     admin = undefined;
+  });
+});
+
+/** A GET on its own connection (no pool: each held request holds its own socket, as a flood's do). */
+function get(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        body += c;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+  });
+}
+
+// Security review, finding 11: a target no Link names was held for up to timeoutMs (30 s) waiting
+// for Link events, with no limit (3,000 requests held 3,000 fds). Beyond 64 waiting, the refusal
+// is answered at once, as if no Link event had come.
+describe('/probe of a target no Link names', () => {
+  let admin: AdminServer | undefined;
+  afterEach(async () => {
+    await admin?.close();
+    admin = undefined;
+  });
+
+  it('holds at most 64 requests waiting for a Link event; beyond them it answers 403 at once', async () => {
+    let links: Link[] = [];
+    const handlers = new Set<() => void>();
+    const source = {
+      list: () => links,
+      onEvent(handler: () => void) {
+        handlers.add(handler);
+        return () => handlers.delete(handler);
+      },
+    };
+    admin = await startAdmin({
+      host: '127.0.0.1',
+      port: 0,
+      readiness: () => ({ ready: true, reasons: [] }),
+      metrics: async () => '',
+      probe: linkedGatewaysOnly(source, async () => ({ alive: true, latencyMs: 1 })),
+    });
+    const url = `http://127.0.0.1:${admin.address.port}/probe?gateway=10.9.9.9:4143&timeoutMs=30000`;
+    const held = Array.from({ length: 64 }, () => get(url));
+    await waitFor(() => handlers.size === 64, 10_000);
+
+    // Held ones would answer only after 30 s: these come well within the deadline, or the test fails.
+    const beyond = await within(
+      Promise.all(Array.from({ length: 8 }, () => get(url))),
+      10_000,
+      'the requests beyond the limit to be answered',
+    );
+    for (const answer of beyond) {
+      expect(answer.status).toBe(403);
+      expect(JSON.parse(answer.body)).toMatchObject({ refused: true, failure: 'local' });
+      expect(JSON.parse(answer.body).error).toContain('/probe dials only linked gateways');
+    }
+    expect(handlers.size).toBe(64);
+
+    // The ones waiting still get what they waited for: a Link naming the gateway.
+    links = [
+      {
+        apiVersion: 'multicluster.isthmus.dev/v1alpha1',
+        kind: 'Link',
+        metadata: { namespace: 'isthmus-system', name: 'west' },
+        spec: { targetClusterName: 'west', clusterCredentialsSecret: 'c', gatewayAddress: '10.9.9.9' },
+      },
+    ];
+    for (const h of [...handlers]) h();
+    const answers = await within(Promise.all(held), 10_000, 'the held requests to be answered');
+    expect(answers.map((a) => a.status)).toEqual(Array.from({ length: 64 }, () => 200));
+    expect(handlers.size).toBe(0);
+    // Slots are free again: a new refused target waits for Link events once more.
+    const again = get(url.replace('10.9.9.9', '10.9.9.8'));
+    await waitFor(() => handlers.size === 1, 10_000);
+    links = [...links, { ...links[0]!, spec: { ...links[0]!.spec, gatewayAddress: '10.9.9.8' } }];
+    for (const h of [...handlers]) h();
+    expect((await within(again, 10_000, 'the last probe')).status).toBe(200);
   });
 });
 

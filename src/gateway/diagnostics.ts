@@ -72,6 +72,12 @@ export interface HandshakeRejectedMessage {
 export const PREFACE_TIMEOUT = 'ERR_HTTP2_PREFACE_TIMEOUT';
 
 /**
+ * The reason published for a TCP connection the ingress closed on arrival because `maxHandshakes`
+ * connections were already in their TLS handshake (a flood of connections that never finish one).
+ */
+export const HANDSHAKE_LIMIT = 'ERR_TLS_HANDSHAKE_LIMIT';
+
+/**
  * Whether a handshake "rejection" is the client hanging up before the TLS handshake finished: the
  * ingress decided nothing, so the log takes it at debug and the metrics do not count it. Node
  * reports ECONNRESET whether the client closes with a FIN or a RST, before sending anything (a load
@@ -97,6 +103,31 @@ export function clientHungUp(message: HandshakeRejectedMessage): boolean {
 export function noClientCertificate(message: HandshakeRejectedMessage): boolean {
   return message.reason === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE';
 }
+/**
+ * OpenSSL's reasons for a connection whose first bytes are no TLS record at all: a plain-HTTP
+ * request (ERR_SSL_HTTP_REQUEST; ERR_SSL_HTTPS_PROXY_REQUEST for a proxy's CONNECT), HTTP/2 in
+ * plaintext, noise or a TCP health check's payload (ERR_SSL_WRONG_VERSION_NUMBER: no TLS record
+ * header), or a record header whose length no TLS record has (ERR_SSL_PACKET_LENGTH_TOO_LONG).
+ * OpenSSL raises them on the first record, before any handshake message is read.
+ */
+const NOT_TLS_REASONS: ReadonlySet<string> = new Set([
+  'ERR_SSL_HTTP_REQUEST',
+  'ERR_SSL_HTTPS_PROXY_REQUEST',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'ERR_SSL_PACKET_LENGTH_TOO_LONG',
+]);
+
+/**
+ * Whether the ingress refused a connection that does not speak TLS at all (`NOT_TLS_REASONS`): a
+ * load balancer's plain-HTTP or TCP-payload health check pointed at the TLS port, a scanner. No
+ * peer gateway does that, so, like a TLS client without a certificate, the metrics count it apart
+ * (`not_tls`, which the tunnel error alert leaves out) and the log takes it at debug. A TLS client
+ * that speaks an older version (TLS 1.2) is refused later, with another reason, and still counts.
+ */
+export function notTls(message: HandshakeRejectedMessage): boolean {
+  return NOT_TLS_REASONS.has(message.reason);
+}
+
 /** A probe of a remote gateway over the tunnel path finished. */
 export interface ProbeMessage {
   gateway: string;
@@ -105,12 +136,41 @@ export interface ProbeMessage {
   error?: string;
 }
 
+/** Why the session of an admitted peer ended for misbehaviour: the `reason` label, a bounded set. */
+export type SessionErrorReason =
+  | 'rapid_reset'
+  | 'flood'
+  | 'continuation_flood'
+  | 'invalid_frames'
+  | 'protocol_error';
+
+/**
+ * The HTTP/2 session of an admitted peer gateway was ended for a flood or a protocol violation, by
+ * nghttp2 and Node (a PING, SETTINGS or CONTINUATION flood, empty DATA frames) or by the ingress
+ * (streams reset faster than nghttp2's rapid-reset limit allows). Published once per session.
+ */
+export interface SessionErrorMessage {
+  peerCluster: string;
+  identity?: string;
+  /** The peer's `address:port`. */
+  peer?: string;
+  reason: SessionErrorReason;
+  /**
+   * The error as Node names it (ERR_HTTP2_ERROR, ERR_HTTP2_TOO_MANY_INVALID_FRAMES), or for a
+   * session the ingress ended itself, the GOAWAY code it sent (ENHANCE_YOUR_CALM).
+   */
+  code: string;
+  /** nghttp2's or Node's own words for it. */
+  error: string;
+}
+
 export const CHANNELS = {
   tunnelOpen: 'isthmus:gateway:tunnel-open',
   tunnelClose: 'isthmus:gateway:tunnel-close',
   connectError: 'isthmus:gateway:connect-error',
   handshakeRejected: 'isthmus:gateway:handshake-rejected',
   probe: 'isthmus:gateway:probe',
+  sessionError: 'isthmus:gateway:session-error',
 } as const;
 
 export const tunnelOpenChannel = diagnosticsChannel.channel(CHANNELS.tunnelOpen);
@@ -118,6 +178,7 @@ export const tunnelCloseChannel = diagnosticsChannel.channel(CHANNELS.tunnelClos
 export const connectErrorChannel = diagnosticsChannel.channel(CHANNELS.connectError);
 export const handshakeRejectedChannel = diagnosticsChannel.channel(CHANNELS.handshakeRejected);
 export const probeChannel = diagnosticsChannel.channel(CHANNELS.probe);
+export const sessionErrorChannel = diagnosticsChannel.channel(CHANNELS.sessionError);
 
 export function publishTunnelOpen(
   direction: TunnelDirection,
@@ -147,6 +208,10 @@ export function publishConnectError(message: ConnectErrorMessage): void {
 
 export function publishHandshakeRejected(message: HandshakeRejectedMessage): void {
   if (handshakeRejectedChannel.hasSubscribers) handshakeRejectedChannel.publish(message);
+}
+
+export function publishSessionError(message: SessionErrorMessage): void {
+  if (sessionErrorChannel.hasSubscribers) sessionErrorChannel.publish(message);
 }
 
 export function publishProbe(message: ProbeMessage): void {

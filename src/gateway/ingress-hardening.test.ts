@@ -1,15 +1,18 @@
 /**
  * Bounds on what an admitted peer (or a loop of tunnels) can hold at the ingress, from the security
  * review: no TLS session resumption (finding 10: a ticket would admit a client without its
- * certificate), a session that never sends the HTTP/2 preface is cut (finding 8), and concurrent
- * tunnels are capped (finding 2). Real TLS on loopback, generous deadlines.
+ * certificate), a session that never sends the HTTP/2 preface is cut (finding 8), concurrent
+ * tunnels are capped (finding 2), and so are connections still in their TLS handshake (finding 7).
+ * Bytes that are no TLS at all (a plain-HTTP health check) count as `not_tls`, which the tunnel
+ * error alert leaves out. Real TLS on loopback, generous deadlines.
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
 import http2, { type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
+import net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../wait-for.js';
-import { CHANNELS, type HandshakeRejectedMessage, PREFACE_TIMEOUT } from './diagnostics.js';
+import { CHANNELS, HANDSHAKE_LIMIT, type HandshakeRejectedMessage, PREFACE_TIMEOUT } from './diagnostics.js';
 import { type Ingress, type IngressOptions, startIngress, type TunnelLimitEvent } from './ingress.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { resolverFor } from './resolver.js';
@@ -18,6 +21,7 @@ import { echo, startTcpBackend, type TcpBackend } from './test-support/backends.
 import { ask, type ClientTls, connectTo, h2connect } from './test-support/h2-client.js';
 import { authorizeClusters, CLUSTER_DOMAIN, PROBE_PATH } from './test-support/harness.js';
 import { makePki, type TestPki } from './test-support/pki.js';
+import { within } from './test-support/wait.js';
 
 const ECHO = `echo.test.svc.${CLUSTER_DOMAIN}:7000`;
 const PROBE = { ':method': 'GET', ':path': PROBE_PATH } as const;
@@ -253,5 +257,104 @@ describe('--max-tunnels (finding 2)', () => {
     c.stream.close();
     await waitFor('every tunnel closed', () => ingress.openTunnels() === 0);
     expect(ingress.activeTunnels()).toBe(0);
+  });
+});
+
+describe('bytes that are no TLS at all (a plain-HTTP health check, a scanner)', () => {
+  let metrics: GatewayMetrics;
+  beforeEach(() => {
+    metrics = createGatewayMetrics({ processMetrics: false, trustDomain: 'cluster.local' });
+  });
+  afterEach(() => metrics.close());
+
+  it.each([
+    ['an HTTP/1.1 request', Buffer.from('GET /ready HTTP/1.1\r\nHost: gateway\r\n\r\n')],
+    ['an HTTP proxy CONNECT', Buffer.from('CONNECT gateway:4143 HTTP/1.1\r\n\r\n')],
+    ["HTTP/2's prior-knowledge preface (h2c)", Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')],
+    ['noise', Buffer.from(Array.from({ length: 1024 }, (_, i) => (i * 151 + 89) & 0xff))],
+    [
+      'a TLS record header announcing an oversized record',
+      Buffer.from([0x16, 0x03, 0x01, 0xff, 0xff, 1, 2, 3]),
+    ],
+  ])('counts %s as not_tls under peer unknown, not as unauthorized', async (_what, bytes) => {
+    await start();
+    const raw = net.connect(ingress.address.port, '127.0.0.1');
+    raw.on('error', () => {});
+    // Read what comes (an alert, for some), or the FIN after it is never seen.
+    raw.resume();
+    cleanups.push(() => raw.destroy());
+    await new Promise((r) => raw.once('connect', r));
+    const closed = new Promise((r) => raw.once('close', r));
+    raw.write(bytes);
+    await within(closed, 10_000, 'the ingress to close the connection');
+    await waitFor('the refusal to be published', () => rejected.length > 0);
+    const text = await metrics.render();
+    expect(text.split('\n').filter((l) => l.startsWith('isthmus_tunnel_connections_total{'))).toEqual([
+      'isthmus_tunnel_connections_total{direction="ingress",peer_cluster="unknown",result="not_tls"} 1',
+    ]);
+  });
+});
+
+describe('connections still in their TLS handshake are bounded (finding 7)', () => {
+  /** A TCP connection that sends nothing: it would hold its slot until the handshake timeout. */
+  async function silent(): Promise<net.Socket> {
+    const socket = net.connect(ingress.address.port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.resume();
+    cleanups.push(() => socket.destroy());
+    await new Promise((r) => socket.once('connect', r));
+    return socket;
+  }
+
+  it('closes a connection beyond limits.maxHandshakes at once, tells of the episode once, and admits again once a slot frees', async () => {
+    const events: TunnelLimitEvent[] = [];
+    // A handshake timeout far beyond every wait here: only the cap can close anything.
+    await start(
+      { maxHandshakes: 3, handshakeTimeoutMs: 120_000 },
+      { onHandshakeLimit: (e) => events.push(e) },
+    );
+    const held = [await silent(), await silent(), await silent()];
+    await waitFor('three handshakes pending', () => ingress.connections() === 3);
+    const beyond = await silent();
+    await within(
+      new Promise((r) => beyond.once('close', r)),
+      10_000,
+      'the connection beyond the limit to be closed',
+    );
+    expect(events).toEqual([{ reached: true, limit: 3, refused: 1 }]);
+    expect(ingress.connections()).toBe(3);
+    // Counted (handshake_limit), but no hang-up of a client is published for it as well.
+    expect(rejected.map((r) => r.reason)).toEqual([HANDSHAKE_LIMIT]);
+
+    // An admitted session does not hold a handshake slot: once a held connection goes, a peer
+    // gets in, and the episode ends.
+    held[0]!.destroy();
+    await waitFor('the episode to end', () => events.length === 2);
+    expect(events[1]).toEqual({ reached: false, limit: 3, refused: 1 });
+    const s = client(east);
+    expect(await ask(s, PROBE)).toEqual({ status: 200, body: 'ready\n' });
+    expect(ingress.sessions()).toBe(1);
+    // Two silent connections and the session: a third silent one still fits, a fourth does not.
+    const third = await silent();
+    await waitFor('the third handshake pending', () => ingress.connections() === 4);
+    const fourth = await silent();
+    await within(new Promise((r) => fourth.once('close', r)), 10_000, 'the fourth to be closed');
+    expect(third.destroyed).toBe(false);
+    expect(events[2]).toEqual({ reached: true, limit: 3, refused: 1 });
+  });
+
+  it('counts a connection closed at the limit as handshake_limit', async () => {
+    const metrics = createGatewayMetrics({ processMetrics: false });
+    cleanups.push(() => metrics.close());
+    await start({ maxHandshakes: 1, handshakeTimeoutMs: 120_000 });
+    await silent();
+    await waitFor('one handshake pending', () => ingress.connections() === 1);
+    const beyond = await silent();
+    await within(new Promise((r) => beyond.once('close', r)), 10_000, 'the connection beyond to be closed');
+    await waitFor('the count', async () =>
+      (await metrics.render()).includes(
+        'isthmus_tunnel_connections_total{direction="ingress",peer_cluster="unknown",result="handshake_limit"} 1',
+      ),
+    );
   });
 });

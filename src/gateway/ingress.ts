@@ -14,15 +14,18 @@ import { hostPort, unmapped } from '../host-port.js';
 import { VERSION, VERSION_HEADER } from '../version.js';
 import { ConnectionCounter, type Endpoint, pickTwoChoices } from './balancer.js';
 import {
+  HANDSHAKE_LIMIT,
   type HandshakeRejectedMessage,
   PREFACE_TIMEOUT,
   publishConnectError,
   publishHandshakeRejected,
+  publishSessionError,
   publishTunnelClose,
   publishTunnelOpen,
+  type SessionErrorReason,
 } from './diagnostics.js';
 import { cutSockets, socketsClosed } from './drain.js';
-import { splice } from './pipe.js';
+import { splice, wasResetHere } from './pipe.js';
 import { socketReader } from './socket-reader.js';
 import {
   ALPN_H2,
@@ -76,9 +79,19 @@ export interface IngressOptions {
    * is back under 90 % of it, with the CONNECTs refused meanwhile: once per episode, not per refusal.
    */
   onTunnelLimit?: (event: TunnelLimitEvent) => void;
+  /**
+   * Told when the ingress starts closing new connections at `limits.maxHandshakes` (`reached`) and
+   * when it is back under 90 % of it, with the connections closed meanwhile: once per episode.
+   */
+  onHandshakeLimit?: (event: TunnelLimitEvent) => void;
   limits?: {
     /** A TLS client that has not finished its handshake by then is cut (slowloris). Default 10 s. */
     handshakeTimeoutMs?: number;
+    /**
+     * TCP connections in their TLS handshake at once; a connection beyond it is closed on arrival
+     * (a flood of connections that never finish a handshake). Default 1000.
+     */
+    maxHandshakes?: number;
     /**
      * An admitted TLS connection that has not sent the HTTP/2 preface and its SETTINGS by then
      * (after the handshake) is cut: a peer holding connections it does not use. Default: the
@@ -137,6 +150,7 @@ export interface Ingress {
 
 const DEFAULTS = {
   handshakeTimeoutMs: 10_000,
+  maxHandshakes: 1000,
   maxConcurrentStreams: 1000,
   maxHeaderListSize: 16 * 1024,
   connectTimeoutMs: 5_000,
@@ -157,14 +171,53 @@ function ingressTlsOptions(ctx: TunnelSecureContext): SecureContextOptions {
   return { ...tlsContextOptions(ctx), secureOptions: cryptoConstants.SSL_OP_NO_TICKET };
 }
 
-/** Names the refused peer: an operator needs to know which (the refusal path is not hot). */
-function withPeer(message: HandshakeRejectedMessage, socket: PeerSocket): HandshakeRejectedMessage {
+/** The peer's `address:port`, when its socket still knows it. */
+function peerAddress(socket: PeerSocket): string | undefined {
   // A TLS socket's own address dies with its handle; the TCP socket under it (Node's `_parent`,
   // read at 'connection') keeps it.
   const from = socket.remoteAddress ? socket : socket._parent;
   const address = from?.remoteAddress;
-  return address ? { ...message, peer: hostPort(unmapped(address), from?.remotePort ?? 0) } : message;
+  return address ? hostPort(unmapped(address), from?.remotePort ?? 0) : undefined;
 }
+
+/** Names the refused peer: an operator needs to know which (the refusal path is not hot). */
+function withPeer(message: HandshakeRejectedMessage, socket: PeerSocket): HandshakeRejectedMessage {
+  const peer = peerAddress(socket);
+  return peer ? { ...message, peer } : message;
+}
+
+/** nghttp2's error numbers (nghttp2.h) that Node gives as `errno` of an ERR_HTTP2_ERROR. */
+const NGHTTP2_ERR_FLOODED = -904;
+const NGHTTP2_ERR_TOO_MANY_CONTINUATIONS = -905;
+
+/**
+ * What an admitted session's 'error' says of its peer, or undefined when it is no HTTP/2 misconduct
+ * (the TCP connection reset or timed out: a network fault, or a peer that went away). Node destroys
+ * the session on these: nghttp2 found its outbound queue flooded by the acknowledgements a peer that
+ * never reads asks for (PING, SETTINGS), too many CONTINUATION frames, or a protocol violation; Node
+ * counted too many invalid frames (empty DATA frames among them).
+ */
+export function sessionErrorReason(
+  err: Error & { code?: string; errno?: number },
+): SessionErrorReason | undefined {
+  if (err.code === 'ERR_HTTP2_TOO_MANY_INVALID_FRAMES') return 'invalid_frames';
+  if (err.code !== 'ERR_HTTP2_ERROR') return undefined;
+  if (err.errno === NGHTTP2_ERR_FLOODED) return 'flood';
+  if (err.errno === NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) return 'continuation_flood';
+  return 'protocol_error';
+}
+
+/**
+ * Streams a peer may reset in a burst, and how many more a second, before the ingress ends its
+ * session with ENHANCE_YOUR_CALM (rapid reset, CVE-2023-44487). nghttp2 ends a server session
+ * itself after 1,000 RST_STREAMs refilled at 33 a second, but with a GOAWAY Node tells no one of
+ * (INTERNAL_ERROR), and the session then lingers, read no more, until the peer closes it. Half its
+ * burst at its rate ends the session first, so the ingress can say so and close it; a peer that
+ * trips it would have tripped nghttp2's a moment later. (A reset nghttp2 counts but Node never
+ * shows, RST_STREAM(NO_ERROR) on a stream already answered, is left to nghttp2.)
+ */
+export const RESET_BURST = 500;
+export const RESETS_PER_SECOND = 33;
 
 /**
  * Why a TLS handshake failed, as the ingress's refusals are told apart (diagnostics.ts). A client
@@ -181,6 +234,9 @@ function handshakeFailure(err: Error & { code?: string }, socket: TLSSocket): st
     return (unverified as Error & { code?: string }).code ?? unverified.message;
   return err.code ?? err.message;
 }
+
+/** Publishes, once per session, that it ended for misconduct (see SessionErrorMessage). */
+type EndSession = (reason: SessionErrorReason, code: string, error: string) => void;
 
 interface PeerSocket {
   remoteAddress?: string | undefined;
@@ -206,6 +262,13 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
   const resumeAt = Math.floor(maxTunnels * 0.9);
   const counter = new ConnectionCounter();
   const sockets = new Set<net.Socket>();
+  /** Accepted TCP connections whose TLS handshake has not finished: what `maxHandshakes` bounds. */
+  const handshaking = new Set<net.Socket>();
+  /** Connections closed on arrival at `maxHandshakes`: their hang-up is no client's. */
+  const cutAtLimit = new WeakSet<PeerSocket>();
+  const handshakesResumeAt = Math.floor(limits.maxHandshakes * 0.9);
+  /** Connections closed at maxHandshakes in the current episode, or -1 outside one. */
+  let refusedHandshakes = -1;
   const sessions = new Set<ServerHttp2Session>();
   let tunnels = 0;
   /** CONNECTs admitted under maxTunnels and still dialling their backend. */
@@ -232,17 +295,32 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
   });
 
   server.on('connection', (socket: net.Socket) => {
+    // Read once so the socket keeps it: a handshake refused after the peer reset has no address left.
+    void socket.remoteAddress;
+    if (handshaking.size >= limits.maxHandshakes) {
+      refuseConnection(socket);
+      return;
+    }
     sockets.add(socket);
+    handshaking.add(socket);
     socket.setNoDelay(true);
     // Peers that vanish without a FIN are found by the kernel rather than kept forever.
     socket.setKeepAlive(true, TCP_KEEPALIVE_MS);
-    socket.once('close', () => sockets.delete(socket));
-    // Read once so the socket keeps it: a handshake refused after the peer reset has no address left.
-    void socket.remoteAddress;
+    socket.once('close', () => {
+      sockets.delete(socket);
+      handshakeEnded(socket);
+    });
+  });
+  // The handshake is done (refused peers included: they are judged after it, on their session).
+  server.on('secureConnection', (socket: TLSSocket) => {
+    const tcp = (socket as PeerSocket)._parent;
+    if (tcp) handshakeEnded(tcp as net.Socket);
   });
   // Handshake failures: no/foreign/expired certificate, wrong protocol version, handshake timeout.
   server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
-    publishHandshakeRejected(withPeer({ reason: handshakeFailure(err, socket) }, socket));
+    // One closed at maxHandshakes was published as such: its "hang-up" here is the ingress's own.
+    if (!cutAtLimit.has((socket as PeerSocket)._parent ?? socket))
+      publishHandshakeRejected(withPeer({ reason: handshakeFailure(err, socket) }, socket));
     socket.destroy();
   });
   // A peer that did not negotiate h2 (RFC 9113 §3.3).
@@ -285,7 +363,16 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
     awaitPreface(session);
     // A handshake that finished after close() began: GOAWAY at once, like the sessions before it.
     if (closing) session.close();
-    session.on('error', noop);
+    // Read now: a destroyed session has no socket left to ask.
+    const peer = peerAddress(session.socket as PeerSocket);
+    const ended: EndSession = (reason, code, error) =>
+      sessionEnded(session, cluster, peer, reason, code, error);
+    // Node destroys the session on these; a flood or a broken HTTP/2 says it once, naming the peer.
+    session.on('error', (err: Error & { code?: string; errno?: number }) => {
+      const reason = sessionErrorReason(err);
+      if (reason !== undefined) ended(reason, err.code ?? 'ERR_HTTP2_ERROR', err.message);
+    });
+    watchResets(session, ended);
     session.setLocalWindowSize(SESSION_WINDOW_BYTES);
     if (limits.idleSessionTimeoutMs !== undefined) watchIdle(session, limits.idleSessionTimeoutMs);
     session.on(
@@ -318,6 +405,101 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
     const settled = (): void => clearTimeout(timer);
     session.once('remoteSettings', settled);
     session.once('close', settled);
+  }
+
+  /**
+   * Closes a TCP connection at `maxHandshakes`, before any TLS: a flood of connections that never
+   * finish their handshake would otherwise hold a file descriptor and its TLS state each until the
+   * handshake timeout. Counted (published as HANDSHAKE_LIMIT), told once per episode.
+   */
+  function refuseConnection(socket: net.Socket): void {
+    cutAtLimit.add(socket);
+    if (refusedHandshakes < 0) {
+      refusedHandshakes = 1;
+      opts.onHandshakeLimit?.({ reached: true, limit: limits.maxHandshakes, refused: 1 });
+    } else refusedHandshakes++;
+    publishHandshakeRejected(withPeer({ reason: HANDSHAKE_LIMIT }, socket));
+    socket.destroy();
+  }
+
+  /** A connection left the handshake (done, or closed): the end of an episode at maxHandshakes, if one. */
+  function handshakeEnded(socket: net.Socket): void {
+    if (!handshaking.delete(socket)) return;
+    if (refusedHandshakes < 0 || handshaking.size > handshakesResumeAt) return;
+    const refused = refusedHandshakes;
+    refusedHandshakes = -1;
+    opts.onHandshakeLimit?.({ reached: false, limit: limits.maxHandshakes, refused });
+  }
+
+  /** Sessions whose end for misconduct was published: once per session. */
+  const endedSessions = new WeakSet<ServerHttp2Session>();
+  function sessionEnded(
+    session: ServerHttp2Session,
+    cluster: string,
+    peer: string | undefined,
+    reason: SessionErrorReason,
+    code: string,
+    error: string,
+  ): void {
+    if (endedSessions.has(session)) return;
+    endedSessions.add(session);
+    const identity = spiffeIdOf(chains.get(session)?.cert);
+    publishSessionError({
+      peerCluster: cluster,
+      ...(identity === undefined ? {} : { identity }),
+      ...(peer === undefined ? {} : { peer }),
+      reason,
+      code,
+      error,
+    });
+  }
+
+  /**
+   * Counts the streams the peer resets (RST_STREAM, or a stream it gave up before the answer) in a
+   * token bucket (RESET_BURST, RESETS_PER_SECOND), and ends the session with ENHANCE_YOUR_CALM once
+   * it is empty: before nghttp2's own limit, whose GOAWAY no one would hear of. The GOAWAY goes out
+   * at once (nghttp2 then takes no new stream and stops counting); the streams in flight may finish,
+   * then the session closes. Streams this gateway resets, and those a closing session takes down,
+   * are not counted.
+   */
+  function watchResets(session: ServerHttp2Session, ended: EndSession): void {
+    let tokens = RESET_BURST;
+    let last = performance.now();
+    let tripped = false;
+    const peerReset = (): void => {
+      if (tripped || session.destroyed || session.closed) return;
+      const now = performance.now();
+      tokens = Math.min(RESET_BURST, tokens + ((now - last) / 1000) * RESETS_PER_SECOND);
+      last = now;
+      tokens -= 1;
+      if (tokens >= 0) return;
+      tripped = true;
+      ended(
+        'rapid_reset',
+        'ENHANCE_YOUR_CALM',
+        `the peer reset more than ${RESET_BURST} streams at once, or over ${RESETS_PER_SECOND} a second`,
+      );
+      // Last stream id 0: Node sends the last one nghttp2 processed, so tunnels in flight go on.
+      session.goaway(h2.NGHTTP2_ENHANCE_YOUR_CALM);
+      // Not from within nghttp2's callback (a stream's 'aborted' is emitted in it).
+      setImmediate(() => session.close());
+    };
+    session.on('stream', (stream: ServerHttp2Stream) => {
+      let counted = false;
+      const count = (): void => {
+        if (counted || wasResetHere(stream)) return;
+        counted = true;
+        peerReset();
+      };
+      // Emitted as nghttp2 reads the RST_STREAM of a stream not yet answered (a CONNECT still
+      // dialling), so the bucket empties before nghttp2 reads the next frames.
+      stream.once('aborted', count);
+      // A stream already answered (a refusal) is reset too, but closes only on the next tick.
+      stream.once('close', () => {
+        const code = stream.rstCode;
+        if (code !== undefined && code !== h2.NGHTTP2_NO_ERROR) count();
+      });
+    });
   }
 
   /** A tunnel (open or dialling) ended: the end of an episode at maxTunnels, if it was one. */

@@ -13,9 +13,12 @@ import {
   CHANNELS,
   type ConnectErrorMessage,
   clientHungUp,
+  HANDSHAKE_LIMIT,
   type HandshakeRejectedMessage,
   noClientCertificate,
+  notTls,
   PREFACE_TIMEOUT,
+  type SessionErrorMessage,
   type TunnelCloseMessage,
   type TunnelOpenMessage,
 } from './diagnostics.js';
@@ -29,6 +32,8 @@ export type ConnectResult =
   | 'bad_gateway'
   | 'unauthorized'
   | 'no_client_certificate'
+  | 'not_tls'
+  | 'handshake_limit'
   | 'timeout'
   | 'error'
   | `status_${number}`;
@@ -71,11 +76,16 @@ export function connectResult(status: number, reason = '', code?: string): Conne
  * `timeout`: the peer was never judged, and `unauthorized` would send the operator to look at
  * certificates. A client that sent no certificate at all is no peer gateway (`noClientCertificate`:
  * a TLS probe, a load balancer's TLS check, a scanner): `no_client_certificate`, which the tunnel
- * error alert leaves out, since under `unknown` it is a 100 % failure ratio.
+ * error alert leaves out, since under `unknown` it is a 100 % failure ratio; so is a connection that
+ * speaks no TLS at all (`notTls`: a plain-HTTP or TCP-payload health check, a scanner): `not_tls`.
+ * A connection closed on arrival because `maxHandshakes` were already under way is
+ * `handshake_limit`: a flood, which may have kept a peer out, so the alert counts it.
  */
 export function handshakeResult(reason: string): ConnectResult {
   // An admitted peer that then sent no HTTP/2 preface in time stalled the same way.
   if (reason === 'ERR_TLS_HANDSHAKE_TIMEOUT' || reason === PREFACE_TIMEOUT) return 'timeout';
+  if (reason === HANDSHAKE_LIMIT) return 'handshake_limit';
+  if (notTls({ reason })) return 'not_tls';
   return noClientCertificate({ reason }) ? 'no_client_certificate' : 'unauthorized';
 }
 
@@ -242,6 +252,13 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     help: 'Whether the CRL file on disk (--crl-file) is one this gateway refused (1: the list in force is an older one, and a restart fails on the file), else 0.',
     registers: [registry],
   });
+  // Bounded: only admitted peers (a certificate of this trust anchor, a linked cluster) have a session.
+  const sessionErrors = new Counter({
+    name: 'isthmus_tunnel_session_errors_total',
+    help: 'HTTP/2 sessions of admitted peer gateways ended for a flood or a protocol violation (rapid_reset, flood, continuation_flood, invalid_frames, protocol_error), by direction and peer cluster.',
+    labelNames: ['direction', 'peer_cluster', 'reason'] as const,
+    registers: [registry],
+  });
   const certificates = certificateMetrics(registry);
   crlRevoked.set(0);
   crlFileRefused.set(0);
@@ -335,11 +352,17 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     connections.inc({ direction: 'ingress', peer_cluster: peer, result: handshakeResult(msg.reason) });
   };
 
+  const onSessionError = (raw: unknown): void => {
+    const msg = raw as SessionErrorMessage;
+    sessionErrors.inc({ direction: 'ingress', peer_cluster: msg.peerCluster, reason: msg.reason });
+  };
+
   const subscriptions: Array<[string, (msg: unknown, name: string | symbol) => void]> = [
     [CHANNELS.tunnelOpen, onOpen],
     [CHANNELS.tunnelClose, onClose],
     [CHANNELS.connectError, onConnectError],
     [CHANNELS.handshakeRejected, onHandshakeRejected],
+    [CHANNELS.sessionError, onSessionError],
   ];
   for (const [name, fn] of subscriptions) diagnosticsChannel.subscribe(name, fn);
 

@@ -110,6 +110,14 @@ function wasReset(stream: Http2Stream): boolean {
   return stream.rstCode !== undefined && stream.rstCode !== h2.NGHTTP2_NO_ERROR;
 }
 
+/** Streams reset by this process (resetStream), which the ingress's rapid-reset count leaves out. */
+const resetHere = new WeakSet<Http2Stream>();
+
+/** Whether `stream` was reset by `resetStream`: by this gateway, not by its peer. */
+export function wasResetHere(stream: Http2Stream): boolean {
+  return resetHere.has(stream);
+}
+
 /**
  * RST_STREAM(code) with no END_STREAM before it. Http2Stream.close() first ends the writable side,
  * and when a write is in flight Node sends that END_STREAM ahead of the deferred RST_STREAM: the
@@ -118,6 +126,7 @@ function wasReset(stream: Http2Stream): boolean {
  */
 export function resetStream(stream: Http2Stream, code: number): void {
   if (stream.closed || stream.destroyed) return;
+  resetHere.add(stream);
   const state = (stream as unknown as { _writableState?: { ending: boolean } })._writableState;
   if (state) state.ending = true;
   stream.close(code);

@@ -89,13 +89,37 @@ export function awaitLinkedGateway(
 type Probe = (gateway: HostPort, path: string, timeoutMs: number, cluster?: string) => Promise<ProbeResult>;
 
 /**
- * `probe`, for linked gateways only: anything else is refused (`refused`, answered 403) without a
- * connection. Waiting for a Link to name the target counts against the probe's own timeout.
+ * `/probe` requests that may wait for a Link event at once. The controller probes each Link's
+ * gateway every few seconds, so a handful wait at most while an address moves; the admin port has
+ * no authentication, and every waiting request holds its connection (a file descriptor) and a Link
+ * listener for up to the probe's timeout (30 s): 3,000 of them held 3,000 (security review,
+ * finding 11). Beyond this many, a target no Link names is refused at once, as if no Link event
+ * had come.
  */
-export function linkedGatewaysOnly(links: LinkEvents, probe: Probe): Probe {
+export const MAX_WAITING_PROBES = 64;
+
+/**
+ * `probe`, for linked gateways only: anything else is refused (`refused`, answered 403) without a
+ * connection. Waiting for a Link to name the target counts against the probe's own timeout; at most
+ * `maxWaiting` requests wait at once (MAX_WAITING_PROBES), the others are answered without waiting.
+ */
+export function linkedGatewaysOnly(
+  links: LinkEvents,
+  probe: Probe,
+  maxWaiting: number = MAX_WAITING_PROBES,
+): Probe {
+  let waiting = 0;
   return async (gateway, path, timeoutMs, cluster) => {
     const started = performance.now();
-    const refusal = await awaitLinkedGateway(links, gateway, cluster, timeoutMs);
+    let refusal = probeRefusal(links.list(), gateway, cluster);
+    if (refusal !== undefined && waiting < maxWaiting) {
+      waiting++;
+      try {
+        refusal = await awaitLinkedGateway(links, gateway, cluster, timeoutMs);
+      } finally {
+        waiting--;
+      }
+    }
     if (refusal !== undefined) return { alive: false, latencyMs: 0, error: refusal, refused: true };
     const left = Math.max(1, Math.round(timeoutMs - (performance.now() - started)));
     return probe(gateway, path, left, cluster);

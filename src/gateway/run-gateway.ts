@@ -34,14 +34,7 @@ import type { Link, V1EndpointSlice, V1Service } from '../kube/types.js';
 import { type AdminServer, type ProbeResult, type Readiness, startAdmin } from './admin.js';
 import type { GatewayConfig } from './config.js';
 import { type CrlWatcher, type HandshakeRefusal, handshakeRefusal, watchCrlFile } from './crl-watch.js';
-import {
-  CHANNELS,
-  type ConnectErrorMessage,
-  clientHungUp,
-  type HandshakeRejectedMessage,
-  noClientCertificate,
-  type TunnelCloseMessage,
-} from './diagnostics.js';
+import { CHANNELS, type TunnelCloseMessage } from './diagnostics.js';
 import { EgressListeners } from './egress.js';
 import { type Ingress, startIngress } from './ingress.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
@@ -49,6 +42,7 @@ import { followOwnRevocation, gatewayCertificateCheck, refusalOf } from './own-c
 import { gatewayClusterOf, linkedClusters, PeerPolicy } from './peers.js';
 import { PodIPBook } from './pod-ips.js';
 import { linkedGatewaysOnly } from './probe-targets.js';
+import { logRefusals } from './refusal-log.js';
 import { resolverFor } from './resolver.js';
 import { OwnListeners } from './self-dial.js';
 import { ServiceIndex } from './service-index.js';
@@ -299,6 +293,16 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
         e.reached
           ? log.warn({ limit: e.limit }, 'tunnel limit reached: new tunnels refused (503) until some end')
           : log.info({ limit: e.limit, refused: e.refused }, 'tunnel limit: admitting tunnels again'),
+      onHandshakeLimit: (e) =>
+        e.reached
+          ? log.warn(
+              { limit: e.limit },
+              'TLS handshake limit reached: new connections closed on arrival until handshakes finish (a connection flood?)',
+            )
+          : log.info(
+              { limit: e.limit, closed: e.refused },
+              'TLS handshake limit: accepting connections again',
+            ),
       limits: {
         connectTimeoutMs: config.limits.connectTimeoutMs,
         maxTunnels: config.limits.maxTunnels,
@@ -513,36 +517,6 @@ export function certificateProblem(state: ReadinessState, nowMs: number = Date.n
 /** A probe this gateway cannot make: its own failure (`local`), which tells nothing of the remote. */
 function cannotProbe(error: string): Promise<ProbeResult> {
   return Promise.resolve({ alive: false, latencyMs: 0, error, failure: 'local' });
-}
-
-/**
- * The logger subscribes to the hot path's refusals (STYLE.md §9): a refused peer is a trust or
- * Link problem an operator must see; a refused CONNECT is routine (unexported service) and debug,
- * except in the access log, which has a line for every tunnel, refused ones included.
- */
-function logRefusals(log: Logger, accessLog: boolean): () => void {
-  const onRejected = (msg: unknown): void => {
-    const m = msg as HandshakeRejectedMessage;
-    // A hang-up before the handshake ends is a TCP health check (a load balancer's) or a TLS client
-    // that only wanted the chain (`isthmus check` of the trust anchor): no peer was refused.
-    if (clientHungUp(m))
-      log.debug({ peer: m.peer, reason: m.reason }, 'connection closed during the TLS handshake');
-    // A TLS client with no certificate at all (a TLS probe, a scanner) is no peer gateway.
-    else if (noClientCertificate(m)) log.debug({ peer: m.peer }, 'TLS client without a certificate refused');
-    else log.warn({ peer: m.peer, identity: m.identity, reason: m.reason }, 'peer gateway refused');
-  };
-  const onConnectError = (msg: unknown): void => {
-    const m = msg as ConnectErrorMessage;
-    const fields = { direction: m.direction, peer: m.peerCluster, authority: m.authority, status: m.status };
-    if (accessLog) log.info({ ...fields, reason: m.reason }, 'tunnel refused');
-    else log.debug(fields, m.reason);
-  };
-  diagnosticsChannel.subscribe(CHANNELS.handshakeRejected, onRejected);
-  diagnosticsChannel.subscribe(CHANNELS.connectError, onConnectError);
-  return () => {
-    diagnosticsChannel.unsubscribe(CHANNELS.handshakeRejected, onRejected);
-    diagnosticsChannel.unsubscribe(CHANNELS.connectError, onConnectError);
-  };
 }
 
 /** The access log (--access-log): one line per tunnel when it ends. */

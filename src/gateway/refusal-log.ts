@@ -1,0 +1,168 @@
+/**
+ * The gateway's log of the hot path's refusals (STYLE.md §9): the data path publishes on its
+ * diagnostics channels (diagnostics.ts), and this logger subscribes.
+ *
+ * Anyone who reaches the ingress's LoadBalancer can make a TLS handshake fail, so a refused
+ * handshake costs at most one warn line per address and reason a minute: the first is logged, the
+ * rest are counted into the next line (`suppressed`); the metrics count every one (security
+ * review, finding 7). A refusal that names an identity (a certificate of this trust anchor whose
+ * cluster is not linked, or revoked) is a peer gateway an operator must see: it has a table of
+ * its own, so a flood of anonymous handshakes can neither evict it nor fold it into another
+ * address's window.
+ */
+import diagnosticsChannel from 'node:diagnostics_channel';
+import type { Logger } from 'pino';
+import {
+  CHANNELS,
+  type ConnectErrorMessage,
+  clientHungUp,
+  HANDSHAKE_LIMIT,
+  type HandshakeRejectedMessage,
+  noClientCertificate,
+  notTls,
+  type SessionErrorMessage,
+} from './diagnostics.js';
+
+/** One warn line per address and reason per window: the first refusal logged, the rest counted. */
+export const REFUSAL_LOG_WINDOW_MS = 60_000;
+
+/**
+ * Addresses (with a reason) remembered at once, per table. Past it, while every window is still
+ * open, refusals from further addresses share one window per reason: the log stays bounded however
+ * many addresses a flood comes from, and so does the table.
+ */
+export const MAX_TRACKED_REFUSERS = 1000;
+
+export interface RefusalLogOptions {
+  /** A monotonic clock in ms (default performance.now). */
+  now?: () => number;
+  windowMs?: number;
+  maxTracked?: number;
+}
+
+/**
+ * The logger subscribes to the hot path's refusals: a refused peer is a trust or Link problem an
+ * operator must see (at warn, rate-limited); a client that is no peer gateway (hung up, no
+ * certificate, no TLS at all) and a connection closed at the handshake limit (whose episode the
+ * gateway logs once) are debug; a refused CONNECT is routine (unexported service) and debug,
+ * except in the access log, which has a line for every tunnel, refused ones included. A peer's
+ * session ended for a flood is logged at warn, once per session (the ingress publishes it once).
+ */
+export function logRefusals(log: Logger, accessLog: boolean, options: RefusalLogOptions = {}): () => void {
+  const anonymous = refusalLimiter(options);
+  const identified = refusalLimiter(options);
+  const onRejected = (msg: unknown): void => {
+    const m = msg as HandshakeRejectedMessage;
+    // A hang-up before the handshake ends is a TCP health check (a load balancer's) or a TLS client
+    // that only wanted the chain (`isthmus check` of the trust anchor): no peer was refused.
+    if (clientHungUp(m))
+      log.debug({ peer: m.peer, reason: m.reason }, 'connection closed during the TLS handshake');
+    // A TLS client with no certificate at all (a TLS probe, a scanner) is no peer gateway.
+    else if (noClientCertificate(m)) log.debug({ peer: m.peer }, 'TLS client without a certificate refused');
+    // Plain HTTP, HTTP/2 in plaintext or noise (a load balancer's HTTP or TCP health check every
+    // few seconds, a scanner): no TLS client at all.
+    else if (notTls(m)) log.debug({ peer: m.peer, reason: m.reason }, 'connection that speaks no TLS closed');
+    // Each one is counted; the episode is logged once (run-gateway.ts, onHandshakeLimit).
+    else if (m.reason === HANDSHAKE_LIMIT)
+      log.debug({ peer: m.peer }, 'connection closed: too many TLS handshakes');
+    else {
+      const limiter = m.identity === undefined ? anonymous : identified;
+      const suppressed = limiter(hostOf(m.peer), m.identity, m.reason);
+      if (suppressed === undefined) return;
+      log.warn(
+        {
+          peer: m.peer,
+          identity: m.identity,
+          reason: m.reason,
+          ...(suppressed > 0 ? { suppressed } : {}),
+        },
+        'peer gateway refused',
+      );
+    }
+  };
+  const onConnectError = (msg: unknown): void => {
+    const m = msg as ConnectErrorMessage;
+    const fields = { direction: m.direction, peer: m.peerCluster, authority: m.authority, status: m.status };
+    if (accessLog) log.info({ ...fields, reason: m.reason }, 'tunnel refused');
+    else log.debug(fields, m.reason);
+  };
+  const onSessionError = (msg: unknown): void => {
+    const m = msg as SessionErrorMessage;
+    log.warn(
+      {
+        cluster: m.peerCluster,
+        identity: m.identity,
+        peer: m.peer,
+        reason: m.reason,
+        code: m.code,
+        err: m.error,
+      },
+      'peer gateway session ended: it flooded or broke HTTP/2',
+    );
+  };
+  const subscriptions: Array<[string, (msg: unknown) => void]> = [
+    [CHANNELS.handshakeRejected, onRejected],
+    [CHANNELS.connectError, onConnectError],
+    [CHANNELS.sessionError, onSessionError],
+  ];
+  for (const [name, fn] of subscriptions) diagnosticsChannel.subscribe(name, fn);
+  return () => {
+    for (const [name, fn] of subscriptions) diagnosticsChannel.unsubscribe(name, fn);
+  };
+}
+
+/** `host` of `host:port` or `[v6]:port`: a client's port changes with every connection. */
+function hostOf(peer: string | undefined): string {
+  if (peer === undefined) return '';
+  const colon = peer.lastIndexOf(':');
+  return colon < 0 ? peer : peer.slice(0, colon);
+}
+
+interface Window {
+  /** When the window closes (the next refusal after it is logged). */
+  until: number;
+  /** Refusals left out of the log since the window opened. */
+  suppressed: number;
+}
+
+/**
+ * For each refusal: undefined when it is left out of the log, else the number left out before it
+ * (since the previous line of the same address, identity and reason).
+ */
+function refusalLimiter(
+  options: RefusalLogOptions,
+): (host: string, identity: string | undefined, reason: string) => number | undefined {
+  const now = options.now ?? (() => performance.now());
+  const windowMs = options.windowMs ?? REFUSAL_LOG_WINDOW_MS;
+  const maxTracked = options.maxTracked ?? MAX_TRACKED_REFUSERS;
+  // In the order the windows opened, so also of their ends: the closed ones are at the front.
+  const tracked = new Map<string, Window>();
+  /** By identity and reason: the refusals of addresses not tracked (the table was full of open windows). */
+  const overflow = new Map<string, Window>();
+
+  const admit = (table: Map<string, Window>, key: string, t: number): number | undefined => {
+    const open = table.get(key);
+    if (open && t < open.until) {
+      open.suppressed++;
+      return undefined;
+    }
+    table.delete(key);
+    table.set(key, { until: t + windowMs, suppressed: 0 });
+    return open?.suppressed ?? 0;
+  };
+
+  return (host, identity, reason) => {
+    const t = now();
+    // A NUL is in no address, identity or reason: the keys are unambiguous.
+    const shared = `${identity ?? ''}\0${reason}`;
+    const key = `${host}\0${shared}`;
+    if (!tracked.has(key) && tracked.size >= maxTracked) {
+      for (const [k, w] of tracked) {
+        if (w.until > t) break;
+        tracked.delete(k);
+      }
+      if (tracked.size >= maxTracked) return admit(overflow, shared, t);
+    }
+    return admit(tracked, key, t);
+  };
+}
