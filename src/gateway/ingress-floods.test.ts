@@ -12,13 +12,11 @@ import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../wait-for.js';
 import { CHANNELS } from './diagnostics.js';
-import { type Ingress, startIngress } from './ingress.js';
+import type { Ingress } from './ingress.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
-import { resolverFor } from './resolver.js';
-import { ServiceIndex } from './service-index.js';
 import { echo, startTcpBackend, type TcpBackend } from './test-support/backends.js';
 import { ask, type ClientTls, h2connect } from './test-support/h2-client.js';
-import { authorizeClusters, CLUSTER_DOMAIN, PROBE_PATH } from './test-support/harness.js';
+import { CLUSTER_DOMAIN, PROBE_PATH, startEchoIngress } from './test-support/harness.js';
 import { makePki, type TestPki, TRUST_DOMAIN } from './test-support/pki.js';
 
 const ECHO = `echo.test.svc.${CLUSTER_DOMAIN}:7000`;
@@ -46,25 +44,7 @@ beforeEach(async () => {
   ended.length = 0;
   diagnosticsChannel.subscribe(CHANNELS.sessionError, onEnded);
   metrics = createGatewayMetrics({ processMetrics: false, trustDomain: TRUST_DOMAIN });
-  const index = new ServiceIndex();
-  index.upsertService({
-    namespace: 'test',
-    name: 'echo',
-    headless: false,
-    ports: [{ name: 'tcp', port: 7000 }],
-  });
-  index.setSliceEndpoints('test', 'echo', 's', [
-    { address: '127.0.0.1', ready: true, ports: [{ name: 'tcp', port: backend.port }] },
-  ]);
-  ingress = await startIngress({
-    host: '127.0.0.1',
-    port: 0,
-    secureContext: pki.gateway('west'),
-    authorizePeer: authorizeClusters(['east']),
-    resolve: resolverFor(index, CLUSTER_DOMAIN),
-    probe: { path: PROBE_PATH, isReady: () => true },
-    limits: { handshakeTimeoutMs: 10_000 },
-  });
+  ({ ingress } = await startEchoIngress(pki, backend.port));
 });
 afterEach(async () => {
   for (const c of cleanups.splice(0)) c();

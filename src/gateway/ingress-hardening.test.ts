@@ -13,13 +13,11 @@ import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../wait-for.js';
 import { CHANNELS, HANDSHAKE_LIMIT, type HandshakeRejectedMessage, PREFACE_TIMEOUT } from './diagnostics.js';
-import { type Ingress, type IngressOptions, startIngress, type TunnelLimitEvent } from './ingress.js';
+import type { Ingress, IngressOptions, TunnelLimitEvent } from './ingress.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
-import { resolverFor } from './resolver.js';
-import { ServiceIndex } from './service-index.js';
 import { echo, startTcpBackend, type TcpBackend } from './test-support/backends.js';
 import { ask, type ClientTls, connectTo, h2connect } from './test-support/h2-client.js';
-import { authorizeClusters, CLUSTER_DOMAIN, PROBE_PATH } from './test-support/harness.js';
+import { CLUSTER_DOMAIN, PROBE_PATH, startEchoIngress } from './test-support/harness.js';
 import { makePki, type TestPki } from './test-support/pki.js';
 import { within } from './test-support/wait.js';
 
@@ -56,26 +54,7 @@ async function start(
   limits: IngressOptions['limits'] = {},
   extra: Partial<IngressOptions> = {},
 ): Promise<void> {
-  const index = new ServiceIndex();
-  index.upsertService({
-    namespace: 'test',
-    name: 'echo',
-    headless: false,
-    ports: [{ name: 'tcp', port: 7000 }],
-  });
-  index.setSliceEndpoints('test', 'echo', 's', [
-    { address: '127.0.0.1', ready: true, ports: [{ name: 'tcp', port: backend.port }] },
-  ]);
-  ingress = await startIngress({
-    host: '127.0.0.1',
-    port: 0,
-    secureContext: pki.gateway('west'),
-    authorizePeer: authorizeClusters(['east']),
-    resolve: resolverFor(index, CLUSTER_DOMAIN),
-    probe: { path: PROBE_PATH, isReady: () => true },
-    limits: { handshakeTimeoutMs: 10_000, ...limits },
-    ...extra,
-  });
+  ({ ingress } = await startEchoIngress(pki, backend.port, { limits, extra }));
 }
 
 function client(creds: ClientTls): ClientHttp2Session {

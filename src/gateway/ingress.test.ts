@@ -9,12 +9,11 @@ import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { gatewayIdentity } from '../kube/keys.js';
 import { CHANNELS, clientHungUp, noClientCertificate } from './diagnostics.js';
-import { type Ingress, type IngressOptions, startIngress } from './ingress.js';
-import { resolverFor } from './resolver.js';
-import { ServiceIndex } from './service-index.js';
+import type { Ingress, IngressOptions } from './ingress.js';
+import type { ServiceIndex } from './service-index.js';
 import { echo, startTcpBackend, type TcpBackend } from './test-support/backends.js';
 import { ask, type ClientTls, connectTo, h2connect } from './test-support/h2-client.js';
-import { authorizeClusters, CLUSTER_DOMAIN, PROBE_PATH } from './test-support/harness.js';
+import { CLUSTER_DOMAIN, PROBE_PATH, startEchoIngress } from './test-support/harness.js';
 import { makePki, type TestPki, TRUST_DOMAIN } from './test-support/pki.js';
 import { FRAME, type Frame, rawH2 } from './test-support/raw-h2.js';
 import { startRelay } from './test-support/relay.js';
@@ -50,25 +49,10 @@ afterAll(async () => {
  * about that timeout, asks for a short one.
  */
 async function start(limits?: IngressOptions['limits']): Promise<void> {
-  index = new ServiceIndex();
-  index.upsertService({
-    namespace: 'test',
-    name: 'echo',
-    headless: false,
-    ports: [{ name: 'tcp', port: 7000 }],
-  });
-  index.setSliceEndpoints('test', 'echo', 's', [
-    { address: '127.0.0.1', ready: true, ports: [{ name: 'tcp', port: backend.port }] },
-  ]);
-  ingress = await startIngress({
-    host: '127.0.0.1',
-    port: 0,
-    secureContext: pki.gateway('west'),
-    authorizePeer: authorizeClusters(['east']),
-    resolve: resolverFor(index, CLUSTER_DOMAIN),
-    probe: { path: PROBE_PATH, isReady: () => ready.value },
-    limits: { handshakeTimeoutMs: 10_000, ...limits },
-  });
+  ({ ingress, index } = await startEchoIngress(pki, backend.port, {
+    isReady: () => ready.value,
+    ...(limits ? { limits } : {}),
+  }));
 }
 
 beforeEach(async () => {

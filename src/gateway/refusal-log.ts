@@ -10,8 +10,10 @@
  * its own, so a flood of anonymous handshakes can neither evict it nor fold it into another
  * address's window.
  */
+
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { Logger } from 'pino';
+import { type LogWindowOptions, logWindows } from '../log-windows.js';
 import {
   CHANNELS,
   type ConnectErrorMessage,
@@ -23,22 +25,8 @@ import {
   type SessionErrorMessage,
 } from './diagnostics.js';
 
-/** One warn line per address and reason per window: the first refusal logged, the rest counted. */
-export const REFUSAL_LOG_WINDOW_MS = 60_000;
-
-/**
- * Addresses (with a reason) remembered at once, per table. Past it, while every window is still
- * open, refusals from further addresses share one window per reason: the log stays bounded however
- * many addresses a flood comes from, and so does the table.
- */
-export const MAX_TRACKED_REFUSERS = 1000;
-
-export interface RefusalLogOptions {
-  /** A monotonic clock in ms (default performance.now). */
-  now?: () => number;
-  windowMs?: number;
-  maxTracked?: number;
-}
+/** One warn line per address and reason per window (log-windows.ts), per table. */
+export type RefusalLogOptions = LogWindowOptions;
 
 /**
  * The logger subscribes to the hot path's refusals: a refused peer is a trust or Link problem an
@@ -118,13 +106,6 @@ function hostOf(peer: string | undefined): string {
   return colon < 0 ? peer : peer.slice(0, colon);
 }
 
-interface Window {
-  /** When the window closes (the next refusal after it is logged). */
-  until: number;
-  /** Refusals left out of the log since the window opened. */
-  suppressed: number;
-}
-
 /**
  * For each refusal: undefined when it is left out of the log, else the number left out before it
  * (since the previous line of the same address, identity and reason).
@@ -132,37 +113,10 @@ interface Window {
 function refusalLimiter(
   options: RefusalLogOptions,
 ): (host: string, identity: string | undefined, reason: string) => number | undefined {
-  const now = options.now ?? (() => performance.now());
-  const windowMs = options.windowMs ?? REFUSAL_LOG_WINDOW_MS;
-  const maxTracked = options.maxTracked ?? MAX_TRACKED_REFUSERS;
-  // In the order the windows opened, so also of their ends: the closed ones are at the front.
-  const tracked = new Map<string, Window>();
-  /** By identity and reason: the refusals of addresses not tracked (the table was full of open windows). */
-  const overflow = new Map<string, Window>();
-
-  const admit = (table: Map<string, Window>, key: string, t: number): number | undefined => {
-    const open = table.get(key);
-    if (open && t < open.until) {
-      open.suppressed++;
-      return undefined;
-    }
-    table.delete(key);
-    table.set(key, { until: t + windowMs, suppressed: 0 });
-    return open?.suppressed ?? 0;
-  };
-
+  const windows = logWindows(options);
+  // A NUL is in no address, identity or reason: the keys are unambiguous.
   return (host, identity, reason) => {
-    const t = now();
-    // A NUL is in no address, identity or reason: the keys are unambiguous.
     const shared = `${identity ?? ''}\0${reason}`;
-    const key = `${host}\0${shared}`;
-    if (!tracked.has(key) && tracked.size >= maxTracked) {
-      for (const [k, w] of tracked) {
-        if (w.until > t) break;
-        tracked.delete(k);
-      }
-      if (tracked.size >= maxTracked) return admit(overflow, shared, t);
-    }
-    return admit(tracked, key, t);
+    return windows(`${host}\0${shared}`, shared);
   };
 }

@@ -17,7 +17,9 @@
  *
  * No gRPC here: the CLI subscribes before it loads the identity service (certify-service.ts).
  */
+
 import diagnosticsChannel from 'node:diagnostics_channel';
+import { type LogWindowOptions, logWindows } from '../log-windows.js';
 import type { CertifyEvent } from './certify-service.js';
 
 /** The channel certify-service.ts publishes a CertifyEvent to, once per Certify call. */
@@ -67,22 +69,8 @@ export function formatCertifyEvent(e: CertifyEvent, suppressed = 0): { error: bo
   };
 }
 
-/** One line per caller address and outcome per window: the first refusal logged, the rest counted. */
-export const REFUSAL_LOG_WINDOW_MS = 60_000;
-
-/**
- * Addresses (with an outcome) remembered at once: far more than a cluster has gateway pods. Past
- * it, while every window is still open, refusals from further addresses share one window per
- * outcome: the log stays bounded however many addresses a flood comes from, and so does this table.
- */
-export const MAX_TRACKED_REFUSERS = 1000;
-
-export interface CertifyLogOptions {
-  /** A monotonic clock in ms (default performance.now). */
-  now?: () => number;
-  windowMs?: number;
-  maxTracked?: number;
-}
+/** One line per caller address and outcome per window (log-windows.ts). */
+export type CertifyLogOptions = LogWindowOptions;
 
 /**
  * Writes one line per Certify call to `out` (issued) or `err` (refused) until the returned function
@@ -107,48 +95,12 @@ export function logCertifyOutcomes(
   return () => diagnosticsChannel.unsubscribe(CERTIFY_CHANNEL, onCertify);
 }
 
-interface Window {
-  /** When the window closes (the next refusal after it is logged). */
-  until: number;
-  /** Refusals left out of the log since the window opened. */
-  suppressed: number;
-}
-
 /**
  * For each refusal: undefined when it is left out of the log, else the number left out before it
  * (since the previous line of the same address and outcome).
  */
 function refusalLimiter(options: CertifyLogOptions): (e: CertifyEvent) => number | undefined {
-  const now = options.now ?? (() => performance.now());
-  const windowMs = options.windowMs ?? REFUSAL_LOG_WINDOW_MS;
-  const maxTracked = options.maxTracked ?? MAX_TRACKED_REFUSERS;
-  // In the order the windows opened, so also of their ends: the closed ones are at the front.
-  const tracked = new Map<string, Window>();
-  /** By outcome: the refusals of addresses not tracked (the table was full of open windows). */
-  const overflow = new Map<string, Window>();
-
-  const admit = (table: Map<string, Window>, key: string, t: number): number | undefined => {
-    const open = table.get(key);
-    if (open && t < open.until) {
-      open.suppressed++;
-      return undefined;
-    }
-    table.delete(key);
-    table.set(key, { until: t + windowMs, suppressed: 0 });
-    return open?.suppressed ?? 0;
-  };
-
-  return (e) => {
-    const t = now();
-    // A NUL cannot be in an address or an outcome: the key is unambiguous.
-    const key = `${e.peer ?? ''}\0${e.outcome}`;
-    if (!tracked.has(key) && tracked.size >= maxTracked) {
-      for (const [k, w] of tracked) {
-        if (w.until > t) break;
-        tracked.delete(k);
-      }
-      if (tracked.size >= maxTracked) return admit(overflow, e.outcome, t);
-    }
-    return admit(tracked, key, t);
-  };
+  const windows = logWindows(options);
+  // A NUL cannot be in an address or an outcome: the key is unambiguous.
+  return (e) => windows(`${e.peer ?? ''}\0${e.outcome}`, e.outcome);
 }

@@ -114,3 +114,37 @@ export async function startHarness(
     },
   };
 }
+
+/**
+ * West's ingress on 127.0.0.1 admitting east, in front of one exported Service `test/echo` (port
+ * 7000, name `tcp`) whose one ready endpoint is 127.0.0.1:`backendPort`. Its handshake timeout is a
+ * generous 10 s unless `limits` says otherwise: every test does real mTLS handshakes, which a
+ * loaded CI machine can stall for more than a second.
+ */
+export async function startEchoIngress(
+  pki: TestPki,
+  backendPort: number,
+  opts: { isReady?: () => boolean; limits?: IngressOptions['limits']; extra?: Partial<IngressOptions> } = {},
+): Promise<{ ingress: Ingress; index: ServiceIndex }> {
+  const index = new ServiceIndex();
+  index.upsertService({
+    namespace: 'test',
+    name: 'echo',
+    headless: false,
+    ports: [{ name: 'tcp', port: 7000 }],
+  });
+  index.setSliceEndpoints('test', 'echo', 's', [
+    { address: '127.0.0.1', ready: true, ports: [{ name: 'tcp', port: backendPort }] },
+  ]);
+  const ingress = await startIngress({
+    host: '127.0.0.1',
+    port: 0,
+    secureContext: pki.gateway('west'),
+    authorizePeer: authorizeClusters(['east']),
+    resolve: resolverFor(index, CLUSTER_DOMAIN),
+    probe: { path: PROBE_PATH, isReady: opts.isReady ?? (() => true) },
+    limits: { handshakeTimeoutMs: 10_000, ...opts.limits },
+    ...opts.extra,
+  });
+  return { ingress, index };
+}
