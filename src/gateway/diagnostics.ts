@@ -107,7 +107,8 @@ export function noClientCertificate(message: HandshakeRejectedMessage): boolean 
  * OpenSSL's reasons for a connection whose first bytes are no TLS record at all: a plain-HTTP
  * request (ERR_SSL_HTTP_REQUEST; ERR_SSL_HTTPS_PROXY_REQUEST for a proxy's CONNECT), HTTP/2 in
  * plaintext, noise or a TCP health check's payload (ERR_SSL_WRONG_VERSION_NUMBER: no TLS record
- * header), or a record header whose length no TLS record has (ERR_SSL_PACKET_LENGTH_TOO_LONG).
+ * header), or a record header whose length no TLS record has (ERR_SSL_PACKET_LENGTH_TOO_LONG under
+ * Node 20's OpenSSL, ERR_SSL_DATA_LENGTH_TOO_LONG under Node 22's and 24's).
  * OpenSSL raises them on the first record, before any handshake message is read.
  */
 const NOT_TLS_REASONS: ReadonlySet<string> = new Set([
@@ -115,6 +116,7 @@ const NOT_TLS_REASONS: ReadonlySet<string> = new Set([
   'ERR_SSL_HTTPS_PROXY_REQUEST',
   'ERR_SSL_WRONG_VERSION_NUMBER',
   'ERR_SSL_PACKET_LENGTH_TOO_LONG',
+  'ERR_SSL_DATA_LENGTH_TOO_LONG',
 ]);
 
 /**
