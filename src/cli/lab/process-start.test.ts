@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { within } from '../../kube/test-support.js';
 import { waitFor } from '../../wait-for.js';
 import { fakeProc, statLine } from './fake-proc.js';
 import { processAlive } from './lab-state.js';
@@ -19,30 +20,37 @@ describe('processStart', () => {
 
   it.runIf(process.platform === 'linux')(
     'processAlive: a child that exited but is not reaped yet is not alive',
-    () => {
-      // spawnSync's child is reaped by spawnSync itself; a shell that outlives its own child without
-      // waiting keeps one: `sh -c 'sleep 0 & exec sleep 5'` leaves the exited sleep 0 unreaped.
-      const shell = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 5'], {
+    async () => {
+      // A parent that never waits: the shell execs `sleep`, which does not reap the background child
+      // it inherits. The child is killed only once the exec has happened (the shell would reap it
+      // before), so it stays a zombie until the parent goes.
+      const shell = spawn('sh', ['-c', 'sleep 60 & echo $!; exec sleep 60'], {
         stdio: ['ignore', 'pipe', 'ignore'],
       });
-      return new Promise<void>((resolve, reject) => {
-        shell.stdout.once('data', (chunk: Buffer) => {
-          const zombie = Number(chunk.toString().trim());
-          waitFor(
-            'the child to exit',
-            () => readProc(`/proc/${zombie}/stat`)?.split(') ')[1]?.startsWith('Z') ?? false,
-            {
-              timeoutMs: 10_000,
-            },
-          )
-            .then(() => {
-              expect(processAlive(zombie)).toBe(false);
-              expect(processStart(zombie)).toBeUndefined();
-            })
-            .then(resolve, reject)
-            .finally(() => shell.kill('SIGKILL'));
-        });
-      });
+      try {
+        const child = await within(
+          new Promise<number>((resolve) =>
+            shell.stdout.once('data', (c: Buffer) => resolve(Number(`${c}`.trim()))),
+          ),
+          10_000,
+          'the background child',
+        );
+        const state = (pid: number) => readProc(`/proc/${pid}/stat`)?.split(') ')[1]?.[0];
+        await waitFor(
+          'the shell to exec sleep',
+          () => readProc(`/proc/${shell.pid}/comm`)?.trim() === 'sleep',
+          {
+            timeoutMs: 10_000,
+          },
+        );
+        expect(processAlive(child)).toBe(true);
+        process.kill(child, 'SIGKILL');
+        await waitFor('the child to be a zombie', () => state(child) === 'Z', { timeoutMs: 10_000 });
+        expect(processAlive(child)).toBe(false);
+        expect(processStart(child)).toBeUndefined();
+      } finally {
+        shell.kill('SIGKILL');
+      }
     },
   );
 
