@@ -16,7 +16,7 @@ import {
   PORTS,
   SYSTEM_NAMESPACE,
 } from '../kube/keys.js';
-import { parseLabelSelector, SelectorError } from '../sandbox/selectors.js';
+import { parseLabelSelector, SelectorError } from '../kube/validation/selectors.js';
 
 export type CertificateSource =
   /** Ask the identity service (`Certify`) for a certificate, authenticated by a projected token. */

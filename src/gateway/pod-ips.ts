@@ -9,7 +9,7 @@
  */
 import { isIP } from 'node:net';
 import type { KubeObject } from '../kube/types.js';
-import { ipBytes } from '../sandbox/ip-bytes.js';
+import { ipBytes } from '../kube/validation/ip-bytes.js';
 
 /** What the gateway keeps of a Pod (trimPod): enough for podDialAddresses and the informer's cache. */
 export interface PodAddresses extends KubeObject {

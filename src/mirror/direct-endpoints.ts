@@ -5,7 +5,7 @@
  */
 
 import type { V1EndpointSlice } from '../kube/types.js';
-import { nonSpecialIPErrors } from '../sandbox/validation-endpoints.js';
+import { nonSpecialIPErrors } from '../kube/validation/endpoint-slice.js';
 
 type Endpoint = NonNullable<V1EndpointSlice['endpoints']>[number];
 type SlicePort = NonNullable<V1EndpointSlice['ports']>[number];

@@ -7,8 +7,8 @@
  */
 import { isIP } from 'node:net';
 import type { V1LabelSelector } from '../kube/types.js';
-import { validateLabelSelector } from '../sandbox/validation-meta.js';
-import { isDNS1123Subdomain, isQualifiedName } from '../sandbox/validation-strings.js';
+import { validateLabelSelector } from '../kube/validation/meta.js';
+import { isDNS1123Subdomain, isQualifiedName } from '../kube/validation/strings.js';
 
 const SELECTOR_OPERATORS = new Set(['In', 'NotIn', 'Exists', 'DoesNotExist']);
 

@@ -3,7 +3,7 @@
  * `pkg/api/errors/errors.go`), thrown as `ApiError` from anywhere in the request path and written by
  * the server. Clients (client-node, kubectl) match on `reason` and `code`, so both must be exact.
  */
-import { invalidStatusMessage, type StatusCause } from './field-errors.js';
+import { invalidStatusMessage, type StatusCause } from '../kube/validation/field-errors.js';
 
 export type StatusReason =
   | 'BadRequest'

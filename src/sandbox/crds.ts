@@ -3,7 +3,7 @@
  * versions with their schemas, status subresource and printer columns; plus the CRD's own
  * validation (the subset of apiextensions/validation that a hand-written CRD can trip over).
  */
-import { invalid, required, type StatusCause } from './field-errors.js';
+import { invalid, required, type StatusCause } from '../kube/validation/field-errors.js';
 import type { CrdVersionInfo, PrinterColumn, ResourceType } from './resource-types.js';
 import { ALL_VERBS } from './resource-types.js';
 import type { KObj } from './store.js';

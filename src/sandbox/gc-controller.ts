@@ -5,7 +5,7 @@
  * a Terminating namespace is emptied, then its `kubernetes` finalizer is released.
  * They run synchronously after each store event, so their writes follow the triggering one.
  */
-import { jsonEqual } from './json-values.js';
+import { jsonEqual } from '../kube/validation/json-values.js';
 import type { Registry } from './registry.js';
 import { type ResourceType, resourceKey } from './resource-types.js';
 import type { RestOps } from './rest-ops.js';

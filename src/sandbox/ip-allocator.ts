@@ -4,9 +4,9 @@
  * address is the `kubernetes` Service's. The network address is never handed out, nor the
  * broadcast address of an IPv4 range, as in pkg/registry/core/service/ipallocator.
  */
-import type { StatusCause } from './field-errors.js';
-import { invalid } from './field-errors.js';
-import { ipBytes } from './ip-bytes.js';
+import type { StatusCause } from '../kube/validation/field-errors.js';
+import { invalid } from '../kube/validation/field-errors.js';
+import { ipBytes } from '../kube/validation/ip-bytes.js';
 
 export type IPFamily = 'IPv4' | 'IPv6';
 

@@ -4,11 +4,8 @@
  * storage encodes them), `resourceVersion`/`resourceVersionMatch`, and List shaping (typed lists
  * drop items' apiVersion/kind; unstructured CR lists keep them).
  */
-import { ApiError, badRequest, expired, invalidObject } from './api-status.js';
-import { forbidden, notSupported, type StatusCause } from './field-errors.js';
-import { servedView } from './object-meta.js';
-import type { ResourceType } from './resource-types.js';
-import { apiVersionOf, resourceKey } from './resource-types.js';
+
+import { forbidden, notSupported, type StatusCause } from '../kube/validation/field-errors.js';
 import {
   type FieldRequirement,
   type LabelRequirement,
@@ -17,7 +14,11 @@ import {
   parseFieldSelector,
   parseLabelSelector,
   SelectorError,
-} from './selectors.js';
+} from '../kube/validation/selectors.js';
+import { ApiError, badRequest, expired, invalidObject } from './api-status.js';
+import { servedView } from './object-meta.js';
+import type { ResourceType } from './resource-types.js';
+import { apiVersionOf, resourceKey } from './resource-types.js';
 import type { KObj, ObjectStore, SortedObjects } from './store.js';
 import { objKey } from './store.js';
 

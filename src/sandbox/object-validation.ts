@@ -4,10 +4,10 @@
  * exactly the order kube-apiserver applies them (decode → prune → default → validate).
  */
 
+import type { StatusCause } from '../kube/validation/field-errors.js';
+import { invalid } from '../kube/validation/field-errors.js';
 import { badRequest } from './api-status.js';
 import { validateCrd } from './crds.js';
-import type { StatusCause } from './field-errors.js';
-import { invalid } from './field-errors.js';
 import { pruneAndDefault, pruneUnknown, validateWithSchema } from './openapi-schema.js';
 import type { ResourceType } from './resource-types.js';
 import { gvkOf } from './resource-types.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import type { StatusCause } from './field-errors.js';
+import type { StatusCause } from '../kube/validation/field-errors.js';
 import { pruneAndDefault, validateWithSchema } from './openapi-schema.js';
 
 interface CrdVersion {

@@ -15,9 +15,9 @@ import {
   tooLong,
   tooMany,
   typeInvalid,
-} from './field-errors.js';
-import { cloneJson, isRecord, type JsonObject, jsonEqual } from './json-values.js';
-import { validateName } from './validation-meta.js';
+} from '../kube/validation/field-errors.js';
+import { cloneJson, isRecord, type JsonObject, jsonEqual } from '../kube/validation/json-values.js';
+import { validateName } from '../kube/validation/meta.js';
 
 type Schema = JsonObject;
 

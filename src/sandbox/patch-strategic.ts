@@ -5,7 +5,7 @@
  * tags (patch-meta.ts), and the directives `$patch` (replace | delete), `$retainKeys`,
  * `$setElementOrder/<list>` and `$deleteFromPrimitiveList/<list>`.
  */
-import { cloneJson, isRecord, type JsonObject, jsonEqual } from './json-values.js';
+import { cloneJson, isRecord, type JsonObject, jsonEqual } from '../kube/validation/json-values.js';
 import { PatchError } from './patch-error.js';
 import { type PatchMeta, STRATEGIC_PATCH_META } from './patch-meta.js';
 

@@ -2,7 +2,7 @@
  * The three patch formats kube-apiserver accepts on PATCH: JSON merge patch (RFC 7386), JSON patch
  * (RFC 6902) and strategic merge patch (patch-strategic.ts). Pure: inputs are never mutated.
  */
-import { cloneJson, isRecord, jsonEqual } from './json-values.js';
+import { cloneJson, isRecord, jsonEqual } from '../kube/validation/json-values.js';
 import { PatchError } from './patch-error.js';
 
 export { PatchError } from './patch-error.js';

@@ -9,11 +9,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { Agent, request } from 'undici';
+import { nonSpecialIPErrors } from '../kube/validation/endpoint-slice.js';
 import { badRequest, notFound, serviceUnavailable } from './api-status.js';
 import { resourceKey } from './resource-types.js';
 import { sendError } from './respond.js';
 import type { ObjectStore } from './store.js';
-import { nonSpecialIPErrors } from './validation-endpoints.js';
 
 export interface PodTarget {
   scheme: 'http' | 'https';

@@ -4,6 +4,7 @@
  * operations and shape the answer (object, List, Table, Status; 200/201/202).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { exactNameOf } from '../kube/validation/selectors.js';
 import { parseJsonBody } from './admission.js';
 import {
   ApiError,
@@ -26,7 +27,6 @@ import { verbFor } from './request-info.js';
 import { groupResource, gvkOf, type ResourceType, resourceKey, type Verb } from './resource-types.js';
 import type { DeleteOptions, RestOps } from './rest-ops.js';
 import { handleScale, hasScale } from './scale.js';
-import { exactNameOf } from './selectors.js';
 import {
   finalizeNamespace,
   selfSubjectAccessReview,

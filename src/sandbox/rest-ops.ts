@@ -5,6 +5,9 @@
  * Every function throws ApiError with the Status kube-apiserver would send.
  */
 import { randomUUID } from 'node:crypto';
+import { invalid } from '../kube/validation/field-errors.js';
+import { jsonEqual } from '../kube/validation/json-values.js';
+import { validateServiceStatus } from '../kube/validation/service.js';
 import { admitNamespace, decodeBody } from './admission.js';
 import {
   ApiError,
@@ -17,8 +20,6 @@ import {
   staleConflict,
 } from './api-status.js';
 import { decodeBuiltinFields } from './builtin-fields.js';
-import { invalid } from './field-errors.js';
-import { jsonEqual } from './json-values.js';
 import {
   applyDefaults,
   carryAllocatedValues,
@@ -33,7 +34,6 @@ import type { Registry } from './registry.js';
 import { groupResource, gvkOf, type ResourceType, resourceKey } from './resource-types.js';
 import type { ServiceAllocations } from './service-allocations.js';
 import type { KObj, ObjectStore } from './store.js';
-import { validateServiceStatus } from './validation-service.js';
 
 export interface WriteOptions {
   dryRun?: boolean;

@@ -3,7 +3,7 @@
  * delete, and immutability of an allocated ClusterIP on update (pkg/registry/core/service/storage),
  * on a single-stack or dual-stack cluster.
  */
-import { invalid, type StatusCause } from './field-errors.js';
+import { invalid, type StatusCause } from '../kube/validation/field-errors.js';
 import { familyOf, type IPFamily, IpAllocator } from './ip-allocator.js';
 import { initIPFamilies } from './service-ip-families.js';
 import type { KObj } from './store.js';

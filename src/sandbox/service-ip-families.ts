@@ -3,7 +3,7 @@
  * cluster IPs (pkg/registry/core/service/storage/alloc.go, initIPFamilyFields), for a cluster whose
  * service CIDRs give it one family or two (`configured`, the primary first).
  */
-import { invalid, type StatusCause } from './field-errors.js';
+import { invalid, type StatusCause } from '../kube/validation/field-errors.js';
 import { familyOf, type IPFamily } from './ip-allocator.js';
 
 type Obj = Record<string, unknown>;

@@ -4,11 +4,11 @@
  * /finalize subresource.
  */
 
+import { invalid, type StatusCause } from '../kube/validation/field-errors.js';
+import { isRecord } from '../kube/validation/json-values.js';
 import { admitNamespace, parseJsonBody } from './admission.js';
 import { badRequest, conflict, invalidObject, notFound } from './api-status.js';
 import type { Principal } from './auth.js';
-import { invalid, type StatusCause } from './field-errors.js';
-import { isRecord } from './json-values.js';
 import type { ResourceAttributes } from './rbac.js';
 import type { HandlerDeps, Reply } from './resource-handler.js';
 import { groupResource, type ResourceType, resourceKey } from './resource-types.js';

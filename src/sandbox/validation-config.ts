@@ -12,10 +12,10 @@ import {
   type StatusCause,
   tooLong,
   typeInvalid,
-} from './field-errors.js';
-import { isRecord, jsonEqual } from './json-values.js';
-import { immutable } from './validation-meta.js';
-import { isConfigMapKey, isQualifiedName } from './validation-strings.js';
+} from '../kube/validation/field-errors.js';
+import { isRecord, jsonEqual } from '../kube/validation/json-values.js';
+import { immutable } from '../kube/validation/meta.js';
+import { isConfigMapKey, isQualifiedName } from '../kube/validation/strings.js';
 
 /** core.MaxSecretSize: the limit for Secret data and for ConfigMap data + binaryData (1 MiB). */
 export const MAX_SECRET_SIZE = 1024 * 1024;

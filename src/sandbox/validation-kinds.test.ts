@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { StatusCause } from './field-errors.js';
+import type { StatusCause } from '../kube/validation/field-errors.js';
 import { applyDefaults } from './kind-defaults.js';
 import { nameRuleFor, validateBuiltin } from './validation.js';
 

@@ -13,12 +13,12 @@ import {
   notSupported,
   required,
   type StatusCause,
-} from './field-errors.js';
-import { ipBytes } from './ip-bytes.js';
-import { isRecord, type JsonObject } from './json-values.js';
-import { validateLabelSelector } from './validation-meta.js';
-import { isValidCIDR } from './validation-service.js';
-import { isValidPortName, isValidPortNum } from './validation-strings.js';
+} from '../kube/validation/field-errors.js';
+import { ipBytes } from '../kube/validation/ip-bytes.js';
+import { isRecord, type JsonObject } from '../kube/validation/json-values.js';
+import { validateLabelSelector } from '../kube/validation/meta.js';
+import { isValidCIDR } from '../kube/validation/service.js';
+import { isValidPortName, isValidPortNum } from '../kube/validation/strings.js';
 
 const PROTOCOLS = ['TCP', 'UDP', 'SCTP'];
 const POLICY_TYPES = ['Ingress', 'Egress'];

@@ -4,7 +4,7 @@
  * set to 1; as a pure function, over HTTP (PUT, PATCH, the status subresource) and through kubectl.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StatusCause } from './field-errors.js';
+import type { StatusCause } from '../kube/validation/field-errors.js';
 import { call, type KubectlSandbox, startKubectlSandbox } from './test-support.js';
 import { validateBuiltin } from './validation.js';
 

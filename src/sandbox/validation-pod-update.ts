@@ -8,8 +8,15 @@
  * Left out: the `resize` subresource (in-place resource changes) and a gated Pod's node affinity
  * additions; both are refused here as any other spec change.
  */
-import { child, forbidden, index, invalid, type StatusCause } from './field-errors.js';
-import { cloneJson, getArray, getRecord, isRecord, type JsonObject, jsonEqual } from './json-values.js';
+import { child, forbidden, index, invalid, type StatusCause } from '../kube/validation/field-errors.js';
+import {
+  cloneJson,
+  getArray,
+  getRecord,
+  isRecord,
+  type JsonObject,
+  jsonEqual,
+} from '../kube/validation/json-values.js';
 
 /** updatablePodSpecFields, joined with "," as ValidatePodUpdate words its Forbidden. */
 const UPDATABLE_FIELDS = [

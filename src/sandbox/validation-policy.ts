@@ -2,9 +2,15 @@
  * policy/v1 PodDisruptionBudget (`pkg/apis/policy/validation`, ValidatePodDisruptionBudgetSpec):
  * the spec rules `kubectl apply` of an install meets, messages as kube words them.
  */
-import { child, invalid, notSupported, type StatusCause, typeInvalid } from './field-errors.js';
-import { isRecord } from './json-values.js';
-import { validateLabelSelector } from './validation-meta.js';
+import {
+  child,
+  invalid,
+  notSupported,
+  type StatusCause,
+  typeInvalid,
+} from '../kube/validation/field-errors.js';
+import { isRecord } from '../kube/validation/json-values.js';
+import { validateLabelSelector } from '../kube/validation/meta.js';
 
 const EVICTION_POLICIES = ['AlwaysAllow', 'IfHealthyBudget'];
 

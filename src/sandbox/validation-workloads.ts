@@ -3,6 +3,8 @@
  * (`pkg/apis/core/validation`, `pkg/apis/apps/validation`, `pkg/apis/coordination/validation`,
  * `pkg/apis/rbac/validation`), messages as kube words them.
  */
+
+import { SUPPORTED_PROTOCOLS } from '../kube/validation/endpoint-slice.js';
 import {
   child,
   duplicate,
@@ -12,11 +14,10 @@ import {
   required,
   type StatusCause,
   typeInvalid,
-} from './field-errors.js';
-import { isRecord, jsonEqual } from './json-values.js';
-import { SUPPORTED_PROTOCOLS } from './validation-endpoints.js';
-import { immutable, validateLabels } from './validation-meta.js';
-import { isDNS1123Label, isValidPortName, isValidPortNum } from './validation-strings.js';
+} from '../kube/validation/field-errors.js';
+import { isRecord, jsonEqual } from '../kube/validation/json-values.js';
+import { immutable, validateLabels } from '../kube/validation/meta.js';
+import { isDNS1123Label, isValidPortName, isValidPortNum } from '../kube/validation/strings.js';
 
 const nonNegative = 'must be greater than or equal to 0';
 

@@ -3,14 +3,19 @@
  * caller validates ObjectMeta (validateObjectMeta with nameRuleFor's rule) and then calls
  * validateBuiltin for the kind's own rules; each rule lives in a validation-*.ts module.
  */
-import type { StatusCause } from './field-errors.js';
+
+import {
+  type ValidationOptions,
+  validateEndpointSlice,
+  validateEndpoints,
+} from '../kube/validation/endpoint-slice.js';
+import type { StatusCause } from '../kube/validation/field-errors.js';
+import type { NameRule } from '../kube/validation/meta.js';
+import { validateService } from '../kube/validation/service.js';
 import { validateConfigMap, validateNamespace, validateSecret } from './validation-config.js';
-import { type ValidationOptions, validateEndpointSlice, validateEndpoints } from './validation-endpoints.js';
-import type { NameRule } from './validation-meta.js';
 import { validateNetworkPolicy } from './validation-networking.js';
 import { validatePodUpdate } from './validation-pod-update.js';
 import { validatePodDisruptionBudget } from './validation-policy.js';
-import { validateService } from './validation-service.js';
 import {
   validateDeployment,
   validateEvent,
@@ -20,13 +25,13 @@ import {
   validateRoleBinding,
 } from './validation-workloads.js';
 
-export type { ValidationOptions } from './validation-endpoints.js';
+export type { ValidationOptions } from '../kube/validation/endpoint-slice.js';
 export {
   type NameRule,
   type ObjectMetaOptions,
   validateName,
   validateObjectMeta,
-} from './validation-meta.js';
+} from '../kube/validation/meta.js';
 
 type KindValidator = (obj: unknown, old: unknown | undefined, opts: ValidationOptions) => StatusCause[];
 

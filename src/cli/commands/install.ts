@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { IsthmusError } from '../../errors.js';
 import { isValidClusterName, isValidTrustDomain } from '../../identity/spiffe.js';
 import { PORTS } from '../../kube/keys.js';
-import { isDNS1123Subdomain, isValidLabelValue } from '../../sandbox/validation-strings.js';
+import { isDNS1123Subdomain, isValidLabelValue } from '../../kube/validation/strings.js';
 import { gatewayExposureFromFlags } from '../install/gateway-exposure.js';
 import { addInstallFlags, givenInstallFlags, type InstallFlags } from '../install/install-flags.js';
 import { networkPolicyFromFlags } from '../install/network-policy.js';

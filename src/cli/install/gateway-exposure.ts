@@ -7,8 +7,8 @@
  * before anything is printed for `kubectl apply`.
  */
 
-import { isValidCIDR } from '../../sandbox/validation-service.js';
-import { isQualifiedName } from '../../sandbox/validation-strings.js';
+import { isValidCIDR } from '../../kube/validation/service.js';
+import { isQualifiedName } from '../../kube/validation/strings.js';
 
 export interface GatewayExposure {
   annotations: Record<string, string>;

@@ -13,8 +13,8 @@
  */
 
 import { PORTS } from '../../kube/keys.js';
-import { isValidCIDR } from '../../sandbox/validation-service.js';
-import { isDNS1123Label } from '../../sandbox/validation-strings.js';
+import { isValidCIDR } from '../../kube/validation/service.js';
+import { isDNS1123Label } from '../../kube/validation/strings.js';
 import { type InstallOptions, PART_OF } from './options.js';
 
 export interface NetworkPolicyOptions {

@@ -4,7 +4,7 @@
  * too and hold every Link's credentials and the peers' accounts.
  */
 import { describe, expect, it } from 'vitest';
-import { matchesLabels, parseLabelSelector } from '../../sandbox/selectors.js';
+import { matchesLabels, parseLabelSelector } from '../../kube/validation/selectors.js';
 import { allowManifests } from '../link/allow.js';
 import { linkManifests } from '../link/render.js';
 import { LINK_LABEL, PART_OF } from './options.js';

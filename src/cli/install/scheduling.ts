@@ -5,7 +5,7 @@
  * secrets. The settings Linkerd's charts take as nodeSelector, tolerations, priorityClassName and
  * imagePullSecrets. Pure, and checked with the API server's own rules.
  */
-import { isDNS1123Subdomain, isQualifiedName, isValidLabelValue } from '../../sandbox/validation-strings.js';
+import { isDNS1123Subdomain, isQualifiedName, isValidLabelValue } from '../../kube/validation/strings.js';
 import type { Component } from './resources.js';
 
 const EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const;

@@ -8,7 +8,7 @@ import { IsthmusError } from '../../errors.js';
 import { REMOTE_ACCESS_SERVICE_ACCOUNT, SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { kubeconfigTokenClaims } from '../../kube/service-account-token.js';
 import type { KubeObject } from '../../kube/types.js';
-import { isDNS1123Subdomain } from '../../sandbox/validation-strings.js';
+import { isDNS1123Subdomain } from '../../kube/validation/strings.js';
 import { PART_OF } from '../install/options.js';
 import { installGrants } from '../install/rbac.js';
 

@@ -7,13 +7,13 @@
 import { IsthmusError } from '../../errors.js';
 import { isValidClusterName, isValidTrustDomain } from '../../identity/spiffe.js';
 import type { Link, V1LabelSelector } from '../../kube/types.js';
+import { parseLabelSelector, SelectorError } from '../../kube/validation/selectors.js';
 import { GATEWAY_REFUSES_NOTE, parseDuration, selectorsTheGatewayRefuses } from '../../mirror/link-config.js';
 import {
   gatewayAddressProblem,
   keyPatternProblem,
   labelSelectorProblem,
 } from '../../mirror/link-validation.js';
-import { parseLabelSelector, SelectorError } from '../../sandbox/selectors.js';
 import { parseHttpUrlFlag } from '../common-flags.js';
 
 export interface LinkFlagValues {

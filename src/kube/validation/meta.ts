@@ -19,7 +19,7 @@ import {
   isDNS1123Subdomain,
   isQualifiedName,
   isValidLabelValue,
-} from './validation-strings.js';
+} from './strings.js';
 
 /** `path-segment` is RBAC's rule (ValidateRBACName = path.IsValidPathSegmentName): anything but '/', '%', '.', '..'. */
 export type NameRule = 'dns1123-subdomain' | 'dns1123-label' | 'dns1035-label' | 'path-segment';

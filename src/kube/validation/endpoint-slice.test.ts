@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { validateBuiltin } from '../../sandbox/validation.js';
+import { isLoopbackIP } from './endpoint-slice.js';
 import type { StatusCause } from './field-errors.js';
-import { validateBuiltin } from './validation.js';
-import { isLoopbackIP } from './validation-endpoints.js';
 
 const strict = { allowLoopbackEndpoints: false };
 const lab = { allowLoopbackEndpoints: true };

@@ -5,7 +5,7 @@
  */
 import { formatValue } from './field-errors.js';
 import { isRecord } from './json-values.js';
-import { isQualifiedName, isValidLabelValue } from './validation-strings.js';
+import { isQualifiedName, isValidLabelValue } from './strings.js';
 
 export class SelectorError extends Error {
   constructor(message: string) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { validateName, validateObjectMeta } from './validation.js';
-import { isQualifiedName, isValidLabelValue } from './validation-strings.js';
+import { validateName, validateObjectMeta } from '../../sandbox/validation.js';
+import { isQualifiedName, isValidLabelValue } from './strings.js';
 
 const DNS1123_LABEL_MSG =
   "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";

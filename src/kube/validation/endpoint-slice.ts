@@ -19,14 +19,14 @@ import {
 } from './field-errors.js';
 import { ipBytes } from './ip-bytes.js';
 import { isRecord } from './json-values.js';
-import { validateLabels } from './validation-meta.js';
+import { validateLabels } from './meta.js';
 import {
   isDNS1123Label,
   isDNS1123Subdomain,
   isQualifiedName,
   isValidLabelValue,
   isValidPortNum,
-} from './validation-strings.js';
+} from './strings.js';
 
 export interface ValidationOptions {
   /** Admit 127.0.0.0/8 and ::1 as endpoint addresses (the single-host lab; off by default). */

@@ -6,6 +6,7 @@
  */
 
 import { isIP } from 'node:net';
+import { nonSpecialIPErrors, SUPPORTED_PROTOCOLS } from './endpoint-slice.js';
 import {
   child,
   duplicate,
@@ -18,15 +19,14 @@ import {
   typeInvalid,
 } from './field-errors.js';
 import { isRecord } from './json-values.js';
-import { nonSpecialIPErrors, SUPPORTED_PROTOCOLS } from './validation-endpoints.js';
-import { immutable, validateLabels } from './validation-meta.js';
+import { immutable, validateLabels } from './meta.js';
 import {
   isDNS1123Label,
   isDNS1123Subdomain,
   isQualifiedName,
   isValidPortName,
   isValidPortNum,
-} from './validation-strings.js';
+} from './strings.js';
 
 const SERVICE_TYPES = ['ClusterIP', 'ExternalName', 'LoadBalancer', 'NodePort'] as const;
 const SESSION_AFFINITIES = ['ClientIP', 'None'] as const;
