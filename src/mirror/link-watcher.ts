@@ -5,18 +5,24 @@
  * cluster_watcher.go plus the fixes listed in shared/DESIGN.md (orphans only after a complete list,
  * conflicts never overwritten, mirrors kept through a remote outage, address of the remote gateway
  * followed, credentials rotated in place picked up).
+ *
+ * This class holds the state and does the I/O (informers, queue, API calls, logs, Events); what to
+ * do is decided by pure functions, each in a module named for its decision: link-edit.ts (what an
+ * edit restarts), credentials-use.ts (reconnect or keep), remote-refusal.ts (the remote's cluster
+ * name), remote-api-health.ts, followed-gateway.ts (which gateway to follow and probe),
+ * slice-event-key.ts, sync-failures.ts, mirror-notices.ts (what a sync's outcome is worth saying),
+ * probe-notices.ts, link-state.ts and status-decided.ts (what the status says, and when to write it).
  */
-import { describeError, IsthmusError, isIsthmusError } from '../errors.js';
-import { hostPort } from '../host-port.js';
+import { describeError, isIsthmusError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import type { Informer } from '../kube/informer.js';
 import { objectKey } from '../kube/informer-store.js';
-import { ISTHMUS_MIRROR_LABEL, SERVICE_NAME_LABEL, SYSTEM_NAMESPACE } from '../kube/keys.js';
+import { SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
-import type { Link, LinkStatus, V1Secret, V1Service } from '../kube/types.js';
+import type { Link, LinkStatus, V1Secret } from '../kube/types.js';
 import { STOP_GRACE_MS, WorkQueue } from '../kube/work-queue.js';
-import type { AppliedAction } from './applier.js';
 import { BlockedKeys } from './blocked-keys.js';
+import { carriedIdentity, credentialsNotice, needsReconnect, type Said } from './credentials-use.js';
 import {
   credentialsFingerprint,
   credentialsLifetime,
@@ -24,37 +30,44 @@ import {
   watchCredentials,
 } from './credentials-watch.js';
 import { NO_DIRECT_ENDPOINTS } from './direct-endpoints.js';
+import {
+  followedAddresses,
+  gatewayTarget,
+  type KnownGateway,
+  probeWaits,
+  sameAddresses,
+} from './followed-gateway.js';
 import type { LinkConfig } from './link-config.js';
+import { planLinkEdit } from './link-edit.js';
 import { linkConditionEvents } from './link-events.js';
 import { LinkMetrics } from './link-metrics.js';
-import { CREDENTIALS_KEPT, type LinkState, linkStatus, sameStatus } from './link-status.js';
+import { linkStateOf } from './link-state.js';
+import { type LinkState, linkStatus, sameStatus } from './link-status.js';
+import { deletionNotices, mirroredChange, statusNotice } from './mirror-notices.js';
 import {
   mirroredKeys,
   NO_REMOTE_ENDPOINTS,
   remoteKeyOf,
   type SyncContext,
+  type SyncResult,
   syncService,
 } from './mirror-sync.js';
 import type { ServiceMirrorStatus } from './plan-mirror.js';
+import { livenessLevel, localGatewayLevel } from './probe-notices.js';
 import { ProbeWorker } from './probe-worker.js';
+import { remoteApiChange } from './remote-api-health.js';
 import { RemoteCluster } from './remote-cluster.js';
-import { preferredGateway } from './remote-gateway.js';
-import {
-  mismatchMessage,
-  type NamedIdentity,
-  namedBy,
-  type RemoteIdentity,
-  unconfirmedMessage,
-} from './remote-identity.js';
+import { namedBy, type RemoteIdentity } from './remote-identity.js';
+import { planIdentity, type Refusal } from './remote-refusal.js';
 import type { SharedLocal } from './shared.js';
-import { SYNC_FAILING_AFTER, SYNC_FAILING_AFTER_MS } from './skip-reason.js';
+import { SYNC_FAILING_AFTER_MS } from './skip-reason.js';
+import { sliceRemoteKey } from './slice-event-key.js';
+import { statusDecided } from './status-decided.js';
+import { countFailure, type FailureCount, syncError, syncFailingStatus } from './sync-failures.js';
 
 /** Queue keys that are not Services: connect to the remote API; write the Link status. */
 const CONNECT = '@connect';
 const STATUS = '@status';
-
-/** The Link's reasons for listing nothing of the remote (link-status.ts). */
-type RemoteRefusal = 'RemoteClusterMismatch' | 'RemoteClusterUnconfirmed';
 
 export class LinkWatcher {
   private config: LinkConfig;
@@ -80,7 +93,7 @@ export class LinkWatcher {
    */
   private unsynced: Set<string> | undefined;
   /** Syncs of a key that threw in a row, since when (syncFailed). */
-  private readonly failures = new Map<string, { count: number; since: number }>();
+  private readonly failures = new Map<string, FailureCount>();
   private readonly metrics: LinkMetrics;
   /** Aborted by stop(): ends a read of the credentials in flight. */
   private readonly abort = new AbortController();
@@ -96,13 +109,13 @@ export class LinkWatcher {
    * (remote-identity.ts): nothing is listed, and no mirror is touched, until a connection says
    * otherwise.
    */
-  private refusal: { reason: RemoteRefusal; message: string } | undefined;
+  private refusal: Refusal | undefined;
   /**
    * The last answer of the remote that named a cluster, and the credentials it was heard with: a
    * connection started over on the same credentials (after a refusal, a Link edit) refuses a
    * remote that cannot say, as the one before would have. New credentials are checked afresh.
    */
-  private said: { fingerprint: string; identity: NamedIdentity } | undefined;
+  private said: Said | undefined;
   /**
    * A connection has checked the Link's targetClusterName against the remote (or found a remote
    * that cannot say): the status may name it as the cluster whose mirrors the Link holds.
@@ -113,7 +126,7 @@ export class LinkWatcher {
    * credentials rotation, a selector edit): until the new connection has listed the remote gateway
    * Service, mirrors and probes keep them rather than fall back to the Link's gatewayAddress.
    */
-  private knownGateway: { addresses: string[]; fromService: boolean } | undefined;
+  private knownGateway: KnownGateway | undefined;
   private stopped = false;
 
   constructor(
@@ -147,20 +160,18 @@ export class LinkWatcher {
       failureThreshold: config.probe.failureThreshold,
       metrics: shared.metrics,
       onChange: (alive) => {
-        // Dead takes the mirrors' endpoints out of service, which pages: a warning, with why.
         const fields = { ...this.logFields(), alive };
-        if (alive === false)
+        if (livenessLevel(alive) === 'warn')
           shared.log.warn({ ...fields, reason: this.probe.lastError }, 'remote gateway liveness changed');
         else shared.log.info(fields, 'remote gateway liveness changed');
         this.enqueueAll();
       },
       // Liveness stays as it was (nothing is known of the remote): only GatewayAlive's reason changes.
       onLocalGateway: (error, before) => {
-        // Warned once per outage: a gateway rollout alternates refused, timed out and "certificates
-        // not loaded", and each new text is only a debug line (the condition's message has it).
-        if (error && before === undefined)
+        const level = localGatewayLevel(error, before);
+        if (level === 'warn')
           shared.log.warn({ ...this.logFields(), reason: error }, "this cluster's gateway cannot probe");
-        else if (error)
+        else if (level === 'debug')
           shared.log.debug(
             { ...this.logFields(), reason: error },
             "this cluster's gateway still cannot probe",
@@ -187,14 +198,7 @@ export class LinkWatcher {
         if (key && !shared.ownWrites?.isEcho('Service', e, () => this.queue.add(key))) this.queue.add(key);
       }),
       shared.slices.onEvent((e) => {
-        // A slice is labelled with its mirror Service (and the first one named after it), whose
-        // labels say which remote key it serves.
-        const meta = e.object.metadata ?? {};
-        const service = meta.labels?.[SERVICE_NAME_LABEL] ?? meta.name ?? '';
-        const owner =
-          shared.services.get(meta.namespace, service) ??
-          ({ metadata: { ...meta, name: service } } as V1Service);
-        const key = remoteKeyOf(owner, cluster());
+        const key = sliceRemoteKey(e.object, (ns, name) => shared.services.get(ns, name), cluster());
         if (key && !shared.ownWrites?.isEcho('EndpointSlice', e, () => this.queue.add(key)))
           this.queue.add(key);
       }),
@@ -232,25 +236,16 @@ export class LinkWatcher {
    */
   update(link: Link, config: LinkConfig): void {
     if (this.stopped) return;
-    const before = this.config;
+    const plan = planLinkEdit(this.config, config, this.knownGateway?.fromService ?? false);
     this.link = link;
     this.config = config;
-    const fallbackChanged = before.gatewayAddresses.join() !== config.gatewayAddresses.join();
-    // Addresses that were the Link's own fallback are not the edited Link's; a LB's still are.
-    if (before.hasGateway !== config.hasGateway || (fallbackChanged && !this.knownGateway?.fromService))
-      this.knownGateway = undefined;
-    const remoteChanged =
-      before.hasGateway !== config.hasGateway ||
-      before.credentialsSecret !== config.credentialsSecret ||
-      JSON.stringify(before.selector) !== JSON.stringify(config.selector) ||
-      JSON.stringify(before.federatedServiceSelector) !== JSON.stringify(config.federatedServiceSelector) ||
-      JSON.stringify(before.remoteDiscoverySelector) !== JSON.stringify(config.remoteDiscoverySelector);
-    if (before.credentialsSecret !== config.credentialsSecret) this.watchCredentials();
-    if (remoteChanged) {
+    if (plan.forgetKnownGateway) this.knownGateway = undefined;
+    if (plan.rewatchCredentials) this.watchCredentials();
+    if (plan.reconnect) {
       void this.disconnect();
       this.queue.add(CONNECT);
     }
-    if (fallbackChanged) this.remote?.setFallback(config.gatewayAddresses);
+    if (plan.fallbackChanged) this.remote?.setFallback(config.gatewayAddresses);
     if (config.hasGateway) {
       // After the address and port are the new config's: update() compares what is probed now
       // with what the liveness is of (an address the connection reports later comes as an event).
@@ -322,7 +317,7 @@ export class LinkWatcher {
     const [namespace = '', name = ''] = key.split('/');
     this.shared.metrics.syncs.inc({ target_cluster_name: this.config.clusterName });
     this.blocked.reset(key);
-    let result: Awaited<ReturnType<typeof syncService>>;
+    let result: SyncResult;
     try {
       result = await syncService(this.context(key), namespace, name);
     } catch (err) {
@@ -340,49 +335,31 @@ export class LinkWatcher {
         this.shared.log.debug({ ...this.logFields(), ...a }, 'mirror applied');
     }
     if (!result.status) this.reportDeletions(key, known, result.applied);
-    if (result.retry) throw result.retry;
-    if (result.status?.reason === 'PortRangeExhausted') {
-      throw new IsthmusError('PORT_RANGE_EXHAUSTED', result.status.message ?? 'egress port range exhausted');
+    const err = syncError(result);
+    if (err) throw err;
+  }
+
+  /** The mirrors a sync deleted because the remote has no Service at `key` (mirror-notices.ts). */
+  private reportDeletions(key: string, known: boolean, applied: SyncResult['applied']): void {
+    for (const n of deletionNotices(this.config.clusterName, key, known, applied)) {
+      this.shared.log.info({ ...this.logFields(), key, mirror: n.mirror }, n.message);
+      if (n.event) void this.shared.recorder?.record(this.link, 'Normal', 'MirrorDeleted', n.message);
     }
   }
 
   /**
-   * The mirrors a sync deleted because the remote has no Service this Link mirrors at their key: a
-   * log line each, saying why. One whose key this controller never mirrored (a Service made by hand
-   * with this Link's mark, isthmus.dev/mirror, which makes it one of the Link's mirrors; or one
-   * whose export went away while the controller was down) is an Event on the Link too, so that
-   * `kubectl describe link` tells where it went. An export that went away left its trace in the
-   * Link's status already, and a large unexport must not spend the Link's Event budget (the
-   * recorder's spam filter) before its troubles.
-   */
-  private reportDeletions(key: string, known: boolean, applied: readonly AppliedAction[]): void {
-    const cluster = this.config.clusterName;
-    const why = known ? `${cluster} no longer exports ${key}` : `${cluster} exports no Service ${key}`;
-    for (const a of applied) {
-      if (a.action !== 'deleteService' || a.outcome !== 'deleted') continue;
-      const mirror = `${a.namespace}/${a.name}`;
-      const message = `deleted Service ${mirror}, a mirror of ${cluster} (${ISTHMUS_MIRROR_LABEL}=${cluster}): ${why}`;
-      this.shared.log.info({ ...this.logFields(), key, mirror }, message);
-      if (!known) void this.shared.recorder?.record(this.link, 'Normal', 'MirrorDeleted', message);
-    }
-  }
-
-  /**
-   * A sync that threw (it is retried with backoff): once it has failed SYNC_FAILING_AFTER times in
-   * a row over SYNC_FAILING_AFTER_MS, the key is reported SyncFailing and counts as synced, so
-   * ServicesMirrored can say False rather than wait for a success that may never come (a webhook
-   * failing closed), and status.services names it. The message holds no count: a retry that fails
-   * the same way changes nothing (no status write, no Event).
+   * A sync that threw (it is retried with backoff): once its failures make it SyncFailing
+   * (sync-failures.ts), the key counts as synced, so ServicesMirrored can say False, and
+   * status.services names it.
    */
   private syncFailed(key: string, namespace: string, name: string, err: unknown): void {
     const now = Date.now();
-    const seen = this.failures.get(key) ?? { count: 0, since: now };
-    seen.count++;
+    const seen = countFailure(this.failures.get(key), now);
     this.failures.set(key, seen);
     const afterMs = this.shared.syncFailingAfterMs ?? SYNC_FAILING_AFTER_MS;
-    if (seen.count < SYNC_FAILING_AFTER || now - seen.since < afterMs) return;
-    const message = `sync failing, retried with backoff (a mirror in place is kept): ${describeError(err)}`;
-    this.record(key, { namespace, name, reason: 'SyncFailing', message }, false);
+    const failing = syncFailingStatus(seen, now, afterMs, { namespace, name }, err);
+    if (!failing) return;
+    this.record(key, failing, false);
     this.unsynced?.delete(key);
     this.queue.add(STATUS);
   }
@@ -396,25 +373,18 @@ export class LinkWatcher {
       this.metrics.forget(key);
     } else {
       this.statuses.set(key, status);
-      // Worth telling: not mirrored, or mirrored without some of its ports (a message says which).
-      if (
-        (status.reason !== 'Mirrored' || status.message) &&
-        (before?.reason !== status.reason || before?.message !== status.message)
-      ) {
-        const message = `${key}: ${status.message ?? status.reason}`;
-        const reason = status.reason === 'Mirrored' ? 'PortsNotMirrored' : status.reason;
-        // NotAllowed is what the export's owner asked for (isthmus.dev/allowed-clusters), not a fault.
-        const intended = status.reason === 'NotAllowed';
-        const fields = { ...this.logFields(), key, reason };
-        if (intended) this.shared.log.info(fields, message);
-        else this.shared.log.warn(fields, message);
-        void this.shared.recorder?.record(this.link, intended ? 'Normal' : 'Warning', reason, message);
+      const notice = statusNotice(key, before, status);
+      if (notice) {
+        const fields = { ...this.logFields(), key, reason: notice.reason };
+        if (notice.type === 'Normal') this.shared.log.info(fields, notice.message);
+        else this.shared.log.warn(fields, notice.message);
+        void this.shared.recorder?.record(this.link, notice.type, notice.reason, notice.message);
       }
       // An export (export-timing.ts) is timed when its mirror is first ready.
       if (ready) this.metrics.ready(key);
     }
     // Counted incrementally: a scan of every status per sync made the initial sync O(N²).
-    this.mirroredCount += (status?.reason === 'Mirrored' ? 1 : 0) - (before?.reason === 'Mirrored' ? 1 : 0);
+    this.mirroredCount += mirroredChange(before, status);
     this.metrics.mirrored(() => this.mirrored());
   }
 
@@ -429,29 +399,23 @@ export class LinkWatcher {
   }
 
   private state(): LinkState {
-    const s: LinkState = {
+    return linkStateOf({
+      generation: this.link.metadata?.generation,
+      clusterName: this.config.clusterName,
+      hasGateway: this.config.hasGateway,
+      connected: this.remote !== undefined,
       remoteSynced: this.remote?.isSynced ?? false,
       remoteApiUp: this.remoteApiUp,
-      gatewayAlive: this.config.hasGateway ? this.probe.alive : undefined,
+      remoteApiError: this.remoteApiError,
+      credentialsError: this.credentialsError,
+      refusal: this.refusal,
+      nameChecked: this.nameChecked,
       gatewayAddresses: this.gatewayAddresses(),
       mirrored: this.mirrored(),
-      problems: [...this.statuses.values()].filter((x) => x.reason !== 'Mirrored'),
-    };
-    if (this.link.metadata?.generation !== undefined) s.generation = this.link.metadata.generation;
-    if (this.credentialsError) s.credentialsError = this.credentialsError;
-    if (this.refusal?.reason === 'RemoteClusterMismatch') s.remoteClusterMismatch = this.refusal.message;
-    if (this.refusal?.reason === 'RemoteClusterUnconfirmed')
-      s.remoteClusterUnconfirmed = this.refusal.message;
-    if (this.nameChecked) s.mirroredClusterName = this.config.clusterName;
-    if (this.unsynced) s.servicesUnsynced = this.unsynced.size;
-    // A connection made with credentials read before keeps running (connect()).
-    if (this.credentialsError && this.remote) s.credentialsKept = true;
-    if (this.remoteApiError) s.remoteApiError = this.remoteApiError;
-    if (this.probe.lastError) s.probeError = this.probe.lastError;
-    if (this.config.hasGateway && this.probe.localError) s.localGatewayError = this.probe.localError;
-    const target = this.config.hasGateway ? this.probe.target : undefined;
-    if (target) s.probeTarget = target;
-    return s;
+      statuses: this.statuses.values(),
+      unsynced: this.unsynced?.size,
+      probe: this.probe,
+    });
   }
 
   private async writeStatus(): Promise<void> {
@@ -475,26 +439,22 @@ export class LinkWatcher {
       void this.shared.recorder?.record(this.link, e.type, e.reason, e.message);
   }
 
-  /**
-   * A restarted controller keeps the status it finds until it knows better (as it keeps endpoint
-   * readiness): no Ready=False/Syncing or GatewayAlive=Unknown flap on every restart. A gateway
-   * changed since (Link edited, address moved) is known better: the status says Unknown for it.
-   */
+  /** Whether what is known now may overwrite the status found (status-decided.ts). */
   private statusDecided(link: Link): boolean {
-    if (!link.status?.conditions?.length) return true;
-    if (this.credentialsError || this.refusal || this.remoteApiUp === false) return true;
-    if (!this.remote?.isSynced) return false;
-    // The cluster whose mirrors the Link holds is known better (link-claims.ts reads it).
-    if (this.nameChecked && link.status.mirroredClusterName !== this.config.clusterName) return true;
-    // A local gateway that cannot probe is known now, and is no news of the remote's liveness.
-    if (this.probe.localError !== undefined) return true;
-    if (!this.config.hasGateway || this.probe.alive !== 'unknown' || this.probe.superseded) return true;
-    // The remote gateway moved while we were away: the local gateway's /probe dials only addresses
-    // a Link names, so its probe waits for this status to name the new one.
-    return (
-      this.remote.gatewayKnown &&
-      (link.status.gatewayAddresses ?? []).join() !== this.gatewayAddresses().join()
-    );
+    return statusDecided(link.status, {
+      credentialsError: this.credentialsError,
+      refused: this.refusal !== undefined,
+      remoteApiUp: this.remoteApiUp,
+      remoteSynced: this.remote?.isSynced ?? false,
+      nameChecked: this.nameChecked,
+      clusterName: this.config.clusterName,
+      localGatewayError: this.probe.localError,
+      hasGateway: this.config.hasGateway,
+      alive: this.probe.alive,
+      superseded: this.probe.superseded,
+      gatewayKnown: this.remote?.gatewayKnown ?? false,
+      gatewayAddresses: () => this.gatewayAddresses(),
+    });
   }
 
   /** True once the remote list is complete and no work is queued: for tests and benchmarks. */
@@ -523,28 +483,22 @@ export class LinkWatcher {
     };
   }
 
-  /** The remote gateway's addresses: the connection's, else the last known, else the Link's. */
   private gatewayAddresses(): string[] {
-    return this.remote?.addresses ?? this.knownGateway?.addresses ?? this.config.gatewayAddresses;
+    return followedAddresses(this.remote?.addresses, this.knownGateway, this.config.gatewayAddresses);
   }
 
   private remoteGateway(): string | undefined {
-    const chosen = preferredGateway(this.gatewayAddresses(), this.shared.clusterFamily());
-    return chosen === undefined ? undefined : hostPort(chosen, this.config.gatewayPort);
+    return gatewayTarget(this.gatewayAddresses(), this.shared.clusterFamily(), this.config.gatewayPort);
   }
 
-  /**
-   * The gateway to probe; undefined (probe nothing yet) while a first connection is on its way to
-   * say where it is, so that the Link's gatewayAddress, possibly stale (or a hostname that then
-   * resolves), is not probed and then dropped for it. Without a connection to ask (credentials
-   * unusable, remote API unreachable), the Link's gatewayAddress is probed.
-   */
+  /** The gateway to probe; undefined while a first connection is on its way to say (followed-gateway.ts). */
   private probeTarget(): string | undefined {
-    const waiting =
-      this.knownGateway === undefined &&
-      !this.remote?.gatewayKnown &&
-      this.credentialsError === undefined &&
-      this.remoteApiUp !== false;
+    const waiting = probeWaits({
+      known: this.knownGateway !== undefined,
+      connectionKnows: this.remote?.gatewayKnown ?? false,
+      credentialsError: this.credentialsError,
+      remoteApiUp: this.remoteApiUp,
+    });
     return waiting ? undefined : this.remoteGateway();
   }
 
@@ -584,7 +538,7 @@ export class LinkWatcher {
         this.abort.signal,
       );
       fingerprint = credentialsFingerprint(secret);
-      if (this.remote && fingerprint === this.connectedWith) {
+      if (!needsReconnect(this.remote !== undefined, this.connectedWith, fingerprint)) {
         this.clearCredentialsError();
         return;
       }
@@ -613,7 +567,7 @@ export class LinkWatcher {
     }
     this.connectedWith = fingerprint;
     this.metrics.lifetime(lifetime);
-    if (this.said?.fingerprint !== fingerprint) this.said = undefined;
+    this.said = carriedIdentity(this.said, fingerprint);
     const carried = {
       ...(this.knownGateway ? { addresses: this.knownGateway.addresses } : {}),
       ...(this.said ? { before: this.said.identity } : {}),
@@ -645,7 +599,7 @@ export class LinkWatcher {
         },
         gatewayAddresses: (addresses, fromService) => {
           if (this.remote !== remote) return;
-          const changed = addresses.join() !== this.knownGateway?.addresses.join();
+          const changed = !sameAddresses(this.knownGateway?.addresses, addresses);
           this.knownGateway = { addresses, fromService };
           // Not changed: the first listing confirmed what a previous connection found.
           if (!changed) return;
@@ -675,14 +629,15 @@ export class LinkWatcher {
    * reachable again, with for how long it was not. The retries in between say nothing.
    */
   private setRemoteApi(up: boolean, error: string | undefined): void {
-    if (!up && this.unreachableSince === undefined) {
-      this.unreachableSince = performance.now();
+    const change = remoteApiChange(this.unreachableSince, up, performance.now());
+    this.unreachableSince = change.since;
+    if (change.notice?.kind === 'unreachable')
       this.shared.log.warn({ ...this.logFields(), reason: error }, 'remote API unreachable');
-    } else if (up && this.unreachableSince !== undefined) {
-      const down_seconds = Math.round((performance.now() - this.unreachableSince) / 100) / 10;
-      this.unreachableSince = undefined;
-      this.shared.log.info({ ...this.logFields(), down_seconds }, 'remote API reachable again');
-    }
+    else if (change.notice?.kind === 'reachable')
+      this.shared.log.info(
+        { ...this.logFields(), down_seconds: change.notice.downSeconds },
+        'remote API reachable again',
+      );
     this.remoteApiUp = up;
     this.remoteApiError = error;
     this.metrics.remoteApiUp(up);
@@ -697,78 +652,55 @@ export class LinkWatcher {
    * Link's cluster is not known to be what the credentials reach.
    */
   private setIdentity(identity: RemoteIdentity, server: string): void {
-    const { shared } = this;
+    const { shared, config } = this;
     const fields = this.logFields();
-    const refusal = this.refusalOf(identity, server);
-    if (refusal) {
-      // Found by a re-check after the caches had listed (identity-gate.ts refused the re-list or
-      // the watch): nothing of them is believed now. Start over as a new connection, which lists
-      // nothing until the remote agrees; the mirrors stay as they are meanwhile.
-      if (this.remote?.isSynced) {
-        void this.disconnect();
-        this.queue.add(CONNECT);
-      }
-      // A re-check of the same refusal (remote-cluster.ts asks again with backoff) changes nothing.
-      const same = refusal.reason === this.refusal?.reason && refusal.message === this.refusal.message;
-      if (same && this.remoteApiUp === false) return;
-      this.remoteApiUp = false;
-      this.remoteApiError = undefined;
-      this.metrics.remoteApiUp(false);
-      this.queue.add(STATUS);
-      if (same) return;
-      this.refusal = refusal;
-      shared.log.warn({ ...fields, reason: refusal.reason }, refusal.message);
-      void shared.recorder?.record(this.link, 'Warning', refusal.reason, refusal.message);
-      return;
-    }
-    if (identity.verdict === 'unknown' && identity.why === 'forbidden')
-      shared.log.info(
-        fields,
-        `could not read namespace ${SYSTEM_NAMESPACE} of the remote (forbidden), so targetClusterName was not checked against the name the remote was installed with`,
-      );
-    if (this.refusal !== undefined) shared.log.info(fields, 'remote cluster name confirmed: mirroring again');
-    this.refusal = undefined;
-    this.nameChecked = true;
-    this.queue.add(STATUS);
-  }
-
-  /** The Link's condition reason and message for an answer that lets nothing be listed, else undefined. */
-  private refusalOf(
-    identity: RemoteIdentity,
-    server: string,
-  ): { reason: RemoteRefusal; message: string } | undefined {
-    const { config } = this;
     const names = {
       cluster: config.clusterName,
       server,
       secret: `${config.linkNamespace}/${config.credentialsSecret}`,
     };
-    if (identity.verdict === 'mismatch')
-      return {
-        reason: 'RemoteClusterMismatch',
-        message: mismatchMessage({ ...names, installed: identity.installed }),
-      };
-    if (identity.verdict === 'unconfirmed')
-      return {
-        reason: 'RemoteClusterUnconfirmed',
-        message: unconfirmedMessage({ ...names, why: identity.why, before: identity.before }),
-      };
-    return undefined;
+    const plan = planIdentity(identity, names, {
+      before: this.refusal,
+      remoteSynced: this.remote?.isSynced ?? false,
+      remoteApiUp: this.remoteApiUp,
+    });
+    if (plan.kind === 'refused') {
+      if (plan.restart) {
+        void this.disconnect();
+        this.queue.add(CONNECT);
+      }
+      if (plan.markDown) {
+        this.remoteApiUp = false;
+        this.remoteApiError = undefined;
+        this.metrics.remoteApiUp(false);
+        this.queue.add(STATUS);
+      }
+      if (!plan.announce) return;
+      this.refusal = plan.refusal;
+      shared.log.warn({ ...fields, reason: plan.refusal.reason }, plan.refusal.message);
+      void shared.recorder?.record(this.link, 'Warning', plan.refusal.reason, plan.refusal.message);
+      return;
+    }
+    if (plan.unchecked)
+      shared.log.info(
+        fields,
+        `could not read namespace ${SYSTEM_NAMESPACE} of the remote (forbidden), so targetClusterName was not checked against the name the remote was installed with`,
+      );
+    if (plan.mirroringAgain) shared.log.info(fields, 'remote cluster name confirmed: mirroring again');
+    this.refusal = undefined;
+    this.nameChecked = true;
+    this.queue.add(STATUS);
   }
 
-  /**
-   * The credentials could not be read or used. Said once per reason: with a working connection
-   * kept, as a Warning (log and Event), since the Link goes on working until a restart; without,
-   * the queue reports the failed connect.
-   */
+  /** The credentials could not be read or used: said once per reason (credentials-use.ts). */
   private credentialsUnavailable(message: string): void {
-    if (message === this.credentialsError) return;
+    const notice = credentialsNotice(this.credentialsError, message, this.remote !== undefined);
+    if (!notice.changed) return;
     this.credentialsError = message;
     this.queue.add(STATUS);
-    if (!this.remote) return;
-    const note = `${message}: ${CREDENTIALS_KEPT}`;
-    this.shared.log.warn({ ...this.logFields(), reason: 'CredentialsUnavailable' }, note);
-    void this.shared.recorder?.record(this.link, 'Warning', 'CredentialsUnavailable', note);
+    if (notice.warning === undefined) return;
+    this.shared.log.warn({ ...this.logFields(), reason: 'CredentialsUnavailable' }, notice.warning);
+    void this.shared.recorder?.record(this.link, 'Warning', 'CredentialsUnavailable', notice.warning);
   }
 
   private clearCredentialsError(): void {
