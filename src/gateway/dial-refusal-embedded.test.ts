@@ -6,7 +6,13 @@
  */
 import { BlockList } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { API_SERVER_REFUSAL, dialRefusal } from './dial-refusal.js';
+import {
+  API_SERVER_REFUSAL,
+  dialRefusal,
+  ExactAddresses,
+  MIRROR_CLUSTER_IP_REFUSAL,
+} from './dial-refusal.js';
+import { ipKey } from './pod-ips.js';
 
 const apiServer = new BlockList();
 apiServer.addAddress('172.18.0.3', 'ipv4');
@@ -44,9 +50,31 @@ describe('dialRefusal: IPv4 addresses embedded in IPv6', () => {
     ['IMDS IPv4-mapped', '::ffff:169.254.169.254', /link-local/],
     ['IMDS IPv4-mapped (hex)', '::ffff:a9fe:a9fe', /link-local/],
   ])('%s (%s)', (_what, address, reason) => {
-    const got = dialRefusal(address, apiServer);
+    const got = dialRefusal(address, { apiServer });
     if (reason === null) expect(got).toBeNull();
     else if (typeof reason === 'string') expect(got).toContain(reason);
     else expect(got).toMatch(reason);
+  });
+});
+
+describe("dialRefusal: this cluster's mirror ClusterIPs (ExactAddresses)", () => {
+  const mirrorClusterIPs = new ExactAddresses(new Set(['10.96.14.3', ipKey('fd00:10:96::e03')]));
+  it.each<[string, string, string | null]>([
+    ['the ClusterIP', '10.96.14.3', MIRROR_CLUSTER_IP_REFUSAL],
+    ['IPv4-mapped', '::ffff:10.96.14.3', MIRROR_CLUSTER_IP_REFUSAL],
+    [
+      'NAT64',
+      '64:ff9b::a60:e03',
+      `${MIRROR_CLUSTER_IP_REFUSAL}: 10.96.14.3 embedded in a NAT64 address (64:ff9b::/96)`,
+    ],
+    ['IPv4-compatible', '::10.96.14.3', MIRROR_CLUSTER_IP_REFUSAL],
+    ['the IPv6 ClusterIP, spelt otherwise', 'FD00:10:96:0:0::E03', MIRROR_CLUSTER_IP_REFUSAL],
+    ['the IPv6 ClusterIP with a zone', 'fd00:10:96::e03%eth0', MIRROR_CLUSTER_IP_REFUSAL],
+    ['the next ClusterIP', '10.96.14.4', null],
+    ['the API server first', '10.96.0.1', API_SERVER_REFUSAL],
+  ])('%s (%s)', (_what, address, reason) => {
+    const got = dialRefusal(address, { apiServer, mirrorClusterIPs });
+    if (reason === null) expect(got).toBeNull();
+    else expect(got).toContain(reason);
   });
 });

@@ -38,7 +38,7 @@ describe('dialRefusal', () => {
     ['IPv6 unspecified', '::', /unspecified/],
     ['a name', 'metadata.google.internal', /not an IP/],
   ])('%s (%s)', (_what, address, reason) => {
-    const got = dialRefusal(address, apiServer);
+    const got = dialRefusal(address, { apiServer });
     if (reason === null) expect(got).toBeNull();
     else expect(got).toMatch(reason);
   });

@@ -4,6 +4,7 @@
  * ServiceIndex applies it when a slice, a Service or the API server's addresses change.
  */
 import { BlockList, isIP } from 'node:net';
+import { ipKey } from './pod-ips.js';
 
 /** A BlockList filled by `add`. */
 export function blockList(add: (list: BlockList) => void): BlockList {
@@ -73,33 +74,75 @@ const EMBEDDINGS: readonly { form: string; prefix: readonly number[] }[] = [
 ];
 
 /**
- * Why the ingress refuses to dial `address`, or null. `apiServer` holds the addresses of the
- * `default/kubernetes` Service: its ClusterIP and its EndpointSlices' (the API servers themselves);
- * `gatewayPods` those of this cluster's gateway pods. Every IPv4 entry of these lists is refused in
- * its NAT64 and IPv4-compatible IPv6 forms too.
+ * Why dialling a ClusterIP of a mirror Service of this cluster is refused (security review: the
+ * tunnel loop through a mirror). kube-proxy forwards a gateway mirror's ClusterIP to this cluster's
+ * gateway egress, which tunnels again, so an exported Service's slice listing one would open a
+ * tunnel per tunnel, cluster to cluster, until `--max-tunnels`; a remote-discovery mirror's leads to
+ * another cluster's pods. Mirrors are never re-exported (nor does Linkerd re-export them).
  */
-export function dialRefusal(address: string, apiServer?: BlockList, gatewayPods?: BlockList): string | null {
+export const MIRROR_CLUSTER_IP_REFUSAL =
+  "a mirror Service's ClusterIP of this cluster (mirror.linkerd.io/mirrored-service=true, forwarded to a gateway or another cluster's pods): the tunnel would loop";
+
+/** What dialRefusal asks of a list of addresses: a BlockList, or ExactAddresses. */
+export interface AddressList {
+  check(address: string, type: 'ipv4' | 'ipv6'): boolean;
+}
+
+/**
+ * Exact addresses looked up in one step: a BlockList walks its every entry per check, which a
+ * cluster's thousands of mirror ClusterIPs would make slow. Compared as addresses (ipKey), as a
+ * BlockList compares them.
+ */
+export class ExactAddresses implements AddressList {
+  /** `keys`: ipKey of each address. */
+  constructor(private readonly keys: ReadonlySet<string>) {}
+  check(address: string): boolean {
+    return this.keys.has(ipKey(address));
+  }
+}
+
+/**
+ * This cluster's addresses the ingress never dials: `apiServer`, those of the `default/kubernetes`
+ * Service (its ClusterIP and its EndpointSlices', the API servers themselves); `gatewayPods`, those
+ * of this cluster's gateway pods; `mirrorClusterIPs`, the ClusterIPs of its mirror Services.
+ */
+export interface ClusterAddresses {
+  apiServer?: AddressList;
+  gatewayPods?: AddressList;
+  mirrorClusterIPs?: AddressList;
+}
+
+/**
+ * Why the ingress refuses to dial `address`, or null. Every IPv4 entry of `cluster`'s lists is
+ * refused in its NAT64 and IPv4-compatible IPv6 forms too.
+ */
+export function dialRefusal(address: string, cluster: ClusterAddresses = {}): string | null {
   const family = isIP(address);
   // toEndpointViews admits IP addresses only; anything else is no address to dial.
   if (family === 0) return 'not an IP address';
-  const refusal = listed(address, family === 4 ? 'ipv4' : 'ipv6', apiServer, gatewayPods);
+  const refusal = listed(address, family === 4 ? 'ipv4' : 'ipv6', cluster);
   if (refusal !== null || family === 4) return refusal;
   const embedded = embeddedIPv4(address);
   if (embedded === null) return null;
-  const reason = listed(embedded.ipv4, 'ipv4', apiServer, gatewayPods);
+  const reason = listed(embedded.ipv4, 'ipv4', cluster);
   return reason === null ? null : `${reason}: ${embedded.ipv4} embedded in ${embedded.form}`;
 }
 
-function listed(
-  address: string,
-  type: 'ipv4' | 'ipv6',
-  apiServer: BlockList | undefined,
-  gatewayPods: BlockList | undefined,
-): string | null {
-  if (apiServer?.check(address, type)) return API_SERVER_REFUSAL;
-  if (gatewayPods?.check(address, type)) return GATEWAY_POD_REFUSAL;
+function listed(address: string, type: 'ipv4' | 'ipv6', cluster: ClusterAddresses): string | null {
+  if (cluster.apiServer?.check(address, type)) return API_SERVER_REFUSAL;
+  if (cluster.gatewayPods?.check(address, type)) return GATEWAY_POD_REFUSAL;
+  if (cluster.mirrorClusterIPs?.check(address, type)) return MIRROR_CLUSTER_IP_REFUSAL;
   for (const r of ALWAYS_REFUSED) if (r.list.check(address, type)) return r.reason;
   return null;
+}
+
+/**
+ * The keys (ipKey) under which `address` can be refused: its own, and the IPv4 address it embeds
+ * (NAT64, IPv4-compatible), if any. What tells whether a change of a list concerns an endpoint.
+ */
+export function dialKeys(address: string): string[] {
+  const embedded = isIP(address) === 6 ? embeddedIPv4(address) : null;
+  return embedded === null ? [ipKey(address)] : [ipKey(address), ipKey(embedded.ipv4)];
 }
 
 /**

@@ -5,14 +5,14 @@
  *
  * Whoever may write an exported Service's EndpointSlices decides what the ingress dials (the
  * CVE-2021-25740 class of confused deputy): some addresses are refused whoever lists them
- * (`dialRefusal`, dial-refusal.ts), decided when a slice, a Service, the API server's addresses or
- * this cluster's gateway pods' change, never per CONNECT (docs/design.md, "What the ingress
- * dials"). With `--dial-pod-ips-only` an endpoint must also be the IP of a live Pod of the
+ * (`dialRefusal`, dial-refusal.ts), decided when a slice, a Service, the API server's addresses,
+ * this cluster's gateway pods' or its mirror Services' ClusterIPs change, never per CONNECT
+ * (docs/design.md, "What the ingress dials"). With `--dial-pod-ips-only` an endpoint must also be the IP of a live Pod of the
  * Service's namespace (pod-ips.ts), decided again when one of those Pods' addresses changes.
  */
 import { BlockList, isIP } from 'node:net';
 import type { ParsedAuthority } from './authority.js';
-import { blockList, dialRefusal } from './dial-refusal.js';
+import { blockList, dialKeys, dialRefusal, ExactAddresses } from './dial-refusal.js';
 import { ipKey, type PodIPLookup, podIPRefusal } from './pod-ips.js';
 
 export interface ExportedService {
@@ -66,6 +66,12 @@ export interface ServiceIndexOptions {
    * Until they are listed nothing is dialled and nothing reported; then every slice is judged.
    */
   podIPs?: PodIPLookup;
+  /**
+   * Nothing is dialled (nor reported) until `setMirrorClusterIPs` is first called: the gateway's
+   * mirror informer has listed, so no endpoint is admitted that a mirror's ClusterIP refuses a
+   * moment later. Without it, the ClusterIPs are refused from whenever they are set.
+   */
+  awaitMirrorClusterIPs?: boolean;
 }
 
 /** A slice's endpoints, and those the ingress may dial (set while its Service is exported). */
@@ -74,6 +80,8 @@ interface SliceState {
   dialable?: EndpointView[];
   /** The refusals last reported, so a change of the API server's addresses reports only news. */
   refused: string;
+  /** dialKeys of every endpoint, made when a mirror ClusterIP first changes after the slice did. */
+  keys?: ReadonlySet<string>;
 }
 
 interface ServiceEntry {
@@ -99,6 +107,14 @@ function addressList(addresses: Iterable<string>): { key: string; list: BlockLis
   };
 }
 
+/** Whether a slice lists an endpoint that one of `keys` (ipKey) would refuse (dialKeys). */
+function listsAny(state: SliceState, keys: ReadonlySet<string>): boolean {
+  state.keys ??= new Set(state.endpoints.flatMap((ep) => dialKeys(ep.address)));
+  const [few, many] = keys.size <= state.keys.size ? [keys, state.keys] : [state.keys, keys];
+  for (const k of few) if (many.has(k)) return true;
+  return false;
+}
+
 /** The Kubernetes API stores an unnamed port as '' or leaves it out; both mean "unnamed". */
 const portName = (name: string | undefined): string => name ?? '';
 
@@ -112,10 +128,17 @@ export class ServiceIndex {
   private apiServerKey = '';
   private gatewayPods = new BlockList();
   private gatewayPodsKey = '';
+  /** ipKey of every ClusterIP of this cluster's mirror Services. */
+  private mirrorKeys: ReadonlySet<string> = new Set();
+  private mirrorClusterIPs = new ExactAddresses(this.mirrorKeys);
+  private mirrorsListed: boolean;
+  /** The key (ipKey) of each address of the last setMirrorClusterIPs, '' for no IP address. */
+  private mirrorKeyOf = new Map<string, string>();
 
   constructor(options: ServiceIndexOptions = {}) {
     this.onRefused = options.onRefused ?? (() => {});
     this.podIPs = options.podIPs;
+    this.mirrorsListed = options.awaitMirrorClusterIPs !== true;
   }
 
   upsertService(s: ExportedService): void {
@@ -154,6 +177,35 @@ export class ServiceIndex {
     this.refilterAll();
   }
 
+  /**
+   * Every ClusterIP of this cluster's mirror Services: never dialled, since kube-proxy forwards them
+   * to a gateway (a loop). Only the slices of exported Services that list an address that came or
+   * went are judged again (mirrors come and go with every export of every linked cluster); the
+   * first call judges every one (`awaitMirrorClusterIPs`).
+   */
+  setMirrorClusterIPs(addresses: Iterable<string>): void {
+    // Called once per mirror that comes or goes, with all of them: spelling each address afresh
+    // made a burst of 2,000 new mirrors cost 3 s (ipKey), against 0.2 s with the last call's keys.
+    const keyOf = new Map<string, string>();
+    const next = new Set<string>();
+    for (const address of addresses) {
+      const k = this.mirrorKeyOf.get(address) ?? (isIP(address) === 0 ? '' : ipKey(address));
+      keyOf.set(address, k);
+      if (k !== '') next.add(k);
+    }
+    this.mirrorKeyOf = keyOf;
+    const changed = new Set<string>();
+    for (const k of next) if (!this.mirrorKeys.has(k)) changed.add(k);
+    for (const k of this.mirrorKeys) if (!next.has(k)) changed.add(k);
+    const first = !this.mirrorsListed;
+    this.mirrorsListed = true;
+    this.mirrorKeys = next;
+    this.mirrorClusterIPs = new ExactAddresses(next);
+    if (first) this.rejudgeExported([...this.exported.keys()]);
+    else if (changed.size > 0)
+      this.rejudgeExported([...this.exported.keys()], (state) => listsAny(state, changed));
+  }
+
   /** Judges every slice again after a change of what is refused; reports only news. */
   private refilterAll(): void {
     for (const [k, e] of this.entries) {
@@ -183,13 +235,20 @@ export class ServiceIndex {
    * refusals change). Without arguments (the Pods were just listed), every exported slice is.
    */
   podIPsChanged(namespace?: string, keys?: ReadonlySet<string>): void {
-    const namespaces = namespace === undefined ? [...this.exported.keys()] : [namespace];
+    this.rejudgeExported(
+      namespace === undefined ? [...this.exported.keys()] : [namespace],
+      keys && ((state) => state.endpoints.some((ep) => keys.has(ipKey(ep.address)))),
+    );
+  }
+
+  /** Judges again the slices of the exported Services of `namespaces` that `concerned` picks (all). */
+  private rejudgeExported(namespaces: readonly string[], concerned?: (state: SliceState) => boolean): void {
     for (const ns of namespaces) {
       for (const name of this.exported.get(ns) ?? []) {
         const e = this.entries.get(key(ns, name));
         if (!e) continue;
         for (const [slice, state] of e.slices) {
-          if (keys && !state.endpoints.some((ep) => keys.has(ipKey(ep.address)))) continue;
+          if (concerned && !concerned(state)) continue;
           this.filter(ns, name, slice, state, false);
           e.resolved.clear();
         }
@@ -264,7 +323,11 @@ export class ServiceIndex {
     if (candidates.length === 0) {
       const what = target.kind === 'pod' ? `pod ${target.hostname} of ` : '';
       const unlisted =
-        this.podIPs?.listed === false ? ' (--dial-pod-ips-only: the Pods are not listed yet)' : '';
+        this.podIPs?.listed === false
+          ? ' (--dial-pod-ips-only: the Pods are not listed yet)'
+          : this.mirrorsListed
+            ? ''
+            : ' (the mirror Services are not listed yet)';
       return {
         ok: false,
         status: 503,
@@ -309,17 +372,21 @@ export class ServiceIndex {
    */
   private filter(ns: string, service: string, slice: string, state: SliceState, always: boolean): void {
     const pods = this.podIPs;
-    // Nothing is known to be a pod yet: nothing is dialled, and nothing reported that the listing
-    // may contradict a moment later (podIPsChanged() judges every slice once the Pods are listed).
-    if (pods?.listed === false) {
+    // Nothing is known to be a pod (or a mirror) yet: nothing is dialled, and nothing reported that
+    // the listing may contradict a moment later (podIPsChanged() and setMirrorClusterIPs() judge
+    // every slice once the Pods, the mirrors, are listed).
+    if (pods?.listed === false || !this.mirrorsListed) {
       state.dialable = [];
       return;
     }
     const refused: RefusedEndpoints['refused'] = [];
     state.dialable = state.endpoints.filter((ep) => {
       const reason =
-        dialRefusal(ep.address, this.apiServer, this.gatewayPods) ??
-        (pods ? podIPRefusal(ep.address, ns, pods) : null);
+        dialRefusal(ep.address, {
+          apiServer: this.apiServer,
+          gatewayPods: this.gatewayPods,
+          mirrorClusterIPs: this.mirrorClusterIPs,
+        }) ?? (pods ? podIPRefusal(ep.address, ns, pods) : null);
       if (reason !== null) refused.push({ address: ep.address, reason });
       return reason === null;
     });

@@ -13,7 +13,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { R } from '../../kube/resources.js';
 import { gatewayOptionsFromFlags } from '../config.js';
 import { type RunningGateway, runGateway } from '../run-gateway.js';
-import { within } from '../test-support/wait.js';
 import {
   type Cluster,
   endpointSlice,
@@ -23,6 +22,7 @@ import {
   runningPod,
   startBackend,
   startLinkedClusters,
+  statusThrough,
   waitFor,
 } from './fixtures.js';
 
@@ -58,18 +58,6 @@ async function trap(host: string): Promise<{ port: number; accepted: () => numbe
     accepted: () => accepted,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
-}
-
-/** One HTTP/1.1 GET through a tunnel, its status line. */
-async function getThrough(tunnel: NodeJS.ReadWriteStream & { destroy(): void }): Promise<string> {
-  const answer = new Promise<string>((resolve) => tunnel.once('data', (b: Buffer) => resolve(b.toString())));
-  tunnel.write('GET / HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n');
-  try {
-    const text = await within(answer, 10_000, "the backend's answer through the tunnel");
-    return text.split('\r\n')[0] ?? '';
-  } finally {
-    tunnel.destroy();
-  }
 }
 
 describe('--dial-pod-ips-only through a gateway pair', () => {
@@ -126,7 +114,7 @@ describe('--dial-pod-ips-only through a gateway pair', () => {
   });
 
   it('carries a tunnel to a Service backed by a pod of its own namespace', async () => {
-    expect(await getThrough(await eastGw.pool.openTunnel(westIngress(), authority('web')))).toBe(
+    expect(await statusThrough(await eastGw.pool.openTunnel(westIngress(), authority('web')))).toBe(
       'HTTP/1.1 200 OK',
     );
   });

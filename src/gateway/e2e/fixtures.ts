@@ -28,6 +28,7 @@ import { waitFor } from '../../wait-for.js';
 import type { GatewayFlags } from '../config.js';
 import type { RunningGateway } from '../run-gateway.js';
 import { controllerSlice } from '../test-support/mirror-slices.js';
+import { within } from '../test-support/wait.js';
 
 export const namespace = (name: string): V1Namespace => ({
   apiVersion: 'v1',
@@ -298,6 +299,18 @@ export async function startBackend(
   };
 }
 
+/** One HTTP/1.1 GET through a tunnel (then destroyed), its status line. */
+export async function statusThrough(tunnel: NodeJS.ReadWriteStream & { destroy(): void }): Promise<string> {
+  const answer = new Promise<string>((resolve) => tunnel.once('data', (b: Buffer) => resolve(b.toString())));
+  tunnel.write('GET / HTTP/1.1\r\nHost: backend\r\nConnection: close\r\n\r\n');
+  try {
+    const text = await within(answer, 10_000, "the backend's answer through the tunnel");
+    return text.split('\r\n')[0] ?? '';
+  } finally {
+    tunnel.destroy();
+  }
+}
+
 /** One GET on a fresh connection (no agent, so no pooled socket outlives the test). */
 export function httpGet(
   host: string,
@@ -331,8 +344,13 @@ export interface Cluster {
   certs: CertFiles;
 }
 
-export async function startCluster(name: 'east' | 'west'): Promise<Cluster> {
-  const sandbox = await startSandbox({ name, allowLoopbackEndpoints: true });
+/** `serviceCidr`: where its Services' ClusterIPs come from (a loopback range, to listen on one). */
+export async function startCluster(name: 'east' | 'west', serviceCidr?: string): Promise<Cluster> {
+  const sandbox = await startSandbox({
+    name,
+    allowLoopbackEndpoints: true,
+    ...(serviceCidr === undefined ? {} : { serviceCidr }),
+  });
   const certs = await writeGatewayCertFiles(name);
   const kubeconfigFile = join(certs.dir, 'kubeconfig');
   await writeFile(kubeconfigFile, sandbox.kubeconfig());
@@ -343,14 +361,15 @@ export async function startCluster(name: 'east' | 'west'): Promise<Cluster> {
 /**
  * East and west, ready for east's gateway (at `eastHost`) to tunnel into west: namespace `ns` on
  * both sides, and west's Link back to east, which is what admits east at west's ingress. Their
- * clean-ups go onto `cleanups`.
+ * clean-ups go onto `cleanups`. `westServiceCidr`: west's Service range (startCluster).
  */
 export async function startLinkedClusters(
   eastHost: string,
   ns: string,
   cleanups: Array<() => unknown>,
+  westServiceCidr?: string,
 ): Promise<{ east: Cluster; west: Cluster }> {
-  const [east, west] = await Promise.all([startCluster('east'), startCluster('west')]);
+  const [east, west] = await Promise.all([startCluster('east'), startCluster('west', westServiceCidr)]);
   for (const c of [east, west])
     cleanups.push(
       () => c.sandbox.close(),
