@@ -52,6 +52,60 @@ describe('canAcquire', () => {
   ])('%s', (_name, l, elapsed, want) => {
     expect(canAcquire(l, 'me', 1_000_000, 1_000_000 + elapsed)).toBe(want);
   });
+
+  // A fresh Lease of an earlier run of this pod is taken at once; any other pod's is not.
+  it.each<[string, string, string | undefined, boolean]>([
+    ['an earlier run of this pod', 'ctl-7d9f-abcde_k3x9q1', 'ctl-7d9f-abcde_', true],
+    ['another pod', 'ctl-7d9f-zzzzz_k3x9q1', 'ctl-7d9f-abcde_', false],
+    ['a pod whose name extends ours', 'ctl-7d9f-abcde2_k3x9q1', 'ctl-7d9f-abcde_', false],
+    ['no pod name known', 'ctl-7d9f-abcde_k3x9q1', undefined, false],
+    ['an empty prefix', 'ctl-7d9f-abcde_k3x9q1', '_', false],
+  ])('held, fresh, by %s', (_name, holder, prefix, want) => {
+    expect(canAcquire(lease(holder), 'ctl-7d9f-abcde_new', 1_000_000, 1_000_000, prefix)).toBe(want);
+  });
+});
+
+describe('a restarted run of the same pod', () => {
+  it("takes its crashed run's Lease at once; a candidate of another pod still waits for expiry", async () => {
+    const sandbox = await startSandbox({ name: 'east' });
+    cleanups.push(() => sandbox.close());
+    const client = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
+    cleanups.push(() => client.close());
+    // The crashed run: renewed just now, for a minute, and never again.
+    const now = new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+    await client.create<V1Lease>(R.leases, {
+      metadata: { namespace: 'default', name: 'isthmus-controller' },
+      spec: {
+        holderIdentity: 'ctl-abcde_old',
+        leaseDurationSeconds: 60,
+        acquireTime: now as unknown as Date,
+        renewTime: now as unknown as Date,
+        leaseTransitions: 0,
+      },
+    });
+    const started = (identity: string, ownPodPrefix: string) => {
+      const gained: LeadershipGained[] = [];
+      const elector = new LeaderElector(client, {
+        namespace: 'default',
+        name: 'isthmus-controller',
+        identity,
+        ownPodPrefix,
+        ...STEADY,
+        onStartedLeading: (why) => gained.push(why),
+      });
+      cleanups.push(() => elector.stop());
+      elector.start();
+      return gained;
+    };
+    const other = started('ctl-zzzzz_new', 'ctl-zzzzz_');
+    const restarted = started('ctl-abcde_new', 'ctl-abcde_');
+    await waitFor('the restarted run leads', () => restarted.length > 0);
+    expect(restarted).toEqual([{ reason: 'previous-run', previousHolder: 'ctl-abcde_old' }]);
+    const l = await client.get<V1Lease>(R.leases, 'default', 'isthmus-controller');
+    expect(l?.spec?.holderIdentity).toBe('ctl-abcde_new');
+    expect(l?.spec?.leaseTransitions).toBe(1);
+    expect(other).toEqual([]);
+  });
 });
 
 async function candidates(

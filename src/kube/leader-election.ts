@@ -29,16 +29,26 @@ export interface LeaderElectionConfig {
   onStoppedLeading?: (why: LeadershipLost) => void;
   /** Release the Lease on stop so a successor need not wait for expiry (client-go ReleaseOnCancel). */
   releaseOnStop?: boolean;
+  /**
+   * The prefix that every run of this candidate's pod puts before its own suffix (`<pod>_`): a
+   * holder named so is an earlier run of the same pod, which has exited, since the kubelet restarts
+   * a container only after it ended and no two pods share a name at once. Its Lease is taken at
+   * once instead of after leaseDuration, so a controller restarted after a crash resumes without
+   * ~15 s of nobody leading. Set only from the pod's name as the API knows it (the downward API),
+   * never from a host name, which processes outside Kubernetes may share.
+   */
+  ownPodPrefix?: string;
 }
 
 /**
  * How the Lease was won, for the log: `created` (there was none), `free` (released by its last
  * holder, or never held), `expired` (its holder, named, did not renew within leaseDuration by our
- * clock), `held` (it still named us: our renewals lapsed, nobody took it).
+ * clock), `previous-run` (its holder, named, was an earlier run of this pod: see ownPodPrefix), `held`
+ * (it still named us: our renewals lapsed, nobody took it).
  */
 export type LeadershipGained =
   | { reason: 'created' | 'free' | 'held' }
-  | { reason: 'expired'; previousHolder: string };
+  | { reason: 'expired' | 'previous-run'; previousHolder: string };
 
 /**
  * Why leading ended: `renew-failed` (no renewal within renewDeadline; the last attempt's error),
@@ -73,11 +83,18 @@ export function canAcquire(
   identity: string,
   observedAtMs: number,
   nowMs: number,
+  ownPodPrefix?: string,
 ): boolean {
   const spec = lease?.spec;
   if (!spec?.holderIdentity || spec.holderIdentity === identity) return true;
+  if (isPreviousRun(spec.holderIdentity, ownPodPrefix)) return true;
   const durationMs = (spec.leaseDurationSeconds ?? 15) * 1000;
   return observedAtMs + durationMs < nowMs;
+}
+
+/** Whether `holder` is an earlier run of this candidate's pod (LeaderElectionConfig.ownPodPrefix). */
+export function isPreviousRun(holder: string, ownPodPrefix: string | undefined): boolean {
+  return ownPodPrefix !== undefined && ownPodPrefix.length > 1 && holder.startsWith(ownPodPrefix);
 }
 
 export class LeaderElector {
@@ -194,7 +211,7 @@ export class LeaderElector {
       }
       const observedAt = this.observe(lease);
       const spec = lease.spec ?? {};
-      if (!canAcquire(lease, identity, observedAt, performance.now()))
+      if (!canAcquire(lease, identity, observedAt, performance.now(), this.cfg.ownPodPrefix))
         return { held: false, holder: spec.holderIdentity ?? '' };
       const ours = spec.holderIdentity === identity;
       const acquireTime = ours && spec.acquireTime ? Date.parse(String(spec.acquireTime)) : now;
@@ -211,7 +228,9 @@ export class LeaderElector {
         ? { reason: 'held' }
         : previousHolder === ''
           ? { reason: 'free' }
-          : { reason: 'expired', previousHolder };
+          : isPreviousRun(previousHolder, this.cfg.ownPodPrefix)
+            ? { reason: 'previous-run', previousHolder }
+            : { reason: 'expired', previousHolder };
       return { held: true, at: started, gained };
     } catch (err) {
       // 409 (another candidate wrote first), API failures and the budget running out alike mean

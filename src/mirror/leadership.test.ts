@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { leadershipLogLine, leaseHolderIdentity } from './leadership.js';
+import { leadershipLogLine, leaseHolderIdentity, ownPodPrefix } from './leadership.js';
 
 describe('leaseHolderIdentity', () => {
   it("names the pod from POD_NAME (the install's downward API), with a suffix unique to the run", () => {
@@ -48,5 +48,15 @@ describe('leadershipLogLine', () => {
     [true, undefined, 'info', 'leadership gained', { leading: true, reason: 'election-off' }],
   ] as const)('leading=%s %j: %s %s', (leading, why, level, msg, fields) => {
     expect(leadershipLogLine(leading, why)).toEqual({ level, msg, fields });
+  });
+});
+
+describe('ownPodPrefix', () => {
+  it("is the pod's name from POD_NAME only, never a host name others may share", () => {
+    expect(ownPodPrefix({ POD_NAME: 'isthmus-controller-7d9f-abcde' })).toEqual({
+      ownPodPrefix: 'isthmus-controller-7d9f-abcde_',
+    });
+    expect(ownPodPrefix({})).toEqual({});
+    expect(ownPodPrefix({ POD_NAME: '' })).toEqual({});
   });
 });

@@ -19,6 +19,7 @@ export function electLeader(
     namespace: SYSTEM_NAMESPACE,
     name: MIRROR_LEASE_NAME,
     identity: leaseHolderIdentity(process.env, hostname(), Math.random().toString(36).slice(2, 8)),
+    ...ownPodPrefix(process.env),
     ...opts,
     onStartedLeading: (why) => leadership.set(true, why),
     onStoppedLeading: (why) => leadership.set(false, why),
@@ -35,6 +36,16 @@ export function electLeader(
  */
 export function leaseHolderIdentity(env: NodeJS.ProcessEnv, host: string, suffix: string): string {
   return `${env.POD_NAME || host}_${suffix}`;
+}
+
+/**
+ * The holder prefix of this pod's runs, from `POD_NAME` only (the install sets it from the downward
+ * API): a restarted container takes its own crashed run's Lease at once (LeaderElectionConfig
+ * .ownPodPrefix). Without it (a controller run by hand, whose host name others may share) the Lease
+ * of a crashed run expires as any other's.
+ */
+export function ownPodPrefix(env: NodeJS.ProcessEnv): { ownPodPrefix?: string } {
+  return env.POD_NAME ? { ownPodPrefix: `${env.POD_NAME}_` } : {};
 }
 
 /**
