@@ -66,7 +66,9 @@ function roundMs(ms: number | undefined): number | null {
 
 /**
  * `leaderless`: no controller leads, so the Link status is what the last leader saw and the
- * metrics (if any pod answers) are a follower's, which probes nothing: ALIVE is unknown.
+ * metrics (if any pod answers) are a follower's, which probes nothing: ALIVE is unknown, and the
+ * latencies, of probes nobody makes now, are not shown. NUM_SVC stays: no leader deletes the
+ * mirrors it counts, and the version is the one last heard, as ever.
  */
 export function gatewayRows(
   links: readonly Link[],
@@ -77,7 +79,7 @@ export function gatewayRows(
     .map((link) => {
       const cluster = link.spec?.targetClusterName ?? link.metadata?.name ?? '';
       const alive = aliveOf(link, metrics?.alive.get(cluster));
-      const buckets = metrics?.latency.get(cluster) ?? [];
+      const buckets = leaderless ? [] : (metrics?.latency.get(cluster) ?? []);
       const gateway = link.spec?.gatewayAddress !== undefined;
       return {
         cluster,

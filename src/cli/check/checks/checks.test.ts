@@ -12,6 +12,7 @@ import { foreignTestPki, testGatewayCertificate, testPki } from '../../../identi
 import { lookAlike, VALID } from '../../../identity/testing-look-alike.js';
 import type { TrafficSplit } from '../../../kube/types.js';
 import { VERSION } from '../../../version.js';
+import { checksPassed } from '../render.js';
 import {
   HEALTHY_CONDITIONS,
   healthyFacts,
@@ -105,6 +106,16 @@ function eastCrl(serials: string[]): string {
     })
   );
 }
+/**
+ * The controller's Lease as a hung leader leaves it (`kill -STOP`): held by c-0, renewed a minute
+ * ago, 15 s long, so expired 45 s ago; the Link status is what c-0 last wrote.
+ */
+function leaseExpired(f: CheckFacts): void {
+  const renewTime = new Date(f.now.getTime() - 60_000).toISOString();
+  f.lease = { ok: true, value: { holder: 'c-0', renewTime, leaseDurationSeconds: 15 } };
+}
+const STALE =
+  /is stale and cannot be trusted: Lease isthmus-system\/isthmus-mirror held by c-0 expired 45s ago \(last renewed [^)]+\), and only the leader writes it \(see "the controller is running and leader elected"\)/;
 /** This cluster's (east's) gateway chain, as its LoadBalancer address presents it. */
 const eastChain = () => splitPem(testGatewayCertificate('east').chainPem);
 const eastSerial = () => new X509Certificate(eastChain()[0]!).serialNumber;
@@ -1229,6 +1240,46 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /not probed yet/,
       ],
       [
+        // A hung leader (kill -STOP) keeps its Link status as it was: True while the remote is gone.
+        "the controller's Lease expired: GatewayAlive=True is stale, unknown: a warning naming the Lease's age, not a pass",
+        leaseExpired,
+        'warn',
+        new RegExp(
+          `^Link west: unknown whether gateway 10\\.0\\.0\\.7:4143 is alive: its GatewayAlive=True ${STALE.source}$`,
+        ),
+      ],
+      [
+        // The controller check fails already: the remote is not blamed on a stale word.
+        "the controller's Lease expired: a stale GatewayAlive=False is no failure of the remote either",
+        (f) => {
+          leaseExpired(f);
+          links(f)[0]!.link = link('west', {
+            conditions: [HEALTHY_CONDITIONS[0]!, probeFailed('ECONNREFUSED')],
+          });
+        },
+        'warn',
+        /^(?![\s\S]*check that the west gateway runs)Link west: unknown whether gateway 10\.0\.0\.7:4143 is alive: its GatewayAlive=False is stale/,
+      ],
+      [
+        'the Lease has no holder: the status is stale, and no "run the check again" for a Link never probed',
+        (f) => {
+          f.lease = { ok: true, value: { leaseDurationSeconds: 15 } };
+          links(f)[0]!.link = link('west', {
+            conditions: [{ type: 'GatewayAlive', status: 'Unknown', reason: 'NotProbedYet' }],
+          });
+        },
+        'warn',
+        /^(?![\s\S]*run the check again)Link west: unknown whether gateway 10\.0\.0\.7:4143 is alive: its GatewayAlive=Unknown is stale and cannot be trusted: Lease isthmus-system\/isthmus-mirror has no holder, and only the leader writes it/,
+      ],
+      [
+        'the Lease cannot be read: nothing known against the status (the controller check says why)',
+        (f) => {
+          f.lease = { ok: false, error: '403 Forbidden' };
+        },
+        'ok',
+        null,
+      ],
+      [
         // The probe goes through this cluster's gateway: the controller says when that is the fault.
         "this cluster's gateway cannot probe: a failure here, not a wait, and the remote is not blamed",
         (f) => {
@@ -1718,6 +1769,25 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /^Link west: none of the Services it picks is mirrored \(ServicesMirrored=False\), so it serves nothing; each Service's reason follows\nLink west: shop\/cart is not mirrored \(ApplyFailed: forbidden\)$/,
       ],
       [
+        "the controller's Lease expired: a Link mirrored as last seen is not known to be now, a warning, not a pass",
+        leaseExpired,
+        'warn',
+        new RegExp(
+          `^Link west: its mirroring status \\(ServicesMirrored, status\\.services\\) ${STALE.source}$`,
+        ),
+      ],
+      [
+        "the controller's Lease expired: a stale NoneMirrored is said, as the last leader saw it, in a warning",
+        (f) => {
+          leaseExpired(f);
+          links(f)[0]!.link = link('west', {
+            conditions: [...HEALTHY_CONDITIONS, servicesMirrored('NoneMirrored')],
+          });
+        },
+        'warn',
+        /^Link west: its mirroring status \(ServicesMirrored, status\.services\) is stale [^\n]*\nLink west: none of the Services it picks is mirrored \(ServicesMirrored=False\)/,
+      ],
+      [
         "more than the status lists, but the rest are NotAllowed: the exporter's choice, no warning",
         (f) => {
           const status = links(f)[0]!.link.status!;
@@ -1802,6 +1872,19 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         },
         'warn',
         /^shop\/cart-federated: member west has no ready endpoint: its gateway 10\.0\.0\.7:4143 is not alive \(unreachable: ECONNREFUSED\) \(see "remote gateways are alive"\)$/,
+      ],
+      [
+        "a remote member whose Link said its gateway is not alive, while the controller's Lease is expired: that stale word is no cause",
+        (f) => {
+          f.localCluster = 'east';
+          leaseExpired(f);
+          links(f)[0]!.link = link('west', {
+            conditions: [HEALTHY_CONDITIONS[0]!, probeFailed('ECONNREFUSED')],
+          });
+          f.federated = { ok: true, value: [federatedRow({ east: 2 })] };
+        },
+        'warn',
+        /^shop\/cart-federated: member west has no ready endpoint: its pods are not ready, its ports are named otherwise than shop\/cart-federated's \(an event on shop\/cart-federated says so\), or its gateway does not answer \(isthmus gateways\)$/,
       ],
       [
         'a remote member whose mirror lists no endpoint: its Service has none ready there, and that is said',
@@ -2176,6 +2259,21 @@ describe('deployments: why their pods are not available', () => {
       }),
     );
     expect(result.hints).toEqual([describeGateway, 'pod details need `list pods` in isthmus-system']);
+  });
+});
+
+// `kill -STOP` of the leader: its Lease runs out, its Link status stays as it was (GatewayAlive=True).
+describe('a hung controller (its Lease expired, the Link status as it left it)', () => {
+  it('fails the controller check alone; what reads the stale status warns, so the exit status is the failure', () => {
+    const results = runChecks(facts(leaseExpired));
+    expect(results.filter((r) => r.status !== 'ok').map((r) => [r.description, r.status])).toEqual([
+      ['the controller is running and leader elected', 'fail'],
+      ['remote gateways are alive', 'warn'],
+      ['every exported service is mirrored', 'warn'],
+    ]);
+    expect(
+      checksPassed(results.filter((r) => r.description !== 'the controller is running and leader elected')),
+    ).toBe(true);
   });
 });
 

@@ -8,6 +8,8 @@ import type { CheckFacts, CheckResult, LeaseFacts } from '../types.js';
 import { resultOf, unreadable } from './result.js';
 
 const WHAT = 'the controller is running and leader elected';
+/** How other checks refer to this one. */
+export const CONTROLLER_CHECK = WHAT;
 const LEASE = `isthmus-system/${MIRROR_LEASE_NAME}`;
 const DEFAULT_LEASE_SECONDS = 15;
 const PODS = 'see `kubectl -n isthmus-system get pods -l app.kubernetes.io/name=isthmus-controller`';
@@ -24,14 +26,28 @@ export function checkController(facts: CheckFacts): CheckResult {
  * before trusting the Link status: only a leader writes it, so with none it is what the last one saw.
  */
 export function leaderProblem(lease: LeaseFacts | undefined, now: Date): string | undefined {
-  if (!lease) return `no Lease ${LEASE}: no controller has ever led; ${PODS}`;
-  if (!lease.holder) return `Lease ${LEASE} has no holder: no controller leads; ${PODS}`;
+  const lapse = leaseLapse(lease, now);
+  return lapse && (lapse.consequence ? `${lapse.lease}: ${lapse.consequence}; ${PODS}` : lapse.lease);
+}
+
+/**
+ * What the Lease shows when no controller leads (its age, once it has expired), and what follows
+ * from it; undefined while a holder renews it. The one decision behind the controller check, the
+ * checks that read the Link status the leader writes (stale-status.ts) and `isthmus gateways`.
+ */
+export function leaseLapse(
+  lease: LeaseFacts | undefined,
+  now: Date,
+): { lease: string; consequence?: string } | undefined {
+  if (!lease) return { lease: `no Lease ${LEASE}`, consequence: 'no controller has ever led' };
+  if (!lease.holder) return { lease: `Lease ${LEASE} has no holder`, consequence: 'no controller leads' };
   const renewed = lease.renewTime ? Date.parse(lease.renewTime) : Number.NaN;
-  if (Number.isNaN(renewed)) return `Lease ${LEASE} held by ${lease.holder} was never renewed`;
+  if (Number.isNaN(renewed)) return { lease: `Lease ${LEASE} held by ${lease.holder} was never renewed` };
   const expiresAt = renewed + (lease.leaseDurationSeconds ?? DEFAULT_LEASE_SECONDS) * 1000;
   const overdueS = Math.round((now.getTime() - expiresAt) / 1000);
-  if (overdueS > 0) {
-    return `Lease ${LEASE} held by ${lease.holder} expired ${overdueS}s ago (last renewed ${lease.renewTime}): the leader stopped; ${PODS}`;
-  }
-  return undefined;
+  if (overdueS <= 0) return undefined;
+  return {
+    lease: `Lease ${LEASE} held by ${lease.holder} expired ${overdueS}s ago (last renewed ${lease.renewTime})`,
+    consequence: 'the leader stopped',
+  };
 }

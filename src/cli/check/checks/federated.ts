@@ -17,6 +17,7 @@ import { type CheckFacts, type CheckResult, condition } from '../types.js';
 import { GATEWAYS_ALIVE_CHECK, probedGateways, withoutAddress } from './gateways-alive.js';
 import { noLocalGatewayReady } from './mirrors.js';
 import { resultOf, unreadable } from './result.js';
+import { staleLinkStatus } from './stale-status.js';
 
 const SERVED = 'every federated service is served';
 const FEDERATED_SUFFIX = federatedServiceName('');
@@ -72,7 +73,11 @@ function knownCause(
   const linked = facts.links.ok
     ? facts.links.value.find((l) => l.link.spec?.targetClusterName === member)?.link
     : undefined;
-  const alive = linked && kind === 'through a gateway' ? condition(linked, 'GatewayAlive') : undefined;
+  // With no controller leading, GatewayAlive is the last leader's word: no cause of anything now.
+  const alive =
+    linked && kind === 'through a gateway' && !staleLinkStatus(facts)
+      ? condition(linked, 'GatewayAlive')
+      : undefined;
   if (linked && alive?.status === 'False') {
     const why = withoutAddress(alive.message) || alive.reason;
     return `its gateway ${probedGateways(linked)} is not alive (${why}) (see "${GATEWAYS_ALIVE_CHECK}")`;

@@ -8,7 +8,9 @@
  * loads the same bundle, and so does a revoked certificate of our gateway's own. The hint then
  * points at the revocation, not at the network. When the controller itself found the probes failing
  * on this side (GatewayAlive=Unknown/LocalGatewayUnavailable, src/mirror/link-status.ts), that is
- * the failure, with its message: nothing is known of the remote, and waiting does not help.
+ * the failure, with its message: nothing is known of the remote, and waiting does not help. With
+ * no controller leading, the condition is the last leader's, however old: a warning that says so
+ * (stale-status.ts), neither a pass nor the remote's failure.
  */
 import { hostPort } from '../../../host-port.js';
 import type { Link } from '../../../kube/types.js';
@@ -31,6 +33,7 @@ import {
   REVOCATION_CHECK,
   revocationsOf,
 } from './revocation.js';
+import { staleHint, staleLinkStatus } from './stale-status.js';
 
 const WHAT = 'remote gateways are alive';
 /** How other checks refer to this one. */
@@ -44,6 +47,8 @@ export function checkGatewaysAlive(facts: CheckFacts): CheckResult {
   let probed = 0;
   const revoked = revocationsOf(facts);
   const localDown = localGatewayDown(facts);
+  // No controller leads: GatewayAlive is the last leader's word, True or False alike.
+  const stale = staleLinkStatus(facts);
   for (const linked of facts.links.value) {
     const { link } = linked;
     const parsed = parseLinkSpec(link, { localGateway: facts.gatewayInstalled });
@@ -54,6 +59,11 @@ export function checkGatewaysAlive(facts: CheckFacts): CheckResult {
     const name = linkLabel(link);
     const gw = probedGateways(link);
     const alive = condition(link, 'GatewayAlive');
+    if (stale) {
+      const said = alive ? `its GatewayAlive=${alive.status}` : 'its status';
+      warnings.push(`Link ${name}: unknown whether gateway ${gw} is alive: ${staleHint(said, stale)}`);
+      continue;
+    }
     if (alive?.status === 'True') continue;
     if (alive?.reason === 'LocalGatewayUnavailable') {
       // A gateway whose own certificate or issuer the CRL revokes cannot probe (every peer refuses

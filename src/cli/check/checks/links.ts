@@ -12,6 +12,7 @@ import {
 } from '../../../mirror/link-config.js';
 import { type CheckFacts, type CheckResult, condition, linkLabel, rejectedByController } from '../types.js';
 import { resultOf, unreadable } from './result.js';
+import { staleHint, staleLinkStatus } from './stale-status.js';
 
 const VALID = 'every Link is valid';
 /** The controller's Ready reason when the credentials reach a cluster installed under another name. */
@@ -82,13 +83,20 @@ function mismatchHint(name: string, cluster: string, link: Link, message: string
  * controller's ServicesMirrored condition (src/mirror/services-mirrored.ts) says none of them can
  * be mirrored (the Link serves nothing), else a warning. The condition names the first few failing
  * Services too: its own line only when the status lists none of them, so that one fact is one line.
+ * With no controller leading, the status is the last leader's: said first, and all of it a warning.
  */
 export function checkExportsMirrored(facts: CheckFacts): CheckResult {
   const blocked = unreadable(EXPORTS, 'Links', facts.links);
   if (blocked || !facts.links.ok) return blocked!;
   const failures: string[] = [];
   const warnings: string[] = [];
+  const stale = staleLinkStatus(facts);
+  const staleLines: string[] = [];
   for (const { link } of facts.links.value) {
+    if (stale)
+      staleLines.push(
+        `Link ${linkLabel(link)}: ${staleHint(`its mirroring status (${SERVICES_MIRRORED}, status.services)`, stale)}`,
+      );
     const mirrored = condition(link, SERVICES_MIRRORED);
     const failed = mirrored?.status === 'False';
     const none = failed && mirrored.reason === NONE_MIRRORED;
@@ -131,5 +139,7 @@ export function checkExportsMirrored(facts: CheckFacts): CheckResult {
       );
     }
   }
+  // No controller leads: what follows is as the last leader saw it, a warning whatever it says.
+  if (stale) return resultOf(EXPORTS, [], [...staleLines, ...failures, ...warnings]);
   return resultOf(EXPORTS, failures, warnings);
 }
