@@ -119,6 +119,17 @@ describe('examples/prometheus/isthmus-alerts.yaml', () => {
     expect(rule?.expr).not.toMatch(/increase|rate|\[/);
   });
 
+  // A refused issuer update is the same fault on identity's side: the issuer in force signs on, and
+  // the log alone said so until the next restart failed on the files. Same style as the CRL's.
+  it('IsthmusIssuerUpdateRefused fires while refused issuer files are on disk, as IsthmusCrlUpdateRefused does', () => {
+    const rule = rules.find((r) => r.alert === 'IsthmusIssuerUpdateRefused');
+    const crl = rules.find((r) => r.alert === 'IsthmusCrlUpdateRefused');
+    expect(rule && metricsOf(rule.expr)).toEqual(['isthmus_identity_issuer_file_refused']);
+    expect(rule?.expr).not.toMatch(/increase|rate|\[/);
+    expect(rule?.for).toBe(crl?.for);
+    expect(rule?.labels.severity).toBe(crl?.labels.severity);
+  });
+
   // The expiry alert needs a certificate to exist: a gateway that never got one (identity
   // unreachable, its token refused) stays unready and alerted on nothing. The gauge is 0 from the
   // start, so `== 0` finds it; `absent()` would not (the series is there).

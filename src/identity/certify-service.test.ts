@@ -330,6 +330,7 @@ describe('metrics (identity-metrics.ts) of real Certify calls', () => {
       const text = await metrics.render();
       expect(samplesOf(text, 'isthmus_identity_certificate_expiration_timestamp_seconds')).toEqual({});
       expect(samplesOf(text, 'isthmus_identity_crl_file_refused')).toEqual({ '': 0 });
+      expect(samplesOf(text, 'isthmus_identity_issuer_file_refused')).toEqual({ '': 0 });
     } finally {
       metrics.close();
     }

@@ -47,6 +47,8 @@ export interface IdentityMetricsOptions {
   certificates?: CertificateSources;
   /** The CRL state (`--crl-file`): whether the file on disk was refused, and the serials in force. */
   crl?: () => { refused: boolean; revoked: number };
+  /** Whether the issuer files on disk were refused as an update (IssuerWatcher.refused). */
+  issuerRefused?: () => boolean;
 }
 
 export interface IdentityMetrics {
@@ -88,6 +90,12 @@ export function createIdentityMetrics(options: IdentityMetricsOptions = {}): Ide
   for (const reason of ['timeout', 'error']) reviewFailures.inc({ reason }, 0);
   certificateGauges(registry, options.certificates ?? {});
   crlGauges(registry, options.crl);
+  refusedFileGauge(
+    registry,
+    'isthmus_identity_issuer_file_refused',
+    'Whether the issuer files on disk (--issuer-cert, --issuer-key, --trust-anchor) are ones identity refused as an update (1: the issuer in force keeps signing, but a restart fails on these files), else 0.',
+    options.issuerRefused,
+  );
   if (options.processMetrics === true) collectDefaultMetrics({ register: registry });
 
   const onCertify = (raw: unknown): void => {
@@ -149,16 +157,35 @@ function certificateGauges(registry: Registry, sources: CertificateSources): voi
   );
 }
 
-/** The CRL state, as the gateway's isthmus_gateway_crl_file_refused and _revoked_certificates. */
-function crlGauges(registry: Registry, crl: IdentityMetricsOptions['crl']): void {
+/**
+ * 1 while a file on disk is one identity refused and what it loaded before stays in force, else 0
+ * (also without the file's follower). A state, not a count of refusals: the alert fires for as long
+ * as the file stays, not for a window after the refusal.
+ */
+function refusedFileGauge(
+  registry: Registry,
+  name: string,
+  help: string,
+  refused: (() => boolean) | undefined,
+): void {
   new Gauge({
-    name: 'isthmus_identity_crl_file_refused',
-    help: 'Whether the CRL file on disk (--crl-file) is one identity refused, at start or as an update (1: nothing new is revoked until a good file loads), else 0.',
+    name,
+    help,
     registers: [registry],
     collect() {
-      this.set(crl?.().refused ? 1 : 0);
+      this.set(refused?.() ? 1 : 0);
     },
   });
+}
+
+/** The CRL state, as the gateway's isthmus_gateway_crl_file_refused and _revoked_certificates. */
+function crlGauges(registry: Registry, crl: IdentityMetricsOptions['crl']): void {
+  refusedFileGauge(
+    registry,
+    'isthmus_identity_crl_file_refused',
+    'Whether the CRL file on disk (--crl-file) is one identity refused, at start or as an update (1: nothing new is revoked until a good file loads), else 0.',
+    crl && (() => crl().refused),
+  );
   new Gauge({
     name: 'isthmus_identity_crl_revoked_certificates',
     help: 'Serials revoked by the CRLs in force (--crl-file); 0 without one.',

@@ -2,28 +2,30 @@
  * The real `isthmus identity` process follows its issuer Secret: kubelet-style updates of the
  * mounted files (a `..data` symlink swap) make it sign with the renewed issuer without a restart,
  * and serve Certify with a certificate of that issuer too; a bad update is refused on stderr
- * while the issuer in force keeps signing. It reviews tokens with the sandbox's TokenReview: only
+ * while the issuer in force keeps signing, and said on the admin port until the files are fixed
+ * (a restart would fail on them, and does). It reviews tokens with the sandbox's TokenReview: only
  * one bound to the identity audience gets a certificate. The kubelet's plaintext health check
  * answers on its own port, and the admin port serves the metrics of those calls and of the issuer
  * in force over HTTP.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { KubeClient } from '../kube/client.js';
 import { IDENTITY_TOKEN_AUDIENCE, SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import { requestServiceAccountToken } from '../kube/token-request.js';
 import { type Sandbox, startSandbox } from '../sandbox/index.js';
 import { waitFor } from '../wait-for.js';
-import { createIssuer } from './ca.js';
+import { createIssuer, type KeyPairPem } from './ca.js';
 import { requestCertificate } from './certify-client.js';
 import { normaliseSerial } from './crl.js';
 import { checkHealth, ServingStatus } from './health.js';
 import { splitPem } from './pem.js';
 import {
+  foreignTestPki,
   presentedChain,
   SecretVolume,
   samplesOf,
@@ -31,13 +33,12 @@ import {
   testIdentityTrust,
   testPki,
 } from './testing.js';
+import { type ProcessLogs, spawnIdentity } from './testing-process.js';
 
 const pki = testPki();
 let sandbox: Sandbox;
 let admin: KubeClient;
-let child: ChildProcess | undefined;
-let out = '';
-let err = '';
+const children: ChildProcess[] = [];
 const volumes: SecretVolume[] = [];
 
 beforeAll(async () => {
@@ -49,12 +50,38 @@ beforeAll(async () => {
   });
 });
 
+afterEach(() => {
+  for (const c of children.splice(0)) c.kill('SIGKILL');
+});
+
 afterAll(async () => {
-  child?.kill('SIGKILL');
   admin?.close();
   await sandbox?.close();
   for (const v of volumes) rmSync(v.dir, { recursive: true, force: true });
 });
+
+/** An anchor and an issuer Secret mounted as kubelet does, removed after the tests. */
+function mounted(issuer: KeyPairPem): { anchor: SecretVolume; secret: SecretVolume } {
+  const anchor = new SecretVolume({ 'ca.crt': pki.anchor.certPem });
+  const secret = new SecretVolume({ 'tls.crt': issuer.certPem, 'tls.key': issuer.keyPem });
+  volumes.push(anchor, secret);
+  return { anchor, secret };
+}
+
+/** `isthmus identity` with the issuer of `secret` under `anchor`; its output as it comes. */
+function identity(anchor: SecretVolume, secret: SecretVolume, ...flags: string[]): ProcessLogs {
+  const kubeconfig = join(secret.dir, '..kubeconfig');
+  writeFileSync(kubeconfig, sandbox.kubeconfig());
+  const files = {
+    kubeconfig,
+    anchor: join(anchor.dir, 'ca.crt'),
+    cert: join(secret.dir, 'tls.crt'),
+    key: join(secret.dir, 'tls.key'),
+  };
+  const { child, logs } = spawnIdentity(files, ...flags);
+  children.push(child);
+  return logs;
+}
 
 const fingerprintOf = (pem: string) => new X509Certificate(pem).fingerprint256;
 
@@ -71,39 +98,12 @@ async function signerOf(address: string, token: string): Promise<string | undefi
 
 describe('isthmus identity', () => {
   it('signs with a renewed issuer once its Secret mount is updated, and refuses a bad update', async () => {
-    const anchor = new SecretVolume({ 'ca.crt': pki.anchor.certPem });
     const a = pki.issuers.east;
-    const secret = new SecretVolume({ 'tls.crt': a.certPem, 'tls.key': a.keyPem });
-    volumes.push(anchor, secret);
-    const kubeconfig = join(secret.dir, '..kubeconfig');
-    writeFileSync(kubeconfig, sandbox.kubeconfig());
-    child = spawn(
-      process.execPath,
-      [
-        'bin/isthmus.mjs',
-        'identity',
-        '--cluster=east',
-        `--trust-domain=${TEST_TRUST_DOMAIN}`,
-        `--kubeconfig=${kubeconfig}`,
-        '--listen=127.0.0.1:0',
-        '--health-listen=127.0.0.1:0',
-        '--admin-listen=127.0.0.1:0',
-        `--issuer-cert=${join(secret.dir, 'tls.crt')}`,
-        `--issuer-key=${join(secret.dir, 'tls.key')}`,
-        `--trust-anchor=${join(anchor.dir, 'ca.crt')}`,
-        '--issuer-check-interval=100ms',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
+    const { anchor, secret } = mounted(a);
+    const logs = identity(anchor, secret, '--issuer-check-interval=100ms');
     const port = await waitFor(
       'identity serving',
-      () => /serving Certify on 127\.0\.0\.1:(\d+)/.exec(out)?.[1],
+      () => /serving Certify on 127\.0\.0\.1:(\d+)/.exec(logs.out)?.[1],
       {
         timeoutMs: 30_000,
         intervalMs: 50,
@@ -112,7 +112,7 @@ describe('isthmus identity', () => {
     const address = `127.0.0.1:${port}`;
     const healthPort = await waitFor(
       'health serving',
-      () => /serving health \(plaintext\) on 127\.0\.0\.1:(\d+)/.exec(out)?.[1],
+      () => /serving health \(plaintext\) on 127\.0\.0\.1:(\d+)/.exec(logs.out)?.[1],
       10_000,
     );
     // What the kubelet's gRPC probe does: plaintext, on the health port.
@@ -123,7 +123,7 @@ describe('isthmus identity', () => {
       return { serial: normaliseSerial(leaf.serialNumber), signer: issuer?.fingerprint256 };
     };
     const first = await serving();
-    expect(out).toContain(`serial=${first.serial}`);
+    expect(logs.out).toContain(`serial=${first.serial}`);
     expect(first.signer).toBe(fingerprintOf(a.certPem));
     const { token } = await requestServiceAccountToken(admin, SYSTEM_NAMESPACE, 'isthmus-gateway', {
       audiences: [IDENTITY_TOKEN_AUDIENCE],
@@ -141,26 +141,30 @@ describe('isthmus identity', () => {
 
     const b = createIssuer(pki.anchor, { cluster: 'east', trustDomain: TEST_TRUST_DOMAIN });
     secret.publish({ 'tls.crt': b.certPem, 'tls.key': b.keyPem });
-    await waitFor('issuer reloaded', () => out.includes('issuer reloaded'), 10_000);
+    await waitFor('issuer reloaded', () => logs.out.includes('issuer reloaded'), 10_000);
     // The serial as the audit log and `certs revoke --serial` write it: lowercase, no leading zeros.
-    expect(out).toContain(`serial ${normaliseSerial(new X509Certificate(b.certPem).serialNumber)}`);
+    expect(logs.out).toContain(`serial ${normaliseSerial(new X509Certificate(b.certPem).serialNumber)}`);
     expect(await signerOf(address, token)).toBe(b.certPem);
     // The serving certificate follows the issuer: renewed from b, without a restart.
-    await waitFor('serving certificate renewed', () => out.includes('serving certificate renewed'), 10_000);
+    await waitFor(
+      'serving certificate renewed',
+      () => logs.out.includes('serving certificate renewed'),
+      10_000,
+    );
     const second = await serving();
     expect(second.serial).not.toBe(first.serial);
     expect(second.signer).toBe(fingerprintOf(b.certPem));
-    expect(out).toContain(`serving certificate renewed: serial=${second.serial}`);
+    expect(logs.out).toContain(`serving certificate renewed: serial=${second.serial}`);
 
     secret.publish({ 'tls.crt': b.certPem, 'tls.key': a.keyPem });
-    await waitFor('update refused', () => err.includes('issuer update refused'), 10_000);
-    expect(err).toMatch(/the issuer in force keeps signing: .*does not match the certificate/);
+    await waitFor('update refused', () => logs.err.includes('issuer update refused'), 10_000);
+    expect(logs.err).toMatch(/the issuer in force keeps signing: .*does not match the certificate/);
     expect(await signerOf(address, token)).toBe(b.certPem);
 
     // The admin port: every call above counted once, by result, and the issuer in force is b.
     const adminPort = await waitFor(
       'admin serving',
-      () => /serving admin \(\/metrics, \/live, \/ready\) on 127\.0\.0\.1:(\d+)/.exec(out)?.[1],
+      () => /serving admin \(\/metrics, \/live, \/ready\) on 127\.0\.0\.1:(\d+)/.exec(logs.out)?.[1],
       10_000,
     );
     const adminUrl = `http://127.0.0.1:${adminPort}`;
@@ -182,6 +186,35 @@ describe('isthmus identity', () => {
     ).toBe(new Date(new X509Certificate(b.certPem).validTo).getTime() / 1000);
     expect(metrics).toMatch(/^process_cpu_seconds_total /m);
     expect(metrics).toMatch(/^isthmus_build_info\{/m);
+    // The refused files are on the admin port for as long as they stay (the alert fires on it),
+    // while identity, still signing with b, stays ready.
+    expect(samplesOf(metrics, 'isthmus_identity_issuer_file_refused')).toEqual({ '': 1 });
     for (const path of ['/live', '/ready']) expect((await fetch(`${adminUrl}${path}`)).status).toBe(200);
+
+    // Fixed by putting b's key back: loaded again, and refused no more.
+    secret.publish({ 'tls.crt': b.certPem, 'tls.key': b.keyPem });
+    await waitFor('issuer reloaded again', () => logs.out.split('issuer reloaded').length === 3, 10_000);
+    const fixed = await (await fetch(`${adminUrl}/metrics`)).text();
+    expect(samplesOf(fixed, 'isthmus_identity_issuer_file_refused')).toEqual({ '': 0 });
+  });
+
+  // The walkthrough's repro: an issuer of another anchor copied over the files. The running identity
+  // refuses it and signs on; the alert on it says a restart fails on those files, and one does.
+  it('a restart fails on the issuer files a running identity refused, with the reason', async () => {
+    const a = pki.issuers.east;
+    const { anchor, secret } = mounted(a);
+    const running = identity(anchor, secret, '--issuer-check-interval=100ms');
+    await waitFor('identity serving', () => running.out.includes('serving admin'), 30_000);
+    const foreign = foreignTestPki().issuers.east;
+    secret.publish({ 'tls.crt': foreign.certPem, 'tls.key': foreign.keyPem });
+    await waitFor('update refused', () => running.err.includes('issuer update refused'), 10_000);
+    expect(running.err).toMatch(/the issuer in force keeps signing: .*not signed by the trust anchor/);
+
+    const restarted = identity(anchor, secret);
+    await waitFor('the restarted identity exited', () => restarted.exit !== undefined, 30_000);
+    expect(restarted.exit).toBe(1);
+    expect(restarted.err).toMatch(/^error \[CERT_INVALID\]: .*not signed by the trust anchor/m);
+    expect(restarted.out).not.toContain('serving Certify');
+    expect(running.exit).toBeUndefined();
   });
 });

@@ -55,6 +55,7 @@ describe('watchIssuer', () => {
       reviewer,
     });
     expect(await signer(handle)).toBe(a.certPem);
+    expect(watcher.refused()).toBe(false);
 
     // Renewed, as cert-manager writes it: the issuer followed by its CA in tls.crt.
     const b = createIssuer(pki.anchor, { cluster: 'east', trustDomain: TEST_TRUST_DOMAIN });
@@ -73,11 +74,13 @@ describe('watchIssuer', () => {
     expect(errors[1]?.message).toMatch(/not signed by the trust anchor/);
     expect(changes).toHaveLength(1);
     expect(await signer(handle)).toBe(b.certPem);
+    expect(watcher.refused()).toBe(true); // isthmus_identity_issuer_file_refused, until good files load
 
     // Anchor rotation: the foreign issuer is accepted once its anchor joins the bundle.
     anchor.publish({ 'ca.crt': pki.anchor.certPem + foreignTestPki().anchor.certPem });
     await waitFor('the issuer under the new anchor', () => changes.length === 2, 5000);
     expect(await signer(handle)).toBe(foreign.certPem);
+    expect(watcher.refused()).toBe(false);
 
     // West's issuer, mounted in east by mistake: every gateway would refuse what it signs.
     const west = pki.issuers.west;
@@ -88,6 +91,12 @@ describe('watchIssuer', () => {
     );
     expect(changes).toHaveLength(2);
     expect(await signer(handle)).toBe(foreign.certPem);
+    expect(watcher.refused()).toBe(true);
+
+    // Fixed by putting the issuer in force back: loaded again, nothing refused any more.
+    secret.publish({ 'tls.crt': foreign.certPem, 'tls.key': foreign.keyPem });
+    await waitFor('the issuer in force put back', () => changes.length === 3, 5000);
+    expect(watcher.refused()).toBe(false);
   });
 
   it('refuses to start on an invalid issuer, with the reason', async () => {

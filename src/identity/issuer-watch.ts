@@ -22,6 +22,12 @@ export interface IssuerWatcher {
   current(): KeyPairPem;
   /** The trust anchor bundle as validated at start (the CRL watch verifies against it, as a gateway's does). */
   anchorPem(): string;
+  /**
+   * Whether the files on disk are ones identity refused as an update, and none has loaded since:
+   * the issuer in force signs on, but a restart would load these files and fail on them, so the
+   * metrics say so for as long as it lasts (isthmus_identity_issuer_file_refused).
+   */
+  refused(): boolean;
   stop(): void;
 }
 
@@ -40,20 +46,24 @@ export async function watchIssuer(opts: IssuerWatchOptions): Promise<IssuerWatch
   const since = await filesVersion(files);
   const loaded = await loadIssuer(opts);
   let issuer = loaded.issuer;
+  let refused = false;
   const stop = watchFiles({
     files,
     since,
     intervalMs: opts.intervalMs ?? 10_000,
     apply: async () => {
       issuer = (await loadIssuer(opts)).issuer;
+      refused = false;
       opts.onChange(issuer);
     },
-    onError: (err) =>
+    onError: (err) => {
+      refused = true;
       opts.onError(
         err instanceof IsthmusError
           ? err
           : new IsthmusError('CERT_INVALID', `issuer update: ${describeError(err)}`, { cause: err }),
-      ),
+      );
+    },
   });
-  return { current: () => issuer, anchorPem: () => loaded.anchorPem, stop };
+  return { current: () => issuer, anchorPem: () => loaded.anchorPem, refused: () => refused, stop };
 }

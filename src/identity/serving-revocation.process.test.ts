@@ -6,7 +6,7 @@
  * renewed. No Certify call is made here (serving-revocation.test.ts makes them), so the kubeconfig
  * points at no API server.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../wait-for.js';
 import { normaliseSerial } from './crl.js';
-import { presentedChain, samplesOf, TEST_TRUST_DOMAIN, testCrlBundle, testPki } from './testing.js';
+import { presentedChain, samplesOf, testCrlBundle, testPki } from './testing.js';
+import { type ProcessLogs, spawnIdentity } from './testing-process.js';
 
 const pki = testPki();
 const dir = mkdtempSync(join(tmpdir(), 'isthmus-identity-crl-'));
@@ -45,37 +46,9 @@ afterEach(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** `isthmus identity` on loopback with `--crl-file=crlFile`; its stdout and stderr as they come. */
-function identity(crlFile: string) {
-  const child = spawn(
-    process.execPath,
-    [
-      'bin/isthmus.mjs',
-      'identity',
-      '--cluster=east',
-      `--trust-domain=${TEST_TRUST_DOMAIN}`,
-      `--kubeconfig=${files.kubeconfig}`,
-      '--listen=127.0.0.1:0',
-      '--health-listen=127.0.0.1:0',
-      '--admin-listen=127.0.0.1:0',
-      `--issuer-cert=${files.cert}`,
-      `--issuer-key=${files.key}`,
-      `--trust-anchor=${files.anchor}`,
-      `--crl-file=${crlFile}`,
-      '--issuer-check-interval=50ms',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+function identity(crlFile: string): ProcessLogs {
+  const { child, logs } = spawnIdentity(files, `--crl-file=${crlFile}`, '--issuer-check-interval=50ms');
   children.push(child);
-  const logs = { out: '', err: '', exit: undefined as number | null | undefined };
-  child.stdout!.on('data', (d: Buffer) => {
-    logs.out += d.toString();
-  });
-  child.stderr!.on('data', (d: Buffer) => {
-    logs.err += d.toString();
-  });
-  child.on('exit', (code) => {
-    logs.exit = code;
-  });
   return logs;
 }
 

@@ -150,6 +150,7 @@ export function registerIdentity(program: Command): void {
         issuer: () => issuer.current().certPem,
         serving: () => server?.servingCertificate().certPem,
       },
+      issuerRefused: issuer.refused,
       ...(follower
         ? { crl: () => ({ refused: follower.refused(), revoked: follower.crl.current().size() }) }
         : {}),
