@@ -10,6 +10,7 @@ const facts: LinkFacts = {
   remoteSynced: true,
   remoteApiUp: true,
   remoteApiError: undefined,
+  remoteApiReason: undefined,
   credentialsError: undefined,
   refusal: undefined,
   nameChecked: false,
@@ -61,8 +62,14 @@ describe('linkStateOf', () => {
     ['unsynced keys, none left', { unsynced: 0 }, { servicesUnsynced: 0 }],
     [
       'remote API error',
+      { remoteApiUp: false, remoteApiError: 'ECONNREFUSED', remoteApiReason: 'Unreachable' },
       { remoteApiUp: false, remoteApiError: 'ECONNREFUSED' },
-      { remoteApiUp: false, remoteApiError: 'ECONNREFUSED' },
+      ['remoteApiRefused'],
+    ],
+    [
+      'remote API refuses the credentials',
+      { remoteApiUp: false, remoteApiError: '401 Unauthorized: re-link', remoteApiReason: 'Unauthorized' },
+      { remoteApiUp: false, remoteApiError: '401 Unauthorized: re-link', remoteApiRefused: 'Unauthorized' },
     ],
     [
       'probe errors',

@@ -4,6 +4,7 @@
  */
 import type { LinkState } from './link-status.js';
 import type { GatewayAlive, ServiceMirrorStatus } from './plan-mirror.js';
+import type { RemoteApiReason } from './remote-api-failure.js';
 import type { Refusal } from './remote-refusal.js';
 
 export interface LinkFacts {
@@ -15,6 +16,8 @@ export interface LinkFacts {
   remoteSynced: boolean;
   remoteApiUp: boolean | undefined;
   remoteApiError: string | undefined;
+  /** Why it is down (remote-api-failure.ts); undefined while up. */
+  remoteApiReason: RemoteApiReason | undefined;
   credentialsError: string | undefined;
   refusal: Refusal | undefined;
   /** A connection checked targetClusterName against the remote (remote-refusal.ts). */
@@ -51,6 +54,7 @@ export function linkStateOf(f: LinkFacts): LinkState {
   // A connection made with credentials read before keeps running (link-watcher.ts connect()).
   if (f.credentialsError && f.connected) s.credentialsKept = true;
   if (f.remoteApiError) s.remoteApiError = f.remoteApiError;
+  if (f.remoteApiReason && f.remoteApiReason !== 'Unreachable') s.remoteApiRefused = f.remoteApiReason;
   if (f.probe.lastError) s.probeError = f.probe.lastError;
   if (f.hasGateway && f.probe.localError) s.localGatewayError = f.probe.localError;
   const target = f.hasGateway ? f.probe.target : undefined;

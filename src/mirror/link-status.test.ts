@@ -53,6 +53,50 @@ describe('linkStatus', () => {
       'Unreachable',
     ],
     [
+      'remote API down before the first list: still waiting for it',
+      { remoteApiUp: false, remoteApiError: 'ECONNREFUSED', remoteSynced: false },
+      'Ready',
+      'False',
+      'Syncing',
+    ],
+    ...(['Unauthorized', 'Forbidden'] as const).flatMap(
+      (refused): [string, Partial<LinkState>, string, string, string][] => {
+        const down = { remoteApiUp: false, remoteApiError: 'refused: fix it', remoteApiRefused: refused };
+        return [
+          [`${refused}: the remote API says so`, down, 'RemoteAPIAvailable', 'False', refused],
+          [
+            `${refused} before the first list: Ready says why it waits`,
+            { ...down, remoteSynced: false },
+            'Ready',
+            'False',
+            refused,
+          ],
+          [`${refused} once listed: Ready stays about the link`, down, 'Ready', 'True', 'Synced'],
+          [
+            `${refused}, then the remote answers: connected`,
+            { ...down, remoteApiUp: true },
+            'RemoteAPIAvailable',
+            'True',
+            'Connected',
+          ],
+          [
+            `${refused}, and the Secret gone with no connection: CredentialsUnavailable first`,
+            { ...down, remoteSynced: false, credentialsError: 'secret missing' },
+            'Ready',
+            'False',
+            'CredentialsUnavailable',
+          ],
+          [
+            `${refused}, and the remote another cluster: the refusal first`,
+            { ...down, remoteSynced: false, remoteClusterMismatch: 'not west' },
+            'RemoteAPIAvailable',
+            'False',
+            'RemoteClusterMismatch',
+          ],
+        ];
+      },
+    ),
+    [
       'credentials reach another cluster',
       { remoteClusterMismatch: 'not west', remoteApiUp: false, remoteSynced: false },
       'Ready',
@@ -148,6 +192,22 @@ describe('linkStatus', () => {
         /^waiting for the first list of the remote cluster; Secret creds not found: /,
       ),
     });
+  });
+
+  it('credentials refused before the first list: both conditions carry the fix, Ready with what the connection runs on', () => {
+    const refused: LinkState = {
+      ...base,
+      remoteSynced: false,
+      remoteApiUp: false,
+      remoteApiError: 'GET /api/v1/namespaces/isthmus-system: 401 Unauthorized: re-create it',
+      remoteApiRefused: 'Unauthorized',
+    };
+    expect(cond(refused, 'RemoteAPIAvailable')?.message).toBe(refused.remoteApiError);
+    expect(cond(refused, 'Ready')?.message).toBe(refused.remoteApiError);
+    const kept = { ...refused, credentialsError: 'Secret creds not found', credentialsKept: true };
+    expect(cond(kept, 'Ready')?.message).toMatch(
+      /re-create it; Secret creds not found: the connection keeps/,
+    );
   });
 
   it('a Link without a gateway has no GatewayAlive condition', () => {

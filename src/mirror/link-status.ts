@@ -9,7 +9,9 @@
  *   remote-identity.ts; no mirror is touched), False/RemoteClusterUnconfirmed (the remote said a
  *   name on this connection and cannot say now: no label, no namespace, or a 403, as another
  *   cluster at the same address answers; no mirror is touched), False/CredentialsUnavailable (Secret missing or
- *   unusable, and no connection made with it before), False/Syncing (first list pending). A Secret gone or unusable while a connection made
+ *   unusable, and no connection made with it before), False/Unauthorized or False/Forbidden (first
+ *   list pending because the remote API server refuses the credentials: remote-api-failure.ts),
+ *   False/Syncing (first list pending). A Secret gone or unusable while a connection made
  *   with it runs does not make the Link unready: that connection keeps running on the credentials
  *   read before, and the Ready message says so (CREDENTIALS_KEPT), until the Secret is usable again.
  *   Ready is about the link itself: Services it cannot mirror leave it True and say so in
@@ -24,7 +26,9 @@
  *   controller rejects.
  * - RemoteAPIAvailable: True/Connected; Unknown/Connecting before the first list or watch of the
  *   remote has succeeded or failed; False/Unreachable while list/watch of the remote fails
- *   (mirrors are kept meanwhile); False/RemoteClusterMismatch while the API the credentials reach
+ *   (mirrors are kept meanwhile), False/Unauthorized (401: the token is rejected) or False/Forbidden
+ *   (403: the remote account may not read what the Link lists) while the remote API server refuses
+ *   the credentials, the message saying how to fix them; False/RemoteClusterMismatch while the API the credentials reach
  *   is not the Link's cluster's, False/RemoteClusterUnconfirmed while it no longer says it is
  *   (nothing of it is listed).
  * - GatewayAlive: True/ProbeSucceeded; False/ProbeFailed after failureThreshold failures;
@@ -36,6 +40,7 @@
  */
 import type { LinkStatus, ServiceMirrorStatus, V1Condition } from '../kube/types.js';
 import type { GatewayAlive } from './plan-mirror.js';
+import type { RemoteApiReason } from './remote-api-failure.js';
 
 import { SERVICES_MIRRORED, servicesMirrored } from './services-mirrored.js';
 
@@ -73,6 +78,8 @@ export interface LinkState {
   /** Undefined until the first list or watch of the remote has succeeded or failed. */
   remoteApiUp: boolean | undefined;
   remoteApiError?: string;
+  /** The remote API server refuses the credentials (remote-api-failure.ts); absent: unreachable. */
+  remoteApiRefused?: Exclude<RemoteApiReason, 'Unreachable'>;
   /** undefined: the Link has no gateway (nothing probed, no GatewayAlive condition). */
   gatewayAlive: GatewayAlive | undefined;
   probeError?: string;
@@ -118,14 +125,40 @@ function remoteRefusal(s: LinkState): { reason: string; message: string } | unde
   return undefined;
 }
 
+/** The remote API server refuses the credentials (401, 403): why the first list waits, and the fix. */
+function credentialsRefused(s: LinkState): { reason: string; message: string } | undefined {
+  if (s.remoteApiUp !== false || !s.remoteApiRefused) return undefined;
+  return { reason: s.remoteApiRefused, message: s.remoteApiError ?? `remote API: ${s.remoteApiRefused}` };
+}
+
+/** RemoteAPIAvailable; `refused`: the remote is refused, for who it is or because it refuses the credentials. */
+function remoteApiCondition(s: LinkState, refused: { reason: string; message: string } | undefined): Cond {
+  const type = 'RemoteAPIAvailable';
+  if (refused) return { type, status: 'False', ...refused };
+  if (s.remoteApiUp) return { type, status: 'True', reason: 'Connected', message: 'remote API reachable' };
+  // Not tried yet (a new Link): no news, and no Warning Event for a remote that never failed.
+  if (s.remoteApiUp === undefined && !s.remoteApiError && !s.credentialsError)
+    return { type, status: 'Unknown', reason: 'Connecting', message: 'connecting to the remote API' };
+  return {
+    type,
+    status: 'False',
+    reason: 'Unreachable',
+    message: s.remoteApiError ?? s.credentialsError ?? 'remote API not reachable',
+  };
+}
+
 function conditions(s: LinkState): Cond[] {
   let ready: Cond;
   const kept = s.credentialsError && s.credentialsKept ? `; ${s.credentialsError}: ${CREDENTIALS_KEPT}` : '';
   const refusal = remoteRefusal(s);
+  const refused = credentialsRefused(s);
   if (s.invalid) ready = { type: 'Ready', status: 'False', reason: 'LinkInvalid', message: s.invalid };
   else if (refusal) ready = { type: 'Ready', status: 'False', ...refusal };
   else if (s.credentialsError && !s.credentialsKept)
     ready = { type: 'Ready', status: 'False', reason: 'CredentialsUnavailable', message: s.credentialsError };
+  // Not "waiting for the first list": that list waits on someone fixing the credentials.
+  else if (!s.remoteSynced && refused)
+    ready = { type: 'Ready', status: 'False', reason: refused.reason, message: `${refused.message}${kept}` };
   else if (!s.remoteSynced)
     ready = {
       type: 'Ready',
@@ -141,24 +174,7 @@ function conditions(s: LinkState): Cond[] {
       message: `${s.mirrored} services mirrored${kept}`,
     };
   if (s.invalid) return [ready];
-  const api: Cond = refusal
-    ? { type: 'RemoteAPIAvailable', status: 'False', ...refusal }
-    : s.remoteApiUp
-      ? { type: 'RemoteAPIAvailable', status: 'True', reason: 'Connected', message: 'remote API reachable' }
-      : s.remoteApiUp === undefined && !s.remoteApiError && !s.credentialsError
-        ? // Not tried yet (a new Link): no news, and no Warning Event for a remote that never failed.
-          {
-            type: 'RemoteAPIAvailable',
-            status: 'Unknown',
-            reason: 'Connecting',
-            message: 'connecting to the remote API',
-          }
-        : {
-            type: 'RemoteAPIAvailable',
-            status: 'False',
-            reason: 'Unreachable',
-            message: s.remoteApiError ?? s.credentialsError ?? 'remote API not reachable',
-          };
+  const api = remoteApiCondition(s, refusal ?? refused);
   if (s.gatewayAlive === undefined) return [ready, api];
   const gateway: Cond = s.localGatewayError
     ? localGatewayUnavailable(s, s.localGatewayError)

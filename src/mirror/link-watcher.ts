@@ -9,15 +9,15 @@
  * This class holds the state and does the I/O (informers, queue, API calls, logs, Events); what to
  * do is decided by pure functions, each in a module named for its decision: link-edit.ts (what an
  * edit restarts), credentials-use.ts (reconnect or keep), remote-refusal.ts (the remote's cluster
- * name), remote-api-health.ts, followed-gateway.ts (which gateway to follow and probe),
- * slice-event-key.ts, sync-failures.ts, mirror-notices.ts (what a sync's outcome is worth saying),
+ * name), remote-api-health.ts and remote-api-failure.ts (when and why the remote API is down),
+ * followed-gateway.ts (which gateway to follow and probe), slice-event-key.ts, sync-failures.ts, mirror-notices.ts (what a sync's outcome is worth saying),
  * probe-notices.ts, link-state.ts and status-decided.ts (what the status says, and when to write it).
  */
 import { describeError, isIsthmusError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import type { Informer } from '../kube/informer.js';
 import { objectKey } from '../kube/informer-store.js';
-import { SYSTEM_NAMESPACE } from '../kube/keys.js';
+import { LINK_SERVICE_ACCOUNT_ANNOTATION, SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { Link, LinkStatus, V1Secret } from '../kube/types.js';
 import { STOP_GRACE_MS, WorkQueue } from '../kube/work-queue.js';
@@ -55,6 +55,7 @@ import {
 import type { ServiceMirrorStatus } from './plan-mirror.js';
 import { livenessLevel, localGatewayLevel } from './probe-notices.js';
 import { ProbeWorker } from './probe-worker.js';
+import { type RemoteApiReason, remoteApiFailure } from './remote-api-failure.js';
 import { remoteApiChange } from './remote-api-health.js';
 import { RemoteCluster } from './remote-cluster.js';
 import { namedBy, type RemoteIdentity } from './remote-identity.js';
@@ -101,6 +102,8 @@ export class LinkWatcher {
   /** undefined until the remote API has answered or failed once. */
   private remoteApiUp: boolean | undefined;
   private remoteApiError: string | undefined;
+  /** Why it is down: the remote refusing the credentials (401, 403), or unreachable. */
+  private remoteApiReason: RemoteApiReason | undefined;
   /** performance.now() when the remote API was last found unreachable; undefined while it answers. */
   private unreachableSince: number | undefined;
   private credentialsError: string | undefined;
@@ -407,6 +410,7 @@ export class LinkWatcher {
       remoteSynced: this.remote?.isSynced ?? false,
       remoteApiUp: this.remoteApiUp,
       remoteApiError: this.remoteApiError,
+      remoteApiReason: this.remoteApiReason,
       credentialsError: this.credentialsError,
       refusal: this.refusal,
       nameChecked: this.nameChecked,
@@ -628,18 +632,30 @@ export class LinkWatcher {
    * A change is logged once: a Warning when it becomes unreachable, with why; Info when it is
    * reachable again, with for how long it was not. The retries in between say nothing.
    */
-  private setRemoteApi(up: boolean, error: string | undefined): void {
+  private setRemoteApi(up: boolean, error: unknown): void {
+    const { config } = this;
+    const failure = up
+      ? undefined
+      : remoteApiFailure(error, {
+          cluster: config.clusterName,
+          secret: `${config.linkNamespace}/${config.credentialsSecret}`,
+          account: this.link.metadata?.annotations?.[LINK_SERVICE_ACCOUNT_ANNOTATION],
+        });
     const change = remoteApiChange(this.unreachableSince, up, performance.now());
     this.unreachableSince = change.since;
     if (change.notice?.kind === 'unreachable')
-      this.shared.log.warn({ ...this.logFields(), reason: error }, 'remote API unreachable');
+      this.shared.log.warn(
+        { ...this.logFields(), reason: error === undefined ? undefined : describeError(error) },
+        'remote API unreachable',
+      );
     else if (change.notice?.kind === 'reachable')
       this.shared.log.info(
         { ...this.logFields(), down_seconds: change.notice.downSeconds },
         'remote API reachable again',
       );
     this.remoteApiUp = up;
-    this.remoteApiError = error;
+    this.remoteApiError = failure?.message;
+    this.remoteApiReason = failure?.reason;
     this.metrics.remoteApiUp(up);
     this.queue.add(STATUS);
   }
@@ -672,6 +688,7 @@ export class LinkWatcher {
       if (plan.markDown) {
         this.remoteApiUp = false;
         this.remoteApiError = undefined;
+        this.remoteApiReason = undefined;
         this.metrics.remoteApiUp(false);
         this.queue.add(STATUS);
       }

@@ -7,7 +7,7 @@
  * It is asked again before every re-list, and before every watch or read after a break
  * (identity-gate.ts): an address that comes to reach another cluster lists nothing either.
  */
-import { describeError, isIsthmusError } from '../errors.js';
+import { isIsthmusError } from '../errors.js';
 import { Backoff, type BackoffPolicy, DEFAULT_BACKOFF } from '../kube/backoff.js';
 import type { KubeClient } from '../kube/client.js';
 import { createInformer, type Informer, type InformerEvent } from '../kube/informer.js';
@@ -40,7 +40,8 @@ export interface RemoteClusterEvents {
   exported(key: string, at: number): void;
   /** Every remote cache holds a complete list: orphans may now be judged. */
   synced(): void;
-  health(connected: boolean, error?: string): void;
+  /** `error`: why the remote cannot be listed, as thrown (remote-api-failure.ts reads its status). */
+  health(connected: boolean, error?: unknown): void;
   /**
    * What the remote's `isthmus-system` namespace says of the Link's cluster, as the gate takes it
    * (identity-gate.ts): its first answer, then each answer that differs from the one before. A
@@ -168,7 +169,7 @@ export class RemoteCluster {
       identity = await this.gate.identity();
     } catch (err) {
       if (this.stopped) return;
-      this.events.health(false, describeError(err));
+      this.events.health(false, err);
       this.verifyLater(backoff);
       return;
     }
@@ -210,7 +211,7 @@ export class RemoteCluster {
   private watch(): void {
     const { services, federated, discovered, slices, gateway, events } = this;
     (services ?? slices).onHealth((h) => {
-      if (!this.stopped) events.health(h.connected, h.connected ? undefined : describeError(h.lastError));
+      if (!this.stopped) events.health(h.connected, h.connected ? undefined : h.lastError);
     });
     for (const informer of [services, federated, discovered]) {
       if (!informer) continue;

@@ -12,6 +12,7 @@ import type { Link, V1Secret } from '../kube/types.js';
 import { CREDENTIALS_KEPT } from './link-status.js';
 import { linkObject } from './test-builders.js';
 import {
+  addReaderToken,
   type Cluster,
   condition,
   credentialsSecret,
@@ -24,6 +25,7 @@ import {
   metricValue,
   mirrorIdentityOf,
   mirrorsOf,
+  setCredentialsToken,
   waitFor,
   waitReady,
   worldPerTest,
@@ -343,15 +345,8 @@ describe('Link behaviour', () => {
     );
 
     // `isthmus link` re-run: the same Secret, a new token.
-    west.sandbox.addToken('new-token', {
-      username: 'remote-reader',
-      rules: [{ verbs: ['get', 'list', 'watch'], resources: ['services', 'endpointslices', 'namespaces'] }],
-    });
-    await updateWithRetry<V1Secret>(east.client, R.secrets, SYSTEM_NAMESPACE, 'creds-west', (s) => ({
-      ...s,
-      data: undefined,
-      stringData: kubeconfig('new-token'),
-    }));
+    addReaderToken(west, 'new-token');
+    await setCredentialsToken(east, west, 'creds-west', 'new-token');
     await waitReady(east, 'default', 'podinfo-west');
     await waitFor(
       async () => condition(await getLink(east, 'west'), 'RemoteAPIAvailable')?.status === 'True',

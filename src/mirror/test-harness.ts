@@ -29,7 +29,7 @@ import {
 } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import { synced } from '../kube/test-support.js';
-import type { Link, V1EndpointSlice, V1Namespace, V1Service } from '../kube/types.js';
+import type { Link, V1EndpointSlice, V1Namespace, V1Secret, V1Service } from '../kube/types.js';
 import { type Sandbox, startSandbox } from '../sandbox/index.js';
 import { type ControllerConfig, type RunningController, runController } from './controller.js';
 import { Leadership } from './shared.js';
@@ -155,19 +155,41 @@ export async function link(
   );
 }
 
+/** What the install's isthmus-remote-access ClusterRole lets a linking cluster read. */
+const REMOTE_READER_RESOURCES = ['services', 'endpointslices', 'namespaces'];
+
+/** A token `remote` accepts for the read-only account, allowed to read `resources`. */
+export function addReaderToken(remote: Cluster, token: string, resources = REMOTE_READER_RESOURCES): void {
+  remote.sandbox.addToken(token, {
+    username: 'remote-reader',
+    rules: [{ verbs: ['get', 'list', 'watch'], resources }],
+  });
+}
+
 /** A `mirror.linkerd.io/remote-kubeconfig` Secret holding a read-only kubeconfig of `remote`. */
 export async function credentialsSecret(local: Cluster, remote: Cluster, secret: string): Promise<string> {
   const token = `reader-${secret}-${Math.random().toString(36).slice(2)}`;
-  remote.sandbox.addToken(token, {
-    username: 'remote-reader',
-    rules: [{ verbs: ['get', 'list', 'watch'], resources: ['services', 'endpointslices', 'namespaces'] }],
-  });
+  addReaderToken(remote, token);
   await local.client.create(R.secrets, {
     metadata: { name: secret, namespace: SYSTEM_NAMESPACE },
     type: REMOTE_KUBECONFIG_SECRET_TYPE,
     stringData: { [REMOTE_KUBECONFIG_KEY]: remote.sandbox.kubeconfig({ token, user: 'remote-reader' }) },
   });
   return secret;
+}
+
+/** Rewrites a credentials Secret in place to hold `token` for `remote`, as a re-link or a hand edit does. */
+export async function setCredentialsToken(
+  local: Cluster,
+  remote: Cluster,
+  secret: string,
+  token: string,
+): Promise<void> {
+  await updateWithRetry<V1Secret>(local.client, R.secrets, SYSTEM_NAMESPACE, secret, (s) => ({
+    ...s,
+    data: undefined,
+    stringData: { [REMOTE_KUBECONFIG_KEY]: remote.sandbox.kubeconfig({ token, user: 'remote-reader' }) },
+  }));
 }
 
 /** A remote exported Service with an EndpointSlice of `ready` ready pods (10.x addresses). */
