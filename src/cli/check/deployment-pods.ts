@@ -26,17 +26,20 @@ export async function readReadiness(
   }
 }
 
-/**
- * The pods install labels `app.kubernetes.io/name=<deployment>` (src/cli/install/workloads.ts).
- * Pod details are extra: a user who may not list pods still gets the Deployment's verdict.
- */
+/** The pods install labels `app.kubernetes.io/name=<deployment>` (src/cli/install/workloads.ts). */
+export async function deploymentPods(client: KubeClient, deployment: string): Promise<V1Pod[]> {
+  const { items } = await client.list<V1Pod>(R.pods, {
+    namespace: SYSTEM_NAMESPACE,
+    labelSelector: `app.kubernetes.io/name=${deployment}`,
+  });
+  return items;
+}
+
+/** A Deployment's pods, with details; extra: a user who may not list pods still gets the Deployment's verdict. */
 async function readPods(client: KubeClient, deployment: string, timeoutMs: number): Promise<PodsFetched> {
   let pods: V1Pod[];
   try {
-    ({ items: pods } = await client.list<V1Pod>(R.pods, {
-      namespace: SYSTEM_NAMESPACE,
-      labelSelector: `app.kubernetes.io/name=${deployment}`,
-    }));
+    pods = await deploymentPods(client, deployment);
   } catch (err) {
     return {
       ok: false,

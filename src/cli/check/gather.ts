@@ -50,7 +50,7 @@ import { INSTALL_RECORD_CONFIGMAP } from '../install/install-record.js';
 import { REQUIRED_CRDS } from './checks/crds.js';
 import { EDITOR_ROLES, endpointWrites, gatewayDialsPodIPsOnly } from './checks/endpoint-writers.js';
 import { readGatewayListeners } from './controller-scrape.js';
-import { readDeployments } from './deployment-pods.js';
+import { deploymentPods, readDeployments } from './deployment-pods.js';
 import { readFederatedRows } from './federated-view.js';
 import { fetchPeerChain } from './peer-chain.js';
 import {
@@ -384,6 +384,7 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     );
   });
   const lease = fetched(() => readMirrorLease(client));
+  const controllerPods = fetched(() => deploymentPods(client, 'isthmus-controller'));
   const mirrors = fetched(async () => {
     const [services, slices] = await Promise.all([
       client.list<V1Service>(R.services, { labelSelector: `${MIRRORED_SERVICE_LABEL}=true` }),
@@ -443,6 +444,7 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     crds: await crds,
     links: await links,
     lease: await lease,
+    controllerPods: await controllerPods,
     mirrors: await mirrors,
     anchorPem: await anchorPem,
     issuerPem: await issuerPem,

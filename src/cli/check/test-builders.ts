@@ -111,6 +111,7 @@ export function healthyFacts(
         leaseDurationSeconds: 15,
       },
     },
+    controllerPods: { ok: true, value: [] },
     mirrors: { ok: true, value: [mirror('podinfo-west')] },
     anchorPem: { ok: true, value: pki.anchorPem },
     issuerPem: { ok: true, value: pki.issuerPem },

@@ -165,6 +165,8 @@ export interface CheckFacts {
   links: Fetched<LinkFacts[]>;
   /** undefined value: no such Lease. */
   lease: Fetched<LeaseFacts | undefined>;
+  /** The controller Deployment's pods, whatever their state: is the Lease's holder among them? */
+  controllerPods: Fetched<V1Pod[]>;
   mirrors: Fetched<MirrorFacts[]>;
   anchorPem: Fetched<string>;
   issuerPem: Fetched<string>;

@@ -1037,6 +1037,32 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         'ok',
         null,
       ],
+      [
+        "held by a run whose pod was replaced (kill -KILL): a warning, with when it runs out by the API server's clock",
+        (f) => {
+          f.apiNow = new Date(f.now.getTime() - 60_000);
+          const renewTime = new Date(f.apiNow.getTime() - 2_000).toISOString();
+          const holder = 'isthmus-controller-7d9f8c6b5-x2k4q_k3j2h1';
+          f.lease = { ok: true, value: { holder, renewTime, leaseDurationSeconds: 15 } };
+          f.controllerPods = {
+            ok: true,
+            value: [pod('isthmus-controller-7d9f8c6b5-m8p3z', podStatus.running(true))],
+          };
+        },
+        'warn',
+        /^Lease isthmus-system\/isthmus-mirror is held by isthmus-controller-7d9f8c6b5-x2k4q_k3j2h1, whose pod isthmus-controller-7d9f8c6b5-x2k4q is gone: no other controller can lead until the Lease runs out at \S+Z by the API server's clock \(in 13s\); see `kubectl -n isthmus-system get pods -l app.kubernetes.io\/name=isthmus-controller`$/,
+      ],
+      [
+        'held by a run whose pod cannot be listed: nothing said of it',
+        (f) => {
+          const renewTime = new Date(f.now.getTime() - 2_000).toISOString();
+          const holder = 'isthmus-controller-7d9f8c6b5-x2k4q_k3j2h1';
+          f.lease = { ok: true, value: { holder, renewTime, leaseDurationSeconds: 15 } };
+          f.controllerPods = { ok: false, error: '403 Forbidden' };
+        },
+        'ok',
+        null,
+      ],
     ],
   ],
   [
