@@ -25,7 +25,9 @@
  *   reconnect) it keeps what it said until that list's Services are synced. Absent on a Link the
  *   controller rejects.
  * - RemoteAPIAvailable: True/Connected; Unknown/Connecting before the first list or watch of the
- *   remote has succeeded or failed; False/Unreachable while list/watch of the remote fails
+ *   remote has succeeded or failed; True only while every remote informer the Link runs lists and
+ *   watches, else False with the reason of the failing one (remote-api-sources.ts: Unauthorized,
+ *   then Forbidden, then Unreachable); False/Unreachable while list/watch of the remote fails
  *   (mirrors are kept meanwhile), False/Unauthorized (401: the token is rejected) or False/Forbidden
  *   (403: the remote account may not read what the Link lists) while the remote API server refuses
  *   the credentials, the message saying how to fix them; False/RemoteClusterMismatch while the API the credentials reach

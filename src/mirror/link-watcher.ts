@@ -9,7 +9,8 @@
  * This class holds the state and does the I/O (informers, queue, API calls, logs, Events); what to
  * do is decided by pure functions, each in a module named for its decision: link-edit.ts (what an
  * edit restarts), credentials-use.ts (reconnect or keep), remote-refusal.ts (the remote's cluster
- * name), remote-api-health.ts and remote-api-failure.ts (when and why the remote API is down),
+ * name), remote-api-sources.ts, remote-api-health.ts and remote-api-failure.ts (when and why the
+ * remote API is down),
  * followed-gateway.ts (which gateway to follow and probe), slice-event-key.ts, sync-failures.ts, mirror-notices.ts (what a sync's outcome is worth saying),
  * probe-notices.ts, link-state.ts and status-decided.ts (what the status says, and when to write it).
  */
@@ -592,8 +593,8 @@ export class LinkWatcher {
           this.unsynced = new Set(remote.serviceKeys());
           this.enqueueAll();
         },
-        health: (connected, error) => {
-          if (this.remote === remote) this.setRemoteApi(connected, error);
+        health: (connected, error, resource) => {
+          if (this.remote === remote) this.setRemoteApi(connected, error, resource);
         },
         identity: (identity) => {
           if (this.remote !== remote) return;
@@ -628,19 +629,24 @@ export class LinkWatcher {
   }
 
   /**
-   * Whether the remote API can be listed and watched (RemoteAPIAvailable, isthmus_remote_api_up).
-   * A change is logged once: a Warning when it becomes unreachable, with why; Info when it is
+   * Whether the remote API can be listed and watched (RemoteAPIAvailable, isthmus_remote_api_up):
+   * by every remote informer the Link runs (remote-api-sources.ts); `resource`, what the failing one
+   * reads. A change is logged once: a Warning when it becomes unreachable, with why; Info when it is
    * reachable again, with for how long it was not. The retries in between say nothing.
    */
-  private setRemoteApi(up: boolean, error: unknown): void {
+  private setRemoteApi(up: boolean, error: unknown, resource: string | undefined): void {
     const { config } = this;
     const failure = up
       ? undefined
-      : remoteApiFailure(error, {
-          cluster: config.clusterName,
-          secret: `${config.linkNamespace}/${config.credentialsSecret}`,
-          account: this.link.metadata?.annotations?.[LINK_SERVICE_ACCOUNT_ANNOTATION],
-        });
+      : remoteApiFailure(
+          error,
+          {
+            cluster: config.clusterName,
+            secret: `${config.linkNamespace}/${config.credentialsSecret}`,
+            account: this.link.metadata?.annotations?.[LINK_SERVICE_ACCOUNT_ANNOTATION],
+          },
+          resource,
+        );
     const change = remoteApiChange(this.unreachableSince, up, performance.now());
     this.unreachableSince = change.since;
     if (change.notice?.kind === 'unreachable')

@@ -106,3 +106,28 @@ describe('remoteApiFailure', () => {
     expect(remoteApiFailure(err, names(account))).toEqual(want);
   });
 });
+
+describe('remoteApiFailure of one resource', () => {
+  it('a 403 names the resource the account may not read, and what the Link lists', () => {
+    const err = errorFromResponse(
+      403,
+      { kind: 'Status', code: 403, reason: 'Forbidden', message: 'forbidden' },
+      { method: 'GET', path: '/apis/discovery.k8s.io/v1/endpointslices' },
+    );
+    const names = {
+      cluster: 'west',
+      secret: 'isthmus-system/cluster-credentials-west',
+      account: 'east-reader',
+    };
+    expect(remoteApiFailure(err, names, 'endpointslices').message).toContain(
+      ': the remote account east-reader may not read endpointslices (the Link lists services, endpointslices and namespaces); mirrors are kept meanwhile. To grant it, re-apply its binding with',
+    );
+  });
+
+  it('any other failure: the error alone', () => {
+    const names = { cluster: 'west', secret: 'isthmus-system/s', account: undefined };
+    expect(remoteApiFailure(refusedConnection, names, 'endpointslices').message).toBe(
+      'GET /api/v1/services: ECONNREFUSED: connect ECONNREFUSED',
+    );
+  });
+});

@@ -36,6 +36,9 @@ export interface RemoteApiFailure {
   message: string;
 }
 
+/** What the Link reads of the remote, as RBAC names it (the install's isthmus-remote-access grants it). */
+const LISTED = 'services, endpointslices and namespaces';
+
 /** A 401 or 403 answer of the remote API server; any other failure is Unreachable. */
 export function remoteApiReason(err: unknown): RemoteApiReason {
   // By status, not code: KUBE_UNAUTHORIZED also covers credentials that could not be computed
@@ -66,8 +69,11 @@ function regrant(names: CredentialsNames): string {
   return `for an account made by \`isthmus allow\`, re-run ${allow('<name>')}; for the shared ${REMOTE_ACCESS_SERVICE_ACCOUNT}, ${install}`;
 }
 
-/** The reason and message for a list or watch of the remote that failed with `err`. */
-export function remoteApiFailure(err: unknown, names: CredentialsNames): RemoteApiFailure {
+/**
+ * The reason and message for a list or watch of the remote that failed with `err`; `resource`: what
+ * it read (remote-api-sources.ts), named in a 403's message, since the account may read the rest.
+ */
+export function remoteApiFailure(err: unknown, names: CredentialsNames, resource?: string): RemoteApiFailure {
   const reason = remoteApiReason(err);
   const error = describeError(err);
   switch (reason) {
@@ -78,9 +84,10 @@ export function remoteApiFailure(err: unknown, names: CredentialsNames): RemoteA
       };
     case 'Forbidden': {
       const who = names.account ? `remote account ${names.account}` : 'remote account';
+      const what = resource ? `${resource} (the Link lists ${LISTED})` : `the ${LISTED} the Link lists`;
       return {
         reason,
-        message: `${error}: the ${who} may not read the services, endpointslices and namespaces the Link lists; mirrors are kept meanwhile. To grant it, ${regrant(names)}`,
+        message: `${error}: the ${who} may not read ${what}; mirrors are kept meanwhile. To grant it, ${regrant(names)}`,
       };
     }
     default:

@@ -18,13 +18,14 @@ import {
   SYSTEM_NAMESPACE,
 } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
-import type { V1EndpointSlice, V1LabelSelector, V1Namespace, V1Service } from '../kube/types.js';
+import type { KubeObject, V1EndpointSlice, V1LabelSelector, V1Namespace, V1Service } from '../kube/types.js';
 import { dropManagedFields, trimRemoteService, trimRemoteSlice } from './cache-trim.js';
 import { type DirectEndpoints, directEndpoints } from './direct-endpoints.js';
 import { exportedAt } from './export-timing.js';
 import { gatedClient, IdentityGate } from './identity-gate.js';
 import { type LinkConfig, selectorMatches, selectorToQuery } from './link-config.js';
 import type { RemoteEndpoints, RemoteService } from './mirror-sync.js';
+import { type RemoteApiSource, RemoteApiSources } from './remote-api-sources.js';
 import { gatewayHosts, resolveHosts } from './remote-gateway.js';
 import { type NamedIdentity, type RemoteIdentity, refused, remoteIdentity } from './remote-identity.js';
 import type { SharedLocal } from './shared.js';
@@ -40,8 +41,12 @@ export interface RemoteClusterEvents {
   exported(key: string, at: number): void;
   /** Every remote cache holds a complete list: orphans may now be judged. */
   synced(): void;
-  /** `error`: why the remote cannot be listed, as thrown (remote-api-failure.ts reads its status). */
-  health(connected: boolean, error?: unknown): void;
+  /**
+   * Whether every remote read lists and watches (remote-api-sources.ts); else `error`, why the one
+   * that says most cannot, as thrown (remote-api-failure.ts reads its status), and `resource`, what
+   * that one reads.
+   */
+  health(connected: boolean, error?: unknown, resource?: string): void;
   /**
    * What the remote's `isthmus-system` namespace says of the Link's cluster, as the gate takes it
    * (identity-gate.ts): its first answer, then each answer that differs from the one before. A
@@ -107,6 +112,10 @@ export class RemoteCluster {
   private readonly gate: IdentityGate;
   /** `client` behind the gate: what the informers and the reads of Services use. */
   private readonly gated: KubeClient;
+  /** The remote informers the Link runs, each named for the health it reports. */
+  private readonly watches: Watch[];
+  /** Every remote read's health, and the `health` event decided from them all. */
+  private readonly health: RemoteApiSources;
   /** The last answer reported (JSON): re-checks that change nothing say nothing. */
   private reported: string | undefined;
   private fallback: string[];
@@ -152,6 +161,13 @@ export class RemoteCluster {
           ...opts,
         })
       : undefined;
+    const { services, federated, discovered, slices, gateway } = this;
+    this.watches = watchesOf({ services, federated, discovered, slices, gateway });
+    this.health = new RemoteApiSources([IDENTITY, ...this.watches.map(([source]) => source)], (h) => {
+      if (this.stopped) return;
+      if (h.up) events.health(true);
+      else events.health(false, h.error, h.source.resource);
+    });
   }
 
   /** Checks which cluster the remote is, then watches it (unless it is another cluster). */
@@ -169,11 +185,12 @@ export class RemoteCluster {
       identity = await this.gate.identity();
     } catch (err) {
       if (this.stopped) return;
-      this.events.health(false, err);
+      this.health.set(IDENTITY, { connected: false, error: err });
       this.verifyLater(backoff);
       return;
     }
     if (this.stopped) return;
+    this.health.set(IDENTITY, { connected: true });
     if (refused(identity)) this.verifyLater(backoff);
     else this.watch();
   }
@@ -210,9 +227,10 @@ export class RemoteCluster {
 
   private watch(): void {
     const { services, federated, discovered, slices, gateway, events } = this;
-    (services ?? slices).onHealth((h) => {
-      if (!this.stopped) events.health(h.connected, h.connected ? undefined : h.lastError);
-    });
+    for (const [source, informer] of this.watches)
+      informer.onHealth((h) =>
+        this.health.set(source, h.connected ? { connected: true } : { connected: false, error: h.lastError }),
+      );
     for (const informer of [services, federated, discovered]) {
       if (!informer) continue;
       // The first list's events come before `synced` resolves (its handlers run first), every
@@ -252,7 +270,6 @@ export class RemoteCluster {
       .then(() => {
         if (this.stopped) return;
         this.isSynced = true;
-        events.health(true);
         events.synced();
       })
       .catch(() => {});
@@ -448,6 +465,29 @@ export class RemoteCluster {
     this.events.gatewayAddresses(addresses, fromService);
   }
 }
+
+type Watch = [RemoteApiSource, Pick<Informer<KubeObject>, 'onHealth'>];
+
+/** Every informer of `remote` there is, in the order a tie between alike failures is named. */
+function watchesOf(remote: {
+  services: Informer<V1Service> | undefined;
+  federated: Informer<V1Service> | undefined;
+  discovered: Informer<V1Service> | undefined;
+  slices: Informer<V1EndpointSlice>;
+  gateway: Informer<V1Service> | undefined;
+}): Watch[] {
+  const all: [RemoteApiSource, Watch[1] | undefined][] = [
+    [{ name: 'exported services', resource: 'services' }, remote.services],
+    [{ name: 'federated services', resource: 'services' }, remote.federated],
+    [{ name: 'remote-discovery services', resource: 'services' }, remote.discovered],
+    [{ name: 'endpointslices', resource: 'endpointslices' }, remote.slices],
+    [{ name: 'gateway service', resource: 'services' }, remote.gateway],
+  ];
+  return all.filter((w): w is Watch => w[1] !== undefined);
+}
+
+/** The first read of a connection: the GET of `isthmus-system` that says which cluster it is. */
+const IDENTITY: RemoteApiSource = { name: 'identity', resource: 'namespaces' };
 
 interface Leaving {
   /** What lookup() answers: the last-known mode, then the remote's answer. */

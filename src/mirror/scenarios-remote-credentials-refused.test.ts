@@ -1,7 +1,8 @@
 /**
  * A remote API server that refuses the Link's credentials (401: the token rejected; 403: the
  * account may not list) is not "unreachable", and the Link is not "waiting for the first list":
- * both conditions name the refusal and the fix (remote-api-failure.ts).
+ * both conditions name the refusal and the fix (remote-api-failure.ts), of whichever remote read
+ * is refused.
  */
 import { describe, expect, it } from 'vitest';
 import { LINK_SERVICE_ACCOUNT_ANNOTATION } from '../kube/keys.js';
@@ -10,9 +11,11 @@ import type { Link } from '../kube/types.js';
 import { linkObject } from './test-builders.js';
 import {
   addReaderToken,
+  capturedLog,
   condition,
   credentialsSecret,
   exportService,
+  getLink,
   getService,
   link,
   linkReadyReason,
@@ -21,6 +24,7 @@ import {
   waitReady,
   worldPerTest,
 } from './test-harness.js';
+import { waitFor } from './test-wait.js';
 
 const startWorld = worldPerTest();
 const SECRET = 'cluster-credentials-west';
@@ -81,5 +85,45 @@ describe('remote credentials refused', () => {
     expect(api?.message).toContain(
       'isthmus allow --context <west> --service-account-name east-reader | kubectl --context <west> apply -f -',
     );
+  });
+
+  // Every remote informer counts (remote-api-sources.ts), not the Services one alone: this account
+  // left the Link `Ready=False/Syncing` for ever, with isthmus_remote_api_up 1.
+  it('an account that may list services but not endpointslices: Ready and RemoteAPIAvailable say Forbidden naming endpointslices, not Connected and Syncing', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'podinfo', { ready: 1 });
+    await credentialsSecret(east, west, SECRET);
+    addReaderToken(west, 'no-slices-token', ['services', 'namespaces']);
+    await setCredentialsToken(east, west, SECRET, 'no-slices-token');
+    await east.client.create<Link>(R.links, linkObject('west', { clusterCredentialsSecret: SECRET }));
+    const { log, lines } = capturedLog('east');
+    const { ctl } = world.controller('east', { log, cluster: 'east' });
+
+    const refused = await linkReadyReason(east, 'west', 'Forbidden');
+    expect(condition(refused, 'Ready')?.status).toBe('False');
+    const api = condition(refused, 'RemoteAPIAvailable');
+    expect(api).toMatchObject({ status: 'False', reason: 'Forbidden' });
+    expect(api?.message).toMatch(/403/);
+    expect(api?.message).toContain('may not read endpointslices');
+    expect(await metricValue(ctl.registry, 'isthmus_remote_api_up', { target_cluster_name: 'west' })).toBe(0);
+    const down = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.msg === 'remote API unreachable');
+    expect(down).toHaveLength(1);
+    expect(String(down[0]?.reason)).toMatch(/endpointslices/);
+
+    // Granted endpointslices too: connected, listed, mirrored.
+    addReaderToken(west, 'full-token');
+    await setCredentialsToken(east, west, SECRET, 'full-token');
+    await waitReady(east, 'default', 'podinfo-west');
+    const back = await linkReadyReason(east, 'west', 'Synced');
+    expect(condition(back, 'RemoteAPIAvailable')?.reason).toBe('Connected');
+    await waitFor(
+      async () =>
+        (await metricValue(ctl.registry, 'isthmus_remote_api_up', { target_cluster_name: 'west' })) === 1,
+      { what: 'isthmus_remote_api_up 1' },
+    );
+    expect(condition(await getLink(east, 'west'), 'Ready')?.status).toBe('True');
   });
 });
