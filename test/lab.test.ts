@@ -443,6 +443,46 @@ describe('isthmus lab', () => {
     await tunnelServesAgain();
   });
 
+  it('a controller restarted in its pod takes its crashed run’s Lease at once: POD_NAME is the pod’s name', async () => {
+    const west = (...args: string[]) => kubectlIn('west', '-n', 'isthmus-system', ...args);
+    const podName = () =>
+      west(
+        'get',
+        'pods',
+        '-l',
+        'app.kubernetes.io/name=isthmus-controller',
+        '-o',
+        'jsonpath={.items[*].metadata.name}',
+      );
+    const pod = await podName();
+    const before = (await readLabState(dir))!.processes['west/controller']!;
+    process.kill(before, 'SIGKILL');
+    await waitFor(
+      'the west controller to be restarted',
+      async () => {
+        const pid = (await readLabState(dir))?.processes['west/controller'];
+        return pid !== undefined && pid !== before && alive(pid) ? pid : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 100 },
+    );
+    // The new run's log (kubectl logs shows the current run only, from its restart on; the
+    // controller's lines carry no pid): its leadership line.
+    const gained = await waitFor(
+      'the restarted west controller to lead',
+      async () =>
+        (await west('logs', 'deploy/isthmus-controller'))
+          .split('\n')
+          .find((l) => l.includes('"msg":"leadership gained"')),
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    // previous-run, not expired: the holder was `<its pod>_<the crashed run>`, so no ~15 s wait.
+    expect(JSON.parse(gained)).toMatchObject({
+      reason: 'previous-run',
+      previousHolder: expect.stringMatching(`^${pod}_`),
+    });
+    expect(await podName()).toBe(pod);
+  });
+
   it('kubectl scale of the west gateway to 0 stops it (pod gone), and back to 1 starts a fresh one', async () => {
     const west = (...args: string[]) => kubectlIn('west', '-n', 'isthmus-system', ...args);
     const before = (await readLabState(dir))!.processes['west/gateway']!;

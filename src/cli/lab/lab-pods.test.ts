@@ -3,7 +3,8 @@ import { type ExistingPod, planPodNames } from './lab-pods.js';
 
 const TEMPLATE = { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web' }] } };
 const IPS = ['10.244.0.5', '10.244.0.6'];
-const plan = (existing: ExistingPod[] = []) => planPodNames('web', TEMPLATE, IPS, existing).names;
+const plan = (existing: ExistingPod[] = [], retired: string[] = []) =>
+  planPodNames('web', TEMPLATE, IPS, existing, retired).names;
 const live = (name: string, ip: string): ExistingPod => ({ name, ip, terminating: false });
 const going = (name: string, ip: string): ExistingPod => ({ name, ip, terminating: true });
 const [first, second] = plan() as [string, string];
@@ -26,5 +27,16 @@ describe('planPodNames (the ReplicaSet part of the lab)', () => {
     expect(replacement).toMatch(/^web-[a-z2-9]{10}-[a-z2-9]{5}$/);
     expect(plan([going(first, IPS[0]!), live(replacement!, IPS[0]!)])).toEqual([replacement, second]);
     expect(plan([live(replacement!, IPS[0]!)])).toEqual([replacement, second]);
+  });
+
+  it('names a new pod apart from the pods gone before (scaled to 0 and back, deleted outright), never a live one', () => {
+    const [again, other] = plan([], [first]);
+    expect(again).not.toBe(first);
+    expect(again).toMatch(/^web-[a-z2-9]{10}-[a-z2-9]{5}$/);
+    expect(other).toBe(second);
+    const [third] = plan([], [first, again!]);
+    expect([first, again]).not.toContain(third);
+    // A live pod keeps its name, retired or not: a restart in the same pod renames nothing.
+    expect(plan([live(first, IPS[0]!)], [first])).toEqual([first, second]);
   });
 });

@@ -50,18 +50,21 @@ export interface ExistingPod {
 /**
  * The pod names of a template's replicas, one per address (the ReplicaSet's part): a live pod of
  * the template at the replica's address keeps its name; a missing replica gets the first of its
- * names that no pod holds, so a replacement never waits for a pod still terminating under its
- * name. Derived from the template and the replica's index, so a fresh lab has the same names.
+ * names that no pod holds and none of `retired` (names its earlier pods had), so a replacement never
+ * waits for a pod still terminating under its name, nor is named as a pod gone before (the
+ * ReplicaSet's random names never repeat). Derived from the template and the replica's index, so a
+ * fresh lab has the same names.
  */
 export function planPodNames(
   deployment: string,
   template: unknown,
   replicaIPs: readonly string[],
   existing: readonly ExistingPod[] = [],
+  retired: Iterable<string> = [],
 ): { hash: string; names: string[] } {
   const hash = templateHash(template);
   const prefix = `${deployment}-${hash}-`;
-  const taken = new Set(existing.map((p) => p.name));
+  const taken = new Set([...existing.map((p) => p.name), ...retired]);
   const names: string[] = [];
   for (const [i, ip] of replicaIPs.entries()) {
     const live = existing.find(
@@ -71,8 +74,8 @@ export function planPodNames(
       names.push(live.name);
       continue;
     }
-    // One more candidate than there are pods: at least one of them is free.
-    for (let attempt = 0; attempt <= existing.length; attempt++) {
+    // One more candidate than there are names taken: at least one of them is free.
+    for (let attempt = 0; attempt <= taken.size; attempt++) {
       const name = prefix + encode(attempt === 0 ? `${hash}/${i}` : `${hash}/${i}/${attempt}`, 5);
       if (!taken.has(name) && !names.includes(name)) {
         names.push(name);
@@ -165,6 +168,13 @@ function existingPod(p: V1Pod): ExistingPod {
   };
 }
 
+export interface SyncOptions {
+  /** How the replicas' containers are (default: a first run, ready). */
+  runtime?: ContainerRuntime;
+  /** Names the Deployment's earlier pods had, which a new pod does not take (planPodNames). */
+  retired?: Iterable<string>;
+}
+
 /**
  * Makes the Pods of `namespace/deployment` match `replicaIPs` (one Ready pod per address, in order)
  * and writes the Deployment's replica counts. Pods the selector matches beyond those go, as a
@@ -176,7 +186,7 @@ export async function syncDeploymentPods(
   deployment: string,
   replicaIPs: string[],
   node: LabNode,
-  runtime: ContainerRuntime = RUNNING,
+  { runtime = RUNNING, retired }: SyncOptions = {},
 ): Promise<V1Pod[]> {
   const d = await client.get<LabDeployment>(R.deployments, namespace, deployment);
   const template = d?.spec?.template;
@@ -184,7 +194,13 @@ export async function syncDeploymentPods(
   // An empty selector would select every pod of the namespace (the API server refuses one anyway).
   if (!d || !template || selector === null) return [];
   const existing = await client.list<V1Pod>(R.pods, { namespace, labelSelector: selector });
-  const { hash, names } = planPodNames(deployment, template, replicaIPs, existing.items.map(existingPod));
+  const { hash, names } = planPodNames(
+    deployment,
+    template,
+    replicaIPs,
+    existing.items.map(existingPod),
+    retired,
+  );
   // The lab's own deletions (a scale down, an old template) come after the replica has stopped, so
   // the kubelet's final delete (grace 0) follows the ReplicaSet's at once. A pod that is already
   // terminating is its kubelet's to finish.

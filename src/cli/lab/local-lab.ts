@@ -196,6 +196,9 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
       const endpointSlices = new LabEndpointSliceController(admins.get(c.name)!);
       await endpointSlices.start();
       closers.push(() => endpointSlices.stop());
+      // Their pods first, as a cluster has them before it runs their containers: each process
+      // starts with its pod's environment (POD_NAME: the controller's Lease holder prefix).
+      const envs = await admitSystemPods(admins.get(c.name)!, c, kubelet);
       const started = await startClusterProcesses(
         c,
         sandboxes.get(c.name)!,
@@ -204,6 +207,7 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
         dir,
         opts.trustDomain,
         podIPsOnly,
+        envs,
       );
       for (const p of started) logSources.set(p.name, { file: p.logFile, offset: p.logOffset });
       Object.assign(state, processRecord(procs));
@@ -214,7 +218,7 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
     }
     for (const c of topology) {
       await waitForProcesses(c, wait);
-      await registerSystemPods(admins.get(c.name)!, c, kubelet);
+      await registerSystemPods(c, kubelet);
       kubelet.watch(admins.get(c.name)!, c.name);
     }
     opts.progress(`identity, gateways and controllers ready in ${everyCluster(names)}`);
@@ -352,6 +356,7 @@ async function startClusterProcesses(
   dir: string,
   trustDomain: string,
   dialPodIPsOnly: boolean,
+  envs: SystemEnvs,
 ): Promise<LabProcess[]> {
   // Each process talks to the API as its own service account, so the installed RBAC is what it gets.
   const kubeconfigFor = async (sa: string) => {
@@ -384,6 +389,7 @@ async function startClusterProcesses(
       `--crl-file=${join(certs, CRL_BUNDLE_FILE)}`,
     ],
     log('identity'),
+    { env: envs.identity },
   );
 
   const gateway = await kubeconfigFor('isthmus-gateway');
@@ -418,7 +424,7 @@ async function startClusterProcesses(
       ...(dialPodIPsOnly ? ['--dial-pod-ips-only'] : []),
     ],
     log('gateway'),
-    GATEWAY_NODE_FLAGS,
+    { nodeFlags: GATEWAY_NODE_FLAGS, env: envs.gateway },
   );
 
   const controller = await kubeconfigFor('isthmus-controller');
@@ -433,7 +439,7 @@ async function startClusterProcesses(
       `--admin-port=${c.controller.adminPort}`,
     ],
     log('controller'),
-    CONTROLLER_NODE_FLAGS,
+    { nodeFlags: CONTROLLER_NODE_FLAGS, env: envs.controller },
   );
   return [identityProc, gatewayProc, controllerProc];
 }
@@ -452,30 +458,45 @@ function runByTheLab(hasFrontend: boolean): (namespace: string, name: string) =>
     (namespace === LAB_NAMESPACE && (name === 'podinfo' || (hasFrontend && name === 'frontend')));
 }
 
+/** Each isthmus-system process's environment, from its pod (downward-env.ts). */
+type SystemEnvs = Record<(typeof SYSTEM_PARTS)[number], Record<string, string>>;
+
 /**
- * The isthmus-system pods as the kubelet would report them: Running, at each process's address (its
- * pod IP), registered for restarts, and Ready while the process answers the readiness probe its
- * Deployment declares. Resolves once each is Ready.
+ * The isthmus-system pods, written before their processes start (not ready, at each process's
+ * address: its pod IP), and the environment each pod's container declares from the downward API.
  */
-async function registerSystemPods(admin: KubeClient, c: LabCluster, kubelet: SystemKubelet): Promise<void> {
+async function admitSystemPods(
+  admin: KubeClient,
+  c: LabCluster,
+  kubelet: SystemKubelet,
+): Promise<SystemEnvs> {
   const node = labNode(c);
   const hosts: Record<(typeof SYSTEM_PARTS)[number], string> = {
     identity: c.identity.host,
     gateway: c.gateway.host,
     controller: c.controller.host,
   };
-  const parts = SYSTEM_PARTS.map((part) => ({ part, host: hosts[part] }));
-  await Promise.all(
-    parts.map(({ part, host }) =>
-      kubelet.register(`${c.name}/${part}`, {
+  const envs = await Promise.all(
+    SYSTEM_PARTS.map((part) =>
+      kubelet.admit(`${c.name}/${part}`, {
         admin,
         cluster: c.name,
         deployment: `isthmus-${part}`,
-        host,
+        host: hosts[part],
         node,
       }),
     ),
   );
+  return Object.fromEntries(SYSTEM_PARTS.map((part, i) => [part, envs[i]!])) as SystemEnvs;
+}
+
+/**
+ * The isthmus-system pods as the kubelet would report them once their processes run: Running,
+ * registered for restarts, and Ready while the process answers the readiness probe its Deployment
+ * declares. Resolves once each is Ready.
+ */
+async function registerSystemPods(c: LabCluster, kubelet: SystemKubelet): Promise<void> {
+  await Promise.all(SYSTEM_PARTS.map((part) => kubelet.register(`${c.name}/${part}`)));
 }
 
 /** EADDRINUSE, said so that the user knows what to do; any other error as it is. */

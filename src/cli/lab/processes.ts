@@ -55,6 +55,8 @@ interface Supervised {
   proc: LabProcess;
   args: string[];
   nodeFlags: readonly string[];
+  /** Its pod's environment (downward-env.ts): the same for every run in the pod, new with a new pod. */
+  env: Record<string, string>;
   backoffMs: number;
   timer?: NodeJS.Timeout;
   /** Stopped on purpose (its Deployment scaled to zero): not restarted. */
@@ -68,6 +70,11 @@ export interface ProcessGroupOptions {
   maxBackoffMs?: number;
   /** The script node runs with each process's args (default bin/isthmus.mjs; tests run a stand-in). */
   entry?: string;
+}
+
+export interface StartOptions {
+  nodeFlags?: readonly string[];
+  env?: Record<string, string>;
 }
 
 export class ProcessGroup {
@@ -86,14 +93,18 @@ export class ProcessGroup {
     this.entry = opts.entry ?? BIN;
   }
 
-  /** Starts `isthmus <args>` with stdout and stderr appended to `logFile`, restarted if it exits. */
-  start(name: string, args: string[], logFile: string, nodeFlags: readonly string[] = []): LabProcess {
+  /**
+   * Starts `isthmus <args>` with stdout and stderr appended to `logFile`, restarted if it exits:
+   * node runs with `nodeFlags`, the process with `env` (its pod's) on top of the lab's own.
+   */
+  start(name: string, args: string[], logFile: string, opts: StartOptions = {}): LabProcess {
     // A start still in flight when the lab stops (an interrupted `lab up`) must not leave a process.
     if (this.stopping) throw new Error(`not starting ${name}: the lab is stopping`);
     const s: Supervised = {
       proc: { name, logFile, restarts: 0 } as LabProcess,
       args,
-      nodeFlags,
+      nodeFlags: opts.nodeFlags ?? [],
+      env: opts.env ?? {},
       backoffMs: this.firstBackoffMs,
       paused: false,
     };
@@ -110,7 +121,7 @@ export class ProcessGroup {
     try {
       child = spawn(process.execPath, [...s.nodeFlags, this.entry, ...s.args], {
         stdio: ['ignore', fd, fd],
-        env: { ...process.env, NODE_NO_WARNINGS: '1' },
+        env: { ...process.env, ...s.env, NODE_NO_WARNINGS: '1' },
       });
     } finally {
       // The child has its own copy; the lab's would leak one descriptor per (re)start.
@@ -154,11 +165,12 @@ export class ProcessGroup {
     await terminate([s.proc.child], graceMs);
   }
 
-  /** Starts a paused process again: a new pod's first run (no restarts, no previous run). */
-  resume(name: string): LabProcess {
+  /** Starts a paused process again: a new pod's first run (no restarts, no previous run), with its `env`. */
+  resume(name: string, env: Record<string, string> = {}): LabProcess {
     const s = this.find(name);
     if (!s.paused || this.stopping) return s.proc;
     s.paused = false;
+    s.env = env;
     s.backoffMs = this.firstBackoffMs;
     s.proc.restarts = 0;
     delete s.proc.previous;

@@ -11,90 +11,60 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KubeClient } from '../../kube/client.js';
+import type { KubeClient } from '../../kube/client.js';
 import { GATEWAY_SERVICE_NAME, PORTS, SERVICE_NAME_LABEL, SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { V1EndpointSlice, V1Pod } from '../../kube/types.js';
 import { readyGatewayAddresses } from '../../mirror/gateway-addresses.js';
-import { startSandbox } from '../../sandbox/index.js';
 import { waitFor } from '../../wait-for.js';
-import { bootstrapCluster, labInstallOptions } from './bootstrap.js';
 import { LabEndpointSliceController } from './lab-endpointslices.js';
 import { processAlive } from './lab-state.js';
-import { ProcessGroup } from './processes.js';
-import { SystemKubelet } from './system-kubelet.js';
-import { labCluster, labNode } from './topology.js';
+import type { ProcessGroup } from './processes.js';
+import { adminStandIn, type Closers, closeAll, installedSandbox, runStandIn } from './test-support.js';
+import { labCluster } from './topology.js';
 
 /** West of a lab at --base 162: apart from every other test's addresses. */
 const WEST = labCluster('west', 163);
 const GATEWAY = WEST.gateway.host;
-/** Only rendered into the install's Secret and ConfigMap: no process here reads them. */
-const PEM = { anchorPem: 'anchor', issuerCertPem: 'issuer', issuerKeyPem: 'key' };
 
 /** The gateway's admin port as its probes see it: /ready answers 200 while `readyFile` exists. */
-const STAND_IN = `
-import { existsSync } from 'node:fs';
-import { createServer } from 'node:http';
-const [host, port, readyFile] = process.argv.slice(2);
-const server = createServer((req, res) => {
-  const ready = existsSync(readyFile);
+const STAND_IN = adminStandIn(
+  `const ready = existsSync(args[0]);
   if (req.url === '/ready') res.writeHead(ready ? 200 : 503).end(ready ? 'ready\\n' : 'not ready: no certificate\\n');
-  else res.writeHead(req.url === '/live' ? 200 : 404).end();
-});
-server.listen(Number(port), host);
-process.on('SIGTERM', () => {
-  server.close();
-  server.closeAllConnections();
-});
-`;
+  else res.writeHead(req.url === '/live' ? 200 : 404).end();`,
+  "import { existsSync } from 'node:fs';",
+);
 
 const dir = mkdtempSync(join(tmpdir(), 'isthmus-system-endpoints-'));
 const readyFile = join(dir, 'ready');
-const closers: Array<() => unknown> = [];
+const closers: Closers = [];
 const notices: string[] = [];
 let admin: KubeClient;
 
-afterAll(async () => {
-  for (const close of closers.reverse()) await close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => closeAll(closers, dir));
 
 /**
  * West's API server with the install applied as `lab up` applies it, the lab's EndpointSlice
  * controller, and its kubelet running the stand-in as west's gateway process.
  */
 async function startWest(): Promise<ProcessGroup> {
-  const sandbox = await startSandbox({ name: 'west', allowLoopbackEndpoints: true });
-  closers.push(() => sandbox.close());
-  admin = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
-  closers.push(() => admin.close());
-  const entry = join(dir, 'stand-in.mjs');
-  writeFileSync(entry, STAND_IN);
-  await bootstrapCluster(admin, WEST, labInstallOptions(WEST, PEM));
+  admin = await installedSandbox(WEST, closers);
   const slices = new LabEndpointSliceController(admin);
   await slices.start();
   closers.push(() => slices.stop());
-  const kubelet = new SystemKubelet(
-    (line) => notices.push(line),
-    () => undefined,
-  );
-  const procs = new ProcessGroup(kubelet, { entry });
-  kubelet.manage(procs);
-  closers.push(async () => {
-    await procs.stopAll();
-    await kubelet.stop();
-  });
-  procs.start('west/gateway', [GATEWAY, String(PORTS.admin), readyFile], join(dir, 'gateway.log'));
-  // As local-lab.ts registers its processes: the pod is Ready once the run answers the probe.
-  await kubelet.register('west/gateway', {
+  return runStandIn(
     admin,
-    cluster: WEST.name,
-    deployment: 'isthmus-gateway',
-    host: GATEWAY,
-    node: labNode(WEST),
-  });
-  kubelet.watch(admin, WEST.name);
-  return procs;
+    WEST,
+    {
+      part: 'gateway',
+      host: GATEWAY,
+      script: STAND_IN,
+      args: [GATEWAY, String(PORTS.admin), readyFile],
+      dir,
+      notice: (line) => notices.push(line),
+    },
+    closers,
+  );
 }
 
 interface Endpoint {

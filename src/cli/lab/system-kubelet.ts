@@ -21,6 +21,11 @@
  *   ready again), as the kubelet's prober does. The lab's EndpointSlice controller lists the pods
  *   in the isthmus-system Services' slices with that readiness, so a gateway that is not ready (no
  *   certificate) or scaled to 0 takes its endpoint with it, and the mirrors follow.
+ * - environment: each run gets what its container declares from the downward API, resolved against
+ *   its pod (downward-env.ts), so the controller's `POD_NAME` (its Lease holder prefix) is its pod's
+ *   name. A pod is written before its first run starts, as the ReplicaSet creates it before the
+ *   kubelet starts the container; the runs restarted in it keep its environment, a new pod (deleted,
+ *   scaled to 0 and back, a new template) has a name none of the process's earlier pods had.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { KubeClient } from '../../kube/client.js';
@@ -29,6 +34,7 @@ import { createInformer, type Informer } from '../../kube/informer.js';
 import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { V1Pod } from '../../kube/types.js';
+import { downwardEnv } from './downward-env.js';
 import { type ContainerRuntime, type LabNode, syncDeploymentPods, templateHash } from './lab-pods.js';
 import { type ProbedContainer, type ReadinessProbe, readinessProbe } from './probes.js';
 import type { LabProcess, ProcessEvents, ProcessGroup, Termination } from './processes.js';
@@ -87,6 +93,8 @@ export class SystemKubelet implements ProcessEvents {
   private readonly stopping = new Set<string>();
   /** Per process, the readiness prober of its current run (aborted by the next one, or stop()). */
   private readonly probers = new Map<string, AbortController>();
+  /** Per process's pod, every name its pods had: a new pod takes none of them (planPodNames). */
+  private readonly podNames = new Map<SupervisedPod, Set<string>>();
 
   constructor(
     private readonly notice: (line: string) => void,
@@ -99,14 +107,25 @@ export class SystemKubelet implements ProcessEvents {
   }
 
   /**
-   * A process's pod, written at once, not ready, as the kubelet reports a container that started;
-   * Ready once its run answers its readiness probe, which is followed from then on. Resolves once
-   * the pod is Ready (or the run exited first, or did not answer within READY_DEADLINE_MS).
+   * A process's first pod, written before its first run starts (the ReplicaSet creates the pod,
+   * then the kubelet starts its container), not ready. Resolves to the environment the pod's
+   * container declares from the downward API, for the ProcessGroup to start the run with.
    */
-  async register(processName: string, pod: SupervisedPod): Promise<void> {
+  async admit(processName: string, pod: SupervisedPod): Promise<Record<string, string>> {
     this.pods.set(processName, pod);
+    return this.newPod(pod);
+  }
+
+  /**
+   * An admitted process's pod, written at once, not ready, as the kubelet reports a container that
+   * started; Ready once its run answers its readiness probe, which is followed from then on.
+   * Resolves once the pod is Ready (or the run exited first, or did not answer within
+   * READY_DEADLINE_MS).
+   */
+  async register(processName: string): Promise<void> {
+    const pod = this.pods.get(processName);
     const p = this.procs?.process(processName);
-    if (!p) return;
+    if (!pod || !p) return;
     this.enqueue(processName, async () => {
       await this.write(pod, [pod.host], { ready: false, restartCount: p.restarts, startedAt: p.startedAt });
     });
@@ -194,32 +213,50 @@ export class SystemKubelet implements ProcessEvents {
   }
 
   /**
-   * A new pod for the process: the old run gets SIGTERM, a fresh one starts. A stopped process
-   * (scaled to 0) stays stopped when its pod is deleted, but starts with a template change that
-   * also asks for replicas. The new pod shows at once, not ready until the fresh run answers (as
-   * the ReplicaSet's replacement would), so the Deployment is unavailable meanwhile and
-   * `kubectl rollout status` waits for it. A deleted pod is replaced before the old run stops, and
-   * is removed (the kubelet's delete, grace 0) once the old run has exited; on a template change
-   * the old pod stays until then, to carry the kubelet's Killing event.
+   * A new pod for the process: the old run gets SIGTERM, a fresh one starts, with the new pod's
+   * environment. A stopped process (scaled to 0) stays stopped when its pod is deleted, but starts
+   * with a template change that also asks for replicas. The new pod shows before the fresh run
+   * starts, not ready until the run answers (as the ReplicaSet's replacement would), so the
+   * Deployment is unavailable meanwhile and `kubectl rollout status` waits for it. A deleted pod is
+   * replaced before the old run stops, and is removed (the kubelet's delete, grace 0) once the old
+   * run has exited; on a template change the old pod stays until then, to carry the kubelet's
+   * Killing event.
    */
   private replace(name: string, why: string, startIfStopped: boolean, deleted?: Terminating): void {
     const procs = this.procs;
     const pod = this.pods.get(name);
-    if (!procs) return;
-    // A fresh run (resume resets the restart count).
-    const starting = () =>
-      pod ? this.write(pod, [pod.host], { ready: false, restartCount: 0 }) : Promise.resolve();
+    if (!procs || !pod) return;
     this.enqueue(name, async () => {
       const paused = procs.isPaused(name);
       if (paused && !startIfStopped) return this.finish(name, deleted);
-      if (!startIfStopped) await starting();
+      let env = startIfStopped ? undefined : await this.nextPod(name, pod);
       if (!paused) await this.stopContainer(procs, name, deleted);
       await this.finish(name, deleted);
-      const p = procs.resume(name);
+      env ??= await this.nextPod(name, pod);
+      const p = procs.resume(name, env);
       this.onStart(p);
       this.notice(`${name} replaced: ${why}`);
-      if (startIfStopped) await starting();
       void this.probeRun(p);
+    });
+  }
+
+  /**
+   * The pod of a process's next run, written not ready (a fresh run: resume resets the restart
+   * count), and the environment its container declares from the downward API.
+   */
+  private async newPod(pod: SupervisedPod): Promise<Record<string, string>> {
+    const written = await this.write(pod, [pod.host], { ready: false, restartCount: 0 });
+    const own = written.find((p) => p.status?.podIP === pod.host);
+    return own ? downwardEnv(own) : {};
+  }
+
+  /** newPod, for a run that starts anyway: one whose pod the API refused runs without its env. */
+  private nextPod(name: string, pod: SupervisedPod): Promise<Record<string, string>> {
+    return this.newPod(pod).catch((err: unknown) => {
+      this.notice(
+        `${name}: could not write its new pod, starting it without the pod's environment: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      return {};
     });
   }
 
@@ -240,11 +277,10 @@ export class SystemKubelet implements ProcessEvents {
         this.notice(`${name} stopped: deployment/${pod.deployment} scaled to 0`);
         await this.write(pod, [], { ready: false, restartCount: 0 });
       } else if (replicas > 0 && procs.isPaused(name)) {
-        const p = procs.resume(name);
+        // The new pod shows first, not ready until the run answers its probe; the run gets its env.
+        const p = procs.resume(name, await this.nextPod(name, pod));
         this.onStart(p);
         this.notice(`${name} started: deployment/${pod.deployment} scaled to ${replicas}`);
-        // The new pod shows at once, not ready until the run answers its probe.
-        await this.write(pod, [pod.host], { ready: false, restartCount: 0 });
         void this.probeRun(p);
       }
     });
@@ -363,8 +399,15 @@ export class SystemKubelet implements ProcessEvents {
     return first;
   }
 
-  private write(pod: SupervisedPod, ips: string[], runtime: ContainerRuntime): Promise<V1Pod[]> {
-    return syncDeploymentPods(pod.admin, SYSTEM_NAMESPACE, pod.deployment, ips, pod.node, runtime);
+  private async write(pod: SupervisedPod, ips: string[], runtime: ContainerRuntime): Promise<V1Pod[]> {
+    const retired = this.podNames.get(pod) ?? new Set<string>();
+    this.podNames.set(pod, retired);
+    const written = await syncDeploymentPods(pod.admin, SYSTEM_NAMESPACE, pod.deployment, ips, pod.node, {
+      runtime,
+      retired,
+    });
+    for (const p of written) retired.add(p.metadata?.name ?? '');
+    return written;
   }
 
   /** An event on the pods, worded as the kubelet words it (`kubectl describe pod` shows them). */
