@@ -100,8 +100,10 @@ describe('ServicesMirrored says whether the Services a Link picks are mirrored',
       expect(condition(refused, 'Ready')).toMatchObject({ status: 'True', reason: 'Synced' });
       // `isthmus check` fails the Link: it serves nothing of what it picks. The Service the
       // condition names is on one line of its own, with status.services' reason, not twice.
+      // The controller leads here; a Lease that was not read leaves the status trusted.
       const checked = checkExportsMirrored({
         links: { ok: true, value: [linkFacts(refused)] },
+        lease: { ok: false, error: 'not read' },
       } as CheckFacts);
       expect(checked.status).toBe('fail');
       expect(checked.hints).toEqual([
