@@ -58,8 +58,11 @@ function relink(names: CredentialsNames): string {
   return `\`isthmus link --context <${names.cluster}> --cluster-name ${names.cluster}${account} <the Link's other flags> | kubectl apply -f -\``;
 }
 
-/** How to give the remote account back what the Link reads (services, endpointslices, namespaces). */
-function regrant(names: CredentialsNames): string {
+/**
+ * How to give the remote account back what the Link reads (services, endpointslices, namespaces);
+ * `isthmus check` gives the same advice for a 403.
+ */
+export function regrant(names: CredentialsNames): string {
   const { cluster, account } = names;
   const install = `re-apply the install's isthmus-remote-access RBAC in cluster ${cluster} (\`isthmus upgrade --context <${cluster}> | kubectl --context <${cluster}> apply -f -\`)`;
   const allow = (name: string) =>

@@ -440,6 +440,19 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /lacks permissions \(403: list services: 403\).*isthmus-remote-access RBAC/,
       ],
       [
+        '403 for an account of its own: isthmus allow grants it again',
+        (f) => {
+          const link = links(f)[0]!;
+          link.link.metadata = {
+            ...link.link.metadata,
+            annotations: { 'isthmus.dev/remote-service-account': 'east-reader' },
+          };
+          link.remote = { ok: false, kind: 'forbidden', message: 'list endpointslices: 403' };
+        },
+        'fail',
+        /lacks permissions \(403: list endpointslices: 403\); re-apply its binding with `isthmus allow --context <west> --service-account-name east-reader \| kubectl --context <west> apply -f -`/,
+      ],
+      [
         'unreachable',
         (f) => {
           links(f)[0]!.remote = { ok: false, kind: 'unreachable', message: 'ECONNREFUSED' };

@@ -4,6 +4,7 @@ import {
   SYSTEM_NAMESPACE,
 } from '../../../kube/keys.js';
 import type { Link } from '../../../kube/types.js';
+import { regrant } from '../../../mirror/remote-api-failure.js';
 import { LINK_LABEL } from '../../install/options.js';
 import { credentialsSecretName } from '../../link/render.js';
 import {
@@ -27,7 +28,7 @@ const WHAT = "every Link's remote API credentials work";
  */
 function linkCommand(link: LinkFacts): string {
   const cluster = targetCluster(link.link);
-  const known = link.tokenAccount ?? link.link.metadata?.annotations?.[LINK_SERVICE_ACCOUNT_ANNOTATION];
+  const known = remoteAccount(link);
   const account = known && known !== REMOTE_ACCESS_SERVICE_ACCOUNT ? ` --service-account-name ${known}` : '';
   const duration = link.token ? ' --token-duration <duration>' : '';
   const isthmusLink = `isthmus link --context <${cluster}> --cluster-name ${cluster}${account}${duration} <the Link's other flags>`;
@@ -62,6 +63,11 @@ function credentialsOnly(link: Link, name: string, cluster: string): string {
   return ` (\`-l\` applies its credentials, ${secret}, only: the Link it prints is named ${cluster}, and beside ${name} it would be a second Link of cluster ${cluster})${repoint}`;
 }
 
+/** The remote account: the one the token names, else the one `isthmus link` recorded on the Link. */
+function remoteAccount(link: LinkFacts): string | undefined {
+  return link.tokenAccount ?? link.link.metadata?.annotations?.[LINK_SERVICE_ACCOUNT_ANNOTATION];
+}
+
 /** What to do about each way the credentials can fail. */
 function hint(link: LinkFacts, secret: string, r: Exclude<RemoteAccess, { ok: true }>): string {
   const cluster = linkLabel(link.link);
@@ -74,7 +80,12 @@ function hint(link: LinkFacts, secret: string, r: Exclude<RemoteAccess, { ok: tr
     case 'unauthorized':
       return `Link ${cluster}: the remote API server rejects the token in ${secret} (401: ${r.message}); the token was revoked or is wrong: ${relink}`;
     case 'forbidden':
-      return `Link ${cluster}: the remote identity lacks permissions (403: ${r.message}); apply the isthmus-remote-access RBAC in cluster ${targetCluster(link.link)} (isthmus install)`;
+      // The controller's Forbidden condition gives the same advice (remote-api-failure.ts).
+      return `Link ${cluster}: the remote identity lacks permissions (403: ${r.message}); ${regrant({
+        cluster: targetCluster(link.link),
+        secret,
+        account: remoteAccount(link),
+      })}`;
     case 'untrusted':
       return `Link ${cluster}: the remote API server's certificate is not trusted by the CA in ${secret} (${r.message}); the Secret was made for another cluster or the server's certificate changed: ${relink}`;
     case 'server-error':
