@@ -330,6 +330,46 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /the controller rejects it: bad selector/,
       ],
       [
+        "the controller's Lease expired: its LinkInvalid is the last leader's verdict, a warning that says so",
+        (f) => {
+          leaseExpired(f);
+          links(f)[0]!.link = link('west', {
+            conditions: [{ type: 'Ready', status: 'False', reason: 'LinkInvalid', message: 'bad selector' }],
+          });
+        },
+        'warn',
+        new RegExp(
+          `^Link west: the controller rejects it: bad selector; this verdict \\(its Ready condition\\) ${STALE.source}$`,
+        ),
+      ],
+      [
+        "the controller's Lease expired: a stale RemoteClusterMismatch is a warning too",
+        (f) => {
+          leaseExpired(f);
+          links(f)[0]!.link = link('west', {
+            conditions: [
+              {
+                type: 'Ready',
+                status: 'False',
+                reason: 'RemoteClusterMismatch',
+                message: 'says it is cluster "north"',
+              },
+            ],
+          });
+        },
+        'warn',
+        /^Link west: says it is cluster "north"\. If the Link names the right cluster[^\n]*; this verdict \(its Ready condition\) is stale and cannot be trusted/,
+      ],
+      [
+        "the controller's Lease expired: an invalid spec still fails (isthmus check reads it itself)",
+        (f) => {
+          leaseExpired(f);
+          links(f)[0]!.link.spec.targetClusterName = 'West_1';
+        },
+        'fail',
+        /invalid spec: targetClusterName "West_1" is not a DNS label/,
+      ],
+      [
         'a selector wider than what the remote gateway admits',
         (f) => {
           links(f)[0]!.link.spec.selector = { matchLabels: { app: 'podinfo' } };

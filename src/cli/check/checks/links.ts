@@ -1,7 +1,9 @@
 /**
  * Link-level checks from what the mirror controller reports in each Link's status
  * (src/mirror/link-status.ts: Ready/LinkInvalid, per-service reasons) plus our own reading of the
- * spec, so an invalid Link is caught even when no controller has looked at it yet.
+ * spec, so an invalid Link is caught even when no controller has looked at it yet. While no
+ * controller leads, the controller's verdicts are the last leader's (the Link may be fixed since):
+ * warnings that say so; our own reading of the spec still fails.
  */
 
 import type { Link } from '../../../kube/types.js';
@@ -29,8 +31,12 @@ export function checkLinksValid(facts: CheckFacts): CheckResult {
   if (blocked || !facts.links.ok) return blocked!;
   const failures: string[] = [];
   const warnings: string[] = [];
+  // With no controller leading, its verdicts are the last leader's: the spec may be fixed since.
+  const stale = staleLinkStatus(facts);
   for (const { link } of facts.links.value) {
     const name = linkLabel(link);
+    const verdicts = stale ? warnings : failures;
+    const staleNote = stale ? `; ${staleHint('this verdict (its Ready condition)', stale)}` : '';
     const parsed = parseLinkSpec(link, {
       localGateway: facts.gatewayInstalled,
       ...(facts.localCluster ? { localCluster: facts.localCluster } : {}),
@@ -39,12 +45,12 @@ export function checkLinksValid(facts: CheckFacts): CheckResult {
     if (!parsed.ok) {
       failures.push(`Link ${name}: invalid spec: ${parsed.reason}; fix it and re-apply`);
     } else if (rejectedByController(link)) {
-      failures.push(`Link ${name}: the controller rejects it: ${ready?.message ?? ''}`);
+      verdicts.push(`Link ${name}: the controller rejects it: ${ready?.message ?? ''}${staleNote}`);
     } else if (ready?.status === 'False' && ready.reason === REMOTE_CLUSTER_MISMATCH) {
-      failures.push(mismatchHint(name, parsed.config.clusterName, link, ready.message ?? ''));
+      verdicts.push(mismatchHint(name, parsed.config.clusterName, link, ready.message ?? '') + staleNote);
     } else if (ready?.status === 'False' && ready.reason === REMOTE_CLUSTER_UNCONFIRMED) {
       // Its message names the fixes already (the label, namespace or permission, or the address).
-      failures.push(`Link ${name}: ${ready.message ?? REMOTE_CLUSTER_UNCONFIRMED}`);
+      verdicts.push(`Link ${name}: ${ready.message ?? REMOTE_CLUSTER_UNCONFIRMED}${staleNote}`);
     } else if (!ready) {
       warnings.push(`Link ${name}: no status yet: is isthmus-controller running?`);
     }
