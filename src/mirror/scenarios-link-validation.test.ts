@@ -6,8 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { checkLinksValid } from '../cli/check/checks/index.js';
-import { linkFacts } from '../cli/check/test-builders.js';
-import type { CheckFacts } from '../cli/check/types.js';
+import { oneLinkFacts } from '../cli/check/test-builders.js';
 import type { Link } from '../kube/types.js';
 import {
   condition,
@@ -36,15 +35,7 @@ async function invalidWith(east: Parameters<typeof getLink>[0], message: RegExp)
 }
 
 /** What `isthmus check`'s "every Link is valid" says of this Link. */
-function checkOf(l: Link) {
-  const facts: Pick<CheckFacts, 'now' | 'gatewayInstalled' | 'links' | 'controllerMayCreateNamespaces'> = {
-    now: new Date(),
-    gatewayInstalled: true,
-    links: { ok: true, value: [linkFacts(l)] },
-    controllerMayCreateNamespaces: { ok: true, value: false },
-  };
-  return checkLinksValid(facts as CheckFacts);
-}
+const checkOf = (l: Link) => checkLinksValid(oneLinkFacts(l));
 
 describe('hand-written Links are checked as isthmus link checks them', () => {
   it('a bad selector key or an address with a port: LinkInvalid naming each, and check fails; a lone * pattern is ignored and named', async () => {

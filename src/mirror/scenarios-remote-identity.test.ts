@@ -7,8 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { checkLinksValid } from '../cli/check/checks/index.js';
-import { linkFacts } from '../cli/check/test-builders.js';
-import type { CheckFacts } from '../cli/check/types.js';
+import { oneLinkFacts } from '../cli/check/test-builders.js';
 import { updateWithRetry } from '../kube/apply.js';
 import { REMOTE_KUBECONFIG_KEY, SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
@@ -52,15 +51,7 @@ async function pointSecretAt(local: Cluster, remote: Cluster, secret: string): P
 const readyReason = (c: Cluster, reason: string) => linkReadyReason(c, 'west', reason);
 
 /** What `isthmus check`'s "every Link is valid" says of this Link. */
-function checkOf(l: Link) {
-  const facts: Pick<CheckFacts, 'now' | 'gatewayInstalled' | 'links' | 'controllerMayCreateNamespaces'> = {
-    now: new Date(),
-    gatewayInstalled: true,
-    links: { ok: true, value: [linkFacts(l)] },
-    controllerMayCreateNamespaces: { ok: true, value: false },
-  };
-  return checkLinksValid(facts as CheckFacts);
-}
+const checkOf = (l: Link) => checkLinksValid(oneLinkFacts(l));
 
 describe("a Link's credentials are checked against the cluster they reach", () => {
   it('a Secret that reaches another cluster: every mirror kept as it is, Ready=False RemoteClusterMismatch, a Warning, remote_api_up 0, check fails; the right Secret resumes on the same mirrors', async () => {

@@ -7,8 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { checkExportsMirrored } from '../cli/check/checks/index.js';
-import { linkFacts } from '../cli/check/test-builders.js';
-import type { CheckFacts } from '../cli/check/types.js';
+import { oneLinkFacts } from '../cli/check/test-builders.js';
 import { IsthmusError } from '../errors.js';
 import { KubeClient } from '../kube/client.js';
 import { SYSTEM_NAMESPACE } from '../kube/keys.js';
@@ -100,11 +99,7 @@ describe('ServicesMirrored says whether the Services a Link picks are mirrored',
       expect(condition(refused, 'Ready')).toMatchObject({ status: 'True', reason: 'Synced' });
       // `isthmus check` fails the Link: it serves nothing of what it picks. The Service the
       // condition names is on one line of its own, with status.services' reason, not twice.
-      // The controller leads here; a Lease that was not read leaves the status trusted.
-      const checked = checkExportsMirrored({
-        links: { ok: true, value: [linkFacts(refused)] },
-        lease: { ok: false, error: 'not read' },
-      } as CheckFacts);
+      const checked = checkExportsMirrored(oneLinkFacts(refused));
       expect(checked.status).toBe('fail');
       expect(checked.hints).toEqual([
         "Link west: none of the Services it picks is mirrored (ServicesMirrored=False), so it serves nothing; each Service's reason follows",

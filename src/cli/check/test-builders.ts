@@ -57,6 +57,25 @@ export function linkFacts(l: Link, chainPem: string[] = [], changes: Partial<Lin
   };
 }
 
+/**
+ * What `isthmus check` gathers of one Link `l`, as the Link checks read it, outside the check's
+ * own tests (scenarios of the controller): a controller leads, so the Lease, not read, leaves the
+ * Link's status trusted.
+ */
+export function oneLinkFacts(l: Link): CheckFacts {
+  const facts: Pick<
+    CheckFacts,
+    'now' | 'gatewayInstalled' | 'links' | 'controllerMayCreateNamespaces' | 'lease'
+  > = {
+    now: new Date(),
+    gatewayInstalled: true,
+    links: { ok: true, value: [linkFacts(l)] },
+    controllerMayCreateNamespaces: { ok: true, value: false },
+    lease: { ok: false, error: 'not read' },
+  };
+  return facts as CheckFacts;
+}
+
 export function mirror(name: string, cluster = 'west', ready = 1, endpoints = ready): MirrorFacts {
   return { namespace: 'test', name, cluster, endpoints, readyEndpoints: ready, egressPorts: [20000] };
 }
