@@ -124,7 +124,26 @@ export function vouchedPorts(slices: readonly V1EndpointSlice[]): VouchedPorts {
     const key = `${slice.metadata?.namespace ?? ''}/${service}`;
     const ports = out.get(key) ?? new Set<number>();
     for (const p of slice.ports ?? []) if (typeof p.port === 'number') ports.add(p.port);
+    // Ports given but not yet in `ports`: the controller lists a port there (where kube-proxy sends
+    // callers) only once the gateways listen on it, and they listen only on vouched ports.
+    for (const port of parseEgressPorts(slice.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]).values())
+      ports.add(port);
     out.set(key, ports);
+  }
+  return out;
+}
+
+/**
+ * An `isthmus.dev/egress-ports` value (`<portName or number>=<port>,…`, on a mirror and on its
+ * slice) by port key; malformed entries are ignored (the controller re-allocates them).
+ */
+export function parseEgressPorts(text: string | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const entry of (text ?? '').split(',')) {
+    const eq = entry.lastIndexOf('=');
+    if (eq <= 0) continue;
+    const port = Number(entry.slice(eq + 1));
+    if (Number.isInteger(port) && port > 0 && port <= 65535) out.set(entry.slice(0, eq).trim(), port);
   }
   return out;
 }

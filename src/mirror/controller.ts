@@ -34,6 +34,7 @@ import type { Link, V1EndpointSlice, V1Namespace, V1Secret, V1Service } from '..
 import type { QueueBackoff } from '../kube/work-queue.js';
 import { dropManagedFields, trimLocalService } from './cache-trim.js';
 import { readyGatewayAddresses } from './gateway-addresses.js';
+import { GatewayListening, gatewayAdminUrls, HOLD_MS } from './gateway-listening.js';
 import { DEFAULT_MIRROR_WORKERS } from './link-config.js';
 import { LinkManager } from './link-manager.js';
 import { mirrorMetrics } from './metrics.js';
@@ -161,6 +162,23 @@ export function runController(config: ControllerConfig): RunningController {
     for (const fn of gatewayListeners) fn();
   });
 
+  // Slices list an egress port only once the local gateways listen on it (gateway-listening.ts).
+  const listening = localGateway
+    ? new GatewayListening({
+        addresses: () => gatewayAddresses,
+        urls: (addresses) => gatewayAdminUrls(config.gatewayAdminUrl, addresses, !!config.gatewayEndpoints),
+        held: (port) => allocator.holds(port),
+        onOverdue: (ports) =>
+          log.warn(
+            { ports },
+            `the local gateways do not list these egress ports in /routes after ${HOLD_MS} ms: listed in the mirrors' slices anyway (a gateway older than this controller, or a port it refuses: its /routes says why)`,
+          ),
+        onChange: () => {
+          for (const fn of gatewayListeners) fn();
+        },
+      })
+    : undefined;
+
   const sharedLocal: SharedLocal = {
     client,
     ...(config.cluster ? { localCluster: config.cluster } : {}),
@@ -176,6 +194,7 @@ export function runController(config: ControllerConfig): RunningController {
       return () => gatewayListeners.delete(fn);
     },
     allocator,
+    ...(listening ? { listening } : {}),
     metrics: mirrorMetrics(registry),
     leadership: config.leadership ?? new Leadership(true),
     adminUrl: config.gatewayAdminUrl,
@@ -233,6 +252,7 @@ export function runController(config: ControllerConfig): RunningController {
     manager: () => manager,
     async stop() {
       stopped = true;
+      listening?.stop();
       unsubscribe();
       unfollow();
       await manager?.stop();

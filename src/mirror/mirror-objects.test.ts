@@ -155,6 +155,7 @@ describe('mirror objects', () => {
     });
     expect(slice.metadata?.annotations).toEqual({
       'mirror.linkerd.io/remote-svc-fq-name': 'web.shop.svc.cluster.local',
+      'isthmus.dev/egress-ports': 'http=20000',
     });
     const { annotations: _none, ...older } = slice.metadata ?? {};
     const stored = { ...slice, metadata: { ...older, annotations: { 'example.com/keep': 'x' } } };
@@ -162,6 +163,7 @@ describe('mirror objects', () => {
     expect(mergeSlice(stored, slice).metadata?.annotations).toEqual({
       'example.com/keep': 'x',
       'mirror.linkerd.io/remote-svc-fq-name': 'web.shop.svc.cluster.local',
+      'isthmus.dev/egress-ports': 'http=20000',
     });
     expect(sliceDiffers(mergeSlice(stored, slice), slice)).toBe(false);
   });

@@ -88,17 +88,8 @@ export function formatEgressPorts(ports: ReadonlyMap<string, number>): string {
   return [...ports.entries()].map(([k, v]) => `${k}=${v}`).join(',');
 }
 
-/** Inverse of formatEgressPorts; malformed entries are ignored (they are re-allocated). */
-export function parseEgressPorts(text: string | undefined): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const entry of (text ?? '').split(',')) {
-    const eq = entry.lastIndexOf('=');
-    if (eq <= 0) continue;
-    const port = Number(entry.slice(eq + 1));
-    if (Number.isInteger(port) && port > 0 && port <= 65535) out.set(entry.slice(0, eq).trim(), port);
-  }
-  return out;
-}
+/** Inverse of formatEgressPorts. */
+export { parseEgressPorts } from '../kube/linkerd-mirror.js';
 
 /**
  * Ours = Isthmus's mirror (`isIsthmusMirror`: marked, or written before the mark) of this Link's
@@ -254,6 +245,12 @@ export interface MirrorSliceInput {
   addresses: string[];
   ready: boolean;
   egressPorts: ReadonlyMap<string, number>;
+  /**
+   * The egress ports `ports` may list (absent: all). kube-proxy sends callers to the ports a slice
+   * lists, so a port is listed only once the local gateways listen on it; the slice vouches for
+   * all of them in its `isthmus.dev/egress-ports` meanwhile, which is what makes them listen.
+   */
+  forwarded?: ReadonlySet<number>;
   /** Hostnames per address, for the headless parent's slice. */
   hostnames?: Map<string, string>;
   ownerUid?: string;
@@ -265,7 +262,21 @@ export function buildMirrorSlice(input: MirrorSliceInput): V1EndpointSlice {
   // The remote name the egress ports lead to, where a tenant who may edit the mirror Service cannot
   // change it: the gateway routes a port only to the name its slice records (watch-mirrors.ts).
   const fqName = input.service.metadata?.annotations?.[REMOTE_SVC_FQ_NAME_ANNOTATION];
-  if (input.egressPorts.size > 0 && fqName) meta.annotations = { [REMOTE_SVC_FQ_NAME_ANNOTATION]: fqName };
+  if (input.egressPorts.size > 0 && fqName)
+    meta.annotations = {
+      [REMOTE_SVC_FQ_NAME_ANNOTATION]: fqName,
+      [EGRESS_PORTS_ANNOTATION]: formatEgressPorts(input.egressPorts),
+    };
+  const { forwarded } = input;
+  const ports = (input.service.spec?.ports ?? [])
+    .map((p) => ({
+      name: p.name ?? '',
+      port: input.egressPorts.get(portKey(p)) ?? p.port,
+      protocol: p.protocol ?? 'TCP',
+    }))
+    .filter((p) => forwarded === undefined || forwarded.has(p.port));
+  // A slice that lists no port yet sends no caller anywhere: its endpoints are not ready either.
+  const ready = input.ready && ports.length > 0;
   return {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
@@ -274,13 +285,9 @@ export function buildMirrorSlice(input: MirrorSliceInput): V1EndpointSlice {
     // `ready` is always explicit: the API reads an absent condition as ready (discovery.k8s.io/v1).
     endpoints: input.addresses.map((address) => {
       const hostname = input.hostnames?.get(address);
-      return { addresses: [address], conditions: { ready: input.ready }, ...(hostname ? { hostname } : {}) };
+      return { addresses: [address], conditions: { ready }, ...(hostname ? { hostname } : {}) };
     }),
-    ports: (input.service.spec?.ports ?? []).map((p) => ({
-      name: p.name ?? '',
-      port: input.egressPorts.get(portKey(p)) ?? p.port,
-      protocol: p.protocol ?? 'TCP',
-    })),
+    ports,
   };
 }
 

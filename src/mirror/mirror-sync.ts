@@ -189,6 +189,7 @@ async function planAndApply(
     gateway: ctx.gateway(),
     local: { ...local, namespaceExists, namespaceTerminating },
     egressPorts,
+    ...listeningFor(shared, egressPorts),
     target,
     ...(shared.localCluster ? { localCluster: shared.localCluster } : {}),
     clusterFamily: shared.clusterFamily(),
@@ -212,6 +213,12 @@ async function planAndApply(
       ...(refused.retry ? { retry: refused.retry } : {}),
     };
   }
+}
+
+/** What the local gateways listen on, for planMirror; the ports not among them are waited for. */
+function listeningFor(shared: SharedLocal, egressPorts: ReadonlyMap<string, number>) {
+  const listening = shared.listening?.ports(egressPorts.values());
+  return listening ? { listening } : {};
 }
 
 /**

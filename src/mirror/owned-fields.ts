@@ -3,7 +3,7 @@
  * sessionAffinity, ipFamilies, targetPort, ...; a deep compare against that would update forever.
  * These functions look at what buildMirrorService / buildMirrorSlice set and nothing else.
  */
-import { REMOTE_SVC_FQ_NAME_ANNOTATION } from '../kube/keys.js';
+import { EGRESS_PORTS_ANNOTATION, REMOTE_SVC_FQ_NAME_ANNOTATION } from '../kube/keys.js';
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
 
 function sameMap(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
@@ -69,15 +69,17 @@ export function sliceDiffers(existing: V1EndpointSlice, desired: V1EndpointSlice
       (s.ports ?? []).map((p) => [p.name ?? '', p.port ?? null, p.protocol ?? 'TCP', p.appProtocol ?? null]),
     );
   if (ports(existing) !== ports(desired)) return true;
-  if (sliceFqName(existing) !== sliceFqName(desired)) return true;
+  for (const key of SLICE_ANNOTATIONS)
+    if (existing.metadata?.annotations?.[key] !== desired.metadata?.annotations?.[key]) return true;
   const owner = (s: V1EndpointSlice) => s.metadata?.ownerReferences?.[0]?.uid;
   return owner(desired) !== undefined && owner(existing) !== owner(desired);
 }
 
-/** The remote name a gateway mirror's slice records for its egress ports (buildMirrorSlice). */
-function sliceFqName(s: V1EndpointSlice): string | undefined {
-  return s.metadata?.annotations?.[REMOTE_SVC_FQ_NAME_ANNOTATION];
-}
+/**
+ * The annotations a gateway mirror's slice owns (buildMirrorSlice): the remote name its egress
+ * ports lead to, and every egress port the mirror was given (listed in `ports` or not yet).
+ */
+const SLICE_ANNOTATIONS = [REMOTE_SVC_FQ_NAME_ANNOTATION, EGRESS_PORTS_ANNOTATION] as const;
 
 /** The desired object laid over the stored one: keeps server-owned fields (clusterIP, resourceVersion). */
 export function mergeService(existing: V1Service, desired: V1Service): V1Service {
@@ -98,7 +100,7 @@ export function mergeSlice(existing: V1EndpointSlice, desired: V1EndpointSlice):
     metadata: {
       ...existing.metadata,
       labels: desired.metadata?.labels ?? {},
-      annotations: withOwnFqName(existing.metadata?.annotations, sliceFqName(desired)),
+      annotations: withOwnAnnotations(existing.metadata?.annotations, desired.metadata?.annotations),
       ownerReferences: desired.metadata?.ownerReferences ?? existing.metadata?.ownerReferences ?? [],
     },
     addressType: desired.addressType,
@@ -107,8 +109,16 @@ export function mergeSlice(existing: V1EndpointSlice, desired: V1EndpointSlice):
   };
 }
 
-/** `annotations` with the recorded remote name set to `fqName`, or without it. Others are kept. */
-function withOwnFqName(annotations: Record<string, string> | undefined, fqName: string | undefined) {
-  const { [REMOTE_SVC_FQ_NAME_ANNOTATION]: _old, ...rest } = annotations ?? {};
-  return fqName === undefined ? rest : { ...rest, [REMOTE_SVC_FQ_NAME_ANNOTATION]: fqName };
+/** `existing` with the slice's own annotations as `desired` has them (set or removed). Others are kept. */
+function withOwnAnnotations(
+  existing: Record<string, string> | undefined,
+  desired: Record<string, string> | undefined,
+): Record<string, string> {
+  const out = { ...existing };
+  for (const key of SLICE_ANNOTATIONS) {
+    const value = desired?.[key];
+    if (value === undefined) delete out[key];
+    else out[key] = value;
+  }
+  return out;
 }

@@ -77,6 +77,11 @@ export interface MirrorPlanInput {
    */
   local: LocalMirror & { namespaceExists: boolean; namespaceTerminating?: boolean };
   egressPorts: ReadonlyMap<string, number>;
+  /**
+   * The egress ports every ready local gateway listens on (their admin `/routes`); absent: not
+   * known, every egress port is listed. See `forwardedPorts`.
+   */
+  listening?: ReadonlySet<number>;
   target?: MirrorTarget;
   /** This cluster's name; absent: `isthmus.dev/allowed-clusters` is left to the remote ingress. */
   localCluster?: string;
@@ -146,6 +151,21 @@ export function terminatingNamespaceMessage(namespace: string, link: LinkConfig)
   return link.enableNamespaceCreation
     ? `namespace ${namespace} is being deleted locally: re-created and mirrored again once it is gone`
     : `namespace ${namespace} is being deleted locally: mirrored again once it is re-created`;
+}
+
+/**
+ * The egress ports a mirror's slice lists (where kube-proxy sends callers): those the local
+ * gateways listen on, and those it lists already (a gateway restarting leaves its pod's endpoints
+ * through its readiness, not through the ports). Absent `listening`: all of them.
+ */
+export function forwardedPorts(
+  listening: ReadonlySet<number> | undefined,
+  existing: V1EndpointSlice | undefined,
+): ReadonlySet<number> | undefined {
+  if (listening === undefined) return undefined;
+  const out = new Set(listening);
+  for (const p of existing?.ports ?? []) if (p.port !== undefined) out.add(p.port);
+  return out;
 }
 
 /** Readiness: alive → true, dead → false, unknown → whatever the slice says now (restart keeps it). */
@@ -287,6 +307,7 @@ export function planMirror(input: MirrorPlanInput): MirrorPlan {
     addresses,
     ready,
     egressPorts,
+    ...(headless ? {} : { forwarded: forwardedPorts(input.listening, local.slice) }),
     hostnames,
     ...(ownerUid ? { ownerUid } : {}),
   });

@@ -146,6 +146,11 @@ export class PortAllocator {
     this.foreignByOwner.clear();
   }
 
+  /** Whether some mirror holds `port`. */
+  holds(port: number): boolean {
+    return this.byPort.has(port);
+  }
+
   owned(owner: string): Map<string, number> {
     return new Map(this.byOwner.get(owner) ?? []);
   }

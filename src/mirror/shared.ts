@@ -11,6 +11,7 @@ import type { Informer } from '../kube/informer.js';
 import type { LeadershipGained, LeadershipLost } from '../kube/leader-election.js';
 import type { V1EndpointSlice, V1Namespace, V1Secret, V1Service } from '../kube/types.js';
 import type { QueueBackoff } from '../kube/work-queue.js';
+import type { GatewayListening } from './gateway-listening.js';
 import type { MirrorMetrics } from './metrics.js';
 import type { OwnWrites } from './own-writes.js';
 import type { PodMirrorLookup } from './pod-mirror-index.js';
@@ -74,6 +75,8 @@ export interface SharedLocal {
   /** Subscribe to changes of gatewayAddresses(). */
   onGatewayAddresses(fn: () => void): () => void;
   allocator: PortAllocator;
+  /** The egress ports the local gateways listen on (absent: not known, every port is listed). */
+  listening?: Pick<GatewayListening, 'ports'>;
   metrics: MirrorMetrics;
   recorder?: EventRecorder;
   leadership: Leadership;

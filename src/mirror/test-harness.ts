@@ -55,7 +55,14 @@ export class ProbeStub {
 
   async start(): Promise<void> {
     this.server = createServer((req, res) => {
-      void this.answer(new URL(req.url ?? '/', 'http://x').searchParams).then(({ status, body }) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      // No egress here: `/routes` is unknown, so the controller lists every egress port at once
+      // (gateway-listening.ts holds nothing back for an admin that does not answer).
+      if (url.pathname !== '/probe') {
+        res.writeHead(404).end();
+        return;
+      }
+      void this.answer(url.searchParams).then(({ status, body }) => {
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify(body));
       });

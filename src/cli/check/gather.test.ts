@@ -45,7 +45,7 @@ describe('mirrorFacts', () => {
     ],
   ])('%s', (_name, slices, counts) => {
     expect(mirrorFacts([svc('a-west', 'west')], slices)).toEqual([
-      { namespace: 'test', name: 'a-west', cluster: 'west', egressPorts: [], ...counts },
+      { namespace: 'test', name: 'a-west', cluster: 'west', egressPorts: [], listedPorts: [], ...counts },
     ]);
   });
 
@@ -62,6 +62,16 @@ describe('mirrorFacts', () => {
     const mirror = svc('a-west', 'west');
     mirror.metadata!.annotations = { 'isthmus.dev/egress-ports': 'http=20001,9999=20002' };
     expect(mirrorFacts([mirror], [])[0]?.egressPorts).toEqual([20001, 20002]);
+  });
+
+  it('reads the ports its slices list, where kube-proxy sends callers (the controller lists one once the gateways listen)', () => {
+    const mirror = svc('a-west', 'west');
+    mirror.metadata!.annotations = { 'isthmus.dev/egress-ports': 'http=20001,9999=20002' };
+    const listed = { ...slice('a-west', [false]), ports: [{ name: 'http', port: 20001, protocol: 'TCP' }] };
+    expect(mirrorFacts([mirror], [listed])[0]).toMatchObject({
+      egressPorts: [20001, 20002],
+      listedPorts: [20001],
+    });
   });
 
   it("leaves out what Isthmus did not make: Linkerd's mirrors and federated Services (mid-migration), a hand-made one", () => {

@@ -247,9 +247,13 @@ export async function readLocalGatewayChain(client: KubeClient, timeoutMs: numbe
 export function mirrorFacts(services: V1Service[], slices: V1EndpointSlice[]): MirrorFacts[] {
   const readiness = new Map<string, Map<string, boolean>>();
   const slicesOf = new Map<string, V1EndpointSlice[]>();
+  const listed = new Map<string, Set<number>>();
   for (const slice of slices) {
     const key = `${slice.metadata?.namespace}/${slice.metadata?.labels?.[SERVICE_NAME_LABEL]}`;
     slicesOf.set(key, [...(slicesOf.get(key) ?? []), slice]);
+    const ports = listed.get(key) ?? new Set<number>();
+    listed.set(key, ports);
+    for (const p of slice.ports ?? []) if (p.port !== undefined) ports.add(p.port);
     const byAddress = readiness.get(key) ?? new Map<string, boolean>();
     readiness.set(key, byAddress);
     for (const e of slice.endpoints ?? []) {
@@ -282,6 +286,7 @@ export function mirrorFacts(services: V1Service[], slices: V1EndpointSlice[]): M
         endpoints: c?.endpoints ?? 0,
         readyEndpoints: c?.ready ?? 0,
         egressPorts: [...parseEgressPorts(s.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]).values()],
+        listedPorts: [...(listed.get(`${namespace}/${name}`) ?? [])],
         ...(s.metadata?.labels?.[REMOTE_DISCOVERY_LABEL] ? { remoteDiscovery: true } : {}),
         ...(gateway === undefined ? {} : { remoteGateway: gateway }),
       };

@@ -77,7 +77,15 @@ export function oneLinkFacts(l: Link): CheckFacts {
 }
 
 export function mirror(name: string, cluster = 'west', ready = 1, endpoints = ready): MirrorFacts {
-  return { namespace: 'test', name, cluster, endpoints, readyEndpoints: ready, egressPorts: [20000] };
+  return {
+    namespace: 'test',
+    name,
+    cluster,
+    endpoints,
+    readyEndpoints: ready,
+    egressPorts: [20000],
+    listedPorts: [20000],
+  };
 }
 
 /**

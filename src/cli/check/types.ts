@@ -83,6 +83,11 @@ export interface MirrorFacts {
   readyEndpoints: number;
   /** The egress ports of its `isthmus.dev/egress-ports` annotation. */
   egressPorts: number[];
+  /**
+   * The ports its slices list, where kube-proxy sends callers (absent: not gathered). The controller
+   * lists an egress port there only once this cluster's gateways listen on it.
+   */
+  listedPorts?: number[];
   /** A remote-discovery mirror (`mirror.linkerd.io/remote-discovery`): its endpoints are remote pods. */
   remoteDiscovery?: boolean;
   /** Its `isthmus.dev/remote-gateway` annotation, when it has one. */

@@ -6,7 +6,7 @@
  * keeps answering after west's gateway is gone, while the tunnelled `podinfo-west` goes unready.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NS, SERVICE_PORT, startWorld, type World } from '../../failover/e2e/world.js';
+import { NS, SERVICE_PORT, worldPerFile } from '../../failover/e2e/world.js';
 import { endpointSlice, exportedService, httpGet } from '../../gateway/e2e/fixtures.js';
 import { EXPORTED_LABEL, REMOTE_DISCOVERY_EXPORT } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
@@ -15,24 +15,16 @@ import { waitFor } from '../test-wait.js';
 
 const HOSTS = { east: '127.0.91.1', west: '127.0.92.1', north: '127.0.93.1', proxy: '127.0.91.10' };
 
-let world: World;
-
-beforeAll(async () => {
-  world = await startWorld(HOSTS);
-}, 60_000);
-
-afterAll(async () => {
-  await world?.close();
-});
+const world = worldPerFile(HOSTS);
 
 async function eastRoutes(): Promise<{ mirror: string; port: number }[]> {
-  const admin = world.east.gateway.admin.address;
+  const admin = world().east.gateway.admin.address;
   const res = await httpGet(HOSTS.east, admin.port, '/routes', 2_000);
   return (JSON.parse(res.body) as { routes: { mirror: string; port: number }[] }).routes;
 }
 
 async function mirrorReady(name: string): Promise<boolean> {
-  const slice = await world.east.kube.get<V1EndpointSlice>(R.endpointSlices, NS, name);
+  const slice = await world().east.kube.get<V1EndpointSlice>(R.endpointSlices, NS, name);
   return slice?.endpoints?.some((e) => e.conditions?.ready === true) ?? false;
 }
 
@@ -41,19 +33,19 @@ describe('remote discovery on the data path (flat network, no gateway)', () => {
     const t0 = Date.now();
     const flat = exportedService(NS, 'flat', SERVICE_PORT, false);
     flat.metadata!.labels = { [EXPORTED_LABEL]: REMOTE_DISCOVERY_EXPORT };
-    await world.west.kube.create(R.services, flat);
-    await world.west.kube.create(
+    await world().west.kube.create(R.services, flat);
+    await world().west.kube.create(
       R.endpointSlices,
-      endpointSlice(NS, 'flat', '127.0.0.1', world.west.backend.port),
+      endpointSlice(NS, 'flat', '127.0.0.1', world().west.backend.port),
     );
 
-    const proxy = await world.proxyFor('flat-west');
+    const proxy = await world().proxyFor('flat-west');
     await waitFor(async () => proxy.endpoints().length === 1, {
       timeoutMs: 10_000,
       what: 'flat-west endpoint',
     });
     // The endpoint is west's pod itself, not a gateway egress listener.
-    expect(proxy.endpoints()).toEqual([`127.0.0.1:${world.west.backend.port}`]);
+    expect(proxy.endpoints()).toEqual([`127.0.0.1:${world().west.backend.port}`]);
     const res = await httpGet(proxy.host, proxy.port, '/', 2_000);
     expect(res).toMatchObject({ status: 200, body: 'hello from west' });
     console.info(
@@ -66,13 +58,13 @@ describe('remote discovery on the data path (flat network, no gateway)', () => {
   });
 
   it("keeps answering without west's gateway, which the tunnelled mirror needs", async () => {
-    await world.west.gateway.stop();
+    await world().west.gateway.stop();
     await waitFor(async () => !(await mirrorReady('podinfo-west')), {
       timeoutMs: 10_000,
       what: 'podinfo-west unready once west gateway is gone',
     });
     expect(await mirrorReady('flat-west')).toBe(true);
-    const proxy = await world.proxyFor('flat-west');
+    const proxy = await world().proxyFor('flat-west');
     const res = await httpGet(proxy.host, proxy.port, '/', 2_000);
     expect(res).toMatchObject({ status: 200, body: 'hello from west' });
   });

@@ -1460,6 +1460,14 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /test\/podinfo-west: 1 endpoint\(s\), none ready: the gateway of cluster west is not alive/,
       ],
       [
+        "endpoints not ready, its egress port not listed yet: this cluster's gateways are waited for, not the remote's blamed",
+        (f) => {
+          f.mirrors = { ok: true, value: [{ ...mirror('podinfo-west', 'west', 0, 1), listedPorts: [] }] };
+        },
+        'fail',
+        /^test\/podinfo-west: 1 endpoint\(s\), none ready: waiting for this cluster's gateway pods to listen on egress port\(s\) 20000 \(the controller lists a port only once they do; "the gateways listen on every mirror's egress ports" and `isthmus routes` say why they do not\)$/,
+      ],
+      [
         "remote pods not ready (remote discovery: no gateway involved): the remote application's state, a warning",
         (f) => {
           f.mirrors = { ok: true, value: [{ ...mirror('db-west', 'west', 0, 2), remoteDiscovery: true }] };

@@ -16,7 +16,8 @@ import { type CheckFacts, type CheckResult, type GatewayListeners, linkLabel } f
 import { onlyInvalidLink } from './mirrors.js';
 import { resultOf, unreadable, withoutGateway } from './result.js';
 
-const WHAT = "the gateways listen on every mirror's egress ports";
+export const LISTENERS_CHECK = "the gateways listen on every mirror's egress ports";
+const WHAT = LISTENERS_CHECK;
 
 export function checkGatewayListeners(facts: CheckFacts): CheckResult {
   const blocked =

@@ -12,7 +12,15 @@ import { linkedGateways, targetKey } from '../../../gateway/probe-targets.js';
 import { parseHostPort } from '../../../host-port.js';
 import type { Link } from '../../../kube/types.js';
 import { parseLinkSpec } from '../../../mirror/link-config.js';
-import { type CheckFacts, type CheckResult, condition, linkLabel, rejectedByController } from '../types.js';
+import {
+  type CheckFacts,
+  type CheckResult,
+  condition,
+  linkLabel,
+  type MirrorFacts,
+  rejectedByController,
+} from '../types.js';
+import { LISTENERS_CHECK } from './gateway-listeners.js';
 import { resultOf, unreadable } from './result.js';
 
 const ENDPOINTS = 'every mirror service has endpoints';
@@ -25,6 +33,16 @@ const OWNED = 'every mirror service belongs to a Link';
 export function noLocalGatewayReady(facts: CheckFacts): boolean {
   const listeners = facts.gatewayListeners;
   return listeners.ok && !listeners.value.some((g) => g.ready);
+}
+
+/**
+ * The egress ports of a gateway mirror that its slices do not list yet: the controller lists one only
+ * once this cluster's gateway pods listen on it (src/mirror/gateway-listening.ts), so its endpoints
+ * are not ready meanwhile, whatever the remote gateway does. None when the slices were not gathered.
+ */
+function notListedYet(m: MirrorFacts): number[] {
+  if (m.listedPorts === undefined || m.remoteDiscovery) return [];
+  return m.egressPorts.filter((p) => !m.listedPorts!.includes(p));
 }
 
 export function checkMirrorEndpoints(facts: CheckFacts): CheckResult {
@@ -48,6 +66,10 @@ export function checkMirrorEndpoints(facts: CheckFacts): CheckResult {
       warnings.push(`${key}: no endpoints: the service has no ready endpoint in cluster ${cluster}`);
     else if (m.remoteDiscovery)
       warnings.push(`${key}: ${m.endpoints} remote pod(s) of cluster ${cluster}, none ready`);
+    else if (notListedYet(m).length > 0)
+      failures.push(
+        `${key}: ${m.endpoints} endpoint(s), none ready: waiting for this cluster's gateway pods to listen on egress port(s) ${notListedYet(m).join(', ')} (the controller lists a port only once they do; "${LISTENERS_CHECK}" and \`isthmus routes\` say why they do not)`,
+      );
     else
       failures.push(
         `${key}: ${m.endpoints} endpoint(s), none ready: the gateway of cluster ${cluster} is not alive`,
