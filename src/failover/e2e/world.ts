@@ -12,7 +12,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll } from 'vitest';
 import { gatewayOptionsFromFlags } from '../../gateway/config.js';
 import { endpointSlice, exportedService, startBackend } from '../../gateway/e2e/fixtures.js';
 import { type RunningGateway, runGateway } from '../../gateway/run-gateway.js';
@@ -253,22 +252,4 @@ async function startGateway(
     caFile: files.caFile,
   });
   return runGateway(config, { logger: pino({ level: 'silent' }), processMetrics: false });
-}
-
-/**
- * One world for a test file: started before its tests, closed after them. The getter reads the
- * world its tests run in.
- */
-export function worldPerFile(hosts: WorldHosts): () => World {
-  let world: World | undefined;
-  beforeAll(async () => {
-    world = await startWorld(hosts);
-  }, 60_000);
-  afterAll(async () => {
-    await world?.close();
-  });
-  return () => {
-    if (world === undefined) throw new Error('the world is not started');
-    return world;
-  };
 }

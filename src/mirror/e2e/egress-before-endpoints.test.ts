@@ -7,7 +7,8 @@
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NS, SERVICE_PORT, worldPerFile } from '../../failover/e2e/world.js';
+import { NS, SERVICE_PORT } from '../../failover/e2e/world.js';
+import { worldPerFile } from '../../failover/e2e/world-per-file.js';
 import { endpointSlice, exportedService } from '../../gateway/e2e/fixtures.js';
 import { createInformer } from '../../kube/informer.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_MIRROR } from '../../kube/keys.js';

@@ -6,7 +6,8 @@
  * keeps answering after west's gateway is gone, while the tunnelled `podinfo-west` goes unready.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NS, SERVICE_PORT, worldPerFile } from '../../failover/e2e/world.js';
+import { NS, SERVICE_PORT } from '../../failover/e2e/world.js';
+import { worldPerFile } from '../../failover/e2e/world-per-file.js';
 import { endpointSlice, exportedService, httpGet } from '../../gateway/e2e/fixtures.js';
 import { EXPORTED_LABEL, REMOTE_DISCOVERY_EXPORT } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
