@@ -58,7 +58,12 @@ describe('dialRefusal: IPv4 addresses embedded in IPv6', () => {
 });
 
 describe("dialRefusal: this cluster's mirror ClusterIPs (ExactAddresses)", () => {
-  const mirrorClusterIPs = new ExactAddresses(new Set(['10.96.14.3', ipKey('fd00:10:96::e03')]));
+  const loopClusterIPs = new ExactAddresses(
+    new Map([
+      ['10.96.14.3', MIRROR_CLUSTER_IP_REFUSAL],
+      [ipKey('fd00:10:96::e03'), MIRROR_CLUSTER_IP_REFUSAL],
+    ]),
+  );
   it.each<[string, string, string | null]>([
     ['the ClusterIP', '10.96.14.3', MIRROR_CLUSTER_IP_REFUSAL],
     ['IPv4-mapped', '::ffff:10.96.14.3', MIRROR_CLUSTER_IP_REFUSAL],
@@ -73,7 +78,7 @@ describe("dialRefusal: this cluster's mirror ClusterIPs (ExactAddresses)", () =>
     ['the next ClusterIP', '10.96.14.4', null],
     ['the API server first', '10.96.0.1', API_SERVER_REFUSAL],
   ])('%s (%s)', (_what, address, reason) => {
-    const got = dialRefusal(address, { apiServer, mirrorClusterIPs });
+    const got = dialRefusal(address, { apiServer, loopClusterIPs });
     if (reason === null) expect(got).toBeNull();
     else expect(got).toContain(reason);
   });

@@ -83,33 +83,50 @@ const EMBEDDINGS: readonly { form: string; prefix: readonly number[] }[] = [
 export const MIRROR_CLUSTER_IP_REFUSAL =
   "a mirror Service's ClusterIP of this cluster (mirror.linkerd.io/mirrored-service=true, forwarded to a gateway or another cluster's pods): the tunnel would loop";
 
+/**
+ * Why dialling a ClusterIP of a `<name>-federated` Service of this cluster is refused: its slices
+ * (src/federation) list its remote members' mirrors' endpoints, this cluster's gateway egress, and
+ * remote pods, so kube-proxy forwards it as it forwards a mirror's (the same loop).
+ */
+export const FEDERATED_CLUSTER_IP_REFUSAL =
+  "a federated Service's ClusterIP of this cluster (isthmus.dev/federated-service=true or EndpointSlices managed by federation.isthmus.dev, forwarded to a gateway or another cluster's pods): the tunnel would loop";
+
+/**
+ * Why dialling the ClusterIP of a TrafficSplit apex of this cluster is refused while the failover
+ * controller writes its slices (src/failover, plan-apex-slices.ts): they list the backends'
+ * endpoints, and a mirror backend's are this cluster's gateway egress (the same loop).
+ */
+export const APEX_CLUSTER_IP_REFUSAL =
+  "a TrafficSplit apex Service's ClusterIP of this cluster (EndpointSlices managed by failover.isthmus.dev, forwarded to its backends, a mirror's gateway among them): the tunnel would loop";
+
 /** What dialRefusal asks of a list of addresses: a BlockList, or ExactAddresses. */
 export interface AddressList {
   check(address: string, type: 'ipv4' | 'ipv6'): boolean;
 }
 
 /**
- * Exact addresses looked up in one step: a BlockList walks its every entry per check, which a
- * cluster's thousands of mirror ClusterIPs would make slow. Compared as addresses (ipKey), as a
- * BlockList compares them.
+ * Exact addresses looked up in one step, each with the reason it is refused: a BlockList walks its
+ * every entry per check, which a cluster's thousands of mirror ClusterIPs would make slow. Compared
+ * as addresses (ipKey), as a BlockList compares them.
  */
-export class ExactAddresses implements AddressList {
-  /** `keys`: ipKey of each address. */
-  constructor(private readonly keys: ReadonlySet<string>) {}
-  check(address: string): boolean {
-    return this.keys.has(ipKey(address));
+export class ExactAddresses {
+  /** `reasons`: the reason for each address, by its ipKey. */
+  constructor(private readonly reasons: ReadonlyMap<string, string>) {}
+  reasonFor(address: string): string | undefined {
+    return this.reasons.get(ipKey(address));
   }
 }
 
 /**
  * This cluster's addresses the ingress never dials: `apiServer`, those of the `default/kubernetes`
  * Service (its ClusterIP and its EndpointSlices', the API servers themselves); `gatewayPods`, those
- * of this cluster's gateway pods; `mirrorClusterIPs`, the ClusterIPs of its mirror Services.
+ * of this cluster's gateway pods; `loopClusterIPs`, the ClusterIPs of its Services that kube-proxy
+ * forwards to a gateway (mirrors, federated Services, steered apexes), each with its reason.
  */
 export interface ClusterAddresses {
   apiServer?: AddressList;
   gatewayPods?: AddressList;
-  mirrorClusterIPs?: AddressList;
+  loopClusterIPs?: ExactAddresses;
 }
 
 /**
@@ -131,7 +148,8 @@ export function dialRefusal(address: string, cluster: ClusterAddresses = {}): st
 function listed(address: string, type: 'ipv4' | 'ipv6', cluster: ClusterAddresses): string | null {
   if (cluster.apiServer?.check(address, type)) return API_SERVER_REFUSAL;
   if (cluster.gatewayPods?.check(address, type)) return GATEWAY_POD_REFUSAL;
-  if (cluster.mirrorClusterIPs?.check(address, type)) return MIRROR_CLUSTER_IP_REFUSAL;
+  const loop = cluster.loopClusterIPs?.reasonFor(address);
+  if (loop !== undefined) return loop;
   for (const r of ALWAYS_REFUSED) if (r.list.check(address, type)) return r.reason;
   return null;
 }

@@ -1,7 +1,9 @@
 /**
  * The watches of the gateway's own cluster: what the ingress may dial (exported Services, federated
- * members, their EndpointSlices, the Pods with --dial-pod-ips-only), what the egress listens for
- * (mirrors, the mirror controller's slices, the Links), and the API client they share.
+ * members, their EndpointSlices, the Pods with --dial-pod-ips-only), what it never dials (the
+ * ClusterIPs of every Service that forwards to a gateway, told by the slices Isthmus writes), what
+ * the egress listens for (mirrors, the mirror controller's slices, the Links), and the API client
+ * they share.
  */
 import type { Logger } from 'pino';
 import { describeError } from '../errors.js';
@@ -9,9 +11,15 @@ import { KubeClient } from '../kube/client.js';
 import { createInformer, type Informer } from '../kube/informer.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_MIRROR } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
-import type { Link, V1EndpointSlice, V1Service } from '../kube/types.js';
+import type { KubeObject, Link, V1EndpointSlice, V1Service } from '../kube/types.js';
 import type { GatewayConfig } from './config.js';
 import type { ReadinessState } from './gateway-readiness.js';
+import {
+  FORWARDING_SLICE_SELECTOR,
+  type ServiceClusterIPs,
+  trimForwardingSlice,
+  trimService,
+} from './loop-cluster-ips.js';
 import { MIRROR_SELECTOR } from './mirror-cluster-ips.js';
 import type { PodAddresses } from './pod-ips.js';
 import type { StopList } from './stop-list.js';
@@ -26,6 +34,10 @@ export type GatewayInformers = {
   slices: Informer<V1EndpointSlice>;
   mirrors: Informer<V1Service>;
   mirrorSlices: Informer<V1EndpointSlice>;
+  /** Every Service, trimmed to its ClusterIPs and the labels that say it forwards to a gateway. */
+  services: Informer<ServiceClusterIPs>;
+  /** The failover and federation controllers' slices (trimmed): which Services they fill. */
+  forwardingSlices: Informer<KubeObject>;
   links: Informer<Link>;
   /** `--dial-pod-ips-only`: every Pod of the cluster (trimmed to its phase and IPs). */
   pods?: Informer<PodAddresses>;
@@ -53,12 +65,17 @@ export function createGatewayInformers(kube: KubeClient, config: GatewayConfig):
     exports: createInformer<V1Service>(kube, R.services, { labelSelector: config.exportSelector }),
     ...(federated === undefined ? {} : { federated }),
     slices: createInformer<V1EndpointSlice>(kube, R.endpointSlices, { labelSelector: SLICE_SELECTOR }),
-    // Every mirror: the ingress never dials their ClusterIPs; the egress opens listeners for the
-    // gateway mirrors only (gatewayMirrorsOnly).
+    // Every mirror: the egress opens listeners for the gateway mirrors only (gatewayMirrorsOnly).
     mirrors: createInformer<V1Service>(kube, R.services, { labelSelector: MIRROR_SELECTOR }),
     // The mirror controller's slices: what vouches for a mirror's egress ports (admitRoutes).
     mirrorSlices: createInformer<V1EndpointSlice>(kube, R.endpointSlices, {
       labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_MIRROR}`,
+    }),
+    // The ingress never dials a ClusterIP these say forwards to a gateway (loop-cluster-ips.ts).
+    services: createInformer<ServiceClusterIPs>(kube, R.services, { transform: trimService }),
+    forwardingSlices: createInformer<KubeObject>(kube, R.endpointSlices, {
+      labelSelector: FORWARDING_SLICE_SELECTOR,
+      transform: trimForwardingSlice,
     }),
     links: createInformer<Link>(kube, R.links, { namespace: config.systemNamespace }),
     ...(pods === undefined ? {} : { pods }),

@@ -2,16 +2,17 @@
  * The tunnel loop of the security review through a mirror: an exported Service's hand-written
  * EndpointSlice lists the ClusterIP of a mirror Service of this cluster, which kube-proxy forwards
  * to this cluster's gateway egress, so each tunnel opens another, cluster to cluster. The ingress
- * never dials any ClusterIP of a mirror the gateway watches (decided when a mirror comes or goes,
- * reported once, 503 when nothing else is left); until the mirrors are listed, nothing is dialled.
+ * never dials any ClusterIP of a mirror, told by its label among every Service the gateway caches
+ * (loop-cluster-ips.ts; decided when a mirror comes or goes, reported once, 503 when nothing else
+ * is left); until the Services are listed, nothing is dialled.
  */
 import { describe, expect, it } from 'vitest';
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
 import { MIRROR_CLUSTER_IP_REFUSAL } from './dial-refusal.js';
 import { MemorySource } from './e2e/memory-source.js';
-import { clusterIPsOf, feedMirrorClusterIPs, gatewayMirrorsOnly } from './mirror-cluster-ips.js';
-import { type RefusedEndpoints, ServiceIndex } from './service-index.js';
-import { feedServiceIndex } from './watch-exports.js';
+import { clusterIPsOf, gatewayMirrorsOnly } from './mirror-cluster-ips.js';
+import { ServiceIndex } from './service-index.js';
+import { loopIndex } from './test-support/loop-index.js';
 
 const exported = (name: string): V1Service => ({
   metadata: { namespace: 'tenant', name, labels: { 'mirror.linkerd.io/exported': 'true' } },
@@ -60,15 +61,9 @@ describe('clusterIPsOf', () => {
 
 describe("the ServiceIndex refuses this cluster's mirror ClusterIPs", () => {
   function fed(opts: { listed?: Promise<unknown> } = {}) {
-    const services = new MemorySource<V1Service>();
-    const slices = new MemorySource<V1EndpointSlice>();
-    const mirrors = new MemorySource<V1Service>();
-    const reports: RefusedEndpoints[] = [];
-    const index = new ServiceIndex({ onRefused: (r) => reports.push(r), awaitMirrorClusterIPs: true });
-    feedServiceIndex(index, services, slices, { apiServerClusterIPs: [] });
-    const stop = feedMirrorClusterIPs(index, mirrors, opts.listed ?? Promise.resolve());
-    services.put(exported('loop'));
-    return { slices, mirrors, reports, index, stop };
+    // Mirrors among every Service, by their label; no slice of Isthmus's is needed to tell them.
+    const { services: mirrors, ...rest } = loopIndex(exported('loop'), opts.listed);
+    return { mirrors, ...rest };
   }
   const listed = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -138,7 +133,7 @@ describe("the ServiceIndex refuses this cluster's mirror ClusterIPs", () => {
     expect(index.resolve(target)).toMatchObject({
       ok: false,
       status: 503,
-      reason: expect.stringMatching(/mirror Services are not listed yet/),
+      reason: expect.stringMatching(/Services that forward to a gateway are not listed yet: mirrors/),
     });
     expect(reports).toEqual([]);
     resolveListed();
@@ -171,7 +166,7 @@ describe("the ServiceIndex refuses this cluster's mirror ClusterIPs", () => {
   });
 });
 
-describe('ServiceIndex without awaitMirrorClusterIPs', () => {
+describe('ServiceIndex without awaitLoopClusterIPs', () => {
   it('dials before any mirror ClusterIP is set (tests and tools that feed no mirrors)', () => {
     const index = new ServiceIndex();
     index.upsertService({
@@ -184,7 +179,7 @@ describe('ServiceIndex without awaitMirrorClusterIPs', () => {
       { address: '10.96.14.3', ready: true, ports: [{ name: 'tcp', port: 4143 }] },
     ]);
     expect(index.resolve(target)).toMatchObject({ ok: true });
-    index.setMirrorClusterIPs(['10.96.14.3']);
+    index.setLoopClusterIPs([['10.96.14.3', MIRROR_CLUSTER_IP_REFUSAL]]);
     expect(index.resolve(target)).toMatchObject({ ok: false, status: 503 });
   });
 });

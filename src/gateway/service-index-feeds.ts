@@ -1,12 +1,12 @@
 /**
  * The ingress's ServiceIndex, fed from the gateway's informers: the admitted Services and their
- * slices, the addresses never dialled (the API server's, this cluster's gateway pods', its
- * mirrors' ClusterIPs) and, with --dial-pod-ips-only, the Pods' IPs.
+ * slices, the addresses never dialled (the API server's, this cluster's gateway pods', the
+ * ClusterIPs of its Services that forward to a gateway) and, with --dial-pod-ips-only, the Pods' IPs.
  */
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config.js';
 import type { GatewayInformers } from './gateway-informers.js';
-import { feedMirrorClusterIPs } from './mirror-cluster-ips.js';
+import { feedLoopClusterIPs } from './loop-cluster-ips.js';
 import { PodIPBook } from './pod-ips.js';
 import { ServiceIndex } from './service-index.js';
 import type { StopList } from './stop-list.js';
@@ -31,13 +31,19 @@ export function followServices(
         'endpoints refused: never dialled',
       ),
     ...(podIPs === undefined ? {} : { podIPs }),
-    awaitMirrorClusterIPs: true,
+    awaitLoopClusterIPs: true,
   });
   if (pods !== undefined && podIPs !== undefined)
     stops.add('pod IP feed', feedPodIPs(index, podIPs, pods, pods.synced));
+  const { services, forwardingSlices } = informers;
   stops.add(
-    'mirror ClusterIP feed',
-    feedMirrorClusterIPs(index, informers.mirrors, informers.mirrors.synced),
+    'loop ClusterIP feed',
+    feedLoopClusterIPs(
+      index,
+      services,
+      forwardingSlices,
+      Promise.all([services.synced, forwardingSlices.synced]),
+    ),
   );
   const admitted = federated === undefined ? informers.exports : unionSource(informers.exports, federated);
   stops.add(

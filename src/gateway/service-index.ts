@@ -6,7 +6,7 @@
  * Whoever may write an exported Service's EndpointSlices decides what the ingress dials (the
  * CVE-2021-25740 class of confused deputy): some addresses are refused whoever lists them
  * (`dialRefusal`, dial-refusal.ts), decided when a slice, a Service, the API server's addresses,
- * this cluster's gateway pods' or its mirror Services' ClusterIPs change, never per CONNECT
+ * this cluster's gateway pods' or the ClusterIPs that forward to a gateway change, never per CONNECT
  * (docs/design.md, "What the ingress dials"). With `--dial-pod-ips-only` an endpoint must also be the IP of a live Pod of the
  * Service's namespace (pod-ips.ts), decided again when one of those Pods' addresses changes.
  */
@@ -67,11 +67,12 @@ export interface ServiceIndexOptions {
    */
   podIPs?: PodIPLookup;
   /**
-   * Nothing is dialled (nor reported) until `setMirrorClusterIPs` is first called: the gateway's
-   * mirror informer has listed, so no endpoint is admitted that a mirror's ClusterIP refuses a
-   * moment later. Without it, the ClusterIPs are refused from whenever they are set.
+   * Nothing is dialled (nor reported) until `setLoopClusterIPs` is first called: the gateway's
+   * Service and slice informers have listed, so no endpoint is admitted that the ClusterIP of a
+   * mirror, federated Service or apex refuses a moment later. Without it, the ClusterIPs are
+   * refused from whenever they are set.
    */
-  awaitMirrorClusterIPs?: boolean;
+  awaitLoopClusterIPs?: boolean;
 }
 
 /** A slice's endpoints, and those the ingress may dial (set while its Service is exported). */
@@ -80,7 +81,7 @@ interface SliceState {
   dialable?: EndpointView[];
   /** The refusals last reported, so a change of the API server's addresses reports only news. */
   refused: string;
-  /** dialKeys of every endpoint, made when a mirror ClusterIP first changes after the slice did. */
+  /** dialKeys of every endpoint, made when a loop ClusterIP first changes after the slice did. */
   keys?: ReadonlySet<string>;
 }
 
@@ -128,17 +129,17 @@ export class ServiceIndex {
   private apiServerKey = '';
   private gatewayPods = new BlockList();
   private gatewayPodsKey = '';
-  /** ipKey of every ClusterIP of this cluster's mirror Services. */
-  private mirrorKeys: ReadonlySet<string> = new Set();
-  private mirrorClusterIPs = new ExactAddresses(this.mirrorKeys);
-  private mirrorsListed: boolean;
-  /** The key (ipKey) of each address of the last setMirrorClusterIPs, '' for no IP address. */
-  private mirrorKeyOf = new Map<string, string>();
+  /** The refusal of every ClusterIP of this cluster that forwards to a gateway, by its ipKey. */
+  private loopReasons: ReadonlyMap<string, string> = new Map();
+  private loopClusterIPs = new ExactAddresses(this.loopReasons);
+  private loopsListed: boolean;
+  /** The key (ipKey) of each address of the last setLoopClusterIPs, '' for no IP address. */
+  private loopKeyOf = new Map<string, string>();
 
   constructor(options: ServiceIndexOptions = {}) {
     this.onRefused = options.onRefused ?? (() => {});
     this.podIPs = options.podIPs;
-    this.mirrorsListed = options.awaitMirrorClusterIPs !== true;
+    this.loopsListed = options.awaitLoopClusterIPs !== true;
   }
 
   upsertService(s: ExportedService): void {
@@ -178,29 +179,30 @@ export class ServiceIndex {
   }
 
   /**
-   * Every ClusterIP of this cluster's mirror Services: never dialled, since kube-proxy forwards them
-   * to a gateway (a loop). Only the slices of exported Services that list an address that came or
-   * went are judged again (mirrors come and go with every export of every linked cluster); the
-   * first call judges every one (`awaitMirrorClusterIPs`).
+   * Every ClusterIP of this cluster that kube-proxy forwards to a gateway (mirrors, federated
+   * Services, steered apexes), as `[address, reason]`: never dialled (a loop). Only the slices of
+   * exported Services that list an address that came, went or changed reason are judged again
+   * (mirrors come and go with every export of every linked cluster); the first call judges every
+   * one (`awaitLoopClusterIPs`). The first reason given for an address is kept.
    */
-  setMirrorClusterIPs(addresses: Iterable<string>): void {
-    // Called once per mirror that comes or goes, with all of them: spelling each address afresh
+  setLoopClusterIPs(entries: Iterable<readonly [address: string, reason: string]>): void {
+    // Called once per Service that comes or goes, with all of them: spelling each address afresh
     // made a burst of 2,000 new mirrors cost 3 s (ipKey), against 0.2 s with the last call's keys.
     const keyOf = new Map<string, string>();
-    const next = new Set<string>();
-    for (const address of addresses) {
-      const k = this.mirrorKeyOf.get(address) ?? (isIP(address) === 0 ? '' : ipKey(address));
+    const next = new Map<string, string>();
+    for (const [address, reason] of entries) {
+      const k = this.loopKeyOf.get(address) ?? (isIP(address) === 0 ? '' : ipKey(address));
       keyOf.set(address, k);
-      if (k !== '') next.add(k);
+      if (k !== '' && !next.has(k)) next.set(k, reason);
     }
-    this.mirrorKeyOf = keyOf;
+    this.loopKeyOf = keyOf;
     const changed = new Set<string>();
-    for (const k of next) if (!this.mirrorKeys.has(k)) changed.add(k);
-    for (const k of this.mirrorKeys) if (!next.has(k)) changed.add(k);
-    const first = !this.mirrorsListed;
-    this.mirrorsListed = true;
-    this.mirrorKeys = next;
-    this.mirrorClusterIPs = new ExactAddresses(next);
+    for (const [k, reason] of next) if (this.loopReasons.get(k) !== reason) changed.add(k);
+    for (const k of this.loopReasons.keys()) if (!next.has(k)) changed.add(k);
+    const first = !this.loopsListed;
+    this.loopsListed = true;
+    this.loopReasons = next;
+    this.loopClusterIPs = new ExactAddresses(next);
     if (first) this.rejudgeExported([...this.exported.keys()]);
     else if (changed.size > 0)
       this.rejudgeExported([...this.exported.keys()], (state) => listsAny(state, changed));
@@ -325,9 +327,9 @@ export class ServiceIndex {
       const unlisted =
         this.podIPs?.listed === false
           ? ' (--dial-pod-ips-only: the Pods are not listed yet)'
-          : this.mirrorsListed
+          : this.loopsListed
             ? ''
-            : ' (the mirror Services are not listed yet)';
+            : ' (the Services that forward to a gateway are not listed yet: mirrors, federated Services, split apexes)';
       return {
         ok: false,
         status: 503,
@@ -372,10 +374,10 @@ export class ServiceIndex {
    */
   private filter(ns: string, service: string, slice: string, state: SliceState, always: boolean): void {
     const pods = this.podIPs;
-    // Nothing is known to be a pod (or a mirror) yet: nothing is dialled, and nothing reported that
-    // the listing may contradict a moment later (podIPsChanged() and setMirrorClusterIPs() judge
-    // every slice once the Pods, the mirrors, are listed).
-    if (pods?.listed === false || !this.mirrorsListed) {
+    // Nothing is known to be a pod (or to forward to a gateway) yet: nothing is dialled, and nothing
+    // reported that the listing may contradict a moment later (podIPsChanged() and
+    // setLoopClusterIPs() judge every slice once the Pods, the Services, are listed).
+    if (pods?.listed === false || !this.loopsListed) {
       state.dialable = [];
       return;
     }
@@ -385,7 +387,7 @@ export class ServiceIndex {
         dialRefusal(ep.address, {
           apiServer: this.apiServer,
           gatewayPods: this.gatewayPods,
-          mirrorClusterIPs: this.mirrorClusterIPs,
+          loopClusterIPs: this.loopClusterIPs,
         }) ?? (pods ? podIPRefusal(ep.address, ns, pods) : null);
       if (reason !== null) refused.push({ address: ep.address, reason });
       return reason === null;

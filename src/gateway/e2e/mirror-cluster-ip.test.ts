@@ -1,24 +1,37 @@
 /**
- * The tunnel loop through a mirror, on the data path: east's gateway tunnels into west, where an
- * exported Service's hand-written slice lists the ClusterIP of one of west's mirrors (which
- * kube-proxy would forward to west's gateway egress: a tunnel per tunnel). West's ingress answers
- * 503 and never dials it; once no mirror holds the address, the same Service is carried again.
- * West's Services take their ClusterIPs from a loopback range, so a listener stands in for
+ * The tunnel loop through a Service that forwards to the gateway, on the data path: east's gateway
+ * tunnels into west, where an exported Service's hand-written slice lists the ClusterIP of one of
+ * west's mirrors, of a `<name>-federated` Service or of a TrafficSplit apex the failover controller
+ * steers (kube-proxy would forward each to west's gateway egress: a tunnel per tunnel). West's
+ * ingress answers 503 and never dials it; once the address no longer forwards there, the same
+ * Service is carried again. West's gateway runs with the install's RBAC, so what it watches must be
+ * granted. West's Services take their ClusterIPs from a loopback range, so a listener stands in for
  * whatever the ClusterIP leads to and counts what reaches it.
  */
+import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import { join } from 'node:path';
 import { type Logger, pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installGrants } from '../../cli/install/rbac.js';
 import {
   CLUSTER_NAME_LABEL,
+  FEDERATED_SERVICE_LABEL,
+  MANAGED_BY_FAILOVER,
+  MANAGED_BY_LABEL,
   MIRRORED_SERVICE_LABEL,
   REMOTE_DISCOVERY_LABEL,
   SERVICE_NAME_LABEL,
+  SYSTEM_NAMESPACE,
 } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { V1EndpointSlice, V1Service } from '../../kube/types.js';
 import { gatewayOptionsFromFlags } from '../config.js';
-import { MIRROR_CLUSTER_IP_REFUSAL } from '../dial-refusal.js';
+import {
+  APEX_CLUSTER_IP_REFUSAL,
+  FEDERATED_CLUSTER_IP_REFUSAL,
+  MIRROR_CLUSTER_IP_REFUSAL,
+} from '../dial-refusal.js';
 import { type RunningGateway, runGateway } from '../run-gateway.js';
 import {
   type Cluster,
@@ -66,37 +79,146 @@ async function listener(
   };
 }
 
-/** An EndpointSlice of `service` written by hand: one endpoint, `address:port`. */
-function handWrittenSlice(service: string, address: string, port: number): V1EndpointSlice {
+/** An EndpointSlice of `service`: one endpoint, `address:port`; written by hand unless `labels` say. */
+function slice(
+  service: string,
+  address: string,
+  port: number,
+  name = `${service}-by-hand`,
+  labels: Record<string, string> = {},
+): V1EndpointSlice {
   return {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
-    metadata: { namespace: NS, name: `${service}-by-hand`, labels: { [SERVICE_NAME_LABEL]: service } },
+    metadata: { namespace: NS, name, labels: { [SERVICE_NAME_LABEL]: service, ...labels } },
     addressType: 'IPv4',
     endpoints: [{ addresses: [address], conditions: { ready: true } }],
     ports: [{ name: 'http', port, protocol: 'TCP' }],
   };
 }
 
-/** A remote-discovery mirror as Linkerd's and Isthmus's controllers label it: its endpoints are remote pods. */
-function remoteDiscoveryMirror(name: string): V1Service {
+/** A Service of west as a user or a controller writes it, with `labels`. */
+function westService(name: string, labels: Record<string, string> = {}): V1Service {
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: {
-      namespace: NS,
-      name,
-      labels: {
-        [MIRRORED_SERVICE_LABEL]: 'true',
-        [REMOTE_DISCOVERY_LABEL]: 'east',
-        [CLUSTER_NAME_LABEL]: 'east',
-      },
-    },
+    metadata: { namespace: NS, name, labels },
     spec: { ports: [{ name: 'http', port: PORT, protocol: 'TCP' }] },
   };
 }
 
-describe("the ingress never dials a mirror Service's ClusterIP of its own cluster", () => {
+/** A kubeconfig of `cluster` whose token holds exactly what the install grants the gateway. */
+async function gatewayKubeconfig(cluster: Cluster): Promise<string> {
+  const rules = installGrants({ gateway: true, enableNamespaceCreation: false }).flatMap((g) =>
+    g.serviceAccount !== 'isthmus-gateway'
+      ? []
+      : g.rules.map((r) => ({
+          ...r,
+          ...(g.scope === 'namespace' ? { namespaces: [SYSTEM_NAMESPACE] } : {}),
+        })),
+  );
+  cluster.sandbox.addToken('gateway', {
+    username: `system:serviceaccount:${SYSTEM_NAMESPACE}:isthmus-gateway`,
+    rules,
+  });
+  const file = join(cluster.certs.dir, 'gateway.kubeconfig');
+  await writeFile(file, cluster.sandbox.kubeconfig({ token: 'gateway', user: 'gateway' }));
+  return file;
+}
+
+/**
+ * One Service whose ClusterIP forwards to the gateway: `create` makes it so and returns the
+ * address, `release` makes the address forward there no more, `reason` is the refusal logged.
+ */
+interface LoopCase {
+  service: string;
+  reason: string;
+  create(kube: Cluster['kube']): Promise<string>;
+  release(kube: Cluster['kube']): Promise<unknown>;
+}
+
+const clusterIPOf = (svc: V1Service): string => svc.spec?.clusterIP ?? '';
+
+/** A Service that forwards while it exists: its deletion releases the address. */
+function whileItExists(service: string, reason: string, loop: V1Service): LoopCase {
+  return {
+    service,
+    reason,
+    create: async (kube) => clusterIPOf(await kube.create<V1Service>(R.services, loop)),
+    release: (kube) => kube.delete(R.services, NS, loop.metadata?.name ?? ''),
+  };
+}
+
+const CASES: [string, LoopCase][] = [
+  [
+    'a gateway mirror',
+    whileItExists(
+      'loop',
+      MIRROR_CLUSTER_IP_REFUSAL,
+      mirrorService({
+        ns: NS,
+        service: 'db',
+        cluster: 'east',
+        port: PORT,
+        egressPort: 20001,
+        gateway: '10.0.0.9:4143',
+      }),
+    ),
+  ],
+  [
+    'a remote-discovery mirror',
+    // As Linkerd's and Isthmus's controllers label it: its endpoints are remote pods.
+    whileItExists(
+      'detour',
+      MIRROR_CLUSTER_IP_REFUSAL,
+      westService('cache-east', {
+        [MIRRORED_SERVICE_LABEL]: 'true',
+        [REMOTE_DISCOVERY_LABEL]: 'east',
+        [CLUSTER_NAME_LABEL]: 'east',
+      }),
+    ),
+  ],
+  [
+    "a <name>-federated Service (released: no longer the federation's)",
+    {
+      service: 'fed-loop',
+      reason: FEDERATED_CLUSTER_IP_REFUSAL,
+      create: async (kube) =>
+        clusterIPOf(
+          await kube.create<V1Service>(
+            R.services,
+            westService('orders-federated', { [FEDERATED_SERVICE_LABEL]: 'true' }),
+          ),
+        ),
+      release: (kube) =>
+        kube.patch(R.services, NS, 'orders-federated', {
+          metadata: { labels: { [FEDERATED_SERVICE_LABEL]: null } },
+        }),
+    },
+  ],
+  [
+    'a TrafficSplit apex the failover controller steers (released: its slices gone)',
+    {
+      service: 'apex-loop',
+      reason: APEX_CLUSTER_IP_REFUSAL,
+      create: async (kube) => {
+        const apex = await kube.create<V1Service>(R.services, westService('checkout'));
+        // As plan-apex-slices.ts writes it: a backend's endpoint (here the gateway egress) under the apex.
+        await kube.create(
+          R.endpointSlices,
+          slice('checkout', WEST_HOST, 20001, 'checkout-isthmus-checkout-east', {
+            [MANAGED_BY_LABEL]: MANAGED_BY_FAILOVER,
+            'failover.isthmus.dev/split': 'checkout',
+          }),
+        );
+        return clusterIPOf(apex);
+      },
+      release: (kube) => kube.delete(R.endpointSlices, NS, 'checkout-isthmus-checkout-east'),
+    },
+  ],
+];
+
+describe("the ingress never dials a ClusterIP of its own cluster's Services that forward to a gateway", () => {
   let west: Cluster;
   let eastGw: RunningGateway;
   let westGw: RunningGateway;
@@ -115,7 +237,12 @@ describe("the ingress never dials a mirror Service's ClusterIP of its own cluste
     let east: Cluster;
     ({ east, west } = await startLinkedClusters(EAST_HOST, NS, cleanups, WEST_SERVICE_CIDR));
     const logger = pino({ level: 'warn' }, { write: (line: string) => westLog.push(line) });
-    westGw = await startGateway(west, 'west', WEST_HOST, logger);
+    westGw = await startGateway(
+      { ...west, kubeconfigFile: await gatewayKubeconfig(west) },
+      'west',
+      WEST_HOST,
+      logger,
+    );
     cleanups.push(() => westGw.stop());
     eastGw = await startGateway(east, 'east', EAST_HOST, pino({ level: 'silent' }));
     cleanups.push(() => eastGw.stop());
@@ -126,38 +253,24 @@ describe("the ingress never dials a mirror Service's ClusterIP of its own cluste
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
 
-  it.each([
-    [
-      'a gateway mirror',
-      'loop',
-      mirrorService({
-        ns: NS,
-        service: 'db',
-        cluster: 'east',
-        port: PORT,
-        egressPort: 20001,
-        gateway: '10.0.0.9:4143',
-      }),
-    ],
-    ['a remote-discovery mirror', 'detour', remoteDiscoveryMirror('cache-east')],
-  ])(
-    '%s: 503 and never dialled while it holds the ClusterIP; carried once it is gone',
-    async (_what, service, mirror) => {
-      const created = await west.kube.create<V1Service>(R.services, mirror);
-      const clusterIP = created.spec?.clusterIP ?? '';
+  it.each(CASES)(
+    '%s: 503 and never dialled while it forwards there; carried once it does not',
+    async (_what, loop) => {
+      const { service } = loop;
+      const clusterIP = await loop.create(west.kube);
       expect(clusterIP).toMatch(/^127\.0\.173\./);
       const target = await listener(clusterIP);
       cleanups.push(() => target.close());
       await west.kube.create(R.services, exportedService(NS, service, PORT));
-      await west.kube.create(R.endpointSlices, handWrittenSlice(service, clusterIP, target.port));
+      await west.kube.create(R.endpointSlices, slice(service, clusterIP, target.port));
       await waitFor('the refusal logged', () => refusalsLogged(service).length > 0);
 
       await expect(eastGw.pool.openTunnel(westIngress(), authority(service))).rejects.toThrow(/503/);
-      expect(refusalsLogged(service)).toEqual([[{ address: clusterIP, reason: MIRROR_CLUSTER_IP_REFUSAL }]]);
+      expect(refusalsLogged(service)).toEqual([[{ address: clusterIP, reason: loop.reason }]]);
       expect(target.accepted()).toBe(0);
 
-      // The mirror goes (its Link was deleted): its ClusterIP is an address like any other.
-      await west.kube.delete(R.services, NS, mirror.metadata?.name ?? '');
+      // It no longer forwards to the gateway (the Link deleted, the federation or the split gone).
+      await loop.release(west.kube);
       await waitFor(`${service} resolvable`, () => resolves(service));
       expect(await statusThrough(await eastGw.pool.openTunnel(westIngress(), authority(service)))).toBe(
         'HTTP/1.1 200 OK',
