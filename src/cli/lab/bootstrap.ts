@@ -15,9 +15,11 @@ import { installManifests } from '../install/render.js';
 import { applyObjects } from './apply-objects.js';
 import type { LabCluster } from './topology.js';
 
-/** What `isthmus lab up` flags change in the install (`--gateway-dial-pod-ips-only`). */
+/** What `isthmus lab up` flags change in the install (`--gateway-dial-pod-ips-only`, `--trust-domain`). */
 export interface LabInstallFlags {
   gatewayDialPodIPsOnly?: boolean;
+  /** The lab's certificates' trust domain: its processes run with the install's `--trust-domain`. */
+  trustDomain?: string;
 }
 
 export function labInstallOptions(
@@ -26,10 +28,12 @@ export function labInstallOptions(
   flags: LabInstallFlags = {},
 ): InstallOptions {
   const podIPsOnly = flags.gatewayDialPodIPsOnly === true;
+  const trustDomain = flags.trustDomain ?? INSTALL_DEFAULTS.trustDomain;
   return {
     ...INSTALL_DEFAULTS,
     egressPortRange: { ...INSTALL_DEFAULTS.egressPortRange },
     clusterName: cluster.name,
+    trustDomain,
     trustAnchorPem: certs.anchorPem,
     issuerCertPem: certs.issuerCertPem,
     issuerKeyPem: certs.issuerKeyPem,
@@ -40,6 +44,7 @@ export function labInstallOptions(
       'cluster-name': cluster.name,
       'controller-replicas': '1',
       ...(podIPsOnly ? { 'gateway-dial-pod-ips-only': true as const } : {}),
+      ...(trustDomain === INSTALL_DEFAULTS.trustDomain ? {} : { 'trust-domain': trustDomain }),
     },
   };
 }

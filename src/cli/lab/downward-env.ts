@@ -22,7 +22,8 @@ const FIELDS: Record<string, (pod: V1Pod) => string | undefined> = {
 /** `metadata.labels['key']` and `metadata.annotations['key']`: one label or annotation. */
 const KEYED = /^metadata\.(labels|annotations)\['([^']+)'\]$/;
 
-function resolve(pod: V1Pod, fieldPath: string): string | undefined {
+/** A fieldRef's value in `pod`; undefined for a field the kubelet does not give or the pod lacks. */
+export function fieldRefValue(pod: V1Pod, fieldPath: string): string | undefined {
   const keyed = KEYED.exec(fieldPath);
   if (keyed) return pod.metadata?.[keyed[1] as 'labels' | 'annotations']?.[keyed[2]!];
   return FIELDS[fieldPath]?.(pod);
@@ -37,7 +38,7 @@ export function downwardEnv(pod: V1Pod): Record<string, string> {
   const env: Record<string, string> = {};
   for (const e of pod.spec?.containers?.[0]?.env ?? []) {
     const fieldPath = e.valueFrom?.fieldRef?.fieldPath;
-    const value = fieldPath === undefined ? undefined : resolve(pod, fieldPath);
+    const value = fieldPath === undefined ? undefined : fieldRefValue(pod, fieldPath);
     if (value !== undefined) env[e.name] = value;
   }
   return env;

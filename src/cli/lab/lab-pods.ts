@@ -14,15 +14,15 @@ import { labelSelectorToString } from '../../kube/label-selector.js';
 import { R } from '../../kube/resources.js';
 import type { V1LabelSelector, V1Pod } from '../../kube/types.js';
 
+/** A Deployment's pod template, as far as the lab makes pods of it. */
+export interface PodTemplate {
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: V1Pod['spec'];
+}
+
 interface LabDeployment {
   metadata?: { generation?: number };
-  spec?: {
-    selector?: V1LabelSelector;
-    template?: {
-      metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
-      spec?: V1Pod['spec'];
-    };
-  };
+  spec?: { selector?: V1LabelSelector; template?: PodTemplate };
 }
 
 // The alphabet kube uses for generated name suffixes (no vowels, no look-alike characters).
@@ -121,8 +121,16 @@ function terminated(t: NonNullable<ContainerRuntime['lastTerminated']>) {
   };
 }
 
-/** As the kubelet reports the pod (timestamps as the JSON strings the API carries). */
-function podStatus(pod: V1Pod, ip: string, hostIP: string, rt: ContainerRuntime): Record<string, unknown> {
+/**
+ * As the kubelet reports the pod (timestamps as the JSON strings the API carries); without `ip`, a
+ * pod whose container the lab does not start (its address is the running replica's).
+ */
+function podStatus(
+  pod: V1Pod,
+  ip: string | undefined,
+  hostIP: string,
+  rt: ContainerRuntime,
+): Record<string, unknown> {
   const now = new Date().toISOString();
   const started = (rt.startedAt ?? new Date()).toISOString();
   const ready = rt.ready ? 'True' : 'False';
@@ -137,8 +145,7 @@ function podStatus(pod: V1Pod, ip: string, hostIP: string, rt: ContainerRuntime)
     phase: 'Running',
     hostIP,
     hostIPs: [{ ip: hostIP }],
-    podIP: ip,
-    podIPs: [{ ip }],
+    ...(ip === undefined ? {} : { podIP: ip, podIPs: [{ ip }] }),
     startTime: pod.status?.startTime ?? now,
     qosClass: 'BestEffort',
     conditions: conditions.map(([type, status]) => ({ type, status, lastTransitionTime: now })),
@@ -173,6 +180,29 @@ export interface SyncOptions {
   runtime?: ContainerRuntime;
   /** Names the Deployment's earlier pods had, which a new pod does not take (planPodNames). */
   retired?: Iterable<string>;
+  /**
+   * The template the replicas' pods are made from where it is not the Deployment's now: the old
+   * ReplicaSet's, whose pod serves on while a rollout is not done (or cannot be: `blocked`).
+   */
+  template?: PodTemplate;
+  /**
+   * Why the Deployment's template cannot start, as the kubelet's CreateContainerConfigError: one pod
+   * of it beside the replicas, waiting, with no address (each address is a running replica's), as
+   * a rolling update's new ReplicaSet has while its pod cannot start.
+   */
+  blocked?: string;
+}
+
+/** The pod of a template that cannot start: the live one keeps its name, else a name no pod had. */
+function blockedPodName(
+  deployment: string,
+  template: PodTemplate,
+  existing: readonly ExistingPod[],
+  taken: Iterable<string>,
+): string {
+  // It has no address: matched as the one replica at ''.
+  const addressless = existing.map((p) => ({ ...p, ip: p.ip ?? '' }));
+  return planPodNames(deployment, template, [''], addressless, taken).names[0]!;
 }
 
 /**
@@ -186,34 +216,34 @@ export async function syncDeploymentPods(
   deployment: string,
   replicaIPs: string[],
   node: LabNode,
-  { runtime = RUNNING, retired }: SyncOptions = {},
+  { runtime = RUNNING, retired = [], template: replicaTemplate, blocked }: SyncOptions = {},
 ): Promise<V1Pod[]> {
   const d = await client.get<LabDeployment>(R.deployments, namespace, deployment);
-  const template = d?.spec?.template;
+  const current = d?.spec?.template;
+  const template = replicaTemplate ?? current;
   const selector = d ? selectorOf(d) : null;
   // An empty selector would select every pod of the namespace (the API server refuses one anyway).
-  if (!d || !template || selector === null) return [];
+  if (!d || !current || !template || selector === null) return [];
   const existing = await client.list<V1Pod>(R.pods, { namespace, labelSelector: selector });
-  const { hash, names } = planPodNames(
-    deployment,
-    template,
-    replicaIPs,
-    existing.items.map(existingPod),
-    retired,
-  );
+  const found = existing.items.map(existingPod);
+  const { hash, names } = planPodNames(deployment, template, replicaIPs, found, retired);
+  const stuck =
+    blocked === undefined ? undefined : blockedPodName(deployment, current, found, [...retired, ...names]);
   // The lab's own deletions (a scale down, an old template) come after the replica has stopped, so
   // the kubelet's final delete (grace 0) follows the ReplicaSet's at once. A pod that is already
   // terminating is its kubelet's to finish.
-  for (const p of existing.items)
-    if (!names.includes(p.metadata?.name ?? '') && !p.metadata?.deletionTimestamp)
-      await client.delete(R.pods, namespace, p.metadata!.name!, { gracePeriodSeconds: 0 });
-  const now = new Date().toISOString();
-  // A runtime other than a plain first run is news even for a pod already at its address.
-  const news = runtime !== RUNNING;
-  const written: V1Pod[] = [];
-  for (const [i, name] of names.entries()) {
-    const same = existing.items.some((p) => p.metadata?.name === name && p.status?.podIP === replicaIPs[i]);
-    if (same && !news) continue;
+  for (const p of existing.items) {
+    const name = p.metadata?.name ?? '';
+    if (!names.includes(name) && name !== stuck && !p.metadata?.deletionTimestamp)
+      await client.delete(R.pods, namespace, name, { gracePeriodSeconds: 0 });
+  }
+  const write = async (
+    name: string,
+    t: PodTemplate,
+    h: string,
+    ip: string | undefined,
+    rt: ContainerRuntime,
+  ) => {
     let pod = await client.get<V1Pod>(R.pods, namespace, name);
     pod ??= await client.create<V1Pod>(R.pods, {
       apiVersion: 'v1',
@@ -221,25 +251,43 @@ export async function syncDeploymentPods(
       metadata: {
         name,
         namespace,
-        labels: { ...template.metadata?.labels, 'pod-template-hash': hash },
-        ...(template.metadata?.annotations ? { annotations: template.metadata.annotations } : {}),
+        labels: { ...t.metadata?.labels, 'pod-template-hash': h },
+        ...(t.metadata?.annotations ? { annotations: t.metadata.annotations } : {}),
       },
-      spec: { ...template.spec!, nodeName: node.name },
+      spec: { ...t.spec!, nodeName: node.name },
     });
+    return client.patchStatus<V1Pod>(
+      R.pods,
+      namespace,
+      name,
+      { status: podStatus(pod, ip, node.ip, rt) },
+      'merge',
+    );
+  };
+  const now = new Date().toISOString();
+  // A runtime other than a plain first run is news even for a pod already at its address.
+  const news = runtime !== RUNNING;
+  const written: V1Pod[] = [];
+  for (const [i, name] of names.entries()) {
+    const same = existing.items.some((p) => p.metadata?.name === name && p.status?.podIP === replicaIPs[i]);
+    if (!same || news) written.push(await write(name, template, hash, replicaIPs[i], runtime));
+  }
+  if (stuck !== undefined) {
+    const waiting = { reason: 'CreateContainerConfigError', message: blocked! };
     written.push(
-      await client.patchStatus(
-        R.pods,
-        namespace,
-        name,
-        { status: podStatus(pod, replicaIPs[i]!, node.ip, runtime) },
-        'merge',
-      ),
+      await write(stuck, current, templateHash(current), undefined, {
+        ready: false,
+        restartCount: 0,
+        waiting,
+      }),
     );
   }
-  const pods = replicaIPs.length;
-  const ready = runtime.ready ? pods : 0;
+  const updated = (hash === templateHash(current) ? replicaIPs.length : 0) + (stuck ? 1 : 0);
+  const pods = replicaIPs.length + (stuck ? 1 : 0);
+  const ready = runtime.ready ? replicaIPs.length : 0;
   const counts = {
-    ...(pods > 0 ? { replicas: pods, updatedReplicas: pods } : {}),
+    ...(pods > 0 ? { replicas: pods } : {}),
+    ...(updated > 0 ? { updatedReplicas: updated } : {}),
     ...(ready > 0 ? { readyReplicas: ready, availableReplicas: ready } : {}),
   };
   const available = ready > 0 || (d.spec as { replicas?: number }).replicas === 0;

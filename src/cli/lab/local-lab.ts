@@ -11,7 +11,6 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { IsthmusError } from '../../errors.js';
-import { GATEWAY_NODE_FLAGS } from '../../gateway/process-flags.js';
 import { exists, loadCertificates, writeCertificates } from '../../identity/files.js';
 import { CRL_BUNDLE_FILE } from '../../identity/revoke.js';
 import { KubeClient } from '../../kube/client.js';
@@ -27,7 +26,6 @@ import { requestServiceAccountToken } from '../../kube/token-request.js';
 import type { KubeObject, V1EndpointSlice, V1Secret, V1Service } from '../../kube/types.js';
 import { mergeKubeconfigs, type PodLogSource, type Sandbox, startSandbox } from '../../sandbox/index.js';
 import { waitFor } from '../../wait-for.js';
-import { CONTROLLER_NODE_FLAGS } from '../controller/process-flags.js';
 import { allowManifests, tokenSecretName } from '../link/allow.js';
 import { gatewayAddressesOf, linkManifestsInApplyOrder, tokenOf } from '../link/render.js';
 import { applyObjects } from './apply-objects.js';
@@ -41,6 +39,7 @@ import { keepPods, syncDeploymentPods } from './lab-pods.js';
 import { inProse } from './lab-report.js';
 import { type LabState, labStarts, labUpConflict, stateFile, writeLabState } from './lab-state.js';
 import { type LabProcess, ProcessGroup } from './processes.js';
+import type { SystemPart } from './system-argv.js';
 import { SystemKubelet } from './system-kubelet.js';
 import { LAB_NAMESPACE, type LabCluster, labNode, labTopology, parseLabClusters } from './topology.js';
 
@@ -188,7 +187,7 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
         labInstallOptions(
           c,
           { anchorPem: certs.anchor.certPem, issuerCertPem: issuer.certPem, issuerKeyPem: issuer.keyPem },
-          { gatewayDialPodIPsOnly: podIPsOnly },
+          { gatewayDialPodIPsOnly: podIPsOnly, trustDomain: opts.trustDomain },
         ),
       );
       // From the install on, as kube-controller-manager: the isthmus-system Services get their
@@ -196,19 +195,11 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
       const endpointSlices = new LabEndpointSliceController(admins.get(c.name)!);
       await endpointSlices.start();
       closers.push(() => endpointSlices.stop());
-      // Their pods first, as a cluster has them before it runs their containers: each process
-      // starts with its pod's environment (POD_NAME: the controller's Lease holder prefix).
-      const envs = await admitSystemPods(admins.get(c.name)!, c, kubelet);
-      const started = await startClusterProcesses(
-        c,
-        sandboxes.get(c.name)!,
-        admins.get(c.name)!,
+      const started = await startClusterProcesses(c, sandboxes.get(c.name)!, admins.get(c.name)!, {
         procs,
+        kubelet,
         dir,
-        opts.trustDomain,
-        podIPsOnly,
-        envs,
-      );
+      });
       for (const p of started) logSources.set(p.name, { file: p.logFile, offset: p.logOffset });
       Object.assign(state, processRecord(procs));
       await writeLabState(dir, state);
@@ -348,51 +339,26 @@ function abortableWait(signal: AbortSignal | undefined): Wait {
 /** The lab's identity token lifetime: it plays no kubelet that would refresh the file. */
 const LAB_IDENTITY_TOKEN_SECONDS = 30 * 24 * 3600;
 
+/**
+ * The isthmus-system processes of cluster `c`, each running what its Deployment declares with the
+ * lab's own addresses, kubeconfig and files (system-argv.ts). Their pods first, as a cluster has
+ * them before it runs their containers: each process starts with its pod's argv and environment
+ * (POD_NAME: the controller's Lease holder prefix).
+ */
 async function startClusterProcesses(
   c: LabCluster,
   sandbox: Sandbox,
   admin: KubeClient,
-  procs: ProcessGroup,
-  dir: string,
-  trustDomain: string,
-  dialPodIPsOnly: boolean,
-  envs: SystemEnvs,
+  { procs, kubelet, dir }: { procs: ProcessGroup; kubelet: SystemKubelet; dir: string },
 ): Promise<LabProcess[]> {
   // Each process talks to the API as its own service account, so the installed RBAC is what it gets.
-  const kubeconfigFor = async (sa: string) => {
+  const kubeconfigFor = async (part: SystemPart) => {
+    const sa = `isthmus-${part}`;
     const token = await serviceAccountToken(admin, sa);
     const path = join(dir, `${c.name}-${sa}.kubeconfig`);
     await writeFile(path, sandbox.kubeconfig({ token, user: sa }), { mode: 0o600 });
-    return { path, token };
+    return path;
   };
-  const certs = join(dir, 'certs');
-  const log = (part: string) => join(dir, 'logs', `${c.name}-${part}.log`);
-  const cluster = `--cluster=${c.name}`;
-  const trustDomainArg = `--trust-domain=${trustDomain}`;
-
-  const identity = await kubeconfigFor('isthmus-identity');
-  const identityProc = procs.start(
-    `${c.name}/identity`,
-    [
-      'identity',
-      cluster,
-      trustDomainArg,
-      `--kubeconfig=${identity.path}`,
-      `--listen=${c.identity.host}:${c.identity.port}`,
-      // Each lab identity has its own address: the defaults :9990 and :9991 would clash between clusters.
-      `--health-listen=${c.identity.host}:${c.identity.healthPort}`,
-      `--admin-listen=${c.identity.host}:${c.identity.adminPort}`,
-      `--issuer-cert=${join(certs, c.name, 'issuer.crt')}`,
-      `--issuer-key=${join(certs, c.name, 'issuer.key')}`,
-      `--trust-anchor=${join(certs, 'ca.crt')}`,
-      // The gateways' CRL (below): a serving certificate it revokes is replaced at once.
-      `--crl-file=${join(certs, CRL_BUNDLE_FILE)}`,
-    ],
-    log('identity'),
-    { env: envs.identity },
-  );
-
-  const gateway = await kubeconfigFor('isthmus-gateway');
   // What the install's projected volume holds: a token for the identity service only, which the
   // API server refuses. The kubelet would refresh it; a lab is over long before 30 days.
   const identityToken = await requestServiceAccountToken(admin, SYSTEM_NAMESPACE, 'isthmus-gateway', {
@@ -401,47 +367,35 @@ async function startClusterProcesses(
   });
   const tokenFile = join(dir, `${c.name}-gateway.token`);
   await writeFile(tokenFile, identityToken.token, { mode: 0o600 });
-  const gatewayProc = procs.start(
-    `${c.name}/gateway`,
-    [
-      'gateway',
-      cluster,
-      trustDomainArg,
-      `--kubeconfig=${gateway.path}`,
-      `--ingress-host=${c.gateway.host}`,
-      `--ingress-port=${c.gateway.ingressPort}`,
-      `--admin-host=${c.gateway.host}`,
-      `--admin-port=${c.gateway.adminPort}`,
-      `--egress-host=${c.gateway.host}`,
-      `--identity-address=${c.identity.host}:${c.identity.port}`,
-      `--token-file=${tokenFile}`,
-      `--ca-file=${join(certs, 'ca.crt')}`,
-      // What `isthmus certs revoke --out <certs>` writes: revocation works in the lab as installed.
-      `--crl-file=${join(certs, CRL_BUNDLE_FILE)}`,
-      // A line per tunnel in logs/<cluster>-gateway.log: what crosses is there to see.
-      '--access-log',
-      // As the install renders it with --gateway-dial-pod-ips-only (its RBAC grants the pods).
-      ...(dialPodIPsOnly ? ['--dial-pod-ips-only'] : []),
-    ],
-    log('gateway'),
-    { nodeFlags: GATEWAY_NODE_FLAGS, env: envs.gateway },
+  const hosts: Record<SystemPart, string> = {
+    identity: c.identity.host,
+    gateway: c.gateway.host,
+    controller: c.controller.host,
+  };
+  const runs = await Promise.all(
+    SYSTEM_PARTS.map(async (part) =>
+      kubelet.admit(`${c.name}/${part}`, {
+        admin,
+        cluster: c.name,
+        deployment: `isthmus-${part}`,
+        host: hosts[part],
+        node: labNode(c),
+        lab: {
+          part,
+          cluster: c,
+          kubeconfig: await kubeconfigFor(part),
+          certs: join(dir, 'certs'),
+          ...(part === 'gateway' ? { identityToken: tokenFile } : {}),
+        },
+      }),
+    ),
   );
-
-  const controller = await kubeconfigFor('isthmus-controller');
-  const controllerProc = procs.start(
-    `${c.name}/controller`,
-    [
-      'controller',
-      cluster,
-      `--kubeconfig=${controller.path}`,
-      `--gateway-admin=http://${c.gateway.host}:${c.gateway.adminPort}`,
-      `--admin-host=${c.controller.host}`,
-      `--admin-port=${c.controller.adminPort}`,
-    ],
-    log('controller'),
-    { nodeFlags: CONTROLLER_NODE_FLAGS, env: envs.controller },
+  // In order: identity serves before the gateway asks it for a certificate.
+  return SYSTEM_PARTS.map((part, i) =>
+    procs.start(`${c.name}/${part}`, runs[i]!.args!, join(dir, 'logs', `${c.name}-${part}.log`), {
+      env: runs[i]!.env,
+    }),
   );
-  return [identityProc, gatewayProc, controllerProc];
 }
 
 /** The isthmus-system Deployments whose processes the lab runs (system-kubelet.ts). */
@@ -456,38 +410,6 @@ function runByTheLab(hasFrontend: boolean): (namespace: string, name: string) =>
   return (namespace, name) =>
     (namespace === SYSTEM_NAMESPACE && system.has(name)) ||
     (namespace === LAB_NAMESPACE && (name === 'podinfo' || (hasFrontend && name === 'frontend')));
-}
-
-/** Each isthmus-system process's environment, from its pod (downward-env.ts). */
-type SystemEnvs = Record<(typeof SYSTEM_PARTS)[number], Record<string, string>>;
-
-/**
- * The isthmus-system pods, written before their processes start (not ready, at each process's
- * address: its pod IP), and the environment each pod's container declares from the downward API.
- */
-async function admitSystemPods(
-  admin: KubeClient,
-  c: LabCluster,
-  kubelet: SystemKubelet,
-): Promise<SystemEnvs> {
-  const node = labNode(c);
-  const hosts: Record<(typeof SYSTEM_PARTS)[number], string> = {
-    identity: c.identity.host,
-    gateway: c.gateway.host,
-    controller: c.controller.host,
-  };
-  const envs = await Promise.all(
-    SYSTEM_PARTS.map((part) =>
-      kubelet.admit(`${c.name}/${part}`, {
-        admin,
-        cluster: c.name,
-        deployment: `isthmus-${part}`,
-        host: hosts[part],
-        node,
-      }),
-    ),
-  );
-  return Object.fromEntries(SYSTEM_PARTS.map((part, i) => [part, envs[i]!])) as SystemEnvs;
 }
 
 /**

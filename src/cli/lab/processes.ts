@@ -165,12 +165,16 @@ export class ProcessGroup {
     await terminate([s.proc.child], graceMs);
   }
 
-  /** Starts a paused process again: a new pod's first run (no restarts, no previous run), with its `env`. */
-  resume(name: string, env: Record<string, string> = {}): LabProcess {
+  /**
+   * Starts a paused process again: a new pod's first run (no restarts, no previous run), with its
+   * `env` and, where given, its `args` (a new pod template's; else the args it had).
+   */
+  resume(name: string, env: Record<string, string> = {}, args?: string[]): LabProcess {
     const s = this.find(name);
     if (!s.paused || this.stopping) return s.proc;
     s.paused = false;
     s.env = env;
+    if (args) s.args = args;
     s.backoffMs = this.firstBackoffMs;
     s.proc.restarts = 0;
     delete s.proc.previous;

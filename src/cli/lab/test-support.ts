@@ -9,6 +9,7 @@ import { KubeClient } from '../../kube/client.js';
 import { startSandbox } from '../../sandbox/index.js';
 import { bootstrapCluster, labInstallOptions } from './bootstrap.js';
 import { ProcessGroup } from './processes.js';
+import type { LabPart } from './system-argv.js';
 import { SystemKubelet } from './system-kubelet.js';
 import { type LabCluster, labNode } from './topology.js';
 
@@ -59,9 +60,11 @@ export interface StandInProcess {
   part: string;
   /** Its address (pod IP). */
   host: string;
-  /** The script node runs, with `args`. */
+  /** The script node runs, with `args` (with `lab`: the argv the lab makes of its pod's container). */
   script: string;
   args: string[];
+  /** What the lab has for the process: given, the script runs the Deployment's argv, as `lab up` runs it. */
+  lab?: LabPart;
   /** A directory for the script and its log. */
   dir: string;
   notice?: (line: string) => void;
@@ -89,14 +92,15 @@ export async function runStandIn(
     await kubelet.stop();
   });
   const name = `${cluster.name}/${p.part}`;
-  const env = await kubelet.admit(name, {
+  const launch = await kubelet.admit(name, {
     admin,
     cluster: cluster.name,
     deployment: `isthmus-${p.part}`,
     host: p.host,
     node: labNode(cluster),
+    ...(p.lab ? { lab: p.lab } : {}),
   });
-  procs.start(name, p.args, join(p.dir, `${p.part}.log`), { env });
+  procs.start(name, launch.args ?? p.args, join(p.dir, `${p.part}.log`), { env: launch.env });
   // The pod is Ready once the run answers its Deployment's readiness probe.
   await kubelet.register(name);
   kubelet.watch(admin, cluster.name);
