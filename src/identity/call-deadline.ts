@@ -43,6 +43,15 @@ export function reviewBudgetMs(leftMs: number, maxMs: number): number {
   return Math.max(0, Math.floor(Math.min(maxMs, Math.max(leftMs - ANSWER_RESERVE_MS, leftMs / 2))));
 }
 
+/**
+ * How long a call whose deadline is `leftMs` away may wait for a slot: at most `maxMs`, and at most
+ * half of what its deadline leaves after ANSWER_RESERVE_MS, so the TokenReview (reviewBudgetMs)
+ * keeps at least as much as the wait took. 0: no time to wait.
+ */
+export function waitBudgetMs(leftMs: number, maxMs: number): number {
+  return Math.max(0, Math.floor(Math.min(maxMs, (leftMs - ANSWER_RESERVE_MS) / 2)));
+}
+
 /** `work`, or a rejection with the signal's reason as soon as `signal` aborts, whichever first. */
 export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason);

@@ -1,98 +1,33 @@
-import diagnostics from 'node:diagnostics_channel';
-import { type Client, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { within } from '../kube/test-support.js';
 import { waitFor } from '../wait-for.js';
 import { gatewayIdentityOf } from './ca.js';
 import { MAX_CSR_CHARS, MAX_TOKEN_CHARS, peerAddress } from './certify-admission.js';
 import { logCertifyOutcomes } from './certify-log.js';
-import {
-  type CertifyEvent,
-  type CertifyResult,
-  certifyChannel,
-  createCertifyHandler,
-  POD_NAME_EXTRA,
-  startIdentityServer,
-  type TokenReviewer,
-} from './certify-service.js';
-import { createCsr } from './csr.js';
+import { type CertifyEvent, certifyChannel, createCertifyHandler } from './certify-service.js';
 import { createIdentityMetrics } from './identity-metrics.js';
-import { type CertifyRequest, type CertifyResponse, identityServiceDefinition } from './protocol.js';
-import { samplesOf, TEST_TRUST_DOMAIN, testIdentityClient, testLeafKey, testPki } from './testing.js';
+import { samplesOf } from './testing.js';
+import {
+  ATTACKER,
+  certifyCode,
+  csrPem,
+  EAST,
+  eastDeps,
+  flood,
+  GATEWAY,
+  GATEWAY_TOKEN,
+  GATEWAY_USER,
+  garbage,
+  gated,
+  reviewer,
+  withFloodServer,
+} from './testing-flood.js';
 
 /**
  * Finding 5 of the security review: unauthenticated callers with garbage tokens filled Certify's
  * 32 slots (each with a TokenReview and a log line), and a gateway's renewals were refused "busy".
  * What Certify now does before a call takes a slot, and how it shares the slots between callers.
  */
-
-const EAST = 'spiffe://cluster.local/cluster/east/gateway';
-const GATEWAY_USER = 'system:serviceaccount:isthmus-system:isthmus-gateway';
-const ATTACKER = '10.42.0.66';
-const GATEWAY = '10.42.1.17';
-
-const b64url = (s: string) => Buffer.from(s).toString('base64url');
-/** A JWT-shaped token (a projected service account token is one), `sub` telling them apart. */
-const jwt = (sub: string) =>
-  `${b64url('{"alg":"RS256","kid":"test"}')}.${b64url(JSON.stringify({ sub }))}.c2ln`;
-const GATEWAY_TOKEN = jwt('gateway');
-/** JWT-shaped, so past every cheap check: only a TokenReview tells it is nobody's. */
-const garbage = (i: number) => jwt(`garbage-${i}`);
-
-/** As the API server: the gateway's token is the gateway's, any other is refused. */
-const reviewer: TokenReviewer = async (token) =>
-  token === GATEWAY_TOKEN
-    ? { authenticated: true, username: GATEWAY_USER, extra: { [POD_NAME_EXTRA]: ['isthmus-gateway-0'] } }
-    : { authenticated: false, error: 'token expired' };
-
-/**
- * `reviewer`, but the review of any token other than the gateway's is held until `release()`: a
- * garbage call keeps its slot as long as the test wants. Records every token reviewed.
- */
-function gated() {
-  const reviewed: string[] = [];
-  const waiting: (() => void)[] = [];
-  const held: TokenReviewer = (token, audiences) => {
-    reviewed.push(token);
-    if (token === GATEWAY_TOKEN) return reviewer(token, audiences);
-    return new Promise<void>((resolve) => waiting.push(resolve)).then(() => reviewer(token, audiences));
-  };
-  return {
-    reviewer: held,
-    reviewed,
-    waiting,
-    release: () => {
-      for (const go of waiting.splice(0)) go();
-    },
-  };
-}
-
-const eastDeps = () => ({
-  issuer: testPki().issuers.east,
-  trustDomain: TEST_TRUST_DOMAIN,
-  cluster: 'east',
-  // A held review stays held however slow this machine is: no slot frees itself by a timeout.
-  reviewTimeoutMs: 120_000,
-});
-let csr: string | undefined;
-/** One CSR of the test leaf key for every call (forge signs in pure JS: not one per call). */
-const csrPem = () => {
-  csr ??= createCsr(testLeafKey().privateKeyPem, EAST);
-  return csr;
-};
-
-/** Starts `calls`, and records each answer as it comes. */
-function flood(calls: Array<() => Promise<CertifyResult>>) {
-  const answers: CertifyResult[] = [];
-  const done = Promise.all(
-    calls.map(async (call) => {
-      const r = await call();
-      answers.push(r);
-      return r;
-    }),
-  );
-  return { answers, done };
-}
 
 describe('Certify under a flood of garbage tokens from one address (handler)', () => {
   it('leaves the slots to others: a gateway at another address is issued while 40 garbage calls arrive at once', async () => {
@@ -133,7 +68,7 @@ describe('Certify under a flood of garbage tokens from one address (handler)', (
       ok: false,
       code: 8,
       outcome: 'throttled',
-      message: `throttled: 4 Certify calls from ${ATTACKER} in flight, the most one address may have; retry later`,
+      message: `throttled: 4 Certify calls from ${ATTACKER} in flight or waiting, the most one address may have; retry later`,
     });
     // Another address is not held to the attacker's share.
     const other = call(6, GATEWAY);
@@ -141,7 +76,7 @@ describe('Certify under a flood of garbage tokens from one address (handler)', (
     gate.release();
     for (const r of await Promise.all([...held, other]))
       expect(r).toMatchObject({ outcome: 'unauthenticated' });
-    // Its calls ended: the address has its slots again.
+    // Its calls ended: the address has a slot again (one: its tokens were refused, caller-penalty.ts).
     const again = call(7, ATTACKER);
     expect(gate.waiting).toHaveLength(1);
     gate.release();
@@ -156,11 +91,17 @@ describe('Certify under a flood of garbage tokens from one address (handler)', (
       reviewer: gate.reviewer,
       maxInFlightPerCaller: 1,
       maxInFlight: 2,
+      maxWaiting: 0,
     });
     const call = (i: number, peer: string) => handle({ token: garbage(i), csrPem: csrPem() }, { peer });
     const held = [call(1, 'a'), call(2, 'b')];
     expect(await call(3, 'a')).toMatchObject({ code: 8, outcome: 'throttled' });
-    expect(await call(4, 'c')).toMatchObject({ code: 8, outcome: 'busy' });
+    // No room to wait for a slot: refused at once.
+    expect(await call(4, 'c')).toMatchObject({
+      code: 8,
+      outcome: 'busy',
+      message: 'busy: 2 Certify calls in flight and 0 waiting for a slot; retry later',
+    });
     gate.release();
     await Promise.all(held);
     expect(gate.reviewed).toEqual([garbage(1), garbage(2)]);
@@ -229,38 +170,9 @@ describe('cheap checks before any slot or TokenReview', () => {
   });
 });
 
-/** A raw Certify call on `client`'s channel: the gRPC status code, or 'issued'. */
-function certifyCode(client: Client, token: string): Promise<number | 'issued'> {
-  const m = identityServiceDefinition.Certify;
-  return new Promise((resolve) =>
-    client.makeUnaryRequest(
-      m.path,
-      (r: CertifyRequest) => m.requestSerialize(r),
-      (b: Buffer) => m.responseDeserialize(b),
-      { token, csrPem: csrPem() },
-      new Metadata({ waitForReady: true }),
-      { deadline: Date.now() + 120_000 },
-      (err: ServiceError | null, res?: CertifyResponse) => resolve(err ? err.code : res ? 'issued' : -1),
-    ),
-  );
-}
-
 describe('Certify under a flood of garbage tokens from one address (gRPC: the caller is the peer address)', () => {
   it('issues to a gateway at 127.0.0.1 while [::1] floods: the flood gets its share and RESOURCE_EXHAUSTED, each counted', async () => {
-    const gate = gated();
-    const server = await startIdentityServer({
-      ...eastDeps(),
-      reviewer: gate.reviewer,
-      requireJwt: true,
-      port: 0,
-    });
-    const metrics = createIdentityMetrics({ identities: [EAST] });
-    const attacker = testIdentityClient(`[::1]:${server.port}`);
-    const gateway = testIdentityClient(`127.0.0.1:${server.port}`);
-    const peers: string[] = [];
-    const onEvent = (e: unknown) => peers.push((e as CertifyEvent).peer ?? 'none');
-    diagnostics.subscribe(certifyChannel.name, onEvent);
-    try {
+    await withFloodServer({}, async ({ gate, metrics, attacker, gateway, events }) => {
       const codes: Array<number | 'issued'> = [];
       const attack = Promise.all(
         Array.from({ length: 40 }, (_, i) =>
@@ -277,7 +189,7 @@ describe('Certify under a flood of garbage tokens from one address (gRPC: the ca
       gate.release();
       expect((await within(attack, 60_000, 'the held calls')).filter((c) => c === 16)).toHaveLength(4);
       // The caller is its address without the port, IPv4-mapped or not.
-      expect(new Set(peers)).toEqual(new Set(['::1', '127.0.0.1']));
+      expect(new Set(events.map((e) => e.peer))).toEqual(new Set(['::1', '127.0.0.1']));
       const counted = samplesOf(await metrics.render(), 'isthmus_identity_certify_requests_total');
       expect(counted).toMatchObject({
         [`{result="issued",identity="${EAST}"}`]: 1,
@@ -285,14 +197,7 @@ describe('Certify under a flood of garbage tokens from one address (gRPC: the ca
         '{result="unauthenticated",identity="none"}': 4,
         '{result="busy",identity="none"}': 0,
       });
-    } finally {
-      diagnostics.unsubscribe(certifyChannel.name, onEvent);
-      metrics.close();
-      attacker.close();
-      gateway.close();
-      gate.release();
-      await server.close();
-    }
+    });
   });
 });
 

@@ -1,7 +1,8 @@
 /**
  * What a Certify call must pass before it may take one of the service's slots (and so start a
- * TokenReview): cheap checks of the request's shape and size, and a share of the slots per caller
- * address. Without them anyone who reaches :8080 held the slots with garbage tokens, each one a
+ * TokenReview): cheap checks of the request's shape and size; then a share of the slots per caller
+ * address (fair-slots.ts), smaller for an address just refused its credentials (caller-penalty.ts).
+ * Without them anyone who reaches :8080 held the slots with garbage tokens, each one a
  * TokenReview against the API server, and the gateways' renewals were refused "busy".
  */
 import { isIP } from 'node:net';
@@ -18,9 +19,10 @@ export const MAX_TOKEN_CHARS = 16 * 1024;
 export const MAX_CSR_CHARS = 16 * 1024;
 
 /**
- * Calls one caller address may have in flight at once. A gateway makes one call per renewal, so
- * even the replicas of a Deployment on one node behind SNAT rarely have more than a couple at once;
- * one address can then hold no more than 4 of the 32 slots (MAX_CERTIFY_IN_FLIGHT).
+ * Calls one caller address may have in flight or waiting for a slot at once (fair-slots.ts). A
+ * gateway makes one call per renewal, so even the replicas of a Deployment on one node behind SNAT
+ * rarely have more than a couple at once; one address can then hold no more than 4 of the 32 slots
+ * (MAX_CERTIFY_IN_FLIGHT), and 1 while it is penalised (caller-penalty.ts).
  */
 export const MAX_CERTIFY_IN_FLIGHT_PER_CALLER = 4;
 
@@ -57,40 +59,4 @@ export function peerAddress(peer: string): string {
   const m = /^\[?(.*?)\]?:(\d{1,5})$/.exec(peer);
   if (m && isIP(m[1]!) !== 0) return unmapped(m[1]!);
   return isIP(peer) !== 0 ? unmapped(peer) : peer;
-}
-
-/**
- * Certify's slots: at most `max` calls in flight, at most `perCaller` of them from one caller.
- * `take` answers which limit refuses the call, or takes a slot that `give` returns.
- */
-export class CallerSlots {
-  private total = 0;
-  private readonly byCaller = new Map<string, number>();
-
-  constructor(
-    readonly max: number,
-    readonly perCaller: number,
-  ) {}
-
-  /** In flight now: all calls, or those of `caller`. */
-  inFlight(caller?: string): number {
-    return caller === undefined ? this.total : (this.byCaller.get(caller) ?? 0);
-  }
-
-  take(caller: string): 'taken' | 'caller' | 'all' {
-    const held = this.byCaller.get(caller) ?? 0;
-    if (held >= this.perCaller) return 'caller';
-    if (this.total >= this.max) return 'all';
-    this.byCaller.set(caller, held + 1);
-    this.total++;
-    return 'taken';
-  }
-
-  give(caller: string): void {
-    const held = this.byCaller.get(caller) ?? 0;
-    // Deleted at 0: the map holds only callers with calls in flight (at most `max` of them).
-    if (held <= 1) this.byCaller.delete(caller);
-    else this.byCaller.set(caller, held - 1);
-    this.total--;
-  }
 }

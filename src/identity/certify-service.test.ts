@@ -4,7 +4,7 @@ import { isIsthmusError } from '../errors.js';
 import { within } from '../kube/test-support.js';
 import { waitFor } from '../wait-for.js';
 import { certificateInfo, gatewayIdentityOf, verifyChain } from './ca.js';
-import { reviewBudgetMs } from './call-deadline.js';
+import { reviewBudgetMs, waitBudgetMs } from './call-deadline.js';
 import { requestCertificate } from './certify-client.js';
 import {
   certifyChannel,
@@ -148,6 +148,8 @@ describe('Certify', () => {
       pod: 'web-7c9d8f6b5-q4lzm',
       peer: '127.0.0.1',
       durationMs: expect.any(Number),
+      // The issue before cleared the address's penalty: this refusal imposes a new one.
+      penaltyImposed: true,
     });
   });
 
@@ -222,9 +224,17 @@ describe('metrics (identity-metrics.ts) of real Certify calls', () => {
   /** Every result from the first scrape: issued per identity the rules grant, refusals under "none". */
   const none = (result: string) => `{result="${result}",identity="none"}`;
   const untouched = Object.fromEntries(
-    ['denied', 'invalid', 'cancelled', 'busy', 'throttled', 'internal', 'unauthenticated', 'unavailable'].map(
-      (r) => [none(r), 0],
-    ),
+    [
+      'denied',
+      'invalid',
+      'cancelled',
+      'busy',
+      'throttled',
+      'penalised',
+      'internal',
+      'unauthenticated',
+      'unavailable',
+    ].map((r) => [none(r), 0]),
   );
 
   it('counts each call once by result, the identity its account holds, its latency, and TokenReview failures apart', async () => {
@@ -621,6 +631,20 @@ describe('reviewBudgetMs', () => {
   });
 });
 
+describe('waitBudgetMs', () => {
+  it.each([
+    // [ms left before the caller's deadline, the longest wait allowed, the wait for a slot]
+    [10_000, 2_000, 2_000], // the gateway's 10 s: the bound applies, and a 5 s review still fits
+    [3_000, 2_000, 1_000], // half of what is left after the answer's second: the review keeps as much
+    [1_001, 2_000, 0], // whole milliseconds
+    [1_000, 2_000, 0], // nothing left to wait with: busy at once
+    [Number.POSITIVE_INFINITY, 2_000, 2_000], // no deadline
+    [-100, 2_000, 0], // already past
+  ])('%d ms left, at most %d ms → %d ms', (left, max, budget) => {
+    expect(waitBudgetMs(left, max)).toBe(budget);
+  });
+});
+
 describe('concurrency', () => {
   /** `reviewer`, answering only when released: calls stay in flight until then. */
   function gated() {
@@ -636,15 +660,20 @@ describe('concurrency', () => {
     };
   }
 
-  it('refuses calls beyond maxInFlight with RESOURCE_EXHAUSTED before any review, and takes them again once some end', async () => {
+  it('refuses calls beyond maxInFlight with RESOURCE_EXHAUSTED before any review when none may wait, and takes them again once some end', async () => {
     const gate = gated();
-    const handle = createCertifyHandler({ ...eastDeps(), reviewer: gate.reviewer, maxInFlight: 2 });
+    const handle = createCertifyHandler({
+      ...eastDeps(),
+      reviewer: gate.reviewer,
+      maxInFlight: 2,
+      maxWaiting: 0,
+    });
     const first = [handle(request()), handle(request())];
     expect(await handle(request())).toMatchObject({
       ok: false,
       code: 8, // RESOURCE_EXHAUSTED
       outcome: 'busy',
-      message: expect.stringMatching(/busy: 2 Certify calls in flight, retry later/),
+      message: 'busy: 2 Certify calls in flight and 0 waiting for a slot; retry later',
     });
     expect(gate.waiting).toHaveLength(2);
     gate.release();
@@ -654,7 +683,7 @@ describe('concurrency', () => {
     expect((await again).ok).toBe(true);
   });
 
-  it('a gateway told "busy" gets a retryable IDENTITY_UNAVAILABLE (its rotator backs off and retries)', async () => {
+  it('a gateway told "busy" after its wait for a slot gets a retryable IDENTITY_UNAVAILABLE (its rotator backs off and retries)', async () => {
     const gate = gated();
     // The first call holds the only slot until released, however long the second call takes to
     // come (its key is generated first, which a loaded machine can stretch past the default 5 s
@@ -664,6 +693,7 @@ describe('concurrency', () => {
       reviewer: gate.reviewer,
       reviewTimeoutMs: 120_000,
       maxInFlight: 1,
+      maxWaitMs: 50,
       host: '127.0.0.1',
       port: 0,
     });
@@ -680,7 +710,7 @@ describe('concurrency', () => {
       expect(isIsthmusError(err, 'IDENTITY_UNAVAILABLE')).toBe(true);
       expect((err as unknown as { terminal: boolean }).terminal).toBe(false);
       expect(err.cause.code).toBe(8);
-      expect(err.message).toContain('busy');
+      expect(err.message).toContain('busy: no Certify slot came free within 50 ms');
       gate.release();
       expect(gatewayIdentityOf((await first).certPem)).toBe(EAST);
     } finally {

@@ -18,10 +18,10 @@ import {
   type KeyPairPem,
   leafNotAfter,
 } from './ca.js';
-import { callSignal, msLeft, reviewBudgetMs, untilAborted } from './call-deadline.js';
+import { callSignal, msLeft, reviewBudgetMs, untilAborted, waitBudgetMs } from './call-deadline.js';
+import { CallerPenalties } from './caller-penalty.js';
 import { certificateInfo } from './certificate-info.js';
 import {
-  CallerSlots,
   csrSizeProblem,
   MAX_CERTIFY_IN_FLIGHT_PER_CALLER,
   peerAddress,
@@ -30,6 +30,7 @@ import {
 import { CERTIFY_CHANNEL } from './certify-log.js';
 import { normaliseSerial } from './crl.js';
 import { checkCsr } from './csr.js';
+import { FairSlots, MAX_CERTIFY_WAIT_MS, MAX_CERTIFY_WAITING, type SlotGrant } from './fair-slots.js';
 import { bindServer, shutdownServer } from './grpc-util.js';
 import { addHealthService } from './health.js';
 import { allowedIdentityFor, defaultIdentityRules, type IdentityRule } from './identity-policy.js';
@@ -101,6 +102,10 @@ export interface CertifyEvent extends CertifyCaller {
   tokenReview?: TokenReviewFailure;
   /** The caller's address (peerAddress: no port), from the connection; the log's rate limit is per address. */
   peer?: string;
+  /** How long the call waited for a slot, when it had to (fair-slots.ts). */
+  waitedMs?: number;
+  /** This refusal penalised the caller's address, which was not penalised before (caller-penalty.ts). */
+  penaltyImposed?: true;
 }
 export const certifyChannel = diagnostics.channel(CERTIFY_CHANNEL);
 export type CertifyOutcome =
@@ -111,8 +116,10 @@ export type CertifyOutcome =
   | 'unavailable'
   | 'cancelled'
   | 'busy'
-  /** The caller's address already had its share of calls in flight (maxInFlightPerCaller). */
+  /** The caller's address already had its share of calls in flight or waiting (maxInFlightPerCaller). */
   | 'throttled'
+  /** The same, its share reduced to 1: it was refused for its credentials lately (caller-penalty.ts). */
+  | 'penalised'
   /** The handler threw (signing failed): answered INTERNAL. */
   | 'internal';
 
@@ -130,10 +137,18 @@ export interface CertifyDeps {
   lifetimeMs?: number;
   /** The longest a TokenReview may take (DEFAULT_REVIEW_TIMEOUT_MS), less if the caller's deadline is near. */
   reviewTimeoutMs?: number;
-  /** Calls handled at once (MAX_CERTIFY_IN_FLIGHT); more are refused as busy. */
+  /** Calls handled at once (MAX_CERTIFY_IN_FLIGHT); more wait for a slot, or are refused as busy. */
   maxInFlight?: number;
-  /** Of those, calls from one caller address (MAX_CERTIFY_IN_FLIGHT_PER_CALLER); more are refused as throttled. */
+  /** Calls from one caller address in flight or waiting (MAX_CERTIFY_IN_FLIGHT_PER_CALLER); more are refused as throttled. */
   maxInFlightPerCaller?: number;
+  /** Calls waiting for a slot at once (MAX_CERTIFY_WAITING); more are refused as busy. */
+  maxWaiting?: number;
+  /** The longest a call waits for a slot (MAX_CERTIFY_WAIT_MS), less if the caller's deadline is near. */
+  maxWaitMs?: number;
+  /** How long an address refused for its credentials holds a reduced share (PENALTY_MS). */
+  penaltyMs?: number;
+  /** A monotonic clock in ms, for penalties and waits (default performance.now). */
+  clock?: () => number;
   /**
    * Refuse a token that is not shaped as a JWT (UNAUTHENTICATED), before any slot or TokenReview.
    * Every token of the identity audience is one (a projected service account token); `isthmus
@@ -146,9 +161,10 @@ export interface CertifyDeps {
 /**
  * Each call holds a TokenReview in flight, then verifies and signs in pure JS on the event loop.
  * A healthy review takes milliseconds, so even a mass restart of gateways rarely has a handful at
- * once; 32 means a hung API server or abuse, and more would only queue (and load the API server).
- * RESOURCE_EXHAUSTED tells the gateway to back off and retry: requestCertificate maps it to the
- * retryable IDENTITY_UNAVAILABLE, and the rotator retries that with backoff.
+ * once; 32 means a hung API server or abuse, and more would only load the API server. A call that
+ * finds them all busy waits a little for one (fair-slots.ts), then is refused; RESOURCE_EXHAUSTED
+ * tells the gateway to back off and retry: requestCertificate maps it to the retryable
+ * IDENTITY_UNAVAILABLE, and the rotator retries that with backoff.
  */
 export const MAX_CERTIFY_IN_FLIGHT = 32;
 
@@ -168,7 +184,7 @@ export interface CertifyCall {
   peer?: string;
 }
 
-export type CertifyResult =
+export type CertifyResult = (
   | { ok: true; response: CertifyResponse; identity: string; serial: string; caller: CertifyCaller }
   | {
       ok: false;
@@ -181,7 +197,9 @@ export type CertifyResult =
       identity?: string;
       /** Set when the TokenReview gave no verdict: the token may be fine, the API server is what failed. */
       tokenReview?: TokenReviewFailure;
-    };
+    }
+) &
+  Pick<CertifyEvent, 'waitedMs' | 'penaltyImposed'>;
 type CertifyFailure = Extract<CertifyResult, { ok: false }>;
 
 /** The Certify decision and signing, without gRPC: what the tests table-drive. */
@@ -192,11 +210,36 @@ export function createCertifyHandler(
   const lifetimeMs = deps.lifetimeMs ?? DEFAULT_LEAF_LIFETIME_MS;
   const reviewTimeoutMs = deps.reviewTimeoutMs ?? DEFAULT_REVIEW_TIMEOUT_MS;
   const issuerOf = typeof deps.issuer === 'function' ? deps.issuer : () => deps.issuer as KeyPairPem;
-  const slots = new CallerSlots(
-    deps.maxInFlight ?? MAX_CERTIFY_IN_FLIGHT,
-    deps.maxInFlightPerCaller ?? MAX_CERTIFY_IN_FLIGHT_PER_CALLER,
+  const clock = deps.clock ?? (() => performance.now());
+  const penalties = new CallerPenalties({
+    now: clock,
+    ...(deps.penaltyMs === undefined ? {} : { penaltyMs: deps.penaltyMs }),
+  });
+  const slots = new FairSlots(
+    {
+      max: deps.maxInFlight ?? MAX_CERTIFY_IN_FLIGHT,
+      perCaller: deps.maxInFlightPerCaller ?? MAX_CERTIFY_IN_FLIGHT_PER_CALLER,
+      maxWaiting: deps.maxWaiting ?? MAX_CERTIFY_WAITING,
+    },
+    (caller) => penalties.isPenalised(caller),
+    clock,
   );
+  const maxWaitMs = deps.maxWaitMs ?? MAX_CERTIFY_WAIT_MS;
   const requireJwt = deps.requireJwt ?? false;
+
+  /** What needs no slot and no TokenReview: a caller that fails it costs nothing but this. */
+  const cheapRefusal = (req: CertifyRequest): CertifyFailure | undefined => {
+    if (req.token === '') return fail(status.UNAUTHENTICATED, 'unauthenticated', 'no token in the request');
+    const badToken = tokenProblem(req.token, requireJwt);
+    if (badToken) return fail(status.UNAUTHENTICATED, 'unauthenticated', `token not accepted: ${badToken}`);
+    const badCsr = csrSizeProblem(req.csrPem);
+    return badCsr ? fail(status.INVALID_ARGUMENT, 'invalid', badCsr) : undefined;
+  };
+  /** The outcome penalises or clears the caller's address: before its slot goes to a waiting call. */
+  const settled = (caller: string, result: CertifyResult): CertifyResult =>
+    penalties.record(caller, result.ok ? 'issued' : result.outcome) === 'imposed'
+      ? { ...result, penaltyImposed: true }
+      : result;
 
   const certify = async (req: CertifyRequest, call: CertifyCall): Promise<CertifyResult> => {
     const signal = call.signal ?? new AbortController().signal;
@@ -256,33 +299,29 @@ export function createCertifyHandler(
   };
 
   return async (req, call = {}) => {
-    // What needs no slot and no TokenReview comes first: a caller that fails it costs nothing but this.
-    if (req.token === '') return fail(status.UNAUTHENTICATED, 'unauthenticated', 'no token in the request');
-    const badToken = tokenProblem(req.token, requireJwt);
-    if (badToken) return fail(status.UNAUTHENTICATED, 'unauthenticated', `token not accepted: ${badToken}`);
-    const badCsr = csrSizeProblem(req.csrPem);
-    if (badCsr) return fail(status.INVALID_ARGUMENT, 'invalid', badCsr);
-    // Then a slot, of the caller's share: one address cannot take the slots the others need.
     const caller = call.peer ?? 'unknown';
-    const taken = slots.take(caller);
-    if (taken === 'caller')
-      return fail(
-        status.RESOURCE_EXHAUSTED,
-        'throttled',
-        `throttled: ${slots.inFlight(caller)} Certify calls from ${caller} in flight, the most one address may have; retry later`,
-      );
-    if (taken === 'all')
-      return fail(
-        status.RESOURCE_EXHAUSTED,
-        'busy',
-        `busy: ${slots.inFlight()} Certify calls in flight, retry later`,
-      );
+    const refusal = cheapRefusal(req);
+    if (refusal) return settled(caller, refusal);
+    // Then a slot, of the caller's share: one address cannot take the slots the others need.
+    const leftMs = call.msLeft ?? Number.POSITIVE_INFINITY;
+    // Awaited only when the call waits: one that has a slot starts its review at once.
+    const granted = slots.acquire(caller, waitBudgetMs(leftMs, maxWaitMs), call.signal);
+    const slot = granted instanceof Promise ? await granted : granted;
+    if (!slot.ok) {
+      const code = slot.outcome === 'cancelled' ? status.CANCELLED : status.RESOURCE_EXHAUSTED;
+      return { ...fail(code, slot.outcome, slot.message), ...waited(slot) };
+    }
     try {
-      return await certify(req, call);
+      const result = await certify(req, { ...call, msLeft: leftMs - (slot.waitedMs ?? 0) });
+      return settled(caller, { ...result, ...waited(slot) });
     } finally {
-      slots.give(caller);
+      slots.release(caller);
     }
   };
+}
+
+function waited(slot: SlotGrant): Pick<CertifyResult, 'waitedMs'> {
+  return slot.waitedMs === undefined ? {} : { waitedMs: slot.waitedMs };
 }
 
 /**
@@ -401,6 +440,7 @@ export async function startIdentityServer(opts: IdentityServerOptions): Promise<
               ...result.caller,
               peer,
               durationMs: durationMs(),
+              ...admissionOf(result),
             });
             callback(null, result.response);
           } else {
@@ -413,6 +453,7 @@ export async function startIdentityServer(opts: IdentityServerOptions): Promise<
               ...(tokenReview ? { tokenReview } : {}),
               peer,
               durationMs: durationMs(),
+              ...admissionOf(result),
             });
             callback({ code: result.code, details: message });
           }
@@ -459,6 +500,14 @@ async function startHealth(
   );
   closers.push(() => shutdownServer(health));
   return bindServer(health, at.host ?? anyAddress(), at.port);
+}
+
+/** The event's account of the call's admission: its wait for a slot, the penalty it brought. */
+function admissionOf(result: CertifyResult): Pick<CertifyEvent, 'waitedMs' | 'penaltyImposed'> {
+  return {
+    ...(result.waitedMs === undefined ? {} : { waitedMs: result.waitedMs }),
+    ...(result.penaltyImposed ? { penaltyImposed: true } : {}),
+  };
 }
 
 function publish(event: CertifyEvent): void {

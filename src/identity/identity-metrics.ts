@@ -25,8 +25,11 @@ const RESULTS: Record<CertifyOutcome, string> = {
   invalid: 'a malformed or weak CSR',
   unavailable: 'the TokenReview failed, or the issuer is outside its validity; retried by the gateway',
   cancelled: 'the caller gave up first',
-  busy: 'too many calls in flight (rate limited); retried by the gateway',
-  throttled: 'the caller address had its share of calls in flight (rate limited); retried by the gateway',
+  busy: 'every slot in use, and none came free within the wait or the queue was full (rate limited); retried by the gateway',
+  throttled:
+    'the caller address had its share of calls in flight or waiting (rate limited); retried by the gateway',
+  penalised:
+    'the caller address, refused for its credentials lately, had its share of 1 call in flight or waiting (rate limited); retried by the gateway',
   internal: 'signing failed',
 };
 
@@ -35,6 +38,9 @@ export const NO_IDENTITY = 'none';
 
 /** A TokenReview takes milliseconds and signing tens of them; the review gives up at 5 s. */
 const CERTIFY_DURATION_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** A call waits for a slot at most 2 s (MAX_CERTIFY_WAIT_MS); a slot that turns over takes milliseconds. */
+const QUEUE_WAIT_BUCKETS_S = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 /** The certificates in force, by the `certificate` label value, as PEM; undefined while there is none. */
 export type CertificateSources = Partial<Record<'issuer' | 'serving', () => string | undefined>>;
@@ -83,6 +89,18 @@ export function createIdentityMetrics(options: IdentityMetricsOptions = {}): Ide
     labelNames: ['reason'] as const,
     registers: [registry],
   });
+  const queueWait = new Histogram({
+    name: 'isthmus_identity_certify_queue_wait_seconds',
+    help: 'Time Certify calls waited for a slot, every slot being in use (calls that took one at once are not observed), by the result of the call.',
+    labelNames: ['result'] as const,
+    buckets: QUEUE_WAIT_BUCKETS_S,
+    registers: [registry],
+  });
+  const penalties = new Counter({
+    name: 'isthmus_identity_certify_penalties_total',
+    help: 'Caller addresses penalised by a Certify refusal of their credentials (unauthenticated, denied): 1 call in flight or waiting for 60 s, or until one is issued. A penalty renewed while in force is not counted.',
+    registers: [registry],
+  });
   // From the first scrape, so that rate() and increase() see the first of each.
   for (const identity of options.identities ?? []) requests.inc({ result: 'issued', identity }, 0);
   for (const result of Object.keys(RESULTS).filter((r) => r !== 'issued'))
@@ -103,6 +121,8 @@ export function createIdentityMetrics(options: IdentityMetricsOptions = {}): Ide
     requests.inc({ result: e.outcome, identity: e.identity ?? NO_IDENTITY });
     duration.observe({ result: e.outcome }, e.durationMs / 1000);
     if (e.tokenReview) reviewFailures.inc({ reason: e.tokenReview });
+    if (e.waitedMs !== undefined) queueWait.observe({ result: e.outcome }, e.waitedMs / 1000);
+    if (e.penaltyImposed) penalties.inc();
   };
   diagnosticsChannel.subscribe(CERTIFY_CHANNEL, onCertify);
   return {
