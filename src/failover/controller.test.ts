@@ -552,6 +552,32 @@ describe('failover controller', () => {
     expect(await apexSlices()).toEqual([]);
   });
 
+  it('a split whose apex Service does not exist steers nothing: isthmus_failover_active 0 with its weights on a backup, status shows ApexNotFound', async () => {
+    await fixture();
+    await client.create(
+      R.trafficSplitsV1alpha2,
+      trafficSplit(ns, 'ghost', 'ghost', [
+        { service: 'podinfo', weight: 1 },
+        { service: 'podinfo-west', weight: 0 },
+      ]),
+    );
+    await synced(start(), 'the failover controller');
+    await setReady('podinfo-abc12', false);
+    // The weights still follow readiness (the apex may yet be created), but no caller goes through them.
+    await waitFor(async () => same(await weightsOf('ghost'), [0, 1]), {
+      what: 'ghost weights on the backup',
+    });
+    await untilReason('Steered', 'ApexNotFound', 'ghost');
+    await waitFor(async () => (await activeMetric()) === 1, { what: 'the real split failed over' });
+    expect(await activeMetric('ghost')).toBe(0);
+    expect(await nothingReadyMetric('ghost')).toBe(0);
+    const rows = await failoverStatusRows(client, { namespace: ns });
+    expect(rows.find((r) => r.trafficSplit === 'ghost')).toMatchObject({
+      status: 'ApexNotFound',
+      activeBackends: [],
+    });
+  });
+
   it('apex slices under names an earlier version gave them are replaced, not leaked', async () => {
     await fixture();
     // What the planner used to call the second slice of a backend.

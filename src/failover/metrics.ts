@@ -4,12 +4,14 @@
  */
 import { Counter, Gauge } from 'prom-client';
 import { perRegistry } from '../per-registry.js';
+import type { SplitState } from './split-status.js';
 
 export interface FailoverMetrics {
   /**
    * 1 while a failover split's weights are on its backups (the primary at 0, a backup above): in
    * Fallback, and still while nothing is ready after it (the weights stay there). Left as it was
-   * while the split is Invalid (so are its weights); 0 for a steer-only split (the user's weights).
+   * while the split is Invalid (so are its weights); 0 for a steer-only split (the user's weights)
+   * and for a split no caller reaches its backends through (failoverGauges).
    */
   active: Gauge<'namespace' | 'split'>;
   /**
@@ -45,3 +47,19 @@ export const failoverMetrics = perRegistry((registers): FailoverMetrics => {
   };
   return metrics;
 });
+
+/**
+ * The gauges of a claimed split. `onBackups`: a failover split's weights are on its backups (read
+ * from the weights, so it holds through NothingReady and Invalid, where they stay as they were).
+ * `steersNothing`: no caller reaches a backend through the split, its apex missing or another
+ * split's (APEX_LOST_REASONS): both gauges 0, never absent, so the series still lists the split and
+ * an alert on `== 1` (IsthmusFailoverActive, IsthmusFailoverNothingReady) does not fire for traffic
+ * that is not there; `isthmus check` warns of the apex instead.
+ */
+export function failoverGauges(input: { onBackups: boolean; state: SplitState; steersNothing: boolean }): {
+  active: number;
+  nothingReady: number;
+} {
+  if (input.steersNothing) return { active: 0, nothingReady: 0 };
+  return { active: input.onBackups ? 1 : 0, nothingReady: input.state === 'NothingReady' ? 1 : 0 };
+}

@@ -11,17 +11,20 @@ import { R } from '../kube/resources.js';
 import type { KubeObject, TrafficSplit, V1EndpointSlice, V1Service } from '../kube/types.js';
 import { apexCaveat, apexSkipReason } from './apex-skip-reason.js';
 import { applyApexSlices, isSliceOfSplit } from './apply-apex-slices.js';
+import { resolvedRefsCondition } from './backend-refs.js';
 import { decideWeights, type FailoverMemory, onBackups, steerOnlyState } from './decide-weights.js';
 import { readyEndpointCount } from './endpoint-readiness.js';
-import type { FailoverMetrics } from './metrics.js';
+import { type FailoverMetrics, failoverGauges } from './metrics.js';
 import { type ParsedBackend, type ParsedSplit, parseSplit, writtenWeights } from './parse-split.js';
 import { planApexSlices, splitSliceLabels } from './plan-apex-slices.js';
 import { apexRivals, isClaimed, splitMode } from './split-selection.js';
 import {
+  APEX_LOST_REASONS,
   availableCondition,
   type ConditionInput,
   clearedStatus,
   desiredStatus,
+  invalidSplitTraffic,
   reachedWithoutWeight,
   restoreAfterCondition,
   type SplitOutcome,
@@ -81,21 +84,28 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
     // Invalid: weights and slices stay as they are, and the gauge still reads the weights, as
     // written (so a restarted controller reports a split left on its backups as the last one did);
     // only the status and an event say why.
+    const written = writtenWeights(split);
+    const apex = split.spec?.service ?? '';
+    const apexExists = apex !== '' && deps.caches.service(namespace, apex) !== undefined;
+    const readyOf = (svc: string) => readyEndpointCount(backendSlices(deps.caches, namespace, svc));
+    const refused = split.status?.conditions?.find((c) => c.type === 'Accepted');
     const changed = await writeStatus(deps, split, {
       generation: split.metadata?.generation,
       state: 'Invalid',
-      activeBackends: [],
+      activeBackends: invalidSplitTraffic(apex, apexExists, written.backends, readyOf),
       conditions: { Accepted: bad(parsed.reason, parsed.message) },
     });
-    const written = writtenWeights(split);
+    const failedOver = mode === 'failover' && onBackups(written.backends, written.primary);
     setGauges(
       deps,
       namespace,
       name,
-      mode === 'failover' && onBackups(written.backends, written.primary),
-      'Invalid',
+      failoverGauges({ onBackups: failedOver, state: 'Invalid', steersNothing: !apexExists }),
     );
-    if (changed) await deps.recorder.record(split, 'Warning', parsed.reason, parsed.message);
+    // activeBackends follows readiness: only a new refusal is news.
+    const news =
+      refused?.status !== 'False' || refused.reason !== parsed.reason || refused.message !== parsed.message;
+    if (changed && news) await deps.recorder.record(split, 'Warning', parsed.reason, parsed.message);
     return;
   }
   const s = parsed.split;
@@ -104,11 +114,12 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
   };
   const warnings: [string, string][] = [];
 
-  const missing = s.backends.filter((b) => !deps.caches.service(namespace, b.service)).map((b) => b.service);
-  conditions.ResolvedRefs = missing.length
-    ? bad('BackendNotFound', `no Service named ${missing.join(', ')}; counted as having no ready endpoint`)
-    : ok('ResolvedRefs', 'every backend is a Service');
-  if (missing.length) warnings.push(['BackendNotFound', conditions.ResolvedRefs.message]);
+  conditions.ResolvedRefs = resolvedRefsCondition(
+    s.backends.map((b) => b.service),
+    (svc) => deps.caches.service(namespace, svc) !== undefined,
+  );
+  if (!conditions.ResolvedRefs.status)
+    warnings.push([conditions.ResolvedRefs.reason, conditions.ResolvedRefs.message]);
 
   const readiness = new Map(
     s.backends.map((b) => [b.service, readyEndpointCount(backendSlices(deps.caches, namespace, b.service))]),
@@ -137,9 +148,11 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
   // Where traffic goes, for callers with a mesh (the weights) and without one (the apex).
   const apexOnly = reachedWithoutWeight(state, activeBackends, steering.shares);
   conditions.Available = availableCondition(mode, state, activeBackends, apexOnly);
-  const trafficOn = s.backends
-    .map((b) => b.service)
-    .filter((b) => activeBackends.includes(b) || apexOnly.includes(b));
+  // No apex, or another split's: no caller reaches a backend through this split.
+  const apexLost = !steering.condition.status && APEX_LOST_REASONS.includes(steering.condition.reason);
+  const trafficOn = apexLost
+    ? []
+    : s.backends.map((b) => b.service).filter((b) => activeBackends.includes(b) || apexOnly.includes(b));
   conditions.Steered = steering.condition;
   if (!steering.condition.status) warnings.push([steering.condition.reason, steering.condition.message]);
   else if (steering.rivals) warnings.push(['ApexConflict', steering.condition.message]);
@@ -159,7 +172,7 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
   if (memory) deps.memories.set(key, memory);
   // A steer-only split's weights are the user's: never a failover, whatever backend they favour.
   const failedOver = mode === 'failover' && onBackups(weights, s.primary);
-  setGauges(deps, namespace, name, failedOver, state);
+  setGauges(deps, namespace, name, failoverGauges({ onBackups: failedOver, state, steersNothing: apexLost }));
   if (event) await deps.recorder.record(split, event.type, event.reason, event.message);
   if (changed)
     for (const [reason, message] of warnings) await deps.recorder.record(split, 'Warning', reason, message);
@@ -186,11 +199,10 @@ function setGauges(
   deps: ReconcileDeps,
   namespace: string,
   split: string,
-  failedOver: boolean,
-  state: SplitState,
+  values: ReturnType<typeof failoverGauges>,
 ): void {
-  deps.metrics.active.set({ namespace, split }, failedOver ? 1 : 0);
-  deps.metrics.nothingReady.set({ namespace, split }, state === 'NothingReady' ? 1 : 0);
+  deps.metrics.active.set({ namespace, split }, values.active);
+  deps.metrics.nothingReady.set({ namespace, split }, values.nothingReady);
 }
 
 /**

@@ -5,10 +5,12 @@ import {
   availableCondition,
   clearedStatus,
   desiredStatus,
+  invalidSplitTraffic,
   reachedWithoutWeight,
   restoreAfterCondition,
   type SplitOutcome,
   sharesMessage,
+  shownReason,
 } from './split-status.js';
 import { service } from './test-builders.js';
 
@@ -99,7 +101,12 @@ describe('availableCondition', () => {
     [
       'steer-only, every weight 0',
       ['steer', 'NoWeight', []],
-      'False/NoWeight: every backend has weight 0, so the split sends traffic to none of them',
+      "False/NoWeight: every backend has weight 0: the weights send callers in a mesh to none of them; callers without a mesh are not steered and reach only the apex's own endpoints, of which none is ready",
+    ],
+    [
+      "steer-only, every weight 0, the apex's own pods ready: they serve callers without a mesh",
+      ['steer', 'NoWeight', [], ['podinfo']],
+      "False/NoWeight: every backend has weight 0: the weights send callers in a mesh to none of them; callers without a mesh are not steered: the apex's own endpoints serve them (podinfo)",
     ],
     ['fallback', ['failover', 'Fallback', ['podinfo-west']], 'True/Fallback: traffic on podinfo-west'],
     [
@@ -128,7 +135,11 @@ describe('reachedWithoutWeight', () => {
     ['not steered: the weights alone', ['Fallback', ['podinfo-west'], undefined], []],
     ['every sharing backend weighted', ['Weighted', ['podinfo', 'podinfo-west'], shares], []],
     ['NothingReady lists none', ['NothingReady', [], shares], []],
-    ['NoWeight lists none', ['NoWeight', [], shares], []],
+    [
+      "NoWeight: the apex's own pods still serve callers without a mesh (Isthmus lists nothing)",
+      ['NoWeight', [], shares.map((s) => ({ ...s, achieved: s.service === 'podinfo' ? 1 : 0 }))],
+      ['podinfo'],
+    ],
   ])('%s', (_name, args, expected) => {
     expect(reachedWithoutWeight(...args)).toEqual(expected);
   });
@@ -200,5 +211,86 @@ describe('restoreAfterCondition', () => {
   ])('%s', (_name, split, apex, expected) => {
     const c = restoreAfterCondition(split, apex);
     expect(c && `${c.status ? 'True' : 'False'}/${c.reason}: ${c.message}`).toBe(expected);
+  });
+});
+
+describe('shownReason: what `isthmus status` shows instead of a mode, for a split that steers nothing', () => {
+  const c = (type: string, status: boolean, reason: string) => ({ type, status, reason });
+  const valid = [c('Accepted', true, 'Valid'), c('ResolvedRefs', true, 'ResolvedRefs')];
+  it.each<[string, Parameters<typeof shownReason>[0], string | undefined]>([
+    [
+      'steering: the mode is shown',
+      [...valid, c('Available', true, 'Fallback'), c('Steered', true, 'Steered')],
+      undefined,
+    ],
+    ['refused: the parse reason', [c('Accepted', false, 'UnknownPrimary')], 'UnknownPrimary'],
+    [
+      'no apex Service',
+      [...valid, c('Available', true, 'Fallback'), c('Steered', false, 'ApexNotFound')],
+      'ApexNotFound',
+    ],
+    [
+      'another split steers the apex',
+      [...valid, c('Available', true, 'Primary'), c('Steered', false, 'ApexConflict')],
+      'ApexConflict',
+    ],
+    [
+      'every weight 0',
+      [...valid, c('Available', false, 'NoWeight'), c('Steered', true, 'Steered')],
+      'NoWeight',
+    ],
+    // Callers in a mesh still follow the weights: the mode is what they get.
+    [
+      'a headless apex: meshed callers follow the weights',
+      [...valid, c('Available', true, 'Fallback'), c('Steered', false, 'HeadlessApex')],
+      undefined,
+    ],
+    [
+      'a missing backend: the others still serve',
+      [
+        c('Accepted', true, 'Valid'),
+        c('ResolvedRefs', false, 'BackendNotFound'),
+        c('Available', true, 'Fallback'),
+      ],
+      undefined,
+    ],
+    ['nothing ready is a mode', [...valid, c('Available', false, 'NothingReady')], undefined],
+  ])('%s', (_name, conditions, expected) => {
+    expect(shownReason(conditions)).toBe(expected);
+  });
+});
+
+describe('invalidSplitTraffic: where an Invalid split, not acted on, still sends callers', () => {
+  const ready = new Map([
+    ['podinfo', 2],
+    ['podinfo-west', 1],
+  ]);
+  const readyOf = (service: string) => ready.get(service) ?? 0;
+  const b = (service: string, weight: number) => ({ service, weight });
+  it.each<[string, Parameters<typeof invalidSplitTraffic>, string[]]>([
+    [
+      "weights on the primary, the apex's own pods",
+      ['podinfo', true, [b('podinfo', 1), b('podinfo-west', 0)], readyOf],
+      ['podinfo'],
+    ],
+    // UnknownPrimary on a split the user wrote 0/0 with an apex that selects pods: they serve.
+    [
+      "every weight 0: the apex's own pods still serve",
+      ['podinfo', true, [b('podinfo', 0), b('podinfo-west', 0)], readyOf],
+      ['podinfo'],
+    ],
+    [
+      'weights left on a backup',
+      ['podinfo', true, [b('podinfo', 0), b('podinfo-west', 1), b('podinfo-north', 1)], readyOf],
+      ['podinfo', 'podinfo-west'],
+    ],
+    [
+      'a selector-less apex that is no backend: the weights alone',
+      ['podinfo-global', true, [b('podinfo', 0), b('podinfo-west', 1)], readyOf],
+      ['podinfo-west'],
+    ],
+    ['no apex: nothing', ['ghost', false, [b('podinfo', 1)], readyOf], []],
+  ])('%s', (_name, args, expected) => {
+    expect(invalidSplitTraffic(...args)).toEqual(expected);
   });
 });

@@ -16,8 +16,9 @@ import type { SplitMode } from './split-selection.js';
 /**
  * Condition types, all with `observedGeneration`:
  * - `Accepted`: the split can be acted on. False reasons: the parse reasons of parse-split.ts.
- * - `ResolvedRefs`: every backend names an existing Service. False reason `BackendNotFound`; the
- *   missing backends count as having no ready endpoint, the others keep working.
+ * - `ResolvedRefs`: every backend names an existing Service. False reasons `InvalidBackend` (a name
+ *   no Service can have, e.g. `other/cart-west`) and `BackendNotFound` (backend-refs.ts); such
+ *   backends count as having no ready endpoint, the others keep working.
  * - `Available`: some backend has a ready endpoint. True reasons `Primary`, `Fallback`, `Weighted`
  *   (a steer-only split); False reasons `NothingReady` (no backend, for a steer-only split no
  *   weighted backend, has a ready endpoint; weights left as they were) and `NoWeight` (a steer-only
@@ -69,15 +70,16 @@ export interface SplitOutcome {
  * Backends without weight that callers without a mesh still reach, while the split is available:
  * those the apex's endpoints give a share (`status.apexShares`). An apex with a selector that is
  * itself a backend lists its own ready pods whatever their weight (the EndpointSlice controller
- * writes them), as while a restore-after wait holds the weights on the backups. In NothingReady
- * and NoWeight none, as no weighted backend is listed there either.
+ * writes them), as while a restore-after wait holds the weights on the backups, or while every
+ * weight is 0 (NoWeight: Isthmus lists nothing, the apex's own endpoints still serve). In
+ * NothingReady none, as no weighted backend is listed there either.
  */
 export function reachedWithoutWeight(
   state: Exclude<SplitState, 'Invalid'>,
   weighted: readonly string[],
   shares: readonly BackendShare[] | undefined,
 ): string[] {
-  if (state === 'NothingReady' || state === 'NoWeight') return [];
+  if (state === 'NothingReady') return [];
   return (shares ?? []).filter((s) => s.achieved > 0 && !weighted.includes(s.service)).map((s) => s.service);
 }
 
@@ -90,12 +92,17 @@ export function availableCondition(
   /** reachedWithoutWeight: the backends callers without a mesh reach besides. */
   apexOnly: readonly string[] = [],
 ): ConditionInput {
-  if (state === 'NoWeight')
+  if (state === 'NoWeight') {
+    // Isthmus lists nothing on the apex then, so kube-proxy serves it from its own (selector) slices.
+    const unmeshed = apexOnly.length
+      ? `callers without a mesh are not steered: the apex's own endpoints serve them (${apexOnly.join(', ')})`
+      : "callers without a mesh are not steered and reach only the apex's own endpoints, of which none is ready";
     return {
       status: false,
       reason: 'NoWeight',
-      message: 'every backend has weight 0, so the split sends traffic to none of them',
+      message: `every backend has weight 0: the weights send callers in a mesh to none of them; ${unmeshed}`,
     };
+  }
   if (state === 'NothingReady')
     return {
       status: false,
@@ -109,6 +116,47 @@ export function availableCondition(
     ? `; callers without a mesh also reach ${apexOnly.join(', ')} through the apex's own endpoints (its selector), whatever the weights`
     : '';
   return { status: true, reason: state, message: `traffic on ${activeBackends.join(', ')}${unmeshed}` };
+}
+
+/**
+ * `Steered=False` reasons for which no caller reaches a backend through the split, in a mesh or
+ * not: its apex does not exist (no name to call), or another split steers it (ApexConflict).
+ * Other Steered=False reasons leave callers in a mesh following the weights.
+ */
+export const APEX_LOST_REASONS: readonly string[] = ['ApexNotFound', 'ApexConflict'];
+
+/**
+ * What `isthmus status` shows instead of a mode for a split whose mode is not where its callers'
+ * traffic goes: the reason it is refused (`Accepted=False`), its apex lost (APEX_LOST_REASONS) or
+ * every weight 0 (`NoWeight`); undefined while the mode tells the truth. A missing backend is no
+ * such reason: the others still serve (`ResolvedRefs=False`, which `isthmus check` warns of).
+ */
+export function shownReason(
+  conditions: readonly { type: string; status: boolean; reason?: string }[],
+): string | undefined {
+  const falseReason = (type: ConditionType) => conditions.find((c) => c.type === type && !c.status)?.reason;
+  const refused = falseReason('Accepted');
+  if (refused) return refused;
+  const steered = falseReason('Steered');
+  if (steered && APEX_LOST_REASONS.includes(steered)) return steered;
+  return falseReason('Available') === 'NoWeight' ? 'NoWeight' : undefined;
+}
+
+/**
+ * Where an Invalid split's traffic goes: it is not acted on, so the weights as written send callers
+ * in a mesh to the weighted backends with a ready endpoint (the slices it kept list those for callers
+ * without one), and the apex's own endpoints, when the apex is a backend, serve its callers
+ * without a mesh whatever the weights. None when the apex does not exist.
+ */
+export function invalidSplitTraffic(
+  apex: string,
+  apexExists: boolean,
+  backends: readonly { service: string; weight: number }[],
+  readyOf: (service: string) => number,
+): string[] {
+  if (!apexExists) return [];
+  const reached = backends.filter((b) => (b.weight > 0 || b.service === apex) && readyOf(b.service) > 0);
+  return [...new Set(reached.map((b) => b.service))];
 }
 
 /**

@@ -8,6 +8,24 @@ const backends = (p: number, w: number) => [
   { service: 'podinfo-west', weight: w },
 ];
 
+const cond = (type: string, status: 'True' | 'False', reason: string) => ({
+  type,
+  status,
+  reason,
+  message: '',
+  lastTransitionTime: new Date('2026-11-23T00:00:00Z'),
+});
+const valid = [cond('Accepted', 'True', 'Valid')];
+const reconciled = (
+  weights: ReturnType<typeof backends>,
+  state: string,
+  activeBackends: string[],
+  conditions: ReturnType<typeof cond>[],
+) => ({
+  ...trafficSplit('test', 'podinfo', 'podinfo', weights),
+  status: { state, activeBackends, conditions },
+});
+
 describe('statusRow', () => {
   it.each([
     [
@@ -53,10 +71,55 @@ describe('statusRow', () => {
       [],
     ],
     [
-      'an invalid split',
+      'an invalid split not yet reconciled: the reason, not Invalid',
       trafficSplit('test', 'podinfo', 'podinfo', [{ service: 'podinfo', weight: 'x' }]),
-      'Invalid',
+      'InvalidWeight',
       [],
+    ],
+    [
+      "an invalid split: the reason, and where the weights and the apex's own pods send traffic",
+      reconciled(backends(1, 0), 'Invalid', ['podinfo'], [cond('Accepted', 'False', 'UnknownPrimary')]),
+      'UnknownPrimary',
+      ['podinfo'],
+    ],
+    [
+      'its apex missing: the reason, no traffic, whatever an earlier controller listed',
+      reconciled(
+        backends(0, 1),
+        'Fallback',
+        ['podinfo-west'],
+        [...valid, cond('Steered', 'False', 'ApexNotFound')],
+      ),
+      'ApexNotFound',
+      [],
+    ],
+    [
+      "another split's apex: the conflict, not the weights",
+      reconciled(
+        backends(1, 0),
+        'Primary',
+        ['podinfo'],
+        [...valid, cond('Steered', 'False', 'ApexConflict')],
+      ),
+      'ApexConflict',
+      [],
+    ],
+    [
+      "every weight 0: NoWeight, and the apex's own pods that serve",
+      reconciled(backends(0, 0), 'NoWeight', ['podinfo'], [...valid, cond('Available', 'False', 'NoWeight')]),
+      'NoWeight',
+      ['podinfo'],
+    ],
+    [
+      'a headless apex: the mode callers in a mesh get',
+      reconciled(
+        backends(0, 1),
+        'Fallback',
+        ['podinfo-west'],
+        [...valid, cond('Steered', 'False', 'HeadlessApex')],
+      ),
+      'Fallback',
+      ['podinfo-west'],
     ],
   ])('%s', (_name, split, status, active) => {
     expect(statusRow(split)).toEqual({

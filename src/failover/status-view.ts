@@ -9,17 +9,22 @@ import type { TrafficSplit } from '../kube/types.js';
 import { plainTable } from '../plain-table.js';
 import { parseSplit, parseWeight } from './parse-split.js';
 import { isSteerOnly, STEER_LABEL, splitMode } from './split-selection.js';
+import { APEX_LOST_REASONS, shownReason } from './split-status.js';
 
 export interface FailoverStatusRow {
   namespace: string;
   trafficSplit: string;
-  /** `Primary`, `Fallback`, `NothingReady`, `Weighted` / `NoWeight` (steer-only split) or `Invalid`. */
+  /**
+   * The mode, `Primary`, `Fallback`, `NothingReady` or `Weighted` (steer-only split), or, for a
+   * split whose mode is not where traffic goes, the reason (shownReason): the parse reason of an
+   * Invalid split (`UnknownPrimary`…), `ApexNotFound`, `ApexConflict`, `NoWeight`.
+   */
   status: string;
   /**
    * Where traffic goes (`status.activeBackends`): the backends with weight and a ready endpoint,
    * which callers in a mesh follow, plus any the apex's own endpoints reach without weight, which
-   * callers without one do (an apex with a selector during a restore-after wait); none in
-   * NothingReady and NoWeight.
+   * callers without one do (an apex with a selector during a restore-after wait, or while every
+   * weight is 0, or the split is Invalid); none in NothingReady, ApexNotFound and ApexConflict.
    */
   activeBackends: string[];
 }
@@ -32,18 +37,20 @@ export function statusRow(split: TrafficSplit): FailoverStatusRow {
     .filter((b) => (parseWeight(b.weight) ?? 0) > 0)
     .map((b) => b.service);
   if (split.status?.state) {
-    // NothingReady: no backend carries traffic, whatever an earlier controller listed (it named the
-    // backends that kept their weight).
-    const nothing = split.status.state === 'NothingReady';
+    const conditions = (split.status.conditions ?? []).map((c) => ({ ...c, status: c.status === 'True' }));
+    const reason = shownReason(conditions);
+    // NothingReady, or an apex that is gone or another split's: no backend carries traffic through
+    // this split, whatever an earlier controller listed (the backends that kept their weight).
+    const nothing = split.status.state === 'NothingReady' || APEX_LOST_REASONS.includes(reason ?? '');
     return {
       namespace,
       trafficSplit,
-      status: split.status.state,
+      status: reason ?? split.status.state,
       activeBackends: nothing ? [] : (split.status.activeBackends ?? weighted),
     };
   }
   const parsed = parseSplit(split);
-  if (!parsed.ok) return { namespace, trafficSplit, status: 'Invalid', activeBackends: [] };
+  if (!parsed.ok) return { namespace, trafficSplit, status: parsed.reason, activeBackends: [] };
   // A steer-only split's weights are the user's: never a failover, whatever backend they favour.
   const onPrimary = weighted.length === 1 && weighted[0] === parsed.split.primary;
   const steered = weighted.length > 0 ? 'Weighted' : 'NoWeight';

@@ -2110,7 +2110,7 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
           };
         },
         'fail',
-        /^TrafficSplit test\/podinfo: not acted on \(NoPrimary\): no backend is the primary$/,
+        /^TrafficSplit test\/podinfo: not acted on \(NoPrimary\): no backend is the primary; the weights and any apex EndpointSlices it wrote stay as they are, and its traffic reaches no backend$/,
       ],
       [
         'apex not steered: a warning',
@@ -2128,7 +2128,7 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
           };
         },
         'warn',
-        /callers without a mesh are not steered \(ApexConflict\): split test\/older steers podinfo/,
+        /steers no caller \(ApexConflict\): split test\/older steers podinfo/,
       ],
       [
         'no status, or a change not acted on yet: a warning',

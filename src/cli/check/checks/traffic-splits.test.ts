@@ -53,3 +53,40 @@ describe('checkTrafficSplits: restore-after', () => {
     expect(result).toMatchObject({ status: 'ok', hints: [] });
   });
 });
+
+describe('checkTrafficSplits: splits that steer nothing say what serves instead', () => {
+  it('a namespaced backend warns that backends are Service names of the namespace, not about links', () => {
+    const message = 'other/cart-west is no Service name; …';
+    const result = check(handled({ ResolvedRefs: { status: 'False', reason: 'InvalidBackend', message } }));
+    expect(result.hints).toEqual([`TrafficSplit test/podinfo: InvalidBackend: ${message}`]);
+  });
+
+  it('an Invalid split fails, and says where the weights and the apex still send traffic', () => {
+    const split = handled({ Accepted: { status: 'False', reason: 'UnknownPrimary', message: 'm' } });
+    const result = check({
+      ...split,
+      status: { ...split.status, state: 'Invalid', activeBackends: ['podinfo'] },
+    });
+    expect(result).toMatchObject({ status: 'fail' });
+    expect(result.hints).toEqual([
+      'TrafficSplit test/podinfo: not acted on (UnknownPrimary): m; the weights and any apex EndpointSlices it wrote stay as they are, and its traffic goes to podinfo',
+    ]);
+  });
+
+  it('an Invalid split whose traffic reaches nothing says so', () => {
+    const split = handled({ Accepted: { status: 'False', reason: 'UnknownPrimary', message: 'm' } });
+    const result = check({ ...split, status: { ...split.status, state: 'Invalid', activeBackends: [] } });
+    expect(result.hints).toEqual([
+      'TrafficSplit test/podinfo: not acted on (UnknownPrimary): m; the weights and any apex EndpointSlices it wrote stay as they are, and its traffic reaches no backend',
+    ]);
+  });
+
+  it('an apex that does not exist: no caller is steered, in a mesh or not', () => {
+    const result = check(
+      handled({ Steered: { status: 'False', reason: 'ApexNotFound', message: 'no Service named ghost' } }),
+    );
+    expect(result.hints).toEqual([
+      'TrafficSplit test/podinfo: steers no caller (ApexNotFound): no Service named ghost',
+    ]);
+  });
+});

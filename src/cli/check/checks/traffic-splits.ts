@@ -4,8 +4,11 @@
  * fails, since its callers get nothing; a backend that names no Service, callers without a mesh
  * left unsteered, a restore-after it ignored (`RestoreAfter=False`: no duration, so it fails over
  * without the wait) or a change the controller has not acted on yet warn. `isthmus status` shows
- * Primary or Fallback for a split with a missing backend, which is why the check says so.
+ * Primary or Fallback for a split with a missing backend, which is why the check says so. A split
+ * refused says where traffic still goes (`status.activeBackends`); a namespaced backend
+ * (`InvalidBackend`) is a fix in the split, not a link to check.
  */
+import { APEX_LOST_REASONS } from '../../../failover/split-status.js';
 import type { TrafficSplit, V1Condition } from '../../../kube/types.js';
 import type { CheckFacts, CheckResult } from '../types.js';
 import { resultOf, unreadable } from './result.js';
@@ -30,19 +33,32 @@ export function checkTrafficSplits(facts: CheckFacts): CheckResult {
     }
     const accepted = get('Accepted');
     if (isFalse(accepted)) {
-      failures.push(`${name}: not acted on (${accepted.reason}): ${accepted.message}`);
+      // Not acted on is not "no traffic": what it left (weights, slices) and the apex's own pods serve.
+      const active = split.status?.activeBackends ?? [];
+      const traffic = active.length
+        ? `its traffic goes to ${active.join(', ')}`
+        : 'its traffic reaches no backend';
+      failures.push(
+        `${name}: not acted on (${accepted.reason}): ${accepted.message}; the weights and any apex EndpointSlices it wrote stay as they are, and ${traffic}`,
+      );
       continue;
     }
     const available = get('Available');
     if (isFalse(available)) failures.push(`${name}: ${available.reason}: ${available.message}`);
     const resolved = get('ResolvedRefs');
-    if (isFalse(resolved)) {
+    // A name that can be no Service's: the fix is in the split, not in a link.
+    if (isFalse(resolved) && resolved.reason === 'InvalidBackend')
+      warnings.push(`${name}: ${resolved.reason}: ${resolved.message}`);
+    else if (isFalse(resolved)) {
       warnings.push(
         `${name}: ${resolved.message}: a remote backend is a mirror, <service>-<cluster>; is that cluster linked (isthmus gateways), and its Service exported to this one (mirror.linkerd.io/exported, isthmus.dev/allowed-clusters)?`,
       );
     }
     const steered = get('Steered');
-    if (isFalse(steered)) {
+    // No apex, or another split's: callers in a mesh are not steered through it either.
+    if (isFalse(steered) && APEX_LOST_REASONS.includes(steered.reason ?? ''))
+      warnings.push(`${name}: steers no caller (${steered.reason}): ${steered.message}`);
+    else if (isFalse(steered)) {
       warnings.push(
         `${name}: callers without a mesh are not steered (${steered.reason}): ${steered.message}`,
       );
