@@ -11,6 +11,7 @@ import { waitFor } from '../../wait-for.js';
 import {
   FIRST_BACKOFF_MS,
   type LabProcess,
+  labProcessEnv,
   MAX_BACKOFF_MS,
   ProcessGroup,
   type Termination,
@@ -113,4 +114,14 @@ describe('ProcessGroup', () => {
     },
     60_000,
   );
+});
+
+describe('labProcessEnv', () => {
+  it("drops the shell's ISTHMUS_* settings: a process takes what its Deployment declares, as a pod does", () => {
+    const env = labProcessEnv(
+      { PATH: '/usr/bin', ISTHMUS_KUBE_CONTEXT: 'prod', ISTHMUS_LOG_LEVEL: 'debug' },
+      { ISTHMUS_MAX_TUNNELS: '500' },
+    );
+    expect(env).toEqual({ PATH: '/usr/bin', ISTHMUS_MAX_TUNNELS: '500', NODE_NO_WARNINGS: '1' });
+  });
 });

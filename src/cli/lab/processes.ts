@@ -121,7 +121,7 @@ export class ProcessGroup {
     try {
       child = spawn(process.execPath, [...s.nodeFlags, this.entry, ...s.args], {
         stdio: ['ignore', fd, fd],
-        env: { ...process.env, ...s.env, NODE_NO_WARNINGS: '1' },
+        env: labProcessEnv(process.env, s.env),
       });
     } finally {
       // The child has its own copy; the lab's would leak one descriptor per (re)start.
@@ -220,6 +220,16 @@ export class ProcessGroup {
 }
 
 /** SIGTERM the running ones, SIGKILL what is left after `graceMs`, and wait for every exit. */
+/**
+ * A lab process's environment: the lab's own without its `ISTHMUS_*` settings (a process reads
+ * those as flags, so one left in the shell that ran `lab up`, `ISTHMUS_KUBE_CONTEXT` say, would
+ * override what its Deployment declares, which a pod never inherits), then its pod's.
+ */
+export function labProcessEnv(parent: NodeJS.ProcessEnv, pod: Record<string, string>): NodeJS.ProcessEnv {
+  const inherited = Object.fromEntries(Object.entries(parent).filter(([k]) => !k.startsWith('ISTHMUS_')));
+  return { ...inherited, ...pod, NODE_NO_WARNINGS: '1' };
+}
+
 async function terminate(children: ChildProcess[], graceMs: number): Promise<void> {
   const running = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
   const alive = children.filter(running);
