@@ -80,6 +80,29 @@ describe('planFederation', () => {
     ]);
   });
 
+  it('remote members only: cart-federated keeps the ports it has while a member has them, so callers keep their port when the local member leaves', () => {
+    const west = mirror('west', [{ name: 'http', port: 81 }]);
+    const north = mirror('north', [{ name: 'http', port: 82 }]);
+    const existing: V1Service = {
+      metadata: { ...federated.metadata, labels: { [FEDERATED_SERVICE_LABEL]: 'true' } },
+      spec: { ...federated.spec, ports: [{ name: 'http', port: 81, protocol: 'TCP' }] },
+    };
+    const plan = planFederation({ ...base, mirrors: [west, north], existing });
+    expect(plan.kind === 'service' && plan.service.spec?.ports).toEqual([
+      { name: 'http', port: 81, protocol: 'TCP' },
+    ]);
+    // No member has them any more: the first cluster by name decides again.
+    const gone = planFederation({ ...base, mirrors: [north], existing });
+    expect(gone.kind === 'service' && gone.service.spec?.ports).toEqual([
+      { name: 'http', port: 82, protocol: 'TCP' },
+    ]);
+    // A local member decides whatever cart-federated has.
+    const withLocal = planFederation({ ...base, local, mirrors: [west, north], existing });
+    expect(withLocal.kind === 'service' && withLocal.service.spec?.ports).toEqual([
+      { name: 'http', port: 8080, protocol: 'TCP' },
+    ]);
+  });
+
   describe('a headless member without ports (a ClusterIP Service needs one: 422)', () => {
     const headless = (svc: V1Service): V1Service => ({
       ...svc,

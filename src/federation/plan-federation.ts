@@ -176,8 +176,7 @@ export function planFederation(input: FederationInput): FederationPlan {
     .filter((m) => portsOfMember(m).length === 0)
     .map((m) => noPortsProblem(m, serviceName));
   const invalidMembers = [...(unsupported ? [unsupported] : []), ...noPorts];
-  // The ports of the first member that has any (the local one, else the first cluster by name).
-  const definer = members.find((m) => portsOfMember(m).length > 0);
+  const definer = definerOf(members, portsOfMember, input.existing);
   if (!definer) {
     const message = `no member of ${input.name} has a port (headless Services without ports), and ${serviceName}, a ClusterIP Service, needs one: it is not written until a member has one`;
     const told = invalidMembers.map((p) => (p.reason === 'NoPorts' ? { ...p, message } : p));
@@ -227,6 +226,23 @@ export function planFederation(input: FederationInput): FederationPlan {
       spec: { type: 'ClusterIP', ports: reference },
     },
   };
+}
+
+/**
+ * The member whose ports `<name>-federated` takes: the local one; without it, one that has the
+ * ports `<name>-federated` has now (callers keep their port when the local member leaves or a
+ * cluster joins), else the first cluster by name. Members without ports define nothing.
+ */
+function definerOf(
+  members: readonly Member[],
+  portsOfMember: (m: Member) => V1ServicePort[],
+  existing: V1Service | undefined,
+): Member | undefined {
+  const withPorts = members.filter((m) => portsOfMember(m).length > 0);
+  const local = withPorts.find((m) => m.local);
+  if (local || existing === undefined) return local ?? withPorts[0];
+  const current = portsKey(portsOf(existing));
+  return withPorts.find((m) => portsKey(portsOfMember(m)) === current) ?? withPorts[0];
 }
 
 /** The members, local first: `local` is the local Service when it is one (not an ExternalName). */
