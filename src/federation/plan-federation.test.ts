@@ -80,21 +80,23 @@ describe('planFederation', () => {
     ]);
   });
 
-  it('remote members only: cart-federated keeps the ports it has while a member has them, so callers keep their port when the local member leaves', () => {
+  it('without a local member, cart-federated keeps its ports while each is a member port by name, so callers keep their port when the local member leaves', () => {
+    // The local member had http on 80; the remote ones have http on 81 and 82, which carry it.
     const west = mirror('west', [{ name: 'http', port: 81 }]);
     const north = mirror('north', [{ name: 'http', port: 82 }]);
     const existing: V1Service = {
       metadata: { ...federated.metadata, labels: { [FEDERATED_SERVICE_LABEL]: 'true' } },
-      spec: { ...federated.spec, ports: [{ name: 'http', port: 81, protocol: 'TCP' }] },
+      spec: { ...federated.spec, ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
     };
     const plan = planFederation({ ...base, mirrors: [west, north], existing });
     expect(plan.kind === 'service' && plan.service.spec?.ports).toEqual([
-      { name: 'http', port: 81, protocol: 'TCP' },
+      { name: 'http', port: 80, protocol: 'TCP' },
     ]);
-    // No member has them any more: the first cluster by name decides again.
-    const gone = planFederation({ ...base, mirrors: [north], existing });
+    // No member has a port of that name any more: the first cluster by name decides again.
+    const grpc = mirror('north', [{ name: 'grpc', port: 9090 }]);
+    const gone = planFederation({ ...base, mirrors: [grpc], existing });
     expect(gone.kind === 'service' && gone.service.spec?.ports).toEqual([
-      { name: 'http', port: 82, protocol: 'TCP' },
+      { name: 'grpc', port: 9090, protocol: 'TCP' },
     ]);
     // A local member decides whatever cart-federated has.
     const withLocal = planFederation({ ...base, local, mirrors: [west, north], existing });

@@ -176,13 +176,12 @@ export function planFederation(input: FederationInput): FederationPlan {
     .filter((m) => portsOfMember(m).length === 0)
     .map((m) => noPortsProblem(m, serviceName));
   const invalidMembers = [...(unsupported ? [unsupported] : []), ...noPorts];
-  const definer = definerOf(members, portsOfMember, input.existing);
-  if (!definer) {
+  const reference = referencePorts(members, portsOfMember, input.existing);
+  if (!reference) {
     const message = `no member of ${input.name} has a port (headless Services without ports), and ${serviceName}, a ClusterIP Service, needs one: it is not written until a member has one`;
     const told = invalidMembers.map((p) => (p.reason === 'NoPorts' ? { ...p, message } : p));
     return { kind: 'conflict', reason: 'NoPorts', message, invalidMembers: told };
   }
-  const reference = portsOfMember(definer);
   const problems = [
     ...invalidMembers.map((p) => p.message),
     ...members
@@ -229,20 +228,24 @@ export function planFederation(input: FederationInput): FederationPlan {
 }
 
 /**
- * The member whose ports `<name>-federated` takes: the local one; without it, one that has the
- * ports `<name>-federated` has now (callers keep their port when the local member leaves or a
- * cluster joins), else the first cluster by name. Members without ports define nothing.
+ * The ports `<name>-federated` takes: the local member's; without it, the ones it has now while
+ * each of them is a port of some member by name (only names carry traffic, so a remote member's
+ * `http` on 81 serves `http` on 80: callers keep their port when the local member leaves or a
+ * cluster joins); else the first cluster's by name. Members without ports define nothing;
+ * undefined: no member has any.
  */
-function definerOf(
+function referencePorts(
   members: readonly Member[],
   portsOfMember: (m: Member) => V1ServicePort[],
   existing: V1Service | undefined,
-): Member | undefined {
+): V1ServicePort[] | undefined {
   const withPorts = members.filter((m) => portsOfMember(m).length > 0);
   const local = withPorts.find((m) => m.local);
-  if (local || existing === undefined) return local ?? withPorts[0];
-  const current = portsKey(portsOf(existing));
-  return withPorts.find((m) => portsKey(portsOfMember(m)) === current) ?? withPorts[0];
+  if (local) return portsOfMember(local);
+  const current = portsOf(existing);
+  const served = (p: V1ServicePort) => withPorts.some((m) => portsOfMember(m).some((q) => samePort(p, q)));
+  if (current.length > 0 && current.every(served)) return current;
+  return withPorts[0] && portsOfMember(withPorts[0]);
 }
 
 /** The members, local first: `local` is the local Service when it is one (not an ExternalName). */
