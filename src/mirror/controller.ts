@@ -163,18 +163,20 @@ export function runController(config: ControllerConfig): RunningController {
   });
 
   // Slices list an egress port only once the local gateways listen on it (gateway-listening.ts).
+  const listeningListeners = new Set<(mirrors: ReadonlySet<string>) => void>();
   const listening = localGateway
     ? new GatewayListening({
         addresses: () => gatewayAddresses,
         urls: (addresses) => gatewayAdminUrls(config.gatewayAdminUrl, addresses, !!config.gatewayEndpoints),
-        held: (port) => allocator.holds(port),
+        owner: (port) => allocator.ownerOf(port),
         onOverdue: (ports) =>
           log.warn(
             { ports },
             `the local gateways do not list these egress ports in /routes after ${HOLD_MS} ms: listed in the mirrors' slices anyway (a gateway older than this controller, or a port it refuses: its /routes says why)`,
           ),
-        onChange: () => {
-          for (const fn of gatewayListeners) fn();
+        onResolved: (ports) => {
+          const mirrors = new Set(ports.flatMap((p) => allocator.ownerOf(p) ?? []));
+          for (const fn of listeningListeners) fn(mirrors);
         },
       })
     : undefined;
@@ -195,6 +197,10 @@ export function runController(config: ControllerConfig): RunningController {
     },
     allocator,
     ...(listening ? { listening } : {}),
+    onListening: (fn) => {
+      listeningListeners.add(fn);
+      return () => listeningListeners.delete(fn);
+    },
     metrics: mirrorMetrics(registry),
     leadership: config.leadership ?? new Leadership(true),
     adminUrl: config.gatewayAdminUrl,

@@ -6,54 +6,94 @@ import {
   type GatewayListeningOptions,
   gatewayAdminUrls,
   HOLD_MS,
+  type ListenedRoute,
   listenedByAll,
 } from './gateway-listening.js';
 import { forwardedPorts } from './plan-mirror.js';
 
+/** The mirror every test port belongs to, as the allocator and `/routes` name it. */
+const MIRROR = 'test/podinfo-west';
+
 /**
- * A GatewayListening whose gateway pods' `/routes` answer `routes(host)` (undefined: it does not
- * answer), the pods at `addresses`.
+ * A GatewayListening whose gateway pods' `/routes` answer `routes(host)` as ports of `MIRROR`
+ * (undefined: it does not answer), the pods at `addresses`; `owner` says who holds a port.
  */
 function listening(
-  routes: (host: string) => number[] | undefined,
+  routes: (host: string) => (number | ListenedRoute)[] | undefined,
   addresses = ['10.0.0.5'],
   extra: Partial<GatewayListeningOptions> = {},
 ) {
-  let changes = 0;
+  let polls = 0;
+  const resolved: number[][] = [];
   const l = new GatewayListening({
+    owner: () => MIRROR,
     ...extra,
     addresses: () => addresses,
     urls: (a) => gatewayAdminUrls('http://isthmus-gateway-admin.isthmus-system.svc:4191', a, false),
-    held: () => true,
-    onChange: () => changes++,
-    fetchPorts: async (url) => {
-      const ports = routes(url.hostname);
-      if (ports === undefined) throw new Error('refused');
-      return ports;
+    onResolved: (ports) => resolved.push(ports),
+    fetchRoutes: async (url) => {
+      polls++;
+      const answer = routes(url.hostname);
+      if (answer === undefined) throw new Error('refused');
+      return answer.map((r) => (typeof r === 'number' ? { port: r, mirror: MIRROR } : r));
     },
   });
-  return { l, changes: () => changes };
+  return { l, resolved, polls: () => polls };
 }
 
 describe('GatewayListening', () => {
-  it('holds a port back until the gateway lists it, then tells the syncs', async () => {
+  it('holds a port back until the gateway lists it, then resyncs its mirror alone', async () => {
     let open: number[] = [];
-    const { l, changes } = listening(() => open);
+    const { l, resolved, polls } = listening(() => open);
     expect(l.ports([20001])).toEqual(new Set());
-    await waitFor('the first answer', () => changes() === 1);
+    await waitFor('the first answer', () => polls() >= 1);
     expect(l.ports([20001])).toEqual(new Set());
+    expect(resolved).toEqual([]);
     open = [20001];
-    await waitFor('the port seen', () => changes() === 2);
+    await waitFor('the port seen', () => resolved.length === 1);
+    expect(resolved).toEqual([[20001]]);
     expect(l.ports([20001])).toEqual(new Set([20001]));
     l.stop();
   });
 
   it('holds nothing back without a ready gateway, or while its admin does not answer', async () => {
     expect(listening(() => [], []).l.ports([20001])).toBeUndefined();
-    const { l, changes } = listening(() => undefined);
+    const { l, resolved } = listening(() => undefined);
     l.ports([20001]);
-    await waitFor('the failed answer', () => changes() === 1);
+    await waitFor('the failed answer', () => resolved.length === 1);
     expect(l.ports([20001])).toBeUndefined();
+    l.stop();
+  });
+
+  it("counts a listener for the mirror that holds its port now: a port freed by one mirror and given to another is not the new one's until the gateway says so", async () => {
+    let routes: ListenedRoute[] = [{ port: 20001, mirror: 'test/cart-west' }];
+    let owner = 'test/cart-west';
+    const { l, resolved, polls } = listening(() => routes, ['10.0.0.5'], { owner: () => owner });
+    l.ports([20001]);
+    await waitFor('cart-west listened on', () => resolved.length === 1);
+    expect(l.ports([20001])).toEqual(new Set([20001]));
+    // cart-west is deleted and its port given to podinfo-west; the gateway still serves cart-west's.
+    owner = MIRROR;
+    expect(l.ports([20001])).toEqual(new Set());
+    const before = polls();
+    await waitFor('asked again', () => polls() > before + 1);
+    expect(resolved).toHaveLength(1);
+    routes = [{ port: 20001, mirror: MIRROR }];
+    await waitFor('podinfo-west listened on', () => resolved.length === 2);
+    expect(l.ports([20001])).toEqual(new Set([20001]));
+    l.stop();
+  });
+
+  it('tells only the ports that resolved, once: a port already listened on is not told again', async () => {
+    let open = [20001];
+    const { l, resolved, polls } = listening(() => open);
+    l.ports([20001, 20002]);
+    await waitFor('20001 listened on', () => resolved.length === 1);
+    const before = polls();
+    await waitFor('asked again for 20002', () => polls() > before + 1);
+    open = [20001, 20002];
+    await waitFor('20002 listened on', () => resolved.length === 2);
+    expect(resolved).toEqual([[20001], [20002]]);
     l.stop();
   });
 });
@@ -62,16 +102,16 @@ describe('GatewayListening with a gateway that never lists the port', () => {
   it('lists it once its hold runs out, and says so: a gateway older than the controller must not wait for it for ever', async () => {
     let now = 1_000_000;
     const late: number[][] = [];
-    const { l, changes } = listening(() => [20001], ['10.0.0.5'], {
+    const { l, resolved, polls } = listening(() => [20001], ['10.0.0.5'], {
       now: () => now,
       onOverdue: (ports) => late.push(ports),
     });
     expect(l.ports([20001, 20002])).toEqual(new Set());
-    await waitFor('the first answer', () => changes() === 1);
+    await waitFor('the first answer', () => resolved.length === 1 && polls() >= 1);
     expect(l.ports([20001, 20002])).toEqual(new Set([20001]));
     expect(late).toEqual([]);
     now += HOLD_MS;
-    await waitFor('the hold run out', () => changes() === 2);
+    await waitFor('the hold run out', () => resolved.length === 2);
     expect(late).toEqual([[20002]]);
     expect(l.ports([20001, 20002])).toEqual(new Set([20001, 20002]));
     l.stop();
@@ -84,12 +124,12 @@ describe('GatewayListening with several gateway replicas', () => {
       ['10.0.0.5', [20001]],
       ['10.0.0.6', []],
     ]);
-    const { l, changes } = listening((host) => open.get(host), ['10.0.0.5', '10.0.0.6']);
+    const { l, resolved, polls } = listening((host) => open.get(host), ['10.0.0.5', '10.0.0.6']);
     l.ports([20001]);
-    await waitFor('the first answers', () => changes() === 1);
+    await waitFor('the first answers', () => polls() >= 2);
     expect(l.ports([20001])).toEqual(new Set());
     open.set('10.0.0.6', [20001]);
-    await waitFor('the second replica listening', () => changes() === 2);
+    await waitFor('the second replica listening', () => resolved.length === 1);
     expect(l.ports([20001])).toEqual(new Set([20001]));
     l.stop();
   });
@@ -113,19 +153,28 @@ describe('gatewayAdminUrls', () => {
 });
 
 describe('listenedByAll', () => {
-  it.each([
+  const r = (port: number, mirror = MIRROR): ListenedRoute => ({ port, mirror });
+  it.each<[string, (ListenedRoute[] | undefined)[], Map<number, string> | 'unanswered']>([
     [
       'the ports all list',
       [
-        [1, 2],
-        [2, 3],
+        [r(1), r(2)],
+        [r(2), r(3)],
       ],
-      new Set([2]),
+      new Map([[2, MIRROR]]),
     ],
-    ['one replica', [[1, 2]], new Set([1, 2])],
-    ['one does not answer: not known', [[1], undefined], 'unanswered'],
-  ] as const)('%s', (_what, answers, want) => {
-    expect(listenedByAll(answers as unknown as (number[] | undefined)[])).toEqual(want);
+    [
+      'one replica',
+      [[r(1), r(2)]],
+      new Map([
+        [1, MIRROR],
+        [2, MIRROR],
+      ]),
+    ],
+    ['the same port for another mirror: not listed', [[r(1)], [r(1, 'test/cart-west')]], new Map()],
+    ['one does not answer: not known', [[r(1)], undefined], 'unanswered'],
+  ])('%s', (_what, answers, want) => {
+    expect(listenedByAll(answers)).toEqual(want);
   });
 });
 
@@ -136,6 +185,11 @@ describe('forwardedPorts', () => {
     ['listened on, plus those listed already', new Set([20002]), slice, new Set([20001, 20002])],
     ['a new slice: only those listened on', new Set<number>(), undefined, new Set()],
   ])('%s', (_what, listened, existing, want) => {
-    expect(forwardedPorts(listened, existing)).toEqual(want);
+    expect(forwardedPorts(listened, existing, [20001, 20002])).toEqual(want);
+  });
+  it('a serving slice whose ports all moved lists the new ones at once: it would be empty, so not ready, and a failover would drop a mirror that serves', () => {
+    expect(forwardedPorts(new Set(), slice, [20002, 20003])).toBeUndefined();
+    // One of the new ports listened on already: the others wait.
+    expect(forwardedPorts(new Set([20002]), slice, [20002, 20003])).toEqual(new Set([20001, 20002]));
   });
 });

@@ -4,7 +4,10 @@
  * only once the gateway listens on it (plan-mirror.ts `forwardedPorts`): the gateway opens a
  * mirror's listener only after the controller's slice vouches for the port (its
  * `isthmus.dev/egress-ports` annotation), so without this wait a new mirror's first callers were
- * refused. Polled only while a sync waits for a port not seen yet. Each ready gateway pod is asked
+ * refused. A port counts as listened on for the mirror that holds it now, as `/routes` names the
+ * mirror each listener leads from (a port freed by one mirror and given to another is not the new
+ * one's until the gateway says so). Polled only while a sync waits for a port not seen yet; only the
+ * mirrors whose ports resolved sync again. Each ready gateway pod is asked
  * at its own address (gatewayAdminUrls): the admin Service answers from one replica at a time, and
  * kube-proxy sends callers to every replica, so a port counts once every replica lists it. A gateway
  * admin that does not answer holds nothing back (every port is listed, as before): a broken
@@ -24,17 +27,26 @@ export function gatewayAdminUrls(adminUrl: string, addresses: readonly string[],
   return addresses.map((a) => new URL('/routes', `${admin.protocol}//${hostPort(a, port)}`));
 }
 
+/** A listener a gateway's `/routes` lists: its egress port and the mirror (`namespace/name`) it serves. */
+export interface ListenedRoute {
+  port: number;
+  mirror: string;
+}
+
 export interface GatewayListeningOptions {
   /** Addresses of the ready local gateway pods: without any, a slice has no endpoint to hold back. */
   addresses: () => string[];
   /** The `/routes` URLs to ask, for `addresses` (gatewayAdminUrls). */
   urls: (addresses: readonly string[]) => URL[];
-  /** Whether a mirror still holds the port: a port no one holds is waited for no longer. */
-  held: (port: number) => boolean;
-  /** Told when the ports every gateway listens on change (the syncs run again). */
-  onChange: () => void;
-  /** The egress ports the gateway's `/routes` lists (default: over HTTP). */
-  fetchPorts?: (url: URL) => Promise<number[]>;
+  /** The mirror (`namespace/name`) that holds `port` now; a port no one holds is waited for no longer. */
+  owner: (port: number) => string | undefined;
+  /**
+   * Told of the waited-for ports that resolved: listened on by every gateway for their mirror,
+   * listed anyway (hold over, or the admin not answering). Their mirrors sync again, not every one.
+   */
+  onResolved: (ports: number[]) => void;
+  /** The listeners a gateway's `/routes` lists (default: over HTTP). */
+  fetchRoutes?: (url: URL) => Promise<ListenedRoute[]>;
   /** Polling interval while a port is waited for: from `firstMs`, doubling up to `maxMs`. */
   firstMs?: number;
   maxMs?: number;
@@ -56,20 +68,24 @@ export const HOLD_MS = 5_000;
 
 const ROUTES_TIMEOUT_MS = 2_000;
 
-async function fetchRoutePorts(url: URL): Promise<number[]> {
+async function fetchListenedRoutes(url: URL): Promise<ListenedRoute[]> {
   const res = await fetch(url, { signal: AbortSignal.timeout(ROUTES_TIMEOUT_MS) });
   if (!res.ok) throw new Error(`${url.href} answered ${res.status}`);
-  const body = (await res.json()) as { routes?: { port?: unknown }[] };
-  return (body.routes ?? []).map((r) => r.port).filter((p): p is number => typeof p === 'number');
+  const body = (await res.json()) as { routes?: { port?: unknown; mirror?: unknown }[] };
+  return (body.routes ?? []).flatMap((r) =>
+    typeof r.port === 'number' && typeof r.mirror === 'string' ? [{ port: r.port, mirror: r.mirror }] : [],
+  );
 }
 
+/** Port → mirror, as every gateway lists it; 'unanswered' when one did not answer; undefined before a poll. */
+type Known = ReadonlyMap<number, string> | 'unanswered' | undefined;
+
 export class GatewayListening {
-  /** What the gateway listened on at the last poll; 'unanswered' when it failed; undefined before one. */
   private known: Known;
   /** Ports waited for, and since when. */
   private readonly wanted = new Map<number, number>();
-  /** Ports whose hold ran out: listed though no gateway listens on them (until one does). */
-  private readonly overdue = new Set<number>();
+  /** Ports whose hold ran out, with the mirror they were listed for (until a gateway listens). */
+  private readonly overdue = new Map<number, string>();
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
   private stopped = false;
@@ -80,23 +96,24 @@ export class GatewayListening {
   }
 
   /**
-   * The ports the gateway listens on, as last seen; undefined (hold nothing back) without a ready
-   * gateway (no endpoints; a gateway turns ready only after opening every vouched port) or while
-   * its admin does not answer. Those of `wanted` not among them are polled for until they are, or
-   * no mirror holds them.
+   * Which of `ports` a slice may list now: those every gateway listens on for the mirror holding
+   * them, and those whose hold ran out; undefined (hold nothing back) without a ready gateway (no
+   * endpoints; a gateway turns ready only after opening every vouched port) or while its admin does
+   * not answer. The others are polled for until they resolve, or no mirror holds them.
    */
-  ports(wanted: Iterable<number>): ReadonlySet<number> | undefined {
+  ports(ports: Iterable<number>): ReadonlySet<number> | undefined {
     if (this.opts.addresses().length === 0) return undefined;
     const known = this.known;
     const now = this.now();
-    for (const p of wanted) {
-      const listened = typeof known === 'object' && known.has(p);
-      if (!listened && !this.overdue.has(p) && !this.wanted.has(p)) this.wanted.set(p, now);
+    const out = new Set<number>();
+    for (const p of ports) {
+      const owner = this.opts.owner(p);
+      const listened = typeof known === 'object' && owner !== undefined && known.get(p) === owner;
+      if (listened || (owner !== undefined && this.overdue.get(p) === owner)) out.add(p);
+      else if (!this.wanted.has(p)) this.wanted.set(p, now);
     }
     if (this.wanted.size > 0) this.schedule(0);
-    if (known === 'unanswered') return undefined;
-    const listened = known ?? new Set<number>();
-    return this.overdue.size === 0 ? listened : new Set([...listened, ...this.overdue]);
+    return known === 'unanswered' ? undefined : out;
   }
 
   private now(): number {
@@ -109,11 +126,11 @@ export class GatewayListening {
   }
 
   /** Every ready gateway pod's `/routes`, at once. */
-  private async askAll(): Promise<ReadonlySet<number> | 'unanswered'> {
-    const fetchPorts = this.opts.fetchPorts ?? fetchRoutePorts;
+  private async askAll(): Promise<ReadonlyMap<number, string> | 'unanswered'> {
+    const fetchRoutes = this.opts.fetchRoutes ?? fetchListenedRoutes;
     const urls = this.opts.urls(this.opts.addresses());
     if (urls.length === 0) return 'unanswered';
-    return listenedByAll(await Promise.all(urls.map((u) => fetchPorts(u).catch(() => undefined))));
+    return listenedByAll(await Promise.all(urls.map((u) => fetchRoutes(u).catch(() => undefined))));
   }
 
   private schedule(ms: number): void {
@@ -132,24 +149,28 @@ export class GatewayListening {
       const next = await this.askAll();
       changed = !sameKnown(this.known, next);
       this.known = next;
-      // Unanswered: every port is listed meanwhile, nothing waits; the next sync asks again.
-      const done = (p: number) => next === 'unanswered' || next.has(p) || !this.opts.held(p);
-      for (const p of this.overdue) if (done(p)) this.overdue.delete(p);
+      const listenedFor = (p: number, owner: string) => next === 'unanswered' || next.get(p) === owner;
+      for (const [p, owner] of this.overdue)
+        if (this.opts.owner(p) !== owner || listenedFor(p, owner)) this.overdue.delete(p);
+      const resolved: number[] = [];
       const late: number[] = [];
       const now = this.now();
       for (const [p, since] of this.wanted) {
-        if (done(p)) this.wanted.delete(p);
-        else if (now - since >= (this.opts.holdMs ?? HOLD_MS)) {
+        const owner = this.opts.owner(p);
+        if (owner === undefined) this.wanted.delete(p);
+        else if (listenedFor(p, owner)) {
+          // Unanswered: listed anyway (a broken admin path must not stop mirrors); asked again next sync.
           this.wanted.delete(p);
-          this.overdue.add(p);
+          resolved.push(p);
+        } else if (now - since >= (this.opts.holdMs ?? HOLD_MS)) {
+          this.wanted.delete(p);
+          this.overdue.set(p, owner);
           late.push(p);
+          resolved.push(p);
         }
       }
-      if (late.length > 0) {
-        changed = true;
-        this.opts.onOverdue?.(late);
-      }
-      if (changed && !this.stopped) this.opts.onChange();
+      if (late.length > 0) this.opts.onOverdue?.(late);
+      if (resolved.length > 0 && !this.stopped) this.opts.onResolved(resolved);
     } finally {
       this.polling = false;
       this.delayMs = changed
@@ -160,18 +181,23 @@ export class GatewayListening {
   }
 }
 
-type Known = ReadonlySet<number> | 'unanswered' | undefined;
-
-/** The ports every one of `answers` lists; 'unanswered' when one of them is missing. */
+/**
+ * The listeners every one of `answers` lists for the same mirror (port → mirror); 'unanswered' when
+ * one of them is missing.
+ */
 export function listenedByAll(
-  answers: readonly (readonly number[] | undefined)[],
-): ReadonlySet<number> | 'unanswered' {
+  answers: readonly (readonly ListenedRoute[] | undefined)[],
+): ReadonlyMap<number, string> | 'unanswered' {
   if (answers.some((a) => a === undefined)) return 'unanswered';
-  const [first = [], ...rest] = answers as (readonly number[])[];
-  return new Set(first.filter((p) => rest.every((a) => a.includes(p))));
+  const [first = [], ...rest] = answers as (readonly ListenedRoute[])[];
+  const out = new Map<number, string>();
+  for (const r of first)
+    if (rest.every((a) => a.some((x) => x.port === r.port && x.mirror === r.mirror)))
+      out.set(r.port, r.mirror);
+  return out;
 }
 
 function sameKnown(a: Known, b: Known): boolean {
   if (typeof a !== 'object' || typeof b !== 'object') return a === b;
-  return a.size === b.size && [...a].every((x) => b.has(x));
+  return a.size === b.size && [...a].every(([p, m]) => b.get(p) === m);
 }

@@ -211,6 +211,8 @@ export class LinkWatcher {
         for (const key of this.remote?.serviceKeys(ns) ?? []) this.queue.add(key);
       }),
       shared.onGatewayAddresses(() => this.enqueueAll()),
+      // Only the mirrors whose ports the gateways now listen on: every key would be a pass per port.
+      shared.onListening?.((mirrors) => this.enqueueMirrors(mirrors)) ?? (() => {}),
       shared.leadership.subscribe((leading) => {
         if (leading) this.enqueueAll();
         else this.metrics.steppedDown();
@@ -305,6 +307,16 @@ export class LinkWatcher {
     for (const key of mirroredKeys(this.context())) this.queue.add(key);
     for (const key of this.statuses.keys()) this.queue.add(key);
     this.queue.add(STATUS);
+  }
+
+  /** The keys of `mirrors` (`namespace/name`) that are this Link's. */
+  private enqueueMirrors(mirrors: ReadonlySet<string>): void {
+    for (const mirror of mirrors) {
+      const [namespace = '', name = ''] = mirror.split('/');
+      const svc = this.shared.services.get(namespace, name) ?? { metadata: { namespace, name } };
+      const key = remoteKeyOf(svc, this.config.clusterName);
+      if (key) this.queue.add(key);
+    }
   }
 
   private async handle(key: string): Promise<void> {

@@ -156,15 +156,22 @@ export function terminatingNamespaceMessage(namespace: string, link: LinkConfig)
 /**
  * The egress ports a mirror's slice lists (where kube-proxy sends callers): those the local
  * gateways listen on, and those it lists already (a gateway restarting leaves its pod's endpoints
- * through its readiness, not through the ports). Absent `listening`: all of them.
+ * through its readiness, not through the ports). Absent `listening`: all of them; all of them too
+ * when the slice lists ports now and would list none of `egress` (a serving mirror whose ports
+ * all moved, its remote Service's only port named, say: an empty slice is not ready, and a failover
+ * or a federation would drop a mirror that serves on at once, refused connections aside).
  */
 export function forwardedPorts(
   listening: ReadonlySet<number> | undefined,
   existing: V1EndpointSlice | undefined,
+  egress: Iterable<number> = [],
 ): ReadonlySet<number> | undefined {
   if (listening === undefined) return undefined;
   const out = new Set(listening);
-  for (const p of existing?.ports ?? []) if (p.port !== undefined) out.add(p.port);
+  const listed = (existing?.ports ?? []).flatMap((p) => (p.port === undefined ? [] : [p.port]));
+  for (const p of listed) out.add(p);
+  const wanted = [...egress];
+  if (listed.length > 0 && wanted.length > 0 && !wanted.some((p) => out.has(p))) return undefined;
   return out;
 }
 
@@ -307,7 +314,9 @@ export function planMirror(input: MirrorPlanInput): MirrorPlan {
     addresses,
     ready,
     egressPorts,
-    ...(headless ? {} : { forwarded: forwardedPorts(input.listening, local.slice) }),
+    ...(headless
+      ? {}
+      : { forwarded: forwardedPorts(input.listening, local.slice, input.egressPorts.values()) }),
     hostnames,
     ...(ownerUid ? { ownerUid } : {}),
   });

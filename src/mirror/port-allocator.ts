@@ -146,9 +146,9 @@ export class PortAllocator {
     this.foreignByOwner.clear();
   }
 
-  /** Whether some mirror holds `port`. */
-  holds(port: number): boolean {
-    return this.byPort.has(port);
+  /** The mirror (`namespace/name`) that holds `port`, if any. */
+  ownerOf(port: number): string | undefined {
+    return this.byPort.get(port);
   }
 
   owned(owner: string): Map<string, number> {

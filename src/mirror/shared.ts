@@ -77,6 +77,8 @@ export interface SharedLocal {
   allocator: PortAllocator;
   /** The egress ports the local gateways listen on (absent: not known, every port is listed). */
   listening?: Pick<GatewayListening, 'ports'>;
+  /** Subscribe to the mirrors (`namespace/name`) whose waited-for egress ports resolved. */
+  onListening?(fn: (mirrors: ReadonlySet<string>) => void): () => void;
   metrics: MirrorMetrics;
   recorder?: EventRecorder;
   leadership: Leadership;

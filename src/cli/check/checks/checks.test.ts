@@ -1468,6 +1468,19 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /^test\/podinfo-west: 1 endpoint\(s\), none ready: waiting for this cluster's gateway pods to listen on egress port\(s\) 20000 \(the controller lists a port only once they do; "the gateways listen on every mirror's egress ports" and `isthmus routes` say why they do not\)$/,
       ],
       [
+        'endpoints not ready with one port listed and another waiting: the remote gateway is blamed (a listed port makes the slice ready while it is alive)',
+        (f) => {
+          f.mirrors = {
+            ok: true,
+            value: [
+              { ...mirror('podinfo-west', 'west', 0, 1), egressPorts: [20000, 20001], listedPorts: [20000] },
+            ],
+          };
+        },
+        'fail',
+        /test\/podinfo-west: 1 endpoint\(s\), none ready: the gateway of cluster west is not alive/,
+      ],
+      [
         "remote pods not ready (remote discovery: no gateway involved): the remote application's state, a warning",
         (f) => {
           f.mirrors = { ok: true, value: [{ ...mirror('db-west', 'west', 0, 2), remoteDiscovery: true }] };

@@ -41,7 +41,9 @@ export function noLocalGatewayReady(facts: CheckFacts): boolean {
  * are not ready meanwhile, whatever the remote gateway does. None when the slices were not gathered.
  */
 function notListedYet(m: MirrorFacts): number[] {
-  if (m.listedPorts === undefined || m.remoteDiscovery) return [];
+  // A slice that lists a port is ready once the gateways are (the controller's readiness): with
+  // none ready, the remote gateway is to blame, whatever ports still wait.
+  if (m.listedPorts === undefined || m.remoteDiscovery || m.listedPorts.length > 0) return [];
   return m.egressPorts.filter((p) => !m.listedPorts!.includes(p));
 }
 
