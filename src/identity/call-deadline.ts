@@ -61,3 +61,8 @@ export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<
     work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
 }
+
+/** What a deadline `leftMs` away leaves after a wait of `waitedMs` (none: nothing taken). */
+export function leftAfterWaitMs(leftMs: number, waitedMs?: number): number {
+  return leftMs - (waitedMs ?? 0);
+}

@@ -6,7 +6,7 @@
  * whose token the API server takes is never penalised; a success clears its address's penalty.
  * Pure apart from the injected clock, so the decisions are tested with tables.
  */
-import type { CertifyOutcome } from './certify-service.js';
+import type { CertifyOutcome } from './certify-outcome.js';
 
 /**
  * How long a refused address stays penalised. Longer than the gateway's retry backoff tops out

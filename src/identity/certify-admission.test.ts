@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { within } from '../kube/test-support.js';
 import { waitFor } from '../wait-for.js';
 import { gatewayIdentityOf } from './ca.js';
-import { MAX_CSR_CHARS, MAX_TOKEN_CHARS, peerAddress } from './certify-admission.js';
+import { MAX_CSR_CHARS, MAX_TOKEN_CHARS, peerAddress, preCheckRefusal } from './certify-admission.js';
 import { logCertifyOutcomes } from './certify-log.js';
 import { type CertifyEvent, certifyChannel, createCertifyHandler } from './certify-service.js';
 import { createIdentityMetrics } from './identity-metrics.js';
@@ -28,6 +28,16 @@ import {
  * 32 slots (each with a TokenReview and a log line), and a gateway's renewals were refused "busy".
  * What Certify now does before a call takes a slot, and how it shares the slots between callers.
  */
+
+describe('Certify for a call whose deadline has passed by the time it has a slot', () => {
+  it('asks the API server nothing and answers cancelled', async () => {
+    const gate = gated();
+    const handle = createCertifyHandler({ ...eastDeps(), reviewer: gate.reviewer });
+    const answer = await handle({ token: GATEWAY_TOKEN, csrPem: csrPem() }, { peer: GATEWAY, msLeft: 0 });
+    expect(answer).toMatchObject({ ok: false, outcome: 'cancelled' });
+    expect(gate.reviewed).toEqual([]);
+  });
+});
 
 describe('Certify under a flood of garbage tokens from one address (handler)', () => {
   it('leaves the slots to others: a gateway at another address is issued while 40 garbage calls arrive at once', async () => {
@@ -212,6 +222,59 @@ describe('peerAddress', () => {
     ['unknown', 'unknown'],
   ])('%s → %s', (peer, address) => {
     expect(peerAddress(peer)).toBe(address);
+  });
+});
+
+describe('preCheckRefusal: the refusal of a request that needs no review to refuse', () => {
+  const JWT = 'eyJhbGciOiJSUzI1NiJ9.e30.c2ln';
+  it.each<[string, { token: string; csrPem: string }, boolean, Record<string, unknown> | undefined]>([
+    [
+      'no token',
+      { token: '', csrPem: 'csr' },
+      false,
+      { code: 16, outcome: 'unauthenticated', message: 'no token in the request' },
+    ],
+    [
+      'a token that is no JWT, requireJwt',
+      { token: 'gateway-token', csrPem: 'csr' },
+      true,
+      {
+        code: 16,
+        outcome: 'unauthenticated',
+        message: expect.stringMatching(/^token not accepted: not a service account token/),
+      },
+    ],
+    [
+      'a token that is no JWT, without requireJwt',
+      { token: 'gateway-token', csrPem: 'csr' },
+      false,
+      undefined,
+    ],
+    [
+      'a token too long, without requireJwt',
+      { token: 'x'.repeat(MAX_TOKEN_CHARS + 1), csrPem: 'csr' },
+      false,
+      {
+        code: 16,
+        outcome: 'unauthenticated',
+        message: expect.stringMatching(/^token not accepted: \d+ characters/),
+      },
+    ],
+    [
+      'a CSR too long',
+      { token: JWT, csrPem: 'x'.repeat(MAX_CSR_CHARS + 1) },
+      true,
+      { code: 3, outcome: 'invalid', message: expect.stringMatching(/^the CSR has \d+ characters/) },
+    ],
+    [
+      'a token checked before the CSR',
+      { token: '', csrPem: 'x'.repeat(MAX_CSR_CHARS + 1) },
+      false,
+      { code: 16, outcome: 'unauthenticated', message: 'no token in the request' },
+    ],
+    ['a JWT and a CSR of any content within bounds', { token: JWT, csrPem: 'not a CSR' }, true, undefined],
+  ])('%s', (_what, req, requireJwt, refused) => {
+    expect(preCheckRefusal(req, requireJwt)).toStrictEqual(refused && { ok: false, ...refused });
   });
 });
 

@@ -7,6 +7,8 @@
  */
 import { isIP } from 'node:net';
 import { unmapped } from '../host-port.js';
+import { type CertifyFailure, refusal } from './certify-outcome.js';
+import type { CertifyRequest } from './protocol.js';
 
 /**
  * A projected service account token is ~1 kB (a JWT: header, claims, RS256 signature), so 16 Ki
@@ -40,6 +42,19 @@ export function tokenProblem(token: string, requireJwt: boolean): string | undef
   if (requireJwt && !JWT.test(token))
     return 'not a service account token (a JWT: three base64url segments separated by dots)';
   return undefined;
+}
+
+/**
+ * The refusal of what needs no slot and no TokenReview, or undefined: a caller that fails it costs
+ * nothing but this. No token or a token that cannot be one: UNAUTHENTICATED; a CSR too large:
+ * INVALID_ARGUMENT.
+ */
+export function preCheckRefusal(req: CertifyRequest, requireJwt: boolean): CertifyFailure | undefined {
+  if (req.token === '') return refusal('unauthenticated', 'no token in the request');
+  const badToken = tokenProblem(req.token, requireJwt);
+  if (badToken) return refusal('unauthenticated', `token not accepted: ${badToken}`);
+  const badCsr = csrSizeProblem(req.csrPem);
+  return badCsr ? refusal('invalid', badCsr) : undefined;
 }
 
 /** Why `csrPem` is too large to be a CSR Certify would sign, or undefined. */

@@ -20,9 +20,9 @@
 
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { type LogWindowOptions, logWindows } from '../log-windows.js';
-import type { CertifyEvent } from './certify-service.js';
+import type { CertifyEvent } from './certify-event.js';
 
-/** The channel certify-service.ts publishes a CertifyEvent to, once per Certify call. */
+/** The channel certify-grpc.ts publishes a CertifyEvent to, once per Certify call (certify-event.ts). */
 export const CERTIFY_CHANNEL = 'isthmus:identity:certify';
 
 /** A value written bare: printable ASCII, no space, and none of `"`, `\`, `=`. */

@@ -1,10 +1,11 @@
 /**
  * The identity service's Prometheus metrics, served on its admin port (`isthmus identity
- * --admin-listen`). Certify publishes one CertifyEvent per call (certify-service.ts decides and
- * classifies; certify-log.ts logs the same event); this module subscribes and counts, so nothing is
- * classified twice and the handler counts nothing inline (STYLE.md §9). What is in force (the
- * issuer, the serving certificate, the CRL) is read at each scrape, so a value can never lag behind
- * a reload. Each call gets its own Registry, as the gateway's metrics do, so tests can run several.
+ * --admin-listen`). Certify publishes one CertifyEvent per call (certify-event.ts classifies the
+ * handler's result; certify-log.ts logs the same event); this module subscribes and counts, so
+ * nothing is classified twice and the handler counts nothing inline (STYLE.md §9). What is in
+ * force (the issuer, the serving certificate, the CRL) is read at each scrape, so a value can never
+ * lag behind a reload. Each call gets its own Registry, as the gateway's metrics do, so tests can
+ * run several.
  *
  * Label values stay bounded: `result` is a CertifyOutcome, `identity` one the rules grant (or
  * `none`); the identity a refused CSR asks for and the caller's account are the caller's choice,
@@ -14,8 +15,9 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { registerBuildInfo } from '../build-info.js';
 import { type CertificateInfo, certificateInfo } from './certificate-info.js';
+import type { CertifyEvent } from './certify-event.js';
 import { CERTIFY_CHANNEL } from './certify-log.js';
-import type { CertifyEvent, CertifyOutcome } from './certify-service.js';
+import type { CertifyOutcome } from './certify-outcome.js';
 
 /** Every Certify outcome, with what it means to an operator (a Record: a new outcome must be added). */
 const RESULTS: Record<CertifyOutcome, string> = {
