@@ -80,6 +80,27 @@ describe('KubeClient (stand-in server)', () => {
     expect(client.stats().byVerb.list).toBe(2);
   });
 
+  it('applies a transform to each page as it arrives, before the next is asked for', async () => {
+    const { client, paths } = await serve((req, res) => {
+      const page = new URL(req.url ?? '', 'http://x').searchParams.get('continue');
+      const name = page ? 'b' : 'a';
+      json(res, 200, {
+        metadata: { resourceVersion: '10', ...(page ? {} : { continue: 'p2' }) },
+        items: [{ metadata: { name }, spec: { big: 'x' } }],
+      });
+    });
+    const pagesWhenTrimmed: number[] = [];
+    const out = await client.list(R.services, {
+      limit: 1,
+      transform: (item) => {
+        pagesWhenTrimmed.push(paths.length);
+        return { metadata: item.metadata };
+      },
+    });
+    expect(out.items).toEqual([{ metadata: { name: 'a' } }, { metadata: { name: 'b' } }]);
+    expect(pagesWhenTrimmed).toEqual([1, 2]);
+  });
+
   it('retries a 429 after Retry-After, then succeeds', async () => {
     let calls = 0;
     const { client } = await serve((_req, res) => {

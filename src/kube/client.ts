@@ -32,6 +32,11 @@ export interface ListOptions {
   limit?: number;
   /** Aborts the list (an informer being stopped); the client's own close aborts it too. */
   signal?: AbortSignal;
+  /**
+   * Applied to each item as its page arrives (an informer's trim): a cache that keeps a few fields
+   * of every Service then never holds every whole Service at once while it lists.
+   */
+  transform?: (item: KubeObject) => KubeObject;
 }
 
 /** For the verbs that take it: aborting `signal` ends the request (a deadline of the caller's). */
@@ -163,8 +168,10 @@ export class KubeClient {
       });
       const page = body as { items?: T[]; metadata?: { resourceVersion?: string; continue?: string } };
       // List items carry no apiVersion/kind; fill them so objects look the same from list and watch.
-      for (const item of page.items ?? [])
-        items.push({ apiVersion: apiVersionOf(res), kind: res.kind, ...item });
+      for (const item of page.items ?? []) {
+        const full = { apiVersion: apiVersionOf(res), kind: res.kind, ...item };
+        items.push((opts.transform ? opts.transform(full) : full) as T);
+      }
       resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
       cont = page.metadata?.continue || undefined;
     } while (cont);

@@ -220,9 +220,10 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
       // objects in one answer each raised the controller's peak RSS past 250 MB (mirror benchmark).
       limit: this.opts.pageSize ?? 500,
       signal: this.abort.signal,
+      ...(this.opts.transform ? { transform: (i: KubeObject) => this.transformed(i as T) } : {}),
     });
     if (this.stopped) return;
-    const events = this.store.replace(this.opts.transform ? items.map((i) => this.transformed(i)) : items);
+    const events = this.store.replace(items);
     this.rv = resourceVersion;
     this.setHealth(true);
     this.backoff.reset();
