@@ -15,6 +15,7 @@ import { SessionPool } from './session-pool.js';
 import { startTcpBackend, type TcpBackend } from './test-support/backends.js';
 import { CLUSTER_DOMAIN, type Harness, startHarness } from './test-support/harness.js';
 import { makePki, type TestPki } from './test-support/pki.js';
+import { startRelay } from './test-support/relay.js';
 import { freePort, waitFor, within } from './test-support/wait.js';
 import { LISTEN_BACKLOG } from './tunnel-settings.js';
 
@@ -279,6 +280,30 @@ describe('EgressListeners', () => {
     expect(await metrics.render()).toContain(
       'isthmus_tunnel_connections_total{direction="egress",peer_cluster="west",result="timeout"} 1',
     );
+  });
+
+  it('resets a client within seconds when the remote gateway hangs after its session is up', async () => {
+    // The pool's defaults (keepalive 10 s, CONNECT answer 15 s), so what is measured is what runs:
+    // without hang detection the client waits until one of those, past greet's 10 s deadline.
+    const h = await harness();
+    h.exportService('test', 'svc', 7000, [(await named('svc')).port]);
+    const relay = await startRelay(h.ingress.address.port);
+    cleanups.push(() => relay.close());
+    const port = await freePort();
+    await h.egress.apply([route(port, h, 'svc', { remote: relay.address })]);
+    expect(await greet(port)).toMatchObject({ greeting: 'svc' });
+    const errors = egressErrors();
+    relay.hang();
+    // A CONNECT unanswered for 1 s, then a PING unanswered for 2 s: reset at ~3 s.
+    expect(await greet(port, 10_000)).toMatchObject({ failed: 'ECONNRESET' });
+    expect(errors).toEqual([
+      expect.objectContaining({
+        peerCluster: 'west',
+        code: 'GATEWAY_UNREACHABLE',
+        reason: expect.stringContaining('no PING answer'),
+      }),
+    ]);
+    await waitFor(() => h.pool.sessionCount() === 0, 'the hung session to be dropped');
   });
 
   it('resets the client at once when the remote refuses the tunnel', async () => {

@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CHANNELS, type HandshakeRejectedMessage } from './diagnostics.js';
 import { logRefusals } from './refusal-log.js';
+import { SESSION_LIVENESS_CHANNEL } from './session-liveness.js';
 
 interface Line {
   level: number;
@@ -129,6 +130,27 @@ describe('sessions of admitted peers ended for a flood', () => {
         reason: 'flood',
         code: 'ERR_HTTP2_ERROR',
       }),
+    ]);
+  });
+});
+
+describe('egress sessions to a remote gateway that stopped answering', () => {
+  it('logs a dropped one at warn with the gateway and why; a suspicion cleared only at debug', () => {
+    start();
+    const liveness = diagnosticsChannel.channel(SESSION_LIVENESS_CHANNEL);
+    liveness.publish({ gateway: '10.0.0.7:4143', event: 'suspected' });
+    liveness.publish({ gateway: '10.0.0.7:4143', event: 'cleared' });
+    liveness.publish({ gateway: '10.0.0.7:4143', event: 'hung', reason: 'no PING answer within 2000 ms' });
+    expect(warnings()).toEqual([
+      expect.objectContaining({
+        msg: 'remote gateway session dropped: it stopped answering (its tunnels are reset; redialled after a backoff)',
+        gateway: '10.0.0.7:4143',
+        reason: 'no PING answer within 2000 ms',
+      }),
+    ]);
+    expect(lines.filter((l) => l.level === DEBUG).map((l) => l.msg)).toEqual([
+      'remote gateway session suspected',
+      'remote gateway session cleared',
     ]);
   });
 });

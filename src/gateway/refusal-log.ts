@@ -24,6 +24,7 @@ import {
   notTls,
   type SessionErrorMessage,
 } from './diagnostics.js';
+import { SESSION_LIVENESS_CHANNEL, type SessionLivenessMessage } from './session-liveness.js';
 
 /** One warn line per address and reason per window (log-windows.ts), per table. */
 export type RefusalLogOptions = LogWindowOptions;
@@ -88,10 +89,21 @@ export function logRefusals(log: Logger, accessLog: boolean, options: RefusalLog
       'peer gateway session ended: it flooded or broke HTTP/2',
     );
   };
+  // The slow path only: a suspicion cleared is routine, a session dropped as hung is news.
+  const onLiveness = (msg: unknown): void => {
+    const m = msg as SessionLivenessMessage;
+    if (m.event === 'hung')
+      log.warn(
+        { gateway: m.gateway, reason: m.reason },
+        'remote gateway session dropped: it stopped answering (its tunnels are reset; redialled after a backoff)',
+      );
+    else log.debug({ gateway: m.gateway, reason: m.reason }, `remote gateway session ${m.event}`);
+  };
   const subscriptions: Array<[string, (msg: unknown) => void]> = [
     [CHANNELS.handshakeRejected, onRejected],
     [CHANNELS.connectError, onConnectError],
     [CHANNELS.sessionError, onSessionError],
+    [SESSION_LIVENESS_CHANNEL, onLiveness],
   ];
   for (const [name, fn] of subscriptions) diagnosticsChannel.subscribe(name, fn);
   return () => {

@@ -3,7 +3,10 @@
  * the peer's stream limit, failing fast, identity checks, GOAWAY and certificate rotation.
  */
 
+import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { readFileSync } from 'node:fs';
 import http2, { type ClientHttp2Stream, type ServerHttp2Session } from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -11,9 +14,10 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isIsthmusError } from '../errors.js';
 import { gatewayIdentity } from '../kube/keys.js';
 import { VERSION } from '../version.js';
-import { startIngress } from './ingress.js';
+import { type IngressOptions, startIngress } from './ingress.js';
 import { resolverFor } from './resolver.js';
 import { ServiceIndex } from './service-index.js';
+import { SESSION_LIVENESS_CHANNEL, type SessionLivenessMessage } from './session-liveness.js';
 import { SessionPool } from './session-pool.js';
 import { echo, startTcpBackend, type TcpBackend } from './test-support/backends.js';
 import { authorizeClusters, CLUSTER_DOMAIN, PROBE_PATH } from './test-support/harness.js';
@@ -40,7 +44,11 @@ async function echoBackend(): Promise<TcpBackend> {
 }
 
 /** A real ingress exporting echo.test:7000; records the certificate of every admitted peer. */
-async function ingressFor(backend: TcpBackend, maxConcurrentStreams = 1000) {
+async function ingressFor(
+  backend: Pick<TcpBackend, 'port'>,
+  maxConcurrentStreams = 1000,
+  limits: IngressOptions['limits'] = {},
+) {
   const index = new ServiceIndex();
   index.upsertService({
     namespace: 'test',
@@ -64,7 +72,7 @@ async function ingressFor(backend: TcpBackend, maxConcurrentStreams = 1000) {
     },
     resolve: resolverFor(index, CLUSTER_DOMAIN),
     probe: { path: PROBE_PATH, isReady: () => ready.value },
-    limits: { maxConcurrentStreams },
+    limits: { maxConcurrentStreams, ...limits },
   });
   cleanups.push(async () => {
     await ingress.close();
@@ -99,6 +107,64 @@ async function relayTo(port: number, held = false): Promise<Relay> {
   const relay = await startRelay(port, held);
   cleanups.push(() => relay.close());
   return relay;
+}
+
+/** The pool's session-liveness events (suspected, cleared, hung) from now until the test's end. */
+function livenessEvents(): SessionLivenessMessage[] {
+  const events: SessionLivenessMessage[] = [];
+  const onEvent = (m: unknown): void => {
+    events.push(m as SessionLivenessMessage);
+  };
+  diagnosticsChannel.subscribe(SESSION_LIVENESS_CHANNEL, onEvent);
+  cleanups.push(() => {
+    diagnosticsChannel.unsubscribe(SESSION_LIVENESS_CHANNEL, onEvent);
+  });
+  return events;
+}
+
+const ECHO_SERVER = `const s = require('node:net').createServer((c) => { c.on('error', () => {}); c.pipe(c); });
+s.listen({ host: '127.0.0.1', port: 0, backlog: 1 }, () => console.log(s.address().port));`;
+
+/**
+ * An echo backend in a child process, stopped (SIGSTOP) with its accept queue full, so a dial to it
+ * waits in SYN retransmits (1 s, 3 s, …) until `resume()`: a backend that accepts slowly.
+ */
+async function stoppedBackend(): Promise<{ port: number; resume(): void }> {
+  const child = spawn(process.execPath, ['-e', ECHO_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const pid = child.pid!;
+  cleanups.push(() => {
+    child.kill('SIGKILL');
+  });
+  const port = await within(
+    new Promise<number>((resolve) =>
+      child.stdout.once('data', (d: Buffer) => resolve(Number(String(d).trim()))),
+    ),
+    10_000,
+    "the backend's port",
+  );
+  process.kill(pid, 'SIGSTOP');
+  const state = (): string => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.charAt(0);
+  await waitFor(() => state() === 'T', 'the backend to stop');
+  // Linux queues backlog + 1 connections nobody accepted: after these two, SYNs are dropped.
+  const fillers = [0, 1].map(() => net.connect(port, '127.0.0.1').on('error', () => {}));
+  cleanups.push(() => {
+    for (const f of fillers) f.destroy();
+  });
+  await within(
+    Promise.all(fillers.map((f) => new Promise((r) => f.once('connect', r)))),
+    5_000,
+    "the backend's accept queue to fill",
+  );
+  return { port, resume: () => process.kill(pid, 'SIGCONT') };
+}
+
+/** Writes `text` and ends; resolves with everything echoed back until the remote's end. */
+function echoed(stream: Duplex, text: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  const ended = new Promise<string>((r) => stream.once('end', () => r(Buffer.concat(chunks).toString())));
+  stream.end(text);
+  return ended;
 }
 
 /** A port with nothing listening. */
@@ -355,6 +421,83 @@ describe('SessionPool', () => {
     relay.freeze();
     // Dropped at the second tick after the freeze at the latest (2 s), well within the deadline.
     await waitFor(() => p.sessionCount() === 0, 'the silent session to be dropped', 10_000);
+  });
+
+  it('fails tunnels fast while the session to a hung gateway is being re-established', async () => {
+    const { ingress } = await ingressFor(await echoBackend());
+    const relay = await relayTo(ingress.address.port);
+    // A tunnel that waited on a dial to the hung peer would blow every deadline below; no backoff,
+    // so the first tunnel after the hang is the one that starts the reconnect.
+    const p = pool(undefined, { connectTimeoutMs: 60_000, backoff: { baseMs: 0, maxMs: 0 } });
+    await roundTrip(await p.openTunnel(relay.address, ECHO), 'before the hang');
+    relay.hang();
+    const failure = (): Promise<Error> =>
+      p.openTunnel(relay.address, ECHO).then(
+        () => new Error('a tunnel through a hung gateway'),
+        (err: Error) => err,
+      );
+    const hung = await within(failure(), 10_000, 'the CONNECT on the hung session to fail');
+    expect(hung).toMatchObject({
+      code: 'GATEWAY_UNREACHABLE',
+      message: expect.stringContaining('no PING answer'),
+    });
+    // Each later tunnel fails at once with why; the first one also starts the reconnect in the background.
+    for (let i = 0; i < 3; i++) {
+      const err = await within(failure(), 5_000, 'a tunnel while the session is re-established');
+      expect(err).toMatchObject({
+        code: 'GATEWAY_UNREACHABLE',
+        message: expect.stringContaining('no PING answer'),
+      });
+    }
+    await waitFor(() => relay.accepted() === 2, 'one reconnect dial');
+    relay.release();
+    await waitFor(() => p.sessionCount() === 1, 'the new session once the gateway answers again', 10_000);
+    await roundTrip(await within(p.openTunnel(relay.address, ECHO), 5_000, 'a tunnel after'), 'after');
+  });
+
+  it('keeps the session of a gateway that answers PINGs while it dials a slow backend', async () => {
+    const backend = await stoppedBackend();
+    // The dial completes at a SYN retransmit (1 s or 3 s); past the ingress's default 5 s it would be 502.
+    const { ingress } = await ingressFor(backend, 1000, { connectTimeoutMs: 10_000 });
+    const events = livenessEvents();
+    const p = pool(undefined, { suspectAfterMs: 100, pingTimeoutMs: 500 });
+    const started = performance.now();
+    const tunnel = p.openTunnel(ingress.address, ECHO);
+    await waitFor(() => events.some((e) => e.event === 'cleared'), 'a PING answer to clear the suspicion');
+    backend.resume();
+    const t = await within(tunnel, 10_000, 'the tunnel through the slow dial');
+    // The scenario, not a speed: the CONNECT outlived suspicion plus the PING deadline (600 ms).
+    expect(performance.now() - started).toBeGreaterThan(600);
+    await roundTrip(t, 'slow but alive');
+    expect(events.filter((e) => e.event !== 'suspected' && e.event !== 'cleared')).toEqual([]);
+    expect(p.sessionCount()).toBe(1);
+    expect(ingress.sessions()).toBe(1);
+  });
+
+  it('keeps the session of a gateway that answers PINGs under a load of tunnels', async () => {
+    const { ingress } = await ingressFor(await echoBackend());
+    const events = livenessEvents();
+    // Nearly every CONNECT under this load outlasts 1 ms: hundreds of suspicions, each cleared by
+    // a PING answer or by frames arriving ahead of it.
+    const p = pool(undefined, { suspectAfterMs: 1, pingTimeoutMs: 500 });
+    const payload = 'x'.repeat(64 * 1024);
+    for (let round = 0; round < 3; round++) {
+      const tunnels = await within(
+        Promise.all(Array.from({ length: 200 }, () => p.openTunnel(ingress.address, ECHO))),
+        20_000,
+        `round ${round}'s tunnels`,
+      );
+      const answers = await within(
+        Promise.all(tunnels.map((t) => echoed(t, payload))),
+        20_000,
+        `round ${round}'s echoes`,
+      );
+      expect(answers.every((a) => a === payload)).toBe(true);
+    }
+    expect(events.some((e) => e.event === 'suspected')).toBe(true);
+    expect(events.filter((e) => e.event === 'hung')).toEqual([]);
+    expect(p.sessionCount()).toBe(1);
+    expect(ingress.sessions()).toBe(1);
   });
 
   it('moves to a new session once a session has used up its stream IDs', async () => {

@@ -3,7 +3,9 @@
  * peer's SETTINGS_MAX_CONCURRENT_STREAMS is reached), reused by every tunnel, so a client connection
  * costs one stream, not a TLS handshake. A remote that cannot be reached fails fast: callers get
  * the error at once during a capped, jittered backoff instead of queueing behind a dead address.
- * After GOAWAY or close, new tunnels open a new session while streams on the old one finish.
+ * After GOAWAY or close, new tunnels open a new session while streams on the old one finish. A
+ * peer that hangs (SIGSTOP, a partition) is found by PINGs (session-liveness.ts) and its session
+ * dropped; tunnels then fail fast until a dial in the background has a new session.
  */
 
 import { X509Certificate } from 'node:crypto';
@@ -16,12 +18,13 @@ import { IsthmusError } from '../errors.js';
 import { hostPort } from '../host-port.js';
 import { peerVersion, VERSION_HEADER } from '../version.js';
 import { publishProbe } from './diagnostics.js';
+import { connectTimers, PING_TIMEOUT_MS, SessionLiveness, SUSPECT_AFTER_MS } from './session-liveness.js';
 import {
   classify,
   isRefusedStream,
-  keepAlive,
   MAX_REFUSED_RETRIES,
   maxStreams,
+  noSessionStep,
   REFUSED_STREAM,
   untrusted,
 } from './session-support.js';
@@ -67,6 +70,13 @@ export interface SessionPoolOptions {
    * fast instead of swallowing them until the response timeout. Default 10 s; 0 disables.
    */
   keepaliveMs?: number;
+  /**
+   * A CONNECT unanswered this long makes its session suspect: it is PINGed, and dropped when no
+   * answer (and no byte at all) comes within `pingTimeoutMs`. Defaults SUSPECT_AFTER_MS and
+   * PING_TIMEOUT_MS (session-liveness.ts); 0 disables suspicion.
+   */
+  suspectAfterMs?: number;
+  pingTimeoutMs?: number;
 }
 
 /** Called once: an error, or the tunnel stream after the remote answered 200. */
@@ -87,6 +97,7 @@ interface PooledSession {
   peer: string;
   /** The cluster of the peer's gateway identity, once connected (undefined: not a cluster's). */
   cluster?: string;
+  liveness: SessionLiveness;
 }
 
 type SessionCallback = (err: IsthmusError | null, pooled?: PooledSession) => void;
@@ -113,6 +124,9 @@ export class SessionPool {
   private readonly backoffBaseMs: number;
   private readonly backoffMaxMs: number;
   private readonly keepaliveMs: number;
+  private readonly liveness: { suspectAfterMs: number; pingTimeoutMs: number };
+  /** The CONNECT response timer's two stages, computed once rather than per tunnel. */
+  private readonly connectTimers: { firstMs: number; restMs: number };
 
   constructor(private readonly opts: SessionPoolOptions) {
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 5_000;
@@ -120,6 +134,11 @@ export class SessionPool {
     this.backoffBaseMs = opts.backoff?.baseMs ?? 100;
     this.backoffMaxMs = opts.backoff?.maxMs ?? 2_000;
     this.keepaliveMs = opts.keepaliveMs ?? 10_000;
+    this.liveness = {
+      suspectAfterMs: opts.suspectAfterMs ?? SUSPECT_AFTER_MS,
+      pingTimeoutMs: opts.pingTimeoutMs ?? PING_TIMEOUT_MS,
+    };
+    this.connectTimers = connectTimers(this.liveness.suspectAfterMs, this.responseTimeoutMs);
   }
 
   /** Resolves with the tunnel once the remote answered 200. */
@@ -326,7 +345,18 @@ export class SessionPool {
     }
     pooled.streams++;
     let answered = false;
-    const timer = setTimeout(() => {
+    // The one response timer fires first at the suspicion point (a session that swallows CONNECTs
+    // is PINGed), then at the deadline. The CONNECT itself keeps waiting: a remote that answers
+    // PINGs may be dialling a slow backend (5 s per candidate), which is why the deadline is 15 s.
+    const { firstMs, restMs } = this.connectTimers;
+    let suspecting = restMs > 0;
+    const onTimer = (): void => {
+      if (suspecting) {
+        suspecting = false;
+        pooled.liveness.suspect();
+        timer = setTimeout(onTimer, restMs);
+        return;
+      }
       fail(
         new IsthmusError(
           'GATEWAY_CONNECT_TIMEOUT',
@@ -334,7 +364,8 @@ export class SessionPool {
         ),
       );
       stream.close(h2.NGHTTP2_CANCEL);
-    }, this.responseTimeoutMs);
+    };
+    let timer = setTimeout(onTimer, firstMs);
     const fail = (err: IsthmusError): void => {
       if (answered) return;
       answered = true;
@@ -410,8 +441,15 @@ export class SessionPool {
         return;
       }
     }
-    if (!ignoreBackoff && !remote.connecting && remote.lastError && Date.now() < remote.retryAt) {
-      cb(remote.lastError);
+    const step = noSessionStep({
+      lastError: remote.lastError,
+      connecting: remote.connecting,
+      backoffOver: Date.now() >= remote.retryAt,
+      ignoreBackoff,
+    });
+    if (step !== 'wait') {
+      if (step === 'dial-behind') this.dial(remote);
+      cb(remote.lastError!);
       return;
     }
     remote.waiters.push(cb);
@@ -457,7 +495,19 @@ export class SessionPool {
       maxSessionMemory: MAX_SESSION_MEMORY_MB,
       settings: { enablePush: false, initialWindowSize: STREAM_WINDOW_BYTES, maxFrameSize: MAX_FRAME_BYTES },
     });
-    const pooled: PooledSession = { session, chain, streams: 0, draining: false, peer: remote.label };
+    const pooled: PooledSession = {
+      session,
+      chain,
+      streams: 0,
+      draining: false,
+      peer: remote.label,
+      liveness: new SessionLiveness(session, remote.label, this.liveness, (err) => {
+        // Draining before the destroy's events: no tunnel picks this session meanwhile.
+        pooled.draining = true;
+        this.backOff(remote, err);
+        session.destroy(err);
+      }),
+    };
     this.dialing.add(session);
     let established = false;
     const timer = setTimeout(() => {
@@ -493,7 +543,7 @@ export class SessionPool {
         remote.failures = 0;
         remote.lastError = undefined;
         remote.sessions.push(pooled);
-        if (this.keepaliveMs > 0) keepAlive(session, this.keepaliveMs);
+        if (this.keepaliveMs > 0) pooled.liveness.keepAlive(this.keepaliveMs);
         const waiters = remote.waiters.splice(0);
         // More waiters than free slots: the rest get another session through session().
         for (const w of waiters) {
@@ -521,12 +571,17 @@ export class SessionPool {
       if (i >= 0) remote.sessions.splice(i, 1);
       if (established) return;
       remote.connecting = false;
-      remote.failures++;
-      const delay = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** (remote.failures - 1));
-      remote.retryAt = Date.now() + Math.random() * delay;
-      remote.lastError = classify(failure, remote.label);
-      this.failWaiters(remote, remote.lastError);
+      this.backOff(remote, classify(failure, remote.label));
+      this.failWaiters(remote, remote.lastError!);
     });
+  }
+
+  /** A failed dial or a hung session: tunnels fail with `err` until the capped, jittered backoff ends. */
+  private backOff(remote: Remote, err: IsthmusError): void {
+    remote.failures++;
+    const delay = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** (remote.failures - 1));
+    remote.retryAt = Date.now() + Math.random() * delay;
+    remote.lastError = err;
   }
 
   /**

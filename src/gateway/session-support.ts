@@ -1,26 +1,32 @@
 /**
- * Session-level helpers of the pool: keepalive PINGs, refused-stream marking and failure
- * classification. Kept apart so session-pool.ts holds only the pooling logic.
+ * Session-level helpers of the pool: what a tunnel does without a session, refused-stream marking
+ * and failure classification. Kept apart so session-pool.ts holds only the pooling logic.
  */
 import type { ClientHttp2Session } from 'node:http2';
 import { IsthmusError } from '../errors.js';
+import { isHung } from './session-liveness.js';
 
-/** PINGs `session` every `ms`; destroys it when an answer takes longer than `ms`. */
-export function keepAlive(session: ClientHttp2Session, ms: number): void {
-  let waiting = false;
-  const interval = setInterval(() => {
-    if (waiting) {
-      session.destroy(new IsthmusError('GATEWAY_UNREACHABLE', `no PING answer within ${ms} ms`));
-      return;
-    }
-    waiting = true;
-    session.ping((err) => {
-      if (!err) waiting = false;
-    });
-  }, ms);
-  // The pool must not keep a process alive on its own.
-  interval.unref();
-  session.once('close', () => clearInterval(interval));
+/**
+ * What a tunnel does when its remote has no session with a free slot. `wait`: join the dial (one
+ * is started if none runs). `fail`: get the remote's last error at once, during its backoff.
+ * `dial-behind`: fail at once too, and start a dial for the tunnels after it. A remote whose last
+ * attempt hung (a session that stopped answering PINGs, a dial that ran into the connect timeout)
+ * would most likely keep the next dial for the whole connect timeout (5 s), so while it is being
+ * re-established no tunnel waits on that dial. After a fast failure (refused, reset) tunnels wait
+ * for the next dial, which ends quickly either way. Probes ignore all this: they are how a
+ * recovered remote is noticed.
+ */
+export function noSessionStep(s: {
+  lastError: IsthmusError | undefined;
+  connecting: boolean;
+  backoffOver: boolean;
+  ignoreBackoff: boolean;
+}): 'wait' | 'fail' | 'dial-behind' {
+  if (s.ignoreBackoff || s.lastError === undefined) return 'wait';
+  const hung = isHung(s.lastError) || s.lastError.code === 'GATEWAY_CONNECT_TIMEOUT';
+  if (s.connecting) return hung ? 'fail' : 'wait';
+  if (!s.backoffOver) return 'fail';
+  return hung ? 'dial-behind' : 'wait';
 }
 
 /** Marks an error whose stream the peer refused unprocessed. */

@@ -11,6 +11,11 @@ export interface Relay {
   release(): void;
   /** Stops bytes both ways without closing anything: a peer gone silent, no FIN. */
   freeze(): void;
+  /**
+   * freeze(), and holds new connections too until `release()`: a hung process (SIGSTOP) whose
+   * kernel still accepts TCP, so a new TLS handshake hangs as well.
+   */
+  hang(): void;
   close(): Promise<void>;
 }
 
@@ -30,6 +35,12 @@ export async function startRelay(port: number, held = false): Promise<Relay> {
     pairs.push([client, upstream]);
     if (!held) join([client, upstream]);
   });
+  const freeze = (): void => {
+    for (const [client, upstream] of pairs) {
+      client!.unpipe();
+      upstream!.unpipe();
+    }
+  };
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     address: { host: '127.0.0.1', port: (server.address() as net.AddressInfo).port },
@@ -39,11 +50,10 @@ export async function startRelay(port: number, held = false): Promise<Relay> {
       held = false;
       for (const pair of pairs) join(pair);
     },
-    freeze: () => {
-      for (const [client, upstream] of pairs) {
-        client!.unpipe();
-        upstream!.unpipe();
-      }
+    freeze,
+    hang: () => {
+      held = true;
+      freeze();
     },
     close: () =>
       new Promise<void>((r) => {
