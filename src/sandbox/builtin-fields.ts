@@ -35,6 +35,8 @@ const TOP_LEVEL: Record<string, string> = {
   'rbac.authorization.k8s.io/v1/ClusterRole': 'V1ClusterRole',
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': 'V1ClusterRoleBinding',
   'apiextensions.k8s.io/v1/CustomResourceDefinition': 'V1CustomResourceDefinition',
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy': 'V1ValidatingAdmissionPolicy',
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding': 'V1ValidatingAdmissionPolicyBinding',
 };
 
 const attrCache = new Map<string, Map<string, Attribute> | undefined>();

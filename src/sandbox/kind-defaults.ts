@@ -135,7 +135,28 @@ function defaultNetworkPolicy(obj: KObj): void {
   spec.policyTypes = egress ? ['Ingress', 'Egress'] : ['Ingress'];
 }
 
+/**
+ * SetDefaults_ValidatingAdmissionPolicySpec, _MatchResources and _Rule (admissionregistration/v1):
+ * failurePolicy Fail; within matchConstraints, when given, matchPolicy Equivalent, both selectors
+ * `{}` and each rule's scope `*`. A missing matchConstraints stays missing (validation requires it).
+ */
+function defaultMatchResources(mr: unknown): void {
+  if (!mr || typeof mr !== 'object' || Array.isArray(mr)) return;
+  const m = mr as Obj;
+  dflt(m, 'matchPolicy', 'Equivalent');
+  rec(m, 'namespaceSelector');
+  rec(m, 'objectSelector');
+  for (const r of [...arr(m, 'resourceRules'), ...arr(m, 'excludeResourceRules')]) dflt(r, 'scope', '*');
+}
+
 const DEFAULTERS: Record<string, (obj: KObj) => void> = {
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy': (obj) => {
+    const spec = rec(obj, 'spec');
+    dflt(spec, 'failurePolicy', 'Fail');
+    defaultMatchResources(spec.matchConstraints);
+  },
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding': (obj) =>
+    defaultMatchResources(rec(obj, 'spec').matchResources),
   'v1/Service': defaultService,
   'v1/Pod': (obj) => defaultPodSpec(rec(obj, 'spec')),
   'v1/Secret': defaultSecret,

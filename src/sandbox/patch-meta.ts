@@ -107,6 +107,8 @@ export const STRATEGIC_PATCH_META: Readonly<Record<string, PatchMeta>> = {
   'policy/v1/PodDisruptionBudget': kind(undefined, { fields: { conditions } }),
   'apiextensions.k8s.io/v1/CustomResourceDefinition': kind(),
   'admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration': kind(),
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy': kind(),
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding': kind(),
   'admissionregistration.k8s.io/v1/MutatingWebhookConfiguration': kind(),
   'apiregistration.k8s.io/v1/APIService': kind(),
 };

@@ -235,6 +235,23 @@ export const BUILTIN_TYPES: readonly ResourceType[] = [
     allowCreateOnUpdate: true,
   }),
   builtin({
+    group: 'admissionregistration.k8s.io',
+    plural: 'validatingadmissionpolicies',
+    kind: 'ValidatingAdmissionPolicy',
+    namespaced: false,
+    categories: ['api-extensions'],
+    hasStatus: true,
+    tracksGeneration: true,
+  }),
+  builtin({
+    group: 'admissionregistration.k8s.io',
+    plural: 'validatingadmissionpolicybindings',
+    kind: 'ValidatingAdmissionPolicyBinding',
+    namespaced: false,
+    categories: ['api-extensions'],
+    tracksGeneration: true,
+  }),
+  builtin({
     group: 'authentication.k8s.io',
     plural: 'tokenreviews',
     kind: 'TokenReview',

@@ -178,6 +178,34 @@ const BUILTIN_COLUMNS: Record<string, Column[]> = {
     templateContainers('Containers', 'name'),
     templateContainers('Images', 'image'),
   ],
+  // pkg/printers/internalversion: ParamKind and ParamRef as `<apiVersion/kind>`, `<unset>` without.
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy': [
+    NAME,
+    { name: 'Validations', type: 'integer', cell: (o) => list(get(o, 'spec.validations')).length },
+    {
+      name: 'ParamKind',
+      type: 'string',
+      cell: (o) => {
+        const p = get(o, 'spec.paramKind') as { apiVersion?: string; kind?: string } | undefined;
+        return p ? `${p.apiVersion ?? ''}/${p.kind ?? ''}` : '<unset>';
+      },
+    },
+    AGE,
+  ],
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding': [
+    NAME,
+    { name: 'PolicyName', type: 'string', cell: (o) => get(o, 'spec.policyName') ?? '' },
+    {
+      name: 'ParamRef',
+      type: 'string',
+      cell: (o) => {
+        const p = get(o, 'spec.paramRef') as { namespace?: string; name?: string } | undefined;
+        if (!p) return '<unset>';
+        return p.namespace ? `${p.namespace}/${p.name ?? '*'}` : `*/${p.name ?? '*'}`;
+      },
+    },
+    AGE,
+  ],
   'networking.k8s.io/v1/NetworkPolicy': [
     NAME,
     { name: 'Pod-Selector', type: 'string', cell: (o) => formatLabelSelector(get(o, 'spec.podSelector')) },

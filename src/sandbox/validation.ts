@@ -12,6 +12,10 @@ import {
 import type { StatusCause } from '../kube/validation/field-errors.js';
 import type { NameRule } from '../kube/validation/meta.js';
 import { validateService } from '../kube/validation/service.js';
+import {
+  validateValidatingAdmissionPolicy,
+  validateValidatingAdmissionPolicyBinding,
+} from './validation-admission.js';
 import { validateConfigMap, validateNamespace, validateSecret } from './validation-config.js';
 import { validateNetworkPolicy } from './validation-networking.js';
 import { validatePodUpdate } from './validation-pod-update.js';
@@ -55,6 +59,9 @@ const VALIDATORS: Record<string, KindValidator> = {
   [`${RBAC}/ClusterRole`]: (o) => validateRbacRules(o, false),
   [`${RBAC}/RoleBinding`]: (o, old) => validateRoleBinding(o, old, true),
   [`${RBAC}/ClusterRoleBinding`]: (o, old) => validateRoleBinding(o, old, false),
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy': (o) => validateValidatingAdmissionPolicy(o),
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding': (o) =>
+    validateValidatingAdmissionPolicyBinding(o),
 };
 
 /** The kind's own rules; `old` is the stored object on update. `[]` for kinds without rules here. */

@@ -211,6 +211,7 @@ export function installOptionsFromFlags(
     gatewayDialPodIPsOnly: flags.gatewayDialPodIpsOnly === true,
     trafficSplitCrd: flags.trafficSplitCrd !== false,
     ...withNetworkPolicy(networkPolicyFromFlags(flags, problems)),
+    ...(flags.admissionPolicy ? { admissionPolicy: true } : {}),
     scheduling: schedulingFromFlags(flags, problems),
     resources: {
       gateway: componentResources('gateway', flags.gatewayResources, problems),

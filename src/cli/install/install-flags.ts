@@ -4,6 +4,7 @@
  * options and the flags an install records in the cluster (install-record.ts).
  */
 import { Command, type Option } from 'commander';
+import type { AdmissionPolicyFlags } from './admission-policy.js';
 import type { GatewayExposureFlags } from './gateway-exposure.js';
 import { FILE_FLAGS, type FlagKind, type FlagValue, type RecordedFlags } from './install-record.js';
 import type { NetworkPolicyFlags } from './network-policy.js';
@@ -11,7 +12,11 @@ import { INSTALL_DEFAULTS } from './options.js';
 import { DEFAULT_RESOURCES, resourcesFlagText } from './resources.js';
 import type { SchedulingFlags } from './scheduling.js';
 
-export interface InstallFlags extends GatewayExposureFlags, NetworkPolicyFlags, SchedulingFlags {
+export interface InstallFlags
+  extends AdmissionPolicyFlags,
+    GatewayExposureFlags,
+    NetworkPolicyFlags,
+    SchedulingFlags {
   clusterName: string;
   /** false: --no-gateway. */
   gateway?: boolean;
@@ -177,6 +182,10 @@ export function addInstallFlags(cmd: Command, opts: { clusterNameRequired: boole
     .option(
       '--identity-resources <list>',
       `the identity container's resources, as --gateway-resources (default: ${resourcesFlagText(DEFAULT_RESOURCES.identity)})`,
+    )
+    .option(
+      '--admission-policy',
+      "also a ValidatingAdmissionPolicy (Kubernetes 1.30+) that lets only isthmus-controller create, change or delete the EndpointSlices the gateway trusts as its controllers' (managed-by mirror, failover or federation.isthmus.dev); the garbage collector and namespace controller may still delete them",
     )
     .option(
       '--network-policy',

@@ -60,6 +60,11 @@ export interface InstallOptions {
   enableNamespaceCreation: boolean;
   /** Ingress NetworkPolicies for the install's pods (`--network-policy`); absent: none rendered. */
   networkPolicy?: NetworkPolicyOptions;
+  /**
+   * A ValidatingAdmissionPolicy that keeps the EndpointSlices of Isthmus's controllers to
+   * isthmus-controller (`--admission-policy`, admission-policy.ts); absent or false: none rendered.
+   */
+  admissionPolicy?: boolean;
   /** Node selectors, tolerations, priority class and pull secrets of the pods. */
   scheduling: PodScheduling;
   /** Each component's container resources: the defaults with `--<component>-resources` merged. */

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { INSTALL_CLUSTER_NAME_LABEL, INSTALL_GATEWAY_LABEL } from '../../kube/keys.js';
 import { VERSION } from '../../version.js';
+import { admissionPolicyManifests } from './admission-policy.js';
 import {
   INSTALL_RECORD_CONFIGMAP,
   installRecordManifest,
@@ -77,6 +78,7 @@ function renderedObjects(opts: InstallOptions): object[] {
       : []),
     ...controllerManifests(opts),
     ...networkPolicyManifests(opts),
+    ...admissionPolicyManifests(opts),
   ];
 }
 

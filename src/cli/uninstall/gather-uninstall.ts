@@ -16,6 +16,7 @@ import { isIsthmusMirror } from '../../kube/linkerd-mirror.js';
 import { apiVersionOf, R, type ResourceRef } from '../../kube/resources.js';
 import type { KubeObject, Link, TrafficSplit, V1EndpointSlice } from '../../kube/types.js';
 import { INSTALL_KINDS } from '../check/pre-install.js';
+import { ADMISSION_POLICY_RESOURCES } from '../install/admission-policy.js';
 import { PART_OF } from '../install/options.js';
 import { resourceOf } from '../lab/apply-objects.js';
 import type { UninstallFacts } from './plan-uninstall.js';
@@ -52,14 +53,18 @@ async function crlConfigMap(client: KubeClient): Promise<KubeObject[]> {
 const keyOf = (o: KubeObject) => `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 
 export async function gatherUninstallFacts(client: KubeClient): Promise<UninstallFacts> {
+  // `--admission-policy`'s kinds too (an API server before 1.30 serves none: listed as empty).
+  const resources = [
+    ...INSTALL_KINDS.map((kind) => resourceOf({ kind } as KubeObject)),
+    ...ADMISSION_POLICY_RESOURCES,
+  ];
   const labelled = await Promise.all(
-    INSTALL_KINDS.map((kind) => {
-      const res = resourceOf({ kind } as KubeObject);
-      return listOf(client, res, {
+    resources.map((res) =>
+      listOf(client, res, {
         ...(res.namespaced ? { namespace: SYSTEM_NAMESPACE } : {}),
         labelSelector: PART_OF_SELECTOR,
-      });
-    }),
+      }),
+    ),
   );
   // Labelled already where the user added our labels: listed once.
   const installed = [

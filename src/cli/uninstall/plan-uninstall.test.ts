@@ -117,6 +117,34 @@ describe('planUninstall', () => {
   });
 });
 
+describe('planUninstall after install --admission-policy', () => {
+  it('deletes the policy binding and the policy before anything, so the left-over slices it guards can go', () => {
+    const adm = 'admissionregistration.k8s.io/v1';
+    const plan = planUninstall(
+      facts({
+        installed: [
+          obj('ValidatingAdmissionPolicy', 'isthmus-managed-endpointslices', undefined, adm),
+          ...facts().installed,
+          obj('ClusterRoleBinding', 'isthmus-controller', undefined, 'rbac.authorization.k8s.io/v1'),
+          obj('ValidatingAdmissionPolicyBinding', 'isthmus-managed-endpointslices', undefined, adm),
+        ],
+        leftovers: [obj('EndpointSlice', 'api-west', 'shop', 'discovery.k8s.io/v1')],
+      }),
+      { keepTrafficSplitCrd: false },
+    );
+    expect(kinds(plan).slice(0, 3)).toEqual([
+      'ValidatingAdmissionPolicyBinding/isthmus-managed-endpointslices',
+      'ValidatingAdmissionPolicy/isthmus-managed-endpointslices',
+      'ClusterRoleBinding/isthmus-controller',
+    ]);
+    expect(plan.ok && plan.objects[0]).toEqual({
+      apiVersion: adm,
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: { name: 'isthmus-managed-endpointslices' },
+    });
+  });
+});
+
 describe('planUninstall after install --no-traffic-split-crd', () => {
   const record = (flags: string): KubeObject =>
     ({

@@ -60,7 +60,12 @@ export type UninstallPlan =
 
 /**
  * Deletion order, for one `kubectl delete -f -` that removes everything and exits 0:
- * - the bindings first. `kubectl delete` waits for no pod: the controller runs on for a while
+ * - the admission policy's binding and the policy (`--admission-policy`) before anything: they let
+ *   only isthmus-controller delete an Isthmus-managed EndpointSlice, and the leftovers deleted
+ *   below are deleted by whoever runs kubectl. (The API server drops a deleted binding from its
+ *   cache within moments, not at once: a slice refused in that window is deleted by running the
+ *   same `kubectl delete -f -` again);
+ * - then the RBAC bindings. `kubectl delete` waits for no pod: the controller runs on for a while
  *   after its Deployment is deleted (its grace period, or longer on a node that is gone) and would
  *   re-create every federated Service, apex slice or mirror deleted after it. Without its bindings
  *   the API server refuses it (403) whatever it still runs;
@@ -71,6 +76,8 @@ export type UninstallPlan =
  * - roles and accounts, definitions and the namespace last.
  */
 const ORDER = [
+  'ValidatingAdmissionPolicyBinding',
+  'ValidatingAdmissionPolicy',
   'ClusterRoleBinding',
   'RoleBinding',
   'Deployment',
