@@ -12,7 +12,7 @@ import { parseAllDocuments } from 'yaml';
 import { ADMISSION_POLICY_NAME } from '../src/cli/install/admission-policy.js';
 import { writeCertificates } from '../src/identity/files.js';
 import { type Sandbox, startSandbox } from '../src/sandbox/index.js';
-import { isthmusCli, kubectlWithInput, type Outcome } from './cli-run.js';
+import { installArgs, isthmusCli, kubectlWithInput, type Outcome } from './cli-run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'isthmus-admission-'));
 const kubeconfig = join(dir, 'kubeconfig');
@@ -36,19 +36,7 @@ function ok(what: string, r: Outcome): string {
   return r.stdout;
 }
 
-const install = (...flags: string[]) =>
-  isthmusCli([
-    'install',
-    '--cluster-name',
-    'east',
-    '--trust-anchor',
-    join(dir, 'certs', 'ca.crt'),
-    '--issuer-cert',
-    join(dir, 'certs', 'east', 'issuer.crt'),
-    '--issuer-key',
-    join(dir, 'certs', 'east', 'issuer.key'),
-    ...flags,
-  ]);
+const install = (...flags: string[]) => isthmusCli([...installArgs(join(dir, 'certs'), 'east'), ...flags]);
 
 describe('isthmus install --admission-policy with the real kubectl', () => {
   it('upgrade --unset admission-policy names both objects for deletion until they are gone', async () => {

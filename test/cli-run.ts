@@ -1,5 +1,6 @@
 /** The real CLI and the real kubectl as a user runs them, for the scenario tests in test/. */
 import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 
 export interface Outcome {
   code: number;
@@ -26,4 +27,19 @@ export function isthmusCli(args: string[]): Promise<Outcome> {
 export function kubectlWithInput(kubeconfig: string) {
   return (args: string[], input = ''): Promise<Outcome> =>
     runProcess('kubectl', ['--kubeconfig', kubeconfig, ...args], input);
+}
+
+/** `isthmus install` of `cluster` with the files `isthmus certs --out <certs>` wrote for `issuer`. */
+export function installArgs(certs: string, cluster: string, issuer = cluster): string[] {
+  return [
+    'install',
+    '--cluster-name',
+    cluster,
+    '--trust-anchor',
+    join(certs, 'ca.crt'),
+    '--issuer-cert',
+    join(certs, issuer, 'issuer.crt'),
+    '--issuer-key',
+    join(certs, issuer, 'issuer.key'),
+  ];
 }

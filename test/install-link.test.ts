@@ -20,6 +20,7 @@ import { parseLinkSpec } from '../src/mirror/link-config.js';
 import { DEFAULT_EGRESS_RANGE } from '../src/mirror/port-allocator.js';
 import { mergeKubeconfigs, type Sandbox, startSandbox } from '../src/sandbox/index.js';
 import { waitFor } from '../src/wait-for.js';
+import { installArgs as installArgsIn } from './cli-run.js';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'isthmus-install-'));
@@ -97,19 +98,7 @@ async function serviceAccountClient(sandbox: Sandbox, account: string): Promise<
 }
 
 /** `isthmus install` of `cluster` with the issuer files `isthmus certs` wrote for `issuer`. */
-function installArgs(cluster: string, issuer = cluster): string[] {
-  return [
-    'install',
-    '--cluster-name',
-    cluster,
-    '--trust-anchor',
-    join(dir, 'certs', 'ca.crt'),
-    '--issuer-cert',
-    join(dir, 'certs', issuer, 'issuer.crt'),
-    '--issuer-key',
-    join(dir, 'certs', issuer, 'issuer.key'),
-  ];
-}
+const installArgs = (cluster: string, issuer = cluster) => installArgsIn(join(dir, 'certs'), cluster, issuer);
 
 /** A run expected to fail: its exit code and output (a success reads as code 0). */
 function failure(args: string[]) {
@@ -152,19 +141,9 @@ describe('install and link with the real kubectl', () => {
         '192.0.2.10/32',
       ),
       // A value the API server would refuse stops install before anything is printed.
-      isthmus([
-        'install',
-        '--cluster-name',
-        'east',
-        '--trust-anchor',
-        join(dir, 'certs', 'ca.crt'),
-        '--issuer-cert',
-        join(dir, 'certs', 'east', 'issuer.crt'),
-        '--issuer-key',
-        join(dir, 'certs', 'east', 'issuer.key'),
-        '--gateway-load-balancer-source-ranges',
-        '203.0.113.0/33',
-      ]).catch((e: { stdout: string; stderr: string; code: number }) => e),
+      isthmus([...installArgs('east'), '--gateway-load-balancer-source-ranges', '203.0.113.0/33']).catch(
+        (e: { stdout: string; stderr: string; code: number }) => e,
+      ),
     ]);
     const first = await apply('west', westFirst);
     expect(first.stdout).toMatch(/namespace\/isthmus-system created/);

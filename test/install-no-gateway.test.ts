@@ -16,6 +16,7 @@ import { R } from '../src/kube/resources.js';
 import type { KubeObject, Link, V1Deployment, V1EndpointSlice, V1Namespace } from '../src/kube/types.js';
 import { mergeKubeconfigs, type Sandbox, startSandbox } from '../src/sandbox/index.js';
 import { waitFor } from '../src/wait-for.js';
+import { installArgs } from './cli-run.js';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'isthmus-flat-'));
@@ -211,17 +212,7 @@ describe('isthmus install --no-gateway: a flat pod network end to end', () => {
   it('uninstall --gateway: an install that had a gateway drops it once it is --no-gateway', async () => {
     const certs = join(dir, 'certs');
     await writeCertificates({ outDir: certs, clusters: ['north'], trustDomain: 'cluster.local' });
-    const withGateway = await isthmus([
-      'install',
-      '--cluster-name',
-      'north',
-      '--trust-anchor',
-      join(certs, 'ca.crt'),
-      '--issuer-cert',
-      join(certs, 'north', 'issuer.crt'),
-      '--issuer-key',
-      join(certs, 'north', 'issuer.key'),
-    ]);
+    const withGateway = await isthmus(installArgs(certs, 'north'));
     await kubectl(['--context', 'north', 'apply', '-f', '-'], withGateway.stdout);
     // The revocation list, made as `isthmus certs revoke` and the README say (no labels of ours).
     const crl = join(certs, 'crl.pem');

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { writeCertificates } from '../src/identity/files.js';
 import { type Sandbox, startSandbox } from '../src/sandbox/index.js';
-import { isthmusCli, kubectlWithInput, type Outcome } from './cli-run.js';
+import { installArgs, isthmusCli, kubectlWithInput, type Outcome } from './cli-run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'isthmus-upgrade-'));
 const kubeconfig = join(dir, 'kubeconfig');
@@ -19,17 +19,7 @@ const kubectl = kubectlWithInput(kubeconfig);
 let east: Sandbox;
 
 const cert = (...path: string[]) => join(dir, 'certs', ...path);
-const INSTALL = [
-  'install',
-  '--cluster-name',
-  'east',
-  '--trust-anchor',
-  cert('ca.crt'),
-  '--issuer-cert',
-  cert('east', 'issuer.crt'),
-  '--issuer-key',
-  cert('east', 'issuer.key'),
-];
+const INSTALL = installArgs(cert(), 'east');
 const FLAGS = [
   '--ha',
   '--network-policy',
