@@ -33,6 +33,20 @@ export const R = {
   leases: ref('coordination.k8s.io', 'v1', 'leases', 'Lease'),
   podDisruptionBudgets: ref('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget'),
   networkPolicies: ref('networking.k8s.io', 'v1', 'networkpolicies', 'NetworkPolicy'),
+  validatingAdmissionPolicies: ref(
+    'admissionregistration.k8s.io',
+    'v1',
+    'validatingadmissionpolicies',
+    'ValidatingAdmissionPolicy',
+    false,
+  ),
+  validatingAdmissionPolicyBindings: ref(
+    'admissionregistration.k8s.io',
+    'v1',
+    'validatingadmissionpolicybindings',
+    'ValidatingAdmissionPolicyBinding',
+    false,
+  ),
   roles: ref('rbac.authorization.k8s.io', 'v1', 'roles', 'Role'),
   roleBindings: ref('rbac.authorization.k8s.io', 'v1', 'rolebindings', 'RoleBinding'),
   clusterRoles: ref('rbac.authorization.k8s.io', 'v1', 'clusterroles', 'ClusterRole', false),
@@ -82,6 +96,8 @@ const BY_KIND: Readonly<Record<string, ResourceRef>> = {
   ClusterRole: R.clusterRoles,
   ClusterRoleBinding: R.clusterRoleBindings,
   NetworkPolicy: R.networkPolicies,
+  ValidatingAdmissionPolicy: R.validatingAdmissionPolicies,
+  ValidatingAdmissionPolicyBinding: R.validatingAdmissionPolicyBindings,
 };
 
 /** The resource of a kind Isthmus writes, or undefined for any other. */

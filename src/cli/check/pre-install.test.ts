@@ -15,6 +15,7 @@ import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import { SERVER_VERSION } from '../../sandbox/discovery.js';
 import { type Sandbox, startSandbox } from '../../sandbox/index.js';
+import { admissionPolicyManifests } from '../install/admission-policy.js';
 import { networkPolicyManifests } from '../install/network-policy.js';
 import { testInstallOptions } from '../install/test-options.js';
 import {
@@ -60,12 +61,21 @@ describe('pre-install checks (pure)', () => {
     );
     const kinds = new Set(parseAllDocuments(golden).map((d) => (d.toJS() as { kind?: string } | null)?.kind));
     kinds.delete(undefined);
-    // The opt-in ones: what --network-policy adds.
-    for (const o of networkPolicyManifests(testInstallOptions({ networkPolicy: true })) as { kind: string }[])
-      kinds.add(o.kind);
+    // The opt-in ones: what --network-policy and --admission-policy add.
+    const optIn = [
+      ...networkPolicyManifests(testInstallOptions({ networkPolicy: true })),
+      ...admissionPolicyManifests(testInstallOptions({ admissionPolicy: true })),
+    ] as { kind: string }[];
+    for (const o of optIn) kinds.add(o.kind);
     expect([...kinds].sort()).toEqual([...INSTALL_KINDS].sort());
-    expect(OPTIONAL_INSTALL_KINDS).toEqual(['NetworkPolicy']);
-    expect(installCreates().map((p) => p.resource)).not.toContain('networkpolicies');
+    expect(Object.keys(OPTIONAL_INSTALL_KINDS).sort()).toEqual([...new Set(optIn.map((o) => o.kind))].sort());
+    const plain = installCreates().map((p) => p.resource);
+    expect(plain).not.toContain('networkpolicies');
+    expect(plain).not.toContain('validatingadmissionpolicies');
+    expect(installCreates({ admissionPolicy: true }).map((p) => p.resource)).toEqual(
+      expect.arrayContaining(['validatingadmissionpolicies', 'validatingadmissionpolicybindings']),
+    );
+    expect(installCreates({ admissionPolicy: true }).map((p) => p.resource)).not.toContain('networkpolicies');
   });
 
   it.each([

@@ -35,10 +35,22 @@ export const INSTALL_KINDS = [
   'Deployment',
   'PodDisruptionBudget',
   'NetworkPolicy',
+  'ValidatingAdmissionPolicy',
+  'ValidatingAdmissionPolicyBinding',
 ] as const;
 
-/** Kinds only an opt-in flag renders (`--network-policy`): `check --pre` asks about them with that flag only. */
-export const OPTIONAL_INSTALL_KINDS: readonly string[] = ['NetworkPolicy'];
+/** The install flags that render more kinds: `check --pre` takes the same ones. */
+export interface OptInKinds {
+  networkPolicy?: boolean;
+  admissionPolicy?: boolean;
+}
+
+/** Kinds only an opt-in flag renders: `check --pre` asks about them with that flag only. */
+export const OPTIONAL_INSTALL_KINDS: Readonly<Record<string, keyof OptInKinds>> = {
+  NetworkPolicy: 'networkPolicy',
+  ValidatingAdmissionPolicy: 'admissionPolicy',
+  ValidatingAdmissionPolicyBinding: 'admissionPolicy',
+};
 
 /**
  * The install's PodDisruptionBudgets set `unhealthyPodEvictionPolicy` (KEP-3017): unknown to 1.25,
@@ -67,10 +79,14 @@ async function fetched<T>(read: () => Promise<T>): Promise<Fetched<T>> {
 
 /**
  * One `create` per kind: in isthmus-system for namespaced kinds, cluster-wide for the others; the
- * opt-in kinds only when the install will render them (`check --pre --network-policy`).
+ * opt-in kinds only when the install will render them (`check --pre --network-policy`,
+ * `--admission-policy`).
  */
-export function installCreates(opts: { networkPolicy?: boolean } = {}): Permission[] {
-  const wanted = (kind: string) => opts.networkPolicy || !OPTIONAL_INSTALL_KINDS.includes(kind);
+export function installCreates(opts: OptInKinds = {}): Permission[] {
+  const wanted = (kind: string) => {
+    const flag = OPTIONAL_INSTALL_KINDS[kind];
+    return flag === undefined || opts[flag] === true;
+  };
   return INSTALL_KINDS.filter(wanted).map((kind) => {
     const res = resourceOf({ kind } as KubeObject);
     return {
@@ -83,10 +99,7 @@ export function installCreates(opts: { networkPolicy?: boolean } = {}): Permissi
   });
 }
 
-export async function gatherPreFacts(
-  client: KubeClient,
-  opts: { networkPolicy?: boolean } = {},
-): Promise<PreFacts> {
+export async function gatherPreFacts(client: KubeClient, opts: OptInKinds = {}): Promise<PreFacts> {
   const version = fetched(async () => (await client.version()).gitVersion ?? '');
   const deniedCreates = fetched(() => deniedToSelf(client, installCreates(opts)));
   const crds = fetched(async () => {

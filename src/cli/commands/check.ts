@@ -9,11 +9,16 @@ interface CheckFlags extends KubeFlags {
   remoteTimeout: string;
   pre?: boolean;
   networkPolicy?: boolean;
+  admissionPolicy?: boolean;
 }
 
-async function preInstallResults(client: KubeClient, networkPolicy: boolean) {
+async function preInstallResults(client: KubeClient, flags: CheckFlags) {
   const { gatherPreFacts, runPreChecks } = await import('../check/pre-install.js');
-  return runPreChecks(await gatherPreFacts(client, { networkPolicy }));
+  const optIn = {
+    networkPolicy: flags.networkPolicy === true,
+    admissionPolicy: flags.admissionPolicy === true,
+  };
+  return runPreChecks(await gatherPreFacts(client, optIn));
 }
 
 export function registerCheck(program: Command): void {
@@ -29,11 +34,18 @@ export function registerCheck(program: Command): void {
         '--pre',
         'before installing: API version, your permission to create what install applies, CRDs or namespace already there',
       )
-      .option('--network-policy', 'with --pre: for an install with --network-policy (NetworkPolicies too)'),
+      .option('--network-policy', 'with --pre: for an install with --network-policy (NetworkPolicies too)')
+      .option(
+        '--admission-policy',
+        'with --pre: for an install with --admission-policy (a ValidatingAdmissionPolicy and its binding too)',
+      ),
   ).action(async (flags: CheckFlags) => {
     const remoteTimeoutMs = parseDurationFlag(flags.remoteTimeout, '--remote-timeout');
-    if (flags.networkPolicy && !flags.pre)
-      throw new IsthmusError('USAGE', '--network-policy goes with --pre', { terminal: true });
+    for (const [given, flag] of [
+      [flags.networkPolicy, '--network-policy'],
+      [flags.admissionPolicy, '--admission-policy'],
+    ] as const)
+      if (given && !flags.pre) throw new IsthmusError('USAGE', `${flag} goes with --pre`, { terminal: true });
     const { gatherFacts } = await import('../check/gather.js');
     const { runChecks } = await import('../check/checks/index.js');
     const { checkReport, checksPassed, renderCheckText } = await import('../check/render.js');
@@ -44,7 +56,7 @@ export function registerCheck(program: Command): void {
       const results = unreachable
         ? [unreachable]
         : flags.pre
-          ? await preInstallResults(client, flags.networkPolicy === true)
+          ? await preInstallResults(client, flags)
           : runChecks(await gatherFacts(client, { remoteTimeoutMs }));
       process.stdout.write(
         await renderOutput(flags.output, checkReport(results), () => renderCheckText(results)),

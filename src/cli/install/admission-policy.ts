@@ -19,7 +19,7 @@ import {
   MANAGED_BY_LABEL,
   MANAGED_BY_MIRROR,
 } from '../../kube/keys.js';
-import type { ResourceRef } from '../../kube/resources.js';
+import { apiVersionOf, R } from '../../kube/resources.js';
 import { type InstallOptions, PART_OF } from './options.js';
 
 export interface AdmissionPolicyFlags {
@@ -28,29 +28,6 @@ export interface AdmissionPolicyFlags {
 
 /** The policy's and its binding's name (both cluster-scoped). */
 export const ADMISSION_POLICY_NAME = 'isthmus-managed-endpointslices';
-
-const ADMISSION = 'admissionregistration.k8s.io';
-
-/**
- * The two kinds, as uninstall lists them and upgrade looks them up (labelled PART_OF, cluster-scoped).
- * The binding first: without it the policy refuses nothing.
- */
-export const ADMISSION_POLICY_RESOURCES: readonly ResourceRef[] = [
-  {
-    group: ADMISSION,
-    version: 'v1',
-    plural: 'validatingadmissionpolicybindings',
-    kind: 'ValidatingAdmissionPolicyBinding',
-    namespaced: false,
-  },
-  {
-    group: ADMISSION,
-    version: 'v1',
-    plural: 'validatingadmissionpolicies',
-    kind: 'ValidatingAdmissionPolicy',
-    namespaced: false,
-  },
-];
 
 /** The managed-by values of Isthmus's controllers: mirrors, failover apexes, federated Services. */
 export const ISTHMUS_MANAGERS = [MANAGED_BY_MIRROR, MANAGED_BY_FAILOVER, MANAGED_BY_FEDERATION] as const;
@@ -116,8 +93,8 @@ export function admissionPolicyManifests(opts: InstallOptions): object[] {
   const metadata = { name: ADMISSION_POLICY_NAME, labels: { ...PART_OF } };
   return [
     {
-      apiVersion: `${ADMISSION}/v1`,
-      kind: 'ValidatingAdmissionPolicy',
+      apiVersion: apiVersionOf(R.validatingAdmissionPolicies),
+      kind: R.validatingAdmissionPolicies.kind,
       metadata,
       spec: {
         failurePolicy: 'Fail',
@@ -144,8 +121,8 @@ export function admissionPolicyManifests(opts: InstallOptions): object[] {
       },
     },
     {
-      apiVersion: `${ADMISSION}/v1`,
-      kind: 'ValidatingAdmissionPolicyBinding',
+      apiVersion: apiVersionOf(R.validatingAdmissionPolicyBindings),
+      kind: R.validatingAdmissionPolicyBindings.kind,
       metadata,
       spec: { policyName: ADMISSION_POLICY_NAME, validationActions: ['Deny'] },
     },

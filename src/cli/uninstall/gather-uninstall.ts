@@ -16,7 +16,6 @@ import { isIsthmusMirror } from '../../kube/linkerd-mirror.js';
 import { apiVersionOf, R, type ResourceRef } from '../../kube/resources.js';
 import type { KubeObject, Link, TrafficSplit, V1EndpointSlice } from '../../kube/types.js';
 import { INSTALL_KINDS } from '../check/pre-install.js';
-import { ADMISSION_POLICY_RESOURCES } from '../install/admission-policy.js';
 import { PART_OF } from '../install/options.js';
 import { resourceOf } from '../lab/apply-objects.js';
 import type { UninstallFacts } from './plan-uninstall.js';
@@ -54,10 +53,7 @@ const keyOf = (o: KubeObject) => `${o.kind}/${o.metadata?.namespace ?? ''}/${o.m
 
 export async function gatherUninstallFacts(client: KubeClient): Promise<UninstallFacts> {
   // `--admission-policy`'s kinds too (an API server before 1.30 serves none: listed as empty).
-  const resources = [
-    ...INSTALL_KINDS.map((kind) => resourceOf({ kind } as KubeObject)),
-    ...ADMISSION_POLICY_RESOURCES,
-  ];
+  const resources = INSTALL_KINDS.map((kind) => resourceOf({ kind } as KubeObject));
   const labelled = await Promise.all(
     resources.map((res) =>
       listOf(client, res, {

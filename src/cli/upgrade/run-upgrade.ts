@@ -20,7 +20,6 @@ import { R, resourceOfKind } from '../../kube/resources.js';
 import type { V1ConfigMap, V1Secret } from '../../kube/types.js';
 import { VERSION } from '../../version.js';
 import { type InstallFlags, installOptionsFromFlags, issuerFiles } from '../commands/install.js';
-import { ADMISSION_POLICY_RESOURCES } from '../install/admission-policy.js';
 import { givenInstallFlags, INSTALL_FLAG_KINDS, installFlagsOf } from '../install/install-flags.js';
 import {
   INSTALL_RECORD_CONFIGMAP,
@@ -249,7 +248,7 @@ async function stillThere(client: KubeClient, lines: readonly string[]): Promise
     lines.map(async (line) => {
       const [, kind = '', ref = ''] = line.split(' ');
       const [namespace, name] = ref.includes('/') ? ref.split('/') : [undefined, ref];
-      const res = resourceOfKind(kind) ?? ADMISSION_POLICY_RESOURCES.find((r) => r.kind === kind);
+      const res = resourceOfKind(kind);
       if (!res) return true;
       try {
         return (await client.get(res, namespace, name!)) !== undefined;
