@@ -291,7 +291,8 @@ describe('EgressListeners', () => {
     cleanups.push(() => relay.close());
     const port = await freePort();
     await h.egress.apply([route(port, h, 'svc', { remote: relay.address })]);
-    expect(await greet(port)).toMatchObject({ greeting: 'svc' });
+    const before = await greet(port);
+    expect(before).toMatchObject({ greeting: 'svc' });
     const errors = egressErrors();
     relay.hang();
     // A CONNECT unanswered for 1 s, then a PING unanswered for 2 s: reset at ~3 s.
@@ -303,7 +304,10 @@ describe('EgressListeners', () => {
         reason: expect.stringContaining('no PING answer'),
       }),
     ]);
-    await waitFor(() => h.pool.sessionCount() === 0, 'the hung session to be dropped');
+    // The hung session takes no new tunnels; the client already connected is not reset for the
+    // CONNECT (a healthy remote may stall this long): the keepalive (10-20 s) decides about it.
+    expect(h.pool.readySessionCount()).toBe(0);
+    expect((before as { socket: net.Socket }).socket.destroyed).toBe(false);
   });
 
   it('resets the client at once when the remote refuses the tunnel', async () => {

@@ -135,7 +135,7 @@ describe('sessions of admitted peers ended for a flood', () => {
 });
 
 describe('egress sessions to a remote gateway that stopped answering', () => {
-  it('logs a dropped one at warn with the gateway and why; a suspicion cleared only at debug', () => {
+  it('logs one found hung at warn with the gateway and why; a suspicion cleared only at debug', () => {
     start();
     const liveness = diagnosticsChannel.channel(SESSION_LIVENESS_CHANNEL);
     liveness.publish({ gateway: '10.0.0.7:4143', event: 'suspected' });
@@ -143,7 +143,7 @@ describe('egress sessions to a remote gateway that stopped answering', () => {
     liveness.publish({ gateway: '10.0.0.7:4143', event: 'hung', reason: 'no PING answer within 2000 ms' });
     expect(warnings()).toEqual([
       expect.objectContaining({
-        msg: 'remote gateway session dropped: it stopped answering (its tunnels are reset; redialled after a backoff)',
+        msg: 'remote gateway stopped answering: its unanswered tunnels are failed and its session takes no new ones (redialled after a backoff)',
         gateway: '10.0.0.7:4143',
         reason: 'no PING answer within 2000 ms',
       }),

@@ -95,7 +95,7 @@ export function logRefusals(log: Logger, accessLog: boolean, options: RefusalLog
     if (m.event === 'hung')
       log.warn(
         { gateway: m.gateway, reason: m.reason },
-        'remote gateway session dropped: it stopped answering (its tunnels are reset; redialled after a backoff)',
+        'remote gateway stopped answering: its unanswered tunnels are failed and its session takes no new ones (redialled after a backoff)',
       );
     else log.debug({ gateway: m.gateway, reason: m.reason }, `remote gateway session ${m.event}`);
   };

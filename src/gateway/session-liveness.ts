@@ -90,8 +90,14 @@ export function connectTimers(
 }
 
 /**
- * The PING state of one session. `onHung` gets the error to drop it with (the pool marks the
- * remote and destroys the session, so every stream on it fails and its clients are reset).
+ * The PING state of one session. `onHung` gets the error and the verdict's kind. `fatal` (the
+ * keepalive's: no answer for one to two keepalive periods): the pool destroys the session, so
+ * every stream on it fails and its clients are reset. Not fatal (suspicion's, ~3 s): the pool stops
+ * giving the session new CONNECTs and fails only those still unanswered; its established tunnels
+ * stay, since a healthy peer may merely stall that long (GC, CPU starvation, a VM pause). The
+ * keepalive goes on watching such a session and destroys it if the peer stays silent; a peer that
+ * answers again keeps it until its last tunnel ends. A CONNECT that turns suspect on a session
+ * already found hung, its PING still unanswered, gets the verdict at once.
  */
 export class SessionLiveness {
   /** When the PING in flight was sent (performance.now()); undefined when none is. */
@@ -103,12 +109,14 @@ export class SessionLiveness {
   private readAtSuspicion = 0;
   private keepalive: NodeJS.Timeout | undefined;
   private done = false;
+  /** Found hung by suspicion (not fatal): the detail of that verdict. */
+  private condemned: string | undefined;
 
   constructor(
     private readonly session: ClientHttp2Session,
     private readonly label: string,
     private readonly opts: { suspectAfterMs: number; pingTimeoutMs: number },
-    private readonly onHung: (err: IsthmusError) => void,
+    private readonly onHung: (err: IsthmusError, fatal: boolean) => void,
   ) {
     session.once('close', () => this.stop());
   }
@@ -120,7 +128,7 @@ export class SessionLiveness {
       const now = performance.now();
       const step = keepAliveStep(this.pingSentAt, previousTickAt);
       previousTickAt = now;
-      if (step === 'dead') this.hung(`no PING answer within ${ms} ms`);
+      if (step === 'dead') this.hung(`no PING answer within ${ms} ms`, true);
       else if (step === 'ping') this.ping(now);
     }, ms);
     // The pool must not keep a process alive on its own.
@@ -130,6 +138,10 @@ export class SessionLiveness {
   /** A CONNECT on this session has waited `suspectAfterMs` for its answer. */
   suspect(): void {
     if (this.done) return;
+    if (this.condemned !== undefined && this.pingSentAt !== undefined) {
+      this.hung(this.condemned, false);
+      return;
+    }
     const now = performance.now();
     const step = suspicionStep({
       suspecting: this.suspicion !== undefined,
@@ -173,18 +185,18 @@ export class SessionLiveness {
         publish(this.label, 'cleared', 'frames received, PING answer pending');
         return;
       }
-      this.hung(
-        `no PING answer within ${this.opts.pingTimeoutMs} ms of a CONNECT unanswered for ${this.opts.suspectAfterMs} ms`,
-      );
+      this.condemned = `no PING answer within ${this.opts.pingTimeoutMs} ms of a CONNECT unanswered for ${this.opts.suspectAfterMs} ms`;
+      this.hung(this.condemned, false);
     });
   }
 
-  private hung(detail: string): void {
+  /** `fatal`: the keepalive's verdict, which ends the watch; suspicion's leaves the keepalive running. */
+  private hung(detail: string, fatal: boolean): void {
     if (this.done) return;
     const err = hungError(this.label, detail);
-    this.stop();
+    if (fatal) this.stop();
     publish(this.label, 'hung', err.message);
-    this.onHung(err);
+    this.onHung(err, fatal);
   }
 
   private bytesRead(): number {

@@ -167,6 +167,18 @@ function echoed(stream: Duplex, text: string): Promise<string> {
   return ended;
 }
 
+/** The error a tunnel through `gateway` fails with, within `ms` (a tunnel opened is an error too). */
+function tunnelError(p: SessionPool, gateway: { host: string; port: number }, ms: number, what: string) {
+  return within(
+    p.openTunnel(gateway, ECHO).then(
+      () => new Error(`a tunnel opened: ${what}`),
+      (err: Error) => err,
+    ),
+    ms,
+    what,
+  );
+}
+
 /** A port with nothing listening. */
 async function deadPort(): Promise<number> {
   const s = net.createServer();
@@ -451,8 +463,89 @@ describe('SessionPool', () => {
     }
     await waitFor(() => relay.accepted() === 2, 'one reconnect dial');
     relay.release();
-    await waitFor(() => p.sessionCount() === 1, 'the new session once the gateway answers again', 10_000);
+    // The hung session stays with its established tunnel; the new one takes the tunnels.
+    await waitFor(
+      () => p.readySessionCount() === 1,
+      'the new session once the gateway answers again',
+      10_000,
+    );
     await roundTrip(await within(p.openTunnel(relay.address, ECHO), 5_000, 'a tunnel after'), 'after');
+  });
+
+  it("keeps a stalled gateway's established tunnels, failing only the CONNECT it swallowed", async () => {
+    const { ingress } = await ingressFor(await echoBackend());
+    const relay = await relayTo(ingress.address.port);
+    const events = livenessEvents();
+    const p = pool();
+    const long = await p.openTunnel(relay.address, ECHO);
+    await roundTrip(long, 'before the stall');
+    // A healthy remote that stalls (GC, CPU starvation) past the verdict on the CONNECT below
+    // (1 s + 2 s), then answers again. The timer only ends the stall; outcomes are awaited.
+    let thawed = false;
+    relay.freeze();
+    const thaw = setTimeout(() => {
+      relay.release();
+      thawed = true;
+    }, 3_300);
+    cleanups.push(() => clearTimeout(thaw));
+    const swallowed = await tunnelError(
+      p,
+      relay.address,
+      6_000,
+      'the CONNECT swallowed by the stall to fail',
+    );
+    expect(swallowed).toMatchObject({
+      code: 'GATEWAY_UNREACHABLE',
+      message: expect.stringContaining('stopped answering'),
+    });
+    await waitFor(() => thawed, 'the stall to end');
+    // The tunnel that was established before the stall survived it.
+    await roundTrip(long, 'after the stall');
+    // A new session (the stalled one takes no new tunnels), and the next client gets it at once.
+    await waitFor(() => p.readySessionCount() === 1, 'a new session to the recovered gateway', 10_000);
+    const fresh = await within(p.openTunnel(relay.address, ECHO), 5_000, 'a tunnel after the stall');
+    await roundTrip(fresh, 'new session');
+    expect(events.filter((e) => e.event === 'hung')).toHaveLength(1);
+    // The stalled session drains away with its last tunnel.
+    await closeTunnel(long);
+    await waitFor(() => p.sessionCount() === 1, 'the stalled session to drain away');
+  });
+
+  it('redials a hung gateway by itself, so the first client after its recovery gets a session', async () => {
+    const { ingress } = await ingressFor(await echoBackend());
+    const relay = await relayTo(ingress.address.port);
+    // A connect timeout shorter than the hang: the redial in the background is re-armed after one.
+    const p = pool(undefined, { connectTimeoutMs: 1_000, backoff: { baseMs: 100, maxMs: 100 } });
+    await roundTrip(await p.openTunnel(relay.address, ECHO), 'before the hang');
+    relay.hang();
+    const first = await tunnelError(p, relay.address, 10_000, 'the CONNECT on the hung session to fail');
+    expect(first).toMatchObject({
+      code: 'GATEWAY_UNREACHABLE',
+      message: expect.stringContaining('stopped answering'),
+    });
+    // A dial that runs into the connect timeout while the gateway still hangs (or more than one).
+    await waitFor(() => relay.accepted() >= 3, 'a redial to time out and another to start', 10_000);
+    relay.release();
+    // No client meanwhile: the pool redials on its own.
+    await waitFor(() => p.readySessionCount() === 1, 'a new session with no client asking', 10_000);
+    const t = await within(p.openTunnel(relay.address, ECHO), 5_000, 'the first client after the recovery');
+    await roundTrip(t, 'after');
+  });
+
+  it('still drops, at the keepalive, a session found hung whose peer stays silent, with its tunnels', async () => {
+    const { ingress } = await ingressFor(await echoBackend());
+    const relay = await relayTo(ingress.address.port);
+    const p = pool(undefined, { keepaliveMs: 1_000 });
+    const long = await p.openTunnel(relay.address, ECHO);
+    await roundTrip(long, 'before the freeze');
+    const closed = new Promise<void>((r) => long.once('close', () => r()));
+    long.on('error', () => {});
+    relay.freeze();
+    const swallowed = await tunnelError(p, relay.address, 10_000, 'the swallowed CONNECT to fail');
+    expect(swallowed).toMatchObject({ code: 'GATEWAY_UNREACHABLE' });
+    await within(closed, 10_000, 'the established tunnel to be reset by the keepalive verdict');
+    // Gone from the pool: only sessions that take tunnels are left (a redial may have made one).
+    await waitFor(() => p.sessionCount() === p.readySessionCount(), 'the silent session to be dropped');
   });
 
   it('keeps the session of a gateway that answers PINGs while it dials a slow backend', async () => {

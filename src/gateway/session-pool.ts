@@ -4,8 +4,10 @@
  * costs one stream, not a TLS handshake. A remote that cannot be reached fails fast: callers get
  * the error at once during a capped, jittered backoff instead of queueing behind a dead address.
  * After GOAWAY or close, new tunnels open a new session while streams on the old one finish. A
- * peer that hangs (SIGSTOP, a partition) is found by PINGs (session-liveness.ts) and its session
- * dropped; tunnels then fail fast until a dial in the background has a new session.
+ * peer that hangs (SIGSTOP, a partition) is found by PINGs (session-liveness.ts): its unanswered
+ * CONNECTs fail and its session takes no new ones (its established tunnels stay until the
+ * keepalive finds the peer still silent); tunnels then fail fast until a dial in the background,
+ * started when the backoff ends, has a new session.
  */
 
 import { X509Certificate } from 'node:crypto';
@@ -18,10 +20,18 @@ import { IsthmusError } from '../errors.js';
 import { hostPort } from '../host-port.js';
 import { peerVersion, VERSION_HEADER } from '../version.js';
 import { publishProbe } from './diagnostics.js';
-import { connectTimers, PING_TIMEOUT_MS, SessionLiveness, SUSPECT_AFTER_MS } from './session-liveness.js';
+import {
+  connectTimers,
+  isHung,
+  PING_TIMEOUT_MS,
+  SessionLiveness,
+  SUSPECT_AFTER_MS,
+} from './session-liveness.js';
 import {
   classify,
+  hungMarksRemote,
   isRefusedStream,
+  MAX_IDLE_REDIALS,
   MAX_REFUSED_RETRIES,
   maxStreams,
   noSessionStep,
@@ -98,6 +108,11 @@ interface PooledSession {
   /** The cluster of the peer's gateway identity, once connected (undefined: not a cluster's). */
   cluster?: string;
   liveness: SessionLiveness;
+  /**
+   * How to fail each CONNECT on this session that went suspect (unanswered `suspectAfterMs`) and is
+   * still unanswered: only those are failed when the session is found hung.
+   */
+  unanswered: Set<(err: IsthmusError) => void>;
 }
 
 type SessionCallback = (err: IsthmusError | null, pooled?: PooledSession) => void;
@@ -111,6 +126,10 @@ interface Remote {
   failures: number;
   retryAt: number;
   lastError: IsthmusError | undefined;
+  /** The dial in the background after a hang or a connect timeout, at the backoff's end. */
+  redial: NodeJS.Timeout | undefined;
+  /** Background redials since a tunnel or probe last asked for this remote. */
+  idleRedials: number;
 }
 
 export class SessionPool {
@@ -307,10 +326,18 @@ export class SessionPool {
     return n;
   }
 
+  /** Sessions that take new tunnels: established and not draining (for tests). */
+  readySessionCount(): number {
+    let n = 0;
+    for (const r of this.remotes.values()) for (const s of r.sessions) if (!s.draining) n++;
+    return n;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     const closing: Promise<void>[] = [];
     for (const remote of this.remotes.values()) {
+      clearTimeout(remote.redial);
       this.failWaiters(remote, new IsthmusError('GATEWAY_UNREACHABLE', 'session pool closed'));
       for (const { session } of remote.sessions) {
         if (session.destroyed) continue;
@@ -350,10 +377,18 @@ export class SessionPool {
     // PINGs may be dialling a slow backend (5 s per candidate), which is why the deadline is 15 s.
     const { firstMs, restMs } = this.connectTimers;
     let suspecting = restMs > 0;
+    // Set on the slow path only (the CONNECT went suspect): how the session's hung verdict fails it.
+    let onHung: ((err: IsthmusError) => void) | undefined;
     const onTimer = (): void => {
       if (suspecting) {
         suspecting = false;
+        onHung = (err) => {
+          fail(err);
+          if (!stream.closed) stream.close(h2.NGHTTP2_CANCEL);
+        };
+        pooled.unanswered.add(onHung);
         pooled.liveness.suspect();
+        if (answered) return; // found hung at once (the session already was)
         timer = setTimeout(onTimer, restMs);
         return;
       }
@@ -370,6 +405,7 @@ export class SessionPool {
       if (answered) return;
       answered = true;
       clearTimeout(timer);
+      if (onHung) pooled.unanswered.delete(onHung);
       cb(err);
     };
     stream.on('error', (err: Error) => {
@@ -399,6 +435,7 @@ export class SessionPool {
         if (answered) return;
         answered = true;
         clearTimeout(timer);
+        if (onHung) pooled.unanswered.delete(onHung);
         cb(null, stream, pooled.peer);
         return;
       }
@@ -432,6 +469,8 @@ export class SessionPool {
         failures: 0,
         retryAt: 0,
         lastError: undefined,
+        redial: undefined,
+        idleRedials: 0,
       };
       this.remotes.set(key, remote);
     }
@@ -441,6 +480,7 @@ export class SessionPool {
         return;
       }
     }
+    remote.idleRedials = 0;
     const step = noSessionStep({
       lastError: remote.lastError,
       connecting: remote.connecting,
@@ -501,12 +541,10 @@ export class SessionPool {
       streams: 0,
       draining: false,
       peer: remote.label,
-      liveness: new SessionLiveness(session, remote.label, this.liveness, (err) => {
-        // Draining before the destroy's events: no tunnel picks this session meanwhile.
-        pooled.draining = true;
-        this.backOff(remote, err);
-        session.destroy(err);
-      }),
+      liveness: new SessionLiveness(session, remote.label, this.liveness, (err, fatal) =>
+        this.hung(remote, pooled, err, fatal),
+      ),
+      unanswered: new Set(),
     };
     this.dialing.add(session);
     let established = false;
@@ -542,6 +580,8 @@ export class SessionPool {
         remote.connecting = false;
         remote.failures = 0;
         remote.lastError = undefined;
+        clearTimeout(remote.redial);
+        remote.redial = undefined;
         remote.sessions.push(pooled);
         if (this.keepaliveMs > 0) pooled.liveness.keepAlive(this.keepaliveMs);
         const waiters = remote.waiters.splice(0);
@@ -576,12 +616,58 @@ export class SessionPool {
     });
   }
 
-  /** A failed dial or a hung session: tunnels fail with `err` until the capped, jittered backoff ends. */
+  /**
+   * `pooled`'s peer stopped answering. Draining first: no tunnel picks the session from now on. The
+   * keepalive's verdict (`fatal`) destroys it with every stream on it. Suspicion's fails only its
+   * CONNECTs still unanswered and closes it gracefully: established tunnels go on (a healthy peer
+   * may stall for seconds), it ends with its last stream (as after a GOAWAY), and the keepalive
+   * still destroys it if the peer stays silent.
+   */
+  private hung(remote: Remote, pooled: PooledSession, err: IsthmusError, fatal: boolean): void {
+    const otherReady = remote.sessions.some((o) => o !== pooled && !o.draining);
+    if (hungMarksRemote({ draining: pooled.draining, otherReady })) this.backOff(remote, err);
+    pooled.draining = true;
+    if (fatal) {
+      pooled.session.destroy(err);
+      return;
+    }
+    const unanswered = [...pooled.unanswered];
+    pooled.unanswered.clear();
+    for (const failConnect of unanswered) failConnect(err);
+    if (!pooled.session.closed && !pooled.session.destroyed) pooled.session.close();
+  }
+
+  /**
+   * A failed dial or a hung session: tunnels fail with `err` until the capped, jittered backoff
+   * ends. After a hang or a connect timeout the remote is redialled when it does, so a recovered
+   * remote has its session back before the next tunnel asks (not failing that one).
+   */
   private backOff(remote: Remote, err: IsthmusError): void {
     remote.failures++;
     const delay = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** (remote.failures - 1));
     remote.retryAt = Date.now() + Math.random() * delay;
     remote.lastError = err;
+    if (isHung(err) || err.code === 'GATEWAY_CONNECT_TIMEOUT') this.armRedial(remote);
+  }
+
+  private armRedial(remote: Remote): void {
+    clearTimeout(remote.redial);
+    remote.redial = undefined;
+    if (this.closed || remote.idleRedials >= MAX_IDLE_REDIALS) return;
+    remote.redial = setTimeout(
+      () => {
+        remote.redial = undefined;
+        if (this.closed || remote.connecting) return;
+        // Forgotten meanwhile: a dial now would be a session close() knows nothing of.
+        if (this.remotes.get(`${remote.address.host}|${remote.address.port}`) !== remote) return;
+        if (remote.sessions.some((s) => !s.draining)) return;
+        remote.idleRedials++;
+        this.dial(remote);
+      },
+      Math.max(0, remote.retryAt - Date.now()),
+    );
+    // The pool must not keep a process alive on its own.
+    remote.redial.unref();
   }
 
   /**

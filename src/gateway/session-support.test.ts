@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { IsthmusError } from '../errors.js';
 import { hungError } from './session-liveness.js';
-import { noSessionStep } from './session-support.js';
+import { hungMarksRemote, noSessionStep } from './session-support.js';
 
 const refused = new IsthmusError('GATEWAY_UNREACHABLE', 'gateway a:1 unreachable: connect ECONNREFUSED');
 const hung = hungError('a:1', 'no PING answer within 2000 ms');
@@ -22,5 +22,16 @@ describe('noSessionStep', () => {
     ['a probe: always waits (probes notice recovery)', hung, true, false, true, 'wait'],
   ] as const)('%s', (_, lastError, connecting, backoffOver, ignoreBackoff, expected) => {
     expect(noSessionStep({ lastError, connecting, backoffOver, ignoreBackoff })).toBe(expected);
+  });
+});
+
+describe('hungMarksRemote', () => {
+  it.each([
+    ['the only session to the remote: the remote is hung', false, false, true],
+    ['already draining (GOAWAY, an earlier verdict): the remote is not marked again', true, false, false],
+    ['another session takes tunnels: the remote answers on it', false, true, false],
+    ['draining, another session ready', true, true, false],
+  ] as const)('%s', (_, draining, otherReady, expected) => {
+    expect(hungMarksRemote({ draining, otherReady })).toBe(expected);
   });
 });

@@ -12,9 +12,11 @@ import { isHung } from './session-liveness.js';
  * `dial-behind`: fail at once too, and start a dial for the tunnels after it. A remote whose last
  * attempt hung (a session that stopped answering PINGs, a dial that ran into the connect timeout)
  * would most likely keep the next dial for the whole connect timeout (5 s), so while it is being
- * re-established no tunnel waits on that dial. After a fast failure (refused, reset) tunnels wait
- * for the next dial, which ends quickly either way. Probes ignore all this: they are how a
- * recovered remote is noticed.
+ * re-established no tunnel waits on that dial. Such a remote is also redialled in the background
+ * when its backoff ends (see MAX_IDLE_REDIALS), so after its recovery the next tunnel finds a
+ * session instead of this stale error. After a fast failure (refused, reset) tunnels wait for the
+ * next dial, which ends quickly either way. Probes ignore all this: they are how a recovered
+ * remote is noticed.
  */
 export function noSessionStep(s: {
   lastError: IsthmusError | undefined;
@@ -27,6 +29,22 @@ export function noSessionStep(s: {
   if (s.connecting) return hung ? 'fail' : 'wait';
   if (!s.backoffOver) return 'fail';
   return hung ? 'dial-behind' : 'wait';
+}
+
+/**
+ * Background redials of a hung remote (each up to the connect timeout, 5 s, plus the backoff)
+ * without any tunnel or probe asking for it meanwhile; then it waits for one, as before. Bounded,
+ * so an address named once (an admin port's `/probe?gateway=`) is not dialled forever.
+ */
+export const MAX_IDLE_REDIALS = 10;
+
+/**
+ * Whether a session found hung marks its whole remote hung (its backoff, fast failures). Not when
+ * the session was already draining (GOAWAY, an earlier verdict) or another session to the remote
+ * takes tunnels: that one answers, so the address does.
+ */
+export function hungMarksRemote(s: { draining: boolean; otherReady: boolean }): boolean {
+  return !s.draining && !s.otherReady;
 }
 
 /** Marks an error whose stream the peer refused unprocessed. */

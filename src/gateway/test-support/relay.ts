@@ -25,21 +25,30 @@ export interface Relay {
  */
 export async function startRelay(port: number, held = false): Promise<Relay> {
   const pairs: net.Socket[][] = [];
+  /** Pairs whose bytes move: joining one twice would send every byte twice. */
+  const joined = new Set<net.Socket[]>();
   let accepted = 0;
-  const join = ([client, upstream]: net.Socket[]) => client!.pipe(upstream!).pipe(client!);
+  const join = (pair: net.Socket[]): void => {
+    if (joined.has(pair)) return;
+    joined.add(pair);
+    const [client, upstream] = pair;
+    client!.pipe(upstream!).pipe(client!);
+  };
   const server = net.createServer((client) => {
     accepted++;
     const upstream = net.connect(port, '127.0.0.1');
     client.on('error', () => {});
     upstream.on('error', () => {});
-    pairs.push([client, upstream]);
-    if (!held) join([client, upstream]);
+    const pair = [client, upstream];
+    pairs.push(pair);
+    if (!held) join(pair);
   });
   const freeze = (): void => {
     for (const [client, upstream] of pairs) {
       client!.unpipe();
       upstream!.unpipe();
     }
+    joined.clear();
   };
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
