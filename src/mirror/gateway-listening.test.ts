@@ -56,6 +56,19 @@ describe('GatewayListening', () => {
     l.stop();
   });
 
+  it('while its admin does not answer, a resync wants nothing again: no sync is told twice for a port', async () => {
+    const { l, resolved, polls } = listening(() => undefined);
+    l.ports([20001]);
+    await waitFor('the failed answer', () => resolved.length === 1);
+    // The resync it caused asks for the port again: nothing is held back, and nobody is told again.
+    expect(l.ports([20001])).toBeUndefined();
+    const before = polls();
+    await waitFor('asked again', () => polls() > before);
+    expect(l.ports([20001])).toBeUndefined();
+    expect(resolved).toEqual([[20001]]);
+    l.stop();
+  });
+
   it('holds nothing back without a ready gateway, or while its admin does not answer', async () => {
     expect(listening(() => [], []).l.ports([20001])).toBeUndefined();
     const { l, resolved } = listening(() => undefined);

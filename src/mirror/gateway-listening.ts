@@ -104,6 +104,12 @@ export class GatewayListening {
   ports(ports: Iterable<number>): ReadonlySet<number> | undefined {
     if (this.opts.addresses().length === 0) return undefined;
     const known = this.known;
+    if (known === 'unanswered') {
+      // Nothing is held back: ask again (once, after the backoff), but wait for nothing, or each
+      // resync it causes would want the port again, for ever.
+      this.schedule(this.delayMs);
+      return undefined;
+    }
     const now = this.now();
     const out = new Set<number>();
     for (const p of ports) {
@@ -113,7 +119,7 @@ export class GatewayListening {
       else if (!this.wanted.has(p)) this.wanted.set(p, now);
     }
     if (this.wanted.size > 0) this.schedule(0);
-    return known === 'unanswered' ? undefined : out;
+    return out;
   }
 
   private now(): number {
