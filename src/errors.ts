@@ -36,6 +36,8 @@ export type IsthmusErrorCode =
   | 'LINK_INVALID'
   | 'MIRROR_NAMESPACE_FORBIDDEN'
   | 'SPLIT_INVALID'
+  /** A write refused before it was sent: this replica's leadership (its Lease's term) has ended. */
+  | 'NOT_LEADER'
   // cli
   | 'USAGE'
   | 'INSTALL_RECORD_INVALID'

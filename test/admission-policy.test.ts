@@ -1,7 +1,7 @@
 /**
  * `isthmus install --admission-policy` through the real `kubectl apply -f` into a sandbox, which
- * serves admissionregistration.k8s.io/v1 with kube-apiserver's validation of both kinds (it
- * enforces no policy: no CEL runs there; src/cli/install/admission-policy.test.ts evaluates it),
+ * serves admissionregistration.k8s.io/v1 with kube-apiserver's validation of both kinds (what the
+ * policy refuses once bound: test/admission-policy-enforced.test.ts),
  * and `isthmus uninstall` naming both, the binding before any EndpointSlice it would refuse.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -30,11 +30,16 @@ const ALWAYS_REFUSED: readonly { reason: string; list: BlockList }[] = [
     }),
   },
   {
-    // Cloud metadata services outside link-local, which kube-apiserver admits as endpoints:
-    // AWS IMDS over IPv6, Alibaba Cloud's metadata server, Azure's WireServer.
-    reason: 'a cloud metadata service (fd00:ec2::254, 100.100.100.200, 168.63.129.16)',
+    // Cloud metadata and credential services outside link-local, which kube-apiserver admits as
+    // endpoints: AWS IMDS and GCP's metadata server over IPv6, the EKS Pod Identity Agent's IPv6
+    // address (its IPv4 one, 169.254.170.23, is link-local), Alibaba Cloud's metadata server,
+    // Azure's WireServer.
+    reason:
+      'a cloud metadata service (fd00:ec2::254, fd20:ce::254, fd00:ec2::23, 100.100.100.200, 168.63.129.16)',
     list: blockList((l) => {
       l.addAddress('fd00:ec2::254', 'ipv6');
+      l.addAddress('fd20:ce::254', 'ipv6');
+      l.addAddress('fd00:ec2::23', 'ipv6');
       l.addAddress('100.100.100.200', 'ipv4');
       l.addAddress('168.63.129.16', 'ipv4');
     }),
@@ -99,6 +104,16 @@ export const FEDERATED_CLUSTER_IP_REFUSAL =
 export const APEX_CLUSTER_IP_REFUSAL =
   "a TrafficSplit apex Service's ClusterIP of this cluster (EndpointSlices managed by failover.isthmus.dev, forwarded to its backends, a mirror's gateway among them): the tunnel would loop";
 
+/**
+ * Why dialling a ClusterIP of a Service in Isthmus's system namespace of this cluster is refused
+ * (security review): those are its own Services (the gateway's LoadBalancer and admin Services, the
+ * identity service), never a tunnel's target. The gateway pods' addresses are refused
+ * (GATEWAY_POD_REFUSAL), and kube-proxy forwards these ClusterIPs to the same pods: their admin
+ * port (/routes, /metrics, /probe) would be open to every linked cluster.
+ */
+export const SYSTEM_SERVICE_CLUSTER_IP_REFUSAL =
+  "a ClusterIP of a Service in Isthmus's system namespace of this cluster (its gateways, their admin port, the identity service): never a tunnel's target";
+
 /** What dialRefusal asks of a list of addresses: a BlockList, or ExactAddresses. */
 export interface AddressList {
   check(address: string, type: 'ipv4' | 'ipv6'): boolean;
@@ -121,7 +136,8 @@ export class ExactAddresses {
  * This cluster's addresses the ingress never dials: `apiServer`, those of the `default/kubernetes`
  * Service (its ClusterIP and its EndpointSlices', the API servers themselves); `gatewayPods`, those
  * of this cluster's gateway pods; `loopClusterIPs`, the ClusterIPs of its Services that kube-proxy
- * forwards to a gateway (mirrors, federated Services, steered apexes), each with its reason.
+ * forwards to a gateway (mirrors, federated Services, steered apexes) or that are Isthmus's own
+ * (its system namespace's), each with its reason.
  */
 export interface ClusterAddresses {
   apiServer?: AddressList;

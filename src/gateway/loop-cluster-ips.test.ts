@@ -3,8 +3,10 @@
  * Service (its slices list mirrors' gateway egress listeners and remote pods) and a TrafficSplit
  * apex whose slices the failover controller writes (a mirror backend's endpoints are the gateway
  * egress). kube-proxy forwards their ClusterIPs there, so an exported Service's slice listing one
- * would chain tunnels as a mirror's ClusterIP does. The ingress refuses them, each with its reason,
- * from one keyed set fed by every Service (trimmed) and Isthmus's own slices.
+ * would chain tunnels as a mirror's ClusterIP does. The ClusterIPs of Isthmus's own Services (its
+ * system namespace's: the gateway's admin port among them) are refused the same way. The ingress
+ * refuses them, each with its reason, from one keyed set fed by every Service (trimmed) and
+ * Isthmus's own slices.
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -15,15 +17,24 @@ import {
   MANAGED_BY_MIRROR,
   MIRRORED_SERVICE_LABEL,
   SERVICE_NAME_LABEL,
+  SYSTEM_NAMESPACE,
 } from '../kube/keys.js';
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
 import {
   APEX_CLUSTER_IP_REFUSAL,
   FEDERATED_CLUSTER_IP_REFUSAL,
   MIRROR_CLUSTER_IP_REFUSAL,
+  SYSTEM_SERVICE_CLUSTER_IP_REFUSAL,
 } from './dial-refusal.js';
-import { loopReason, trimForwardingSlice, trimService } from './loop-cluster-ips.js';
-import type { RefusedEndpoints } from './service-index.js';
+import { MemorySource } from './e2e/memory-source.js';
+import {
+  feedLoopClusterIPs,
+  loopReason,
+  type ServiceClusterIPs,
+  trimForwardingSlice,
+  trimService,
+} from './loop-cluster-ips.js';
+import { type RefusedEndpoints, ServiceIndex } from './service-index.js';
 import { loopIndex } from './test-support/loop-index.js';
 
 const service = (name: string, clusterIP: string, labels: Record<string, string> = {}): V1Service => ({
@@ -59,6 +70,11 @@ const userSlice = (addresses: string[]): V1EndpointSlice => ({
   ports: [{ name: 'tcp', port: 4143 }],
 });
 const target = { kind: 'service', namespace: 'tenant', service: 'loop', port: 80 } as const;
+/** A Service of Isthmus's own (the gateway's admin Service, the identity service), as installed. */
+const systemService = (name: string, clusterIPs: string[], namespace = SYSTEM_NAMESPACE): V1Service => ({
+  metadata: { namespace, name, labels: { 'app.kubernetes.io/part-of': 'isthmus' } },
+  spec: { clusterIP: clusterIPs[0], clusterIPs, ports: [{ name: 'admin', port: 4191 }] },
+});
 const managers = (...m: string[]): ReadonlySet<string> => new Set(m);
 
 describe('loopReason', () => {
@@ -100,8 +116,33 @@ describe('loopReason', () => {
       null,
     ],
     ['a plain Service', service('web', '10.96.1.5'), managers('endpointslice-controller.k8s.io'), null],
+    [
+      "the gateway's admin Service (Isthmus's system namespace)",
+      systemService('isthmus-gateway-admin', ['10.96.0.50']),
+      managers('endpointslice-controller.k8s.io'),
+      SYSTEM_SERVICE_CLUSTER_IP_REFUSAL,
+    ],
+    [
+      'any Service of the system namespace, whatever its name or labels',
+      {
+        ...systemService('isthmus-identity', ['10.96.0.60']),
+        metadata: { namespace: SYSTEM_NAMESPACE, name: 'x' },
+      },
+      managers(),
+      SYSTEM_SERVICE_CLUSTER_IP_REFUSAL,
+    ],
   ])('%s', (_what, svc, m, want) => {
     expect(loopReason(trimService(svc), m)).toBe(want);
+  });
+});
+
+describe('loopReason with another system namespace (--system-namespace)', () => {
+  it('refuses the Services of the configured namespace, not those of the default one', () => {
+    const ours = systemService('isthmus-gateway-admin', ['10.96.0.50'], 'mesh-system');
+    expect(loopReason(trimService(ours), managers(), 'mesh-system')).toBe(SYSTEM_SERVICE_CLUSTER_IP_REFUSAL);
+    expect(
+      loopReason(trimService(systemService('app', ['10.96.0.51'])), managers(), 'mesh-system'),
+    ).toBeNull();
   });
 });
 
@@ -246,5 +287,63 @@ describe('the ServiceIndex refuses the ClusterIPs of federated Services and stee
     await listed();
     expect(index.resolve(target)).toEqual({ ok: true, candidates: [{ host: '10.244.1.7', port: 4143 }] });
     expect(reports).toHaveLength(1);
+  });
+});
+
+describe("the ServiceIndex refuses the ClusterIPs of Isthmus's own Services (security review: the admin port)", () => {
+  const listed = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+  it("never dials the gateway's admin Service or the identity service by ClusterIP, either family; served once gone", async () => {
+    const { services, slices, reports, index } = loopIndex(exported);
+    services.put(trimService(systemService('isthmus-gateway-admin', ['10.96.0.50'])));
+    services.put(trimService(systemService('isthmus-identity', ['10.96.0.70', 'fd00:96::70'])));
+    await listed();
+    slices.put(userSlice(['10.96.0.50', '10.96.0.70', '10.244.1.7']));
+    slices.put({
+      ...userSlice(['fd00:96::70']),
+      addressType: 'IPv6',
+      metadata: { namespace: 'tenant', name: 'loop-v6', labels: { [SERVICE_NAME_LABEL]: 'loop' } },
+    });
+    expect(index.resolve(target)).toEqual({ ok: true, candidates: [{ host: '10.244.1.7', port: 4143 }] });
+    expect(reports.map((r) => r.refused)).toEqual([
+      [
+        { address: '10.96.0.50', reason: SYSTEM_SERVICE_CLUSTER_IP_REFUSAL },
+        { address: '10.96.0.70', reason: SYSTEM_SERVICE_CLUSTER_IP_REFUSAL },
+      ],
+      [{ address: 'fd00:96::70', reason: SYSTEM_SERVICE_CLUSTER_IP_REFUSAL }],
+    ]);
+    services.remove(trimService(systemService('isthmus-gateway-admin', ['10.96.0.50'])));
+    expect(index.resolve(target)).toEqual({
+      ok: true,
+      candidates: [
+        { host: '10.96.0.50', port: 4143 },
+        { host: '10.244.1.7', port: 4143 },
+      ],
+    });
+  });
+
+  it('follows the namespace it is given', async () => {
+    const services = new MemorySource<ServiceClusterIPs>();
+    // The default namespace's Service is a user's here: the gateway runs in mesh-system.
+    services.put(trimService(systemService('isthmus-gateway-admin', ['10.96.0.50'], 'mesh-system')));
+    services.put(trimService(systemService('app', ['10.96.0.51'])));
+    const reports: RefusedEndpoints['refused'][] = [];
+    const index = new ServiceIndex({ onRefused: (r) => reports.push(r.refused), awaitLoopClusterIPs: true });
+    feedLoopClusterIPs(index, services, new MemorySource(), Promise.resolve(), {
+      systemNamespace: 'mesh-system',
+    });
+    await listed();
+    index.upsertService({
+      namespace: 'tenant',
+      name: 'loop',
+      headless: false,
+      ports: [{ name: 'tcp', port: 80 }],
+    });
+    index.setSliceEndpoints('tenant', 'loop', 'loop-x', [
+      { address: '10.96.0.50', ready: true, ports: [{ name: 'tcp', port: 4191 }] },
+      { address: '10.96.0.51', ready: true, ports: [{ name: 'tcp', port: 4191 }] },
+    ]);
+    expect(index.resolve(target)).toEqual({ ok: true, candidates: [{ host: '10.96.0.51', port: 4191 }] });
+    expect(reports).toEqual([[{ address: '10.96.0.50', reason: SYSTEM_SERVICE_CLUSTER_IP_REFUSAL }]]);
   });
 });

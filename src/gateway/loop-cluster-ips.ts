@@ -1,7 +1,8 @@
 /**
- * The ClusterIPs of this cluster's Services that kube-proxy forwards to a gateway, fed to the
- * ingress's ServiceIndex, which never dials them (dial-refusal.ts): an exported Service's slice
- * listing one would chain tunnels through the gateways, cluster to cluster. Such a Service is
+ * The ClusterIPs of this cluster's Services that kube-proxy forwards to a gateway or to another
+ * part of Isthmus, fed to the ingress's ServiceIndex, which never dials them (dial-refusal.ts): an
+ * exported Service's slice listing one would chain tunnels through the gateways, cluster to
+ * cluster, or open Isthmus's own ports to every linked cluster. Such a Service is
  *
  * - a mirror (labelled): its slices list this cluster's gateway egress, or a remote cluster's pods;
  * - a `<name>-federated` Service (labelled, or filled by the federation controller): its slices list
@@ -11,7 +12,10 @@
  *   mark of ours, so it is told by those slices (their `managed-by` and `kubernetes.io/service-name`
  *   labels, which kube-proxy routes by too), and its ClusterIP read from every Service the gateway
  *   caches, trimmed (trimService): no write to a user's object, and a forged slice can only make its
- *   own namespace's Service refused.
+ *   own namespace's Service refused;
+ * - any Service of Isthmus's system namespace (the gateway's LoadBalancer and admin Services, the
+ *   identity service): kube-proxy forwards them to the gateway pods, whose addresses are refused,
+ *   or to Isthmus's other parts, never a tunnel's target (SYSTEM_SERVICE_CLUSTER_IP_REFUSAL).
  *
  * Decisions are pure (loopReason); feedLoopClusterIPs follows the two informers, level-triggered.
  */
@@ -22,12 +26,14 @@ import {
   MANAGED_BY_LABEL,
   MIRRORED_SERVICE_LABEL,
   SERVICE_NAME_LABEL,
+  SYSTEM_NAMESPACE,
 } from '../kube/keys.js';
 import type { KubeObject, V1Service } from '../kube/types.js';
 import {
   APEX_CLUSTER_IP_REFUSAL,
   FEDERATED_CLUSTER_IP_REFUSAL,
   MIRROR_CLUSTER_IP_REFUSAL,
+  SYSTEM_SERVICE_CLUSTER_IP_REFUSAL,
 } from './dial-refusal.js';
 import { clusterIPsOf } from './mirror-cluster-ips.js';
 import type { ServiceIndex } from './service-index.js';
@@ -79,17 +85,28 @@ export function trimForwardingSlice(slice: KubeObject): KubeObject {
 }
 
 /**
- * Why the ClusterIPs of `svc` are never dialled, or null: it is a mirror, a federated Service (by
- * its label, or by `managers`, the `managed-by` of its slices, for one not labelled yet) or an apex
- * the failover controller steers. Labels are read as their selectors read them (`=true`).
+ * Why the ClusterIPs of `svc` are never dialled, or null: it is one of Isthmus's own (in
+ * `systemNamespace`), a mirror, a federated Service (by its label, or by `managers`, the
+ * `managed-by` of its slices, for one not labelled yet) or an apex the failover controller steers.
+ * Labels are read as their selectors read them (`=true`).
  */
-export function loopReason(svc: ServiceClusterIPs, managers: ReadonlySet<string>): string | null {
+export function loopReason(
+  svc: ServiceClusterIPs,
+  managers: ReadonlySet<string>,
+  systemNamespace: string = SYSTEM_NAMESPACE,
+): string | null {
+  if (svc.metadata?.namespace === systemNamespace) return SYSTEM_SERVICE_CLUSTER_IP_REFUSAL;
   const labels = svc.metadata?.labels ?? {};
   if (labels[MIRRORED_SERVICE_LABEL] === 'true') return MIRROR_CLUSTER_IP_REFUSAL;
   if (labels[FEDERATED_SERVICE_LABEL] === 'true' || managers.has(MANAGED_BY_FEDERATION))
     return FEDERATED_CLUSTER_IP_REFUSAL;
   if (managers.has(MANAGED_BY_FAILOVER)) return APEX_CLUSTER_IP_REFUSAL;
   return null;
+}
+
+export interface LoopFeedOptions {
+  /** Isthmus's namespace (the gateway's --system-namespace): its Services are never dialled. */
+  systemNamespace?: string;
 }
 
 /**
@@ -105,6 +122,7 @@ export function feedLoopClusterIPs(
   services: WatchSource<ServiceClusterIPs>,
   slices: WatchSource<KubeObject>,
   listed: Promise<unknown>,
+  { systemNamespace = SYSTEM_NAMESPACE }: LoopFeedOptions = {},
 ): () => void {
   /** The `managed-by` of each forwarding slice, by its name, of each Service (`namespace/name`). */
   const managersOf = new Map<string, Map<string, string>>();
@@ -122,7 +140,7 @@ export function feedLoopClusterIPs(
   const syncService = (namespace: string, name: string): boolean => {
     const k = `${namespace}/${name}`;
     const svc = services.get(namespace, name);
-    const reason = svc && loopReason(svc, new Set(managersOf.get(k)?.values()));
+    const reason = svc && loopReason(svc, new Set(managersOf.get(k)?.values()), systemNamespace);
     const ips = svc && reason ? clusterIPsOf(svc) : [];
     const before = loops.get(k);
     if ((before?.ips ?? []).join() === ips.join() && (ips.length === 0 || before?.reason === reason))

@@ -1,7 +1,7 @@
 /**
  * The ingress's ServiceIndex, fed from the gateway's informers: the admitted Services and their
  * slices, the addresses never dialled (the API server's, this cluster's gateway pods', the
- * ClusterIPs of its Services that forward to a gateway) and, with --dial-pod-ips-only, the Pods' IPs.
+ * ClusterIPs of its Services that forward to a gateway or are Isthmus's own) and, with --dial-pod-ips-only, the Pods' IPs.
  */
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config.js';
@@ -43,6 +43,7 @@ export function followServices(
       services,
       forwardingSlices,
       Promise.all([services.synced, forwardingSlices.synced]),
+      { systemNamespace: config.systemNamespace },
     ),
   );
   const admitted = federated === undefined ? informers.exports : unionSource(informers.exports, federated);

@@ -253,6 +253,35 @@ describe('ServiceIndex.resolve', () => {
     expect(index.resolve(service)).toMatchObject({ ok: true, candidates: [{ host: '10.0.2.2' }] });
   });
 
+  it('refuses the pod form for a Service that is not headless: kube DNS names no pod of it', () => {
+    // A hostname in a ClusterIP Service's slice (a StatefulSet's pods behind it) must not let a peer
+    // pin one pod and bypass the Service's balancing: only a headless Service's pods have DNS names.
+    index.setSliceEndpoints('test', 'podinfo', 'podinfo-a', [
+      ep('10.0.0.1', [{ name: 'http', port: 8080 }], { hostname: 'web-0' }),
+      ep('10.0.0.2', [{ name: 'http', port: 8080 }], { hostname: 'web-1' }),
+    ]);
+    expect(index.resolve(target('web-1.podinfo.test.svc.cluster.local:9898'))).toEqual({
+      ok: false,
+      status: 403,
+      reason: expect.stringMatching(/test\/podinfo is not headless/),
+    });
+    expect(index.resolve(target('podinfo.test.svc.cluster.local:9898'))).toMatchObject({
+      ok: true,
+      candidates: [{ host: '10.0.0.1' }, { host: '10.0.0.2' }],
+    });
+    // The same pods behind a headless Service: each is reachable by its name.
+    index.upsertService({
+      namespace: 'test',
+      name: 'podinfo',
+      headless: true,
+      ports: [{ name: 'http', port: 9898 }],
+    });
+    expect(index.resolve(target('web-1.podinfo.test.svc.cluster.local:9898'))).toEqual({
+      ok: true,
+      candidates: [{ host: '10.0.0.2', port: 8080 }],
+    });
+  });
+
   it('falls back to serving terminating endpoints only when none is ready, as kube-proxy (KEP-1669)', () => {
     const svc = target('podinfo.test.svc.cluster.local:9898');
     const leaving = (address: string) =>

@@ -299,6 +299,16 @@ export class ServiceIndex {
         reason: `cluster ${peerCluster ?? '?'} may not reach ${svc.namespace}/${svc.name} (isthmus.dev/allowed-clusters: ${svc.allowedClusters.join(',')})`,
       };
     }
+    // Kube DNS names pods (`<hostname>.<svc>`) of headless Services only: for any other Service the
+    // pod form would let a peer pin one pod and bypass its balancing. (Per-pod mirrors are made for
+    // headless remote Services only: src/mirror/mirror-kind.ts.)
+    if (target.kind === 'pod' && !svc.headless) {
+      return {
+        ok: false,
+        status: 403,
+        reason: `service ${svc.namespace}/${svc.name} is not headless: its pods have no names to reach them by`,
+      };
+    }
     // The tunnel carries a TCP stream: a UDP or SCTP port of that number is not what it can reach.
     const servicePort = svc.ports.find((p) => p.port === target.port && (p.protocol ?? 'TCP') === 'TCP');
     if (!servicePort) {

@@ -19,6 +19,24 @@ afterAll(async () => {
 });
 
 describe('KubeClient against the sandbox', () => {
+  it('fencedWrites: a write the fence refuses never reaches the server; reads pass; open again, writes go', async () => {
+    let leading = false;
+    const fenced = client.fencedWrites(() => leading);
+    const before = sandbox.stats().writes;
+    await expect(fenced.create<V1Service>(R.services, service('default', 'fenced'))).rejects.toMatchObject({
+      code: 'NOT_LEADER',
+    });
+    await expect(fenced.delete(R.services, 'default', 'fenced')).rejects.toMatchObject({
+      code: 'NOT_LEADER',
+    });
+    expect(sandbox.stats().writes).toBe(before);
+    expect(await fenced.get(R.services, 'default', 'fenced')).toBeUndefined();
+    leading = true;
+    await fenced.create<V1Service>(R.services, service('default', 'fenced'));
+    expect(await client.get(R.services, 'default', 'fenced')).toBeDefined();
+    expect(await fenced.delete(R.services, 'default', 'fenced')).toBe(true);
+  });
+
   it('create, get, list by selector, replace, patch, delete', async () => {
     const created = await client.create<V1Service>(
       R.services,

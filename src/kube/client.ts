@@ -5,6 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { IsthmusError } from '../errors.js';
 import { isNotFound } from './errors.js';
 import {
   loadDefault,
@@ -37,6 +38,11 @@ export interface ListOptions {
    * of every Service then never holds every whole Service at once while it lists.
    */
   transform?: (item: KubeObject) => KubeObject;
+  /**
+   * Makes the list a check that the server has reached this resourceVersion: one page of a list at
+   * least that fresh (kube's NotOlderThan), counted as `list-check` (see listResourceVersion).
+   */
+  versionCheck?: string;
 }
 
 /** For the verbs that take it: aborting `signal` ends the request (a deadline of the caller's). */
@@ -134,6 +140,24 @@ export class KubeClient {
     return this.pipeline.request(verb, method, path, opts);
   }
 
+  /**
+   * This client (the same connections, rate limiter and counters) with every write first asking
+   * `mayWrite`: a leader-elected controller's writes, fenced by its term at each write rather than
+   * at the start of a sync that may outlive it (a process frozen mid-sync resumes after another
+   * replica took the Lease). A refused write rejects with NOT_LEADER and never leaves the process;
+   * reads and watches are not fenced. Closing either closes both.
+   */
+  fencedWrites(mayWrite: () => boolean): KubeClient {
+    const fenced = Object.create(this) as KubeClient;
+    const request: KubeClient['request'] = async (verb, method, path, opts) => {
+      if (method !== 'GET' && !mayWrite()) {
+        throw new IsthmusError('NOT_LEADER', `not leading: ${verb} ${path} not sent`);
+      }
+      return this.request(verb, method, path, opts);
+    };
+    return Object.defineProperty(fenced, 'request', { value: request });
+  }
+
   async get<T extends KubeObject>(
     res: ResourceRef,
     namespace: string | undefined,
@@ -157,12 +181,17 @@ export class KubeClient {
     let cont: string | undefined;
     let resourceVersion = '';
     do {
-      const { body } = await this.request('list', 'GET', resourcePath(res, opts.namespace), {
+      const verb = opts.versionCheck === undefined ? 'list' : 'list-check';
+      const { body } = await this.request(verb, 'GET', resourcePath(res, opts.namespace), {
         query: {
           labelSelector: opts.labelSelector || undefined,
           fieldSelector: opts.fieldSelector || undefined,
           limit: opts.limit,
           continue: cont,
+          resourceVersion: opts.versionCheck,
+          // With a limit and no match, a resourceVersion means Exact (KEP-2523): a version older
+          // than etcd's compaction would be 410 Gone. The check wants "at least this new".
+          resourceVersionMatch: opts.versionCheck === undefined ? undefined : 'NotOlderThan',
         },
         signal: opts.signal,
       });
@@ -173,9 +202,25 @@ export class KubeClient {
         items.push((opts.transform ? opts.transform(full) : full) as T);
       }
       resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
-      cont = page.metadata?.continue || undefined;
+      cont = opts.versionCheck === undefined ? page.metadata?.continue || undefined : undefined;
     } while (cont);
     return { items, resourceVersion };
+  }
+
+  /**
+   * The resourceVersion of a one-item list at least as fresh as `resourceVersion`: an informer's
+   * check, before it resumes a watch from that version, that the server has not gone back in time
+   * (kube-apiserver answers 504 ResourceVersionTooLarge when it is behind). A `list`, so that
+   * whatever wraps this client's lists (the mirror's identity gate) wraps it too.
+   */
+  async listResourceVersion(
+    res: ResourceRef,
+    opts: Pick<ListOptions, 'namespace' | 'labelSelector' | 'fieldSelector' | 'signal'> & {
+      resourceVersion: string;
+    },
+  ): Promise<string> {
+    const { resourceVersion, ...rest } = opts;
+    return (await this.list(res, { ...rest, limit: 1, versionCheck: resourceVersion })).resourceVersion;
   }
 
   private withTypeMeta<T extends KubeObject>(res: ResourceRef, obj: T): T {

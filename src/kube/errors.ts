@@ -168,3 +168,18 @@ export function isNamespaceTerminating(err: unknown): err is KubeApiError {
 export function isGone(err: unknown): boolean {
   return isIsthmusError(err, 'KUBE_GONE');
 }
+
+/**
+ * kube-apiserver is behind the resourceVersion asked for (504 Timeout with the cause
+ * ResourceVersionTooLarge, storage.NewTooLargeResourceVersionError): its etcd was restored without
+ * --bump-revision, or a cache lags. client-go's reflector relists from "" on it
+ * (isTooLargeResourceVersionError); older servers said so only in the message.
+ */
+export function isTooLargeResourceVersion(err: unknown): boolean {
+  return (
+    err instanceof KubeApiError &&
+    err.status === 504 &&
+    (err.causes.some((c) => c.reason === 'ResourceVersionTooLarge') ||
+      err.message.includes('Too large resource version'))
+  );
+}

@@ -2,6 +2,7 @@
  * The informer's cache and the pure decisions about which events to emit. Kept free of I/O so
  * the subtle parts (relist diff, duplicate suppression) are tested with plain tables.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { KubeObject } from './types.js';
 
 export type InformerEvent<T> =
@@ -23,6 +24,16 @@ export function cacheKey(namespace: string | undefined, name: string): string {
 
 function rv(obj: KubeObject | undefined): string | undefined {
   return obj?.metadata?.resourceVersion;
+}
+
+/**
+ * True when both are etcd revisions (decimal integers, as every kube-apiserver on etcd sends) and
+ * `a` is the lower: the server's history went back below what we saw. Otherwise false: versions
+ * are opaque to clients, and what cannot be compared is no sign of anything.
+ */
+export function resourceVersionBefore(a: string, b: string): boolean {
+  if (!/^\d+$/.test(a) || !/^\d+$/.test(b)) return false;
+  return BigInt(a) < BigInt(b);
 }
 
 export class InformerStore<T extends KubeObject> {
@@ -62,9 +73,12 @@ export class InformerStore<T extends KubeObject> {
   /**
    * Replaces the cache with a complete list and returns the difference as events: objects that
    * vanished while we were away (e.g. between a 410 Gone and the relist) get `delete` with their
-   * last known state, new ones `add`, changed ones `update`.
+   * last known state, new ones `add`, changed ones `update`. An equal resourceVersion means
+   * unchanged, unless `trustResourceVersions` is false: after the server's history went back (etcd
+   * restored without --bump-revision) it may have written the same version again with other
+   * content, so content decides.
    */
-  replace(items: T[]): InformerEvent<T>[] {
+  replace(items: T[], { trustResourceVersions = true } = {}): InformerEvent<T>[] {
     const events: InformerEvent<T>[] = [];
     const next = new Map<string, T>();
     for (const object of items) next.set(objectKey(object), object);
@@ -74,7 +88,12 @@ export class InformerStore<T extends KubeObject> {
     for (const [key, object] of next) {
       const old = this.items.get(key);
       if (old === undefined) events.push({ type: 'add', object });
-      else if (rv(old) === undefined || rv(old) !== rv(object)) events.push({ type: 'update', object, old });
+      else if (
+        rv(old) === undefined ||
+        rv(old) !== rv(object) ||
+        (!trustResourceVersions && !isDeepStrictEqual(old, object))
+      )
+        events.push({ type: 'update', object, old });
     }
     this.items.clear();
     for (const [key, object] of next) this.items.set(key, object);

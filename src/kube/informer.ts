@@ -1,7 +1,13 @@
 /**
  * A list-watch cache in the manner of client-go's Reflector + Informer: list, then watch from the
  * list's resourceVersion with bookmarks; resume a dropped watch from the last version seen; relist
- * on 410 Gone and emit the difference; back off with full jitter on errors. Handlers get events for
+ * on 410 Gone and emit the difference; back off with full jitter on errors.
+ *
+ * A server whose history went back (etcd restored without --bump-revision) would accept a watch
+ * from our newer version and keep it silent until it got there, our cache stale meanwhile. So a
+ * watch is resumed only after a one-item list from our version shows the server has reached it;
+ * its 504 ResourceVersionTooLarge, from a list or a watch, and a version below ours on a watch,
+ * make us relist from scratch as client-go's reflector does on that 504. Handlers get events for
  * an always-consistent cache and are expected to be level-triggered (STYLE.md §2).
  */
 import diagnostics from 'node:diagnostics_channel';
@@ -9,8 +15,13 @@ import type { Readable } from 'node:stream';
 import { IsthmusError } from '../errors.js';
 import { Backoff, type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
 import type { KubeClient } from './client.js';
-import { errorFromTransport, errorFromWatchStatus, isGone } from './errors.js';
-import { type InformerEvent, InformerStore, type WatchEventType } from './informer-store.js';
+import { errorFromTransport, errorFromWatchStatus, isGone, isTooLargeResourceVersion } from './errors.js';
+import {
+  type InformerEvent,
+  InformerStore,
+  resourceVersionBefore,
+  type WatchEventType,
+} from './informer-store.js';
 import { abortableDelay } from './rate-limiter.js';
 import { type ResourceRef, resourcePath } from './resources.js';
 import type { KubeObject } from './types.js';
@@ -66,6 +77,21 @@ export interface InformerOptions<T extends KubeObject = KubeObject> {
 export const handlerErrorChannel = diagnostics.channel('isthmus:kube:informer-handler-error');
 /** Published on every health change: `{ resource, connected, lastError }`. */
 export const healthChannel = diagnostics.channel('isthmus:kube:informer-health');
+
+/** A watch line below our resourceVersion: the server's history went back. */
+class HistoryRewound extends IsthmusError {
+  constructor(path: string, version: string, ours: string) {
+    super(
+      'KUBE_GONE',
+      `WATCH ${path}: resourceVersion ${version} is below ${ours}, already seen: the server's history went back (etcd restored?)`,
+    );
+  }
+}
+
+/** The server has lost history we saw: only a relist from scratch recovers, and its versions prove nothing. */
+function isHistoryLost(err: unknown): boolean {
+  return err instanceof HistoryRewound || isTooLargeResourceVersion(err);
+}
 
 interface WatchLine {
   type?: WatchEventType;
@@ -180,13 +206,17 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
 
   private async run(): Promise<void> {
     let needList = true;
+    let historyLost = false;
     let lastWasGone = false;
     // A closed client cannot recover; the owner forgot to stop us first, so end quietly.
     while (!this.stopped && !this.client.closed) {
       try {
         if (needList) {
-          await this.relist();
+          await this.relist(!historyLost);
           needList = false;
+          historyLost = false;
+        } else {
+          await this.checkServerReached();
         }
         const { events, ms } = await this.watchOnce();
         lastWasGone = false;
@@ -194,9 +224,11 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
         if (events === 0 && ms < 1000) await this.sleep(this.backoff.next());
       } catch (err) {
         if (this.stopped) break;
-        if (isGone(err)) {
-          // Our resourceVersion left the server's window: relist now (once), and diff.
+        if (isGone(err) || isTooLargeResourceVersion(err)) {
+          // Our resourceVersion left the server's window, or the server's history went back
+          // below it: relist now (once), and diff.
           needList = true;
+          historyLost ||= isHistoryLost(err);
           if (lastWasGone) await this.sleep(this.backoff.next());
           lastWasGone = true;
           continue;
@@ -211,7 +243,22 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
     await abortableDelay(ms, this.abort.signal).catch(() => {});
   }
 
-  private async relist(): Promise<void> {
+  /**
+   * Before a watch resumes from our version: the server has reached it (a one-item list from it;
+   * kube-apiserver answers 504 ResourceVersionTooLarge when it is behind, after waiting up to 3 s).
+   */
+  private async checkServerReached(): Promise<void> {
+    await this.client.listResourceVersion(this.res, {
+      namespace: this.opts.namespace,
+      labelSelector: this.opts.labelSelector,
+      fieldSelector: this.opts.fieldSelector,
+      resourceVersion: this.rv,
+      signal: this.abort.signal,
+    });
+  }
+
+  /** `trustResourceVersions`: false after lost history (InformerStore.replace). */
+  private async relist(trustResourceVersions = true): Promise<void> {
     const { items, resourceVersion } = await this.client.list<T>(this.res, {
       namespace: this.opts.namespace,
       labelSelector: this.opts.labelSelector,
@@ -223,7 +270,7 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
       ...(this.opts.transform ? { transform: (i: KubeObject) => this.transformed(i as T) } : {}),
     });
     if (this.stopped) return;
-    const events = this.store.replace(items);
+    const events = this.store.replace(items, { trustResourceVersions });
     this.rv = resourceVersion;
     this.setHealth(true);
     this.backoff.reset();
@@ -351,6 +398,9 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
       throw errorFromTransport(err, { method: 'WATCH', path: resourcePath(this.res, this.opts.namespace) });
     }
     const version = ev.object?.metadata?.resourceVersion;
+    // A version below ours, from a bookmark or an event, would take the cache back in history.
+    if (version && ev.type !== 'ERROR' && resourceVersionBefore(version, this.rv))
+      throw new HistoryRewound(resourcePath(this.res, this.opts.namespace), version, this.rv);
     switch (ev.type) {
       case 'BOOKMARK':
         if (version) this.rv = version;

@@ -213,6 +213,22 @@ describe('LeaderElector against the sandbox', () => {
     expect(a.state.why[2]).toEqual({ reason: 'held' });
   });
 
+  it('a leader frozen past its term is no leader the moment it runs again, before its loop steps it down', async () => {
+    // A 300 ms term: the freeze below outlasts it whatever the machine's load.
+    const { a } = await leadingCandidate({
+      leaseDurationSeconds: 3,
+      renewDeadlineMs: 300,
+      retryPeriodMs: 100,
+    });
+    expect(a.elector.isLeader()).toBe(true);
+    // The process frozen (a GC pause, SIGSTOP, a starved VM): nothing else runs until it thaws.
+    const frozenUntil = performance.now() + 400;
+    while (performance.now() < frozenUntil) {}
+    // No callback has run yet, so the elector still counts itself leading; its term says otherwise.
+    expect(a.state.leading).toBe(true);
+    expect(a.elector.isLeader()).toBe(false);
+  });
+
   it('a leader whose renewals hang steps down at the renew deadline, before the lease can expire', async () => {
     const { sandbox, a } = await leadingCandidate(STEP_DOWN);
     // Every answer now takes 8 s (an overloaded or half-reachable API server): a renewal that

@@ -100,6 +100,12 @@ export function isPreviousRun(holder: string, ownPodPrefix: string | undefined):
 export class LeaderElector {
   private readonly abort = new AbortController();
   private leading = false;
+  /**
+   * When the term of the last successful acquire or renewal ends (monotonic ms): its start +
+   * renewDeadline. A leader stops writing then even if the loop that steps it down has not run yet
+   * (a process frozen mid-sync resumes with its callbacks queued behind its own work).
+   */
+  private termEnd = 0;
   private loop: Promise<void> | undefined;
   private observed: { key: string; at: number } | undefined;
   private readonly leaseSeconds: number;
@@ -120,8 +126,9 @@ export class LeaderElector {
     }
   }
 
+  /** Leading, and within the term the last renewal granted (by the monotonic clock, now). */
   isLeader(): boolean {
-    return this.leading;
+    return this.leading && performance.now() < this.termEnd;
   }
 
   start(): void {
@@ -153,6 +160,7 @@ export class LeaderElector {
         await this.sleep(this.retryMs * (1 + Math.random() * 0.2));
       }
       if (this.stopped || !won?.held) break;
+      this.termEnd = won.at + this.renewDeadlineMs;
       this.leading = true;
       this.cfg.onStartedLeading?.(won.gained);
       // Renew until stopped or the deadline passes without a successful renewal; an attempt may
@@ -165,8 +173,10 @@ export class LeaderElector {
         if (this.stopped) break;
         const left = lastRenew + this.renewDeadlineMs - performance.now();
         const round: Round = left > 0 ? await this.tryAcquireOrRenew(left) : failed;
-        if (round.held) lastRenew = round.at;
-        else failed = round;
+        if (round.held) {
+          lastRenew = round.at;
+          this.termEnd = lastRenew + this.renewDeadlineMs;
+        } else failed = round;
         if (!round.held && performance.now() - lastRenew >= this.renewDeadlineMs) break;
       }
       // Leadership ends here, before the Lease is released: a successor must not start first.

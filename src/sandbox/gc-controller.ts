@@ -3,13 +3,18 @@
  * (kube-controller-manager `garbagecollector` and `namespace/deletion`): dependents of a deleted
  * owner are deleted (background), orphaned (`orphan` finalizer) or deleted first (`foregroundDeletion`);
  * a Terminating namespace is emptied, then its `kubernetes` finalizer is released.
- * They run synchronously after each store event, so their writes follow the triggering one.
+ * They run synchronously after each store event, so their writes follow the triggering one, and
+ * each write is admitted (validating admission policies) as the controller's own user.
  */
 import { jsonEqual } from '../kube/validation/json-values.js';
+import { type AdmissionContext, SYSTEM_USERS } from './admission-policy.js';
 import type { Registry } from './registry.js';
 import { type ResourceType, resourceKey } from './resource-types.js';
 import type { RestOps } from './rest-ops.js';
 import type { KObj, ObjectStore, StoreEvent } from './store.js';
+
+const GC: AdmissionContext = { user: SYSTEM_USERS.garbageCollector };
+const NAMESPACE_CONTROLLER: AdmissionContext = { user: SYSTEM_USERS.namespaceController };
 
 interface Dependent {
   rt: ResourceType;
@@ -85,7 +90,7 @@ export class GarbageCollector {
     } else if (states.some((s) => s === false) && states.some((s) => s === true)) {
       const next = structuredClone(obj);
       next.metadata.ownerReferences = refs.filter((_, i) => states[i] !== false);
-      this.store.put(resourceKey(rt.group, rt.plural), next);
+      this.updateQuietly(rt, next, obj);
     }
   }
 
@@ -98,7 +103,7 @@ export class GarbageCollector {
         // Other owners are alive: only the dangling reference goes.
         const next = structuredClone(obj);
         next.metadata.ownerReferences = others;
-        this.store.put(resourceKey(rt.group, rt.plural), next);
+        this.updateQuietly(rt, next, obj);
       } else {
         this.deleteQuietly(rt, obj);
       }
@@ -111,9 +116,9 @@ export class GarbageCollector {
       const refs = (next.metadata.ownerReferences ?? []).filter((r) => r.uid !== owner.metadata.uid);
       if (refs.length > 0) next.metadata.ownerReferences = refs;
       else delete next.metadata.ownerReferences;
-      this.store.put(resourceKey(dep.rt.group, dep.rt.plural), next);
+      this.updateQuietly(dep.rt, next, dep.obj);
     }
-    this.ops.releaseFinalizer(rt, owner, 'orphan');
+    this.ops.releaseFinalizer(rt, owner, 'orphan', GC);
   }
 
   private foreground(rt: ResourceType, owner: KObj): void {
@@ -130,7 +135,7 @@ export class GarbageCollector {
       owner.metadata.name!,
     );
     if (blocking.length === 0 && current?.metadata.finalizers?.includes('foregroundDeletion')) {
-      this.ops.releaseFinalizer(rt, current, 'foregroundDeletion');
+      this.ops.releaseFinalizer(rt, current, 'foregroundDeletion', GC);
     }
   }
 
@@ -159,11 +164,24 @@ export class GarbageCollector {
     rt: ResourceType,
     obj: KObj,
     policy: 'Background' | 'Foreground' = 'Background',
+    admission = GC,
   ): void {
     try {
-      this.ops.delete(rt, obj.metadata.namespace, obj.metadata.name!, { propagationPolicy: policy });
+      this.ops.delete(rt, obj.metadata.namespace, obj.metadata.name!, {
+        propagationPolicy: policy,
+        admission,
+      });
     } catch {
-      // Already gone or immortal: nothing for the collector to do.
+      // Already gone, immortal or refused by admission: nothing for the collector to do.
+    }
+  }
+
+  /** The collector's patch of a dependent; a refusal leaves it as it was. */
+  private updateQuietly(rt: ResourceType, next: KObj, old: KObj): void {
+    try {
+      this.ops.controllerUpdate(rt, next, old, GC);
+    } catch {
+      // Refused by admission: the real collector retries; the object stays as it is.
     }
   }
 
@@ -179,7 +197,7 @@ export class GarbageCollector {
 
   private terminateNamespace(name: string): void {
     for (const { rt, obj } of this.namespacedObjects(name)) {
-      if (!obj.metadata.deletionTimestamp) this.deleteQuietly(rt, obj);
+      if (!obj.metadata.deletionTimestamp) this.deleteQuietly(rt, obj, 'Background', NAMESPACE_CONTROLLER);
     }
     this.recheckNamespace(name);
   }
@@ -194,6 +212,11 @@ export class GarbageCollector {
     if (!spec.finalizers?.includes('kubernetes')) return;
     const next = structuredClone(ns);
     next.spec = { ...spec, finalizers: spec.finalizers.filter((f) => f !== 'kubernetes') };
+    // The namespace controller finalizes through namespaces/<name>/finalize.
+    this.ops.admit(nsRt, 'v1', 'UPDATE', next, ns, {
+      admission: NAMESPACE_CONTROLLER,
+      subresource: 'finalize',
+    });
     if (
       (next.metadata.finalizers ?? []).length === 0 &&
       (next.spec as { finalizers: string[] }).finalizers.length === 0

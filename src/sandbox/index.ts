@@ -8,6 +8,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { hostPort } from '../host-port.js';
+import { ValidatingAdmissionPolicies } from './admission-policy.js';
+import { PolicyIndex } from './admission-policy-index.js';
 import { Auth } from './auth.js';
 import { FaultState } from './faults.js';
 import { GarbageCollector } from './gc-controller.js';
@@ -19,7 +21,7 @@ import { resourceKey } from './resource-types.js';
 import { RestOps } from './rest-ops.js';
 import { SandboxListener } from './server.js';
 import { ServiceAllocations } from './service-allocations.js';
-import { ObjectStore } from './store.js';
+import { ObjectStore, type StoreSnapshot } from './store.js';
 import { SystemControllers } from './system-controllers.js';
 import { makeServingCerts } from './tls.js';
 import { WatchHub } from './watch.js';
@@ -61,6 +63,10 @@ export interface Sandbox {
     goOnline(): Promise<void>;
     /** Time passes for tokens: every token a TokenRequest issued so far has expired (401 from now on). */
     expireBoundTokens(): void;
+    /** The store now, for `restore` (an etcd snapshot). */
+    snapshot(): StoreSnapshot;
+    /** An etcd restore from `snap` (store.ts `restore`) and the API server restart: every watch ends. */
+    restore(snap: StoreSnapshot, opts?: { bumpRevision?: number }): void;
   };
   stats(): { requests: number; writes: number; openWatches: number };
   close(): Promise<void>;
@@ -110,9 +116,14 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
   const store = new ObjectStore(opts.watchWindow ?? 10_000);
   const registry = new Registry();
   const services = new ServiceAllocations(opts.serviceCidr ?? '10.96.0.0/12');
-  const ops = new RestOps(store, registry, services, {
-    allowLoopbackEndpoints: opts.allowLoopbackEndpoints ?? false,
-  });
+  const policyIndex = new PolicyIndex(store);
+  const ops = new RestOps(
+    store,
+    registry,
+    services,
+    { allowLoopbackEndpoints: opts.allowLoopbackEndpoints ?? false },
+    new ValidatingAdmissionPolicies(store, policyIndex),
+  );
   const controllers = new SystemControllers(ops, store, registry, caPem ?? '');
   const gc = new GarbageCollector(ops, store, registry);
   const guard = (fn: () => void) => {
@@ -123,6 +134,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
     }
   };
   store.subscribe((ev) => {
+    policyIndex.onEvent(ev);
     guard(() => controllers.onEvent(ev));
     guard(() => gc.onEvent(ev));
   });
@@ -208,6 +220,11 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
         await listener.listen(host, port);
       },
       expireBoundTokens: () => controllers.expireBoundTokens(),
+      snapshot: () => store.snapshot(),
+      restore: (snap, o = {}) => {
+        store.restore(snap, o.bumpRevision);
+        watches.dropAll();
+      },
     },
     stats: () => ({ requests, writes, openWatches: watches.open }),
     close: async () => {

@@ -131,7 +131,7 @@ spec:
 ${extra}`;
     await ok('apply', '-f', file('link.yaml', link()));
     const table = await ok('get', 'links', '-n', 'isthmus-system');
-    expect(table).toMatch(/^NAME\s+CLUSTER\s+GATEWAY\s+ALIVE\s+SERVICES\s+AGE/);
+    expect(table).toMatch(/^NAME\s+CLUSTER\s+GATEWAY\s+ALIVE\s+REMOTE API\s+SERVICES\s+AGE/);
     expect(table).toMatch(/west\s+west\s+127\.0\.0\.2/);
     const obj = JSON.parse(await ok('get', 'link', 'west', '-n', 'isthmus-system', '-o', 'json'));
     expect(obj.spec.gatewayPort).toBe(4143);

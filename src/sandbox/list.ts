@@ -145,12 +145,26 @@ export function listObjects(
     start = t.start;
     sorted = sortedAt(store, key, rv);
   } else if (q.resourceVersion && q.resourceVersion !== '0' && Number(q.resourceVersion) > rv) {
-    // The cacher waits up to 3 s for a future version, then gives up with 504 (storage.NewTooLargeResourceVersionError).
-    throw new ApiError(504, 'Timeout', `Too large resource version: ${q.resourceVersion}, current: ${rv}`, {
-      causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
-      retryAfterSeconds: 1,
-    });
-  } else if (q.resourceVersionMatch === 'Exact' && q.resourceVersion) {
+    // The cacher waits up to 3 s for a future version, then gives up with 504
+    // (storage.NewTooLargeResourceVersionError, an errors.NewTimeoutError: "Timeout: " leads the
+    // message). The sandbox answers at once: the same failure, sooner (a write within those 3 s
+    // would have let kube-apiserver answer the list).
+    throw new ApiError(
+      504,
+      'Timeout',
+      `Timeout: Too large resource version: ${q.resourceVersion}, current: ${rv}`,
+      {
+        causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
+        retryAfterSeconds: 1,
+      },
+    );
+  } else if (
+    q.resourceVersion &&
+    (q.resourceVersionMatch === 'Exact' ||
+      // A limit with a resourceVersion other than "0" and no match is Exact too (KEP-2523: the
+      // legacy semantics of paginated lists), 410 Gone once compacted.
+      (!q.resourceVersionMatch && limit > 0 && q.resourceVersion !== '0'))
+  ) {
     rv = Number(q.resourceVersion);
     if (!Number.isInteger(rv)) throw badRequest(`invalid resource version: ${q.resourceVersion}`);
     sorted = sortedAt(store, key, rv);

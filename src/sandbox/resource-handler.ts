@@ -188,6 +188,19 @@ export function handleResource(
     name: info.name ?? listedName(verb, q.get('fieldSelector')),
   });
   if (info.subresource === 'proxy') {
+    // CONNECT is admitted with the PodProxyOptions as its object.
+    const options = {
+      kind: 'PodProxyOptions',
+      apiVersion: 'v1',
+      path: info.proxyPath ?? '/',
+    } as unknown as KObj;
+    deps.ops.admit(rt, info.version, 'CONNECT', options, null, {
+      admission: { user: principal.user },
+      subresource: 'proxy',
+      name: info.name,
+      namespace: info.namespace,
+      kind: { group: '', version: 'v1', kind: 'PodProxyOptions' },
+    });
     const location = podLocation(deps.ops.store, info.namespace!, info.name!, deps.pods.allowLoopback);
     void proxyToPod(req, res, location, info.proxyPath ?? '/', q, body);
     return undefined;
@@ -210,9 +223,12 @@ export function handleResource(
   const table = answer.shape === 'Table';
   const gvk = gvkOf(rt);
   const warnings: string[] | undefined = q.get('fieldValidation') === 'Ignore' ? undefined : [];
+  // Validating admission policies' Warn failures are sent whatever fieldValidation says.
+  const admission = { user: principal.user, warnings: [] as string[] };
+  const allWarnings = () => [...(warnings ?? []), ...admission.warnings];
   if (info.subresource === 'scale') {
     const contentType = req.headers['content-type'] ?? '';
-    const scale = handleScale(ops, rt, v, ns, info.name!, verb as 'get', contentType, raw);
+    const scale = handleScale(ops, rt, v, ns, info.name!, verb as 'get', contentType, raw, admission);
     return { status: 200, body: metadataOnly ? asPartialObjectMetadata(scale, answer.apiVersion) : scale };
   }
   switch (verb) {
@@ -283,7 +299,7 @@ export function handleResource(
       return undefined;
     }
     case 'create': {
-      if (info.subresource === 'token') return tokenRequest(deps, ns!, info.name!, raw);
+      if (info.subresource === 'token') return tokenRequest(deps, ns!, info.name!, raw, admission);
       if (rt.group === 'authentication.k8s.io' && rt.plural === 'tokenreviews') return tokenReview(deps, raw);
       if (rt.group === 'authorization.k8s.io' && rt.plural === 'subjectaccessreviews')
         return subjectAccessReview(deps, raw);
@@ -293,11 +309,12 @@ export function handleResource(
         dryRun: dryRunOf(q),
         strictFields: strictOf(q),
         warnings,
+        admission,
       });
-      return { status: 201, body: served(obj), warnings };
+      return { status: 201, body: served(obj), warnings: allWarnings() };
     }
     case 'update': {
-      if (info.subresource === 'finalize') return finalizeNamespace(deps, rt, info.name!, raw);
+      if (info.subresource === 'finalize') return finalizeNamespace(deps, rt, info.name!, raw, admission);
       const sub = info.subresource === 'status' ? 'status' : undefined;
       const r = ops.update(rt, v, ns, info.name!, parseJsonBody(raw), {
         dryRun: dryRunOf(q),
@@ -305,8 +322,9 @@ export function handleResource(
         subresource: sub,
         fieldManager: q.get('fieldManager') ?? undefined,
         warnings,
+        admission,
       });
-      return { status: r.created ? 201 : 200, body: served(r.obj), warnings };
+      return { status: r.created ? 201 : 200, body: served(r.obj), warnings: allWarnings() };
     }
     case 'patch': {
       const sub = info.subresource === 'status' ? 'status' : undefined;
@@ -316,16 +334,23 @@ export function handleResource(
         subresource: sub,
         fieldManager: q.get('fieldManager') ?? undefined,
         warnings,
+        admission,
       });
-      return { status: r.created ? 201 : 200, body: served(r.obj), warnings };
+      return { status: r.created ? 201 : 200, body: served(r.obj), warnings: allWarnings() };
     }
     case 'delete': {
-      const r = ops.delete(rt, ns, info.name!, deleteOptions(q, raw));
+      const r = ops.delete(rt, ns, info.name!, { ...deleteOptions(q, raw), admission });
       // delete.go answers 202 for a pending deletion only when orphanDependents=false was sent
       // (kept for old clients); namespace, finalizer and foreground deletions are 200.
-      if (!r.deleted) return { status: orphanDependentsFalse(raw) ? 202 : 200, body: served(r.obj) };
-      if (rt.returnDeletedObject) return { status: 200, body: served(r.obj) };
+      if (!r.deleted)
+        return {
+          status: orphanDependentsFalse(raw) ? 202 : 200,
+          body: served(r.obj),
+          warnings: admission.warnings,
+        };
+      if (rt.returnDeletedObject) return { status: 200, body: served(r.obj), warnings: admission.warnings };
       return {
+        warnings: admission.warnings,
         status: 200,
         body: successStatus({
           name: info.name!,
@@ -336,7 +361,7 @@ export function handleResource(
       };
     }
     case 'deletecollection': {
-      const opts = deleteOptions(q, raw);
+      const opts = { ...deleteOptions(q, raw), admission };
       const sel = parseSelectors(rt, Object.fromEntries(q));
       const items: KObj[] = [];
       for (const o of ops.store.list(resourceKey(rt.group, rt.plural), ns)) {
@@ -352,8 +377,9 @@ export function handleResource(
         return {
           status: 200,
           body: asPartialObjectMetadataList(items, envelope.metadata, answer.apiVersion),
+          warnings: admission.warnings,
         };
-      return { status: 200, body: envelope };
+      return { status: 200, body: envelope, warnings: admission.warnings };
     }
     default:
       throw methodNotAllowed(verb, groupResource(rt));

@@ -10,6 +10,13 @@ import { jsonEqual } from '../kube/validation/json-values.js';
 import { validateServiceStatus } from '../kube/validation/service.js';
 import { admitNamespace, decodeBody } from './admission.js';
 import {
+  type AdmissionContext,
+  attributesFor,
+  type ValidatingAdmissionPolicies,
+  type WriteRequest,
+} from './admission-policy.js';
+import type { AdmissionOperation } from './admission-policy-match.js';
+import {
   ApiError,
   alreadyExists,
   badRequest,
@@ -44,6 +51,8 @@ export interface WriteOptions {
   /** `fieldManager` query parameter (required for server-side apply). */
   fieldManager?: string | undefined;
   subresource?: 'status' | undefined;
+  /** Who asks, for validating admission policies; absent for kube-apiserver's own writes. */
+  admission?: AdmissionContext | undefined;
 }
 
 export interface DeleteOptions {
@@ -52,6 +61,8 @@ export interface DeleteOptions {
   dryRun?: boolean;
   /** Only Pods delete gracefully (pod-deletion.ts); other kinds ignore it, as kube-apiserver does. */
   gracePeriodSeconds?: number;
+  /** Who asks, for validating admission policies; absent for kube-apiserver's own writes. */
+  admission?: AdmissionContext | undefined;
 }
 
 export interface DeleteResult {
@@ -83,7 +94,36 @@ export class RestOps {
     readonly registry: Registry,
     private readonly services: ServiceAllocations,
     private readonly validation: WriteValidationOptions,
+    /** The ValidatingAdmissionPolicy plugin: runs after validation, before every write. */
+    private readonly policies?: ValidatingAdmissionPolicies,
   ) {}
+
+  /** Validating admission of a write about to happen; a denial throws. Cheap when no policy applies. */
+  admit(
+    rt: ResourceType,
+    version: string,
+    operation: AdmissionOperation,
+    obj: KObj | null,
+    old: KObj | null,
+    w: WriteRequest,
+    name?: string,
+  ): void {
+    if (w.admission?.admitted || !this.policies?.covers(rt.group, rt.plural)) return;
+    const request = name === undefined ? w : { ...w, name };
+    this.policies.admit(attributesFor(rt, version, operation, obj, old, request), w.admission?.warnings);
+  }
+
+  /** A controller's update of a stored object, admitted as the controller's user first. */
+  controllerUpdate(
+    rt: ResourceType,
+    next: KObj,
+    old: KObj,
+    admission: AdmissionContext,
+    subresource?: string,
+  ): KObj {
+    this.admit(rt, rt.storageVersion, 'UPDATE', next, old, { admission, subresource });
+    return this.store.put(resourceKey(rt.group, rt.plural), next);
+  }
 
   private fail(rt: ResourceType, obj: KObj, causes: ReturnType<typeof validateWrite>): void {
     if (causes.length > 0) throw invalidObject(rt.kind, rt.group, obj.metadata.name ?? '', causes);
@@ -100,6 +140,7 @@ export class RestOps {
     if (!rt.crd) warnUnknown(opts, decodeBuiltinFields(gvkOf(rt), rt.kind, obj, opts.strictFields ?? false));
     const m = obj.metadata;
     if (m.resourceVersion) throw badRequest('resourceVersion should not be set on objects to be created');
+    const requestedName = m.name ?? '';
     if (!m.name && m.generateName) m.name = generateName(m.generateName);
     admitNamespace(this.store, rt, m.namespace, m.name);
     const crdTerminating = rt.crd && this.isCrdTerminating(rt);
@@ -123,6 +164,7 @@ export class RestOps {
     obj = pruneCustomResource(rt, version, obj, opts.strictFields, opts.warnings);
     if (gvk === 'v1/Service') this.fail(rt, obj, this.services.settleFamilies(obj, undefined));
     this.fail(rt, obj, validateWrite(rt, version, obj, undefined, this.validation));
+    this.admit(rt, version, 'CREATE', obj, null, opts, requestedName);
     const key = resourceKey(rt.group, rt.plural);
     if (this.store.get(key, m.namespace, m.name!)) throw alreadyExists(groupResource(rt), m.name!);
     if (gvk === 'v1/Service') {
@@ -225,6 +267,7 @@ export class RestOps {
     if (rt.tracksGeneration && !jsonEqual(specPart(obj), specPart(old))) {
       obj.metadata.generation = (old.metadata.generation ?? 0) + 1;
     }
+    this.admit(rt, version, 'UPDATE', obj, old, opts);
     // An update that changes nothing is not written (GuaranteedUpdate compares bytes): no new RV, no event.
     if (jsonEqual(obj, old)) return { obj: old, created: false };
     if (opts.dryRun) return { obj, created: false };
@@ -273,6 +316,7 @@ export class RestOps {
         obj.metadata.deletionGracePeriodSeconds = step.grace;
       }
     }
+    this.admit(rt, rt.storageVersion, 'DELETE', null, old, opts);
     const finalizers = [...(obj.metadata.finalizers ?? [])];
     if (opts.propagationPolicy === 'Foreground' && !finalizers.includes('foregroundDeletion')) {
       finalizers.push('foregroundDeletion');
@@ -300,8 +344,9 @@ export class RestOps {
   }
 
   /** Controller write: drops one finalizer; the object goes away when nothing holds it any more. */
-  releaseFinalizer(rt: ResourceType, obj: KObj, finalizer: string): void {
+  releaseFinalizer(rt: ResourceType, obj: KObj, finalizer: string, admission: AdmissionContext): void {
     const next = withoutFinalizer(obj, finalizer);
+    this.admit(rt, rt.storageVersion, 'UPDATE', next, obj, { admission });
     if (isDeletable(rt, next)) this.removeNow(rt, next);
     else this.store.put(resourceKey(rt.group, rt.plural), next);
   }

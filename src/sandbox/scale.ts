@@ -4,6 +4,7 @@
  * Deployment's own update path, so validation, resourceVersion preconditions and watches behave as
  * for any other write (registry/apps/deployment/storage ScaleREST).
  */
+import type { AdmissionContext } from './admission-policy.js';
 import { ApiError, badRequest, notFound, staleConflict } from './api-status.js';
 import { asServed } from './object-meta.js';
 import { applyJsonPatch, applyMergePatch } from './patch.js';
@@ -15,6 +16,8 @@ import type { KObj } from './store.js';
 export function hasScale(rt: ResourceType): boolean {
   return rt.group === 'apps' && rt.plural === 'deployments';
 }
+
+const SCALE_KIND = { group: 'autoscaling', version: 'v1', kind: 'Scale' };
 
 type Selector = { matchLabels?: Record<string, string> };
 
@@ -70,6 +73,7 @@ export function handleScale(
   verb: 'get' | 'update' | 'patch',
   contentType: string,
   raw: string,
+  admission?: AdmissionContext,
 ): KObj {
   const existing = ops.store.get(resourceKey(rt.group, rt.plural), namespace, name);
   if (!existing) throw notFound(groupResource(rt), name);
@@ -95,6 +99,12 @@ export function handleScale(
   const rv = (next as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion;
   if (rv && rv !== existing.metadata.resourceVersion) throw staleConflict(groupResource(rt), name);
   const deployment = asServed(rt, existing, version) as KObj & { spec?: Record<string, unknown> };
-  deployment.spec = { ...deployment.spec, replicas: replicasOf(next) };
-  return toScale(ops.update(rt, version, namespace, name, deployment, {}).obj);
+  const replicas = replicasOf(next);
+  deployment.spec = { ...deployment.spec, replicas };
+  // Admission sees the Scale (autoscaling/v1) on deployments/scale, not the Deployment: admitted
+  // here, once, rather than again by the update below.
+  const scaled = { ...current, spec: { replicas } } as KObj;
+  ops.admit(rt, version, 'UPDATE', scaled, current, { admission, subresource: 'scale', kind: SCALE_KIND });
+  const opts = admission ? { admission: { ...admission, admitted: true } } : {};
+  return toScale(ops.update(rt, version, namespace, name, deployment, opts).obj);
 }

@@ -7,12 +7,14 @@
 import { invalid, type StatusCause } from '../kube/validation/field-errors.js';
 import { isRecord } from '../kube/validation/json-values.js';
 import { admitNamespace, parseJsonBody } from './admission.js';
+import type { AdmissionContext } from './admission-policy.js';
 import { badRequest, conflict, invalidObject, notFound } from './api-status.js';
 import type { Principal } from './auth.js';
 import type { ResourceAttributes } from './rbac.js';
 import type { HandlerDeps, Reply } from './resource-handler.js';
 import { groupResource, type ResourceType, resourceKey } from './resource-types.js';
 import { isFinalized } from './rest-ops.js';
+import type { KObj } from './store.js';
 import { API_AUDIENCE, type BoundPod } from './system-controllers.js';
 
 export function tokenReview(deps: HandlerDeps, raw: string): Reply {
@@ -41,6 +43,8 @@ export function tokenReview(deps: HandlerDeps, raw: string): Reply {
   };
 }
 
+const TOKEN_REQUEST = { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest' };
+
 /** TokenRequest's bounds (pkg/apis/authentication/validation), messages verbatim. */
 const MIN_TOKEN_SECONDS = 600;
 const MAX_TOKEN_SECONDS = 2 ** 32;
@@ -50,7 +54,13 @@ const MAX_TOKEN_SECONDS = 2 ** 32;
  * does for a projected `serviceAccountToken` volume: a token for `spec.audiences` (default: the
  * API server's), valid `spec.expirationSeconds` (default 1 h).
  */
-export function tokenRequest(deps: HandlerDeps, namespace: string, name: string, raw: string): Reply {
+export function tokenRequest(
+  deps: HandlerDeps,
+  namespace: string,
+  name: string,
+  raw: string,
+  admission: AdmissionContext,
+): Reply {
   const body = parseJsonBody(raw) as {
     kind?: string;
     spec?: { audiences?: unknown; expirationSeconds?: unknown };
@@ -82,6 +92,14 @@ export function tokenRequest(deps: HandlerDeps, namespace: string, name: string,
       invalid('spec.expirationSeconds', seconds, 'may not specify a duration larger than 2^32 seconds'),
     );
   if (causes.length > 0) throw invalidObject('TokenRequest', 'authentication.k8s.io', name, causes);
+  if (serviceAccounts) {
+    const request = { ...body, metadata: { name, namespace } } as KObj;
+    deps.ops.admit(serviceAccounts, 'v1', 'CREATE', request, null, {
+      admission,
+      subresource: 'token',
+      kind: TOKEN_REQUEST,
+    });
+  }
   const expiresAt = Date.now() + (seconds as number) * 1000;
   const bound = (audiences as string[]).length > 0 ? (audiences as string[]) : [API_AUDIENCE];
   const token = deps.auth.issueToken(namespace, name, bound, expiresAt, pod);
@@ -234,13 +252,20 @@ export function selfSubjectAccessReview(deps: HandlerDeps, raw: string, principa
 }
 
 /** PUT /api/v1/namespaces/<ns>/finalize: the only way spec.finalizers changes. */
-export function finalizeNamespace(deps: HandlerDeps, rt: ResourceType, name: string, raw: string): Reply {
+export function finalizeNamespace(
+  deps: HandlerDeps,
+  rt: ResourceType,
+  name: string,
+  raw: string,
+  admission: AdmissionContext,
+): Reply {
   const body = parseJsonBody(raw) as { spec?: { finalizers?: string[] } };
   const key = resourceKey('', 'namespaces');
   const current = deps.ops.store.get(key, undefined, name);
   if (!current) throw notFound(groupResource(rt), name);
   const next = structuredClone(current);
   next.spec = { ...(next.spec as object), finalizers: body?.spec?.finalizers ?? [] };
+  deps.ops.admit(rt, 'v1', 'UPDATE', next, current, { admission, subresource: 'finalize' });
   if (next.metadata.deletionTimestamp && isFinalized(rt, next))
     return { status: 200, body: deps.ops.removeNow(rt, next) };
   return { status: 200, body: deps.ops.store.put(key, next) };

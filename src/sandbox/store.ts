@@ -53,13 +53,19 @@ export interface SortedObjects {
   objects: readonly KObj[];
 }
 
+/** The store as it was at one resourceVersion (an etcd snapshot); opaque to its holders. */
+export interface StoreSnapshot {
+  readonly rv: number;
+  readonly objects: ReadonlyMap<string, ReadonlyMap<string, KObj>>;
+}
+
 export function objKey(namespace: string | undefined, name: string): string {
   return `${namespace ?? ''}/${name}`;
 }
 
 export class ObjectStore {
   private rv: number;
-  private readonly objects = new Map<string, Map<string, KObj>>();
+  private objects = new Map<string, Map<string, KObj>>();
   /** Per resource, its objects in key order; dropped on every write of that resource. */
   private readonly sorted = new Map<string, SortedObjects>();
   private readonly log: StoreEvent[] = [];
@@ -184,6 +190,26 @@ export class ObjectStore {
     const out: StoreEvent[] = [];
     for (const ev of this.log) if (ev.rv > rv && ev.key === key) out.push(ev);
     return out;
+  }
+
+  snapshot(): StoreSnapshot {
+    return { rv: this.rv, objects: structuredClone(this.objects) };
+  }
+
+  /**
+   * Puts the store back to `snap`, as an etcd restore and the API server restart after it: objects
+   * keep the resourceVersions they had then. Without `bumpRevision` the next write reuses versions
+   * the lost history had; with it (etcdutl --bump-revision N) the revision jumps N past the
+   * snapshot's. Either way the restarted server's watch cache starts at the restored revision, so
+   * watches and continue tokens from older versions get 410 (what --mark-compacted adds in etcd).
+   * No events: a restore is not a write.
+   */
+  restore(snap: StoreSnapshot, bumpRevision = 0): void {
+    this.objects = structuredClone(snap.objects) as Map<string, Map<string, KObj>>;
+    this.sorted.clear();
+    this.log.length = 0;
+    this.rv = snap.rv + Math.max(0, Math.floor(bumpRevision));
+    this.compacted = this.rv;
   }
 
   subscribe(fn: (ev: StoreEvent) => void): () => void {

@@ -2,9 +2,11 @@
  * The other controllers whose effects clients observe right after a write: the service-account
  * controller (a `default` ServiceAccount and the `kube-root-ca.crt` ConfigMap in every namespace),
  * the token controller (fills `kubernetes.io/service-account-token` Secrets) and the CRD
- * controllers (names accepted, Established, served; objects removed before the CRD goes).
+ * controllers (names accepted, Established, served; objects removed before the CRD goes). Their
+ * writes are admitted as the users kube runs them as (validating admission policies see those).
  */
 import { randomBytes } from 'node:crypto';
+import { type AdmissionContext, SYSTEM_USERS } from './admission-policy.js';
 import { CRD_CLEANUP_FINALIZER, crdToResourceType, establishedStatus } from './crds.js';
 import { kubeNow } from './object-meta.js';
 import type { Registry } from './registry.js';
@@ -19,6 +21,9 @@ export const SA_UID_ANNOTATION = 'kubernetes.io/service-account.uid';
 const SECRETS = resourceKey('', 'secrets');
 const SERVICE_ACCOUNTS = resourceKey('', 'serviceaccounts');
 const CRDS = resourceKey('apiextensions.k8s.io', 'customresourcedefinitions');
+
+/** kube-apiserver's own controllers (apiextensions) write through its loopback client. */
+const APISERVER: AdmissionContext = { user: SYSTEM_USERS.apiserver };
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 const b64url = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
@@ -193,10 +198,15 @@ export class SystemControllers {
     };
   }
 
-  private createQuietly(plural: string, namespace: string, body: Record<string, unknown>): void {
+  private createQuietly(
+    plural: string,
+    namespace: string,
+    body: Record<string, unknown>,
+    admission: AdmissionContext,
+  ): void {
     const rt = this.registry.byKey(resourceKey('', plural))!;
     try {
-      this.ops.create(rt, 'v1', namespace, body);
+      this.ops.create(rt, 'v1', namespace, body, { admission });
     } catch {
       // AlreadyExists (or the namespace is already going away): nothing to seed.
     }
@@ -204,17 +214,27 @@ export class SystemControllers {
 
   private seedNamespace(ns: KObj): void {
     const name = ns.metadata.name!;
-    this.createQuietly('serviceaccounts', name, { metadata: { name: 'default' } });
-    this.createQuietly('configmaps', name, {
-      metadata: {
-        name: 'kube-root-ca.crt',
-        annotations: {
-          'kubernetes.io/description':
-            'Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.',
+    this.createQuietly(
+      'serviceaccounts',
+      name,
+      { metadata: { name: 'default' } },
+      { user: SYSTEM_USERS.serviceAccountController },
+    );
+    this.createQuietly(
+      'configmaps',
+      name,
+      {
+        metadata: {
+          name: 'kube-root-ca.crt',
+          annotations: {
+            'kubernetes.io/description':
+              'Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.',
+          },
         },
+        data: { 'ca.crt': this.caPem },
       },
-      data: { 'ca.crt': this.caPem },
-    });
+      { user: SYSTEM_USERS.rootCaPublisher },
+    );
   }
 
   private onSecret(ev: StoreEvent): void {
@@ -265,7 +285,9 @@ export class SystemControllers {
       'ca.crt': b64(this.caPem),
       namespace: b64(ns),
     };
-    this.store.put(SECRETS, next);
+    this.ops.controllerUpdate(this.registry.byKey(SECRETS)!, next, secret, {
+      user: SYSTEM_USERS.tokensController,
+    });
   }
 
   private onCrd(ev: StoreEvent): void {
@@ -284,7 +306,7 @@ export class SystemControllers {
         if (!conditions?.length) next.status = establishedStatus(crd, kubeNow());
         if (needsFinalizer)
           next.metadata.finalizers = [...(next.metadata.finalizers ?? []), CRD_CLEANUP_FINALIZER];
-        this.store.put(CRDS, next);
+        this.ops.controllerUpdate(this.registry.byKey(CRDS)!, next, crd, APISERVER, 'status');
       }
       return;
     }
@@ -294,7 +316,9 @@ export class SystemControllers {
     for (const obj of this.store.list(key)) {
       if (!obj.metadata.deletionTimestamp) {
         try {
-          this.ops.delete(served, obj.metadata.namespace, obj.metadata.name!);
+          // crd_finalizer deletes through the storage itself: no admission (kube does the same).
+          const admission = { ...APISERVER, admitted: true };
+          this.ops.delete(served, obj.metadata.namespace, obj.metadata.name!, { admission });
         } catch {
           // raced with another delete
         }
@@ -303,7 +327,7 @@ export class SystemControllers {
     if (this.store.list(key).length === 0 && crd.metadata.finalizers?.includes(CRD_CLEANUP_FINALIZER)) {
       const crdRt = this.registry.byKey(CRDS)!;
       const current = this.store.get(CRDS, undefined, crd.metadata.name!);
-      if (current) this.ops.releaseFinalizer(crdRt, current, CRD_CLEANUP_FINALIZER);
+      if (current) this.ops.releaseFinalizer(crdRt, current, CRD_CLEANUP_FINALIZER, APISERVER);
     }
   }
 }

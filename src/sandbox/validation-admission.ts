@@ -2,8 +2,9 @@
  * admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy and ValidatingAdmissionPolicyBinding
  * (`pkg/apis/admissionregistration/validation`, validateValidatingAdmissionPolicySpec and
  * validateValidatingAdmissionPolicyBindingSpec): the required fields and enumerations, messages as
- * kube words them. The sandbox stores these objects and enforces none of them: no CEL is compiled
- * or evaluated here, so an expression is only checked for being there.
+ * kube words them. No CEL is compiled here, so an expression is only checked for being there
+ * (kube-apiserver also compiles it and refuses one that does not compile); admission-policy.ts
+ * enforces the stored objects, where such an expression errs under the policy's failurePolicy.
  */
 import {
   child,

@@ -4,6 +4,11 @@
  * state first; from a resourceVersion, a replay of the retained log or one ERROR event carrying a
  * 410 Expired Status; selector transitions as the cacher reports them (leaving → DELETED, entering
  * → ADDED); BOOKMARKs on request; the stream ends at timeoutSeconds.
+ *
+ * A watch from a resourceVersion the server has not reached (its etcd restored without
+ * --bump-revision) is accepted and stays silent until the server passes it: the cacher's watcher
+ * sends only events, bookmarks included, newer than the version asked for (cache_watcher.go
+ * `process`), and only a watch-list request (sendInitialEvents) waits for it and fails with 504.
  */
 import type { ServerResponse } from 'node:http';
 import { ApiError, badRequest } from './api-status.js';
@@ -110,7 +115,7 @@ export class WatchHub {
       (p.namespace === undefined || o.metadata.namespace === p.namespace) &&
       matches(p.selectors, o);
     const deliver = (ev: StoreEvent) => {
-      if (ev.key !== key) return;
+      if (ev.key !== key || (fromRv !== undefined && ev.rv <= fromRv)) return;
       const now = inScope(ev.obj);
       const before = ev.type === 'MODIFIED' ? inScope(ev.prev) : now;
       let type: EventType | undefined;
@@ -153,16 +158,19 @@ export class WatchHub {
     unsubscribe = this.store.subscribe(deliver);
     timers.push(setTimeout(end, timeout * 1000));
     if (p.allowBookmarks) {
+      // Never a bookmark below the version asked for: it would take the client back in history.
       const tick = () => {
-        const resourceVersion = String(this.store.currentRv());
-        send(
-          'BOOKMARK',
-          p.bookmark?.(resourceVersion) ?? {
-            kind: p.rt.kind,
-            apiVersion: apiVersionOf(p.rt.group, p.version),
-            metadata: { resourceVersion },
-          },
-        );
+        const current = this.store.currentRv();
+        const resourceVersion = String(current);
+        if (fromRv === undefined || current >= fromRv)
+          send(
+            'BOOKMARK',
+            p.bookmark?.(resourceVersion) ?? {
+              kind: p.rt.kind,
+              apiVersion: apiVersionOf(p.rt.group, p.version),
+              metadata: { resourceVersion },
+            },
+          );
         timers[1] = setTimeout(tick, this.bookmarkIntervalMs);
       };
       timers[1] = setTimeout(tick, this.bookmarkIntervalMs);

@@ -1,7 +1,7 @@
 /**
  * `isthmus controller`: the mirror, failover and federation controllers of one cluster in one
  * process, sharing one API client, one metrics registry and one Lease. Every replica keeps its
- * caches and probes warm; only the Lease holder writes (the mirror checks leadership per write; the
+ * caches and probes warm; only the Lease holder writes (every write is fenced by the Lease's term; the
  * failover and federation controllers run only while leading). A replica that stops leading drops
  * the series only a leader exposes; one that stops releases the Lease as soon as nothing it runs
  * can write any more, before the rest of its stop.
@@ -31,6 +31,8 @@ export interface ControllerProcessOptions {
   egressPortRange: PortRange;
   /** Syncs in flight per Link (default: the mirror controller's). */
   mirrorWorkers?: number;
+  /** How long removals a shrunk remote list would make are held (`--mirror-deletion-grace`; 0: never). */
+  mirrorDeletionGraceMs?: number;
   failoverControlledBy: string;
   leaderElect: boolean;
   /** The Lease's timings (default client-go's 15 s / 10 s / 2 s); tests shorten them. */
@@ -86,7 +88,10 @@ export async function runControllerProcess(
   collectDefaultMetrics({ register: registry });
   const election = opts.leaderElect ? electLeader(opts.client, opts.leaderElection) : undefined;
   const leadership = election?.leadership ?? new Leadership(true);
-  const recorder = new EventRecorder(opts.client, { component: 'isthmus-controller' });
+  // Every write the controllers make (not the Lease's own) waits for nothing but is sent only
+  // while this replica leads: checked per write, so a sync under way when the term ends stops there.
+  const writer = election ? opts.client.fencedWrites(() => leadership.isLeader()) : opts.client;
+  const recorder = new EventRecorder(writer, { component: 'isthmus-controller' });
 
   // One list-watch of every Service and EndpointSlice for all three controllers (each would otherwise
   // have its own: every mirror write would be streamed, parsed and cached twice).
@@ -94,7 +99,7 @@ export async function runControllerProcess(
   const ownedInformers = [localInformers.services, localInformers.slices];
   for (const informer of ownedInformers) informer.start();
   const mirror = runController({
-    client: opts.client,
+    client: writer,
     cluster: opts.cluster,
     localInformers,
     gatewayAdminUrl: opts.gatewayAdminUrl,
@@ -102,6 +107,7 @@ export async function runControllerProcess(
     ...(opts.localGateway === false ? { localGateway: false } : {}),
     egressPortRange: opts.egressPortRange,
     ...(opts.mirrorWorkers ? { workers: opts.mirrorWorkers } : {}),
+    ...(opts.mirrorDeletionGraceMs !== undefined ? { deletionGraceMs: opts.mirrorDeletionGraceMs } : {}),
     registry,
     leadership,
     recorder,
@@ -130,7 +136,7 @@ export async function runControllerProcess(
   const onLeadership = (leading: boolean) => {
     leadershipChain = leadershipChain.then(async () => {
       if (leading && !leaderOnly) {
-        const shared = { client: opts.client, registry, recorder, informers: localInformers };
+        const shared = { client: writer, registry, recorder, informers: localInformers };
         leaderOnly = [
           runFailoverController({ ...shared, controlledBy: opts.failoverControlledBy }),
           runFederationController({ ...shared, localCluster: opts.cluster }),

@@ -5,7 +5,9 @@ import type { V1Service } from '../../kube/types.js';
 import { validateService } from '../../kube/validation/service.js';
 import { buildDirectSlice } from '../../mirror/mirror-objects.js';
 import { decodeBuiltinFields } from '../../sandbox/builtin-fields.js';
+import type { IPFamily } from '../../sandbox/ip-allocator.js';
 import { ruleAllows } from '../../sandbox/rbac.js';
+import { initIPFamilies } from '../../sandbox/service-ip-families.js';
 import { validateBuiltin } from '../../sandbox/validation.js';
 import { registerCommands } from '../commands/index.js';
 import { installOptionsFromFlags, issuerFiles } from '../commands/install.js';
@@ -80,6 +82,34 @@ describe('isthmus install', () => {
     );
     expect(svc?.spec?.type).toBe('ClusterIP');
     expect(svc?.spec?.ports?.[0]).not.toHaveProperty('nodePort');
+    expect(validateService(svc, undefined)).toEqual([]);
+  });
+
+  it("renders the gateway's admin Service dual-stack where the cluster is: its slices name every gateway pod's every address, which the ingress refuses", () => {
+    // The ingress refuses the addresses of its own cluster's gateway pods as the slices of the
+    // gateway Services list them (watch-exports.ts): a SingleStack Service gets slices of its one
+    // family only, and an --ha replica's other family would be dialled (security review).
+    const svc = (installManifests({ ...opts, gatewayReplicas: 2 }) as V1Service[]).find(
+      (o) => o.kind === 'Service' && o.metadata?.name === 'isthmus-gateway-admin',
+    )!;
+    expect(svc.spec?.ipFamilyPolicy).toBe('PreferDualStack');
+    // As kube-apiserver settles it: one family on a single-stack cluster, both on a dual-stack one,
+    // and an installed SingleStack Service is upgraded in place by isthmus upgrade.
+    const settle = (configured: IPFamily[], old?: Record<string, unknown>) => {
+      // An apply keeps what the API server allocated and the manifest leaves out.
+      const spec = { ...old, ...structuredClone(svc.spec) } as Record<string, unknown>;
+      return { causes: initIPFamilies(spec, old, configured), families: spec.ipFamilies };
+    };
+    expect(settle(['IPv4'])).toEqual({ causes: [], families: ['IPv4'] });
+    expect(settle(['IPv6'])).toEqual({ causes: [], families: ['IPv6'] });
+    expect(settle(['IPv4', 'IPv6'])).toEqual({ causes: [], families: ['IPv4', 'IPv6'] });
+    const installed = {
+      ipFamilyPolicy: 'SingleStack',
+      ipFamilies: ['IPv4'],
+      clusterIP: '10.96.0.50',
+      clusterIPs: ['10.96.0.50'],
+    };
+    expect(settle(['IPv4', 'IPv6'], installed)).toEqual({ causes: [], families: ['IPv4', 'IPv6'] });
     expect(validateService(svc, undefined)).toEqual([]);
   });
 

@@ -201,6 +201,20 @@ function gatewayService(opts: InstallOptions) {
   };
 }
 
+/**
+ * The gateway's admin Service. Its slices are how the ingress knows every gateway pod's addresses,
+ * which it never dials (src/gateway/watch-exports.ts, GATEWAY_SERVICES): dual-stack where the cluster
+ * is, so they list each pod's every family, not one (kube-apiserver gives a PreferDualStack Service
+ * the one family of a single-stack cluster). The LoadBalancer Service selects the same pods and
+ * keeps the default: its families are what the cloud exposes.
+ */
+function gatewayAdminService(opts: InstallOptions) {
+  const base = service(opts, `${GATEWAY_SERVICE_NAME}-admin`, 'gateway', [
+    { name: 'admin', port: PORTS.admin, targetPort: 'admin' },
+  ]);
+  return { ...base, spec: { ...base.spec, ipFamilyPolicy: 'PreferDualStack' } };
+}
+
 // Each part gets only the identity flags it acts on: the controller needs no domain, identity
 // signs SPIFFE IDs in the trust domain and names its Service's DNS names in its serving
 // certificate, the gateway also checks :authority against the DNS domain.
@@ -363,9 +377,7 @@ export function gatewayManifests(opts: InstallOptions): object[] {
     ),
     ...disruptionBudget(opts, 'gateway', opts.gatewayReplicas),
     gatewayService(opts),
-    service(opts, `${GATEWAY_SERVICE_NAME}-admin`, 'gateway', [
-      { name: 'admin', port: PORTS.admin, targetPort: 'admin' },
-    ]),
+    gatewayAdminService(opts),
   ];
 }
 

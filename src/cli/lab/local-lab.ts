@@ -35,6 +35,7 @@ import { demoObjects } from './demo-objects.js';
 import { LabDeploymentKubelet } from './lab-deployments.js';
 import { LabEndpointSliceController } from './lab-endpointslices.js';
 import { LabKubelet } from './lab-kubelet.js';
+import { LabLoadBalancer } from './lab-load-balancer.js';
 import { keepPods, syncDeploymentPods } from './lab-pods.js';
 import { inProse } from './lab-report.js';
 import { type LabState, labStarts, labUpConflict, stateFile, writeLabState } from './lab-state.js';
@@ -195,6 +196,10 @@ export async function startLocalLab(opts: LocalLabOptions): Promise<RunningLab> 
       const endpointSlices = new LabEndpointSliceController(admins.get(c.name)!);
       await endpointSlices.start();
       closers.push(() => endpointSlices.stop());
+      // As a cloud's controller: a gateway Service re-created later (a reinstall) gets its address again.
+      const loadBalancer = new LabLoadBalancer(admins.get(c.name)!, c.gateway.host);
+      await loadBalancer.start();
+      closers.push(() => loadBalancer.stop());
       const started = await startClusterProcesses(c, sandboxes.get(c.name)!, admins.get(c.name)!, {
         procs,
         kubelet,

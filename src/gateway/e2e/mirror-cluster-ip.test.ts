@@ -2,7 +2,8 @@
  * The tunnel loop through a Service that forwards to the gateway, on the data path: east's gateway
  * tunnels into west, where an exported Service's hand-written slice lists the ClusterIP of one of
  * west's mirrors, of a `<name>-federated` Service or of a TrafficSplit apex the failover controller
- * steers (kube-proxy would forward each to west's gateway egress: a tunnel per tunnel). West's
+ * steers (kube-proxy would forward each to west's gateway egress: a tunnel per tunnel), or of one of
+ * Isthmus's own Services (its gateway's admin Service: the admin port open to every linked cluster). West's
  * ingress answers 503 and never dials it; once the address no longer forwards there, the same
  * Service is carried again. West's gateway runs with the install's RBAC, so what it watches must be
  * granted. West's Services take their ClusterIPs from a loopback range, so a listener stands in for
@@ -31,6 +32,7 @@ import {
   APEX_CLUSTER_IP_REFUSAL,
   FEDERATED_CLUSTER_IP_REFUSAL,
   MIRROR_CLUSTER_IP_REFUSAL,
+  SYSTEM_SERVICE_CLUSTER_IP_REFUSAL,
 } from '../dial-refusal.js';
 import { type RunningGateway, runGateway } from '../run-gateway.js';
 import {
@@ -214,6 +216,22 @@ const CASES: [string, LoopCase][] = [
         return clusterIPOf(apex);
       },
       release: (kube) => kube.delete(R.endpointSlices, NS, 'checkout-isthmus-checkout-east'),
+    },
+  ],
+  [
+    "the gateway's admin Service (Isthmus's system namespace; released: deleted)",
+    {
+      service: 'admin-loop',
+      reason: SYSTEM_SERVICE_CLUSTER_IP_REFUSAL,
+      // As the install writes it; kube-proxy forwards it to the gateway pods' admin port.
+      create: async (kube) =>
+        clusterIPOf(
+          await kube.create<V1Service>(R.services, {
+            ...westService('isthmus-gateway-admin'),
+            metadata: { namespace: SYSTEM_NAMESPACE, name: 'isthmus-gateway-admin' },
+          }),
+        ),
+      release: (kube) => kube.delete(R.services, SYSTEM_NAMESPACE, 'isthmus-gateway-admin'),
     },
   ],
 ];
