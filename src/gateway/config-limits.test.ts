@@ -67,3 +67,53 @@ describe('idle sessions', () => {
     expect(gatewayOptionsFromFlags(minimal).limits.idleSessionTimeoutMs).toBe(600_000);
   });
 });
+
+describe('--max-sessions-per-peer and --max-sessions', () => {
+  it('default to 32 per peer cluster and 1000 in all', () => {
+    const { limits } = gatewayOptionsFromFlags(minimal);
+    expect(limits.maxSessionsPerPeer).toBe(32);
+    expect(limits.maxSessions).toBe(1000);
+  });
+
+  it('are read from the flags, then ISTHMUS_MAX_SESSIONS_PER_PEER and ISTHMUS_MAX_SESSIONS', () => {
+    const env = { ISTHMUS_MAX_SESSIONS_PER_PEER: '8', ISTHMUS_MAX_SESSIONS: '64' };
+    expect(gatewayOptionsFromFlags(minimal, env).limits).toMatchObject({
+      maxSessionsPerPeer: 8,
+      maxSessions: 64,
+    });
+    expect(
+      gatewayOptionsFromFlags({ ...minimal, maxSessionsPerPeer: '4', maxSessions: '40' }, env).limits,
+    ).toMatchObject({ maxSessionsPerPeer: 4, maxSessions: 40 });
+  });
+
+  it.each(['0', '1.5', 'many'])('refuse %s', (value) => {
+    expect(usageMessage(() => gatewayOptionsFromFlags({ ...minimal, maxSessionsPerPeer: value }))).toContain(
+      `--max-sessions-per-peer "${value}" is not a positive integer`,
+    );
+    expect(usageMessage(() => gatewayOptionsFromFlags({ ...minimal, maxSessions: value }))).toContain(
+      `--max-sessions "${value}" is not a positive integer`,
+    );
+  });
+
+  it('round-trip through argv', () => {
+    const argv = ['--max-sessions-per-peer', '16', '--max-sessions', '200'];
+    expect(gatewayArgvFromFlags(gatewayFlagsFromArgv(argv))).toEqual(argv);
+  });
+});
+
+describe('--tunnel-idle-timeout-ms', () => {
+  it('is off (0) by default: idle database connections are legitimate', () => {
+    expect(gatewayOptionsFromFlags(minimal).limits.tunnelIdleTimeoutMs).toBe(0);
+  });
+
+  it('is read from the flag, then ISTHMUS_TUNNEL_IDLE_TIMEOUT_MS', () => {
+    const env = { ISTHMUS_TUNNEL_IDLE_TIMEOUT_MS: '3600000' };
+    expect(gatewayOptionsFromFlags(minimal, env).limits.tunnelIdleTimeoutMs).toBe(3_600_000);
+    expect(
+      gatewayOptionsFromFlags({ ...minimal, tunnelIdleTimeoutMs: '60000' }, env).limits.tunnelIdleTimeoutMs,
+    ).toBe(60_000);
+    expect(usageMessage(() => gatewayOptionsFromFlags({ ...minimal, tunnelIdleTimeoutMs: '-1' }))).toContain(
+      '--tunnel-idle-timeout-ms "-1"',
+    );
+  });
+});

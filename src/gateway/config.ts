@@ -17,6 +17,7 @@ import {
   SYSTEM_NAMESPACE,
 } from '../kube/keys.js';
 import { parseLabelSelector, SelectorError } from '../kube/validation/selectors.js';
+import { DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_PEER } from './session-caps.js';
 
 export type CertificateSource =
   /** Ask the identity service (`Certify`) for a certificate, authenticated by a projected token. */
@@ -45,6 +46,17 @@ export interface GatewayLimits {
    * what a loop of tunnels or a flood can take of memory and file descriptors (--max-tunnels).
    */
   maxTunnels: number;
+  /**
+   * Established ingress sessions one peer cluster may hold, and all peers together; one beyond is
+   * turned away (--max-sessions-per-peer, --max-sessions; session-caps.ts).
+   */
+  maxSessionsPerPeer: number;
+  maxSessions: number;
+  /**
+   * A tunnel that carries no byte either way for this long is cut (--tunnel-idle-timeout-ms);
+   * 0, the default, never: an idle database connection held for hours is legitimate.
+   */
+  tunnelIdleTimeoutMs: number;
   /**
    * An ingress session with no stream for this long gets a GOAWAY: a peer's pool reconnects on its
    * next tunnel, and a linked peer's probes (every few seconds, as streams) keep a used one open.
@@ -129,6 +141,9 @@ export interface GatewayFlags {
   accessLog?: boolean;
   dialPodIpsOnly?: boolean;
   maxTunnels?: string | number;
+  maxSessionsPerPeer?: string | number;
+  maxSessions?: string | number;
+  tunnelIdleTimeoutMs?: string | number;
 }
 
 /** Environment variables read when a flag is absent (the Deployment sets these). */
@@ -161,6 +176,9 @@ export const GATEWAY_ENV: Readonly<Record<keyof GatewayFlags, string>> = {
   accessLog: 'ISTHMUS_ACCESS_LOG',
   dialPodIpsOnly: 'ISTHMUS_DIAL_POD_IPS_ONLY',
   maxTunnels: 'ISTHMUS_MAX_TUNNELS',
+  maxSessionsPerPeer: 'ISTHMUS_MAX_SESSIONS_PER_PEER',
+  maxSessions: 'ISTHMUS_MAX_SESSIONS',
+  tunnelIdleTimeoutMs: 'ISTHMUS_TUNNEL_IDLE_TIMEOUT_MS',
 };
 
 /** RFC 1123 label: what Kubernetes accepts as a cluster-ish name and what fits in a SPIFFE path. */
@@ -175,6 +193,10 @@ const DEFAULT_EGRESS_DEBOUNCE_MS = 20;
  * (docs/benchmarks.md; a loop's ingress tunnel and its egress twin in the same gateway ~19 KiB in
  * the security review), so 10,000 tunnels stay near 390 MiB, under the install's 512 Mi limit
  * (src/cli/install/resources.ts) with room for garbage; 20,000 would not. Raise both together.
+ * A loaded tunnel (its backend does not read) holds up to the ingress's 256 KiB stream window
+ * (tunnel-settings.ts): ~29 KiB of RSS each at 2,200 such tunnels, the rest in kernel socket
+ * buffers, which a pod's memory cgroup counts too; one peer cluster loads at most its fair share
+ * (tunnel-share.ts).
  */
 export const DEFAULT_MAX_TUNNELS = 10_000;
 /** Sessions unused this long are closed; a linked peer's probes (every 3 s by default) keep theirs. */
@@ -268,6 +290,21 @@ export function gatewayOptionsFromFlags(
   }
 
   const maxTunnels = integer(pick('maxTunnels'), DEFAULT_MAX_TUNNELS, 1, '--max-tunnels', problems);
+  const maxSessionsPerPeer = integer(
+    pick('maxSessionsPerPeer'),
+    DEFAULT_MAX_SESSIONS_PER_PEER,
+    1,
+    '--max-sessions-per-peer',
+    problems,
+  );
+  const maxSessions = integer(pick('maxSessions'), DEFAULT_MAX_SESSIONS, 1, '--max-sessions', problems);
+  const tunnelIdleTimeoutMs = integer(
+    pick('tunnelIdleTimeoutMs'),
+    0,
+    0,
+    '--tunnel-idle-timeout-ms',
+    problems,
+  );
   const accessLog = bool(pick('accessLog'), '--access-log', problems);
   const dialPodIPsOnly = bool(pick('dialPodIpsOnly'), '--dial-pod-ips-only', problems);
 
@@ -295,6 +332,9 @@ export function gatewayOptionsFromFlags(
       connectTimeoutMs,
       egressApplyDebounceMs: DEFAULT_EGRESS_DEBOUNCE_MS,
       maxTunnels,
+      maxSessionsPerPeer,
+      maxSessions,
+      tunnelIdleTimeoutMs,
       idleSessionTimeoutMs: DEFAULT_IDLE_SESSION_TIMEOUT_MS,
     },
     shutdown,

@@ -95,6 +95,9 @@ export async function startGatewayIngress(ctx: GatewayContext, parts: IngressPar
     // The path still works while draining: a remote's probe must not call this cluster dead for it.
     probe: { path: PROBE_PATH, isReady: () => readinessOf({ ...state, draining: false }, informers).ready },
     refuseDial: (endpoint) => own.refusal(endpoint.host, endpoint.port),
+    // Each linked cluster's share of --max-tunnels is kept for it even before it connects; re-read
+    // at each Link event (ingress.revalidate below).
+    linkedPeers: () => linkedClusters(informers.links.list()).size,
     onTunnelLimit: (e) =>
       e.reached
         ? log.warn({ limit: e.limit }, 'tunnel limit reached: new tunnels refused (503) until some end')
@@ -109,6 +112,11 @@ export async function startGatewayIngress(ctx: GatewayContext, parts: IngressPar
     limits: {
       connectTimeoutMs: config.limits.connectTimeoutMs,
       maxTunnels: config.limits.maxTunnels,
+      maxSessionsPerPeer: config.limits.maxSessionsPerPeer,
+      maxSessions: config.limits.maxSessions,
+      ...(config.limits.tunnelIdleTimeoutMs > 0
+        ? { tunnelIdleTimeoutMs: config.limits.tunnelIdleTimeoutMs }
+        : {}),
       idleSessionTimeoutMs: config.limits.idleSessionTimeoutMs,
     },
   });

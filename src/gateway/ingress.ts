@@ -13,6 +13,7 @@ import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { hostPort, unmapped } from '../host-port.js';
 import { VERSION, VERSION_HEADER } from '../version.js';
 import { ConnectionCounter, type Endpoint, pickTwoChoices } from './balancer.js';
+import { atExpiry, chainNotAfter } from './certificate-expiry.js';
 import {
   HANDSHAKE_LIMIT,
   type HandshakeRejectedMessage,
@@ -26,21 +27,28 @@ import {
 } from './diagnostics.js';
 import { cutSockets, socketsClosed } from './drain.js';
 import { splice, wasResetHere } from './pipe.js';
+import {
+  DEFAULT_MAX_SESSIONS,
+  DEFAULT_MAX_SESSIONS_PER_PEER,
+  SESSION_LIMIT,
+  sessionCapRefusal,
+} from './session-caps.js';
 import { socketReader } from './socket-reader.js';
 import {
   ALPN_H2,
+  INGRESS_STREAM_WINDOW_BYTES,
   LISTEN_BACKLOG,
   MAX_FRAME_BYTES,
   MAX_SESSION_MEMORY_MB,
   peerCertificateOf,
   refusalDebugData,
   SESSION_WINDOW_BYTES,
-  STREAM_WINDOW_BYTES,
   spiffeIdOf,
   TCP_KEEPALIVE_MS,
   type TunnelSecureContext,
   tlsContextOptions,
 } from './tunnel-settings.js';
+import { PeerTunnels } from './tunnel-share.js';
 import { socketOptions } from './v8-spread-cliff.js';
 
 /** What `resolve` answers: candidates to dial, or the status to refuse with. */
@@ -84,6 +92,12 @@ export interface IngressOptions {
    * when it is back under 90 % of it, with the connections closed meanwhile: once per episode.
    */
   onHandshakeLimit?: (event: TunnelLimitEvent) => void;
+  /**
+   * How many peer clusters are linked: each is guaranteed its share of `limits.maxTunnels` even
+   * before it connects (tunnel-share.ts). Read when the peers holding sessions change and at
+   * revalidate(). Without it, only the peers present share.
+   */
+  linkedPeers?: () => number;
   limits?: {
     /** A TLS client that has not finished its handshake by then is cut (slowloris). Default 10 s. */
     handshakeTimeoutMs?: number;
@@ -100,9 +114,22 @@ export interface IngressOptions {
     prefaceTimeoutMs?: number;
     /**
      * Tunnels open or dialling at once; a CONNECT beyond it gets 503 (a loop of tunnels, a flood).
-     * Default: unlimited.
+     * Shared fairly among peer clusters: a peer at its share gets 503 while what is left is
+     * reserved for the others (tunnel-share.ts). Default: unlimited.
      */
     maxTunnels?: number;
+    /**
+     * Established sessions one peer cluster may hold, and all peers together; a session beyond
+     * either gets GOAWAY(ENHANCE_YOUR_CALM), published as SESSION_LIMIT. Defaults 32 and 1000
+     * (session-caps.ts).
+     */
+    maxSessionsPerPeer?: number;
+    maxSessions?: number;
+    /**
+     * A tunnel with no byte either way for this long is cut (its backend connection reset, the
+     * stream reset with CONNECT_ERROR). Default: never (idle database connections are legitimate).
+     */
+    tunnelIdleTimeoutMs?: number;
     /** SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9113 §6.5.2). Default 1000. */
     maxConcurrentStreams?: number;
     /** SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113 §6.5.2). Default 16 KiB. */
@@ -152,11 +179,16 @@ const DEFAULTS = {
   handshakeTimeoutMs: 10_000,
   maxHandshakes: 1000,
   maxConcurrentStreams: 1000,
+  maxSessionsPerPeer: DEFAULT_MAX_SESSIONS_PER_PEER,
+  maxSessions: DEFAULT_MAX_SESSIONS,
   maxHeaderListSize: 16 * 1024,
   connectTimeoutMs: 5_000,
 };
 
 const noop = (): void => {};
+
+/** OpenSSL's name for an expired certificate: the reason its handshake gets, and its session at expiry. */
+const CERT_EXPIRED = 'CERT_HAS_EXPIRED';
 
 /**
  * The ingress's TLS options: the tunnel's, and no session resumption. A resumed TLS session admits
@@ -270,6 +302,9 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
   /** Connections closed at maxHandshakes in the current episode, or -1 outside one. */
   let refusedHandshakes = -1;
   const sessions = new Set<ServerHttp2Session>();
+  /** Sessions and tunnels per peer cluster: the session caps and the tunnels' fair share. */
+  const peers = new PeerTunnels(maxTunnels, opts.linkedPeers);
+  const sessionCaps = { perPeer: limits.maxSessionsPerPeer, total: limits.maxSessions };
   let tunnels = 0;
   /** CONNECTs admitted under maxTunnels and still dialling their backend. */
   let dialling = 0;
@@ -289,7 +324,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
       enablePush: false,
       maxConcurrentStreams: limits.maxConcurrentStreams,
       maxHeaderListSize: limits.maxHeaderListSize,
-      initialWindowSize: STREAM_WINDOW_BYTES,
+      initialWindowSize: INGRESS_STREAM_WINDOW_BYTES,
       maxFrameSize: MAX_FRAME_BYTES,
     },
   });
@@ -358,8 +393,17 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
   server.on('session', (session: ServerHttp2Session) => {
     const cluster = admit(session);
     if (cluster === undefined) return;
+    const overCap = sessionCapRefusal(peers.sessionsOf(cluster), sessions.size, sessionCaps);
+    if (overCap !== undefined) {
+      refuseOverCap(session, overCap);
+      return;
+    }
     sessions.add(session);
-    session.once('close', () => sessions.delete(session));
+    peers.sessionOpened(cluster);
+    session.once('close', () => {
+      sessions.delete(session);
+      peers.sessionClosed(cluster);
+    });
     awaitPreface(session);
     // A handshake that finished after close() began: GOAWAY at once, like the sessions before it.
     if (closing) session.close();
@@ -373,6 +417,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
       if (reason !== undefined) ended(reason, err.code ?? 'ERR_HTTP2_ERROR', err.message);
     });
     watchResets(session, ended);
+    expireWithCertificate(session);
     session.setLocalWindowSize(SESSION_WINDOW_BYTES);
     if (limits.idleSessionTimeoutMs !== undefined) watchIdle(session, limits.idleSessionTimeoutMs);
     session.on(
@@ -405,6 +450,54 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
     const settled = (): void => clearTimeout(timer);
     session.once('remoteSettings', settled);
     session.once('close', settled);
+  }
+
+  /**
+   * Turns away a session beyond a session cap: published as SESSION_LIMIT (one warn line per
+   * address a minute, counted `session_limit`), and the GOAWAY says why, with ENHANCE_YOUR_CALM
+   * rather than INADEQUATE_SECURITY: the peer's credentials are fine, it holds too much.
+   */
+  function refuseOverCap(session: ServerHttp2Session, reason: string): void {
+    const identity = spiffeIdOf(chains.get(session)?.cert);
+    publishHandshakeRejected(
+      withPeer(
+        identity === undefined ? { reason: SESSION_LIMIT } : { reason: SESSION_LIMIT, identity },
+        session.socket,
+      ),
+    );
+    refuseSession(session, reason, false, h2.NGHTTP2_ENHANCE_YOUR_CALM);
+  }
+
+  /**
+   * At the earliest notAfter of the peer's chain (OpenSSL checked it only at the handshake), the
+   * session takes no new stream: GOAWAY(NO_ERROR), published as the refusal a new handshake with
+   * that certificate gets (CERT_HAS_EXPIRED). Its tunnels finish on their own, as Envoy's and
+   * Linkerd's connections do after a certificate expires: cutting a client's database connection
+   * would punish it for a rotation that failed on the peer's side, and the peer can open nothing
+   * new. The peer's pool opens its next tunnels on a new session, whose handshake needs a valid
+   * certificate.
+   */
+  function expireWithCertificate(session: ServerHttp2Session): void {
+    const cert = chains.get(session)?.cert;
+    const notAfter = chainNotAfter(
+      cert,
+      (c) => c.validTo,
+      (c) => c.issuerCertificate,
+    );
+    if (notAfter === undefined) return;
+    const cancel = atExpiry(notAfter, () => {
+      if (session.closed || session.destroyed) return;
+      const identity = spiffeIdOf(cert);
+      publishHandshakeRejected(
+        withPeer(
+          identity === undefined ? { reason: CERT_EXPIRED } : { reason: CERT_EXPIRED, identity },
+          session.socket,
+        ),
+      );
+      session.goaway(h2.NGHTTP2_NO_ERROR, 0, refusalDebugData('certificate expired'));
+      session.close();
+    });
+    session.once('close', cancel);
   }
 
   /**
@@ -503,7 +596,8 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
   }
 
   /** A tunnel (open or dialling) ended: the end of an episode at maxTunnels, if it was one. */
-  function tunnelEnded(): void {
+  function tunnelEnded(cluster: string): void {
+    peers.release(cluster);
     if (refusedAtLimit < 0 || tunnels + dialling > resumeAt) return;
     const refused = refusedAtLimit;
     refusedAtLimit = -1;
@@ -540,7 +634,13 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
       return;
     }
     // After resolving: the authority names an exported Service, a bounded metric label.
-    if (tunnels + dialling >= maxTunnels) {
+    const admission = peers.admit(cluster);
+    if (admission === 'over_share') {
+      const why = `too many tunnels from this cluster: its share of this gateway's ${maxTunnels} is ${peers.share()}, the rest is kept for other clusters`;
+      refuse(stream, 503, why, cluster, authority);
+      return;
+    }
+    if (admission === 'full') {
       if (refusedAtLimit < 0) {
         refusedAtLimit = 1;
         opts.onTunnelLimit?.({ reached: true, limit: maxTunnels, refused: 1 });
@@ -604,7 +704,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
   ): void {
     if (stream.closed || stream.destroyed || candidates.length === 0) {
       dialling--;
-      tunnelEnded();
+      tunnelEnded(cluster);
       if (candidates.length === 0)
         refuse(stream, 502, `no endpoint accepted the connection: ${lastError}`, cluster, authority);
       return;
@@ -634,7 +734,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
       socket.on('error', noop);
       socket.destroy();
       dialling--;
-      tunnelEnded();
+      tunnelEnded(cluster);
     };
     const onTimeout = (): void => {
       socket.destroy(new Error(`connect to ${hostPort(target.host, target.port)} timed out`));
@@ -652,11 +752,13 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
       stream.off('close', onEarlyClose);
       socket.off('timeout', onTimeout);
       socket.off('error', onError);
-      socket.setTimeout(0);
+      // Node re-arms a socket's timeout at each read and write: the tunnel's bytes both ways.
+      socket.setTimeout(limits.tunnelIdleTimeoutMs ?? 0);
+      if (limits.tunnelIdleTimeoutMs !== undefined) socket.once('timeout', () => socket.destroy());
       dialling--;
       if (stream.closed || stream.destroyed) {
         socket.destroy();
-        tunnelEnded();
+        tunnelEnded(cluster);
         return;
       }
       const release = counter.acquire(target);
@@ -670,7 +772,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
         (result) => {
           release();
           tunnels--;
-          tunnelEnded();
+          tunnelEnded(cluster);
           publishTunnelClose({
             direction: 'ingress',
             peerCluster: cluster,
@@ -720,6 +822,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
     connections: () => sockets.size,
     sessions: () => sessions.size,
     revalidate() {
+      peers.reshare();
       let cut = 0;
       for (const session of [...sessions]) if (admit(session, true) === undefined) cut++;
       return cut;
@@ -747,15 +850,19 @@ const MAX_STREAM_ID = 2 ** 31 - 1;
  * and egress can then name the reason ("not linked", "revoked") instead of a closed connection,
  * which reads as a network problem. INADEQUATE_SECURITY: the credentials are not good enough here.
  */
-export function refuseSession(session: ServerHttp2Session, reason: string, established = false): void {
+export function refuseSession(
+  session: ServerHttp2Session,
+  reason: string,
+  established = false,
+  code: number = h2.NGHTTP2_INADEQUATE_SECURITY,
+): void {
   const debug = refusalDebugData(reason);
   // A session cut after streams ran (revalidate) names the highest stream id: a later GOAWAY (the
   // one destroy() sends) may not raise it (RFC 9113 §6.8). A fresh refusal processed none.
   const lastStreamId = established ? MAX_STREAM_ID : 0;
-  if (!session.destroyed && !session.closed)
-    session.goaway(h2.NGHTTP2_INADEQUATE_SECURITY, lastStreamId, debug);
+  if (!session.destroyed && !session.closed) session.goaway(code, lastStreamId, debug);
   // destroy() sends its own final GOAWAY after the one above and flushes both before closing.
-  session.destroy(undefined, h2.NGHTTP2_INADEQUATE_SECURITY);
+  session.destroy(undefined, code);
 }
 
 /** RFC 9113 §6.5.2: the size of a header list is the sum of name + value + 32 octets per field. */

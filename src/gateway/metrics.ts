@@ -23,6 +23,7 @@ import {
   type TunnelOpenMessage,
 } from './diagnostics.js';
 import { gatewayClusterOf } from './peers.js';
+import { SESSION_LIMIT } from './session-caps.js';
 
 /** The `result` label of isthmus_tunnel_connections_total. */
 export type ConnectResult =
@@ -34,6 +35,7 @@ export type ConnectResult =
   | 'no_client_certificate'
   | 'not_tls'
   | 'handshake_limit'
+  | 'session_limit'
   | 'timeout'
   | 'error'
   | `status_${number}`;
@@ -79,12 +81,15 @@ export function connectResult(status: number, reason = '', code?: string): Conne
  * error alert leaves out, since under `unknown` it is a 100 % failure ratio; so is a connection that
  * speaks no TLS at all (`notTls`: a plain-HTTP or TCP-payload health check, a scanner): `not_tls`.
  * A connection closed on arrival because `maxHandshakes` were already under way is
- * `handshake_limit`: a flood, which may have kept a peer out, so the alert counts it.
+ * `handshake_limit`: a flood, which may have kept a peer out, so the alert counts it. A session of
+ * an admitted peer turned away at `--max-sessions-per-peer` or `--max-sessions` is `session_limit`
+ * (counted by the alert too: a peer that holds that many sessions is broken or hostile).
  */
 export function handshakeResult(reason: string): ConnectResult {
   // An admitted peer that then sent no HTTP/2 preface in time stalled the same way.
   if (reason === 'ERR_TLS_HANDSHAKE_TIMEOUT' || reason === PREFACE_TIMEOUT) return 'timeout';
   if (reason === HANDSHAKE_LIMIT) return 'handshake_limit';
+  if (reason === SESSION_LIMIT) return 'session_limit';
   if (notTls({ reason })) return 'not_tls';
   return noClientCertificate({ reason }) ? 'no_client_certificate' : 'unauthorized';
 }

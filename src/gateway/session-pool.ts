@@ -19,6 +19,7 @@ import tls from 'node:tls';
 import { IsthmusError } from '../errors.js';
 import { hostPort } from '../host-port.js';
 import { peerVersion, VERSION_HEADER } from '../version.js';
+import { atExpiry, chainNotAfter } from './certificate-expiry.js';
 import { publishProbe } from './diagnostics.js';
 import {
   connectTimers,
@@ -98,8 +99,11 @@ export type TunnelCallback = (
 
 interface PooledSession {
   session: ClientHttp2Session;
-  /** The remote's chain as verified at the handshake (OpenSSL keeps the issuer only until then). */
-  chain: { leaf?: X509Certificate; issuer?: X509Certificate };
+  /**
+   * The remote's chain as verified at the handshake (OpenSSL keeps the issuer only until then), and
+   * the earliest notAfter in it.
+   */
+  chain: { leaf?: X509Certificate; issuer?: X509Certificate; notAfter?: number };
   streams: number;
   /** GOAWAY received or closing: no new streams. */
   draining: boolean;
@@ -524,6 +528,12 @@ export class SessionPool {
             const issuer = (cert as tls.DetailedPeerCertificate).issuerCertificate;
             chain.leaf = x509Of(cert);
             chain.issuer = x509Of(issuer);
+            const notAfter = chainNotAfter(
+              cert as tls.DetailedPeerCertificate,
+              (c) => c.valid_to,
+              (c) => c.issuerCertificate,
+            );
+            if (notAfter !== undefined) chain.notAfter = notAfter;
             const revoked = this.refusal(chain.leaf, chain.issuer);
             return revoked === undefined ? undefined : untrusted(remote.label, revoked);
           },
@@ -584,6 +594,7 @@ export class SessionPool {
         remote.redial = undefined;
         remote.sessions.push(pooled);
         if (this.keepaliveMs > 0) pooled.liveness.keepAlive(this.keepaliveMs);
+        this.retireAtExpiry(pooled);
         const waiters = remote.waiters.splice(0);
         // More waiters than free slots: the rest get another session through session().
         for (const w of waiters) {
@@ -614,6 +625,20 @@ export class SessionPool {
       this.backOff(remote, classify(failure, remote.label));
       this.failWaiters(remote, remote.lastError!);
     });
+  }
+
+  /**
+   * Once the remote's chain has expired (OpenSSL checked it only at the handshake) the session takes
+   * no new tunnel and closes with its last one, as after a GOAWAY: the next tunnel dials, and that
+   * handshake succeeds (the remote rotated) or fails on its own.
+   */
+  private retireAtExpiry(pooled: PooledSession): void {
+    if (pooled.chain.notAfter === undefined) return;
+    const cancel = atExpiry(pooled.chain.notAfter, () => {
+      pooled.draining = true;
+      if (!pooled.session.closed && !pooled.session.destroyed) pooled.session.close();
+    });
+    pooled.session.once('close', cancel);
   }
 
   /**

@@ -29,6 +29,15 @@ export function tlsContextOptions(ctx: TunnelSecureContext): SecureContextOption
  * setLocalWindowSize) bounds what all streams of a session can have in flight together.
  */
 export const STREAM_WINDOW_BYTES = 1 << 20;
+/**
+ * The stream window the ingress advertises: what a peer may send on a tunnel whose backend does not
+ * read, held in this gateway (its socket buffers, then Node's) until the backend does. With 1 MiB a
+ * peer holding 2,000 such tunnels grew the gateway by +159 MiB RSS (+131 MiB of Buffers) past what
+ * the kernel held (security review); with 256 KiB by +56 MiB (~26 KiB a tunnel), so --max-tunnels
+ * loaded tunnels stay within the memory limit. It slows only the peer-to-backend direction to
+ * 256 KiB a round trip (~12 MiB/s a tunnel at 20 ms); answers flow under the egress's 1 MiB.
+ */
+export const INGRESS_STREAM_WINDOW_BYTES = 1 << 18;
 export const SESSION_WINDOW_BYTES = 32 << 20;
 /** RFC 9113 §4.2 allows up to 2^24-1; 64 KiB frames cut per-frame overhead on bulk transfers. */
 export const MAX_FRAME_BYTES = 1 << 16;

@@ -67,7 +67,19 @@ export function registerGateway(program: Command): void {
     )
     .option(
       '--max-tunnels <n>',
-      "tunnels the ingress holds at once (open or dialling); beyond them a CONNECT gets 503 (default 10000, sized for the install's 512Mi memory limit; env ISTHMUS_MAX_TUNNELS)",
+      "tunnels the ingress holds at once (open or dialling), shared fairly among peer clusters; beyond them a CONNECT gets 503 (default 10000, sized for the install's 512Mi memory limit; env ISTHMUS_MAX_TUNNELS)",
+    )
+    .option(
+      '--max-sessions-per-peer <n>',
+      'HTTP/2 sessions one peer cluster may hold at the ingress; beyond, GOAWAY (default 32; env ISTHMUS_MAX_SESSIONS_PER_PEER)',
+    )
+    .option(
+      '--max-sessions <n>',
+      'HTTP/2 sessions all peers may hold at the ingress (default 1000; env ISTHMUS_MAX_SESSIONS)',
+    )
+    .option(
+      '--tunnel-idle-timeout-ms <ms>',
+      'cut a tunnel idle both ways this long (default 0: never; env ISTHMUS_TUNNEL_IDLE_TIMEOUT_MS)',
     )
     .option(
       '--drain-delay-ms <ms>',

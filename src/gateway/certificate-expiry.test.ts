@@ -1,0 +1,75 @@
+/** The expiry of a peer's chain and the timer that ends a session's admission then. */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { atExpiry, chainNotAfter, MAX_TIMER_MS } from './certificate-expiry.js';
+
+interface Cert {
+  validTo: string;
+  issuer?: Cert;
+}
+const notAfter = (leaf: Cert | undefined) =>
+  chainNotAfter(
+    leaf,
+    (c) => c.validTo,
+    (c) => c.issuer,
+  );
+
+describe('chainNotAfter', () => {
+  const root: Cert = { validTo: 'Jan  1 00:00:00 2040 GMT' };
+  root.issuer = root; // a root names itself
+  it.each([
+    ['no certificate', undefined, undefined],
+    ['a leaf alone', { validTo: 'Mar  1 00:00:00 2030 GMT' }, Date.UTC(2030, 2, 1)],
+    ['the leaf first', { validTo: 'Mar  1 00:00:00 2030 GMT', issuer: root }, Date.UTC(2030, 2, 1)],
+    [
+      'an intermediate that expires first',
+      { validTo: 'Mar  1 00:00:00 2030 GMT', issuer: { validTo: 'Feb  1 00:00:00 2030 GMT', issuer: root } },
+      Date.UTC(2030, 1, 1),
+    ],
+    ['an unreadable date is skipped', { validTo: 'never', issuer: root }, Date.UTC(2040, 0, 1)],
+  ])('%s', (_what, leaf, expected) => {
+    expect(notAfter(leaf)).toBe(expected);
+  });
+
+  it('ends on a loop of issuers', () => {
+    const a: Cert = { validTo: 'Mar  1 00:00:00 2030 GMT' };
+    const b: Cert = { validTo: 'Apr  1 00:00:00 2030 GMT', issuer: a };
+    a.issuer = b;
+    expect(notAfter(a)).toBe(Date.UTC(2030, 2, 1));
+  });
+});
+
+describe('atExpiry', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('fires once just past notAfter, also beyond setTimeout range (30 days ahead)', () => {
+    vi.useFakeTimers({ now: 0 });
+    const day = 86_400_000;
+    const fired = vi.fn();
+    atExpiry(30 * day, fired);
+    vi.advanceTimersByTime(MAX_TIMER_MS);
+    expect(fired).not.toHaveBeenCalled(); // a clamped delay re-arms instead of firing at once
+    vi.advanceTimersByTime(30 * day - MAX_TIMER_MS);
+    expect(fired).not.toHaveBeenCalled(); // still valid through its notAfter
+    vi.advanceTimersByTime(2);
+    expect(fired).toHaveBeenCalledTimes(1);
+    vi.advanceTimersByTime(60 * day);
+    expect(fired).toHaveBeenCalledTimes(1);
+  });
+
+  it('fires in a later tick for a chain already expired, and not at all once cancelled', () => {
+    vi.useFakeTimers({ now: 10_000 });
+    const fired = vi.fn();
+    atExpiry(5_000, fired);
+    expect(fired).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(0);
+    expect(fired).toHaveBeenCalledTimes(1);
+    const cancelled = vi.fn();
+    const cancel = atExpiry(20_000, cancelled);
+    vi.advanceTimersByTime(5_000);
+    cancel();
+    vi.advanceTimersByTime(20_000);
+    expect(cancelled).not.toHaveBeenCalled();
+  });
+});

@@ -1,0 +1,106 @@
+/**
+ * A session outlives the certificate it was admitted with (security review: an expired peer kept
+ * opening tunnels on its old session). At the chain's notAfter the ingress sends GOAWAY: no new
+ * stream on that session, the tunnels on it finish, and a new session is refused at the handshake.
+ * Real TLS on loopback: a certificate valid for a few more seconds, waited for with a deadline.
+ */
+import diagnosticsChannel from 'node:diagnostics_channel';
+import type { ClientHttp2Stream } from 'node:http2';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { CHANNELS, type HandshakeRejectedMessage } from './diagnostics.js';
+import type { Ingress } from './ingress.js';
+import { echo, startTcpBackend, type TcpBackend } from './test-support/backends.js';
+import { ask, connectTo, h2connect } from './test-support/h2-client.js';
+import { CLUSTER_DOMAIN, PROBE_PATH, startEchoIngress } from './test-support/harness.js';
+import { makePki, type TestPki } from './test-support/pki.js';
+import { waitFor, within } from './test-support/wait.js';
+
+const ECHO = `echo.test.svc.${CLUSTER_DOMAIN}:7000`;
+const PROBE = { ':method': 'GET', ':path': PROBE_PATH } as const;
+
+let pki: TestPki;
+let backend: TcpBackend;
+let ingress: Ingress;
+const rejected: HandshakeRejectedMessage[] = [];
+const onRejected = (m: unknown) => rejected.push(m as HandshakeRejectedMessage);
+
+beforeAll(async () => {
+  pki = makePki();
+  // Minted now (key generation is slow on a loaded machine), not within the short validity below.
+  pki.gateway('east');
+  backend = await startTcpBackend(echo);
+  ({ ingress } = await startEchoIngress(pki, backend.port));
+  diagnosticsChannel.subscribe(CHANNELS.handshakeRejected, onRejected);
+});
+afterAll(async () => {
+  diagnosticsChannel.unsubscribe(CHANNELS.handshakeRejected, onRejected);
+  await ingress.close();
+  await backend.close();
+});
+
+/** Writes `text` into an open tunnel and resolves with what the echo backend sends back. */
+function roundTrip(tunnel: ClientHttp2Stream, text: string): Promise<string> {
+  return within(
+    new Promise((resolve) => {
+      let got = '';
+      const onData = (chunk: Buffer) => {
+        got += chunk.toString();
+        if (got.length >= text.length) {
+          tunnel.off('data', onData);
+          resolve(got);
+        }
+      };
+      tunnel.on('data', onData);
+      tunnel.write(text);
+    }),
+    5_000,
+    `echo of ${text}`,
+  );
+}
+
+it('sends GOAWAY at the peer certificate notAfter: no new tunnel on that session, open ones finish', async () => {
+  const identity = 'spiffe://cluster.local/cluster/east/gateway';
+  const shortLived = pki.leaf('east', {
+    uriSans: [identity],
+    notBefore: new Date(Date.now() - 60_000),
+    notAfter: new Date(Date.now() + 4_000),
+  });
+  const s = h2connect(ingress.address, shortLived);
+  const goaway = new Promise<number>((resolve) => s.once('goaway', (code: number) => resolve(code)));
+  expect(await ask(s, PROBE)).toMatchObject({ status: 200 });
+  const tunnel = s.request(connectTo(ECHO), { endStream: false });
+  tunnel.on('error', () => {});
+  await within(new Promise((r) => tunnel.once('response', r)), 5_000, 'CONNECT 200');
+  expect(await roundTrip(tunnel, 'before')).toBe('before');
+
+  // The certificate expires within a few seconds of real time.
+  expect(await within(goaway, 15_000, 'GOAWAY at the certificate expiry')).toBe(0);
+  await waitFor(
+    () => rejected.some((m) => m.reason === 'CERT_HAS_EXPIRED' && m.identity === identity),
+    'the expiry published as a refusal',
+  );
+  const late = await ask(s, connectTo(ECHO));
+  expect(late).not.toMatchObject({ status: 200 });
+  // The tunnel opened before the expiry goes on until it ends (the decision: Envoy's and Linkerd's).
+  expect(await roundTrip(tunnel, 'after')).toBe('after');
+  expect(ingress.openTunnels()).toBe(1);
+
+  // A new session with the same certificate fails its handshake.
+  const fresh = h2connect(ingress.address, shortLived);
+  expect(await ask(fresh, PROBE)).not.toMatchObject({ status: 200 });
+  fresh.destroy();
+
+  tunnel.end();
+  await waitFor(
+    () => ingress.openTunnels() === 0 && ingress.sessions() === 0,
+    'the session closed with its last tunnel',
+  );
+  s.destroy();
+  await waitFor(() => ingress.connections() === 0, 'no connection left');
+
+  // Good traffic still served.
+  const good = h2connect(ingress.address, pki.gateway('east'));
+  expect(await ask(good, connectTo(ECHO))).toMatchObject({ status: 200 });
+  good.destroy();
+  await waitFor(() => ingress.connections() === 0 && ingress.openTunnels() === 0, 'no connection left');
+}, 30_000);

@@ -1,0 +1,88 @@
+/**
+ * The egress side of certificate expiry: a pooled session to a remote gateway whose certificate has
+ * since expired takes no new tunnel (its open ones finish); the pool dials again, and that
+ * handshake succeeds or fails on its own (here: refused until the remote rotates its certificate).
+ * Real TLS on loopback; a certificate valid for a few more seconds, waited for with a deadline.
+ */
+import type { Duplex } from 'node:stream';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { waitFor as waitUntil } from '../wait-for.js';
+import { echo, startTcpBackend, type TcpBackend } from './test-support/backends.js';
+import { CLUSTER_DOMAIN, type Harness, startHarness } from './test-support/harness.js';
+import { makePki, type TestPki } from './test-support/pki.js';
+import { waitFor, within } from './test-support/wait.js';
+
+const ECHO = `echo.test.svc.${CLUSTER_DOMAIN}:7000`;
+
+let pki: TestPki;
+let backend: TcpBackend;
+let h: Harness;
+
+beforeAll(async () => {
+  pki = makePki();
+  // Minted now (key generation is slow on a loaded machine), not within the short validity below.
+  pki.gateway('east');
+  pki.gateway('west');
+  backend = await startTcpBackend(echo);
+});
+afterAll(async () => {
+  await h?.close();
+  await backend.close();
+});
+
+function roundTrip(tunnel: Duplex, text: string): Promise<string> {
+  return within(
+    new Promise((resolve) => {
+      let got = '';
+      const onData = (chunk: Buffer) => {
+        got += chunk.toString();
+        if (got.length >= text.length) {
+          tunnel.off('data', onData);
+          resolve(got);
+        }
+      };
+      tunnel.on('data', onData);
+      tunnel.write(text);
+    }),
+    5_000,
+    `echo of ${text}`,
+  );
+}
+
+it('stops opening tunnels on a session whose remote certificate expired, and redials', async () => {
+  const westIdentity = 'spiffe://cluster.local/cluster/west/gateway';
+  h = await startHarness(pki, {
+    ingressContext: pki.leaf('west', {
+      uriSans: [westIdentity],
+      notBefore: new Date(Date.now() - 60_000),
+      notAfter: new Date(Date.now() + 4_000),
+    }),
+    pool: { backoff: { baseMs: 10, maxMs: 50 } },
+  });
+  h.exportService('test', 'echo', 7000, [backend.port]);
+  const remote = h.ingress.address;
+  const tunnel = await h.pool.openTunnel(remote, ECHO);
+  tunnel.on('error', () => {});
+  expect(await roundTrip(tunnel, 'before')).toBe('before');
+  expect(h.pool.readySessionCount()).toBe(1);
+
+  // The remote's certificate expires within a few seconds: the session takes no new tunnel.
+  await waitFor(() => h.pool.readySessionCount() === 0, 'the session to the expired remote draining', 15_000);
+  // Its tunnel goes on; a new one needs a new handshake, which the expired certificate fails.
+  expect(await roundTrip(tunnel, 'after')).toBe('after');
+  await expect(h.pool.openTunnel(remote, ECHO)).rejects.toThrow(/expired|certificate/i);
+
+  // Rotated: the pool's next dial succeeds on its own.
+  h.ingress.setSecureContext(pki.gateway('west'));
+  const next = await waitUntil(
+    'a tunnel on a new session',
+    () => h.pool.openTunnel(remote, ECHO).catch(() => undefined),
+    10_000,
+  );
+  next.on('error', () => {});
+  expect(await roundTrip(next, 'rotated')).toBe('rotated');
+  next.end();
+  tunnel.end();
+  await waitFor(() => h.ingress.openTunnels() === 0, 'tunnels closed');
+  await waitFor(() => h.pool.sessionCount() === 1, 'the expired session gone with its last tunnel');
+}, 30_000);
