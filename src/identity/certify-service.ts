@@ -4,13 +4,22 @@
  * server for the kubelet. The Certify API's names are re-exported here, where the CLI, the tests
  * and index.ts import them.
  */
-import { experimental, Server } from '@grpc/grpc-js';
+import { Server } from '@grpc/grpc-js';
 import { anyAddress } from '../host-port.js';
 import { DEFAULT_CLUSTER_DOMAIN, IDENTITY_SERVICE_NAME, PORTS, SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { certifyMethod } from './certify-grpc.js';
 import { type CertifyDeps, createCertifyHandler, issuerSource } from './certify-handler.js';
-import { bindServer, shutdownServer } from './grpc-util.js';
+import { publishConnectionRefused } from './connection-refused.js';
+import { type GrpcListener, listenForGrpc } from './grpc-listener.js';
+import { shutdownServer } from './grpc-util.js';
 import { addHealthService } from './health.js';
+import {
+  CERTIFY_LIMITS,
+  type CertifyLimits,
+  grpcServerOptions,
+  HEALTH_LIMITS,
+  type ServerLimits,
+} from './identity-limits.js';
 import { identityServiceDefinition, ServingStatus } from './protocol.js';
 import {
   identityDnsNames,
@@ -57,6 +66,8 @@ export interface IdentityServerOptions extends CertifyDeps {
    * PORTS.identityHealth). Absent: no health server.
    */
   health?: { host?: string; port: number };
+  /** Bounds on each server's connections and streams (identity-limits.ts); tests make them small. */
+  limits?: { certify?: Partial<CertifyLimits>; health?: Partial<ServerLimits> };
 }
 
 export interface IdentityServer {
@@ -65,6 +76,8 @@ export interface IdentityServer {
   healthPort?: number;
   /** The certificate new TLS connections are served with. */
   servingCertificate(): ServingCertificate;
+  /** Connections open on each port, and those of Certify's still in their TLS handshake. */
+  connections(): { certify: number; handshaking: number; health: number };
   /** Mints a new serving certificate now, from the issuer in force: call it when the issuer is reloaded. */
   renewServingCertificate(): Promise<ServingCertificate>;
   close(): Promise<void>;
@@ -83,22 +96,36 @@ export async function startIdentityServer(opts: IdentityServerOptions): Promise<
     trustDomain: opts.trustDomain,
     cluster: opts.cluster,
   });
-  const server = new Server({ 'grpc.max_receive_message_length': MAX_REQUEST_BYTES });
+  const limits = { ...CERTIFY_LIMITS, ...opts.limits?.certify };
+  const server = new Server({
+    'grpc.max_receive_message_length': MAX_REQUEST_BYTES,
+    ...grpcServerOptions(limits),
+  });
   server.addService(identityServiceDefinition, { Certify: certifyMethod(handle) });
-  // The provider is grpc-js's first argument, which it takes as the identity (serving) certificate,
-  // whatever its typings name it; no CA provider, so no client certificate is asked for.
-  const tls = experimental.createCertificateProviderServerCredentials(serving, null, false);
   const closers: Array<() => Promise<void>> = [async () => serving.stop()];
   const close = async () => {
     for (const c of closers.splice(0).reverse()) await c();
   };
   try {
-    const port = await bindServer(server, opts.host ?? anyAddress(), opts.port ?? PORTS.identity, tls);
-    closers.push(() => shutdownServer(server));
-    const healthPort = opts.health ? await startHealth(opts.health, closers) : undefined;
+    const listener = await listenForGrpc(server, {
+      host: opts.host ?? anyAddress(),
+      port: opts.port ?? PORTS.identity,
+      limits,
+      tls: serving,
+      onRefused: publishConnectionRefused('certify'),
+    });
+    closers.push(() => listener.close(() => shutdownServer(server)));
+    const health = opts.health
+      ? await startHealth(opts.health, { ...HEALTH_LIMITS, ...opts.limits?.health }, closers)
+      : undefined;
     return {
-      port,
-      ...(healthPort === undefined ? {} : { healthPort }),
+      port: listener.port,
+      ...(health === undefined ? {} : { healthPort: health.port }),
+      connections: () => ({
+        certify: listener.connections(),
+        handshaking: listener.handshakes(),
+        health: health?.connections() ?? 0,
+      }),
       servingCertificate: () => serving.current,
       renewServingCertificate: () => serving.renewNow(),
       close,
@@ -112,12 +139,19 @@ export async function startIdentityServer(opts: IdentityServerOptions): Promise<
 /** The plaintext health server: SERVING once Certify is bound (it starts after), for '' and Identity. */
 async function startHealth(
   at: { host?: string; port: number },
+  limits: ServerLimits,
   closers: Array<() => Promise<void>>,
-): Promise<number> {
-  const health = new Server();
+): Promise<GrpcListener> {
+  const health = new Server(grpcServerOptions(limits));
   addHealthService(health, (service) =>
     service === '' || service === 'isthmus.identity.v1.Identity' ? ServingStatus.SERVING : undefined,
   );
-  closers.push(() => shutdownServer(health));
-  return bindServer(health, at.host ?? anyAddress(), at.port);
+  const listener = await listenForGrpc(health, {
+    host: at.host ?? anyAddress(),
+    port: at.port,
+    limits,
+    onRefused: publishConnectionRefused('health'),
+  });
+  closers.push(() => listener.close(() => shutdownServer(health)));
+  return listener;
 }

@@ -18,6 +18,7 @@ import { type CertificateInfo, certificateInfo } from './certificate-info.js';
 import type { CertifyEvent } from './certify-event.js';
 import { CERTIFY_CHANNEL } from './certify-log.js';
 import type { CertifyOutcome } from './certify-outcome.js';
+import { CONNECTION_REFUSED_CHANNEL, type ConnectionRefusedEvent } from './connection-refused.js';
 
 /** Every Certify outcome, with what it means to an operator (a Record: a new outcome must be added). */
 const RESULTS: Record<CertifyOutcome, string> = {
@@ -103,6 +104,12 @@ export function createIdentityMetrics(options: IdentityMetricsOptions = {}): Ide
     help: 'Caller addresses penalised by a Certify refusal of their credentials (unauthenticated, denied): 1 call in flight or waiting for 60 s, or until one is issued. A penalty renewed while in force is not counted.',
     registers: [registry],
   });
+  const refusedConnections = new Counter({
+    name: 'isthmus_identity_connections_refused_total',
+    help: 'Connections closed on arrival, by port (certify, health) and by the bound they met: connections (open on the port), per_address (open from the client address), handshakes (Certify connections still in their TLS handshake). A rising rate with Certify calls failing means a flood, or a bound too small for the gateways.',
+    labelNames: ['server', 'reason'] as const,
+    registers: [registry],
+  });
   // From the first scrape, so that rate() and increase() see the first of each.
   for (const identity of options.identities ?? []) requests.inc({ result: 'issued', identity }, 0);
   for (const result of Object.keys(RESULTS).filter((r) => r !== 'issued'))
@@ -126,11 +133,19 @@ export function createIdentityMetrics(options: IdentityMetricsOptions = {}): Ide
     if (e.waitedMs !== undefined) queueWait.observe({ result: e.outcome }, e.waitedMs / 1000);
     if (e.penaltyImposed) penalties.inc();
   };
+  const onRefused = (raw: unknown): void => {
+    const e = raw as ConnectionRefusedEvent;
+    refusedConnections.inc({ server: e.server, reason: e.reason });
+  };
   diagnosticsChannel.subscribe(CERTIFY_CHANNEL, onCertify);
+  diagnosticsChannel.subscribe(CONNECTION_REFUSED_CHANNEL, onRefused);
   return {
     registry,
     render: () => registry.metrics(),
-    close: () => diagnosticsChannel.unsubscribe(CERTIFY_CHANNEL, onCertify),
+    close: () => {
+      diagnosticsChannel.unsubscribe(CERTIFY_CHANNEL, onCertify);
+      diagnosticsChannel.unsubscribe(CONNECTION_REFUSED_CHANNEL, onRefused);
+    },
   };
 }
 

@@ -3,9 +3,10 @@
  * identity serves its gRPC over TLS too). It is minted in this process from the issuer it already
  * holds, so there is no other Secret to manage: URI SAN `identityServiceId` (what a gateway
  * requires), DNS SANs the Service's names (for tools that check a host name). It lives 24 h, is
- * renewed at ~70 % of its life and whenever the issuer is reloaded, and reaches grpc-js through a
- * CertificateProvider: the server swaps its secure context, open connections and calls in flight
- * keep theirs, new handshakes get the new certificate, and nothing restarts.
+ * renewed at ~70 % of its life and whenever the issuer is reloaded, and reaches Certify's TLS
+ * listener (grpc-listener.ts) through grpc-js's CertificateProvider interface: the listener swaps its
+ * secure context, open connections and calls in flight keep theirs, new handshakes get the new
+ * certificate, and nothing restarts.
  */
 import type { experimental } from '@grpc/grpc-js';
 import { describeError, IsthmusError } from '../errors.js';
