@@ -6,6 +6,7 @@
  */
 import diagnostics from 'node:diagnostics_channel';
 import type { Registry } from 'prom-client';
+import { isIsthmusError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { createInformer, type Informer } from '../kube/informer.js';
 import { objectKey } from '../kube/informer-store.js';
@@ -95,6 +96,8 @@ export function runFailoverController(opts: FailoverControllerOptions): Failover
         key,
       ),
     onError: (key, error, failures) => {
+      // The term ended mid-reconcile (fencedWrites): no failure; the controller stops on the callback.
+      if (isIsthmusError(error, 'NOT_LEADER')) return;
       metrics.syncErrors.inc();
       reconcileErrorChannel.publish({ key, error, failures });
     },

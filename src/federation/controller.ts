@@ -6,6 +6,7 @@
  */
 import diagnostics from 'node:diagnostics_channel';
 import type { Registry } from 'prom-client';
+import { isIsthmusError } from '../errors.js';
 import type { EventSink } from '../failover/reconcile-split.js';
 import { SliceIndex } from '../failover/slice-index.js';
 import type { KubeClient } from '../kube/client.js';
@@ -86,6 +87,7 @@ export function runFederationController(opts: FederationControllerOptions): Fede
     ...(opts.queueBackoff ? { backoff: opts.queueBackoff } : {}),
     handler: (key) => reconcileFederation(deps, key),
     onError: (key, error, failures) => {
+      if (isIsthmusError(error, 'NOT_LEADER')) return;
       metrics.syncErrors.inc();
       federationErrorChannel.publish({ key, error, failures });
     },

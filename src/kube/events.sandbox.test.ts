@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSandbox } from '../sandbox/index.js';
 import { KubeClient } from './client.js';
-import { EventRecorder, SPAM_BURST, SPAM_REFILL_MS } from './events.js';
+import { EventRecorder, eventErrorChannel, SPAM_BURST, SPAM_REFILL_MS } from './events.js';
 import { R } from './resources.js';
 import { service } from './test-support.js';
 import { requestServiceAccountToken } from './token-request.js';
@@ -42,6 +42,33 @@ describe('EventRecorder', () => {
       source: { component: 'isthmus-mirror' },
     });
     expect(items.filter((e) => e.reason === 'Mirrored')).toHaveLength(1);
+  });
+
+  it("a follower's Event (fencedWrites refuses it) is not written and not reported as a failure", async () => {
+    const { client } = await setup();
+    const svc = await client.create<V1Service>(R.services, service('default', 'followed'));
+    const failures: unknown[] = [];
+    const listen = (m: unknown) => failures.push(m);
+    eventErrorChannel.subscribe(listen);
+    try {
+      const rec = new EventRecorder(
+        client.fencedWrites(() => false),
+        { component: 'isthmus-mirror' },
+      );
+      await rec.record(svc, 'Warning', 'CredentialsUnavailable', 'no Secret');
+      // A write that fails for another reason is still reported.
+      await new EventRecorder(client, { component: 'isthmus-mirror' }).record(
+        { ...svc, metadata: { ...svc.metadata, namespace: 'no-such-namespace' } },
+        'Warning',
+        'Other',
+        'x',
+      );
+    } finally {
+      eventErrorChannel.unsubscribe(listen);
+    }
+    const { items } = await client.list<CoreV1Event>(R.events, { namespace: 'default' });
+    expect(items.filter((e) => e.reason === 'CredentialsUnavailable')).toEqual([]);
+    expect(failures).toHaveLength(1);
   });
 
   it('filters spam per object, as client-go: a burst of 25, then one every 5 minutes', async () => {

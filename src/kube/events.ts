@@ -9,6 +9,7 @@
  * Recording never throws: an Event is a courtesy, not part of reconciliation.
  */
 import diagnostics from 'node:diagnostics_channel';
+import { isIsthmusError } from '../errors.js';
 import type { KubeClient } from './client.js';
 import { isNotFound } from './errors.js';
 import { R } from './resources.js';
@@ -119,7 +120,8 @@ export class EventRecorder {
         count: created.count ?? 1,
       });
     } catch (err) {
-      eventErrorChannel.publish({ reason, error: err });
+      // A follower's Event, or a leader's past its term (fencedWrites): not written, by design.
+      if (!isIsthmusError(err, 'NOT_LEADER')) eventErrorChannel.publish({ reason, error: err });
       this.opts.onError?.(err);
     }
   }

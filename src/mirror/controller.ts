@@ -33,6 +33,7 @@ import { R } from '../kube/resources.js';
 import type { Link, V1EndpointSlice, V1Namespace, V1Secret, V1Service } from '../kube/types.js';
 import type { QueueBackoff } from '../kube/work-queue.js';
 import { dropManagedFields, trimLocalService } from './cache-trim.js';
+import type { HoldClock } from './deletion-hold.js';
 import { readyGatewayAddresses } from './gateway-addresses.js';
 import { GatewayListening, gatewayAdminUrls, HOLD_MS } from './gateway-listening.js';
 import { DEFAULT_MIRROR_WORKERS } from './link-config.js';
@@ -81,6 +82,10 @@ export interface ControllerConfig {
   syncFailingAfterMs?: number;
   /** Syncs in flight per Link (default DEFAULT_MIRROR_WORKERS). */
   workers?: number;
+  /** How long removals a shrunk remote list would make are held (deletion-hold.ts); 0: never. */
+  deletionGraceMs?: number;
+  /** The clock that ends such a hold (tests move it; default real time). */
+  deletionClock?: HoldClock;
   /**
    * The process's shared informers of every local Service and EndpointSlice (`createLocalInformers`),
    * which the failover controller reads too; started and stopped by their owner, not here.
@@ -218,6 +223,8 @@ export function runController(config: ControllerConfig): RunningController {
   if (config.queueBackoff) sharedLocal.queueBackoff = config.queueBackoff;
   if (config.terminalRetryMs !== undefined) sharedLocal.terminalRetryMs = config.terminalRetryMs;
   if (config.syncFailingAfterMs !== undefined) sharedLocal.syncFailingAfterMs = config.syncFailingAfterMs;
+  if (config.deletionGraceMs !== undefined) sharedLocal.deletionGraceMs = config.deletionGraceMs;
+  if (config.deletionClock) sharedLocal.deletionClock = config.deletionClock;
 
   let manager: LinkManager | undefined;
   let stopped = false;

@@ -14,11 +14,8 @@ export function electLeader(
   client: KubeClient,
   opts: Partial<Omit<LeaderElectionConfig, 'onStartedLeading' | 'onStoppedLeading'>> = {},
 ): { leadership: Leadership; elector: LeaderElector } {
-  // Checked at every use, not only told by the elector's callbacks: a term that ran out ends the
-  // leadership at once, before the elector's loop gets to step down.
-  let elector: LeaderElector | undefined;
-  const leadership = new FencedLeadership(() => elector?.isLeader() ?? false);
-  elector = new LeaderElector(client, {
+  const leadership = new Leadership(false);
+  const elector = new LeaderElector(client, {
     namespace: SYSTEM_NAMESPACE,
     name: MIRROR_LEASE_NAME,
     identity: leaseHolderIdentity(process.env, hostname(), Math.random().toString(36).slice(2, 8)),
@@ -29,17 +26,6 @@ export function electLeader(
   });
   elector.start();
   return { leadership, elector };
-}
-
-/** A Leadership that also asks `inTerm` each time, so no write starts after the Lease's term. */
-class FencedLeadership extends Leadership {
-  constructor(private readonly inTerm: () => boolean) {
-    super(false);
-  }
-
-  override isLeader(): boolean {
-    return super.isLeader() && this.inTerm();
-  }
 }
 
 /**

@@ -67,6 +67,10 @@ describe('linkConditionEvents', () => {
         c('RemoteAPIAvailable', 'False', 'RemoteClusterMismatch', 'it is north'),
       ]),
     ).toEqual([]);
+    // A hold of a shrunk list's removals is recorded where it begins (link-deletion-hold.ts).
+    expect(
+      linkConditionEvents(healthy, [c('ServicesMirrored', 'False', 'RemoteListShrunk', '2 mirrors kept')]),
+    ).toEqual([]);
     // Unknown for another reason (a new gateway not probed yet) is no trouble and no recovery.
     expect(linkConditionEvents(healthy, [c('GatewayAlive', 'Unknown', 'NotProbedYet')])).toEqual([]);
   });

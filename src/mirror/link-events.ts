@@ -14,6 +14,7 @@
  *   spam filter would be all that kept a flapping error text from flooding the namespace.
  */
 import type { V1Condition } from '../kube/types.js';
+import { REMOTE_LIST_SHRUNK } from './services-mirrored.js';
 
 export interface LinkEvent {
   type: 'Normal' | 'Warning';
@@ -22,8 +23,11 @@ export interface LinkEvent {
 }
 
 const TRACKED = new Set(['RemoteAPIAvailable', 'GatewayAlive', 'ServicesMirrored']);
-/** Recorded by link-watcher.ts where the refusal is decided. */
-const RECORDED_ELSEWHERE = new Set(['RemoteClusterMismatch', 'RemoteClusterUnconfirmed']);
+/**
+ * Recorded by link-watcher.ts where it is decided: the refusal, and a hold of a shrunk list's
+ * removals (deletion-hold.ts), which must be told even when ServicesMirrored was False already.
+ */
+const RECORDED_ELSEWHERE = new Set(['RemoteClusterMismatch', 'RemoteClusterUnconfirmed', REMOTE_LIST_SHRUNK]);
 
 function troubled(c: Pick<V1Condition, 'status' | 'reason'>): boolean {
   return c.status === 'False' || (c.status === 'Unknown' && c.reason === 'LocalGatewayUnavailable');

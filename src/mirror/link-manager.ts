@@ -44,6 +44,7 @@ export class LinkManager {
       ...(shared.queueBackoff ? { backoff: shared.queueBackoff } : {}),
       handler: (key) => (key === SWEEP ? this.sweep() : this.sync(key)),
       onError: (key, err, failures) => {
+        if (isIsthmusError(err, 'NOT_LEADER')) return;
         // `link` is always a Link's namespace/name: the sweep of orphaned mirrors is no Link.
         const fields = {
           ...(key === SWEEP ? { task: 'sweep' } : { link: key }),

@@ -22,8 +22,9 @@
  *   InvalidService, PortRangeExhausted, ApplyFailed, SyncFailing), the message counting them against the total
  *   and naming the first few; False/NoneMirrored when none of them can be; Unknown/Syncing until
  *   every Service of the first complete list is synced. Through a later list (a restart, a
- *   reconnect) it keeps what it said until that list's Services are synced. Absent on a Link the
- *   controller rejects.
+ *   reconnect) it keeps what it said until that list's Services are synced. False/RemoteListShrunk,
+ *   before all of these, while one remote list's removals are held (deletion-hold.ts): the message
+ *   says how many mirrors are kept and until when. Absent on a Link the controller rejects.
  * - RemoteAPIAvailable: True/Connected; Unknown/Connecting before the first list or watch of the
  *   remote has succeeded or failed; True only while every remote informer the Link runs lists and
  *   watches, else False with the reason of the failing one (remote-api-sources.ts: Unauthorized,
@@ -44,7 +45,7 @@ import type { LinkStatus, ServiceMirrorStatus, V1Condition } from '../kube/types
 import type { GatewayAlive } from './plan-mirror.js';
 import type { RemoteApiReason } from './remote-api-failure.js';
 
-import { SERVICES_MIRRORED, servicesMirrored } from './services-mirrored.js';
+import { SERVICES_MIRRORED, type ServicesSeen, servicesMirrored } from './services-mirrored.js';
 
 /** GatewayAlive's reason while this cluster's gateway cannot probe: nothing is known of the remote. */
 export const LOCAL_GATEWAY_UNAVAILABLE = 'LocalGatewayUnavailable';
@@ -98,6 +99,8 @@ export interface LinkState {
    * complete list (ServicesMirrored waits for none to be left).
    */
   servicesUnsynced?: number;
+  /** Removals of a shrunk remote list held (deletion-hold.ts): ServicesMirrored says so first. */
+  deletionsHeld?: ServicesSeen['deletionsHeld'];
 }
 
 type Cond = Pick<V1Condition, 'type' | 'status' | 'reason' | 'message'>;

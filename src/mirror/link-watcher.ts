@@ -12,6 +12,7 @@
  * name), remote-api-sources.ts, remote-api-health.ts and remote-api-failure.ts (when and why the
  * remote API is down),
  * followed-gateway.ts (which gateway to follow and probe), slice-event-key.ts, sync-failures.ts, mirror-notices.ts (what a sync's outcome is worth saying),
+ * deletion-hold.ts (which removals a remote list that shrank may not make yet),
  * probe-notices.ts, link-state.ts and status-decided.ts (what the status says, and when to write it).
  */
 import { describeError, isIsthmusError } from '../errors.js';
@@ -39,6 +40,7 @@ import {
   sameAddresses,
 } from './followed-gateway.js';
 import type { LinkConfig } from './link-config.js';
+import { LinkDeletionHold } from './link-deletion-hold.js';
 import { planLinkEdit } from './link-edit.js';
 import { linkConditionEvents } from './link-events.js';
 import { LinkMetrics } from './link-metrics.js';
@@ -97,6 +99,8 @@ export class LinkWatcher {
   /** Syncs of a key that threw in a row, since when (syncFailed). */
   private readonly failures = new Map<string, FailureCount>();
   private readonly metrics: LinkMetrics;
+  /** Removals a shrunk remote list would make, held for a while (link-deletion-hold.ts). */
+  private readonly hold: LinkDeletionHold;
   /** Aborted by stop(): ends a read of the credentials in flight. */
   private readonly abort = new AbortController();
   private readonly unsubscribe: (() => void)[] = [];
@@ -141,12 +145,22 @@ export class LinkWatcher {
     this.link = link;
     this.config = config;
     this.metrics = new LinkMetrics(shared.metrics, shared.leadership, config.clusterName);
+    this.hold = new LinkDeletionHold({
+      shared,
+      cluster: () => this.config.clusterName,
+      link: () => this.link,
+      logFields: () => this.logFields(),
+      sync: (key) => this.queue.add(key),
+      statusChanged: () => this.queue.add(STATUS),
+    });
     this.queue = new WorkQueue({
       concurrency: shared.workers,
       ...(shared.queueBackoff ? { backoff: shared.queueBackoff } : {}),
       ...(shared.terminalRetryMs !== undefined ? { terminalRetryMs: shared.terminalRetryMs } : {}),
       handler: (key) => this.handle(key),
       onError: (key, err, failures) => {
+        // A write refused because the Lease's term ended: retried, and left to the next leader.
+        if (isIsthmusError(err, 'NOT_LEADER')) return;
         shared.metrics.syncErrors.inc({ target_cluster_name: this.config.clusterName });
         shared.log.warn(
           { ...this.logFields(), key, failures, err: describeError(err) },
@@ -243,6 +257,7 @@ export class LinkWatcher {
   update(link: Link, config: LinkConfig): void {
     if (this.stopped) return;
     const plan = planLinkEdit(this.config, config, this.knownGateway?.fromService ?? false);
+    this.hold.edited(this.config, config);
     this.link = link;
     this.config = config;
     if (plan.forgetKnownGateway) this.knownGateway = undefined;
@@ -286,6 +301,7 @@ export class LinkWatcher {
       this.shared.log.warn(this.logFields(), 'stopped with a sync still waiting for the API server');
     await Promise.all([disconnected, this.credentials?.stop()]);
     this.metrics.remove();
+    this.hold.stop();
   }
 
   /**
@@ -337,6 +353,8 @@ export class LinkWatcher {
     try {
       result = await syncService(this.context(key), namespace, name);
     } catch (err) {
+      // The term ended mid-sync: the rest is the next leader's (a leader re-queues every key).
+      if (isIsthmusError(err, 'NOT_LEADER')) return;
       this.syncFailed(key, namespace, name, err);
       throw err;
     }
@@ -415,7 +433,8 @@ export class LinkWatcher {
   }
 
   private state(): LinkState {
-    return linkStateOf({
+    const held = this.hold.current();
+    const state = linkStateOf({
       generation: this.link.metadata?.generation,
       clusterName: this.config.clusterName,
       hasGateway: this.config.hasGateway,
@@ -433,6 +452,7 @@ export class LinkWatcher {
       unsynced: this.unsynced?.size,
       probe: this.probe,
     });
+    return held ? { ...state, deletionsHeld: held } : state;
   }
 
   private async writeStatus(): Promise<void> {
@@ -485,6 +505,10 @@ export class LinkWatcher {
   private context(key?: string): SyncContext {
     return {
       ...(key === undefined ? {} : { blockedBy: (holder: string) => this.blocked.add(key, holder) }),
+      held: (ns, name) => {
+        const k = `${ns}/${name}`;
+        return this.hold.holds(k) ? { status: this.statuses.get(k) } : undefined;
+      },
       config: this.config,
       shared: this.shared,
       remoteSynced: () => this.remote?.isSynced ?? false,
@@ -594,7 +618,13 @@ export class LinkWatcher {
       config,
       shared,
       {
-        changed: (key) => this.queue.add(key),
+        changed: (key) => {
+          if (this.remote === remote && this.hold.holds(key) && remote.lists(key)) this.hold.listed(key);
+          this.queue.add(key);
+        },
+        listShrunk: (keys) => {
+          if (this.remote === remote) this.hold.relistLacks(mirroredKeys(this.context()), keys);
+        },
         exported: (key, at) => {
           if (this.remote === remote) this.metrics.exported(key, at);
         },
@@ -603,6 +633,8 @@ export class LinkWatcher {
           shared.log.info({ ...this.logFields(), services }, 'remote caches synced');
           this.listedOnce = true;
           this.unsynced = new Set(remote.serviceKeys());
+          // Before any sync: the orphans this list finds may be too many to remove at once.
+          this.hold.firstList(config, mirroredKeys(this.context()), (key) => remote.lists(key));
           this.enqueueAll();
         },
         health: (connected, error, resource) => {

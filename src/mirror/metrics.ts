@@ -19,6 +19,7 @@ export interface MirrorMetrics {
   credentialsExpiration: Gauge<'target_cluster_name'>;
   credentialsLifetime: Gauge<'target_cluster_name'>;
   exportToReady: Histogram<'target_cluster_name'>;
+  deletionsHeld: Gauge<'target_cluster_name'>;
 }
 
 export const mirrorMetrics = perRegistry((registers): MirrorMetrics => {
@@ -97,6 +98,14 @@ export const mirrorMetrics = perRegistry((registers): MirrorMetrics => {
       help: 'From a remote Service becoming exported (made exported, or labelled later; never the list that starts a watch) to ready local mirror endpoints',
       labelNames: ['target_cluster_name'],
       buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    }),
+    // Per replica, as isthmus_remote_api_up: each decides the hold from its own remote view, and a
+    // follower holding is what it would do on taking over.
+    deletionsHeld: new Gauge({
+      name: 'isthmus_mirror_deletions_held',
+      help: "Mirrors kept although the remote's last list lacks their Services: one list would have removed too many at once (deleted when the grace period ends unless listed again)",
+      labelNames: ['target_cluster_name'],
       registers,
     }),
   };

@@ -69,6 +69,11 @@ export interface SyncContext {
    * Conflict), in the tick the cache showed it: its deletion queues the key again (blocked-keys.ts).
    */
   blockedBy?(holder: string): void;
+  /**
+   * Whether the key's removal is held (deletion-hold.ts: a remote list that shrank too much at
+   * once), with the status the key had; undefined: not held, a missing Service's mirror goes.
+   */
+  held?(namespace: string, name: string): { status?: ServiceMirrorStatus } | undefined;
 }
 
 export interface SyncResult {
@@ -86,7 +91,12 @@ export interface SyncResult {
 export async function syncService(ctx: SyncContext, namespace: string, name: string): Promise<SyncResult> {
   if (!ctx.remoteSynced()) return { ready: false, applied: [] }; // nothing is decided on a partial view
   const found = ctx.remoteService(namespace, name);
-  if (!found) return { applied: await removeMirrors(ctx, namespace, name), ready: false };
+  if (!found) {
+    // Held: the mirror stays exactly as it is (not even its slice is rewritten), and so does its status.
+    const held = ctx.held?.(namespace, name);
+    if (held) return { ...(held.status ? { status: held.status } : {}), ready: false, applied: [] };
+    return { applied: await removeMirrors(ctx, namespace, name), ready: false };
+  }
   const remote = found.service;
   const direct = found.mode === 'remote-discovery';
   const endpoints = ctx.remoteEndpoints(namespace, name);

@@ -11,6 +11,7 @@ import { isIsthmusError } from '../errors.js';
 import { Backoff, type BackoffPolicy, DEFAULT_BACKOFF } from '../kube/backoff.js';
 import type { KubeClient } from '../kube/client.js';
 import { createInformer, type Informer, type InformerEvent } from '../kube/informer.js';
+import { objectKey } from '../kube/informer-store.js';
 import {
   GATEWAY_SERVICE_NAME,
   NOT_ISTHMUS_SLICES,
@@ -23,6 +24,7 @@ import { dropManagedFields, trimRemoteService, trimRemoteSlice } from './cache-t
 import { type DirectEndpoints, directEndpoints } from './direct-endpoints.js';
 import { exportedAt } from './export-timing.js';
 import { gatedClient, IdentityGate } from './identity-gate.js';
+import { ListedVersions } from './inferred-deletes.js';
 import { type LinkConfig, selectorMatches, selectorToQuery } from './link-config.js';
 import type { RemoteEndpoints, RemoteService } from './mirror-sync.js';
 import { type RemoteApiSource, RemoteApiSources } from './remote-api-sources.js';
@@ -41,6 +43,12 @@ export interface RemoteClusterEvents {
   exported(key: string, at: number): void;
   /** Every remote cache holds a complete list: orphans may now be judged. */
   synced(): void;
+  /**
+   * A re-list (after 410 Gone) lacked these Services (keys) that the watch had: the informer
+   * inferred their deletion, the server did not report it (deletion-hold.ts). Called in one go per
+   * re-list, before any sync of those keys can remove a mirror; each is then `changed` as usual.
+   */
+  listShrunk?(keys: string[]): void;
   /**
    * Whether every remote read lists and watches (remote-api-sources.ts); else `error`, why the one
    * that says most cannot, as thrown (remote-api-failure.ts reads its status), and `resource`, what
@@ -104,6 +112,18 @@ export class RemoteCluster {
    * is, lookup() answers with what was last known, so no sync deletes the mirror meanwhile.
    */
   private readonly leaving = new Map<string, Leaving>();
+  /** Per Service watch, and for the slices: which deletes a re-list inferred (inferred-deletes.ts). */
+  private readonly listed = new Map<Informer<V1Service>, ListedVersions>();
+  private readonly slicesListed = new ListedVersions();
+  /** Keys a re-list lacked, reported together once the re-list's events are all in. */
+  private shrunk: string[] | undefined;
+  /**
+   * Slices a re-list lacked, by the Service they serve, still counted in `slicesByService` until the
+   * remote says whether that Service is there: a restored remote without its Services lacks their
+   * slices too, and a mirror whose removal is held must keep its endpoints as they were
+   * (deletion-hold.ts), whichever of the two re-lists comes first.
+   */
+  private readonly staleSlices = new Map<string, StaleSlices>();
   private resolveTimer: NodeJS.Timeout | undefined;
   /** The next identity check (after a failure, or of a mismatch). */
   private verifyTimer: NodeJS.Timeout | undefined;
@@ -242,13 +262,16 @@ export class RemoteCluster {
         },
         () => {},
       );
-      informer.onEvent((e) => this.serviceEvent(e, listed ? informer : undefined));
+      informer.onEvent((e) => this.serviceEvent(e, informer, listed));
       informer.start();
     }
     slices.onEvent((e) => {
-      this.indexSlice(e);
       const name = e.object.metadata?.labels?.[SERVICE_NAME_LABEL];
       const ns = e.object.metadata?.namespace ?? '';
+      if (this.slicesListed.inferred(e, objectKey(e.object))) {
+        if (name) return this.sliceLacked(`${ns}/${name}`, e.object.metadata?.name ?? '');
+      } else if (name) this.dropStaleSlices(`${ns}/${name}`);
+      this.indexSlice(e);
       if (name && (services?.get(ns, name) ?? federated?.get(ns, name) ?? discovered?.get(ns, name)))
         events.changed(`${ns}/${name}`);
     });
@@ -297,6 +320,8 @@ export class RemoteCluster {
     clearTimeout(this.verifyTimer);
     for (const entry of this.leaving.values()) clearTimeout(entry.timer);
     this.leaving.clear();
+    for (const entry of this.staleSlices.values()) clearTimeout(entry.timer);
+    this.staleSlices.clear();
     this.client.close();
     await Promise.all([
       this.services?.stop(),
@@ -324,6 +349,18 @@ export class RemoteCluster {
       if (found) return found;
     }
     return this.leaving.get(`${namespace}/${name}`)?.found;
+  }
+
+  /**
+   * Whether a watch's cache holds the Service and a selector picks it: what the remote lists now,
+   * not `leaving`'s last-known answer (deletion-hold.ts: a Service listed again ends its hold).
+   */
+  lists(key: string): boolean {
+    const [namespace = '', name = ''] = key.split('/');
+    return [this.services, this.federated, this.discovered].some((informer) => {
+      const service = informer?.get(namespace, name);
+      return service !== undefined && classify(service, this.config) !== undefined;
+    });
   }
 
   service(namespace: string, name: string): V1Service | undefined {
@@ -365,11 +402,16 @@ export class RemoteCluster {
     return { ready, hostnames: hostnames.sort(), total, named };
   }
 
-  /** A Service event of one of the three watches; `watched`: that watch, once it has listed. */
-  private serviceEvent(e: InformerEvent<V1Service>, watched: Informer<V1Service> | undefined): void {
+  /** A Service event of one of the three watches; `listed`: that watch has listed once. */
+  private serviceEvent(e: InformerEvent<V1Service>, informer: Informer<V1Service>, listed: boolean): void {
     const key = keyOf(e.object);
     const [namespace = '', name = ''] = key.split('/');
-    if (watched && e.type === 'add' && !this.pickedElsewhere(key, watched))
+    const versions = this.listed.get(informer) ?? new ListedVersions();
+    this.listed.set(informer, versions);
+    const inferred = versions.inferred(e, key);
+    // Listed again (a watch's word, not a re-list's inference): its slices are the remote's again.
+    if (!inferred) this.dropStaleSlices(key);
+    if (listed && e.type === 'add' && !this.pickedElsewhere(key, informer))
       this.events.exported(key, exportedAt(e.object.metadata?.creationTimestamp, Date.now()));
     // Whatever was held for the key: a watch reports it again, or it leaves once more.
     this.forget(key);
@@ -378,16 +420,85 @@ export class RemoteCluster {
       this.events.changed(key);
       return;
     }
+    if (inferred) this.listLacks(key);
     // Gone from every cache. A Service another selector picks now is reported by that watch later,
     // so hold on to the last-known answer until the remote says which it is.
     const found = classify(e.object, this.config);
     if (!found) {
-      this.events.changed(key);
+      // One a re-list lacks is synced once listShrunk has been told.
+      if (!inferred) this.events.changed(key);
       return;
     }
     const entry: Leaving = { found, backoff: new Backoff(this.shared.remoteBackoff ?? DEFAULT_BACKOFF) };
     this.leaving.set(key, entry);
     void this.confirm(key, entry);
+  }
+
+  /**
+   * A re-list lacks a slice of the Service at `key`: kept until a GET of that Service says it is
+   * there (then the slice is gone indeed and the key synced), or a watch reports the Service or one
+   * of its slices again. A Service gone too keeps its endpoints: its own removal, held or not,
+   * decides the mirror. A failed GET is asked again with backoff.
+   */
+  private sliceLacked(key: string, slice: string): void {
+    const known = this.staleSlices.get(key);
+    if (known) {
+      known.names.add(slice);
+      return;
+    }
+    const entry: StaleSlices = { names: new Set([slice]) };
+    this.staleSlices.set(key, entry);
+    void this.confirmSlices(key, entry, new Backoff(this.shared.remoteBackoff ?? DEFAULT_BACKOFF));
+  }
+
+  private async confirmSlices(key: string, entry: StaleSlices, backoff: Backoff): Promise<void> {
+    const [namespace = '', name = ''] = key.split('/');
+    let there: boolean;
+    try {
+      there = (await this.gated.get<V1Service>(R.services, namespace, name)) !== undefined;
+    } catch {
+      if (this.stopped || this.staleSlices.get(key) !== entry) return;
+      entry.timer = setTimeout(() => void this.confirmSlices(key, entry, backoff), backoff.next());
+      entry.timer.unref();
+      return;
+    }
+    if (this.stopped || this.staleSlices.get(key) !== entry) return;
+    // Gone, and gone from the caches too: no sync reads its endpoints any more.
+    const unread = !this.lists(key) && !this.leaving.has(key);
+    if (!there && !unread) return;
+    this.dropStaleSlices(key);
+    if (there) this.events.changed(key);
+  }
+
+  /** The slices a re-list lacked for `key` leave the index: the remote's word on them has come. */
+  private dropStaleSlices(key: string): void {
+    const entry = this.staleSlices.get(key);
+    if (!entry) return;
+    clearTimeout(entry.timer);
+    this.staleSlices.delete(key);
+    const slices = this.slicesByService.get(key);
+    for (const name of entry.names) slices?.delete(name);
+    if (slices?.size === 0) this.slicesByService.delete(key);
+  }
+
+  /**
+   * A re-list lacks `key`. A re-list's events all come in one go: those of the same turn are told
+   * together, in a microtask, before the remote GET of `confirm` can answer for any of them, and
+   * are then synced (a key `confirm` holds keeps its last-known answer until it has asked).
+   */
+  private listLacks(key: string): void {
+    if (this.shrunk) {
+      this.shrunk.push(key);
+      return;
+    }
+    this.shrunk = [key];
+    queueMicrotask(() => {
+      const keys = this.shrunk ?? [];
+      this.shrunk = undefined;
+      if (this.stopped) return;
+      this.events.listShrunk?.(keys);
+      for (const k of keys) this.events.changed(k);
+    });
   }
 
   /**
@@ -420,7 +531,10 @@ export class RemoteCluster {
     if (current) {
       entry.found = current;
       this.retryConfirm(key, entry);
-    } else this.leaving.delete(key);
+    } else {
+      this.leaving.delete(key);
+      this.dropStaleSlices(key);
+    }
     this.events.changed(key);
   }
 
@@ -488,6 +602,12 @@ function watchesOf(remote: {
 
 /** The first read of a connection: the GET of `isthmus-system` that says which cluster it is. */
 const IDENTITY: RemoteApiSource = { name: 'identity', resource: 'namespaces' };
+
+/** Slices (names) a re-list lacked, of one Service; `timer`: the GET of that Service asked again. */
+interface StaleSlices {
+  names: Set<string>;
+  timer?: NodeJS.Timeout;
+}
 
 interface Leaving {
   /** What lookup() answers: the last-known mode, then the remote's answer. */

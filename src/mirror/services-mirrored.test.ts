@@ -21,6 +21,16 @@ function servicesMirrored(over: Partial<LinkState>, previous?: Parameters<typeof
 }
 
 describe('the ServicesMirrored condition', () => {
+  it('says first that removals of a shrunk remote list are held: how many, until when', () => {
+    const deletionsHeld = { count: 3, until: '2026-01-01T00:02:00.000Z' };
+    for (const over of [{}, { servicesUnsynced: 2 }, { problems: [svc('a', 'Conflict')] }]) {
+      const c = servicesMirrored({ ...over, deletionsHeld }, undefined);
+      expect(c).toMatchObject({ status: 'False', reason: 'RemoteListShrunk' });
+      expect(c?.message).toMatch(/^3 mirrors kept although the remote's last list lacks their Services/);
+      expect(c?.message).toContain('deleted at 2026-01-01T00:02:00.000Z unless listed again by then');
+    }
+  });
+
   it.each<[string, Partial<LinkState>, string, string, string]>([
     ['every Service mirrored', {}, 'True', 'AllMirrored', '2 services mirrored, none failed'],
     ['nothing to mirror', { mirrored: 0 }, 'True', 'AllMirrored', '0 services mirrored, none failed'],

@@ -39,6 +39,19 @@ export interface ServicesSeen {
    * complete list. Until none is left, `mirrored` and `problems` are not yet what the list says.
    */
   servicesUnsynced?: number;
+  /**
+   * Mirrors kept although the remote's last list lacks their Services (deletion-hold.ts), and when
+   * the hold ends (ISO time); absent: none held.
+   */
+  deletionsHeld?: { count: number; until: string };
+}
+
+/** ServicesMirrored's reason while a shrunk remote list's removals are held (deletion-hold.ts). */
+export const REMOTE_LIST_SHRUNK = 'RemoteListShrunk';
+
+/** The message of a hold: how many, until when, and what ends it. */
+export function heldMessage(held: { count: number; until: string }): string {
+  return `${held.count} mirrors kept although the remote's last list lacks their Services (one list would have removed more than half of the mirrors at once: a restored or half-restored remote API?); deleted at ${held.until} unless listed again by then (isthmus controller --mirror-deletion-grace)`;
 }
 
 /**
@@ -47,6 +60,14 @@ export interface ServicesSeen {
  * Services are synced again, and a reconnect must not flap it.
  */
 export function servicesMirrored(s: ServicesSeen, previous: V1Condition | undefined): Cond {
+  // Said before anything else, a list not fully synced included: mirrors are kept against the list.
+  if (s.deletionsHeld)
+    return {
+      type: SERVICES_MIRRORED,
+      status: 'False',
+      reason: REMOTE_LIST_SHRUNK,
+      message: heldMessage(s.deletionsHeld),
+    };
   if (s.servicesUnsynced !== 0) {
     if (previous)
       return {

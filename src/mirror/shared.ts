@@ -11,6 +11,7 @@ import type { Informer } from '../kube/informer.js';
 import type { LeadershipGained, LeadershipLost } from '../kube/leader-election.js';
 import type { V1EndpointSlice, V1Namespace, V1Secret, V1Service } from '../kube/types.js';
 import type { QueueBackoff } from '../kube/work-queue.js';
+import type { HoldClock } from './deletion-hold.js';
 import type { GatewayListening } from './gateway-listening.js';
 import type { MirrorMetrics } from './metrics.js';
 import type { OwnWrites } from './own-writes.js';
@@ -102,4 +103,10 @@ export interface SharedLocal {
   workers: number;
   /** Our own writes, whose watch echoes need no sync (absent: every event syncs). */
   ownWrites?: OwnWrites;
+  /**
+   * How long removals a shrunk remote list would make are held (deletion-hold.ts; absent:
+   * DEFAULT_DELETION_GRACE_MS, 0: never held), and the clock that ends the hold (absent: real time).
+   */
+  deletionGraceMs?: number;
+  deletionClock?: HoldClock;
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { FAILOVER_CONTROLLED_BY_DEFAULT, PORTS } from '../../kube/keys.js';
+import { DEFAULT_DELETION_GRACE_MS } from '../../mirror/deletion-hold.js';
 import { DEFAULT_MIRROR_WORKERS } from '../../mirror/link-config.js';
 import {
   addClusterFlag,
@@ -20,6 +21,7 @@ interface ControllerFlags extends KubeFlags, ClusterFlags {
   gateway: boolean;
   egressPortRange: string;
   mirrorWorkers: string;
+  mirrorDeletionGrace: string;
   failoverControlledBy: string;
   leaderElect: boolean;
   adminHost?: string;
@@ -58,6 +60,11 @@ export function registerController(program: Command): void {
         String(DEFAULT_MIRROR_WORKERS),
       )
       .option(
+        '--mirror-deletion-grace <duration>',
+        "how long mirrors are kept when one remote list lacks more than half of a Link's mirrored Services at once (a restored remote API), before those still missing are deleted; 0 deletes them at once",
+        `${DEFAULT_DELETION_GRACE_MS / 60_000}m`,
+      )
+      .option(
         '--failover-controlled-by <value>',
         'failover.linkerd.io/controlled-by value to act on',
         FAILOVER_CONTROLLED_BY_DEFAULT,
@@ -75,6 +82,8 @@ export function registerController(program: Command): void {
     const admin = parseListen(`${flags.adminHost ?? ''}:${flags.adminPort}`, '--admin-host/--admin-port');
     const egressPortRange = parsePortRangeFlag(flags.egressPortRange, '--egress-port-range');
     const mirrorWorkers = parseIntegerFlag(flags.mirrorWorkers, '--mirror-workers', 1, 256);
+    const { parseDeletionGrace } = await import('../controller/deletion-grace-flag.js');
+    const mirrorDeletionGraceMs = parseDeletionGrace(flags.mirrorDeletionGrace);
     const client = await kubeClientFromFlags(flags);
     await runUntilSignal((signal) =>
       runControllerProcess(
@@ -86,6 +95,7 @@ export function registerController(program: Command): void {
           localGateway: flags.gateway,
           egressPortRange,
           mirrorWorkers,
+          mirrorDeletionGraceMs,
           failoverControlledBy: flags.failoverControlledBy,
           leaderElect: flags.leaderElect,
           admin,

@@ -88,9 +88,14 @@ export async function runControllerProcess(
   collectDefaultMetrics({ register: registry });
   const election = opts.leaderElect ? electLeader(opts.client, opts.leaderElection) : undefined;
   const leadership = election?.leadership ?? new Leadership(true);
-  // Every write the controllers make (not the Lease's own) waits for nothing but is sent only
-  // while this replica leads: checked per write, so a sync under way when the term ends stops there.
-  const writer = election ? opts.client.fencedWrites(() => leadership.isLeader()) : opts.client;
+  // Every write the controllers make (not the Lease's own) is sent only while this replica leads
+  // and its Lease's term runs: checked per write, so a sync under way when the term ends stops there
+  // (the elector's term, not only its callbacks: a process frozen past its term resumes with its
+  // own work queued before the elector's step-down). Leadership itself stays what the callbacks
+  // said, so whatever waits for a change of it is told.
+  const writer = election
+    ? opts.client.fencedWrites(() => leadership.isLeader() && election.elector.isLeader())
+    : opts.client;
   const recorder = new EventRecorder(writer, { component: 'isthmus-controller' });
 
   // One list-watch of every Service and EndpointSlice for all three controllers (each would otherwise

@@ -243,8 +243,18 @@ describe('isthmus install --admission-policy', () => {
       false,
     ],
     [
-      'nor update one',
-      { operation: 'UPDATE', username: NAMESPACE_CONTROLLER, object: mirror, oldObject: mirror },
+      'the garbage collector orphans one (an update that keeps its manager: --cascade=orphan)',
+      { operation: 'UPDATE', username: GC, object: mirror, oldObject: mirror },
+      true,
+    ],
+    [
+      'nor relabel one away',
+      { operation: 'UPDATE', username: NAMESPACE_CONTROLLER, object: slice(), oldObject: mirror },
+      false,
+    ],
+    [
+      'nor give a slice of its own an Isthmus manager',
+      { operation: 'UPDATE', username: GC, object: mirror, oldObject: slice() },
       false,
     ],
     [

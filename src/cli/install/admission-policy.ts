@@ -8,7 +8,8 @@
  * namespace and redirect a mirror. With the policy, only the controller's service account may
  * create, update or delete a slice that carries (or, on update and delete, carried) one of those
  * labels, besides the kube-controller-manager's garbage collector and namespace controller, which
- * may delete them (a mirror Service deleted, a namespace deleted). Pure: options in, objects out.
+ * may delete them (a mirror Service deleted, a namespace deleted) and update them without touching
+ * their managed-by label (the collector orphaning them: a patch of their ownerReferences). Pure: options in, objects out.
  *
  * Each expression runs in kube-apiserver's CEL environment: `object` is null on DELETE and
  * `oldObject` on CREATE; label keys hold '/' and '.', so they are read with `in` and `[...]`.
@@ -80,7 +81,10 @@ export function admissionPolicyExpressions(namespace: string): PolicyExpressions
       },
     ],
     validation: {
-      expression: `!variables.isthmusManaged || request.userInfo.username == ${str(controller)} || (request.operation == 'DELETE' && request.userInfo.username in ${strList(CLEANUP_USERS)})`,
+      // The cleanup users may delete such a slice, and update one without touching its manager:
+      // the garbage collector orphans a slice (`--cascade=orphan`) by patching its ownerReferences,
+      // and a refused patch would leave the owner stuck with its `orphan` finalizer.
+      expression: `!variables.isthmusManaged || request.userInfo.username == ${str(controller)} || (request.userInfo.username in ${strList(CLEANUP_USERS)} && (request.operation == 'DELETE' || (request.operation == 'UPDATE' && variables.newManager == variables.oldManager)))`,
       messageExpression: `'EndpointSlices managed by ' + variables.manager + ' are written by ${controller} only (the gateway trusts them as its word): ' + request.userInfo.username + ' may not ' + request.operation + ' one'`,
       message: `EndpointSlices managed by Isthmus's controllers (${ISTHMUS_MANAGERS.join(', ')}) are written by ${controller} only`,
     },

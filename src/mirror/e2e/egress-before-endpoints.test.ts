@@ -6,7 +6,7 @@
  * many new mirrors and for a port added to each of them.
  */
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { NS, SERVICE_PORT } from '../../failover/e2e/world.js';
 import { worldPerFile } from '../../failover/e2e/world-per-file.js';
 import { endpointSlice, exportedService } from '../../gateway/e2e/fixtures.js';

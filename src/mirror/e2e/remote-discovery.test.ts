@@ -5,7 +5,7 @@
  * kube-proxy stand-in) reaches that pod directly. East's gateway opens no listener for it, and it
  * keeps answering after west's gateway is gone, while the tunnelled `podinfo-west` goes unready.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { NS, SERVICE_PORT } from '../../failover/e2e/world.js';
 import { worldPerFile } from '../../failover/e2e/world-per-file.js';
 import { endpointSlice, exportedService, httpGet } from '../../gateway/e2e/fixtures.js';
