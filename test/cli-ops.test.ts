@@ -10,12 +10,15 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LINK_LABEL } from '../src/cli/install/options.js';
+import { linkCredentialsAccess } from '../src/cli/install/rbac.js';
+import { applyObjects } from '../src/cli/lab/apply-objects.js';
 import type { RunningLab } from '../src/cli/lab/local-lab.js';
 import { createTrustAnchor } from '../src/identity/index.js';
 import { revokeCertificate } from '../src/identity/revoke.js';
 import { KubeClient } from '../src/kube/client.js';
 import { R } from '../src/kube/resources.js';
-import type { Link, TrafficSplit, V1ConfigMap, V1Secret, V1Service } from '../src/kube/types.js';
+import type { KubeObject, Link, TrafficSplit, V1ConfigMap, V1Secret, V1Service } from '../src/kube/types.js';
 import { VERSION } from '../src/version.js';
 import { waitFor } from '../src/wait-for.js';
 
@@ -422,6 +425,41 @@ describe('isthmus operator verbs on the lab', () => {
     expect(await east.get(R.secrets, 'isthmus-system', 'cluster-credentials-west')).toBeUndefined();
     expect(await east.get(R.services, 'test', 'podinfo-west')).toBeUndefined();
     expect(await east.get(R.services, 'test', 'podinfo-direct-west')).toBeUndefined();
+    const again = await isthmus('unlink', '--cluster-name', 'west');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('no Link to cluster "west"');
+  });
+  it('check and unlink: what isthmus link made for west outlives a Link deleted on its own (a GitOps prune)', async () => {
+    // As `kubectl delete link west` leaves them: the labelled Secret, Role and RoleBinding.
+    await east.create<V1Secret>(R.secrets, {
+      metadata: {
+        name: 'cluster-credentials-west',
+        namespace: 'isthmus-system',
+        labels: { 'app.kubernetes.io/part-of': 'isthmus', [LINK_LABEL]: 'west' },
+      },
+      stringData: { kubeconfig: 'apiVersion: v1\nkind: Config\n' },
+    });
+    await applyObjects(
+      east,
+      linkCredentialsAccess('west', 'cluster-credentials-west', 'isthmus-system') as KubeObject[],
+    );
+    const check = await isthmus('check');
+    expect(section(check.stdout, "every Link's remote API credentials work")).toContain(
+      'cluster west has no Link, yet what `isthmus link` made for it is left (labelled isthmus.dev/link=west): secret cluster-credentials-west, whose token may still read that cluster',
+    );
+    expect(check.stdout).toContain('delete them with `isthmus unlink --cluster-name west`');
+
+    const run = await isthmus('unlink', '--cluster-name', 'west');
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toBe(
+      [
+        'no Link to cluster "west" in isthmus-system; deleting what `isthmus link` made for it (labelled isthmus.dev/link=west)',
+        'secret "cluster-credentials-west" deleted',
+        'rolebinding.rbac.authorization.k8s.io "isthmus-controller-credentials-west" deleted',
+        'role.rbac.authorization.k8s.io "isthmus-controller-credentials-west" deleted',
+        '',
+      ].join('\n'),
+    );
     const again = await isthmus('unlink', '--cluster-name', 'west');
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('no Link to cluster "west"');

@@ -3,6 +3,8 @@
  * keys"). Label keys are Linkerd's on purpose: tooling written for Linkerd multicluster keeps
  * working against Isthmus mirrors.
  */
+import { isDNS1123Label } from './validation/strings.js';
+
 export const EXPORTED_LABEL = 'mirror.linkerd.io/exported';
 export const MIRRORED_SERVICE_LABEL = 'mirror.linkerd.io/mirrored-service';
 export const CLUSTER_NAME_LABEL = 'mirror.linkerd.io/cluster-name';
@@ -123,6 +125,14 @@ export function allowedClustersOf(annotations: Record<string, string> | undefine
     .split(',')
     .map((c) => c.trim())
     .filter((c) => c !== '');
+}
+
+/**
+ * Why an entry of `isthmus.dev/allowed-clusters` can match no cluster, or undefined: cluster names
+ * are DNS-1123 labels, compared as written, so `East` or `west.` admits nobody.
+ */
+export function allowedClusterEntryProblem(entry: string): string | undefined {
+  return isDNS1123Label(entry).length > 0 ? 'is no cluster name (a lowercase DNS-1123 label)' : undefined;
 }
 
 export const FAILOVER_CONTROLLED_BY_LABEL = 'failover.linkerd.io/controlled-by';

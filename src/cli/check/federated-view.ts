@@ -3,7 +3,12 @@
  * and the clusters whose endpoints it lists now with how many (pure rows, for a table or JSON/YAML).
  */
 
-import { FEDERATION_STANDBY_ANNOTATION } from '../../federation/plan-federation.js';
+import {
+  FEDERATION_STANDBY_ANNOTATION,
+  isLocalMember,
+  memberFederation,
+  planFederation,
+} from '../../federation/plan-federation.js';
 import type { KubeClient } from '../../kube/client.js';
 import {
   CLUSTER_NAME_LABEL,
@@ -11,14 +16,18 @@ import {
   FEDERATED_MEMBER,
   FEDERATED_SERVICE_LABEL,
   FEDERATION_AFFINITY_ANNOTATION,
+  FEDERATION_LABEL,
   FEDERATION_MEMBERS_ANNOTATION,
   FEDERATION_NO_MATCHING_PORT_ANNOTATION,
+  federatedServiceName,
+  INSTALL_CLUSTER_NAME_LABEL,
   MANAGED_BY_FEDERATION,
   MANAGED_BY_LABEL,
   SERVICE_NAME_LABEL,
+  SYSTEM_NAMESPACE,
 } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
-import type { V1EndpointSlice, V1Service } from '../../kube/types.js';
+import type { V1EndpointSlice, V1Namespace, V1Service } from '../../kube/types.js';
 import { plainTable } from '../../plain-table.js';
 
 export interface FederatedRow {
@@ -39,7 +48,17 @@ export interface FederatedRow {
    * decided: they serve nothing however ready their pods. Absent in rows from older versions.
    */
   noMatchingPort?: string[];
+  /**
+   * Why the federated Service cannot exist, as the controller's plan says (it only tells the
+   * members in Warning events): its name is too long, or a Service not Isthmus's holds it. Such a
+   * row is for a Service that does not exist; its members serve nothing through it.
+   */
+  blocked?: { reason: BlockedReason; message: string };
 }
+
+/** The plan's conflicts that leave members without a federated Service (NoPorts is told per member). */
+type BlockedReason = 'NameTooLong' | 'NotOwned';
+const BLOCKED: readonly string[] = ['NameTooLong', 'NotOwned'] satisfies BlockedReason[];
 
 /** How `isthmus federated` and `isthmus check` name a member that serves nothing and is not on standby. */
 export const NO_READY_ENDPOINT = 'no ready endpoint';
@@ -81,16 +100,90 @@ export function federatedRows(
     .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.service.localeCompare(b.service));
 }
 
+/**
+ * The federations whose `<name>-federated` cannot exist, from their members (the local Service and
+ * the mirrors of remote ones, as the federation controller groups them) and whatever holds the
+ * name: the controller's own plan (planFederation) decides, so the two never disagree.
+ */
+export function blockedFederationRows(
+  members: readonly V1Service[],
+  holders: readonly V1Service[],
+  localCluster: string,
+): FederatedRow[] {
+  const byFederation = new Map<string, V1Service[]>();
+  for (const svc of members) {
+    const name = memberFederation(svc);
+    if (name === undefined) continue;
+    const key = `${svc.metadata?.namespace ?? ''}/${name}`;
+    byFederation.set(key, [...(byFederation.get(key) ?? []), svc]);
+  }
+  const rows: FederatedRow[] = [];
+  for (const [key, services] of byFederation) {
+    const [namespace = '', name = ''] = key.split('/');
+    const service = federatedServiceName(name);
+    const local = services.find((s) => s.metadata?.name === name && isLocalMember(s));
+    const mirrors = services.filter((s) => s !== local);
+    const existing = holders.find((s) => s.metadata?.namespace === namespace && s.metadata?.name === service);
+    const plan = planFederation({
+      namespace,
+      name,
+      localCluster,
+      ...(local ? { local } : {}),
+      mirrors,
+      ...(existing ? { existing } : {}),
+    });
+    if (plan.kind !== 'conflict' || !BLOCKED.includes(plan.reason)) continue;
+    const remote = mirrors.map((s) => s.metadata?.labels?.[CLUSTER_NAME_LABEL] ?? '?').sort();
+    rows.push({
+      namespace,
+      service,
+      members: [...(local ? [localCluster] : []), ...remote],
+      affinity: 'none',
+      serving: {},
+      blocked: { reason: plan.reason as BlockedReason, message: plan.message },
+    });
+  }
+  return rows;
+}
+
 export async function readFederatedRows(client: KubeClient, namespace?: string): Promise<FederatedRow[]> {
   const scope = namespace ? { namespace } : {};
-  const [services, slices] = await Promise.all([
+  const [services, slices, locals, mirrors, install] = await Promise.all([
     client.list<V1Service>(R.services, { ...scope, labelSelector: `${FEDERATED_SERVICE_LABEL}=true` }),
     client.list<V1EndpointSlice>(R.endpointSlices, {
       ...scope,
       labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_FEDERATION}`,
     }),
+    client.list<V1Service>(R.services, { ...scope, labelSelector: `${FEDERATED_LABEL}=${FEDERATED_MEMBER}` }),
+    client.list<V1Service>(R.services, { ...scope, labelSelector: FEDERATION_LABEL }),
+    // Only names the local member: a caller who may not read it still gets the rows.
+    client.get<V1Namespace>(R.namespaces, undefined, SYSTEM_NAMESPACE).catch(() => undefined),
   ]);
-  return federatedRows(services.items, slices.items);
+  const members = [...locals.items, ...mirrors.items];
+  // What holds the federated name of a federation without an Isthmus Service of that name.
+  const ours = new Set(services.items.map((s) => `${s.metadata?.namespace}/${s.metadata?.name}`));
+  const wanted = new Set(
+    members
+      .map((s) => [s.metadata?.namespace ?? '', memberFederation(s)] as const)
+      .filter(([ns, name]) => name !== undefined && !ours.has(`${ns}/${federatedServiceName(name)}`))
+      .map(([ns, name]) => `${ns}/${federatedServiceName(name!)}`),
+  );
+  const holders = await Promise.all(
+    [...wanted].map((key) => {
+      const [ns = '', name = ''] = key.split('/');
+      return client.get<V1Service>(R.services, ns, name);
+    }),
+  );
+  // The install records this cluster's name; the controller was started with the same one.
+  const localCluster = install?.metadata?.labels?.[INSTALL_CLUSTER_NAME_LABEL] ?? 'this cluster';
+  const blocked = blockedFederationRows(
+    members,
+    holders.filter((h): h is V1Service => h !== undefined),
+    localCluster,
+  );
+  return [...federatedRows(services.items, slices.items), ...blocked].sort(
+    (a, b) => a.namespace.localeCompare(b.namespace) || a.service.localeCompare(b.service),
+  );
 }
 
 /**
@@ -116,7 +209,9 @@ export function renderFederatedTable(
       r.service,
       r.members.join(',') || '-',
       r.affinity,
-      r.members.map((m) => `${m} (${servingCell(r, m)})`).join(', ') || '-',
+      r.blocked
+        ? `not created: ${r.blocked.reason}: ${r.blocked.message}`
+        : r.members.map((m) => `${m} (${servingCell(r, m)})`).join(', ') || '-',
     ]),
   );
 }

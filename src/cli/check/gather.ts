@@ -11,6 +11,7 @@ import { splitPem } from '../../identity/pem.js';
 import type { KubeClient } from '../../kube/client.js';
 import { KubeApiError } from '../../kube/errors.js';
 import {
+  allowedClustersOf,
   CLUSTER_NAME_LABEL,
   CRL_CONFIGMAP,
   EGRESS_PORTS_ANNOTATION,
@@ -52,6 +53,7 @@ import { EDITOR_ROLES, endpointWrites, gatewayDialsPodIPsOnly } from './checks/e
 import { readGatewayListeners } from './controller-scrape.js';
 import { deploymentPods, readDeployments } from './deployment-pods.js';
 import { readFederatedRows } from './federated-view.js';
+import { readLinkObjects } from './link-objects.js';
 import { fetchPeerChain } from './peer-chain.js';
 import {
   controllerMayCreateNamespaces,
@@ -61,9 +63,11 @@ import {
   remoteAccessPermissions,
 } from './permissions.js';
 import {
+  type AllowList,
   type CheckFacts,
   type Fetched,
   followedGatewayHosts,
+  isBeingDeleted,
   type LeaseFacts,
   type LinkFacts,
   type MirrorFacts,
@@ -373,21 +377,33 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     const found = await Promise.all(REQUIRED_CRDS.map((name) => client.get(R.crds, undefined, name)));
     return Object.fromEntries(REQUIRED_CRDS.map((name, i) => [name, found[i] !== undefined]));
   });
-  const links = fetched(async () => {
+  const allLinks = fetched(async () => {
     const { items } = await client.list<Link>(R.links, { namespace: SYSTEM_NAMESPACE });
-    return Promise.all(
-      items.map(
-        async (link): Promise<LinkFacts> => ({
-          link,
-          ...(await linkCredentials(client, link, opts)),
-          // An invalid Link (the Links check says why) has no address worth a handshake.
-          ...(link.spec.gatewayAddress === undefined || !parseLinkSpec(link).ok
-            ? {}
-            : { gatewayChain: await gatewayChain(link, opts.remoteTimeoutMs) }),
-        }),
-      ),
-    );
+    return items;
   });
+  // A Link being deleted is its own state: its credentials, grants and gateway no longer matter.
+  const links = allLinks.then((all): Promise<Fetched<LinkFacts[]>> | Fetched<LinkFacts[]> =>
+    !all.ok
+      ? all
+      : fetched(() =>
+          Promise.all(
+            all.value
+              .filter((link) => !isBeingDeleted(link))
+              .map(
+                async (link): Promise<LinkFacts> => ({
+                  link,
+                  ...(await linkCredentials(client, link, opts)),
+                  // An invalid Link (the Links check says why) has no address worth a handshake.
+                  ...(link.spec.gatewayAddress === undefined || !parseLinkSpec(link).ok
+                    ? {}
+                    : { gatewayChain: await gatewayChain(link, opts.remoteTimeoutMs) }),
+                }),
+              ),
+          ),
+        ),
+  );
+  const linkObjects = fetched(() => readLinkObjects(client));
+  const allowLists = fetched(() => readAllowLists(client));
   const lease = fetched(() => readMirrorLease(client));
   const controllerPods = fetched(() => deploymentPods(client, 'isthmus-controller'));
   const mirrors = fetched(async () => {
@@ -448,6 +464,11 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     ...install,
     crds: await crds,
     links: await links,
+    ...(await allLinks.then((all) =>
+      all.ok ? { linksBeingDeleted: all.value.filter(isBeingDeleted) } : {},
+    )),
+    linkObjects: await linkObjects,
+    allowLists: await allowLists,
     lease: await lease,
     controllerPods: await controllerPods,
     mirrors: await mirrors,
@@ -464,6 +485,20 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     deployments: await deployments,
     podVersions: await podVersions,
   };
+}
+
+/**
+ * The Services here that admit only the clusters they name: the gateway reads the annotation on any
+ * Service (src/gateway/watch-exports.ts), whichever label a consumer's Link selects it by.
+ */
+async function readAllowLists(client: KubeClient): Promise<AllowList[]> {
+  const { items } = await client.list<V1Service>(R.services);
+  return items.flatMap((s) => {
+    const entries = allowedClustersOf(s.metadata?.annotations);
+    return entries === undefined
+      ? []
+      : [{ namespace: s.metadata?.namespace ?? '', name: s.metadata?.name ?? '', entries }];
+  });
 }
 
 /** What each default editor ClusterRole lets one write of Endpoints and EndpointSlices (absent roles: none). */

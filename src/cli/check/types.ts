@@ -7,6 +7,7 @@
 import type { Link, TrafficSplit, V1Condition, V1Pod } from '../../kube/types.js';
 import { splitAddresses } from '../../mirror/link-config.js';
 import type { FederatedRow } from './federated-view.js';
+import type { LinkObject } from './link-objects.js';
 import type { ComponentVersions } from './versions-view.js';
 
 /** `warn` does not fail the run (linkerd's ‼); `fail` makes the exit status non-zero. */
@@ -65,6 +66,14 @@ export interface LinkFacts {
   tokenAccount?: string;
   /** undefined: the Link has no gateway (a flat network), so there is nothing to handshake with. */
   gatewayChain?: PeerChain;
+}
+
+/** A Service of this cluster that admits only some clusters (`isthmus.dev/allowed-clusters`). */
+export interface AllowList {
+  namespace: string;
+  name: string;
+  /** Its entries as the gateway and the mirror controllers read them (allowedClustersOf). */
+  entries: string[];
 }
 
 export interface LeaseFacts {
@@ -167,7 +176,17 @@ export interface CheckFacts {
   installNamespace: Fetched<'active' | 'terminating' | 'absent'>;
   /** CRD name → installed. */
   crds: Fetched<Record<string, boolean>>;
+  /** The live Links: those being deleted are apart (linksBeingDeleted), as the gateways count them. */
   links: Fetched<LinkFacts[]>;
+  /**
+   * Links being deleted (deletionTimestamp set), held by a finalizer until the controller has
+   * removed their mirrors: not checked as Links any more. Absent: none (or the Links unread).
+   */
+  linksBeingDeleted?: Link[];
+  /** What `isthmus link` made beside each Link (labelled isthmus.dev/link); absent: not read. */
+  linkObjects?: Fetched<LinkObject[]>;
+  /** This cluster's Services that name the clusters they admit; absent: not read. */
+  allowLists?: Fetched<AllowList[]>;
   /** undefined value: no such Lease. */
   lease: Fetched<LeaseFacts | undefined>;
   /** The controller Deployment's pods, whatever their state: is the Lease's holder among them? */
@@ -212,6 +231,11 @@ export function condition(link: Link, type: string): V1Condition | undefined {
 export function rejectedByController(link: Link): boolean {
   const ready = condition(link, 'Ready');
   return ready?.status === 'False' && ready.reason === 'LinkInvalid';
+}
+
+/** The Link is being deleted: a finalizer (the controller's, removing its mirrors) still holds it. */
+export function isBeingDeleted(link: Link): boolean {
+  return Boolean(link.metadata?.deletionTimestamp);
 }
 
 /** How a Link is named in hints: its cluster, and its own name when that differs (it is what kubectl edits). */

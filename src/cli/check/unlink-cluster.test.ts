@@ -11,6 +11,7 @@ import {
 import { R, type ResourceRef } from '../../kube/resources.js';
 import type { KubeObject, Link, V1Service } from '../../kube/types.js';
 import { type Sandbox, startSandbox } from '../../sandbox/index.js';
+import { LINK_LABEL } from '../install/options.js';
 import { linkCredentialsAccess } from '../install/rbac.js';
 import { applyObjects } from '../lab/apply-objects.js';
 import { link } from './test-builders.js';
@@ -199,12 +200,14 @@ describe('unlink and the gateway admission of the cluster unlinked', () => {
   });
 
   it("says that this cluster's gateway stops admitting the cluster's, unless --allow-cluster names it", async () => {
-    await client.create(R.deployments, gateway(['--cluster-name=east', '--allow-cluster=north2']));
+    await client.create(R.deployments, gateway(['--cluster=east', '--allow-cluster=north2']));
     try {
       expect(await notes('west4')).toContain(
         "note: this cluster's gateway admits the clusters it has a Link to and its --allow-cluster list (north2), so it now refuses the gateway of west4: if west4 still has a Link to this cluster, its traffic here stops; unlink there too, or keep admitting it with `isthmus upgrade --allow-cluster north2,west4 | kubectl apply -f -`",
       );
       expect((await notes('north2')).filter((l) => l.includes('admits'))).toEqual([]);
+      // A Link to this cluster itself (a mistake being undone): its gateway does not admit itself.
+      expect((await notes('east')).filter((l) => l.includes('admits'))).toEqual([]);
     } finally {
       await client.delete(R.deployments, SYSTEM_NAMESPACE, 'isthmus-gateway');
     }
@@ -243,5 +246,83 @@ describe('unlink of a cluster a retargeted Link still holds', () => {
     expect(outcome.linkName).toBe('east10');
     expect(asked).toBe(1);
     expect(await client.get(R.links, SYSTEM_NAMESPACE, 'east10')).toBeUndefined();
+  });
+});
+
+describe('unlink of a cluster whose Link was deleted on its own (kubectl delete link, a GitOps prune)', () => {
+  /** What `isthmus link` applies: the Secret and the Role and RoleBinding, all labelled isthmus.dev/link. */
+  async function linkObjects(cluster: string, kubeconfig = 'apiVersion: v1\nkind: Config\n'): Promise<void> {
+    await client.create(R.secrets, {
+      metadata: {
+        name: `cluster-credentials-${cluster}`,
+        namespace: SYSTEM_NAMESPACE,
+        labels: { 'app.kubernetes.io/part-of': 'isthmus', [LINK_LABEL]: cluster },
+      },
+      stringData: { kubeconfig },
+    } as never);
+    await applyObjects(
+      client,
+      linkCredentialsAccess(cluster, `cluster-credentials-${cluster}`, SYSTEM_NAMESPACE) as KubeObject[],
+    );
+  }
+
+  it('still deletes the credentials Secret, Role and RoleBinding labelled for the cluster, and says so', async () => {
+    await linkObjects('north5');
+    const lines: string[] = [];
+    const outcome = await unlinkCluster(client, 'north5', {
+      wait: true,
+      timeoutMs: 1000,
+      pollMs: 20,
+      progress: (l) => lines.push(l),
+    });
+    expect(outcome.linkName).toBeUndefined();
+    expect(lines).toEqual([
+      `no Link to cluster "north5" in isthmus-system; deleting what \`isthmus link\` made for it (labelled ${LINK_LABEL}=north5)`,
+      'secret "cluster-credentials-north5" deleted',
+      'rolebinding.rbac.authorization.k8s.io "isthmus-controller-credentials-north5" deleted',
+      'role.rbac.authorization.k8s.io "isthmus-controller-credentials-north5" deleted',
+    ]);
+    expect(await client.get(R.secrets, SYSTEM_NAMESPACE, 'cluster-credentials-north5')).toBeUndefined();
+    expect(
+      await client.get(R.roles, SYSTEM_NAMESPACE, 'isthmus-controller-credentials-north5'),
+    ).toBeUndefined();
+    expect(
+      await client.get(R.roleBindings, SYSTEM_NAMESPACE, 'isthmus-controller-credentials-north5'),
+    ).toBeUndefined();
+  });
+
+  it('reminds, as with a Link, that an account made by isthmus allow lives on in the remote cluster', async () => {
+    const claims = { 'kubernetes.io/serviceaccount/service-account.name': 'east-reader' };
+    const token = `e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.c2ln`;
+    await linkObjects(
+      'north6',
+      `apiVersion: v1\nkind: Config\nusers:\n  - name: r\n    user: {token: ${token}}\n`,
+    );
+    const notes: string[] = [];
+    await unlinkCluster(client, 'north6', {
+      ...quiet,
+      wait: false,
+      timeoutMs: 1000,
+      note: (l) => notes.push(l),
+    });
+    expect(notes).toEqual([
+      'note: cluster north6 still has the read-only account isthmus-system/east-reader made for this one; to revoke its token, run against that cluster (your context for it may be named otherwise): kubectl --context north6 -n isthmus-system delete serviceaccount east-reader',
+    ]);
+  });
+
+  it('keeps what another Link still reads (one retargeted from the cluster) and fails as before', async () => {
+    await linkObjects('east11');
+    const l = link('east11');
+    delete l.status;
+    l.spec = { ...l.spec, targetClusterName: 'esat11' };
+    await client.create(R.links, l);
+    const err = await unlinkCluster(client, 'east11', { wait: false, timeoutMs: 1000, ...quiet }).catch(
+      (e: unknown) => e,
+    );
+    expect(isIsthmusError(err, 'KUBE_NOT_FOUND')).toBe(true);
+    expect(await client.get(R.secrets, SYSTEM_NAMESPACE, 'cluster-credentials-east11')).toBeDefined();
+    expect(
+      await client.get(R.roles, SYSTEM_NAMESPACE, 'isthmus-controller-credentials-east11'),
+    ).toBeDefined();
   });
 });

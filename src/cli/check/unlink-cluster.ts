@@ -3,6 +3,8 @@
  * The mirrors are not deleted here: the controller holds the finalizer
  * multicluster.isthmus.dev/mirrors on the Link and releases it only after removing them, so the
  * Link disappearing *is* the signal that the mirrors are gone (src/mirror/link-manager.ts).
+ * A Link deleted on its own (`kubectl delete link`, a GitOps prune) leaves what `isthmus link` made
+ * beside it, as Linkerd's unlink does not: those (link-objects.ts) are deleted with no Link too.
  */
 import { IsthmusError } from '../../errors.js';
 import type { KubeClient } from '../../kube/client.js';
@@ -10,6 +12,7 @@ import {
   CLUSTER_NAME_LABEL,
   credentialsRoleName,
   GATEWAY_SERVICE_NAME,
+  INSTALL_CLUSTER_NAME_LABEL,
   LINK_FINALIZER,
   MIRRORED_SERVICE_LABEL,
   REMOTE_KUBECONFIG_KEY,
@@ -17,8 +20,11 @@ import {
 } from '../../kube/keys.js';
 import { isIsthmusMirror } from '../../kube/linkerd-mirror.js';
 import { R } from '../../kube/resources.js';
-import type { Link, V1Deployment, V1Secret, V1Service } from '../../kube/types.js';
+import type { Link, V1Deployment, V1Namespace, V1Secret, V1Service } from '../../kube/types.js';
+import { LINK_LABEL } from '../install/options.js';
 import { peerAccountOf } from '../link/allow.js';
+import { flagValues } from './gateway-args.js';
+import { deleteLinkObjects, readLinkObjects, unusedBy } from './link-objects.js';
 
 export interface UnlinkOptions {
   wait: boolean;
@@ -32,8 +38,11 @@ export interface UnlinkOptions {
 }
 
 export interface UnlinkOutcome {
-  /** Every Link to the cluster, comma-separated: one holds it, the others were refused. */
-  linkName: string;
+  /**
+   * Every Link to the cluster, comma-separated: one holds it, the others were refused. Absent when
+   * there was none, only what `isthmus link` made beside it (deleted all the same).
+   */
+  linkName?: string;
   /** Set with `wait`: mirror Services of the cluster before minus after. */
   mirrorsRemoved?: number;
 }
@@ -54,23 +63,30 @@ export async function unlinkCluster(
   // One Link holds a cluster and the controller refuses any other (src/mirror/link-claims.ts), but
   // all of them go: left behind, the next one would take the mirrors over.
   const links = items.filter((l) => l.spec?.targetClusterName === cluster && l.metadata?.name);
+  // What `isthmus link` made for the cluster that no other Link reads (one retargeted from it does).
+  const others = items.filter((l) => !links.includes(l));
+  const leftovers = unusedBy(await readLinkObjects(client, cluster), others);
   if (links.length === 0) {
-    const known = items.map((l) => l.spec?.targetClusterName).filter(Boolean);
-    // A Link retargeted away from the cluster keeps its mirrors until the new target is verified.
-    const holding = items
-      .filter((l) => l.status?.mirroredClusterName === cluster)
-      .map(
-        (l) =>
-          `; Link ${l.metadata?.name} targets "${l.spec?.targetClusterName}" but still holds the mirrors of "${cluster}" (status.mirroredClusterName) until that cluster is verified: fix its targetClusterName, or delete it`,
-      );
-    throw new IsthmusError(
-      'KUBE_NOT_FOUND',
-      `no Link to cluster "${cluster}" in ${SYSTEM_NAMESPACE} (linked: ${known.join(', ') || 'none'})${holding.join('')}`,
-      { terminal: true },
+    if (leftovers.length === 0) throw noLink(cluster, items);
+    // The Link went on its own (kubectl delete, a GitOps prune): its working credentials did not.
+    opts.progress(
+      `no Link to cluster "${cluster}" in ${SYSTEM_NAMESPACE}; deleting what \`isthmus link\` made for it (labelled ${LINK_LABEL}=${cluster})`,
     );
+    // Read before they go: a Secret's token may name an account `isthmus allow` made over there.
+    const secrets = await Promise.all(
+      leftovers
+        .filter((o) => o.kind === 'secret')
+        .map((o) => client.get<V1Secret>(R.secrets, SYSTEM_NAMESPACE, o.name)),
+    );
+    await deleteLinkObjects(client, leftovers, opts.progress);
+    for (const note of secrets.map((secret) => remoteAccountNote(cluster, secret)))
+      if (note) (opts.note ?? opts.progress)(note);
+    return {};
   }
   const before = opts.wait ? await countMirrors(client, cluster) : 0;
   for (const link of links) await deleteLink(client, cluster, link, opts);
+  // Whatever labelled for the cluster is left under other names (deleteLink goes by the Link's names).
+  await deleteLinkObjects(client, leftovers, opts.progress);
   // Said once the Links are gone; a failure to read the gateway only loses the note, not the unlink.
   const admission = await admissionNote(client, cluster).catch(() => undefined);
   if (admission) (opts.note ?? opts.progress)(admission);
@@ -95,6 +111,23 @@ export async function unlinkCluster(
   };
 }
 
+/** No Link to the cluster, nor anything `isthmus link` made for it: names the clusters linked. */
+function noLink(cluster: string, items: readonly Link[]): IsthmusError {
+  const known = items.map((l) => l.spec?.targetClusterName).filter(Boolean);
+  // A Link retargeted away from the cluster keeps its mirrors until the new target is verified.
+  const holding = items
+    .filter((l) => l.status?.mirroredClusterName === cluster)
+    .map(
+      (l) =>
+        `; Link ${l.metadata?.name} targets "${l.spec?.targetClusterName}" but still holds the mirrors of "${cluster}" (status.mirroredClusterName) until that cluster is verified: fix its targetClusterName, or delete it`,
+    );
+  return new IsthmusError(
+    'KUBE_NOT_FOUND',
+    `no Link to cluster "${cluster}" in ${SYSTEM_NAMESPACE} (linked: ${known.join(', ') || 'none'})${holding.join('')}`,
+    { terminal: true },
+  );
+}
+
 /**
  * The ingress admits the clusters this one links to plus its --allow-cluster list
  * (src/gateway/peers.ts): links made both ways, as `isthmus link` guides, so an unlink here also
@@ -104,14 +137,24 @@ export async function unlinkCluster(
 async function admissionNote(client: KubeClient, cluster: string): Promise<string | undefined> {
   const gateway = await client.get<V1Deployment>(R.deployments, SYSTEM_NAMESPACE, GATEWAY_SERVICE_NAME);
   if (!gateway) return undefined;
-  const allowed = (gateway.spec?.template?.spec?.containers ?? [])
-    .flatMap((c) => [...(c.args ?? []), ...(c.command ?? [])])
-    .filter((a) => a.startsWith('--allow-cluster='))
-    .flatMap((a) => a.slice('--allow-cluster='.length).split(','))
-    .filter((c) => c !== '');
-  if (allowed.includes(cluster)) return undefined;
+  const args = (gateway.spec?.template?.spec?.containers ?? []).flatMap((c) => [
+    ...(c.args ?? []),
+    ...(c.command ?? []),
+  ]);
+  const allowed = flagValues(args, '--allow-cluster');
+  // A Link to this cluster itself (a mistake undone) never admitted anyone: nothing changes.
+  if (allowed.includes(cluster) || (await localClusterName(client, args)) === cluster) return undefined;
   const list = allowed.length > 0 ? ` (${allowed.join(', ')})` : ' (empty)';
   return `note: this cluster's gateway admits the clusters it has a Link to and its --allow-cluster list${list}, so it now refuses the gateway of ${cluster}: if ${cluster} still has a Link to this cluster, its traffic here stops; unlink there too, or keep admitting it with \`isthmus upgrade --allow-cluster ${[...allowed, cluster].join(',')} | kubectl apply -f -\``;
+}
+
+/** This cluster's name: as the install recorded it on its namespace, else the gateway's --cluster. */
+async function localClusterName(
+  client: KubeClient,
+  gatewayArgs: readonly string[],
+): Promise<string | undefined> {
+  const ns = await client.get<V1Namespace>(R.namespaces, undefined, SYSTEM_NAMESPACE);
+  return ns?.metadata?.labels?.[INSTALL_CLUSTER_NAME_LABEL] ?? flagValues(gatewayArgs, '--cluster')[0];
 }
 
 /** Deletes one Link, its credentials Secret and the Role granting it, and says what lives on in the remote cluster. */
@@ -136,12 +179,15 @@ async function deleteLink(
     progress(`rolebinding.rbac.authorization.k8s.io "${role}" deleted`);
   if (await client.delete(R.roles, SYSTEM_NAMESPACE, role))
     progress(`role.rbac.authorization.k8s.io "${role}" deleted`);
-  // An account `isthmus allow` made for this cluster lives on in the remote one until deleted there.
+  const account = remoteAccountNote(cluster, credentials);
+  if (account) note(account);
+}
+
+/** An account `isthmus allow` made for this cluster, named by the credentials' token, lives on in the remote one until deleted there. */
+function remoteAccountNote(cluster: string, credentials: V1Secret | undefined): string | undefined {
   const kubeconfig = credentials?.data?.[REMOTE_KUBECONFIG_KEY];
   const account = kubeconfig ? peerAccountOf(Buffer.from(kubeconfig, 'base64').toString('utf8')) : undefined;
-  if (account) {
-    note(
-      `note: cluster ${cluster} still has the read-only account ${SYSTEM_NAMESPACE}/${account} made for this one; to revoke its token, run against that cluster (your context for it may be named otherwise): kubectl --context ${cluster} -n ${SYSTEM_NAMESPACE} delete serviceaccount ${account}`,
-    );
-  }
+  return account
+    ? `note: cluster ${cluster} still has the read-only account ${SYSTEM_NAMESPACE}/${account} made for this one; to revoke its token, run against that cluster (your context for it may be named otherwise): kubectl --context ${cluster} -n ${SYSTEM_NAMESPACE} delete serviceaccount ${account}`
+    : undefined;
 }

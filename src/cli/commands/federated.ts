@@ -12,7 +12,7 @@ export function registerFederated(program: Command): void {
     program
       .command('federated')
       .description(
-        'Federated services (<name>-federated): their member clusters, and how many ready endpoints each member contributes now (or standby, no matching port, or no ready endpoint)',
+        'Federated services (<name>-federated): their member clusters, and how many ready endpoints each member contributes now (or standby, no matching port, or no ready endpoint); a federation whose federated Service cannot be created says why (NameTooLong, NotOwned)',
       )
       .option('-n, --namespace <ns>', 'only this namespace (default: all namespaces)')
       .addOption(outputOption()),

@@ -12,7 +12,7 @@ export function registerUnlink(program: Command): void {
     program
       .command('unlink')
       .description(
-        "Remove the link to a cluster: deletes its Link (the controller's finalizer then deletes the mirrors), its credentials Secret and the Role and RoleBinding isthmus-controller-credentials-<cluster>",
+        "Remove the link to a cluster: deletes its Link (the controller's finalizer then deletes the mirrors), its credentials Secret and the Role and RoleBinding isthmus-controller-credentials-<cluster>; with no Link left (kubectl delete link), still deletes what isthmus link made for the cluster (labelled isthmus.dev/link=<cluster>)",
       )
       .requiredOption('--cluster-name <name>', 'the linked cluster to remove')
       .option('--wait', 'wait until the Link is gone and report the mirrors removed', false)
@@ -28,10 +28,10 @@ export function registerUnlink(program: Command): void {
         progress: (line) => process.stdout.write(`${line}\n`),
         note: (line) => process.stderr.write(`${line}\n`),
       });
-      if (outcome.mirrorsRemoved !== undefined) {
-        const n = outcome.mirrorsRemoved;
+      const { linkName, mirrorsRemoved: n } = outcome;
+      if (linkName !== undefined && n !== undefined) {
         process.stdout.write(
-          `${outcome.linkName.includes(',') ? `Links ${outcome.linkName} are` : `Link ${outcome.linkName} is`} gone; ${n} mirror service${n === 1 ? '' : 's'} removed\n`,
+          `${linkName.includes(',') ? `Links ${linkName} are` : `Link ${linkName} is`} gone; ${n} mirror service${n === 1 ? '' : 's'} removed\n`,
         );
       }
     } finally {

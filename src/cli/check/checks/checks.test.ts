@@ -1831,6 +1831,22 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /^Link west: some of the Services it picks are not mirrored \(ServicesMirrored=False\): 1 of 1 services not mirrored: shop\/cart \(ApplyFailed\); status\.services says why$/,
       ],
       [
+        'mirror deletions held after a remote list shrank: a warning that says so, not "not mirrored"',
+        (f) => {
+          links(f)[0]!.link = link('west', {
+            conditions: [
+              ...HEALTHY_CONDITIONS,
+              {
+                ...servicesMirrored('RemoteListShrunk'),
+                message: "2 mirrors kept although the remote's last list lacks their Services",
+              },
+            ],
+          });
+        },
+        'warn',
+        /^Link west: the deletion of mirrors its remote no longer lists is held \(ServicesMirrored=False, RemoteListShrunk\): 2 mirrors kept although the remote's last list lacks their Services\. If the remote cluster's API server was restored or is being restored, restore its Services before then; if they were deleted, nothing to do$/,
+      ],
+      [
         'a Conflict: one line, which says what to do, though both the condition and status.services name it',
         (f) => {
           links(f)[0]!.link = link('west', {

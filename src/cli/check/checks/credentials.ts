@@ -7,6 +7,7 @@ import type { Link } from '../../../kube/types.js';
 import { regrant } from '../../../mirror/remote-api-failure.js';
 import { LINK_LABEL } from '../../install/options.js';
 import { credentialsSecretName } from '../../link/render.js';
+import { type LinkObject, leftoverLinkObjects } from '../link-objects.js';
 import {
   type CheckFacts,
   type CheckResult,
@@ -126,5 +127,27 @@ export function checkCredentials(facts: CheckFacts): CheckResult {
       warnings.push(`Link ${cluster}: the token in ${secret} ${verdict.message}; ${renew}`);
     }
   }
-  return resultOf(WHAT, failures, warnings);
+  return resultOf(WHAT, failures, [...warnings, ...leftoverLines(facts)]);
+}
+
+/**
+ * What `isthmus link` made for a cluster whose Link is gone (`kubectl delete link`, a GitOps prune):
+ * its Secret may still hold a token that reads the remote cluster, so it is said, once per cluster.
+ */
+function leftoverLines(facts: CheckFacts): string[] {
+  const objects = facts.linkObjects;
+  if (objects === undefined || !facts.links.ok) return [];
+  if (!objects.ok) return [`cannot look for credentials left of deleted Links: ${objects.error}`];
+  const links = [...facts.links.value.map((l) => l.link), ...(facts.linksBeingDeleted ?? [])];
+  const byCluster = new Map<string, LinkObject[]>();
+  for (const o of leftoverLinkObjects(objects.value, links))
+    byCluster.set(o.cluster, [...(byCluster.get(o.cluster) ?? []), o]);
+  return [...byCluster].map(([cluster, left]) => {
+    const named = left.map((o) =>
+      o.kind === 'secret'
+        ? `${o.kind} ${o.name}, whose token may still read that cluster`
+        : `${o.kind} ${o.name}`,
+    );
+    return `cluster ${cluster} has no Link, yet what \`isthmus link\` made for it is left (labelled ${LINK_LABEL}=${cluster}): ${named.join(', ')}; delete them with \`isthmus unlink --cluster-name ${cluster}\``;
+  });
 }

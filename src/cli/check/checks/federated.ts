@@ -9,6 +9,8 @@
  * When the facts already say which it is, only that is said: the controller found its ports all
  * named otherwise, the member's Link says its gateway is not alive, or the member's mirror
  * (`<name>-<member>`) lists no endpoint, as it does when the remote Service has no ready one.
+ * A federation whose `<name>-federated` cannot exist at all (NameTooLong, NotOwned: the
+ * controller's plan, federated-view.ts) is a warning naming why, as its members still serve alone.
  */
 import { federatedServiceName } from '../../../kube/keys.js';
 import { mirrorName } from '../../../mirror/mirror-objects.js';
@@ -102,6 +104,13 @@ export function checkFederated(facts: CheckFacts): CheckResult {
   const warnings: string[] = [];
   for (const row of facts.federated.value) {
     const name = `${row.namespace}/${row.service}`;
+    if (row.blocked) {
+      // The controller says so only in Warning events on the members (plan-federation.ts).
+      warnings.push(
+        `${name} cannot be created (${row.blocked.reason}), so members ${row.members.join(', ') || 'none'} serve nothing through it: ${row.blocked.message}`,
+      );
+      continue;
+    }
     const idle = row.members.filter((m) => servingLabel(row, m) === NO_READY_ENDPOINT);
     if (row.members.every((m) => !(row.serving[m] ?? 0))) {
       failures.push(

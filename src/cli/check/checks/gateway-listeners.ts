@@ -13,6 +13,7 @@
  * refused because of the Link, which is what the hint says to fix.
  */
 import { type CheckFacts, type CheckResult, type GatewayListeners, linkLabel } from '../types.js';
+import { removedWithLink } from './deleting-links.js';
 import { onlyInvalidLink } from './mirrors.js';
 import { resultOf, unreadable, withoutGateway } from './result.js';
 
@@ -45,7 +46,7 @@ export function checkGatewayListeners(facts: CheckFacts): CheckResult {
   }
   const failures: string[] = [];
   const warnings: string[] = [];
-  refusals(pods, failures, warnings, (mirror) => invalidLinkOf(facts, mirror));
+  refusals(pods, failures, warnings, (mirror) => whyRefused(facts, mirror));
   for (const pod of pods) {
     if (pod.ports === undefined) {
       warnings.push(`${pod.pod}: cannot read its listeners (/routes on the admin port): ${pod.error ?? ''}`);
@@ -65,15 +66,23 @@ export function checkGatewayListeners(facts: CheckFacts): CheckResult {
   return resultOf(WHAT, failures, warnings);
 }
 
-/** For a mirror (`namespace/name`) whose cluster has only an invalid Link: what to fix instead. */
-function invalidLinkOf(facts: CheckFacts, mirror: string): string | undefined {
+/**
+ * Why the gateways refuse a mirror (`namespace/name`) when its Link is the cause: the Link is being
+ * deleted, so the mirror goes with it (a warning), or its cluster has only an invalid Link, which is
+ * what to fix instead.
+ */
+function whyRefused(facts: CheckFacts, mirror: string): { text: string; warn?: boolean } | undefined {
   if (!facts.mirrors.ok || !facts.links.ok) return undefined;
   const m = facts.mirrors.value.find((x) => `${x.namespace}/${x.name}` === mirror);
   if (m === undefined) return undefined;
+  const removed = removedWithLink(facts, m.cluster);
+  if (removed) return { text: removed, warn: true };
   const links = facts.links.value.map((l) => l.link);
   const invalid = onlyInvalidLink(links, m.cluster, facts.gatewayInstalled);
   return invalid
-    ? `the Link ${linkLabel(invalid.link)} to cluster "${m.cluster}" is invalid: fix the Link (see "every Link is valid"); the mirror is the controller's, keep it`
+    ? {
+        text: `the Link ${linkLabel(invalid.link)} to cluster "${m.cluster}" is invalid: fix the Link (see "every Link is valid"); the mirror is the controller's, keep it`,
+      }
     : undefined;
 }
 
@@ -82,7 +91,7 @@ function refusals(
   pods: readonly GatewayListeners[],
   failures: string[],
   warnings: string[],
-  invalidLink: (mirror: string) => string | undefined,
+  linkCause: (mirror: string) => { text: string; warn?: boolean } | undefined,
 ): void {
   const seen = new Map<string, { mirror: string; kept: boolean; pods: string[] }>();
   for (const pod of pods) {
@@ -95,10 +104,12 @@ function refusals(
   }
   for (const [text, { mirror, kept, pods: by }] of seen) {
     const who = by.length === pods.length ? 'the gateways' : by.join(', ');
+    const cause = linkCause(mirror);
     if (kept) warnings.push(`${text} (${who}; until then it is served as before)`);
+    else if (cause?.warn) warnings.push(`${text}: ${cause.text}`);
     else
       failures.push(
-        `${text}: refused by ${who}; ${invalidLink(mirror) ?? 'if the controller did not write it for a Link, it is no mirror: delete it'}`,
+        `${text}: refused by ${who}; ${cause?.text ?? 'if the controller did not write it for a Link, it is no mirror: delete it'}`,
       );
   }
 }

@@ -13,6 +13,8 @@ import {
   selectorsTheGatewayRefuses,
 } from '../../../mirror/link-config.js';
 import { type CheckFacts, type CheckResult, condition, linkLabel, rejectedByController } from '../types.js';
+import { allowListWarnings } from './allowed-clusters.js';
+import { deletingLinkLines } from './deleting-links.js';
 import { resultOf, unreadable } from './result.js';
 import { staleHint, staleLinkStatus } from './stale-status.js';
 
@@ -25,6 +27,8 @@ const EXPORTS = 'every exported service is mirrored';
 /** The controller's condition on whether a Link's Services are mirrored, and its reason when none is. */
 const SERVICES_MIRRORED = 'ServicesMirrored';
 const NONE_MIRRORED = 'NoneMirrored';
+/** …and its reason while removals of mirrors a shrunk remote list lacks are held (src/mirror/deletion-hold.ts). */
+const REMOTE_LIST_SHRUNK = 'RemoteListShrunk';
 
 export function checkLinksValid(facts: CheckFacts): CheckResult {
   const blocked = unreadable(VALID, 'Links', facts.links);
@@ -67,7 +71,8 @@ export function checkLinksValid(facts: CheckFacts): CheckResult {
       );
     }
   }
-  return resultOf(VALID, failures, warnings);
+  const deleting = deletingLinkLines(facts);
+  return resultOf(VALID, [...failures, ...deleting.failures], [...warnings, ...deleting.warnings]);
 }
 
 /**
@@ -89,6 +94,8 @@ function mismatchHint(name: string, cluster: string, link: Link, message: string
  * controller's ServicesMirrored condition (src/mirror/services-mirrored.ts) says none of them can
  * be mirrored (the Link serves nothing), else a warning. The condition names the first few failing
  * Services too: its own line only when the status lists none of them, so that one fact is one line.
+ * A hold of the deletions a shrunk remote list would make (RemoteListShrunk) is a warning of its own:
+ * every mirror is still there, and goes when the hold ends unless the remote lists it again.
  * With no controller leading, the status is the last leader's: said first, and all of it a warning.
  */
 export function checkExportsMirrored(facts: CheckFacts): CheckResult {
@@ -114,7 +121,12 @@ export function checkExportsMirrored(facts: CheckFacts): CheckResult {
     const named = notMirrored.some((s) =>
       mirrored?.message?.includes(`${s.namespace}/${s.name} (${s.reason})`),
     );
-    if (failed && !named) {
+    if (failed && mirrored.reason === REMOTE_LIST_SHRUNK) {
+      // Every mirror is still there: what to know is that they go when the hold ends.
+      warnings.push(
+        `Link ${linkLabel(link)}: the deletion of mirrors its remote no longer lists is held (${SERVICES_MIRRORED}=False, ${REMOTE_LIST_SHRUNK}): ${mirrored.message ?? ''}. If the remote cluster's API server was restored or is being restored, restore its Services before then; if they were deleted, nothing to do`,
+      );
+    } else if (failed && !named) {
       const what = none ? 'none of the Services it picks is' : 'some of the Services it picks are not';
       (none ? failures : warnings).push(
         `Link ${linkLabel(link)}: ${what} mirrored (${SERVICES_MIRRORED}=False): ${mirrored.message ?? ''}`,
@@ -145,7 +157,9 @@ export function checkExportsMirrored(facts: CheckFacts): CheckResult {
       );
     }
   }
+  // The exports here whose allow-list matches no cluster: this cluster's own facts, never stale.
+  const allowLists = allowListWarnings(facts);
   // No controller leads: what follows is as the last leader saw it, a warning whatever it says.
-  if (stale) return resultOf(EXPORTS, [], [...staleLines, ...failures, ...warnings]);
-  return resultOf(EXPORTS, failures, warnings);
+  if (stale) return resultOf(EXPORTS, [], [...staleLines, ...failures, ...warnings, ...allowLists]);
+  return resultOf(EXPORTS, failures, [...warnings, ...allowLists]);
 }

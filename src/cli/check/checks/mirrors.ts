@@ -20,6 +20,7 @@ import {
   type MirrorFacts,
   rejectedByController,
 } from '../types.js';
+import { removedWithLink } from './deleting-links.js';
 import { LISTENERS_CHECK } from './gateway-listeners.js';
 import { resultOf, unreadable } from './result.js';
 
@@ -57,7 +58,8 @@ export function checkMirrorEndpoints(facts: CheckFacts): CheckResult {
   const warnings: string[] = [];
   const noLocalGateway = noLocalGatewayReady(facts);
   for (const m of facts.mirrors.value) {
-    if (m.readyEndpoints > 0) continue;
+    // Its Link is being deleted: it goes with it ("every mirror service belongs to a Link" says so).
+    if (m.readyEndpoints > 0 || removedWithLink(facts, m.cluster)) continue;
     const key = `${m.namespace}/${m.name}`;
     const cluster = m.cluster || '?';
     if (m.endpoints === 0 && !m.remoteDiscovery && noLocalGateway)
@@ -92,6 +94,11 @@ export function checkMirrorsOwned(facts: CheckFacts): CheckResult {
   for (const m of facts.mirrors.value) {
     const key = `${m.namespace}/${m.name}`;
     const remove = `\`kubectl -n ${m.namespace} delete svc ${m.name}\``;
+    const removed = removedWithLink(facts, m.cluster);
+    if (removed) {
+      warnings.push(`${key}: ${removed}`);
+      continue;
+    }
     if (!clusters.has(m.cluster)) {
       failures.push(
         `${key}: cluster "${m.cluster}" has no Link; delete the mirror (${remove}) or link the cluster again`,
