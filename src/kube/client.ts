@@ -210,12 +210,16 @@ export class KubeClient {
   /**
    * The resourceVersion of a one-item list at least as fresh as `resourceVersion`: an informer's
    * check, before it resumes a watch from that version, that the server has not gone back in time
-   * (kube-apiserver answers 504 ResourceVersionTooLarge when it is behind). A `list`, so that
-   * whatever wraps this client's lists (the mirror's identity gate) wraps it too.
+   * (kube-apiserver answers 504 ResourceVersionTooLarge when it is behind). No label selector: on
+   * kube <= 1.32 a list with a limit is read from etcd, which doubles the limit (up to 10,000)
+   * until a selective one matches, so a selective informer's check would read every object of the
+   * resource. The field selector stays: one pinning metadata.name is what authorizes the watch.
+   * Lists no objects anyone applies: not a re-list for a wrapper of `list` (the mirror's identity
+   * gate wraps this method itself).
    */
   async listResourceVersion(
     res: ResourceRef,
-    opts: Pick<ListOptions, 'namespace' | 'labelSelector' | 'fieldSelector' | 'signal'> & {
+    opts: Pick<ListOptions, 'namespace' | 'fieldSelector' | 'signal'> & {
       resourceVersion: string;
     },
   ): Promise<string> {

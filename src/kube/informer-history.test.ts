@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { errorFromResponse, errorFromWatchStatus, isGone, isTooLargeResourceVersion } from './errors.js';
-import { InformerStore, resourceVersionBefore } from './informer-store.js';
+import { resumeNeedsCheck } from './informer.js';
+import { InformerStore, isBefore, resourceVersionBefore, revisionOf } from './informer-store.js';
 import type { KubeObject } from './types.js';
 
 /** What kube-apiserver sends (storage.NewTooLargeResourceVersionError through the cacher). */
@@ -73,5 +74,29 @@ describe('InformerStore.replace after lost history', () => {
     ]);
     // An ordinary relist still trusts versions.
     expect(s.replace([svc('reused', '150', 1), svc('same', '120', 80)])).toEqual([]);
+  });
+});
+
+describe('revisionOf / isBefore', () => {
+  it('parses an etcd revision once, for comparisons without parsing again', () => {
+    expect(revisionOf('186')).toBe(186n);
+    expect(revisionOf('')).toBeNull();
+    expect(revisionOf('a1')).toBeNull();
+    expect(isBefore(126n, 186n)).toBe(true);
+    expect(isBefore(186n, 186n)).toBe(false);
+    expect(isBefore(null, 186n)).toBe(false);
+    expect(isBefore(126n, null)).toBe(false);
+  });
+});
+
+describe('resumeNeedsCheck', () => {
+  it('only a clean end after a line at or above our version resumes without checking the server', () => {
+    expect(resumeNeedsCheck({ clean: true, reachedOurVersion: true })).toBe(false);
+    // A server behind us keeps the watch silent until its timeout.
+    expect(resumeNeedsCheck({ clean: true, reachedOurVersion: false })).toBe(true);
+    // A broken connection: what an API server restart (an etcd restore) looks like.
+    expect(resumeNeedsCheck({ clean: false, reachedOurVersion: true })).toBe(true);
+    // The watch, or the check before it, failed (a 5xx, a refused connection).
+    expect(resumeNeedsCheck(undefined)).toBe(true);
   });
 });

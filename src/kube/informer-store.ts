@@ -32,8 +32,17 @@ function rv(obj: KubeObject | undefined): string | undefined {
  * are opaque to clients, and what cannot be compared is no sign of anything.
  */
 export function resourceVersionBefore(a: string, b: string): boolean {
-  if (!/^\d+$/.test(a) || !/^\d+$/.test(b)) return false;
-  return BigInt(a) < BigInt(b);
+  return isBefore(revisionOf(a), revisionOf(b));
+}
+
+/** The etcd revision a resourceVersion is, or null when it is not a decimal integer (opaque). */
+export function revisionOf(resourceVersion: string): bigint | null {
+  return /^\d+$/.test(resourceVersion) ? BigInt(resourceVersion) : null;
+}
+
+/** resourceVersionBefore on parsed revisions (an informer keeps its own parsed). */
+export function isBefore(a: bigint | null, b: bigint | null): boolean {
+  return a !== null && b !== null && a < b;
 }
 
 export class InformerStore<T extends KubeObject> {

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { KubeClient } from './client.js';
 import { createInformer } from './informer.js';
 import { R } from './resources.js';
@@ -49,5 +49,31 @@ describe('informer watch stream', () => {
     await informer.stop();
     expect(seen).toEqual(['a=grüße ✓ 🚀', 'b=x', 'c=日本']);
     expect(informer.resourceVersion).toBe('4');
+  });
+});
+
+describe('informer watch lines and resourceVersions', () => {
+  it("parses each line's resourceVersion once: its own is kept parsed, not parsed again per line", async () => {
+    const lines = Array.from({ length: 20 }, (_, i) => event(`c${i}`, 'x', String(10 + i))).join('');
+    const informer = createInformer<V1ConfigMap>(clientStreaming([Buffer.from(lines)]), R.configMaps, {
+      watchTimeoutSeconds: 60,
+    });
+    let seen = 0;
+    const all = new Promise<void>((resolve) =>
+      informer.onEvent(() => {
+        if (++seen === 20) resolve();
+      }),
+    );
+    const parsed = vi.spyOn(globalThis, 'BigInt');
+    try {
+      informer.start();
+      await all;
+      // The list's version, then one per line.
+      expect(parsed.mock.calls.length).toBeLessThanOrEqual(21);
+    } finally {
+      parsed.mockRestore();
+      await informer.stop();
+    }
+    expect(informer.resourceVersion).toBe('29');
   });
 });

@@ -5,10 +5,18 @@
  *
  * A server whose history went back (etcd restored without --bump-revision) would accept a watch
  * from our newer version and keep it silent until it got there, our cache stale meanwhile. So a
- * watch is resumed only after a one-item list from our version shows the server has reached it;
- * its 504 ResourceVersionTooLarge, from a list or a watch, and a version below ours on a watch,
- * make us relist from scratch as client-go's reflector does on that 504. Handlers get events for
- * an always-consistent cache and are expected to be level-triggered (STYLE.md §2).
+ * watch that ended as an API server restart ends it (a broken connection, an error), or without a
+ * line showing the server at our version, is resumed only after a one-item list from our version
+ * shows the server has reached it; its 504 ResourceVersionTooLarge, from a list or a watch, and a
+ * version below ours on a watch, make us relist from scratch as client-go's reflector does on that
+ * 504. A watch the server ended at its timeout after such a line needs no check: one per informer
+ * every 5–10 minutes would cost a kube <= 1.32 server an etcd read (see listResourceVersion). Not
+ * caught, as by client-go: a server restored without --bump-revision that has passed our version
+ * again by the time we resume (etcd's restore procedure asks for --bump-revision --mark-compacted,
+ * under which every watch gets 410 and relists).
+ *
+ * Handlers get events for an always-consistent cache and are expected to be level-triggered
+ * (STYLE.md §2).
  */
 import diagnostics from 'node:diagnostics_channel';
 import type { Readable } from 'node:stream';
@@ -19,7 +27,8 @@ import { errorFromTransport, errorFromWatchStatus, isGone, isTooLargeResourceVer
 import {
   type InformerEvent,
   InformerStore,
-  resourceVersionBefore,
+  isBefore,
+  revisionOf,
   type WatchEventType,
 } from './informer-store.js';
 import { abortableDelay } from './rate-limiter.js';
@@ -98,6 +107,24 @@ interface WatchLine {
   object?: KubeObject;
 }
 
+/** How a watch ended, when it did not fail. */
+export interface WatchEnd {
+  /** The server ended it (timeoutSeconds, or its own reasons), not a broken connection. */
+  clean: boolean;
+  /** It carried a bookmark or an event with a resourceVersion (never below ours: that throws). */
+  reachedOurVersion: boolean;
+}
+
+/**
+ * Whether a watch resumed after `end` (undefined: the watch or the check before it failed) must
+ * first check that the server has reached our version. Only a clean end after a line at or above
+ * our version shows the server we resume against is the one that was there; a restart (what an
+ * etcd restore takes) breaks connections, and a server behind us keeps our watch silent.
+ */
+export function resumeNeedsCheck(end: WatchEnd | undefined): boolean {
+  return end === undefined || !end.clean || !end.reachedOurVersion;
+}
+
 class ListWatchInformer<T extends KubeObject> implements Informer<T> {
   readonly synced: Promise<void>;
   private readonly store = new InformerStore<T>();
@@ -106,6 +133,10 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
   private readonly abort = new AbortController();
   private readonly backoff: Backoff;
   private rv = '';
+  /** `rv` parsed (informer-store.ts revisionOf), compared with every watch line's. */
+  private revision: bigint | null = null;
+  /** The current watch carried a line with a resourceVersion. */
+  private reachedOurVersion = false;
   private started = false;
   private stopped = false;
   private isSynced = false;
@@ -208,6 +239,7 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
     let needList = true;
     let historyLost = false;
     let lastWasGone = false;
+    let checkBeforeResume = false;
     // A closed client cannot recover; the owner forgot to stop us first, so end quietly.
     while (!this.stopped && !this.client.closed) {
       try {
@@ -215,10 +247,11 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
           await this.relist(!historyLost);
           needList = false;
           historyLost = false;
-        } else {
+        } else if (checkBeforeResume) {
           await this.checkServerReached();
         }
-        const { events, ms } = await this.watchOnce();
+        const { events, ms, end } = await this.watchOnce();
+        checkBeforeResume = resumeNeedsCheck(end);
         lastWasGone = false;
         // A watch the server ends at once, repeatedly, must not become a hot loop.
         if (events === 0 && ms < 1000) await this.sleep(this.backoff.next());
@@ -233,6 +266,8 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
           lastWasGone = true;
           continue;
         }
+        // The watch, or the check before it, failed: a restarted server, maybe another history.
+        checkBeforeResume = resumeNeedsCheck(undefined);
         this.setHealth(false, err);
         await this.sleep(this.backoff.next());
       }
@@ -250,7 +285,6 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
   private async checkServerReached(): Promise<void> {
     await this.client.listResourceVersion(this.res, {
       namespace: this.opts.namespace,
-      labelSelector: this.opts.labelSelector,
       fieldSelector: this.opts.fieldSelector,
       resourceVersion: this.rv,
       signal: this.abort.signal,
@@ -271,13 +305,18 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
     });
     if (this.stopped) return;
     const events = this.store.replace(items, { trustResourceVersions });
-    this.rv = resourceVersion;
+    this.setResourceVersion(resourceVersion);
     this.setHealth(true);
     this.backoff.reset();
     const first = !this.isSynced;
     this.isSynced = true;
     for (const e of events) this.emit(e);
     if (first) this.resolveSynced();
+  }
+
+  private setResourceVersion(version: string, revision = revisionOf(version)): void {
+    this.rv = version;
+    this.revision = revision;
   }
 
   private transformed(obj: T): T {
@@ -288,8 +327,8 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
     return this.opts.watchTimeoutSeconds ?? Math.floor(300 * (1 + Math.random()));
   }
 
-  /** One watch until the server ends it; counts applied events. Throws on 410 and on errors. */
-  private async watchOnce(): Promise<{ events: number; ms: number }> {
+  /** One watch until it ends; counts applied events. Throws on 410 and on errors. */
+  private async watchOnce(): Promise<{ events: number; ms: number; end: WatchEnd }> {
     const start = performance.now();
     const timeoutSeconds = this.watchTimeout();
     const idleTimeoutMs = (timeoutSeconds + 60) * 1000;
@@ -303,17 +342,27 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
       signal: this.abort.signal,
     });
     this.setHealth(true);
-    let events = 0;
+    this.reachedOurVersion = false;
+    let consumed: { events: number; clean: boolean };
     try {
-      events = await this.consume(stream, idleTimeoutMs);
+      consumed = await this.consume(stream, idleTimeoutMs);
     } finally {
       stream.destroy();
     }
+    const { events, clean } = consumed;
     if (events > 0) this.backoff.reset();
-    return { events, ms: performance.now() - start };
+    return {
+      events,
+      ms: performance.now() - start,
+      end: { clean, reachedOurVersion: this.reachedOurVersion },
+    };
   }
 
-  private async consume(stream: Readable, idleTimeoutMs: number): Promise<number> {
+  /** Applies the stream's lines; `clean`: the server ended it (not a broken connection). */
+  private async consume(
+    stream: Readable,
+    idleTimeoutMs: number,
+  ): Promise<{ events: number; clean: boolean }> {
     // Lines are cut from the raw bytes ('\n' never occurs inside a UTF-8 sequence) and decoded
     // once each: no decoder state, no string concatenation per chunk.
     let partial: Buffer[] = [];
@@ -341,7 +390,7 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
           const type = line.trim() === '' ? undefined : this.handleLine(line);
           if (type === 'BOOKMARK') silence.bookmark(performance.now());
           else if (type !== undefined) events++;
-          if (this.stopped) return events;
+          if (this.stopped) return { events, clean: true };
         }
         if (start < chunk.length) partial.push(chunk.subarray(start));
       }
@@ -356,13 +405,13 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
           `WATCH ${resourcePath(this.res, this.opts.namespace)}: nothing received for ${idleTimeoutMs / 1000} s, past the watch's timeoutSeconds: connection taken for dead`,
           { cause: err },
         );
-      // The connection broke mid-stream (server restart, dropped watch): like the server ending
-      // the watch, resume from the last version seen. A failing resume reports the error.
-      return events;
+      // The connection broke mid-stream (server restart, dropped watch): resume from the last
+      // version seen, after checking the server has it. A failing resume reports the error.
+      return { events, clean: false };
     } finally {
       stopWatching();
     }
-    return events;
+    return { events, clean: true };
   }
 
   /**
@@ -398,12 +447,17 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
       throw errorFromTransport(err, { method: 'WATCH', path: resourcePath(this.res, this.opts.namespace) });
     }
     const version = ev.object?.metadata?.resourceVersion;
-    // A version below ours, from a bookmark or an event, would take the cache back in history.
-    if (version && ev.type !== 'ERROR' && resourceVersionBefore(version, this.rv))
-      throw new HistoryRewound(resourcePath(this.res, this.opts.namespace), version, this.rv);
+    // Parsed once per line; ours is kept parsed.
+    const revision = version && ev.type !== 'ERROR' ? revisionOf(version) : null;
+    if (version && ev.type !== 'ERROR') {
+      // A version below ours, from a bookmark or an event, would take the cache back in history.
+      if (isBefore(revision, this.revision))
+        throw new HistoryRewound(resourcePath(this.res, this.opts.namespace), version, this.rv);
+      this.reachedOurVersion = true;
+    }
     switch (ev.type) {
       case 'BOOKMARK':
-        if (version) this.rv = version;
+        if (version) this.setResourceVersion(version, revision);
         return 'BOOKMARK';
       case 'ERROR':
         throw errorFromWatchStatus(ev.object, resourcePath(this.res, this.opts.namespace));
@@ -412,7 +466,7 @@ class ListWatchInformer<T extends KubeObject> implements Informer<T> {
       case 'DELETED': {
         if (!ev.object) return undefined;
         const e = this.store.apply(ev.type, this.transformed(ev.object as T));
-        if (version) this.rv = version;
+        if (version) this.setResourceVersion(version, revision);
         if (e) this.emit(e);
         return ev.type;
       }

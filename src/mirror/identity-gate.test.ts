@@ -7,10 +7,12 @@
 import type { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KubeClient } from '../kube/client.js';
+import { createInformer } from '../kube/informer.js';
 import { INSTALL_CLUSTER_NAME_LABEL, SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { V1Namespace } from '../kube/types.js';
 import { type Sandbox, startSandbox } from '../sandbox/index.js';
+import { waitFor } from '../wait-for.js';
 import { gatedClient, IdentityGate, RemoteMismatchError, RemoteUnconfirmedError } from './identity-gate.js';
 import { type NamedIdentity, type RemoteIdentity, remoteIdentity } from './remote-identity.js';
 
@@ -80,6 +82,27 @@ describe('IdentityGate', () => {
     for (const s of resumed) s.destroy();
   });
 
+  it("two informers resuming together after a reset connection share one question: their checks of the server's version are no re-lists", async () => {
+    const { gate, state, gated } = counted({ identity: confirmed });
+    await gate.identity();
+    const informers = [R.services, R.endpointSlices].map((res) =>
+      createInformer(gated, res, { namespace: 'default', backoff: { initialMs: 20, maxMs: 200 } }),
+    );
+    try {
+      for (const i of informers) i.start();
+      await Promise.all(informers.map((i) => i.synced));
+      await waitFor('both watches open', () => sandbox.stats().openWatches === 2, 10_000);
+      const watches = () => client.stats().byVerb.watch ?? 0;
+      const checks = () => client.stats().byVerb['list-check'] ?? 0;
+      const [watched, checked] = [watches(), checks()];
+      sandbox.faults.resetWatches();
+      await waitFor('both resumed', () => watches() >= watched + 2 && checks() >= checked + 2, 10_000);
+      expect(state.asked).toBe(2);
+    } finally {
+      await Promise.all(informers.map((i) => i.stop()));
+    }
+  });
+
   it('asks again after a failed request', async () => {
     const { gate, state, gated } = counted({ identity: confirmed });
     await gate.identity();
@@ -102,9 +125,12 @@ describe('IdentityGate', () => {
     );
     await expect(watchOf(gated, rv)).rejects.toThrow(/answers as cluster "north"/);
     await expect(gated.get(R.services, 'default', 'kubernetes')).rejects.toBeInstanceOf(RemoteMismatchError);
+    await expect(
+      gated.listResourceVersion(R.services, { namespace: 'default', resourceVersion: rv }),
+    ).rejects.toBeInstanceOf(RemoteMismatchError);
     // Nothing reached the remote but the questions (answered here, not by the sandbox).
     expect(sandbox.stats().requests).toBe(before);
-    expect(state.asked).toBe(4);
+    expect(state.asked).toBe(5);
 
     // The label gone after the mismatch cannot say it is the Link's cluster: still refused.
     says.identity = { verdict: 'unknown', why: 'unlabelled' };
@@ -116,7 +142,7 @@ describe('IdentityGate', () => {
 
     says.identity = confirmed;
     expect((await gated.list(R.services, { namespace: 'default' })).items.length).toBeGreaterThan(0);
-    expect(state.asked).toBe(6);
+    expect(state.asked).toBe(7);
     expect(state.heard.at(-1)).toEqual(confirmed);
   });
 

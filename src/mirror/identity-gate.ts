@@ -100,10 +100,12 @@ export class IdentityGate {
 }
 
 /**
- * `client` as the remote informers (and the reads beside them) use it: list, watch and get go out
- * only once `gate` has passed since the last break. A failed request (the refusal included, so a
- * retry asks again), the end of a watch stream and a re-list are breaks; the first list of each
- * informer is not, as the connection's own check has just answered.
+ * `client` as the remote informers (and the reads beside them) use it: list, watch, get and the
+ * informers' version checks go out only once `gate` has passed since the last break. A failed
+ * request (the refusal included, so a retry asks again), the end of a watch stream and a re-list
+ * are breaks; the first list of each informer is not, as the connection's own check has just
+ * answered, and neither is a version check (listResourceVersion): it lists nothing anyone applies,
+ * and it follows a break already (informers resuming together share one question).
  */
 export function gatedClient(client: KubeClient, gate: IdentityGate): KubeClient {
   const listed = new Set<string>();
@@ -126,7 +128,10 @@ export function gatedClient(client: KubeClient, gate: IdentityGate): KubeClient 
     guarded(async () => breakWhenEnded(await client.watch(res, opts), gate));
   const get: KubeClient['get'] = (res, namespace, name, opts) =>
     guarded(() => client.get(res, namespace, name, opts));
-  const gated: Partial<Record<string | symbol, unknown>> = { list, watch, get };
+  // On `client` itself, so that its list is not taken for a re-list here.
+  const listResourceVersion: KubeClient['listResourceVersion'] = (res, opts) =>
+    guarded(() => client.listResourceVersion(res, opts));
+  const gated: Partial<Record<string | symbol, unknown>> = { list, watch, get, listResourceVersion };
   return new Proxy(client, {
     get: (target, prop, receiver) =>
       Object.hasOwn(gated, prop) ? gated[prop] : Reflect.get(target, prop, receiver),

@@ -36,6 +36,11 @@ export class PolicyIndex {
     if (ev.key === POLICIES || ev.key === BINDINGS) this.stale = true;
   }
 
+  /** The store was replaced without events (an etcd restore): rebuilt from it on the next write. */
+  invalidate(): void {
+    this.stale = true;
+  }
+
   /** The bound policies whose rules name this group and resource (or any), by policy name. */
   candidates(group: string, resource: string): readonly BoundPolicy[] {
     if (this.stale) this.rebuild();

@@ -364,6 +364,32 @@ describe('every write goes through admission', () => {
     ok(await call(sb, 'DELETE', `${CM}/dependent`));
   });
 
+  it("the garbage collector's refused orphaning keeps the owner and its orphan finalizer, and is retried: the dependent is orphaned, never collected", async () => {
+    const owner = ok(await call(sb, 'POST', CM, cm('orphaning-owner'))).body;
+    const ref = { apiVersion: 'v1', kind: 'ConfigMap', name: 'orphaning-owner', uid: owner.metadata.uid };
+    ok(await call(sb, 'POST', CM, { metadata: { name: 'orphan', ownerReferences: [ref] } }));
+    const off = await enforce('gc-may-not-update', {
+      validations: [
+        {
+          expression:
+            "request.operation != 'UPDATE' || request.userInfo.username != 'system:serviceaccount:kube-system:generic-garbage-collector' || object.metadata.name != 'orphan'",
+        },
+      ],
+    });
+    ok(await call(sb, 'DELETE', `${CM}/orphaning-owner?propagationPolicy=Orphan`));
+    // The collector's patch of the dependent was refused: the owner waits, as kube's GC retries.
+    const waiting = ok(await call(sb, 'GET', `${CM}/orphaning-owner`)).body;
+    expect(waiting.metadata.deletionTimestamp).toBeDefined();
+    expect(waiting.metadata.finalizers).toEqual(['orphan']);
+    expect(ok(await call(sb, 'GET', `${CM}/orphan`)).body.metadata.ownerReferences).toEqual([ref]);
+
+    await off();
+    // Retried once the refusal is gone: the owner goes, the dependent stays, without the reference.
+    expect((await call(sb, 'GET', `${CM}/orphaning-owner`)).status).toBe(404);
+    expect(ok(await call(sb, 'GET', `${CM}/orphan`)).body.metadata.ownerReferences).toBeUndefined();
+    ok(await call(sb, 'DELETE', `${CM}/orphan`));
+  });
+
   it('subresources are admitted with their own kind: deployments/scale a Scale, serviceaccounts/token a TokenRequest, pods/proxy a CONNECT', async () => {
     const deployments = '/apis/apps/v1/namespaces/default/deployments';
     ok(

@@ -4,7 +4,9 @@
  * owner are deleted (background), orphaned (`orphan` finalizer) or deleted first (`foregroundDeletion`);
  * a Terminating namespace is emptied, then its `kubernetes` finalizer is released.
  * They run synchronously after each store event, so their writes follow the triggering one, and
- * each write is admitted (validating admission policies) as the controller's own user.
+ * each write is admitted (validating admission policies) as the controller's own user. A refused
+ * orphaning keeps the owner (and its `orphan` finalizer) and is retried on later store events, as
+ * kube's collector retries its refused patches: a policy may stop refusing, a dependent change.
  */
 import { jsonEqual } from '../kube/validation/json-values.js';
 import { type AdmissionContext, SYSTEM_USERS } from './admission-policy.js';
@@ -21,7 +23,16 @@ interface Dependent {
   obj: KObj;
 }
 
+/** An owner whose orphaning was refused, by uid: where to find it again. */
+interface WaitingOwner {
+  rt: ResourceType;
+  namespace: string | undefined;
+  name: string;
+}
+
 export class GarbageCollector {
+  private readonly orphaning = new Map<string, WaitingOwner>();
+
   constructor(
     private readonly ops: RestOps,
     private readonly store: ObjectStore,
@@ -31,6 +42,7 @@ export class GarbageCollector {
   onEvent(ev: StoreEvent): void {
     const rt = this.registry.byKey(ev.key);
     if (!rt) return;
+    if (this.orphaning.size > 0) this.retryOrphaning(ev.obj.metadata.uid);
     const obj = ev.obj;
     if (ev.type === 'DELETED') {
       this.collectDependentsOf(obj);
@@ -110,15 +122,46 @@ export class GarbageCollector {
     }
   }
 
+  /**
+   * Takes the owner's reference off every dependent, then releases its `orphan` finalizer. Any
+   * write refused, the owner stays, waiting for a retry: released with a dependent still
+   * pointing at it, the dependent would be collected, what orphaning exists to prevent.
+   */
   private orphan(rt: ResourceType, owner: KObj): void {
-    for (const dep of this.dependentsOf(owner.metadata.uid!)) {
+    const uid = owner.metadata.uid!;
+    let refused = false;
+    for (const dep of this.dependentsOf(uid)) {
       const next = structuredClone(dep.obj);
-      const refs = (next.metadata.ownerReferences ?? []).filter((r) => r.uid !== owner.metadata.uid);
+      const refs = (next.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid);
       if (refs.length > 0) next.metadata.ownerReferences = refs;
       else delete next.metadata.ownerReferences;
-      this.updateQuietly(dep.rt, next, dep.obj);
+      if (!this.updateQuietly(dep.rt, next, dep.obj)) refused = true;
     }
-    this.ops.releaseFinalizer(rt, owner, 'orphan', GC);
+    if (!refused) {
+      try {
+        this.ops.releaseFinalizer(rt, owner, 'orphan', GC);
+        this.orphaning.delete(uid);
+        return;
+      } catch {
+        // Refused by admission: retried as a refused dependent's patch is.
+      }
+    }
+    this.orphaning.set(uid, { rt, namespace: owner.metadata.namespace, name: owner.metadata.name! });
+  }
+
+  /** Orphans again the owners that wait for it (but `changed`, whose own event does it). */
+  private retryOrphaning(changed: string | undefined): void {
+    for (const [uid, { rt, namespace, name }] of [...this.orphaning]) {
+      if (uid === changed) continue;
+      const owner = this.store.get(resourceKey(rt.group, rt.plural), namespace, name);
+      if (
+        owner?.metadata.uid === uid &&
+        owner.metadata.deletionTimestamp &&
+        owner.metadata.finalizers?.includes('orphan')
+      )
+        this.orphan(rt, owner);
+      else this.orphaning.delete(uid);
+    }
   }
 
   private foreground(rt: ResourceType, owner: KObj): void {
@@ -176,12 +219,14 @@ export class GarbageCollector {
     }
   }
 
-  /** The collector's patch of a dependent; a refusal leaves it as it was. */
-  private updateQuietly(rt: ResourceType, next: KObj, old: KObj): void {
+  /** The collector's patch of a dependent; false when refused (the object stays as it is). */
+  private updateQuietly(rt: ResourceType, next: KObj, old: KObj): boolean {
     try {
       this.ops.controllerUpdate(rt, next, old, GC);
+      return true;
     } catch {
-      // Refused by admission: the real collector retries; the object stays as it is.
+      // Refused by admission: the real collector retries.
+      return false;
     }
   }
 

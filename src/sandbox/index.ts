@@ -4,6 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
@@ -21,7 +23,7 @@ import { resourceKey } from './resource-types.js';
 import { RestOps } from './rest-ops.js';
 import { SandboxListener } from './server.js';
 import { ServiceAllocations } from './service-allocations.js';
-import { ObjectStore, type StoreSnapshot } from './store.js';
+import { type KObj, ObjectStore, type StoreSnapshot } from './store.js';
 import { SystemControllers } from './system-controllers.js';
 import { makeServingCerts } from './tls.js';
 import { WatchHub } from './watch.js';
@@ -56,7 +58,14 @@ export interface Sandbox {
   addToken(token: string, user: { username: string; groups?: string[]; rules: PolicyRule[] | 'admin' }): void;
   kubeconfig(opts?: { token?: string; user?: string; context?: string }): string;
   faults: {
+    /** Every watch ended by the server, cleanly (as at its timeoutSeconds). */
     dropWatches(): void;
+    /**
+     * Every watch's connection reset, as an API server's crash or restart ends it: its client sees
+     * a broken stream, not a watch the server ended. Idle pooled connections are left open (a
+     * client would reconnect; a test's next request should not have to).
+     */
+    resetWatches(): void;
     setDelay(ms: number): void;
     failNext(n: number, status: 500 | 429): void;
     goOffline(): Promise<void>;
@@ -65,7 +74,11 @@ export interface Sandbox {
     expireBoundTokens(): void;
     /** The store now, for `restore` (an etcd snapshot). */
     snapshot(): StoreSnapshot;
-    /** An etcd restore from `snap` (store.ts `restore`) and the API server restart: every watch ends. */
+    /**
+     * An etcd restore from `snap` (store.ts `restore`) and the API server restart: every watch's
+     * connection reset (resetWatches), the admission-policy index and the Service IP/port
+     * allocations rebuilt from the restored store.
+     */
     restore(snap: StoreSnapshot, opts?: { bumpRevision?: number }): void;
   };
   stats(): { requests: number; writes: number; openWatches: number };
@@ -185,6 +198,12 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
     certs,
   );
   port = await listener.listen(host, port);
+  const watchSockets = watchConnections(listener.server);
+  const resetWatches = () => {
+    // Destroyed before the watches end: an end() first would send their clean last chunk.
+    for (const s of watchSockets) s.destroy();
+    watches.dropAll();
+  };
   const url = `${useTls ? 'https' : 'http'}://${hostPort(host, port)}`;
   let closed = false;
 
@@ -207,6 +226,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
     },
     faults: {
       dropWatches: () => watches.dropAll(),
+      resetWatches,
       setDelay: (ms) => {
         faultState.delayMs = Math.max(0, ms);
       },
@@ -222,8 +242,12 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
       expireBoundTokens: () => controllers.expireBoundTokens(),
       snapshot: () => store.snapshot(),
       restore: (snap, o = {}) => {
+        const servicesBefore = store.list(SERVICES);
         store.restore(snap, o.bumpRevision);
-        watches.dropAll();
+        // What kube-apiserver keeps beside etcd, rebuilt from it as a restarted one does.
+        reallocate(services, servicesBefore, store.list(SERVICES));
+        policyIndex.invalidate();
+        resetWatches();
       },
     },
     stats: () => ({ requests, writes, openWatches: watches.open }),
@@ -234,6 +258,35 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
     },
   };
   return sandbox;
+}
+
+const SERVICES = resourceKey('', 'services');
+
+/**
+ * The allocations of `after`'s Services in place of `before`'s: kube's ClusterIP and NodePort
+ * repair loops after a restore (what the restored Services hold is held, nothing else).
+ */
+function reallocate(services: ServiceAllocations, before: KObj[], after: KObj[]): void {
+  for (const s of before) services.release(s);
+  // A clone: allocate() settles fields of what it is given; the stored objects stay as restored.
+  for (const s of after) services.allocate(structuredClone(s), undefined);
+}
+
+/** The connections carrying a watch now (a watch holds its HTTP/1.1 connection to itself). */
+function watchConnections(server: {
+  on(event: 'request', fn: (req: IncomingMessage, res: ServerResponse) => void): unknown;
+}): ReadonlySet<Socket> {
+  const open = new Set<Socket>();
+  server.on('request', (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://sandbox');
+    const watch = url.searchParams.get('watch');
+    // ?watch=1, or the deprecated /api/v1/watch/... form.
+    if (watch !== '1' && watch !== 'true' && !/^\/apis?\/(?:[^/]+\/)?[^/]+\/watch\//.test(url.pathname))
+      return;
+    open.add(req.socket);
+    res.once('close', () => open.delete(req.socket));
+  });
+  return open;
 }
 
 /** One kubeconfig holding every sandbox (a context per sandbox, named after it); current = first. */
