@@ -4,9 +4,13 @@
  * it of each list and asks it, per key, whether a removal is held.
  *
  * Judged: a connection's first complete list (the controller's start, a reconnect: its removals are
- * the orphans it finds), unless the Link's selectors changed since the list before (that edit
- * decides what goes), and every re-list after 410 Gone (the removals the informer inferred).
+ * the orphans it finds), unless this process saw the Link's selectors change since its list before
+ * (that edit decides what goes), and every re-list after 410 Gone (the removals the informer
+ * inferred), together with the other watches' re-lists (deletion-hold.ts). What a previous process
+ * listed with is not known: a selector edit made while the controller was down, or before its
+ * first list completed, looks like a shrunk list and is held for the grace like one.
  */
+import { DEFAULT_BACKOFF } from '../kube/backoff.js';
 import type { Link } from '../kube/types.js';
 import {
   DEFAULT_DELETION_GRACE_MS,
@@ -38,13 +42,14 @@ export class LinkDeletionHold {
 
   constructor(private readonly deps: LinkDeletionHoldDeps) {
     const { shared } = deps;
+    const graceMs = shared.deletionGraceMs ?? DEFAULT_DELETION_GRACE_MS;
     this.hold = new DeletionHold(
-      shared.deletionGraceMs ?? DEFAULT_DELETION_GRACE_MS,
+      graceMs,
       shared.deletionClock ?? realClock,
       {
         changed: (held, started) => this.changed(held, started),
         released: (keys) => {
-          this.gauge(0);
+          this.gauge(this.hold.current()?.count ?? 0);
           deps.statusChanged();
           shared.log.info(
             { ...deps.logFields(), mirrors: keys.length },
@@ -52,7 +57,12 @@ export class LinkDeletionHold {
           );
           for (const key of keys) deps.sync(key);
         },
+        settled: (keys) => {
+          for (const key of keys) deps.sync(key);
+        },
       },
+      // Every watch a restore broke retries within its longest backoff: by twice that, all re-listed.
+      Math.min(graceMs, 2 * (shared.remoteBackoff ?? DEFAULT_BACKOFF).maxMs),
     );
     this.gauge(0);
   }
@@ -73,7 +83,7 @@ export class LinkDeletionHold {
   /** A re-list lacked `keys` (remote-cluster.ts listShrunk); `mirrored` as for firstList. */
   relistLacks(mirrored: readonly string[], keys: readonly string[]): void {
     const have = new Set(mirrored);
-    this.hold.consider(
+    this.hold.inferred(
       have.size,
       keys.filter((key) => have.has(key)),
     );

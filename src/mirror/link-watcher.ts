@@ -625,6 +625,8 @@ export class LinkWatcher {
         listShrunk: (keys) => {
           if (this.remote === remote) this.hold.relistLacks(mirroredKeys(this.context()), keys);
         },
+        // A key synced (its status kept) or held: a Service the Link picks, not any of the remote's.
+        mirrored: (key) => this.statuses.has(key) || this.hold.holds(key),
         exported: (key, at) => {
           if (this.remote === remote) this.metrics.exported(key, at);
         },

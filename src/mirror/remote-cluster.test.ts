@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_BACKOFF } from '../kube/backoff.js';
-import type { KubeClient } from '../kube/client.js';
+import { KubeClient } from '../kube/client.js';
 import {
   EXPORTED_LABEL,
   FEDERATED_LABEL,
@@ -9,10 +9,13 @@ import {
   REMOTE_DISCOVERY_EXPORT,
   SYSTEM_NAMESPACE,
 } from '../kube/keys.js';
+import { R } from '../kube/resources.js';
+import { type Sandbox, startSandbox } from '../sandbox/index.js';
 import { classify, RemoteCluster, type RemoteClusterEvents } from './remote-cluster.js';
 import type { RemoteIdentity } from './remote-identity.js';
 import type { SharedLocal } from './shared.js';
 import { linkConfig } from './test-builders.js';
+import { addReaderToken, type Cluster, exportService, installedAs, waitFor } from './test-harness.js';
 
 const withGateway = linkConfig('west');
 const withoutGateway = linkConfig('west', { gatewayAddress: undefined });
@@ -97,4 +100,62 @@ describe('a remote refused for not saying its name', () => {
     await vi.advanceTimersByTimeAsync(DEFAULT_BACKOFF.maxMs);
     expect(answers.at(-1)).toEqual({ verdict: 'confirmed' });
   });
+});
+
+describe('a re-list lacking a slice of a Service the Link does not mirror', () => {
+  let sandbox: Sandbox | undefined;
+  let remote: RemoteCluster | undefined;
+  afterEach(async () => {
+    await remote?.stop();
+    await sandbox?.close();
+  });
+
+  // The slice watch lists every Service's slices: one GET per Service the Link has no mirror of,
+  // unthrottled under churn, would ask the remote about Services nobody here mirrors.
+  it('asks the remote nothing of that Service: its slice just goes', async () => {
+    sandbox = await startSandbox({ name: 'west', tls: false, watchWindow: 5, bookmarkIntervalMs: 200 });
+    const admin: Cluster = { sandbox, client: KubeClient.fromKubeconfigString(sandbox.kubeconfig()) };
+    await admin.client.create(R.namespaces, { metadata: { name: SYSTEM_NAMESPACE } });
+    await installedAs(admin, 'west');
+    await exportService(admin, 'a', { ready: 1 });
+    await exportService(admin, 'other', { ready: 1, exported: false });
+    addReaderToken(admin, 'tok');
+    const client = KubeClient.fromKubeconfigString(
+      sandbox.kubeconfig({ token: 'tok', user: 'remote-reader' }),
+    );
+    const get = vi.spyOn(client, 'get');
+    let up = true;
+    let synced = false;
+    const events: RemoteClusterEvents = {
+      changed() {},
+      exported() {},
+      synced: () => {
+        synced = true;
+      },
+      health: (connected) => {
+        up = connected;
+      },
+      identity() {},
+      gatewayAddresses() {},
+      mirrored: (key) => key === 'default/a',
+    };
+    const shared = { resolveIntervalMs: 60_000, remoteBackoff: { initialMs: 50, maxMs: 300 } } as SharedLocal;
+    remote = new RemoteCluster(client, withoutGateway, shared, events);
+    remote.start();
+    await waitFor(() => synced && remote?.endpoints('default', 'other').total === 1, { what: 'listed' });
+
+    // The remote cannot be listed or watched while the slice goes and its history moves on: the
+    // slice watch resumes after 410 Gone, and its re-list lacks the slice.
+    addReaderToken(admin, 'tok', ['namespaces']);
+    sandbox.faults.dropWatches();
+    await waitFor(() => !up, { what: 'the remote API down' });
+    await admin.client.delete(R.endpointSlices, 'default', 'other-abc');
+    for (let i = 0; i < 10; i++)
+      await admin.client.create(R.configMaps, { metadata: { name: `n${i}`, namespace: 'default' } });
+    addReaderToken(admin, 'tok');
+    await waitFor(() => up && remote?.endpoints('default', 'other').total === 0, {
+      what: "other's slice gone",
+    });
+    expect(get.mock.calls.filter(([resource]) => resource === R.services)).toEqual([]);
+  }, 30_000);
 });

@@ -50,6 +50,12 @@ export interface RemoteClusterEvents {
    */
   listShrunk?(keys: string[]): void;
   /**
+   * Whether the Service at `key` has a mirror here (or its removal is held): only such a Service's
+   * slices a re-list lacks are kept until the remote says whether it is there (sliceLacked). Absent:
+   * none has.
+   */
+  mirrored?(key: string): boolean;
+  /**
    * Whether every remote read lists and watches (remote-api-sources.ts); else `error`, why the one
    * that says most cannot, as thrown (remote-api-failure.ts reads its status), and `resource`, what
    * that one reads.
@@ -268,12 +274,14 @@ export class RemoteCluster {
     slices.onEvent((e) => {
       const name = e.object.metadata?.labels?.[SERVICE_NAME_LABEL];
       const ns = e.object.metadata?.namespace ?? '';
+      const key = `${ns}/${name}`;
       if (this.slicesListed.inferred(e, objectKey(e.object))) {
-        if (name) return this.sliceLacked(`${ns}/${name}`, e.object.metadata?.name ?? '');
-      } else if (name) this.dropStaleSlices(`${ns}/${name}`);
+        // The slice watch lists every Service's: a Service without a mirror here has nothing to keep.
+        if (name && events.mirrored?.(key)) return this.sliceLacked(key, e.object.metadata?.name ?? '');
+      } else if (name) this.dropStaleSlices(key);
       this.indexSlice(e);
       if (name && (services?.get(ns, name) ?? federated?.get(ns, name) ?? discovered?.get(ns, name)))
-        events.changed(`${ns}/${name}`);
+        events.changed(key);
     });
     gateway?.onEvent(() => {
       if (this.gatewayListed) void this.refreshGateway();

@@ -7,7 +7,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { KubeClient } from '../kube/client.js';
-import { REMOTE_KUBECONFIG_KEY, REMOTE_KUBECONFIG_SECRET_TYPE, SYSTEM_NAMESPACE } from '../kube/keys.js';
+import {
+  EXPORTED_LABEL,
+  REMOTE_KUBECONFIG_KEY,
+  REMOTE_KUBECONFIG_SECRET_TYPE,
+  SYSTEM_NAMESPACE,
+} from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { CoreV1Event } from '../kube/types.js';
 import { startSandbox } from '../sandbox/index.js';
@@ -25,6 +30,7 @@ import {
   metricValue,
   mirrorIdentityOf,
   mirrorsOf,
+  setCredentialsToken,
   type World,
   waitFor,
   waitReady,
@@ -39,10 +45,13 @@ const HELD_METRIC = 'isthmus_mirror_deletions_held';
 class ManualClock implements HoldClock {
   private t = Date.now();
   private timers: { at: number; fn: () => void }[] = [];
+  /** Timers set so far: the hold arms one whenever it judges a list. */
+  armed = 0;
   now(): number {
     return this.t;
   }
   after(ms: number, fn: () => void): () => void {
+    this.armed++;
     const timer = { at: this.t + ms, fn };
     this.timers.push(timer);
     return () => {
@@ -57,11 +66,18 @@ class ManualClock implements HoldClock {
   }
 }
 
-async function setup(names: string[], opts: Parameters<typeof startWorld>[1] = {}) {
+/** `discovered`: exported in remote-discovery mode, a watch of their own (remote-cluster.ts). */
+async function setup(
+  names: string[],
+  opts: Parameters<typeof startWorld>[1] = {},
+  discovered: string[] = [],
+) {
   const world = await startWorld(['east', 'west'], opts);
   const [east, west] = [world.c('east'), world.c('west')];
   await installedAs(west, 'west');
   for (const n of names) await exportService(west, n, { ready: 1 });
+  for (const n of discovered)
+    await exportService(west, n, { ready: 1, labels: { [EXPORTED_LABEL]: 'remote-discovery' } });
   addReaderToken(west, 'tok');
   await east.client.create(R.secrets, {
     metadata: { name: 'cluster-credentials-west', namespace: SYSTEM_NAMESPACE },
@@ -71,8 +87,9 @@ async function setup(names: string[], opts: Parameters<typeof startWorld>[1] = {
   await east.client.create(R.links, linkObject('west'));
   const clock = new ManualClock();
   const ctl = world.controller('east', { deletionGraceMs: GRACE_MS, deletionClock: clock });
-  await waitFor(async () => (await mirrorsOf(east, 'west')).length === names.length, {
-    what: `${names.length} mirrors`,
+  const mirrors = names.length + discovered.length;
+  await waitFor(async () => (await mirrorsOf(east, 'west')).length === mirrors, {
+    what: `${mirrors} mirrors`,
   });
   await waitFor(async () => condition(await getLink(east, 'west'), 'ServicesMirrored')?.status === 'True', {
     what: 'ServicesMirrored=True',
@@ -174,6 +191,68 @@ describe('a remote list that shrank', () => {
     expect(await identities(east)).toEqual(before);
     expect(await heldMetric(ctl)).toBe(0);
     expect((await linkEvents(east)).filter((e) => e.reason === 'MirrorDeleted')).toEqual([]);
+  }, 60_000);
+
+  it.each([
+    ['2 exported and 2 remote-discovery', ['a', 'b'], ['c', 'd']],
+    ['1 exported and 1 remote-discovery', ['a'], ['b']],
+  ])(
+    "mirrors spread over the Link's selectors (%s): each watch's re-list is judged with the others'",
+    async (_, names, discovered) => {
+      const { world, east, ctl } = await setup(names, {}, discovered);
+      const before = await identities(east);
+      await restore(world);
+      const all = names.length + discovered.length;
+      await waitFor(async () => (await servicesMirrored(east))?.message?.startsWith(`${all} mirrors kept`), {
+        what: `${all} mirrors held`,
+      });
+      expect(await identities(east)).toEqual(before);
+      expect(await heldMetric(ctl)).toBe(all);
+    },
+    60_000,
+  );
+
+  it("a re-list lacking few of a Link's mirrors deletes them once every watch has re-listed, without a hold", async () => {
+    const { world, east, ctl, clock } = await setup(['a', 'b'], {}, ['c', 'd']);
+    const before = await identities(east);
+    await restore(world, async (c) => {
+      for (const n of ['a', 'b']) await exportService(c, n, { ready: 1 });
+      await exportService(c, 'c', { ready: 1, labels: { [EXPORTED_LABEL]: 'remote-discovery' } });
+    });
+    // Moved until the re-lists have come and their wait is over (none of it is a hold).
+    await waitFor(
+      async () => {
+        clock.advance(1_000);
+        return (await mirrorsOf(east, 'west')).length === 3;
+      },
+      { what: 'd deleted' },
+    );
+    const { 'd-west': _d, ...rest } = before;
+    expect(await identities(east)).toEqual(rest);
+    expect(await heldMetric(ctl)).toBe(0);
+    expect((await linkEvents(east)).filter((e) => e.reason === 'RemoteListShrunk')).toEqual([]);
+  }, 60_000);
+
+  it('a reconnect during a hold (credentials rotated) keeps its end: the mirrors go when it was due', async () => {
+    const { world, east, clock } = await setup(['a', 'b']);
+    const west2 = await restore(world);
+    const held = await waitFor(
+      async () => {
+        const c = await servicesMirrored(east);
+        return c?.reason === 'RemoteListShrunk' ? c : undefined;
+      },
+      { what: 'RemoteListShrunk' },
+    );
+    clock.advance(GRACE_MS / 2);
+    const armed = clock.armed;
+    addReaderToken(west2, 'tok2');
+    await setCredentialsToken(east, west2, 'cluster-credentials-west', 'tok2');
+    await waitFor(() => clock.armed > armed, { what: "the new connection's first list judged" });
+    expect((await servicesMirrored(east))?.message).toBe(held.message);
+    clock.advance(GRACE_MS / 2);
+    await waitFor(async () => (await mirrorsOf(east, 'west')).length === 0, {
+      what: 'a and b deleted when due',
+    });
   }, 60_000);
 
   it("the slices re-listed before the Services: the held mirrors' slices are kept as they were too", async () => {

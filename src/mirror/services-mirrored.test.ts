@@ -31,6 +31,24 @@ describe('the ServicesMirrored condition', () => {
     }
   });
 
+  it('a hold does not hide the Services that cannot be mirrored: its message says them too', () => {
+    const deletionsHeld = { count: 2, until: '2026-01-01T00:02:00.000Z' };
+    const c = servicesMirrored(
+      {
+        deletionsHeld,
+        problems: [svc('a', 'ApplyFailed'), svc('b', 'PortRangeExhausted'), svc('x', 'NotAllowed')],
+      },
+      undefined,
+    );
+    expect(c).toMatchObject({ status: 'False', reason: 'RemoteListShrunk' });
+    expect(c?.message).toMatch(/^2 mirrors kept although/);
+    expect(c?.message).toMatch(
+      /unless listed again by then \(isthmus controller --mirror-deletion-grace\); besides, 2 of 4 services not mirrored: shop\/a \(ApplyFailed\), shop\/b \(PortRangeExhausted\); status\.services says why$/,
+    );
+    // Nothing else wrong: nothing else said.
+    expect(servicesMirrored({ deletionsHeld }, undefined)?.message).not.toContain('besides');
+  });
+
   it.each<[string, Partial<LinkState>, string, string, string]>([
     ['every Service mirrored', {}, 'True', 'AllMirrored', '2 services mirrored, none failed'],
     ['nothing to mirror', { mirrored: 0 }, 'True', 'AllMirrored', '0 services mirrored, none failed'],

@@ -61,13 +61,18 @@ export function heldMessage(held: { count: number; until: string }): string {
  */
 export function servicesMirrored(s: ServicesSeen, previous: V1Condition | undefined): Cond {
   // Said before anything else, a list not fully synced included: mirrors are kept against the list.
-  if (s.deletionsHeld)
+  // The Services that cannot be mirrored for another reason are said too, once synced: a hold must
+  // not hide them (`isthmus check` tells NoneMirrored from the status's counts).
+  const { deletionsHeld, ...rest } = s;
+  if (deletionsHeld) {
+    const others = rest.servicesUnsynced === 0 ? servicesMirrored(rest, undefined) : undefined;
     return {
       type: SERVICES_MIRRORED,
       status: 'False',
       reason: REMOTE_LIST_SHRUNK,
-      message: heldMessage(s.deletionsHeld),
+      message: `${heldMessage(deletionsHeld)}${others?.status === 'False' ? `; besides, ${others.message}` : ''}`,
     };
+  }
   if (s.servicesUnsynced !== 0) {
     if (previous)
       return {

@@ -15,6 +15,7 @@ import {
   CLUSTER_NAME_LABEL,
   CRL_CONFIGMAP,
   EGRESS_PORTS_ANNOTATION,
+  EXPORTED_LABEL,
   FAILOVER_CONTROLLED_BY_DEFAULT,
   GATEWAY_SERVICE_NAME,
   INSTALL_CLUSTER_NAME_LABEL,
@@ -23,6 +24,7 @@ import {
   MANAGED_BY_MIRROR,
   MIRRORED_SERVICE_LABEL,
   PORTS,
+  REMOTE_DISCOVERY_EXPORT,
   REMOTE_DISCOVERY_LABEL,
   REMOTE_GATEWAY_ANNOTATION,
   REMOTE_KUBECONFIG_KEY,
@@ -53,6 +55,7 @@ import { EDITOR_ROLES, endpointWrites, gatewayDialsPodIPsOnly } from './checks/e
 import { readGatewayListeners } from './controller-scrape.js';
 import { deploymentPods, readDeployments } from './deployment-pods.js';
 import { readFederatedRows } from './federated-view.js';
+import { readGatewayAdmission } from './gateway-args.js';
 import { readLinkObjects } from './link-objects.js';
 import { fetchPeerChain } from './peer-chain.js';
 import {
@@ -469,6 +472,12 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     )),
     linkObjects: await linkObjects,
     allowLists: await allowLists,
+    // Read only when an export names the clusters it admits: what they are checked against.
+    ...(await allowLists.then(async (lists) =>
+      lists.ok && lists.value.length > 0
+        ? { gatewayAdmission: await fetched(() => readGatewayAdmission(client)) }
+        : {},
+    )),
     lease: await lease,
     controllerPods: await controllerPods,
     mirrors: await mirrors,
@@ -497,7 +506,16 @@ async function readAllowLists(client: KubeClient): Promise<AllowList[]> {
     const entries = allowedClustersOf(s.metadata?.annotations);
     return entries === undefined
       ? []
-      : [{ namespace: s.metadata?.namespace ?? '', name: s.metadata?.name ?? '', entries }];
+      : [
+          {
+            namespace: s.metadata?.namespace ?? '',
+            name: s.metadata?.name ?? '',
+            entries,
+            ...(s.metadata?.labels?.[EXPORTED_LABEL] === REMOTE_DISCOVERY_EXPORT
+              ? { remoteDiscovery: true }
+              : {}),
+          },
+        ];
   });
 }
 

@@ -129,3 +129,24 @@ describe('check of what `isthmus link` left of a Link deleted on its own', () =>
     expect(about(checkCredentials(after).hints, 'south')).toEqual([]);
   });
 });
+
+describe('check of a Link being deleted that isthmus-controller has released', () => {
+  it('fails a mirror of its cluster as a stray: the controller removed its mirrors before it let go', async () => {
+    const l = link('west', { spec: { gatewayAddress: '127.0.0.1', gatewayPort: 1 } });
+    delete l.status;
+    // Only a GitOps tool's finalizer is left: the controller has removed the mirrors and its own.
+    l.metadata = { ...l.metadata, finalizers: ['example.com/gitops'] };
+    await client.create(R.links, l);
+    await client.delete(R.links, SYSTEM_NAMESPACE, 'west');
+    await createMirror('podinfo-west', 'west');
+    const facts = await gatherFacts(client, { remoteTimeoutMs: 2000 });
+    expect(facts.linksBeingDeleted?.map((x) => x.metadata?.name)).toContain('west');
+
+    const owned = checkMirrorsOwned(facts);
+    expect(owned.status).toBe('fail');
+    expect(about(owned.hints, 'podinfo-west')).toEqual([expect.not.stringContaining('being removed')]);
+    expect(about(checkLinksValid(facts).hints, 'Link west')).toEqual([
+      expect.stringContaining("held by finalizer(s) example.com/gitops, not isthmus-controller's"),
+    ]);
+  });
+});

@@ -7,6 +7,7 @@
 import type { Link, TrafficSplit, V1Condition, V1Pod } from '../../kube/types.js';
 import { splitAddresses } from '../../mirror/link-config.js';
 import type { FederatedRow } from './federated-view.js';
+import type { GatewayAdmission } from './gateway-args.js';
 import type { LinkObject } from './link-objects.js';
 import type { ComponentVersions } from './versions-view.js';
 
@@ -74,6 +75,8 @@ export interface AllowList {
   name: string;
   /** Its entries as the gateway and the mirror controllers read them (allowedClustersOf). */
   entries: string[];
+  /** Exported for remote discovery: its consumers reach its pods' IPs, not this cluster's gateway. */
+  remoteDiscovery?: boolean;
 }
 
 export interface LeaseFacts {
@@ -187,6 +190,8 @@ export interface CheckFacts {
   linkObjects?: Fetched<LinkObject[]>;
   /** This cluster's Services that name the clusters they admit; absent: not read. */
   allowLists?: Fetched<AllowList[]>;
+  /** What the gateway Deployment admits, read only when allowLists has some; undefined value: no Deployment. */
+  gatewayAdmission?: Fetched<GatewayAdmission | undefined>;
   /** undefined value: no such Lease. */
   lease: Fetched<LeaseFacts | undefined>;
   /** The controller Deployment's pods, whatever their state: is the Lease's holder among them? */

@@ -1,3 +1,4 @@
+import type { V1EnvVar } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isIsthmusError } from '../../errors.js';
 import { KubeClient } from '../../kube/client.js';
@@ -172,6 +173,18 @@ describe('unlinkCluster', () => {
   });
 });
 
+/** A gateway Deployment started as `isthmus gateway <args>`, with `env`. */
+const gateway = (args: string[], env: V1EnvVar[] = []) => ({
+  metadata: { name: 'isthmus-gateway', namespace: SYSTEM_NAMESPACE },
+  spec: {
+    selector: { matchLabels: { app: 'isthmus-gateway' } },
+    template: {
+      metadata: { labels: { app: 'isthmus-gateway' } },
+      spec: { containers: [{ name: 'gateway', image: 'isthmus:dev', args: ['gateway', ...args], env }] },
+    },
+  },
+});
+
 describe('unlink and the gateway admission of the cluster unlinked', () => {
   const notes = async (cluster: string): Promise<string[]> => {
     await createLink(cluster);
@@ -184,16 +197,6 @@ describe('unlink and the gateway admission of the cluster unlinked', () => {
     });
     return lines;
   };
-  const gateway = (args: string[]) => ({
-    metadata: { name: 'isthmus-gateway', namespace: SYSTEM_NAMESPACE },
-    spec: {
-      selector: { matchLabels: { app: 'isthmus-gateway' } },
-      template: {
-        metadata: { labels: { app: 'isthmus-gateway' } },
-        spec: { containers: [{ name: 'gateway', image: 'isthmus:dev', args: ['gateway', ...args] }] },
-      },
-    },
-  });
 
   it('says nothing of it without a gateway here (a --no-gateway install admits no one)', async () => {
     expect((await notes('west3')).filter((l) => l.includes('admits'))).toEqual([]);
@@ -211,6 +214,60 @@ describe('unlink and the gateway admission of the cluster unlinked', () => {
     } finally {
       await client.delete(R.deployments, SYSTEM_NAMESPACE, 'isthmus-gateway');
     }
+  });
+});
+
+describe('unlink and the gateway admission, read as the gateway reads its flags and environment', () => {
+  const notes = async (cluster: string): Promise<string[]> => {
+    await createLink(cluster);
+    const lines: string[] = [];
+    await unlinkCluster(client, cluster, {
+      wait: false,
+      timeoutMs: 1000,
+      progress: () => {},
+      note: (l) => lines.push(l),
+    });
+    return lines.filter((l) => l.includes('admits'));
+  };
+  const withGateway = async (args: string[], env: V1EnvVar[], run: () => Promise<void>) => {
+    await client.create(R.deployments, gateway(args, env));
+    try {
+      await run();
+    } finally {
+      await client.delete(R.deployments, SYSTEM_NAMESPACE, 'isthmus-gateway');
+    }
+  };
+
+  it('counts `--allow-cluster north7` (space-separated), so says nothing of north7', async () => {
+    await withGateway(['--cluster', 'east', '--allow-cluster', 'north7'], [], async () => {
+      expect(await notes('north7')).toEqual([]);
+    });
+  });
+
+  it('counts ISTHMUS_ALLOW_CLUSTERS when no --allow-cluster is given', async () => {
+    await withGateway(
+      ['--cluster=east'],
+      [{ name: 'ISTHMUS_ALLOW_CLUSTERS', value: 'north8, x' }],
+      async () => {
+        expect(await notes('north8')).toEqual([]);
+        expect(await notes('west8')).toEqual([
+          "note: this cluster's gateway admits the clusters it has a Link to and its --allow-cluster list (north8, x), so it now refuses the gateway of west8: if west8 still has a Link to this cluster, its traffic here stops; unlink there too, or keep admitting it with `isthmus upgrade --allow-cluster north8,x,west8 | kubectl apply -f -`",
+        ]);
+      },
+    );
+  });
+
+  it('says that the list set from a Secret is not read, rather than assert the refusal', async () => {
+    const fromSecret = { secretKeyRef: { name: 'peers', key: 'allow' } };
+    await withGateway(
+      ['--cluster=east'],
+      [{ name: 'ISTHMUS_ALLOW_CLUSTERS', valueFrom: fromSecret }],
+      async () => {
+        expect(await notes('west9')).toEqual([
+          "note: this cluster's gateway admits the clusters it has a Link to and its --allow-cluster list (empty), so unless its ISTHMUS_ALLOW_CLUSTERS (set from Secret peers, key allow, not read here) names west9, it now refuses the gateway of west9: if west9 still has a Link to this cluster, its traffic here stops; unlink there too, or keep admitting it with `isthmus upgrade --allow-cluster west9 | kubectl apply -f -`",
+        ]);
+      },
+    );
   });
 });
 

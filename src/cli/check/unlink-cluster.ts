@@ -7,11 +7,11 @@
  * beside it, as Linkerd's unlink does not: those (link-objects.ts) are deleted with no Link too.
  */
 import { IsthmusError } from '../../errors.js';
+import { GATEWAY_ENV } from '../../gateway/config.js';
 import type { KubeClient } from '../../kube/client.js';
 import {
   CLUSTER_NAME_LABEL,
   credentialsRoleName,
-  GATEWAY_SERVICE_NAME,
   INSTALL_CLUSTER_NAME_LABEL,
   LINK_FINALIZER,
   MIRRORED_SERVICE_LABEL,
@@ -20,10 +20,10 @@ import {
 } from '../../kube/keys.js';
 import { isIsthmusMirror } from '../../kube/linkerd-mirror.js';
 import { R } from '../../kube/resources.js';
-import type { Link, V1Deployment, V1Namespace, V1Secret, V1Service } from '../../kube/types.js';
+import type { Link, V1Namespace, V1Secret, V1Service } from '../../kube/types.js';
 import { LINK_LABEL } from '../install/options.js';
 import { peerAccountOf } from '../link/allow.js';
-import { flagValues } from './gateway-args.js';
+import { type GatewayAdmission, readGatewayAdmission } from './gateway-args.js';
 import { deleteLinkObjects, readLinkObjects, unusedBy } from './link-objects.js';
 
 export interface UnlinkOptions {
@@ -132,29 +132,27 @@ function noLink(cluster: string, items: readonly Link[]): IsthmusError {
  * The ingress admits the clusters this one links to plus its --allow-cluster list
  * (src/gateway/peers.ts): links made both ways, as `isthmus link` guides, so an unlink here also
  * turns away the other cluster's gateway, whose own Link to this cluster may still be in use.
- * Said when the gateway runs here and its --allow-cluster does not name the cluster.
+ * Said when the gateway runs here and its list (read as the gateway reads it, gateway-args.ts)
+ * does not name the cluster.
  */
 async function admissionNote(client: KubeClient, cluster: string): Promise<string | undefined> {
-  const gateway = await client.get<V1Deployment>(R.deployments, SYSTEM_NAMESPACE, GATEWAY_SERVICE_NAME);
+  const gateway = await readGatewayAdmission(client);
   if (!gateway) return undefined;
-  const args = (gateway.spec?.template?.spec?.containers ?? []).flatMap((c) => [
-    ...(c.args ?? []),
-    ...(c.command ?? []),
-  ]);
-  const allowed = flagValues(args, '--allow-cluster');
+  const allowed = gateway.allowCluster;
   // A Link to this cluster itself (a mistake undone) never admitted anyone: nothing changes.
-  if (allowed.includes(cluster) || (await localClusterName(client, args)) === cluster) return undefined;
+  if (allowed.includes(cluster) || (await localClusterName(client, gateway)) === cluster) return undefined;
   const list = allowed.length > 0 ? ` (${allowed.join(', ')})` : ' (empty)';
-  return `note: this cluster's gateway admits the clusters it has a Link to and its --allow-cluster list${list}, so it now refuses the gateway of ${cluster}: if ${cluster} still has a Link to this cluster, its traffic here stops; unlink there too, or keep admitting it with \`isthmus upgrade --allow-cluster ${[...allowed, cluster].join(',')} | kubectl apply -f -\``;
+  // A list check cannot read may name the cluster: the note says so rather than assert the refusal.
+  const unless = gateway.unreadList
+    ? `unless its ${GATEWAY_ENV.allowCluster} (${gateway.unreadList}, not read here) names ${cluster}, `
+    : '';
+  return `note: this cluster's gateway admits the clusters it has a Link to and its --allow-cluster list${list}, so ${unless}it now refuses the gateway of ${cluster}: if ${cluster} still has a Link to this cluster, its traffic here stops; unlink there too, or keep admitting it with \`isthmus upgrade --allow-cluster ${[...allowed, cluster].join(',')} | kubectl apply -f -\``;
 }
 
 /** This cluster's name: as the install recorded it on its namespace, else the gateway's --cluster. */
-async function localClusterName(
-  client: KubeClient,
-  gatewayArgs: readonly string[],
-): Promise<string | undefined> {
+async function localClusterName(client: KubeClient, gateway: GatewayAdmission): Promise<string | undefined> {
   const ns = await client.get<V1Namespace>(R.namespaces, undefined, SYSTEM_NAMESPACE);
-  return ns?.metadata?.labels?.[INSTALL_CLUSTER_NAME_LABEL] ?? flagValues(gatewayArgs, '--cluster')[0];
+  return ns?.metadata?.labels?.[INSTALL_CLUSTER_NAME_LABEL] ?? gateway.cluster;
 }
 
 /** Deletes one Link, its credentials Secret and the Role granting it, and says what lives on in the remote cluster. */

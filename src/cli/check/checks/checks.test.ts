@@ -1847,6 +1847,27 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /^Link west: the deletion of mirrors its remote no longer lists is held \(ServicesMirrored=False, RemoteListShrunk\): 2 mirrors kept although the remote's last list lacks their Services\. If the remote cluster's API server was restored or is being restored, restore its Services before then; if they were deleted, nothing to do$/,
       ],
       [
+        'mirror deletions held, and none of the Services can be mirrored for another reason: still a failure',
+        (f) => {
+          links(f)[0]!.link = link('west', {
+            conditions: [
+              ...HEALTHY_CONDITIONS,
+              {
+                ...servicesMirrored('RemoteListShrunk'),
+                message:
+                  "2 mirrors kept although the remote's last list lacks their Services; besides, 1 of 1 services not mirrored: shop/cart (ApplyFailed); status.services says why",
+              },
+            ],
+          });
+          links(f)[0]!.link.status!.mirroredServices = 0;
+          links(f)[0]!.link.status!.services = [
+            { namespace: 'shop', name: 'cart', reason: 'ApplyFailed', message: 'forbidden' },
+          ];
+        },
+        'fail',
+        /^Link west: none of the Services it picks is mirrored \(ServicesMirrored=False\), so it serves nothing; each Service's reason follows\nLink west: the deletion of mirrors its remote no longer lists is held \(ServicesMirrored=False, RemoteListShrunk\): 2 mirrors kept [^\n]*\nLink west: shop\/cart is not mirrored \(ApplyFailed: forbidden\)$/,
+      ],
+      [
         'a Conflict: one line, which says what to do, though both the condition and status.services name it',
         (f) => {
           links(f)[0]!.link = link('west', {

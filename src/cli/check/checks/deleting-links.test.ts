@@ -83,6 +83,18 @@ describe('a Link being deleted', () => {
     });
   });
 
+  it('is no excuse for its mirrors once isthmus-controller has released it (another finalizer holds it)', () => {
+    // The controller deleted the mirrors, then its finalizer: what survives is a stray.
+    const f = unlinkingWest(3 * 60 * MINUTE, ['example.com/gitops']);
+    expect(checkMirrorsOwned(f).status).toBe('fail');
+    expect(checkMirrorsOwned(f).hints.join('\n')).not.toContain('being removed with Link');
+    f.mirrors = { ok: true, value: [mirror('podinfo-west', 'west', 0)] };
+    expect(checkMirrorEndpoints(f).hints).not.toEqual([]);
+    const refused = checkGatewayListeners(f);
+    expect(refused.status).toBe('fail');
+    expect(refused.hints.join('\n')).toContain('it is no mirror: delete it');
+  });
+
   it('is no excuse for a mirror of a cluster a live Link still targets', () => {
     const f = unlinkingWest(MINUTE);
     f.mirrors = { ok: true, value: [mirror('podinfo-south', 'south')] };

@@ -15,12 +15,23 @@ import { staleLinkStatus } from './stale-status.js';
 /** Longer than the controller takes to delete a Link's mirrors, with its retries. */
 export const STUCK_AFTER_MS = 5 * 60_000;
 
-/** The Link being deleted that stood for `cluster`, when no live Link does: its mirrors go with it. */
+/** The controller still holds the Link: it has yet to delete the Link's mirrors, then release it. */
+export function heldByController(link: Link): boolean {
+  return (link.metadata?.finalizers ?? []).includes(LINK_FINALIZER);
+}
+
+/**
+ * The Link being deleted that stood for `cluster`, when no live Link does, while the controller
+ * still holds it: its mirrors go with it. Once the controller has released it (only another
+ * finalizer left, a GitOps tool's say), it has deleted them already: one left is a stray.
+ */
 export function deletedLinkOf(facts: CheckFacts, cluster: string): Link | undefined {
   const live = facts.links.ok && facts.links.value.some((l) => l.link.spec?.targetClusterName === cluster);
   if (live) return undefined;
   return (facts.linksBeingDeleted ?? []).find(
-    (l) => l.spec?.targetClusterName === cluster || l.status?.mirroredClusterName === cluster,
+    (l) =>
+      heldByController(l) &&
+      (l.spec?.targetClusterName === cluster || l.status?.mirroredClusterName === cluster),
   );
 }
 
@@ -44,7 +55,7 @@ export function deletingLinkLines(facts: CheckFacts): { failures: string[]; warn
     const since = new Date(link.metadata?.deletionTimestamp as Date | string);
     const forS = Math.max(0, Math.round((now.getTime() - since.getTime()) / 1000));
     const head = `Link ${linkLabel(link)} is being deleted (deletionTimestamp set ${forS}s ago)`;
-    if (!finalizers.includes(LINK_FINALIZER)) {
+    if (!heldByController(link)) {
       // Not the controller's to release: another finalizer (a GitOps tool's, say) holds it.
       warnings.push(
         `${head}: held by finalizer(s) ${finalizers.join(', ') || 'none'}, not isthmus-controller's`,

@@ -95,7 +95,8 @@ function mismatchHint(name: string, cluster: string, link: Link, message: string
  * be mirrored (the Link serves nothing), else a warning. The condition names the first few failing
  * Services too: its own line only when the status lists none of them, so that one fact is one line.
  * A hold of the deletions a shrunk remote list would make (RemoteListShrunk) is a warning of its own:
- * every mirror is still there, and goes when the hold ends unless the remote lists it again.
+ * every mirror is still there, and goes when the hold ends unless the remote lists it again; a
+ * failure too when nothing is mirrored and some Service fails for another reason.
  * With no controller leading, the status is the last leader's: said first, and all of it a warning.
  */
 export function checkExportsMirrored(facts: CheckFacts): CheckResult {
@@ -122,7 +123,12 @@ export function checkExportsMirrored(facts: CheckFacts): CheckResult {
       mirrored?.message?.includes(`${s.namespace}/${s.name} (${s.reason})`),
     );
     if (failed && mirrored.reason === REMOTE_LIST_SHRUNK) {
-      // Every mirror is still there: what to know is that they go when the hold ends.
+      // The held mirrors are still there: what to know is that they go when the hold ends. One that
+      // serves nothing all the same (none mirrored, some failing) is the failure NoneMirrored is.
+      if (link.status?.mirroredServices === 0 && notMirrored.length > 0)
+        failures.push(
+          `Link ${linkLabel(link)}: none of the Services it picks is mirrored (${SERVICES_MIRRORED}=False), so it serves nothing; each Service's reason follows`,
+        );
       warnings.push(
         `Link ${linkLabel(link)}: the deletion of mirrors its remote no longer lists is held (${SERVICES_MIRRORED}=False, ${REMOTE_LIST_SHRUNK}): ${mirrored.message ?? ''}. If the remote cluster's API server was restored or is being restored, restore its Services before then; if they were deleted, nothing to do`,
       );
