@@ -51,20 +51,24 @@ export interface ConnectionGuard {
 
 /**
  * Applies `limits` to every connection `server` accepts. `onRefused` is told of each connection
- * closed on arrival, with the client's address. With `maxHandshakes`, `server` must be a tls.Server
- * (or an http2 secure server): its 'secureConnection' ends a connection's handshake.
+ * closed on arrival, with the client's address. With `secure`, `server` is a plain net.Server that
+ * accepts, and only the connections admitted are handed to `secure` (emitted as its 'connection'),
+ * whose 'secureConnection' ends a connection's handshake: a refused one never gets TLS state
+ * (prepending a listener to a tls.Server would not stop its own 'connection' listener).
+ * `maxHandshakes` needs `secure`.
  */
 export function guardConnections(
   server: net.Server,
   limits: ConnectionLimits,
   onRefused?: (reason: ConnectionRefusal, address: string) => void,
+  secure?: tls.Server,
 ): ConnectionGuard {
   const perAddress = new Map<string, number>();
   /** Connections in their handshake, by `address|port`: the one key a TLS socket shares with its TCP socket. */
   const handshaking = new Set<string>();
   const open = new Set<net.Socket>();
-  const tracksHandshakes = limits.maxHandshakes !== undefined;
-  // Before tls.Server's own listener, so that a refused connection gets no TLS state.
+  const tracksHandshakes = secure !== undefined && limits.maxHandshakes !== undefined;
+  // First: the server's other 'connection' listeners see a refused connection already destroyed.
   server.prependListener('connection', (socket: net.Socket) => {
     const address = unmapped(socket.remoteAddress ?? '');
     const fromAddress = perAddress.get(address) ?? 0;
@@ -88,9 +92,10 @@ export function guardConnections(
       if (left === 0) perAddress.delete(address);
       else perAddress.set(address, left);
     });
+    secure?.emit('connection', socket);
   });
   if (tracksHandshakes)
-    server.on('secureConnection', (socket: tls.TLSSocket) => handshaking.delete(endpointKey(socket)));
+    secure.on('secureConnection', (socket: tls.TLSSocket) => handshaking.delete(endpointKey(socket)));
   return {
     connections: () => open.size,
     handshakes: () => handshaking.size,

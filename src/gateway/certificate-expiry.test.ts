@@ -1,6 +1,9 @@
 /** The expiry of a peer's chain and the timer that ends a session's admission then. */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { atExpiry, chainNotAfter, MAX_TIMER_MS } from './certificate-expiry.js';
+import { atExpiry, chainNotAfter } from './certificate-expiry.js';
+
+/** setTimeout's longest delay (2^31 − 1 ms, ~24.8 days): a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 interface Cert {
   validTo: string;
@@ -55,6 +58,20 @@ describe('atExpiry', () => {
     vi.advanceTimersByTime(2);
     expect(fired).toHaveBeenCalledTimes(1);
     vi.advanceTimersByTime(60 * day);
+    expect(fired).toHaveBeenCalledTimes(1);
+  });
+
+  it('notices a wall clock that jumped (a VM resumed, a clock step) within an hour, not at the old timer', () => {
+    vi.useFakeTimers({ now: 0 });
+    const hour = 3_600_000;
+    let wall = 0;
+    const fired = vi.fn();
+    atExpiry(10 * hour, fired, () => wall);
+    vi.advanceTimersByTime(1);
+    expect(fired).not.toHaveBeenCalled();
+    // Monotonic time moves 1 h while the wall clock leaps past notAfter (a suspend of 9 h).
+    wall = 10 * hour + 1;
+    vi.advanceTimersByTime(hour);
     expect(fired).toHaveBeenCalledTimes(1);
   });
 

@@ -5,8 +5,35 @@
  * and stop opening streams on it then (security review: tunnels opened with an expired certificate).
  */
 
-/** setTimeout's longest delay (2^31 − 1 ms, ~24.8 days): a longer one fires at once. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+import diagnosticsChannel from 'node:diagnostics_channel';
+
+/**
+ * Published when the ingress ends a peer's session at its certificate's notAfter: routine (every
+ * session of a peer reaches the notAfter of the certificate it was opened with, and the peer's new
+ * sessions use the rotated one), so apart from the refused handshakes (counted `session_expired`,
+ * logged at info, left out of the tunnel error alert).
+ */
+export const SESSION_EXPIRED_CHANNEL = 'isthmus:gateway:session-expired';
+
+export interface SessionExpiredMessage {
+  peerCluster: string;
+  identity?: string;
+  /** The peer's `address:port`, when the socket still knows it. */
+  peer?: string;
+}
+
+const sessionExpiredChannel = diagnosticsChannel.channel(SESSION_EXPIRED_CHANNEL);
+
+export function publishSessionExpired(message: SessionExpiredMessage): void {
+  if (sessionExpiredChannel.hasSubscribers) sessionExpiredChannel.publish(message);
+}
+
+/** Calls `fn` for each session expired; returns the unsubscribe. */
+export function onSessionExpired(fn: (message: SessionExpiredMessage) => void): () => void {
+  const listener = (message: unknown): void => fn(message as SessionExpiredMessage);
+  diagnosticsChannel.subscribe(SESSION_EXPIRED_CHANNEL, listener);
+  return () => diagnosticsChannel.unsubscribe(SESSION_EXPIRED_CHANNEL, listener);
+}
 
 /** Certificates walked up a chain at most: a loop or a hostile chain ends there. */
 const MAX_CHAIN_DEPTH = 10;
@@ -34,10 +61,17 @@ export function chainNotAfter<C>(
 }
 
 /**
+ * The longest step between two looks at the wall clock. libuv's timers run on the monotonic clock,
+ * which a VM suspend or a wall-clock step does not move as notAfter (wall time) does: one timer for
+ * days could fire days late. An hour bounds that delay for ~24 wake-ups a day per session.
+ */
+export const MAX_STEP_MS = 3_600_000;
+
+/**
  * Calls `onExpiry` once the time is past `notAfter` (OpenSSL's rule: a certificate is valid through
- * its notAfter second), in a later tick even when it already is. A date beyond setTimeout's range
- * re-arms in steps of MAX_TIMER_MS. The timer keeps no process alive; the returned function
- * cancels it (call it when the session closes).
+ * its notAfter second), in a later tick even when it already is. It re-arms in steps of at most
+ * MAX_STEP_MS, reading the wall clock at each. The timer keeps no process alive; the returned
+ * function cancels it (call it when the session closes).
  */
 export function atExpiry(notAfter: number, onExpiry: () => void, now: () => number = Date.now): () => void {
   let timer: NodeJS.Timeout | undefined;
@@ -48,7 +82,7 @@ export function atExpiry(notAfter: number, onExpiry: () => void, now: () => numb
       onExpiry();
       return;
     }
-    timer = setTimeout(arm, Math.min(left + 1, MAX_TIMER_MS));
+    timer = setTimeout(arm, Math.min(left + 1, MAX_STEP_MS));
     timer.unref();
   };
   timer = setTimeout(arm, 0);

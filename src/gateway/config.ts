@@ -18,6 +18,11 @@ import {
 } from '../kube/keys.js';
 import { parseLabelSelector, SelectorError } from '../kube/validation/selectors.js';
 import { DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_PEER } from './session-caps.js';
+import {
+  DEFAULT_INGRESS_STREAM_WINDOW_BYTES,
+  MAX_INGRESS_STREAM_WINDOW_BYTES,
+  MIN_INGRESS_STREAM_WINDOW_BYTES,
+} from './tunnel-settings.js';
 
 export type CertificateSource =
   /** Ask the identity service (`Certify`) for a certificate, authenticated by a projected token. */
@@ -57,6 +62,15 @@ export interface GatewayLimits {
    * 0, the default, never: an idle database connection held for hours is legitimate.
    */
   tunnelIdleTimeoutMs: number;
+  /**
+   * The HTTP/2 stream window the ingress advertises (--ingress-stream-window): what a peer may have
+   * in flight on one tunnel. The trade-off: a tunnel uploads at most ~window ÷ RTT (1 MiB at 20 ms:
+   * ~37 MiB/s measured; 256 KiB: ~11 MiB/s), and a loaded tunnel (its backend does not read) holds
+   * up to ~the window in this gateway (measured over ~2,100 such tunnels: ~78 KiB of RSS each at
+   * 1 MiB, ~29 KiB at 256 KiB, beyond what the kernel's socket buffers hold). Lower it when many
+   * peers' tunnels may stall against slow backends and memory is tight; 64 KiB to 16 MiB.
+   */
+  ingressStreamWindowBytes: number;
   /**
    * An ingress session with no stream for this long gets a GOAWAY: a peer's pool reconnects on its
    * next tunnel, and a linked peer's probes (every few seconds, as streams) keep a used one open.
@@ -144,6 +158,7 @@ export interface GatewayFlags {
   maxSessionsPerPeer?: string | number;
   maxSessions?: string | number;
   tunnelIdleTimeoutMs?: string | number;
+  ingressStreamWindow?: string | number;
 }
 
 /** Environment variables read when a flag is absent (the Deployment sets these). */
@@ -179,6 +194,7 @@ export const GATEWAY_ENV: Readonly<Record<keyof GatewayFlags, string>> = {
   maxSessionsPerPeer: 'ISTHMUS_MAX_SESSIONS_PER_PEER',
   maxSessions: 'ISTHMUS_MAX_SESSIONS',
   tunnelIdleTimeoutMs: 'ISTHMUS_TUNNEL_IDLE_TIMEOUT_MS',
+  ingressStreamWindow: 'ISTHMUS_INGRESS_STREAM_WINDOW',
 };
 
 /** RFC 1123 label: what Kubernetes accepts as a cluster-ish name and what fits in a SPIFFE path. */
@@ -193,10 +209,11 @@ const DEFAULT_EGRESS_DEBOUNCE_MS = 20;
  * (docs/benchmarks.md; a loop's ingress tunnel and its egress twin in the same gateway ~19 KiB in
  * the security review), so 10,000 tunnels stay near 390 MiB, under the install's 512 Mi limit
  * (src/cli/install/resources.ts) with room for garbage; 20,000 would not. Raise both together.
- * A loaded tunnel (its backend does not read) holds up to the ingress's 256 KiB stream window
- * (tunnel-settings.ts): ~29 KiB of RSS each at 2,200 such tunnels, the rest in kernel socket
- * buffers, which a pod's memory cgroup counts too; one peer cluster loads at most its fair share
- * (tunnel-share.ts).
+ * A loaded tunnel (its backend does not read) holds up to the ingress's stream window
+ * (--ingress-stream-window, 1 MiB by default): ~78 KiB of RSS each at 1 MiB and ~29 KiB at 256 KiB
+ * over ~2,100 such tunnels, the rest in kernel socket buffers, which a pod's memory cgroup counts
+ * too. Many loaded tunnels at 1 MiB can pass the memory limit: lower the window (or --max-tunnels)
+ * where peers may stall against slow backends.
  */
 export const DEFAULT_MAX_TUNNELS = 10_000;
 /** Sessions unused this long are closed; a linked peer's probes (every 3 s by default) keep theirs. */
@@ -298,12 +315,22 @@ export function gatewayOptionsFromFlags(
     problems,
   );
   const maxSessions = integer(pick('maxSessions'), DEFAULT_MAX_SESSIONS, 1, '--max-sessions', problems);
+  // setTimeout's range: a longer delay would fire at once and cut every tunnel.
   const tunnelIdleTimeoutMs = integer(
     pick('tunnelIdleTimeoutMs'),
     0,
     0,
     '--tunnel-idle-timeout-ms',
     problems,
+    MAX_TIMEOUT_MS,
+  );
+  const ingressStreamWindowBytes = integer(
+    pick('ingressStreamWindow'),
+    DEFAULT_INGRESS_STREAM_WINDOW_BYTES,
+    MIN_INGRESS_STREAM_WINDOW_BYTES,
+    '--ingress-stream-window',
+    problems,
+    MAX_INGRESS_STREAM_WINDOW_BYTES,
   );
   const accessLog = bool(pick('accessLog'), '--access-log', problems);
   const dialPodIPsOnly = bool(pick('dialPodIpsOnly'), '--dial-pod-ips-only', problems);
@@ -335,6 +362,7 @@ export function gatewayOptionsFromFlags(
       maxSessionsPerPeer,
       maxSessions,
       tunnelIdleTimeoutMs,
+      ingressStreamWindowBytes,
       idleSessionTimeoutMs: DEFAULT_IDLE_SESSION_TIMEOUT_MS,
     },
     shutdown,
@@ -449,15 +477,27 @@ function port(value: unknown, fallback: number, flag: string, problems: string[]
 }
 
 /** An integer (of milliseconds, or a count), at least `min`. */
-function integer(value: unknown, fallback: number, min: number, flag: string, problems: string[]): number {
+function integer(
+  value: unknown,
+  fallback: number,
+  min: number,
+  flag: string,
+  problems: string[],
+  max = Number.POSITIVE_INFINITY,
+): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) {
-    problems.push(`${flag} "${String(value)}" is not ${min > 0 ? 'a positive' : 'a non-negative'} integer`);
-    return fallback;
-  }
-  return n;
+  if (Number.isInteger(n) && n >= min && n <= max) return n;
+  problems.push(
+    Number.isFinite(max)
+      ? `${flag} "${String(value)}" is not an integer from ${min} to ${max}`
+      : `${flag} "${String(value)}" is not ${min > 0 ? 'a positive' : 'a non-negative'} integer`,
+  );
+  return fallback;
 }
+
+/** setTimeout's longest delay (2^31 − 1 ms): a longer one fires at once. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /**
  * A boolean flag, or its variable: true/false or 1/0 in any case. Anything else is a problem, not

@@ -4,6 +4,7 @@
  * ingress (once the certificate is loaded), which never dials its own listeners.
  */
 import { type AdminServer, startAdmin } from './admin.js';
+import { onSessionExpired } from './certificate-expiry.js';
 import type { EgressListeners } from './egress.js';
 import type { GatewayCertificates } from './gateway-certificates.js';
 import type { GatewayContext } from './gateway-context.js';
@@ -95,9 +96,9 @@ export async function startGatewayIngress(ctx: GatewayContext, parts: IngressPar
     // The path still works while draining: a remote's probe must not call this cluster dead for it.
     probe: { path: PROBE_PATH, isReady: () => readinessOf({ ...state, draining: false }, informers).ready },
     refuseDial: (endpoint) => own.refusal(endpoint.host, endpoint.port),
-    // Each linked cluster's share of --max-tunnels is kept for it even before it connects; re-read
-    // at each Link event (ingress.revalidate below).
-    linkedPeers: () => linkedClusters(informers.links.list()).size,
+    // Each admitted cluster shares --max-tunnels even before it connects; re-read at each Link
+    // event (ingress.revalidate below). What the policy admits: not a retargeted Link's old cluster.
+    admittedPeers: () => policy.allowed(),
     onTunnelLimit: (e) =>
       e.reached
         ? log.warn({ limit: e.limit }, 'tunnel limit reached: new tunnels refused (503) until some end')
@@ -114,6 +115,7 @@ export async function startGatewayIngress(ctx: GatewayContext, parts: IngressPar
       maxTunnels: config.limits.maxTunnels,
       maxSessionsPerPeer: config.limits.maxSessionsPerPeer,
       maxSessions: config.limits.maxSessions,
+      streamWindowBytes: config.limits.ingressStreamWindowBytes,
       ...(config.limits.tunnelIdleTimeoutMs > 0
         ? { tunnelIdleTimeoutMs: config.limits.tunnelIdleTimeoutMs }
         : {}),
@@ -124,6 +126,17 @@ export async function startGatewayIngress(ctx: GatewayContext, parts: IngressPar
   own.add(admin.address.host, (port) => port === admin.address.port);
   own.add(config.egressHost, (port) => later.egress?.listens(port) === true);
   stops.add('ingress', () => ingress.close());
+  // Routine (each session of a peer reaches its certificate's notAfter after the peer rotates):
+  // info, not the warn of a refused peer.
+  stops.add(
+    'session expiry log',
+    onSessionExpired((m) =>
+      log.info(
+        { cluster: m.peerCluster, identity: m.identity, peer: m.peer },
+        "peer gateway session reached its certificate's notAfter: GOAWAY, its open tunnels finish",
+      ),
+    ),
+  );
   log.info({ address: ingress.address }, 'ingress listening');
   // An unlink (a Link deleted or retargeted) withdraws the admission now: sessions of clusters no
   // longer admitted are cut, not left to open tunnels for as long as keepalives hold them open.

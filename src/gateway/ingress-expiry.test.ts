@@ -7,12 +7,14 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ClientHttp2Stream } from 'node:http2';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { SESSION_EXPIRED_CHANNEL, type SessionExpiredMessage } from './certificate-expiry.js';
 import { CHANNELS, type HandshakeRejectedMessage } from './diagnostics.js';
 import type { Ingress } from './ingress.js';
+import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { echo, startTcpBackend, type TcpBackend } from './test-support/backends.js';
 import { ask, connectTo, h2connect } from './test-support/h2-client.js';
 import { CLUSTER_DOMAIN, PROBE_PATH, startEchoIngress } from './test-support/harness.js';
-import { makePki, type TestPki } from './test-support/pki.js';
+import { makePki, type TestPki, TRUST_DOMAIN } from './test-support/pki.js';
 import { waitFor, within } from './test-support/wait.js';
 
 const ECHO = `echo.test.svc.${CLUSTER_DOMAIN}:7000`;
@@ -23,6 +25,9 @@ let backend: TcpBackend;
 let ingress: Ingress;
 const rejected: HandshakeRejectedMessage[] = [];
 const onRejected = (m: unknown) => rejected.push(m as HandshakeRejectedMessage);
+const expired: SessionExpiredMessage[] = [];
+const onExpired = (m: unknown) => expired.push(m as SessionExpiredMessage);
+let metrics: GatewayMetrics;
 
 beforeAll(async () => {
   pki = makePki();
@@ -31,9 +36,13 @@ beforeAll(async () => {
   backend = await startTcpBackend(echo);
   ({ ingress } = await startEchoIngress(pki, backend.port));
   diagnosticsChannel.subscribe(CHANNELS.handshakeRejected, onRejected);
+  diagnosticsChannel.subscribe(SESSION_EXPIRED_CHANNEL, onExpired);
+  metrics = createGatewayMetrics({ processMetrics: false, trustDomain: TRUST_DOMAIN });
 });
 afterAll(async () => {
+  metrics.close();
   diagnosticsChannel.unsubscribe(CHANNELS.handshakeRejected, onRejected);
+  diagnosticsChannel.unsubscribe(SESSION_EXPIRED_CHANNEL, onExpired);
   await ingress.close();
   await backend.close();
 });
@@ -75,10 +84,17 @@ it('sends GOAWAY at the peer certificate notAfter: no new tunnel on that session
 
   // The certificate expires within a few seconds of real time.
   expect(await within(goaway, 15_000, 'GOAWAY at the certificate expiry')).toBe(0);
+  // A routine end of a session, not a refused peer: its own result, left out of the error alert.
   await waitFor(
-    () => rejected.some((m) => m.reason === 'CERT_HAS_EXPIRED' && m.identity === identity),
-    'the expiry published as a refusal',
+    () => expired.some((m) => m.peerCluster === 'east' && m.identity === identity),
+    'the expiry published as a session expired',
   );
+  expect(rejected).toEqual([]);
+  const text = await metrics.render();
+  expect(text).toContain(
+    'isthmus_tunnel_connections_total{direction="ingress",peer_cluster="east",result="session_expired"} 1',
+  );
+  expect(text).not.toContain('result="unauthorized"');
   const late = await ask(s, connectTo(ECHO));
   expect(late).not.toMatchObject({ status: 200 });
   // The tunnel opened before the expiry goes on until it ends (the decision: Envoy's and Linkerd's).
@@ -89,6 +105,10 @@ it('sends GOAWAY at the peer certificate notAfter: no new tunnel on that session
   const fresh = h2connect(ingress.address, shortLived);
   expect(await ask(fresh, PROBE)).not.toMatchObject({ status: 200 });
   fresh.destroy();
+  await waitFor(
+    () => rejected.some((m) => m.reason === 'CERT_HAS_EXPIRED'),
+    'the expired handshake published as a refusal',
+  );
 
   tunnel.end();
   await waitFor(

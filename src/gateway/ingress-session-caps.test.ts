@@ -17,7 +17,6 @@ import { ask, connectTo, h2connect } from './test-support/h2-client.js';
 import { authorizeClusters, CLUSTER_DOMAIN, PROBE_PATH, startEchoIngress } from './test-support/harness.js';
 import { makePki, type TestPki, TRUST_DOMAIN } from './test-support/pki.js';
 import { waitFor, within } from './test-support/wait.js';
-import { INGRESS_STREAM_WINDOW_BYTES } from './tunnel-settings.js';
 
 const ECHO = `echo.test.svc.${CLUSTER_DOMAIN}:7000`;
 const PROBE = { ':method': 'GET', ':path': PROBE_PATH } as const;
@@ -107,15 +106,30 @@ it('refuses a session beyond the total cap, and admits again once a session clos
   expect(await within(ask(opened[1]!, connectTo(ECHO)), 10_000, 'a tunnel')).toMatchObject({ status: 200 });
 });
 
-it('bounds what a peer may have in flight per tunnel to 256 KiB (the memory of a loaded tunnel)', async () => {
-  const { s } = await session('east');
-  const settings = await within(
-    new Promise<{ initialWindowSize?: number }>((resolve) =>
-      s.remoteSettings ? resolve(s.remoteSettings) : s.once('remoteSettings', resolve),
+/** The stream window `s`'s ingress advertised. */
+function streamWindowOf(s: ClientHttp2Session): Promise<number | undefined> {
+  return within(
+    new Promise<number | undefined>((resolve) =>
+      s.remoteSettings
+        ? resolve(s.remoteSettings.initialWindowSize)
+        : s.once('remoteSettings', (r: { initialWindowSize?: number }) => resolve(r.initialWindowSize)),
     ),
     10_000,
     'the ingress SETTINGS',
   );
-  expect(INGRESS_STREAM_WINDOW_BYTES).toBe(256 * 1024);
-  expect(settings.initialWindowSize).toBe(INGRESS_STREAM_WINDOW_BYTES);
+}
+
+it('advertises a 1 MiB stream window by default, and the configured one (--ingress-stream-window)', async () => {
+  const { s } = await session('east');
+  expect(await streamWindowOf(s)).toBe(1 << 20);
+  const small = await startEchoIngress(pki, backend.port, { limits: { streamWindowBytes: 1 << 18 } });
+  try {
+    const t = h2connect(small.ingress.address, pki.gateway('east'));
+    opened.push(t);
+    expect(await ask(t, connectTo(ECHO))).toMatchObject({ status: 200 });
+    expect(await streamWindowOf(t)).toBe(1 << 18);
+    t.destroy();
+  } finally {
+    await small.ingress.close();
+  }
 });

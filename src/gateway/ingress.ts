@@ -13,7 +13,12 @@ import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { hostPort, unmapped } from '../host-port.js';
 import { VERSION, VERSION_HEADER } from '../version.js';
 import { ConnectionCounter, type Endpoint, pickTwoChoices } from './balancer.js';
-import { atExpiry, chainNotAfter } from './certificate-expiry.js';
+import {
+  atExpiry,
+  chainNotAfter,
+  publishSessionExpired,
+  type SessionExpiredMessage,
+} from './certificate-expiry.js';
 import {
   HANDSHAKE_LIMIT,
   type HandshakeRejectedMessage,
@@ -36,7 +41,7 @@ import {
 import { socketReader } from './socket-reader.js';
 import {
   ALPN_H2,
-  INGRESS_STREAM_WINDOW_BYTES,
+  DEFAULT_INGRESS_STREAM_WINDOW_BYTES,
   LISTEN_BACKLOG,
   MAX_FRAME_BYTES,
   MAX_SESSION_MEMORY_MB,
@@ -93,11 +98,12 @@ export interface IngressOptions {
    */
   onHandshakeLimit?: (event: TunnelLimitEvent) => void;
   /**
-   * How many peer clusters are linked: each is guaranteed its share of `limits.maxTunnels` even
-   * before it connects (tunnel-share.ts). Read when the peers holding sessions change and at
-   * revalidate(). Without it, only the peers present share.
+   * The peer clusters admitted here (Link targets, --allow-cluster): each is a sharer of
+   * `limits.maxTunnels` even before it connects, with headroom kept free for it (tunnel-share.ts).
+   * Read when the peers holding sessions change and at revalidate(). Without it, only the peers
+   * present share.
    */
-  linkedPeers?: () => number;
+  admittedPeers?: () => Iterable<string>;
   limits?: {
     /** A TLS client that has not finished its handshake by then is cut (slowloris). Default 10 s. */
     handshakeTimeoutMs?: number;
@@ -114,8 +120,9 @@ export interface IngressOptions {
     prefaceTimeoutMs?: number;
     /**
      * Tunnels open or dialling at once; a CONNECT beyond it gets 503 (a loop of tunnels, a flood).
-     * Shared fairly among peer clusters: a peer at its share gets 503 while what is left is
-     * reserved for the others (tunnel-share.ts). Default: unlimited.
+     * Shared among peer clusters, work-conserving: a peer past its share may use what is free but
+     * a small headroom kept for each other cluster under its share (tunnel-share.ts). Default:
+     * unlimited.
      */
     maxTunnels?: number;
     /**
@@ -130,6 +137,11 @@ export interface IngressOptions {
      * stream reset with CONNECT_ERROR). Default: never (idle database connections are legitimate).
      */
     tunnelIdleTimeoutMs?: number;
+    /**
+     * The stream window advertised to peers: a tunnel's upload per round trip, and what a loaded
+     * tunnel may hold here (config.ts, --ingress-stream-window). Default 1 MiB.
+     */
+    streamWindowBytes?: number;
     /** SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9113 §6.5.2). Default 1000. */
     maxConcurrentStreams?: number;
     /** SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113 §6.5.2). Default 16 KiB. */
@@ -183,12 +195,10 @@ const DEFAULTS = {
   maxSessions: DEFAULT_MAX_SESSIONS,
   maxHeaderListSize: 16 * 1024,
   connectTimeoutMs: 5_000,
+  streamWindowBytes: DEFAULT_INGRESS_STREAM_WINDOW_BYTES,
 };
 
 const noop = (): void => {};
-
-/** OpenSSL's name for an expired certificate: the reason its handshake gets, and its session at expiry. */
-const CERT_EXPIRED = 'CERT_HAS_EXPIRED';
 
 /**
  * The ingress's TLS options: the tunnel's, and no session resumption. A resumed TLS session admits
@@ -213,7 +223,10 @@ function peerAddress(socket: PeerSocket): string | undefined {
 }
 
 /** Names the refused peer: an operator needs to know which (the refusal path is not hot). */
-function withPeer(message: HandshakeRejectedMessage, socket: PeerSocket): HandshakeRejectedMessage {
+function withPeer<M extends HandshakeRejectedMessage | SessionExpiredMessage>(
+  message: M,
+  socket: PeerSocket,
+): M {
   const peer = peerAddress(socket);
   return peer ? { ...message, peer } : message;
 }
@@ -302,8 +315,15 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
   /** Connections closed at maxHandshakes in the current episode, or -1 outside one. */
   let refusedHandshakes = -1;
   const sessions = new Set<ServerHttp2Session>();
+  /** Marks an admitted session draining (GOAWAY sent or received): the per-peer cap stops counting it. */
+  const drainingOf = new WeakMap<ServerHttp2Session, () => void>();
+  /** GOAWAY and close once the streams end, no longer counted against the peer's session cap. */
+  const drain = (session: ServerHttp2Session): void => {
+    drainingOf.get(session)?.();
+    session.close();
+  };
   /** Sessions and tunnels per peer cluster: the session caps and the tunnels' fair share. */
-  const peers = new PeerTunnels(maxTunnels, opts.linkedPeers);
+  const peers = new PeerTunnels(maxTunnels, opts.admittedPeers);
   const sessionCaps = { perPeer: limits.maxSessionsPerPeer, total: limits.maxSessions };
   let tunnels = 0;
   /** CONNECTs admitted under maxTunnels and still dialling their backend. */
@@ -324,7 +344,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
       enablePush: false,
       maxConcurrentStreams: limits.maxConcurrentStreams,
       maxHeaderListSize: limits.maxHeaderListSize,
-      initialWindowSize: INGRESS_STREAM_WINDOW_BYTES,
+      initialWindowSize: limits.streamWindowBytes,
       maxFrameSize: MAX_FRAME_BYTES,
     },
   });
@@ -393,20 +413,30 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
   server.on('session', (session: ServerHttp2Session) => {
     const cluster = admit(session);
     if (cluster === undefined) return;
-    const overCap = sessionCapRefusal(peers.sessionsOf(cluster), sessions.size, sessionCaps);
+    // The per-peer cap counts sessions not draining: one after GOAWAY lives on only for its
+    // tunnels (a daily rotation's sessions with long-lived ones would otherwise lock the peer out).
+    const overCap = sessionCapRefusal(peers.activeSessionsOf(cluster), sessions.size, sessionCaps);
     if (overCap !== undefined) {
       refuseOverCap(session, overCap);
       return;
     }
     sessions.add(session);
     peers.sessionOpened(cluster);
+    let draining = false;
+    const drained = (): void => {
+      if (draining) return;
+      draining = true;
+      peers.sessionDraining(cluster);
+    };
+    drainingOf.set(session, drained);
+    session.once('goaway', drained);
     session.once('close', () => {
       sessions.delete(session);
-      peers.sessionClosed(cluster);
+      peers.sessionClosed(cluster, draining);
     });
     awaitPreface(session);
     // A handshake that finished after close() began: GOAWAY at once, like the sessions before it.
-    if (closing) session.close();
+    if (closing) drain(session);
     // Read now: a destroyed session has no socket left to ask.
     const peer = peerAddress(session.socket as PeerSocket);
     const ended: EndSession = (reason, code, error) =>
@@ -417,7 +447,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
       if (reason !== undefined) ended(reason, err.code ?? 'ERR_HTTP2_ERROR', err.message);
     });
     watchResets(session, ended);
-    expireWithCertificate(session);
+    expireWithCertificate(session, cluster);
     session.setLocalWindowSize(SESSION_WINDOW_BYTES);
     if (limits.idleSessionTimeoutMs !== undefined) watchIdle(session, limits.idleSessionTimeoutMs);
     session.on(
@@ -470,14 +500,15 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
 
   /**
    * At the earliest notAfter of the peer's chain (OpenSSL checked it only at the handshake), the
-   * session takes no new stream: GOAWAY(NO_ERROR), published as the refusal a new handshake with
-   * that certificate gets (CERT_HAS_EXPIRED). Its tunnels finish on their own, as Envoy's and
+   * session takes no new stream: GOAWAY(NO_ERROR), published as a session expired, not as a refused
+   * peer: every session of a peer that keeps it across its own rotation gets here daily (a new
+   * handshake with that certificate is refused as CERT_HAS_EXPIRED, and counted so). Its tunnels finish on their own, as Envoy's and
    * Linkerd's connections do after a certificate expires: cutting a client's database connection
    * would punish it for a rotation that failed on the peer's side, and the peer can open nothing
    * new. The peer's pool opens its next tunnels on a new session, whose handshake needs a valid
    * certificate.
    */
-  function expireWithCertificate(session: ServerHttp2Session): void {
+  function expireWithCertificate(session: ServerHttp2Session, cluster: string): void {
     const cert = chains.get(session)?.cert;
     const notAfter = chainNotAfter(
       cert,
@@ -488,14 +519,14 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
     const cancel = atExpiry(notAfter, () => {
       if (session.closed || session.destroyed) return;
       const identity = spiffeIdOf(cert);
-      publishHandshakeRejected(
+      publishSessionExpired(
         withPeer(
-          identity === undefined ? { reason: CERT_EXPIRED } : { reason: CERT_EXPIRED, identity },
+          identity === undefined ? { peerCluster: cluster } : { peerCluster: cluster, identity },
           session.socket,
         ),
       );
       session.goaway(h2.NGHTTP2_NO_ERROR, 0, refusalDebugData('certificate expired'));
-      session.close();
+      drain(session);
     });
     session.once('close', cancel);
   }
@@ -575,6 +606,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
       // Last stream id 0: Node sends the last one nghttp2 processed, so tunnels in flight go on.
       session.goaway(h2.NGHTTP2_ENHANCE_YOUR_CALM);
       // Not from within nghttp2's callback (a stream's 'aborted' is emitted in it).
+      drainingOf.get(session)?.();
       setImmediate(() => session.close());
     };
     session.on('stream', (stream: ServerHttp2Stream) => {
@@ -636,7 +668,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
     // After resolving: the authority names an exported Service, a bounded metric label.
     const admission = peers.admit(cluster);
     if (admission === 'over_share') {
-      const why = `too many tunnels from this cluster: its share of this gateway's ${maxTunnels} is ${peers.share()}, the rest is kept for other clusters`;
+      const why = `too many tunnels from this cluster: past its share (${peers.share()} of this gateway's ${maxTunnels}), the tunnels left are kept for other clusters`;
       refuse(stream, 503, why, cluster, authority);
       return;
     }
@@ -799,7 +831,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
     // is kept. (setTimeout's own callback is registered with `once`; activity re-arms the timer.)
     session.setTimeout(idleMs);
     session.on('timeout', () => {
-      if (open === 0) session.close();
+      if (open === 0) drain(session);
     });
   }
 
@@ -832,7 +864,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // GOAWAY: a remote pool opens its next tunnels on a new session (another replica behind the
       // load balancer) while the streams in flight finish here.
-      for (const session of sessions) session.close();
+      for (const session of sessions) drain(session);
       await socketsClosed([sockets], graceMs);
       const cut = cutSockets([sockets]);
       await closed;

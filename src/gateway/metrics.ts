@@ -8,6 +8,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { registerBuildInfo } from '../build-info.js';
+import { SESSION_EXPIRED_CHANNEL, type SessionExpiredMessage } from './certificate-expiry.js';
 import { type CertificateMetrics, certificateMetrics } from './certificate-metrics.js';
 import {
   CHANNELS,
@@ -36,6 +37,7 @@ export type ConnectResult =
   | 'not_tls'
   | 'handshake_limit'
   | 'session_limit'
+  | 'session_expired'
   | 'timeout'
   | 'error'
   | `status_${number}`;
@@ -83,7 +85,9 @@ export function connectResult(status: number, reason = '', code?: string): Conne
  * A connection closed on arrival because `maxHandshakes` were already under way is
  * `handshake_limit`: a flood, which may have kept a peer out, so the alert counts it. A session of
  * an admitted peer turned away at `--max-sessions-per-peer` or `--max-sessions` is `session_limit`
- * (counted by the alert too: a peer that holds that many sessions is broken or hostile).
+ * (counted by the alert too: a peer that holds that many sessions is broken or hostile). A session
+ * ended at its peer certificate's notAfter is `session_expired` (not from here: its own channel,
+ * certificate-expiry.ts), routine and left out of the alert.
  */
 export function handshakeResult(reason: string): ConnectResult {
   // An admitted peer that then sent no HTTP/2 preface in time stalled the same way.
@@ -357,6 +361,13 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     connections.inc({ direction: 'ingress', peer_cluster: peer, result: handshakeResult(msg.reason) });
   };
 
+  // A peer's session ended at its certificate's notAfter: routine after each rotation of the peer,
+  // its own result so that the tunnel error alert leaves it out.
+  const onSessionExpired = (raw: unknown): void => {
+    const msg = raw as SessionExpiredMessage;
+    connections.inc({ direction: 'ingress', peer_cluster: msg.peerCluster, result: 'session_expired' });
+  };
+
   const onSessionError = (raw: unknown): void => {
     const msg = raw as SessionErrorMessage;
     sessionErrors.inc({ direction: 'ingress', peer_cluster: msg.peerCluster, reason: msg.reason });
@@ -368,6 +379,7 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     [CHANNELS.connectError, onConnectError],
     [CHANNELS.handshakeRejected, onHandshakeRejected],
     [CHANNELS.sessionError, onSessionError],
+    [SESSION_EXPIRED_CHANNEL, onSessionExpired],
   ];
   for (const [name, fn] of subscriptions) diagnosticsChannel.subscribe(name, fn);
 

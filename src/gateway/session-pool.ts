@@ -107,6 +107,8 @@ interface PooledSession {
   streams: number;
   /** GOAWAY received or closing: no new streams. */
   draining: boolean;
+  /** The pool's context generation this session shook hands with (setSecureContext counts them). */
+  generation: number;
   /** Peer cluster from its certificate, for event labels; the address when unknown. */
   peer: string;
   /** The cluster of the peer's gateway identity, once connected (undefined: not a cluster's). */
@@ -141,6 +143,8 @@ export class SessionPool {
   /** Sessions dialled but not yet established: close() must end them too, or they outlive the pool. */
   private readonly dialing = new Set<ClientHttp2Session>();
   private contextOverride: TunnelSecureContext | undefined;
+  /** Bumped at each setSecureContext: sessions of an older one present a rotated-out certificate. */
+  private generation = 0;
   private closed = false;
   private readonly connectTimeoutMs: number;
   private readonly responseTimeoutMs: number;
@@ -270,9 +274,16 @@ export class SessionPool {
     });
   }
 
-  /** New sessions use `ctx`; existing sessions keep running with the certificate they shook hands with. */
+  /**
+   * New sessions use `ctx`. Existing ones keep running with the certificate they shook hands with
+   * until a session with `ctx` to the same remote is established (dialled at the next tunnel there,
+   * which the old session still carries): then they take no new tunnel and close with their last.
+   * Else every session would reach the old certificate's notAfter, where the remote ends it; and a
+   * remote that refuses the new certificate leaves the old sessions working meanwhile.
+   */
   setSecureContext(ctx: TunnelSecureContext): void {
     this.contextOverride = ctx;
+    this.generation++;
   }
 
   /**
@@ -478,11 +489,21 @@ export class SessionPool {
       };
       this.remotes.set(key, remote);
     }
+    let stale: PooledSession | undefined;
     for (const pooled of remote.sessions) {
-      if (!pooled.draining && pooled.streams < maxStreams(pooled.session)) {
+      if (pooled.draining || pooled.streams >= maxStreams(pooled.session)) continue;
+      if (pooled.generation === this.generation) {
         cb(null, pooled);
         return;
       }
+      stale ??= pooled;
+    }
+    if (stale) {
+      // Our certificate rotated since its handshake: it carries this tunnel while a session with
+      // the new one is dialled behind (retireOlder then drains it), within the backoff.
+      if (!remote.connecting && Date.now() >= remote.retryAt) this.dial(remote);
+      cb(null, stale);
+      return;
     }
     remote.idleRedials = 0;
     const step = noSessionStep({
@@ -504,6 +525,7 @@ export class SessionPool {
     remote.connecting = true;
     const { host, port } = remote.address;
     const ctx = this.contextOverride ?? this.opts.secureContext();
+    const generation = this.generation;
     const expectPeer = this.opts.expectPeer;
     const authorityHost = net.isIPv6(host) ? `[${host}]` : host;
     const chain: PooledSession['chain'] = {};
@@ -550,6 +572,7 @@ export class SessionPool {
       chain,
       streams: 0,
       draining: false,
+      generation,
       peer: remote.label,
       liveness: new SessionLiveness(session, remote.label, this.liveness, (err, fatal) =>
         this.hung(remote, pooled, err, fatal),
@@ -595,6 +618,7 @@ export class SessionPool {
         remote.sessions.push(pooled);
         if (this.keepaliveMs > 0) pooled.liveness.keepAlive(this.keepaliveMs);
         this.retireAtExpiry(pooled);
+        this.retireOlder(remote, pooled.generation);
         const waiters = remote.waiters.splice(0);
         // More waiters than free slots: the rest get another session through session().
         for (const w of waiters) {
@@ -632,6 +656,15 @@ export class SessionPool {
    * no new tunnel and closes with its last one, as after a GOAWAY: the next tunnel dials, and that
    * handshake succeeds (the remote rotated) or fails on its own.
    */
+  /** Drains `remote`'s sessions made with a certificate older than `generation` (setSecureContext). */
+  private retireOlder(remote: Remote, generation: number): void {
+    for (const pooled of remote.sessions) {
+      if (pooled.generation >= generation || pooled.draining) continue;
+      pooled.draining = true;
+      if (!pooled.session.closed && !pooled.session.destroyed) pooled.session.close();
+    }
+  }
+
   private retireAtExpiry(pooled: PooledSession): void {
     if (pooled.chain.notAfter === undefined) return;
     const cancel = atExpiry(pooled.chain.notAfter, () => {

@@ -13,6 +13,15 @@ describe('the refusal a GOAWAY carries', () => {
     expect(refusalReason(refused, undefined)).toBeUndefined();
   });
 
+  it('reads a session cap\'s ENHANCE_YOUR_CALM too: the egress reports "too many sessions"', () => {
+    const data = refusalDebugData('too many sessions from this cluster: the limit is 32');
+    expect(refusalReason(h2.NGHTTP2_ENHANCE_YOUR_CALM, data)).toBe(
+      'too many sessions from this cluster: the limit is 32',
+    );
+    // A rapid-reset GOAWAY carries no reason.
+    expect(refusalReason(h2.NGHTTP2_ENHANCE_YOUR_CALM, undefined)).toBeUndefined();
+  });
+
   it('bounds and cleans what a peer sent, whatever it sent: it lands in logs and Link conditions', () => {
     const flood = Buffer.concat([refusalDebugData(''), Buffer.from(`a\u001b[31m\n${'x'.repeat(60_000)}`)]);
     const reason = refusalReason(refused, flood)!;

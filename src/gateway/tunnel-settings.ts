@@ -30,14 +30,16 @@ export function tlsContextOptions(ctx: TunnelSecureContext): SecureContextOption
  */
 export const STREAM_WINDOW_BYTES = 1 << 20;
 /**
- * The stream window the ingress advertises: what a peer may send on a tunnel whose backend does not
- * read, held in this gateway (its socket buffers, then Node's) until the backend does. With 1 MiB a
- * peer holding 2,000 such tunnels grew the gateway by +159 MiB RSS (+131 MiB of Buffers) past what
- * the kernel held (security review); with 256 KiB by +56 MiB (~26 KiB a tunnel), so --max-tunnels
- * loaded tunnels stay within the memory limit. It slows only the peer-to-backend direction to
- * 256 KiB a round trip (~12 MiB/s a tunnel at 20 ms); answers flow under the egress's 1 MiB.
+ * The stream window the ingress advertises by default (--ingress-stream-window): what a peer may send
+ * on a tunnel whose backend does not read, held in this gateway until the backend does. It bounds a
+ * tunnel's peer-to-backend throughput to ~window ÷ RTT (at 20 ms: 37 MiB/s at 1 MiB, 11 MiB/s at
+ * 256 KiB, measured) and a loaded tunnel's memory to ~the window (~78 vs ~29 KiB of RSS each over
+ * ~2,100 loaded tunnels): the default favours throughput; config.ts says when to lower it.
  */
-export const INGRESS_STREAM_WINDOW_BYTES = 1 << 18;
+export const DEFAULT_INGRESS_STREAM_WINDOW_BYTES = STREAM_WINDOW_BYTES;
+/** The bounds of --ingress-stream-window: the RFC's default window up to 16 MiB. */
+export const MIN_INGRESS_STREAM_WINDOW_BYTES = 1 << 16;
+export const MAX_INGRESS_STREAM_WINDOW_BYTES = 1 << 24;
 export const SESSION_WINDOW_BYTES = 32 << 20;
 /** RFC 9113 §4.2 allows up to 2^24-1; 64 KiB frames cut per-frame overhead on bulk transfers. */
 export const MAX_FRAME_BYTES = 1 << 16;
@@ -51,7 +53,7 @@ export const MAX_SESSION_MEMORY_MB = 128;
  */
 export const LISTEN_BACKLOG = 4096;
 
-/** Marks the debug data of a GOAWAY that refuses a peer (INADEQUATE_SECURITY), before the reason. */
+/** Marks the debug data of a GOAWAY that refuses a peer (REFUSING_CODES), before the reason. */
 const REFUSAL_PREFIX = 'isthmus refused: ';
 /** A reason is one sentence; the bound keeps a GOAWAY small whatever a policy returns. */
 const MAX_REFUSAL_CHARS = 512;
@@ -61,9 +63,18 @@ export function refusalDebugData(reason: string): Buffer {
   return Buffer.from(`${REFUSAL_PREFIX}${reason}`.slice(0, MAX_REFUSAL_CHARS));
 }
 
+/**
+ * The GOAWAY codes with which the ingress refuses a peer and says why: INADEQUATE_SECURITY (its
+ * credentials) and ENHANCE_YOUR_CALM (a session cap: "too many sessions").
+ */
+const REFUSING_CODES: ReadonlySet<number> = new Set([
+  http2Constants.NGHTTP2_INADEQUATE_SECURITY,
+  http2Constants.NGHTTP2_ENHANCE_YOUR_CALM,
+]);
+
 /** The reason a refusing GOAWAY carries, or undefined for any other GOAWAY. */
 export function refusalReason(code: number, debug: Buffer | undefined): string | undefined {
-  if (code !== http2Constants.NGHTTP2_INADEQUATE_SECURITY || debug === undefined) return undefined;
+  if (!REFUSING_CODES.has(code) || debug === undefined) return undefined;
   // Bounded and printable here too: a peer that passed the handshake writes what it likes, and the
   // text ends up in logs, Link conditions and terminals.
   const text = debug.subarray(0, MAX_REFUSAL_CHARS).toString('utf8');

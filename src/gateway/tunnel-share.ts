@@ -3,13 +3,17 @@
  * pod in any linked cluster opening connections to its own egress took every tunnel of the
  * exporting gateway, and every other cluster got 503).
  *
- * The rule: each peer cluster present (holding a session or a tunnel) is guaranteed an equal share,
- * max ÷ peers. A peer under its share is admitted while the gateway is below max. A peer at or over
- * its share may borrow only what no other peer's guarantee still needs: it is admitted while the
- * free slots exceed the unused reserve (the sum over peers of their share not in use). Nothing is
- * evicted: a peer that arrives while others borrow gets its share as their tunnels end, and the
- * borrowers get no new tunnel until then. Per CONNECT this is O(1); the reserve is recomputed only
- * when the share changes (a peer cluster comes or goes).
+ * The rule is work-conserving: a busy peer may use all the free capacity but a small headroom kept
+ * for each other sharer still under its share. The sharers are the peer clusters present (holding a
+ * session or a tunnel) ∪ the admitted clusters not yet connected; each one's share is max ÷ sharers.
+ * A peer under its share is admitted while the gateway is below max. A peer at or over its share
+ * (a borrower) is admitted only while the free slots exceed the headroom of the others: for each
+ * other sharer under its share, min(headroom, share − held). The headrooms together are at most
+ * ~5 % of max, so one busy peer reaches ~95 % of max when the others are idle, and a newcomer
+ * always finds its headroom free. Nothing is evicted: as a borrower's tunnels end, a peer under its
+ * share takes the slots (the borrower gets none while they are someone's headroom), so under
+ * contention every peer converges to its share. Per CONNECT this is O(1); the reserve is recomputed
+ * only when the sharers change.
  */
 
 export type TunnelAdmission = 'admit' | 'full' | 'over_share';
@@ -20,20 +24,46 @@ export interface TunnelLoad {
   /** Tunnels all peers hold. */
   total: number;
   max: number;
-  /** Each peer's guarantee. */
+  /** Each peer's share: max ÷ sharers. */
   share: number;
-  /** Σ over peers of max(0, share − held): guarantees not in use. */
-  unusedReserve: number;
+  /** The headroom kept free for the other sharers under their share (`headroomOf` summed). */
+  othersHeadroom: number;
 }
 
-export function tunnelAdmission({ held, total, max, share, unusedReserve }: TunnelLoad): TunnelAdmission {
+export function tunnelAdmission({ held, total, max, share, othersHeadroom }: TunnelLoad): TunnelAdmission {
   if (total >= max) return 'full';
   if (held < share) return 'admit';
-  return max - total > unusedReserve ? 'admit' : 'over_share';
+  return max - total > othersHeadroom ? 'admit' : 'over_share';
+}
+
+/** The fraction of max kept, at most, as headroom for the peers a borrower shares with. */
+const HEADROOM_FRACTION = 0.05;
+
+/** Each peer's share of `max` among `sharers` (at least 1 tunnel). */
+export function shareOf(max: number, sharers: number): number {
+  return Math.max(1, Math.floor(max / Math.max(1, sharers)));
+}
+
+/**
+ * The headroom a borrower leaves free for each other sharer: ~5 % of max split among the others
+ * (at least one tunnel each), never more than a share. With 10,000 tunnels: 500 for the one other
+ * of 2 sharers, 25 each among 20.
+ */
+export function guaranteeOf(max: number, sharers: number): number {
+  const others = Math.max(1, sharers - 1);
+  const headroom = Math.max(1, Math.floor((max * HEADROOM_FRACTION) / others));
+  return Math.min(shareOf(max, sharers), headroom);
+}
+
+/** What a sharer holding `held` keeps free of a borrower: its headroom, up to its share. */
+export function headroomOf(held: number, share: number, guarantee: number): number {
+  return held < share ? Math.min(guarantee, share - held) : 0;
 }
 
 interface Peer {
   sessions: number;
+  /** Of `sessions`, those not draining (no GOAWAY either way): what the per-peer cap counts. */
+  activeSessions: number;
   tunnels: number;
 }
 
@@ -42,14 +72,21 @@ export class PeerTunnels {
   private readonly peers = new Map<string, Peer>();
   private tunnels = 0;
   private currentShare: number;
-  private unusedReserve = 0;
+  private guarantee: number;
+  /** Σ over sharers (present or not) of headroomOf(held). */
+  private headroom = 0;
 
-  /** `linked`: how many peer clusters may connect, each guaranteed a share even before it does. */
+  /**
+   * `admitted`: the peer clusters that may connect (Link targets, --allow-cluster), each a sharer
+   * even before it does. Re-read at reshare().
+   */
   constructor(
     private readonly max: number,
-    private readonly linked: () => number = () => 0,
+    private readonly admitted: () => Iterable<string> = () => [],
   ) {
     this.currentShare = max;
+    this.guarantee = max;
+    this.reshare();
   }
 
   share(): number {
@@ -60,37 +97,49 @@ export class PeerTunnels {
     return this.tunnels;
   }
 
-  /** Established sessions of `cluster` (what the session caps bound). */
-  sessionsOf(cluster: string): number {
-    return this.peers.get(cluster)?.sessions ?? 0;
+  /** Sessions of `cluster` not draining (what the per-peer session cap bounds). */
+  activeSessionsOf(cluster: string): number {
+    return this.peers.get(cluster)?.activeSessions ?? 0;
   }
 
   sessionOpened(cluster: string): void {
-    this.peerOf(cluster).sessions++;
+    const peer = this.peerOf(cluster);
+    peer.sessions++;
+    peer.activeSessions++;
   }
 
-  sessionClosed(cluster: string): void {
+  /** A session of `cluster` sent or received GOAWAY: it no longer counts against the per-peer cap. */
+  sessionDraining(cluster: string): void {
+    const peer = this.peers.get(cluster);
+    if (peer && peer.activeSessions > 0) peer.activeSessions--;
+  }
+
+  /** `draining`: whether sessionDraining was called for it. */
+  sessionClosed(cluster: string, draining: boolean): void {
     const peer = this.peers.get(cluster);
     if (!peer) return;
     peer.sessions--;
+    if (!draining && peer.activeSessions > 0) peer.activeSessions--;
     this.forgetIfGone(cluster, peer);
   }
 
   /** Decides a CONNECT of `cluster`, and counts the tunnel when admitted. */
   admit(cluster: string): TunnelAdmission {
     const peer = this.peerOf(cluster);
+    if (!Number.isFinite(this.max)) {
+      this.hold(peer, 1);
+      return 'admit';
+    }
+    const own = headroomOf(peer.tunnels, this.currentShare, this.guarantee);
     const decision = tunnelAdmission({
       held: peer.tunnels,
       total: this.tunnels,
       max: this.max,
       share: this.currentShare,
-      unusedReserve: this.unusedReserve,
+      othersHeadroom: this.headroom - own,
     });
-    if (decision === 'admit') {
-      if (peer.tunnels < this.currentShare) this.unusedReserve--;
-      peer.tunnels++;
-      this.tunnels++;
-    } else this.forgetIfGone(cluster, peer);
+    if (decision === 'admit') this.hold(peer, 1);
+    else this.forgetIfGone(cluster, peer);
     return decision;
   }
 
@@ -98,16 +147,21 @@ export class PeerTunnels {
   release(cluster: string): void {
     const peer = this.peers.get(cluster);
     if (!peer || peer.tunnels === 0) return;
-    peer.tunnels--;
-    this.tunnels--;
-    if (peer.tunnels < this.currentShare) this.unusedReserve++;
+    this.hold(peer, -1);
     this.forgetIfGone(cluster, peer);
+  }
+
+  private hold(peer: Peer, delta: number): void {
+    const before = headroomOf(peer.tunnels, this.currentShare, this.guarantee);
+    peer.tunnels += delta;
+    this.tunnels += delta;
+    this.headroom += headroomOf(peer.tunnels, this.currentShare, this.guarantee) - before;
   }
 
   private peerOf(cluster: string): Peer {
     let peer = this.peers.get(cluster);
     if (!peer) {
-      peer = { sessions: 0, tunnels: 0 };
+      peer = { sessions: 0, activeSessions: 0, tunnels: 0 };
       this.peers.set(cluster, peer);
       this.reshare();
     }
@@ -121,15 +175,18 @@ export class PeerTunnels {
   }
 
   /**
-   * The peers (or the linked clusters) changed: a new share, and the reserve it leaves unused,
-   * absent linked peers' whole shares included. O(peers): not per CONNECT.
+   * The sharers changed (a peer came or went, or the admitted clusters): a new share, guarantee and
+   * headroom. O(peers + admitted clusters): not per CONNECT.
    */
   reshare(): void {
-    const sharers = Math.max(1, this.peers.size, this.linked());
-    this.currentShare = Math.max(1, Math.floor(this.max / sharers));
-    const absent = sharers - this.peers.size;
-    this.unusedReserve = absent > 0 ? absent * this.currentShare : 0;
+    let absent = 0;
+    for (const cluster of new Set(this.admitted())) if (!this.peers.has(cluster)) absent++;
+    const sharers = this.peers.size + absent;
+    if (!Number.isFinite(this.max)) return;
+    this.currentShare = shareOf(this.max, sharers);
+    this.guarantee = guaranteeOf(this.max, sharers);
+    this.headroom = absent * headroomOf(0, this.currentShare, this.guarantee);
     for (const peer of this.peers.values())
-      this.unusedReserve += Math.max(0, this.currentShare - peer.tunnels);
+      this.headroom += headroomOf(peer.tunnels, this.currentShare, this.guarantee);
   }
 }

@@ -16,6 +16,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { type experimental, type Server, ServerCredentials } from '@grpc/grpc-js';
 import { type ConnectionGuard, type ConnectionRefusal, guardConnections } from '../connection-guard.js';
+import { describeError, IsthmusError } from '../errors.js';
 import { type CertifyLimits, connectionLifetimeMs, type ServerLimits } from './identity-limits.js';
 
 export interface GrpcListenerOptions {
@@ -51,7 +52,7 @@ export async function listenForGrpc(server: Server, opts: GrpcListenerOptions): 
   const listener = opts.tls
     ? tlsListener(opts.tls, limits.handshakeTimeoutMs, inject)
     : plainListener(inject);
-  const guard = guardConnections(listener.server, limits, opts.onRefused);
+  const guard = guardConnections(listener.server, limits, opts.onRefused, listener.secure);
   const lifetimeMs = connectionLifetimeMs(limits);
   listener.server.on('connection', (socket: net.Socket) => {
     if (!socket.destroyed) cutLater(socket, lifetimeMs);
@@ -92,7 +93,10 @@ function cutLater(socket: net.Socket, ms: number): void {
 }
 
 interface Listener {
+  /** What listens and accepts (the connection guard's). */
   server: net.Server;
+  /** The TLS server the guard hands admitted connections to; absent for plaintext. */
+  secure?: tls.Server;
   stop(): void;
 }
 
@@ -109,13 +113,26 @@ function tlsListener(
   handshakeTimeoutMs: number | undefined,
   inject: (socket: net.Socket) => void,
 ): Listener {
+  // Never listens: the guard accepts on `front` and hands it only the connections it admits.
   const server = tls.createServer({
     ALPNProtocols: [ALPN_H2],
     ...(handshakeTimeoutMs === undefined ? {} : { handshakeTimeout: handshakeTimeoutMs }),
   });
+  const front = net.createServer();
   // No certificate until the provider's first update (next tick): a handshake before it fails.
+  // A certificate the context refuses (a key that does not match) keeps the one in force serving;
+  // the error, named, reaches the provider, which counts a failed renewal (serving-cert.ts).
   const onCertificate = (update: experimental.IdentityCertificateUpdate | null): void => {
-    if (update) server.setSecureContext({ cert: update.certificate, key: update.privateKey });
+    if (!update) return;
+    try {
+      server.setSecureContext({ cert: update.certificate, key: update.privateKey });
+    } catch (err) {
+      throw new IsthmusError(
+        'CERT_INVALID',
+        `the Certify listener cannot load the serving certificate: ${describeError(err)}`,
+        { cause: err },
+      );
+    }
   };
   provider.addIdentityCertificateListener(onCertificate);
   server.on('secureConnection', (socket: tls.TLSSocket) => {
@@ -128,7 +145,11 @@ function tlsListener(
     socket.on('error', () => {});
     inject(socket);
   });
-  // A failed or timed-out handshake (or a connection the guard refused): nothing to keep.
+  // A failed or timed-out handshake: nothing to keep.
   server.on('tlsClientError', (_err, socket) => socket.destroy());
-  return { server, stop: () => provider.removeIdentityCertificateListener(onCertificate) };
+  return {
+    server: front,
+    secure: server,
+    stop: () => provider.removeIdentityCertificateListener(onCertificate),
+  };
 }

@@ -149,7 +149,17 @@ export class ServingCertificateProvider implements CertificateProvider {
   addIdentityCertificateListener(listener: IdentityListener): void {
     this.#listeners.add(listener);
     // Not synchronously: grpc-js registers its own watcher only after this returns, and would miss it.
-    if (this.#current) process.nextTick(listener, updateOf(this.#current));
+    // A listener that throws there would throw out of a tick and end the process: reported instead.
+    if (this.#current) {
+      const update = updateOf(this.#current);
+      process.nextTick(() => {
+        try {
+          listener(update);
+        } catch (err) {
+          this.#opts.onError?.(servingError(err));
+        }
+      });
+    }
   }
 
   removeIdentityCertificateListener(listener: IdentityListener): void {
@@ -172,27 +182,34 @@ export class ServingCertificateProvider implements CertificateProvider {
       this.#failures++;
       const remaining = this.current.notAfter.getTime() - this.#now();
       this.#schedule(retryDelay(this.#failures, remaining, this.#policy));
-      const error =
-        err instanceof IsthmusError
-          ? err
-          : new IsthmusError('CERT_INVALID', `serving certificate: ${describeError(err)}`, { cause: err });
-      this.#opts.onError?.(error);
+      this.#opts.onError?.(servingError(err));
     }
     return this.current;
   }
 
+  /**
+   * Hands `cert` to the listeners, then makes it current: one that cannot load it (its
+   * setSecureContext threw) fails the renewal, so `current` never names a certificate not served.
+   * (The listeners that did load it serve it until the retry, which applies again to all.)
+   */
   #apply(cert: ServingCertificate): void {
     if (this.#stopped) return;
-    this.#current = cert;
-    this.#failures = 0;
     const update = updateOf(cert);
     for (const listener of this.#listeners) listener(update);
+    this.#current = cert;
+    this.#failures = 0;
     this.#schedule(renewalDelay(this.#now(), cert.notAfter.getTime(), this.#policy));
   }
 
   #schedule(delayMs: number): void {
     if (!this.#stopped) this.#timer.arm(delayMs, () => void this.renewNow());
   }
+}
+
+function servingError(err: unknown): IsthmusError {
+  return err instanceof IsthmusError
+    ? err
+    : new IsthmusError('CERT_INVALID', `serving certificate: ${describeError(err)}`, { cause: err });
 }
 
 function updateOf(cert: ServingCertificate): experimental.IdentityCertificateUpdate {

@@ -79,7 +79,11 @@ export function registerGateway(program: Command): void {
     )
     .option(
       '--tunnel-idle-timeout-ms <ms>',
-      'cut a tunnel idle both ways this long (default 0: never; env ISTHMUS_TUNNEL_IDLE_TIMEOUT_MS)',
+      'cut a tunnel idle both ways this long, up to 2147483647 (default 0: never; env ISTHMUS_TUNNEL_IDLE_TIMEOUT_MS)',
+    )
+    .option(
+      '--ingress-stream-window <bytes>',
+      "HTTP/2 stream window the ingress advertises, 65536 to 16777216: a tunnel's upload is ~window / RTT, and a tunnel whose backend stalls holds ~the window of memory (default 1048576; env ISTHMUS_INGRESS_STREAM_WINDOW)",
     )
     .option(
       '--drain-delay-ms <ms>',

@@ -149,6 +149,7 @@ export const PASSED_AS_DECLARED: Readonly<Record<SystemPart, readonly string[]>>
     'max-sessions-per-peer',
     'max-sessions',
     'tunnel-idle-timeout-ms',
+    'ingress-stream-window',
   ],
   controller: [
     'cluster',
