@@ -8,6 +8,7 @@
 import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Ingress } from './ingress.js';
+import { DRAINING_ALLOWANCE } from './session-caps.js';
 import { echo, startTcpBackend, type TcpBackend } from './test-support/backends.js';
 import { ask, connectTo, h2connect } from './test-support/h2-client.js';
 import { authorizeClusters, CLUSTER_DOMAIN, PROBE_PATH, startEchoIngress } from './test-support/harness.js';
@@ -67,4 +68,38 @@ it('admits a fresh session while two expired ones of the same peer still carry t
   for (const t of tunnels) t.close();
   for (const s of [...old, fresh, fourth]) s.destroy();
   await waitFor(() => ingress.connections() === 0 && ingress.sessions() === 0, 'no connection left');
+}, 30_000);
+
+it('a peer that drains its own sessions (its GOAWAY, a tunnel kept) is bounded all the same', async () => {
+  const { ingress: capped } = await startEchoIngress(pki, backend.port, {
+    limits: { maxSessionsPerPeer: 1, maxSessions: 100 },
+    extra: { authorizePeer: authorizeClusters(['east']) },
+  });
+  const opened: ClientHttp2Session[] = [];
+  try {
+    let admitted = 0;
+    for (let i = 0; i < DRAINING_ALLOWANCE + 2; i++) {
+      const s = h2connect(capped.address, pki.gateway('east'));
+      opened.push(s);
+      const tunnel = s.request(connectTo(ECHO), { endStream: false });
+      tunnel.on('error', () => {});
+      const status = await within(
+        new Promise<number | undefined>((resolve) => {
+          tunnel.once('response', (h) => resolve(Number(h[':status'])));
+          tunnel.once('close', () => resolve(undefined));
+        }),
+        5_000,
+        'an answer or a refusal',
+      );
+      if (status !== 200) continue;
+      admitted++;
+      s.goaway(0);
+      await waitFor(() => capped.sessions() === admitted, 'the session counted');
+    }
+    expect(admitted).toBe(DRAINING_ALLOWANCE);
+  } finally {
+    for (const s of opened) s.destroy();
+    await waitFor(() => capped.connections() === 0, 'no connection left');
+    await capped.close();
+  }
 }, 30_000);

@@ -414,8 +414,9 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
     const cluster = admit(session);
     if (cluster === undefined) return;
     // The per-peer cap counts sessions not draining: one after GOAWAY lives on only for its
-    // tunnels (a daily rotation's sessions with long-lived ones would otherwise lock the peer out).
-    const overCap = sessionCapRefusal(peers.activeSessionsOf(cluster), sessions.size, sessionCaps);
+    // tunnels (a daily rotation's sessions with long-lived ones would otherwise lock the peer out);
+    // draining ones have a bound of their own (session-caps.ts).
+    const overCap = sessionCapRefusal(peers.sessionsOf(cluster), sessions.size, sessionCaps);
     if (overCap !== undefined) {
       refuseOverCap(session, overCap);
       return;

@@ -56,6 +56,19 @@ describe('PeerTunnels', () => {
     },
   );
 
+  it.each([
+    [100, 200],
+    [100, 40],
+    [1_000, 100],
+  ])(
+    'with more sharers than 5 %% of max (max %i, %i admitted) the headroom in all stays ~5 %%',
+    (max, linked) => {
+      const peers = new PeerTunnels(max, () => names(linked));
+      peers.sessionOpened('c0');
+      expect(fill(peers, 'c0')).toBe(max - Math.ceil(max * 0.05));
+    },
+  );
+
   it('a peer present with a session and no tunnel does not cap a busy one at max / 2', () => {
     const peers = new PeerTunnels(10_000, () => ['east', 'north']);
     peers.sessionOpened('east');
@@ -98,11 +111,11 @@ describe('PeerTunnels', () => {
     peers.sessionOpened('east');
     peers.sessionOpened('east');
     peers.sessionDraining('east');
-    expect(peers.activeSessionsOf('east')).toBe(1);
+    expect(peers.sessionsOf('east')).toEqual({ active: 1, all: 2 });
     peers.sessionClosed('east', true);
-    expect(peers.activeSessionsOf('east')).toBe(1);
+    expect(peers.sessionsOf('east')).toEqual({ active: 1, all: 1 });
     peers.sessionClosed('east', false);
-    expect(peers.activeSessionsOf('east')).toBe(0);
+    expect(peers.sessionsOf('east')).toEqual({ active: 0, all: 0 });
   });
 
   it('unlimited admits all', () => {

@@ -33,7 +33,10 @@ export interface TunnelLoad {
 export function tunnelAdmission({ held, total, max, share, othersHeadroom }: TunnelLoad): TunnelAdmission {
   if (total >= max) return 'full';
   if (held < share) return 'admit';
-  return max - total > othersHeadroom ? 'admit' : 'over_share';
+  // At least a tunnel per other sharer, but never more than the fraction in all: with more sharers
+  // than 5 % of max, a floor of one each would keep a busy cluster from all but a few (a review's
+  // finding: max 100, 200 admitted clusters, one busy cluster got 1).
+  return max - total > Math.min(othersHeadroom, Math.ceil(max * HEADROOM_FRACTION)) ? 'admit' : 'over_share';
 }
 
 /** The fraction of max kept, at most, as headroom for the peers a borrower shares with. */
@@ -97,9 +100,10 @@ export class PeerTunnels {
     return this.tunnels;
   }
 
-  /** Sessions of `cluster` not draining (what the per-peer session cap bounds). */
-  activeSessionsOf(cluster: string): number {
-    return this.peers.get(cluster)?.activeSessions ?? 0;
+  /** Sessions of `cluster`: not draining (what the per-peer session cap bounds), and in all. */
+  sessionsOf(cluster: string): { active: number; all: number } {
+    const peer = this.peers.get(cluster);
+    return { active: peer?.activeSessions ?? 0, all: peer?.sessions ?? 0 };
   }
 
   sessionOpened(cluster: string): void {
