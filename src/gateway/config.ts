@@ -524,8 +524,11 @@ function portRange(value: string | undefined, problems: string[]): { first: numb
   return { first, last };
 }
 
-/** Accepts repeated flags and comma-separated values alike (`--allow-cluster a,b --allow-cluster c`). */
-function splitList(value: unknown): string[] {
+/**
+ * Accepts repeated flags and comma-separated values alike (`--allow-cluster a,b --allow-cluster c`,
+ * or the variable's `a, b`); `isthmus check` reads a gateway Deployment's lists with it too.
+ */
+export function splitList(value: unknown): string[] {
   if (value === undefined) return [];
   const parts = Array.isArray(value) ? value.map(String) : [String(value)];
   return parts

@@ -32,6 +32,8 @@ interface WaitingOwner {
 
 export class GarbageCollector {
   private readonly orphaning = new Map<string, WaitingOwner>();
+  /** Set while retryOrphaning runs: the orphan updates it makes raise store events of their own. */
+  private retrying = false;
 
   constructor(
     private readonly ops: RestOps,
@@ -151,6 +153,18 @@ export class GarbageCollector {
 
   /** Orphans again the owners that wait for it (but `changed`, whose own event does it). */
   private retryOrphaning(changed: string | undefined): void {
+    // Not re-entered from the events its own updates raise: the outer pass would go on with
+    // snapshots the inner one made stale (a review's finding; it healed on the next event).
+    if (this.retrying) return;
+    this.retrying = true;
+    try {
+      this.retryEach(changed);
+    } finally {
+      this.retrying = false;
+    }
+  }
+
+  private retryEach(changed: string | undefined): void {
     for (const [uid, { rt, namespace, name }] of [...this.orphaning]) {
       if (uid === changed) continue;
       const owner = this.store.get(resourceKey(rt.group, rt.plural), namespace, name);

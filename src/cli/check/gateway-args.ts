@@ -8,7 +8,7 @@
  */
 
 import type { V1Container, V1EnvVar } from '@kubernetes/client-node';
-import { GATEWAY_ENV, type GatewayFlags, gatewayFlagsFromArgv } from '../../gateway/config.js';
+import { GATEWAY_ENV, gatewayFlagsFromArgv, splitList } from '../../gateway/config.js';
 import type { KubeClient } from '../../kube/client.js';
 import { GATEWAY_SERVICE_NAME, SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
@@ -68,15 +68,6 @@ function sourceOf(e: V1EnvVar): string {
   return Object.keys(from).join(', ');
 }
 
-/** `--allow-cluster a,b --allow-cluster c`, or the variable's `a, b`: as the gateway splits them. */
-function clusterList(value: GatewayFlags['allowCluster']): string[] {
-  return [value ?? []]
-    .flat()
-    .flatMap((v) => v.split(','))
-    .map((v) => v.trim())
-    .filter((v) => v !== '');
-}
-
 /**
  * The gateway container's admission settings; throws the gateway's USAGE error for arguments it
  * would refuse. The container is the one the install names `gateway`, else the first.
@@ -95,7 +86,7 @@ export function gatewayAdmission(deployment: V1Deployment): GatewayAdmission {
   const cluster = flags.cluster ?? literal[GATEWAY_ENV.cluster];
   return {
     // The gateway takes the variable only when no flag is given (gatewayOptionsFromFlags).
-    allowCluster: clusterList(flags.allowCluster ?? (list && 'value' in list ? list.value : undefined)),
+    allowCluster: splitList(flags.allowCluster ?? (list && 'value' in list ? list.value : undefined)),
     ...(cluster ? { cluster } : {}),
     ...(flags.allowCluster === undefined && list && 'from' in list ? { unreadList: list.from } : {}),
     ...(flags.allowCluster !== undefined && list && 'value' in list && list.value.trim() !== ''
