@@ -1,6 +1,11 @@
 /** The expiry of a peer's chain and the timer that ends a session's admission then. */
+
+import { X509Certificate } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { atExpiry, chainNotAfter } from './certificate-expiry.js';
+import { createIssuer, createTrustAnchor } from '../identity/ca.js';
+import { joinPem } from '../identity/pem.js';
+import { anchorOf, atExpiry, chainNotAfter, parseAnchors } from './certificate-expiry.js';
+import { TRUST_DOMAIN } from './test-support/pki.js';
 
 /** setTimeout's longest delay (2^31 − 1 ms, ~24.8 days): a longer one would fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -88,5 +93,29 @@ describe('atExpiry', () => {
     cancel();
     vi.advanceTimersByTime(20_000);
     expect(cancelled).not.toHaveBeenCalled();
+  });
+});
+
+describe('anchorOf', () => {
+  // Two anchors of one rotation share their name: only the signature tells them apart.
+  const oldAnchor = createTrustAnchor({ trustDomain: TRUST_DOMAIN, keyBits: 2048 });
+  const newAnchor = createTrustAnchor({ trustDomain: TRUST_DOMAIN, keyBits: 2048 });
+  const issuerOf = (anchor: typeof oldAnchor) =>
+    new X509Certificate(createIssuer(anchor, { cluster: 'east', trustDomain: TRUST_DOMAIN }).certPem);
+  const bundle = parseAnchors(joinPem([newAnchor.certPem, oldAnchor.certPem]));
+
+  it('parses every certificate of a bundle', () => {
+    expect(bundle.map((a) => a.fingerprint256)).toEqual(
+      [newAnchor, oldAnchor].map((a) => new X509Certificate(a.certPem).fingerprint256),
+    );
+  });
+  it('finds the anchor that signed a certificate, by signature among anchors of one name', () => {
+    expect(bundle[0]?.subject).toBe(bundle[1]?.subject);
+    expect(anchorOf(issuerOf(oldAnchor), bundle)).toBe(bundle[1]);
+    expect(anchorOf(issuerOf(newAnchor), bundle)).toBe(bundle[0]);
+  });
+  it('finds none for a certificate of another anchor, and an anchor is its own', () => {
+    expect(anchorOf(issuerOf(oldAnchor), [bundle[0] as X509Certificate])).toBeUndefined();
+    expect(anchorOf(bundle[1] as X509Certificate, bundle)).toBe(bundle[1]);
   });
 });

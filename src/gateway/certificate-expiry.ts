@@ -5,7 +5,9 @@
  * and stop opening streams on it then (security review: tunnels opened with an expired certificate).
  */
 
+import { X509Certificate } from 'node:crypto';
 import diagnosticsChannel from 'node:diagnostics_channel';
+import { splitPem } from '../identity/pem.js';
 
 /**
  * Published when the ingress ends a peer's session at its certificate's notAfter: routine (every
@@ -58,6 +60,24 @@ export function chainNotAfter<C>(
     cert = issuerOf(cert);
   }
   return earliest;
+}
+
+/** The certificates of a PEM trust bundle (the old and the new anchor during a rotation). */
+export function parseAnchors(bundlePem: string): X509Certificate[] {
+  return splitPem(bundlePem).map((pem) => new X509Certificate(pem));
+}
+
+/**
+ * The anchor of `anchors` that signed `cert`, matched by name and signature (an old and a new anchor
+ * of one rotation share a name). A peer sends its chain without the root, and Node's X509 form of it
+ * ends at the issuer, so the anchor's notAfter, which bounds the chain's validity too, comes from
+ * the ingress's own trust bundle.
+ */
+export function anchorOf(
+  cert: X509Certificate,
+  anchors: readonly X509Certificate[],
+): X509Certificate | undefined {
+  return anchors.find((anchor) => cert.checkIssued(anchor) && cert.verify(anchor.publicKey));
 }
 
 /**

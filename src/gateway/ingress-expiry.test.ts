@@ -14,7 +14,7 @@ import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { echo, startTcpBackend, type TcpBackend } from './test-support/backends.js';
 import { ask, connectTo, h2connect } from './test-support/h2-client.js';
 import { CLUSTER_DOMAIN, PROBE_PATH, startEchoIngress } from './test-support/harness.js';
-import { makePki, type TestPki, TRUST_DOMAIN } from './test-support/pki.js';
+import { makePki, resigned, type TestPki, TRUST_DOMAIN } from './test-support/pki.js';
 import { waitFor, within } from './test-support/wait.js';
 
 const ECHO = `echo.test.svc.${CLUSTER_DOMAIN}:7000`;
@@ -123,4 +123,23 @@ it('sends GOAWAY at the peer certificate notAfter: no new tunnel on that session
   expect(await ask(good, connectTo(ECHO))).toMatchObject({ status: 200 });
   good.destroy();
   await waitFor(() => ingress.connections() === 0 && ingress.openTunnels() === 0, 'no connection left');
+}, 30_000);
+
+it('sends GOAWAY at the trust anchor notAfter too: the peer does not send the root, the ingress finds it', async () => {
+  const shortAnchor = resigned(pki.anchor, new Date(Date.now() + 4_000));
+  const { ingress: strict } = await startEchoIngress(pki, backend.port, {
+    extra: { secureContext: { ...pki.gateway('west'), ca: shortAnchor } },
+  });
+  try {
+    const s = h2connect(strict.address, pki.gateway('east'));
+    const goaway = new Promise<number>((resolve) => s.once('goaway', (code: number) => resolve(code)));
+    expect(await ask(s, PROBE)).toMatchObject({ status: 200 });
+    // The leaf and its issuer are valid for a day and more: only the anchor ends the chain's validity.
+    expect(await within(goaway, 15_000, 'GOAWAY at the anchor expiry')).toBe(0);
+    expect(await ask(s, connectTo(ECHO))).not.toMatchObject({ status: 200 });
+    s.destroy();
+    await waitFor(() => strict.connections() === 0, 'no connection left');
+  } finally {
+    await strict.close();
+  }
 }, 30_000);

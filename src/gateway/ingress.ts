@@ -14,8 +14,10 @@ import { hostPort, unmapped } from '../host-port.js';
 import { VERSION, VERSION_HEADER } from '../version.js';
 import { ConnectionCounter, type Endpoint, pickTwoChoices } from './balancer.js';
 import {
+  anchorOf,
   atExpiry,
   chainNotAfter,
+  parseAnchors,
   publishSessionExpired,
   type SessionExpiredMessage,
 } from './certificate-expiry.js';
@@ -331,6 +333,8 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
   /** CONNECTs refused at maxTunnels in the current episode, or -1 outside one. */
   let refusedAtLimit = -1;
   let closing = false;
+  /** The trust bundle, parsed: the peer's chain stops below it (see expireWithCertificate). */
+  let anchors = parseAnchors(opts.secureContext.ca);
 
   const server = http2.createSecureServer({
     ...ingressTlsOptions(opts.secureContext),
@@ -500,7 +504,8 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
   }
 
   /**
-   * At the earliest notAfter of the peer's chain (OpenSSL checked it only at the handshake), the
+   * At the earliest notAfter of the peer's chain and the anchor that verified it (OpenSSL checked
+   * them only at the handshake), the
    * session takes no new stream: GOAWAY(NO_ERROR), published as a session expired, not as a refused
    * peer: every session of a peer that keeps it across its own rotation gets here daily (a new
    * handshake with that certificate is refused as CERT_HAS_EXPIRED, and counted so). Its tunnels finish on their own, as Envoy's and
@@ -514,7 +519,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
     const notAfter = chainNotAfter(
       cert,
       (c) => c.validTo,
-      (c) => c.issuerCertificate,
+      (c) => c.issuerCertificate ?? anchorOf(c, anchors),
     );
     if (notAfter === undefined) return;
     const cancel = atExpiry(notAfter, () => {
@@ -849,6 +854,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
     address: { host: bound.address, port: bound.port },
     setSecureContext(ctx) {
       server.setSecureContext(ingressTlsOptions(ctx));
+      anchors = parseAnchors(ctx.ca);
     },
     openTunnels: () => tunnels,
     activeTunnels: () => tunnels + dialling,

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { waitFor as waitUntil } from '../wait-for.js';
 import { echo, startTcpBackend, type TcpBackend } from './test-support/backends.js';
 import { CLUSTER_DOMAIN, type Harness, startHarness } from './test-support/harness.js';
-import { makePki, type TestPki } from './test-support/pki.js';
+import { makePki, resigned, type TestPki } from './test-support/pki.js';
 import { waitFor, within } from './test-support/wait.js';
 
 const ECHO = `echo.test.svc.${CLUSTER_DOMAIN}:7000`;
@@ -85,4 +85,25 @@ it('stops opening tunnels on a session whose remote certificate expired, and red
   tunnel.end();
   await waitFor(() => h.ingress.openTunnels() === 0, 'tunnels closed');
   await waitFor(() => h.pool.sessionCount() === 1, 'the expired session gone with its last tunnel');
+}, 30_000);
+
+it('stops opening tunnels on a session at the trust anchor notAfter too (the remote does not send the root)', async () => {
+  const shortAnchor = resigned(pki.anchor, new Date(Date.now() + 4_000));
+  const eastContext = { ...pki.gateway('east'), ca: shortAnchor };
+  const pair = await startHarness(pki, { pool: { secureContext: () => eastContext } });
+  try {
+    pair.exportService('test', 'echo', 7000, [backend.port]);
+    const tunnel = await pair.pool.openTunnel(pair.ingress.address, ECHO);
+    tunnel.on('error', () => {});
+    expect(pair.pool.readySessionCount()).toBe(1);
+    // The remote's leaf and issuer are valid for a day and more: only the anchor ends the chain.
+    await waitFor(
+      () => pair.pool.readySessionCount() === 0,
+      'the session draining at the anchor expiry',
+      15_000,
+    );
+    tunnel.end();
+  } finally {
+    await pair.close();
+  }
 }, 30_000);

@@ -3,6 +3,7 @@
  * cluster, gateway leaves; plus the misfits the refusal tests need (foreign CA, expired, not yet
  * valid, non-gateway identity). Key generation is the slow part, so build once per test file.
  */
+import forge from 'node-forge';
 import {
   chainOf,
   createIssuer,
@@ -70,4 +71,17 @@ export function makePki(): TestPki {
       return { key: cert.keyPem, cert: cert.chainPem, ca: anchor.certPem };
     },
   };
+}
+
+/**
+ * The same certificate re-signed by its own key with another validity: OpenSSL verifies an issuer
+ * under it as under the original (same name, same key), so the peer's chain is unchanged while the
+ * anchor a gateway trusts expires in seconds. (Minting a short-lived anchor with its whole chain
+ * could outlast its validity on a loaded machine: keys are the slow part.)
+ */
+export function resigned(anchor: { certPem: string; keyPem: string }, notAfter: Date): string {
+  const cert = forge.pki.certificateFromPem(anchor.certPem);
+  cert.validity.notAfter = notAfter;
+  cert.sign(forge.pki.privateKeyFromPem(anchor.keyPem), forge.md.sha256.create());
+  return forge.pki.certificateToPem(cert);
 }
