@@ -140,6 +140,16 @@ describe('examples/prometheus/isthmus-alerts.yaml', () => {
     expect(rule?.for).toMatch(/^\d+m$/);
   });
 
+  // After a rotation to a certificate a remote refuses, every tunnel still opens (on the session made
+  // with the previous certificate): only the refused dials say so, for hours before it expires.
+  it('IsthmusGatewaySessionsRefused fires on refused session dials that last, per peer cluster', () => {
+    const rule = rules.find((r) => r.alert === 'IsthmusGatewaySessionsRefused');
+    expect(rule && metricsOf(rule.expr)).toEqual(['isthmus_tunnel_session_dials_total']);
+    expect(rule?.expr).toMatch(/result="unauthorized"/);
+    expect(rule?.expr).toMatch(/by \(cluster, peer_cluster\)/);
+    expect(rule?.for).toMatch(/^\d+m$/);
+  });
+
   // A revoked own certificate the gateway replaced needs nobody; one it could not replace leaves
   // every peer refusing it for as long as that lasts. An increase of the load counter over 15m
   // resolved while the fault stayed, and paged for a renewal its next retry made.

@@ -138,6 +138,27 @@ export interface ProbeMessage {
   error?: string;
 }
 
+/**
+ * The egress pool's dial of a session to a remote gateway ended: established (the remote answered a
+ * PING), or failed (refused, untrusted, unreachable, timed out). Slow path: once per session.
+ */
+export interface SessionDialMessage {
+  /** The remote gateway's `address:port`. */
+  gateway: string;
+  /** The cluster the tunnels that asked for it expect there (the mirror's), when one did. */
+  peerCluster?: string;
+  ok: boolean;
+  /** The failure's IsthmusError code (GATEWAY_REFUSED, GATEWAY_UNTRUSTED, GATEWAY_CONNECT_TIMEOUT, …). */
+  code?: string;
+  reason?: string;
+  /**
+   * A session made with this gateway's previous certificate still carries the remote's tunnels (the
+   * dial was one with the rotated certificate, behind it): a failure then costs no tunnel yet, but
+   * every tunnel fails once that certificate expires.
+   */
+  previousCertificateServes: boolean;
+}
+
 /** Why the session of an admitted peer ended for misbehaviour: the `reason` label, a bounded set. */
 export type SessionErrorReason =
   | 'rapid_reset'
@@ -173,6 +194,7 @@ export const CHANNELS = {
   handshakeRejected: 'isthmus:gateway:handshake-rejected',
   probe: 'isthmus:gateway:probe',
   sessionError: 'isthmus:gateway:session-error',
+  sessionDial: 'isthmus:gateway:session-dial',
 } as const;
 
 export const tunnelOpenChannel = diagnosticsChannel.channel(CHANNELS.tunnelOpen);
@@ -181,6 +203,7 @@ export const connectErrorChannel = diagnosticsChannel.channel(CHANNELS.connectEr
 export const handshakeRejectedChannel = diagnosticsChannel.channel(CHANNELS.handshakeRejected);
 export const probeChannel = diagnosticsChannel.channel(CHANNELS.probe);
 export const sessionErrorChannel = diagnosticsChannel.channel(CHANNELS.sessionError);
+export const sessionDialChannel = diagnosticsChannel.channel(CHANNELS.sessionDial);
 
 export function publishTunnelOpen(
   direction: TunnelDirection,
@@ -214,6 +237,10 @@ export function publishHandshakeRejected(message: HandshakeRejectedMessage): voi
 
 export function publishSessionError(message: SessionErrorMessage): void {
   if (sessionErrorChannel.hasSubscribers) sessionErrorChannel.publish(message);
+}
+
+export function publishSessionDial(message: SessionDialMessage): void {
+  if (sessionDialChannel.hasSubscribers) sessionDialChannel.publish(message);
 }
 
 export function publishProbe(message: ProbeMessage): void {

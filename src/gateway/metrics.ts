@@ -19,6 +19,7 @@ import {
   noClientCertificate,
   notTls,
   PREFACE_TIMEOUT,
+  type SessionDialMessage,
   type SessionErrorMessage,
   type TunnelCloseMessage,
   type TunnelOpenMessage,
@@ -261,6 +262,13 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     help: 'Whether the CRL file on disk (--crl-file) is one this gateway refused (1: the list in force is an older one, and a restart fails on the file), else 0.',
     registers: [registry],
   });
+  // Bounded: the peer cluster is a mirror's (a linked cluster), or "unknown" for a dial no tunnel asked for.
+  const sessionDials = new Counter({
+    name: 'isthmus_tunnel_session_dials_total',
+    help: "The egress's dials of an mTLS session to a remote gateway, by the peer cluster its mirrors name and result (success, unauthorized: refused by the remote or by this gateway's checks, timeout, error). Failures while tunnels succeed mean a remote refuses this gateway's rotated certificate and the previous one still serves.",
+    labelNames: ['peer_cluster', 'result'] as const,
+    registers: [registry],
+  });
   // Bounded: only admitted peers (a certificate of this trust anchor, a linked cluster) have a session.
   const sessionErrors = new Counter({
     name: 'isthmus_tunnel_session_errors_total',
@@ -368,6 +376,14 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     connections.inc({ direction: 'ingress', peer_cluster: msg.peerCluster, result: 'session_expired' });
   };
 
+  const onSessionDial = (raw: unknown): void => {
+    const msg = raw as SessionDialMessage;
+    sessionDials.inc({
+      peer_cluster: msg.peerCluster ?? 'unknown',
+      result: msg.ok ? 'success' : connectResult(0, msg.reason, msg.code),
+    });
+  };
+
   const onSessionError = (raw: unknown): void => {
     const msg = raw as SessionErrorMessage;
     sessionErrors.inc({ direction: 'ingress', peer_cluster: msg.peerCluster, reason: msg.reason });
@@ -379,6 +395,7 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     [CHANNELS.connectError, onConnectError],
     [CHANNELS.handshakeRejected, onHandshakeRejected],
     [CHANNELS.sessionError, onSessionError],
+    [CHANNELS.sessionDial, onSessionDial],
     [SESSION_EXPIRED_CHANNEL, onSessionExpired],
   ];
   for (const [name, fn] of subscriptions) diagnosticsChannel.subscribe(name, fn);

@@ -154,3 +154,39 @@ describe('egress sessions to a remote gateway that stopped answering', () => {
     ]);
   });
 });
+
+describe('dials to a remote gateway that refuses the rotated certificate', () => {
+  it('warns once a window while the previous certificate serves; other failed dials are debug', () => {
+    start();
+    const dial = diagnosticsChannel.channel(CHANNELS.sessionDial);
+    const refused = {
+      gateway: '10.0.0.7:4143',
+      peerCluster: 'west',
+      ok: false,
+      code: 'GATEWAY_REFUSED',
+      reason: 'refused at the TLS handshake',
+    };
+    for (let i = 0; i < 5; i++) dial.publish({ ...refused, previousCertificateServes: true });
+    dial.publish({
+      gateway: '10.0.0.8:4143',
+      ok: false,
+      code: 'GATEWAY_UNREACHABLE',
+      previousCertificateServes: false,
+    });
+    dial.publish({ gateway: '10.0.0.7:4143', ok: true, previousCertificateServes: true });
+    expect(warnings()).toEqual([
+      expect.objectContaining({
+        msg: "remote gateway refuses a session with this gateway's rotated certificate: tunnels go on over the session made with the previous one, until that certificate expires",
+        gateway: '10.0.0.7:4143',
+        cluster: 'west',
+        code: 'GATEWAY_REFUSED',
+      }),
+    ]);
+    clock += 60_001;
+    dial.publish({ ...refused, previousCertificateServes: true });
+    expect(warnings()[1]).toMatchObject({ gateway: '10.0.0.7:4143', suppressed: 4 });
+    expect(lines.filter((l) => l.level === DEBUG).map((l) => [l.msg, l.gateway])).toEqual([
+      ['session to a remote gateway failed', '10.0.0.8:4143'],
+    ]);
+  });
+});

@@ -22,6 +22,7 @@ import {
   type HandshakeRejectedMessage,
   noClientCertificate,
   notTls,
+  type SessionDialMessage,
   type SessionErrorMessage,
 } from './diagnostics.js';
 import { SESSION_LIVENESS_CHANNEL, type SessionLivenessMessage } from './session-liveness.js';
@@ -35,7 +36,9 @@ export type RefusalLogOptions = LogWindowOptions;
  * certificate, no TLS at all) and a connection closed at the handshake limit (whose episode the
  * gateway logs once) are debug; a refused CONNECT is routine (unexported service) and debug,
  * except in the access log, which has a line for every tunnel, refused ones included. A peer's
- * session ended for a flood is logged at warn, once per session (the ingress publishes it once).
+ * session ended for a flood is logged at warn, once per session (the ingress publishes it once). A
+ * failed dial to a remote gateway is debug (its tunnels fail and are counted), except one with the
+ * rotated certificate while the previous one still serves: warn, once per gateway and code a window.
  */
 export function logRefusals(log: Logger, accessLog: boolean, options: RefusalLogOptions = {}): () => void {
   const anonymous = refusalLimiter(options);
@@ -89,6 +92,23 @@ export function logRefusals(log: Logger, accessLog: boolean, options: RefusalLog
       'peer gateway session ended: it flooded or broke HTTP/2',
     );
   };
+  // Redialled at most every few seconds while it lasts: one line per gateway and code a window.
+  const dials = logWindows(options);
+  const onDial = (msg: unknown): void => {
+    const m = msg as SessionDialMessage;
+    if (m.ok) return;
+    const fields = { gateway: m.gateway, cluster: m.peerCluster, code: m.code, reason: m.reason };
+    // Tunnels still work, so nothing else says so until the previous certificate expires.
+    if (!m.previousCertificateServes) log.debug(fields, 'session to a remote gateway failed');
+    else {
+      const suppressed = dials(`${m.gateway}\0${m.code}`, String(m.code));
+      if (suppressed === undefined) return;
+      log.warn(
+        { ...fields, ...(suppressed > 0 ? { suppressed } : {}) },
+        "remote gateway refuses a session with this gateway's rotated certificate: tunnels go on over the session made with the previous one, until that certificate expires",
+      );
+    }
+  };
   // The slow path only: a suspicion cleared is routine, a session dropped as hung is news.
   const onLiveness = (msg: unknown): void => {
     const m = msg as SessionLivenessMessage;
@@ -104,6 +124,7 @@ export function logRefusals(log: Logger, accessLog: boolean, options: RefusalLog
     [CHANNELS.connectError, onConnectError],
     [CHANNELS.sessionError, onSessionError],
     [SESSION_LIVENESS_CHANNEL, onLiveness],
+    [CHANNELS.sessionDial, onDial],
   ];
   for (const [name, fn] of subscriptions) diagnosticsChannel.subscribe(name, fn);
   return () => {

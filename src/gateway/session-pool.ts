@@ -20,7 +20,7 @@ import { IsthmusError } from '../errors.js';
 import { hostPort } from '../host-port.js';
 import { peerVersion, VERSION_HEADER } from '../version.js';
 import { atExpiry, chainNotAfter } from './certificate-expiry.js';
-import { publishProbe } from './diagnostics.js';
+import { publishProbe, publishSessionDial } from './diagnostics.js';
 import {
   connectTimers,
   isHung,
@@ -37,6 +37,7 @@ import {
   maxStreams,
   noSessionStep,
   REFUSED_STREAM,
+  refusedAtHandshake,
   untrusted,
 } from './session-support.js';
 import {
@@ -136,6 +137,8 @@ interface Remote {
   redial: NodeJS.Timeout | undefined;
   /** Background redials since a tunnel or probe last asked for this remote. */
   idleRedials: number;
+  /** The cluster the last tunnel or probe asking for this remote expected there (the dials' label). */
+  cluster: string | undefined;
 }
 
 export class SessionPool {
@@ -197,26 +200,31 @@ export class SessionPool {
     retry: number,
     expectedCluster: string | undefined,
   ): void {
-    this.session(gateway, false, (err, pooled) => {
-      if (err) {
-        cb(err);
-        return;
-      }
-      const mismatch = identityMismatch(pooled!, gateway, expectedCluster);
-      if (mismatch) {
-        cb(mismatch, undefined, pooled!.peer);
-        return;
-      }
-      this.connect(pooled!, authority, (connectErr, stream, peer) => {
-        // RFC 9113 §8.7: a REFUSED_STREAM stream was not processed (e.g. it crossed a GOAWAY), so it
-        // is safe to retry; the refusing session is draining by now, so this picks another one.
-        if (connectErr && isRefusedStream(connectErr) && retry < MAX_REFUSED_RETRIES) {
-          this.attempt(gateway, authority, cb, retry + 1, expectedCluster);
+    this.session(
+      gateway,
+      false,
+      (err, pooled) => {
+        if (err) {
+          cb(err);
           return;
         }
-        cb(connectErr, stream, peer);
-      });
-    });
+        const mismatch = identityMismatch(pooled!, gateway, expectedCluster);
+        if (mismatch) {
+          cb(mismatch, undefined, pooled!.peer);
+          return;
+        }
+        this.connect(pooled!, authority, (connectErr, stream, peer) => {
+          // RFC 9113 §8.7: a REFUSED_STREAM stream was not processed (e.g. it crossed a GOAWAY), so it
+          // is safe to retry; the refusing session is draining by now, so this picks another one.
+          if (connectErr && isRefusedStream(connectErr) && retry < MAX_REFUSED_RETRIES) {
+            this.attempt(gateway, authority, cb, retry + 1, expectedCluster);
+            return;
+          }
+          cb(connectErr, stream, peer);
+        });
+      },
+      expectedCluster,
+    );
   }
 
   /**
@@ -252,25 +260,30 @@ export class SessionPool {
       };
       const timer = setTimeout(() => done(false, `no answer within ${timeoutMs} ms`), timeoutMs);
       // Probes ignore the backoff: they are how a recovered remote is noticed.
-      this.session(gateway, true, (err, pooled) => {
-        if (err) return done(false, err.message);
-        if (settled) return;
-        const mismatch = identityMismatch(pooled!, gateway, expectedCluster);
-        if (mismatch) return done(false, mismatch.message);
-        stream = pooled!.session.request({ [h2.HTTP2_HEADER_PATH]: path }, { endStream: true });
-        stream.on('error', (e: Error) => {
-          retireIfOutOfStreams(pooled!, e);
-          done(false, e.message);
-        });
-        stream.once('response', (headers) => {
-          const status = Number(headers[h2.HTTP2_HEADER_STATUS]);
-          // What the peer's gateway runs (absent from versions before it was sent).
-          version = peerVersion(headers[VERSION_HEADER]);
-          stream!.resume();
-          stream!.once('end', () => done(status === 200, status === 200 ? undefined : `status ${status}`));
-        });
-        stream.once('close', () => done(false, 'stream closed before an answer'));
-      });
+      this.session(
+        gateway,
+        true,
+        (err, pooled) => {
+          if (err) return done(false, err.message);
+          if (settled) return;
+          const mismatch = identityMismatch(pooled!, gateway, expectedCluster);
+          if (mismatch) return done(false, mismatch.message);
+          stream = pooled!.session.request({ [h2.HTTP2_HEADER_PATH]: path }, { endStream: true });
+          stream.on('error', (e: Error) => {
+            retireIfOutOfStreams(pooled!, e);
+            done(false, e.message);
+          });
+          stream.once('response', (headers) => {
+            const status = Number(headers[h2.HTTP2_HEADER_STATUS]);
+            // What the peer's gateway runs (absent from versions before it was sent).
+            version = peerVersion(headers[VERSION_HEADER]);
+            stream!.resume();
+            stream!.once('end', () => done(status === 200, status === 200 ? undefined : `status ${status}`));
+          });
+          stream.once('close', () => done(false, 'stream closed before an answer'));
+        },
+        expectedCluster,
+      );
     });
   }
 
@@ -466,7 +479,12 @@ export class SessionPool {
   }
 
   /** A session with a free stream slot, connecting one when needed. */
-  private session(gateway: GatewayAddress, ignoreBackoff: boolean, cb: SessionCallback): void {
+  private session(
+    gateway: GatewayAddress,
+    ignoreBackoff: boolean,
+    cb: SessionCallback,
+    expectedCluster?: string,
+  ): void {
     if (this.closed) {
       cb(new IsthmusError('GATEWAY_UNREACHABLE', 'session pool closed'));
       return;
@@ -486,9 +504,11 @@ export class SessionPool {
         lastError: undefined,
         redial: undefined,
         idleRedials: 0,
+        cluster: undefined,
       };
       this.remotes.set(key, remote);
     }
+    if (expectedCluster !== undefined) remote.cluster = expectedCluster;
     let stale: PooledSession | undefined;
     for (const pooled of remote.sessions) {
       if (pooled.draining || pooled.streams >= maxStreams(pooled.session)) continue;
@@ -581,6 +601,8 @@ export class SessionPool {
     };
     this.dialing.add(session);
     let established = false;
+    /** Our side of the TLS handshake completed ('connect'): the remote has our certificate. */
+    let handshaken = false;
     const timer = setTimeout(() => {
       session.destroy(
         new IsthmusError(
@@ -605,6 +627,7 @@ export class SessionPool {
     // session starts, before it has looked at our certificate, and then may still turn us away (and
     // with TLS 1.3 the client's handshake completes before the server has verified the client).
     session.once('connect', () => {
+      handshaken = true;
       session.ping((err) => {
         if (err || session.destroyed || session.closed) return; // 'close' reports the failure
         this.dialing.delete(session);
@@ -615,6 +638,7 @@ export class SessionPool {
         remote.lastError = undefined;
         clearTimeout(remote.redial);
         remote.redial = undefined;
+        this.published(remote, pooled);
         remote.sessions.push(pooled);
         if (this.keepaliveMs > 0) pooled.liveness.keepAlive(this.keepaliveMs);
         this.retireAtExpiry(pooled);
@@ -646,7 +670,11 @@ export class SessionPool {
       if (i >= 0) remote.sessions.splice(i, 1);
       if (established) return;
       remote.connecting = false;
-      this.backOff(remote, classify(failure, remote.label));
+      this.backOff(
+        remote,
+        classify(failure ?? (handshaken ? refusedAtHandshake(remote.label) : undefined), remote.label),
+      );
+      this.published(remote, pooled, remote.lastError);
       this.failWaiters(remote, remote.lastError!);
     });
   }
@@ -656,6 +684,17 @@ export class SessionPool {
    * no new tunnel and closes with its last one, as after a GOAWAY: the next tunnel dials, and that
    * handshake succeeds (the remote rotated) or fails on its own.
    */
+  /** Publishes how the dial of `pooled` ended (before it joins or leaves `remote.sessions`). */
+  private published(remote: Remote, pooled: PooledSession, err?: IsthmusError): void {
+    publishSessionDial({
+      gateway: remote.label,
+      ...(remote.cluster === undefined ? {} : { peerCluster: remote.cluster }),
+      ok: err === undefined,
+      ...(err === undefined ? {} : { code: err.code, reason: err.message }),
+      previousCertificateServes: remote.sessions.some((s) => s.generation < pooled.generation && !s.draining),
+    });
+  }
+
   /** Drains `remote`'s sessions made with a certificate older than `generation` (setSecureContext). */
   private retireOlder(remote: Remote, generation: number): void {
     for (const pooled of remote.sessions) {

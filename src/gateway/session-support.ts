@@ -93,6 +93,22 @@ export function untrusted(label: string, reason: string, cause?: unknown): Isthm
 }
 
 /**
+ * A remote that closed the connection after our TLS handshake completed and before it answered the
+ * PING. In TLS 1.3 the client's handshake completes before the server has verified the client's
+ * certificate; a server that refuses it sends an alert that Node's TLS client reads as a plain end
+ * of stream (no error). An ingress that refuses an admitted peer says why in a GOAWAY instead
+ * (refusalReason), so a silent close right after the handshake is OpenSSL's refusal of this
+ * gateway's chain (review: reported as "unreachable: connection closed during setup", which sent
+ * operators of a trust-anchor rotation done out of order to look at the network).
+ */
+export function refusedAtHandshake(label: string): IsthmusError {
+  return new IsthmusError(
+    'GATEWAY_REFUSED',
+    `gateway ${label} refused this cluster's gateway certificate at the TLS handshake (TLS 1.3 gives the client no reason; its log line "peer gateway refused" does)`,
+  );
+}
+
+/**
  * The error of a session that failed before it was established. Isthmus errors as they are (the
  * remote's refusal, our deadline, our checkServerIdentity's GATEWAY_UNTRUSTED); a chain OpenSSL
  * refused is GATEWAY_UNTRUSTED too; anything else is GATEWAY_UNREACHABLE.

@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { refusedAtHandshake } from '../../../gateway/session-support.js';
 import { createCrl } from '../../../identity/crl.js';
 import {
   createIssuer,
@@ -1171,6 +1172,24 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         },
         'fail',
         /is not alive \(refused this cluster's gateway: cluster "east" is not linked and not in --allow-cluster\); the west gateway turns this cluster's away: link west to this cluster there \(isthmus link, run against west\), or add this cluster to its --allow-cluster \(isthmus upgrade --allow-cluster\)$/,
+      ],
+      [
+        'probe refused at the TLS handshake (OpenSSL, no reason given): the hint names the anchor, clocks and revocation there',
+        (f) => {
+          links(f)[0]!.link = link('west', {
+            conditions: [
+              HEALTHY_CONDITIONS[0]!,
+              {
+                type: 'GatewayAlive',
+                status: 'False',
+                reason: 'ProbeFailed',
+                message: refusedAtHandshake('10.0.0.7:4143').message,
+              },
+            ],
+          });
+        },
+        'fail',
+        /is not alive \(refused this cluster's gateway certificate at the TLS handshake \(TLS 1\.3 gives the client no reason; its log line "peer gateway refused" does\)\); the west gateway refuses this cluster's gateway certificate at the TLS handshake: it does not trust this cluster's trust anchor \(in a trust-anchor rotation: step 1 not done there\), or the certificate is expired, not yet valid \(clocks\) or revoked there; the west gateway's log line "peer gateway refused" says which$/,
       ],
       [
         "probe failed and the gateway's certificate is revoked here: the hint names the revocation, not the network",

@@ -128,7 +128,8 @@ function localGatewayDown(facts: CheckFacts): string | undefined {
 
 /**
  * The remote gateway answered and turned ours away, saying why in its GOAWAY (the probe's
- * GATEWAY_REFUSED: "refused this cluster's gateway: …"): no network problem. Not linked there is
+ * GATEWAY_REFUSED: "refused this cluster's gateway: …"), or at the TLS handshake, saying nothing
+ * (OpenSSL refused our chain): no network problem. Not linked there is
  * the common case, after an unlink on that side: the remote admits the clusters it links to and
  * its --allow-cluster list.
  */
@@ -138,6 +139,8 @@ function refusedThere(
   local: string | undefined,
 ): string | undefined {
   if (!message?.includes(REFUSED_BY_PEER)) return undefined;
+  if (message.includes(REFUSED_AT_HANDSHAKE))
+    return `the ${name} gateway refuses this cluster's gateway certificate at the TLS handshake: it does not trust this cluster's trust anchor (in a trust-anchor rotation: step 1 not done there), or the certificate is expired, not yet valid (clocks) or revoked there; the ${name} gateway's log line "peer gateway refused" says which`;
   const self = local === undefined ? 'this cluster' : `this cluster (${local})`;
   return message.includes('is not linked')
     ? `the ${name} gateway turns this cluster's away: link ${name} to this cluster there (isthmus link, run against ${name}), or add ${self} to its --allow-cluster (isthmus upgrade --allow-cluster)`
@@ -160,6 +163,8 @@ function revokedPeerFix(cluster: string, revoked: ChainRevocation): string {
 
 /** What the session pool's GATEWAY_REFUSED says (src/gateway/session-pool.ts). */
 const REFUSED_BY_PEER = "refused this cluster's gateway";
+/** What the pool's refusedAtHandshake adds (src/gateway/session-support.ts): OpenSSL's silent refusal. */
+const REFUSED_AT_HANDSHAKE = 'certificate at the TLS handshake';
 
 /** The probe's message names the gateway too (`gateway a:4143 unreachable: …`): once is enough. */
 export const withoutAddress = (message: string | undefined) => message?.replace(/^gateway \S+ /, '');
