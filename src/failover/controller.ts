@@ -18,7 +18,7 @@ import { isSliceOfSplit } from './apply-apex-slices.js';
 import type { FailoverMemory } from './decide-weights.js';
 import { failoverMetrics } from './metrics.js';
 import { type EventSink, type FailoverCaches, reconcileSplit } from './reconcile-split.js';
-import { SliceIndex } from './slice-index.js';
+import { KeyBatch, SliceIndex } from './slice-index.js';
 import { isClaimed, splitMode } from './split-selection.js';
 import { clearedStatus } from './split-status.js';
 
@@ -155,9 +155,13 @@ export function runFailoverController(opts: FailoverControllerOptions): Failover
       .map(objectKey);
   }
 
-  // Events before every cache is full are dropped: the sync above enqueues every split anyway.
+  // Set once every cache is full and indexed, and every split queued (below). Events before are
+  // dropped: that sync queues every split anyway. Event keys are queued after their run of events
+  // (KeyBatch): a relist's first slice events must not decide with the rest unindexed.
+  let ready = false;
+  const batch = new KeyBatch((key) => queue.add(key));
   const enqueue = (key: string) => {
-    if (informers.every((i) => i.hasSynced())) queue.add(key);
+    if (ready) batch.add(key);
   };
 
   unsubscribe.push(
@@ -179,7 +183,8 @@ export function runFailoverController(opts: FailoverControllerOptions): Failover
     slices.onEvent((e) => {
       sliceIndex.apply(e);
       const service = e.object.metadata?.labels?.[SERVICE_NAME_LABEL];
-      if (service) for (const key of splitsUsing(e.object.metadata?.namespace ?? '', service)) enqueue(key);
+      if (service && ready)
+        for (const key of splitsUsing(e.object.metadata?.namespace ?? '', service)) enqueue(key);
     }),
   );
   // A shared informer may have listed before this controller started (it starts on leadership):
@@ -191,7 +196,9 @@ export function runFailoverController(opts: FailoverControllerOptions): Failover
   const synced = (async () => {
     for (const inf of owned) inf.start();
     await Promise.all(informers.map((i) => i.synced));
+    // Each informer resolves `synced` after emitting its first list, so the index is complete.
     for (const s of splits.list()) if (mine(s) || stranded(s)) queue.add(objectKey(s));
+    ready = true;
   })();
   // Stopped before its informers synced (leadership lost at once): rejects, for awaiters only.
   synced.catch(() => {});

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { decideWeights, type FailoverMemory, onBackups, steerOnlyState } from './decide-weights.js';
+import {
+  decideWeights,
+  type FailoverMemory,
+  memoryFor,
+  onBackups,
+  overwrittenEvent,
+  resumeMemory,
+  steerOnlyState,
+} from './decide-weights.js';
 import type { ParsedSplit } from './parse-split.js';
 
 function split(weights: [number, number, number], restoreAfterMs = 0): ParsedSplit {
@@ -149,6 +157,115 @@ describe('decideWeights', () => {
     expect(again.event?.reason).toBe('NothingReady');
     const still = decideWeights(s, ready(0, 0, 0), 3, again.memory);
     expect(still.event).toBeUndefined();
+  });
+});
+
+describe('resumeMemory: where a split stands, from the split alone (restart, new leader)', () => {
+  it.each<[string, [number, number, number], string | undefined, string, string[]]>([
+    // The old leader patched the weights back and stopped before the status write.
+    ['status Fallback over weights on the primary: Primary', [1, 0, 0], 'Fallback', 'Primary', ['podinfo']],
+    [
+      'status Primary over weights on the backups: Fallback',
+      [0, 1, 1],
+      'Primary',
+      'Fallback',
+      ['podinfo-west', 'podinfo-north'],
+    ],
+    [
+      'no status (a CRD without one): the weights',
+      [0, 1, 1],
+      undefined,
+      'Fallback',
+      ['podinfo-west', 'podinfo-north'],
+    ],
+    ['a user-written 50/50: Primary', [50, 50, 0], undefined, 'Primary', ['podinfo', 'podinfo-west']],
+    [
+      'NothingReady, which leaves the weights alone, from the status',
+      [0, 1, 1],
+      'NothingReady',
+      'NothingReady',
+      ['podinfo-west', 'podinfo-north'],
+    ],
+  ])('%s', (_name, weights, status, state, active) => {
+    expect(resumeMemory(split(weights), 'uid-1', status)).toMatchObject({
+      state,
+      active,
+      uid: 'uid-1',
+      primary: 'podinfo',
+    });
+  });
+
+  it('a healthy primary whose weights were restored before a restart keeps them, restore-after or not', () => {
+    const s = split([1, 0, 0], 300_000);
+    const d = decideWeights(s, ready(1, 1, 1), 0, resumeMemory(s, 'uid-1', 'Fallback'));
+    expect([d.state, d.changed, d.requeueAfterMs, d.event]).toEqual(['Primary', false, undefined, undefined]);
+  });
+});
+
+describe('memoryFor: memory belongs to one split object and one primary', () => {
+  const s = split([1, 0, 0], 30_000);
+  const held: FailoverMemory = { ...fallbackMemory, uid: 'uid-1', primary: 'podinfo', primaryReadySince: 5 };
+  it('the same split and primary: what was remembered', () => {
+    expect(memoryFor(held, s, 'uid-1', 'Fallback')).toBe(held);
+  });
+  it('a split created again under its name (another uid): what the new one says', () => {
+    const m = memoryFor(held, s, 'uid-2', undefined);
+    expect([m.state, m.uid, m.primaryReadySince]).toEqual(['Primary', 'uid-2', undefined]);
+    // Its healthy primary keeps the traffic: no inherited Fallback, no restore-after wait.
+    const d = decideWeights(s, ready(1, 1, 1), 10, m);
+    expect([d.state, d.changed, d.requeueAfterMs]).toEqual(['Primary', false, undefined]);
+  });
+  it('another primary: what the split says, for that primary', () => {
+    const west = { ...split([0, 1, 1], 30_000), primary: 'podinfo-west' };
+    expect(memoryFor(held, west, 'uid-1', 'Fallback')).toMatchObject({
+      state: 'Primary',
+      primary: 'podinfo-west',
+    });
+  });
+  it('decideWeights carries the uid and primary, and the weights it leaves', () => {
+    const d = decideWeights(s, ready(0, 1, 1), 0, held);
+    expect(d.memory).toMatchObject({ uid: 'uid-1', primary: 'podinfo', weights: d.weights });
+  });
+});
+
+describe('restore-after holds only a primary that has no weight', () => {
+  it('a primary named while it carries a backup share keeps it: no wait, traffic stays on it', () => {
+    // Fallback on west and north; the operator names west the primary.
+    const west = { ...split([0, 1, 1], 30_000), primary: 'podinfo-west' };
+    const d = decideWeights(west, ready(0, 1, 1), 0, fallbackMemory);
+    expect([d.state, d.weights.map((b) => b.weight), d.requeueAfterMs]).toEqual([
+      'Primary',
+      [0, 1, 0],
+      undefined,
+    ]);
+  });
+  it('a primary given its weight back by hand during the wait keeps it', () => {
+    const d = decideWeights(split([1, 1, 1], 30_000), ready(1, 1, 1), 0, fallbackMemory);
+    expect([d.state, d.weights.map((b) => b.weight), d.requeueAfterMs]).toEqual([
+      'Primary',
+      [1, 0, 0],
+      undefined,
+    ]);
+  });
+});
+
+describe('overwrittenEvent: a hand edit reverted is said', () => {
+  const w = (p: number, we: number, n: number) => split([p, we, n]).backends;
+  it.each<
+    [string, ReturnType<typeof w>, ReturnType<typeof w> | undefined, ReturnType<typeof w>, string | undefined]
+  >([
+    [
+      'the primary drained by hand, put back',
+      w(0, 1, 0),
+      w(1, 0, 0),
+      w(1, 0, 0),
+      'weights podinfo=0, podinfo-west=1, podinfo-north=0 found, not the ones the failover controller left (podinfo=1, podinfo-west=0, podinfo-north=0): wrote podinfo=1, podinfo-west=0, podinfo-north=0',
+    ],
+    ['its own weights changed by a failover: no event', w(1, 0, 0), w(1, 0, 0), w(0, 1, 1), undefined],
+    ['nothing to write: no event', w(0, 1, 0), w(1, 0, 0), w(0, 1, 0), undefined],
+    ['nothing remembered: no event', w(0, 1, 0), undefined, w(1, 0, 0), undefined],
+  ])('%s', (_name, found, left, written, message) => {
+    expect(overwrittenEvent(found, left, written)?.message).toBe(message);
   });
 });
 

@@ -20,7 +20,10 @@ export interface ParsedSplit {
   name: string;
   apex: string;
   backends: ParsedBackend[];
-  /** `failover.linkerd.io/primary-service`, else the first backend (linkerd-failover's rule). */
+  /**
+   * `failover.linkerd.io/primary-service`, else the first backend: Isthmus's contract
+   * (shared/DESIGN.md, TrafficSplit), not linkerd-failover's, which skips a split without the annotation.
+   */
   primary: string;
   /** `failover.isthmus.dev/restore-after`; 0 restores at once, as linkerd-failover does. */
   restoreAfterMs: number;

@@ -4,18 +4,34 @@
  * (weights patch, apex slices, status, events, metric). A failed write throws, and the work queue
  * retries it with backoff; nothing is remembered as done until it is.
  */
+import diagnostics from 'node:diagnostics_channel';
 import { updateWithRetry } from '../kube/apply.js';
 import type { KubeClient } from '../kube/client.js';
+import { isNotFound } from '../kube/errors.js';
 import { SERVICE_NAME_LABEL } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { KubeObject, TrafficSplit, V1EndpointSlice, V1Service } from '../kube/types.js';
 import { apexCaveat, apexSkipReason } from './apex-skip-reason.js';
 import { applyApexSlices, isSliceOfSplit } from './apply-apex-slices.js';
 import { resolvedRefsCondition } from './backend-refs.js';
-import { decideWeights, type FailoverMemory, onBackups, steerOnlyState } from './decide-weights.js';
+import {
+  decideWeights,
+  type FailoverEvent,
+  type FailoverMemory,
+  memoryFor,
+  onBackups,
+  overwrittenEvent,
+  steerOnlyState,
+} from './decide-weights.js';
 import { readyEndpointCount } from './endpoint-readiness.js';
 import { type FailoverMetrics, failoverGauges } from './metrics.js';
-import { type ParsedBackend, type ParsedSplit, parseSplit, writtenWeights } from './parse-split.js';
+import {
+  type ParsedBackend,
+  type ParsedSplit,
+  parseSplit,
+  parseWeight,
+  writtenWeights,
+} from './parse-split.js';
 import { planApexSlices, splitSliceLabels } from './plan-apex-slices.js';
 import { apexRivals, isClaimed, splitMode } from './split-selection.js';
 import {
@@ -29,8 +45,16 @@ import {
   restoreAfterCondition,
   type SplitOutcome,
   type SplitState,
+  type SplitStatus,
   sharesMessage,
 } from './split-status.js';
+
+/**
+ * Published once per controller run when the TrafficSplit CRD turns out to have no status
+ * subresource (linkerd-smi's, kept with `install --no-traffic-split-crd`): `{ key }`, the split
+ * whose status write found it out. The controller works on without a status (statusless).
+ */
+export const statusUnsupportedChannel = diagnostics.channel('isthmus:failover:status-unsupported');
 
 export interface FailoverCaches {
   split(namespace: string, name: string): TrafficSplit | undefined;
@@ -68,6 +92,7 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
   const mode = split ? splitMode(split, deps.controlledBy) : null;
   if (!split || !mode) {
     deps.memories.delete(key);
+    statusless.get(deps.memories)?.delete(key);
     deps.metrics.active.remove({ namespace, split: name });
     deps.metrics.nothingReady.remove({ namespace, split: name });
     // Another controlled-by value's split: its apex slices and status are that controller's, which
@@ -88,8 +113,8 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
     const apex = split.spec?.service ?? '';
     const apexExists = apex !== '' && deps.caches.service(namespace, apex) !== undefined;
     const readyOf = (svc: string) => readyEndpointCount(backendSlices(deps.caches, namespace, svc));
-    const refused = split.status?.conditions?.find((c) => c.type === 'Accepted');
-    const changed = await writeStatus(deps, split, {
+    const refused = currentStatus(deps, key, split)?.conditions?.find((c) => c.type === 'Accepted');
+    const changed = await writeStatus(deps, key, split, {
       generation: split.metadata?.generation,
       state: 'Invalid',
       activeBackends: invalidSplitTraffic(apex, apexExists, written.backends, readyOf),
@@ -129,17 +154,22 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
   let activeBackends: string[];
   let weights: readonly ParsedBackend[];
   let memory: FailoverMemory | undefined;
-  let event: { type: 'Normal' | 'Warning'; reason: string; message: string } | undefined;
+  const events: FailoverEvent[] = [];
   if (mode === 'failover') {
-    const decision = decideWeights(
-      s,
-      readiness,
-      deps.now(),
-      deps.memories.get(key) ?? memoryFromStatus(split),
-    );
-    if (decision.changed) await patchWeights(deps.client, split, decision.weights);
+    const uid = split.metadata?.uid ?? '';
+    const previous = memoryFor(deps.memories.get(key), s, uid, currentStatus(deps, key, split)?.state);
+    const decision = decideWeights(s, readiness, deps.now(), previous);
+    if (decision.changed) {
+      const found = await patchWeights(deps.client, split, decision.weights);
+      // Written: what the split was left with is known now, whatever fails next (a retry must
+      // not take the controller's own weights for a hand edit).
+      deps.memories.set(key, { ...previous, weights: decision.weights });
+      const overwritten = found && overwrittenEvent(found, previous.weights, decision.weights);
+      if (overwritten) events.push(overwritten);
+    }
     if (decision.requeueAfterMs !== undefined) deps.requeueAfter(key, decision.requeueAfterMs);
-    ({ state, activeBackends, weights, memory, event } = decision);
+    ({ state, activeBackends, weights, memory } = decision);
+    if (decision.event) events.push(decision.event);
   } else {
     ({ state, activeBackends } = steerOnlyState(s, readiness));
     weights = s.backends;
@@ -162,7 +192,7 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
   if (restoreAfter) conditions.RestoreAfter = restoreAfter;
   if (restoreAfter && !restoreAfter.status) warnings.push([restoreAfter.reason, restoreAfter.message]);
 
-  const changed = await writeStatus(deps, split, {
+  const changed = await writeStatus(deps, key, split, {
     generation: split.metadata?.generation,
     state,
     activeBackends: trafficOn,
@@ -173,7 +203,7 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
   // A steer-only split's weights are the user's: never a failover, whatever backend they favour.
   const failedOver = mode === 'failover' && onBackups(weights, s.primary);
   setGauges(deps, namespace, name, failoverGauges({ onBackups: failedOver, state, steersNothing: apexLost }));
-  if (event) await deps.recorder.record(split, event.type, event.reason, event.message);
+  for (const event of events) await deps.recorder.record(split, event.type, event.reason, event.message);
   if (changed)
     for (const [reason, message] of warnings) await deps.recorder.record(split, 'Warning', reason, message);
 }
@@ -203,20 +233,6 @@ function setGauges(
 ): void {
   deps.metrics.active.set({ namespace, split }, values.active);
   deps.metrics.nothingReady.set({ namespace, split }, values.nothingReady);
-}
-
-/**
- * After a restart, the state the split's status records is where hysteresis resumes from, and the
- * weights say where traffic was: the controller wrote them, and NothingReady left them there
- * (`status.activeBackends` lists none then).
- */
-function memoryFromStatus(split: TrafficSplit): FailoverMemory | undefined {
-  const state = split.status?.state;
-  if (state !== 'Primary' && state !== 'Fallback' && state !== 'NothingReady') return undefined;
-  const active = writtenWeights(split)
-    .backends.filter((b) => b.weight > 0)
-    .map((b) => b.service);
-  return { state, active };
 }
 
 async function steerApex(
@@ -312,22 +328,35 @@ async function withdrawSlices(deps: ReconcileDeps, namespace: string, split: str
   await applyApexSlices(deps.client, namespace, [], deps.caches.splitSlices(namespace, split), ours);
 }
 
-/** Writes only the weights, by backend name, on the current object (409 → re-read, retry). */
+/**
+ * Writes only the weights, by backend name, on the current object (409 → re-read, retry). Returns
+ * the weights it wrote over (read just before the write that landed), none when they were already
+ * so (the informer cache was behind the API server).
+ */
 async function patchWeights(
   client: KubeClient,
   split: TrafficSplit,
   weights: readonly ParsedBackend[],
-): Promise<void> {
+): Promise<ParsedBackend[] | undefined> {
   const byService = new Map(weights.map((w) => [w.service, w.weight]));
   const { namespace, name = '' } = split.metadata ?? {};
-  await updateWithRetry<TrafficSplit>(client, writeResourceFor(split), namespace, name, (current) => {
-    const backends = current.spec.backends.map((b) => ({
-      ...b,
-      weight: byService.get(b.service) ?? b.weight,
-    }));
-    if (backends.every((b, i) => b.weight === current.spec.backends[i]?.weight)) return null;
-    return { ...current, spec: { ...current.spec, backends } };
-  });
+  let found: ParsedBackend[] | undefined;
+  const result = await updateWithRetry<TrafficSplit>(
+    client,
+    writeResourceFor(split),
+    namespace,
+    name,
+    (current) => {
+      const backends = current.spec.backends.map((b) => ({
+        ...b,
+        weight: byService.get(b.service) ?? b.weight,
+      }));
+      if (backends.every((b, i) => b.weight === current.spec.backends[i]?.weight)) return null;
+      found = current.spec.backends.map((b) => ({ service: b.service, weight: parseWeight(b.weight) ?? 0 }));
+      return { ...current, spec: { ...current.spec, backends } };
+    },
+  );
+  return result === 'updated' ? found : undefined;
 }
 
 /** Removes the status fields Isthmus writes (clearedStatus), when there are any. */
@@ -347,26 +376,75 @@ async function clearStatus(client: KubeClient, split: TrafficSplit): Promise<voi
   );
 }
 
+/**
+ * Per controller run (its `memories` map, one per runFailoverController, stands for it): set once
+ * the TrafficSplit CRD is found to have no status subresource (linkerd-smi's, which has no
+ * `status` in its schema either, so a status can be neither written nor kept). Then the status
+ * each split would have is kept here instead, with the uid of the split it is about, and stands
+ * for `split.status`: what changed (so warnings are recorded once per change, not per sync) and
+ * where a forgotten memory resumes. A new run (restart, new leader) tries the status again.
+ */
+const statusless = new WeakMap<
+  ReconcileDeps['memories'],
+  Map<string, { uid: string; status: SplitStatus }>
+>();
+
+/** The split's status as Isthmus last wrote it: on the split, or kept in memory (statusless). */
+function currentStatus(deps: ReconcileDeps, key: string, split: TrafficSplit): SplitStatus | undefined {
+  const kept = statusless.get(deps.memories);
+  if (!kept) return split.status as SplitStatus | undefined;
+  const entry = kept.get(key);
+  return entry && entry.uid === (split.metadata?.uid ?? '') ? entry.status : undefined;
+}
+
 /** Writes the status when a field we own differs; true when it did. */
 async function writeStatus(
   deps: ReconcileDeps,
+  key: string,
   split: TrafficSplit,
   outcome: SplitOutcome,
 ): Promise<boolean> {
-  const { changed } = desiredStatus(split.status, outcome, new Date(deps.now()));
+  const now = new Date(deps.now());
+  const kept = statusless.get(deps.memories);
+  if (kept) return keepStatus(kept, key, split, desiredStatus(currentStatus(deps, key, split), outcome, now));
+  const { changed } = desiredStatus(split.status, outcome, now);
   if (!changed) return false;
   const ns = split.metadata?.namespace;
   const name = split.metadata?.name ?? '';
-  const result = await updateWithRetry<TrafficSplit>(
-    deps.client,
-    writeResourceFor(split),
-    ns,
-    name,
-    (current) => {
-      const next = desiredStatus(current.status, outcome, new Date(deps.now()));
-      return next.changed ? { ...current, status: { ...current.status, ...next.status } } : null;
-    },
-    { subresource: 'status' },
-  );
-  return result === 'updated';
+  try {
+    const result = await updateWithRetry<TrafficSplit>(
+      deps.client,
+      writeResourceFor(split),
+      ns,
+      name,
+      (current) => {
+        const next = desiredStatus(current.status, outcome, now);
+        return next.changed ? { ...current, status: { ...current.status, ...next.status } } : null;
+      },
+      { subresource: 'status' },
+    );
+    return result === 'updated';
+  } catch (err) {
+    // 404 on /status for a split that exists: its CRD serves no status subresource. A split
+    // deleted meanwhile is a 404 too; the retry finds it gone.
+    if (!isNotFound(err) || !(await deps.client.get(writeResourceFor(split), ns, name))) throw err;
+    // Said once per run, whichever split's write finds it out first (reconciles run concurrently).
+    let found = statusless.get(deps.memories);
+    if (!found) {
+      found = new Map();
+      statusless.set(deps.memories, found);
+      statusUnsupportedChannel.publish({ key });
+    }
+    return keepStatus(found, key, split, desiredStatus(undefined, outcome, now));
+  }
+}
+
+function keepStatus(
+  kept: Map<string, { uid: string; status: SplitStatus }>,
+  key: string,
+  split: TrafficSplit,
+  next: { status: SplitStatus; changed: boolean },
+): boolean {
+  kept.set(key, { uid: split.metadata?.uid ?? '', status: next.status });
+  return next.changed;
 }

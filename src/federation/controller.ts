@@ -8,7 +8,7 @@ import diagnostics from 'node:diagnostics_channel';
 import type { Registry } from 'prom-client';
 import { isIsthmusError } from '../errors.js';
 import type { EventSink } from '../failover/reconcile-split.js';
-import { SliceIndex } from '../failover/slice-index.js';
+import { KeyBatch, SliceIndex } from '../failover/slice-index.js';
 import type { KubeClient } from '../kube/client.js';
 import { createInformer, type Informer } from '../kube/informer.js';
 import { cacheKey } from '../kube/informer-store.js';
@@ -93,16 +93,23 @@ export function runFederationController(opts: FederationControllerOptions): Fede
     },
   });
 
-  // Events before both caches are full are dropped: the sync below queues every federation anyway.
-  const synced = () => services.hasSynced() && slices.hasSynced() && namespaces.hasSynced();
+  // Set once every cache is full and indexed, and every federation queued (below). Events before
+  // are dropped: that sync queues every federation anyway. Event keys are queued after their run
+  // of events (KeyBatch): a relist's first events must not plan with the rest unindexed (a member
+  // listed later would have its slices withdrawn).
+  let ready = false;
+  const batch = new KeyBatch((key) => queue.add(key));
+  const enqueue = (key: string) => {
+    if (ready) batch.add(key);
+  };
   const enqueueFor = (svc: V1Service | undefined) => {
     const ns = svc?.metadata?.namespace ?? '';
-    if (synced()) for (const name of federationsOf(svc)) queue.add(cacheKey(ns, name));
+    for (const name of federationsOf(svc)) enqueue(cacheKey(ns, name));
   };
   const unsubscribe = [
     services.onEvent((e) => {
-      // The index first, then the keys: the queue may run a reconcile at once, which must not see
-      // an updated member removed and not yet added back (it would plan the Service away).
+      // The index first, then the keys, which must not see an updated member removed and not yet
+      // added back (it would plan the Service away).
       if (e.type === 'update') members.apply(e.old, false);
       members.apply(e.object, e.type !== 'delete');
       if (e.type === 'update') enqueueFor(e.old);
@@ -110,18 +117,17 @@ export function runFederationController(opts: FederationControllerOptions): Fede
       // A name freed: the federation it kept from its `<name>-federated` (NotOwned) may take it.
       const held = e.type === 'delete' ? federationNameHeldBy(e.object) : undefined;
       const ns = e.object.metadata?.namespace ?? '';
-      if (held && synced() && members.of(ns, held).length > 0) queue.add(cacheKey(ns, held));
+      if (held && members.of(ns, held).length > 0) enqueue(cacheKey(ns, held));
     }),
     slices.onEvent((e) => {
       sliceIndex.apply(e);
       const ns = e.object.metadata?.namespace ?? '';
       const service = e.object.metadata?.labels?.[SERVICE_NAME_LABEL];
-      if (service) enqueueFor(services.get(ns, service));
+      if (service && ready) enqueueFor(services.get(ns, service));
     }),
     // A namespace that comes (back), or starts terminating: its federations are planned again.
     namespaces.onEvent((e) => {
-      if (!synced()) return;
-      for (const key of members.inNamespace(e.object.metadata?.name ?? '')) queue.add(key);
+      for (const key of members.inNamespace(e.object.metadata?.name ?? '')) enqueue(key);
     }),
   ];
   ownNamespaces?.start();
@@ -129,15 +135,18 @@ export function runFederationController(opts: FederationControllerOptions): Fede
   for (const object of slices.list()) sliceIndex.apply({ type: 'add', object });
   for (const svc of services.list()) members.apply(svc, true);
 
-  const ready = (async () => {
+  const synced = (async () => {
     await Promise.all([services.synced, slices.synced, namespaces.synced]);
-    for (const svc of services.list()) enqueueFor(svc);
+    // Each informer resolves `synced` after emitting its first list, so the indexes are complete.
+    for (const svc of services.list())
+      for (const name of federationsOf(svc)) queue.add(cacheKey(svc.metadata?.namespace, name));
+    ready = true;
   })();
   // Stopped before its namespaces synced (leadership lost at once): rejects, for awaiters only.
-  ready.catch(() => {});
+  synced.catch(() => {});
 
   return {
-    synced: ready,
+    synced,
     idle: () => queue.idle(),
     async stop() {
       for (const off of unsubscribe) off();
