@@ -140,17 +140,25 @@ export async function startGatewayIngress(ctx: GatewayContext, parts: IngressPar
   log.info({ address: ingress.address }, 'ingress listening');
   // An unlink (a Link deleted or retargeted) withdraws the admission now: sessions of clusters no
   // longer admitted are cut, not left to open tunnels for as long as keepalives hold them open.
-  // Our own sessions to such a cluster's gateway go too: its mirrors and probes went with the Link.
+  // Our own sessions to such a cluster's gateway go too, and the pool opens none there until a
+  // Link names the cluster again: its mirrors and probes went with the Link. The ingress needs no
+  // more: it admits each session at its handshake by the Links as listed then.
+  const followLinks = (): void => {
+    const cut = ingress.revalidate();
+    if (cut > 0) log.warn({ sessions: cut }, 'cut the sessions of clusters no longer linked');
+    const dropped = pool.cutUnlinked(linkedClusters(informers.links.list()));
+    if (dropped > 0)
+      log.warn({ sessions: dropped }, 'cut the sessions to gateways of clusters no longer linked');
+  };
   stops.add(
     'link policy',
     informers.links.onEvent(() => {
-      if (!informers.links.hasSynced()) return;
-      const cut = ingress.revalidate();
-      if (cut > 0) log.warn({ sessions: cut }, 'cut the sessions of clusters no longer linked');
-      const dropped = pool.cutUnlinked(linkedClusters(informers.links.list()));
-      if (dropped > 0)
-        log.warn({ sessions: dropped }, 'cut the sessions to gateways of clusters no longer linked');
+      if (informers.links.hasSynced()) followLinks();
     }),
   );
+  // The pool refuses nothing until told which clusters are linked. The Links may have been listed
+  // before this (the informers start before the certificates load), and none at all sends no
+  // event: it is told at the sync too, before the egress's first apply (a debounce later).
+  informers.links.synced.then(followLinks, () => {});
   return ingress;
 }

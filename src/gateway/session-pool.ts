@@ -36,6 +36,7 @@ import {
   MAX_REFUSED_RETRIES,
   maxStreams,
   noSessionStep,
+  notLinked,
   REFUSED_STREAM,
   refusedAtHandshake,
   untrusted,
@@ -120,6 +121,8 @@ interface PooledSession {
    * still unanswered: only those are failed when the session is found hung.
    */
   unanswered: Set<(err: IsthmusError) => void>;
+  /** Still dialling at a cutUnlinked (its peer unknown then): cut once established if unlinked. */
+  dialledAtCut: boolean;
 }
 
 type SessionCallback = (err: IsthmusError | null, pooled?: PooledSession) => void;
@@ -144,10 +147,15 @@ interface Remote {
 export class SessionPool {
   private readonly remotes = new Map<string, Remote>();
   /** Sessions dialled but not yet established: close() must end them too, or they outlive the pool. */
-  private readonly dialing = new Set<ClientHttp2Session>();
+  private readonly dialing = new Map<ClientHttp2Session, PooledSession>();
   private contextOverride: TunnelSecureContext | undefined;
   /** Bumped at each setSecureContext: sessions of an older one present a rotated-out certificate. */
   private generation = 0;
+  /**
+   * The clusters linked, as the last cutUnlinked said. Undefined until then (start-up, before the
+   * Link informer has listed): nothing is refused, as every cluster would look unlinked.
+   */
+  private linked: ReadonlySet<string> | undefined;
   private closed = false;
   private readonly connectTimeoutMs: number;
   private readonly responseTimeoutMs: number;
@@ -319,10 +327,16 @@ export class SessionPool {
   /**
    * Cuts the sessions to gateways of clusters not in `linked`, with their tunnels: an unlink stops
    * the traffic to that cluster now, as the ingress's revalidation does for the other direction.
-   * Egress routes need a Link and so do probes, so such a session has no use left. Sessions whose
-   * peer is not yet known (still dialling) are left alone. Returns how many were cut.
+   * Egress routes need a Link and so do probes, so such a session has no use left. And until the
+   * next call the pool opens none there either: the egress listeners of the cluster's mirrors close
+   * only after the mirror watcher's debounce and apply, and a client connecting meanwhile would
+   * have had a new session dialled (review: its tunnels outlived the unlink). A tunnel or probe for
+   * such a cluster fails at once (notLinked); a session still dialling now, whose peer is not known
+   * yet, is cut once established if its cluster is not linked then. Returns how many were cut now.
    */
   cutUnlinked(linked: ReadonlySet<string>): number {
+    this.linked = new Set(linked);
+    for (const pooled of this.dialing.values()) pooled.dialledAtCut = true;
     let cut = 0;
     for (const remote of this.remotes.values()) {
       for (const pooled of [...remote.sessions]) {
@@ -333,6 +347,11 @@ export class SessionPool {
       }
     }
     return cut;
+  }
+
+  /** Whether `cluster` is known and no longer linked (cutUnlinked). */
+  private unlinked(cluster: string | undefined): cluster is string {
+    return cluster !== undefined && this.linked !== undefined && !this.linked.has(cluster);
   }
 
   private refusal(
@@ -373,7 +392,7 @@ export class SessionPool {
         session.destroy();
       }
     }
-    for (const session of this.dialing) {
+    for (const session of this.dialing.keys()) {
       closing.push(new Promise((resolve) => session.once('close', () => resolve())));
       session.destroy();
     }
@@ -489,6 +508,10 @@ export class SessionPool {
       cb(new IsthmusError('GATEWAY_UNREACHABLE', 'session pool closed'));
       return;
     }
+    if (this.unlinked(expectedCluster)) {
+      cb(notLinked(hostPort(gateway.host, gateway.port), expectedCluster));
+      return;
+    }
     const key = `${gateway.host}|${gateway.port}`;
     let remote = this.remotes.get(key);
     if (!remote) {
@@ -598,8 +621,9 @@ export class SessionPool {
         this.hung(remote, pooled, err, fatal),
       ),
       unanswered: new Set(),
+      dialledAtCut: false,
     };
-    this.dialing.add(session);
+    this.dialing.set(session, pooled);
     let established = false;
     /** Our side of the TLS handshake completed ('connect'): the remote has our certificate. */
     let handshaken = false;
@@ -612,6 +636,8 @@ export class SessionPool {
       );
     }, this.connectTimeoutMs);
     let failure: Error | undefined;
+    /** Set when the peer's cluster was unlinked while the session was dialled: not the remote's failure. */
+    let unlinkedMeanwhile: IsthmusError | undefined;
     session.on('error', (err: Error) => {
       failure ??= err;
     });
@@ -630,6 +656,13 @@ export class SessionPool {
       handshaken = true;
       session.ping((err) => {
         if (err || session.destroyed || session.closed) return; // 'close' reports the failure
+        // cutUnlinked could not cut it (its peer was not known yet): no tunnel may use it. Later
+        // dials name a linked cluster (session() refuses the others) or none (the caller's choice).
+        if (pooled.dialledAtCut && this.unlinked(pooled.cluster)) {
+          unlinkedMeanwhile = notLinked(remote.label, pooled.cluster);
+          session.destroy();
+          return;
+        }
         this.dialing.delete(session);
         established = true;
         clearTimeout(timer);
@@ -670,6 +703,12 @@ export class SessionPool {
       if (i >= 0) remote.sessions.splice(i, 1);
       if (established) return;
       remote.connecting = false;
+      if (unlinkedMeanwhile) {
+        // No backoff: the remote answered, and a relink must find no stale error in its way.
+        this.published(remote, pooled, unlinkedMeanwhile);
+        this.failWaiters(remote, unlinkedMeanwhile);
+        return;
+      }
       this.backOff(
         remote,
         classify(failure ?? (handshaken ? refusedAtHandshake(remote.label) : undefined), remote.label),
@@ -758,6 +797,8 @@ export class SessionPool {
         // Forgotten meanwhile: a dial now would be a session close() knows nothing of.
         if (this.remotes.get(`${remote.address.host}|${remote.address.port}`) !== remote) return;
         if (remote.sessions.some((s) => !s.draining)) return;
+        // Its cluster was unlinked since: the session would be cut once established.
+        if (this.unlinked(remote.cluster)) return;
         remote.idleRedials++;
         this.dial(remote);
       },

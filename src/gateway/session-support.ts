@@ -1,6 +1,7 @@
 /**
- * Session-level helpers of the pool: what a tunnel does without a session, refused-stream marking
- * and failure classification. Kept apart so session-pool.ts holds only the pooling logic.
+ * Session-level helpers of the pool: what a tunnel does without a session, refused-stream marking,
+ * the refusal of an unlinked cluster and failure classification. Kept apart so session-pool.ts
+ * holds only the pooling logic.
  */
 import type { ClientHttp2Session } from 'node:http2';
 import { IsthmusError } from '../errors.js';
@@ -105,6 +106,18 @@ export function refusedAtHandshake(label: string): IsthmusError {
   return new IsthmusError(
     'GATEWAY_REFUSED',
     `gateway ${label} refused this cluster's gateway certificate at the TLS handshake (TLS 1.3 gives the client no reason; its log line "peer gateway refused" does)`,
+  );
+}
+
+/**
+ * The pool's refusal of a tunnel, probe or session to the gateway of `cluster`, which no Link
+ * names any more (SessionPool.cutUnlinked). Failed fast like an unreachable remote (and counted
+ * as one: result `error`), without a dial; the message names the unlink, not the network.
+ */
+export function notLinked(label: string, cluster: string): IsthmusError {
+  return new IsthmusError(
+    'GATEWAY_UNREACHABLE',
+    `no session with gateway ${label}: cluster "${cluster}" is not linked (no Link in the system namespace names it)`,
   );
 }
 
