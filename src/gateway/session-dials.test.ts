@@ -6,10 +6,14 @@
  * previous certificate still serves is its own warning. Real TLS on loopback, waits with deadlines.
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
+import type { AddressInfo } from 'node:net';
+import tls from 'node:tls';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { IsthmusError } from '../errors.js';
 import { waitFor as waitUntil } from '../wait-for.js';
 import { CHANNELS, type SessionDialMessage } from './diagnostics.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
+import { SessionPool } from './session-pool.js';
 import { echo, startTcpBackend, type TcpBackend } from './test-support/backends.js';
 import { CLUSTER_DOMAIN, type Harness, startHarness } from './test-support/harness.js';
 import { makePki, type TestPki } from './test-support/pki.js';
@@ -73,3 +77,29 @@ it('counts each dial, and says when the remote refuses the rotated certificate w
   );
   expect(h.pool.readySessionCount()).toBe(1);
 }, 30_000);
+
+it('tells a remote that sends GOAWAY before the session is established (shutting down) from a certificate refusal', async () => {
+  // A stand-in for a gateway in its drain, in raw frames so the order is fixed: its SETTINGS, a
+  // GOAWAY(NO_ERROR) without a reason, then the end of the connection; the PING that would
+  // establish the session is never answered.
+  const settings = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+  const goaway = Buffer.from([0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  const sockets = new Set<tls.TLSSocket>();
+  const server = tls.createServer({ ...pki.gateway('west'), ALPNProtocols: ['h2'] }, (socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.end(Buffer.concat([settings, goaway]));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const pool = new SessionPool({ secureContext: () => pki.gateway('east') });
+  try {
+    const address = { host: '127.0.0.1', port: (server.address() as AddressInfo).port };
+    const err = await pool.openTunnel(address, ECHO, 'west').catch((e: IsthmusError) => e);
+    expect(err).toMatchObject({ code: 'GATEWAY_UNREACHABLE' });
+    expect((err as Error).message).toMatch(/ended the session before it was established \(GOAWAY code 0\)/);
+  } finally {
+    await pool.close();
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});

@@ -694,6 +694,13 @@ export class SessionPool {
           'GATEWAY_REFUSED',
           `gateway ${remote.label} refused this cluster's gateway: ${refused}`,
         );
+      // Any other GOAWAY before the PING answer (a remote shutting down) is no certificate
+      // refusal, which a close right after the handshake is taken for (refusedAtHandshake).
+      else if (!established)
+        failure ??= new IsthmusError(
+          'GATEWAY_UNREACHABLE',
+          `gateway ${remote.label} ended the session before it was established (GOAWAY code ${code}): it is shutting down or draining`,
+        );
     });
     session.once('close', () => {
       clearTimeout(timer);
