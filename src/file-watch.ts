@@ -2,8 +2,9 @@
  * Following files that kubelet updates in place: a Secret or ConfigMap volume is swapped
  * atomically (a new `..data` directory, then one symlink rename), which `fs.watch` reports
  * unreliably. So the files' (mtime, size, inode) are polled; after a change, `apply` reads,
- * validates and installs the new content. A refused version is reported once and retried only when
- * a file changes again: a bad update never replaces what is in force.
+ * validates and installs the new content. A refused version is reported once and retried when a
+ * file changes again, or at the time the caller's `retryAt` names (a certificate that arrived
+ * before its notBefore): a bad update never replaces what is in force.
  */
 import { stat } from 'node:fs/promises';
 
@@ -31,26 +32,43 @@ export interface WatchFilesOptions {
   /** Reads, validates and installs the new content; throws to refuse it. */
   apply: () => Promise<void>;
   onError: (err: unknown) => void;
+  /**
+   * When (epoch ms) to try the version `apply` just refused with `err` again though no file has
+   * changed; undefined, or no `retryAt`: not until one does.
+   */
+  retryAt?: (err: unknown) => number | undefined;
+}
+
+/** What a watch has seen: the version in force, and the last one refused. */
+export interface WatchState {
+  version: string;
+  refused?: { version: string; retryAtMs?: number | undefined };
+}
+
+/** Whether the files at version `current` are to be applied at `nowMs`. */
+export function dueForApply(state: WatchState, current: string, nowMs: number): boolean {
+  if (current === state.version) return false;
+  if (current !== state.refused?.version) return true;
+  const at = state.refused.retryAtMs;
+  return at !== undefined && nowMs >= at;
 }
 
 /** Starts polling; returns the function that stops it. The timer never keeps the process alive. */
 export function watchFiles(opts: WatchFilesOptions): () => void {
-  let version = opts.since;
-  /** The version that failed to apply: reported once, not at every tick. */
-  let failed = '';
+  const state: WatchState = { version: opts.since };
   let busy = false;
   const timer = setInterval(async () => {
     if (busy) return;
     busy = true;
     try {
       const now = await filesVersion(opts.files);
-      if (now === version || now === failed) return;
+      if (!dueForApply(state, now, Date.now())) return;
       try {
         await opts.apply();
-        version = now;
-        failed = '';
+        state.version = now;
+        delete state.refused;
       } catch (err) {
-        failed = now;
+        state.refused = { version: now, retryAtMs: opts.retryAt?.(err) };
         opts.onError(err);
       }
     } finally {

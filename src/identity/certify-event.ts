@@ -24,6 +24,8 @@ export interface CertifyEvent extends CertifyCaller, CallAdmission {
   /** The identity issued, or, on a refusal, the one the caller's account holds by the rules. */
   identity?: string;
   serial?: string;
+  /** The serial of the issuer that signed it, or that was why the call was refused (lowercase hex). */
+  issuer?: string;
   /** ISO 8601. */
   notAfter?: string;
   reason?: string;
@@ -50,18 +52,20 @@ export function certifyEventOf(result: CertifyResult, call: CallFacts): CertifyE
       outcome: 'issued',
       identity: result.identity,
       serial: result.serial,
+      ...(result.issuer ? { issuer: result.issuer } : {}),
       notAfter: new Date(result.response.notAfterUnixMs).toISOString(),
       ...result.caller,
       peer: call.peer,
       durationMs: call.durationMs,
       ...admissionOf(result),
     };
-  const { outcome, message, caller, identity, tokenReview } = result;
+  const { outcome, message, caller, identity, tokenReview, issuer } = result;
   return {
     outcome,
     reason: message,
     ...caller,
     ...(identity ? { identity } : {}),
+    ...(issuer ? { issuer } : {}),
     ...(tokenReview ? { tokenReview } : {}),
     peer: call.peer,
     durationMs: call.durationMs,

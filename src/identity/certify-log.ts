@@ -1,6 +1,7 @@
 /**
  * The identity service's audit log: one line per Certify call. An issued certificate is logged with
- * its serial (lowercase hex, as `isthmus certs revoke --serial` takes it), its notAfter and who asked
+ * its serial (lowercase hex, as `isthmus certs revoke --serial` takes it), the serial of the issuer
+ * that signed it (`issuer=`: whose CRL must list it), its notAfter and who asked
  * (the TokenReview's account and pod, and the caller's address), so a certificate minted with a
  * stolen token can be found and revoked; a refusal with its reason and, once the token named
  * someone, who asked.
@@ -53,6 +54,11 @@ function callerFields(e: CertifyEvent): string {
   return `${e.user ? ` user=${value(e.user)}` : ''}${e.pod ? ` pod=${value(e.pod)}` : ''}${e.peer ? ` peer=${value(e.peer)}` : ''}`;
 }
 
+/** ` issuer=<serial>` when the event names the issuer that signed, or could not sign. */
+function issuerField(e: CertifyEvent): string {
+  return e.issuer ? ` issuer=${value(e.issuer)}` : '';
+}
+
 /**
  * The log line of one event, and whether it is an error (stderr) or not (stdout). `suppressed`:
  * refusals like it (same address, same outcome) not logged since the previous line of them.
@@ -61,11 +67,11 @@ export function formatCertifyEvent(e: CertifyEvent, suppressed = 0): { error: bo
   if (e.outcome === 'issued')
     return {
       error: false,
-      line: `identity: issued a certificate for ${value(e.identity ?? '?')} serial=${value(e.serial ?? '?')} notAfter=${value(e.notAfter ?? '?')}${callerFields(e)}\n`,
+      line: `identity: issued a certificate for ${value(e.identity ?? '?')} serial=${value(e.serial ?? '?')}${issuerField(e)} notAfter=${value(e.notAfter ?? '?')}${callerFields(e)}\n`,
     };
   return {
     error: true,
-    line: `identity: Certify ${e.outcome}: ${text(e.reason ?? 'no reason given')}${callerFields(e)}${suppressed > 0 ? ` suppressed=${suppressed}` : ''}\n`,
+    line: `identity: Certify ${e.outcome}: ${text(e.reason ?? 'no reason given')}${issuerField(e)}${callerFields(e)}${suppressed > 0 ? ` suppressed=${suppressed}` : ''}\n`,
   };
 }
 

@@ -42,7 +42,15 @@ export interface CallAdmission {
 }
 
 export type CertifyResult = (
-  | { ok: true; response: CertifyResponse; identity: string; serial: string; caller: CertifyCaller }
+  | {
+      ok: true;
+      response: CertifyResponse;
+      identity: string;
+      serial: string;
+      /** The serial of the issuer that signed it (lowercase hex), for the audit log. */
+      issuer?: string;
+      caller: CertifyCaller;
+    }
   | {
       ok: false;
       code: status;
@@ -54,6 +62,8 @@ export type CertifyResult = (
       identity?: string;
       /** Set when the TokenReview gave no verdict: the token may be fine, the API server is what failed. */
       tokenReview?: TokenReviewFailure;
+      /** The serial of the issuer in force, when it is why the call was refused (issuer-unusable). */
+      issuer?: string;
     }
 ) &
   CallAdmission;

@@ -134,6 +134,10 @@ describe('Certify', () => {
         outcome: 'issued',
         identity: EAST,
         serial,
+        // The issuer that signed it, the same way: the audit log names it (issuer=).
+        issuer: certificateInfo(testPki().issuers.east.certPem)
+          .serialNumber.toLowerCase()
+          .replace(/^0+(?=.)/, ''),
         notAfter: info.notAfter.toISOString(),
         durationMs: expect.any(Number),
         ...GATEWAY_CALLER,

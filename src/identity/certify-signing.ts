@@ -28,8 +28,10 @@ export function signCertificate(
 ): CertifyResult {
   const { caller, identity } = request;
   const issuerInfo = certificateInfo(issuer.certPem);
+  // The audit log names the issuer: a serial alone does not say whose CRL must list it.
+  const issuerSerial = normaliseSerial(issuerInfo.serialNumber);
   const unusable = issuerWindowProblem(issuerInfo, nowMs);
-  if (unusable) return { ...refusal('issuer-unusable', unusable, caller), identity };
+  if (unusable) return { ...refusal('issuer-unusable', unusable, caller), identity, issuer: issuerSerial };
   const notAfter = leafNotAfter(nowMs, lifetimeMs, issuerInfo.notAfter);
   const leaf = issueLeaf(issuer, {
     uriSans: [identity],
@@ -41,6 +43,7 @@ export function signCertificate(
     ok: true,
     identity,
     serial: normaliseSerial(certificateInfo(leaf.certPem).serialNumber),
+    issuer: issuerSerial,
     caller,
     response: {
       certPem: leaf.certPem,

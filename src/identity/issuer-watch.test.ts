@@ -1,14 +1,22 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { IsthmusError } from '../errors.js';
 import { waitFor } from '../wait-for.js';
-import { createIssuer, type KeyPairPem } from './ca.js';
+import { createIssuer, createTrustAnchor, type KeyPairPem } from './ca.js';
+import { certificateInfo } from './certificate-info.js';
 import { createCertifyHandler } from './certify-service.js';
 import { createCsr } from './csr.js';
-import { type IssuerWatcher, watchIssuer } from './issuer-watch.js';
+import {
+  type IssuerWatcher,
+  MAX_NOT_YET_VALID_RETRY_MS,
+  notYetValidRetryAt,
+  refusedIssuerRetryAt,
+  watchIssuer,
+} from './issuer-watch.js';
 import { splitPem } from './pem.js';
 import { foreignTestPki, SecretVolume, TEST_TRUST_DOMAIN, testLeafKey, testPki } from './testing.js';
+import { opensslCa } from './testing-openssl.js';
 
 const pki = testPki();
 const reviewer = async () => ({
@@ -20,6 +28,7 @@ const GATEWAY = `spiffe://${TEST_TRUST_DOMAIN}/cluster/east/gateway`;
 let watcher: IssuerWatcher | undefined;
 const dirs: string[] = [];
 afterEach(() => {
+  vi.useRealTimers();
   watcher?.stop();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
@@ -114,4 +123,123 @@ describe('watchIssuer', () => {
       }),
     ).rejects.toThrow(/not signed by the trust anchor/);
   });
+
+  it('refuses an ECDSA issuer update, and the RSA issuer in force keeps signing', async () => {
+    const { secret, changes, errors, handle } = await watchEast();
+    // cert-manager with privateKey.algorithm: ECDSA, as Linkerd's docs write the Certificate.
+    const ec = opensslCa({ key: 'ec', commonName: `identity.east.${TEST_TRUST_DOMAIN}`, signer: pki.anchor });
+    secret.publish({ 'tls.crt': ec.certPem + pki.anchor.certPem, 'tls.key': ec.keyPem });
+    await waitFor('the ECDSA issuer refused', () => errors.length === 1, 5000);
+    expect(errors[0]?.message).toMatch(
+      /the issuer key is ECDSA \(prime256v1\): identity signs with RSA keys only/,
+    );
+    expect(changes).toHaveLength(0);
+    expect(watcher?.refused()).toBe(true);
+    expect(await signer(handle)).toBe(pki.issuers.east.certPem);
+  });
+
+  it('takes an update that came before its notBefore once that has passed, the files unchanged', async () => {
+    // Date only, and it runs on: the watch polls on real timers, the clock is moved by hand.
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    const { secret, changes, errors, handle } = await watchEast();
+    // Signed by a clock 10 minutes ahead of this one (cert-manager does not backdate notBefore).
+    const startedAt = Date.now();
+    vi.setSystemTime(startedAt + 10 * 60_000);
+    const early = createIssuer(pki.anchor, { cluster: 'east', trustDomain: TEST_TRUST_DOMAIN });
+    vi.setSystemTime(startedAt);
+    secret.publish({ 'tls.crt': early.certPem, 'tls.key': early.keyPem });
+    await waitFor('the early issuer refused', () => errors.length === 1, 5000);
+    expect(errors[0]?.message).toMatch(/not valid before/);
+    expect(watcher?.refused()).toBe(true);
+
+    vi.setSystemTime(startedAt + 10 * 60_000);
+    await waitFor('the issuer taken once valid', () => changes.length === 1, 5000);
+    expect(errors).toHaveLength(1);
+    expect(watcher?.refused()).toBe(false);
+    expect(await signer(handle)).toBe(early.certPem);
+  });
+
+  it('warns, at start, of an expired anchor in the bundle, and signs with the issuer of the valid one', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() - 11 * 86_400_000);
+    const old = createTrustAnchor({ trustDomain: TEST_TRUST_DOMAIN, keyBits: 2048, validityDays: 10 });
+    vi.useRealTimers();
+    const warnings: string[] = [];
+    const { handle } = await watchEast({
+      anchorPem: pki.anchor.certPem + old.certPem,
+      onWarning: (w) => warnings.push(w),
+    });
+    expect(warnings).toEqual([
+      expect.stringMatching(/ca\.crt: anchor #2 of the bundle: expired at .*new-anchor --finish/),
+    ]);
+    expect(await signer(handle)).toBe(pki.issuers.east.certPem);
+  });
 });
+
+describe('notYetValidRetryAt', () => {
+  const now = 1_700_000_000_000;
+  it.each([
+    ['notBefore passed', now - 1, undefined],
+    ['notBefore now', now, undefined],
+    ['seconds ahead: then', now + 3000, now + 3000],
+    ['a day ahead: within the bound', now + 86_400_000, now + MAX_NOT_YET_VALID_RETRY_MS],
+  ])('%s', (_what, notBefore, expected) => {
+    expect(notYetValidRetryAt(notBefore, now)).toBe(expected);
+  });
+});
+
+describe('refusedIssuerRetryAt', () => {
+  it('is the notBefore of an issuer refused only for coming early, else undefined', async () => {
+    const now = Date.now();
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(now + 10 * 60_000);
+    const early = createIssuer(pki.anchor, { cluster: 'east', trustDomain: TEST_TRUST_DOMAIN });
+    vi.useRealTimers();
+    const notBefore = certificateInfo(early.certPem).notBefore.getTime();
+    const anchor = new SecretVolume({ 'ca.crt': pki.anchor.certPem });
+    dirs.push(anchor.dir);
+    const at = async (pair: KeyPairPem, cluster = 'east') => {
+      const secret = new SecretVolume({ 'tls.crt': pair.certPem, 'tls.key': pair.keyPem });
+      dirs.push(secret.dir);
+      const files = {
+        anchorFile: join(anchor.dir, 'ca.crt'),
+        certFile: join(secret.dir, 'tls.crt'),
+        keyFile: join(secret.dir, 'tls.key'),
+      };
+      return refusedIssuerRetryAt({ ...files, scope: { cluster, trustDomain: TEST_TRUST_DOMAIN } }, now);
+    };
+    expect(await at(early)).toBe(notBefore);
+    // Early, and with another's key, or for another cluster: not loaded at its notBefore either.
+    expect(await at({ ...early, keyPem: pki.issuers.east.keyPem })).toBeUndefined();
+    expect(await at(early, 'west')).toBeUndefined();
+    // Valid now: refused for something else, nothing to wait for.
+    expect(await at(pki.issuers.west)).toBeUndefined();
+  });
+});
+
+/** East's identity on the test PKI's issuer, followed every 20 ms, with what it reports. */
+async function watchEast(opts: { anchorPem?: string; onWarning?: (w: string) => void } = {}) {
+  const anchor = new SecretVolume({ 'ca.crt': opts.anchorPem ?? pki.anchor.certPem });
+  const a = pki.issuers.east;
+  const secret = new SecretVolume({ 'tls.crt': a.certPem, 'tls.key': a.keyPem });
+  dirs.push(anchor.dir, secret.dir);
+  const changes: KeyPairPem[] = [];
+  const errors: IsthmusError[] = [];
+  watcher = await watchIssuer({
+    anchorFile: join(anchor.dir, 'ca.crt'),
+    certFile: join(secret.dir, 'tls.crt'),
+    keyFile: join(secret.dir, 'tls.key'),
+    scope: { cluster: 'east', trustDomain: TEST_TRUST_DOMAIN },
+    intervalMs: 20,
+    onChange: (i) => changes.push(i),
+    onError: (e) => errors.push(e),
+    ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
+  });
+  const handle = createCertifyHandler({
+    issuer: watcher.current,
+    trustDomain: TEST_TRUST_DOMAIN,
+    cluster: 'east',
+    reviewer,
+  });
+  return { secret, changes, errors, handle };
+}

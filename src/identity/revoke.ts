@@ -9,22 +9,26 @@
  *
  * The CA is the one that signed the certificate given: the current one, an issuer it replaced
  * (<cluster>/retired/, whose leaves live on until they expire) or, during an anchor rotation, one
- * under previous/. A revoked issuer's certificate is kept in <cluster>/retired/ so that it stays
- * in crl.pem after the cluster gets a new issuer, however that one is made.
+ * under previous/. A serial alone (--serial, as identity's audit log gives it) does not say which,
+ * and a CRL revokes only what its own CA signed (revocation.ts), so the entry goes into the CRL of
+ * every unexpired one: serials are random (ca.ts), so it names nothing else. A revoked issuer's
+ * certificate is kept in <cluster>/retired/ so that it stays in crl.pem after the cluster gets a
+ * new issuer, however that one is made.
  *
  * A CRL is complete (RFC 5280 §5): the new one lists everything the old one did, with a higher
  * CRL number. An existing CRL that the CA did not sign is an error, never silently replaced.
  */
 import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { IsthmusError } from '../errors.js';
+import { join, relative, sep } from 'node:path';
+import { describeError, IsthmusError } from '../errors.js';
 import { crlConfigMapCommand } from './anchor-rotation.js';
 import { anchorFiles, type CaFiles, issuerFiles } from './ca-files.js';
 import { parseSubjectAltName } from './certificate-info.js';
 import { type Crl, createCrl, isIssuedBy, normaliseSerial, parseCrl, type RevocationReason } from './crl.js';
 import { type Skipped, writeCrlBundle } from './crl-bundle.js';
 import {
+  ANCHOR_CERT_FILE,
   ANCHOR_CRL_FILE,
   CRL_BUNDLE_FILE,
   exists,
@@ -33,10 +37,12 @@ import {
   issuerDirectories,
   loadAnchor,
   loadCertificates,
+  PREVIOUS_DIR,
   RETIRED_DIR,
   shellWord,
   writeAtomic,
 } from './files.js';
+import { RevocationList } from './revocation.js';
 import { parseSpiffeGatewayIdentity } from './spiffe.js';
 
 /** Re-exported where they were first declared: the lab and older callers import them from here. */
@@ -52,23 +58,50 @@ export interface RevokeOptions {
   issuerOf?: string;
   /** The certificate to revoke (its serial is taken and its issuer checked) … */
   certFile?: string;
-  /** … or its serial number in hex, as `openssl x509 -serial` prints it (the current CA's). */
+  /** … or its serial number in hex, as `openssl x509 -serial` prints it (revoked by every unexpired CA). */
   serial?: string;
   reason?: RevocationReason;
   at?: Date;
 }
 
-export interface RevokeResult {
+/** Where a CA stands in the directory: in force, replaced (retired/), or under previous/ in a rotation. */
+export type CaStanding = 'in force' | 'replaced' | 'previous anchor';
+
+/** One CRL written: by which CA, and what it lists now. */
+export interface CrlWritten {
   crlFile: string;
-  bundleFile: string;
-  serial: string;
+  /** The serial of the CA that signs it (lowercase hex). */
+  caSerial: string;
+  standing: CaStanding;
   /** False when the serial was already listed (the CRL is re-signed all the same). */
   added: boolean;
   revokedCount: number;
+}
+
+export interface RevokeResult {
+  /** The first of `crls`: the CA that signed --cert, or the one in force with --serial. */
+  crlFile: string;
+  bundleFile: string;
+  serial: string;
+  /** False when every CRL already listed the serial. */
+  added: boolean;
+  /** What the first of `crls` lists now. */
+  revokedCount: number;
+  /** Every CRL written: one with --cert; with --serial, one per unexpired CA that has its key. */
+  crls: CrlWritten[];
+  /** With --serial, the CAs whose CRL could not be written (no key), with the reason. */
+  unsigned: Skipped[];
+  /** Whether the certificate was named by serial alone, so which CA signed it was not known. */
+  bySerial: boolean;
   /** Files left out of the bundle because gateways could not verify them, with the reason. */
   skipped: Skipped[];
   /** The clusters of the directory (those with an issuer), every one of which needs the bundle. */
   clusters: string[];
+  /**
+   * During an anchor rotation, why a gateway that trusts the old anchor alone (before step 1)
+   * refuses crl.pem, when it does: it holds a CRL or an issuer under the new anchor.
+   */
+  oldAnchorRefuses?: string;
   /** What was revoked: a leaf (gateway or identity) certificate of `cluster`, or an issuer of `issuerOf`. */
   cluster?: string;
   /** With cluster and --cert: whose leaf it is, by its URI SAN (unknown from a serial alone). */
@@ -86,31 +119,56 @@ export async function revokeCertificate(opts: RevokeOptions): Promise<RevokeResu
     throw usage('give --cert (the certificate to revoke) or --serial');
 
   const target = opts.certFile === undefined ? undefined : await readCertificate(opts.certFile);
-  const ca = await signingCa(opts, at, target);
   const serial = target ? normaliseSerial(target.serialNumber) : normaliseSerial(opts.serial!);
-  const previous = (await exists(ca.crlFile)) ? await readOwnCrl(ca.crlFile, ca.cert) : undefined;
-  const entries = [...(previous?.revoked.values() ?? [])];
-  const added = !previous?.revoked.has(serial);
-  if (added) entries.push({ serial, revokedAt: at, ...(opts.reason ? { reason: opts.reason } : {}) });
-  const pem = createCrl({
-    issuerCertPem: ca.certPem,
-    issuerKeyPem: ca.keyPem,
-    revoked: entries,
-    crlNumber: (previous?.crlNumber ?? 0n) + 1n,
-    thisUpdate: at,
-  });
-  await writeAtomic(ca.crlFile, pem, CRL_MODE);
-  if (opts.issuerOf !== undefined) await keepRevokedIssuer(opts.dir, opts.issuerOf, ca.root, serial, target);
+  const { signers, unsigned } = await signingCas(opts, at, target);
+  // Every CRL is read and checked before any is written: a bad one leaves all as they were.
+  const planned = await Promise.all(
+    signers.map(async (ca) => {
+      const previous = (await exists(ca.crlFile)) ? await readOwnCrl(ca.crlFile, ca.cert) : undefined;
+      const entries = [...(previous?.revoked.values() ?? [])];
+      const added = !previous?.revoked.has(serial);
+      if (added) entries.push({ serial, revokedAt: at, ...(opts.reason ? { reason: opts.reason } : {}) });
+      const pem = createCrl({
+        issuerCertPem: ca.certPem,
+        issuerKeyPem: ca.keyPem,
+        revoked: entries,
+        crlNumber: (previous?.crlNumber ?? 0n) + 1n,
+        thisUpdate: at,
+      });
+      const written: CrlWritten = {
+        crlFile: ca.crlFile,
+        caSerial: normaliseSerial(ca.cert.serialNumber),
+        standing: ca.standing,
+        added,
+        revokedCount: entries.length,
+      };
+      return { pem, written };
+    }),
+  );
+  for (const { pem, written } of planned) await writeAtomic(written.crlFile, pem, CRL_MODE);
+  if (opts.issuerOf !== undefined)
+    await keepRevokedIssuer(
+      opts.dir,
+      opts.issuerOf,
+      serial,
+      target && { cert: target, root: signers[0]!.root },
+    );
   const { bundleFile, skipped } = await writeCrlBundle(opts.dir, at);
   const clusters = await issuerDirectories(opts.dir);
+  const oldAnchorRefuses = await refusedUnderPreviousAnchor(opts.dir, bundleFile);
+  const crls = planned.map((p) => p.written);
   const result = {
-    crlFile: ca.crlFile,
+    crlFile: crls[0]!.crlFile,
     bundleFile,
     serial,
-    added,
-    revokedCount: entries.length,
+    added: crls.some((c) => c.added),
+    revokedCount: crls[0]!.revokedCount,
+    crls,
+    unsigned,
+    bySerial: target === undefined,
     skipped,
     clusters,
+    ...(oldAnchorRefuses === undefined ? {} : { oldAnchorRefuses }),
   };
   if (opts.cluster !== undefined) {
     const holder = target === undefined ? undefined : holderOf(target);
@@ -120,6 +178,35 @@ export async function revokeCertificate(opts: RevokeOptions): Promise<RevokeResu
   const currentIssuer = currentPem !== '' && serialOfPem(currentPem) === serial;
   return { ...result, issuerOf: opts.issuerOf!, currentIssuer };
 }
+
+/**
+ * What `certs revoke` says it did: the CRL written, or with --serial each one, naming its CA, so
+ * the operator sees which issuers now revoke the serial.
+ */
+export function revokedLines(r: RevokeResult): string {
+  const verb = r.added ? 'revoked' : 'already revoked';
+  if (!r.bySerial || r.crls.length === 1) {
+    const only = r.crls[0]!;
+    return `${verb} serial ${r.serial}: ${only.crlFile} now lists ${only.revokedCount}\n`;
+  }
+  const cas = r.cluster !== undefined ? `issuer of ${r.cluster}` : 'trust anchor';
+  const kind = r.cluster !== undefined ? 'issuer' : 'anchor';
+  return (
+    `${verb} serial ${r.serial} in the CRL of each ${cas} that may have signed it (a serial alone does not say which):\n` +
+    r.crls
+      .map(
+        (c) =>
+          `  ${c.crlFile} (${kind} serial ${c.caSerial}, ${STANDING[c.standing]}): ${c.added ? 'now lists' : 'already listed it; lists'} ${c.revokedCount}\n`,
+      )
+      .join('')
+  );
+}
+
+const STANDING: Record<CaStanding, string> = {
+  'in force': 'in force',
+  replaced: 'replaced',
+  'previous anchor': 'under the previous anchor',
+};
 
 function serialOfPem(pem: string): string | undefined {
   try {
@@ -144,12 +231,32 @@ function holderOf(cert: X509Certificate): 'gateway' | 'identity' | undefined {
  * so it goes to every cluster, not only the one whose certificate is revoked: one command per
  * cluster of the directory, with its kubeconfig context, as `certs new-anchor` prints them.
  */
-export function crlApplySteps(r: Pick<RevokeResult, 'bundleFile' | 'clusters'>): string {
+export function crlApplySteps(
+  r: Pick<RevokeResult, 'bundleFile' | 'clusters'> & Pick<Partial<RevokeResult>, 'oldAnchorRefuses'>,
+): string {
   const clusters = r.clusters.length > 0 ? r.clusters : ['<cluster>'];
   return (
     `wrote ${r.bundleFile}; give it to every gateway (--crl-file): in every cluster, as the isthmus-crl ConfigMap (each command takes the kubeconfig context to be named as its cluster: change --context where it is not):\n` +
-    clusters.map((c) => `  ${crlConfigMapCommand(r.bundleFile, c)}\n`).join('')
+    clusters.map((c) => `  ${crlConfigMapCommand(r.bundleFile, c)}\n`).join('') +
+    (r.oldAnchorRefuses === undefined
+      ? ''
+      : `During the anchor rotation, a gateway that trusts the old anchor alone (a cluster before step 1) refuses this file: it keeps the list it has, and one that restarts on it does not start (${r.oldAnchorRefuses}). Nothing is signed under the new anchor before step 2, so finish step 1 in a cluster before applying it there.\n`)
   );
+}
+
+/**
+ * During an anchor rotation, why gateways that trust only the previous anchor refuse `bundleFile`
+ * (they load it as revocation.ts does), or undefined: no rotation, or they load it.
+ */
+async function refusedUnderPreviousAnchor(dir: string, bundleFile: string): Promise<string | undefined> {
+  const previous = join(dir, PREVIOUS_DIR, ANCHOR_CERT_FILE);
+  if (!(await exists(previous))) return undefined;
+  try {
+    RevocationList.fromPem(await readFile(bundleFile, 'utf8'), await readFile(previous, 'utf8'));
+    return undefined;
+  } catch (err) {
+    return describeError(err);
+  }
 }
 
 /** Identity follows the CRL (--crl-file) and replaces its own serving certificate once it loads it. */
@@ -189,15 +296,60 @@ interface SigningCa {
   crlFile: string;
   /** The anchor directory it belongs to (<dir>, or <dir>/previous during a rotation). */
   root: string;
+  standing: CaStanding;
+}
+
+/** A CA of the directory as `pickSigners` weighs it. */
+export interface CandidateCa {
+  files: CaFiles;
+  cert: X509Certificate;
+  hasKey: boolean;
 }
 
 /**
- * The CA whose CRL gets the entry: the one that issued `target`, or else the current one (which is
- * validated first, so a wrong cluster name or a broken directory is reported as such).
+ * Pure: the CAs whose CRL gets the entry, current first. With `target`, the one that issued it;
+ * with a serial alone, every distinct one still valid at `at` (an expired CA's leaves have expired
+ * too, and crl.pem leaves it out). A CA without its key cannot sign: with a serial it is passed
+ * over, with the reason, unless no CA is left.
  */
-async function signingCa(opts: RevokeOptions, at: Date, target?: X509Certificate): Promise<SigningCa> {
+export function pickSigners(
+  candidates: readonly CandidateCa[],
+  target: X509Certificate | undefined,
+  at: Date,
+): { signers: CandidateCa[]; unsigned: Skipped[]; missingKey?: CandidateCa } | { notIssued: true } {
+  if (target) {
+    const ca = candidates.find((c) => issued(c.cert, target));
+    if (!ca) return { notIssued: true };
+    return ca.hasKey ? { signers: [ca], unsigned: [] } : { signers: [], unsigned: [], missingKey: ca };
+  }
+  const seen = new Set<string>();
+  const valid = candidates.filter((c, i) => {
+    // The one in force is always weighed: loadCertificates has checked it.
+    if (seen.has(c.cert.fingerprint256) || (i > 0 && at > new Date(c.cert.validTo))) return false;
+    seen.add(c.cert.fingerprint256);
+    return true;
+  });
+  const signers = valid.filter((c) => c.hasKey);
+  const keyless = valid.filter((c) => !c.hasKey);
+  if (signers.length === 0) return { signers, unsigned: [], missingKey: keyless[0]! };
+  const unsigned = keyless.map((c) => ({
+    file: c.files.crl,
+    reason: `${c.files.key} is missing: a certificate that CA signed is not revoked by this`,
+  }));
+  return { signers, unsigned };
+}
+
+/**
+ * The CAs whose CRL gets the entry (pickSigners). The current CA is validated first, so a wrong
+ * cluster name or a broken directory is reported as such.
+ */
+async function signingCas(
+  opts: RevokeOptions,
+  at: Date,
+  target?: X509Certificate,
+): Promise<{ signers: SigningCa[]; unsigned: Skipped[] }> {
   const byIssuer = opts.cluster !== undefined;
-  const [candidates, what] = byIssuer
+  const [files, what] = byIssuer
     ? [
         await currentFirst(loadCertificates({ dir: opts.dir, clusters: [opts.cluster!], at }), () =>
           issuerFiles(opts.dir, opts.cluster),
@@ -205,9 +357,19 @@ async function signingCa(opts: RevokeOptions, at: Date, target?: X509Certificate
         `the issuer of cluster ${opts.cluster} (${join(opts.dir, opts.cluster!, ISSUER_CERT_FILE)}) nor by one it replaced`,
       ]
     : [await currentFirst(loadAnchor(opts.dir, at, false), () => anchorFiles(opts.dir)), 'the trust anchor'];
-  const certs = await Promise.all(candidates.map(async (f) => readFile(f.cert, 'utf8')));
-  const index = target ? certs.findIndex((pem) => issued(new X509Certificate(pem), target)) : 0;
-  if (index < 0) {
+  const candidates = await Promise.all(
+    files.map(async (f) => ({
+      files: f,
+      certPem: await readFile(f.cert, 'utf8'),
+      hasKey: await exists(f.key),
+    })),
+  );
+  const picked = pickSigners(
+    candidates.map((c) => ({ files: c.files, cert: new X509Certificate(c.certPem), hasKey: c.hasKey })),
+    target,
+    at,
+  );
+  if ('notIssued' in picked) {
     throw new IsthmusError(
       'CERT_INVALID',
       `${opts.certFile} was not issued by ${what}: nothing to revoke there`,
@@ -216,23 +378,32 @@ async function signingCa(opts: RevokeOptions, at: Date, target?: X509Certificate
       },
     );
   }
-  const files = candidates[index]!;
-  if (!(await exists(files.key))) {
+  if (picked.missingKey) {
+    const key = picked.missingKey.files.key;
     throw new IsthmusError(
       'CERT_INVALID',
       byIssuer
-        ? `revoking a certificate of this issuer needs its key: ${files.key} is missing`
-        : `revoking an issuer needs the trust anchor's key: ${files.key} is missing (bring it back from offline storage)`,
+        ? `revoking a certificate of this issuer needs its key: ${key} is missing`
+        : `revoking an issuer needs the trust anchor's key: ${key} is missing (bring it back from offline storage)`,
       { terminal: true },
     );
   }
-  return {
-    certPem: certs[index]!,
-    keyPem: await readFile(files.key, 'utf8'),
-    cert: new X509Certificate(certs[index]!),
-    crlFile: files.crl,
-    root: files.root,
-  };
+  const signers = await Promise.all(
+    picked.signers.map(async (c) => ({
+      certPem: c.cert.toString(),
+      keyPem: await readFile(c.files.key, 'utf8'),
+      cert: c.cert,
+      crlFile: c.files.crl,
+      root: c.files.root,
+      standing: standingOf(opts.dir, c.files),
+    })),
+  );
+  return { signers, unsigned: picked.unsigned };
+}
+
+function standingOf(dir: string, files: CaFiles): CaStanding {
+  if (files.root !== dir) return 'previous anchor';
+  return relative(files.root, files.cert).split(sep).includes(RETIRED_DIR) ? 'replaced' : 'in force';
 }
 
 /** Waits for `validation` (it throws on a broken current CA), then lists the candidates. */
@@ -267,27 +438,27 @@ async function readCertificate(file: string): Promise<X509Certificate> {
  * Keeps a copy of the revoked issuer's certificate in <cluster>/retired/<serial>/ under its
  * anchor's directory: crl.pem carries it from there once issuer.crt is replaced, so a leaf it
  * signed is still found revoked when the peer's issuer is not visible. With --serial, the
- * certificate is looked up among the cluster's issuers; one found nowhere cannot be kept.
+ * certificate is looked up among the cluster's issuers (under either anchor during a rotation);
+ * one found nowhere cannot be kept.
  */
 async function keepRevokedIssuer(
   dir: string,
   cluster: string,
-  root: string,
   serial: string,
-  given: X509Certificate | undefined,
+  given: { cert: X509Certificate; root: string } | undefined,
 ): Promise<void> {
-  let pem = given?.toString();
-  if (pem === undefined) {
+  let found = given && { pem: given.cert.toString(), root: given.root };
+  if (found === undefined) {
     for (const f of await issuerFiles(dir, cluster)) {
       const text = await readFile(f.cert, 'utf8');
-      if (normaliseSerial(new X509Certificate(text).serialNumber) === serial) pem = text;
+      if (found === undefined && serialOfPem(text) === serial) found = { pem: text, root: f.root };
     }
   }
-  if (pem === undefined) return;
-  const folder = join(root, cluster, RETIRED_DIR, serial);
+  if (found === undefined) return;
+  const folder = join(found.root, cluster, RETIRED_DIR, serial);
   if (await exists(join(folder, ISSUER_CERT_FILE))) return;
   await mkdir(folder, { recursive: true, mode: 0o700 });
-  await writeAtomic(join(folder, ISSUER_CERT_FILE), pem, CRL_MODE);
+  await writeAtomic(join(folder, ISSUER_CERT_FILE), found.pem, CRL_MODE);
 }
 
 async function readOwnCrl(file: string, ca: X509Certificate): Promise<Crl> {

@@ -1,8 +1,8 @@
-import { createPrivateKey, createPublicKey, type X509Certificate } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject, type X509Certificate } from 'node:crypto';
 import { describeError } from '../errors.js';
 import { oneLineName, parseCertificate } from './certificate-info.js';
 import { splitPem } from './pem.js';
-import { verifyChain } from './verify-chain.js';
+import { signs, verifyChain } from './verify-chain.js';
 
 /**
  * Checks of certificate material read from disk or a Secret. Each returns the problems found (empty
@@ -31,30 +31,85 @@ export function caPairProblems(certPem: string, keyPem: string | undefined, at: 
 /** Problems with a trust anchor: a CA pair that is also self-signed. */
 export function anchorProblems(certPem: string, keyPem: string | undefined, at: Date): string[] {
   const problems = caPairProblems(certPem, keyPem, at);
-  if (problems.length > 0) return problems;
-  const verdict = verifyChain(certPem, [], [certPem], at);
-  return verdict.ok ? [] : ['the trust anchor is not self-signed'];
+  return problems.length > 0 ? problems : anchorShapeProblems(parseCertificate(certPem));
+}
+
+/** What makes a certificate no trust anchor at any time: not a CA, or not self-signed. */
+function anchorShapeProblems(cert: X509Certificate): string[] {
+  if (!cert.ca) return [`"${oneLineName(cert.subject)}" is not a CA certificate`];
+  return signs(cert, cert) ? [] : ['the trust anchor is not self-signed'];
+}
+
+/** What a trust-anchor file holds: why it cannot be used, and what is wrong but harmless. */
+export interface AnchorBundleReview {
+  problems: string[];
+  warnings: string[];
 }
 
 /**
- * Problems with a trust-anchor file as gateways, identity and install read it: one self-signed CA,
- * or, while the anchor is being rotated, a bundle of them (the old one and the new one).
+ * A trust-anchor file as gateways, identity and install read it: one self-signed CA, or, while the
+ * anchor is being rotated, a bundle of them (the old one and the new one). An anchor of a bundle
+ * outside its validity is only a warning while another is valid: if step 3 of a rotation is late,
+ * the old anchor expires in the bundle, where it is unused (TLS and verifyChain pick the signer by
+ * name and key), and refusing the whole file would stop identity for an anchor nothing chains to.
+ * An issuer that does chain to it is refused by issuerProblems.
  */
-export function anchorBundleProblems(bundlePem: string, at: Date): string[] {
+export function reviewAnchorBundle(bundlePem: string, at: Date): AnchorBundleReview {
   const anchors = splitPem(bundlePem);
-  if (anchors.length === 0) return ['no PEM certificate in the trust anchor file'];
-  return anchors.flatMap((pem, i) =>
-    anchorProblems(pem, undefined, at).map((p) =>
-      anchors.length > 1 ? `anchor #${i + 1} of the bundle: ${p}` : p,
+  if (anchors.length === 0)
+    return { problems: ['no PEM certificate in the trust anchor file'], warnings: [] };
+  const label = (i: number, p: string) => (anchors.length > 1 ? `anchor #${i + 1} of the bundle: ${p}` : p);
+  const problems: string[] = [];
+  const outOfWindow: string[] = [];
+  let valid = 0;
+  for (const [i, pem] of anchors.entries()) {
+    let cert: X509Certificate;
+    try {
+      cert = parseCertificate(pem);
+    } catch (err) {
+      problems.push(label(i, describeError(err)));
+      continue;
+    }
+    problems.push(...anchorShapeProblems(cert).map((p) => label(i, p)));
+    const window = windowProblem(cert, at);
+    if (window) outOfWindow.push(label(i, window));
+    else valid++;
+  }
+  if (valid === 0) return { problems: [...problems, ...outOfWindow], warnings: [] };
+  return {
+    problems,
+    warnings: outOfWindow.map(
+      (w) =>
+        `${w}: ignored while another anchor of the bundle is valid; drop it from the bundle (after an anchor rotation: isthmus certs new-anchor --finish, then step 3 in every cluster)`,
     ),
-  );
+  };
+}
+
+/** Problems with a trust-anchor file (see reviewAnchorBundle; its warnings are not among them). */
+export function anchorBundleProblems(bundlePem: string, at: Date): string[] {
+  return reviewAnchorBundle(bundlePem, at).problems;
+}
+
+/** What is wrong with a trust-anchor file but does not stop its use, for a log line. */
+export function anchorBundleWarnings(bundlePem: string, at: Date): string[] {
+  return reviewAnchorBundle(bundlePem, at).warnings;
 }
 
 /** Problems with an issuer: a CA pair whose certificate chains to the anchor (or one of a bundle's). */
 export function issuerProblems(certPem: string, keyPem: string, anchorPem: string, at: Date): string[] {
-  const problems = caPairProblems(certPem, keyPem, at);
+  const problems = [...caPairProblems(certPem, keyPem, at), ...signingKeyProblems(certPem, 'issuer')];
   if (problems.length > 0) return problems;
-  const verdict = verifyChain(certPem, [], splitPem(anchorPem), at);
+  const anchors = splitPem(anchorPem);
+  // The valid anchors first: an expired one renewed with the same name and key must not hide it.
+  const valid = anchors.filter((a) => {
+    try {
+      return windowProblem(parseCertificate(a), at) === undefined;
+    } catch {
+      return false;
+    }
+  });
+  if (valid.length > 0 && verifyChain(certPem, [], valid, at).ok) return [];
+  const verdict = verifyChain(certPem, [], anchors, at);
   return verdict.ok ? [] : [`not signed by the trust anchor: ${verdict.reason}`];
 }
 
@@ -67,6 +122,37 @@ export function keyMismatch(cert: X509Certificate, keyPem: string): string | und
   } catch (err) {
     return `not a readable private key: ${describeError(err)}`;
   }
+}
+
+/** What a CA certificate is to sign with: says what to do about a key Isthmus cannot sign with. */
+export type SigningRole = 'issuer' | 'trust anchor';
+
+/**
+ * Why Isthmus cannot sign with the key of `certPem`: node-forge (ca.ts, crl.ts) reads and signs with
+ * RSA keys only. An ECDSA issuer passed every other check, then failed every Certify call. An ECDSA
+ * anchor is fine to trust (node:crypto verifies), so only what signs with it checks its key.
+ */
+export function signingKeyProblems(certPem: string, role: SigningRole): string[] {
+  let key: KeyObject;
+  try {
+    key = parseCertificate(certPem).publicKey;
+  } catch {
+    return []; // unreadable: caPairProblems says so
+  }
+  if (key.asymmetricKeyType === 'rsa') return [];
+  const kind = keyKind(key);
+  return [
+    role === 'issuer'
+      ? `the issuer key is ${kind}: identity signs with RSA keys only; make the issuer with an RSA key (cert-manager Certificate: privateKey.algorithm: RSA, size: 2048; step certificate create --kty RSA --size 2048; or isthmus certs)`
+      : `the trust anchor key is ${kind}: isthmus certs signs with RSA keys only. Make this cluster's issuers with the tool that made the anchor, with RSA keys (step certificate create --profile intermediate-ca --kty RSA --size 2048), or move to an RSA anchor made by isthmus certs (isthmus certs new-anchor rotates to one)`,
+  ];
+}
+
+function keyKind(key: KeyObject): string {
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (key.asymmetricKeyType === 'ec') return `ECDSA${curve ? ` (${curve})` : ''}`;
+  if (key.asymmetricKeyType === 'rsa-pss') return 'RSA-PSS';
+  return key.asymmetricKeyType ?? 'of an unknown type';
 }
 
 function windowProblem(cert: X509Certificate, at: Date): string | undefined {

@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isIsthmusError } from '../../errors.js';
 import { issueGatewayCertificate } from '../../identity/ca.js';
 import { writeCertificates } from '../../identity/files.js';
+import { opensslCa } from '../../identity/testing-openssl.js';
 import { registerCerts } from './certs.js';
 
 const dirs: string[] = [];
@@ -167,5 +168,40 @@ describe('isthmus certs revoke, what comes next', () => {
     await writeCertificates({ outDir: dir, clusters: ['east'], anchorKeyBits: 2048 });
     const out = await revokeEastIssuer(dir);
     expect(lines(out)).toContain(`isthmus certs --out ${dir} --clusters east --reuse-anchor --force`);
+  });
+});
+
+describe('isthmus certs --reuse-anchor with an ECDSA anchor (step certificate create --profile root-ca)', () => {
+  it('refuses, saying why and what to do, and writes no issuer', async () => {
+    const dir = tempDir();
+    const ec = opensslCa({ key: 'ec', commonName: 'root.cluster.local' });
+    writeFileSync(join(dir, 'ca.crt'), ec.certPem);
+    writeFileSync(join(dir, 'ca.key'), ec.keyPem);
+    const err = await run('certs', '--out', dir, '--clusters', 'east', '--reuse-anchor').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isIsthmusError(err, 'CERT_INVALID')).toBe(true);
+    expect(String(err)).toMatch(
+      /ca\.crt: the trust anchor key is ECDSA \(prime256v1\): isthmus certs signs with RSA keys only/,
+    );
+    expect(existsSync(join(dir, 'east', 'issuer.crt'))).toBe(false);
+  });
+});
+
+describe('isthmus certs new-anchor from an ECDSA anchor', () => {
+  it('rotates to an RSA anchor made by isthmus certs', async () => {
+    const dir = tempDir();
+    const ec = opensslCa({ key: 'ec', commonName: 'root.cluster.local' });
+    const issuer = opensslCa({ key: 'rsa', commonName: 'identity.east.cluster.local', signer: ec });
+    writeFileSync(join(dir, 'ca.crt'), ec.certPem);
+    writeFileSync(join(dir, 'ca.key'), ec.keyPem);
+    mkdirSync(join(dir, 'east'));
+    writeFileSync(join(dir, 'east', 'issuer.crt'), issuer.certPem);
+    writeFileSync(join(dir, 'east', 'issuer.key'), issuer.keyPem);
+    await run('certs', 'new-anchor', '--out', dir);
+    expect(new X509Certificate(readFileSync(join(dir, 'ca.crt'))).publicKey.asymmetricKeyType).toBe('rsa');
+    await run('certs', '--out', dir, '--clusters', 'west', '--reuse-anchor');
+    expect(subject(dir, 'west', 'issuer.crt')).toBe('CN=identity.west.cluster.local');
   });
 });

@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { IsthmusError } from '../../errors.js';
 import { REVOCATION_REASONS, type RevocationReason } from '../../identity/crl.js';
@@ -41,6 +43,7 @@ export function registerCerts(program: Command): void {
           });
         }
         const { renewalSteps, runCertsCommand } = await import('../../identity/files.js');
+        if (opts.reuseAnchor) await refuseUnsignableAnchor(opts.out!);
         const { written, renewed } = await runCertsCommand({
           outDir: opts.out!,
           clusters: parseClusterList(opts.clusters!),
@@ -94,7 +97,10 @@ export function registerCerts(program: Command): void {
     )
     .option('--issuer-of <name>', "revoke this cluster's issuer (signed by the trust anchor; needs ca.key)")
     .option('--cert <file>', 'the certificate to revoke')
-    .option('--serial <hex>', 'or its serial number, as `openssl x509 -serial` prints it')
+    .option(
+      '--serial <hex>',
+      "or its serial number, as `openssl x509 -serial` and identity's log print it: listed in the CRL of every unexpired CA that may have signed it",
+    )
     .option('--reason <reason>', `CRL reason: ${Object.keys(REVOCATION_REASONS).join(', ')}`)
     .action(
       async (opts: {
@@ -105,7 +111,7 @@ export function registerCerts(program: Command): void {
         serial?: string;
         reason?: string;
       }) => {
-        const { crlApplySteps, revokeCertificate, revokeNextSteps } = await import(
+        const { crlApplySteps, revokeCertificate, revokedLines, revokeNextSteps } = await import(
           '../../identity/revoke.js'
         );
         // Own keys only: `in` also admits what every object inherits (toString, constructor).
@@ -127,11 +133,8 @@ export function registerCerts(program: Command): void {
           ...(opts.reason === undefined ? {} : { reason: opts.reason as RevocationReason }),
         });
         printSkipped(r.skipped);
-        process.stdout.write(
-          `${r.added ? 'revoked' : 'already revoked'} serial ${r.serial}: ${r.crlFile} now lists ${r.revokedCount}\n` +
-            crlApplySteps(r) +
-            revokeNextSteps(opts.out, r),
-        );
+        for (const u of r.unsigned) process.stderr.write(`warning: did not write ${u.file}: ${u.reason}\n`);
+        process.stdout.write(revokedLines(r) + crlApplySteps(r) + revokeNextSteps(opts.out, r));
       },
     );
 }
@@ -139,4 +142,23 @@ export function registerCerts(program: Command): void {
 /** What crl.pem leaves out, and why: gateways would refuse the whole bundle with it. */
 function printSkipped(skipped: ReadonlyArray<{ file: string; reason: string }>): void {
   for (const s of skipped) process.stderr.write(`warning: left ${s.file} out of crl.pem: ${s.reason}\n`);
+}
+
+/**
+ * `--reuse-anchor` signs issuers with ca.key, which node-forge can do with an RSA key only: an
+ * ECDSA anchor (step's default) is refused up front, saying what to do, not halfway in forge's
+ * words. Only here: such an anchor is fine to trust, and `new-anchor` rotates away from it.
+ */
+async function refuseUnsignableAnchor(dir: string): Promise<void> {
+  const { ANCHOR_CERT_FILE } = await import('../../identity/files.js');
+  const { signingKeyProblems } = await import('../../identity/validate.js');
+  const file = join(dir, ANCHOR_CERT_FILE);
+  const pem = await readFile(file, 'utf8').catch(() => undefined);
+  if (pem === undefined) return; // not there: writeCertificates says so
+  const problems = signingKeyProblems(pem, 'trust anchor');
+  if (problems.length > 0) {
+    throw new IsthmusError('CERT_INVALID', problems.map((p) => `${file}: ${p}`).join('; '), {
+      terminal: true,
+    });
+  }
 }

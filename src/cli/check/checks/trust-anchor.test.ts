@@ -1,0 +1,87 @@
+/**
+ * The trust-anchor check during an anchor rotation, with this cluster's own gateway in view: after
+ * step 2 the issuer Secret holds the new issuer at once, but a gateway replica keeps its leaf of the
+ * old issuer until it renews (~17 h) unless it was restarted after identity took the new issuer.
+ * Finishing then drops the anchor that leaf chains to, and every peer refuses it.
+ */
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { createIssuer, createTrustAnchor, issueGatewayCertificate } from '../../../identity/ca.js';
+import { splitPem } from '../../../identity/pem.js';
+import { healthyFacts } from '../test-builders.js';
+import type { CheckFacts } from '../types.js';
+import { checkTrustAnchor } from './trust-anchor.js';
+
+const HOUR = 3600_000;
+const TRUST_DOMAIN = 'cluster.local';
+
+/** An anchor with east's issuer and a gateway chain of east and of west, minted as if at `at`. */
+function pkiMintedAt(at: Date) {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(at);
+  try {
+    const anchor = createTrustAnchor({ trustDomain: TRUST_DOMAIN, keyBits: 2048 });
+    const chainOf = (cluster: string) => {
+      const issuer = createIssuer(anchor, { cluster, trustDomain: TRUST_DOMAIN });
+      const leaf = issueGatewayCertificate(issuer, { trustDomain: TRUST_DOMAIN, cluster, now: at });
+      return { issuerPem: issuer.certPem, chain: splitPem(leaf.chainPem) };
+    };
+    const east = chainOf('east');
+    return {
+      anchorPem: anchor.certPem,
+      eastIssuerPem: east.issuerPem,
+      eastChain: east.chain,
+      westChain: chainOf('west').chain,
+    };
+  } finally {
+    vi.useRealTimers();
+  }
+}
+
+let old: ReturnType<typeof pkiMintedAt>;
+let next: ReturnType<typeof pkiMintedAt>;
+// RSA keys take a while: minted once, before the cases.
+beforeAll(() => {
+  old = pkiMintedAt(new Date(Date.now() - 2 * HOUR));
+  next = pkiMintedAt(new Date(Date.now() - HOUR));
+});
+
+/** East after step 2: both anchors trusted, the new issuer in the Secret, west's gateway on the new one. */
+function afterStep2(local: CheckFacts['localGatewayChain']): CheckFacts {
+  const f = healthyFacts({
+    anchorPem: next.anchorPem + old.anchorPem,
+    issuerPem: next.eastIssuerPem,
+    westChain: next.westChain,
+  });
+  f.localCluster = 'east';
+  if (local) f.localGatewayChain = local;
+  return f;
+}
+
+const text = (f: CheckFacts) => JSON.stringify(checkTrustAnchor(f));
+
+describe('checkTrustAnchor during an anchor rotation, after step 2', () => {
+  it("does not advise finishing while this cluster's own gateway presents a leaf under the old anchor, and says to restart it", () => {
+    const f = afterStep2({ ok: true, address: '10.0.0.9:4143', chainPem: old.eastChain });
+    expect(text(f)).not.toMatch(/--finish/);
+    expect(checkTrustAnchor(f).hints).toContainEqual(
+      expect.stringMatching(
+        /^this cluster's gateway \(10\.0\.0\.9:4143\) presents a certificate under anchor #2 of the 2 in ca\.crt, the old one, but its issuer is under the new one: .*kubectl -n isthmus-system rollout restart deployment\/isthmus-gateway.* before finishing the rotation/,
+      ),
+    );
+  });
+
+  it('advises finishing once it presents a leaf of the new issuer, naming the one replica it saw', () => {
+    const f = afterStep2({ ok: true, address: '10.0.0.9:4143', chainPem: next.eastChain });
+    expect(text(f)).toMatch(/the old one .*--finish/);
+    expect(text(f)).toMatch(
+      /saw the certificate of one replica of this cluster's gateway \(10\.0\.0\.9:4143\)/,
+    );
+  });
+
+  it("hedges the advice when this cluster's gateway could not be read", () => {
+    const f = afterStep2({ ok: false, address: ':4143', error: 'no LoadBalancer address to dial' });
+    expect(text(f)).toMatch(
+      /--finish.*could not read the certificate of this cluster's gateway \(no LoadBalancer address to dial\)/,
+    );
+  });
+});
