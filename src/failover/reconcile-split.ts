@@ -1,15 +1,11 @@
 /**
  * One reconciliation of one TrafficSplit, keyed `namespace/name` and level-triggered: everything is
  * re-read from the informer caches, decided by the pure functions of this folder, then applied
- * (weights patch, apex slices, status, events, metric). A failed write throws, and the work queue
- * retries it with backoff; nothing is remembered as done until it is.
+ * (weights patch and status: split-writes.ts; apex slices, events, metric). A failed write throws,
+ * and the work queue retries it with backoff; nothing is remembered as done until it is.
  */
-import diagnostics from 'node:diagnostics_channel';
-import { updateWithRetry } from '../kube/apply.js';
 import type { KubeClient } from '../kube/client.js';
-import { isNotFound } from '../kube/errors.js';
 import { SERVICE_NAME_LABEL } from '../kube/keys.js';
-import { R } from '../kube/resources.js';
 import type { KubeObject, TrafficSplit, V1EndpointSlice, V1Service } from '../kube/types.js';
 import { apexCaveat, apexSkipReason } from './apex-skip-reason.js';
 import { applyApexSlices, isSliceOfSplit } from './apply-apex-slices.js';
@@ -25,36 +21,24 @@ import {
 } from './decide-weights.js';
 import { readyEndpointCount } from './endpoint-readiness.js';
 import { type FailoverMetrics, failoverGauges } from './metrics.js';
-import {
-  type ParsedBackend,
-  type ParsedSplit,
-  parseSplit,
-  parseWeight,
-  writtenWeights,
-} from './parse-split.js';
+import { type ParsedBackend, type ParsedSplit, parseSplit, writtenWeights } from './parse-split.js';
 import { planApexSlices, splitSliceLabels } from './plan-apex-slices.js';
 import { apexRivals, isClaimed, splitMode } from './split-selection.js';
 import {
   APEX_LOST_REASONS,
   availableCondition,
   type ConditionInput,
-  clearedStatus,
-  desiredStatus,
   invalidSplitTraffic,
   reachedWithoutWeight,
   restoreAfterCondition,
   type SplitOutcome,
   type SplitState,
-  type SplitStatus,
   sharesMessage,
 } from './split-status.js';
+import { clearStatus, currentStatus, forgetStatus, patchWeights, writeStatus } from './split-writes.js';
 
-/**
- * Published once per controller run when the TrafficSplit CRD turns out to have no status
- * subresource (linkerd-smi's, kept with `install --no-traffic-split-crd`): `{ key }`, the split
- * whose status write found it out. The controller works on without a status (statusless).
- */
-export const statusUnsupportedChannel = diagnostics.channel('isthmus:failover:status-unsupported');
+/** The status writes publish it (split-writes.ts); re-exported for subscribers that import it from here. */
+export { statusUnsupportedChannel } from './split-writes.js';
 
 export interface FailoverCaches {
   split(namespace: string, name: string): TrafficSplit | undefined;
@@ -92,7 +76,7 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
   const mode = split ? splitMode(split, deps.controlledBy) : null;
   if (!split || !mode) {
     deps.memories.delete(key);
-    statusless.get(deps.memories)?.delete(key);
+    forgetStatus(deps, key);
     deps.metrics.active.remove({ namespace, split: name });
     deps.metrics.nothingReady.remove({ namespace, split: name });
     // Another controlled-by value's split: its apex slices and status are that controller's, which
@@ -209,15 +193,6 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
 }
 
 /**
- * The version to write a split through: v1alpha2 declares weights integers, so a split holding a
- * v1alpha1 quantity ("500m") would fail its schema on write; v1alpha1 (int-or-string) takes both.
- */
-export function writeResourceFor(split: TrafficSplit) {
-  const quantities = (split.spec?.backends ?? []).some((b) => typeof b.weight !== 'number');
-  return quantities ? R.trafficSplitsV1alpha1 : R.trafficSplitsV1alpha2;
-}
-
-/**
  * A backend's slices, none when its Service is gone: slices outlive their Service (hand-written
  * ones without an owner, GC lag), and a missing backend counts as having no ready endpoint.
  */
@@ -326,125 +301,4 @@ async function withdrawn(
 async function withdrawSlices(deps: ReconcileDeps, namespace: string, split: string): Promise<void> {
   const ours = (slice: V1EndpointSlice) => isSliceOfSplit(slice, namespace, split);
   await applyApexSlices(deps.client, namespace, [], deps.caches.splitSlices(namespace, split), ours);
-}
-
-/**
- * Writes only the weights, by backend name, on the current object (409 → re-read, retry). Returns
- * the weights it wrote over (read just before the write that landed), none when they were already
- * so (the informer cache was behind the API server).
- */
-async function patchWeights(
-  client: KubeClient,
-  split: TrafficSplit,
-  weights: readonly ParsedBackend[],
-): Promise<ParsedBackend[] | undefined> {
-  const byService = new Map(weights.map((w) => [w.service, w.weight]));
-  const { namespace, name = '' } = split.metadata ?? {};
-  let found: ParsedBackend[] | undefined;
-  const result = await updateWithRetry<TrafficSplit>(
-    client,
-    writeResourceFor(split),
-    namespace,
-    name,
-    (current) => {
-      const backends = current.spec.backends.map((b) => ({
-        ...b,
-        weight: byService.get(b.service) ?? b.weight,
-      }));
-      if (backends.every((b, i) => b.weight === current.spec.backends[i]?.weight)) return null;
-      found = current.spec.backends.map((b) => ({ service: b.service, weight: parseWeight(b.weight) ?? 0 }));
-      return { ...current, spec: { ...current.spec, backends } };
-    },
-  );
-  return result === 'updated' ? found : undefined;
-}
-
-/** Removes the status fields Isthmus writes (clearedStatus), when there are any. */
-async function clearStatus(client: KubeClient, split: TrafficSplit): Promise<void> {
-  if (!clearedStatus(split.status).changed) return;
-  const { namespace, name = '' } = split.metadata ?? {};
-  await updateWithRetry<TrafficSplit>(
-    client,
-    writeResourceFor(split),
-    namespace,
-    name,
-    (current) => {
-      const next = clearedStatus(current.status);
-      return next.changed ? { ...current, status: next.status } : null;
-    },
-    { subresource: 'status' },
-  );
-}
-
-/**
- * Per controller run (its `memories` map, one per runFailoverController, stands for it): set once
- * the TrafficSplit CRD is found to have no status subresource (linkerd-smi's, which has no
- * `status` in its schema either, so a status can be neither written nor kept). Then the status
- * each split would have is kept here instead, with the uid of the split it is about, and stands
- * for `split.status`: what changed (so warnings are recorded once per change, not per sync) and
- * where a forgotten memory resumes. A new run (restart, new leader) tries the status again.
- */
-const statusless = new WeakMap<
-  ReconcileDeps['memories'],
-  Map<string, { uid: string; status: SplitStatus }>
->();
-
-/** The split's status as Isthmus last wrote it: on the split, or kept in memory (statusless). */
-function currentStatus(deps: ReconcileDeps, key: string, split: TrafficSplit): SplitStatus | undefined {
-  const kept = statusless.get(deps.memories);
-  if (!kept) return split.status as SplitStatus | undefined;
-  const entry = kept.get(key);
-  return entry && entry.uid === (split.metadata?.uid ?? '') ? entry.status : undefined;
-}
-
-/** Writes the status when a field we own differs; true when it did. */
-async function writeStatus(
-  deps: ReconcileDeps,
-  key: string,
-  split: TrafficSplit,
-  outcome: SplitOutcome,
-): Promise<boolean> {
-  const now = new Date(deps.now());
-  const kept = statusless.get(deps.memories);
-  if (kept) return keepStatus(kept, key, split, desiredStatus(currentStatus(deps, key, split), outcome, now));
-  const { changed } = desiredStatus(split.status, outcome, now);
-  if (!changed) return false;
-  const ns = split.metadata?.namespace;
-  const name = split.metadata?.name ?? '';
-  try {
-    const result = await updateWithRetry<TrafficSplit>(
-      deps.client,
-      writeResourceFor(split),
-      ns,
-      name,
-      (current) => {
-        const next = desiredStatus(current.status, outcome, now);
-        return next.changed ? { ...current, status: { ...current.status, ...next.status } } : null;
-      },
-      { subresource: 'status' },
-    );
-    return result === 'updated';
-  } catch (err) {
-    // 404 on /status for a split that exists: its CRD serves no status subresource. A split
-    // deleted meanwhile is a 404 too; the retry finds it gone.
-    if (!isNotFound(err) || !(await deps.client.get(writeResourceFor(split), ns, name))) throw err;
-    // Said once per run, whichever split's write finds it out first (reconciles run concurrently).
-    let found = statusless.get(deps.memories);
-    if (!found) {
-      found = new Map();
-      statusless.set(deps.memories, found);
-      statusUnsupportedChannel.publish({ key });
-    }
-    return keepStatus(found, key, split, desiredStatus(undefined, outcome, now));
-  }
-}
-
-function keepStatus(
-  kept: Map<string, { uid: string; status: SplitStatus }>,
-  key: string,
-  split: TrafficSplit,
-  next: { status: SplitStatus; changed: boolean },
-): boolean {
-  kept.set(key, { uid: split.metadata?.uid ?? '', status: next.status });
-  return next.changed;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { KubeApiError } from '../../kube/errors.js';
 import type { V1EndpointSlice, V1Service } from '../../kube/types.js';
-import { mirrorFacts, remoteFailure } from './gather.js';
+import { mirrorFacts, needsLocalGatewayChain, remoteFailure } from './gather.js';
 
 /** Our mirror of `cluster`; without one, a Service that only claims a remote gateway. */
 const svc = (name: string, cluster?: string): V1Service => ({
@@ -149,5 +149,31 @@ describe('remoteFailure', () => {
       undefined,
     );
     expect(remoteFailure(network)).toMatchObject({ ok: false, kind: 'unreachable' });
+  });
+});
+
+describe("needsLocalGatewayChain: when check dials this cluster's own gateway", () => {
+  const PEM = '-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n';
+  const none = { ok: true as const, value: undefined };
+  const crl = { ok: true as const, value: 'crl' };
+  const one = { ok: true as const, value: PEM };
+  const two = { ok: true as const, value: PEM + PEM };
+  const failed = { ok: false as const, error: 'forbidden' };
+  it.each<
+    [
+      string,
+      boolean,
+      Parameters<typeof needsLocalGatewayChain>[1],
+      Parameters<typeof needsLocalGatewayChain>[2],
+      boolean,
+    ]
+  >([
+    ['no CRL, one anchor: nothing to look for', true, none, one, false],
+    ['a CRL that could revoke it', true, crl, one, true],
+    ['an anchor rotation (two anchors), no CRL', true, none, two, true],
+    ['neither readable', true, failed, failed, false],
+    ['no gateway installed', false, crl, two, false],
+  ])('%s', (_, installed, crlPem, anchorPem, expected) => {
+    expect(needsLocalGatewayChain(installed, crlPem, anchorPem)).toBe(expected);
   });
 });

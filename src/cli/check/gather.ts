@@ -36,6 +36,7 @@ import { R } from '../../kube/resources.js';
 import { serverTime } from '../../kube/server-time.js';
 import { kubeconfigTokenClaims } from '../../kube/service-account-token.js';
 import type {
+  KubeObject,
   Link,
   TrafficSplit,
   V1ClusterRole,
@@ -50,6 +51,7 @@ import { MIRROR_LEASE_NAME } from '../../mirror/leadership.js';
 import { parseLinkSpec } from '../../mirror/link-config.js';
 import { parseEgressPorts } from '../../mirror/mirror-objects.js';
 import { INSTALL_RECORD_CONFIGMAP } from '../install/install-record.js';
+import { TRAFFIC_SPLIT_CRD } from '../install/options.js';
 import { REQUIRED_CRDS } from './checks/crds.js';
 import { EDITOR_ROLES, endpointWrites, gatewayDialsPodIPsOnly } from './checks/endpoint-writers.js';
 import { readGatewayListeners } from './controller-scrape.js';
@@ -247,6 +249,20 @@ export async function readLocalGatewayChain(client: KubeClient, timeoutMs: numbe
 }
 
 /**
+ * Whether a check needs the chain this cluster's own gateway presents: the revocation check when a
+ * CRL could revoke it, and the trust-anchor check while ca.crt holds more than one anchor (a
+ * rotation), where a replica still on the old issuer keeps the old anchor in use.
+ */
+export function needsLocalGatewayChain(
+  gatewayInstalled: boolean,
+  crl: Fetched<string | undefined>,
+  anchor: Fetched<string>,
+): boolean {
+  if (!gatewayInstalled) return false;
+  return (crl.ok && crl.value !== undefined) || (anchor.ok && splitPem(anchor.value).length > 1);
+}
+
+/**
  * Mirror services with their endpoint counts, from the EndpointSlices the mirror controller writes.
  * Counted by address: a remote-discovery mirror lists a pod once per port set (mid-rollout of a
  * named targetPort), and it is one pod, ready if any slice lists it ready.
@@ -323,6 +339,23 @@ async function readFailoverSplits(client: KubeClient): Promise<TrafficSplit[]> {
   const { items } = await client.list<TrafficSplit>(R.trafficSplitsV1alpha2);
   return items.filter((s) => splitMode(s, controlledBy) !== null);
 }
+
+/**
+ * Whether the TrafficSplit CRD has a status subresource in any served version (the failover
+ * controller writes through v1alpha2, or v1alpha1 for weights that are quantities); undefined: no
+ * such CRD. Linkerd's SMI extension's has none, and then no split has a status to check.
+ */
+export async function readTrafficSplitStatusSubresource(client: KubeClient): Promise<boolean | undefined> {
+  const crd = await client.get<KubeObject & { spec?: { versions?: CrdVersion[] } }>(
+    R.crds,
+    undefined,
+    TRAFFIC_SPLIT_CRD,
+  );
+  if (!crd) return undefined;
+  return (crd.spec?.versions ?? []).some((v) => v.served && v.subresources?.status != null);
+}
+
+type CrdVersion = { served?: boolean; subresources?: { status?: object | null } };
 
 /** The install's `--failover-controlled-by`, as `isthmus install` recorded it; else the default. */
 export async function installedControlledBy(client: KubeClient): Promise<string> {
@@ -439,9 +472,8 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     if (pem === undefined) throw new Error('no crl.pem in the ConfigMap');
     return pem;
   });
-  // Only a CRL can revoke our gateway's certificate: without one there is nothing to dial it for.
-  const localGatewayChain = crlPem.then((crl) =>
-    gatewayInstalled && crl.ok && crl.value !== undefined
+  const localGatewayChain = Promise.all([crlPem, anchorPem]).then(([crl, anchor]) =>
+    needsLocalGatewayChain(gatewayInstalled, crl, anchor)
       ? readLocalGatewayChain(client, opts.remoteTimeoutMs)
       : undefined,
   );
@@ -458,6 +490,7 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
   const gatewayListeners = fetched(() => readGatewayListeners(client, opts.remoteTimeoutMs));
   const federated = fetched(() => readFederatedRows(client));
   const trafficSplits = fetched(() => readFailoverSplits(client));
+  const trafficSplitStatus = fetched(() => readTrafficSplitStatusSubresource(client));
   const podVersions = fetched(() => readComponentVersions(client));
   const apiNow = serverTime(client).catch(() => undefined);
   const serverNow = await apiNow;
@@ -491,6 +524,7 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     gatewayListeners: await gatewayListeners,
     federated: await federated,
     trafficSplits: await trafficSplits,
+    trafficSplitStatusSubresource: await trafficSplitStatus,
     deployments: await deployments,
     podVersions: await podVersions,
   };

@@ -224,6 +224,12 @@ export interface CheckFacts {
   federated: Fetched<FederatedRow[]>;
   /** The TrafficSplits the failover controller acts on (failover or steer-only), with their status. */
   trafficSplits: Fetched<TrafficSplit[]>;
+  /**
+   * Whether the TrafficSplit CRD (trafficsplits.split.smi-spec.io) has a status subresource in any
+   * served version; undefined value: no such CRD. Without one (Linkerd's SMI extension's, kept with
+   * `install --no-traffic-split-crd`) the failover controller writes no status. Absent: not read.
+   */
+  trafficSplitStatusSubresource?: Fetched<boolean | undefined>;
   /** The versions the install's live pods run, per component (`app.kubernetes.io/version`). */
   podVersions: Fetched<ComponentVersions[]>;
 }

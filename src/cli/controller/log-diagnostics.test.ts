@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { IsthmusError } from '../../errors.js';
 import { reconcileErrorChannel } from '../../failover/controller.js';
+import { statusUnsupportedChannel } from '../../failover/split-writes.js';
 import { federationErrorChannel } from '../../federation/controller.js';
 import { eventErrorChannel } from '../../kube/events.js';
 import { handlerErrorChannel } from '../../kube/informer.js';
@@ -41,5 +42,29 @@ describe('logControllerDiagnostics', () => {
     ]);
     expect(lines[0]!.err).toContain('injected: PUT failed');
     expect(lines).toHaveLength(4);
+  });
+
+  it('logs at info that the TrafficSplit CRD keeps no status, naming the split that found it out, until unsubscribed', () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(JSON.parse(chunk.toString()));
+        done();
+      },
+    });
+    const stop = logControllerDiagnostics(pino({ level: 'info' }, sink));
+    statusUnsupportedChannel.publish({ key: 'shop/podinfo' });
+    stop();
+    statusUnsupportedChannel.publish({ key: 'shop/late' });
+
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 30,
+        part: 'failover',
+        key: 'shop/podinfo',
+        msg: 'the TrafficSplit CRD has no status subresource: failover works on without writing status; its state is kept in memory only',
+      }),
+    ]);
+    expect(lines[0]).not.toHaveProperty('err');
   });
 });

@@ -90,3 +90,53 @@ describe('checkTrafficSplits: splits that steer nothing say what serves instead'
     ]);
   });
 });
+
+describe("checkTrafficSplits: next to a TrafficSplit CRD without a status subresource (linkerd-smi's)", () => {
+  const STATUSLESS =
+    "the TrafficSplit CRD trafficsplits.split.smi-spec.io has no status subresource (Linkerd's SMI extension's, kept with `install --no-traffic-split-crd`): the failover controller acts on the splits but writes no status, so this check cannot see their state; see the TrafficSplit events (Failover, NothingReady, WeightsOverwritten), isthmus_failover_active and `isthmus status`";
+  const unhandled = (name: string): TrafficSplit => ({
+    metadata: { namespace: 'test', name, generation: 3 },
+    spec: { service: 'podinfo', backends: [{ service: 'podinfo', weight: 1 }] },
+  });
+  const withSubresource = (has: boolean | undefined, splits: TrafficSplit[]) =>
+    checkTrafficSplits({
+      ...facts,
+      trafficSplits: { ok: true, value: splits },
+      trafficSplitStatusSubresource: { ok: true, value: has },
+    });
+
+  it('says once that no status can be seen, not per split that no controller acts on it', () => {
+    const result = withSubresource(false, [unhandled('podinfo'), unhandled('cart')]);
+    expect(result.status).toBe('warn');
+    expect(result.hints).toEqual([STATUSLESS]);
+  });
+
+  it('takes no status (one left from before the CRD was replaced) for a change not acted on', () => {
+    const left = handled({});
+    left.metadata!.generation = 2;
+    const result = withSubresource(false, [left]);
+    expect(result.hints).toEqual([STATUSLESS]);
+  });
+
+  it('no split: nothing to see, nothing to say', () => {
+    expect(withSubresource(false, [])).toMatchObject({ status: 'ok', hints: [] });
+  });
+
+  it.each<[string, boolean | undefined]>([
+    ['a CRD with a status subresource', true],
+    ['no CRD (the list would fail)', undefined],
+  ])('%s: a split without status is one no controller acted on', (_name, has) => {
+    expect(withSubresource(has, [unhandled('podinfo')]).hints).toEqual([
+      'TrafficSplit test/podinfo: no status yet: no failover controller has acted on it (is one leading? see the controller check)',
+    ]);
+  });
+
+  it('the CRD unreadable: as before, per split', () => {
+    const result = checkTrafficSplits({
+      ...facts,
+      trafficSplits: { ok: true, value: [unhandled('podinfo')] },
+      trafficSplitStatusSubresource: { ok: false, error: '403 Forbidden' },
+    });
+    expect(result.hints).toEqual([expect.stringMatching(/^TrafficSplit test\/podinfo: no status yet/)]);
+  });
+});

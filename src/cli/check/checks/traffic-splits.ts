@@ -6,7 +6,9 @@
  * without the wait) or a change the controller has not acted on yet warn. `isthmus status` shows
  * Primary or Fallback for a split with a missing backend, which is why the check says so. A split
  * refused says where traffic still goes (`status.activeBackends`); a namespaced backend
- * (`InvalidBackend`) is a fix in the split, not a link to check.
+ * (`InvalidBackend`) is a fix in the split, not a link to check. Next to a TrafficSplit CRD without
+ * a status subresource (Linkerd's SMI extension's) no split has a status to read: one warning says
+ * so and where their state is seen instead, rather than one per split blaming the controller.
  */
 import { APEX_LOST_REASONS } from '../../../failover/split-status.js';
 import type { TrafficSplit, V1Condition } from '../../../kube/types.js';
@@ -15,17 +17,25 @@ import { resultOf, unreadable } from './result.js';
 
 const WHAT = 'every failover TrafficSplit has a backend to send traffic to';
 
+const STATUSLESS =
+  "the TrafficSplit CRD trafficsplits.split.smi-spec.io has no status subresource (Linkerd's SMI extension's, kept with `install --no-traffic-split-crd`): the failover controller acts on the splits but writes no status, so this check cannot see their state; see the TrafficSplit events (Failover, NothingReady, WeightsOverwritten), isthmus_failover_active and `isthmus status`";
+
 export function checkTrafficSplits(facts: CheckFacts): CheckResult {
   const blocked = unreadable(WHAT, 'TrafficSplits', facts.trafficSplits);
   if (blocked || !facts.trafficSplits.ok) return blocked!;
   const failures: string[] = [];
   const warnings: string[] = [];
+  // Unread or unknown: as if it had one (the splits' own status says the rest).
+  const statusless =
+    facts.trafficSplitStatusSubresource?.ok === true && facts.trafficSplitStatusSubresource.value === false;
+  if (statusless && facts.trafficSplits.value.length > 0) warnings.push(STATUSLESS);
   for (const split of facts.trafficSplits.value) {
     const name = `TrafficSplit ${split.metadata?.namespace}/${split.metadata?.name}`;
     const conditions = split.status?.conditions ?? [];
     const get = (type: string): V1Condition | undefined => conditions.find((c) => c.type === type);
     const isFalse = (c: V1Condition | undefined): c is V1Condition => c?.status === 'False';
     if (conditions.length === 0) {
+      if (statusless) continue;
       warnings.push(
         `${name}: no status yet: no failover controller has acted on it (is one leading? see the controller check)`,
       );
@@ -66,7 +76,8 @@ export function checkTrafficSplits(facts: CheckFacts): CheckResult {
     // An Isthmus-only knob the controller ignored (InvalidRestoreAfter): failover works, without it.
     const restoreAfter = get('RestoreAfter');
     if (isFalse(restoreAfter)) warnings.push(`${name}: ${restoreAfter.reason}: ${restoreAfter.message}`);
-    if (stale(split)) {
+    // No status is written there: any status found is no controller's to fall behind.
+    if (!statusless && stale(split)) {
       warnings.push(
         `${name}: the controller has not acted on its latest change yet (generation ${split.metadata?.generation}, status of ${split.status?.observedGeneration ?? 'none'})`,
       );

@@ -1,0 +1,146 @@
+/**
+ * Whether the TrafficSplit CRD has a status subresource, as the gatherer reads it from a strict
+ * sandbox: Isthmus's CRD has one; Linkerd's SMI extension's (kept with `install
+ * --no-traffic-split-crd`) has none, and then `isthmus check` says once that it cannot see the
+ * splits' state instead of blaming the failover controller for every split.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { service, trafficSplit } from '../../failover/test-builders.js';
+import { KubeClient } from '../../kube/client.js';
+import { FAILOVER_PRIMARY_ANNOTATION, SYSTEM_NAMESPACE } from '../../kube/keys.js';
+import { R } from '../../kube/resources.js';
+import type { KubeObject } from '../../kube/types.js';
+import { type Sandbox, startSandbox } from '../../sandbox/index.js';
+import { waitFor } from '../../wait-for.js';
+import { checkTrafficSplits } from './checks/traffic-splits.js';
+import { gatherFacts } from './gather.js';
+
+/** linkerd-smi's TrafficSplit CRD as its chart ships it: v1alpha1 storage, no status subresource, no `status` in the schema. */
+const LINKERD_SMI_CRD = {
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  metadata: { name: 'trafficsplits.split.smi-spec.io', labels: { 'linkerd.io/extension': 'smi' } },
+  spec: {
+    group: 'split.smi-spec.io',
+    scope: 'Namespaced',
+    conversion: { strategy: 'None' },
+    names: {
+      kind: 'TrafficSplit',
+      listKind: 'TrafficSplitList',
+      shortNames: ['ts'],
+      plural: 'trafficsplits',
+      singular: 'trafficsplit',
+    },
+    versions: ['v1alpha1', 'v1alpha2'].map((name) => ({
+      name,
+      served: true,
+      storage: name === 'v1alpha1',
+      schema: {
+        openAPIV3Schema: {
+          type: 'object',
+          properties: {
+            spec: {
+              type: 'object',
+              required: ['service', 'backends'],
+              properties: {
+                service: { type: 'string' },
+                backends: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    required: ['service', 'weight'],
+                    properties: {
+                      service: { type: 'string' },
+                      weight:
+                        name === 'v1alpha1' ? { 'x-kubernetes-int-or-string': true } : { type: 'number' },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    })),
+  },
+};
+
+const gather = (client: KubeClient) => gatherFacts(client, { remoteTimeoutMs: 2000 });
+
+function sandboxPerDescribe(loadCrds: boolean) {
+  const ctx = {} as { sandbox: Sandbox; client: KubeClient };
+  beforeAll(async () => {
+    ctx.sandbox = await startSandbox({ name: 'east', loadCrds });
+    // Not rate-limited: a gather asks a SubjectAccessReview per permission.
+    ctx.client = KubeClient.fromKubeconfigString(ctx.sandbox.kubeconfig(), undefined, {
+      rateLimit: { qps: 0, burst: 0 },
+    });
+    await ctx.client.create(R.namespaces, { metadata: { name: SYSTEM_NAMESPACE } });
+  });
+  afterAll(async () => {
+    ctx.client?.close();
+    await ctx.sandbox?.close();
+  });
+  return ctx;
+}
+
+describe("gatherFacts: next to Linkerd's SMI extension's TrafficSplit CRD", () => {
+  const ctx = sandboxPerDescribe(false);
+
+  it('no CRD at all: nothing to say of a subresource', async () => {
+    expect((await gather(ctx.client)).trafficSplitStatusSubresource).toEqual({ ok: true, value: undefined });
+  });
+
+  it('its CRD has no status subresource: the check says so once, not "no status yet" per split', async () => {
+    const { client } = ctx;
+    await client.create(R.crds, LINKERD_SMI_CRD);
+    await waitFor('the linkerd-smi CRD served', () =>
+      client.list(R.trafficSplitsV1alpha2, { namespace: 'default' }).then(() => true),
+    );
+    await client.create(R.namespaces, { metadata: { name: 'shop' } });
+    await client.create(R.services, service('shop', 'podinfo'));
+    for (const name of ['podinfo', 'cart'])
+      await client.create(
+        R.trafficSplitsV1alpha2,
+        trafficSplit('shop', name, 'podinfo', [{ service: 'podinfo', weight: 1 }], {
+          annotations: { [FAILOVER_PRIMARY_ANNOTATION]: 'podinfo' },
+        }),
+      );
+
+    const facts = await gather(client);
+    expect(facts.trafficSplitStatusSubresource).toEqual({ ok: true, value: false });
+    expect(facts.trafficSplits.ok && facts.trafficSplits.value.map((s) => s.metadata?.name).sort()).toEqual([
+      'cart',
+      'podinfo',
+    ]);
+    const result = checkTrafficSplits(facts);
+    expect(result.status).toBe('warn');
+    expect(result.hints).toEqual([
+      expect.stringMatching(
+        /^the TrafficSplit CRD trafficsplits\.split\.smi-spec\.io has no status subresource/,
+      ),
+    ]);
+  });
+
+  it('a status subresource on any served version counts, not only the storage one', async () => {
+    const { client } = ctx;
+    const crd = (await client.get<KubeObject & typeof LINKERD_SMI_CRD>(
+      R.crds,
+      undefined,
+      LINKERD_SMI_CRD.metadata.name,
+    ))!;
+    const versions = crd.spec.versions.map((v) =>
+      v.name === 'v1alpha2' ? { ...v, subresources: { status: {} } } : v,
+    );
+    await client.replace(R.crds, { ...crd, spec: { ...crd.spec, versions } });
+    expect((await gather(client)).trafficSplitStatusSubresource).toEqual({ ok: true, value: true });
+  });
+});
+
+describe("gatherFacts: next to Isthmus's own TrafficSplit CRD", () => {
+  const ctx = sandboxPerDescribe(true);
+
+  it('it has a status subresource', async () => {
+    expect((await gather(ctx.client)).trafficSplitStatusSubresource).toEqual({ ok: true, value: true });
+  });
+});
