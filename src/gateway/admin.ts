@@ -62,7 +62,8 @@ export interface AdminOptions {
   routes?: () => EgressRoute[];
   /**
    * The mirror routes refused, with the reason (`/routes` lists them next to the routes): a Service
-   * claiming a port or a gateway the Links do not back shows here, not only in a log line.
+   * claiming a port or a gateway the Links do not back shows here, not only in a log line, and so
+   * does an admitted port the egress cannot listen on (`unbound`: another process holds it).
    */
   refused?: () => RefusedRoute[];
 }

@@ -38,6 +38,8 @@ const noop = (): void => {};
 
 export class EgressListeners {
   private readonly listeners = new Map<number, Listener>();
+  /** Ports of the last apply that could not be listened on, with the route and the error. */
+  private readonly failed = new Map<number, { mirror: string; reason: string }>();
   /** Removed listeners whose connections are still draining. */
   private readonly draining = new Set<Listener>();
   private queue: Promise<void> = Promise.resolve();
@@ -72,6 +74,11 @@ export class EgressListeners {
   /** The route of each listening port, by port: what `/routes` on the admin port shows. */
   routes(): EgressRoute[] {
     return [...this.listeners.values()].map((l) => l.route).sort((a, b) => a.port - b.port);
+  }
+
+  /** The ports the last apply could not listen on (another process holds one, say), by port. */
+  listenFailures(): Array<{ port: number; mirror: string; reason: string }> {
+    return [...this.failed].map(([port, f]) => ({ port, ...f })).sort((a, b) => a.port - b.port);
   }
 
   /** Ports currently listening. */
@@ -125,23 +132,28 @@ export class EgressListeners {
       this.draining.add(listener);
       void closeListener(listener).then(() => this.draining.delete(listener));
     }
-    const failures: string[] = [];
+    for (const port of this.failed.keys()) if (!wanted.has(port)) this.failed.delete(port);
+    // Only new ports wait for a listen: a pass over thousands of unchanged routes stays synchronous.
+    const opening: EgressRoute[] = [];
+    for (const route of wanted.values()) {
+      const existing = this.listeners.get(route.port);
+      if (existing) existing.route = route;
+      else opening.push(route);
+    }
     await Promise.all(
-      [...wanted.values()].map(async (route) => {
-        const existing = this.listeners.get(route.port);
-        if (existing) {
-          existing.route = route;
-          return;
-        }
+      opening.map(async (route) => {
         try {
           this.listeners.set(route.port, await this.listen(route));
+          this.failed.delete(route.port);
         } catch (err) {
-          failures.push(`${route.port} (${route.mirror}): ${(err as Error).message}`);
+          this.failed.set(route.port, { mirror: route.mirror, reason: (err as Error).message });
         }
       }),
     );
+    const failures = opening.filter((r) => this.failed.has(r.port));
     if (failures.length > 0) {
-      throw new IsthmusError('EGRESS_LISTEN_FAILED', `cannot listen on ${failures.join('; ')}`);
+      const text = failures.map((r) => `${r.port} (${r.mirror}): ${this.failed.get(r.port)?.reason}`);
+      throw new IsthmusError('EGRESS_LISTEN_FAILED', `cannot listen on ${text.join('; ')}`);
     }
   }
 

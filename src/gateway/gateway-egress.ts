@@ -60,6 +60,8 @@ export function startEgress(
   later.egress = egress;
   stops.add('egress listeners', () => egress.close());
   let lastRefused = '';
+  // A port another process holds fails every retry (5 s) alike: said when the failure changes.
+  let lastListenError = '';
   const unvouchedLog = lastingRefusals(
     () => later.mirrors?.refused() ?? [],
     UNVOUCHED_LOG_AFTER_MS,
@@ -77,14 +79,22 @@ export function startEgress(
     // A port no controller slice lists yet is the usual moment between a new mirror's Service and
     // its slice: said only if it lasts.
     onRefused: (refused) => {
-      const settled = refused.filter((r) => !r.unvouched);
+      const unbound = refused.filter((r) => r.unbound).length;
+      ctx.metrics.egressListenFailures(unbound);
+      if (unbound === 0) lastListenError = '';
+      // Ports that cannot be bound are onError's to say.
+      const settled = refused.filter((r) => !r.unvouched && !r.unbound);
       const text = JSON.stringify(settled);
       if (text !== lastRefused && settled.length > 0)
         log.warn({ refused: settled.map((r) => `${r.mirror}: ${r.reason}`) }, 'mirror routes refused');
       lastRefused = text;
       unvouchedLog.update();
     },
-    onError: (err) => log.error({ err: describeError(err) }, 'egress listeners not fully applied'),
+    onError: (err) => {
+      const text = describeError(err);
+      if (text !== lastListenError) log.error({ err: text }, 'egress listeners not fully applied');
+      lastListenError = text;
+    },
   });
   later.mirrors = mirrorWatcher;
   stops.add('mirror watcher', () => mirrorWatcher.close());

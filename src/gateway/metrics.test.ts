@@ -292,6 +292,17 @@ describe('createGatewayMetrics', () => {
     expect(text).toContain('isthmus_gateway_crl_reloads_total{result="refused"} 1');
   });
 
+  it('counts the egress ports that could not be bound at the last apply, 0 from the first scrape', async () => {
+    const metrics = make();
+    const failures = async () =>
+      (await metrics.render()).split('\n').find((l) => l.startsWith('isthmus_egress_listen_failures '));
+    expect(await failures()).toBe('isthmus_egress_listen_failures 0');
+    metrics.egressListenFailures(2);
+    expect(await failures()).toBe('isthmus_egress_listen_failures 2');
+    metrics.egressListenFailures(0);
+    expect(await failures()).toBe('isthmus_egress_listen_failures 0');
+  });
+
   // The counter's increase ends 15 minutes after a refusal while the refused file stays on disk (and
   // the next restart fails on it): the gauge says so for as long as it lasts.
   it('says while the CRL file on disk is one the gateway refused, until a good one loads', async () => {

@@ -176,6 +176,8 @@ export interface GatewayMetrics {
   /** A CRL load refused the gateway's own certificate (own-certificate-revocation.ts). */
   ownCertificateRevoked: CertificateMetrics['ownRevoked'];
   ownCertificateRevokedWhile: CertificateMetrics['revokedWhile'];
+  /** The egress ports admitted but not listened on (bind failed) after the mirror watcher's last apply. */
+  egressListenFailures(ports: number): void;
   /** Unsubscribes from the diagnostics channels. */
   close(): void;
 }
@@ -276,7 +278,14 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     labelNames: ['direction', 'peer_cluster', 'reason'] as const,
     registers: [registry],
   });
+  // A port another process holds is retried every few seconds and otherwise invisible to alerts.
+  const egressListenFailures = new Gauge({
+    name: 'isthmus_egress_listen_failures',
+    help: 'Egress ports of admitted mirror routes that the gateway could not listen on (EADDRINUSE, say) at its last apply; retried every 5 s. Non-zero: callers of those mirrors are refused.',
+    registers: [registry],
+  });
   const certificates = certificateMetrics(registry);
+  egressListenFailures.set(0);
   crlRevoked.set(0);
   crlFileRefused.set(0);
   for (const result of ['ok', 'refused']) crlReloads.inc({ result }, 0);
@@ -409,6 +418,7 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
       crlFileRefused.set(result === 'refused' ? 1 : 0);
       if (revoked !== undefined) crlRevoked.set(revoked);
     },
+    egressListenFailures: (ports) => egressListenFailures.set(ports),
     certificateRenewed: certificates.renewed,
     ownCertificateRevoked: certificates.ownRevoked,
     ownCertificateRevokedWhile: certificates.revokedWhile,

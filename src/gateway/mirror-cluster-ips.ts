@@ -27,8 +27,9 @@ export const MIRROR_SELECTOR = `${MIRRORED_SERVICE_LABEL}=true`;
 
 /**
  * `mirrors` without its remote-discovery mirrors, which point at remote pods directly: no egress
- * listener to open (watch-mirrors.ts). Every event still passes: the mirror watcher re-reads the
- * list on each one, and a mirror that became remote-discovery must leave the egress.
+ * listener to open (watch-mirrors.ts). An event of a mirror outside the view comes as its `delete`,
+ * as the view sees it: the watcher hears that a mirror which became remote-discovery left, and a
+ * write to one that already was changes nothing it reads (no admission pass).
  */
 export function gatewayMirrorsOnly(mirrors: WatchSource<V1Service>): WatchSource<V1Service> {
   const gatewayMirror = (svc: V1Service | undefined): svc is V1Service =>
@@ -39,6 +40,7 @@ export function gatewayMirrorsOnly(mirrors: WatchSource<V1Service>): WatchSource
       const svc = mirrors.get(namespace, name);
       return gatewayMirror(svc) ? svc : undefined;
     },
-    onEvent: (listener) => mirrors.onEvent(listener),
+    onEvent: (listener) =>
+      mirrors.onEvent((e) => listener(gatewayMirror(e.object) ? e : { type: 'delete', object: e.object })),
   };
 }

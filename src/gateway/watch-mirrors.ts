@@ -1,305 +1,39 @@
 /**
- * Mirror Services into egress routes: the translation and the admission are pure
- * (`routesFromMirror`, `admitRoutes`); `watchMirrors` applies them as the informers change. The mirror controller writes, on each
- * mirror `<svc>-<cluster>`, which local egress port leads to which of the mirror's ports
- * (`isthmus.dev/egress-ports`), which remote gateway the tunnel goes to (`isthmus.dev/remote-gateway`)
- * and the remote Service's fully-qualified name (`mirror.linkerd.io/remote-svc-fq-name`); see
- * shared/DESIGN.md, "Names and keys". A mirror's ports equal the remote Service's ports, so the
- * tunnel `:authority` is `<fq name>:<mirror port>`.
+ * Mirror Services into egress routes, live: `watchMirrors` admits the mirrors (mirror-admission.ts,
+ * redone for what changed by incremental-admission.ts) as the informers change and applies the
+ * routes to the egress listeners.
  */
 
-import { hostPort, parseHostPort } from '../host-port.js';
-import {
-  CLUSTER_NAME_LABEL,
-  EGRESS_PORTS_ANNOTATION,
-  MANAGED_BY_LABEL,
-  MANAGED_BY_MIRROR,
-  REMOTE_GATEWAY_ANNOTATION,
-  REMOTE_SVC_FQ_NAME_ANNOTATION,
-} from '../kube/keys.js';
-import { claimsRoutes, type VouchedPorts, vouchedNames, vouchedPorts } from '../kube/linkerd-mirror.js';
-import { oldestFirst } from '../kube/oldest-first.js';
-import type { Link, V1EndpointSlice, V1Service } from '../kube/types.js';
-import { linkedClusters } from './peers.js';
-import { type LinkEvents, linkedGateways, targetKey } from './probe-targets.js';
+import type { V1EndpointSlice, V1Service } from '../kube/types.js';
+import { incrementalAdmission } from './incremental-admission.js';
+import type { EgressPortRange, MirrorEgressRoute, RefusedRoute } from './mirror-admission.js';
+import type { LinkEvents } from './probe-targets.js';
 import type { WatchSource } from './watch-exports.js';
 
-/** Matches the colleague's `EgressRoute` in egress.ts (structural, so either may be imported). */
-export interface MirrorEgressRoute {
-  port: number;
-  remote: { host: string; port: number };
-  authority: string;
-  /** `namespace/name` of the mirror Service the route comes from. */
-  mirror: string;
-  /** The cluster the mirror comes from: the remote gateway must hold its gateway identity. */
-  cluster: string;
-}
-
-export interface MirrorRoutes {
-  routes: MirrorEgressRoute[];
-  /** One sentence per thing ignored, with the reason; logged by the watcher. */
-  problems: string[];
-}
-
-export function routesFromMirror(svc: V1Service): MirrorRoutes {
-  const key = `${svc.metadata?.namespace ?? ''}/${svc.metadata?.name ?? ''}`;
-  const annotations = svc.metadata?.annotations ?? {};
-  // Linkerd's mirrors and federated Services (mid-migration), or a Service labelled as a mirror by
-  // hand, claim no route: nothing to open, nothing to refuse. Any other claim is judged (`admitRoutes`).
-  if (!claimsRoutes(svc)) return { routes: [], problems: [] };
-  const problems: string[] = [];
-  const egressPorts = annotations[EGRESS_PORTS_ANNOTATION];
-  // A headless parent has no egress port: its endpoints are its per-pod mirrors' cluster IPs.
-  if (svc.spec?.clusterIP === 'None' && egressPorts?.trim() === '') return { routes: [], problems: [] };
-  const gateway = annotations[REMOTE_GATEWAY_ANNOTATION];
-  const fqName = annotations[REMOTE_SVC_FQ_NAME_ANNOTATION];
-  const cluster = svc.metadata?.labels?.[CLUSTER_NAME_LABEL];
-  if (cluster === undefined || cluster.trim() === '') problems.push(`${key}: no ${CLUSTER_NAME_LABEL} label`);
-  if (egressPorts === undefined || egressPorts.trim() === '')
-    problems.push(`${key}: no ${EGRESS_PORTS_ANNOTATION}`);
-  if (fqName === undefined || fqName.trim() === '')
-    problems.push(`${key}: no ${REMOTE_SVC_FQ_NAME_ANNOTATION}`);
-  const remote = gateway === undefined ? null : parseHostPort(gateway);
-  if (gateway === undefined) problems.push(`${key}: no ${REMOTE_GATEWAY_ANNOTATION}`);
-  else if (remote === null)
-    problems.push(`${key}: ${REMOTE_GATEWAY_ANNOTATION} "${gateway}" is not <address>:<port>`);
-  if (
-    problems.length > 0 ||
-    remote === null ||
-    egressPorts === undefined ||
-    fqName === undefined ||
-    cluster === undefined
-  ) {
-    return { routes: [], problems };
-  }
-
-  const routes: MirrorEgressRoute[] = [];
-  const seen = new Set<number>();
-  for (const entry of egressPorts.split(',').map((e) => e.trim())) {
-    if (entry === '') continue;
-    const m = /^([^=\s]+)=(\d{1,5})$/.exec(entry);
-    const egressPort = m === null ? Number.NaN : Number(m[2]);
-    if (m === null || egressPort < 1 || egressPort > 65535) {
-      problems.push(`${key}: egress port entry "${entry}" is not <portName or number>=<port>`);
-      continue;
-    }
-    const servicePort = findPort(svc, m[1] as string);
-    if (servicePort === undefined) {
-      problems.push(`${key}: egress port entry "${entry}" names no port of the mirror`);
-      continue;
-    }
-    if (seen.has(egressPort)) {
-      problems.push(`${key}: egress port ${egressPort} is given twice`);
-      continue;
-    }
-    seen.add(egressPort);
-    routes.push({
-      port: egressPort,
-      remote,
-      authority: `${fqName.trim()}:${servicePort}`,
-      mirror: key,
-      cluster: cluster.trim(),
-    });
-  }
-  return { routes, problems };
-}
-
-/** A port by name, else (for an all-digit reference) by number, as Service targetPort does. */
-function findPort(svc: V1Service, ref: string): number | undefined {
-  const ports = svc.spec?.ports ?? [];
-  const byName = ports.find((p) => p.name === ref);
-  if (byName !== undefined) return byName.port;
-  if (!/^\d+$/.test(ref)) return undefined;
-  return ports.find((p) => p.port === Number(ref))?.port;
-}
-
-/** The egress ports the mirror controller allocates from (`--egress-port-range`). */
-export interface EgressPortRange {
-  first: number;
-  last: number;
-}
-
-/** A route not served (or a mirror's new route not yet served), with the reason: `/routes` lists them. */
-export interface RefusedRoute {
-  /** `namespace/name` of the Service that asked for it. */
-  mirror: string;
-  /** The egress port, when the refusal is about one port of the Service. */
-  port?: number;
-  reason: string;
-  /** The Service's last admitted routes still serve: its remote gateway is changing (see `admitRoutes`). */
-  kept?: true;
-  /**
-   * No slice of the mirror controller lists the port (yet: it writes a new mirror's Service, then
-   * its slice), so the watcher logs it only if it lasts.
-   */
-  unvouched?: true;
-}
-
-/** The routes one mirror was given, with the Service's uid: a Service deleted and created again is another claim. */
-export interface AdmittedMirror {
-  uid: string | undefined;
-  routes: MirrorEgressRoute[];
-}
-
-export interface AdmittedRoutes {
-  /** Served, one per port, by port. */
-  routes: MirrorEgressRoute[];
-  refused: RefusedRoute[];
-  /** `<mirror>: <reason>` per refusal: what the watcher logs. */
-  problems: string[];
-  /** By mirror: the `previous` of the next call. */
-  admitted: ReadonlyMap<string, AdmittedMirror>;
-}
-
-export interface RouteAdmission {
-  /** The Links of the system namespace (the gateway's Link informer). */
-  links: readonly Link[];
-  /** The mirror controller's slices' ports (`vouchedPorts`): a port they do not list is not routed. */
-  vouched: VouchedPorts;
-  /**
-   * The remote name each controller slice records (`vouchedNames`): a Service whose
-   * `remote-svc-fq-name` says otherwise is not routed. A slice without one (written by an older
-   * controller) vouches for the ports alone.
-   */
-  vouchedNames?: ReadonlyMap<string, string>;
-  egressRange: EgressPortRange;
-  /** What the last call admitted (its `admitted`): see `admitRoutes`. */
-  previous?: ReadonlyMap<string, AdmittedMirror>;
-}
-
-/**
- * The routes the egress serves. Any tenant may create a Service labelled as a mirror, so the
- * labels and annotations are a claim, not a proof: a route is admitted only when
- *
- * - the Service's cluster (`mirror.linkerd.io/cluster-name`) has a Link in the system namespace;
- * - its remote gateway is one that Link names: `spec.gatewayAddress` with `gatewayPort`, or
- *   `status.gatewayAddresses` (the remote LoadBalancer the controller follows), compared in one
- *   spelling (`targetKey`), so the gateway never dials an address a tenant chose;
- * - its egress port is inside the egress port range;
- * - an EndpointSlice of the mirror controller (`managed-by: mirror.isthmus.dev`) for that Service
- *   lists the port (`vouched`). Anyone who may edit a Service may write these labels and
- *   annotations, and claim another namespace's mirror's port or any remote authority; the
- *   controller's slice is what callers are sent to, and EndpointSlices are written by controllers:
- *   Kubernetes' aggregated edit and admin roles never grant them (CVE-2021-25740). So a forged
- *   claim is refused however old its Service is, and a gateway that restarts cannot hand a
- *   mirror's port to another Service.
- *
- * Two vouched claims on one port (a slice of a mirror being replaced): the Service that held it
- * in the last call keeps it, else the oldest (creationTimestamp, then namespace/name).
- *
- * A remote gateway address changes in two writes that land in either order (the mirror's
- * annotation, the Link's status): a mirror whose only fault is a gateway its Link does not name
- * keeps the routes it was last admitted with (same uid, its Link still there) until the Link names
- * the new one, so callers see no gap. Pure: the watcher calls it on every Service or Link change.
- */
-export function admitRoutes(services: readonly V1Service[], admission: RouteAdmission): AdmittedRoutes {
-  const gateways = linkedGateways(admission.links);
-  const linked = linkedClusters(admission.links);
-  const { first, last } = admission.egressRange;
-  const previous = admission.previous ?? new Map<string, AdmittedMirror>();
-  const refused: RefusedRoute[] = [];
-  const candidates: Array<{ key: string; uid: string | undefined; routes: MirrorEgressRoute[] }> = [];
-
-  for (const svc of [...services].sort(oldestFirst)) {
-    const key = mirrorKey(svc);
-    const uid = svc.metadata?.uid;
-    const parsed = routesFromMirror(svc);
-    for (const problem of parsed.problems)
-      refused.push({ mirror: key, reason: problem.slice(key.length + 2) });
-    if (parsed.routes.length === 0) continue;
-    const cluster = (parsed.routes[0] as MirrorEgressRoute).cluster;
-    if (!linked.has(cluster)) {
-      refused.push({
-        mirror: key,
-        reason: `cluster "${cluster}" has no Link: only the mirrors the controller writes for a Link are routed`,
-      });
-      continue;
-    }
-    const remote = (parsed.routes[0] as MirrorEgressRoute).remote;
-    if (gateways.get(targetKey(remote))?.has(cluster) !== true) {
-      const reason = `remote gateway ${hostPort(remote.host, remote.port)} is not one the Link to cluster "${cluster}" names (spec.gatewayAddress and gatewayPort, or status.gatewayAddresses)`;
-      const kept = previous.get(key);
-      if (kept !== undefined && kept.uid === uid && kept.routes[0]?.cluster === cluster) {
-        const was = kept.routes[0] as MirrorEgressRoute;
-        refused.push({
-          mirror: key,
-          reason: `${reason}; its last admitted routes (to ${hostPort(was.remote.host, was.remote.port)}) serve until the Link names it`,
-          kept: true,
-        });
-        candidates.push({ key, uid, routes: kept.routes });
-      } else refused.push({ mirror: key, reason });
-      continue;
-    }
-    const recorded = admission.vouchedNames?.get(key);
-    const claimed = svc.metadata?.annotations?.[REMOTE_SVC_FQ_NAME_ANNOTATION]?.trim();
-    if (recorded !== undefined && claimed !== recorded) {
-      refused.push({
-        mirror: key,
-        reason: `its ${REMOTE_SVC_FQ_NAME_ANNOTATION} "${claimed}" is not the remote name the mirror controller's EndpointSlice records ("${recorded}")`,
-      });
-      continue;
-    }
-    const inRange: MirrorEgressRoute[] = [];
-    const vouched = admission.vouched.get(key);
-    for (const route of parsed.routes) {
-      if (route.port < first || route.port > last)
-        refused.push({
-          mirror: key,
-          port: route.port,
-          reason: `egress port ${route.port} is outside the egress port range ${first}-${last}`,
-        });
-      else if (vouched?.has(route.port) !== true)
-        refused.push({
-          mirror: key,
-          port: route.port,
-          reason: `no EndpointSlice of the mirror controller (${MANAGED_BY_LABEL}=${MANAGED_BY_MIRROR}) lists egress port ${route.port} for it: only ports the controller gave a mirror are routed`,
-          unvouched: true,
-        });
-      else inRange.push(route);
-    }
-    candidates.push({ key, uid, routes: inRange });
-  }
-
-  // The holder of a port in the last call keeps it while it still claims it: no flapping, no takeover.
-  const owner = new Map<number, string>();
-  for (const { key, uid, routes } of candidates) {
-    const held = previous.get(key);
-    if (held === undefined || held.uid !== uid) continue;
-    for (const route of routes)
-      if (held.routes.some((r) => r.port === route.port)) owner.set(route.port, key);
-  }
-  const admitted = new Map<string, AdmittedMirror>();
-  const routes: MirrorEgressRoute[] = [];
-  for (const { key, uid, routes: wanted } of candidates) {
-    const mine: MirrorEgressRoute[] = [];
-    for (const route of wanted) {
-      const holder = owner.get(route.port) ?? key;
-      if (holder !== key) {
-        refused.push({
-          mirror: key,
-          port: route.port,
-          reason: `egress port ${route.port} is already held by ${holder}, an older claim`,
-        });
-        continue;
-      }
-      owner.set(route.port, key);
-      mine.push(route);
-    }
-    if (mine.length === 0) continue;
-    admitted.set(key, { uid, routes: mine });
-    routes.push(...mine);
-  }
-  routes.sort((a, b) => a.port - b.port);
-  return { routes, refused, problems: refused.map((r) => `${r.mirror}: ${r.reason}`), admitted };
-}
-
-function mirrorKey(svc: V1Service): string {
-  return `${svc.metadata?.namespace ?? ''}/${svc.metadata?.name ?? ''}`;
-}
+export {
+  type AdmittedMirror,
+  type AdmittedRoutes,
+  admitRoutes,
+  type EgressPortRange,
+  type MirrorEgressRoute,
+  type MirrorRoutes,
+  type RefusedRoute,
+  type RouteAdmission,
+  routesFromMirror,
+} from './mirror-admission.js';
 
 /** What the mirror watcher drives: the colleague's `EgressListeners` (egress.ts). */
 export interface RouteSink {
   apply(routes: MirrorEgressRoute[]): unknown;
+  /** The routes applied but not listened on (egress.ts `listenFailures`): refused, with the reason. */
+  listenFailures?(): readonly ListenFailure[];
+}
+
+/** A port the sink could not listen on, and why (the error's message). */
+export interface ListenFailure {
+  port: number;
+  mirror: string;
+  reason: string;
 }
 
 export interface MirrorWatcherOptions {
@@ -316,8 +50,9 @@ export interface MirrorWatcherOptions {
   /** Mirror changes come in bursts (a Link's first sync writes many); one apply per burst. */
   debounceMs: number;
   /**
-   * Told the refusals of each apply (the set, not a diff), e.g. to log them when they change. An
-   * event storm that changes nothing still calls it once per apply, with the same set.
+   * Told the refusals of each apply once it is done (the set, not a diff; the ports the sink could
+   * not listen on among them, `unbound`), e.g. to log them when they change. A retry that changes
+   * nothing still calls it once per apply, with the same set.
    */
   onRefused?: (refused: RefusedRoute[]) => void;
   /**
@@ -327,7 +62,17 @@ export interface MirrorWatcherOptions {
    */
   onError?: (err: unknown) => void;
   retryMs?: number;
+  /** Milliseconds, for `PASS_SPACING` (tests); performance.now by default. */
+  clock?: () => number;
 }
+
+/**
+ * After a pass that held the event loop for t ms, the next starts no sooner than PASS_SPACING × t
+ * later, beyond the debounce: however fast mirrors change, admission takes at most a quarter of the
+ * loop that accepts and pipes every tunnel. An incremental pass is short; one after a Link change
+ * judges every mirror again.
+ */
+export const PASS_SPACING = 3;
 
 export interface MirrorWatcher {
   /** The routes refused at the last apply, with the reason (admin `/routes`). */
@@ -341,9 +86,10 @@ export interface MirrorWatcher {
 }
 
 /**
- * Re-applies the full route set on every change, debounced and serialised: applies never overlap,
- * and a change during an apply schedules exactly one more. The sink receives the complete desired
- * state each time, so it can diff against what it listens on.
+ * Re-applies the full route set on every change of what admission reads (a slice's endpoints are
+ * not), debounced, spaced (`PASS_SPACING`) and serialised: applies never overlap, and a change
+ * during an apply schedules exactly one more. The sink receives the complete desired state each
+ * time, so it can diff against what it listens on.
  */
 export function watchMirrors(
   source: WatchSource<V1Service>,
@@ -356,8 +102,11 @@ export function watchMirrors(
   let dirty = false;
   let closed = false;
   const waiters: Array<() => void> = [];
-  let previous: ReadonlyMap<string, AdmittedMirror> = new Map();
+  const admission = incrementalAdmission(options.egressRange);
   let refused: RefusedRoute[] = [];
+  const clock = options.clock ?? (() => performance.now());
+  /** When the next pass may start: passes take turns with the tunnels (`PASS_SPACING`). */
+  let nextPassAt = Number.NEGATIVE_INFINITY;
 
   const settle = (): void => {
     if (timer !== undefined || running !== undefined) return;
@@ -366,28 +115,32 @@ export function watchMirrors(
 
   const run = async (): Promise<void> => {
     let failed = false;
-    while (dirty && !closed) {
+    // A change during an apply is admitted at once, unless the last pass was long (`schedule`).
+    while (dirty && !closed && clock() >= nextPassAt) {
       dirty = false;
       if (options.ready?.() === false) break;
-      const result = admitRoutes(source.list(), {
-        links: options.links.list(),
-        vouched: vouchedPorts(options.slices.list()),
-        vouchedNames: vouchedNames(options.slices.list()),
-        egressRange: options.egressRange,
-        previous,
-      });
+      const started = clock();
       // What was admitted is what the next admission keeps for a mirror whose gateway is changing,
       // applied or not (a port another process holds is the listener's problem, not the claim's).
-      previous = result.admitted;
+      const result = admission.admit({
+        services: source.list(),
+        slices: options.slices.list(),
+        links: options.links.list(),
+      });
       refused = result.refused;
-      options.onRefused?.(refused);
+      const applying = (async () => sink.apply(result.routes))();
+      // The synchronous part, admission and the apply up to its first listen: the event loop's.
+      const ended = clock();
+      nextPassAt = ended + PASS_SPACING * (ended - started);
       try {
-        await sink.apply(result.routes);
+        await applying;
         failed = false;
       } catch (err) {
         failed = true;
         options.onError?.(err);
       }
+      refused = [...result.refused, ...(sink.listenFailures?.() ?? []).map(unboundRoute)];
+      options.onRefused?.(refused);
     }
     // Not part of idle(): readiness waits for an apply, not for a port to come free.
     if (failed && !closed && retryTimer === undefined) {
@@ -416,10 +169,23 @@ export function watchMirrors(
   const schedule = (): void => {
     dirty = true;
     if (closed || timer !== undefined || running !== undefined) return;
-    timer = setTimeout(fire, options.debounceMs);
+    timer = setTimeout(fire, Math.max(options.debounceMs, nextPassAt - clock()));
   };
 
-  const offs = [source.onEvent(schedule), options.links.onEvent(schedule), options.slices.onEvent(schedule)];
+  // Only a change of what admission reads starts a pass: most slice writes are endpoint and
+  // readiness changes, and a resync re-emits every object.
+  const offs = [
+    source.onEvent((e) => {
+      if (admission.changesService(objectKey(e.object), e.type === 'delete' ? undefined : e.object))
+        schedule();
+    }),
+    options.slices.onEvent((e) => {
+      if (admission.changesSlice(objectKey(e.object), e.type === 'delete' ? undefined : e.object)) schedule();
+    }),
+    options.links.onEvent(() => {
+      if (admission.changesLinks(options.links.list())) schedule();
+    }),
+  ];
   schedule(); // the initial state, even if it is "no mirrors"
 
   return {
@@ -440,6 +206,14 @@ export function watchMirrors(
       settle();
     },
   };
+}
+
+function objectKey(o: V1Service | V1EndpointSlice): string {
+  return `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+}
+
+function unboundRoute({ port, mirror, reason }: ListenFailure): RefusedRoute {
+  return { mirror, port, reason: `the egress cannot listen on port ${port}: ${reason}`, unbound: true };
 }
 
 /** How long a port no controller slice lists may stay refused before it is logged. */
