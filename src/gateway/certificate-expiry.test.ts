@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createIssuer, createTrustAnchor } from '../identity/ca.js';
 import { joinPem } from '../identity/pem.js';
 import { anchorOf, atExpiry, chainNotAfter, parseAnchors } from './certificate-expiry.js';
-import { TRUST_DOMAIN } from './test-support/pki.js';
+import { resigned, TRUST_DOMAIN } from './test-support/pki.js';
 
 /** setTimeout's longest delay (2^31 − 1 ms, ~24.8 days): a longer one would fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -113,6 +113,12 @@ describe('anchorOf', () => {
     expect(bundle[0]?.subject).toBe(bundle[1]?.subject);
     expect(anchorOf(issuerOf(oldAnchor), bundle)).toBe(bundle[1]);
     expect(anchorOf(issuerOf(newAnchor), bundle)).toBe(bundle[0]);
+  });
+  it('takes the latest of an anchor and its renewed copy (same name and key), whatever the order', () => {
+    const expiredCopy = resigned(oldAnchor, new Date(Date.now() - 60_000));
+    const renewed = parseAnchors(joinPem([expiredCopy, oldAnchor.certPem]));
+    expect(anchorOf(issuerOf(oldAnchor), renewed)).toBe(renewed[1]);
+    expect(anchorOf(issuerOf(oldAnchor), [...renewed].reverse())).toBe(renewed[1]);
   });
   it('finds none for a certificate of another anchor, and an anchor is its own', () => {
     expect(anchorOf(issuerOf(oldAnchor), [bundle[0] as X509Certificate])).toBeUndefined();

@@ -71,13 +71,21 @@ export function parseAnchors(bundlePem: string): X509Certificate[] {
  * The anchor of `anchors` that signed `cert`, matched by name and signature (an old and a new anchor
  * of one rotation share a name). A peer sends its chain without the root, and Node's X509 form of it
  * ends at the issuer, so the anchor's notAfter, which bounds the chain's validity too, comes from
- * the ingress's own trust bundle.
+ * the ingress's own trust bundle. An anchor renewed with its name and key signs what its expired
+ * copy did, and a bundle may hold both (`cat old new`, which identity accepts while one is valid):
+ * the one OpenSSL verified with is valid now, so the latest notAfter among the signers is it (a
+ * review's finding: the expired copy first ended every session as it opened).
  */
 export function anchorOf(
   cert: X509Certificate,
   anchors: readonly X509Certificate[],
 ): X509Certificate | undefined {
-  return anchors.find((anchor) => cert.checkIssued(anchor) && cert.verify(anchor.publicKey));
+  let best: X509Certificate | undefined;
+  for (const anchor of anchors) {
+    if (!cert.checkIssued(anchor) || !cert.verify(anchor.publicKey)) continue;
+    if (best === undefined || Date.parse(anchor.validTo) > Date.parse(best.validTo)) best = anchor;
+  }
+  return best;
 }
 
 /**

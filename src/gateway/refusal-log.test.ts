@@ -173,6 +173,13 @@ describe('dials to a remote gateway that refuses the rotated certificate', () =>
       code: 'GATEWAY_UNREACHABLE',
       previousCertificateServes: false,
     });
+    // A redial after a renewal that times out, or finds the remote shutting down, is no refusal.
+    dial.publish({
+      gateway: '10.0.0.9:4143',
+      ok: false,
+      code: 'GATEWAY_CONNECT_TIMEOUT',
+      previousCertificateServes: true,
+    });
     dial.publish({ gateway: '10.0.0.7:4143', ok: true, previousCertificateServes: true });
     expect(warnings()).toEqual([
       expect.objectContaining({
@@ -187,6 +194,7 @@ describe('dials to a remote gateway that refuses the rotated certificate', () =>
     expect(warnings()[1]).toMatchObject({ gateway: '10.0.0.7:4143', suppressed: 4 });
     expect(lines.filter((l) => l.level === DEBUG).map((l) => [l.msg, l.gateway])).toEqual([
       ['session to a remote gateway failed', '10.0.0.8:4143'],
+      ['session to a remote gateway failed', '10.0.0.9:4143'],
     ]);
   });
 });

@@ -98,8 +98,11 @@ export function logRefusals(log: Logger, accessLog: boolean, options: RefusalLog
     const m = msg as SessionDialMessage;
     if (m.ok) return;
     const fields = { gateway: m.gateway, cluster: m.peerCluster, code: m.code, reason: m.reason };
-    // Tunnels still work, so nothing else says so until the previous certificate expires.
-    if (!m.previousCertificateServes) log.debug(fields, 'session to a remote gateway failed');
+    // Tunnels still work, so nothing else says so until the previous certificate expires. Only a
+    // refusal is news: a timeout or a remote shutting down on the first redial after a renewal is
+    // no trust problem.
+    if (!m.previousCertificateServes || !REFUSALS.has(m.code ?? ''))
+      log.debug(fields, 'session to a remote gateway failed');
     else {
       const suppressed = dials(`${m.gateway}\0${m.code}`, String(m.code));
       if (suppressed === undefined) return;
@@ -131,6 +134,9 @@ export function logRefusals(log: Logger, accessLog: boolean, options: RefusalLog
     for (const [name, fn] of subscriptions) diagnosticsChannel.unsubscribe(name, fn);
   };
 }
+
+/** The pool's codes of a session refused by the remote, or of a remote this gateway refuses. */
+const REFUSALS = new Set(['GATEWAY_REFUSED', 'GATEWAY_UNTRUSTED']);
 
 /** `host` of `host:port` or `[v6]:port`: a client's port changes with every connection. */
 function hostOf(peer: string | undefined): string {

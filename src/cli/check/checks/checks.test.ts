@@ -1189,7 +1189,7 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
           });
         },
         'fail',
-        /is not alive \(refused this cluster's gateway certificate at the TLS handshake \(TLS 1\.3 gives the client no reason; its log line "peer gateway refused" does\)\); the west gateway refuses this cluster's gateway certificate at the TLS handshake: it does not trust this cluster's trust anchor \(in a trust-anchor rotation: step 1 not done there\), or the certificate is expired, not yet valid \(clocks\) or revoked there; the west gateway's log line "peer gateway refused" says which$/,
+        /is not alive \(refused this cluster's gateway certificate at the TLS handshake \(TLS 1\.3 gives the client no reason; its log line "peer gateway refused" does\)\); the west gateway refuses this cluster's gateway certificate at the TLS handshake: it does not trust this cluster's trust anchor \(in a trust-anchor rotation: step 1 not done there\), or the certificate is expired or not yet valid \(clocks\) there; the west gateway's log line "peer gateway refused" says which$/,
       ],
       [
         "probe failed and the gateway's certificate is revoked here: the hint names the revocation, not the network",

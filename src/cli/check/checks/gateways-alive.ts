@@ -140,7 +140,7 @@ function refusedThere(
 ): string | undefined {
   if (!message?.includes(REFUSED_BY_PEER)) return undefined;
   if (message.includes(REFUSED_AT_HANDSHAKE))
-    return `the ${name} gateway refuses this cluster's gateway certificate at the TLS handshake: it does not trust this cluster's trust anchor (in a trust-anchor rotation: step 1 not done there), or the certificate is expired, not yet valid (clocks) or revoked there; the ${name} gateway's log line "peer gateway refused" says which`;
+    return `the ${name} gateway refuses this cluster's gateway certificate at the TLS handshake: it does not trust this cluster's trust anchor (in a trust-anchor rotation: step 1 not done there), or the certificate is expired or not yet valid (clocks) there; the ${name} gateway's log line "peer gateway refused" says which`;
   const self = local === undefined ? 'this cluster' : `this cluster (${local})`;
   return message.includes('is not linked')
     ? `the ${name} gateway turns this cluster's away: link ${name} to this cluster there (isthmus link, run against ${name}), or add ${self} to its --allow-cluster (isthmus upgrade --allow-cluster)`
