@@ -11,7 +11,7 @@
  * controller rewrites a mirror's slice on every endpoint or readiness change, and a resync
  * re-emits everything, while only a slice's ports, egress-ports annotation and remote name count.
  */
-import { vouchedNames, vouchedPorts } from '../kube/linkerd-mirror.js';
+import { sliceKeyOf, vouchedNames, vouchedPorts } from '../kube/linkerd-mirror.js';
 import type { Link, V1EndpointSlice, V1Service } from '../kube/types.js';
 import {
   type AdmissionContext,
@@ -104,7 +104,7 @@ export function incrementalAdmission(egressRange: EgressPortRange): IncrementalA
   let previous: ReadonlyMap<string, AdmittedMirror> = new Map();
   let last: { judged: JudgedMirror[]; result: AdmittedRoutes } | undefined;
 
-  /** Re-derives the vouching of the mirrors whose slices changed, in list order as `vouchedNames` does. */
+  /** Re-derives the vouching of the mirrors whose slices changed; names by slice key, as `vouchedNames` does. */
   const updateSlices = (current: ParsedSlice[]): void => {
     const { gone, added } = difference(lastSlices, current);
     const touched = new Set<string>();
@@ -117,7 +117,9 @@ export function incrementalAdmission(egressRange: EgressPortRange): IncrementalA
       slicesByKey.set(s.key, s);
     }
     if (touched.size === 0) return;
-    const own = current.filter((s) => s.mirror !== undefined && touched.has(s.mirror));
+    const own = current
+      .filter((s) => s.mirror !== undefined && touched.has(s.mirror))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     for (const mirror of touched) {
       vouched.delete(mirror);
       names.delete(mirror);
@@ -197,7 +199,7 @@ function vouchingOf(s: ParsedSlice | undefined): string | undefined {
 }
 
 function sliceOf(slice: V1EndpointSlice): ParsedSlice {
-  const key = `${slice.metadata?.namespace ?? ''}/${slice.metadata?.name ?? ''}`;
+  const key = sliceKeyOf(slice);
   // The shared readers, one slice at a time: what a slice vouches for is theirs to say.
   const [entry] = vouchedPorts([slice]);
   const mirror = entry?.[0];

@@ -10,7 +10,13 @@ import { link, mirrorService } from './e2e/fixtures.js';
 import { MemorySource } from './e2e/memory-source.js';
 import { gatewayMirrorsOnly } from './mirror-cluster-ips.js';
 import { controllerSlice } from './test-support/mirror-slices.js';
-import { type MirrorEgressRoute, type MirrorWatcher, PASS_SPACING, watchMirrors } from './watch-mirrors.js';
+import {
+  MAX_PASS_WAIT_MS,
+  type MirrorEgressRoute,
+  type MirrorWatcher,
+  PASS_SPACING,
+  watchMirrors,
+} from './watch-mirrors.js';
 
 const RANGE = { first: 20000, last: 29999 };
 const watchers: MirrorWatcher[] = [];
@@ -99,46 +105,55 @@ it('a write to a remote-discovery mirror starts no pass; a mirror that becomes o
   expect(applied.at(-1)).toEqual([]);
 });
 
+/** A watcher each of whose passes "takes" `passMs`: listing the mirrors moves its clock on. */
+async function slowWatcher(passMs: number) {
+  let spent = 0;
+  const services = new MemorySource<V1Service>();
+  services.put(db());
+  const slow = {
+    list: () => {
+      spent += passMs;
+      return services.list();
+    },
+    get: (ns: string | undefined, name: string) => services.get(ns, name),
+    onEvent: (l: Parameters<typeof services.onEvent>[0]) => services.onEvent(l),
+  };
+  const slices = new MemorySource<V1EndpointSlice>();
+  slices.put(controllerSlice(db()));
+  const links = new MemorySource<Link>();
+  links.put(link('west', '192.0.2.7', 4143));
+  const applied: number[][] = [];
+  const watcher = watchMirrors(
+    slow,
+    { apply: (r: MirrorEgressRoute[]) => applied.push(r.map((x) => x.port)) },
+    { links, slices, egressRange: RANGE, debounceMs: 1, clock: () => Date.now() + spent },
+  );
+  watchers.push(watcher);
+  await vi.advanceTimersByTimeAsync(1);
+  expect(applied).toEqual([[20001]]);
+  services.put(db(20002));
+  slices.put(controllerSlice(db(20002)));
+  return applied;
+}
+
 it('after a pass that held the event loop long, the next one waits PASS_SPACING times as long', async () => {
   vi.useFakeTimers();
   try {
-    // Each pass "takes" 100 ms: listing the mirrors moves the watcher's clock on.
-    let spent = 0;
-    const services = new MemorySource<V1Service>();
-    services.put(db());
-    const slow = {
-      list: () => {
-        spent += 100;
-        return services.list();
-      },
-      get: (ns: string | undefined, name: string) => services.get(ns, name),
-      onEvent: (l: Parameters<typeof services.onEvent>[0]) => services.onEvent(l),
-    };
-    const slices = new MemorySource<V1EndpointSlice>();
-    slices.put(controllerSlice(db()));
-    const links = new MemorySource<Link>();
-    links.put(link('west', '192.0.2.7', 4143));
-    const applied: number[][] = [];
-    const watcher = watchMirrors(
-      slow,
-      { apply: (r: MirrorEgressRoute[]) => applied.push(r.map((x) => x.port)) },
-      {
-        links,
-        slices,
-        egressRange: RANGE,
-        debounceMs: 1,
-        clock: () => Date.now() + spent,
-      },
-    );
-    watchers.push(watcher);
-    await vi.advanceTimersByTimeAsync(1);
-    expect(applied).toEqual([[20001]]);
-
-    services.put(db(20002));
-    slices.put(controllerSlice(db(20002)));
+    const applied = await slowWatcher(100);
     await vi.advanceTimersByTimeAsync(PASS_SPACING * 100 - 50);
     expect(applied).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(60);
+    expect(applied.at(-1)).toEqual([20002]);
+  } finally {
+    vi.useRealTimers();
+  }
+});
+
+it('waits at most MAX_PASS_WAIT_MS after a pass stretched by a stall (an unexport or unlink is not held back)', async () => {
+  vi.useFakeTimers();
+  try {
+    const applied = await slowWatcher(20_000);
+    await vi.advanceTimersByTimeAsync(MAX_PASS_WAIT_MS + 10);
     expect(applied.at(-1)).toEqual([20002]);
   } finally {
     vi.useRealTimers();

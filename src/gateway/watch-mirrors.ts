@@ -68,11 +68,15 @@ export interface MirrorWatcherOptions {
 
 /**
  * After a pass that held the event loop for t ms, the next starts no sooner than PASS_SPACING × t
- * later, beyond the debounce: however fast mirrors change, admission takes at most a quarter of the
- * loop that accepts and pipes every tunnel. An incremental pass is short; one after a Link change
- * judges every mirror again.
+ * later, beyond the debounce: however fast mirrors change, admission takes at most about a quarter
+ * of the loop that accepts and pipes every tunnel. An incremental pass is short; one after a Link
+ * change judges every mirror again. The wait is capped at MAX_PASS_WAIT_MS: t is wall time, and a
+ * pass stretched by a stall (CPU throttling, a paused VM) must not hold back an unlink or an
+ * unexport for three times the stall (a review's finding). The apply's own loop over the routes
+ * (a few ms at 10,000) runs in a microtask after the measurement and is not counted.
  */
 export const PASS_SPACING = 3;
+export const MAX_PASS_WAIT_MS = 1_000;
 
 export interface MirrorWatcher {
   /** The routes refused at the last apply, with the reason (admin `/routes`). */
@@ -129,9 +133,9 @@ export function watchMirrors(
       });
       refused = result.refused;
       const applying = (async () => sink.apply(result.routes))();
-      // The synchronous part, admission and the apply up to its first listen: the event loop's.
+      // The synchronous part, admission: the event loop's (see PASS_SPACING).
       const ended = clock();
-      nextPassAt = ended + PASS_SPACING * (ended - started);
+      nextPassAt = ended + Math.min(PASS_SPACING * (ended - started), MAX_PASS_WAIT_MS);
       try {
         await applying;
         failed = false;

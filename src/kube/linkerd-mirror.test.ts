@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { isIsthmusMirror, isLinkerdMirror } from './linkerd-mirror.js';
+import {
+  MANAGED_BY_LABEL,
+  MANAGED_BY_MIRROR,
+  REMOTE_SVC_FQ_NAME_ANNOTATION,
+  SERVICE_NAME_LABEL,
+} from './keys.js';
+import { isIsthmusMirror, isLinkerdMirror, vouchedNames } from './linkerd-mirror.js';
 import type { V1EndpointSlice, V1Service } from './types.js';
 
 const mirrorLabels = {
@@ -155,5 +161,28 @@ describe('who made a mirror', () => {
 
   it('undefined is nobody', () => {
     expect([isIsthmusMirror(undefined), isLinkerdMirror(undefined)]).toEqual([false, false]);
+  });
+});
+
+describe('vouchedNames', () => {
+  const slice = (name: string, fqName: string): V1EndpointSlice => ({
+    addressType: 'IPv4',
+    endpoints: [],
+    metadata: {
+      name,
+      namespace: 'test',
+      labels: {
+        [MANAGED_BY_LABEL]: MANAGED_BY_MIRROR,
+        [SERVICE_NAME_LABEL]: 'web-west',
+      },
+      annotations: { [REMOTE_SVC_FQ_NAME_ANNOTATION]: fqName },
+    },
+  });
+
+  it('decides two slices of one mirror that disagree by slice name, never by list order (a relist reorders)', () => {
+    const a = slice('web-west-a', 'web.test.svc.cluster.local');
+    const b = slice('web-west-b', 'other.test.svc.cluster.local');
+    expect(vouchedNames([a, b]).get('test/web-west')).toBe('other.test.svc.cluster.local');
+    expect(vouchedNames([b, a]).get('test/web-west')).toBe('other.test.svc.cluster.local');
   });
 });

@@ -148,14 +148,27 @@ export function parseEgressPorts(text: string | undefined): Map<string, number> 
   return out;
 }
 
+/** `namespace/name` order: the one `vouchedNames` (and incremental admission) decide ties by. */
+export function sliceKeyOf(slice: V1EndpointSlice): string {
+  return `${slice.metadata?.namespace ?? ''}/${slice.metadata?.name ?? ''}`;
+}
+
+const bySliceKey = (a: V1EndpointSlice, b: V1EndpointSlice): number => {
+  const x = sliceKeyOf(a);
+  const y = sliceKeyOf(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+};
+
 /**
  * The remote name each mirror's slice records for its egress ports (the mirror controller's
  * slices only), by `namespace/service`: a tenant who may edit a mirror Service in its namespace can
- * change its `mirror.linkerd.io/remote-svc-fq-name`, not its slice.
+ * change its `mirror.linkerd.io/remote-svc-fq-name`, not its slice. Of two slices of one mirror
+ * that disagree, the one whose `namespace/name` sorts last: never the list's order, which a relist
+ * changes without an event (a review's finding), and gateway replicas must agree.
  */
 export function vouchedNames(slices: readonly V1EndpointSlice[]): ReadonlyMap<string, string> {
   const out = new Map<string, string>();
-  for (const slice of slices) {
+  for (const slice of [...slices].sort(bySliceKey)) {
     const labels = slice.metadata?.labels ?? {};
     const service = labels[SERVICE_NAME_LABEL];
     const fqName = slice.metadata?.annotations?.[REMOTE_SVC_FQ_NAME_ANNOTATION];
