@@ -267,6 +267,17 @@ describe('overwrittenEvent: a hand edit reverted is said', () => {
   ])('%s', (_name, found, left, written, message) => {
     expect(overwrittenEvent(found, left, written)?.message).toBe(message);
   });
+
+  // The backend list changed since the controller wrote: only the backends in both say whether a
+  // weight was edited.
+  const two = (p: number, we: number) => w(p, we, 0).slice(0, 2);
+  it.each<[string, ReturnType<typeof w>, ReturnType<typeof w>, ReturnType<typeof w>, boolean]>([
+    ['a backup added at weight 0 while failed over: no event', w(0, 1, 0), two(0, 1), w(0, 1, 1), false],
+    ['a backup removed: no event', two(0, 1), w(0, 1, 1), two(1, 0), false],
+    ['a backup added beside a hand edit of the others: an event', w(1, 0, 0), two(0, 1), w(0, 1, 1), true],
+  ])('%s', (_name, found, left, written, event) => {
+    expect(overwrittenEvent(found, left, written)?.reason === 'WeightsOverwritten').toBe(event);
+  });
 });
 
 describe("steerOnlyState: the user's weights, never rewritten", () => {

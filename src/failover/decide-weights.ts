@@ -241,14 +241,15 @@ export function memoryFor(
  * The `WeightsOverwritten` event when the weights found on the split (read just before the patch)
  * are not those the controller left it with (`left`, from its memory) and it writes `written`
  * over them: someone else edited them. None when it left them so (its own change) or writes
- * nothing.
+ * nothing. Only backends in both lists are compared: one added (linkerd-failover's docs add
+ * backups at weight 0) or removed is a change of the backend list, no edit of a weight.
  */
 export function overwrittenEvent(
   found: readonly ParsedBackend[],
   left: readonly ParsedBackend[] | undefined,
   written: readonly ParsedBackend[],
 ): FailoverEvent | undefined {
-  if (!left || sameWeights(found, written) || sameWeights(found, left)) return undefined;
+  if (!left || sameWeights(found, written) || sameShared(found, left)) return undefined;
   return {
     type: 'Normal',
     reason: 'WeightsOverwritten',
@@ -256,10 +257,16 @@ export function overwrittenEvent(
   };
 }
 
-function sameWeights(a: readonly ParsedBackend[], b: readonly ParsedBackend[]): boolean {
+/** The same backends with the same weights, in any order. */
+export function sameWeights(a: readonly ParsedBackend[], b: readonly ParsedBackend[]): boolean {
   return (
     a.length === b.length && a.every((x) => b.some((y) => y.service === x.service && y.weight === x.weight))
   );
+}
+
+/** Every backend in both lists has the same weight in both. */
+function sameShared(a: readonly ParsedBackend[], b: readonly ParsedBackend[]): boolean {
+  return a.every((x) => b.every((y) => y.service !== x.service || y.weight === x.weight));
 }
 
 const weightList = (weights: readonly ParsedBackend[]) =>

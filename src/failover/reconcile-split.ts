@@ -17,6 +17,7 @@ import {
   memoryFor,
   onBackups,
   overwrittenEvent,
+  sameWeights,
   steerOnlyState,
 } from './decide-weights.js';
 import { readyEndpointCount } from './endpoint-readiness.js';
@@ -35,7 +36,14 @@ import {
   type SplitState,
   sharesMessage,
 } from './split-status.js';
-import { clearStatus, currentStatus, forgetStatus, patchWeights, writeStatus } from './split-writes.js';
+import {
+  clearStatus,
+  currentStatus,
+  forgetStatus,
+  patchWeights,
+  writeResourceFor,
+  writeStatus,
+} from './split-writes.js';
 
 /** The status writes publish it (split-writes.ts); re-exported for subscribers that import it from here. */
 export { statusUnsupportedChannel } from './split-writes.js';
@@ -72,7 +80,7 @@ const bad = (reason: string, message: string): ConditionInput => ({ status: fals
 
 export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<void> {
   const [namespace = '', name = ''] = key.split('/');
-  const split = deps.caches.split(namespace, name);
+  const split = await splitToDecide(deps, key, deps.caches.split(namespace, name));
   const mode = split ? splitMode(split, deps.controlledBy) : null;
   if (!split || !mode) {
     deps.memories.delete(key);
@@ -155,6 +163,9 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
     ({ state, activeBackends, weights, memory } = decision);
     if (decision.event) events.push(decision.event);
   } else {
+    // Its weights are the user's now: back in failover mode it resumes from them, as a split the
+    // controller never saw (a Fallback and a wait remembered from before would be stale).
+    deps.memories.delete(key);
     ({ state, activeBackends } = steerOnlyState(s, readiness));
     weights = s.backends;
   }
@@ -190,6 +201,31 @@ export async function reconcileSplit(deps: ReconcileDeps, key: string): Promise<
   for (const event of events) await deps.recorder.record(split, event.type, event.reason, event.message);
   if (changed)
     for (const [reason, message] of warnings) await deps.recorder.record(split, 'Warning', reason, message);
+}
+
+/**
+ * The split to decide on: the cached one, unless its weights are not those the controller left this
+ * split object with. Then either the informer has not yet seen the controller's own patch, or
+ * someone edited them, and only the API server tells which: decided on a cache a step behind, the
+ * controller took its own previous weights for the split's (a primary back within the lag skipped
+ * restore-after; a NothingReady or unchanged decision remembered them as left, so its next patch
+ * reported its own weights as a hand edit). The reads stop once the cache agrees with the memory
+ * again, or a decision on the read weights is remembered (a hand edit kept is remembered as left).
+ */
+async function splitToDecide(
+  deps: ReconcileDeps,
+  key: string,
+  cached: TrafficSplit | undefined,
+): Promise<TrafficSplit | undefined> {
+  const left = deps.memories.get(key);
+  const uid = cached?.metadata?.uid;
+  if (!cached || !left?.weights || left.uid !== uid) return cached;
+  // An Invalid split's weights are not decided on (nor remembered): no read for them.
+  if (!parseSplit(cached).ok || sameWeights(writtenWeights(cached).backends, left.weights)) return cached;
+  const { namespace, name = '' } = cached.metadata ?? {};
+  const live = await deps.client.get<TrafficSplit>(writeResourceFor(cached), namespace, name);
+  // Gone or created again: the cache's events for that are on their way.
+  return live?.metadata?.uid === uid ? live : cached;
 }
 
 /**

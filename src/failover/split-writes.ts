@@ -141,17 +141,21 @@ export async function writeStatus(
     );
     return result === 'updated';
   } catch (err) {
-    // 404 on /status for a split that exists: its CRD serves no status subresource. A split
-    // deleted meanwhile is a 404 too; the retry finds it gone.
-    if (!isNotFound(err) || !(await deps.client.get(writeResourceFor(split), ns, name))) throw err;
+    // 404 on /status for the very split we write: its CRD serves no status subresource. A split
+    // deleted meanwhile is a 404 too, and so is one created again under its name (another uid)
+    // before a GET could tell: the retry finds out which, and one such race does not turn the
+    // whole run status-less. (The controller's ClusterRole cannot read the CRD itself.)
+    if (!isNotFound(err)) throw err;
+    const found = await deps.client.get<TrafficSplit>(writeResourceFor(split), ns, name);
+    if (!found || found.metadata?.uid !== split.metadata?.uid) throw err;
     // Said once per run, whichever split's write finds it out first (reconciles run concurrently).
-    let found = statusless.get(deps.memories);
-    if (!found) {
-      found = new Map();
-      statusless.set(deps.memories, found);
+    let kept = statusless.get(deps.memories);
+    if (!kept) {
+      kept = new Map();
+      statusless.set(deps.memories, kept);
       statusUnsupportedChannel.publish({ key });
     }
-    return keepStatus(found, key, split, desiredStatus(undefined, outcome, now));
+    return keepStatus(kept, key, split, desiredStatus(undefined, outcome, now));
   }
 }
 
