@@ -6,7 +6,7 @@
  * stop Certify for every gateway of the cluster. The checks start once there is a server to check.
  */
 import { describeError } from '../errors.js';
-import { type CrlWatcher, watchCrlFile } from './crl-watch.js';
+import { type ReloadableCrlWatcher, watchCrlFile } from './crl-watch.js';
 import {
   type ServingCheck,
   type ServingRevocationOptions,
@@ -18,10 +18,13 @@ import {
 export type IdentityLog = (line: string, error?: boolean) => void;
 
 export interface CrlFollower {
-  crl: CrlWatcher;
+  crl: ReloadableCrlWatcher;
   /** Checks the serving certificate now and after each later load. */
   serve(opts: Omit<ServingRevocationOptions, 'crl'>): Promise<void>;
-  /** Checks again, e.g. once a renewal from a reloaded issuer is in force; before `serve`, nothing. */
+  /**
+   * Checks again, e.g. once a renewal from a reloaded issuer is in force; before `serve`, nothing
+   * but the file loaded again when the anchor changed since it was.
+   */
   recheck(): Promise<void>;
   /**
    * Whether the file on disk is one identity refused (at start, or as an update) and no good one has
@@ -33,15 +36,43 @@ export interface CrlFollower {
 
 export async function followCrl(opts: {
   file: string;
-  anchorPem: string;
+  /**
+   * The trust anchor (bundle), read at each load and check: identity's is followed (watchIssuer),
+   * and a CRL under the anchor a rotation brings must not be refused for the one it started with.
+   */
+  anchorPem: string | (() => string);
   intervalMs?: number;
   log: IdentityLog;
   /** Each check's outcome, logged or not. */
   onCheck?: (check: ServingCheck) => void;
 }): Promise<CrlFollower> {
+  const given = opts.anchorPem;
+  const anchorPem = typeof given === 'string' ? () => given : given;
   let check: (() => Promise<ServingCheck>) | undefined;
   let refused = false;
+  /** The anchor the file was last loaded against. */
+  let loadedWith = anchorPem();
+  /** The file again when the anchor was reloaded: the file itself may not change after that. */
+  const followAnchor = async (): Promise<void> => {
+    const anchor = anchorPem();
+    if (anchor === loadedWith) return;
+    loadedWith = anchor;
+    try {
+      if (!(await crl.reload())) return;
+      refused = false;
+      opts.log(
+        `identity: CRL reloaded from ${opts.file} for the reloaded trust anchor: ${crl.current().size()} revoked`,
+      );
+    } catch (err) {
+      refused = true;
+      opts.log(
+        `identity: CRL refused under the reloaded trust anchor, the list in force stays: ${describeError(err)}`,
+        true,
+      );
+    }
+  };
   const recheck = async (): Promise<void> => {
+    await followAnchor();
     if (!check) return;
     try {
       const done = await check();
@@ -54,7 +85,10 @@ export async function followCrl(opts: {
   };
   const crl = await watchCrlFile({
     file: opts.file,
-    anchorPem: opts.anchorPem,
+    anchorPem: () => {
+      loadedWith = anchorPem();
+      return loadedWith;
+    },
     ...(opts.intervalMs === undefined ? {} : { intervalMs: opts.intervalMs }),
     onChange: (list) => {
       refused = false;

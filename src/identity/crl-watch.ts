@@ -18,9 +18,20 @@ export interface CrlWatcher {
   stop(): void;
 }
 
+/** A watch that can be told to load the file again although it did not change. */
+export interface ReloadableCrlWatcher extends CrlWatcher {
+  /**
+   * Loads the file now, as after a change, e.g. once the anchor it is checked against was
+   * reloaded; false when there is no file; throws (CRL_INVALID) when it cannot be used, keeping
+   * the list in force.
+   */
+  reload(): Promise<boolean>;
+}
+
 export interface CrlWatchOptions {
   file: string;
-  anchorPem: string;
+  /** The trust anchor (bundle) each load is checked against; a function for one that is followed. */
+  anchorPem: string | (() => string);
   /** How often the file's mtime and size are checked. Default 10 s. */
   intervalMs?: number;
   onChange: (list: RevocationList) => void;
@@ -32,17 +43,19 @@ export interface CrlWatchOptions {
   onInvalidAtStart?: (err: IsthmusError) => void;
 }
 
-export async function watchCrlFile(opts: CrlWatchOptions): Promise<CrlWatcher> {
+export async function watchCrlFile(opts: CrlWatchOptions): Promise<ReloadableCrlWatcher> {
+  const given = opts.anchorPem;
+  const anchorPem = typeof given === 'string' ? () => given : given;
   const load = async (): Promise<RevocationList> => {
     try {
-      return RevocationList.fromPem(await readFile(opts.file, 'utf8'), opts.anchorPem);
+      return RevocationList.fromPem(await readFile(opts.file, 'utf8'), anchorPem());
     } catch (err) {
       throw new IsthmusError('CRL_INVALID', `CRL file ${opts.file}: ${describeError(err)}`, { cause: err });
     }
   };
   const since = await filesVersion([opts.file]);
   let present = since !== MISSING_FILE;
-  let list = RevocationList.empty(opts.anchorPem);
+  let list = RevocationList.empty(anchorPem());
   if (present) {
     try {
       list = await load();
@@ -63,5 +76,11 @@ export async function watchCrlFile(opts: CrlWatchOptions): Promise<CrlWatcher> {
     },
     onError: (err) => opts.onError(err as IsthmusError),
   });
-  return { current: () => list, present: () => present, stop };
+  const reload = async (): Promise<boolean> => {
+    if ((await filesVersion([opts.file])) === MISSING_FILE) return false;
+    list = await load();
+    present = true;
+    return true;
+  };
+  return { current: () => list, present: () => present, reload, stop };
 }

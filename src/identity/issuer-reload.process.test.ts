@@ -12,14 +12,14 @@ import type { ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { KubeClient } from '../kube/client.js';
 import { IDENTITY_TOKEN_AUDIENCE, SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import { requestServiceAccountToken } from '../kube/token-request.js';
 import { type Sandbox, startSandbox } from '../sandbox/index.js';
 import { waitFor } from '../wait-for.js';
-import { createIssuer, type KeyPairPem } from './ca.js';
+import { createIssuer, createTrustAnchor, type KeyPairPem } from './ca.js';
 import { requestCertificate } from './certify-client.js';
 import { normaliseSerial } from './crl.js';
 import { checkHealth, ServingStatus } from './health.js';
@@ -30,6 +30,7 @@ import {
   SecretVolume,
   samplesOf,
   TEST_TRUST_DOMAIN,
+  testCrlBundle,
   testIdentityTrust,
   testPki,
 } from './testing.js';
@@ -81,6 +82,17 @@ function identity(anchor: SecretVolume, secret: SecretVolume, ...flags: string[]
   const { child, logs } = spawnIdentity(files, ...flags);
   children.push(child);
   return logs;
+}
+
+/** An anchor that expired yesterday, as an old anchor left in a bundle after its rotation. */
+function expiredAnchor(): KeyPairPem {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  try {
+    vi.setSystemTime(Date.now() - 11 * 86_400_000);
+    return createTrustAnchor({ trustDomain: TEST_TRUST_DOMAIN, keyBits: 2048, validityDays: 10 });
+  } finally {
+    vi.useRealTimers();
+  }
 }
 
 const fingerprintOf = (pem: string) => new X509Certificate(pem).fingerprint256;
@@ -196,6 +208,37 @@ describe('isthmus identity', () => {
     await waitFor('issuer reloaded again', () => logs.out.split('issuer reloaded').length === 3, 10_000);
     const fixed = await (await fetch(`${adminUrl}/metrics`)).text();
     expect(samplesOf(fixed, 'isthmus_identity_issuer_file_refused')).toEqual({ '': 0 });
+  });
+
+  // Step 1 of an anchor rotation, with step 3 of an earlier one late: an expired extra anchor is
+  // logged as a warning (at start and on reload), and the CRL file is checked against the anchor
+  // in force, so a CRL under the new anchor refused at start is taken once the bundle is mounted.
+  it('warns of an expired extra anchor, and checks the CRL against a reloaded anchor', async () => {
+    const expired = expiredAnchor();
+    const a = pki.issuers.east;
+    const { anchor, secret } = mounted(a);
+    anchor.publish({ 'ca.crt': pki.anchor.certPem + expired.certPem });
+    const next = foreignTestPki();
+    const crlFile = join(secret.dir, '..crl.pem');
+    writeFileSync(crlFile, testCrlBundle(next.issuers.east, ['0a']));
+    const logs = identity(anchor, secret, '--issuer-check-interval=100ms', `--crl-file=${crlFile}`);
+    await waitFor('identity serving', () => logs.out.includes('serving admin'), 30_000);
+    const warning = `identity: warning: ${join(anchor.dir, 'ca.crt')}: anchor #2 of the bundle: expired at`;
+    expect(logs.err).toContain(warning);
+    expect(logs.err).toContain('new-anchor --finish');
+    expect(logs.err).toMatch(
+      /CRL refused, nothing is revoked until a good one appears: .*not an issuer under this trust anchor/,
+    );
+
+    anchor.publish({ 'ca.crt': next.anchor.certPem + pki.anchor.certPem + expired.certPem });
+    await waitFor(
+      'the CRL taken under the reloaded anchor',
+      () => (logs.out.includes('CRL reloaded') ? logs.out : undefined),
+      10_000,
+    );
+    expect(logs.out).toMatch(/CRL reloaded from .* for the reloaded trust anchor: 1 revoked/);
+    // Said again on reload, where the expired anchor is now the third.
+    expect(logs.err).toContain(warning.replace('#2', '#3'));
   });
 
   // The walkthrough's repro: an issuer of another anchor copied over the files. The running identity

@@ -174,6 +174,28 @@ describe('watchIssuer', () => {
     ]);
     expect(await signer(handle)).toBe(pki.issuers.east.certPem);
   });
+
+  it('anchorPem() is the anchor in force after an anchor reload, not the one it started with', async () => {
+    const anchor = new SecretVolume({ 'ca.crt': pki.anchor.certPem });
+    const a = pki.issuers.east;
+    const secret = new SecretVolume({ 'tls.crt': a.certPem, 'tls.key': a.keyPem });
+    dirs.push(anchor.dir, secret.dir);
+    const changes: KeyPairPem[] = [];
+    watcher = await watchIssuer({
+      anchorFile: join(anchor.dir, 'ca.crt'),
+      certFile: join(secret.dir, 'tls.crt'),
+      keyFile: join(secret.dir, 'tls.key'),
+      scope: { cluster: 'east', trustDomain: TEST_TRUST_DOMAIN },
+      intervalMs: 20,
+      onChange: (i) => changes.push(i),
+      onError: () => {},
+    });
+    // Step 1 of a rotation: the bundle of the new anchor and the old one.
+    const bundle = foreignTestPki().anchor.certPem + pki.anchor.certPem;
+    anchor.publish({ 'ca.crt': bundle });
+    await waitFor('the anchor reloaded', () => changes.length === 1, 10_000);
+    expect(watcher.anchorPem()).toBe(bundle);
+  });
 });
 
 describe('notYetValidRetryAt', () => {

@@ -76,6 +76,8 @@ export async function watchIssuer(opts: IssuerWatchOptions): Promise<IssuerWatch
   };
   warn(loaded.anchorPem);
   let issuer = loaded.issuer;
+  // Followed like the issuer: what checks against the anchor (identity's CRL) reads it from here.
+  let anchorPem = loaded.anchorPem;
   let refused = false;
   /** Set with each refusal: when the refused files would load (see notYetValidRetryAt). */
   let retryAtMs: number | undefined;
@@ -93,6 +95,7 @@ export async function watchIssuer(opts: IssuerWatchOptions): Promise<IssuerWatch
         throw err;
       }
       issuer = next.issuer;
+      anchorPem = next.anchorPem;
       refused = false;
       warn(next.anchorPem);
       opts.onChange(issuer);
@@ -107,7 +110,7 @@ export async function watchIssuer(opts: IssuerWatchOptions): Promise<IssuerWatch
       );
     },
   });
-  return { current: () => issuer, anchorPem: () => loaded.anchorPem, refused: () => refused, stop };
+  return { current: () => issuer, anchorPem: () => anchorPem, refused: () => refused, stop };
 }
 
 /**

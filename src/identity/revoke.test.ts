@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { writeCertificates } from './files.js';
 import { RevocationList } from './revocation.js';
 import { crlApplySteps, revokeCertificate, revokeNextSteps } from './revoke.js';
 import { identityServiceId } from './spiffe.js';
+import { opensslCa } from './testing-openssl.js';
 
 const root = mkdtempSync(join(tmpdir(), 'isthmus-revoke-'));
 const dir = join(root, 'certs');
@@ -117,6 +118,25 @@ describe('isthmus certs revoke', () => {
     const noKey = await revokeCertificate({ dir: other, issuerOf: 'east', serial: '01' }).catch((e) => e);
     expect(isIsthmusError(noKey, 'CERT_INVALID')).toBe(true);
     expect(noKey.message).toMatch(/needs the trust anchor's key: .*ca\.key is missing/);
+  });
+
+  it('refuses --issuer-of under an ECDSA anchor (made by step or openssl) up front, saying what to do, and writes nothing', async () => {
+    const ec = join(root, 'ecdsa');
+    const anchor = opensslCa({ key: 'ec', commonName: 'root.cluster.local' });
+    const issuer = opensslCa({ key: 'rsa', commonName: 'identity.east.cluster.local', signer: anchor });
+    mkdirSync(join(ec, 'east'), { recursive: true });
+    writeFileSync(join(ec, 'ca.crt'), anchor.certPem);
+    writeFileSync(join(ec, 'ca.key'), anchor.keyPem);
+    writeFileSync(join(ec, 'east', 'issuer.crt'), issuer.certPem);
+    writeFileSync(join(ec, 'east', 'issuer.key'), issuer.keyPem);
+    for (const target of [{ certFile: join(ec, 'east', 'issuer.crt') }, { serial: '01' }]) {
+      const err = await revokeCertificate({ dir: ec, issuerOf: 'east', ...target }).catch((e) => e);
+      expect(isIsthmusError(err, 'CERT_INVALID'), String(err)).toBe(true);
+      expect(err.message).toMatch(
+        /^.*ca\.crt: the trust anchor key is ECDSA \(prime256v1\): isthmus certs signs with RSA keys only/,
+      );
+    }
+    expect(existsSync(join(ec, 'ca.crl'))).toBe(false);
   });
 });
 

@@ -203,8 +203,10 @@ export interface CheckFacts {
   crlPem: Fetched<string | undefined>;
   /**
    * The chain this cluster's own gateway presents to its peers, from a handshake with its Service's
-   * LoadBalancer address (what peers dial), as remote gateways' chains are read. Absent: not read
-   * (no gateway, or no CRL that could revoke it).
+   * LoadBalancer address (what peers dial), as remote gateways' chains are read. Read when a CRL
+   * could revoke it or while ca.crt holds more than one anchor (a rotation: which anchor it chains
+   * to tells whether the rotation may be finished); see needsLocalGatewayChain. Absent: neither, or
+   * no gateway.
    */
   localGatewayChain?: PeerChain;
   /** The Deployments in isthmus-system. */

@@ -124,6 +124,8 @@ export function registerIdentity(program: Command): void {
         process.stderr.write(
           `identity: issuer update refused, the issuer in force keeps signing: ${err.message}\n`,
         ),
+      // An expired extra anchor of the bundle: harmless, but a rotation left unfinished (validate.ts).
+      onWarning: (w) => log(`identity: warning: ${w}`, true),
     });
     process.stdout.write(`identity: issuer ${describe(issuer.current().certPem)}\n`);
     // The gateways' CRL: loaded before serving; a file it cannot use is logged, not fatal (crl-follow.ts).
@@ -133,7 +135,8 @@ export function registerIdentity(program: Command): void {
         ? undefined
         : await followCrl({
             file: flags.crlFile,
-            anchorPem: issuer.anchorPem(),
+            // Read at each load and check: the anchor a rotation brings is followed like the issuer.
+            anchorPem: issuer.anchorPem,
             intervalMs: checkIntervalMs,
             log,
           });

@@ -33,9 +33,10 @@ export function registerUpgrade(program: Command): void {
     const { printInstall } = await import('../install/print-install.js');
     const client = await kubeClientFromFlags(flags);
     try {
-      const { options, notes } = await runUpgrade(client, cmd, flags.unset ?? [], {
+      const { options, notes, warnings } = await runUpgrade(client, cmd, flags.unset ?? [], {
         replaceTrustAnchor: flags.replaceTrustAnchor === true,
       });
+      for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
       for (const note of notes) process.stderr.write(`note: ${note}\n`);
       printInstall(options);
     } finally {

@@ -9,9 +9,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { IsthmusError } from '../../errors.js';
 import { startAnchorRotation } from '../../identity/anchor-rotation.js';
+import { createTrustAnchor, type KeyPairPem } from '../../identity/ca.js';
 import { writeCertificates } from '../../identity/files.js';
 import { KubeClient } from '../../kube/client.js';
 import { TRUST_ANCHOR_CONFIGMAP } from '../../kube/keys.js';
@@ -42,6 +43,17 @@ const cert = (...path: string[]) => join(dir, 'certs', ...path);
 const isthmus = (...args: string[]) => run(process.execPath, ['bin/isthmus.mjs', ...args]);
 const upgrade = (...args: string[]) => isthmus('upgrade', '--kubeconfig', kubeconfig, ...args);
 let east: Sandbox;
+
+/** An anchor made `ageDays` ago, valid for `validityDays`: expired when ageDays > validityDays. */
+function anchorMadeAgo(ageDays: number, validityDays: number): KeyPairPem {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  try {
+    vi.setSystemTime(Date.now() - ageDays * 86_400_000);
+    return createTrustAnchor({ trustDomain: 'cluster.local', keyBits: 2048, validityDays });
+  } finally {
+    vi.useRealTimers();
+  }
+}
 /** The new anchor and its issuer alone: what skips the rotation's steps. */
 const newSet = [
   '--trust-anchor',
@@ -102,11 +114,41 @@ describe('isthmus upgrade --trust-anchor', () => {
     expect(replaced.code, replaced.stderr).toBe(0);
     expect(replaced.stdout).toContain('name: isthmus-trust-anchor');
     expect(replaced.stderr).toMatch(/^note: --replace-trust-anchor: the trust anchor is replaced outright/m);
+    // Gateways read --ca-file only at start: the restart is said once, with upgrade's kubectl flags.
+    const restart = `once this is applied, run kubectl --kubeconfig ${kubeconfig} -n isthmus-system rollout restart deployment/isthmus-gateway`;
+    expect(replaced.stderr.split(restart)).toHaveLength(2);
     expect(step1.code, step1.stderr).toBe(0);
     expect(step1.stderr).not.toMatch(/replace-trust-anchor/);
+    expect(step1.stderr).toMatch(
+      /^note: the trust anchor changes: .*gateways read the trust anchor only at start/m,
+    );
+    expect(step1.stderr.split(restart)).toHaveLength(2);
     expect(help.stdout.replace(/\s+/g, ' ')).toMatch(
       /--replace-trust-anchor let --trust-anchor replace the installed anchor outright, .* \(README, "Rotating the trust anchor"\)/,
     );
+  });
+
+  it('warns of an expired anchor in the bundle it is given, and of none in the one installed', async () => {
+    const expired = anchorMadeAgo(11, 10);
+    const bundleFile = join(dir, 'expired-bundle.crt');
+    writeFileSync(bundleFile, readFileSync(cert('ca-bundle.crt'), 'utf8') + expired.certPem);
+    const [given, installed] = await Promise.all([
+      upgrade(
+        '--trust-anchor',
+        bundleFile,
+        '--issuer-cert',
+        cert('previous', 'east', 'issuer.crt'),
+        '--issuer-key',
+        cert('previous', 'east', 'issuer.key'),
+      ),
+      upgrade(),
+    ]);
+    expect(given.code, given.stderr).toBe(0);
+    expect(given.stderr).toMatch(
+      new RegExp(`^warning: ${bundleFile}: anchor #3 of the bundle: expired at .*new-anchor --finish`, 'm'),
+    );
+    expect(installed.code, installed.stderr).toBe(0);
+    expect(installed.stderr).not.toMatch(/^warning:/m);
   });
 
   it('refuses when the installed anchor cannot be read, instead of taking that for nothing installed', async () => {

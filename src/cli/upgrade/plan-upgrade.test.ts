@@ -4,6 +4,7 @@ import { foreignTestPki, testPki } from '../../identity/testing.js';
 import {
   anchorReplacement,
   deleteCommands,
+  gatewayRestartNote,
   newerVersion,
   upgradeFlags,
   upgradeNotes,
@@ -140,9 +141,26 @@ describe('anchorReplacement', () => {
 
   it('takes a swap with --replace-trust-anchor, and says what it does to the other clusters', () => {
     expect(anchorReplacement({ installedPem: old(), givenPem: next(), replace: true })).toMatch(
-      /^--replace-trust-anchor: the trust anchor is replaced outright \(serial [0-9A-F]+ → serial [0-9A-F]+\): every cluster still on the old anchor refuses this cluster's gateway, and this one theirs, until it is upgraded to the new anchor too$/,
+      /^--replace-trust-anchor: the trust anchor is replaced outright \(serial [0-9A-F]+ → serial [0-9A-F]+\): every cluster still on the old anchor refuses this cluster's gateway, and this one theirs, until it is upgraded to the new anchor too; gateways read the trust anchor only at start: once this is applied, run kubectl -n isthmus-system rollout restart deployment\/isthmus-gateway$/,
     );
+    // With the context upgrade was given, so the restart goes to the same cluster.
+    expect(
+      anchorReplacement({
+        installedPem: old(),
+        givenPem: next(),
+        replace: true,
+        kubectlFlags: ['--context', 'east'],
+      }),
+    ).toMatch(/run kubectl --context east -n isthmus-system rollout restart deployment\/isthmus-gateway$/);
     // Where an anchor is kept, the flag changes nothing and says nothing.
     expect(anchorReplacement({ installedPem: old(), givenPem: bundle(), replace: true })).toBeUndefined();
+  });
+});
+
+describe('gatewayRestartNote', () => {
+  it('says the gateways read the anchor only at start, with the command for the cluster upgraded', () => {
+    expect(gatewayRestartNote(['--kubeconfig', 'k', '--context', 'east'])).toBe(
+      'gateways read the trust anchor only at start: once this is applied, run kubectl --kubeconfig k --context east -n isthmus-system rollout restart deployment/isthmus-gateway',
+    );
   });
 });

@@ -5,7 +5,9 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { IsthmusError } from '../../errors.js';
+import { GATEWAY_DEPLOYMENT } from '../../identity/files.js';
 import { splitPem } from '../../identity/pem.js';
+import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { imageVersion } from '../install/image-version.js';
 import {
   FILE_FLAGS,
@@ -57,6 +59,8 @@ export interface AnchorChange {
   givenFile?: string;
   /** `--replace-trust-anchor`: a swap that keeps none of the installed anchors is meant. */
   replace: boolean;
+  /** `--kubeconfig`/`--context` as given to upgrade, for the kubectl command the note gives. */
+  kubectlFlags?: readonly string[];
 }
 
 /**
@@ -91,7 +95,25 @@ export function anchorReplacement(change: AnchorChange): string | undefined {
       `--trust-anchor${file} (${after}) keeps none of the trust anchors installed in this cluster (${before}): every cluster still on the installed anchor would refuse this cluster's gateway, and this one theirs. Rotate the anchor in the steps of the README's "Rotating the trust anchor": first upgrade every cluster with a bundle of both anchors (ca-bundle.crt, from isthmus certs new-anchor) and its current issuer, then with the bundle and the new issuer, and only then with the new anchor alone. To replace the anchor at once anyway (a single cluster, or every cluster together), add --replace-trust-anchor`,
     );
   }
-  return `--replace-trust-anchor: the trust anchor is replaced outright (${before} → ${after}): every cluster still on the old anchor refuses this cluster's gateway, and this one theirs, until it is upgraded to the new anchor too`;
+  return `--replace-trust-anchor: the trust anchor is replaced outright (${before} → ${after}): every cluster still on the old anchor refuses this cluster's gateway, and this one theirs, until it is upgraded to the new anchor too; ${gatewayRestartNote(change.kubectlFlags)}`;
+}
+
+/**
+ * Said with a new trust anchor: a gateway reads --ca-file once, at start (gateway-certificates.ts
+ * loadCertificates), and the Deployment's pod template does not change with the ConfigMap, so
+ * applying alone leaves every gateway on the old anchor. Identity follows its anchor file itself.
+ */
+export function gatewayRestartNote(kubectlFlags: readonly string[] = []): string {
+  const kubectl = [
+    'kubectl',
+    ...kubectlFlags,
+    '-n',
+    SYSTEM_NAMESPACE,
+    'rollout',
+    'restart',
+    GATEWAY_DEPLOYMENT,
+  ];
+  return `gateways read the trust anchor only at start: once this is applied, run ${kubectl.join(' ')}`;
 }
 
 /** The certificates of a PEM bundle; none when it cannot be parsed (the anchor checks say why). */

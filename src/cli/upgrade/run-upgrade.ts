@@ -14,6 +14,7 @@ import {
   readIssuerPair,
 } from '../../identity/files.js';
 import { splitPem } from '../../identity/pem.js';
+import { anchorBundleWarnings } from '../../identity/validate.js';
 import type { KubeClient } from '../../kube/client.js';
 import { ISSUER_SECRET, SYSTEM_NAMESPACE, TRUST_ANCHOR_CONFIGMAP } from '../../kube/keys.js';
 import { R, resourceOfKind } from '../../kube/resources.js';
@@ -31,11 +32,19 @@ import {
 } from '../install/install-record.js';
 import type { InstallOptions } from '../install/options.js';
 import { installManifests } from '../install/render.js';
-import { anchorReplacement, unsetName, upgradeFlags, upgradeNotes } from './plan-upgrade.js';
+import {
+  anchorReplacement,
+  gatewayRestartNote,
+  unsetName,
+  upgradeFlags,
+  upgradeNotes,
+} from './plan-upgrade.js';
 
 export interface UpgradeResult {
   options: InstallOptions;
   notes: string[];
+  /** What is wrong but harmless in what is applied, each naming where it comes from. */
+  warnings: string[];
 }
 
 /** Upgrade's own switches (not install flags: never recorded). */
@@ -118,6 +127,22 @@ async function upgradeCertificates(
   client: KubeClient,
   flags: InstallFlags,
   switches: UpgradeSwitches,
+  kubectlFlags: readonly string[],
+): Promise<{ anchorPem?: string; issuer?: KeyPairPem; notes: string[]; warnings: string[] }> {
+  const certificates = await anchorAndIssuer(client, flags, switches, kubectlFlags);
+  const { anchorPem } = certificates;
+  const source = flags.trustAnchor ?? inCluster('ConfigMap', TRUST_ANCHOR_CONFIGMAP);
+  // An expired extra anchor (step 3 of a rotation late) is applied, but said (validate.ts).
+  const warnings =
+    anchorPem === undefined ? [] : anchorBundleWarnings(anchorPem, new Date()).map((w) => `${source}: ${w}`);
+  return { ...certificates, warnings };
+}
+
+async function anchorAndIssuer(
+  client: KubeClient,
+  flags: InstallFlags,
+  switches: UpgradeSwitches,
+  kubectlFlags: readonly string[],
 ): Promise<{ anchorPem?: string; issuer?: KeyPairPem; notes: string[] }> {
   if (flags.gateway === false) return { notes: [] };
   const replace = switches.replaceTrustAnchor === true;
@@ -142,9 +167,13 @@ async function upgradeCertificates(
       givenPem: anchorPem,
       givenFile: flags.trustAnchor,
       replace,
+      kubectlFlags,
     });
+    // The swap's note says the restart too: once is enough.
     if (before !== undefined && serials(before) !== serials(anchorPem))
-      notes.push(`the trust anchor changes: ${serials(before)} → ${serials(anchorPem)} (serials)`);
+      notes.push(
+        `the trust anchor changes: ${serials(before)} → ${serials(anchorPem)} (serials)${swap ? '' : `; ${gatewayRestartNote(kubectlFlags)}`}`,
+      );
     if (swap) notes.push(swap);
   } else {
     anchorReplacement({ installedPem: undefined, givenPem: undefined, replace });
@@ -218,7 +247,16 @@ export async function runUpgrade(
     issuerCert: given.issuerCert,
     issuerKey: given.issuerKey,
   } as InstallFlags;
-  const { anchorPem, issuer, notes: certNotes } = await upgradeCertificates(client, full, switches);
+  const kubectlFlags = [
+    ...(given.kubeconfig ? ['--kubeconfig', given.kubeconfig] : []),
+    ...(given.context ? ['--context', given.context] : []),
+  ];
+  const {
+    anchorPem,
+    issuer,
+    notes: certNotes,
+    warnings,
+  } = await upgradeCertificates(client, full, switches, kubectlFlags);
   const options: InstallOptions = {
     ...withUnsetHint(() => installOptionsFromFlags(full, anchorPem, issuer)),
     recordedFlags: flags,
@@ -230,13 +268,10 @@ export async function runUpgrade(
   );
   // Recorded until deleted, so a later upgrade names them again rather than forgetting them.
   const leftovers = await stillThere(client, stale);
-  const kubectlFlags = [
-    ...(given.kubeconfig ? ['--kubeconfig', given.kubeconfig] : []),
-    ...(given.context ? ['--context', given.context] : []),
-  ];
   return {
     options: { ...options, leftoverObjects: leftovers },
     notes: [...upgradeNotes(record, flags, leftovers, { cliVersion: VERSION, kubectlFlags }), ...certNotes],
+    warnings,
   };
 }
 

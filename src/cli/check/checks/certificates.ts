@@ -1,7 +1,8 @@
 /**
  * Trust anchor and this cluster's issuer (isthmus-system/isthmus-issuer `tls.crt`; the key is never
  * needed) are valid now and not close to expiry. Gateway leaves are short-lived and rotated by the
- * gateway itself, so they are not checked here.
+ * gateway itself, so they are not checked here. During a rotation an anchor of the bundle outside
+ * its validity is a warning while another is valid, as install, upgrade and identity take it.
  */
 import { certificateInfo, splitPem, verifyChain } from '../../../identity/index.js';
 import type { CheckFacts, CheckResult, Fetched } from '../types.js';
@@ -38,7 +39,8 @@ export function checkCertificates(facts: CheckFacts): CheckResult {
   if (!facts.gatewayInstalled) return withoutGateway(WHAT);
   const failures: string[] = [];
   const warnings: string[] = [];
-  const inspect = (what: string, pem: Fetched<string>, renew: string) => {
+  /** `outOfWindow`: where a certificate outside its validity goes; a failure unless said otherwise. */
+  const inspect = (what: string, pem: Fetched<string>, renew: string, outOfWindow = failures) => {
     if (!pem.ok) {
       failures.push(`cannot read the ${what}: ${pem.error}`);
       return;
@@ -51,20 +53,27 @@ export function checkCertificates(facts: CheckFacts): CheckResult {
       failures.push(`the ${what} is not a certificate: ${(err as Error).message}`);
       return;
     }
-    if (verdict.status === 'fail') failures.push(`the ${what} ${verdict.message}; ${renew}`);
+    if (verdict.status === 'fail') outOfWindow.push(`the ${what} ${verdict.message}; ${renew}`);
     if (verdict.status === 'warn') warnings.push(`the ${what} ${verdict.message}; ${renew}`);
   };
   // During an anchor rotation ca.crt bundles the old anchor and the new one: each is inspected.
   const anchors = facts.anchorPem.ok ? splitPem(facts.anchorPem.value) : [];
   const anchorFiles: Fetched<string>[] =
     anchors.length > 0 ? anchors.map((pem) => ({ ok: true, value: pem })) : [facts.anchorPem];
+  const valid = anchors.filter((pem) => validAt(pem, facts.now));
+  // As install, upgrade and identity read the bundle (validate.ts reviewAnchorBundle): an anchor
+  // outside its validity is unused while another is valid (step 3 of a rotation late), so a warning.
+  const bundleWarns = anchors.length > 1 && valid.length > 0;
   for (const [i, pem] of anchorFiles.entries()) {
     inspect(
       `trust anchor${anchorFiles.length > 1 ? ` #${i + 1} of ${anchorFiles.length}` : ''} (isthmus-system/isthmus-trust-anchor ca.crt)`,
       pem,
       anchorFiles.length > 1
-        ? 'finish the rotation: drop the old anchor from the bundle (isthmus certs new-anchor --finish)'
+        ? bundleWarns && pem.ok && !validAt(pem.value, facts.now)
+          ? 'finish the rotation: isthmus certs new-anchor --finish, then step 3 in every cluster'
+          : 'finish the rotation: drop the old anchor from the bundle (isthmus certs new-anchor --finish)'
         : 'rotate the anchor in every linked cluster (isthmus certs new-anchor)',
+      bundleWarns ? warnings : failures,
     );
   }
   inspect(
@@ -72,9 +81,14 @@ export function checkCertificates(facts: CheckFacts): CheckResult {
     facts.issuerPem,
     'issue a new issuer under the same anchor (isthmus certs) and re-install',
   );
-  // An issuer from another anchor signs gateway certificates no linked cluster will accept.
+  // An issuer from another anchor signs gateway certificates no linked cluster will accept. The
+  // valid anchors first, as validate.ts issuerProblems: an expired one renewed with the same name
+  // and key must not hide the renewed one.
   if (facts.anchorPem.ok && facts.issuerPem.ok) {
-    const chained = verifyChain(facts.issuerPem.value, [], splitPem(facts.anchorPem.value), facts.now);
+    const issuerPem = facts.issuerPem.value;
+    const chainsTo = (bundle: string[]) => verifyChain(issuerPem, [], bundle, facts.now);
+    const first = valid.length > 0 ? chainsTo(valid) : undefined;
+    const chained = first?.ok ? first : chainsTo(anchors);
     if (!chained.ok && failures.length === 0) {
       failures.push(
         `the issuer does not chain to the trust anchor (${chained.reason}); re-install with matching certificates`,
@@ -82,4 +96,14 @@ export function checkCertificates(facts: CheckFacts): CheckResult {
     }
   }
   return resultOf(WHAT, failures, warnings);
+}
+
+/** Whether a certificate of the bundle is within its validity at `at` (unreadable: not). */
+function validAt(pem: string, at: Date): boolean {
+  try {
+    const info = certificateInfo(pem);
+    return info.notBefore <= at && at <= info.notAfter;
+  } catch {
+    return false;
+  }
 }

@@ -1,0 +1,100 @@
+/**
+ * `isthmus check` on ca.crt as install, upgrade and identity read it (validate.ts): during a
+ * rotation, an anchor of the bundle outside its validity is a warning while another is valid (step
+ * 3 late), a failure when none is; the issuer is chained to the valid anchors first.
+ */
+import { describe, expect, it, vi } from 'vitest';
+import { createIssuer, createTrustAnchor, type KeyPairPem } from '../../../identity/ca.js';
+import { splitPem } from '../../../identity/pem.js';
+import { TEST_TRUST_DOMAIN, testGatewayCertificate, testPki } from '../../../identity/testing.js';
+import { opensslCa } from '../../../identity/testing-openssl.js';
+import { healthyFacts } from '../test-builders.js';
+import type { CheckFacts } from '../types.js';
+import { checkCertificates } from './certificates.js';
+
+const DAY_MS = 86_400_000;
+const pki = testPki();
+
+/** An anchor minted `daysFromNow` days away (negative: in the past), valid for `validityDays`. */
+function anchorMintedIn(daysFromNow: number, validityDays: number): KeyPairPem {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  try {
+    vi.setSystemTime(Date.now() + daysFromNow * DAY_MS);
+    return createTrustAnchor({ trustDomain: TEST_TRUST_DOMAIN, keyBits: 2048, validityDays });
+  } finally {
+    vi.useRealTimers();
+  }
+}
+
+const expired = anchorMintedIn(-11, 10);
+const expiredToo = anchorMintedIn(-12, 10);
+const notYetValid = anchorMintedIn(2, 400);
+/** The expired anchor made again today with the same name and key, as `step` or openssl renew a root. */
+const renewed = opensslCa({ key: 'rsa', commonName: `root.${TEST_TRUST_DOMAIN}`, keyPem: expired.keyPem });
+const underRenewed = createIssuer(renewed, { cluster: 'east', trustDomain: TEST_TRUST_DOMAIN });
+
+function facts(anchors: string[], issuerPem = pki.issuers.east.certPem): CheckFacts {
+  const f = healthyFacts({
+    anchorPem: pki.anchor.certPem,
+    issuerPem,
+    westChain: splitPem(testGatewayCertificate('west').chainPem),
+  });
+  f.anchorPem = { ok: true, value: anchors.join('') };
+  return f;
+}
+
+const FINISH = /; finish the rotation: isthmus certs new-anchor --finish, then step 3 in every cluster$/;
+
+describe('checkCertificates on an anchor bundle', () => {
+  it.each([
+    [
+      'an expired old anchor while the new one is valid: a warning',
+      () => facts([pki.anchor.certPem, expired.certPem]),
+      'warn',
+      [/^the trust anchor #2 of 2 \(isthmus-system\/isthmus-trust-anchor ca\.crt\) expired at [^;]+/],
+    ],
+    [
+      'an anchor not valid yet next to a valid one: a warning',
+      () => facts([notYetValid.certPem, pki.anchor.certPem]),
+      'warn',
+      [/^the trust anchor #1 of 2 \(isthmus-system\/isthmus-trust-anchor ca\.crt\) not valid before [^;]+/],
+    ],
+    [
+      'an expired anchor renewed with the same name and key, listed first: the issuer chains to the valid one',
+      () => facts([expired.certPem, renewed.certPem], underRenewed.certPem),
+      'warn',
+      [/^the trust anchor #1 of 2 .* expired at [^;]+/],
+    ],
+  ])('%s', (_case, f, status, hints) => {
+    const result = checkCertificates(f());
+    expect(result.status, result.hints.join('\n')).toBe(status);
+    expect(result.hints).toEqual(
+      hints.map((h) => expect.stringMatching(new RegExp(h.source + FINISH.source))),
+    );
+  });
+
+  it.each([
+    ['every anchor of the bundle expired', () => facts([expired.certPem, expiredToo.certPem])],
+    ['a lone expired anchor', () => facts([expired.certPem])],
+  ])('fails: %s', (_case, f) => {
+    const result = checkCertificates(f());
+    expect(result.status).toBe('fail');
+    expect(result.hints.join('\n')).toMatch(/expired at/);
+    expect(result.hints.join('\n')).not.toMatch(FINISH);
+  });
+
+  it('fails an issuer that chains only to the expired anchor', () => {
+    const underExpired = (() => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      try {
+        vi.setSystemTime(Date.now() - 10.5 * DAY_MS);
+        return createIssuer(expired, { cluster: 'east', trustDomain: TEST_TRUST_DOMAIN, validityDays: 365 });
+      } finally {
+        vi.useRealTimers();
+      }
+    })();
+    const result = checkCertificates(facts([pki.anchor.certPem, expired.certPem], underExpired.certPem));
+    expect(result.status).toBe('fail');
+    expect(result.hints.join('\n')).toMatch(/the issuer does not chain to the trust anchor/);
+  });
+});

@@ -1,0 +1,76 @@
+/**
+ * `isthmus identity --crl-file` checks the CRL file against the anchor in force: after an anchor
+ * reload (step 1 of a rotation brings the bundle of the new anchor and the old one) a CRL under
+ * the new anchor is taken, not refused for the anchor identity started with.
+ */
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../wait-for.js';
+import { type CrlFollower, followCrl } from './crl-follow.js';
+import { foreignTestPki, testCrlBundle, testPki } from './testing.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'isthmus-crl-follow-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let follower: CrlFollower | undefined;
+afterEach(() => follower?.stop());
+
+/** As kubelet updates a ConfigMap mount: a new file swapped in, never a half-written one. */
+function replace(file: string, text: string): void {
+  writeFileSync(`${file}.tmp`, text);
+  renameSync(`${file}.tmp`, file);
+}
+
+const oldAnchor = testPki().anchor.certPem;
+/** ca.crt after step 1 of a rotation to the "foreign" PKI's anchor. */
+const bundle = foreignTestPki().anchor.certPem + oldAnchor;
+/** A CRL of an issuer under the new anchor, as `certs revoke` writes it during the rotation. */
+const newAnchorCrl = (serials: string[]) => testCrlBundle(foreignTestPki().issuers.east, serials);
+
+describe('followCrl after an anchor reload', () => {
+  it('takes, at the next check, a CRL it refused under the anchor it started with', async () => {
+    const file = join(dir, 'at-start.pem');
+    replace(file, newAnchorCrl(['0a']));
+    let anchor = oldAnchor;
+    const errors: string[] = [];
+    follower = await followCrl({
+      file,
+      anchorPem: () => anchor,
+      intervalMs: 10_000,
+      log: (line, error) => {
+        if (error) errors.push(line);
+      },
+    });
+    expect(follower.refused()).toBe(true);
+    expect(errors).toEqual([expect.stringMatching(/CRL refused.*not an issuer under this trust anchor/)]);
+
+    anchor = bundle;
+    await follower.recheck();
+    expect(follower.refused()).toBe(false);
+    expect(follower.crl.present()).toBe(true);
+    expect(follower.crl.current().size()).toBe(1);
+    expect(errors).toHaveLength(1);
+  });
+
+  it('checks a later CRL update against the reloaded anchor', async () => {
+    const file = join(dir, 'update.pem');
+    replace(file, testCrlBundle(testPki().issuers.east, ['0b']));
+    let anchor = oldAnchor;
+    const errors: string[] = [];
+    follower = await followCrl({
+      file,
+      anchorPem: () => anchor,
+      intervalMs: 10,
+      log: (line, error) => {
+        if (error) errors.push(line);
+      },
+    });
+    expect(follower.crl.current().size()).toBe(1);
+
+    anchor = bundle;
+    replace(file, newAnchorCrl(['0c', '0d']));
+    await waitFor('the update taken', () => follower?.crl.current().size() === 2, 10_000);
+    expect(errors).toEqual([]);
+  });
+});

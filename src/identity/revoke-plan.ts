@@ -1,0 +1,143 @@
+/**
+ * `isthmus certs revoke`, the pure part: what it is asked (RevokeOptions), which CAs sign the new
+ * CRL entry (pickSigners), what it did (RevokeResult) and how that is said (revokedLines). The
+ * files are read and written by revoke.ts and revoke-signers.ts.
+ */
+import type { X509Certificate } from 'node:crypto';
+import type { CaFiles } from './ca-files.js';
+import type { RevocationReason } from './crl.js';
+import type { Skipped } from './crl-bundle.js';
+
+export interface RevokeOptions {
+  dir: string;
+  /** Revoke a gateway certificate of this cluster (its issuer signs the CRL) … */
+  cluster?: string;
+  /** … or this cluster's issuer itself (the trust anchor signs; needs ca.key). */
+  issuerOf?: string;
+  /** The certificate to revoke (its serial is taken and its issuer checked) … */
+  certFile?: string;
+  /** … or its serial number in hex, as `openssl x509 -serial` prints it (revoked by every unexpired CA). */
+  serial?: string;
+  reason?: RevocationReason;
+  at?: Date;
+}
+
+/** Where a CA stands in the directory: in force, replaced (retired/), or under previous/ in a rotation. */
+export type CaStanding = 'in force' | 'replaced' | 'previous anchor';
+
+/** One CRL written: by which CA, and what it lists now. */
+export interface CrlWritten {
+  crlFile: string;
+  /** The serial of the CA that signs it (lowercase hex). */
+  caSerial: string;
+  standing: CaStanding;
+  /** False when the serial was already listed (the CRL is re-signed all the same). */
+  added: boolean;
+  revokedCount: number;
+}
+
+export interface RevokeResult {
+  /** The first of `crls`: the CA that signed --cert, or the one in force with --serial. */
+  crlFile: string;
+  bundleFile: string;
+  serial: string;
+  /** False when every CRL already listed the serial. */
+  added: boolean;
+  /** What the first of `crls` lists now. */
+  revokedCount: number;
+  /** Every CRL written: one with --cert; with --serial, one per unexpired CA that has its key. */
+  crls: CrlWritten[];
+  /** With --serial, the CAs whose CRL could not be written (no key), with the reason. */
+  unsigned: Skipped[];
+  /** Whether the certificate was named by serial alone, so which CA signed it was not known. */
+  bySerial: boolean;
+  /** Files left out of the bundle because gateways could not verify them, with the reason. */
+  skipped: Skipped[];
+  /** The clusters of the directory (those with an issuer), every one of which needs the bundle. */
+  clusters: string[];
+  /**
+   * During an anchor rotation, why a gateway that trusts the old anchor alone (before step 1)
+   * refuses crl.pem, when it does: it holds a CRL or an issuer under the new anchor.
+   */
+  oldAnchorRefuses?: string;
+  /** What was revoked: a leaf (gateway or identity) certificate of `cluster`, or an issuer of `issuerOf`. */
+  cluster?: string;
+  /** With cluster and --cert: whose leaf it is, by its URI SAN (unknown from a serial alone). */
+  holder?: 'gateway' | 'identity';
+  issuerOf?: string;
+  /** With issuerOf: whether the issuer revoked is the cluster's current one (<dir>/<cluster>/issuer.crt). */
+  currentIssuer?: boolean;
+}
+
+/** A CA of the directory as `pickSigners` weighs it. */
+export interface CandidateCa {
+  files: CaFiles;
+  cert: X509Certificate;
+  hasKey: boolean;
+}
+
+/**
+ * Pure: the CAs whose CRL gets the entry, current first. With `target`, the one that issued it;
+ * with a serial alone, every distinct one still valid at `at` (an expired CA's leaves have expired
+ * too, and crl.pem leaves it out). A CA without its key cannot sign: with a serial it is passed
+ * over, with the reason, unless no CA is left.
+ */
+export function pickSigners(
+  candidates: readonly CandidateCa[],
+  target: X509Certificate | undefined,
+  at: Date,
+): { signers: CandidateCa[]; unsigned: Skipped[]; missingKey?: CandidateCa } | { notIssued: true } {
+  if (target) {
+    const ca = candidates.find((c) => issued(c.cert, target));
+    if (!ca) return { notIssued: true };
+    return ca.hasKey ? { signers: [ca], unsigned: [] } : { signers: [], unsigned: [], missingKey: ca };
+  }
+  const seen = new Set<string>();
+  const valid = candidates.filter((c, i) => {
+    // The one in force is always weighed: loadCertificates has checked it.
+    if (seen.has(c.cert.fingerprint256) || (i > 0 && at > new Date(c.cert.validTo))) return false;
+    seen.add(c.cert.fingerprint256);
+    return true;
+  });
+  const signers = valid.filter((c) => c.hasKey);
+  const keyless = valid.filter((c) => !c.hasKey);
+  if (signers.length === 0) return { signers, unsigned: [], missingKey: keyless[0]! };
+  const unsigned = keyless.map((c) => ({
+    file: c.files.crl,
+    reason: `${c.files.key} is missing: a certificate that CA signed is not revoked by this`,
+  }));
+  return { signers, unsigned };
+}
+
+function issued(ca: X509Certificate, cert: X509Certificate): boolean {
+  return cert.checkIssued(ca) && cert.verify(ca.publicKey);
+}
+
+/**
+ * What `certs revoke` says it did: the CRL written, or with --serial each one, naming its CA, so
+ * the operator sees which issuers now revoke the serial.
+ */
+export function revokedLines(r: RevokeResult): string {
+  const verb = r.added ? 'revoked' : 'already revoked';
+  if (!r.bySerial || r.crls.length === 1) {
+    const only = r.crls[0]!;
+    return `${verb} serial ${r.serial}: ${only.crlFile} now lists ${only.revokedCount}\n`;
+  }
+  const cas = r.cluster !== undefined ? `issuer of ${r.cluster}` : 'trust anchor';
+  const kind = r.cluster !== undefined ? 'issuer' : 'anchor';
+  return (
+    `${verb} serial ${r.serial} in the CRL of each ${cas} that may have signed it (a serial alone does not say which):\n` +
+    r.crls
+      .map(
+        (c) =>
+          `  ${c.crlFile} (${kind} serial ${c.caSerial}, ${STANDING[c.standing]}): ${c.added ? 'now lists' : 'already listed it; lists'} ${c.revokedCount}\n`,
+      )
+      .join('')
+  );
+}
+
+const STANDING: Record<CaStanding, string> = {
+  'in force': 'in force',
+  replaced: 'replaced',
+  'previous anchor': 'under the previous anchor',
+};

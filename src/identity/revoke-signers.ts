@@ -1,0 +1,106 @@
+/**
+ * `isthmus certs revoke`: the CAs of the directory whose CRL gets the entry, read with their keys
+ * (which ones: pickSigners in revoke-plan.ts).
+ */
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { IsthmusError } from '../errors.js';
+import { anchorFiles, type CaFiles, issuerFiles } from './ca-files.js';
+import type { Skipped } from './crl-bundle.js';
+import { exists, ISSUER_CERT_FILE, loadAnchor, loadCertificates, RETIRED_DIR } from './files.js';
+import { type CaStanding, pickSigners, type RevokeOptions } from './revoke-plan.js';
+import { signingKeyProblems } from './validate.js';
+
+export interface SigningCa {
+  certPem: string;
+  keyPem: string;
+  cert: X509Certificate;
+  crlFile: string;
+  /** The anchor directory it belongs to (<dir>, or <dir>/previous during a rotation). */
+  root: string;
+  standing: CaStanding;
+}
+
+/**
+ * The CAs whose CRL gets the entry (pickSigners). The current CA is validated first, so a wrong
+ * cluster name or a broken directory is reported as such.
+ */
+export async function signingCas(
+  opts: RevokeOptions,
+  at: Date,
+  target?: X509Certificate,
+): Promise<{ signers: SigningCa[]; unsigned: Skipped[] }> {
+  const byIssuer = opts.cluster !== undefined;
+  const [files, what] = byIssuer
+    ? [
+        await currentFirst(loadCertificates({ dir: opts.dir, clusters: [opts.cluster!], at }), () =>
+          issuerFiles(opts.dir, opts.cluster),
+        ),
+        `the issuer of cluster ${opts.cluster} (${join(opts.dir, opts.cluster!, ISSUER_CERT_FILE)}) nor by one it replaced`,
+      ]
+    : [await currentFirst(loadAnchor(opts.dir, at, false), () => anchorFiles(opts.dir)), 'the trust anchor'];
+  const candidates = await Promise.all(
+    files.map(async (f) => ({
+      files: f,
+      certPem: await readFile(f.cert, 'utf8'),
+      hasKey: await exists(f.key),
+    })),
+  );
+  const picked = pickSigners(
+    candidates.map((c) => ({ files: c.files, cert: new X509Certificate(c.certPem), hasKey: c.hasKey })),
+    target,
+    at,
+  );
+  if ('notIssued' in picked) {
+    throw new IsthmusError(
+      'CERT_INVALID',
+      `${opts.certFile} was not issued by ${what}: nothing to revoke there`,
+      {
+        terminal: true,
+      },
+    );
+  }
+  if (picked.missingKey) {
+    const key = picked.missingKey.files.key;
+    throw new IsthmusError(
+      'CERT_INVALID',
+      byIssuer
+        ? `revoking a certificate of this issuer needs its key: ${key} is missing`
+        : `revoking an issuer needs the trust anchor's key: ${key} is missing (bring it back from offline storage)`,
+      { terminal: true },
+    );
+  }
+  // node-forge (crl.ts) signs with RSA keys only: an ECDSA anchor made by step or openssl would fail
+  // inside it ("OID is not RSA"), so it is refused here with what to do instead.
+  const role = byIssuer ? 'issuer' : 'trust anchor';
+  for (const c of picked.signers) {
+    const problem = signingKeyProblems(c.cert.toString(), role)[0];
+    if (problem) throw new IsthmusError('CERT_INVALID', `${c.files.cert}: ${problem}`, { terminal: true });
+  }
+  const signers = await Promise.all(
+    picked.signers.map(async (c) => ({
+      certPem: c.cert.toString(),
+      keyPem: await readFile(c.files.key, 'utf8'),
+      cert: c.cert,
+      crlFile: c.files.crl,
+      root: c.files.root,
+      standing: standingOf(opts.dir, c.files),
+    })),
+  );
+  return { signers, unsigned: picked.unsigned };
+}
+
+function standingOf(dir: string, files: CaFiles): CaStanding {
+  if (files.root !== dir) return 'previous anchor';
+  return relative(files.root, files.cert).split(sep).includes(RETIRED_DIR) ? 'replaced' : 'in force';
+}
+
+/** Waits for `validation` (it throws on a broken current CA), then lists the candidates. */
+async function currentFirst(
+  validation: Promise<unknown>,
+  list: () => Promise<CaFiles[]>,
+): Promise<CaFiles[]> {
+  await validation;
+  return list();
+}
