@@ -3,7 +3,8 @@
  * CRL entry (pickSigners), what it did (RevokeResult) and how that is said (revokedLines). The
  * files are read and written by revoke.ts and revoke-signers.ts.
  */
-import type { X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
+import { describeError } from '../errors.js';
 import type { CaFiles } from './ca-files.js';
 import type { RevocationReason } from './crl.js';
 import type { Skipped } from './crl-bundle.js';
@@ -16,9 +17,17 @@ export interface RevokeOptions {
   issuerOf?: string;
   /** The certificate to revoke (its serial is taken and its issuer checked) … */
   certFile?: string;
-  /** … or its serial number in hex, as `openssl x509 -serial` prints it (revoked by every unexpired CA). */
+  /**
+   * … or its serial number in hex, as `openssl x509 -serial` prints it: revoked by every unexpired
+   * CA, or with issuerOf, by the anchor that signed the cluster's issuer of that serial if it is here.
+   */
   serial?: string;
   reason?: RevocationReason;
+  /**
+   * With --serial, pass over a CA whose key is missing (kept offline, say) rather than refuse: its
+   * CRL stays as it is, and the result's `unsigned` names it.
+   */
+  skipMissingKeys?: boolean;
   at?: Date;
 }
 
@@ -45,9 +54,12 @@ export interface RevokeResult {
   added: boolean;
   /** What the first of `crls` lists now. */
   revokedCount: number;
-  /** Every CRL written: one with --cert; with --serial, one per unexpired CA that has its key. */
+  /** Every CRL written: one with --cert; with --serial, one per unexpired CA that may have signed it. */
   crls: CrlWritten[];
-  /** With --serial, the CAs whose CRL could not be written (no key), with the reason. */
+  /**
+   * The CRLs not written, with the reason: a CA whose certificate is unreadable, and with
+   * skipMissingKeys one whose key is missing.
+   */
   unsigned: Skipped[];
   /** Whether the certificate was named by serial alone, so which CA signed it was not known. */
   bySerial: boolean;
@@ -77,20 +89,41 @@ export interface CandidateCa {
 }
 
 /**
+ * Pure: a CA as pickSigners weighs it, or why it cannot be (an unreadable certificate, such as the
+ * broken issuer.crt that `certs --force` keeps in retired/unreadable-<ms>/). Skipped, not fatal:
+ * one bad file must not stop the revocation of what the others signed.
+ */
+export function candidateOf(files: CaFiles, certPem: string, hasKey: boolean): CandidateCa | Skipped {
+  try {
+    return { files, cert: new X509Certificate(certPem), hasKey };
+  } catch (err) {
+    return {
+      file: files.crl,
+      reason: `${files.cert} is not a certificate (${describeError(err)}): a certificate that CA signed is not revoked by this`,
+    };
+  }
+}
+
+/**
  * Pure: the CAs whose CRL gets the entry, current first. With `target`, the one that issued it;
  * with a serial alone, every distinct one still valid at `at` (an expired CA's leaves have expired
- * too, and crl.pem leaves it out). A CA without its key cannot sign: with a serial it is passed
- * over, with the reason, unless no CA is left.
+ * too, and crl.pem leaves it out). A CA without its key cannot sign; any that may have signed the
+ * serial is in `missingKeys` (the caller refuses, writing nothing), since revoking in the others
+ * only would report success while the certificate stays admitted. With `skipMissingKeys`, the
+ * operator's choice, they are passed over with the reason, unless no CA is left.
  */
 export function pickSigners(
   candidates: readonly CandidateCa[],
   target: X509Certificate | undefined,
   at: Date,
-): { signers: CandidateCa[]; unsigned: Skipped[]; missingKey?: CandidateCa } | { notIssued: true } {
+  skipMissingKeys = false,
+): { signers: CandidateCa[]; unsigned: Skipped[]; missingKeys: CandidateCa[] } | { notIssued: true } {
   if (target) {
     const ca = candidates.find((c) => issued(c.cert, target));
     if (!ca) return { notIssued: true };
-    return ca.hasKey ? { signers: [ca], unsigned: [] } : { signers: [], unsigned: [], missingKey: ca };
+    return ca.hasKey
+      ? { signers: [ca], unsigned: [], missingKeys: [] }
+      : { signers: [], unsigned: [], missingKeys: [ca] };
   }
   const seen = new Set<string>();
   const valid = candidates.filter((c, i) => {
@@ -101,12 +134,13 @@ export function pickSigners(
   });
   const signers = valid.filter((c) => c.hasKey);
   const keyless = valid.filter((c) => !c.hasKey);
-  if (signers.length === 0) return { signers, unsigned: [], missingKey: keyless[0]! };
+  if (keyless.length > 0 && (!skipMissingKeys || signers.length === 0))
+    return { signers: [], unsigned: [], missingKeys: keyless };
   const unsigned = keyless.map((c) => ({
     file: c.files.crl,
     reason: `${c.files.key} is missing: a certificate that CA signed is not revoked by this`,
   }));
-  return { signers, unsigned };
+  return { signers, unsigned, missingKeys: [] };
 }
 
 function issued(ca: X509Certificate, cert: X509Certificate): boolean {

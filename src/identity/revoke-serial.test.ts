@@ -5,10 +5,12 @@
  * check a gateway makes at the handshake, over crl.pem read from the file as `--crl-file` reads it.
  */
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Command } from 'commander';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { registerCerts } from '../cli/commands/certs.js';
 import { handshakeRefusal, watchCrlFile } from '../gateway/crl-watch.js';
 import { startAnchorRotation } from './anchor-rotation.js';
 import { createIssuer, createTrustAnchor, issueGatewayCertificate, issueLeaf } from './ca.js';
@@ -148,7 +150,7 @@ describe('certs revoke --serial', () => {
     expect((await gatewayVerdicts(dir, 'ca-bundle.crt'))(leaf)).toEqual(REFUSED);
   });
 
-  it("--issuer-of --serial during an anchor rotation revokes the previous anchor's issuer too", async () => {
+  it("--issuer-of --serial during an anchor rotation revokes the previous anchor's issuer in that anchor's CRL", async () => {
     const dir = await certsDir();
     const minted = await leafOf(dir, 'east');
     await startAnchorRotation({ dir });
@@ -162,7 +164,10 @@ describe('certs revoke --serial', () => {
     });
     expect(verdict(await leafOf(dir, 'east'))).toEqual(ADMITTED);
 
-    expect(r.crls.map((c) => c.crlFile)).toEqual([join(dir, 'ca.crl'), join(dir, 'previous', 'ca.crl')]);
+    // Found among east's issuers, so only the anchor that signed it lists it, and crl.pem holds no
+    // CRL under the new anchor that gateways still on the old one would refuse.
+    expect(r.crls.map((c) => c.crlFile)).toEqual([join(dir, 'previous', 'ca.crl')]);
+    expect(r.oldAnchorRefuses).toBeUndefined();
     // Kept next to its anchor, so crl.pem carries it once issuer.crt is gone.
     expect(splitPem(await read(dir, 'previous', 'east', 'retired', issuerSerial, 'issuer.crt'))).toHaveLength(
       1,
@@ -180,6 +185,129 @@ describe('certs revoke --serial', () => {
     expect(r.crls[0]!.crlFile).toMatch(/east\/retired\/[0-9a-f]+\/issuer\.crl$/);
     expect(revokedLines(r)).toBe(`revoked serial ${r.serial}: ${r.crls[0]!.crlFile} now lists 1\n`);
     expect((await gatewayVerdicts(dir, 'ca.crt'))(leaf)).toEqual(REFUSED);
+  });
+
+  it('--issuer-of --serial of the issuer in force, with the new ca.key offline during a rotation, refuses and writes nothing (previous/ca.key cannot revoke it)', async () => {
+    const dir = await certsDir();
+    await startAnchorRotation({ dir });
+    await rm(join(dir, 'ca.key')); // offline, as the rotation's steps advise
+    const before = await read(dir, 'crl.pem').catch(() => undefined);
+    const serial = serialOf(await read(dir, 'east', 'issuer.crt'));
+
+    const err = await revokeCertificate({ dir, issuerOf: 'east', serial }).catch((e: unknown) => e);
+    expect(String(err)).toMatch(/needs the trust anchor's key: .*ca\.key is missing/);
+    await expect(stat(join(dir, 'previous', 'ca.crl'))).rejects.toThrow();
+    await expect(stat(join(dir, 'ca.crl'))).rejects.toThrow();
+    expect(await read(dir, 'crl.pem').catch(() => undefined)).toBe(before);
+  });
+
+  it("--issuer-of --serial of the previous anchor's issuer, with the new ca.key offline, is revoked by the anchor that signed it alone", async () => {
+    const dir = await certsDir();
+    await startAnchorRotation({ dir });
+    await rm(join(dir, 'ca.key'));
+    const serial = serialOf(await read(dir, 'previous', 'east', 'issuer.crt'));
+
+    const r = await revokeCertificate({ dir, issuerOf: 'east', serial });
+    expect(r.crls.map((c) => c.crlFile)).toEqual([join(dir, 'previous', 'ca.crl')]);
+    expect(r.unsigned).toEqual([]);
+  });
+
+  it('--serial refuses, writing nothing, when an issuer that may have signed it has no key; --skip-missing-keys passes it over and says so', async () => {
+    const dir = await certsDir();
+    const oldIssuer = serialOf(await read(dir, 'east', 'issuer.crt'));
+    await writeCertificates({ outDir: dir, clusters: ['east'], reuseAnchor: true, force: true });
+    const oldKey = join(dir, 'east', 'retired', oldIssuer, 'issuer.key');
+    await rm(oldKey);
+    const serial = normaliseSerial((await leafOf(dir, 'east')).cert.serialNumber);
+
+    const err = await revokeCertificate({ dir, cluster: 'east', serial }).catch((e: unknown) => e);
+    expect(String(err)).toContain(`${oldKey} is missing`);
+    expect(String(err)).toMatch(/--skip-missing-keys/);
+    await expect(stat(join(dir, 'east', 'issuer.crl'))).rejects.toThrow();
+
+    const r = await revokeCertificate({ dir, cluster: 'east', serial, skipMissingKeys: true });
+    expect(r.crls.map((c) => c.crlFile)).toEqual([join(dir, 'east', 'issuer.crl')]);
+    expect(r.unsigned).toEqual([
+      {
+        file: join(dir, 'east', 'retired', oldIssuer, 'issuer.crl'),
+        reason: expect.stringContaining(oldKey),
+      },
+    ]);
+  });
+
+  it.each([
+    ['--serial', false],
+    ['--cert', true],
+  ])(
+    '%s still revokes with the issuer in force when retired/ holds an unreadable issuer, and names it',
+    async (_, byCert) => {
+      const dir = await certsDir();
+      await writeFile(join(dir, 'east', 'issuer.crt'), 'not a certificate\n');
+      await writeCertificates({ outDir: dir, clusters: ['east'], reuseAnchor: true, force: true });
+      const kept = (await readdir(join(dir, 'east', 'retired'))).find((n) => n.startsWith('unreadable-'))!;
+      const leaf = await leafOf(dir, 'east');
+      const file = join(dir, 'leaf.crt');
+      await writeFile(file, leaf.cert.toString());
+
+      const r = await revokeCertificate(
+        byCert
+          ? { dir, cluster: 'east', certFile: file }
+          : { dir, cluster: 'east', serial: leaf.cert.serialNumber },
+      );
+      expect(r.crls.map((c) => [c.crlFile, c.standing])).toEqual([
+        [join(dir, 'east', 'issuer.crl'), 'in force'],
+      ]);
+      const keptCert = join(dir, 'east', 'retired', kept, 'issuer.crt');
+      // By serial, it may have signed it: its CRL not written is said. By --cert, the signer is known.
+      expect(r.unsigned).toEqual(
+        byCert
+          ? []
+          : [
+              {
+                file: join(dir, 'east', 'retired', kept, 'issuer.crl'),
+                reason: expect.stringContaining(`${keptCert} is not a certificate`),
+              },
+            ],
+      );
+      expect(r.skipped).toContainEqual({
+        file: keptCert,
+        reason: expect.stringMatching(/^not a certificate/),
+      });
+      expect((await gatewayVerdicts(dir, 'ca.crt'))(leaf)).toEqual(REFUSED);
+    },
+  );
+
+  it('the CLI exits non-zero on a missing key and takes --skip-missing-keys, printing what it did not write', async () => {
+    const dir = await certsDir();
+    const oldIssuer = serialOf(await read(dir, 'east', 'issuer.crt'));
+    await writeCertificates({ outDir: dir, clusters: ['east'], reuseAnchor: true, force: true });
+    await rm(join(dir, 'east', 'retired', oldIssuer, 'issuer.key'));
+    const serial = normaliseSerial((await leafOf(dir, 'east')).cert.serialNumber);
+    const cli = async (...extra: string[]) => {
+      let out = '';
+      const capture = (chunk: unknown) => {
+        out += String(chunk);
+        return true;
+      };
+      vi.spyOn(process.stdout, 'write').mockImplementation(capture);
+      vi.spyOn(process.stderr, 'write').mockImplementation(capture);
+      const program = new Command('isthmus').enablePositionalOptions().exitOverride();
+      registerCerts(program);
+      const args = ['certs', 'revoke', '--out', dir, '--cluster', 'east', '--serial', serial, ...extra];
+      const err = await program.parseAsync(args, { from: 'user' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      vi.restoreAllMocks();
+      return { err, out };
+    };
+    expect(String((await cli()).err)).toMatch(/issuer\.key is missing/);
+    const skipped = await cli('--skip-missing-keys');
+    expect(skipped.err).toBeUndefined();
+    expect(skipped.out).toMatch(
+      /warning: did not write .*retired\/[0-9a-f]+\/issuer\.crl: .*issuer\.key is missing/,
+    );
+    expect(skipped.out).toMatch(/revoked serial /);
   });
 });
 
@@ -207,10 +335,10 @@ describe('pickSigners: whose CRL gets the entry', () => {
       : {
           signers: r.signers.map((c) => c.files.crl),
           unsigned: r.unsigned.map((u) => u.file),
-          ...(r.missingKey ? { missingKey: r.missingKey.files.key } : {}),
+          ...(r.missingKeys.length > 0 ? { missingKeys: r.missingKeys.map((c) => c.files.key) } : {}),
         };
 
-  it.each<[string, CandidateCa[], X509Certificate | undefined, unknown]>([
+  it.each<[string, CandidateCa[], X509Certificate | undefined, unknown, boolean?]>([
     [
       'a serial: the one in force and the one it replaced',
       [ca('cur', current.certPem), ca('old', replaced.certPem)],
@@ -230,16 +358,30 @@ describe('pickSigners: whose CRL gets the entry', () => {
       { signers: ['cur/issuer.crl'], unsigned: [] },
     ],
     [
-      'a serial: one without its key is passed over, and said',
+      'a serial: one without its key refuses, naming it',
       [ca('cur', current.certPem), ca('old', replaced.certPem, false)],
       undefined,
-      { signers: ['cur/issuer.crl'], unsigned: ['old/issuer.crl'] },
+      { signers: [], unsigned: [], missingKeys: ['old/issuer.key'] },
     ],
     [
-      'a serial: none with its key is an error naming the first',
+      'a serial: the one in force without its key refuses, though another has one',
+      [ca('cur', current.certPem, false), ca('old', replaced.certPem)],
+      undefined,
+      { signers: [], unsigned: [], missingKeys: ['cur/issuer.key'] },
+    ],
+    [
+      'a serial, skipping missing keys: one without its key is passed over, and said',
+      [ca('cur', current.certPem, false), ca('old', replaced.certPem)],
+      undefined,
+      { signers: ['old/issuer.crl'], unsigned: ['cur/issuer.crl'] },
+      true,
+    ],
+    [
+      'a serial, skipping missing keys: none with its key is an error naming them',
       [ca('cur', current.certPem, false), ca('old', replaced.certPem, false)],
       undefined,
-      { signers: [], unsigned: [], missingKey: 'cur/issuer.key' },
+      { signers: [], unsigned: [], missingKeys: ['cur/issuer.key', 'old/issuer.key'] },
+      true,
     ],
     [
       'a certificate: the issuer that signed it alone',
@@ -252,9 +394,9 @@ describe('pickSigners: whose CRL gets the entry', () => {
       'a certificate whose issuer has no key',
       [ca('cur', current.certPem), ca('old', replaced.certPem, false)],
       leafOfIssuer(replaced),
-      { signers: [], unsigned: [], missingKey: 'old/issuer.key' },
+      { signers: [], unsigned: [], missingKeys: ['old/issuer.key'] },
     ],
-  ])('%s', (_, candidates, target, expected) => {
-    expect(names(pickSigners(candidates, target, new Date()))).toEqual(expected);
+  ])('%s', (_, candidates, target, expected, skipMissingKeys = false) => {
+    expect(names(pickSigners(candidates, target, new Date(), skipMissingKeys))).toEqual(expected);
   });
 });

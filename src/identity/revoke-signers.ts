@@ -2,14 +2,20 @@
  * `isthmus certs revoke`: the CAs of the directory whose CRL gets the entry, read with their keys
  * (which ones: pickSigners in revoke-plan.ts).
  */
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { IsthmusError } from '../errors.js';
 import { anchorFiles, type CaFiles, issuerFiles } from './ca-files.js';
 import type { Skipped } from './crl-bundle.js';
 import { exists, ISSUER_CERT_FILE, loadAnchor, loadCertificates, RETIRED_DIR } from './files.js';
-import { type CaStanding, pickSigners, type RevokeOptions } from './revoke-plan.js';
+import {
+  type CandidateCa,
+  type CaStanding,
+  candidateOf,
+  pickSigners,
+  type RevokeOptions,
+} from './revoke-plan.js';
 import { signingKeyProblems } from './validate.js';
 
 export interface SigningCa {
@@ -23,8 +29,9 @@ export interface SigningCa {
 }
 
 /**
- * The CAs whose CRL gets the entry (pickSigners). The current CA is validated first, so a wrong
- * cluster name or a broken directory is reported as such.
+ * The CAs whose CRL gets the entry (pickSigners), and those whose CRL is not written, with the
+ * reason. The current CA is validated first, so a wrong cluster name or a broken directory is
+ * reported as such; any other unreadable certificate is only passed over (candidateOf).
  */
 export async function signingCas(
   opts: RevokeOptions,
@@ -40,34 +47,37 @@ export async function signingCas(
         `the issuer of cluster ${opts.cluster} (${join(opts.dir, opts.cluster!, ISSUER_CERT_FILE)}) nor by one it replaced`,
       ]
     : [await currentFirst(loadAnchor(opts.dir, at, false), () => anchorFiles(opts.dir)), 'the trust anchor'];
-  const candidates = await Promise.all(
-    files.map(async (f) => ({
-      files: f,
-      certPem: await readFile(f.cert, 'utf8'),
-      hasKey: await exists(f.key),
-    })),
+  const read = await Promise.all(
+    files.map(async (f) => candidateOf(f, await readFile(f.cert, 'utf8'), await exists(f.key))),
   );
-  const picked = pickSigners(
-    candidates.map((c) => ({ files: c.files, cert: new X509Certificate(c.certPem), hasKey: c.hasKey })),
-    target,
-    at,
-  );
+  const candidates = read.filter((c): c is CandidateCa => 'cert' in c);
+  const unreadable = read.filter((c): c is Skipped => !('cert' in c));
+  const picked = pickSigners(candidates, target, at, opts.skipMissingKeys);
   if ('notIssued' in picked) {
+    const unread = files.filter((_, i) => !('cert' in read[i]!)).map((f) => f.cert);
+    const also =
+      unread.length === 0 ? '' : ` (${unread.join(', ')} cannot be read: not known whether it did)`;
     throw new IsthmusError(
       'CERT_INVALID',
-      `${opts.certFile} was not issued by ${what}: nothing to revoke there`,
+      `${opts.certFile ?? `serial ${opts.serial}`} was not issued by ${what}${also}: nothing to revoke there`,
       {
         terminal: true,
       },
     );
   }
-  if (picked.missingKey) {
-    const key = picked.missingKey.files.key;
+  if (picked.missingKeys.length > 0) {
+    const keys = picked.missingKeys.map((c) => c.files.key);
+    const missing = `${keys.join(', ')} ${keys.length === 1 ? 'is' : 'are'} missing`;
+    // Only a serial alone is revoked in several CRLs, and skipping helps only while one can be signed.
+    const skip =
+      target === undefined && !opts.skipMissingKeys && candidates.some((c) => c.hasKey)
+        ? '; or give --skip-missing-keys to leave its CRL as it is: a certificate that CA signed then stays admitted'
+        : '';
     throw new IsthmusError(
       'CERT_INVALID',
       byIssuer
-        ? `revoking a certificate of this issuer needs its key: ${key} is missing`
-        : `revoking an issuer needs the trust anchor's key: ${key} is missing (bring it back from offline storage)`,
+        ? `revoking a certificate of this issuer needs its key: ${missing} (bring it back${skip})`
+        : `revoking an issuer needs the trust anchor's key: ${missing} (bring it back from offline storage${skip})`,
       { terminal: true },
     );
   }
@@ -88,7 +98,8 @@ export async function signingCas(
       standing: standingOf(opts.dir, c.files),
     })),
   );
-  return { signers, unsigned: picked.unsigned };
+  // With the certificate at hand its signer is known, and an unreadable CA is not it.
+  return { signers, unsigned: [...picked.unsigned, ...(target ? [] : unreadable)] };
 }
 
 function standingOf(dir: string, files: CaFiles): CaStanding {

@@ -48,6 +48,7 @@ export {
   type CandidateCa,
   type CaStanding,
   type CrlWritten,
+  candidateOf,
   pickSigners,
   type RevokeOptions,
   type RevokeResult,
@@ -66,8 +67,15 @@ export async function revokeCertificate(opts: RevokeOptions): Promise<RevokeResu
   if ((opts.certFile === undefined) === (opts.serial === undefined))
     throw usage('give --cert (the certificate to revoke) or --serial');
 
-  const target = opts.certFile === undefined ? undefined : await readCertificate(opts.certFile);
-  const serial = target ? normaliseSerial(target.serialNumber) : normaliseSerial(opts.serial!);
+  const given = opts.certFile === undefined ? undefined : await readCertificate(opts.certFile);
+  const serial = given ? normaliseSerial(given.serialNumber) : normaliseSerial(opts.serial!);
+  // An issuer's serial is looked up among the cluster's issuers: found, the anchor that signed it
+  // is known, so one without its key is refused rather than passed over for another that has one.
+  const found =
+    given === undefined && opts.issuerOf !== undefined
+      ? await findIssuer(opts.dir, opts.issuerOf, serial)
+      : undefined;
+  const target = given ?? found?.cert;
   const { signers, unsigned } = await signingCas(opts, at, target);
   // Every CRL is read and checked before any is written: a bad one leaves all as they were.
   const planned = await Promise.all(
@@ -94,13 +102,10 @@ export async function revokeCertificate(opts: RevokeOptions): Promise<RevokeResu
     }),
   );
   for (const { pem, written } of planned) await writeAtomic(written.crlFile, pem, CRL_MODE);
-  if (opts.issuerOf !== undefined)
-    await keepRevokedIssuer(
-      opts.dir,
-      opts.issuerOf,
-      serial,
-      target && { cert: target, root: signers[0]!.root },
-    );
+  if (opts.issuerOf !== undefined) {
+    const kept = found ?? (given && { cert: given, root: signers[0]!.root });
+    if (kept) await keepRevokedIssuer(opts.issuerOf, serial, kept);
+  }
   const { bundleFile, skipped } = await writeCrlBundle(opts.dir, at);
   const clusters = await issuerDirectories(opts.dir);
   const oldAnchorRefuses = await refusedUnderPreviousAnchor(opts.dir, bundleFile);
@@ -127,12 +132,17 @@ export async function revokeCertificate(opts: RevokeOptions): Promise<RevokeResu
   return { ...result, issuerOf: opts.issuerOf!, currentIssuer };
 }
 
-function serialOfPem(pem: string): string | undefined {
+function certOfPem(pem: string): X509Certificate | undefined {
   try {
-    return normaliseSerial(new X509Certificate(pem).serialNumber);
+    return new X509Certificate(pem);
   } catch {
     return undefined;
   }
+}
+
+function serialOfPem(pem: string): string | undefined {
+  const cert = certOfPem(pem);
+  return cert && normaliseSerial(cert.serialNumber);
 }
 
 /** A leaf's holder by its one URI SAN: `…/cluster/<c>/gateway` or `…/cluster/<c>/identity`. */
@@ -174,31 +184,34 @@ async function readCertificate(file: string): Promise<X509Certificate> {
   }
 }
 
-/**
- * Keeps a copy of the revoked issuer's certificate in <cluster>/retired/<serial>/ under its
- * anchor's directory: crl.pem carries it from there once issuer.crt is replaced, so a leaf it
- * signed is still found revoked when the peer's issuer is not visible. With --serial, the
- * certificate is looked up among the cluster's issuers (under either anchor during a rotation);
- * one found nowhere cannot be kept.
- */
-async function keepRevokedIssuer(
+/** The issuer of `cluster` with this serial, under either anchor during a rotation, if one is here. */
+async function findIssuer(
   dir: string,
   cluster: string,
   serial: string,
-  given: { cert: X509Certificate; root: string } | undefined,
-): Promise<void> {
-  let found = given && { pem: given.cert.toString(), root: given.root };
-  if (found === undefined) {
-    for (const f of await issuerFiles(dir, cluster)) {
-      const text = await readFile(f.cert, 'utf8');
-      if (found === undefined && serialOfPem(text) === serial) found = { pem: text, root: f.root };
-    }
+): Promise<{ cert: X509Certificate; root: string } | undefined> {
+  for (const f of await issuerFiles(dir, cluster)) {
+    const cert = certOfPem(await readFile(f.cert, 'utf8'));
+    if (cert && normaliseSerial(cert.serialNumber) === serial) return { cert, root: f.root };
   }
-  if (found === undefined) return;
+  return undefined;
+}
+
+/**
+ * Keeps a copy of the revoked issuer's certificate in <cluster>/retired/<serial>/ under its
+ * anchor's directory: crl.pem carries it from there once issuer.crt is replaced, so a leaf it
+ * signed is still found revoked when the peer's issuer is not visible. With --serial, only one
+ * found among the cluster's issuers can be kept.
+ */
+async function keepRevokedIssuer(
+  cluster: string,
+  serial: string,
+  found: { cert: X509Certificate; root: string },
+): Promise<void> {
   const folder = join(found.root, cluster, RETIRED_DIR, serial);
   if (await exists(join(folder, ISSUER_CERT_FILE))) return;
   await mkdir(folder, { recursive: true, mode: 0o700 });
-  await writeAtomic(join(folder, ISSUER_CERT_FILE), found.pem, CRL_MODE);
+  await writeAtomic(join(folder, ISSUER_CERT_FILE), found.cert.toString(), CRL_MODE);
 }
 
 async function readOwnCrl(file: string, ca: X509Certificate): Promise<Crl> {

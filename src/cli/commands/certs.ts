@@ -102,6 +102,11 @@ export function registerCerts(program: Command): void {
       "or its serial number, as `openssl x509 -serial` and identity's log print it: listed in the CRL of every unexpired CA that may have signed it",
     )
     .option('--reason <reason>', `CRL reason: ${Object.keys(REVOCATION_REASONS).join(', ')}`)
+    .option(
+      '--skip-missing-keys',
+      'with --serial, leave out the CRL of a CA whose key is missing (kept offline) instead of refusing; a certificate that CA signed stays admitted, and each CRL left out is named',
+      false,
+    )
     .action(
       async (opts: {
         out: string;
@@ -110,6 +115,7 @@ export function registerCerts(program: Command): void {
         cert?: string;
         serial?: string;
         reason?: string;
+        skipMissingKeys: boolean;
       }) => {
         const { crlApplySteps, revokeCertificate, revokedLines, revokeNextSteps } = await import(
           '../../identity/revoke.js'
@@ -131,6 +137,7 @@ export function registerCerts(program: Command): void {
           ...(opts.cert === undefined ? {} : { certFile: opts.cert }),
           ...(opts.serial === undefined ? {} : { serial: opts.serial }),
           ...(opts.reason === undefined ? {} : { reason: opts.reason as RevocationReason }),
+          skipMissingKeys: opts.skipMissingKeys,
         });
         printSkipped(r.skipped);
         for (const u of r.unsigned) process.stderr.write(`warning: did not write ${u.file}: ${u.reason}\n`);
