@@ -275,6 +275,7 @@ describe('overwrittenEvent: a hand edit reverted is said', () => {
     ['a backup added at weight 0 while failed over: no event', w(0, 1, 0), two(0, 1), w(0, 1, 1), false],
     ['a backup removed: no event', two(0, 1), w(0, 1, 1), two(1, 0), false],
     ['a backup added beside a hand edit of the others: an event', w(1, 0, 0), two(0, 1), w(0, 1, 1), true],
+    ['a backup added with weight by hand, set to 0: an event', w(1, 0, 1), two(1, 0), w(1, 0, 0), true],
   ])('%s', (_name, found, left, written, event) => {
     expect(overwrittenEvent(found, left, written)?.reason === 'WeightsOverwritten').toBe(event);
   });

@@ -249,7 +249,8 @@ export function overwrittenEvent(
   left: readonly ParsedBackend[] | undefined,
   written: readonly ParsedBackend[],
 ): FailoverEvent | undefined {
-  if (!left || sameWeights(found, written) || sameShared(found, left)) return undefined;
+  if (!left || sameWeights(found, written) || (sameShared(found, left) && !addedWithWeight(found, left)))
+    return undefined;
   return {
     type: 'Normal',
     reason: 'WeightsOverwritten',
@@ -267,6 +268,14 @@ export function sameWeights(a: readonly ParsedBackend[], b: readonly ParsedBacke
 /** Every backend in both lists has the same weight in both. */
 function sameShared(a: readonly ParsedBackend[], b: readonly ParsedBackend[]): boolean {
   return a.every((x) => b.every((y) => y.service !== x.service || y.weight === x.weight));
+}
+
+/**
+ * A backend `found` has and `left` has not, given weight: traffic sent somewhere by hand (one added
+ * at weight 0, as linkerd-failover's docs add backups, is no edit of the weights).
+ */
+function addedWithWeight(found: readonly ParsedBackend[], left: readonly ParsedBackend[]): boolean {
+  return found.some((f) => f.weight > 0 && !left.some((l) => l.service === f.service));
 }
 
 const weightList = (weights: readonly ParsedBackend[]) =>

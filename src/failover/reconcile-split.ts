@@ -6,6 +6,7 @@
  */
 import type { KubeClient } from '../kube/client.js';
 import { SERVICE_NAME_LABEL } from '../kube/keys.js';
+import { R } from '../kube/resources.js';
 import type { KubeObject, TrafficSplit, V1EndpointSlice, V1Service } from '../kube/types.js';
 import { apexCaveat, apexSkipReason } from './apex-skip-reason.js';
 import { applyApexSlices, isSliceOfSplit } from './apply-apex-slices.js';
@@ -36,14 +37,7 @@ import {
   type SplitState,
   sharesMessage,
 } from './split-status.js';
-import {
-  clearStatus,
-  currentStatus,
-  forgetStatus,
-  patchWeights,
-  writeResourceFor,
-  writeStatus,
-} from './split-writes.js';
+import { clearStatus, currentStatus, forgetStatus, patchWeights, writeStatus } from './split-writes.js';
 
 /** The status writes publish it (split-writes.ts); re-exported for subscribers that import it from here. */
 export { statusUnsupportedChannel } from './split-writes.js';
@@ -223,7 +217,9 @@ async function splitToDecide(
   // An Invalid split's weights are not decided on (nor remembered): no read for them.
   if (!parseSplit(cached).ok || sameWeights(writtenWeights(cached).backends, left.weights)) return cached;
   const { namespace, name = '' } = cached.metadata ?? {};
-  const live = await deps.client.get<TrafficSplit>(writeResourceFor(cached), namespace, name);
+  // Read as the informer lists it (v1alpha2): the apex slices' owner references carry the split's
+  // apiVersion, and a v1alpha1 copy would rewrite them, and back at the next reconcile.
+  const live = await deps.client.get<TrafficSplit>(R.trafficSplitsV1alpha2, namespace, name);
   // Gone or created again: the cache's events for that are on their way.
   return live?.metadata?.uid === uid ? live : cached;
 }

@@ -69,7 +69,7 @@ export interface MirrorWatcherOptions {
 /**
  * After a pass that held the event loop for t ms, the next starts no sooner than PASS_SPACING × t
  * later, beyond the debounce: however fast mirrors change, admission takes at most about a quarter
- * of the loop that accepts and pipes every tunnel. An incremental pass is short; one after a Link
+ * (for passes under ~330 ms; longer ones, rarer, up to the cap below) of the loop that accepts and pipes every tunnel. An incremental pass is short; one after a Link
  * change judges every mirror again. The wait is capped at MAX_PASS_WAIT_MS: t is wall time, and a
  * pass stretched by a stall (CPU throttling, a paused VM) must not hold back an unlink or an
  * unexport for three times the stall (a review's finding). The apply's own loop over the routes
