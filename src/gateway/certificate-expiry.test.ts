@@ -120,6 +120,18 @@ describe('anchorOf', () => {
     expect(anchorOf(issuerOf(oldAnchor), renewed)).toBe(renewed[1]);
     expect(anchorOf(issuerOf(oldAnchor), [...renewed].reverse())).toBe(renewed[1]);
   });
+  it('takes a copy valid now over one not yet valid with a later notAfter (the one OpenSSL verified with)', () => {
+    const original = new X509Certificate(oldAnchor.certPem);
+    const notYet = new X509Certificate(
+      resigned(
+        oldAnchor,
+        new Date(Date.parse(original.validTo) + 86_400_000),
+        new Date(Date.now() + 3_600_000),
+      ),
+    );
+    const current = new X509Certificate(oldAnchor.certPem);
+    expect(anchorOf(issuerOf(oldAnchor), [notYet, current])).toBe(current);
+  });
   it('finds none for a certificate of another anchor, and an anchor is its own', () => {
     expect(anchorOf(issuerOf(oldAnchor), [bundle[0] as X509Certificate])).toBeUndefined();
     expect(anchorOf(bundle[1] as X509Certificate, bundle)).toBe(bundle[1]);

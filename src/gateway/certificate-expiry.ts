@@ -73,17 +73,25 @@ export function parseAnchors(bundlePem: string): X509Certificate[] {
  * ends at the issuer, so the anchor's notAfter, which bounds the chain's validity too, comes from
  * the ingress's own trust bundle. An anchor renewed with its name and key signs what its expired
  * copy did, and a bundle may hold both (`cat old new`, which identity accepts while one is valid):
- * the one OpenSSL verified with is valid now, so the latest notAfter among the signers is it (a
- * review's finding: the expired copy first ended every session as it opened).
+ * the one OpenSSL verified with is valid now: the latest notAfter among the signers valid at `now`
+ * (a review's finding: the expired copy first ended every session as it opened; a copy not yet
+ * valid, with a later notAfter, did not verify either).
  */
 export function anchorOf(
   cert: X509Certificate,
   anchors: readonly X509Certificate[],
+  now = Date.now(),
 ): X509Certificate | undefined {
   let best: X509Certificate | undefined;
+  let bestValid = false;
   for (const anchor of anchors) {
     if (!cert.checkIssued(anchor) || !cert.verify(anchor.publicKey)) continue;
-    if (best === undefined || Date.parse(anchor.validTo) > Date.parse(best.validTo)) best = anchor;
+    const valid = Date.parse(anchor.validFrom) <= now && now <= Date.parse(anchor.validTo);
+    const later = best === undefined || Date.parse(anchor.validTo) > Date.parse(best.validTo);
+    if ((valid && !bestValid) || (valid === bestValid && later)) {
+      best = anchor;
+      bestValid = valid;
+    }
   }
   return best;
 }

@@ -65,22 +65,43 @@ export async function watchCrlFile(opts: CrlWatchOptions): Promise<ReloadableCrl
       present = false;
     }
   }
+  // A reload (a new anchor) and the watcher's apply (a new file) may overlap: the load started last
+  // is the one in force, or a slow read of the old file would put the older list back (a review's
+  // finding: revocations dropped until the file changed again).
+  const loadInOrder = startedLastWins<RevocationList>((next) => {
+    list = next;
+    present = true;
+  });
   const stop = watchFiles({
     files: [opts.file],
     since,
     intervalMs: opts.intervalMs ?? 10_000,
     apply: async () => {
-      list = await load();
-      present = true;
+      await loadInOrder(load);
       opts.onChange(list);
     },
     onError: (err) => opts.onError(err as IsthmusError),
   });
   const reload = async (): Promise<boolean> => {
     if ((await filesVersion([opts.file])) === MISSING_FILE) return false;
-    list = await load();
-    present = true;
+    await loadInOrder(load);
     return true;
   };
   return { current: () => list, present: () => present, reload, stop };
+}
+
+/**
+ * Runs loads that may overlap and applies what each gives, unless a load started later has already
+ * been applied: the last one started is the one in force, whichever finishes first.
+ */
+export function startedLastWins<T>(apply: (value: T) => void): (load: () => Promise<T>) => Promise<void> {
+  let started = 0;
+  let applied = 0;
+  return async (load) => {
+    const seq = ++started;
+    const value = await load();
+    if (seq < applied) return;
+    applied = seq;
+    apply(value);
+  };
 }

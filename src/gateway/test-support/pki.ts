@@ -79,9 +79,14 @@ export function makePki(): TestPki {
  * anchor a gateway trusts expires in seconds. (Minting a short-lived anchor with its whole chain
  * could outlast its validity on a loaded machine: keys are the slow part.)
  */
-export function resigned(anchor: { certPem: string; keyPem: string }, notAfter: Date): string {
+export function resigned(
+  anchor: { certPem: string; keyPem: string },
+  notAfter: Date,
+  notBefore?: Date,
+): string {
   const cert = forge.pki.certificateFromPem(anchor.certPem);
   cert.validity.notAfter = notAfter;
+  if (notBefore) cert.validity.notBefore = notBefore;
   cert.sign(forge.pki.privateKeyFromPem(anchor.keyPem), forge.md.sha256.create());
   return forge.pki.certificateToPem(cert);
 }
