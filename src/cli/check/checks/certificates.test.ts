@@ -4,7 +4,12 @@
  * 3 late), a failure when none is; the issuer is chained to the valid anchors first.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { createIssuer, createTrustAnchor, type KeyPairPem } from '../../../identity/ca.js';
+import {
+  createIssuer,
+  createTrustAnchor,
+  issueGatewayCertificate,
+  type KeyPairPem,
+} from '../../../identity/ca.js';
 import { splitPem } from '../../../identity/pem.js';
 import { TEST_TRUST_DOMAIN, testGatewayCertificate, testPki } from '../../../identity/testing.js';
 import { opensslCa } from '../../../identity/testing-openssl.js';
@@ -96,5 +101,56 @@ describe('checkCertificates on an anchor bundle', () => {
     const result = checkCertificates(facts([pki.anchor.certPem, expired.certPem], underExpired.certPem));
     expect(result.status).toBe('fail');
     expect(result.hints.join('\n')).toMatch(/the issuer does not chain to the trust anchor/);
+  });
+});
+
+describe('checkCertificates on an expired anchor still in use', () => {
+  /** East's issuer of before step 2, under the expired anchor, and a gateway leaf of it issued today. */
+  const oldIssuer = (() => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() - 10.5 * DAY_MS);
+      return createIssuer(expired, { cluster: 'east', trustDomain: TEST_TRUST_DOMAIN, validityDays: 365 });
+    } finally {
+      vi.useRealTimers();
+    }
+  })();
+  const oldLeaf = () =>
+    splitPem(
+      issueGatewayCertificate(oldIssuer, { trustDomain: TEST_TRUST_DOMAIN, cluster: 'east' }).chainPem,
+    );
+
+  it("fails while this cluster's gateway presents a leaf under it, which every peer refuses: restart, not finish", () => {
+    const f = facts([pki.anchor.certPem, expired.certPem]);
+    f.localGatewayChain = { ok: true, address: '10.0.0.9:4143', chainPem: oldLeaf() };
+    const result = checkCertificates(f);
+    expect(result.status).toBe('fail');
+    expect(result.hints).toEqual([
+      expect.stringMatching(
+        /^the trust anchor #2 of 2 \(isthmus-system\/isthmus-trust-anchor ca\.crt\) expired at [^;]+; it is still in use by this cluster's gateway \(10\.0\.0\.9:4143\), whose certificate every peer refuses: restart every replica so each takes a certificate of the issuer in force \(kubectl -n isthmus-system rollout restart deployment\/isthmus-gateway\)$/,
+      ),
+    ]);
+  });
+
+  it('still names an issuer under it next to the gateway it refuses', () => {
+    const f = facts([pki.anchor.certPem, expired.certPem], oldIssuer.certPem);
+    f.localGatewayChain = { ok: true, address: '10.0.0.9:4143', chainPem: oldLeaf() };
+    const result = checkCertificates(f);
+    expect(result.hints).toEqual([
+      expect.stringMatching(/still in use by this cluster's gateway/),
+      expect.stringMatching(/^the issuer does not chain to the trust anchor/),
+    ]);
+  });
+
+  it('fails while a linked gateway presents a leaf under it, which this cluster refuses', () => {
+    const f = facts([pki.anchor.certPem, expired.certPem]);
+    const west = f.links.ok ? f.links.value[0]! : undefined;
+    west!.gatewayChain = { ok: true, address: '10.0.0.7:4143', chainPem: oldLeaf() };
+    const result = checkCertificates(f);
+    expect(result.status).toBe('fail');
+    expect(result.hints.join('\n')).toMatch(
+      /expired at [^;]+; it is still in use by Link west's gateway \(10\.0\.0\.7:4143\), which this cluster refuses: in cluster west, issue from the new anchor \(step 2\) and restart every gateway replica/,
+    );
+    expect(result.hints.join('\n')).not.toMatch(FINISH);
   });
 });

@@ -2,11 +2,13 @@
  * Trust anchor and this cluster's issuer (isthmus-system/isthmus-issuer `tls.crt`; the key is never
  * needed) are valid now and not close to expiry. Gateway leaves are short-lived and rotated by the
  * gateway itself, so they are not checked here. During a rotation an anchor of the bundle outside
- * its validity is a warning while another is valid, as install, upgrade and identity take it.
+ * its validity is a warning while another is valid, as install, upgrade and identity take it, unless
+ * a gateway chain check read is still under it: that gateway is refused, so a failure.
  */
 import { certificateInfo, splitPem, verifyChain } from '../../../identity/index.js';
-import type { CheckFacts, CheckResult, Fetched } from '../types.js';
+import { type CheckFacts, type CheckResult, type Fetched, linkLabel } from '../types.js';
 import { resultOf, withoutGateway } from './result.js';
+import { RESTART_GATEWAYS, signedUnder } from './trust-anchor.js';
 
 const WHAT = 'trust anchor and issuer certificates are not near expiry';
 const DAY_MS = 86_400_000;
@@ -62,18 +64,26 @@ export function checkCertificates(facts: CheckFacts): CheckResult {
     anchors.length > 0 ? anchors.map((pem) => ({ ok: true, value: pem })) : [facts.anchorPem];
   const valid = anchors.filter((pem) => validAt(pem, facts.now));
   // As install, upgrade and identity read the bundle (validate.ts reviewAnchorBundle): an anchor
-  // outside its validity is unused while another is valid (step 3 of a rotation late), so a warning.
+  // outside its validity is unused while another is valid (step 3 of a rotation late), so a warning;
+  // unless a gateway chain is still under it (a replica not restarted after step 2): refused, a failure.
   const bundleWarns = anchors.length > 1 && valid.length > 0;
+  const chains = presentedChains(facts);
+  // Apart from `failures`: the issuer is still chained below when only a gateway is refused.
+  const refused: string[] = [];
   for (const [i, pem] of anchorFiles.entries()) {
+    // By signature, not dates: a gateway whose chain the anchor's expiry broke is still under it.
+    const users = bundleWarns && pem.ok ? chains.filter((c) => signedUnder(c.chain, pem.value)) : [];
     inspect(
       `trust anchor${anchorFiles.length > 1 ? ` #${i + 1} of ${anchorFiles.length}` : ''} (isthmus-system/isthmus-trust-anchor ca.crt)`,
       pem,
-      anchorFiles.length > 1
-        ? bundleWarns && pem.ok && !validAt(pem.value, facts.now)
-          ? 'finish the rotation: isthmus certs new-anchor --finish, then step 3 in every cluster'
-          : 'finish the rotation: drop the old anchor from the bundle (isthmus certs new-anchor --finish)'
-        : 'rotate the anchor in every linked cluster (isthmus certs new-anchor)',
-      bundleWarns ? warnings : failures,
+      users.length > 0
+        ? `it is still in use by ${users.map((u) => u.todo).join('; and by ')}`
+        : anchorFiles.length > 1
+          ? bundleWarns && pem.ok && !validAt(pem.value, facts.now)
+            ? 'finish the rotation: isthmus certs new-anchor --finish, then step 3 in every cluster'
+            : 'finish the rotation: drop the old anchor from the bundle (isthmus certs new-anchor --finish)'
+          : 'rotate the anchor in every linked cluster (isthmus certs new-anchor)',
+      !bundleWarns ? failures : users.length > 0 ? refused : warnings,
     );
   }
   inspect(
@@ -95,7 +105,7 @@ export function checkCertificates(facts: CheckFacts): CheckResult {
       );
     }
   }
-  return resultOf(WHAT, failures, warnings);
+  return resultOf(WHAT, [...refused, ...failures], warnings);
 }
 
 /** Whether a certificate of the bundle is within its validity at `at` (unreadable: not). */
@@ -106,4 +116,30 @@ function validAt(pem: string, at: Date): boolean {
   } catch {
     return false;
   }
+}
+
+/** The gateway chains check read (this cluster's, each linked one's), each with what to do about it. */
+function presentedChains(facts: CheckFacts): Array<{ chain: string[]; todo: string }> {
+  const local = facts.localGatewayChain;
+  const linked = facts.links.ok ? facts.links.value : [];
+  return [
+    ...(local?.ok
+      ? [
+          {
+            chain: local.chainPem,
+            todo: `this cluster's gateway (${local.address}), whose certificate every peer refuses: restart every replica so each takes a certificate of the issuer in force (${RESTART_GATEWAYS})`,
+          },
+        ]
+      : []),
+    ...linked.flatMap(({ link, gatewayChain: c }) =>
+      c?.ok
+        ? [
+            {
+              chain: c.chainPem,
+              todo: `Link ${linkLabel(link)}'s gateway (${c.address}), which this cluster refuses: in cluster ${link.spec?.targetClusterName ?? linkLabel(link)}, issue from the new anchor (step 2) and restart every gateway replica (${RESTART_GATEWAYS})`,
+            },
+          ]
+        : [],
+    ),
+  ];
 }

@@ -7,6 +7,7 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { createIssuer, createTrustAnchor, issueGatewayCertificate } from '../../../identity/ca.js';
 import { splitPem } from '../../../identity/pem.js';
+import { TEST_TRUST_DOMAIN, testGatewayCertificate, testPki } from '../../../identity/testing.js';
 import { healthyFacts } from '../test-builders.js';
 import type { CheckFacts } from '../types.js';
 import { checkTrustAnchor } from './trust-anchor.js';
@@ -82,6 +83,83 @@ describe('checkTrustAnchor during an anchor rotation, after step 2', () => {
     const f = afterStep2({ ok: false, address: ':4143', error: 'no LoadBalancer address to dial' });
     expect(text(f)).toMatch(
       /--finish.*could not read the certificate of this cluster's gateway \(no LoadBalancer address to dial\)/,
+    );
+  });
+});
+
+/** An anchor that expired a day ago and an issuer under it still valid, as a rotation's step 3 late leaves them. */
+function expiredRotation() {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  try {
+    vi.setSystemTime(Date.now() - 11 * 24 * HOUR);
+    const anchor = createTrustAnchor({ trustDomain: TEST_TRUST_DOMAIN, keyBits: 2048, validityDays: 10 });
+    vi.setSystemTime(Date.now() + 12 * HOUR);
+    const issuer = createIssuer(anchor, {
+      cluster: 'east',
+      trustDomain: TEST_TRUST_DOMAIN,
+      validityDays: 365,
+    });
+    return { anchor, issuer };
+  } finally {
+    vi.useRealTimers();
+  }
+}
+
+describe('checkTrustAnchor once the old anchor expired (step 3 late)', () => {
+  const pki = testPki();
+  const { anchor: expired, issuer: oldIssuer } = expiredRotation();
+  const oldLeaf = () =>
+    splitPem(
+      issueGatewayCertificate(oldIssuer, { trustDomain: TEST_TRUST_DOMAIN, cluster: 'east' }).chainPem,
+    );
+  const bundle = (f: CheckFacts) => {
+    f.anchorPem = { ok: true, value: pki.anchor.certPem + expired.certPem };
+    f.localCluster = 'east';
+    return f;
+  };
+  const facts = (issuerPem = pki.issuers.east.certPem) =>
+    bundle(
+      healthyFacts({
+        anchorPem: pki.anchor.certPem,
+        issuerPem,
+        westChain: splitPem(testGatewayCertificate('west').chainPem),
+      }),
+    );
+
+  it("fails while this cluster's gateway presents a leaf under the expired anchor, every peer refusing it, and says to restart it, not to finish", () => {
+    const f = facts();
+    f.links = { ok: true, value: [] };
+    f.localGatewayChain = { ok: true, address: '10.0.0.9:4143', chainPem: oldLeaf() };
+    const result = checkTrustAnchor(f);
+    expect(result.status).toBe('fail');
+    expect(text(f)).not.toMatch(/--finish|finish the rotation/);
+    expect(result.hints).toContainEqual(
+      expect.stringMatching(
+        /^anchor #2 of the 2 in ca\.crt expired at [^ ]+ but is still in use by this cluster's gateway \(10\.0\.0\.9:4143\): every peer refuses the certificate it presents \(.*expired.*\)\. Restart every replica so each takes a certificate of the issuer in force: kubectl -n isthmus-system rollout restart deployment\/isthmus-gateway$/,
+      ),
+    );
+  });
+
+  it('fails a linked gateway under the expired anchor, saying it is still in use there rather than to install the same ca.crt', () => {
+    const f = facts();
+    const west = f.links.ok ? f.links.value[0]! : undefined;
+    west!.gatewayChain = { ok: true, address: '10.0.0.7:4143', chainPem: oldLeaf() };
+    const result = checkTrustAnchor(f);
+    expect(result.status).toBe('fail');
+    expect(result.hints).toContainEqual(
+      expect.stringMatching(
+        /^Link west: gateway 10\.0\.0\.7:4143 presents a certificate under anchor #2 of the 2 in ca\.crt, which expired at [^ ]+ but is still in use there: this cluster refuses it\. In cluster west, issue from the new anchor \(step 2\) and restart every gateway replica: kubectl -n isthmus-system rollout restart deployment\/isthmus-gateway$/,
+      ),
+    );
+  });
+
+  it("says the expired anchor is still in use by this cluster's issuer rather than advising to finish", () => {
+    const f = facts(oldIssuer.certPem);
+    expect(text(f)).not.toMatch(/--finish|finish the rotation/);
+    expect(checkTrustAnchor(f).hints).toContainEqual(
+      expect.stringMatching(
+        /^anchor #2 of the 2 in ca\.crt expired at [^ ]+ but is still in use by this cluster's issuer: .*Issue from the new anchor \(step 2\).*--issuer-cert DIR\/east\/issuer\.crt/,
+      ),
     );
   });
 });

@@ -2,8 +2,11 @@
  * Do the linked clusters share our trust anchor? The remote-access identity may read only services,
  * endpointslices and namespaces (src/cli/install/rbac.ts), not the remote anchor ConfigMap, so the
  * check needs no extra privilege: it verifies the certificate chain the remote gateway presents in a
- * TLS handshake against the local anchor — exactly what our gateway's tunnel will do.
+ * TLS handshake against the local anchor — exactly what our gateway's tunnel will do. This cluster's
+ * own gateway chain, when read, is verified the same way: peers hold the same ca.crt.
  */
+
+import { parseCertificate } from '../../../identity/certificate-info.js';
 import {
   type CertificateInfo,
   certificateInfo,
@@ -12,6 +15,7 @@ import {
   splitPem,
   verifyChain,
 } from '../../../identity/index.js';
+import { signs as signsCertificate } from '../../../identity/verify-chain.js';
 import { type CheckFacts, type CheckResult, linkLabel } from '../types.js';
 import { resultOf, unreadable, withoutGateway } from './result.js';
 
@@ -26,6 +30,7 @@ export function checkTrustAnchor(facts: CheckFacts): CheckResult {
     unreadable(WHAT, 'ConfigMap isthmus-system/isthmus-trust-anchor', facts.anchorPem);
   if (blocked || !facts.links.ok || !facts.anchorPem.ok) return blocked!;
   const anchor = facts.anchorPem.value;
+  const bundle = splitPem(anchor);
   const failures: string[] = [];
   const warnings: string[] = [];
   for (const { link, gatewayChain: chain } of facts.links.value) {
@@ -42,10 +47,15 @@ export function checkTrustAnchor(facts: CheckFacts): CheckResult {
       failures.push(`Link ${name}: gateway ${chain.address} presented no certificate`);
       continue;
     }
-    const verdict = verifyChain(leaf, intermediates, splitPem(anchor), facts.now);
+    const verdict = verifyChain(leaf, intermediates, bundle, facts.now);
     if (!verdict.ok) {
+      // Under an anchor of ours out of its validity (step 3 late), the same ca.crt would not help.
+      const stale = staleAnchorOf(chain.chainPem, bundle, facts.now);
+      const there = link.spec?.targetClusterName ?? name;
       failures.push(
-        `Link ${name}: gateway ${chain.address} does not chain to the local trust anchor (${verdict.reason}); install both clusters with the same ca.crt`,
+        stale
+          ? `Link ${name}: gateway ${chain.address} presents a certificate under ${stale.label}, which ${stale.window} but is still in use there: this cluster refuses it. In cluster ${there}, issue from the new anchor (step 2) and restart every gateway replica: ${RESTART_GATEWAYS}`
+          : `Link ${name}: gateway ${chain.address} does not chain to the local trust anchor (${verdict.reason}); install both clusters with the same ca.crt`,
       );
       continue;
     }
@@ -68,14 +78,87 @@ export function checkTrustAnchor(facts: CheckFacts): CheckResult {
     }
   }
   if (failures.length + warnings.length > 0) warnings.push(TRUST_ANCHOR_METHOD);
-  else warnings.push(...unusedAnchors(facts, anchor));
+  // Peers hold the same ca.crt: a chain of our own gateway that it refuses, every peer refuses.
+  const own = ownGatewayRefused(facts.localGatewayChain, bundle, facts.now);
+  if (own) failures.push(own);
+  if (failures.length + warnings.length === 0) warnings.push(...unusedAnchors(facts, anchor));
   return resultOf(WHAT, failures, warnings);
 }
 
 /**
+ * Whether `anchorPem` signs `chain` (leaf first) by signature alone, whatever the dates: what is
+ * still in use under an anchor, even one out of its validity that verifyChain refuses.
+ */
+export function signedUnder(chain: readonly string[], anchorPem: string): boolean {
+  try {
+    const anchor = parseCertificate(anchorPem);
+    const [leaf, ...rest] = chain.map((pem) => parseCertificate(pem));
+    // leaf → issuer → anchor; the bound stops a loop of certificates signing one another.
+    for (let current = leaf, depth = 0; current && depth < 5; depth++) {
+      if (signsCertificate(anchor, current)) return true;
+      const i = rest.findIndex((c) => signsCertificate(c, current!));
+      current = i < 0 ? undefined : rest.splice(i, 1)[0];
+    }
+  } catch {
+    // Not certificates: under nothing.
+  }
+  return false;
+}
+
+/** The anchor of `bundle` out of its validity at `now` that signs `chain`, if any. */
+function staleAnchorOf(
+  chain: readonly string[],
+  bundle: readonly string[],
+  now: Date,
+): { label: string; window: string } | undefined {
+  for (const [i, pem] of bundle.entries()) {
+    const window = outOfWindow(pem, now);
+    if (window && signedUnder(chain, pem))
+      return { label: `anchor #${i + 1} of the ${bundle.length} in ca.crt`, window };
+  }
+  return undefined;
+}
+
+/** `expired at …` / `is not valid before …` when `pem` is a certificate outside its validity at `now`. */
+function outOfWindow(pem: string, now: Date): string | undefined {
+  try {
+    const { notBefore, notAfter } = certificateInfo(pem);
+    if (now < notBefore) return `is not valid before ${notBefore.toISOString()}`;
+    if (now > notAfter) return `expired at ${notAfter.toISOString()}`;
+  } catch {
+    // Not a certificate: the certificates check names it.
+  }
+  return undefined;
+}
+
+/**
+ * This cluster's gateway presents a chain ca.crt refuses: a replica not restarted since step 2 still
+ * presents a leaf of the old issuer, under the old anchor, which expired (step 3 late).
+ */
+function ownGatewayRefused(
+  local: CheckFacts['localGatewayChain'],
+  bundle: readonly string[],
+  now: Date,
+): string | undefined {
+  if (!local?.ok) return undefined;
+  const [leaf, ...rest] = local.chainPem;
+  const verdict =
+    leaf === undefined
+      ? { ok: false as const, reason: 'no certificate' }
+      : verifyChain(leaf, rest, bundle, now);
+  if (verdict.ok) return undefined;
+  const restart = `Restart every replica so each takes a certificate of the issuer in force: ${RESTART_GATEWAYS}`;
+  const stale = staleAnchorOf(local.chainPem, bundle, now);
+  return stale
+    ? `${stale.label} ${stale.window} but is still in use by this cluster's gateway (${local.address}): every peer refuses the certificate it presents (${verdict.reason}). ${restart}`
+    : `this cluster's gateway (${local.address}) presents a certificate that does not chain to ca.crt (${verdict.reason}): every peer refuses it. ${restart}`;
+}
+
+/**
  * During an anchor rotation ca.crt bundles the old anchor and the new one (`isthmus certs
- * new-anchor` writes the new one first, but a bundle made by hand may not). One that neither this
- * cluster's issuer, its own gateway nor any linked gateway chains to is either the new anchor,
+ * new-anchor` writes the new one first, but a bundle made by hand may not). One that signs neither
+ * this cluster's issuer, its own gateway nor any linked gateway (by signature, whatever the dates:
+ * an expired anchor still signing the issuer is in use, not waiting to be dropped) is either the new anchor,
  * after step 1 (every cluster trusts the bundle, nothing issues from it yet: the next step is to
  * issue from it), or the old one, after step 2 (it is only waiting to be dropped). Dropping the
  * wrong one would cut every cluster off, so they are told apart by notBefore, the date each anchor
@@ -93,13 +176,20 @@ function unusedAnchors(facts: CheckFacts, bundle: string): string[] {
   if (pems.length < 2 || !facts.issuerPem.ok || !facts.links.ok) return [];
   const issuerPem = facts.issuerPem.value;
   const local = facts.localGatewayChain;
-  const chains: string[][] = [[issuerPem]];
-  for (const { gatewayChain } of facts.links.value) if (gatewayChain?.ok) chains.push(gatewayChain.chainPem);
-  if (local?.ok) chains.push(local.chainPem);
-  const signs = (chain: string[], pem: string) => {
-    const [leaf, ...rest] = chain;
-    return leaf !== undefined && verifyChain(leaf, rest, [pem], facts.now).ok;
-  };
+  const chains: Array<{ by: string; chain: string[] }> = [
+    { by: "this cluster's issuer", chain: [issuerPem] },
+  ];
+  for (const { link, gatewayChain } of facts.links.value) {
+    if (gatewayChain?.ok)
+      chains.push({
+        by: `Link ${linkLabel(link)}'s gateway (${gatewayChain.address})`,
+        chain: gatewayChain.chainPem,
+      });
+  }
+  if (local?.ok) chains.push({ by: `this cluster's gateway (${local.address})`, chain: local.chainPem });
+  // By signature alone (signedUnder): an anchor out of its validity still signs what is in use
+  // (step 3 late), where verifyChain, which checks dates, would call it unused and advise dropping it.
+  const signs = signedUnder;
   const anchors = pems.map((pem, i) => {
     let info: CertificateInfo | undefined;
     try {
@@ -110,11 +200,12 @@ function unusedAnchors(facts: CheckFacts, bundle: string): string[] {
     return {
       pem,
       label: `anchor #${i + 1} of the ${pems.length} in ca.crt`,
-      used: chains.some((c) => signs(c, pem)),
+      users: chains.flatMap((c) => (signs(c.chain, pem) ? [c.by] : [])),
+      window: outOfWindow(pem, facts.now),
       info,
     };
   });
-  const inUse = anchors.flatMap((a) => (a.used && a.info ? [a.info.notBefore.getTime()] : []));
+  const inUse = anchors.flatMap((a) => (a.users.length > 0 && a.info ? [a.info.notBefore.getTime()] : []));
   // Nothing chains to any anchor: the certificates and handshake verdicts above say why.
   if (inUse.length === 0) return [];
   const oldestInUse = Math.min(...inUse);
@@ -122,13 +213,11 @@ function unusedAnchors(facts: CheckFacts, bundle: string): string[] {
   const cluster = facts.localCluster ?? '<cluster>';
   const crl = facts.crlPem.ok && facts.crlPem.value !== undefined;
   const issuerAnchors = anchors.filter((a) => signs([issuerPem], a.pem));
+  // A chain under none of the anchors failed above (this cluster's gateway, verified now).
+  const shown = local?.ok ? anchors.find((a) => signs(local.chainPem, a.pem)) : undefined;
   const ownGateway =
-    local?.ok && issuerAnchors.length > 0 && !issuerAnchors.some((a) => signs(local.chainPem, a.pem))
-      ? gatewayOnOtherAnchor(
-          local.address,
-          anchors.find((a) => signs(local.chainPem, a.pem)),
-          issuerAnchors,
-        )
+    local?.ok && shown && issuerAnchors.length > 0 && !issuerAnchors.some((a) => signs(local.chainPem, a.pem))
+      ? gatewayOnOtherAnchor(local.address, shown, issuerAnchors)
       : [];
   const seen =
     local === undefined
@@ -138,8 +227,14 @@ function unusedAnchors(facts: CheckFacts, bundle: string): string[] {
         : ` Check could not read the certificate of this cluster's gateway (${local.error}): ${RESTART_BEFORE_FINISHING}`;
   return [
     ...ownGateway,
-    ...anchors.flatMap(({ label, used, info }) => {
-      if (used || !info) return [];
+    ...anchors.flatMap(({ label, users, window, info }) => {
+      if (window && users.length > 0) {
+        // Only this cluster's issuer gets here: a gateway under it is refused, a failure above.
+        return [
+          `${label} ${window} but is still in use by ${users.join(', ')}: dropping it (finishing the rotation) would not help. Issue from the new anchor (step 2) with the issuer isthmus certs new-anchor --out DIR wrote: isthmus upgrade --trust-anchor DIR/ca-bundle.crt --issuer-cert DIR/${cluster}/issuer.crt --issuer-key DIR/${cluster}/issuer.key | kubectl apply -f -, then restart isthmus-identity and isthmus-gateway`,
+        ];
+      }
+      if (users.length > 0 || !info) return [];
       const since = `notBefore ${info.notBefore.toISOString()}`;
       const at = info.notBefore.getTime();
       if (at > newestInUse) {
@@ -159,7 +254,7 @@ function unusedAnchors(facts: CheckFacts, bundle: string): string[] {
   ];
 }
 
-const RESTART_GATEWAYS = 'kubectl -n isthmus-system rollout restart deployment/isthmus-gateway';
+export const RESTART_GATEWAYS = 'kubectl -n isthmus-system rollout restart deployment/isthmus-gateway';
 
 const RESTART_BEFORE_FINISHING = `every replica must have been restarted since this cluster's step 2 (${RESTART_GATEWAYS}), or one still presenting a certificate of the old issuer is refused by every peer once it drops the old anchor`;
 
@@ -169,12 +264,12 @@ const RESTART_BEFORE_FINISHING = `every replica must have been restarted since t
  */
 function gatewayOnOtherAnchor(
   address: string,
-  shown: { label: string; info?: CertificateInfo } | undefined,
+  shown: { label: string; info?: CertificateInfo },
   issuerAnchors: ReadonlyArray<{ info?: CertificateInfo }>,
 ): string[] {
-  const under = shown ? `under ${shown.label}` : 'under none of the anchors in ca.crt';
+  const under = `under ${shown.label}`;
   const older =
-    shown?.info !== undefined &&
+    shown.info !== undefined &&
     issuerAnchors.every((a) => a.info !== undefined && shown.info!.notBefore < a.info.notBefore);
   return [
     older
