@@ -26,7 +26,7 @@ import {
   runFailoverController,
 } from './controller.js';
 import { statusUnsupportedChannel } from './reconcile-split.js';
-import { service, slice, trafficSplit } from './test-builders.js';
+import { LINKERD_SMI_CRD, service, slice, trafficSplit } from './test-builders.js';
 
 const GATEWAY_POD = '10.0.0.5';
 const PRIMARY_PODS = ['10.1.0.7', '10.1.0.8'];
@@ -138,54 +138,6 @@ async function seen(shared: Awaited<ReturnType<typeof sharedInformers>>, ready: 
   });
   await controller!.idle();
 }
-
-/** linkerd-smi's TrafficSplit CRD as its chart ships it: v1alpha1 storage, no status subresource, no `status` in the schema. */
-const LINKERD_SMI_CRD = {
-  apiVersion: 'apiextensions.k8s.io/v1',
-  kind: 'CustomResourceDefinition',
-  metadata: { name: 'trafficsplits.split.smi-spec.io', labels: { 'linkerd.io/extension': 'smi' } },
-  spec: {
-    group: 'split.smi-spec.io',
-    scope: 'Namespaced',
-    names: {
-      kind: 'TrafficSplit',
-      listKind: 'TrafficSplitList',
-      plural: 'trafficsplits',
-      singular: 'trafficsplit',
-    },
-    versions: ['v1alpha1', 'v1alpha2'].map((name) => ({
-      name,
-      served: true,
-      storage: name === 'v1alpha1',
-      schema: {
-        openAPIV3Schema: {
-          type: 'object',
-          properties: {
-            spec: {
-              type: 'object',
-              required: ['service', 'backends'],
-              properties: {
-                service: { type: 'string' },
-                backends: {
-                  type: 'array',
-                  items: {
-                    type: 'object',
-                    required: ['service', 'weight'],
-                    properties: {
-                      service: { type: 'string' },
-                      weight:
-                        name === 'v1alpha1' ? { 'x-kubernetes-int-or-string': true } : { type: 'number' },
-                    },
-                  },
-                },
-              },
-            },
-          },
-        },
-      },
-    })),
-  },
-};
 
 function sandboxPerFile(opts: { loadCrds: boolean }) {
   beforeAll(async () => {

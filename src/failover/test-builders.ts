@@ -99,3 +99,53 @@ export function podSlices(
     }),
   );
 }
+
+/** linkerd-smi's TrafficSplit CRD as its chart ships it: v1alpha1 storage, no status subresource, no `status` in the schema. */
+export const LINKERD_SMI_CRD = {
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  metadata: { name: 'trafficsplits.split.smi-spec.io', labels: { 'linkerd.io/extension': 'smi' } },
+  spec: {
+    group: 'split.smi-spec.io',
+    scope: 'Namespaced',
+    conversion: { strategy: 'None' },
+    names: {
+      kind: 'TrafficSplit',
+      listKind: 'TrafficSplitList',
+      shortNames: ['ts'],
+      plural: 'trafficsplits',
+      singular: 'trafficsplit',
+    },
+    versions: ['v1alpha1', 'v1alpha2'].map((name) => ({
+      name,
+      served: true,
+      storage: name === 'v1alpha1',
+      schema: {
+        openAPIV3Schema: {
+          type: 'object',
+          properties: {
+            spec: {
+              type: 'object',
+              required: ['service', 'backends'],
+              properties: {
+                service: { type: 'string' },
+                backends: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    required: ['service', 'weight'],
+                    properties: {
+                      service: { type: 'string' },
+                      weight:
+                        name === 'v1alpha1' ? { 'x-kubernetes-int-or-string': true } : { type: 'number' },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    })),
+  },
+};

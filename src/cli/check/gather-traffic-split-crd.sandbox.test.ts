@@ -5,7 +5,7 @@
  * splits' state instead of blaming the failover controller for every split.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { service, trafficSplit } from '../../failover/test-builders.js';
+import { LINKERD_SMI_CRD, service, trafficSplit } from '../../failover/test-builders.js';
 import { KubeClient } from '../../kube/client.js';
 import { FAILOVER_PRIMARY_ANNOTATION, SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
@@ -14,56 +14,6 @@ import { type Sandbox, startSandbox } from '../../sandbox/index.js';
 import { waitFor } from '../../wait-for.js';
 import { checkTrafficSplits } from './checks/traffic-splits.js';
 import { gatherFacts } from './gather.js';
-
-/** linkerd-smi's TrafficSplit CRD as its chart ships it: v1alpha1 storage, no status subresource, no `status` in the schema. */
-const LINKERD_SMI_CRD = {
-  apiVersion: 'apiextensions.k8s.io/v1',
-  kind: 'CustomResourceDefinition',
-  metadata: { name: 'trafficsplits.split.smi-spec.io', labels: { 'linkerd.io/extension': 'smi' } },
-  spec: {
-    group: 'split.smi-spec.io',
-    scope: 'Namespaced',
-    conversion: { strategy: 'None' },
-    names: {
-      kind: 'TrafficSplit',
-      listKind: 'TrafficSplitList',
-      shortNames: ['ts'],
-      plural: 'trafficsplits',
-      singular: 'trafficsplit',
-    },
-    versions: ['v1alpha1', 'v1alpha2'].map((name) => ({
-      name,
-      served: true,
-      storage: name === 'v1alpha1',
-      schema: {
-        openAPIV3Schema: {
-          type: 'object',
-          properties: {
-            spec: {
-              type: 'object',
-              required: ['service', 'backends'],
-              properties: {
-                service: { type: 'string' },
-                backends: {
-                  type: 'array',
-                  items: {
-                    type: 'object',
-                    required: ['service', 'weight'],
-                    properties: {
-                      service: { type: 'string' },
-                      weight:
-                        name === 'v1alpha1' ? { 'x-kubernetes-int-or-string': true } : { type: 'number' },
-                    },
-                  },
-                },
-              },
-            },
-          },
-        },
-      },
-    })),
-  },
-};
 
 const gather = (client: KubeClient) => gatherFacts(client, { remoteTimeoutMs: 2000 });
 
