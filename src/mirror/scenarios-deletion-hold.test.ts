@@ -158,7 +158,7 @@ async function heldMetric(ctl: { ctl: { registry: Parameters<typeof metricValue>
 
 describe('a remote list that shrank', () => {
   it('an etcd restore with no Services yet keeps every mirror as it is; the Services back, nothing changed', async () => {
-    const { world, east, ctl } = await setup(['a', 'b']);
+    const { world, east, ctl, clock } = await setup(['a', 'b']);
     const before = await identities(east);
     const slicesBefore = await slices(east);
     const west2 = await restore(world);
@@ -171,7 +171,8 @@ describe('a remote list that shrank', () => {
     );
     expect(held.status).toBe('False');
     expect(held.message).toMatch(/^2 mirrors kept/);
-    expect(held.message).toContain(new Date(Date.now()).toISOString().slice(0, 10)); // names when
+    // Names when: the hold's deadline (not today's date, which a deadline past midnight is not).
+    expect(held.message).toContain(`deleted at ${new Date(clock.now() + GRACE_MS).toISOString()}`);
     expect(await identities(east)).toEqual(before);
     expect(await slices(east)).toEqual(slicesBefore);
     expect(await heldMetric(ctl)).toBe(2);
