@@ -2,9 +2,9 @@
 
 import { X509Certificate } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createIssuer, createTrustAnchor } from '../identity/ca.js';
+import { createIssuer, createTrustAnchor, issueGatewayCertificate } from '../identity/ca.js';
 import { joinPem } from '../identity/pem.js';
-import { anchorOf, atExpiry, chainNotAfter, parseAnchors } from './certificate-expiry.js';
+import { anchorOf, atExpiry, chainNotAfter, parseAnchors, peerChainNotAfter } from './certificate-expiry.js';
 import { resigned, TRUST_DOMAIN } from './test-support/pki.js';
 
 /** setTimeout's longest delay (2^31 − 1 ms, ~24.8 days): a longer one would fire at once. */
@@ -135,5 +135,33 @@ describe('anchorOf', () => {
   it('finds none for a certificate of another anchor, and an anchor is its own', () => {
     expect(anchorOf(issuerOf(oldAnchor), [bundle[0] as X509Certificate])).toBeUndefined();
     expect(anchorOf(bundle[1] as X509Certificate, bundle)).toBe(bundle[1]);
+  });
+});
+
+describe('peerChainNotAfter: the chain as the ingress sees it, and its anchor', () => {
+  const anchor = createTrustAnchor({ trustDomain: TRUST_DOMAIN, keyBits: 2048 });
+  const other = createTrustAnchor({ trustDomain: TRUST_DOMAIN, keyBits: 2048, commonName: 'other root' });
+  const issuer = createIssuer(anchor, { cluster: 'east', trustDomain: TRUST_DOMAIN });
+  const leaf = new X509Certificate(
+    issueGatewayCertificate(issuer, { trustDomain: TRUST_DOMAIN, cluster: 'east' }).certPem,
+  );
+  const inAnHour = Date.now() + 3_600_000;
+  const soonOther = new X509Certificate(resigned(other, new Date(inAnHour)));
+  const expiredOther = new X509Certificate(resigned(other, new Date(Date.now() - 60_000)));
+
+  it('with the issuer shown (Node 20), the anchor that signed it, not an earlier one of the bundle', () => {
+    const shown = new X509Certificate(issuer.certPem);
+    const anchors = [soonOther, new X509Certificate(anchor.certPem)];
+    expect(peerChainNotAfter(shown, anchors)).toBe(
+      Math.min(Date.parse(shown.validTo), Date.parse(anchors[1]!.validTo)),
+    );
+  });
+  it('with the leaf alone (Node 24 keeps no peer chain), the earliest anchor valid now stands for it', () => {
+    const anchors = [new X509Certificate(anchor.certPem), soonOther, expiredOther];
+    expect(peerChainNotAfter(leaf, anchors)).toBe(Date.parse(soonOther.validTo));
+    // An expired anchor verifies nothing: the session is not ended at once for it.
+    expect(peerChainNotAfter(leaf, [new X509Certificate(anchor.certPem), expiredOther])).toBe(
+      Date.parse(leaf.validTo),
+    );
   });
 });

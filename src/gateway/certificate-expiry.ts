@@ -97,6 +97,35 @@ export function anchorOf(
 }
 
 /**
+ * The earliest notAfter of a peer's chain as the ingress sees it (Node's X509 form: the leaf and
+ * what the peer sent above it) and of the anchor it ends at. Node 24's TLS server keeps no peer
+ * chain past the handshake, only the leaf (Node 20 keeps the issuer): then the anchor that verified
+ * it is not known, and the earliest notAfter among the anchors valid now stands for it. A session
+ * ended early reconnects (its next handshake verifies again); one kept past its anchor's notAfter
+ * is what this timer is for.
+ */
+export function peerChainNotAfter(
+  leaf: X509Certificate | undefined,
+  anchors: readonly X509Certificate[],
+  now = Date.now(),
+): number | undefined {
+  let reached = false;
+  const notAfter = chainNotAfter(
+    leaf,
+    (c) => c.validTo,
+    (c) => {
+      const up = c.issuerCertificate ?? anchorOf(c, anchors, now);
+      if (up !== undefined && anchors.includes(up)) reached = true;
+      return up;
+    },
+  );
+  if (leaf === undefined || reached) return notAfter;
+  const valid = anchors.filter((a) => Date.parse(a.validFrom) <= now && now <= Date.parse(a.validTo));
+  const earliest = Math.min(...valid.map((a) => Date.parse(a.validTo)));
+  return notAfter === undefined || !Number.isFinite(earliest) ? notAfter : Math.min(notAfter, earliest);
+}
+
+/**
  * The longest step between two looks at the wall clock. libuv's timers run on the monotonic clock,
  * which a VM suspend or a wall-clock step does not move as notAfter (wall time) does: one timer for
  * days could fire days late. An hour bounds that delay for ~24 wake-ups a day per session.

@@ -14,10 +14,9 @@ import { hostPort, unmapped } from '../host-port.js';
 import { VERSION, VERSION_HEADER } from '../version.js';
 import { ConnectionCounter, type Endpoint, pickTwoChoices } from './balancer.js';
 import {
-  anchorOf,
   atExpiry,
-  chainNotAfter,
   parseAnchors,
+  peerChainNotAfter,
   publishSessionExpired,
   type SessionExpiredMessage,
 } from './certificate-expiry.js';
@@ -516,11 +515,7 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
    */
   function expireWithCertificate(session: ServerHttp2Session, cluster: string): void {
     const cert = chains.get(session)?.cert;
-    const notAfter = chainNotAfter(
-      cert,
-      (c) => c.validTo,
-      (c) => c.issuerCertificate ?? anchorOf(c, anchors),
-    );
+    const notAfter = peerChainNotAfter(cert, anchors);
     if (notAfter === undefined) return;
     const cancel = atExpiry(notAfter, () => {
       if (session.closed || session.destroyed) return;
