@@ -15,7 +15,7 @@ import { echo, startTcpBackend, type TcpBackend } from './test-support/backends.
 import { ask, connectTo, h2connect } from './test-support/h2-client.js';
 import { CLUSTER_DOMAIN, PROBE_PATH, startEchoIngress } from './test-support/harness.js';
 import { makePki, resigned, type TestPki, TRUST_DOMAIN } from './test-support/pki.js';
-import { waitFor, within } from './test-support/wait.js';
+import { untilExpiredForOpenSsl, waitFor, within } from './test-support/wait.js';
 
 const ECHO = `echo.test.svc.${CLUSTER_DOMAIN}:7000`;
 const PROBE = { ':method': 'GET', ':path': PROBE_PATH } as const;
@@ -69,10 +69,11 @@ function roundTrip(tunnel: ClientHttp2Stream, text: string): Promise<string> {
 
 it('sends GOAWAY at the peer certificate notAfter: no new tunnel on that session, open ones finish', async () => {
   const identity = 'spiffe://cluster.local/cluster/east/gateway';
+  const notAfter = new Date(Date.now() + 4_000);
   const shortLived = pki.leaf('east', {
     uriSans: [identity],
     notBefore: new Date(Date.now() - 60_000),
-    notAfter: new Date(Date.now() + 4_000),
+    notAfter,
   });
   const s = h2connect(ingress.address, shortLived);
   const goaway = new Promise<number>((resolve) => s.once('goaway', (code: number) => resolve(code)));
@@ -102,6 +103,7 @@ it('sends GOAWAY at the peer certificate notAfter: no new tunnel on that session
   expect(ingress.openTunnels()).toBe(1);
 
   // A new session with the same certificate fails its handshake.
+  await untilExpiredForOpenSsl(notAfter, 'a handshake with the expired certificate');
   const fresh = h2connect(ingress.address, shortLived);
   expect(await ask(fresh, PROBE)).not.toMatchObject({ status: 200 });
   fresh.destroy();

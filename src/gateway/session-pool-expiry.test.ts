@@ -10,7 +10,7 @@ import { waitFor as waitUntil } from '../wait-for.js';
 import { echo, startTcpBackend, type TcpBackend } from './test-support/backends.js';
 import { CLUSTER_DOMAIN, type Harness, startHarness } from './test-support/harness.js';
 import { makePki, resigned, type TestPki } from './test-support/pki.js';
-import { waitFor, within } from './test-support/wait.js';
+import { untilExpiredForOpenSsl, waitFor, within } from './test-support/wait.js';
 
 const ECHO = `echo.test.svc.${CLUSTER_DOMAIN}:7000`;
 
@@ -51,11 +51,12 @@ function roundTrip(tunnel: Duplex, text: string): Promise<string> {
 
 it('stops opening tunnels on a session whose remote certificate expired, and redials', async () => {
   const westIdentity = 'spiffe://cluster.local/cluster/west/gateway';
+  const notAfter = new Date(Date.now() + 4_000);
   h = await startHarness(pki, {
     ingressContext: pki.leaf('west', {
       uriSans: [westIdentity],
       notBefore: new Date(Date.now() - 60_000),
-      notAfter: new Date(Date.now() + 4_000),
+      notAfter,
     }),
     pool: { backoff: { baseMs: 10, maxMs: 50 } },
   });
@@ -70,6 +71,7 @@ it('stops opening tunnels on a session whose remote certificate expired, and red
   await waitFor(() => h.pool.readySessionCount() === 0, 'the session to the expired remote draining', 15_000);
   // Its tunnel goes on; a new one needs a new handshake, which the expired certificate fails.
   expect(await roundTrip(tunnel, 'after')).toBe('after');
+  await untilExpiredForOpenSsl(notAfter, 'a handshake with the expired certificate');
   await expect(h.pool.openTunnel(remote, ECHO)).rejects.toThrow(/expired|certificate/i);
 
   // Rotated: the pool's next dial succeeds on its own.

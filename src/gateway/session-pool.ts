@@ -725,11 +725,6 @@ export class SessionPool {
     });
   }
 
-  /**
-   * Once the remote's chain has expired (OpenSSL checked it only at the handshake) the session takes
-   * no new tunnel and closes with its last one, as after a GOAWAY: the next tunnel dials, and that
-   * handshake succeeds (the remote rotated) or fails on its own.
-   */
   /** Publishes how the dial of `pooled` ended (before it joins or leaves `remote.sessions`). */
   private published(remote: Remote, pooled: PooledSession, err?: IsthmusError): void {
     publishSessionDial({
@@ -750,6 +745,12 @@ export class SessionPool {
     }
   }
 
+  /**
+   * Once the remote's chain has expired (OpenSSL checked it only at the handshake) the session takes
+   * no new tunnel and closes with its last one, as after a GOAWAY: the next tunnel dials, and that
+   * handshake succeeds (the remote rotated) or fails on its own (OpenSSL's clock, a tick coarser, may
+   * still pass it for a few ms; that session is retired as it is established).
+   */
   private retireAtExpiry(pooled: PooledSession): void {
     if (pooled.chain.notAfter === undefined) return;
     const cancel = atExpiry(pooled.chain.notAfter, () => {

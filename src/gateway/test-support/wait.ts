@@ -19,4 +19,18 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
   ]);
 }
 
+/**
+ * Resolves once OpenSSL too sees `notAfter` (ms) as past. It compares whole seconds of time(), which
+ * glibc serves from the kernel's coarse clock, a tick behind Date.now(): a handshake a few ms after
+ * the notAfter the gateway acts on may still pass (CI, Node 24 under load). A second later it cannot.
+ */
+export function untilExpiredForOpenSsl(notAfter: Date, what: string): Promise<void> {
+  const at = notAfter.getTime() + 1_000;
+  return waitFor(
+    () => Date.now() > at,
+    `${what} (OpenSSL's clock past the notAfter)`,
+    at - Date.now() + 5_000,
+  );
+}
+
 export { freePort } from '../../free-port.js';
