@@ -26,6 +26,8 @@ export type IsthmusErrorCode =
   // gateway
   | 'GATEWAY_CONNECT_TIMEOUT'
   | 'GATEWAY_UNREACHABLE'
+  /** A tunnel or session to the gateway of a cluster no Link names (any more): refused, nothing dialled. */
+  | 'GATEWAY_NOT_LINKED'
   | 'GATEWAY_IDENTITY_MISMATCH'
   | 'GATEWAY_REFUSED'
   | 'GATEWAY_UNTRUSTED'

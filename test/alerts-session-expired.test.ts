@@ -12,9 +12,14 @@ const doc = parse(readFileSync('examples/prometheus/isthmus-alerts.yaml', 'utf8'
   spec: { groups: { rules: { alert: string; expr: string }[] }[] };
 };
 
-it('IsthmusTunnelErrors leaves session_expired out of both sides of its ratio', () => {
-  const rule = doc.spec.groups.flatMap((g) => g.rules).find((r) => r.alert === 'IsthmusTunnelErrors');
-  const selectors = rule?.expr.match(/isthmus_tunnel_connections_total\{[^}]*\}/g) ?? [];
-  expect(selectors).toHaveLength(2);
-  for (const s of selectors) expect(s).toMatch(/result!~"[^"]*\bsession_expired\b[^"]*"/);
-});
+// not_linked: the egress refusing a tunnel to a cluster just unlinked (clients of its mirrors until
+// their listeners close), an operator's decision and no failure.
+it.each(['session_expired', 'not_linked'])(
+  'IsthmusTunnelErrors leaves %s out of both sides of its ratio',
+  (result) => {
+    const rule = doc.spec.groups.flatMap((g) => g.rules).find((r) => r.alert === 'IsthmusTunnelErrors');
+    const selectors = rule?.expr.match(/isthmus_tunnel_connections_total\{[^}]*\}/g) ?? [];
+    expect(selectors).toHaveLength(2);
+    for (const s of selectors) expect(s).toMatch(new RegExp(`result!~"[^"]*\\b${result}\\b[^"]*"`));
+  },
+);

@@ -39,6 +39,7 @@ export type ConnectResult =
   | 'handshake_limit'
   | 'session_limit'
   | 'session_expired'
+  | 'not_linked'
   | 'timeout'
   | 'error'
   | `status_${number}`;
@@ -50,13 +51,15 @@ export type ConnectResult =
  * counts it as unauthorized, like the ingress counts a peer it refuses (and as a remote ingress that
  * refused this gateway, GATEWAY_REFUSED, and as a remote whose certificate this gateway's own checks
  * refuse: revoked, expired, under another anchor, GATEWAY_UNTRUSTED); one that ran out of time
- * (GATEWAY_CONNECT_TIMEOUT) as a timeout.
+ * (GATEWAY_CONNECT_TIMEOUT) as a timeout. A tunnel the egress refused because its cluster was just
+ * unlinked (GATEWAY_NOT_LINKED) is `not_linked`, left out of the tunnel error alert.
  */
 export function connectResult(status: number, reason = '', code?: string): ConnectResult {
   if (code === 'GATEWAY_IDENTITY_MISMATCH' || code === 'GATEWAY_REFUSED' || code === 'GATEWAY_UNTRUSTED')
     return 'unauthorized';
   // The pool's own deadlines (no session, no answer to CONNECT) say "within N ms", not "timed out".
   if (code === 'GATEWAY_CONNECT_TIMEOUT') return 'timeout';
+  if (code === 'GATEWAY_NOT_LINKED') return 'not_linked';
   switch (status) {
     case 200:
       return 'success';

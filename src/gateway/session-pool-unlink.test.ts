@@ -87,9 +87,9 @@ it('refuses at once, dialling nothing, a tunnel or probe for a cluster no longer
   expect(p.cutUnlinked(new Set(['north']))).toBe(0);
 
   const err = await tunnelError(p, ingress.address, 'west');
-  expect(err).toMatchObject({ code: 'GATEWAY_UNREACHABLE', message: expect.stringMatching(NOT_LINKED) });
-  // Counted as the egress counts an unreachable remote: an error, not a timeout nor a refusal by the peer.
-  expect(connectResult(0, err.message, (err as IsthmusError).code)).toBe('error');
+  expect(err).toMatchObject({ code: 'GATEWAY_NOT_LINKED', message: expect.stringMatching(NOT_LINKED) });
+  // Counted as its own result, which the tunnel error alert leaves out: an unlink is no failure.
+  expect(connectResult(0, err.message, (err as IsthmusError).code)).toBe('not_linked');
   expect(await p.probe(ingress.address, PROBE_PATH, 10_000, 'west')).toMatchObject({
     alive: false,
     error: expect.stringMatching(NOT_LINKED),
@@ -119,7 +119,7 @@ it.each([
     relay.release();
 
     expect(await pending).toMatchObject({
-      code: 'GATEWAY_UNREACHABLE',
+      code: 'GATEWAY_NOT_LINKED',
       message: expect.stringMatching(NOT_LINKED),
     });
     await waitFor(() => p.sessionCount() === 0 && ingress.sessions() === 0, 'no session left to west');

@@ -111,12 +111,14 @@ export function refusedAtHandshake(label: string): IsthmusError {
 
 /**
  * The pool's refusal of a tunnel, probe or session to the gateway of `cluster`, which no Link
- * names any more (SessionPool.cutUnlinked). Failed fast like an unreachable remote (and counted
- * as one: result `error`), without a dial; the message names the unlink, not the network.
+ * names any more (SessionPool.cutUnlinked). Failed fast like an unreachable remote, without a dial;
+ * the message names the unlink, not the network, and so does the metric (`not_linked`, which the
+ * tunnel error alert leaves out: clients of the cluster's mirrors meet it until the egress
+ * listeners close, and an unlink is the operator's decision, no failure).
  */
 export function notLinked(label: string, cluster: string): IsthmusError {
   return new IsthmusError(
-    'GATEWAY_UNREACHABLE',
+    'GATEWAY_NOT_LINKED',
     `no session with gateway ${label}: cluster "${cluster}" is not linked (no Link in the system namespace names it)`,
   );
 }

@@ -68,7 +68,7 @@ async function eastTunnels(): Promise<true | IsthmusError> {
 }
 
 const NOT_LINKED = expect.objectContaining({
-  code: 'GATEWAY_UNREACHABLE',
+  code: 'GATEWAY_NOT_LINKED',
   message: expect.stringContaining('cluster "west" is not linked'),
 });
 
