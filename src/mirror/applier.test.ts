@@ -26,10 +26,30 @@ class MemoryClient implements ApplierClient {
     return structuredClone(this.objects.get(this.key(res, ns, name))) as T | undefined;
   }
   // Writes answer metadata only, as the real client's *ForMetadata calls do.
+  /** Cluster IPs other Services hold: a create asking for one is refused as kube-apiserver does. */
+  readonly allocated = new Set<string>();
+  /** A 422 for any Service create, on another field (a port, say). */
+  refuseServices: string | undefined;
   async createForMetadata(res: ResourceRef, obj: KubeObject) {
     this.calls.push(`create ${res.plural}/${obj.metadata?.name}`);
     if (this.objects.has(this.key(res, obj.metadata?.namespace, obj.metadata?.name ?? ''))) {
       throw new KubeApiError('KUBE_CONFLICT', 'already exists', 409, 'AlreadyExists', [], undefined);
+    }
+    const ip = (obj as V1Service).spec?.clusterIP;
+    if (res.plural === 'services' && this.refuseServices !== undefined) {
+      const cause = {
+        field: 'spec.ports[0].port',
+        message: this.refuseServices,
+        reason: 'FieldValueInvalid',
+      };
+      throw new KubeApiError('KUBE_INVALID', this.refuseServices, 422, 'Invalid', [cause], undefined, {
+        terminal: true,
+      });
+    }
+    if (res.plural === 'services' && ip && this.allocated.has(ip)) {
+      const message = `Service "${obj.metadata?.name}" is invalid: spec.clusterIPs: Invalid value: ["${ip}"]: failed to allocate IP ${ip}: provided IP is already allocated`;
+      const cause = { field: 'spec.clusterIPs', message, reason: 'FieldValueInvalid' };
+      throw new KubeApiError('KUBE_INVALID', message, 422, 'Invalid', [cause], undefined, { terminal: true });
     }
     const stored = structuredClone(obj);
     stored.metadata = { ...stored.metadata, resourceVersion: String(this.rv++), uid: `uid-${this.uid++}` };
@@ -175,6 +195,87 @@ describe('applyActions', () => {
       { kind: 'deleteService', namespace: 'default', name: 'podinfo-west' },
     ]);
     expect(done.map((d) => d.outcome)).toEqual(['unchanged', 'deleted', 'deleted']);
+  });
+
+  it('deletes a slice of ours for a name a stranger holds only while that very Service holds it', async () => {
+    const client = new MemoryClient();
+    await applyActions(client, 'west', plan().actions);
+    // Linkerd's service mirror rewrote our mirror: the same object, its labels not ours any more.
+    const svc = client.objects.get('services/default/podinfo-west')!;
+    svc.metadata!.labels = {
+      'mirror.linkerd.io/mirrored-service': 'true',
+      'mirror.linkerd.io/cluster-name': 'west',
+    };
+    const del = (heldBy: string) => [
+      { kind: 'deleteSlice' as const, namespace: 'default', name: 'podinfo-west', heldBy },
+    ];
+    // Another Service holds the name by now (our new mirror, say): the slice stays.
+    expect((await applyActions(client, 'west', del('uid-other')))[0]?.outcome).toBe('unchanged');
+    expect(client.objects.has('endpointslices/default/podinfo-west')).toBe(true);
+    expect((await applyActions(client, 'west', del(svc.metadata!.uid!)))[0]?.outcome).toBe('deleted');
+    expect(client.objects.has('endpointslices/default/podinfo-west')).toBe(false);
+  });
+
+  describe("a mirror created where Linkerd's mirror was (keepClusterIP)", () => {
+    const linkerds: V1Service = {
+      ...foreignService('podinfo-west'),
+      metadata: {
+        name: 'podinfo-west',
+        namespace: 'default',
+        labels: { 'mirror.linkerd.io/mirrored-service': 'true', 'mirror.linkerd.io/cluster-name': 'west' },
+        annotations: { 'mirror.linkerd.io/remote-svc-fq-name': 'podinfo.default.svc.cluster.local' },
+      },
+      spec: { type: 'ClusterIP', clusterIP: '10.96.0.42', clusterIPs: ['10.96.0.42'], ports: [{ port: 80 }] },
+    };
+    const handOver = () =>
+      planMirror({
+        remote: { service: remoteService('podinfo'), readyEndpointCount: 1 },
+        link,
+        gateway: { alive: true, addresses: ['10.0.0.5'], remote: '10.1.0.1:4143' },
+        local: { namespaceExists: true },
+        egressPorts: egress,
+        vacated: linkerds,
+      }).actions;
+    const stored = (client: MemoryClient) =>
+      client.get<V1Service>({ plural: 'services' } as ResourceRef, 'default', 'podinfo-west');
+
+    it('asks for the address, and says it kept it', async () => {
+      const client = new MemoryClient();
+      const done = await applyActions(client, 'west', handOver(), { has: () => false });
+      expect(done[0]).toMatchObject({ outcome: 'created', clusterIP: { asked: '10.96.0.42' } });
+      expect(done[0]?.clusterIP?.refused).toBeUndefined();
+      expect((await stored(client))?.spec?.clusterIP).toBe('10.96.0.42');
+    });
+
+    it('creates it without when the API server refuses the address (422), and says why', async () => {
+      const client = new MemoryClient();
+      client.allocated.add('10.96.0.42');
+      const done = await applyActions(client, 'west', handOver(), { has: () => false });
+      expect(done.map((a) => a.outcome)).toEqual(['created', 'created']);
+      expect(done[0]?.clusterIP).toEqual({
+        asked: '10.96.0.42',
+        refused:
+          'Service "podinfo-west" is invalid: spec.clusterIPs: Invalid value: ["10.96.0.42"]: failed to allocate IP 10.96.0.42: provided IP is already allocated',
+      });
+      expect(client.calls).toEqual([
+        'create services/podinfo-west',
+        'create services/podinfo-west',
+        'create endpointslices/podinfo-west',
+      ]);
+      const svc = await stored(client);
+      expect(svc?.spec?.clusterIP).toBeUndefined();
+      expect(svc?.spec?.clusterIPs).toBeUndefined();
+    });
+
+    it('gives up as ever on a refusal of anything else', async () => {
+      const client = new MemoryClient();
+      client.refuseServices = 'spec.ports[0].port: Invalid value: 0';
+      const err = await applyActions(client, 'west', handOver(), { has: () => false }).catch(
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(KubeApiError);
+      expect(client.calls).toEqual(['create services/podinfo-west']);
+    });
   });
 
   describe('with a cache view', () => {

@@ -13,6 +13,7 @@ import { isAlreadyExists } from '../kube/errors.js';
 import { SERVICE_NAME_LABEL } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { KubeObject, V1EndpointSlice, V1Namespace, V1Service } from '../kube/types.js';
+import { clusterIPRefusal, withoutClusterIP } from './hand-over.js';
 import { isOurService, isOurSlice } from './mirror-objects.js';
 import type { WrittenKind } from './own-writes.js';
 import {
@@ -31,6 +32,11 @@ export interface AppliedAction {
   namespace: string;
   name: string;
   outcome: Outcome;
+  /**
+   * A Service created asking for the ClusterIP of the one that held its name (`keepClusterIP`):
+   * that address, and what the API server said if it refused it (the Service has another then).
+   */
+  clusterIP?: { asked: string; refused?: string };
 }
 
 /**
@@ -95,9 +101,9 @@ export async function applyActions(
         break;
       }
       case 'applyService': {
-        const { service, outcome } = await applyService(client, cluster, action, cache);
+        const { service, outcome, clusterIP } = await applyService(client, cluster, action, cache);
         lastService = service;
-        done.push(record(action, action.service, outcome));
+        done.push({ ...record(action, action.service, outcome), ...(clusterIP ? { clusterIP } : {}) });
         break;
       }
       case 'applySlice': {
@@ -118,7 +124,9 @@ export async function applyActions(
         const ours =
           action.kind === 'deleteService'
             ? isOurService(existing as V1Service | undefined, cluster) || adopted(existing, action.adopt)
-            : isOurSlice(existing as V1EndpointSlice | undefined, cluster);
+            : isOurSlice(existing as V1EndpointSlice | undefined, cluster) &&
+              (action.heldBy === undefined ||
+                (await stillHeldBy(client, existing as V1EndpointSlice, action.heldBy)));
         let outcome: Outcome = 'unchanged';
         if (existing && ours) {
           // Precondition on the version read: never delete an object that changed hands meanwhile.
@@ -163,6 +171,20 @@ function withOwner(slice: V1EndpointSlice, owner: KubeObject | undefined): V1End
   };
 }
 
+/**
+ * Whether the Service a slice of ours serves is still the one, not ours, that the planner found
+ * holding its name: a cache behind may not show our own new mirror there yet.
+ */
+async function stillHeldBy(client: ApplierClient, slice: V1EndpointSlice, uid: string): Promise<boolean> {
+  const meta = slice.metadata ?? {};
+  const service = await client.get<V1Service>(
+    R.services,
+    meta.namespace,
+    meta.labels?.[SERVICE_NAME_LABEL] ?? meta.name ?? '',
+  );
+  return service?.metadata?.uid === uid;
+}
+
 /** The very Service the planner found ours by its slices (plan-mirror.ts `adopt`), by uid. */
 function adopted(existing: KubeObject | undefined, uid: string | undefined): boolean {
   return uid !== undefined && existing?.metadata?.uid === uid;
@@ -171,19 +193,39 @@ function adopted(existing: KubeObject | undefined, uid: string | undefined): boo
 async function applyService(
   client: ApplierClient,
   cluster: string,
-  { service: desired, adopt }: { service: V1Service; adopt?: string },
+  { service: desired, adopt, keepClusterIP }: Extract<Action, { kind: 'applyService' }>,
   cache: CacheView | undefined,
-): Promise<{ service: KubeObject; outcome: Outcome }> {
+): Promise<{ service: KubeObject; outcome: Outcome; clusterIP?: AppliedAction['clusterIP'] }> {
   const write = (service: V1Service, call: () => Promise<KubeObject>) =>
     tracked(cache, 'Service', service, call);
-  const create = () => write(desired, () => client.createForMetadata(R.services, desired));
+  let refused: string | undefined;
+  const create = async () => {
+    try {
+      return await write(desired, () => client.createForMetadata(R.services, desired));
+    } catch (err) {
+      // The address of the Service that held the name, given to another meanwhile (or out of
+      // range): a mirror with a new one serves all callers that resolve its name again.
+      const why = keepClusterIP === undefined ? undefined : clusterIPRefusal(err);
+      if (why === undefined) throw err;
+      refused = why;
+      const fresh = withoutClusterIP(desired);
+      return write(fresh, () => client.createForMetadata(R.services, fresh));
+    }
+  };
+  const created = (service: KubeObject) => ({
+    service,
+    outcome: 'created' as const,
+    ...(keepClusterIP === undefined
+      ? {}
+      : { clusterIP: { asked: keepClusterIP, ...(refused === undefined ? {} : { refused }) } }),
+  });
   const { namespace = '', name = '' } = desired.metadata ?? {};
   if (cache && !cache.has('Service', namespace, name)) {
-    const created = await createUnlessExists(create);
-    if (created) return { service: created, outcome: 'created' };
+    const service = await createUnlessExists(create);
+    if (service) return created(service);
   }
   const existing = await client.get<V1Service>(R.services, namespace, name);
-  if (!existing) return { service: await create(), outcome: 'created' };
+  if (!existing) return created(await create());
   if (!isOurService(existing, cluster) && !adopted(existing, adopt))
     throw conflict('Service', namespace, name);
   if (!serviceDiffers(existing, desired)) return { service: existing, outcome: 'unchanged' };

@@ -36,6 +36,7 @@ import { dropManagedFields, trimLocalService } from './cache-trim.js';
 import type { HoldClock } from './deletion-hold.js';
 import { readyGatewayAddresses } from './gateway-addresses.js';
 import { GatewayListening, gatewayAdminUrls, HOLD_MS } from './gateway-listening.js';
+import { VacatedNames } from './hand-over.js';
 import { DEFAULT_MIRROR_WORKERS } from './link-config.js';
 import { LinkManager } from './link-manager.js';
 import { mirrorMetrics } from './metrics.js';
@@ -186,10 +187,15 @@ export function runController(config: ControllerConfig): RunningController {
       })
     : undefined;
 
+  // Subscribed before any LinkWatcher: a deletion is remembered before the sync it queues reads it.
+  const vacated = new VacatedNames();
+  const unwatchVacated = services.onEvent((e) => vacated.observe(e));
+
   const sharedLocal: SharedLocal = {
     client,
     ...(config.cluster ? { localCluster: config.cluster } : {}),
     services,
+    vacated,
     podMirrors: indexPodMirrors(services),
     slices,
     namespaces,
@@ -268,6 +274,7 @@ export function runController(config: ControllerConfig): RunningController {
       listening?.stop();
       unsubscribe();
       unfollow();
+      unwatchVacated();
       await manager?.stop();
       await Promise.all(owned.map((i) => i.stop()));
       await ready.catch(() => {});

@@ -46,7 +46,7 @@ import { linkConditionEvents } from './link-events.js';
 import { LinkMetrics } from './link-metrics.js';
 import { linkStateOf } from './link-state.js';
 import { type LinkState, linkStatus, sameStatus } from './link-status.js';
-import { deletionNotices, mirroredChange, statusNotice } from './mirror-notices.js';
+import { deletionNotices, handOverNotices, mirroredChange, statusNotice } from './mirror-notices.js';
 import {
   mirroredKeys,
   NO_REMOTE_ENDPOINTS,
@@ -369,6 +369,7 @@ export class LinkWatcher {
         this.shared.log.debug({ ...this.logFields(), ...a }, 'mirror applied');
     }
     if (!result.status) this.reportDeletions(key, known, result.applied);
+    this.reportHandOver(key, result);
     const err = syncError(result);
     if (err) throw err;
   }
@@ -378,6 +379,15 @@ export class LinkWatcher {
     for (const n of deletionNotices(this.config.clusterName, key, known, applied)) {
       this.shared.log.info({ ...this.logFields(), key, mirror: n.mirror }, n.message);
       if (n.event) void this.shared.recorder?.record(this.link, 'Normal', 'MirrorDeleted', n.message);
+    }
+  }
+
+  /** A mirror name changing hands (mirror-notices.ts `handOverNotices`). */
+  private reportHandOver(key: string, result: SyncResult): void {
+    for (const n of handOverNotices(this.config.clusterName, key, result.status, result.applied)) {
+      this.shared.log[n.level]({ ...this.logFields(), key, ...n.fields }, n.message);
+      if (n.event)
+        void this.shared.recorder?.record(this.link, n.event.type, n.event.reason, n.event.message);
     }
   }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AppliedAction } from './applier.js';
 import type { LinkEvent } from './link-events.js';
-import { deletionNotices, mirroredChange, statusNotice } from './mirror-notices.js';
+import { deletionNotices, handOverNotices, mirroredChange, statusNotice } from './mirror-notices.js';
 import type { ServiceMirrorStatus } from './plan-mirror.js';
 
 const at = (reason: ServiceMirrorStatus['reason'], message?: string): ServiceMirrorStatus => ({
@@ -90,5 +90,67 @@ describe('deletionNotices', () => {
 
   it('nothing deleted: nothing said', () => {
     expect(deletionNotices('west', 'default/web', false, applied.slice(2))).toEqual([]);
+  });
+});
+
+describe('handOverNotices', () => {
+  const linkerds =
+    "Service default/web-west is Linkerd's mirror of west: unlink west from Linkerd multicluster first";
+  const slice = (outcome: AppliedAction['outcome']): AppliedAction => ({
+    action: 'deleteSlice',
+    namespace: 'default',
+    name: 'web-west',
+    outcome,
+  });
+  const created = (clusterIP?: AppliedAction['clusterIP']): AppliedAction => ({
+    action: 'applyService',
+    namespace: 'default',
+    name: 'web-west',
+    outcome: 'created',
+    ...(clusterIP ? { clusterIP } : {}),
+  });
+
+  it('tells of our slice deleted under a Service not ours, with why, as a Warning Event', () => {
+    const [n, ...rest] = handOverNotices('west', 'default/web', at('Conflict', linkerds), [slice('deleted')]);
+    expect(rest).toEqual([]);
+    expect(n).toMatchObject({ level: 'warn', fields: { mirror: 'default/web-west' } });
+    expect(n?.event).toEqual({ type: 'Warning', reason: 'MirrorSliceDeleted', message: n?.message });
+    expect(n?.message).toBe(
+      `default/web: deleted EndpointSlice default/web-west, which Isthmus wrote to send callers to the local gateways, as the Service of its name is not Isthmus's mirror any more: ${linkerds}`,
+    );
+    // Nothing deleted (gone already, or held by another now), or a removal for another reason.
+    expect(handOverNotices('west', 'default/web', at('Conflict', linkerds), [slice('unchanged')])).toEqual(
+      [],
+    );
+    expect(handOverNotices('west', 'default/web', at('InvalidService', 'x'), [slice('deleted')])).toEqual([]);
+    expect(handOverNotices('west', 'default/web', undefined, [slice('deleted')])).toEqual([]);
+  });
+
+  it('logs a mirror created at the address it kept, and warns with an Event of one refused', () => {
+    expect(
+      handOverNotices('west', 'default/web', at('Mirrored'), [created({ asked: '10.96.0.42' })]),
+    ).toEqual([
+      {
+        level: 'info',
+        fields: { mirror: 'default/web-west', clusterIP: '10.96.0.42' },
+        message:
+          'created Service default/web-west at the ClusterIP of the mirror of west it replaces, which its callers hold',
+      },
+    ]);
+    const refused =
+      'spec.clusterIPs: Invalid value: ["10.96.0.42"]: failed to allocate IP 10.96.0.42: provided IP is already allocated';
+    const [n] = handOverNotices('west', 'default/web', at('Mirrored'), [
+      created({ asked: '10.96.0.42', refused }),
+    ]);
+    expect(n).toMatchObject({
+      level: 'warn',
+      fields: { mirror: 'default/web-west', clusterIP: '10.96.0.42', reason: refused },
+      event: { type: 'Warning', reason: 'ClusterIPNotKept' },
+    });
+    expect(n?.message).toBe(
+      `default/web: created Service default/web-west with a new ClusterIP: the API server refused 10.96.0.42, the ClusterIP of the mirror of west it replaces (${refused}); callers that hold 10.96.0.42 fail until they resolve default/web-west again`,
+    );
+    // A mirror created as ever says nothing.
+    expect(handOverNotices('west', 'default/web', at('Mirrored'), [created()])).toEqual([]);
   });
 });

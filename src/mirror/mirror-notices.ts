@@ -68,3 +68,58 @@ export function deletionNotices(
       return { mirror, message, event: !known };
     });
 }
+
+/** A log line, at `level`, and maybe a Link Event with the same message. */
+export interface HandOverNotice {
+  level: 'info' | 'warn';
+  /** The log line's fields: the mirror `namespace/name`, and the address where one was asked for. */
+  fields: { mirror: string; clusterIP?: string; reason?: string };
+  message: string;
+  event?: LinkEvent;
+}
+
+/**
+ * What a sync of `key` did to a mirror name changing hands (hand-over.ts, plan-mirror.ts): our
+ * slices of a name a Service not ours holds, deleted (a Warning Event: that Service's callers
+ * were sent to egress ports no gateway served for it); a new mirror created at the ClusterIP of
+ * Linkerd's mirror it replaces (a log line), or with a new one because the API server refused it
+ * (a Warning Event: callers that hold the old address fail until they resolve the name again).
+ */
+export function handOverNotices(
+  cluster: string,
+  key: string,
+  status: ServiceMirrorStatus | undefined,
+  applied: readonly AppliedAction[],
+): HandOverNotice[] {
+  const out: HandOverNotice[] = [];
+  for (const a of applied) {
+    const mirror = `${a.namespace}/${a.name}`;
+    if (a.action === 'deleteSlice' && a.outcome === 'deleted' && status?.reason === 'Conflict') {
+      const message = `${key}: deleted EndpointSlice ${mirror}, which Isthmus wrote to send callers to the local gateways, as the Service of its name is not Isthmus's mirror any more: ${status.message ?? ''}`;
+      out.push({
+        level: 'warn',
+        fields: { mirror },
+        message,
+        event: { type: 'Warning', reason: 'MirrorSliceDeleted', message },
+      });
+    }
+    const ip = a.clusterIP;
+    if (a.action !== 'applyService' || a.outcome !== 'created' || !ip) continue;
+    if (ip.refused === undefined) {
+      out.push({
+        level: 'info',
+        fields: { mirror, clusterIP: ip.asked },
+        message: `created Service ${mirror} at the ClusterIP of the mirror of ${cluster} it replaces, which its callers hold`,
+      });
+      continue;
+    }
+    const message = `${key}: created Service ${mirror} with a new ClusterIP: the API server refused ${ip.asked}, the ClusterIP of the mirror of ${cluster} it replaces (${ip.refused}); callers that hold ${ip.asked} fail until they resolve ${mirror} again`;
+    out.push({
+      level: 'warn',
+      fields: { mirror, clusterIP: ip.asked, reason: ip.refused },
+      message,
+      event: { type: 'Warning', reason: 'ClusterIPNotKept', message },
+    });
+  }
+  return out;
+}

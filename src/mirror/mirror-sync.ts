@@ -150,14 +150,21 @@ const RELEASES_PORTS = new Set([
 ]);
 
 /**
- * Whether an applied plan leaves the mirror's egress ports to no one. Not on Conflict: the name's
- * holder may be another of our mirrors, whose ports these are. Not while a skip leaves our mirror
- * in place (a namespace being deleted takes it with it): its deletion queues the key again.
+ * Whether an applied plan leaves the mirror's egress ports to no one. On Conflict only when the
+ * name's holder is not ours (the planner deleted our slices of it, and the gateways serve no Service
+ * not ours): when it is another of our mirrors, these are its ports. Not while a skip leaves our
+ * mirror in place (a namespace being deleted takes it with it): its deletion queues the key again.
  */
 function releasesPorts(plan: MirrorPlan, local: LocalMirror, cluster: string): boolean {
+  if (plan.status.reason === 'Conflict')
+    return local.service !== undefined && !isOurService(local.service, cluster, localSlicesOf(local));
   if (!RELEASES_PORTS.has(plan.status.reason)) return false;
   const deleted = plan.actions.some((a) => a.kind === 'deleteService');
   return deleted || !isOurService(local.service, cluster, [local.slice]);
+}
+
+function localSlicesOf(local: LocalMirror): (V1EndpointSlice | undefined)[] {
+  return [local.slice, ...(local.extraSlices ?? [])];
 }
 
 async function planAndApply(
@@ -203,6 +210,7 @@ async function planAndApply(
     target,
     ...(shared.localCluster ? { localCluster: shared.localCluster } : {}),
     clusterFamily: shared.clusterFamily(),
+    ...vacatedAt(shared, local, namespace, id.name),
   });
   if (plan.status.reason === 'Conflict') ctx.blockedBy?.(owner);
   try {
@@ -223,6 +231,12 @@ async function planAndApply(
       ...(refused.retry ? { retry: refused.retry } : {}),
     };
   }
+}
+
+/** The Service that held a free mirror name until just now, for planMirror (hand-over.ts). */
+function vacatedAt(shared: SharedLocal, local: LocalMirror, namespace: string, name: string) {
+  const vacated = local.service ? undefined : shared.vacated?.get(namespace, name);
+  return vacated ? { vacated } : {};
 }
 
 /** What the local gateways listen on, for planMirror; the ports not among them are waited for. */

@@ -1043,3 +1043,143 @@ describe('whose mirror (isthmus.dev/mirror)', () => {
     ]);
   });
 });
+
+describe("a mirror name held by a Service that is not Isthmus's (moving from Linkerd)", () => {
+  /** Ours, after Linkerd's service mirror rewrote its labels and annotations (same object, same uid). */
+  function rewrittenByLinkerd(): V1Service {
+    const svc = linkerdMirror('podinfo-west', 'west');
+    svc.metadata!.uid = created.service.metadata!.uid!;
+    svc.spec = structuredClone(created.service.spec);
+    return svc;
+  }
+  const extra = (i: number) => ({
+    ...created.slice,
+    metadata: { ...created.slice.metadata, name: `podinfo-west.${i}` },
+  });
+
+  it('deletes the slices Isthmus wrote for it, the last first, while that very Service holds the name', () => {
+    const holder = rewrittenByLinkerd();
+    const plan = planMirror(
+      input({
+        local: { namespaceExists: true, service: holder, slice: created.slice, extraSlices: [extra(1)] },
+      }),
+    );
+    expect(plan.status).toEqual({
+      namespace: 'default',
+      name: 'podinfo',
+      reason: 'Conflict',
+      message:
+        "Service default/podinfo-west is Linkerd's mirror of west: unlink west from Linkerd multicluster first",
+    });
+    expect(plan.ready).toBe(false);
+    expect(plan.actions).toEqual([
+      { kind: 'deleteSlice', namespace: 'default', name: 'podinfo-west.1', heldBy: 'uid-1' },
+      { kind: 'deleteSlice', namespace: 'default', name: 'podinfo-west', heldBy: 'uid-1' },
+    ]);
+  });
+
+  it("never deletes a slice that is not Isthmus's, of this cluster", () => {
+    const labelled = (labels: Record<string, string>): V1EndpointSlice => ({
+      ...created.slice,
+      metadata: { ...created.slice.metadata, labels },
+    });
+    const strangers = [
+      labelled({ 'kubernetes.io/service-name': 'podinfo-west' }),
+      labelled({ ...created.slice.metadata?.labels, [CLUSTER_NAME_LABEL]: 'north' }),
+    ];
+    for (const slice of strangers) {
+      const plan = planMirror(
+        input({ local: { namespaceExists: true, service: rewrittenByLinkerd(), slice } }),
+      );
+      expect(plan.status.reason).toBe('Conflict');
+      expect(plan.actions).toEqual([]);
+    }
+  });
+
+  it('leaves the slice of another of our mirrors holding the name (a per-pod mirror) alone', () => {
+    const podMirror = structuredClone(created.service);
+    podMirror.metadata!.labels!['mirror.linkerd.io/headless-mirror-svc-name'] = 'db-west';
+    const plan = planMirror(
+      input({ local: { namespaceExists: true, service: podMirror, slice: created.slice } }),
+    );
+    expect(plan.status.reason).toBe('Conflict');
+    expect(plan.actions).toEqual([]);
+  });
+});
+
+describe("taking over a name Linkerd's mirror held until just now", () => {
+  /** Linkerd's mirror of west's podinfo as the informer last saw it, with the address the API gave it. */
+  function linkerds(over: { cluster?: string; clusterIP?: string; type?: string; marked?: boolean } = {}) {
+    const svc = linkerdMirror('podinfo-west', over.cluster ?? 'west');
+    if (over.marked) svc.metadata!.labels![ISTHMUS_MIRROR_LABEL] = over.cluster ?? 'west';
+    svc.metadata!.uid = 'uid-linkerd';
+    const ip = over.clusterIP ?? '10.96.0.42';
+    svc.spec = {
+      ...svc.spec,
+      type: over.type ?? 'ClusterIP',
+      clusterIP: ip,
+      clusterIPs: [ip],
+      ipFamilies: [ip.includes(':') ? 'IPv6' : 'IPv4'],
+    };
+    return svc;
+  }
+  const applied = (plan: ReturnType<typeof planMirror>) =>
+    plan.actions.find((a): a is Extract<Action, { kind: 'applyService' }> => a.kind === 'applyService');
+
+  it('creates the mirror with the ClusterIP callers already hold', () => {
+    const plan = planMirror(input({ vacated: linkerds(), clusterFamily: 'IPv4' }));
+    const apply = applied(plan);
+    expect(apply?.keepClusterIP).toBe('10.96.0.42');
+    expect(apply?.service.spec).toMatchObject({ clusterIP: '10.96.0.42', clusterIPs: ['10.96.0.42'] });
+    expect(apply?.service.spec?.ipFamilies).toBeUndefined();
+    // Its slice is as ever.
+    expect(plan.actions.map((a) => a.kind)).toEqual(['applyService', 'applySlice']);
+    // Nothing of it is compared once it exists (clusterIP is the server's, and immutable).
+    expect(serviceNeedsRecreate(created.service, apply!.service)).toBe(false);
+  });
+
+  it.each<[string, Partial<MirrorPlanInput>]>([
+    ["Linkerd's mirror of another cluster", { vacated: linkerds({ cluster: 'north' }) }],
+    ['a mirror Isthmus made (its mark)', { vacated: linkerds({ marked: true }) }],
+    [
+      'a Service that is no mirror',
+      { vacated: { ...foreignService('podinfo-west'), spec: linkerds().spec } },
+    ],
+    ['a headless one', { vacated: linkerds({ clusterIP: 'None' }) }],
+    ['one of type NodePort', { vacated: linkerds({ type: 'NodePort' }) }],
+    [
+      'an address of the family the mirror does not get',
+      { vacated: linkerds({ clusterIP: 'fd00:10:96::2a' }) },
+    ],
+    [
+      'a headless mirror',
+      {
+        vacated: linkerds(),
+        remote: { service: remoteService('podinfo', { headless: true }), readyEndpointCount: 1 },
+        target: { type: 'headless', pods: [] },
+      },
+    ],
+    [
+      'a name held now',
+      {
+        vacated: linkerds(),
+        local: { namespaceExists: true, service: created.service, slice: created.slice },
+      },
+    ],
+  ])('asks for no address after %s', (_what, over) => {
+    const plan = planMirror(input({ clusterFamily: 'IPv4', ...over }));
+    const apply = applied(plan);
+    expect(apply?.keepClusterIP).toBeUndefined();
+    if (apply?.service.spec?.clusterIP !== 'None') expect(apply?.service.spec?.clusterIP).toBeUndefined();
+    expect(apply?.service.spec?.clusterIPs).toBeUndefined();
+  });
+
+  it('keeps an IPv6 address on an IPv6 cluster, and any address where the family is not known', () => {
+    const v6 = applied(
+      planMirror(input({ vacated: linkerds({ clusterIP: 'fd00:10:96::2a' }), clusterFamily: 'IPv6' })),
+    );
+    expect(v6?.service.spec).toMatchObject({ clusterIP: 'fd00:10:96::2a', clusterIPs: ['fd00:10:96::2a'] });
+    const unknown = applied(planMirror(input({ vacated: linkerds() })));
+    expect(unknown?.keepClusterIP).toBe('10.96.0.42');
+  });
+});

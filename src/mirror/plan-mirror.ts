@@ -12,6 +12,7 @@ import {
 } from '../kube/keys.js';
 import type { V1EndpointSlice, V1Namespace, V1Service, V1ServicePort } from '../kube/types.js';
 import type { DirectEndpoints } from './direct-endpoints.js';
+import { keptClusterIP, withClusterIP } from './hand-over.js';
 import { type LinkConfig, selectorMatches } from './link-config.js';
 import {
   adoption,
@@ -42,12 +43,20 @@ export type GatewayAlive = boolean | 'unknown';
 export type Action =
   /** A missing namespace, with the Link's `enableNamespaceCreation`: created before the mirror. */
   | { kind: 'createNamespace'; namespace: V1Namespace }
-  /** adopt: the uid of a Service ours only by its slices (mirror-objects.ts `adoption`). */
-  | { kind: 'applyService'; service: V1Service; adopt?: string }
+  /**
+   * adopt: the uid of a Service ours only by its slices (mirror-objects.ts `adoption`).
+   * keepClusterIP: the address `service` asks for, that of the Service that held its name until
+   * just now (hand-over.ts); a create the API server refuses for it is made again without.
+   */
+  | { kind: 'applyService'; service: V1Service; adopt?: string; keepClusterIP?: string }
   /** The applier sets the ownerReference to the mirror Service it just applied or finds. */
   | { kind: 'applySlice'; slice: V1EndpointSlice }
   | { kind: 'deleteService'; namespace: string; name: string; adopt?: string }
-  | { kind: 'deleteSlice'; namespace: string; name: string };
+  /**
+   * heldBy: the uid of the Service, not ours, that holds the mirror's name: the slice goes only
+   * while that very Service holds it (the applier re-reads it).
+   */
+  | { kind: 'deleteSlice'; namespace: string; name: string; heldBy?: string };
 
 export interface ServiceMirrorStatus {
   namespace: string;
@@ -87,6 +96,11 @@ export interface MirrorPlanInput {
   localCluster?: string;
   /** The IP family a Service gets here by default (the `kubernetes` Service's), when known. */
   clusterFamily?: string;
+  /**
+   * The Service that held the mirror's name until it was deleted (the informer's last copy), while
+   * the name is free: a new mirror keeps its ClusterIP if it was Linkerd's (hand-over.ts).
+   */
+  vacated?: V1Service;
 }
 
 /**
@@ -216,7 +230,13 @@ export function planMirror(input: MirrorPlanInput): MirrorPlan {
   }
   if (local.service && !isOurService(local.service, link.clusterName, localSlices(local))) {
     const source = `${namespace}/${remote.service.metadata?.name ?? ''}`;
-    return skipped('Conflict', notOursMessage(local.service, link.clusterName, source));
+    // Our slices of that name would send its callers to egress ports the gateways do not serve for
+    // a Service not ours (a mirror of ours that Linkerd's service mirror rewrote, say): they go.
+    return skipped(
+      'Conflict',
+      notOursMessage(local.service, link.clusterName, source),
+      deleteOwnSlices(namespace, id.name, local, link.clusterName, local.service.metadata?.uid),
+    );
   }
   // `<hostname>-<cluster>` of a StatefulSet pod can equal `<svc>-<cluster>` of another Service:
   // the first one keeps the name.
@@ -262,7 +282,7 @@ export function planMirror(input: MirrorPlanInput): MirrorPlan {
       target.endpoints,
       local.service?.metadata?.uid,
     );
-    return finishPlan(id.name, remote.service, local, actions, service, slices);
+    return finishPlan(id.name, remote.service, local, actions, takeOver(service, input), slices);
   }
 
   const headless = target.type === 'headless';
@@ -320,11 +340,22 @@ export function planMirror(input: MirrorPlanInput): MirrorPlan {
     hostnames,
     ...(ownerUid ? { ownerUid } : {}),
   });
-  const plan = finishPlan(id.name, remote.service, local, actions, service, [slice]);
+  const plan = finishPlan(id.name, remote.service, local, actions, takeOver(service, input), [slice]);
   if (untunnelled.length > 0) {
     plan.status.message = `${untunnelled.map(describePort).join(', ')} not mirrored: only TCP crosses the gateways`;
   }
   return plan;
+}
+
+/**
+ * A mirror about to be created where the Service that held its name was Linkerd's mirror of this
+ * cluster: asks for its ClusterIP, which callers hold (hand-over.ts).
+ */
+function takeOver(service: V1Service, input: MirrorPlanInput): { service: V1Service; keep?: string } {
+  const ip = input.local.service
+    ? undefined
+    : keptClusterIP(input.vacated, input.link.clusterName, service, input.clusterFamily);
+  return ip === undefined ? { service } : { service: withClusterIP(service, ip), keep: ip };
 }
 
 /**
@@ -385,11 +416,16 @@ function finishPlan(
   remote: V1Service,
   local: MirrorPlanInput['local'],
   actions: Action[],
-  service: V1Service,
+  { service, keep }: { service: V1Service; keep?: string },
   desired: readonly V1EndpointSlice[],
 ): MirrorPlan {
   if (!local.service || serviceDiffers(local.service, service))
-    actions.push({ kind: 'applyService', service, ...adoption(local.service, clusterOf(service)) });
+    actions.push({
+      kind: 'applyService',
+      service,
+      ...adoption(local.service, clusterOf(service)),
+      ...(keep === undefined ? {} : { keepClusterIP: keep }),
+    });
   const slices = splitSlices(desired);
   const existing = [local.slice, ...(local.extraSlices ?? [])];
   for (const [i, want] of slices.entries()) {
@@ -424,6 +460,24 @@ function deleteExtraSlices(
     if (isOurSlice(extras[i - 1], cluster))
       actions.push({ kind: 'deleteSlice', namespace, name: mirrorSliceName(name, i) });
   }
+  return actions;
+}
+
+/**
+ * Our slices of a mirror name that `heldBy`'s Service (not ours) holds: the further ones, the last
+ * first, then the first. A stranger's slice of that name stays.
+ */
+function deleteOwnSlices(
+  namespace: string,
+  name: string,
+  local: LocalMirror,
+  cluster: string,
+  heldBy: string | undefined,
+): Action[] {
+  const guard = heldBy === undefined ? {} : { heldBy };
+  const actions = deleteExtraSlices(namespace, name, local, cluster, 0).map((a) => ({ ...a, ...guard }));
+  if (local.slice && isOurSlice(local.slice, cluster))
+    actions.push({ kind: 'deleteSlice', namespace, name, ...guard });
   return actions;
 }
 

@@ -5,23 +5,32 @@
  * wrote on them, so an upgrade orphans none.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { updateWithRetry } from '../kube/apply.js';
 import {
+  EGRESS_PORTS_ANNOTATION,
   EXPORTED_LABEL,
   ISTHMUS_MIRROR_LABEL,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_MIRROR,
   REMOTE_DISCOVERY_EXPORT,
   REMOTE_GATEWAY_ANNOTATION,
+  SERVICE_NAME_LABEL,
   SYSTEM_NAMESPACE,
 } from '../kube/keys.js';
+import { claimsRoutes } from '../kube/linkerd-mirror.js';
 import { R } from '../kube/resources.js';
-import type { KubeObject, V1Service } from '../kube/types.js';
+import { SYNC_DEADLINE_MS, within } from '../kube/test-support.js';
+import type { CoreV1Event, KubeObject, V1EndpointSlice, V1Service } from '../kube/types.js';
+import { createLocalInformers } from './controller.js';
+import { Leadership } from './shared.js';
 import { ourLabels } from './test-builders.js';
 import {
   type Cluster,
+  capturedLog,
   exportService,
   getLink,
   getService,
@@ -71,6 +80,59 @@ async function serviceStatus(east: Cluster, name: string) {
   });
 }
 
+/** A Link Event that names `text`, once recorded. */
+async function linkEvent(east: Cluster, reason: string, text: string): Promise<CoreV1Event> {
+  return waitFor(
+    async () =>
+      (await east.client.list<CoreV1Event>(R.events, { namespace: SYSTEM_NAMESPACE })).items.find(
+        (e) =>
+          e.involvedObject?.kind === 'Link' &&
+          e.involvedObject.name === 'west' &&
+          e.reason === reason &&
+          (e.message ?? '').includes(text),
+      ),
+    { what: `a ${reason} Event on Link west naming ${text}` },
+  );
+}
+
+/**
+ * What Linkerd's service mirror does to a mirror of that name that it did not make, the next time
+ * the remote Service changes (cluster_watcher.go handleRemoteExportedServiceUpdated): labels and
+ * annotations replaced wholesale, and its Endpoints for the name created.
+ */
+async function linkerdRewrites(east: Cluster, name: string): Promise<V1Service> {
+  await updateWithRetry<V1Service>(east.client, R.services, 'default', name, (svc) => ({
+    ...svc,
+    metadata: {
+      ...svc.metadata,
+      labels: { ...ourLabels('west', false), app: 'web' },
+      annotations: {
+        'mirror.linkerd.io/remote-svc-fq-name': 'web.default.svc.cluster.local',
+        'mirror.linkerd.io/remote-resource-version': '4712',
+      },
+    },
+  }));
+  await east.client.create<KubeObject>(R.endpoints, {
+    metadata: {
+      name,
+      namespace: 'default',
+      labels: ourLabels('west', false),
+      annotations: {
+        'mirror.linkerd.io/remote-gateway-identity':
+          'linkerd-gateway.linkerd-multicluster.serviceaccount.identity.linkerd.cluster.local',
+      },
+    },
+    subsets: [{ addresses: [{ ip: '172.18.0.9' }], ports: [{ name: 'http', port: 4143, protocol: 'TCP' }] }],
+  } as KubeObject);
+  return (await getService(east, 'default', name))!;
+}
+
+/** README step 2 for one name: Linkerd's Endpoints, then its mirror Service. */
+async function deleteLinkerdMirror(east: Cluster, name: string): Promise<void> {
+  await east.client.delete(R.endpoints, 'default', name);
+  await east.client.delete(R.services, 'default', name);
+}
+
 /** What an Isthmus from before `isthmus.dev/mirror` left: the mirror without the mark. */
 async function unmark(east: Cluster, name: string): Promise<void> {
   await updateWithRetry<V1Service>(east.client, R.services, 'default', name, (svc) => {
@@ -80,32 +142,96 @@ async function unmark(east: Cluster, name: string): Promise<void> {
 }
 
 /**
- * What `linkerd multicluster unlink --cluster-name west` prints (linkerd2 multicluster/cmd/unlink.go):
- * bare references to its Link, credentials, RBAC, service mirror and probe Service, and to every
- * Service labelled `mirror.linkerd.io/mirrored-service=true,mirror.linkerd.io/cluster-name=west`,
- * Isthmus's mirrors among them.
+ * `linkerd multicluster unlink --cluster-name N`, up to 2.17, as linkerd2's multicluster/cmd/unlink.go
+ * does it against the API server: it reads Linkerd's Link first (and fails once it is gone), then
+ * prints bare references to its credentials, probe Service, RBAC, service mirror and Link, and to
+ * every Service labelled as a mirror of N, Isthmus's among them.
  */
-function linkerdUnlinkOutput(mirrors: string[]): string {
-  const ref = (apiVersion: string, kind: string, name: string, namespace?: string) =>
-    `---\napiVersion: ${apiVersion}\nkind: ${kind}\nmetadata:\n  name: ${name}\n${namespace ? `  namespace: ${namespace}\n` : ''}`;
-  const ns = 'linkerd-multicluster';
-  return [
-    ref('v1', 'Secret', 'cluster-credentials-west', ns),
-    ref('v1', 'Service', 'probe-gateway-west', ns),
-    ref('rbac.authorization.k8s.io/v1', 'ClusterRole', 'linkerd-service-mirror-access-local-resources-west'),
-    ref('v1', 'ServiceAccount', 'linkerd-service-mirror-west', ns),
-    ref('apps/v1', 'Deployment', 'linkerd-service-mirror-west', ns),
-    ...mirrors.map((m) => ref('v1', 'Service', m, 'default')),
-  ].join('');
+const LINKERD_UNLINK = `#!/bin/sh
+ctx=""; name=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --context) ctx="--context $2"; shift 2;;
+    --cluster-name) name="$2"; shift 2;;
+    *) shift;;
+  esac
+done
+ns=linkerd-multicluster
+kubectl $ctx -n $ns get links.multicluster.linkerd.io "$name" -o name >/dev/null || exit 1
+ref() { printf -- '---\\napiVersion: %s\\nkind: %s\\nmetadata:\\n  name: %s\\n' "$1" "$2" "$3"; [ -n "$4" ] && printf '  namespace: %s\\n' "$4"; return 0; }
+ref v1 Secret cluster-credentials-$name $ns
+ref v1 Service probe-gateway-$name $ns
+ref multicluster.linkerd.io/v1alpha1 Link $name $ns
+ref rbac.authorization.k8s.io/v1 ClusterRole linkerd-service-mirror-access-local-resources-$name
+ref v1 ServiceAccount linkerd-service-mirror-$name $ns
+ref apps/v1 Deployment linkerd-service-mirror-$name $ns
+kubectl $ctx get svc -A -l "mirror.linkerd.io/mirrored-service=true,mirror.linkerd.io/cluster-name=$name" \\
+  -o jsonpath='{range .items[*]}{.metadata.namespace}{" "}{.metadata.name}{"\\n"}{end}' |
+while read -r n s; do [ -n "$s" ] && ref v1 Service "$s" "$n"; done
+exit 0
+`;
+
+/** The README's shell block that follows `marker`, as a user pastes it. */
+function readmeBlock(marker: string): string {
+  const readme = readFileSync('README.md', 'utf8');
+  const at = readme.indexOf(marker);
+  expect(at, `README.md has "${marker}"`).toBeGreaterThanOrEqual(0);
+  const block = /```sh\n([\s\S]*?)\n\s*```/.exec(readme.slice(at));
+  if (!block?.[1]) throw new Error(`no sh block after "${marker}" in README.md`);
+  return block[1].replace(/^ {3}/gm, '');
 }
 
-/** A shell pipeline with the real kubectl, as the README gives it. */
-function sh(kubeconfig: string, script: string): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Linkerd's Link CRD and its Link to west, which its `unlink` needs. */
+async function linkerdLink(east: Cluster, ns: string): Promise<void> {
+  await east.client.create(R.crds, {
+    metadata: { name: 'links.multicluster.linkerd.io' },
+    spec: {
+      group: 'multicluster.linkerd.io',
+      scope: 'Namespaced',
+      names: { plural: 'links', singular: 'link', kind: 'Link', listKind: 'LinkList' },
+      versions: [
+        {
+          name: 'v1alpha1',
+          served: true,
+          storage: true,
+          schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+        },
+      ],
+    },
+  } as KubeObject);
+  const links = { group: 'multicluster.linkerd.io', version: 'v1alpha1', plural: 'links', namespaced: true };
+  // The CRD's resource is served once it is Established.
+  await waitFor(
+    () =>
+      east.client
+        .create(
+          links as never,
+          {
+            apiVersion: 'multicluster.linkerd.io/v1alpha1',
+            kind: 'Link',
+            metadata: { name: 'west', namespace: ns },
+            spec: { targetClusterName: 'west' },
+          } as KubeObject,
+        )
+        .then(
+          () => true,
+          () => false,
+        ),
+    { what: "Linkerd's Link to west" },
+  );
+}
+
+/** A shell script with the real kubectl (and `linkerd`, when in `dir`), run in `dir` as a user would. */
+function sh(dir: string, script: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
-      'sh',
+      'bash',
       ['-c', script],
-      { env: { ...process.env, KUBECONFIG: kubeconfig }, timeout: 30_000 },
+      {
+        cwd: dir,
+        env: { ...process.env, KUBECONFIG: join(dir, 'kubeconfig'), PATH: `${dir}:${process.env.PATH}` },
+        timeout: 30_000,
+      },
       (err, stdout, stderr) =>
         resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
     );
@@ -146,7 +272,7 @@ describe('moving from Linkerd multicluster', () => {
     });
   });
 
-  it("README step 2 with the real kubectl: Linkerd's unlink output minus Isthmus's mirrors, then Linkerd's Endpoints", async () => {
+  it("README step 2 (up to Linkerd 2.17), pasted as it stands, with the real kubectl: Linkerd's objects go, Isthmus's mirrors stay", async () => {
     const world = await startWorld(['west']);
     // Over TLS: kubectl sends no bearer token to a plain-HTTP server.
     world.clusters.set('east', await startCluster('east', { tls: true }));
@@ -162,6 +288,7 @@ describe('moving from Linkerd multicluster', () => {
     // Linkerd's service mirror for west, as `linkerd multicluster link` installed it.
     const ns = 'linkerd-multicluster';
     await east.client.create(R.namespaces, { metadata: { name: ns } });
+    await linkerdLink(east, ns);
     await east.client.create(R.secrets, { metadata: { name: 'cluster-credentials-west', namespace: ns } });
     await east.client.create(R.serviceAccounts, {
       metadata: { name: 'linkerd-service-mirror-west', namespace: ns },
@@ -183,26 +310,19 @@ describe('moving from Linkerd multicluster', () => {
 
     const dir = mkdtempSync(join(tmpdir(), 'linkerd-unlink-'));
     try {
-      const kubeconfig = join(dir, 'kubeconfig');
-      writeFileSync(kubeconfig, east.sandbox.kubeconfig());
-      writeFileSync(join(dir, 'unlink.yaml'), linkerdUnlinkOutput(['ok-west', 'web-west']));
-      const deleted = await sh(
-        kubeconfig,
-        `kubectl get -f ${dir}/unlink.yaml -o yaml --ignore-not-found | kubectl delete -f - -l '!isthmus.dev/mirror'`,
-      );
-      expect(deleted).toMatchObject({ code: 0, stderr: '' });
-      expect(deleted.stdout.trim().split('\n')).toEqual([
+      writeFileSync(join(dir, 'kubeconfig'), east.sandbox.kubeconfig());
+      writeFileSync(join(dir, 'linkerd'), LINKERD_UNLINK, { mode: 0o755 });
+      const step2 = await sh(dir, readmeBlock('Up to Linkerd 2.17, save what `unlink` lists first'));
+      expect(step2).toMatchObject({ code: 0, stderr: '' });
+      expect(step2.stdout.trim().split('\n')).toEqual([
+        'link.multicluster.linkerd.io "west" deleted',
+        'endpoints "web-west" deleted',
         'secret "cluster-credentials-west" deleted',
         'clusterrole.rbac.authorization.k8s.io "linkerd-service-mirror-access-local-resources-west" deleted',
         'serviceaccount "linkerd-service-mirror-west" deleted',
         'deployment.apps "linkerd-service-mirror-west" deleted',
         'service "web-west" deleted',
       ]);
-      const endpoints = await sh(
-        kubeconfig,
-        "kubectl delete endpoints -A -l 'mirror.linkerd.io/mirrored-service=true,mirror.linkerd.io/cluster-name=west'",
-      );
-      expect(endpoints).toMatchObject({ code: 0, stdout: 'endpoints "web-west" deleted\n' });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -277,5 +397,130 @@ describe('moving from Linkerd multicluster', () => {
     await east.client.delete(R.links, SYSTEM_NAMESPACE, 'west');
     await waitFor(async () => !(await getLink(east, 'west')), { what: 'Link finalized' });
     expect(await getService(east, 'default', 'db-west')).toBeUndefined();
+  });
+});
+
+describe('moving from Linkerd multicluster: a mirror name changing hands', () => {
+  it('a mirror of ours that Linkerd rewrites loses the slice Isthmus wrote and its egress ports, and the Link says so', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await exportService(west, 'web', { ready: 1, labels: { app: 'web' } });
+    await link(east, west, 'west');
+    const { ctl } = world.controller('east');
+    await waitReady(east, 'default', 'web-west');
+    const ours = (await getService(east, 'default', 'web-west'))!;
+    expect(ours.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]).toBe('http=20000');
+    expect(ctl.allocator.owned('default/web-west').size).toBe(1);
+
+    const rewritten = await linkerdRewrites(east, 'web-west');
+    // The gateways judge it Linkerd's: no egress listener for it any more.
+    expect(claimsRoutes(rewritten)).toBe(false);
+    // So nothing of Isthmus's may send callers of web-west to the gateways' egress ports.
+    await waitFor(async () => !(await getSlice(east, 'default', 'web-west')), {
+      what: "Isthmus's slice of web-west deleted",
+    });
+    const isthmusSlices = await east.client.list<V1EndpointSlice>(R.endpointSlices, {
+      namespace: 'default',
+      labelSelector: `${SERVICE_NAME_LABEL}=web-west,${MANAGED_BY_LABEL}=${MANAGED_BY_MIRROR}`,
+    });
+    expect(isthmusSlices.items).toEqual([]);
+    expect(await serviceStatus(east, 'web')).toEqual({
+      namespace: 'default',
+      name: 'web',
+      reason: 'Conflict',
+      message:
+        "Service default/web-west is Linkerd's mirror of west: unlink west from Linkerd multicluster first",
+    });
+    await waitFor(() => ctl.allocator.owned('default/web-west').size === 0, {
+      what: "web-west's egress port released",
+    });
+    const event = await linkEvent(east, 'MirrorSliceDeleted', 'default/web-west');
+    expect(event.type).toBe('Warning');
+    expect(event.message).toMatch(/Linkerd's mirror of west/);
+    // The Service itself is Linkerd's now: never written by Isthmus.
+    expect((await getService(east, 'default', 'web-west'))?.metadata?.resourceVersion).toBe(
+      rewritten.metadata?.resourceVersion,
+    );
+
+    // README step 2: Linkerd's goes, ours comes back at the address callers hold.
+    await deleteLinkerdMirror(east, 'web-west');
+    await waitReady(east, 'default', 'web-west');
+    const back = (await getService(east, 'default', 'web-west'))!;
+    expect(back.metadata?.labels?.[ISTHMUS_MIRROR_LABEL]).toBe('west');
+    expect(back.metadata?.uid).not.toBe(ours.metadata?.uid);
+    expect(back.spec?.clusterIP).toBe(ours.spec?.clusterIP);
+  });
+
+  it("takes over Linkerd's mirror at the ClusterIP callers already hold", async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    const linkerds = await linkerdMirrorOfWeb(east);
+    const oldIP = linkerds.spec?.clusterIP;
+    expect(oldIP).toMatch(/^10\.96\.\d+\.\d+$/);
+    await exportService(west, 'web', { ready: 1 });
+    await link(east, west, 'west');
+    const { log, lines } = capturedLog('east');
+    world.controller('east', { log });
+    await serviceStatus(east, 'web');
+
+    await deleteLinkerdMirror(east, 'web-west');
+    await waitReady(east, 'default', 'web-west');
+    const ours = (await getService(east, 'default', 'web-west'))!;
+    expect(ours.metadata?.labels?.[ISTHMUS_MIRROR_LABEL]).toBe('west');
+    expect(ours.spec).toMatchObject({
+      type: 'ClusterIP',
+      clusterIP: oldIP,
+      clusterIPs: [oldIP],
+      ipFamilies: ['IPv4'],
+    });
+    const kept = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => String(l.msg).includes('ClusterIP'));
+    expect(kept, lines.join('\n')).toMatchObject({ mirror: 'default/web-west', clusterIP: oldIP });
+  });
+
+  it("makes the mirror with a new ClusterIP when Linkerd's is taken meanwhile, and says why", async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    const linkerds = await linkerdMirrorOfWeb(east);
+    const oldIP = linkerds.spec!.clusterIP!;
+    await exportService(west, 'web', { ready: 1 });
+    await link(east, west, 'west');
+    // A follower sees Linkerd's mirror go but writes nothing, until it leads: meanwhile another
+    // Service is given its address.
+    const informers = createLocalInformers(east.client);
+    informers.services.start();
+    informers.slices.start();
+    try {
+      const leadership = new Leadership(false);
+      const { log, lines } = capturedLog('east');
+      const { ctl } = world.controller('east', { log, leadership, localInformers: informers });
+      await within(ctl.ready, SYNC_DEADLINE_MS, 'the follower ready');
+      await deleteLinkerdMirror(east, 'web-west');
+      await waitFor(() => informers.services.get('default', 'web-west') === undefined, {
+        what: "the controller's cache without Linkerd's mirror",
+      });
+      await east.client.create<V1Service>(R.services, {
+        metadata: { name: 'squatter', namespace: 'default' },
+        spec: { clusterIP: oldIP, ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
+      });
+      leadership.set(true);
+
+      await waitReady(east, 'default', 'web-west');
+      const ours = (await getService(east, 'default', 'web-west'))!;
+      expect(ours.metadata?.labels?.[ISTHMUS_MIRROR_LABEL]).toBe('west');
+      expect(ours.spec?.clusterIP).toMatch(/^10\.96\./);
+      expect(ours.spec?.clusterIP).not.toBe(oldIP);
+      const refused = lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => String(l.msg).includes('ClusterIP'));
+      expect(refused, lines.join('\n')).toMatchObject({ mirror: 'default/web-west', clusterIP: oldIP });
+      expect(String(refused?.reason)).toMatch(/provided IP is already allocated/);
+      const event = await linkEvent(east, 'ClusterIPNotKept', 'default/web-west');
+      expect(event.type).toBe('Warning');
+      expect(event.message).toContain(oldIP);
+    } finally {
+      await Promise.all([informers.services.stop(), informers.slices.stop()]);
+    }
   });
 });

@@ -13,6 +13,7 @@ import type { V1EndpointSlice, V1Namespace, V1Secret, V1Service } from '../kube/
 import type { QueueBackoff } from '../kube/work-queue.js';
 import type { HoldClock } from './deletion-hold.js';
 import type { GatewayListening } from './gateway-listening.js';
+import type { VacatedNames } from './hand-over.js';
 import type { MirrorMetrics } from './metrics.js';
 import type { OwnWrites } from './own-writes.js';
 import type { PodMirrorLookup } from './pod-mirror-index.js';
@@ -62,6 +63,8 @@ export interface SharedLocal {
   localCluster?: string;
   /** Every local Service: mirrors, and strangers that hold a mirror's name (conflicts). */
   services: Informer<V1Service>;
+  /** Deleted Services whose ClusterIP a new mirror of their name keeps (hand-over.ts). */
+  vacated?: Pick<VacatedNames, 'get'>;
   /** Per-pod mirrors of a headless parent, from an index (absent: scan `services`). */
   podMirrors?: PodMirrorLookup;
   /** Local EndpointSlices labelled managed-by=mirror.isthmus.dev. */

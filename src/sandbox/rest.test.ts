@@ -33,6 +33,36 @@ describe('create', () => {
     expect(r.body.spec.clusterIPs).toEqual(['None']);
   });
 
+  it('takes a requested clusterIP, refuses one already allocated or out of range (422), frees it on delete', async () => {
+    const first = await call(sb, 'POST', SVC, svc('asked-ip', { spec: { clusterIP: '10.96.200.7' } }));
+    expect(first.status).toBe(201);
+    expect(first.body.spec).toMatchObject({ clusterIP: '10.96.200.7', clusterIPs: ['10.96.200.7'] });
+    // kube-apiserver's words (pkg/registry/core/service/storage/alloc.go, ipallocator.ErrAllocated).
+    const taken = await call(
+      sb,
+      'POST',
+      SVC,
+      svc('asked-again', { spec: { clusterIP: '10.96.200.7', clusterIPs: ['10.96.200.7'] } }),
+    );
+    expect(taken.status).toBe(422);
+    expect(taken.body).toMatchObject({ reason: 'Invalid', code: 422 });
+    expect(taken.body.message).toBe(
+      'Service "asked-again" is invalid: spec.clusterIPs: Invalid value: ["10.96.200.7"]: failed to allocate IP 10.96.200.7: provided IP is already allocated',
+    );
+    expect(taken.body.details.causes).toEqual([
+      expect.objectContaining({ field: 'spec.clusterIPs', reason: 'FieldValueInvalid' }),
+    ]);
+    const outside = await call(sb, 'POST', SVC, svc('asked-outside', { spec: { clusterIP: '192.168.0.7' } }));
+    expect(outside.status).toBe(422);
+    expect(outside.body.message).toMatch(/provided IP is not in the valid range/);
+    expect((await call(sb, 'GET', `${SVC}/asked-again`)).status).toBe(404);
+    // Released with the Service: the next one may ask for it.
+    expect((await call(sb, 'DELETE', `${SVC}/asked-ip`)).status).toBe(200);
+    const again = await call(sb, 'POST', SVC, svc('asked-again', { spec: { clusterIP: '10.96.200.7' } }));
+    expect(again.status).toBe(201);
+    expect(again.body.spec.clusterIP).toBe('10.96.200.7');
+  });
+
   it('answers 409 AlreadyExists for a second create', async () => {
     await call(sb, 'POST', SVC, svc('twice'));
     const r = await call(sb, 'POST', SVC, svc('twice'));
