@@ -133,8 +133,9 @@ export function peerChainNotAfter(
 export const MAX_STEP_MS = 3_600_000;
 
 /**
- * Calls `onExpiry` once the time is past `notAfter` (OpenSSL's rule: a certificate is valid through
- * its notAfter second), in a later tick even when it already is. It re-arms in steps of at most
+ * Calls `onExpiry` once the time is past `notAfter` (whole seconds in X.509; OpenSSL refuses a
+ * certificate from the notAfter second on, by time(), which can lag Date.now() by a clock tick), in
+ * a later tick even when it already is. It re-arms in steps of at most
  * MAX_STEP_MS, reading the wall clock at each. The timer keeps no process alive; the returned
  * function cancels it (call it when the session closes).
  */

@@ -14,7 +14,7 @@ import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { echo, startTcpBackend, type TcpBackend } from './test-support/backends.js';
 import { ask, connectTo, h2connect } from './test-support/h2-client.js';
 import { CLUSTER_DOMAIN, PROBE_PATH, startEchoIngress } from './test-support/harness.js';
-import { makePki, resigned, type TestPki, TRUST_DOMAIN } from './test-support/pki.js';
+import { makePki, resigned, type TestPki, TRUST_DOMAIN, wholeSecondAfter } from './test-support/pki.js';
 import { untilExpiredForOpenSsl, waitFor, within } from './test-support/wait.js';
 
 const ECHO = `echo.test.svc.${CLUSTER_DOMAIN}:7000`;
@@ -69,11 +69,10 @@ function roundTrip(tunnel: ClientHttp2Stream, text: string): Promise<string> {
 
 it('sends GOAWAY at the peer certificate notAfter: no new tunnel on that session, open ones finish', async () => {
   const identity = 'spiffe://cluster.local/cluster/east/gateway';
-  const notAfter = new Date(Date.now() + 4_000);
-  const shortLived = pki.leaf('east', {
+  // Valid 4 s from when its key is made, to a whole second (what the ingress and OpenSSL see).
+  const { context: shortLived, notAfter } = pki.shortLived('east', {
     uriSans: [identity],
-    notBefore: new Date(Date.now() - 60_000),
-    notAfter,
+    validForMs: 4_000,
   });
   const s = h2connect(ingress.address, shortLived);
   const goaway = new Promise<number>((resolve) => s.once('goaway', (code: number) => resolve(code)));
@@ -128,7 +127,7 @@ it('sends GOAWAY at the peer certificate notAfter: no new tunnel on that session
 }, 30_000);
 
 it('sends GOAWAY at the trust anchor notAfter too: the peer does not send the root, the ingress finds it', async () => {
-  const shortAnchor = resigned(pki.anchor, new Date(Date.now() + 4_000));
+  const shortAnchor = resigned(pki.anchor, wholeSecondAfter(4_000));
   const { ingress: strict } = await startEchoIngress(pki, backend.port, {
     extra: { secureContext: { ...pki.gateway('west'), ca: shortAnchor } },
   });

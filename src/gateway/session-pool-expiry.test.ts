@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { waitFor as waitUntil } from '../wait-for.js';
 import { echo, startTcpBackend, type TcpBackend } from './test-support/backends.js';
 import { CLUSTER_DOMAIN, type Harness, startHarness } from './test-support/harness.js';
-import { makePki, resigned, type TestPki } from './test-support/pki.js';
+import { makePki, resigned, type TestPki, wholeSecondAfter } from './test-support/pki.js';
 import { untilExpiredForOpenSsl, waitFor, within } from './test-support/wait.js';
 
 const ECHO = `echo.test.svc.${CLUSTER_DOMAIN}:7000`;
@@ -51,13 +51,13 @@ function roundTrip(tunnel: Duplex, text: string): Promise<string> {
 
 it('stops opening tunnels on a session whose remote certificate expired, and redials', async () => {
   const westIdentity = 'spiffe://cluster.local/cluster/west/gateway';
-  const notAfter = new Date(Date.now() + 4_000);
+  // Valid 4 s from when its key is made, to a whole second (what the pool and OpenSSL see).
+  const { context: shortLived, notAfter } = pki.shortLived('west', {
+    uriSans: [westIdentity],
+    validForMs: 4_000,
+  });
   h = await startHarness(pki, {
-    ingressContext: pki.leaf('west', {
-      uriSans: [westIdentity],
-      notBefore: new Date(Date.now() - 60_000),
-      notAfter,
-    }),
+    ingressContext: shortLived,
     pool: { backoff: { baseMs: 10, maxMs: 50 } },
   });
   h.exportService('test', 'echo', 7000, [backend.port]);
@@ -90,7 +90,7 @@ it('stops opening tunnels on a session whose remote certificate expired, and red
 }, 30_000);
 
 it('stops opening tunnels on a session at the trust anchor notAfter too (the remote does not send the root)', async () => {
-  const shortAnchor = resigned(pki.anchor, new Date(Date.now() + 4_000));
+  const shortAnchor = resigned(pki.anchor, wholeSecondAfter(4_000));
   const eastContext = { ...pki.gateway('east'), ca: shortAnchor };
   const pair = await startHarness(pki, { pool: { secureContext: () => eastContext } });
   try {

@@ -12,6 +12,7 @@ import {
   issueLeaf,
   type KeyPairPem,
 } from '../../identity/ca.js';
+import { generateRsaKey } from '../../identity/rsa-keys.js';
 import type { TunnelSecureContext } from '../tunnel-settings.js';
 
 export const TRUST_DOMAIN = 'cluster.local';
@@ -25,6 +26,15 @@ export interface TestPki {
   freshGateway(cluster: string): TunnelSecureContext;
   /** A leaf of `cluster`'s issuer with arbitrary URI SANs and validity. */
   leaf(cluster: string, opts: { uriSans: string[]; notBefore?: Date; notAfter?: Date }): TunnelSecureContext;
+  /**
+   * A leaf of `cluster`'s issuer valid from a minute ago until `notAfter`, at least `validForMs`
+   * after its key was made (not before: key generation can take seconds on a loaded machine) and on
+   * a whole second, so the certificate ends exactly then (X.509 times are whole seconds).
+   */
+  shortLived(
+    cluster: string,
+    opts: { uriSans: string[]; validForMs: number },
+  ): { context: TunnelSecureContext; notAfter: Date };
   /** A gateway certificate from an unrelated trust anchor, presenting `cluster`'s identity. */
   foreign(cluster: string): TunnelSecureContext;
 }
@@ -63,6 +73,21 @@ export function makePki(): TestPki {
       const leaf = issueLeaf(iss, opts);
       return { key: leaf.keyPem!, cert: chainOf(leaf.certPem, iss), ca: anchor.certPem };
     },
+    shortLived(cluster, opts) {
+      const iss = issuer(cluster);
+      const key = generateRsaKey();
+      const notAfter = wholeSecondAfter(opts.validForMs);
+      const leaf = issueLeaf(iss, {
+        uriSans: opts.uriSans,
+        notBefore: new Date(Date.now() - 60_000),
+        notAfter,
+        publicKeyPem: key.publicKeyPem,
+      });
+      return {
+        context: { key: key.privateKeyPem, cert: chainOf(leaf.certPem, iss), ca: anchor.certPem },
+        notAfter,
+      };
+    },
     foreign(cluster) {
       foreignAnchor ??= createTrustAnchor({ trustDomain: TRUST_DOMAIN, commonName: 'foreign root' });
       const iss = createIssuer(foreignAnchor, { cluster, trustDomain: TRUST_DOMAIN });
@@ -71,6 +96,14 @@ export function makePki(): TestPki {
       return { key: cert.keyPem, cert: cert.chainPem, ca: anchor.certPem };
     },
   };
+}
+
+/**
+ * The first whole second at least `ms` from now: a notAfter a certificate keeps as it is. (node-forge
+ * drops the milliseconds of X.509 times, which would end a certificate up to a second early.)
+ */
+export function wholeSecondAfter(ms: number): Date {
+  return new Date(Math.ceil((Date.now() + ms) / 1_000) * 1_000);
 }
 
 /**
