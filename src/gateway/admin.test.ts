@@ -1,12 +1,17 @@
+import { X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { issueGatewayCertificate } from '../identity/ca.js';
+import { TEST_TRUST_DOMAIN, testGatewayCertificate, testPki } from '../identity/testing.js';
 import type { Link } from '../kube/types.js';
 import {
   type AdminOptions,
   type AdminServer,
+  type PresentedCertificate,
   parseProbeQuery,
+  presentedCertificate,
   type Readiness,
   sniffProtocol,
   startAdmin,
@@ -141,6 +146,42 @@ describe('startAdmin', () => {
       status: 403,
       body: { refused: true, failure: 'local' },
     });
+  });
+
+  it('answers /certificate with the chain in use, certificates only, and follows a swap; 503 before one', async () => {
+    let current: PresentedCertificate | undefined;
+    const base = await start({ certificate: () => current });
+    const none = await fetch(`${base}/certificate`);
+    expect(none.status).toBe(503);
+    expect(await none.json()).toEqual({ error: 'no certificate yet: see /ready' });
+
+    const first = testGatewayCertificate('east');
+    // Whatever the caller hands over, a key never leaves: only CERTIFICATE blocks are kept.
+    current = presentedCertificate(first.chainPem + first.keyPem);
+    const answered = await fetch(`${base}/certificate`);
+    expect(answered.status).toBe(200);
+    const body = await answered.text();
+    expect(body).not.toMatch(/PRIVATE KEY/);
+    const x509 = new X509Certificate(first.certPem);
+    expect(JSON.parse(body)).toEqual({
+      chain: [first.certPem, testPki().issuers.east.certPem].map((pem) => `${pem.trim()}\n`),
+      serial: x509.serialNumber,
+      notAfter: new Date(x509.validTo).toISOString(),
+    });
+
+    const renewed = issueGatewayCertificate(testPki().issuers.east, {
+      trustDomain: TEST_TRUST_DOMAIN,
+      cluster: 'east',
+    });
+    current = presentedCertificate(renewed.chainPem);
+    expect(await (await fetch(`${base}/certificate`)).json()).toMatchObject({
+      serial: new X509Certificate(renewed.certPem).serialNumber,
+    });
+  });
+
+  it('answers /certificate 404 when it is given no certificate to show', async () => {
+    const base = await start();
+    expect((await fetch(`${base}/certificate`)).status).toBe(404);
   });
 
   it('serves grpc.health.v1.Health Check and Watch on the same port', async () => {

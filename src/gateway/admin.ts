@@ -1,15 +1,18 @@
 /**
- * The admin port (:4191, shared/DESIGN.md "Ports"): `/live`, `/ready`, `/metrics`, `/probe` over
- * HTTP/1.1 and `grpc.health.v1.Health` over gRPC, on one listener. Each connection's first bytes
- * decide: the HTTP/2 client preface (RFC 9113 §3.4, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") goes to
- * grpc-js through its connection injector, anything else to node:http. One port keeps the
- * Deployment's probes and the LoadBalancer-less admin Service simple, as Linkerd's admin does.
+ * The admin port (:4191, shared/DESIGN.md "Ports"): `/live`, `/ready`, `/metrics`, `/probe`,
+ * `/routes`, `/certificate` over HTTP/1.1 and `grpc.health.v1.Health` over gRPC, on one listener.
+ * Each connection's first bytes decide: the HTTP/2 client preface (RFC 9113 §3.4,
+ * "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") goes to grpc-js through its connection injector, anything
+ * else to node:http. One port keeps the Deployment's probes and the LoadBalancer-less admin Service
+ * simple, as Linkerd's admin does.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import { Duplex } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { parseHostPort } from '../host-port.js';
+import { parseCertificate } from '../identity/certificate-info.js';
+import { splitPem } from '../identity/pem.js';
 import { isValidClusterName } from '../identity/spiffe.js';
 import type { EgressRoute } from './egress.js';
 import { HealthImplementation, healthPackage } from './health-service.js';
@@ -66,6 +69,29 @@ export interface AdminOptions {
    * does an admitted port the egress cannot listen on (`unbound`: another process holds it).
    */
   refused?: () => RefusedRoute[];
+  /**
+   * The chain new handshakes present (rotation swaps it), for `/certificate`: `isthmus check` reads
+   * every replica's, where a handshake through the Service sees the one replica it lands on.
+   * Undefined: no certificate yet (503).
+   */
+  certificate?: () => PresentedCertificate | undefined;
+}
+
+/** What `/certificate` answers: certificates only, never the key. */
+export interface PresentedCertificate {
+  /** PEM, leaf first, as peers get them in the handshake. */
+  chain: string[];
+  /** The leaf's serial, hex as node:crypto writes it (what a CRL and `certs revoke` name). */
+  serial: string;
+  /** The leaf's notAfter, ISO 8601. */
+  notAfter: string;
+}
+
+/** `/certificate` of a chain (leaf first): only its CERTIFICATE blocks, so no key can slip in. */
+export function presentedCertificate(chainPem: string): PresentedCertificate {
+  const chain = splitPem(chainPem);
+  const leaf = parseCertificate(chain[0] ?? '');
+  return { chain, serial: leaf.serialNumber, notAfter: new Date(leaf.validTo).toISOString() };
 }
 
 export interface AdminServer {
@@ -220,6 +246,13 @@ async function handleHttp(req: IncomingMessage, res: ServerResponse, opts: Admin
       }
       sendText(res, 404, 'not found\n');
       return;
+    case '/certificate': {
+      const presented = opts.certificate?.();
+      if (presented) sendJson(res, 200, presented);
+      else if (opts.certificate) sendJson(res, 503, { error: 'no certificate yet: see /ready' });
+      else sendText(res, 404, 'not found\n');
+      return;
+    }
     default:
       sendText(res, 404, 'not found\n');
   }

@@ -3,7 +3,7 @@
  * `/live` answers and `/ready` explains what is missing while certificates are fetched) and the
  * ingress (once the certificate is loaded), which never dials its own listeners.
  */
-import { type AdminServer, startAdmin } from './admin.js';
+import { type AdminServer, presentedCertificate, startAdmin } from './admin.js';
 import { onSessionExpired } from './certificate-expiry.js';
 import type { EgressListeners } from './egress.js';
 import type { GatewayCertificates } from './gateway-certificates.js';
@@ -24,12 +24,13 @@ export const PROBE_PATH = '/ready';
 
 /** Parts that start after the admin port, which answers for them (absent: not started yet). */
 export interface LaterParts {
+  certificates?: GatewayCertificates;
   pool?: SessionPool;
   egress?: EgressListeners;
   mirrors?: MirrorWatcher;
 }
 
-/** The admin port: readiness, metrics, probes of linked gateways, the egress routes. */
+/** The admin port: readiness, metrics, probes of linked gateways, the egress routes, the certificate. */
 export async function startAdminPort(
   ctx: GatewayContext,
   informers: GatewayInformers,
@@ -55,6 +56,8 @@ export async function startAdminPort(
     },
     routes: () => later.egress?.routes() ?? [],
     refused: () => later.mirrors?.refused() ?? [],
+    // The context new handshakes take, the one rotation last swapped in: never its key.
+    certificate: () => later.certificates && presentedCertificate(later.certificates.secureContext().cert),
   });
   stops.add('admin server', () => admin.close());
   log.info({ address: admin.address }, 'admin listening');

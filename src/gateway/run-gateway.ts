@@ -91,6 +91,7 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
       ...(deps.signal === undefined ? {} : { signal: deps.signal }),
       ...(deps.crlIntervalMs === undefined ? {} : { crlIntervalMs: deps.crlIntervalMs }),
     });
+    later.certificates = certificates;
     const pool = startSessionPool(ctx, certificates);
     later.pool = pool;
     const ingress = await startGatewayIngress(ctx, {

@@ -2,14 +2,15 @@
  * Reads the admin port of Isthmus pods through the API server's pod proxy, as `linkerd multicluster
  * gateways` does: the controller's Prometheus page (any replica will do: followers keep probing
  * too, src/mirror/leadership.ts), or `--controller-admin` when given (a port-forward); every
- * running gateway's `/routes`; and an unready pod's `/ready` (deployment-pods.ts).
+ * running gateway's `/routes` and `/certificate`; and an unready pod's `/ready` (deployment-pods.ts).
  */
 import { describeError } from '../../errors.js';
 import type { KubeClient } from '../../kube/client.js';
+import { KubeApiError } from '../../kube/errors.js';
 import { PORTS, SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { V1Pod } from '../../kube/types.js';
-import type { GatewayListeners, RefusedClaim } from './types.js';
+import type { GatewayListeners, GatewayPodChain, RefusedClaim } from './types.js';
 
 const CONTROLLER_SELECTOR = 'app.kubernetes.io/name=isthmus-controller';
 const GATEWAY_SELECTOR = 'app.kubernetes.io/name=isthmus-gateway';
@@ -55,6 +56,36 @@ export interface GatewayRoute {
   mirror: string;
 }
 
+/**
+ * `path` of each of `pods`' admin port, parsed by `read` (which throws on an answer it cannot use);
+ * a pod that does not answer is reported with the error, not fatal.
+ */
+async function askEachPod<T>(
+  client: KubeClient,
+  pods: V1Pod[],
+  path: string,
+  timeoutMs: number,
+  read: (body: unknown) => T,
+): Promise<Array<{ pod: V1Pod; name: string } & ({ ok: true; value: T } | { ok: false; error: unknown })>> {
+  return Promise.all(
+    pods.map(async (pod) => {
+      const name = pod.metadata?.name ?? '';
+      try {
+        return {
+          pod,
+          name,
+          ok: true as const,
+          value: read(await podAdminGet(client, name, path, timeoutMs)),
+        };
+      } catch (error) {
+        return { pod, name, ok: false as const, error };
+      }
+    }),
+  );
+}
+
+const jsonOf = (body: unknown): unknown => (typeof body === 'string' ? JSON.parse(body) : body);
+
 /** Each running gateway pod's egress routes; a pod that does not answer is reported, not fatal. */
 export async function readGatewayRoutes(
   client: KubeClient,
@@ -63,22 +94,48 @@ export async function readGatewayRoutes(
   { pod: string; ready: boolean; routes?: GatewayRoute[]; refused?: RefusedClaim[]; error?: string }[]
 > {
   const pods = await runningPods(client, GATEWAY_SELECTOR);
-  return Promise.all(
-    pods.map(async (p) => {
-      const pod = p.metadata?.name ?? '';
-      const ready = podTakesTraffic(p);
-      try {
-        const body = await podAdminGet(client, pod, '/routes', timeoutMs);
-        const parsed = (typeof body === 'string' ? JSON.parse(body) : body) as {
-          routes?: GatewayRoute[];
-          refused?: RefusedClaim[];
-        };
-        return { pod, ready, routes: parsed.routes ?? [], refused: parsed.refused ?? [] };
-      } catch (err) {
-        return { pod, ready, error: describeError(err) };
-      }
-    }),
+  const answers = await askEachPod(client, pods, '/routes', timeoutMs, (body) => {
+    const parsed = jsonOf(body) as { routes?: GatewayRoute[]; refused?: RefusedClaim[] };
+    return { routes: parsed.routes ?? [], refused: parsed.refused ?? [] };
+  });
+  return answers.map((a) => {
+    const ready = podTakesTraffic(a.pod);
+    return a.ok ? { pod: a.name, ready, ...a.value } : { pod: a.name, ready, error: describeError(a.error) };
+  });
+}
+
+/**
+ * Each running gateway pod's admin `/certificate`: the chain it presents to peers. Pods being
+ * deleted are left out: after a restart the old replicas drain with the old certificate, on their
+ * way out. A pod that does not answer is reported, not fatal.
+ */
+export async function readGatewayCertificates(
+  client: KubeClient,
+  timeoutMs = 5000,
+): Promise<GatewayPodChain[]> {
+  const pods = (await runningPods(client, GATEWAY_SELECTOR)).filter((p) => !p.metadata?.deletionTimestamp);
+  const answers = await askEachPod(client, pods, '/certificate', timeoutMs, (body) => {
+    const chain = (jsonOf(body) as { chain?: unknown } | null)?.chain;
+    if (!Array.isArray(chain) || chain.length === 0 || !chain.every((c) => typeof c === 'string'))
+      throw new Error('/certificate answered no chain');
+    return chain as string[];
+  });
+  return answers.map((a) =>
+    a.ok
+      ? { pod: a.name, ok: true, chainPem: a.value }
+      : { pod: a.name, ok: false, error: certificateReadError(a.error) },
   );
+}
+
+/**
+ * Why a pod's `/certificate` was not read. The gateway's own answers carry no Status reason, where
+ * the API server's do (the pod gone: NotFound; unreachable: ServiceUnavailable).
+ */
+function certificateReadError(err: unknown): string {
+  const own = err instanceof KubeApiError && err.reason === undefined ? err.status : undefined;
+  if (own === 404) return 'no /certificate endpoint, answered 404: a gateway version before it';
+  if (own === 503) return 'no certificate yet (503)';
+  return describeError(err);
 }
 
 /** Each running gateway pod's egress ports (what `isthmus check` compares with the mirrors). */

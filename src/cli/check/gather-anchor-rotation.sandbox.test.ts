@@ -3,34 +3,24 @@
  * presents, CRL or not: after step 2 the issuer Secret holds the new issuer, but a gateway replica
  * not restarted since keeps a leaf under the old anchor, and finishing the rotation then cuts it off.
  */
-import type { AddressInfo } from 'node:net';
-import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createIssuer, createTrustAnchor, issueGatewayCertificate } from '../../identity/ca.js';
-import { KubeClient } from '../../kube/client.js';
-import { GATEWAY_SERVICE_NAME, SYSTEM_NAMESPACE } from '../../kube/keys.js';
+import type { Server as TlsServer } from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KubeClient } from '../../kube/client.js';
+import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
-import type { V1ConfigMap, V1Secret, V1Service } from '../../kube/types.js';
 import { type Sandbox, startSandbox } from '../../sandbox/index.js';
 import { checkTrustAnchor } from './checks/trust-anchor.js';
 import { gatherFacts } from './gather.js';
+import {
+  checkClient,
+  eastMintedAt,
+  gatewayIngress,
+  installGatewayService,
+  installTrust,
+  portOf,
+} from './test-sandbox.js';
 
 const HOUR = 3600_000;
-const TRUST_DOMAIN = 'cluster.local';
-
-/** East's anchor, issuer and a gateway certificate, minted as if the clock read `at`. */
-function eastMintedAt(at: Date) {
-  vi.useFakeTimers({ toFake: ['Date'] });
-  vi.setSystemTime(at);
-  try {
-    const anchor = createTrustAnchor({ trustDomain: TRUST_DOMAIN, keyBits: 2048 });
-    const issuer = createIssuer(anchor, { cluster: 'east', trustDomain: TRUST_DOMAIN });
-    const leaf = issueGatewayCertificate(issuer, { trustDomain: TRUST_DOMAIN, cluster: 'east', now: at });
-    return { anchor, issuer, leaf };
-  } finally {
-    vi.useRealTimers();
-  }
-}
 
 let sandbox: Sandbox;
 let client: KubeClient;
@@ -42,52 +32,13 @@ beforeAll(async () => {
   old = eastMintedAt(new Date(Date.now() - 2 * HOUR));
   next = eastMintedAt(new Date(Date.now() - HOUR));
   sandbox = await startSandbox({ name: 'east' });
-  client = KubeClient.fromKubeconfigString(sandbox.kubeconfig(), undefined, {
-    rateLimit: { qps: 0, burst: 0 },
-  });
+  client = checkClient(sandbox);
   // A replica not restarted since step 2: it still presents its leaf of the old issuer.
-  gateway = createTlsServer({
-    key: old.leaf.keyPem,
-    cert: old.leaf.chainPem,
-    ca: next.anchor.certPem + old.anchor.certPem,
-    requestCert: true,
-    rejectUnauthorized: true,
-    minVersion: 'TLSv1.3',
-    ALPNProtocols: ['h2'],
-  });
-  gateway.on('tlsClientError', () => {}); // the check has no client certificate: expected
-  await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', r));
-  const port = (gateway.address() as AddressInfo).port;
-
+  gateway = await gatewayIngress(old.leaf, next.anchor.certPem + old.anchor.certPem);
   await client.create(R.namespaces, { metadata: { name: SYSTEM_NAMESPACE } });
   // Step 2 done in east: both anchors trusted, the new issuer in the Secret; no CRL anywhere.
-  await client.create<V1ConfigMap>(R.configMaps, {
-    metadata: { name: 'isthmus-trust-anchor', namespace: SYSTEM_NAMESPACE },
-    data: { 'ca.crt': next.anchor.certPem + old.anchor.certPem },
-  });
-  await client.create<V1Secret>(R.secrets, {
-    metadata: { name: 'isthmus-issuer', namespace: SYSTEM_NAMESPACE },
-    type: 'kubernetes.io/tls',
-    data: {
-      'tls.crt': Buffer.from(next.issuer.certPem).toString('base64'),
-      'tls.key': Buffer.from(next.issuer.keyPem).toString('base64'),
-    },
-  });
-  await client.create<V1Service>(R.services, {
-    metadata: { name: GATEWAY_SERVICE_NAME, namespace: SYSTEM_NAMESPACE },
-    spec: {
-      type: 'LoadBalancer',
-      selector: { 'app.kubernetes.io/name': 'isthmus-gateway' },
-      ports: [{ name: 'ingress', port, targetPort: 'ingress' }],
-    },
-  });
-  await client.patchStatus(
-    R.services,
-    SYSTEM_NAMESPACE,
-    GATEWAY_SERVICE_NAME,
-    { status: { loadBalancer: { ingress: [{ ip: '127.0.0.1' }] } } },
-    'merge',
-  );
+  await installTrust(client, next.anchor.certPem + old.anchor.certPem, next.issuer);
+  await installGatewayService(client, portOf(gateway));
 });
 
 afterAll(async () => {

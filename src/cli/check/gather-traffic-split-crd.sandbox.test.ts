@@ -4,35 +4,18 @@
  * --no-traffic-split-crd`) has none, and then `isthmus check` says once that it cannot see the
  * splits' state instead of blaming the failover controller for every split.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LINKERD_SMI_CRD, service, trafficSplit } from '../../failover/test-builders.js';
-import { KubeClient } from '../../kube/client.js';
-import { FAILOVER_PRIMARY_ANNOTATION, SYSTEM_NAMESPACE } from '../../kube/keys.js';
+import type { KubeClient } from '../../kube/client.js';
+import { FAILOVER_PRIMARY_ANNOTATION } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { KubeObject } from '../../kube/types.js';
-import { type Sandbox, startSandbox } from '../../sandbox/index.js';
 import { waitFor } from '../../wait-for.js';
 import { checkTrafficSplits } from './checks/traffic-splits.js';
 import { gatherFacts } from './gather.js';
+import { sandboxPerDescribe } from './test-sandbox.js';
 
 const gather = (client: KubeClient) => gatherFacts(client, { remoteTimeoutMs: 2000 });
-
-function sandboxPerDescribe(loadCrds: boolean) {
-  const ctx = {} as { sandbox: Sandbox; client: KubeClient };
-  beforeAll(async () => {
-    ctx.sandbox = await startSandbox({ name: 'east', loadCrds });
-    // Not rate-limited: a gather asks a SubjectAccessReview per permission.
-    ctx.client = KubeClient.fromKubeconfigString(ctx.sandbox.kubeconfig(), undefined, {
-      rateLimit: { qps: 0, burst: 0 },
-    });
-    await ctx.client.create(R.namespaces, { metadata: { name: SYSTEM_NAMESPACE } });
-  });
-  afterAll(async () => {
-    ctx.client?.close();
-    await ctx.sandbox?.close();
-  });
-  return ctx;
-}
 
 describe("gatherFacts: next to Linkerd's SMI extension's TrafficSplit CRD", () => {
   const ctx = sandboxPerDescribe(false);

@@ -54,11 +54,18 @@ import { INSTALL_RECORD_CONFIGMAP } from '../install/install-record.js';
 import { TRAFFIC_SPLIT_CRD } from '../install/options.js';
 import { REQUIRED_CRDS } from './checks/crds.js';
 import { EDITOR_ROLES, endpointWrites, gatewayDialsPodIPsOnly } from './checks/endpoint-writers.js';
-import { readGatewayListeners } from './controller-scrape.js';
+import { readGatewayCertificates, readGatewayListeners } from './controller-scrape.js';
 import { deploymentPods, readDeployments } from './deployment-pods.js';
 import { readFederatedRows } from './federated-view.js';
 import { readGatewayAdmission } from './gateway-args.js';
 import { readLinkObjects } from './link-objects.js';
+import {
+  readForeignMirrors,
+  readForeignSlices,
+  readLabelledSplits,
+  readLinkerdFailover,
+  readLinkerdLinks,
+} from './linkerd-leftovers.js';
 import { fetchPeerChain } from './peer-chain.js';
 import {
   controllerMayCreateNamespaces,
@@ -477,6 +484,11 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
       ? readLocalGatewayChain(client, opts.remoteTimeoutMs)
       : undefined,
   );
+  // Every replica's, where the handshake above sees the one the load balancer picks: through the
+  // pod proxy, so always (it dials nothing outside the API server).
+  const gatewayPodChains = gatewayInstalled
+    ? fetched(() => readGatewayCertificates(client, opts.remoteTimeoutMs))
+    : undefined;
   const deployments = fetched(() => readDeployments(client, opts.remoteTimeoutMs));
   const denied = fetched(async () => {
     const linked = await links;
@@ -492,6 +504,12 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
   const trafficSplits = fetched(() => readFailoverSplits(client));
   const trafficSplitStatus = fetched(() => readTrafficSplitStatusSubresource(client));
   const podVersions = fetched(() => readComponentVersions(client));
+  // What a move from Linkerd multicluster left behind (linkerd-leftovers.ts).
+  const foreignMirrors = fetched(() => readForeignMirrors(client));
+  const linkerdLinks = fetched(() => readLinkerdLinks(client));
+  const foreignSlices = mirrors.then((m) => (m.ok ? fetched(() => readForeignSlices(client, m.value)) : m));
+  const labelledSplits = fetched(() => readLabelledSplits(client));
+  const linkerdFailover = fetched(() => readLinkerdFailover(client));
   const apiNow = serverTime(client).catch(() => undefined);
   const serverNow = await apiNow;
   return {
@@ -518,6 +536,7 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     issuerPem: await issuerPem,
     crlPem: await crlPem,
     ...(await localGatewayChain.then((chain) => (chain ? { localGatewayChain: chain } : {}))),
+    ...(gatewayPodChains ? { gatewayPodChains: await gatewayPodChains } : {}),
     deniedPermissions: await denied,
     controllerMayCreateNamespaces: await createNamespaces,
     endpointWriters: await endpointWriters,
@@ -527,6 +546,11 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     trafficSplitStatusSubresource: await trafficSplitStatus,
     deployments: await deployments,
     podVersions: await podVersions,
+    foreignMirrors: await foreignMirrors,
+    linkerdLinks: await linkerdLinks,
+    foreignSlices: await foreignSlices,
+    labelledSplits: await labelledSplits,
+    linkerdFailover: await linkerdFailover,
   };
 }
 

@@ -4,61 +4,31 @@
  * says so (`certs revoke --cluster east --cert leaked.crt`), rather than that nothing is revoked.
  */
 import { X509Certificate } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
+import type { Server as TlsServer } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCrl } from '../../identity/crl.js';
 import { testGatewayCertificate, testPki } from '../../identity/testing.js';
-import { KubeClient } from '../../kube/client.js';
+import type { KubeClient } from '../../kube/client.js';
 import { CRL_CONFIGMAP, GATEWAY_SERVICE_NAME, SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
-import type { V1ConfigMap, V1Secret, V1Service } from '../../kube/types.js';
+import type { V1ConfigMap } from '../../kube/types.js';
 import { type Sandbox, startSandbox } from '../../sandbox/index.js';
 import { checkRevocation } from './checks/revocation.js';
 import { gatherFacts, readLocalGatewayChain } from './gather.js';
+import { checkClient, gatewayIngress, installGatewayService, installTrust, portOf } from './test-sandbox.js';
 
 let sandbox: Sandbox;
 let client: KubeClient;
 let gateway: TlsServer;
 let port: number;
 
-/** East's gateway ingress: TLS 1.3, h2, a client certificate required, as run-gateway serves it. */
-async function eastIngress(): Promise<TlsServer> {
-  const cert = testGatewayCertificate('east');
-  const server = createTlsServer({
-    key: cert.keyPem,
-    cert: cert.chainPem,
-    ca: testPki().anchor.certPem,
-    requestCert: true,
-    rejectUnauthorized: true,
-    minVersion: 'TLSv1.3',
-    ALPNProtocols: ['h2'],
-  });
-  server.on('tlsClientError', () => {}); // the check has no client certificate: expected
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return server;
-}
-
 beforeAll(async () => {
   sandbox = await startSandbox({ name: 'east' });
-  client = KubeClient.fromKubeconfigString(sandbox.kubeconfig(), undefined, {
-    rateLimit: { qps: 0, burst: 0 },
-  });
-  gateway = await eastIngress();
-  port = (gateway.address() as AddressInfo).port;
+  client = checkClient(sandbox);
+  gateway = await gatewayIngress(testGatewayCertificate('east'), testPki().anchor.certPem);
+  port = portOf(gateway);
   await client.create(R.namespaces, { metadata: { name: SYSTEM_NAMESPACE } });
-  await client.create<V1ConfigMap>(R.configMaps, {
-    metadata: { name: 'isthmus-trust-anchor', namespace: SYSTEM_NAMESPACE },
-    data: { 'ca.crt': testPki().anchor.certPem },
-  });
-  await client.create<V1Secret>(R.secrets, {
-    metadata: { name: 'isthmus-issuer', namespace: SYSTEM_NAMESPACE },
-    type: 'kubernetes.io/tls',
-    data: {
-      'tls.crt': Buffer.from(testPki().issuers.east.certPem).toString('base64'),
-      'tls.key': Buffer.from(testPki().issuers.east.keyPem).toString('base64'),
-    },
-  });
+  await installTrust(client, testPki().anchor.certPem, testPki().issuers.east);
 });
 
 afterAll(async () => {
@@ -70,22 +40,7 @@ afterAll(async () => {
 /** The gateway Service as install renders it, its ingress port the test ingress's. */
 async function gatewayService(type: 'LoadBalancer' | 'ClusterIP', lbHost?: string): Promise<void> {
   await client.delete(R.services, SYSTEM_NAMESPACE, GATEWAY_SERVICE_NAME).catch(() => undefined);
-  await client.create<V1Service>(R.services, {
-    metadata: { name: GATEWAY_SERVICE_NAME, namespace: SYSTEM_NAMESPACE },
-    spec: {
-      type,
-      selector: { 'app.kubernetes.io/name': 'isthmus-gateway' },
-      ports: [{ name: 'ingress', port, targetPort: 'ingress' }],
-    },
-  });
-  if (lbHost === undefined) return;
-  await client.patchStatus(
-    R.services,
-    SYSTEM_NAMESPACE,
-    GATEWAY_SERVICE_NAME,
-    { status: { loadBalancer: { ingress: [{ ip: lbHost }] } } },
-    'merge',
-  );
+  await installGatewayService(client, port, type, lbHost);
 }
 
 const eastLeafSerial = () => new X509Certificate(testGatewayCertificate('east').certPem).serialNumber;

@@ -9,6 +9,7 @@ import { splitAddresses } from '../../mirror/link-config.js';
 import type { FederatedRow } from './federated-view.js';
 import type { GatewayAdmission } from './gateway-args.js';
 import type { LinkObject } from './link-objects.js';
+import type { ForeignMirror, ForeignSlice, LinkerdFailover, LinkerdLink } from './linkerd-leftovers.js';
 import type { ComponentVersions } from './versions-view.js';
 
 /** `warn` does not fail the run (linkerd's ‼); `fail` makes the exit status non-zero. */
@@ -51,6 +52,14 @@ export type RemoteAccess =
 export type PeerChain =
   | { ok: true; address: string; chainPem: string[] }
   | { ok: false; address: string; error: string };
+
+/**
+ * One running gateway pod's admin `/certificate`, read through the pod proxy: the chain it
+ * presents to peers, leaf first; or why not (a gateway older than the endpoint answers 404).
+ */
+export type GatewayPodChain =
+  | { pod: string; ok: true; chainPem: string[] }
+  | { pod: string; ok: false; error: string };
 
 /** A credentials token that expires (`isthmus link --token-duration`), as its claims say (RFC 3339). */
 export interface TokenLifetime {
@@ -203,12 +212,19 @@ export interface CheckFacts {
   crlPem: Fetched<string | undefined>;
   /**
    * The chain this cluster's own gateway presents to its peers, from a handshake with its Service's
-   * LoadBalancer address (what peers dial), as remote gateways' chains are read. Read when a CRL
+   * LoadBalancer address (what peers dial), as remote gateways' chains are read: the one replica
+   * the load balancer picked (gatewayPodChains has each one's). Read when a CRL
    * could revoke it or while ca.crt holds more than one anchor (a rotation: which anchor it chains
    * to tells whether the rotation may be finished); see needsLocalGatewayChain. Absent: neither, or
    * no gateway.
    */
   localGatewayChain?: PeerChain;
+  /**
+   * Each running, not terminating gateway pod's chain, from its admin `/certificate` through the
+   * pod proxy: during a rotation one replica not restarted can present a leaf of the old issuer
+   * while the load balancer shows another. Absent: no gateway (or not read).
+   */
+  gatewayPodChains?: Fetched<GatewayPodChain[]>;
   /** The Deployments in isthmus-system. */
   deployments: Fetched<DeploymentFacts[]>;
   /** What the API server denies of the installed grants (SubjectAccessReview per permission). */
@@ -234,6 +250,19 @@ export interface CheckFacts {
   trafficSplitStatusSubresource?: Fetched<boolean | undefined>;
   /** The versions the install's live pods run, per component (`app.kubernetes.io/version`). */
   podVersions: Fetched<ComponentVersions[]>;
+  /**
+   * What a move from Linkerd multicluster left behind (linkerd-leftovers.ts), each absent when not
+   * read. Mirror-labelled Services of a cluster that Isthmus did not make (Linkerd's, hand-made):
+   */
+  foreignMirrors?: Fetched<ForeignMirror[]>;
+  /** Linkerd multicluster's Links; undefined value: Linkerd multicluster is not installed. */
+  linkerdLinks?: Fetched<LinkerdLink[] | undefined>;
+  /** EndpointSlices of Isthmus's mirrors (those in `mirrors`) that none of its controllers wrote. */
+  foreignSlices?: Fetched<ForeignSlice[]>;
+  /** Every TrafficSplit labelled `failover.linkerd.io/controlled-by`, whatever the value. */
+  labelledSplits?: Fetched<TrafficSplit[]>;
+  /** linkerd-failover's Deployments, in any namespace. */
+  linkerdFailover?: Fetched<LinkerdFailover[]>;
 }
 
 export function condition(link: Link, type: string): V1Condition | undefined {

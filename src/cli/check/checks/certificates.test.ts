@@ -132,6 +132,24 @@ describe('checkCertificates on an expired anchor still in use', () => {
     ]);
   });
 
+  it('names the replicas under it, not the handshake that saw one of them, and restarts only those', () => {
+    const f = facts([pki.anchor.certPem, expired.certPem]);
+    const stale = oldLeaf();
+    f.localGatewayChain = { ok: true, address: '10.0.0.9:4143', chainPem: stale };
+    f.gatewayPodChains = {
+      ok: true,
+      value: [
+        { pod: 'isthmus-gateway-a', ok: true, chainPem: stale },
+        { pod: 'isthmus-gateway-b', ok: true, chainPem: oldLeaf() },
+      ],
+    };
+    expect(checkCertificates(f).hints).toEqual([
+      expect.stringMatching(
+        /expired at [^;]+; it is still in use by gateway pods isthmus-gateway-a, isthmus-gateway-b, whose certificates every peer refuses: restart them so each takes a certificate of the issuer in force \(kubectl -n isthmus-system delete pod isthmus-gateway-a isthmus-gateway-b\)$/,
+      ),
+    ]);
+  });
+
   it('still names an issuer under it next to the gateway it refuses', () => {
     const f = facts([pki.anchor.certPem, expired.certPem], oldIssuer.certPem);
     f.localGatewayChain = { ok: true, address: '10.0.0.9:4143', chainPem: oldLeaf() };

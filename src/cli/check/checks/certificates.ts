@@ -7,8 +7,15 @@
  */
 import { certificateInfo, splitPem, verifyChain } from '../../../identity/index.js';
 import { type CheckFacts, type CheckResult, type Fetched, linkLabel } from '../types.js';
+import {
+  namesOf,
+  type OwnGatewayChain,
+  ownGatewayChains,
+  RESTART_GATEWAYS,
+  restartOf,
+} from './own-gateway.js';
 import { resultOf, withoutGateway } from './result.js';
-import { RESTART_GATEWAYS, signedUnder } from './trust-anchor.js';
+import { signedUnder } from './trust-anchor.js';
 
 const WHAT = 'trust anchor and issuer certificates are not near expiry';
 const DAY_MS = 86_400_000;
@@ -67,17 +74,25 @@ export function checkCertificates(facts: CheckFacts): CheckResult {
   // outside its validity is unused while another is valid (step 3 of a rotation late), so a warning;
   // unless a gateway chain is still under it (a replica not restarted after step 2): refused, a failure.
   const bundleWarns = anchors.length > 1 && valid.length > 0;
-  const chains = presentedChains(facts);
+  const own = ownGatewayChains(facts);
+  const linked = linkedChains(facts);
+  // By signature, not dates: a gateway whose chain the anchor's expiry broke is still under it.
+  const usersOf = (anchorPem: string): string[] => {
+    const ownUnder = own.filter((c) => signedUnder(c.chainPem, anchorPem));
+    return [
+      ...(ownUnder.length > 0 ? [ownTodo(ownUnder)] : []),
+      ...linked.filter((c) => signedUnder(c.chain, anchorPem)).map((c) => c.todo),
+    ];
+  };
   // Apart from `failures`: the issuer is still chained below when only a gateway is refused.
   const refused: string[] = [];
   for (const [i, pem] of anchorFiles.entries()) {
-    // By signature, not dates: a gateway whose chain the anchor's expiry broke is still under it.
-    const users = bundleWarns && pem.ok ? chains.filter((c) => signedUnder(c.chain, pem.value)) : [];
+    const users = bundleWarns && pem.ok ? usersOf(pem.value) : [];
     inspect(
       `trust anchor${anchorFiles.length > 1 ? ` #${i + 1} of ${anchorFiles.length}` : ''} (isthmus-system/isthmus-trust-anchor ca.crt)`,
       pem,
       users.length > 0
-        ? `it is still in use by ${users.map((u) => u.todo).join('; and by ')}`
+        ? `it is still in use by ${users.join('; and by ')}`
         : anchorFiles.length > 1
           ? bundleWarns && pem.ok && !validAt(pem.value, facts.now)
             ? 'finish the rotation: isthmus certs new-anchor --finish, then step 3 in every cluster'
@@ -118,28 +133,23 @@ function validAt(pem: string, at: Date): boolean {
   }
 }
 
-/** The gateway chains check read (this cluster's, each linked one's), each with what to do about it. */
-function presentedChains(facts: CheckFacts): Array<{ chain: string[]; todo: string }> {
-  const local = facts.localGatewayChain;
+/** This cluster's gateway replicas under an anchor out of its validity, and how to replace their certificates. */
+function ownTodo(chains: readonly OwnGatewayChain[]): string {
+  const r = restartOf(chains);
+  return `${namesOf(chains)}, whose ${chains.length === 1 ? 'certificate' : 'certificates'} every peer refuses: restart ${r.whom} so ${r.each} a certificate of the issuer in force (${r.command})`;
+}
+
+/** The linked gateways' chains check read, each with what to do about it. */
+function linkedChains(facts: CheckFacts): Array<{ chain: string[]; todo: string }> {
   const linked = facts.links.ok ? facts.links.value : [];
-  return [
-    ...(local?.ok
+  return linked.flatMap(({ link, gatewayChain: c }) =>
+    c?.ok
       ? [
           {
-            chain: local.chainPem,
-            todo: `this cluster's gateway (${local.address}), whose certificate every peer refuses: restart every replica so each takes a certificate of the issuer in force (${RESTART_GATEWAYS})`,
+            chain: c.chainPem,
+            todo: `Link ${linkLabel(link)}'s gateway (${c.address}), which this cluster refuses: in cluster ${link.spec?.targetClusterName ?? linkLabel(link)}, issue from the new anchor (step 2) and restart every gateway replica (${RESTART_GATEWAYS})`,
           },
         ]
-      : []),
-    ...linked.flatMap(({ link, gatewayChain: c }) =>
-      c?.ok
-        ? [
-            {
-              chain: c.chainPem,
-              todo: `Link ${linkLabel(link)}'s gateway (${c.address}), which this cluster refuses: in cluster ${link.spec?.targetClusterName ?? linkLabel(link)}, issue from the new anchor (step 2) and restart every gateway replica (${RESTART_GATEWAYS})`,
-            },
-          ]
-        : [],
-    ),
-  ];
+      : [],
+  );
 }

@@ -933,6 +933,19 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         null,
       ],
       [
+        "a replica's revoked certificate, read from its /certificate where the handshake reached none: the replica is named",
+        (f) => {
+          f.localGatewayChain = { ok: false, address: '10.0.0.9:4143', error: 'ETIMEDOUT' };
+          f.gatewayPodChains = {
+            ok: true,
+            value: [{ pod: 'isthmus-gateway-7d9f-abcde', ok: true, chainPem: eastChain() }],
+          };
+          f.crlPem = { ok: true, value: eastCrl([eastSerial()]) };
+        },
+        'fail',
+        /^this cluster's gateway certificate \(serial [0-9A-F]+, presented by gateway pod isthmus-gateway-7d9f-abcde\) is revoked /,
+      ],
+      [
         "this cluster's gateway not reachable from here: nothing to judge, nothing said",
         (f) => {
           f.localGatewayChain = { ok: false, address: '10.0.0.9:4143', error: 'ETIMEDOUT' };

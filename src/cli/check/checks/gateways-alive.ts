@@ -101,7 +101,7 @@ function ownRevocationWhy(revoked: ReturnType<typeof revocationsOf>, facts: Chec
   if (revoked?.issuer)
     return `this cluster's issuer is revoked (see ${REVOCATION_CHECK}), and gateways that load the same CRL refuse this cluster's gateway: renew this cluster's issuer first`;
   if (revoked?.gateway)
-    return `this cluster's gateway certificate (serial ${revoked.gateway.serial}) is revoked (see ${REVOCATION_CHECK}), and gateways that load the same CRL refuse it: ${ownCertificateFix(facts)}`;
+    return `this cluster's gateway certificate (serial ${revoked.gateway.map((g) => g.serial).join(', ')}) is revoked (see ${REVOCATION_CHECK}), and gateways that load the same CRL refuse it: ${ownCertificateFix(facts)}`;
   return undefined;
 }
 

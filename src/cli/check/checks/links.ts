@@ -15,6 +15,8 @@ import {
 import { type CheckFacts, type CheckResult, condition, linkLabel, rejectedByController } from '../types.js';
 import { allowListWarnings } from './allowed-clusters.js';
 import { deletingLinkLines } from './deleting-links.js';
+import { conflictWithoutLinkerd } from './linkerd-leftovers.js';
+import { ENDPOINTS } from './mirrors.js';
 import { resultOf, unreadable } from './result.js';
 import { staleHint, staleLinkStatus } from './stale-status.js';
 
@@ -145,7 +147,12 @@ export function checkExportsMirrored(facts: CheckFacts): CheckResult {
     }
     for (const s of notMirrored) {
       const why = s.message ? `${s.reason}: ${s.message}` : s.reason;
-      warnings.push(`Link ${linkLabel(link)}: ${s.namespace}/${s.name} is not mirrored (${why})`);
+      // The controller's advice to unlink from Linkerd first, once Linkerd's Link is gone.
+      const stuck = conflictWithoutLinkerd(facts, link.spec?.targetClusterName ?? '', s);
+      const after = stuck
+        ? `; ${stuck.why}, so there is nothing of Linkerd to unlink: "${ENDPOINTS}" gives the commands that let Isthmus take ${stuck.mirror}`
+        : '';
+      warnings.push(`Link ${linkLabel(link)}: ${s.namespace}/${s.name} is not mirrored (${why})${after}`);
     }
     // The status names the first MAX_LISTED_SERVICES (link-status.ts), faults first, and counts
     // the rest, NotAllowed apart.

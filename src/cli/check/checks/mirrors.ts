@@ -6,6 +6,9 @@
  * opens an egress listener for it (src/gateway/watch-mirrors.ts, `admitRoutes`). A mirror whose
  * cluster has only an invalid Link (edited by hand, say) is the controller's all the same: the Link
  * is what to fix, and the gateways keep serving its last admitted routes meanwhile (`kept`).
+ * What a move from Linkerd left is judged with the endpoints (linkerd-leftovers.ts): a mirror of a
+ * linked cluster that Isthmus did not make and that has no ready endpoint, and slices of Isthmus's
+ * mirrors that another writer made.
  */
 
 import { linkedGateways, targetKey } from '../../../gateway/probe-targets.js';
@@ -22,9 +25,10 @@ import {
 } from '../types.js';
 import { removedWithLink } from './deleting-links.js';
 import { LISTENERS_CHECK } from './gateway-listeners.js';
+import { foreignMirrorProblems, foreignSliceProblems } from './linkerd-leftovers.js';
 import { resultOf, unreadable } from './result.js';
 
-const ENDPOINTS = 'every mirror service has endpoints';
+export const ENDPOINTS = 'every mirror service has endpoints';
 const OWNED = 'every mirror service belongs to a Link';
 
 /**
@@ -79,7 +83,10 @@ export function checkMirrorEndpoints(facts: CheckFacts): CheckResult {
         `${key}: ${m.endpoints} endpoint(s), none ready: the gateway of cluster ${cluster} is not alive`,
       );
   }
-  return resultOf(ENDPOINTS, failures, warnings);
+  // What a move from Linkerd left: a name Isthmus cannot take, or slices it did not write.
+  const [names, slices] = [foreignMirrorProblems(facts), foreignSliceProblems(facts)];
+  failures.push(...names.failures, ...slices.failures);
+  return resultOf(ENDPOINTS, failures, [...warnings, ...names.warnings, ...slices.warnings]);
 }
 
 export function checkMirrorsOwned(facts: CheckFacts): CheckResult {

@@ -4,8 +4,9 @@
  * cluster's gateway? The gateways refuse a bundle they cannot verify (they keep the list in force),
  * and refuse a revoked peer at the handshake, so either explains a Link that is dead although
  * everything else looks right. A revoked issuer or gateway certificate of our own is the same from
- * the other side: every gateway that loads the bundle refuses ours. Our gateway's certificate is
- * read as the peers see it, from a handshake with its LoadBalancer address (gather.ts).
+ * the other side: every gateway that loads the bundle refuses ours. Our gateway's certificates are
+ * each replica's admin `/certificate` and, as the peers see one of them, a handshake with its
+ * LoadBalancer address (gather.ts, own-gateway.ts).
  *
  * The fixes follow what the gateways do by themselves (src/gateway/own-certificate-revocation.ts):
  * an identity-issued gateway replaces a revoked certificate of its own once it loads the bundle,
@@ -22,6 +23,7 @@ import { signs } from '../../../identity/verify-chain.js';
 import { GATEWAY_SERVICE_NAME } from '../../../kube/keys.js';
 import { type CheckFacts, type CheckResult, type LinkFacts, linkLabel } from '../types.js';
 import { DEPLOYMENTS_CHECK, notAvailable } from './deployments.js';
+import { type OwnGatewayChain, ownGatewayChains } from './own-gateway.js';
 import { resultOf, unreadable, withoutGateway } from './result.js';
 
 const WHAT = 'no linked gateway is revoked';
@@ -33,10 +35,11 @@ export interface Revocations {
   /** Why this cluster's issuer is revoked, when it is. */
   issuer?: { subject: string; reason: string };
   /**
-   * Why the certificate this cluster's gateway presents is revoked, when it is and the issuer in
-   * force is not (a revoked issuer is renewed first, and the gateways' renewals that follow cover this).
+   * Why each certificate this cluster's gateway replicas present is revoked, for those that are,
+   * when the issuer in force is not (a revoked issuer is renewed first, and the gateways' renewals
+   * that follow cover this). `at`: `at <address>` (the handshake) or `by gateway pod <name>`.
    */
-  gateway?: { serial: string; address: string; reason: string };
+  gateway?: Array<{ serial: string; at: string; reason: string }>;
   /** Why each Link's gateway (its presented chain) is revoked, for those that are. */
   gateways: Map<LinkFacts, ChainRevocation>;
 }
@@ -77,9 +80,9 @@ export function checkRevocation(facts: CheckFacts): CheckResult {
   }
   const { issuer, gateway, gateways } = revocations(list, facts);
   const failures: string[] = [];
-  if (gateway) {
+  for (const g of gateway ?? []) {
     failures.push(
-      `this cluster's gateway certificate (serial ${gateway.serial}, presented at ${gateway.address}) is revoked (${gateway.reason}): every gateway that loads this CRL refuses this cluster's gateway; ${ownCertificateFix(facts)}`,
+      `this cluster's gateway certificate (serial ${g.serial}, presented ${g.at}) is revoked (${g.reason}): every gateway that loads this CRL refuses this cluster's gateway; ${ownCertificateFix(facts)}`,
     );
   }
   if (issuer) {
@@ -116,10 +119,9 @@ function revocations(list: RevocationList, facts: CheckFacts): Revocations {
     if (reason)
       gateways.set(linked, { reason, issuer: !list.revokesItself(new X509Certificate(chain.chainPem[0]!)) });
   }
-  const own = facts.issuerPem.ok
-    ? issuerRevocation(list, facts.issuerPem.value, facts.localGatewayChain)
-    : {};
-  return { ...own, ...(own.issuer ? {} : ownGatewayRevocation(list, facts.localGatewayChain)), gateways };
+  const chains = ownGatewayChains(facts);
+  const own = facts.issuerPem.ok ? issuerRevocation(list, facts.issuerPem.value, chains) : {};
+  return { ...own, ...(own.issuer ? {} : ownGatewayRevocation(list, chains)), gateways };
 }
 
 /**
@@ -154,16 +156,18 @@ export function ownCertificateFix(facts: Pick<CheckFacts, 'deployments'>): strin
   return `the gateway replaces it by itself once it has loaded this CRL and isthmus-identity can issue a new one: its log line starting ${REFUSED_LOG} says whether it did`;
 }
 
-/** The chain this cluster's gateway presents, judged as its peers judge it. */
+/** The chains this cluster's gateway replicas present, judged as their peers judge them. */
 function ownGatewayRevocation(
   list: RevocationList,
-  chain: CheckFacts['localGatewayChain'],
+  chains: readonly OwnGatewayChain[],
 ): Pick<Revocations, 'gateway'> {
-  if (!chain?.ok || chain.chainPem.length === 0) return {};
-  const reason = revoked(list, chain.chainPem);
-  if (!reason) return {};
-  const serial = new X509Certificate(chain.chainPem[0]!).serialNumber;
-  return { gateway: { serial, address: chain.address, reason } };
+  const gateway = chains.flatMap((c) => {
+    const reason = c.chainPem.length === 0 ? undefined : revoked(list, c.chainPem);
+    if (!reason) return [];
+    const serial = new X509Certificate(c.chainPem[0]!).serialNumber;
+    return [{ serial, at: c.pod ? `by gateway pod ${c.pod}` : `at ${c.address}`, reason }];
+  });
+  return gateway.length > 0 ? { gateway } : {};
 }
 
 /** As the gateways judge a peer: the leaf against its issuer's CRL, the issuer against the anchor's. */
@@ -185,9 +189,11 @@ function revoked(list: RevocationList, chainPem: readonly string[]): string | un
 function issuerRevocation(
   list: RevocationList,
   issuerPem: string,
-  gatewayChain: CheckFacts['localGatewayChain'],
+  gatewayChains: readonly OwnGatewayChain[],
 ): Pick<Revocations, 'issuer'> {
-  const reason = revoked(list, [issuerPem]) ?? sameKeyRevocation(list, issuerPem, gatewayChain);
+  const reason =
+    revoked(list, [issuerPem]) ??
+    gatewayChains.map((c) => sameKeyRevocation(list, issuerPem, c.chainPem)).find((r) => r !== undefined);
   if (!reason) return {};
   return { issuer: { subject: oneLineName(new X509Certificate(issuerPem).subject), reason } };
 }
@@ -195,13 +201,13 @@ function issuerRevocation(
 function sameKeyRevocation(
   list: RevocationList,
   issuerPem: string,
-  chain: CheckFacts['localGatewayChain'],
+  chainPem: readonly string[],
 ): string | undefined {
-  if (!chain?.ok || chain.chainPem.length === 0) return undefined;
-  const refused = revoked(list, chain.chainPem);
+  if (chainPem.length === 0) return undefined;
+  const refused = revoked(list, chainPem);
   if (!refused) return undefined;
   try {
-    const leaf = new X509Certificate(chain.chainPem[0]!);
+    const leaf = new X509Certificate(chainPem[0]!);
     return signs(new X509Certificate(issuerPem), leaf) && !list.revokesItself(leaf) ? refused : undefined;
   } catch {
     return undefined; // not certificates: the trust-anchor and certificates checks say so

@@ -9,10 +9,13 @@
  * (`InvalidBackend`) is a fix in the split, not a link to check. Next to a TrafficSplit CRD without
  * a status subresource (Linkerd's SMI extension's) no split has a status to read: one warning says
  * so and where their state is seen instead, rather than one per split blaming the controller.
+ * A split that linkerd-failover steers, or would, with an Isthmus mirror among its backends is
+ * judged here too (linkerd-leftovers.ts): linkerd-failover counts such a mirror never ready.
  */
 import { APEX_LOST_REASONS } from '../../../failover/split-status.js';
 import type { TrafficSplit, V1Condition } from '../../../kube/types.js';
 import type { CheckFacts, CheckResult } from '../types.js';
+import { linkerdFailoverProblems } from './linkerd-leftovers.js';
 import { resultOf, unreadable } from './result.js';
 
 const WHAT = 'every failover TrafficSplit has a backend to send traffic to';
@@ -83,7 +86,8 @@ export function checkTrafficSplits(facts: CheckFacts): CheckResult {
       );
     }
   }
-  return resultOf(WHAT, failures, warnings);
+  const leftToLinkerd = linkerdFailoverProblems(facts);
+  return resultOf(WHAT, [...failures, ...leftToLinkerd.failures], [...warnings, ...leftToLinkerd.warnings]);
 }
 
 function stale(split: TrafficSplit): boolean {

@@ -140,6 +140,51 @@ describe('checkTrustAnchor once the old anchor expired (step 3 late)', () => {
     );
   });
 
+  it('names each replica under the expired anchor once, with the handshake that saw one of them, and restarts only those', () => {
+    const f = facts();
+    f.links = { ok: true, value: [] };
+    const stale = oldLeaf();
+    f.localGatewayChain = { ok: true, address: '10.0.0.9:4143', chainPem: stale };
+    f.gatewayPodChains = {
+      ok: true,
+      value: [
+        { pod: 'isthmus-gateway-a', ok: true, chainPem: splitPem(testGatewayCertificate('east').chainPem) },
+        { pod: 'isthmus-gateway-b', ok: true, chainPem: stale },
+        { pod: 'isthmus-gateway-c', ok: true, chainPem: oldLeaf() },
+      ],
+    };
+    const result = checkTrustAnchor(f);
+    expect(result.status).toBe('fail');
+    expect(result.hints).toEqual([
+      expect.stringMatching(
+        /^anchor #2 of the 2 in ca\.crt expired at [^ ]+ but is still in use by gateway pods isthmus-gateway-b, isthmus-gateway-c: every peer refuses the certificate each presents \(.*\)\. Restart them so each takes a certificate of the issuer in force: kubectl -n isthmus-system delete pod isthmus-gateway-b isthmus-gateway-c$/,
+      ),
+    ]);
+  });
+
+  it("falls back to the handshake when the replicas' /certificate cannot be read, and says which were not", () => {
+    const f = facts();
+    f.links = { ok: true, value: [] };
+    f.localGatewayChain = { ok: true, address: '10.0.0.9:4143', chainPem: oldLeaf() };
+    const unread = {
+      ok: false as const,
+      error: 'no /certificate endpoint, answered 404: a gateway version before it',
+    };
+    f.gatewayPodChains = { ok: true, value: [{ pod: 'isthmus-gateway-a', ...unread }] };
+    expect(checkTrustAnchor(f).hints).toEqual([
+      expect.stringMatching(
+        /^anchor #2 of the 2 in ca\.crt expired at [^ ]+ but is still in use by this cluster's gateway \(10\.0\.0\.9:4143\): .*rollout restart deployment\/isthmus-gateway\. Check could not read the certificate of gateway pod isthmus-gateway-a \(no \/certificate endpoint, answered 404: a gateway version before it\)$/,
+      ),
+    ]);
+    // Unread replicas alone fail nothing: the handshake's chain is valid, as before the endpoint.
+    f.localGatewayChain = {
+      ok: true,
+      address: '10.0.0.9:4143',
+      chainPem: splitPem(testGatewayCertificate('east').chainPem),
+    };
+    expect(checkTrustAnchor(f).status).not.toBe('fail');
+  });
+
   it('fails a linked gateway under the expired anchor, saying it is still in use there rather than to install the same ca.crt', () => {
     const f = facts();
     const west = f.links.ok ? f.links.value[0]! : undefined;

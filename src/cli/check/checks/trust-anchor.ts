@@ -3,7 +3,8 @@
  * endpointslices and namespaces (src/cli/install/rbac.ts), not the remote anchor ConfigMap, so the
  * check needs no extra privilege: it verifies the certificate chain the remote gateway presents in a
  * TLS handshake against the local anchor — exactly what our gateway's tunnel will do. This cluster's
- * own gateway chain, when read, is verified the same way: peers hold the same ca.crt.
+ * own gateway chains (each replica's, and the one its Service's handshake shows: own-gateway.ts)
+ * are verified the same way: peers hold the same ca.crt.
  */
 
 import { parseCertificate } from '../../../identity/certificate-info.js';
@@ -17,6 +18,14 @@ import {
 } from '../../../identity/index.js';
 import { signs as signsCertificate } from '../../../identity/verify-chain.js';
 import { type CheckFacts, type CheckResult, linkLabel } from '../types.js';
+import {
+  namesOf,
+  type OwnGatewayChain,
+  ownGatewayChains,
+  RESTART_GATEWAYS,
+  replicasRead,
+  restartOf,
+} from './own-gateway.js';
 import { resultOf, unreadable, withoutGateway } from './result.js';
 
 const WHAT = 'linked clusters share the trust anchor';
@@ -79,8 +88,7 @@ export function checkTrustAnchor(facts: CheckFacts): CheckResult {
   }
   if (failures.length + warnings.length > 0) warnings.push(TRUST_ANCHOR_METHOD);
   // Peers hold the same ca.crt: a chain of our own gateway that it refuses, every peer refuses.
-  const own = ownGatewayRefused(facts.localGatewayChain, bundle, facts.now);
-  if (own) failures.push(own);
+  failures.push(...ownGatewayRefused(facts, bundle, facts.now));
   if (failures.length + warnings.length === 0) warnings.push(...unusedAnchors(facts, anchor));
   return resultOf(WHAT, failures, warnings);
 }
@@ -133,25 +141,51 @@ function outOfWindow(pem: string, now: Date): string | undefined {
 
 /**
  * This cluster's gateway presents a chain ca.crt refuses: a replica not restarted since step 2 still
- * presents a leaf of the old issuer, under the old anchor, which expired (step 3 late).
+ * presents a leaf of the old issuer, under the old anchor, which expired (step 3 late) or was
+ * dropped. One line per way refused, naming the replicas refused so.
  */
-function ownGatewayRefused(
-  local: CheckFacts['localGatewayChain'],
-  bundle: readonly string[],
-  now: Date,
-): string | undefined {
-  if (!local?.ok) return undefined;
-  const [leaf, ...rest] = local.chainPem;
-  const verdict =
-    leaf === undefined
-      ? { ok: false as const, reason: 'no certificate' }
-      : verifyChain(leaf, rest, bundle, now);
-  if (verdict.ok) return undefined;
-  const restart = `Restart every replica so each takes a certificate of the issuer in force: ${RESTART_GATEWAYS}`;
-  const stale = staleAnchorOf(local.chainPem, bundle, now);
-  return stale
-    ? `${stale.label} ${stale.window} but is still in use by this cluster's gateway (${local.address}): every peer refuses the certificate it presents (${verdict.reason}). ${restart}`
-    : `this cluster's gateway (${local.address}) presents a certificate that does not chain to ca.crt (${verdict.reason}): every peer refuses it. ${restart}`;
+function ownGatewayRefused(facts: CheckFacts, bundle: readonly string[], now: Date): string[] {
+  const refused = new Map<
+    string,
+    { reason: string; stale?: { label: string; window: string }; chains: OwnGatewayChain[] }
+  >();
+  for (const chain of ownGatewayChains(facts)) {
+    const [leaf, ...rest] = chain.chainPem;
+    const verdict =
+      leaf === undefined
+        ? { ok: false as const, reason: 'no certificate' }
+        : verifyChain(leaf, rest, bundle, now);
+    if (verdict.ok) continue;
+    const stale = staleAnchorOf(chain.chainPem, bundle, now);
+    const key = JSON.stringify([verdict.reason, stale?.label]);
+    const group = refused.get(key) ?? { reason: verdict.reason, ...(stale ? { stale } : {}), chains: [] };
+    group.chains.push(chain);
+    refused.set(key, group);
+  }
+  return [...refused.values()].map(({ reason, stale, chains }) => {
+    const who = namesOf(chains);
+    const one = chains.length === 1;
+    const r = restartOf(chains);
+    const restart = `Restart ${r.whom} so ${r.each} a certificate of the issuer in force: ${r.command}${unknownReplica(facts, chains)}`;
+    return stale
+      ? `${stale.label} ${stale.window} but is still in use by ${who}: every peer refuses the certificate ${one ? 'it presents' : 'each presents'} (${reason}). ${restart}`
+      : `${who} ${one ? 'presents a certificate that does not chain' : 'present certificates that do not chain'} to ca.crt (${reason}): every peer refuses ${one ? 'it' : 'them'}. ${restart}`;
+  });
+}
+
+/**
+ * When only the handshake shows a chain and some replicas' `/certificate` was not read: which
+ * replica presents it is not known (as before the endpoint), and what was not read is said.
+ */
+function unknownReplica(facts: CheckFacts, chains: readonly OwnGatewayChain[]): string {
+  const read = replicasRead(facts);
+  return read && !read.all && chains.some((c) => !c.pod) ? `. ${notRead(read.unread)}` : '';
+}
+
+/** `Check could not read the certificate of gateway pods a, b (why)`. */
+function notRead(unread: ReadonlyArray<{ pod: string; error: string }>): string {
+  const why = [...new Set(unread.map((u) => u.error))].join('; ');
+  return `Check could not read the certificate of ${namesOf(unread)} (${why})`;
 }
 
 /**
@@ -168,14 +202,14 @@ function ownGatewayRefused(
  *
  * This cluster's gateway counts apart from its issuer: after step 2 the issuer Secret holds the new
  * issuer at once, but a gateway replica keeps its leaf of the old one until it renews (~17 h) unless
- * it was restarted after identity took the new issuer. Check sees one replica (the one its Service
- * sent the handshake to), so the advice to finish says so.
+ * it was restarted after identity took the new issuer. Each replica's chain counts (own-gateway.ts);
+ * when some could not be read (a gateway older than `/certificate`), the advice to finish says so.
  */
 function unusedAnchors(facts: CheckFacts, bundle: string): string[] {
   const pems = splitPem(bundle);
   if (pems.length < 2 || !facts.issuerPem.ok || !facts.links.ok) return [];
   const issuerPem = facts.issuerPem.value;
-  const local = facts.localGatewayChain;
+  const own = ownGatewayChains(facts);
   const chains: Array<{ by: string; chain: string[] }> = [
     { by: "this cluster's issuer", chain: [issuerPem] },
   ];
@@ -186,7 +220,7 @@ function unusedAnchors(facts: CheckFacts, bundle: string): string[] {
         chain: gatewayChain.chainPem,
       });
   }
-  if (local?.ok) chains.push({ by: `this cluster's gateway (${local.address})`, chain: local.chainPem });
+  for (const c of own) chains.push({ by: c.by, chain: c.chainPem });
   // By signature alone (signedUnder): an anchor out of its validity still signs what is in use
   // (step 3 late), where verifyChain, which checks dates, would call it unused and advise dropping it.
   const signs = signedUnder;
@@ -214,17 +248,14 @@ function unusedAnchors(facts: CheckFacts, bundle: string): string[] {
   const crl = facts.crlPem.ok && facts.crlPem.value !== undefined;
   const issuerAnchors = anchors.filter((a) => signs([issuerPem], a.pem));
   // A chain under none of the anchors failed above (this cluster's gateway, verified now).
-  const shown = local?.ok ? anchors.find((a) => signs(local.chainPem, a.pem)) : undefined;
-  const ownGateway =
-    local?.ok && shown && issuerAnchors.length > 0 && !issuerAnchors.some((a) => signs(local.chainPem, a.pem))
-      ? gatewayOnOtherAnchor(local.address, shown, issuerAnchors)
-      : [];
-  const seen =
-    local === undefined
-      ? ` Check did not read the certificate of this cluster's gateway: ${RESTART_BEFORE_FINISHING}`
-      : local.ok
-        ? ` Check saw the certificate of one replica of this cluster's gateway (${local.address}): ${RESTART_BEFORE_FINISHING}`
-        : ` Check could not read the certificate of this cluster's gateway (${local.error}): ${RESTART_BEFORE_FINISHING}`;
+  const otherAnchor = new Map<(typeof anchors)[number], OwnGatewayChain[]>();
+  for (const c of issuerAnchors.length > 0 ? own : []) {
+    const shown = anchors.find((a) => signs(c.chainPem, a.pem));
+    if (!shown || issuerAnchors.some((a) => signs(c.chainPem, a.pem))) continue;
+    otherAnchor.set(shown, [...(otherAnchor.get(shown) ?? []), c]);
+  }
+  const ownGateway = [...otherAnchor].map(([shown, on]) => gatewayOnOtherAnchor(on, shown, issuerAnchors));
+  const seen = replicasSeen(facts);
   return [
     ...ownGateway,
     ...anchors.flatMap(({ label, users, window, info }) => {
@@ -254,26 +285,39 @@ function unusedAnchors(facts: CheckFacts, bundle: string): string[] {
   ];
 }
 
-export const RESTART_GATEWAYS = 'kubectl -n isthmus-system rollout restart deployment/isthmus-gateway';
+/** What the advice to finish says of this cluster's gateway replicas: what check saw of them. */
+function replicasSeen(facts: CheckFacts): string {
+  const read = replicasRead(facts);
+  const local = facts.localGatewayChain;
+  if (read?.all)
+    return ` Check read the certificate of every running replica of this cluster's gateway (${read.pods.join(', ')}): none is under it.`;
+  // Some, or none at all, read (gateways older than `/certificate`): as before it, hedged.
+  if (read)
+    return ` ${notRead(read.unread)}${local?.ok ? `; it saw the one its Service sent a handshake to (${local.address})` : ''}: ${RESTART_BEFORE_FINISHING}`;
+  if (local === undefined)
+    return ` Check did not read the certificate of this cluster's gateway: ${RESTART_BEFORE_FINISHING}`;
+  return local.ok
+    ? ` Check saw the certificate of one replica of this cluster's gateway (${local.address}): ${RESTART_BEFORE_FINISHING}`
+    : ` Check could not read the certificate of this cluster's gateway (${local.error}): ${RESTART_BEFORE_FINISHING}`;
+}
 
 const RESTART_BEFORE_FINISHING = `every replica must have been restarted since this cluster's step 2 (${RESTART_GATEWAYS}), or one still presenting a certificate of the old issuer is refused by every peer once it drops the old anchor`;
 
 /**
- * This cluster's gateway presents a leaf under another anchor than its issuer's: a replica not
- * restarted since its issuer changed (older anchor: step 2 of a rotation), or a rolled-back issuer.
+ * Replicas of this cluster's gateway present a leaf under another anchor than their issuer's: not
+ * restarted since the issuer changed (older anchor: step 2 of a rotation), or a rolled-back issuer.
  */
 function gatewayOnOtherAnchor(
-  address: string,
+  chains: readonly OwnGatewayChain[],
   shown: { label: string; info?: CertificateInfo },
   issuerAnchors: ReadonlyArray<{ info?: CertificateInfo }>,
-): string[] {
-  const under = `under ${shown.label}`;
+): string {
+  const presents = `${namesOf(chains)} ${chains.length === 1 ? 'presents a certificate' : 'present certificates'} under ${shown.label}`;
+  const r = restartOf(chains);
   const older =
     shown.info !== undefined &&
     issuerAnchors.every((a) => a.info !== undefined && shown.info!.notBefore < a.info.notBefore);
-  return [
-    older
-      ? `this cluster's gateway (${address}) presents a certificate ${under}, the old one, but its issuer is under the new one: a replica not restarted since step 2 keeps its certificate of the old issuer until it renews (about 17 h). Restart every replica (${RESTART_GATEWAYS}) and check again before finishing the rotation: peers that drop the old anchor refuse it`
-      : `this cluster's gateway (${address}) presents a certificate ${under}, not under the anchor of its issuer (the isthmus-issuer Secret): restart every replica (${RESTART_GATEWAYS}) so each takes a certificate of the issuer in force`,
-  ];
+  return older
+    ? `${presents}, the old one, but its issuer is under the new one: a replica not restarted since step 2 keeps its certificate of the old issuer until it renews (about 17 h). Restart ${r.whom} (${r.command}) and check again before finishing the rotation: peers that drop the old anchor refuse it`
+    : `${presents}, not under the anchor of its issuer (the isthmus-issuer Secret): restart ${r.whom} (${r.command}) so ${r.each} a certificate of the issuer in force`;
 }
