@@ -209,11 +209,39 @@ describe('applyActions', () => {
     const del = (heldBy: string) => [
       { kind: 'deleteSlice' as const, namespace: 'default', name: 'podinfo-west', heldBy },
     ];
-    // Another Service holds the name by now (our new mirror, say): the slice stays.
-    expect((await applyActions(client, 'west', del('uid-other')))[0]?.outcome).toBe('unchanged');
+    // Another Service holds the name by now (our new mirror, say): the slice stays, and says so.
+    expect((await applyActions(client, 'west', del('uid-other')))[0]).toMatchObject({
+      outcome: 'unchanged',
+      stayed: true,
+    });
     expect(client.objects.has('endpointslices/default/podinfo-west')).toBe(true);
-    expect((await applyActions(client, 'west', del(svc.metadata!.uid!)))[0]?.outcome).toBe('deleted');
+    const [deleted] = await applyActions(client, 'west', del(svc.metadata!.uid!));
+    expect(deleted?.outcome).toBe('deleted');
+    expect(deleted?.stayed).toBeUndefined();
     expect(client.objects.has('endpointslices/default/podinfo-west')).toBe(false);
+    // Gone already: nothing stayed.
+    expect((await applyActions(client, 'west', del(svc.metadata!.uid!)))[0]).toEqual({
+      action: 'deleteSlice',
+      namespace: 'default',
+      name: 'podinfo-west',
+      outcome: 'unchanged',
+    });
+  });
+
+  it('tells of each write as it is done, before a later one fails', async () => {
+    const client = new MemoryClient();
+    const told: string[] = [];
+    // Slice creates meet a 503, as from an API server briefly unavailable.
+    const create = client.createForMetadata.bind(client);
+    client.createForMetadata = (res, obj) =>
+      res.plural === 'endpointslices'
+        ? Promise.reject(new IsthmusError('KUBE_API_UNAVAILABLE', 'injected'))
+        : create(res, obj);
+    const err = await applyActions(client, 'west', plan().actions, undefined, (a) =>
+      told.push(`${a.action} ${a.name} ${a.outcome}`),
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IsthmusError);
+    expect(told).toEqual(['applyService podinfo-west created']);
   });
 
   describe("a mirror created where Linkerd's mirror was (keepClusterIP)", () => {

@@ -37,7 +37,18 @@ export interface AppliedAction {
    * that address, and what the API server said if it refused it (the Service has another then).
    */
   clusterIP?: { asked: string; refused?: string };
+  /**
+   * A delete that found the object and left it: not ours, or (`heldBy`) its name held by another
+   * Service than the plan's by now. Whatever the plan assumed gone is still in place.
+   */
+  stayed?: true;
 }
+
+/**
+ * Told of each action as soon as it is done: what a batch did before a later write failed is not
+ * lost with the error (a retry finds it done and has nothing left to say about it).
+ */
+export type OnApplied = (applied: AppliedAction) => void;
 
 /**
  * The API calls the applier needs: a KubeClient, or a stand-in with the same methods. Writes are
@@ -88,8 +99,13 @@ export async function applyActions(
   cluster: string,
   actions: Action[],
   cache?: CacheView,
+  onApplied?: OnApplied,
 ): Promise<AppliedAction[]> {
   const done: AppliedAction[] = [];
+  const note = (applied: AppliedAction) => {
+    done.push(applied);
+    onApplied?.(applied);
+  };
   // The Service applied in this batch (its metadata), so that its slice can point at it without
   // another GET.
   let lastService: KubeObject | undefined;
@@ -97,13 +113,13 @@ export async function applyActions(
     switch (action.kind) {
       case 'createNamespace': {
         const created = await createNamespace(client, action.namespace);
-        done.push(record(action, action.namespace, created ? 'created' : 'unchanged'));
+        note(record(action, action.namespace, created ? 'created' : 'unchanged'));
         break;
       }
       case 'applyService': {
         const { service, outcome, clusterIP } = await applyService(client, cluster, action, cache);
         lastService = service;
-        done.push({ ...record(action, action.service, outcome), ...(clusterIP ? { clusterIP } : {}) });
+        note({ ...record(action, action.service, outcome), ...(clusterIP ? { clusterIP } : {}) });
         break;
       }
       case 'applySlice': {
@@ -114,7 +130,7 @@ export async function applyActions(
           lastService = await client.get<V1Service>(R.services, meta.namespace, service);
         const owner = lastService;
         const outcome = await applySlice(client, cluster, withOwner(action.slice, owner), cache);
-        done.push(record(action, action.slice, outcome));
+        note(record(action, action.slice, outcome));
         break;
       }
       case 'deleteService':
@@ -139,7 +155,8 @@ export async function applyActions(
           );
           if (deleted) outcome = 'deleted';
         }
-        done.push({ action: action.kind, namespace: action.namespace, name: action.name, outcome });
+        const stayed = existing !== undefined && !ours ? { stayed: true as const } : {};
+        note({ action: action.kind, namespace: action.namespace, name: action.name, outcome, ...stayed });
         break;
       }
     }

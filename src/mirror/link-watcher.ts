@@ -23,6 +23,7 @@ import { LINK_SERVICE_ACCOUNT_ANNOTATION, SYSTEM_NAMESPACE } from '../kube/keys.
 import { R } from '../kube/resources.js';
 import type { Link, LinkStatus, V1Secret } from '../kube/types.js';
 import { STOP_GRACE_MS, WorkQueue } from '../kube/work-queue.js';
+import type { AppliedAction } from './applier.js';
 import { BlockedKeys } from './blocked-keys.js';
 import { carriedIdentity, credentialsNotice, needsReconnect, type Said } from './credentials-use.js';
 import {
@@ -369,7 +370,6 @@ export class LinkWatcher {
         this.shared.log.debug({ ...this.logFields(), ...a }, 'mirror applied');
     }
     if (!result.status) this.reportDeletions(key, known, result.applied);
-    this.reportHandOver(key, result);
     const err = syncError(result);
     if (err) throw err;
   }
@@ -382,9 +382,12 @@ export class LinkWatcher {
     }
   }
 
-  /** A mirror name changing hands (mirror-notices.ts `handOverNotices`). */
-  private reportHandOver(key: string, result: SyncResult): void {
-    for (const n of handOverNotices(this.config.clusterName, key, result.status, result.applied)) {
+  /**
+   * A mirror name changing hands (mirror-notices.ts `handOverNotices`), told at each write: a
+   * later write of the sync that fails must not take the news of this one with it.
+   */
+  private reportHandOver(key: string, applied: AppliedAction, status: ServiceMirrorStatus): void {
+    for (const n of handOverNotices(this.config.clusterName, key, status, [applied])) {
       this.shared.log[n.level]({ ...this.logFields(), key, ...n.fields }, n.message);
       if (n.event)
         void this.shared.recorder?.record(this.link, n.event.type, n.event.reason, n.event.message);
@@ -514,7 +517,12 @@ export class LinkWatcher {
   /** `key`: of the sync it is for, which reports what blocks it. */
   private context(key?: string): SyncContext {
     return {
-      ...(key === undefined ? {} : { blockedBy: (holder: string) => this.blocked.add(key, holder) }),
+      ...(key === undefined
+        ? {}
+        : {
+            blockedBy: (holder: string) => this.blocked.add(key, holder),
+            onApplied: (applied, status) => this.reportHandOver(key, applied, status),
+          }),
       held: (ns, name) => {
         const k = `${ns}/${name}`;
         return this.hold.holds(k) ? { status: this.statuses.get(k) } : undefined;

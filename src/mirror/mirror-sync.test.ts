@@ -8,7 +8,14 @@ import { KubeClient } from '../kube/client.js';
 import { isRetryable } from '../kube/errors.js';
 import { FlakyClient } from '../kube/flaky-client.js';
 import { createInformer, type Informer } from '../kube/informer.js';
-import { EGRESS_PORTS_ANNOTATION } from '../kube/keys.js';
+import {
+  EGRESS_PORTS_ANNOTATION,
+  ISTHMUS_MIRROR_LABEL,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_MIRROR,
+  REMOTE_GATEWAY_ANNOTATION,
+  SERVICE_NAME_LABEL,
+} from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import { synced as syncedWithin } from '../kube/test-support.js';
 import type { V1EndpointSlice, V1Namespace, V1Service } from '../kube/types.js';
@@ -16,10 +23,11 @@ import { type Sandbox, startSandbox } from '../sandbox/index.js';
 import { NO_DIRECT_ENDPOINTS } from './direct-endpoints.js';
 import { mirrorMetrics } from './metrics.js';
 import { parseEgressPorts } from './mirror-objects.js';
-import { type SyncContext, type SyncResult, syncService } from './mirror-sync.js';
+import { releasesPorts, type SyncContext, type SyncResult, syncService } from './mirror-sync.js';
+import type { MirrorPlan } from './plan-mirror.js';
 import { PortAllocator } from './port-allocator.js';
 import { Leadership, type SharedLocal, silentLogger } from './shared.js';
-import { linkConfig, remoteService } from './test-builders.js';
+import { linkConfig, linkerdMirror, ourLabels, remoteService } from './test-builders.js';
 import { waitFor } from './test-wait.js';
 
 let sandbox: Sandbox;
@@ -51,11 +59,12 @@ async function context(
   client: KubeClient,
   namespaces: Informer<V1Namespace>,
   gatewayAddresses = ['10.0.0.5'],
+  caches: { services?: Informer<V1Service>; allocator?: PortAllocator } = {},
 ): Promise<{ ctx: SyncContext; allocator: PortAllocator }> {
-  const allocator = new PortAllocator({ first: 20000, last: 20009 });
+  const allocator = caches.allocator ?? new PortAllocator({ first: 20000, last: 20009 });
   const shared: SharedLocal = {
     client,
-    services: await synced(createInformer<V1Service>(admin, R.services)),
+    services: caches.services ?? (await synced(createInformer<V1Service>(admin, R.services))),
     slices: await synced(createInformer<V1EndpointSlice>(admin, R.endpointSlices)),
     namespaces,
     gatewayAddresses: () => ['10.0.0.5'],
@@ -224,5 +233,98 @@ describe('syncService', () => {
       );
       await expectPortsKept(allocator);
     });
+  });
+
+  it('a Conflict from a Service cache behind the API keeps the egress ports of our mirror that holds the name by now', async () => {
+    await admin.create(R.namespaces, { metadata: { name: 'shop' } });
+    // The Service cache last saw Linkerd's mirror of west at shop/api-west, and falls behind.
+    await admin.create<V1Service>(R.services, linkerdMirror('api-west', 'west', 'shop'));
+    const services = await synced(createInformer<V1Service>(admin, R.services));
+    await services.stop();
+    // Meanwhile Linkerd's goes and ours takes the name (another worker, a leader before this
+    // one), at the egress port the allocator gave it, with its slice.
+    await admin.delete(R.services, 'shop', 'api-west');
+    const allocator = new PortAllocator({ first: 20000, last: 20009 });
+    expect(allocator.allocate('shop/api-west', ['http'])).toEqual(new Map([['http', 20000]]));
+    const ours = await admin.create<V1Service>(R.services, {
+      metadata: {
+        name: 'api-west',
+        namespace: 'shop',
+        labels: { ...ourLabels('west', false), [ISTHMUS_MIRROR_LABEL]: 'west' },
+        annotations: {
+          [REMOTE_GATEWAY_ANNOTATION]: '10.1.0.1:4143',
+          [EGRESS_PORTS_ANNOTATION]: 'http=20000',
+        },
+      },
+      spec: { ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
+    });
+    await admin.create<V1EndpointSlice>(R.endpointSlices, {
+      metadata: {
+        name: 'api-west',
+        namespace: 'shop',
+        labels: {
+          ...ourLabels('west', false),
+          [MANAGED_BY_LABEL]: MANAGED_BY_MIRROR,
+          [SERVICE_NAME_LABEL]: 'api-west',
+        },
+        ownerReferences: [
+          { apiVersion: 'v1', kind: 'Service', name: 'api-west', uid: ours.metadata!.uid!, controller: true },
+        ],
+      },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: ['10.0.0.5'], conditions: { ready: true } }],
+      ports: [{ name: 'http', port: 20000, protocol: 'TCP' }],
+    });
+    const namespaces = await synced(createInformer<V1Namespace>(admin, R.namespaces));
+    const { ctx } = await context(admin, namespaces, undefined, { services, allocator });
+    await waitFor(() => ctx.shared.slices.get('shop', 'api-west'), { what: 'our slice in the cache' });
+
+    const result = await syncService(ctx, 'shop', 'api');
+    expect(result.status?.reason).toBe('Conflict');
+    // The applier's guard found our mirror holding the name: the slice stays, and so do its ports.
+    expect(result.applied).toEqual([
+      { action: 'deleteSlice', namespace: 'shop', name: 'api-west', outcome: 'unchanged', stayed: true },
+    ]);
+    expect(await admin.get(R.endpointSlices, 'shop', 'api-west')).toBeDefined();
+    expect(allocator.owned('shop/api-west')).toEqual(new Map([['http', 20000]]));
+  });
+});
+
+describe('releasesPorts', () => {
+  const conflict = (actions: MirrorPlan['actions'] = []): MirrorPlan => ({
+    name: 'api-us-west',
+    actions,
+    status: { namespace: 'shop', name: 'api-us', reason: 'Conflict' },
+    ready: false,
+  });
+  const mirrorOf = (cluster: string): V1Service => ({
+    metadata: {
+      name: 'api-us-west',
+      namespace: 'shop',
+      labels: { ...ourLabels(cluster, false), [ISTHMUS_MIRROR_LABEL]: cluster },
+    },
+  });
+  const deleteSlice = { kind: 'deleteSlice' as const, namespace: 'shop', name: 'api-us-west', heldBy: 'uid' };
+  const gone = {
+    action: 'deleteSlice' as const,
+    namespace: 'shop',
+    name: 'api-us-west',
+    outcome: 'deleted' as const,
+  };
+
+  it("frees on a Conflict with a Service no Link's mirror, once our slices of it are gone", () => {
+    const linkerds = { service: linkerdMirror('api-us-west', 'west', 'shop') };
+    expect(releasesPorts(conflict([deleteSlice]), linkerds, [gone])).toBe(true);
+    expect(releasesPorts(conflict(), linkerds, [])).toBe(true);
+    // The applier's guard left one (our own mirror holds the name in the API): it names them still.
+    const stayed = { ...gone, outcome: 'unchanged' as const, stayed: true as const };
+    expect(releasesPorts(conflict([deleteSlice, deleteSlice]), linkerds, [gone, stayed])).toBe(false);
+  });
+
+  it("keeps them on a Conflict with another Link's mirror of a colliding name: they are its ports", () => {
+    expect(releasesPorts(conflict(), { service: mirrorOf('us-west') }, [])).toBe(false);
+    const skipped: MirrorPlan = { ...conflict(), status: { ...conflict().status, reason: 'NotAllowed' } };
+    expect(releasesPorts(skipped, { service: mirrorOf('us-west') }, [])).toBe(false);
+    expect(releasesPorts(skipped, {}, [])).toBe(true);
   });
 });

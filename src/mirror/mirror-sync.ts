@@ -10,6 +10,7 @@ import {
   HEADLESS_MIRROR_LABEL,
   MIRRORED_SERVICE_LABEL,
 } from '../kube/keys.js';
+import { isIsthmusMirror } from '../kube/linkerd-mirror.js';
 import { R } from '../kube/resources.js';
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
 import { type AppliedAction, applyActions, type CacheView } from './applier.js';
@@ -74,6 +75,11 @@ export interface SyncContext {
    * once), with the status the key had; undefined: not held, a missing Service's mirror goes.
    */
   held?(namespace: string, name: string): { status?: ServiceMirrorStatus } | undefined;
+  /**
+   * Told of each write of a mirror as soon as it is done, with the status its plan decided: what
+   * it says (a hand-over, mirror-notices.ts) is not lost when a later write of the sync fails.
+   */
+  onApplied?(applied: AppliedAction, status: ServiceMirrorStatus): void;
 }
 
 export interface SyncResult {
@@ -150,17 +156,25 @@ const RELEASES_PORTS = new Set([
 ]);
 
 /**
- * Whether an applied plan leaves the mirror's egress ports to no one. On Conflict only when the
- * name's holder is not ours (the planner deleted our slices of it, and the gateways serve no Service
- * not ours): when it is another of our mirrors, these are its ports. Not while a skip leaves our
- * mirror in place (a namespace being deleted takes it with it): its deletion queues the key again.
+ * Whether an applied plan leaves the mirror's egress ports to no one: the name is held by no
+ * mirror of Isthmus's, of any cluster (the allocator's owner key has no cluster: another Link's
+ * mirror of a colliding name, `api-us` of west and `api` of us-west, holds these very ports). On
+ * Conflict only when a Service holds it (the planner deleted our slices of it, and the gateways
+ * serve no Service not ours), and the applier deleted every slice of ours the plan meant to: one it
+ * left (its guard found our own mirror holding the name by now, a cache behind) still names them.
+ * Not while a skip leaves our mirror in place (a namespace being deleted takes it with it): its
+ * deletion queues the key again.
  */
-function releasesPorts(plan: MirrorPlan, local: LocalMirror, cluster: string): boolean {
+export function releasesPorts(
+  plan: MirrorPlan,
+  local: LocalMirror,
+  applied: readonly AppliedAction[],
+): boolean {
+  const free = !isIsthmusMirror(local.service, localSlicesOf(local));
   if (plan.status.reason === 'Conflict')
-    return local.service !== undefined && !isOurService(local.service, cluster, localSlicesOf(local));
+    return local.service !== undefined && free && !applied.some((a) => a.stayed);
   if (!RELEASES_PORTS.has(plan.status.reason)) return false;
-  const deleted = plan.actions.some((a) => a.kind === 'deleteService');
-  return deleted || !isOurService(local.service, cluster, [local.slice]);
+  return plan.actions.some((a) => a.kind === 'deleteService') || free;
 }
 
 function localSlicesOf(local: LocalMirror): (V1EndpointSlice | undefined)[] {
@@ -214,10 +228,16 @@ async function planAndApply(
   });
   if (plan.status.reason === 'Conflict') ctx.blockedBy?.(owner);
   try {
-    const applied = await applyActions(shared.client, config.clusterName, plan.actions, cacheView(shared));
+    const applied = await applyActions(
+      shared.client,
+      config.clusterName,
+      plan.actions,
+      cacheView(shared),
+      ctx.onApplied && ((a) => ctx.onApplied?.(a, plan.status)),
+    );
     // Only once applied: until then the Service that names them may still be there, and the
     // gateway listening on them for it (a failed delete is retried with them).
-    if (!tunnelled || releasesPorts(plan, local, config.clusterName)) shared.allocator.free(owner);
+    if (!tunnelled || releasesPorts(plan, local, applied)) shared.allocator.free(owner);
     return { plan, applied };
   } catch (err) {
     const refused = refusalOf(err, namespace, config);
@@ -246,7 +266,7 @@ function listeningFor(shared: SharedLocal, egressPorts: ReadonlyMap<string, numb
 }
 
 /**
- * After a refused write, the mirror's egress ports go back unless a Service of ours at its name
+ * After a refused write, the mirror's egress ports go back unless a mirror of Isthmus's at its name
  * still names them: the gateway listens on them for that Service (admitRoutes), so another mirror
  * handed one would share its listener. The refused batch may have written the Service before its
  * slice was refused, which the cache does not show yet: read it. A failed read keeps them; the
@@ -256,8 +276,9 @@ async function releasePortsUnlessNamed(ctx: SyncContext, namespace: string, name
   let named = true;
   try {
     const service = await ctx.shared.client.get<V1Service>(R.services, namespace, name);
+    // Any Link's mirror: one of another cluster with a colliding name holds them (releasesPorts).
     named =
-      isOurService(service, ctx.config.clusterName) &&
+      isIsthmusMirror(service) &&
       parseEgressPorts(service?.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]).size > 0;
   } catch {
     // Kept: see above.

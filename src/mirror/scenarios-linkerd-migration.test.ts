@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { updateWithRetry } from '../kube/apply.js';
+import { FlakyClient } from '../kube/flaky-client.js';
 import {
   EGRESS_PORTS_ANNOTATION,
   EXPORTED_LABEL,
@@ -520,6 +521,48 @@ describe('moving from Linkerd multicluster: a mirror name changing hands', () =>
       expect(event.type).toBe('Warning');
       expect(event.message).toContain(oldIP);
     } finally {
+      await Promise.all([informers.services.stop(), informers.slices.stop()]);
+    }
+  });
+
+  it('says the ClusterIP was not kept even when a later write of the same sync fails', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    const oldIP = (await linkerdMirrorOfWeb(east)).spec!.clusterIP!;
+    await exportService(west, 'web', { ready: 1 });
+    await link(east, west, 'west');
+    const informers = createLocalInformers(east.client);
+    informers.services.start();
+    informers.slices.start();
+    // The mirror's first slice create meets a 503: its sync fails after the Service was created,
+    // and the retry finds the Service there, with nothing left to say about its address.
+    const flaky = new FlakyClient(
+      east.sandbox.kubeconfig(),
+      0,
+      (method, path) => method === 'POST' && path.includes('/endpointslices'),
+    );
+    try {
+      const leadership = new Leadership(false);
+      const { ctl } = world.controller('east', { leadership, localInformers: informers, client: flaky });
+      await within(ctl.ready, SYNC_DEADLINE_MS, 'the follower ready');
+      await deleteLinkerdMirror(east, 'web-west');
+      await waitFor(() => informers.services.get('default', 'web-west') === undefined, {
+        what: "the controller's cache without Linkerd's mirror",
+      });
+      await east.client.create<V1Service>(R.services, {
+        metadata: { name: 'squatter', namespace: 'default' },
+        spec: { clusterIP: oldIP, ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
+      });
+      flaky.failuresLeft = 1;
+      leadership.set(true);
+
+      await waitReady(east, 'default', 'web-west');
+      expect(flaky.failuresLeft).toBe(0);
+      expect((await getService(east, 'default', 'web-west'))?.spec?.clusterIP).not.toBe(oldIP);
+      const event = await linkEvent(east, 'ClusterIPNotKept', 'default/web-west');
+      expect(event.message).toContain(oldIP);
+    } finally {
+      flaky.close();
       await Promise.all([informers.services.stop(), informers.slices.stop()]);
     }
   });

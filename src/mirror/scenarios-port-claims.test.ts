@@ -19,6 +19,7 @@ import type { V1Service } from '../kube/types.js';
 import {
   type Cluster,
   exportService,
+  getLink,
   getService,
   link,
   waitFor,
@@ -163,6 +164,45 @@ describe('egress ports that a Service other than our mirrors claims', () => {
     expect(second.ctl.allocator.owned('apps/payments').size).toBe(0);
     await exportService(west, 'b', { ready: 1 });
     await waitReady(east, 'default', 'b-west');
+    expect(await egressPortsOf(east, 'b-west')).toBe('http=20001');
+  });
+});
+
+describe('two Links whose mirror names collide', () => {
+  // `api-us` of west and `api` of us-west are both mirrored as `api-us-west`: us-west's mirror
+  // holds the name, and west's sync of it is a Conflict with a mirror of Isthmus's, not a stranger.
+  it("west's Conflict leaves us-west's mirror its egress port, which no other mirror is handed", async () => {
+    const world = await startWorld(['east', 'west', 'us-west']);
+    const [east, west, usWest] = [world.c('east'), world.c('west'), world.c('us-west')];
+    await exportService(usWest, 'api', { ready: 1 });
+    await link(east, usWest, 'us-west');
+    const { ctl } = world.controller('east', { egressPortRange: { first: 20000, last: 20001 } });
+    await waitReady(east, 'default', 'api-us-west');
+    expect(await egressPortsOf(east, 'api-us-west')).toBe('http=20000');
+
+    await exportService(west, 'api-us', { ready: 1 });
+    await exportService(west, 'b', { ready: 1 });
+    await link(east, west, 'west');
+    await waitReady(east, 'default', 'b-west');
+    // Recorded once its sync, and whatever it released, is done.
+    await waitFor(
+      async () =>
+        (await getLink(east, 'west'))?.status?.services?.find((s) => s.name === 'api-us')?.reason ===
+        'Conflict',
+      { what: "west's api-us a Conflict" },
+    );
+    expect(ctl.allocator.owned('default/api-us-west')).toEqual(new Map([['http', 20000]]));
+
+    // The range is full (20000 api-us-west, 20001 b-west): a new mirror waits for a port.
+    await exportService(west, 'c', { ready: 1 });
+    await waitFor(
+      async () =>
+        (await getLink(east, 'west'))?.status?.services?.find((s) => s.name === 'c')?.reason ===
+        'PortRangeExhausted',
+      { what: "west's c waiting for a port" },
+    );
+    expect(await getService(east, 'default', 'c-west')).toBeUndefined();
+    expect(await egressPortsOf(east, 'api-us-west')).toBe('http=20000');
     expect(await egressPortsOf(east, 'b-west')).toBe('http=20001');
   });
 });
