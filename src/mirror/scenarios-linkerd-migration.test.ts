@@ -31,6 +31,7 @@ import { Leadership } from './shared.js';
 import { ourLabels } from './test-builders.js';
 import {
   type Cluster,
+  type ControllerOverrides,
   capturedLog,
   exportService,
   getLink,
@@ -38,6 +39,7 @@ import {
   getSlice,
   link,
   startCluster,
+  type World,
   waitFor,
   waitReady,
   worldPerTest,
@@ -237,6 +239,31 @@ function sh(dir: string, script: string): Promise<{ code: number; stdout: string
         resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
     );
   });
+}
+
+/**
+ * A follower controller of east sees Linkerd's mirror `web-west` go and writes nothing; meanwhile
+ * another Service is given its address. Returns the follower's leadership, to make it lead.
+ */
+async function followerSeesAddressTaken(
+  world: World,
+  east: Cluster,
+  informers: ReturnType<typeof createLocalInformers>,
+  oldIP: string,
+  overrides: ControllerOverrides,
+): Promise<Leadership> {
+  const leadership = new Leadership(false);
+  const { ctl } = world.controller('east', { ...overrides, leadership, localInformers: informers });
+  await within(ctl.ready, SYNC_DEADLINE_MS, 'the follower ready');
+  await deleteLinkerdMirror(east, 'web-west');
+  await waitFor(() => informers.services.get('default', 'web-west') === undefined, {
+    what: "the controller's cache without Linkerd's mirror",
+  });
+  await east.client.create<V1Service>(R.services, {
+    metadata: { name: 'squatter', namespace: 'default' },
+    spec: { clusterIP: oldIP, ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
+  });
+  return leadership;
 }
 
 describe('moving from Linkerd multicluster', () => {
@@ -493,18 +520,8 @@ describe('moving from Linkerd multicluster: a mirror name changing hands', () =>
     informers.services.start();
     informers.slices.start();
     try {
-      const leadership = new Leadership(false);
       const { log, lines } = capturedLog('east');
-      const { ctl } = world.controller('east', { log, leadership, localInformers: informers });
-      await within(ctl.ready, SYNC_DEADLINE_MS, 'the follower ready');
-      await deleteLinkerdMirror(east, 'web-west');
-      await waitFor(() => informers.services.get('default', 'web-west') === undefined, {
-        what: "the controller's cache without Linkerd's mirror",
-      });
-      await east.client.create<V1Service>(R.services, {
-        metadata: { name: 'squatter', namespace: 'default' },
-        spec: { clusterIP: oldIP, ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
-      });
+      const leadership = await followerSeesAddressTaken(world, east, informers, oldIP, { log });
       leadership.set(true);
 
       await waitReady(east, 'default', 'web-west');
@@ -542,17 +559,7 @@ describe('moving from Linkerd multicluster: a mirror name changing hands', () =>
       (method, path) => method === 'POST' && path.includes('/endpointslices'),
     );
     try {
-      const leadership = new Leadership(false);
-      const { ctl } = world.controller('east', { leadership, localInformers: informers, client: flaky });
-      await within(ctl.ready, SYNC_DEADLINE_MS, 'the follower ready');
-      await deleteLinkerdMirror(east, 'web-west');
-      await waitFor(() => informers.services.get('default', 'web-west') === undefined, {
-        what: "the controller's cache without Linkerd's mirror",
-      });
-      await east.client.create<V1Service>(R.services, {
-        metadata: { name: 'squatter', namespace: 'default' },
-        spec: { clusterIP: oldIP, ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
-      });
+      const leadership = await followerSeesAddressTaken(world, east, informers, oldIP, { client: flaky });
       flaky.failuresLeft = 1;
       leadership.set(true);
 
