@@ -8,6 +8,7 @@
 import { createServer, type Server } from 'node:http';
 import type { Server as TlsServer } from 'node:tls';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { issueGatewayCertificate } from '../../identity/ca.js';
 import type { KubeClient } from '../../kube/client.js';
 import { PORTS, SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
@@ -197,6 +198,27 @@ describe('isthmus check with two gateway replicas, the LoadBalancer answering wi
       expect.stringMatching(
         new RegExp(
           `the old one .*--finish.*could not read the certificate of gateway pods ${GOOD}, ${STALE} \\(.*404.*\\); it saw the one its Service sent a handshake to \\(127\\.0\\.0\\.1:\\d+\\): every replica must have been restarted`,
+        ),
+      ),
+    ]);
+  });
+
+  it("warns of clocks, not of the replica, when isthmus-identity's clock ran a minute ahead of the API server's", async () => {
+    await setAnchors(next.anchor.certPem);
+    const ahead = new Date(Date.now() + 60_000);
+    answers.set(
+      STALE,
+      issueGatewayCertificate(next.issuer, { trustDomain: 'cluster.local', cluster: 'east', now: ahead })
+        .chainPem,
+    );
+    const facts = await gather();
+    expect(facts.apiNow).toBeDefined();
+    const anchor = checkTrustAnchor(facts);
+    expect(anchor.status).toBe('warn');
+    expect(anchor.hints).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^gateway pod ${STALE} presents a certificate not valid before [^ ]+, \\d+s past the API server's clock: .*time sync \\(NTP\\) of the nodes$`,
         ),
       ),
     ]);

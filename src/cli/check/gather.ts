@@ -341,8 +341,11 @@ export async function readMirrorLease(client: KubeClient): Promise<LeaseFacts | 
  * The TrafficSplits the failover controller acts on: labelled with the install's
  * `--failover-controlled-by` value, or steer-only.
  */
-async function readFailoverSplits(client: KubeClient): Promise<TrafficSplit[]> {
-  const controlledBy = await installedControlledBy(client);
+async function readFailoverSplits(
+  client: KubeClient,
+  recorded: Promise<string | undefined>,
+): Promise<TrafficSplit[]> {
+  const controlledBy = (await recorded) ?? FAILOVER_CONTROLLED_BY_DEFAULT;
   const { items } = await client.list<TrafficSplit>(R.trafficSplitsV1alpha2);
   return items.filter((s) => splitMode(s, controlledBy) !== null);
 }
@@ -366,10 +369,15 @@ type CrdVersion = { served?: boolean; subresources?: { status?: object | null } 
 
 /** The install's `--failover-controlled-by`, as `isthmus install` recorded it; else the default. */
 export async function installedControlledBy(client: KubeClient): Promise<string> {
+  return (await recordedControlledBy(client)) ?? FAILOVER_CONTROLLED_BY_DEFAULT;
+}
+
+/** The `--failover-controlled-by` the install recorded; undefined when none is (or the record is unreadable). */
+async function recordedControlledBy(client: KubeClient): Promise<string | undefined> {
   const record = await client
     .get<V1ConfigMap>(R.configMaps, SYSTEM_NAMESPACE, INSTALL_RECORD_CONFIGMAP)
     .catch(() => undefined);
-  return recordedFlag(record, 'failover-controlled-by') ?? FAILOVER_CONTROLLED_BY_DEFAULT;
+  return recordedFlag(record, 'failover-controlled-by');
 }
 
 /** A value flag from the install record; undefined when absent or the record is unreadable (upgrade says why). */
@@ -501,7 +509,8 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
   const endpointWriters = fetched(() => readEndpointWriters(client));
   const gatewayListeners = fetched(() => readGatewayListeners(client, opts.remoteTimeoutMs));
   const federated = fetched(() => readFederatedRows(client));
-  const trafficSplits = fetched(() => readFailoverSplits(client));
+  const recorded = recordedControlledBy(client);
+  const trafficSplits = fetched(() => readFailoverSplits(client, recorded));
   const trafficSplitStatus = fetched(() => readTrafficSplitStatusSubresource(client));
   const podVersions = fetched(() => readComponentVersions(client));
   // What a move from Linkerd multicluster left behind (linkerd-leftovers.ts).
@@ -551,6 +560,7 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     foreignSlices: await foreignSlices,
     labelledSplits: await labelledSplits,
     linkerdFailover: await linkerdFailover,
+    ...(await recorded.then((value) => (value ? { recordedControlledBy: value } : {}))),
   };
 }
 

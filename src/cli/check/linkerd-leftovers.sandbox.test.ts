@@ -4,10 +4,12 @@
  * slices of Isthmus's mirrors that another writer made, labelled TrafficSplits and linkerd-failover.
  */
 import { describe, expect, it } from 'vitest';
+import type { KubeClient } from '../../kube/client.js';
 import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { KubeObject, TrafficSplit, V1EndpointSlice, V1Service } from '../../kube/types.js';
 import { waitFor } from '../../wait-for.js';
+import { installRecordManifest } from '../install/install-record.js';
 import { gatherFacts } from './gather.js';
 import {
   readForeignMirrors,
@@ -146,6 +148,53 @@ describe("reading Linkerd's leftovers", () => {
     ]);
   });
 
+  it('records a headless one: Linkerd lists one address per ready remote pod there, none when none is', async () => {
+    const { client } = ctx;
+    await client.create(R.services, {
+      ...mirrorService('db-west'),
+      spec: { clusterIP: 'None', ports: [{ name: 'pg', port: 5432, protocol: 'TCP' }] },
+    });
+    expect((await readForeignMirrors(client)).find((m) => m.name === 'db-west')).toEqual({
+      namespace: 'test',
+      name: 'db-west',
+      cluster: 'west',
+      linkerd: true,
+      readyEndpoints: 0,
+      headless: true,
+    });
+  });
+
+  it('writes an IPv6 address of a foreign slice in brackets before its port', async () => {
+    const { client } = ctx;
+    await client.create(R.endpointSlices, {
+      ...slice('v6-west', 'v6-west-l5d01', MIRRORING),
+      addressType: 'IPv6',
+      endpoints: [{ addresses: ['fd00::9'], conditions: { ready: true } }],
+    });
+    expect(await readForeignSlices(client, [mirror('v6-west')])).toMatchObject([
+      { name: 'v6-west-l5d01', addresses: ['[fd00::9]:4143'] },
+    ]);
+  });
+
+  it('reads the foreign slices of many mirrors in one list, page by page, whatever their number', async () => {
+    const { client } = ctx;
+    const lists: unknown[] = [];
+    const counting = new Proxy(client, {
+      get: (target, key, receiver) =>
+        key === 'list'
+          ? (...args: Parameters<KubeClient['list']>) => {
+              lists.push(args[1]);
+              return target.list(...args);
+            }
+          : Reflect.get(target, key, receiver),
+    });
+    const many = Array.from({ length: 500 }, (_, i) => mirror(`svc-${i}-west`));
+    await client.create(R.endpointSlices, slice('svc-499-west', 'svc-499-west-l5d01', MIRRORING));
+    const found = await readForeignSlices(counting, [...many, mirror('podinfo-west')]);
+    expect(found.map((s) => s.name).sort()).toEqual(['podinfo-west-l5d01', 'svc-499-west-l5d01']);
+    expect(lists).toEqual([expect.objectContaining({ limit: expect.any(Number) })]);
+  });
+
   it('reads the TrafficSplits labelled for any failover controller', async () => {
     const { client } = ctx;
     for (const [name, labels] of [
@@ -203,6 +252,15 @@ describe("reading Linkerd's leftovers", () => {
 
   it('gatherFacts carries all of it', async () => {
     await ctx.client.create(R.endpointSlices, slice('ours-west', 'ours-west-l5d01', MIRRORING));
+    // What the failover controller acts on when its Deployment cannot be read.
+    await ctx.client.create(
+      R.configMaps,
+      installRecordManifest(SYSTEM_NAMESPACE, {
+        version: '0.0.0',
+        flags: { 'failover-controlled-by': 'isthmus' },
+        objects: [],
+      }),
+    );
     const facts = await gatherFacts(ctx.client, { remoteTimeoutMs: 2_000 });
     expect(facts.foreignMirrors).toMatchObject({
       ok: true,
@@ -212,6 +270,7 @@ describe("reading Linkerd's leftovers", () => {
     expect(facts.foreignSlices).toMatchObject({ ok: true, value: [{ name: 'ours-west-l5d01' }] });
     expect(facts.labelledSplits).toMatchObject({ ok: true });
     expect(facts.linkerdFailover).toMatchObject({ ok: true, value: [{ name: 'linkerd-failover' }] });
+    expect(facts.recordedControlledBy).toBe('isthmus');
   });
 });
 

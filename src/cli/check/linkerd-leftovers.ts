@@ -7,6 +7,7 @@
  * TrafficSplits and Deployments of linkerd-failover, which reads readiness from core/v1 Endpoints,
  * of which Isthmus's mirrors have none. The verdicts are checks/linkerd-leftovers.ts's.
  */
+import { hostPort } from '../../host-port.js';
 import type { KubeClient } from '../../kube/client.js';
 import { isNotFound } from '../../kube/errors.js';
 import {
@@ -32,6 +33,11 @@ export interface ForeignMirror {
   linkerd: boolean;
   /** Ready addresses in its EndpointSlices, whoever wrote them: what kube-proxy and meshed callers reach. */
   readyEndpoints: number;
+  /**
+   * `clusterIP: None`: Linkerd lists one address per ready remote pod there (each a mirror of its
+   * own), whatever the gateway does, so none means the remote Service has no ready pod.
+   */
+  headless?: true;
 }
 
 /** A `links.multicluster.linkerd.io`: while one names a cluster, Linkerd's service mirror fills its mirrors. */
@@ -68,8 +74,10 @@ export const MANAGED_BY_ENDPOINTS_MIRRORING = 'endpointslicemirroring-controller
 /** linkerd-failover's `--selector` default (controller/src/main.rs). */
 const LINKERD_FAILOVER_DEFAULT_SELECTOR = FAILOVER_CONTROLLED_BY_LABEL;
 
-/** Names per `kubernetes.io/service-name in (…)` list: keeps the request line short whatever the count. */
+/** Up to this many names a list selects its slices by name; beyond, it reads every slice, filtered here. */
 const NAMES_PER_LIST = 50;
+/** A page of that list (kubectl's chunk size): the API server never answers one huge list at once. */
+const PAGE = 500;
 
 type Named = { namespace: string; name: string };
 
@@ -78,28 +86,26 @@ const sliceService = (s: V1EndpointSlice) =>
   keyOf(s.metadata?.namespace, s.metadata?.labels?.[SERVICE_NAME_LABEL]);
 
 /**
- * The EndpointSlices of these Services (further narrowed by `selector`): listed across namespaces
- * by name, a list per chunk of names rather than per namespace, and kept to the Services' own.
+ * The EndpointSlices of these Services (further narrowed by `selector`), kept to the Services' own:
+ * one list across namespaces, page by page, whatever their number; by name while few are wanted
+ * (a short request line), else every slice of a Service, since a cluster mid-migration can have
+ * thousands of mirrors and a list per chunk of names would ask the API server to filter every
+ * slice of the cluster once per chunk.
  */
 async function slicesOf(
   client: KubeClient,
   services: readonly Named[],
   selector = '',
 ): Promise<V1EndpointSlice[]> {
+  if (services.length === 0) return [];
   const wanted = new Set(services.map((s) => keyOf(s.namespace, s.name)));
   const names = [...new Set(services.map((s) => s.name))].sort();
-  const lists = chunks(names, NAMES_PER_LIST).map((chunk) =>
-    client.list<V1EndpointSlice>(R.endpointSlices, {
-      labelSelector: [`${SERVICE_NAME_LABEL} in (${chunk.join(',')})`, selector].filter(Boolean).join(','),
-    }),
-  );
-  return (await Promise.all(lists)).flatMap((l) => l.items).filter((s) => wanted.has(sliceService(s)));
-}
-
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
+  const byName = names.length <= NAMES_PER_LIST ? ` in (${names.join(',')})` : '';
+  const { items } = await client.list<V1EndpointSlice>(R.endpointSlices, {
+    labelSelector: [`${SERVICE_NAME_LABEL}${byName}`, selector].filter(Boolean).join(','),
+    limit: PAGE,
+  });
+  return items.filter((s) => wanted.has(sliceService(s)));
 }
 
 /**
@@ -128,6 +134,7 @@ function foreignMirrorFacts(services: V1Service[], slices: V1EndpointSlice[]): F
     cluster: s.metadata?.labels?.[CLUSTER_NAME_LABEL] ?? '',
     linkerd: isLinkerdMirror(s),
     readyEndpoints: ready.get(keyOf(s.metadata?.namespace, s.metadata?.name))?.size ?? 0,
+    ...(s.spec?.clusterIP === 'None' ? { headless: true as const } : {}),
   }));
 }
 
@@ -151,14 +158,16 @@ export async function readForeignMirrors(client: KubeClient): Promise<ForeignMir
 /** A slice as the check names it: where it sends the mirror's callers. */
 function foreignSlice(s: V1EndpointSlice): ForeignSlice {
   const managedBy = s.metadata?.labels?.[MANAGED_BY_LABEL];
-  const ports = (s.ports ?? []).map((p) => `:${p.port ?? '?'}`);
+  // A port without a number stands for every port of the address (discovery.k8s.io/v1).
+  const ports = (s.ports ?? []).map((p) => p.port);
+  const at = (a: string, port: number | undefined) => (port === undefined ? a : hostPort(a, port));
   return {
     namespace: s.metadata?.namespace ?? '',
     name: s.metadata?.name ?? '',
     service: s.metadata?.labels?.[SERVICE_NAME_LABEL] ?? '',
     ...(managedBy ? { managedBy } : {}),
     addresses: (s.endpoints ?? []).flatMap((e) =>
-      (e.addresses ?? []).flatMap((a) => (ports.length > 0 ? ports.map((p) => `${a}${p}`) : [a])),
+      (e.addresses ?? []).flatMap((a) => (ports.length > 0 ? ports.map((p) => at(a, p)) : [a])),
     ),
   };
 }
@@ -226,15 +235,17 @@ export async function readLabelledSplits(client: KubeClient): Promise<TrafficSpl
 
 /**
  * A flag's value in an argv, as clap (linkerd-failover) and commander (Isthmus) read it: `--flag v`
- * or `--flag=v`, the last one given; undefined when absent.
+ * or `--flag=v`, and for a short one (`-l`) also `-lv`; the last one given; undefined when absent.
  */
 export function flagValue(args: readonly string[], names: readonly string[]): string | undefined {
   let value: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i] ?? '';
     for (const name of names) {
+      const short = name.length === 2 && name[0] === '-' && name[1] !== '-';
       if (a === name && i + 1 < args.length) value = args[i + 1];
       else if (a.startsWith(`${name}=`)) value = a.slice(name.length + 1);
+      else if (short && a.startsWith(name) && a.length > 2) value = a.slice(2);
     }
   }
   return value;

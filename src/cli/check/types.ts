@@ -263,6 +263,11 @@ export interface CheckFacts {
   labelledSplits?: Fetched<TrafficSplit[]>;
   /** linkerd-failover's Deployments, in any namespace. */
   linkerdFailover?: Fetched<LinkerdFailover[]>;
+  /**
+   * The `--failover-controlled-by` the install recorded (isthmus-config), when it recorded one and
+   * it could be read: what the failover controller acts on when its Deployment cannot be read.
+   */
+  recordedControlledBy?: string;
 }
 
 export function condition(link: Link, type: string): V1Condition | undefined {

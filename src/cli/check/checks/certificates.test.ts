@@ -172,3 +172,21 @@ describe('checkCertificates on an expired anchor still in use', () => {
     expect(result.hints.join('\n')).not.toMatch(FINISH);
   });
 });
+
+describe("checkCertificates by the API server's clock", () => {
+  it("passes an issuer made a moment ago though this machine's clock runs a minute behind", () => {
+    const anchor = createTrustAnchor({ trustDomain: TEST_TRUST_DOMAIN, keyBits: 2048 });
+    const issuer = createIssuer(anchor, { cluster: 'east', trustDomain: TEST_TRUST_DOMAIN });
+    const serverNow = new Date();
+    const f = healthyFacts(
+      {
+        anchorPem: anchor.certPem,
+        issuerPem: issuer.certPem,
+        westChain: splitPem(testGatewayCertificate('west').chainPem),
+      },
+      new Date(serverNow.getTime() - 60_000),
+    );
+    f.apiNow = serverNow;
+    expect(checkCertificates(f)).toMatchObject({ status: 'ok', hints: [] });
+  });
+});

@@ -7,6 +7,7 @@
  */
 import { certificateInfo, splitPem, verifyChain } from '../../../identity/index.js';
 import { type CheckFacts, type CheckResult, type Fetched, linkLabel } from '../types.js';
+import { clusterNow } from './clock.js';
 import {
   namesOf,
   type OwnGatewayChain,
@@ -48,6 +49,7 @@ export function checkCertificates(facts: CheckFacts): CheckResult {
   if (!facts.gatewayInstalled) return withoutGateway(WHAT);
   const failures: string[] = [];
   const warnings: string[] = [];
+  const now = clusterNow(facts);
   /** `outOfWindow`: where a certificate outside its validity goes; a failure unless said otherwise. */
   const inspect = (what: string, pem: Fetched<string>, renew: string, outOfWindow = failures) => {
     if (!pem.ok) {
@@ -57,7 +59,7 @@ export function checkCertificates(facts: CheckFacts): CheckResult {
     let verdict: ExpiryVerdict;
     try {
       const info = certificateInfo(pem.value);
-      verdict = expiryVerdict(info.notBefore, info.notAfter, facts.now);
+      verdict = expiryVerdict(info.notBefore, info.notAfter, now);
     } catch (err) {
       failures.push(`the ${what} is not a certificate: ${(err as Error).message}`);
       return;
@@ -69,7 +71,7 @@ export function checkCertificates(facts: CheckFacts): CheckResult {
   const anchors = facts.anchorPem.ok ? splitPem(facts.anchorPem.value) : [];
   const anchorFiles: Fetched<string>[] =
     anchors.length > 0 ? anchors.map((pem) => ({ ok: true, value: pem })) : [facts.anchorPem];
-  const valid = anchors.filter((pem) => validAt(pem, facts.now));
+  const valid = anchors.filter((pem) => validAt(pem, now));
   // As install, upgrade and identity read the bundle (validate.ts reviewAnchorBundle): an anchor
   // outside its validity is unused while another is valid (step 3 of a rotation late), so a warning;
   // unless a gateway chain is still under it (a replica not restarted after step 2): refused, a failure.
@@ -94,7 +96,7 @@ export function checkCertificates(facts: CheckFacts): CheckResult {
       users.length > 0
         ? `it is still in use by ${users.join('; and by ')}`
         : anchorFiles.length > 1
-          ? bundleWarns && pem.ok && !validAt(pem.value, facts.now)
+          ? bundleWarns && pem.ok && !validAt(pem.value, now)
             ? 'finish the rotation: isthmus certs new-anchor --finish, then step 3 in every cluster'
             : 'finish the rotation: drop the old anchor from the bundle (isthmus certs new-anchor --finish)'
           : 'rotate the anchor in every linked cluster (isthmus certs new-anchor)',
@@ -111,7 +113,7 @@ export function checkCertificates(facts: CheckFacts): CheckResult {
   // and key must not hide the renewed one.
   if (facts.anchorPem.ok && facts.issuerPem.ok) {
     const issuerPem = facts.issuerPem.value;
-    const chainsTo = (bundle: string[]) => verifyChain(issuerPem, [], bundle, facts.now);
+    const chainsTo = (bundle: string[]) => verifyChain(issuerPem, [], bundle, now);
     const first = valid.length > 0 ? chainsTo(valid) : undefined;
     const chained = first?.ok ? first : chainsTo(anchors);
     if (!chained.ok && failures.length === 0) {

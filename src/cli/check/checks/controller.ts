@@ -6,6 +6,7 @@
  */
 import { MIRROR_LEASE_NAME } from '../../../mirror/leadership.js';
 import type { CheckFacts, CheckResult, LeaseFacts } from '../types.js';
+import { clusterNow } from './clock.js';
 import { holderPodState } from './lease-holder.js';
 import { resultOf, unreadable } from './result.js';
 
@@ -19,7 +20,7 @@ const PODS = 'see `kubectl -n isthmus-system get pods -l app.kubernetes.io/name=
 export function checkController(facts: CheckFacts): CheckResult {
   const blocked = unreadable(WHAT, `Lease ${LEASE}`, facts.lease);
   if (blocked || !facts.lease.ok) return blocked!;
-  const now = facts.apiNow ?? facts.now;
+  const now = clusterNow(facts);
   const problem = leaderProblem(facts.lease.value, now);
   if (problem) return resultOf(WHAT, [problem]);
   const orphaned = facts.lease.value && orphanedLease(facts.lease.value, facts.controllerPods, now);

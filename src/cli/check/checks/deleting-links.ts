@@ -9,6 +9,7 @@
 import { LINK_FINALIZER } from '../../../kube/keys.js';
 import type { Link } from '../../../kube/types.js';
 import { type CheckFacts, linkLabel } from '../types.js';
+import { clusterNow } from './clock.js';
 import { CONTROLLER_CHECK } from './controller.js';
 import { staleLinkStatus } from './stale-status.js';
 
@@ -47,7 +48,7 @@ export function removedWithLink(facts: CheckFacts, cluster: string): string | un
 export function deletingLinkLines(facts: CheckFacts): { failures: string[]; warnings: string[] } {
   const failures: string[] = [];
   const warnings: string[] = [];
-  const now = facts.apiNow ?? facts.now;
+  const now = clusterNow(facts);
   const noLeader = staleLinkStatus(facts);
   for (const link of facts.linksBeingDeleted ?? []) {
     const finalizers = link.metadata?.finalizers ?? [];

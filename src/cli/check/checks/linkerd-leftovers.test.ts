@@ -7,7 +7,12 @@ import { describe, expect, it } from 'vitest';
 import { splitPem } from '../../../identity/index.js';
 import { testGatewayCertificate, testPki } from '../../../identity/testing.js';
 import type { TrafficSplit } from '../../../kube/types.js';
-import type { ForeignMirror, ForeignSlice, LinkerdFailover } from '../linkerd-leftovers.js';
+import {
+  type ForeignMirror,
+  type ForeignSlice,
+  flagValue,
+  type LinkerdFailover,
+} from '../linkerd-leftovers.js';
 import { healthyFacts, link, linkFacts } from '../test-builders.js';
 import type { CheckFacts, DeploymentFacts } from '../types.js';
 import { checkExportsMirrored } from './links.js';
@@ -69,6 +74,25 @@ describe('checkMirrorEndpoints: a mirror of a linked cluster that Isthmus did no
     expect(result.hints).toEqual([
       `test/web-west: no ready endpoint: Linkerd's mirror of cluster west, which Isthmus links, holds the name, so Isthmus does not mirror west's Service under it and its callers reach nothing; Linkerd's Link linkerd-multicluster/west still mirrors west and lists no ready gateway for it: finish unlinking west from Linkerd (README, "Moving from Linkerd multicluster", step 2), then ${DELETE}`,
     ]);
+  });
+
+  it("Linkerd's headless mirror, its Link still there: warns, since it lists one address per ready remote pod, so none is the remote Service's state", () => {
+    const links = {
+      ok: true as const,
+      value: [{ namespace: 'linkerd-multicluster', name: 'west', cluster: 'west' }],
+    };
+    const result = checkMirrorEndpoints(withMirrors([linkerdMirror({ headless: true })], links));
+    expect(result.status).toBe('warn');
+    expect(result.hints).toEqual([
+      `test/web-west: no ready endpoint: Linkerd's headless mirror of cluster west, which Isthmus links, holds the name, and Linkerd's Link linkerd-multicluster/west still mirrors west: it lists one address per ready pod of west's Service, so none means that Service has no ready pod there (its state, not a gateway's); finish unlinking west from Linkerd (README, "Moving from Linkerd multicluster", step 2), then ${DELETE}`,
+    ]);
+  });
+
+  it("Linkerd's headless mirror with no Link left to fill it: fails as any other", () => {
+    const result = checkMirrorEndpoints(
+      withMirrors([linkerdMirror({ headless: true })], { ok: true, value: undefined }),
+    );
+    expect(result.status).toBe('fail');
   });
 
   it("Linkerd's Links unreadable: fails, with the commands for once no Link names the cluster", () => {
@@ -357,5 +381,65 @@ describe('checkTrafficSplits: a split left to linkerd-failover whose backends in
       deployments: { ok: true, value: [] },
     });
     expect(result.status).toBe('ok');
+  });
+});
+
+describe("checkTrafficSplits: linkerd-failover's selector and the move to Isthmus", () => {
+  /** linkerd-failover as run without --selector: its binary's existence default. */
+  const anyValue = linkerdFailover({ selector: 'failover.linkerd.io/controlled-by' });
+
+  it('an existence selector: no relabel offered (it would pick the relabelled split too), but a --selector naming a value or uninstalling', () => {
+    const before = checkTrafficSplits(
+      splitFacts([split('linkerd-failover')], { ok: true, value: [anyValue] }),
+    );
+    expect(before.status).toBe('fail');
+    expect(before.hints).toEqual([
+      expect.stringMatching(
+        /steers it, .*; relabelling it to Isthmus's value \(failover\.linkerd\.io\/controlled-by=isthmus\) would not take it from linkerd-failover \(linkerd-failover\/linkerd-failover\), whose selector failover\.linkerd\.io\/controlled-by picks that value too: give linkerd-failover a --selector naming a value other than isthmus \(`--selector=failover\.linkerd\.io\/controlled-by=<value>`\), or uninstall it; then move the split$/,
+      ),
+    ]);
+    expect(before.hints[0]).not.toContain('kubectl -n test label');
+  });
+
+  it('a selector naming a value: the relabel, which clears the failure', () => {
+    const before = checkTrafficSplits(
+      splitFacts([split('linkerd-failover')], { ok: true, value: [linkerdFailover()] }),
+    );
+    expect(before.hints[0]).toContain(RELABEL);
+    const after = checkTrafficSplits(
+      splitFacts([split('isthmus')], { ok: true, value: [linkerdFailover()] }),
+    );
+    expect(after.status).toBe('ok');
+  });
+
+  it("the controller Deployment unread: Isthmus's value from the install record", () => {
+    const result = checkTrafficSplits({
+      ...splitFacts([split('linkerd-failover')], { ok: true, value: [linkerdFailover()] }),
+      deployments: { ok: false, error: 'forbidden' },
+      recordedControlledBy: 'isthmus',
+    });
+    expect(result.hints[0]).toContain(RELABEL);
+  });
+});
+
+describe('flagValue', () => {
+  it.each<[string[], string | undefined]>([
+    [['--selector', 'a=b'], 'a=b'],
+    [['--selector=a=b'], 'a=b'],
+    [['-l', 'a=b'], 'a=b'],
+    [['-l=a=b'], 'a=b'],
+    // clap's attached short form.
+    [['-la=b'], 'a=b'],
+    [
+      ['--log-level=info', '-lfailover.linkerd.io/controlled-by=team-a'],
+      'failover.linkerd.io/controlled-by=team-a',
+    ],
+    [['--log-level=info'], undefined],
+  ])('%j → %s', (args, value) => {
+    expect(flagValue(args, ['--selector', '-l'])).toBe(value);
+  });
+
+  it('a long flag does not take what follows its name attached', () => {
+    expect(flagValue(['--selectorx'], ['--selector'])).toBeUndefined();
   });
 });

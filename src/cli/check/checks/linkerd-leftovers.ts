@@ -61,12 +61,18 @@ function letIsthmusTake(m: ForeignMirror): string {
 }
 
 const holder = (m: ForeignMirror) =>
-  `${m.linkerd ? "Linkerd's mirror" : 'a Service labelled by hand as a mirror'} of cluster ${m.cluster}, which Isthmus links, holds the name`;
+  `${m.linkerd ? `Linkerd's ${m.headless ? 'headless ' : ''}mirror` : 'a Service labelled by hand as a mirror'} of cluster ${m.cluster}, which Isthmus links, holds the name`;
+
+/** What hands the name over while Linkerd's Link still fills the mirror. */
+const finishUnlinking = (m: ForeignMirror) =>
+  `finish unlinking ${m.cluster} from Linkerd (README, "Moving from Linkerd multicluster", step 2), then ${handOver(m.namespace, m.name)}`;
 
 /**
  * Mirrors of a linked cluster that Isthmus did not make: without a ready endpoint a failure; with
  * some, but no Linkerd Link left to update them (Linkerd's gateway as Linkerd last wrote it), a
- * warning with the same deletions.
+ * warning with the same deletions. A headless one of Linkerd's that its Link still fills lists an
+ * address per ready remote pod, whatever the gateway does: none is the remote Service's own state
+ * (a scale-down, a failover), which Isthmus's own mirrors only warn of too.
  */
 export function foreignMirrorProblems(facts: CheckFacts): Problems {
   const problems: Problems = { failures: [], warnings: [] };
@@ -87,9 +93,15 @@ export function foreignMirrorProblems(facts: CheckFacts): Problems {
         );
       continue;
     }
+    if (m.linkerd && m.headless && 'live' in fills) {
+      problems.warnings.push(
+        `${key}: no ready endpoint: ${holder(m)}, and Linkerd's Link ${fills.live.namespace}/${fills.live.name} still mirrors ${m.cluster}: it lists one address per ready pod of ${m.cluster}'s Service, so none means that Service has no ready pod there (its state, not a gateway's); ${finishUnlinking(m)}`,
+      );
+      continue;
+    }
     const advice =
       'live' in fills
-        ? `Linkerd's Link ${fills.live.namespace}/${fills.live.name} still mirrors ${m.cluster} and lists no ready gateway for it: finish unlinking ${m.cluster} from Linkerd (README, "Moving from Linkerd multicluster", step 2), then ${handOver(m.namespace, m.name)}`
+        ? `Linkerd's Link ${fills.live.namespace}/${fills.live.name} still mirrors ${m.cluster} and lists no ready gateway for it: ${finishUnlinking(m)}`
         : 'gone' in fills
           ? `${fills.gone}, so nothing fills it: ${letIsthmusTake(m)}`
           : `cannot read links.multicluster.linkerd.io (${fills.unread}): once no Linkerd Link names ${m.cluster}, ${letIsthmusTake(m)}`;
@@ -143,12 +155,20 @@ export function foreignSliceProblems(facts: CheckFacts): Problems {
   return { failures, warnings: [] };
 }
 
-/** The controlled-by value Isthmus's failover controller acts on: its Deployment's flag, else the flag's default. */
-export function isthmusControlledBy(facts: Pick<CheckFacts, 'deployments'>): string {
+/**
+ * The controlled-by value Isthmus's failover controller acts on: its Deployment's flag (or the
+ * flag's default); without the Deployment (unread, absent), what the install recorded.
+ */
+export function isthmusControlledBy(facts: Pick<CheckFacts, 'deployments' | 'recordedControlledBy'>): string {
   const controller = facts.deployments.ok
     ? facts.deployments.value.find((d) => d.name === 'isthmus-controller')
     : undefined;
-  return flagValue(controller?.args ?? [], ['--failover-controlled-by']) ?? FAILOVER_CONTROLLED_BY_DEFAULT;
+  const fallback = controller ? undefined : facts.recordedControlledBy;
+  return (
+    flagValue(controller?.args ?? [], ['--failover-controlled-by']) ??
+    fallback ??
+    FAILOVER_CONTROLLED_BY_DEFAULT
+  );
 }
 
 /** Whether linkerd-failover's selector picks the split; a selector it could not parse picks none (it would not start). */
@@ -192,10 +212,10 @@ export function linkerdFailoverProblems(facts: CheckFacts): Problems {
     const value = split.metadata?.labels?.[FAILOVER_CONTROLLED_BY_LABEL] ?? '';
     const isOurs = value === ours;
     const noEndpoints = `which Isthmus's mirror${mirrored.length > 1 ? 's' : ''} ${mirrored.join(', ')} ha${mirrored.length > 1 ? 've' : 's'} none of`;
-    const relabel = `move the split to Isthmus's failover controller: \`kubectl -n ${namespace} label trafficsplit ${split.metadata?.name} ${FAILOVER_CONTROLLED_BY_LABEL}=${ours} --overwrite\``;
-    const running = deployments?.ok
-      ? deployments.value.filter((d) => d.available > 0 && selects(d, split))
-      : [];
+    const runningOn = (s: TrafficSplit) =>
+      deployments?.ok ? deployments.value.filter((d) => d.available > 0 && selects(d, s)) : [];
+    const running = runningOn(split);
+    const relabel = moveToIsthmus(split, ours, runningOn(relabelled(split, ours)));
     if (running.length > 0) {
       const who = running.map((d) => `${d.namespace}/${d.name}`).join(', ');
       const fix = isOurs
@@ -215,4 +235,24 @@ export function linkerdFailoverProblems(facts: CheckFacts): Problems {
     }
   }
   return problems;
+}
+
+function relabelled(split: TrafficSplit, value: string): TrafficSplit {
+  const labels = { ...split.metadata?.labels, [FAILOVER_CONTROLLED_BY_LABEL]: value };
+  return { ...split, metadata: { ...split.metadata, labels } };
+}
+
+/**
+ * The move of a split to Isthmus's failover controller (`ours`), unless a running linkerd-failover
+ * would still select it relabelled (an existence selector, its binary's default, picks any value):
+ * then what takes it from linkerd-failover first, and the move is offered once it is done.
+ */
+function moveToIsthmus(split: TrafficSplit, ours: string, stillSelecting: LinkerdFailover[]): string {
+  const namespace = split.metadata?.namespace ?? '';
+  if (stillSelecting.length > 0) {
+    const who = stillSelecting.map((d) => `${d.namespace}/${d.name}`).join(', ');
+    const selectors = [...new Set(stillSelecting.map((d) => d.selector))].join(', ');
+    return `relabelling it to Isthmus's value (${FAILOVER_CONTROLLED_BY_LABEL}=${ours}) would not take it from linkerd-failover (${who}), whose selector ${selectors} picks that value too: give linkerd-failover a --selector naming a value other than ${ours} (\`--selector=${FAILOVER_CONTROLLED_BY_LABEL}=<value>\`), or uninstall it; then move the split`;
+  }
+  return `move the split to Isthmus's failover controller: \`kubectl -n ${namespace} label trafficsplit ${split.metadata?.name} ${FAILOVER_CONTROLLED_BY_LABEL}=${ours} --overwrite\``;
 }

@@ -22,6 +22,7 @@ import { RevocationList } from '../../../identity/revocation.js';
 import { signs } from '../../../identity/verify-chain.js';
 import { GATEWAY_SERVICE_NAME } from '../../../kube/keys.js';
 import { type CheckFacts, type CheckResult, type LinkFacts, linkLabel } from '../types.js';
+import { clusterNow } from './clock.js';
 import { DEPLOYMENTS_CHECK, notAvailable } from './deployments.js';
 import { type OwnGatewayChain, ownGatewayChains } from './own-gateway.js';
 import { resultOf, unreadable, withoutGateway } from './result.js';
@@ -111,17 +112,19 @@ function verifiedList(facts: CheckFacts): RevocationList | string | undefined {
 }
 
 function revocations(list: RevocationList, facts: CheckFacts): Revocations {
+  // As the cluster's gateways judge the issuers shown: by its clock.
+  const at = clusterNow(facts);
   const gateways = new Map<LinkFacts, ChainRevocation>();
   for (const linked of facts.links.ok ? facts.links.value : []) {
     const chain = linked.gatewayChain;
     if (!chain?.ok || chain.chainPem.length === 0) continue; // the trust-anchor check reports these
-    const reason = revoked(list, chain.chainPem);
+    const reason = revoked(list, chain.chainPem, at);
     if (reason)
       gateways.set(linked, { reason, issuer: !list.revokesItself(new X509Certificate(chain.chainPem[0]!)) });
   }
   const chains = ownGatewayChains(facts);
-  const own = facts.issuerPem.ok ? issuerRevocation(list, facts.issuerPem.value, chains) : {};
-  return { ...own, ...(own.issuer ? {} : ownGatewayRevocation(list, chains)), gateways };
+  const own = facts.issuerPem.ok ? issuerRevocation(list, facts.issuerPem.value, chains, at) : {};
+  return { ...own, ...(own.issuer ? {} : ownGatewayRevocation(list, chains, at)), gateways };
 }
 
 /**
@@ -160,9 +163,10 @@ export function ownCertificateFix(facts: Pick<CheckFacts, 'deployments'>): strin
 function ownGatewayRevocation(
   list: RevocationList,
   chains: readonly OwnGatewayChain[],
+  at: Date,
 ): Pick<Revocations, 'gateway'> {
   const gateway = chains.flatMap((c) => {
-    const reason = c.chainPem.length === 0 ? undefined : revoked(list, c.chainPem);
+    const reason = c.chainPem.length === 0 ? undefined : revoked(list, c.chainPem, at);
     if (!reason) return [];
     const serial = new X509Certificate(c.chainPem[0]!).serialNumber;
     return [{ serial, at: c.pod ? `by gateway pod ${c.pod}` : `at ${c.address}`, reason }];
@@ -171,10 +175,10 @@ function ownGatewayRevocation(
 }
 
 /** As the gateways judge a peer: the leaf against its issuer's CRL, the issuer against the anchor's. */
-function revoked(list: RevocationList, chainPem: readonly string[]): string | undefined {
+function revoked(list: RevocationList, chainPem: readonly string[], at: Date): string | undefined {
   try {
     const [leaf, issuer] = chainPem.map((pem) => new X509Certificate(pem));
-    return list.check(leaf!, issuer);
+    return list.check(leaf!, issuer, at);
   } catch {
     return undefined; // not certificates: the trust-anchor and certificates checks say so
   }
@@ -190,10 +194,11 @@ function issuerRevocation(
   list: RevocationList,
   issuerPem: string,
   gatewayChains: readonly OwnGatewayChain[],
+  at: Date,
 ): Pick<Revocations, 'issuer'> {
   const reason =
-    revoked(list, [issuerPem]) ??
-    gatewayChains.map((c) => sameKeyRevocation(list, issuerPem, c.chainPem)).find((r) => r !== undefined);
+    revoked(list, [issuerPem], at) ??
+    gatewayChains.map((c) => sameKeyRevocation(list, issuerPem, c.chainPem, at)).find((r) => r !== undefined);
   if (!reason) return {};
   return { issuer: { subject: oneLineName(new X509Certificate(issuerPem).subject), reason } };
 }
@@ -202,9 +207,10 @@ function sameKeyRevocation(
   list: RevocationList,
   issuerPem: string,
   chainPem: readonly string[],
+  at: Date,
 ): string | undefined {
   if (chainPem.length === 0) return undefined;
-  const refused = revoked(list, chainPem);
+  const refused = revoked(list, chainPem, at);
   if (!refused) return undefined;
   try {
     const leaf = new X509Certificate(chainPem[0]!);

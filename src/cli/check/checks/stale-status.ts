@@ -6,6 +6,7 @@
  * controller check fails already, and the remote is not to blame for what nobody probes.
  */
 import type { CheckFacts } from '../types.js';
+import { clusterNow } from './clock.js';
 import { CONTROLLER_CHECK, leaseLapse } from './controller.js';
 
 /**
@@ -14,7 +15,7 @@ import { CONTROLLER_CHECK, leaseLapse } from './controller.js';
  */
 export function staleLinkStatus(facts: CheckFacts): string | undefined {
   if (!facts.lease.ok) return undefined;
-  return leaseLapse(facts.lease.value, facts.apiNow ?? facts.now)?.lease;
+  return leaseLapse(facts.lease.value, clusterNow(facts))?.lease;
 }
 
 /** The hint for `what` of a Link's status, stale because of `lapse` (staleLinkStatus). */

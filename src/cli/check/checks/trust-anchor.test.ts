@@ -208,3 +208,94 @@ describe('checkTrustAnchor once the old anchor expired (step 3 late)', () => {
     );
   });
 });
+
+/**
+ * Chains are judged by the API server's clock (facts.apiNow), as peers in the cluster judge them:
+ * a gateway leaf is backdated only 20 s (CLOCK_SKEW_ALLOWANCE_MS), so a CLI machine whose clock runs
+ * a minute behind would otherwise see every replica restarted a moment ago as not valid yet. A
+ * certificate that starts within minutes of that clock is a matter of clocks, not of certificates.
+ */
+describe('checkTrustAnchor and clocks', () => {
+  const pki = testPki();
+  const MINUTE = 60_000;
+  /** east's gateway leaf as an identity whose clock read `aheadMs` past the real time issued it. */
+  const eastLeaf = (aheadMs: number) =>
+    splitPem(
+      issueGatewayCertificate(pki.issuers.east, {
+        trustDomain: TEST_TRUST_DOMAIN,
+        cluster: 'east',
+        now: new Date(Date.now() + aheadMs),
+      }).chainPem,
+    );
+  const facts = (leaf: string[], cliBehindMs = 0): CheckFacts => {
+    const serverNow = new Date();
+    const f = healthyFacts(
+      {
+        anchorPem: pki.anchor.certPem,
+        issuerPem: pki.issuers.east.certPem,
+        westChain: splitPem(testGatewayCertificate('west').chainPem),
+      },
+      new Date(serverNow.getTime() - cliBehindMs),
+    );
+    f.apiNow = serverNow;
+    f.gatewayPodChains = {
+      ok: true,
+      value: [{ pod: 'isthmus-gateway-7d9f-new01', ok: true, chainPem: leaf }],
+    };
+    return f;
+  };
+
+  it("passes a replica restarted a moment ago though this machine's clock runs a minute behind the API server's", () => {
+    const result = checkTrustAnchor(facts(eastLeaf(0), MINUTE));
+    expect(result).toMatchObject({ status: 'ok', hints: [] });
+  });
+
+  it("warns of clocks, not of the certificate, for a replica's leaf that starts within minutes of the API server's clock", () => {
+    const result = checkTrustAnchor(facts(eastLeaf(MINUTE)));
+    expect(result.status).toBe('warn');
+    expect(result.hints).toEqual([
+      expect.stringMatching(
+        /^gateway pod isthmus-gateway-7d9f-new01 presents a certificate not valid before [^ ]+, \d+s past the API server's clock: the clock it was issued by \(isthmus-identity's node\) runs ahead, and a peer whose clock is as far behind refuses it until then\. It passes by itself; if this recurs, check the time sync \(NTP\) of the nodes$/,
+      ),
+    ]);
+    // A minute ahead, less the 20 s a leaf is backdated; less again the time the key took to make
+    // (seconds on a loaded machine) and the second X.509 drops.
+    const ahead = Number(/, (\d+)s past/.exec(result.hints[0] ?? '')?.[1]);
+    expect(ahead).toBeGreaterThan(20);
+    expect(ahead).toBeLessThanOrEqual(40);
+    expect(JSON.stringify(result)).not.toMatch(/restart|delete pod/);
+  });
+
+  it("says which clock it went by when the API server's was not read", () => {
+    const f = facts(eastLeaf(MINUTE));
+    delete f.apiNow;
+    expect(checkTrustAnchor(f).hints[0]).toContain(
+      "past this machine's clock (the API server's was not read)",
+    );
+  });
+
+  it("warns of clocks for a linked gateway's leaf that starts within minutes", () => {
+    const f = facts(eastLeaf(0));
+    const west = splitPem(
+      issueGatewayCertificate(pki.issuers.west, {
+        trustDomain: TEST_TRUST_DOMAIN,
+        cluster: 'west',
+        now: new Date(Date.now() + MINUTE),
+      }).chainPem,
+    );
+    if (f.links.ok) f.links.value[0]!.gatewayChain = { ok: true, address: '10.0.0.7:4143', chainPem: west };
+    const result = checkTrustAnchor(f);
+    expect(result.status).toBe('warn');
+    expect(result.hints[0]).toMatch(
+      /^Link west: gateway 10\.0\.0\.7:4143 presents a certificate not valid before [^ ]+, \d+s past the API server's clock: /,
+    );
+  });
+
+  it('still fails a leaf that starts hours ahead: no clock is that far off', () => {
+    const result = checkTrustAnchor(facts(eastLeaf(2 * HOUR)));
+    expect(result.status).toBe('fail');
+    expect(result.hints).toContainEqual(
+      expect.stringMatching(/does not chain to ca\.crt \(.*not valid before/),
+    );
+  });
+});

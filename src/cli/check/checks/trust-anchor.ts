@@ -18,6 +18,7 @@ import {
 } from '../../../identity/index.js';
 import { signs as signsCertificate } from '../../../identity/verify-chain.js';
 import { type CheckFacts, type CheckResult, linkLabel } from '../types.js';
+import { clusterNow, startsSoon, startsSoonWarning } from './clock.js';
 import {
   namesOf,
   type OwnGatewayChain,
@@ -40,6 +41,8 @@ export function checkTrustAnchor(facts: CheckFacts): CheckResult {
   if (blocked || !facts.links.ok || !facts.anchorPem.ok) return blocked!;
   const anchor = facts.anchorPem.value;
   const bundle = splitPem(anchor);
+  // As the cluster's gateways judge them: by its clock, not by this machine's.
+  const now = clusterNow(facts);
   const failures: string[] = [];
   const warnings: string[] = [];
   for (const { link, gatewayChain: chain } of facts.links.value) {
@@ -56,11 +59,24 @@ export function checkTrustAnchor(facts: CheckFacts): CheckResult {
       failures.push(`Link ${name}: gateway ${chain.address} presented no certificate`);
       continue;
     }
-    const verdict = verifyChain(leaf, intermediates, bundle, facts.now);
+    const verify = (at: Date) => verifyChain(leaf, intermediates, bundle, at);
+    const verdict = verify(now);
+    const there = link.spec?.targetClusterName ?? name;
+    const soon = verdict.ok ? undefined : startsSoon(chain.chainPem, verify, now);
+    if (soon) {
+      warnings.push(
+        startsSoonWarning(
+          facts,
+          `Link ${name}: gateway ${chain.address}`,
+          soon,
+          `isthmus-identity's node in cluster ${there}`,
+        ),
+      );
+      continue;
+    }
     if (!verdict.ok) {
       // Under an anchor of ours out of its validity (step 3 late), the same ca.crt would not help.
-      const stale = staleAnchorOf(chain.chainPem, bundle, facts.now);
-      const there = link.spec?.targetClusterName ?? name;
+      const stale = staleAnchorOf(chain.chainPem, bundle, now);
       failures.push(
         stale
           ? `Link ${name}: gateway ${chain.address} presents a certificate under ${stale.label}, which ${stale.window} but is still in use there: this cluster refuses it. In cluster ${there}, issue from the new anchor (step 2) and restart every gateway replica: ${RESTART_GATEWAYS}`
@@ -88,7 +104,9 @@ export function checkTrustAnchor(facts: CheckFacts): CheckResult {
   }
   if (failures.length + warnings.length > 0) warnings.push(TRUST_ANCHOR_METHOD);
   // Peers hold the same ca.crt: a chain of our own gateway that it refuses, every peer refuses.
-  failures.push(...ownGatewayRefused(facts, bundle, facts.now));
+  const own = ownGatewayRefused(facts, bundle, now);
+  failures.push(...own.failures);
+  warnings.push(...own.warnings);
   if (failures.length + warnings.length === 0) warnings.push(...unusedAnchors(facts, anchor));
   return resultOf(WHAT, failures, warnings);
 }
@@ -142,27 +160,39 @@ function outOfWindow(pem: string, now: Date): string | undefined {
 /**
  * This cluster's gateway presents a chain ca.crt refuses: a replica not restarted since step 2 still
  * presents a leaf of the old issuer, under the old anchor, which expired (step 3 late) or was
- * dropped. One line per way refused, naming the replicas refused so.
+ * dropped. One failure per way refused, naming the replicas refused so; a leaf that starts within
+ * minutes is a warning about clocks (a restart would not help).
  */
-function ownGatewayRefused(facts: CheckFacts, bundle: readonly string[], now: Date): string[] {
+function ownGatewayRefused(
+  facts: CheckFacts,
+  bundle: readonly string[],
+  now: Date,
+): { failures: string[]; warnings: string[] } {
   const refused = new Map<
     string,
     { reason: string; stale?: { label: string; window: string }; chains: OwnGatewayChain[] }
   >();
+  const warnings: string[] = [];
   for (const chain of ownGatewayChains(facts)) {
     const [leaf, ...rest] = chain.chainPem;
-    const verdict =
+    const verify = (at: Date) =>
       leaf === undefined
         ? { ok: false as const, reason: 'no certificate' }
-        : verifyChain(leaf, rest, bundle, now);
+        : verifyChain(leaf, rest, bundle, at);
+    const verdict = verify(now);
     if (verdict.ok) continue;
+    const soon = startsSoon(chain.chainPem, verify, now);
+    if (soon) {
+      warnings.push(startsSoonWarning(facts, chain.by, soon, "isthmus-identity's node"));
+      continue;
+    }
     const stale = staleAnchorOf(chain.chainPem, bundle, now);
     const key = JSON.stringify([verdict.reason, stale?.label]);
     const group = refused.get(key) ?? { reason: verdict.reason, ...(stale ? { stale } : {}), chains: [] };
     group.chains.push(chain);
     refused.set(key, group);
   }
-  return [...refused.values()].map(({ reason, stale, chains }) => {
+  const failures = [...refused.values()].map(({ reason, stale, chains }) => {
     const who = namesOf(chains);
     const one = chains.length === 1;
     const r = restartOf(chains);
@@ -171,6 +201,7 @@ function ownGatewayRefused(facts: CheckFacts, bundle: readonly string[], now: Da
       ? `${stale.label} ${stale.window} but is still in use by ${who}: every peer refuses the certificate ${one ? 'it presents' : 'each presents'} (${reason}). ${restart}`
       : `${who} ${one ? 'presents a certificate that does not chain' : 'present certificates that do not chain'} to ca.crt (${reason}): every peer refuses ${one ? 'it' : 'them'}. ${restart}`;
   });
+  return { failures, warnings };
 }
 
 /**
@@ -235,7 +266,7 @@ function unusedAnchors(facts: CheckFacts, bundle: string): string[] {
       pem,
       label: `anchor #${i + 1} of the ${pems.length} in ca.crt`,
       users: chains.flatMap((c) => (signs(c.chain, pem) ? [c.by] : [])),
-      window: outOfWindow(pem, facts.now),
+      window: outOfWindow(pem, clusterNow(facts)),
       info,
     };
   });
