@@ -23,7 +23,7 @@ import { type Sandbox, startSandbox } from '../sandbox/index.js';
 import { NO_DIRECT_ENDPOINTS } from './direct-endpoints.js';
 import { mirrorMetrics } from './metrics.js';
 import { parseEgressPorts } from './mirror-objects.js';
-import { releasesPorts, type SyncContext, type SyncResult, syncService } from './mirror-sync.js';
+import { portsLeft, type SyncContext, type SyncResult, syncService } from './mirror-sync.js';
 import type { MirrorPlan } from './plan-mirror.js';
 import { PortAllocator } from './port-allocator.js';
 import { Leadership, type SharedLocal, silentLogger } from './shared.js';
@@ -288,43 +288,179 @@ describe('syncService', () => {
     expect(await admin.get(R.endpointSlices, 'shop', 'api-west')).toBeDefined();
     expect(allocator.owned('shop/api-west')).toEqual(new Map([['http', 20000]]));
   });
+
+  describe("egress ports of another Link's mirror of a colliding name (the allocator's key has no cluster)", () => {
+    /** us-west's mirror of `api`, shop/api-us-west, at egress port 20000: the same key as west's `api-us`. */
+    async function usWestMirror(allocator: PortAllocator, cluster = 'us-west'): Promise<void> {
+      expect(allocator.allocate('shop/api-us-west', ['http'])).toEqual(new Map([['http', 20000]]));
+      await admin.create<V1Service>(R.services, {
+        metadata: {
+          name: 'api-us-west',
+          namespace: 'shop',
+          labels: { ...ourLabels(cluster, false), [ISTHMUS_MIRROR_LABEL]: cluster },
+          annotations: {
+            [REMOTE_GATEWAY_ANNOTATION]: '10.2.0.1:4143',
+            [EGRESS_PORTS_ANNOTATION]: 'http=20000',
+          },
+        },
+        spec: { ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
+      });
+    }
+
+    /** West's sync context, with its `shop/api-us` exported as `remote`. */
+    async function apiUsOfWest(
+      remote: V1Service,
+      mode: 'gateway' | 'remote-discovery',
+      caches: { services?: Informer<V1Service>; allocator: PortAllocator },
+    ): Promise<SyncContext> {
+      const namespaces = await synced(createInformer<V1Namespace>(admin, R.namespaces));
+      const { ctx } = await context(admin, namespaces, undefined, caches);
+      ctx.remoteService = (ns, name) =>
+        ns === 'shop' && name === 'api-us' ? { service: remote, mode } : undefined;
+      return ctx;
+    }
+
+    it("west's remote-discovery api-us, a Conflict with us-west's mirror api-us-west, leaves it its port", async () => {
+      await admin.create(R.namespaces, { metadata: { name: 'shop' } });
+      const allocator = new PortAllocator({ first: 20000, last: 20009 });
+      await usWestMirror(allocator);
+      const ctx = await apiUsOfWest(remoteService('api-us', { namespace: 'shop' }), 'remote-discovery', {
+        allocator,
+      });
+      expect((await syncService(ctx, 'shop', 'api-us')).status?.reason).toBe('Conflict');
+      // us-west's gateway listens on 20000 for its mirror: no other mirror is handed it.
+      expect(allocator.owned('shop/api-us-west')).toEqual(new Map([['http', 20000]]));
+      expect([...allocator.allocate('shop/other-west', ['http']).values()]).not.toContain(20000);
+    });
+
+    it("a skip whose delete the applier's guard refused (us-west's mirror holds the name by now) leaves it its port", async () => {
+      await admin.create(R.namespaces, { metadata: { name: 'shop' } });
+      const allocator = new PortAllocator({ first: 20000, last: 20009 });
+      // West's own mirror of api-us at 20000, as the Service cache last saw it before falling behind.
+      await usWestMirror(allocator, 'west');
+      const services = await synced(createInformer<V1Service>(admin, R.services));
+      await services.stop();
+      // Meanwhile it is deleted and us-west's mirror of `api` takes the name, handed the same 20000.
+      await admin.delete(R.services, 'shop', 'api-us-west');
+      await usWestMirror(allocator);
+      // West's api-us turns into an ExternalName Service: UnsupportedServiceType, its mirror to go.
+      const externalName = remoteService('api-us', { namespace: 'shop', type: 'ExternalName' });
+      const ctx = await apiUsOfWest(externalName, 'gateway', { services, allocator });
+      const result = await syncService(ctx, 'shop', 'api-us');
+      expect(result.status?.reason).toBe('UnsupportedServiceType');
+      expect(result.applied).toContainEqual(
+        expect.objectContaining({ action: 'deleteService', stayed: true }),
+      );
+      expect(await admin.get(R.services, 'shop', 'api-us-west')).toBeDefined();
+      expect(allocator.owned('shop/api-us-west')).toEqual(new Map([['http', 20000]]));
+    });
+
+    it("west's api-us gone, its mirror's delete refused by the guard (us-west's holds the name by now): the port stays", async () => {
+      await admin.create(R.namespaces, { metadata: { name: 'shop' } });
+      const allocator = new PortAllocator({ first: 20000, last: 20009 });
+      await usWestMirror(allocator, 'west');
+      const services = await synced(createInformer<V1Service>(admin, R.services));
+      await services.stop();
+      await admin.delete(R.services, 'shop', 'api-us-west');
+      await usWestMirror(allocator);
+      const ctx = await apiUsOfWest(remoteService('api-us', { namespace: 'shop' }), 'gateway', {
+        services,
+        allocator,
+      });
+      ctx.remoteService = () => undefined;
+      const result = await syncService(ctx, 'shop', 'api-us');
+      expect(result.applied).toContainEqual(
+        expect.objectContaining({ action: 'deleteService', stayed: true }),
+      );
+      expect(allocator.owned('shop/api-us-west')).toEqual(new Map([['http', 20000]]));
+    });
+  });
 });
 
-describe('releasesPorts', () => {
+describe('portsLeft', () => {
   const conflict = (actions: MirrorPlan['actions'] = []): MirrorPlan => ({
     name: 'api-us-west',
     actions,
     status: { namespace: 'shop', name: 'api-us', reason: 'Conflict' },
     ready: false,
   });
-  const mirrorOf = (cluster: string): V1Service => ({
+  const skip = (actions: MirrorPlan['actions'] = []): MirrorPlan => ({
+    ...conflict(actions),
+    status: { ...conflict().status, reason: 'NotAllowed' },
+  });
+  const mirrorOf = (cluster: string, egressPorts?: string): V1Service => ({
     metadata: {
       name: 'api-us-west',
       namespace: 'shop',
       labels: { ...ourLabels(cluster, false), [ISTHMUS_MIRROR_LABEL]: cluster },
+      ...(egressPorts ? { annotations: { [EGRESS_PORTS_ANNOTATION]: egressPorts } } : {}),
     },
   });
   const deleteSlice = { kind: 'deleteSlice' as const, namespace: 'shop', name: 'api-us-west', heldBy: 'uid' };
+  const deleteService = { kind: 'deleteService' as const, namespace: 'shop', name: 'api-us-west' };
   const gone = {
     action: 'deleteSlice' as const,
     namespace: 'shop',
     name: 'api-us-west',
     outcome: 'deleted' as const,
   };
+  const serviceStayed = {
+    action: 'deleteService' as const,
+    namespace: 'shop',
+    name: 'api-us-west',
+    outcome: 'unchanged' as const,
+    stayed: true as const,
+  };
 
   it("frees on a Conflict with a Service no Link's mirror, once our slices of it are gone", () => {
     const linkerds = { service: linkerdMirror('api-us-west', 'west', 'shop') };
-    expect(releasesPorts(conflict([deleteSlice]), linkerds, [gone])).toBe(true);
-    expect(releasesPorts(conflict(), linkerds, [])).toBe(true);
-    // The applier's guard left one (our own mirror holds the name in the API): it names them still.
+    expect(portsLeft(conflict([deleteSlice]), linkerds, [gone], true)).toBe('free');
+    expect(portsLeft(conflict(), linkerds, [], true)).toBe('free');
+    // The applier's guard left one (the name changed hands behind the cache): whoever holds it decides.
     const stayed = { ...gone, outcome: 'unchanged' as const, stayed: true as const };
-    expect(releasesPorts(conflict([deleteSlice, deleteSlice]), linkerds, [gone, stayed])).toBe(false);
+    expect(portsLeft(conflict([deleteSlice, deleteSlice]), linkerds, [gone, stayed], true)).toBe('read');
   });
 
   it("keeps them on a Conflict with another Link's mirror of a colliding name: they are its ports", () => {
-    expect(releasesPorts(conflict(), { service: mirrorOf('us-west') }, [])).toBe(false);
-    const skipped: MirrorPlan = { ...conflict(), status: { ...conflict().status, reason: 'NotAllowed' } };
-    expect(releasesPorts(skipped, { service: mirrorOf('us-west') }, [])).toBe(false);
-    expect(releasesPorts(skipped, {}, [])).toBe(true);
+    expect(portsLeft(conflict(), { service: mirrorOf('us-west') }, [], true)).toBe('keep');
+    expect(portsLeft(skip(), { service: mirrorOf('us-west') }, [], true)).toBe('keep');
+    expect(portsLeft(skip(), {}, [], true)).toBe('free');
+  });
+
+  it("a skip whose delete of our mirror stayed (the name is another Service's by now) reads who holds it", () => {
+    const ours = { service: mirrorOf('west', 'http=20000') };
+    expect(portsLeft(skip([deleteService]), ours, [serviceStayed], true)).toBe('read');
+    expect(
+      portsLeft(
+        skip([deleteService]),
+        ours,
+        [{ ...serviceStayed, outcome: 'deleted', stayed: undefined }],
+        true,
+      ),
+    ).toBe('free');
+  });
+
+  it("a remote-discovery or headless target frees them only where no Link's mirror at the name names them", () => {
+    // A Conflict with us-west's tunnelled mirror: its ports.
+    expect(portsLeft(conflict(), { service: mirrorOf('us-west', 'http=20000') }, [], false)).toBe('keep');
+    // A mirror that names none, a Service no mirror of ours, or none at all: nothing to keep.
+    expect(portsLeft(conflict(), { service: mirrorOf('us-west') }, [], false)).toBe('free');
+    expect(portsLeft(conflict(), { service: linkerdMirror('api-us-west', 'west', 'shop') }, [], false)).toBe(
+      'free',
+    );
+    expect(portsLeft(skip(), {}, [], false)).toBe('free');
+    // Our plain mirror rewritten as a remote-discovery one, or deleted: it names them no more.
+    const ours = { service: mirrorOf('west', 'http=20000') };
+    const apply = { kind: 'applyService' as const, service: mirrorOf('west') };
+    expect(
+      portsLeft(
+        { ...conflict([apply]), status: { ...conflict().status, reason: 'Mirrored' } },
+        ours,
+        [],
+        false,
+      ),
+    ).toBe('free');
+    expect(portsLeft(skip([deleteService]), ours, [], false)).toBe('free');
+    expect(portsLeft(skip([deleteService]), ours, [serviceStayed], false)).toBe('read');
   });
 });

@@ -155,26 +155,50 @@ const RELEASES_PORTS = new Set([
   'OwnedByIsthmus',
 ]);
 
+/** Kept, freed, or decided by the Service read at the name (releasePortsUnlessNamed). */
+export type PortsLeft = 'free' | 'keep' | 'read';
+
 /**
- * Whether an applied plan leaves the mirror's egress ports to no one: the name is held by no
- * mirror of Isthmus's, of any cluster (the allocator's owner key has no cluster: another Link's
- * mirror of a colliding name, `api-us` of west and `api` of us-west, holds these very ports). On
- * Conflict only when a Service holds it (the planner deleted our slices of it, and the gateways
- * serve no Service not ours), and the applier deleted every slice of ours the plan meant to: one it
- * left (its guard found our own mirror holding the name by now, a cache behind) still names them.
- * Not while a skip leaves our mirror in place (a namespace being deleted takes it with it): its
- * deletion queues the key again.
+ * What an applied plan leaves of the egress ports of the allocator's key `namespace/<mirror name>`:
+ * `free` once the name holds no mirror of Isthmus's naming them, of any cluster (the key has no
+ * cluster: another Link's mirror of a colliding name, `api-us` of west and `api` of us-west, holds
+ * these very ports); `read` when a delete stayed (the applier's guard found the name changed hands
+ * behind the cache: whoever holds it now decides, releasePortsUnlessNamed).
+ *
+ * A tunnelled target frees them on Conflict only when a Service holds the name (the planner deleted
+ * our slices of it, and the gateways serve no Service not ours) that is no mirror of Isthmus's; on a
+ * skip once its mirror is deleted or the name is no such mirror's (a namespace being deleted takes
+ * ours with it: its deletion queues the key again). A remote-discovery or headless target has no
+ * ports of its own: a mirror it rewrote or deleted names them no more (ours, once a plain mirror),
+ * one it left alone (a Conflict) keeps them while it names them.
  */
-export function releasesPorts(
+export function portsLeft(
   plan: MirrorPlan,
   local: LocalMirror,
   applied: readonly AppliedAction[],
+  tunnelled: boolean,
+): PortsLeft {
+  if (applied.some((a) => a.stayed)) return 'read';
+  const slices = localSlicesOf(local);
+  if (!tunnelled) {
+    const rewritten = plan.actions.some((a) => a.kind === 'applyService' || a.kind === 'deleteService');
+    return rewritten || !namesEgressPorts(local.service, slices) ? 'free' : 'keep';
+  }
+  const free = !isIsthmusMirror(local.service, slices);
+  if (plan.status.reason === 'Conflict') return local.service !== undefined && free ? 'free' : 'keep';
+  if (!RELEASES_PORTS.has(plan.status.reason)) return 'keep';
+  return plan.actions.some((a) => a.kind === 'deleteService') || free ? 'free' : 'keep';
+}
+
+/** A mirror of Isthmus's, of any cluster, that names egress ports: the gateways listen on them for it. */
+function namesEgressPorts(
+  service: V1Service | undefined,
+  slices: readonly (V1EndpointSlice | undefined)[] = [],
 ): boolean {
-  const free = !isIsthmusMirror(local.service, localSlicesOf(local));
-  if (plan.status.reason === 'Conflict')
-    return local.service !== undefined && free && !applied.some((a) => a.stayed);
-  if (!RELEASES_PORTS.has(plan.status.reason)) return false;
-  return plan.actions.some((a) => a.kind === 'deleteService') || free;
+  return (
+    isIsthmusMirror(service, slices) &&
+    parseEgressPorts(service?.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]).size > 0
+  );
 }
 
 function localSlicesOf(local: LocalMirror): (V1EndpointSlice | undefined)[] {
@@ -198,7 +222,7 @@ async function planAndApply(
   const owner = `${namespace}/${id.name}`;
   // Ports are allocated only for mirrors we may write; a conflict, a missing namespace, a skip or
   // a Service whose TCP ports a slice cannot hold (which planMirror refuses) holds none, and one
-  // that held some keeps them until its mirror is removed (releasesPorts). The headless parent and a
+  // that held some keeps them until its mirror is removed (portsLeft). The headless parent and a
   // remote-discovery mirror have no egress ports; one that used to be a plain mirror gives its
   // ports back once it is rewritten.
   const tunnelled = target.type !== 'headless' && target.type !== 'direct';
@@ -237,7 +261,9 @@ async function planAndApply(
     );
     // Only once applied: until then the Service that names them may still be there, and the
     // gateway listening on them for it (a failed delete is retried with them).
-    if (!tunnelled || releasesPorts(plan, local, applied)) shared.allocator.free(owner);
+    const left = portsLeft(plan, local, applied, tunnelled);
+    if (left === 'free') shared.allocator.free(owner);
+    else if (left === 'read') await releasePortsUnlessNamed(ctx, namespace, id.name);
     return { plan, applied };
   } catch (err) {
     const refused = refusalOf(err, namespace, config);
@@ -266,20 +292,17 @@ function listeningFor(shared: SharedLocal, egressPorts: ReadonlyMap<string, numb
 }
 
 /**
- * After a refused write, the mirror's egress ports go back unless a mirror of Isthmus's at its name
- * still names them: the gateway listens on them for that Service (admitRoutes), so another mirror
- * handed one would share its listener. The refused batch may have written the Service before its
- * slice was refused, which the cache does not show yet: read it. A failed read keeps them; the
- * next sync of the key decides again, and removing the mirror frees them.
+ * After a refused write or a delete that stayed, the mirror's egress ports go back unless a mirror
+ * of Isthmus's at its name still names them: the gateway listens on them for that Service
+ * (admitRoutes), so another mirror handed one would share its listener. The refused batch may have
+ * written the Service before its slice was refused, which the cache does not show yet: read it. A
+ * failed read keeps them; the next sync of the key decides again, and removing the mirror frees them.
  */
 async function releasePortsUnlessNamed(ctx: SyncContext, namespace: string, name: string): Promise<void> {
   let named = true;
   try {
-    const service = await ctx.shared.client.get<V1Service>(R.services, namespace, name);
-    // Any Link's mirror: one of another cluster with a colliding name holds them (releasesPorts).
-    named =
-      isIsthmusMirror(service) &&
-      parseEgressPorts(service?.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]).size > 0;
+    // Any Link's mirror: one of another cluster with a colliding name holds them (portsLeft).
+    named = namesEgressPorts(await ctx.shared.client.get<V1Service>(R.services, namespace, name));
   } catch {
     // Kept: see above.
   }
@@ -342,7 +365,9 @@ async function deleteMirror(ctx: SyncContext, namespace: string, name: string): 
     ctx.config.clusterName,
   );
   const applied = await applyActions(ctx.shared.client, ctx.config.clusterName, actions);
-  ctx.shared.allocator.free(`${namespace}/${name}`);
+  // A delete that stayed: the name is someone else's by now, maybe another Link's mirror at these ports.
+  if (applied.some((a) => a.stayed)) await releasePortsUnlessNamed(ctx, namespace, name);
+  else ctx.shared.allocator.free(`${namespace}/${name}`);
   return applied;
 }
 

@@ -9,8 +9,10 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   CLUSTER_NAME_LABEL,
   EGRESS_PORTS_ANNOTATION,
+  EXPORTED_LABEL,
   ISTHMUS_MIRROR_LABEL,
   MIRRORED_SERVICE_LABEL,
+  REMOTE_DISCOVERY_EXPORT,
   REMOTE_GATEWAY_ANNOTATION,
   REMOTE_SVC_FQ_NAME_ANNOTATION,
 } from '../kube/keys.js';
@@ -204,5 +206,43 @@ describe('two Links whose mirror names collide', () => {
     expect(await getService(east, 'default', 'c-west')).toBeUndefined();
     expect(await egressPortsOf(east, 'api-us-west')).toBe('http=20000');
     expect(await egressPortsOf(east, 'b-west')).toBe('http=20001');
+  });
+});
+
+describe('two Links whose mirror names collide, the one that loses the name a remote-discovery mirror', () => {
+  it("west's Conflict frees none of us-west's egress port: the next new mirror waits for one", async () => {
+    const world = await startWorld(['east', 'west', 'us-west']);
+    const [east, west, usWest] = [world.c('east'), world.c('west'), world.c('us-west')];
+    await exportService(usWest, 'api', { ready: 1 });
+    await link(east, usWest, 'us-west');
+    const { ctl } = world.controller('east', { egressPortRange: { first: 20000, last: 20001 } });
+    await waitReady(east, 'default', 'api-us-west');
+    expect(await egressPortsOf(east, 'api-us-west')).toBe('http=20000');
+
+    // West's api-us, exported for remote discovery (no egress ports of its own), is mirrored at the
+    // same name: a Conflict with us-west's mirror, which keys the same allocator entry.
+    const discovery = { exported: false, labels: { [EXPORTED_LABEL]: REMOTE_DISCOVERY_EXPORT } };
+    await exportService(west, 'api-us', { ...discovery, ready: 1 });
+    await exportService(west, 'b', { ready: 1 });
+    await link(east, west, 'west');
+    await waitReady(east, 'default', 'b-west');
+    await waitFor(
+      async () =>
+        (await getLink(east, 'west'))?.status?.services?.find((s) => s.name === 'api-us')?.reason ===
+        'Conflict',
+      { what: "west's api-us a Conflict" },
+    );
+    expect(ctl.allocator.owned('default/api-us-west')).toEqual(new Map([['http', 20000]]));
+
+    // The range is full (20000 api-us-west, 20001 b-west): a new mirror waits rather than share 20000.
+    await exportService(west, 'c', { ready: 1 });
+    await waitFor(
+      async () =>
+        (await getLink(east, 'west'))?.status?.services?.find((s) => s.name === 'c')?.reason ===
+        'PortRangeExhausted',
+      { what: "west's c waiting for a port" },
+    );
+    expect(await getService(east, 'default', 'c-west')).toBeUndefined();
+    expect(await egressPortsOf(east, 'api-us-west')).toBe('http=20000');
   });
 });
