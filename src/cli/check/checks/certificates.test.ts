@@ -190,3 +190,55 @@ describe("checkCertificates by the API server's clock", () => {
     expect(checkCertificates(f)).toMatchObject({ status: 'ok', hints: [] });
   });
 });
+
+/**
+ * `isthmus certs` backdates the anchor and issuer only 20 s by the clock of the machine it runs on;
+ * one whose clock runs ahead of the API server's makes certificates that start after that clock for
+ * a while. Within minutes that is a matter of clocks: a new anchor or issuer would start as late.
+ */
+describe('checkCertificates and the clock of the machine that ran `isthmus certs`', () => {
+  /** An anchor and east's issuer minted at `cliNow` (whole seconds: X.509 drops the rest). */
+  const mintedAt = (cliNow: Date) => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(cliNow);
+      const anchor = createTrustAnchor({ trustDomain: TEST_TRUST_DOMAIN, keyBits: 2048 });
+      return { anchor, issuer: createIssuer(anchor, { cluster: 'east', trustDomain: TEST_TRUST_DOMAIN }) };
+    } finally {
+      vi.useRealTimers();
+    }
+  };
+  const factsAt = (cliNow: Date, serverNow: Date) => {
+    const { anchor, issuer } = mintedAt(cliNow);
+    const f = healthyFacts(
+      {
+        anchorPem: anchor.certPem,
+        issuerPem: issuer.certPem,
+        westChain: splitPem(testGatewayCertificate('west').chainPem),
+      },
+      cliNow,
+    );
+    f.apiNow = serverNow;
+    return f;
+  };
+  const cliNow = new Date(Math.floor(Date.now() / 1000) * 1000);
+
+  it("warns of clocks, not of the certificates, for an anchor and issuer made a moment ago a minute ahead of the API server's clock", () => {
+    const result = checkCertificates(factsAt(cliNow, new Date(cliNow.getTime() - 60_000)));
+    expect(result.status).toBe('warn');
+    // Backdated 20 s: 40 s past the API server's clock.
+    const notBefore = new Date(cliNow.getTime() - 20_000).toISOString();
+    expect(result.hints).toEqual([
+      `the trust anchor (isthmus-system/isthmus-trust-anchor ca.crt) is not valid before ${notBefore}, 40s past the API server's clock: the clock it was issued by (the machine that ran \`isthmus certs\`) runs ahead, and a peer whose clock is as far behind refuses the certificates under it until then. It passes by itself; if this recurs, check the time sync (NTP) of that machine`,
+      `the issuer certificate (isthmus-system/isthmus-issuer tls.crt) is not valid before ${notBefore}, 40s past the API server's clock: the clock it was issued by (the machine that ran \`isthmus certs\`, or cert-manager's controller with --external-issuer) runs ahead, and isthmus-identity issues no gateway certificate from it until then. It passes by itself; if this recurs, check the time sync (NTP) of that machine`,
+    ]);
+  });
+
+  it('still fails an issuer that starts hours ahead, advising a new one: no clock is that far off', () => {
+    const result = checkCertificates(factsAt(cliNow, new Date(cliNow.getTime() - 2 * 3_600_000)));
+    expect(result.status).toBe('fail');
+    expect(result.hints).toContainEqual(
+      expect.stringMatching(/^the issuer certificate .* not valid before [^;]+; issue a new issuer/),
+    );
+  });
+});

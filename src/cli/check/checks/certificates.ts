@@ -3,11 +3,20 @@
  * needed) are valid now and not close to expiry. Gateway leaves are short-lived and rotated by the
  * gateway itself, so they are not checked here. During a rotation an anchor of the bundle outside
  * its validity is a warning while another is valid, as install, upgrade and identity take it, unless
- * a gateway chain check read is still under it: that gateway is refused, so a failure.
+ * a gateway chain check read is still under it: that gateway is refused, so a failure. Dates are
+ * judged by the API server's clock; an anchor or issuer that starts within minutes of it was minted
+ * by a clock that runs ahead (`isthmus certs` backdates only 20 s): a warning, not a new one.
  */
 import { certificateInfo, splitPem, verifyChain } from '../../../identity/index.js';
 import { type CheckFacts, type CheckResult, type Fetched, linkLabel } from '../types.js';
-import { clusterNow } from './clock.js';
+import {
+  clockAheadWarning,
+  clusterNow,
+  issuerMinter,
+  type Minter,
+  startsSoon,
+  startsWithinSkew,
+} from './clock.js';
 import {
   namesOf,
   type OwnGatewayChain,
@@ -26,6 +35,17 @@ export const EXPIRY_WARNING_MS = 30 * DAY_MS;
 export const EXPIRY_WARNING_FRACTION = 0.1;
 
 export type ExpiryVerdict = { status: 'ok' | 'warn' | 'fail'; message: string };
+
+/** A certificate that starts within minutes: whose clock dated it, and what waits on it meanwhile. */
+type Ahead = { by: Minter; meanwhile: string };
+const ANCHOR_AHEAD: Ahead = {
+  by: { name: 'the machine that ran `isthmus certs`', sync: 'that machine' },
+  meanwhile: 'a peer whose clock is as far behind refuses the certificates under it',
+};
+const ISSUER_AHEAD: Ahead = {
+  by: issuerMinter(),
+  meanwhile: 'isthmus-identity issues no gateway certificate from it',
+};
 
 function days(ms: number): string {
   const d = ms / DAY_MS;
@@ -51,17 +71,30 @@ export function checkCertificates(facts: CheckFacts): CheckResult {
   const warnings: string[] = [];
   const now = clusterNow(facts);
   /** `outOfWindow`: where a certificate outside its validity goes; a failure unless said otherwise. */
-  const inspect = (what: string, pem: Fetched<string>, renew: string, outOfWindow = failures) => {
+  const inspect = (
+    what: string,
+    pem: Fetched<string>,
+    renew: string,
+    ahead: Ahead,
+    outOfWindow = failures,
+  ) => {
     if (!pem.ok) {
       failures.push(`cannot read the ${what}: ${pem.error}`);
       return;
     }
     let verdict: ExpiryVerdict;
+    let notBefore: Date;
     try {
       const info = certificateInfo(pem.value);
-      verdict = expiryVerdict(info.notBefore, info.notAfter, now);
+      notBefore = info.notBefore;
+      verdict = expiryVerdict(notBefore, info.notAfter, now);
     } catch (err) {
       failures.push(`the ${what} is not a certificate: ${(err as Error).message}`);
+      return;
+    }
+    // Minted (backdated 20 s) by a clock that runs ahead: `renew` would start as late.
+    if (startsWithinSkew(notBefore, now)) {
+      warnings.push(clockAheadWarning(facts, `the ${what} is`, notBefore, ahead.by, ahead.meanwhile));
       return;
     }
     if (verdict.status === 'fail') outOfWindow.push(`the ${what} ${verdict.message}; ${renew}`);
@@ -100,6 +133,7 @@ export function checkCertificates(facts: CheckFacts): CheckResult {
             ? 'finish the rotation: isthmus certs new-anchor --finish, then step 3 in every cluster'
             : 'finish the rotation: drop the old anchor from the bundle (isthmus certs new-anchor --finish)'
           : 'rotate the anchor in every linked cluster (isthmus certs new-anchor)',
+      ANCHOR_AHEAD,
       !bundleWarns ? failures : users.length > 0 ? refused : warnings,
     );
   }
@@ -107,13 +141,21 @@ export function checkCertificates(facts: CheckFacts): CheckResult {
     'issuer certificate (isthmus-system/isthmus-issuer tls.crt)',
     facts.issuerPem,
     'issue a new issuer under the same anchor (isthmus certs) and re-install',
+    ISSUER_AHEAD,
   );
   // An issuer from another anchor signs gateway certificates no linked cluster will accept. The
   // valid anchors first, as validate.ts issuerProblems: an expired one renewed with the same name
   // and key must not hide the renewed one.
   if (facts.anchorPem.ok && facts.issuerPem.ok) {
     const issuerPem = facts.issuerPem.value;
-    const chainsTo = (bundle: string[]) => verifyChain(issuerPem, [], bundle, now);
+    // One that passes once a certificate starting within minutes starts: warned of above, as clocks.
+    const chainsTo = (bundle: string[]) => {
+      const verify = (at: Date) => verifyChain(issuerPem, [], bundle, at);
+      const verdict = verify(now);
+      return verdict.ok || !startsSoon([issuerPem, ...bundle], verify, now)
+        ? verdict
+        : ({ ok: true } as const);
+    };
     const first = valid.length > 0 ? chainsTo(valid) : undefined;
     const chained = first?.ok ? first : chainsTo(anchors);
     if (!chained.ok && failures.length === 0) {
@@ -125,11 +167,14 @@ export function checkCertificates(facts: CheckFacts): CheckResult {
   return resultOf(WHAT, [...refused, ...failures], warnings);
 }
 
-/** Whether a certificate of the bundle is within its validity at `at` (unreadable: not). */
+/**
+ * Whether a certificate of the bundle is within its validity at `at` (unreadable: not); one that
+ * starts within minutes counts, its start being a matter of clocks.
+ */
 function validAt(pem: string, at: Date): boolean {
   try {
     const info = certificateInfo(pem);
-    return info.notBefore <= at && at <= info.notAfter;
+    return (info.notBefore <= at || startsWithinSkew(info.notBefore, at)) && at <= info.notAfter;
   } catch {
     return false;
   }

@@ -616,6 +616,33 @@ describe.each<[string, (f: CheckFacts) => CheckResult, Case[]]>([
         /re-create it with `isthmus link --context <west> --cluster-name west --service-account-name east-reader <the Link's other flags> \| kubectl apply -f -`/,
       ],
       [
+        "a token the remote API server issued a moment ago, this machine's clock a minute behind: judged by the API server's clock, fine",
+        (f) => {
+          f.apiNow = new Date(f.now.getTime() + 60_000);
+          links(f)[0]!.token = tokenLife(f.apiNow, 0, 365 * DAY);
+        },
+        'ok',
+        null,
+      ],
+      [
+        "a token whose nbf is a minute past the API server's clock (the remote's runs ahead): the remote judges it by its own clock, fine",
+        (f) => {
+          f.apiNow = f.now;
+          links(f)[0]!.token = tokenLife(f.now, 60_000, 365 * DAY);
+        },
+        'ok',
+        null,
+      ],
+      [
+        'a token not valid for hours yet: no clock is that far off, a warning',
+        (f) => {
+          f.apiNow = f.now;
+          links(f)[0]!.token = tokenLife(f.now, 2 * HOUR, 365 * DAY);
+        },
+        'warn',
+        /^Link west: the token in isthmus-system\/cluster-credentials-west not valid before /,
+      ],
+      [
         'an expired token the remote refuses: the failure names the expiry, not a revocation',
         (f) => {
           links(f)[0]!.token = tokenLife(f.now, -90 * DAY, -HOUR);

@@ -17,6 +17,7 @@ import {
   type TokenLifetime,
 } from '../types.js';
 import { type ExpiryVerdict, expiryVerdict } from './certificates.js';
+import { clusterNow, startsWithinSkew } from './clock.js';
 import { resultOf, unreadable } from './result.js';
 
 const WHAT = "every Link's remote API credentials work";
@@ -100,12 +101,15 @@ function hint(link: LinkFacts, secret: string, r: Exclude<RemoteAccess, { ok: tr
 
 /**
  * A token that expires (`isthmus link --token-duration`), as certificates are judged: a warning
- * once less than min(30 days, a tenth of its lifetime) remains, a failure once it has lapsed.
+ * once less than min(30 days, a tenth of its lifetime) remains, a failure once it has lapsed. Its
+ * nbf is the remote API server's clock when it minted it, and that server alone judges it: one
+ * within minutes past `now` is that clock's lead, not a token to replace, so it counts as started.
  */
 function tokenVerdict(token: TokenLifetime | undefined, now: Date): ExpiryVerdict | undefined {
   if (!token) return undefined;
   const notBefore = token.notBefore ? new Date(token.notBefore) : new Date(0);
-  return expiryVerdict(notBefore, new Date(token.expiresAt), now);
+  const at = startsWithinSkew(notBefore, now) ? notBefore : now;
+  return expiryVerdict(notBefore, new Date(token.expiresAt), at);
 }
 
 export function checkCredentials(facts: CheckFacts): CheckResult {
@@ -117,7 +121,8 @@ export function checkCredentials(facts: CheckFacts): CheckResult {
     const { link, remote, token } = linkFacts;
     const cluster = linkLabel(link);
     const secret = `${link.metadata?.namespace ?? ''}/${link.spec?.clusterCredentialsSecret ?? ''}`;
-    const verdict = tokenVerdict(token, facts.now);
+    // By the API server's clock, not this machine's: a cluster's clock (the remote's) wrote the dates.
+    const verdict = tokenVerdict(token, clusterNow(facts));
     const renew = `re-run ${linkCommand(linkFacts)}`;
     if (!remote.ok && remote.kind === 'unauthorized' && verdict?.status === 'fail') {
       failures.push(`Link ${cluster}: the token in ${secret} ${verdict.message}; ${renew}`);

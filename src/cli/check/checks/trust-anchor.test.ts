@@ -291,6 +291,50 @@ describe('checkTrustAnchor and clocks', () => {
     );
   });
 
+  it("blames the clock that made the issuer, not identity's node, when the issuer is what starts within minutes", () => {
+    // `isthmus certs` on a machine a minute ahead mints the issuer; identity, at the cluster's time, a leaf under it.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + MINUTE);
+    const issuer = createIssuer(pki.anchor, { cluster: 'east', trustDomain: TEST_TRUST_DOMAIN });
+    vi.useRealTimers();
+    const leaf = issueGatewayCertificate(issuer, {
+      trustDomain: TEST_TRUST_DOMAIN,
+      cluster: 'east',
+      now: new Date(),
+    });
+    const f = facts(splitPem(leaf.chainPem));
+    f.issuerPem = { ok: true, value: issuer.certPem };
+    const result = checkTrustAnchor(f);
+    expect(result.status).toBe('warn');
+    expect(result.hints).toEqual([
+      expect.stringMatching(
+        /^gateway pod isthmus-gateway-7d9f-new01 presents a certificate whose issuer is not valid before [^ ]+, \d+s past the API server's clock: the clock it was issued by \(the machine that ran `isthmus certs`, or cert-manager's controller with --external-issuer\) runs ahead, and a peer whose clock is as far behind refuses it until then\. It passes by itself; if this recurs, check the time sync \(NTP\) of that machine$/,
+      ),
+    ]);
+  });
+
+  it("blames the clock that made a linked cluster's issuer, there", () => {
+    const f = facts(eastLeaf(0));
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + MINUTE);
+    const issuer = createIssuer(pki.anchor, { cluster: 'west', trustDomain: TEST_TRUST_DOMAIN });
+    vi.useRealTimers();
+    const west = issueGatewayCertificate(issuer, {
+      trustDomain: TEST_TRUST_DOMAIN,
+      cluster: 'west',
+      now: new Date(),
+    });
+    if (f.links.ok)
+      f.links.value[0]!.gatewayChain = {
+        ok: true,
+        address: '10.0.0.7:4143',
+        chainPem: splitPem(west.chainPem),
+      };
+    expect(checkTrustAnchor(f).hints[0]).toMatch(
+      /^Link west: gateway 10\.0\.0\.7:4143 presents a certificate whose issuer is not valid before [^ ]+, \d+s past the API server's clock: the clock it was issued by \(the machine that ran `isthmus certs` for cluster west, or cert-manager's controller there with --external-issuer\) runs ahead/,
+    );
+  });
+
   it('still fails a leaf that starts hours ahead: no clock is that far off', () => {
     const result = checkTrustAnchor(facts(eastLeaf(2 * HOUR)));
     expect(result.status).toBe('fail');

@@ -64,14 +64,7 @@ export function checkTrustAnchor(facts: CheckFacts): CheckResult {
     const there = link.spec?.targetClusterName ?? name;
     const soon = verdict.ok ? undefined : startsSoon(chain.chainPem, verify, now);
     if (soon) {
-      warnings.push(
-        startsSoonWarning(
-          facts,
-          `Link ${name}: gateway ${chain.address}`,
-          soon,
-          `isthmus-identity's node in cluster ${there}`,
-        ),
-      );
+      warnings.push(startsSoonWarning(facts, `Link ${name}: gateway ${chain.address}`, soon, there));
       continue;
     }
     if (!verdict.ok) {
@@ -183,7 +176,7 @@ function ownGatewayRefused(
     if (verdict.ok) continue;
     const soon = startsSoon(chain.chainPem, verify, now);
     if (soon) {
-      warnings.push(startsSoonWarning(facts, chain.by, soon, "isthmus-identity's node"));
+      warnings.push(startsSoonWarning(facts, chain.by, soon));
       continue;
     }
     const stale = staleAnchorOf(chain.chainPem, bundle, now);
