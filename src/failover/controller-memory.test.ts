@@ -6,6 +6,7 @@
  */
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { updateWithRetry } from '../kube/apply.js';
 import { KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
 import {
@@ -314,8 +315,8 @@ describe('failover memory: which split, which primary, what the split says', () 
     await fixture();
     await synced(start(), 'the failover controller');
     await waitFor(async () => (await getSplit())?.status?.state === 'Primary', { what: 'Primary' });
-    const current = (await getSplit())!;
-    await client.replace(R.trafficSplitsV1alpha2, {
+    // Read again on a 409: the controller may still be writing the status it just decided.
+    await updateWithRetry<TrafficSplit>(client, R.trafficSplitsV1alpha2, ns, 'podinfo', (current) => ({
       ...current,
       spec: {
         ...current.spec,
@@ -325,7 +326,7 @@ describe('failover memory: which split, which primary, what the split says', () 
           { service: 'podinfo-north', weight: 0 },
         ],
       },
-    });
+    }));
     await waitFor(async () => same(await weightsOf(), [1, 0, 0]), { what: 'the edit reverted' });
     await controller!.idle();
     expect(await events()).toEqual([

@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { updateWithRetry } from '../../kube/apply.js';
 import type { KubeClient } from '../../kube/client.js';
 import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
@@ -93,12 +94,16 @@ async function gatewayPods(): Promise<V1Pod[]> {
 
 const waitingOf = (p: V1Pod) => p.status?.containerStatuses?.[0]?.state?.waiting;
 
-/** The template's container args, changed by `edit` (a replace, as `kubectl edit` does). */
+/**
+ * The template's container args, changed by `edit` (a replace, as `kubectl edit` does; read again
+ * on a 409, since the lab's Deployment controller writes the status meanwhile).
+ */
 async function editArgs(edit: (args: string[]) => string[]): Promise<void> {
-  const d = await admin.get<V1Deployment>(R.deployments, SYSTEM_NAMESPACE, DEPLOYMENT);
-  const container = d!.spec!.template.spec!.containers[0]!;
-  container.args = edit(container.args ?? []);
-  await admin.replace(R.deployments, d!);
+  await updateWithRetry<V1Deployment>(admin, R.deployments, SYSTEM_NAMESPACE, DEPLOYMENT, (d) => {
+    const container = d.spec!.template.spec!.containers[0]!;
+    container.args = edit(container.args ?? []);
+    return d;
+  });
 }
 
 const deploymentStatus = async () =>
