@@ -374,6 +374,37 @@ describe('syncService', () => {
       );
       expect(allocator.owned('shop/api-us-west')).toEqual(new Map([['http', 20000]]));
     });
+
+    /** A Service cache as of just after west's mirror went, before us-west's took the name at 20000. */
+    async function cacheBeforeUsWest(allocator: PortAllocator): Promise<Informer<V1Service>> {
+      await admin.create(R.namespaces, { metadata: { name: 'shop' } });
+      const services = await synced(createInformer<V1Service>(admin, R.services));
+      await services.stop();
+      await usWestMirror(allocator);
+      return services;
+    }
+
+    it("west's api-us gone, synced on a cache that shows nothing at the name yet: us-west's port stays", async () => {
+      const allocator = new PortAllocator({ first: 20000, last: 20009 });
+      const services = await cacheBeforeUsWest(allocator);
+      const ctx = await apiUsOfWest(remoteService('api-us', { namespace: 'shop' }), 'gateway', {
+        services,
+        allocator,
+      });
+      ctx.remoteService = () => undefined;
+      await syncService(ctx, 'shop', 'api-us');
+      expect(await admin.get(R.services, 'shop', 'api-us-west')).toBeDefined();
+      expect(allocator.owned('shop/api-us-west')).toEqual(new Map([['http', 20000]]));
+    });
+
+    it("west's api-us skipped (ExternalName) on a cache that shows nothing at the name yet: us-west's port stays", async () => {
+      const allocator = new PortAllocator({ first: 20000, last: 20009 });
+      const services = await cacheBeforeUsWest(allocator);
+      const externalName = remoteService('api-us', { namespace: 'shop', type: 'ExternalName' });
+      const ctx = await apiUsOfWest(externalName, 'gateway', { services, allocator });
+      expect((await syncService(ctx, 'shop', 'api-us')).status?.reason).toBe('UnsupportedServiceType');
+      expect(allocator.owned('shop/api-us-west')).toEqual(new Map([['http', 20000]]));
+    });
   });
 });
 
@@ -424,7 +455,8 @@ describe('portsLeft', () => {
   it("keeps them on a Conflict with another Link's mirror of a colliding name: they are its ports", () => {
     expect(portsLeft(conflict(), { service: mirrorOf('us-west') }, [], true)).toBe('keep');
     expect(portsLeft(skip(), { service: mirrorOf('us-west') }, [], true)).toBe('keep');
-    expect(portsLeft(skip(), {}, [], true)).toBe('free');
+    // Nothing at the name in the cache, which may not show another Link's new mirror yet: read.
+    expect(portsLeft(skip(), {}, [], true)).toBe('read');
   });
 
   it("a skip whose delete of our mirror stayed (the name is another Service's by now) reads who holds it", () => {
@@ -443,12 +475,12 @@ describe('portsLeft', () => {
   it("a remote-discovery or headless target frees them only where no Link's mirror at the name names them", () => {
     // A Conflict with us-west's tunnelled mirror: its ports.
     expect(portsLeft(conflict(), { service: mirrorOf('us-west', 'http=20000') }, [], false)).toBe('keep');
-    // A mirror that names none, a Service no mirror of ours, or none at all: nothing to keep.
+    // A mirror that names none, or a Service no mirror of ours: nothing to keep (none at all: read).
     expect(portsLeft(conflict(), { service: mirrorOf('us-west') }, [], false)).toBe('free');
     expect(portsLeft(conflict(), { service: linkerdMirror('api-us-west', 'west', 'shop') }, [], false)).toBe(
       'free',
     );
-    expect(portsLeft(skip(), {}, [], false)).toBe('free');
+    expect(portsLeft(skip(), {}, [], false)).toBe('read');
     // Our plain mirror rewritten as a remote-discovery one, or deleted: it names them no more.
     const ours = { service: mirrorOf('west', 'http=20000') };
     const apply = { kind: 'applyService' as const, service: mirrorOf('west') };

@@ -163,7 +163,8 @@ export type PortsLeft = 'free' | 'keep' | 'read';
  * `free` once the name holds no mirror of Isthmus's naming them, of any cluster (the key has no
  * cluster: another Link's mirror of a colliding name, `api-us` of west and `api` of us-west, holds
  * these very ports); `read` when a delete stayed (the applier's guard found the name changed hands
- * behind the cache: whoever holds it now decides, releasePortsUnlessNamed).
+ * behind the cache: whoever holds it now decides, releasePortsUnlessNamed), and when the cache shows
+ * nothing at the name (it may not show yet another Link's mirror just made there).
  *
  * A tunnelled target frees them on Conflict only when a Service holds the name (the planner deleted
  * our slices of it, and the gateways serve no Service not ours) that is no mirror of Isthmus's; on a
@@ -182,12 +183,15 @@ export function portsLeft(
   const slices = localSlicesOf(local);
   if (!tunnelled) {
     const rewritten = plan.actions.some((a) => a.kind === 'applyService' || a.kind === 'deleteService');
-    return rewritten || !namesEgressPorts(local.service, slices) ? 'free' : 'keep';
+    if (rewritten) return 'free';
+    return local.service === undefined ? 'read' : namesEgressPorts(local.service, slices) ? 'keep' : 'free';
   }
   const free = !isIsthmusMirror(local.service, slices);
   if (plan.status.reason === 'Conflict') return local.service !== undefined && free ? 'free' : 'keep';
   if (!RELEASES_PORTS.has(plan.status.reason)) return 'keep';
-  return plan.actions.some((a) => a.kind === 'deleteService') || free ? 'free' : 'keep';
+  if (plan.actions.some((a) => a.kind === 'deleteService')) return 'free';
+  // Nothing at the name in the cache: it may not show yet another Link's mirror just made there.
+  return local.service === undefined ? 'read' : free ? 'free' : 'keep';
 }
 
 /** A mirror of Isthmus's, of any cluster, that names egress ports: the gateways listen on them for it. */
@@ -263,7 +267,9 @@ async function planAndApply(
     // gateway listening on them for it (a failed delete is retried with them).
     const left = portsLeft(plan, local, applied, tunnelled);
     if (left === 'free') shared.allocator.free(owner);
-    else if (left === 'read') await releasePortsUnlessNamed(ctx, namespace, id.name);
+    // Read only when the key holds ports: a skipped Service that never had a mirror costs nothing.
+    else if (left === 'read' && shared.allocator.owned(owner).size > 0)
+      await releasePortsUnlessNamed(ctx, namespace, id.name);
     return { plan, applied };
   } catch (err) {
     const refused = refusalOf(err, namespace, config);
@@ -365,9 +371,12 @@ async function deleteMirror(ctx: SyncContext, namespace: string, name: string): 
     ctx.config.clusterName,
   );
   const applied = await applyActions(ctx.shared.client, ctx.config.clusterName, actions);
-  // A delete that stayed: the name is someone else's by now, maybe another Link's mirror at these ports.
-  if (applied.some((a) => a.stayed)) await releasePortsUnlessNamed(ctx, namespace, name);
-  else ctx.shared.allocator.free(`${namespace}/${name}`);
+  const key = `${namespace}/${name}`;
+  // A delete that stayed: the name is someone else's by now, maybe another Link's mirror at these
+  // ports; and a cache that showed nothing of ours there may not show that mirror yet either.
+  const unsure = applied.some((a) => a.stayed) || actions.length === 0;
+  if (unsure && ctx.shared.allocator.owned(key).size > 0) await releasePortsUnlessNamed(ctx, namespace, name);
+  else if (!unsure) ctx.shared.allocator.free(key);
   return applied;
 }
 
