@@ -649,6 +649,33 @@ describe('SessionPool', () => {
     expect(await stranger.probe(ingress.address, PROBE_PATH, 10_000)).toMatchObject({ alive: false });
   });
 
+  it("a probe the pool's close() ends is this gateway's failure, not the remote's", async () => {
+    const { ingress } = await ingressFor(await echoBackend());
+    const p = pool(undefined, { connectTimeoutMs: 30_000 });
+    // One probe waiting on a session still being dialled, one on a session whose peer went silent.
+    const dialling = await relayTo(ingress.address.port, true);
+    const silent = await relayTo(ingress.address.port);
+    cleanups.push(
+      () => dialling.close(),
+      () => silent.close(),
+    );
+    expect(await p.probe(silent.address, PROBE_PATH, 10_000)).toMatchObject({ alive: true });
+    silent.freeze();
+    const probes = [
+      p.probe(dialling.address, PROBE_PATH, 30_000),
+      p.probe(silent.address, PROBE_PATH, 30_000),
+    ];
+    await waitFor(() => dialling.accepted() === 1, 'the dial to reach the relay');
+    await within(p.close(), 5_000, 'pool.close()');
+    for (const answer of await within(Promise.all(probes), 5_000, 'the probes in flight')) {
+      expect(answer).toMatchObject({
+        alive: false,
+        failure: 'local',
+        error: expect.stringContaining('stopping'),
+      });
+    }
+  });
+
   it("is not alive, nor opens a tunnel, for a cluster whose gateway identity the address's gateway lacks", async () => {
     const { ingress } = await ingressFor(await echoBackend()); // west's gateway
     const p = pool();

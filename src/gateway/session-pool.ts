@@ -244,7 +244,7 @@ export class SessionPool {
     path: string,
     timeoutMs: number,
     expectedCluster?: string,
-  ): Promise<{ alive: boolean; latencyMs: number; error?: string; version?: string }> {
+  ): Promise<{ alive: boolean; latencyMs: number; error?: string; version?: string; failure?: 'local' }> {
     const started = performance.now();
     const label = hostPort(gateway.host, gateway.port);
     return new Promise((resolve) => {
@@ -257,11 +257,14 @@ export class SessionPool {
         clearTimeout(timer);
         if (stream && !stream.closed) stream.close(h2.NGHTTP2_CANCEL);
         const latencyMs = performance.now() - started;
+        // Ended by this gateway stopping (close()): the remote is not to blame for it.
+        const stopping = !alive && this.closed;
         const result = {
           alive,
           latencyMs,
-          ...(error === undefined ? {} : { error }),
+          ...(error === undefined ? {} : { error: stopping ? `gateway stopping: ${error}` : error }),
           ...(version === undefined ? {} : { version }),
+          ...(stopping ? { failure: 'local' as const } : {}),
         };
         publishProbe({ gateway: label, ...result });
         resolve(result);
