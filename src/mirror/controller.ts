@@ -43,7 +43,13 @@ import { mirrorMetrics } from './metrics.js';
 import { isOurService, parseEgressPorts } from './mirror-objects.js';
 import { OwnWrites } from './own-writes.js';
 import { indexPodMirrors } from './pod-mirror-index.js';
-import { DEFAULT_EGRESS_RANGE, PortAllocator, type PortRange } from './port-allocator.js';
+import {
+  DEFAULT_EGRESS_RANGE,
+  mirrorOwner,
+  ownerService,
+  PortAllocator,
+  type PortRange,
+} from './port-allocator.js';
 import type { Resolve } from './remote-gateway.js';
 import { Leadership, type Logger, type SharedLocal, silentLogger } from './shared.js';
 
@@ -174,13 +180,18 @@ export function runController(config: ControllerConfig): RunningController {
     ? new GatewayListening({
         addresses: () => gatewayAddresses,
         urls: (addresses) => gatewayAdminUrls(config.gatewayAdminUrl, addresses, !!config.gatewayEndpoints),
-        owner: (port) => allocator.ownerOf(port),
+        // `/routes` names a listener's Service, not its cluster: one Service holds a name at a time.
+        owner: (port) => {
+          const owner = allocator.ownerOf(port);
+          return owner === undefined ? undefined : ownerService(owner);
+        },
         onOverdue: (ports) =>
           log.warn(
             { ports },
             `the local gateways do not list these egress ports in /routes after ${HOLD_MS} ms: listed in the mirrors' slices anyway (a gateway older than this controller, or a port it refuses: its /routes says why)`,
           ),
         onResolved: (ports) => {
+          // Owners with their cluster: only that cluster's Link syncs the mirror again.
           const mirrors = new Set(ports.flatMap((p) => allocator.ownerOf(p) ?? []));
           for (const fn of listeningListeners) fn(mirrors);
         },
@@ -293,6 +304,13 @@ function serviceKey(svc: V1Service): string {
   return `${svc.metadata?.namespace ?? ''}/${svc.metadata?.name ?? ''}`;
 }
 
+/** The allocator's owner of the mirror `svc` is, by its cluster-name label; undefined without one. */
+function mirrorOwnerOf(svc: V1Service): string | undefined {
+  const { namespace = '', name = '', labels } = svc.metadata ?? {};
+  const cluster = labels?.[CLUSTER_NAME_LABEL];
+  return cluster === undefined ? undefined : mirrorOwner(cluster, namespace, name);
+}
+
 function claimedPorts(svc: V1Service): Map<string, number> | undefined {
   const text = svc.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION];
   return text === undefined ? undefined : parseEgressPorts(text);
@@ -313,7 +331,8 @@ function onlyVouched(
  * the annotation, and one of 120 KB would otherwise reserve the whole range. A mirror of ours
  * (labelled as a mirror of a cluster a Link targets) takes over its ports, any other Service's
  * vouched claim (a mirror of a Link being replaced) is reserved. A port two claim stays with the
- * older, as the gateway routes it.
+ * older, as the gateway routes it. A mirror's ports go to its cluster's owner (`mirrorOwner`, the
+ * cluster from its label); a foreign claim is owned by the Service's `namespace/name`.
  */
 function recoverPorts(
   allocator: PortAllocator,
@@ -327,20 +346,21 @@ function recoverPorts(
   const foreign: V1Service[] = [];
   const claims = services.filter((svc) => claimedPorts(svc) !== undefined).sort(oldestFirst);
   for (const svc of claims) {
-    const owner = serviceKey(svc);
-    const ports = onlyVouched(claimedPorts(svc), vouched.get(owner));
+    const service = serviceKey(svc);
+    const ports = onlyVouched(claimedPorts(svc), vouched.get(service));
     const cluster = svc.metadata?.labels?.[CLUSTER_NAME_LABEL];
     if (cluster === undefined || !clusters.has(cluster) || !isOurService(svc, cluster)) {
-      if (allocator.reserveForeign(owner, ports.values())) foreign.push(svc);
+      if (allocator.reserveForeign(service, ports.values())) foreign.push(svc);
       continue;
     }
-    const rejected = allocator.recover(owner, ports);
+    const { namespace = '', name = '' } = svc.metadata ?? {};
+    const rejected = allocator.recover(mirrorOwner(cluster, namespace, name), ports);
     recovered++;
     // A port no slice lists (the controller stopped between the two writes): the next sync gives another.
     const unlisted = [...(claimedPorts(svc) ?? [])].filter(([key]) => !ports.has(key)).map(([key]) => key);
     if (rejected.length + unlisted.length > 0)
       log.warn(
-        { mirror: owner, rejected: [...rejected, ...unlisted] },
+        { mirror: service, cluster, rejected: [...rejected, ...unlisted] },
         'egress ports not recovered; re-allocating',
       );
   }
@@ -351,8 +371,8 @@ function recoverPorts(
 /**
  * Keeps foreign claims current from the local Service informer's events: a Service that claims
  * egress ports that this controller's slices list for it, and is not one the allocator gave ports
- * to, reserves them until it is deleted or stops claiming. Each such Service is named in the log
- * once (again only after it went away).
+ * to (the owner of the cluster its label names, at its name), reserves them until it is deleted or
+ * stops claiming. Each such Service is named in the log once (again only after it went away).
  */
 function followClaims(
   services: Informer<V1Service>,
@@ -363,17 +383,19 @@ function followClaims(
 ): () => void {
   return services.onEvent((e) => {
     if (!active()) return;
-    const owner = serviceKey(e.object);
+    const service = serviceKey(e.object);
     const { namespace, name } = e.object.metadata ?? {};
     // A mirror's ports are all on its first slice, named after it (mirrorSliceName).
     const slice = name === undefined ? undefined : slices.get(namespace, name);
-    const vouched = vouchedPorts(slice ? [slice] : []).get(owner);
+    const vouched = vouchedPorts(slice ? [slice] : []).get(service);
     const ports = e.type === 'delete' ? undefined : onlyVouched(claimedPorts(e.object), vouched);
-    if (ports === undefined || ports.size === 0 || allocator.owned(owner).size > 0) {
-      allocator.releaseForeign(owner);
+    const owner = mirrorOwnerOf(e.object);
+    const given = owner !== undefined && allocator.owned(owner).size > 0;
+    if (ports === undefined || ports.size === 0 || given) {
+      allocator.releaseForeign(service);
       return;
     }
-    if (allocator.reserveForeign(owner, ports.values())) logUngivenClaims(log, [e.object]);
+    if (allocator.reserveForeign(service, ports.values())) logUngivenClaims(log, [e.object]);
   });
 }
 

@@ -57,6 +57,7 @@ import {
   syncService,
 } from './mirror-sync.js';
 import type { ServiceMirrorStatus } from './plan-mirror.js';
+import { parseOwner } from './port-allocator.js';
 import { livenessLevel, localGatewayLevel } from './probe-notices.js';
 import { ProbeWorker } from './probe-worker.js';
 import { type RemoteApiReason, remoteApiFailure } from './remote-api-failure.js';
@@ -326,10 +327,12 @@ export class LinkWatcher {
     this.queue.add(STATUS);
   }
 
-  /** The keys of `mirrors` (`namespace/name`) that are this Link's. */
+  /** The keys of `mirrors` (the allocator's owners, `<cluster>/<namespace>/<name>`) that are this Link's. */
   private enqueueMirrors(mirrors: ReadonlySet<string>): void {
     for (const mirror of mirrors) {
-      const [namespace = '', name = ''] = mirror.split('/');
+      // Another cluster's mirror, even at a name this Link's mirror could have, is not ours to sync.
+      const { cluster, namespace, name } = parseOwner(mirror);
+      if (cluster !== this.config.clusterName) continue;
       const svc = this.shared.services.get(namespace, name) ?? { metadata: { namespace, name } };
       const key = remoteKeyOf(svc, this.config.clusterName);
       if (key) this.queue.add(key);

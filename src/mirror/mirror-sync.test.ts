@@ -20,15 +20,19 @@ import { R } from '../kube/resources.js';
 import { synced as syncedWithin } from '../kube/test-support.js';
 import type { V1EndpointSlice, V1Namespace, V1Service } from '../kube/types.js';
 import { type Sandbox, startSandbox } from '../sandbox/index.js';
+import type { AppliedAction } from './applier.js';
 import { NO_DIRECT_ENDPOINTS } from './direct-endpoints.js';
 import { mirrorMetrics } from './metrics.js';
 import { parseEgressPorts } from './mirror-objects.js';
 import { portsLeft, type SyncContext, type SyncResult, syncService } from './mirror-sync.js';
-import type { MirrorPlan } from './plan-mirror.js';
-import { PortAllocator } from './port-allocator.js';
+import type { LocalMirror, MirrorPlan } from './plan-mirror.js';
+import { mirrorOwner, PortAllocator } from './port-allocator.js';
 import { Leadership, type SharedLocal, silentLogger } from './shared.js';
 import { linkConfig, linkerdMirror, ourLabels, remoteService } from './test-builders.js';
 import { waitFor } from './test-wait.js';
+
+/** West's key for the egress ports of its mirror shop/api-west. */
+const API_WEST = mirrorOwner('west', 'shop', 'api-west');
 
 let sandbox: Sandbox;
 let admin: KubeClient;
@@ -135,7 +139,7 @@ describe('syncService', () => {
     // Retried with the queue's backoff: the namespace's own events re-queue the key as well.
     expect(result.retry).toBeDefined();
     expect(isRetryable(result.retry)).toBe(true);
-    expect(allocator.owned('shop/api-west').size).toBe(0);
+    expect(allocator.owned(API_WEST).size).toBe(0);
     expect(await admin.get(R.services, 'shop', 'api-west')).toBeUndefined();
   });
 
@@ -157,7 +161,7 @@ describe('syncService', () => {
     );
     // Thrown by the watcher after it is recorded: a failed sync, not retried.
     expect(result.retry).toMatchObject({ code: 'KUBE_FORBIDDEN', terminal: true });
-    expect(allocator.owned('shop/api-west').size).toBe(0);
+    expect(allocator.owned(API_WEST).size).toBe(0);
   });
 
   describe('a write refused after the mirror Service was written: its egress ports stay with it while it names them', () => {
@@ -166,7 +170,7 @@ describe('syncService', () => {
       const written = await admin.get<V1Service>(R.services, 'shop', 'api-west');
       const claimed = parseEgressPorts(written?.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]);
       expect(claimed.size).toBe(1);
-      expect(allocator.owned('shop/api-west')).toEqual(claimed);
+      expect(allocator.owned(API_WEST)).toEqual(claimed);
       // The gateway listens on that port for api-west: no other mirror is handed it.
       const port = [...claimed.values()][0];
       for (let i = 0; i < 9; i++)
@@ -214,7 +218,7 @@ describe('syncService', () => {
       // Retried: the mirror goes, and so do its ports.
       expectNotMirrored(await syncService(ctx, 'shop', 'api'), 'InvalidService', 'the Service has no ports');
       expect(await admin.get(R.services, 'shop', 'api-west')).toBeUndefined();
-      expect(allocator.owned('shop/api-west').size).toBe(0);
+      expect(allocator.owned(API_WEST).size).toBe(0);
     });
 
     it('the slice refused by RBAC (403): ApplyFailed', async () => {
@@ -245,7 +249,7 @@ describe('syncService', () => {
     // one), at the egress port the allocator gave it, with its slice.
     await admin.delete(R.services, 'shop', 'api-west');
     const allocator = new PortAllocator({ first: 20000, last: 20009 });
-    expect(allocator.allocate('shop/api-west', ['http'])).toEqual(new Map([['http', 20000]]));
+    expect(allocator.allocate(API_WEST, ['http'])).toEqual(new Map([['http', 20000]]));
     const ours = await admin.create<V1Service>(R.services, {
       metadata: {
         name: 'api-west',
@@ -286,13 +290,15 @@ describe('syncService', () => {
       { action: 'deleteSlice', namespace: 'shop', name: 'api-west', outcome: 'unchanged', stayed: true },
     ]);
     expect(await admin.get(R.endpointSlices, 'shop', 'api-west')).toBeDefined();
-    expect(allocator.owned('shop/api-west')).toEqual(new Map([['http', 20000]]));
+    expect(allocator.owned(API_WEST)).toEqual(new Map([['http', 20000]]));
   });
 
-  describe("egress ports of another Link's mirror of a colliding name (the allocator's key has no cluster)", () => {
-    /** us-west's mirror of `api`, shop/api-us-west, at egress port 20000: the same key as west's `api-us`. */
-    async function usWestMirror(allocator: PortAllocator, cluster = 'us-west'): Promise<void> {
-      expect(allocator.allocate('shop/api-us-west', ['http'])).toEqual(new Map([['http', 20000]]));
+  describe("egress ports at a name another Link's mirror holds (a colliding name: each Link has its own key)", () => {
+    const keyOf = (cluster: string) => mirrorOwner(cluster, 'shop', 'api-us-west');
+
+    /** `cluster`'s mirror shop/api-us-west (us-west's of `api`, west's of `api-us`), at the port its key gets. */
+    async function mirrorAt(allocator: PortAllocator, cluster: string): Promise<number> {
+      const [port = 0] = allocator.allocate(keyOf(cluster), ['http']).values();
       await admin.create<V1Service>(R.services, {
         metadata: {
           name: 'api-us-west',
@@ -300,11 +306,12 @@ describe('syncService', () => {
           labels: { ...ourLabels(cluster, false), [ISTHMUS_MIRROR_LABEL]: cluster },
           annotations: {
             [REMOTE_GATEWAY_ANNOTATION]: '10.2.0.1:4143',
-            [EGRESS_PORTS_ANNOTATION]: 'http=20000',
+            [EGRESS_PORTS_ANNOTATION]: `http=${port}`,
           },
         },
         spec: { ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
       });
+      return port;
     }
 
     /** West's sync context, with its `shop/api-us` exported as `remote`. */
@@ -323,26 +330,33 @@ describe('syncService', () => {
     it("west's remote-discovery api-us, a Conflict with us-west's mirror api-us-west, leaves it its port", async () => {
       await admin.create(R.namespaces, { metadata: { name: 'shop' } });
       const allocator = new PortAllocator({ first: 20000, last: 20009 });
-      await usWestMirror(allocator);
+      expect(await mirrorAt(allocator, 'us-west')).toBe(20000);
       const ctx = await apiUsOfWest(remoteService('api-us', { namespace: 'shop' }), 'remote-discovery', {
         allocator,
       });
       expect((await syncService(ctx, 'shop', 'api-us')).status?.reason).toBe('Conflict');
       // us-west's gateway listens on 20000 for its mirror: no other mirror is handed it.
-      expect(allocator.owned('shop/api-us-west')).toEqual(new Map([['http', 20000]]));
+      expect(allocator.owned(keyOf('us-west'))).toEqual(new Map([['http', 20000]]));
       expect([...allocator.allocate('shop/other-west', ['http']).values()]).not.toContain(20000);
     });
 
-    it("a skip whose delete the applier's guard refused (us-west's mirror holds the name by now) leaves it its port", async () => {
+    /**
+     * West's mirror of api-us as the Service cache last saw it before falling behind; meanwhile it
+     * was deleted and us-west's mirror of `api` took the name, at a port of its own key.
+     */
+    async function usWestBehindTheCache(allocator: PortAllocator): Promise<Informer<V1Service>> {
       await admin.create(R.namespaces, { metadata: { name: 'shop' } });
-      const allocator = new PortAllocator({ first: 20000, last: 20009 });
-      // West's own mirror of api-us at 20000, as the Service cache last saw it before falling behind.
-      await usWestMirror(allocator, 'west');
+      expect(await mirrorAt(allocator, 'west')).toBe(20000);
       const services = await synced(createInformer<V1Service>(admin, R.services));
       await services.stop();
-      // Meanwhile it is deleted and us-west's mirror of `api` takes the name, handed the same 20000.
       await admin.delete(R.services, 'shop', 'api-us-west');
-      await usWestMirror(allocator);
+      expect(await mirrorAt(allocator, 'us-west')).toBe(20001);
+      return services;
+    }
+
+    it("a skip whose delete the applier's guard refused (us-west's mirror holds the name by now): west's port goes back, us-west's stays", async () => {
+      const allocator = new PortAllocator({ first: 20000, last: 20009 });
+      const services = await usWestBehindTheCache(allocator);
       // West's api-us turns into an ExternalName Service: UnsupportedServiceType, its mirror to go.
       const externalName = remoteService('api-us', { namespace: 'shop', type: 'ExternalName' });
       const ctx = await apiUsOfWest(externalName, 'gateway', { services, allocator });
@@ -352,17 +366,13 @@ describe('syncService', () => {
         expect.objectContaining({ action: 'deleteService', stayed: true }),
       );
       expect(await admin.get(R.services, 'shop', 'api-us-west')).toBeDefined();
-      expect(allocator.owned('shop/api-us-west')).toEqual(new Map([['http', 20000]]));
+      expect(allocator.owned(keyOf('us-west'))).toEqual(new Map([['http', 20001]]));
+      expect(allocator.owned(keyOf('west')).size).toBe(0);
     });
 
-    it("west's api-us gone, its mirror's delete refused by the guard (us-west's holds the name by now): the port stays", async () => {
-      await admin.create(R.namespaces, { metadata: { name: 'shop' } });
+    it("west's api-us gone, its mirror's delete refused by the guard (us-west's holds the name by now): west's port goes back, us-west's stays", async () => {
       const allocator = new PortAllocator({ first: 20000, last: 20009 });
-      await usWestMirror(allocator, 'west');
-      const services = await synced(createInformer<V1Service>(admin, R.services));
-      await services.stop();
-      await admin.delete(R.services, 'shop', 'api-us-west');
-      await usWestMirror(allocator);
+      const services = await usWestBehindTheCache(allocator);
       const ctx = await apiUsOfWest(remoteService('api-us', { namespace: 'shop' }), 'gateway', {
         services,
         allocator,
@@ -372,21 +382,39 @@ describe('syncService', () => {
       expect(result.applied).toContainEqual(
         expect.objectContaining({ action: 'deleteService', stayed: true }),
       );
-      expect(allocator.owned('shop/api-us-west')).toEqual(new Map([['http', 20000]]));
+      expect(allocator.owned(keyOf('us-west'))).toEqual(new Map([['http', 20001]]));
+      expect(allocator.owned(keyOf('west')).size).toBe(0);
     });
 
-    /** A Service cache as of just after west's mirror went, before us-west's took the name at 20000. */
-    async function cacheBeforeUsWest(allocator: PortAllocator): Promise<Informer<V1Service>> {
+    it("west's api-us gone while us-west's mirror holds the name and west's key still holds a port: it goes back", async () => {
+      await admin.create(R.namespaces, { metadata: { name: 'shop' } });
+      const allocator = new PortAllocator({ first: 20000, last: 20009 });
+      expect(await mirrorAt(allocator, 'us-west')).toBe(20000);
+      // Left by a lost create whose read of the name failed (releasePortsUnlessNamed keeps them then).
+      allocator.allocate(keyOf('west'), ['grpc']);
+      const services = await synced(createInformer<V1Service>(admin, R.services));
+      const ctx = await apiUsOfWest(remoteService('api-us', { namespace: 'shop' }), 'gateway', {
+        services,
+        allocator,
+      });
+      ctx.remoteService = () => undefined;
+      expect(await syncService(ctx, 'shop', 'api-us')).toEqual({ applied: [], ready: false });
+      expect(allocator.owned(keyOf('west')).size).toBe(0);
+      expect(allocator.owned(keyOf('us-west'))).toEqual(new Map([['http', 20000]]));
+    });
+
+    /** A Service cache as of before `cluster`'s mirror took the name at 20000 (the cache shows nothing there). */
+    async function cacheBefore(allocator: PortAllocator, cluster: string): Promise<Informer<V1Service>> {
       await admin.create(R.namespaces, { metadata: { name: 'shop' } });
       const services = await synced(createInformer<V1Service>(admin, R.services));
       await services.stop();
-      await usWestMirror(allocator);
+      expect(await mirrorAt(allocator, cluster)).toBe(20000);
       return services;
     }
 
     it("west's api-us gone, synced on a cache that shows nothing at the name yet: us-west's port stays", async () => {
       const allocator = new PortAllocator({ first: 20000, last: 20009 });
-      const services = await cacheBeforeUsWest(allocator);
+      const services = await cacheBefore(allocator, 'us-west');
       const ctx = await apiUsOfWest(remoteService('api-us', { namespace: 'shop' }), 'gateway', {
         services,
         allocator,
@@ -394,17 +422,22 @@ describe('syncService', () => {
       ctx.remoteService = () => undefined;
       await syncService(ctx, 'shop', 'api-us');
       expect(await admin.get(R.services, 'shop', 'api-us-west')).toBeDefined();
-      expect(allocator.owned('shop/api-us-west')).toEqual(new Map([['http', 20000]]));
+      expect(allocator.owned(keyOf('us-west'))).toEqual(new Map([['http', 20000]]));
     });
 
-    it("west's api-us skipped (ExternalName) on a cache that shows nothing at the name yet: us-west's port stays", async () => {
-      const allocator = new PortAllocator({ first: 20000, last: 20009 });
-      const services = await cacheBeforeUsWest(allocator);
-      const externalName = remoteService('api-us', { namespace: 'shop', type: 'ExternalName' });
-      const ctx = await apiUsOfWest(externalName, 'gateway', { services, allocator });
-      expect((await syncService(ctx, 'shop', 'api-us')).status?.reason).toBe('UnsupportedServiceType');
-      expect(allocator.owned('shop/api-us-west')).toEqual(new Map([['http', 20000]]));
-    });
+    // us-west's mirror holds its port under its own key; west's own mirror, made just now, is read.
+    it.each(['us-west', 'west'])(
+      "west's api-us skipped (ExternalName) on a cache that does not show %s's mirror at the name yet: its port stays",
+      async (cluster) => {
+        const allocator = new PortAllocator({ first: 20000, last: 20009 });
+        const services = await cacheBefore(allocator, cluster);
+        const externalName = remoteService('api-us', { namespace: 'shop', type: 'ExternalName' });
+        const ctx = await apiUsOfWest(externalName, 'gateway', { services, allocator });
+        expect((await syncService(ctx, 'shop', 'api-us')).status?.reason).toBe('UnsupportedServiceType');
+        // The gateway listens on 20000 for that mirror until a sync that sees it deletes it.
+        expect(allocator.owned(keyOf(cluster))).toEqual(new Map([['http', 20000]]));
+      },
+    );
   });
 });
 
@@ -443,56 +476,58 @@ describe('portsLeft', () => {
     stayed: true as const,
   };
 
+  // West's sync of its api-us, whose mirror name api-us-west us-west's `api` has too.
+  const left = (plan: MirrorPlan, local: LocalMirror, applied: AppliedAction[], tunnelled: boolean) =>
+    portsLeft(plan, local, applied, tunnelled, 'west');
+
   it("frees on a Conflict with a Service no Link's mirror, once our slices of it are gone", () => {
     const linkerds = { service: linkerdMirror('api-us-west', 'west', 'shop') };
-    expect(portsLeft(conflict([deleteSlice]), linkerds, [gone], true)).toBe('free');
-    expect(portsLeft(conflict(), linkerds, [], true)).toBe('free');
+    expect(left(conflict([deleteSlice]), linkerds, [gone], true)).toBe('free');
+    expect(left(conflict(), linkerds, [], true)).toBe('free');
     // The applier's guard left one (the name changed hands behind the cache): whoever holds it decides.
     const stayed = { ...gone, outcome: 'unchanged' as const, stayed: true as const };
-    expect(portsLeft(conflict([deleteSlice, deleteSlice]), linkerds, [gone, stayed], true)).toBe('read');
+    expect(left(conflict([deleteSlice, deleteSlice]), linkerds, [gone, stayed], true)).toBe('read');
   });
 
-  it("keeps them on a Conflict with another Link's mirror of a colliding name: they are its ports", () => {
-    expect(portsLeft(conflict(), { service: mirrorOf('us-west') }, [], true)).toBe('keep');
-    expect(portsLeft(skip(), { service: mirrorOf('us-west') }, [], true)).toBe('keep');
-    // Nothing at the name in the cache, which may not show another Link's new mirror yet: read.
-    expect(portsLeft(skip(), {}, [], true)).toBe('read');
+  it("frees them at a name another Link's mirror holds: its ports are under its own key", () => {
+    expect(left(conflict(), { service: mirrorOf('us-west', 'http=20000') }, [], true)).toBe('free');
+    expect(left(skip(), { service: mirrorOf('us-west', 'http=20000') }, [], true)).toBe('free');
+    // Nothing at the name in the cache, which may not show our own mirror made there just now: read.
+    expect(left(skip(), {}, [], true)).toBe('read');
+  });
+
+  it('keeps them on a Conflict with a mirror of this cluster at the name (a per-pod mirror named as a plain one: one key)', () => {
+    const podMirror = mirrorOf('west', 'http=20000');
+    expect(left(conflict(), { service: podMirror }, [], true)).toBe('keep');
+    expect(left(skip(), { service: podMirror }, [], true)).toBe('keep');
   });
 
   it("a skip whose delete of our mirror stayed (the name is another Service's by now) reads who holds it", () => {
     const ours = { service: mirrorOf('west', 'http=20000') };
-    expect(portsLeft(skip([deleteService]), ours, [serviceStayed], true)).toBe('read');
+    expect(left(skip([deleteService]), ours, [serviceStayed], true)).toBe('read');
     expect(
-      portsLeft(
-        skip([deleteService]),
-        ours,
-        [{ ...serviceStayed, outcome: 'deleted', stayed: undefined }],
-        true,
-      ),
+      left(skip([deleteService]), ours, [{ ...serviceStayed, outcome: 'deleted', stayed: undefined }], true),
     ).toBe('free');
   });
 
-  it("a remote-discovery or headless target frees them only where no Link's mirror at the name names them", () => {
-    // A Conflict with us-west's tunnelled mirror: its ports.
-    expect(portsLeft(conflict(), { service: mirrorOf('us-west', 'http=20000') }, [], false)).toBe('keep');
+  it('a remote-discovery or headless target frees them only where no mirror of this cluster at the name names them', () => {
+    // A Conflict with us-west's tunnelled mirror: its ports are under its own key.
+    expect(left(conflict(), { service: mirrorOf('us-west', 'http=20000') }, [], false)).toBe('free');
+    // One of ours there that names them (a per-pod mirror of that name) keeps them.
+    expect(left(conflict(), { service: mirrorOf('west', 'http=20000') }, [], false)).toBe('keep');
     // A mirror that names none, or a Service no mirror of ours: nothing to keep (none at all: read).
-    expect(portsLeft(conflict(), { service: mirrorOf('us-west') }, [], false)).toBe('free');
-    expect(portsLeft(conflict(), { service: linkerdMirror('api-us-west', 'west', 'shop') }, [], false)).toBe(
+    expect(left(conflict(), { service: mirrorOf('west') }, [], false)).toBe('free');
+    expect(left(conflict(), { service: linkerdMirror('api-us-west', 'west', 'shop') }, [], false)).toBe(
       'free',
     );
-    expect(portsLeft(skip(), {}, [], false)).toBe('read');
+    expect(left(skip(), {}, [], false)).toBe('read');
     // Our plain mirror rewritten as a remote-discovery one, or deleted: it names them no more.
     const ours = { service: mirrorOf('west', 'http=20000') };
     const apply = { kind: 'applyService' as const, service: mirrorOf('west') };
     expect(
-      portsLeft(
-        { ...conflict([apply]), status: { ...conflict().status, reason: 'Mirrored' } },
-        ours,
-        [],
-        false,
-      ),
+      left({ ...conflict([apply]), status: { ...conflict().status, reason: 'Mirrored' } }, ours, [], false),
     ).toBe('free');
-    expect(portsLeft(skip([deleteService]), ours, [], false)).toBe('free');
-    expect(portsLeft(skip([deleteService]), ours, [serviceStayed], false)).toBe('read');
+    expect(left(skip([deleteService]), ours, [], false)).toBe('free');
+    expect(left(skip([deleteService]), ours, [serviceStayed], false)).toBe('read');
   });
 });

@@ -10,7 +10,6 @@ import {
   HEADLESS_MIRROR_LABEL,
   MIRRORED_SERVICE_LABEL,
 } from '../kube/keys.js';
-import { isIsthmusMirror } from '../kube/linkerd-mirror.js';
 import { R } from '../kube/resources.js';
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
 import { type AppliedAction, applyActions, type CacheView } from './applier.js';
@@ -36,6 +35,7 @@ import {
   planMirror,
   type ServiceMirrorStatus,
 } from './plan-mirror.js';
+import { mirrorOwner } from './port-allocator.js';
 import { refusalOf } from './refusal.js';
 import type { SharedLocal } from './shared.js';
 import { headlessStatus, type PodLeftOut, skipReason, slicePortsSkip } from './skip-reason.js';
@@ -159,48 +159,56 @@ const RELEASES_PORTS = new Set([
 export type PortsLeft = 'free' | 'keep' | 'read';
 
 /**
- * What an applied plan leaves of the egress ports of the allocator's key `namespace/<mirror name>`:
- * `free` once the name holds no mirror of Isthmus's naming them, of any cluster (the key has no
- * cluster: another Link's mirror of a colliding name, `api-us` of west and `api` of us-west, holds
- * these very ports); `read` when a delete stayed (the applier's guard found the name changed hands
- * behind the cache: whoever holds it now decides, releasePortsUnlessNamed), and when the cache shows
- * nothing at the name (it may not show yet another Link's mirror just made there).
+ * What an applied plan leaves of the egress ports of this Link's allocator key at the mirror name
+ * (`mirrorOwner(cluster, namespace, name)`): `free` once the name holds no mirror of this cluster
+ * naming them. Another Link's mirror of a colliding name (`api-us` of west and `api` of us-west)
+ * has a key of its own: it neither keeps ours nor loses its to ours, so a name another cluster's
+ * mirror holds frees ours at once. What still guards a release is this cluster's own mirror at the
+ * name: `read` where the cache may be behind our own writes, when a delete stayed (the applier's
+ * guard found the name changed hands: perhaps to the mirror an earlier sync of this key made there
+ * just now) and when the cache shows nothing at the name (it may not show that mirror yet); the
+ * Service read at the name then decides (releasePortsUnlessNamed).
  *
- * A tunnelled target frees them on Conflict only when a Service holds the name (the planner deleted
- * our slices of it, and the gateways serve no Service not ours) that is no mirror of Isthmus's; on a
- * skip once its mirror is deleted or the name is no such mirror's (a namespace being deleted takes
- * ours with it: its deletion queues the key again). A remote-discovery or headless target has no
- * ports of its own: a mirror it rewrote or deleted names them no more (ours, once a plain mirror),
- * one it left alone (a Conflict) keeps them while it names them.
+ * A tunnelled target frees them on Conflict when a Service not of this cluster holds the name (the
+ * planner deleted our slices of it, and the gateways serve no Service not ours); a Conflict with a
+ * mirror of this cluster keeps them: a per-pod mirror `<hostname>-<cluster>` named as another
+ * Service's plain mirror has the same key, and those are its ports. On a skip, once its mirror is
+ * deleted or the name holds none of this cluster's (a namespace being deleted takes ours with it:
+ * its deletion queues the key again). A remote-discovery or headless target has no ports of its
+ * own: a mirror it rewrote or deleted names them no more (ours, once a plain mirror), one it left
+ * alone keeps them while it is this cluster's mirror naming them.
  */
 export function portsLeft(
   plan: MirrorPlan,
   local: LocalMirror,
   applied: readonly AppliedAction[],
   tunnelled: boolean,
+  cluster: string,
 ): PortsLeft {
   if (applied.some((a) => a.stayed)) return 'read';
   const slices = localSlicesOf(local);
   if (!tunnelled) {
     const rewritten = plan.actions.some((a) => a.kind === 'applyService' || a.kind === 'deleteService');
     if (rewritten) return 'free';
-    return local.service === undefined ? 'read' : namesEgressPorts(local.service, slices) ? 'keep' : 'free';
+    if (local.service === undefined) return 'read';
+    return namesEgressPorts(local.service, cluster, slices) ? 'keep' : 'free';
   }
-  const free = !isIsthmusMirror(local.service, slices);
+  const free = !isOurService(local.service, cluster, slices);
   if (plan.status.reason === 'Conflict') return local.service !== undefined && free ? 'free' : 'keep';
   if (!RELEASES_PORTS.has(plan.status.reason)) return 'keep';
   if (plan.actions.some((a) => a.kind === 'deleteService')) return 'free';
-  // Nothing at the name in the cache: it may not show yet another Link's mirror just made there.
+  // Nothing at the name in the cache: it may not show the mirror of ours made there just now.
   return local.service === undefined ? 'read' : free ? 'free' : 'keep';
 }
 
-/** A mirror of Isthmus's, of any cluster, that names egress ports: the gateways listen on them for it. */
+/** This cluster's mirror, naming egress ports: the gateways listen on them for it. */
 function namesEgressPorts(
   service: V1Service | undefined,
+  cluster: string,
   slices: readonly (V1EndpointSlice | undefined)[] = [],
 ): boolean {
   return (
-    isIsthmusMirror(service, slices) &&
+    isOurService(service, cluster, slices) &&
     parseEgressPorts(service?.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]).size > 0
   );
 }
@@ -223,7 +231,7 @@ async function planAndApply(
   const stored = shared.namespaces.get(undefined, namespace);
   const namespaceTerminating = Boolean(stored?.metadata?.deletionTimestamp);
   const namespaceExists = stored !== undefined && !namespaceTerminating;
-  const owner = `${namespace}/${id.name}`;
+  const owner = mirrorOwner(config.clusterName, namespace, id.name);
   // Ports are allocated only for mirrors we may write; a conflict, a missing namespace, a skip or
   // a Service whose TCP ports a slice cannot hold (which planMirror refuses) holds none, and one
   // that held some keeps them until its mirror is removed (portsLeft). The headless parent and a
@@ -254,7 +262,8 @@ async function planAndApply(
     clusterFamily: shared.clusterFamily(),
     ...vacatedAt(shared, local, namespace, id.name),
   });
-  if (plan.status.reason === 'Conflict') ctx.blockedBy?.(owner);
+  const holder = `${namespace}/${id.name}`;
+  if (plan.status.reason === 'Conflict') ctx.blockedBy?.(holder);
   try {
     const applied = await applyActions(
       shared.client,
@@ -265,7 +274,7 @@ async function planAndApply(
     );
     // Only once applied: until then the Service that names them may still be there, and the
     // gateway listening on them for it (a failed delete is retried with them).
-    const left = portsLeft(plan, local, applied, tunnelled);
+    const left = portsLeft(plan, local, applied, tunnelled, config.clusterName);
     if (left === 'free') shared.allocator.free(owner);
     // Read only when the key holds ports: a skipped Service that never had a mirror costs nothing.
     else if (left === 'read' && shared.allocator.owned(owner).size > 0)
@@ -274,7 +283,7 @@ async function planAndApply(
   } catch (err) {
     const refused = refusalOf(err, namespace, config);
     if (!refused) throw err;
-    if (refused.reason === 'Conflict') ctx.blockedBy?.(owner);
+    if (refused.reason === 'Conflict') ctx.blockedBy?.(holder);
     await releasePortsUnlessNamed(ctx, namespace, id.name);
     const status = { ...plan.status, reason: refused.reason, message: refused.message };
     return {
@@ -298,21 +307,23 @@ function listeningFor(shared: SharedLocal, egressPorts: ReadonlyMap<string, numb
 }
 
 /**
- * After a refused write or a delete that stayed, the mirror's egress ports go back unless a mirror
- * of Isthmus's at its name still names them: the gateway listens on them for that Service
+ * After a refused write or a delete that stayed, this Link's egress ports at the mirror name go back
+ * unless its mirror there still names them: the gateway listens on them for that Service
  * (admitRoutes), so another mirror handed one would share its listener. The refused batch may have
- * written the Service before its slice was refused, which the cache does not show yet: read it. A
- * failed read keeps them; the next sync of the key decides again, and removing the mirror frees them.
+ * written the Service before its slice was refused, which the cache does not show yet: read it.
+ * Another cluster's mirror there (a colliding name, one that won a create both Links made at once)
+ * keeps none of them: its ports are under its own key. A failed read keeps them; the next sync of
+ * the key decides again, and removing the mirror frees them.
  */
 async function releasePortsUnlessNamed(ctx: SyncContext, namespace: string, name: string): Promise<void> {
+  const cluster = ctx.config.clusterName;
   let named = true;
   try {
-    // Any Link's mirror: one of another cluster with a colliding name holds them (portsLeft).
-    named = namesEgressPorts(await ctx.shared.client.get<V1Service>(R.services, namespace, name));
+    named = namesEgressPorts(await ctx.shared.client.get<V1Service>(R.services, namespace, name), cluster);
   } catch {
     // Kept: see above.
   }
-  if (!named) ctx.shared.allocator.free(`${namespace}/${name}`);
+  if (!named) ctx.shared.allocator.free(mirrorOwner(cluster, namespace, name));
 }
 
 async function syncHeadless(
@@ -371,9 +382,10 @@ async function deleteMirror(ctx: SyncContext, namespace: string, name: string): 
     ctx.config.clusterName,
   );
   const applied = await applyActions(ctx.shared.client, ctx.config.clusterName, actions);
-  const key = `${namespace}/${name}`;
-  // A delete that stayed: the name is someone else's by now, maybe another Link's mirror at these
-  // ports; and a cache that showed nothing of ours there may not show that mirror yet either.
+  const key = mirrorOwner(ctx.config.clusterName, namespace, name);
+  // A delete that stayed: the name changed hands behind the cache, perhaps to a mirror of ours made
+  // there just now; a cache that showed nothing of ours there may not show such a mirror either.
+  // Another Link's mirror there never holds these ports (its key has its cluster): the read frees them.
   const unsure = applied.some((a) => a.stayed) || actions.length === 0;
   if (unsure && ctx.shared.allocator.owned(key).size > 0) await releasePortsUnlessNamed(ctx, namespace, name);
   else if (!unsure) ctx.shared.allocator.free(key);
@@ -391,9 +403,12 @@ export async function removeMirrors(
   for (const pod of podMirrors(ctx, namespace, parent)) {
     applied.push(...(await deleteMirror(ctx, namespace, pod.metadata?.name ?? '')));
   }
-  // A per-pod mirror `<hostname>-<cluster>` may share this name: it belongs to its headless parent.
+  // A per-pod mirror `<hostname>-<cluster>` may share this name: it belongs to its headless parent
+  // (with the same allocator key). Another cluster's mirror there deletes nothing, but any ports
+  // this Link's key still holds at the name go (deleteMirror reads the name first).
   const own = ctx.shared.services.get(namespace, parent);
-  if (!own || remoteKeyOf(own, ctx.config.clusterName) === `${namespace}/${name}`) {
+  const holder = own && remoteKeyOf(own, ctx.config.clusterName);
+  if (!own || holder === undefined || holder === `${namespace}/${name}`) {
     applied.push(...(await deleteMirror(ctx, namespace, parent)));
   }
   return applied;

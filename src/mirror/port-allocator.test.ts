@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PortAllocator } from './port-allocator.js';
+import { mirrorOwner, ownerService, PortAllocator, parseOwner } from './port-allocator.js';
 
 describe('PortAllocator', () => {
   it('allocates unique ports and keeps them across calls', () => {
@@ -109,6 +109,43 @@ describe('PortAllocator', () => {
     const a = new PortAllocator({ first: 20000, last: 20000 });
     a.reserveForeign('default/a-west', [20000]); // seen before it was ours (adopted)
     expect(a.allocate('default/a-west', ['http'])).toEqual(new Map([['http', 20000]]));
+  });
+
+  it("a Service's own claim does not hold its ports back from its mirror owner, of any cluster; another name's it does", () => {
+    const a = new PortAllocator({ first: 20000, last: 20000 });
+    a.reserveForeign('default/a-west', [20000]); // a claim seen before the Service was a mirror of ours
+    expect(a.allocate(mirrorOwner('west', 'default', 'b-west'), ['http'])).toEqual(new Map());
+    expect(a.allocate(mirrorOwner('west', 'default', 'a-west'), ['http'])).toEqual(
+      new Map([['http', 20000]]),
+    );
+  });
+
+  it("two clusters' mirrors of one name hold ports of their own: one's allocation or release never touches the other's", () => {
+    const a = new PortAllocator({ first: 20000, last: 20009 });
+    // `api` of us-west and `api-us` of west are both mirrored as default/api-us-west.
+    const usWest = mirrorOwner('us-west', 'default', 'api-us-west');
+    const west = mirrorOwner('west', 'default', 'api-us-west');
+    expect(a.allocate(usWest, ['http'])).toEqual(new Map([['http', 20000]]));
+    // West's sync, not seeing us-west's mirror yet, allocates other port keys at the same name.
+    expect(a.allocate(west, ['grpc'])).toEqual(new Map([['grpc', 20001]]));
+    expect(a.owned(usWest)).toEqual(new Map([['http', 20000]]));
+    expect(a.ownerOf(20000)).toBe(usWest);
+    // It met us-west's mirror: its own ports go back, us-west's stay.
+    a.free(west);
+    expect(a.owned(usWest)).toEqual(new Map([['http', 20000]]));
+    expect(a.allocate(usWest, ['http'])).toEqual(new Map([['http', 20000]]));
+    expect(a.ownerOf(20001)).toBeUndefined();
+  });
+
+  it('names owners: a mirror owner with its cluster, a foreign claim by its Service alone', () => {
+    const owner = mirrorOwner('us-west', 'default', 'api-us-west');
+    expect(owner).toBe('us-west/default/api-us-west');
+    expect(parseOwner(owner)).toEqual({ cluster: 'us-west', namespace: 'default', name: 'api-us-west' });
+    expect(ownerService(owner)).toBe('default/api-us-west');
+    expect(parseOwner('tenant/forged')).toEqual({ namespace: 'tenant', name: 'forged' });
+    expect(ownerService('tenant/forged')).toBe('tenant/forged');
+    // The one Service `default/api-us-west` is never a mirror owner at that name (two parts, not three).
+    expect(owner).not.toBe(ownerService(owner));
   });
 
   it('recovers no port an older foreign claim holds', () => {

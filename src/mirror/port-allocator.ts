@@ -1,9 +1,10 @@
 /**
  * Egress port allocation. One allocator per local cluster (every Link's mirrors share the local
- * gateway's listeners), keyed by owner `namespace/mirrorName` and port key. Ports are recovered from
- * the `isthmus.dev/egress-ports` annotations of existing mirrors before anything new is allocated,
- * so a restart never renumbers a listener that clients are connected to. Ports that other Services
- * claim with the same annotation (foreign claims) are reserved: never handed to a mirror.
+ * gateway's listeners), keyed by owner `<cluster>/<namespace>/<mirrorName>` (`mirrorOwner`) and port
+ * key. Ports are recovered from the `isthmus.dev/egress-ports` annotations of existing mirrors before
+ * anything new is allocated, so a restart never renumbers a listener that clients are connected to.
+ * Ports that other Services claim with the same annotation (foreign claims, owned by the Service's
+ * `namespace/name`) are reserved: never handed to a mirror.
  */
 import { PORTS } from '../kube/keys.js';
 
@@ -20,6 +21,38 @@ export const DEFAULT_EGRESS_RANGE: PortRange = { ...PORTS.egressRange };
  * could never open.
  */
 export const RESERVED_PORTS: ReadonlySet<number> = new Set([PORTS.ingress, PORTS.admin]);
+
+/**
+ * The owner of a mirror's egress ports: `<cluster>/<namespace>/<name>`. Two Links can make the same
+ * mirror name (`api-us` of west and `api` of us-west are both `api-us-west`), which one Service
+ * holds: with the cluster in the key, a Link's sync allocates, keeps and frees only its own
+ * cluster's ports at that name, even when both Links create it at once and neither cache shows the
+ * other's mirror yet (the loser's allocation used to re-number the winner's key under it). A foreign
+ * claim is owned by its Service's `namespace/name`: two parts, which no mirror owner (three; a
+ * cluster name is a DNS label, a namespace and a name hold no `/`) can equal.
+ */
+export function mirrorOwner(cluster: string, namespace: string, name: string): string {
+  return `${cluster}/${namespace}/${name}`;
+}
+
+/** An owner's parts: the mirror's cluster (none for a foreign claim), namespace and Service name. */
+export interface OwnerParts {
+  cluster?: string;
+  namespace: string;
+  name: string;
+}
+
+export function parseOwner(owner: string): OwnerParts {
+  const parts = owner.split('/');
+  const [namespace = '', name = ''] = parts.slice(-2);
+  return parts.length > 2 ? { cluster: parts[0] ?? '', namespace, name } : { namespace, name };
+}
+
+/** The Service (`namespace/name`) an owner's ports are for: as the gateway's `/routes` names it. */
+export function ownerService(owner: string): string {
+  const { namespace, name } = parseOwner(owner);
+  return `${namespace}/${name}`;
+}
 
 export class PortAllocator {
   readonly range: PortRange;
@@ -146,7 +179,7 @@ export class PortAllocator {
     this.foreignByOwner.clear();
   }
 
-  /** The mirror (`namespace/name`) that holds `port`, if any. */
+  /** The owner (`<cluster>/<namespace>/<name>`, `mirrorOwner`) that holds `port`, if any. */
   ownerOf(port: number): string | undefined {
     return this.byPort.get(port);
   }
@@ -175,10 +208,13 @@ export class PortAllocator {
     return port >= this.range.first && port <= this.range.last && !RESERVED_PORTS.has(port);
   }
 
-  /** Claimed by a foreign Service other than `owner` (its own stale annotation does not count). */
+  /**
+   * Claimed by a foreign Service other than `owner`'s (its own stale annotation does not count: a
+   * claim reserved before the Service became a mirror of ours, whichever cluster's owner asks).
+   */
   private reservedFor(owner: string, port: number): boolean {
     const owners = this.foreign.get(port);
-    return owners !== undefined && (owners.size > 1 || !owners.has(owner));
+    return owners !== undefined && (owners.size > 1 || !owners.has(ownerService(owner)));
   }
 
   /** Ports no owner holds that foreign claims keep from `owner`. */

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { Link } from '../kube/types.js';
+import { mirrorOwner } from './port-allocator.js';
 import { linkObject } from './test-builders.js';
 import {
   type Cluster,
@@ -69,7 +70,7 @@ describe('Link targets', () => {
     await waitFor(
       async () =>
         !(await getService(east, 'default', 'podinfo-west')) &&
-        ctl.allocator.owned('default/podinfo-west').size === 0,
+        ctl.allocator.owned(mirrorOwner('west', 'default', 'podinfo-west')).size === 0,
       { what: 'podinfo-west removed and its egress port freed' },
     );
   });

@@ -27,6 +27,7 @@ import { R } from '../kube/resources.js';
 import { SYNC_DEADLINE_MS, within } from '../kube/test-support.js';
 import type { CoreV1Event, KubeObject, V1EndpointSlice, V1Service } from '../kube/types.js';
 import { createLocalInformers } from './controller.js';
+import { mirrorOwner } from './port-allocator.js';
 import { Leadership } from './shared.js';
 import { ourLabels } from './test-builders.js';
 import {
@@ -438,7 +439,7 @@ describe('moving from Linkerd multicluster: a mirror name changing hands', () =>
     await waitReady(east, 'default', 'web-west');
     const ours = (await getService(east, 'default', 'web-west'))!;
     expect(ours.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]).toBe('http=20000');
-    expect(ctl.allocator.owned('default/web-west').size).toBe(1);
+    expect(ctl.allocator.owned(mirrorOwner('west', 'default', 'web-west')).size).toBe(1);
 
     const rewritten = await linkerdRewrites(east, 'web-west');
     // The gateways judge it Linkerd's: no egress listener for it any more.
@@ -459,7 +460,7 @@ describe('moving from Linkerd multicluster: a mirror name changing hands', () =>
       message:
         "Service default/web-west is Linkerd's mirror of west: unlink west from Linkerd multicluster first",
     });
-    await waitFor(() => ctl.allocator.owned('default/web-west').size === 0, {
+    await waitFor(() => ctl.allocator.owned(mirrorOwner('west', 'default', 'web-west')).size === 0, {
       what: "web-west's egress port released",
     });
     const event = await linkEvent(east, 'MirrorSliceDeleted', 'default/web-west');

@@ -6,6 +6,7 @@
  * from a mirror, and none takes a mirror's port on restart.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { KubeClient } from '../kube/client.js';
 import {
   CLUSTER_NAME_LABEL,
   EGRESS_PORTS_ANNOTATION,
@@ -17,7 +18,8 @@ import {
   REMOTE_SVC_FQ_NAME_ANNOTATION,
 } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
-import type { V1Service } from '../kube/types.js';
+import type { KubeObject, V1Service } from '../kube/types.js';
+import { mirrorOwner } from './port-allocator.js';
 import {
   type Cluster,
   exportService,
@@ -102,7 +104,7 @@ describe('egress ports that a Service other than our mirrors claims', () => {
     await waitReady(east, 'default', 'b-west');
     expect(await egressPortsOf(east, 'b-west')).toBe('http=20001');
     expect(ctl.allocator.reservedPorts()).toEqual([]);
-    expect(ctl.allocator.owned('apps/payments').size).toBe(0);
+    expect(ctl.allocator.owned(mirrorOwner('west', 'apps', 'payments')).size).toBe(0);
   });
 
   it('a claim of the whole range (a 120 KB annotation) leaves every port to the mirrors', async () => {
@@ -142,7 +144,9 @@ describe('egress ports that a Service other than our mirrors claims', () => {
     await waitFor(() => second.ctl.manager()?.watcher('isthmus-system', 'west')?.settled(), {
       what: 'settled',
     });
-    expect(second.ctl.allocator.owned('default/a-west')).toEqual(new Map([['http', 20000]]));
+    expect(second.ctl.allocator.owned(mirrorOwner('west', 'default', 'a-west'))).toEqual(
+      new Map([['http', 20000]]),
+    );
     expect(await egressPortsOf(east, 'a-west')).toBe('http=20000');
     await exportService(west, 'b', { ready: 1 });
     await waitReady(east, 'default', 'b-west');
@@ -163,7 +167,7 @@ describe('egress ports that a Service other than our mirrors claims', () => {
     await waitFor(() => second.ctl.manager()?.watcher('isthmus-system', 'west')?.settled(), {
       what: 'settled',
     });
-    expect(second.ctl.allocator.owned('apps/payments').size).toBe(0);
+    expect(second.ctl.allocator.owned(mirrorOwner('west', 'apps', 'payments')).size).toBe(0);
     await exportService(west, 'b', { ready: 1 });
     await waitReady(east, 'default', 'b-west');
     expect(await egressPortsOf(east, 'b-west')).toBe('http=20001');
@@ -193,7 +197,9 @@ describe('two Links whose mirror names collide', () => {
         'Conflict',
       { what: "west's api-us a Conflict" },
     );
-    expect(ctl.allocator.owned('default/api-us-west')).toEqual(new Map([['http', 20000]]));
+    expect(ctl.allocator.owned(mirrorOwner('us-west', 'default', 'api-us-west'))).toEqual(
+      new Map([['http', 20000]]),
+    );
 
     // The range is full (20000 api-us-west, 20001 b-west): a new mirror waits for a port.
     await exportService(west, 'c', { ready: 1 });
@@ -209,6 +215,85 @@ describe('two Links whose mirror names collide', () => {
   });
 });
 
+/**
+ * Holds the controller's creates of the Service `name` by the clusters' mirrors until each of them
+ * asked for one (every sync has allocated its egress ports by then, and none sees another's mirror
+ * in its cache), then lets them through one after another in the order they were asked: the first
+ * one asked makes the mirror, the others meet it (409 AlreadyExists). Later creates pass.
+ */
+function raceCreates(client: KubeClient, name: string, clusters: readonly string[]): void {
+  const create = client.createForMetadata.bind(client);
+  const asked: string[] = [];
+  let allAsked = () => {};
+  const everyone = new Promise<void>((resolve) => {
+    allAsked = resolve;
+  });
+  const done = new Map<string, Promise<unknown>>();
+  vi.spyOn(client, 'createForMetadata').mockImplementation(async (res, obj: KubeObject) => {
+    const cluster = obj.metadata?.labels?.[CLUSTER_NAME_LABEL] ?? '';
+    if (res !== R.services || obj.metadata?.name !== name || !clusters.includes(cluster) || done.has(cluster))
+      return create(res, obj);
+    const before = done.get(asked.at(-1) ?? '');
+    asked.push(cluster);
+    const turn = (async () => {
+      await everyone;
+      await before?.catch(() => {});
+      return create(res, obj);
+    })();
+    done.set(cluster, turn);
+    if (asked.length === clusters.length) allAsked();
+    return turn;
+  });
+}
+
+describe('two Links that create the same mirror name at once', () => {
+  // `api` of us-west and `api-us` of west (other port names) both make `api-us-west`, neither
+  // sync seeing the other's mirror: both allocate before either create answers, and one meets the
+  // other's mirror. While the allocator's key was `namespace/name` (no cluster), the loser's
+  // allocation dropped the winner's port key after the winner had written it into its mirror (its
+  // port freed for any new mirror), and the winner's next sync re-numbered it (http=20002).
+  it("the loser's allocation leaves the winner's egress port to it", async () => {
+    const world = await startWorld(['east', 'west', 'us-west']);
+    const [east, west, usWest] = [world.c('east'), world.c('west'), world.c('us-west')];
+    await exportService(usWest, 'api', { ready: 1 });
+    await exportService(west, 'api-us', { ports: [{ name: 'grpc', port: 9090 }], ready: 1 });
+    await link(east, usWest, 'us-west');
+    await link(east, west, 'west');
+    const { ctl, client } = world.controller('east');
+    raceCreates(client, 'api-us-west', ['us-west', 'west']);
+
+    const made = await waitFor(() => getService(east, 'default', 'api-us-west'), { what: 'api-us-west' });
+    const winner = made.metadata?.labels?.[CLUSTER_NAME_LABEL] ?? '';
+    const won = made.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION];
+    const [remote, remoteName, loser, lost] =
+      winner === 'west' ? [west, 'api-us', 'us-west', 'api'] : [usWest, 'api', 'west', 'api-us'];
+    await waitFor(
+      async () =>
+        (await getLink(east, loser))?.status?.services?.find((s) => s.name === lost)?.reason === 'Conflict',
+      { what: `${loser}'s ${lost} a Conflict` },
+    );
+    // Each Link's key at the name is its own: the winner holds its port, the loser's went back.
+    const port = Number(won?.split('=')[1]);
+    expect(ctl.allocator.ownerOf(port)).toBe(mirrorOwner(winner, 'default', 'api-us-west'));
+    expect(ctl.allocator.owned(mirrorOwner(loser, 'default', 'api-us-west')).size).toBe(0);
+
+    // The winner's next sync (an edit of its remote Service, copied onto its mirror) keeps its port.
+    const svc = await getService(remote, 'default', remoteName);
+    await remote.client.replace(R.services, {
+      ...svc,
+      metadata: { ...svc?.metadata, labels: { ...svc?.metadata?.labels, team: 'a' } },
+    });
+    const synced = await waitFor(
+      async () => {
+        const mirror = await getService(east, 'default', 'api-us-west');
+        return mirror?.metadata?.labels?.team === 'a' ? mirror : undefined;
+      },
+      { what: "the winner's edit mirrored" },
+    );
+    expect(synced.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]).toBe(won);
+  });
+});
+
 describe('two Links whose mirror names collide, the one that loses the name a remote-discovery mirror', () => {
   it("west's Conflict frees none of us-west's egress port: the next new mirror waits for one", async () => {
     const world = await startWorld(['east', 'west', 'us-west']);
@@ -220,7 +305,7 @@ describe('two Links whose mirror names collide, the one that loses the name a re
     expect(await egressPortsOf(east, 'api-us-west')).toBe('http=20000');
 
     // West's api-us, exported for remote discovery (no egress ports of its own), is mirrored at the
-    // same name: a Conflict with us-west's mirror, which keys the same allocator entry.
+    // same name: a Conflict with us-west's mirror, whose ports its own (cluster's) allocator key holds.
     const discovery = { exported: false, labels: { [EXPORTED_LABEL]: REMOTE_DISCOVERY_EXPORT } };
     await exportService(west, 'api-us', { ...discovery, ready: 1 });
     await exportService(west, 'b', { ready: 1 });
@@ -232,7 +317,9 @@ describe('two Links whose mirror names collide, the one that loses the name a re
         'Conflict',
       { what: "west's api-us a Conflict" },
     );
-    expect(ctl.allocator.owned('default/api-us-west')).toEqual(new Map([['http', 20000]]));
+    expect(ctl.allocator.owned(mirrorOwner('us-west', 'default', 'api-us-west'))).toEqual(
+      new Map([['http', 20000]]),
+    );
 
     // The range is full (20000 api-us-west, 20001 b-west): a new mirror waits rather than share 20000.
     await exportService(west, 'c', { ready: 1 });

@@ -5,6 +5,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { R } from '../kube/resources.js';
 import type { V1Service } from '../kube/types.js';
+import { mirrorOwner } from './port-allocator.js';
 import {
   exportService,
   getLink,
@@ -51,12 +52,14 @@ describe('the EndpointSlice port limit', () => {
     await waitFor(async () => !(await getService(east, 'default', 'grows-west')), {
       what: 'grows-west deleted',
     });
-    expect(ctl.allocator.owned('default/grows-west').size).toBe(0);
+    expect(ctl.allocator.owned(mirrorOwner('west', 'default', 'grows-west')).size).toBe(0);
     const owners = allocate.mock.calls.map(([owner]) => owner);
-    expect(owners).not.toContain('default/huge-west');
-    expect(owners.filter((o) => o === 'default/grows-west').length).toBeGreaterThan(0);
+    expect(owners).not.toContain(mirrorOwner('west', 'default', 'huge-west'));
+    expect(owners.filter((o) => o === mirrorOwner('west', 'default', 'grows-west')).length).toBeGreaterThan(
+      0,
+    );
     // Every allocation for grows-west asked for the one port it had, never for 20,001.
     for (const [owner, keys] of allocate.mock.calls)
-      if (owner === 'default/grows-west') expect(keys).toEqual(['http']);
+      if (owner === mirrorOwner('west', 'default', 'grows-west')) expect(keys).toEqual(['http']);
   });
 });

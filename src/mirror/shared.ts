@@ -81,7 +81,10 @@ export interface SharedLocal {
   allocator: PortAllocator;
   /** The egress ports the local gateways listen on (absent: not known, every port is listed). */
   listening?: Pick<GatewayListening, 'ports'>;
-  /** Subscribe to the mirrors (`namespace/name`) whose waited-for egress ports resolved. */
+  /**
+   * Subscribe to the mirrors whose waited-for egress ports resolved, as the allocator's owners
+   * (`<cluster>/<namespace>/<name>`, port-allocator.ts `mirrorOwner`).
+   */
   onListening?(fn: (mirrors: ReadonlySet<string>) => void): () => void;
   metrics: MirrorMetrics;
   recorder?: EventRecorder;
