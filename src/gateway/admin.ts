@@ -47,6 +47,12 @@ export interface ProbeResult {
   failure?: 'local' | 'remote';
   /** The version the remote gateway says it runs, when it answered. */
   version?: string;
+  /**
+   * The address that answered, `<host>:<port>`, when it is not the one asked about: another address
+   * the same Link names for that gateway, tried because nothing answered at the one asked about
+   * (SessionPool, gateway-failover.ts). Alive all the same: the remote gateway is reachable.
+   */
+  via?: string;
 }
 
 export interface AdminOptions {

@@ -45,6 +45,8 @@ describe('gatewayOptionsFromFlags', () => {
       ingress: { host: anyAddress(), port: 4143 },
       admin: { host: anyAddress(), port: 4191 },
       egressHost: anyAddress(),
+      // Unknown: --egress-host is every interface; the drain keeps to its fixed delay.
+      podIPs: [],
       exportSelector: 'mirror.linkerd.io/exported=true',
       federatedSelector: 'mirror.linkerd.io/federated=member',
       allowedClusters: [],
@@ -67,6 +69,28 @@ describe('gatewayOptionsFromFlags', () => {
       drainDelayMs: 0,
       graceMs: 1000,
     });
+  });
+
+  it.each<[string, GatewayFlags, Record<string, string>, string[]]>([
+    ['a flag', { podIp: '10.1.2.3' }, {}, ['10.1.2.3']],
+    // The downward API's status.podIPs: every family the pod has, comma-separated.
+    [
+      'status.podIPs from the environment',
+      {},
+      { ISTHMUS_POD_IP: '10.1.2.3,fd00::3' },
+      ['10.1.2.3', 'fd00::3'],
+    ],
+    ['a flag over the environment', { podIp: '10.1.2.4' }, { ISTHMUS_POD_IP: '10.1.2.3' }, ['10.1.2.4']],
+    ['each address once', { podIp: '10.1.2.3, 10.1.2.3' }, {}, ['10.1.2.3']],
+    // The lab: each gateway listens on an address of its own, which its slices list.
+    ['none, from a specific --egress-host', { egressHost: '127.0.171.2' }, {}, ['127.0.171.2']],
+    ['over --egress-host', { egressHost: '127.0.171.2', podIp: '10.1.2.3' }, {}, ['10.1.2.3']],
+    ['none, --egress-host every IPv4 address', { egressHost: '0.0.0.0' }, {}, []],
+    ['none, --egress-host every address', { egressHost: '::' }, {}, []],
+    ['none, --egress-host a name', { egressHost: 'localhost' }, {}, []],
+    ['an empty variable, as absent', { egressHost: '::' }, { ISTHMUS_POD_IP: '' }, []],
+  ])('takes the pod IPs from %s', (_name, flags, env, expected) => {
+    expect(gatewayOptionsFromFlags({ ...minimal, ...flags }, env).podIPs).toEqual(expected);
   });
 
   it.each<[string, GatewayFlags, Record<string, string>, string]>([
@@ -168,6 +192,14 @@ describe('gatewayOptionsFromFlags', () => {
       { ...minimal, connectTimeoutMs: '0' },
       '--connect-timeout-ms "0" is not a positive integer',
     ],
+    [
+      'a pod IP that is a name',
+      { ...minimal, podIp: 'gateway-0' },
+      '--pod-ip "gateway-0" is not an IP address',
+    ],
+    ['a pod IP of every interface', { ...minimal, podIp: '10.1.2.3,0.0.0.0' }, '--pod-ip "0.0.0.0" is not'],
+    ['a pod IP of every IPv6 interface', { ...minimal, podIp: '0::0' }, '--pod-ip "0::0" is not'],
+    ['a pod IP list of no address', { ...minimal, podIp: ' , ' }, '--pod-ip "," names no address'],
     [
       'negative drain delay',
       { ...minimal, drainDelayMs: '-5' },
@@ -277,6 +309,13 @@ describe('gatewayFlagsFromArgv', () => {
     };
     expect(gatewayArgvFromFlags(flags)).toContain('--trust-domain');
     expect(gatewayFlagsFromArgv(gatewayArgvFromFlags(flags))).toEqual({ ...flags, adminPort: '0' });
+  });
+
+  it('--pod-ip takes the downward API form, and round-trips', () => {
+    const flags = gatewayFlagsFromArgv(['--cluster', 'west', '--pod-ip', '10.1.2.3,fd00::3']);
+    expect(flags).toEqual({ cluster: 'west', podIp: '10.1.2.3,fd00::3' });
+    expect(gatewayArgvFromFlags(flags)).toEqual(['--cluster', 'west', '--pod-ip', '10.1.2.3,fd00::3']);
+    expect(gatewayOptionsFromFlags({ ...minimal, ...flags }).podIPs).toEqual(['10.1.2.3', 'fd00::3']);
   });
 
   it('refuses unknown flags', () => {

@@ -97,6 +97,14 @@ export interface GatewayConfig {
   admin: HostPort;
   /** Address the egress listeners bind (all of the pod's by default, or 127.0.x.y in the lab). */
   egressHost: string;
+  /**
+   * This pod's addresses, as the mirror controller lists them in the mirrors' EndpointSlices: the
+   * drain keeps the egress listeners open while a slice still lists one (gateway-shutdown.ts).
+   * From --pod-ip (the install sets ISTHMUS_POD_IP from the downward API's `status.podIPs`), else
+   * --egress-host when it is one address (the lab's 127.0.x.y); empty: unknown, and the drain
+   * keeps to the fixed delay.
+   */
+  podIPs: string[];
   /** Label selector (string form) of the Services this gateway exports. */
   exportSelector: string;
   /**
@@ -139,6 +147,8 @@ export interface GatewayFlags {
   adminHost?: string;
   adminPort?: string | number;
   egressHost?: string;
+  /** Comma-separated, as the downward API gives `status.podIPs` (`10.1.2.3,fd00::3`). */
+  podIp?: string;
   egressPortRange?: string;
   exportSelector?: string;
   federatedSelector?: string;
@@ -175,6 +185,7 @@ export const GATEWAY_ENV: Readonly<Record<keyof GatewayFlags, string>> = {
   adminHost: 'ISTHMUS_ADMIN_HOST',
   adminPort: 'ISTHMUS_ADMIN_PORT',
   egressHost: 'ISTHMUS_EGRESS_HOST',
+  podIp: 'ISTHMUS_POD_IP',
   egressPortRange: 'ISTHMUS_EGRESS_PORT_RANGE',
   exportSelector: 'ISTHMUS_EXPORT_SELECTOR',
   federatedSelector: 'ISTHMUS_FEDERATED_SELECTOR',
@@ -274,6 +285,7 @@ export function gatewayOptionsFromFlags(
     port: port(pick('adminPort'), PORTS.admin, '--admin-port', problems),
   };
   const egressHost = host(text('egressHost') ?? anyAddress(), '--egress-host', problems);
+  const podIPs = podAddresses(text('podIp'), egressHost, problems);
   const egressPortRange = portRange(text('egressPortRange'), problems);
   const exportSelector = text('exportSelector') ?? DEFAULT_EXPORT_SELECTOR;
   if (exportSelector === '') problems.push('--export-selector may not be empty');
@@ -349,6 +361,7 @@ export function gatewayOptionsFromFlags(
     ingress,
     admin,
     egressHost,
+    podIPs,
     exportSelector,
     federatedSelector,
     allowedClusters: [...new Set(allowedClusters)],
@@ -463,6 +476,23 @@ function host(value: string, flag: string, problems: string[]): string {
   if (isIP(value) !== 0 || value === 'localhost' || DNS_SUBDOMAIN.test(value)) return value;
   problems.push(`${flag} "${value}" is not an IP address or host name`);
   return value;
+}
+
+/**
+ * `--pod-ip`: every address must be an IP of its own (not `0.0.0.0` or `::`, which name no endpoint),
+ * each kept once. Absent, `--egress-host` when that is one such address: the listeners answer there
+ * only, so a slice that sends callers here names it. A host name or an address of every interface
+ * says nothing of the pod's: none.
+ */
+function podAddresses(value: string | undefined, egressHost: string, problems: string[]): string[] {
+  // 0.0.0.0 and :: (in any spelling) are what a server binds for every interface.
+  const specific = (a: string): boolean =>
+    isIP(a) === 4 ? a !== '0.0.0.0' : isIP(a) === 6 && !/^[0:]+$/.test(a);
+  if (value === undefined) return specific(egressHost) ? [egressHost] : [];
+  const addresses = splitList(value);
+  for (const a of addresses) if (!specific(a)) problems.push(`--pod-ip "${a}" is not an IP address of a pod`);
+  if (addresses.length === 0) problems.push(`--pod-ip "${value}" names no address`);
+  return [...new Set(addresses)];
 }
 
 /** Port 0 is allowed: it asks the OS for a free port, which tests and the lab rely on. */

@@ -136,6 +136,8 @@ export interface ProbeMessage {
   alive: boolean;
   latencyMs: number;
   error?: string;
+  /** The address that answered, when another than `gateway` the Link names (gateway-failover.ts). */
+  via?: string;
 }
 
 /**

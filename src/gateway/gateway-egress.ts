@@ -7,6 +7,7 @@ import { gatewayIdentity } from '../kube/keys.js';
 import { EgressListeners } from './egress.js';
 import type { GatewayCertificates } from './gateway-certificates.js';
 import type { GatewayContext } from './gateway-context.js';
+import { gatewayAddressesOf } from './gateway-failover.js';
 import type { GatewayInformers } from './gateway-informers.js';
 import type { LaterParts } from './gateway-listeners.js';
 import type { ReadinessState } from './gateway-readiness.js';
@@ -20,8 +21,16 @@ import {
   watchMirrors,
 } from './watch-mirrors.js';
 
-/** The sessions to remote gateways: only to another gateway of this trust domain, never ourselves. */
-export function startSessionPool(ctx: GatewayContext, certificates: GatewayCertificates): SessionPool {
+/**
+ * The sessions to remote gateways: only to another gateway of this trust domain, never ourselves,
+ * at the address a mirror or probe names or another address the same Link names for that gateway
+ * (gateway-failover.ts), never one no Link names.
+ */
+export function startSessionPool(
+  ctx: GatewayContext,
+  certificates: GatewayCertificates,
+  links: Pick<GatewayInformers['links'], 'list'>,
+): SessionPool {
   const { config } = ctx;
   const ownIdentity = gatewayIdentity(config.trustDomain, config.clusterName);
   const pool = new SessionPool({
@@ -34,6 +43,7 @@ export function startSessionPool(ctx: GatewayContext, certificates: GatewayCerti
       identity !== ownIdentity &&
       gatewayClusterOf(identity, config.trustDomain) !== null,
     connectTimeoutMs: config.limits.connectTimeoutMs,
+    gatewayAddresses: (gateway, cluster) => gatewayAddressesOf(links.list(), gateway, cluster),
   });
   ctx.stops.add('session pool', () => pool.close());
   return pool;

@@ -11,17 +11,19 @@ import { KubeClient } from '../kube/client.js';
 import { createInformer, type Informer } from '../kube/informer.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_MIRROR } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
-import type { KubeObject, Link, V1EndpointSlice, V1Service } from '../kube/types.js';
+import type { Link, V1EndpointSlice, V1Service } from '../kube/types.js';
 import type { GatewayConfig } from './config.js';
 import type { ReadinessState } from './gateway-readiness.js';
 import {
   FORWARDING_SLICE_SELECTOR,
+  type ForwardingSlice,
   type ServiceClusterIPs,
   trimForwardingSlice,
   trimService,
 } from './loop-cluster-ips.js';
 import { MIRROR_SELECTOR } from './mirror-cluster-ips.js';
 import type { PodAddresses } from './pod-ips.js';
+import { canonicalAddress } from './slice-drain.js';
 import type { StopList } from './stop-list.js';
 import { SLICE_SELECTOR } from './watch-exports.js';
 import { createPodInformer, podListRefusal } from './watch-pods.js';
@@ -36,8 +38,11 @@ export type GatewayInformers = {
   mirrorSlices: Informer<V1EndpointSlice>;
   /** Every Service, trimmed to its ClusterIPs and the labels that say it forwards to a gateway. */
   services: Informer<ServiceClusterIPs>;
-  /** The failover and federation controllers' slices (trimmed): which Services they fill. */
-  forwardingSlices: Informer<KubeObject>;
+  /**
+   * The failover and federation controllers' slices (trimmed): which Services they fill, and
+   * whether they list this pod (config.podIPs), which the drain follows.
+   */
+  forwardingSlices: Informer<ForwardingSlice>;
   links: Informer<Link>;
   /** `--dial-pod-ips-only`: every Pod of the cluster (trimmed to its phase and IPs). */
   pods?: Informer<PodAddresses>;
@@ -61,6 +66,7 @@ export function createGatewayInformers(kube: KubeClient, config: GatewayConfig):
       : createInformer<V1Service>(kube, R.services, { labelSelector: config.federatedSelector });
   // --dial-pod-ips-only: every Pod of the cluster (trimmed to its phase and IPs); none otherwise.
   const pods = config.dialPodIPsOnly ? createPodInformer(kube) : undefined;
+  const own = new Set(config.podIPs.map(canonicalAddress));
   return {
     exports: createInformer<V1Service>(kube, R.services, { labelSelector: config.exportSelector }),
     ...(federated === undefined ? {} : { federated }),
@@ -73,9 +79,9 @@ export function createGatewayInformers(kube: KubeClient, config: GatewayConfig):
     }),
     // The ingress never dials a ClusterIP these say forwards to a gateway (loop-cluster-ips.ts).
     services: createInformer<ServiceClusterIPs>(kube, R.services, { transform: trimService }),
-    forwardingSlices: createInformer<KubeObject>(kube, R.endpointSlices, {
+    forwardingSlices: createInformer<ForwardingSlice>(kube, R.endpointSlices, {
       labelSelector: FORWARDING_SLICE_SELECTOR,
-      transform: trimForwardingSlice,
+      transform: (slice) => trimForwardingSlice(slice, own),
     }),
     links: createInformer<Link>(kube, R.links, { namespace: config.systemNamespace }),
     ...(pods === undefined ? {} : { pods }),

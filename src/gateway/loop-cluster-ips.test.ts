@@ -171,6 +171,18 @@ describe('trimService and trimForwardingSlice', () => {
       },
     });
   });
+
+  it('keep of a slice the endpoints at this pod, its own addresses only, for the drain', () => {
+    const slice = isthmusSlice('web-federated-west', 'web-federated', MANAGED_BY_FAILOVER, '10.244.3.9');
+    slice.endpoints = [
+      { addresses: ['10.244.3.9'], conditions: { ready: false, serving: true, terminating: true } },
+      { addresses: ['10.244.3.10'], conditions: { ready: true } },
+    ];
+    expect(trimForwardingSlice(slice, new Set(['10.244.3.9'])).endpoints).toEqual([
+      { addresses: ['10.244.3.9'], conditions: { ready: false, serving: true } },
+    ]);
+    expect(trimForwardingSlice(slice, new Set(['10.244.3.11'])).endpoints).toBeUndefined();
+  });
 });
 
 describe('the ServiceIndex refuses the ClusterIPs of federated Services and steered apexes', () => {

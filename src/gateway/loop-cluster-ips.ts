@@ -28,7 +28,7 @@ import {
   SERVICE_NAME_LABEL,
   SYSTEM_NAMESPACE,
 } from '../kube/keys.js';
-import type { KubeObject, V1Service } from '../kube/types.js';
+import type { KubeObject, V1EndpointSlice, V1Service } from '../kube/types.js';
 import {
   APEX_CLUSTER_IP_REFUSAL,
   FEDERATED_CLUSTER_IP_REFUSAL,
@@ -37,6 +37,7 @@ import {
 } from './dial-refusal.js';
 import { clusterIPsOf } from './mirror-cluster-ips.js';
 import type { ServiceIndex } from './service-index.js';
+import { canonicalAddress } from './slice-drain.js';
 import type { WatchSource } from './watch-exports.js';
 
 /** What the gateway keeps of every Service of its cluster (trimService). */
@@ -70,10 +71,37 @@ export function trimService(svc: V1Service): ServiceClusterIPs {
 /** The slices that make their Service forward to a gateway: a split apex's, a federated Service's. */
 export const FORWARDING_SLICE_SELECTOR = `${MANAGED_BY_LABEL} in (${MANAGED_BY_FAILOVER},${MANAGED_BY_FEDERATION})`;
 
-/** The slice informer's transform: which Service a slice belongs to and who wrote it, not its endpoints. */
-export function trimForwardingSlice(slice: KubeObject): KubeObject {
+/**
+ * A forwarding slice as the gateway caches it: its Service and manager, and of its endpoints only
+ * those at this pod's own addresses (none, mostly), which a draining gateway waits for
+ * (gateway-shutdown.ts): kube-proxy sends the apex's and the federated Service's callers there too.
+ */
+export type ForwardingSlice = KubeObject & Partial<Pick<V1EndpointSlice, 'endpoints'>>;
+
+/**
+ * The slice informer's transform: which Service a slice belongs to and who wrote it, and the
+ * endpoints at one of `own` (canonicalAddress spellings), each with only those addresses and its
+ * ready and serving conditions; not the rest, which every forwarding slice of the cluster would hold.
+ */
+export function trimForwardingSlice(
+  slice: KubeObject,
+  own: ReadonlySet<string> = new Set(),
+): ForwardingSlice {
   const { namespace, name, resourceVersion, labels = {} } = slice.metadata ?? {};
   const kept = [SERVICE_NAME_LABEL, MANAGED_BY_LABEL].filter((l) => labels[l] !== undefined);
+  const endpoints =
+    own.size === 0
+      ? []
+      : ((slice as V1EndpointSlice).endpoints ?? []).flatMap((e) => {
+          const addresses = (e.addresses ?? []).filter((a) => own.has(canonicalAddress(a)));
+          if (addresses.length === 0) return [];
+          const { ready, serving } = e.conditions ?? {};
+          const conditions = {
+            ...(ready === undefined ? {} : { ready }),
+            ...(serving === undefined ? {} : { serving }),
+          };
+          return [{ addresses, conditions }];
+        });
   return {
     metadata: {
       namespace,
@@ -81,6 +109,7 @@ export function trimForwardingSlice(slice: KubeObject): KubeObject {
       resourceVersion,
       labels: Object.fromEntries(kept.map((l) => [l, labels[l] as string])),
     },
+    ...(endpoints.length === 0 ? {} : { endpoints }),
   };
 }
 

@@ -60,10 +60,12 @@ export interface RunningGateway {
   /**
    * The graceful stop of a SIGTERM (config.shutdown): /ready turns 503 at once, so the gateway
    * leaves its Service's endpoints and the mirrors' EndpointSlices, while it keeps serving for the
-   * drain delay (load balancers and kube-proxy catch up). Then it stops accepting on both sides and
-   * sends GOAWAY to remote pools, whose next tunnels go to another replica; tunnels in flight have
-   * until the grace period ends, then the rest are cut, and everything is stopped. Safe to call more
-   * than once.
+   * drain delay (load balancers and kube-proxy catch up). Then the ingress stops accepting and sends
+   * GOAWAY to remote pools, whose next tunnels go to another replica; the egress listeners stay open
+   * until no EndpointSlice Isthmus writes (a mirror's, a split apex's, a federated Service's) lists
+   * this pod (config.podIPs) and a settle has passed (slice-drain.ts), within the grace. Tunnels in
+   * flight have until the grace period ends, then the rest are cut, and everything is stopped. Safe
+   * to call more than once.
    */
   shutdown(): Promise<void>;
   /** Closes everything at once; safe to call more than once. */
@@ -92,7 +94,7 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
       ...(deps.crlIntervalMs === undefined ? {} : { crlIntervalMs: deps.crlIntervalMs }),
     });
     later.certificates = certificates;
-    const pool = startSessionPool(ctx, certificates);
+    const pool = startSessionPool(ctx, certificates, informers.links);
     later.pool = pool;
     const ingress = await startGatewayIngress(ctx, {
       informers,
@@ -114,7 +116,14 @@ export async function runGateway(config: GatewayConfig, deps: RunGatewayDeps = {
       index,
       metrics,
       readiness,
-      shutdown: gracefulShutdown(ctx, { state, ingress, egress, mirrorWatcher, stop }),
+      shutdown: gracefulShutdown(ctx, {
+        state,
+        ingress,
+        egress,
+        mirrorWatcher,
+        slices: { mirrorSlices: informers.mirrorSlices, forwardingSlices: informers.forwardingSlices },
+        stop,
+      }),
       renewCertificates: certificates.renewNow,
       stop,
     };

@@ -23,6 +23,7 @@ import { echo, startTcpBackend, type TcpBackend } from './test-support/backends.
 import { authorizeClusters, CLUSTER_DOMAIN, PROBE_PATH } from './test-support/harness.js';
 import { makePki, type TestPki, TRUST_DOMAIN } from './test-support/pki.js';
 import { type Relay, startRelay } from './test-support/relay.js';
+import { startStandInGateway } from './test-support/stand-in-gateway.js';
 import { waitFor, within } from './test-support/wait.js';
 import type { TunnelSecureContext } from './tunnel-settings.js';
 
@@ -387,37 +388,16 @@ describe('SessionPool', () => {
   it('GOAWAY mid-tunnel keeps the tunnel; new tunnels open a new session', async () => {
     const backend = await echoBackend();
     // A stand-in ingress whose sessions the test can send GOAWAY on.
-    const west = pki.gateway('west');
-    const server = http2.createSecureServer({ ...west, requestCert: true, allowHTTP1: false });
-    const sessions = new Set<ServerHttp2Session>();
-    server.on('session', (s) => {
-      sessions.add(s);
-      s.once('close', () => sessions.delete(s));
-    });
-    server.on('stream', (stream) => {
-      const socket = net.connect({ port: backend.port, host: '127.0.0.1' }, () => {
-        stream.respond({ ':status': 200 });
-        stream.pipe(socket).pipe(stream);
-      });
-      socket.on('error', () => stream.close(http2.constants.NGHTTP2_CONNECT_ERROR));
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    cleanups.push(
-      () =>
-        new Promise<void>((r) => {
-          for (const s of sessions) s.destroy();
-          server.close(() => r());
-        }),
-    );
-    const address = { host: '127.0.0.1', port: (server.address() as net.AddressInfo).port };
+    const west = await startStandInGateway(pki.gateway('west'), backend.port);
+    cleanups.push(() => west.close());
     const p = pool();
-    const old = await p.openTunnel(address, ECHO);
+    const old = await p.openTunnel(west.address, ECHO);
     await roundTrip(old, 'before');
-    const [first] = [...sessions];
+    const [first] = west.sessions;
     first!.goaway(http2.constants.NGHTTP2_NO_ERROR, 1);
     // Sent at once, this CONNECT usually crosses the GOAWAY and is refused unprocessed: it is retried.
-    const fresh = await within(p.openTunnel(address, ECHO), 5_000, 'tunnel after GOAWAY');
-    expect(sessions.size).toBe(2);
+    const fresh = await within(p.openTunnel(west.address, ECHO), 5_000, 'tunnel after GOAWAY');
+    expect(west.sessions).toHaveLength(2);
     await roundTrip(fresh, 'new session');
     await roundTrip(old, 'old tunnel still works');
   });

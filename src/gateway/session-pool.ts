@@ -21,6 +21,7 @@ import { hostPort } from '../host-port.js';
 import { peerVersion, VERSION_HEADER } from '../version.js';
 import { atExpiry, chainNotAfter } from './certificate-expiry.js';
 import { publishProbe, publishSessionDial } from './diagnostics.js';
+import { failoverOrder, triesNextAddress } from './gateway-failover.js';
 import {
   connectTimers,
   isHung,
@@ -33,6 +34,7 @@ import {
   hungMarksRemote,
   isRefusedStream,
   MAX_IDLE_REDIALS,
+  MAX_PROBE_REFUSED_RETRIES,
   MAX_REFUSED_RETRIES,
   maxStreams,
   noSessionStep,
@@ -90,6 +92,13 @@ export interface SessionPoolOptions {
    */
   suspectAfterMs?: number;
   pingTimeoutMs?: number;
+  /**
+   * Every address of the gateway at `gateway` for `cluster`, in the order to try them, `gateway`
+   * among them (gateway-failover.ts `gatewayAddressesOf`, from the Links): when `gateway` gives no
+   * session because nothing answers there, a tunnel or probe expecting `cluster` tries the others.
+   * Only addresses a Link names may be returned. Without it, only `gateway` is dialled.
+   */
+  gatewayAddresses?: (gateway: GatewayAddress, cluster: string) => GatewayAddress[];
 }
 
 /** Called once: an error, or the tunnel stream after the remote answered 200. */
@@ -126,6 +135,8 @@ interface PooledSession {
 }
 
 type SessionCallback = (err: IsthmusError | null, pooled?: PooledSession) => void;
+/** A session (or why none) at one of a gateway's addresses: `at` says which. */
+type GatewaySessionCallback = (err: IsthmusError | null, pooled?: PooledSession, at?: GatewayAddress) => void;
 
 interface Remote {
   address: GatewayAddress;
@@ -146,6 +157,11 @@ interface Remote {
 
 export class SessionPool {
   private readonly remotes = new Map<string, Remote>();
+  /**
+   * Per `<cluster>|<port>`, the remote key (`<host>|<port>`) of the address of that gateway that
+   * last gave a session: new sessions go there while it works (gatewaySession).
+   */
+  private readonly current = new Map<string, string>();
   /** Sessions dialled but not yet established: close() must end them too, or they outlive the pool. */
   private readonly dialing = new Map<ClientHttp2Session, PooledSession>();
   private contextOverride: TunnelSecureContext | undefined;
@@ -208,17 +224,12 @@ export class SessionPool {
     retry: number,
     expectedCluster: string | undefined,
   ): void {
-    this.session(
+    this.gatewaySession(
       gateway,
       false,
       (err, pooled) => {
         if (err) {
-          cb(err);
-          return;
-        }
-        const mismatch = identityMismatch(pooled!, gateway, expectedCluster);
-        if (mismatch) {
-          cb(mismatch, undefined, pooled!.peer);
+          cb(err, undefined, pooled?.peer);
           return;
         }
         this.connect(pooled!, authority, (connectErr, stream, peer) => {
@@ -237,20 +248,32 @@ export class SessionPool {
 
   /**
    * GET `path` over the tunnel path: alive means the remote ingress answered 200 within the timeout,
-   * and, with `expectedCluster`, that it holds that cluster's gateway identity.
+   * and, with `expectedCluster`, that it holds that cluster's gateway identity. With it, another
+   * address the Link names for that gateway may answer when `gateway` gives no session
+   * (gatewaySession): `via` then says which. A probe refused unprocessed (REFUSED_STREAM: it crossed
+   * the GOAWAY of a draining replica) or that never left is asked again once, within `timeoutMs`,
+   * as a CONNECT is: the remote did not fail it.
    */
   probe(
     gateway: GatewayAddress,
     path: string,
     timeoutMs: number,
     expectedCluster?: string,
-  ): Promise<{ alive: boolean; latencyMs: number; error?: string; version?: string; failure?: 'local' }> {
+  ): Promise<{
+    alive: boolean;
+    latencyMs: number;
+    error?: string;
+    version?: string;
+    failure?: 'local';
+    via?: string;
+  }> {
     const started = performance.now();
     const label = hostPort(gateway.host, gateway.port);
     return new Promise((resolve) => {
       let settled = false;
       let stream: ClientHttp2Stream | undefined;
       let version: string | undefined;
+      let via: string | undefined;
       const done = (alive: boolean, error?: string): void => {
         if (settled) return;
         settled = true;
@@ -265,36 +288,53 @@ export class SessionPool {
           ...(error === undefined ? {} : { error: stopping ? `gateway stopping: ${error}` : error }),
           ...(version === undefined ? {} : { version }),
           ...(stopping ? { failure: 'local' as const } : {}),
+          ...(via === undefined ? {} : { via }),
         };
         publishProbe({ gateway: label, ...result });
         resolve(result);
       };
       const timer = setTimeout(() => done(false, `no answer within ${timeoutMs} ms`), timeoutMs);
-      // Probes ignore the backoff: they are how a recovered remote is noticed.
-      this.session(
-        gateway,
-        true,
-        (err, pooled) => {
-          if (err) return done(false, err.message);
-          if (settled) return;
-          const mismatch = identityMismatch(pooled!, gateway, expectedCluster);
-          if (mismatch) return done(false, mismatch.message);
-          stream = pooled!.session.request({ [h2.HTTP2_HEADER_PATH]: path }, { endStream: true });
-          stream.on('error', (e: Error) => {
-            retireIfOutOfStreams(pooled!, e);
-            done(false, e.message);
-          });
-          stream.once('response', (headers) => {
-            const status = Number(headers[h2.HTTP2_HEADER_STATUS]);
-            // What the peer's gateway runs (absent from versions before it was sent).
-            version = peerVersion(headers[VERSION_HEADER]);
-            stream!.resume();
-            stream!.once('end', () => done(status === 200, status === 200 ? undefined : `status ${status}`));
-          });
-          stream.once('close', () => done(false, 'stream closed before an answer'));
-        },
-        expectedCluster,
-      );
+      const ask = (retry: number): void => {
+        // Probes ignore the backoff: they are how a recovered remote is noticed.
+        this.gatewaySession(
+          gateway,
+          true,
+          (err, pooled, at) => {
+            if (settled) return;
+            if (err) return done(false, err.message);
+            via = at === undefined || at === gateway ? undefined : hostPort(at.host, at.port);
+            const s = pooled!.session.request({ [h2.HTTP2_HEADER_PATH]: path }, { endStream: true });
+            stream = s;
+            /** Refused unprocessed (RFC 9113 §8.7) or never sent: asked again, once. */
+            const again = (e?: Error): boolean => {
+              const unprocessed =
+                s.rstCode === h2.NGHTTP2_REFUSED_STREAM ||
+                (e !== undefined && retireIfOutOfStreams(pooled!, e));
+              if (!unprocessed || retry >= MAX_PROBE_REFUSED_RETRIES || settled || stream !== s) return false;
+              stream = undefined;
+              ask(retry + 1);
+              return true;
+            };
+            s.on('error', (e: Error) => {
+              if (stream !== s || again(e)) return;
+              done(false, e.message);
+            });
+            s.once('response', (headers) => {
+              const status = Number(headers[h2.HTTP2_HEADER_STATUS]);
+              // What the peer's gateway runs (absent from versions before it was sent).
+              version = peerVersion(headers[VERSION_HEADER]);
+              s.resume();
+              s.once('end', () => done(status === 200, status === 200 ? undefined : `status ${status}`));
+            });
+            s.once('close', () => {
+              if (stream !== s || again()) return;
+              done(false, 'stream closed before an answer');
+            });
+          },
+          expectedCluster,
+        );
+      };
+      ask(0);
     });
   }
 
@@ -339,6 +379,9 @@ export class SessionPool {
    */
   cutUnlinked(linked: ReadonlySet<string>): number {
     this.linked = new Set(linked);
+    // The address in use of an unlinked cluster's gateway: a relink starts from the one asked for.
+    for (const group of this.current.keys())
+      if (!linked.has(group.slice(0, group.lastIndexOf('|')))) this.current.delete(group);
     for (const pooled of this.dialing.values()) pooled.dialledAtCut = true;
     let cut = 0;
     for (const remote of this.remotes.values()) {
@@ -401,6 +444,7 @@ export class SessionPool {
     }
     this.dialing.clear();
     this.remotes.clear();
+    this.current.clear();
     await Promise.all(closing);
   }
 
@@ -500,6 +544,64 @@ export class SessionPool {
     });
   }
 
+  /**
+   * A session with the gateway at `gateway` that holds `expectedCluster`'s identity, or at another
+   * address the Links name for that gateway (`gatewayAddresses`, gateway-failover.ts): tried in
+   * `failoverOrder` from the address that last worked, each with its own backoff (a tunnel fails
+   * fast past one in its backoff), moving on only after a failure that another address need not
+   * share (`triesNextAddress`); a refusal or identity mismatch ends the walk with that error. The
+   * address that gave the session is the group's current one until it fails. `at` says which
+   * address the session (or the last error) is of. A walk not awaited any more runs on to its end:
+   * it dials each address at most once, and what it finds serves the next caller.
+   */
+  private gatewaySession(
+    gateway: GatewayAddress,
+    ignoreBackoff: boolean,
+    cb: GatewaySessionCallback,
+    expectedCluster: string | undefined,
+  ): void {
+    const candidates =
+      expectedCluster === undefined || this.opts.gatewayAddresses === undefined
+        ? [gateway]
+        : this.opts.gatewayAddresses(gateway, expectedCluster);
+    const byKey = new Map(candidates.map((a) => [remoteKey(a), a]));
+    byKey.set(remoteKey(gateway), gateway);
+    const group = `${expectedCluster ?? ''}|${gateway.port}`;
+    const current = this.current.get(group);
+    const order =
+      byKey.size <= 1
+        ? [remoteKey(gateway)]
+        : failoverOrder(
+            [...byKey.keys()],
+            current !== undefined && byKey.has(current) ? current : remoteKey(gateway),
+            (key) => triesNextAddress(this.remotes.get(key)?.lastError),
+          );
+    const failed: IsthmusError[] = [];
+    const next = (i: number): void => {
+      const at = byKey.get(order[i]!)!;
+      this.session(
+        at,
+        ignoreBackoff,
+        (err, pooled) => {
+          const mismatch = err ?? identityMismatch(pooled!, at, expectedCluster);
+          if (mismatch === undefined) {
+            if (order.length > 1) this.current.set(group, order[i]!);
+            cb(null, pooled, at);
+            return;
+          }
+          failed.push(mismatch);
+          if (triesNextAddress(mismatch) && i + 1 < order.length && !this.closed) {
+            next(i + 1);
+            return;
+          }
+          cb(walkError(failed), err ? undefined : pooled, at);
+        },
+        expectedCluster,
+      );
+    };
+    next(0);
+  }
+
   /** A session with a free stream slot, connecting one when needed. */
   private session(
     gateway: GatewayAddress,
@@ -515,7 +617,7 @@ export class SessionPool {
       cb(notLinked(hostPort(gateway.host, gateway.port), expectedCluster));
       return;
     }
-    const key = `${gateway.host}|${gateway.port}`;
+    const key = remoteKey(gateway);
     let remote = this.remotes.get(key);
     if (!remote) {
       this.forgetIdleRemotes();
@@ -838,6 +940,21 @@ export class SessionPool {
   private failWaiters(remote: Remote, err: IsthmusError): void {
     for (const w of remote.waiters.splice(0)) w(err);
   }
+}
+
+/** The pool's key of a remote address. */
+function remoteKey(a: GatewayAddress): string {
+  return `${a.host}|${a.port}`;
+}
+
+/**
+ * The error of a walk over a gateway's addresses: the last one's code and cause (what ended the
+ * walk), with every address's failure in the message, in the order tried.
+ */
+function walkError(failed: readonly IsthmusError[]): IsthmusError {
+  const last = failed[failed.length - 1]!;
+  if (failed.length === 1) return last;
+  return new IsthmusError(last.code, failed.map((e) => e.message).join('; then '), { cause: last.cause });
 }
 
 /** A PeerCertificate's DER as an X509Certificate (undefined when absent or self-referencing). */

@@ -52,6 +52,12 @@ export function hungMarksRemote(s: { draining: boolean; otherReady: boolean }): 
 export const REFUSED_STREAM = Symbol('REFUSED_STREAM');
 /** Bounded, so a peer that refuses every stream cannot keep us looping. */
 export const MAX_REFUSED_RETRIES = 2;
+/**
+ * A probe refused unprocessed is asked again once, within its own timeout: a draining replica's
+ * GOAWAY is no failure of the remote (review: each one counted towards failureThreshold), and a
+ * second refusal in a row is worth reporting.
+ */
+export const MAX_PROBE_REFUSED_RETRIES = 1;
 
 export function isRefusedStream(err: IsthmusError): boolean {
   return err.cause === REFUSED_STREAM;

@@ -78,6 +78,16 @@ describe('linkStateOf', () => {
     ],
     ['probe target not known yet', { probe: { ...probe, target: undefined } }, {}, ['probeTarget']],
     [
+      'alive at another address of the gateway',
+      { probe: { ...probe, via: '10.2.0.2:4143' } },
+      { probeVia: '10.2.0.2:4143' },
+    ],
+    [
+      'where it last answered is not said while it is not alive',
+      { probe: { ...probe, alive: false, lastError: 'timeout', via: '10.2.0.2:4143' } },
+      { gatewayAlive: false, probeError: 'timeout' },
+    ],
+    [
       'no gateway: no liveness, local error or target',
       { hasGateway: false, probe: { ...probe, localError: 'refused' } },
       { gatewayAlive: undefined },

@@ -33,6 +33,8 @@ export interface LinkFacts {
     readonly lastError: string | undefined;
     readonly localError: string | undefined;
     readonly target: string | undefined;
+    /** Where the gateway last answered, when not at `target` (probe-worker.ts). */
+    readonly via?: string | undefined;
   };
 }
 
@@ -59,5 +61,6 @@ export function linkStateOf(f: LinkFacts): LinkState {
   if (f.hasGateway && f.probe.localError) s.localGatewayError = f.probe.localError;
   const target = f.hasGateway ? f.probe.target : undefined;
   if (target) s.probeTarget = target;
+  if (f.hasGateway && f.probe.via && f.probe.alive === true) s.probeVia = f.probe.via;
   return s;
 }

@@ -149,6 +149,17 @@ describe('linkStatus', () => {
     expect(cond({ ...base, ...over }, type)).toMatchObject({ status, reason });
   });
 
+  it('says where the remote gateway answers when it is another address the Link names', () => {
+    const alive = { ...base, gatewayAlive: true as const, probeTarget: '192.0.2.10:30143' };
+    expect(cond({ ...alive, probeVia: '192.0.2.11:30143' }, 'GatewayAlive')).toMatchObject({
+      status: 'True',
+      reason: 'ProbeSucceeded',
+      message:
+        'remote gateway answers probes at 192.0.2.11:30143, another address the Link names (192.0.2.10:30143 did not answer when last tried)',
+    });
+    expect(cond(alive, 'GatewayAlive')?.message).toBe('remote gateway answers probes');
+  });
+
   // The probe goes through this cluster's gateway: a failure there says nothing of the remote.
   it.each<[GatewayAlive, string]>([
     [true, 'it last answered'],

@@ -90,6 +90,11 @@ export interface LinkState {
   localGatewayError?: string;
   /** The remote gateway probed (`<host>:<port>`), when known. */
   probeTarget?: string;
+  /**
+   * Where the last probe found the remote gateway alive when that is not `probeTarget`: another
+   * address the Link names for it (the local gateway tries them when nothing answers at the one asked about).
+   */
+  probeVia?: string;
   gatewayAddresses: string[];
   mirrored: number;
   /** Services that are not mirrored, with the reason. */
@@ -197,7 +202,9 @@ function conditions(s: LinkState): Cond[] {
             type: 'GatewayAlive',
             status: 'True',
             reason: 'ProbeSucceeded',
-            message: 'remote gateway answers probes',
+            message: s.probeVia
+              ? `remote gateway answers probes at ${s.probeVia}, another address the Link names (${s.probeTarget ?? 'the address probed'} did not answer when last tried)`
+              : 'remote gateway answers probes',
           }
         : {
             type: 'GatewayAlive',

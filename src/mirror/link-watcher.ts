@@ -199,6 +199,18 @@ export class LinkWatcher {
         else shared.log.info(this.logFields(), "this cluster's gateway probes again");
         this.queue.add(STATUS);
       },
+      // Said once per change: GatewayAlive's message names the address that answers.
+      onVia: (via, before) => {
+        const fields = { ...this.logFields(), probed: this.probe.target };
+        if (via !== undefined)
+          shared.log.info(
+            { ...fields, answeredAt: via },
+            'remote gateway answers at another address the Link names, not at the one probed',
+          );
+        else if (before !== undefined)
+          shared.log.info(fields, 'remote gateway answers at the address probed again');
+        this.queue.add(STATUS);
+      },
     });
   }
 

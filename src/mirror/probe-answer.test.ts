@@ -7,6 +7,12 @@ describe('probeAnswer: whose a failed probe is', () => {
   it.each<[string, number, Record<string, unknown>, ProbeResult]>([
     ['alive', 200, { alive: true, latencyMs: 3 }, { success: true, latencyMs: 3 }],
     [
+      'alive at another address of the gateway (via)',
+      200,
+      { alive: true, latencyMs: 3, via: '192.0.2.11:30143' },
+      { success: true, latencyMs: 3, via: '192.0.2.11:30143' },
+    ],
+    [
       'the remote did not answer (this gateway says so)',
       503,
       { alive: false, latencyMs: 2000, error: 'no answer within 2000 ms', failure: 'remote' },

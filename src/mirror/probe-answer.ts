@@ -22,6 +22,11 @@ export interface ProbeResult {
   error?: string;
   /** The version the remote gateway says it runs. */
   version?: string;
+  /**
+   * On a success, the address of the remote gateway that answered when it is not the one probed:
+   * nothing answered there, and the local gateway reached another address the Link names for it.
+   */
+  via?: string;
 }
 
 /** The JSON of a `/probe` answer, as any version of the gateway may send it. */
@@ -32,6 +37,7 @@ export interface ProbeAnswerBody {
   version?: unknown;
   refused?: unknown;
   failure?: unknown;
+  via?: unknown;
 }
 
 const LOCAL = "this cluster's gateway";
@@ -44,6 +50,7 @@ export function probeAnswer(status: number, body: ProbeAnswerBody): ProbeResult 
   if (typeof body.latencyMs === 'number') result.latencyMs = body.latencyMs;
   const version = peerVersion(body.version);
   if (version !== undefined) result.version = version;
+  if (success && typeof body.via === 'string') result.via = body.via;
   if (success) return result;
   const error = typeof body.error === 'string' ? body.error : undefined;
   if (result.failure === 'remote') result.error = error ?? `probe answered ${status}`;

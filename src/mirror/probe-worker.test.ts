@@ -79,6 +79,41 @@ describe('ProbeWorker', () => {
     expect(text).toMatch(/gateway_probes_total\{target_cluster_name="west",result="failure"\} [2-9]/);
   });
 
+  it('says when the remote gateway answers at another address than the one probed, once per change', async () => {
+    let via: string | undefined = '10.1.0.2:4143';
+    let alive = true;
+    server = createServer((_req, res) => {
+      res.writeHead(alive ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify(alive ? { alive, latencyMs: 3, ...(via ? { via } : {}) } : { alive, error: 'x' }),
+      );
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const told: Array<[string | undefined, string | undefined]> = [];
+    const answers: number[] = [];
+    worker = new ProbeWorker({
+      ...probing(port, 10, 500),
+      metrics: mirrorMetrics(new Registry()),
+      onProbe: () => answers.push(answers.length),
+      onVia: (now, before) => told.push([now, before]),
+    });
+    worker.start();
+    await waitFor(() => worker!.via === '10.1.0.2:4143');
+    // A failure keeps where it last answered.
+    alive = false;
+    const failedFrom = answers.length;
+    await waitFor(() => answers.length > failedFrom + 1);
+    expect(worker.via).toBe('10.1.0.2:4143');
+    alive = true;
+    via = undefined;
+    await waitFor(() => worker!.via === undefined);
+    expect(told).toEqual([
+      ['10.1.0.2:4143', undefined],
+      [undefined, '10.1.0.2:4143'],
+    ]);
+  });
+
   it("exports the remote gateway's version as an info series, one at a time, gone once stopped", async () => {
     let version: unknown = '0.1.0';
     server = createServer((_req, res) => {

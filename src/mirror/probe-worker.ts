@@ -66,6 +66,11 @@ export interface ProbeWorkerOptions {
    */
   onLocalGateway?: (error: string | undefined, before: string | undefined) => void;
   onProbe?: (result: ProbeResult) => void;
+  /**
+   * The remote gateway answered at another address than the one probed (`via`), or at that one
+   * again (undefined): called on each change, with what was said before.
+   */
+  onVia?: (via: string | undefined, before: string | undefined) => void;
 }
 
 export async function probeOnce(
@@ -106,6 +111,11 @@ export class ProbeWorker {
   /** The remote gateway's version last heard, the label of its `isthmus_remote_gateway_info`. */
   private version: string | undefined;
   lastError: string | undefined;
+  /**
+   * Where the last successful probe found the remote alive, when not at the address probed
+   * (another address the Link names, probe-answer.ts `via`); undefined otherwise.
+   */
+  via: string | undefined;
   /** Why the local gateway could not make the last probe; undefined when it could (or none answered). */
   localError: string | undefined;
 
@@ -140,6 +150,7 @@ export class ProbeWorker {
     this.state = INITIAL_PROBE_STATE;
     this.about = undefined;
     this.lastError = undefined;
+    this.via = undefined;
     this.localError = undefined;
     this.dropped = false;
     this.exposeVersion(undefined);
@@ -203,6 +214,7 @@ export class ProbeWorker {
     this.state = INITIAL_PROBE_STATE;
     this.about = undefined;
     this.lastError = undefined;
+    this.via = undefined;
     this.dropped = true;
     this.opts.metrics.gatewayAlive.remove({ target_cluster_name: this.opts.cluster });
     this.exposeVersion(undefined);
@@ -267,6 +279,9 @@ export class ProbeWorker {
       return;
     }
     this.lastError = result.error;
+    const viaBefore = this.via;
+    // A failure keeps where it last answered (GatewayAlive says the failure meanwhile).
+    if (result.success) this.via = result.via;
     if (result.success && result.latencyMs !== undefined) {
       metrics.probeLatency.observe({ target_cluster_name: cluster }, result.latencyMs);
     }
@@ -278,6 +293,7 @@ export class ProbeWorker {
       metrics.gatewayAlive.set({ target_cluster_name: cluster }, this.state.alive ? 1 : 0);
     this.opts.onProbe?.(result);
     if (this.state.alive !== previous) this.opts.onChange(this.state.alive);
+    if (this.via !== viaBefore) this.opts.onVia?.(this.via, viaBefore);
   }
 
   private setLocalError(error: string | undefined): void {

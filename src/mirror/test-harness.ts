@@ -11,8 +11,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { afterEach } from 'vitest';
 import { controllerLogger } from '../cli/controller/run-controller-process.js';
+import { gatewayAddressesOf } from '../gateway/gateway-failover.js';
 import { probeRefusal } from '../gateway/probe-targets.js';
-import { parseHostPort } from '../host-port.js';
+import { hostPort, parseHostPort } from '../host-port.js';
 import { updateWithRetry } from '../kube/apply.js';
 import { KubeClient, type KubeClientOptions } from '../kube/client.js';
 import { createInformer } from '../kube/informer.js';
@@ -42,7 +43,9 @@ export { waitFor };
 /**
  * A stub of the local gateway's admin /probe: alive per remote gateway address, flipped by tests.
  * Like the gateway, it dials only a gateway a Link names (of the clusters in `links`, when set),
- * waiting up to the probe's timeout for a Link to name it, else answering 403.
+ * waiting up to the probe's timeout for a Link to name it, else answering 403; and where nothing
+ * answers, it tries the other addresses the Link names for that gateway (gateway-failover.ts), in
+ * the Link's order (`seen` lists each one tried), answering alive with `via` at the first alive.
  */
 export class ProbeStub {
   readonly dead = new Set<string>();
@@ -82,12 +85,23 @@ export class ProbeStub {
       this.refused.push(gateway);
       return { status: 403, body: { alive: false, refused: true, error: refusal } };
     }
-    this.seen.push(gateway);
-    const alive = !this.dead.has(gateway) && !this.dead.has('*');
-    return {
-      status: alive ? 200 : 503,
-      body: alive ? { alive, latencyMs: 1 } : { alive, error: 'stub: gateway dead' },
-    };
+    const cluster = params.get('cluster') ?? undefined;
+    const target = parseHostPort(gateway)!;
+    const addresses =
+      this.links === undefined || cluster === undefined
+        ? [target]
+        : gatewayAddressesOf(await this.links().catch(() => []), target, cluster);
+    const from = addresses.indexOf(target);
+    for (const at of [...addresses.slice(from), ...addresses.slice(0, from)]) {
+      const address = hostPort(at.host, at.port);
+      this.seen.push(address);
+      if (this.dead.has(address) || this.dead.has('*')) continue;
+      return {
+        status: 200,
+        body: { alive: true, latencyMs: 1, ...(address === gateway ? {} : { via: address }) },
+      };
+    }
+    return { status: 503, body: { alive: false, error: 'stub: gateway dead' } };
   }
 
   private async refusal(

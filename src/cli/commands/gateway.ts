@@ -25,6 +25,10 @@ export function registerGateway(program: Command): void {
       'address the egress listeners bind (default: every interface; env ISTHMUS_EGRESS_HOST)',
     )
     .option(
+      '--pod-ip <addresses>',
+      "this pod's IP addresses, comma-separated as the downward API's status.podIPs: on SIGTERM the egress listeners stay open while an EndpointSlice of a mirror (or of an apex or federated Service forwarding to one) still lists one (default: --egress-host when it is one address, else the fixed drain delay; env ISTHMUS_POD_IP)",
+    )
+    .option(
       '--export-selector <selector>',
       'label selector of exported Services (default mirror.linkerd.io/exported=true)',
     )

@@ -3,6 +3,7 @@ import { IsthmusError } from '../../errors.js';
 import { isValidClusterName, isValidTrustDomain } from '../../identity/spiffe.js';
 import { PORTS } from '../../kube/keys.js';
 import { isDNS1123Subdomain, isValidLabelValue } from '../../kube/validation/strings.js';
+import { GATEWAY_DRAIN_FLAGS, gatewayDrainFromFlags } from '../install/gateway-drain.js';
 import { gatewayExposureFromFlags } from '../install/gateway-exposure.js';
 import { addInstallFlags, givenInstallFlags, type InstallFlags } from '../install/install-flags.js';
 import { networkPolicyFromFlags } from '../install/network-policy.js';
@@ -86,7 +87,7 @@ export function issuerFiles(flags: InstallFlags): { certFile: string; keyFile: s
 }
 
 /** What `--no-gateway` has no use for: certificates and everything about the gateway. */
-const GATEWAY_FLAGS: [keyof InstallFlags, string][] = [
+const GATEWAY_FLAGS: ReadonlyArray<readonly [keyof InstallFlags, string]> = [
   ['trustAnchor', '--trust-anchor'],
   ['issuerCert', '--issuer-cert'],
   ['issuerKey', '--issuer-key'],
@@ -106,6 +107,7 @@ const GATEWAY_FLAGS: [keyof InstallFlags, string][] = [
   ['egressAllowCidr', '--egress-allow-cidr'],
   ['allowCluster', '--allow-cluster'],
   ['gatewayDialPodIpsOnly', '--gateway-dial-pod-ips-only'],
+  ...GATEWAY_DRAIN_FLAGS,
 ];
 
 /**
@@ -214,6 +216,7 @@ export function installOptionsFromFlags(
     enableNamespaceCreation: flags.enableNamespaceCreation === true,
     allowClusters: allowClustersFromFlags(flags.allowCluster, problems),
     gatewayDialPodIPsOnly: flags.gatewayDialPodIpsOnly === true,
+    gatewayDrain: gatewayDrainFromFlags(flags, problems),
     trafficSplitCrd: flags.trafficSplitCrd !== false,
     ...withNetworkPolicy(networkPolicyFromFlags(flags, problems)),
     ...(flags.admissionPolicy ? { admissionPolicy: true } : {}),

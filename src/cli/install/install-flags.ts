@@ -5,6 +5,7 @@
  */
 import { Command, type Option } from 'commander';
 import type { AdmissionPolicyFlags } from './admission-policy.js';
+import type { GatewayDrainFlags } from './gateway-drain.js';
 import type { GatewayExposureFlags } from './gateway-exposure.js';
 import { FILE_FLAGS, type FlagKind, type FlagValue, type RecordedFlags } from './install-record.js';
 import type { NetworkPolicyFlags } from './network-policy.js';
@@ -14,6 +15,7 @@ import type { SchedulingFlags } from './scheduling.js';
 
 export interface InstallFlags
   extends AdmissionPolicyFlags,
+    GatewayDrainFlags,
     GatewayExposureFlags,
     NetworkPolicyFlags,
     SchedulingFlags {
@@ -123,6 +125,18 @@ export function addInstallFlags(cmd: Command, opts: { clusterNameRequired: boole
       'Cluster or Local (Local keeps the client address and skips the extra node hop)',
     )
     .option('--gateway-node-port <port>', "the ingress port's nodePort (NodePort or LoadBalancer)")
+    .option(
+      '--gateway-drain-delay <duration>',
+      "on SIGTERM (rolling update, node drain) a gateway replica is unready but keeps serving this long, and longer while the mirrors' EndpointSlices still list it, while kube-proxy and load balancers catch up (default: 5s; e.g. 30s behind a cloud load balancer whose health checks take that long)",
+    )
+    .option(
+      '--gateway-shutdown-grace <duration>',
+      "from SIGTERM, how long a replica's open tunnels may run before they are cut; includes the drain delay, and sets the pod's terminationGracePeriodSeconds (5 s more) (default: 25s, or the drain delay + 20s)",
+    )
+    .option(
+      '--gateway-min-ready-seconds <n>',
+      "the gateway Deployment's minReadySeconds: a new replica counts as available (and a rollout goes on to stop an old one) only this long after it is ready, time for a load balancer to register it (default: 0)",
+    )
     .option(
       '--allow-cluster <names>',
       "peer clusters whose gateways may open tunnels here besides those this cluster has a Link to (the gateway's --allow-cluster), comma-separated, repeatable: an exporting cluster must admit each cluster that consumes its services",

@@ -1,4 +1,5 @@
 import { VERSION } from '../../version.js';
+import { DEFAULT_GATEWAY_DRAIN, type GatewayDrain } from './gateway-drain.js';
 import type { GatewayExposure } from './gateway-exposure.js';
 import type { RecordedFlags } from './install-record.js';
 import type { NetworkPolicyOptions } from './network-policy.js';
@@ -56,6 +57,8 @@ export interface InstallOptions {
    * that are a live Pod's IP in the Service's namespace, and its ClusterRole reads pods for that.
    */
   gatewayDialPodIPsOnly: boolean;
+  /** The gateway's drain on SIGTERM and its Deployment's minReadySeconds (gateway-drain.ts). */
+  gatewayDrain: GatewayDrain;
   /** Grants the controller `create namespaces`, for Links with `enableNamespaceCreation`. */
   enableNamespaceCreation: boolean;
   /** Ingress NetworkPolicies for the install's pods (`--network-policy`); absent: none rendered. */
@@ -98,6 +101,7 @@ export const INSTALL_DEFAULTS = {
   enableNamespaceCreation: false,
   allowClusters: [] as string[],
   gatewayDialPodIPsOnly: false,
+  gatewayDrain: DEFAULT_GATEWAY_DRAIN,
   trafficSplitCrd: true,
   scheduling: DEFAULT_SCHEDULING,
   resources: DEFAULT_RESOURCES,

@@ -3,6 +3,7 @@
  * Every process runs the same image and reads its settings from flags rendered here.
  */
 
+import { GATEWAY_ENV } from '../../gateway/config.js';
 import { GATEWAY_NODE_OPTIONS } from '../../gateway/process-flags.js';
 import {
   CRL_CONFIGMAP,
@@ -15,14 +16,12 @@ import {
 } from '../../kube/keys.js';
 import { VERSION_LABEL } from '../../version.js';
 import { CONTROLLER_NODE_OPTIONS } from '../controller/process-flags.js';
+import { gatewayDrainArgs, gatewayTerminationGraceSeconds } from './gateway-drain.js';
 import { exposureFields } from './gateway-exposure.js';
 import { imageVersion } from './image-version.js';
 import { componentLabels, type InstallOptions, PART_OF } from './options.js';
 import type { Component } from './resources.js';
 import { podSchedulingFields } from './scheduling.js';
-
-/** The gateway's graceful shutdown in a cluster (flags of `isthmus gateway`). */
-export const GATEWAY_DRAIN = { delayMs: 5_000, graceMs: 25_000 };
 
 /** Where the gateway's identity token is mounted: a projected token for the identity service only. */
 const IDENTITY_TOKEN_DIR = '/var/run/secrets/isthmus.dev/identity';
@@ -79,6 +78,8 @@ interface PodExtras {
   /** Extra pod spec fields. */
   spec?: object;
   annotations?: Record<string, string>;
+  /** Extra Deployment spec fields. */
+  deploymentSpec?: object;
 }
 
 function deployment(
@@ -86,7 +87,7 @@ function deployment(
   component: Component,
   replicas: number,
   container: object,
-  { volumes = [], spec = {}, annotations = {} }: PodExtras = {},
+  { volumes = [], spec = {}, annotations = {}, deploymentSpec = {} }: PodExtras = {},
 ) {
   // The version the image says, on the pods too, where `isthmus version` reads what each one runs;
   // never in the selector, which is immutable and must match the pods of every version mid-upgrade.
@@ -119,6 +120,7 @@ function deployment(
     spec: {
       replicas,
       selector,
+      ...deploymentSpec,
       template: {
         metadata: {
           labels,
@@ -329,8 +331,7 @@ export function gatewayManifests(opts: InstallOptions): object[] {
           `--egress-port-range=${opts.egressPortRange.first}-${opts.egressPortRange.last}`,
           // SIGTERM (rolling update, node drain): unready but serving while endpoints and load
           // balancers catch up, then open tunnels get the rest of the grace before they are cut.
-          `--drain-delay-ms=${GATEWAY_DRAIN.delayMs}`,
-          `--shutdown-grace-ms=${GATEWAY_DRAIN.graceMs}`,
+          ...gatewayDrainArgs(opts.gatewayDrain),
         ],
         volumeMounts: [
           { name: 'anchor', mountPath: '/var/run/isthmus/anchor', readOnly: true },
@@ -342,6 +343,10 @@ export function gatewayManifests(opts: InstallOptions): object[] {
         env: [
           // V8 sizes its heap before our code runs, so the gateway's flags travel in NODE_OPTIONS.
           { name: 'NODE_OPTIONS', value: GATEWAY_NODE_OPTIONS },
+          // The addresses the mirrors' EndpointSlices list this pod at (every family: they are of
+          // the cluster's, which need not be the pod's primary): on SIGTERM the egress listeners
+          // stay open until no slice lists them.
+          { name: GATEWAY_ENV.podIp, valueFrom: { fieldRef: { fieldPath: 'status.podIPs' } } },
         ],
         ports: [
           { name: 'ingress', containerPort: PORTS.ingress },
@@ -371,7 +376,11 @@ export function gatewayManifests(opts: InstallOptions): object[] {
           },
         ],
         // Room for the drain, then a clean stop, before the kubelet's SIGKILL.
-        spec: { terminationGracePeriodSeconds: GATEWAY_DRAIN.graceMs / 1000 + 5 },
+        spec: { terminationGracePeriodSeconds: gatewayTerminationGraceSeconds(opts.gatewayDrain) },
+        // A new replica counts as available only once a load balancer has had time to register it.
+        ...(opts.gatewayDrain.minReadySeconds > 0
+          ? { deploymentSpec: { minReadySeconds: opts.gatewayDrain.minReadySeconds } }
+          : {}),
         annotations: scrapeAnnotations(PORTS.admin),
       },
     ),

@@ -149,6 +149,8 @@ describe('the lab runs the Deployments it is given', () => {
         ingress: { host: '127.0.171.2', port: 4143 },
         admin: { host: '127.0.171.2', port: 4191 },
         egressHost: '127.0.171.2',
+        // What the mirrors' slices list of its pod: the lab's value, whatever the pod's env says.
+        podIPs: ['127.0.171.2'],
         kube: { kind: 'kubeconfig', paths: [labPart('gateway').kubeconfig] },
         certificates: {
           kind: 'certify',

@@ -93,6 +93,9 @@ export function labFlags(lab: LabPart): Record<string, FlagRule> {
         'admin-host': { set: c.gateway.host },
         'admin-port': { set: String(c.gateway.adminPort) },
         'egress-host': { set: c.gateway.host },
+        // The address its pod has and the mirrors' slices list (the Deployment's ISTHMUS_POD_IP from
+        // status.podIPs gives the same): what the drain follows, were the lab's gateways to drain.
+        'pod-ip': { set: c.gateway.host },
         // The drain lets a second replica take the traffic while endpoints catch up. The lab has one
         // address per process, so the next run starts only once this one has gone: a drain would
         // only lengthen the outage (and Ctrl-C), so its gateways stop at once.
