@@ -43,13 +43,7 @@ import { mirrorMetrics } from './metrics.js';
 import { isOurService, parseEgressPorts } from './mirror-objects.js';
 import { OwnWrites } from './own-writes.js';
 import { indexPodMirrors } from './pod-mirror-index.js';
-import {
-  DEFAULT_EGRESS_RANGE,
-  mirrorOwner,
-  ownerService,
-  PortAllocator,
-  type PortRange,
-} from './port-allocator.js';
+import { DEFAULT_EGRESS_RANGE, mirrorOwner, PortAllocator, type PortRange } from './port-allocator.js';
 import type { Resolve } from './remote-gateway.js';
 import { Leadership, type Logger, type SharedLocal, silentLogger } from './shared.js';
 
@@ -180,11 +174,9 @@ export function runController(config: ControllerConfig): RunningController {
     ? new GatewayListening({
         addresses: () => gatewayAddresses,
         urls: (addresses) => gatewayAdminUrls(config.gatewayAdminUrl, addresses, !!config.gatewayEndpoints),
-        // `/routes` names a listener's Service, not its cluster: one Service holds a name at a time.
-        owner: (port) => {
-          const owner = allocator.ownerOf(port);
-          return owner === undefined ? undefined : ownerService(owner);
-        },
+        // With its cluster, as `/routes` names each listener's: a port handed at one name from one
+        // cluster's mirror to another's (`api-us` of west, `api` of us-west) waits for the switch.
+        owner: (port) => allocator.ownerOf(port),
         onOverdue: (ports) =>
           log.warn(
             { ports },
@@ -293,10 +285,18 @@ export function runController(config: ControllerConfig): RunningController {
   };
 }
 
-/** The clusters the Links target: a Service labelled as a mirror of another is not one we wrote. */
+/**
+ * The clusters the Links name, by `spec.targetClusterName` or `status.mirroredClusterName` (as
+ * link-claims.ts `orphanClusters` counts them): a Service labelled as a mirror of another is not one
+ * we wrote. A Link retargeted to a name not checked yet (a typo: `north` for `west`) still holds
+ * its old cluster's mirrors by its status; counted by the target alone, a restart meanwhile
+ * recovered their ports as claims of Services no Link names, and fixing the typo re-numbered them.
+ */
 function linkedClusters(links: readonly Link[]): Set<string> {
   const out = new Set<string>();
-  for (const l of links) if (typeof l.spec?.targetClusterName === 'string') out.add(l.spec.targetClusterName);
+  for (const l of links)
+    for (const name of [l.spec?.targetClusterName, l.status?.mirroredClusterName])
+      if (typeof name === 'string') out.add(name);
   return out;
 }
 

@@ -5,15 +5,17 @@
  * mirror's listener only after the controller's slice vouches for the port (its
  * `isthmus.dev/egress-ports` annotation), so without this wait a new mirror's first callers were
  * refused. A port counts as listened on for the mirror that holds it now, as `/routes` names the
- * mirror each listener leads from (a port freed by one mirror and given to another is not the new
- * one's until the gateway says so). Polled only while a sync waits for a port not seen yet; only the
- * mirrors whose ports resolved sync again. Each ready gateway pod is asked
- * at its own address (gatewayAdminUrls): the admin Service answers from one replica at a time, and
- * kube-proxy sends callers to every replica, so a port counts once every replica lists it. A gateway
- * admin that does not answer holds nothing back (every port is listed, as before): a broken
- * controller-to-admin path must not stop new mirrors.
+ * mirror each listener leads from, with its cluster (a port freed by one mirror and given to another
+ * is not the new one's until the gateway says so, nor one given at the same name to another
+ * cluster's mirror: `api-us` of west and `api` of us-west are both `api-us-west`). Polled only while
+ * a sync waits for a port not seen yet; only the mirrors whose ports resolved sync again. Each ready
+ * gateway pod is asked at its own address (gatewayAdminUrls): the admin Service answers from one
+ * replica at a time, and kube-proxy sends callers to every replica, so a port counts once every
+ * replica lists it. A gateway admin that does not answer holds nothing back (every port is listed,
+ * as before): a broken controller-to-admin path must not stop new mirrors.
  */
 import { hostPort } from '../host-port.js';
+import { ownerService, parseOwner } from './port-allocator.js';
 
 /**
  * Where to ask which ports the gateways listen on: each of the ready gateway pods' `addresses` at
@@ -27,10 +29,35 @@ export function gatewayAdminUrls(adminUrl: string, addresses: readonly string[],
   return addresses.map((a) => new URL('/routes', `${admin.protocol}//${hostPort(a, port)}`));
 }
 
-/** A listener a gateway's `/routes` lists: its egress port and the mirror (`namespace/name`) it serves. */
+/**
+ * A listener a gateway's `/routes` lists: its egress port, the mirror (`namespace/name`) it serves and
+ * that mirror's cluster (src/gateway/egress.ts `EgressRoute`), which the gateway tunnels it to.
+ * `cluster` is absent from a gateway older than the cluster in its routes (`/routes` came a day
+ * before it, in 6bf1255; the cluster in 773e8ec): see `routeOwner`.
+ */
 export interface ListenedRoute {
   port: number;
   mirror: string;
+  cluster?: string;
+}
+
+/**
+ * Whom a listener serves, in the allocator's owner format (`mirrorOwner`: `<cluster>/<namespace>/<name>`),
+ * or `namespace/name` alone for a route that names no cluster (an older gateway).
+ */
+export function routeOwner(route: ListenedRoute): string {
+  return route.cluster === undefined ? route.mirror : `${route.cluster}/${route.mirror}`;
+}
+
+/**
+ * Whether a listener serving `listened` (routeOwner) serves `owner` (`mirrorOwner`). A route that
+ * names no cluster (a gateway older than the cluster in `/routes`) is compared by the Service alone,
+ * as before: such a gateway cannot tell two clusters' mirrors of one name apart for us, and holding
+ * its ports back until the hold runs out would delay every new mirror during an upgrade.
+ */
+export function serves(listened: string | undefined, owner: string): boolean {
+  if (listened === undefined) return false;
+  return parseOwner(listened).cluster === undefined ? listened === ownerService(owner) : listened === owner;
 }
 
 export interface GatewayListeningOptions {
@@ -38,7 +65,10 @@ export interface GatewayListeningOptions {
   addresses: () => string[];
   /** The `/routes` URLs to ask, for `addresses` (gatewayAdminUrls). */
   urls: (addresses: readonly string[]) => URL[];
-  /** The mirror (`namespace/name`) that holds `port` now; a port no one holds is waited for no longer. */
+  /**
+   * The mirror that holds `port` now, as the allocator names it (`mirrorOwner`:
+   * `<cluster>/<namespace>/<name>`); a port no one holds is waited for no longer.
+   */
   owner: (port: number) => string | undefined;
   /**
    * Told of the waited-for ports that resolved: listened on by every gateway for their mirror,
@@ -71,13 +101,18 @@ const ROUTES_TIMEOUT_MS = 2_000;
 async function fetchListenedRoutes(url: URL): Promise<ListenedRoute[]> {
   const res = await fetch(url, { signal: AbortSignal.timeout(ROUTES_TIMEOUT_MS) });
   if (!res.ok) throw new Error(`${url.href} answered ${res.status}`);
-  const body = (await res.json()) as { routes?: { port?: unknown; mirror?: unknown }[] };
+  const body = (await res.json()) as { routes?: { port?: unknown; mirror?: unknown; cluster?: unknown }[] };
   return (body.routes ?? []).flatMap((r) =>
-    typeof r.port === 'number' && typeof r.mirror === 'string' ? [{ port: r.port, mirror: r.mirror }] : [],
+    typeof r.port === 'number' && typeof r.mirror === 'string'
+      ? [{ port: r.port, mirror: r.mirror, ...(typeof r.cluster === 'string' ? { cluster: r.cluster } : {}) }]
+      : [],
   );
 }
 
-/** Port → mirror, as every gateway lists it; 'unanswered' when one did not answer; undefined before a poll. */
+/**
+ * Port → whom it serves (routeOwner), as every gateway lists it; 'unanswered' when one did not
+ * answer; undefined before a poll.
+ */
 type Known = ReadonlyMap<number, string> | 'unanswered' | undefined;
 
 export class GatewayListening {
@@ -114,7 +149,7 @@ export class GatewayListening {
     const out = new Set<number>();
     for (const p of ports) {
       const owner = this.opts.owner(p);
-      const listened = typeof known === 'object' && owner !== undefined && known.get(p) === owner;
+      const listened = typeof known === 'object' && owner !== undefined && serves(known.get(p), owner);
       if (listened || (owner !== undefined && this.overdue.get(p) === owner)) out.add(p);
       else if (!this.wanted.has(p)) this.wanted.set(p, now);
     }
@@ -155,7 +190,7 @@ export class GatewayListening {
       const next = await this.askAll();
       changed = !sameKnown(this.known, next);
       this.known = next;
-      const listenedFor = (p: number, owner: string) => next === 'unanswered' || next.get(p) === owner;
+      const listenedFor = (p: number, owner: string) => next === 'unanswered' || serves(next.get(p), owner);
       for (const [p, owner] of this.overdue)
         if (this.opts.owner(p) !== owner || listenedFor(p, owner)) this.overdue.delete(p);
       const resolved: number[] = [];
@@ -188,8 +223,10 @@ export class GatewayListening {
 }
 
 /**
- * The listeners every one of `answers` lists for the same mirror (port → mirror); 'unanswered' when
- * one of them is missing.
+ * The listeners every one of `answers` lists for the same mirror of the same cluster (port →
+ * routeOwner); 'unanswered' when one of them is missing. A replica that names no cluster (an older
+ * gateway, during a rollout) agrees with any cluster's route of that Service, and the port then
+ * counts for the Service alone: what that replica says, no more.
  */
 export function listenedByAll(
   answers: readonly (readonly ListenedRoute[] | undefined)[],
@@ -197,9 +234,15 @@ export function listenedByAll(
   if (answers.some((a) => a === undefined)) return 'unanswered';
   const [first = [], ...rest] = answers as (readonly ListenedRoute[])[];
   const out = new Map<number, string>();
-  for (const r of first)
-    if (rest.every((a) => a.some((x) => x.port === r.port && x.mirror === r.mirror)))
-      out.set(r.port, r.mirror);
+  for (const r of first) {
+    const same = rest.map((a) => a.find((x) => x.port === r.port && x.mirror === r.mirror));
+    if (same.some((x) => x === undefined)) continue;
+    const routes = [r, ...(same as ListenedRoute[])];
+    // Two clusters at one port: the replicas tunnel it to different places, so it is not listened on.
+    if (new Set(routes.flatMap((x) => x.cluster ?? [])).size > 1) continue;
+    const anyWithout = routes.some((x) => x.cluster === undefined);
+    out.set(r.port, routeOwner(anyWithout ? { port: r.port, mirror: r.mirror } : r));
+  }
   return out;
 }
 

@@ -113,6 +113,43 @@ function expectNotMirrored(result: SyncResult, reason: string, message: unknown)
   expect(result.ready).toBe(false);
 }
 
+/**
+ * West's mirror shop/api-west as a sync left it, naming `http=<port>`, and its slice vouching for
+ * `vouched` (the namespace exists).
+ */
+async function mirrorOfWest(port: number, vouched: number[]): Promise<void> {
+  const svc = await admin.create<V1Service>(R.services, {
+    metadata: {
+      name: 'api-west',
+      namespace: 'shop',
+      labels: ourLabels('west'),
+      annotations: {
+        [REMOTE_GATEWAY_ANNOTATION]: '10.1.0.1:4143',
+        [EGRESS_PORTS_ANNOTATION]: `http=${port}`,
+      },
+    },
+    spec: { ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
+  });
+  await admin.create<V1EndpointSlice>(R.endpointSlices, {
+    metadata: {
+      name: 'api-west',
+      namespace: 'shop',
+      labels: {
+        ...ourLabels('west', false),
+        [MANAGED_BY_LABEL]: MANAGED_BY_MIRROR,
+        [SERVICE_NAME_LABEL]: 'api-west',
+      },
+      annotations: { [EGRESS_PORTS_ANNOTATION]: vouched.map((p) => `http=${p}`).join(',') },
+      ownerReferences: [
+        { apiVersion: 'v1', kind: 'Service', name: 'api-west', uid: svc.metadata!.uid!, controller: true },
+      ],
+    },
+    addressType: 'IPv4',
+    endpoints: [{ addresses: ['10.0.0.5'], conditions: { ready: true } }],
+    ports: vouched.map((p) => ({ name: 'http', port: p, protocol: 'TCP' })),
+  });
+}
+
 describe('syncService', () => {
   it('a create refused because the namespace is being deleted, before the cache shows it: MissingNamespace, retried', async () => {
     await admin.create(R.namespaces, { metadata: { name: 'shop' } });
@@ -250,35 +287,7 @@ describe('syncService', () => {
     await admin.delete(R.services, 'shop', 'api-west');
     const allocator = new PortAllocator({ first: 20000, last: 20009 });
     expect(allocator.allocate(API_WEST, ['http'])).toEqual(new Map([['http', 20000]]));
-    const ours = await admin.create<V1Service>(R.services, {
-      metadata: {
-        name: 'api-west',
-        namespace: 'shop',
-        labels: { ...ourLabels('west', false), [ISTHMUS_MIRROR_LABEL]: 'west' },
-        annotations: {
-          [REMOTE_GATEWAY_ANNOTATION]: '10.1.0.1:4143',
-          [EGRESS_PORTS_ANNOTATION]: 'http=20000',
-        },
-      },
-      spec: { ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
-    });
-    await admin.create<V1EndpointSlice>(R.endpointSlices, {
-      metadata: {
-        name: 'api-west',
-        namespace: 'shop',
-        labels: {
-          ...ourLabels('west', false),
-          [MANAGED_BY_LABEL]: MANAGED_BY_MIRROR,
-          [SERVICE_NAME_LABEL]: 'api-west',
-        },
-        ownerReferences: [
-          { apiVersion: 'v1', kind: 'Service', name: 'api-west', uid: ours.metadata!.uid!, controller: true },
-        ],
-      },
-      addressType: 'IPv4',
-      endpoints: [{ addresses: ['10.0.0.5'], conditions: { ready: true } }],
-      ports: [{ name: 'http', port: 20000, protocol: 'TCP' }],
-    });
+    await mirrorOfWest(20000, [20000]);
     const namespaces = await synced(createInformer<V1Namespace>(admin, R.namespaces));
     const { ctx } = await context(admin, namespaces, undefined, { services, allocator });
     await waitFor(() => ctx.shared.slices.get('shop', 'api-west'), { what: 'our slice in the cache' });
@@ -438,6 +447,42 @@ describe('syncService', () => {
         expect(allocator.owned(keyOf(cluster))).toEqual(new Map([['http', 20000]]));
       },
     );
+  });
+});
+
+describe('syncService of a mirror whose key holds no egress port', () => {
+  /** One sync of west's shop/api with `allocator`, and the port its mirror names after it. */
+  async function syncedPort(allocator: PortAllocator): Promise<number | undefined> {
+    const namespaces = await synced(createInformer<V1Namespace>(admin, R.namespaces));
+    const { ctx } = await context(admin, namespaces, undefined, { allocator });
+    await waitFor(() => ctx.shared.slices.get('shop', 'api-west'), { what: 'our slice in the cache' });
+    expect((await syncService(ctx, 'shop', 'api')).status?.reason).toBe('Mirrored');
+    const svc = await admin.get<V1Service>(R.services, 'shop', 'api-west');
+    return parseEgressPorts(svc?.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]).get('http');
+  }
+
+  it('keeps the port it names when that port is free (a restart recovered it as a claim of a Service no Link named): not re-numbered under its callers', async () => {
+    await admin.create(R.namespaces, { metadata: { name: 'shop' } });
+    await mirrorOfWest(20003, [20003]);
+    const allocator = new PortAllocator({ first: 20000, last: 20009 });
+    // How recovery counts a mirror of a cluster it did not know was linked: its Service's own claim.
+    allocator.reserveForeign('shop/api-west', [20003]);
+    expect(await syncedPort(allocator)).toBe(20003);
+    expect(allocator.owned(API_WEST)).toEqual(new Map([['http', 20003]]));
+  });
+
+  it('takes the next free port when another mirror holds the one it names', async () => {
+    await admin.create(R.namespaces, { metadata: { name: 'shop' } });
+    await mirrorOfWest(20003, [20003]);
+    const held = new PortAllocator({ first: 20000, last: 20009 });
+    held.allocate(mirrorOwner('west', 'shop', 'cart-west'), ['a', 'b', 'c', 'd']); // 20000-20003
+    expect(await syncedPort(held)).toBe(20004);
+  });
+
+  it('does not take a port its slice does not vouch for: anyone who may write a Service may write the annotation', async () => {
+    await admin.create(R.namespaces, { metadata: { name: 'shop' } });
+    await mirrorOfWest(20003, [20001]);
+    expect(await syncedPort(new PortAllocator({ first: 20000, last: 20009 }))).toBe(20000);
   });
 });
 

@@ -10,6 +10,7 @@ import {
   HEADLESS_MIRROR_LABEL,
   MIRRORED_SERVICE_LABEL,
 } from '../kube/keys.js';
+import { vouchedPorts } from '../kube/linkerd-mirror.js';
 import { R } from '../kube/resources.js';
 import type { V1EndpointSlice, V1Service } from '../kube/types.js';
 import { type AppliedAction, applyActions, type CacheView } from './applier.js';
@@ -248,7 +249,11 @@ async function planAndApply(
       (isOurService(local.service, config.clusterName, [local.slice]) &&
         local.service.metadata?.labels?.[HEADLESS_MIRROR_LABEL] === id.extraLabels[HEADLESS_MIRROR_LABEL]));
   const egressPorts = mayWrite
-    ? shared.allocator.allocate(owner, tunnelledPorts(remote).map(portKey))
+    ? shared.allocator.allocate(
+        owner,
+        tunnelledPorts(remote).map(portKey),
+        namedPorts(local, namespace, id.name),
+      )
     : shared.allocator.owned(owner);
   const plan = planMirror({
     remote: { service: remote, readyEndpointCount: readyEndpoints },
@@ -292,6 +297,20 @@ async function planAndApply(
       ...(refused.retry ? { retry: refused.retry } : {}),
     };
   }
+}
+
+/**
+ * The egress ports our mirror at the name carries (its `isthmus.dev/egress-ports`), for the
+ * allocator to prefer for keys it holds nothing for: a mirror whose ports a restart recovered as
+ * another's claim (a Link naming its cluster only in its status, once) keeps them, rather than
+ * being re-numbered under its callers. Only those its own slice vouches for, as recovery counts
+ * them (controller.ts `recoverPorts`): anyone who may write a Service may write the annotation.
+ * Called only where the sync may write the mirror: the name holds ours, or nothing.
+ */
+function namedPorts(local: LocalMirror, namespace: string, name: string): Map<string, number> {
+  const vouched = vouchedPorts(local.slice ? [local.slice] : []).get(`${namespace}/${name}`);
+  const named = parseEgressPorts(local.service?.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION]);
+  return new Map([...named].filter(([, port]) => vouched?.has(port) === true));
 }
 
 /** The Service that held a free mirror name until just now, for planMirror (hand-over.ts). */

@@ -157,6 +157,53 @@ describe('PortAllocator', () => {
     expect(a.recover('default/a-west', new Map([['http', 20000]]))).toEqual([]);
   });
 
+  it("gives a new key the port its mirror already names when that port is free: a mirror whose key lost its ports (recovered as another's claim) is not re-numbered", () => {
+    const a = new PortAllocator({ first: 20000, last: 20009 });
+    const owner = mirrorOwner('west', 'default', 'b-west');
+    // 20000 is free and next in the cursor's order; b-west's Service names 20001.
+    expect(a.allocate(owner, ['http'], new Map([['http', 20001]]))).toEqual(new Map([['http', 20001]]));
+    // A key that holds a port keeps it, whatever is preferred.
+    expect(a.allocate(owner, ['http'], new Map([['http', 20005]]))).toEqual(new Map([['http', 20001]]));
+    // The cursor did not move: the next new key still gets the first free port.
+    expect(a.allocate(mirrorOwner('west', 'default', 'c-west'), ['http'])).toEqual(
+      new Map([['http', 20000]]),
+    );
+  });
+
+  it('a preferred port held by another owner, reserved for another Service, outside the range or taken by another key is not taken: the next free one is', () => {
+    const a = new PortAllocator({ first: 20000, last: 20009 });
+    a.allocate(mirrorOwner('west', 'default', 'a-west'), ['http']); // 20000
+    a.reserveForeign('tenant/forged', [20003]);
+    const owner = mirrorOwner('west', 'default', 'b-west');
+    const preferred = new Map([
+      ['held', 20000],
+      ['claimed', 20003],
+      ['outside', 30000],
+      ['web', 20007],
+      ['twice', 20007],
+    ]);
+    expect(a.allocate(owner, ['held', 'claimed', 'outside', 'web', 'twice'], preferred)).toEqual(
+      new Map([
+        ['held', 20001],
+        ['claimed', 20002],
+        ['outside', 20004],
+        ['web', 20007],
+        ['twice', 20005],
+      ]),
+    );
+    // Its own Service's claim (seen before it was ours) does not hold it back.
+    const c = mirrorOwner('west', 'default', 'c-west');
+    a.reserveForeign('default/c-west', [20008]);
+    expect(a.allocate(c, ['http'], new Map([['http', 20008]]))).toEqual(new Map([['http', 20008]]));
+  });
+
+  it('a preferred port counts like any other: all or nothing when the range cannot hold every new key', () => {
+    const a = new PortAllocator({ first: 20000, last: 20001 });
+    a.allocate('default/a-west', ['http']); // 20000
+    expect(a.allocate('default/b-west', ['http', 'grpc'], new Map([['http', 20001]]))).toEqual(new Map());
+    expect(a.ownerOf(20001)).toBeUndefined();
+  });
+
   it('rejects an inverted range', () => {
     expect(() => new PortAllocator({ first: 2, last: 1 })).toThrow(RangeError);
   });

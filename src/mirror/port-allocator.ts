@@ -2,7 +2,8 @@
  * Egress port allocation. One allocator per local cluster (every Link's mirrors share the local
  * gateway's listeners), keyed by owner `<cluster>/<namespace>/<mirrorName>` (`mirrorOwner`) and port
  * key. Ports are recovered from the `isthmus.dev/egress-ports` annotations of existing mirrors before
- * anything new is allocated, so a restart never renumbers a listener that clients are connected to.
+ * anything new is allocated, so a restart never renumbers a listener that clients are connected to;
+ * a mirror whose key holds nothing still gets the free ports its annotation names (`allocate`).
  * Ports that other Services claim with the same annotation (foreign claims, owned by the Service's
  * `namespace/name`) are reserved: never handed to a mirror.
  */
@@ -102,12 +103,23 @@ export class PortAllocator {
 
   /**
    * Makes `owner` hold exactly one port per key: existing assignments are kept, keys no longer
-   * listed are freed, new keys get the next free port. All or nothing: when the range cannot hold
-   * every new key, nothing changes (a Service that cannot be mirrored holds no port another one
-   * could use, and a mirrored one keeps the ports its mirror still carries); the result then lacks
-   * those keys, and the caller reports PORT_RANGE_EXHAUSTED and retries later.
+   * listed are freed, new keys get the port `preferred` names for them if it is free (held by no
+   * one, allocatable, not reserved by another Service's claim), else the next free port. All or
+   * nothing: when the range cannot hold every new key, nothing changes (a Service that cannot be
+   * mirrored holds no port another one could use, and a mirrored one keeps the ports its mirror
+   * still carries); the result then lacks those keys, and the caller reports PORT_RANGE_EXHAUSTED
+   * and retries later.
+   *
+   * `preferred` is what the owner's existing mirror names (its `isthmus.dev/egress-ports`): a mirror
+   * whose key holds nothing here although its Service carries ports (a restart recovered them as the
+   * claim of a Service no Link named, say) keeps them, instead of being re-numbered from the cursor
+   * under the clients connected to it.
    */
-  allocate(owner: string, keys: readonly string[]): Map<string, number> {
+  allocate(
+    owner: string,
+    keys: readonly string[],
+    preferred?: ReadonlyMap<string, number>,
+  ): Map<string, number> {
     const held = this.byOwner.get(owner) ?? new Map<string, number>();
     const wanted = new Set(keys);
     const added = [...wanted].filter((key) => !held.has(key));
@@ -120,8 +132,12 @@ export class PortAllocator {
       held.delete(key);
       this.byPort.delete(port);
     }
-    // Counted above: every added key finds a free port.
-    for (const key of added) this.take(owner, key, this.nextFree(owner) as number);
+    // Counted above: every added key finds a free port (a preferred one is one of those counted).
+    for (const key of added) {
+      const want = preferred?.get(key);
+      const port = want !== undefined && this.freeFor(owner, want) ? want : this.nextFree(owner);
+      this.take(owner, key, port as number);
+    }
     const current = this.byOwner.get(owner);
     if (current && current.size === 0) this.byOwner.delete(owner);
     return new Map(current ?? []);
@@ -226,6 +242,11 @@ export class PortAllocator {
     return n;
   }
 
+  /** In the range, not the gateway's own, held by no one and claimed by no other Service. */
+  private freeFor(owner: string, port: number): boolean {
+    return this.allocatable(port) && !this.byPort.has(port) && !this.reservedFor(owner, port);
+  }
+
   /**
    * Round-robin from a cursor, so a just-freed port is not handed to a new mirror at once; skips
    * ports held, the gateway's own and those a foreign Service claims.
@@ -234,7 +255,7 @@ export class PortAllocator {
     const span = this.range.last - this.range.first + 1;
     for (let i = 0; i < span; i++) {
       const port = this.range.first + ((this.cursor - this.range.first + i) % span);
-      if (!this.byPort.has(port) && !RESERVED_PORTS.has(port) && !this.reservedFor(owner, port)) {
+      if (this.freeFor(owner, port)) {
         this.cursor = port === this.range.last ? this.range.first : port + 1;
         return port;
       }

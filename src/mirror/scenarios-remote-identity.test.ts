@@ -12,6 +12,7 @@ import { updateWithRetry } from '../kube/apply.js';
 import { REMOTE_KUBECONFIG_KEY, SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { CoreV1Event, Link, V1Secret, V1Service } from '../kube/types.js';
+import { mirrorOwner } from './port-allocator.js';
 import { ourLabels } from './test-builders.js';
 import {
   type Cluster,
@@ -172,6 +173,43 @@ describe("a Link's credentials are checked against the cluster they reach", () =
     await waitReady(east, 'default', 'podinfo-west');
     expect(await snapshot()).toEqual(before);
     expect(await mirrorsOf(east, 'north')).toEqual([]);
+  });
+
+  it('restarted while the targetClusterName is mistyped, fixed: each mirror keeps its egress ports, even with a port freed before the restart', async () => {
+    const world = await startWorld(['east', 'west']);
+    const [east, west] = [world.c('east'), world.c('west')];
+    await installedAs(west, 'west');
+    await exportService(west, 'a', { ready: 1 });
+    await link(east, west, 'west');
+    const first = world.controller('east');
+    await waitReady(east, 'default', 'a-west');
+    await exportService(west, 'b', { ready: 1 });
+    await waitReady(east, 'default', 'b-west');
+    await waitFor(async () => (await getLink(east, 'west'))?.status?.mirroredClusterName === 'west', {
+      what: 'the checked name in the status',
+    });
+    // a's mirror goes and frees 20000, the first port a re-numbering would hand out; b-west has 20001.
+    await west.client.delete(R.services, 'default', 'a');
+    await waitFor(async () => !(await getService(east, 'default', 'a-west')), { what: 'a-west deleted' });
+    const before = mirrorIdentityOf(await getService(east, 'default', 'b-west'));
+    expect(before.egress).toBe('http=20001');
+
+    await editLinkSpec(east, 'west', (spec) => ({ ...spec, targetClusterName: 'north' }));
+    await readyReason(east, 'RemoteClusterMismatch');
+    // Restarted, the controller knows west's mirrors are the Link's from its status alone: their
+    // ports are west's, not claims of Services no Link names.
+    await first.stop();
+    const second = world.controller('east');
+    await second.ctl.ready;
+    expect(second.ctl.allocator.owned(mirrorOwner('west', 'default', 'b-west'))).toEqual(
+      new Map([['http', 20001]]),
+    );
+    await editLinkSpec(east, 'west', (spec) => ({ ...spec, targetClusterName: 'west' }));
+    await readyReason(east, 'Synced');
+    await waitFor(() => second.ctl.manager()?.watcher(SYSTEM_NAMESPACE, 'west')?.settled(), {
+      what: 'west settled',
+    });
+    expect(mirrorIdentityOf(await getService(east, 'default', 'b-west'))).toEqual(before);
   });
 
   it('a remote installed before the label (or that cannot say) is trusted, as isthmus link trusts it', async () => {
