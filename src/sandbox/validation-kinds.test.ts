@@ -217,6 +217,27 @@ describe('Deployment', () => {
       },
     ],
     [
+      'a minReadySeconds the default progressDeadlineSeconds does not exceed',
+      { minReadySeconds: 600 },
+      {
+        field: 'spec.progressDeadlineSeconds',
+        message: 'Invalid value: 600: must be greater than minReadySeconds',
+      },
+    ],
+    [
+      'a progressDeadlineSeconds not above minReadySeconds',
+      { minReadySeconds: 30, progressDeadlineSeconds: 30 },
+      {
+        field: 'spec.progressDeadlineSeconds',
+        message: 'Invalid value: 30: must be greater than minReadySeconds',
+      },
+    ],
+    [
+      'a negative minReadySeconds',
+      { minReadySeconds: -1 },
+      { field: 'spec.minReadySeconds', message: 'Invalid value: -1: must be greater than or equal to 0' },
+    ],
+    [
       'a selector that misses the template',
       { selector: { matchLabels: { app: 'db' } } },
       {

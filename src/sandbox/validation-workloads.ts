@@ -99,6 +99,23 @@ export function labelSelectorMatches(
   });
 }
 
+/**
+ * ValidateDeploymentSpec: minReadySeconds is not negative, and progressDeadlineSeconds (defaulted to
+ * 600 before validation, so an object that omits it is judged with 600) exceeds it.
+ */
+function progressDeadlineProblems(spec: Record<string, unknown>): StatusCause[] {
+  const out: StatusCause[] = [];
+  const minReady = spec.minReadySeconds ?? 0;
+  if (typeof minReady !== 'number' || minReady < 0)
+    out.push(invalid('spec.minReadySeconds', minReady, nonNegative));
+  const deadline = spec.progressDeadlineSeconds ?? 600;
+  if (typeof deadline !== 'number' || deadline < 0)
+    out.push(invalid('spec.progressDeadlineSeconds', deadline, nonNegative));
+  else if (typeof minReady === 'number' && deadline <= minReady)
+    out.push(invalid('spec.progressDeadlineSeconds', deadline, 'must be greater than minReadySeconds'));
+  return out;
+}
+
 export function validateDeployment(dep: unknown, old: unknown): StatusCause[] {
   if (!isRecord(dep)) return [];
   const spec = isRecord(dep.spec) ? dep.spec : {};
@@ -106,6 +123,7 @@ export function validateDeployment(dep: unknown, old: unknown): StatusCause[] {
   if (spec.replicas !== undefined && (typeof spec.replicas !== 'number' || spec.replicas < 0)) {
     out.push(invalid('spec.replicas', spec.replicas, nonNegative));
   }
+  out.push(...progressDeadlineProblems(spec));
   const selector = spec.selector;
   const template = isRecord(spec.template) ? spec.template : {};
   const tmplLabels =

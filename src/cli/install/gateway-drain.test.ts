@@ -16,6 +16,7 @@ type Deployment = {
   metadata: { name: string };
   spec: {
     minReadySeconds?: number;
+    progressDeadlineSeconds?: number;
     template: { spec: { terminationGracePeriodSeconds: number; containers: { args: string[] }[] } };
   };
 };
@@ -98,5 +99,16 @@ describe('the gateway drain an install renders', () => {
     const gvk = `${slow.apiVersion}/${slow.kind}`;
     expect(decodeBuiltinFields(gvk, slow.kind, structuredClone(slow), true)).toEqual([]);
     expect(validateBuiltin(gvk, slow, undefined, { allowLoopbackEndpoints: false })).toEqual([]);
+  });
+
+  it('gives a minReadySeconds of 600 or more a progressDeadlineSeconds above it, as the API server requires', () => {
+    expect(gatewayDeployment({ gatewayMinReadySeconds: '599' }).spec.progressDeadlineSeconds).toBeUndefined();
+    for (const seconds of [600, 3600]) {
+      const dep = gatewayDeployment({ gatewayMinReadySeconds: String(seconds) });
+      expect(dep.spec.progressDeadlineSeconds).toBe(seconds + 600);
+      expect(
+        validateBuiltin(`${dep.apiVersion}/${dep.kind}`, dep, undefined, { allowLoopbackEndpoints: false }),
+      ).toEqual([]);
+    }
   });
 });

@@ -75,3 +75,20 @@ export function gatewayDrainArgs(drain: GatewayDrain): string[] {
 export function gatewayTerminationGraceSeconds(drain: GatewayDrain): number {
   return Math.ceil(drain.graceMs / 1000) + 5;
 }
+
+/** The API server's default progressDeadlineSeconds, which must exceed minReadySeconds. */
+const DEFAULT_PROGRESS_DEADLINE_SECONDS = 600;
+
+/**
+ * The Deployment's minReadySeconds, and a progressDeadlineSeconds above it where the default is not
+ * (kube-apiserver refuses a deadline that does not exceed minReadySeconds).
+ */
+export function gatewayRolloutFields(drain: GatewayDrain): {
+  minReadySeconds: number;
+  progressDeadlineSeconds?: number;
+} {
+  const { minReadySeconds } = drain;
+  return minReadySeconds < DEFAULT_PROGRESS_DEADLINE_SECONDS
+    ? { minReadySeconds }
+    : { minReadySeconds, progressDeadlineSeconds: minReadySeconds + DEFAULT_PROGRESS_DEADLINE_SECONDS };
+}

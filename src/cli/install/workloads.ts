@@ -16,7 +16,7 @@ import {
 } from '../../kube/keys.js';
 import { VERSION_LABEL } from '../../version.js';
 import { CONTROLLER_NODE_OPTIONS } from '../controller/process-flags.js';
-import { gatewayDrainArgs, gatewayTerminationGraceSeconds } from './gateway-drain.js';
+import { gatewayDrainArgs, gatewayRolloutFields, gatewayTerminationGraceSeconds } from './gateway-drain.js';
 import { exposureFields } from './gateway-exposure.js';
 import { imageVersion } from './image-version.js';
 import { componentLabels, type InstallOptions, PART_OF } from './options.js';
@@ -379,7 +379,7 @@ export function gatewayManifests(opts: InstallOptions): object[] {
         spec: { terminationGracePeriodSeconds: gatewayTerminationGraceSeconds(opts.gatewayDrain) },
         // A new replica counts as available only once a load balancer has had time to register it.
         ...(opts.gatewayDrain.minReadySeconds > 0
-          ? { deploymentSpec: { minReadySeconds: opts.gatewayDrain.minReadySeconds } }
+          ? { deploymentSpec: gatewayRolloutFields(opts.gatewayDrain) }
           : {}),
         annotations: scrapeAnnotations(PORTS.admin),
       },
