@@ -88,6 +88,9 @@ describe('gatewayOptionsFromFlags', () => {
     ['none, --egress-host every IPv4 address', { egressHost: '0.0.0.0' }, {}, []],
     ['none, --egress-host every address', { egressHost: '::' }, {}, []],
     ['none, --egress-host a name', { egressHost: 'localhost' }, {}, []],
+    // A zone names an interface, not the address an EndpointSlice lists (none has a zone): unknown,
+    // as before --pod-ip was, and the drain keeps the fixed delay.
+    ['none, --egress-host a zone-scoped address', { egressHost: 'fe80::1%eth0' }, {}, []],
     ['an empty variable, as absent', { egressHost: '::' }, { ISTHMUS_POD_IP: '' }, []],
   ])('takes the pod IPs from %s', (_name, flags, env, expected) => {
     expect(gatewayOptionsFromFlags({ ...minimal, ...flags }, env).podIPs).toEqual(expected);
@@ -200,6 +203,11 @@ describe('gatewayOptionsFromFlags', () => {
     ['a pod IP of every interface', { ...minimal, podIp: '10.1.2.3,0.0.0.0' }, '--pod-ip "0.0.0.0" is not'],
     ['a pod IP of every IPv6 interface', { ...minimal, podIp: '0::0' }, '--pod-ip "0::0" is not'],
     ['a pod IP list of no address', { ...minimal, podIp: ' , ' }, '--pod-ip "," names no address'],
+    [
+      'a pod IP with a zone',
+      { ...minimal, podIp: '10.1.2.3,fe80::1%eth0' },
+      '--pod-ip "fe80::1%eth0" has a zone (%eth0): EndpointSlices list pod addresses without one',
+    ],
     [
       'negative drain delay',
       { ...minimal, drainDelayMs: '-5' },

@@ -101,8 +101,8 @@ export interface GatewayConfig {
    * This pod's addresses, as the mirror controller lists them in the mirrors' EndpointSlices: the
    * drain keeps the egress listeners open while a slice still lists one (gateway-shutdown.ts).
    * From --pod-ip (the install sets ISTHMUS_POD_IP from the downward API's `status.podIPs`), else
-   * --egress-host when it is one address (the lab's 127.0.x.y); empty: unknown, and the drain
-   * keeps to the fixed delay.
+   * --egress-host when it is one address without a zone (the lab's 127.0.x.y); empty: unknown,
+   * and the drain keeps to the fixed delay.
    */
   podIPs: string[];
   /** Label selector (string form) of the Services this gateway exports. */
@@ -480,17 +480,25 @@ function host(value: string, flag: string, problems: string[]): string {
 
 /**
  * `--pod-ip`: every address must be an IP of its own (not `0.0.0.0` or `::`, which name no endpoint),
- * each kept once. Absent, `--egress-host` when that is one such address: the listeners answer there
- * only, so a slice that sends callers here names it. A host name or an address of every interface
- * says nothing of the pod's: none.
+ * each kept once, and without a zone. Absent, `--egress-host` when that is one such address: the
+ * listeners answer there only, so a slice that sends callers here names it. A host name, an address
+ * of every interface or a zone-scoped one says nothing of the pod's: none.
  */
 function podAddresses(value: string | undefined, egressHost: string, problems: string[]): string[] {
   // 0.0.0.0 and :: (in any spelling) are what a server binds for every interface.
   const specific = (a: string): boolean =>
     isIP(a) === 4 ? a !== '0.0.0.0' : isIP(a) === 6 && !/^[0:]+$/.test(a);
-  if (value === undefined) return specific(egressHost) ? [egressHost] : [];
+  // net.isIP takes an IPv6 zone (`fe80::1%eth0`, RFC 4007 §11), which names the interface a
+  // link-local address is on: no EndpointSlice lists one (the API server refuses it), so it says
+  // nothing of what the slices list.
+  const zone = (a: string): string | undefined => (isIP(a) === 6 ? /%.*$/.exec(a)?.[0] : undefined);
+  if (value === undefined) return specific(egressHost) && zone(egressHost) === undefined ? [egressHost] : [];
   const addresses = splitList(value);
-  for (const a of addresses) if (!specific(a)) problems.push(`--pod-ip "${a}" is not an IP address of a pod`);
+  for (const a of addresses) {
+    if (!specific(a)) problems.push(`--pod-ip "${a}" is not an IP address of a pod`);
+    else if (zone(a) !== undefined)
+      problems.push(`--pod-ip "${a}" has a zone (${zone(a)}): EndpointSlices list pod addresses without one`);
+  }
   if (addresses.length === 0) problems.push(`--pod-ip "${value}" names no address`);
   return [...new Set(addresses)];
 }

@@ -23,7 +23,7 @@ import {
 } from './loop-cluster-ips.js';
 import { MIRROR_SELECTOR } from './mirror-cluster-ips.js';
 import type { PodAddresses } from './pod-ips.js';
-import { canonicalAddress } from './slice-drain.js';
+import { ownAddresses } from './slice-drain.js';
 import type { StopList } from './stop-list.js';
 import { SLICE_SELECTOR } from './watch-exports.js';
 import { createPodInformer, podListRefusal } from './watch-pods.js';
@@ -66,7 +66,7 @@ export function createGatewayInformers(kube: KubeClient, config: GatewayConfig):
       : createInformer<V1Service>(kube, R.services, { labelSelector: config.federatedSelector });
   // --dial-pod-ips-only: every Pod of the cluster (trimmed to its phase and IPs); none otherwise.
   const pods = config.dialPodIPsOnly ? createPodInformer(kube) : undefined;
-  const own = new Set(config.podIPs.map(canonicalAddress));
+  const own = ownAddresses(config.podIPs);
   return {
     exports: createInformer<V1Service>(kube, R.services, { labelSelector: config.exportSelector }),
     ...(federated === undefined ? {} : { federated }),

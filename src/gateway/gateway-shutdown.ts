@@ -15,14 +15,14 @@ import type { GatewayContext } from './gateway-context.js';
 import type { ReadinessState } from './gateway-readiness.js';
 import type { Ingress } from './ingress.js';
 import {
-  canonicalAddress,
   type DrainEnd,
   type DrainPolicy,
   egressDrainStep,
   type ListedSlice,
+  ownAddresses,
+  PodListing,
   type SliceView,
   settleMsFor,
-  slicesListing,
 } from './slice-drain.js';
 import type { MirrorWatcher } from './watch-mirrors.js';
 
@@ -65,7 +65,7 @@ export function gracefulShutdown(ctx: GatewayContext, parts: DrainedParts): () =
       if (config.podIPs.length === 0 && graceMs > 0)
         log.warn(
           { drainDelayMs },
-          "the drain cannot follow the EndpointSlices that send callers to the egress: this pod's address is unknown (no --pod-ip, and --egress-host is every interface); the egress listeners close after the drain delay",
+          "the drain cannot follow the EndpointSlices that send callers to the egress: this pod's address is unknown (no --pod-ip, and --egress-host is not one address of the pod: every interface, a host name or a zone-scoped address); the egress listeners close after the drain delay",
         );
       const policy: DrainPolicy = { drainDelayMs, graceMs, settleMs: settleMsFor(drainDelayMs) };
       const follower = followSlices(policy, started, config.podIPs, Object.values(slices));
@@ -95,7 +95,7 @@ export function gracefulShutdown(ctx: GatewayContext, parts: DrainedParts): () =
 const LISTED_IN_LOG = 10;
 
 interface SliceFollower {
-  /** The slices listing this pod as last looked at. */
+  /** The slices listing this pod now (as of the close, once closed). */
   listing(): string[];
   /** Not done yet: the egress listeners stay open. */
   open(): boolean;
@@ -113,6 +113,8 @@ interface DrainOutcome {
 /**
  * Applies egressDrainStep from the signal on: looks again at each change of the slices or of the
  * watch's health (once per turn, however many came) and when the step says, until it says close.
+ * Which slices list this pod is kept per informer from each event's slice (PodListing), not
+ * scanned from the whole cache at each look.
  */
 function followSlices(
   policy: DrainPolicy,
@@ -120,8 +122,10 @@ function followSlices(
   podIPs: readonly string[],
   informers: ReadonlyArray<Informer<ListedSlice>>,
 ): SliceFollower {
-  const own = new Set(podIPs.map(canonicalAddress));
-  let listing: string[] = [];
+  const own = ownAddresses(podIPs);
+  // No address, or no drain asked (a grace of 0): nothing to follow, so nothing scanned either.
+  const listings = own.size === 0 || policy.graceMs === 0 ? [] : informers.map(() => new PodListing(own));
+  const listing = (): string[] => listings.flatMap((l) => l.names());
   let clearSinceMs: number | undefined;
   let open = true;
   const done = new Promise<DrainOutcome>((resolve) => {
@@ -135,9 +139,9 @@ function followSlices(
       if (own.size === 0) view = { kind: 'no-address' };
       else if (!informers.every((i) => i.hasSynced())) view = { kind: 'not-listed' };
       else {
-        listing = informers.flatMap((i) => slicesListing(i.list(), own));
-        clearSinceMs = listing.length > 0 ? undefined : (clearSinceMs ?? elapsedMs);
-        view = { kind: 'slices', listing: listing.length, clearSinceMs };
+        const listed = listings.reduce((n, l) => n + l.size, 0);
+        clearSinceMs = listed > 0 ? undefined : (clearSinceMs ?? elapsedMs);
+        view = { kind: 'slices', listing: listed, clearSinceMs };
       }
       const step = egressDrainStep(policy, elapsedMs, view);
       clearTimeout(timer);
@@ -148,18 +152,33 @@ function followSlices(
       for (const off of offs) off();
       open = false;
       // A graceMs of 0 asked for no drain: nothing was to be followed.
-      resolve({ end: step.end, listing, notListed: view.kind === 'not-listed' && policy.graceMs > 0 });
+      resolve({
+        end: step.end,
+        listing: view.kind === 'slices' ? listing() : [],
+        notListed: view.kind === 'not-listed' && policy.graceMs > 0,
+      });
     };
     const soon = (): void => {
       if (queued) return;
       queued = true;
       setImmediate(look);
     };
-    const offs = informers.flatMap((i) => [i.onEvent(soon), i.onHealth(soon)]);
+    // Each listing is reset from its cache in the turn it starts taking the informer's events.
+    const offs = informers.flatMap((i, n) => {
+      const tracked = listings[n];
+      tracked?.reset(i.list());
+      return [
+        i.onEvent((e) => {
+          tracked?.apply(e);
+          soon();
+        }),
+        i.onHealth(soon),
+      ];
+    });
     for (const i of informers) i.synced.then(soon, () => {});
     look();
   });
-  return { listing: () => listing, open: () => open, done };
+  return { listing, open: () => open, done };
 }
 
 /** Says why the egress listeners close now, where that is news: `held` past the drain delay, or not followed. */

@@ -35,6 +35,7 @@ import {
   trimService,
 } from './loop-cluster-ips.js';
 import { type RefusedEndpoints, ServiceIndex } from './service-index.js';
+import { ownAddresses } from './slice-drain.js';
 import { loopIndex } from './test-support/loop-index.js';
 
 const service = (name: string, clusterIP: string, labels: Record<string, string> = {}): V1Service => ({
@@ -182,6 +183,18 @@ describe('trimService and trimForwardingSlice', () => {
       { addresses: ['10.244.3.9'], conditions: { ready: false, serving: true } },
     ]);
     expect(trimForwardingSlice(slice, new Set(['10.244.3.11'])).endpoints).toBeUndefined();
+  });
+
+  it("keep this pod's endpoints however the slice spells its addresses (IPv6 in full, upper case)", () => {
+    const slice = isthmusSlice('web-isthmus-1', 'web', MANAGED_BY_FAILOVER);
+    slice.addressType = 'IPv6';
+    slice.endpoints = [
+      { addresses: ['FD00:10:244:0:0:0:3:9'], conditions: { ready: true } },
+      { addresses: ['fd00:10:244::3:a'], conditions: { ready: true } },
+    ];
+    expect(trimForwardingSlice(slice, ownAddresses(['fd00:10:244::3:9'])).endpoints).toEqual([
+      { addresses: ['FD00:10:244:0:0:0:3:9'], conditions: { ready: true } },
+    ]);
   });
 });
 

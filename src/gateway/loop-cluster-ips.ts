@@ -37,7 +37,7 @@ import {
 } from './dial-refusal.js';
 import { clusterIPsOf } from './mirror-cluster-ips.js';
 import type { ServiceIndex } from './service-index.js';
-import { canonicalAddress } from './slice-drain.js';
+import { isOwn } from './slice-drain.js';
 import type { WatchSource } from './watch-exports.js';
 
 /** What the gateway keeps of every Service of its cluster (trimService). */
@@ -80,7 +80,7 @@ export type ForwardingSlice = KubeObject & Partial<Pick<V1EndpointSlice, 'endpoi
 
 /**
  * The slice informer's transform: which Service a slice belongs to and who wrote it, and the
- * endpoints at one of `own` (canonicalAddress spellings), each with only those addresses and its
+ * endpoints at one of `own` (slice-drain.ts ownAddresses), each with only those addresses and its
  * ready and serving conditions; not the rest, which every forwarding slice of the cluster would hold.
  */
 export function trimForwardingSlice(
@@ -93,7 +93,7 @@ export function trimForwardingSlice(
     own.size === 0
       ? []
       : ((slice as V1EndpointSlice).endpoints ?? []).flatMap((e) => {
-          const addresses = (e.addresses ?? []).filter((a) => own.has(canonicalAddress(a)));
+          const addresses = (e.addresses ?? []).filter((a) => isOwn(own, a));
           if (addresses.length === 0) return [];
           const { ready, serving } = e.conditions ?? {};
           const conditions = {

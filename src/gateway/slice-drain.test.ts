@@ -1,13 +1,17 @@
 import { describe, expect, it } from 'vitest';
+import { InformerStore } from '../kube/informer-store.js';
 import type { V1EndpointSlice } from '../kube/types.js';
 import {
   canonicalAddress,
   type DrainPolicy,
   type DrainStep,
   egressDrainStep,
+  type ListedSlice,
+  listsPod,
+  ownAddresses,
+  PodListing,
   type SliceView,
   settleMsFor,
-  slicesListing,
   takesCallers,
 } from './slice-drain.js';
 
@@ -47,13 +51,42 @@ describe('canonicalAddress', () => {
     ['fd00:0000::0003', 'fd00::3'],
     ['::ffff:10.1.2.3', '10.1.2.3'],
     ['::ffff:a01:203', '10.1.2.3'],
+    ['::FFFF:10.1.2.3', '10.1.2.3'],
+    ['0:0:0:0:0:ffff:a01:203', '10.1.2.3'],
+    ['fd00::10.1.2.3', 'fd00::a01:203'],
+    ['fd00:0:0:1:0:0:0:3', 'fd00:0:0:1::3'],
+    ['fd00:0:0:1:2:0:0:3', 'fd00::1:2:0:0:3'],
+    ['fd00:1:2:3:4:5:6:0', 'fd00:1:2:3:4:5:6:0'],
+    ['::', '::'],
+    ['::1', '::1'],
+    // No EndpointSlice lists one, and --pod-ip refuses one; still no throw (it did: "Invalid URL").
+    ['fe80::1%eth0', 'fe80::1%eth0'],
+    ['gateway-0', 'gateway-0'],
   ])('%s → %s', (address, expected) => {
     expect(canonicalAddress(address)).toBe(expected);
   });
 });
 
-describe('slicesListing', () => {
-  const own = new Set(['10.0.0.7', 'fd00::7']);
+describe('ownAddresses and listsPod', () => {
+  const own = ownAddresses(['10.0.0.7', 'FD00:0::7']);
+  it.each<[string, ListedSlice, boolean]>([
+    ['IPv4, as written', slice('a', [['10.0.0.7', { ready: true }]]), true],
+    ['IPv6, spelled otherwise', slice('b', [['fd00:0:0:0:0:0:0:7', { ready: true }]]), true],
+    ['IPv4-mapped', slice('c', [['::ffff:10.0.0.7', { ready: true }]]), true],
+    ['another pod', slice('d', [['10.0.0.8', { ready: true }]]), false],
+    ['this pod, not ready', slice('e', [['10.0.0.7', { ready: false }]]), false],
+    ['trimmed to none of its endpoints', { metadata: { namespace: 'shop', name: 'f' } }, false],
+  ])('%s: %s', (_name, s, expected) => {
+    expect(listsPod(s, own)).toBe(expected);
+  });
+});
+
+describe('PodListing', () => {
+  const own = ownAddresses(['10.0.0.7', 'fd00::7']);
+  const lists = (name: string) => slice(name, [['10.0.0.7', { ready: true }]]);
+  const dropped = (name: string) => slice(name, [['10.0.0.7', { ready: false }]]);
+  const other = (name: string) => slice(name, [['10.0.0.8', { ready: true }]]);
+
   it('names the slices that list this pod as taking callers, and no other', () => {
     const slices = [
       slice('a-west', [
@@ -66,7 +99,61 @@ describe('slicesListing', () => {
       slice('e-west', []),
       { ...slice('f-west', [['FD00::7', { ready: true }]]), addressType: 'IPv6' },
     ];
-    expect(slicesListing(slices, own)).toEqual(['shop/a-west', 'shop/d-west', 'shop/f-west']);
+    const listing = new PodListing(own);
+    listing.reset(slices);
+    expect(listing.names()).toEqual(['shop/a-west', 'shop/d-west', 'shop/f-west']);
+    expect(listing.size).toBe(3);
+  });
+
+  it('follows adds, updates and deletes from the object each carries', () => {
+    const listing = new PodListing(own);
+    listing.reset([lists('a'), other('b')]);
+    listing.apply({ type: 'add', object: lists('c') });
+    listing.apply({ type: 'update', object: other('c'), old: lists('c') });
+    listing.apply({ type: 'update', object: lists('b'), old: other('b') });
+    expect(listing.names().sort()).toEqual(['shop/a', 'shop/b']);
+    listing.apply({ type: 'update', object: dropped('a'), old: lists('a') });
+    // A delete carries the last state seen, which may still list the pod: gone all the same.
+    listing.apply({ type: 'delete', object: lists('b') });
+    expect(listing.names()).toEqual([]);
+    expect(listing.size).toBe(0);
+  });
+
+  it("stays equal to a full scan across the informer's relist, which it reports as the difference", () => {
+    // The informer's own cache: a relist (after 410 Gone, or a lost history) replaces it and emits
+    // what changed while the watch was away; nothing else tells of a relist, nothing else is needed.
+    const store = new InformerStore<ListedSlice>();
+    store.replace([lists('a'), lists('b'), other('c'), dropped('d')]);
+    const listing = new PodListing(own);
+    listing.reset(store.list());
+    const apply = (events: ReturnType<typeof store.replace>) => {
+      for (const e of events) listing.apply(e);
+    };
+    apply(store.replace([other('a'), lists('c'), dropped('d'), lists('e')]));
+    const full = new PodListing(own);
+    full.reset(store.list());
+    expect(listing.names().sort()).toEqual(['shop/c', 'shop/e']);
+    expect(listing.names().sort()).toEqual(full.names().sort());
+    apply(store.replace([]));
+    expect(listing.size).toBe(0);
+  });
+
+  it('looks at the one slice an event carries, not at the rest', () => {
+    const seen: string[] = [];
+    const counting = (s: ListedSlice, o: ReadonlySet<string>): boolean => {
+      seen.push(s.metadata?.name ?? '');
+      return listsPod(s, o);
+    };
+    const listing = new PodListing(own, counting);
+    listing.reset(Array.from({ length: 1_000 }, (_, i) => (i === 0 ? lists('m0') : other(`m${i}`))));
+    expect(seen).toHaveLength(1_000);
+    seen.length = 0;
+    listing.apply({ type: 'update', object: other('m7'), old: other('m7') });
+    listing.apply({ type: 'update', object: dropped('m0'), old: lists('m0') });
+    listing.apply({ type: 'delete', object: other('m9') });
+    // A deleted slice lists nothing any more: not looked at.
+    expect(seen).toEqual(['m7', 'm0']);
+    expect(listing.size).toBe(0);
   });
 });
 

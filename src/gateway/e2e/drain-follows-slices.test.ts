@@ -148,6 +148,20 @@ describe("a draining gateway's egress follows the mirrors' EndpointSlices", () =
     return { gw, host, port, log, slice: `${NS}/${name}`, dropPod, ingressClosed };
   }
 
+  /** A draining gateway whose API connection is then cut, once its mirror slice watch says it fails. */
+  async function cutOffGateway(graceMs: number) {
+    const api = await TcpRelay.start(new URL(east.sandbox.url));
+    cleanups.push(() => api.close());
+    const d = await drainingGateway(graceMs, { api });
+    api.cut();
+    await waitFor(
+      'the mirror slice watch failing',
+      () => d.log.some((l) => l.msg === 'watch failing; serving from cache' && l.informer === 'mirrorSlices'),
+      20_000,
+    );
+    return { api, d };
+  }
+
   it('tunnels new egress connections past the drain delay until the slice drops the pod, then closes', async () => {
     const d = await drainingGateway(60_000);
     let done = false;
@@ -217,15 +231,7 @@ describe("a draining gateway's egress follows the mirrors' EndpointSlices", () =
   });
 
   it('waits out the grace while its slice watch is failing, and says so', async () => {
-    const api = await TcpRelay.start(new URL(east.sandbox.url));
-    cleanups.push(() => api.close());
-    const d = await drainingGateway(3_000, { api });
-    api.cut();
-    await waitFor(
-      'the mirror slice watch failing',
-      () => d.log.some((l) => l.msg === 'watch failing; serving from cache' && l.informer === 'mirrorSlices'),
-      20_000,
-    );
+    const { d } = await cutOffGateway(3_000);
     // Dropped in the API, unseen by the gateway: its cache still lists the pod.
     await d.dropPod([]);
     const shutdown = d.gw.shutdown();
@@ -236,5 +242,25 @@ describe("a draining gateway's egress follows the mirrors' EndpointSlices", () =
     expect(warning).toMatchObject({ level: 40, slices: 1, listing: [d.slice] });
     expect(warning?.sliceWatch).toMatch(/^failing: /);
     expect(warning?.msg).toContain('failing slice watch');
+  });
+
+  // Last: the restore makes every watch of east relist.
+  it('learns from a relist (410 Gone after a restore) that the slice dropped the pod, and closes', async () => {
+    const { api, d } = await cutOffGateway(60_000);
+    await d.dropPod([{ addresses: [d.host], conditions: { ready: false } }]);
+    // The history the watch would resume from is gone: it comes back with a relist, whose
+    // difference with the cache (an update of the slice) is all the drain hears of the drop.
+    east.sandbox.faults.restore(east.sandbox.faults.snapshot(), { bumpRevision: 1_000 });
+    const shutdown = d.gw.shutdown();
+    await waitFor('the drain delay over: the ingress refusing', d.ingressClosed, 10_000);
+    expect(await echoRoundTrip(d.host, d.port, 'unseen drop', 10_000)).toBe(true);
+    api.restore();
+    await within(shutdown, 30_000, 'the shutdown once the relist shows the drop');
+    expect(await canConnect(d.host, d.port)).toBe(false);
+    const messages = d.log.map((l) => l.msg);
+    expect(messages).toContain(
+      'EndpointSlices written by Isthmus no longer list this pod: closing the egress listeners',
+    );
+    expect(messages).not.toContainEqual(expect.stringContaining('grace period over'));
   });
 });
