@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { IsthmusError, type IsthmusErrorCode } from '../errors.js';
 import type { HostPort } from '../host-port.js';
 import type { Link } from '../kube/types.js';
-import { failoverOrder, gatewayAddressesOf, triesNextAddress } from './gateway-failover.js';
+import {
+  gatewayAddressesOf,
+  isDeferred,
+  triesNextAddress,
+  walkFailure,
+  walkOrder,
+  walkStep,
+} from './gateway-failover.js';
 import { hungError } from './session-liveness.js';
 
 function link(
@@ -136,25 +143,134 @@ describe('gatewayAddressesOf: the addresses of the gateway a mirror or probe nam
   });
 });
 
-describe('failoverOrder: which address first', () => {
-  const none = (): boolean => false;
-  it.each<[string, string[], string, string[], string[]]>([
-    ['the current one, then round the Link order', ['a', 'b', 'c'], 'b', [], ['b', 'c', 'a']],
-    ['the one asked about when none is current (unknown)', ['a', 'b', 'c'], 'x', [], ['a', 'b', 'c']],
-    ['a failing current one last: its next one first', ['a', 'b', 'c'], 'a', ['a'], ['b', 'c', 'a']],
-    ['failing ones last, in the same order', ['a', 'b', 'c'], 'a', ['a', 'b'], ['c', 'a', 'b']],
+describe('walkOrder: which address first', () => {
+  it.each<[string, string[], string, string[], boolean, string[]]>([
+    ['the one asked about, then the Link order', ['a', 'b', 'c'], 'b', [], false, ['b', 'a', 'c']],
+    ['a deferred other one last', ['a', 'b', 'c'], 'a', ['b'], false, ['a', 'c', 'b']],
     [
-      'all failing: from the current one all the same',
+      'a tunnel: the one asked about in its backoff goes last, first of the deferred',
       ['a', 'b', 'c'],
       'b',
+      ['a', 'b'],
+      false,
+      ['c', 'b', 'a'],
+    ],
+    [
+      'a probe: the one asked about first all the same',
       ['a', 'b', 'c'],
+      'b',
+      ['a', 'b'],
+      true,
       ['b', 'c', 'a'],
     ],
-    ['one address', ['a'], 'a', ['a'], ['a']],
-  ])('%s', (_name, addresses, current, failing, expected) => {
-    expect(
-      failoverOrder(addresses, current, failing.length === 0 ? none : (a) => failing.includes(a)),
-    ).toEqual(expected);
+    [
+      'all deferred: the one asked about, then the Link order',
+      ['a', 'b', 'c'],
+      'c',
+      ['a', 'b', 'c'],
+      false,
+      ['c', 'a', 'b'],
+    ],
+    ['one address', ['a'], 'a', ['a'], false, ['a']],
+  ])('%s', (_name, addresses, asked, deferred, probing, expected) => {
+    expect(walkOrder(addresses, asked, (a) => deferred.includes(a), probing)).toEqual(expected);
+  });
+
+  it('remembers nothing: the same facts give the same order, whatever answered last', () => {
+    const deferred = (a: string): boolean => a === 'x';
+    expect(walkOrder(['x', 'a', 'b'], 'a', deferred, false)).toEqual(
+      walkOrder(['x', 'a', 'b'], 'a', deferred, false),
+    );
+  });
+});
+
+describe('isDeferred: which addresses a walk tries last', () => {
+  const err = (code: IsthmusErrorCode): IsthmusError => new IsthmusError(code, code);
+  it.each<[string, IsthmusError | undefined, boolean, boolean]>([
+    ['refused, in its backoff', err('GATEWAY_UNREACHABLE'), false, true],
+    [
+      'refused, its backoff over: dialled in its place (one failed dial per backoff at most)',
+      err('GATEWAY_UNREACHABLE'),
+      true,
+      false,
+    ],
+    ['a connect timeout, in its backoff', err('GATEWAY_CONNECT_TIMEOUT'), false, true],
+    [
+      'a failure of trust keeps its place (at the address asked about it ends the walk)',
+      err('GATEWAY_UNTRUSTED'),
+      false,
+      false,
+    ],
+    ['no failure', undefined, false, false],
+  ])('%s', (_name, lastError, backoffOver, expected) => {
+    expect(isDeferred({ lastError, backoffOver })).toBe(expected);
+  });
+});
+
+describe('walkStep: what a failure at one address does to the walk', () => {
+  const err = (code: IsthmusErrorCode): IsthmusError => new IsthmusError(code, code);
+  it.each<[string, IsthmusErrorCode, boolean, 'next' | 'end']>([
+    ['nothing answers at the one asked about', 'GATEWAY_UNREACHABLE', true, 'next'],
+    ['a connect timeout elsewhere', 'GATEWAY_CONNECT_TIMEOUT', false, 'next'],
+    ["another cluster's gateway at the one asked about: surfaces", 'GATEWAY_IDENTITY_MISMATCH', true, 'end'],
+    [
+      "another cluster's gateway at a stale address of the Link: skipped",
+      'GATEWAY_IDENTITY_MISMATCH',
+      false,
+      'next',
+    ],
+    ['another anchor at the one asked about', 'GATEWAY_UNTRUSTED', true, 'end'],
+    ['another anchor at a stale address: skipped', 'GATEWAY_UNTRUSTED', false, 'next'],
+    ['our certificate refused at the one asked about', 'GATEWAY_REFUSED', true, 'end'],
+    ['our certificate refused elsewhere: skipped', 'GATEWAY_REFUSED', false, 'next'],
+    ['unlinked, anywhere', 'GATEWAY_NOT_LINKED', false, 'end'],
+  ])('%s', (_name, code, asked, expected) => {
+    expect(walkStep(err(code), asked)).toBe(expected);
+  });
+});
+
+describe("walkFailure: the asked address's failure first, then the others'", () => {
+  const a = 'a:1';
+  const refused = new IsthmusError('GATEWAY_UNREACHABLE', 'gateway a:1 unreachable: ECONNREFUSED', {
+    cause: 'x',
+  });
+  const north = new IsthmusError(
+    'GATEWAY_IDENTITY_MISMATCH',
+    'the gateway at s:1 holds the gateway identity of cluster north',
+  );
+  it('one address: its error as it is', () => {
+    expect(walkFailure(a, [{ address: a, error: refused }], 5_000)).toBe(refused);
+  });
+  it("the code and cause are the asked address's, whatever order they were tried in", () => {
+    const e = walkFailure(
+      a,
+      [
+        { address: 's:1', error: north },
+        { address: a, error: refused },
+      ],
+      5_000,
+    );
+    expect({ code: e.code, cause: e.cause, message: e.message }).toEqual({
+      code: 'GATEWAY_UNREACHABLE',
+      cause: 'x',
+      message:
+        'gateway a:1 unreachable: ECONNREFUSED; nor did the other addresses the Link names: the gateway at s:1 holds the gateway identity of cluster north',
+    });
+  });
+  it('addresses still dialling when the time ran out: a connect timeout for the one asked about', () => {
+    const e = walkFailure(
+      a,
+      [
+        { address: a, error: undefined },
+        { address: 'b:1', error: undefined },
+      ],
+      300,
+    );
+    expect({ code: e.code, message: e.message }).toEqual({
+      code: 'GATEWAY_CONNECT_TIMEOUT',
+      message:
+        'no session with a:1 within 300 ms; nor did the other addresses the Link names: b:1 gave no answer yet',
+    });
   });
 });
 

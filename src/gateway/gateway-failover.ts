@@ -6,8 +6,8 @@
  * gateway (`spec.gatewayAddress`). When that one address gives no session for a reason another
  * address need not share (nothing answers there: a drained node with `externalTrafficPolicy: Local`,
  * a node replaced in an upgrade), the pool tries the other addresses the same Link names for the same
- * cluster on the same port, in the Link's order, and keeps to the one that works until it fails
- * (Linkerd lists every gateway address in a mirror's endpoints). Pure decisions; the pool applies them.
+ * cluster on the same port, the one asked about first, then the Link's order (Linkerd lists every
+ * gateway address in a mirror's endpoints). Pure decisions; the pool (address-walk.ts) applies them.
  *
  * Only addresses a Link names are ever dialled: the candidates come from the Links of the cluster
  * the tunnel or probe expects (whose gateway identity each session must then hold), and only from a
@@ -15,7 +15,7 @@
  */
 
 import { isIP } from 'node:net';
-import type { IsthmusError } from '../errors.js';
+import { IsthmusError, type IsthmusErrorCode } from '../errors.js';
 import type { HostPort } from '../host-port.js';
 import { PORTS } from '../kube/keys.js';
 import type { Link } from '../kube/types.js';
@@ -59,20 +59,34 @@ export function gatewayAddressesOf(links: readonly Link[], target: HostPort, clu
 }
 
 /**
- * The order to try `addresses` in: from `current` (the one that last worked, else the one asked for)
- * on, round the Link's order, the addresses `failing` (their last dial failed in a way another
- * address may not share: `triesNextAddress`) last, in the same order. So a session goes to the
- * address in use while it works, after its failure to the next one, and an address known dead is
- * dialled only after every other (probes dial it all the same: they are how its recovery is seen).
+ * The order one walk tries `addresses` (keys, in the Link's order) in: the address asked about (the
+ * mirror's, the controller's choice) first, then the others in the Link's order, those `deferred`
+ * (in their backoff after a failure another address may cure: `isDeferred`) last, in the same order.
+ * A tunnel defers the address asked about too while it is in such a backoff (a dial there would fail
+ * fast anyway); a probe never does: probes are how a recovered remote is noticed. No memory of the
+ * address that worked last: every walk, on every gateway replica, starts from the same place, so a
+ * tunnel is back at the address asked about as soon as its backoff ends (one failed dial there at
+ * most per backoff period meanwhile), and two replicas' probes say the same `via`.
  */
-export function failoverOrder(
+export function walkOrder(
   addresses: readonly string[],
-  current: string,
-  failing: (address: string) => boolean,
+  asked: string,
+  deferred: (address: string) => boolean,
+  probing: boolean,
 ): string[] {
-  const from = Math.max(0, addresses.indexOf(current));
-  const rotated = [...addresses.slice(from), ...addresses.slice(0, from)];
-  return [...rotated.filter((a) => !failing(a)), ...rotated.filter(failing)];
+  const first = probing || !deferred(asked) ? [asked] : [];
+  const rest = [...(first.length === 0 ? [asked] : []), ...addresses.filter((a) => a !== asked)];
+  return [...first, ...rest.filter((a) => !deferred(a)), ...rest.filter(deferred)];
+}
+
+/**
+ * Whether an address is deferred in a walk (tried after the others): its last dial failed in a way
+ * another address may not share (`triesNextAddress`) and its backoff has not ended. An address whose
+ * last failure was one of trust is never deferred: it keeps its place, and if it is the one asked
+ * about, its error ends the walk (`walkStep`) instead of being walked around.
+ */
+export function isDeferred(s: { lastError: IsthmusError | undefined; backoffOver: boolean }): boolean {
+  return !s.backoffOver && triesNextAddress(s.lastError);
 }
 
 /**
@@ -87,4 +101,51 @@ export function failoverOrder(
  */
 export function triesNextAddress(err: IsthmusError | undefined): boolean {
   return err?.code === 'GATEWAY_UNREACHABLE' || err?.code === 'GATEWAY_CONNECT_TIMEOUT';
+}
+
+/** Failures of trust: the remote refused our certificate, we refused its, or it is another cluster's. */
+const TRUST_FAILURES: ReadonlySet<IsthmusErrorCode> = new Set([
+  'GATEWAY_REFUSED',
+  'GATEWAY_UNTRUSTED',
+  'GATEWAY_IDENTITY_MISMATCH',
+]);
+
+/**
+ * What a walk does after a failure at one address: `next` (try the next address) or `end` (fail the
+ * caller with it). Nothing answering is walked around anywhere. A failure of trust is walked around
+ * only at an address other than the one asked about: a stale address in the Link that another
+ * cluster's gateway (or another install's, under another anchor) took over must not cut the remote
+ * off (review: one refused dial at the mirror's address put it behind such an address, whose
+ * failure then ended every walk, for good). At the address asked about, the one the controller chose
+ * for the mirror, it ends the walk: a wrong identity or certificate there is a misconfiguration that
+ * must surface, not be papered over by another address. An unlink ends it anywhere.
+ */
+export function walkStep(err: IsthmusError, asked: boolean): 'next' | 'end' {
+  if (triesNextAddress(err)) return 'next';
+  return !asked && TRUST_FAILURES.has(err.code) ? 'next' : 'end';
+}
+
+/**
+ * The error of a walk that found no session: the address asked about's failure first (its code and
+ * cause: what callers and metrics match on), then each other address tried, in the order tried, with
+ * its own (every pool error names its address), or "no answer yet" for one still dialling when the
+ * walk's time ran out. The address asked about still dialling then fails as a connect timeout.
+ */
+export function walkFailure(
+  asked: string,
+  tried: readonly { address: string; error: IsthmusError | undefined }[],
+  budgetMs: number,
+): IsthmusError {
+  const own =
+    tried.find((t) => t.address === asked)?.error ??
+    new IsthmusError('GATEWAY_CONNECT_TIMEOUT', `no session with ${asked} within ${Math.round(budgetMs)} ms`);
+  const others = tried
+    .filter((t) => t.address !== asked)
+    .map((t) => t.error?.message ?? `${t.address} gave no answer yet`);
+  if (others.length === 0) return own;
+  return new IsthmusError(
+    own.code,
+    `${own.message}; nor did the other addresses the Link names: ${others.join('; ')}`,
+    own.cause === undefined ? {} : { cause: own.cause },
+  );
 }

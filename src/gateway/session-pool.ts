@@ -19,9 +19,10 @@ import tls from 'node:tls';
 import { IsthmusError } from '../errors.js';
 import { hostPort } from '../host-port.js';
 import { peerVersion, VERSION_HEADER } from '../version.js';
+import { walkAddresses } from './address-walk.js';
 import { atExpiry, chainNotAfter } from './certificate-expiry.js';
 import { publishProbe, publishSessionDial } from './diagnostics.js';
-import { failoverOrder, triesNextAddress } from './gateway-failover.js';
+import { isDeferred, walkOrder } from './gateway-failover.js';
 import {
   connectTimers,
   isHung,
@@ -157,11 +158,6 @@ interface Remote {
 
 export class SessionPool {
   private readonly remotes = new Map<string, Remote>();
-  /**
-   * Per `<cluster>|<port>`, the remote key (`<host>|<port>`) of the address of that gateway that
-   * last gave a session: new sessions go there while it works (gatewaySession).
-   */
-  private readonly current = new Map<string, string>();
   /** Sessions dialled but not yet established: close() must end them too, or they outlive the pool. */
   private readonly dialing = new Map<ClientHttp2Session, PooledSession>();
   private contextOverride: TunnelSecureContext | undefined;
@@ -227,9 +223,10 @@ export class SessionPool {
     this.gatewaySession(
       gateway,
       false,
+      this.connectTimeoutMs,
       (err, pooled) => {
         if (err) {
-          cb(err, undefined, pooled?.peer);
+          cb(err);
           return;
         }
         this.connect(pooled!, authority, (connectErr, stream, peer) => {
@@ -299,6 +296,8 @@ export class SessionPool {
         this.gatewaySession(
           gateway,
           true,
+          // The walk over the gateway's addresses gets what is left of the probe's time.
+          Math.max(1, timeoutMs - (performance.now() - started)),
           (err, pooled, at) => {
             if (settled) return;
             if (err) return done(false, err.message);
@@ -379,9 +378,6 @@ export class SessionPool {
    */
   cutUnlinked(linked: ReadonlySet<string>): number {
     this.linked = new Set(linked);
-    // The address in use of an unlinked cluster's gateway: a relink starts from the one asked for.
-    for (const group of this.current.keys())
-      if (!linked.has(group.slice(0, group.lastIndexOf('|')))) this.current.delete(group);
     for (const pooled of this.dialing.values()) pooled.dialledAtCut = true;
     let cut = 0;
     for (const remote of this.remotes.values()) {
@@ -444,7 +440,6 @@ export class SessionPool {
     }
     this.dialing.clear();
     this.remotes.clear();
-    this.current.clear();
     await Promise.all(closing);
   }
 
@@ -546,60 +541,64 @@ export class SessionPool {
 
   /**
    * A session with the gateway at `gateway` that holds `expectedCluster`'s identity, or at another
-   * address the Links name for that gateway (`gatewayAddresses`, gateway-failover.ts): tried in
-   * `failoverOrder` from the address that last worked, each with its own backoff (a tunnel fails
-   * fast past one in its backoff), moving on only after a failure that another address need not
-   * share (`triesNextAddress`); a refusal or identity mismatch ends the walk with that error. The
-   * address that gave the session is the group's current one until it fails. `at` says which
-   * address the session (or the last error) is of. A walk not awaited any more runs on to its end:
-   * it dials each address at most once, and what it finds serves the next caller.
+   * address the Links name for that gateway (`gatewayAddresses`, gateway-failover.ts): a walk
+   * (address-walk.ts) within `budgetMs`, in `walkOrder` (the address asked about first unless a
+   * tunnel finds it in its backoff; a probe always dials it), each address with its own backoff (a
+   * tunnel fails fast past one in its backoff), moving past nothing answering anywhere and past a
+   * failure of trust anywhere but at the address asked about (`walkStep`). `at` says which address
+   * the session is at. Nothing is remembered of which address worked: each walk starts from the
+   * address asked about. An address with a free session takes the tunnel at once (no walk, no timer).
    */
   private gatewaySession(
     gateway: GatewayAddress,
-    ignoreBackoff: boolean,
+    probing: boolean,
+    budgetMs: number,
     cb: GatewaySessionCallback,
     expectedCluster: string | undefined,
   ): void {
-    const candidates =
-      expectedCluster === undefined || this.opts.gatewayAddresses === undefined
-        ? [gateway]
-        : this.opts.gatewayAddresses(gateway, expectedCluster);
-    const byKey = new Map(candidates.map((a) => [remoteKey(a), a]));
-    byKey.set(remoteKey(gateway), gateway);
-    const group = `${expectedCluster ?? ''}|${gateway.port}`;
-    const current = this.current.get(group);
-    const order =
-      byKey.size <= 1
-        ? [remoteKey(gateway)]
-        : failoverOrder(
-            [...byKey.keys()],
-            current !== undefined && byKey.has(current) ? current : remoteKey(gateway),
-            (key) => triesNextAddress(this.remotes.get(key)?.lastError),
-          );
-    const failed: IsthmusError[] = [];
-    const next = (i: number): void => {
-      const at = byKey.get(order[i]!)!;
+    const attempt = (at: GatewayAddress, got: SessionCallback): void =>
       this.session(
         at,
-        ignoreBackoff,
+        probing,
         (err, pooled) => {
-          const mismatch = err ?? identityMismatch(pooled!, at, expectedCluster);
-          if (mismatch === undefined) {
-            if (order.length > 1) this.current.set(group, order[i]!);
-            cb(null, pooled, at);
-            return;
-          }
-          failed.push(mismatch);
-          if (triesNextAddress(mismatch) && i + 1 < order.length && !this.closed) {
-            next(i + 1);
-            return;
-          }
-          cb(walkError(failed), err ? undefined : pooled, at);
+          const failure = err ?? identityMismatch(pooled!, at, expectedCluster);
+          if (failure === undefined) got(null, pooled);
+          else got(failure);
         },
         expectedCluster,
       );
+    const candidates =
+      expectedCluster === undefined ||
+      this.opts.gatewayAddresses === undefined ||
+      this.hasFreeSession(gateway)
+        ? undefined
+        : this.opts.gatewayAddresses(gateway, expectedCluster);
+    const byKey = new Map((candidates ?? []).map((a) => [remoteKey(a), a]));
+    const asked = remoteKey(gateway);
+    byKey.set(asked, gateway);
+    if (byKey.size === 1) {
+      attempt(gateway, (err, pooled) => cb(err, pooled, gateway));
+      return;
+    }
+    const now = Date.now();
+    const deferred = (key: string): boolean => {
+      const r = this.remotes.get(key);
+      return r !== undefined && isDeferred({ lastError: r.lastError, backoffOver: now >= r.retryAt });
     };
-    next(0);
+    walkAddresses<PooledSession>({
+      order: walkOrder([...byKey.keys()], asked, deferred, probing).map((key) => byKey.get(key)!),
+      asked: gateway,
+      budgetMs,
+      attempt,
+      stopped: () => this.closed,
+      done: cb,
+    });
+  }
+
+  /** Whether `gateway` has a session that takes a tunnel now (session() answers it at once). */
+  private hasFreeSession(gateway: GatewayAddress): boolean {
+    const remote = this.remotes.get(remoteKey(gateway));
+    return remote?.sessions.some((p) => !p.draining && p.streams < maxStreams(p.session)) === true;
   }
 
   /** A session with a free stream slot, connecting one when needed. */
@@ -945,16 +944,6 @@ export class SessionPool {
 /** The pool's key of a remote address. */
 function remoteKey(a: GatewayAddress): string {
   return `${a.host}|${a.port}`;
-}
-
-/**
- * The error of a walk over a gateway's addresses: the last one's code and cause (what ended the
- * walk), with every address's failure in the message, in the order tried.
- */
-function walkError(failed: readonly IsthmusError[]): IsthmusError {
-  const last = failed[failed.length - 1]!;
-  if (failed.length === 1) return last;
-  return new IsthmusError(last.code, failed.map((e) => e.message).join('; then '), { cause: last.cause });
 }
 
 /** A PeerCertificate's DER as an X509Certificate (undefined when absent or self-referencing). */

@@ -3,7 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mirrorMetrics } from './metrics.js';
-import { type GatewayAlive, nextProbeState, type ProbeState, ProbeWorker } from './probe-worker.js';
+import {
+  type GatewayAlive,
+  nextProbeState,
+  nextVia,
+  type ProbeState,
+  ProbeWorker,
+  type ViaState,
+} from './probe-worker.js';
 import { metricValue } from './test-harness.js';
 import { waitFor } from './test-wait.js';
 
@@ -17,6 +24,71 @@ describe('nextProbeState', () => {
     ['alive dies at threshold', s(true, 2), false, s(false, 3)],
     ['dead + success → alive at once', s(false, 7), true, s(true)],
   ])('%s', (_n, state, success, next) => expect(nextProbeState(state, success, 3)).toEqual(next));
+});
+
+describe('nextVia: where the remote answers, as said', () => {
+  const B = '10.1.0.2:4143';
+  const ok = (via?: string) => ({ success: true, ...(via === undefined ? {} : { via }) });
+  it.each<[string, ViaState, { success: boolean; via?: string }, boolean, ViaState]>([
+    [
+      'the same again: nothing pending',
+      { via: B, pending: { via: undefined, seen: 2 } },
+      ok(B),
+      false,
+      { via: B },
+    ],
+    [
+      'a new one, once: pending',
+      { via: undefined },
+      ok(B),
+      false,
+      { via: undefined, pending: { via: B, seen: 1 } },
+    ],
+    [
+      'a new one, twice in a row: still pending',
+      { via: undefined, pending: { via: B, seen: 1 } },
+      ok(B),
+      false,
+      { via: undefined, pending: { via: B, seen: 2 } },
+    ],
+    [
+      'a new one, the third time in a row: taken',
+      { via: undefined, pending: { via: B, seen: 2 } },
+      ok(B),
+      false,
+      { via: B },
+    ],
+    [
+      'back to the address probed, once: pending',
+      { via: B },
+      ok(),
+      false,
+      { via: B, pending: { via: undefined, seen: 1 } },
+    ],
+    [
+      'alternating replicas: the count starts over',
+      { via: B, pending: { via: undefined, seen: 1 } },
+      ok(B),
+      false,
+      { via: B },
+    ],
+    [
+      'a failure keeps what was said, and ends a confirmation',
+      { via: B, pending: { via: undefined, seen: 2 } },
+      { success: false },
+      false,
+      { via: B },
+    ],
+    [
+      'just alive again: taken at once (the status is written anyway)',
+      { via: undefined },
+      ok(B),
+      true,
+      { via: B },
+    ],
+  ])('%s', (_name, state, result, becameAlive, expected) => {
+    expect(nextVia(state, result, becameAlive)).toEqual(expected);
+  });
 });
 
 /** A worker's options for west's gateway, probed through the admin server on `port`. */
@@ -112,6 +184,37 @@ describe('ProbeWorker', () => {
       ['10.1.0.2:4143', undefined],
       [undefined, '10.1.0.2:4143'],
     ]);
+  });
+
+  it('says no change of where the remote answers while gateway replicas that disagree alternate (at most one)', async () => {
+    // The admin Service balances the probes over the gateway replicas: one says via, one does not.
+    let n = 0;
+    let agreed: string | undefined;
+    server = createServer((_req, res) => {
+      const via = agreed ?? (n++ % 2 === 0 ? '10.1.0.2:4143' : undefined);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ alive: true, latencyMs: 3, ...(via ? { via } : {}) }));
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const told: Array<string | undefined> = [];
+    let answers = 0;
+    worker = new ProbeWorker({
+      ...probing(port, 5, 500),
+      metrics: mirrorMetrics(new Registry()),
+      onProbe: () => answers++,
+      onVia: (now) => told.push(now),
+    });
+    worker.start();
+    await waitFor(() => answers >= 12);
+    expect(told.length).toBeLessThanOrEqual(1);
+    // Once they agree (the remote's state did change), it is said, once.
+    const before = told.length;
+    agreed = '10.1.0.3:4143';
+    await waitFor(() => worker!.via === agreed);
+    const at = answers;
+    await waitFor(() => answers >= at + 6);
+    expect(told.slice(before)).toEqual(['10.1.0.3:4143']);
   });
 
   it("exports the remote gateway's version as an info series, one at a time, gone once stopped", async () => {

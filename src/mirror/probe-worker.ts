@@ -44,6 +44,40 @@ export function nextProbeState(state: ProbeState, success: boolean, failureThres
   return { alive: failures >= failureThreshold ? false : state.alive, failures };
 }
 
+/**
+ * Successful probes in a row that must say the same `via` before the worker takes it (the Link's
+ * status is written, and logged, at each change). The controller probes through the admin Service,
+ * which spreads the probes over the gateway replicas: the replicas agree on `via` (each tries the
+ * address probed first), but one whose own path to it fails while another's works would flip it
+ * at every probe, a status write per Link every period (review). Three: a change is said within
+ * three periods (~9 s), and two replicas alternating never make one.
+ */
+export const VIA_CONFIRMATIONS = 3;
+
+/** Where the remote answers as the worker says it, and a different answer being confirmed. */
+export interface ViaState {
+  via: string | undefined;
+  pending?: { via: string | undefined; seen: number };
+}
+
+/**
+ * Pure: where the remote answers after a probe. A failure keeps what was said (GatewayAlive says the
+ * failure meanwhile) and ends a confirmation. A success that says the same clears it. One that says
+ * otherwise is taken at once when the liveness has just become alive (the status is written for that
+ * anyway, so it says the address at the same time), else after `VIA_CONFIRMATIONS` in a row.
+ */
+export function nextVia(
+  s: ViaState,
+  result: { success: boolean; via?: string | undefined },
+  becameAlive: boolean,
+): ViaState {
+  if (!result.success) return { via: s.via };
+  if (result.via === s.via) return { via: s.via };
+  const seen = s.pending !== undefined && s.pending.via === result.via ? s.pending.seen + 1 : 1;
+  if (becameAlive || seen >= VIA_CONFIRMATIONS) return { via: result.via };
+  return { via: s.via, pending: { via: result.via, seen } };
+}
+
 export interface ProbeWorkerOptions {
   cluster: string;
   /** Base URL of the local gateway's admin server, e.g. http://127.0.1.1:4191. */
@@ -68,7 +102,8 @@ export interface ProbeWorkerOptions {
   onProbe?: (result: ProbeResult) => void;
   /**
    * The remote gateway answered at another address than the one probed (`via`), or at that one
-   * again (undefined): called on each change, with what was said before.
+   * again (undefined): called on each change (`nextVia`: confirmed by VIA_CONFIRMATIONS successful
+   * probes in a row, so not at every probe when gateway replicas disagree), with what was said before.
    */
   onVia?: (via: string | undefined, before: string | undefined) => void;
 }
@@ -112,10 +147,12 @@ export class ProbeWorker {
   private version: string | undefined;
   lastError: string | undefined;
   /**
-   * Where the last successful probe found the remote alive, when not at the address probed
-   * (another address the Link names, probe-answer.ts `via`); undefined otherwise.
+   * Where successful probes find the remote alive, when not at the address probed (another address
+   * the Link names, probe-answer.ts `via`), as confirmed by `nextVia`; undefined otherwise.
    */
   via: string | undefined;
+  /** A different `via` being confirmed (nextVia). */
+  private viaPending: ViaState['pending'];
   /** Why the local gateway could not make the last probe; undefined when it could (or none answered). */
   localError: string | undefined;
 
@@ -151,6 +188,7 @@ export class ProbeWorker {
     this.about = undefined;
     this.lastError = undefined;
     this.via = undefined;
+    this.viaPending = undefined;
     this.localError = undefined;
     this.dropped = false;
     this.exposeVersion(undefined);
@@ -215,6 +253,7 @@ export class ProbeWorker {
     this.about = undefined;
     this.lastError = undefined;
     this.via = undefined;
+    this.viaPending = undefined;
     this.dropped = true;
     this.opts.metrics.gatewayAlive.remove({ target_cluster_name: this.opts.cluster });
     this.exposeVersion(undefined);
@@ -280,14 +319,19 @@ export class ProbeWorker {
     }
     this.lastError = result.error;
     const viaBefore = this.via;
-    // A failure keeps where it last answered (GatewayAlive says the failure meanwhile).
-    if (result.success) this.via = result.via;
     if (result.success && result.latencyMs !== undefined) {
       metrics.probeLatency.observe({ target_cluster_name: cluster }, result.latencyMs);
     }
     if (result.success) this.exposeVersion(result.version);
     const previous = this.state.alive;
     this.state = nextProbeState(this.state, result.success, this.opts.failureThreshold);
+    const seen = nextVia(
+      { via: this.via, pending: this.viaPending },
+      result,
+      this.state.alive === true && previous !== true,
+    );
+    this.via = seen.via;
+    this.viaPending = seen.pending;
     this.about = key;
     if (this.state.alive !== 'unknown')
       metrics.gatewayAlive.set({ target_cluster_name: cluster }, this.state.alive ? 1 : 0);

@@ -44,8 +44,9 @@ export { waitFor };
  * A stub of the local gateway's admin /probe: alive per remote gateway address, flipped by tests.
  * Like the gateway, it dials only a gateway a Link names (of the clusters in `links`, when set),
  * waiting up to the probe's timeout for a Link to name it, else answering 403; and where nothing
- * answers, it tries the other addresses the Link names for that gateway (gateway-failover.ts), in
- * the Link's order (`seen` lists each one tried), answering alive with `via` at the first alive.
+ * answers, it tries the other addresses the Link names for that gateway (gateway-failover.ts): the
+ * one asked about first, then the others in the Link's order (`seen` lists each one tried),
+ * answering alive with `via` at the first alive.
  */
 export class ProbeStub {
   readonly dead = new Set<string>();
@@ -91,9 +92,9 @@ export class ProbeStub {
       this.links === undefined || cluster === undefined
         ? [target]
         : gatewayAddressesOf(await this.links().catch(() => []), target, cluster);
-    const from = addresses.indexOf(target);
-    for (const at of [...addresses.slice(from), ...addresses.slice(0, from)]) {
-      const address = hostPort(at.host, at.port);
+    // The address asked about first, then the others in the Link's order (gateway-failover.ts walkOrder).
+    const others = addresses.map((a) => hostPort(a.host, a.port)).filter((a) => a !== gateway);
+    for (const address of [gateway, ...others]) {
       this.seen.push(address);
       if (this.dead.has(address) || this.dead.has('*')) continue;
       return {
