@@ -19,6 +19,7 @@ function walk(
   order: WalkAddress[],
   budgetMs = 3_000,
   sync: Map<WalkAddress, IsthmusError | string> = new Map(),
+  waitForAsked = false,
 ) {
   const pending = new Map<string, Settle>();
   const tried: string[] = [];
@@ -28,6 +29,7 @@ function walk(
     order,
     asked: A,
     budgetMs,
+    waitForAsked,
     attempt: (at, cb) => {
       tried.push(label(at));
       const now = sync.get(at);
@@ -107,6 +109,42 @@ describe('walkAddresses', () => {
     expect(w.heard()?.err?.message).toBe(
       `GATEWAY_UNREACHABLE at ${label(A)}; nor did the other addresses the Link names: GATEWAY_IDENTITY_MISMATCH at ${label(B)}`,
     );
+  });
+
+  it('its last failure one of trust, the address asked about is waited for: its slow trust failure surfaces', () => {
+    const w = walk([A, B, C], 3_000, new Map(), true);
+    vi.advanceTimersByTime(2_999); // far past its head start (750 ms)
+    expect(w.tried).toEqual([label(A)]);
+    w.settle(A, fail('GATEWAY_UNTRUSTED', A));
+    expect(w.tried).toEqual([label(A)]);
+    expect(w.heard()?.err?.message).toBe(`GATEWAY_UNTRUSTED at ${label(A)}`);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('waited for and then nothing answering there: the others are tried at once, staggered as usual', () => {
+    const w = walk([A, B, C], 3_000, new Map(), true);
+    vi.advanceTimersByTime(1_000);
+    w.settle(A, fail('GATEWAY_UNREACHABLE', A));
+    expect(w.tried).toEqual([label(A), label(B)]);
+    vi.advanceTimersByTime(750);
+    expect(w.tried).toEqual([label(A), label(B), label(C)]);
+    w.settle(C, null, 'session-c');
+    expect(w.heard()).toEqual({ err: null, got: 'session-c', at: label(C) });
+  });
+
+  it('waited for and answering with a session: no other address tried', () => {
+    const w = walk([A, B], 3_000, new Map(), true);
+    vi.advanceTimersByTime(2_000);
+    w.settle(A, null, 'session-a');
+    expect(w.tried).toEqual([label(A)]);
+    expect(w.heard()).toEqual({ err: null, got: 'session-a', at: label(A) });
+  });
+
+  it('waited for and hanging: the caller fails at the end of its budget, no other address tried', () => {
+    const w = walk([A, B], 3_000, new Map(), true);
+    vi.advanceTimersByTime(3_000);
+    expect(w.tried).toEqual([label(A)]);
+    expect(w.heard()?.err?.message).toBe(`no session with ${label(A)} within 3000 ms`);
   });
 
   it('a failure of trust at the address asked about ends the walk, another address still dialling', () => {

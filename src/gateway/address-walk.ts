@@ -11,7 +11,9 @@
  * budget; with the one asked about black-holed and another answering, the caller (a probe's 2 s
  * too, shorter than the 5 s connect timeout) gets the other after `budget / (n + 1)`. The address
  * asked about has that head start on every other, so a healthy one is not raced (its handshake
- * takes milliseconds against hundreds), and `via` is said only when it did not answer.
+ * takes milliseconds against hundreds), and `via` is said only when it did not answer. While its
+ * last failure was one of trust (`waitForAsked`), it has the whole budget instead: no other address
+ * is tried before its dial ends, so a failure of trust slower than the head start still surfaces.
  *
  * The walk only stops waiting: a dial it started runs on to its own connect timeout, and what it
  * finds (a session, a backoff) serves the next caller. A caller joining a dial in progress (each
@@ -36,6 +38,11 @@ export interface AddressWalk<S> {
   budgetMs: number;
   /** A session (or why none) at one address; may call back synchronously. */
   attempt: (at: WalkAddress, cb: (err: IsthmusError | null, got?: S) => void) => void;
+  /**
+   * No other address is tried while the dial of the address asked about runs (its last failure was
+   * one of trust: `waitsForAsked`): it has the whole budget, and its failure of trust ends the walk.
+   */
+  waitForAsked?: boolean;
   /** The pool closed: no further address is tried. */
   stopped: () => boolean;
   /** Called once: the first session with the address it is at, or the walk's error. */
@@ -49,6 +56,10 @@ export function walkAddresses<S>(w: AddressWalk<S>): void {
   let failed = 0;
   let settled = false;
   let stagger: NodeJS.Timeout | undefined;
+  const askedAt = w.order.indexOf(w.asked);
+  /** The address asked about is being waited for: started, not failed yet (waitForAsked). */
+  const holding = (): boolean =>
+    w.waitForAsked === true && askedAt < started && errors[askedAt] === undefined;
   let deadline: NodeJS.Timeout | undefined;
   const finish = (err: IsthmusError | null, got: S | undefined, at: WalkAddress): void => {
     if (settled) return;
@@ -100,7 +111,7 @@ export function walkAddresses<S>(w: AddressWalk<S>): void {
       if (!nextNow) break;
     }
     if (settled) return;
-    if (started < n) stagger = unref(setTimeout(launch, w.budgetMs / (n + 1)));
+    if (started < n && !holding()) stagger = unref(setTimeout(launch, w.budgetMs / (n + 1)));
     deadline ??= unref(setTimeout(() => finish(failure(true), undefined, w.asked), w.budgetMs));
   };
   launch();

@@ -6,6 +6,7 @@ import {
   gatewayAddressesOf,
   isDeferred,
   triesNextAddress,
+  waitsForAsked,
   walkFailure,
   walkOrder,
   walkStep,
@@ -204,6 +205,20 @@ describe('isDeferred: which addresses a walk tries last', () => {
     ['no failure', undefined, false, false],
   ])('%s', (_name, lastError, backoffOver, expected) => {
     expect(isDeferred({ lastError, backoffOver })).toBe(expected);
+  });
+});
+
+describe('waitsForAsked: whether a walk waits for the address asked about before any other', () => {
+  const err = (code: IsthmusErrorCode): IsthmusError => new IsthmusError(code, code);
+  it.each<[string, IsthmusError | undefined, boolean]>([
+    ['never failed, or gave a session since: staggered (its head start only)', undefined, false],
+    ['nothing answered there last: staggered', err('GATEWAY_UNREACHABLE'), false],
+    ['a connect timeout there last: staggered', err('GATEWAY_CONNECT_TIMEOUT'), false],
+    ['its certificate refused by us last: waited for', err('GATEWAY_UNTRUSTED'), true],
+    ['ours refused there last: waited for', err('GATEWAY_REFUSED'), true],
+    ["another cluster's gateway there last: waited for", err('GATEWAY_IDENTITY_MISMATCH'), true],
+  ])('%s', (_name, lastFailure, expected) => {
+    expect(waitsForAsked(lastFailure)).toBe(expected);
   });
 });
 

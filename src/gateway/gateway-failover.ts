@@ -110,6 +110,25 @@ const TRUST_FAILURES: ReadonlySet<IsthmusErrorCode> = new Set([
   'GATEWAY_IDENTITY_MISMATCH',
 ]);
 
+/** Whether `err` is a failure of trust (GATEWAY_REFUSED, GATEWAY_UNTRUSTED, GATEWAY_IDENTITY_MISMATCH). */
+export function isTrustFailure(err: IsthmusError | undefined): err is IsthmusError {
+  return err !== undefined && TRUST_FAILURES.has(err.code);
+}
+
+/**
+ * Whether a walk waits for the address asked about to answer (within the caller's budget) before it
+ * tries any other: yes while the last failure there was one of trust and it has given no session
+ * since (`lastFailure`, the pool's memory of that address). A trust failure there ends the walk
+ * (`walkStep`), but one slower to show than the address's head start (a WAN handshake and PING
+ * against a probe's 2 s / (n + 1)) lost the race to another address at every walk: every probe
+ * answered alive via that one and tunnels alternated between it and the failure at each backoff
+ * period (review). Waiting leaves one race, the first, before any failure of trust there is known.
+ * Nothing answering there still moves the walk on, as it does otherwise.
+ */
+export function waitsForAsked(lastFailure: IsthmusError | undefined): boolean {
+  return isTrustFailure(lastFailure);
+}
+
 /**
  * What a walk does after a failure at one address: `next` (try the next address) or `end` (fail the
  * caller with it). Nothing answering is walked around anywhere. A failure of trust is walked around
@@ -122,7 +141,7 @@ const TRUST_FAILURES: ReadonlySet<IsthmusErrorCode> = new Set([
  */
 export function walkStep(err: IsthmusError, asked: boolean): 'next' | 'end' {
   if (triesNextAddress(err)) return 'next';
-  return !asked && TRUST_FAILURES.has(err.code) ? 'next' : 'end';
+  return !asked && isTrustFailure(err) ? 'next' : 'end';
 }
 
 /**

@@ -9,14 +9,14 @@
 
 import type { Duplex } from 'node:stream';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type IsthmusError, isIsthmusError } from '../errors.js';
+import { isIsthmusError } from '../errors.js';
 import type { Link } from '../kube/types.js';
 import type { SessionDialMessage } from './diagnostics.js';
 import { gatewayAddressesOf } from './gateway-failover.js';
 import type { Ingress } from './ingress.js';
 import { type GatewayAddress, SessionPool, type SessionPoolOptions } from './session-pool.js';
 import { echo, startTcpBackend, type TcpBackend } from './test-support/backends.js';
-import { linkTo, sessionDials } from './test-support/gateway-links.js';
+import { linkTo, sessionDials, tunnelThrough as viaTunnel } from './test-support/gateway-links.js';
 import { CLUSTER_DOMAIN, startEchoIngress } from './test-support/harness.js';
 import { makePki, type TestPki } from './test-support/pki.js';
 import { waitFor, within } from './test-support/wait.js';
@@ -74,17 +74,8 @@ function eastPool(links: () => Link[], opts: Partial<SessionPoolOptions> = {}): 
 const dials = (): SessionDialMessage[] => sessionDials(cleanups);
 
 /** A tunnel to west's echo through `at`, round-tripped: 'ok', or the error's code and message. */
-async function tunnelThrough(pool: SessionPool, at: GatewayAddress): Promise<string> {
-  let stream: Duplex;
-  try {
-    stream = await within(pool.openTunnel(at, ECHO, 'west'), 10_000, 'tunnel');
-  } catch (err) {
-    return `${(err as IsthmusError).code}: ${(err as Error).message}`;
-  }
-  await roundTrip(stream, 'ping');
-  stream.destroy();
-  return 'ok';
-}
+const tunnelThrough = (pool: SessionPool, at: GatewayAddress): Promise<string> =>
+  viaTunnel(pool, at, ECHO, (stream) => roundTrip(stream, 'ping'));
 
 /** No backoff: an address is dialled at the next walk after a failure. */
 const NO_BACKOFF: Partial<SessionPoolOptions> = { backoff: { baseMs: 0, maxMs: 0 } };

@@ -22,7 +22,7 @@ import { peerVersion, VERSION_HEADER } from '../version.js';
 import { walkAddresses } from './address-walk.js';
 import { atExpiry, chainNotAfter } from './certificate-expiry.js';
 import { publishProbe, publishSessionDial } from './diagnostics.js';
-import { isDeferred, walkOrder } from './gateway-failover.js';
+import { isDeferred, isTrustFailure, waitsForAsked, walkOrder } from './gateway-failover.js';
 import {
   connectTimers,
   isHung,
@@ -148,6 +148,13 @@ interface Remote {
   failures: number;
   retryAt: number;
   lastError: IsthmusError | undefined;
+  /**
+   * The last failure here if it was one of trust (the remote's refusal, ours, or another cluster's
+   * identity for the cluster a caller expected), until a caller gets a session here or a dial fails
+   * otherwise: a walk asked about this address then waits for it (`waitsForAsked`). Recorded however
+   * late it comes, after the walk that dialled went elsewhere too (the dial outlives it).
+   */
+  distrusted: IsthmusError | undefined;
   /** The dial in the background after a hang or a connect timeout, at the backoff's end. */
   redial: NodeJS.Timeout | undefined;
   /** Background redials since a tunnel or probe last asked for this remote. */
@@ -545,7 +552,8 @@ export class SessionPool {
    * (address-walk.ts) within `budgetMs`, in `walkOrder` (the address asked about first unless a
    * tunnel finds it in its backoff; a probe always dials it), each address with its own backoff (a
    * tunnel fails fast past one in its backoff), moving past nothing answering anywhere and past a
-   * failure of trust anywhere but at the address asked about (`walkStep`). `at` says which address
+   * failure of trust anywhere but at the address asked about (`walkStep`), which the walk waits for
+   * alone while its last failure was one of trust (`waitsForAsked`). `at` says which address
    * the session is at. Nothing is remembered of which address worked: each walk starts from the
    * address asked about. An address with a free session takes the tunnel at once (no walk, no timer).
    */
@@ -562,6 +570,11 @@ export class SessionPool {
         probing,
         (err, pooled) => {
           const failure = err ?? identityMismatch(pooled!, at, expectedCluster);
+          // Another cluster's identity here is no failure of the dial (the session serves that
+          // cluster), so it is remembered here; a session given clears what was.
+          const remote = this.remotes.get(remoteKey(at));
+          if (remote !== undefined && (failure === undefined || isTrustFailure(failure)))
+            remote.distrusted = failure;
           if (failure === undefined) got(null, pooled);
           else got(failure);
         },
@@ -589,6 +602,7 @@ export class SessionPool {
       order: walkOrder([...byKey.keys()], asked, deferred, probing).map((key) => byKey.get(key)!),
       asked: gateway,
       budgetMs,
+      waitForAsked: waitsForAsked(this.remotes.get(asked)?.distrusted),
       attempt,
       stopped: () => this.closed,
       done: cb,
@@ -629,6 +643,7 @@ export class SessionPool {
         failures: 0,
         retryAt: 0,
         lastError: undefined,
+        distrusted: undefined,
         redial: undefined,
         idleRedials: 0,
         cluster: undefined,
@@ -895,6 +910,7 @@ export class SessionPool {
     const delay = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** (remote.failures - 1));
     remote.retryAt = Date.now() + Math.random() * delay;
     remote.lastError = err;
+    remote.distrusted = isTrustFailure(err) ? err : undefined;
     if (isHung(err) || err.code === 'GATEWAY_CONNECT_TIMEOUT') this.armRedial(remote);
   }
 
@@ -926,12 +942,23 @@ export class SessionPool {
    * address ever dialled got one, and `/probe?gateway=` lets any caller of the admin port name
    * addresses, so without this the map grew with each distinct address until the gateway ran out
    * of memory. Run when a new remote is added, so the map is bounded by the addresses dialled
-   * within about two backoff periods (plus those in use).
+   * within about two backoff periods (plus those in use). Except a remote whose last failure was
+   * one of trust (`distrusted`): walks asked about it wait for it on that memory (`waitsForAsked`),
+   * and forgetting it between two probes gave the race with the other addresses back, via another
+   * address at the next probe. Those are few: the pool dials only addresses a Link or an admitted
+   * mirror names (the admin `/probe` refuses any other), each kept until it answers or fails
+   * otherwise.
    */
   private forgetIdleRemotes(): void {
     const staleBefore = Date.now() - this.backoffMaxMs;
     for (const [key, r] of this.remotes) {
-      if (r.sessions.length === 0 && !r.connecting && r.waiters.length === 0 && r.retryAt < staleBefore)
+      if (
+        r.sessions.length === 0 &&
+        !r.connecting &&
+        r.waiters.length === 0 &&
+        r.retryAt < staleBefore &&
+        r.distrusted === undefined
+      )
         this.remotes.delete(key);
     }
   }

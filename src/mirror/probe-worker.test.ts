@@ -73,12 +73,20 @@ describe('nextVia: where the remote answers, as said', () => {
       { via: B },
     ],
     [
-      'a failure keeps what was said, and ends a confirmation',
+      'a failure keeps what was said, and the confirmation under way',
       { via: B, pending: { via: undefined, seen: 2 } },
       { success: false },
       false,
+      { via: B, pending: { via: undefined, seen: 2 } },
+    ],
+    [
+      'a failure between two that say the new one: counted on, taken the third time',
+      { via: undefined, pending: { via: B, seen: 2 } },
+      ok(B),
+      false,
       { via: B },
     ],
+    ['a failure with nothing under way: nothing pending', { via: B }, { success: false }, false, { via: B }],
     [
       'just alive again: taken at once (the status is written anyway)',
       { via: undefined },
@@ -88,6 +96,38 @@ describe('nextVia: where the remote answers, as said', () => {
     ],
   ])('%s', (_name, state, result, becameAlive, expected) => {
     expect(nextVia(state, result, becameAlive)).toEqual(expected);
+  });
+
+  /** `via` after probes answering in turn (undefined: the address probed; null: a failed probe). */
+  const viaAfter = (
+    answers: (string | undefined | null)[],
+    start: ViaState = { via: undefined },
+  ): ViaState => {
+    let via = start;
+    let state: ProbeState = { alive: true, failures: 0 };
+    for (const answer of answers) {
+      const before = state.alive;
+      state = nextProbeState(state, answer !== null, 3);
+      const result = answer === null ? { success: false } : ok(answer);
+      via = nextVia(via, result, state.alive === true && before !== true);
+    }
+    return via;
+  };
+
+  it('a move is said though one probe in three fails (a replica without a path to the remote)', () => {
+    expect(viaAfter([B, B, null, B]).via).toBe(B);
+    expect(viaAfter(Array.from({ length: 30 }, (_, i) => (i % 3 === 2 ? null : B))).via).toBe(B);
+  });
+
+  it('replicas that disagree never flip it, failures between them or not', () => {
+    const disagreeing = Array.from({ length: 30 }, (_, i) => [B, null, undefined][i % 3]!);
+    expect(viaAfter(disagreeing).via).toBeUndefined();
+    expect(
+      viaAfter(
+        disagreeing.map((a) => (a === undefined ? B : a === B ? undefined : a)),
+        { via: B },
+      ).via,
+    ).toBe(B);
   });
 });
 

@@ -45,12 +45,13 @@ export function nextProbeState(state: ProbeState, success: boolean, failureThres
 }
 
 /**
- * Successful probes in a row that must say the same `via` before the worker takes it (the Link's
- * status is written, and logged, at each change). The controller probes through the admin Service,
- * which spreads the probes over the gateway replicas: the replicas agree on `via` (each tries the
- * address probed first), but one whose own path to it fails while another's works would flip it
- * at every probe, a status write per Link every period (review). Three: a change is said within
- * three periods (~9 s), and two replicas alternating never make one.
+ * Successful probes in a row (failures between them aside) that must say the same `via` before the
+ * worker takes it (the Link's status is written, and logged, at each change). The controller
+ * probes through the admin Service, which spreads the probes over the gateway replicas: the
+ * replicas agree on `via` (each tries the address probed first), but one whose own path to it
+ * fails while another's works would flip it at every probe, a status write per Link every period
+ * (review). Three: a change is said within three successful periods (~9 s), and two replicas
+ * alternating never make one.
  */
 export const VIA_CONFIRMATIONS = 3;
 
@@ -62,16 +63,20 @@ export interface ViaState {
 
 /**
  * Pure: where the remote answers after a probe. A failure keeps what was said (GatewayAlive says the
- * failure meanwhile) and ends a confirmation. A success that says the same clears it. One that says
- * otherwise is taken at once when the liveness has just become alive (the status is written for that
- * anyway, so it says the address at the same time), else after `VIA_CONFIRMATIONS` in a row.
+ * failure meanwhile) and the confirmation under way: it says nothing of where the remote answers,
+ * and ending the confirmation there hid a real move for good when one probe in three failed (one
+ * replica without a path to the remote; review). A success that says the same as said clears it,
+ * one that says yet another address starts it over, so replicas that disagree never flip it. One
+ * that says otherwise is taken at once when the liveness has just become alive (the status is
+ * written for that anyway, so it says the address at the same time), else once `VIA_CONFIRMATIONS`
+ * successes have said it with no other answer between them.
  */
 export function nextVia(
   s: ViaState,
   result: { success: boolean; via?: string | undefined },
   becameAlive: boolean,
 ): ViaState {
-  if (!result.success) return { via: s.via };
+  if (!result.success) return s.pending === undefined ? { via: s.via } : { via: s.via, pending: s.pending };
   if (result.via === s.via) return { via: s.via };
   const seen = s.pending !== undefined && s.pending.via === result.via ? s.pending.seen + 1 : 1;
   if (becameAlive || seen >= VIA_CONFIRMATIONS) return { via: result.via };
