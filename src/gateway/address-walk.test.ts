@@ -113,7 +113,7 @@ describe('walkAddresses', () => {
 
   it('its last failure one of trust, the address asked about is waited for: its slow trust failure surfaces', () => {
     const w = walk([A, B, C], 3_000, new Map(), true);
-    vi.advanceTimersByTime(2_999); // far past its head start (750 ms)
+    vi.advanceTimersByTime(1_499); // far past its usual head start (750 ms), within half the budget
     expect(w.tried).toEqual([label(A)]);
     w.settle(A, fail('GATEWAY_UNTRUSTED', A));
     expect(w.tried).toEqual([label(A)]);
@@ -134,17 +134,30 @@ describe('walkAddresses', () => {
 
   it('waited for and answering with a session: no other address tried', () => {
     const w = walk([A, B], 3_000, new Map(), true);
-    vi.advanceTimersByTime(2_000);
+    vi.advanceTimersByTime(1_400);
     w.settle(A, null, 'session-a');
     expect(w.tried).toEqual([label(A)]);
     expect(w.heard()).toEqual({ err: null, got: 'session-a', at: label(A) });
   });
 
-  it('waited for and hanging: the caller fails at the end of its budget, no other address tried', () => {
-    const w = walk([A, B], 3_000, new Map(), true);
-    vi.advanceTimersByTime(3_000);
+  it('waited for and gone silent: the others are tried from half the budget on, staggered over the rest', () => {
+    const w = walk([A, B, C], 3_000, new Map(), true);
+    vi.advanceTimersByTime(1_499);
     expect(w.tried).toEqual([label(A)]);
-    expect(w.heard()?.err?.message).toBe(`no session with ${label(A)} within 3000 ms`);
+    vi.advanceTimersByTime(1);
+    expect(w.tried).toEqual([label(A), label(B)]);
+    vi.advanceTimersByTime(750);
+    expect(w.tried).toEqual([label(A), label(B), label(C)]);
+    w.settle(B, null, 'session-b');
+    expect(w.heard()).toEqual({ err: null, got: 'session-b', at: label(B) });
+  });
+
+  it('waited for, gone silent and then a failure of trust there before another answered: it ends the walk', () => {
+    const w = walk([A, B], 3_000, new Map(), true);
+    vi.advanceTimersByTime(1_600);
+    expect(w.tried).toEqual([label(A), label(B)]);
+    w.settle(A, fail('GATEWAY_UNTRUSTED', A));
+    expect(w.heard()?.err?.message).toBe(`GATEWAY_UNTRUSTED at ${label(A)}`);
   });
 
   it('a failure of trust at the address asked about ends the walk, another address still dialling', () => {

@@ -12,8 +12,12 @@
  * too, shorter than the 5 s connect timeout) gets the other after `budget / (n + 1)`. The address
  * asked about has that head start on every other, so a healthy one is not raced (its handshake
  * takes milliseconds against hundreds), and `via` is said only when it did not answer. While its
- * last failure was one of trust (`waitForAsked`), it has the whole budget instead: no other address
- * is tried before its dial ends, so a failure of trust slower than the head start still surfaces.
+ * last failure was one of trust (`waitForAsked`), its head start is half the budget instead: a
+ * failure of trust slower than the usual head start (a WAN handshake) still surfaces, and an
+ * address gone silent since (black-holed, or a hung process whose kernel still accepts TCP: the
+ * two look alike to a dialler) is still moved past in time, the other addresses staggered over
+ * the other half (review: waiting for it alone, for the whole budget, failed every tunnel and
+ * probe with a connect timeout while another address answered).
  *
  * The walk only stops waiting: a dial it started runs on to its own connect timeout, and what it
  * finds (a session, a backoff) serves the next caller. A caller joining a dial in progress (each
@@ -39,8 +43,8 @@ export interface AddressWalk<S> {
   /** A session (or why none) at one address; may call back synchronously. */
   attempt: (at: WalkAddress, cb: (err: IsthmusError | null, got?: S) => void) => void;
   /**
-   * No other address is tried while the dial of the address asked about runs (its last failure was
-   * one of trust: `waitsForAsked`): it has the whole budget, and its failure of trust ends the walk.
+   * The address asked about has half the budget to itself (its last failure was one of trust:
+   * `waitsForAsked`), not `budget / (n + 1)`: its failure of trust within that ends the walk.
    */
   waitForAsked?: boolean;
   /** The pool closed: no further address is tried. */
@@ -57,9 +61,13 @@ export function walkAddresses<S>(w: AddressWalk<S>): void {
   let settled = false;
   let stagger: NodeJS.Timeout | undefined;
   const askedAt = w.order.indexOf(w.asked);
-  /** The address asked about is being waited for: started, not failed yet (waitForAsked). */
-  const holding = (): boolean =>
-    w.waitForAsked === true && askedAt < started && errors[askedAt] === undefined;
+  /** The address asked about is given its longer head start once, while dialling (waitForAsked). */
+  let held = w.waitForAsked !== true;
+  const headStart = (): number => {
+    if (held || askedAt >= started || errors[askedAt] !== undefined) return w.budgetMs / (n + 1);
+    held = true;
+    return w.budgetMs / 2;
+  };
   let deadline: NodeJS.Timeout | undefined;
   const finish = (err: IsthmusError | null, got: S | undefined, at: WalkAddress): void => {
     if (settled) return;
@@ -111,7 +119,7 @@ export function walkAddresses<S>(w: AddressWalk<S>): void {
       if (!nextNow) break;
     }
     if (settled) return;
-    if (started < n && !holding()) stagger = unref(setTimeout(launch, w.budgetMs / (n + 1)));
+    if (started < n) stagger = unref(setTimeout(launch, headStart()));
     deadline ??= unref(setTimeout(() => finish(failure(true), undefined, w.asked), w.budgetMs));
   };
   launch();

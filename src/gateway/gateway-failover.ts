@@ -93,7 +93,9 @@ export function isDeferred(s: { lastError: IsthmusError | undefined; backoffOver
  * Whether a failure to get a session at one address of a gateway justifies trying another address
  * of it: nothing answered there, or not in time (refused, reset, unreachable, a connect timeout, a
  * session that stopped answering, a replica ending the session before it was established: all
- * GATEWAY_UNREACHABLE or GATEWAY_CONNECT_TIMEOUT). Not a failure of trust, which another address of
+ * GATEWAY_UNREACHABLE or GATEWAY_CONNECT_TIMEOUT), and a replica at its session cap (GOAWAY
+ * ENHANCE_YOUR_CALM, "too many sessions": GATEWAY_UNREACHABLE, session-support.ts `atCapacity`).
+ * Not a failure of trust, which another address of
  * the same gateway would not cure and must not hide: a certificate the remote refuses
  * (GATEWAY_REFUSED), one this gateway refuses (GATEWAY_UNTRUSTED: another anchor, revoked, not a
  * gateway's), the wrong cluster's gateway at that address (GATEWAY_IDENTITY_MISMATCH), nor an unlink
@@ -116,14 +118,16 @@ export function isTrustFailure(err: IsthmusError | undefined): err is IsthmusErr
 }
 
 /**
- * Whether a walk waits for the address asked about to answer (within the caller's budget) before it
- * tries any other: yes while the last failure there was one of trust and it has given no session
- * since (`lastFailure`, the pool's memory of that address). A trust failure there ends the walk
- * (`walkStep`), but one slower to show than the address's head start (a WAN handshake and PING
- * against a probe's 2 s / (n + 1)) lost the race to another address at every walk: every probe
- * answered alive via that one and tunnels alternated between it and the failure at each backoff
- * period (review). Waiting leaves one race, the first, before any failure of trust there is known.
- * Nothing answering there still moves the walk on, as it does otherwise.
+ * Whether a walk gives the address asked about half the caller's budget to itself before it tries
+ * any other, not the usual `budget / (n + 1)` (address-walk.ts): yes while the last failure there
+ * was one of trust and it has given no session since (`lastFailure`, the pool's memory of that
+ * address). A trust failure there ends the walk (`walkStep`), but one slower to show than the
+ * usual head start (a WAN handshake and PING against a probe's 2 s / (n + 1)) lost the race to
+ * another address at every walk: every probe answered alive via that one and tunnels alternated
+ * between it and the failure at each backoff period (review). Not the whole budget: an address gone
+ * silent since (black-holed, or a hung process whose kernel still accepts TCP, which a dialler
+ * cannot tell from a slow handshake) failed every caller with a connect timeout while another
+ * address answered (review). Nothing answering there at once still moves the walk on at once.
  */
 export function waitsForAsked(lastFailure: IsthmusError | undefined): boolean {
   return isTrustFailure(lastFailure);

@@ -16,9 +16,12 @@ import { clustersOfLink } from './peers.js';
 
 /** `host:port` in one spelling: IPv6 compressed and lower case (`[FD00:0::1]` is `[fd00::1]`), names lower case. */
 export function targetKey({ host, port }: HostPort): string {
-  const canonical =
-    isIP(host) === 6 ? new URL(`http://[${host}]/`).hostname.slice(1, -1) : host.toLowerCase();
-  return hostPort(canonical, port);
+  return hostPort(canonicalHost(host), port);
+}
+
+/** A host in one spelling: IPv6 compressed and lower case (`FD00:0::1` is `fd00::1`), names lower case. */
+export function canonicalHost(host: string): string {
+  return isIP(host) === 6 ? new URL(`http://[${host}]/`).hostname.slice(1, -1) : host.toLowerCase();
 }
 
 /** Every remote gateway the Links name, keyed by `targetKey`, with the clusters that name it. */

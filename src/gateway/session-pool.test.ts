@@ -690,6 +690,19 @@ describe('remote state', () => {
     expect(p.remoteCount()).toBe(1);
   });
 
+  it('keeps one remote per address whatever its spelling (host-name case, IPv6 forms), as the admin /probe admits each', async () => {
+    const p = pool(undefined, { backoff: { baseMs: 10, maxMs: 10 } });
+    const port = await deadPort();
+    for (const host of ['::1', '0::1', '0:0::1', '0000:0000::0001', '0:0:0:0:0:0:0:1']) {
+      expect(await p.probe({ host, port }, PROBE_PATH, 10_000)).toMatchObject({ alive: false });
+    }
+    expect(p.remoteCount()).toBe(1);
+    for (const host of ['gw.example.invalid', 'GW.example.invalid', 'Gw.Example.Invalid']) {
+      expect(await p.probe({ host, port }, PROBE_PATH, 10_000)).toMatchObject({ alive: false });
+    }
+    expect(p.remoteCount()).toBe(2);
+  });
+
   it('keeps the backoff of a remote that failed within the backoff period', async () => {
     const p = pool(undefined, { backoff: { baseMs: 60_000, maxMs: 60_000 } });
     const port = await deadPort();

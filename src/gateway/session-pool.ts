@@ -23,6 +23,7 @@ import { walkAddresses } from './address-walk.js';
 import { atExpiry, chainNotAfter } from './certificate-expiry.js';
 import { publishProbe, publishSessionDial } from './diagnostics.js';
 import { isDeferred, isTrustFailure, waitsForAsked, walkOrder } from './gateway-failover.js';
+import { canonicalHost } from './probe-targets.js';
 import {
   connectTimers,
   isHung,
@@ -31,6 +32,7 @@ import {
   SUSPECT_AFTER_MS,
 } from './session-liveness.js';
 import {
+  atCapacity,
   classify,
   hungMarksRemote,
   isRefusedStream,
@@ -50,6 +52,7 @@ import {
   MAX_FRAME_BYTES,
   MAX_SESSION_MEMORY_MB,
   refusalReason,
+  refusesCapacity,
   SESSION_WINDOW_BYTES,
   STREAM_WINDOW_BYTES,
   spiffeIdOf,
@@ -150,11 +153,14 @@ interface Remote {
   lastError: IsthmusError | undefined;
   /**
    * The last failure here if it was one of trust (the remote's refusal, ours, or another cluster's
-   * identity for the cluster a caller expected), until a caller gets a session here or a dial fails
-   * otherwise: a walk asked about this address then waits for it (`waitsForAsked`). Recorded however
+   * identity for the cluster a caller expected), for an address a walk was asked about (no walk
+   * reads it of any other), until a caller gets a session here or a dial fails otherwise: a walk
+   * asked about this address then gives it a longer head start (`waitsForAsked`). Recorded however
    * late it comes, after the walk that dialled went elsewhere too (the dial outlives it).
    */
   distrusted: IsthmusError | undefined;
+  /** When `distrusted` was last recorded (Date.now()): forgotten DISTRUST_MEMORY_MS after. */
+  distrustedAt: number;
   /** The dial in the background after a hang or a connect timeout, at the backoff's end. */
   redial: NodeJS.Timeout | undefined;
   /** Background redials since a tunnel or probe last asked for this remote. */
@@ -552,8 +558,8 @@ export class SessionPool {
    * (address-walk.ts) within `budgetMs`, in `walkOrder` (the address asked about first unless a
    * tunnel finds it in its backoff; a probe always dials it), each address with its own backoff (a
    * tunnel fails fast past one in its backoff), moving past nothing answering anywhere and past a
-   * failure of trust anywhere but at the address asked about (`walkStep`), which the walk waits for
-   * alone while its last failure was one of trust (`waitsForAsked`). `at` says which address
+   * failure of trust anywhere but at the address asked about (`walkStep`), which has half the
+   * budget to itself while its last failure was one of trust (`waitsForAsked`). `at` says which address
    * the session is at. Nothing is remembered of which address worked: each walk starts from the
    * address asked about. An address with a free session takes the tunnel at once (no walk, no timer).
    */
@@ -564,17 +570,13 @@ export class SessionPool {
     cb: GatewaySessionCallback,
     expectedCluster: string | undefined,
   ): void {
-    const attempt = (at: GatewayAddress, got: SessionCallback): void =>
+    const attempt = (at: GatewayAddress, got: SessionCallback, asked = false): void =>
       this.session(
         at,
         probing,
         (err, pooled) => {
           const failure = err ?? identityMismatch(pooled!, at, expectedCluster);
-          // Another cluster's identity here is no failure of the dial (the session serves that
-          // cluster), so it is remembered here; a session given clears what was.
-          const remote = this.remotes.get(remoteKey(at));
-          if (remote !== undefined && (failure === undefined || isTrustFailure(failure)))
-            remote.distrusted = failure;
+          if (asked) this.distrust(at, failure);
           if (failure === undefined) got(null, pooled);
           else got(failure);
         },
@@ -586,7 +588,12 @@ export class SessionPool {
       this.hasFreeSession(gateway)
         ? undefined
         : this.opts.gatewayAddresses(gateway, expectedCluster);
-    const byKey = new Map((candidates ?? []).map((a) => [remoteKey(a), a]));
+    if (candidates === undefined || candidates.length < 2) {
+      // The hot path (a free session here) or no other address: no walk, so nothing to remember.
+      attempt(gateway, (err, pooled) => cb(err, pooled, gateway));
+      return;
+    }
+    const byKey = new Map(candidates.map((a) => [remoteKey(a), a]));
     const asked = remoteKey(gateway);
     byKey.set(asked, gateway);
     if (byKey.size === 1) {
@@ -603,10 +610,23 @@ export class SessionPool {
       asked: gateway,
       budgetMs,
       waitForAsked: waitsForAsked(this.remotes.get(asked)?.distrusted),
-      attempt,
+      attempt: (at, got) => attempt(at, got, at === gateway),
       stopped: () => this.closed,
       done: cb,
     });
+  }
+
+  /**
+   * What the walk asked about `at` learnt of it: a failure of trust (another cluster's identity
+   * there too, no failure of the dial: the session serves that cluster) is remembered, a session
+   * given clears what was. Written only when it changes or is renewed, off the hot path.
+   */
+  private distrust(at: GatewayAddress, failure: IsthmusError | undefined): void {
+    if (failure !== undefined && !isTrustFailure(failure)) return;
+    const remote = this.remotes.get(remoteKey(at));
+    if (remote === undefined || (failure === undefined && remote.distrusted === undefined)) return;
+    remote.distrusted = failure;
+    remote.distrustedAt = Date.now();
   }
 
   /** Whether `gateway` has a session that takes a tunnel now (session() answers it at once). */
@@ -644,6 +664,7 @@ export class SessionPool {
         retryAt: 0,
         lastError: undefined,
         distrusted: undefined,
+        distrustedAt: 0,
         redial: undefined,
         idleRedials: 0,
         cluster: undefined,
@@ -809,10 +830,12 @@ export class SessionPool {
       // report, before the session error that follows it.
       const refused = refusalReason(code, debug);
       if (refused !== undefined)
-        failure ??= new IsthmusError(
-          'GATEWAY_REFUSED',
-          `gateway ${remote.label} refused this cluster's gateway: ${refused}`,
-        );
+        failure ??= refusesCapacity(code)
+          ? atCapacity(remote.label, refused)
+          : new IsthmusError(
+              'GATEWAY_REFUSED',
+              `gateway ${remote.label} refused this cluster's gateway: ${refused}`,
+            );
       // Any other GOAWAY before the PING answer (a remote shutting down) is no certificate
       // refusal, which a close right after the handshake is taken for (refusedAtHandshake).
       else if (!established)
@@ -910,7 +933,9 @@ export class SessionPool {
     const delay = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** (remote.failures - 1));
     remote.retryAt = Date.now() + Math.random() * delay;
     remote.lastError = err;
-    remote.distrusted = isTrustFailure(err) ? err : undefined;
+    // A dial failing otherwise clears the memory; a trust failure is recorded by the walk asked
+    // about this address (distrust), not here: no walk reads it of another.
+    if (!isTrustFailure(err)) remote.distrusted = undefined;
     if (isHung(err) || err.code === 'GATEWAY_CONNECT_TIMEOUT') this.armRedial(remote);
   }
 
@@ -923,7 +948,7 @@ export class SessionPool {
         remote.redial = undefined;
         if (this.closed || remote.connecting) return;
         // Forgotten meanwhile: a dial now would be a session close() knows nothing of.
-        if (this.remotes.get(`${remote.address.host}|${remote.address.port}`) !== remote) return;
+        if (this.remotes.get(remoteKey(remote.address)) !== remote) return;
         if (remote.sessions.some((s) => !s.draining)) return;
         // Its cluster was unlinked since: the session would be cut once established.
         if (this.unlinked(remote.cluster)) return;
@@ -942,22 +967,24 @@ export class SessionPool {
    * address ever dialled got one, and `/probe?gateway=` lets any caller of the admin port name
    * addresses, so without this the map grew with each distinct address until the gateway ran out
    * of memory. Run when a new remote is added, so the map is bounded by the addresses dialled
-   * within about two backoff periods (plus those in use). Except a remote whose last failure was
-   * one of trust (`distrusted`): walks asked about it wait for it on that memory (`waitsForAsked`),
-   * and forgetting it between two probes gave the race with the other addresses back, via another
-   * address at the next probe. Those are few: the pool dials only addresses a Link or an admitted
-   * mirror names (the admin `/probe` refuses any other), each kept until it answers or fails
-   * otherwise.
+   * within about two backoff periods (plus those in use), each address once in whatever spelling
+   * (`remoteKey`). A remote whose last failure was one of trust (`distrusted`) is kept longer, until
+   * DISTRUST_MEMORY_MS after it was last recorded: walks asked about it give it a longer head start
+   * on that memory (`waitsForAsked`), and forgetting it between two probes (every few seconds) gave
+   * the race with the other addresses back. Bounded too (review: kept for ever, one per spelling
+   * the admin `/probe` admits): the addresses asked about whose trust failed within that time.
    */
   private forgetIdleRemotes(): void {
-    const staleBefore = Date.now() - this.backoffMaxMs;
+    const now = Date.now();
+    const staleBefore = now - this.backoffMaxMs;
+    const distrustedBefore = now - Math.max(DISTRUST_MEMORY_MS, this.backoffMaxMs);
     for (const [key, r] of this.remotes) {
       if (
         r.sessions.length === 0 &&
         !r.connecting &&
         r.waiters.length === 0 &&
         r.retryAt < staleBefore &&
-        r.distrusted === undefined
+        (r.distrusted === undefined || r.distrustedAt < distrustedBefore)
       )
         this.remotes.delete(key);
     }
@@ -968,10 +995,34 @@ export class SessionPool {
   }
 }
 
-/** The pool's key of a remote address. */
+/**
+ * How long a failure of trust at an address asked about is remembered with nothing recording it
+ * again (forgetIdleRemotes): a live misconfiguration is probed every few seconds, so it stays.
+ */
+const DISTRUST_MEMORY_MS = 10 * 60_000;
+
+/**
+ * The pool's key of a remote address: one per address whatever its spelling (`targetKey`: names
+ * and IPv6 lower case, IPv6 compressed), as the admin `/probe` admits any spelling of an address a
+ * Link names (review: one remote per spelling let any caller grow the map). The common spelling
+ * (lower case, no IPv6) is its own key, without parsing: this runs on every tunnel.
+ */
 function remoteKey(a: GatewayAddress): string {
-  return `${a.host}|${a.port}`;
+  if (!NOT_CANONICAL.test(a.host)) return `${a.host}|${a.port}`;
+  let host = canonicalHosts.get(a.host);
+  if (host === undefined) {
+    if (canonicalHosts.size >= MAX_CANONICAL_HOSTS) canonicalHosts.clear();
+    host = canonicalHost(a.host);
+    canonicalHosts.set(a.host, host);
+  }
+  return `${host}|${a.port}`;
 }
+
+/** A host that `canonicalHost` may spell otherwise: upper case or an IPv6 address. */
+const NOT_CANONICAL = /[A-Z:]/;
+/** Spellings already canonicalised (an IPv6 one parses a URL), bounded: any caller may add some. */
+const canonicalHosts = new Map<string, string>();
+const MAX_CANONICAL_HOSTS = 1024;
 
 /** A PeerCertificate's DER as an X509Certificate (undefined when absent or self-referencing). */
 function x509Of(cert: tls.PeerCertificate | undefined): X509Certificate | undefined {

@@ -116,6 +116,22 @@ export function refusedAtHandshake(label: string): IsthmusError {
 }
 
 /**
+ * A remote replica at its session cap (GOAWAY ENHANCE_YOUR_CALM, "too many sessions": refusesCapacity)
+ * turned this gateway away: GATEWAY_UNREACHABLE, as a replica ending the session before it was
+ * established is, not GATEWAY_REFUSED. No failure of trust (review: counted as one, it ended the
+ * walk at the mirror's address, whose replica was full while another address served, and was
+ * remembered as distrust): the walk moves on to the Link's other addresses (walkStep), the address
+ * backs off, and metrics and `isthmus check` do not call it a refusal of our certificate. The text
+ * avoids "refused this cluster's gateway", which `isthmus check` reads as that refusal.
+ */
+export function atCapacity(label: string, reason: string): IsthmusError {
+  return new IsthmusError(
+    'GATEWAY_UNREACHABLE',
+    `gateway ${label} is at its session cap and turned this cluster's gateway away: ${reason}`,
+  );
+}
+
+/**
  * The pool's refusal of a tunnel, probe or session to the gateway of `cluster`, which no Link
  * names any more (SessionPool.cutUnlinked). Failed fast like an unreachable remote, without a dial;
  * the message names the unlink, not the network, and so does the metric (`not_linked`, which the

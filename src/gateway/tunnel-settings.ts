@@ -72,6 +72,14 @@ const REFUSING_CODES: ReadonlySet<number> = new Set([
   http2Constants.NGHTTP2_ENHANCE_YOUR_CALM,
 ]);
 
+/**
+ * Whether a refusing GOAWAY turns the peer away for capacity (ENHANCE_YOUR_CALM: a session cap),
+ * not for its credentials: another address or replica of the same gateway may take the session.
+ */
+export function refusesCapacity(code: number): boolean {
+  return code === http2Constants.NGHTTP2_ENHANCE_YOUR_CALM;
+}
+
 /** The reason a refusing GOAWAY carries, or undefined for any other GOAWAY. */
 export function refusalReason(code: number, debug: Buffer | undefined): string | undefined {
   if (!REFUSING_CODES.has(code) || debug === undefined) return undefined;
