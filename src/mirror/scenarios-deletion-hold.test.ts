@@ -94,6 +94,18 @@ async function setup(
   await waitFor(async () => condition(await getLink(east, 'west'), 'ServicesMirrored')?.status === 'True', {
     what: 'ServicesMirrored=True',
   });
+  // The steady state the tests compare against: west's gateway probed alive, so the exported
+  // mirrors' slices are ready (before the first probe they are not, and turn ready at its answer).
+  await waitFor(async () => condition(await getLink(east, 'west'), 'GatewayAlive')?.status === 'True', {
+    what: 'GatewayAlive=True',
+  });
+  await waitFor(
+    async () =>
+      (await slices(east))
+        .filter((s) => names.includes((s.name ?? '').replace(/-west$/, '')))
+        .every((s) => s.endpoints?.length && s.endpoints.every((e) => e.conditions?.ready === true)),
+    { what: "the exported mirrors' slices ready" },
+  );
   return { world, east, west, ctl, clock };
 }
 
