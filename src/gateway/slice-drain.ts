@@ -86,12 +86,9 @@ export function listsPod(slice: ListedSlice, own: ReadonlySet<string>): boolean 
  * watch event, or a relist's difference with what it held: InformerStore.replace, a `delete` for
  * what vanished while the watch was away), and its first list emits an `add` for each object into
  * an empty cache; so what was reset from the cache and then applied each event stays equal to
- * what a scan of the cache would give (slice-drain.test.ts checks it across a relist). One
- * exception: a watch event at the cached resourceVersion with other content, which only a server
- * whose history went back sends (etcd restored without --bump-revision), is cached without an event
- * (InformerStore.apply; making it an update changed how the mirror controller's deletion hold rides
- * out such a restore). The listing can then be behind until that slice changes again; the grace
- * period bounds the drain either way.
+ * what a scan of the cache would give (slice-drain.test.ts checks it across a relist), a watch
+ * event at the cached resourceVersion with other content included (a server whose history went
+ * back: InformerStore.apply makes it an update).
  */
 export class PodListing {
   private readonly listing = new Set<string>();

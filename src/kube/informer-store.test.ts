@@ -24,6 +24,20 @@ describe('InformerStore', () => {
     expect(s.size).toBe(0);
   });
 
+  it('an event at the cached resourceVersion with other content is an update: the cache never changes unseen', () => {
+    const s = new InformerStore<KubeObject>();
+    const listed = { metadata: { name: 'a', namespace: 'ns', resourceVersion: '7', labels: { v: 'one' } } };
+    s.apply('ADDED', listed);
+    // A resumed watch replaying the object as it is: nothing to tell, and the cached object stays.
+    expect(s.apply('MODIFIED', structuredClone(listed))).toBeNull();
+    expect(s.get('ns', 'a')).toBe(listed);
+    // The server's history went back (etcd restored without --bump-revision) and wrote version 7
+    // again with other content: handlers that follow the events must see it.
+    const rewritten = { metadata: { ...listed.metadata, labels: { v: 'two' } } };
+    expect(s.apply('MODIFIED', rewritten)).toEqual({ type: 'update', object: rewritten, old: listed });
+    expect(s.get('ns', 'a')).toBe(rewritten);
+  });
+
   it('relist emits the difference, including objects that vanished meanwhile', () => {
     const s = new InformerStore<KubeObject>();
     s.replace([obj('keep', '1'), obj('change', '1'), obj('gone', '1')]);

@@ -62,8 +62,11 @@ export class InformerStore<T extends KubeObject> {
 
   /**
    * Applies one ADDED/MODIFIED/DELETED event. An ADDED for a known object (resumed watch replaying
-   * it) becomes an update; an event whose resourceVersion equals the cached one is a no-op (nothing
-   * changed, so level-triggered handlers need not run); DELETED of an unknown object is dropped.
+   * it) becomes an update; an event whose resourceVersion equals the cached one is a no-op when the
+   * object is the same (nothing changed, so level-triggered handlers need not run), and an update
+   * when it is not (the server's history went back, as `replace` allows for: the cache never
+   * changes without an event, which handlers that follow the events, like a draining gateway's
+   * PodListing, count on); DELETED of an unknown object is dropped.
    */
   apply(type: 'ADDED' | 'MODIFIED' | 'DELETED', object: T): InformerEvent<T> | null {
     const key = objectKey(object);
@@ -73,9 +76,16 @@ export class InformerStore<T extends KubeObject> {
       this.items.delete(key);
       return { type: 'delete', object };
     }
+    // Compared only at an equal version, which a resumed watch's replay is: rare.
+    if (
+      old !== undefined &&
+      rv(old) !== undefined &&
+      rv(old) === rv(object) &&
+      isDeepStrictEqual(old, object)
+    )
+      return null;
     this.items.set(key, object);
     if (old === undefined) return { type: 'add', object };
-    if (rv(old) !== undefined && rv(old) === rv(object)) return null;
     return { type: 'update', object, old };
   }
 
