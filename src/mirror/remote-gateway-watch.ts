@@ -33,6 +33,12 @@ export class RemoteGatewayWatch {
   private listed = false;
   private resolveTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Resolutions started (refresh): only the last one's answer is kept. */
+  private refreshes = 0;
+  /** The resolution started last. */
+  private latest: Promise<void> = Promise.resolve();
+  /** The next resolution to finish reports even unchanged addresses (the first since start()). */
+  private reportNext = false;
   addresses: string[];
   /** Whether `addresses` come from the remote gateway Service's LoadBalancer ingress. */
   fromService = false;
@@ -86,13 +92,30 @@ export class RemoteGatewayWatch {
     return this.informer.stop();
   }
 
-  /** `first`: the first resolution since start(), reported even when the addresses carried over hold. */
-  private async refresh(first = false): Promise<void> {
+  /**
+   * Resolves the addresses now and reports them if they changed. `first`: the first resolution since
+   * start(), reported even when the addresses carried over hold. Resolutions overlap (a Service
+   * event, a new fallback and the interval each start one, and a hostname may take seconds to
+   * resolve): only the one started last is kept, so an older Service state or name answered late
+   * does not put an old address back (review). One superseded settles with the one that took its
+   * place, which reports for it if it was the first.
+   */
+  private refresh(first = false): Promise<void> {
+    if (first) this.reportNext = true;
+    const run = this.resolveAndReport(++this.refreshes);
+    this.latest = run;
+    return run;
+  }
+
+  private async resolveAndReport(seq: number): Promise<void> {
     const svc = this.informer.get(SYSTEM_NAMESPACE, GATEWAY_SERVICE_NAME);
     const fromService = gatewayHosts(svc, []).length > 0;
     const addresses = await resolveHosts(gatewayHosts(svc, this.fallback), this.deps.resolve);
     if (this.stopped) return;
-    if (!first && addresses.join() === this.addresses.join() && fromService === this.fromService) return;
+    if (seq !== this.refreshes) return this.latest;
+    const report = this.reportNext;
+    this.reportNext = false;
+    if (!report && addresses.join() === this.addresses.join() && fromService === this.fromService) return;
     this.addresses = addresses;
     this.fromService = fromService;
     this.deps.changed(addresses, fromService);
