@@ -5,11 +5,13 @@ import { type CertificateInfo, certificateInfo } from './certificate-info.js';
 import { joinPem, splitPem } from './pem.js';
 import { ANCHOR_KEY_BITS, generateRsaKey, LEAF_KEY_BITS } from './rsa-keys.js';
 import { gatewayIdentity, isValidClusterName, isValidTrustDomain } from './spiffe.js';
+import { readSignerCertificate, signCertificate } from './x509-signing.js';
 
 /**
  * The certificate authority: trust anchor → per-cluster issuer → short-lived gateway leaves, the
  * same three tiers as Linkerd's identity. Pure apart from key generation; no files, no network.
- * node-forge builds the certificates (it only puts RSA keys into X.509).
+ * node-forge builds the certificates, whose keys are RSA; node:crypto signs them (x509-signing.ts),
+ * so the anchor or issuer that signs may be RSA or ECDSA (Linkerd's step and cert-manager default).
  */
 export { certificateInfo, gatewayIdentityOf } from './certificate-info.js';
 export { parseSpiffeGatewayIdentity } from './spiffe.js';
@@ -222,41 +224,21 @@ function sign(spec: SignSpec): string {
   cert.validity.notBefore = spec.notBefore;
   cert.validity.notAfter = spec.notAfter;
   cert.setSubject(spec.subject);
-  const issuerCert = spec.issuer === undefined ? undefined : forgeCertificate(spec.issuer.certPem);
-  cert.setIssuer(issuerCert === undefined ? spec.subject : issuerCert.subject.attributes);
+  // The signer's subject goes into the issuer field as it is encoded (signCertificate), so it may
+  // have any key type, attributes and string types; forge's issuer here is only the self-signed one.
+  cert.setIssuer(spec.subject);
+  const signer = spec.issuer === undefined ? undefined : readSignerCertificate(spec.issuer.certPem);
   // Key identifiers let OpenSSL pick the right signer when several share a name (RFC 5280 §4.2.1.1-2).
   const authorityKeyId =
-    issuerCert === undefined ? cert.generateSubjectKeyIdentifier().getBytes() : subjectKeyIdOf(issuerCert);
+    signer === undefined
+      ? cert.generateSubjectKeyIdentifier().getBytes()
+      : signer.subjectKeyId.toString('binary');
   cert.setExtensions([
     ...spec.extensions,
     { name: 'subjectKeyIdentifier' },
     { name: 'authorityKeyIdentifier', keyIdentifier: authorityKeyId },
   ]);
-  const signingKey = pki.privateKeyFromPem(spec.issuer?.keyPem ?? spec.signingKeyPem ?? '');
-  cert.sign(signingKey, forge.md.sha256.create());
-  // forge writes CRLF line ends; LF is what openssl, kubectl and Secrets show.
-  return pki.certificateToPem(cert).replace(/\r\n/g, '\n');
-}
-
-function forgeCertificate(pem: string): forge.pki.Certificate {
-  try {
-    return pki.certificateFromPem(pem);
-  } catch (err) {
-    throw new IsthmusError(
-      'CERT_INVALID',
-      `issuer certificate unreadable (RSA only): ${(err as Error).message}`,
-      {
-        cause: err,
-      },
-    );
-  }
-}
-
-/** The issuer's own SKI if it has one (it may come from another tool), else the RFC 5280 method 1 hash. */
-function subjectKeyIdOf(cert: forge.pki.Certificate): string {
-  const ext = cert.getExtension('subjectKeyIdentifier') as { subjectKeyIdentifier?: string } | undefined;
-  if (ext?.subjectKeyIdentifier) return forge.util.hexToBytes(ext.subjectKeyIdentifier);
-  return cert.generateSubjectKeyIdentifier().getBytes();
+  return signCertificate(cert, spec.issuer?.keyPem ?? spec.signingKeyPem ?? '', signer?.subject);
 }
 
 /**

@@ -1,19 +1,28 @@
 /**
  * X.509 certificate revocation lists (RFC 5280 §5), made and read without OpenSSL's CLI: node-forge
- * encodes the ASN.1 (it has no CRL support of its own), node:crypto signs and verifies. An issuer
- * revokes gateway leaves with its CRL; the trust anchor revokes a cluster's issuer with its own.
- * Pure: no files, no network.
+ * encodes the ASN.1 (it has no CRL support of its own), node:crypto signs and verifies, with an RSA
+ * or ECDSA key (x509-signing.ts). An issuer revokes gateway leaves with its CRL; the trust anchor
+ * revokes a cluster's issuer with its own. Pure: no files, no network.
  */
-import { createPublicKey, sign, verify, type X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 import { IsthmusError } from '../errors.js';
-import { splitPem } from './pem.js';
+import { derToPem, splitPem } from './pem.js';
+import {
+  algorithmIdentifier,
+  parseDer,
+  readSignerCertificate,
+  SUPPORTED_SIGNING_KEYS,
+  signatureAlgorithmOf,
+  signedDer,
+  signingKey,
+  verifySigned,
+} from './x509-signing.js';
 
 const { asn1 } = forge;
 const T = asn1.Type;
 const U = asn1.Class.UNIVERSAL;
 
-const OID_SHA256_WITH_RSA = '1.2.840.113549.1.1.11';
 const OID_CRL_NUMBER = '2.5.29.20';
 const OID_AUTHORITY_KEY_ID = '2.5.29.35';
 const OID_REASON_CODE = '2.5.29.21';
@@ -45,6 +54,8 @@ export interface Crl {
   crlNumber: bigint | undefined;
   /** Normalised serial (lower-case hex, no leading zeros) → entry. */
   revoked: Map<string, RevokedEntry>;
+  /** The signature algorithm's OID (sha256WithRSAEncryption, or ecdsa-with-SHA256/384/512). */
+  signatureAlgorithm: string;
   tbsDer: Buffer;
   signature: Buffer;
   pem: string;
@@ -68,13 +79,10 @@ export function createCrl(opts: {
   /** When relying parties should expect a newer list. Default thisUpdate + 7 days. */
   nextUpdate?: Date;
 }): string {
-  const issuer = forge.pki.certificateFromPem(opts.issuerCertPem);
+  const issuer = readSignerCertificate(opts.issuerCertPem);
+  const signer = signingKey(opts.issuerKeyPem);
   const thisUpdate = opts.thisUpdate ?? new Date();
   const nextUpdate = opts.nextUpdate ?? new Date(thisUpdate.getTime() + 7 * 24 * 3600 * 1000);
-  const algorithm = asn1.create(U, T.SEQUENCE, true, [
-    asn1.create(U, T.OID, false, asn1.oidToDer(OID_SHA256_WITH_RSA).getBytes()),
-    asn1.create(U, T.NULL, false, ''),
-  ]);
   const entries = opts.revoked.map((entry) =>
     asn1.create(U, T.SEQUENCE, true, [
       integer(normaliseSerial(entry.serial)),
@@ -91,15 +99,15 @@ export function createCrl(opts: {
           ]),
     ]),
   );
-  const keyId = (issuer.getExtension('subjectKeyIdentifier') as { subjectKeyIdentifier?: string } | null)
-    ?.subjectKeyIdentifier;
+  // Only an SKI the issuer states: a CRL's AKI must match it (RFC 5280 §5.2.1).
+  const keyId = issuer.subjectKeyIdExtension;
   const extensions = [
     ...(keyId
       ? [
           extension(
             OID_AUTHORITY_KEY_ID,
             asn1.create(U, T.SEQUENCE, true, [
-              asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, false, forge.util.hexToBytes(keyId)),
+              asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, false, keyId.toString('binary')),
             ]),
           ),
         ]
@@ -108,22 +116,15 @@ export function createCrl(opts: {
   ];
   const tbs = asn1.create(U, T.SEQUENCE, true, [
     asn1.create(U, T.INTEGER, false, '\x01'), // v2: required by extensions (RFC 5280 §5.1.2.1)
-    algorithm,
-    forge.pki.distinguishedNameToAsn1(issuer.subject),
+    algorithmIdentifier(signer.algorithm),
+    // Byte for byte the issuer's subject: relying parties match the two (RFC 5280 §5.1.2.3).
+    issuer.subject,
     time(thisUpdate),
     time(nextUpdate),
     ...(entries.length > 0 ? [asn1.create(U, T.SEQUENCE, true, entries)] : []),
     asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [asn1.create(U, T.SEQUENCE, true, extensions)]),
   ]);
-  const tbsDer = Buffer.from(asn1.toDer(tbs).getBytes(), 'binary');
-  const signature = sign('sha256', tbsDer, opts.issuerKeyPem);
-  const list = asn1.create(U, T.SEQUENCE, true, [
-    tbs,
-    algorithm,
-    asn1.create(U, T.BITSTRING, false, `\x00${signature.toString('binary')}`),
-  ]);
-  const der = Buffer.from(asn1.toDer(list).getBytes(), 'binary');
-  return toPem(der);
+  return derToPem(signedDer(tbs, signer), PEM_LABEL);
 }
 
 /** Every CRL of a PEM bundle; a clear error naming the block that is not one. */
@@ -146,15 +147,21 @@ export function parseCrlBundle(text: string): Crl[] {
 export function parseCrl(pem: string): Crl {
   const body = pem.replace(/-----(BEGIN|END) X509 CRL-----/g, '').replace(/\s+/g, '');
   const der = Buffer.from(body, 'base64');
-  const list = asn1.fromDer(forge.util.createBuffer(der.toString('binary')), true);
+  const list = parseDer(der);
   const [tbs, algorithm, signatureBits] = children(list, 'CertificateList', 3);
-  if (oidOf(children(algorithm!, 'signatureAlgorithm', 1)[0]!) !== OID_SHA256_WITH_RSA) {
-    throw new Error('only sha256WithRSAEncryption CRLs are supported (the identity CA signs with RSA)');
+  const signatureAlgorithm = oidOf(children(algorithm!, 'signatureAlgorithm', 1)[0]!);
+  if (!signatureAlgorithmOf(signatureAlgorithm)) {
+    throw new Error(
+      `signature algorithm ${signatureAlgorithm} is not supported (CRLs are signed with ${SUPPORTED_SIGNING_KEYS} keys)`,
+    );
   }
   const fields = children(tbs!, 'TBSCertList', 4);
   let i = 0;
   if (fields[i]!.type === T.INTEGER && fields[i]!.tagClass === U) i++; // version
-  i++; // signature algorithm (checked on the outer one)
+  // The same algorithm inside the signed part as outside (RFC 5280 §5.1.1.2).
+  if (!derOf(fields[i++]!).equals(derOf(algorithm!))) {
+    throw new Error('the signature algorithm inside the CRL differs from the one outside');
+  }
   const issuer = fields[i++]!;
   const thisUpdate = dateOf(fields[i++]!);
   let nextUpdate: Date | undefined;
@@ -184,45 +191,32 @@ export function parseCrl(pem: string): Crl {
   }
   const bits = signatureBits!.value as string;
   return {
-    issuerDer: Buffer.from(asn1.toDer(issuer).getBytes(), 'binary'),
+    issuerDer: derOf(issuer),
     thisUpdate,
     nextUpdate,
     crlNumber,
     revoked,
-    tbsDer: Buffer.from(asn1.toDer(tbs!).getBytes(), 'binary'),
+    signatureAlgorithm,
+    tbsDer: derOf(tbs!),
     signature: Buffer.from(bits.slice(1), 'binary'),
-    pem: toPem(der),
+    pem: derToPem(der, PEM_LABEL),
   };
 }
 
 /** Whether `crl` was issued by `ca`: the same Name and a signature its key verifies. */
 export function isIssuedBy(crl: Crl, ca: X509Certificate): boolean {
-  if (!crl.issuerDer.equals(subjectDerOf(ca))) return false;
+  let subjectDer: Buffer;
   try {
-    return verify(
-      'sha256',
-      crl.tbsDer,
-      createPublicKey(ca.publicKey.export({ type: 'spki', format: 'pem' })),
-      crl.signature,
-    );
+    subjectDer = readSignerCertificate(ca.raw).subjectDer;
   } catch {
     return false;
   }
+  if (!crl.issuerDer.equals(subjectDer)) return false;
+  return verifySigned(crl.signatureAlgorithm, crl.tbsDer, crl.signature, ca.publicKey);
 }
 
-/** DER of a certificate's subject Name, read from its TBSCertificate (any key type). */
-function subjectDerOf(cert: X509Certificate): Buffer {
-  const parsed = asn1.fromDer(forge.util.createBuffer(cert.raw.toString('binary')));
-  const tbs = children(parsed, 'Certificate', 1)[0]!;
-  const fields = children(tbs, 'TBSCertificate', 6);
-  // [0] version is explicit and optional; then serial, signature, issuer, validity, subject.
-  const offset = fields[0]!.tagClass === asn1.Class.CONTEXT_SPECIFIC ? 1 : 0;
-  return Buffer.from(asn1.toDer(fields[offset + 4]!).getBytes(), 'binary');
-}
-
-function toPem(der: Buffer): string {
-  const lines = der.toString('base64').match(/.{1,64}/g) ?? [];
-  return `-----BEGIN ${PEM_LABEL}-----\n${lines.join('\n')}\n-----END ${PEM_LABEL}-----\n`;
+function derOf(node: forge.asn1.Asn1): Buffer {
+  return Buffer.from(asn1.toDer(node).getBytes(), 'binary');
 }
 
 /** A positive INTEGER from hex (a leading 00 when the high bit is set, DER's two's complement). */

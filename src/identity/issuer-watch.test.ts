@@ -16,7 +16,7 @@ import {
 } from './issuer-watch.js';
 import { splitPem } from './pem.js';
 import { foreignTestPki, SecretVolume, TEST_TRUST_DOMAIN, testLeafKey, testPki } from './testing.js';
-import { opensslCa } from './testing-openssl.js';
+import { opensslCa, stepLikeIssuer } from './testing-openssl.js';
 
 const pki = testPki();
 const reviewer = async () => ({
@@ -124,14 +124,28 @@ describe('watchIssuer', () => {
     ).rejects.toThrow(/not signed by the trust anchor/);
   });
 
-  it('refuses an ECDSA issuer update, and the RSA issuer in force keeps signing', async () => {
+  it('takes an ECDSA issuer update (cert-manager with privateKey.algorithm: ECDSA) and signs with it', async () => {
     const { secret, changes, errors, handle } = await watchEast();
-    // cert-manager with privateKey.algorithm: ECDSA, as Linkerd's docs write the Certificate.
-    const ec = opensslCa({ key: 'ec', commonName: `identity.east.${TEST_TRUST_DOMAIN}`, signer: pki.anchor });
+    // As Linkerd's docs write the Certificate: the issuer followed by its CA in tls.crt.
+    const ec = stepLikeIssuer(pki.anchor, `identity.east.${TEST_TRUST_DOMAIN}`);
     secret.publish({ 'tls.crt': ec.certPem + pki.anchor.certPem, 'tls.key': ec.keyPem });
-    await waitFor('the ECDSA issuer refused', () => errors.length === 1, 5000);
+    await waitFor('the ECDSA issuer taken', () => changes.length === 1, 5000);
+    expect(errors).toEqual([]);
+    expect(watcher?.refused()).toBe(false);
+    expect(await signer(handle)).toBe(ec.certPem);
+  });
+
+  it('refuses an Ed25519 issuer update, and the issuer in force keeps signing', async () => {
+    const { secret, changes, errors, handle } = await watchEast();
+    const ed = opensslCa({
+      key: 'ed25519',
+      commonName: `identity.east.${TEST_TRUST_DOMAIN}`,
+      signer: pki.anchor,
+    });
+    secret.publish({ 'tls.crt': ed.certPem + pki.anchor.certPem, 'tls.key': ed.keyPem });
+    await waitFor('the Ed25519 issuer refused', () => errors.length === 1, 5000);
     expect(errors[0]?.message).toMatch(
-      /the issuer key is ECDSA \(prime256v1\): identity signs with RSA keys only/,
+      /the issuer key is Ed25519: Isthmus signs with RSA or ECDSA \(P-256, P-384, P-521\) keys only/,
     );
     expect(changes).toHaveLength(0);
     expect(watcher?.refused()).toBe(true);

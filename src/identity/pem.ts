@@ -20,3 +20,9 @@ export function joinPem(blocks: readonly string[]): string {
 export function firstCertificate(text: string): string | undefined {
   return splitPem(text)[0];
 }
+
+/** DER as one PEM block of `label`, 64-character lines and LF ends (what openssl writes). */
+export function derToPem(der: Buffer, label: string): string {
+  const lines = der.toString('base64').match(/.{1,64}/g) ?? [];
+  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
+}

@@ -81,8 +81,8 @@ export async function signingCas(
       { terminal: true },
     );
   }
-  // node-forge (crl.ts) signs with RSA keys only: an ECDSA anchor made by step or openssl would fail
-  // inside it ("OID is not RSA"), so it is refused here with what to do instead.
+  // crl.ts signs with RSA and ECDSA (P-256/384/521) keys: any other (an Ed25519 anchor made by step
+  // or openssl) is refused here, naming the file and what to do, before any CRL is touched.
   const role = byIssuer ? 'issuer' : 'trust anchor';
   for (const c of picked.signers) {
     const problem = signingKeyProblems(c.cert.toString(), role)[0];

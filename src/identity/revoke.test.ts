@@ -10,7 +10,7 @@ import { writeCertificates } from './files.js';
 import { RevocationList } from './revocation.js';
 import { crlApplySteps, revokeCertificate, revokeNextSteps } from './revoke.js';
 import { identityServiceId } from './spiffe.js';
-import { opensslCa } from './testing-openssl.js';
+import { opensslCa, stepLikeAnchor, stepLikeIssuer, writeCaLayout } from './testing-openssl.js';
 
 const root = mkdtempSync(join(tmpdir(), 'isthmus-revoke-'));
 const dir = join(root, 'certs');
@@ -120,23 +120,40 @@ describe('isthmus certs revoke', () => {
     expect(noKey.message).toMatch(/needs the trust anchor's key: .*ca\.key is missing/);
   });
 
-  it('refuses --issuer-of under an ECDSA anchor (made by step or openssl) up front, saying what to do, and writes nothing', async () => {
+  it('under an ECDSA anchor and issuers (as step makes them for Linkerd), revokes an issuer and a gateway certificate', async () => {
     const ec = join(root, 'ecdsa');
-    const anchor = opensslCa({ key: 'ec', commonName: 'root.cluster.local' });
-    const issuer = opensslCa({ key: 'rsa', commonName: 'identity.east.cluster.local', signer: anchor });
-    mkdirSync(join(ec, 'east'), { recursive: true });
-    writeFileSync(join(ec, 'ca.crt'), anchor.certPem);
-    writeFileSync(join(ec, 'ca.key'), anchor.keyPem);
-    writeFileSync(join(ec, 'east', 'issuer.crt'), issuer.certPem);
-    writeFileSync(join(ec, 'east', 'issuer.key'), issuer.keyPem);
-    for (const target of [{ certFile: join(ec, 'east', 'issuer.crt') }, { serial: '01' }]) {
-      const err = await revokeCertificate({ dir: ec, issuerOf: 'east', ...target }).catch((e) => e);
+    const anchor = stepLikeAnchor('P-256');
+    const east = stepLikeIssuer(anchor, 'identity.east.cluster.local', 'P-384');
+    mkdirSync(ec);
+    writeCaLayout(ec, anchor, { east });
+    const leaf = leafOf(ec, 'east');
+
+    await revokeCertificate({ dir: ec, cluster: 'east', certFile: leaf.file, reason: 'keyCompromise' });
+    await revokeCertificate({ dir: ec, issuerOf: 'east', certFile: join(ec, 'east', 'issuer.crt') });
+    const r = reader(ec);
+    expect(parseCrl(r('ca.crl')).signatureAlgorithm).toBe('1.2.840.10045.4.3.2'); // ecdsa-with-SHA256
+    expect(parseCrl(r('east/issuer.crl')).signatureAlgorithm).toBe('1.2.840.10045.4.3.3'); // ecdsa-with-SHA384
+    // What a gateway trusting the anchor loads: both lists verified, both certificates refused.
+    const list = loaded(ec);
+    expect(list.check(leaf.cert)).toMatch(/is revoked by its issuer's CRL \(keyCompromise, since /);
+    expect(list.check(new X509Certificate(east.certPem))).toMatch(/is revoked by the trust anchor's CRL/);
+  });
+
+  it('refuses --issuer-of under an Ed25519 anchor up front, saying what to do, and writes nothing', async () => {
+    const ed = join(root, 'ed25519');
+    const anchor = opensslCa({ key: 'ed25519', commonName: 'root.cluster.local' });
+    mkdirSync(ed);
+    writeCaLayout(ed, anchor, {
+      east: opensslCa({ key: 'rsa', commonName: 'identity.east.cluster.local', signer: anchor }),
+    });
+    for (const target of [{ certFile: join(ed, 'east', 'issuer.crt') }, { serial: '01' }]) {
+      const err = await revokeCertificate({ dir: ed, issuerOf: 'east', ...target }).catch((e) => e);
       expect(isIsthmusError(err, 'CERT_INVALID'), String(err)).toBe(true);
       expect(err.message).toMatch(
-        /^.*ca\.crt: the trust anchor key is ECDSA \(prime256v1\): isthmus certs signs with RSA keys only/,
+        /^.*ca\.crt: the trust anchor key is Ed25519: Isthmus signs with RSA or ECDSA \(P-256, P-384, P-521\) keys only/,
       );
     }
-    expect(existsSync(join(ec, 'ca.crl'))).toBe(false);
+    expect(existsSync(join(ed, 'ca.crl'))).toBe(false);
   });
 });
 

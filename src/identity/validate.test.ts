@@ -31,26 +31,41 @@ function anchorMadeAgo(ageDays: number, validityDays: number): KeyPairPem {
   }
 }
 
+/** East's issuer with a key of this type, made by openssl under the test anchor. */
+const eastIssuerWith = (key: 'ec' | 'ed25519') =>
+  opensslCa({ key, commonName: `identity.east.${TEST_TRUST_DOMAIN}`, signer: pki.anchor });
+
 describe('an ECDSA issuer (step and cert-manager with privateKey.algorithm: ECDSA)', () => {
-  const ecIssuer = opensslCa({
-    key: 'ec',
-    commonName: `identity.east.${TEST_TRUST_DOMAIN}`,
-    signer: pki.anchor,
+  const ecIssuer = eastIssuerWith('ec');
+
+  it('is accepted: identity signs with it', () => {
+    expect(issuerProblems(ecIssuer.certPem, ecIssuer.keyPem, pki.anchor.certPem, now())).toEqual([]);
+    expect(signingKeyProblems(ecIssuer.certPem, 'issuer')).toEqual([]);
   });
 
-  it('is refused, saying to make it with an RSA key: identity cannot sign with it', () => {
-    const problems = issuerProblems(ecIssuer.certPem, ecIssuer.keyPem, pki.anchor.certPem, now());
+  it('is refused with a key that is not its own', () => {
+    const problems = issuerProblems(ecIssuer.certPem, pki.issuers.east.keyPem, pki.anchor.certPem, now());
+    expect(problems).toEqual(['the private key does not match the certificate']);
+  });
+});
+
+describe('an Ed25519 issuer (step certificate create --kty OKP)', () => {
+  const edIssuer = eastIssuerWith('ed25519');
+
+  it('is refused, naming its key type and the ones identity signs with', () => {
+    const problems = issuerProblems(edIssuer.certPem, edIssuer.keyPem, pki.anchor.certPem, now());
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatch(/the issuer key is ECDSA \(prime256v1\): identity signs with RSA keys only/);
-    expect(problems[0]).toContain('privateKey.algorithm: RSA');
-    expect(problems[0]).toContain('--kty RSA');
+    expect(problems[0]).toMatch(
+      /^the issuer key is Ed25519: Isthmus signs with RSA or ECDSA \(P-256, P-384, P-521\) keys only; make the issuer with one/,
+    );
+    expect(problems[0]).toContain('privateKey.algorithm: ECDSA');
   });
 
   it('is refused with every other problem of the pair, each said', () => {
-    const problems = issuerProblems(ecIssuer.certPem, pki.issuers.east.keyPem, pki.anchor.certPem, now());
+    const problems = issuerProblems(edIssuer.certPem, pki.issuers.east.keyPem, pki.anchor.certPem, now());
     expect(problems).toEqual([
       'the private key does not match the certificate',
-      expect.stringMatching(/^the issuer key is ECDSA/),
+      expect.stringMatching(/^the issuer key is Ed25519/),
     ]);
   });
 });
@@ -70,15 +85,23 @@ describe('an ECDSA trust anchor (step certificate create --profile root-ca)', ()
     expect(verifyChain(leaf.certPem, [rsaIssuer.certPem], [ecAnchor.certPem])).toEqual({ ok: true });
   });
 
-  it('is a valid anchor with its key too; what would sign with it (isthmus certs) is told why not', () => {
+  it('is a valid anchor with its key too, and isthmus certs signs with it', () => {
     expect(anchorProblems(ecAnchor.certPem, ecAnchor.keyPem, now())).toEqual([]);
-    expect(signingKeyProblems(rsaIssuer.certPem, 'issuer')).toEqual([]);
-    const problems = signingKeyProblems(ecAnchor.certPem, 'trust anchor');
+    expect(signingKeyProblems(ecAnchor.certPem, 'trust anchor')).toEqual([]);
+  });
+});
+
+describe('an Ed25519 trust anchor', () => {
+  const edAnchor = opensslCa({ key: 'ed25519', commonName: `root.${TEST_TRUST_DOMAIN}` });
+
+  it('is trusted, but what would sign with it (isthmus certs) is told why not', () => {
+    expect(anchorProblems(edAnchor.certPem, edAnchor.keyPem, now())).toEqual([]);
+    const problems = signingKeyProblems(edAnchor.certPem, 'trust anchor');
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(
-      /the trust anchor key is ECDSA \(prime256v1\): isthmus certs signs with RSA keys only/,
+      /^the trust anchor key is Ed25519: Isthmus signs with RSA or ECDSA \(P-256, P-384, P-521\) keys only, so isthmus certs cannot sign/,
     );
-    expect(problems[0]).toContain('--kty RSA');
+    expect(problems[0]).toContain('isthmus certs new-anchor');
   });
 });
 

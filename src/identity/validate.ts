@@ -3,6 +3,7 @@ import { describeError } from '../errors.js';
 import { oneLineName, parseCertificate } from './certificate-info.js';
 import { splitPem } from './pem.js';
 import { signs, verifyChain } from './verify-chain.js';
+import { unsupportedSigningKey } from './x509-signing.js';
 
 /**
  * Checks of certificate material read from disk or a Secret. Each returns the problems found (empty
@@ -128,9 +129,9 @@ export function keyMismatch(cert: X509Certificate, keyPem: string): string | und
 export type SigningRole = 'issuer' | 'trust anchor';
 
 /**
- * Why Isthmus cannot sign with the key of `certPem`: node-forge (ca.ts, crl.ts) reads and signs with
- * RSA keys only. An ECDSA issuer passed every other check, then failed every Certify call. An ECDSA
- * anchor is fine to trust (node:crypto verifies), so only what signs with it checks its key.
+ * Why Isthmus cannot sign with the key of `certPem` (x509-signing.ts: RSA, or ECDSA on P-256, P-384
+ * or P-521). An issuer of another key type would pass every other check, then fail every Certify
+ * call. Any anchor is fine to trust (node:crypto verifies), so only what signs with it checks it.
  */
 export function signingKeyProblems(certPem: string, role: SigningRole): string[] {
   let key: KeyObject;
@@ -139,20 +140,13 @@ export function signingKeyProblems(certPem: string, role: SigningRole): string[]
   } catch {
     return []; // unreadable: caPairProblems says so
   }
-  if (key.asymmetricKeyType === 'rsa') return [];
-  const kind = keyKind(key);
+  const unsupported = unsupportedSigningKey(key);
+  if (unsupported === undefined) return [];
   return [
     role === 'issuer'
-      ? `the issuer key is ${kind}: identity signs with RSA keys only; make the issuer with an RSA key (cert-manager Certificate: privateKey.algorithm: RSA, size: 2048; step certificate create --kty RSA --size 2048; or isthmus certs)`
-      : `the trust anchor key is ${kind}: isthmus certs signs with RSA keys only. Make this cluster's issuers with the tool that made the anchor, with RSA keys (step certificate create --profile intermediate-ca --kty RSA --size 2048), or move to an RSA anchor made by isthmus certs (isthmus certs new-anchor rotates to one)`,
+      ? `the issuer key is ${unsupported}; make the issuer with one (cert-manager Certificate: privateKey.algorithm: ECDSA, size: 256, or RSA; step certificate create --profile intermediate-ca, whose default is ECDSA P-256; or isthmus certs)`
+      : `the trust anchor key is ${unsupported}, so isthmus certs cannot sign issuers or CRLs with it. Make this cluster's issuers with the tool that made the anchor, with such keys, or move to an anchor made by isthmus certs (isthmus certs new-anchor rotates to one)`,
   ];
-}
-
-function keyKind(key: KeyObject): string {
-  const curve = key.asymmetricKeyDetails?.namedCurve;
-  if (key.asymmetricKeyType === 'ec') return `ECDSA${curve ? ` (${curve})` : ''}`;
-  if (key.asymmetricKeyType === 'rsa-pss') return 'RSA-PSS';
-  return key.asymmetricKeyType ?? 'of an unknown type';
 }
 
 function windowProblem(cert: X509Certificate, at: Date): string | undefined {

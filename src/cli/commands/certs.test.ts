@@ -1,13 +1,21 @@
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isIsthmusError } from '../../errors.js';
 import { issueGatewayCertificate } from '../../identity/ca.js';
+import { isIssuedBy, parseCrl } from '../../identity/crl.js';
 import { writeCertificates } from '../../identity/files.js';
-import { opensslCa } from '../../identity/testing-openssl.js';
+import { RevocationList } from '../../identity/revocation.js';
+import {
+  opensslCa,
+  runOpenssl,
+  stepLikeAnchor,
+  stepLikeIssuer,
+  writeCaLayout,
+} from '../../identity/testing-openssl.js';
 import { registerCerts } from './certs.js';
 
 const dirs: string[] = [];
@@ -66,6 +74,9 @@ async function run(...args: string[]): Promise<string> {
   return out;
 }
 
+/** `openssl x509 -text` of a certificate file. */
+const opensslText = (file: string) =>
+  runOpenssl({ 'c.pem': readFileSync(file, 'utf8') }, ['x509', '-in', 'c.pem', '-noout', '-text']).output;
 const lines = (text: string) => text.split('\n').map((l) => l.trim());
 const subject = (...path: string[]) => new X509Certificate(readFileSync(join(...path))).subject;
 const upgrade = (dir: string, c: string, anchor: string, issuerDir = dir) =>
@@ -145,15 +156,7 @@ describe('isthmus certs revoke, what comes next', () => {
   it('a revoked gateway certificate: the gateway replaces it, a --cert-file one needs new files', async () => {
     const dir = tempDir();
     await writeCertificates({ outDir: dir, clusters: ['east'], anchorKeyBits: 2048 });
-    const issuer = {
-      certPem: readFileSync(join(dir, 'east', 'issuer.crt'), 'utf8'),
-      keyPem: readFileSync(join(dir, 'east', 'issuer.key'), 'utf8'),
-    };
-    const leaf = join(dir, 'leaf.crt');
-    writeFileSync(
-      leaf,
-      issueGatewayCertificate(issuer, { trustDomain: 'cluster.local', cluster: 'east' }).certPem,
-    );
+    const leaf = eastLeafFile(dir).file;
     const out = await run('certs', 'revoke', '--out', dir, '--cluster', 'east', '--cert', leaf);
     expect(out).not.toContain('rollout restart');
     // The ConfigMap goes to every cluster: one command each, naming its context.
@@ -171,37 +174,98 @@ describe('isthmus certs revoke, what comes next', () => {
   });
 });
 
-describe('isthmus certs --reuse-anchor with an ECDSA anchor (step certificate create --profile root-ca)', () => {
+/** A Linkerd-style directory: an ECDSA anchor and east's ECDSA issuer, as step makes them. */
+function stepLikeDir(): string {
+  const dir = tempDir();
+  const anchor = stepLikeAnchor('P-256', 'root.cluster.local');
+  writeCaLayout(dir, anchor, { east: stepLikeIssuer(anchor, 'identity.east.cluster.local') });
+  return dir;
+}
+
+/** A gateway certificate of east's issuer in `dir`, written to `<dir>/leaf.crt`; with that issuer. */
+function eastLeafFile(dir: string): { file: string; issuerPem: string } {
+  const issuer = {
+    certPem: readFileSync(join(dir, 'east', 'issuer.crt'), 'utf8'),
+    keyPem: readFileSync(join(dir, 'east', 'issuer.key'), 'utf8'),
+  };
+  const file = join(dir, 'leaf.crt');
+  writeFileSync(
+    file,
+    issueGatewayCertificate(issuer, { trustDomain: 'cluster.local', cluster: 'east' }).certPem,
+  );
+  return { file, issuerPem: issuer.certPem };
+}
+
+describe('isthmus certs with an ECDSA anchor (step certificate create --profile root-ca)', () => {
+  it('--reuse-anchor signs RSA issuers with it, which chain to it', async () => {
+    const dir = stepLikeDir();
+    await run('certs', '--out', dir, '--clusters', 'west', '--reuse-anchor');
+    const west = new X509Certificate(readFileSync(join(dir, 'west', 'issuer.crt')));
+    const anchor = new X509Certificate(readFileSync(join(dir, 'ca.crt')));
+    expect(west.subject).toBe('CN=identity.west.cluster.local');
+    expect(west.publicKey.asymmetricKeyType).toBe('rsa');
+    expect(west.checkIssued(anchor) && west.verify(anchor.publicKey)).toBe(true);
+    expect(opensslText(join(dir, 'west', 'issuer.crt'))).toContain('Signature Algorithm: ecdsa-with-SHA256');
+  });
+
+  it('certs revoke signs the anchor CRL and the ECDSA issuer CRL, and builds crl.pem', async () => {
+    const dir = stepLikeDir();
+    const { file: leaf, issuerPem } = eastLeafFile(dir);
+    await run('certs', 'revoke', '--out', dir, '--cluster', 'east', '--cert', leaf);
+    await run(
+      'certs',
+      'revoke',
+      '--out',
+      dir,
+      '--issuer-of',
+      'east',
+      '--cert',
+      join(dir, 'east', 'issuer.crt'),
+    );
+    const list = RevocationList.fromPem(
+      readFileSync(join(dir, 'crl.pem'), 'utf8'),
+      readFileSync(join(dir, 'ca.crt'), 'utf8'),
+    );
+    expect(list.crlCount()).toBe(2);
+    expect(list.check(new X509Certificate(readFileSync(leaf)))).toMatch(/revoked by its issuer's CRL/);
+    expect(list.check(new X509Certificate(issuerPem))).toMatch(/revoked by the trust anchor's CRL/);
+  });
+});
+
+describe('isthmus certs --reuse-anchor with an Ed25519 anchor', () => {
   it('refuses, saying why and what to do, and writes no issuer', async () => {
     const dir = tempDir();
-    const ec = opensslCa({ key: 'ec', commonName: 'root.cluster.local' });
-    writeFileSync(join(dir, 'ca.crt'), ec.certPem);
-    writeFileSync(join(dir, 'ca.key'), ec.keyPem);
+    const ed = opensslCa({ key: 'ed25519', commonName: 'root.cluster.local' });
+    writeFileSync(join(dir, 'ca.crt'), ed.certPem);
+    writeFileSync(join(dir, 'ca.key'), ed.keyPem);
     const err = await run('certs', '--out', dir, '--clusters', 'east', '--reuse-anchor').then(
       () => undefined,
       (e: unknown) => e,
     );
     expect(isIsthmusError(err, 'CERT_INVALID')).toBe(true);
     expect(String(err)).toMatch(
-      /ca\.crt: the trust anchor key is ECDSA \(prime256v1\): isthmus certs signs with RSA keys only/,
+      /ca\.crt: the trust anchor key is Ed25519: Isthmus signs with RSA or ECDSA \(P-256, P-384, P-521\) keys only/,
     );
     expect(existsSync(join(dir, 'east', 'issuer.crt'))).toBe(false);
   });
 });
 
 describe('isthmus certs new-anchor from an ECDSA anchor', () => {
-  it('rotates to an RSA anchor made by isthmus certs', async () => {
+  it('rotates to an RSA anchor made by isthmus certs; the old ECDSA anchor still signs its CRL meanwhile', async () => {
     const dir = tempDir();
-    const ec = opensslCa({ key: 'ec', commonName: 'root.cluster.local' });
-    const issuer = opensslCa({ key: 'rsa', commonName: 'identity.east.cluster.local', signer: ec });
-    writeFileSync(join(dir, 'ca.crt'), ec.certPem);
-    writeFileSync(join(dir, 'ca.key'), ec.keyPem);
-    mkdirSync(join(dir, 'east'));
-    writeFileSync(join(dir, 'east', 'issuer.crt'), issuer.certPem);
-    writeFileSync(join(dir, 'east', 'issuer.key'), issuer.keyPem);
+    const ec = stepLikeAnchor('P-256', 'root.cluster.local');
+    writeCaLayout(dir, ec, { east: stepLikeIssuer(ec, 'identity.east.cluster.local') });
     await run('certs', 'new-anchor', '--out', dir);
     expect(new X509Certificate(readFileSync(join(dir, 'ca.crt'))).publicKey.asymmetricKeyType).toBe('rsa');
     await run('certs', '--out', dir, '--clusters', 'west', '--reuse-anchor');
     expect(subject(dir, 'west', 'issuer.crt')).toBe('CN=identity.west.cluster.local');
+
+    // East's old issuer revoked during the rotation: in previous/ca.crl, signed with the ECDSA key.
+    const old = join(dir, 'previous', 'east', 'issuer.crt');
+    await run('certs', 'revoke', '--out', dir, '--issuer-of', 'east', '--cert', old);
+    const crl = parseCrl(readFileSync(join(dir, 'previous', 'ca.crl'), 'utf8'));
+    expect(isIssuedBy(crl, new X509Certificate(ec.certPem))).toBe(true);
+    const bundle = RevocationList.fromPem(readFileSync(join(dir, 'crl.pem'), 'utf8'), ec.certPem);
+    expect(bundle.check(new X509Certificate(readFileSync(old)))).toMatch(/revoked by the trust anchor's CRL/);
   });
 });

@@ -152,9 +152,9 @@ function printSkipped(skipped: ReadonlyArray<{ file: string; reason: string }>):
 }
 
 /**
- * `--reuse-anchor` signs issuers with ca.key, which node-forge can do with an RSA key only: an
- * ECDSA anchor (step's default) is refused up front, saying what to do, not halfway in forge's
- * words. Only here: such an anchor is fine to trust, and `new-anchor` rotates away from it.
+ * `--reuse-anchor` signs issuers with ca.key, an RSA or ECDSA key (P-256, P-384, P-521; step's
+ * default is P-256): another (Ed25519) is refused up front, saying what to do, not halfway through.
+ * Only here: such an anchor is fine to trust, and `new-anchor` rotates away from it.
  */
 async function refuseUnsignableAnchor(dir: string): Promise<void> {
   const { ANCHOR_CERT_FILE } = await import('../../identity/files.js');
