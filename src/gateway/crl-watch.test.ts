@@ -24,15 +24,19 @@ const dir = mkdtempSync(join(tmpdir(), 'isthmus-crl-watch-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const anchorPem = testPki().anchor.certPem;
 
+/** Each list newer than the last, as `certs revoke` numbers them: a lower one is refused as a rollback. */
+let lastCrlNumber = 0n;
+
 function crlRevoking(...serials: string[]): string {
   const issuer = testPki().issuers.east;
+  lastCrlNumber += 1n;
   return (
     issuer.certPem +
     createCrl({
       issuerCertPem: issuer.certPem,
       issuerKeyPem: issuer.keyPem,
       revoked: serials.map((serial) => ({ serial, revokedAt: new Date() })),
-      crlNumber: BigInt(serials.length + 1),
+      crlNumber: lastCrlNumber,
     })
   );
 }

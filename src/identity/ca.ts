@@ -238,7 +238,7 @@ function sign(spec: SignSpec): string {
     { name: 'subjectKeyIdentifier' },
     { name: 'authorityKeyIdentifier', keyIdentifier: authorityKeyId },
   ]);
-  return signCertificate(cert, spec.issuer?.keyPem ?? spec.signingKeyPem ?? '', signer?.subject);
+  return signCertificate(cert, spec.issuer?.keyPem ?? spec.signingKeyPem ?? '', signer);
 }
 
 /**

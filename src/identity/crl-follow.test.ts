@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../wait-for.js';
+import { createCrl } from './crl.js';
 import { type CrlFollower, followCrl } from './crl-follow.js';
 import { foreignTestPki, testCrlBundle, testPki } from './testing.js';
 
@@ -72,5 +73,38 @@ describe('followCrl after an anchor reload', () => {
     replace(file, newAnchorCrl(['0c', '0d']));
     await waitFor('the update taken', () => follower?.crl.current().size() === 2, 10_000);
     expect(errors).toEqual([]);
+  });
+});
+
+describe('followCrl and an older CRL put back (review finding)', () => {
+  it('refuses it, logs both numbers and keeps the list in force', async () => {
+    const east = testPki().issuers.east;
+    const numbered = (n: bigint, serials: string[]) =>
+      east.certPem +
+      createCrl({
+        issuerCertPem: east.certPem,
+        issuerKeyPem: east.keyPem,
+        revoked: serials.map((serial) => ({ serial, revokedAt: new Date('2030-01-01T00:00:00Z') })),
+        crlNumber: n,
+      });
+    const file = join(dir, 'rollback.pem');
+    replace(file, numbered(2n, ['0e']));
+    const errors: string[] = [];
+    follower = await followCrl({
+      file,
+      anchorPem: oldAnchor,
+      intervalMs: 10,
+      log: (line, error) => {
+        if (error) errors.push(line);
+      },
+    });
+    replace(file, numbered(1n, []));
+    await waitFor('the rollback refused', () => follower?.refused(), 10_000);
+    expect(errors).toEqual([
+      expect.stringMatching(
+        /^identity: CRL update refused, the list in force stays: CRL file .*rollback\.pem: refused: the CRL of ".*" went back from CRL number 2 to CRL number 1: /,
+      ),
+    ]);
+    expect(follower.crl.current().size()).toBe(1);
   });
 });

@@ -68,7 +68,12 @@ export async function watchCrlFile(opts: CrlWatchOptions): Promise<ReloadableCrl
   // A reload (a new anchor) and the watcher's apply (a new file) may overlap: the load started last
   // is the one in force, or a slow read of the old file would put the older list back (a review's
   // finding: revocations dropped until the file changed again).
+  // A reload may not put back an older CRL than the one in force (RevocationList.rollbackFrom):
+  // checked when it would apply, against the list in force then. Refused like a bad file, it keeps
+  // that list; a start has nothing in force and takes what it finds.
   const loadInOrder = startedLastWins<RevocationList>((next) => {
+    const rollback = next.rollbackFrom(list);
+    if (rollback) throw new IsthmusError('CRL_INVALID', `CRL file ${opts.file}: refused: ${rollback}`);
     list = next;
     present = true;
   });

@@ -3,11 +3,14 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import forge from 'node-forge';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isIsthmusError } from '../errors.js';
-import { createCrl, normaliseSerial, parseCrl, parseCrlBundle } from './crl.js';
+import { createCrl, isIssuedBy, normaliseSerial, parseCrl, parseCrlBundle } from './crl.js';
+import { derToPem } from './pem.js';
 import { RevocationList } from './revocation.js';
 import { foreignTestPki, testGatewayCertificate, testPki } from './testing.js';
+import { parseDer, signedDer, signingKey } from './x509-signing.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'isthmus-crl-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -146,5 +149,103 @@ describe('revocation list', () => {
     expect(list.check(eastLeaf())).toMatch(/revoked by the trust anchor's CRL/);
     expect(list.check(x509(testGatewayCertificate('west').certPem), westIssuer())).toBeUndefined();
     expect(list.size()).toBe(1);
+  });
+});
+
+/**
+ * A CRL of east's issuer with `extra` added to its crlExtensions and each entry's extensions
+ * (`entryExtra`), signed again with the issuer's key: a list the CA did make.
+ */
+function crlWith(extra: forge.asn1.Asn1[], entryExtra: forge.asn1.Asn1[] = []): string {
+  const pki = testPki();
+  const pem = createCrl({
+    issuerCertPem: pki.issuers.east.certPem,
+    issuerKeyPem: pki.issuers.east.keyPem,
+    revoked: [{ serial: '0a', revokedAt: new Date('2030-01-01T00:00:00Z'), reason: 'keyCompromise' }],
+    crlNumber: 5n,
+  });
+  const body = pem.replace(/-----[A-Z0-9 ]+-----/g, '').replace(/\s+/g, '');
+  const tbs = (parseDer(Buffer.from(body, 'base64')).value as forge.asn1.Asn1[])[0]!;
+  const fields = tbs.value as forge.asn1.Asn1[];
+  const exts = (fields.at(-1)!.value as forge.asn1.Asn1[])[0]!;
+  (exts.value as forge.asn1.Asn1[]).push(...extra);
+  const entries = fields.find(
+    (f) => f.type === forge.asn1.Type.SEQUENCE && f !== fields[1] && f !== fields[2],
+  )!;
+  for (const entry of entries.value as forge.asn1.Asn1[]) {
+    const entryExts = (entry.value as forge.asn1.Asn1[])[2]!;
+    (entryExts.value as forge.asn1.Asn1[]).push(...entryExtra);
+  }
+  return derToPem(signedDer(tbs, signingKey(pki.issuers.east.keyPem)), 'X509 CRL');
+}
+
+function ext(oid: string, critical: boolean, value: forge.asn1.Asn1): forge.asn1.Asn1 {
+  const { asn1 } = forge;
+  const U = asn1.Class.UNIVERSAL;
+  return asn1.create(U, asn1.Type.SEQUENCE, true, [
+    asn1.create(U, asn1.Type.OID, false, asn1.oidToDer(oid).getBytes()),
+    ...(critical ? [asn1.create(U, asn1.Type.BOOLEAN, false, '\xff')] : []),
+    asn1.create(U, asn1.Type.OCTETSTRING, false, asn1.toDer(value).getBytes()),
+  ]);
+}
+
+const anInteger = () => forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.INTEGER, false, '\x01');
+
+describe('critical extensions (RFC 5280 §5.2, §5.3; review finding)', () => {
+  it('the CRL as made, and with a non-critical unknown extension, is read', () => {
+    expect(parseCrl(crlWith([])).crlNumber).toBe(5n);
+    const ignored = parseCrl(
+      crlWith(
+        [ext('1.3.6.1.4.1.99999.1', false, anInteger())],
+        [ext('1.3.6.1.4.1.99999.2', false, anInteger())],
+      ),
+    );
+    expect(ignored.revoked.get('a')?.reason).toBe('keyCompromise');
+    expect(isIssuedBy(ignored, eastIssuer())).toBe(true);
+  });
+
+  it.each([
+    [
+      'a delta CRL (deltaCRLIndicator)',
+      '2.5.29.27',
+      /critical extension Isthmus does not process, deltaCRLIndicator \(a delta CRL, not a complete list: RFC 5280 §5\.2\.4\)/,
+    ],
+    [
+      'issuingDistributionPoint',
+      '2.5.29.28',
+      /issuingDistributionPoint \(a CRL of limited scope: RFC 5280 §5\.2\.5\)/,
+    ],
+    [
+      'an unknown one',
+      '1.3.6.1.4.1.99999.1',
+      /the CRL has a critical extension Isthmus does not process, 1\.3\.6\.1\.4\.1\.99999\.1: a relying party must not use such a CRL/,
+    ],
+  ])('a CRL with %s marked critical is refused, and so is a bundle holding it', (_, oid, message) => {
+    const crl = crlWith([ext(oid, true, anInteger())]);
+    expect(() => parseCrl(crl)).toThrow(message);
+    const bundle = testPki().issuers.east.certPem + crl;
+    let err: unknown;
+    try {
+      RevocationList.fromPem(bundle, testPki().anchor.certPem);
+    } catch (e) {
+      err = e;
+    }
+    expect(isIsthmusError(err, 'CRL_INVALID'), String(err)).toBe(true);
+    expect(String(err)).toMatch(/CRL #1 of the bundle: the CRL has a critical extension/);
+  });
+
+  it.each([
+    [
+      'an indirect CRL entry (certificateIssuer)',
+      '2.5.29.29',
+      /the entry for serial a has a critical extension Isthmus does not process, certificateIssuer \(an indirect CRL: RFC 5280 §5\.3\.3\)/,
+    ],
+    [
+      'an unknown one',
+      '1.3.6.1.4.1.99999.2',
+      /the entry for serial a has a critical extension Isthmus does not process, 1\.3\.6\.1\.4\.1\.99999\.2/,
+    ],
+  ])('a CRL entry with %s marked critical is refused', (_, oid, message) => {
+    expect(() => parseCrl(crlWith([], [ext(oid, true, anInteger())]))).toThrow(message);
   });
 });

@@ -12,6 +12,7 @@ import {
   algorithmIdentifier,
   parseDer,
   readSignerCertificate,
+  requireSignerKey,
   SUPPORTED_SIGNING_KEYS,
   signatureAlgorithmOf,
   signedDer,
@@ -26,6 +27,19 @@ const U = asn1.Class.UNIVERSAL;
 const OID_CRL_NUMBER = '2.5.29.20';
 const OID_AUTHORITY_KEY_ID = '2.5.29.35';
 const OID_REASON_CODE = '2.5.29.21';
+const OID_DELTA_CRL_INDICATOR = '2.5.29.27';
+const OID_ISSUING_DISTRIBUTION_POINT = '2.5.29.28';
+const OID_CERTIFICATE_ISSUER = '2.5.29.29';
+/** The CRL extensions Isthmus processes (RFC 5280 §5.2.1, §5.2.3): any other may not be critical. */
+const KNOWN_CRL_EXTENSIONS = new Set([OID_AUTHORITY_KEY_ID, OID_CRL_NUMBER]);
+/** The CRL entry extension it processes (§5.3.1). */
+const KNOWN_ENTRY_EXTENSIONS = new Set([OID_REASON_CODE]);
+/** What the refusal names, for the extensions a relying party most likely meets. */
+const EXTENSION_NAMES: Readonly<Record<string, string>> = {
+  [OID_DELTA_CRL_INDICATOR]: 'deltaCRLIndicator (a delta CRL, not a complete list: RFC 5280 §5.2.4)',
+  [OID_ISSUING_DISTRIBUTION_POINT]: 'issuingDistributionPoint (a CRL of limited scope: RFC 5280 §5.2.5)',
+  [OID_CERTIFICATE_ISSUER]: 'certificateIssuer (an indirect CRL: RFC 5280 §5.3.3)',
+};
 const PEM_LABEL = 'X509 CRL';
 
 /** RFC 5280 §5.3.1 CRLReason, the values an operator picks from. */
@@ -81,6 +95,9 @@ export function createCrl(opts: {
 }): string {
   const issuer = readSignerCertificate(opts.issuerCertPem);
   const signer = signingKey(opts.issuerKeyPem);
+  // A CRL its certificate's key does not verify is refused by every relying party (RFC 5280 §6.3.3
+  // (g)): refused here, not written as if it revoked something.
+  requireSignerKey(signer, issuer);
   const thisUpdate = opts.thisUpdate ?? new Date();
   const nextUpdate = opts.nextUpdate ?? new Date(thisUpdate.getTime() + 7 * 24 * 3600 * 1000);
   const entries = opts.revoked.map((entry) =>
@@ -171,6 +188,7 @@ export function parseCrl(pem: string): Crl {
     for (const entry of children(fields[i++]!, 'revokedCertificates', 0)) {
       const [serial, date, exts] = children(entry, 'revoked entry', 2);
       const hex = normaliseSerial(forge.util.bytesToHex(serial!.value as string) || '0');
+      if (exts) refuseUnknownCritical(exts, KNOWN_ENTRY_EXTENSIONS, `the entry for serial ${hex}`);
       const reasonCode = exts ? reasonOf(exts) : undefined;
       revoked.set(hex, {
         serial: hex,
@@ -182,6 +200,7 @@ export function parseCrl(pem: string): Crl {
   let crlNumber: bigint | undefined;
   if (fields[i] && fields[i]!.tagClass === asn1.Class.CONTEXT_SPECIFIC) {
     const [exts] = children(fields[i]!, 'crlExtensions', 1);
+    refuseUnknownCritical(exts!, KNOWN_CRL_EXTENSIONS, 'the CRL');
     for (const ext of children(exts!, 'Extensions', 0)) {
       const parts = children(ext, 'Extension', 2);
       if (oidOf(parts[0]!) !== OID_CRL_NUMBER) continue;
@@ -213,6 +232,27 @@ export function isIssuedBy(crl: Crl, ca: X509Certificate): boolean {
   }
   if (!crl.issuerDer.equals(subjectDer)) return false;
   return verifySigned(crl.signatureAlgorithm, crl.tbsDer, crl.signature, ca.publicKey);
+}
+
+/**
+ * RFC 5280 §5.2 and §5.3: a relying party that meets a critical CRL (or CRL entry) extension it
+ * does not process must not use the CRL to decide revocation. A delta CRL or one of limited scope
+ * read as complete would admit every certificate it does not list, so it is refused, the reason
+ * naming the extension; a non-critical one is ignored, as the RFC allows.
+ */
+function refuseUnknownCritical(exts: forge.asn1.Asn1, known: ReadonlySet<string>, where: string): void {
+  for (const ext of children(exts, 'Extensions', 0)) {
+    const parts = children(ext, 'Extension', 2);
+    const oid = oidOf(parts[0]!);
+    // critical BOOLEAN DEFAULT FALSE sits between extnID and extnValue when present.
+    const flag = parts.length === 3 ? parts[1]! : undefined;
+    const critical =
+      flag !== undefined && flag.tagClass === U && flag.type === T.BOOLEAN && flag.value !== '\x00';
+    if (!critical || known.has(oid)) continue;
+    throw new Error(
+      `${where} has a critical extension Isthmus does not process, ${EXTENSION_NAMES[oid] ?? oid}: a relying party must not use such a CRL (RFC 5280 §5.2, §5.3)`,
+    );
+  }
 }
 
 function derOf(node: forge.asn1.Asn1): Buffer {

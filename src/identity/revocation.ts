@@ -74,6 +74,30 @@ export class RevocationList {
     return new RevocationList(anchorsOf(anchorPem), [], []);
   }
 
+  /**
+   * Why this list may not replace `inForce`, or undefined. RFC 5280 §5.2.3: a CA's CRL numbers
+   * only increase, so a CRL numbered lower than the one in force for the same CA (the same issuer
+   * Name and key, whichever certificate of it verified the list) is an older list put back: applied,
+   * it would admit again what the newer one revoked. The same number is the same list re-applied
+   * (a reload for a new anchor); a CA with no CRL in force, or no longer in the bundle (a rotation
+   * drops the old one's), is not compared. A CRL without a number cannot be ordered, so it may not
+   * replace a numbered one.
+   */
+  rollbackFrom(inForce: RevocationList): string | undefined {
+    const before = highestBySigner(inForce.lists);
+    for (const [key, now] of highestBySigner(this.lists)) {
+      const was = before.get(key);
+      if (was?.number === undefined) continue;
+      if (now.number !== undefined && now.number >= was.number) continue;
+      const got = now.number === undefined ? 'a CRL without a CRL number' : `CRL number ${now.number}`;
+      return (
+        `the CRL of "${oneLine(was.subject)}" went back from CRL number ${was.number} to ${got}: ` +
+        `an older list put back would admit again what the newer one revoked (RFC 5280 §5.2.3: a CA's CRL numbers only increase)`
+      );
+    }
+    return undefined;
+  }
+
   /** Revoked serials in all, for logs. */
   size(): number {
     return this.lists.reduce((n, l) => n + l.crl.revoked.size, 0);
@@ -160,6 +184,31 @@ export class RevocationList {
     }
     return '';
   }
+}
+
+/**
+ * Per signer as RFC 5280 §5.2.3 numbers its lists (its issuer Name and the CA's key), the highest
+ * CRL number of `lists`: two certificates of one key and Name (a renewal that kept the key) number
+ * one sequence, so only its top is compared.
+ */
+function highestBySigner(
+  lists: readonly VerifiedCrl[],
+): Map<string, { number: bigint | undefined; subject: string }> {
+  const highest = new Map<string, { number: bigint | undefined; subject: string }>();
+  for (const l of lists) {
+    const spki = l.ca.publicKey.export({ type: 'spki', format: 'der' });
+    const key = `${l.crl.issuerDer.toString('hex')}/${spki.toString('hex')}`;
+    const seen = highest.get(key);
+    if (!seen || newer(l.crl.crlNumber, seen.number))
+      highest.set(key, { number: l.crl.crlNumber, subject: l.ca.subject });
+  }
+  return highest;
+}
+
+/** Whether `a` is a higher CRL number than `b` (a numbered list above an unnumbered one). */
+function newer(a: bigint | undefined, b: bigint | undefined): boolean {
+  if (a === undefined) return false;
+  return b === undefined || a > b;
 }
 
 function since(entry: { reason?: string; revokedAt: Date }): string {

@@ -16,7 +16,7 @@ import {
   pickSigners,
   type RevokeOptions,
 } from './revoke-plan.js';
-import { signingKeyProblems } from './validate.js';
+import { keyMismatch, signingKeyProblems } from './validate.js';
 
 export interface SigningCa {
   certPem: string;
@@ -98,9 +98,29 @@ export async function signingCas(
       standing: standingOf(opts.dir, c.files),
     })),
   );
+  // Only the CA in force was checked with its key (loadCertificates); a kept one (retired/, a
+  // previous anchor) whose key file is another key would sign a CRL nobody accepts (RFC 5280
+  // §6.3.3 (g)) while this reported the serial revoked. Refused before any CRL is written, naming
+  // the pair: skipping it would leave what that CA signed admitted, as a missing key would.
+  for (const s of signers) {
+    const mismatch = keyMismatch(s.cert, s.keyPem);
+    if (mismatch === undefined) continue;
+    const file = picked.signers.find((c) => c.cert === s.cert)!.files;
+    throw new IsthmusError(
+      'CERT_INVALID',
+      `cannot sign the CRL of ${file.cert} (${STANDING_TEXT[s.standing]}): ${file.key}: ${mismatch}. Nothing was written: put that CA's own key back in ${file.key} and revoke again`,
+      { terminal: true },
+    );
+  }
   // With the certificate at hand its signer is known, and an unreadable CA is not it.
   return { signers, unsigned: [...picked.unsigned, ...(target ? [] : unreadable)] };
 }
+
+const STANDING_TEXT: Record<CaStanding, string> = {
+  'in force': 'the CA in force',
+  replaced: 'a replaced CA, kept for the certificates it signed',
+  'previous anchor': 'a CA under the previous anchor',
+};
 
 function standingOf(dir: string, files: CaFiles): CaStanding {
   if (files.root !== dir) return 'previous anchor';

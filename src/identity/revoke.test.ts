@@ -157,6 +157,74 @@ describe('isthmus certs revoke', () => {
   });
 });
 
+describe('a kept CA whose key file is not its key (review finding)', () => {
+  /**
+   * A directory whose east issuer is in force, with a replaced east issuer kept in retired/ whose
+   * key file holds `wrong`, and a leaf of the retired one; existing CRLs for each.
+   */
+  function layoutWithWrongRetiredKey(wrong: 'rsa' | 'P-384') {
+    const certs = mkdtempSync(join(root, 'mismatch-'));
+    const anchor = stepLikeAnchor('P-256');
+    const current = stepLikeIssuer(anchor, 'identity.east.cluster.local');
+    const retired = stepLikeIssuer(anchor, 'identity.east.cluster.local');
+    writeCaLayout(certs, anchor, { east: current });
+    const folder = join(
+      certs,
+      'east',
+      'retired',
+      new X509Certificate(retired.certPem).serialNumber.toLowerCase(),
+    );
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, 'issuer.crt'), retired.certPem);
+    const wrongKey =
+      wrong === 'rsa'
+        ? opensslCa({ key: 'rsa', commonName: 'x' }).keyPem
+        : stepLikeIssuer(anchor, 'y', 'P-384').keyPem;
+    writeFileSync(join(folder, 'issuer.key'), wrongKey, { mode: 0o600 });
+    const leaf = issueGatewayCertificate(retired, { trustDomain: 'cluster.local', cluster: 'east' });
+    const leafFile = join(certs, 'leaf.crt');
+    writeFileSync(leafFile, leaf.certPem);
+    return { certs, folder, leafFile, serial: new X509Certificate(leaf.certPem).serialNumber };
+  }
+
+  const files = (certs: string, folder: string) =>
+    [join(certs, 'east', 'issuer.crl'), join(folder, 'issuer.crl'), join(certs, 'crl.pem')].map((f) =>
+      existsSync(f) ? readFileSync(f, 'utf8') : undefined,
+    );
+
+  it.each(['rsa', 'P-384'] as const)(
+    'with --cert (a %s key): refused, naming the key and certificate files, and nothing is written',
+    async (wrong) => {
+      const { certs, folder, leafFile } = layoutWithWrongRetiredKey(wrong);
+      const before = files(certs, folder);
+      const err = await revokeCertificate({ dir: certs, cluster: 'east', certFile: leafFile }).catch(
+        (e) => e,
+      );
+      expect(isIsthmusError(err, 'CERT_INVALID'), String(err)).toBe(true);
+      expect(err.message).toContain(
+        `cannot sign the CRL of ${join(folder, 'issuer.crt')} (a replaced CA, kept for the certificates it signed): ${join(folder, 'issuer.key')}: the private key does not match the certificate. Nothing was written`,
+      );
+      expect(files(certs, folder)).toEqual(before);
+    },
+  );
+
+  it('with --serial: the whole revocation is refused, the CRL of the issuer in force included', async () => {
+    const { certs, folder, serial } = layoutWithWrongRetiredKey('P-384');
+    // The issuer in force has a CRL already: it must stay as it is.
+    await revokeCertificate({ dir: certs, cluster: 'east', certFile: leafOf(certs, 'east').file });
+    const before = files(certs, folder);
+    expect(before[0]).toBeDefined();
+    for (const skipMissingKeys of [false, true]) {
+      const err = await revokeCertificate({ dir: certs, cluster: 'east', serial, skipMissingKeys }).catch(
+        (e) => e,
+      );
+      expect(isIsthmusError(err, 'CERT_INVALID'), String(err)).toBe(true);
+      expect(err.message).toMatch(/issuer\.key: the private key does not match the certificate/);
+      expect(files(certs, folder)).toEqual(before);
+    }
+  });
+});
+
 describe('what to do next (revokeNextSteps)', () => {
   it('says that a gateway and identity replace their own revoked certificates, and how with --cert-file', async () => {
     const gateway = await revokeCertificate({ dir, cluster: 'west', certFile: gatewayCertFile('west').file });

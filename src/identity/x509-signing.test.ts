@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { isIsthmusError } from '../errors.js';
 import { createIssuer, issueGatewayCertificate, issueLeaf, type KeyPairPem } from './ca.js';
 import { createCrl, isIssuedBy, parseCrl } from './crl.js';
+import { derToPem, splitPem } from './pem.js';
 import { TEST_TRUST_DOMAIN, testPki } from './testing.js';
 import { type EcCurve, opensslCa, runOpenssl, stepLikeAnchor, stepLikeIssuer } from './testing-openssl.js';
 import { signingKeyProblems } from './validate.js';
@@ -11,6 +12,7 @@ import {
   parseDer,
   readSignerCertificate,
   signCertificate,
+  signedDer,
   signingKey,
   unsupportedSigningKey,
 } from './x509-signing.js';
@@ -200,7 +202,7 @@ describe('RSA signing', () => {
     };
     const byForge = build();
     byForge.sign(forge.pki.privateKeyFromPem(anchor.keyPem), forge.md.sha256.create());
-    const ours = signCertificate(build(), anchor.keyPem, readSignerCertificate(anchor.certPem).subject);
+    const ours = signCertificate(build(), anchor.keyPem, readSignerCertificate(anchor.certPem));
     expect(ours).toBe(forge.pki.certificateToPem(byForge).replace(/\r\n/g, '\n'));
     expect(algorithmsOf(ours).outer).toBe('300d06092a864886f70d01010b0500');
   });
@@ -255,5 +257,112 @@ describe('keys Isthmus does not sign with', () => {
     expect(() =>
       issueGatewayCertificate(issuer, { trustDomain: TEST_TRUST_DOMAIN, cluster: 'east' }),
     ).toThrow(/the signing key is Ed25519: Isthmus signs with RSA or ECDSA/);
+  });
+});
+
+/** `ca`'s certificate with `edit` applied to its TBS fields, signed again with its own key. */
+function rebuilt(ca: KeyPairPem, edit: (fields: forge.asn1.Asn1[]) => void): string {
+  const body = ca.certPem.replace(/-----[A-Z0-9 ]+-----/g, '').replace(/\s+/g, '');
+  const tbs = (parseDer(Buffer.from(body, 'base64')).value as forge.asn1.Asn1[])[0]!;
+  edit(tbs.value as forge.asn1.Asn1[]);
+  return derToPem(signedDer(tbs, signingKey(ca.keyPem)), 'CERTIFICATE');
+}
+
+function thrown(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}
+
+describe('a signing key that is not the signer certificate’s (review finding)', () => {
+  const anchor = stepLikeAnchor('P-384');
+  const issuer = stepLikeIssuer(anchor, 'identity.east.cluster.local', 'P-384');
+  const others = {
+    'another P-384 key': stepLikeIssuer(anchor, 'identity.east.cluster.local', 'P-384').keyPem,
+    'a P-256 key': ecKeyPem('P-256'),
+    'an RSA key': testPki().issuers.east.keyPem,
+  };
+
+  it.each(Object.entries(others))('%s signs no leaf: CERT_INVALID naming the certificate', (_, keyPem) => {
+    // The algorithm follows the key, so a P-256 key under a P-384 issuer signed an unverifiable leaf.
+    const err = thrown(() => issueLeaf({ certPem: issuer.certPem, keyPem }, { uriSans: ['spiffe://x/y'] }));
+    expect(isIsthmusError(err, 'CERT_INVALID'), String(err)).toBe(true);
+    expect(String(err)).toMatch(
+      /the private key does not match the signer certificate \(".*CN=identity\.east\.cluster\.local.*", serial [0-9a-f]+\)/,
+    );
+  });
+
+  it.each(Object.entries(others))('%s signs no CRL', (_, keyPem) => {
+    const err = thrown(() =>
+      createCrl({ issuerCertPem: issuer.certPem, issuerKeyPem: keyPem, revoked: [], crlNumber: 1n }),
+    );
+    expect(isIsthmusError(err, 'CERT_INVALID'), String(err)).toBe(true);
+    expect(String(err)).toMatch(/the private key does not match the signer certificate/);
+  });
+
+  it('the matching key still signs both', () => {
+    const leaf = issueLeaf(issuer, { uriSans: ['spiffe://x/y'] });
+    expect(new X509Certificate(leaf.certPem).verify(new X509Certificate(issuer.certPem).publicKey)).toBe(
+      true,
+    );
+    const crl = createCrl({
+      issuerCertPem: issuer.certPem,
+      issuerKeyPem: issuer.keyPem,
+      revoked: [],
+      crlNumber: 1n,
+    });
+    expect(isIssuedBy(parseCrl(crl), new X509Certificate(issuer.certPem))).toBe(true);
+  });
+});
+
+describe('the signer certificate read as validation reads it (review findings)', () => {
+  const anchor = stepLikeAnchor('P-256');
+  const issuer = stepLikeIssuer(anchor, 'identity.east.cluster.local');
+
+  it('takes the first block splitPem finds, not one without a line break after BEGIN', () => {
+    const der = Buffer.from(
+      anchor.certPem.replace(/-----[A-Z0-9 ]+-----/g, '').replace(/\s+/g, ''),
+      'base64',
+    );
+    const oneLine = `-----BEGIN CERTIFICATE-----${der.toString('base64')}-----END CERTIFICATE-----\n`;
+    const text = oneLine + issuer.certPem;
+    expect(splitPem(text)).toEqual([issuer.certPem]);
+    expect(readSignerCertificate(text).subjectDer).toEqual(readSignerCertificate(issuer.certPem).subjectDer);
+    // Alone, such a block is no certificate to validation, nor to signing.
+    expect(
+      isIsthmusError(
+        thrown(() => readSignerCertificate(oneLine)),
+        'CERT_INVALID',
+      ),
+    ).toBe(true);
+  });
+
+  it('refuses a subjectKeyIdentifier that does not hold an OCTET STRING (it gave key id 0000)', () => {
+    const seq = asn1
+      .toDer(
+        asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+          asn1.create(asn1.Class.UNIVERSAL, asn1.Type.INTEGER, false, '\x01'),
+        ]),
+      )
+      .getBytes();
+    const odd = rebuilt(issuer, (fields) => {
+      const wrapper = fields.find((n) => n.tagClass === asn1.Class.CONTEXT_SPECIFIC && n.type === 3)!;
+      for (const ext of (wrapper.value as forge.asn1.Asn1[])[0]!.value as forge.asn1.Asn1[]) {
+        const parts = ext.value as forge.asn1.Asn1[];
+        if (asn1.derToOid(forge.util.createBuffer(parts[0]!.value as string)) === '2.5.29.14')
+          parts[parts.length - 1] = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OCTETSTRING, false, seq);
+      }
+    });
+    const err = thrown(() => readSignerCertificate(odd));
+    expect(isIsthmusError(err, 'CERT_INVALID'), String(err)).toBe(true);
+    expect(String(err)).toMatch(
+      /subjectKeyIdentifier extension does not hold an OCTET STRING \(RFC 5280 §4\.2\.1\.2\)/,
+    );
+    expect(() => issueLeaf({ certPem: odd, keyPem: issuer.keyPem }, { uriSans: ['spiffe://x/y'] })).toThrow(
+      /subjectKeyIdentifier/,
+    );
   });
 });

@@ -4,10 +4,10 @@
  * RSA (and writes NULL parameters for any algorithm it does not know), whereas trust anchors and
  * issuers made by `step` or cert-manager for Linkerd are ECDSA P-256 by default. Pure: no files.
  */
-import { createHash, createPrivateKey, type KeyObject, sign, verify } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import forge from 'node-forge';
 import { IsthmusError } from '../errors.js';
-import { derToPem } from './pem.js';
+import { derToPem, firstCertificate } from './pem.js';
 
 const { asn1 } = forge;
 const T = asn1.Type;
@@ -129,23 +129,48 @@ export function signedDer(tbs: forge.asn1.Asn1, signer: SigningKey): Buffer {
 
 /**
  * Signs a certificate forge has built (subject, key, validity, extensions) with `keyPem`, issued by
- * `issuerName` (a Name copied verbatim from the signer; undefined: forge's issuer, self-signed).
- * Returns its PEM, LF line ends.
+ * `signer` (its subject copied verbatim as the issuer Name; undefined: forge's issuer, self-signed).
+ * A key that is not the signer's is refused (requireSignerKey). Returns its PEM, LF line ends.
  */
 export function signCertificate(
   cert: forge.pki.Certificate,
   keyPem: string,
-  issuerName: forge.asn1.Asn1 | undefined,
+  signer: SignerCertificate | undefined,
 ): string {
-  const signer = signingKey(keyPem);
+  const key = signingKey(keyPem);
+  if (signer) requireSignerKey(key, signer);
+  else
+    requireSignerKey(key, {
+      publicKey: createPublicKey(forge.pki.publicKeyToPem(cert.publicKey)),
+      name: 'the self-signed certificate being made',
+    });
   // forge needs an OID to build the TBS; its AlgorithmIdentifier is replaced below.
-  cert.siginfo.algorithmOid = signer.algorithm.oid;
+  cert.siginfo.algorithmOid = key.algorithm.oid;
   const tbs = (forge.pki as unknown as ForgeTbs).getTBSCertificate(cert);
   const fields = tbs.value as forge.asn1.Asn1[];
   // forge always writes [0] version, so: version, serialNumber, signature, issuer, … (RFC 5280 §4.1).
-  fields[2] = algorithmIdentifier(signer.algorithm);
-  if (issuerName) fields[3] = issuerName;
-  return derToPem(signedDer(tbs, signer), 'CERTIFICATE');
+  fields[2] = algorithmIdentifier(key.algorithm);
+  if (signer) fields[3] = signer.subject;
+  return derToPem(signedDer(tbs, key), 'CERTIFICATE');
+}
+
+/**
+ * Refuses to sign for `signer` with a key that is not the one its certificate holds: the
+ * signature would verify under no certificate (RFC 5280 §6.1.3 (a)(1) for a certificate, §6.3.3
+ * (g) for a CRL), so every relying party would refuse what is made, while the caller reported it
+ * made. The algorithm follows the key, so a P-384 issuer with a P-256 key would also name the
+ * wrong one. CERT_INVALID naming the certificate; callers that know its file say which.
+ */
+export function requireSignerKey(
+  key: SigningKey,
+  signer: Pick<SignerCertificate, 'publicKey' | 'name'>,
+): void {
+  const spki = (k: KeyObject) => k.export({ type: 'spki', format: 'der' });
+  if (spki(createPublicKey(key.key)).equals(spki(signer.publicKey))) return;
+  throw new IsthmusError(
+    'CERT_INVALID',
+    `the private key does not match the signer certificate (${signer.name}): it holds another public key, so nothing it signed would verify`,
+  );
 }
 
 /** What a new certificate or CRL takes from the CA certificate that signs it. */
@@ -157,12 +182,20 @@ export interface SignerCertificate {
   subjectKeyIdExtension: Buffer | undefined;
   /** That, else the RFC 5280 §4.2.1.2 method (1) hash of its key, as forge computes for RSA. */
   subjectKeyId: Buffer;
+  /** Its subjectPublicKeyInfo, to check that a signing key is this certificate's. */
+  publicKey: KeyObject;
+  /** `"<subject>", serial <hex>`, for messages. */
+  name: string;
 }
 
 /** RFC 5280 §4.2.1.2. */
 const OID_SUBJECT_KEY_ID = '2.5.29.14';
 
-/** Reads a CA certificate (PEM or DER, any key type) with forge's ASN.1 alone. */
+/**
+ * Reads a CA certificate (PEM or DER, any key type) with forge's ASN.1 alone. Of a PEM bundle, the
+ * first certificate as pem.ts finds it (firstCertificate), the one every validation reads: with a
+ * looser match of its own, a block validation does not see would be the one that signs.
+ */
 export function readSignerCertificate(cert: string | Buffer): SignerCertificate {
   try {
     const tbs = childrenOf(childrenOf(parseDer(typeof cert === 'string' ? pemBody(cert) : cert))[0]);
@@ -173,11 +206,15 @@ export function readSignerCertificate(cert: string | Buffer): SignerCertificate 
     const spki = tbs[at + 5];
     if (!subject || !spki) throw new Error('short TBSCertificate');
     const fromExtension = subjectKeyIdExtensionOf(tbs.slice(at + 6));
+    const spkiDer = Buffer.from(asn1.toDer(spki).getBytes(), 'binary');
+    const serial = forge.util.bytesToHex(tbs[at]!.value as string);
     return {
       subject,
       subjectDer: Buffer.from(asn1.toDer(subject).getBytes(), 'binary'),
       subjectKeyIdExtension: fromExtension,
       subjectKeyId: fromExtension ?? keyHash(spki),
+      publicKey: createPublicKey({ key: spkiDer, format: 'der', type: 'spki' }),
+      name: `"${nameText(subject)}", serial ${serial}`,
     };
   } catch (err) {
     if (err instanceof IsthmusError) throw err;
@@ -193,8 +230,16 @@ function subjectKeyIdExtensionOf(optional: forge.asn1.Asn1[]): Buffer | undefine
   for (const ext of childrenOf(childrenOf(wrapper)[0])) {
     const parts = childrenOf(ext);
     if (asn1.derToOid(forge.util.createBuffer(parts[0]!.value as string)) !== OID_SUBJECT_KEY_ID) continue;
-    // extnValue is an OCTET STRING holding the KeyIdentifier, itself an OCTET STRING.
+    // extnValue is an OCTET STRING holding the KeyIdentifier, itself an OCTET STRING (RFC 5280
+    // §4.2.1.2). Anything else is refused: read as a key id, a SEQUENCE's children gave 0000, an
+    // AKI in what this CA signs that no relying party matches to it.
     const keyId = asn1.fromDer(forge.util.createBuffer(parts.at(-1)!.value as string));
+    if (keyId.tagClass !== U || keyId.type !== T.OCTETSTRING || keyId.constructed) {
+      throw new IsthmusError(
+        'CERT_INVALID',
+        'signer certificate unreadable: its subjectKeyIdentifier extension does not hold an OCTET STRING (RFC 5280 §4.2.1.2)',
+      );
+    }
     return Buffer.from(keyId.value as string, 'binary');
   }
   return undefined;
@@ -228,6 +273,11 @@ interface ForgeTbs {
   getTBSCertificate(cert: forge.pki.Certificate): forge.asn1.Asn1;
 }
 
+/** Present in forge 1.x, missing from @types/node-forge. */
+interface ForgeRdn {
+  RDNAttributesAsArray(name: forge.asn1.Asn1): Array<{ shortName?: string; type: string; value: unknown }>;
+}
+
 type FromDerOptions = { strict?: boolean; decodeBitStrings?: boolean };
 
 /**
@@ -244,9 +294,19 @@ export function parseDer(der: Buffer): forge.asn1.Asn1 {
 }
 
 function pemBody(pem: string): Buffer {
-  const match = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/.exec(pem);
-  if (!match) throw new IsthmusError('CERT_INVALID', 'signer certificate: no PEM CERTIFICATE block');
-  return Buffer.from(match[1]!.replace(/\s+/g, ''), 'base64');
+  const block = firstCertificate(pem);
+  if (!block) throw new IsthmusError('CERT_INVALID', 'signer certificate: no PEM CERTIFICATE block');
+  return Buffer.from(block.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, ''), 'base64');
+}
+
+/** A Name as `CN=…, O=…` for messages (forge's short names; an unknown attribute by its OID). */
+function nameText(name: forge.asn1.Asn1): string {
+  try {
+    const attrs = (forge.pki as unknown as ForgeRdn).RDNAttributesAsArray(name);
+    return attrs.map((a) => `${a.shortName ?? a.type}=${String(a.value)}`).join(', ');
+  } catch {
+    return 'an unreadable subject';
+  }
 }
 
 function childrenOf(node: forge.asn1.Asn1 | undefined): forge.asn1.Asn1[] {
