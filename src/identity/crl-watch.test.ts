@@ -110,6 +110,21 @@ describe('a reload that puts back an older CRL (RFC 5280 §5.2.3; review finding
     }
   });
 
+  it('an emptied file (no CRL at all) may not replace the CRLs in force', async () => {
+    const revoked = leaf();
+    const file = join(dir, 'emptied.pem');
+    replace(file, numbered(east, 4n, [revoked.serialNumber]));
+    const w = await reloadedOnly(file);
+    try {
+      // The isthmus-crl ConfigMap's crl.pem emptied: no CA's list left to compare numbers with.
+      replace(file, '');
+      await expect(w.reload()).rejects.toThrow(/holds no CRL while 1 is in force/);
+      expect(w.current().check(revoked)).toMatch(/is revoked/);
+    } finally {
+      w.stop();
+    }
+  });
+
   it('a CRL without a number may not replace a numbered one', async () => {
     const file = join(dir, 'unnumbered.pem');
     replace(file, numbered(east, 2n, ['0a']));

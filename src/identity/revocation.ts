@@ -84,6 +84,11 @@ export class RevocationList {
    * replace a numbered one.
    */
   rollbackFrom(inForce: RevocationList): string | undefined {
+    // No CA left to compare numbers with: an emptied file (the ConfigMap's crl.pem cleared) would
+    // admit again everything revoked, as a vanished file would, which is refused too. `certs
+    // revoke` never writes a bundle without a CRL; lifting revocations is a newer, emptier list.
+    if (this.lists.length === 0 && inForce.lists.length > 0)
+      return `the file holds no CRL while ${inForce.lists.length} ${inForce.lists.length === 1 ? 'is' : 'are'} in force: an emptied list would admit again what they revoke (lift a revocation with a newer CRL from isthmus certs)`;
     const before = highestBySigner(inForce.lists);
     for (const [key, now] of highestBySigner(this.lists)) {
       const was = before.get(key);
