@@ -6,6 +6,18 @@ import { anyAddress } from '../host-port.js';
 import type { KubeClient, KubeClientOptions } from '../kube/client.js';
 import { DEFAULT_RATE_LIMIT } from '../kube/rate-limiter.js';
 
+/**
+ * The `--kubeconfig`/`--context` a command was given, as arguments for the commands its notes
+ * print (`isthmus …`, `kubectl …`): pasted as they are, they act on the cluster this one did, not
+ * on whatever the current context is.
+ */
+export function kubeTargetArgs(flags: Pick<KubeFlags, 'kubeconfig' | 'context'>): string[] {
+  return [
+    ...(flags.kubeconfig ? ['--kubeconfig', flags.kubeconfig] : []),
+    ...(flags.context ? ['--context', flags.context] : []),
+  ];
+}
+
 export interface KubeFlags {
   inCluster?: boolean;
   kubeconfig?: string;

@@ -186,7 +186,7 @@ const gateway = (args: string[], env: V1EnvVar[] = []) => ({
 });
 
 describe('unlink and the gateway admission of the cluster unlinked', () => {
-  const notes = async (cluster: string): Promise<string[]> => {
+  const notes = async (cluster: string, kubeFlags?: readonly string[]): Promise<string[]> => {
     await createLink(cluster);
     const lines: string[] = [];
     await unlinkCluster(client, cluster, {
@@ -194,9 +194,22 @@ describe('unlink and the gateway admission of the cluster unlinked', () => {
       timeoutMs: 1000,
       progress: () => {},
       note: (l) => lines.push(l),
+      ...(kubeFlags ? { kubeFlags } : {}),
     });
     return lines;
   };
+
+  it('names the --kubeconfig and --context unlink was given in the upgrade command it offers (walkthrough finding)', async () => {
+    await client.create(R.deployments, gateway(['--cluster=east']));
+    try {
+      const lines = await notes('west5', ['--kubeconfig', '/tmp/lab/kubeconfig', '--context', 'east']);
+      expect(lines.find((l) => l.includes('keep admitting'))).toMatch(
+        /`isthmus upgrade --kubeconfig \/tmp\/lab\/kubeconfig --context east --allow-cluster west5 \| kubectl --kubeconfig \/tmp\/lab\/kubeconfig --context east apply -f -`$/,
+      );
+    } finally {
+      await client.delete(R.deployments, SYSTEM_NAMESPACE, 'isthmus-gateway');
+    }
+  });
 
   it('says nothing of it without a gateway here (a --no-gateway install admits no one)', async () => {
     expect((await notes('west3')).filter((l) => l.includes('admits'))).toEqual([]);

@@ -35,6 +35,8 @@ export interface UnlinkOptions {
   note?: (line: string) => void;
   /** Between two looks at the Link while waiting. */
   pollMs?: number;
+  /** The `--kubeconfig`/`--context` unlink was given, for the commands its notes print. */
+  kubeFlags?: readonly string[];
 }
 
 export interface UnlinkOutcome {
@@ -88,7 +90,7 @@ export async function unlinkCluster(
   // Whatever labelled for the cluster is left under other names (deleteLink goes by the Link's names).
   await deleteLinkObjects(client, leftovers, opts.progress);
   // Said once the Links are gone; a failure to read the gateway only loses the note, not the unlink.
-  const admission = await admissionNote(client, cluster).catch(() => undefined);
+  const admission = await admissionNote(client, cluster, opts.kubeFlags ?? []).catch(() => undefined);
   if (admission) (opts.note ?? opts.progress)(admission);
   const names = links.map((l) => l.metadata!.name!);
   if (!opts.wait) return { linkName: names.join(', ') };
@@ -135,7 +137,11 @@ function noLink(cluster: string, items: readonly Link[]): IsthmusError {
  * Said when the gateway runs here and its list (read as the gateway reads it, gateway-args.ts)
  * does not name the cluster.
  */
-async function admissionNote(client: KubeClient, cluster: string): Promise<string | undefined> {
+async function admissionNote(
+  client: KubeClient,
+  cluster: string,
+  kubeFlags: readonly string[],
+): Promise<string | undefined> {
   const gateway = await readGatewayAdmission(client);
   if (!gateway) return undefined;
   const allowed = gateway.allowCluster;
@@ -146,7 +152,7 @@ async function admissionNote(client: KubeClient, cluster: string): Promise<strin
   const unless = gateway.unreadList
     ? `unless its ${GATEWAY_ENV.allowCluster} (${gateway.unreadList}, not read here) names ${cluster}, `
     : '';
-  return `note: this cluster's gateway admits the clusters it has a Link to and its --allow-cluster list${list}, so ${unless}it now refuses the gateway of ${cluster}: if ${cluster} still has a Link to this cluster, its traffic here stops; unlink there too, or keep admitting it with \`isthmus upgrade --allow-cluster ${[...allowed, cluster].join(',')} | kubectl apply -f -\``;
+  return `note: this cluster's gateway admits the clusters it has a Link to and its --allow-cluster list${list}, so ${unless}it now refuses the gateway of ${cluster}: if ${cluster} still has a Link to this cluster, its traffic here stops; unlink there too, or keep admitting it with \`${['isthmus upgrade', ...kubeFlags, '--allow-cluster', [...allowed, cluster].join(','), '|', 'kubectl', ...kubeFlags, 'apply -f -'].join(' ')}\``;
 }
 
 /** This cluster's name: as the install recorded it on its namespace, else the gateway's --cluster. */

@@ -195,7 +195,7 @@ export function registerLab(program: Command): void {
         process.exitCode = 128 + (osConstants.signals[await stopSignal.received] ?? 0);
         return;
       }
-      printLabReady(lab.state, (line) => process.stdout.write(`${line}\n`));
+      printLabReady(lab.state, (line) => process.stdout.write(`${line}\n`), flags.dir);
       await stopSignal.received;
       process.stdout.write('stopping the lab…\n');
       await lab.stop();

@@ -1,5 +1,11 @@
 import type { Command } from 'commander';
-import { addKubeFlags, type KubeFlags, kubeClientFromFlags, parseDurationFlag } from '../common-flags.js';
+import {
+  addKubeFlags,
+  type KubeFlags,
+  kubeClientFromFlags,
+  kubeTargetArgs,
+  parseDurationFlag,
+} from '../common-flags.js';
 
 interface UnlinkFlags extends KubeFlags {
   clusterName: string;
@@ -27,6 +33,7 @@ export function registerUnlink(program: Command): void {
         timeoutMs,
         progress: (line) => process.stdout.write(`${line}\n`),
         note: (line) => process.stderr.write(`${line}\n`),
+        kubeFlags: kubeTargetArgs(flags),
       });
       const { linkName, mirrorsRemoved: n } = outcome;
       if (linkName !== undefined && n !== undefined) {

@@ -16,8 +16,8 @@ import { addHealthService } from '../../identity/health.js';
 import { ServingStatus } from '../../identity/protocol.js';
 import { waitFor } from '../../wait-for.js';
 import { fakeProc } from './fake-proc.js';
-import { labStatusLines, stopLocalLab } from './lab-report.js';
-import { type LabState, labUpConflict, runningLab, stateFile } from './lab-state.js';
+import { labStatusLines, printLabReady, stopLocalLab } from './lab-report.js';
+import { type LabState, LOCAL_LAB_DIR, labUpConflict, runningLab, stateFile } from './lab-state.js';
 
 const BOOT = 'boot-a';
 /** Made-up pids of the lab's children: only the fake /proc knows them. */
@@ -255,5 +255,43 @@ describe('lab down after the lab process died', () => {
     });
     expect(orphan.signalCode).toBe('SIGTERM');
     expect(running(stranger)).toBe(true);
+  });
+});
+
+describe('a lab run from --dir (walkthrough finding)', () => {
+  const state = (kubeconfig: string): LabState => ({
+    pid: process.pid,
+    kubeconfig,
+    clusters: [
+      { name: 'east', api: 'http://127.0.7.1:6443', gatewayAdmin: '', controllerAdmin: '' },
+      { name: 'west', api: 'http://127.0.8.1:6443', gatewayAdmin: '', controllerAdmin: '' },
+    ],
+    frontend: 'http://127.0.7.20:8080',
+    processes: {},
+  });
+
+  it('is ready with the status and down commands that reach it from another terminal', () => {
+    const lines: string[] = [];
+    printLabReady(state('/tmp/walk-lab/kubeconfig'), (l) => lines.push(l), '/tmp/walk-lab');
+    expect(lines.at(-1)).toBe(
+      'Ctrl-C stops everything; from another terminal: node bin/isthmus.mjs lab status --dir /tmp/walk-lab, node bin/isthmus.mjs lab down --dir /tmp/walk-lab',
+    );
+    const atDefault: string[] = [];
+    printLabReady(state('.lab/local/kubeconfig'), (l) => atDefault.push(l), LOCAL_LAB_DIR);
+    expect(atDefault.at(-1)).toBe(
+      'Ctrl-C stops everything; from another terminal: node bin/isthmus.mjs lab status, node bin/isthmus.mjs lab down',
+    );
+  });
+
+  it('lab status with no lab at the default directory says where else one may run', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'isthmus-lab-none-'));
+    try {
+      const { lines } = await labStatusLines(empty);
+      expect(lines[0]).toBe(
+        `no lab is running (state in ${empty}; a lab started with --dir is found with the same --dir)`,
+      );
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
   });
 });

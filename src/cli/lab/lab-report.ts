@@ -5,6 +5,7 @@ import { waitFor } from '../../wait-for.js';
 import {
   isRecordedProcess,
   type LabState,
+  LOCAL_LAB_DIR,
   labDownCommand,
   processesLeftRunning,
   readLabState,
@@ -23,7 +24,7 @@ export function inProse(names: readonly string[], conjunction: 'and' | 'or' = 'a
  * The clusters by their part in the demo (LAB_CLUSTERS): the first is east's, the second west's,
  * and every further one exports its podinfo, as west does.
  */
-export function printLabReady(state: LabState, out: (line: string) => void): void {
+export function printLabReady(state: LabState, out: (line: string) => void, dir: string): void {
   const kc = state.kubeconfig;
   const names = state.clusters.map((c) => c.name);
   const [east = 'east', west = 'west', ...more] = names;
@@ -58,7 +59,7 @@ export function printLabReady(state: LabState, out: (line: string) => void): voi
     `  kubectl --context ${east} -n test scale deployment/podinfo --replicas=0   # then curl the apex again`,
   );
   out(
-    `  kubectl --context ${east} -n isthmus-system logs -f deploy/isthmus-gateway   # the access log: a line per tunnel`,
+    `  kubectl --context ${east} -n isthmus-system logs -f deploy/isthmus-gateway   # the access log: a line per tunnel, when it closes`,
   );
   out(`    (every process logs to ${join(dirname(kc), 'logs')}, e.g. ${east}-gateway.log)`);
   out(
@@ -74,7 +75,12 @@ export function printLabReady(state: LabState, out: (line: string) => void): voi
   out(
     `  node bin/isthmus.mjs federated --kubeconfig ${kc} --context ${east}  # podinfo-federated: what each cluster serves`,
   );
-  out('Ctrl-C stops everything.');
+  // A lab run from --dir (a second one beside the first, or in the background) is found only with
+  // the same --dir: said here, where it is known.
+  const at = dir === LOCAL_LAB_DIR ? '' : ` --dir ${dir}`;
+  out(
+    `Ctrl-C stops everything; from another terminal: node bin/isthmus.mjs lab status${at}, node bin/isthmus.mjs lab down${at}`,
+  );
 }
 
 /** What `lab status` says of one part: its process runs (as recorded) and answers its probe. */
@@ -126,7 +132,9 @@ export async function labStatusLines(
   const state = await readLabState(dir);
   if (!state || !isRecordedProcess(state, state.pid, read)) {
     const left = state ? processesLeftRunning(state, read).map(([name]) => name) : [];
-    const lines = [`no lab is running (state in ${dir})`];
+    const lines = [
+      `no lab is running (state in ${dir}; a lab started with --dir is found with the same --dir)`,
+    ];
     if (left.length > 0)
       lines.push(
         `  still running, left by a lab that exited: ${left.join(', ')} (\`${labDownCommand(dir)}\` stops them)`,

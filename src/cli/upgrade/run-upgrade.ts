@@ -21,6 +21,7 @@ import { R, resourceOfKind } from '../../kube/resources.js';
 import type { V1ConfigMap, V1Secret } from '../../kube/types.js';
 import { VERSION } from '../../version.js';
 import { type InstallFlags, installOptionsFromFlags, issuerFiles } from '../commands/install.js';
+import { kubeTargetArgs } from '../common-flags.js';
 import { givenInstallFlags, INSTALL_FLAG_KINDS, installFlagsOf } from '../install/install-flags.js';
 import {
   INSTALL_RECORD_CONFIGMAP,
@@ -247,10 +248,7 @@ export async function runUpgrade(
     issuerCert: given.issuerCert,
     issuerKey: given.issuerKey,
   } as InstallFlags;
-  const kubectlFlags = [
-    ...(given.kubeconfig ? ['--kubeconfig', given.kubeconfig] : []),
-    ...(given.context ? ['--context', given.context] : []),
-  ];
+  const kubectlFlags = kubeTargetArgs(given);
   const {
     anchorPem,
     issuer,
