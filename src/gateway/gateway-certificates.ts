@@ -229,6 +229,8 @@ async function watchRevocations(
   });
   if (watcher.present()) metrics.crlReloaded('ok', watcher.current().size());
   if (watcher.present()) log.info({ file: config.crlFile, revoked: watcher.current().size() }, 'CRL loaded');
-  else log.warn({ file: config.crlFile }, 'no CRL file (yet): nothing is revoked until it appears');
+  // Info, not warn: the install always names the file (the isthmus-crl ConfigMap is optional), and
+  // a cluster that never revoked anything has none; a warning at every start taught to ignore it.
+  else log.info({ file: config.crlFile }, 'no CRL file (yet): nothing is revoked until it appears');
   return watcher;
 }
