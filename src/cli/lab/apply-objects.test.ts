@@ -11,7 +11,9 @@ import { R } from '../../kube/resources.js';
 import type { KubeObject, V1ConfigMap } from '../../kube/types.js';
 import { type Sandbox, startSandbox } from '../../sandbox/index.js';
 import { kubectlWith } from '../../sandbox/test-support.js';
-import { applyObjects } from './apply-objects.js';
+import { installManifests, toYamlStream } from '../install/render.js';
+import { testInstallOptions } from '../install/test-options.js';
+import { applyObjects, LAST_APPLIED_ANNOTATION } from './apply-objects.js';
 
 let sb: Sandbox;
 let client: KubeClient;
@@ -62,5 +64,38 @@ describe('applyObjects', () => {
     expect(replaced?.data).toEqual({ c: '3' });
     const recorded = replaced?.metadata?.annotations?.['kubectl.kubernetes.io/last-applied-configuration'];
     expect(JSON.parse(recorded as string).data).toEqual({ c: '3' });
+  });
+
+  it('leaves the install as kubectl apply would: re-applied unchanged by kubectl, CRDs included, no warning', async () => {
+    // The sandbox serves the project's CRDs from its start, as the lab's clusters do: the install's
+    // CRDs exist before the lab applies them. The ConfigMap has what Go's encoding/json writes
+    // differently from JSON.stringify: key order (numeric-looking keys too) and escaped <, >, &.
+    const tricky: KubeObject & V1ConfigMap = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'tricky', namespace: 'default' },
+      data: { zeta: '<a & b>', '10': 'ten', '2': 'two', alpha: 'x' },
+    };
+    const objects = [...(installManifests(testInstallOptions()) as KubeObject[]), tricky];
+    expect(objects.some((o) => o.kind === 'CustomResourceDefinition')).toBe(true);
+    await applyObjects(client, objects);
+
+    writeFileSync(join(dir, 'install.yaml'), toYamlStream(objects));
+    const r = await kubectl('apply', '-f', join(dir, 'install.yaml'));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(objects.length);
+    // Two are `configured` by kubectl on any cluster, however they were applied: a Secret given with
+    // stringData (the API server moves it into data, so the merge sets it again every time) and a
+    // PodDisruptionBudget (its spec.selector's patch strategy is "replace": the patch always holds it).
+    const alwaysConfigured = [
+      'secret/isthmus-issuer configured',
+      'poddisruptionbudget.policy/isthmus-controller configured',
+    ];
+    expect(lines.filter((l) => !alwaysConfigured.includes(l) && !l.endsWith(' unchanged'))).toEqual([]);
+
+    const crd = await client.get(R.crds, undefined, 'links.multicluster.isthmus.dev');
+    expect(crd?.metadata?.annotations?.[LAST_APPLIED_ANNOTATION]).toBeDefined();
   });
 });

@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { Agent, request } from 'undici';
 import type { Informer } from '../../kube/informer.js';
 import { SERVICE_NAME_LABEL } from '../../kube/keys.js';
-import type { V1EndpointSlice } from '../../kube/types.js';
+import type { V1EndpointSlice, V1Service } from '../../kube/types.js';
+import { LAB_NAMESPACE } from './topology.js';
 
 export interface RunningServer {
   url: string;
@@ -82,14 +83,28 @@ export function pickEndpoint(
   return choices.length === 0 ? undefined : choices[Math.floor(random() * choices.length)];
 }
 
+/** A JSON text as it is; any other body as a JSON string, so the frontend's answer is JSON always. */
+function asJson(text: string): string {
+  try {
+    JSON.parse(text);
+    return text;
+  } catch {
+    return JSON.stringify(text);
+  }
+}
+
 /**
  * GET /<service> on the frontend calls http://<service>:9898/ in the lab namespace; GET / calls the
- * `podinfo` apex (the TrafficSplit's Service, steered by the failover controller).
+ * `podinfo` apex (the TrafficSplit's Service, steered by the failover controller). A name with no
+ * Service there is a 404 (as a pod's DNS lookup finds no name), even while the slices of a Service
+ * just deleted (unexported) remain; a Service without a ready endpoint is a 503.
  */
 export function startFrontend(opts: {
   host: string;
   port: number;
   cluster: string;
+  /** The Services and EndpointSlices of the lab namespace. */
+  services: Informer<V1Service>;
   slices: Informer<V1EndpointSlice>;
   /**
    * How long an idle upstream connection is kept (undici's default, ~4 s, when absent). A tunnel's
@@ -106,6 +121,12 @@ export function startFrontend(opts: {
   const dispatcher = new Agent({ localAddress: opts.host, ...keepAlive });
   const server = createServer((req, res) => {
     const service = (req.url ?? '/').split('?')[0]!.replace(/^\/+/, '') || 'podinfo';
+    if (!opts.services.list().some((s) => s.metadata?.name === service)) {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      const error = `no Service ${LAB_NAMESPACE}/${service} in cluster ${opts.cluster}`;
+      res.end(JSON.stringify({ frontend: opts.cluster, service, error }));
+      return;
+    }
     const target = pickEndpoint(opts.slices.list(), service, 'http');
     if (!target) {
       res.writeHead(503, { 'content-type': 'application/json' });
@@ -117,7 +138,7 @@ export function startFrontend(opts: {
         const text = await upstream.body.text();
         res.writeHead(upstream.statusCode, { 'content-type': 'application/json' });
         res.end(
-          `{"frontend":${JSON.stringify(opts.cluster)},"service":${JSON.stringify(service)},"upstream":${text}}`,
+          `{"frontend":${JSON.stringify(opts.cluster)},"service":${JSON.stringify(service)},"upstream":${asJson(text)}}`,
         );
       })
       .catch((err: unknown) => {

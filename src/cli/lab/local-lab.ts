@@ -483,16 +483,20 @@ async function startEastFrontend(
   admin: KubeClient,
   closers: (() => Promise<void>)[],
 ): Promise<RunningServer> {
+  const services = createInformer<V1Service>(admin, R.services, { namespace: LAB_NAMESPACE });
   const slices = createInformer<V1EndpointSlice>(admin, R.endpointSlices, { namespace: LAB_NAMESPACE });
-  slices.start();
-  closers.push(() => slices.stop());
-  await slices.synced;
+  for (const informer of [services, slices]) {
+    informer.start();
+    closers.push(() => informer.stop());
+  }
+  await Promise.all([services.synced, slices.synced]);
   // ISTHMUS_LAB_FRONTEND_KEEPALIVE_MS: for tests only (test/lab.test.ts), unset in normal use.
   const keepAliveMs = Number(process.env.ISTHMUS_LAB_FRONTEND_KEEPALIVE_MS);
   const frontend = await startFrontend({
     host: c.frontend.host,
     port: c.frontend.port,
     cluster: c.name,
+    services,
     slices,
     ...(keepAliveMs > 0 ? { keepAliveMs } : {}),
   });
