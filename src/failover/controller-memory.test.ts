@@ -4,8 +4,8 @@
  * under its name, a new primary, a restart between the weight patch and the status write, a hand
  * edit of the weights.
  */
-import { Registry } from 'prom-client';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import type { Registry } from 'prom-client';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { updateWithRetry } from '../kube/apply.js';
 import { KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
@@ -20,17 +20,15 @@ import { synced } from '../kube/test-support.js';
 import type { CoreV1Event, TrafficSplit } from '../kube/types.js';
 import { createLocalInformers } from '../mirror/controller.js';
 import { waitFor } from '../mirror/test-wait.js';
-import { type Sandbox, startSandbox } from '../sandbox/index.js';
+import type { Sandbox } from '../sandbox/index.js';
 import {
   type FailoverController,
   type FailoverControllerOptions,
   runFailoverController,
 } from './controller.js';
 import { statusUnsupportedChannel } from './reconcile-split.js';
-import { LINKERD_SMI_CRD, service, slice, trafficSplit } from './test-builders.js';
-
-const GATEWAY_POD = '10.0.0.5';
-const PRIMARY_PODS = ['10.1.0.7', '10.1.0.8'];
+import { GATEWAY_POD, LINKERD_SMI_CRD, PRIMARY_PODS, service, slice, trafficSplit } from './test-builders.js';
+import { controllerSandbox } from './test-sandbox.js';
 
 let sandbox: Sandbox;
 /** The test's own client, not rate-limited (its polling would drain the controller's bucket). */
@@ -39,7 +37,6 @@ let controllerClient: KubeClient;
 let controller: FailoverController | undefined;
 let registry: Registry;
 let ns: string;
-let nsCounter = 0;
 let clock = Date.now();
 
 function start(opts: Partial<FailoverControllerOptions> = {}): FailoverController {
@@ -141,33 +138,23 @@ async function seen(shared: Awaited<ReturnType<typeof sharedInformers>>, ready: 
 }
 
 function sandboxPerFile(opts: { loadCrds: boolean }) {
-  beforeAll(async () => {
-    sandbox = await startSandbox({ name: 'east', loadCrds: opts.loadCrds });
-    client = KubeClient.fromKubeconfigString(sandbox.kubeconfig(), undefined, {
-      rateLimit: { qps: 0, burst: 0 },
-    });
-    if (!opts.loadCrds) {
-      await client.create(R.crds, LINKERD_SMI_CRD);
-      await waitFor(() => client.list(R.trafficSplitsV1alpha2, { namespace: 'default' }).then(() => true), {
-        what: 'the linkerd-smi CRD served',
-      });
-    }
+  controllerSandbox({
+    nsPrefix: 'memory',
+    loadCrds: opts.loadCrds,
+    ...(opts.loadCrds ? {} : { prepare: installLinkerdSmiCrd }),
+    stopEach: () => controller?.stop(),
+    use: (s) => {
+      controller = undefined;
+      clock = Date.now();
+      ({ sandbox, client, controllerClient, registry, ns } = s);
+    },
   });
-  afterAll(async () => {
-    client?.close();
-    await sandbox?.close();
-  });
-  beforeEach(async () => {
-    ns = `memory-${++nsCounter}`;
-    clock = Date.now();
-    registry = new Registry();
-    controllerClient = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
-    await client.create(R.namespaces, { metadata: { name: ns } });
-  });
-  afterEach(async () => {
-    await controller?.stop();
-    controller = undefined;
-    controllerClient.close();
+}
+
+async function installLinkerdSmiCrd(c: KubeClient): Promise<void> {
+  await c.create(R.crds, LINKERD_SMI_CRD);
+  await waitFor(() => c.list(R.trafficSplitsV1alpha2, { namespace: 'default' }).then(() => true), {
+    what: 'the linkerd-smi CRD served',
   });
 }
 

@@ -4,7 +4,7 @@
  * mirror slices as the mirror controller would (gateway pod 10.0.0.5 at egress ports).
  */
 import { Registry } from 'prom-client';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
 import { FlakyClient } from '../kube/flaky-client.js';
@@ -32,53 +32,34 @@ import { SPLIT_LABEL, splitLabelValue } from './plan-apex-slices.js';
 import { STEER_LABEL } from './split-selection.js';
 import type { SplitStatus } from './split-status.js';
 import { failoverStatusRows } from './status-view.js';
-import { podIPs, podSlices, service, slice, trafficSplit } from './test-builders.js';
-
-const GATEWAY_POD = '10.0.0.5';
-const PRIMARY_PODS = ['10.1.0.7', '10.1.0.8'];
+import {
+  GATEWAY_POD,
+  PRIMARY_PODS,
+  podIPs,
+  podSlices,
+  service,
+  slice,
+  trafficSplit,
+} from './test-builders.js';
+import { controllerSandbox } from './test-sandbox.js';
 
 let sandbox: Sandbox;
-/**
- * The test's own reads and writes, not rate-limited: its polling (every 20 ms in each waitFor) would
- * otherwise drain the 50 qps bucket it shares with the controller, and every later test would run
- * at the throttled rate.
- */
+/** The test's own client, not rate-limited; the controller's, at the production limit (test-sandbox.ts). */
 let client: KubeClient;
-/**
- * What the controller (and its shared informers) talks through, at the production rate limit: one
- * per test, as a controller process has its own, so no test inherits an earlier one's spent bucket.
- */
 let controllerClient: KubeClient;
 let controller: FailoverController | undefined;
 let registry: Registry;
 let ns: string;
-let nsCounter = 0;
 let clock = Date.now();
 
-beforeAll(async () => {
-  sandbox = await startSandbox({ name: 'east' });
-  client = KubeClient.fromKubeconfigString(sandbox.kubeconfig(), undefined, {
-    rateLimit: { qps: 0, burst: 0 },
-  });
-});
-
-afterAll(async () => {
-  client?.close();
-  await sandbox?.close();
-});
-
-beforeEach(async () => {
-  ns = `failover-${++nsCounter}`;
-  clock = Date.now();
-  registry = new Registry();
-  controllerClient = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
-  await client.create(R.namespaces, { metadata: { name: ns } });
-});
-
-afterEach(async () => {
-  await controller?.stop();
-  controller = undefined;
-  controllerClient.close();
+controllerSandbox({
+  nsPrefix: 'failover',
+  use: (s) => {
+    ({ sandbox, client, controllerClient, registry, ns } = s);
+    controller = undefined;
+    clock = Date.now();
+  },
+  stopEach: () => controller?.stop(),
 });
 
 function start(

@@ -6,8 +6,8 @@
  * whose slice is emitted later as having no endpoint, and fail over. Against the strict sandbox.
  */
 import { Registry } from 'prom-client';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { KubeClient } from '../kube/client.js';
+import { describe, expect, it } from 'vitest';
+import type { KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
 import {
   FAILOVER_PRIMARY_ANNOTATION,
@@ -18,40 +18,25 @@ import { R } from '../kube/resources.js';
 import { synced } from '../kube/test-support.js';
 import type { CoreV1Event, TrafficSplit, V1EndpointSlice } from '../kube/types.js';
 import { createLocalInformers } from '../mirror/controller.js';
-import { type Sandbox, startSandbox } from '../sandbox/index.js';
+import type { Sandbox } from '../sandbox/index.js';
 import { waitFor } from '../wait-for.js';
 import { type FailoverController, runFailoverController } from './controller.js';
-import { service, slice, trafficSplit } from './test-builders.js';
-
-const GATEWAY_POD = '10.0.0.5';
-const PRIMARY_PODS = ['10.1.0.7', '10.1.0.8'];
+import { GATEWAY_POD, PRIMARY_PODS, service, slice, trafficSplit } from './test-builders.js';
+import { controllerSandbox } from './test-sandbox.js';
 
 let sandbox: Sandbox;
 let client: KubeClient;
 let controllerClient: KubeClient;
 let controller: FailoverController | undefined;
 let ns: string;
-let nsCounter = 0;
 
-beforeAll(async () => {
-  sandbox = await startSandbox({ name: 'east' });
-  client = KubeClient.fromKubeconfigString(sandbox.kubeconfig(), undefined, {
-    rateLimit: { qps: 0, burst: 0 },
-  });
-});
-afterAll(async () => {
-  client?.close();
-  await sandbox?.close();
-});
-beforeEach(async () => {
-  ns = `startup-${++nsCounter}`;
-  controllerClient = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
-  await client.create(R.namespaces, { metadata: { name: ns } });
-});
-afterEach(async () => {
-  await controller?.stop();
-  controller = undefined;
-  controllerClient.close();
+controllerSandbox({
+  nsPrefix: 'startup',
+  use: (s) => {
+    ({ sandbox, client, controllerClient, ns } = s);
+    controller = undefined;
+  },
+  stopEach: () => controller?.stop(),
 });
 
 /**

@@ -9,6 +9,11 @@ import {
 } from '../kube/keys.js';
 import type { TrafficSplit, V1EndpointSlice, V1Service } from '../kube/types.js';
 
+/** The gateway pod the mirror controller lists in a mirror's slice (at the mirror's egress port). */
+export const GATEWAY_POD = '10.0.0.5';
+/** The pods of the local Service (a split's primary, a federation's local member). */
+export const PRIMARY_PODS = ['10.1.0.7', '10.1.0.8'];
+
 export function service(
   namespace: string,
   name: string,

@@ -4,10 +4,18 @@
  * would; the mirrors of remote members as the mirror controller would (gateway pod 10.0.0.5 at
  * egress ports).
  */
-import { Registry } from 'prom-client';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import type { Registry } from 'prom-client';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { readFederatedRows, renderFederatedTable } from '../cli/check/federated-view.js';
-import { podIPs, podSlices, service, slice } from '../failover/test-builders.js';
+import {
+  PRIMARY_PODS as CART_PODS,
+  GATEWAY_POD,
+  podIPs,
+  podSlices,
+  service,
+  slice,
+} from '../failover/test-builders.js';
+import { controllerSandbox } from '../failover/test-sandbox.js';
 import { KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
 import { FlakyClient } from '../kube/flaky-client.js';
@@ -31,55 +39,29 @@ import { synced } from '../kube/test-support.js';
 import type { CoreV1Event, V1EndpointSlice, V1Namespace, V1Service } from '../kube/types.js';
 import { createLocalInformers, type LocalInformers } from '../mirror/controller.js';
 import { waitFor } from '../mirror/test-wait.js';
-import { type Sandbox, startSandbox } from '../sandbox/index.js';
+import type { Sandbox } from '../sandbox/index.js';
 import { type FederationController, runFederationController } from './controller.js';
 import { FEDERATION_STANDBY_ANNOTATION } from './plan-federation.js';
 
-const GATEWAY_POD = '10.0.0.5';
-const CART_PODS = ['10.1.0.7', '10.1.0.8'];
-
 let sandbox: Sandbox;
-/**
- * The test's own reads and writes, not rate-limited: its polling (every 20 ms in each waitFor) would
- * otherwise drain the 50 qps bucket it shares with the controller, and every later test would run
- * at the throttled rate.
- */
+/** The test's own client, not rate-limited; the controller's, at the production limit (test-sandbox.ts). */
 let client: KubeClient;
-/**
- * What the controller and its informers talk through, at the production rate limit: one per test,
- * as a controller process has its own, so no test inherits an earlier one's spent bucket.
- */
 let controllerClient: KubeClient;
 let informers: LocalInformers;
 let controller: FederationController | undefined;
 let registry: Registry;
 let ns: string;
-let nsCounter = 0;
 
-beforeAll(async () => {
-  sandbox = await startSandbox({ name: 'east' });
-  client = KubeClient.fromKubeconfigString(sandbox.kubeconfig(), undefined, {
-    rateLimit: { qps: 0, burst: 0 },
-  });
-});
-
-afterAll(async () => {
-  client?.close();
-  await sandbox?.close();
-});
-
-beforeEach(async () => {
-  ns = `federation-${++nsCounter}`;
-  registry = new Registry();
-  controllerClient = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
-  await client.create(R.namespaces, { metadata: { name: ns } });
-});
-
-afterEach(async () => {
-  await controller?.stop();
-  controller = undefined;
-  await Promise.all([informers?.services.stop(), informers?.slices.stop()]);
-  controllerClient.close();
+controllerSandbox({
+  nsPrefix: 'federation',
+  use: (s) => {
+    ({ sandbox, client, controllerClient, registry, ns } = s);
+    controller = undefined;
+  },
+  stopEach: async () => {
+    await controller?.stop();
+    await Promise.all([informers?.services.stop(), informers?.slices.stop()]);
+  },
 });
 
 function start(

@@ -6,9 +6,10 @@
  * slices without the members or slices emitted later. Against the strict sandbox.
  */
 import { Registry } from 'prom-client';
-import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
-import { service, slice } from '../failover/test-builders.js';
-import { KubeClient } from '../kube/client.js';
+import { expect, it } from 'vitest';
+import { PRIMARY_PODS as CART_PODS, GATEWAY_POD, service, slice } from '../failover/test-builders.js';
+import { controllerSandbox } from '../failover/test-sandbox.js';
+import type { KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
 import { createInformer } from '../kube/informer.js';
 import {
@@ -23,12 +24,10 @@ import { R } from '../kube/resources.js';
 import { synced } from '../kube/test-support.js';
 import type { V1EndpointSlice, V1Namespace, V1Service } from '../kube/types.js';
 import { createLocalInformers } from '../mirror/controller.js';
-import { type Sandbox, startSandbox } from '../sandbox/index.js';
+import type { Sandbox } from '../sandbox/index.js';
 import { waitFor } from '../wait-for.js';
 import { type FederationController, runFederationController } from './controller.js';
 
-const GATEWAY_POD = '10.0.0.5';
-const CART_PODS = ['10.1.0.7', '10.1.0.8'];
 /** KubeClient methods that write. */
 const WRITES = new Set([
   'create',
@@ -45,29 +44,16 @@ let sandbox: Sandbox;
 let client: KubeClient;
 let controllerClient: KubeClient;
 let ns: string;
-let nsCounter = 0;
 /** Stopped after each test, last first. */
 let running: { stop(): Promise<void> }[] = [];
 
-beforeAll(async () => {
-  sandbox = await startSandbox({ name: 'east' });
-  client = KubeClient.fromKubeconfigString(sandbox.kubeconfig(), undefined, {
-    rateLimit: { qps: 0, burst: 0 },
-  });
-});
-afterAll(async () => {
-  client?.close();
-  await sandbox?.close();
-});
-beforeEach(async () => {
-  ns = `federation-startup-${++nsCounter}`;
-  controllerClient = KubeClient.fromKubeconfigString(sandbox.kubeconfig());
-  await client.create(R.namespaces, { metadata: { name: ns } });
-});
-afterEach(async () => {
-  for (const r of running.reverse()) await r.stop();
-  running = [];
-  controllerClient.close();
+controllerSandbox({
+  nsPrefix: 'federation-startup',
+  use: (s) => ({ sandbox, client, controllerClient, ns } = s),
+  stopEach: async () => {
+    for (const r of running.reverse()) await r.stop();
+    running = [];
+  },
 });
 
 /**

@@ -3,33 +3,14 @@
  * `--max-tunnels` (ISTHMUS_MAX_TUNNELS) and the idle-session timeout, on by default.
  */
 import { describe, expect, it } from 'vitest';
-import { isIsthmusError } from '../errors.js';
 import {
   DEFAULT_IDLE_SESSION_TIMEOUT_MS,
   DEFAULT_MAX_TUNNELS,
-  type GatewayFlags,
   gatewayArgvFromFlags,
   gatewayFlagsFromArgv,
   gatewayOptionsFromFlags,
 } from './config.js';
-
-const minimal: GatewayFlags = {
-  cluster: 'west',
-  kubeconfig: '/k/config',
-  certFile: '/c/crt.pem',
-  keyFile: '/c/key.pem',
-  caFile: '/c/ca.pem',
-};
-
-function usageMessage(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(isIsthmusError(err, 'USAGE')).toBe(true);
-    return (err as Error).message;
-  }
-  throw new Error('expected a USAGE error');
-}
+import { minimalFlags as minimal, usageMessage } from './test-support/config-flags.js';
 
 describe('--max-tunnels', () => {
   it('defaults to a bound that keeps a gateway within the install memory limit', () => {

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { isIsthmusError } from '../errors.js';
 import { anyAddress } from '../host-port.js';
 import {
   type GatewayFlags,
@@ -7,19 +6,7 @@ import {
   gatewayFlagsFromArgv,
   gatewayOptionsFromFlags,
 } from './config.js';
-
-const files = { certFile: '/c/crt.pem', keyFile: '/c/key.pem', caFile: '/c/ca.pem' };
-const minimal: GatewayFlags = { cluster: 'west', kubeconfig: '/k/config', ...files };
-
-function usageMessage(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(isIsthmusError(err, 'USAGE')).toBe(true);
-    return (err as Error).message;
-  }
-  throw new Error('expected a USAGE error');
-}
+import { certFiles as files, minimalFlags as minimal, usageMessage } from './test-support/config-flags.js';
 
 describe('gatewayOptionsFromFlags', () => {
   it('takes $KUBECONFIG as a list, kubectl-style, and --kubeconfig as one file', () => {

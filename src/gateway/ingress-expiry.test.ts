@@ -5,13 +5,12 @@
  * Real TLS on loopback: a certificate valid for a few more seconds, waited for with a deadline.
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
-import type { ClientHttp2Stream } from 'node:http2';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SESSION_EXPIRED_CHANNEL, type SessionExpiredMessage } from './certificate-expiry.js';
 import { CHANNELS, type HandshakeRejectedMessage } from './diagnostics.js';
 import type { Ingress } from './ingress.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
-import { echo, startTcpBackend, type TcpBackend } from './test-support/backends.js';
+import { echo, echoThrough, startTcpBackend, type TcpBackend } from './test-support/backends.js';
 import { ask, connectTo, h2connect } from './test-support/h2-client.js';
 import { CLUSTER_DOMAIN, PROBE_PATH, startEchoIngress } from './test-support/harness.js';
 import { makePki, resigned, type TestPki, TRUST_DOMAIN, wholeSecondAfter } from './test-support/pki.js';
@@ -47,26 +46,6 @@ afterAll(async () => {
   await backend.close();
 });
 
-/** Writes `text` into an open tunnel and resolves with what the echo backend sends back. */
-function roundTrip(tunnel: ClientHttp2Stream, text: string): Promise<string> {
-  return within(
-    new Promise((resolve) => {
-      let got = '';
-      const onData = (chunk: Buffer) => {
-        got += chunk.toString();
-        if (got.length >= text.length) {
-          tunnel.off('data', onData);
-          resolve(got);
-        }
-      };
-      tunnel.on('data', onData);
-      tunnel.write(text);
-    }),
-    5_000,
-    `echo of ${text}`,
-  );
-}
-
 it('sends GOAWAY at the peer certificate notAfter: no new tunnel on that session, open ones finish', async () => {
   const identity = 'spiffe://cluster.local/cluster/east/gateway';
   // Valid 4 s from when its key is made, to a whole second (what the ingress and OpenSSL see).
@@ -80,7 +59,7 @@ it('sends GOAWAY at the peer certificate notAfter: no new tunnel on that session
   const tunnel = s.request(connectTo(ECHO), { endStream: false });
   tunnel.on('error', () => {});
   await within(new Promise((r) => tunnel.once('response', r)), 5_000, 'CONNECT 200');
-  expect(await roundTrip(tunnel, 'before')).toBe('before');
+  expect(await echoThrough(tunnel, 'before')).toBe('before');
 
   // The certificate expires within a few seconds of real time.
   expect(await within(goaway, 15_000, 'GOAWAY at the certificate expiry')).toBe(0);
@@ -98,7 +77,7 @@ it('sends GOAWAY at the peer certificate notAfter: no new tunnel on that session
   const late = await ask(s, connectTo(ECHO));
   expect(late).not.toMatchObject({ status: 200 });
   // The tunnel opened before the expiry goes on until it ends (the decision: Envoy's and Linkerd's).
-  expect(await roundTrip(tunnel, 'after')).toBe('after');
+  expect(await echoThrough(tunnel, 'after')).toBe('after');
   expect(ingress.openTunnels()).toBe(1);
 
   // A new session with the same certificate fails its handshake.

@@ -4,13 +4,12 @@
  * handshake succeeds or fails on its own (here: refused until the remote rotates its certificate).
  * Real TLS on loopback; a certificate valid for a few more seconds, waited for with a deadline.
  */
-import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { waitFor as waitUntil } from '../wait-for.js';
-import { echo, startTcpBackend, type TcpBackend } from './test-support/backends.js';
+import { echo, echoThrough, startTcpBackend, type TcpBackend } from './test-support/backends.js';
 import { CLUSTER_DOMAIN, type Harness, startHarness } from './test-support/harness.js';
 import { makePki, resigned, type TestPki, wholeSecondAfter } from './test-support/pki.js';
-import { untilExpiredForOpenSsl, waitFor, within } from './test-support/wait.js';
+import { untilExpiredForOpenSsl, waitFor } from './test-support/wait.js';
 
 const ECHO = `echo.test.svc.${CLUSTER_DOMAIN}:7000`;
 
@@ -30,25 +29,6 @@ afterAll(async () => {
   await backend.close();
 });
 
-function roundTrip(tunnel: Duplex, text: string): Promise<string> {
-  return within(
-    new Promise((resolve) => {
-      let got = '';
-      const onData = (chunk: Buffer) => {
-        got += chunk.toString();
-        if (got.length >= text.length) {
-          tunnel.off('data', onData);
-          resolve(got);
-        }
-      };
-      tunnel.on('data', onData);
-      tunnel.write(text);
-    }),
-    5_000,
-    `echo of ${text}`,
-  );
-}
-
 it('stops opening tunnels on a session whose remote certificate expired, and redials', async () => {
   const westIdentity = 'spiffe://cluster.local/cluster/west/gateway';
   // Valid 4 s from when its key is made, to a whole second (what the pool and OpenSSL see).
@@ -64,13 +44,13 @@ it('stops opening tunnels on a session whose remote certificate expired, and red
   const remote = h.ingress.address;
   const tunnel = await h.pool.openTunnel(remote, ECHO);
   tunnel.on('error', () => {});
-  expect(await roundTrip(tunnel, 'before')).toBe('before');
+  expect(await echoThrough(tunnel, 'before')).toBe('before');
   expect(h.pool.readySessionCount()).toBe(1);
 
   // The remote's certificate expires within a few seconds: the session takes no new tunnel.
   await waitFor(() => h.pool.readySessionCount() === 0, 'the session to the expired remote draining', 15_000);
   // Its tunnel goes on; a new one needs a new handshake, which the expired certificate fails.
-  expect(await roundTrip(tunnel, 'after')).toBe('after');
+  expect(await echoThrough(tunnel, 'after')).toBe('after');
   await untilExpiredForOpenSsl(notAfter, 'a handshake with the expired certificate');
   await expect(h.pool.openTunnel(remote, ECHO)).rejects.toThrow(/expired|certificate/i);
 
@@ -82,7 +62,7 @@ it('stops opening tunnels on a session whose remote certificate expired, and red
     10_000,
   );
   next.on('error', () => {});
-  expect(await roundTrip(next, 'rotated')).toBe('rotated');
+  expect(await echoThrough(next, 'rotated')).toBe('rotated');
   next.end();
   tunnel.end();
   await waitFor(() => h.ingress.openTunnels() === 0, 'tunnels closed');

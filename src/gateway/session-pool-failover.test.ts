@@ -8,35 +8,26 @@
  */
 
 import type { Duplex } from 'node:stream';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isIsthmusError } from '../errors.js';
 import type { Link } from '../kube/types.js';
 import type { SessionDialMessage } from './diagnostics.js';
 import { gatewayAddressesOf } from './gateway-failover.js';
 import type { Ingress } from './ingress.js';
 import { type GatewayAddress, SessionPool, type SessionPoolOptions } from './session-pool.js';
-import { echo, startTcpBackend, type TcpBackend } from './test-support/backends.js';
+import type { TcpBackend } from './test-support/backends.js';
 import { linkTo, sessionDials, tunnelThrough as viaTunnel } from './test-support/gateway-links.js';
 import { CLUSTER_DOMAIN, startEchoIngress } from './test-support/harness.js';
+import { dataPathLifecycle } from './test-support/lifecycle.js';
 import { makePki, type TestPki } from './test-support/pki.js';
 import { waitFor, within } from './test-support/wait.js';
 
 const ECHO = `echo.test.svc.${CLUSTER_DOMAIN}:7000`;
 
 let pki: TestPki;
-const cleanups: (() => Promise<void> | void)[] = [];
-beforeAll(() => {
-  pki = makePki();
+const { cleanups, echoBackend } = dataPathLifecycle((made) => {
+  pki = made;
 });
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function echoBackend(): Promise<TcpBackend> {
-  const b = await startTcpBackend(echo);
-  cleanups.push(() => b.close());
-  return b;
-}
 
 /**
  * West's ingress (or `cluster`'s) on `host`:`port` (0: any) in front of test/echo, with a certificate

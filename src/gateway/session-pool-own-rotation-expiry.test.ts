@@ -5,12 +5,11 @@
  * certificate is dialled behind it; once that one is established the old session takes no new
  * tunnel and closes with its last one. Real TLS on loopback, waits with deadlines.
  */
-import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { echo, startTcpBackend, type TcpBackend } from './test-support/backends.js';
+import { echo, echoThrough, startTcpBackend, type TcpBackend } from './test-support/backends.js';
 import { CLUSTER_DOMAIN, type Harness, startHarness } from './test-support/harness.js';
 import { makePki, type TestPki } from './test-support/pki.js';
-import { waitFor, within } from './test-support/wait.js';
+import { waitFor } from './test-support/wait.js';
 
 const ECHO = `echo.test.svc.${CLUSTER_DOMAIN}:7000`;
 const EAST = 'spiffe://cluster.local/cluster/east/gateway';
@@ -28,39 +27,20 @@ afterAll(async () => {
   await backend.close();
 });
 
-function roundTrip(tunnel: Duplex, text: string): Promise<string> {
-  return within(
-    new Promise((resolve) => {
-      let got = '';
-      const onData = (chunk: Buffer) => {
-        got += chunk.toString();
-        if (got.length >= text.length) {
-          tunnel.off('data', onData);
-          resolve(got);
-        }
-      };
-      tunnel.on('data', onData);
-      tunnel.write(text);
-    }),
-    5_000,
-    `echo of ${text}`,
-  );
-}
-
 it('moves to a session with the rotated certificate, and the old one ends with its last tunnel', async () => {
   h = await startHarness(pki);
   h.exportService('test', 'echo', 7000, [backend.port]);
   const remote = h.ingress.address;
   const old = await h.pool.openTunnel(remote, ECHO);
   old.on('error', () => {});
-  expect(await roundTrip(old, 'before')).toBe('before');
+  expect(await echoThrough(old, 'before')).toBe('before');
   expect(h.pool.sessionCount()).toBe(1);
 
   h.pool.setSecureContext(pki.leaf('east', { uriSans: [EAST] }));
   // Served at once (on the old session), while a session with the new certificate is dialled.
   const next = await h.pool.openTunnel(remote, ECHO);
   next.on('error', () => {});
-  expect(await roundTrip(next, 'during')).toBe('during');
+  expect(await echoThrough(next, 'during')).toBe('during');
   await waitFor(
     () => h.pool.sessionCount() === 2 && h.pool.readySessionCount() === 1,
     'a new session ready, the old one draining',
@@ -68,10 +48,10 @@ it('moves to a session with the rotated certificate, and the old one ends with i
   );
   expect(h.ingress.sessions()).toBe(2);
   // The old session's tunnels go on; new ones take the new session.
-  expect(await roundTrip(old, 'after')).toBe('after');
+  expect(await echoThrough(old, 'after')).toBe('after');
   const third = await h.pool.openTunnel(remote, ECHO);
   third.on('error', () => {});
-  expect(await roundTrip(third, 'rotated')).toBe('rotated');
+  expect(await echoThrough(third, 'rotated')).toBe('rotated');
   old.end();
   next.end();
   await waitFor(() => h.pool.sessionCount() === 1, 'the old session gone with its last tunnel', 10_000);

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import http2, { type ClientHttp2Stream, type ServerHttp2Session } from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { isIsthmusError } from '../errors.js';
 import { gatewayIdentity } from '../kube/keys.js';
 import { VERSION } from '../version.js';
@@ -19,9 +19,10 @@ import { resolverFor } from './resolver.js';
 import { ServiceIndex } from './service-index.js';
 import { SESSION_LIVENESS_CHANNEL, type SessionLivenessMessage } from './session-liveness.js';
 import { SessionPool } from './session-pool.js';
-import { echo, startTcpBackend, type TcpBackend } from './test-support/backends.js';
+import type { TcpBackend } from './test-support/backends.js';
 import { authorizeClusters, CLUSTER_DOMAIN, PROBE_PATH } from './test-support/harness.js';
-import { makePki, type TestPki, TRUST_DOMAIN } from './test-support/pki.js';
+import { dataPathLifecycle } from './test-support/lifecycle.js';
+import { type TestPki, TRUST_DOMAIN } from './test-support/pki.js';
 import { type Relay, startRelay } from './test-support/relay.js';
 import { startStandInGateway } from './test-support/stand-in-gateway.js';
 import { waitFor, within } from './test-support/wait.js';
@@ -30,19 +31,9 @@ import type { TunnelSecureContext } from './tunnel-settings.js';
 const ECHO = `echo.test.svc.${CLUSTER_DOMAIN}:7000`;
 
 let pki: TestPki;
-const cleanups: (() => Promise<void> | void)[] = [];
-beforeAll(() => {
-  pki = makePki();
+const { cleanups, echoBackend } = dataPathLifecycle((made) => {
+  pki = made;
 });
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function echoBackend(): Promise<TcpBackend> {
-  const b = await startTcpBackend(echo);
-  cleanups.push(() => b.close());
-  return b;
-}
 
 /** A real ingress exporting echo.test:7000; records the certificate of every admitted peer. */
 async function ingressFor(

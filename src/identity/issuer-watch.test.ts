@@ -42,35 +42,16 @@ async function signer(handle: ReturnType<typeof createCertifyHandler>): Promise<
 
 describe('watchIssuer', () => {
   it('signs with a renewed issuer once its Secret is updated, and refuses bad updates', async () => {
-    const anchor = new SecretVolume({ 'ca.crt': pki.anchor.certPem });
     const a = pki.issuers.east;
-    const secret = new SecretVolume({ 'tls.crt': a.certPem, 'tls.key': a.keyPem });
-    dirs.push(anchor.dir, secret.dir);
-    const changes: KeyPairPem[] = [];
-    const errors: IsthmusError[] = [];
-    watcher = await watchIssuer({
-      anchorFile: join(anchor.dir, 'ca.crt'),
-      certFile: join(secret.dir, 'tls.crt'),
-      keyFile: join(secret.dir, 'tls.key'),
-      scope: { cluster: 'east', trustDomain: TEST_TRUST_DOMAIN },
-      intervalMs: 20,
-      onChange: (i) => changes.push(i),
-      onError: (e) => errors.push(e),
-    });
-    const handle = createCertifyHandler({
-      issuer: watcher.current,
-      trustDomain: TEST_TRUST_DOMAIN,
-      cluster: 'east',
-      reviewer,
-    });
+    const { watching, anchor, secret, changes, errors, handle } = await watchEast();
     expect(await signer(handle)).toBe(a.certPem);
-    expect(watcher.refused()).toBe(false);
+    expect(watching.refused()).toBe(false);
 
     // Renewed, as cert-manager writes it: the issuer followed by its CA in tls.crt.
     const b = createIssuer(pki.anchor, { cluster: 'east', trustDomain: TEST_TRUST_DOMAIN });
     secret.publish({ 'tls.crt': b.certPem + pki.anchor.certPem, 'tls.key': b.keyPem });
     await waitFor('the renewed issuer', () => changes.length === 1, 5000);
-    expect(watcher.current().certPem).toBe(b.certPem);
+    expect(watching.current().certPem).toBe(b.certPem);
     expect(await signer(handle)).toBe(b.certPem);
 
     // A key that is not the certificate's, then an issuer of another anchor: refused, B signs on.
@@ -83,13 +64,13 @@ describe('watchIssuer', () => {
     expect(errors[1]?.message).toMatch(/not signed by the trust anchor/);
     expect(changes).toHaveLength(1);
     expect(await signer(handle)).toBe(b.certPem);
-    expect(watcher.refused()).toBe(true); // isthmus_identity_issuer_file_refused, until good files load
+    expect(watching.refused()).toBe(true); // isthmus_identity_issuer_file_refused, until good files load
 
     // Anchor rotation: the foreign issuer is accepted once its anchor joins the bundle.
     anchor.publish({ 'ca.crt': pki.anchor.certPem + foreignTestPki().anchor.certPem });
     await waitFor('the issuer under the new anchor', () => changes.length === 2, 5000);
     expect(await signer(handle)).toBe(foreign.certPem);
-    expect(watcher.refused()).toBe(false);
+    expect(watching.refused()).toBe(false);
 
     // West's issuer, mounted in east by mistake: every gateway would refuse what it signs.
     const west = pki.issuers.west;
@@ -100,12 +81,12 @@ describe('watchIssuer', () => {
     );
     expect(changes).toHaveLength(2);
     expect(await signer(handle)).toBe(foreign.certPem);
-    expect(watcher.refused()).toBe(true);
+    expect(watching.refused()).toBe(true);
 
     // Fixed by putting the issuer in force back: loaded again, nothing refused any more.
     secret.publish({ 'tls.crt': foreign.certPem, 'tls.key': foreign.keyPem });
     await waitFor('the issuer in force put back', () => changes.length === 3, 5000);
-    expect(watcher.refused()).toBe(false);
+    expect(watching.refused()).toBe(false);
   });
 
   it('refuses to start on an invalid issuer, with the reason', async () => {
@@ -190,25 +171,12 @@ describe('watchIssuer', () => {
   });
 
   it('anchorPem() is the anchor in force after an anchor reload, not the one it started with', async () => {
-    const anchor = new SecretVolume({ 'ca.crt': pki.anchor.certPem });
-    const a = pki.issuers.east;
-    const secret = new SecretVolume({ 'tls.crt': a.certPem, 'tls.key': a.keyPem });
-    dirs.push(anchor.dir, secret.dir);
-    const changes: KeyPairPem[] = [];
-    watcher = await watchIssuer({
-      anchorFile: join(anchor.dir, 'ca.crt'),
-      certFile: join(secret.dir, 'tls.crt'),
-      keyFile: join(secret.dir, 'tls.key'),
-      scope: { cluster: 'east', trustDomain: TEST_TRUST_DOMAIN },
-      intervalMs: 20,
-      onChange: (i) => changes.push(i),
-      onError: () => {},
-    });
+    const { watching, anchor, changes } = await watchEast();
     // Step 1 of a rotation: the bundle of the new anchor and the old one.
     const bundle = foreignTestPki().anchor.certPem + pki.anchor.certPem;
     anchor.publish({ 'ca.crt': bundle });
     await waitFor('the anchor reloaded', () => changes.length === 1, 10_000);
-    expect(watcher.anchorPem()).toBe(bundle);
+    expect(watching.anchorPem()).toBe(bundle);
   });
 });
 
@@ -261,7 +229,7 @@ async function watchEast(opts: { anchorPem?: string; onWarning?: (w: string) => 
   dirs.push(anchor.dir, secret.dir);
   const changes: KeyPairPem[] = [];
   const errors: IsthmusError[] = [];
-  watcher = await watchIssuer({
+  const watching = await watchIssuer({
     anchorFile: join(anchor.dir, 'ca.crt'),
     certFile: join(secret.dir, 'tls.crt'),
     keyFile: join(secret.dir, 'tls.key'),
@@ -271,11 +239,12 @@ async function watchEast(opts: { anchorPem?: string; onWarning?: (w: string) => 
     onError: (e) => errors.push(e),
     ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
   });
+  watcher = watching;
   const handle = createCertifyHandler({
-    issuer: watcher.current,
+    issuer: watching.current,
     trustDomain: TEST_TRUST_DOMAIN,
     cluster: 'east',
     reviewer,
   });
-  return { secret, changes, errors, handle };
+  return { watching, anchor, secret, changes, errors, handle };
 }

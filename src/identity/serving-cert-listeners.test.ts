@@ -9,7 +9,8 @@ import type { IsthmusError } from '../errors.js';
 import { createIssuer, createTrustAnchor } from './ca.js';
 import { ServingCertificateProvider } from './serving-cert.js';
 
-it('keeps the certificate in force when a listener cannot load the new one', async () => {
+/** West's serving certificate provider under a new anchor, with the errors it reports. */
+async function westProvider() {
   const anchor = createTrustAnchor({ trustDomain: 'cluster.local', keyBits: 2048 });
   const issuer = createIssuer(anchor, { cluster: 'west', trustDomain: 'cluster.local' });
   const errors: IsthmusError[] = [];
@@ -20,6 +21,11 @@ it('keeps the certificate in force when a listener cannot load the new one', asy
     dnsNames: ['isthmus-identity'],
     onError: (err) => errors.push(err),
   });
+  return { provider, errors };
+}
+
+it('keeps the certificate in force when a listener cannot load the new one', async () => {
+  const { provider, errors } = await westProvider();
   try {
     const first = provider.current;
     let refuse = false;
@@ -49,16 +55,7 @@ it('keeps the certificate in force when a listener cannot load the new one', asy
 });
 
 it('reports a listener that cannot load the certificate in force when it is added, without throwing', async () => {
-  const anchor = createTrustAnchor({ trustDomain: 'cluster.local', keyBits: 2048 });
-  const issuer = createIssuer(anchor, { cluster: 'west', trustDomain: 'cluster.local' });
-  const errors: IsthmusError[] = [];
-  const provider = await ServingCertificateProvider.start({
-    issuer: () => issuer,
-    trustDomain: 'cluster.local',
-    cluster: 'west',
-    dnsNames: ['isthmus-identity'],
-    onError: (err) => errors.push(err),
-  });
+  const { provider, errors } = await westProvider();
   try {
     provider.addIdentityCertificateListener(() => {
       throw new Error('setSecureContext: key values mismatch');

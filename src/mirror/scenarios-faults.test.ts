@@ -1,15 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { REMOTE_GATEWAY_ANNOTATION, SYSTEM_NAMESPACE } from '../kube/keys.js';
+import { SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import {
   condition,
+  eastMirrorsWest,
   editLinkSpec,
   exportService,
   getLink,
-  getService,
   link,
   metricValue,
   mirrorsOf,
+  remoteGatewayOf,
   setRemoteGatewayLB,
   waitFor,
   waitReady,
@@ -23,11 +24,7 @@ const fastProbe = { probeSpec: { period: '100ms', timeout: '500ms', failureThres
 describe('mirror controller under failures', () => {
   it('marks endpoints not ready while the remote gateway is dead, ready again when it answers', async () => {
     const world = await startWorld(['east', 'west']);
-    const [east, west] = [world.c('east'), world.c('west')];
-    await exportService(west, 'podinfo', { ready: 1 });
-    await link(east, west, 'west', fastProbe);
-    const { ctl } = world.controller('east');
-    await waitReady(east, 'default', 'podinfo-west', true);
+    const { east, ctl } = await eastMirrorsWest(world, 'podinfo', fastProbe);
 
     world.probe.dead.add('10.1.0.1:4143');
     await waitReady(east, 'default', 'podinfo-west', false);
@@ -63,13 +60,8 @@ describe('mirror controller under failures', () => {
 
   it("follows the remote gateway's LoadBalancer address and probes the new one", async () => {
     const world = await startWorld(['east', 'west']);
-    const [east, west] = [world.c('east'), world.c('west')];
-    await exportService(west, 'podinfo', { ready: 1 });
-    await link(east, west, 'west', fastProbe);
-    world.controller('east');
-    await waitReady(east, 'default', 'podinfo-west');
-    const annotation = async () =>
-      (await getService(east, 'default', 'podinfo-west'))?.metadata?.annotations?.[REMOTE_GATEWAY_ANNOTATION];
+    const { east, west } = await eastMirrorsWest(world, 'podinfo', fastProbe);
+    const annotation = () => remoteGatewayOf(east, 'default', 'podinfo-west');
     expect(await annotation()).toBe('10.1.0.1:4143');
 
     await setRemoteGatewayLB(west, ['10.2.0.7']);

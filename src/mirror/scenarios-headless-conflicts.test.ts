@@ -17,6 +17,7 @@ import type { CoreV1Event, V1Service } from '../kube/types.js';
 import { foreignService } from './test-builders.js';
 import {
   type Cluster,
+  eastMirrorsWest,
   exportService,
   getLink,
   getService,
@@ -112,11 +113,7 @@ describe('per-pod mirror names', () => {
 
   it('a pod left out for a name held by another mirror gets its per-pod mirror once that mirror goes', async () => {
     const world = await startWorld(['east', 'west']);
-    const [east, west] = [world.c('east'), world.c('west')];
-    await exportService(west, 'podinfo', { ready: 1 });
-    await link(east, west, 'west', { mirrorHeadless: true });
-    world.controller('east');
-    await waitReady(east, 'default', 'podinfo-west');
+    const { east, west } = await eastMirrorsWest(world, 'podinfo', { mirrorHeadless: true });
     await exportService(west, 'db', { headless: true, ready: 2, hostnames: ['db-0', 'podinfo'] });
     expect(await conflictOf(east, 'db')).toMatch(
       /pod podinfo: Service default\/podinfo-west already mirrors/,

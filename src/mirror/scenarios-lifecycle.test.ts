@@ -10,6 +10,7 @@ import type { CoreV1Event, V1ConfigMap, V1Namespace, V1Service } from '../kube/t
 import { foreignService, linkerdMirror } from './test-builders.js';
 import {
   condition,
+  eastMirrorsWest,
   editLinkSpec,
   exportService,
   getLink,
@@ -27,11 +28,7 @@ const startWorld = worldPerTest();
 describe('mirror lifecycle', () => {
   it('follows port changes and deletion of the remote service', async () => {
     const world = await startWorld(['east', 'west']);
-    const [east, west] = [world.c('east'), world.c('west')];
-    await exportService(west, 'podinfo', { ready: 1 });
-    await link(east, west, 'west');
-    world.controller('east');
-    await waitReady(east, 'default', 'podinfo-west');
+    const { east, west } = await eastMirrorsWest(world, 'podinfo');
 
     const svc = await getService(west, 'default', 'podinfo');
     await west.client.replace(R.services, {

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import type { CoreV1Event } from '../kube/types.js';
-import { condition, exportService, getLink, link, waitFor, waitReady, worldPerTest } from './test-harness.js';
+import { condition, eastMirrorsWest, getLink, waitFor, worldPerTest } from './test-harness.js';
 
 const startWorld = worldPerTest();
 
@@ -16,11 +16,7 @@ const quickProbe = { probeSpec: { period: '100ms', timeout: '1s', failureThresho
 describe('Link Events', () => {
   it('a remote gateway going dead and coming back is a Warning and then a Normal Event on the Link', async () => {
     const world = await startWorld(['east', 'west']);
-    const [east, west] = [world.c('east'), world.c('west')];
-    await exportService(west, 'web', { ready: 1 });
-    await link(east, west, 'west', quickProbe);
-    world.controller('east');
-    await waitReady(east, 'default', 'web-west');
+    const { east } = await eastMirrorsWest(world, 'web', quickProbe);
     const events = async () =>
       (await east.client.list<CoreV1Event>(R.events, { namespace: SYSTEM_NAMESPACE })).items.filter(
         (e) => e.involvedObject?.kind === 'Link' && e.involvedObject.name === 'west',

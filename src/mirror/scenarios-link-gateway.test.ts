@@ -7,12 +7,14 @@ import { describe, expect, it } from 'vitest';
 import { REMOTE_GATEWAY_ANNOTATION } from '../kube/keys.js';
 import {
   condition,
+  eastMirrorsWest,
   editLinkSpec,
   exportService,
   getLink,
   getService,
   link,
   recordService,
+  remoteGatewayOf,
   setRemoteGatewayLB,
   waitFor,
   waitReady,
@@ -38,13 +40,8 @@ const slowProbe = { probeSpec: { period: '60s', timeout: '1s', failureThreshold:
 describe('Link edits of the remote gateway', () => {
   it('a gatewayPort edit is probed at once and the mirrors lead to the new port', async () => {
     const world = await startWorld(['east', 'west']);
-    const [east, west] = [world.c('east'), world.c('west')];
-    await exportService(west, 'web', { ready: 1 });
-    await link(east, west, 'west', slowProbe);
-    world.controller('east');
-    await waitReady(east, 'default', 'web-west');
-    const annotation = async () =>
-      (await getService(east, 'default', 'web-west'))?.metadata?.annotations?.[REMOTE_GATEWAY_ANNOTATION];
+    const { east } = await eastMirrorsWest(world, 'web', slowProbe);
+    const annotation = () => remoteGatewayOf(east, 'default', 'web-west');
     expect(await annotation()).toBe('10.1.0.1:4143');
 
     // Nothing answers on the new port.
@@ -65,12 +62,10 @@ describe('Link edits of the remote gateway', () => {
 
   it('a gatewayAddress edit does not say the new address is alive before it has answered', async () => {
     const world = await startWorld(['east', 'west']);
-    const [east, west] = [world.c('east'), world.c('west')];
-    await exportService(west, 'web', { ready: 1 });
     // Three failures make it dead: a period of 60 s leaves the edit its first failure only.
-    await link(east, west, 'west', { probeSpec: { period: '60s', timeout: '1s', failureThreshold: 3 } });
-    world.controller('east');
-    await waitReady(east, 'default', 'web-west');
+    const { east } = await eastMirrorsWest(world, 'web', {
+      probeSpec: { period: '60s', timeout: '1s', failureThreshold: 3 },
+    });
     await waitFor(async () => condition(await getLink(east, 'west'), 'GatewayAlive')?.status === 'True');
 
     world.probe.dead.add('10.1.0.9:4143');
@@ -88,11 +83,7 @@ describe('Link edits of the remote gateway', () => {
 
   it('a probeSpec.path edit is probed at once', async () => {
     const world = await startWorld(['east', 'west']);
-    const [east, west] = [world.c('east'), world.c('west')];
-    await exportService(west, 'web', { ready: 1 });
-    await link(east, west, 'west', slowProbe);
-    world.controller('east');
-    await waitReady(east, 'default', 'web-west');
+    const { east } = await eastMirrorsWest(world, 'web', slowProbe);
     const before = world.probe.seen.length;
     await editLinkSpec(east, 'west', (spec) => ({
       ...spec,
@@ -111,8 +102,7 @@ describe('Link edits of the remote gateway', () => {
     await link(east, west, 'west', { probeSpec: { period: '60s', timeout: '1s', failureThreshold: 1 } });
     world.controller('east');
     await waitReady(east, 'default', 'web-west');
-    const annotation = async () =>
-      (await getService(east, 'default', 'web-west'))?.metadata?.annotations?.[REMOTE_GATEWAY_ANNOTATION];
+    const annotation = () => remoteGatewayOf(east, 'default', 'web-west');
     await waitFor(async () => (await annotation()) === '10.7.0.1:4143', { what: 'the LB address' });
     await waitReady(east, 'default', 'web-west');
     // Every version of the mirror the watch delivers, each one's annotation read as it arrives.

@@ -16,6 +16,7 @@ import {
   type Cluster,
   condition,
   credentialsSecret,
+  eastMirrorsWest,
   editLinkSpec,
   exportService,
   getLink,
@@ -147,11 +148,7 @@ describe('Link behaviour', () => {
 
   it('a credentials Secret made unusable while connected (no kubeconfig key, not YAML, no context): each problem in the status, the connection and mirrors kept; fixed, the note goes', async () => {
     const world = await startWorld(['east', 'west']);
-    const [east, west] = [world.c('east'), world.c('west')];
-    await exportService(west, 'podinfo', { ready: 1 });
-    await link(east, west, 'west');
-    const { ctl } = world.controller('east');
-    await waitReady(east, 'default', 'podinfo-west');
+    const { east, west, ctl } = await eastMirrorsWest(world, 'podinfo');
     const mirror = mirrorIdentityOf(await getService(east, 'default', 'podinfo-west'));
     const good = await secretData(east, 'cluster-credentials-west');
     const kubeconfig = Buffer.from(good.kubeconfig ?? '', 'base64').toString('utf8');
@@ -466,11 +463,7 @@ describe('Link behaviour', () => {
 
   it('status.observedGeneration follows an edit that parses the same, without re-reconciling', async () => {
     const world = await startWorld(['east', 'west']);
-    const [east, west] = [world.c('east'), world.c('west')];
-    await exportService(west, 'web', { ready: 1 });
-    await link(east, west, 'west');
-    const { ctl } = world.controller('east');
-    await waitReady(east, 'default', 'web-west');
+    const { east, ctl } = await eastMirrorsWest(world, 'web');
     await waitFor(async () => condition(await getLink(east, 'west'), 'GatewayAlive')?.status === 'True', {
       what: 'status written',
     });

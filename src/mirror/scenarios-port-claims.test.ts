@@ -22,6 +22,7 @@ import type { KubeObject, V1Service } from '../kube/types.js';
 import { mirrorOwner } from './port-allocator.js';
 import {
   type Cluster,
+  eastMirrorsWest,
   exportService,
   getLink,
   getService,
@@ -88,11 +89,7 @@ async function egressPortsOf(local: Cluster, name: string): Promise<string | und
 describe('egress ports that a Service other than our mirrors claims', () => {
   it('reserve nothing: the next mirror takes the port, as the gateway routes only what its slice lists', async () => {
     const world = await startWorld(['east', 'west']);
-    const [east, west] = [world.c('east'), world.c('west')];
-    await exportService(west, 'a', { ready: 1 });
-    await link(east, west, 'west');
-    const { ctl } = world.controller('east');
-    await waitReady(east, 'default', 'a-west');
+    const { east, west, ctl } = await eastMirrorsWest(world, 'a');
     expect(await egressPortsOf(east, 'a-west')).toBe('http=20000');
 
     // The port the next mirror would get, claimed first by a Service the controller did not write.
@@ -109,11 +106,7 @@ describe('egress ports that a Service other than our mirrors claims', () => {
 
   it('a claim of the whole range (a 120 KB annotation) leaves every port to the mirrors', async () => {
     const world = await startWorld(['east', 'west']);
-    const [east, west] = [world.c('east'), world.c('west')];
-    await exportService(west, 'a', { ready: 1 });
-    await link(east, west, 'west');
-    const { ctl } = world.controller('east');
-    await waitReady(east, 'default', 'a-west');
+    const { east, west, ctl } = await eastMirrorsWest(world, 'a');
     const everyPort = Array.from({ length: 10_000 }, (_, i) => `p${i}=${20000 + i}`).join(',');
     await forgeMirror(east, 20001, { egressPorts: everyPort });
     await tamperAndWaitRestored(east, 'a-west');
@@ -178,42 +171,52 @@ describe('two Links whose mirror names collide', () => {
   // `api-us` of west and `api` of us-west are both mirrored as `api-us-west`: us-west's mirror
   // holds the name, and west's sync of it is a Conflict with a mirror of Isthmus's, not a stranger.
   it("west's Conflict leaves us-west's mirror its egress port, which no other mirror is handed", async () => {
-    const world = await startWorld(['east', 'west', 'us-west']);
-    const [east, west, usWest] = [world.c('east'), world.c('west'), world.c('us-west')];
-    await exportService(usWest, 'api', { ready: 1 });
-    await link(east, usWest, 'us-west');
-    const { ctl } = world.controller('east', { egressPortRange: { first: 20000, last: 20001 } });
-    await waitReady(east, 'default', 'api-us-west');
-    expect(await egressPortsOf(east, 'api-us-west')).toBe('http=20000');
-
-    await exportService(west, 'api-us', { ready: 1 });
-    await exportService(west, 'b', { ready: 1 });
-    await link(east, west, 'west');
-    await waitReady(east, 'default', 'b-west');
-    // Recorded once its sync, and whatever it released, is done.
-    await waitFor(
-      async () =>
-        (await getLink(east, 'west'))?.status?.services?.find((s) => s.name === 'api-us')?.reason ===
-        'Conflict',
-      { what: "west's api-us a Conflict" },
-    );
-    expect(ctl.allocator.owned(mirrorOwner('us-west', 'default', 'api-us-west'))).toEqual(
-      new Map([['http', 20000]]),
-    );
-
-    // The range is full (20000 api-us-west, 20001 b-west): a new mirror waits for a port.
-    await exportService(west, 'c', { ready: 1 });
-    await waitFor(
-      async () =>
-        (await getLink(east, 'west'))?.status?.services?.find((s) => s.name === 'c')?.reason ===
-        'PortRangeExhausted',
-      { what: "west's c waiting for a port" },
-    );
-    expect(await getService(east, 'default', 'c-west')).toBeUndefined();
-    expect(await egressPortsOf(east, 'api-us-west')).toBe('http=20000');
+    const east = await collideThenFillTheRange({ ready: 1 });
     expect(await egressPortsOf(east, 'b-west')).toBe('http=20001');
   });
 });
+
+/** Waits until the status of `east`'s Link `linkName` gives `name` the reason `reason`. */
+function waitReason(east: Cluster, linkName: string, name: string, reason: string, what: string) {
+  return waitFor(
+    async () =>
+      (await getLink(east, linkName))?.status?.services?.find((s) => s.name === name)?.reason === reason,
+    { what },
+  );
+}
+
+/**
+ * East mirrors us-west's `api` as `api-us-west` (egress port 20000 of a two-port range), then links
+ * west, whose `api-us` (exported with `apiUs`) is mirrored at the same name: a Conflict, which
+ * leaves us-west's mirror its port. With west's `b` at 20001 the range is full: west's new `c`
+ * waits for a port rather than share 20000. Returns east, for the caller's own assertions.
+ */
+async function collideThenFillTheRange(apiUs: Parameters<typeof exportService>[2]): Promise<Cluster> {
+  const world = await startWorld(['east', 'west', 'us-west']);
+  const [east, west, usWest] = [world.c('east'), world.c('west'), world.c('us-west')];
+  await exportService(usWest, 'api', { ready: 1 });
+  await link(east, usWest, 'us-west');
+  const { ctl } = world.controller('east', { egressPortRange: { first: 20000, last: 20001 } });
+  await waitReady(east, 'default', 'api-us-west');
+  expect(await egressPortsOf(east, 'api-us-west')).toBe('http=20000');
+
+  await exportService(west, 'api-us', apiUs);
+  await exportService(west, 'b', { ready: 1 });
+  await link(east, west, 'west');
+  await waitReady(east, 'default', 'b-west');
+  // Recorded once its sync, and whatever it released, is done.
+  await waitReason(east, 'west', 'api-us', 'Conflict', "west's api-us a Conflict");
+  expect(ctl.allocator.owned(mirrorOwner('us-west', 'default', 'api-us-west'))).toEqual(
+    new Map([['http', 20000]]),
+  );
+
+  // The range is full (20000 api-us-west, 20001 b-west): a new mirror waits rather than share 20000.
+  await exportService(west, 'c', { ready: 1 });
+  await waitReason(east, 'west', 'c', 'PortRangeExhausted', "west's c waiting for a port");
+  expect(await getService(east, 'default', 'c-west')).toBeUndefined();
+  expect(await egressPortsOf(east, 'api-us-west')).toBe('http=20000');
+  return east;
+}
 
 /**
  * Holds the controller's creates of the Service `name` by the clusters' mirrors until each of them
@@ -267,11 +270,7 @@ describe('two Links that create the same mirror name at once', () => {
     const won = made.metadata?.annotations?.[EGRESS_PORTS_ANNOTATION];
     const [remote, remoteName, loser, lost] =
       winner === 'west' ? [west, 'api-us', 'us-west', 'api'] : [usWest, 'api', 'west', 'api-us'];
-    await waitFor(
-      async () =>
-        (await getLink(east, loser))?.status?.services?.find((s) => s.name === lost)?.reason === 'Conflict',
-      { what: `${loser}'s ${lost} a Conflict` },
-    );
+    await waitReason(east, loser, lost, 'Conflict', `${loser}'s ${lost} a Conflict`);
     // Each Link's key at the name is its own: the winner holds its port, the loser's went back.
     const port = Number(won?.split('=')[1]);
     expect(ctl.allocator.ownerOf(port)).toBe(mirrorOwner(winner, 'default', 'api-us-west'));
@@ -296,40 +295,9 @@ describe('two Links that create the same mirror name at once', () => {
 
 describe('two Links whose mirror names collide, the one that loses the name a remote-discovery mirror', () => {
   it("west's Conflict frees none of us-west's egress port: the next new mirror waits for one", async () => {
-    const world = await startWorld(['east', 'west', 'us-west']);
-    const [east, west, usWest] = [world.c('east'), world.c('west'), world.c('us-west')];
-    await exportService(usWest, 'api', { ready: 1 });
-    await link(east, usWest, 'us-west');
-    const { ctl } = world.controller('east', { egressPortRange: { first: 20000, last: 20001 } });
-    await waitReady(east, 'default', 'api-us-west');
-    expect(await egressPortsOf(east, 'api-us-west')).toBe('http=20000');
-
     // West's api-us, exported for remote discovery (no egress ports of its own), is mirrored at the
     // same name: a Conflict with us-west's mirror, whose ports its own (cluster's) allocator key holds.
     const discovery = { exported: false, labels: { [EXPORTED_LABEL]: REMOTE_DISCOVERY_EXPORT } };
-    await exportService(west, 'api-us', { ...discovery, ready: 1 });
-    await exportService(west, 'b', { ready: 1 });
-    await link(east, west, 'west');
-    await waitReady(east, 'default', 'b-west');
-    await waitFor(
-      async () =>
-        (await getLink(east, 'west'))?.status?.services?.find((s) => s.name === 'api-us')?.reason ===
-        'Conflict',
-      { what: "west's api-us a Conflict" },
-    );
-    expect(ctl.allocator.owned(mirrorOwner('us-west', 'default', 'api-us-west'))).toEqual(
-      new Map([['http', 20000]]),
-    );
-
-    // The range is full (20000 api-us-west, 20001 b-west): a new mirror waits rather than share 20000.
-    await exportService(west, 'c', { ready: 1 });
-    await waitFor(
-      async () =>
-        (await getLink(east, 'west'))?.status?.services?.find((s) => s.name === 'c')?.reason ===
-        'PortRangeExhausted',
-      { what: "west's c waiting for a port" },
-    );
-    expect(await getService(east, 'default', 'c-west')).toBeUndefined();
-    expect(await egressPortsOf(east, 'api-us-west')).toBe('http=20000');
+    await collideThenFillTheRange({ ...discovery, ready: 1 });
   });
 });

@@ -14,10 +14,10 @@ import {
   capturedLog,
   condition,
   credentialsSecret,
+  eastMirrorsWest,
   exportService,
   getLink,
   getService,
-  link,
   linkReadyReason,
   metricValue,
   setCredentialsToken,
@@ -32,11 +32,7 @@ const SECRET = 'cluster-credentials-west';
 describe('remote credentials refused', () => {
   it('a token the remote rejects (401): Ready and RemoteAPIAvailable say Unauthorized with the re-link, not Syncing; a good token, Ready again', async () => {
     const world = await startWorld(['east', 'west']);
-    const [east, west] = [world.c('east'), world.c('west')];
-    await exportService(west, 'podinfo', { ready: 1 });
-    await link(east, west, 'west');
-    const { ctl } = world.controller('east');
-    await waitReady(east, 'default', 'podinfo-west');
+    const { east, west, ctl } = await eastMirrorsWest(world, 'podinfo');
     await linkReadyReason(east, 'west', 'Synced');
 
     // The SRE walkthrough's repro: the Secret's kubeconfig patched to a wrong token.

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { KubeClient } from '../kube/client.js';
 import { REMOTE_KUBECONFIG_KEY, REMOTE_KUBECONFIG_SECRET_TYPE, SYSTEM_NAMESPACE } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
-import type { CoreV1Event, V1Service } from '../kube/types.js';
+import type { V1Service } from '../kube/types.js';
 import { startSandbox } from '../sandbox/index.js';
 import { linkObject } from './test-builders.js';
 import {
@@ -19,6 +19,7 @@ import {
   type Cluster,
   closeCluster,
   condition,
+  expectWestRefused,
   exportService,
   getLink,
   getService,
@@ -27,7 +28,7 @@ import {
   linkReadyReason,
   metricValue,
   mirrorStates,
-  recordService,
+  recordWestMirrors,
   type World,
   waitFor,
   waitReady,
@@ -50,34 +51,17 @@ async function mirroring(world: World, east: Cluster) {
   const { ctl } = world.controller('east');
   for (const name of ['podinfo-west', 'api-west']) await waitReady(east, 'default', name);
   await readyReason(east, 'Synced');
-  const before = await mirrorStates(east, 'west');
-  const recorded = await recordService(east, 'default', 'podinfo-west');
-  cleanups.push(() => recorded.stop());
-  return { ctl, before, recorded, seen: [...recorded.seen] };
+  return { ctl, ...(await recordWestMirrors(east, cleanups)) };
 }
 
 /** Waits until the remote has answered `n` more requests: the controller asked it again, `n` times. */
 /** The mismatch as the Link, its Event and its metric say it (the same as on a new connection). */
 async function expectMismatch(east: Cluster, registry: Parameters<typeof metricValue>[0], installed: string) {
-  const mismatched = await readyReason(east, 'RemoteClusterMismatch');
-  const message = condition(mismatched, 'Ready')?.message;
-  expect(message).toContain(`which was installed as cluster "${installed}"`);
-  expect(condition(mismatched, 'RemoteAPIAvailable')).toMatchObject({
-    status: 'False',
-    reason: 'RemoteClusterMismatch',
-  });
-  await waitFor(
-    async () => (await metricValue(registry, 'isthmus_remote_api_up', { target_cluster_name: 'west' })) === 0,
-    { what: 'isthmus_remote_api_up 0' },
-  );
-  await waitFor(
-    async () => {
-      const events = await east.client.list<CoreV1Event>(R.events, { namespace: SYSTEM_NAMESPACE });
-      return events.items.some(
-        (e) => e.type === 'Warning' && e.reason === 'RemoteClusterMismatch' && e.message === message,
-      );
-    },
-    { what: 'a RemoteClusterMismatch Warning Event' },
+  await expectWestRefused(
+    east,
+    registry,
+    'RemoteClusterMismatch',
+    new RegExp(`which was installed as cluster "${installed}"`),
   );
 }
 

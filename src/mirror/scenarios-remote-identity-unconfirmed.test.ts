@@ -18,13 +18,14 @@ import {
   SYSTEM_NAMESPACE,
 } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
-import type { CoreV1Event, Link, V1Namespace, V1Service } from '../kube/types.js';
+import type { Link, V1Namespace, V1Service } from '../kube/types.js';
 import type { PolicyRule } from '../sandbox/index.js';
 import { linkObject } from './test-builders.js';
 import {
   askedAgain,
   type Cluster,
   condition,
+  expectWestRefused,
   exportService,
   getLink,
   getService,
@@ -32,7 +33,7 @@ import {
   linkReadyReason,
   metricValue,
   mirrorStates,
-  recordService,
+  recordWestMirrors,
   type World,
   waitFor,
   waitReady,
@@ -97,10 +98,7 @@ async function confirmedAndMirroring(world: World) {
   for (const name of ['podinfo-west', 'api-west']) await waitReady(east, 'default', name);
   const synced = await linkReadyReason(east, 'west', 'Synced');
   expect(synced.status?.mirroredClusterName).toBe('west');
-  const before = await mirrorStates(east, 'west');
-  const recorded = await recordService(east, 'default', 'podinfo-west');
-  cleanups.push(() => recorded.stop());
-  return { east, west, ctl, before, recorded, seen: [...recorded.seen] };
+  return { east, west, ctl, ...(await recordWestMirrors(east, cleanups)) };
 }
 
 /** West's watches cut, and more writes than the watch window after: every informer re-lists. */
@@ -108,35 +106,6 @@ async function forceRelist(west: Cluster): Promise<void> {
   west.sandbox.faults.dropWatches();
   for (let i = 0; i < 8; i++)
     await west.client.create(R.configMaps, { metadata: { name: `noise-${i}`, namespace: 'default' } });
-}
-
-/**
- * The Link refused with `reason` as its Ready and RemoteAPIAvailable conditions, a Warning Event
- * and the metric say it; returns the message.
- */
-async function expectRefused(
-  east: Cluster,
-  registry: Parameters<typeof metricValue>[0],
-  reason: string,
-  says: string | RegExp,
-): Promise<string> {
-  const refused = await linkReadyReason(east, 'west', reason);
-  const message = condition(refused, 'Ready')?.message ?? '';
-  if (typeof says === 'string') expect(message).toBe(says);
-  else expect(message).toMatch(says);
-  expect(condition(refused, 'RemoteAPIAvailable')).toMatchObject({ status: 'False', reason, message });
-  await waitFor(
-    async () => (await metricValue(registry, 'isthmus_remote_api_up', { target_cluster_name: 'west' })) === 0,
-    { what: 'isthmus_remote_api_up 0' },
-  );
-  await waitFor(
-    async () => {
-      const events = await east.client.list<CoreV1Event>(R.events, { namespace: SYSTEM_NAMESPACE });
-      return events.items.some((e) => e.type === 'Warning' && e.reason === reason && e.message === message);
-    },
-    { what: `a ${reason} Warning Event` },
-  );
-  return message;
 }
 
 /**
@@ -215,7 +184,7 @@ describe('a remote that said its name and then cannot say is not believed', () =
 
       await fault(west);
       await forceRelist(west);
-      await expectRefused(
+      await expectWestRefused(
         east,
         ctl.registry,
         'RemoteClusterUnconfirmed',
@@ -244,11 +213,11 @@ describe('a remote that said its name and then cannot say is not believed', () =
 
     await installedAs(west, 'north');
     await forceRelist(west);
-    await expectRefused(east, ctl.registry, 'RemoteClusterMismatch', /installed as cluster "north"/);
+    await expectWestRefused(east, ctl.registry, 'RemoteClusterMismatch', /installed as cluster "north"/);
 
     // The mismatch started the connection over; its first answer now cannot say.
     await unlabelled(west);
-    await expectRefused(
+    await expectWestRefused(
       east,
       ctl.registry,
       'RemoteClusterUnconfirmed',

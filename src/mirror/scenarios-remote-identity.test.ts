@@ -17,6 +17,7 @@ import { ourLabels } from './test-builders.js';
 import {
   type Cluster,
   condition,
+  eastMirrorsWest,
   editLinkSpec,
   exportService,
   getLink,
@@ -214,11 +215,7 @@ describe("a Link's credentials are checked against the cluster they reach", () =
 
   it('a remote installed before the label (or that cannot say) is trusted, as isthmus link trusts it', async () => {
     const world = await startWorld(['east', 'west']);
-    const [east, west] = [world.c('east'), world.c('west')];
-    await exportService(west, 'podinfo', { ready: 1 });
-    await link(east, west, 'west');
-    world.controller('east');
-    await waitReady(east, 'default', 'podinfo-west');
+    const { east } = await eastMirrorsWest(world, 'podinfo');
     const l = await readyReason(east, 'Synced');
     expect(l.status?.mirroredClusterName).toBe('west');
   });

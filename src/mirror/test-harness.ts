@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Registry } from 'prom-client';
-import { afterEach } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { controllerLogger } from '../cli/controller/run-controller-process.js';
 import { gatewayAddressesOf } from '../gateway/gateway-failover.js';
 import { probeRefusal } from '../gateway/probe-targets.js';
@@ -30,7 +30,7 @@ import {
 } from '../kube/keys.js';
 import { R } from '../kube/resources.js';
 import { synced } from '../kube/test-support.js';
-import type { Link, V1EndpointSlice, V1Namespace, V1Secret, V1Service } from '../kube/types.js';
+import type { CoreV1Event, Link, V1EndpointSlice, V1Namespace, V1Secret, V1Service } from '../kube/types.js';
 import { type Sandbox, startSandbox } from '../sandbox/index.js';
 import { type ControllerConfig, type RunningController, runController } from './controller.js';
 import { Leadership } from './shared.js';
@@ -428,6 +428,24 @@ export async function waitReady(
   );
 }
 
+/**
+ * West's `service` exported (one ready endpoint) and linked from east with `spec`, east's controller
+ * started, and the mirror `<service>-west` ready: the start of most two-cluster scenarios.
+ */
+export async function eastMirrorsWest(world: World, service: string, spec: Partial<Link['spec']> = {}) {
+  const [east, west] = [world.c('east'), world.c('west')];
+  await exportService(west, service, { ready: 1 });
+  await link(east, west, 'west', spec);
+  const { ctl } = world.controller('east');
+  await waitReady(east, 'default', `${service}-west`);
+  return { east, west, ctl };
+}
+
+/** The remote gateway (`host:port`) the mirror Service `namespace/name` of `local` leads to. */
+export async function remoteGatewayOf(local: Cluster, namespace: string, name: string) {
+  return (await getService(local, namespace, name))?.metadata?.annotations?.[REMOTE_GATEWAY_ANNOTATION];
+}
+
 /** Our mirror Services of one remote cluster in the local cluster. */
 export async function mirrorsOf(local: Cluster, cluster: string): Promise<V1Service[]> {
   const list = await local.client.list<V1Service>(R.services, {
@@ -481,6 +499,46 @@ export async function recordService(local: Cluster, namespace: string, name: str
   informer.start();
   await synced(informer, `the informer of Service ${namespace}/${name}`);
   return { seen, objects, current: () => informer.get(namespace, name), stop: () => informer.stop() };
+}
+
+/**
+ * East's mirrors of west as they are now, and a record of every event of podinfo-west from now on
+ * (stopped by one of `cleanups`): for tests where neither may change.
+ */
+export async function recordWestMirrors(east: Cluster, cleanups: Array<() => unknown>) {
+  const before = await mirrorStates(east, 'west');
+  const recorded = await recordService(east, 'default', 'podinfo-west');
+  cleanups.push(() => recorded.stop());
+  return { before, recorded, seen: [...recorded.seen] };
+}
+
+/**
+ * The Link to west refused with `reason`, as its Ready and RemoteAPIAvailable conditions, a Warning
+ * Event and the metric say it (Ready's message `says`, or matching it); returns the message.
+ */
+export async function expectWestRefused(
+  east: Cluster,
+  registry: Registry,
+  reason: string,
+  says: string | RegExp,
+): Promise<string> {
+  const refused = await linkReadyReason(east, 'west', reason);
+  const message = condition(refused, 'Ready')?.message ?? '';
+  if (typeof says === 'string') expect(message).toBe(says);
+  else expect(message).toMatch(says);
+  expect(condition(refused, 'RemoteAPIAvailable')).toMatchObject({ status: 'False', reason, message });
+  await waitFor(
+    async () => (await metricValue(registry, 'isthmus_remote_api_up', { target_cluster_name: 'west' })) === 0,
+    { what: 'isthmus_remote_api_up 0' },
+  );
+  await waitFor(
+    async () => {
+      const events = await east.client.list<CoreV1Event>(R.events, { namespace: SYSTEM_NAMESPACE });
+      return events.items.some((e) => e.type === 'Warning' && e.reason === reason && e.message === message);
+    },
+    { what: `a ${reason} Warning Event` },
+  );
+  return message;
 }
 
 /** The controller's own logger (its base fields included), writing raw JSON lines to `lines`. */

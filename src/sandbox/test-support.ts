@@ -7,8 +7,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, type Dispatcher, request } from 'undici';
+import { afterEach } from 'vitest';
 import { waitFor } from '../wait-for.js';
-import { type Sandbox, startSandbox } from './index.js';
+import { type Sandbox, type SandboxOptions, startSandbox } from './index.js';
 
 /** Decoded JSON bodies: tests index into them freely, as into the YAML a user reads. */
 // biome-ignore lint/suspicious/noExplicitAny: arbitrary JSON from the server
@@ -162,6 +163,34 @@ export class WatchReader {
   close(): void {
     this.abort.abort();
   }
+}
+
+/**
+ * The sandboxes (plain HTTP, no CRDs, with `base` options) and the watches a test opens, all closed
+ * after it: `sandbox(extra)` starts one, `watch(sb, path)` opens a WatchReader on it.
+ */
+export function watchSandboxesPerTest(base: SandboxOptions) {
+  const open: Sandbox[] = [];
+  const readers: WatchReader[] = [];
+  afterEach(async () => {
+    for (const r of readers.splice(0)) r.close();
+    for (const sb of open.splice(0)) {
+      await closeAgent(sb);
+      await sb.close();
+    }
+  });
+  return {
+    async sandbox(extra: Partial<SandboxOptions> = {}): Promise<Sandbox> {
+      const sb = await startSandbox({ tls: false, loadCrds: false, ...base, ...extra });
+      open.push(sb);
+      return sb;
+    },
+    async watch(sb: Sandbox, path: string): Promise<WatchReader> {
+      const r = await WatchReader.open(sb, path);
+      readers.push(r);
+      return r;
+    },
+  };
 }
 
 /** Polls a condition until it holds, failing after the deadline. */

@@ -4,29 +4,11 @@
  * snapshot restore that takes every resourceVersion back (etcd restore, with or without
  * `--bump-revision`).
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { type Sandbox, startSandbox } from './index.js';
-import { call, closeAgent, WatchReader } from './test-support.js';
+import { describe, expect, it } from 'vitest';
+import type { Sandbox } from './index.js';
+import { call, watchSandboxesPerTest } from './test-support.js';
 
-const open: Sandbox[] = [];
-const readers: WatchReader[] = [];
-async function sandbox(): Promise<Sandbox> {
-  const sb = await startSandbox({ name: 'history', tls: false, loadCrds: false, bookmarkIntervalMs: 50 });
-  open.push(sb);
-  return sb;
-}
-async function watch(sb: Sandbox, path: string): Promise<WatchReader> {
-  const r = await WatchReader.open(sb, path);
-  readers.push(r);
-  return r;
-}
-afterEach(async () => {
-  for (const r of readers.splice(0)) r.close();
-  for (const sb of open.splice(0)) {
-    await closeAgent(sb);
-    await sb.close();
-  }
-});
+const { sandbox, watch } = watchSandboxesPerTest({ name: 'history', bookmarkIntervalMs: 50 });
 
 const CM = '/api/v1/namespaces/default/configmaps';
 

@@ -1,26 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { type Sandbox, type SandboxOptions, startSandbox } from './index.js';
-import { call, closeAgent, svc, WatchReader } from './test-support.js';
+import { describe, expect, it } from 'vitest';
+import { call, svc, watchSandboxesPerTest } from './test-support.js';
 
-const open: Sandbox[] = [];
-const readers: WatchReader[] = [];
-async function sandbox(extra: Partial<SandboxOptions> = {}): Promise<Sandbox> {
-  const sb = await startSandbox({ name: 'watch', tls: false, loadCrds: false, ...extra });
-  open.push(sb);
-  return sb;
-}
-async function watch(sb: Sandbox, path: string): Promise<WatchReader> {
-  const r = await WatchReader.open(sb, path);
-  readers.push(r);
-  return r;
-}
-afterEach(async () => {
-  for (const r of readers.splice(0)) r.close();
-  for (const sb of open.splice(0)) {
-    await closeAgent(sb);
-    await sb.close();
-  }
-});
+const { sandbox, watch } = watchSandboxesPerTest({ name: 'watch' });
 
 const CM = '/api/v1/namespaces/default/configmaps';
 

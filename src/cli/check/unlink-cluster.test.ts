@@ -41,14 +41,41 @@ async function createLink(
   delete l.status;
   l.metadata = { ...l.metadata, finalizers };
   await client.create(R.links, l);
+  await createCredentials(cluster, kubeconfig);
+}
+
+/** The credentials Secret of a Link to `cluster` (with `labels`), and the Role and RoleBinding to read it. */
+async function createCredentials(
+  cluster: string,
+  kubeconfig: string,
+  labels: Record<string, string> = {},
+): Promise<void> {
   await client.create(R.secrets, {
-    metadata: { name: `cluster-credentials-${cluster}`, namespace: SYSTEM_NAMESPACE },
+    metadata: { name: `cluster-credentials-${cluster}`, namespace: SYSTEM_NAMESPACE, labels },
     stringData: { kubeconfig },
   } as never);
   await applyObjects(
     client,
     linkCredentialsAccess(cluster, `cluster-credentials-${cluster}`, SYSTEM_NAMESPACE) as KubeObject[],
   );
+}
+
+/** The credentials Secret of `cluster`, and the Role and RoleBinding to read it, are gone. */
+async function expectCredentialsGone(cluster: string): Promise<void> {
+  expect(await client.get(R.secrets, SYSTEM_NAMESPACE, `cluster-credentials-${cluster}`)).toBeUndefined();
+  expect(
+    await client.get(R.roles, SYSTEM_NAMESPACE, `isthmus-controller-credentials-${cluster}`),
+  ).toBeUndefined();
+  expect(
+    await client.get(R.roleBindings, SYSTEM_NAMESPACE, `isthmus-controller-credentials-${cluster}`),
+  ).toBeUndefined();
+}
+
+/** A kubeconfig whose token is that of the account `isthmus allow` makes (east-reader). */
+function readerKubeconfig(): string {
+  const claims = { 'kubernetes.io/serviceaccount/service-account.name': 'east-reader' };
+  const token = `e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.c2ln`;
+  return `apiVersion: v1\nkind: Config\nusers:\n  - name: r\n    user: {token: ${token}}\n`;
 }
 
 async function createMirror(name: string, cluster: string): Promise<void> {
@@ -108,13 +135,7 @@ describe('unlinkCluster', () => {
       'rolebinding.rbac.authorization.k8s.io "isthmus-controller-credentials-west" deleted',
       'role.rbac.authorization.k8s.io "isthmus-controller-credentials-west" deleted',
     ]);
-    expect(await client.get(R.secrets, SYSTEM_NAMESPACE, 'cluster-credentials-west')).toBeUndefined();
-    expect(
-      await client.get(R.roles, SYSTEM_NAMESPACE, 'isthmus-controller-credentials-west'),
-    ).toBeUndefined();
-    expect(
-      await client.get(R.roleBindings, SYSTEM_NAMESPACE, 'isthmus-controller-credentials-west'),
-    ).toBeUndefined();
+    await expectCredentialsGone('west');
   });
 
   it('deletes every Link to the cluster: one holds it, and a second would take the mirrors over', async () => {
@@ -152,13 +173,7 @@ describe('unlinkCluster', () => {
   });
 
   it('reminds that an account made by isthmus allow for this cluster lives on in the remote one', async () => {
-    const claims = { 'kubernetes.io/serviceaccount/service-account.name': 'east-reader' };
-    const token = `e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.c2ln`;
-    await createLink(
-      'north',
-      [],
-      `apiVersion: v1\nkind: Config\nusers:\n  - name: r\n    user: {token: ${token}}\n`,
-    );
+    await createLink('north', [], readerKubeconfig());
     const lines: string[] = [];
     await unlinkCluster(client, 'north', {
       wait: false,
@@ -185,24 +200,25 @@ const gateway = (args: string[], env: V1EnvVar[] = []) => ({
   },
 });
 
-describe('unlink and the gateway admission of the cluster unlinked', () => {
-  const notes = async (cluster: string, kubeFlags?: readonly string[]): Promise<string[]> => {
-    await createLink(cluster);
-    const lines: string[] = [];
-    await unlinkCluster(client, cluster, {
-      wait: false,
-      timeoutMs: 1000,
-      progress: () => {},
-      note: (l) => lines.push(l),
-      ...(kubeFlags ? { kubeFlags } : {}),
-    });
-    return lines;
-  };
+/** The notes of an unlink (not waiting) of a new Link to `cluster`, given `kubeFlags`. */
+async function unlinkNotes(cluster: string, kubeFlags?: readonly string[]): Promise<string[]> {
+  await createLink(cluster);
+  const lines: string[] = [];
+  await unlinkCluster(client, cluster, {
+    wait: false,
+    timeoutMs: 1000,
+    progress: () => {},
+    note: (l) => lines.push(l),
+    ...(kubeFlags ? { kubeFlags } : {}),
+  });
+  return lines;
+}
 
+describe('unlink and the gateway admission of the cluster unlinked', () => {
   it('names the --kubeconfig and --context unlink was given in the upgrade command it offers (walkthrough finding)', async () => {
     await client.create(R.deployments, gateway(['--cluster=east']));
     try {
-      const lines = await notes('west5', ['--kubeconfig', '/tmp/lab/kubeconfig', '--context', 'east']);
+      const lines = await unlinkNotes('west5', ['--kubeconfig', '/tmp/lab/kubeconfig', '--context', 'east']);
       expect(lines.find((l) => l.includes('keep admitting'))).toMatch(
         /`isthmus upgrade --kubeconfig \/tmp\/lab\/kubeconfig --context east --allow-cluster west5 \| kubectl --kubeconfig \/tmp\/lab\/kubeconfig --context east apply -f -`$/,
       );
@@ -212,18 +228,18 @@ describe('unlink and the gateway admission of the cluster unlinked', () => {
   });
 
   it('says nothing of it without a gateway here (a --no-gateway install admits no one)', async () => {
-    expect((await notes('west3')).filter((l) => l.includes('admits'))).toEqual([]);
+    expect((await unlinkNotes('west3')).filter((l) => l.includes('admits'))).toEqual([]);
   });
 
   it("says that this cluster's gateway stops admitting the cluster's, unless --allow-cluster names it", async () => {
     await client.create(R.deployments, gateway(['--cluster=east', '--allow-cluster=north2']));
     try {
-      expect(await notes('west4')).toContain(
+      expect(await unlinkNotes('west4')).toContain(
         "note: this cluster's gateway admits the clusters it has a Link to and its --allow-cluster list (north2), so it now refuses the gateway of west4: if west4 still has a Link to this cluster, its traffic here stops; unlink there too, or keep admitting it with `isthmus upgrade --allow-cluster north2,west4 | kubectl apply -f -`",
       );
-      expect((await notes('north2')).filter((l) => l.includes('admits'))).toEqual([]);
+      expect((await unlinkNotes('north2')).filter((l) => l.includes('admits'))).toEqual([]);
       // A Link to this cluster itself (a mistake being undone): its gateway does not admit itself.
-      expect((await notes('east')).filter((l) => l.includes('admits'))).toEqual([]);
+      expect((await unlinkNotes('east')).filter((l) => l.includes('admits'))).toEqual([]);
     } finally {
       await client.delete(R.deployments, SYSTEM_NAMESPACE, 'isthmus-gateway');
     }
@@ -231,17 +247,7 @@ describe('unlink and the gateway admission of the cluster unlinked', () => {
 });
 
 describe('unlink and the gateway admission, read as the gateway reads its flags and environment', () => {
-  const notes = async (cluster: string): Promise<string[]> => {
-    await createLink(cluster);
-    const lines: string[] = [];
-    await unlinkCluster(client, cluster, {
-      wait: false,
-      timeoutMs: 1000,
-      progress: () => {},
-      note: (l) => lines.push(l),
-    });
-    return lines.filter((l) => l.includes('admits'));
-  };
+  const notes = async (cluster: string) => (await unlinkNotes(cluster)).filter((l) => l.includes('admits'));
   const withGateway = async (args: string[], env: V1EnvVar[], run: () => Promise<void>) => {
     await client.create(R.deployments, gateway(args, env));
     try {
@@ -322,18 +328,10 @@ describe('unlink of a cluster a retargeted Link still holds', () => {
 describe('unlink of a cluster whose Link was deleted on its own (kubectl delete link, a GitOps prune)', () => {
   /** What `isthmus link` applies: the Secret and the Role and RoleBinding, all labelled isthmus.dev/link. */
   async function linkObjects(cluster: string, kubeconfig = 'apiVersion: v1\nkind: Config\n'): Promise<void> {
-    await client.create(R.secrets, {
-      metadata: {
-        name: `cluster-credentials-${cluster}`,
-        namespace: SYSTEM_NAMESPACE,
-        labels: { 'app.kubernetes.io/part-of': 'isthmus', [LINK_LABEL]: cluster },
-      },
-      stringData: { kubeconfig },
-    } as never);
-    await applyObjects(
-      client,
-      linkCredentialsAccess(cluster, `cluster-credentials-${cluster}`, SYSTEM_NAMESPACE) as KubeObject[],
-    );
+    await createCredentials(cluster, kubeconfig, {
+      'app.kubernetes.io/part-of': 'isthmus',
+      [LINK_LABEL]: cluster,
+    });
   }
 
   it('still deletes the credentials Secret, Role and RoleBinding labelled for the cluster, and says so', async () => {
@@ -352,22 +350,11 @@ describe('unlink of a cluster whose Link was deleted on its own (kubectl delete 
       'rolebinding.rbac.authorization.k8s.io "isthmus-controller-credentials-north5" deleted',
       'role.rbac.authorization.k8s.io "isthmus-controller-credentials-north5" deleted',
     ]);
-    expect(await client.get(R.secrets, SYSTEM_NAMESPACE, 'cluster-credentials-north5')).toBeUndefined();
-    expect(
-      await client.get(R.roles, SYSTEM_NAMESPACE, 'isthmus-controller-credentials-north5'),
-    ).toBeUndefined();
-    expect(
-      await client.get(R.roleBindings, SYSTEM_NAMESPACE, 'isthmus-controller-credentials-north5'),
-    ).toBeUndefined();
+    await expectCredentialsGone('north5');
   });
 
   it('reminds, as with a Link, that an account made by isthmus allow lives on in the remote cluster', async () => {
-    const claims = { 'kubernetes.io/serviceaccount/service-account.name': 'east-reader' };
-    const token = `e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.c2ln`;
-    await linkObjects(
-      'north6',
-      `apiVersion: v1\nkind: Config\nusers:\n  - name: r\n    user: {token: ${token}}\n`,
-    );
+    await linkObjects('north6', readerKubeconfig());
     const notes: string[] = [];
     await unlinkCluster(client, 'north6', {
       ...quiet,

@@ -8,16 +8,14 @@
 import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
-import { type Logger, pino } from 'pino';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { R } from '../../kube/resources.js';
-import { gatewayOptionsFromFlags } from '../config.js';
-import { type RunningGateway, runGateway } from '../run-gateway.js';
+import type { RunningGateway } from '../run-gateway.js';
 import {
   type Cluster,
   endpointSlice,
   exportedService,
-  gatewayFlags,
   namespace,
   runningPod,
   startBackend,
@@ -25,6 +23,10 @@ import {
   statusThrough,
   waitFor,
 } from './fixtures.js';
+import { startGateway } from './start-gateways.js';
+
+/** The flag under test: the gateway dials only the pod IPs of a Service's endpoints. */
+const POD_IPS_ONLY = { dialPodIpsOnly: true };
 
 /** Loopback "cluster addresses" of this file; other test files use other 127.x addresses. */
 const EAST_HOST = '127.0.151.1';
@@ -36,14 +38,6 @@ const VAULT_POD = '127.0.152.20';
 const NS = 'shop';
 const PORT = 80;
 const authority = (service: string): string => `${service}.${NS}.svc.cluster.local:${PORT}`;
-
-function startGateway(cluster: Cluster, name: string, host: string, logger: Logger, podIPsOnly: boolean) {
-  const config = gatewayOptionsFromFlags({
-    ...gatewayFlags(cluster, name, host),
-    ...(podIPsOnly ? { dialPodIpsOnly: true } : {}),
-  });
-  return runGateway(config, { logger, processMetrics: false });
-}
 
 /** A TCP listener that counts the connections it accepts: a pod the gateway must never reach. */
 async function trap(host: string): Promise<{ port: number; accepted: () => number; close(): Promise<void> }> {
@@ -88,9 +82,9 @@ describe('--dial-pod-ips-only through a gateway pair', () => {
     await west.kube.create(R.endpointSlices, endpointSlice(NS, 'redirect', VAULT_POD, vault.port));
 
     const logger = pino({ level: 'warn' }, { write: (line: string) => westLog.push(line) });
-    westGw = await startGateway(west, 'west', WEST_HOST, logger, true);
+    westGw = await startGateway(west, 'west', WEST_HOST, POD_IPS_ONLY, logger);
     cleanups.push(() => westGw.stop());
-    eastGw = await startGateway(east, 'east', EAST_HOST, pino({ level: 'silent' }), false);
+    eastGw = await startGateway(east, 'east', EAST_HOST);
     cleanups.push(() => eastGw.stop());
     await waitFor('both gateways ready', () => eastGw.readiness().ready && westGw.readiness().ready);
   });
@@ -150,7 +144,13 @@ describe('--dial-pod-ips-only through a gateway pair', () => {
     await writeFile(kubeconfigFile, west.sandbox.kubeconfig({ token: 'no-pods', user: 'no-pods' }));
     const lines: string[] = [];
     const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
-    const spare = await startGateway({ ...west, kubeconfigFile }, 'west', WEST_SPARE_HOST, logger, true);
+    const spare = await startGateway(
+      { ...west, kubeconfigFile },
+      'west',
+      WEST_SPARE_HOST,
+      POD_IPS_ONLY,
+      logger,
+    );
     try {
       const reasons = await waitFor('the refusal in /ready', () => {
         const r = spare.readiness().reasons;

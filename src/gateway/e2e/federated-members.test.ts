@@ -4,7 +4,6 @@
  * form, a Service in neither set gets 403, and `--federated-selector ""` turns admission off. An
  * export that names its clusters (`isthmus.dev/allowed-clusters`) admits only those peers.
  */
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ALLOWED_CLUSTERS_ANNOTATION,
@@ -16,8 +15,7 @@ import {
 } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { V1Service } from '../../kube/types.js';
-import { type GatewayFlags, gatewayOptionsFromFlags } from '../config.js';
-import { type RunningGateway, runGateway } from '../run-gateway.js';
+import type { RunningGateway } from '../run-gateway.js';
 import { echo, startTcpBackend } from '../test-support/backends.js';
 import { within } from '../test-support/wait.js';
 import {
@@ -26,7 +24,6 @@ import {
   endpointSlice,
   exportedService,
   freeEgressPort,
-  gatewayFlags,
   httpGet,
   linkGateway,
   mirrorService,
@@ -34,6 +31,7 @@ import {
   startLinkedClusters,
   waitFor,
 } from './fixtures.js';
+import { startGateway } from './start-gateways.js';
 
 /** Loopback "cluster addresses" of this file; other test files use other 127.x addresses. */
 const EAST_HOST = '127.0.43.1';
@@ -43,16 +41,6 @@ const NS = 'test';
 const PORT = 9898;
 const MEMBER = 'members';
 const authority = (service: string): string => `${service}.${NS}.svc.cluster.local:${PORT}`;
-
-function startGateway(
-  cluster: Cluster,
-  name: string,
-  host: string,
-  extra: GatewayFlags = {},
-): Promise<RunningGateway> {
-  const config = gatewayOptionsFromFlags({ ...gatewayFlags(cluster, name, host), ...extra });
-  return runGateway(config, { logger: pino({ level: 'silent' }), processMetrics: false });
-}
 
 /** A Service with exactly these labels (none: neither exported nor a member). */
 function labelledService(name: string, labels: Record<string, string>): V1Service {

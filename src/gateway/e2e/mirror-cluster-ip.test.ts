@@ -12,7 +12,7 @@
 import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
-import { type Logger, pino } from 'pino';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installGrants } from '../../cli/install/rbac.js';
 import {
@@ -27,23 +27,22 @@ import {
 } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { V1EndpointSlice, V1Service } from '../../kube/types.js';
-import { gatewayOptionsFromFlags } from '../config.js';
 import {
   APEX_CLUSTER_IP_REFUSAL,
   FEDERATED_CLUSTER_IP_REFUSAL,
   MIRROR_CLUSTER_IP_REFUSAL,
   SYSTEM_SERVICE_CLUSTER_IP_REFUSAL,
 } from '../dial-refusal.js';
-import { type RunningGateway, runGateway } from '../run-gateway.js';
+import type { RunningGateway } from '../run-gateway.js';
 import {
   type Cluster,
   exportedService,
-  gatewayFlags,
   mirrorService,
   startLinkedClusters,
   statusThrough,
   waitFor,
 } from './fixtures.js';
+import { startGateway } from './start-gateways.js';
 
 /** Loopback "cluster addresses" of this file; other test files use other 127.x addresses. */
 const EAST_HOST = '127.0.171.1';
@@ -53,13 +52,6 @@ const WEST_SERVICE_CIDR = '127.0.173.0/24';
 const NS = 'shop';
 const PORT = 80;
 const authority = (service: string): string => `${service}.${NS}.svc.cluster.local:${PORT}`;
-
-function startGateway(cluster: Cluster, name: string, host: string, logger: Logger) {
-  return runGateway(gatewayOptionsFromFlags(gatewayFlags(cluster, name, host)), {
-    logger,
-    processMetrics: false,
-  });
-}
 
 /** A TCP listener that answers one HTTP response per connection and counts the connections. */
 async function listener(
@@ -259,10 +251,11 @@ describe("the ingress never dials a ClusterIP of its own cluster's Services that
       { ...west, kubeconfigFile: await gatewayKubeconfig(west) },
       'west',
       WEST_HOST,
+      {},
       logger,
     );
     cleanups.push(() => westGw.stop());
-    eastGw = await startGateway(east, 'east', EAST_HOST, pino({ level: 'silent' }));
+    eastGw = await startGateway(east, 'east', EAST_HOST);
     cleanups.push(() => eastGw.stop());
     await waitFor('both gateways ready', () => eastGw.readiness().ready && westGw.readiness().ready);
   });

@@ -16,9 +16,8 @@ import { TEST_TRUST_DOMAIN, testPki } from '../../identity/testing.js';
 import { EXPORTED_LABEL, SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { V1Service } from '../../kube/types.js';
-import { gatewayOptionsFromFlags } from '../config.js';
 import { checkHealth, createHealthClient } from '../health-service.js';
-import { type RunningGateway, runGateway } from '../run-gateway.js';
+import type { RunningGateway } from '../run-gateway.js';
 import { SessionPool } from '../session-pool.js';
 import {
   type CertFiles,
@@ -28,7 +27,6 @@ import {
   endpointSlice,
   exportedService,
   freeEgressPort,
-  gatewayFlags,
   httpGet,
   link,
   linkGateway,
@@ -37,6 +35,7 @@ import {
   startLinkedClusters,
   waitFor,
 } from './fixtures.js';
+import { startGateway } from './start-gateways.js';
 
 /** Loopback "cluster addresses" of this file; other test files use other 127.x addresses. */
 const EAST_HOST = '127.0.41.1';
@@ -45,17 +44,6 @@ const WEST_SPARE_HOST = '127.0.42.2';
 const NS = 'test';
 const SERVICE_PORT = 9898;
 const AUTHORITY = `podinfo.${NS}.svc.cluster.local:${SERVICE_PORT}`;
-
-function startGateway(
-  cluster: Cluster,
-  name: string,
-  host: string,
-  logger: Logger = pino({ level: 'silent' }),
-  accessLog = false,
-): Promise<RunningGateway> {
-  const config = gatewayOptionsFromFlags({ ...gatewayFlags(cluster, name, host), accessLog });
-  return runGateway(config, { logger, processMetrics: false });
-}
 
 /** A logger whose lines land in `lines`, for asserting what an operator sees. */
 function capturingLogger(lines: string[], level = 'warn'): Logger {
@@ -151,10 +139,22 @@ describe('two clusters, one gateway each', () => {
     // West: the exported service with a loopback endpoint.
     await west.kube.create(R.services, exportedService(NS, 'podinfo', SERVICE_PORT));
     await west.kube.create(R.endpointSlices, endpointSlice(NS, 'podinfo', '127.0.0.1', backend.port));
-    westGw = await startGateway(west, 'west', WEST_HOST, capturingLogger(westLog, 'info'), true);
+    westGw = await startGateway(
+      west,
+      'west',
+      WEST_HOST,
+      { accessLog: true },
+      capturingLogger(westLog, 'info'),
+    );
     cleanups.push(() => westGw.stop());
 
-    eastGw = await startGateway(east, 'east', EAST_HOST, capturingLogger(eastLog, 'info'), true);
+    eastGw = await startGateway(
+      east,
+      'east',
+      EAST_HOST,
+      { accessLog: true },
+      capturingLogger(eastLog, 'info'),
+    );
     cleanups.push(() => eastGw.stop());
     egressPort = await freeEgressPort(EAST_HOST);
     // East's Link to west names west's gateway: what east's egress routes the mirror of west to.
@@ -466,7 +466,7 @@ describe('two clusters, one gateway each', () => {
     await west.sandbox.faults.goOffline();
     let spare: RunningGateway | undefined;
     try {
-      spare = await startGateway(west, 'west', WEST_SPARE_HOST);
+      spare = await startGateway(west, 'west', WEST_SPARE_HOST, { accessLog: false });
       const notReady = await fetch(adminUrl(spare, '/ready'));
       expect(notReady.status).toBe(503);
       expect(await notReady.text()).toMatch(/not synced/);

@@ -7,23 +7,13 @@
  * route's cluster, so these tests ask the running gateway's pool directly, with no race for the
  * listener's close.
  */
-import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { IsthmusError } from '../../errors.js';
 import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
-import { gatewayOptionsFromFlags } from '../config.js';
-import { type RunningGateway, runGateway } from '../run-gateway.js';
-import { echo, startTcpBackend } from '../test-support/backends.js';
-import {
-  type Cluster,
-  endpointSlice,
-  exportedService,
-  gatewayFlags,
-  linkGateway,
-  startLinkedClusters,
-  waitFor,
-} from './fixtures.js';
+import type { RunningGateway } from '../run-gateway.js';
+import { type Cluster, linkGateway, waitFor } from './fixtures.js';
+import { startLinkedGateways } from './start-gateways.js';
 
 const EAST_HOST = '127.0.181.1';
 const WEST_HOST = '127.0.182.1';
@@ -33,23 +23,17 @@ const ECHO = `echo.${NS}.svc.cluster.local:${PORT}`;
 
 const cleanups: Array<() => unknown> = [];
 let east: Cluster;
-let west: Cluster;
 let eastGw: RunningGateway;
 let westGw: RunningGateway;
-const quiet = { logger: pino({ level: 'silent' }), processMetrics: false };
 
 beforeAll(async () => {
   // West links east (west's ingress admits east); east links nothing yet.
-  ({ east, west } = await startLinkedClusters(EAST_HOST, NS, cleanups));
-  const backend = await startTcpBackend(echo);
-  cleanups.push(() => backend.close());
-  westGw = await runGateway(gatewayOptionsFromFlags(gatewayFlags(west, 'west', WEST_HOST)), quiet);
-  cleanups.push(() => westGw.stop());
-  eastGw = await runGateway(gatewayOptionsFromFlags(gatewayFlags(east, 'east', EAST_HOST)), quiet);
-  cleanups.push(() => eastGw.stop());
-  await waitFor('gateways ready', () => westGw.readiness().ready && eastGw.readiness().ready, 15_000);
-  await west.kube.create(R.services, exportedService(NS, 'echo', PORT));
-  await west.kube.create(R.endpointSlices, endpointSlice(NS, 'echo', '127.0.0.1', backend.port));
+  ({ east, eastGw, westGw } = await startLinkedGateways(
+    { east: EAST_HOST, west: WEST_HOST },
+    NS,
+    PORT,
+    cleanups,
+  ));
 }, 60_000);
 
 afterAll(async () => {

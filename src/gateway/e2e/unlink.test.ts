@@ -6,16 +6,13 @@
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
 import net from 'node:net';
-import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { testGatewayCertificate, testPki } from '../../identity/testing.js';
 import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
-import { gatewayOptionsFromFlags } from '../config.js';
 import { CHANNELS, type ConnectErrorMessage } from '../diagnostics.js';
-import { type RunningGateway, runGateway } from '../run-gateway.js';
+import type { RunningGateway } from '../run-gateway.js';
 import { SessionPool } from '../session-pool.js';
-import { echo, startTcpBackend } from '../test-support/backends.js';
 import { within } from '../test-support/wait.js';
 import {
   type Cluster,
@@ -24,12 +21,11 @@ import {
   endpointSlice,
   exportedService,
   freeEgressPort,
-  gatewayFlags,
   linkGateway,
   mirrorService,
-  startLinkedClusters,
   waitFor,
 } from './fixtures.js';
+import { startLinkedGateways } from './start-gateways.js';
 
 const EAST_HOST = '127.0.56.1';
 const WEST_HOST = '127.0.57.1';
@@ -42,20 +38,14 @@ let west: Cluster;
 let eastGw: RunningGateway;
 let westGw: RunningGateway;
 let backendPort: number;
-const quiet = { logger: pino({ level: 'silent' }), processMetrics: false };
 
 beforeAll(async () => {
-  ({ east, west } = await startLinkedClusters(EAST_HOST, NS, cleanups));
-  const backend = await startTcpBackend(echo);
-  cleanups.push(() => backend.close());
-  backendPort = backend.port;
-  westGw = await runGateway(gatewayOptionsFromFlags(gatewayFlags(west, 'west', WEST_HOST)), quiet);
-  cleanups.push(() => westGw.stop());
-  eastGw = await runGateway(gatewayOptionsFromFlags(gatewayFlags(east, 'east', EAST_HOST)), quiet);
-  cleanups.push(() => eastGw.stop());
-  await waitFor('gateways ready', () => westGw.readiness().ready && eastGw.readiness().ready, 15_000);
-  await west.kube.create(R.services, exportedService(NS, 'echo', PORT));
-  await west.kube.create(R.endpointSlices, endpointSlice(NS, 'echo', '127.0.0.1', backend.port));
+  ({ east, west, eastGw, westGw, backendPort } = await startLinkedGateways(
+    { east: EAST_HOST, west: WEST_HOST },
+    NS,
+    PORT,
+    cleanups,
+  ));
 }, 60_000);
 
 afterAll(async () => {

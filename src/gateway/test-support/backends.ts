@@ -1,6 +1,8 @@
 /** Loopback backends for the data-path tests; each tracks its sockets so tests can assert none leak. */
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { LISTEN_BACKLOG } from '../tunnel-settings.js';
+import { within } from './wait.js';
 
 export interface TcpBackend {
   port: number;
@@ -45,3 +47,26 @@ export function startTcpBackend(
 export const echo = (socket: net.Socket): void => {
   socket.pipe(socket);
 };
+
+/**
+ * Writes `text` into an open tunnel to an `echo` backend and resolves with what comes back, once as
+ * much has come as was written (within 5 s).
+ */
+export function echoThrough(tunnel: Duplex, text: string): Promise<string> {
+  return within(
+    new Promise((resolve) => {
+      let got = '';
+      const onData = (chunk: Buffer) => {
+        got += chunk.toString();
+        if (got.length >= text.length) {
+          tunnel.off('data', onData);
+          resolve(got);
+        }
+      };
+      tunnel.on('data', onData);
+      tunnel.write(text);
+    }),
+    5_000,
+    `echo of ${text}`,
+  );
+}

@@ -2,17 +2,24 @@ import { afterAll, afterEach, beforeAll } from 'vitest';
 import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import { type Cluster, namespace, startCluster } from '../e2e/fixtures.js';
+import { echo, startTcpBackend, type TcpBackend } from './backends.js';
 import { makePki, type TestPki } from './pki.js';
 
 /**
- * A test file's shared PKI (made once: RSA keys are slow) and its per-test clean-ups, run in
- * reverse order after each test.
+ * A test file's shared PKI (made once: RSA keys are slow, and handed to `use` if given) and its
+ * per-test clean-ups, run in reverse order after each test; `echoBackend()` starts an echo backend
+ * closed by them.
  */
-export function dataPathLifecycle(): { pki: () => TestPki; cleanups: Array<() => Promise<void> | void> } {
+export function dataPathLifecycle(use?: (pki: TestPki) => void): {
+  pki: () => TestPki;
+  cleanups: Array<() => Promise<void> | void>;
+  echoBackend: () => Promise<TcpBackend>;
+} {
   let pki: TestPki | undefined;
   const cleanups: Array<() => Promise<void> | void> = [];
   beforeAll(() => {
     pki = makePki();
+    use?.(pki);
   });
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
@@ -23,6 +30,11 @@ export function dataPathLifecycle(): { pki: () => TestPki; cleanups: Array<() =>
       return pki;
     },
     cleanups,
+    echoBackend: async () => {
+      const b = await startTcpBackend(echo);
+      cleanups.push(() => b.close());
+      return b;
+    },
   };
 }
 

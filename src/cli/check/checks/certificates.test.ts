@@ -20,18 +20,30 @@ import { checkCertificates } from './certificates.js';
 const DAY_MS = 86_400_000;
 const pki = testPki();
 
-/** An anchor minted `daysFromNow` days away (negative: in the past), valid for `validityDays`. */
-function anchorMintedIn(daysFromNow: number, validityDays: number): KeyPairPem {
+/** What `mint` makes with the clock `daysFromNow` days away (negative: in the past). */
+function mintedIn<T>(daysFromNow: number, mint: () => T): T {
   vi.useFakeTimers({ toFake: ['Date'] });
   try {
     vi.setSystemTime(Date.now() + daysFromNow * DAY_MS);
-    return createTrustAnchor({ trustDomain: TEST_TRUST_DOMAIN, keyBits: 2048, validityDays });
+    return mint();
   } finally {
     vi.useRealTimers();
   }
 }
 
+/** An anchor minted `daysFromNow` days away (negative: in the past), valid for `validityDays`. */
+function anchorMintedIn(daysFromNow: number, validityDays: number): KeyPairPem {
+  return mintedIn(daysFromNow, () =>
+    createTrustAnchor({ trustDomain: TEST_TRUST_DOMAIN, keyBits: 2048, validityDays }),
+  );
+}
+
 const expired = anchorMintedIn(-11, 10);
+/** East's issuer of a year, minted under `expired` while it was valid (10.5 days ago). */
+const issuerUnderExpired = () =>
+  mintedIn(-10.5, () =>
+    createIssuer(expired, { cluster: 'east', trustDomain: TEST_TRUST_DOMAIN, validityDays: 365 }),
+  );
 const expiredToo = anchorMintedIn(-12, 10);
 const notYetValid = anchorMintedIn(2, 400);
 /** The expired anchor made again today with the same name and key, as `step` or openssl renew a root. */
@@ -89,15 +101,7 @@ describe('checkCertificates on an anchor bundle', () => {
   });
 
   it('fails an issuer that chains only to the expired anchor', () => {
-    const underExpired = (() => {
-      vi.useFakeTimers({ toFake: ['Date'] });
-      try {
-        vi.setSystemTime(Date.now() - 10.5 * DAY_MS);
-        return createIssuer(expired, { cluster: 'east', trustDomain: TEST_TRUST_DOMAIN, validityDays: 365 });
-      } finally {
-        vi.useRealTimers();
-      }
-    })();
+    const underExpired = issuerUnderExpired();
     const result = checkCertificates(facts([pki.anchor.certPem, expired.certPem], underExpired.certPem));
     expect(result.status).toBe('fail');
     expect(result.hints.join('\n')).toMatch(/the issuer does not chain to the trust anchor/);
@@ -106,15 +110,7 @@ describe('checkCertificates on an anchor bundle', () => {
 
 describe('checkCertificates on an expired anchor still in use', () => {
   /** East's issuer of before step 2, under the expired anchor, and a gateway leaf of it issued today. */
-  const oldIssuer = (() => {
-    vi.useFakeTimers({ toFake: ['Date'] });
-    try {
-      vi.setSystemTime(Date.now() - 10.5 * DAY_MS);
-      return createIssuer(expired, { cluster: 'east', trustDomain: TEST_TRUST_DOMAIN, validityDays: 365 });
-    } finally {
-      vi.useRealTimers();
-    }
-  })();
+  const oldIssuer = issuerUnderExpired();
   const oldLeaf = () =>
     splitPem(
       issueGatewayCertificate(oldIssuer, { trustDomain: TEST_TRUST_DOMAIN, cluster: 'east' }).chainPem,
