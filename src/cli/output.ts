@@ -21,7 +21,7 @@ export async function renderOutput(
 ): Promise<string> {
   let text: string;
   if (format === 'json') text = JSON.stringify(data, null, 2);
-  else if (format === 'yaml') text = (await import('yaml')).stringify(data);
+  else if (format === 'yaml') text = (await import('./kube-yaml.js')).kubeYaml(data);
   else text = table();
   return text.endsWith('\n') ? text : `${text}\n`;
 }

@@ -22,7 +22,7 @@ export function registerAllow(program: Command): void {
     const manifests = allowManifests(flags.serviceAccountName);
     const { R, REMOTE_ACCESS_SERVICE_ACCOUNT, SYSTEM_NAMESPACE } = await import('../../kube/index.js');
     const { IsthmusError } = await import('../../errors.js');
-    const { toYamlStream } = await import('../install/render.js');
+    const { toYamlStream } = await import('../kube-yaml.js');
     const client = await kubeClientFromFlags(flags);
     try {
       const [shared, existing] = await Promise.all([

@@ -26,7 +26,7 @@ export function registerUninstall(program: Command): void {
     const { gatherUninstallFacts } = await import('../uninstall/gather-uninstall.js');
     const { planUninstall } = await import('../uninstall/plan-uninstall.js');
     const { planGatewayRemoval } = await import('../uninstall/plan-gateway-removal.js');
-    const { stringify } = await import('yaml');
+    const { kubeYaml } = await import('../kube-yaml.js');
     const client = await kubeClientFromFlags(flags);
     try {
       const facts = await gatherUninstallFacts(client);
@@ -39,7 +39,7 @@ export function registerUninstall(program: Command): void {
         });
       }
       for (const note of plan.notes) process.stderr.write(`${note}\n`);
-      process.stdout.write(plan.objects.map((o) => `---\n${stringify(o)}`).join(''));
+      process.stdout.write(plan.objects.map((o) => `---\n${kubeYaml(o)}`).join(''));
     } finally {
       client.close();
     }

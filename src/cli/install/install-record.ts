@@ -7,8 +7,9 @@
  * upgrade can name those it no longer renders (`kubectl apply` deletes nothing).
  */
 import type { V1ConfigMap } from '@kubernetes/client-node';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { IsthmusError } from '../../errors.js';
+import { kubeYaml } from '../kube-yaml.js';
 import { PART_OF } from './options.js';
 
 export const INSTALL_RECORD_CONFIGMAP = 'isthmus-config';
@@ -48,7 +49,7 @@ export function installRecordManifest(namespace: string, record: InstallRecord):
     metadata: { name: INSTALL_RECORD_CONFIGMAP, namespace, labels: { ...PART_OF } },
     data: {
       version: record.version,
-      flags: stringify(record.flags),
+      flags: kubeYaml(record.flags),
       objects: `${record.objects.join('\n')}\n`,
     },
   };

@@ -5,9 +5,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { INSTALL_CLUSTER_NAME_LABEL, INSTALL_GATEWAY_LABEL } from '../../kube/keys.js';
 import { VERSION } from '../../version.js';
+import { toYamlStream } from '../kube-yaml.js';
 import { admissionPolicyManifests } from './admission-policy.js';
 import {
   INSTALL_RECORD_CONFIGMAP,
@@ -80,10 +81,6 @@ function renderedObjects(opts: InstallOptions): object[] {
     ...networkPolicyManifests(opts),
     ...admissionPolicyManifests(opts),
   ];
-}
-
-export function toYamlStream(objects: object[]): string {
-  return objects.map((o) => stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n');
 }
 
 export function renderInstall(opts: InstallOptions): string {

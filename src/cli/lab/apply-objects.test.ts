@@ -11,8 +11,9 @@ import { R } from '../../kube/resources.js';
 import type { KubeObject, V1ConfigMap } from '../../kube/types.js';
 import { type Sandbox, startSandbox } from '../../sandbox/index.js';
 import { kubectlWith } from '../../sandbox/test-support.js';
-import { installManifests, toYamlStream } from '../install/render.js';
+import { installManifests } from '../install/render.js';
 import { testInstallOptions } from '../install/test-options.js';
+import { toYamlStream } from '../kube-yaml.js';
 import { applyObjects, LAST_APPLIED_ANNOTATION } from './apply-objects.js';
 
 let sb: Sandbox;

@@ -5,7 +5,6 @@
  * command gathers the facts from the remote API and hands them in.
  */
 import { readFileSync } from 'node:fs';
-import { stringify } from 'yaml';
 import { IsthmusError } from '../../errors.js';
 import {
   gatewayIdentity,
@@ -23,7 +22,7 @@ import { parseLinkSpec } from '../../mirror/link-config.js';
 import { remoteIdentity } from '../../mirror/remote-identity.js';
 import { LINK_LABEL } from '../install/options.js';
 import { linkCredentialsAccess } from '../install/rbac.js';
-import { toYamlStream } from '../install/render.js';
+import { kubeYaml, toYamlStream } from '../kube-yaml.js';
 import type { LinkSpecOptions } from './options.js';
 
 export interface RemoteFacts {
@@ -52,7 +51,7 @@ export function credentialsSecretName(cluster: string): string {
 
 /** A kubeconfig for one remote cluster, holding only the read-only token. */
 export function remoteKubeconfig(f: RemoteFacts): string {
-  return stringify({
+  return kubeYaml({
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [
