@@ -66,7 +66,7 @@ type Round =
   | { held: false; holder?: string; error?: string };
 
 /** MicroTime: RFC 3339 with microseconds, as the API serialises it. */
-function microTime(ms: number): string {
+export function microTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 

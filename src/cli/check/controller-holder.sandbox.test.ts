@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KubeClient } from '../../kube/client.js';
 import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
+import { microTime } from '../../kube/leader-election.js';
 import { R } from '../../kube/resources.js';
 import type { KubeObject, V1Deployment, V1Lease, V1Pod } from '../../kube/types.js';
 import { MIRROR_LEASE_NAME } from '../../mirror/leadership.js';
@@ -51,8 +52,8 @@ async function leaseHeldBy(holder: string): Promise<void> {
   const spec = {
     holderIdentity: holder,
     leaseDurationSeconds: 600,
-    acquireTime: new Date().toISOString(),
-    renewTime: new Date().toISOString(),
+    acquireTime: microTime(Date.now()),
+    renewTime: microTime(Date.now()),
   } as unknown as V1Lease['spec'];
   if (existing) await client.replace(R.leases, { ...existing, spec });
   else
