@@ -9,9 +9,11 @@ import { createCrl } from '../identity/crl.js';
 import { splitPem } from '../identity/pem.js';
 import type { RevocationList } from '../identity/revocation.js';
 import {
+  foreignTestPki,
   servingCredentials,
   startFakeIdentity,
   TEST_TRUST_DOMAIN,
+  testCrlBundle,
   testGatewayCertificate,
   testIdentityTrust,
   testPki,
@@ -180,5 +182,89 @@ describe("the gateway's handshake check", () => {
     } finally {
       watch.stop();
     }
+  });
+});
+
+/**
+ * End to end over a real file: a CRL update that drops one CA's CRL while another's stays, as
+ * whoever can edit the isthmus-crl ConfigMap could make it. The gateway keeps refusing, at the TLS
+ * handshake, what the dropped CRL revokes, and reports the update as refused (as a rollback or an
+ * emptied file); once that CA's anchor is gone from the trust bundle (an anchor rotation's last
+ * step), the same file is taken.
+ *
+ * `both`: mid-rotation, the new ("foreign") anchor and the old one, as ca-bundle.crt holds them.
+ */
+const both = () => foreignTestPki().anchor.certPem + testPki().anchor.certPem;
+
+describe('a CRL update that drops one CA’s CRL while another’s stays', () => {
+  it('is refused and reported; the revoked peer stays refused at the handshake, and the drop is taken once its anchor is gone', async () => {
+    const file = join(dir, 'dropped.pem');
+    const trust = testIdentityTrust('east');
+    const serving = testServingCertificate(testPki().issuers.east, [trust.serverId]);
+    const servingSerial = new X509Certificate(splitPem(serving.chainPem)[0]!).serialNumber;
+    const leaf = new X509Certificate(testGatewayCertificate('east').certPem);
+    const eastCrl = testCrlBundle(testPki().issuers.east, [servingSerial, leaf.serialNumber]);
+    const newAnchorCrl = testCrlBundle(foreignTestPki().issuers.east, ['0c']);
+    replace(file, eastCrl + newAnchorCrl);
+
+    let trusted = both();
+    const changes: RevocationList[] = [];
+    const errors: string[] = [];
+    const watch = await watchCrlFile({
+      file,
+      anchorPem: () => trusted,
+      intervalMs: 10,
+      onChange: (list) => changes.push(list),
+      onError: (err) => errors.push(err.message),
+    });
+    const fake = await startFakeIdentity(servingCredentials(serving));
+    try {
+      const refusal = handshakeRefusal(watch, TEST_TRUST_DOMAIN);
+      const server = { ...trust, checkPeerCertificate: refusal };
+      const certify = () =>
+        requestCertificate({ address: fake.address, token: 'secret-token', server }).then(
+          () => new Error('certified by a fake'),
+          (e: Error) => e,
+        );
+      const refusedServing = new RegExp(
+        `its serving certificate is refused: certificate serial ${servingSerial} is revoked by its issuer's CRL`,
+      );
+      expect((await certify()).message).toMatch(refusedServing);
+      expect(refusal(leaf, undefined)).toMatch(/is revoked by its issuer's CRL/);
+
+      // East's CRL dropped, the new anchor's kept: refused, reported once, the list in force stays.
+      replace(file, newAnchorCrl);
+      await waitFor(() => errors.length > 0, 'the drop reported');
+      expect(errors).toEqual([
+        expect.stringMatching(
+          /^CRL file .*dropped\.pem: refused: the CRL of "CN=identity\.east\.cluster\.local" \(CRL number 1, 2 revoked\) is gone while that CA is still usable/,
+        ),
+      ]);
+      expect(changes).toHaveLength(0);
+      expect((await certify()).message).toMatch(refusedServing);
+      expect(fake.tokens).toHaveLength(0);
+      expect(refusal(leaf, undefined)).toMatch(/is revoked by its issuer's CRL/);
+
+      // The old anchor leaves the trust bundle: east's leaves no longer pass the handshake, and
+      // the file is taken (identity follows its anchor and loads again; a gateway, which reads
+      // its anchor at start, takes it when it restarts with the new anchor, below).
+      trusted = foreignTestPki().anchor.certPem;
+      expect(await watch.reload()).toBe(true);
+      expect(watch.current().crlCount()).toBe(1);
+      expect(watch.current().check(leaf)).toBeUndefined();
+    } finally {
+      watch.stop();
+      fake.close();
+    }
+
+    // A gateway restarted with the new anchor alone takes the file it finds.
+    const restarted = await watchCrlFile({
+      file,
+      anchorPem: foreignTestPki().anchor.certPem,
+      onChange: () => {},
+      onError: () => {},
+    });
+    restarted.stop();
+    expect(restarted.current().crlCount()).toBe(1);
   });
 });

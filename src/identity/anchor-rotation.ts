@@ -184,6 +184,7 @@ export function rotationSteps(dir: string, clusters: readonly string[], movedCrl
     lines.push(
       `Revocations made under the old anchor moved to ${join(dir, PREVIOUS_DIR, CRL_BUNDLE_FILE)}; they stay in force until step 3 (certs revoke keeps them in ${join(dir, CRL_BUNDLE_FILE)} meanwhile).`,
       `--finish rebuilds ${join(dir, CRL_BUNDLE_FILE)} without them: apply it as the isthmus-crl ConfigMap in every cluster before step 3's installs, as gateways that trust the new anchor alone refuse a CRL bundle of the old CAs.`,
+      `Until that restart the running gateways refuse the rebuilt file (their old anchor still trusts the old CAs, whose CRLs it drops) and keep the old revocations: isthmus_gateway_crl_file_refused is 1 meanwhile, as expected.`,
     );
   }
   return `${lines.join('\n')}\n`;

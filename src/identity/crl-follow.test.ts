@@ -29,28 +29,39 @@ const bundle = foreignTestPki().anchor.certPem + oldAnchor;
 /** A CRL of an issuer under the new anchor, as `certs revoke` writes it during the rotation. */
 const newAnchorCrl = (serials: string[]) => testCrlBundle(foreignTestPki().issuers.east, serials);
 
+/** Follows `file` checked against `anchorPem`; the error lines it logs are gathered in `errors`. */
+async function following(
+  file: string,
+  anchorPem: string | (() => string),
+  intervalMs: number,
+): Promise<{ follower: CrlFollower; errors: string[] }> {
+  const errors: string[] = [];
+  const made = await followCrl({
+    file,
+    anchorPem,
+    intervalMs,
+    log: (line, error) => {
+      if (error) errors.push(line);
+    },
+  });
+  follower = made;
+  return { follower: made, errors };
+}
+
 describe('followCrl after an anchor reload', () => {
   it('takes, at the next check, a CRL it refused under the anchor it started with', async () => {
     const file = join(dir, 'at-start.pem');
     replace(file, newAnchorCrl(['0a']));
     let anchor = oldAnchor;
-    const errors: string[] = [];
-    follower = await followCrl({
-      file,
-      anchorPem: () => anchor,
-      intervalMs: 10_000,
-      log: (line, error) => {
-        if (error) errors.push(line);
-      },
-    });
-    expect(follower.refused()).toBe(true);
+    const { follower: f, errors } = await following(file, () => anchor, 10_000);
+    expect(f.refused()).toBe(true);
     expect(errors).toEqual([expect.stringMatching(/CRL refused.*not an issuer under this trust anchor/)]);
 
     anchor = bundle;
-    await follower.recheck();
-    expect(follower.refused()).toBe(false);
-    expect(follower.crl.present()).toBe(true);
-    expect(follower.crl.current().size()).toBe(1);
+    await f.recheck();
+    expect(f.refused()).toBe(false);
+    expect(f.crl.present()).toBe(true);
+    expect(f.crl.current().size()).toBe(1);
     expect(errors).toHaveLength(1);
   });
 
@@ -58,21 +69,35 @@ describe('followCrl after an anchor reload', () => {
     const file = join(dir, 'update.pem');
     replace(file, testCrlBundle(testPki().issuers.east, ['0b']));
     let anchor = oldAnchor;
-    const errors: string[] = [];
-    follower = await followCrl({
-      file,
-      anchorPem: () => anchor,
-      intervalMs: 10,
-      log: (line, error) => {
-        if (error) errors.push(line);
-      },
-    });
-    expect(follower.crl.current().size()).toBe(1);
+    const { follower: f, errors } = await following(file, () => anchor, 10);
+    expect(f.crl.current().size()).toBe(1);
 
     anchor = bundle;
-    replace(file, newAnchorCrl(['0c', '0d']));
-    await waitFor('the update taken', () => follower?.crl.current().size() === 2, 10_000);
+    // The old issuer's CRL stays while the old anchor is trusted (certs keeps previous/'s in crl.pem).
+    replace(file, newAnchorCrl(['0c', '0d']) + testCrlBundle(testPki().issuers.east, ['0b']));
+    await waitFor('the update taken', () => f.crl.current().size() === 3, 10_000);
     expect(errors).toEqual([]);
+  });
+
+  it("refuses a CRL dropped while its CA is usable, and takes the drop once the CA's anchor is gone", async () => {
+    const file = join(dir, 'drop.pem');
+    const oldIssuerCrl = testCrlBundle(testPki().issuers.east, ['0b']);
+    replace(file, newAnchorCrl(['0c']) + oldIssuerCrl);
+    let anchor = bundle;
+    const { follower: f, errors } = await following(file, () => anchor, 10);
+    replace(file, newAnchorCrl(['0c']));
+    await waitFor('the drop refused', () => f.refused() === true, 10_000);
+    expect(errors).toEqual([
+      expect.stringMatching(
+        /^identity: CRL update refused, the list in force stays: .*refused: the CRL of "CN=identity\.east\.cluster\.local" .* is gone while that CA is still usable/,
+      ),
+    ]);
+    expect(f.crl.current().size()).toBe(2);
+    // The rotation finished: identity follows the new anchor alone, and loads the file again.
+    anchor = foreignTestPki().anchor.certPem;
+    await f.recheck();
+    expect(f.refused()).toBe(false);
+    expect(f.crl.current().size()).toBe(1);
   });
 });
 
@@ -89,22 +114,14 @@ describe('followCrl and an older CRL put back (review finding)', () => {
       });
     const file = join(dir, 'rollback.pem');
     replace(file, numbered(2n, ['0e']));
-    const errors: string[] = [];
-    follower = await followCrl({
-      file,
-      anchorPem: oldAnchor,
-      intervalMs: 10,
-      log: (line, error) => {
-        if (error) errors.push(line);
-      },
-    });
+    const { follower: f, errors } = await following(file, oldAnchor, 10);
     replace(file, numbered(1n, []));
-    await waitFor('the rollback refused', () => follower?.refused(), 10_000);
+    await waitFor('the rollback refused', () => f.refused(), 10_000);
     expect(errors).toEqual([
       expect.stringMatching(
         /^identity: CRL update refused, the list in force stays: CRL file .*rollback\.pem: refused: the CRL of ".*" went back from CRL number 2 to CRL number 1: /,
       ),
     ]);
-    expect(follower.crl.current().size()).toBe(1);
+    expect(f.crl.current().size()).toBe(1);
   });
 });

@@ -169,21 +169,35 @@ describe('a reload that puts back an older CRL (RFC 5280 §5.2.3; review finding
     expect(w.current().crlCount()).toBe(1);
   });
 
-  it("rotations: another CA's CRL appearing, whatever its number, and an old CA's going, are taken", async () => {
+  it("rotations: another CA's CRL appearing, whatever its number, and an old CA's going once its anchor is, are taken", async () => {
     const file = join(dir, 'rotation.pem');
     const west = testPki().issuers.west;
     const foreign = foreignTestPki();
     replace(file, numbered(east, 9n, ['0a']));
     // Step 1 of an anchor rotation: the new anchor and the old one both trusted.
-    const w = await reloadedOnly(file, foreign.anchor.certPem + anchor);
+    let trusted = foreign.anchor.certPem + anchor;
+    const w = await watchCrlFile({
+      file,
+      anchorPem: () => trusted,
+      intervalMs: 3_600_000,
+      onChange: () => {},
+      onError: () => {},
+    });
     try {
-      // A new issuer of the same Name (another key) starts its own numbering: not compared with east's.
+      // A new issuer of the same Name (another key) starts its own numbering: not compared with
+      // east's, whose CRL stays beside it (as `certs` keeps a replaced issuer's in crl.pem).
       const renewed = createIssuer(testPki().anchor, { cluster: 'east', trustDomain: TEST_TRUST_DOMAIN });
-      replace(file, numbered(renewed, 1n, []) + numbered(west, 1n, ['0b']));
+      const oldCas = numbered(east, 9n, ['0a']) + numbered(renewed, 1n, []) + numbered(west, 1n, ['0b']);
+      replace(file, oldCas);
       expect(await w.reload()).toBe(true);
-      expect(w.current().crlCount()).toBe(2);
-      // The new anchor's CAs alone, the old ones' CRLs gone (the rotation finished).
+      expect(w.current().crlCount()).toBe(3);
+      // The new anchor's CAs alone while the old anchor is still trusted: the old CAs' leaves still
+      // pass the handshake, so their CRLs may not go.
       replace(file, numbered(foreign.issuers.east, 1n, ['0c']));
+      await expect(w.reload()).rejects.toThrow(/is gone while that CA is still usable/);
+      expect(w.current().crlCount()).toBe(3);
+      // The rotation finished (the new anchor alone): the old ones' CRLs go.
+      trusted = foreign.anchor.certPem;
       expect(await w.reload()).toBe(true);
       expect(w.current().size()).toBe(1);
     } finally {

@@ -32,6 +32,11 @@ export interface CrlWatchOptions {
   file: string;
   /** The trust anchor (bundle) each load is checked against; a function for one that is followed. */
   anchorPem: string | (() => string);
+  /**
+   * The time a reload is judged at: a CA whose CRL goes from the file must have expired by then
+   * (RevocationList.rollbackFrom). Default the clock.
+   */
+  now?: () => Date;
   /** How often the file's mtime and size are checked. Default 10 s. */
   intervalMs?: number;
   onChange: (list: RevocationList) => void;
@@ -68,11 +73,12 @@ export async function watchCrlFile(opts: CrlWatchOptions): Promise<ReloadableCrl
   // A reload (a new anchor) and the watcher's apply (a new file) may overlap: the load started last
   // is the one in force, or a slow read of the old file would put the older list back (a review's
   // finding: revocations dropped until the file changed again).
-  // A reload may not put back an older CRL than the one in force (RevocationList.rollbackFrom):
-  // checked when it would apply, against the list in force then. Refused like a bad file, it keeps
-  // that list; a start has nothing in force and takes what it finds.
+  // A reload may not put back an older CRL than the one in force, nor drop the CRL of a CA still
+  // usable (RevocationList.rollbackFrom): checked when it would apply, against the list in force
+  // then. Refused like a bad file, it keeps that list; a start has nothing in force and takes what
+  // it finds.
   const loadInOrder = startedLastWins<RevocationList>((next) => {
-    const rollback = next.rollbackFrom(list);
+    const rollback = next.rollbackFrom(list, opts.now?.() ?? new Date());
     if (rollback) throw new IsthmusError('CRL_INVALID', `CRL file ${opts.file}: refused: ${rollback}`);
     list = next;
     present = true;

@@ -165,6 +165,17 @@ export function parseCrl(pem: string): Crl {
   const body = pem.replace(/-----(BEGIN|END) X509 CRL-----/g, '').replace(/\s+/g, '');
   const der = Buffer.from(body, 'base64');
   const list = parseDer(der);
+  // DER only (RFC 5280 §5.1: the CRL and the tbsCertList its signature covers are DER): one value
+  // has one encoding, so no two byte strings read as the same list. What forge reads in another
+  // encoding (a long-form length where the short one is required, more length octets than needed)
+  // re-encodes to other bytes (so does an INTEGER with more octets than it needs); a BOOLEAN, which
+  // forge keeps as it came, is checked on its own.
+  // Not checked: a SET's order inside a Name (compared byte for byte with the CA's own anyway), and
+  // what extension values hold; the signature covers those bytes exactly, below.
+  const notDer = !derOf(list).equals(der)
+    ? 'its bytes differ from the DER of what they hold: a length or tag in another form, or bytes after it'
+    : nonDerBoolean(list);
+  if (notDer) throw new Error(`the CRL is not DER-encoded (${notDer}); RFC 5280 §5.1 requires DER`);
   const [tbs, algorithm, signatureBits] = children(list, 'CertificateList', 3);
   const signatureAlgorithm = oidOf(children(algorithm!, 'signatureAlgorithm', 1)[0]!);
   if (!signatureAlgorithmOf(signatureAlgorithm)) {
@@ -216,7 +227,8 @@ export function parseCrl(pem: string): Crl {
     crlNumber,
     revoked,
     signatureAlgorithm,
-    tbsDer: derOf(tbs!),
+    // The bytes the signature covers, as they stand in the CRL, never a re-encoding of what was read.
+    tbsDer: firstElement(der, 'CertificateList'),
     signature: Buffer.from(bits.slice(1), 'binary'),
     pem: derToPem(der, PEM_LABEL),
   };
@@ -224,14 +236,17 @@ export function parseCrl(pem: string): Crl {
 
 /** Whether `crl` was issued by `ca`: the same Name and a signature its key verifies. */
 export function isIssuedBy(crl: Crl, ca: X509Certificate): boolean {
-  let subjectDer: Buffer;
+  if (!sameName(crl, ca)) return false;
+  return verifySigned(crl.signatureAlgorithm, crl.tbsDer, crl.signature, ca.publicKey);
+}
+
+/** Whether `ca`'s subject is, byte for byte, the issuer Name of `crl` (RFC 5280 §5.1.2.3). */
+export function sameName(crl: Crl, ca: X509Certificate): boolean {
   try {
-    subjectDer = readSignerCertificate(ca.raw).subjectDer;
+    return crl.issuerDer.equals(readSignerCertificate(ca.raw).subjectDer);
   } catch {
     return false;
   }
-  if (!crl.issuerDer.equals(subjectDer)) return false;
-  return verifySigned(crl.signatureAlgorithm, crl.tbsDer, crl.signature, ca.publicKey);
 }
 
 /**
@@ -253,6 +268,49 @@ function refuseUnknownCritical(exts: forge.asn1.Asn1, known: ReadonlySet<string>
       `${where} has a critical extension Isthmus does not process, ${EXTENSION_NAMES[oid] ?? oid}: a relying party must not use such a CRL (RFC 5280 §5.2, §5.3)`,
     );
   }
+}
+
+/**
+ * A DER rule a BOOLEAN of `node` breaks (X.690 §11.1: TRUE is FF), or undefined: forge re-encodes
+ * a BOOLEAN's octet as it came (an INTEGER it trims to the fewest octets, so that shows as bytes
+ * that differ).
+ */
+function nonDerBoolean(node: forge.asn1.Asn1): string | undefined {
+  if (Array.isArray(node.value)) {
+    for (const child of node.value) {
+      const found = nonDerBoolean(child);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (node.tagClass !== U || typeof node.value !== 'string') return undefined;
+  const a = node.value.charCodeAt(0);
+  if (node.type === T.BOOLEAN && (node.value.length !== 1 || (a !== 0 && a !== 0xff)))
+    return 'a BOOLEAN other than 00 or FF';
+  return undefined;
+}
+
+/**
+ * The first element (tag, length and content) inside the SEQUENCE that `der` holds, as it stands
+ * in `der`: a CRL's tbsCertList (RFC 5280 §5.1.1.3: its signature is computed over these bytes).
+ */
+function firstElement(der: Buffer, what: string): Buffer {
+  const outer = header(der, 0, what);
+  const inner = header(der, outer.contentAt, `the first element of the ${what}`);
+  const end = inner.contentAt + inner.length;
+  if (end > outer.contentAt + outer.length) throw new Error(`malformed ${what}`);
+  return der.subarray(outer.contentAt, end);
+}
+
+/** Where the content of the BER/DER element at `at` starts and how long it is (low-tag-number form). */
+function header(der: Buffer, at: number, what: string): { contentAt: number; length: number } {
+  const first = der[at + 1];
+  if (first === undefined || (der[at]! & 0x1f) === 0x1f) throw new Error(`malformed ${what}`);
+  if (first < 0x80) return { contentAt: at + 2, length: first };
+  const octets = first & 0x7f;
+  if (octets === 0 || octets > 4 || at + 2 + octets > der.length) throw new Error(`malformed ${what}`);
+  const length = der.subarray(at + 2, at + 2 + octets).readUIntBE(0, octets);
+  return { contentAt: at + 2 + octets, length };
 }
 
 function derOf(node: forge.asn1.Asn1): Buffer {

@@ -21,7 +21,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { IsthmusError } from '../errors.js';
-import { type Crl, isIssuedBy, normaliseSerial, parseCrlBundle } from './crl.js';
+import { type Crl, isIssuedBy, normaliseSerial, parseCrlBundle, sameName } from './crl.js';
 import { splitPem } from './pem.js';
 import { signs } from './verify-chain.js';
 
@@ -79,18 +79,38 @@ export class RevocationList {
    * only increase, so a CRL numbered lower than the one in force for the same CA (the same issuer
    * Name and key, whichever certificate of it verified the list) is an older list put back: applied,
    * it would admit again what the newer one revoked. The same number is the same list re-applied
-   * (a reload for a new anchor); a CA with no CRL in force, or no longer in the bundle (a rotation
-   * drops the old one's), is not compared. A CRL without a number cannot be ordered, so it may not
-   * replace a numbered one.
+   * (a reload for a new anchor); a CA with no CRL in force is not compared. A CRL without a number
+   * cannot be ordered, so it may not replace a numbered one.
+   *
+   * A CA whose CRLs are in force and gone from this list is refused too while its leaves still
+   * pass the TLS handshake (`usableCertificate`: a certificate of it valid at `at`, under an anchor
+   * of this list, that this list's anchor CRL does not revoke), unless they revoked nothing:
+   * dropped, they would admit again what they revoked, one CA's list at a time where an emptied
+   * file is refused. A rotation drops a CA's CRL once the CA is no longer usable: an issuer
+   * expired, or its anchor gone from the trust bundle (the last step of an anchor rotation; a
+   * gateway reads its anchor at start, so it takes that drop when it restarts with the new anchor
+   * alone, as a start takes what it finds).
    */
-  rollbackFrom(inForce: RevocationList): string | undefined {
+  rollbackFrom(inForce: RevocationList, at: Date = new Date()): string | undefined {
     // No CA left to compare numbers with: an emptied file (the ConfigMap's crl.pem cleared) would
     // admit again everything revoked, as a vanished file would, which is refused too. `certs
     // revoke` never writes a bundle without a CRL; lifting revocations is a newer, emptier list.
     if (this.lists.length === 0 && inForce.lists.length > 0)
       return `the file holds no CRL while ${inForce.lists.length} ${inForce.lists.length === 1 ? 'is' : 'are'} in force: an emptied list would admit again what they revoke (lift a revocation with a newer CRL from isthmus certs)`;
     const before = highestBySigner(inForce.lists);
-    for (const [key, now] of highestBySigner(this.lists)) {
+    const after = highestBySigner(this.lists);
+    for (const [key, was] of before) {
+      if (after.has(key) || was.revoked === 0) continue;
+      const usable = this.usableCertificate(inForce, was.crl, key, at);
+      if (!usable) continue;
+      return (
+        `the CRL of "${oneLine(was.subject)}" (CRL number ${was.number ?? 'none'}, ${was.revoked} revoked) is gone ` +
+        `while that CA is still usable (its certificate serial ${usable.serialNumber} is valid until ` +
+        `${isoDate(usable.validTo)} under a trusted anchor): dropped, it would admit again what it revoked ` +
+        `(a CA's CRL leaves the bundle once the CA has expired or its anchor is no longer trusted)`
+      );
+    }
+    for (const [key, now] of after) {
       const was = before.get(key);
       if (was?.number === undefined) continue;
       if (now.number !== undefined && now.number >= was.number) continue;
@@ -101,6 +121,33 @@ export class RevocationList {
       );
     }
     return undefined;
+  }
+
+  /**
+   * A certificate of the CA (its Name and key, `key` as highestBySigner makes it) that signed
+   * `crl`, one of those this list or `inForce` holds, that is valid at `at` and is, or is signed
+   * by, an anchor of this list valid then: while there is one, a peer chaining to that CA still
+   * passes the TLS handshake, so its CRL may not go. None: the CA expired, its anchor left the
+   * trust bundle (the last step of an anchor rotation), or this list's anchor CRL revokes it (a
+   * certificate of its key), and its leaves are refused anyway. An anchor's CRL is only ever
+   * signed by the anchor and cannot be put back older (the numbers), so it cannot be forged into
+   * that case: an issuer it revokes was revoked.
+   */
+  private usableCertificate(
+    inForce: RevocationList,
+    crl: Crl,
+    key: string,
+    at: Date,
+  ): X509Certificate | undefined {
+    const known = [...this.anchors, ...this.issuers, ...inForce.anchors, ...inForce.issuers].filter(
+      (c) => signerKey(crl, c) === key,
+    );
+    const anchors = this.anchors.filter((a) => validAt(a, at));
+    const revoked = known.some((c) => this.anchors.some((a) => signs(a, c) && this.listedBy(a, c) !== ''));
+    if (revoked) return undefined;
+    return known.find(
+      (c) => validAt(c, at) && anchors.some((a) => a.fingerprint256 === c.fingerprint256 || signs(a, c)),
+    );
   }
 
   /** Revoked serials in all, for logs. */
@@ -196,18 +243,43 @@ export class RevocationList {
  * CRL number of `lists`: two certificates of one key and Name (a renewal that kept the key) number
  * one sequence, so only its top is compared.
  */
-function highestBySigner(
-  lists: readonly VerifiedCrl[],
-): Map<string, { number: bigint | undefined; subject: string }> {
-  const highest = new Map<string, { number: bigint | undefined; subject: string }>();
+function highestBySigner(lists: readonly VerifiedCrl[]): Map<string, SignerTop> {
+  const highest = new Map<string, SignerTop>();
   for (const l of lists) {
-    const spki = l.ca.publicKey.export({ type: 'spki', format: 'der' });
-    const key = `${l.crl.issuerDer.toString('hex')}/${spki.toString('hex')}`;
+    const key = signerKey(l.crl, l.ca);
     const seen = highest.get(key);
+    // Every CRL of the signer counts in `check`, not only its newest.
+    const revoked = (seen?.revoked ?? 0) + l.crl.revoked.size;
     if (!seen || newer(l.crl.crlNumber, seen.number))
-      highest.set(key, { number: l.crl.crlNumber, subject: l.ca.subject });
+      highest.set(key, { number: l.crl.crlNumber, subject: l.ca.subject, crl: l.crl, revoked });
+    else seen.revoked = revoked;
   }
   return highest;
+}
+
+interface SignerTop {
+  number: bigint | undefined;
+  subject: string;
+  crl: Crl;
+  /**
+   * How many entries the signer's CRLs hold in all (the message's count): CRLs that revoke nothing
+   * admit nothing again when they go.
+   */
+  revoked: number;
+}
+
+/**
+ * A CA as RFC 5280 §5.2.3 numbers its CRLs: the CRL's issuer Name and the key of `ca`. A
+ * certificate `ca` of another Name gives a key no CRL of `crl`'s issuer has.
+ */
+function signerKey(crl: Crl, ca: X509Certificate): string {
+  const spki = ca.publicKey.export({ type: 'spki', format: 'der' });
+  const name = sameName(crl, ca) ? crl.issuerDer.toString('hex') : `other:${ca.fingerprint256}`;
+  return `${name}/${spki.toString('hex')}`;
+}
+
+function validAt(cert: X509Certificate, at: Date): boolean {
+  return at >= new Date(cert.validFrom) && at <= new Date(cert.validTo);
 }
 
 /** Whether `a` is a higher CRL number than `b` (a numbered list above an unnumbered one). */

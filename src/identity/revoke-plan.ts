@@ -43,6 +43,11 @@ export interface CrlWritten {
   /** False when the serial was already listed (the CRL is re-signed all the same). */
   added: boolean;
   revokedCount: number;
+  /**
+   * The bundle (crl.pem) the CA's earlier list was taken from, when its own CRL file was missing:
+   * its entries and CRL number go on from there.
+   */
+  recoveredFrom?: string;
 }
 
 export interface RevokeResult {
@@ -152,6 +157,16 @@ function issued(ca: X509Certificate, cert: X509Certificate): boolean {
  * the operator sees which issuers now revoke the serial.
  */
 export function revokedLines(r: RevokeResult): string {
+  return revokedSummary(r) + r.crls.map(recoveredLine).join('');
+}
+
+/** A CRL file that was missing and went on from the copy in crl.pem, said so. */
+function recoveredLine(c: CrlWritten): string {
+  if (c.recoveredFrom === undefined) return '';
+  return `${c.crlFile} was missing: its earlier entries and CRL number were taken from the copy in ${c.recoveredFrom}\n`;
+}
+
+function revokedSummary(r: RevokeResult): string {
   const verb = r.added ? 'revoked' : 'already revoked';
   if (!r.bySerial || r.crls.length === 1) {
     const only = r.crls[0]!;

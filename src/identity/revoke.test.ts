@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isIsthmusError } from '../errors.js';
 import { createIssuer, issueGatewayCertificate, issueLeaf } from './ca.js';
-import { parseCrl } from './crl.js';
+import { createCrl, parseCrl } from './crl.js';
 import { writeCertificates } from './files.js';
 import { RevocationList } from './revocation.js';
-import { crlApplySteps, revokeCertificate, revokeNextSteps } from './revoke.js';
+import { crlApplySteps, revokeCertificate, revokedLines, revokeNextSteps } from './revoke.js';
 import { identityServiceId } from './spiffe.js';
 import { opensslCa, stepLikeAnchor, stepLikeIssuer, writeCaLayout } from './testing-openssl.js';
 
@@ -64,7 +64,8 @@ describe('isthmus certs revoke', () => {
     expect(again).toMatchObject({ added: false, revokedCount: 2 });
 
     const crl = parseCrl(read('east/issuer.crl'));
-    expect(crl.crlNumber).toBe(3n); // every write is a new, complete CRL with a higher number
+    // Every write is a new, complete CRL with a higher number, at least the signing time in ms.
+    expect(crl.crlNumber).toBeGreaterThanOrEqual(BigInt(crl.thisUpdate.getTime()));
     expect(crl.revoked.get(r1.serial)?.reason).toBe('keyCompromise');
 
     const list = RevocationList.fromPem(read('crl.pem'), read('ca.crt'));
@@ -348,5 +349,84 @@ describe('revocation across issuer renewals', () => {
       },
     ]);
     expect(loaded(certs).check(west.cert)).toMatch(/revoked/);
+  });
+});
+
+describe('CRL numbers (nextCrlNumber)', () => {
+  // Injected: an hour on, so a clock set back from it is still within the fresh CAs' validity.
+  const at = new Date(Date.now() + 3_600_000);
+  const numberOf = (certs: string, file: string) => parseCrl(reader(certs)(file)).crlNumber;
+
+  it('are at least the signing time in ms, and still increase within the same millisecond', async () => {
+    const certs = await freshCerts();
+    await revokeCertificate({ dir: certs, cluster: 'east', certFile: leafOf(certs, 'east').file, at });
+    expect(numberOf(certs, 'east/issuer.crl')).toBe(BigInt(at.getTime()));
+    await revokeCertificate({ dir: certs, cluster: 'east', certFile: leafOf(certs, 'east').file, at });
+    expect(numberOf(certs, 'east/issuer.crl')).toBe(BigInt(at.getTime()) + 1n);
+    // A clock set back: the number still goes up from the file's.
+    const earlier = new Date(at.getTime() - 1_800_000);
+    await revokeCertificate({
+      dir: certs,
+      cluster: 'east',
+      certFile: leafOf(certs, 'east').file,
+      at: earlier,
+    });
+    expect(numberOf(certs, 'east/issuer.crl')).toBe(BigInt(at.getTime()) + 2n);
+  });
+
+  it('a CRL signed after its file and crl.pem were lost still supersedes the one gateways hold', async () => {
+    const certs = await freshCerts();
+    const first = leafOf(certs, 'east');
+    await revokeCertificate({ dir: certs, cluster: 'east', certFile: first.file, at });
+    const inForce = loaded(certs);
+    rmSync(join(certs, 'east', 'issuer.crl'));
+    rmSync(join(certs, 'crl.pem'));
+    const later = new Date(at.getTime() + 1000);
+    const second = leafOf(certs, 'east');
+    await revokeCertificate({ dir: certs, cluster: 'east', certFile: second.file, at: later });
+    expect(numberOf(certs, 'east/issuer.crl')).toBe(BigInt(later.getTime()));
+    expect(loaded(certs).rollbackFrom(inForce)).toBeUndefined();
+    // Nothing was left to say what the lost list revoked: the README's advice, take crl.pem back first.
+    expect(loaded(certs).check(first.cert)).toBeUndefined();
+    expect(loaded(certs).check(second.cert)).toMatch(/revoked/);
+  });
+
+  it('a lost CRL file goes on from its copy in crl.pem: its entries and number', async () => {
+    const certs = await freshCerts();
+    const first = leafOf(certs, 'east');
+    await revokeCertificate({ dir: certs, cluster: 'east', certFile: first.file, at });
+    await revokeCertificate({ dir: certs, cluster: 'east', certFile: leafOf(certs, 'east').file, at });
+    rmSync(join(certs, 'east', 'issuer.crl'));
+    const second = leafOf(certs, 'east');
+    const r = await revokeCertificate({ dir: certs, cluster: 'east', certFile: second.file, at });
+    expect(r.crls[0]).toMatchObject({ revokedCount: 3, recoveredFrom: join(certs, 'crl.pem') });
+    expect(revokedLines(r)).toContain(
+      `${join(certs, 'east', 'issuer.crl')} was missing: its earlier entries and CRL number were taken from the copy in ${join(certs, 'crl.pem')}`,
+    );
+    expect(numberOf(certs, 'east/issuer.crl')).toBe(BigInt(at.getTime()) + 2n);
+    expect(loaded(certs).check(first.cert)).toMatch(/revoked/);
+    expect(loaded(certs).check(second.cert)).toMatch(/revoked/);
+  });
+
+  it('supersedes a CRL numbered from 1 as before, which gateways keep accepting', async () => {
+    const certs = await freshCerts();
+    const east = { certPem: reader(certs)('east/issuer.crt'), keyPem: reader(certs)('east/issuer.key') };
+    const old = leafOf(certs, 'east');
+    writeFileSync(
+      join(certs, 'east', 'issuer.crl'),
+      createCrl({
+        issuerCertPem: east.certPem,
+        issuerKeyPem: east.keyPem,
+        revoked: [{ serial: old.cert.serialNumber, revokedAt: at }],
+        crlNumber: 3n,
+      }),
+    );
+    await revokeCertificate({ dir: certs, cluster: 'west', certFile: leafOf(certs, 'west').file, at });
+    const small = loaded(certs);
+    expect(small.check(old.cert)).toMatch(/revoked/);
+    await revokeCertificate({ dir: certs, cluster: 'east', certFile: leafOf(certs, 'east').file, at });
+    expect(numberOf(certs, 'east/issuer.crl')).toBe(BigInt(at.getTime()));
+    expect(loaded(certs).rollbackFrom(small)).toBeUndefined();
+    expect(loaded(certs).check(old.cert)).toMatch(/revoked/);
   });
 });

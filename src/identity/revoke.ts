@@ -16,7 +16,8 @@
  * new issuer, however that one is made.
  *
  * A CRL is complete (RFC 5280 §5): the new one lists everything the old one did, with a higher
- * CRL number. An existing CRL that the CA did not sign is an error, never silently replaced.
+ * CRL number (nextCrlNumber). An existing CRL that the CA did not sign is an error, never silently
+ * replaced.
  */
 import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
@@ -24,7 +25,7 @@ import { join } from 'node:path';
 import { describeError, IsthmusError } from '../errors.js';
 import { issuerFiles } from './ca-files.js';
 import { parseSubjectAltName } from './certificate-info.js';
-import { type Crl, createCrl, isIssuedBy, normaliseSerial, parseCrl } from './crl.js';
+import { type Crl, createCrl, isIssuedBy, normaliseSerial, parseCrl, parseCrlBundle } from './crl.js';
 import { writeCrlBundle } from './crl-bundle.js';
 import {
   ANCHOR_CERT_FILE,
@@ -77,10 +78,15 @@ export async function revokeCertificate(opts: RevokeOptions): Promise<RevokeResu
       : undefined;
   const target = given ?? found?.cert;
   const { signers, unsigned } = await signingCas(opts, at, target);
+  const bundled = await bundledCrls(opts.dir);
   // Every CRL is read and checked before any is written: a bad one leaves all as they were.
   const planned = await Promise.all(
     signers.map(async (ca) => {
-      const previous = (await exists(ca.crlFile)) ? await readOwnCrl(ca.crlFile, ca.cert) : undefined;
+      const own = (await exists(ca.crlFile)) ? await readOwnCrl(ca.crlFile, ca.cert) : undefined;
+      // A lost CRL file: its list goes on from the copy in crl.pem, not from nothing (a new list
+      // numbered above the old one would lift, on every gateway, what the old one revoked).
+      const recovered = own ? undefined : latestOf(bundled.crls.filter((c) => isIssuedBy(c, ca.cert)));
+      const previous = own ?? recovered;
       const entries = [...(previous?.revoked.values() ?? [])];
       const added = !previous?.revoked.has(serial);
       if (added) entries.push({ serial, revokedAt: at, ...(opts.reason ? { reason: opts.reason } : {}) });
@@ -88,7 +94,7 @@ export async function revokeCertificate(opts: RevokeOptions): Promise<RevokeResu
         issuerCertPem: ca.certPem,
         issuerKeyPem: ca.keyPem,
         revoked: entries,
-        crlNumber: (previous?.crlNumber ?? 0n) + 1n,
+        crlNumber: nextCrlNumber(previous?.crlNumber, at),
         thisUpdate: at,
       });
       const written: CrlWritten = {
@@ -97,6 +103,7 @@ export async function revokeCertificate(opts: RevokeOptions): Promise<RevokeResu
         standing: ca.standing,
         added,
         revokedCount: entries.length,
+        ...(recovered ? { recoveredFrom: bundled.file } : {}),
       };
       return { pem, written };
     }),
@@ -130,6 +137,24 @@ export async function revokeCertificate(opts: RevokeOptions): Promise<RevokeResu
   const currentPem = await readFile(join(opts.dir, opts.issuerOf!, ISSUER_CERT_FILE), 'utf8').catch(() => '');
   const currentIssuer = currentPem !== '' && serialOfPem(currentPem) === serial;
   return { ...result, issuerOf: opts.issuerOf!, currentIssuer };
+}
+
+/**
+ * The CRL number of a CA's next CRL: above the previous one's, and at least the time of signing in
+ * milliseconds since the Unix epoch. RFC 5280 §5.2.3 asks only that a CA's numbers increase (at
+ * most 20 octets; this is 6 until the year 10889). Counting from the file alone restarted at 1
+ * when the file was lost, and gateways refuse a lower number than the one in force as an older list
+ * put back (RevocationList.rollbackFrom); the clock keeps a CRL signed after the loss above every
+ * earlier one, as long as the signing machine's clock is not behind the one that signed last.
+ * `previous + 1` keeps two CRLs of the same millisecond, or a clock set back, increasing, and
+ * supersedes a small number from before this rule. Milliseconds rather than seconds: `at` has
+ * them, and two machines that each sign a CRL within the same second (one lost the file the other
+ * wrote) still get different numbers; an equal number is taken by gateways as the same list.
+ */
+export function nextCrlNumber(previous: bigint | undefined, at: Date): bigint {
+  const next = (previous ?? 0n) + 1n;
+  const clock = BigInt(Math.max(0, Math.floor(at.getTime())));
+  return clock > next ? clock : next;
 }
 
 function certOfPem(pem: string): X509Certificate | undefined {
@@ -212,6 +237,27 @@ async function keepRevokedIssuer(
   if (await exists(join(folder, ISSUER_CERT_FILE))) return;
   await mkdir(folder, { recursive: true, mode: 0o700 });
   await writeAtomic(join(folder, ISSUER_CERT_FILE), found.cert.toString(), CRL_MODE);
+}
+
+/**
+ * The CRLs of <dir>/crl.pem, the bundle the last `certs revoke` wrote (and the isthmus-crl
+ * ConfigMap holds): none when it is missing or unreadable, since it only stands in for a lost file.
+ */
+async function bundledCrls(dir: string): Promise<{ file: string; crls: Crl[] }> {
+  const file = join(dir, CRL_BUNDLE_FILE);
+  try {
+    return { file, crls: parseCrlBundle(await readFile(file, 'utf8')) };
+  } catch {
+    return { file, crls: [] };
+  }
+}
+
+/** The CRL of the highest CRL number (one without a number last), or undefined for none. */
+function latestOf(crls: readonly Crl[]): Crl | undefined {
+  return crls.reduce<Crl | undefined>(
+    (best, c) => (best === undefined || (c.crlNumber ?? -1n) > (best.crlNumber ?? -1n) ? c : best),
+    undefined,
+  );
 }
 
 async function readOwnCrl(file: string, ca: X509Certificate): Promise<Crl> {
