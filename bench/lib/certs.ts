@@ -1,6 +1,7 @@
 /**
- * Certificates for both pairs, minted under one trust anchor (src/identity, RSA 2048 like the
- * gateways' own): the gateways read chain/key/anchor files; haproxy reads chain+key in one PEM.
+ * Certificates for both pairs, minted under one trust anchor (src/identity, RSA 2048: what
+ * `issueGatewayCertificate` makes; gateways' Certify leaves are ECDSA P-256, which only the
+ * handshakes, not the tunnels' records, would feel): the gateways read chain/key/anchor files; haproxy reads chain+key in one PEM.
  * The same leaf per side for both pairs, so the TLS work compared is the same.
  */
 import { writeFile } from 'node:fs/promises';

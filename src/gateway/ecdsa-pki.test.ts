@@ -18,6 +18,7 @@ import { issueGatewayCertificate, type KeyPairPem } from '../identity/ca.js';
 import { startIdentityServer } from '../identity/certify-service.js';
 import { normaliseSerial, parseCrl } from '../identity/crl.js';
 import { watchIssuer } from '../identity/issuer-watch.js';
+import type { LeafKeyType } from '../identity/keys.js';
 import { revokeCertificate } from '../identity/revoke.js';
 import { presentedChain, TEST_TRUST_DOMAIN } from '../identity/testing.js';
 import { stepLikeAnchor, stepLikeIssuer, writeCaLayout } from '../identity/testing-openssl.js';
@@ -108,14 +109,38 @@ async function gateway(
   return gw;
 }
 
-/** West's gateway with a leaf of west's ECDSA issuer in files (`--cert-file`). */
-async function westGateway(west: e2e.Cluster, pki: StepPki, crlFile: string, lines: string[]) {
-  const leaf = issueGatewayCertificate(pki.issuers.west, { trustDomain: TEST_TRUST_DOMAIN, cluster: 'west' });
-  const certFile = join(pki.dir, 'west-tls.crt');
-  const keyFile = join(pki.dir, 'west-tls.key');
+/**
+ * The gateway of `cluster` with a leaf of its ECDSA issuer in files (`--cert-file`), whose key is
+ * RSA 2048 unless `keyType` says otherwise.
+ */
+async function gatewayFromFiles(
+  c: e2e.Cluster,
+  cluster: 'east' | 'west',
+  pki: StepPki,
+  crlFile: string,
+  { keyType = 'rsa-2048', lines = [] }: { keyType?: LeafKeyType; lines?: string[] } = {},
+) {
+  const leaf = issueGatewayCertificate(pki.issuers[cluster], {
+    trustDomain: TEST_TRUST_DOMAIN,
+    cluster,
+    keyType,
+  });
+  const certFile = join(pki.dir, `${cluster}-tls.crt`);
+  const keyFile = join(pki.dir, `${cluster}-tls.key`);
   await writeFile(certFile, leaf.chainPem);
   await writeFile(keyFile, leaf.keyPem, { mode: 0o600 });
-  return gateway({ ...e2e.gatewayFlags(west, 'west', HOST.west), certFile, keyFile }, pki, crlFile, lines);
+  return gateway({ ...e2e.gatewayFlags(c, cluster, HOST[cluster]), certFile, keyFile }, pki, crlFile, lines);
+}
+
+/** What `gw` presents at its ingress: `ec <curve>` or `rsa <bits>`. */
+async function presentedKey(gw: RunningGateway, pki: StepPki): Promise<string> {
+  const { leaf } = await presentedChain(
+    `${gw.ingress.address.host}:${gw.ingress.address.port}`,
+    pki.anchor.certPem,
+  );
+  const key = leaf.publicKey;
+  const details = key.asymmetricKeyDetails;
+  return `${key.asymmetricKeyType} ${key.asymmetricKeyType === 'ec' ? details?.namedCurve : details?.modulusLength}`;
 }
 
 /** East's gateway with its certificate from `identityAddress` (a projected token's file, as in a pod). */
@@ -149,7 +174,7 @@ describe('an ECDSA P-256 anchor and issuers made as step makes them for Linkerd'
     const { east, west } = await e2e.startLinkedClusters(HOST.east, ECHO.ns, cleanups);
     await exportEcho(west);
     const westLines: string[] = [];
-    const westGw = await westGateway(west, pki, mounts.west, westLines);
+    const westGw = await gatewayFromFiles(west, 'west', pki, mounts.west, { lines: westLines });
     const identity = await eastIdentity(pki);
 
     // Identity serves Certify with a certificate its ECDSA issuer signed, verified against the anchor.
@@ -162,8 +187,10 @@ describe('an ECDSA P-256 anchor and issuers made as step makes them for Linkerd'
     expect(identity.tokens()).toBe(1);
     const presented = () => presentedChain(`${HOST.east}:${eastGw.ingress.address.port}`, pki.anchor.certPem);
     const first = await presented();
-    // East's certificate: an RSA key (the gateway's CSR), signed by east's ECDSA issuer.
-    expect(first.leaf.publicKey.asymmetricKeyType).toBe('rsa');
+    // East's certificate: an ECDSA P-256 key (the gateway's CSR), signed by east's ECDSA issuer;
+    // west's an RSA key from files: a mixed pair.
+    expect(first.leaf.publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
+    expect(await presentedKey(westGw, pki)).toBe('rsa 2048');
     expect(first.leaf.checkIssued(eastIssuer) && first.leaf.verify(eastIssuer.publicKey)).toBe(true);
     expect(first.leaf.issuer).toBe(`O=Linkerd\nCN=identity.east.${TEST_TRUST_DOMAIN}`);
 
@@ -196,5 +223,40 @@ describe('an ECDSA P-256 anchor and issuers made as step makes them for Linkerd'
     await e2e.waitFor('a new tunnel from east through west', () =>
       e2e.echoRoundTrip(HOST.east, egressPort, 'again', 5_000),
     );
+  });
+});
+
+describe('gateways with ECDSA P-256 leaves (identity/keys.ts)', () => {
+  /**
+   * West's gateway from files with an ECDSA P-256 leaf, and east's as `eastOf` starts it, linked
+   * and west exporting `echo`: what each presents, and what a tunnel east → west → echo gives back.
+   */
+  async function pair(eastOf: (east: e2e.Cluster, pki: StepPki, crlFile: string) => Promise<RunningGateway>) {
+    const pki = await stepPki();
+    const crlFile = join(pki.dir, 'no-crl.pem');
+    const { east, west } = await e2e.startLinkedClusters(HOST.east, ECHO.ns, cleanups);
+    await exportEcho(west);
+    const westGw = await gatewayFromFiles(west, 'west', pki, crlFile, { keyType: 'ecdsa-p256' });
+    const eastGw = await eastOf(east, pki, crlFile);
+    const keys = { east: await presentedKey(eastGw, pki), west: await presentedKey(westGw, pki) };
+    const open = e2e.tunnelClient(HOST.east, await e2e.routeMirror(east, eastGw, westGw, ECHO));
+    cleanups.push(() => open.destroy());
+    return { keys, roundTrip: open.roundTrip };
+  }
+
+  it('a tunnel between two of them carries bytes: one leaf through Certify, one from --cert-file', async () => {
+    const { keys, roundTrip } = await pair(async (east, pki, crlFile) =>
+      eastGateway(east, pki, (await eastIdentity(pki)).address, crlFile),
+    );
+    expect(keys).toEqual({ east: 'ec prime256v1', west: 'ec prime256v1' });
+    expect(await roundTrip('both ECDSA')).toBe('both ECDSA');
+  });
+
+  it('a mixed pair from files carries bytes: an RSA leaf dialling an ECDSA one', async () => {
+    const { keys, roundTrip } = await pair((east, pki, crlFile) =>
+      gatewayFromFiles(east, 'east', pki, crlFile, { keyType: 'rsa-2048' }),
+    );
+    expect(keys).toEqual({ east: 'rsa 2048', west: 'ec prime256v1' });
+    expect(await roundTrip('RSA to ECDSA')).toBe('RSA to ECDSA');
   });
 });

@@ -2,15 +2,23 @@ import { randomBytes } from 'node:crypto';
 import forge from 'node-forge';
 import { IsthmusError } from '../errors.js';
 import { type CertificateInfo, certificateInfo } from './certificate-info.js';
+import { keyTypeProblem } from './csr.js';
+import { ANCHOR_KEY_BITS, generateLeafKey, generateRsaKey, LEAF_KEY_BITS, type LeafKeyType } from './keys.js';
 import { joinPem, splitPem } from './pem.js';
-import { ANCHOR_KEY_BITS, generateRsaKey, LEAF_KEY_BITS } from './rsa-keys.js';
 import { gatewayIdentity, isValidClusterName, isValidTrustDomain } from './spiffe.js';
-import { readSignerCertificate, signCertificate } from './x509-signing.js';
+import {
+  readSignerCertificate,
+  SPKI_STAND_IN,
+  type SubjectPublicKey,
+  signCertificate,
+  subjectPublicKey,
+} from './x509-signing.js';
 
 /**
  * The certificate authority: trust anchor → per-cluster issuer → short-lived gateway leaves, the
  * same three tiers as Linkerd's identity. Pure apart from key generation; no files, no network.
- * node-forge builds the certificates, whose keys are RSA; node:crypto signs them (x509-signing.ts),
+ * node-forge builds the certificates (anchor and issuer keys RSA; leaf keys ECDSA P-256, or RSA)
+ * with the subject's SubjectPublicKeyInfo put in verbatim; node:crypto signs them (x509-signing.ts),
  * so the anchor or issuer that signs may be RSA or ECDSA (Linkerd's step and cert-manager default).
  */
 export { certificateInfo, gatewayIdentityOf } from './certificate-info.js';
@@ -51,7 +59,7 @@ export function createTrustAnchor(opts: {
   const now = Date.now();
   const subject = [{ shortName: 'CN', value: opts.commonName ?? `root.${opts.trustDomain}` }];
   const certPem = sign({
-    publicKeyPem: key.publicKeyPem,
+    publicKey: publicKeyOf(key.publicKeyPem),
     subject,
     issuer: undefined,
     signingKeyPem: key.privateKeyPem,
@@ -71,7 +79,7 @@ export function createIssuer(
   const key = generateRsaKey(LEAF_KEY_BITS);
   const now = Date.now();
   const certPem = sign({
-    publicKeyPem: key.publicKeyPem,
+    publicKey: publicKeyOf(key.publicKeyPem),
     subject: [{ shortName: 'CN', value: `identity.${opts.cluster}.${opts.trustDomain}` }],
     issuer: anchor,
     notBefore: new Date(now - CLOCK_SKEW_ALLOWANCE_MS),
@@ -88,14 +96,20 @@ export interface LeafOptions {
   commonName?: string;
   notBefore?: Date;
   notAfter?: Date;
-  /** Certify the holder of this key (from a CSR); else a new key is generated and returned. */
+  /** Certify the holder of this key (from a CSR: RSA, ECDSA P-256 or P-384), carried verbatim. */
   publicKeyPem?: string;
+  /**
+   * Without `publicKeyPem`, the key generated and returned: RSA 2048 unless asked (what tests and
+   * `issueGatewayCertificate` have always made; the gateway's and identity's own leaves are ECDSA).
+   */
+  keyType?: LeafKeyType;
   /** Only for tests that need a wrongly-issued "leaf" with the CA bit set. */
   isCa?: boolean;
 }
 
 export function issueLeaf(issuer: KeyPairPem, opts: LeafOptions): { certPem: string; keyPem?: string } {
-  const key = opts.publicKeyPem === undefined ? generateRsaKey(LEAF_KEY_BITS) : undefined;
+  const key = opts.publicKeyPem === undefined ? generateLeafKey(opts.keyType ?? 'rsa-2048') : undefined;
+  const publicKey = publicKeyOf(opts.publicKeyPem ?? key!.publicKeyPem);
   const now = Date.now();
   const altNames = [
     ...opts.uriSans.map((value) => ({ type: SAN_URI, value })),
@@ -106,8 +120,7 @@ export function issueLeaf(issuer: KeyPairPem, opts: LeafOptions): { certPem: str
     { name: 'basicConstraints', cA: opts.isCa === true, critical: true },
     opts.isCa === true
       ? { name: 'keyUsage', keyCertSign: true, digitalSignature: true, critical: true }
-      : // keyEncipherment for RSA key transport in TLS 1.2; TLS 1.3 needs digitalSignature only.
-        { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+      : leafKeyUsage(publicKey),
     { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
   ];
   if (altNames.length > 0) {
@@ -115,7 +128,7 @@ export function issueLeaf(issuer: KeyPairPem, opts: LeafOptions): { certPem: str
     extensions.push({ name: 'subjectAltName', altNames, critical: subject.length === 0 });
   }
   const certPem = sign({
-    publicKeyPem: opts.publicKeyPem ?? key!.publicKeyPem,
+    publicKey,
     subject,
     issuer,
     notBefore: opts.notBefore ?? new Date(now - CLOCK_SKEW_ALLOWANCE_MS),
@@ -135,7 +148,7 @@ export interface GatewayCertificate {
 
 export function issueGatewayCertificate(
   issuer: KeyPairPem,
-  opts: { trustDomain: string; cluster: string; lifetimeMs?: number; now?: Date },
+  opts: { trustDomain: string; cluster: string; lifetimeMs?: number; now?: Date; keyType?: LeafKeyType },
 ): GatewayCertificate {
   requireNames(opts.trustDomain, opts.cluster);
   const now = (opts.now ?? new Date()).getTime();
@@ -146,6 +159,7 @@ export function issueGatewayCertificate(
     commonName: gatewayCommonName(opts.trustDomain, opts.cluster),
     notBefore: new Date(now - CLOCK_SKEW_ALLOWANCE_MS),
     notAfter,
+    ...(opts.keyType ? { keyType: opts.keyType } : {}),
   });
   return {
     certPem: leaf.certPem,
@@ -200,8 +214,42 @@ function caExtensions(pathLen: number): ExtensionSpec[] {
   ];
 }
 
+/**
+ * A leaf's keyUsage (RFC 5280 §4.2.1.3): digitalSignature, all TLS 1.3 uses a key for; an RSA key
+ * also gets keyEncipherment, for RSA key transport in TLS 1.2. Never an ECDSA key, which enciphers
+ * nothing: keyEncipherment is not among the usages RFC 5480 §3 allows an id-ecPublicKey.
+ */
+function leafKeyUsage(publicKey: SubjectPublicKey): ExtensionSpec {
+  const rsa = publicKey.key.asymmetricKeyType === 'rsa';
+  return {
+    name: 'keyUsage',
+    digitalSignature: true,
+    ...(rsa ? { keyEncipherment: true } : {}),
+    critical: true,
+  };
+}
+
+/**
+ * The SubjectPublicKeyInfo of a `PUBLIC KEY` PEM, to be certified: RSA, or ECDSA on P-256 or P-384
+ * (what checkCsr accepts); CSR_INVALID for anything else or an unreadable key.
+ */
+export function publicKeyOf(publicKeyPem: string): SubjectPublicKey {
+  let spki: SubjectPublicKey;
+  try {
+    const body = /-----BEGIN PUBLIC KEY-----([\s\S]*?)-----END PUBLIC KEY-----/.exec(publicKeyPem)?.[1];
+    if (body === undefined) throw new Error('no PEM PUBLIC KEY block');
+    spki = subjectPublicKey(Buffer.from(body.replace(/\s+/g, ''), 'base64'));
+  } catch (err) {
+    throw new IsthmusError('CSR_INVALID', `public key unreadable: ${(err as Error).message}`, { cause: err });
+  }
+  const problem = keyTypeProblem(spki.key);
+  if (problem) throw new IsthmusError('CSR_INVALID', `public key refused: ${problem}`);
+  return spki;
+}
+
 interface SignSpec {
-  publicKeyPem: string;
+  /** The subject's key, carried verbatim (forge encodes RSA keys only). */
+  publicKey: SubjectPublicKey;
   subject: forge.pki.CertificateField[];
   /** undefined: self-signed with `signingKeyPem`. */
   issuer: KeyPairPem | undefined;
@@ -213,13 +261,11 @@ interface SignSpec {
 
 function sign(spec: SignSpec): string {
   const cert = pki.createCertificate();
-  try {
-    cert.publicKey = pki.publicKeyFromPem(spec.publicKeyPem);
-  } catch (err) {
-    throw new IsthmusError('CSR_INVALID', `public key is not an RSA key: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
+  // forge encodes RSA keys only: a stand-in, replaced by the real SubjectPublicKeyInfo as it is
+  // encoded (signCertificate); the key identifiers forge computes are the real key's.
+  cert.publicKey = SPKI_STAND_IN;
+  const keyId = forge.util.createBuffer(spec.publicKey.keyId.toString('binary'));
+  cert.generateSubjectKeyIdentifier = () => keyId.copy();
   cert.serialNumber = serialNumber();
   cert.validity.notBefore = spec.notBefore;
   cert.validity.notAfter = spec.notAfter;
@@ -238,7 +284,7 @@ function sign(spec: SignSpec): string {
     { name: 'subjectKeyIdentifier' },
     { name: 'authorityKeyIdentifier', keyIdentifier: authorityKeyId },
   ]);
-  return signCertificate(cert, spec.issuer?.keyPem ?? spec.signingKeyPem ?? '', signer);
+  return signCertificate(cert, spec.issuer?.keyPem ?? spec.signingKeyPem ?? '', signer, spec.publicKey);
 }
 
 /**

@@ -7,8 +7,8 @@ import { createCsr } from './csr.js';
 import type { ServerVerification } from './grpc-tls.js';
 import { callUnary } from './grpc-util.js';
 import { issuerClusterOf } from './issuer-scope.js';
+import { generateLeafKeyAsync, type LeafKeyType } from './keys.js';
 import { identityServiceDefinition } from './protocol.js';
-import { generateRsaKeyAsync } from './rsa-keys.js';
 import { keyMismatch } from './validate.js';
 
 /** A certificate with its private key, as a gateway uses it. */
@@ -43,7 +43,8 @@ export interface IdentityServiceTrust {
 
 /**
  * Asks the identity service for a certificate. A fresh key each time (generated off the event loop),
- * so a leaked key is only good until the certificate it belongs to expires.
+ * so a leaked key is only good until the certificate it belongs to expires: ECDSA P-256 unless
+ * `keyType` says otherwise (keys.ts says why).
  */
 export async function requestCertificate(opts: {
   address: string;
@@ -52,8 +53,9 @@ export async function requestCertificate(opts: {
   /** Name this identity in the CSR and check the answer holds it; else the server assigns it. */
   identity?: string;
   timeoutMs?: number;
+  keyType?: LeafKeyType;
 }): Promise<IssuedCertificate> {
-  const key = await generateRsaKeyAsync();
+  const key = await generateLeafKeyAsync(opts.keyType);
   const csrPem = createCsr(key.privateKeyPem, opts.identity);
   let res: Awaited<ReturnType<typeof callCertify>>;
   try {

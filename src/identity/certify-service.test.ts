@@ -1,3 +1,4 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import diagnostics from 'node:diagnostics_channel';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isIsthmusError } from '../errors.js';
@@ -17,8 +18,10 @@ import {
 import { createCsr } from './csr.js';
 import { checkHealth, ServingStatus } from './health.js';
 import { createIdentityMetrics } from './identity-metrics.js';
+import type { LeafKeyType } from './keys.js';
 import { splitPem } from './pem.js';
 import {
+  presentedChain,
   samplesOf,
   TEST_TRUST_DOMAIN,
   testIdentityTrust,
@@ -26,6 +29,8 @@ import {
   testPki,
   testServingCertificate,
 } from './testing.js';
+import { runOpenssl } from './testing-openssl.js';
+import { keyMismatch } from './validate.js';
 
 const EAST = 'spiffe://cluster.local/cluster/east/gateway';
 const GATEWAY_CALLER = {
@@ -220,6 +225,49 @@ describe('Certify', () => {
       timeoutMs: 500,
     });
     expect(isIsthmusError(err, 'IDENTITY_UNAVAILABLE')).toBe(true);
+  });
+});
+
+describe('ECDSA P-256 leaves through Certify', () => {
+  const openssl = (files: Record<string, string>, ...args: string[]) => runOpenssl(files, args);
+
+  const eastLeaf = (keyType?: LeafKeyType) =>
+    requestCertificate({
+      server: SERVER,
+      address,
+      token: 'gateway-token',
+      identity: EAST,
+      ...(keyType && { keyType }),
+    });
+
+  it("the gateway's key is P-256: its leaf holds it, asserts digitalSignature only, and openssl verifies it", async () => {
+    const issued = await eastLeaf();
+    const leaf = new X509Certificate(issued.certPem);
+    expect(createPrivateKey(issued.keyPem).asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
+    expect(leaf.publicKey.asymmetricKeyType).toBe('ec');
+    expect(keyMismatch(leaf, issued.keyPem)).toBeUndefined();
+    const text = openssl({ 'leaf.pem': issued.certPem }, 'x509', '-noout', '-text', '-in', 'leaf.pem').output;
+    expect(text).toMatch(/X509v3 Key Usage: critical\s+Digital Signature\n/);
+    expect(text).toContain(`URI:${EAST}`);
+    const files = {
+      'anchor.pem': testPki().anchor.certPem,
+      'chain.pem': issued.chainPem,
+      'leaf.pem': issued.certPem,
+    };
+    const verdict = openssl(files, 'verify', '-CAfile', 'anchor.pem', '-untrusted', 'chain.pem', 'leaf.pem');
+    expect(verdict.output).toContain('leaf.pem: OK');
+  });
+
+  it('an RSA 2048 key still, when asked', async () => {
+    const issued = await eastLeaf('rsa-2048');
+    const leaf = new X509Certificate(issued.certPem);
+    expect(leaf.publicKey.asymmetricKeyDetails?.modulusLength).toBe(2048);
+    expect(keyMismatch(leaf, issued.keyPem)).toBeUndefined();
+  });
+
+  it('identity serves Certify with a P-256 certificate of its own', async () => {
+    const { leaf } = await presentedChain(address, testPki().anchor.certPem);
+    expect(leaf.publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
   });
 });
 

@@ -7,6 +7,7 @@
 import type { X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 import { IsthmusError } from '../errors.js';
+import { firstElement } from './der.js';
 import { derToPem, splitPem } from './pem.js';
 import {
   algorithmIdentifier,
@@ -228,7 +229,7 @@ export function parseCrl(pem: string): Crl {
     revoked,
     signatureAlgorithm,
     // The bytes the signature covers, as they stand in the CRL, never a re-encoding of what was read.
-    tbsDer: firstElement(der, 'CertificateList'),
+    tbsDer: firstElement(der),
     signature: Buffer.from(bits.slice(1), 'binary'),
     pem: derToPem(der, PEM_LABEL),
   };
@@ -288,29 +289,6 @@ function nonDerBoolean(node: forge.asn1.Asn1): string | undefined {
   if (node.type === T.BOOLEAN && (node.value.length !== 1 || (a !== 0 && a !== 0xff)))
     return 'a BOOLEAN other than 00 or FF';
   return undefined;
-}
-
-/**
- * The first element (tag, length and content) inside the SEQUENCE that `der` holds, as it stands
- * in `der`: a CRL's tbsCertList (RFC 5280 §5.1.1.3: its signature is computed over these bytes).
- */
-function firstElement(der: Buffer, what: string): Buffer {
-  const outer = header(der, 0, what);
-  const inner = header(der, outer.contentAt, `the first element of the ${what}`);
-  const end = inner.contentAt + inner.length;
-  if (end > outer.contentAt + outer.length) throw new Error(`malformed ${what}`);
-  return der.subarray(outer.contentAt, end);
-}
-
-/** Where the content of the BER/DER element at `at` starts and how long it is (low-tag-number form). */
-function header(der: Buffer, at: number, what: string): { contentAt: number; length: number } {
-  const first = der[at + 1];
-  if (first === undefined || (der[at]! & 0x1f) === 0x1f) throw new Error(`malformed ${what}`);
-  if (first < 0x80) return { contentAt: at + 2, length: first };
-  const octets = first & 0x7f;
-  if (octets === 0 || octets > 4 || at + 2 + octets > der.length) throw new Error(`malformed ${what}`);
-  const length = der.subarray(at + 2, at + 2 + octets).readUIntBE(0, octets);
-  return { contentAt: at + 2 + octets, length };
 }
 
 function derOf(node: forge.asn1.Asn1): Buffer {

@@ -6,23 +6,20 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkCsr, createCsr } from './csr.js';
+import { buildCsr, checkCsr, createCsr } from './csr.js';
 import { allowedIdentityFor, defaultIdentityRules, parseServiceAccountUsername } from './identity-policy.js';
-import { generateRsaKey } from './rsa-keys.js';
+import { generateEcKey, generateRsaKey } from './keys.js';
 
 const EAST = 'spiffe://cluster.local/cluster/east/gateway';
 const WEST = 'spiffe://cluster.local/cluster/west/gateway';
 const key = generateRsaKey();
 
-/** A CSR with arbitrary requested extensions, signed by `key`. */
+/** An ECDSA P-256 key, as gateways make theirs (keys.ts). */
+const ecKey = generateEcKey();
+
+/** A CSR with arbitrary requested extensions, signed by `signer` (RSA: the bytes forge's csr.sign made). */
 function csrWith(extensions: object[], signer = key.privateKeyPem): string {
-  const privateKey = forge.pki.privateKeyFromPem(signer) as forge.pki.rsa.PrivateKey;
-  const csr = forge.pki.createCertificationRequest();
-  csr.publicKey = forge.pki.setRsaPublicKey(privateKey.n, privateKey.e);
-  csr.setSubject([{ shortName: 'CN', value: 'anything' }]);
-  if (extensions.length > 0) csr.setAttributes([{ name: 'extensionRequest', extensions }]);
-  csr.sign(privateKey, forge.md.sha256.create());
-  return forge.pki.certificationRequestToPem(csr);
+  return buildCsr(signer, extensions, [{ shortName: 'CN', value: 'anything' }]);
 }
 const san = (...altNames: object[]) => ({ name: 'subjectAltName', altNames });
 
@@ -53,9 +50,16 @@ describe('checkCsr', () => {
     ['an IP address', [san({ type: 7, ip: '10.0.0.1' })], /IP:10\.0\.0\.1/],
     ['a CA certificate', [{ name: 'basicConstraints', cA: true }], /asks for a CA certificate/],
     ['certificate signing', [{ name: 'keyUsage', keyCertSign: true }], /certificate-signing key usage/],
-  ])('denies %s', (_what, extensions, reason) => {
-    const decision = checkCsr(csrWith(extensions), EAST);
-    expect(decision).toMatchObject({ ok: false, status: 'denied', reason: expect.stringMatching(reason) });
+    [
+      'CRL signing',
+      [{ name: 'keyUsage', digitalSignature: true, cRLSign: true }],
+      /certificate-signing key usage/,
+    ],
+  ])('denies %s, for an RSA key and an ECDSA P-256 one alike', (_what, extensions, reason) => {
+    for (const signer of [key.privateKeyPem, ecKey.privateKeyPem]) {
+      const decision = checkCsr(csrWith(extensions, signer), EAST);
+      expect(decision).toMatchObject({ ok: false, status: 'denied', reason: expect.stringMatching(reason) });
+    }
   });
 
   it('names the allowed identity in a denial', () => {
@@ -189,16 +193,13 @@ describe('CSRs made by openssl', () => {
     expect(checkCsr(pem, WEST)).toMatchObject({ ok: false, status: 'denied' });
   });
 
-  it('refuses an ECDSA CSR as invalid: issued certificates are RSA only', async () => {
+  it('accepts an ECDSA P-256 CSR (csr-ecdsa.test.ts has the rest)', async () => {
     const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
       type: 'pkcs8',
       format: 'pem',
     });
-    const pem = await opensslCsr(String(ec));
-    expect(checkCsr(pem, EAST)).toMatchObject({
-      ok: false,
-      status: 'invalid',
-      reason: expect.stringMatching(/RSA/),
-    });
+    const pem = await opensslCsr(String(ec), '-addext', `subjectAltName=URI:${EAST}`);
+    expect(checkCsr(pem, EAST)).toMatchObject({ ok: true });
+    expect(checkCsr(pem, WEST)).toMatchObject({ ok: false, status: 'denied' });
   });
 });

@@ -21,8 +21,8 @@ import {
 } from './ca.js';
 import { certificateInfo } from './certificate-info.js';
 import { normaliseSerial } from './crl.js';
+import { generateLeafKeyAsync, type LeafKeyType } from './keys.js';
 import { DEFAULT_ROTATION_POLICY, type RotationPolicy, renewalDelay, retryDelay } from './rotation-policy.js';
-import { generateRsaKeyAsync } from './rsa-keys.js';
 import { identityServiceId } from './spiffe.js';
 import { WallClockTimer } from './wall-clock-timer.js';
 
@@ -60,6 +60,8 @@ export interface ServingCertificateOptions {
   dnsNames: readonly string[];
   /** Default 24 h; never past the issuer's own notAfter. */
   lifetimeMs?: number;
+  /** ECDSA P-256 by default, as every leaf Isthmus makes for itself (keys.ts). */
+  keyType?: LeafKeyType;
   /** When to renew and how to retry (the gateway rotator's defaults: 70 %, backoff). */
   policy?: Partial<RotationPolicy>;
   now?: () => number;
@@ -70,7 +72,7 @@ export interface ServingCertificateOptions {
 
 /** Mints one serving certificate: a fresh key (off the event loop) certified by the issuer. */
 export async function issueServingCertificate(
-  opts: Pick<ServingCertificateOptions, 'trustDomain' | 'cluster' | 'dnsNames' | 'lifetimeMs'> & {
+  opts: Pick<ServingCertificateOptions, 'trustDomain' | 'cluster' | 'dnsNames' | 'lifetimeMs' | 'keyType'> & {
     issuer: KeyPairPem;
     nowMs: number;
   },
@@ -78,7 +80,7 @@ export async function issueServingCertificate(
   const issuerInfo = certificateInfo(opts.issuer.certPem);
   const unusable = issuerWindowProblem(issuerInfo, opts.nowMs);
   if (unusable) throw new IsthmusError('CERT_INVALID', `no serving certificate: ${unusable}`);
-  const key = await generateRsaKeyAsync();
+  const key = await generateLeafKeyAsync(opts.keyType);
   const notAfter = leafNotAfter(opts.nowMs, opts.lifetimeMs ?? DEFAULT_LEAF_LIFETIME_MS, issuerInfo.notAfter);
   const leaf = issueLeaf(opts.issuer, {
     uriSans: [identityServiceId(opts.trustDomain, opts.cluster)],

@@ -70,7 +70,7 @@ export const eastDeps = () => ({
   reviewTimeoutMs: 120_000,
 });
 let csr: string | undefined;
-/** One CSR of the test leaf key for every call (forge signs in pure JS: not one per call). */
+/** One CSR of the test leaf key for every call (an RSA signature each: not one per call). */
 export const csrPem = () => {
   csr ??= createCsr(testLeafKey().privateKeyPem, EAST);
   return csr;

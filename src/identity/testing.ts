@@ -25,8 +25,8 @@ import { createCrl } from './crl.js';
 import { createCsr } from './csr.js';
 import { serverNameOptions, verifiedCredentials } from './grpc-tls.js';
 import { bindServer } from './grpc-util.js';
+import { generateRsaKey, type KeyPem } from './keys.js';
 import { type CertifyRequest, type CertifyResponse, identityServiceDefinition } from './protocol.js';
-import { generateRsaKey, type RsaKeyPem } from './rsa-keys.js';
 import { identityServiceId } from './spiffe.js';
 
 /**
@@ -198,13 +198,13 @@ export function testCrlBundle(signer: KeyPairPem, serials: string[]): string {
   return signer.certPem + crl;
 }
 
-let leafKey: RsaKeyPem | undefined;
+let leafKey: KeyPem | undefined;
 
 /**
  * One key pair to certify again and again (`issueLeaf(issuer, { publicKeyPem: testLeafKey().publicKeyPem })`)
  * where a test needs a certificate but does not care whose key it holds.
  */
-export function testLeafKey(): RsaKeyPem {
+export function testLeafKey(): KeyPem {
   leafKey ??= generateRsaKey();
   return leafKey;
 }

@@ -72,6 +72,8 @@ export function keyKind(key: KeyObject): string {
       return 'Ed25519';
     case 'ed448':
       return 'Ed448';
+    case 'dsa':
+      return 'DSA';
     default:
       return key.asymmetricKeyType ?? 'of an unknown type';
   }
@@ -136,23 +138,65 @@ export function signCertificate(
   cert: forge.pki.Certificate,
   keyPem: string,
   signer: SignerCertificate | undefined,
+  subjectKey?: SubjectPublicKey,
 ): string {
   const key = signingKey(keyPem);
   if (signer) requireSignerKey(key, signer);
   else
     requireSignerKey(key, {
-      publicKey: createPublicKey(forge.pki.publicKeyToPem(cert.publicKey)),
+      publicKey: subjectKey?.key ?? createPublicKey(forge.pki.publicKeyToPem(cert.publicKey)),
       name: 'the self-signed certificate being made',
     });
   // forge needs an OID to build the TBS; its AlgorithmIdentifier is replaced below.
   cert.siginfo.algorithmOid = key.algorithm.oid;
   const tbs = (forge.pki as unknown as ForgeTbs).getTBSCertificate(cert);
   const fields = tbs.value as forge.asn1.Asn1[];
-  // forge always writes [0] version, so: version, serialNumber, signature, issuer, … (RFC 5280 §4.1).
+  // forge always writes [0] version, so: version, serialNumber, signature, issuer, validity,
+  // subject, subjectPublicKeyInfo, … (RFC 5280 §4.1).
   fields[2] = algorithmIdentifier(key.algorithm);
   if (signer) fields[3] = signer.subject;
+  if (subjectKey) fields[6] = subjectKey.asn1;
   return derToPem(signedDer(tbs, key), 'CERTIFICATE');
 }
+
+/** A SubjectPublicKeyInfo (RFC 5280 §4.1.2.7) of any key type, to be carried as it is encoded. */
+export interface SubjectPublicKey {
+  /** Its DER, as given. */
+  der: Buffer;
+  /** The same, parsed (BIT STRING left as bytes), to put in a TBSCertificate or CertificationRequestInfo. */
+  asn1: forge.asn1.Asn1;
+  key: KeyObject;
+  /** SHA-1 of its subjectPublicKey bits (RFC 5280 §4.2.1.2 method 1): forge's key id for RSA keys. */
+  keyId: Buffer;
+}
+
+/**
+ * A SubjectPublicKeyInfo read from its DER, which forge writes back byte for byte (else it throws):
+ * what a certificate or CSR is given to carry is what it carries. Throws when node:crypto cannot
+ * read the key.
+ */
+export function subjectPublicKey(der: Buffer): SubjectPublicKey {
+  const node = parseDer(der);
+  if (!Buffer.from(asn1.toDer(node).getBytes(), 'binary').equals(der))
+    throw new Error('the SubjectPublicKeyInfo is not DER');
+  return {
+    der,
+    asn1: node,
+    key: createPublicKey({ key: der, format: 'der', type: 'spki' }),
+    keyId: keyHash(node),
+  };
+}
+
+/**
+ * forge encodes a SubjectPublicKeyInfo from an RSA key only (`cert.publicKey`, `csr.publicKey`):
+ * this stand-in (n = e = 1) lets it build the rest of a TBSCertificate or CertificationRequestInfo,
+ * whose SubjectPublicKeyInfo is then replaced by the real one (`SubjectPublicKey.asn1`). A stand-in
+ * left in place would sign for no key at all: requireSignerKey and openssl would both refuse it.
+ */
+export const SPKI_STAND_IN: forge.pki.rsa.PublicKey = forge.pki.setRsaPublicKey(
+  new forge.jsbn.BigInteger('1'),
+  new forge.jsbn.BigInteger('1'),
+);
 
 /**
  * Refuses to sign for `signer` with a key that is not the one its certificate holds: the

@@ -12,7 +12,7 @@ import {
   issueLeaf,
   type KeyPairPem,
 } from '../../identity/ca.js';
-import { generateRsaKey } from '../../identity/rsa-keys.js';
+import { generateRsaKey } from '../../identity/keys.js';
 import type { TunnelSecureContext } from '../tunnel-settings.js';
 
 export const TRUST_DOMAIN = 'cluster.local';
