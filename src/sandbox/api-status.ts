@@ -22,7 +22,9 @@ export type StatusReason =
   | 'TooManyRequests'
   | 'InternalError'
   | 'ServiceUnavailable'
-  | 'Timeout';
+  | 'Timeout'
+  /** StatusReasonUnknown: a storage error that is no Status (ErrorToAPIStatus), sent without a reason. */
+  | '';
 
 export interface StatusDetails {
   name?: string;
@@ -64,7 +66,7 @@ export class ApiError extends Error {
       metadata: {},
       status: 'Failure',
       message: this.message,
-      reason: this.reason,
+      ...(this.reason ? { reason: this.reason } : {}),
       code: this.code,
     };
     if (this.details) status.details = this.details;

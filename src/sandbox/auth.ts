@@ -6,10 +6,12 @@
  */
 import { forbidden, unauthorized } from './api-status.js';
 import {
+  type Attributes,
   forbiddenMessage,
   type PolicyRule,
   type ResourceAttributes,
   rbacAllows,
+  ruleAllows,
   staticRuleAllows,
   type UserInfo,
 } from './rbac.js';
@@ -22,6 +24,37 @@ import { API_AUDIENCE, type SystemControllers } from './system-controllers.js';
  */
 export const POD_NAME_EXTRA = 'authentication.kubernetes.io/pod-name';
 export const POD_UID_EXTRA = 'authentication.kubernetes.io/pod-uid';
+
+/**
+ * What the bootstrap policy binds to system:authenticated (every user here): system:basic-user (ask
+ * what you may do), system:discovery and system:public-info-viewer (discovery, health, version).
+ * The sandbox has no such objects; these rules stand for them, in requests and in escalation checks.
+ */
+const AUTHENTICATED_RULES: readonly PolicyRule[] = [
+  {
+    apiGroups: ['authorization.k8s.io'],
+    resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'],
+    verbs: ['create'],
+  },
+  { apiGroups: ['authentication.k8s.io'], resources: ['selfsubjectreviews'], verbs: ['create'] },
+  {
+    resources: [],
+    nonResourceURLs: [
+      '/api',
+      '/api/*',
+      '/apis',
+      '/apis/*',
+      '/healthz',
+      '/livez',
+      '/openapi',
+      '/openapi/*',
+      '/readyz',
+      '/version',
+      '/version/',
+    ],
+    verbs: ['get'],
+  },
+];
 
 export interface StaticUser {
   username: string;
@@ -106,16 +139,13 @@ export class Auth {
     return principal;
   }
 
-  allows(p: Principal, a: ResourceAttributes): boolean {
+  /**
+   * The authorizer's decision for a principal (requests, SelfSubjectAccessReviews, and the
+   * `escalate`/`bind` checks and rule coverage of RBAC escalation prevention).
+   */
+  allows(p: Principal, a: Attributes): boolean {
     if (p.rules === 'admin') return true;
-    // The bootstrap policy's system:basic-user (bound to system:authenticated): anyone may ask
-    // what they themselves may do.
-    if (
-      a.verb === 'create' &&
-      a.group === 'authorization.k8s.io' &&
-      a.resource === 'selfsubjectaccessreviews'
-    )
-      return true;
+    if (AUTHENTICATED_RULES.some((r) => ruleAllows(r, a))) return true;
     if (p.rules?.some((r) => staticRuleAllows(r, a))) return true;
     return rbacAllows(this.store, p.user, a);
   }

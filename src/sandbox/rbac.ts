@@ -2,7 +2,9 @@
  * RBAC evaluation (plugin/pkg/auth/authorizer/rbac): a request is allowed when some rule of a
  * Role/ClusterRole bound to the user — by a RoleBinding in the request's namespace or by a
  * ClusterRoleBinding — covers its verb, API group, resource (`x/status` for subresources,
- * `*`, or `*` on any resource with that subresource) and, when the rule names any, resourceNames. Also the static-token rules.
+ * `*`, or `*` on any resource with that subresource) and, when the rule names any, resourceNames;
+ * a non-resource path by its verb and nonResourceURLs (exact, `*`, or a `prefix*`). Also the
+ * static-token rules.
  */
 
 import { resourceKey } from './resource-types.js';
@@ -14,6 +16,7 @@ export interface PolicyRule {
   apiGroups?: string[];
   namespaces?: string[];
   resourceNames?: string[];
+  nonResourceURLs?: string[];
 }
 
 export interface UserInfo {
@@ -34,6 +37,18 @@ export interface ResourceAttributes {
   name: string | undefined;
 }
 
+/**
+ * A non-resource path (`/metrics`). `namespace` only when RBAC escalation prevention asks whether
+ * the rules a user holds in a namespace (RoleBindings to ClusterRoles included) cover one.
+ */
+export interface NonResourceAttributes {
+  verb: string;
+  path: string;
+  namespace?: string | undefined;
+}
+
+export type Attributes = ResourceAttributes | NonResourceAttributes;
+
 const has = (list: readonly string[] | undefined, v: string) =>
   list !== undefined && (list.includes('*') || list.includes(v));
 
@@ -45,8 +60,19 @@ function resourceMatches(rule: PolicyRule, a: ResourceAttributes): boolean {
   );
 }
 
-export function ruleAllows(rule: PolicyRule, a: ResourceAttributes): boolean {
+/** rbacv1helpers NonResourceURLMatches: exact, `*`, or a prefix ending in `*`. */
+function nonResourceURLMatches(rule: PolicyRule, path: string): boolean {
+  return (rule.nonResourceURLs ?? []).some(
+    (u) => u === '*' || u === path || (u.endsWith('*') && path.startsWith(u.replace(/\*+$/, ''))),
+  );
+}
+
+export function ruleAllows(rule: PolicyRule, a: Attributes): boolean {
   if (!has(rule.verbs, a.verb)) return false;
+  if ('path' in a) {
+    if (rule.namespaces && !(a.namespace !== undefined && has(rule.namespaces, a.namespace))) return false;
+    return nonResourceURLMatches(rule, a.path);
+  }
   if (!has(rule.apiGroups ?? [], a.group)) return false;
   if (!resourceMatches(rule, a)) return false;
   if (rule.namespaces && !(a.namespace !== undefined && has(rule.namespaces, a.namespace))) return false;
@@ -60,7 +86,7 @@ export function ruleAllows(rule: PolicyRule, a: ResourceAttributes): boolean {
  * Static token rules: apiGroups absent means every group (they are written by tests and
  * the lab, where `resources: ['services']` should not silently exclude nothing-but-core).
  */
-export function staticRuleAllows(rule: PolicyRule, a: ResourceAttributes): boolean {
+export function staticRuleAllows(rule: PolicyRule, a: Attributes): boolean {
   return ruleAllows({ ...rule, apiGroups: rule.apiGroups ?? ['*'] }, a);
 }
 
@@ -86,35 +112,72 @@ interface Binding {
   roleRef?: { kind: string; name: string };
 }
 
-function rulesOf(
+/**
+ * The rules of the role a binding references (GetRoleReferenceRules), undefined when that role does
+ * not exist (a Role is looked up in the binding's namespace).
+ */
+export function roleRefRules(
   store: ObjectStore,
   ref: { kind: string; name: string },
   namespace: string | undefined,
-): PolicyRule[] {
+): PolicyRule[] | undefined {
   const role =
     ref.kind === 'ClusterRole'
       ? store.get(resourceKey('rbac.authorization.k8s.io', 'clusterroles'), undefined, ref.name)
       : store.get(resourceKey('rbac.authorization.k8s.io', 'roles'), namespace, ref.name);
-  return ((role?.rules as PolicyRule[] | undefined) ?? []).filter((r) => r && Array.isArray(r.verbs));
+  if (!role) return undefined;
+  return ((role.rules as PolicyRule[] | undefined) ?? []).filter((r) => r && Array.isArray(r.verbs));
 }
 
-export function rbacAllows(store: ObjectStore, user: UserInfo, a: ResourceAttributes): boolean {
-  // Cluster-wide rules apply to every namespace and to cluster-scoped requests.
+/**
+ * The role references of the bindings that apply to `user` (VisitRulesFor): ClusterRoleBindings,
+ * then, in `namespace`, RoleBindings (a Role is looked up there).
+ */
+function* appliedRoleRefs(
+  store: ObjectStore,
+  user: UserInfo,
+  namespace: string | undefined,
+): Generator<{ ref: { kind: string; name: string }; namespace: string | undefined }> {
   for (const b of store.list(
     resourceKey('rbac.authorization.k8s.io', 'clusterrolebindings'),
   ) as unknown as Binding[]) {
-    if (!b.roleRef || !(b.subjects ?? []).some((s) => subjectMatches(s, user, undefined))) continue;
-    if (rulesOf(store, b.roleRef, undefined).some((r) => ruleAllows(withResources(r), a))) return true;
+    if (b.roleRef && (b.subjects ?? []).some((s) => subjectMatches(s, user, undefined)))
+      yield { ref: b.roleRef, namespace: undefined };
   }
-  if (a.namespace === undefined) return false;
+  if (namespace === undefined) return;
   for (const b of store.list(
     resourceKey('rbac.authorization.k8s.io', 'rolebindings'),
-    a.namespace,
+    namespace,
   ) as unknown as Binding[]) {
-    if (!b.roleRef || !(b.subjects ?? []).some((s) => subjectMatches(s, user, a.namespace))) continue;
-    if (rulesOf(store, b.roleRef, a.namespace).some((r) => ruleAllows(withResources(r), a))) return true;
+    if (b.roleRef && (b.subjects ?? []).some((s) => subjectMatches(s, user, namespace)))
+      yield { ref: b.roleRef, namespace };
+  }
+}
+
+export function rbacAllows(store: ObjectStore, user: UserInfo, a: Attributes): boolean {
+  // Cluster-wide rules apply to every namespace and to cluster-scoped requests.
+  for (const { ref, namespace } of appliedRoleRefs(store, user, a.namespace)) {
+    if ((roleRefRules(store, ref, namespace) ?? []).some((r) => ruleAllows(withResources(r), a))) return true;
   }
   return false;
+}
+
+/**
+ * The rule resolver's errors for `user` in `namespace`: a binding that applies to it names a role
+ * that does not exist (`clusterroles.rbac.authorization.k8s.io "x" not found`).
+ */
+export function unresolvedRoleRefs(
+  store: ObjectStore,
+  user: UserInfo,
+  namespace: string | undefined,
+): string[] {
+  const errors: string[] = [];
+  for (const { ref, namespace: ns } of appliedRoleRefs(store, user, namespace)) {
+    if (roleRefRules(store, ref, ns) !== undefined) continue;
+    const resource = ref.kind === 'ClusterRole' ? 'clusterroles' : 'roles';
+    errors.push(`${resource}.rbac.authorization.k8s.io ${JSON.stringify(ref.name)} not found`);
+  }
+  return errors;
 }
 
 /** Stored rules may omit resources (nonResourceURLs rules): they match no resource request. */

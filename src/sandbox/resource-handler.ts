@@ -21,6 +21,7 @@ import { servedView } from './object-meta.js';
 import { patchObject } from './patch-ops.js';
 import { type PodLogSources, parseLogOptions, resolveLogSource, servePodLog } from './pod-logs.js';
 import { podLocation, proxyToPod } from './pod-proxy.js';
+import { escalationGuard } from './rbac-escalation.js';
 import type { Registry } from './registry.js';
 import type { ResourcePath } from './request-info.js';
 import { verbFor } from './request-info.js';
@@ -225,6 +226,9 @@ export function handleResource(
   const warnings: string[] | undefined = q.get('fieldValidation') === 'Ignore' ? undefined : [];
   // Validating admission policies' Warn failures are sent whatever fieldValidation says.
   const admission = { user: principal.user, warnings: [] as string[] };
+  const guard = ['create', 'update', 'patch'].includes(verb)
+    ? escalationGuard(ops.store, deps.auth, principal, rt, ns, info.name)
+    : undefined;
   const allWarnings = () => [...(warnings ?? []), ...admission.warnings];
   if (info.subresource === 'scale') {
     const contentType = req.headers['content-type'] ?? '';
@@ -310,6 +314,7 @@ export function handleResource(
         strictFields: strictOf(q),
         warnings,
         admission,
+        guard,
       });
       return { status: 201, body: served(obj), warnings: allWarnings() };
     }
@@ -323,6 +328,7 @@ export function handleResource(
         fieldManager: q.get('fieldManager') ?? undefined,
         warnings,
         admission,
+        guard,
       });
       return { status: r.created ? 201 : 200, body: served(r.obj), warnings: allWarnings() };
     }
@@ -335,6 +341,7 @@ export function handleResource(
         fieldManager: q.get('fieldManager') ?? undefined,
         warnings,
         admission,
+        guard,
       });
       return { status: r.created ? 201 : 200, body: served(r.obj), warnings: allWarnings() };
     }

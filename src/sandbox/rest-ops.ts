@@ -37,6 +37,7 @@ import {
 import { asStored, generateName, kubeNow, specPart, withoutFinalizer } from './object-meta.js';
 import { pruneCustomResource, validateWrite, type WriteValidationOptions } from './object-validation.js';
 import { deletesGracefully, deletionStep } from './pod-deletion.js';
+import type { WriteGuard } from './rbac-escalation.js';
 import type { Registry } from './registry.js';
 import { groupResource, gvkOf, type ResourceType, resourceKey } from './resource-types.js';
 import type { ServiceAllocations } from './service-allocations.js';
@@ -53,6 +54,12 @@ export interface WriteOptions {
   subresource?: 'status' | undefined;
   /** Who asks, for validating admission policies; absent for kube-apiserver's own writes. */
   admission?: AdmissionContext | undefined;
+  /**
+   * The policy-based storage's check of the request's user (RBAC escalation prevention), run on
+   * the decoded object before validation: after NamespaceLifecycle on a create, on the updated
+   * object over the stored one on an update. Absent for kube-apiserver's own writes.
+   */
+  guard?: WriteGuard | undefined;
 }
 
 export interface DeleteOptions {
@@ -143,6 +150,7 @@ export class RestOps {
     const requestedName = m.name ?? '';
     if (!m.name && m.generateName) m.name = generateName(m.generateName);
     admitNamespace(this.store, rt, m.namespace, m.name);
+    opts.guard?.(obj, null);
     const crdTerminating = rt.crd && this.isCrdTerminating(rt);
     if (crdTerminating) {
       throw new ApiError(
@@ -259,6 +267,7 @@ export class RestOps {
     obj.metadata.resourceVersion = old.metadata.resourceVersion;
     asStored(rt, obj);
     const service = gvkOf(rt) === 'v1/Service' && !opts.subresource;
+    opts.guard?.(obj, old);
     if (service) this.fail(rt, obj, this.services.settleFamilies(obj, old));
     this.fail(rt, obj, validateWrite(rt, version, obj, old, this.validation));
     if (gvkOf(rt) === 'v1/Service' && opts.subresource === 'status')

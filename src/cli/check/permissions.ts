@@ -16,7 +16,7 @@ import { GRANTS, type Grant, installGrants, NAMESPACE_CREATION_GRANT } from '../
 import type { Permission } from './types.js';
 
 /** The single permissions of one grant, one per verb × group × resource. */
-function permissionsOf(g: Grant, namespace: string): Permission[] {
+export function permissionsOf(g: Grant, namespace: string): Permission[] {
   return g.rules.flatMap((rule) =>
     rule.apiGroups.flatMap((group) =>
       rule.resources.flatMap((res) => {

@@ -1,7 +1,8 @@
 /**
  * `isthmus check --pre`: the pure checks on their own cases, the gatherer against strict sandboxes
- * (an administrator, a user who may only create namespaces, a TrafficSplit CRD from another tool),
- * and the command itself.
+ * (an administrator, a user who may only create namespaces, an installer who may create every kind
+ * but not grant the install's permissions (RBAC escalation prevention), a TrafficSplit CRD from
+ * another tool), and the command itself, and `kubectl apply` of the install refused as predicted.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,11 +16,14 @@ import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import { SERVER_VERSION } from '../../sandbox/discovery.js';
 import { type Sandbox, startSandbox } from '../../sandbox/index.js';
+import { kubectlWith } from '../../sandbox/test-support.js';
 import { admissionPolicyManifests } from '../install/admission-policy.js';
 import { networkPolicyManifests } from '../install/network-policy.js';
+import { renderInstall } from '../install/render.js';
 import { testInstallOptions } from '../install/test-options.js';
 import {
   checkCrdsFree,
+  checkGrants,
   checkNamespaceFree,
   checkVersion,
   gatherPreFacts,
@@ -51,7 +55,23 @@ const healthy = (): PreFacts => ({
   deniedCreates: { ok: true, value: [] },
   crds: { ok: true, value: [] },
   namespaceExists: { ok: true, value: false },
+  grants: { ok: true, value: [] },
 });
+
+const RBAC = 'rbac.authorization.k8s.io';
+
+/** create, get, list and patch on every kind the install applies (what `kubectl apply` uses). */
+const INSTALL_WRITER = installCreates().map((p) => ({
+  verbs: ['create', 'get', 'list', 'patch'],
+  apiGroups: [p.group],
+  resources: [p.resource],
+}));
+
+/** A token on `sb` for a user with `rules` and the kinds' writes; its kubeconfig. */
+function installer(sb: Sandbox, name: string, rules: typeof INSTALL_WRITER = []): string {
+  sb.addToken(`${name}-token`, { username: name, rules: [...INSTALL_WRITER, ...rules] });
+  return sb.kubeconfig({ token: `${name}-token` });
+}
 
 describe('pre-install checks (pure)', () => {
   it('covers every kind the install renders', () => {
@@ -95,7 +115,7 @@ describe('pre-install checks (pure)', () => {
   });
 
   it('passes on a healthy cluster and says what is wrong otherwise', () => {
-    expect(runPreChecks(healthy()).map((r) => r.status)).toEqual(['ok', 'ok', 'ok', 'ok']);
+    expect(runPreChecks(healthy()).map((r) => r.status)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
     const old = { ...healthy(), version: { ok: true as const, value: 'v1.24.9' } };
     expect(checkVersion(old)).toMatchObject({
       status: 'fail',
@@ -116,6 +136,47 @@ describe('pre-install checks (pure)', () => {
     expect(checkNamespaceFree({ ...healthy(), namespaceExists: { ok: true, value: true } }).status).toBe(
       'warn',
     );
+  });
+
+  it('says which roles and bindings RBAC escalation prevention refuses, and what to ask for', () => {
+    const listPods = { serviceAccount: '(you)', verb: 'list', group: '', resource: 'pods' };
+    const getLinks = {
+      serviceAccount: '(you)',
+      verb: 'get',
+      group: 'multicluster.isthmus.dev',
+      resource: 'links',
+      namespace: SYSTEM_NAMESPACE,
+    };
+    const grants: PreFacts['grants'] = {
+      ok: true,
+      value: [
+        { kind: 'ClusterRole', name: 'isthmus-gateway', escalate: false, bind: false, notHeld: [listPods] },
+        { kind: 'Role', name: 'isthmus-gateway', escalate: true, bind: false, notHeld: [getLinks] },
+        { kind: 'ClusterRole', name: 'isthmus-identity', escalate: false, bind: true, notHeld: [listPods] },
+        { kind: 'ClusterRole', name: 'held', escalate: false, bind: false, notHeld: [] },
+      ],
+    };
+    expect(checkGrants({ ...healthy(), grants })).toEqual({
+      description: 'you may grant what `isthmus install` grants',
+      status: 'fail',
+      hints: [
+        'the install grants list pods cluster-wide, which you do not hold: an API server refuses to create ClusterRole isthmus-gateway and its ClusterRoleBinding (RBAC escalation)',
+        `the install grants get links (multicluster.isthmus.dev) in ${SYSTEM_NAMESPACE}, which you do not hold: an API server refuses to create RoleBinding isthmus-gateway, as you may not bind Role isthmus-gateway (RBAC escalation)`,
+        'the install grants list pods cluster-wide, which you do not hold: an API server refuses to create ClusterRole isthmus-identity (RBAC escalation)',
+        'ask for these permissions, or for the escalate and bind verbs on clusterroles and roles (rbac.authorization.k8s.io), or install as a cluster administrator',
+      ],
+    });
+    // Where the caller may not create the kind at all, checkCreates says so: nothing more here.
+    const noClusterRbac = installCreates().filter((p) => p.resource.startsWith('cluster'));
+    expect(
+      checkGrants({ ...healthy(), grants, deniedCreates: { ok: true, value: noClusterRbac } }).hints,
+    ).toEqual([
+      `the install grants get links (multicluster.isthmus.dev) in ${SYSTEM_NAMESPACE}, which you do not hold: an API server refuses to create RoleBinding isthmus-gateway, as you may not bind Role isthmus-gateway (RBAC escalation)`,
+      'ask for these permissions, or for the bind verb on roles (rbac.authorization.k8s.io), or install as a cluster administrator',
+    ]);
+    expect(checkGrants({ ...healthy(), grants: { ok: false, error: 'boom' } }).hints).toEqual([
+      'cannot read your permissions (SelfSubjectAccessReview): boom',
+    ]);
   });
 });
 
@@ -157,6 +218,95 @@ describe('pre-install facts from a sandbox', () => {
     }
   });
 
+  it('an installer who may create every kind but holds none of what it grants: which roles are refused', async () => {
+    const client = KubeClient.fromKubeconfigString(installer(plain, 'delegated'));
+    try {
+      const facts = await gatherPreFacts(client);
+      const [, creates, grants] = runPreChecks(facts);
+      expect(creates!.status).toBe('ok');
+      expect(grants!.status).toBe('fail');
+      expect(grants!.hints).toContain(
+        'the install grants create tokenreviews (authentication.k8s.io) cluster-wide, which you do not hold: an API server refuses to create ClusterRole isthmus-identity and its ClusterRoleBinding (RBAC escalation)',
+      );
+      expect(grants!.hints).toContain(
+        `the install grants get, list, watch links (multicluster.isthmus.dev) in ${SYSTEM_NAMESPACE}, which you do not hold: an API server refuses to create Role isthmus-gateway and its RoleBinding (RBAC escalation)`,
+      );
+      expect(grants!.hints.at(-1)).toBe(
+        'ask for these permissions, or for the escalate and bind verbs on clusterroles and roles (rbac.authorization.k8s.io), or install as a cluster administrator',
+      );
+    } finally {
+      client.close();
+    }
+    // Holding the remote-access identity's reads: that role is no longer named, the others are.
+    const reads = installer(plain, 'reader-installer', [
+      { verbs: ['get', 'list', 'watch'], apiGroups: [''], resources: ['services', 'namespaces'] },
+      { verbs: ['get', 'list', 'watch'], apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'] },
+    ]);
+    const partial = KubeClient.fromKubeconfigString(reads);
+    try {
+      const hints = checkGrants(await gatherPreFacts(partial)).hints.join('\n');
+      expect(hints).not.toContain('isthmus-remote-access');
+      expect(hints).not.toContain('ClusterRole isthmus-gateway ');
+      expect(hints).toContain('ClusterRole isthmus-controller and its ClusterRoleBinding');
+    } finally {
+      partial.close();
+    }
+  });
+
+  it('an installer with escalate and bind on clusterroles and roles passes', async () => {
+    const client = KubeClient.fromKubeconfigString(
+      installer(plain, 'escalate-bind', [
+        { verbs: ['escalate', 'bind'], apiGroups: [RBAC], resources: ['clusterroles', 'roles'] },
+      ]),
+    );
+    try {
+      const results = runPreChecks(await gatherPreFacts(client));
+      expect(results.map((r) => [r.status, r.hints]).slice(0, 3)).toEqual([
+        ['ok', []],
+        ['ok', []],
+        ['ok', []],
+      ]);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('kubectl apply of the install by the delegated installer is refused as check --pre predicted', async () => {
+    const fresh = await startSandbox({ name: 'pre-apply', loadCrds: false });
+    try {
+      const kubeconfig = join(dir, 'delegated-kubeconfig');
+      writeFileSync(kubeconfig, installer(fresh, 'delegated'));
+      const client = KubeClient.fromKubeconfigString(readFileSync(kubeconfig, 'utf8'));
+      const facts = await gatherPreFacts(client);
+      client.close();
+      if (!facts.grants.ok) throw new Error(facts.grants.error);
+      const predicted = facts.grants.value
+        .filter((g) => g.notHeld.length > 0 && !g.escalate)
+        .map((g) => `${g.kind === 'Role' ? 'roles' : 'clusterroles'}/${g.name}`)
+        .sort();
+      expect(predicted.length).toBeGreaterThan(0);
+      const manifest = join(dir, 'install.yaml');
+      writeFileSync(manifest, renderInstall(testInstallOptions()));
+      const r = await kubectlWith(kubeconfig, dir)('apply', '-f', manifest);
+      expect(r.code).not.toBe(0);
+      const refused = [
+        ...r.stderr.matchAll(
+          /(roles|clusterroles)\.rbac\.authorization\.k8s\.io "([^"]+)" is forbidden: user "delegated" \(groups=\["system:authenticated"\]\) is attempting to grant RBAC permissions not currently held/g,
+        ),
+      ]
+        .map((m) => `${m[1]}/${m[2]}`)
+        .sort();
+      expect(refused).toEqual(predicted);
+      // Every binding of a refused role is refused too (its role cannot be read: 404).
+      const bindings = [...r.stderr.matchAll(/rbac\.authorization\.k8s\.io "([^"]+)" not found/g)];
+      expect(bindings.length).toBe(predicted.length);
+      // Everything else applied.
+      expect(r.stderr.match(/^Error from server/gm)?.length).toBe(2 * predicted.length);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('warns of a TrafficSplit CRD from another tool and of an existing isthmus-system', async () => {
     const client = KubeClient.fromKubeconfigString(bare.kubeconfig());
     try {
@@ -178,7 +328,7 @@ describe('pre-install facts from a sandbox', () => {
       await client.create(R.crds, crd as never);
       await client.create(R.namespaces, { metadata: { name: SYSTEM_NAMESPACE } });
       const results = runPreChecks(await gatherPreFacts(client));
-      expect(results.map((r) => r.status)).toEqual(['ok', 'ok', 'warn', 'warn']);
+      expect(results.map((r) => r.status)).toEqual(['ok', 'ok', 'ok', 'warn', 'warn']);
     } finally {
       client.close();
     }
@@ -196,6 +346,30 @@ describe('pre-install facts from a sandbox', () => {
     );
     expect(stdout).toContain('√ the Kubernetes API is v1.27 or newer');
     expect(stdout).toContain('√ you may create what `isthmus install` applies');
+    expect(stdout).toContain('√ you may grant what `isthmus install` grants');
     expect(stdout).toContain('Status check results are √');
+  });
+
+  it('isthmus check --pre takes the install flags that change what it grants, and only with --pre', async () => {
+    const kubeconfig = join(dir, 'kubeconfig-delegated-flags');
+    writeFileSync(kubeconfig, installer(plain, 'delegated-flags'));
+    const pre = (...flags: string[]) =>
+      run(process.execPath, ['bin/isthmus.mjs', 'check', '--pre', '--kubeconfig', kubeconfig, ...flags], {
+        timeout: 60_000,
+      }).catch((err: { stdout: string; code: number }) => err);
+    const full = await pre();
+    expect(full.stdout).toContain('ClusterRole isthmus-identity');
+    expect(full.stdout).not.toContain('create namespaces');
+    const noGateway = await pre('--no-gateway', '--enable-namespace-creation');
+    expect(noGateway.stdout).not.toContain('isthmus-identity');
+    expect(noGateway.stdout).not.toContain('Role isthmus-gateway');
+    expect(noGateway.stdout).toContain('ClusterRole isthmus-controller');
+    expect(noGateway.stdout).toMatch(/the install grants [^\n]*create[^\n]* namespaces/);
+    const withoutPre = await run(
+      process.execPath,
+      ['bin/isthmus.mjs', 'check', '--no-gateway', '--kubeconfig', kubeconfig],
+      { timeout: 60_000 },
+    ).catch((err: { stderr: string; code: number }) => err);
+    expect((withoutPre as { stderr: string }).stderr).toContain('--no-gateway goes with --pre');
   });
 });

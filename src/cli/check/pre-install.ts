@@ -5,6 +5,9 @@
  * - the API server's version (the install needs discovery.k8s.io/v1, policy/v1 and the
  *   PodDisruptionBudget's unhealthyPodEvictionPolicy, and is tested against what 1.27+ serves);
  * - whether the caller may create every kind the install applies (SelfSubjectAccessReview);
+ * - whether it may grant what the install's roles grant: an API server refuses a (Cluster)Role
+ *   granting what its writer does not hold unless it may `escalate`, and a binding to such a role
+ *   unless it may `bind` that role (RBAC escalation prevention);
  * - whether the CRDs it installs are already there from another tool (Linkerd's SMI extension
  *   installs a TrafficSplit CRD), and whether `isthmus-system` exists already.
  */
@@ -14,10 +17,11 @@ import { SYSTEM_NAMESPACE } from '../../kube/keys.js';
 import { R } from '../../kube/resources.js';
 import type { KubeObject } from '../../kube/types.js';
 import { PART_OF, TRAFFIC_SPLIT_CRD } from '../install/options.js';
+import { installGrants } from '../install/rbac.js';
 import { resourceOf } from '../lab/apply-objects.js';
 import { REQUIRED_CRDS } from './checks/crds.js';
 import { resultOf } from './checks/result.js';
-import { deniedToSelf, describePermission } from './permissions.js';
+import { deniedToSelf, describePermission, permissionsOf } from './permissions.js';
 import type { CheckResult, Fetched, Permission } from './types.js';
 
 /** Every kind `isthmus install` renders (a test keeps this in step with the rendered manifests). */
@@ -59,6 +63,25 @@ export const OPTIONAL_INSTALL_KINDS: Readonly<Record<string, keyof OptInKinds>> 
  */
 export const MIN_MINOR = 27;
 
+/** The install's grant options `check --pre` asks about (default: the default install's). */
+export interface PreGrantOptions {
+  gateway?: boolean;
+  enableNamespaceCreation?: boolean;
+  gatewayDialPodIPsOnly?: boolean;
+}
+
+/** One role the install creates and binds, and what the caller may do about it. */
+export interface RoleGrant {
+  kind: 'ClusterRole' | 'Role';
+  name: string;
+  /** `escalate` on the kind (in isthmus-system for a Role): its rules need not be held. */
+  escalate: boolean;
+  /** `bind` on this role: its binding needs none of its rules held. */
+  bind: boolean;
+  /** The permissions of its rules the caller does not hold (asked only without escalate or bind). */
+  notHeld: Permission[];
+}
+
 export interface PreFacts {
   /** `gitVersion` of the API server. */
   version: Fetched<string>;
@@ -67,6 +90,8 @@ export interface PreFacts {
   /** The install's CRDs that exist already, and whether an Isthmus install made them. */
   crds: Fetched<{ name: string; ours: boolean }[]>;
   namespaceExists: Fetched<boolean>;
+  /** Per role the install creates: whether RBAC escalation prevention lets the caller write it. */
+  grants: Fetched<RoleGrant[]>;
 }
 
 async function fetched<T>(read: () => Promise<T>): Promise<Fetched<T>> {
@@ -99,7 +124,53 @@ export function installCreates(opts: OptInKinds = {}): Permission[] {
   });
 }
 
-export async function gatherPreFacts(client: KubeClient, opts: OptInKinds = {}): Promise<PreFacts> {
+const RBAC_GROUP = 'rbac.authorization.k8s.io';
+
+/** A verb on clusterroles (cluster-wide) or roles (in isthmus-system), one by name if given. */
+function onRoles(verb: string, kind: RoleGrant['kind'], name?: string): Permission {
+  return {
+    serviceAccount: '(you)',
+    verb,
+    group: RBAC_GROUP,
+    resource: kind === 'ClusterRole' ? 'clusterroles' : 'roles',
+    ...(kind === 'Role' ? { namespace: SYSTEM_NAMESPACE } : {}),
+    ...(name ? { name } : {}),
+  };
+}
+
+/**
+ * What kube-apiserver's RBAC escalation prevention will decide of each role of the install and its
+ * binding: `escalate` asked without a name (a create has none), `bind` by the role's name in the
+ * binding's scope; then, for the roles lacking either, each permission they grant.
+ */
+export async function gatherGrants(client: KubeClient, opts: PreGrantOptions = {}): Promise<RoleGrant[]> {
+  const roles = installGrants({
+    gateway: opts.gateway ?? true,
+    enableNamespaceCreation: opts.enableNamespaceCreation ?? false,
+    gatewayDialPodIPsOnly: opts.gatewayDialPodIPsOnly ?? false,
+  }).map((g) => ({
+    kind: g.scope === 'cluster' ? ('ClusterRole' as const) : ('Role' as const),
+    name: g.role ?? g.serviceAccount,
+    permissions: permissionsOf(g, SYSTEM_NAMESPACE).map((p) => ({ ...p, serviceAccount: '(you)' })),
+  }));
+  const escalate = { ClusterRole: onRoles('escalate', 'ClusterRole'), Role: onRoles('escalate', 'Role') };
+  const binds = roles.map((r) => onRoles('bind', r.kind, r.name));
+  const deniedVerbs = new Set(await deniedToSelf(client, [escalate.ClusterRole, escalate.Role, ...binds]));
+  const decided = roles.map((r, i) => ({
+    kind: r.kind,
+    name: r.name,
+    escalate: !deniedVerbs.has(escalate[r.kind]),
+    bind: !deniedVerbs.has(binds[i]!),
+  }));
+  const asked = roles.flatMap((r, i) => (decided[i]!.escalate && decided[i]!.bind ? [] : r.permissions));
+  const notHeld = new Set(await deniedToSelf(client, asked));
+  return decided.map((d, i) => ({ ...d, notHeld: roles[i]!.permissions.filter((p) => notHeld.has(p)) }));
+}
+
+export async function gatherPreFacts(
+  client: KubeClient,
+  opts: OptInKinds & PreGrantOptions = {},
+): Promise<PreFacts> {
   const version = fetched(async () => (await client.version()).gitVersion ?? '');
   const deniedCreates = fetched(() => deniedToSelf(client, installCreates(opts)));
   const crds = fetched(async () => {
@@ -121,11 +192,13 @@ export async function gatherPreFacts(client: KubeClient, opts: OptInKinds = {}):
   const namespaceExists = fetched(
     async () => (await client.get(R.namespaces, undefined, SYSTEM_NAMESPACE)) !== undefined,
   );
+  const grants = fetched(() => gatherGrants(client, opts));
   return {
     version: await version,
     deniedCreates: await deniedCreates,
     crds: await crds,
     namespaceExists: await namespaceExists,
+    grants: await grants,
   };
 }
 
@@ -160,6 +233,53 @@ export function checkCreates(f: PreFacts): CheckResult {
   );
 }
 
+const plural = (kind: string) => `${kind.toLowerCase()}s`;
+
+/** Permissions as a hint reads them, the verbs on one resource together: `get, list, watch services cluster-wide`. */
+function describeVerbsOn(permissions: Permission[]): string {
+  const byTarget = new Map<string, string[]>();
+  for (const p of permissions) {
+    const target = describePermission({ ...p, verb: '' }).trimStart();
+    byTarget.set(target, [...(byTarget.get(target) ?? []), p.verb]);
+  }
+  return [...byTarget].map(([target, verbs]) => `${verbs.join(', ')} ${target}`).join('; ');
+}
+
+/**
+ * What an API server refuses of one role and its binding for RBAC escalation, or undefined when it
+ * takes both. A kind the caller may not create at all is left to checkCreates.
+ */
+function refusal(g: RoleGrant, mayCreate: (resource: string) => boolean): string | undefined {
+  const binding = `${g.kind}Binding`;
+  const role = !g.escalate && mayCreate(plural(g.kind));
+  const bound = !g.bind && mayCreate(plural(binding));
+  if (g.notHeld.length === 0 || !(role || bound)) return undefined;
+  const refused = role
+    ? `${g.kind} ${g.name}${bound ? ` and its ${binding}` : ''}`
+    : `${binding} ${g.name}, as you may not bind ${g.kind} ${g.name}`;
+  return `the install grants ${describeVerbsOn(g.notHeld)}, which you do not hold: an API server refuses to create ${refused} (RBAC escalation)`;
+}
+
+export function checkGrants(f: PreFacts): CheckResult {
+  const what = 'you may grant what `isthmus install` grants';
+  const blocked = failedRead(what, 'your permissions (SelfSubjectAccessReview)', f.grants);
+  if (blocked || !f.grants.ok) return blocked!;
+  const deniedCreates = f.deniedCreates.ok ? f.deniedCreates.value : [];
+  const mayCreate = (resource: string) =>
+    !deniedCreates.some((p) => p.group === RBAC_GROUP && p.resource === resource);
+  const refused = f.grants.value.filter((g) => refusal(g, mayCreate) !== undefined);
+  if (refused.length === 0) return resultOf(what, []);
+  const verbs = [
+    ...(refused.some((g) => !g.escalate) ? ['escalate'] : []),
+    ...(refused.some((g) => !g.bind) ? ['bind'] : []),
+  ];
+  const kinds = [...new Set(refused.map((g) => (g.kind === 'ClusterRole' ? 'clusterroles' : 'roles')))];
+  return resultOf(what, [
+    ...refused.map((g) => refusal(g, mayCreate)!),
+    `ask for these permissions, or for the ${verbs.join(' and ')} ${verbs.length > 1 ? 'verbs' : 'verb'} on ${kinds.join(' and ')} (${RBAC_GROUP}), or install as a cluster administrator`,
+  ]);
+}
+
 export function checkCrdsFree(f: PreFacts): CheckResult {
   const what = 'the Link and TrafficSplit CRDs are not owned by another tool';
   const blocked = failedRead(what, 'CustomResourceDefinitions', f.crds);
@@ -189,7 +309,13 @@ export function checkNamespaceFree(f: PreFacts): CheckResult {
   );
 }
 
-export const PRE_CHECKS = [checkVersion, checkCreates, checkCrdsFree, checkNamespaceFree] as const;
+export const PRE_CHECKS = [
+  checkVersion,
+  checkCreates,
+  checkGrants,
+  checkCrdsFree,
+  checkNamespaceFree,
+] as const;
 
 export function runPreChecks(f: PreFacts): CheckResult[] {
   return PRE_CHECKS.map((check) => check(f));

@@ -10,6 +10,10 @@ interface CheckFlags extends KubeFlags {
   pre?: boolean;
   networkPolicy?: boolean;
   admissionPolicy?: boolean;
+  /** `--no-gateway` makes it false; commander defaults it to true. */
+  gateway: boolean;
+  enableNamespaceCreation?: boolean;
+  gatewayDialPodIpsOnly?: boolean;
 }
 
 async function preInstallResults(client: KubeClient, flags: CheckFlags) {
@@ -17,6 +21,9 @@ async function preInstallResults(client: KubeClient, flags: CheckFlags) {
   const optIn = {
     networkPolicy: flags.networkPolicy === true,
     admissionPolicy: flags.admissionPolicy === true,
+    gateway: flags.gateway,
+    enableNamespaceCreation: flags.enableNamespaceCreation === true,
+    gatewayDialPodIPsOnly: flags.gatewayDialPodIpsOnly === true,
   };
   return runPreChecks(await gatherPreFacts(client, optIn));
 }
@@ -32,18 +39,30 @@ export function registerCheck(program: Command): void {
       .option('--remote-timeout <duration>', 'deadline of each call to a remote API server or gateway', '5s')
       .option(
         '--pre',
-        'before installing: API version, your permission to create what install applies, CRDs or namespace already there',
+        'before installing: API version, your permission to create what install applies and to grant what its roles grant (RBAC escalation), CRDs or namespace already there',
       )
       .option('--network-policy', 'with --pre: for an install with --network-policy (NetworkPolicies too)')
       .option(
         '--admission-policy',
         'with --pre: for an install with --admission-policy (a ValidatingAdmissionPolicy and its binding too)',
+      )
+      .option('--no-gateway', 'with --pre: for an install with --no-gateway (no identity or gateway roles)')
+      .option(
+        '--enable-namespace-creation',
+        'with --pre: for an install with --enable-namespace-creation (the controller may create namespaces)',
+      )
+      .option(
+        '--gateway-dial-pod-ips-only',
+        'with --pre: for an install with --gateway-dial-pod-ips-only (the gateway reads pods)',
       ),
   ).action(async (flags: CheckFlags) => {
     const remoteTimeoutMs = parseDurationFlag(flags.remoteTimeout, '--remote-timeout');
     for (const [given, flag] of [
       [flags.networkPolicy, '--network-policy'],
       [flags.admissionPolicy, '--admission-policy'],
+      [!flags.gateway, '--no-gateway'],
+      [flags.enableNamespaceCreation, '--enable-namespace-creation'],
+      [flags.gatewayDialPodIpsOnly, '--gateway-dial-pod-ips-only'],
     ] as const)
       if (given && !flags.pre) throw new IsthmusError('USAGE', `${flag} goes with --pre`, { terminal: true });
     const { gatherFacts } = await import('../check/gather.js');
