@@ -329,6 +329,7 @@ export function handleResource(
         warnings,
         admission,
         guard,
+        uidPrecondition: true,
       });
       return { status: r.created ? 201 : 200, body: served(r.obj), warnings: allWarnings() };
     }

@@ -141,6 +141,7 @@ export const BUILTIN_TYPES: readonly ResourceType[] = [
     categories: ['all'],
     hasStatus: true,
     returnDeletedObject: true,
+    allowCreateOnUpdate: true,
   }),
   builtin({ plural: 'endpoints', kind: 'Endpoints', shortNames: ['ep'], allowCreateOnUpdate: true }),
   builtin({ plural: 'secrets', kind: 'Secret', extraFields: ['type'] }),

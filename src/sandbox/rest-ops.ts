@@ -60,6 +60,12 @@ export interface WriteOptions {
    * object over the stored one on an update. Absent for kube-apiserver's own writes.
    */
   guard?: WriteGuard | undefined;
+  /**
+   * A PUT: the body's uid, if any, is a precondition (DefaultUpdatedObjectInfo.Preconditions), so
+   * an object deleted and made again, or gone, is a 409 rather than a create or a 422. A PATCH's
+   * object has none (its uid change is ValidateObjectMetaUpdate's 422).
+   */
+  uidPrecondition?: boolean;
 }
 
 export interface DeleteOptions {
@@ -211,6 +217,14 @@ export class RestOps {
     }
     const key = resourceKey(rt.group, rt.plural);
     const old = this.store.get(key, namespace, name);
+    const uid = input.metadata.uid;
+    if (opts.uidPrecondition && uid && uid !== old?.metadata.uid && (old || rt.allowCreateOnUpdate)) {
+      throw conflict(
+        groupResource(rt),
+        name,
+        `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${old?.metadata.uid ?? ''}`,
+      );
+    }
     if (!old) {
       if (rt.allowCreateOnUpdate && !opts.subresource) {
         const bodyCopy = structuredClone(input);
