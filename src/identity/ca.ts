@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import forge from 'node-forge';
 import { IsthmusError } from '../errors.js';
 import { type CertificateInfo, certificateInfo } from './certificate-info.js';
-import { keyTypeProblem } from './csr.js';
+import { type CertifiedKeyType, certifiedKeyType } from './csr.js';
 import { ANCHOR_KEY_BITS, generateLeafKey, generateRsaKey, LEAF_KEY_BITS, type LeafKeyType } from './keys.js';
 import { joinPem, splitPem } from './pem.js';
 import { gatewayIdentity, isValidClusterName, isValidTrustDomain } from './spiffe.js';
@@ -231,20 +231,28 @@ function leafKeyUsage(publicKey: SubjectPublicKey): ExtensionSpec {
 
 /**
  * The SubjectPublicKeyInfo of a `PUBLIC KEY` PEM, to be certified: RSA, or ECDSA on P-256 or P-384
- * (what checkCsr accepts); CSR_INVALID for anything else or an unreadable key.
+ * (what checkCsr accepts); CSR_INVALID for anything else or an unreadable key. The key type is
+ * decided from the DER (certifiedKeyType) before OpenSSL reads the key.
  */
 export function publicKeyOf(publicKeyPem: string): SubjectPublicKey {
-  let spki: SubjectPublicKey;
+  const unreadable = (err: unknown) =>
+    new IsthmusError('CSR_INVALID', `public key unreadable: ${(err as Error).message}`, { cause: err });
+  let der: Buffer;
+  let keyType: CertifiedKeyType;
   try {
     const body = /-----BEGIN PUBLIC KEY-----([\s\S]*?)-----END PUBLIC KEY-----/.exec(publicKeyPem)?.[1];
     if (body === undefined) throw new Error('no PEM PUBLIC KEY block');
-    spki = subjectPublicKey(Buffer.from(body.replace(/\s+/g, ''), 'base64'));
+    der = Buffer.from(body.replace(/\s+/g, ''), 'base64');
+    keyType = certifiedKeyType(der);
   } catch (err) {
-    throw new IsthmusError('CSR_INVALID', `public key unreadable: ${(err as Error).message}`, { cause: err });
+    throw unreadable(err);
   }
-  const problem = keyTypeProblem(spki.key);
-  if (problem) throw new IsthmusError('CSR_INVALID', `public key refused: ${problem}`);
-  return spki;
+  if (!keyType.ok) throw new IsthmusError('CSR_INVALID', `public key refused: ${keyType.reason}`);
+  try {
+    return subjectPublicKey(der);
+  } catch (err) {
+    throw unreadable(err);
+  }
 }
 
 interface SignSpec {

@@ -204,3 +204,40 @@ describe.each(cases)('a CRL openssl signs with $name', ({ ca }) => {
     expect(isIssuedBy(crl, new X509Certificate(ca().certPem))).toBe(true);
   });
 });
+
+describe.each(cases)(
+  'a CertificateList of other than three elements, or another signature, from $name',
+  ({ ca }) => {
+    const parts = () =>
+      elements(
+        derOf(
+          createCrl({ issuerCertPem: ca().certPem, issuerKeyPem: ca().keyPem, revoked: [], crlNumber: 3n }),
+        ),
+      );
+    const crlWith = (...items: Buffer[]) => pemOf(tlv(0x30, Buffer.concat(items)));
+
+    it('refuses a fourth element after the signature (RFC 5280 §5.1: exactly three), which the signature does not cover', () => {
+      const [tbs, algorithm, signature] = parts();
+      expect(
+        isIssuedBy(parseCrl(crlWith(tbs!, algorithm!, signature!)), new X509Certificate(ca().certPem)),
+      ).toBe(true);
+      expect(() => parseCrl(crlWith(tbs!, algorithm!, signature!, Buffer.from([0x05, 0x00])))).toThrow(
+        /CertificateList has 4 elements, not 3/,
+      );
+    });
+
+    it('refuses a signature BIT STRING with unused bits, constructed, or no BIT STRING', () => {
+      const [tbs, algorithm, signature] = parts();
+      const value = signature!.subarray(signature![1]! < 0x80 ? 2 : 2 + (signature![1]! & 0x7f));
+      expect(value[0]).toBe(0);
+      const unusedBits = Buffer.concat([Buffer.from([1]), value.subarray(1)]);
+      for (const [bad, reason] of [
+        [tlv(0x03, unusedBits), /signatureValue BIT STRING has 1 unused bits/],
+        [tlv(0x23, tlv(0x03, value)), /signatureValue is not a primitive BIT STRING/],
+        [tlv(0x04, value), /signatureValue is not a primitive BIT STRING/],
+      ] as const) {
+        expect(() => parseCrl(crlWith(tbs!, algorithm!, bad))).toThrow(reason);
+      }
+    });
+  },
+);

@@ -177,7 +177,11 @@ export function parseCrl(pem: string): Crl {
     ? 'its bytes differ from the DER of what they hold: a length or tag in another form, or bytes after it'
     : nonDerBoolean(list);
   if (notDer) throw new Error(`the CRL is not DER-encoded (${notDer}); RFC 5280 §5.1 requires DER`);
-  const [tbs, algorithm, signatureBits] = children(list, 'CertificateList', 3);
+  // SEQUENCE { tbsCertList, signatureAlgorithm, signatureValue } and nothing after (RFC 5280 §5.1).
+  const [tbs, algorithm, signatureBits, ...extra] = children(list, 'CertificateList', 3);
+  if (extra.length > 0)
+    throw new Error(`the CertificateList has ${3 + extra.length} elements, not 3 (RFC 5280 §5.1)`);
+  const bits = signatureBitsOf(signatureBits!);
   const signatureAlgorithm = oidOf(children(algorithm!, 'signatureAlgorithm', 1)[0]!);
   if (!signatureAlgorithmOf(signatureAlgorithm)) {
     throw new Error(
@@ -220,7 +224,6 @@ export function parseCrl(pem: string): Crl {
       crlNumber = BigInt(`0x${forge.util.bytesToHex(value.value as string) || '0'}`);
     }
   }
-  const bits = signatureBits!.value as string;
   return {
     issuerDer: derOf(issuer),
     thisUpdate,
@@ -233,6 +236,16 @@ export function parseCrl(pem: string): Crl {
     signature: Buffer.from(bits.slice(1), 'binary'),
     pem: derToPem(der, PEM_LABEL),
   };
+}
+
+/** The signatureValue's octets: a primitive BIT STRING of whole octets (its first, unused bits, 0). */
+function signatureBitsOf(node: forge.asn1.Asn1): string {
+  if (node.tagClass !== U || node.type !== T.BITSTRING || node.constructed || typeof node.value !== 'string')
+    throw new Error('the signatureValue is not a primitive BIT STRING (RFC 5280 §5.1.1.3)');
+  if (node.value === '') throw new Error('the signatureValue BIT STRING is empty');
+  const unused = node.value.charCodeAt(0);
+  if (unused !== 0) throw new Error(`the signatureValue BIT STRING has ${unused} unused bits`);
+  return node.value;
 }
 
 /** Whether `crl` was issued by `ca`: the same Name and a signature its key verifies. */

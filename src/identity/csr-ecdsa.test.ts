@@ -7,7 +7,9 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, sign } from 'no
 import forge from 'node-forge';
 import { describe, expect, it } from 'vitest';
 import { checkCsr, createCsr } from './csr.js';
+import { childrenOf, tlvAt } from './der.js';
 import { testLeafKey } from './testing.js';
+import { bits, craftedCsr, ecSpki, NULL, OID, oid, seq, testKey } from './testing-der.js';
 import { runOpenssl } from './testing-openssl.js';
 
 const EAST = 'spiffe://cluster.local/cluster/east/gateway';
@@ -257,5 +259,89 @@ describe('checkCsr refuses', () => {
       status: 'invalid',
       reason: /not a PEM PKCS#10 certificate request: bytes after/,
     });
+  });
+});
+
+describe('the key type, read from the DER alone', () => {
+  const key = testKey('ec');
+  const [algorithm, keyBits] = childrenOf(key.spki, tlvAt(key.spki, 0, key.spki.length));
+  const point = key.spki.subarray(keyBits!.body + 1);
+
+  it.each([
+    [
+      'a trailing element inside the SubjectPublicKeyInfo',
+      seq(key.spki.subarray(algorithm!.start, algorithm!.end), bits(point), NULL),
+    ],
+    ['the P-384 curve OID on a P-256 point', ecSpki(point, OID.secp384r1)],
+    ['NULL curve parameters (implicitlyCA)', seq(seq(oid(OID.ecPublicKey), NULL), bits(point))],
+    ['no curve parameters', seq(seq(oid(OID.ecPublicKey)), bits(point))],
+  ])('refuses %s as not encoded as OpenSSL writes it', (_what, spki) => {
+    expect(checkCsr(craftedCsr({ key, spki }), EAST)).toMatchObject({
+      ok: false,
+      status: 'invalid',
+      reason: expect.stringMatching(
+        /not encoded as OpenSSL writes it \(DER, a named curve, an uncompressed point\)/,
+      ),
+    });
+  });
+
+  it('refuses a P-256 point whose x is not reduced modulo p (x + p, the layout right): OpenSSL reads no key', () => {
+    // x = 5 is on P-256 (5^3 - 15 + b is a square mod p); x + p still fits 32 octets.
+    const p = 2n ** 256n - 2n ** 224n + 2n ** 192n + 2n ** 96n - 1n;
+    const b = 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn;
+    const power = (base: bigint, e: bigint): bigint => {
+      let r = 1n;
+      for (let x = base % p, n = e; n > 0n; n >>= 1n, x = (x * x) % p) if (n & 1n) r = (r * x) % p;
+      return r;
+    };
+    const y = power((125n - 15n + b) % p, (p + 1n) / 4n);
+    expect((y * y) % p).toBe((125n - 15n + b) % p);
+    const octets = (n: bigint) => Buffer.from(n.toString(16).padStart(64, '0'), 'hex');
+    const unreduced = ecSpki(Buffer.concat([Buffer.from([4]), octets(5n + p), octets(y)]));
+    expect(unreduced.length).toBe(91);
+    expect(checkCsr(craftedCsr({ key, spki: unreduced }), EAST)).toMatchObject({
+      ok: false,
+      status: 'invalid',
+      reason: expect.stringMatching(/^the CSR's ECDSA P-256 key is unreadable/),
+    });
+  });
+
+  it('refuses a curve it has no name for by its OID', () => {
+    const brainpool = seq(seq(oid(OID.ecPublicKey), oid('1.3.36.3.3.2.8.1.1.7')), bits(point));
+    expect(checkCsr(craftedCsr({ key, spki: brainpool }), EAST)).toMatchObject({
+      ok: false,
+      status: 'invalid',
+      reason: expect.stringMatching(
+        /^ECDSA \(curve 1\.3\.36\.3\.3\.2\.8\.1\.1\.7\) keys are not certified \(no TLS 1\.3 signature scheme/,
+      ),
+    });
+  });
+
+  it('takes EC keys only past the RSA path: an RSA key under id-ea-rsa (2.5.8.1.1), which OpenSSL reads as RSA, is refused by its OID', () => {
+    const small = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const rsaSpki = small.publicKey.export({ type: 'spki', format: 'der' });
+    const [, keyBits] = childrenOf(rsaSpki, tlvAt(rsaSpki, 0, rsaSpki.length));
+    const aliased = seq(seq(oid('2.5.8.1.1'), NULL), rsaSpki.subarray(keyBits!.start));
+    expect(createPublicKey({ key: aliased, format: 'der', type: 'spki' }).asymmetricKeyType).toBe('rsa');
+    const pem = craftedCsr({
+      key: { privateKey: small.privateKey, spki: aliased },
+      algorithm: seq(oid(OID.sha256WithRsa), NULL),
+    });
+    expect(checkCsr(pem, EAST)).toMatchObject({
+      ok: false,
+      status: 'invalid',
+      reason: expect.stringMatching(/^Algorithm 2\.5\.8\.1\.1 keys are not certified/),
+    });
+  });
+
+  it('refuses an ecdsa-with-SHA256 AlgorithmIdentifier with NULL parameters (RFC 5758 §3.2: absent)', () => {
+    expect(checkCsr(craftedCsr({ key, algorithm: seq(oid(OID.ecdsaWithSha256), NULL) }), EAST)).toMatchObject(
+      {
+        ok: false,
+        status: 'invalid',
+        reason: expect.stringMatching(/signature algorithm .*parameters/),
+      },
+    );
+    expect(checkCsr(craftedCsr({ key, algorithm: seq(oid(OID.ecdsaWithSha256)) }), EAST).ok).toBe(true);
   });
 });

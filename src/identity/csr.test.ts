@@ -9,6 +9,18 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildCsr, checkCsr, createCsr } from './csr.js';
 import { allowedIdentityFor, defaultIdentityRules, parseServiceAccountUsername } from './identity-policy.js';
 import { generateEcKey, generateRsaKey } from './keys.js';
+import {
+  caExtension,
+  craftedCsr,
+  extensionRequest,
+  NULL,
+  OID,
+  oid,
+  sanExtension,
+  seq,
+  testKey,
+  uriName,
+} from './testing-der.js';
 
 const EAST = 'spiffe://cluster.local/cluster/east/gateway';
 const WEST = 'spiffe://cluster.local/cluster/west/gateway';
@@ -201,5 +213,61 @@ describe('CSRs made by openssl', () => {
     const pem = await opensslCsr(String(ec), '-addext', `subjectAltName=URI:${EAST}`);
     expect(checkCsr(pem, EAST)).toMatchObject({ ok: true });
     expect(checkCsr(pem, WEST)).toMatchObject({ ok: false, status: 'denied' });
+  });
+});
+
+describe('checkCsr reads every extensionRequest', () => {
+  const wanted = [sanExtension(uriName(EAST))];
+  const evil = [caExtension(), sanExtension(uriName(WEST))];
+  it.each([
+    ['a second extensionRequest attribute', [extensionRequest(wanted), extensionRequest(evil)]],
+    ['a second value in the SET of its extensionRequest', [extensionRequest(wanted, evil)]],
+    ['an empty extensionRequest, then another', [extensionRequest([]), extensionRequest(evil)]],
+  ])(
+    'refuses %s as invalid (PKCS#9: one value, once), for an RSA key and an ECDSA one alike',
+    (_what, attributes) => {
+      for (const signer of [testKey('rsa'), testKey('ec')]) {
+        // The requests alone: what they ask is seen, and denied.
+        for (const only of [wanted, evil]) {
+          const decision = checkCsr(craftedCsr({ key: signer, attributes: [extensionRequest(only)] }), EAST);
+          expect(decision.ok).toBe(only === wanted);
+        }
+        expect(checkCsr(craftedCsr({ key: signer, attributes }), EAST)).toMatchObject({
+          ok: false,
+          status: 'invalid',
+          reason: expect.stringMatching(/more than one extensionRequest/),
+        });
+      }
+    },
+  );
+});
+
+describe('checkCsr takes an RSA self-signature with SHA-2 only', () => {
+  const rsa = testKey('rsa');
+  it.each([
+    ['md5WithRSAEncryption', OID.md5WithRsa, 'md5'],
+    ['sha1WithRSAEncryption', OID.sha1WithRsa, 'sha1'],
+  ])('refuses %s, which forge verifies', (name, algorithm, hash) => {
+    expect(
+      checkCsr(craftedCsr({ key: rsa, algorithm: seq(oid(algorithm), NULL), hash }), EAST),
+    ).toMatchObject({
+      ok: false,
+      status: 'invalid',
+      reason: expect.stringMatching(
+        new RegExp(`signature algorithm ${algorithm.replace(/\./g, '\\.')} .*${name}`),
+      ),
+    });
+  });
+
+  it.each([
+    [OID.sha256WithRsa, 'sha256'],
+    [OID.sha384WithRsa, 'sha384'],
+    [OID.sha512WithRsa, 'sha512'],
+  ])('accepts %s', (algorithm, hash) => {
+    expect(
+      checkCsr(craftedCsr({ key: rsa, algorithm: seq(oid(algorithm), NULL), hash }), EAST),
+    ).toMatchObject({
+      ok: true,
+    });
   });
 });
