@@ -37,6 +37,8 @@ export interface WatchFilesOptions {
    * changed; undefined, or no `retryAt`: not until one does.
    */
   retryAt?: (err: unknown) => number | undefined;
+  /** The clock `retryAt` is compared with (epoch ms). Default Date.now. */
+  now?: () => number;
 }
 
 /** What a watch has seen: the version in force, and the last one refused. */
@@ -62,7 +64,7 @@ export function watchFiles(opts: WatchFilesOptions): () => void {
     busy = true;
     try {
       const now = await filesVersion(opts.files);
-      if (!dueForApply(state, now, Date.now())) return;
+      if (!dueForApply(state, now, (opts.now ?? Date.now)())) return;
       try {
         await opts.apply();
         state.version = now;

@@ -260,11 +260,11 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     registers: [registry],
   });
   // A counter's increase over a window ends while the refused file stays in place, a fault that
-  // shows at the next restart (a gateway refuses to start on a CRL it cannot use): this says it for
-  // as long as it lasts.
+  // lasts until the file is fixed (a restart fails on an unreadable one, and takes a rollback or a
+  // drop, lifting revocations): this says it for as long as it lasts.
   const crlFileRefused = new Gauge({
     name: 'isthmus_gateway_crl_file_refused',
-    help: 'Whether the CRL file on disk (--crl-file) is one this gateway refused (1: the list in force is an older one, and a restart fails on the file), else 0.',
+    help: "Whether the CRL file on disk (--crl-file) is one this gateway refused (1: the list in force is an older one; a new revocation in the file is not applied). Fix the isthmus-crl ConfigMap, do not restart to clear it: a restart fails on a file it cannot read, and takes one refused as a rollback or for dropping a usable CA's CRL, admitting again what that lifts. Expected during step 3 of an anchor rotation until the gateway restarts on the new anchor alone. Else 0.",
     registers: [registry],
   });
   // Bounded: the peer cluster is a mirror's (a linked cluster), or "unknown" for a dial no tunnel asked for.

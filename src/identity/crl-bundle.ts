@@ -89,14 +89,25 @@ export async function writeCrlBundle(
   dir: string,
   at = new Date(),
 ): Promise<{ bundleFile: string; skipped: Skipped[] }> {
+  const plan = planCrlBundle(await readCrlSources(dir), at);
+  const bundleFile = await writeCrlBundleFile(dir, plan.pems);
+  return { bundleFile, skipped: plan.skipped };
+}
+
+/** The CAs of `dir` (and of previous/ during a rotation) as planCrlBundle takes them. */
+export async function readCrlSources(dir: string): Promise<{ anchors: CaOnDisk[]; issuers: CaOnDisk[] }> {
   const [anchors, issuers] = await Promise.all([
     anchorFiles(dir).then(readAll),
     issuerFiles(dir).then(readAll),
   ]);
-  const plan = planCrlBundle({ anchors, issuers }, at);
+  return { anchors, issuers };
+}
+
+/** Writes `pems` (planCrlBundle's, or more) as <dir>/crl.pem; returns its path. */
+export async function writeCrlBundleFile(dir: string, pems: readonly string[]): Promise<string> {
   const bundleFile = join(dir, CRL_BUNDLE_FILE);
-  await writeAtomic(bundleFile, joinPem(plan.pems), CRL_MODE);
-  return { bundleFile, skipped: plan.skipped };
+  await writeAtomic(bundleFile, joinPem([...pems]), CRL_MODE);
+  return bundleFile;
 }
 
 async function readAll(files: readonly CaFiles[]): Promise<CaOnDisk[]> {

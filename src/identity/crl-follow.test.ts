@@ -101,6 +101,23 @@ describe('followCrl after an anchor reload', () => {
   });
 });
 
+describe('followCrl at the last step of an anchor rotation, nothing revoked under the new anchor', () => {
+  it('refuses the file with no CRL under both anchors, and takes it once it follows the new anchor alone', async () => {
+    const file = join(dir, 'finish-empty.pem');
+    replace(file, testCrlBundle(testPki().issuers.east, ['0b']));
+    let anchor = bundle;
+    const { follower: f, errors } = await following(file, () => anchor, 10);
+    // --finish rebuilt crl.pem for the new anchor alone: no CRL left in it. Applied before the upgrade.
+    replace(file, '');
+    await waitFor('the emptied file refused', () => f.refused() === true, 10_000);
+    expect(errors).toEqual([expect.stringMatching(/refused: the file holds no CRL while 1 is in force/)]);
+    anchor = foreignTestPki().anchor.certPem;
+    await f.recheck();
+    expect(f.refused()).toBe(false);
+    expect(f.crl.current().size()).toBe(0);
+  });
+});
+
 describe('followCrl and an older CRL put back (review finding)', () => {
   it('refuses it, logs both numbers and keeps the list in force', async () => {
     const east = testPki().issuers.east;

@@ -34,7 +34,8 @@ export interface CrlWatchOptions {
   anchorPem: string | (() => string);
   /**
    * The time a reload is judged at: a CA whose CRL goes from the file must have expired by then
-   * (RevocationList.rollbackFrom). Default the clock.
+   * (RevocationList.rollbackFrom), and the clock a file refused until then is tried again by.
+   * Default the clock.
    */
   now?: () => Date;
   /** How often the file's mtime and size are checked. Default 10 s. */
@@ -47,6 +48,9 @@ export interface CrlWatchOptions {
    */
   onInvalidAtStart?: (err: IsthmusError) => void;
 }
+
+/** How long after a dropped CA's notAfter a file refused for dropping it is tried again. */
+export const RETRY_AFTER_EXPIRY_MS = 1000;
 
 export async function watchCrlFile(opts: CrlWatchOptions): Promise<ReloadableCrlWatcher> {
   const given = opts.anchorPem;
@@ -77,9 +81,17 @@ export async function watchCrlFile(opts: CrlWatchOptions): Promise<ReloadableCrl
   // usable (RevocationList.rollbackFrom): checked when it would apply, against the list in force
   // then. Refused like a bad file, it keeps that list; a start has nothing in force and takes what
   // it finds.
+  // A drop is refused only while the dropped CA is usable: the same file is tried again once the
+  // first of them has expired (a second after its notAfter), without waiting for it to change.
+  const now = () => opts.now?.() ?? new Date();
+  const retryAt = new WeakMap<object, number>();
   const loadInOrder = startedLastWins<RevocationList>((next) => {
-    const rollback = next.rollbackFrom(list, opts.now?.() ?? new Date());
-    if (rollback) throw new IsthmusError('CRL_INVALID', `CRL file ${opts.file}: refused: ${rollback}`);
+    const refusal = next.refusalFrom(list, now());
+    if (refusal) {
+      const err = new IsthmusError('CRL_INVALID', `CRL file ${opts.file}: refused: ${refusal.reason}`);
+      if (refusal.retryAt) retryAt.set(err, refusal.retryAt.getTime() + RETRY_AFTER_EXPIRY_MS);
+      throw err;
+    }
     list = next;
     present = true;
   });
@@ -92,6 +104,8 @@ export async function watchCrlFile(opts: CrlWatchOptions): Promise<ReloadableCrl
       opts.onChange(list);
     },
     onError: (err) => opts.onError(err as IsthmusError),
+    retryAt: (err) => (typeof err === 'object' && err !== null ? retryAt.get(err) : undefined),
+    now: () => now().getTime(),
   });
   const reload = async (): Promise<boolean> => {
     if ((await filesVersion([opts.file])) === MISSING_FILE) return false;

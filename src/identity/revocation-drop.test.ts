@@ -153,3 +153,61 @@ describe('a dropped CRL, other cases', () => {
     expect(next.rollbackFrom(RevocationList.empty(anchor.certPem))).toBeUndefined();
   });
 });
+
+describe('a dropped CRL: what the refusal carries, and files with no CRL', () => {
+  const { anchor, issuers } = testPki();
+
+  it('a drop refusal says when it may lift: when the dropped CA is no longer usable; a rollback never', () => {
+    const inForce = RevocationList.fromPem(
+      crlOf(issuers.east, ['0a'], 4n) + crlOf(issuers.west, ['0b']),
+      anchor.certPem,
+    );
+    const dropped = RevocationList.fromPem(crlOf(issuers.west, ['0b'], 2n), anchor.certPem);
+    expect(dropped.refusalFrom(inForce)).toEqual({
+      reason: dropped.rollbackFrom(inForce),
+      retryAt: validTo(issuers.east),
+    });
+    const older = RevocationList.fromPem(
+      crlOf(issuers.east, ['0a'], 3n) + crlOf(issuers.west, ['0b']),
+      anchor.certPem,
+    );
+    expect(older.refusalFrom(inForce)).toEqual({
+      reason: expect.stringMatching(/went back from CRL number 4 to CRL number 3/),
+    });
+  });
+
+  it("a revoked issuer's CRL may not go with its certificate: where no issuer is shown, its leaves would be admitted", () => {
+    const east = new X509Certificate(issuers.east.certPem);
+    const leaf = new X509Certificate(testGatewayCertificate('east').certPem);
+    const anchorCrl = crlOf(anchor, [east.serialNumber], 7n, false);
+    const inForce = RevocationList.fromPem(
+      anchorCrl + crlOf(issuers.east, ['0a'], 3n) + crlOf(issuers.west, ['0b'], 3n),
+      anchor.certPem,
+    );
+    // The ConfigMap edited: east's certificate and CRL cut out, the rest as signed.
+    const cut = RevocationList.fromPem(anchorCrl + crlOf(issuers.west, ['0b'], 3n), anchor.certPem);
+    expect(cut.check(leaf, undefined)).toBeUndefined();
+    expect(cut.rollbackFrom(inForce)).toMatch(/is gone while that CA is still usable/);
+    // Its certificate kept, only its CRL cut: its leaves are still refused, so that may go.
+    const kept = RevocationList.fromPem(
+      anchorCrl + issuers.east.certPem + crlOf(issuers.west, ['0b'], 3n),
+      anchor.certPem,
+    );
+    expect(kept.check(leaf, undefined)).toMatch(/revoked by the trust anchor's CRL/);
+    expect(kept.rollbackFrom(inForce)).toBeUndefined();
+  });
+
+  it('a file with no CRL is refused while a CA of those in force is usable, and taken once none is (the last step of an anchor rotation)', () => {
+    const other = foreignTestPki();
+    const both = other.anchor.certPem + anchor.certPem;
+    const inForce = RevocationList.fromPem(crlOf(issuers.east, ['0a'], 4n), both);
+    expect(RevocationList.fromPem('', both).rollbackFrom(inForce)).toMatch(
+      /^the file holds no CRL while 1 is in force, and the CRL of .* is gone while that CA is still usable/,
+    );
+    // Identity after reloading the new anchor alone: east's anchor is no longer trusted.
+    expect(RevocationList.fromPem('', other.anchor.certPem).rollbackFrom(inForce)).toBeUndefined();
+    // CRLs that revoked nothing: nothing is admitted again.
+    const nothing = RevocationList.fromPem(crlOf(issuers.east, [], 4n), anchor.certPem);
+    expect(RevocationList.fromPem('', anchor.certPem).rollbackFrom(nothing)).toBeUndefined();
+  });
+});

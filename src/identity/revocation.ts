@@ -83,69 +83,116 @@ export class RevocationList {
    * cannot be ordered, so it may not replace a numbered one.
    *
    * A CA whose CRLs are in force and gone from this list is refused too while its leaves still
-   * pass the TLS handshake (`usableCertificate`: a certificate of it valid at `at`, under an anchor
-   * of this list, that this list's anchor CRL does not revoke), unless they revoked nothing:
-   * dropped, they would admit again what they revoked, one CA's list at a time where an emptied
-   * file is refused. A rotation drops a CA's CRL once the CA is no longer usable: an issuer
+   * pass the TLS handshake (`usableCertificates`: a certificate of it valid at `at`, under an anchor
+   * of this list, while this list does not carry a certificate of it that its anchor CRL revokes),
+   * unless they revoked nothing: dropped, they would admit again what they revoked. An emptied
+   * file is judged by the same rule, CA by CA: refused while one of them is usable, taken once
+   * none is (identity, after the last step of an anchor rotation, on a file with no CRL left). A rotation drops a CA's CRL once the CA is no longer usable: an issuer
    * expired, or its anchor gone from the trust bundle (the last step of an anchor rotation; a
    * gateway reads its anchor at start, so it takes that drop when it restarts with the new anchor
    * alone, as a start takes what it finds).
    */
   rollbackFrom(inForce: RevocationList, at: Date = new Date()): string | undefined {
-    // No CA left to compare numbers with: an emptied file (the ConfigMap's crl.pem cleared) would
-    // admit again everything revoked, as a vanished file would, which is refused too. `certs
-    // revoke` never writes a bundle without a CRL; lifting revocations is a newer, emptier list.
-    if (this.lists.length === 0 && inForce.lists.length > 0)
-      return `the file holds no CRL while ${inForce.lists.length} ${inForce.lists.length === 1 ? 'is' : 'are'} in force: an emptied list would admit again what they revoke (lift a revocation with a newer CRL from isthmus certs)`;
+    return this.refusalFrom(inForce, at)?.reason;
+  }
+
+  /**
+   * `rollbackFrom` with, for a refusal that holds only while CAs are usable (their CRLs dropped),
+   * the time it may lift: the earliest time one of those CAs stops being usable (the latest
+   * notAfter of its usable certificates), so a watch tries the same file again then. A rollback
+   * never lifts by itself: no `retryAt`.
+   */
+  refusalFrom(
+    inForce: RevocationList,
+    at: Date = new Date(),
+  ): { reason: string; retryAt?: Date } | undefined {
     const before = highestBySigner(inForce.lists);
     const after = highestBySigner(this.lists);
-    for (const [key, was] of before) {
-      if (after.has(key) || was.revoked === 0) continue;
-      const usable = this.usableCertificate(inForce, was.crl, key, at);
-      if (!usable) continue;
-      return (
-        `the CRL of "${oneLine(was.subject)}" (CRL number ${was.number ?? 'none'}, ${was.revoked} revoked) is gone ` +
-        `while that CA is still usable (its certificate serial ${usable.serialNumber} is valid until ` +
-        `${isoDate(usable.validTo)} under a trusted anchor): dropped, it would admit again what it revoked ` +
-        `(a CA's CRL leaves the bundle once the CA has expired or its anchor is no longer trusted)`
-      );
+    const drops = this.droppedFrom(inForce, at);
+    const first = drops[0];
+    if (first) {
+      const retryAt = new Date(Math.min(...drops.map((d) => d.usableUntil.getTime())));
+      const { was, usable } = first;
+      // No CA left at all: an emptied file (the ConfigMap's crl.pem cleared), said as such. `certs
+      // revoke` never writes one while a CA in force is usable; lifting revocations is a newer list.
+      const emptied =
+        this.lists.length === 0
+          ? `the file holds no CRL while ${inForce.lists.length} ${inForce.lists.length === 1 ? 'is' : 'are'} in force, and `
+          : '';
+      return {
+        reason:
+          `${emptied}the CRL of "${oneLine(was.subject)}" (CRL number ${was.number ?? 'none'}, ${was.revoked} revoked) is gone ` +
+          `while that CA is still usable (its certificate serial ${usable.serialNumber} is valid until ` +
+          `${isoDate(usable.validTo)} under a trusted anchor): dropped, it would admit again what it revoked ` +
+          `(a CA's CRL leaves the bundle once the CA has expired or its anchor is no longer trusted)`,
+        retryAt,
+      };
     }
     for (const [key, now] of after) {
       const was = before.get(key);
       if (was?.number === undefined) continue;
       if (now.number !== undefined && now.number >= was.number) continue;
       const got = now.number === undefined ? 'a CRL without a CRL number' : `CRL number ${now.number}`;
-      return (
-        `the CRL of "${oneLine(was.subject)}" went back from CRL number ${was.number} to ${got}: ` +
-        `an older list put back would admit again what the newer one revoked (RFC 5280 §5.2.3: a CA's CRL numbers only increase)`
-      );
+      return {
+        reason:
+          `the CRL of "${oneLine(was.subject)}" went back from CRL number ${was.number} to ${got}: ` +
+          `an older list put back would admit again what the newer one revoked (RFC 5280 §5.2.3: a CA's CRL numbers only increase)`,
+      };
     }
     return undefined;
   }
 
   /**
-   * A certificate of the CA (its Name and key, `key` as highestBySigner makes it) that signed
-   * `crl`, one of those this list or `inForce` holds, that is valid at `at` and is, or is signed
+   * The CAs whose CRLs are in force in `inForce`, revoke something, are gone from this list and
+   * are still usable at `at` (`usableCertificates`): what a reload from `inForce` to this list is
+   * refused for. Each with every CRL of it `inForce` holds and the certificate that verified it
+   * there (what `certs revoke` carries over into a bundle that lost them), and the time it stops
+   * being usable (the latest notAfter of its usable certificates).
+   */
+  droppedFrom(inForce: RevocationList, at: Date = new Date()): DroppedCa[] {
+    const before = highestBySigner(inForce.lists);
+    const after = highestBySigner(this.lists);
+    const drops: DroppedCa[] = [];
+    for (const [key, was] of before) {
+      if (after.has(key) || was.revoked === 0) continue;
+      const usable = this.usableCertificates(inForce, was.crl, key, at);
+      if (usable.length === 0) continue;
+      const until = Math.max(...usable.map((c) => new Date(c.validTo).getTime()));
+      drops.push({
+        was: { subject: was.subject, number: was.number, revoked: was.revoked },
+        usable: usable[0]!,
+        usableUntil: new Date(until),
+        lists: inForce.lists.filter((l) => signerKey(l.crl, l.ca) === key),
+      });
+    }
+    return drops;
+  }
+
+  /**
+   * The certificates of the CA (its Name and key, `key` as highestBySigner makes it) that signed
+   * `crl`, of those this list or `inForce` holds, that are valid at `at` and are, or are signed
    * by, an anchor of this list valid then: while there is one, a peer chaining to that CA still
    * passes the TLS handshake, so its CRL may not go. None: the CA expired, its anchor left the
-   * trust bundle (the last step of an anchor rotation), or this list's anchor CRL revokes it (a
-   * certificate of its key), and its leaves are refused anyway. An anchor's CRL is only ever
-   * signed by the anchor and cannot be put back older (the numbers), so it cannot be forged into
-   * that case: an issuer it revokes was revoked.
+   * trust bundle (the last step of an anchor rotation), or this list's anchor CRL revokes a
+   * certificate of its key that this list carries, and its leaves are refused anyway, with or
+   * without an issuer shown. An anchor's CRL is only ever signed by the anchor and cannot be put
+   * back older (the numbers), so it cannot be forged into that case: an issuer it revokes was
+   * revoked. A revoked issuer cut out of the bundle with its CRL is usable again where no issuer
+   * is shown (check(leaf, undefined)), so its CRL may not go with it.
    */
-  private usableCertificate(
-    inForce: RevocationList,
-    crl: Crl,
-    key: string,
-    at: Date,
-  ): X509Certificate | undefined {
+  private usableCertificates(inForce: RevocationList, crl: Crl, key: string, at: Date): X509Certificate[] {
     const known = [...this.anchors, ...this.issuers, ...inForce.anchors, ...inForce.issuers].filter(
       (c) => signerKey(crl, c) === key,
     );
     const anchors = this.anchors.filter((a) => validAt(a, at));
-    const revoked = known.some((c) => this.anchors.some((a) => signs(a, c) && this.listedBy(a, c) !== ''));
-    if (revoked) return undefined;
-    return known.find(
+    // Revoked by this list's anchor CRL, its leaves are refused anyway, but only while this list
+    // still carries a revoked certificate of that key: a TLS server that sees no issuer (Node 24)
+    // finds the leaf's issuer in the bundle, and one cut out with its CRL would admit its leaves.
+    const revoked = this.issuers.some(
+      (c) => signerKey(crl, c) === key && this.anchors.some((a) => signs(a, c) && this.listedBy(a, c) !== ''),
+    );
+    if (revoked) return [];
+    return known.filter(
       (c) => validAt(c, at) && anchors.some((a) => a.fingerprint256 === c.fingerprint256 || signs(a, c)),
     );
   }
@@ -255,6 +302,17 @@ function highestBySigner(lists: readonly VerifiedCrl[]): Map<string, SignerTop> 
     else seen.revoked = revoked;
   }
   return highest;
+}
+
+/** A CA a reload would drop while it is still usable (RevocationList.droppedFrom). */
+export interface DroppedCa {
+  was: { subject: string; number: bigint | undefined; revoked: number };
+  /** A certificate of it valid then, under a trusted anchor. */
+  usable: X509Certificate;
+  /** When it stops being usable: the latest notAfter of its usable certificates. */
+  usableUntil: Date;
+  /** Its CRLs in force, each with the certificate that verified it. */
+  lists: ReadonlyArray<{ crl: Crl; ca: X509Certificate }>;
 }
 
 interface SignerTop {

@@ -4,6 +4,7 @@
  * files are read and written by revoke.ts and revoke-signers.ts.
  */
 import { X509Certificate } from 'node:crypto';
+import { dirname } from 'node:path';
 import { describeError } from '../errors.js';
 import type { CaFiles } from './ca-files.js';
 import type { RevocationReason } from './crl.js';
@@ -50,6 +51,32 @@ export interface CrlWritten {
   recoveredFrom?: string;
 }
 
+/**
+ * A CRL the new crl.pem would have dropped while its CA is still usable (its file lost, or a CA's
+ * list that only crl.pem still held), taken from the crl.pem in force: gateways refuse a bundle
+ * that drops it.
+ */
+export interface CrlCarried {
+  /** The CA's subject, on one line. */
+  subject: string;
+  caSerial: string;
+  crlNumber: bigint | undefined;
+  revokedCount: number;
+  /** The crl.pem it was taken from. */
+  from: string;
+  /** The CA's CRL file it was written back to, when the CA is in the directory without one. */
+  restored?: string;
+}
+
+/** A replaced issuer's CRL found as the issuer.crl of the one in force, kept with it in retired/. */
+export interface IssuerRetired {
+  /** Where its CRL is now: <cluster>/retired/<serial>/issuer.crl. */
+  crlFile: string;
+  caSerial: string;
+  /** Where it was: <cluster>/issuer.crl. */
+  from: string;
+}
+
 export interface RevokeResult {
   /** The first of `crls`: the CA that signed --cert, or the one in force with --serial. */
   crlFile: string;
@@ -70,6 +97,10 @@ export interface RevokeResult {
   bySerial: boolean;
   /** Files left out of the bundle because gateways could not verify them, with the reason. */
   skipped: Skipped[];
+  /** CRLs taken over from the crl.pem in force, which the new one would have dropped. */
+  carried?: CrlCarried[];
+  /** Replaced issuers whose CRL was found in place of the current one's, moved to retired/. */
+  retired?: IssuerRetired[];
   /** The clusters of the directory (those with an issuer), every one of which needs the bundle. */
   clusters: string[];
   /**
@@ -157,7 +188,25 @@ function issued(ca: X509Certificate, cert: X509Certificate): boolean {
  * the operator sees which issuers now revoke the serial.
  */
 export function revokedLines(r: RevokeResult): string {
-  return revokedSummary(r) + r.crls.map(recoveredLine).join('');
+  return (
+    (r.retired ?? []).map(retiredLine).join('') +
+    revokedSummary(r) +
+    r.crls.map(recoveredLine).join('') +
+    (r.carried ?? []).map(carriedLine).join('')
+  );
+}
+
+/** An issuer.crl of the issuer the one in force replaced, kept with that one in retired/. */
+function retiredLine(c: IssuerRetired): string {
+  return `${c.from} was the CRL of the issuer this one replaced (serial ${c.caSerial}, still valid: renewed with a new key, as cert-manager does): it is kept with that issuer's certificate in ${c.crlFile}, and crl.pem carries both until that issuer expires. Its key is not kept (the Secret holds the new one): to revoke a certificate that issuer signed, put its key in ${dirname(c.crlFile)}/issuer.key, or revoke that issuer itself (--issuer-of)\n`;
+}
+
+/** A CRL crl.pem would have lost, taken from the one in force. */
+function carriedLine(c: CrlCarried): string {
+  const where = c.restored
+    ? `written back to ${c.restored}, which was missing`
+    : 'carried into the new crl.pem (its CA has no CRL file in this directory)';
+  return `the CRL of "${c.subject}" (serial ${c.caSerial}, CRL number ${c.crlNumber ?? 'none'}, ${c.revokedCount} revoked) was not in the files while that CA is still usable, and gateways refuse a crl.pem that drops it: taken from ${c.from}, ${where}\n`;
 }
 
 /** A CRL file that was missing and went on from the copy in crl.pem, said so. */

@@ -8,9 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { registerCerts } from '../cli/commands/certs.js';
 import { handshakeRefusal, watchCrlFile } from '../gateway/crl-watch.js';
 import { startAnchorRotation } from './anchor-rotation.js';
 import { createIssuer, createTrustAnchor, issueGatewayCertificate, issueLeaf } from './ca.js';
@@ -19,6 +17,7 @@ import { writeCertificates } from './files.js';
 import { splitPem } from './pem.js';
 import { type CandidateCa, crlApplySteps, pickSigners, revokeCertificate, revokedLines } from './revoke.js';
 import { identityServiceId } from './spiffe.js';
+import { revokeCli } from './testing-revoke-cli.js';
 
 const TRUST_DOMAIN = 'cluster.local';
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -283,24 +282,7 @@ describe('certs revoke --serial', () => {
     await writeCertificates({ outDir: dir, clusters: ['east'], reuseAnchor: true, force: true });
     await rm(join(dir, 'east', 'retired', oldIssuer, 'issuer.key'));
     const serial = normaliseSerial((await leafOf(dir, 'east')).cert.serialNumber);
-    const cli = async (...extra: string[]) => {
-      let out = '';
-      const capture = (chunk: unknown) => {
-        out += String(chunk);
-        return true;
-      };
-      vi.spyOn(process.stdout, 'write').mockImplementation(capture);
-      vi.spyOn(process.stderr, 'write').mockImplementation(capture);
-      const program = new Command('isthmus').enablePositionalOptions().exitOverride();
-      registerCerts(program);
-      const args = ['certs', 'revoke', '--out', dir, '--cluster', 'east', '--serial', serial, ...extra];
-      const err = await program.parseAsync(args, { from: 'user' }).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      vi.restoreAllMocks();
-      return { err, out };
-    };
+    const cli = (...extra: string[]) => revokeCli(dir, '--cluster', 'east', '--serial', serial, ...extra);
     expect(String((await cli()).err)).toMatch(/issuer\.key is missing/);
     const skipped = await cli('--skip-missing-keys');
     expect(skipped.err).toBeUndefined();

@@ -94,13 +94,15 @@ describe('isthmus identity --crl-file', () => {
     expect(await serving()).toBe(second);
 
     const issuerSerial = normaliseSerial(new X509Certificate(pki.issuers.east.certPem).serialNumber);
-    replace(crl, testCrlBundle(pki.anchor, [issuerSerial]));
+    // As `certs revoke --issuer-of` writes it: the revoked issuer's certificate stays in the bundle
+    // (cut out with its CRL, the drop would be refused: its leaves would pass where no issuer is shown).
+    replace(crl, pki.issuers.east.certPem + testCrlBundle(pki.anchor, [issuerSerial]));
     await waitFor('the revoked issuer reported', () => logs.err.includes('Renew the issuer'));
     expect(logs.err).toContain(
       `identity: serving certificate serial=${second} is refused by the CRL and a new one would be too: the issuer in force (serial ${issuerSerial}) is revoked`,
     );
     // Another load that still revokes the issuer: one more report, and no renewal came between.
-    replace(crl, testCrlBundle(pki.anchor, [issuerSerial, '4a11ce']));
+    replace(crl, pki.issuers.east.certPem + testCrlBundle(pki.anchor, [issuerSerial, '4a11ce']));
     await waitFor('the second report', () => count(logs.err, /Renew the issuer/) === 2);
     expect(count(logs.out, /serving certificate renewed/)).toBe(1);
     expect(await serving()).toBe(second);
