@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isIsthmusError } from '../errors.js';
 import { certificateInfo, issueGatewayCertificate, verifyChain } from './ca.js';
 import { issuerFiles } from './ca-files.js';
+import { normaliseSerial } from './crl.js';
 import {
   exists,
   loadCertificates,
@@ -246,8 +247,10 @@ describe('writeCertificates', () => {
     expect(text).not.toContain('isthmus install');
     expect(text).toMatch(/stay trusted until they expire/);
     expect(text).toMatch(/without a restart/);
-    const newSerial = new X509Certificate(await readFile(join(target, 'east', 'issuer.crt'), 'utf8'))
-      .serialNumber;
+    // Lowercase, as identity logs it (a case-sensitive grep for the printed line must find it).
+    const newSerial = normaliseSerial(
+      new X509Certificate(await readFile(join(target, 'east', 'issuer.crt'), 'utf8')).serialNumber,
+    );
     expect(text).toContain(`issuer reloaded: CN=identity.east.cluster.local, serial ${newSerial}`);
 
     await revokeCertificate({ dir: target, issuerOf: 'east', certFile: join(target, 'east', 'issuer.crt') });

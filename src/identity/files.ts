@@ -534,7 +534,7 @@ export async function renewalSteps(dir: string, renewed: readonly RenewedIssuer[
   for (const r of renewed) {
     const info = certificateInfo(await readFile(r.certFile, 'utf8'));
     lines.push(
-      `isthmus-identity of ${r.cluster} signs with the new issuer without a restart, once kubelet has updated its Secret mount (within a minute or two; its log then says "identity: issuer reloaded: ${info.subject}, serial ${info.serialNumber}"). Its gateways get leaves of the new issuer at their next renewal (at about 70 % of a leaf's lifetime).`,
+      `isthmus-identity of ${r.cluster} signs with the new issuer without a restart, once kubelet has updated its Secret mount (within a minute or two; its log then says "identity: issuer reloaded: ${info.subject}, serial ${normaliseSerial(info.serialNumber)}"). Its gateways get leaves of the new issuer at their next renewal (at about 70 % of a leaf's lifetime).`,
     );
     if (r.revoked) {
       // src/gateway/own-certificate-revocation.ts: a failed renewal is retried by the rotator.

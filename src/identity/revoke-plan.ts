@@ -49,6 +49,8 @@ export interface CrlWritten {
    * its entries and CRL number go on from there.
    */
   recoveredFrom?: string;
+  /** The CRL file was there but older than its copy in `recoveredFrom`: both CRL numbers. */
+  olderFile?: { own: bigint | undefined; copy: bigint | undefined };
 }
 
 /**
@@ -209,9 +211,11 @@ function carriedLine(c: CrlCarried): string {
   return `the CRL of "${c.subject}" (serial ${c.caSerial}, CRL number ${c.crlNumber ?? 'none'}, ${c.revokedCount} revoked) was not in the files while that CA is still usable, and gateways refuse a crl.pem that drops it: taken from ${c.from}, ${where}\n`;
 }
 
-/** A CRL file that was missing and went on from the copy in crl.pem, said so. */
+/** A CRL file that was missing, or older than its copy in crl.pem, and went on from the copy, said so. */
 function recoveredLine(c: CrlWritten): string {
   if (c.recoveredFrom === undefined) return '';
+  if (c.olderFile)
+    return `${c.crlFile} was older than its copy in ${c.recoveredFrom} (CRL number ${c.olderFile.own ?? 'none'} < ${c.olderFile.copy ?? 'none'}): its entries and CRL number were taken from the copy\n`;
   return `${c.crlFile} was missing: its earlier entries and CRL number were taken from the copy in ${c.recoveredFrom}\n`;
 }
 

@@ -408,6 +408,26 @@ describe('CRL numbers (nextCrlNumber)', () => {
     expect(loaded(certs).check(second.cert)).toMatch(/revoked/);
   });
 
+  it('a CRL file older than its copy in crl.pem (a backup put back) goes on from the copy', async () => {
+    const certs = await freshCerts();
+    const first = leafOf(certs, 'east');
+    await revokeCertificate({ dir: certs, cluster: 'east', certFile: first.file, at });
+    const backup = readFileSync(join(certs, 'east', 'issuer.crl'));
+    const second = leafOf(certs, 'east');
+    await revokeCertificate({ dir: certs, cluster: 'east', certFile: second.file, at });
+    writeFileSync(join(certs, 'east', 'issuer.crl'), backup);
+    const third = leafOf(certs, 'east');
+    const r = await revokeCertificate({ dir: certs, cluster: 'east', certFile: third.file, at });
+    expect(r.crls[0]).toMatchObject({ revokedCount: 3, recoveredFrom: join(certs, 'crl.pem') });
+    expect(revokedLines(r)).toContain(
+      `${join(certs, 'east', 'issuer.crl')} was older than its copy in ${join(certs, 'crl.pem')} (CRL number ${BigInt(at.getTime())} < ${BigInt(at.getTime()) + 1n}): its entries and CRL number were taken from the copy`,
+    );
+    // The backup's number is lower and the clock has not moved: without the copy the new list would
+    // still be numbered above the one in force and lift the second revocation on every gateway.
+    expect(numberOf(certs, 'east/issuer.crl')).toBe(BigInt(at.getTime()) + 2n);
+    for (const leaf of [first, second, third]) expect(loaded(certs).check(leaf.cert)).toMatch(/revoked/);
+  });
+
   it('supersedes a CRL numbered from 1 as before, which gateways keep accepting', async () => {
     const certs = await freshCerts();
     const east = { certPem: reader(certs)('east/issuer.crt'), keyPem: reader(certs)('east/issuer.key') };

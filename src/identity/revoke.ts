@@ -96,11 +96,14 @@ export async function revokeCertificate(opts: RevokeOptions): Promise<RevokeResu
     signers.map(async (ca) => {
       const existing = (await exists(ca.crlFile)) ? await readOwnCrl(ca, bundled) : undefined;
       const own = existing && 'own' in existing ? existing.own : undefined;
-      // A lost CRL file (or one that went to retired/ with the issuer it belongs to): its list goes
-      // on from the copy in crl.pem, not from nothing (a new list numbered above the old one would
-      // lift, on every gateway, what the old one revoked).
-      const recovered = own ? undefined : latestOf(bundled.crls.filter((c) => isIssuedBy(c.crl, ca.cert)));
-      const previous = own ?? recovered?.crl;
+      // A lost CRL file (or one that went to retired/ with the issuer it belongs to), or one older
+      // than its copy in crl.pem (a backup put back): its list goes on from that copy, not from the
+      // file or nothing (a new list numbered above the one in force, which time-based numbers
+      // always are, would lift on every gateway what the newer list revoked).
+      const copy = latestOf(bundled.crls.filter((c) => isIssuedBy(c.crl, ca.cert)));
+      const recovered =
+        copy && (!own || (copy.crl.crlNumber ?? -1n) > (own.crlNumber ?? -1n)) ? copy : undefined;
+      const previous = recovered?.crl ?? own;
       const entries = [...(previous?.revoked.values() ?? [])];
       const added = !previous?.revoked.has(serial);
       if (added) entries.push({ serial, revokedAt: at, ...(opts.reason ? { reason: opts.reason } : {}) });
@@ -118,6 +121,7 @@ export async function revokeCertificate(opts: RevokeOptions): Promise<RevokeResu
         added,
         revokedCount: entries.length,
         ...(recovered ? { recoveredFrom: recovered.file } : {}),
+        ...(recovered && own ? { olderFile: { own: own.crlNumber, copy: recovered.crl.crlNumber } } : {}),
       };
       return { pem, written, retire: existing && 'replaced' in existing ? existing.replaced : undefined };
     }),
