@@ -54,7 +54,7 @@ import { INSTALL_RECORD_CONFIGMAP } from '../install/install-record.js';
 import { TRAFFIC_SPLIT_CRD } from '../install/options.js';
 import { REQUIRED_CRDS } from './checks/crds.js';
 import { EDITOR_ROLES, endpointWrites, gatewayDialsPodIPsOnly } from './checks/endpoint-writers.js';
-import { readGatewayCertificates, readGatewayListeners } from './controller-scrape.js';
+import { readCrlFileStates, readGatewayCertificates, readGatewayListeners } from './controller-scrape.js';
 import { deploymentPods, readDeployments } from './deployment-pods.js';
 import { readFederatedRows } from './federated-view.js';
 import { readGatewayAdmission } from './gateway-args.js';
@@ -497,6 +497,10 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
   const gatewayPodChains = gatewayInstalled
     ? fetched(() => readGatewayCertificates(client, opts.remoteTimeoutMs))
     : undefined;
+  // A file a pod refused against the list it holds looks fine on its own: each pod's gauge says.
+  const crlFileStates = gatewayInstalled
+    ? fetched(() => readCrlFileStates(client, opts.remoteTimeoutMs))
+    : undefined;
   const deployments = fetched(() => readDeployments(client, opts.remoteTimeoutMs));
   const denied = fetched(async () => {
     const linked = await links;
@@ -546,6 +550,7 @@ export async function gatherFacts(client: KubeClient, options: GatherOptions = {
     crlPem: await crlPem,
     ...(await localGatewayChain.then((chain) => (chain ? { localGatewayChain: chain } : {}))),
     ...(gatewayPodChains ? { gatewayPodChains: await gatewayPodChains } : {}),
+    ...(crlFileStates ? { crlFileStates: await crlFileStates } : {}),
     deniedPermissions: await denied,
     controllerMayCreateNamespaces: await createNamespaces,
     endpointWriters: await endpointWriters,

@@ -61,6 +61,16 @@ export type GatewayPodChain =
   | { pod: string; ok: true; chainPem: string[] }
   | { pod: string; ok: false; error: string };
 
+/**
+ * Whether one running, not terminating gateway or identity pod holds a CRL file it refused, from
+ * its admin `/metrics` through the pod proxy (`isthmus_gateway_crl_file_refused`,
+ * `isthmus_identity_crl_file_refused`). `refused` absent: the pod serves no such gauge (a version
+ * before it); `ok: false`: the page could not be read, and `error` says why.
+ */
+export type CrlFileState =
+  | { pod: string; component: 'gateway' | 'identity'; ok: true; refused?: boolean }
+  | { pod: string; component: 'gateway' | 'identity'; ok: false; error: string };
+
 /** A credentials token that expires (`isthmus link --token-duration`), as its claims say (RFC 3339). */
 export interface TokenLifetime {
   notBefore?: string;
@@ -225,6 +235,13 @@ export interface CheckFacts {
    * while the load balancer shows another. Absent: no gateway (or not read).
    */
   gatewayPodChains?: Fetched<GatewayPodChain[]>;
+  /**
+   * Each running, not terminating gateway and identity pod's CRL file state, from its admin
+   * `/metrics` through the pod proxy: one that refused the file keeps an older list, which the
+   * revocation check cannot see in the ConfigMap alone (a rollback, a usable CA's CRL dropped).
+   * Absent: no gateway (or not read).
+   */
+  crlFileStates?: Fetched<CrlFileState[]>;
   /** The Deployments in isthmus-system. */
   deployments: Fetched<DeploymentFacts[]>;
   /** What the API server denies of the installed grants (SubjectAccessReview per permission). */

@@ -23,6 +23,7 @@ import { signs } from '../../../identity/verify-chain.js';
 import { GATEWAY_SERVICE_NAME } from '../../../kube/keys.js';
 import { type CheckFacts, type CheckResult, type LinkFacts, linkLabel } from '../types.js';
 import { clusterNow } from './clock.js';
+import { crlFileRefusals } from './crl-file-refused.js';
 import { DEPLOYMENTS_CHECK, notAvailable } from './deployments.js';
 import { type OwnGatewayChain, ownGatewayChains } from './own-gateway.js';
 import { resultOf, unreadable, withoutGateway } from './result.js';
@@ -67,17 +68,36 @@ export function revocationsOf(facts: CheckFacts): Revocations | undefined {
 
 export function checkRevocation(facts: CheckFacts): CheckResult {
   if (!facts.gatewayInstalled) return withoutGateway(WHAT);
+  const judged = judgeBundle(facts);
+  // What the pods hold: a file refused against the list in force is invisible in the file alone.
+  const pods = crlFileRefusals(facts);
+  if (judged.bundleRefused && pods.refusing.length > 0) {
+    const [first, ...rest] = judged.failures;
+    return resultOf(
+      WHAT,
+      [`${first}; refused now by ${pods.refusing.join(' and ')}`, ...rest],
+      pods.warnings,
+    );
+  }
+  return resultOf(WHAT, [...judged.failures, ...pods.failures], pods.warnings);
+}
+
+/** The bundle judged on its own; `bundleRefused`: the first failure says the gateways refuse it. */
+function judgeBundle(facts: CheckFacts): { failures: string[]; bundleRefused?: boolean } {
   const blocked =
     unreadable(WHAT, 'ConfigMap isthmus-system/isthmus-crl', facts.crlPem) ??
     unreadable(WHAT, 'ConfigMap isthmus-system/isthmus-trust-anchor', facts.anchorPem) ??
     unreadable(WHAT, 'Links', facts.links);
-  if (blocked || !facts.links.ok) return blocked!;
+  if (blocked || !facts.links.ok) return { failures: blocked!.hints };
   const list = verifiedList(facts);
-  if (list === undefined) return resultOf(WHAT, []); // no CRL: nothing revoked
+  if (list === undefined) return { failures: [] }; // no CRL: nothing revoked
   if (typeof list === 'string') {
-    return resultOf(WHAT, [
-      `the gateways refuse the CRL bundle in isthmus-crl (${list}); rebuild it with \`isthmus certs revoke\` from the directory of \`isthmus certs\``,
-    ]);
+    return {
+      failures: [
+        `the gateways refuse the CRL bundle in isthmus-crl (${list}); rebuild it with \`isthmus certs revoke\` from the directory of \`isthmus certs\``,
+      ],
+      bundleRefused: true,
+    };
   }
   const { issuer, gateway, gateways } = revocations(list, facts);
   const failures: string[] = [];
@@ -97,7 +117,7 @@ export function checkRevocation(facts: CheckFacts): CheckResult {
       `Link ${linkLabel(link)}: gateway ${gatewayChain?.address} is revoked here (${revoked.reason}); its tunnels are refused until it has a new certificate${peerFix(link.spec?.targetClusterName ?? linkLabel(link), revoked)}`,
     );
   }
-  return resultOf(WHAT, failures);
+  return { failures };
 }
 
 /** The bundle as the gateways verify it; a string: why they refuse it; undefined: nothing to verify. */
