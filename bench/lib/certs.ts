@@ -1,8 +1,10 @@
 /**
- * Certificates for both pairs, minted under one trust anchor (src/identity, RSA 2048: what
- * `issueGatewayCertificate` makes; gateways' Certify leaves are ECDSA P-256, which only the
- * handshakes, not the tunnels' records, would feel): the gateways read chain/key/anchor files; haproxy reads chain+key in one PEM.
- * The same leaf per side for both pairs, so the TLS work compared is the same.
+ * Certificates for both pairs, minted under one trust anchor (src/identity): ECDSA P-256 leaves,
+ * as gateways get them from Certify (RSA 2048 before 2026-11-25). The gateways read
+ * chain/key/anchor files; haproxy reads chain+key in one PEM. The same leaf per side for both
+ * pairs, so the TLS work compared is the same: haproxy's pair makes a handshake per client
+ * connection, so the leaf's key type moves its new-connection rate; the Isthmus pair's tunnels
+ * share one session and do not feel it.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

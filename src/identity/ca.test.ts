@@ -233,7 +233,13 @@ describe('serial numbers', () => {
   });
 
   it('why: node-forge drops one redundant leading zero but not two, and OpenSSL refuses the rest', () => {
-    const issued = forge.pki.certificateFromPem(testGatewayCertificate('east').certPem);
+    // forge reads RSA certificates only.
+    const rsaLeaf = issueGatewayCertificate(testPki().issuers.east, {
+      trustDomain: TEST_TRUST_DOMAIN,
+      cluster: 'east',
+      keyType: 'rsa-2048',
+    });
+    const issued = forge.pki.certificateFromPem(rsaLeaf.certPem);
     issued.serialNumber = `0000${'11'.repeat(14)}`;
     issued.sign(forge.pki.privateKeyFromPem(testPki().issuers.east.keyPem), forge.md.sha256.create());
     expect(() => new X509Certificate(forge.pki.certificateToPem(issued))).toThrow(/illegal padding/);

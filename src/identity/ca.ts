@@ -99,8 +99,8 @@ export interface LeafOptions {
   /** Certify the holder of this key (from a CSR: RSA, ECDSA P-256 or P-384), carried verbatim. */
   publicKeyPem?: string;
   /**
-   * Without `publicKeyPem`, the key generated and returned: RSA 2048 unless asked (what tests and
-   * `issueGatewayCertificate` have always made; the gateway's and identity's own leaves are ECDSA).
+   * Without `publicKeyPem`, the key generated and returned: ECDSA P-256 unless asked, as the
+   * gateway's and identity's own leaves are (tests, the lab's files and the bench take these).
    */
   keyType?: LeafKeyType;
   /** Only for tests that need a wrongly-issued "leaf" with the CA bit set. */
@@ -108,7 +108,7 @@ export interface LeafOptions {
 }
 
 export function issueLeaf(issuer: KeyPairPem, opts: LeafOptions): { certPem: string; keyPem?: string } {
-  const key = opts.publicKeyPem === undefined ? generateLeafKey(opts.keyType ?? 'rsa-2048') : undefined;
+  const key = opts.publicKeyPem === undefined ? generateLeafKey(opts.keyType ?? 'ecdsa-p256') : undefined;
   const publicKey = publicKeyOf(opts.publicKeyPem ?? key!.publicKeyPem);
   const now = Date.now();
   const altNames = [
