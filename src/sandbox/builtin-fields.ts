@@ -63,112 +63,50 @@ function jsonKind(v: unknown): string {
   return Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v === 'object' ? 'object' : typeof v;
 }
 
-/** Go's layouts for metav1.Time (parsing takes an optional fraction) and metav1.MicroTime. */
-const TIME_LAYOUT = '2006-01-02T15:04:05Z07:00';
-const MICRO_TIME_LAYOUT = '2006-01-02T15:04:05.000000Z07:00';
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
-
-/**
- * `value` as kube-apiserver writes it back (UTC; to the second for a Time, to the microsecond for
- * a MicroTime), or undefined when Go's time.Parse refuses it: a MicroTime needs exactly six
- * fraction digits, and every field must be in range (time.Parse refuses a month 13 or a 31 April).
- */
-function goTime(value: string, micro: boolean): string | undefined {
-  const m = RFC3339.exec(value);
-  if (!m || (micro && m[7]?.length !== 7)) return undefined;
-  const [y, mo, d, h, mi, sec] = m.slice(1, 7).map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  const day = new Date(Date.UTC(y, mo - 1, d));
-  if (day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d || h > 23 || mi > 59 || sec > 59)
-    return undefined;
-  const ms = Date.parse(`${m.slice(1, 4).join('-')}T${m.slice(4, 7).join(':')}${m[8]}`);
-  if (Number.isNaN(ms)) return undefined;
-  const whole = new Date(ms).toISOString().slice(0, 19);
-  return micro ? `${whole}${m[7]}Z` : `${whole}Z`;
-}
-
-const INT_RANGE: Record<string, [number, number]> = {
-  int32: [-(2 ** 31), 2 ** 31 - 1],
-  int64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
-};
-
-/**
- * Walks `value` against a model type string, collecting unknown paths (and dropping them) and the
- * first type error; returns the value to keep (a time as the API server writes it back).
- */
-function walk(value: unknown, type: string, path: string, f: Finding, goType: string, format = ''): unknown {
-  if (value === null || value === undefined || type === 'any' || type === 'object') return value;
+/** Walks `value` against a model type string, collecting unknown paths (and dropping them) and the first type error. */
+function walk(value: unknown, type: string, path: string, f: Finding, goType: string): void {
+  if (value === null || value === undefined || type === 'any' || type === 'object') return;
   const arr = /^Array<(.+)>$/.exec(type);
   const map = /^\{ \[key: string\]: (.+); \}$/.exec(type);
   const mismatch = (want: string) => {
-    const kind = typeof value === 'number' ? `number ${value}` : jsonKind(value);
-    f.typeError ??= `json: cannot unmarshal ${kind} into Go struct field ${goType}.${path} of type ${want}`;
+    f.typeError ??= `json: cannot unmarshal ${jsonKind(value)} into Go struct field ${goType}.${path} of type ${want}`;
   };
   if (arr) {
     if (!Array.isArray(value)) {
       mismatch(`[]${arr[1]}`);
-      return value;
+      return;
     }
-    value.forEach((v, i) => {
-      value[i] = walk(v, arr[1]!, path, f, goType);
-    });
-    return value;
+    for (const v of value) walk(v, arr[1]!, path, f, goType);
+    return;
   }
   if (map) {
     if (!isPlainObject(value)) {
       mismatch(`map[string]${map[1]}`);
-      return value;
+      return;
     }
-    for (const [k, v] of Object.entries(value)) value[k] = walk(v, map[1]!, path, f, goType);
-    return value;
+    for (const v of Object.values(value)) walk(v, map[1]!, path, f, goType);
+    return;
   }
   switch (type) {
     case 'string':
-      if (typeof value !== 'string') mismatch('string');
-      return value;
     case 'Date':
-    case 'V1MicroTime': {
-      const micro = type === 'V1MicroTime';
-      if (typeof value !== 'string') {
-        mismatch(micro ? 'v1.MicroTime' : 'v1.Time');
-        return value;
-      }
-      const written = goTime(value, micro);
-      if (written === undefined) {
-        const layout = micro ? MICRO_TIME_LAYOUT : TIME_LAYOUT;
-        f.typeError ??= `parsing time ${JSON.stringify(value)} as ${JSON.stringify(layout)}: cannot parse ${JSON.stringify(value)} as ${JSON.stringify(layout)}`;
-        return value;
-      }
-      return written;
-    }
-    case 'number': {
-      const want = format === 'int64' ? 'int64' : format === 'double' ? 'float64' : 'int32';
-      const range = INT_RANGE[want];
-      if (
-        typeof value !== 'number' ||
-        (range && !(Number.isInteger(value) && value >= range[0] && value <= range[1]))
-      )
-        mismatch(want);
-      return value;
-    }
+      if (typeof value !== 'string') mismatch('string');
+      return;
+    case 'number':
+      if (typeof value !== 'number') mismatch('int32');
+      return;
     case 'boolean':
       if (typeof value !== 'boolean') mismatch('bool');
-      return value;
+      return;
     case 'IntOrString':
       if (typeof value !== 'string' && typeof value !== 'number') mismatch('intstr.IntOrString');
-      return value;
+      return;
   }
   const attrs = attributes(type);
-  if (!attrs) return value; // a model we cannot see into: leave it alone
+  if (!attrs) return; // a model we cannot see into: leave it alone
   if (!isPlainObject(value)) {
     mismatch(type.replace(/^(V1|CoreV1)/, ''));
-    return value;
+    return;
   }
   for (const key of Object.keys(value)) {
     const child = path ? `${path}.${key}` : key;
@@ -178,9 +116,8 @@ function walk(value: unknown, type: string, path: string, f: Finding, goType: st
       delete value[key];
       continue;
     }
-    value[key] = walk(value[key], attr.type, child, f, type.replace(/^(V1|CoreV1)/, ''), attr.format);
+    walk(value[key], attr.type, child, f, type.replace(/^(V1|CoreV1)/, ''));
   }
-  return value;
 }
 
 /**

@@ -153,8 +153,8 @@ export function validateDeployment(dep: unknown, old: unknown): StatusCause[] {
   return out;
 }
 
-/** metav1.MicroTime as decoding leaves it (`builtin-fields.ts` refuses any other form with a 400). */
-const MICRO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+/** RFC 3339 with optional fraction, as metav1.MicroTime decodes it. */
+const MICRO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
 export function validateLease(lease: unknown): StatusCause[] {
   if (!isRecord(lease) || !isRecord(lease.spec)) return [];
